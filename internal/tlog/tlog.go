@@ -1,0 +1,225 @@
+// Package tlog is MMSB's transaction log: segmented files of CRC32C-framed
+// records, each record holding a contiguous range of LSNs (a committed batch
+// of operations), with group commit, three sync modes, rotation, crash
+// recovery and streaming readers. The payload of a record is opaque to this
+// package (internal/record defines it).
+package tlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// Errors.
+var (
+	// ErrCorruption: a record or segment header failed its checks somewhere
+	// other than the torn tail. Returned wrapped in *CorruptionError.
+	ErrCorruption = errors.New("tlog: corruption")
+	// ErrClosed: the log was closed.
+	ErrClosed = errors.New("tlog: closed")
+	// ErrOutOfOrder: Append was called with a first LSN that does not follow
+	// the previous record.
+	ErrOutOfOrder = errors.New("tlog: append out of LSN order")
+)
+
+// CorruptionError names where corruption was found. errors.Is(err,
+// ErrCorruption) holds for it.
+type CorruptionError struct {
+	File   string // segment path
+	Offset int64  // byte offset of the bad record or header
+	Reason string // what check failed
+}
+
+func (e *CorruptionError) Error() string {
+	return fmt.Sprintf("tlog: corruption in %s at offset %d: %s", e.File, e.Offset, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrCorruption) true.
+func (e *CorruptionError) Unwrap() error { return ErrCorruption }
+
+// SyncMode says when a commit is acknowledged.
+type SyncMode uint8
+
+// Sync modes.
+const (
+	// SyncGroup (default): Wait returns once an fsync covering the record
+	// has completed; concurrent committers share fsyncs.
+	SyncGroup SyncMode = 0
+	// SyncAlways: every Append is written and fsynced before it returns.
+	SyncAlways SyncMode = 1
+	// SyncNone: every Append is handed to the OS (write) before it returns,
+	// never fsynced by commits: survives a process crash, may lose
+	// acknowledged records on power failure (never corrupts: recovery
+	// truncates the torn tail).
+	SyncNone SyncMode = 2
+)
+
+// String returns "group", "always" or "none".
+func (m SyncMode) String() string {
+	switch m {
+	case SyncGroup:
+		return "group"
+	case SyncAlways:
+		return "always"
+	case SyncNone:
+		return "none"
+	}
+	return "unknown"
+}
+
+// ParseSyncMode parses "group", "always" or "none".
+func ParseSyncMode(s string) (SyncMode, error) {
+	switch s {
+	case "group", "":
+		return SyncGroup, nil
+	case "always":
+		return SyncAlways, nil
+	case "none":
+		return SyncNone, nil
+	}
+	return 0, fmt.Errorf("tlog: unknown sync mode %q (want group, always or none)", s)
+}
+
+// Options configure a Log.
+type Options struct {
+	FS  vfs.FS
+	Dir string // directory holding the segments (created if missing)
+	// SegmentBytes: rotate to a new segment once the current one reaches
+	// this size (at a record boundary). Default 64 MiB.
+	SegmentBytes int64
+	Sync         SyncMode
+	// Repair: on corruption before the tail, truncate the log at the bad
+	// record (reporting what was dropped) instead of failing Open.
+	Repair bool
+}
+
+// Record is one framed log record.
+type Record struct {
+	FirstLSN base.LSN // LSN of the first operation in the record
+	Count    uint32   // number of operations (LSNs) in the record
+	Payload  []byte   // valid until the callback returns / the next Next call
+	File     string   // segment path
+	Offset   int64    // offset of the record's frame in the segment
+}
+
+// LastLSN is the LSN of the record's last operation.
+func (r *Record) LastLSN() base.LSN { return r.FirstLSN + base.LSN(r.Count) - 1 }
+
+// RecoveryReport says what Open found.
+type RecoveryReport struct {
+	Segments       int      // segment files present after recovery
+	FirstLSN       base.LSN // first LSN still in the log (0 if empty)
+	LastLSN        base.LSN // last LSN in the log (0 if empty)
+	TornFile       string   // segment whose torn tail was truncated ("" if none)
+	TornOffset     int64    // offset the torn segment was truncated to
+	TornBytes      int64    // bytes removed from the torn tail
+	RepairedFile   string   // Repair: segment truncated at corruption
+	RepairedOffset int64
+	DroppedRecords int // Repair: records dropped (including later segments)
+	DroppedFiles   []string
+}
+
+// Stats are cumulative counters of a Log.
+type Stats struct {
+	Records      uint64
+	Bytes        uint64 // framed bytes written
+	Syncs        uint64 // fsyncs issued
+	Writes       uint64 // write calls issued
+	Segments     int
+	LastLSN      base.LSN
+	DurableLSN   base.LSN // highest LSN covered by a completed fsync (or written, for SyncNone)
+	SegmentsGone uint64   // segments removed by RemoveThrough
+}
+
+// Ticket identifies an appended record for Wait.
+type Ticket struct{ LSN base.LSN }
+
+// Log is an open, writable transaction log.
+type Log struct{}
+
+// Open opens (creating if needed) the log in opts.Dir and recovers it: every
+// segment that may hold LSNs > replayFrom is read and checked; fn is called,
+// in order, for every record holding any LSN > replayFrom. A torn tail
+// (incomplete record, or a bad-CRC record followed only by zeros or EOF, in
+// the last segment) is truncated and reported. Any other bad record or
+// header is a *CorruptionError (unless opts.Repair). An error from fn aborts
+// Open and is returned.
+func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, RecoveryReport, error) {
+	panic("todo")
+}
+
+// Append frames payload as a record holding LSNs [first, first+count) and
+// queues it. Callers serialise Append calls; first must equal LastLSN()+1
+// (or anything when the log is empty). payload is copied. Under SyncAlways
+// the record is durable when Append returns, under SyncNone it has been
+// written to the OS. After any write or fsync failure the log is failed:
+// this and every later call returns the sticky error.
+func (l *Log) Append(first base.LSN, count uint32, payload []byte) (Ticket, error) { panic("todo") }
+
+// Wait blocks until the ticket's record is durable per the sync mode (a
+// group fsync covers it, for SyncGroup; immediate for the other modes).
+func (l *Log) Wait(ctx context.Context, t Ticket) error { panic("todo") }
+
+// Sync writes and fsyncs everything appended so far.
+func (l *Log) Sync() error { panic("todo") }
+
+// LastLSN returns the last LSN appended (0 if none).
+func (l *Log) LastLSN() base.LSN { panic("todo") }
+
+// Err returns the sticky failure, if any.
+func (l *Log) Err() error { panic("todo") }
+
+// RemoveThrough removes every segment whose records all have LSN <= lsn,
+// never the segment being written. It returns the number removed.
+func (l *Log) RemoveThrough(lsn base.LSN) (int, error) { panic("todo") }
+
+// Stats returns the log's counters.
+func (l *Log) Stats() Stats { panic("todo") }
+
+// Close syncs and closes the log.
+func (l *Log) Close() error { panic("todo") }
+
+// Reader streams records from a log directory. It may run while a Log is
+// writing the same directory, up to the records durable at that time.
+type Reader struct{}
+
+// NewReader returns a reader positioned at the first record holding an LSN
+// >= from (skipping whole segments that end before it).
+func NewReader(fs vfs.FS, dir string, from base.LSN) (*Reader, error) { panic("todo") }
+
+// Next returns the next record, io.EOF at the end of the log (a torn tail
+// also ends the log), or a *CorruptionError.
+func (r *Reader) Next() (*Record, error) { panic("todo") }
+
+// Close releases the reader's file.
+func (r *Reader) Close() error { panic("todo") }
+
+// SegmentInfo describes one segment file, as found by Check.
+type SegmentInfo struct {
+	File     string
+	Bytes    int64
+	Records  int
+	FirstLSN base.LSN
+	LastLSN  base.LSN
+}
+
+// Problem is one finding of Check.
+type Problem struct {
+	File   string
+	Offset int64
+	Reason string
+}
+
+// Check verifies every segment in dir without modifying anything: headers,
+// every record's framing and CRC, LSN contiguity within and across
+// segments. It calls problem for every issue found (continuing past it
+// where framing allows) and calls record (if non-nil) for every good record.
+// A torn tail in the last segment is reported as a problem too (recovery
+// would truncate it).
+func Check(fs vfs.FS, dir string, record func(r *Record) error, problem func(Problem)) ([]SegmentInfo, error) {
+	panic("todo")
+}

@@ -1,0 +1,62 @@
+// Package vfs is the small filesystem interface through which MMSB does all
+// of its file I/O. Production code uses [Default] (the operating system);
+// tests use [NewMem] (an in-memory filesystem that can simulate a crash) and
+// the fault injectors in package errorfs.
+package vfs
+
+import (
+	"errors"
+	"io"
+	"os"
+)
+
+// ErrLocked is returned by FS.Lock when another holder owns the lock.
+var ErrLocked = errors.New("vfs: lock held by another writer")
+
+// File is an open file. Writes are sequential (append at the current
+// offset); ReadAt reads anywhere.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Writer
+	io.Closer
+	// Sync makes the file's data durable (fdatasync on the OS).
+	Sync() error
+	// Truncate changes the file's size. The write offset is not moved.
+	Truncate(size int64) error
+	// Size returns the file's current size in bytes.
+	Size() (int64, error)
+}
+
+// FS is a filesystem. Names are slash-separated paths.
+type FS interface {
+	// Create creates or truncates name for reading and writing.
+	Create(name string) (File, error)
+	// Open opens name read-only.
+	Open(name string) (File, error)
+	// OpenAppend opens an existing file for writing at its end (and reading).
+	OpenAppend(name string) (File, error)
+	// Remove removes a file.
+	Remove(name string) error
+	// Rename renames oldname to newname, replacing newname atomically.
+	Rename(oldname, newname string) error
+	// MkdirAll creates a directory and its parents.
+	MkdirAll(dir string) error
+	// List returns the names (not paths) of the entries in dir, sorted.
+	List(dir string) ([]string, error)
+	// Exists reports whether name exists.
+	Exists(name string) bool
+	// SyncDir makes dir's entries (creations, renames, removals) durable.
+	SyncDir(dir string) error
+	// Lock takes an exclusive lock on name (creating it if needed). It
+	// returns ErrLocked (wrapped) if another holder owns it. Close releases.
+	Lock(name string) (io.Closer, error)
+	// Join joins path elements.
+	Join(elem ...string) string
+}
+
+// Default is the operating system's filesystem.
+var Default FS = osFS{}
+
+// IsNotExist reports whether err says a file does not exist, for any FS.
+func IsNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
