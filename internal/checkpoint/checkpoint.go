@@ -7,15 +7,31 @@
 package checkpoint
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
-// ErrCorruption: a checkpoint failed a check. Returned inside *CorruptionError.
-var ErrCorruption = errors.New("checkpoint: corruption")
+// Errors.
+var (
+	// ErrCorruption: a checkpoint failed a check. Returned inside *CorruptionError.
+	ErrCorruption = errors.New("checkpoint: corruption")
+	// ErrReservedKind: Append was given KindTrailer, which only the trailer uses.
+	ErrReservedKind = errors.New("checkpoint: reserved record kind")
+	// ErrTooLarge: Append was given a payload larger than MaxRecordBytes.
+	ErrTooLarge = errors.New("checkpoint: record too large")
+	// ErrFinished: the Writer was already committed, aborted or failed.
+	ErrFinished = errors.New("checkpoint: writer finished")
+)
 
 // CorruptionError names the file and offset of the failed check.
 type CorruptionError struct {
@@ -31,6 +47,59 @@ func (e *CorruptionError) Error() string {
 // Unwrap makes errors.Is(err, ErrCorruption) true.
 func (e *CorruptionError) Unwrap() error { return ErrCorruption }
 
+// Format constants; the layout is documented in docs/checkpoint.md.
+const (
+	// FormatVersion is the checkpoint format version.
+	FormatVersion uint32 = 1
+	// HeaderSize: magic (8), version (4), LSN (8), CRC32C of those 20 bytes (4).
+	HeaderSize = 24
+	// FrameHeaderSize: payload length (4), CRC32C of kind+payload (4), kind (1).
+	FrameHeaderSize = 9
+	// KindTrailer is the reserved kind of the trailer record.
+	KindTrailer uint8 = 0xFF
+	// TrailerPayloadSize: record count (8) and CRC32C of every byte before
+	// the trailer frame (4).
+	TrailerPayloadSize = 12
+	// MaxRecordBytes bounds one record's payload, so a corrupt length can
+	// never cause a huge allocation.
+	MaxRecordBytes = 256 << 20
+)
+
+const (
+	magic      = "MMSBCKPT"
+	namePrefix = "checkpoint-"
+	nameSuffix = ".ckpt"
+	tmpSuffix  = ".ckpt.tmp"
+	bufferSize = 1 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// FileName returns the final file name of the checkpoint covering lsn.
+func FileName(lsn base.LSN) string { return fmt.Sprintf("%s%020d%s", namePrefix, lsn, nameSuffix) }
+
+// tempName returns the temporary file name used while writing.
+func tempName(lsn base.LSN) string { return fmt.Sprintf("%s%020d%s", namePrefix, lsn, tmpSuffix) }
+
+// parseName parses a final checkpoint file name.
+func parseName(name string) (base.LSN, bool) {
+	digits, ok := strings.CutPrefix(name, namePrefix)
+	if !ok {
+		return 0, false
+	}
+	digits, ok = strings.CutSuffix(digits, nameSuffix)
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(digits, 10, 64)
+	return base.LSN(v), err == nil
+}
+
 // Info describes a checkpoint file found in a directory.
 type Info struct {
 	Path string
@@ -38,47 +107,370 @@ type Info struct {
 	Size int64
 }
 
-// Writer writes one checkpoint.
-type Writer struct{}
+// Writer writes one checkpoint. It is not safe for concurrent use.
+type Writer struct {
+	fs      vfs.FS
+	dir     string
+	lsn     base.LSN
+	tmp     string
+	f       vfs.File
+	bw      *bufio.Writer
+	crc     uint32 // CRC32C of every byte written so far
+	records uint64
+	hdr     [FrameHeaderSize]byte
+	err     error // set once the writer is finished or failed
+}
 
 // Create starts a checkpoint covering every operation with LSN <= lsn, in
 // a temporary file in dir.
-func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) { panic("todo") }
+func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if err := fs.MkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("checkpoint: create directory %s: %w", dir, err)
+	}
+	w := &Writer{fs: fs, dir: dir, lsn: lsn, tmp: fs.Join(dir, tempName(lsn))}
+	f, err := fs.Create(w.tmp)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: create %s: %w", w.tmp, err)
+	}
+	w.f = f
+	w.bw = bufio.NewWriterSize(f, bufferSize)
+	var h [HeaderSize]byte
+	copy(h[:], magic)
+	binary.LittleEndian.PutUint32(h[8:], FormatVersion)
+	binary.LittleEndian.PutUint64(h[12:], uint64(lsn))
+	binary.LittleEndian.PutUint32(h[20:], crc32.Checksum(h[:20], castagnoli))
+	if err := w.write(h[:]); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// write writes b, folding it into the whole-file CRC. On failure the
+// writer is aborted.
+func (w *Writer) write(b []byte) error {
+	w.crc = crc32.Update(w.crc, castagnoli, b)
+	if _, err := w.bw.Write(b); err != nil {
+		return w.failf("checkpoint: write %s: %w", w.tmp, err)
+	}
+	return nil
+}
+
+// failf aborts the writer and returns a wrapped error.
+func (w *Writer) failf(format string, args ...any) error {
+	w.Abort()
+	w.err = fmt.Errorf(format, args...)
+	return w.err
+}
+
+func (w *Writer) appendFrame(kind uint8, payload []byte) error {
+	binary.LittleEndian.PutUint32(w.hdr[0:], uint32(len(payload)))
+	w.hdr[8] = kind
+	c := crc32.Update(crc32.Update(0, castagnoli, w.hdr[8:9]), castagnoli, payload)
+	binary.LittleEndian.PutUint32(w.hdr[4:], c)
+	if err := w.write(w.hdr[:]); err != nil {
+		return err
+	}
+	return w.write(payload)
+}
 
 // Append writes one framed record of the given kind. Buffered.
-func (w *Writer) Append(kind uint8, payload []byte) error { panic("todo") }
+func (w *Writer) Append(kind uint8, payload []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if kind == KindTrailer {
+		return fmt.Errorf("%w: %#x is the trailer's", ErrReservedKind, kind)
+	}
+	if len(payload) > MaxRecordBytes {
+		return fmt.Errorf("%w: %d bytes, maximum %d", ErrTooLarge, len(payload), MaxRecordBytes)
+	}
+	if err := w.appendFrame(kind, payload); err != nil {
+		return err
+	}
+	w.records++
+	return nil
+}
 
 // Commit writes the trailer, fsyncs, renames the file to its final name
 // (checkpoint-<20-digit LSN>.ckpt), fsyncs the directory and returns the
 // final path. Any failure leaves no final file behind.
-func (w *Writer) Commit() (string, error) { panic("todo") }
+func (w *Writer) Commit() (string, error) {
+	if w.err != nil {
+		return "", w.err
+	}
+	var t [TrailerPayloadSize]byte
+	binary.LittleEndian.PutUint64(t[0:], w.records)
+	binary.LittleEndian.PutUint32(t[8:], w.crc)
+	if err := w.appendFrame(KindTrailer, t[:]); err != nil {
+		return "", err
+	}
+	if err := w.bw.Flush(); err != nil {
+		return "", w.failf("checkpoint: write %s: %w", w.tmp, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return "", w.failf("checkpoint: fsync %s: %w", w.tmp, err)
+	}
+	f := w.f
+	w.f = nil
+	if err := f.Close(); err != nil {
+		return "", w.failf("checkpoint: close %s: %w", w.tmp, err)
+	}
+	final := w.fs.Join(w.dir, FileName(w.lsn))
+	if err := w.fs.Rename(w.tmp, final); err != nil {
+		return "", w.failf("checkpoint: rename %s to %s: %w", w.tmp, final, err)
+	}
+	if err := w.fs.SyncDir(w.dir); err != nil {
+		// The rename may or may not be durable; take it back so that no
+		// caller relies on a checkpoint a crash could lose.
+		_ = w.fs.Remove(final)
+		_ = w.fs.SyncDir(w.dir)
+		return "", w.failf("checkpoint: fsync directory %s: %w", w.dir, err)
+	}
+	w.err = ErrFinished
+	return final, nil
+}
 
-// Abort removes the temporary file.
-func (w *Writer) Abort() { panic("todo") }
+// Abort removes the temporary file. It is a no-op on a finished writer.
+func (w *Writer) Abort() {
+	if w.err != nil {
+		return
+	}
+	if w.f != nil {
+		_ = w.f.Close()
+		w.f = nil
+	}
+	_ = w.fs.Remove(w.tmp)
+	w.err = ErrFinished
+}
 
 // List returns the checkpoints in dir, newest (highest LSN) first. Leftover
-// temporary files are ignored (and may be removed by RemoveTemp).
-func List(fs vfs.FS, dir string) ([]Info, error) { panic("todo") }
+// temporary files are ignored (and may be removed by RemoveTemp). A missing
+// directory holds no checkpoints.
+func List(fs vfs.FS, dir string) ([]Info, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	names, err := fs.List(dir)
+	if err != nil {
+		if vfs.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("checkpoint: list %s: %w", dir, err)
+	}
+	var infos []Info
+	for _, name := range names {
+		lsn, ok := parseName(name)
+		if !ok {
+			continue
+		}
+		path := fs.Join(dir, name)
+		f, err := fs.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: open %s: %w", path, err)
+		}
+		size, err := f.Size()
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: size of %s: %w", path, err)
+		}
+		infos = append(infos, Info{Path: path, LSN: lsn, Size: size})
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].LSN > infos[j].LSN })
+	return infos, nil
+}
 
 // RemoveTemp removes leftover temporary checkpoint files in dir.
-func RemoveTemp(fs vfs.FS, dir string) error { panic("todo") }
+func RemoveTemp(fs vfs.FS, dir string) error {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	names, err := fs.List(dir)
+	if err != nil {
+		if vfs.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("checkpoint: list %s: %w", dir, err)
+	}
+	removed := false
+	for _, name := range names {
+		if strings.HasPrefix(name, namePrefix) && strings.HasSuffix(name, tmpSuffix) {
+			path := fs.Join(dir, name)
+			if err := fs.Remove(path); err != nil && !vfs.IsNotExist(err) {
+				return fmt.Errorf("checkpoint: remove %s: %w", path, err)
+			}
+			removed = true
+		}
+	}
+	if removed {
+		if err := fs.SyncDir(dir); err != nil {
+			return fmt.Errorf("checkpoint: fsync directory %s: %w", dir, err)
+		}
+	}
+	return nil
+}
 
-// Reader reads a checkpoint file record by record.
-type Reader struct{}
+// Reader reads a checkpoint file record by record, in constant memory
+// (plus the largest record).
+type Reader struct {
+	f       vfs.File
+	path    string
+	size    int64
+	br      *bufio.Reader
+	lsn     base.LSN
+	off     int64  // offset of the next frame
+	crc     uint32 // CRC32C of every byte before off
+	records uint64
+	hdr     [FrameHeaderSize]byte
+	buf     []byte
+	err     error // terminal result, returned again
+}
 
 // Open opens a checkpoint and checks its header.
-func Open(fs vfs.FS, path string) (*Reader, error) { panic("todo") }
+func Open(fs vfs.FS, path string) (*Reader, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: open %s: %w", path, err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("checkpoint: size of %s: %w", path, err)
+	}
+	r := &Reader{f: f, path: path, size: size}
+	r.br = bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 256<<10)
+	if err := r.readHeader(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Reader) corrupt(off int64, format string, args ...any) error {
+	return &CorruptionError{File: r.path, Offset: off, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (r *Reader) readHeader() error {
+	if r.size < HeaderSize {
+		return r.corrupt(0, "file is %d bytes, shorter than the %d-byte header", r.size, HeaderSize)
+	}
+	var h [HeaderSize]byte
+	if _, err := io.ReadFull(r.br, h[:]); err != nil {
+		return fmt.Errorf("checkpoint: read %s: %w", r.path, err)
+	}
+	if stored, computed := binary.LittleEndian.Uint32(h[20:]), crc32.Checksum(h[:20], castagnoli); stored != computed {
+		return r.corrupt(0, "header checksum mismatch (stored %#08x, computed %#08x)", stored, computed)
+	}
+	if string(h[:8]) != magic {
+		return r.corrupt(0, "bad magic %q", h[:8])
+	}
+	if v := binary.LittleEndian.Uint32(h[8:]); v != FormatVersion {
+		return r.corrupt(8, "unsupported format version %d (want %d)", v, FormatVersion)
+	}
+	r.lsn = base.LSN(binary.LittleEndian.Uint64(h[12:]))
+	r.crc = crc32.Update(0, castagnoli, h[:])
+	r.off = HeaderSize
+	return nil
+}
 
 // LSN returns the LSN the checkpoint covers.
-func (r *Reader) LSN() base.LSN { panic("todo") }
+func (r *Reader) LSN() base.LSN { return r.lsn }
 
 // Next returns the next record. The payload is valid until the next call.
 // After the last record it verifies the trailer (count and whole-file CRC)
 // and returns io.EOF; any failed check is a *CorruptionError.
-func (r *Reader) Next() (kind uint8, payload []byte, err error) { panic("todo") }
+func (r *Reader) Next() (kind uint8, payload []byte, err error) {
+	if r.err != nil {
+		return 0, nil, r.err
+	}
+	kind, payload, err = r.next()
+	if err != nil {
+		r.err = err
+	}
+	return kind, payload, err
+}
+
+func (r *Reader) next() (uint8, []byte, error) {
+	off := r.off
+	remaining := r.size - off
+	if remaining < FrameHeaderSize {
+		return 0, nil, r.corrupt(off, "truncated: %d bytes left where a record or the trailer must start", remaining)
+	}
+	if _, err := io.ReadFull(r.br, r.hdr[:]); err != nil {
+		return 0, nil, fmt.Errorf("checkpoint: read %s at %d: %w", r.path, off, err)
+	}
+	length := int64(binary.LittleEndian.Uint32(r.hdr[0:]))
+	stored := binary.LittleEndian.Uint32(r.hdr[4:])
+	kind := r.hdr[8]
+	if length > MaxRecordBytes {
+		return 0, nil, r.corrupt(off, "record length %d exceeds maximum %d", length, MaxRecordBytes)
+	}
+	if length > remaining-FrameHeaderSize {
+		return 0, nil, r.corrupt(off, "truncated: record length %d, %d bytes left", length, remaining-FrameHeaderSize)
+	}
+	if int64(cap(r.buf)) < length {
+		r.buf = make([]byte, length, max(length, 2*int64(cap(r.buf))))
+	}
+	payload := r.buf[:length]
+	if _, err := io.ReadFull(r.br, payload); err != nil {
+		return 0, nil, fmt.Errorf("checkpoint: read %s at %d: %w", r.path, off, err)
+	}
+	computed := crc32.Update(crc32.Update(0, castagnoli, r.hdr[8:9]), castagnoli, payload)
+	if computed != stored {
+		return 0, nil, r.corrupt(off, "record checksum mismatch (stored %#08x, computed %#08x)", stored, computed)
+	}
+	fileCRC := r.crc
+	r.crc = crc32.Update(crc32.Update(r.crc, castagnoli, r.hdr[:]), castagnoli, payload)
+	r.off = off + FrameHeaderSize + length
+	if kind != KindTrailer {
+		r.records++
+		return kind, payload, nil
+	}
+	if length != TrailerPayloadSize {
+		return 0, nil, r.corrupt(off, "trailer payload is %d bytes, want %d", length, TrailerPayloadSize)
+	}
+	if n := binary.LittleEndian.Uint64(payload[0:]); n != r.records {
+		return 0, nil, r.corrupt(off, "trailer says %d records, file holds %d", n, r.records)
+	}
+	if c := binary.LittleEndian.Uint32(payload[8:]); c != fileCRC {
+		return 0, nil, r.corrupt(off, "whole-file checksum mismatch (trailer %#08x, computed %#08x)", c, fileCRC)
+	}
+	if r.off != r.size {
+		return 0, nil, r.corrupt(r.off, "%d bytes after the trailer", r.size-r.off)
+	}
+	return 0, nil, io.EOF
+}
 
 // Close closes the file.
-func (r *Reader) Close() error { panic("todo") }
+func (r *Reader) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f = nil
+	if r.err == nil {
+		r.err = fmt.Errorf("checkpoint: reader of %s closed", r.path)
+	}
+	return err
+}
 
 // Verify reads a whole checkpoint and checks every frame and the trailer.
-func Verify(fs vfs.FS, path string) error { panic("todo") }
+func Verify(fs vfs.FS, path string) error {
+	r, err := Open(fs, path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		if _, _, err := r.Next(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}

@@ -6,6 +6,7 @@ package delta
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/mmsb-go/mmsb/internal/base"
 )
@@ -80,56 +81,194 @@ type Delta struct {
 }
 
 // Validate checks d structurally and against a page of pageSize bytes.
-// It never allocates.
-func Validate(d *Delta, pageSize int) error { panic("todo") }
+// It never allocates when d is valid (building an error may allocate).
+//
+// FormRuns: at least one run; no run may have empty Data (a delta whose runs
+// are all empty is ErrEmpty, a single empty run among others ErrMalformed);
+// every run must end within the page (checked in 64-bit arithmetic so that
+// Offset+len cannot wrap).
+//
+// Masked forms: MaskLen must be non-zero and at most pageSize (strict: a mask
+// that merely covers positions past the page end is ErrOutOfRange even when
+// those bits are clear, because such a delta was built for a different page
+// size); Mask must hold at least ceil(MaskLen/8) bytes; at least one of the
+// first MaskLen bits must be set; the payload must have MaskLen bytes (dense)
+// or one byte per set bit (sparse). Mask bits at positions >= MaskLen are
+// ignored, as are mask bytes past ceil(MaskLen/8).
+func Validate(d *Delta, pageSize int) error {
+	ps := uint64(max(pageSize, 0))
+	switch d.Form {
+	case FormRuns:
+		return validateRuns(d, ps)
+	case FormMaskedDense, FormMaskedSparse:
+		return validateMasked(d, ps)
+	}
+	return fmt.Errorf("%w: page %d: unknown form %d", ErrMalformed, d.Page, d.Form)
+}
+
+func validateRuns(d *Delta, ps uint64) error {
+	if len(d.Runs) == 0 {
+		return fmt.Errorf("%w: page %d: no runs", ErrEmpty, d.Page)
+	}
+	firstEmpty := -1
+	for i := range d.Runs {
+		r := &d.Runs[i]
+		if len(r.Data) == 0 {
+			if firstEmpty < 0 {
+				firstEmpty = i
+			}
+			continue
+		}
+		end := uint64(r.Offset) + uint64(len(r.Data))
+		if end > ps {
+			return fmt.Errorf("%w: page %d: run %d [%d,%d) exceeds page size %d",
+				ErrOutOfRange, d.Page, i, r.Offset, end, ps)
+		}
+	}
+	if firstEmpty >= 0 {
+		// An all-empty delta is reported as empty rather than malformed:
+		// the more useful diagnosis is "this writes nothing".
+		for i := range d.Runs {
+			if len(d.Runs[i].Data) != 0 {
+				return fmt.Errorf("%w: page %d: run %d at offset %d has no data",
+					ErrMalformed, d.Page, firstEmpty, d.Runs[firstEmpty].Offset)
+			}
+		}
+		return fmt.Errorf("%w: page %d: all %d runs have no data", ErrEmpty, d.Page, len(d.Runs))
+	}
+	return nil
+}
+
+func validateMasked(d *Delta, ps uint64) error {
+	if d.MaskLen == 0 {
+		return fmt.Errorf("%w: page %d: mask length 0", ErrEmpty, d.Page)
+	}
+	need := maskBytes(d.MaskLen)
+	if uint64(len(d.Mask)) < need {
+		return fmt.Errorf("%w: page %d: mask has %d bytes, MaskLen %d needs %d",
+			ErrSizeMismatch, d.Page, len(d.Mask), d.MaskLen, need)
+	}
+	if uint64(d.MaskLen) > ps {
+		return fmt.Errorf("%w: page %d: mask length %d exceeds page size %d",
+			ErrOutOfRange, d.Page, d.MaskLen, ps)
+	}
+	set := popcount(d.Mask, d.MaskLen)
+	if set == 0 {
+		return fmt.Errorf("%w: page %d: mask of %d positions has no bit set", ErrEmpty, d.Page, d.MaskLen)
+	}
+	if d.Form == FormMaskedDense {
+		if uint64(len(d.Payload)) != uint64(d.MaskLen) {
+			return fmt.Errorf("%w: page %d: dense payload has %d bytes, MaskLen is %d",
+				ErrSizeMismatch, d.Page, len(d.Payload), d.MaskLen)
+		}
+		return nil
+	}
+	if uint64(len(d.Payload)) != set {
+		return fmt.Errorf("%w: page %d: sparse payload has %d bytes, mask sets %d bits",
+			ErrSizeMismatch, d.Page, len(d.Payload), set)
+	}
+	return nil
+}
 
 // Apply writes d into page. d must have passed Validate for len(page).
-// It never allocates.
-func Apply(d *Delta, page []byte) { panic("todo") }
+// It never allocates. FormRuns runs are applied in slice order, so a later
+// run wins where runs overlap.
+func Apply(d *Delta, page []byte) {
+	switch d.Form {
+	case FormRuns:
+		for i := range d.Runs {
+			r := &d.Runs[i]
+			copy(page[r.Offset:], r.Data)
+		}
+	case FormMaskedDense:
+		it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
+		for {
+			off, n, ok := it.next()
+			if !ok {
+				return
+			}
+			copy(page[off:off+n], d.Payload[off:off+n])
+		}
+	case FormMaskedSparse:
+		it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
+		p := uint32(0)
+		for {
+			off, n, ok := it.next()
+			if !ok {
+				return
+			}
+			copy(page[off:off+n], d.Payload[p:p+n])
+			p += n
+		}
+	}
+}
 
 // Ranges calls fn for each maximal contiguous byte range d writes, in
 // ascending offset order, without allocating for FormRuns deltas whose runs
 // are sorted and non-overlapping (other shapes may allocate).
-func Ranges(d *Delta, fn func(off, n uint32)) { panic("todo") }
+// Masked forms never allocate. Adjacent ranges are reported as one.
+func Ranges(d *Delta, fn func(off, n uint32)) {
+	var c coalescer
+	switch d.Form {
+	case FormRuns:
+		if runsSorted(d.Runs) {
+			for i := range d.Runs {
+				r := &d.Runs[i]
+				if len(r.Data) > 0 {
+					c.add(r.Offset, uint32(len(r.Data)), fn)
+				}
+			}
+			break
+		}
+		// Overlapping or unsorted runs: resolve them into sorted,
+		// disjoint pieces first. Which run wins does not matter for the
+		// ranges, but resolving reuses Normalize's tested code.
+		for _, s := range resolveRuns(d.Runs, nil) {
+			c.add(s.off, uint32(len(s.data)), fn)
+		}
+	case FormMaskedDense, FormMaskedSparse:
+		it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
+		for {
+			off, n, ok := it.next()
+			if !ok {
+				break
+			}
+			c.add(off, n, fn)
+		}
+	}
+	c.flush(fn)
+}
+
+// coalescer joins adjacent ranges reported in ascending order so that
+// callers see maximal ranges.
+type coalescer struct {
+	off, n uint32
+	have   bool
+}
+
+func (c *coalescer) add(off, n uint32, fn func(off, n uint32)) {
+	if c.have && c.off+c.n == off {
+		c.n += n
+		return
+	}
+	c.flush(fn)
+	c.off, c.n, c.have = off, n, true
+}
+
+func (c *coalescer) flush(fn func(off, n uint32)) {
+	if c.have {
+		fn(c.off, c.n)
+		c.have = false
+	}
+}
 
 // WrittenBytes returns the number of distinct page bytes d writes.
-func WrittenBytes(d *Delta) int { panic("todo") }
-
-// Normalize returns d in canonical form: FormRuns, runs sorted by offset,
-// non-overlapping, adjacent runs coalesced, later writes winning on overlap.
-// Metadata fields (Page, Source, Intent, epochs) are copied.
-func Normalize(d *Delta) Delta { panic("todo") }
-
-// Merge returns a ⊕ b: one delta whose effect equals applying a then b
-// (b wins on overlap). Both must target the same page. The result is
-// normalized. Merge is associative and the empty delta is its identity.
-// Metadata (Source, Intent, CheckEpoch, ExpectEpoch) come from a.
-func Merge(a, b *Delta) Delta { panic("todo") }
-
-// Diff returns the minimal FormRuns delta that turns old into new (equal
-// lengths required): exactly the differing bytes, as maximal runs. It returns
-// an empty delta when old == new.
-func Diff(page base.PageID, old, new []byte) Delta { panic("todo") }
-
-// AppendDiff is Diff that appends runs to dst.Runs (reusing its capacity) and
-// slices run data from new; it allocates nothing when dst has capacity.
-func AppendDiff(dst *Delta, old, new []byte) { panic("todo") }
-
-// ToMaskedDense converts d to FormMaskedDense covering maskLen positions
-// (maskLen must cover every written byte).
-func ToMaskedDense(d *Delta, maskLen uint32) Delta { panic("todo") }
-
-// ToMaskedSparse converts d to FormMaskedSparse covering maskLen positions.
-func ToMaskedSparse(d *Delta, maskLen uint32) Delta { panic("todo") }
-
-// AppendEncode appends d's binary encoding (page, form, runs or mask and
-// payload, source, intent, check-epoch; see docs/formats.md) to dst. LSN,
-// Epoch and Time are not encoded: the log record that holds the delta
-// carries them. It allocates only when dst must grow.
-func AppendEncode(dst []byte, d *Delta) []byte { panic("todo") }
-
-// Decode decodes one delta from src into d, reusing d.Runs' capacity, with
-// Data, Mask, Payload and Intent aliasing src (Source is a string copy only
-// when non-empty; common labels are interned). It returns the number of bytes
-// consumed. It never panics; bad input gives ErrMalformed (wrapped).
-func Decode(src []byte, d *Delta) (int, error) { panic("todo") }
+func WrittenBytes(d *Delta) int {
+	switch d.Form {
+	case FormMaskedDense, FormMaskedSparse:
+		return int(popcount(d.Mask, d.MaskLen))
+	}
+	total := 0
+	Ranges(d, func(_, n uint32) { total += int(n) })
+	return total
+}

@@ -1,17 +1,29 @@
 // Package graph is the ShadowPageGraph: typed dependency edges parent ->
 // child between pages, kept acyclic on every insert, with deterministic
 // topological order (ties broken by page ID).
+//
+// Storage is compact and pointer-free: page IDs map to dense uint32 node
+// numbers (freed numbers are reused), and each node's edges live in one
+// block of a slab arena, one uint32 per edge end with the edge type in the
+// top two bits. A million pages with four million edges take well under
+// 100 MB of heap; see docs/graph.md.
 package graph
 
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/mmsb-go/mmsb/internal/base"
 )
 
 // ErrCycle: the edge would close a cycle (or is a self-loop).
 var ErrCycle = errors.New("graph: cycle")
+
+// ErrInvalidEdge: an edge names page 0, an unknown edge type, or the graph
+// has run out of node numbers.
+var ErrInvalidEdge = errors.New("graph: invalid edge")
 
 // CycleError names the pages of the cycle an edge would have closed:
 // Path[0] is the child of the refused edge, Path[len-1] its parent, and each
@@ -34,63 +46,447 @@ type Edge struct {
 	Type          base.EdgeType
 }
 
-// Graph holds the edges. Not safe for concurrent mutation.
-type Graph struct{}
+// compareEdges orders edges by (parent, child, type).
+func compareEdges(a, b Edge) int {
+	switch {
+	case a.Parent != b.Parent:
+		return cmpID(a.Parent, b.Parent)
+	case a.Child != b.Child:
+		return cmpID(a.Child, b.Child)
+	}
+	return int(a.Type) - int(b.Type)
+}
+
+func cmpID(a, b base.PageID) int {
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
+
+// Graph holds the edges. Mutations (AddEdge, Remove*) must be serialised by
+// the caller and must not run concurrently with queries. Queries may run
+// concurrently with each other: those that need scratch space share one
+// reusable set guarded by an internal mutex, which is what makes them
+// allocation-free in steady state.
+type Graph struct {
+	index idIndex
+	ids   []base.PageID // node -> page ID; 0 for a free node number
+	freeN []uint32      // free node numbers, reused LIFO
+	// Per node: arena offset and class of its block, out- and in-degree.
+	off  []uint32
+	cls  []uint8
+	nOut []uint32
+	nIn  []uint32
+
+	arena  arena
+	nEdges int
+
+	smu sync.Mutex
+	s   scratch
+}
+
+// scratch is the reusable working space of traversals.
+type scratch struct {
+	stamp []uint32 // stamp[n] == gen: n visited in the current traversal
+	gen   uint32
+	aux   []uint32 // per node: DFS predecessor or Kahn in-degree
+	stack []uint32
+	list  []uint32
+}
 
 // New returns an empty graph.
-func New() *Graph { panic("todo") }
+func New() *Graph { return &Graph{} }
+
+// lookup returns the node number of id.
+func (g *Graph) lookup(id base.PageID) (uint32, bool) { return g.index.find(g.ids, id) }
+
+// adj returns n's block: out-entries in [:nOut[n]], in-entries after them.
+func (g *Graph) adj(n uint32) []uint32 {
+	if g.cls[n] == bigClass {
+		return g.arena.big[n]
+	}
+	return g.arena.block(g.cls[n], g.off[n])
+}
+
+func (g *Graph) outs(n uint32) []uint32 { return g.adj(n)[:g.nOut[n]] }
+func (g *Graph) ins(n uint32) []uint32  { return g.adj(n)[g.nOut[n] : g.nOut[n]+g.nIn[n]] }
+
+// node returns id's node number, creating the node if absent.
+func (g *Graph) node(id base.PageID) uint32 {
+	if n, ok := g.lookup(id); ok {
+		return n
+	}
+	var n uint32
+	if k := len(g.freeN); k > 0 {
+		n = g.freeN[k-1]
+		g.freeN = g.freeN[:k-1]
+		g.ids[n] = id
+	} else {
+		n = uint32(len(g.ids))
+		g.ids = append(g.ids, id)
+		g.off = append(g.off, 0)
+		g.cls = append(g.cls, 0)
+		g.nOut = append(g.nOut, 0)
+		g.nIn = append(g.nIn, 0)
+	}
+	g.cls[n] = 0
+	g.off[n] = g.arena.alloc(0)
+	g.nOut[n], g.nIn[n] = 0, 0
+	g.index.insert(g.ids, n)
+	return n
+}
+
+// dropIfBare frees n's block and number once it has no edge left, so that
+// NumNodes counts exactly the pages with edges.
+func (g *Graph) dropIfBare(n uint32) {
+	if g.nOut[n]+g.nIn[n] != 0 {
+		return
+	}
+	g.freeBlock(n)
+	g.index.remove(g.ids, g.ids[n])
+	g.ids[n] = 0
+	g.freeN = append(g.freeN, n)
+}
+
+func (g *Graph) freeBlock(n uint32) {
+	if g.cls[n] == bigClass {
+		g.arena.live -= int64(cap(g.arena.big[n]))
+		delete(g.arena.big, n)
+	} else {
+		g.arena.release(g.cls[n], g.off[n])
+	}
+}
+
+// reserve makes n's block hold at least one more entry.
+func (g *Graph) reserve(n uint32) []uint32 {
+	b := g.adj(n)
+	used := g.nOut[n] + g.nIn[n]
+	if int(used) < len(b) {
+		return b
+	}
+	c := classFor(used + 1)
+	var nb []uint32
+	if c == bigClass {
+		nb = make([]uint32, 2*(used+1))
+		if g.arena.big == nil {
+			g.arena.big = make(map[uint32][]uint32)
+		}
+		g.arena.live += int64(len(nb))
+		copy(nb, b[:used])
+		g.freeBlock(n)
+		g.arena.big[n] = nb
+		g.cls[n] = bigClass
+		return nb
+	}
+	off := g.arena.alloc(c)
+	nb = g.arena.block(c, off)
+	copy(nb, b[:used])
+	g.freeBlock(n)
+	g.cls[n], g.off[n] = c, off
+	return nb
+}
+
+func (g *Graph) pushOut(n, e uint32) {
+	b := g.reserve(n)
+	o, i := g.nOut[n], g.nIn[n]
+	if i > 0 {
+		b[o+i] = b[o] // make room: the first in-entry moves to the end
+	}
+	b[o] = e
+	g.nOut[n]++
+}
+
+func (g *Graph) pushIn(n, e uint32) {
+	b := g.reserve(n)
+	b[g.nOut[n]+g.nIn[n]] = e
+	g.nIn[n]++
+}
+
+// delOut removes the out-entry at position k of n's block.
+func (g *Graph) delOut(n uint32, k uint32) {
+	b := g.adj(n)
+	o, i := g.nOut[n], g.nIn[n]
+	b[k] = b[o-1]
+	b[o-1] = b[o+i-1] // the last in-entry fills the out-segment's hole
+	g.nOut[n]--
+}
+
+// delIn removes in-entry e of n.
+func (g *Graph) delIn(n uint32, e uint32) {
+	b := g.adj(n)
+	o, i := g.nOut[n], g.nIn[n]
+	for k := o; k < o+i; k++ {
+		if b[k] == e {
+			b[k] = b[o+i-1]
+			g.nIn[n]--
+			return
+		}
+	}
+	panic("graph: in-entry missing for an existing out-entry")
+}
+
+func findEntry(s []uint32, e uint32) int {
+	for k, v := range s {
+		if v == e {
+			return k
+		}
+	}
+	return -1
+}
 
 // AddEdge adds parent -> child of type t. Adding an identical edge again is
 // a no-op (added=false). An edge that would close a cycle, including a
 // self-loop, returns a *CycleError and leaves the graph unchanged. The
-// check visits only the part of the graph reachable from child.
+// check visits only the part of the graph reachable from child. Page 0 or
+// an unknown type is refused with ErrInvalidEdge.
 func (g *Graph) AddEdge(parent, child base.PageID, t base.EdgeType) (added bool, err error) {
-	panic("todo")
+	if parent == 0 || child == 0 || t >= base.NumEdgeTypes {
+		return false, fmt.Errorf("graph: edge %d -> %d type %d: %w", parent, child, t, ErrInvalidEdge)
+	}
+	if parent == child {
+		return false, &CycleError{Parent: parent, Child: child, Path: []base.PageID{child}}
+	}
+	p, pok := g.lookup(parent)
+	c, cok := g.lookup(child)
+	if pok && cok {
+		if findEntry(g.outs(p), pack(c, t)) >= 0 {
+			return false, nil
+		}
+		if path := g.pathTo(c, p); path != nil {
+			return false, &CycleError{Parent: parent, Child: child, Path: path}
+		}
+	}
+	if len(g.freeN) < 2 && len(g.ids)+2 > maxNodes {
+		return false, fmt.Errorf("graph: edge %d -> %d: more than %d nodes: %w", parent, child, maxNodes, ErrInvalidEdge)
+	}
+	p = g.node(parent)
+	c = g.node(child)
+	g.pushOut(p, pack(c, t))
+	g.pushIn(c, pack(p, t))
+	g.nEdges++
+	return true, nil
+}
+
+// AddEdgeUnchecked adds parent -> child of type t without the cycle check.
+// It exists for validator negative tests only (to prove that CheckAcyclic
+// catches a cycle); production code must use AddEdge. It still refuses
+// duplicates and invalid edges.
+func (g *Graph) AddEdgeUnchecked(parent, child base.PageID, t base.EdgeType) bool {
+	if parent == 0 || child == 0 || t >= base.NumEdgeTypes {
+		return false
+	}
+	p := g.node(parent)
+	c := g.node(child)
+	if findEntry(g.outs(p), pack(c, t)) >= 0 {
+		return false
+	}
+	g.pushOut(p, pack(c, t))
+	g.pushIn(c, pack(p, t))
+	g.nEdges++
+	return true
+}
+
+// pathTo returns the path from -> ... -> to along out-edges, or nil if to
+// is unreachable. It visits only what is reachable from from.
+func (g *Graph) pathTo(from, to uint32) []base.PageID {
+	g.smu.Lock()
+	defer g.smu.Unlock()
+	s := g.prepare()
+	gen := s.gen
+	s.stamp[from] = gen
+	s.stack = append(s.stack[:0], from)
+	found := false
+	for len(s.stack) > 0 && !found {
+		n := s.stack[len(s.stack)-1]
+		s.stack = s.stack[:len(s.stack)-1]
+		for _, e := range g.outs(n) {
+			m := entNode(e)
+			if s.stamp[m] == gen {
+				continue
+			}
+			s.stamp[m] = gen
+			s.aux[m] = n
+			if m == to {
+				found = true
+				break
+			}
+			s.stack = append(s.stack, m)
+		}
+	}
+	if !found {
+		return nil
+	}
+	k := 1
+	for n := to; n != from; n = s.aux[n] {
+		k++
+	}
+	path := make([]base.PageID, k)
+	for n, i := to, k-1; ; n, i = s.aux[n], i-1 {
+		path[i] = g.ids[n]
+		if n == from {
+			break
+		}
+	}
+	return path
+}
+
+// prepare sizes the scratch arrays to the node count and starts a new
+// traversal generation. Caller holds smu.
+func (g *Graph) prepare() *scratch {
+	s := &g.s
+	if len(s.stamp) < len(g.ids) {
+		n := cap(g.ids)
+		s.stamp = append(s.stamp, make([]uint32, n-len(s.stamp))...)
+		s.aux = append(s.aux, make([]uint32, n-len(s.aux))...)
+	}
+	s.gen++
+	if s.gen == 0 { // wrapped: old stamps could collide with new ones
+		clear(s.stamp)
+		s.gen = 1
+	}
+	return s
 }
 
 // RemoveEdge removes parent -> child of type t; it reports whether it existed.
-func (g *Graph) RemoveEdge(parent, child base.PageID, t base.EdgeType) bool { panic("todo") }
-
-// RemoveEdges removes every edge parent -> child of any type; returns how many.
-func (g *Graph) RemoveEdges(parent, child base.PageID) int { panic("todo") }
-
-// RemovePage removes every edge into or out of id and returns them, sorted.
-func (g *Graph) RemovePage(id base.PageID) []Edge { panic("todo") }
-
-// HasEdges reports whether id has any edge.
-func (g *Graph) HasEdges(id base.PageID) bool { panic("todo") }
-
-// AppendChildren appends id's outgoing edges, sorted by (child, type).
-func (g *Graph) AppendChildren(dst []Edge, id base.PageID) []Edge { panic("todo") }
-
-// AppendParents appends id's incoming edges, sorted by (parent, type).
-func (g *Graph) AppendParents(dst []Edge, id base.PageID) []Edge { panic("todo") }
-
-// AppendDescendants appends every page reachable from any of roots (roots
-// excluded unless reachable from another root) in deterministic topological
-// order (among ready pages, smallest ID first). If types is non-nil only
-// edges whose type is marked true are followed.
-func (g *Graph) AppendDescendants(dst []base.PageID, roots []base.PageID, types *[base.NumEdgeTypes]bool) []base.PageID {
-	panic("todo")
+func (g *Graph) RemoveEdge(parent, child base.PageID, t base.EdgeType) bool {
+	if t >= base.NumEdgeTypes {
+		return false
+	}
+	p, ok1 := g.lookup(parent)
+	c, ok2 := g.lookup(child)
+	if !ok1 || !ok2 {
+		return false
+	}
+	k := findEntry(g.outs(p), pack(c, t))
+	if k < 0 {
+		return false
+	}
+	g.delOut(p, uint32(k))
+	g.delIn(c, pack(p, t))
+	g.nEdges--
+	g.dropIfBare(p)
+	g.dropIfBare(c)
+	return true
 }
 
-// TopoOrder returns all pages with edges in deterministic topological order.
-func (g *Graph) TopoOrder() []base.PageID { panic("todo") }
+// RemoveEdges removes every edge parent -> child of any type; returns how many.
+func (g *Graph) RemoveEdges(parent, child base.PageID) int {
+	removed := 0
+	for t := base.EdgeType(0); t < base.NumEdgeTypes; t++ {
+		if g.RemoveEdge(parent, child, t) {
+			removed++
+		}
+	}
+	return removed
+}
 
-// CheckAcyclic runs a full acyclicity check (Kahn's algorithm over the whole
-// graph) and returns a *CycleError if the edges contain a cycle. The graph
-// keeps itself acyclic; this is the validator's independent check.
-func (g *Graph) CheckAcyclic() error { panic("todo") }
+// RemovePage removes every edge into or out of id and returns them, sorted.
+func (g *Graph) RemovePage(id base.PageID) []Edge {
+	n, ok := g.lookup(id)
+	if !ok {
+		return nil
+	}
+	edges := make([]Edge, 0, g.nOut[n]+g.nIn[n])
+	for _, e := range g.outs(n) {
+		m := entNode(e)
+		edges = append(edges, Edge{Parent: id, Child: g.ids[m], Type: entType(e)})
+		g.delIn(m, pack(n, entType(e)))
+		g.dropIfBare(m)
+	}
+	for _, e := range g.ins(n) {
+		m := entNode(e)
+		edges = append(edges, Edge{Parent: g.ids[m], Child: id, Type: entType(e)})
+		b := g.outs(m)
+		g.delOut(m, uint32(findEntry(b, pack(n, entType(e)))))
+		g.dropIfBare(m)
+	}
+	g.nEdges -= len(edges)
+	g.nOut[n], g.nIn[n] = 0, 0
+	g.dropIfBare(n)
+	slices.SortFunc(edges, compareEdges)
+	return edges
+}
+
+// HasEdges reports whether id has any edge.
+func (g *Graph) HasEdges(id base.PageID) bool {
+	_, ok := g.lookup(id)
+	return ok // nodes are dropped with their last edge
+}
+
+// AppendChildren appends id's outgoing edges, sorted by (child, type).
+func (g *Graph) AppendChildren(dst []Edge, id base.PageID) []Edge {
+	n, ok := g.lookup(id)
+	if !ok {
+		return dst
+	}
+	start := len(dst)
+	for _, e := range g.outs(n) {
+		dst = append(dst, Edge{Parent: id, Child: g.ids[entNode(e)], Type: entType(e)})
+	}
+	slices.SortFunc(dst[start:], compareEdges)
+	return dst
+}
+
+// AppendParents appends id's incoming edges, sorted by (parent, type).
+func (g *Graph) AppendParents(dst []Edge, id base.PageID) []Edge {
+	n, ok := g.lookup(id)
+	if !ok {
+		return dst
+	}
+	start := len(dst)
+	for _, e := range g.ins(n) {
+		dst = append(dst, Edge{Parent: g.ids[entNode(e)], Child: id, Type: entType(e)})
+	}
+	slices.SortFunc(dst[start:], compareEdges)
+	return dst
+}
 
 // Edges calls fn for every edge in (parent, child, type) order; it stops
-// early if fn returns false.
-func (g *Graph) Edges(fn func(Edge) bool) { panic("todo") }
+// early if fn returns false. fn must not modify the graph.
+func (g *Graph) Edges(fn func(Edge) bool) {
+	nodes := make([]uint32, 0, g.index.count)
+	for n, id := range g.ids {
+		if id != 0 {
+			nodes = append(nodes, uint32(n))
+		}
+	}
+	slices.SortFunc(nodes, func(a, b uint32) int { return cmpID(g.ids[a], g.ids[b]) })
+	var buf []Edge
+	for _, n := range nodes {
+		buf = g.AppendChildren(buf[:0], g.ids[n])
+		for _, e := range buf {
+			if !fn(e) {
+				return
+			}
+		}
+	}
+}
 
 // NumEdges returns the number of edges.
-func (g *Graph) NumEdges() int { panic("todo") }
+func (g *Graph) NumEdges() int { return g.nEdges }
 
 // NumNodes returns the number of pages with at least one edge.
-func (g *Graph) NumNodes() int { panic("todo") }
+func (g *Graph) NumNodes() int { return g.index.count }
 
-// MemoryBytes estimates the graph's heap footprint.
-func (g *Graph) MemoryBytes() int64 { panic("todo") }
+// MemoryBytes estimates the graph's heap footprint: index slots, per-node
+// arrays, arena chunks and free lists, and the traversal scratch.
+func (g *Graph) MemoryBytes() int64 {
+	b := int64(cap(g.index.slots)) * 4
+	b += int64(cap(g.ids))*8 + int64(cap(g.off)+cap(g.nOut)+cap(g.nIn))*4 + int64(cap(g.cls))
+	b += int64(cap(g.freeN)) * 4
+	b += int64(len(g.arena.chunks)) * chunkSize * 4
+	for _, fl := range g.arena.free {
+		b += int64(cap(fl)) * 4
+	}
+	for _, blk := range g.arena.big {
+		b += int64(cap(blk))*4 + 48
+	}
+	g.smu.Lock()
+	b += int64(cap(g.s.stamp)+cap(g.s.aux)+cap(g.s.stack)+cap(g.s.list)) * 4
+	g.smu.Unlock()
+	return b
+}

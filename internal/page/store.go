@@ -8,6 +8,8 @@ package page
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/mmsb-go/mmsb/internal/base"
 )
@@ -20,6 +22,12 @@ var (
 	ErrInvalidLocation = errors.New("page: unsupported location")
 	ErrMetaTooLarge    = errors.New("page: metadata too large")
 	ErrInvalidID       = errors.New("page: invalid page id")
+	// ErrNoSpace means the OS refused memory (mmap/mremap failed, e.g. the
+	// process hit vm.max_map_count or an address-space limit) or an internal
+	// reference space (2^20 chunks, 2^31-1 slots) is exhausted.
+	ErrNoSpace = errors.New("page: out of arena space")
+	// ErrBadMeta means a metadata encoding given to DecodeMeta is malformed.
+	ErrBadMeta = errors.New("page: malformed metadata encoding")
 )
 
 // MaxMetaBytes bounds a page's encoded key/value metadata.
@@ -44,73 +52,406 @@ type Stats struct {
 	MetaBytes    int64 // bytes of per-slot arrays and the ID index
 	Creates      uint64
 	Frees        uint64
+	// KVBytes is the encoded size of all pages' key/value metadata (kept in
+	// a side table, not counted in MetaBytes).
+	KVBytes int64
 }
 
-// Store holds pages.
-type Store struct{}
+// Slot array layout. sizes packs the page size (at most base.MaxPageSize =
+// 2^24, so 25 bits) with the location tag above it; a zero entry marks a
+// free slot, since live pages are at least one byte.
+const (
+	sizeBits = 25
+	sizeMask = 1<<sizeBits - 1
+	// slotBytes is the resident cost of one slot across all slot arrays:
+	// id, epoch, lastLSN (8 each), cell ref and size|location (4 each).
+	slotBytes = 8 + 8 + 8 + 4 + 4
+	// maxSlots keeps slot+1 representable in the int32 ID index.
+	maxSlots = 1<<31 - 2
+	// minSlots is the first slot-array reservation (address space only;
+	// untouched memory is not resident).
+	minSlots = 16 << 10
+)
 
-// New returns an empty store.
-func New() *Store { panic("todo") }
+// Dense index policy. IDs below len(dense) are looked up by array index; the
+// index may grow to cover an ID only while that keeps it within
+// denseFactor×(live pages)+denseSlack entries, so its cost stays a small
+// constant per live page (4 bytes per entry). IDs beyond go to a map.
+const (
+	denseFactor = 4
+	denseSlack  = 64 << 10
+	denseMin    = 64 << 10
+)
+
+// Store holds pages.
+type Store struct {
+	// Per-slot arrays: views over anonymous mappings (see region), all
+	// indexed by Slot. Views may be longer than slotCap.
+	ids    []uint64
+	epochs []uint64
+	lsns   []uint64
+	refs   []uint32 // cell reference; for a free slot, the next free slot+1
+	sizes  []uint32 // size | location<<sizeBits; 0 for a free slot
+
+	idsR, epochsR, lsnsR, refsR, sizesR region
+
+	slotCap  int   // slots usable in every slot array
+	hw       int32 // slots ever handed out (high-water mark)
+	freeSlot int32 // head of the free-slot list, slot+1; 0 when empty
+
+	// dense[id] is slot+1 for a live page with id < len(dense), 0 if none.
+	// Invariant: every key of sparse is >= len(dense).
+	dense  []int32
+	denseR region
+	sparse map[base.PageID]int32
+	// rebalanceAt is the live-page count at which sparse IDs are next
+	// checked for migration into a grown dense index (see rebalance).
+	rebalanceAt int
+
+	arena
+
+	// meta holds key/value metadata for the few pages that have any.
+	meta    map[Slot][]MetaEntry
+	kvBytes int64
+
+	live    int
+	logical int64
+	creates uint64
+	frees   uint64
+}
+
+// New returns an empty store. It maps nothing until the first Create.
+func New() *Store { return &Store{} }
+
+// checkCreate validates Create's arguments.
+func checkCreate(id base.PageID, size int, loc base.Location) error {
+	if id == 0 {
+		return fmt.Errorf("%w: page id 0 is reserved (it means \"assign one\")", ErrInvalidID)
+	}
+	if size < 1 || size > base.MaxPageSize {
+		return fmt.Errorf("%w: page %d: size %d not in [1, %d]", ErrInvalidSize, id, size, base.MaxPageSize)
+	}
+	switch loc {
+	case base.LocationCPU:
+		return nil
+	case base.LocationGPU, base.LocationUnified:
+		return fmt.Errorf("%w: page %d: location %s: no device backend exists", ErrInvalidLocation, id, loc)
+	}
+	return fmt.Errorf("%w: page %d: unknown location %d", ErrInvalidLocation, id, loc)
+}
 
 // Create creates a zero-filled page of size bytes (1..base.MaxPageSize)
 // with ID id (id != 0) at loc (only LocationCPU is accepted). Its epoch is 0.
-func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error) { panic("todo") }
+//
+// On error the store is unchanged (apart from address space reserved for
+// growth).
+func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error) {
+	if err := checkCreate(id, size, loc); err != nil {
+		return -1, err
+	}
+	if _, ok := s.Lookup(id); ok {
+		return -1, fmt.Errorf("%w: page %d", ErrExists, id)
+	}
+	// Grow everything that can fail before taking anything, so a failure
+	// needs no rollback.
+	if id >= base.PageID(len(s.dense)) && s.denseWants(id) {
+		if err := s.growDense(id); err != nil {
+			return -1, fmt.Errorf("page %d: growing id index: %w", id, err)
+		}
+	}
+	if s.freeSlot == 0 && int(s.hw) == s.slotCap {
+		if err := s.growSlots(); err != nil {
+			return -1, fmt.Errorf("page %d: growing slot arrays: %w", id, err)
+		}
+	}
+	ref, err := s.alloc(size)
+	if err != nil {
+		return -1, fmt.Errorf("page %d: allocating %d bytes: %w", id, size, err)
+	}
+
+	var sl Slot
+	if s.freeSlot != 0 {
+		sl = Slot(s.freeSlot - 1)
+		s.freeSlot = int32(s.refs[sl])
+	} else {
+		sl = Slot(s.hw)
+		s.hw++
+	}
+	s.ids[sl] = uint64(id)
+	s.epochs[sl] = 0
+	s.lsns[sl] = 0
+	s.refs[sl] = ref
+	s.sizes[sl] = uint32(size) | uint32(loc)<<sizeBits
+	if id < base.PageID(len(s.dense)) {
+		s.dense[id] = int32(sl) + 1
+	} else {
+		if s.sparse == nil {
+			s.sparse = make(map[base.PageID]int32)
+		}
+		s.sparse[id] = int32(sl)
+	}
+	s.live++
+	s.logical += int64(size)
+	s.creates++
+	if len(s.sparse) != 0 && s.live >= s.rebalanceAt {
+		s.rebalance()
+	}
+	return sl, nil
+}
+
+// rebalance moves sparse IDs into the dense index when the live-page count
+// now allows the index to cover them. Without it, IDs that arrived early
+// and high (e.g. a descending load) would stay on the map path forever,
+// because later, lower IDs never trigger growth. It runs each time the
+// live count doubles, so its map walk is amortised O(1) per Create.
+func (s *Store) rebalance() {
+	s.rebalanceAt = 2 * s.live
+	var top base.PageID
+	found := false
+	for pid := range s.sparse {
+		if s.denseWants(pid) && pid >= top {
+			top, found = pid, true
+		}
+	}
+	if found {
+		// Best effort: if the mapping cannot grow, lookups stay correct
+		// through the map.
+		_ = s.growDense(top)
+	}
+}
+
+// denseWants reports whether the dense index should grow to cover id.
+func (s *Store) denseWants(id base.PageID) bool {
+	return uint64(id) < denseFactor*uint64(s.live+1)+denseSlack
+}
+
+// growDense grows the dense index to cover id and moves the sparse entries
+// it now covers into it, restoring the invariant that sparse keys lie at or
+// beyond len(dense).
+func (s *Store) growDense(id base.PageID) error {
+	n := max(2*len(s.dense), int(id)+1, denseMin)
+	if err := s.denseR.grow(4 * n); err != nil {
+		return err
+	}
+	s.dense = i32s(s.denseR.mem)
+	bound := base.PageID(len(s.dense))
+	for pid, sl := range s.sparse {
+		if pid < bound {
+			s.dense[pid] = sl + 1
+			delete(s.sparse, pid)
+		}
+	}
+	return nil
+}
+
+// growSlots doubles the capacity of every slot array.
+func (s *Store) growSlots() error {
+	if s.slotCap >= maxSlots {
+		return fmt.Errorf("%w: all %d slots in use", ErrNoSpace, maxSlots)
+	}
+	n := min(max(2*s.slotCap, minSlots), maxSlots)
+	for _, g := range []struct {
+		r    *region
+		size int
+	}{{&s.idsR, 8}, {&s.epochsR, 8}, {&s.lsnsR, 8}, {&s.refsR, 4}, {&s.sizesR, 4}} {
+		if err := g.r.grow(n * g.size); err != nil {
+			s.retakeSlotViews()
+			return err
+		}
+	}
+	s.retakeSlotViews()
+	s.slotCap = n
+	return nil
+}
+
+// retakeSlotViews refreshes the slot-array views after their regions moved.
+func (s *Store) retakeSlotViews() {
+	s.ids = u64s(s.idsR.mem)
+	s.epochs = u64s(s.epochsR.mem)
+	s.lsns = u64s(s.lsnsR.mem)
+	s.refs = u32s(s.refsR.mem)
+	s.sizes = u32s(s.sizesR.mem)
+}
 
 // Free removes page id; its slot and bytes are reused by later creates
-// (bytes are zeroed before reuse).
-func (s *Store) Free(id base.PageID) error { panic("todo") }
+// (bytes are zeroed before reuse). It is O(1) and touches no page memory;
+// a page larger than 1 MiB has its mapping returned to the OS at once.
+// Views returned by Bytes for this page must not be used afterwards.
+func (s *Store) Free(id base.PageID) error {
+	sl, ok := s.Lookup(id)
+	if !ok {
+		return fmt.Errorf("%w: page %d", ErrNotFound, id)
+	}
+	if err := s.release(s.refs[sl]); err != nil {
+		return fmt.Errorf("page %d: %w", id, err)
+	}
+	if id < base.PageID(len(s.dense)) {
+		s.dense[id] = 0
+	} else {
+		delete(s.sparse, id)
+	}
+	if s.meta != nil {
+		if old, ok := s.meta[sl]; ok {
+			s.kvBytes -= int64(encodedMetaSize(old))
+			delete(s.meta, sl)
+		}
+	}
+	s.live--
+	s.logical -= int64(s.sizes[sl] & sizeMask)
+	s.frees++
+	s.ids[sl] = 0
+	s.epochs[sl] = 0
+	s.lsns[sl] = 0
+	s.sizes[sl] = 0
+	s.refs[sl] = uint32(s.freeSlot)
+	s.freeSlot = int32(sl) + 1
+	return nil
+}
 
 // Lookup returns the slot of page id. This is on the hot path: it must not
 // allocate and should be O(1) (a direct index for dense IDs).
-func (s *Store) Lookup(id base.PageID) (Slot, bool) { panic("todo") }
+func (s *Store) Lookup(id base.PageID) (Slot, bool) {
+	if id < base.PageID(len(s.dense)) {
+		v := s.dense[id]
+		return Slot(v - 1), v != 0
+	}
+	return s.lookupSparse(id)
+}
+
+// lookupSparse is Lookup's cold path, kept out of line so Lookup inlines.
+func (s *Store) lookupSparse(id base.PageID) (Slot, bool) {
+	if len(s.sparse) == 0 {
+		return -1, false
+	}
+	sl, ok := s.sparse[id]
+	if !ok {
+		return -1, false
+	}
+	return Slot(sl), true
+}
 
 // Bytes returns the page's bytes: a view into the arena, valid until the
-// page is freed or the store closed.
-func (s *Store) Bytes(sl Slot) []byte { panic("todo") }
+// page is freed or the store closed. Its capacity equals its length, so an
+// append copies instead of overwriting a neighbouring page.
+func (s *Store) Bytes(sl Slot) []byte {
+	return s.view(s.refs[sl], int(s.sizes[sl]&sizeMask))
+}
 
 // ID returns the page ID in slot sl.
-func (s *Store) ID(sl Slot) base.PageID { panic("todo") }
+func (s *Store) ID(sl Slot) base.PageID { return base.PageID(s.ids[sl]) }
 
 // Size returns the page size in slot sl.
-func (s *Store) Size(sl Slot) int { panic("todo") }
+func (s *Store) Size(sl Slot) int { return int(s.sizes[sl] & sizeMask) }
 
 // Epoch returns the page's epoch.
-func (s *Store) Epoch(sl Slot) base.Epoch { panic("todo") }
+func (s *Store) Epoch(sl Slot) base.Epoch { return base.Epoch(s.epochs[sl]) }
 
 // SetEpoch sets the page's epoch.
-func (s *Store) SetEpoch(sl Slot, e base.Epoch) { panic("todo") }
+func (s *Store) SetEpoch(sl Slot, e base.Epoch) { s.epochs[sl] = uint64(e) }
 
 // LastLSN returns the LSN of the last logged operation that wrote the page.
-func (s *Store) LastLSN(sl Slot) base.LSN { panic("todo") }
+func (s *Store) LastLSN(sl Slot) base.LSN { return base.LSN(s.lsns[sl]) }
 
 // SetLastLSN records the LSN of the last operation that wrote the page.
-func (s *Store) SetLastLSN(sl Slot, l base.LSN) { panic("todo") }
+func (s *Store) SetLastLSN(sl Slot, l base.LSN) { s.lsns[sl] = uint64(l) }
 
 // Location returns the page's location tag.
-func (s *Store) Location(sl Slot) base.Location { panic("todo") }
-
-// Meta returns the page's metadata entries (shared; do not modify).
-func (s *Store) Meta(sl Slot) []MetaEntry { panic("todo") }
-
-// SetMeta replaces the page's metadata (copied). Encoded size must be
-// <= MaxMetaBytes. Keys are kept in the given order; duplicate keys: last wins.
-func (s *Store) SetMeta(sl Slot, entries []MetaEntry) error { panic("todo") }
+func (s *Store) Location(sl Slot) base.Location {
+	return base.Location(s.sizes[sl] >> sizeBits)
+}
 
 // Len returns the number of live pages.
-func (s *Store) Len() int { panic("todo") }
+func (s *Store) Len() int { return s.live }
+
+// ForEach calls fn for every live slot in ascending page-ID order until fn
+// returns false. fn must not create or free pages. The dense part of the
+// index is walked in order; the sparse part is sorted first, so map order
+// never leaks. Cost is O(len(dense index) + k log k) for k sparse IDs.
+func (s *Store) ForEach(fn func(sl Slot) bool) {
+	for _, v := range s.dense {
+		if v != 0 && !fn(Slot(v-1)) {
+			return
+		}
+	}
+	if len(s.sparse) == 0 {
+		return
+	}
+	for _, id := range s.sortedSparse() {
+		if !fn(Slot(s.sparse[id])) {
+			return
+		}
+	}
+}
+
+// sortedSparse returns the sparse IDs in ascending order.
+func (s *Store) sortedSparse() []base.PageID {
+	ids := make([]base.PageID, 0, len(s.sparse))
+	for id := range s.sparse {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
 
 // AppendIDs appends the live page IDs in ascending order to dst.
-func (s *Store) AppendIDs(dst []base.PageID) []base.PageID { panic("todo") }
+func (s *Store) AppendIDs(dst []base.PageID) []base.PageID {
+	dst = slices.Grow(dst, s.live)
+	for id, v := range s.dense {
+		if v != 0 {
+			dst = append(dst, base.PageID(id))
+		}
+	}
+	if len(s.sparse) != 0 {
+		dst = append(dst, s.sortedSparse()...)
+	}
+	return dst
+}
 
 // Stats returns store statistics.
-func (s *Store) Stats() Stats { panic("todo") }
+func (s *Store) Stats() Stats {
+	const sparseEntryBytes = 24 // approximate Go map cost per int64->int32 entry
+	return Stats{
+		Pages:        s.live,
+		LogicalBytes: s.logical,
+		ArenaBytes:   s.mapped,
+		ArenaFree:    s.mapped - s.logical,
+		MetaBytes: int64(s.hw)*slotBytes + int64(len(s.dense))*4 +
+			int64(len(s.sparse))*sparseEntryBytes + s.bookkeepingBytes(),
+		Creates: s.creates,
+		Frees:   s.frees,
+		KVBytes: s.kvBytes,
+	}
+}
 
-// Close unmaps all arenas. The store must not be used afterwards.
-func (s *Store) Close() error { panic("todo") }
+// Reset frees every page and returns all memory to the OS, leaving an empty,
+// usable store (as from New, counters included). Recovery uses it when a
+// checkpoint load fails midway. Views from Bytes become invalid.
+func (s *Store) Reset() {
+	// Unmapping a whole mapping we created cannot fail short of a corrupted
+	// mapping table; there is nothing useful to do with such an error here,
+	// and the store is emptied regardless.
+	_ = s.releaseAllMemory()
+}
 
-// AppendMeta appends the metadata encoding (u32 count, then per entry u32 key
-// length, key, u32 value length, value; empty when there are no entries) to dst.
-func AppendMeta(dst []byte, entries []MetaEntry) []byte { panic("todo") }
+// releaseAllMemory unmaps everything and empties the store, returning the
+// first error met.
+func (s *Store) releaseAllMemory() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	keep(s.arena.releaseAll())
+	for _, r := range []*region{&s.idsR, &s.epochsR, &s.lsnsR, &s.refsR, &s.sizesR, &s.denseR} {
+		keep(r.release())
+	}
+	*s = Store{}
+	return first
+}
 
-// DecodeMeta decodes AppendMeta's encoding. Never panics.
-func DecodeMeta(src []byte) ([]MetaEntry, error) { panic("todo") }
+// Close unmaps all arenas. The store must not be used afterwards; views from
+// Bytes must not be touched (they point at unmapped memory).
+func (s *Store) Close() error {
+	return s.releaseAllMemory()
+}

@@ -6,7 +6,6 @@
 package tlog
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -24,6 +23,10 @@ var (
 	// ErrOutOfOrder: Append was called with a first LSN that does not follow
 	// the previous record.
 	ErrOutOfOrder = errors.New("tlog: append out of LSN order")
+	// ErrInvalidRecord: Append was given a record that cannot be logged
+	// (zero count, LSN 0, an LSN range that overflows, or a payload larger
+	// than MaxRecordBytes).
+	ErrInvalidRecord = errors.New("tlog: invalid record")
 )
 
 // CorruptionError names where corruption was found. errors.Is(err,
@@ -138,66 +141,6 @@ type Stats struct {
 // Ticket identifies an appended record for Wait.
 type Ticket struct{ LSN base.LSN }
 
-// Log is an open, writable transaction log.
-type Log struct{}
-
-// Open opens (creating if needed) the log in opts.Dir and recovers it: every
-// segment that may hold LSNs > replayFrom is read and checked; fn is called,
-// in order, for every record holding any LSN > replayFrom. A torn tail
-// (incomplete record, or a bad-CRC record followed only by zeros or EOF, in
-// the last segment) is truncated and reported. Any other bad record or
-// header is a *CorruptionError (unless opts.Repair). An error from fn aborts
-// Open and is returned.
-func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, RecoveryReport, error) {
-	panic("todo")
-}
-
-// Append frames payload as a record holding LSNs [first, first+count) and
-// queues it. Callers serialise Append calls; first must equal LastLSN()+1
-// (or anything when the log is empty). payload is copied. Under SyncAlways
-// the record is durable when Append returns, under SyncNone it has been
-// written to the OS. After any write or fsync failure the log is failed:
-// this and every later call returns the sticky error.
-func (l *Log) Append(first base.LSN, count uint32, payload []byte) (Ticket, error) { panic("todo") }
-
-// Wait blocks until the ticket's record is durable per the sync mode (a
-// group fsync covers it, for SyncGroup; immediate for the other modes).
-func (l *Log) Wait(ctx context.Context, t Ticket) error { panic("todo") }
-
-// Sync writes and fsyncs everything appended so far.
-func (l *Log) Sync() error { panic("todo") }
-
-// LastLSN returns the last LSN appended (0 if none).
-func (l *Log) LastLSN() base.LSN { panic("todo") }
-
-// Err returns the sticky failure, if any.
-func (l *Log) Err() error { panic("todo") }
-
-// RemoveThrough removes every segment whose records all have LSN <= lsn,
-// never the segment being written. It returns the number removed.
-func (l *Log) RemoveThrough(lsn base.LSN) (int, error) { panic("todo") }
-
-// Stats returns the log's counters.
-func (l *Log) Stats() Stats { panic("todo") }
-
-// Close syncs and closes the log.
-func (l *Log) Close() error { panic("todo") }
-
-// Reader streams records from a log directory. It may run while a Log is
-// writing the same directory, up to the records durable at that time.
-type Reader struct{}
-
-// NewReader returns a reader positioned at the first record holding an LSN
-// >= from (skipping whole segments that end before it).
-func NewReader(fs vfs.FS, dir string, from base.LSN) (*Reader, error) { panic("todo") }
-
-// Next returns the next record, io.EOF at the end of the log (a torn tail
-// also ends the log), or a *CorruptionError.
-func (r *Reader) Next() (*Record, error) { panic("todo") }
-
-// Close releases the reader's file.
-func (r *Reader) Close() error { panic("todo") }
-
 // SegmentInfo describes one segment file, as found by Check.
 type SegmentInfo struct {
 	File     string
@@ -212,14 +155,4 @@ type Problem struct {
 	File   string
 	Offset int64
 	Reason string
-}
-
-// Check verifies every segment in dir without modifying anything: headers,
-// every record's framing and CRC, LSN contiguity within and across
-// segments. It calls problem for every issue found (continuing past it
-// where framing allows) and calls record (if non-nil) for every good record.
-// A torn tail in the last segment is reported as a problem too (recovery
-// would truncate it).
-func Check(fs vfs.FS, dir string, record func(r *Record) error, problem func(Problem)) ([]SegmentInfo, error) {
-	panic("todo")
 }

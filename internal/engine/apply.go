@@ -1,0 +1,348 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+)
+
+// HistEntry is one slot of the in-memory write history ring used by
+// provenance: for LSN l it sits at index l % len(ring).
+type HistEntry struct {
+	LSN     base.LSN    // the operation's LSN (0: slot unused)
+	Page    base.PageID // page written (0 for non-page ops)
+	PrevLSN base.LSN    // the page's previous last-write LSN
+	Lo, Hi  uint32      // bounding byte range [Lo, Hi) written
+	Time    int64       // commit time
+	Derived bool        // written by propagation
+}
+
+// checkCreate validates a page creation without applying it.
+func (e *Engine) checkCreate(id base.PageID, size uint32, loc base.Location, meta []byte) error {
+	if id == 0 {
+		return fmt.Errorf("%w: page id 0 is reserved", ErrInvalidPage)
+	}
+	if size == 0 || size > base.MaxPageSize {
+		return fmt.Errorf("%w: page %d size %d (want 1..%d)", ErrInvalidPage, id, size, base.MaxPageSize)
+	}
+	if loc != base.LocationCPU {
+		return fmt.Errorf("%w: page %d location %v: no device backend exists, only cpu is supported", ErrInvalidPage, id, loc)
+	}
+	if _, ok := e.store.Lookup(id); ok {
+		return fmt.Errorf("%w: page %d", ErrPageExists, id)
+	}
+	if len(meta) > page.MaxMetaBytes {
+		return fmt.Errorf("%w: page %d metadata %d bytes exceeds %d", ErrInvalidPage, id, len(meta), page.MaxMetaBytes)
+	}
+	if _, err := page.DecodeMeta(meta); err != nil {
+		return fmt.Errorf("%w: page %d metadata: %w", ErrInvalidPage, id, err)
+	}
+	return nil
+}
+
+// checkFree validates freeing a page.
+func (e *Engine) checkFree(id base.PageID) error {
+	if _, ok := e.store.Lookup(id); !ok {
+		return fmt.Errorf("%w: page %d", ErrPageNotFound, id)
+	}
+	if e.graph.HasEdges(id) {
+		return fmt.Errorf("%w: page %d (remove its edges first)", ErrPageInUse, id)
+	}
+	if _, ok := e.bindings[id]; ok {
+		return fmt.Errorf("%w: page %d is bound (unbind it first)", ErrPageInUse, id)
+	}
+	return nil
+}
+
+// checkDelta validates one delta against the current state; pending is the
+// number of earlier deltas to the same page in the same batch (for
+// CheckEpoch).
+func (e *Engine) checkDelta(d *delta.Delta, pending base.Epoch) (page.Slot, error) {
+	sl, ok := e.store.Lookup(d.Page)
+	if !ok {
+		return 0, fmt.Errorf("%w: delta for page %d", ErrPageNotFound, d.Page)
+	}
+	if err := delta.Validate(d, e.store.Size(sl)); err != nil {
+		return 0, fmt.Errorf("%w: page %d: %w", ErrInvalidDelta, d.Page, err)
+	}
+	if d.CheckEpoch {
+		if cur := e.store.Epoch(sl) + pending; cur != d.ExpectEpoch {
+			return 0, fmt.Errorf("%w: page %d is at epoch %d, delta expects %d", ErrConflict, d.Page, cur, d.ExpectEpoch)
+		}
+	}
+	return sl, nil
+}
+
+// applyDelta applies a validated delta at lsn. Caller holds e.mu.
+func (e *Engine) applyDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64, derived bool) {
+	delta.Apply(d, e.store.Bytes(sl))
+	e.finishDelta(sl, d, lsn, t, derived)
+}
+
+// finishDelta does the bookkeeping of an applied delta: epoch, last-write
+// LSN, history, dirty tracking.
+func (e *Engine) finishDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64, derived bool) {
+	ep := e.store.Epoch(sl) + 1
+	e.store.SetEpoch(sl, ep)
+	prev := e.store.LastLSN(sl)
+	e.store.SetLastLSN(sl, lsn)
+	d.LSN, d.Epoch, d.Time = lsn, ep, t
+	if e.hist != nil {
+		lo, hi := deltaBounds(d)
+		h := &e.hist[uint64(lsn)%uint64(len(e.hist))]
+		*h = HistEntry{LSN: lsn, Page: d.Page, PrevLSN: prev, Lo: lo, Hi: hi, Time: t, Derived: derived}
+	}
+	if e.graphHasEdges {
+		e.markDirty(d.Page)
+	}
+}
+
+// deltaBounds returns the bounding range a delta writes.
+func deltaBounds(d *delta.Delta) (lo, hi uint32) {
+	switch d.Form {
+	case delta.FormRuns:
+		lo = ^uint32(0)
+		for i := range d.Runs {
+			r := &d.Runs[i]
+			if r.Offset < lo {
+				lo = r.Offset
+			}
+			if end := r.Offset + uint32(len(r.Data)); end > hi {
+				hi = end
+			}
+		}
+		if lo > hi {
+			lo = hi
+		}
+		return lo, hi
+	default:
+		first, last := -1, -1
+		for i := 0; i < int(d.MaskLen); i++ {
+			if d.Mask[i>>3]&(1<<(i&7)) != 0 {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if first < 0 {
+			return 0, 0
+		}
+		return uint32(first), uint32(last + 1)
+	}
+}
+
+func (e *Engine) markDirty(id base.PageID) {
+	if _, ok := e.dirtySet[id]; ok {
+		return
+	}
+	if !e.graph.HasEdges(id) {
+		return
+	}
+	e.dirtySet[id] = struct{}{}
+	e.dirty = append(e.dirty, id)
+}
+
+// applyOp validates and applies one logged operation at lsn. It is the one
+// place where recovered operations change state, and live control
+// operations go through it too after they are logged.
+func (e *Engine) applyOp(op *record.Op, lsn base.LSN, t int64) error {
+	switch op.Kind {
+	case record.OpDelta, record.OpDerived:
+		sl, err := e.checkDelta(&op.Delta, 0)
+		if err != nil {
+			return err
+		}
+		if op.Kind == record.OpDerived {
+			e.setDerivedReads(op.Delta.Page, op.Reads, lsn)
+		}
+		e.applyDelta(sl, &op.Delta, lsn, t, op.Kind == record.OpDerived)
+	case record.OpCreatePage:
+		if err := e.checkCreate(op.Page, op.Size, op.Location, op.Meta); err != nil {
+			return err
+		}
+		sl, err := e.store.Create(op.Page, int(op.Size), op.Location)
+		if err != nil {
+			return err
+		}
+		if len(op.Meta) > 0 {
+			entries, _ := page.DecodeMeta(op.Meta)
+			if err := e.store.SetMeta(sl, entries); err != nil {
+				return err
+			}
+		}
+		e.store.SetLastLSN(sl, lsn)
+		if op.Page >= e.nextID {
+			e.nextID = op.Page + 1
+		}
+		e.recordHist(lsn, op.Page, t)
+	case record.OpFreePage:
+		if err := e.checkFree(op.Page); err != nil {
+			return err
+		}
+		if err := e.store.Free(op.Page); err != nil {
+			return err
+		}
+		delete(e.flags, op.Page)
+		delete(e.derivedReads, op.Page)
+		e.recordHist(lsn, op.Page, t)
+	case record.OpSetMeta:
+		sl, ok := e.store.Lookup(op.Page)
+		if !ok {
+			return fmt.Errorf("%w: page %d", ErrPageNotFound, op.Page)
+		}
+		entries, err := page.DecodeMeta(op.Meta)
+		if err != nil {
+			return fmt.Errorf("%w: page %d metadata: %w", ErrInvalidPage, op.Page, err)
+		}
+		if err := e.store.SetMeta(sl, entries); err != nil {
+			return fmt.Errorf("%w: page %d: %w", ErrInvalidPage, op.Page, err)
+		}
+		e.recordHist(lsn, op.Page, t)
+	case record.OpAddEdge:
+		if err := e.checkEdgeEnds(op.Parent, op.Child, op.EdgeType); err != nil {
+			return err
+		}
+		if _, err := e.graph.AddEdge(op.Parent, op.Child, base.EdgeType(op.EdgeType)); err != nil {
+			return err
+		}
+		e.graphHasEdges = true
+		e.recordHist(lsn, 0, t)
+	case record.OpRemoveEdge:
+		if op.EdgeType == record.AllEdgeTypes {
+			e.graph.RemoveEdges(op.Parent, op.Child)
+		} else {
+			e.graph.RemoveEdge(op.Parent, op.Child, base.EdgeType(op.EdgeType))
+		}
+		e.graphHasEdges = e.graph.NumEdges() > 0
+		e.recordHist(lsn, 0, t)
+	case record.OpBind:
+		if err := e.checkBind(op.Page, op.Func, op.Parents, true); err != nil {
+			return err
+		}
+		e.bind(op.Page, op.Func, op.Params, op.Parents)
+		e.recordHist(lsn, op.Page, t)
+	case record.OpUnbind:
+		if _, ok := e.bindings[op.Page]; !ok {
+			return fmt.Errorf("%w: page %d", ErrNotDerived, op.Page)
+		}
+		e.unbind(op.Page)
+		e.recordHist(lsn, op.Page, t)
+	case record.OpSetFlags:
+		if _, ok := e.store.Lookup(op.Page); !ok {
+			return fmt.Errorf("%w: page %d", ErrPageNotFound, op.Page)
+		}
+		if op.Flags == 0 {
+			delete(e.flags, op.Page)
+		} else {
+			e.flags[op.Page] = op.Flags
+		}
+		e.recordHist(lsn, op.Page, t)
+	default:
+		return fmt.Errorf("%w: unknown op %v", ErrCorruption, op.Kind)
+	}
+	e.lastLSN = lsn
+	e.lastTime = t
+	return nil
+}
+
+func (e *Engine) recordHist(lsn base.LSN, id base.PageID, t int64) {
+	if e.hist == nil {
+		return
+	}
+	var prev base.LSN
+	if sl, ok := e.store.Lookup(id); ok && id != 0 {
+		prev = e.store.LastLSN(sl)
+	}
+	e.hist[uint64(lsn)%uint64(len(e.hist))] = HistEntry{LSN: lsn, Page: id, PrevLSN: prev, Time: t}
+}
+
+func (e *Engine) checkEdgeEnds(parent, child base.PageID, typ uint8) error {
+	if typ >= base.NumEdgeTypes {
+		return fmt.Errorf("%w: unknown edge type %d", ErrInvalidOption, typ)
+	}
+	if _, ok := e.store.Lookup(parent); !ok {
+		return fmt.Errorf("%w: edge parent %d", ErrPageNotFound, parent)
+	}
+	if _, ok := e.store.Lookup(child); !ok {
+		return fmt.Errorf("%w: edge child %d", ErrPageNotFound, child)
+	}
+	return nil
+}
+
+// checkBind validates a binding. When tryEdges, it also proves the Data
+// edges parent -> child can be added (tentatively adding and removing them).
+func (e *Engine) checkBind(child base.PageID, fn string, parents []base.PageID, tryEdges bool) error {
+	if _, ok := e.store.Lookup(child); !ok {
+		return fmt.Errorf("%w: derived page %d", ErrPageNotFound, child)
+	}
+	if _, ok := e.bindings[child]; ok {
+		return fmt.Errorf("%w: page %d is already bound", ErrPageInUse, child)
+	}
+	if len(parents) == 0 {
+		return fmt.Errorf("%w: binding of page %d has no parents", ErrInvalidOption, child)
+	}
+	for _, p := range parents {
+		if _, ok := e.store.Lookup(p); !ok {
+			return fmt.Errorf("%w: parent %d of derived page %d", ErrPageNotFound, p, child)
+		}
+	}
+	if !tryEdges {
+		return nil
+	}
+	var added []base.PageID
+	var err error
+	for _, p := range parents {
+		var ok bool
+		ok, err = e.graph.AddEdge(p, child, base.EdgeData)
+		if err != nil {
+			break
+		}
+		if ok {
+			added = append(added, p)
+		}
+	}
+	for _, p := range added {
+		e.graph.RemoveEdge(p, child, base.EdgeData)
+	}
+	return err
+}
+
+func (e *Engine) bind(child base.PageID, fn string, params []byte, parents []base.PageID) {
+	b := &Binding{Func: fn, Params: append([]byte(nil), params...), Parents: append([]base.PageID(nil), parents...)}
+	e.bindings[child] = b
+	for _, p := range parents {
+		e.graph.AddEdge(p, child, base.EdgeData)
+	}
+	e.graphHasEdges = true
+}
+
+func (e *Engine) unbind(child base.PageID) {
+	b := e.bindings[child]
+	delete(e.bindings, child)
+	delete(e.derivedReads, child)
+	for _, p := range b.Parents {
+		e.graph.RemoveEdge(p, child, base.EdgeData)
+	}
+	e.graphHasEdges = e.graph.NumEdges() > 0
+}
+
+func (e *Engine) setDerivedReads(child base.PageID, reads []record.ParentRead, lsn base.LSN) {
+	dr := e.derivedReads[child]
+	if dr == nil {
+		dr = &Derivation{}
+		e.derivedReads[child] = dr
+	}
+	dr.LSN = lsn
+	dr.Reads = append(dr.Reads[:0], reads...)
+}
+
+// Derivation is the most recent propagation write of a derived page: its
+// LSN and the parent pages (with their last-write LSNs) it was computed from.
+type Derivation struct {
+	LSN   base.LSN
+	Reads []record.ParentRead
+}

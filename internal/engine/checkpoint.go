@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// keepCheckpoints is how many checkpoints are retained. Log segments are
+// removed only once the OLDEST retained checkpoint covers them, so a corrupt
+// newest checkpoint can always fall back to the previous one plus the log.
+const keepCheckpoints = 2
+
+// CheckpointInfo describes a checkpoint taken.
+type CheckpointInfo struct {
+	Path            string
+	LSN             base.LSN
+	Pages           int
+	Bytes           int64
+	Duration        time.Duration
+	SegmentsRemoved int
+}
+
+func (e *Engine) lastCkptBytesAtomic() uint64 {
+	e.ckptMu.Lock()
+	defer e.ckptMu.Unlock()
+	return e.lastCkptBytes
+}
+
+// Checkpoint writes a full snapshot (pages in ID order, metadata, flags,
+// edges, bindings, counters and the LSN covered) atomically, then removes
+// old checkpoints and the log segments the oldest retained one covers.
+// Commits wait while the snapshot is written.
+func (e *Engine) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
+	e.ckptMu.Lock()
+	defer e.ckptMu.Unlock()
+	start := time.Now()
+	e.mu.Lock()
+	if err := e.usable(); err != nil {
+		e.mu.Unlock()
+		return CheckpointInfo{}, err
+	}
+	// The log must durably hold everything the checkpoint covers, so that
+	// the log never ends before a checkpoint's LSN.
+	if e.log != nil {
+		if err := e.log.Sync(); err != nil {
+			err = e.fail(err)
+			e.mu.Unlock()
+			return CheckpointInfo{}, err
+		}
+	}
+	info, err := e.writeCheckpointLocked()
+	var logBytes uint64
+	if e.log != nil {
+		logBytes = e.log.Stats().Bytes
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return info, err
+	}
+	e.lastCkptLSN = info.LSN
+	e.lastCkptBytes = logBytes
+	e.lastCkptTime = time.Now()
+	e.checkpointCount++
+	if err := e.pruneAfterCheckpoint(&info); err != nil {
+		return info, err
+	}
+	info.Duration = time.Since(start)
+	return info, nil
+}
+
+func (e *Engine) writeCheckpointLocked() (CheckpointInfo, error) {
+	lsn := e.lastLSN
+	w, err := checkpoint.Create(e.fs, e.ckptDir(), lsn)
+	if err != nil {
+		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+	}
+	st := record.State{LastLSN: lsn, NextID: e.nextID, LastTime: e.lastTime,
+		Pages: uint64(e.store.Len()), Edges: uint64(e.graph.NumEdges()), Bindings: uint64(len(e.bindings))}
+	buf := record.AppendState(nil, &st)
+	if err := w.Append(record.CkptState, buf); err != nil {
+		w.Abort()
+		return CheckpointInfo{}, err
+	}
+	var werr error
+	e.store.ForEach(func(sl page.Slot) bool {
+		id := e.store.ID(sl)
+		img := record.PageImage{ID: id, Size: uint32(e.store.Size(sl)), Location: e.store.Location(sl),
+			Epoch: e.store.Epoch(sl), LastLSN: e.store.LastLSN(sl), Flags: e.flags[id],
+			Meta: page.AppendMeta(nil, e.store.Meta(sl)), Data: e.store.Bytes(sl)}
+		buf = record.AppendPage(buf[:0], &img)
+		werr = w.Append(record.CkptPage, buf)
+		return werr == nil
+	})
+	if werr == nil {
+		e.graph.Edges(func(ed graph.Edge) bool {
+			buf = record.AppendEdge(buf[:0], record.OpAddEdge, ed.Parent, ed.Child, uint8(ed.Type))
+			werr = w.Append(record.CkptEdge, buf)
+			return werr == nil
+		})
+	}
+	if werr == nil {
+		for _, id := range e.sortedBindingIDs() {
+			b := e.bindings[id]
+			buf = record.AppendBind(buf[:0], id, b.Func, b.Params, b.Parents)
+			if werr = w.Append(record.CkptBinding, buf); werr != nil {
+				break
+			}
+		}
+	}
+	if werr != nil {
+		w.Abort()
+		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", werr)
+	}
+	path, err := w.Commit()
+	if err != nil {
+		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+	}
+	return CheckpointInfo{Path: path, LSN: lsn, Pages: e.store.Len()}, nil
+}
+
+func (e *Engine) pruneAfterCheckpoint(info *CheckpointInfo) error {
+	list, err := checkpoint.List(e.fs, e.ckptDir())
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if c.Path == info.Path {
+			info.Bytes = c.Size
+		}
+	}
+	if len(list) > keepCheckpoints {
+		for _, c := range list[keepCheckpoints:] {
+			if err := e.fs.Remove(c.Path); err != nil {
+				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
+			}
+		}
+		list = list[:keepCheckpoints]
+		_ = e.fs.SyncDir(e.ckptDir())
+	}
+	if e.log != nil && len(list) >= keepCheckpoints {
+		n, err := e.log.RemoveThrough(list[len(list)-1].LSN)
+		if err != nil {
+			return fmt.Errorf("mmsb: remove covered log segments: %w", err)
+		}
+		info.SegmentsRemoved = n
+	}
+	return nil
+}
+
+// loadCheckpoint loads a checkpoint into the (empty) state.
+func (e *Engine) loadCheckpoint(path string) error { return e.loadCheckpointFrom(e.fs, path) }
+
+func (e *Engine) loadCheckpointFrom(fs vfs.FS, path string) error {
+	r, err := checkpoint.Open(fs, path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var st record.State
+	var img record.PageImage
+	var op record.Op
+	n := 0
+	for {
+		kind, payload, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		n++
+		if n == 1 && kind != record.CkptState {
+			return fmt.Errorf("%w: %s: first record is kind %d, want state", ErrCorruption, path, kind)
+		}
+		switch kind {
+		case record.CkptState:
+			if n != 1 {
+				return fmt.Errorf("%w: %s: second state record", ErrCorruption, path)
+			}
+			if st, err = record.DecodeState(payload); err != nil {
+				return err
+			}
+			if st.LastLSN != r.LSN() {
+				return fmt.Errorf("%w: %s: state LSN %d != header LSN %d", ErrCorruption, path, st.LastLSN, r.LSN())
+			}
+		case record.CkptPage:
+			if err := record.DecodePage(payload, &img); err != nil {
+				return err
+			}
+			sl, err := e.store.Create(img.ID, int(img.Size), img.Location)
+			if err != nil {
+				return fmt.Errorf("%w: %s: page %d: %w", ErrCorruption, path, img.ID, err)
+			}
+			copy(e.store.Bytes(sl), img.Data)
+			e.store.SetEpoch(sl, img.Epoch)
+			e.store.SetLastLSN(sl, img.LastLSN)
+			if len(img.Meta) > 0 {
+				entries, err := page.DecodeMeta(img.Meta)
+				if err != nil {
+					return fmt.Errorf("%w: %s: page %d metadata: %w", ErrCorruption, path, img.ID, err)
+				}
+				if err := e.store.SetMeta(sl, entries); err != nil {
+					return err
+				}
+			}
+			if img.Flags != 0 {
+				e.flags[img.ID] = img.Flags
+			}
+		case record.CkptEdge:
+			if err := record.DecodeOne(payload, record.OpAddEdge, &op); err != nil {
+				return err
+			}
+			if err := e.checkEdgeEnds(op.Parent, op.Child, op.EdgeType); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrCorruption, path, err)
+			}
+			if _, err := e.graph.AddEdge(op.Parent, op.Child, base.EdgeType(op.EdgeType)); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrCorruption, path, err)
+			}
+			e.graphHasEdges = true
+		case record.CkptBinding:
+			if err := record.DecodeOne(payload, record.OpBind, &op); err != nil {
+				return err
+			}
+			if err := e.checkBind(op.Page, op.Func, op.Parents, false); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrCorruption, path, err)
+			}
+			e.bindings[op.Page] = &Binding{Func: op.Func, Params: append([]byte(nil), op.Params...),
+				Parents: append([]base.PageID(nil), op.Parents...)}
+		default:
+			return fmt.Errorf("%w: %s: unknown record kind %d", ErrCorruption, path, kind)
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s: no state record", ErrCorruption, path)
+	}
+	if uint64(e.store.Len()) != st.Pages || uint64(e.graph.NumEdges()) != st.Edges || uint64(len(e.bindings)) != st.Bindings {
+		return fmt.Errorf("%w: %s: counts differ from state record", ErrCorruption, path)
+	}
+	e.lastLSN, e.nextID, e.lastTime = st.LastLSN, st.NextID, st.LastTime
+	return nil
+}
+
+func isCorruption(err error) bool {
+	return errors.Is(err, tlog.ErrCorruption) || errors.Is(err, checkpoint.ErrCorruption) || errors.Is(err, record.ErrMalformed)
+}

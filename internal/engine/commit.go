@@ -1,0 +1,402 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+)
+
+// CommitInfo describes a committed batch.
+type CommitInfo struct {
+	FirstLSN base.LSN // LSN of the batch's first operation
+	LastLSN  base.LSN // LSN of its last operation
+	Time     int64    // commit time stamped on every operation
+}
+
+// PageSpec describes a page to create.
+type PageSpec struct {
+	ID       base.PageID // 0: assign the next free ID
+	Size     int
+	Location base.Location
+	Meta     []page.MetaEntry
+}
+
+// Commit validates ds as one batch and, if every delta is valid, logs it as
+// one record (contiguous LSNs, in slice order) and applies it: all deltas
+// apply or none. It fills each delta's LSN, Epoch and Time. It returns once
+// the batch is durable per the sync mode.
+//
+// Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
+// reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed.
+func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, error) {
+	if len(ds) == 0 {
+		return CommitInfo{}, fmt.Errorf("%w: empty batch", ErrInvalidDelta)
+	}
+	e.mu.Lock()
+	if err := e.usable(); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	slots, err := e.checkBatch(ds)
+	if err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	now := e.clock()
+	buf := record.AppendHeader(e.buf[:0], now)
+	for i := range ds {
+		buf = record.AppendDelta(buf, &ds[i])
+	}
+	e.buf = buf
+	t, first, err := e.appendLocked(uint32(len(ds)), buf)
+	if err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	e.applyBatch(ds, slots, first, now)
+	last := first + base.LSN(len(ds)) - 1
+	e.lastLSN, e.lastTime = last, now
+	e.mu.Unlock()
+	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
+}
+
+// checkBatch validates every delta of a batch. Caller holds e.mu.
+func (e *Engine) checkBatch(ds []delta.Delta) ([]page.Slot, error) {
+	slots := e.slots[:0]
+	var pending map[base.PageID]base.Epoch
+	for i := range ds {
+		d := &ds[i]
+		var p base.Epoch
+		if d.CheckEpoch {
+			if pending == nil {
+				pending = e.batchEpochCounts(ds[:i])
+			}
+			p = pending[d.Page]
+		}
+		sl, err := e.checkDelta(d, p)
+		if err != nil {
+			e.slots = slots
+			return nil, fmt.Errorf("batch delta %d: %w", i, err)
+		}
+		if pending != nil {
+			pending[d.Page]++
+		}
+		slots = append(slots, sl)
+	}
+	e.slots = slots
+	return slots, nil
+}
+
+// batchEpochCounts counts deltas per page in a batch prefix, so that a
+// CheckEpoch delta after others to the same page expects their epochs.
+func (e *Engine) batchEpochCounts(prefix []delta.Delta) map[base.PageID]base.Epoch {
+	m := make(map[base.PageID]base.Epoch)
+	for i := range prefix {
+		m[prefix[i].Page]++
+	}
+	return m
+}
+
+// applyBatch applies validated, logged deltas with LSNs from first.
+func (e *Engine) applyBatch(ds []delta.Delta, slots []page.Slot, first base.LSN, now int64) {
+	if e.applier.workers > 1 && len(ds) >= parallelMin {
+		e.applier.apply(e, ds, slots, first, now)
+		if e.graphHasEdges {
+			for i := range ds {
+				e.markDirty(ds[i].Page)
+			}
+		}
+		return
+	}
+	for i := range ds {
+		e.applyDelta(slots[i], &ds[i], first+base.LSN(i), now, false)
+	}
+}
+
+// appendLocked appends a record holding n operations. Caller holds e.mu.
+func (e *Engine) appendLocked(n uint32, payload []byte) (tlog.Ticket, base.LSN, error) {
+	first := e.lastLSN + 1
+	if e.log == nil {
+		return tlog.Ticket{}, first, nil
+	}
+	t, err := e.log.Append(first, n, payload)
+	if err != nil {
+		return t, 0, e.fail(err)
+	}
+	return t, first, nil
+}
+
+// finishCommit waits for durability, then runs automatic checkpoints.
+func (e *Engine) finishCommit(ctx context.Context, t tlog.Ticket, info CommitInfo) (CommitInfo, error) {
+	if e.log != nil {
+		if err := e.log.Wait(ctx, t); err != nil {
+			if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+				e.mu.Lock()
+				err = e.fail(err)
+				e.mu.Unlock()
+			}
+			return info, err
+		}
+	}
+	if e.hooks.afterCommit != nil {
+		e.hooks.afterCommit(info.FirstLSN, info.LastLSN)
+	}
+	e.maybeCheckpoint()
+	return info, nil
+}
+
+// commitOps logs and applies n control operations encoded by encode, after
+// check accepted them. Live control operations go through applyOp, the same
+// code that recovery uses.
+func (e *Engine) commitOps(ctx context.Context, n int, check func() error, encode func([]byte) []byte) (CommitInfo, error) {
+	e.mu.Lock()
+	if err := e.usable(); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	if err := check(); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	now := e.clock()
+	buf := encode(record.AppendHeader(e.buf[:0], now))
+	e.buf = buf
+	t, first, err := e.appendLocked(uint32(n), buf)
+	if err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	var dec record.Decoder
+	var op record.Op
+	if err := dec.Reset(buf); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, e.fail(err)
+	}
+	for i := 0; i < n; i++ {
+		if err == nil {
+			err = dec.Next(&op)
+		}
+		if err == nil {
+			err = e.applyOp(&op, first+base.LSN(i), now)
+		}
+		if err != nil {
+			// The record is logged but does not apply: the checks above
+			// missed something. Refuse further writes rather than diverge.
+			err = e.fail(fmt.Errorf("logged op %d does not apply: %w", i, err))
+			e.mu.Unlock()
+			return CommitInfo{}, err
+		}
+	}
+	last := first + base.LSN(n) - 1
+	e.mu.Unlock()
+	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
+}
+
+// CreatePage creates one page and returns its ID.
+func (e *Engine) CreatePage(ctx context.Context, spec PageSpec) (base.PageID, error) {
+	ids, err := e.CreatePages(ctx, []PageSpec{spec})
+	if err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// CreatePages creates pages in one logged batch (all or none) and returns
+// their IDs. Specs with ID 0 get the next free IDs, in order.
+func (e *Engine) CreatePages(ctx context.Context, specs []PageSpec) ([]base.PageID, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	ids := make([]base.PageID, len(specs))
+	metas := make([][]byte, len(specs))
+	check := func() error {
+		next := e.nextID
+		seen := map[base.PageID]struct{}{}
+		for i, s := range specs {
+			id := s.ID
+			if id == 0 {
+				for {
+					if _, ok := e.store.Lookup(next); !ok {
+						if _, dup := seen[next]; !dup {
+							break
+						}
+					}
+					next++
+				}
+				id = next
+				next++
+			}
+			if _, dup := seen[id]; dup {
+				return fmt.Errorf("%w: page %d twice in one batch", ErrPageExists, id)
+			}
+			seen[id] = struct{}{}
+			if s.Size < 0 || s.Size > base.MaxPageSize {
+				return fmt.Errorf("%w: page %d size %d (want 1..%d)", ErrInvalidPage, id, s.Size, base.MaxPageSize)
+			}
+			metas[i] = page.AppendMeta(metas[i][:0], s.Meta)
+			if err := e.checkCreate(id, uint32(s.Size), s.Location, metas[i]); err != nil {
+				return err
+			}
+			ids[i] = id
+		}
+		return nil
+	}
+	encode := func(buf []byte) []byte {
+		for i, s := range specs {
+			buf = record.AppendCreate(buf, ids[i], uint32(s.Size), s.Location, metas[i])
+		}
+		return buf
+	}
+	if _, err := e.commitOps(ctx, len(specs), check, encode); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// FreePage frees a page. A page with dependency edges or a binding is
+// refused with ErrPageInUse: remove its edges first, so that no derived page
+// silently loses a parent.
+func (e *Engine) FreePage(ctx context.Context, id base.PageID) error {
+	_, err := e.commitOps(ctx, 1, func() error { return e.checkFree(id) },
+		func(b []byte) []byte { return record.AppendFree(b, id) })
+	return err
+}
+
+// SetMetadata replaces a page's key/value metadata.
+func (e *Engine) SetMetadata(ctx context.Context, id base.PageID, entries []page.MetaEntry) error {
+	meta := page.AppendMeta(nil, entries)
+	check := func() error {
+		if _, ok := e.store.Lookup(id); !ok {
+			return fmt.Errorf("%w: page %d", ErrPageNotFound, id)
+		}
+		if len(meta) > page.MaxMetaBytes {
+			return fmt.Errorf("%w: page %d metadata %d bytes exceeds %d", ErrInvalidPage, id, len(meta), page.MaxMetaBytes)
+		}
+		return nil
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendSetMeta(b, id, meta) })
+	return err
+}
+
+// AddEdge adds a dependency edge parent -> child. An edge that would close
+// a cycle is refused with a *graph.CycleError (errors.Is ErrCycle) naming
+// the cycle; nothing is logged.
+func (e *Engine) AddEdge(ctx context.Context, parent, child base.PageID, typ base.EdgeType) error {
+	check := func() error {
+		if err := e.checkEdgeEnds(parent, child, uint8(typ)); err != nil {
+			return err
+		}
+		added, err := e.graph.AddEdge(parent, child, typ)
+		if err != nil {
+			return err
+		}
+		if added {
+			e.graph.RemoveEdge(parent, child, typ) // applyOp adds it for real
+		}
+		return nil
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte {
+		return record.AppendEdge(b, record.OpAddEdge, parent, child, uint8(typ))
+	})
+	return err
+}
+
+// RemoveEdge removes parent -> child of type typ (no error if absent).
+func (e *Engine) RemoveEdge(ctx context.Context, parent, child base.PageID, typ base.EdgeType) error {
+	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, uint8(typ)) },
+		func(b []byte) []byte { return record.AppendEdge(b, record.OpRemoveEdge, parent, child, uint8(typ)) })
+	return err
+}
+
+// RemoveEdges removes every edge parent -> child, of any type.
+func (e *Engine) RemoveEdges(ctx context.Context, parent, child base.PageID) error {
+	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, record.AllEdgeTypes) },
+		func(b []byte) []byte {
+			return record.AppendEdge(b, record.OpRemoveEdge, parent, child, record.AllEdgeTypes)
+		})
+	return err
+}
+
+func (e *Engine) checkRemoveEdge(parent, child base.PageID, typ uint8) error {
+	if typ != record.AllEdgeTypes && typ >= base.NumEdgeTypes {
+		return fmt.Errorf("%w: unknown edge type %d", ErrInvalidOption, typ)
+	}
+	if b, ok := e.bindings[child]; ok && (typ == record.AllEdgeTypes || typ == uint8(base.EdgeData)) {
+		for _, p := range b.Parents {
+			if p == parent {
+				return fmt.Errorf("%w: data edge %d -> %d belongs to the binding of page %d (unbind instead)", ErrPageInUse, parent, child, child)
+			}
+		}
+	}
+	return nil
+}
+
+// Bind makes child a derived page: child = fn(parents..., params),
+// recomputed by propagation whenever a parent changes. It adds the Data
+// edges parent -> child (refusing cycles) and is logged.
+func (e *Engine) Bind(ctx context.Context, child base.PageID, fn string, params []byte, parents []base.PageID) error {
+	check := func() error {
+		if _, ok := e.funcs[fn]; !ok {
+			return fmt.Errorf("%w: %q (binding page %d)", ErrUnknownFunc, fn, child)
+		}
+		return e.checkBind(child, fn, parents, true)
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendBind(b, child, fn, params, parents) })
+	if err == nil {
+		e.mu.Lock()
+		e.markDirty(parents[0]) // compute the new derived page at the next propagation
+		e.mu.Unlock()
+	}
+	return err
+}
+
+// Unbind removes child's binding and its Data edges; the page keeps its bytes.
+func (e *Engine) Unbind(ctx context.Context, child base.PageID) error {
+	check := func() error {
+		if _, ok := e.bindings[child]; !ok {
+			return fmt.Errorf("%w: page %d", ErrNotDerived, child)
+		}
+		return nil
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendUnbind(b, child) })
+	return err
+}
+
+// ClearFlags clears the given flag bits on a page (logged).
+func (e *Engine) ClearFlags(ctx context.Context, id base.PageID, mask uint8) error {
+	var nf uint8
+	check := func() error {
+		if _, ok := e.store.Lookup(id); !ok {
+			return fmt.Errorf("%w: page %d", ErrPageNotFound, id)
+		}
+		nf = e.flags[id] &^ mask
+		return nil
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendFlags(b, id, nf) })
+	return err
+}
+
+// maybeCheckpoint takes an automatic checkpoint when the log has grown by
+// CheckpointBytes or CheckpointInterval has passed since the last one.
+func (e *Engine) maybeCheckpoint() {
+	if e.log == nil || e.opts.CheckpointBytes < 0 && e.opts.CheckpointInterval <= 0 {
+		return
+	}
+	grown := e.log.Stats().Bytes - e.lastCkptBytesAtomic()
+	due := e.opts.CheckpointBytes > 0 && grown >= uint64(e.opts.CheckpointBytes)
+	if !due && e.opts.CheckpointInterval > 0 {
+		e.ckptMu.Lock()
+		due = time.Since(e.lastCkptTime) >= e.opts.CheckpointInterval
+		e.ckptMu.Unlock()
+	}
+	if due {
+		_, _ = e.Checkpoint(context.Background())
+	}
+}

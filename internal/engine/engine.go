@@ -1,0 +1,454 @@
+// Package engine is the MMSB state machine and its durable shell: the page
+// store, the dependency graph, derived-page bindings and flags, driven by
+// logged operations. Every mutation is validated, encoded into one log
+// record (a batch of operations with contiguous LSNs), appended to the
+// transaction log, and only then applied, so the in-memory state is always a
+// prefix of the log. Recovery replays the same operations through the same
+// apply code.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// Page flags raised by non-data edges.
+const (
+	FlagStale       uint8 = 1 << 0 // a Control-edge parent changed
+	FlagSyncPending uint8 = 1 << 1 // a GPU-sync-edge parent changed
+	FlagIRInvalid   uint8 = 1 << 2 // a Compiler-edge parent changed
+)
+
+// TypeMetaKey is the metadata key declaring a page's element type for the
+// built-in functions and the NaN/Inf invariant: "f64", "i64" or "bool".
+const TypeMetaKey = "mmsb.type"
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// FS is the filesystem (default vfs.Default; in-memory buses use a
+	// private vfs.NewMem()).
+	FS vfs.FS
+	// Sync is the log's sync mode (default group).
+	Sync tlog.SyncMode
+	// SegmentBytes is the log segment size (default 64 MiB).
+	SegmentBytes int64
+	// CheckpointBytes: take a checkpoint automatically once the log has
+	// grown this much since the last one (0: 256 MiB; negative: never).
+	CheckpointBytes int64
+	// CheckpointInterval: take a checkpoint automatically this often, at
+	// the next commit (0: never).
+	CheckpointInterval time.Duration
+	// Clock returns the time stamped on commits, in ns since the Unix
+	// epoch (default time.Now). Tests inject a deterministic clock.
+	Clock func() int64
+	// Repair: truncate the log at corruption (reporting what was dropped)
+	// instead of failing Open.
+	Repair bool
+	// Functions are recompute functions available to bindings, by name, in
+	// addition to the built-ins of internal/semiring.
+	Functions map[string]semiring.Func
+	// AllowMissingFunctions lets Open succeed when bindings name
+	// unregistered functions (offline tools); such pages are listed in
+	// Recovery().MissingFunctions and propagation to them fails.
+	AllowMissingFunctions bool
+	// Workers is the number of goroutines applying a large batch (default 1).
+	Workers int
+	// KeepLogInMemory: for an in-memory bus, keep the log (default true via
+	// Open with dir ""). Set DisableLog to run with no log at all.
+	DisableLog bool
+	// HistoryEntries sizes the in-memory write-history ring that answers
+	// provenance queries without reading the log (32 bytes per entry;
+	// default 65536; negative disables it).
+	HistoryEntries int
+}
+
+// Recovery reports what Open did.
+type Recovery struct {
+	Checkpoint        string   // checkpoint loaded ("" if none)
+	CheckpointLSN     base.LSN // LSN it covered
+	SkippedCheckpoint []string // newer checkpoints that failed to load, with reasons
+	ReplayedOps       uint64   // log operations applied after the checkpoint
+	Log               tlog.RecoveryReport
+	MissingFunctions  []string // "page N: fn" for bindings without a registered function
+	Duration          time.Duration
+}
+
+// Binding ties a derived page to a recompute function and ordered parents.
+type Binding struct {
+	Func    string
+	Params  []byte
+	Parents []base.PageID
+}
+
+// Engine is an open bus.
+type Engine struct {
+	opts   Options
+	fs     vfs.FS
+	dir    string
+	memory bool
+	clock  func() int64
+	funcs  map[string]semiring.Func
+
+	mu       sync.RWMutex
+	store    *page.Store
+	graph    *graph.Graph
+	bindings map[base.PageID]*Binding
+	flags    map[base.PageID]uint8
+	lastLSN  base.LSN
+	lastTime int64
+	nextID   base.PageID
+
+	// dirty lists pages written since the last propagation that have
+	// children in the graph; dirtySet dedups it.
+	dirty    []base.PageID
+	dirtySet map[base.PageID]struct{}
+
+	log      *tlog.Log
+	lock     io.Closer
+	failErr  error
+	closed   bool
+	buf      []byte
+	slots    []page.Slot
+	recovery Recovery
+
+	ckptMu          sync.Mutex
+	lastCkptLSN     base.LSN
+	lastCkptBytes   uint64
+	lastCkptTime    time.Time
+	checkpointCount uint64
+
+	applier *parallelApplier
+	hooks   commitHooks
+
+	graphHasEdges bool
+	hist          []HistEntry // write history ring, indexed by LSN % len
+	derivedReads  map[base.PageID]*Derivation
+}
+
+// commitHooks lets the tick layer observe commits without an import cycle.
+type commitHooks struct {
+	afterCommit func(first, last base.LSN)
+}
+
+func (o *Options) withDefaults() Options {
+	r := *o
+	if r.FS == nil {
+		r.FS = vfs.Default
+	}
+	if r.SegmentBytes <= 0 {
+		r.SegmentBytes = 64 << 20
+	}
+	if r.CheckpointBytes == 0 {
+		r.CheckpointBytes = 256 << 20
+	}
+	if r.Clock == nil {
+		r.Clock = func() int64 { return time.Now().UnixNano() }
+	}
+	if r.HistoryEntries == 0 {
+		r.HistoryEntries = 1 << 16
+	}
+	if r.Workers <= 0 {
+		r.Workers = 1
+	}
+	return r
+}
+
+// Open opens the bus in dir, recovering its state (newest valid checkpoint
+// plus the log tail), or an in-memory bus when dir is "" (its log lives in
+// memory). A second writer on the same dir gets ErrLocked.
+func Open(dir string, o *Options) (*Engine, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	opts := o.withDefaults()
+	start := time.Now()
+	e := &Engine{
+		opts:     opts,
+		fs:       opts.FS,
+		dir:      dir,
+		clock:    opts.Clock,
+		store:    page.New(),
+		graph:    graph.New(),
+		bindings: map[base.PageID]*Binding{},
+		flags:    map[base.PageID]uint8{},
+		dirtySet: map[base.PageID]struct{}{},
+		nextID:   1,
+		funcs:    map[string]semiring.Func{},
+		derivedReads: map[base.PageID]*Derivation{},
+	}
+	if opts.HistoryEntries > 0 {
+		e.hist = make([]HistEntry, opts.HistoryEntries)
+	}
+	for _, b := range semiring.Builtins() {
+		e.funcs[b.Name] = b.Fn
+	}
+	for name, fn := range opts.Functions {
+		e.funcs[name] = fn
+	}
+	if dir == "" {
+		e.memory = true
+		e.fs = vfs.NewMem()
+		e.dir = "/mmsb"
+	}
+	if err := e.fs.MkdirAll(e.dir); err != nil {
+		return nil, fmt.Errorf("mmsb: create %s: %w", e.dir, err)
+	}
+	lk, err := e.fs.Lock(e.fs.Join(e.dir, "LOCK"))
+	if err != nil {
+		return nil, fmt.Errorf("mmsb: open %s: %w", e.dir, err)
+	}
+	e.lock = lk
+	if err := e.recover(); err != nil {
+		e.store.Close()
+		lk.Close()
+		return nil, err
+	}
+	e.applier = newParallelApplier(opts.Workers)
+	e.recovery.Duration = time.Since(start)
+	e.lastCkptTime = time.Now()
+	return e, nil
+}
+
+func (e *Engine) walDir() string  { return e.fs.Join(e.dir, "wal") }
+func (e *Engine) ckptDir() string { return e.fs.Join(e.dir, "checkpoints") }
+
+// recover loads the newest loadable checkpoint and replays the log tail.
+func (e *Engine) recover() error {
+	if err := e.fs.MkdirAll(e.ckptDir()); err != nil {
+		return err
+	}
+	_ = checkpoint.RemoveTemp(e.fs, e.ckptDir())
+	ckpts, err := checkpoint.List(e.fs, e.ckptDir())
+	if err != nil {
+		return fmt.Errorf("mmsb: list checkpoints: %w", err)
+	}
+	for _, c := range ckpts {
+		err := e.loadCheckpoint(c.Path)
+		if err == nil {
+			e.recovery.Checkpoint = c.Path
+			e.recovery.CheckpointLSN = e.lastLSN
+			e.lastCkptLSN = e.lastLSN
+			break
+		}
+		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, fmt.Sprintf("%s: %v", c.Path, err))
+		e.resetState()
+	}
+	if len(ckpts) > 0 && e.recovery.Checkpoint == "" && !e.opts.Repair {
+		// Every checkpoint failed. Replaying from empty is only right if the
+		// log still starts at LSN 1; replayLog checks that.
+	}
+	if e.opts.DisableLog {
+		return nil
+	}
+	from := e.lastLSN
+	var op record.Op
+	var dec record.Decoder
+	log, rep, err := tlog.Open(tlog.Options{
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.Sync, Repair: e.opts.Repair,
+	}, from, func(r *tlog.Record) error {
+		return e.replayRecord(r, from, &dec, &op)
+	})
+	e.recovery.Log = rep
+	if err != nil {
+		return wrapCorruption(err)
+	}
+	e.log = log
+	if rep.LastLSN != 0 && rep.LastLSN < e.lastLSN {
+		// The log ends before the checkpoint: its tail was lost (SyncNone
+		// crash) after the checkpoint was made. New records continue from
+		// the checkpoint; the log is ahead-only, so this is consistent.
+		_ = rep
+	}
+	if e.lastLSN == 0 && len(ckpts) > 0 && e.recovery.Checkpoint == "" && rep.LastLSN == 0 {
+		return fmt.Errorf("%w: no checkpoint could be loaded (%v) and the log is empty", ErrCorruption, e.recovery.SkippedCheckpoint)
+	}
+	e.lastCkptBytes = e.log.Stats().Bytes
+	e.checkMissingFunctions()
+	if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
+		e.log.Close()
+		return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
+	}
+	return nil
+}
+
+func (e *Engine) checkMissingFunctions() {
+	e.recovery.MissingFunctions = e.recovery.MissingFunctions[:0]
+	for _, id := range e.sortedBindingIDs() {
+		b := e.bindings[id]
+		if _, ok := e.funcs[b.Func]; !ok {
+			e.recovery.MissingFunctions = append(e.recovery.MissingFunctions, fmt.Sprintf("page %d: %s", id, b.Func))
+		}
+	}
+}
+
+func (e *Engine) sortedBindingIDs() []base.PageID {
+	ids := make([]base.PageID, 0, len(e.bindings))
+	for id := range e.bindings {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+func (e *Engine) resetState() {
+	e.store.Reset()
+	e.graph = graph.New()
+	e.bindings = map[base.PageID]*Binding{}
+	e.flags = map[base.PageID]uint8{}
+	e.derivedReads = map[base.PageID]*Derivation{}
+	e.graphHasEdges = false
+	for i := range e.hist {
+		e.hist[i] = HistEntry{}
+	}
+	e.lastLSN, e.lastTime, e.nextID = 0, 0, 1
+}
+
+func wrapCorruption(err error) error {
+	if err == nil {
+		return nil
+	}
+	if isCorruption(err) {
+		return fmt.Errorf("%w: %w", ErrCorruption, err)
+	}
+	return err
+}
+
+// replayRecord applies the operations of a recovered log record with LSN >
+// from.
+func (e *Engine) replayRecord(r *tlog.Record, from base.LSN, dec *record.Decoder, op *record.Op) error {
+	if err := dec.Reset(r.Payload); err != nil {
+		return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: err.Error()}
+	}
+	lsn := r.FirstLSN
+	for i := uint32(0); i < r.Count; i, lsn = i+1, lsn+1 {
+		if !dec.More() {
+			return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: fmt.Sprintf("record declares %d ops, holds %d", r.Count, i)}
+		}
+		if err := dec.Next(op); err != nil {
+			return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: err.Error()}
+		}
+		if lsn <= from {
+			continue
+		}
+		if lsn != e.lastLSN+1 {
+			return &tlog.CorruptionError{File: r.File, Offset: r.Offset,
+				Reason: fmt.Sprintf("log resumes at LSN %d but state is at LSN %d (history missing)", lsn, e.lastLSN)}
+		}
+		if err := e.applyOp(op, lsn, dec.Time); err != nil {
+			return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: fmt.Sprintf("op at LSN %d does not apply: %v", lsn, err)}
+		}
+		e.recovery.ReplayedOps++
+	}
+	if dec.More() {
+		return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: "trailing bytes after last op"}
+	}
+	return nil
+}
+
+// Recovery returns what Open found and did.
+func (e *Engine) Recovery() Recovery { return e.recovery }
+
+// Dir returns the bus's data directory ("" for an in-memory bus).
+func (e *Engine) Dir() string {
+	if e.memory {
+		return ""
+	}
+	return e.dir
+}
+
+// FS returns the filesystem the bus uses (a private in-memory FS for an
+// in-memory bus).
+func (e *Engine) FS() vfs.FS { return e.fs }
+
+// WALDir and CheckpointDir return where the log and checkpoints live on FS.
+func (e *Engine) WALDir() string { return e.walDir() }
+
+// CheckpointDir returns the checkpoint directory on FS.
+func (e *Engine) CheckpointDir() string { return e.ckptDir() }
+
+// Funcs returns the registered recompute function names, sorted.
+func (e *Engine) Funcs() []string {
+	names := make([]string, 0, len(e.funcs))
+	for n := range e.funcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Func returns a registered recompute function.
+func (e *Engine) Func(name string) (semiring.Func, bool) {
+	f, ok := e.funcs[name]
+	return f, ok
+}
+
+// Err returns the sticky failure, if any.
+func (e *Engine) Err() error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.failErr
+}
+
+// fail records a sticky failure. Caller holds e.mu.
+func (e *Engine) fail(err error) error {
+	if e.failErr == nil {
+		e.failErr = fmt.Errorf("%w: %w", ErrFailed, err)
+	}
+	return e.failErr
+}
+
+// usable returns why the engine refuses writes, if it does. Caller holds e.mu.
+func (e *Engine) usable() error {
+	if e.closed {
+		return ErrClosed
+	}
+	return e.failErr
+}
+
+// Close syncs the log and releases the directory. It does not checkpoint.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	var err error
+	if e.log != nil {
+		err = e.log.Close()
+	}
+	e.mu.Unlock()
+	e.applier.close()
+	e.store.Close()
+	if lerr := e.lock.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// Flush waits until everything committed so far is durable (fsync).
+func (e *Engine) Flush(ctx context.Context) error {
+	e.mu.RLock()
+	log := e.log
+	e.mu.RUnlock()
+	if log == nil {
+		return nil
+	}
+	return log.Sync()
+}
+
+var _ = delta.Validate

@@ -1,0 +1,205 @@
+package page
+
+import "fmt"
+
+// Arena geometry. A cell reference (ref) is a uint32: chunk index in the high
+// bits, cell index within the chunk in the low cellBits bits. Four bytes per
+// page instead of an 8-byte pointer or offset is part of what keeps the
+// per-page overhead under budget.
+const (
+	cellBits         = 12
+	cellMask         = 1<<cellBits - 1
+	maxCellsPerChunk = 1 << cellBits
+	maxChunks        = 1 << (32 - cellBits)
+
+	// chunkBytes is the mapping size for classes whose cells are larger than
+	// chunkBytes/maxCellsPerChunk (1 KiB). Smaller classes use
+	// maxCellsPerChunk cells per chunk, so tiny pages do not reserve 4 MiB.
+	chunkBytes = 4 << 20
+
+	// largePage is the size above which a page gets its own mapping: carving
+	// such cells out of shared chunks would waste most of a chunk, and a
+	// dedicated mapping can be returned to the OS the moment the page is
+	// freed.
+	largePage = 1 << 20
+
+	// cellAlign is the size-class granularity. Rounding to 8 bytes (not to
+	// powers of two) keeps a 1 KiB page at exactly 1 KiB of arena.
+	cellAlign = 8
+)
+
+// chunk is one anonymous mapping carved into equal cells.
+type chunk struct {
+	mem      []byte // nil while the chunk index is unused
+	cellSize int
+	class    int32 // index into arena.classes; -1 for a large page's own mapping
+}
+
+// sizeClass hands out cells of one size.
+type sizeClass struct {
+	cellSize      int
+	cellsPerChunk int
+	// free holds references of freed cells. It is kept outside the cells
+	// (rather than threaded through their bytes) so that a stray write
+	// through a stale Bytes view cannot corrupt the allocator, and freeing
+	// never touches page memory. LIFO reuse keeps recently used cells hot.
+	free []uint32
+	cur  int32 // chunk being carved, -1 when none
+	next int   // next never-used cell of cur
+}
+
+// arena owns every mapping that holds page bytes.
+type arena struct {
+	chunks     []chunk
+	freeChunks []uint32 // unused chunk indices (large pages that were freed)
+	classes    []sizeClass
+	classOf    map[int]int32 // cell size -> class index
+	// lastCell/lastClass cache the most recent class lookup: workloads
+	// usually create many pages of one size, and this skips the map.
+	lastCell  int
+	lastClass int32
+	mapped    int64 // bytes mapped for page data
+}
+
+// cellSizeFor returns the cell size that holds a page of size bytes.
+func cellSizeFor(size int) int {
+	if size > largePage {
+		return roundUp(size, osPageSize)
+	}
+	return roundUp(size, cellAlign)
+}
+
+// class returns the class index for cell size cs, creating it if needed.
+func (a *arena) class(cs int) int32 {
+	if cs == a.lastCell && a.classes != nil {
+		return a.lastClass
+	}
+	ci, ok := a.classOf[cs]
+	if !ok {
+		cells := maxCellsPerChunk
+		if cs*maxCellsPerChunk > chunkBytes {
+			cells = chunkBytes / cs
+		}
+		if a.classOf == nil {
+			a.classOf = make(map[int]int32)
+		}
+		ci = int32(len(a.classes))
+		a.classes = append(a.classes, sizeClass{cellSize: cs, cellsPerChunk: cells, cur: -1})
+		a.classOf[cs] = ci
+	}
+	a.lastCell, a.lastClass = cs, ci
+	return ci
+}
+
+// newChunk maps n bytes as a chunk of cellSize cells for class ci and
+// returns its index.
+func (a *arena) newChunk(n, cellSize int, ci int32) (uint32, error) {
+	var idx uint32
+	reuse := len(a.freeChunks) > 0
+	if reuse {
+		idx = a.freeChunks[len(a.freeChunks)-1]
+	} else {
+		if len(a.chunks) >= maxChunks {
+			return 0, fmt.Errorf("%w: all %d chunk references in use", ErrNoSpace, maxChunks)
+		}
+		idx = uint32(len(a.chunks))
+	}
+	mem, err := mapAnon(roundUp(n, osPageSize))
+	if err != nil {
+		return 0, err
+	}
+	if reuse {
+		a.freeChunks = a.freeChunks[:len(a.freeChunks)-1]
+	} else {
+		a.chunks = append(a.chunks, chunk{})
+	}
+	a.chunks[idx] = chunk{mem: mem, cellSize: cellSize, class: ci}
+	a.mapped += int64(len(mem))
+	return idx, nil
+}
+
+// alloc returns a reference to a zero-filled cell for a page of size bytes.
+func (a *arena) alloc(size int) (uint32, error) {
+	cs := cellSizeFor(size)
+	if size > largePage {
+		idx, err := a.newChunk(cs, cs, -1)
+		if err != nil {
+			return 0, err
+		}
+		return idx << cellBits, nil
+	}
+	ci := a.class(cs)
+	c := &a.classes[ci]
+	if n := len(c.free); n > 0 {
+		ref := c.free[n-1]
+		c.free = c.free[:n-1]
+		off := int(ref&cellMask) * cs
+		// Zero on reuse, not on free: Free stays O(1) and never writes
+		// page memory, and a never-reused cell is never cleared at all.
+		clear(a.chunks[ref>>cellBits].mem[off : off+cs])
+		return ref, nil
+	}
+	if c.cur < 0 || c.next == c.cellsPerChunk {
+		idx, err := a.newChunk(cs*c.cellsPerChunk, cs, ci)
+		if err != nil {
+			return 0, err
+		}
+		c = &a.classes[ci]
+		c.cur, c.next = int32(idx), 0
+	}
+	// Fresh anonymous memory is already zero: no clearing needed.
+	ref := uint32(c.cur)<<cellBits | uint32(c.next)
+	c.next++
+	return ref, nil
+}
+
+// release returns the cell ref to its class, or unmaps a large page. It
+// touches no other page. On error nothing changed.
+func (a *arena) release(ref uint32) error {
+	idx := ref >> cellBits
+	ch := &a.chunks[idx]
+	if ch.class >= 0 {
+		c := &a.classes[ch.class]
+		c.free = append(c.free, ref)
+		return nil
+	}
+	n := len(ch.mem)
+	if err := unmap(ch.mem); err != nil {
+		return err
+	}
+	*ch = chunk{}
+	a.freeChunks = append(a.freeChunks, idx)
+	a.mapped -= int64(n)
+	return nil
+}
+
+// view returns the first size bytes of cell ref, capped so that appends
+// cannot spill into the neighbouring cell.
+func (a *arena) view(ref uint32, size int) []byte {
+	ch := &a.chunks[ref>>cellBits]
+	off := int(ref&cellMask) * ch.cellSize
+	return ch.mem[off : off+size : off+size]
+}
+
+// releaseAll unmaps every chunk and empties the arena. It returns the first
+// unmap error but always finishes.
+func (a *arena) releaseAll() error {
+	var first error
+	for i := range a.chunks {
+		if err := unmap(a.chunks[i].mem); err != nil && first == nil {
+			first = err
+		}
+	}
+	*a = arena{}
+	return first
+}
+
+// bookkeepingBytes is the Go-heap footprint of the arena's own tables.
+func (a *arena) bookkeepingBytes() int64 {
+	const chunkSize, classSize = 48, 72 // sizeof(chunk), sizeof(sizeClass) on 64-bit
+	n := int64(cap(a.chunks))*chunkSize + int64(cap(a.freeChunks))*4 + int64(cap(a.classes))*classSize
+	for i := range a.classes {
+		n += int64(cap(a.classes[i].free)) * 4
+	}
+	return n
+}

@@ -1,0 +1,98 @@
+package page
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// osPageSize is the granularity of anonymous mappings. Mapping lengths are
+// rounded up to it so that every region we hand to the kernel is exactly the
+// one it tracks, which is what munmap and mremap expect.
+var osPageSize = unix.Getpagesize()
+
+// mapAnon maps n bytes of zero-filled, private, anonymous memory. The kernel
+// backs it lazily, so untouched bytes cost address space but no RSS; this is
+// what lets the store reserve generously and still be charged only for what
+// it writes.
+func mapAnon(n int) ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return nil, fmt.Errorf("%w: mmap %d bytes: %v", ErrNoSpace, n, err)
+	}
+	return b, nil
+}
+
+// unmap releases a mapping made by mapAnon or region.grow. A nil slice is a
+// no-op so callers can release optional mappings unconditionally.
+func unmap(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	if err := unix.Munmap(b); err != nil {
+		return fmt.Errorf("page: munmap %d bytes: %w", len(b), err)
+	}
+	return nil
+}
+
+// roundUp rounds n up to a multiple of m (a power of two).
+func roundUp(n, m int) int { return (n + m - 1) &^ (m - 1) }
+
+// region is a growable anonymous mapping that backs one flat metadata array.
+//
+// Growing a Go slice with append copies the old array and leaves it for the
+// GC; at a million pages those dead copies add tens of MiB of RSS until the
+// scavenger returns them. A region instead grows in place or is moved by the
+// kernel (mremap on Linux), which transfers the physical pages without a copy
+// and leaves nothing behind, so resident memory is exactly the bytes written.
+type region struct {
+	mem []byte
+}
+
+// grow makes the region at least n bytes long. On failure the region is
+// unchanged. Views taken with u64s/u32s/i32s must be re-taken afterwards
+// because the mapping may move.
+func (r *region) grow(n int) error {
+	n = roundUp(n, osPageSize)
+	if n <= len(r.mem) {
+		return nil
+	}
+	if r.mem == nil {
+		b, err := mapAnon(n)
+		if err != nil {
+			return err
+		}
+		r.mem = b
+		return nil
+	}
+	b, err := remap(r.mem, n)
+	if err != nil {
+		return err
+	}
+	r.mem = b
+	return nil
+}
+
+// release unmaps the region and leaves it empty (reusable).
+func (r *region) release() error {
+	err := unmap(r.mem)
+	r.mem = nil
+	return err
+}
+
+// u64s views b as []uint64. b comes from mmap, so it is page aligned and
+// outside the Go heap: the GC never scans or moves it.
+func u64s(b []byte) []uint64 {
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/8)
+}
+
+// u32s views b as []uint32 (see u64s).
+func u32s(b []byte) []uint32 {
+	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+}
+
+// i32s views b as []int32 (see u64s).
+func i32s(b []byte) []int32 {
+	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+}

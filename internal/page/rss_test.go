@@ -1,0 +1,86 @@
+package page
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+)
+
+// vmRSS returns the process's resident set size in bytes.
+func vmRSS(t *testing.T) int64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("parsing VmRSS %q: %v", rest, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("VmRSS not found in /proc/self/status")
+	return 0
+}
+
+// TestRSS1MPages is the seed's memory target: one million written 1 KiB
+// pages fit in 1 GiB of process RSS, so all per-page overhead must fit in
+// the ~47 MiB left over by the 976.6 MiB of data.
+func TestRSS1MPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates ~1 GiB; skipped in -short")
+	}
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory makes RSS meaningless")
+	}
+	const (
+		n    = 1_000_000
+		size = 1024
+	)
+	runtime.GC()
+	base0 := vmRSS(t)
+	s := New()
+	defer s.Close()
+	for i := range n {
+		id := base.PageID(i + 1)
+		sl, err := s.Create(id, size, base.LocationCPU)
+		if err != nil {
+			t.Fatalf("Create(%d): %v", id, err)
+		}
+		b := s.Bytes(sl)
+		for j := range b {
+			b[j] = byte(j) ^ byte(i)
+		}
+		s.SetEpoch(sl, 1)
+		s.SetLastLSN(sl, base.LSN(i+1))
+	}
+	// Spot-check that pages kept their own bytes.
+	for _, i := range []int{0, 1, n / 2, n - 1} {
+		sl, ok := s.Lookup(base.PageID(i + 1))
+		if !ok {
+			t.Fatalf("page %d missing", i+1)
+		}
+		if b := s.Bytes(sl); b[7] != byte(7)^byte(i) {
+			t.Fatalf("page %d byte 7 = %d", i+1, b[7])
+		}
+	}
+	rss := vmRSS(t)
+	st := s.Stats()
+	t.Logf("1M x 1 KiB pages: RSS %.1f MiB (before %.1f MiB), data %.1f MiB, arena %.1f MiB",
+		float64(rss)/(1<<20), float64(base0)/(1<<20), float64(st.LogicalBytes)/(1<<20), float64(st.ArenaBytes)/(1<<20))
+	t.Logf("per-page overhead: metadata %.1f B/page (Stats.MetaBytes), RSS above data %.1f B/page",
+		float64(st.MetaBytes)/n, float64(rss-st.LogicalBytes)/n)
+	if rss > 1<<30 {
+		t.Fatalf("RSS %d bytes > 1 GiB for 1M 1 KiB pages", rss)
+	}
+}

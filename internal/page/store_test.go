@@ -1,0 +1,339 @@
+package page
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+)
+
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	s := New()
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func mustCreate(t testing.TB, s *Store, id base.PageID, size int) Slot {
+	t.Helper()
+	sl, err := s.Create(id, size, base.LocationCPU)
+	if err != nil {
+		t.Fatalf("Create(%d, %d): %v", id, size, err)
+	}
+	return sl
+}
+
+func TestCreateLookupAccessors(t *testing.T) {
+	tests := []struct {
+		name string
+		id   base.PageID
+		size int
+	}{
+		{"tiny", 1, 1},
+		{"odd", 2, 13},
+		{"kib", 3, 1024},
+		{"class-boundary", 4, 1 << 20},
+		{"large", 5, 1<<20 + 1},
+		{"max", 6, base.MaxPageSize},
+		{"sparse-id", 1 << 62, 100},
+		{"max-id", ^base.PageID(0), 8},
+	}
+	s := newStore(t)
+	slots := map[base.PageID]Slot{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sl := mustCreate(t, s, tc.id, tc.size)
+			slots[tc.id] = sl
+			got, ok := s.Lookup(tc.id)
+			if !ok || got != sl {
+				t.Fatalf("Lookup(%d) = %d, %v; want %d, true", tc.id, got, ok, sl)
+			}
+			if s.ID(sl) != tc.id || s.Size(sl) != tc.size || s.Epoch(sl) != 0 || s.LastLSN(sl) != 0 ||
+				s.Location(sl) != base.LocationCPU || s.Meta(sl) != nil {
+				t.Fatalf("fresh page: id %d size %d epoch %d lsn %d loc %v meta %v",
+					s.ID(sl), s.Size(sl), s.Epoch(sl), s.LastLSN(sl), s.Location(sl), s.Meta(sl))
+			}
+			b := s.Bytes(sl)
+			if len(b) != tc.size || cap(b) != tc.size {
+				t.Fatalf("Bytes: len %d cap %d, want %d", len(b), cap(b), tc.size)
+			}
+			if i := slices.IndexFunc(b, func(c byte) bool { return c != 0 }); i >= 0 {
+				t.Fatalf("fresh page byte %d = %d, want zero-filled", i, b[i])
+			}
+			for i := range b {
+				b[i] = byte(tc.id) + byte(i)
+			}
+			s.SetEpoch(sl, 7)
+			s.SetLastLSN(sl, 99)
+			if s.Epoch(sl) != 7 || s.LastLSN(sl) != 99 {
+				t.Fatalf("epoch/lsn not stored")
+			}
+		})
+	}
+	// Writes to one page never leak into another.
+	for _, tc := range tests {
+		b := s.Bytes(slots[tc.id])
+		for i := range b {
+			if b[i] != byte(tc.id)+byte(i) {
+				t.Fatalf("page %d byte %d = %d, corrupted by a neighbour", tc.id, i, b[i])
+			}
+		}
+	}
+	if s.Len() != len(tests) {
+		t.Fatalf("Len = %d, want %d", s.Len(), len(tests))
+	}
+	for _, id := range []base.PageID{0, 7, 1<<62 + 1, 1 << 40} {
+		if sl, ok := s.Lookup(id); ok {
+			t.Fatalf("Lookup(%d) found slot %d for a page never created", id, sl)
+		}
+	}
+}
+
+func TestCreateFreeErrors(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, 10, 64)
+	tests := []struct {
+		name    string
+		id      base.PageID
+		size    int
+		loc     base.Location
+		want    error
+		wantMsg string
+	}{
+		{"id-zero", 0, 64, base.LocationCPU, ErrInvalidID, "page id 0"},
+		{"size-zero", 11, 0, base.LocationCPU, ErrInvalidSize, "page 11: size 0"},
+		{"size-negative", 11, -5, base.LocationCPU, ErrInvalidSize, "size -5"},
+		{"size-too-big", 11, base.MaxPageSize + 1, base.LocationCPU, ErrInvalidSize, "page 11"},
+		{"gpu", 11, 64, base.LocationGPU, ErrInvalidLocation, "no device backend exists"},
+		{"unified", 11, 64, base.LocationUnified, ErrInvalidLocation, "no device backend exists"},
+		{"unknown-loc", 11, 64, base.Location(9), ErrInvalidLocation, "unknown location 9"},
+		{"duplicate", 10, 64, base.LocationCPU, ErrExists, "page 10"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sl, err := s.Create(tc.id, tc.size, tc.loc)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Create = %d, %v; want %v", sl, err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("error %q does not mention %q", err, tc.wantMsg)
+			}
+		})
+	}
+	if s.Len() != 1 {
+		t.Fatalf("failed creates changed the store: Len = %d", s.Len())
+	}
+	for _, id := range []base.PageID{0, 11, 1 << 50} {
+		if err := s.Free(id); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), fmt.Sprint(id)) {
+			t.Fatalf("Free(%d) = %v, want ErrNotFound naming the id", id, err)
+		}
+	}
+	if err := s.Free(10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Free(10); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("double Free = %v, want ErrNotFound", err)
+	}
+}
+
+func TestFreeReusesZeroedCellsAndSlots(t *testing.T) {
+	for _, size := range []int{1, 100, 1024, 3 << 20} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			s := newStore(t)
+			a := mustCreate(t, s, 1, size)
+			keep := mustCreate(t, s, 2, size)
+			for i := range s.Bytes(keep) {
+				s.Bytes(keep)[i] = 0xAB
+			}
+			b := s.Bytes(a)
+			for i := range b {
+				b[i] = 0xFF
+			}
+			s.SetEpoch(a, 5)
+			s.SetLastLSN(a, 6)
+			if err := s.Free(1); err != nil {
+				t.Fatal(err)
+			}
+			c := mustCreate(t, s, 3, size)
+			if c != a {
+				t.Fatalf("freed slot %d not reused (got %d)", a, c)
+			}
+			if s.ID(c) != 3 || s.Epoch(c) != 0 || s.LastLSN(c) != 0 {
+				t.Fatalf("reused slot kept old state: id %d epoch %d lsn %d", s.ID(c), s.Epoch(c), s.LastLSN(c))
+			}
+			if !bytes.Equal(s.Bytes(c), make([]byte, size)) {
+				t.Fatalf("reused cell is not zero-filled")
+			}
+			if !bytes.Equal(s.Bytes(keep), bytes.Repeat([]byte{0xAB}, size)) {
+				t.Fatalf("Free/Create touched a neighbouring page")
+			}
+		})
+	}
+}
+
+func TestLargePageUnmappedOnFree(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, 1, 2<<20)
+	before := s.Stats().ArenaBytes
+	if before < 2<<20 {
+		t.Fatalf("ArenaBytes = %d after a 2 MiB page", before)
+	}
+	if err := s.Free(1); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats().ArenaBytes; got != 0 {
+		t.Fatalf("ArenaBytes = %d after freeing the only (large) page, want 0", got)
+	}
+}
+
+func TestSizeClassesAreExact(t *testing.T) {
+	s := newStore(t)
+	for i := range 4096 {
+		mustCreate(t, s, base.PageID(i+1), 1024)
+	}
+	st := s.Stats()
+	if st.ArenaBytes != 4096*1024 || st.ArenaFree != 0 || st.LogicalBytes != 4096*1024 {
+		t.Fatalf("4096 1-KiB pages: %+v; want exactly 4 MiB mapped, none free", st)
+	}
+}
+
+func TestAllocFreeBurstsBounded(t *testing.T) {
+	s := newStore(t)
+	const n = 5000
+	sizes := []int{24, 1024, 4000, 70000}
+	var first Stats
+	for round := range 20 {
+		for i := range n {
+			mustCreate(t, s, base.PageID(round*n+i+1), sizes[i%len(sizes)])
+		}
+		for i := range n {
+			if err := s.Free(base.PageID(round*n + i + 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := s.Stats()
+		if round == 0 {
+			first = st
+			continue
+		}
+		if st.ArenaBytes != first.ArenaBytes {
+			t.Fatalf("round %d: ArenaBytes %d, after round 0 %d: freed cells not reused", round, st.ArenaBytes, first.ArenaBytes)
+		}
+		if st.Pages != 0 || st.LogicalBytes != 0 || st.ArenaFree != st.ArenaBytes {
+			t.Fatalf("round %d: %+v after freeing everything", round, st)
+		}
+		if int(s.hw) != n {
+			t.Fatalf("round %d: slot high-water %d, want %d (slots not reused)", round, s.hw, n)
+		}
+	}
+}
+
+func TestIDIndexDenseAndSparse(t *testing.T) {
+	s := newStore(t)
+	// Descending dense IDs start in the sparse map and migrate into the
+	// dense index once enough pages exist; sparse huge IDs stay in the map.
+	var want []base.PageID
+	for id := base.PageID(300000); id >= 1; id -= 3 {
+		mustCreate(t, s, id, 8)
+		want = append(want, id)
+	}
+	huge := []base.PageID{1 << 63, 1 << 40, 5 << 50, ^base.PageID(0)}
+	for _, id := range huge {
+		mustCreate(t, s, id, 8)
+		want = append(want, id)
+	}
+	slices.Sort(want)
+	for _, id := range want {
+		sl, ok := s.Lookup(id)
+		if !ok || s.ID(sl) != id {
+			t.Fatalf("Lookup(%d) = %d, %v", id, sl, ok)
+		}
+	}
+	if len(s.sparse) != len(huge) {
+		t.Fatalf("%d IDs left in the sparse map, want only the %d huge ones", len(s.sparse), len(huge))
+	}
+	for pid := range s.sparse {
+		if pid < base.PageID(len(s.dense)) {
+			t.Fatalf("sparse id %d below dense bound %d", pid, len(s.dense))
+		}
+	}
+	if got := s.AppendIDs(nil); !slices.Equal(got, want) {
+		t.Fatalf("AppendIDs not the ascending live IDs (len %d vs %d)", len(got), len(want))
+	}
+	var walked []base.PageID
+	s.ForEach(func(sl Slot) bool { walked = append(walked, s.ID(sl)); return true })
+	if !slices.Equal(walked, want) {
+		t.Fatalf("ForEach order differs from ascending IDs")
+	}
+	// Early stop, in both the dense and the sparse part.
+	for _, stop := range []int{1, len(want) - 2} {
+		n := 0
+		s.ForEach(func(Slot) bool { n++; return n < stop })
+		if n != stop {
+			t.Fatalf("ForEach visited %d after fn returned false at %d", n, stop)
+		}
+	}
+	prefix := []base.PageID{42}
+	if got := s.AppendIDs(prefix); got[0] != 42 || len(got) != len(want)+1 {
+		t.Fatalf("AppendIDs did not append to dst")
+	}
+}
+
+func TestResetAndReuse(t *testing.T) {
+	s := newStore(t)
+	for i := range 100 {
+		sl := mustCreate(t, s, base.PageID(i+1), 3000)
+		s.Bytes(sl)[0] = 1
+		if err := s.SetMeta(sl, []MetaEntry{{"k", []byte("v")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, s, 1<<60, 5<<20)
+	s.Reset()
+	if st := s.Stats(); st != (Stats{}) {
+		t.Fatalf("Stats after Reset = %+v, want zero", st)
+	}
+	if _, ok := s.Lookup(1); ok {
+		t.Fatal("page survived Reset")
+	}
+	sl := mustCreate(t, s, 1, 3000)
+	if s.Bytes(sl)[0] != 0 || s.Meta(sl) != nil {
+		t.Fatal("page created after Reset is not fresh")
+	}
+}
+
+func TestNoAllocsOnHotPath(t *testing.T) {
+	s := newStore(t)
+	dense := mustCreate(t, s, 5, 1024)
+	mustCreate(t, s, 1<<60, 64)
+	var sink int
+	for name, fn := range map[string]func(){
+		"Lookup-dense":  func() { sl, _ := s.Lookup(5); sink += int(sl) },
+		"Lookup-sparse": func() { sl, _ := s.Lookup(1 << 60); sink += int(sl) },
+		"Lookup-miss":   func() { _, ok := s.Lookup(1 << 61); sink += b2i(ok) },
+		"Bytes":         func() { sink += len(s.Bytes(dense)) },
+		"Epoch":         func() { s.SetEpoch(dense, s.Epoch(dense)+1) },
+		"LastLSN":       func() { s.SetLastLSN(dense, s.LastLSN(dense)+1) },
+		"ID/Size":       func() { sink += int(s.ID(dense)) + s.Size(dense) },
+	} {
+		if a := testing.AllocsPerRun(1000, fn); a != 0 {
+			t.Errorf("%s allocates %.1f times per call", name, a)
+		}
+	}
+	_ = sink
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

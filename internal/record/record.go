@@ -1,0 +1,371 @@
+// Package record defines the payloads MMSB stores in its transaction log and
+// checkpoints: a log record is one committed batch of operations (deltas,
+// page creation/free, metadata, edges, bindings, flags), each operation
+// taking one LSN; a checkpoint is a sequence of state, page, edge and
+// binding records. The framing (length, CRC) belongs to internal/tlog and
+// internal/checkpoint; this package only encodes what is inside.
+//
+// Encoders are append-style and allocation-free when dst has capacity;
+// decoders never panic and alias their input.
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+)
+
+// FormatVersion is the version of the batch payload layout. It is the first
+// byte of every log record payload.
+const FormatVersion = 1
+
+// ErrMalformed: a payload could not be decoded.
+var ErrMalformed = errors.New("record: malformed payload")
+
+// OpKind says what a logged operation does.
+type OpKind uint8
+
+// Operation kinds.
+const (
+	OpDelta      OpKind = 1  // a delta written by a client
+	OpCreatePage OpKind = 2  // page created
+	OpFreePage   OpKind = 3  // page freed
+	OpSetMeta    OpKind = 4  // page metadata replaced
+	OpAddEdge    OpKind = 5  // dependency edge added
+	OpRemoveEdge OpKind = 6  // dependency edge(s) removed
+	OpBind       OpKind = 7  // derived page bound to a recompute function
+	OpUnbind     OpKind = 8  // derived page binding removed
+	OpSetFlags   OpKind = 9  // page flags (stale, sync-pending, IR-invalid) replaced
+	OpDerived    OpKind = 10 // a delta produced by propagation, with the parent LSNs it read
+)
+
+// String names the op kind.
+func (k OpKind) String() string {
+	switch k {
+	case OpDelta:
+		return "delta"
+	case OpCreatePage:
+		return "create"
+	case OpFreePage:
+		return "free"
+	case OpSetMeta:
+		return "meta"
+	case OpAddEdge:
+		return "add-edge"
+	case OpRemoveEdge:
+		return "remove-edge"
+	case OpBind:
+		return "bind"
+	case OpUnbind:
+		return "unbind"
+	case OpSetFlags:
+		return "flags"
+	case OpDerived:
+		return "derived"
+	}
+	return fmt.Sprintf("op(%d)", uint8(k))
+}
+
+// AllEdgeTypes in an OpRemoveEdge means "every type".
+const AllEdgeTypes = 0xFF
+
+// ParentRead records that a propagation read a parent page at an LSN.
+type ParentRead struct {
+	Page base.PageID
+	LSN  base.LSN // the parent's last-write LSN when it was read
+}
+
+// Op is one decoded operation. Which fields are meaningful depends on Kind.
+// Slices alias the decoded payload.
+type Op struct {
+	Kind OpKind
+
+	Delta delta.Delta // OpDelta, OpDerived
+
+	Page     base.PageID   // create, free, meta, unbind, flags; bind: the child
+	Size     uint32        // create
+	Location base.Location // create
+	Meta     []byte        // create, meta: encoded metadata (page.AppendMeta format)
+	Flags    uint8         // flags
+
+	Parent, Child base.PageID // add-edge, remove-edge
+	EdgeType      uint8       // add-edge, remove-edge (AllEdgeTypes = all)
+
+	Func    string        // bind: recompute function name
+	Params  []byte        // bind
+	Parents []base.PageID // bind: ordered parents
+
+	Reads []ParentRead // OpDerived
+}
+
+// AppendHeader starts a batch payload: version byte and commit time.
+func AppendHeader(dst []byte, timeNanos int64) []byte {
+	dst = append(dst, FormatVersion)
+	return binary.AppendVarint(dst, timeNanos)
+}
+
+// AppendDelta appends an OpDelta.
+func AppendDelta(dst []byte, d *delta.Delta) []byte {
+	dst = append(dst, byte(OpDelta))
+	return delta.AppendEncode(dst, d)
+}
+
+// AppendDerived appends an OpDerived: the parents read, then the delta.
+func AppendDerived(dst []byte, reads []ParentRead, d *delta.Delta) []byte {
+	dst = append(dst, byte(OpDerived))
+	dst = binary.AppendUvarint(dst, uint64(len(reads)))
+	for _, r := range reads {
+		dst = binary.AppendUvarint(dst, uint64(r.Page))
+		dst = binary.AppendUvarint(dst, uint64(r.LSN))
+	}
+	return delta.AppendEncode(dst, d)
+}
+
+// AppendCreate appends an OpCreatePage.
+func AppendCreate(dst []byte, id base.PageID, size uint32, loc base.Location, meta []byte) []byte {
+	dst = append(dst, byte(OpCreatePage))
+	dst = binary.AppendUvarint(dst, uint64(id))
+	dst = binary.AppendUvarint(dst, uint64(size))
+	dst = append(dst, byte(loc))
+	return appendBytes(dst, meta)
+}
+
+// AppendFree appends an OpFreePage.
+func AppendFree(dst []byte, id base.PageID) []byte {
+	dst = append(dst, byte(OpFreePage))
+	return binary.AppendUvarint(dst, uint64(id))
+}
+
+// AppendSetMeta appends an OpSetMeta.
+func AppendSetMeta(dst []byte, id base.PageID, meta []byte) []byte {
+	dst = append(dst, byte(OpSetMeta))
+	dst = binary.AppendUvarint(dst, uint64(id))
+	return appendBytes(dst, meta)
+}
+
+// AppendEdge appends an OpAddEdge or OpRemoveEdge.
+func AppendEdge(dst []byte, kind OpKind, parent, child base.PageID, typ uint8) []byte {
+	dst = append(dst, byte(kind))
+	dst = binary.AppendUvarint(dst, uint64(parent))
+	dst = binary.AppendUvarint(dst, uint64(child))
+	return append(dst, typ)
+}
+
+// AppendBind appends an OpBind.
+func AppendBind(dst []byte, child base.PageID, fn string, params []byte, parents []base.PageID) []byte {
+	dst = append(dst, byte(OpBind))
+	dst = binary.AppendUvarint(dst, uint64(child))
+	dst = binary.AppendUvarint(dst, uint64(len(fn)))
+	dst = append(dst, fn...)
+	dst = appendBytes(dst, params)
+	dst = binary.AppendUvarint(dst, uint64(len(parents)))
+	for _, p := range parents {
+		dst = binary.AppendUvarint(dst, uint64(p))
+	}
+	return dst
+}
+
+// AppendUnbind appends an OpUnbind.
+func AppendUnbind(dst []byte, child base.PageID) []byte {
+	dst = append(dst, byte(OpUnbind))
+	return binary.AppendUvarint(dst, uint64(child))
+}
+
+// AppendFlags appends an OpSetFlags.
+func AppendFlags(dst []byte, id base.PageID, flags uint8) []byte {
+	dst = append(dst, byte(OpSetFlags))
+	dst = binary.AppendUvarint(dst, uint64(id))
+	return append(dst, flags)
+}
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// Decoder walks the operations of one batch payload.
+type Decoder struct {
+	src  []byte
+	off  int
+	Time int64 // commit time from the header
+}
+
+// Reset starts decoding payload. It checks the version byte and reads the
+// commit time.
+func (d *Decoder) Reset(payload []byte) error {
+	d.src, d.off = payload, 0
+	if len(payload) < 1 {
+		return fmt.Errorf("%w: empty payload", ErrMalformed)
+	}
+	if payload[0] != FormatVersion {
+		return fmt.Errorf("%w: unknown payload version %d", ErrMalformed, payload[0])
+	}
+	d.off = 1
+	t, n := binary.Varint(payload[1:])
+	if n <= 0 {
+		return fmt.Errorf("%w: bad commit time", ErrMalformed)
+	}
+	d.Time = t
+	d.off += n
+	return nil
+}
+
+// More reports whether operations remain.
+func (d *Decoder) More() bool { return d.off < len(d.src) }
+
+// Offset returns the current offset in the payload.
+func (d *Decoder) Offset() int { return d.off }
+
+// Next decodes the next operation into op (reusing op's slices). It never
+// panics; bad input returns ErrMalformed (wrapped) naming the offset.
+func (d *Decoder) Next(op *Op) error {
+	start := d.off
+	if d.off >= len(d.src) {
+		return fmt.Errorf("%w: no operation at offset %d", ErrMalformed, start)
+	}
+	op.Kind = OpKind(d.src[d.off])
+	d.off++
+	var err error
+	switch op.Kind {
+	case OpDelta:
+		err = d.delta(&op.Delta)
+	case OpDerived:
+		var n uint64
+		n, err = d.uvarint()
+		if err == nil && n > uint64(len(d.src)-d.off) {
+			err = fmt.Errorf("%w: %d parent reads exceed payload", ErrMalformed, n)
+		}
+		op.Reads = op.Reads[:0]
+		for i := uint64(0); err == nil && i < n; i++ {
+			var p, l uint64
+			if p, err = d.uvarint(); err == nil {
+				l, err = d.uvarint()
+			}
+			op.Reads = append(op.Reads, ParentRead{Page: base.PageID(p), LSN: base.LSN(l)})
+		}
+		if err == nil {
+			err = d.delta(&op.Delta)
+		}
+	case OpCreatePage:
+		var id, size uint64
+		if id, err = d.uvarint(); err != nil {
+			break
+		}
+		if size, err = d.uvarint(); err != nil {
+			break
+		}
+		if size > base.MaxPageSize {
+			err = fmt.Errorf("%w: page size %d too large", ErrMalformed, size)
+			break
+		}
+		var loc byte
+		if loc, err = d.byte(); err != nil {
+			break
+		}
+		op.Page, op.Size, op.Location = base.PageID(id), uint32(size), base.Location(loc)
+		op.Meta, err = d.bytes()
+	case OpFreePage, OpUnbind:
+		var id uint64
+		id, err = d.uvarint()
+		op.Page = base.PageID(id)
+	case OpSetMeta:
+		var id uint64
+		if id, err = d.uvarint(); err == nil {
+			op.Page = base.PageID(id)
+			op.Meta, err = d.bytes()
+		}
+	case OpAddEdge, OpRemoveEdge:
+		var p, c uint64
+		if p, err = d.uvarint(); err != nil {
+			break
+		}
+		if c, err = d.uvarint(); err != nil {
+			break
+		}
+		op.Parent, op.Child = base.PageID(p), base.PageID(c)
+		op.EdgeType, err = d.byte()
+	case OpBind:
+		var id uint64
+		if id, err = d.uvarint(); err != nil {
+			break
+		}
+		op.Page = base.PageID(id)
+		var name []byte
+		if name, err = d.bytes(); err != nil {
+			break
+		}
+		op.Func = string(name)
+		if op.Params, err = d.bytes(); err != nil {
+			break
+		}
+		var n uint64
+		if n, err = d.uvarint(); err != nil {
+			break
+		}
+		if n > uint64(len(d.src)-d.off) {
+			err = fmt.Errorf("%w: %d parents exceed payload", ErrMalformed, n)
+			break
+		}
+		op.Parents = op.Parents[:0]
+		for i := uint64(0); err == nil && i < n; i++ {
+			var p uint64
+			p, err = d.uvarint()
+			op.Parents = append(op.Parents, base.PageID(p))
+		}
+	case OpSetFlags:
+		var id uint64
+		if id, err = d.uvarint(); err == nil {
+			op.Page = base.PageID(id)
+			op.Flags, err = d.byte()
+		}
+	default:
+		err = fmt.Errorf("%w: unknown op kind %d", ErrMalformed, op.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("record: op at payload offset %d: %w", start, err)
+	}
+	return nil
+}
+
+func (d *Decoder) delta(dl *delta.Delta) error {
+	n, err := delta.Decode(d.src[d.off:], dl)
+	if err != nil {
+		return err
+	}
+	d.off += n
+	return nil
+}
+
+func (d *Decoder) uvarint() (uint64, error) {
+	v, n := binary.Uvarint(d.src[d.off:])
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: bad varint at offset %d", ErrMalformed, d.off)
+	}
+	d.off += n
+	return v, nil
+}
+
+func (d *Decoder) byte() (byte, error) {
+	if d.off >= len(d.src) {
+		return 0, fmt.Errorf("%w: truncated at offset %d", ErrMalformed, d.off)
+	}
+	b := d.src[d.off]
+	d.off++
+	return b, nil
+}
+
+func (d *Decoder) bytes() ([]byte, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(len(d.src)-d.off) {
+		return nil, fmt.Errorf("%w: length %d exceeds payload at offset %d", ErrMalformed, n, d.off)
+	}
+	b := d.src[d.off : d.off+int(n)]
+	d.off += int(n)
+	return b, nil
+}

@@ -1,0 +1,88 @@
+package semiring
+
+import (
+	"math"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// checkLaws verifies the semiring axioms on drawn values; eq compares
+// elements (exact equality: generators only produce exactly
+// representable values).
+func checkLaws[T comparable](t *rapid.T, s Semiring[T], gen *rapid.Generator[T]) {
+	a, b, c := gen.Draw(t, "a"), gen.Draw(t, "b"), gen.Draw(t, "c")
+	z, o := s.Zero(), s.One()
+	check := func(law string, got, want T) {
+		if got != want {
+			t.Fatalf("%s: %s: got %v want %v (a=%v b=%v c=%v)", s.Name(), law, got, want, a, b, c)
+		}
+	}
+	check("⊕ associative", s.Add(s.Add(a, b), c), s.Add(a, s.Add(b, c)))
+	check("⊕ commutative", s.Add(a, b), s.Add(b, a))
+	check("⊕ identity", s.Add(a, z), a)
+	check("⊕ identity left", s.Add(z, a), a)
+	check("⊗ associative", s.Mul(s.Mul(a, b), c), s.Mul(a, s.Mul(b, c)))
+	check("⊗ identity", s.Mul(a, o), a)
+	check("⊗ identity left", s.Mul(o, a), a)
+	check("zero annihilates", s.Mul(a, z), z)
+	check("zero annihilates left", s.Mul(z, a), z)
+	check("left distributive", s.Mul(a, s.Add(b, c)), s.Add(s.Mul(a, b), s.Mul(a, c)))
+	check("right distributive", s.Mul(s.Add(a, b), c), s.Add(s.Mul(a, c), s.Mul(b, c)))
+}
+
+// smallFloat draws small integers (exact under + and ×) and, for the
+// tropical semirings, their zero.
+func smallFloat(extra float64) *rapid.Generator[float64] {
+	return rapid.Custom(func(t *rapid.T) float64 {
+		if rapid.IntRange(0, 9).Draw(t, "special") == 0 {
+			return extra
+		}
+		return float64(rapid.IntRange(-1000, 1000).Draw(t, "v"))
+	})
+}
+
+func TestSemiringLaws(t *testing.T) {
+	t.Run("boolean", func(t *testing.T) {
+		rapid.Check(t, func(t *rapid.T) { checkLaws[bool](t, Boolean{}, rapid.Bool()) })
+	})
+	t.Run("min-plus", func(t *testing.T) {
+		rapid.Check(t, func(t *rapid.T) { checkLaws[float64](t, MinPlus{}, smallFloat(math.Inf(1))) })
+	})
+	t.Run("max-plus", func(t *testing.T) {
+		rapid.Check(t, func(t *rapid.T) { checkLaws[float64](t, MaxPlus{}, smallFloat(math.Inf(-1))) })
+	})
+	t.Run("real", func(t *testing.T) {
+		rapid.Check(t, func(t *rapid.T) { checkLaws[float64](t, Real{}, smallFloat(0)) })
+	})
+	t.Run("int", func(t *testing.T) {
+		// Wrapping arithmetic: every int64 works, overflow included.
+		rapid.Check(t, func(t *rapid.T) { checkLaws[int64](t, Int{}, rapid.Int64()) })
+	})
+}
+
+func TestElemRoundTrip(t *testing.T) {
+	b := make([]byte, 24)
+	PutF64(b, 2, -1.5)
+	PutI64(b, 0, -7)
+	if F64At(b, 2) != -1.5 || I64At(b, 0) != -7 {
+		t.Fatal("f64/i64 round trip")
+	}
+	if b[0] != 0xf9 || b[7] != 0xff {
+		t.Fatalf("int64 not little-endian: % x", b[:8])
+	}
+	PutBool(b, 9, true)
+	if !BoolAt(b, 9) || b[9] != 1 {
+		t.Fatal("bool")
+	}
+	PutBool(b, 9, false)
+	if BoolAt(b, 9) || b[9] != 0 {
+		t.Fatal("bool false")
+	}
+	if got := AppendBool(nil, true, false); len(got) != 2 || got[0] != 1 || got[1] != 0 {
+		t.Fatal("AppendBool")
+	}
+	if got := AppendI64(nil, 1, 2); I64At(got, 1) != 2 {
+		t.Fatal("AppendI64")
+	}
+}

@@ -1,0 +1,136 @@
+package tlog
+
+import (
+	"fmt"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// Check verifies every segment in dir without modifying anything: headers,
+// every record's framing and CRC, LSN contiguity within and across
+// segments. It calls problem for every issue found (continuing past it
+// where framing allows) and calls record (if non-nil) for every good record.
+// A torn tail in the last segment is reported as a problem too (recovery
+// would truncate it). The error reports I/O failures and errors returned by
+// record; findings go to problem only. Memory use is bounded by the largest
+// record, whatever the log's size.
+func Check(fs vfs.FS, dir string, record func(r *Record) error, problem func(Problem)) ([]SegmentInfo, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if problem == nil {
+		problem = func(Problem) {}
+	}
+	segs, err := listSegments(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		sc       scanner
+		rec      Record
+		expected base.LSN // 0 while unknown (start, or after a bad frame)
+		infos    = make([]SegmentInfo, 0, len(segs))
+	)
+	for i, seg := range segs {
+		isLast := i == len(segs)-1
+		info, err := checkSegment(fs, seg, isLast, &sc, &rec, &expected, record, problem)
+		if err != nil {
+			return infos, err
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
+}
+
+func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record, expected *base.LSN,
+	record func(r *Record) error, problem func(Problem)) (SegmentInfo, error) {
+	info := SegmentInfo{File: seg.path}
+	f, err := fs.Open(seg.path)
+	if err != nil {
+		return info, fmt.Errorf("tlog: open %s: %w", seg.path, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return info, fmt.Errorf("tlog: size of %s: %w", seg.path, err)
+	}
+	info.Bytes = size
+	sc.init(f, seg.path, size)
+	report := func(off int64, reason string) {
+		problem(Problem{File: seg.path, Offset: off, Reason: reason})
+	}
+	hfirst, reason, err := sc.readHeader()
+	if err != nil {
+		return info, err
+	}
+	if reason != "" {
+		if isLast && size < SegmentHeaderSize {
+			reason += " (empty last segment; recovery removes it)"
+		}
+		report(0, reason)
+		*expected = 0
+		if size < SegmentHeaderSize {
+			return info, nil
+		}
+		// Frames may still be delimited after a damaged header.
+	} else {
+		if hfirst != seg.first {
+			report(0, fmt.Sprintf("segment header first LSN %d does not match file name (LSN %d)", hfirst, seg.first))
+		}
+		if *expected != 0 && hfirst != *expected {
+			report(0, fmt.Sprintf("LSN gap: segment starts at LSN %d, previous record ended at %d", hfirst, *expected-1))
+		}
+		*expected = hfirst
+	}
+	for {
+		st, err := sc.next()
+		if err != nil {
+			return info, err
+		}
+		switch st {
+		case frameEOF:
+			return info, nil
+		case frameOK:
+			if *expected != 0 && sc.first != *expected {
+				report(sc.frameOff, fmt.Sprintf("LSN gap: record starts at LSN %d, want %d", sc.first, *expected))
+			}
+			*expected = sc.last() + 1
+			if info.Records == 0 {
+				info.FirstLSN = sc.first
+			}
+			info.Records++
+			info.LastLSN = sc.last()
+			if record != nil {
+				sc.fill(rec)
+				if err := record(rec); err != nil {
+					return info, err
+				}
+			}
+			continue
+		case frameIncomplete:
+			if isLast {
+				report(sc.frameOff, "torn tail: "+sc.reason+" (recovery truncates it)")
+			} else {
+				report(sc.frameOff, sc.reason)
+			}
+			*expected = 0
+			return info, nil
+		case frameBadCRC:
+			if isLast {
+				zero, err := sc.zerosFrom(sc.off)
+				if err != nil {
+					return info, err
+				}
+				if zero {
+					report(sc.frameOff, "torn tail: "+sc.reason+", followed only by zeros (recovery truncates it)")
+					return info, nil
+				}
+			}
+		}
+		// Bad checksum or invalid fields: the frame's length delimited it,
+		// so go on with the next one; its LSN cannot be trusted.
+		report(sc.frameOff, sc.reason)
+		*expected = 0
+	}
+}

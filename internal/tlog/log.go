@@ -1,0 +1,438 @@
+package tlog
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// maxBuffered bounds the group-commit buffer: under SyncGroup an Append that
+// finds this many bytes unwritten writes them (without fsync) itself, so a
+// producer that never calls Wait cannot grow the buffer without limit.
+const maxBuffered = 16 << 20
+
+// Log is an open, writable transaction log.
+//
+// Concurrency: one mutex guards all state. I/O for a commit group is done
+// by one "leader" goroutine outside the mutex, on a buffer it took from the
+// log (the log switches to a spare buffer), so Appends keep filling the next
+// group while the leader writes and fsyncs. flushing marks a leader in
+// flight; only the leader, rotation (which waits for the leader) and Close
+// touch the file.
+type Log struct {
+	fs       vfs.FS
+	dir      string
+	mode     SyncMode
+	segBytes int64
+
+	mu        sync.Mutex
+	buf       []byte // framed records appended but not yet written
+	spare     []byte // the buffer the last leader wrote, reused for the next swap
+	flushing  bool
+	flushDone chan struct{} // closed when the in-flight flush ends; made only when someone waits
+
+	f       vfs.File // active segment (nil before the first Append of an empty log)
+	segSize int64    // bytes in the active segment, buffered bytes included
+	segs    []segment
+
+	hasLast bool // the log holds (or held) records, so Append must continue lastLSN
+	lastLSN base.LSN
+	written base.LSN // every LSN <= written has been handed to the OS
+	synced  base.LSN // every LSN <= synced has been fsynced
+	err     error    // sticky failure
+	closed  bool
+
+	stats Stats
+
+	removeMu sync.Mutex // serialises RemoveThrough
+}
+
+// Open opens (creating if needed) the log in opts.Dir and recovers it: every
+// segment that may hold LSNs > replayFrom is read and checked; fn is called,
+// in order, for every record holding any LSN > replayFrom. A torn tail
+// (incomplete record, or a bad-CRC record followed only by zeros or EOF, in
+// the last segment) is truncated and reported. Any other bad record or
+// header is a *CorruptionError (unless opts.Repair). An error from fn aborts
+// Open and is returned.
+//
+// Segments whose successor starts at or below replayFrom+1 hold nothing to
+// replay; only their headers are checked.
+func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, RecoveryReport, error) {
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = DefaultSegmentBytes
+	}
+	switch opts.Sync {
+	case SyncGroup, SyncAlways, SyncNone:
+	default:
+		return nil, RecoveryReport{}, fmt.Errorf("tlog: unknown sync mode %d", opts.Sync)
+	}
+	if err := opts.FS.MkdirAll(opts.Dir); err != nil {
+		return nil, RecoveryReport{}, fmt.Errorf("tlog: create %s: %w", opts.Dir, err)
+	}
+	rc := recovery{opts: opts, replayFrom: replayFrom, fn: fn}
+	if err := rc.run(); err != nil {
+		return nil, rc.report, err
+	}
+	l := &Log{
+		fs:       opts.FS,
+		dir:      opts.Dir,
+		mode:     opts.Sync,
+		segBytes: opts.SegmentBytes,
+		segs:     rc.segs,
+		hasLast:  rc.hasLast,
+		lastLSN:  rc.lastLSN,
+		written:  rc.lastLSN,
+		synced:   rc.lastLSN,
+	}
+	if rc.activeSize > 0 {
+		active := rc.segs[len(rc.segs)-1].path
+		f, err := opts.FS.OpenAppend(active)
+		if err != nil {
+			return nil, rc.report, fmt.Errorf("tlog: open %s for append: %w", active, err)
+		}
+		l.f, l.segSize = f, rc.activeSize
+	}
+	l.stats.Segments = len(l.segs)
+	rep := rc.report
+	rep.Segments = len(l.segs)
+	if l.hasLast && len(l.segs) > 0 {
+		rep.FirstLSN, rep.LastLSN = l.segs[0].first, l.lastLSN
+	}
+	return l, rep, nil
+}
+
+// fail records the sticky error. Callers hold mu.
+func (l *Log) fail(op, path string, err error) error {
+	if l.err == nil {
+		l.err = fmt.Errorf("tlog: %s %s failed, log is unusable: %w", op, path, err)
+	}
+	return l.err
+}
+
+func (l *Log) activePath() string {
+	if len(l.segs) == 0 {
+		return l.dir
+	}
+	return l.segs[len(l.segs)-1].path
+}
+
+// Append frames payload as a record holding LSNs [first, first+count) and
+// queues it. Callers serialise Append calls; first must equal LastLSN()+1
+// (or anything when the log is empty). payload is copied. Under SyncAlways
+// the record is durable when Append returns, under SyncNone it has been
+// written to the OS. After any write or fsync failure the log is failed:
+// this and every later call returns the sticky error.
+func (l *Log) Append(first base.LSN, count uint32, payload []byte) (Ticket, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return Ticket{}, l.err
+	}
+	if l.closed {
+		return Ticket{}, ErrClosed
+	}
+	last := first + base.LSN(count) - 1
+	switch {
+	case count == 0:
+		return Ticket{}, fmt.Errorf("%w: count is 0 (first LSN %d)", ErrInvalidRecord, first)
+	case first == 0:
+		return Ticket{}, fmt.Errorf("%w: first LSN is 0", ErrInvalidRecord)
+	case last < first:
+		return Ticket{}, fmt.Errorf("%w: LSN range %d+%d overflows", ErrInvalidRecord, first, count)
+	case len(payload) > MaxRecordBytes:
+		return Ticket{}, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrInvalidRecord, len(payload), MaxRecordBytes)
+	case l.hasLast && first != l.lastLSN+1:
+		return Ticket{}, fmt.Errorf("%w: first LSN %d, want %d", ErrOutOfOrder, first, l.lastLSN+1)
+	}
+	if l.f == nil {
+		if err := l.createSegment(first); err != nil {
+			return Ticket{}, err
+		}
+	} else if l.segSize >= l.segBytes {
+		if err := l.rotate(first); err != nil {
+			return Ticket{}, err
+		}
+	}
+	l.buf = appendFrame(l.buf, first, count, payload)
+	frame := int64(FrameHeaderSize + len(payload))
+	l.segSize += frame
+	l.lastLSN, l.hasLast = last, true
+	l.stats.Records++
+	l.stats.Bytes += uint64(frame)
+	var err error
+	switch l.mode {
+	case SyncAlways:
+		err = l.flushLocked(context.Background(), last, true)
+	case SyncNone:
+		err = l.flushLocked(context.Background(), last, false)
+	default:
+		if len(l.buf) >= maxBuffered && !l.flushing {
+			err = l.flushLocked(context.Background(), last, false)
+		}
+	}
+	if err != nil {
+		return Ticket{}, err
+	}
+	return Ticket{LSN: last}, nil
+}
+
+// flushLocked makes every LSN <= target written (and fsynced if needSync).
+// It is the group-commit protocol: if no flush is in flight the caller
+// becomes the leader, takes the whole buffer, writes it with one call and
+// fsyncs it outside the mutex, publishes the result and wakes the waiters;
+// otherwise it waits for the in-flight flush and checks again (records
+// appended during that flush form the next group). Callers hold mu; it is
+// released during I/O and waits.
+func (l *Log) flushLocked(ctx context.Context, target base.LSN, needSync bool) error {
+	for {
+		if l.err != nil {
+			return l.err
+		}
+		if l.synced >= target || (!needSync && l.written >= target) {
+			return nil
+		}
+		if l.flushing {
+			if l.flushDone == nil {
+				l.flushDone = make(chan struct{})
+			}
+			done := l.flushDone
+			l.mu.Unlock()
+			select {
+			case <-done:
+				l.mu.Lock()
+			case <-ctx.Done():
+				l.mu.Lock()
+				return ctx.Err()
+			}
+			continue
+		}
+		if l.closed || l.f == nil {
+			return ErrClosed
+		}
+		l.flushing = true
+		buf, f, upTo := l.buf, l.f, l.lastLSN
+		l.buf, l.spare = l.spare[:0], nil
+		l.mu.Unlock()
+
+		var err error
+		op := "write"
+		writes, syncs := 0, 0
+		if len(buf) > 0 {
+			writes++
+			_, err = f.Write(buf)
+		}
+		if err == nil && needSync {
+			op = "fsync"
+			syncs++
+			err = f.Sync()
+		}
+
+		l.mu.Lock()
+		l.spare = buf[:0]
+		l.flushing = false
+		l.stats.Writes += uint64(writes)
+		l.stats.Syncs += uint64(syncs)
+		if err != nil {
+			l.fail(op, l.activePath(), err)
+		} else {
+			l.written = upTo
+			if needSync {
+				l.synced = upTo
+			}
+		}
+		if l.flushDone != nil {
+			close(l.flushDone)
+			l.flushDone = nil
+		}
+	}
+}
+
+// waitIdle waits (ignoring contexts) until no leader is in flight. Callers
+// hold mu.
+func (l *Log) waitIdle() {
+	for l.flushing {
+		if l.flushDone == nil {
+			l.flushDone = make(chan struct{})
+		}
+		done := l.flushDone
+		l.mu.Unlock()
+		<-done
+		l.mu.Lock()
+	}
+}
+
+// createSegment creates the segment starting at first, writes and fsyncs
+// its header and fsyncs the directory, so the segment is durable before any
+// record that depends on it. Callers hold mu with no flush in flight.
+func (l *Log) createSegment(first base.LSN) error {
+	path := l.fs.Join(l.dir, SegmentName(first))
+	f, err := l.fs.Create(path)
+	if err != nil {
+		return l.fail("create", path, err)
+	}
+	var hdr [SegmentHeaderSize]byte
+	l.stats.Writes++
+	if _, err := f.Write(appendSegmentHeader(hdr[:0], first)); err != nil {
+		f.Close()
+		return l.fail("write header of", path, err)
+	}
+	l.stats.Syncs++
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return l.fail("fsync", path, err)
+	}
+	l.stats.Syncs++
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		f.Close()
+		return l.fail("fsync directory", l.dir, err)
+	}
+	l.f, l.segSize = f, SegmentHeaderSize
+	l.segs = append(l.segs, segment{first: first, path: path})
+	l.stats.Segments = len(l.segs)
+	return nil
+}
+
+// rotate finishes the active segment (write, fsync, close) and starts a new
+// one at first. Rotation is rare, so it runs under mu.
+func (l *Log) rotate(first base.LSN) error {
+	l.waitIdle()
+	if l.err != nil {
+		return l.err
+	}
+	path := l.activePath()
+	if len(l.buf) > 0 {
+		l.stats.Writes++
+		if _, err := l.f.Write(l.buf); err != nil {
+			return l.fail("write", path, err)
+		}
+		l.buf = l.buf[:0]
+	}
+	l.stats.Syncs++
+	if err := l.f.Sync(); err != nil {
+		return l.fail("fsync", path, err)
+	}
+	l.written, l.synced = l.lastLSN, l.lastLSN
+	if err := l.f.Close(); err != nil {
+		return l.fail("close", path, err)
+	}
+	l.f = nil
+	return l.createSegment(first)
+}
+
+// Wait blocks until the ticket's record is durable per the sync mode (a
+// group fsync covers it, for SyncGroup; immediate for the other modes).
+// It returns ctx.Err() if ctx ends first (the record may still become
+// durable later).
+func (l *Log) Wait(ctx context.Context, t Ticket) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mode != SyncGroup || l.synced >= t.LSN {
+		return l.err
+	}
+	return l.flushLocked(ctx, t.LSN, true)
+}
+
+// Sync writes and fsyncs everything appended so far, in every sync mode.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flushLocked(context.Background(), l.lastLSN, true)
+}
+
+// LastLSN returns the last LSN appended (0 if none).
+func (l *Log) LastLSN() base.LSN {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastLSN
+}
+
+// Err returns the sticky failure, if any.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// RemoveThrough removes every segment whose records all have LSN <= lsn,
+// never the segment being written. It returns the number removed. A
+// segment's records end just before its successor's first LSN, so only the
+// file names are needed. A failed removal is returned but does not fail the
+// log: the file is merely kept.
+func (l *Log) RemoveThrough(lsn base.LSN) (int, error) {
+	l.removeMu.Lock()
+	defer l.removeMu.Unlock()
+	l.mu.Lock()
+	n := 0
+	for n+1 < len(l.segs) && l.segs[n+1].first-1 <= lsn {
+		n++
+	}
+	victims := append([]segment(nil), l.segs[:n]...)
+	l.mu.Unlock()
+	if n == 0 {
+		return 0, nil
+	}
+	removed := 0
+	var err error
+	for _, s := range victims {
+		if rerr := l.fs.Remove(s.path); rerr != nil && !vfs.IsNotExist(rerr) {
+			err = fmt.Errorf("tlog: remove %s: %w", s.path, rerr)
+			break
+		}
+		removed++
+	}
+	if removed > 0 {
+		if serr := l.fs.SyncDir(l.dir); serr != nil && err == nil {
+			err = fmt.Errorf("tlog: fsync directory %s: %w", l.dir, serr)
+		}
+	}
+	l.mu.Lock()
+	// Only RemoveThrough drops segments, and only from the front, so the
+	// first `removed` entries are still the victims.
+	l.segs = append(l.segs[:0], l.segs[removed:]...)
+	l.stats.Segments = len(l.segs)
+	l.stats.SegmentsGone += uint64(removed)
+	l.mu.Unlock()
+	return removed, err
+}
+
+// Stats returns the log's counters.
+func (l *Log) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.stats
+	s.LastLSN = l.lastLSN
+	s.DurableLSN = l.synced
+	if l.mode == SyncNone {
+		s.DurableLSN = l.written
+	}
+	return s
+}
+
+// Close syncs and closes the log. After a failure it closes the file and
+// returns the sticky error. Later calls return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	var err error
+	if l.f != nil {
+		err = l.flushLocked(context.Background(), l.lastLSN, true)
+		l.waitIdle()
+		if cerr := l.f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("tlog: close %s: %w", l.activePath(), cerr)
+		}
+		l.f = nil
+	} else if l.err != nil {
+		err = l.err
+	}
+	l.closed = true
+	return err
+}

@@ -1,0 +1,163 @@
+package tlog
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// Reader streams records from a log directory. It may run while a Log is
+// writing the same directory, up to the records durable at that time.
+//
+// The segment list is taken by NewReader and each segment's size when the
+// reader reaches it, so a reader never sees a record that was half-written
+// at that moment: such a record looks like a torn tail and ends the log.
+type Reader struct {
+	fs   vfs.FS
+	from base.LSN
+	segs []segment
+	idx  int // index in segs of the open segment (or the next to open)
+
+	f        vfs.File
+	sc       scanner
+	expected base.LSN // next LSN due; 0 while unknown
+	rec      Record
+	err      error // terminal result (io.EOF or corruption), returned again
+}
+
+// NewReader returns a reader positioned at the first record holding an LSN
+// >= from (skipping whole segments that end before it).
+func NewReader(fs vfs.FS, dir string, from base.LSN) (*Reader, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	segs, err := listSegments(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	start := 0
+	for start+1 < len(segs) && segs[start+1].first <= from {
+		start++
+	}
+	return &Reader{fs: fs, from: from, segs: segs[start:]}, nil
+}
+
+// Next returns the next record, io.EOF at the end of the log (a torn tail
+// also ends the log), or a *CorruptionError. The record and its payload are
+// valid until the next call.
+func (r *Reader) Next() (*Record, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	rec, err := r.next()
+	if err != nil {
+		r.err = err
+		r.closeFile()
+	}
+	return rec, err
+}
+
+func (r *Reader) next() (*Record, error) {
+	sc := &r.sc
+	for {
+		if r.f == nil {
+			if r.idx >= len(r.segs) {
+				return nil, io.EOF
+			}
+			if err := r.openSegment(); err != nil {
+				return nil, err
+			}
+		}
+		isLast := r.idx == len(r.segs)-1
+		st, err := sc.next()
+		if err != nil {
+			return nil, err
+		}
+		switch st {
+		case frameEOF:
+			r.closeFile()
+			r.idx++
+			continue
+		case frameOK:
+			if r.expected != 0 && sc.first != r.expected {
+				return nil, &CorruptionError{File: sc.path, Offset: sc.frameOff,
+					Reason: fmt.Sprintf("LSN gap: record starts at LSN %d, want %d", sc.first, r.expected)}
+			}
+			r.expected = sc.last() + 1
+			if sc.last() < r.from {
+				continue
+			}
+			sc.fill(&r.rec)
+			return &r.rec, nil
+		}
+		if isLast {
+			torn, err := sc.tornAt(st)
+			if err != nil {
+				return nil, err
+			}
+			if torn {
+				return nil, io.EOF
+			}
+		}
+		return nil, &CorruptionError{File: sc.path, Offset: sc.frameOff, Reason: sc.reason}
+	}
+}
+
+func (r *Reader) openSegment() error {
+	seg := r.segs[r.idx]
+	isLast := r.idx == len(r.segs)-1
+	f, err := r.fs.Open(seg.path)
+	if err != nil {
+		return fmt.Errorf("tlog: open %s: %w", seg.path, err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("tlog: size of %s: %w", seg.path, err)
+	}
+	r.f = f
+	r.sc.init(f, seg.path, size)
+	hfirst, reason, err := r.sc.readHeader()
+	if err != nil {
+		return err
+	}
+	if reason != "" && isLast {
+		// A segment being created (or left empty by a crash) holds nothing.
+		if zero, err := zeroRange(f, seg.path, 0, size); err != nil {
+			return err
+		} else if zero {
+			return io.EOF
+		}
+	}
+	if reason == "" && hfirst != seg.first {
+		reason = fmt.Sprintf("segment header first LSN %d does not match file name (LSN %d)", hfirst, seg.first)
+	}
+	if reason == "" && r.expected != 0 && hfirst != r.expected {
+		reason = fmt.Sprintf("LSN gap: segment starts at LSN %d, previous record ended at %d", hfirst, r.expected-1)
+	}
+	if reason != "" {
+		return &CorruptionError{File: seg.path, Offset: 0, Reason: reason}
+	}
+	r.expected = hfirst
+	return nil
+}
+
+func (r *Reader) closeFile() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+}
+
+// Close releases the reader's file. Next returns ErrClosed afterwards.
+func (r *Reader) Close() error {
+	var err error
+	if r.f != nil {
+		err = r.f.Close()
+		r.f = nil
+	}
+	r.err = ErrClosed
+	return err
+}

@@ -1,0 +1,279 @@
+package tlog
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// recovery is the state of one Open: it walks the segments, replays, and
+// repairs the directory (torn tail truncation, Repair mode).
+type recovery struct {
+	opts       Options
+	replayFrom base.LSN
+	fn         func(r *Record) error
+
+	segs       []segment // segments that remain after recovery
+	hasLast    bool
+	lastLSN    base.LSN
+	activeSize int64 // size of the last segment if it holds records, else 0
+	report     RecoveryReport
+
+	sc  scanner
+	rec Record
+}
+
+// errStop ends the walk early without failing (Repair dropped the rest).
+var errStop = errors.New("stop")
+
+func (rc *recovery) run() error {
+	fs := rc.opts.FS
+	segs, err := listSegments(fs, rc.opts.Dir)
+	if err != nil {
+		return err
+	}
+	rc.segs = segs
+	var expected base.LSN // next LSN due; 0 while unknown
+	for i := 0; i < len(rc.segs); i++ {
+		err := rc.segment(i, &expected)
+		if err == errStop {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// segment recovers segment i. expected is the LSN the segment must start
+// at (0 if unknown, e.g. after a skipped segment); it is advanced.
+func (rc *recovery) segment(i int, expected *base.LSN) error {
+	fs := rc.opts.FS
+	seg := rc.segs[i]
+	isLast := i == len(rc.segs)-1
+	f, err := fs.Open(seg.path)
+	if err != nil {
+		return fmt.Errorf("tlog: open %s: %w", seg.path, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return fmt.Errorf("tlog: size of %s: %w", seg.path, err)
+	}
+	sc := &rc.sc
+	sc.init(f, seg.path, size)
+	hfirst, reason, err := sc.readHeader()
+	if err != nil {
+		return err
+	}
+	if reason != "" && isLast {
+		// A crash between creating a segment and making its header durable
+		// leaves a short or zero-filled file. It holds no records.
+		if zero, err := zeroRange(f, seg.path, 0, size); err != nil {
+			return err
+		} else if zero {
+			rc.report.TornFile, rc.report.TornOffset, rc.report.TornBytes = seg.path, 0, size
+			return rc.dropEmptyLast(i, *expected)
+		}
+	}
+	if reason == "" && hfirst != seg.first {
+		reason = fmt.Sprintf("segment header first LSN %d does not match file name (LSN %d)", hfirst, seg.first)
+	}
+	if reason == "" && *expected != 0 && hfirst != *expected {
+		reason = fmt.Sprintf("LSN gap: segment starts at LSN %d, previous record ended at %d", hfirst, *expected-1)
+	}
+	if reason != "" {
+		return rc.corrupt(i, 0, reason, *expected)
+	}
+	if !isLast && rc.segs[i+1].first-1 <= rc.replayFrom {
+		// Every LSN here precedes the next segment's first, so nothing is
+		// replayed from this segment; its successor's header is checked
+		// against its name, not against this segment's last record.
+		*expected = 0
+		return nil
+	}
+	*expected = hfirst
+	records := 0
+	for {
+		st, err := sc.next()
+		if err != nil {
+			return err
+		}
+		switch st {
+		case frameEOF:
+			if records == 0 && isLast {
+				return rc.dropEmptyLast(i, *expected)
+			}
+			rc.hasLast, rc.lastLSN = true, *expected-1
+			if isLast {
+				rc.activeSize = size
+			}
+			return nil
+		case frameOK:
+			if sc.first != *expected {
+				return rc.corrupt(i, sc.frameOff, fmt.Sprintf("LSN gap: record starts at LSN %d, want %d", sc.first, *expected), *expected)
+			}
+			*expected = sc.last() + 1
+			records++
+			if sc.last() > rc.replayFrom && rc.fn != nil {
+				sc.fill(&rc.rec)
+				if err := rc.fn(&rc.rec); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if isLast {
+			torn, err := sc.tornAt(st)
+			if err != nil {
+				return err
+			}
+			if torn {
+				off := sc.frameOff
+				if err := truncateFile(fs, seg.path, off); err != nil {
+					return err
+				}
+				rc.report.TornFile, rc.report.TornOffset, rc.report.TornBytes = seg.path, off, size-off
+				if records == 0 {
+					return rc.dropEmptyLast(i, *expected)
+				}
+				rc.hasLast, rc.lastLSN, rc.activeSize = true, *expected-1, off
+				return nil
+			}
+		}
+		return rc.corrupt(i, sc.frameOff, sc.reason, *expected)
+	}
+}
+
+// dropEmptyLast removes segment i, the last one, which holds no records.
+// The log then ends where the previous segment ended.
+func (rc *recovery) dropEmptyLast(i int, expected base.LSN) error {
+	seg := rc.segs[i]
+	if err := removeSynced(rc.opts.FS, rc.opts.Dir, seg.path); err != nil {
+		return err
+	}
+	rc.segs = rc.segs[:i]
+	rc.activeSize = 0
+	if i > 0 {
+		// The previous segment may have been skipped; its last LSN is just
+		// before this segment's (name-checked) first LSN either way.
+		rc.hasLast, rc.lastLSN = true, seg.first-1
+		if expected != 0 {
+			rc.lastLSN = expected - 1
+		}
+	}
+	return errStop
+}
+
+// corrupt handles corruption at off in segment i: a *CorruptionError, or
+// under Repair, truncation there and removal of every later segment.
+func (rc *recovery) corrupt(i int, off int64, reason string, expected base.LSN) error {
+	seg := rc.segs[i]
+	cerr := &CorruptionError{File: seg.path, Offset: off, Reason: reason}
+	if !rc.opts.Repair {
+		return cerr
+	}
+	fs := rc.opts.FS
+	// Count what is dropped: the frames still parseable from the bad one on
+	// in this segment, then every later segment's.
+	var dropped int
+	if off == 0 {
+		dropped = countSegment(fs, seg.path, &rc.sc) // bad header: every frame in it
+	} else {
+		dropped = 1 + countFrames(&rc.sc) // the scanner is just past the bad frame
+	}
+	for _, later := range rc.segs[i+1:] {
+		dropped += countSegment(fs, later.path, &rc.sc)
+	}
+	rc.report.RepairedFile, rc.report.RepairedOffset = seg.path, off
+	rc.report.DroppedRecords = dropped
+	for j := len(rc.segs) - 1; j > i; j-- {
+		if err := fs.Remove(rc.segs[j].path); err != nil && !vfs.IsNotExist(err) {
+			return fmt.Errorf("tlog: repair: remove %s: %w", rc.segs[j].path, err)
+		}
+		rc.report.DroppedFiles = append(rc.report.DroppedFiles, rc.segs[j].path)
+	}
+	// DroppedFiles lists files in LSN order.
+	for a, b := 0, len(rc.report.DroppedFiles)-1; a < b; a, b = a+1, b-1 {
+		rc.report.DroppedFiles[a], rc.report.DroppedFiles[b] = rc.report.DroppedFiles[b], rc.report.DroppedFiles[a]
+	}
+	rc.segs = rc.segs[:i+1]
+	if off <= SegmentHeaderSize {
+		// Nothing valid remains in this segment.
+		rc.report.DroppedFiles = append([]string{seg.path}, rc.report.DroppedFiles...)
+		return rc.dropEmptyLast(i, expected)
+	}
+	if err := truncateFile(fs, seg.path, off); err != nil {
+		return err
+	}
+	if err := fs.SyncDir(rc.opts.Dir); err != nil {
+		return fmt.Errorf("tlog: repair: fsync directory %s: %w", rc.opts.Dir, err)
+	}
+	rc.hasLast, rc.lastLSN, rc.activeSize = true, expected-1, off
+	return errStop
+}
+
+// countFrames counts the records the scanner can still frame, skipping bad
+// checksums, up to the first frame that cannot be delimited.
+func countFrames(sc *scanner) int {
+	n := 0
+	for {
+		st, err := sc.next()
+		if err != nil || st == frameEOF || st == frameIncomplete {
+			return n
+		}
+		n++
+	}
+}
+
+// countSegment counts the frames of a whole segment, best effort.
+func countSegment(fs vfs.FS, path string, sc *scanner) int {
+	f, err := fs.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return 0
+	}
+	sc.init(f, path, size)
+	if _, _, err := sc.readHeader(); err != nil {
+		return 0
+	}
+	return countFrames(sc)
+}
+
+// truncateFile cuts path to size and fsyncs it.
+func truncateFile(fs vfs.FS, path string, size int64) error {
+	f, err := fs.OpenAppend(path)
+	if err != nil {
+		return fmt.Errorf("tlog: open %s to truncate: %w", path, err)
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return fmt.Errorf("tlog: truncate %s to %d: %w", path, size, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("tlog: fsync %s after truncation: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("tlog: close %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeSynced removes path and fsyncs dir.
+func removeSynced(fs vfs.FS, dir, path string) error {
+	if err := fs.Remove(path); err != nil && !vfs.IsNotExist(err) {
+		return fmt.Errorf("tlog: remove %s: %w", path, err)
+	}
+	if err := fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("tlog: fsync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,431 @@
+package vfs_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/vfs"
+	"github.com/mmsb-go/mmsb/vfs/errorfs"
+)
+
+// impl is one filesystem under test, with a fresh empty directory to work in.
+type impl struct {
+	name string
+	new  func(t *testing.T) (vfs.FS, string)
+}
+
+// impls lists every FS the conformance suite runs against: the OS, MemFS, and
+// errorfs wrappers of both that inject nothing (a pass-through must behave
+// exactly as what it wraps).
+var impls = []impl{
+	{"os", func(t *testing.T) (vfs.FS, string) { return vfs.Default, t.TempDir() }},
+	{"mem", func(t *testing.T) (vfs.FS, string) { return newMemRoot(t) }},
+	{"errorfs-os", func(t *testing.T) (vfs.FS, string) {
+		return errorfs.Wrap(vfs.Default, errorfs.Never), t.TempDir()
+	}},
+	{"errorfs-mem", func(t *testing.T) (vfs.FS, string) {
+		fs, dir := newMemRoot(t)
+		return errorfs.Wrap(fs, nil), dir
+	}},
+}
+
+func newMemRoot(t *testing.T) (*vfs.MemFS, string) {
+	fs := vfs.NewMem()
+	if err := fs.MkdirAll("/work/dir"); err != nil {
+		t.Fatal(err)
+	}
+	return fs, "/work/dir"
+}
+
+// ck fails the test on a non-nil error.
+func ck(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t *testing.T, fs vfs.FS, name, data string) {
+	t.Helper()
+	f, err := fs.Create(name)
+	ck(t, err)
+	_, err = f.Write([]byte(data))
+	ck(t, err)
+	ck(t, f.Close())
+}
+
+func readFile(t *testing.T, fs vfs.FS, name string) string {
+	t.Helper()
+	f, err := fs.Open(name)
+	ck(t, err)
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	ck(t, err)
+	return string(b)
+}
+
+// TestConformance runs the same behaviours against every implementation.
+func TestConformance(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, fs vfs.FS, dir string)
+	}{
+		{"create-write-read", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			f, err := fs.Create(p)
+			ck(t, err)
+			n, err := f.Write([]byte("hello "))
+			ck(t, err)
+			if n != 6 {
+				t.Fatalf("wrote %d, want 6", n)
+			}
+			_, err = f.Write([]byte("world"))
+			ck(t, err)
+			sz, err := f.Size()
+			ck(t, err)
+			if sz != 11 {
+				t.Fatalf("size %d, want 11", sz)
+			}
+			buf := make([]byte, 5)
+			n, err = f.ReadAt(buf, 6)
+			if err != nil || n != 5 || string(buf) != "world" {
+				t.Fatalf("ReadAt = %d %v %q", n, err, buf)
+			}
+			n, err = f.ReadAt(buf, 8)
+			if n != 3 || err != io.EOF || string(buf[:3]) != "rld" {
+				t.Fatalf("short ReadAt = %d %v %q, want 3 EOF", n, err, buf[:n])
+			}
+			n, err = f.ReadAt(buf, 11)
+			if n != 0 || err != io.EOF {
+				t.Fatalf("ReadAt at end = %d %v, want 0 EOF", n, err)
+			}
+			ck(t, f.Sync())
+			ck(t, f.Close())
+			if got := readFile(t, fs, p); got != "hello world" {
+				t.Fatalf("read %q", got)
+			}
+		}},
+		{"create-truncates-existing", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			writeFile(t, fs, p, "long contents")
+			writeFile(t, fs, p, "new")
+			if got := readFile(t, fs, p); got != "new" {
+				t.Fatalf("read %q", got)
+			}
+		}},
+		{"create-in-missing-dir", func(t *testing.T, fs vfs.FS, dir string) {
+			_, err := fs.Create(fs.Join(dir, "nodir", "a"))
+			if !vfs.IsNotExist(err) {
+				t.Fatalf("err = %v, want not-exist", err)
+			}
+		}},
+		{"open-missing", func(t *testing.T, fs vfs.FS, dir string) {
+			_, err := fs.Open(fs.Join(dir, "missing"))
+			if !vfs.IsNotExist(err) {
+				t.Fatalf("Open err = %v, want not-exist", err)
+			}
+			_, err = fs.OpenAppend(fs.Join(dir, "missing"))
+			if !vfs.IsNotExist(err) {
+				t.Fatalf("OpenAppend err = %v, want not-exist", err)
+			}
+		}},
+		{"open-is-read-only", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			writeFile(t, fs, p, "x")
+			f, err := fs.Open(p)
+			ck(t, err)
+			defer f.Close()
+			if _, err := f.Write([]byte("y")); err == nil {
+				t.Fatal("write to read-only file succeeded")
+			}
+		}},
+		{"sequential-read", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			writeFile(t, fs, p, "abcdef")
+			f, err := fs.Open(p)
+			ck(t, err)
+			defer f.Close()
+			buf := make([]byte, 4)
+			n, err := f.Read(buf)
+			if n != 4 || err != nil || string(buf) != "abcd" {
+				t.Fatalf("Read = %d %v %q", n, err, buf)
+			}
+			n, _ = f.Read(buf)
+			if n != 2 || string(buf[:2]) != "ef" {
+				t.Fatalf("Read = %d %q", n, buf[:n])
+			}
+			if n, err = f.Read(buf); n != 0 || err != io.EOF {
+				t.Fatalf("Read at end = %d %v", n, err)
+			}
+		}},
+		{"append", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			writeFile(t, fs, p, "one,")
+			f, err := fs.OpenAppend(p)
+			ck(t, err)
+			_, err = f.Write([]byte("two,"))
+			ck(t, err)
+			// The handle is readable, and reads do not move where writes go.
+			buf := make([]byte, 3)
+			_, err = f.ReadAt(buf, 0)
+			ck(t, err)
+			if string(buf) != "one" {
+				t.Fatalf("read %q", buf)
+			}
+			_, err = f.Write([]byte("three"))
+			ck(t, err)
+			ck(t, f.Close())
+			if got := readFile(t, fs, p); got != "one,two,three" {
+				t.Fatalf("read %q", got)
+			}
+		}},
+		{"truncate", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			f, err := fs.Create(p)
+			ck(t, err)
+			_, err = f.Write([]byte("0123456789"))
+			ck(t, err)
+			ck(t, f.Truncate(4))
+			if sz, _ := f.Size(); sz != 4 {
+				t.Fatalf("size %d after shrink", sz)
+			}
+			// The write offset stays at 10: the gap reads as zeros.
+			_, err = f.Write([]byte("X"))
+			ck(t, err)
+			ck(t, f.Truncate(13))
+			ck(t, f.Close())
+			want := "0123\x00\x00\x00\x00\x00\x00X\x00\x00"
+			if got := readFile(t, fs, p); got != want {
+				t.Fatalf("read %q, want %q", got, want)
+			}
+		}},
+		{"truncate-then-extend-zeroes", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			f, err := fs.Create(p)
+			ck(t, err)
+			_, err = f.Write([]byte("abcdef"))
+			ck(t, err)
+			ck(t, f.Sync())
+			ck(t, f.Truncate(2))
+			ck(t, f.Truncate(6))
+			ck(t, f.Close())
+			if got := readFile(t, fs, p); got != "ab\x00\x00\x00\x00" {
+				t.Fatalf("read %q", got)
+			}
+		}},
+		{"rename", func(t *testing.T, fs vfs.FS, dir string) {
+			a, b := fs.Join(dir, "a"), fs.Join(dir, "b")
+			writeFile(t, fs, a, "A")
+			writeFile(t, fs, b, "B")
+			ck(t, fs.Rename(a, b))
+			if fs.Exists(a) {
+				t.Fatal("old name still exists")
+			}
+			if got := readFile(t, fs, b); got != "A" {
+				t.Fatalf("read %q", got)
+			}
+			ck(t, fs.Rename(b, b))
+			if got := readFile(t, fs, b); got != "A" {
+				t.Fatalf("self-rename changed contents: %q", got)
+			}
+			if err := fs.Rename(a, b); !vfs.IsNotExist(err) {
+				t.Fatalf("rename of missing file: %v", err)
+			}
+		}},
+		{"rename-across-dirs", func(t *testing.T, fs vfs.FS, dir string) {
+			sub := fs.Join(dir, "sub")
+			ck(t, fs.MkdirAll(sub))
+			writeFile(t, fs, fs.Join(dir, "a"), "A")
+			ck(t, fs.Rename(fs.Join(dir, "a"), fs.Join(sub, "a")))
+			if got := readFile(t, fs, fs.Join(sub, "a")); got != "A" {
+				t.Fatalf("read %q", got)
+			}
+		}},
+		{"rename-dir", func(t *testing.T, fs vfs.FS, dir string) {
+			ck(t, fs.MkdirAll(fs.Join(dir, "d1")))
+			writeFile(t, fs, fs.Join(dir, "d1", "f"), "F")
+			ck(t, fs.Rename(fs.Join(dir, "d1"), fs.Join(dir, "d2")))
+			if got := readFile(t, fs, fs.Join(dir, "d2", "f")); got != "F" {
+				t.Fatalf("read %q", got)
+			}
+			if fs.Exists(fs.Join(dir, "d1")) {
+				t.Fatal("old directory still exists")
+			}
+		}},
+		{"remove", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			writeFile(t, fs, p, "A")
+			ck(t, fs.Remove(p))
+			if fs.Exists(p) {
+				t.Fatal("removed file exists")
+			}
+			if err := fs.Remove(p); !vfs.IsNotExist(err) {
+				t.Fatalf("second remove: %v", err)
+			}
+			sub := fs.Join(dir, "sub")
+			ck(t, fs.MkdirAll(sub))
+			writeFile(t, fs, fs.Join(sub, "x"), "")
+			if err := fs.Remove(sub); err == nil {
+				t.Fatal("removed a non-empty directory")
+			}
+			ck(t, fs.Remove(fs.Join(sub, "x")))
+			ck(t, fs.Remove(sub))
+		}},
+		{"open-file-survives-remove", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			writeFile(t, fs, p, "still here")
+			f, err := fs.Open(p)
+			ck(t, err)
+			ck(t, fs.Remove(p))
+			b, err := io.ReadAll(f)
+			ck(t, err)
+			ck(t, f.Close())
+			if string(b) != "still here" {
+				t.Fatalf("read %q", b)
+			}
+		}},
+		{"list-sorted", func(t *testing.T, fs vfs.FS, dir string) {
+			for _, n := range []string{"c", "a", "b10", "b2"} {
+				writeFile(t, fs, fs.Join(dir, n), n)
+			}
+			ck(t, fs.MkdirAll(fs.Join(dir, "d")))
+			got, err := fs.List(dir)
+			ck(t, err)
+			if want := []string{"a", "b10", "b2", "c", "d"}; !slices.Equal(got, want) {
+				t.Fatalf("List = %q, want %q", got, want)
+			}
+			if _, err := fs.List(fs.Join(dir, "missing")); !vfs.IsNotExist(err) {
+				t.Fatalf("List(missing): %v", err)
+			}
+			empty, err := fs.List(fs.Join(dir, "d"))
+			ck(t, err)
+			if len(empty) != 0 {
+				t.Fatalf("List(empty dir) = %q", empty)
+			}
+		}},
+		{"mkdirall-exists-syncdir", func(t *testing.T, fs vfs.FS, dir string) {
+			deep := fs.Join(dir, "x", "y", "z")
+			ck(t, fs.MkdirAll(deep))
+			ck(t, fs.MkdirAll(deep)) // idempotent
+			if !fs.Exists(deep) || !fs.Exists(fs.Join(dir, "x")) {
+				t.Fatal("created directories do not exist")
+			}
+			if fs.Exists(fs.Join(dir, "x", "nope")) {
+				t.Fatal("missing name exists")
+			}
+			ck(t, fs.SyncDir(deep))
+			ck(t, fs.SyncDir(dir))
+			if err := fs.SyncDir(fs.Join(dir, "missing")); !vfs.IsNotExist(err) {
+				t.Fatalf("SyncDir(missing): %v", err)
+			}
+			writeFile(t, fs, fs.Join(dir, "file"), "")
+			if err := fs.MkdirAll(fs.Join(dir, "file", "sub")); err == nil {
+				t.Fatal("MkdirAll through a file succeeded")
+			}
+		}},
+		{"lock", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "LOCK")
+			l, err := fs.Lock(p)
+			ck(t, err)
+			if !fs.Exists(p) {
+				t.Fatal("Lock did not create its file")
+			}
+			if _, err := fs.Lock(p); !errors.Is(err, vfs.ErrLocked) {
+				t.Fatalf("second Lock: %v, want ErrLocked", err)
+			}
+			ck(t, l.Close())
+			l2, err := fs.Lock(p)
+			ck(t, err)
+			ck(t, l2.Close())
+		}},
+		{"closed-file", func(t *testing.T, fs vfs.FS, dir string) {
+			f, err := fs.Create(fs.Join(dir, "a"))
+			ck(t, err)
+			ck(t, f.Close())
+			if _, err := f.Write([]byte("x")); err == nil {
+				t.Fatal("write after close succeeded")
+			}
+			if err := f.Close(); err == nil {
+				t.Fatal("second close succeeded")
+			}
+		}},
+		{"large-file", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "big")
+			f, err := fs.Create(p)
+			ck(t, err)
+			var want bytes.Buffer
+			chunk := make([]byte, 4093)
+			for i := range 100 {
+				for j := range chunk {
+					chunk[j] = byte(i + j)
+				}
+				want.Write(chunk)
+				_, err := f.Write(chunk)
+				ck(t, err)
+				if i%10 == 0 {
+					ck(t, f.Sync())
+				}
+			}
+			ck(t, f.Close())
+			if got := readFile(t, fs, p); got != want.String() {
+				t.Fatal("large file contents differ")
+			}
+		}},
+	}
+	for _, im := range impls {
+		for _, c := range cases {
+			t.Run(im.name+"/"+c.name, func(t *testing.T) {
+				fs, dir := im.new(t)
+				c.run(t, fs, dir)
+			})
+		}
+	}
+}
+
+// TestConcurrentWriters checks that concurrent use is safe (run with -race)
+// and that each file gets exactly its own writer's bytes.
+func TestConcurrentWriters(t *testing.T) {
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			fs, dir := im.new(t)
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p := fs.Join(dir, string(rune('a'+w)))
+					f, err := fs.Create(p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for range 100 {
+						if _, err := f.Write([]byte{byte(w)}); err != nil {
+							t.Error(err)
+						}
+					}
+					if err := f.Sync(); err != nil {
+						t.Error(err)
+					}
+					if err := f.Close(); err != nil {
+						t.Error(err)
+					}
+					if _, err := fs.List(dir); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			for w := range 4 {
+				got := readFile(t, fs, fs.Join(dir, string(rune('a'+w))))
+				if got != string(bytes.Repeat([]byte{byte(w)}, 100)) {
+					t.Fatalf("writer %d: wrong contents %q", w, got)
+				}
+			}
+		})
+	}
+}

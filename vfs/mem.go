@@ -1,0 +1,733 @@
+package vfs
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// MemFS is an in-memory [FS] for tests. It is safe for concurrent use: one
+// mutex guards the whole tree and every open file, which keeps the model
+// simple and every observable state consistent (throughput is not a goal).
+//
+// Paths are slash-separated and cleaned with [path.Clean]; a leading slash is
+// optional, so "db/x" and "/db/x" name the same file. As on the OS, a file can
+// only be created in an existing directory ([MemFS.MkdirAll] first).
+//
+// # Crash model
+//
+// Besides its current state, MemFS keeps the state a power failure would
+// leave behind, so that [MemFS.CrashClone] can produce the "disk after
+// reboot" image:
+//
+//   - File contents: only the bytes present at the file's last File.Sync are
+//     durable. Writes and truncations after it are lost by a crash (unless
+//     [CrashOptions.TornTail] keeps part of an unsynced append).
+//   - File entries (a name in a directory): creating, renaming and removing a
+//     file become durable only when the directory is synced with
+//     [MemFS.SyncDir]. Until then a crash undoes them: a new file vanishes, a
+//     renamed file goes back to its old name, a removed file comes back (with
+//     its synced contents). [CrashOptions.Entries] can keep some or all of
+//     them instead, which is what a real filesystem may also do.
+//   - Directories: [MemFS.MkdirAll], and removing or renaming a directory, are
+//     durable at once. This is a deliberate simplification: callers create
+//     their data directory once, before any data exists, and modelling its
+//     loss would test the test's setup rather than the code under test.
+//
+// Locks taken with [MemFS.Lock] are not part of the durable state: a crash
+// releases them.
+type MemFS struct {
+	mu    sync.Mutex
+	root  *memNode
+	locks map[*memNode]bool
+}
+
+// memNode is a file or a directory (an inode). A node may outlive its names:
+// an open handle keeps a removed file alive, and a directory's durable
+// entries may still point at a file that the current namespace no longer
+// holds.
+type memNode struct {
+	isDir bool
+
+	// Files.
+	data []byte // current contents
+	// synced is the contents as of the last Sync. After a Sync it aliases
+	// data's backing array (capacity clipped to its length) so that Sync is
+	// O(1) even for large logs synced after every commit; syncedShared says
+	// so, and detachSynced copies it before any byte it can see is changed.
+	synced       []byte
+	syncedShared bool
+
+	// Directories.
+	children map[string]*memNode // current entries
+	durable  map[string]*memNode // entries a crash preserves
+	pending  []memDirOp          // entry changes since the last SyncDir, oldest first
+}
+
+// memEntryChange sets name to node in a directory, or removes name when node
+// is nil.
+type memEntryChange struct {
+	name string
+	node *memNode
+}
+
+// memDirOp is one metadata operation on a directory. It is a slice so that a
+// rename within one directory (add the new name, drop the old) is one atomic
+// step in the crash model: a crash never shows half of it.
+type memDirOp []memEntryChange
+
+func newMemDir() *memNode {
+	return &memNode{isDir: true, children: map[string]*memNode{}, durable: map[string]*memNode{}}
+}
+
+// NewMem returns an empty in-memory filesystem holding only the root
+// directory.
+func NewMem() *MemFS {
+	return &MemFS{root: newMemDir(), locks: map[*memNode]bool{}}
+}
+
+var _ FS = (*MemFS)(nil)
+
+// splitPath cleans name and returns its components ("" and "/" give none).
+func splitPath(name string) []string {
+	p := strings.TrimPrefix(path.Clean("/"+name), "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+func pathErr(op, name string, err error) error {
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+// walk returns the node named by comps, or an error naming op and name.
+func (m *MemFS) walk(op, name string, comps []string) (*memNode, error) {
+	n := m.root
+	for _, c := range comps {
+		if !n.isDir {
+			return nil, pathErr(op, name, syscall.ENOTDIR)
+		}
+		next := n.children[c]
+		if next == nil {
+			return nil, pathErr(op, name, syscall.ENOENT)
+		}
+		n = next
+	}
+	return n, nil
+}
+
+// parent returns the directory that holds name and name's last component.
+func (m *MemFS) parent(op, name string) (*memNode, string, error) {
+	comps := splitPath(name)
+	if len(comps) == 0 {
+		// The root has no parent entry to create, remove or rename.
+		return nil, "", pathErr(op, name, syscall.EINVAL)
+	}
+	dir, err := m.walk(op, name, comps[:len(comps)-1])
+	if err != nil {
+		return nil, "", err
+	}
+	if !dir.isDir {
+		return nil, "", pathErr(op, name, syscall.ENOTDIR)
+	}
+	return dir, comps[len(comps)-1], nil
+}
+
+// setEntry changes file entries of dir in the current namespace and records
+// the change as one pending (not yet durable) operation.
+func (d *memNode) setEntry(op memDirOp) {
+	for _, c := range op {
+		if c.node == nil {
+			delete(d.children, c.name)
+		} else {
+			d.children[c.name] = c.node
+		}
+	}
+	d.pending = append(d.pending, op)
+}
+
+// applyEntries applies pending operations to a durable entry map. A name that
+// is a directory there is left alone: directory operations are durable at
+// once and so are newer than any pending file operation on that name.
+func applyEntries(m map[string]*memNode, ops []memDirOp) {
+	for _, op := range ops {
+		for _, c := range op {
+			if cur := m[c.name]; cur != nil && cur.isDir {
+				continue
+			}
+			if c.node == nil {
+				delete(m, c.name)
+			} else {
+				m[c.name] = c.node
+			}
+		}
+	}
+}
+
+// setDirEntry adds or removes a directory entry in both the current and the
+// durable namespace (directory operations are durable at once).
+func (d *memNode) setDirEntry(name string, n *memNode) {
+	if n == nil {
+		delete(d.children, name)
+		delete(d.durable, name)
+		return
+	}
+	d.children[name] = n
+	d.durable[name] = n
+}
+
+// detachSynced gives synced its own copy before a byte at index from or
+// beyond is modified in data, if synced could see that byte.
+func (n *memNode) detachSynced(from int) {
+	if n.syncedShared && from < len(n.synced) {
+		n.synced = bytes.Clone(n.synced)
+		n.syncedShared = false
+	}
+}
+
+// resize sets the file's length, zero-filling when it grows.
+func (n *memNode) resize(size int) {
+	old := len(n.data)
+	if size <= old {
+		n.data = n.data[:size]
+		return
+	}
+	n.detachSynced(old)
+	n.data = slices.Grow(n.data, size-old)[:size]
+	clear(n.data[old:])
+}
+
+// writeAt writes p at off, growing (and zero-filling any gap) as needed.
+func (n *memNode) writeAt(p []byte, off int) {
+	n.detachSynced(min(off, len(n.data)))
+	if end := off + len(p); end > len(n.data) {
+		n.resize(end)
+	}
+	copy(n.data[off:], p)
+}
+
+func (n *memNode) sync() {
+	n.synced = n.data[:len(n.data):len(n.data)]
+	n.syncedShared = true
+}
+
+// Create creates or truncates name for reading and writing. The parent
+// directory must exist. A new entry is durable only after SyncDir; the
+// truncation of an existing file only after File.Sync.
+func (m *MemFS) Create(name string) (File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dir, base, err := m.parent("open", name)
+	if err != nil {
+		return nil, err
+	}
+	n := dir.children[base]
+	switch {
+	case n == nil:
+		n = &memNode{}
+		dir.setEntry(memDirOp{{base, n}})
+	case n.isDir:
+		return nil, pathErr("open", name, syscall.EISDIR)
+	default:
+		n.resize(0)
+	}
+	return &memFile{fs: m, n: n, name: name, writable: true}, nil
+}
+
+// openFile returns the file node called name.
+func (m *MemFS) openFile(name string) (*memNode, error) {
+	n, err := m.walk("open", name, splitPath(name))
+	if err != nil {
+		return nil, err
+	}
+	if n.isDir {
+		// os.Open allows opening a directory; MemFS does not, since nothing
+		// useful can be done with one through File.
+		return nil, pathErr("open", name, syscall.EISDIR)
+	}
+	return n, nil
+}
+
+// Open opens name read-only.
+func (m *MemFS) Open(name string) (File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.openFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return &memFile{fs: m, n: n, name: name}, nil
+}
+
+// OpenAppend opens an existing file for appending (and reading from the
+// start).
+func (m *MemFS) OpenAppend(name string) (File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.openFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return &memFile{fs: m, n: n, name: name, writable: true, appendMode: true}, nil
+}
+
+// Remove removes a file or an empty directory. Removing a file is durable only
+// after SyncDir of its directory; removing a directory is durable at once.
+// Open handles to a removed file keep working, as on the OS.
+func (m *MemFS) Remove(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dir, base, err := m.parent("remove", name)
+	if err != nil {
+		return err
+	}
+	n := dir.children[base]
+	switch {
+	case n == nil:
+		return pathErr("remove", name, syscall.ENOENT)
+	case n.isDir:
+		if len(n.children) != 0 {
+			return pathErr("remove", name, syscall.ENOTEMPTY)
+		}
+		dir.setDirEntry(base, nil)
+	default:
+		dir.setEntry(memDirOp{{base, nil}})
+	}
+	return nil
+}
+
+// Rename renames oldname to newname, atomically replacing a file at newname.
+// Renaming a file is durable once the directories involved are synced; a
+// rename within one directory is atomic in the crash model too (a crash shows
+// either the old or the new name, never both or neither). Renaming a
+// directory is durable at once.
+func (m *MemFS) Rename(oldname, newname string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	odir, obase, err := m.parent("rename", oldname)
+	if err != nil {
+		return err
+	}
+	ndir, nbase, err := m.parent("rename", newname)
+	if err != nil {
+		return err
+	}
+	n := odir.children[obase]
+	if n == nil {
+		return pathErr("rename", oldname, syscall.ENOENT)
+	}
+	if odir == ndir && obase == nbase {
+		return nil // POSIX: renaming a file to itself does nothing
+	}
+	dst := ndir.children[nbase]
+	if !n.isDir {
+		if dst != nil && dst.isDir {
+			return pathErr("rename", newname, syscall.EISDIR)
+		}
+		if odir == ndir {
+			odir.setEntry(memDirOp{{nbase, n}, {obase, nil}})
+		} else {
+			ndir.setEntry(memDirOp{{nbase, n}})
+			odir.setEntry(memDirOp{{obase, nil}})
+		}
+		return nil
+	}
+	if dst != nil {
+		if !dst.isDir {
+			return pathErr("rename", newname, syscall.ENOTDIR)
+		}
+		if len(dst.children) != 0 {
+			return pathErr("rename", newname, syscall.ENOTEMPTY)
+		}
+	}
+	// A directory cannot move inside itself.
+	ocomps, ncomps := splitPath(oldname), splitPath(newname)
+	if len(ncomps) > len(ocomps) && slices.Equal(ncomps[:len(ocomps)], ocomps) {
+		return pathErr("rename", newname, syscall.EINVAL)
+	}
+	odir.setDirEntry(obase, nil)
+	ndir.setDirEntry(nbase, n)
+	return nil
+}
+
+// MkdirAll creates a directory and any missing parents. It is durable at once
+// (see the crash model on [MemFS]).
+func (m *MemFS) MkdirAll(dir string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.root
+	for _, c := range splitPath(dir) {
+		next := n.children[c]
+		if next == nil {
+			next = newMemDir()
+			n.setDirEntry(c, next)
+		} else if !next.isDir {
+			return pathErr("mkdir", dir, syscall.ENOTDIR)
+		}
+		n = next
+	}
+	return nil
+}
+
+// List returns the sorted names of the entries in dir.
+func (m *MemFS) List(dir string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.walk("open", dir, splitPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	if !n.isDir {
+		return nil, pathErr("readdirent", dir, syscall.ENOTDIR)
+	}
+	names := make([]string, 0, len(n.children))
+	for name := range n.children {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Exists reports whether name exists (file or directory).
+func (m *MemFS) Exists(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, err := m.walk("stat", name, splitPath(name))
+	return err == nil
+}
+
+// SyncDir makes the file entries of dir (creations, renames and removals so
+// far) durable.
+func (m *MemFS) SyncDir(dir string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.walk("open", dir, splitPath(dir))
+	if err != nil {
+		return err
+	}
+	if !n.isDir {
+		return pathErr("sync", dir, syscall.ENOTDIR)
+	}
+	applyEntries(n.durable, n.pending)
+	n.pending = nil
+	return nil
+}
+
+// Lock takes an exclusive lock on name, creating the file if needed (its
+// entry is durable only after SyncDir, like any new file). Locks are per file,
+// not per path: a lock survives the file's rename, as flock does.
+func (m *MemFS) Lock(name string) (io.Closer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dir, base, err := m.parent("open", name)
+	if err != nil {
+		return nil, err
+	}
+	n := dir.children[base]
+	switch {
+	case n == nil:
+		n = &memNode{}
+		dir.setEntry(memDirOp{{base, n}})
+	case n.isDir:
+		return nil, pathErr("open", name, syscall.EISDIR)
+	}
+	if m.locks[n] {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
+	}
+	m.locks[n] = true
+	return &memLock{fs: m, n: n, name: name}, nil
+}
+
+// Join joins path elements with slashes.
+func (m *MemFS) Join(elem ...string) string { return path.Join(elem...) }
+
+// Usage returns the total size in bytes of the files in the current
+// namespace (files that are removed but still open are not counted). Tests
+// use it to check space reclamation and to model a full disk.
+func (m *MemFS) Usage() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var total int64
+	var walk func(d *memNode)
+	walk = func(d *memNode) {
+		for _, c := range d.children {
+			if c.isDir {
+				walk(c)
+			} else {
+				total += int64(len(c.data))
+			}
+		}
+	}
+	walk(m.root)
+	return total
+}
+
+// EntryMode says what a simulated crash does with file entry changes
+// (creations, renames, removals) that were not made durable by SyncDir.
+type EntryMode int
+
+const (
+	// DropUnsyncedEntries undoes every unsynced entry change: the strictest
+	// model, and the default.
+	DropUnsyncedEntries EntryMode = iota
+	// KeepUnsyncedEntries keeps every entry change, as if the filesystem had
+	// written all its metadata just before the crash. File contents still
+	// follow the File.Sync rule, so a kept new file is typically empty.
+	KeepUnsyncedEntries
+	// RandomUnsyncedEntries keeps, per directory, a pseudo-random prefix (in
+	// operation order, chosen from CrashOptions.Seed) of the unsynced entry
+	// changes, as a journaling filesystem that commits metadata in order may.
+	// The two halves of a rename across directories are kept independently.
+	RandomUnsyncedEntries
+)
+
+// CrashOptions tunes [MemFS.CrashCloneWith]. The zero value is the strict
+// model of [MemFS.CrashClone]. Every random choice comes from Seed, and the
+// tree is walked in sorted order, so the same state and options always give
+// the same image.
+type CrashOptions struct {
+	// Seed drives every pseudo-random choice below.
+	Seed int64
+	// TornTail keeps, for each file whose current contents extend its synced
+	// contents (unsynced appends), a pseudo-random prefix of the unsynced
+	// bytes: anything from none to all of them. This produces torn log tails.
+	// Files whose unsynced changes are not pure appends (a truncation, a
+	// rewrite) keep their synced contents.
+	TornTail bool
+	// ZeroTornTail, with TornTail, replaces the kept unsynced bytes by zeros:
+	// the file's size reached the disk but its data did not, which some
+	// filesystems show after a crash.
+	ZeroTornTail bool
+	// Entries says what happens to unsynced file entry changes.
+	Entries EntryMode
+}
+
+// CrashClone returns a new MemFS holding only the durable state of m: the
+// state a power failure at this instant would leave, under the strict model
+// (unsynced bytes and unsynced entry changes are all lost). m is unchanged.
+func (m *MemFS) CrashClone() *MemFS { return m.CrashCloneWith(CrashOptions{}) }
+
+// CrashCloneWith is [MemFS.CrashClone] with a less strict, seeded model of
+// what survives; see [CrashOptions]. In the clone every byte and entry is
+// durable, and no lock is held.
+func (m *MemFS) CrashCloneWith(opts CrashOptions) *MemFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := &crasher{
+		opts:     opts,
+		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15)),
+		contents: map[*memNode][]byte{},
+	}
+	out := NewMem()
+	c.cloneDir(m.root, out.root)
+	return out
+}
+
+// crasher builds one crash image.
+type crasher struct {
+	opts CrashOptions
+	rng  *rand.Rand
+	// contents memoises each file's surviving bytes, so that a file reachable
+	// under two names in the image (possible with non-strict entry modes)
+	// has one torn-tail decision.
+	contents map[*memNode][]byte
+}
+
+func (c *crasher) cloneDir(src, dst *memNode) {
+	entries := make(map[string]*memNode, len(src.durable))
+	for k, v := range src.durable {
+		entries[k] = v
+	}
+	keep := 0
+	switch c.opts.Entries {
+	case KeepUnsyncedEntries:
+		keep = len(src.pending)
+	case RandomUnsyncedEntries:
+		if len(src.pending) > 0 {
+			keep = c.rng.IntN(len(src.pending) + 1)
+		}
+	}
+	applyEntries(entries, src.pending[:keep])
+	names := make([]string, 0, len(entries))
+	for k := range entries {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		n := entries[name]
+		if n.isDir {
+			d := newMemDir()
+			dst.setDirEntry(name, d)
+			c.cloneDir(n, d)
+			continue
+		}
+		f := &memNode{data: bytes.Clone(c.survivingBytes(n))}
+		if f.data == nil {
+			f.data = []byte{}
+		}
+		f.sync()
+		// Entries in the image are durable: nothing is pending.
+		dst.children[name] = f
+		dst.durable[name] = f
+	}
+}
+
+// survivingBytes returns what a crash leaves of file n.
+func (c *crasher) survivingBytes(n *memNode) []byte {
+	if b, ok := c.contents[n]; ok {
+		return b
+	}
+	b := n.synced
+	if c.opts.TornTail && len(n.data) > len(n.synced) && bytes.HasPrefix(n.data, n.synced) {
+		k := c.rng.IntN(len(n.data) - len(n.synced) + 1)
+		b = n.data[:len(n.synced)+k]
+		if c.opts.ZeroTornTail {
+			b = append(bytes.Clone(n.synced), make([]byte, k)...)
+		}
+	}
+	c.contents[n] = b
+	return b
+}
+
+// memFile is an open handle. Its offset and flags are guarded by fs.mu.
+type memFile struct {
+	fs         *MemFS
+	n          *memNode
+	name       string
+	pos        int64 // shared read/write offset, as on the OS
+	writable   bool
+	appendMode bool // every write goes to the end of the file
+	closed     bool
+}
+
+func (f *memFile) check(op string, write bool) error {
+	if f.closed {
+		return pathErr(op, f.name, fs.ErrClosed)
+	}
+	if write && !f.writable {
+		return pathErr(op, f.name, syscall.EBADF)
+	}
+	return nil
+}
+
+func (f *memFile) Read(p []byte) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("read", false); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if f.pos >= int64(len(f.n.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, f.n.data[f.pos:])
+	f.pos += int64(n)
+	return n, nil
+}
+
+func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("read", false); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, pathErr("readat", f.name, syscall.EINVAL)
+	}
+	if off >= int64(len(f.n.data)) {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, f.n.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (f *memFile) Write(p []byte) (int, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("write", true); err != nil {
+		return 0, err
+	}
+	if f.appendMode {
+		f.pos = int64(len(f.n.data))
+	}
+	f.n.writeAt(p, int(f.pos))
+	f.pos += int64(len(p))
+	return len(p), nil
+}
+
+func (f *memFile) Sync() error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("sync", false); err != nil {
+		return err
+	}
+	f.n.sync()
+	return nil
+}
+
+func (f *memFile) Truncate(size int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("truncate", true); err != nil {
+		return err
+	}
+	if size < 0 {
+		return pathErr("truncate", f.name, syscall.EINVAL)
+	}
+	f.n.resize(int(size))
+	return nil
+}
+
+func (f *memFile) Size() (int64, error) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("stat", false); err != nil {
+		return 0, err
+	}
+	return int64(len(f.n.data)), nil
+}
+
+func (f *memFile) Close() error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("close", false); err != nil {
+		return err
+	}
+	f.closed = true
+	return nil
+}
+
+// memLock is a lock held on a MemFS file.
+type memLock struct {
+	fs     *MemFS
+	n      *memNode
+	name   string
+	closed bool
+}
+
+func (l *memLock) Close() error {
+	l.fs.mu.Lock()
+	defer l.fs.mu.Unlock()
+	if l.closed {
+		return pathErr("unlock", l.name, fs.ErrClosed)
+	}
+	l.closed = true
+	delete(l.fs.locks, l.n)
+	return nil
+}
