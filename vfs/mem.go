@@ -173,8 +173,11 @@ func applyEntries(m map[string]*memNode, ops []memDirOp) {
 }
 
 // setDirEntry adds or removes a directory entry in both the current and the
-// durable namespace (directory operations are durable at once).
+// durable namespace (directory operations are durable at once). Pending file
+// changes to the same name are dropped: the directory operation supersedes
+// them, and replaying them over it in a crash image would be meaningless.
 func (d *memNode) setDirEntry(name string, n *memNode) {
+	d.dropPending(name)
 	if n == nil {
 		delete(d.children, name)
 		delete(d.durable, name)
@@ -184,13 +187,33 @@ func (d *memNode) setDirEntry(name string, n *memNode) {
 	d.durable[name] = n
 }
 
-// detachSynced gives synced its own copy before a byte at index from or
-// beyond is modified in data, if synced could see that byte.
-func (n *memNode) detachSynced(from int) {
-	if n.syncedShared && from < len(n.synced) {
-		n.synced = bytes.Clone(n.synced)
-		n.syncedShared = false
+// dropPending removes every pending change to name.
+func (d *memNode) dropPending(name string) {
+	ops := d.pending[:0]
+	for _, op := range d.pending {
+		op = slices.DeleteFunc(op, func(c memEntryChange) bool { return c.name == name })
+		if len(op) > 0 {
+			ops = append(ops, op)
+		}
 	}
+	clear(d.pending[len(ops):])
+	d.pending = ops
+}
+
+// detachSynced ends the sharing between synced and data before a byte at
+// index from or beyond is modified in data, if synced could see that byte.
+// It copies whichever of the two is shorter: after a truncation that is the
+// live contents, otherwise the synced ones.
+func (n *memNode) detachSynced(from int) {
+	if !n.syncedShared || from >= len(n.synced) {
+		return
+	}
+	if len(n.data) < len(n.synced) {
+		n.data = append(make([]byte, 0, max(2*len(n.data), 512)), n.data...)
+	} else {
+		n.synced = bytes.Clone(n.synced)
+	}
+	n.syncedShared = false
 }
 
 // resize sets the file's length, zero-filling when it grows.
@@ -201,7 +224,12 @@ func (n *memNode) resize(size int) {
 		return
 	}
 	n.detachSynced(old)
-	n.data = slices.Grow(n.data, size-old)[:size]
+	if size > cap(n.data) {
+		// Double: append's gentler growth for large slices copies a
+		// growing log several times over.
+		n.data = slices.Grow(n.data, max(size, 2*cap(n.data), 512)-old)
+	}
+	n.data = n.data[:size]
 	clear(n.data[old:])
 }
 
@@ -662,6 +690,11 @@ func (f *memFile) Write(p []byte) (int, error) {
 	defer f.fs.mu.Unlock()
 	if err := f.check("write", true); err != nil {
 		return 0, err
+	}
+	if len(p) == 0 {
+		// As write(2): an empty write neither extends the file nor moves
+		// the offset, even past the end or in append mode.
+		return 0, nil
 	}
 	if f.appendMode {
 		f.pos = int64(len(f.n.data))

@@ -333,6 +333,28 @@ func TestCrashCloneEntryModes(t *testing.T) {
 	}
 }
 
+// TestDirOpSupersedesPendingFileChanges: a directory operation on a name
+// drops unsynced file changes to that name, so no crash mode replays a stale
+// file creation over (or under) a directory.
+func TestDirOpSupersedesPendingFileChanges(t *testing.T) {
+	build := func() *vfs.MemFS {
+		fs := vfs.NewMem()
+		mustCreate(t, fs, "x", "file", true)
+		ck(t, fs.Remove("x"))
+		ck(t, fs.MkdirAll("x"))
+		ck(t, fs.Rename("x", "y"))
+		return fs
+	}
+	for _, mode := range []vfs.EntryMode{vfs.DropUnsyncedEntries, vfs.KeepUnsyncedEntries, vfs.RandomUnsyncedEntries} {
+		for seed := range int64(10) {
+			got := dump(t, build().CrashCloneWith(vfs.CrashOptions{Seed: seed, Entries: mode}), "")
+			if want := map[string]string{"y": "<dir>"}; !maps.Equal(got, want) {
+				t.Fatalf("mode %d seed %d: image %q, want %q", mode, seed, got, want)
+			}
+		}
+	}
+}
+
 func TestMemUsage(t *testing.T) {
 	fs := vfs.NewMem()
 	if u := fs.Usage(); u != 0 {

@@ -14,7 +14,9 @@ type osFS struct{}
 
 type osFile struct{ *os.File }
 
-func (f osFile) Sync() error { return unix.Fdatasync(int(f.Fd())) }
+// Sync flushes the file's data (and the metadata needed to read it back,
+// such as its size) but not its other metadata; see datasync.
+func (f osFile) Sync() error { return datasync(f.File) }
 
 func (f osFile) Size() (int64, error) {
 	st, err := f.Stat()

@@ -145,10 +145,20 @@ func (r *decoder) fail(format string, args ...any) {
 	}
 }
 
+// uvarint reads a varint. The one-byte case (most pages, offsets and
+// lengths) is kept small enough to inline. Reads after an error are
+// harmless: only the first error is kept and Decode then fails.
 func (r *decoder) uvarint(what string) uint64 {
-	if r.err != nil {
-		return 0
+	if p := r.pos; uint(p) < uint(len(r.src)) {
+		if b := r.src[p]; b < 0x80 {
+			r.pos = p + 1
+			return uint64(b)
+		}
 	}
+	return r.uvarintSlow(what)
+}
+
+func (r *decoder) uvarintSlow(what string) uint64 {
 	v, n := binary.Uvarint(r.src[r.pos:])
 	if n <= 0 {
 		r.fail("bad %s varint at offset %d", what, r.pos)
@@ -170,16 +180,17 @@ func (r *decoder) u32(what string) uint32 {
 // bytes returns the next n bytes, capacity-limited so that appending to the
 // result cannot overwrite src.
 func (r *decoder) bytes(n uint64, what string) []byte {
-	if r.err != nil {
-		return nil
+	if p := r.pos; n <= uint64(len(r.src)-p) {
+		end := p + int(n)
+		r.pos = end
+		return r.src[p:end:end]
 	}
-	if n > uint64(len(r.src)-r.pos) {
-		r.fail("%s of %d bytes at offset %d overruns input (%d left)", what, n, r.pos, len(r.src)-r.pos)
-		return nil
-	}
-	b := r.src[r.pos : r.pos+int(n) : r.pos+int(n)]
-	r.pos += int(n)
-	return b
+	return r.bytesSlow(n, what)
+}
+
+func (r *decoder) bytesSlow(n uint64, what string) []byte {
+	r.fail("%s of %d bytes at offset %d overruns input (%d left)", what, n, r.pos, len(r.src)-r.pos)
+	return nil
 }
 
 // Decode decodes one delta from src into d, reusing d.Runs' capacity, with

@@ -199,7 +199,14 @@ func FuzzDecode(f *testing.F) {
 		if Validate(&d, ps) == nil {
 			page := make([]byte, ps)
 			Apply(&d, page)
-			_ = Normalize(&d)
+			n := Normalize(&d)
+			m := Merge(&d, &d)
+			if !sameRuns(n.Runs, m.Runs) {
+				t.Fatal("Merge(d, d) differs from Normalize(d)")
+			}
+			if WrittenBytes(&n) != WrittenBytes(&d) {
+				t.Fatal("Normalize changed the written byte count")
+			}
 		}
 		_ = WrittenBytes(&d)
 	})
@@ -251,3 +258,26 @@ func FuzzRoundTrip(f *testing.F) {
 
 func pageID(v uint64) base.PageID { return base.PageID(v) }
 func epochOf(v uint64) base.Epoch { return base.Epoch(v) }
+
+// TestEncodeGolden pins the wire format documented in docs/delta.md: any
+// change here is a format change and needs a FormatVersion bump.
+func TestEncodeGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		d    *Delta
+		want []byte
+	}{
+		{"docs example", &Delta{Page: 1000, Runs: []Run{{Offset: 100, Data: seq(0, 16)}}, Source: "api"},
+			append(append([]byte{0xe8, 0x07, 0x08, 0x01, 0x64, 0x10}, seq(0, 16)...), 0x00)},
+		{"empty", &Delta{}, []byte{0x00, 0x00, 0x00}},
+		{"all metadata", &Delta{Page: 2, Runs: []Run{{Offset: 1, Data: []byte{9}}}, Source: "ab", Intent: []byte("i"), CheckEpoch: true, ExpectEpoch: 300},
+			[]byte{0x02, 0x1c, 0x01, 0x01, 0x01, 0x09, 0x0a, 'a', 'b', 0x01, 'i', 0xac, 0x02}},
+		{"sparse", &Delta{Page: 3, Form: FormMaskedSparse, MaskLen: 10, Mask: []byte{0x01, 0xfe}, Payload: []byte{7, 8}, Source: "replay"},
+			[]byte{0x03, 0x0a, 0x0a, 0x01, 0x02, 0x02, 7, 8, 0x03}},
+	}
+	for _, tc := range tests {
+		if got := AppendEncode(nil, tc.d); !bytes.Equal(got, tc.want) {
+			t.Errorf("%s: encoding\n got % x\nwant % x", tc.name, got, tc.want)
+		}
+	}
+}

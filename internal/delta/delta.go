@@ -223,7 +223,8 @@ func Ranges(d *Delta, fn func(off, n uint32)) {
 		// Overlapping or unsorted runs: resolve them into sorted,
 		// disjoint pieces first. Which run wins does not matter for the
 		// ranges, but resolving reuses Normalize's tested code.
-		for _, s := range resolveRuns(d.Runs, nil) {
+		var stack [16]seg
+		for _, s := range resolveRuns(d.Runs, stack[:0]) {
 			c.add(s.off, uint32(len(s.data)), fn)
 		}
 	case FormMaskedDense, FormMaskedSparse:

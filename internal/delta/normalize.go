@@ -211,8 +211,9 @@ func copyMeta(dst, src *Delta) {
 // Metadata fields (Page, Source, Intent, epochs, LSN, Time) are copied;
 // Intent is shared, not cloned. The run data is a fresh copy, so the result
 // does not alias d's buffers. A delta that writes nothing normalizes to one
-// with nil Runs. Masked deltas should be valid (see Validate); an invalid
-// one is read only as far as its payload allows.
+// with nil Runs. d should be valid (see Validate): an invalid masked delta
+// is read only as far as its payload allows, and runs that wrap past 2^32
+// give an unspecified (but non-panicking) result.
 func Normalize(d *Delta) Delta {
 	var stack [16]seg
 	out := build(segments(d, stack[:0]))

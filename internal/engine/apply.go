@@ -9,15 +9,37 @@ import (
 	"github.com/mmsb-go/mmsb/internal/record"
 )
 
-// HistEntry is one slot of the in-memory write history ring used by
-// provenance: for LSN l it sits at index l % len(ring).
+// HistEntry is one slot of the in-memory write-history ring used by
+// provenance: the entry for LSN l sits at index l & (len(ring)-1). It is 32
+// bytes, written once per operation on the commit hot path.
 type HistEntry struct {
 	LSN     base.LSN    // the operation's LSN (0: slot unused)
 	Page    base.PageID // page written (0 for non-page ops)
-	PrevLSN base.LSN    // the page's previous last-write LSN
-	Lo, Hi  uint32      // bounding byte range [Lo, Hi) written
-	Time    int64       // commit time
-	Derived bool        // written by propagation
+	PrevLSN base.LSN    // the page's previous last-write LSN: the write chain
+	Lo      uint32      // bounding byte range [Lo, End()) written
+	hi      uint32      // End() | histDerived
+}
+
+const histDerived = 1 << 31
+
+// End returns the end of the bounding byte range written.
+func (h *HistEntry) End() uint32 { return h.hi &^ histDerived }
+
+// Derived reports whether propagation wrote it.
+func (h *HistEntry) Derived() bool { return h.hi&histDerived != 0 }
+
+func histHi(hi uint32, derived bool) uint32 {
+	if derived {
+		return hi | histDerived
+	}
+	return hi
+}
+
+// commitStamp is one slot of the commit-time ring: the LSN range and time
+// of a committed record.
+type commitStamp struct {
+	First, Last base.LSN
+	Time        int64
 }
 
 // checkCreate validates a page creation without applying it.
@@ -92,8 +114,7 @@ func (e *Engine) finishDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64
 	d.LSN, d.Epoch, d.Time = lsn, ep, t
 	if e.hist != nil {
 		lo, hi := deltaBounds(d)
-		h := &e.hist[uint64(lsn)%uint64(len(e.hist))]
-		*h = HistEntry{LSN: lsn, Page: d.Page, PrevLSN: prev, Lo: lo, Hi: hi, Time: t, Derived: derived}
+		e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: d.Page, PrevLSN: prev, Lo: lo, hi: histHi(hi, derived)}
 	}
 	if e.graphHasEdges {
 		e.markDirty(d.Page)
@@ -253,11 +274,12 @@ func (e *Engine) recordHist(lsn base.LSN, id base.PageID, t int64) {
 	if e.hist == nil {
 		return
 	}
+	_ = t
 	var prev base.LSN
 	if sl, ok := e.store.Lookup(id); ok && id != 0 {
 		prev = e.store.LastLSN(sl)
 	}
-	e.hist[uint64(lsn)%uint64(len(e.hist))] = HistEntry{LSN: lsn, Page: id, PrevLSN: prev, Time: t}
+	e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: id, PrevLSN: prev}
 }
 
 func (e *Engine) checkEdgeEnds(parent, child base.PageID, typ uint8) error {
@@ -345,4 +367,33 @@ func (e *Engine) setDerivedReads(child base.PageID, reads []record.ParentRead, l
 type Derivation struct {
 	LSN   base.LSN
 	Reads []record.ParentRead
+}
+
+// commitRing is the number of recent commits whose times are kept in memory.
+const commitRing = 4096
+
+// stampCommit records a commit's LSN range and time. Caller holds e.mu.
+func (e *Engine) stampCommit(first, last base.LSN, t int64) {
+	if e.commits == nil {
+		return
+	}
+	e.commits[e.commitCount&(commitRing-1)] = commitStamp{First: first, Last: last, Time: t}
+	e.commitCount++
+}
+
+// commitTime returns the commit time of the operation at lsn if it is among
+// the recent commits kept in memory.
+func (e *Engine) commitTime(lsn base.LSN) (int64, bool) {
+	n := min(e.commitCount, commitRing)
+	// The ring holds commits in LSN order; search backwards from the newest.
+	for i := uint64(0); i < n; i++ {
+		c := &e.commits[(e.commitCount-1-i)&(commitRing-1)]
+		if lsn >= c.First && lsn <= c.Last {
+			return c.Time, true
+		}
+		if lsn > c.Last {
+			return 0, false
+		}
+	}
+	return 0, false
 }

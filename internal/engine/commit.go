@@ -44,17 +44,14 @@ func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, erro
 		e.mu.Unlock()
 		return CommitInfo{}, err
 	}
-	slots, err := e.checkBatch(ds)
+	now := e.clock()
+	buf := record.AppendHeader(e.buf[:0], now)
+	buf, slots, err := e.checkAndEncode(buf, ds)
+	e.buf = buf
 	if err != nil {
 		e.mu.Unlock()
 		return CommitInfo{}, err
 	}
-	now := e.clock()
-	buf := record.AppendHeader(e.buf[:0], now)
-	for i := range ds {
-		buf = record.AppendDelta(buf, &ds[i])
-	}
-	e.buf = buf
 	t, first, err := e.appendLocked(uint32(len(ds)), buf)
 	if err != nil {
 		e.mu.Unlock()
@@ -63,13 +60,23 @@ func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, erro
 	e.applyBatch(ds, slots, first, now)
 	last := first + base.LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
+	e.stampCommit(first, last, now)
 	e.mu.Unlock()
 	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
 }
 
-// checkBatch validates every delta of a batch. Caller holds e.mu.
-func (e *Engine) checkBatch(ds []delta.Delta) ([]page.Slot, error) {
-	slots := e.slots[:0]
+// checkAndEncode validates every delta of a batch and appends its encoding
+// to buf, in one pass (the deltas are hot in cache once). Large batches are
+// split into contiguous chunks validated and encoded by the apply workers in
+// parallel, then concatenated in batch order. Caller holds e.mu.
+func (e *Engine) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot, error) {
+	if cap(e.slots) < len(ds) {
+		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
+	}
+	slots := e.slots[:len(ds)]
+	if e.applier.workers > 1 && len(ds) >= parallelMin && !anyCheckEpoch(ds) {
+		return e.applier.checkAndEncode(e, buf, ds, slots)
+	}
 	var pending map[base.PageID]base.Epoch
 	for i := range ds {
 		d := &ds[i]
@@ -82,16 +89,24 @@ func (e *Engine) checkBatch(ds []delta.Delta) ([]page.Slot, error) {
 		}
 		sl, err := e.checkDelta(d, p)
 		if err != nil {
-			e.slots = slots
-			return nil, fmt.Errorf("batch delta %d: %w", i, err)
+			return buf, nil, fmt.Errorf("batch delta %d: %w", i, err)
 		}
 		if pending != nil {
 			pending[d.Page]++
 		}
-		slots = append(slots, sl)
+		slots[i] = sl
+		buf = record.AppendDelta(buf, d)
 	}
-	e.slots = slots
-	return slots, nil
+	return buf, slots, nil
+}
+
+func anyCheckEpoch(ds []delta.Delta) bool {
+	for i := range ds {
+		if ds[i].CheckEpoch {
+			return true
+		}
+	}
+	return false
 }
 
 // batchEpochCounts counts deltas per page in a batch prefix, so that a
@@ -195,6 +210,7 @@ func (e *Engine) commitOps(ctx context.Context, n int, check func() error, encod
 		}
 	}
 	last := first + base.LSN(n) - 1
+	e.stampCommit(first, last, now)
 	e.mu.Unlock()
 	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
 }

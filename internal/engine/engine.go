@@ -71,8 +71,8 @@ type Options struct {
 	// Open with dir ""). Set DisableLog to run with no log at all.
 	DisableLog bool
 	// HistoryEntries sizes the in-memory write-history ring that answers
-	// provenance queries without reading the log (32 bytes per entry;
-	// default 65536; negative disables it).
+	// provenance queries without reading the log (32 bytes per entry,
+	// rounded up to a power of two; default 65536; negative disables it).
 	HistoryEntries int
 }
 
@@ -135,8 +135,13 @@ type Engine struct {
 	hooks   commitHooks
 
 	graphHasEdges bool
-	hist          []HistEntry // write history ring, indexed by LSN % len
+	hist          []HistEntry // write-history ring, indexed by LSN & histMask
+	histMask      uint64
+	commits       []commitStamp // commit-time ring, indexed by commit count & mask
+	commitCount   uint64
 	derivedReads  map[base.PageID]*Derivation
+
+	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
 }
 
 // commitHooks lets the tick layer observe commits without an import cycle.
@@ -177,21 +182,27 @@ func Open(dir string, o *Options) (*Engine, error) {
 	opts := o.withDefaults()
 	start := time.Now()
 	e := &Engine{
-		opts:     opts,
-		fs:       opts.FS,
-		dir:      dir,
-		clock:    opts.Clock,
-		store:    page.New(),
-		graph:    graph.New(),
-		bindings: map[base.PageID]*Binding{},
-		flags:    map[base.PageID]uint8{},
-		dirtySet: map[base.PageID]struct{}{},
-		nextID:   1,
-		funcs:    map[string]semiring.Func{},
+		opts:         opts,
+		fs:           opts.FS,
+		dir:          dir,
+		clock:        opts.Clock,
+		store:        page.New(),
+		graph:        graph.New(),
+		bindings:     map[base.PageID]*Binding{},
+		flags:        map[base.PageID]uint8{},
+		dirtySet:     map[base.PageID]struct{}{},
+		nextID:       1,
+		funcs:        map[string]semiring.Func{},
 		derivedReads: map[base.PageID]*Derivation{},
 	}
 	if opts.HistoryEntries > 0 {
-		e.hist = make([]HistEntry, opts.HistoryEntries)
+		n := 1
+		for n < opts.HistoryEntries {
+			n <<= 1
+		}
+		e.hist = make([]HistEntry, n)
+		e.histMask = uint64(n - 1)
+		e.commits = make([]commitStamp, commitRing)
 	}
 	for _, b := range semiring.Builtins() {
 		e.funcs[b.Name] = b.Fn
@@ -352,6 +363,9 @@ func (e *Engine) replayRecord(r *tlog.Record, from base.LSN, dec *record.Decoder
 			return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: fmt.Sprintf("op at LSN %d does not apply: %v", lsn, err)}
 		}
 		e.recovery.ReplayedOps++
+	}
+	if r.LastLSN() > from {
+		e.stampCommit(max(r.FirstLSN, from+1), r.LastLSN(), dec.Time)
 	}
 	if dec.More() {
 		return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: "trailing bytes after last op"}

@@ -308,3 +308,29 @@ func TestIDIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentQueries: queries share the scratch space under an internal
+// mutex, so readers may run in parallel (run with -race).
+func TestConcurrentQueries(t *testing.T) {
+	g := New()
+	for i := base.PageID(1); i < 100; i++ {
+		mustAdd(t, g, i, i+1, D)
+	}
+	done := make(chan []base.PageID, 4)
+	for k := 0; k < 4; k++ {
+		go func() {
+			var got []base.PageID
+			for r := 0; r < 50; r++ {
+				got = g.AppendDescendants(got[:0], []base.PageID{50}, nil)
+				_ = g.CheckAcyclic()
+				_ = g.TopoOrder()
+			}
+			done <- got
+		}()
+	}
+	for k := 0; k < 4; k++ {
+		if got := <-done; len(got) != 50 || got[0] != 51 {
+			t.Fatalf("descendants %v", got)
+		}
+	}
+}

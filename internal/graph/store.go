@@ -17,8 +17,8 @@ const (
 )
 
 func pack(n uint32, t base.EdgeType) uint32 { return n | uint32(t)<<typeShift }
-func entNode(e uint32) uint32              { return e & nodeMask }
-func entType(e uint32) base.EdgeType       { return base.EdgeType(e >> typeShift) }
+func entNode(e uint32) uint32               { return e & nodeMask }
+func entType(e uint32) base.EdgeType        { return base.EdgeType(e >> typeShift) }
 
 // mix64 is the SplitMix64 finaliser: page IDs are often sequential, and the
 // index needs their bits spread before masking.

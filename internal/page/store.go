@@ -73,16 +73,6 @@ const (
 	minSlots = 16 << 10
 )
 
-// Dense index policy. IDs below len(dense) are looked up by array index; the
-// index may grow to cover an ID only while that keeps it within
-// denseFactor×(live pages)+denseSlack entries, so its cost stays a small
-// constant per live page (4 bytes per entry). IDs beyond go to a map.
-const (
-	denseFactor = 4
-	denseSlack  = 64 << 10
-	denseMin    = 64 << 10
-)
-
 // Store holds pages.
 type Store struct {
 	// Per-slot arrays: views over anonymous mappings (see region), all
@@ -99,14 +89,15 @@ type Store struct {
 	hw       int32 // slots ever handed out (high-water mark)
 	freeSlot int32 // head of the free-slot list, slot+1; 0 when empty
 
-	// dense[id] is slot+1 for a live page with id < len(dense), 0 if none.
-	// Invariant: every key of sparse is >= len(dense).
-	dense  []int32
-	denseR region
-	sparse map[base.PageID]int32
-	// rebalanceAt is the live-page count at which sparse IDs are next
-	// checked for migration into a grown dense index (see rebalance).
-	rebalanceAt int
+	// ID index (see index.go). dense[id-denseBase] is slot+1 for a page
+	// in the dense window, 0 otherwise; other pages are in sparse.
+	dense       []int32
+	denseR      region
+	denseBase   base.PageID
+	denseLive   int    // non-zero entries in dense
+	denseRetry  uint64 // creates count before which placeDense is not retried
+	sparse      map[base.PageID]int32
+	rebalanceAt int // live count at which rebalance next runs
 
 	arena
 
@@ -154,8 +145,8 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 	}
 	// Grow everything that can fail before taking anything, so a failure
 	// needs no rollback.
-	if id >= base.PageID(len(s.dense)) && s.denseWants(id) {
-		if err := s.growDense(id); err != nil {
+	if id-s.denseBase >= base.PageID(len(s.dense)) && s.creates >= s.denseRetry {
+		if err := s.placeDense(id); err != nil {
 			return -1, fmt.Errorf("page %d: growing id index: %w", id, err)
 		}
 	}
@@ -182,14 +173,7 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 	s.lsns[sl] = 0
 	s.refs[sl] = ref
 	s.sizes[sl] = uint32(size) | uint32(loc)<<sizeBits
-	if id < base.PageID(len(s.dense)) {
-		s.dense[id] = int32(sl) + 1
-	} else {
-		if s.sparse == nil {
-			s.sparse = make(map[base.PageID]int32)
-		}
-		s.sparse[id] = int32(sl)
-	}
+	s.indexInsert(id, sl)
 	s.live++
 	s.logical += int64(size)
 	s.creates++
@@ -197,51 +181,6 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 		s.rebalance()
 	}
 	return sl, nil
-}
-
-// rebalance moves sparse IDs into the dense index when the live-page count
-// now allows the index to cover them. Without it, IDs that arrived early
-// and high (e.g. a descending load) would stay on the map path forever,
-// because later, lower IDs never trigger growth. It runs each time the
-// live count doubles, so its map walk is amortised O(1) per Create.
-func (s *Store) rebalance() {
-	s.rebalanceAt = 2 * s.live
-	var top base.PageID
-	found := false
-	for pid := range s.sparse {
-		if s.denseWants(pid) && pid >= top {
-			top, found = pid, true
-		}
-	}
-	if found {
-		// Best effort: if the mapping cannot grow, lookups stay correct
-		// through the map.
-		_ = s.growDense(top)
-	}
-}
-
-// denseWants reports whether the dense index should grow to cover id.
-func (s *Store) denseWants(id base.PageID) bool {
-	return uint64(id) < denseFactor*uint64(s.live+1)+denseSlack
-}
-
-// growDense grows the dense index to cover id and moves the sparse entries
-// it now covers into it, restoring the invariant that sparse keys lie at or
-// beyond len(dense).
-func (s *Store) growDense(id base.PageID) error {
-	n := max(2*len(s.dense), int(id)+1, denseMin)
-	if err := s.denseR.grow(4 * n); err != nil {
-		return err
-	}
-	s.dense = i32s(s.denseR.mem)
-	bound := base.PageID(len(s.dense))
-	for pid, sl := range s.sparse {
-		if pid < bound {
-			s.dense[pid] = sl + 1
-			delete(s.sparse, pid)
-		}
-	}
-	return nil
 }
 
 // growSlots doubles the capacity of every slot array.
@@ -285,11 +224,7 @@ func (s *Store) Free(id base.PageID) error {
 	if err := s.release(s.refs[sl]); err != nil {
 		return fmt.Errorf("page %d: %w", id, err)
 	}
-	if id < base.PageID(len(s.dense)) {
-		s.dense[id] = 0
-	} else {
-		delete(s.sparse, id)
-	}
+	s.indexRemove(id, sl)
 	if s.meta != nil {
 		if old, ok := s.meta[sl]; ok {
 			s.kvBytes -= int64(encodedMetaSize(old))
@@ -306,28 +241,6 @@ func (s *Store) Free(id base.PageID) error {
 	s.refs[sl] = uint32(s.freeSlot)
 	s.freeSlot = int32(sl) + 1
 	return nil
-}
-
-// Lookup returns the slot of page id. This is on the hot path: it must not
-// allocate and should be O(1) (a direct index for dense IDs).
-func (s *Store) Lookup(id base.PageID) (Slot, bool) {
-	if id < base.PageID(len(s.dense)) {
-		v := s.dense[id]
-		return Slot(v - 1), v != 0
-	}
-	return s.lookupSparse(id)
-}
-
-// lookupSparse is Lookup's cold path, kept out of line so Lookup inlines.
-func (s *Store) lookupSparse(id base.PageID) (Slot, bool) {
-	if len(s.sparse) == 0 {
-		return -1, false
-	}
-	sl, ok := s.sparse[id]
-	if !ok {
-		return -1, false
-	}
-	return Slot(sl), true
 }
 
 // Bytes returns the page's bytes: a view into the arena, valid until the
@@ -364,46 +277,20 @@ func (s *Store) Location(sl Slot) base.Location {
 func (s *Store) Len() int { return s.live }
 
 // ForEach calls fn for every live slot in ascending page-ID order until fn
-// returns false. fn must not create or free pages. The dense part of the
-// index is walked in order; the sparse part is sorted first, so map order
-// never leaks. Cost is O(len(dense index) + k log k) for k sparse IDs.
+// returns false. fn must not create or free pages. The dense window is
+// walked in order and merged with the sorted sparse IDs, so map order never
+// leaks. Cost is O(len(dense window) + k log k) for k sparse IDs.
 func (s *Store) ForEach(fn func(sl Slot) bool) {
-	for _, v := range s.dense {
-		if v != 0 && !fn(Slot(v-1)) {
-			return
-		}
-	}
-	if len(s.sparse) == 0 {
-		return
-	}
-	for _, id := range s.sortedSparse() {
-		if !fn(Slot(s.sparse[id])) {
-			return
-		}
-	}
-}
-
-// sortedSparse returns the sparse IDs in ascending order.
-func (s *Store) sortedSparse() []base.PageID {
-	ids := make([]base.PageID, 0, len(s.sparse))
-	for id := range s.sparse {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+	s.forEachID(func(_ base.PageID, sl Slot) bool { return fn(sl) })
 }
 
 // AppendIDs appends the live page IDs in ascending order to dst.
 func (s *Store) AppendIDs(dst []base.PageID) []base.PageID {
 	dst = slices.Grow(dst, s.live)
-	for id, v := range s.dense {
-		if v != 0 {
-			dst = append(dst, base.PageID(id))
-		}
-	}
-	if len(s.sparse) != 0 {
-		dst = append(dst, s.sortedSparse()...)
-	}
+	s.forEachID(func(id base.PageID, _ Slot) bool {
+		dst = append(dst, id)
+		return true
+	})
 	return dst
 }
 

@@ -337,3 +337,57 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// TestDenseWindowSlides checks the churn pattern (new pages get ever larger
+// IDs while old ones are freed): the window follows the live range, so
+// lookups stay on the array path and the index stays proportional to the
+// live pages rather than to the largest ID.
+func TestDenseWindowSlides(t *testing.T) {
+	s := newStore(t)
+	const live = 2000
+	for i := range live {
+		mustCreate(t, s, base.PageID(i+1), 16)
+	}
+	for i := range 500_000 {
+		if err := s.Free(base.PageID(i + 1)); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, s, base.PageID(i+1+live), 16)
+	}
+	if len(s.sparse) != 0 {
+		t.Fatalf("%d IDs fell back to the map under churn", len(s.sparse))
+	}
+	if max := denseFactor*(live+1) + denseSlack; len(s.dense) > 2*max {
+		t.Fatalf("window has %d entries for %d live pages", len(s.dense), live)
+	}
+	ids := s.AppendIDs(nil)
+	if len(ids) != live || ids[0] != 500_001 || ids[live-1] != 500_000+live {
+		t.Fatalf("live IDs %d..%d (%d), want 500001..%d", ids[0], ids[len(ids)-1], len(ids), 500_000+live)
+	}
+}
+
+// TestDenseWindowMovesBack checks that a first, huge ID does not condemn
+// the ordinary small IDs that follow to the map path.
+func TestDenseWindowMovesBack(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, 1<<50, 8)
+	for i := range 1000 {
+		mustCreate(t, s, base.PageID(i+1), 8)
+	}
+	if s.denseBase != 0 || len(s.sparse) != 1 {
+		t.Fatalf("window base %d, %d sparse IDs; want base 0 and only the huge ID in the map", s.denseBase, len(s.sparse))
+	}
+	want := []base.PageID{}
+	for i := range 1000 {
+		want = append(want, base.PageID(i+1))
+	}
+	want = append(want, 1<<50)
+	if got := s.AppendIDs(nil); !slices.Equal(got, want) {
+		t.Fatalf("AppendIDs wrong after the window moved")
+	}
+	for _, id := range want {
+		if sl, ok := s.Lookup(id); !ok || s.ID(sl) != id {
+			t.Fatalf("Lookup(%d) = %d, %v", id, sl, ok)
+		}
+	}
+}

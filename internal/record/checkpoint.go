@@ -19,8 +19,8 @@ const (
 type State struct {
 	LastLSN  base.LSN
 	NextID   base.PageID // next auto-assigned page ID
-	LastTime int64      // commit time of the last logged batch
-	Pages    uint64     // number of page records that follow
+	LastTime int64       // commit time of the last logged batch
+	Pages    uint64      // number of page records that follow
 	Edges    uint64
 	Bindings uint64
 }

@@ -80,8 +80,21 @@ func (F64) Size() int { return 8 }
 // Get returns element i.
 func (F64) Get(b []byte, i int) float64 { return F64At(b, i) }
 
-// Put stores element i.
-func (F64) Put(b []byte, i int, v float64) { PutF64(b, i, v) }
+// Put stores element i, NaN as CanonicalNaN (see there).
+func (F64) Put(b []byte, i int, v float64) { PutF64(b, i, canonF64(v)) }
+
+// CanonicalNaN is the bit pattern every built-in writes for a NaN result.
+// Which NaN payload and sign an operation yields depends on the CPU and on
+// the operand order the compiler picks; canonicalising keeps page bytes,
+// and so replay hashes, identical across builds and machines.
+const CanonicalNaN = 0x7FF8000000000001
+
+func canonF64(v float64) float64 {
+	if v != v {
+		return math.Float64frombits(CanonicalNaN)
+	}
+	return v
+}
 
 // Valid accepts every bit pattern: NaN and infinities are legal values.
 func (F64) Valid([]byte) (int, bool) { return 0, true }

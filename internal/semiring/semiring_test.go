@@ -86,3 +86,49 @@ func TestElemRoundTrip(t *testing.T) {
 		t.Fatal("AppendI64")
 	}
 }
+
+// slowReal hides Real's type so Combine takes the generic loop.
+type slowReal struct{ Real }
+type slowMin struct{ MinPlus }
+type slowMax struct{ MaxPlus }
+
+func TestCombineFastPathMatchesGeneric(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		val := rapid.Custom(func(t *rapid.T) float64 {
+			switch rapid.IntRange(0, 12).Draw(t, "kind") {
+			case 0:
+				return math.Inf(1)
+			case 1:
+				return math.Inf(-1)
+			case 2:
+				return math.NaN()
+			case 3:
+				return math.Copysign(0, -1)
+			}
+			return rapid.Float64().Draw(t, "f")
+		})
+		k := rapid.IntRange(0, 4).Draw(t, "parents")
+		inputs := make([][]byte, k)
+		for i := range inputs {
+			inputs[i] = AppendF64(nil, rapid.SliceOfN(val, 0, 6).Draw(t, "in")...)
+		}
+		var weights []byte
+		if rapid.Bool().Draw(t, "weighted") {
+			weights = AppendF64([]byte{}, rapid.SliceOfN(val, k, k).Draw(t, "w")...)
+		}
+		out := make([]byte, 8*rapid.IntRange(0, 6).Draw(t, "out"))
+		fast, slow := make([]byte, len(out)), make([]byte, len(out))
+		pairs := []struct{ fast, slow Semiring[float64] }{{Real{}, slowReal{}}, {MinPlus{}, slowMin{}}, {MaxPlus{}, slowMax{}}}
+		for _, p := range pairs {
+			if err := Combine(p.fast, F64{}, fast, inputs, weights); err != nil {
+				t.Fatal(err)
+			}
+			if err := Combine(p.slow, F64{}, slow, inputs, weights); err != nil {
+				t.Fatal(err)
+			}
+			if string(fast) != string(slow) {
+				t.Fatalf("%s: fast % x slow % x", p.fast.Name(), fast, slow)
+			}
+		}
+	})
+}

@@ -1,0 +1,543 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// benchOptions are the flags of `mmsb bench`.
+type benchOptions struct {
+	pages           int
+	pageSize        int
+	deltaSize       int
+	batch           int
+	count           int64
+	sync            string
+	dir             string
+	workers         int
+	concurrency     int
+	seed            uint64
+	createOnly      bool
+	noVerify        bool
+	checkpointBytes int64
+	json            bool
+}
+
+// createChunk is how many pages one CreatePages call creates: large enough
+// to amortise the log record, small enough to keep each record modest.
+const createChunk = 4096
+
+// benchResult is what `mmsb bench --json` prints: the workload, then the
+// measurements. Durations are in seconds (float) or nanoseconds (integer,
+// the _ns fields).
+type benchResult struct {
+	Pages           int    `json:"pages"`
+	PageSize        int    `json:"page_size"`
+	DeltaSize       int    `json:"delta_size"`
+	Batch           int    `json:"batch"`
+	Count           int64  `json:"count"`
+	Sync            string `json:"sync"`
+	Dir             string `json:"dir"`
+	InMemory        bool   `json:"in_memory"`
+	Workers         int    `json:"workers"`
+	Concurrency     int    `json:"concurrency"`
+	Seed            uint64 `json:"seed"`
+	CreateOnly      bool   `json:"create_only"`
+	CheckpointBytes int64  `json:"checkpoint_bytes"`
+
+	CreateSec    float64 `json:"create_sec"`
+	PagesPerSec  float64 `json:"pages_per_sec"`
+	Deltas       int64   `json:"deltas"`
+	Batches      int64   `json:"batches"`
+	DurationSec  float64 `json:"duration_sec"`
+	DeltasPerSec float64 `json:"deltas_per_sec"`
+	MBPerSec     float64 `json:"mb_per_sec"` // delta payload, 10^6 bytes
+	LatencyP50NS int64   `json:"latency_p50_ns"`
+	LatencyP99NS int64   `json:"latency_p99_ns"`
+	LatencyMaxNS int64   `json:"latency_max_ns"`
+	GCPauseMaxNS int64   `json:"gc_pause_max_ns"`
+	GCCycles     uint32  `json:"gc_cycles"`
+	RSSBytes     int64   `json:"rss_bytes"`
+	RSSPeakBytes int64   `json:"rss_peak_bytes"`
+	LogBytes     uint64  `json:"log_bytes"`
+	LogSyncs     uint64  `json:"log_syncs"`
+	Checkpoints  uint64  `json:"checkpoints"`
+	LastLSN      uint64  `json:"last_lsn"`
+	StateHash    string  `json:"state_hash"`
+
+	ReplayChecked     bool     `json:"replay_checked"`
+	ReplayEqual       bool     `json:"replay_equal"`
+	ReplaySec         float64  `json:"replay_sec"`
+	ReplayDifferences []string `json:"replay_differences,omitempty"`
+}
+
+func (a *app) benchCmd() *cobra.Command {
+	o := &benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure commit throughput, latency, memory and GC on a real bus",
+		Long: `bench creates --pages pages of --page-size bytes, then commits --count real
+deltas (--delta-size random bytes at a random offset of a random page, seeded
+by --seed) through the bus's normal commit path, in batches of --batch.
+
+It reports throughput (deltas/s and payload MB/s), commit latency per batch
+(p50, p99, max), process RSS (VmRSS), the longest Go GC pause during the run,
+log bytes and fsyncs, and then replays the log and checks that the replay
+equals the live state bit for bit (exit status 1 if it does not).
+
+The bus is in memory unless --dir names a directory (which must be absent or
+empty: bench always measures a fresh bus). --concurrency N commits from N
+goroutines at once; with --sync group they share fsyncs. With --concurrency 1
+the final state is a pure function of the flags (same --seed, same state
+hash). --create-only times page creation alone.`,
+		Example: `  mmsb bench
+  mmsb bench --count 1000000 --json
+  mmsb bench --dir /tmp/mmsb-bench --sync always --batch 100 --count 100000
+  mmsb bench --concurrency 8 --sync group --dir /tmp/mmsb-bench
+  mmsb bench --create-only --pages 1000000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBench(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.pages, "pages", 65536, "number of pages to create")
+	f.IntVar(&o.pageSize, "page-size", 1024, "bytes per page")
+	f.IntVar(&o.deltaSize, "delta-size", 16, "bytes written by each delta")
+	f.IntVar(&o.batch, "batch", 1000, "deltas per commit (one log record)")
+	f.Int64Var(&o.count, "count", 10_000_000, "total deltas to commit")
+	f.StringVar(&o.sync, "sync", "group", "log sync mode: group, always or none")
+	f.StringVar(&o.dir, "dir", "", "run an on-disk bus in this (absent or empty) directory; default: in-memory bus")
+	f.IntVar(&o.workers, "workers", 1, "goroutines applying each large batch inside the bus")
+	f.IntVar(&o.concurrency, "concurrency", 1, "goroutines committing batches at the same time")
+	f.Uint64Var(&o.seed, "seed", 1, "random seed of the workload")
+	f.BoolVar(&o.createOnly, "create-only", false, "only time creating the pages")
+	f.BoolVar(&o.noVerify, "no-verify", false, "skip the replay check at the end")
+	f.Int64Var(&o.checkpointBytes, "checkpoint-bytes", 0, "automatic checkpoint after this much log (0: bus default, -1: never)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	return cmd
+}
+
+// validate checks flag values before any work starts.
+func (o *benchOptions) validate() error {
+	switch {
+	case o.pages < 1:
+		return usageErr("--pages must be at least 1, got %d", o.pages)
+	case o.pageSize < 1 || o.pageSize > mmsb.MaxPageSize:
+		return usageErr("--page-size must be in 1..%d, got %d", mmsb.MaxPageSize, o.pageSize)
+	case o.deltaSize < 1 || o.deltaSize > o.pageSize:
+		return usageErr("--delta-size must be in 1..page size (%d), got %d", o.pageSize, o.deltaSize)
+	case o.batch < 1:
+		return usageErr("--batch must be at least 1, got %d", o.batch)
+	case o.count < 0:
+		return usageErr("--count must not be negative, got %d", o.count)
+	case o.workers < 1:
+		return usageErr("--workers must be at least 1, got %d", o.workers)
+	case o.concurrency < 1:
+		return usageErr("--concurrency must be at least 1, got %d", o.concurrency)
+	}
+	if _, err := mmsb.ParseSyncMode(o.sync); err != nil {
+		return usageErr("--sync: %v", err)
+	}
+	if o.dir != "" {
+		names, err := os.ReadDir(o.dir)
+		if err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("bench directory: %w", err)
+		}
+		if len(names) > 0 {
+			return usageErr("--dir %s is not empty: bench measures a fresh bus and never writes into existing data", o.dir)
+		}
+	}
+	return nil
+}
+
+func (a *app) runBench(ctx context.Context, o *benchOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	mode, _ := mmsb.ParseSyncMode(o.sync)
+	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes})
+	if err != nil {
+		return fmt.Errorf("open bus: %w", err)
+	}
+	defer bus.Close()
+
+	res := &benchResult{Pages: o.pages, PageSize: o.pageSize, DeltaSize: o.deltaSize, Batch: o.batch,
+		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Workers: o.workers,
+		Concurrency: o.concurrency, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes}
+
+	gc0 := readGCState()
+	ids, err := a.benchCreate(ctx, bus, o, res)
+	if err != nil {
+		return err
+	}
+	if !o.createOnly && o.count > 0 {
+		if err := a.benchCommit(ctx, bus, o, ids, res); err != nil {
+			return err
+		}
+	}
+	gc1 := readGCState()
+	res.GCPauseMaxNS, res.GCCycles = gcPauseMax(gc0, gc1)
+	res.RSSBytes, res.RSSPeakBytes = readRSS()
+	st := bus.Stats()
+	res.LogBytes, res.LogSyncs, res.Checkpoints = st.Log.Bytes, st.Log.Syncs, st.Checkpoints
+	res.LastLSN = uint64(bus.LastLSN())
+	res.StateHash = hash64(bus.StateHash())
+
+	if !o.noVerify {
+		if !o.json && a.terminal && !a.noProgress {
+			fmt.Fprintln(a.stderr, "verifying replay...")
+		}
+		start := time.Now()
+		rep, err := bus.VerifyReplay(ctx, false)
+		if err != nil {
+			return fmt.Errorf("replay check: %w", err)
+		}
+		res.ReplaySec = time.Since(start).Seconds()
+		res.ReplayChecked, res.ReplayEqual = true, rep.Equal()
+		res.ReplayDifferences = rep.Differences
+	}
+	if o.json {
+		if err := a.printJSON(res); err != nil {
+			return err
+		}
+	} else {
+		a.printBench(res)
+	}
+	if res.ReplayChecked && !res.ReplayEqual {
+		return &exitError{code: exitFailure, msg: "replay of the log differs from the live state"}
+	}
+	return nil
+}
+
+// benchCreate creates the pages in chunks and records how long it took.
+func (a *app) benchCreate(ctx context.Context, bus *mmsb.Bus, o *benchOptions, res *benchResult) ([]mmsb.PageID, error) {
+	ids := make([]mmsb.PageID, 0, o.pages)
+	specs := make([]mmsb.PageSpec, min(createChunk, o.pages))
+	for i := range specs {
+		specs[i] = mmsb.PageSpec{Size: o.pageSize}
+	}
+	bar := a.progress(int64(o.pages), "creating pages")
+	defer bar.finish()
+	start := time.Now()
+	for len(ids) < o.pages {
+		n := min(createChunk, o.pages-len(ids))
+		got, err := bus.CreatePages(ctx, specs[:n])
+		if err != nil {
+			return nil, fmt.Errorf("create pages %d..%d: %w", len(ids), len(ids)+n-1, err)
+		}
+		ids = append(ids, got...)
+		bar.add(int64(n))
+	}
+	el := time.Since(start)
+	res.CreateSec = el.Seconds()
+	res.PagesPerSec = float64(o.pages) / max(el.Seconds(), 1e-9)
+	return ids, nil
+}
+
+// benchCommit runs the commit workload from o.concurrency goroutines.
+func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, ids []mmsb.PageID, res *benchResult) error {
+	batches := (o.count + int64(o.batch) - 1) / int64(o.batch)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Int64 // next batch index to commit
+		firstErr error
+		errOnce  sync.Once
+		wg       sync.WaitGroup
+	)
+	workers := make([]*benchWorker, o.concurrency)
+	for w := range workers {
+		workers[w] = newBenchWorker(o.batch, o.deltaSize)
+	}
+	bar := a.progress(o.count, "committing deltas")
+	defer bar.finish()
+	start := time.Now()
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				b := next.Add(1) - 1
+				if b >= batches || ctx.Err() != nil {
+					return
+				}
+				n := int(min(int64(o.batch), o.count-b*int64(o.batch)))
+				ds := w.fill(o.seed, uint64(b), n, ids, o.pageSize)
+				t0 := time.Now()
+				if _, err := bus.Commit(ctx, ds); err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("commit batch %d: %w", b, err) })
+					cancel()
+					return
+				}
+				w.lat.record(time.Since(t0).Nanoseconds())
+				bar.add(int64(n))
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bench interrupted: %w", err)
+	}
+	var lat latencyHist
+	for _, w := range workers {
+		lat.merge(&w.lat)
+	}
+	res.Deltas, res.Batches = o.count, batches
+	res.DurationSec = el.Seconds()
+	res.DeltasPerSec = float64(o.count) / max(el.Seconds(), 1e-9)
+	res.MBPerSec = res.DeltasPerSec * float64(o.deltaSize) / 1e6
+	res.LatencyP50NS, res.LatencyP99NS, res.LatencyMaxNS = lat.quantile(0.50), lat.quantile(0.99), lat.max
+	return nil
+}
+
+// benchWorker owns one committing goroutine's reusable buffers: the delta
+// slice, one run per delta and the payload bytes are allocated once and
+// refilled for every batch, so that the workload adds no allocation per
+// delta to what the bus itself does.
+type benchWorker struct {
+	rng  rand.PCG
+	ds   []mmsb.Delta
+	runs []mmsb.Run
+	data []byte
+	lat  latencyHist
+}
+
+func newBenchWorker(batch, deltaSize int) *benchWorker {
+	w := &benchWorker{
+		ds:   make([]mmsb.Delta, batch),
+		runs: make([]mmsb.Run, batch),
+		data: make([]byte, batch*deltaSize),
+	}
+	for i := range w.runs {
+		w.runs[i].Data = w.data[i*deltaSize : (i+1)*deltaSize : (i+1)*deltaSize]
+	}
+	return w
+}
+
+// fill prepares batch number b (n deltas) and returns it. The content
+// depends only on (seed, b), not on which goroutine commits the batch.
+func (w *benchWorker) fill(seed, b uint64, n int, ids []mmsb.PageID, pageSize int) []mmsb.Delta {
+	w.rng.Seed(seed, b)
+	deltaSize := len(w.runs[0].Data)
+	span := uint64(pageSize - deltaSize + 1)
+	data := w.data[:n*deltaSize]
+	k := 0
+	for ; k+8 <= len(data); k += 8 {
+		binary.LittleEndian.PutUint64(data[k:], w.rng.Uint64())
+	}
+	if k < len(data) {
+		var tail [8]byte
+		binary.LittleEndian.PutUint64(tail[:], w.rng.Uint64())
+		copy(data[k:], tail[:])
+	}
+	ds := w.ds[:n]
+	for i := range ds {
+		w.runs[i].Offset = uint32(bounded(w.rng.Uint64(), span))
+		ds[i] = mmsb.Delta{Page: ids[bounded(w.rng.Uint64(), uint64(len(ids)))], Runs: w.runs[i : i+1 : i+1]}
+	}
+	return ds
+}
+
+// bounded maps a uniform 64-bit value onto [0, n) by multiply-high
+// (Lemire); the bias is below 2^-40 for any n a bench uses.
+func bounded(x, n uint64) uint64 {
+	hi, _ := bits.Mul64(x, n)
+	return hi
+}
+
+// latencyHist is a log-linear histogram of nanosecond latencies: exact
+// below 16 ns, then 16 buckets per power of two (relative error < 1/16).
+// It has a fixed size, so recording never allocates however long the run.
+type latencyHist struct {
+	counts [latencyBuckets]uint64
+	n      uint64
+	max    int64
+}
+
+const latencyBuckets = 61*16 + 16
+
+func latencyBucket(v uint64) int {
+	if v < 16 {
+		return int(v)
+	}
+	e := bits.Len64(v) - 1
+	return (e-3)*16 + int(v>>(e-4)&15)
+}
+
+// latencyBucketMid returns the midpoint of bucket i's value range.
+func latencyBucketMid(i int) int64 {
+	if i < 16 {
+		return int64(i)
+	}
+	e, sub := i/16+3, uint64(i%16)
+	lo := (16 + sub) << (e - 4)
+	width := uint64(1) << (e - 4)
+	return int64(lo + width/2)
+}
+
+func (h *latencyHist) record(ns int64) {
+	if ns < 0 {
+		ns = 0
+	}
+	h.counts[latencyBucket(uint64(ns))]++
+	h.n++
+	h.max = max(h.max, ns)
+}
+
+func (h *latencyHist) merge(o *latencyHist) {
+	for i, c := range o.counts {
+		h.counts[i] += c
+	}
+	h.n += o.n
+	h.max = max(h.max, o.max)
+}
+
+// quantile returns the q-quantile (0 < q <= 1), clamped to the maximum.
+func (h *latencyHist) quantile(q float64) int64 {
+	if h.n == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(h.n)))
+	rank = max(rank, 1)
+	var seen uint64
+	for i, c := range h.counts {
+		seen += c
+		if seen >= rank {
+			return min(latencyBucketMid(i), h.max)
+		}
+	}
+	return h.max
+}
+
+// gcState is a snapshot of the GC pause record.
+type gcState struct {
+	numGC   uint32
+	pauseNs [256]uint64
+	hist    *metrics.Float64Histogram
+}
+
+// gcPauseMetric is the runtime/metrics histogram of stop-the-world GC
+// pauses (the newer name first; older runtimes only have the second).
+var gcPauseMetrics = []string{"/sched/pauses/total/gc:seconds", "/gc/pauses:seconds"}
+
+func readGCState() gcState {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := gcState{numGC: ms.NumGC, pauseNs: ms.PauseNs}
+	for _, name := range gcPauseMetrics {
+		s := []metrics.Sample{{Name: name}}
+		metrics.Read(s)
+		if s[0].Value.Kind() == metrics.KindFloat64Histogram {
+			st.hist = s[0].Value.Float64Histogram()
+			break
+		}
+	}
+	return st
+}
+
+// gcPauseMax returns the longest GC pause between two snapshots and the
+// number of GC cycles. MemStats keeps the exact pauses of the last 256
+// cycles; when more ran, the runtime/metrics histogram (which counts every
+// pause) bounds the longest one from above as well.
+func gcPauseMax(before, after gcState) (int64, uint32) {
+	cycles := after.numGC - before.numGC
+	var longest uint64
+	for i := uint32(0); i < min(cycles, 256); i++ {
+		longest = max(longest, after.pauseNs[(after.numGC-i+255)%256])
+	}
+	if cycles > 256 && before.hist != nil && after.hist != nil && len(before.hist.Counts) == len(after.hist.Counts) {
+		for i := len(after.hist.Counts) - 1; i >= 0; i-- {
+			if after.hist.Counts[i] > before.hist.Counts[i] {
+				hi := after.hist.Buckets[i+1]
+				if math.IsInf(hi, 1) {
+					hi = after.hist.Buckets[i]
+				}
+				longest = max(longest, uint64(hi*1e9))
+				break
+			}
+		}
+	}
+	return int64(longest), cycles
+}
+
+// readRSS returns the process's resident set size and its peak, from
+// /proc/self/status (0, 0 where that file does not exist).
+func readRSS() (rss, peak int64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Bytes()
+		var dst *int64
+		switch {
+		case bytes.HasPrefix(line, []byte("VmRSS:")):
+			dst = &rss
+		case bytes.HasPrefix(line, []byte("VmHWM:")):
+			dst = &peak
+		default:
+			continue
+		}
+		fields := bytes.Fields(line[6:])
+		if len(fields) >= 1 {
+			if kb, err := strconv.ParseInt(string(fields[0]), 10, 64); err == nil {
+				*dst = kb << 10
+			}
+		}
+	}
+	return rss, peak
+}
+
+func (a *app) printBench(r *benchResult) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	where := "in-memory"
+	if !r.InMemory {
+		where = "dir " + r.Dir
+	}
+	fmt.Fprintf(tw, "workload\t%d pages x %d B, %d deltas of %d B in batches of %d\n", r.Pages, r.PageSize, r.Count, r.DeltaSize, r.Batch)
+	fmt.Fprintf(tw, "bus\t%s, sync=%s, workers=%d, concurrency=%d, seed=%d\n", where, r.Sync, r.Workers, r.Concurrency, r.Seed)
+	fmt.Fprintf(tw, "create\t%d pages in %.3f s (%s pages/s)\n", r.Pages, r.CreateSec, humanCount(r.PagesPerSec))
+	if !r.CreateOnly && r.Deltas > 0 {
+		fmt.Fprintf(tw, "commit\t%d deltas in %d batches, %.3f s\n", r.Deltas, r.Batches, r.DurationSec)
+		fmt.Fprintf(tw, "throughput\t%s deltas/s, %.1f MB/s of payload\n", humanCount(r.DeltasPerSec), r.MBPerSec)
+		fmt.Fprintf(tw, "latency\tp50 %s, p99 %s, max %s per batch\n", time.Duration(r.LatencyP50NS), time.Duration(r.LatencyP99NS), time.Duration(r.LatencyMaxNS))
+	}
+	fmt.Fprintf(tw, "memory\tRSS %s (peak %s)\n", humanBytes(r.RSSBytes), humanBytes(r.RSSPeakBytes))
+	fmt.Fprintf(tw, "gc\tmax pause %s over %d cycles\n", time.Duration(r.GCPauseMaxNS), r.GCCycles)
+	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints)
+	fmt.Fprintf(tw, "state\tLSN %d, hash %s\n", r.LastLSN, r.StateHash)
+	switch {
+	case !r.ReplayChecked:
+		fmt.Fprintf(tw, "replay\tnot checked (--no-verify)\n")
+	case r.ReplayEqual:
+		fmt.Fprintf(tw, "replay\tequal to the live state (%.3f s)\n", r.ReplaySec)
+	default:
+		fmt.Fprintf(tw, "replay\tDIFFERS from the live state (%.3f s)\n", r.ReplaySec)
+		for _, d := range r.ReplayDifferences {
+			fmt.Fprintf(tw, "\t%s\n", d)
+		}
+	}
+	tw.Flush()
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/mmsb-go/mmsb"
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses. Scripts rely on them: 0 only when the command did what it
+// was asked and found nothing wrong.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command failed, or found problems (check, bench replay mismatch)
+	exitUsage   = 2 // bad flags or arguments: nothing was attempted
+)
+
+// Errors shared by the subcommands; each is wrapped with the path or value
+// that was wrong.
+var (
+	// errNotDataDir: a command that reads an existing bus was pointed at a
+	// directory that holds none (no wal/ and no checkpoints/).
+	errNotDataDir = errors.New("not an MMSB data directory")
+	// errUsage marks bad flag values found after flag parsing.
+	errUsage = errors.New("usage")
+)
+
+// app is what every subcommand shares: where output goes and whether
+// progress bars are wanted. Tests build one over buffers.
+type app struct {
+	stdout io.Writer
+	stderr io.Writer
+	// terminal says stderr is a terminal: progress bars are drawn only
+	// then, so that logs and pipes never receive control sequences.
+	terminal bool
+	// noProgress is the --no-progress flag.
+	noProgress bool
+	// started is set once a command's own code runs (after flag and
+	// argument validation), which separates usage errors from failures.
+	started bool
+}
+
+// exitError carries a non-default exit status and a message for stderr.
+// Commands that already printed their findings (check) return one.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// usageErr reports a bad flag value or argument combination (exit 2).
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// extraCommands holds subcommands that register themselves from their own
+// file's init function, so that adding one does not edit this file.
+//
+// VALIDATE GOES HERE: `mmsb validate` (the 10 validation benchmarks) is
+// written separately in validate.go, which is expected to contain
+//
+//	func init() { registerCommand(func(a *app) *cobra.Command { return a.validateCmd() }) }
+//
+// and to follow the conventions of the other subcommands (a.stdout,
+// a.stderr, --json, a.progress, exitError for "ran but failed").
+var extraCommands []func(*app) *cobra.Command
+
+// registerCommand adds a subcommand factory; call it from init.
+func registerCommand(f func(*app) *cobra.Command) { extraCommands = append(extraCommands, f) }
+
+// run executes the command line args and returns the process exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, terminal: isTerminal(stderr)}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	return a.exitStatus(cmd, err)
+}
+
+// exitStatus prints err (if any) to stderr and maps it to an exit status.
+func (a *app) exitStatus(cmd *cobra.Command, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	name := "mmsb"
+	if cmd != nil {
+		name = cmd.CommandPath()
+	}
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintf(a.stderr, "%s: %s\n", name, ee.msg)
+		}
+		return ee.code
+	case !a.started || errors.Is(err, errUsage):
+		fmt.Fprintf(a.stderr, "%s: %v\nRun '%s --help' for usage.\n", name, err, name)
+		return exitUsage
+	default:
+		fmt.Fprintf(a.stderr, "%s: %v\n", name, err)
+		return exitFailure
+	}
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mmsb",
+		Short: "Tools for the Memory-Mapped State Bus",
+		Long: `mmsb works with MMSB data directories: it benchmarks the commit path, checks
+every file of a directory without modifying it, inspects segments, checkpoints
+and pages, replays the log to a point in time into a new directory, takes
+checkpoints, and shows the dependency graph.
+
+Commands that only read (check, inspect, graph, replay) never take the
+directory's write lock, so they work next to a running writer.
+
+Exit status: 0 on success, 1 when a command failed or found problems, 2 on a
+usage error.`,
+		Example: `  mmsb bench --count 1000000
+  mmsb check ./data
+  mmsb inspect --pages ./data
+  mmsb replay ./data --to-lsn 5000 --out ./data-at-5000
+  mmsb checkpoint ./data
+  mmsb graph --dot ./data | dot -Tsvg > graph.svg`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Runs after flags and arguments were validated: errors from here
+		// on are failures, not usage errors.
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			a.started = true
+			return nil
+		},
+	}
+	root.PersistentFlags().BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are drawn only when stderr is a terminal)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		a.benchCmd(),
+		a.checkCmd(),
+		a.inspectCmd(),
+		a.replayCmd(),
+		a.checkpointCmd(),
+		a.graphCmd(),
+	)
+	for _, f := range extraCommands {
+		root.AddCommand(f(a))
+	}
+	return root
+}
+
+// isTerminal reports whether w is a terminal (or a Cygwin/MSYS pty).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// dirArg validates a command's single data-directory argument.
+func dirArg(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%w: %s takes exactly one data directory, got %d arguments", errUsage, cmd.Name(), len(args))
+	}
+	return nil
+}
+
+// requireDataDir checks that dir exists and holds an MMSB bus (a wal/ or a
+// checkpoints/ subdirectory), so that a typo is reported as such rather
+// than as an empty bus, and so that nothing is ever created by mistake.
+func requireDataDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", errNotDataDir, dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%w: %s is not a directory", errNotDataDir, dir)
+	}
+	for _, sub := range []string{"wal", "checkpoints"} {
+		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s has neither wal/ nor checkpoints/", errNotDataDir, dir)
+}
+
+// printJSON writes v to stdout as one indented JSON object.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// hash64 formats a state hash the way every command prints it.
+func hash64(h uint64) string { return fmt.Sprintf("%016x", h) }
+
+// humanBytes formats n bytes with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// humanCount formats a count or rate with a decimal suffix (k, M, G).
+func humanCount(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2fG", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// flagNames lists page flag bits by name, for people.
+func flagNames(f uint8) string {
+	if f == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, n := range []struct {
+		bit  uint8
+		name string
+	}{{mmsb.FlagStale, "stale"}, {mmsb.FlagSyncPending, "sync-pending"}, {mmsb.FlagIRInvalid, "ir-invalid"}} {
+		if f&n.bit != 0 {
+			parts = append(parts, n.name)
+			f &^= n.bit
+		}
+	}
+	if f != 0 {
+		parts = append(parts, fmt.Sprintf("%#x", f))
+	}
+	return strings.Join(parts, ",")
+}

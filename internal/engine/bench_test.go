@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+)
+
+// benchCommit commits batches of 16-byte deltas over 65,536 pages of 1 KiB.
+var histEntries = 0
+
+func benchCommit(b *testing.B, dir string, sync tlog.SyncMode, workers, batch int) {
+	e, err := Open(dir, &Options{Sync: sync, Workers: workers, CheckpointBytes: -1, HistoryEntries: histEntries})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const pages, pageSize, size = 65536, 1024, 16
+	specs := make([]PageSpec, pages)
+	for i := range specs {
+		specs[i] = PageSpec{Size: pageSize}
+	}
+	if _, err := e.CreatePages(ctx, specs); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]delta.Delta, batch)
+	runs := make([]delta.Run, batch)
+	data := make([]byte, batch*size)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	b.SetBytes(size * int64(batch))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for i := range ds {
+			runs[i] = delta.Run{Offset: uint32(rng.IntN(pageSize - size)), Data: data[i*size : (i+1)*size]}
+			ds[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
+		}
+		if _, err := e.Commit(ctx, ds); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deltas/s")
+}
+
+func BenchmarkCommitMemory(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 1000) }
+func BenchmarkCommitMemory2W(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 1000) }
+func BenchmarkCommitDiskGroup(b *testing.B) {
+	benchCommit(b, b.TempDir(), tlog.SyncGroup, 1, 1000)
+}
+func BenchmarkCommitDiskAlways1(b *testing.B) {
+	benchCommit(b, b.TempDir(), tlog.SyncAlways, 1, 1)
+}
+
+func BenchmarkCommitMemoryNoHist(b *testing.B) {
+	histEntries = -1
+	defer func() { histEntries = 0 }()
+	benchCommit(b, "", tlog.SyncNone, 1, 1000)
+}

@@ -1,0 +1,235 @@
+package page
+
+import (
+	"slices"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+)
+
+// The ID index maps page IDs to slots in two parts:
+//
+//   - a dense window: dense[id-denseBase] = slot+1 (0 = none), for IDs in
+//     [denseBase, denseBase+len(dense)). Lookup there is a subtraction, one
+//     compare and an array load. Auto-assigned IDs are dense from 1, so
+//     normally every page is here and the window starts at 0; when old pages
+//     are freed and new ones get ever larger IDs (churn), the window slides
+//     forward past the freed range instead of growing without bound.
+//   - a sparse map for IDs the window does not cover (huge or scattered IDs).
+//
+// A page is in exactly one part. Lookup tries the window first and falls
+// back to the map on a miss (cheap: a length check while the map is empty),
+// so the window may move without first migrating every sparse ID it now
+// covers; migration is an optimisation done when it is cheap.
+//
+// Memory: the window is only placed or grown while it spans at most
+// denseFactor×(live pages)+denseSlack IDs, so it costs a bounded number of
+// bytes per live page (4 per entry), whatever IDs are used.
+const (
+	denseFactor = 4
+	denseSlack  = 64 << 10
+	denseMin    = 64 << 10
+	// maxEvict is the most live window entries that may be pushed into the
+	// map to move the window backwards (e.g. after a first, huge ID).
+	maxEvict = 16
+)
+
+// Lookup returns the slot of page id. This is on the hot path: it must not
+// allocate and should be O(1) (a direct index for dense IDs).
+func (s *Store) Lookup(id base.PageID) (Slot, bool) {
+	if i := id - s.denseBase; i < base.PageID(len(s.dense)) {
+		if v := s.dense[i]; v != 0 {
+			return Slot(v - 1), true
+		}
+	}
+	return s.lookupSparse(id)
+}
+
+// lookupSparse is Lookup's cold path, kept out of line so Lookup inlines.
+func (s *Store) lookupSparse(id base.PageID) (Slot, bool) {
+	if len(s.sparse) == 0 {
+		return -1, false
+	}
+	sl, ok := s.sparse[id]
+	if !ok {
+		return -1, false
+	}
+	return Slot(sl), true
+}
+
+// indexInsert records id -> sl; id must not be indexed yet.
+func (s *Store) indexInsert(id base.PageID, sl Slot) {
+	if i := id - s.denseBase; i < base.PageID(len(s.dense)) {
+		s.dense[i] = int32(sl) + 1
+		s.denseLive++
+		return
+	}
+	if s.sparse == nil {
+		s.sparse = make(map[base.PageID]int32)
+	}
+	s.sparse[id] = int32(sl)
+}
+
+// indexRemove removes id, which is indexed at sl.
+func (s *Store) indexRemove(id base.PageID, sl Slot) {
+	if i := id - s.denseBase; i < base.PageID(len(s.dense)) && s.dense[i] == int32(sl)+1 {
+		s.dense[i] = 0
+		s.denseLive--
+		return
+	}
+	delete(s.sparse, id)
+}
+
+// denseLimit is the largest window span (in IDs) the policy allows now.
+func (s *Store) denseLimit() base.PageID {
+	return base.PageID(denseFactor*uint64(s.live+1) + denseSlack)
+}
+
+// chooseBase picks the window start that would let the window cover id, or
+// reports that no placement within the size limit exists.
+func (s *Store) chooseBase(id base.PageID) (base.PageID, bool) {
+	limit := s.denseLimit()
+	switch {
+	case s.denseLive == 0:
+		// Empty window: put it where id is, preferring the canonical 0.
+		if id < limit {
+			return 0, true
+		}
+		return id, true
+	case id < s.denseBase:
+		// Below a window that holds pages: only move back to 0, and only
+		// when few pages must be evicted into the map to do so.
+		return 0, id < limit && s.denseLive <= maxEvict
+	case id-s.denseBase < limit:
+		return s.denseBase, true // grow in place
+	}
+	// Above: slide forward to the lowest live entry (nothing to evict).
+	nb := s.denseBase + base.PageID(s.firstLive())
+	return nb, id-nb < limit
+}
+
+// firstLive returns the offset of the first non-zero window entry. The
+// caller knows one exists.
+func (s *Store) firstLive() int {
+	for i, v := range s.dense {
+		if v != 0 {
+			return i
+		}
+	}
+	return len(s.dense)
+}
+
+// placeDense moves and/or grows the window to cover id (which it does not
+// cover now), if the policy allows. If it does not, further attempts are
+// suspended for a while so that a stream of uncoverable IDs does not pay
+// for repeated window scans. Only growing the mapping can fail.
+func (s *Store) placeDense(id base.PageID) error {
+	newBase, ok := s.chooseBase(id)
+	if !ok {
+		s.denseRetry = s.creates + uint64(max(len(s.dense)/4, 1024))
+		return nil
+	}
+	n := max(denseMin, 2*int(id-newBase+1))
+	if err := s.denseR.grow(4 * n); err != nil {
+		return err
+	}
+	oldLen := len(s.dense)
+	s.dense = i32s(s.denseR.mem)
+	switch {
+	case newBase < s.denseBase:
+		s.evictDense()
+	case newBase > s.denseBase && s.denseLive > 0:
+		// newBase is at the first live entry, so nothing below it is lost.
+		d := int(newBase - s.denseBase)
+		copy(s.dense, s.dense[d:oldLen])
+		clear(s.dense[oldLen-d : oldLen])
+	}
+	s.denseBase = newBase
+	// Migration walks the whole map: do it here only when that is paid for
+	// by the window's size; rebalance does it otherwise.
+	if len(s.sparse) > 0 && len(s.sparse) <= len(s.dense) {
+		s.migrate()
+	}
+	return nil
+}
+
+// evictDense moves every window entry into the map (few: see maxEvict).
+func (s *Store) evictDense() {
+	if s.sparse == nil {
+		s.sparse = make(map[base.PageID]int32)
+	}
+	for i, v := range s.dense {
+		if v != 0 {
+			s.sparse[s.denseBase+base.PageID(i)] = v - 1
+			s.dense[i] = 0
+		}
+	}
+	s.denseLive = 0
+}
+
+// migrate moves the sparse IDs that the window covers into it.
+func (s *Store) migrate() {
+	for pid, sl := range s.sparse {
+		if i := pid - s.denseBase; i < base.PageID(len(s.dense)) {
+			s.dense[i] = sl + 1
+			s.denseLive++
+			delete(s.sparse, pid)
+		}
+	}
+}
+
+// rebalance lets the window take over sparse IDs once the live-page count
+// allows it to cover them. Without it, IDs that arrived early and high
+// (e.g. a load in descending order) would stay on the map path forever,
+// because later, lower IDs never trigger growth. It runs each time the
+// live count doubles, so its map walk is amortised O(1) per Create.
+func (s *Store) rebalance() {
+	s.rebalanceAt = 2 * s.live
+	limit := s.denseLimit()
+	var top base.PageID
+	found := false
+	for pid := range s.sparse {
+		i := pid - s.denseBase
+		if pid >= s.denseBase && i >= base.PageID(len(s.dense)) && i < limit && pid >= top {
+			top, found = pid, true
+		}
+	}
+	if found {
+		// Best effort: if the mapping cannot grow, lookups stay correct
+		// through the map.
+		_ = s.placeDense(top)
+	}
+	s.migrate()
+}
+
+// forEachID calls fn for every live page in ascending ID order until fn
+// returns false, merging the window walk with the sorted sparse IDs.
+func (s *Store) forEachID(fn func(id base.PageID, sl Slot) bool) {
+	var sparse []base.PageID
+	if len(s.sparse) != 0 {
+		sparse = make([]base.PageID, 0, len(s.sparse))
+		for id := range s.sparse {
+			sparse = append(sparse, id)
+		}
+		slices.Sort(sparse)
+	}
+	j := 0
+	for i, v := range s.dense {
+		if v == 0 {
+			continue
+		}
+		id := s.denseBase + base.PageID(i)
+		for ; j < len(sparse) && sparse[j] < id; j++ {
+			if !fn(sparse[j], Slot(s.sparse[sparse[j]])) {
+				return
+			}
+		}
+		if !fn(id, Slot(v-1)) {
+			return
+		}
+	}
+	for ; j < len(sparse); j++ {
+		if !fn(sparse[j], Slot(s.sparse[sparse[j]])) {
+			return
+		}
+	}
+}

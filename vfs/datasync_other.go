@@ -1,0 +1,9 @@
+//go:build !linux
+
+package vfs
+
+import "os"
+
+// datasync falls back to (*os.File).Sync where fdatasync(2) is not available
+// (on macOS that is fcntl F_FULLFSYNC, the only call that reaches the disk).
+func datasync(f *os.File) error { return f.Sync() }
