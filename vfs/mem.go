@@ -227,7 +227,9 @@ func (n *memNode) resize(size int) {
 	if size > cap(n.data) {
 		// Double: append's gentler growth for large slices copies a
 		// growing log several times over.
-		n.data = slices.Grow(n.data, max(size, 2*cap(n.data), 512)-old)
+		grown := make([]byte, old, max(size, 2*cap(n.data), 512))
+		copy(grown, n.data)
+		n.data = grown
 	}
 	n.data = n.data[:size]
 	clear(n.data[old:])

@@ -15,6 +15,13 @@ import (
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
+// tb is the part of testing.TB that the helpers need; *rapid.T has it too.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // payloadFor returns a deterministic payload for a record starting at lsn.
 func payloadFor(lsn base.LSN, n int) []byte {
 	p := make([]byte, n)
@@ -48,7 +55,7 @@ func genRecords(first base.LSN, n, size int) []rec {
 	return out
 }
 
-func openLog(t testing.TB, opts Options) *Log {
+func openLog(t tb, opts Options) *Log {
 	t.Helper()
 	l, _, err := Open(opts, 0, nil)
 	if err != nil {
@@ -57,7 +64,7 @@ func openLog(t testing.TB, opts Options) *Log {
 	return l
 }
 
-func appendAll(t testing.TB, l *Log, recs []rec) {
+func appendAll(t tb, l *Log, recs []rec) {
 	t.Helper()
 	for _, r := range recs {
 		tk, err := l.Append(r.First, r.Count, r.Payload)
@@ -71,7 +78,7 @@ func appendAll(t testing.TB, l *Log, recs []rec) {
 }
 
 // writeLog creates a log in dir holding recs and closes it.
-func writeLog(t testing.TB, dir string, segBytes int64, recs []rec) {
+func writeLog(t tb, dir string, segBytes int64, recs []rec) {
 	t.Helper()
 	l := openLog(t, Options{FS: vfs.Default, Dir: dir, SegmentBytes: segBytes})
 	appendAll(t, l, recs)
@@ -81,7 +88,7 @@ func writeLog(t testing.TB, dir string, segBytes int64, recs []rec) {
 }
 
 // replay opens dir and returns the records replayed from replayFrom.
-func replay(t testing.TB, opts Options, replayFrom base.LSN) ([]rec, RecoveryReport, *Log, error) {
+func replay(t tb, opts Options, replayFrom base.LSN) ([]rec, RecoveryReport, *Log, error) {
 	t.Helper()
 	var got []rec
 	l, rep, err := Open(opts, replayFrom, func(r *Record) error {
@@ -92,7 +99,7 @@ func replay(t testing.TB, opts Options, replayFrom base.LSN) ([]rec, RecoveryRep
 }
 
 // readAll reads dir with a Reader from `from`.
-func readAll(t testing.TB, dir string, from base.LSN) ([]rec, error) {
+func readAll(t tb, dir string, from base.LSN) ([]rec, error) {
 	t.Helper()
 	r, err := NewReader(vfs.Default, dir, from)
 	if err != nil {
@@ -113,7 +120,7 @@ func readAll(t testing.TB, dir string, from base.LSN) ([]rec, error) {
 }
 
 // checkAll runs Check and returns its findings.
-func checkAll(t testing.TB, dir string) ([]SegmentInfo, []Problem, []rec) {
+func checkAll(t tb, dir string) ([]SegmentInfo, []Problem, []rec) {
 	t.Helper()
 	var probs []Problem
 	var recs []rec
@@ -127,7 +134,7 @@ func checkAll(t testing.TB, dir string) ([]SegmentInfo, []Problem, []rec) {
 	return infos, probs, recs
 }
 
-func equalRecs(t testing.TB, got, want []rec) {
+func equalRecs(t tb, got, want []rec) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d records, want %d", len(got), len(want))
@@ -141,7 +148,7 @@ func equalRecs(t testing.TB, got, want []rec) {
 }
 
 // recordOffsets returns the (file, offset) of every record, via Check.
-func recordOffsets(t testing.TB, dir string) (files []string, offs []int64) {
+func recordOffsets(t tb, dir string) (files []string, offs []int64) {
 	t.Helper()
 	_, err := Check(vfs.Default, dir, func(r *Record) error {
 		files = append(files, r.File)
@@ -174,7 +181,7 @@ func copyDir(t testing.TB, src string) string {
 	return dst
 }
 
-func segPaths(t testing.TB, dir string) []string {
+func segPaths(t tb, dir string) []string {
 	t.Helper()
 	segs, err := listSegments(vfs.Default, dir)
 	if err != nil {
@@ -187,7 +194,7 @@ func segPaths(t testing.TB, dir string) []string {
 	return out
 }
 
-func fileSize(t testing.TB, path string) int64 {
+func fileSize(t tb, path string) int64 {
 	t.Helper()
 	st, err := os.Stat(path)
 	if err != nil {
@@ -196,7 +203,7 @@ func fileSize(t testing.TB, path string) int64 {
 	return st.Size()
 }
 
-func flipByte(t testing.TB, path string, off int64) {
+func flipByte(t tb, path string, off int64) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -208,7 +215,7 @@ func flipByte(t testing.TB, path string, off int64) {
 	}
 }
 
-func asCorruption(t testing.TB, err error) *CorruptionError {
+func asCorruption(t tb, err error) *CorruptionError {
 	t.Helper()
 	var ce *CorruptionError
 	if !errors.As(err, &ce) || !errors.Is(err, ErrCorruption) {

@@ -256,7 +256,7 @@ func TestTornTailVariants(t *testing.T) {
 	}
 }
 
-func appendBytes(t testing.TB, path string, b []byte) {
+func appendBytes(t tb, path string, b []byte) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -368,7 +368,7 @@ func TestCorruptionInMiddle(t *testing.T) {
 }
 
 // writeRaw writes a segment file by hand.
-func writeRaw(t testing.TB, dir string, name string, first base.LSN, frames ...rec) string {
+func writeRaw(t tb, dir string, name string, first base.LSN, frames ...rec) string {
 	t.Helper()
 	b := appendSegmentHeader(nil, first)
 	for _, f := range frames {
