@@ -123,7 +123,8 @@ type Subscription struct {
 
 	ch       chan Event
 	done     chan struct{}
-	once     sync.Once
+	stopOnce sync.Once // closes done
+	once     sync.Once // unregisters and closes ch
 	o        *Orchestrator
 	id       uint64
 	pages    map[base.PageID]struct{}
@@ -140,8 +141,8 @@ func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 // subscription is released. It is safe to call more than once and from any
 // goroutine (but not from a blocking subscription's own invariant hook).
 func (s *Subscription) Close() {
+	s.stop()
 	s.once.Do(func() {
-		close(s.done)
 		s.o.subMu.Lock()
 		s.o.subs = slices.DeleteFunc(s.o.subs, func(x *Subscription) bool { return x == s })
 		s.o.refreshSubMask()
@@ -149,6 +150,9 @@ func (s *Subscription) Close() {
 		close(s.ch) // no publisher holds subMu now, so none can be sending
 	})
 }
+
+// stop releases a publisher blocked on this subscription.
+func (s *Subscription) stop() { s.stopOnce.Do(func() { close(s.done) }) }
 
 func (s *Subscription) wants(ev *Event) bool {
 	if s.types&(1<<ev.Type) == 0 {
@@ -251,6 +255,11 @@ func (o *Orchestrator) closeSubscriptions() {
 	o.subMu.RLock()
 	subs := slices.Clone(o.subs)
 	o.subMu.RUnlock()
+	// Release every blocked delivery first: a publisher blocked on one
+	// subscription holds subMu, which Close needs.
+	for _, s := range subs {
+		s.stop()
+	}
 	for _, s := range subs {
 		s.Close()
 	}
