@@ -522,10 +522,10 @@ func (a *app) printBench(r *benchResult) {
 	if !r.CreateOnly && r.Deltas > 0 {
 		fmt.Fprintf(tw, "commit\t%d deltas in %d batches, %.3f s\n", r.Deltas, r.Batches, r.DurationSec)
 		fmt.Fprintf(tw, "throughput\t%s deltas/s, %.1f MB/s of payload\n", humanCount(r.DeltasPerSec), r.MBPerSec)
-		fmt.Fprintf(tw, "latency\tp50 %s, p99 %s, max %s per batch\n", time.Duration(r.LatencyP50NS), time.Duration(r.LatencyP99NS), time.Duration(r.LatencyMaxNS))
+		fmt.Fprintf(tw, "latency\tp50 %s, p99 %s, max %s per batch commit\n", ms(r.LatencyP50NS), ms(r.LatencyP99NS), ms(r.LatencyMaxNS))
 	}
 	fmt.Fprintf(tw, "memory\tRSS %s (peak %s)\n", humanBytes(r.RSSBytes), humanBytes(r.RSSPeakBytes))
-	fmt.Fprintf(tw, "gc\tmax pause %s over %d cycles\n", time.Duration(r.GCPauseMaxNS), r.GCCycles)
+	fmt.Fprintf(tw, "gc\tmax pause %s over %d cycles\n", ms(r.GCPauseMaxNS), r.GCCycles)
 	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints)
 	fmt.Fprintf(tw, "state\tLSN %d, hash %s\n", r.LastLSN, r.StateHash)
 	switch {
@@ -541,3 +541,7 @@ func (a *app) printBench(r *benchResult) {
 	}
 	tw.Flush()
 }
+
+// ms formats nanoseconds as milliseconds with microsecond precision, the
+// scale at which commit latencies and GC pauses are compared.
+func ms(ns int64) string { return fmt.Sprintf("%.3f ms", float64(ns)/1e6) }

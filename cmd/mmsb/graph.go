@@ -315,5 +315,9 @@ func (a *app) printGraph(s *graphSummary) {
 	if len(s.Roots) > maxRootsShown {
 		more = fmt.Sprintf(" ... and %d more", len(s.Roots)-maxRootsShown)
 	}
-	fmt.Fprintf(w, "roots             %d: %s%s\n", len(s.Roots), strings.Join(roots, " "), more)
+	fmt.Fprintf(w, "roots             %d", len(s.Roots))
+	if len(roots) > 0 {
+		fmt.Fprintf(w, ": %s%s", strings.Join(roots, " "), more)
+	}
+	fmt.Fprintln(w)
 }

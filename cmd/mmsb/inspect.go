@@ -125,6 +125,9 @@ func (a *app) printInspect(r *inspectReport) {
 	fmt.Fprintf(w, "directory %s\n\n", r.Dir)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "SEGMENT\tBYTES\tRECORDS\tFIRST LSN\tLAST LSN\n")
+	if len(r.Segments) == 0 {
+		fmt.Fprintf(tw, "(none)\n")
+	}
 	for _, s := range r.Segments {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", filepath.Base(s.File), s.Bytes, s.Records, s.FirstLSN, s.LastLSN)
 	}
@@ -135,6 +138,9 @@ func (a *app) printInspect(r *inspectReport) {
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "CHECKPOINT\tLSN\tBYTES\n")
+	if len(r.Checkpoints) == 0 {
+		fmt.Fprintf(tw, "(none)\n")
+	}
 	for _, c := range r.Checkpoints {
 		fmt.Fprintf(tw, "%s\t%d\t%d\n", filepath.Base(c.File), c.LSN, c.Bytes)
 	}

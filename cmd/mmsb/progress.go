@@ -36,7 +36,6 @@ func (a *app) progress(total int64, desc string) *progress {
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
 		progressbar.OptionSetItsString("it"),
-		progressbar.OptionThrottle(progressTick),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionFullWidth(),

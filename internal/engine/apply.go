@@ -10,14 +10,17 @@ import (
 )
 
 // HistEntry is one slot of the in-memory write-history ring used by
-// provenance: the entry for LSN l sits at index l & (len(ring)-1). It is 32
-// bytes, written once per operation on the commit hot path.
+// provenance: the entry for LSN l sits at index l & (len(ring)-1). It is 24
+// bytes, written once per operation. It deliberately holds nothing that
+// depends on the page's previous state (such as the previous write's LSN):
+// that would need a random load per delta on the commit hot path, and make
+// parallel apply write neighbouring entries from different cores. A page's
+// earlier writes are found by scanning the ring backwards (histPrev).
 type HistEntry struct {
-	LSN     base.LSN    // the operation's LSN (0: slot unused)
-	Page    base.PageID // page written (0 for non-page ops)
-	PrevLSN base.LSN    // the page's previous last-write LSN: the write chain
-	Lo      uint32      // bounding byte range [Lo, End()) written
-	hi      uint32      // End() | histDerived
+	LSN  base.LSN    // the operation's LSN (0: slot unused)
+	Page base.PageID // page written (0 for non-page ops)
+	Lo   uint32      // bounding byte range [Lo, End()) written
+	hi   uint32      // End() | histDerived
 }
 
 const histDerived = 1 << 31
@@ -101,24 +104,52 @@ func (e *Engine) checkDelta(d *delta.Delta, pending base.Epoch) (page.Slot, erro
 // applyDelta applies a validated delta at lsn. Caller holds e.mu.
 func (e *Engine) applyDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64, derived bool) {
 	delta.Apply(d, e.store.Bytes(sl))
-	e.finishDelta(sl, d, lsn, t, derived)
+	e.finishDelta(sl, d, lsn, t)
+	e.histDelta(lsn, d, derived)
 }
 
 // finishDelta does the bookkeeping of an applied delta: epoch, last-write
-// LSN, history, dirty tracking.
-func (e *Engine) finishDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64, derived bool) {
+// LSN, dirty tracking. The history entry is written separately (histDelta).
+func (e *Engine) finishDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64) {
 	ep := e.store.Epoch(sl) + 1
 	e.store.SetEpoch(sl, ep)
-	prev := e.store.LastLSN(sl)
 	e.store.SetLastLSN(sl, lsn)
 	d.LSN, d.Epoch, d.Time = lsn, ep, t
-	if e.hist != nil {
-		lo, hi := deltaBounds(d)
-		e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: d.Page, PrevLSN: prev, Lo: lo, hi: histHi(hi, derived)}
-	}
 	if e.graphHasEdges {
 		e.markDirty(d.Page)
 	}
+}
+
+// histDelta records a delta in the write-history ring.
+func (e *Engine) histDelta(lsn base.LSN, d *delta.Delta, derived bool) {
+	if e.hist != nil {
+		lo, hi := deltaBounds(d)
+		e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: d.Page, Lo: lo, hi: histHi(hi, derived)}
+	}
+}
+
+// histPrev returns the LSN of the newest operation on page id before LSN
+// before that the ring still holds. ok is false when the ring no longer
+// covers the history needed to answer (the caller reads the log instead).
+// Caller holds e.mu.
+func (e *Engine) histPrev(id base.PageID, before base.LSN) (base.LSN, bool) {
+	if e.hist == nil {
+		return 0, false
+	}
+	n := base.LSN(len(e.hist))
+	for lsn := before - 1; lsn > 0 && before-lsn <= n; lsn-- {
+		h := &e.hist[uint64(lsn)&e.histMask]
+		if h.LSN != lsn {
+			return 0, false // overwritten (or never written): history gone
+		}
+		if h.Page == id {
+			return lsn, true
+		}
+	}
+	if before <= n {
+		return 0, true // the ring reaches back to LSN 1: no earlier write
+	}
+	return 0, false
 }
 
 // deltaBounds returns the bounding range a delta writes.
@@ -275,11 +306,7 @@ func (e *Engine) recordHist(lsn base.LSN, id base.PageID, t int64) {
 		return
 	}
 	_ = t
-	var prev base.LSN
-	if sl, ok := e.store.Lookup(id); ok && id != 0 {
-		prev = e.store.LastLSN(sl)
-	}
-	e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: id, PrevLSN: prev}
+	e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: id}
 }
 
 func (e *Engine) checkEdgeEnds(parent, child base.PageID, typ uint8) error {

@@ -10,10 +10,10 @@ import (
 )
 
 // benchCommit commits batches of 16-byte deltas over 65,536 pages of 1 KiB.
-var histEntries = 0
+var histEntries, segBytes = 0, int64(0)
 
 func benchCommit(b *testing.B, dir string, sync tlog.SyncMode, workers, batch int) {
-	e, err := Open(dir, &Options{Sync: sync, Workers: workers, CheckpointBytes: -1, HistoryEntries: histEntries})
+	e, err := Open(dir, &Options{SegmentBytes: segBytes, Sync: sync, Workers: workers, CheckpointBytes: -1, HistoryEntries: histEntries})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,5 +61,11 @@ func BenchmarkCommitDiskAlways1(b *testing.B) {
 func BenchmarkCommitMemoryNoHist(b *testing.B) {
 	histEntries = -1
 	defer func() { histEntries = 0 }()
+	benchCommit(b, "", tlog.SyncNone, 1, 1000)
+}
+
+func BenchmarkCommitMemorySeg8M(b *testing.B) {
+	segBytes = 8 << 20
+	defer func() { segBytes = 0 }()
 	benchCommit(b, "", tlog.SyncNone, 1, 1000)
 }

@@ -74,8 +74,11 @@ func (e *Engine) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Sl
 		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
 	}
 	slots := e.slots[:len(ds)]
+	first := e.lastLSN + 1
+	// Only the newest len(hist) entries of a batch survive in the ring.
+	histFrom := len(ds) - len(e.hist)
 	if e.applier.workers > 1 && len(ds) >= parallelMin && !anyCheckEpoch(ds) {
-		return e.applier.checkAndEncode(e, buf, ds, slots)
+		return e.applier.checkAndEncode(e, buf, ds, slots, first, histFrom)
 	}
 	var pending map[base.PageID]base.Epoch
 	for i := range ds {
@@ -96,6 +99,9 @@ func (e *Engine) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Sl
 		}
 		slots[i] = sl
 		buf = record.AppendDelta(buf, d)
+		if i >= histFrom {
+			e.histDelta(first+base.LSN(i), d, false)
+		}
 	}
 	return buf, slots, nil
 }
@@ -131,7 +137,8 @@ func (e *Engine) applyBatch(ds []delta.Delta, slots []page.Slot, first base.LSN,
 		return
 	}
 	for i := range ds {
-		e.applyDelta(slots[i], &ds[i], first+base.LSN(i), now, false)
+		delta.Apply(&ds[i], e.store.Bytes(slots[i]))
+		e.finishDelta(slots[i], &ds[i], first+base.LSN(i), now)
 	}
 }
 

@@ -72,7 +72,9 @@ type Options struct {
 	DisableLog bool
 	// HistoryEntries sizes the in-memory write-history ring that answers
 	// provenance queries without reading the log (32 bytes per entry,
-	// rounded up to a power of two; default 65536; negative disables it).
+	// rounded up to a power of two; default 4096, small enough to stay in
+	// cache on the commit hot path; negative disables it). Older history is
+	// read from the log.
 	HistoryEntries int
 }
 
@@ -164,7 +166,7 @@ func (o *Options) withDefaults() Options {
 		r.Clock = func() int64 { return time.Now().UnixNano() }
 	}
 	if r.HistoryEntries == 0 {
-		r.HistoryEntries = 1 << 16
+		r.HistoryEntries = 1 << 12
 	}
 	if r.Workers <= 0 {
 		r.Workers = 1

@@ -15,6 +15,11 @@ import (
 // saves.
 const parallelMin = 256
 
+// shardShift groups 16 consecutive slots into one apply shard, so that the
+// per-slot epoch and LSN words one worker writes never share a cache line
+// with another worker's (false sharing made 2 workers slower than 1).
+const shardShift = 4
+
 // parallelApplier runs the two parallel phases of a large commit with a
 // fixed set of goroutines:
 //
@@ -23,29 +28,46 @@ const parallelMin = 256
 //     buffers are concatenated in chunk order, so the log holds the batch in
 //     submission order whatever the worker count.
 //   - apply: deltas are sharded by slot (so by page): worker w applies the
-//     deltas whose slot % workers == w, in batch order. Per-page order is
+//     deltas whose slot>>shardShift % workers == w, in batch order. Per-page order is
 //     batch order, and the result equals serial application for any worker
 //     count.
 type parallelApplier struct {
 	workers int
-	start   []chan func(w int)
+	start   []chan jobKind
 	wg      sync.WaitGroup
 	bufs    [][]byte
 	errs    []error
+
+	// The current job's arguments, set before the workers are started (the
+	// channel send orders these writes before the workers' reads). Fields
+	// rather than a closure, so that a commit allocates nothing.
+	e        *Engine
+	ds       []delta.Delta
+	slots    []page.Slot
+	first    base.LSN
+	now      int64
+	histFrom int
 }
+
+type jobKind uint8
+
+const (
+	jobCheckEncode jobKind = iota
+	jobApply
+)
 
 func newParallelApplier(workers int) *parallelApplier {
 	p := &parallelApplier{workers: workers, bufs: make([][]byte, workers), errs: make([]error, workers)}
 	if workers <= 1 {
 		return p
 	}
-	p.start = make([]chan func(int), workers-1)
+	p.start = make([]chan jobKind, workers-1)
 	for w := 1; w < workers; w++ {
-		ch := make(chan func(int))
+		ch := make(chan jobKind)
 		p.start[w-1] = ch
 		go func(w int) {
 			for job := range ch {
-				job(w)
+				p.do(job, w)
 				p.wg.Done()
 			}
 		}(w)
@@ -53,33 +75,29 @@ func newParallelApplier(workers int) *parallelApplier {
 	return p
 }
 
-// run calls job(w) for every worker w, the calling goroutine being worker 0.
-func (p *parallelApplier) run(job func(w int)) {
+// run runs job on every worker, the calling goroutine being worker 0.
+func (p *parallelApplier) run(job jobKind) {
 	p.wg.Add(len(p.start))
 	for _, ch := range p.start {
 		ch <- job
 	}
-	job(0)
+	p.do(job, 0)
 	p.wg.Wait()
+	p.e, p.ds, p.slots = nil, nil, nil
 }
 
-func (p *parallelApplier) checkAndEncode(e *Engine, buf []byte, ds []delta.Delta, slots []page.Slot) ([]byte, []page.Slot, error) {
-	n := len(ds)
-	p.run(func(w int) {
-		lo, hi := w*n/p.workers, (w+1)*n/p.workers
-		b := p.bufs[w][:0]
-		p.errs[w] = nil
-		for i := lo; i < hi; i++ {
-			sl, err := e.checkDelta(&ds[i], 0)
-			if err != nil {
-				p.errs[w] = fmt.Errorf("batch delta %d: %w", i, err)
-				break
-			}
-			slots[i] = sl
-			b = record.AppendDelta(b, &ds[i])
-		}
-		p.bufs[w] = b
-	})
+func (p *parallelApplier) do(job jobKind, w int) {
+	switch job {
+	case jobCheckEncode:
+		p.checkEncodeChunk(w)
+	case jobApply:
+		p.applyShard(w)
+	}
+}
+
+func (p *parallelApplier) checkAndEncode(e *Engine, buf []byte, ds []delta.Delta, slots []page.Slot, first base.LSN, histFrom int) ([]byte, []page.Slot, error) {
+	p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
+	p.run(jobCheckEncode)
 	for _, err := range p.errs {
 		if err != nil {
 			return buf, nil, err // the first failing chunk holds the lowest bad index
@@ -91,31 +109,49 @@ func (p *parallelApplier) checkAndEncode(e *Engine, buf []byte, ds []delta.Delta
 	return buf, slots, nil
 }
 
-func (p *parallelApplier) apply(e *Engine, ds []delta.Delta, slots []page.Slot, first base.LSN, now int64) {
-	workers := p.workers
-	p.run(func(w int) {
-		for i := range ds {
-			sl := slots[i]
-			if int(sl)%workers != w {
-				continue
-			}
-			d := &ds[i]
-			delta.Apply(d, e.store.Bytes(sl))
-			lsn := first + base.LSN(i)
-			ep := e.store.Epoch(sl) + 1
-			e.store.SetEpoch(sl, ep)
-			prev := e.store.LastLSN(sl)
-			e.store.SetLastLSN(sl, lsn)
-			d.LSN, d.Epoch, d.Time = lsn, ep, now
-			// Entries older than the ring's size would be overwritten
-			// within this batch anyway; skipping them keeps each ring slot
-			// written by exactly one worker.
-			if e.hist != nil && i >= len(ds)-len(e.hist) {
-				lo, hi := deltaBounds(d)
-				e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: d.Page, PrevLSN: prev, Lo: lo, hi: hi}
-			}
+// checkEncodeChunk validates and encodes worker w's contiguous chunk.
+func (p *parallelApplier) checkEncodeChunk(w int) {
+	e, ds, n := p.e, p.ds, len(p.ds)
+	lo, hi := w*n/p.workers, (w+1)*n/p.workers
+	b := p.bufs[w][:0]
+	p.errs[w] = nil
+	for i := lo; i < hi; i++ {
+		sl, err := e.checkDelta(&ds[i], 0)
+		if err != nil {
+			p.errs[w] = fmt.Errorf("batch delta %d: %w", i, err)
+			break
 		}
-	})
+		p.slots[i] = sl
+		b = record.AppendDelta(b, &ds[i])
+		if i >= p.histFrom {
+			// Contiguous chunks: each ring entry has one writer.
+			e.histDelta(p.first+base.LSN(i), &ds[i], false)
+		}
+	}
+	p.bufs[w] = b
+}
+
+func (p *parallelApplier) apply(e *Engine, ds []delta.Delta, slots []page.Slot, first base.LSN, now int64) {
+	p.e, p.ds, p.slots, p.first, p.now = e, ds, slots, first, now
+	p.run(jobApply)
+}
+
+// applyShard applies the deltas of worker w's page shard, in batch order.
+func (p *parallelApplier) applyShard(w int) {
+	e, ds, workers := p.e, p.ds, p.workers
+	for i := range ds {
+		sl := p.slots[i]
+		if int(sl>>shardShift)%workers != w {
+			continue
+		}
+		d := &ds[i]
+		delta.Apply(d, e.store.Bytes(sl))
+		lsn := p.first + base.LSN(i)
+		ep := e.store.Epoch(sl) + 1
+		e.store.SetEpoch(sl, ep)
+		e.store.SetLastLSN(sl, lsn)
+		d.LSN, d.Epoch, d.Time = lsn, ep, p.now
+	}
 }
 
 func (p *parallelApplier) close() {

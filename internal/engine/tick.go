@@ -316,16 +316,17 @@ func (o *Orchestrator) Tick(ctx context.Context) (*TickResult, error) {
 	t := time.Now()
 	r.Durations[PhaseDrain] = t.Sub(start)
 
-	// Validate, then commit.
+	// Commit optimistically: Commit validates every delta and applies all
+	// or nothing, so in the common case (every delta valid) there is one
+	// validation pass. Only when it refuses the batch are the deltas
+	// validated one by one and the valid ones committed.
 	var tickErr error
-	valid := o.validate(r)
-	t2 := time.Now()
-	r.Durations[PhaseValidate] = t2.Sub(t)
-	if valid > 0 {
-		tickErr = o.commit(ctx, r, valid)
+	if r.Drained > 0 {
+		tickErr = o.commit(ctx, r)
 	}
-	t = time.Now()
-	r.Durations[PhaseCommit] = t.Sub(t2)
+	t2 := time.Now()
+	r.Durations[PhaseCommit] = t2.Sub(t) - r.Durations[PhaseValidate]
+	t = t2
 
 	// Propagate.
 	if !o.opts.Deferred && tickErr == nil {
@@ -416,26 +417,31 @@ func (o *Orchestrator) reject(r *TickResult, d *delta.Delta, err error) {
 	}
 }
 
-// commit commits the first n deltas of the batch. A validation error means
-// the state changed between validation and commit (another writer used the
-// engine directly): validate again and retry once.
-func (o *Orchestrator) commit(ctx context.Context, r *TickResult, n int) error {
+// commit commits the drained batch. When Commit refuses it because a delta
+// is invalid (or conflicts), it validates the deltas one by one, rejects
+// the bad ones individually, and commits the rest; it retries once more if
+// the state changed in between (another writer using the engine directly).
+func (o *Orchestrator) commit(ctx context.Context, r *TickResult) error {
+	n := len(o.batch.ds)
 	for attempt := 0; ; attempt++ {
 		ci, err := o.e.Commit(ctx, o.batch.ds[:n])
 		if err == nil {
 			r.Commit, r.Committed = ci, n
 			return nil
 		}
-		retry := errors.Is(err, ErrInvalidDelta) || errors.Is(err, ErrPageNotFound) || errors.Is(err, ErrConflict)
-		if !retry || attempt > 0 {
+		invalid := errors.Is(err, ErrInvalidDelta) || errors.Is(err, ErrPageNotFound) || errors.Is(err, ErrConflict)
+		if !invalid || attempt > 1 {
 			for i := range o.batch.ds[:n] {
 				o.reject(r, &o.batch.ds[i], err)
 			}
 			return fmt.Errorf("mmsb: tick %d: commit of %d deltas: %w", o.tick, n, err)
 		}
-		// Re-validate only the batch's valid prefix.
+		// Validate only the current candidates (a prefix of the batch).
 		o.batch.ds, o.batch.bufs, o.batch.runs = o.batch.ds[:n], o.batch.bufs[:n], o.batch.runs[:n]
-		if n = o.validate(r); n == 0 {
+		vs := time.Now()
+		n = o.validate(r)
+		r.Durations[PhaseValidate] += time.Since(vs)
+		if n == 0 {
 			return nil
 		}
 	}

@@ -1,0 +1,340 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// Integrity scans the whole log of the target (offline, never modifying
+// it; a live engine is flushed first) and reports:
+//   - framing and CRC32C problems, segment header problems and LSN gaps
+//     (tlog.Check);
+//   - payloads that do not decode (record schema), or hold a different
+//     number of operations than their frame declares;
+//   - operations that do not fit the state at their LSN, tracked from
+//     empty when the log still begins at LSN 1, else from the oldest
+//     checkpoint covering the LSN before the log's first: a delta to a page
+//     that does not exist (orphan), or that does not fit the page; a
+//     derived delta to an unbound page, or whose recorded parent reads name
+//     missing pages or LSNs that were not the parent's last write; edges
+//     and bindings naming missing pages; creates of existing pages, frees of
+//     missing or bound pages; a delta expecting an epoch the page is not at;
+//   - epochs: the epoch of every page (counted +1 per delta from its
+//     creation or checkpoint image) must equal the live page's epoch
+//     (online) and the epoch recorded in every checkpoint the scan passes.
+//
+// Checked counts operations; figures: records, ops, segments, bytes.
+func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
+	start := time.Now()
+	r, rep := newReporter("integrity", &o)
+	fs, dir, err := t.location(ctx)
+	if err != nil {
+		return *rep, err
+	}
+	walDir, ckDir := fs.Join(dir, "wal"), fs.Join(dir, "checkpoints")
+	ckpts, err := checkpoint.List(fs, ckDir)
+	if err != nil && !vfs.IsNotExist(err) {
+		return *rep, err
+	}
+	s := &intState{r: r, fs: fs, pages: map[base.PageID]*intPage{}, bound: map[base.PageID]bool{}}
+	first, err := firstLSN(fs, walDir)
+	if err != nil {
+		return *rep, err
+	}
+	if first > 1 {
+		// Start from the oldest checkpoint that covers the LSN before the
+		// log's first (more of the log is then checked against state).
+		var from *checkpoint.Info
+		for i := len(ckpts) - 1; i >= 0; i-- {
+			if ckpts[i].LSN >= first-1 {
+				from = &ckpts[i]
+				break
+			}
+		}
+		if from == nil {
+			r.addf(first, 0, walDir, "log starts at LSN %d but no checkpoint covers LSN %d: operations cannot be checked against state", first, first-1)
+			s.blind = true
+		} else if err := s.load(fs, from.Path); err != nil {
+			r.addf(from.LSN, 0, from.Path, "checkpoint does not load: %v", err)
+			s.blind = true
+		} else {
+			s.base = from.LSN
+			r.note("state tracked from checkpoint %s (LSN %d); operations up to it are checked for framing and schema only", from.Path, from.LSN)
+		}
+	}
+	// Checkpoints passed by the scan are compared with the tracked state.
+	for i := len(ckpts) - 1; i >= 0; i-- {
+		if ckpts[i].LSN > s.base {
+			s.compareAt = append(s.compareAt, ckpts[i])
+		}
+	}
+	var records, ops int64
+	segs, err := tlog.Check(fs, walDir, func(rec *tlog.Record) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		records++
+		n := s.record(rec)
+		ops += n
+		return nil
+	}, func(p tlog.Problem) {
+		r.add(Problem{Where: fmt.Sprintf("%s offset %d", p.File, p.Offset), What: p.Reason})
+	})
+	if err != nil && !vfs.IsNotExist(err) {
+		return *rep, err
+	}
+	var bytes int64
+	for _, sg := range segs {
+		bytes += sg.Bytes
+	}
+	if t.Engine != nil && !s.blind {
+		for _, p := range t.Engine.Pages() {
+			tp, ok := s.pages[p.ID]
+			switch {
+			case !ok:
+				r.addf(p.LastLSN, p.ID, "live state", "page %d is live but the log never created it", p.ID)
+			case tp.epoch != p.Epoch:
+				r.addf(p.LastLSN, p.ID, "live state", "page %d: log holds %d delta(s) since its image/creation giving epoch %d, live epoch is %d", p.ID, tp.epoch-tp.baseEpoch, tp.epoch, p.Epoch)
+			case tp.size != uint32(p.Size):
+				r.addf(p.LastLSN, p.ID, "live state", "page %d: log created it with %d bytes, live size is %d", p.ID, tp.size, p.Size)
+			}
+		}
+		if live := len(t.Engine.PageIDs()); live != len(s.pages) {
+			r.addf(0, 0, "live state", "log leaves %d page(s), live bus has %d", len(s.pages), live)
+		}
+	}
+	rep.Checked = ops
+	r.figure("records", float64(records))
+	r.figure("ops", float64(ops))
+	r.figure("segments", float64(len(segs)))
+	r.figure("bytes", float64(bytes))
+	rep.Duration = time.Since(start)
+	return *rep, nil
+}
+
+// firstLSN returns the first LSN in the log (0 if empty or unreadable: the
+// scan then reports why).
+func firstLSN(fs vfs.FS, walDir string) (base.LSN, error) {
+	rd, err := tlog.NewReader(fs, walDir, 0)
+	if err != nil {
+		if vfs.IsNotExist(err) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	defer rd.Close()
+	rec, err := rd.Next()
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, tlog.ErrCorruption) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return rec.FirstLSN, nil
+}
+
+type intPage struct {
+	size      uint32
+	epoch     base.Epoch
+	baseEpoch base.Epoch
+	last      base.LSN // last byte write (or creation)
+}
+
+// intState is the state the integrity scan tracks: just enough to decide
+// whether each operation fits.
+type intState struct {
+	r         *reporter
+	fs        vfs.FS
+	pages     map[base.PageID]*intPage
+	bound     map[base.PageID]bool
+	base      base.LSN // ops at or below are checked for schema only
+	blind     bool     // no base state: schema only
+	compareAt []checkpoint.Info
+	dec       record.Decoder
+	op        record.Op
+}
+
+func (s *intState) load(fs vfs.FS, path string) error {
+	rd, err := checkpoint.Open(fs, path)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	var img record.PageImage
+	var op record.Op
+	for {
+		kind, payload, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case record.CkptPage:
+			if err := record.DecodePage(payload, &img); err != nil {
+				return err
+			}
+			s.pages[img.ID] = &intPage{size: img.Size, epoch: img.Epoch, baseEpoch: img.Epoch, last: img.LastLSN}
+		case record.CkptBinding:
+			if err := record.DecodeOne(payload, record.OpBind, &op); err != nil {
+				return err
+			}
+			s.bound[op.Page] = true
+		}
+	}
+}
+
+// record checks one framed record and returns how many ops it held.
+func (s *intState) record(rec *tlog.Record) int64 {
+	where := fmt.Sprintf("%s offset %d", rec.File, rec.Offset)
+	if err := s.dec.Reset(rec.Payload); err != nil {
+		s.r.addf(rec.FirstLSN, 0, where, "payload does not decode: %v", err)
+		return 0
+	}
+	lsn := rec.FirstLSN
+	var n int64
+	for i := uint32(0); i < rec.Count; i, lsn = i+1, lsn+1 {
+		if !s.dec.More() {
+			s.r.addf(lsn, 0, where, "record declares %d operations, payload holds %d", rec.Count, i)
+			return n
+		}
+		if err := s.dec.Next(&s.op); err != nil {
+			s.r.addf(lsn, 0, where, "operation %d does not decode: %v", i, err)
+			return n
+		}
+		n++
+		if !s.blind && lsn > s.base {
+			s.apply(&s.op, lsn, where)
+			for len(s.compareAt) > 0 && s.compareAt[0].LSN <= lsn {
+				if s.compareAt[0].LSN == lsn {
+					s.compareCheckpoint(s.compareAt[0])
+				}
+				s.compareAt = s.compareAt[1:]
+			}
+		}
+	}
+	if s.dec.More() {
+		s.r.addf(rec.LastLSN(), 0, where, "trailing bytes after the %d declared operations", rec.Count)
+	}
+	return n
+}
+
+// apply checks op against the tracked state and applies it.
+func (s *intState) apply(op *record.Op, lsn base.LSN, where string) {
+	r := s.r
+	switch op.Kind {
+	case record.OpDelta, record.OpDerived:
+		d := &op.Delta
+		p := s.pages[d.Page]
+		if p == nil {
+			r.addf(lsn, d.Page, where, "orphan %v: page %d does not exist at LSN %d", op.Kind, d.Page, lsn)
+			return
+		}
+		if err := delta.Validate(d, int(p.size)); err != nil {
+			r.addf(lsn, d.Page, where, "%v does not fit page %d (%d bytes): %v", op.Kind, d.Page, p.size, err)
+		}
+		if d.CheckEpoch && d.ExpectEpoch != p.epoch {
+			// Commit checks the expected epoch against the epoch before the
+			// delta; a logged delta that disagrees was never valid.
+			r.addf(lsn, d.Page, where, "delta expects page %d at epoch %d but it is at epoch %d", d.Page, d.ExpectEpoch, p.epoch)
+		}
+		if op.Kind == record.OpDerived {
+			if !s.bound[d.Page] {
+				r.addf(lsn, d.Page, where, "derived delta to page %d, which is not bound to a function", d.Page)
+			}
+			for _, rd := range op.Reads {
+				pp := s.pages[rd.Page]
+				switch {
+				case pp == nil:
+					r.addf(lsn, d.Page, where, "derived delta to page %d read parent %d, which does not exist", d.Page, rd.Page)
+				case pp.last != rd.LSN:
+					r.addf(lsn, d.Page, where, "derived delta to page %d read parent %d at LSN %d, but its last write was LSN %d", d.Page, rd.Page, rd.LSN, pp.last)
+				}
+			}
+		}
+		p.epoch++
+		p.last = lsn
+	case record.OpCreatePage:
+		if s.pages[op.Page] != nil {
+			r.addf(lsn, op.Page, where, "create of page %d, which already exists", op.Page)
+		}
+		if op.Page == 0 || op.Size == 0 {
+			r.addf(lsn, op.Page, where, "create of page %d with size %d", op.Page, op.Size)
+		}
+		s.pages[op.Page] = &intPage{size: op.Size, last: lsn}
+	case record.OpFreePage:
+		if s.pages[op.Page] == nil {
+			r.addf(lsn, op.Page, where, "free of page %d, which does not exist", op.Page)
+		}
+		if s.bound[op.Page] {
+			r.addf(lsn, op.Page, where, "free of page %d, which is still bound", op.Page)
+		}
+		delete(s.pages, op.Page)
+	case record.OpSetMeta, record.OpSetFlags:
+		if s.pages[op.Page] == nil {
+			r.addf(lsn, op.Page, where, "%v for page %d, which does not exist", op.Kind, op.Page)
+		}
+	case record.OpAddEdge, record.OpRemoveEdge:
+		if op.Kind == record.OpAddEdge && op.EdgeType >= base.NumEdgeTypes {
+			r.addf(lsn, op.Child, where, "edge %d -> %d has unknown type %d", op.Parent, op.Child, op.EdgeType)
+		}
+		if op.Kind == record.OpAddEdge {
+			for _, id := range []base.PageID{op.Parent, op.Child} {
+				if s.pages[id] == nil {
+					r.addf(lsn, id, where, "edge %d -> %d names page %d, which does not exist", op.Parent, op.Child, id)
+				}
+			}
+		}
+	case record.OpBind:
+		if s.pages[op.Page] == nil {
+			r.addf(lsn, op.Page, where, "binding of page %d, which does not exist", op.Page)
+		}
+		if s.bound[op.Page] {
+			r.addf(lsn, op.Page, where, "binding of page %d, which is already bound", op.Page)
+		}
+		for _, p := range op.Parents {
+			if s.pages[p] == nil {
+				r.addf(lsn, op.Page, where, "binding of page %d names parent %d, which does not exist", op.Page, p)
+			}
+		}
+		s.bound[op.Page] = true
+	case record.OpUnbind:
+		if !s.bound[op.Page] {
+			r.addf(lsn, op.Page, where, "unbind of page %d, which is not bound", op.Page)
+		}
+		delete(s.bound, op.Page)
+	}
+}
+
+// compareCheckpoint compares the tracked pages with a checkpoint taken at
+// the LSN just applied.
+func (s *intState) compareCheckpoint(c checkpoint.Info) {
+	other := &intState{r: s.r, pages: map[base.PageID]*intPage{}, bound: map[base.PageID]bool{}}
+	if err := other.load(s.fs, c.Path); err != nil {
+		s.r.addf(c.LSN, 0, c.Path, "checkpoint does not load: %v", err)
+		return
+	}
+	for _, id := range sortedIDs(other.pages) {
+		cp, tp := other.pages[id], s.pages[id]
+		switch {
+		case tp == nil:
+			s.r.addf(c.LSN, id, c.Path, "checkpoint holds page %d, which the log does not have at LSN %d", id, c.LSN)
+		case tp.epoch != cp.epoch || tp.size != cp.size:
+			s.r.addf(c.LSN, id, c.Path, "page %d: log gives epoch %d size %d at LSN %d, checkpoint has epoch %d size %d", id, tp.epoch, tp.size, c.LSN, cp.epoch, cp.size)
+		}
+	}
+	if len(other.pages) != len(s.pages) {
+		s.r.addf(c.LSN, 0, c.Path, "checkpoint holds %d page(s), the log has %d at LSN %d", len(other.pages), len(s.pages), c.LSN)
+	}
+}

@@ -1,0 +1,227 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// Replay checks deterministic replay. Online, it replays the log into a
+// fresh bus from LSN 1 (or the oldest checkpoint when the log no longer
+// holds LSN 1), and again from the newest checkpoint when there is one, and
+// compares every page with the live state bit for bit
+// (engine.VerifyReplay). Offline, it rebuilds the bus from LSN 1 and from
+// the newest checkpoint and compares the two.
+//
+// Figures: pages, pages_differing, bytes_differing, l2_divergence (over
+// float64 pages, "mmsb.type"="f64"), summed over the comparisons made.
+func Replay(ctx context.Context, t Target, o Options) (Report, error) {
+	start := time.Now()
+	r, rep := newReporter("replay", &o)
+	var tot replayTotals
+	var err error
+	if t.Engine != nil {
+		err = replayLive(ctx, t.Engine, r, &tot)
+	} else {
+		err = replayOffline(ctx, t, r, &tot)
+	}
+	if err != nil {
+		return *rep, err
+	}
+	rep.Checked = int64(tot.pages)
+	r.figure("pages", float64(tot.pages))
+	r.figure("pages_differing", float64(tot.pagesDiff))
+	r.figure("bytes_differing", float64(tot.bytesDiff))
+	r.figure("l2_divergence", tot.l2)
+	rep.Duration = time.Since(start)
+	return *rep, nil
+}
+
+type replayTotals struct {
+	pages, pagesDiff int
+	bytesDiff        int64
+	l2               float64
+}
+
+func replayLive(ctx context.Context, e *engine.Engine, r *reporter, tot *replayTotals) error {
+	ckpts, err := checkpoint.List(e.FS(), e.CheckpointDir())
+	if err != nil && !vfs.IsNotExist(err) {
+		return err
+	}
+	modes := []bool{false}
+	if len(ckpts) > 0 {
+		modes = append(modes, true)
+	}
+	for _, fromNewest := range modes {
+		vr, err := e.VerifyReplay(ctx, fromNewest)
+		if err != nil {
+			if errors.Is(err, engine.ErrCorruption) || errors.Is(err, engine.ErrLogTruncated) {
+				r.addf(0, 0, replayFrom(fromNewest), "replay failed: %v", err)
+				continue
+			}
+			return err
+		}
+		where := replayFrom(fromNewest)
+		tot.pages += vr.Pages
+		tot.pagesDiff += vr.PagesDiffering
+		tot.bytesDiff += vr.BytesDiffering
+		tot.l2 = math.Hypot(tot.l2, vr.L2Divergence)
+		for _, d := range vr.Differences {
+			r.addf(vr.LSN, 0, where, "%s", d)
+		}
+		if !vr.Equal() {
+			r.addf(vr.LSN, 0, where, "replay to LSN %d diverges: %d page(s) differ, %d byte(s) differ, L2 divergence %g, state hash live %016x replay %016x, graph equal %v",
+				vr.LSN, vr.PagesDiffering, vr.BytesDiffering, vr.L2Divergence, vr.LiveHash, vr.ReplayHash, vr.GraphEqual)
+		}
+	}
+	return nil
+}
+
+func replayFrom(fromNewest bool) string {
+	if fromNewest {
+		return "replay from newest checkpoint"
+	}
+	return "replay from LSN 1 (or oldest checkpoint)"
+}
+
+func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals) error {
+	fs, dir, err := t.location(ctx)
+	if err != nil {
+		return err
+	}
+	full, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{FromEmpty: true}, t.Funcs)
+	if errors.Is(err, engine.ErrLogTruncated) {
+		r.note("log no longer holds LSN 1; replaying from the oldest checkpoint instead")
+		full, err = engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{FromOldestCheckpoint: true}, t.Funcs)
+	}
+	if err != nil {
+		if errors.Is(err, engine.ErrCorruption) {
+			r.addf(0, 0, dir, "replay failed: %v", err)
+			return nil
+		}
+		return err
+	}
+	defer full.Close()
+	newest, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{}, t.Funcs)
+	if err != nil {
+		if errors.Is(err, engine.ErrCorruption) {
+			r.addf(0, 0, dir, "replay from newest checkpoint failed: %v", err)
+			return nil
+		}
+		return err
+	}
+	defer newest.Close()
+	if a, b := full.LastLSN(), newest.LastLSN(); a != b {
+		r.addf(0, 0, dir, "replays end at different LSNs: %d from the start, %d from the newest checkpoint", a, b)
+	}
+	compareEngines(full, newest, "replay from start vs newest checkpoint", r, tot)
+	return nil
+}
+
+// compareEngines compares two quiescent engines page by page, reporting
+// every difference.
+func compareEngines(a, b *engine.Engine, where string, r *reporter, tot *replayTotals) {
+	pa, pb := a.Pages(), b.Pages()
+	i, j := 0, 0
+	var sumSq float64
+	var bufA, bufB []byte
+	for i < len(pa) || j < len(pb) {
+		switch {
+		case j >= len(pb) || i < len(pa) && pa[i].ID < pb[j].ID:
+			tot.pagesDiff++
+			r.addf(0, pa[i].ID, where, "page %d exists only on the first side", pa[i].ID)
+			i++
+		case i >= len(pa) || pb[j].ID < pa[i].ID:
+			tot.pagesDiff++
+			r.addf(0, pb[j].ID, where, "page %d exists only on the second side", pb[j].ID)
+			j++
+		default:
+			x, y := pa[i], pb[j]
+			tot.pages++
+			diff := false
+			if x.Size != y.Size || x.Epoch != y.Epoch {
+				diff = true
+				r.addf(0, x.ID, where, "page %d: size %d vs %d, epoch %d vs %d", x.ID, x.Size, y.Size, x.Epoch, y.Epoch)
+			}
+			bufA, _, _ = a.ReadPage(x.ID, bufA[:0])
+			bufB, _, _ = b.ReadPage(y.ID, bufB[:0])
+			if !bytes.Equal(bufA, bufB) {
+				diff = true
+				n, nb := min(len(bufA), len(bufB)), int64(0)
+				first := -1
+				for k := 0; k < n; k++ {
+					if bufA[k] != bufB[k] {
+						nb++
+						if first < 0 {
+							first = k
+						}
+					}
+				}
+				nb += int64(max(len(bufA), len(bufB)) - n)
+				tot.bytesDiff += nb
+				r.addf(0, x.ID, where, "page %d: %d byte(s) differ, first at offset %d", x.ID, nb, first)
+				if isF64(x) {
+					for k := 0; k+8 <= n; k += 8 {
+						d := f64At(bufA, k) - f64At(bufB, k)
+						if !math.IsNaN(d) {
+							sumSq += d * d
+						}
+					}
+				}
+			}
+			if diff {
+				tot.pagesDiff++
+			}
+			i++
+			j++
+		}
+	}
+	tot.l2 = math.Hypot(tot.l2, math.Sqrt(sumSq))
+	ea, eb := a.Edges(), b.Edges()
+	if len(ea) != len(eb) {
+		r.addf(0, 0, where, "%d edges vs %d", len(ea), len(eb))
+	} else {
+		for k := range ea {
+			if ea[k] != eb[k] {
+				r.addf(0, ea[k].Child, where, "edge %d differs: %d->%d %v vs %d->%d %v", k, ea[k].Parent, ea[k].Child, ea[k].Type, eb[k].Parent, eb[k].Child, eb[k].Type)
+				break
+			}
+		}
+	}
+	ba, bb := a.Bindings(), b.Bindings()
+	if fmt.Sprint(ba) != fmt.Sprint(bb) {
+		r.addf(0, 0, where, "bound pages differ: %v vs %v", ba, bb)
+		return
+	}
+	for _, id := range ba {
+		x, _ := a.Binding(id)
+		y, _ := b.Binding(id)
+		if x.Func != y.Func || !bytes.Equal(x.Params, y.Params) || fmt.Sprint(x.Parents) != fmt.Sprint(y.Parents) {
+			r.addf(0, id, where, "binding of page %d differs: %s%v vs %s%v", id, x.Func, x.Parents, y.Func, y.Parents)
+		}
+	}
+}
+
+func isF64(p engine.PageInfo) bool {
+	for _, m := range p.Meta {
+		if m.Key == engine.TypeMetaKey {
+			return string(m.Value) == "f64"
+		}
+	}
+	return false
+}
+
+func f64At(b []byte, off int) float64 {
+	return math.Float64frombits(uint64(b[off]) | uint64(b[off+1])<<8 | uint64(b[off+2])<<16 | uint64(b[off+3])<<24 |
+		uint64(b[off+4])<<32 | uint64(b[off+5])<<40 | uint64(b[off+6])<<48 | uint64(b[off+7])<<56)
+}
+
+var _ = base.LSN(0)

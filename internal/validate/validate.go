@@ -1,0 +1,274 @@
+// Package validate holds MMSB's validators: streaming consistency checks
+// of a bus, each of which reports every problem it finds (not just the
+// first) through a callback and returns a summary. They run online, against
+// a live *engine.Engine, or offline, against a data directory.
+//
+//   - Replay: the log replayed into a fresh bus equals the live state.
+//   - Integrity: every log record's framing, CRC and schema; every delta
+//     applies to a page that existed at its LSN; epochs +1 per delta.
+//   - Graph: acyclic; every edge and binding resolves.
+//   - Purity: recompute functions are deterministic and leave inputs alone.
+//   - Invariants: built-in state invariants plus user-registered ones.
+//   - Provenance: provenance answers agree with the log.
+//
+// See docs/validators.md for what each one proves and how to read it.
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// ErrNoTarget: a Target names neither a live engine nor a data directory,
+// or the validator needs what the target lacks (a log, a directory).
+var ErrNoTarget = errors.New("validate: no usable target")
+
+// ErrProblems is returned by hooks (Attach, Strict) when a validator found
+// problems; the wrapped message summarizes them.
+var ErrProblems = errors.New("validate: problems found")
+
+// DefaultMaxProblems is how many problems a Report keeps when
+// Options.MaxProblems is 0. Every problem still reaches Options.OnProblem
+// and is counted in Report.Total.
+const DefaultMaxProblems = 100
+
+// Problem is one finding.
+type Problem struct {
+	Validator string      `json:"validator"`      // which validator found it
+	Where     string      `json:"where"`          // file and offset, page, binding, ...
+	What      string      `json:"what"`           // what is wrong
+	LSN       base.LSN    `json:"lsn,omitempty"`  // the operation concerned (0: none)
+	Page      base.PageID `json:"page,omitempty"` // the page concerned (0: none)
+}
+
+func (p Problem) String() string {
+	s := p.Validator + ": " + p.What
+	if p.Where != "" {
+		s += " (" + p.Where + ")"
+	}
+	return s
+}
+
+// Figure is a named measurement a validator reports besides its problems
+// (bytes differing, L2 divergence, records scanned, ...).
+type Figure struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+}
+
+// Report summarizes one validator run.
+type Report struct {
+	Name     string        `json:"name"`
+	Checked  int64         `json:"checked"`  // items checked (ops, pages, bindings, samples)
+	Skipped  int64         `json:"skipped"`  // items that could not be checked (see Notes)
+	Total    int64         `json:"problems"` // problems found, including those not kept
+	Problems []Problem     `json:"details"`  // the first MaxProblems problems
+	Figures  []Figure      `json:"figures,omitempty"`
+	Notes    []string      `json:"notes,omitempty"` // what was not checked, and why
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// OK reports whether the run found no problem.
+func (r *Report) OK() bool { return r.Total == 0 }
+
+// Figure returns a figure by name (0, false if absent).
+func (r *Report) Figure(name string) (float64, bool) {
+	for _, f := range r.Figures {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return 0, false
+}
+
+// Err returns nil when the report is clean, else an ErrProblems error
+// naming the first problem and the total.
+func (r *Report) Err() error {
+	if r.OK() {
+		return nil
+	}
+	first := ""
+	if len(r.Problems) > 0 {
+		first = ": first: " + r.Problems[0].String()
+	}
+	return fmt.Errorf("%w: %s: %d problem(s)%s", ErrProblems, r.Name, r.Total, first)
+}
+
+// Options tune a validator run. The zero value is usable.
+type Options struct {
+	// OnProblem, if set, is called for every problem as it is found
+	// (streaming, not capped), from the validator's goroutine.
+	OnProblem func(Problem)
+	// MaxProblems is how many problems Report.Problems keeps
+	// (0: DefaultMaxProblems; negative: none).
+	MaxProblems int
+	// Runs is how many times Purity calls each function (0: 3).
+	Runs int
+	// Samples is how many pages Provenance samples (0: 64; negative: all).
+	Samples int
+	// Seed makes Provenance's sampling reproducible.
+	Seed uint64
+}
+
+// Target is what a validator checks: a live engine, or a data directory.
+type Target struct {
+	// Engine is a live bus. When set, FS and Dir are ignored.
+	Engine *engine.Engine
+	// FS and Dir locate a bus's data directory for offline checks (FS nil:
+	// the OS filesystem). The directory may be in use by a live writer.
+	FS  vfs.FS
+	Dir string
+	// Funcs are the recompute functions (beyond the built-ins) that an
+	// offline check registers in the bus it rebuilds.
+	Funcs map[string]semiring.Func
+}
+
+// Live returns a Target for a live engine.
+func Live(e *engine.Engine) Target { return Target{Engine: e} }
+
+// Offline returns a Target for the data directory dir on fs.
+func Offline(fs vfs.FS, dir string, funcs map[string]semiring.Func) Target {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	return Target{FS: fs, Dir: dir, Funcs: funcs}
+}
+
+// location returns the filesystem and directory holding the bus's files,
+// after making a live engine's log readable.
+func (t Target) location(ctx context.Context) (vfs.FS, string, error) {
+	if t.Engine != nil {
+		if err := t.Engine.Flush(ctx); err != nil {
+			return nil, "", err
+		}
+		fs := t.Engine.FS()
+		return fs, fs.Join(t.Engine.WALDir(), ".."), nil
+	}
+	if t.Dir == "" {
+		return nil, "", fmt.Errorf("%w: target has neither an engine nor a directory", ErrNoTarget)
+	}
+	fs := t.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	return fs, t.Dir, nil
+}
+
+// open returns the engine to check: the live one, or a bus rebuilt from
+// the directory (closed by the returned function).
+func (t Target) open(ctx context.Context) (*engine.Engine, func(), error) {
+	if t.Engine != nil {
+		return t.Engine, func() {}, nil
+	}
+	fs, dir, err := t.location(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{}, t.Funcs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("validate: rebuild %s: %w", dir, err)
+	}
+	return e, func() { e.Close() }, nil
+}
+
+// reporter collects the problems of one run.
+type reporter struct {
+	rep   *Report
+	o     *Options
+	limit int
+}
+
+func newReporter(name string, o *Options) (*reporter, *Report) {
+	rep := &Report{Name: name}
+	limit := o.MaxProblems
+	if limit == 0 {
+		limit = DefaultMaxProblems
+	}
+	return &reporter{rep: rep, o: o, limit: limit}, rep
+}
+
+func (r *reporter) add(p Problem) {
+	p.Validator = r.rep.Name
+	r.rep.Total++
+	if len(r.rep.Problems) < r.limit {
+		r.rep.Problems = append(r.rep.Problems, p)
+	}
+	if r.o.OnProblem != nil {
+		r.o.OnProblem(p)
+	}
+}
+
+func (r *reporter) addf(lsn base.LSN, page base.PageID, where, format string, args ...any) {
+	r.add(Problem{Where: where, What: fmt.Sprintf(format, args...), LSN: lsn, Page: page})
+}
+
+func (r *reporter) figure(name string, v float64) {
+	r.rep.Figures = append(r.rep.Figures, Figure{Name: name, Value: v})
+}
+
+func (r *reporter) note(format string, args ...any) {
+	r.rep.Notes = append(r.rep.Notes, fmt.Sprintf(format, args...))
+}
+
+// Func is the common signature of the validators.
+type Func func(ctx context.Context, t Target, o Options) (Report, error)
+
+// Named pairs a validator with its name.
+type Named struct {
+	Name string
+	Fn   Func
+}
+
+// All lists the validators in the order RunAll runs them.
+func All() []Named {
+	return []Named{
+		{"integrity", Integrity},
+		{"replay", Replay},
+		{"graph", Graph},
+		{"purity", Purity},
+		{"invariants", CheckInvariants},
+		{"provenance", Provenance},
+	}
+}
+
+// Lookup returns the validator called name.
+func Lookup(name string) (Func, bool) {
+	for _, v := range All() {
+		if v.Name == name {
+			return v.Fn, true
+		}
+	}
+	return nil, false
+}
+
+// RunAll runs every validator (in All's order) and returns their reports.
+// It stops at the first operational error (I/O, a target that cannot be
+// opened); problems found do not stop it.
+func RunAll(ctx context.Context, t Target, o Options) ([]Report, error) {
+	var out []Report
+	for _, v := range All() {
+		r, err := v.Fn(ctx, t, o)
+		if err != nil {
+			return out, fmt.Errorf("validate: %s: %w", v.Name, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func sortedIDs[T any](m map[base.PageID]T) []base.PageID {
+	ids := make([]base.PageID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
