@@ -233,7 +233,7 @@ func (a *app) benchCreate(ctx context.Context, bus *mmsb.Bus, o *benchOptions, r
 	for i := range specs {
 		specs[i] = mmsb.PageSpec{Size: o.pageSize}
 	}
-	bar := a.progress(int64(o.pages), "creating pages")
+	bar := a.progress(int64(o.pages), "creating pages", "pages")
 	defer bar.finish()
 	start := time.Now()
 	for len(ids) < o.pages {
@@ -266,7 +266,7 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	for w := range workers {
 		workers[w] = newBenchWorker(o.batch, o.deltaSize)
 	}
-	bar := a.progress(o.count, "committing deltas")
+	bar := a.progress(o.count, "committing deltas", "deltas")
 	defer bar.finish()
 	start := time.Now()
 	for _, w := range workers {

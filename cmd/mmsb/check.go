@@ -111,7 +111,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 
 	// 1. The log.
 	walDir := filepath.Join(dir, "wal")
-	bar := a.progress(-1, "checking log")
+	bar := a.progress(-1, "checking log", "records")
 	segs, err := tlog.Check(fs, walDir, func(*tlog.Record) error { bar.add(1); return nil }, func(p tlog.Problem) {
 		report(checkProblem{File: p.File, Offset: p.Offset, Reason: p.Reason})
 	})

@@ -89,7 +89,7 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 	}
 	st, err := engine.ReplayDir(ctx, vfs.Default, dir, engine.ReplayTarget{}, nil)
 	if err != nil {
-		return fmt.Errorf("replay %s: %w", dir, err)
+		return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
 	}
 	defer st.Close()
 	edges := st.Edges()

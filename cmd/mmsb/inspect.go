@@ -96,7 +96,7 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 
 	st, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{}, nil)
 	if err != nil {
-		return fmt.Errorf("replay %s: %w", dir, err)
+		return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
 	}
 	defer st.Close()
 	stats := st.Stats()

@@ -23,9 +23,10 @@ type progress struct {
 // progressTick is how often the bar is redrawn.
 const progressTick = 100 * time.Millisecond
 
-// progress starts a bar for total units (a negative total draws a spinner).
+// progress starts a bar for total units named unit (a negative total draws
+// a spinner).
 // The returned value is never nil; call finish when the work ends.
-func (a *app) progress(total int64, desc string) *progress {
+func (a *app) progress(total int64, desc, unit string) *progress {
 	p := &progress{}
 	if !a.terminal || a.noProgress {
 		return p
@@ -35,10 +36,10 @@ func (a *app) progress(total int64, desc string) *progress {
 		progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("it"),
+		progressbar.OptionSetItsString(unit),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionClearOnFinish(),
-		progressbar.OptionFullWidth(),
+		progressbar.OptionSetWidth(30),
 	)
 	p.stop = make(chan struct{})
 	p.stopped.Add(1)

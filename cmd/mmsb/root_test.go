@@ -195,7 +195,7 @@ func TestHumanFormats(t *testing.T) {
 
 func TestProgressOffWhenNotTerminal(t *testing.T) {
 	a := &app{stderr: &bytes.Buffer{}, terminal: false}
-	p := a.progress(10, "x")
+	p := a.progress(10, "x", "units")
 	p.add(5)
 	p.finish()
 	p.finish() // idempotent
@@ -207,7 +207,7 @@ func TestProgressOffWhenNotTerminal(t *testing.T) {
 	}
 	buf := &lockedBuffer{}
 	a = &app{stderr: buf, terminal: true}
-	p = a.progress(10, "x")
+	p = a.progress(10, "x", "units")
 	p.add(3)
 	deadline := time.Now().Add(10 * time.Second)
 	for buf.Len() == 0 && time.Now().Before(deadline) {
@@ -221,7 +221,7 @@ func TestProgressOffWhenNotTerminal(t *testing.T) {
 	// --no-progress wins over a terminal.
 	buf = &lockedBuffer{}
 	a = &app{stderr: buf, terminal: true, noProgress: true}
-	if p := a.progress(10, "x"); p.bar != nil {
+	if p := a.progress(10, "x", "units"); p.bar != nil {
 		t.Fatal("--no-progress drew a bar")
 	}
 }

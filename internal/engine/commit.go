@@ -238,16 +238,36 @@ func (e *Engine) CreatePages(ctx context.Context, specs []PageSpec) ([]base.Page
 		return nil, nil
 	}
 	ids := make([]base.PageID, len(specs))
-	metas := make([][]byte, len(specs))
+	var metas [][]byte // only when some spec has metadata
+	for _, s := range specs {
+		if len(s.Meta) > 0 {
+			metas = make([][]byte, len(specs))
+			break
+		}
+	}
+	metaOf := func(i int) []byte {
+		if metas == nil {
+			return nil
+		}
+		return metas[i]
+	}
 	check := func() error {
 		next := e.nextID
-		seen := map[base.PageID]struct{}{}
+		// Explicit IDs may collide with each other or with auto IDs; the
+		// set is only built when there are explicit IDs.
+		var seen map[base.PageID]struct{}
+		for _, s := range specs {
+			if s.ID != 0 {
+				seen = make(map[base.PageID]struct{}, len(specs))
+				break
+			}
+		}
 		for i, s := range specs {
 			id := s.ID
 			if id == 0 {
 				for {
 					if _, ok := e.store.Lookup(next); !ok {
-						if _, dup := seen[next]; !dup {
+						if _, dup := seen[next]; !dup && (seen == nil || !explicitLater(specs[i+1:], next)) {
 							break
 						}
 					}
@@ -256,15 +276,19 @@ func (e *Engine) CreatePages(ctx context.Context, specs []PageSpec) ([]base.Page
 				id = next
 				next++
 			}
-			if _, dup := seen[id]; dup {
-				return fmt.Errorf("%w: page %d twice in one batch", ErrPageExists, id)
+			if seen != nil {
+				if _, dup := seen[id]; dup {
+					return fmt.Errorf("%w: page %d twice in one batch", ErrPageExists, id)
+				}
+				seen[id] = struct{}{}
 			}
-			seen[id] = struct{}{}
 			if s.Size < 0 || s.Size > base.MaxPageSize {
 				return fmt.Errorf("%w: page %d size %d (want 1..%d)", ErrInvalidPage, id, s.Size, base.MaxPageSize)
 			}
-			metas[i] = page.AppendMeta(metas[i][:0], s.Meta)
-			if err := e.checkCreate(id, uint32(s.Size), s.Location, metas[i]); err != nil {
+			if metas != nil {
+				metas[i] = page.AppendMeta(metas[i][:0], s.Meta)
+			}
+			if err := e.checkCreate(id, uint32(s.Size), s.Location, metaOf(i)); err != nil {
 				return err
 			}
 			ids[i] = id
@@ -273,7 +297,7 @@ func (e *Engine) CreatePages(ctx context.Context, specs []PageSpec) ([]base.Page
 	}
 	encode := func(buf []byte) []byte {
 		for i, s := range specs {
-			buf = record.AppendCreate(buf, ids[i], uint32(s.Size), s.Location, metas[i])
+			buf = record.AppendCreate(buf, ids[i], uint32(s.Size), s.Location, metaOf(i))
 		}
 		return buf
 	}
@@ -422,4 +446,16 @@ func (e *Engine) maybeCheckpoint() {
 	if due {
 		_, _ = e.Checkpoint(context.Background())
 	}
+}
+
+// explicitLater reports whether a later spec of the batch asks for id
+// explicitly (an auto-assigned ID must not take it). Linear, but only
+// reached for batches mixing explicit and automatic IDs.
+func explicitLater(specs []PageSpec, id base.PageID) bool {
+	for _, s := range specs {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
 }

@@ -281,10 +281,13 @@ func (e *Engine) recover() error {
 	}
 	e.log = log
 	if rep.LastLSN != 0 && rep.LastLSN < e.lastLSN {
-		// The log ends before the checkpoint: its tail was lost (SyncNone
-		// crash) after the checkpoint was made. New records continue from
-		// the checkpoint; the log is ahead-only, so this is consistent.
-		_ = rep
+		// The log ends before the checkpoint: records the checkpoint covers
+		// were cut (a damaged last record truncated as a torn tail, or a
+		// Repair). The log cannot continue at the checkpoint's next LSN
+		// (it appends contiguously), so start it afresh there.
+		if err := e.restartLog(); err != nil {
+			return err
+		}
 	}
 	if e.lastLSN == 0 && len(ckpts) > 0 && e.recovery.Checkpoint == "" && rep.LastLSN == 0 {
 		return fmt.Errorf("%w: no checkpoint could be loaded (%v) and the log is empty", ErrCorruption, e.recovery.SkippedCheckpoint)
@@ -295,6 +298,54 @@ func (e *Engine) recover() error {
 		e.log.Close()
 		return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
 	}
+	return nil
+}
+
+// restartLog replaces a log that ends before the loaded checkpoint's LSN by
+// an empty one, so that the next record (checkpoint LSN + 1) starts a new
+// segment. Every record it removes is covered by that checkpoint. Older
+// checkpoints are removed too: the log no longer leads from them to the
+// present, so neither recovery nor replay could use them.
+func (e *Engine) restartLog() error {
+	if err := e.log.Close(); err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	e.log = nil
+	names, err := e.fs.List(e.walDir())
+	if err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	for _, name := range names {
+		if _, ok := tlog.ParseSegmentName(name); ok {
+			if err := e.fs.Remove(e.fs.Join(e.walDir(), name)); err != nil {
+				return fmt.Errorf("mmsb: restart log: %w", err)
+			}
+		}
+	}
+	if err := e.fs.SyncDir(e.walDir()); err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	ckpts, err := checkpoint.List(e.fs, e.ckptDir())
+	if err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	for _, c := range ckpts {
+		if c.LSN < e.lastLSN {
+			if err := e.fs.Remove(c.Path); err != nil {
+				return fmt.Errorf("mmsb: restart log: %w", err)
+			}
+		}
+	}
+	if err := e.fs.SyncDir(e.ckptDir()); err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	log, _, err := tlog.Open(tlog.Options{
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.Sync,
+	}, e.lastLSN, nil)
+	if err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	e.log = log
 	return nil
 }
 

@@ -543,6 +543,11 @@ func runTornTail(t *testing.T, env *faultEnv) {
 	// Under sync none, acknowledged batches are written but not fsynced: a
 	// power failure may keep any prefix of them, cut anywhere.
 	env.commitN(10)
+	// Rotation fsyncs the finished segment, so only the last one's records
+	// can tear: fill it with a few, so that a cut can fall after whole ones.
+	for i := 0; i < 10 && env.activeSegmentBytes() < fSegBytes*2/3; i++ {
+		env.commitN(1)
+	}
 	if env.durable == env.acked {
 		t.Fatal("sync none: every batch already durable, nothing to tear")
 	}
@@ -563,8 +568,8 @@ func runTornTail(t *testing.T, env *faultEnv) {
 			continue
 		}
 		f, err := img.Open(rep.TornFile)
-		if vfs.IsNotExist(err) && rep.TornOffset == 0 {
-			continue // a segment torn before its header: removed whole
+		if vfs.IsNotExist(err) && rep.TornOffset <= tlog.SegmentHeaderSize {
+			continue // a segment torn before its first whole record: removed
 		}
 		if err != nil {
 			t.Fatalf("torn file %q: %v", rep.TornFile, err)
@@ -788,6 +793,17 @@ func damageLogRecord(header bool) func(*faultEnv) (string, int64, uint64) {
 	}
 }
 
+// activeSegmentBytes returns the size of the last log segment.
+func (env *faultEnv) activeSegmentBytes() int64 {
+	env.t.Helper()
+	wal := env.fs.Join(env.dir, "wal")
+	names, err := env.base.List(wal)
+	if err != nil || len(names) == 0 {
+		env.t.Fatalf("list %s: %v", wal, err)
+	}
+	return int64(len(readAll(env.t, env.base, env.fs.Join(wal, names[len(names)-1]))))
+}
+
 func listCheckpoints(t *testing.T, fs vfs.FS, dir string) []string {
 	t.Helper()
 	names, err := fs.List(dir)
@@ -807,4 +823,62 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestLogEndsBeforeCheckpoint: recovery can leave the log ending before the
+// newest checkpoint's LSN, when the records it loses are ones the checkpoint
+// already covers: a damaged last record (truncated as a torn tail) or a
+// Repair cut. The state is whole (the checkpoint holds it), so the bus must
+// open, take new commits, reopen and replay. It once failed its first
+// commit ("append out of LSN order"): the log expected to continue from its
+// own last LSN, the engine from the checkpoint's.
+func TestLogEndsBeforeCheckpoint(t *testing.T) {
+	for _, repair := range []bool{false, true} {
+		t.Run(fmt.Sprintf("repair=%v", repair), func(t *testing.T) {
+			env := newFaultEnv(t, false, tlog.SyncGroup)
+			env.setup()
+			env.commitN(2)
+			env.checkpoint()
+			if !repair {
+				env.commitN(0) // the checkpoint is the last thing done
+			} else {
+				env.commitN(3)
+			}
+			env.e.Close()
+			ck := env.ckpts[len(env.ckpts)-1]
+			// Damage the last record the checkpoint covers.
+			var file string
+			off := int64(-1)
+			if _, err := tlog.Check(env.base, env.fs.Join(env.dir, "wal"), func(r *tlog.Record) error {
+				if r.LastLSN() <= ck.LSN {
+					file, off = r.File, r.Offset
+				}
+				return nil
+			}, nil); err != nil || off < 0 {
+				t.Fatalf("scan: %v", err)
+			}
+			flipByte(t, env.base, file, off+tlog.FrameHeaderSize+7)
+			o := env.options(env.base)
+			o.Repair = repair
+			e, err := Open(env.dir, o)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			if seq := fRecoveredSeq(t, e); seq != fSeqOfLSN(ck.LSN) {
+				t.Fatalf("recovered batch %d, want %d (the checkpoint's)", seq, fSeqOfLSN(ck.LSN))
+			}
+			rep := e.Recovery().Log
+			if repair && rep.RepairedFile != file || !repair && rep.TornFile != file {
+				t.Fatalf("damage at %s not reported: %+v", file, rep)
+			}
+			e.Close()
+			env.acked = fSeqOfLSN(ck.LSN)
+			e2, _ := env.recovered(env.base, env.acked, env.acked, "reopen")
+			e2.Close()
+			var problems []tlog.Problem
+			if _, err := tlog.Check(env.base, env.fs.Join(env.dir, "wal"), nil, func(p tlog.Problem) { problems = append(problems, p) }); err != nil || len(problems) > 0 {
+				t.Fatalf("tlog.Check: %v %+v", err, problems)
+			}
+		})
+	}
 }

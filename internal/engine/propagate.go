@@ -97,6 +97,8 @@ type propagator struct {
 	flagOps  []flagOp
 	edges    []graph.Edge
 	buf      []byte
+	roots    []base.PageID // dirty pages plus, on a resync, every binding parent
+	resync   bool          // recompute every derived page at the next wave
 }
 
 func newPropagator() *propagator {
@@ -126,20 +128,19 @@ func (e *Engine) Pending() int {
 	return len(e.dirty)
 }
 
-// MarkAllDerivedDirty marks every parent of every derived page dirty, so
-// that the next propagation recomputes every derived page (with early
-// cutoff, so a page already up to date costs one function call and logs
-// nothing). The orchestrator calls it when it starts: the dirty set is not
-// persisted, so after a restart from a checkpoint taken between a commit and
-// its propagation, this is what brings derived pages up to date.
-func (e *Engine) MarkAllDerivedDirty() {
+// ScheduleResync makes the next propagation wave recompute every derived
+// page (with early cutoff, so a page already up to date costs one function
+// call and logs nothing). Unlike a write, it raises no flags. The
+// orchestrator calls it when it starts: the dirty set is not persisted, so
+// after a restart from a checkpoint taken between a commit and its
+// propagation, this is what brings derived pages up to date.
+func (e *Engine) ScheduleResync() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, id := range e.sortedBindingIDs() {
-		for _, p := range e.bindings[id].Parents {
-			e.markDirty(p)
-		}
+	if e.prop == nil {
+		e.prop = newPropagator()
 	}
+	e.prop.resync = len(e.bindings) > 0
 }
 
 // Propagate runs one propagation wave: see PropagateInto.
@@ -179,14 +180,14 @@ func (e *Engine) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.mu.Unlock()
 		return err
 	}
-	if len(e.dirty) == 0 {
-		e.mu.Unlock()
-		return nil
-	}
 	if e.prop == nil {
 		e.prop = newPropagator()
 	}
 	p := e.prop
+	if len(e.dirty) == 0 && !p.resync {
+		e.mu.Unlock()
+		return nil
+	}
 	r.Roots = len(e.dirty)
 	first := e.lastLSN + 1
 	if err := e.computeWave(ctx, p, first, r); err != nil {
@@ -197,6 +198,7 @@ func (e *Engine) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	n := len(p.outs) + len(p.flagOps)
 	if n == 0 {
 		e.clearDirty()
+		p.resync = false
 		e.mu.Unlock()
 		return nil
 	}
@@ -247,6 +249,7 @@ func (e *Engine) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	// The wave covered every descendant of the dirty pages; its own writes
 	// marked the derived pages dirty again, which must not start a new wave.
 	e.clearDirty()
+	p.resync = false
 	e.mu.Unlock()
 	_, err = e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
 	return err
@@ -276,7 +279,15 @@ func (e *Engine) waveView(p *propagator, id base.PageID, first base.LSN) (b []by
 // computeWave fills p.outs with the changed derived pages of the wave.
 // Caller holds e.mu; nothing in the engine changes.
 func (e *Engine) computeWave(ctx context.Context, p *propagator, first base.LSN, r *PropagateResult) error {
-	p.order = e.graph.AppendDescendants(p.order[:0], e.dirty, &p.dataOnly)
+	roots := e.dirty
+	if p.resync {
+		p.roots = append(p.roots[:0], e.dirty...)
+		for _, b := range e.bindings { // order does not matter: roots only seed the traversal
+			p.roots = append(p.roots, b.Parents...)
+		}
+		roots = p.roots
+	}
+	p.order = e.graph.AppendDescendants(p.order[:0], roots, &p.dataOnly)
 	clear(p.overlay)
 	p.outs = p.outs[:0]
 	p.arena = p.arena[:0]
@@ -296,7 +307,7 @@ func (e *Engine) computeWave(ctx context.Context, p *propagator, first base.LSN,
 		}
 		p.inputs = p.inputs[:0]
 		readsLo := len(p.reads)
-		trigger := false
+		trigger := p.resync
 		for _, par := range b.Parents {
 			in, lsn, changed, ok := e.waveView(p, par, first)
 			if !ok {

@@ -43,9 +43,10 @@ type TickOptions struct {
 	// (default 1024).
 	MetricsWindow int
 	// SkipStartupResync: do not recompute every derived page at the first
-	// propagation. By default the orchestrator marks all derived pages' parents
-	// dirty when it starts, because the dirty set is not persisted and a
-	// restart may have lost the propagation of the last committed deltas.
+	// propagation. By default the orchestrator schedules a resync of all
+	// derived pages when it starts (Engine.ScheduleResync), because the dirty
+	// set is not persisted and a restart may have lost the propagation of the
+	// last committed deltas.
 	SkipStartupResync bool
 }
 
@@ -199,7 +200,7 @@ type Orchestrator struct {
 }
 
 // NewOrchestrator returns an orchestrator over e. Unless SkipStartupResync,
-// it marks every derived page for recomputation at the first propagation.
+// it schedules a recompute of every derived page at the first propagation.
 func NewOrchestrator(e *Engine, opts *TickOptions) (*Orchestrator, error) {
 	var o TickOptions
 	if opts != nil {
@@ -226,7 +227,7 @@ func NewOrchestrator(e *Engine, opts *TickOptions) (*Orchestrator, error) {
 	}
 	or.metrics.Budget = o.Budget
 	if !o.SkipStartupResync {
-		e.MarkAllDerivedDirty()
+		e.ScheduleResync()
 	}
 	return or, nil
 }
@@ -609,7 +610,10 @@ func (o *Orchestrator) Close() error {
 	}
 	o.queue.close()
 	o.closeSubscriptions()
-	o.tickMu.Lock() // wait for a running tick to finish
+	// Wait for a running tick to finish, then drop the last batch's
+	// references to callers' memory (no-copy submits).
+	o.tickMu.Lock()
+	o.batch.reset()
 	o.tickMu.Unlock()
 	return nil
 }

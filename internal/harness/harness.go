@@ -1,0 +1,319 @@
+// Package harness is MMSB's validation harness: the seed's 10 benchmarks,
+// each measuring the real thing on an embedded bus, compared with targets
+// loaded from benchmarks_targets.json (embedded; overridable).
+//
+// Every benchmark reports checks of two kinds: semantic checks (replay
+// equality, zero orphans, purity, no NaNs, ...) that must hold on any
+// machine, and timing checks (rates, latencies) that depend on the machine.
+// Quick mode gates only on semantic checks and prints timings; the full run
+// gates on both.
+package harness
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+//go:embed benchmarks_targets.json
+var defaultTargets []byte
+
+// DefaultTargets returns the embedded targets file's bytes.
+func DefaultTargets() []byte { return append([]byte(nil), defaultTargets...) }
+
+// Targets is the parsed targets file.
+type Targets struct {
+	Version    int           `json:"version"`
+	Note       string        `json:"machine_note"`
+	Benchmarks []TargetEntry `json:"benchmarks"`
+}
+
+// TargetEntry is one benchmark's target.
+type TargetEntry struct {
+	ID         int                `json:"id"`
+	Key        string             `json:"key"`
+	Name       string             `json:"name"`
+	Target     string             `json:"target"`
+	Thresholds map[string]float64 `json:"thresholds"`
+}
+
+// ParseTargets parses a targets file and checks every benchmark is present.
+func ParseTargets(b []byte) (*Targets, error) {
+	var t Targets
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("harness: targets: %w", err)
+	}
+	if t.Version != 1 {
+		return nil, fmt.Errorf("harness: targets: unsupported version %d", t.Version)
+	}
+	seen := map[string]bool{}
+	for _, e := range t.Benchmarks {
+		if e.Key == "" || e.ID == 0 {
+			return nil, fmt.Errorf("harness: targets: entry without id/key: %+v", e)
+		}
+		seen[e.Key] = true
+	}
+	for _, b := range All() {
+		if !seen[b.Key] {
+			return nil, fmt.Errorf("harness: targets: no entry for benchmark %q", b.Key)
+		}
+	}
+	return &t, nil
+}
+
+// LoadTargets reads a targets file, or the embedded one when path is "".
+func LoadTargets(path string) (*Targets, error) {
+	if path == "" {
+		return ParseTargets(defaultTargets)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("harness: targets: %w", err)
+	}
+	return ParseTargets(b)
+}
+
+// Entry returns the target entry for key.
+func (t *Targets) Entry(key string) TargetEntry {
+	for _, e := range t.Benchmarks {
+		if e.Key == key {
+			return e
+		}
+	}
+	return TargetEntry{Key: key, Thresholds: map[string]float64{}}
+}
+
+// Config is one harness run's settings.
+type Config struct {
+	Quick   bool
+	Seed    uint64
+	Workers int // multi-threaded measurements (default runtime.NumCPU())
+	Dir     string
+	// Progress, if set, is told about each benchmark as it starts.
+	Progress func(id int, name string)
+}
+
+// Env is what a benchmark sees: its thresholds, the run's mode, and a
+// scratch directory.
+type Env struct {
+	Config
+	Entry TargetEntry
+}
+
+// Threshold returns a threshold, preferring "quick_<name>" in quick mode.
+func (e *Env) Threshold(name string) float64 {
+	if e.Quick {
+		if v, ok := e.Entry.Thresholds["quick_"+name]; ok {
+			return v
+		}
+	}
+	v, ok := e.Entry.Thresholds[name]
+	if !ok {
+		return math.NaN()
+	}
+	return v
+}
+
+// Int returns a threshold as an int.
+func (e *Env) Int(name string) int { return int(e.Threshold(name)) }
+
+// Check is one pass/fail comparison of a benchmark.
+type Check struct {
+	Name     string  `json:"name"`
+	Semantic bool    `json:"semantic"` // gates in quick mode too
+	Pass     bool    `json:"pass"`
+	Value    float64 `json:"value"`
+	Target   string  `json:"target"`
+	Unit     string  `json:"unit,omitempty"`
+}
+
+// Result is one benchmark's outcome.
+type Result struct {
+	ID       int                `json:"id"`
+	Key      string             `json:"key"`
+	Name     string             `json:"name"`
+	Target   string             `json:"target"`
+	Pass     bool               `json:"pass"`
+	Summary  string             `json:"summary"` // the figure shown in the table
+	Checks   []Check            `json:"checks"`
+	Metrics  map[string]float64 `json:"metrics"`
+	Series   map[string][]float64 `json:"series,omitempty"` // for the report's charts
+	Error    string             `json:"error,omitempty"`
+	Duration time.Duration      `json:"duration_ns"`
+}
+
+// Semantic records a semantic check.
+func (r *Result) Semantic(name string, pass bool, value float64, target string) {
+	r.Checks = append(r.Checks, Check{Name: name, Semantic: true, Pass: pass, Value: value, Target: target})
+}
+
+// Timing records a timing (machine-dependent) check.
+func (r *Result) Timing(name string, pass bool, value float64, unit, target string) {
+	r.Checks = append(r.Checks, Check{Name: name, Pass: pass, Value: value, Unit: unit, Target: target})
+}
+
+// Metric records a figure.
+func (r *Result) Metric(name string, v float64) {
+	if r.Metrics == nil {
+		r.Metrics = map[string]float64{}
+	}
+	r.Metrics[name] = v
+}
+
+// Benchmark is one of the ten.
+type Benchmark struct {
+	ID   int
+	Key  string
+	Name string
+	Run  func(ctx context.Context, env *Env, r *Result) error
+}
+
+var registry []Benchmark
+
+func register(b Benchmark) { registry = append(registry, b) }
+
+// All returns the benchmarks in ID order.
+func All() []Benchmark {
+	out := append([]Benchmark(nil), registry...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Report is a whole run.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Quick    bool      `json:"quick"`
+	Machine  string    `json:"machine"`
+	GoVer    string    `json:"go_version"`
+	Results  []Result  `json:"results"`
+	Passed   int       `json:"passed"`
+	Total    int       `json:"total"`
+	AllPass  bool      `json:"all_pass"`
+	Duration float64   `json:"duration_seconds"`
+}
+
+// Run runs the selected benchmarks (all when only is empty).
+func Run(ctx context.Context, cfg Config, targets *Targets, only []int) *Report {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	rep := &Report{Started: time.Now().UTC(), Quick: cfg.Quick, GoVer: runtime.Version(),
+		Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
+	start := time.Now()
+	for _, b := range All() {
+		if len(only) > 0 && !contains(only, b.ID) {
+			continue
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(b.ID, b.Name)
+		}
+		env := &Env{Config: cfg, Entry: targets.Entry(b.Key)}
+		res := Result{ID: b.ID, Key: b.Key, Name: b.Name, Target: env.Entry.Target}
+		t0 := time.Now()
+		err := runOne(ctx, b, env, &res)
+		res.Duration = time.Since(t0)
+		if err != nil {
+			res.Error = err.Error()
+		}
+		res.Pass = err == nil && len(res.Checks) > 0
+		for _, c := range res.Checks {
+			if !c.Pass && (c.Semantic || !cfg.Quick) {
+				res.Pass = false
+			}
+		}
+		if res.Pass {
+			rep.Passed++
+		}
+		rep.Total++
+		rep.Results = append(rep.Results, res)
+		runtime.GC()
+	}
+	rep.AllPass = rep.Passed == rep.Total
+	rep.Duration = time.Since(start).Seconds()
+	return rep
+}
+
+// runOne runs a benchmark, turning a panic into a failure.
+func runOne(ctx context.Context, b Benchmark, env *Env, r *Result) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return b.Run(ctx, env, r)
+}
+
+func contains(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteTable prints the seed's table.
+func (rep *Report) WriteTable(w io.Writer) {
+	fmt.Fprintln(w, "=== MMSB Benchmark Validation ===")
+	for _, r := range rep.Results {
+		mark := "✓"
+		if !r.Pass {
+			mark = "✗"
+		}
+		label := fmt.Sprintf("#%d:", r.ID)
+		line := fmt.Sprintf("%s %-4s %s (%s)", mark, label, r.Name, r.Summary)
+		if r.Error != "" {
+			line += " error: " + r.Error
+		}
+		var failed []string
+		for _, c := range r.Checks {
+			if !c.Pass {
+				kind := "timing"
+				if c.Semantic {
+					kind = "semantic"
+				}
+				failed = append(failed, fmt.Sprintf("%s %s=%s, target %s", kind, c.Name, fmtValue(c.Value, c.Unit), c.Target))
+			}
+		}
+		line += "  target: " + r.Target
+		if len(failed) > 0 {
+			line += "  ← " + strings.Join(failed, "; ")
+		}
+		fmt.Fprintln(w, line)
+	}
+	mode := "full"
+	if rep.Quick {
+		mode = "quick: timing checks shown, not gating"
+	}
+	fmt.Fprintf(w, "\nResult: %d/%d PASS (%s; %s; %.1fs)\n", rep.Passed, rep.Total, mode, rep.Machine, rep.Duration)
+}
+
+func fmtValue(v float64, unit string) string {
+	s := fmt.Sprintf("%.4g", v)
+	if unit != "" {
+		s += " " + unit
+	}
+	return s
+}
+
+// HumanRate formats a rate like 12.3M/s.
+func HumanRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM/s", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fK/s", v/1e3)
+	}
+	return fmt.Sprintf("%.0f/s", v)
+}

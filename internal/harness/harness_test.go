@@ -1,0 +1,57 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestTargetsParse(t *testing.T) {
+	tg, err := LoadTargets("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tg.Benchmarks) != 10 {
+		t.Fatalf("%d targets, want 10", len(tg.Benchmarks))
+	}
+	if _, err := ParseTargets([]byte(`{"version":1,"benchmarks":[]}`)); err == nil {
+		t.Fatal("targets without entries accepted")
+	}
+	if _, err := ParseTargets([]byte(`{"version":2}`)); err == nil {
+		t.Fatal("unknown version accepted")
+	}
+}
+
+func TestQuickRunSubset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs benchmarks")
+	}
+	tg, _ := LoadTargets("")
+	for i := range tg.Benchmarks {
+		// Tiny sizes: this test checks the plumbing, not the figures.
+		th := tg.Benchmarks[i].Thresholds
+		for _, k := range []string{"quick_deltas"} {
+			if _, ok := th[k]; ok {
+				th[k] = 20000
+			}
+		}
+		if tg.Benchmarks[i].Key == "throughput" {
+			th["pages"] = 4096
+		}
+	}
+	rep := Run(context.Background(), Config{Quick: true, Dir: t.TempDir(), Workers: 2}, tg, []int{5, 7})
+	var buf bytes.Buffer
+	rep.WriteTable(&buf)
+	t.Log(buf.String())
+	if rep.Total != 2 || !strings.Contains(buf.String(), "=== MMSB Benchmark Validation ===") {
+		t.Fatalf("unexpected report:\n%s", buf.String())
+	}
+	for _, r := range rep.Results {
+		for _, c := range r.Checks {
+			if c.Semantic && !c.Pass {
+				t.Errorf("#%d semantic check %s failed: %+v", r.ID, c.Name, c)
+			}
+		}
+	}
+}

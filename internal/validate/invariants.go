@@ -1,0 +1,292 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/engine"
+)
+
+// ErrInvalidInvariant: Register was given an empty name, a nil function or
+// a name already in use.
+var ErrInvalidInvariant = errors.New("validate: invalid invariant")
+
+// ErrUnknownValidator: Strict was given a name that Lookup does not know.
+var ErrUnknownValidator = errors.New("validate: unknown validator")
+
+// Built-in invariant names, in the order they run.
+const (
+	InvEpochMonotonic    = "epoch-monotonic"    // epochs never go back; they move only with a write
+	InvPageSize          = "page-size"          // page bytes match their declared size; totals match Stats
+	InvAcyclic           = "acyclic"            // the dependency graph has no cycle
+	InvDerivedConsistent = "derived-consistent" // an up-to-date derived page equals its function of its parents
+	InvFiniteF64         = "finite-f64"         // pages declared "mmsb.type"="f64" hold no NaN or Inf
+)
+
+// Invariants runs the built-in invariants and user-registered ones. It
+// remembers each page's epoch and last write from its previous run, so that
+// the epoch invariant compares consecutive runs. Safe for concurrent use.
+type Invariants struct {
+	mu   sync.Mutex
+	user []userInvariant // sorted by name
+	prev map[base.PageID]pageSnap
+	// Disabled built-ins, by name.
+	disabled map[string]bool
+}
+
+type userInvariant struct {
+	name string
+	fn   func(*engine.Engine) error
+}
+
+type pageSnap struct {
+	epoch base.Epoch
+	last  base.LSN
+}
+
+// NewInvariants returns a runner with every built-in enabled and no user
+// invariant.
+func NewInvariants() *Invariants {
+	return &Invariants{disabled: map[string]bool{}}
+}
+
+// Register adds a user invariant: fn returns an error describing the
+// violation, or nil. User invariants run after the built-ins, in name
+// order; a panic is reported as a violation.
+func (iv *Invariants) Register(name string, fn func(*engine.Engine) error) error {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	if name == "" || fn == nil {
+		return fmt.Errorf("%w: name %q (need a name and a function)", ErrInvalidInvariant, name)
+	}
+	i := sort.Search(len(iv.user), func(i int) bool { return iv.user[i].name >= name })
+	if i < len(iv.user) && iv.user[i].name == name {
+		return fmt.Errorf("%w: %q already registered", ErrInvalidInvariant, name)
+	}
+	iv.user = append(iv.user, userInvariant{})
+	copy(iv.user[i+1:], iv.user[i:])
+	iv.user[i] = userInvariant{name: name, fn: fn}
+	return nil
+}
+
+// Disable turns a built-in invariant off (e.g. InvDerivedConsistent on a
+// bus whose functions are slow).
+func (iv *Invariants) Disable(name string) {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	iv.disabled[name] = true
+}
+
+// CheckInvariants runs the built-in invariants once on the target (with no
+// previous snapshot, so the epoch invariant only checks epochs against
+// last writes).
+func CheckInvariants(ctx context.Context, t Target, o Options) (Report, error) {
+	e, done, err := t.open(ctx)
+	if err != nil {
+		return Report{Name: "invariants"}, err
+	}
+	defer done()
+	return NewInvariants().Check(ctx, e, o)
+}
+
+// Check runs every enabled invariant on e and returns one report. Checked
+// counts invariant evaluations (per page for per-page invariants).
+func (iv *Invariants) Check(ctx context.Context, e *engine.Engine, o Options) (Report, error) {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	start := time.Now()
+	r, rep := newReporter("invariants", &o)
+	pages := e.Pages()
+	lastLSN := e.LastLSN()
+	if !iv.disabled[InvEpochMonotonic] {
+		iv.checkEpochs(pages, lastLSN, r)
+	}
+	if !iv.disabled[InvPageSize] {
+		checkSizes(e, pages, lastLSN, r)
+	}
+	if !iv.disabled[InvAcyclic] {
+		rep.Checked++
+		if err := acyclic(e); err != nil {
+			r.addf(0, 0, InvAcyclic, "%v", err)
+		}
+	}
+	if !iv.disabled[InvDerivedConsistent] {
+		for _, id := range e.Bindings() {
+			if err := ctx.Err(); err != nil {
+				return *rep, err
+			}
+			rep.Checked++
+			// Only pages whose latest derivation read the parents' current
+			// writes can be compared; the others are counted as skipped.
+			if checked, _ := checkBinding(e, id, 1, r, false); !checked {
+				rep.Skipped++
+			}
+		}
+	}
+	if !iv.disabled[InvFiniteF64] {
+		checkFinite(e, pages, r)
+	}
+	for _, u := range iv.user {
+		rep.Checked++
+		if err := callUser(u.fn, e); err != nil {
+			r.addf(0, 0, u.name, "%v", err)
+		}
+	}
+	rep.Duration = time.Since(start)
+	return *rep, nil
+}
+
+func callUser(fn func(*engine.Engine) error, e *engine.Engine) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return fn(e)
+}
+
+// checkEpochs compares each page with the previous run and with the last
+// LSN: an epoch may only grow, and only together with the page's last
+// write; a page's last write is never beyond the bus's last LSN.
+func (iv *Invariants) checkEpochs(pages []engine.PageInfo, lastLSN base.LSN, r *reporter) {
+	next := make(map[base.PageID]pageSnap, len(pages))
+	for _, p := range pages {
+		r.rep.Checked++
+		next[p.ID] = pageSnap{epoch: p.Epoch, last: p.LastLSN}
+		if p.LastLSN > lastLSN {
+			r.addf(p.LastLSN, p.ID, InvEpochMonotonic, "page %d last written at LSN %d, beyond the bus's last LSN %d", p.ID, p.LastLSN, lastLSN)
+		}
+		old, ok := iv.prev[p.ID]
+		if !ok {
+			continue
+		}
+		switch {
+		case p.Epoch < old.epoch && p.LastLSN <= old.last:
+			// A re-created page restarts at epoch 0 but has a newer last LSN.
+			r.addf(p.LastLSN, p.ID, InvEpochMonotonic, "page %d epoch went back from %d to %d with no newer write (last LSN %d, was %d)", p.ID, old.epoch, p.Epoch, p.LastLSN, old.last)
+		case p.Epoch != old.epoch && p.LastLSN == old.last:
+			r.addf(p.LastLSN, p.ID, InvEpochMonotonic, "page %d epoch changed from %d to %d without a write (last LSN still %d)", p.ID, old.epoch, p.Epoch, p.LastLSN)
+		case p.LastLSN < old.last:
+			r.addf(p.LastLSN, p.ID, InvEpochMonotonic, "page %d last write went back from LSN %d to %d", p.ID, old.last, p.LastLSN)
+		}
+	}
+	iv.prev = next
+}
+
+// checkSizes checks every page's bytes against its size and the totals
+// against Stats.
+func checkSizes(e *engine.Engine, pages []engine.PageInfo, lastLSN base.LSN, r *reporter) {
+	var logical int64
+	var buf []byte
+	for _, p := range pages {
+		r.rep.Checked++
+		logical += int64(p.Size)
+		if p.Size <= 0 || p.Size > base.MaxPageSize {
+			r.addf(p.LastLSN, p.ID, InvPageSize, "page %d has size %d", p.ID, p.Size)
+		}
+		var err error
+		buf, _, err = e.ReadPage(p.ID, buf[:0])
+		if err == nil && len(buf) != p.Size {
+			r.addf(p.LastLSN, p.ID, InvPageSize, "page %d holds %d bytes, declared size %d", p.ID, len(buf), p.Size)
+		}
+	}
+	st := e.Stats()
+	// Pages and Stats are separate reads: compare the totals only when no
+	// write happened in between (a moving bus is caught by the next run).
+	if st.LastLSN == lastLSN && (st.Pages != len(pages) || st.LogicalBytes != logical) {
+		r.addf(0, 0, InvPageSize, "stats report %d pages / %d logical bytes, pages sum to %d / %d", st.Pages, st.LogicalBytes, len(pages), logical)
+	}
+}
+
+func acyclic(e *engine.Engine) error {
+	v := ViewOf(e)
+	r, _ := newReporter("acyclic", &Options{})
+	checkGraph(GraphView{Pages: v.Pages, Edges: v.Edges}, r)
+	if r.rep.Total > 0 {
+		return errors.New(r.rep.Problems[0].What)
+	}
+	return nil
+}
+
+// checkFinite checks that float64 pages hold no NaN or Inf.
+func checkFinite(e *engine.Engine, pages []engine.PageInfo, r *reporter) {
+	var buf []byte
+	for _, p := range pages {
+		if !isF64(p) {
+			continue
+		}
+		r.rep.Checked++
+		if p.Size%8 != 0 {
+			r.addf(p.LastLSN, p.ID, InvFiniteF64, "f64 page %d has size %d, not a multiple of 8", p.ID, p.Size)
+		}
+		var err error
+		buf, _, err = e.ReadPage(p.ID, buf[:0])
+		if err != nil {
+			continue
+		}
+		bad, first := 0, -1
+		for k := 0; k+8 <= len(buf); k += 8 {
+			v := f64At(buf, k)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				if first < 0 {
+					first = k / 8
+				}
+				bad++
+			}
+		}
+		if bad > 0 {
+			r.addf(p.LastLSN, p.ID, InvFiniteF64, "f64 page %d holds %d NaN/Inf value(s), first at element %d (%v)", p.ID, bad, first, f64At(buf, first*8))
+		}
+	}
+}
+
+// Attach registers the invariants as an orchestrator hook run every
+// `every` ticks under the name "validate.invariants". onReport (optional)
+// receives every report; the hook fails (an EventInvariantFailed) when
+// problems are found.
+func (iv *Invariants) Attach(o *engine.Orchestrator, every int, opts Options, onReport func(Report)) error {
+	e := o.Engine()
+	return o.RegisterInvariant("validate.invariants", every, func() error {
+		rep, err := iv.Check(context.Background(), e, opts)
+		if onReport != nil {
+			onReport(rep)
+		}
+		if err != nil {
+			return err
+		}
+		return rep.Err()
+	})
+}
+
+// Strict registers validators to run after every tick (strict mode, as in
+// a test harness), each as its own hook "validate.<name>". Offline-only
+// costs apply: Replay and Integrity read the whole log each time.
+func Strict(o *engine.Orchestrator, opts Options, onReport func(Report), names ...string) error {
+	t := Live(o.Engine())
+	for _, name := range names {
+		fn, ok := Lookup(name)
+		if !ok {
+			return fmt.Errorf("%w: %q", ErrUnknownValidator, name)
+		}
+		err := o.RegisterInvariant("validate."+name, 1, func() error {
+			rep, err := fn(context.Background(), t, opts)
+			if onReport != nil {
+				onReport(rep)
+			}
+			if err != nil {
+				return err
+			}
+			return rep.Err()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
