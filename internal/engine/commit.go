@@ -44,7 +44,7 @@ func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, erro
 		e.mu.Unlock()
 		return CommitInfo{}, err
 	}
-	now := e.clock()
+	now := e.commitClock()
 	buf := record.AppendHeader(e.buf[:0], now)
 	buf, slots, err := e.checkAndEncode(buf, ds)
 	e.buf = buf
@@ -187,7 +187,7 @@ func (e *Engine) commitOps(ctx context.Context, n int, check func() error, encod
 		e.mu.Unlock()
 		return CommitInfo{}, err
 	}
-	now := e.clock()
+	now := e.commitClock()
 	buf := encode(record.AppendHeader(e.buf[:0], now))
 	e.buf = buf
 	t, first, err := e.appendLocked(uint32(n), buf)
@@ -458,4 +458,16 @@ func explicitLater(specs []PageSpec, id base.PageID) bool {
 		}
 	}
 	return false
+}
+
+// commitClock returns the time to stamp on a commit: the injected clock,
+// but never earlier than the previous commit, so that commit times never
+// decrease along the log (time-based replay and queries rely on it).
+// Caller holds e.mu.
+func (e *Engine) commitClock() int64 {
+	now := e.clock()
+	if now < e.lastTime {
+		now = e.lastTime
+	}
+	return now
 }

@@ -97,13 +97,18 @@ type propagator struct {
 	flagOps  []flagOp
 	edges    []graph.Edge
 	buf      []byte
-	roots    []base.PageID // dirty pages plus, on a resync, every binding parent
+	roots    []base.PageID // traversal roots (scratch)
+	flagOnly [base.NumEdgeTypes]bool
+	flagScan []base.PageID
 	resync   bool          // recompute every derived page at the next wave
 }
 
 func newPropagator() *propagator {
 	p := &propagator{overlay: map[base.PageID]int32{}, flagAdd: map[base.PageID]uint8{}}
 	p.dataOnly[base.EdgeData] = true
+	p.flagOnly[base.EdgeControl] = true
+	p.flagOnly[base.EdgeGPUSync] = true
+	p.flagOnly[base.EdgeCompiler] = true
 	return p
 }
 
@@ -202,7 +207,7 @@ func (e *Engine) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.mu.Unlock()
 		return nil
 	}
-	now := e.clock()
+	now := e.commitClock()
 	buf := record.AppendHeader(p.buf[:0], now)
 	for i := range p.outs {
 		o := &p.outs[i]
@@ -226,6 +231,11 @@ func (e *Engine) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	}
 	// Apply exactly what applyOp does for OpDerived and OpSetFlags, so that
 	// replay reaches the same state.
+	// The dirty set is cleared below, so finishDelta need not mark the
+	// derived pages dirty: turning graphHasEdges off for the loop saves a
+	// map insert per written page. (It only gates dirty tracking.)
+	hadEdges := e.graphHasEdges
+	e.graphHasEdges = false
 	for i := range p.outs {
 		o := &p.outs[i]
 		lsn := first + base.LSN(i)
@@ -233,6 +243,7 @@ func (e *Engine) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.applyDelta(o.slot, &o.d, lsn, now, true)
 		r.Writes = append(r.Writes, PageWrite{Page: o.page, LSN: lsn})
 	}
+	e.graphHasEdges = hadEdges
 	for j, f := range p.flagOps {
 		lsn := first + base.LSN(len(p.outs)+j)
 		if f.flags == 0 {
@@ -376,6 +387,17 @@ func (e *Engine) computeFlags(p *propagator) {
 	clear(p.flagAdd)
 	p.flagIDs = p.flagIDs[:0]
 	p.flagOps = p.flagOps[:0]
+	// Cheap pre-check: one traversal over flag edges only. In the common
+	// case (no flag edge leaves any written page) it finds nothing and the
+	// per-page child listing below is skipped.
+	p.roots = append(p.roots[:0], e.dirty...)
+	for i := range p.outs {
+		p.roots = append(p.roots, p.outs[i].page)
+	}
+	p.flagScan = e.graph.AppendDescendants(p.flagScan[:0], p.roots, &p.flagOnly)
+	if len(p.flagScan) == 0 {
+		return
+	}
 	visit := func(id base.PageID) {
 		p.edges = e.graph.AppendChildren(p.edges[:0], id)
 		for _, ed := range p.edges {

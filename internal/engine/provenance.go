@@ -41,7 +41,9 @@ type ProvenanceOptions struct {
 	// ring holds the chain: Source, Intent (and Time, when the commit-time
 	// ring no longer holds it) are left empty, and a write matched by its
 	// bounding range only is reported with Exact false. The log is still
-	// read where memory no longer holds the history.
+	// read where memory no longer holds the history, and to tell a page's
+	// creation from a metadata, flags or binding change (ring entries that
+	// wrote no bytes) when the walk reaches one.
 	NoLogDetails bool
 }
 
@@ -243,11 +245,21 @@ func (q *provQuery) root(ctx context.Context, id base.PageID, lo, hi uint32) (Pr
 			return q.scanForWriter(ctx, id, lo, hi, lsn)
 		}
 		if h.End() == 0 {
-			// Not a byte write: the creation (which links to itself).
-			w.LSN, w.Kind, w.Hi, w.Exact = lsn, record.OpCreatePage, uint32(size), true
-			return w, q.fill(ctx, &w, nil)
-		}
-		if h.Lo < hi && lo < h.End() {
+			// An operation on the page that wrote no bytes: its creation,
+			// or a metadata, flags or binding change. Only the log says
+			// which (one cached lookup); only a creation ends the walk.
+			oi, err := q.lookup(ctx, lsn)
+			if err != nil {
+				return w, err
+			}
+			if oi == nil {
+				return q.scanForWriter(ctx, id, lo, hi, lsn)
+			}
+			if oi.kind == record.OpCreatePage {
+				w.LSN, w.Kind, w.Hi, w.Exact = lsn, record.OpCreatePage, uint32(size), true
+				return w, q.fill(ctx, &w, oi)
+			}
+		} else if h.Lo < hi && lo < h.End() {
 			w.LSN, w.Lo, w.Hi, w.Derived = lsn, h.Lo, h.End(), h.Derived()
 			w.Kind = record.OpDelta
 			if w.Derived {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 )
 
@@ -40,6 +41,10 @@ func TestProvenanceByteRanges(t *testing.T) {
 	a := commitT(t, e, labelled(ids[0], 0, "aaaa", "alice", `{"why":"a"}`))
 	b := commitT(t, e, labelled(ids[0], 64, "bbbb", "bob", `{"why":"b"}`))
 	commitT(t, e, labelled(ids[1], 0, "zz", "other", "")) // another page's write in between
+	// A metadata change writes no bytes: the walk must pass over it.
+	if err := e.SetMetadata(ctx, ids[0], []page.MetaEntry{{Key: "k", Value: []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
 	// A sparse delta whose bounding range [8, 120) covers [64, 68) without writing it.
 	sparse := delta.Delta{Page: ids[0], Source: "carol", Runs: []delta.Run{{Offset: 8, Data: []byte("c")}, {Offset: 119, Data: []byte("c")}}}
 	c := commitT(t, e, sparse)

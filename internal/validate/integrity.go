@@ -89,6 +89,13 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 		return nil
 	}, func(p tlog.Problem) {
 		r.add(Problem{Where: fmt.Sprintf("%s offset %d", p.File, p.Offset), What: p.Reason})
+		if !s.blind {
+			// The operations of a bad frame are unknown, so the tracked
+			// state is no longer the state: stop judging operations against
+			// it rather than report a cascade of false orphans.
+			s.blind = true
+			r.note("operations after %s offset %d are checked for framing and schema only (state unknown past a bad frame)", p.File, p.Offset)
+		}
 	})
 	if err != nil && !vfs.IsNotExist(err) {
 		return *rep, err

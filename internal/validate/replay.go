@@ -8,7 +8,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -223,5 +222,3 @@ func f64At(b []byte, off int) float64 {
 	return math.Float64frombits(uint64(b[off]) | uint64(b[off+1])<<8 | uint64(b[off+2])<<16 | uint64(b[off+3])<<24 |
 		uint64(b[off+4])<<32 | uint64(b[off+5])<<40 | uint64(b[off+6])<<48 | uint64(b[off+7])<<56)
 }
-
-var _ = base.LSN(0)

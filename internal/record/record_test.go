@@ -1,0 +1,176 @@
+package record
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+)
+
+// sampleBatch encodes one of every operation kind.
+func sampleBatch() []byte {
+	b := AppendHeader(nil, 1_700_000_000_000_000_123)
+	b = AppendCreate(b, 7, 4096, base.LocationCPU, []byte{1, 0, 0, 0, 1, 0, 0, 0, 'k', 1, 0, 0, 0, 'v'})
+	d := delta.Delta{Page: 7, Runs: []delta.Run{{Offset: 3, Data: []byte("abc")}}, Source: "api", Intent: []byte(`{"why":"test"}`)}
+	b = AppendDelta(b, &d)
+	b = AppendDerived(b, []ParentRead{{Page: 1, LSN: 10}, {Page: 2, LSN: 11}}, &d)
+	b = AppendSetMeta(b, 7, nil)
+	b = AppendEdge(b, OpAddEdge, 1, 7, uint8(base.EdgeControl))
+	b = AppendEdge(b, OpRemoveEdge, 1, 7, AllEdgeTypes)
+	b = AppendBind(b, 7, "f64.sum", []byte{9}, []base.PageID{1, 2})
+	b = AppendUnbind(b, 7)
+	b = AppendFlags(b, 7, 5)
+	b = AppendFree(b, 7)
+	return b
+}
+
+func TestRoundTrip(t *testing.T) {
+	var dec Decoder
+	if err := dec.Reset(sampleBatch()); err != nil {
+		t.Fatal(err)
+	}
+	if dec.Time != 1_700_000_000_000_000_123 {
+		t.Fatalf("time %d", dec.Time)
+	}
+	want := []OpKind{OpCreatePage, OpDelta, OpDerived, OpSetMeta, OpAddEdge, OpRemoveEdge, OpBind, OpUnbind, OpSetFlags, OpFreePage}
+	var op Op
+	for i, k := range want {
+		if err := dec.Next(&op); err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+		if op.Kind != k {
+			t.Fatalf("op %d kind %v, want %v", i, op.Kind, k)
+		}
+		switch k {
+		case OpCreatePage:
+			if op.Page != 7 || op.Size != 4096 || len(op.Meta) != 14 {
+				t.Fatalf("create: %+v", op)
+			}
+		case OpDerived:
+			if len(op.Reads) != 2 || op.Reads[1] != (ParentRead{Page: 2, LSN: 11}) || string(op.Delta.Runs[0].Data) != "abc" {
+				t.Fatalf("derived: %+v", op)
+			}
+		case OpBind:
+			if op.Func != "f64.sum" || len(op.Parents) != 2 || !bytes.Equal(op.Params, []byte{9}) {
+				t.Fatalf("bind: %+v", op)
+			}
+		case OpRemoveEdge:
+			if op.EdgeType != AllEdgeTypes {
+				t.Fatalf("remove-edge type %d", op.EdgeType)
+			}
+		case OpSetFlags:
+			if op.Flags != 5 {
+				t.Fatalf("flags %d", op.Flags)
+			}
+		}
+	}
+	if dec.More() {
+		t.Fatal("trailing bytes")
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	full := sampleBatch()
+	var dec Decoder
+	var op Op
+	if err := dec.Reset(nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("empty payload: %v", err)
+	}
+	if err := dec.Reset([]byte{99, 0}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("bad version: %v", err)
+	}
+	// Every truncation either fails cleanly or decodes fewer ops.
+	for n := 2; n < len(full); n++ {
+		if err := dec.Reset(full[:n]); err != nil {
+			continue
+		}
+		for dec.More() {
+			if err := dec.Next(&op); err != nil {
+				if !errors.Is(err, ErrMalformed) && !errors.Is(err, delta.ErrMalformed) {
+					t.Fatalf("prefix %d: unexpected error class %v", n, err)
+				}
+				break
+			}
+		}
+	}
+	bad := append(AppendHeader(nil, 1), 200)
+	_ = dec.Reset(bad)
+	if err := dec.Next(&op); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("unknown op kind: %v", err)
+	}
+}
+
+func TestCheckpointRecords(t *testing.T) {
+	st := State{LastLSN: 42, NextID: 9, LastTime: -5, Pages: 3, Edges: 2, Bindings: 1}
+	got, err := DecodeState(AppendState(nil, &st))
+	if err != nil || got != st {
+		t.Fatalf("state round trip: %+v %v", got, err)
+	}
+	img := PageImage{ID: 3, Size: 4, Epoch: 8, LastLSN: 40, Flags: 1, Meta: []byte{}, Data: []byte{1, 2, 3, 4}}
+	var p PageImage
+	if err := DecodePage(AppendPage(nil, &img), &p); err != nil || p.ID != 3 || p.Epoch != 8 || !bytes.Equal(p.Data, img.Data) {
+		t.Fatalf("page round trip: %+v %v", p, err)
+	}
+	short := AppendPage(nil, &img)
+	if err := DecodePage(short[:len(short)-1], &p); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("short page data accepted: %v", err)
+	}
+	var op Op
+	edge := AppendEdge(nil, OpAddEdge, 1, 2, 0)
+	if err := DecodeOne(edge, OpAddEdge, &op); err != nil {
+		t.Fatal(err)
+	}
+	if err := DecodeOne(edge, OpBind, &op); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("wrong kind accepted: %v", err)
+	}
+}
+
+func TestNextAllocatesNothing(t *testing.T) {
+	payload := sampleBatch()
+	var dec Decoder
+	op := Op{Reads: make([]ParentRead, 0, 4), Parents: make([]base.PageID, 0, 4)}
+	op.Delta.Runs = make([]delta.Run, 0, 4)
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = dec.Reset(payload)
+		for dec.More() {
+			if op.Kind == OpBind {
+				op.Func = "" // the function name is copied to a string by design
+			}
+			if err := dec.Next(&op); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	// Bind copies its function name (one string); nothing else allocates.
+	if allocs > 1 {
+		t.Fatalf("decoding a batch allocated %.0f times", allocs)
+	}
+}
+
+// FuzzDecode: no payload makes the decoders panic, and whatever decodes
+// re-encodes to a payload that decodes to the same operations.
+func FuzzDecode(f *testing.F) {
+	f.Add(sampleBatch())
+	f.Add(AppendHeader(nil, 0))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var dec Decoder
+		var op Op
+		if dec.Reset(payload) != nil {
+			return
+		}
+		for i := 0; dec.More() && i < 1000; i++ {
+			if dec.Next(&op) != nil {
+				return
+			}
+		}
+		var st State
+		st, _ = DecodeState(payload)
+		_ = st
+		var p PageImage
+		_ = DecodePage(payload, &p)
+		_ = DecodeOne(payload, OpAddEdge, &op)
+	})
+}

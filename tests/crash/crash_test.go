@@ -1,0 +1,511 @@
+//go:build crash
+
+package crash
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+var (
+	iterations = flag.Int("crash.iterations", 50, "child processes to run and kill")
+	seedFlag   = flag.Uint64("crash.seed", 0, "seed of the kill delays (0: derive one from the clock and print it)")
+)
+
+// The workload. Worker w owns pagesPerWorker pages (IDs w*pagesPerWorker+1
+// ...); its batch with sequence number s (s >= 1, consecutive per worker)
+// overwrites every one of its pages whole with content(w, s, j). So after a
+// crash all of a worker's pages must show the same s (a batch is all or
+// nothing), and s is the worker's last acknowledged batch or the one after
+// it (a worker has at most one batch in flight).
+const (
+	maxWorkers     = 4
+	pagesPerWorker = 4
+	pageSize       = 1024
+	segmentBytes   = 256 << 10
+	checkpointSize = 1 << 20
+
+	envDir  = "MMSB_CRASH_DIR"
+	envSync = "MMSB_CRASH_SYNC"
+	envSeed = "MMSB_CRASH_SEED"
+
+	ackName = "acks"
+	busName = "bus"
+
+	minKill = 20 * time.Millisecond
+	maxKill = 300 * time.Millisecond
+	// childLifetime bounds an orphaned child (its parent died).
+	childLifetime = 60 * time.Second
+)
+
+func pageID(w, j int) base.PageID { return base.PageID(w*pagesPerWorker + j + 1) }
+
+// content is what batch s of worker w writes to its page j: s, w, j, then
+// bytes from a xorshift stream seeded by all three.
+func content(w int, s uint64, j int) []byte {
+	b := make([]byte, pageSize)
+	if s == 0 {
+		return b
+	}
+	binary.LittleEndian.PutUint64(b[0:], s)
+	binary.LittleEndian.PutUint32(b[8:], uint32(w))
+	binary.LittleEndian.PutUint32(b[12:], uint32(j))
+	x := s*0x9e3779b97f4a7c15 ^ uint64(w)<<48 ^ uint64(j)<<40 | 1
+	for k := 16; k < len(b); k++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[k] = byte(x)
+	}
+	return b
+}
+
+// batchSum is the checksum the ack file records for a batch.
+func batchSum(w int, s uint64) uint32 {
+	var c uint32
+	for j := 0; j < pagesPerWorker; j++ {
+		c = crc32.Update(c, crc32.IEEETable, content(w, s, j))
+	}
+	return c
+}
+
+func busOptions(mode tlog.SyncMode) *engine.Options {
+	return &engine.Options{Sync: mode, SegmentBytes: segmentBytes, CheckpointBytes: checkpointSize}
+}
+
+// TestCrashChild is the child process's body; it does nothing unless the
+// parent set envDir. It commits until it is killed.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(envDir)
+	if dir == "" {
+		t.Skip("run by TestCrash in a child process")
+	}
+	if err := runChild(dir, os.Getenv(envSync), os.Getenv(envSeed)); err != nil {
+		fmt.Fprintln(os.Stderr, "crash child:", err)
+		os.Exit(3)
+	}
+	os.Exit(4) // unreachable: runChild returns only on errors
+}
+
+func runChild(dir, syncName, seedText string) error {
+	mode, err := tlog.ParseSyncMode(syncName)
+	if err != nil {
+		return err
+	}
+	seed, _ := strconv.ParseUint(seedText, 10, 64)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	acks, err := openAcks(filepath.Join(dir, ackName))
+	if err != nil {
+		return err
+	}
+	e, err := engine.Open(filepath.Join(dir, busName), busOptions(mode))
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	ctx := context.Background()
+	if _, err := e.Page(pageID(0, 0)); errors.Is(err, engine.ErrPageNotFound) {
+		specs := make([]engine.PageSpec, 0, maxWorkers*pagesPerWorker)
+		for w := 0; w < maxWorkers; w++ {
+			for j := 0; j < pagesPerWorker; j++ {
+				specs = append(specs, engine.PageSpec{ID: pageID(w, j), Size: pageSize})
+			}
+		}
+		if _, err := e.CreatePages(ctx, specs); err != nil {
+			return fmt.Errorf("create pages: %w", err)
+		}
+		if err := acks.write("C\n"); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	workers := 1
+	if mode == tlog.SyncGroup {
+		workers = maxWorkers
+	}
+	errc := make(chan error, workers+1)
+	for w := 0; w < workers; w++ {
+		b, _, err := e.ReadPage(pageID(w, 0), nil)
+		if err != nil {
+			return err
+		}
+		go func(w int, seq uint64) { errc <- worker(ctx, e, acks, w, seq) }(w, binary.LittleEndian.Uint64(b))
+	}
+	// Checkpoints on top of the automatic ones, so that kills land in them.
+	go func() {
+		for {
+			time.Sleep(time.Duration(5+rng.IntN(30)) * time.Millisecond)
+			if _, err := e.Checkpoint(ctx); err != nil {
+				errc <- fmt.Errorf("checkpoint: %w", err)
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(childLifetime):
+		return errors.New("not killed in time (is the parent gone?)")
+	}
+}
+
+// worker commits batches seq+1, seq+2, ... for worker w, acknowledging each
+// one in the ack file once Commit has returned.
+func worker(ctx context.Context, e *engine.Engine, acks *ackFile, w int, seq uint64) error {
+	ds := make([]delta.Delta, pagesPerWorker)
+	for {
+		seq++
+		for j := range ds {
+			ds[j] = delta.Delta{Page: pageID(w, j), Runs: []delta.Run{{Data: content(w, seq, j)}}}
+		}
+		info, err := e.Commit(ctx, ds)
+		if err != nil {
+			return fmt.Errorf("worker %d batch %d: %w", w, seq, err)
+		}
+		line := fmt.Sprintf("A %d %d %d %d %08x\n", w, seq, info.FirstLSN, info.LastLSN, batchSum(w, seq))
+		if err := acks.write(line); err != nil {
+			return err
+		}
+	}
+}
+
+// ackFile is the child's record of acknowledged commits: one line each,
+// appended and fsynced after Commit returned.
+type ackFile struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// openAcks opens the ack file for appending, first cutting a partial last
+// line (the previous child was killed while writing it: that commit counts
+// as unacknowledged).
+func openAcks(path string) (*ackFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	keep := bytes.LastIndexByte(data, '\n') + 1
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(int64(keep)); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(int64(keep), 0); err != nil {
+		return nil, err
+	}
+	return &ackFile{f: f}, nil
+}
+
+func (a *ackFile) write(line string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, err := a.f.WriteString(line); err != nil {
+		return err
+	}
+	return a.f.Sync()
+}
+
+// ack is one acknowledged batch.
+type ack struct {
+	worker      int
+	seq         uint64
+	first, last base.LSN
+	sum         uint32
+}
+
+// readAcks parses the ack file: whether page creation was acknowledged, and
+// every acknowledged batch. Only a partial last line may be malformed.
+func readAcks(path string) (created bool, acks []ack, err error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return false, nil, nil
+	}
+	if err != nil {
+		return false, nil, err
+	}
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "C" {
+			created = true
+			continue
+		}
+		var a ack
+		var sum string
+		if _, err := fmt.Sscanf(line, "A %d %d %d %d %s", &a.worker, &a.seq, &a.first, &a.last, &sum); err != nil {
+			return false, nil, fmt.Errorf("ack file line %d %q: %w", n, line, err)
+		}
+		v, err := strconv.ParseUint(sum, 16, 32)
+		if err != nil {
+			return false, nil, fmt.Errorf("ack file line %d %q: %w", n, line, err)
+		}
+		a.sum = uint32(v)
+		acks = append(acks, a)
+	}
+	return created, acks, sc.Err()
+}
+
+// chain is what the parent knows about one data directory across the
+// children that ran on it.
+type chain struct {
+	dir       string
+	recovered [maxWorkers]uint64 // batch each worker's pages showed at the last check
+}
+
+// stats is the suite's summary.
+type stats struct {
+	iterations, kills, torn, checkpoints int
+	maxLSN                               base.LSN
+}
+
+func TestCrash(t *testing.T) {
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("crash seed %d (rerun with -crash.seed=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	root := t.TempDir()
+	var st stats
+	var ch *chain
+	const chainLength = 10 // children per directory before starting afresh
+	for i := 0; i < *iterations; i++ {
+		if i%chainLength == 0 {
+			ch = &chain{dir: filepath.Join(root, fmt.Sprintf("run%03d", i/chainLength))}
+			if err := os.MkdirAll(ch.dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mode := tlog.SyncAlways
+		if i%2 == 1 {
+			mode = tlog.SyncGroup
+		}
+		delay := minKill + time.Duration(rng.Int64N(int64(maxKill-minKill)))
+		out, killed := runAndKill(t, ch.dir, mode, rng.Uint64(), delay)
+		st.iterations++
+		if killed {
+			st.kills++
+		}
+		if err := check(ch, &st); err != nil {
+			t.Fatalf("iteration %d (%s sync, killed after %v, dir %s): %v\nchild output:\n%s", i, mode, delay, ch.dir, err, out)
+		}
+	}
+	summary := fmt.Sprintf("crash: %d iterations, %d kills, %d torn tails truncated, %d checkpoints on disk checked, max recovered LSN %d (seed %d)",
+		st.iterations, st.kills, st.torn, st.checkpoints, st.maxLSN, seed)
+	t.Log(summary)
+	fmt.Println(summary)
+	if st.kills == 0 {
+		t.Fatal("no child was killed while running")
+	}
+}
+
+// runAndKill starts a child on dir and kills it with SIGKILL after delay. It
+// returns the child's output and whether the kill hit a running child.
+func runAndKill(t *testing.T, dir string, mode tlog.SyncMode, seed uint64, delay time.Duration) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=0")
+	cmd.Env = append(os.Environ(), envDir+"="+dir, envSync+"="+mode.String(), envSeed+"="+strconv.FormatUint(seed, 10))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		t.Fatalf("child exited by itself before the kill (%v):\n%s", err, out.String())
+	case <-time.After(delay):
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := <-exited
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("child: %v\n%s", err, out.String())
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child exited by itself (%v), not by the kill:\n%s", err, out.String())
+	}
+	return out.String(), true
+}
+
+// check reopens the directory a killed child left and checks everything the
+// suite promises. It updates ch and st.
+func check(ch *chain, st *stats) error {
+	created, acks, err := readAcks(filepath.Join(ch.dir, ackName))
+	if err != nil {
+		return err
+	}
+	var lastAck [maxWorkers]*ack
+	for i := range acks {
+		a := &acks[i]
+		if a.worker < 0 || a.worker >= maxWorkers {
+			return fmt.Errorf("ack names worker %d", a.worker)
+		}
+		if a.sum != batchSum(a.worker, a.seq) {
+			return fmt.Errorf("ack of worker %d batch %d: checksum %08x, want %08x", a.worker, a.seq, a.sum, batchSum(a.worker, a.seq))
+		}
+		if a.last-a.first+1 != pagesPerWorker {
+			return fmt.Errorf("ack of worker %d batch %d: LSNs %d..%d for %d deltas", a.worker, a.seq, a.first, a.last, pagesPerWorker)
+		}
+		if p := lastAck[a.worker]; p != nil && a.seq <= p.seq {
+			return fmt.Errorf("worker %d acknowledged batch %d after batch %d", a.worker, a.seq, p.seq)
+		}
+		lastAck[a.worker] = a
+	}
+	dir := filepath.Join(ch.dir, busName)
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		if created {
+			return errors.New("page creation acknowledged but the bus directory is gone")
+		}
+		return nil // killed before Open made anything
+	}
+	e, err := engine.Open(dir, &engine.Options{Sync: tlog.SyncGroup, SegmentBytes: segmentBytes, CheckpointBytes: -1})
+	if err != nil {
+		return fmt.Errorf("reopen: %w", err)
+	}
+	defer e.Close()
+	rec := e.Recovery()
+	if rec.Log.TornBytes > 0 {
+		st.torn++
+	}
+	if len(rec.SkippedCheckpoint) > 0 {
+		return fmt.Errorf("a kill left a checkpoint that does not load: %v", rec.SkippedCheckpoint)
+	}
+	if rec.Log.RepairedFile != "" {
+		return fmt.Errorf("recovery repaired without Options.Repair: %+v", rec.Log)
+	}
+	last := e.LastLSN()
+	st.maxLSN = max(st.maxLSN, last)
+	if _, err := e.Page(pageID(0, 0)); errors.Is(err, engine.ErrPageNotFound) {
+		if created {
+			return errors.New("page creation acknowledged but the pages are missing")
+		}
+		if len(e.PageIDs()) != 0 {
+			return fmt.Errorf("half-created pages: %v", e.PageIDs())
+		}
+		return nil
+	}
+	for w := 0; w < maxWorkers; w++ {
+		var seq uint64
+		for j := 0; j < pagesPerWorker; j++ {
+			b, _, err := e.ReadPage(pageID(w, j), nil)
+			if err != nil {
+				return err
+			}
+			s := binary.LittleEndian.Uint64(b)
+			if j == 0 {
+				seq = s
+			} else if s != seq {
+				return fmt.Errorf("half-applied batch: worker %d page 0 shows batch %d, page %d shows batch %d", w, seq, j, s)
+			}
+			if !bytes.Equal(b, content(w, s, j)) {
+				return fmt.Errorf("worker %d page %d does not hold what batch %d wrote", w, j, s)
+			}
+		}
+		floor := ch.recovered[w]
+		if a := lastAck[w]; a != nil {
+			floor = max(floor, a.seq)
+			if a.last > last {
+				return fmt.Errorf("acknowledged LSN %d (worker %d batch %d) lost: log ends at %d", a.last, w, a.seq, last)
+			}
+		}
+		if seq < floor {
+			return fmt.Errorf("worker %d: recovered batch %d, but batch %d was acknowledged or recovered before", w, seq, floor)
+		}
+		if seq > floor+1 {
+			return fmt.Errorf("worker %d: recovered batch %d, more than one past batch %d", w, seq, floor)
+		}
+		if a := lastAck[w]; a != nil && seq == a.seq {
+			// The pages still hold the acknowledged batch: each was last
+			// written at that batch's LSNs.
+			for j := 0; j < pagesPerWorker; j++ {
+				info, err := e.Page(pageID(w, j))
+				if err != nil {
+					return err
+				}
+				if want := a.first + base.LSN(j); info.LastLSN != want {
+					return fmt.Errorf("worker %d page %d last written at LSN %d, acknowledged at %d", w, j, info.LastLSN, want)
+				}
+			}
+		}
+		ch.recovered[w] = seq
+	}
+	for _, newest := range []bool{false, true} {
+		rep, err := e.VerifyReplay(context.Background(), newest)
+		if err != nil {
+			return fmt.Errorf("VerifyReplay(newest=%v): %w", newest, err)
+		}
+		if !rep.Equal() {
+			return fmt.Errorf("replay differs from the recovered state (newest=%v): %+v", newest, rep)
+		}
+	}
+	if err := e.Close(); err != nil {
+		return err
+	}
+	return offlineCheck(dir, st)
+}
+
+// offlineCheck runs the offline checks on a recovered, closed directory:
+// the log has no problem at all and every checkpoint verifies.
+func offlineCheck(dir string, st *stats) error {
+	var problems []string
+	if _, err := tlog.Check(vfs.Default, filepath.Join(dir, "wal"), nil, func(p tlog.Problem) {
+		problems = append(problems, fmt.Sprintf("%s@%d: %s", p.File, p.Offset, p.Reason))
+	}); err != nil {
+		return fmt.Errorf("tlog.Check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("tlog.Check after recovery: %s", strings.Join(problems, "; "))
+	}
+	ckDir := filepath.Join(dir, "checkpoints")
+	ckpts, err := checkpoint.List(vfs.Default, ckDir)
+	if err != nil {
+		return err
+	}
+	for _, c := range ckpts {
+		if err := checkpoint.Verify(vfs.Default, c.Path); err != nil {
+			return fmt.Errorf("checkpoint.Verify: %w", err)
+		}
+		st.checkpoints++
+	}
+	names, err := os.ReadDir(ckDir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n.Name(), ".tmp") {
+			return fmt.Errorf("temporary checkpoint %s left after recovery", n.Name())
+		}
+	}
+	return nil
+}
