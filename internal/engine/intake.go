@@ -197,12 +197,11 @@ func (q *intakeQueue) drain(b *intakeBatch, max int) int {
 		if c.seq.Load() != pos+1 {
 			break
 		}
-		b.grow()
+		b.grow() // the new entry's delta is zero (reset cleared it), so the cell keeps no stale references
 		i := len(b.ds) - 1
 		b.ds[i], c.d = c.d, b.ds[i]
 		b.bufs[i], c.buf = c.buf, b.bufs[i]
 		b.runs[i], c.runs = c.runs, b.runs[i]
-		c.d = delta.Delta{}           // drop references to the caller's bytes (no-copy submits)
 		c.seq.Store(pos + q.mask + 1) // free for the producer one lap later
 		atomic.StoreUint64(&q.head, pos+1)
 		n++

@@ -437,7 +437,9 @@ func (o *Orchestrator) commit(ctx context.Context, r *TickResult) error {
 			}
 			return fmt.Errorf("mmsb: tick %d: commit of %d deltas: %w", o.tick, n, err)
 		}
-		// Validate only the current candidates (a prefix of the batch).
+		// Validate only the current candidates (a prefix of the batch); the
+		// rejected tail is cleared so that it holds no caller memory.
+		clear(o.batch.ds[n:])
 		o.batch.ds, o.batch.bufs, o.batch.runs = o.batch.ds[:n], o.batch.bufs[:n], o.batch.runs[:n]
 		vs := time.Now()
 		n = o.validate(r)

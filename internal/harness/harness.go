@@ -137,17 +137,17 @@ type Check struct {
 
 // Result is one benchmark's outcome.
 type Result struct {
-	ID       int                `json:"id"`
-	Key      string             `json:"key"`
-	Name     string             `json:"name"`
-	Target   string             `json:"target"`
-	Pass     bool               `json:"pass"`
-	Summary  string             `json:"summary"` // the figure shown in the table
-	Checks   []Check            `json:"checks"`
-	Metrics  map[string]float64 `json:"metrics"`
+	ID       int                  `json:"id"`
+	Key      string               `json:"key"`
+	Name     string               `json:"name"`
+	Target   string               `json:"target"`
+	Pass     bool                 `json:"pass"`
+	Summary  string               `json:"summary"` // the figure shown in the table
+	Checks   []Check              `json:"checks"`
+	Metrics  map[string]float64   `json:"metrics"`
 	Series   map[string][]float64 `json:"series,omitempty"` // for the report's charts
-	Error    string             `json:"error,omitempty"`
-	Duration time.Duration      `json:"duration_ns"`
+	Error    string               `json:"error,omitempty"`
+	Duration time.Duration        `json:"duration_ns"`
 }
 
 // Semantic records a semantic check.
