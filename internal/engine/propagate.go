@@ -100,7 +100,7 @@ type propagator struct {
 	roots    []base.PageID // traversal roots (scratch)
 	flagOnly [base.NumEdgeTypes]bool
 	flagScan []base.PageID
-	resync   bool          // recompute every derived page at the next wave
+	resync   bool // recompute every derived page at the next wave
 }
 
 func newPropagator() *propagator {

@@ -122,6 +122,9 @@ func (e *Engine) replayInto(ctx context.Context, fs vfs.FS, dir string, target R
 		}
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
+			if target.ToLSN != 0 && e.lastLSN < target.ToLSN {
+				return fmt.Errorf("%w: the log ends at LSN %d, before the target LSN %d", ErrLogTruncated, e.lastLSN, target.ToLSN)
+			}
 			return nil
 		}
 		if err != nil {
