@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -31,13 +30,17 @@ type PageSpec struct {
 // Commit validates ds as one batch and, if every delta is valid, logs it as
 // one record (contiguous LSNs, in slice order) and applies it: all deltas
 // apply or none. It fills each delta's LSN, Epoch and Time. It returns once
-// the batch is durable per the sync mode.
+// the batch is durable per the sync mode. ctx is checked before the batch is
+// logged; once logged, Commit waits for its durability regardless.
 //
 // Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
 // reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed.
 func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, error) {
 	if len(ds) == 0 {
 		return CommitInfo{}, fmt.Errorf("%w: empty batch", ErrInvalidDelta)
+	}
+	if err := ctx.Err(); err != nil {
+		return CommitInfo{}, err
 	}
 	e.mu.Lock()
 	if err := e.usable(); err != nil {
@@ -155,15 +158,16 @@ func (e *Engine) appendLocked(n uint32, payload []byte) (tlog.Ticket, base.LSN, 
 	return t, first, nil
 }
 
-// finishCommit waits for durability, then runs automatic checkpoints.
-func (e *Engine) finishCommit(ctx context.Context, t tlog.Ticket, info CommitInfo) (CommitInfo, error) {
+// finishCommit waits for durability, then runs automatic checkpoints. Once
+// a record is logged and applied, its commit is not abandoned: the wait
+// ignores ctx (a cancelled context must not report "failed" for a batch
+// that is applied and will be durable). Contexts are checked before logging.
+func (e *Engine) finishCommit(_ context.Context, t tlog.Ticket, info CommitInfo) (CommitInfo, error) {
 	if e.log != nil {
-		if err := e.log.Wait(ctx, t); err != nil {
-			if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
-				e.mu.Lock()
-				err = e.fail(err)
-				e.mu.Unlock()
-			}
+		if err := e.log.Wait(context.Background(), t); err != nil {
+			e.mu.Lock()
+			err = e.fail(err)
+			e.mu.Unlock()
 			return info, err
 		}
 	}
@@ -178,6 +182,9 @@ func (e *Engine) finishCommit(ctx context.Context, t tlog.Ticket, info CommitInf
 // check accepted them. Live control operations go through applyOp, the same
 // code that recovery uses.
 func (e *Engine) commitOps(ctx context.Context, n int, check func() error, encode func([]byte) []byte) (CommitInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return CommitInfo{}, err
+	}
 	e.mu.Lock()
 	if err := e.usable(); err != nil {
 		e.mu.Unlock()

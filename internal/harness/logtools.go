@@ -280,3 +280,20 @@ func createF64Pages(ctx context.Context, e *engine.Engine, n, elems int) ([]base
 	}
 	return e.CreatePages(ctx, specs)
 }
+
+// FlipLogByte flips one bit in the middle of the payload of the middle
+// frame of the log in walDir, leaving its CRC stale: the damage a disk or a
+// stray write does, which the CRC must catch. It returns the damaged
+// record's first LSN.
+func FlipLogByte(fs vfs.FS, walDir string) (base.LSN, error) {
+	images, frames, err := readSegments(fs, walDir)
+	if err != nil {
+		return 0, err
+	}
+	if len(frames) == 0 {
+		return 0, fmt.Errorf("%w: empty log in %s", errNoFrame, walDir)
+	}
+	fr := frames[len(frames)/2]
+	fr.payload[len(fr.payload)/2] ^= 0x10
+	return fr.first, writeImage(fs, fr.file, images[fr.file])
+}

@@ -167,6 +167,7 @@ type scanner struct {
 	count    uint32
 	payload  []byte
 	reason   string
+	lastGood base.LSN // last LSN of the last good frame (header's first-1 initially)
 }
 
 const scanBufferSize = 256 << 10
@@ -192,6 +193,9 @@ func (s *scanner) readHeader() (first base.LSN, reason string, err error) {
 	}
 	s.off = SegmentHeaderSize
 	first, reason = decodeSegmentHeader(s.hdr[:])
+	if first > 0 {
+		s.lastGood = first - 1
+	}
 	return first, reason, nil
 }
 
@@ -253,6 +257,7 @@ func (s *scanner) next() (frameStatus, error) {
 		s.reason = fmt.Sprintf("record LSN range [%d, +%d) overflows", s.first, s.count)
 		return frameInvalid, nil
 	}
+	s.lastGood = s.last()
 	return frameOK, nil
 }
 
@@ -289,6 +294,18 @@ func zeroRange(f io.ReaderAt, path string, off, end int64) (bool, error) {
 func (s *scanner) tornAt(st frameStatus) (bool, error) {
 	switch st {
 	case frameIncomplete:
+		// A frame whose length runs past the end is what a torn write
+		// leaves, but also what a corrupted length field looks like. Only
+		// the former may be truncated: if an intact later frame follows,
+		// truncating would silently drop acknowledged records.
+		later, err := s.intactFrameAfter(s.frameOff + 1)
+		if err != nil {
+			return false, err
+		}
+		if later >= 0 {
+			s.reason += fmt.Sprintf("; an intact record follows at offset %d, so this is corruption, not a torn tail", later)
+			return false, nil
+		}
 		return true, nil
 	case frameBadCRC:
 		return s.zerosFrom(s.off)
@@ -299,4 +316,34 @@ func (s *scanner) tornAt(st frameStatus) (bool, error) {
 // fill copies the last scanned record into r.
 func (s *scanner) fill(r *Record) {
 	r.FirstLSN, r.Count, r.Payload, r.File, r.Offset = s.first, s.count, s.payload, s.path, s.frameOff
+}
+
+// intactFrameAfter searches the segment from off to its end for a frame
+// that verifies (plausible LSN range after the last good frame, length
+// within the file, matching CRC) and returns its offset, or -1. It runs
+// only when recovery is about to truncate a tail, so it may read the rest
+// of the segment; the LSN filter keeps CRC attempts rare.
+func (s *scanner) intactFrameAfter(off int64) (int64, error) {
+	if s.size-off < FrameHeaderSize {
+		return -1, nil
+	}
+	rest := make([]byte, s.size-off)
+	if _, err := s.f.ReadAt(rest, off); err != nil && err != io.EOF {
+		return -1, fmt.Errorf("tlog: read %s at %d: %w", s.path, off, err)
+	}
+	for i := 0; i+FrameHeaderSize <= len(rest); i++ {
+		h := rest[i : i+FrameHeaderSize]
+		first := base.LSN(binary.LittleEndian.Uint64(h[8:]))
+		count := binary.LittleEndian.Uint32(h[16:])
+		length := int(binary.LittleEndian.Uint32(h[0:]))
+		if first <= s.lastGood || count == 0 || first-s.lastGood > base.LSN(len(rest)) ||
+			length > len(rest)-i-FrameHeaderSize || length > MaxRecordBytes {
+			continue
+		}
+		payload := rest[i+FrameHeaderSize : i+FrameHeaderSize+length]
+		if crc32.Update(crc32.Checksum(h[8:FrameHeaderSize], castagnoli), castagnoli, payload) == binary.LittleEndian.Uint32(h[4:]) {
+			return off + int64(i), nil
+		}
+	}
+	return -1, nil
 }

@@ -1,0 +1,268 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/validate"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+func init() {
+	register(Benchmark{ID: 2, Key: "integrity", Name: "Integrity", Run: runIntegrity})
+}
+
+// integrityConfig sizes benchmark #2; tamper damages the log after the
+// workload (negative controls).
+type integrityConfig struct {
+	deltas int
+	seed   uint64
+	tamper func(fs vfs.FS, walDir string) error
+}
+
+// integrityOutcome is what #2 measured.
+type integrityOutcome struct {
+	rep                          validate.Report
+	lastLSN                      base.LSN
+	kinds                        map[string]int
+	orphans, epochProbs, lsnGaps int64
+	workSec                      float64
+}
+
+// mixedWorkload drives every kind of logged operation: page creation,
+// client deltas (sparse runs and masked), frees, metadata, Control and
+// Data edges, bindings and unbindings, flag clears, propagation (derived
+// deltas) and a checkpoint midway. It returns how many of each it did.
+func mixedWorkload(ctx context.Context, e *engine.Engine, deltas int, seed uint64) (map[string]int, error) {
+	kinds := map[string]int{}
+	const plain, floats, elems = 512, 64, 8
+	specs := make([]engine.PageSpec, plain)
+	for i := range specs {
+		specs[i] = engine.PageSpec{Size: 256}
+	}
+	plainIDs, err := e.CreatePages(ctx, specs)
+	if err != nil {
+		return nil, err
+	}
+	kinds["create"] += plain
+	fl, err := createF64Pages(ctx, e, floats, elems)
+	if err != nil {
+		return nil, err
+	}
+	der, err := createF64Pages(ctx, e, floats/2, elems)
+	if err != nil {
+		return nil, err
+	}
+	kinds["create"] += floats + floats/2
+	for i, id := range der {
+		if err := e.Bind(ctx, id, "f64.sum", nil, []base.PageID{fl[2*i], fl[2*i+1]}); err != nil {
+			return nil, err
+		}
+		kinds["bind"]++
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x1e9))
+	const batch = 100
+	ds := make([]delta.Delta, batch)
+	runs := make([]delta.Run, batch)
+	buf := make([]byte, batch*16)
+	done := 0
+	for round := 0; done < deltas; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(batch, deltas-done)
+		for i := 0; i < n; i++ {
+			b := buf[i*16 : (i+1)*16]
+			switch {
+			case i%10 == 9:
+				// A float write, so that propagation has work.
+				semiring.PutF64(b, 0, rng.Float64())
+				runs[i] = delta.Run{Offset: uint32(8 * rng.IntN(elems)), Data: b[:8]}
+				ds[i] = delta.Delta{Page: fl[rng.IntN(len(fl))], Runs: runs[i : i+1], Source: "bench"}
+			case i%10 == 5:
+				// A masked delta: every other byte of the first 16.
+				for k := range b {
+					b[k] = byte(rng.Uint32())
+				}
+				ds[i] = delta.Delta{Page: plainIDs[rng.IntN(plain)], Form: delta.FormMaskedSparse,
+					Mask: []byte{0x55, 0x55}, MaskLen: 16, Payload: b[:8]}
+			default:
+				for k := range b {
+					b[k] = byte(rng.Uint32())
+				}
+				runs[i] = delta.Run{Offset: uint32(rng.IntN(256 - 16 + 1)), Data: b}
+				ds[i] = delta.Delta{Page: plainIDs[rng.IntN(plain)], Runs: runs[i : i+1]}
+			}
+		}
+		if _, err := e.Commit(ctx, ds[:n]); err != nil {
+			return nil, err
+		}
+		done += n
+		kinds["delta"] += n
+		if _, err := e.Propagate(ctx); err != nil {
+			return nil, err
+		}
+		// Structural operations, a few per round.
+		switch round % 8 {
+		case 0:
+			a, b := plainIDs[rng.IntN(plain/2)], plainIDs[plain/2+rng.IntN(plain/2)]
+			if err := e.AddEdge(ctx, a, b, base.EdgeControl); err != nil {
+				return nil, err
+			}
+			kinds["edge"]++
+		case 1:
+			edges := e.Edges()
+			for _, ed := range edges {
+				if ed.Type == base.EdgeControl {
+					if err := e.RemoveEdge(ctx, ed.Parent, ed.Child, ed.Type); err != nil {
+						return nil, err
+					}
+					kinds["unedge"]++
+					break
+				}
+			}
+		case 2:
+			id, err := e.CreatePage(ctx, engine.PageSpec{Size: 64})
+			if err != nil {
+				return nil, err
+			}
+			if err := e.FreePage(ctx, id); err != nil {
+				return nil, err
+			}
+			kinds["create"]++
+			kinds["free"]++
+		case 3:
+			id := plainIDs[rng.IntN(plain)]
+			if err := e.SetMetadata(ctx, id, []page.MetaEntry{{Key: "owner", Value: []byte(fmt.Sprintf("r%d", round))}}); err != nil {
+				return nil, err
+			}
+			kinds["meta"]++
+		case 4:
+			k := rng.IntN(len(der))
+			if err := e.Unbind(ctx, der[k]); err != nil {
+				return nil, err
+			}
+			if err := e.Bind(ctx, der[k], "f64.sum", nil, []base.PageID{fl[2*k], fl[2*k+1]}); err != nil {
+				return nil, err
+			}
+			kinds["unbind"]++
+			kinds["bind"]++
+		case 5:
+			id := plainIDs[rng.IntN(plain)]
+			if err := e.ClearFlags(ctx, id, engine.FlagStale); err != nil {
+				return nil, err
+			}
+			kinds["flags"]++
+		}
+		if done >= deltas/2 && kinds["checkpoint"] == 0 {
+			if _, err := e.Checkpoint(ctx); err != nil {
+				return nil, err
+			}
+			kinds["checkpoint"]++
+		}
+	}
+	return kinds, nil
+}
+
+// measureIntegrity runs the mixed workload and scans the whole log with
+// the integrity validator.
+func measureIntegrity(ctx context.Context, cfg integrityConfig) (integrityOutcome, error) {
+	var out integrityOutcome
+	e, err := openMem(nil)
+	if err != nil {
+		return out, err
+	}
+	defer e.Close()
+	t0 := time.Now()
+	out.kinds, err = mixedWorkload(ctx, e, cfg.deltas, cfg.seed)
+	if err != nil {
+		return out, err
+	}
+	out.workSec = time.Since(t0).Seconds()
+	out.lastLSN = e.LastLSN()
+	if err := e.Flush(ctx); err != nil {
+		return out, err
+	}
+	if cfg.tamper != nil {
+		if err := cfg.tamper(e.FS(), e.WALDir()); err != nil {
+			return out, err
+		}
+	}
+	out.rep, err = validate.Integrity(ctx, validate.Live(e), validate.Options{OnProblem: func(p validate.Problem) {
+		w := strings.ToLower(p.What)
+		switch {
+		case strings.Contains(w, "not exist") || strings.Contains(w, "missing"):
+			out.orphans++
+		case strings.Contains(w, "epoch"):
+			out.epochProbs++
+		case strings.Contains(w, "lsn"):
+			out.lsnGaps++
+		}
+	}})
+	return out, err
+}
+
+func runIntegrity(ctx context.Context, env *Env, r *Result) error {
+	return integrityBench(ctx, env, r, integrityConfig{deltas: env.Int("deltas"), seed: env.Seed})
+}
+
+// integrityBench runs #2 with cfg and records its checks.
+func integrityBench(ctx context.Context, env *Env, r *Result, cfg integrityConfig) error {
+	out, err := measureIntegrity(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep := &out.rep
+	records, _ := rep.Figure("records")
+	ops, _ := rep.Figure("ops")
+	coverage := 0.0
+	if out.lastLSN > 0 {
+		coverage = float64(rep.Checked) / float64(out.lastLSN)
+	}
+	r.Metric("ops", ops)
+	r.Metric("records", records)
+	r.Metric("log_lsn", float64(out.lastLSN))
+	r.Metric("problems", float64(rep.Total))
+	r.Metric("orphans", float64(out.orphans))
+	r.Metric("scan_seconds", rep.Duration.Seconds())
+	r.Metric("workload_seconds", out.workSec)
+	if rep.Duration > 0 {
+		r.Metric("ops_per_sec", ops/rep.Duration.Seconds())
+	}
+	for k, v := range out.kinds {
+		r.Metric("workload_"+k, float64(v))
+	}
+	mixed := true
+	for _, k := range []string{"create", "delta", "free", "edge", "bind", "unbind", "meta", "flags", "checkpoint"} {
+		if out.kinds[k] == 0 {
+			mixed = false
+		}
+	}
+	maxProblems, maxOrphans := env.Threshold("max_problems"), env.Threshold("max_orphans")
+	r.Semantic("mixed_workload", mixed, float64(len(out.kinds)), "every kind of logged operation exercised")
+	r.Semantic("schema_coverage", coverage >= 1 && ops >= float64(out.lastLSN), coverage*100, "100% of logged operations decoded and checked")
+	r.Semantic("orphans", float64(out.orphans) <= maxOrphans, float64(out.orphans), fmt.Sprintf("<= %g", maxOrphans))
+	r.Semantic("problems", float64(rep.Total) <= maxProblems, float64(rep.Total), fmt.Sprintf("<= %g (CRC, schema, epochs +1, LSNs contiguous)", maxProblems))
+	r.Summary = fmt.Sprintf("%d ops in %d records scanned in %.0f ms (%.0f%% schema-validated): %d problems, %d orphans",
+		int64(ops), int64(records), float64(rep.Duration)/1e6, coverage*100, rep.Total, out.orphans)
+	if len(rep.Problems) > 0 {
+		r.Summary += "; first: " + rep.Problems[0].String()
+	}
+	return nil
+}
+
+// OrphanDeltaPayload is a one-operation log payload holding a client delta
+// to page id: appended to a log in which id never existed, it is an orphan.
+func OrphanDeltaPayload(id base.PageID, t int64) []byte {
+	b := record.AppendHeader(nil, t)
+	return record.AppendDelta(b, &delta.Delta{Page: id, Runs: []delta.Run{{Offset: 0, Data: []byte("orphan")}}})
+}
