@@ -133,3 +133,46 @@ func Merge(a, b *Delta) Delta { return delta.Merge(a, b) }
 
 // Diff returns the minimal delta turning old into new.
 func Diff(id PageID, old, new []byte) Delta { return delta.Diff(id, old, new) }
+
+// Ticks, propagation, events, provenance and log queries.
+type (
+	// Orchestrator runs ticks: intake queue → commit → propagate →
+	// invariants → checkpoint → events.
+	Orchestrator = engine.Orchestrator
+	// TickOptions configure an Orchestrator.
+	TickOptions = engine.TickOptions
+	// TickResult describes one tick.
+	TickResult = engine.TickResult
+	// TickMetrics are an orchestrator's cumulative counters and latencies.
+	TickMetrics = engine.TickMetrics
+	// Event is something a tick published.
+	Event = engine.Event
+	// EventType is an Event's kind.
+	EventType = engine.EventType
+	// EventFilter selects events for a subscription.
+	EventFilter = engine.EventFilter
+	// Subscription receives events.
+	Subscription = engine.Subscription
+	// PropagateResult describes one propagation wave.
+	PropagateResult = engine.PropagateResult
+	// ProvenanceResult answers "who last wrote these bytes, from what".
+	ProvenanceResult = engine.ProvenanceResult
+	// LogQuery selects logged operations; LoggedOp is one of them.
+	LogQuery = engine.LogQuery
+	// LoggedOp is one logged operation found by a query.
+	LoggedOp = engine.LoggedOp
+)
+
+// NewOrchestrator starts a tick orchestrator over the bus.
+func (b *Bus) NewOrchestrator(opts *TickOptions) (*Orchestrator, error) {
+	return engine.NewOrchestrator(b.Engine, opts)
+}
+
+// Tick phases, to index TickMetrics.Phases.
+const (
+	PhaseDrain      = engine.PhaseDrain
+	PhaseValidate   = engine.PhaseValidate
+	PhaseCommit     = engine.PhaseCommit
+	PhasePropagate  = engine.PhasePropagate
+	PhaseInvariants = engine.PhaseInvariants
+)

@@ -39,6 +39,13 @@ type benchOptions struct {
 	noVerify        bool
 	checkpointBytes int64
 	json            bool
+
+	// tick workload (--workload tick)
+	workload      string
+	ticks         int
+	deltasPerTick int
+	derived       int
+	fanin         int
 }
 
 // createChunk is how many pages one CreatePages call creates: large enough
@@ -112,7 +119,8 @@ hash). --create-only times page creation alone.`,
   mmsb bench --count 1000000 --json
   mmsb bench --dir /tmp/mmsb-bench --sync always --batch 100 --count 100000
   mmsb bench --concurrency 8 --sync group --dir /tmp/mmsb-bench
-  mmsb bench --create-only --pages 1000000`,
+  mmsb bench --create-only --pages 1000000
+  mmsb bench --workload tick --pages 100000 --derived 1000 --deltas-per-tick 10000 --ticks 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBench(cmd.Context(), o) },
 	}
@@ -131,6 +139,11 @@ hash). --create-only times page creation alone.`,
 	f.BoolVar(&o.noVerify, "no-verify", false, "skip the replay check at the end")
 	f.Int64Var(&o.checkpointBytes, "checkpoint-bytes", 0, "automatic checkpoint after this much log (0: bus default, -1: never)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation")
+	f.IntVar(&o.ticks, "ticks", 200, "tick workload: number of ticks")
+	f.IntVar(&o.deltasPerTick, "deltas-per-tick", 10000, "tick workload: deltas submitted per tick")
+	f.IntVar(&o.derived, "derived", 1000, "tick workload: derived pages (f64.sum of --fanin source pages)")
+	f.IntVar(&o.fanin, "fanin", 4, "tick workload: parents per derived page")
 	return cmd
 }
 
@@ -170,6 +183,13 @@ func (o *benchOptions) validate() error {
 func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	if err := o.validate(); err != nil {
 		return err
+	}
+	switch o.workload {
+	case "commit":
+	case "tick":
+		return a.runTickBench(ctx, o)
+	default:
+		return usageErr("--workload must be commit or tick, got %q", o.workload)
 	}
 	mode, _ := mmsb.ParseSyncMode(o.sync)
 	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes})

@@ -213,6 +213,11 @@ func Open(dir string, o *Options) (*Engine, error) {
 		e.funcs[name] = fn
 	}
 	if dir == "" {
+		if o.SegmentBytes <= 0 {
+			// In memory a segment is one growing []byte: small segments keep
+			// its doubling copies (done under the log's lock) short.
+			e.opts.SegmentBytes = 4 << 20
+		}
 		e.memory = true
 		e.fs = vfs.NewMem()
 		e.dir = "/mmsb"

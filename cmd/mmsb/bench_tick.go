@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// tickBenchResult is what `mmsb bench --workload tick --json` prints.
+type tickBenchResult struct {
+	Workload         string  `json:"workload"`
+	Pages            int     `json:"pages"`
+	PageSize         int     `json:"page_size"`
+	Derived          int     `json:"derived"`
+	Fanin            int     `json:"fanin"`
+	Ticks            int     `json:"ticks"`
+	DeltasPerTick    int     `json:"deltas_per_tick"`
+	Sync             string  `json:"sync"`
+	Workers          int     `json:"workers"`
+	Seed             uint64  `json:"seed"`
+	DeltasPerSec     float64 `json:"deltas_per_sec"`
+	RecomputedPerSec float64 `json:"recomputed_per_sec"`
+	Recomputed       uint64  `json:"recomputed"`
+	DerivedWrites    uint64  `json:"derived_writes"`
+	TickP50NS        int64   `json:"tick_p50_ns"`
+	TickP99NS        int64   `json:"tick_p99_ns"`
+	TickMaxNS        int64   `json:"tick_max_ns"`
+	CommitP50NS      int64   `json:"commit_p50_ns"`
+	PropagateP50NS   int64   `json:"propagate_p50_ns"`
+	Overruns         uint64  `json:"overruns"`
+	RSSBytes         int64   `json:"rss_bytes"`
+	GCPauseMaxNS     int64   `json:"gc_pause_max_ns"`
+	StateHash        string  `json:"state_hash"`
+	ReplayChecked    bool    `json:"replay_checked"`
+	ReplayEqual      bool    `json:"replay_equal"`
+}
+
+// runTickBench is `mmsb bench --workload tick`: ticks through an
+// orchestrator, each draining --deltas-per-tick submitted float64 writes
+// over --pages source pages, committing them and recomputing the --derived
+// pages (each the f64.sum of --fanin random source pages) they affect.
+func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
+	if o.derived < 0 || o.fanin < 1 || o.ticks < 1 || o.deltasPerTick < 1 || o.pageSize < 8 {
+		return usageErr("tick workload needs --derived >= 0, --fanin >= 1, --ticks >= 1, --deltas-per-tick >= 1, --page-size >= 8")
+	}
+	mode, _ := mmsb.ParseSyncMode(o.sync)
+	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes})
+	if err != nil {
+		return fmt.Errorf("open bus: %w", err)
+	}
+	defer bus.Close()
+	typed := []mmsb.MetaEntry{{Key: "mmsb.type", Value: []byte("f64")}}
+	specs := make([]mmsb.PageSpec, 0, createChunk)
+	var ids []mmsb.PageID
+	for len(ids) < o.pages+o.derived {
+		specs = specs[:0]
+		for i := 0; i < createChunk && len(ids)+i < o.pages+o.derived; i++ {
+			specs = append(specs, mmsb.PageSpec{Size: o.pageSize, Meta: typed})
+		}
+		got, err := bus.CreatePages(ctx, specs)
+		if err != nil {
+			return fmt.Errorf("create pages: %w", err)
+		}
+		ids = append(ids, got...)
+	}
+	src, derived := ids[:o.pages], ids[o.pages:]
+	rng := rand.New(rand.NewPCG(o.seed, 0x71c4))
+	for _, child := range derived {
+		parents := make([]mmsb.PageID, 0, o.fanin)
+		for len(parents) < o.fanin {
+			p := src[rng.IntN(len(src))]
+			if !slices.Contains(parents, p) {
+				parents = append(parents, p)
+			}
+		}
+		if err := bus.Bind(ctx, child, "f64.sum", nil, parents); err != nil {
+			return fmt.Errorf("bind derived page %d: %w", child, err)
+		}
+	}
+	orch, err := bus.NewOrchestrator(&mmsb.TickOptions{QueueSize: o.deltasPerTick * 2, SkipStartupResync: true})
+	if err != nil {
+		return err
+	}
+	defer orch.Close()
+	if _, err := orch.Tick(ctx); err != nil { // the first wave computes every derived page once
+		return err
+	}
+	gc0 := readGCState()
+	slots := o.pageSize / 8
+	d := mmsb.Delta{Runs: make([]mmsb.Run, 1)}
+	var val [8]byte
+	ticks := make([]time.Duration, 0, o.ticks)
+	bar := a.progress(int64(o.ticks), "ticking", "ticks")
+	start := time.Now()
+	for t := 0; t < o.ticks; t++ {
+		for i := 0; i < o.deltasPerTick; i++ {
+			binary.LittleEndian.PutUint64(val[:], math.Float64bits(float64(rng.IntN(1000))/8))
+			d.Page = src[rng.IntN(len(src))]
+			d.Runs[0] = mmsb.Run{Offset: uint32(rng.IntN(slots) * 8), Data: val[:]}
+			if err := orch.Submit(ctx, &d); err != nil {
+				return err
+			}
+		}
+		t0 := time.Now()
+		if _, err := orch.Tick(ctx); err != nil {
+			return fmt.Errorf("tick %d: %w", t, err)
+		}
+		ticks = append(ticks, time.Since(t0))
+		bar.add(1)
+	}
+	elapsed := time.Since(start)
+	bar.finish()
+	m := orch.Metrics()
+	slices.Sort(ticks)
+	res := &tickBenchResult{Workload: "tick", Pages: o.pages, PageSize: o.pageSize, Derived: o.derived, Fanin: o.fanin,
+		Ticks: o.ticks, DeltasPerTick: o.deltasPerTick, Sync: mode.String(), Workers: o.workers, Seed: o.seed,
+		DeltasPerSec: float64(o.ticks*o.deltasPerTick) / elapsed.Seconds(),
+		Recomputed:   m.Recomputed, DerivedWrites: m.DerivedWrites,
+		TickP50NS: int64(ticks[(len(ticks)-1)*50/100]), TickP99NS: int64(ticks[(len(ticks)-1)*99/100]),
+		TickMaxNS:   int64(ticks[len(ticks)-1]),
+		CommitP50NS: int64(m.Phases[mmsb.PhaseCommit].P50), PropagateP50NS: int64(m.Phases[mmsb.PhasePropagate].P50),
+		Overruns: m.Overruns}
+	res.RecomputedPerSec = float64(m.Recomputed) / max(time.Duration(m.Phases[mmsb.PhasePropagate].Mean*time.Duration(m.Phases[mmsb.PhasePropagate].Count)).Seconds(), 1e-9)
+	gc1 := readGCState()
+	res.GCPauseMaxNS, _ = gcPauseMax(gc0, gc1)
+	res.RSSBytes, _ = readRSS()
+	res.StateHash = hash64(bus.StateHash())
+	if !o.noVerify {
+		rep, err := bus.VerifyReplay(ctx, false)
+		if err != nil {
+			return fmt.Errorf("replay check: %w", err)
+		}
+		res.ReplayChecked, res.ReplayEqual = true, rep.Equal()
+	}
+	if o.json {
+		if err := a.printJSON(res); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "workload\ttick: %d ticks × %d deltas over %d pages of %d B, %d derived pages (f64.sum of %d)\n",
+			o.ticks, o.deltasPerTick, o.pages, o.pageSize, o.derived, o.fanin)
+		fmt.Fprintf(tw, "tick latency\tp50 %s  p99 %s  max %s  (budget overruns: %d)\n",
+			time.Duration(res.TickP50NS), time.Duration(res.TickP99NS), time.Duration(res.TickMaxNS), res.Overruns)
+		fmt.Fprintf(tw, "phases (p50)\tcommit %s  propagate %s\n", time.Duration(res.CommitP50NS), time.Duration(res.PropagateP50NS))
+		fmt.Fprintf(tw, "throughput\t%.2fM deltas/s, %.2fM recomputed pages/s (propagate phase)\n", res.DeltasPerSec/1e6, res.RecomputedPerSec/1e6)
+		fmt.Fprintf(tw, "recomputed\t%d calls, %d derived writes\n", res.Recomputed, res.DerivedWrites)
+		fmt.Fprintf(tw, "memory\tRSS %.1f MiB, max GC pause %s\n", float64(res.RSSBytes)/(1<<20), time.Duration(res.GCPauseMaxNS))
+		if res.ReplayChecked {
+			fmt.Fprintf(tw, "replay\tequal=%v\n", res.ReplayEqual)
+		}
+		tw.Flush()
+	}
+	if res.ReplayChecked && !res.ReplayEqual {
+		return &exitError{code: exitFailure, msg: "replay of the log differs from the live state"}
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/validate"
+)
+
+func init() {
+	register(Benchmark{ID: 3, Key: "graph", Name: "Graph", Run: runGraph})
+}
+
+// graphConfig sizes benchmark #3. The hooks are negative controls:
+// acyclic replaces the cycle detector under test, and mutateView edits the
+// engine's graph view before validation (e.g. a dangling edge).
+type graphConfig struct {
+	pages, large, degree int
+	seed                 uint64
+	acyclic              func(*graph.Graph) error
+	mutateView           func(*validate.GraphView)
+}
+
+// graphOutcome is what #3 measured.
+type graphOutcome struct {
+	pages, edges, bindings int
+	buildSec               float64
+	validation             time.Duration // full graph validation of the engine (view + checks)
+	validationProblems     int64
+	firstProblem           string
+	cycleDetect            time.Duration // median CheckAcyclic over the engine's edges
+	acyclicVerdict         error
+	injectedFound          bool // CheckAcyclic found the injected cycle
+	validatorFound         bool // the graph validator reported it too
+	engineRefused          bool // the engine refused the closing edge with ErrCycle
+	largePages, largeEdges int
+	largeDetect            time.Duration
+	largeVerdict           error
+	largeInjectedFound     bool
+}
+
+// dagEdges calls add for about degree random parent -> child edges per
+// page 2..n, every parent smaller than its child (so acyclic), drawn from
+// the 1000 pages before the child so that paths are long.
+func dagEdges(n, degree int, seed uint64, add func(parent, child base.PageID)) {
+	rng := rand.New(rand.NewPCG(seed, 0x96a9))
+	for c := 2; c <= n; c++ {
+		k := min(degree, c-1)
+		for i := 0; i < k; i++ {
+			lo := max(1, c-1000)
+			add(base.PageID(lo+rng.IntN(c-lo)), base.PageID(c))
+		}
+	}
+}
+
+// longPath follows first children from start for up to hops hops and
+// returns the last page reached.
+func longPath(g *graph.Graph, start base.PageID, hops int) base.PageID {
+	cur := start
+	var buf []graph.Edge
+	for i := 0; i < hops; i++ {
+		buf = g.AppendChildren(buf[:0], cur)
+		if len(buf) == 0 {
+			break
+		}
+		cur = buf[0].Child
+	}
+	return cur
+}
+
+func medianDuration(runs int, f func()) time.Duration {
+	ds := make([]time.Duration, runs)
+	for i := range ds {
+		t := time.Now()
+		f()
+		ds[i] = time.Since(t)
+	}
+	slices.Sort(ds)
+	return ds[runs/2]
+}
+
+// measureGraph builds the bus graph, validates it, times cycle detection,
+// and checks that an injected cycle is caught three ways.
+func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
+	out := graphOutcome{pages: cfg.pages}
+	detect := cfg.acyclic
+	if detect == nil {
+		detect = (*graph.Graph).CheckAcyclic
+	}
+	e, err := openMem(nil)
+	if err != nil {
+		return out, err
+	}
+	defer e.Close()
+	t0 := time.Now()
+	ids, err := createF64Pages(ctx, e, cfg.pages, 4)
+	if err != nil {
+		return out, err
+	}
+	// One page in ten is a derived page (f64.sum of its first two
+	// parents: Data edges from a binding); the other edges are Control
+	// edges. Edges are added child by child in ID order, so the insert-time
+	// cycle search starts from a page with no children yet.
+	var parents []base.PageID
+	cur := base.PageID(0)
+	flush := func() error {
+		if cur == 0 || len(parents) == 0 {
+			return nil
+		}
+		slices.Sort(parents)
+		parents = slices.Compact(parents)
+		if cur%10 == 0 && len(parents) >= 2 {
+			out.bindings++
+			out.edges += 2
+			if err := e.Bind(ctx, cur, "f64.sum", nil, parents[:2]); err != nil {
+				return err
+			}
+			parents = parents[2:]
+		}
+		for _, p := range parents {
+			if err := e.AddEdge(ctx, p, cur, base.EdgeControl); err != nil {
+				return err
+			}
+			out.edges++
+		}
+		parents = parents[:0]
+		return nil
+	}
+	var addErr error
+	dagEdges(cfg.pages, cfg.degree, cfg.seed, func(p, c base.PageID) {
+		if addErr != nil {
+			return
+		}
+		if c != cur {
+			addErr = flush()
+			cur = c
+		}
+		parents = append(parents, ids[p-1])
+	})
+	if addErr == nil {
+		addErr = flush()
+	}
+	if addErr != nil {
+		return out, addErr
+	}
+	out.buildSec = time.Since(t0).Seconds()
+
+	// Full validation, as `validate.Graph` does it on a live bus: copy the
+	// pages, edges and bindings, then check acyclicity and resolvability.
+	t1 := time.Now()
+	view := validate.ViewOf(e)
+	if cfg.mutateView != nil {
+		cfg.mutateView(&view)
+	}
+	rep := validate.CheckGraphView(view, validate.Options{})
+	out.validation = time.Since(t1)
+	out.validationProblems = rep.Total
+	if len(rep.Problems) > 0 {
+		out.firstProblem = rep.Problems[0].String()
+	}
+
+	// Cycle detection alone, on the engine's edges.
+	g := graph.New()
+	for _, ed := range view.Edges {
+		g.AddEdgeUnchecked(ed.Parent, ed.Child, ed.Type)
+	}
+	out.cycleDetect = medianDuration(5, func() { out.acyclicVerdict = detect(g) })
+
+	// Inject a cycle: an edge from the end of a long path back to its start.
+	start := ids[0]
+	end := longPath(g, start, 64)
+	g.AddEdgeUnchecked(end, start, base.EdgeControl)
+	out.injectedFound = errors.Is(detect(g), graph.ErrCycle)
+	bad := view
+	bad.Edges = append(slices.Clone(view.Edges), graph.Edge{Parent: end, Child: start, Type: base.EdgeControl})
+	out.validatorFound = validate.CheckGraphView(bad, validate.Options{}).Total > out.validationProblems
+	out.engineRefused = errors.Is(e.AddEdge(ctx, end, start, base.EdgeControl), engine.ErrCycle) && end != start
+
+	// Large graph: acyclicity of cfg.large pages, built directly.
+	if cfg.large > 0 {
+		lg := graph.New()
+		dagEdges(cfg.large, cfg.degree, cfg.seed+1, func(p, c base.PageID) {
+			if lg.AddEdgeUnchecked(p, c, base.EdgeControl) {
+				out.largeEdges++
+			}
+		})
+		out.largePages = lg.NumNodes()
+		out.largeDetect = medianDuration(3, func() { out.largeVerdict = detect(lg) })
+		lend := longPath(lg, 1, 256)
+		lg.AddEdgeUnchecked(lend, 1, base.EdgeData)
+		out.largeInjectedFound = errors.Is(detect(lg), graph.ErrCycle)
+	}
+	return out, nil
+}
+
+func runGraph(ctx context.Context, env *Env, r *Result) error {
+	return graphBench(ctx, env, r, graphConfig{pages: env.Int("pages"), large: env.Int("large_pages"), degree: 4, seed: env.Seed})
+}
+
+// graphBench runs #3 with cfg and records its checks.
+func graphBench(ctx context.Context, env *Env, r *Result, cfg graphConfig) error {
+	out, err := measureGraph(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	perPage := float64(out.validation) / 1e6 / float64(out.pages)
+	detectPer10k := float64(out.cycleDetect) / 1e6 * 10000 / float64(out.pages)
+	largeMs := float64(out.largeDetect) / 1e6
+	r.Metric("pages", float64(out.pages))
+	r.Metric("edges", float64(out.edges))
+	r.Metric("bindings", float64(out.bindings))
+	r.Metric("build_seconds", out.buildSec)
+	r.Metric("validation_ms", float64(out.validation)/1e6)
+	r.Metric("validation_ms_per_page", perPage)
+	r.Metric("cycle_detect_ms", float64(out.cycleDetect)/1e6)
+	r.Metric("cycle_detect_ms_per_10k", detectPer10k)
+	r.Metric("large_pages", float64(out.largePages))
+	r.Metric("large_edges", float64(out.largeEdges))
+	r.Metric("large_cycle_detect_ms", largeMs)
+	r.Semantic("graph_valid", out.validationProblems == 0, float64(out.validationProblems), "0 problems (acyclic; every edge and binding resolves)")
+	r.Semantic("acyclic_verdict", out.acyclicVerdict == nil, boolf(out.acyclicVerdict == nil), "acyclic graph reported acyclic")
+	r.Semantic("cycle_detected", out.injectedFound && out.validatorFound, boolf(out.injectedFound && out.validatorFound), "injected cycle found by CheckAcyclic and by the graph validator")
+	r.Semantic("cycle_refused", out.engineRefused, boolf(out.engineRefused), "engine refuses the closing edge with ErrCycle")
+	if cfg.large > 0 {
+		r.Semantic("large_verdict", out.largeVerdict == nil && out.largeInjectedFound, boolf(out.largeVerdict == nil && out.largeInjectedFound),
+			fmt.Sprintf("%d-page graph: acyclic, and an injected cycle is found", out.largePages))
+	}
+	maxPer, maxDetect := env.Threshold("max_validation_ms_per_page"), env.Threshold("max_cycle_detect_ms")
+	r.Timing("validation_ms_per_page", perPage < maxPer, perPage, "ms/page", fmt.Sprintf("< %g ms/page", maxPer))
+	r.Timing("cycle_detect_ms_per_10k", detectPer10k < maxDetect, detectPer10k, "ms", fmt.Sprintf("< %g ms per 10k pages", maxDetect))
+	r.Summary = fmt.Sprintf("%d pages, %d edges: validation %.4f ms/page, cycle-detect %.2f ms/10k; %d pages (%d edges) acyclic in %.0f ms; injected cycle caught",
+		out.pages, out.edges, perPage, detectPer10k, out.largePages, out.largeEdges, largeMs)
+	if !out.injectedFound || !out.validatorFound || !out.engineRefused {
+		r.Summary = r.Summary[:len(r.Summary)-len("; injected cycle caught")] + "; injected cycle MISSED"
+	}
+	if out.firstProblem != "" {
+		r.Summary += "; first problem: " + out.firstProblem
+	}
+	return nil
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,44 @@
+package harness
+
+import (
+	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/semiring"
+)
+
+func TestIsolationQuick(t *testing.T) {
+	env := testEnv(t, "isolation", nil)
+	var r Result
+	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 1})
+	requirePass(t, &r, err)
+	if r.Metrics["functions"] < 11 {
+		t.Fatalf("only %v functions checked", r.Metrics["functions"])
+	}
+}
+
+// TestIsolationNegativeWritesInput: a function that scribbles on its input.
+func TestIsolationNegativeWritesInput(t *testing.T) {
+	env := testEnv(t, "isolation", nil)
+	var r Result
+	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 1, extra: map[string]semiring.Func{
+		"bad.scribble": func(in [][]byte, _, out []byte) error {
+			in[0][0] ^= 0xff
+			copy(out, in[1])
+			return nil
+		}}})
+	requireFail(t, &r, err, "side_effects")
+}
+
+// TestIsolationNegativeNondeterministic: a function with hidden state.
+func TestIsolationNegativeNondeterministic(t *testing.T) {
+	env := testEnv(t, "isolation", nil)
+	calls := 0.0
+	var r Result
+	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 1, extra: map[string]semiring.Func{
+		"bad.counter": func(in [][]byte, _, out []byte) error {
+			calls++
+			semiring.PutF64(out, 0, calls)
+			return nil
+		}}})
+	requireFail(t, &r, err, "purity")
+}
