@@ -638,6 +638,22 @@ type memFile struct {
 	closed     bool
 }
 
+// SizeHint reserves capacity for the file to grow to n bytes, so that
+// appends up to n never copy the file (a growing log segment would
+// otherwise be copied at every doubling, under the filesystem's lock).
+func (f *memFile) SizeHint(n int64) {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	nd := f.n
+	if n <= int64(cap(nd.data)) || n > 1<<31 {
+		return
+	}
+	// The synced image may share the old array; it keeps it.
+	grown := make([]byte, len(nd.data), n)
+	copy(grown, nd.data)
+	nd.data = grown
+}
+
 func (f *memFile) check(op string, write bool) error {
 	if f.closed {
 		return pathErr(op, f.name, fs.ErrClosed)

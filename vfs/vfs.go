@@ -55,6 +55,13 @@ type FS interface {
 	Join(elem ...string) string
 }
 
+// SizeHinter is implemented by files that can reserve room for expected
+// growth. It is a hint: it never changes the file's size or content.
+type SizeHinter interface {
+	// SizeHint says the file is expected to grow to about n bytes.
+	SizeHint(n int64)
+}
+
 // Default is the operating system's filesystem.
 var Default FS = osFS{}
 

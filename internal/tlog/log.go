@@ -276,6 +276,11 @@ func (l *Log) createSegment(first base.LSN) error {
 	if err != nil {
 		return l.fail("create", path, err)
 	}
+	if h, ok := f.(vfs.SizeHinter); ok {
+		// A segment grows to about segBytes (plus the record that crosses
+		// it): let an in-memory file reserve that once instead of doubling.
+		h.SizeHint(l.segBytes + l.segBytes/4)
+	}
 	var hdr [SegmentHeaderSize]byte
 	l.stats.Writes++
 	if _, err := f.Write(appendSegmentHeader(hdr[:0], first)); err != nil {

@@ -193,13 +193,14 @@ func TestMemoryBursts(t *testing.T) {
 		}
 		freeTime += time.Since(t0)
 		after := e.Stats()
+		rssFreed := settledRSS()
 		if after.Pages != 0 {
 			t.Fatalf("round %d: %d pages left after freeing all", round, after.Pages)
 		}
 		if round == 1 || round == burstRounds || round%5 == 0 {
 			figure(t, "memory_burst", "round", round, "arena_peak", mib(st.Store.ArenaBytes),
 				"arena_free_after", mib(after.Store.ArenaFree), "slot_meta", mib(after.Store.MetaBytes),
-				"rss_peak", mib(rss), "rss_growth", mib(rss-rss0))
+				"rss_peak", mib(rss), "rss_after_free", mib(rssFreed), "rss_growth", mib(rss-rss0))
 		}
 	}
 	final := e.Stats()

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -128,7 +129,8 @@ func TestThroughput(t *testing.T) {
 	for _, w := range workerCounts() {
 		res := runThroughput(t, ctx, seed, w, count, model, want)
 		figure(t, "throughput", "workers", w, "deltas_per_sec", int64(res.perSec),
-			"commit_seconds", res.seconds, "replay_seconds", res.replaySec, "state_hash", res.hash)
+			"commit_seconds", round3(res.seconds), "replay_seconds", round3(res.replaySec),
+			"state_hash", fmt.Sprintf("%#016x", res.hash), "reference_hash", fmt.Sprintf("%#016x", want))
 	}
 }
 

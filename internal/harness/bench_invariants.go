@@ -1,0 +1,256 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/validate"
+)
+
+func init() {
+	register(Benchmark{ID: 8, Key: "invariants", Name: "Invariants", Run: runInvariants})
+}
+
+// invariantsConfig sizes benchmark #8. Negative controls: nanAt writes a
+// NaN into a float64 page at that cycle (0: never); failingUser registers a
+// user invariant that fails in the second half of the run.
+type invariantsConfig struct {
+	cycles, checkEvery int
+	seed               uint64
+	nanAt              int
+	failingUser        bool
+}
+
+// invariantsOutcome is what #8 measured.
+type invariantsOutcome struct {
+	cycles, checks       int
+	failures             int64
+	firstFailure         string
+	deltas, tickErrors   int
+	edgesAdded, removed  int
+	cycleAttempts        int // edges that would have closed a cycle
+	cyclesRefused        int // ... refused with ErrCycle
+	wrongVerdicts        int // refused without a cycle, or accepted with one
+	otherErrors          int
+	firstWrong           string
+	runSec, checkSeconds float64
+}
+
+// reaches reports whether to is reachable from from along edges of any
+// type (computed here, independently of the engine's insert-time check).
+func reaches(e *engine.Engine, from, to base.PageID) bool {
+	if from == to {
+		return true
+	}
+	seen := map[base.PageID]bool{from: true}
+	stack := []base.PageID{from}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, ed := range e.Children(n) {
+			if ed.Child == to {
+				return true
+			}
+			if !seen[ed.Child] {
+				seen[ed.Child] = true
+				stack = append(stack, ed.Child)
+			}
+		}
+	}
+	return false
+}
+
+// measureInvariants runs cfg.cycles ticks of random float deltas and random
+// graph mutations (including attempted cycles), with the invariant
+// validator every cfg.checkEvery cycles.
+func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOutcome, error) {
+	var out invariantsOutcome
+	e, err := openMem(nil)
+	if err != nil {
+		return out, err
+	}
+	defer e.Close()
+	const nsrc, nder, elems = 96, 32, 8
+	src, err := createF64Pages(ctx, e, nsrc, elems)
+	if err != nil {
+		return out, err
+	}
+	der, err := createF64Pages(ctx, e, nder, elems)
+	if err != nil {
+		return out, err
+	}
+	rng := rand.New(rand.NewPCG(cfg.seed, 0x1a7))
+	for i, id := range der {
+		ps := []base.PageID{src[rng.IntN(nsrc)], src[rng.IntN(nsrc)]}
+		if ps[0] == ps[1] {
+			ps = ps[:1]
+		}
+		if err := e.Bind(ctx, id, "f64.sum", nil, ps); err != nil {
+			return out, fmt.Errorf("bind %d: %w", i, err)
+		}
+	}
+	all := append(append([]base.PageID(nil), src...), der...)
+	o, err := engine.NewOrchestrator(e, &engine.TickOptions{QueueSize: 64, Budget: time.Hour})
+	if err != nil {
+		return out, err
+	}
+	defer o.Close()
+	iv := validate.NewInvariants()
+	if cfg.failingUser {
+		half := cfg.cycles / 2
+		if err := iv.Register("harness.fails-late", func(*engine.Engine) error {
+			if out.cycles > half {
+				return errors.New("deliberate violation (negative control)")
+			}
+			return nil
+		}); err != nil {
+			return out, err
+		}
+	}
+	note := func(format string, args ...any) {
+		out.wrongVerdicts++
+		if out.firstWrong == "" {
+			out.firstWrong = fmt.Sprintf(format, args...)
+		}
+	}
+	tryEdge := func(p, c base.PageID) {
+		wouldCycle := reaches(e, c, p)
+		err := e.AddEdge(ctx, p, c, base.EdgeControl)
+		refused := errors.Is(err, engine.ErrCycle)
+		if wouldCycle {
+			out.cycleAttempts++
+			if refused {
+				out.cyclesRefused++
+			} else {
+				note("edge %d -> %d closes a cycle but was not refused (err %v)", p, c, err)
+			}
+			return
+		}
+		switch {
+		case refused:
+			note("edge %d -> %d refused as a cycle but closes none", p, c)
+		case err != nil:
+			out.otherErrors++
+		default:
+			out.edgesAdded++
+		}
+	}
+	var d delta.Delta
+	run := []delta.Run{{}}
+	buf := make([]byte, 16)
+	t0 := time.Now()
+	for c := 1; c <= cfg.cycles; c++ {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		out.cycles = c
+		for k := 1 + rng.IntN(3); k > 0; k-- {
+			semiring.PutF64(buf, 0, rng.Float64()*2-1)
+			semiring.PutF64(buf, 1, rng.Float64()*2-1)
+			if c == cfg.nanAt && k == 1 {
+				semiring.PutF64(buf, 0, math.NaN())
+			}
+			run[0] = delta.Run{Offset: uint32(8 * rng.IntN(elems-1)), Data: buf}
+			d = delta.Delta{Page: src[rng.IntN(nsrc)], Runs: run}
+			if err := o.Submit(ctx, &d); err != nil {
+				return out, err
+			}
+			out.deltas++
+		}
+		switch x := rng.IntN(10); {
+		case x < 4: // a random edge, which may or may not close a cycle
+			tryEdge(all[rng.IntN(len(all))], all[rng.IntN(len(all))])
+		case x < 6: // a deliberate cycle: from below an edge back to its parent
+			edges := e.Edges()
+			if len(edges) == 0 {
+				break
+			}
+			ed := edges[rng.IntN(len(edges))]
+			low := ed.Child
+			for hops := rng.IntN(4); hops > 0; hops-- {
+				ch := e.Children(low)
+				if len(ch) == 0 {
+					break
+				}
+				low = ch[rng.IntN(len(ch))].Child
+			}
+			tryEdge(low, ed.Parent)
+		case x < 8: // remove a random Control edge
+			edges := e.Edges()
+			for tries := 0; tries < 4 && len(edges) > 0; tries++ {
+				ed := edges[rng.IntN(len(edges))]
+				if ed.Type != base.EdgeControl {
+					continue
+				}
+				if err := e.RemoveEdge(ctx, ed.Parent, ed.Child, ed.Type); err != nil {
+					out.otherErrors++
+				} else {
+					out.removed++
+				}
+				break
+			}
+		}
+		if _, err := o.Tick(ctx); err != nil {
+			out.tickErrors++
+		}
+		if c%cfg.checkEvery == 0 || c == cfg.cycles {
+			t := time.Now()
+			rep, err := iv.Check(ctx, e, validate.Options{})
+			out.checkSeconds += time.Since(t).Seconds()
+			if err != nil {
+				return out, err
+			}
+			out.checks++
+			out.failures += rep.Total
+			if rep.Total > 0 && out.firstFailure == "" {
+				out.firstFailure = fmt.Sprintf("cycle %d: %s", c, rep.Problems[0])
+			}
+		}
+	}
+	out.runSec = time.Since(t0).Seconds()
+	return out, nil
+}
+
+func runInvariants(ctx context.Context, env *Env, r *Result) error {
+	return invariantsBench(ctx, env, r, invariantsConfig{cycles: env.Int("cycles"), checkEvery: env.Int("check_every"), seed: env.Seed})
+}
+
+// invariantsBench runs #8 with cfg and records its checks.
+func invariantsBench(ctx context.Context, env *Env, r *Result, cfg invariantsConfig) error {
+	out, err := measureInvariants(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	r.Metric("cycles", float64(out.cycles))
+	r.Metric("checks", float64(out.checks))
+	r.Metric("failures", float64(out.failures))
+	r.Metric("deltas", float64(out.deltas))
+	r.Metric("edges_added", float64(out.edgesAdded))
+	r.Metric("edges_removed", float64(out.removed))
+	r.Metric("cycle_attempts", float64(out.cycleAttempts))
+	r.Metric("cycles_refused", float64(out.cyclesRefused))
+	r.Metric("run_seconds", out.runSec)
+	r.Metric("check_seconds", out.checkSeconds)
+	maxFail := env.Threshold("max_failures")
+	r.Semantic("failures", float64(out.failures) <= maxFail, float64(out.failures), fmt.Sprintf("<= %g over %d checks", maxFail, out.checks))
+	r.Semantic("cycles_refused", out.cycleAttempts > 0 && out.cyclesRefused == out.cycleAttempts && out.wrongVerdicts == 0,
+		float64(out.cyclesRefused), fmt.Sprintf("all %d attempted cycles refused with ErrCycle, no acyclic edge refused", out.cycleAttempts))
+	r.Semantic("operations_ok", out.tickErrors == 0 && out.otherErrors == 0, float64(out.tickErrors+out.otherErrors), "every tick and mutation succeeded")
+	r.Summary = fmt.Sprintf("%d cycles (%d deltas, +%d/-%d edges), %d checks: %d failures; %d/%d attempted cycles refused",
+		out.cycles, out.deltas, out.edgesAdded, out.removed, out.checks, out.failures, out.cyclesRefused, out.cycleAttempts)
+	if out.firstFailure != "" {
+		r.Summary += "; first: " + out.firstFailure
+	}
+	if out.firstWrong != "" {
+		r.Summary += "; " + out.firstWrong
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+)
+
+func init() {
+	register(Benchmark{ID: 9, Key: "stability", Name: "Stability", Run: runStability})
+}
+
+// stabilityConfig sizes benchmark #9: a diffusion on a ring of cells pages
+// of elems float64 each (every element index is its own ring). fn and
+// weights choose the update (negative controls bind a function that
+// blows up).
+type stabilityConfig struct {
+	steps, cells, elems int
+	alpha               float64 // diffusion coefficient (stable for alpha <= 0.5)
+	noise               float64 // amplitude of the perturbed run's per-step noise
+	seed                uint64
+	fn                  string
+	weights             []float64
+	funcs               map[string]semiring.Func
+}
+
+// stabilityRun is one simulation's trajectory summary.
+type stabilityRun struct {
+	final      [][]float64
+	nonFinite  int     // NaN/Inf values seen in any step
+	maxJump    float64 // largest per-step change of any value
+	maxAbs     float64
+	steps      int
+	tickErrors int
+	traj       []float64 // the value of cell 0, element 0, per step (chart)
+}
+
+// simulate runs the diffusion in MMSB pages: state pages s_i hold the
+// current values; derived pages d_i = fn(s_{i-1}, s_i, s_{i+1}) are
+// recomputed by propagation; each step commits d_i (plus noise, in the
+// perturbed run) as the next s_i through the Orchestrator. The state lives
+// in the bus, and every step is a logged, replayable tick.
+func simulate(ctx context.Context, cfg stabilityConfig, perturb bool) (stabilityRun, error) {
+	var out stabilityRun
+	e, err := openMem(cfg.funcs)
+	if err != nil {
+		return out, err
+	}
+	defer e.Close()
+	state, err := createF64Pages(ctx, e, cfg.cells, cfg.elems)
+	if err != nil {
+		return out, err
+	}
+	next, err := createF64Pages(ctx, e, cfg.cells, cfg.elems)
+	if err != nil {
+		return out, err
+	}
+	w := semiring.AppendF64(nil, cfg.weights...)
+	n := cfg.cells
+	for i, id := range next {
+		if err := e.Bind(ctx, id, cfg.fn, w, []base.PageID{state[(i+n-1)%n], state[i], state[(i+1)%n]}); err != nil {
+			return out, err
+		}
+	}
+	o, err := engine.NewOrchestrator(e, &engine.TickOptions{QueueSize: 2 * n, Budget: time.Hour})
+	if err != nil {
+		return out, err
+	}
+	defer o.Close()
+	rng := rand.New(rand.NewPCG(cfg.seed, 0x57ab))
+	// Initial condition: a smooth wave per element index, plus (perturbed
+	// run) a small seeded offset.
+	vals := make([][]float64, n)
+	for i := range vals {
+		vals[i] = make([]float64, cfg.elems)
+		for j := range vals[i] {
+			vals[i][j] = math.Sin(2*math.Pi*float64(i)/float64(n) + float64(j))
+			if perturb {
+				vals[i][j] += cfg.noise * (2*rng.Float64() - 1)
+			}
+		}
+	}
+	prev := make([][]float64, n)
+	for i := range prev {
+		prev[i] = append([]float64(nil), vals[i]...)
+	}
+	var d delta.Delta
+	run := []delta.Run{{}}
+	var page []byte
+	for step := 0; step <= cfg.steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		for i := range vals {
+			run[0] = delta.Run{Offset: 0, Data: f64Page(vals[i])}
+			d = delta.Delta{Page: state[i], Runs: run}
+			if err := o.Submit(ctx, &d); err != nil {
+				return out, err
+			}
+		}
+		if _, err := o.Tick(ctx); err != nil {
+			out.tickErrors++
+		}
+		out.traj = append(out.traj, vals[0][0])
+		if step == cfg.steps {
+			break
+		}
+		// Read the propagated next state from the derived pages.
+		for i, id := range next {
+			page, _, err = e.ReadPage(id, page[:0])
+			if err != nil {
+				return out, err
+			}
+			vals[i] = f64s(vals[i], page)
+			for j, v := range vals[i] {
+				if perturb {
+					v += cfg.noise * (2*rng.Float64() - 1)
+					vals[i][j] = v
+				}
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					out.nonFinite++
+					continue
+				}
+				out.maxJump = math.Max(out.maxJump, math.Abs(v-prev[i][j]))
+				out.maxAbs = math.Max(out.maxAbs, math.Abs(v))
+				prev[i][j] = v
+			}
+		}
+		out.steps++
+	}
+	out.final = vals
+	return out, nil
+}
+
+// stabilityOutcome compares the unperturbed and perturbed runs.
+type stabilityOutcome struct {
+	base, pert    stabilityRun
+	maxDivergence float64
+	seconds       float64
+}
+
+func measureStability(ctx context.Context, cfg stabilityConfig) (stabilityOutcome, error) {
+	var out stabilityOutcome
+	t0 := time.Now()
+	var err error
+	if out.base, err = simulate(ctx, cfg, false); err != nil {
+		return out, err
+	}
+	if out.pert, err = simulate(ctx, cfg, true); err != nil {
+		return out, err
+	}
+	for i := range out.base.final {
+		for j, v := range out.base.final[i] {
+			dv := math.Abs(v - out.pert.final[i][j])
+			if math.IsNaN(dv) {
+				dv = math.Inf(1)
+			}
+			out.maxDivergence = math.Max(out.maxDivergence, dv)
+		}
+	}
+	out.seconds = time.Since(t0).Seconds()
+	return out, nil
+}
+
+func defaultStability(steps int, seed uint64) stabilityConfig {
+	const alpha = 0.25
+	return stabilityConfig{steps: steps, cells: 64, elems: 8, alpha: alpha, noise: 1e-3, seed: seed,
+		fn: "f64.weighted", weights: []float64{alpha, 1 - 2*alpha, alpha}}
+}
+
+func runStability(ctx context.Context, env *Env, r *Result) error {
+	return stabilityBench(ctx, env, r, defaultStability(env.Int("steps"), env.Seed))
+}
+
+// stabilityBench runs #9 with cfg and records its checks.
+func stabilityBench(ctx context.Context, env *Env, r *Result, cfg stabilityConfig) error {
+	out, err := measureStability(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	nonFinite := out.base.nonFinite + out.pert.nonFinite
+	jump := math.Max(out.base.maxJump, out.pert.maxJump)
+	r.Series = map[string][]float64{"cell0_unperturbed": out.base.traj, "cell0_perturbed": out.pert.traj}
+	r.Metric("steps", float64(out.base.steps))
+	r.Metric("cells", float64(cfg.cells*cfg.elems))
+	r.Metric("max_divergence", out.maxDivergence)
+	r.Metric("non_finite", float64(nonFinite))
+	r.Metric("max_step_jump", jump)
+	r.Metric("max_abs", math.Max(out.base.maxAbs, out.pert.maxAbs))
+	r.Metric("seconds", out.seconds)
+	maxDiv, maxJump := env.Threshold("max_divergence"), env.Threshold("max_step_jump")
+	r.Semantic("ticks_ok", out.base.tickErrors+out.pert.tickErrors == 0 && out.base.steps == cfg.steps, float64(out.base.tickErrors+out.pert.tickErrors), "every step's tick succeeded")
+	r.Semantic("no_nan", nonFinite == 0, float64(nonFinite), "0 NaN/Inf values in any step")
+	r.Semantic("bounded_divergence", out.maxDivergence < maxDiv, out.maxDivergence, fmt.Sprintf("< %g between unperturbed and perturbed runs", maxDiv))
+	r.Semantic("smooth", nonFinite == 0 && jump < maxJump, jump, fmt.Sprintf("max per-step change < %g", maxJump))
+	r.Summary = fmt.Sprintf("diffusion over %d f64 cells in %d pages, %d steps ×2 runs (noise %g): divergence %.3g, %d NaN/Inf, max step %.3g",
+		cfg.cells*cfg.elems, 2*cfg.cells, out.base.steps, cfg.noise, out.maxDivergence, nonFinite, jump)
+	return nil
+}

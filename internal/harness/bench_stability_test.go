@@ -1,0 +1,50 @@
+package harness
+
+import (
+	"math"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/semiring"
+)
+
+func TestStabilityQuick(t *testing.T) {
+	env := testEnv(t, "stability", nil)
+	var r Result
+	err := stabilityBench(bg, env, &r, defaultStability(60, 1))
+	requirePass(t, &r, err)
+	if r.Metrics["max_divergence"] == 0 {
+		t.Fatal("perturbation had no effect: the runs are not independent")
+	}
+}
+
+// TestStabilityNegativeBlowUp binds a function that overflows to Inf and
+// then NaN (it is pure: the same inputs give the same output).
+func TestStabilityNegativeBlowUp(t *testing.T) {
+	env := testEnv(t, "stability", nil)
+	cfg := defaultStability(60, 1)
+	cfg.fn = "bad.blowup"
+	cfg.funcs = map[string]semiring.Func{"bad.blowup": func(in [][]byte, _, out []byte) error {
+		for j := 0; j+8 <= len(out); j += 8 {
+			v := semiring.F64At(in[1], j/8)*1e80 - semiring.F64At(in[0], j/8)*1e80
+			if math.IsInf(v, 0) {
+				v = math.Inf(1) - math.Inf(1) // NaN
+			}
+			semiring.PutF64(out, j/8, v)
+		}
+		return nil
+	}}
+	var r Result
+	err := stabilityBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "no_nan")
+}
+
+// TestStabilityNegativeUnstable: an explicit scheme past its stability
+// limit (alpha > 0.5) oscillates and grows: not smooth, not bounded.
+func TestStabilityNegativeUnstable(t *testing.T) {
+	env := testEnv(t, "stability", nil)
+	cfg := defaultStability(80, 1)
+	cfg.weights = []float64{0.9, -0.8, 0.9}
+	var r Result
+	err := stabilityBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "smooth", "bounded_divergence", "no_nan")
+}

@@ -1,0 +1,261 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/validate"
+)
+
+func init() {
+	register(Benchmark{ID: 6, Key: "tick", Name: "Tick Latency", Run: runTick})
+}
+
+// tickConfig sizes benchmark #6. deferred (a negative control) runs the
+// orchestrator in deferred mode without ever flushing, so derived pages go
+// stale.
+type tickConfig struct {
+	ticks, deltasPerTick, pages, derived, pageSize int
+	seed                                           uint64
+	deferred                                       bool
+}
+
+// tickOutcome is what #6 measured.
+type tickOutcome struct {
+	latencies          []time.Duration
+	failedTicks        int
+	committed          uint64
+	recomputed         uint64
+	invariantRuns      uint64
+	invariantFailures  uint64
+	derivedChecked     int
+	derivedWrong       int
+	finalProblems      int64
+	firstProblem       string
+	phases             [engine.NumPhases]engine.PhaseStats
+	setupSec, totalSec float64
+}
+
+// sampledInvariant checks, each tick, that a few derived pages hold
+// f64.sum of their parents and only finite values: the cheap sample a
+// 16 ms tick can afford (the full invariant validator runs at the end).
+func sampledInvariant(e *engine.Engine, derived []base.PageID, seed uint64, samples int) func() error {
+	rng := rand.New(rand.NewPCG(seed, 0x5a))
+	sum, _ := semiring.Lookup("f64.sum")
+	var cur, want []byte
+	var ins [][]byte
+	return func() error {
+		for s := 0; s < samples; s++ {
+			id := derived[rng.IntN(len(derived))]
+			if err := derivedMatches(e, id, sum, &cur, &want, &ins); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// derivedMatches reports whether page id equals fn of its binding's
+// parents, and holds only finite floats.
+func derivedMatches(e *engine.Engine, id base.PageID, fn semiring.Func, cur, want *[]byte, ins *[][]byte) error {
+	b, ok := e.Binding(id)
+	if !ok {
+		return fmt.Errorf("page %d is not bound", id)
+	}
+	var err error
+	*cur, _, err = e.ReadPage(id, (*cur)[:0])
+	if err != nil {
+		return err
+	}
+	*ins = (*ins)[:0]
+	for _, p := range b.Parents {
+		in, _, err := e.ReadPage(p, nil)
+		if err != nil {
+			return err
+		}
+		*ins = append(*ins, in)
+	}
+	*want = append((*want)[:0], *cur...)
+	if err := fn(*ins, b.Params, *want); err != nil {
+		return err
+	}
+	if !bytes.Equal(*cur, *want) {
+		return fmt.Errorf("derived page %d differs from %s of its parents %v", id, b.Func, b.Parents)
+	}
+	if !isFinite(*cur) {
+		return fmt.Errorf("derived page %d holds NaN/Inf", id)
+	}
+	return nil
+}
+
+// measureTick runs realistic ticks through the Orchestrator: each tick
+// drains deltasPerTick submitted deltas (one to a parent of every derived
+// page, the rest random 16-byte writes over all pages), commits and logs
+// them, recomputes the derived pages, and runs a sampled invariant.
+func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
+	var out tickOutcome
+	t0 := time.Now()
+	e, err := openMem(nil)
+	if err != nil {
+		return out, err
+	}
+	defer e.Close()
+	elems := cfg.pageSize / 8
+	// Parents of derived pages and the derived pages are float64 pages;
+	// the rest are plain byte pages.
+	parents, err := createF64Pages(ctx, e, 2*cfg.derived, elems)
+	if err != nil {
+		return out, err
+	}
+	derived, err := createF64Pages(ctx, e, cfg.derived, elems)
+	if err != nil {
+		return out, err
+	}
+	plain := cfg.pages - len(parents) - len(derived)
+	if err := createPages(ctx, e, plain, cfg.pageSize); err != nil {
+		return out, err
+	}
+	firstPlain := int(derived[len(derived)-1]) + 1
+	for i, id := range derived {
+		if err := e.Bind(ctx, id, "f64.sum", nil, []base.PageID{parents[2*i], parents[2*i+1]}); err != nil {
+			return out, err
+		}
+	}
+	o, err := engine.NewOrchestrator(e, &engine.TickOptions{QueueSize: 2 * cfg.deltasPerTick, Deferred: cfg.deferred})
+	if err != nil {
+		return out, err
+	}
+	defer o.Close()
+	if err := o.RegisterInvariant("harness.sampled-derived", 1, sampledInvariant(e, derived, cfg.seed, 8)); err != nil {
+		return out, err
+	}
+	// The first tick recomputes every derived page (startup resync); it is
+	// part of the setup, not measured.
+	if _, err := o.Tick(ctx); err != nil {
+		return out, err
+	}
+	out.setupSec = time.Since(t0).Seconds()
+	rng := rand.New(rand.NewPCG(cfg.seed, 0x71c))
+	data := make([]byte, 16)
+	run := []delta.Run{{}}
+	var d delta.Delta
+	t1 := time.Now()
+	for t := 0; t < cfg.ticks; t++ {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		for k := 0; k < cfg.deltasPerTick; k++ {
+			if k < cfg.derived {
+				semiring.PutF64(data, 0, rng.Float64())
+				semiring.PutF64(data, 1, rng.Float64())
+				run[0] = delta.Run{Offset: uint32(16 * rng.IntN(elems/2)), Data: data}
+				d = delta.Delta{Page: parents[2*k+rng.IntN(2)], Runs: run}
+			} else {
+				for i := range data {
+					data[i] = byte(rng.Uint32())
+				}
+				run[0] = delta.Run{Offset: uint32(rng.IntN(cfg.pageSize - len(data) + 1)), Data: data}
+				d = delta.Delta{Page: base.PageID(firstPlain + rng.IntN(plain)), Runs: run}
+			}
+			if err := o.Submit(ctx, &d); err != nil {
+				return out, err
+			}
+		}
+		res, err := o.Tick(ctx)
+		if err != nil || res.Committed != cfg.deltasPerTick || res.Rejected != 0 || res.InvariantFailures != 0 {
+			out.failedTicks++
+		}
+		out.latencies = append(out.latencies, res.Durations[engine.PhaseTotal])
+	}
+	m := o.Metrics()
+	out.committed = m.Committed
+	out.recomputed = m.Recomputed
+	out.invariantRuns = m.InvariantRuns
+	out.invariantFailures = m.InvariantFailures
+	out.phases = m.Phases
+	out.totalSec = time.Since(t1).Seconds()
+	// Every derived page equals its function of its parents, and the full
+	// invariant validator finds nothing.
+	sum, _ := semiring.Lookup("f64.sum")
+	var cur, want []byte
+	var ins [][]byte
+	for _, id := range derived {
+		out.derivedChecked++
+		if derivedMatches(e, id, sum, &cur, &want, &ins) != nil {
+			out.derivedWrong++
+		}
+	}
+	rep, err := validate.NewInvariants().Check(ctx, e, validate.Options{})
+	if err != nil {
+		return out, err
+	}
+	out.finalProblems = rep.Total
+	if len(rep.Problems) > 0 {
+		out.firstProblem = rep.Problems[0].String()
+	}
+	return out, nil
+}
+
+func runTick(ctx context.Context, env *Env, r *Result) error {
+	return tickBench(ctx, env, r, tickConfig{ticks: env.Int("ticks"), deltasPerTick: env.Int("deltas_per_tick"),
+		pages: env.Int("pages"), derived: env.Int("derived"), pageSize: 1024, seed: env.Seed})
+}
+
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[(len(sorted)-1)*p/100]
+}
+
+// tickBench runs #6 with cfg and records its checks.
+func tickBench(ctx context.Context, env *Env, r *Result, cfg tickConfig) error {
+	out, err := measureTick(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	sorted := slices.Clone(out.latencies)
+	slices.Sort(sorted)
+	p50, p99, pmax := percentile(sorted, 50), percentile(sorted, 99), percentile(sorted, 100)
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	series := make([]float64, len(out.latencies))
+	for i, d := range out.latencies {
+		series[i] = ms(d)
+	}
+	r.Series = map[string][]float64{"tick_ms": series}
+	r.Metric("ticks", float64(len(out.latencies)))
+	r.Metric("p50_ms", ms(p50))
+	r.Metric("p99_ms", ms(p99))
+	r.Metric("max_ms", ms(pmax))
+	r.Metric("deltas_per_tick", float64(cfg.deltasPerTick))
+	r.Metric("pages", float64(cfg.pages))
+	r.Metric("derived", float64(cfg.derived))
+	r.Metric("recomputed_per_tick", float64(out.recomputed)/float64(len(out.latencies)+1))
+	r.Metric("setup_seconds", out.setupSec)
+	r.Metric("run_seconds", out.totalSec)
+	for p := engine.Phase(0); p < engine.PhaseTotal; p++ {
+		r.Metric("phase_"+p.String()+"_p50_ms", ms(out.phases[p].P50))
+	}
+	r.Semantic("ticks_ok", out.failedTicks == 0, float64(out.failedTicks), "every tick committed all deltas, rejected none, invariants held")
+	r.Semantic("invariants_sampled", out.invariantRuns > 0 && out.invariantFailures == 0, float64(out.invariantFailures),
+		fmt.Sprintf("0 sampled invariant failures in %d runs", out.invariantRuns))
+	r.Semantic("derived_consistent", out.derivedWrong == 0 && out.derivedChecked == cfg.derived, float64(out.derivedWrong),
+		fmt.Sprintf("all %d derived pages == f64.sum of parents at the end", cfg.derived))
+	r.Semantic("final_invariants", out.finalProblems == 0, float64(out.finalProblems), "full invariant validator: 0 problems")
+	maxP99 := env.Threshold("max_p99_ms")
+	r.Timing("p99_ms", ms(p99) < maxP99, ms(p99), "ms", fmt.Sprintf("< %g ms", maxP99))
+	r.Summary = fmt.Sprintf("%d ticks × %d deltas over %d pages, %d derived recomputed: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+		len(out.latencies), cfg.deltasPerTick, cfg.pages, cfg.derived, ms(p50), ms(p99), ms(pmax))
+	if out.firstProblem != "" {
+		r.Summary += "; first problem: " + out.firstProblem
+	}
+	return nil
+}
