@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/delta"
@@ -258,6 +259,9 @@ func (e *Engine) applyOp(op *record.Op, lsn base.LSN, t int64) error {
 		if err := e.checkEdgeEnds(op.Parent, op.Child, op.EdgeType); err != nil {
 			return err
 		}
+		if err := e.checkDataEdgeOwner(op.Parent, op.Child, op.EdgeType); err != nil {
+			return err
+		}
 		if _, err := e.graph.AddEdge(op.Parent, op.Child, base.EdgeType(op.EdgeType)); err != nil {
 			return err
 		}
@@ -309,6 +313,20 @@ func (e *Engine) recordHist(lsn base.LSN, id base.PageID, t int64) {
 	e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: id}
 }
 
+// checkDataEdgeOwner refuses a Data edge into a derived page from a page
+// that is not one of its binding's parents: Data edges into a derived page
+// are owned by its binding (Bind adds them, Unbind removes them).
+func (e *Engine) checkDataEdgeOwner(parent, child base.PageID, typ uint8) error {
+	if base.EdgeType(typ) != base.EdgeData {
+		return nil
+	}
+	if b, ok := e.bindings[child]; ok && !slices.Contains(b.Parents, parent) {
+		return fmt.Errorf("%w: data edges into derived page %d come from its binding (parents %v); page %d is not one of them",
+			ErrPageInUse, child, b.Parents, parent)
+	}
+	return nil
+}
+
 func (e *Engine) checkEdgeEnds(parent, child base.PageID, typ uint8) error {
 	if typ >= base.NumEdgeTypes {
 		return fmt.Errorf("%w: unknown edge type %d", ErrInvalidOption, typ)
@@ -337,6 +355,14 @@ func (e *Engine) checkBind(child base.PageID, fn string, parents []base.PageID, 
 	for _, p := range parents {
 		if _, ok := e.store.Lookup(p); !ok {
 			return fmt.Errorf("%w: parent %d of derived page %d", ErrPageNotFound, p, child)
+		}
+	}
+	// A derived page's Data edges are exactly its binding's: refuse a
+	// binding that would leave a foreign Data edge into the page.
+	for _, ed := range e.graph.AppendParents(nil, child) {
+		if ed.Type == base.EdgeData && !slices.Contains(parents, ed.Parent) {
+			return fmt.Errorf("%w: page %d already has a data edge from page %d, which is not among the binding's parents %v (remove it or list it)",
+				ErrPageInUse, child, ed.Parent, parents)
 		}
 	}
 	if !tryEdges {

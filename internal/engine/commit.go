@@ -354,7 +354,7 @@ func (e *Engine) AddEdge(ctx context.Context, parent, child base.PageID, typ bas
 		if added {
 			e.graph.RemoveEdge(parent, child, typ) // applyOp adds it for real
 		}
-		return nil
+		return e.checkDataEdgeOwner(parent, child, uint8(typ))
 	}
 	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte {
 		return record.AppendEdge(b, record.OpAddEdge, parent, child, uint8(typ))

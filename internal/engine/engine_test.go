@@ -279,3 +279,30 @@ func TestReplayToLSNAndReadAt(t *testing.T) {
 		t.Fatalf("replay to epoch 2: %q epoch %d", b[:1], ep)
 	}
 }
+
+// Data edges into a derived page belong to its binding: a foreign Data edge
+// is refused both after and before Bind, and nothing is logged.
+func TestDataEdgesOwnedByBinding(t *testing.T) {
+	e := openT(t, "", nil)
+	defer e.Close()
+	mustCreate(t, e, 4, 8)
+	if err := e.Bind(ctx, 3, "passthrough", nil, []base.PageID{1}); err != nil {
+		t.Fatal(err)
+	}
+	lsn := e.LastLSN()
+	if err := e.AddEdge(ctx, 2, 3, base.EdgeData); !errors.Is(err, ErrPageInUse) {
+		t.Fatalf("foreign data edge into a derived page: %v", err)
+	}
+	if err := e.AddEdge(ctx, 2, 3, base.EdgeControl); err != nil {
+		t.Fatalf("control edges are not owned by the binding: %v", err)
+	}
+	if err := e.AddEdge(ctx, 2, 4, base.EdgeData); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, 4, "passthrough", nil, []base.PageID{1}); !errors.Is(err, ErrPageInUse) {
+		t.Fatalf("bind over a foreign data edge: %v", err)
+	}
+	if e.LastLSN() != lsn+2 {
+		t.Fatalf("refused operations were logged: LSN %d, want %d", e.LastLSN(), lsn+2)
+	}
+}

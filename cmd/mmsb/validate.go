@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mmsb-go/mmsb/internal/harness"
+)
+
+func init() { registerCommand(func(a *app) *cobra.Command { return a.validateCmd() }) }
+
+// validateOptions are the flags of `mmsb validate`.
+type validateOptions struct {
+	quick   bool
+	only    string
+	json    bool
+	targets string
+	history string
+	report  string
+	seed    uint64
+	workers int
+	dir     string
+}
+
+func (a *app) validateCmd() *cobra.Command {
+	var o validateOptions
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Run the 10 validation benchmarks and compare them with their targets",
+		Long: `validate runs MMSB's ten validation benchmarks on embedded buses (replay,
+integrity, graph, isolation, throughput, tick latency, memory, invariants,
+stability, provenance), prints the table (✓/✗, the figure, the target) and
+then "Result: N/M PASS".
+
+Every benchmark records semantic checks (replay equality, zero orphans,
+purity, no NaN, ...) that must hold on any machine, and timing checks
+(rates, latencies) that depend on it. The full run gates on both; --quick
+runs smaller sizes with the same semantic checks and prints the timing
+checks without letting them fail the run.
+
+Exit status: 0 only when every selected benchmark passed; 1 when one failed;
+2 on a usage error. See docs/validate.md.`,
+		Example: `  mmsb validate
+  mmsb validate --quick
+  mmsb validate --only 1,5 --json
+  mmsb validate --report ./report --history ./history`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runValidate(cmd, &o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.quick, "quick", false, "smaller sizes, same semantic checks; timing checks are printed but do not gate")
+	f.StringVar(&o.only, "only", "", "comma-separated benchmark numbers to run (e.g. 1,5); default all")
+	f.BoolVar(&o.json, "json", false, "print the report as JSON instead of the table")
+	f.StringVar(&o.targets, "targets", "", "targets JSON file (default: the embedded benchmarks_targets.json)")
+	f.StringVar(&o.history, "history", "", "append one JSON line per run to DIR/history.jsonl")
+	f.StringVar(&o.report, "report", "", "write an HTML report with PNG charts to DIR/index.html")
+	f.Uint64Var(&o.seed, "seed", 1, "seed of every random workload (runs with the same seed do the same work)")
+	f.IntVar(&o.workers, "workers", 0, "worker count for multi-threaded measurements (default: number of CPUs)")
+	f.StringVar(&o.dir, "dir", "", "scratch directory for benchmarks that use the disk (default: the system temp dir)")
+	return cmd
+}
+
+// parseOnly parses --only: benchmark numbers separated by commas, each one
+// that exists.
+func parseOnly(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	known := map[int]bool{}
+	for _, b := range harness.All() {
+		known[b.ID] = true
+	}
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		n, err := strconv.Atoi(strings.TrimPrefix(part, "#"))
+		if err != nil || !known[n] {
+			return nil, usageErr("--only: %q is not a benchmark number (1-%d)", part, len(known))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
+	only, err := parseOnly(o.only)
+	if err != nil {
+		return err
+	}
+	if o.workers < 0 {
+		return usageErr("--workers must be >= 0, got %d", o.workers)
+	}
+	targets, err := harness.LoadTargets(o.targets)
+	if err != nil {
+		if o.targets != "" {
+			return usageErr("%v", err)
+		}
+		return err
+	}
+	total := len(only)
+	if total == 0 {
+		total = len(harness.All())
+	}
+	if o.dir == "" {
+		o.dir = os.TempDir()
+	}
+	bar := a.progress(int64(total), "validate", "benchmarks")
+	started := 0
+	cfg := harness.Config{Quick: o.quick, Seed: o.seed, Workers: o.workers, Dir: o.dir,
+		Progress: func(id int, name string) {
+			if started > 0 {
+				bar.add(1)
+			}
+			started++
+			if bar.bar != nil {
+				bar.bar.Describe(fmt.Sprintf("#%d %s", id, name))
+			}
+		}}
+	rep := harness.Run(cmd.Context(), cfg, targets, only)
+	if started > 0 {
+		bar.add(1)
+	}
+	bar.finish()
+	if err := cmd.Context().Err(); err != nil {
+		return err
+	}
+	if o.history != "" {
+		if err := harness.AppendHistory(o.history, rep); err != nil {
+			return err
+		}
+	}
+	if o.report != "" {
+		if _, err := harness.WriteHTMLReport(o.report, rep); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		if err := a.printJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteTable(a.stdout)
+		if o.report != "" {
+			fmt.Fprintf(a.stdout, "Report: %s\n", filepath.Join(o.report, harness.ReportFile))
+		}
+	}
+	if !rep.AllPass {
+		return &exitError{code: exitFailure, msg: fmt.Sprintf("%d of %d benchmarks failed", rep.Total-rep.Passed, rep.Total)}
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/validate"
+)
+
+func init() {
+	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance})
+}
+
+// provenanceConfig sizes benchmark #10. overwriteMiddle (a negative
+// control) writes directly into the middle of the chain after the waves,
+// so that the last page's bytes no longer come from the chain's root.
+type provenanceConfig struct {
+	depth           int // derivation hops: depth+1 pages
+	queries         int // warm queries timed
+	overwriteMiddle bool
+}
+
+// provenanceOutcome is what #10 measured.
+type provenanceOutcome struct {
+	cold, warmMedian time.Duration
+	chainDepth       int
+	writes           int
+	wrong            []string // mismatches between the answer and the expected chain
+	rangesChecked    int
+	validatorProbs   int64
+	validatorChecked int64
+	firstProblem     string
+}
+
+// measureProvenance builds page chain p_0 -> p_1 -> ... -> p_depth (each a
+// passthrough of the previous), writes two byte ranges of p_0 in separate
+// commits (each propagated down the chain), and asks where each range of
+// p_depth came from: the answer must walk the whole chain, naming each
+// page's derived write (the LSN propagation logged) and end at the client
+// delta that wrote that range of p_0.
+func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOutcome, error) {
+	var out provenanceOutcome
+	e, err := openMem(nil)
+	if err != nil {
+		return out, err
+	}
+	defer e.Close()
+	const elems = 16
+	ids, err := createF64Pages(ctx, e, cfg.depth+1, elems)
+	if err != nil {
+		return out, err
+	}
+	for i := 1; i < len(ids); i++ {
+		if err := e.Bind(ctx, ids[i], "passthrough", nil, []base.PageID{ids[i-1]}); err != nil {
+			return out, err
+		}
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		return out, err
+	}
+	// Two writes to different ranges of the root, each propagated: the
+	// provenance of range A must lead to the first, of range B to the second.
+	type rng struct {
+		off, n  int
+		rootLSN base.LSN
+		derived []base.LSN // derived write LSN of ids[1..depth] for this range
+	}
+	ranges := []*rng{{off: 0, n: 16}, {off: 64, n: 16}}
+	for k, r := range ranges {
+		data := semiring.AppendF64(nil, float64(k)+0.25, float64(k)+0.75)
+		ci, err := e.Commit(ctx, []delta.Delta{{Page: ids[0], Runs: []delta.Run{{Offset: uint32(r.off), Data: data}}, Source: "harness.provenance",
+			Intent: []byte(fmt.Sprintf(`{"range":%d}`, k))}})
+		if err != nil {
+			return out, err
+		}
+		r.rootLSN = ci.FirstLSN
+		pr, err := e.Propagate(ctx)
+		if err != nil {
+			return out, err
+		}
+		if pr.Recomputed != cfg.depth {
+			out.wrong = append(out.wrong, fmt.Sprintf("wave %d recomputed %d pages, want %d", k, pr.Recomputed, cfg.depth))
+		}
+		for _, id := range ids[1:] {
+			d, ok := e.LastDerivation(id)
+			if !ok {
+				return out, fmt.Errorf("page %d: no derivation after propagation", id)
+			}
+			r.derived = append(r.derived, d.LSN)
+		}
+	}
+	if cfg.overwriteMiddle {
+		mid := ids[len(ids)/2]
+		if _, err := e.Commit(ctx, []delta.Delta{{Page: mid, Runs: []delta.Run{{Offset: 0, Data: semiring.AppendF64(nil, 42)}}}}); err != nil {
+			return out, err
+		}
+		if _, err := e.Propagate(ctx); err != nil {
+			return out, err
+		}
+	}
+	last := ids[len(ids)-1]
+	for k, r := range ranges {
+		t0 := time.Now()
+		res, err := e.Provenance(ctx, last, r.off, r.n, 0)
+		if k == 0 {
+			out.cold = time.Since(t0)
+		}
+		if err != nil {
+			return out, err
+		}
+		out.rangesChecked++
+		if k == 0 {
+			out.chainDepth = res.ChainDepth
+			out.writes = len(res.Writes)
+		}
+		out.wrong = append(out.wrong, checkChain(res, ids, r.rootLSN, r.derived, k)...)
+	}
+	// Warm queries: the median of cfg.queries.
+	out.warmMedian = medianDuration(max(1, cfg.queries), func() {
+		_, _ = e.Provenance(ctx, last, 0, 16, 0)
+	})
+	// The provenance validator cross-checks sampled answers with the log.
+	rep, err := validate.Provenance(ctx, validate.Live(e), validate.Options{Samples: -1})
+	if err != nil {
+		return out, err
+	}
+	out.validatorProbs, out.validatorChecked = rep.Total, rep.Checked
+	if len(rep.Problems) > 0 {
+		out.firstProblem = rep.Problems[0].String()
+	}
+	return out, nil
+}
+
+// checkChain compares a provenance answer for a range of the last page of
+// ids with the chain that produced it: one write per page, page ids[depth-d]
+// at depth d, derived LSNs as propagation logged them, and the root client
+// delta at the bottom.
+func checkChain(res *engine.ProvenanceResult, ids []base.PageID, rootLSN base.LSN, derived []base.LSN, k int) []string {
+	var wrong []string
+	bad := func(format string, args ...any) {
+		if len(wrong) < 4 {
+			wrong = append(wrong, fmt.Sprintf("range %d: ", k)+fmt.Sprintf(format, args...))
+		}
+	}
+	depth := len(ids) - 1
+	if res.ChainDepth != depth {
+		bad("chain depth %d, want %d", res.ChainDepth, depth)
+	}
+	byDepth := map[int][]engine.ProvenanceWrite{}
+	for _, w := range res.Writes {
+		byDepth[w.Depth] = append(byDepth[w.Depth], w)
+	}
+	for d := 0; d <= depth; d++ {
+		ws := byDepth[d]
+		if len(ws) != 1 {
+			bad("%d writes at depth %d, want 1", len(ws), d)
+			continue
+		}
+		w := ws[0]
+		pageIdx := depth - d
+		if w.Page != ids[pageIdx] {
+			bad("depth %d names page %d, want %d", d, w.Page, ids[pageIdx])
+		}
+		if pageIdx == 0 {
+			if w.LSN != rootLSN || w.Derived || w.Source != "harness.provenance" {
+				bad("root write LSN %d derived %v source %q, want LSN %d, client delta from harness.provenance", w.LSN, w.Derived, w.Source, rootLSN)
+			}
+			continue
+		}
+		if !w.Derived || w.LSN != derived[pageIdx-1] {
+			bad("depth %d (page %d): LSN %d derived %v, want derived write LSN %d", d, w.Page, w.LSN, w.Derived, derived[pageIdx-1])
+		}
+	}
+	if len(res.Writes) != depth+1 {
+		bad("%d writes listed, want %d", len(res.Writes), depth+1)
+	}
+	if res.Truncated {
+		bad("answer truncated")
+	}
+	return wrong
+}
+
+func runProvenance(ctx context.Context, env *Env, r *Result) error {
+	return provenanceBench(ctx, env, r, provenanceConfig{depth: env.Int("depth"), queries: 101})
+}
+
+// provenanceBench runs #10 with cfg and records its checks.
+func provenanceBench(ctx context.Context, env *Env, r *Result, cfg provenanceConfig) error {
+	out, err := measureProvenance(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	r.Metric("chain_depth", float64(out.chainDepth))
+	r.Metric("writes", float64(out.writes))
+	r.Metric("resolve_cold_ms", ms(out.cold))
+	r.Metric("resolve_warm_ms", ms(out.warmMedian))
+	r.Metric("validator_samples", float64(out.validatorChecked))
+	maxDepth, maxMs := env.Threshold("max_depth"), env.Threshold("max_resolve_ms")
+	r.Semantic("chain_correct", len(out.wrong) == 0 && out.rangesChecked == 2, float64(len(out.wrong)),
+		fmt.Sprintf("both byte ranges resolve through all %d pages to the right LSNs", cfg.depth+1))
+	r.Semantic("chain_depth", out.chainDepth == cfg.depth && float64(out.chainDepth) < maxDepth, float64(out.chainDepth), fmt.Sprintf("== %d (< %g)", cfg.depth, maxDepth))
+	r.Semantic("validator", out.validatorProbs == 0 && out.validatorChecked > 0, float64(out.validatorProbs), "provenance validator: answers agree with the log")
+	worst := max(out.cold, out.warmMedian)
+	r.Timing("resolve_ms", ms(worst) < maxMs, ms(worst), "ms", fmt.Sprintf("< %g ms", maxMs))
+	r.Summary = fmt.Sprintf("byte-range provenance through a %d-deep passthrough chain: depth %d, %d writes, resolve %.3f ms cold, %.3f ms warm",
+		cfg.depth, out.chainDepth, out.writes, ms(out.cold), ms(out.warmMedian))
+	if len(out.wrong) > 0 {
+		r.Summary += "; wrong: " + out.wrong[0]
+	}
+	if out.firstProblem != "" {
+		r.Summary += "; validator: " + out.firstProblem
+	}
+	return nil
+}
