@@ -142,6 +142,7 @@ type Engine struct {
 	commits       []commitStamp // commit-time ring, indexed by commit count & mask
 	commitCount   uint64
 	derivedReads  map[base.PageID]*Derivation
+	replayOps     []record.Op // decode buffer of recovery and replay
 
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
 }
@@ -398,37 +399,57 @@ func wrapCorruption(err error) error {
 
 // replayRecord applies the operations of a recovered log record with LSN >
 // from.
-func (e *Engine) replayRecord(r *tlog.Record, from base.LSN, dec *record.Decoder, op *record.Op) error {
+func (e *Engine) replayRecord(r *tlog.Record, from base.LSN, dec *record.Decoder, _ *record.Op) error {
+	ops, err := e.decodeRecord(r, dec)
+	if err != nil {
+		return err
+	}
+	// Skip operations the checkpoint already covers.
+	skip := 0
+	if r.FirstLSN <= from {
+		skip = int(min(uint64(from-r.FirstLSN+1), uint64(len(ops))))
+	}
+	if skip == len(ops) {
+		return nil
+	}
+	first := r.FirstLSN + base.LSN(skip)
+	if first != e.lastLSN+1 {
+		return &tlog.CorruptionError{File: r.File, Offset: r.Offset,
+			Reason: fmt.Sprintf("log resumes at LSN %d but state is at LSN %d (history missing)", first, e.lastLSN)}
+	}
+	if i, err := e.applyOps(ops[skip:], first, dec.Time); err != nil {
+		return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: fmt.Sprintf("op at LSN %d does not apply: %v", first+base.LSN(i), err)}
+	}
+	e.recovery.ReplayedOps += uint64(len(ops) - skip)
+	e.stampCommit(first, r.LastLSN(), dec.Time)
+	return nil
+}
+
+// decodeRecord decodes every operation of a log record into e.replayOps
+// (reused; the ops alias the record's payload).
+func (e *Engine) decodeRecord(r *tlog.Record, dec *record.Decoder) ([]record.Op, error) {
 	if err := dec.Reset(r.Payload); err != nil {
-		return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: err.Error()}
+		return nil, &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: err.Error()}
 	}
-	lsn := r.FirstLSN
-	for i := uint32(0); i < r.Count; i, lsn = i+1, lsn+1 {
+	if uint64(r.Count) > uint64(len(r.Payload)) {
+		return nil, &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: fmt.Sprintf("record declares %d ops in %d bytes", r.Count, len(r.Payload))}
+	}
+	if cap(e.replayOps) < int(r.Count) {
+		e.replayOps = append(e.replayOps[:cap(e.replayOps)], make([]record.Op, int(r.Count)-cap(e.replayOps))...)
+	}
+	ops := e.replayOps[:r.Count]
+	for i := range ops {
 		if !dec.More() {
-			return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: fmt.Sprintf("record declares %d ops, holds %d", r.Count, i)}
+			return nil, &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: fmt.Sprintf("record declares %d ops, holds %d", r.Count, i)}
 		}
-		if err := dec.Next(op); err != nil {
-			return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: err.Error()}
+		if err := dec.Next(&ops[i]); err != nil {
+			return nil, &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: err.Error()}
 		}
-		if lsn <= from {
-			continue
-		}
-		if lsn != e.lastLSN+1 {
-			return &tlog.CorruptionError{File: r.File, Offset: r.Offset,
-				Reason: fmt.Sprintf("log resumes at LSN %d but state is at LSN %d (history missing)", lsn, e.lastLSN)}
-		}
-		if err := e.applyOp(op, lsn, dec.Time); err != nil {
-			return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: fmt.Sprintf("op at LSN %d does not apply: %v", lsn, err)}
-		}
-		e.recovery.ReplayedOps++
-	}
-	if r.LastLSN() > from {
-		e.stampCommit(max(r.FirstLSN, from+1), r.LastLSN(), dec.Time)
 	}
 	if dec.More() {
-		return &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: "trailing bytes after last op"}
+		return nil, &tlog.CorruptionError{File: r.File, Offset: r.Offset, Reason: "trailing bytes after last op"}
 	}
-	return nil
+	return ops, nil
 }
 
 // Recovery returns what Open found and did.

@@ -115,7 +115,6 @@ func (e *Engine) replayInto(ctx context.Context, fs vfs.FS, dir string, target R
 	}
 	defer r.Close()
 	var dec record.Decoder
-	var op record.Op
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -130,24 +129,39 @@ func (e *Engine) replayInto(ctx context.Context, fs vfs.FS, dir string, target R
 		if err != nil {
 			return wrapCorruption(err)
 		}
-		if err := dec.Reset(rec.Payload); err != nil {
-			return fmt.Errorf("%w: %s offset %d: %w", ErrCorruption, rec.File, rec.Offset, err)
+		ops, err := e.decodeRecord(rec, &dec)
+		if err != nil {
+			return wrapCorruption(err)
 		}
 		if target.ToTime != 0 && dec.Time > target.ToTime {
 			return nil
 		}
-		lsn := rec.FirstLSN
-		for i := uint32(0); i < rec.Count; i, lsn = i+1, lsn+1 {
-			if err := dec.Next(&op); err != nil {
-				return fmt.Errorf("%w: %s offset %d: %w", ErrCorruption, rec.File, rec.Offset, err)
+		skip := 0
+		if rec.FirstLSN <= e.lastLSN {
+			skip = int(min(uint64(e.lastLSN-rec.FirstLSN+1), uint64(len(ops))))
+		}
+		ops = ops[skip:]
+		first := rec.FirstLSN + base.LSN(skip)
+		if len(ops) == 0 {
+			continue
+		}
+		if first != e.lastLSN+1 {
+			return fmt.Errorf("%w: log jumps from LSN %d to %d", ErrLogTruncated, e.lastLSN, first)
+		}
+		last := first + base.LSN(len(ops)) - 1
+		if target.Page == 0 && (target.ToLSN == 0 || last <= target.ToLSN) {
+			// No stop condition inside this record: apply it in bulk.
+			if i, err := e.applyOps(ops, first, dec.Time); err != nil {
+				return fmt.Errorf("%w: %s offset %d: LSN %d does not apply: %w", ErrCorruption, rec.File, rec.Offset, first+base.LSN(i), err)
 			}
-			if lsn <= e.lastLSN {
-				continue
+			if target.ToLSN != 0 && last >= target.ToLSN {
+				return nil
 			}
-			if lsn != e.lastLSN+1 {
-				return fmt.Errorf("%w: log jumps from LSN %d to %d", ErrLogTruncated, e.lastLSN, lsn)
-			}
-			if err := e.applyOp(&op, lsn, dec.Time); err != nil {
+			continue
+		}
+		for i := range ops {
+			lsn, op := first+base.LSN(i), &ops[i]
+			if err := e.applyOp(op, lsn, dec.Time); err != nil {
 				return fmt.Errorf("%w: %s offset %d: LSN %d does not apply: %w", ErrCorruption, rec.File, rec.Offset, lsn, err)
 			}
 			if target.ToLSN != 0 && lsn >= target.ToLSN {
