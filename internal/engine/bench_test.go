@@ -110,3 +110,6 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "deltas/s")
 }
+
+func BenchmarkCommitMemoryBatch4k(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 4000) }
+func BenchmarkCommitMemory2WBatch4k(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 4000) }
