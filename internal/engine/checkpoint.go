@@ -10,6 +10,7 @@ import (
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/invariants"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
@@ -125,6 +126,12 @@ func (e *Engine) writeCheckpointLocked() (CheckpointInfo, error) {
 	path, err := w.Commit()
 	if err != nil {
 		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+	}
+	if invariants.Enabled {
+		// Read back what was just written: every frame and the trailer.
+		if err := checkpoint.Verify(e.fs, path); err != nil {
+			panic(fmt.Sprintf("invariants: checkpoint %s does not verify: %v", path, err))
+		}
 	}
 	return CheckpointInfo{Path: path, LSN: lsn, Pages: e.store.Len()}, nil
 }

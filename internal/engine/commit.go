@@ -7,6 +7,7 @@ import (
 
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/delta"
+	"github.com/mmsb-go/mmsb/internal/invariants"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
@@ -63,6 +64,9 @@ func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, erro
 	e.applyBatch(ds, slots, first, now)
 	last := first + base.LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
+	if invariants.Enabled {
+		e.assertBatchApplied(ds, slots, first)
+	}
 	e.stampCommit(first, last, now)
 	e.mu.Unlock()
 	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
@@ -477,4 +481,27 @@ func (e *Engine) commitClock() int64 {
 		now = e.lastTime
 	}
 	return now
+}
+
+// assertBatchApplied checks (invariants builds only) what a committed batch
+// promises: LSNs contiguous in batch order, each delta's epoch advanced by
+// one over the previous delta to its page, and the page ending at the last
+// of them.
+func (e *Engine) assertBatchApplied(ds []delta.Delta, slots []page.Slot, first base.LSN) {
+	last := map[page.Slot]base.Epoch{}
+	for i := range ds {
+		d := &ds[i]
+		if d.LSN != first+base.LSN(i) {
+			panic(fmt.Sprintf("invariants: delta %d has LSN %d, want %d", i, d.LSN, first+base.LSN(i)))
+		}
+		if prev, ok := last[slots[i]]; ok && d.Epoch != prev+1 {
+			panic(fmt.Sprintf("invariants: delta %d to page %d has epoch %d after %d", i, d.Page, d.Epoch, prev))
+		}
+		last[slots[i]] = d.Epoch
+	}
+	for sl, ep := range last {
+		if got := e.store.Epoch(sl); got != ep {
+			panic(fmt.Sprintf("invariants: page %d at epoch %d, its last delta says %d", e.store.ID(sl), got, ep))
+		}
+	}
 }
