@@ -15,3 +15,15 @@ func datasync(f *os.File) error {
 	}
 	return nil
 }
+
+// StartWriteback starts writing [off, off+n) back with sync_file_range
+// (SYNC_FILE_RANGE_WRITE): asynchronous, not a durability point.
+func (f osFile) StartWriteback(off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if err := unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE); err != nil {
+		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: err}
+	}
+	return nil
+}

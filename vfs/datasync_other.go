@@ -7,3 +7,6 @@ import "os"
 // datasync falls back to (*os.File).Sync where fdatasync(2) is not available
 // (on macOS that is fcntl F_FULLFSYNC, the only call that reaches the disk).
 func datasync(f *os.File) error { return f.Sync() }
+
+// StartWriteback is a no-op where sync_file_range is not available.
+func (f osFile) StartWriteback(off, n int64) error { return nil }

@@ -62,6 +62,13 @@ type SizeHinter interface {
 	SizeHint(n int64)
 }
 
+// RangeSyncer is implemented by files that can start writing a byte range
+// back to storage without waiting for it (sync_file_range on Linux). It is
+// not a durability point: File.Sync still is.
+type RangeSyncer interface {
+	StartWriteback(off, n int64) error
+}
+
 // Default is the operating system's filesystem.
 var Default FS = osFS{}
 

@@ -74,6 +74,8 @@ type PageImage struct {
 	Flags    uint8
 	Meta     []byte
 	Data     []byte // exactly Size bytes
+
+	scratch []byte // DecodePage's expansion buffer, reused
 }
 
 // AppendPage encodes a PageImage.
@@ -84,7 +86,26 @@ func AppendPage(dst []byte, p *PageImage) []byte {
 	dst = binary.AppendUvarint(dst, uint64(p.Epoch))
 	dst = binary.AppendUvarint(dst, uint64(p.LastLSN))
 	dst = appendBytes(dst, p.Meta)
-	return append(dst, p.Data...)
+	// Zero trimming: only the bytes between the first and the last non-zero
+	// byte are stored. Cheap (a random page stops both scans at once) and it
+	// makes never-written and partly written pages cost what they hold.
+	lead, end := nonZeroSpan(p.Data)
+	dst = binary.AppendUvarint(dst, uint64(lead))
+	dst = binary.AppendUvarint(dst, uint64(end-lead))
+	return append(dst, p.Data[lead:end]...)
+}
+
+// nonZeroSpan returns the span [lead, end) of b outside which every byte is
+// zero (lead == end when b is all zeros).
+func nonZeroSpan(b []byte) (lead, end int) {
+	for lead < len(b) && b[lead] == 0 {
+		lead++
+	}
+	end = len(b)
+	for end > lead && b[end-1] == 0 {
+		end--
+	}
+	return lead, end
 }
 
 // DecodePage decodes AppendPage's encoding; slices alias src.
@@ -119,11 +140,34 @@ func DecodePage(src []byte, p *PageImage) error {
 	if err != nil {
 		return err
 	}
-	if uint64(len(src)-d.off) != size {
-		return fmt.Errorf("%w: page %d has %d data bytes, want %d", ErrMalformed, id, len(src)-d.off, size)
+	lead, err := d.uvarint()
+	if err != nil {
+		return err
 	}
+	stored, err := d.uvarint()
+	if err != nil {
+		return err
+	}
+	if lead > size || stored > size-lead {
+		return fmt.Errorf("%w: page %d stores %d bytes at offset %d, beyond its size %d", ErrMalformed, id, stored, lead, size)
+	}
+	if uint64(len(src)-d.off) != stored {
+		return fmt.Errorf("%w: page %d has %d data bytes, want %d", ErrMalformed, id, len(src)-d.off, stored)
+	}
+	data := src[d.off:]
+	if stored != size {
+		// Expand the trimmed zeros into the reusable scratch buffer.
+		if uint64(cap(p.scratch)) < size {
+			p.scratch = make([]byte, size)
+		}
+		full := p.scratch[:size]
+		clear(full)
+		copy(full[lead:], data)
+		data = full
+	}
+	scratch := p.scratch
 	*p = PageImage{ID: base.PageID(id), Size: uint32(size), Location: base.Location(loc), Flags: flags,
-		Epoch: base.Epoch(epoch), LastLSN: base.LSN(lsn), Meta: meta, Data: src[d.off:]}
+		Epoch: base.Epoch(epoch), LastLSN: base.LSN(lsn), Meta: meta, Data: data, scratch: scratch}
 	return nil
 }
 

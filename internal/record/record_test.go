@@ -174,3 +174,23 @@ func FuzzDecode(f *testing.F) {
 		_ = DecodeOne(payload, OpAddEdge, &op)
 	})
 }
+
+func TestPageZeroTrimming(t *testing.T) {
+	for _, data := range [][]byte{
+		make([]byte, 64),                            // never written: stores nothing
+		append(make([]byte, 60), 1, 2, 0, 0),        // leading and trailing zeros
+		{9, 0, 0, 0, 0, 0, 0, 7},                    // nothing to trim
+		append([]byte{0, 0, 5}, make([]byte, 9)...), // one byte kept
+	} {
+		img := PageImage{ID: 1, Size: uint32(len(data)), Data: data}
+		enc := AppendPage(nil, &img)
+		var got PageImage
+		if err := DecodePage(enc, &got); err != nil || !bytes.Equal(got.Data, data) {
+			t.Fatalf("%v: decoded %v, %v", data, got.Data, err)
+		}
+		lead, end := nonZeroSpan(data)
+		if full := AppendPage(nil, &PageImage{ID: 1, Size: uint32(len(data)), Data: make([]byte, len(data))}); len(enc)-(end-lead) != len(full) {
+			t.Fatalf("%v: encoding is %d bytes, want header + %d stored bytes", data, len(enc), end-lead)
+		}
+	}
+}
