@@ -115,8 +115,8 @@ type Writer struct {
 	tmp     string
 	f       vfs.File
 	bw      *bufio.Writer
-	written int64 // bytes passed to bw
-	synced  int64 // bytes handed to StartWriteback
+	written int64  // bytes passed to bw
+	synced  int64  // bytes handed to StartWriteback
 	crc     uint32 // CRC32C of every byte written so far
 	records uint64
 	hdr     [FrameHeaderSize]byte

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,16 +38,66 @@ type PageSpec struct {
 // Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
 // reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed.
 func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, error) {
+	info, t, err := e.commitDeltas(ctx, ds)
+	if err != nil {
+		return info, err
+	}
+	return e.finishCommit(ctx, t, info)
+}
+
+// CommitAsync is Commit without the wait for durability: when it returns
+// the batch is validated, logged (buffered or written, per the sync mode)
+// and applied, visible to readers, and an fsync covering it has been
+// requested in the background. Call WaitDurable(ctx, info.LastLSN) before
+// treating it as acknowledged. Keeping a few batches in flight lets one
+// goroutine overlap building the next batch with the fsync of the last.
+func (e *Engine) CommitAsync(ctx context.Context, ds []delta.Delta) (CommitInfo, error) {
+	info, _, err := e.commitDeltas(ctx, ds)
+	if err != nil {
+		return info, err
+	}
+	if e.log != nil {
+		e.log.Kick()
+	}
+	if e.hooks.afterCommit != nil {
+		e.hooks.afterCommit(info.FirstLSN, info.LastLSN)
+	}
+	e.maybeCheckpoint()
+	return info, nil
+}
+
+// WaitDurable waits until every operation up to lsn is durable per the sync
+// mode (an fsync covers it, for group and always; written to the OS, for
+// none). A failed fsync fails the bus (sticky) and is returned.
+func (e *Engine) WaitDurable(ctx context.Context, lsn base.LSN) error {
+	if e.log == nil {
+		return nil
+	}
+	if err := e.log.Wait(ctx, tlog.Ticket{LSN: lsn}); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		e.mu.Lock()
+		err = e.fail(err)
+		e.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// commitDeltas validates, logs and applies a batch; the caller waits for
+// durability (or not).
+func (e *Engine) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, tlog.Ticket, error) {
 	if len(ds) == 0 {
-		return CommitInfo{}, fmt.Errorf("%w: empty batch", ErrInvalidDelta)
+		return CommitInfo{}, tlog.Ticket{}, fmt.Errorf("%w: empty batch", ErrInvalidDelta)
 	}
 	if err := ctx.Err(); err != nil {
-		return CommitInfo{}, err
+		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	e.mu.Lock()
 	if err := e.usable(); err != nil {
 		e.mu.Unlock()
-		return CommitInfo{}, err
+		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	now := e.commitClock()
 	buf := record.AppendHeader(e.buf[:0], now)
@@ -54,12 +105,12 @@ func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, erro
 	e.buf = buf
 	if err != nil {
 		e.mu.Unlock()
-		return CommitInfo{}, err
+		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	t, first, err := e.appendLocked(uint32(len(ds)), buf)
 	if err != nil {
 		e.mu.Unlock()
-		return CommitInfo{}, err
+		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	e.applyBatch(ds, slots, first, now)
 	last := first + base.LSN(len(ds)) - 1
@@ -69,7 +120,7 @@ func (e *Engine) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, erro
 	}
 	e.stampCommit(first, last, now)
 	e.mu.Unlock()
-	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
+	return CommitInfo{FirstLSN: first, LastLSN: last, Time: now}, t, nil
 }
 
 // checkAndEncode validates every delta of a batch and appends its encoding

@@ -48,6 +48,42 @@ type Log struct {
 	stats Stats
 
 	removeMu sync.Mutex // serialises RemoveThrough
+
+	// Background group flusher (SyncGroup): Kick wakes it to write and
+	// fsync whatever is buffered, so a committer that does not wait (an
+	// asynchronous commit) overlaps its next batch with the fsync.
+	kick chan struct{}
+	stop chan struct{}
+}
+
+// Kick asks for a group flush (write and fsync of everything appended so
+// far) in the background, without waiting for it. Only SyncGroup logs have
+// a background flusher; for the other modes Kick does nothing (their
+// Append already wrote).
+func (l *Log) Kick() {
+	if l.kick == nil {
+		return
+	}
+	select {
+	case l.kick <- struct{}{}:
+	default: // a flush is already requested
+	}
+}
+
+// flusher is the background group flusher's loop.
+func (l *Log) flusher() {
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.kick:
+			l.mu.Lock()
+			if !l.closed && l.err == nil && l.synced < l.lastLSN {
+				_ = l.flushLocked(context.Background(), l.lastLSN, true) // failures are sticky: committers see them
+			}
+			l.mu.Unlock()
+		}
+	}
 }
 
 // Open opens (creating if needed) the log in opts.Dir and recovers it: every
@@ -103,6 +139,10 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 	rep.Segments = len(l.segs)
 	if l.hasLast && len(l.segs) > 0 {
 		rep.FirstLSN, rep.LastLSN = l.segs[0].first, l.lastLSN
+	}
+	if l.mode == SyncGroup {
+		l.kick, l.stop = make(chan struct{}, 1), make(chan struct{})
+		go l.flusher()
 	}
 	return l, rep, nil
 }
@@ -439,5 +479,8 @@ func (l *Log) Close() error {
 		err = l.err
 	}
 	l.closed = true
+	if l.stop != nil {
+		close(l.stop)
+	}
 	return err
 }
