@@ -34,6 +34,7 @@ type benchOptions struct {
 	dir             string
 	workers         int
 	concurrency     int
+	pipeline        int
 	seed            uint64
 	createOnly      bool
 	noVerify        bool
@@ -66,6 +67,7 @@ type benchResult struct {
 	InMemory        bool   `json:"in_memory"`
 	Workers         int    `json:"workers"`
 	Concurrency     int    `json:"concurrency"`
+	Pipeline        int    `json:"pipeline"`
 	Seed            uint64 `json:"seed"`
 	CreateOnly      bool   `json:"create_only"`
 	CheckpointBytes int64  `json:"checkpoint_bytes"`
@@ -119,6 +121,7 @@ hash). --create-only times page creation alone.`,
   mmsb bench --count 1000000 --json
   mmsb bench --dir /tmp/mmsb-bench --sync always --batch 100 --count 100000
   mmsb bench --concurrency 8 --sync group --dir /tmp/mmsb-bench
+  mmsb bench --pipeline 4 --sync group --dir /tmp/mmsb-bench
   mmsb bench --create-only --pages 1000000
   mmsb bench --workload tick --pages 100000 --derived 1000 --deltas-per-tick 10000 --ticks 200`,
 		Args: cobra.NoArgs,
@@ -134,6 +137,7 @@ hash). --create-only times page creation alone.`,
 	f.StringVar(&o.dir, "dir", "", "run an on-disk bus in this (absent or empty) directory; default: in-memory bus")
 	f.IntVar(&o.workers, "workers", 1, "goroutines applying each large batch inside the bus")
 	f.IntVar(&o.concurrency, "concurrency", 1, "goroutines committing batches at the same time")
+	f.IntVar(&o.pipeline, "pipeline", 1, "batches each goroutine keeps in flight (CommitAsync, then WaitDurable N batches later)")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the workload")
 	f.BoolVar(&o.createOnly, "create-only", false, "only time creating the pages")
 	f.BoolVar(&o.noVerify, "no-verify", false, "skip the replay check at the end")
@@ -164,6 +168,8 @@ func (o *benchOptions) validate() error {
 		return usageErr("--workers must be at least 1, got %d", o.workers)
 	case o.concurrency < 1:
 		return usageErr("--concurrency must be at least 1, got %d", o.concurrency)
+	case o.pipeline < 1:
+		return usageErr("--pipeline must be at least 1, got %d", o.pipeline)
 	}
 	if _, err := mmsb.ParseSyncMode(o.sync); err != nil {
 		return usageErr("--sync: %v", err)
@@ -200,7 +206,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 
 	res := &benchResult{Pages: o.pages, PageSize: o.pageSize, DeltaSize: o.deltaSize, Batch: o.batch,
 		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Workers: o.workers,
-		Concurrency: o.concurrency, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes}
+		Concurrency: o.concurrency, Pipeline: o.pipeline, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes}
 
 	gc0 := readGCState()
 	ids, err := a.benchCreate(ctx, bus, o, res)
@@ -293,6 +299,33 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// With --pipeline N, up to N batches per goroutine are committed
+			// with CommitAsync and awaited (WaitDurable) N batches later;
+			// latency is from the commit call to durability either way.
+			type inflight struct {
+				lsn   mmsb.LSN
+				start time.Time
+				n     int
+			}
+			var pending []inflight
+			fail := func(b int64, err error) {
+				errOnce.Do(func() { firstErr = fmt.Errorf("commit batch %d: %w", b, err) })
+				cancel()
+			}
+			drain := func(keep int) bool {
+				for len(pending) > keep {
+					p := pending[0]
+					if err := bus.WaitDurable(ctx, p.lsn); err != nil {
+						fail(-1, err)
+						return false
+					}
+					w.lat.record(time.Since(p.start).Nanoseconds())
+					bar.add(int64(p.n))
+					pending = pending[1:]
+				}
+				return true
+			}
+			defer drain(0)
 			for {
 				b := next.Add(1) - 1
 				if b >= batches || ctx.Err() != nil {
@@ -301,13 +334,24 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 				n := int(min(int64(o.batch), o.count-b*int64(o.batch)))
 				ds := w.fill(o.seed, uint64(b), n, ids, o.pageSize)
 				t0 := time.Now()
-				if _, err := bus.Commit(ctx, ds); err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("commit batch %d: %w", b, err) })
-					cancel()
+				if o.pipeline <= 1 {
+					if _, err := bus.Commit(ctx, ds); err != nil {
+						fail(b, err)
+						return
+					}
+					w.lat.record(time.Since(t0).Nanoseconds())
+					bar.add(int64(n))
+					continue
+				}
+				info, err := bus.CommitAsync(ctx, ds)
+				if err != nil {
+					fail(b, err)
 					return
 				}
-				w.lat.record(time.Since(t0).Nanoseconds())
-				bar.add(int64(n))
+				pending = append(pending, inflight{lsn: info.LastLSN, start: t0, n: n})
+				if !drain(o.pipeline - 1) {
+					return
+				}
 			}
 		}()
 	}
