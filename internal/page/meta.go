@@ -35,7 +35,7 @@ func (s *Store) Meta(sl Slot) []MetaEntry { return s.meta[sl] }
 // list. An empty list removes the page's metadata.
 func (s *Store) SetMeta(sl Slot, entries []MetaEntry) error {
 	id := s.ids[sl]
-	if s.sizes[sl] == 0 {
+	if s.cells[sl].size == 0 {
 		return fmt.Errorf("%w: slot %d holds no page", ErrNotFound, sl)
 	}
 	// order[i] is the index in entries of the value the i-th distinct key takes.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/mmsb-go/mmsb/internal/base"
 )
@@ -77,13 +78,15 @@ const (
 type Store struct {
 	// Per-slot arrays: views over anonymous mappings (see region), all
 	// indexed by Slot. Views may be longer than slotCap.
-	ids    []uint64
-	epochs []uint64
-	lsns   []uint64
-	refs   []uint32 // cell reference; for a free slot, the next free slot+1
-	sizes  []uint32 // size | location<<sizeBits; 0 for a free slot
+	//
+	// Fields used together on the commit hot path share an array element,
+	// so that a delta to a random page misses the cache once per pair
+	// instead of once per field.
+	ids   []uint64
+	vers  []slotVersion // epoch and last-write LSN
+	cells []slotCell    // cell reference and size
 
-	idsR, epochsR, lsnsR, refsR, sizesR region
+	idsR, versR, cellsR region
 
 	slotCap  int   // slots usable in every slot array
 	hw       int32 // slots ever handed out (high-water mark)
@@ -163,16 +166,16 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 	var sl Slot
 	if s.freeSlot != 0 {
 		sl = Slot(s.freeSlot - 1)
-		s.freeSlot = int32(s.refs[sl])
+		s.freeSlot = int32(s.cells[sl].ref)
 	} else {
 		sl = Slot(s.hw)
 		s.hw++
 	}
 	s.ids[sl] = uint64(id)
-	s.epochs[sl] = 0
-	s.lsns[sl] = 0
-	s.refs[sl] = ref
-	s.sizes[sl] = uint32(size) | uint32(loc)<<sizeBits
+	s.vers[sl].epoch = 0
+	s.vers[sl].lsn = 0
+	s.cells[sl].ref = ref
+	s.cells[sl].size = uint32(size) | uint32(loc)<<sizeBits
 	s.indexInsert(id, sl)
 	s.live++
 	s.logical += int64(size)
@@ -181,6 +184,18 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 		s.rebalance()
 	}
 	return sl, nil
+}
+
+// slotVersion is a slot's epoch and last-write LSN.
+type slotVersion struct {
+	epoch uint64
+	lsn   uint64
+}
+
+// slotCell locates a slot's bytes.
+type slotCell struct {
+	ref  uint32 // cell reference; for a free slot, the next free slot+1
+	size uint32 // size | location<<sizeBits; 0 for a free slot
 }
 
 // growSlots doubles the capacity of every slot array.
@@ -192,7 +207,7 @@ func (s *Store) growSlots() error {
 	for _, g := range []struct {
 		r    *region
 		size int
-	}{{&s.idsR, 8}, {&s.epochsR, 8}, {&s.lsnsR, 8}, {&s.refsR, 4}, {&s.sizesR, 4}} {
+	}{{&s.idsR, 8}, {&s.versR, 16}, {&s.cellsR, 8}} {
 		if err := g.r.grow(n * g.size); err != nil {
 			s.retakeSlotViews()
 			return err
@@ -206,10 +221,8 @@ func (s *Store) growSlots() error {
 // retakeSlotViews refreshes the slot-array views after their regions moved.
 func (s *Store) retakeSlotViews() {
 	s.ids = u64s(s.idsR.mem)
-	s.epochs = u64s(s.epochsR.mem)
-	s.lsns = u64s(s.lsnsR.mem)
-	s.refs = u32s(s.refsR.mem)
-	s.sizes = u32s(s.sizesR.mem)
+	s.vers = unsafe.Slice((*slotVersion)(unsafe.Pointer(unsafe.SliceData(s.versR.mem))), len(s.versR.mem)/16)
+	s.cells = unsafe.Slice((*slotCell)(unsafe.Pointer(unsafe.SliceData(s.cellsR.mem))), len(s.cellsR.mem)/8)
 }
 
 // Free removes page id; its slot and bytes are reused by later creates
@@ -221,7 +234,7 @@ func (s *Store) Free(id base.PageID) error {
 	if !ok {
 		return fmt.Errorf("%w: page %d", ErrNotFound, id)
 	}
-	if err := s.release(s.refs[sl]); err != nil {
+	if err := s.release(s.cells[sl].ref); err != nil {
 		return fmt.Errorf("page %d: %w", id, err)
 	}
 	s.indexRemove(id, sl)
@@ -232,13 +245,13 @@ func (s *Store) Free(id base.PageID) error {
 		}
 	}
 	s.live--
-	s.logical -= int64(s.sizes[sl] & sizeMask)
+	s.logical -= int64(s.cells[sl].size & sizeMask)
 	s.frees++
 	s.ids[sl] = 0
-	s.epochs[sl] = 0
-	s.lsns[sl] = 0
-	s.sizes[sl] = 0
-	s.refs[sl] = uint32(s.freeSlot)
+	s.vers[sl].epoch = 0
+	s.vers[sl].lsn = 0
+	s.cells[sl].size = 0
+	s.cells[sl].ref = uint32(s.freeSlot)
 	s.freeSlot = int32(sl) + 1
 	return nil
 }
@@ -247,30 +260,30 @@ func (s *Store) Free(id base.PageID) error {
 // page is freed or the store closed. Its capacity equals its length, so an
 // append copies instead of overwriting a neighbouring page.
 func (s *Store) Bytes(sl Slot) []byte {
-	return s.view(s.refs[sl], int(s.sizes[sl]&sizeMask))
+	return s.view(s.cells[sl].ref, int(s.cells[sl].size&sizeMask))
 }
 
 // ID returns the page ID in slot sl.
 func (s *Store) ID(sl Slot) base.PageID { return base.PageID(s.ids[sl]) }
 
 // Size returns the page size in slot sl.
-func (s *Store) Size(sl Slot) int { return int(s.sizes[sl] & sizeMask) }
+func (s *Store) Size(sl Slot) int { return int(s.cells[sl].size & sizeMask) }
 
 // Epoch returns the page's epoch.
-func (s *Store) Epoch(sl Slot) base.Epoch { return base.Epoch(s.epochs[sl]) }
+func (s *Store) Epoch(sl Slot) base.Epoch { return base.Epoch(s.vers[sl].epoch) }
 
 // SetEpoch sets the page's epoch.
-func (s *Store) SetEpoch(sl Slot, e base.Epoch) { s.epochs[sl] = uint64(e) }
+func (s *Store) SetEpoch(sl Slot, e base.Epoch) { s.vers[sl].epoch = uint64(e) }
 
 // LastLSN returns the LSN of the last logged operation that wrote the page.
-func (s *Store) LastLSN(sl Slot) base.LSN { return base.LSN(s.lsns[sl]) }
+func (s *Store) LastLSN(sl Slot) base.LSN { return base.LSN(s.vers[sl].lsn) }
 
 // SetLastLSN records the LSN of the last operation that wrote the page.
-func (s *Store) SetLastLSN(sl Slot, l base.LSN) { s.lsns[sl] = uint64(l) }
+func (s *Store) SetLastLSN(sl Slot, l base.LSN) { s.vers[sl].lsn = uint64(l) }
 
 // Location returns the page's location tag.
 func (s *Store) Location(sl Slot) base.Location {
-	return base.Location(s.sizes[sl] >> sizeBits)
+	return base.Location(s.cells[sl].size >> sizeBits)
 }
 
 // Len returns the number of live pages.
@@ -330,7 +343,7 @@ func (s *Store) releaseAllMemory() error {
 		}
 	}
 	keep(s.arena.releaseAll())
-	for _, r := range []*region{&s.idsR, &s.epochsR, &s.lsnsR, &s.refsR, &s.sizesR, &s.denseR} {
+	for _, r := range []*region{&s.idsR, &s.versR, &s.cellsR, &s.denseR} {
 		keep(r.release())
 	}
 	*s = Store{}
