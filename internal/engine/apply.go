@@ -89,6 +89,15 @@ func (e *Engine) checkFree(id base.PageID) error {
 func (e *Engine) checkDelta(d *delta.Delta, pending base.Epoch) (page.Slot, error) {
 	sl, ok := e.store.Lookup(d.Page)
 	if !ok {
+		sl = noSlot
+	}
+	return e.checkDeltaAt(d, sl, pending)
+}
+
+// checkDeltaAt is checkDelta with the page's slot already looked up (noSlot:
+// the page does not exist).
+func (e *Engine) checkDeltaAt(d *delta.Delta, sl page.Slot, pending base.Epoch) (page.Slot, error) {
+	if sl == noSlot {
 		return 0, fmt.Errorf("%w: delta for page %d", ErrPageNotFound, d.Page)
 	}
 	if err := delta.Validate(d, e.store.Size(sl)); err != nil {

@@ -138,6 +138,10 @@ func (e *Engine) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Sl
 	if e.applier.workers > 1 && len(ds) >= parallelMin && !anyCheckEpoch(ds) {
 		return e.applier.checkAndEncode(e, buf, ds, slots, first, histFrom)
 	}
+	// Pass 1 only looks the pages up: a short loop body lets the CPU keep
+	// many independent cache misses (one per random page) in flight, which
+	// the full check below, with its long body, cannot.
+	e.lookupSlots(ds, slots)
 	var pending map[base.PageID]base.Epoch
 	for i := range ds {
 		d := &ds[i]
@@ -148,7 +152,7 @@ func (e *Engine) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Sl
 			}
 			p = pending[d.Page]
 		}
-		sl, err := e.checkDelta(d, p)
+		sl, err := e.checkDeltaAt(d, slots[i], p)
 		if err != nil {
 			return buf, nil, fmt.Errorf("batch delta %d: %w", i, err)
 		}
@@ -162,6 +166,28 @@ func (e *Engine) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Sl
 		}
 	}
 	return buf, slots, nil
+}
+
+// noSlot marks a page that lookupSlots did not find.
+const noSlot page.Slot = -1
+
+// lookupSlots fills slots with each delta's page slot (noSlot if absent)
+// and touches each slot's size, warming the cache for the check pass.
+func (e *Engine) lookupSlots(ds []delta.Delta, slots []page.Slot) {
+	for i := range ds {
+		sl, ok := e.store.Lookup(ds[i].Page)
+		if !ok {
+			sl = noSlot
+		}
+		slots[i] = sl
+	}
+	var sink int
+	for _, sl := range slots {
+		if sl != noSlot {
+			sink += e.store.Size(sl)
+		}
+	}
+	e.sink = sink
 }
 
 func anyCheckEpoch(ds []delta.Delta) bool {

@@ -143,6 +143,7 @@ type Engine struct {
 	commitCount   uint64
 	derivedReads  map[base.PageID]*Derivation
 	replayOps     []record.Op // decode buffer of recovery and replay
+	sink          int         // keeps cache-warming loads from being optimised away
 
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
 }
