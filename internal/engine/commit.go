@@ -59,9 +59,6 @@ func (e *Engine) CommitAsync(ctx context.Context, ds []delta.Delta) (CommitInfo,
 	if e.log != nil {
 		e.log.Kick()
 	}
-	if e.hooks.afterCommit != nil {
-		e.hooks.afterCommit(info.FirstLSN, info.LastLSN)
-	}
 	e.maybeCheckpoint()
 	return info, nil
 }
@@ -251,9 +248,6 @@ func (e *Engine) finishCommit(_ context.Context, t tlog.Ticket, info CommitInfo)
 			e.mu.Unlock()
 			return info, err
 		}
-	}
-	if e.hooks.afterCommit != nil {
-		e.hooks.afterCommit(info.FirstLSN, info.LastLSN)
 	}
 	e.maybeCheckpoint()
 	return info, nil

@@ -17,7 +17,6 @@ import (
 
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/delta"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
@@ -67,8 +66,10 @@ type Options struct {
 	AllowMissingFunctions bool
 	// Workers is the number of goroutines applying a large batch (default 1).
 	Workers int
-	// KeepLogInMemory: for an in-memory bus, keep the log (default true via
-	// Open with dir ""). Set DisableLog to run with no log at all.
+	// DisableLog runs with no log at all (detached replay targets only):
+	// nothing is durable and replay, provenance from the log and
+	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
+	// in memory unless this is set.
 	DisableLog bool
 	// HistoryEntries sizes the in-memory write-history ring that answers
 	// provenance queries without reading the log (32 bytes per entry,
@@ -134,7 +135,6 @@ type Engine struct {
 	checkpointCount uint64
 
 	applier *parallelApplier
-	hooks   commitHooks
 
 	graphHasEdges bool
 	hist          []HistEntry // write-history ring, indexed by LSN & histMask
@@ -144,13 +144,9 @@ type Engine struct {
 	derivedReads  map[base.PageID]*Derivation
 	replayOps     []record.Op // decode buffer of recovery and replay
 	sink          int         // keeps cache-warming loads from being optimised away
+	replayedFrom  string      // detached replays: the checkpoint the replay started from
 
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
-}
-
-// commitHooks lets the tick layer observe commits without an import cycle.
-type commitHooks struct {
-	afterCommit func(first, last base.LSN)
 }
 
 func (o *Options) withDefaults() Options {
@@ -267,10 +263,8 @@ func (e *Engine) recover() error {
 		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, fmt.Sprintf("%s: %v", c.Path, err))
 		e.resetState()
 	}
-	if len(ckpts) > 0 && e.recovery.Checkpoint == "" && !e.opts.Repair {
-		// Every checkpoint failed. Replaying from empty is only right if the
-		// log still starts at LSN 1; replayLog checks that.
-	}
+	// If every checkpoint failed, the log is replayed from empty: replay
+	// checks that it then starts at LSN 1 (history missing otherwise).
 	if e.opts.DisableLog {
 		return nil
 	}
@@ -544,5 +538,3 @@ func (e *Engine) Flush(ctx context.Context) error {
 	}
 	return log.Sync()
 }
-
-var _ = delta.Validate

@@ -306,3 +306,23 @@ func TestDataEdgesOwnedByBinding(t *testing.T) {
 		t.Fatalf("refused operations were logged: LSN %d, want %d", e.LastLSN(), lsn+2)
 	}
 }
+
+func TestVerifyReplayNamesItsStart(t *testing.T) {
+	e := openT(t, t.TempDir(), nil)
+	defer e.Close()
+	populate(t, e)
+	if _, err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Commit(ctx, []delta.Delta{w(1, 0, "tail")}); err != nil {
+		t.Fatal(err)
+	}
+	fromEmpty, err := e.VerifyReplay(ctx, false)
+	if err != nil || !fromEmpty.Equal() || fromEmpty.FromCheckpoint != "" {
+		t.Fatalf("from LSN 1: %v %+v", err, fromEmpty)
+	}
+	fromCkpt, err := e.VerifyReplay(ctx, true)
+	if err != nil || !fromCkpt.Equal() || fromCkpt.FromCheckpoint == "" {
+		t.Fatalf("from the newest checkpoint: %v %+v", err, fromCkpt)
+	}
+}

@@ -90,6 +90,7 @@ func (e *Engine) replayInto(ctx context.Context, fs vfs.FS, dir string, target R
 				e.resetState()
 				continue
 			}
+			e.replayedFrom = c.Path
 			loaded = true
 			break
 		}
@@ -274,6 +275,7 @@ func (e *Engine) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (R
 	}
 	rep := compareStates(e, r)
 	rep.LSN = e.lastLSN
+	rep.FromCheckpoint = r.replayedFrom
 	return rep, nil
 }
 
