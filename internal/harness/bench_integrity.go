@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -198,13 +197,12 @@ func measureIntegrity(ctx context.Context, cfg integrityConfig) (integrityOutcom
 		}
 	}
 	out.rep, err = validate.Integrity(ctx, validate.Live(e), validate.Options{OnProblem: func(p validate.Problem) {
-		w := strings.ToLower(p.What)
-		switch {
-		case strings.Contains(w, "not exist") || strings.Contains(w, "missing"):
+		switch p.Kind {
+		case validate.KindOrphan:
 			out.orphans++
-		case strings.Contains(w, "epoch"):
+		case validate.KindEpoch:
 			out.epochProbs++
-		case strings.Contains(w, "lsn"):
+		case validate.KindLSN, validate.KindFraming:
 			out.lsnGaps++
 		}
 	}})

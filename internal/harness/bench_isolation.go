@@ -163,10 +163,10 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 		return out, err
 	}
 	out.rep, err = validate.Purity(ctx, validate.Live(e), validate.Options{Runs: cfg.runs, OnProblem: func(p validate.Problem) {
-		switch {
-		case strings.Contains(p.What, "modified input"):
+		switch p.Kind {
+		case validate.KindSideEffect:
 			out.sideEffects++
-		case strings.Contains(p.What, "not deterministic"):
+		case validate.KindNondeterministic:
 			out.nondeterministic++
 		}
 	}})

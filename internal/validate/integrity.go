@@ -62,10 +62,10 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 			}
 		}
 		if from == nil {
-			r.addf(first, 0, walDir, "log starts at LSN %d but no checkpoint covers LSN %d: operations cannot be checked against state", first, first-1)
+			r.addf(KindLSN, first, 0, walDir, "log starts at LSN %d but no checkpoint covers LSN %d: operations cannot be checked against state", first, first-1)
 			s.blind = true
 		} else if err := s.load(fs, from.Path); err != nil {
-			r.addf(from.LSN, 0, from.Path, "checkpoint does not load: %v", err)
+			r.addf(KindFailed, from.LSN, 0, from.Path, "checkpoint does not load: %v", err)
 			s.blind = true
 		} else {
 			s.base = from.LSN
@@ -88,7 +88,7 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 		ops += n
 		return nil
 	}, func(p tlog.Problem) {
-		r.add(Problem{Where: fmt.Sprintf("%s offset %d", p.File, p.Offset), What: p.Reason})
+		r.add(Problem{Kind: KindFraming, Where: fmt.Sprintf("%s offset %d", p.File, p.Offset), What: p.Reason})
 		if !s.blind {
 			// The operations of a bad frame are unknown, so the tracked
 			// state is no longer the state: stop judging operations against
@@ -109,15 +109,15 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 			tp, ok := s.pages[p.ID]
 			switch {
 			case !ok:
-				r.addf(p.LastLSN, p.ID, "live state", "page %d is live but the log never created it", p.ID)
+				r.addf(KindState, p.LastLSN, p.ID, "live state", "page %d is live but the log never created it", p.ID)
 			case tp.epoch != p.Epoch:
-				r.addf(p.LastLSN, p.ID, "live state", "page %d: log holds %d delta(s) since its image/creation giving epoch %d, live epoch is %d", p.ID, tp.epoch-tp.baseEpoch, tp.epoch, p.Epoch)
+				r.addf(KindEpoch, p.LastLSN, p.ID, "live state", "page %d: log holds %d delta(s) since its image/creation giving epoch %d, live epoch is %d", p.ID, tp.epoch-tp.baseEpoch, tp.epoch, p.Epoch)
 			case tp.size != uint32(p.Size):
-				r.addf(p.LastLSN, p.ID, "live state", "page %d: log created it with %d bytes, live size is %d", p.ID, tp.size, p.Size)
+				r.addf(KindState, p.LastLSN, p.ID, "live state", "page %d: log created it with %d bytes, live size is %d", p.ID, tp.size, p.Size)
 			}
 		}
 		if live := len(t.Engine.PageIDs()); live != len(s.pages) {
-			r.addf(0, 0, "live state", "log leaves %d page(s), live bus has %d", len(s.pages), live)
+			r.addf(KindState, 0, 0, "live state", "log leaves %d page(s), live bus has %d", len(s.pages), live)
 		}
 	}
 	rep.Checked = ops
@@ -206,18 +206,18 @@ func (s *intState) load(fs vfs.FS, path string) error {
 func (s *intState) record(rec *tlog.Record) int64 {
 	where := fmt.Sprintf("%s offset %d", rec.File, rec.Offset)
 	if err := s.dec.Reset(rec.Payload); err != nil {
-		s.r.addf(rec.FirstLSN, 0, where, "payload does not decode: %v", err)
+		s.r.addf(KindSchema, rec.FirstLSN, 0, where, "payload does not decode: %v", err)
 		return 0
 	}
 	lsn := rec.FirstLSN
 	var n int64
 	for i := uint32(0); i < rec.Count; i, lsn = i+1, lsn+1 {
 		if !s.dec.More() {
-			s.r.addf(lsn, 0, where, "record declares %d operations, payload holds %d", rec.Count, i)
+			s.r.addf(KindSchema, lsn, 0, where, "record declares %d operations, payload holds %d", rec.Count, i)
 			return n
 		}
 		if err := s.dec.Next(&s.op); err != nil {
-			s.r.addf(lsn, 0, where, "operation %d does not decode: %v", i, err)
+			s.r.addf(KindSchema, lsn, 0, where, "operation %d does not decode: %v", i, err)
 			return n
 		}
 		n++
@@ -232,7 +232,7 @@ func (s *intState) record(rec *tlog.Record) int64 {
 		}
 	}
 	if s.dec.More() {
-		s.r.addf(rec.LastLSN(), 0, where, "trailing bytes after the %d declared operations", rec.Count)
+		s.r.addf(KindSchema, rec.LastLSN(), 0, where, "trailing bytes after the %d declared operations", rec.Count)
 	}
 	return n
 }
@@ -245,28 +245,28 @@ func (s *intState) apply(op *record.Op, lsn base.LSN, where string) {
 		d := &op.Delta
 		p := s.pages[d.Page]
 		if p == nil {
-			r.addf(lsn, d.Page, where, "orphan %v: page %d does not exist at LSN %d", op.Kind, d.Page, lsn)
+			r.addf(KindOrphan, lsn, d.Page, where, "orphan %v: page %d does not exist at LSN %d", op.Kind, d.Page, lsn)
 			return
 		}
 		if err := delta.Validate(d, int(p.size)); err != nil {
-			r.addf(lsn, d.Page, where, "%v does not fit page %d (%d bytes): %v", op.Kind, d.Page, p.size, err)
+			r.addf(KindSchema, lsn, d.Page, where, "%v does not fit page %d (%d bytes): %v", op.Kind, d.Page, p.size, err)
 		}
 		if d.CheckEpoch && d.ExpectEpoch != p.epoch {
 			// Commit checks the expected epoch against the epoch before the
 			// delta; a logged delta that disagrees was never valid.
-			r.addf(lsn, d.Page, where, "delta expects page %d at epoch %d but it is at epoch %d", d.Page, d.ExpectEpoch, p.epoch)
+			r.addf(KindEpoch, lsn, d.Page, where, "delta expects page %d at epoch %d but it is at epoch %d", d.Page, d.ExpectEpoch, p.epoch)
 		}
 		if op.Kind == record.OpDerived {
 			if !s.bound[d.Page] {
-				r.addf(lsn, d.Page, where, "derived delta to page %d, which is not bound to a function", d.Page)
+				r.addf(KindState, lsn, d.Page, where, "derived delta to page %d, which is not bound to a function", d.Page)
 			}
 			for _, rd := range op.Reads {
 				pp := s.pages[rd.Page]
 				switch {
 				case pp == nil:
-					r.addf(lsn, d.Page, where, "derived delta to page %d read parent %d, which does not exist", d.Page, rd.Page)
+					r.addf(KindOrphan, lsn, d.Page, where, "derived delta to page %d read parent %d, which does not exist", d.Page, rd.Page)
 				case pp.last != rd.LSN:
-					r.addf(lsn, d.Page, where, "derived delta to page %d read parent %d at LSN %d, but its last write was LSN %d", d.Page, rd.Page, rd.LSN, pp.last)
+					r.addf(KindLSN, lsn, d.Page, where, "derived delta to page %d read parent %d at LSN %d, but its last write was LSN %d", d.Page, rd.Page, rd.LSN, pp.last)
 				}
 			}
 		}
@@ -274,51 +274,51 @@ func (s *intState) apply(op *record.Op, lsn base.LSN, where string) {
 		p.last = lsn
 	case record.OpCreatePage:
 		if s.pages[op.Page] != nil {
-			r.addf(lsn, op.Page, where, "create of page %d, which already exists", op.Page)
+			r.addf(KindState, lsn, op.Page, where, "create of page %d, which already exists", op.Page)
 		}
 		if op.Page == 0 || op.Size == 0 {
-			r.addf(lsn, op.Page, where, "create of page %d with size %d", op.Page, op.Size)
+			r.addf(KindSchema, lsn, op.Page, where, "create of page %d with size %d", op.Page, op.Size)
 		}
 		s.pages[op.Page] = &intPage{size: op.Size, last: lsn}
 	case record.OpFreePage:
 		if s.pages[op.Page] == nil {
-			r.addf(lsn, op.Page, where, "free of page %d, which does not exist", op.Page)
+			r.addf(KindOrphan, lsn, op.Page, where, "free of page %d, which does not exist", op.Page)
 		}
 		if s.bound[op.Page] {
-			r.addf(lsn, op.Page, where, "free of page %d, which is still bound", op.Page)
+			r.addf(KindState, lsn, op.Page, where, "free of page %d, which is still bound", op.Page)
 		}
 		delete(s.pages, op.Page)
 	case record.OpSetMeta, record.OpSetFlags:
 		if s.pages[op.Page] == nil {
-			r.addf(lsn, op.Page, where, "%v for page %d, which does not exist", op.Kind, op.Page)
+			r.addf(KindOrphan, lsn, op.Page, where, "%v for page %d, which does not exist", op.Kind, op.Page)
 		}
 	case record.OpAddEdge, record.OpRemoveEdge:
 		if op.Kind == record.OpAddEdge && op.EdgeType >= base.NumEdgeTypes {
-			r.addf(lsn, op.Child, where, "edge %d -> %d has unknown type %d", op.Parent, op.Child, op.EdgeType)
+			r.addf(KindState, lsn, op.Child, where, "edge %d -> %d has unknown type %d", op.Parent, op.Child, op.EdgeType)
 		}
 		if op.Kind == record.OpAddEdge {
 			for _, id := range []base.PageID{op.Parent, op.Child} {
 				if s.pages[id] == nil {
-					r.addf(lsn, id, where, "edge %d -> %d names page %d, which does not exist", op.Parent, op.Child, id)
+					r.addf(KindOrphan, lsn, id, where, "edge %d -> %d names page %d, which does not exist", op.Parent, op.Child, id)
 				}
 			}
 		}
 	case record.OpBind:
 		if s.pages[op.Page] == nil {
-			r.addf(lsn, op.Page, where, "binding of page %d, which does not exist", op.Page)
+			r.addf(KindOrphan, lsn, op.Page, where, "binding of page %d, which does not exist", op.Page)
 		}
 		if s.bound[op.Page] {
-			r.addf(lsn, op.Page, where, "binding of page %d, which is already bound", op.Page)
+			r.addf(KindState, lsn, op.Page, where, "binding of page %d, which is already bound", op.Page)
 		}
 		for _, p := range op.Parents {
 			if s.pages[p] == nil {
-				r.addf(lsn, op.Page, where, "binding of page %d names parent %d, which does not exist", op.Page, p)
+				r.addf(KindOrphan, lsn, op.Page, where, "binding of page %d names parent %d, which does not exist", op.Page, p)
 			}
 		}
 		s.bound[op.Page] = true
 	case record.OpUnbind:
 		if !s.bound[op.Page] {
-			r.addf(lsn, op.Page, where, "unbind of page %d, which is not bound", op.Page)
+			r.addf(KindState, lsn, op.Page, where, "unbind of page %d, which is not bound", op.Page)
 		}
 		delete(s.bound, op.Page)
 	}
@@ -329,19 +329,19 @@ func (s *intState) apply(op *record.Op, lsn base.LSN, where string) {
 func (s *intState) compareCheckpoint(c checkpoint.Info) {
 	other := &intState{r: s.r, pages: map[base.PageID]*intPage{}, bound: map[base.PageID]bool{}}
 	if err := other.load(s.fs, c.Path); err != nil {
-		s.r.addf(c.LSN, 0, c.Path, "checkpoint does not load: %v", err)
+		s.r.addf(KindFailed, c.LSN, 0, c.Path, "checkpoint does not load: %v", err)
 		return
 	}
 	for _, id := range sortedIDs(other.pages) {
 		cp, tp := other.pages[id], s.pages[id]
 		switch {
 		case tp == nil:
-			s.r.addf(c.LSN, id, c.Path, "checkpoint holds page %d, which the log does not have at LSN %d", id, c.LSN)
+			s.r.addf(KindState, c.LSN, id, c.Path, "checkpoint holds page %d, which the log does not have at LSN %d", id, c.LSN)
 		case tp.epoch != cp.epoch || tp.size != cp.size:
-			s.r.addf(c.LSN, id, c.Path, "page %d: log gives epoch %d size %d at LSN %d, checkpoint has epoch %d size %d", id, tp.epoch, tp.size, c.LSN, cp.epoch, cp.size)
+			s.r.addf(KindState, c.LSN, id, c.Path, "page %d: log gives epoch %d size %d at LSN %d, checkpoint has epoch %d size %d", id, tp.epoch, tp.size, c.LSN, cp.epoch, cp.size)
 		}
 	}
 	if len(other.pages) != len(s.pages) {
-		s.r.addf(c.LSN, 0, c.Path, "checkpoint holds %d page(s), the log has %d at LSN %d", len(other.pages), len(s.pages), c.LSN)
+		s.r.addf(KindState, c.LSN, 0, c.Path, "checkpoint holds %d page(s), the log has %d at LSN %d", len(other.pages), len(s.pages), c.LSN)
 	}
 }

@@ -113,7 +113,7 @@ func (iv *Invariants) Check(ctx context.Context, e *engine.Engine, o Options) (R
 	if !iv.disabled[InvAcyclic] {
 		rep.Checked++
 		if err := acyclic(e); err != nil {
-			r.addf(0, 0, InvAcyclic, "%v", err)
+			r.addf(KindCycle, 0, 0, InvAcyclic, "%v", err)
 		}
 	}
 	if !iv.disabled[InvDerivedConsistent] {
@@ -135,7 +135,7 @@ func (iv *Invariants) Check(ctx context.Context, e *engine.Engine, o Options) (R
 	for _, u := range iv.user {
 		rep.Checked++
 		if err := callUser(u.fn, e); err != nil {
-			r.addf(0, 0, u.name, "%v", err)
+			r.addf(KindInvariant, 0, 0, u.name, "%v", err)
 		}
 	}
 	rep.Duration = time.Since(start)
@@ -160,7 +160,7 @@ func (iv *Invariants) checkEpochs(pages []engine.PageInfo, lastLSN base.LSN, r *
 		r.rep.Checked++
 		next[p.ID] = pageSnap{epoch: p.Epoch, last: p.LastLSN}
 		if p.LastLSN > lastLSN {
-			r.addf(p.LastLSN, p.ID, InvEpochMonotonic, "page %d last written at LSN %d, beyond the bus's last LSN %d", p.ID, p.LastLSN, lastLSN)
+			r.addf(KindEpoch, p.LastLSN, p.ID, InvEpochMonotonic, "page %d last written at LSN %d, beyond the bus's last LSN %d", p.ID, p.LastLSN, lastLSN)
 		}
 		old, ok := iv.prev[p.ID]
 		if !ok {
@@ -169,11 +169,11 @@ func (iv *Invariants) checkEpochs(pages []engine.PageInfo, lastLSN base.LSN, r *
 		switch {
 		case p.Epoch < old.epoch && p.LastLSN <= old.last:
 			// A re-created page restarts at epoch 0 but has a newer last LSN.
-			r.addf(p.LastLSN, p.ID, InvEpochMonotonic, "page %d epoch went back from %d to %d with no newer write (last LSN %d, was %d)", p.ID, old.epoch, p.Epoch, p.LastLSN, old.last)
+			r.addf(KindEpoch, p.LastLSN, p.ID, InvEpochMonotonic, "page %d epoch went back from %d to %d with no newer write (last LSN %d, was %d)", p.ID, old.epoch, p.Epoch, p.LastLSN, old.last)
 		case p.Epoch != old.epoch && p.LastLSN == old.last:
-			r.addf(p.LastLSN, p.ID, InvEpochMonotonic, "page %d epoch changed from %d to %d without a write (last LSN still %d)", p.ID, old.epoch, p.Epoch, p.LastLSN)
+			r.addf(KindEpoch, p.LastLSN, p.ID, InvEpochMonotonic, "page %d epoch changed from %d to %d without a write (last LSN still %d)", p.ID, old.epoch, p.Epoch, p.LastLSN)
 		case p.LastLSN < old.last:
-			r.addf(p.LastLSN, p.ID, InvEpochMonotonic, "page %d last write went back from LSN %d to %d", p.ID, old.last, p.LastLSN)
+			r.addf(KindEpoch, p.LastLSN, p.ID, InvEpochMonotonic, "page %d last write went back from LSN %d to %d", p.ID, old.last, p.LastLSN)
 		}
 	}
 	iv.prev = next
@@ -188,19 +188,19 @@ func checkSizes(e *engine.Engine, pages []engine.PageInfo, lastLSN base.LSN, r *
 		r.rep.Checked++
 		logical += int64(p.Size)
 		if p.Size <= 0 || p.Size > base.MaxPageSize {
-			r.addf(p.LastLSN, p.ID, InvPageSize, "page %d has size %d", p.ID, p.Size)
+			r.addf(KindSize, p.LastLSN, p.ID, InvPageSize, "page %d has size %d", p.ID, p.Size)
 		}
 		var err error
 		buf, _, err = e.ReadPage(p.ID, buf[:0])
 		if err == nil && len(buf) != p.Size {
-			r.addf(p.LastLSN, p.ID, InvPageSize, "page %d holds %d bytes, declared size %d", p.ID, len(buf), p.Size)
+			r.addf(KindSize, p.LastLSN, p.ID, InvPageSize, "page %d holds %d bytes, declared size %d", p.ID, len(buf), p.Size)
 		}
 	}
 	st := e.Stats()
 	// Pages and Stats are separate reads: compare the totals only when no
 	// write happened in between (a moving bus is caught by the next run).
 	if st.LastLSN == lastLSN && (st.Pages != len(pages) || st.LogicalBytes != logical) {
-		r.addf(0, 0, InvPageSize, "stats report %d pages / %d logical bytes, pages sum to %d / %d", st.Pages, st.LogicalBytes, len(pages), logical)
+		r.addf(KindSize, 0, 0, InvPageSize, "stats report %d pages / %d logical bytes, pages sum to %d / %d", st.Pages, st.LogicalBytes, len(pages), logical)
 	}
 }
 
@@ -223,7 +223,7 @@ func checkFinite(e *engine.Engine, pages []engine.PageInfo, r *reporter) {
 		}
 		r.rep.Checked++
 		if p.Size%8 != 0 {
-			r.addf(p.LastLSN, p.ID, InvFiniteF64, "f64 page %d has size %d, not a multiple of 8", p.ID, p.Size)
+			r.addf(KindSize, p.LastLSN, p.ID, InvFiniteF64, "f64 page %d has size %d, not a multiple of 8", p.ID, p.Size)
 		}
 		var err error
 		buf, _, err = e.ReadPage(p.ID, buf[:0])
@@ -241,7 +241,7 @@ func checkFinite(e *engine.Engine, pages []engine.PageInfo, r *reporter) {
 			}
 		}
 		if bad > 0 {
-			r.addf(p.LastLSN, p.ID, InvFiniteF64, "f64 page %d holds %d NaN/Inf value(s), first at element %d (%v)", p.ID, bad, first, f64At(buf, first*8))
+			r.addf(KindNonFinite, p.LastLSN, p.ID, InvFiniteF64, "f64 page %d holds %d NaN/Inf value(s), first at element %d (%v)", p.ID, bad, first, f64At(buf, first*8))
 		}
 	}
 }

@@ -89,7 +89,7 @@ func checkProvenance(ctx context.Context, e *engine.Engine, o Options, prov prov
 			if ctx.Err() != nil {
 				return *rep, err
 			}
-			r.addf(0, id, fmt.Sprintf("page %d [%d, %d)", id, lo, hi), "provenance query failed: %v", err)
+			r.addf(KindFailed, 0, id, fmt.Sprintf("page %d [%d, %d)", id, lo, hi), "provenance query failed: %v", err)
 			continue
 		}
 		after, err := e.Page(id)
@@ -204,11 +204,11 @@ func checkSample(s *provSample, logged map[base.LSN]*loggedOp, first base.LSN, r
 			rep.Skipped++
 			return
 		}
-		r.addf(got.LSN, s.page, where, "provenance names LSN %d, but the log holds no write of the range up to LSN %d", got.LSN, s.upto)
+		r.addf(KindProvenance, got.LSN, s.page, where, "provenance names LSN %d, but the log holds no write of the range up to LSN %d", got.LSN, s.upto)
 		return
 	}
 	if got.Lost || got.LSN != s.want {
-		r.addf(got.LSN, s.page, where, "provenance names LSN %d (lost %v), the log's last writer of the range is LSN %d", got.LSN, got.Lost, s.want)
+		r.addf(KindProvenance, got.LSN, s.page, where, "provenance names LSN %d (lost %v), the log's last writer of the range is LSN %d", got.LSN, got.Lost, s.want)
 	}
 	for i, w := range s.res.Writes {
 		if w.Lost || w.LSN == 0 {
@@ -219,11 +219,11 @@ func checkSample(s *provSample, logged map[base.LSN]*loggedOp, first base.LSN, r
 			if first == 0 || w.LSN < first {
 				continue // older than the log: cannot be checked
 			}
-			r.addf(w.LSN, w.Page, where, "write %d names LSN %d, which the log does not hold", i, w.LSN)
+			r.addf(KindProvenance, w.LSN, w.Page, where, "write %d names LSN %d, which the log does not hold", i, w.LSN)
 			continue
 		}
 		if op.page != w.Page || op.kind != w.Kind || w.Derived != (op.kind == record.OpDerived) {
-			r.addf(w.LSN, w.Page, where, "write %d says LSN %d is a %v of page %d (derived %v), the log holds a %v of page %d", i, w.LSN, w.Kind, w.Page, w.Derived, op.kind, op.page)
+			r.addf(KindProvenance, w.LSN, w.Page, where, "write %d says LSN %d is a %v of page %d (derived %v), the log holds a %v of page %d", i, w.LSN, w.Kind, w.Page, w.Derived, op.kind, op.page)
 			continue
 		}
 		if !w.Derived || w.Repeat {
@@ -239,7 +239,7 @@ func checkSample(s *provSample, logged map[base.LSN]*loggedOp, first base.LSN, r
 			continue
 		}
 		if !slices.Equal(listed, op.reads) {
-			r.addf(w.LSN, w.Page, where, "derived write %d (LSN %d) lists parents %v, its log record read %v", i, w.LSN, listed, op.reads)
+			r.addf(KindProvenance, w.LSN, w.Page, where, "derived write %d (LSN %d) lists parents %v, its log record read %v", i, w.LSN, listed, op.reads)
 		}
 	}
 }

@@ -78,33 +78,33 @@ func readBinding(e *engine.Engine, id base.PageID, r *reporter) (bindingInputs, 
 	where := fmt.Sprintf("binding of page %d (%s)", id, b.Func)
 	fn, ok := e.Func(b.Func)
 	if !ok {
-		r.addf(0, id, where, "function %q is not registered", b.Func)
+		r.addf(KindUnresolved, 0, id, where, "function %q is not registered", b.Func)
 		return bi, false
 	}
 	bi.fn = fn
 	before, err := e.Page(id)
 	if err != nil {
-		r.addf(0, id, where, "bound page: %v", err)
+		r.addf(KindFailed, 0, id, where, "bound page: %v", err)
 		return bi, false
 	}
 	lastLSNs := make([]base.LSN, len(b.Parents))
 	for i, p := range b.Parents {
 		info, err := e.Page(p)
 		if err != nil {
-			r.addf(0, id, where, "parent %d: %v", p, err)
+			r.addf(KindFailed, 0, id, where, "parent %d: %v", p, err)
 			return bi, false
 		}
 		lastLSNs[i] = info.LastLSN
 		in, _, err := e.ReadPage(p, nil)
 		if err != nil {
-			r.addf(0, id, where, "parent %d: %v", p, err)
+			r.addf(KindFailed, 0, id, where, "parent %d: %v", p, err)
 			return bi, false
 		}
 		bi.inputs = append(bi.inputs, in)
 	}
 	bi.cur, _, err = e.ReadPage(id, nil)
 	if err != nil {
-		r.addf(0, id, where, "bound page: %v", err)
+		r.addf(KindFailed, 0, id, where, "bound page: %v", err)
 		return bi, false
 	}
 	// The page is up to date when its latest derivation read exactly the
@@ -137,13 +137,13 @@ func checkBinding(e *engine.Engine, id base.PageID, runs int, r *reporter, purit
 		}
 		out := bytes.Clone(bi.cur)
 		if err := call(bi.fn, ins, bytes.Clone(bi.b.Params), out); err != nil {
-			r.addf(0, id, where, "run %d failed: %v", k, err)
+			r.addf(KindFailed, 0, id, where, "run %d failed: %v", k, err)
 			return false, true
 		}
 		if purity {
 			for i := range ins {
 				if off := firstDiff(ins[i], bi.inputs[i]); off >= 0 {
-					r.addf(0, id, where, "run %d modified input %d (parent %d) at offset %d: functions must leave inputs untouched", k, i, bi.b.Parents[i], off)
+					r.addf(KindSideEffect, 0, id, where, "run %d modified input %d (parent %d) at offset %d: functions must leave inputs untouched", k, i, bi.b.Parents[i], off)
 				}
 			}
 		}
@@ -152,12 +152,12 @@ func checkBinding(e *engine.Engine, id base.PageID, runs int, r *reporter, purit
 			continue
 		}
 		if off := firstDiff(out, first); off >= 0 {
-			r.addf(0, id, where, "run %d output differs from run 0 at offset %d on identical inputs: function is not deterministic", k, off)
+			r.addf(KindNondeterministic, 0, id, where, "run %d output differs from run 0 at offset %d on identical inputs: function is not deterministic", k, off)
 		}
 	}
 	if bi.upToDate {
 		if off := firstDiff(first, bi.cur); off >= 0 {
-			r.addf(0, id, where, "page %d holds bytes different from its function of its parents (first at offset %d) although no parent changed since its last derivation", id, off)
+			r.addf(KindInconsistent, 0, id, where, "page %d holds bytes different from its function of its parents (first at offset %d) although no parent changed since its last derivation", id, off)
 		}
 		return true, true
 	}

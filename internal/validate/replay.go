@@ -63,7 +63,7 @@ func replayLive(ctx context.Context, e *engine.Engine, r *reporter, tot *replayT
 		vr, err := e.VerifyReplay(ctx, fromNewest)
 		if err != nil {
 			if errors.Is(err, engine.ErrCorruption) || errors.Is(err, engine.ErrLogTruncated) {
-				r.addf(0, 0, replayFrom(fromNewest), "replay failed: %v", err)
+				r.addf(KindFailed, 0, 0, replayFrom(fromNewest), "replay failed: %v", err)
 				continue
 			}
 			return err
@@ -74,10 +74,10 @@ func replayLive(ctx context.Context, e *engine.Engine, r *reporter, tot *replayT
 		tot.bytesDiff += vr.BytesDiffering
 		tot.l2 = math.Hypot(tot.l2, vr.L2Divergence)
 		for _, d := range vr.Differences {
-			r.addf(vr.LSN, 0, where, "%s", d)
+			r.addf(KindDivergence, vr.LSN, 0, where, "%s", d)
 		}
 		if !vr.Equal() {
-			r.addf(vr.LSN, 0, where, "replay to LSN %d diverges: %d page(s) differ, %d byte(s) differ, L2 divergence %g, state hash live %016x replay %016x, graph equal %v",
+			r.addf(KindDivergence, vr.LSN, 0, where, "replay to LSN %d diverges: %d page(s) differ, %d byte(s) differ, L2 divergence %g, state hash live %016x replay %016x, graph equal %v",
 				vr.LSN, vr.PagesDiffering, vr.BytesDiffering, vr.L2Divergence, vr.LiveHash, vr.ReplayHash, vr.GraphEqual)
 		}
 	}
@@ -103,7 +103,7 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	}
 	if err != nil {
 		if errors.Is(err, engine.ErrCorruption) {
-			r.addf(0, 0, dir, "replay failed: %v", err)
+			r.addf(KindFailed, 0, 0, dir, "replay failed: %v", err)
 			return nil
 		}
 		return err
@@ -112,14 +112,14 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	newest, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{}, t.Funcs)
 	if err != nil {
 		if errors.Is(err, engine.ErrCorruption) {
-			r.addf(0, 0, dir, "replay from newest checkpoint failed: %v", err)
+			r.addf(KindFailed, 0, 0, dir, "replay from newest checkpoint failed: %v", err)
 			return nil
 		}
 		return err
 	}
 	defer newest.Close()
 	if a, b := full.LastLSN(), newest.LastLSN(); a != b {
-		r.addf(0, 0, dir, "replays end at different LSNs: %d from the start, %d from the newest checkpoint", a, b)
+		r.addf(KindDivergence, 0, 0, dir, "replays end at different LSNs: %d from the start, %d from the newest checkpoint", a, b)
 	}
 	compareEngines(full, newest, "replay from start vs newest checkpoint", r, tot)
 	return nil
@@ -136,11 +136,11 @@ func compareEngines(a, b *engine.Engine, where string, r *reporter, tot *replayT
 		switch {
 		case j >= len(pb) || i < len(pa) && pa[i].ID < pb[j].ID:
 			tot.pagesDiff++
-			r.addf(0, pa[i].ID, where, "page %d exists only on the first side", pa[i].ID)
+			r.addf(KindDivergence, 0, pa[i].ID, where, "page %d exists only on the first side", pa[i].ID)
 			i++
 		case i >= len(pa) || pb[j].ID < pa[i].ID:
 			tot.pagesDiff++
-			r.addf(0, pb[j].ID, where, "page %d exists only on the second side", pb[j].ID)
+			r.addf(KindDivergence, 0, pb[j].ID, where, "page %d exists only on the second side", pb[j].ID)
 			j++
 		default:
 			x, y := pa[i], pb[j]
@@ -148,7 +148,7 @@ func compareEngines(a, b *engine.Engine, where string, r *reporter, tot *replayT
 			diff := false
 			if x.Size != y.Size || x.Epoch != y.Epoch {
 				diff = true
-				r.addf(0, x.ID, where, "page %d: size %d vs %d, epoch %d vs %d", x.ID, x.Size, y.Size, x.Epoch, y.Epoch)
+				r.addf(KindDivergence, 0, x.ID, where, "page %d: size %d vs %d, epoch %d vs %d", x.ID, x.Size, y.Size, x.Epoch, y.Epoch)
 			}
 			bufA, _, _ = a.ReadPage(x.ID, bufA[:0])
 			bufB, _, _ = b.ReadPage(y.ID, bufB[:0])
@@ -166,7 +166,7 @@ func compareEngines(a, b *engine.Engine, where string, r *reporter, tot *replayT
 				}
 				nb += int64(max(len(bufA), len(bufB)) - n)
 				tot.bytesDiff += nb
-				r.addf(0, x.ID, where, "page %d: %d byte(s) differ, first at offset %d", x.ID, nb, first)
+				r.addf(KindDivergence, 0, x.ID, where, "page %d: %d byte(s) differ, first at offset %d", x.ID, nb, first)
 				if isF64(x) {
 					for k := 0; k+8 <= n; k += 8 {
 						d := f64At(bufA, k) - f64At(bufB, k)
@@ -186,25 +186,25 @@ func compareEngines(a, b *engine.Engine, where string, r *reporter, tot *replayT
 	tot.l2 = math.Hypot(tot.l2, math.Sqrt(sumSq))
 	ea, eb := a.Edges(), b.Edges()
 	if len(ea) != len(eb) {
-		r.addf(0, 0, where, "%d edges vs %d", len(ea), len(eb))
+		r.addf(KindDivergence, 0, 0, where, "%d edges vs %d", len(ea), len(eb))
 	} else {
 		for k := range ea {
 			if ea[k] != eb[k] {
-				r.addf(0, ea[k].Child, where, "edge %d differs: %d->%d %v vs %d->%d %v", k, ea[k].Parent, ea[k].Child, ea[k].Type, eb[k].Parent, eb[k].Child, eb[k].Type)
+				r.addf(KindDivergence, 0, ea[k].Child, where, "edge %d differs: %d->%d %v vs %d->%d %v", k, ea[k].Parent, ea[k].Child, ea[k].Type, eb[k].Parent, eb[k].Child, eb[k].Type)
 				break
 			}
 		}
 	}
 	ba, bb := a.Bindings(), b.Bindings()
 	if fmt.Sprint(ba) != fmt.Sprint(bb) {
-		r.addf(0, 0, where, "bound pages differ: %v vs %v", ba, bb)
+		r.addf(KindDivergence, 0, 0, where, "bound pages differ: %v vs %v", ba, bb)
 		return
 	}
 	for _, id := range ba {
 		x, _ := a.Binding(id)
 		y, _ := b.Binding(id)
 		if x.Func != y.Func || !bytes.Equal(x.Params, y.Params) || fmt.Sprint(x.Parents) != fmt.Sprint(y.Parents) {
-			r.addf(0, id, where, "binding of page %d differs: %s%v vs %s%v", id, x.Func, x.Parents, y.Func, y.Parents)
+			r.addf(KindDivergence, 0, id, where, "binding of page %d differs: %s%v vs %s%v", id, x.Func, x.Parents, y.Func, y.Parents)
 		}
 	}
 }

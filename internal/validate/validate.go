@@ -43,11 +43,37 @@ const DefaultMaxProblems = 100
 // Problem is one finding.
 type Problem struct {
 	Validator string      `json:"validator"`      // which validator found it
+	Kind      ProblemKind `json:"kind"`           // what class of problem it is
 	Where     string      `json:"where"`          // file and offset, page, binding, ...
 	What      string      `json:"what"`           // what is wrong
 	LSN       base.LSN    `json:"lsn,omitempty"`  // the operation concerned (0: none)
 	Page      base.PageID `json:"page,omitempty"` // the page concerned (0: none)
 }
+
+// ProblemKind classifies a Problem, so that programs (the validation
+// harness, dashboards) can count problems by class without parsing text.
+type ProblemKind string
+
+// Problem kinds.
+const (
+	KindFraming          ProblemKind = "framing"          // bad CRC, torn or malformed frame, LSN gap in the log files
+	KindSchema           ProblemKind = "schema"           // a record or operation that does not decode or fit its page
+	KindOrphan           ProblemKind = "orphan"           // an operation on a page (or parent) that does not exist at its LSN
+	KindEpoch            ProblemKind = "epoch"            // an epoch that does not advance by exactly one per delta
+	KindLSN              ProblemKind = "lsn"              // LSNs that are not contiguous, or stale parent LSNs
+	KindState            ProblemKind = "state"            // log, checkpoint and live state disagree
+	KindDivergence       ProblemKind = "divergence"       // replay differs from the live state
+	KindCycle            ProblemKind = "cycle"            // the graph is not acyclic
+	KindUnresolved       ProblemKind = "unresolved"       // an edge or binding names a missing page or function
+	KindSideEffect       ProblemKind = "side-effect"      // a recompute function modified its inputs
+	KindNondeterministic ProblemKind = "nondeterministic" // a recompute function gave different outputs on equal inputs
+	KindInconsistent     ProblemKind = "inconsistent"     // a derived page differs from its function of its parents
+	KindNonFinite        ProblemKind = "non-finite"       // NaN or Inf in a page declared f64
+	KindSize             ProblemKind = "size"             // page sizes inconsistent
+	KindInvariant        ProblemKind = "invariant"        // a user invariant failed
+	KindProvenance       ProblemKind = "provenance"       // a provenance answer disagrees with the log
+	KindFailed           ProblemKind = "failed"           // the check itself could not run (replay failed, function errored, ...)
+)
 
 func (p Problem) String() string {
 	s := p.Validator + ": " + p.What
@@ -206,8 +232,8 @@ func (r *reporter) add(p Problem) {
 	}
 }
 
-func (r *reporter) addf(lsn base.LSN, page base.PageID, where, format string, args ...any) {
-	r.add(Problem{Where: where, What: fmt.Sprintf(format, args...), LSN: lsn, Page: page})
+func (r *reporter) addf(kind ProblemKind, lsn base.LSN, page base.PageID, where, format string, args ...any) {
+	r.add(Problem{Kind: kind, Where: where, What: fmt.Sprintf(format, args...), LSN: lsn, Page: page})
 }
 
 func (r *reporter) figure(name string, v float64) {
