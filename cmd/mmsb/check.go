@@ -11,6 +11,7 @@ import (
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/internal/validate"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -79,7 +80,11 @@ without taking the write lock:
   3. a replay of the whole history (from LSN 1 when the log still holds it,
      else from the oldest checkpoint) proving that every logged operation
      applies, and a second replay the way recovery does it (newest
-     checkpoint plus the log tail) that must reach the same state hash.
+     checkpoint plus the log tail) that must reach the same state hash;
+  4. the offline validators: integrity (every operation checked against the
+     state at its LSN: orphan deltas, epochs advancing by one, contiguous
+     LSNs), graph (acyclic; every edge and binding resolves) and invariants
+     (page sizes, no NaN/Inf in pages declared f64).
 
 Derived pages bound to functions this binary does not know are accepted
 (their bytes are logged; only recomputation needs the function).
@@ -144,6 +149,25 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 		return err
 	}
 	rep.Replay = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, report)
+
+	// 4. The offline validators that add to the above: integrity (every
+	// operation against the state at its LSN: orphans, epochs, LSNs),
+	// graph (acyclic, everything resolves) and invariants (sizes, NaN/Inf).
+	for _, name := range []string{"integrity", "graph", "invariants"} {
+		fn, _ := validate.Lookup(name)
+		_, err := fn(ctx, validate.Offline(fs, dir, nil), validate.Options{OnProblem: func(p validate.Problem) {
+			switch p.Kind {
+			case validate.KindFraming:
+				return // already reported by the log check above
+			case validate.KindUnknownFunc:
+				return // custom functions live in the program that bound them, not in this binary
+			}
+			report(checkProblem{File: p.Where, Offset: -1, Reason: fmt.Sprintf("%s: %s: %s", name, p.Kind, p.What)})
+		}})
+		if err != nil && ctx.Err() == nil {
+			report(problemFromError(dir, fmt.Errorf("%s validator: %w", name, err)))
+		}
+	}
 
 	rep.OK = len(rep.Problems) == 0
 	if jsonOut {

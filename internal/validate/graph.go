@@ -97,7 +97,7 @@ func checkGraph(v GraphView, r *reporter) {
 			r.addf(KindOrphan, 0, id, where, "bound page %d does not exist", id)
 		}
 		if v.HasFunc != nil && !v.HasFunc(b.Func) {
-			r.addf(KindUnresolved, 0, id, where, "function %q is not registered", b.Func)
+			r.addf(KindUnknownFunc, 0, id, where, "function %q is not registered", b.Func)
 		}
 		if len(b.Parents) == 0 {
 			r.addf(KindUnresolved, 0, id, where, "binding has no parents")

@@ -78,7 +78,7 @@ func readBinding(e *engine.Engine, id base.PageID, r *reporter) (bindingInputs, 
 	where := fmt.Sprintf("binding of page %d (%s)", id, b.Func)
 	fn, ok := e.Func(b.Func)
 	if !ok {
-		r.addf(KindUnresolved, 0, id, where, "function %q is not registered", b.Func)
+		r.addf(KindUnknownFunc, 0, id, where, "function %q is not registered", b.Func)
 		return bi, false
 	}
 	bi.fn = fn

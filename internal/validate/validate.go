@@ -64,7 +64,8 @@ const (
 	KindState            ProblemKind = "state"            // log, checkpoint and live state disagree
 	KindDivergence       ProblemKind = "divergence"       // replay differs from the live state
 	KindCycle            ProblemKind = "cycle"            // the graph is not acyclic
-	KindUnresolved       ProblemKind = "unresolved"       // an edge or binding names a missing page or function
+	KindUnresolved       ProblemKind = "unresolved"       // an edge or binding names a missing page
+	KindUnknownFunc      ProblemKind = "unknown-function" // a binding names a function this program has not registered
 	KindSideEffect       ProblemKind = "side-effect"      // a recompute function modified its inputs
 	KindNondeterministic ProblemKind = "nondeterministic" // a recompute function gave different outputs on equal inputs
 	KindInconsistent     ProblemKind = "inconsistent"     // a derived page differs from its function of its parents
