@@ -161,3 +161,6 @@ func BenchmarkCommitDiskGroupAsync(b *testing.B) {
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deltas/s")
 	b.ReportMetric(float64(e.Stats().Log.Syncs)/float64(b.N), "fsyncs/batch")
 }
+
+func BenchmarkCommitMemoryBatch10k(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 10000) }
+func BenchmarkCommitMemory2WBatch10k(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 10000) }

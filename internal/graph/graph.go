@@ -85,6 +85,12 @@ type Graph struct {
 	arena  arena
 	nEdges int
 
+	// Maintained topological order for the insert-time cycle check; see
+	// topo.go. 4 bytes per node.
+	ord          []uint32
+	ordLo, ordHi uint32 // live nodes' ord values lie in [ordLo, ordHi)
+	ordState     uint8
+
 	smu sync.Mutex
 	s   scratch
 }
@@ -96,10 +102,12 @@ type scratch struct {
 	aux   []uint32 // per node: DFS predecessor or Kahn in-degree
 	stack []uint32
 	list  []uint32
+	back  []uint32 // reorder: the backward set
+	pool  []uint32 // reorder: the ord values being redistributed
 }
 
 // New returns an empty graph.
-func New() *Graph { return &Graph{} }
+func New() *Graph { return &Graph{ordLo: ordMid, ordHi: ordMid} }
 
 // lookup returns the node number of id.
 func (g *Graph) lookup(id base.PageID) (uint32, bool) { return g.index.find(g.ids, id) }
@@ -115,11 +123,14 @@ func (g *Graph) adj(n uint32) []uint32 {
 func (g *Graph) outs(n uint32) []uint32 { return g.adj(n)[:g.nOut[n]] }
 func (g *Graph) ins(n uint32) []uint32  { return g.adj(n)[g.nOut[n] : g.nOut[n]+g.nIn[n]] }
 
-// node returns id's node number, creating the node if absent.
-func (g *Graph) node(id base.PageID) uint32 {
+// node returns id's node number, creating the node if absent. A created
+// node is placed first in the maintained order if it is about to become a
+// parent (first), else last, so that its first edge agrees with the order.
+func (g *Graph) node(id base.PageID, first bool) uint32 {
 	if n, ok := g.lookup(id); ok {
 		return n
 	}
+	o := g.nextOrd(first)
 	var n uint32
 	if k := len(g.freeN); k > 0 {
 		n = g.freeN[k-1]
@@ -132,7 +143,9 @@ func (g *Graph) node(id base.PageID) uint32 {
 		g.cls = append(g.cls, 0)
 		g.nOut = append(g.nOut, 0)
 		g.nIn = append(g.nIn, 0)
+		g.ord = append(g.ord, 0)
 	}
+	g.ord[n] = o
 	g.cls[n] = 0
 	g.off[n] = g.arena.alloc(0)
 	g.nOut[n], g.nIn[n] = 0, 0
@@ -241,8 +254,10 @@ func findEntry(s []uint32, e uint32) int {
 // AddEdge adds parent -> child of type t. Adding an identical edge again is
 // a no-op (added=false). An edge that would close a cycle, including a
 // self-loop, returns a *CycleError and leaves the graph unchanged. The
-// check visits only the part of the graph reachable from child. Page 0 or
-// an unknown type is refused with ErrInvalidEdge.
+// check uses a maintained topological order (Pearce–Kelly): an edge that
+// agrees with it costs O(1); otherwise only the pages ordered between child
+// and parent are searched and reordered. Page 0 or an unknown type is
+// refused with ErrInvalidEdge.
 func (g *Graph) AddEdge(parent, child base.PageID, t base.EdgeType) (added bool, err error) {
 	if parent == 0 || child == 0 || t >= base.NumEdgeTypes {
 		return false, fmt.Errorf("graph: edge %d -> %d type %d: %w", parent, child, t, ErrInvalidEdge)
@@ -256,15 +271,15 @@ func (g *Graph) AddEdge(parent, child base.PageID, t base.EdgeType) (added bool,
 		if findEntry(g.outs(p), pack(c, t)) >= 0 {
 			return false, nil
 		}
-		if path := g.pathTo(c, p); path != nil {
+		if path := g.checkInsert(p, c); path != nil {
 			return false, &CycleError{Parent: parent, Child: child, Path: path}
 		}
 	}
 	if len(g.freeN) < 2 && len(g.ids)+2 > maxNodes {
 		return false, fmt.Errorf("graph: edge %d -> %d: more than %d nodes: %w", parent, child, maxNodes, ErrInvalidEdge)
 	}
-	p = g.node(parent)
-	c = g.node(child)
+	p = g.node(parent, true)
+	c = g.node(child, false)
 	g.pushOut(p, pack(c, t))
 	g.pushIn(c, pack(p, t))
 	g.nEdges++
@@ -274,19 +289,24 @@ func (g *Graph) AddEdge(parent, child base.PageID, t base.EdgeType) (added bool,
 // AddEdgeUnchecked adds parent -> child of type t without the cycle check.
 // It exists for validator negative tests only (to prove that CheckAcyclic
 // catches a cycle); production code must use AddEdge. It still refuses
-// duplicates and invalid edges.
+// duplicates and invalid edges. An edge against the maintained order marks
+// the order stale: the next AddEdge rebuilds it with a full Kahn pass, or,
+// while the edges hold a cycle, checks with a plain DFS instead.
 func (g *Graph) AddEdgeUnchecked(parent, child base.PageID, t base.EdgeType) bool {
 	if parent == 0 || child == 0 || t >= base.NumEdgeTypes {
 		return false
 	}
-	p := g.node(parent)
-	c := g.node(child)
+	p := g.node(parent, true)
+	c := g.node(child, false)
 	if findEntry(g.outs(p), pack(c, t)) >= 0 {
 		return false
 	}
 	g.pushOut(p, pack(c, t))
 	g.pushIn(c, pack(p, t))
 	g.nEdges++
+	if g.ordState == ordValid && g.ord[p] >= g.ord[c] {
+		g.ordState = ordStale
+	}
 	return true
 }
 
@@ -320,6 +340,12 @@ func (g *Graph) pathTo(from, to uint32) []base.PageID {
 	if !found {
 		return nil
 	}
+	return g.tracePath(s, from, to)
+}
+
+// tracePath builds the page path from -> ... -> to by following the
+// search predecessors in s.aux back from to. Caller holds smu.
+func (g *Graph) tracePath(s *scratch, from, to uint32) []base.PageID {
 	k := 1
 	for n := to; n != from; n = s.aux[n] {
 		k++
@@ -370,6 +396,7 @@ func (g *Graph) RemoveEdge(parent, child base.PageID, t base.EdgeType) bool {
 	g.nEdges--
 	g.dropIfBare(p)
 	g.dropIfBare(c)
+	g.edgeRemoved()
 	return true
 }
 
@@ -407,8 +434,19 @@ func (g *Graph) RemovePage(id base.PageID) []Edge {
 	g.nEdges -= len(edges)
 	g.nOut[n], g.nIn[n] = 0, 0
 	g.dropIfBare(n)
+	if len(edges) > 0 {
+		g.edgeRemoved()
+	}
 	slices.SortFunc(edges, compareEdges)
 	return edges
+}
+
+// edgeRemoved notes a removal: it never invalidates a valid order, but it
+// may have broken the cycle that made the last rebuild fail.
+func (g *Graph) edgeRemoved() {
+	if g.ordState == ordCyclic {
+		g.ordState = ordStale
+	}
 }
 
 // HasEdges reports whether id has any edge.
@@ -473,10 +511,10 @@ func (g *Graph) NumEdges() int { return g.nEdges }
 func (g *Graph) NumNodes() int { return g.index.count }
 
 // MemoryBytes estimates the graph's heap footprint: index slots, per-node
-// arrays, arena chunks and free lists, and the traversal scratch.
+// arrays (the maintained order included), arena chunks and free lists, and the traversal scratch.
 func (g *Graph) MemoryBytes() int64 {
 	b := int64(cap(g.index.slots)) * 4
-	b += int64(cap(g.ids))*8 + int64(cap(g.off)+cap(g.nOut)+cap(g.nIn))*4 + int64(cap(g.cls))
+	b += int64(cap(g.ids))*8 + int64(cap(g.off)+cap(g.nOut)+cap(g.nIn)+cap(g.ord))*4 + int64(cap(g.cls))
 	b += int64(cap(g.freeN)) * 4
 	b += int64(len(g.arena.chunks)) * chunkSize * 4
 	for _, fl := range g.arena.free {
@@ -486,7 +524,7 @@ func (g *Graph) MemoryBytes() int64 {
 		b += int64(cap(blk))*4 + 48
 	}
 	g.smu.Lock()
-	b += int64(cap(g.s.stamp)+cap(g.s.aux)+cap(g.s.stack)+cap(g.s.list)) * 4
+	b += int64(cap(g.s.stamp)+cap(g.s.aux)+cap(g.s.stack)+cap(g.s.list)+cap(g.s.back)+cap(g.s.pool)) * 4
 	g.smu.Unlock()
 	return b
 }

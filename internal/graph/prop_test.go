@@ -2,6 +2,7 @@ package graph
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 
@@ -42,7 +43,7 @@ func (m model) sorted() []Edge {
 
 func TestPropertyGraph(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		g := New()
+		g := newAt(rapid.SampledFrom(ordStarts).Draw(t, "ordStart"))
 		m := model{}
 		page := rapid.Uint64Range(1, 24)
 		typ := rapid.Uint8Range(0, base.NumEdgeTypes-1)
@@ -102,6 +103,14 @@ func TestPropertyGraph(t *testing.T) {
 			}
 			if got, want := allEdges(g), m.sorted(); !slices.Equal(got, want) {
 				t.Fatalf("edge set %v want %v", got, want)
+			}
+			// Only checked inserts happened: the maintained order must be
+			// valid and agree with every current edge.
+			if g.ordState != ordValid {
+				t.Fatalf("order state %d", g.ordState)
+			}
+			if err := g.verifyOrder(); err != nil {
+				t.Fatal(err)
 			}
 		}
 		if err := g.CheckAcyclic(); err != nil {
@@ -183,4 +192,100 @@ func checkOrder(t *rapid.T, g *Graph, m model) {
 	if !slices.Equal(got, g.AppendDescendants(nil, rs, filter)) {
 		t.Fatal("AppendDescendants not deterministic")
 	}
+}
+
+// ordStarts are the initial ord counters the property tests start from:
+// the normal middle, and both ends of the 32-bit range so that a few
+// creations force renumbering.
+var ordStarts = []uint32{ordMid, 2, math.MaxUint32 - 2}
+
+func newAt(start uint32) *Graph {
+	g := New()
+	g.ordLo, g.ordHi = start, start
+	return g
+}
+
+func (m model) acyclic() bool {
+	for e := range m {
+		if e.Parent == e.Child || m.reaches(e.Child, e.Parent, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestPropertyOrderUnchecked mixes AddEdgeUnchecked (which may inject
+// cycles) into random add/remove sequences: AddEdge must still refuse
+// exactly the edges the brute-force model says close a cycle, with a real
+// path, and the order must be valid again whenever the edges are acyclic
+// and a checked insert between existing pages has run since.
+func TestPropertyOrderUnchecked(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		g := newAt(rapid.SampledFrom(ordStarts).Draw(t, "ordStart"))
+		m := model{}
+		page := rapid.Uint64Range(1, 12)
+		steps := rapid.IntRange(1, 150).Draw(t, "steps")
+		for i := 0; i < steps; i++ {
+			p, c := base.PageID(page.Draw(t, "p")), base.PageID(page.Draw(t, "c"))
+			ty := base.EdgeType(rapid.Uint8Range(0, base.NumEdgeTypes-1).Draw(t, "t"))
+			e := Edge{p, c, ty}
+			_, pok := g.lookup(p)
+			_, cok := g.lookup(c)
+			switch rapid.IntRange(0, 9).Draw(t, "op") {
+			default:
+				wantCycle := p == c || m.reaches(c, p, nil)
+				acyclicBefore := m.acyclic()
+				added, err := g.AddEdge(p, c, ty)
+				switch {
+				case m[e]: // duplicates are found first, even on a cycle
+					if added || err != nil {
+						t.Fatalf("dup %v: %v %v", e, added, err)
+					}
+				case wantCycle:
+					var ce *CycleError
+					if !errors.As(err, &ce) || added {
+						t.Fatalf("add %v: want cycle, got %v %v", e, added, err)
+					}
+					checkPath(t, m, ce)
+				default:
+					if !added || err != nil {
+						t.Fatalf("add %v: %v %v", e, added, err)
+					}
+					m[e] = true
+				}
+				if added && pok && cok && acyclicBefore && g.ordState != ordValid {
+					t.Fatalf("order not rebuilt (state %d) after checked insert into an acyclic graph", g.ordState)
+				}
+			case 7:
+				if p == c {
+					continue // a self-loop edge is not representable
+				}
+				if got := g.AddEdgeUnchecked(p, c, ty); got != !m[e] {
+					t.Fatalf("AddEdgeUnchecked %v = %v", e, got)
+				}
+				m[e] = true
+			case 8:
+				if got := g.RemoveEdge(p, c, ty); got != m[e] {
+					t.Fatalf("RemoveEdge %v = %v", e, got)
+				}
+				delete(m, e)
+			case 9:
+				for _, e := range m.sorted() {
+					if e.Parent == p || e.Child == p {
+						delete(m, e)
+					}
+				}
+				g.RemovePage(p)
+			}
+			if err := g.verifyOrder(); err != nil {
+				t.Fatal(err)
+			}
+			if g.ordState == ordCyclic && m.acyclic() {
+				t.Fatal("order marked cyclic for acyclic edges")
+			}
+			if (g.CheckAcyclic() == nil) != m.acyclic() {
+				t.Fatalf("CheckAcyclic disagrees with the model")
+			}
+		}
+	})
 }
