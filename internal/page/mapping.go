@@ -61,7 +61,7 @@ type region struct {
 }
 
 // grow makes the region at least n bytes long. On failure the region is
-// unchanged. Views taken with u64s/u32s/i32s must be re-taken afterwards
+// unchanged. Views taken with u64s/i32s (or unsafe.Slice) must be re-taken afterwards
 // because the mapping may move.
 func (r *region) grow(n int) error {
 	n = roundUp(n, osPageSize)
