@@ -46,30 +46,45 @@ func splitLines(b []byte) []string {
 	return out
 }
 
-// MaxGCPause returns the largest Go GC stop-the-world pause recorded so far
-// (an upper bound from the runtime/metrics histogram's bucket edge).
-func MaxGCPause() time.Duration {
+// GCPauses is a snapshot of the Go runtime's GC pause histogram.
+type GCPauses struct {
+	counts  []uint64
+	buckets []float64
+}
+
+// ReadGCPauses snapshots the stop-the-world GC pause histogram.
+func ReadGCPauses() GCPauses {
 	s := []metrics.Sample{{Name: "/sched/pauses/total/gc:seconds"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
-		s[0].Name = "/gc/pauses:seconds"
-		metrics.Read(s)
-		if s[0].Value.Kind() != metrics.KindFloat64Histogram {
-			return 0
-		}
+		return GCPauses{}
 	}
 	h := s[0].Value.Float64Histogram()
-	for i := len(h.Counts) - 1; i >= 0; i-- {
-		if h.Counts[i] > 0 {
-			edge := h.Buckets[i+1]
+	return GCPauses{counts: append([]uint64(nil), h.Counts...), buckets: h.Buckets}
+}
+
+// MaxSince returns the longest pause recorded after the earlier snapshot
+// (an upper bound: the edge of the highest histogram bucket that gained a
+// pause), so that one benchmark is not charged for another's pauses.
+func (g GCPauses) MaxSince(earlier GCPauses) time.Duration {
+	for i := len(g.counts) - 1; i >= 0; i-- {
+		var before uint64
+		if i < len(earlier.counts) {
+			before = earlier.counts[i]
+		}
+		if g.counts[i] > before {
+			edge := g.buckets[i+1]
 			if edge > 1e9 || edge != edge {
-				edge = h.Buckets[i]
+				edge = g.buckets[i]
 			}
 			return time.Duration(edge * float64(time.Second))
 		}
 	}
 	return 0
 }
+
+// MaxGCPause returns the largest GC pause since the process started.
+func MaxGCPause() time.Duration { return ReadGCPauses().MaxSince(GCPauses{}) }
 
 func runMemory(ctx context.Context, env *Env, r *Result) error {
 	pages, size := env.Int("pages"), env.Int("page_size")
@@ -81,7 +96,7 @@ func runMemory(ctx context.Context, env *Env, r *Result) error {
 	runtime.GC()
 	debug.FreeOSMemory()
 	rss0 := ReadRSS()
-	pause0 := MaxGCPause()
+	pauses0 := ReadGCPauses()
 	// On disk (log in the page cache, not in this process) with no fsync:
 	// what is measured is the bus's own memory.
 	e, err := engine.Open(dir, &engine.Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
@@ -126,10 +141,7 @@ func runMemory(ctx context.Context, env *Env, r *Result) error {
 		}
 	}
 	reclaim := time.Since(t1)
-	pause := MaxGCPause()
-	if pause < pause0 {
-		pause = pause0
-	}
+	pause := ReadGCPauses().MaxSince(pauses0)
 	r.Metric("pages", float64(pages))
 	r.Metric("rss_bytes", float64(rss))
 	r.Metric("rss_growth_bytes", float64(growth))
