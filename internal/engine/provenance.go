@@ -424,14 +424,15 @@ func (q *provQuery) lookup(ctx context.Context, lsn base.LSN) (*opInfo, error) {
 		return nil, nil
 	}
 	q.res.LogScans++
-	oi, err := readOpAt(fs, wal, lsn)
+	pos, _ := q.e.locate(lsn)
+	oi, err := readOpAt(fs, wal, pos, lsn)
 	if err == nil && oi == nil {
 		// The op may be applied but not yet written by its committer: make
 		// everything appended so far readable and look once more.
 		if ferr := q.e.Flush(ctx); ferr != nil {
 			return nil, ferr
 		}
-		oi, err = readOpAt(fs, wal, lsn)
+		oi, err = readOpAt(fs, wal, pos, lsn)
 	}
 	if err != nil || oi == nil {
 		return nil, err
@@ -450,10 +451,21 @@ func (e *Engine) logLocation() (vfs.FS, string, bool) {
 	return e.fs, e.walDir(), true
 }
 
-// readOpAt reads and decodes the operation at lsn from the log in walDir;
-// nil if the log does not hold it.
-func readOpAt(fs vfs.FS, walDir string, lsn base.LSN) (*opInfo, error) {
-	r, err := tlog.NewReader(fs, walDir, lsn)
+// locate returns the log's indexed position at or before lsn, if any.
+func (e *Engine) locate(lsn base.LSN) (tlog.Position, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.log == nil {
+		return tlog.Position{}, false
+	}
+	return e.log.Locate(lsn)
+}
+
+// readOpAt reads and decodes the operation at lsn from the log in walDir,
+// starting at pos (from the log's sparse index; the zero Position scans
+// lsn's segment from its start); nil if the log does not hold it.
+func readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn base.LSN) (*opInfo, error) {
+	r, err := tlog.NewReaderAt(fs, walDir, pos, lsn)
 	if err != nil {
 		if vfs.IsNotExist(err) {
 			return nil, nil

@@ -182,6 +182,16 @@ func (s *scanner) init(f vfs.File, path string, size int64) {
 	}
 }
 
+// seek repositions the scanner at off, a frame boundary whose record starts
+// at LSN first (after readHeader).
+func (s *scanner) seek(off int64, first base.LSN) {
+	s.br.Reset(io.NewSectionReader(s.f, off, s.size-off))
+	s.off = off
+	if first > 0 {
+		s.lastGood = first - 1
+	}
+}
+
 // readHeader reads and checks the segment header. reason is non-empty if
 // the header is bad; err reports I/O failures only.
 func (s *scanner) readHeader() (first base.LSN, reason string, err error) {

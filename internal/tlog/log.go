@@ -3,6 +3,7 @@ package tlog
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -54,6 +55,28 @@ type Log struct {
 	// asynchronous commit) overlaps its next batch with the fsync.
 	kick chan struct{}
 	stop chan struct{}
+
+	// index is a sparse map from LSN to record position: one entry per
+	// indexEvery bytes of log, plus the first record of each segment, so
+	// that a reader can start near any LSN instead of at its segment's
+	// start. Memory: ~40 bytes per 256 KiB of log.
+	index  []Position
+	idxOff int64 // offset of the last indexed frame in the active segment; -1: none yet
+}
+
+// indexEvery is the log distance between two index entries.
+const indexEvery = 256 << 10
+
+// Locate returns the indexed position of the last record starting at or
+// before lsn, if the index has one in a segment that still exists.
+func (l *Log) Locate(lsn base.LSN) (Position, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := sort.Search(len(l.index), func(i int) bool { return l.index[i].FirstLSN > lsn })
+	if i == 0 {
+		return Position{}, false
+	}
+	return l.index[i-1], true
 }
 
 // Kick asks for a group flush (write and fsync of everything appended so
@@ -111,7 +134,21 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 	if err := opts.FS.MkdirAll(opts.Dir); err != nil {
 		return nil, RecoveryReport{}, fmt.Errorf("tlog: create %s: %w", opts.Dir, err)
 	}
-	rc := recovery{opts: opts, replayFrom: replayFrom, fn: fn}
+	// Index the records recovery replays, as Append indexes new ones.
+	var index []Position
+	var idxFile string
+	var idxOff int64
+	indexed := func(r *Record) error {
+		if r.File != idxFile || r.Offset-idxOff >= indexEvery {
+			index = append(index, Position{File: r.File, Offset: r.Offset, FirstLSN: r.FirstLSN})
+			idxFile, idxOff = r.File, r.Offset
+		}
+		if fn == nil {
+			return nil
+		}
+		return fn(r)
+	}
+	rc := recovery{opts: opts, replayFrom: replayFrom, fn: indexed}
 	if err := rc.run(); err != nil {
 		return nil, rc.report, err
 	}
@@ -125,6 +162,8 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 		lastLSN:  rc.lastLSN,
 		written:  rc.lastLSN,
 		synced:   rc.lastLSN,
+		index:    index,
+		idxOff:   -1,
 	}
 	if rc.activeSize > 0 {
 		active := rc.segs[len(rc.segs)-1].path
@@ -198,6 +237,10 @@ func (l *Log) Append(first base.LSN, count uint32, payload []byte) (Ticket, erro
 		if err := l.rotate(first); err != nil {
 			return Ticket{}, err
 		}
+	}
+	if l.idxOff < 0 || l.segSize-l.idxOff >= indexEvery {
+		l.index = append(l.index, Position{File: l.activePath(), Offset: l.segSize, FirstLSN: first})
+		l.idxOff = l.segSize
 	}
 	l.buf = appendFrame(l.buf, first, count, payload)
 	frame := int64(FrameHeaderSize + len(payload))
@@ -338,6 +381,7 @@ func (l *Log) createSegment(first base.LSN) error {
 		return l.fail("fsync directory", l.dir, err)
 	}
 	l.f, l.segSize = f, SegmentHeaderSize
+	l.idxOff = -1
 	l.segs = append(l.segs, segment{first: first, path: path})
 	l.stats.Segments = len(l.segs)
 	return nil
@@ -442,6 +486,10 @@ func (l *Log) RemoveThrough(lsn base.LSN) (int, error) {
 	l.segs = append(l.segs[:0], l.segs[removed:]...)
 	l.stats.Segments = len(l.segs)
 	l.stats.SegmentsGone += uint64(removed)
+	if len(l.segs) > 0 {
+		k := sort.Search(len(l.index), func(i int) bool { return l.index[i].FirstLSN >= l.segs[0].first })
+		l.index = append(l.index[:0], l.index[k:]...)
+	}
 	l.mu.Unlock()
 	return removed, err
 }

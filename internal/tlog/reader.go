@@ -25,6 +25,35 @@ type Reader struct {
 	expected base.LSN // next LSN due; 0 while unknown
 	rec      Record
 	err      error // terminal result (io.EOF or corruption), returned again
+
+	start Position // NewReaderAt: where to start in the first segment
+}
+
+// Position is the place of a record in the log: its segment file, the
+// offset of its frame, and its first LSN. Log.Locate returns positions from
+// a sparse index kept while the log is written.
+type Position struct {
+	File     string
+	Offset   int64
+	FirstLSN base.LSN
+}
+
+// NewReaderAt returns a reader that starts at pos (a record boundary from
+// Log.Locate) instead of the beginning of pos's segment, returning records
+// holding LSNs >= from. If pos's segment is gone it falls back to NewReader.
+func NewReaderAt(fs vfs.FS, dir string, pos Position, from base.LSN) (*Reader, error) {
+	r, err := NewReader(fs, dir, from)
+	if err != nil {
+		return nil, err
+	}
+	for i, seg := range r.segs {
+		if seg.path == pos.File && pos.Offset > SegmentHeaderSize && pos.FirstLSN <= from {
+			r.segs = r.segs[i:]
+			r.start = pos
+			break
+		}
+	}
+	return r, nil
 }
 
 // NewReader returns a reader positioned at the first record holding an LSN
@@ -141,6 +170,12 @@ func (r *Reader) openSegment() error {
 		return &CorruptionError{File: seg.path, Offset: 0, Reason: reason}
 	}
 	r.expected = hfirst
+	if r.start.File == seg.path && r.start.Offset < size {
+		// Skip to the indexed record: every frame is still checked from there.
+		r.sc.seek(r.start.Offset, r.start.FirstLSN)
+		r.expected = r.start.FirstLSN
+	}
+	r.start = Position{}
 	return nil
 }
 
