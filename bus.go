@@ -66,18 +66,31 @@ const (
 
 // API types.
 type (
-	Options        = engine.Options
-	PageSpec       = engine.PageSpec
-	PageInfo       = engine.PageInfo
-	MetaEntry      = page.MetaEntry
-	CommitInfo     = engine.CommitInfo
-	Stats          = engine.Stats
-	Recovery       = engine.Recovery
+	// Options configure a bus (sync mode, segment size, automatic
+	// checkpoints, clock, recompute functions, workers, ...).
+	Options = engine.Options
+	// PageSpec describes a page to create.
+	PageSpec = engine.PageSpec
+	// PageInfo describes a page (size, epoch, last-write LSN, flags, metadata).
+	PageInfo = engine.PageInfo
+	// MetaEntry is one key/value metadata pair of a page.
+	MetaEntry = page.MetaEntry
+	// CommitInfo is a committed batch's LSN range and time.
+	CommitInfo = engine.CommitInfo
+	// Stats describes a bus.
+	Stats = engine.Stats
+	// Recovery says what Open found and did.
+	Recovery = engine.Recovery
+	// CheckpointInfo describes a checkpoint taken.
 	CheckpointInfo = engine.CheckpointInfo
-	ReplayTarget   = engine.ReplayTarget
-	ReplayReport   = engine.ReplayReport
-	Binding        = engine.Binding
-	Edge           = graph.Edge
+	// ReplayTarget says where a replay stops (LSN, time or page epoch).
+	ReplayTarget = engine.ReplayTarget
+	// ReplayReport compares a replay of the log with the live state.
+	ReplayReport = engine.ReplayReport
+	// Binding ties a derived page to a recompute function and its parents.
+	Binding = engine.Binding
+	// Edge is a typed dependency edge parent -> child.
+	Edge = graph.Edge
 	// RecomputeFunc computes a derived page from its parents: pure,
 	// deterministic, inputs read-only.
 	RecomputeFunc = semiring.Func

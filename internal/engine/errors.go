@@ -11,21 +11,38 @@ import (
 // Errors returned by the engine. They are wrapped with details (page IDs,
 // offsets, files) and are testable with errors.Is.
 var (
-	ErrPageNotFound  = errors.New("mmsb: page not found")
-	ErrPageExists    = errors.New("mmsb: page already exists")
-	ErrInvalidPage   = errors.New("mmsb: invalid page")
-	ErrInvalidDelta  = errors.New("mmsb: invalid delta")
-	ErrOutOfRange    = delta.ErrOutOfRange
-	ErrConflict      = errors.New("mmsb: epoch conflict")
-	ErrCorruption    = errors.New("mmsb: corruption")
-	ErrCycle         = graph.ErrCycle
-	ErrClosed        = errors.New("mmsb: bus closed")
-	ErrFailed        = errors.New("mmsb: bus failed (an earlier write or fsync failed)")
-	ErrLocked        = vfs.ErrLocked
-	ErrUnknownFunc   = errors.New("mmsb: recompute function not registered")
-	ErrPageInUse     = errors.New("mmsb: page has dependency edges or a binding")
-	ErrNotDerived    = errors.New("mmsb: page is not a derived page")
-	ErrRecompute     = errors.New("mmsb: recompute function failed")
-	ErrLogTruncated  = errors.New("mmsb: log no longer holds the requested history")
+	// ErrPageNotFound: a page ID that does not exist.
+	ErrPageNotFound = errors.New("mmsb: page not found")
+	// ErrPageExists: creating a page whose ID is taken.
+	ErrPageExists = errors.New("mmsb: page already exists")
+	// ErrInvalidPage: bad page size, location or metadata.
+	ErrInvalidPage = errors.New("mmsb: invalid page")
+	// ErrInvalidDelta: a delta that fails validation (wraps the delta package's reason).
+	ErrInvalidDelta = errors.New("mmsb: invalid delta")
+	// ErrOutOfRange: a write past the end of its page.
+	ErrOutOfRange = delta.ErrOutOfRange
+	// ErrConflict: an expected base epoch did not match; nothing applied.
+	ErrConflict = errors.New("mmsb: epoch conflict")
+	// ErrCorruption: a log or checkpoint failed its checks.
+	ErrCorruption = errors.New("mmsb: corruption")
+	// ErrCycle: an edge or binding would close a cycle.
+	ErrCycle = graph.ErrCycle
+	// ErrClosed: the engine is closed.
+	ErrClosed = errors.New("mmsb: bus closed")
+	// ErrFailed: an earlier write or fsync failed; writes are refused (sticky).
+	ErrFailed = errors.New("mmsb: bus failed (an earlier write or fsync failed)")
+	// ErrLocked: another writer holds the data directory.
+	ErrLocked = vfs.ErrLocked
+	// ErrUnknownFunc: a recompute function that is not registered.
+	ErrUnknownFunc = errors.New("mmsb: recompute function not registered")
+	// ErrPageInUse: freeing or rebinding a page that edges or a binding use.
+	ErrPageInUse = errors.New("mmsb: page has dependency edges or a binding")
+	// ErrNotDerived: unbinding a page that is not derived.
+	ErrNotDerived = errors.New("mmsb: page is not a derived page")
+	// ErrRecompute: a recompute function failed during propagation.
+	ErrRecompute = errors.New("mmsb: recompute function failed")
+	// ErrLogTruncated: the log no longer holds the history asked for.
+	ErrLogTruncated = errors.New("mmsb: log no longer holds the requested history")
+	// ErrInvalidOption: an invalid option or argument.
 	ErrInvalidOption = errors.New("mmsb: invalid option")
 )
