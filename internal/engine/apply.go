@@ -113,6 +113,9 @@ func (e *Engine) checkDeltaAt(d *delta.Delta, sl page.Slot, pending base.Epoch) 
 
 // applyDelta applies a validated delta at lsn. Caller holds e.mu.
 func (e *Engine) applyDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64, derived bool) {
+	if e.cow != nil {
+		e.cowSave(d.Page)
+	}
 	delta.Apply(d, e.store.Bytes(sl))
 	e.finishDelta(sl, d, lsn, t)
 	e.histDelta(lsn, d, derived)
@@ -245,6 +248,7 @@ func (e *Engine) applyOp(op *record.Op, lsn base.LSN, t int64) error {
 		if err := e.checkFree(op.Page); err != nil {
 			return err
 		}
+		e.cowSave(op.Page)
 		if err := e.store.Free(op.Page); err != nil {
 			return err
 		}
@@ -260,6 +264,7 @@ func (e *Engine) applyOp(op *record.Op, lsn base.LSN, t int64) error {
 		if err != nil {
 			return fmt.Errorf("%w: page %d metadata: %w", ErrInvalidPage, op.Page, err)
 		}
+		e.cowSave(op.Page)
 		if err := e.store.SetMeta(sl, entries); err != nil {
 			return fmt.Errorf("%w: page %d: %w", ErrInvalidPage, op.Page, err)
 		}
@@ -300,6 +305,7 @@ func (e *Engine) applyOp(op *record.Op, lsn base.LSN, t int64) error {
 		if _, ok := e.store.Lookup(op.Page); !ok {
 			return fmt.Errorf("%w: page %d", ErrPageNotFound, op.Page)
 		}
+		e.cowSave(op.Page)
 		if op.Flags == 0 {
 			delete(e.flags, op.Page)
 		} else {
@@ -498,6 +504,9 @@ func (e *Engine) applyDeltaRun(ops []record.Op, first base.LSN, t int64) (int, e
 			return k, err
 		}
 		slots[k] = sl
+		if e.cow != nil {
+			e.cowSave(ops[k].Delta.Page)
+		}
 	}
 	for k := range ops {
 		lsn := first + base.LSN(k)

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -32,16 +34,16 @@ type CheckpointInfo struct {
 	SegmentsRemoved int
 }
 
-func (e *Engine) lastCkptBytesAtomic() uint64 {
-	e.ckptMu.Lock()
-	defer e.ckptMu.Unlock()
-	return e.lastCkptBytes
-}
-
 // Checkpoint writes a full snapshot (pages in ID order, metadata, flags,
 // edges, bindings, counters and the LSN covered) atomically, then removes
 // old checkpoints and the log segments the oldest retained one covers.
-// Commits wait while the snapshot is written.
+//
+// Commits go on while the pages are written: the snapshot is taken at one
+// LSN (under the lock: page IDs, graph, bindings, counters), and a commit
+// that is about to change a page the checkpoint has not written yet first
+// saves the page's image as of that LSN (copy on write). The checkpoint then
+// writes the saved image instead of the live page. Extra memory is bounded
+// by the pages changed while the checkpoint runs.
 func (e *Engine) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	e.ckptMu.Lock()
 	defer e.ckptMu.Unlock()
@@ -60,7 +62,13 @@ func (e *Engine) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 			return CheckpointInfo{}, err
 		}
 	}
-	info, err := e.writeCheckpointLocked()
+	snap := e.beginSnapshotLocked()
+	e.mu.Unlock()
+
+	info, err := e.writeCheckpoint(snap)
+
+	e.mu.Lock()
+	e.cow = nil
 	var logBytes uint64
 	if e.log != nil {
 		logBytes = e.log.Stats().Bytes
@@ -70,8 +78,8 @@ func (e *Engine) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		return info, err
 	}
 	e.lastCkptLSN = info.LSN
-	e.lastCkptBytes = logBytes
-	e.lastCkptTime = time.Now()
+	e.lastCkptBytes.Store(logBytes)
+	e.lastCkptTime.Store(time.Now().UnixNano())
 	e.checkpointCount++
 	if err := e.pruneAfterCheckpoint(&info); err != nil {
 		return info, err
@@ -80,48 +88,142 @@ func (e *Engine) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	return info, nil
 }
 
-func (e *Engine) writeCheckpointLocked() (CheckpointInfo, error) {
-	lsn := e.lastLSN
+// snapshot is what a checkpoint covers, taken at one LSN.
+type snapshot struct {
+	state    record.State
+	ids      []base.PageID // live pages at the LSN, ascending
+	edges    []graph.Edge
+	bindings []base.PageID
+	binds    map[base.PageID]Binding
+}
+
+// cowState is the copy-on-write bookkeeping of a running checkpoint.
+// Guarded by e.mu: commits change it under the write lock, the checkpoint
+// writer reads it (and advances written) under the read lock.
+type cowState struct {
+	snap    *snapshot
+	written int // pages of snap.ids already written (a prefix: IDs ascend)
+	pre     map[base.PageID]*record.PageImage
+}
+
+// beginSnapshotLocked captures the checkpoint's snapshot and turns copy on
+// write on. Caller holds e.mu.
+func (e *Engine) beginSnapshotLocked() *snapshot {
+	s := &snapshot{
+		state: record.State{LastLSN: e.lastLSN, NextID: e.nextID, LastTime: e.lastTime,
+			Pages: uint64(e.store.Len()), Edges: uint64(e.graph.NumEdges()), Bindings: uint64(len(e.bindings))},
+		ids:      e.store.AppendIDs(make([]base.PageID, 0, e.store.Len())),
+		bindings: e.sortedBindingIDs(),
+		binds:    make(map[base.PageID]Binding, len(e.bindings)),
+	}
+	e.graph.Edges(func(ed graph.Edge) bool { s.edges = append(s.edges, ed); return true })
+	for id, b := range e.bindings {
+		s.binds[id] = *b // bindings are replaced, never mutated, so sharing slices is safe
+	}
+	e.cow = &cowState{snap: s, pre: map[base.PageID]*record.PageImage{}}
+	return s
+}
+
+// cowSave saves page id's image before it changes, if a running checkpoint
+// still needs it. Caller holds e.mu for writing.
+func (e *Engine) cowSave(id base.PageID) {
+	c := e.cow
+	if c == nil {
+		return
+	}
+	if _, ok := c.pre[id]; ok {
+		return
+	}
+	ids := c.snap.ids
+	k, found := slices.BinarySearch(ids, id)
+	if !found || k < c.written {
+		return // created after the snapshot, or already written
+	}
+	sl, ok := e.store.Lookup(id)
+	if !ok {
+		return
+	}
+	c.pre[id] = e.pageImage(sl, true)
+}
+
+// pageImage builds a page's checkpoint image; clone copies the bytes
+// (metadata is always copied by AppendMeta).
+func (e *Engine) pageImage(sl page.Slot, clone bool) *record.PageImage {
+	id := e.store.ID(sl)
+	data := e.store.Bytes(sl)
+	if clone {
+		data = bytes.Clone(data)
+	}
+	return &record.PageImage{ID: id, Size: uint32(e.store.Size(sl)), Location: e.store.Location(sl),
+		Epoch: e.store.Epoch(sl), LastLSN: e.store.LastLSN(sl), Flags: e.flags[id],
+		Meta: page.AppendMeta(nil, e.store.Meta(sl)), Data: data}
+}
+
+// ckptPageBatch is how many pages the checkpoint encodes per read-lock hold.
+const ckptPageBatch = 64
+
+// writeCheckpoint writes snap to a new checkpoint file. Pages are encoded
+// under the read lock in small batches (so commits interleave) and written
+// to the file outside it.
+func (e *Engine) writeCheckpoint(snap *snapshot) (CheckpointInfo, error) {
+	lsn := snap.state.LastLSN
 	w, err := checkpoint.Create(e.fs, e.ckptDir(), lsn)
 	if err != nil {
 		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
 	}
-	st := record.State{LastLSN: lsn, NextID: e.nextID, LastTime: e.lastTime,
-		Pages: uint64(e.store.Len()), Edges: uint64(e.graph.NumEdges()), Bindings: uint64(len(e.bindings))}
-	buf := record.AppendState(nil, &st)
-	if err := w.Append(record.CkptState, buf); err != nil {
+	fail := func(err error) (CheckpointInfo, error) {
 		w.Abort()
-		return CheckpointInfo{}, err
+		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
 	}
-	var werr error
-	e.store.ForEach(func(sl page.Slot) bool {
-		id := e.store.ID(sl)
-		img := record.PageImage{ID: id, Size: uint32(e.store.Size(sl)), Location: e.store.Location(sl),
-			Epoch: e.store.Epoch(sl), LastLSN: e.store.LastLSN(sl), Flags: e.flags[id],
-			Meta: page.AppendMeta(nil, e.store.Meta(sl)), Data: e.store.Bytes(sl)}
-		buf = record.AppendPage(buf[:0], &img)
-		werr = w.Append(record.CkptPage, buf)
-		return werr == nil
-	})
-	if werr == nil {
-		e.graph.Edges(func(ed graph.Edge) bool {
-			buf = record.AppendEdge(buf[:0], record.OpAddEdge, ed.Parent, ed.Child, uint8(ed.Type))
-			werr = w.Append(record.CkptEdge, buf)
-			return werr == nil
-		})
+	buf := record.AppendState(nil, &snap.state)
+	if err := w.Append(record.CkptState, buf); err != nil {
+		return fail(err)
 	}
-	if werr == nil {
-		for _, id := range e.sortedBindingIDs() {
-			b := e.bindings[id]
-			buf = record.AppendBind(buf[:0], id, b.Func, b.Params, b.Parents)
-			if werr = w.Append(record.CkptBinding, buf); werr != nil {
-				break
+	var batch []byte
+	var ends []int
+	for i := 0; i < len(snap.ids); {
+		batch, ends = batch[:0], ends[:0]
+		e.mu.RLock()
+		if e.closed {
+			e.mu.RUnlock()
+			return fail(ErrClosed)
+		}
+		for n := 0; i < len(snap.ids) && n < ckptPageBatch; i, n = i+1, n+1 {
+			id := snap.ids[i]
+			img, ok := e.cow.pre[id]
+			if !ok {
+				sl, live := e.store.Lookup(id)
+				if !live {
+					e.mu.RUnlock()
+					return fail(fmt.Errorf("page %d vanished without a saved image", id))
+				}
+				img = e.pageImage(sl, false) // encoded below, before the lock is released
 			}
+			batch = record.AppendPage(batch, img)
+			ends = append(ends, len(batch))
+			e.cow.written = i + 1
+		}
+		e.mu.RUnlock()
+		from := 0
+		for _, end := range ends {
+			if err := w.Append(record.CkptPage, batch[from:end]); err != nil {
+				return fail(err)
+			}
+			from = end
 		}
 	}
-	if werr != nil {
-		w.Abort()
-		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", werr)
+	for _, ed := range snap.edges {
+		buf = record.AppendEdge(buf[:0], record.OpAddEdge, ed.Parent, ed.Child, uint8(ed.Type))
+		if err := w.Append(record.CkptEdge, buf); err != nil {
+			return fail(err)
+		}
+	}
+	for _, id := range snap.bindings {
+		b := snap.binds[id]
+		buf = record.AppendBind(buf[:0], id, b.Func, b.Params, b.Parents)
+		if err := w.Append(record.CkptBinding, buf); err != nil {
+			return fail(err)
+		}
 	}
 	path, err := w.Commit()
 	if err != nil {
@@ -133,7 +235,7 @@ func (e *Engine) writeCheckpointLocked() (CheckpointInfo, error) {
 			panic(fmt.Sprintf("invariants: checkpoint %s does not verify: %v", path, err))
 		}
 	}
-	return CheckpointInfo{Path: path, LSN: lsn, Pages: e.store.Len()}, nil
+	return CheckpointInfo{Path: path, LSN: lsn, Pages: len(snap.ids)}, nil
 }
 
 func (e *Engine) pruneAfterCheckpoint(info *CheckpointInfo) error {

@@ -109,6 +109,12 @@ func (e *Engine) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
+	if e.cow != nil {
+		// A checkpoint is being written: save the images it still needs.
+		for i := range ds {
+			e.cowSave(ds[i].Page)
+		}
+	}
 	e.applyBatch(ds, slots, first, now)
 	last := first + base.LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
@@ -515,18 +521,32 @@ func (e *Engine) ClearFlags(ctx context.Context, id base.PageID, mask uint8) err
 // maybeCheckpoint takes an automatic checkpoint when the log has grown by
 // CheckpointBytes or CheckpointInterval has passed since the last one.
 func (e *Engine) maybeCheckpoint() {
-	if e.log == nil || e.opts.CheckpointBytes < 0 && e.opts.CheckpointInterval <= 0 {
+	if e.log == nil || e.opts.CheckpointBytes < 0 && e.opts.CheckpointInterval <= 0 || e.ckptRunning.Load() {
 		return
 	}
-	grown := e.log.Stats().Bytes - e.lastCkptBytesAtomic()
+	grown := e.log.Stats().Bytes - e.lastCkptBytes.Load()
 	due := e.opts.CheckpointBytes > 0 && grown >= uint64(e.opts.CheckpointBytes)
 	if !due && e.opts.CheckpointInterval > 0 {
-		e.ckptMu.Lock()
-		due = time.Since(e.lastCkptTime) >= e.opts.CheckpointInterval
-		e.ckptMu.Unlock()
+		due = time.Since(time.Unix(0, e.lastCkptTime.Load())) >= e.opts.CheckpointInterval
 	}
-	if due {
-		_, _ = e.Checkpoint(context.Background())
+	if due && e.ckptRunning.CompareAndSwap(false, true) {
+		// In the background: commits (and this committer) go on while the
+		// checkpoint is written (copy on write, see Checkpoint). Close waits
+		// for it. A failure leaves the next commit to try again; a failed
+		// fsync has already made the bus fail.
+		e.ckptStartMu.Lock()
+		if e.closing {
+			e.ckptStartMu.Unlock()
+			e.ckptRunning.Store(false)
+			return
+		}
+		e.ckptWG.Add(1)
+		e.ckptStartMu.Unlock()
+		go func() {
+			defer e.ckptWG.Done()
+			defer e.ckptRunning.Store(false)
+			_, _ = e.Checkpoint(context.Background())
+		}()
 	}
 }
 

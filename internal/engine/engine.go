@@ -13,6 +13,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -130,9 +131,15 @@ type Engine struct {
 
 	ckptMu          sync.Mutex
 	lastCkptLSN     base.LSN
-	lastCkptBytes   uint64
-	lastCkptTime    time.Time
 	checkpointCount uint64
+	// Read by every commit (maybeCheckpoint) without ckptMu, which a
+	// running checkpoint holds for its whole duration.
+	lastCkptBytes atomic.Uint64 // log bytes written when the last checkpoint was taken
+	lastCkptTime  atomic.Int64  // wall time of the last checkpoint, ns
+	ckptRunning   atomic.Bool   // an automatic checkpoint is in flight
+	ckptWG        sync.WaitGroup
+	ckptStartMu   sync.Mutex // orders starting a background checkpoint with Close
+	closing       bool       // guarded by ckptStartMu
 
 	applier *parallelApplier
 
@@ -145,6 +152,7 @@ type Engine struct {
 	replayOps     []record.Op // decode buffer of recovery and replay
 	sink          int         // keeps cache-warming loads from being optimised away
 	replayedFrom  string      // detached replays: the checkpoint the replay started from
+	cow           *cowState   // copy-on-write state of a running checkpoint (nil: none)
 
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
 }
@@ -235,7 +243,7 @@ func Open(dir string, o *Options) (*Engine, error) {
 	}
 	e.applier = newParallelApplier(opts.Workers)
 	e.recovery.Duration = time.Since(start)
-	e.lastCkptTime = time.Now()
+	e.lastCkptTime.Store(time.Now().UnixNano())
 	return e, nil
 }
 
@@ -293,7 +301,7 @@ func (e *Engine) recover() error {
 	if e.lastLSN == 0 && len(ckpts) > 0 && e.recovery.Checkpoint == "" && rep.LastLSN == 0 {
 		return fmt.Errorf("%w: no checkpoint could be loaded (%v) and the log is empty", ErrCorruption, e.recovery.SkippedCheckpoint)
 	}
-	e.lastCkptBytes = e.log.Stats().Bytes
+	e.lastCkptBytes.Store(e.log.Stats().Bytes)
 	e.checkMissingFunctions()
 	if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
 		e.log.Close()
@@ -509,6 +517,13 @@ func (e *Engine) usable() error {
 
 // Close syncs the log and releases the directory. It does not checkpoint.
 func (e *Engine) Close() error {
+	// A checkpoint being written reads page memory: let it finish first.
+	e.ckptStartMu.Lock()
+	e.closing = true
+	e.ckptStartMu.Unlock()
+	e.ckptWG.Wait()
+	e.ckptMu.Lock()
+	defer e.ckptMu.Unlock()
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()

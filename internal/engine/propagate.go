@@ -246,6 +246,7 @@ func (e *Engine) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	e.graphHasEdges = hadEdges
 	for j, f := range p.flagOps {
 		lsn := first + base.LSN(len(p.outs)+j)
+		e.cowSave(f.page)
 		if f.flags == 0 {
 			delete(e.flags, f.page)
 		} else {
