@@ -3,6 +3,7 @@ package engine
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/delta"
@@ -164,3 +165,75 @@ func BenchmarkCommitDiskGroupAsync(b *testing.B) {
 
 func BenchmarkCommitMemoryBatch10k(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 10000) }
 func BenchmarkCommitMemory2WBatch10k(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 10000) }
+
+// BenchmarkCheckpointWhileCommitting takes a checkpoint of 65,536 random
+// 1 KiB pages (on disk) while one goroutine keeps committing batches of
+// 1,000 16-byte deltas; it reports the checkpoint's duration, the commits
+// that ran meanwhile and their longest latency (copy on write keeps commits
+// going).
+func BenchmarkCheckpointWhileCommitting(b *testing.B) {
+	e, err := Open(b.TempDir(), &Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const pages = 65536
+	specs := make([]PageSpec, pages)
+	for i := range specs {
+		specs[i] = PageSpec{Size: 1024}
+	}
+	if _, err := e.CreatePages(ctx, specs); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	full := make([]byte, 1024)
+	for i := range full {
+		full[i] = byte(rng.Uint32())
+	}
+	var ds []delta.Delta
+	for id := 1; id <= pages; id++ {
+		ds = append(ds, delta.Delta{Page: base.PageID(id), Runs: []delta.Run{{Data: full}}})
+		if len(ds) == 1024 {
+			if _, err := e.Commit(ctx, ds); err != nil {
+				b.Fatal(err)
+			}
+			ds = ds[:0]
+		}
+	}
+	small := make([]byte, 16)
+	batch := make([]delta.Delta, 1000)
+	runs := make([]delta.Run, 1000)
+	var commits int
+	var worst, total time.Duration
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		done := make(chan error, 1)
+		t0 := time.Now()
+		go func() { _, err := e.Checkpoint(ctx); done <- err }()
+		for running := true; running; {
+			select {
+			case err := <-done:
+				if err != nil {
+					b.Fatal(err)
+				}
+				running = false
+				continue
+			default:
+			}
+			for i := range batch {
+				runs[i] = delta.Run{Offset: uint32(rng.IntN(1000)), Data: small}
+				batch[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
+			}
+			c0 := time.Now()
+			if _, err := e.Commit(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			worst = max(worst, time.Since(c0))
+			commits++
+		}
+		total += time.Since(t0)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ckpt-ms")
+	b.ReportMetric(float64(commits)/float64(b.N), "commits/ckpt")
+	b.ReportMetric(float64(worst.Microseconds()), "max-commit-µs")
+}
