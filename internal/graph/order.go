@@ -164,6 +164,18 @@ func (g *Graph) CheckAcyclic() error {
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
+	if len(g.kahnLocked(s)) == g.index.count {
+		return nil
+	}
+	return g.leftoverCycle(s)
+}
+
+// kahnLocked runs Kahn's algorithm over the whole graph and returns the
+// nodes it could order (all of them iff the graph is acyclic), in the order
+// it took them; s.aux holds the remaining in-degrees afterwards. It reads
+// only the adjacency, never the maintained order, so CheckAcyclic stays an
+// independent check. Caller holds g.smu.
+func (g *Graph) kahnLocked(s *scratch) []uint32 {
 	q := s.list[:0]
 	for n, id := range g.ids {
 		if id == 0 {
@@ -174,9 +186,7 @@ func (g *Graph) CheckAcyclic() error {
 			q = append(q, uint32(n))
 		}
 	}
-	done := 0
 	for i := 0; i < len(q); i++ {
-		done++
 		for _, e := range g.outs(q[i]) {
 			m := entNode(e)
 			if s.aux[m]--; s.aux[m] == 0 {
@@ -185,10 +195,7 @@ func (g *Graph) CheckAcyclic() error {
 		}
 	}
 	s.list = q
-	if done == g.index.count {
-		return nil
-	}
-	return g.leftoverCycle(s)
+	return q
 }
 
 // leftoverCycle finds a cycle among the nodes Kahn could not release

@@ -89,26 +89,7 @@ func (g *Graph) renumber() {
 func (g *Graph) rebuildOrder() bool {
 	g.smu.Lock()
 	defer g.smu.Unlock()
-	s := g.prepare()
-	q := s.list[:0]
-	for n, id := range g.ids {
-		if id == 0 {
-			continue
-		}
-		s.aux[n] = g.nIn[n]
-		if g.nIn[n] == 0 {
-			q = append(q, uint32(n))
-		}
-	}
-	for i := 0; i < len(q); i++ {
-		for _, e := range g.outs(q[i]) {
-			m := entNode(e)
-			if s.aux[m]--; s.aux[m] == 0 {
-				q = append(q, m)
-			}
-		}
-	}
-	s.list = q
+	q := g.kahnLocked(g.prepare())
 	if len(q) != g.index.count {
 		return false
 	}
