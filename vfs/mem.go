@@ -249,24 +249,37 @@ func (n *memNode) sync() {
 	n.syncedShared = true
 }
 
+// fileNodeLocked returns the file node at name, creating it (a new entry,
+// durable only after SyncDir) if absent; existed says which. A directory at
+// name is an error. Caller holds m.mu.
+func (m *MemFS) fileNodeLocked(name string) (n *memNode, existed bool, err error) {
+	dir, base, err := m.parent("open", name)
+	if err != nil {
+		return nil, false, err
+	}
+	n = dir.children[base]
+	switch {
+	case n == nil:
+		n = &memNode{}
+		dir.setEntry(memDirOp{{base, n}})
+		return n, false, nil
+	case n.isDir:
+		return nil, false, pathErr("open", name, syscall.EISDIR)
+	}
+	return n, true, nil
+}
+
 // Create creates or truncates name for reading and writing. The parent
 // directory must exist. A new entry is durable only after SyncDir; the
 // truncation of an existing file only after File.Sync.
 func (m *MemFS) Create(name string) (File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dir, base, err := m.parent("open", name)
+	n, existed, err := m.fileNodeLocked(name)
 	if err != nil {
 		return nil, err
 	}
-	n := dir.children[base]
-	switch {
-	case n == nil:
-		n = &memNode{}
-		dir.setEntry(memDirOp{{base, n}})
-	case n.isDir:
-		return nil, pathErr("open", name, syscall.EISDIR)
-	default:
+	if existed {
 		n.resize(0)
 	}
 	return &memFile{fs: m, n: n, name: name, writable: true}, nil
@@ -457,17 +470,9 @@ func (m *MemFS) SyncDir(dir string) error {
 func (m *MemFS) Lock(name string) (io.Closer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dir, base, err := m.parent("open", name)
+	n, _, err := m.fileNodeLocked(name)
 	if err != nil {
 		return nil, err
-	}
-	n := dir.children[base]
-	switch {
-	case n == nil:
-		n = &memNode{}
-		dir.setEntry(memDirOp{{base, n}})
-	case n.isDir:
-		return nil, pathErr("open", name, syscall.EISDIR)
 	}
 	if m.locks[n] {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, name)

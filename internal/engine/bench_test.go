@@ -20,13 +20,7 @@ func benchCommit(b *testing.B, dir string, sync tlog.SyncMode, workers, batch in
 	}
 	defer e.Close()
 	const pages, pageSize, size = 65536, 1024, 16
-	specs := make([]PageSpec, pages)
-	for i := range specs {
-		specs[i] = PageSpec{Size: pageSize}
-	}
-	if _, err := e.CreatePages(ctx, specs); err != nil {
-		b.Fatal(err)
-	}
+	benchPages(b, e, pages, pageSize)
 	rng := rand.New(rand.NewPCG(1, 2))
 	ds := make([]delta.Delta, batch)
 	runs := make([]delta.Run, batch)
@@ -38,10 +32,7 @@ func benchCommit(b *testing.B, dir string, sync tlog.SyncMode, workers, batch in
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		for i := range ds {
-			runs[i] = delta.Run{Offset: uint32(rng.IntN(pageSize - size)), Data: data[i*size : (i+1)*size]}
-			ds[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
-		}
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
 		if _, err := e.Commit(ctx, ds); err != nil {
 			b.Fatal(err)
 		}
@@ -80,22 +71,13 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	defer e.Close()
 	const pages, pageSize, size, batch, total = 65536, 1024, 16, 1000, 1_000_000
-	specs := make([]PageSpec, pages)
-	for i := range specs {
-		specs[i] = PageSpec{Size: pageSize}
-	}
-	if _, err := e.CreatePages(ctx, specs); err != nil {
-		b.Fatal(err)
-	}
+	benchPages(b, e, pages, pageSize)
 	rng := rand.New(rand.NewPCG(1, 2))
 	ds := make([]delta.Delta, batch)
 	runs := make([]delta.Run, batch)
 	data := make([]byte, batch*size)
 	for n := 0; n < total/batch; n++ {
-		for i := range ds {
-			runs[i] = delta.Run{Offset: uint32(rng.IntN(pageSize - size)), Data: data[i*size : (i+1)*size]}
-			ds[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
-		}
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
 		if _, err := e.Commit(ctx, ds); err != nil {
 			b.Fatal(err)
 		}
@@ -125,13 +107,7 @@ func BenchmarkCommitDiskGroupAsync(b *testing.B) {
 	}
 	defer e.Close()
 	const pages, pageSize, size, batch, depth = 65536, 1024, 16, 1000, 4
-	specs := make([]PageSpec, pages)
-	for i := range specs {
-		specs[i] = PageSpec{Size: pageSize}
-	}
-	if _, err := e.CreatePages(ctx, specs); err != nil {
-		b.Fatal(err)
-	}
+	benchPages(b, e, pages, pageSize)
 	rng := rand.New(rand.NewPCG(1, 2))
 	ds := make([]delta.Delta, batch)
 	runs := make([]delta.Run, batch)
@@ -140,10 +116,7 @@ func BenchmarkCommitDiskGroupAsync(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		for i := range ds {
-			runs[i] = delta.Run{Offset: uint32(rng.IntN(pageSize - size)), Data: data[i*size : (i+1)*size]}
-			ds[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
-		}
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
 		info, err := e.CommitAsync(ctx, ds)
 		if err != nil {
 			b.Fatal(err)
@@ -178,13 +151,7 @@ func BenchmarkCheckpointWhileCommitting(b *testing.B) {
 	}
 	defer e.Close()
 	const pages = 65536
-	specs := make([]PageSpec, pages)
-	for i := range specs {
-		specs[i] = PageSpec{Size: 1024}
-	}
-	if _, err := e.CreatePages(ctx, specs); err != nil {
-		b.Fatal(err)
-	}
+	benchPages(b, e, pages, 1024)
 	rng := rand.New(rand.NewPCG(3, 3))
 	full := make([]byte, 1024)
 	for i := range full {
@@ -236,4 +203,25 @@ func BenchmarkCheckpointWhileCommitting(b *testing.B) {
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ckpt-ms")
 	b.ReportMetric(float64(commits)/float64(b.N), "commits/ckpt")
 	b.ReportMetric(float64(worst.Microseconds()), "max-commit-µs")
+}
+
+// benchPages creates n pages of size bytes.
+func benchPages(b *testing.B, e *Engine, n, size int) {
+	b.Helper()
+	specs := make([]PageSpec, n)
+	for i := range specs {
+		specs[i] = PageSpec{Size: size}
+	}
+	if _, err := e.CreatePages(ctx, specs); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// fillBatch makes ds a batch of size-byte deltas (slices of data) at random
+// offsets of random pages among pages pages of pageSize bytes, reusing runs.
+func fillBatch(rng *rand.Rand, ds []delta.Delta, runs []delta.Run, data []byte, pages, pageSize, size int) {
+	for i := range ds {
+		runs[i] = delta.Run{Offset: uint32(rng.IntN(pageSize - size)), Data: data[i*size : (i+1)*size]}
+		ds[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
+	}
 }
