@@ -1,51 +1,56 @@
 package mmsb
 
 import (
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
+	"errors"
+
+	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
-// Errors. Every error returned by the bus wraps one of these (test with
-// errors.Is) and names what was wrong.
+// Errors returned by the engine. They are wrapped with details (page IDs,
+// offsets, files) and are testable with errors.Is.
 var (
 	// ErrPageNotFound: a page ID that does not exist.
-	ErrPageNotFound = engine.ErrPageNotFound
+	ErrPageNotFound = errors.New("mmsb: page not found")
 	// ErrPageExists: creating a page whose ID is taken.
-	ErrPageExists = engine.ErrPageExists
+	ErrPageExists = errors.New("mmsb: page already exists")
 	// ErrInvalidPage: bad page size, location or metadata.
-	ErrInvalidPage = engine.ErrInvalidPage
-	// ErrInvalidDelta: a delta that fails validation (wraps the reason below).
-	ErrInvalidDelta = engine.ErrInvalidDelta
+	ErrInvalidPage = errors.New("mmsb: invalid page")
+	// ErrInvalidDelta: a delta that fails validation (wraps the delta package's reason).
+	ErrInvalidDelta = errors.New("mmsb: invalid delta")
 	// ErrOutOfRange: a write past the end of its page.
 	ErrOutOfRange = delta.ErrOutOfRange
-	// ErrEmptyDelta: a delta that writes nothing.
-	ErrEmptyDelta = delta.ErrEmpty
-	// ErrSizeMismatch: mask and payload lengths disagree.
-	ErrSizeMismatch = delta.ErrSizeMismatch
-	// ErrMalformedDelta: a structurally invalid delta.
-	ErrMalformedDelta = delta.ErrMalformed
 	// ErrConflict: an expected base epoch did not match; nothing applied.
-	ErrConflict = engine.ErrConflict
-	// ErrCorruption: a log or checkpoint failed its checks (names file and offset).
-	ErrCorruption = engine.ErrCorruption
-	// ErrCycle: an edge or binding would close a cycle (names the cycle).
-	ErrCycle = engine.ErrCycle
-	// ErrClosed: the bus is closed.
-	ErrClosed = engine.ErrClosed
-	// ErrFailed: an earlier write or fsync failed; the bus refuses writes.
-	ErrFailed = engine.ErrFailed
+	ErrConflict = errors.New("mmsb: epoch conflict")
+	// ErrCorruption: a log or checkpoint failed its checks. The error is a
+	// *CorruptionError naming the file and offset.
+	ErrCorruption = corruption.ErrCorruption
+	// ErrCycle: an edge or binding would close a cycle.
+	ErrCycle = graph.ErrCycle
+	// ErrClosed: the engine is closed.
+	ErrClosed = errors.New("mmsb: bus closed")
+	// ErrFailed: an earlier write or fsync failed; writes are refused (sticky).
+	ErrFailed = errors.New("mmsb: bus failed (an earlier write or fsync failed)")
 	// ErrLocked: another writer holds the data directory.
-	ErrLocked = engine.ErrLocked
+	ErrLocked = vfs.ErrLocked
 	// ErrUnknownFunc: a recompute function that is not registered.
-	ErrUnknownFunc = engine.ErrUnknownFunc
+	ErrUnknownFunc = errors.New("mmsb: recompute function not registered")
 	// ErrPageInUse: freeing or rebinding a page that edges or a binding use.
-	ErrPageInUse = engine.ErrPageInUse
+	ErrPageInUse = errors.New("mmsb: page has dependency edges or a binding")
 	// ErrNotDerived: unbinding a page that is not derived.
-	ErrNotDerived = engine.ErrNotDerived
+	ErrNotDerived = errors.New("mmsb: page is not a derived page")
 	// ErrRecompute: a recompute function failed during propagation.
-	ErrRecompute = engine.ErrRecompute
+	ErrRecompute = errors.New("mmsb: recompute function failed")
 	// ErrLogTruncated: the log no longer holds the history asked for.
-	ErrLogTruncated = engine.ErrLogTruncated
+	ErrLogTruncated = errors.New("mmsb: log no longer holds the requested history")
 	// ErrInvalidOption: an invalid option or argument.
-	ErrInvalidOption = engine.ErrInvalidOption
+	ErrInvalidOption = errors.New("mmsb: invalid option")
 )
+
+// CorruptionError names the file and offset where a log segment or
+// checkpoint failed its checks; errors.Is(err, ErrCorruption) holds for it.
+// It is the only corruption error type: the log, checkpoints and the bus all
+// return it.
+type CorruptionError = corruption.Error

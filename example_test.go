@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/tick"
 )
 
 func f64(v float64) []byte {
@@ -37,7 +38,7 @@ func Example() {
 	fmt.Println("conflict:", errors.Is(err, mmsb.ErrConflict))
 
 	_ = bus.Bind(ctx, sum, "f64.sum", nil, []mmsb.PageID{a, b})
-	orch, _ := bus.NewOrchestrator(nil)
+	orch, _ := tick.New(bus, nil)
 	defer orch.Close()
 	d := mmsb.Write(a, 0, f64(10))
 	_ = orch.Submit(ctx, &d)

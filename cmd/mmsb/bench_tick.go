@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/tick"
 )
 
 // tickBenchResult is what `mmsb bench --workload tick --json` prints.
@@ -84,7 +85,7 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 			return fmt.Errorf("bind derived page %d: %w", child, err)
 		}
 	}
-	orch, err := bus.NewOrchestrator(&mmsb.TickOptions{QueueSize: o.deltasPerTick * 2, SkipStartupResync: true})
+	orch, err := tick.New(bus, &tick.Options{QueueSize: o.deltasPerTick * 2, SkipStartupResync: true})
 	if err != nil {
 		return err
 	}
@@ -125,9 +126,9 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 		Recomputed:   m.Recomputed, DerivedWrites: m.DerivedWrites,
 		TickP50NS: int64(ticks[(len(ticks)-1)*50/100]), TickP99NS: int64(ticks[(len(ticks)-1)*99/100]),
 		TickMaxNS:   int64(ticks[len(ticks)-1]),
-		CommitP50NS: int64(m.Phases[mmsb.PhaseCommit].P50), PropagateP50NS: int64(m.Phases[mmsb.PhasePropagate].P50),
+		CommitP50NS: int64(m.Phases[tick.PhaseCommit].P50), PropagateP50NS: int64(m.Phases[tick.PhasePropagate].P50),
 		Overruns: m.Overruns}
-	res.RecomputedPerSec = float64(m.Recomputed) / max(time.Duration(m.Phases[mmsb.PhasePropagate].Mean*time.Duration(m.Phases[mmsb.PhasePropagate].Count)).Seconds(), 1e-9)
+	res.RecomputedPerSec = float64(m.Recomputed) / max(time.Duration(m.Phases[tick.PhasePropagate].Mean*time.Duration(m.Phases[tick.PhasePropagate].Count)).Seconds(), 1e-9)
 	gc1 := readGCState()
 	res.GCPauseMaxNS, _ = gcPauseMax(gc0, gc1)
 	res.RSSBytes, _ = readRSS()

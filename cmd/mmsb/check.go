@@ -8,8 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/internal/validate"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -187,15 +188,15 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 // the way recovery does, reporting failures and disagreements as problems.
 func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheckpoints bool, report func(checkProblem)) *checkReplay {
 	out := &checkReplay{From: "empty"}
-	full, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{FromEmpty: true}, nil)
-	if errors.Is(err, engine.ErrLogTruncated) {
+	full, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, &mmsb.Options{FS: fs})
+	if errors.Is(err, mmsb.ErrLogTruncated) {
 		// The log does not start at LSN 1: segments before the first
 		// checkpoint were removed (or the log is empty). The oldest
 		// checkpoint is the earliest state the files can prove.
 		if haveCheckpoints {
 			out.From = "oldest-checkpoint"
 		}
-		full, err = engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{FromOldestCheckpoint: true}, nil)
+		full, err = mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, &mmsb.Options{FS: fs})
 	}
 	if err != nil {
 		report(problemFromError(dir, fmt.Errorf("replay from %s: %w", out.From, err)))
@@ -207,7 +208,7 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 	}
 	// The recovery path runs even when the full replay failed: it tells
 	// whether the bus can still be opened.
-	rec, rerr := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{}, nil)
+	rec, rerr := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs})
 	if rerr != nil {
 		report(problemFromError(dir, fmt.Errorf("replay from the newest checkpoint (as recovery does): %w", rerr)))
 		return out
@@ -225,11 +226,11 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 // problemFromError turns an error into a problem, taking the file and
 // offset from a corruption error in its chain when there is one.
 func problemFromError(file string, err error) checkProblem {
-	var te *tlog.CorruptionError
+	var te *corruption.Error
 	if errors.As(err, &te) {
 		return checkProblem{File: te.File, Offset: te.Offset, Reason: err.Error()}
 	}
-	var ce *checkpoint.CorruptionError
+	var ce *corruption.Error
 	if errors.As(err, &ce) {
 		return checkProblem{File: ce.File, Offset: ce.Offset, Reason: err.Error()}
 	}

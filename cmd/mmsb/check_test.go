@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
@@ -174,8 +175,8 @@ func TestProblemFromError(t *testing.T) {
 		err  error
 		want checkProblem
 	}{
-		{&tlog.CorruptionError{File: "a.log", Offset: 7, Reason: "bad"}, checkProblem{File: "a.log", Offset: 7}},
-		{&checkpoint.CorruptionError{File: "c.ckpt", Offset: 9, Reason: "bad"}, checkProblem{File: "c.ckpt", Offset: 9}},
+		{&corruption.Error{File: "a.log", Offset: 7, Reason: "bad"}, checkProblem{File: "a.log", Offset: 7}},
+		{&corruption.Error{File: "c.ckpt", Offset: 9, Reason: "bad"}, checkProblem{File: "c.ckpt", Offset: 9}},
 		{errors.New("disk on fire"), checkProblem{File: "dir", Offset: -1}},
 	}
 	for _, tc := range tests {

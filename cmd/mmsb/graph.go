@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/engine"
-	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // errGraphCycle: the replayed graph is not acyclic (the bus refuses
@@ -87,7 +85,7 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
-	st, err := engine.ReplayDir(ctx, vfs.Default, dir, engine.ReplayTarget{}, nil)
+	st, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, nil)
 	if err != nil {
 		return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
 	}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -94,7 +94,7 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 		rep.Checkpoints[i], rep.Checkpoints[j] = rep.Checkpoints[j], rep.Checkpoints[i]
 	}
 
-	st, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{}, nil)
+	st, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs})
 	if err != nil {
 		return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -113,8 +112,8 @@ func parseTime(s string) (int64, error) {
 }
 
 // target turns the flags into a replay target, refusing contradictions.
-func (o *replayOptions) target() (engine.ReplayTarget, error) {
-	t := engine.ReplayTarget{ToLSN: mmsb.LSN(o.toLSN), FromEmpty: o.fromEmpty}
+func (o *replayOptions) target() (mmsb.ReplayTarget, error) {
+	t := mmsb.ReplayTarget{ToLSN: mmsb.LSN(o.toLSN), FromEmpty: o.fromEmpty}
 	if o.out == "" {
 		return t, usageErr("--out is required")
 	}
@@ -169,7 +168,7 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 		return usageErr("--out must differ from DIR")
 	}
 	start := time.Now()
-	state, err := engine.ReplayDir(ctx, vfs.Default, dir, target, nil)
+	state, err := mmsb.Replay(ctx, dir, target, nil)
 	if err != nil {
 		return fmt.Errorf("replay %s: %w", dir, err)
 	}

@@ -1,19 +1,23 @@
-// Package base holds the scalar identifiers shared by every MMSB package.
+// Package base holds the scalar identifiers shared by every internal MMSB
+// package.
 //
-// They live in their own leaf package so that internal packages can share
-// them without importing the public root package (which imports them).
+// PageID, LSN and Epoch are defined by the public delta package (a delta
+// names its page, expected epoch and LSN); they are aliased here so that the
+// leaf packages keep one short import. Location and EdgeType are internal
+// codes; the root package defines the public types and converts at its
+// boundary.
 package base
 
-// PageID identifies a page. ID 0 is never a valid page: it means "assign one".
-type PageID uint64
+import "github.com/mmsb-go/mmsb/delta"
 
-// LSN is a log sequence number: the position of a logged operation in the
-// bus's single total order. The first operation ever logged has LSN 1; LSN 0
-// means "nothing".
-type LSN uint64
-
-// Epoch is a page's version: 0 at creation, +1 for every delta applied to it.
-type Epoch uint64
+type (
+	// PageID is delta.PageID.
+	PageID = delta.PageID
+	// LSN is delta.LSN.
+	LSN = delta.LSN
+	// Epoch is delta.Epoch.
+	Epoch = delta.Epoch
+)
 
 // Location says where a page's bytes live. Only CPU is implemented; GPU and
 // Unified are reserved for device backends and rejected today.

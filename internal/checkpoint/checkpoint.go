@@ -17,14 +17,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // Errors.
 var (
-	// ErrCorruption: a checkpoint failed a check. Returned inside *CorruptionError.
-	ErrCorruption = errors.New("checkpoint: corruption")
 	// ErrReservedKind: Append was given KindTrailer, which only the trailer uses.
 	ErrReservedKind = errors.New("checkpoint: reserved record kind")
 	// ErrTooLarge: Append was given a payload larger than MaxRecordBytes.
@@ -32,20 +31,6 @@ var (
 	// ErrFinished: the Writer was already committed, aborted or failed.
 	ErrFinished = errors.New("checkpoint: writer finished")
 )
-
-// CorruptionError names the file and offset of the failed check.
-type CorruptionError struct {
-	File   string
-	Offset int64
-	Reason string
-}
-
-func (e *CorruptionError) Error() string {
-	return fmt.Sprintf("checkpoint: corruption in %s at offset %d: %s", e.File, e.Offset, e.Reason)
-}
-
-// Unwrap makes errors.Is(err, ErrCorruption) true.
-func (e *CorruptionError) Unwrap() error { return ErrCorruption }
 
 // Format constants; the layout is documented in docs/checkpoint.md.
 const (
@@ -369,7 +354,7 @@ func Open(fs vfs.FS, path string) (*Reader, error) {
 }
 
 func (r *Reader) corrupt(off int64, format string, args ...any) error {
-	return &CorruptionError{File: r.path, Offset: off, Reason: fmt.Sprintf(format, args...)}
+	return &corruption.Error{File: r.path, Offset: off, Reason: fmt.Sprintf(format, args...)}
 }
 
 func (r *Reader) readHeader() error {
@@ -400,7 +385,7 @@ func (r *Reader) LSN() base.LSN { return r.lsn }
 
 // Next returns the next record. The payload is valid until the next call.
 // After the last record it verifies the trailer (count and whole-file CRC)
-// and returns io.EOF; any failed check is a *CorruptionError.
+// and returns io.EOF; any failed check is a *corruption.Error.
 func (r *Reader) Next() (kind uint8, payload []byte, err error) {
 	if r.err != nil {
 		return 0, nil, r.err

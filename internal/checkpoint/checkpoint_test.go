@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -127,14 +128,14 @@ func TestEveryTruncationFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := Verify(vfs.Default, cut)
-		var ce *CorruptionError
-		if !errors.As(err, &ce) || !errors.Is(err, ErrCorruption) || ce.File != cut {
+		var ce *corruption.Error
+		if !errors.As(err, &ce) || !errors.Is(err, corruption.ErrCorruption) || ce.File != cut {
 			t.Fatalf("truncated to %d of %d: %v", n, len(full), err)
 		}
 	}
 	// Bytes after the trailer are corruption too.
 	os.WriteFile(cut, append(bytes.Clone(full), 0), 0o644)
-	if err := Verify(vfs.Default, cut); !errors.Is(err, ErrCorruption) {
+	if err := Verify(vfs.Default, cut); !errors.Is(err, corruption.ErrCorruption) {
 		t.Fatalf("trailing byte: %v", err)
 	}
 }
@@ -149,7 +150,7 @@ func TestEveryBitFlipFails(t *testing.T) {
 		b := bytes.Clone(full)
 		b[i/8] ^= 1 << (i % 8)
 		os.WriteFile(bad, b, 0o644)
-		if err := Verify(vfs.Default, bad); !errors.Is(err, ErrCorruption) {
+		if err := Verify(vfs.Default, bad); !errors.Is(err, corruption.ErrCorruption) {
 			t.Fatalf("bit %d flipped: %v", i, err)
 		}
 	}

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/validate"
 )
@@ -181,7 +181,7 @@ func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
 	bad := view
 	bad.Edges = append(slices.Clone(view.Edges), graph.Edge{Parent: end, Child: start, Type: base.EdgeControl})
 	out.validatorFound = validate.CheckGraphView(bad, validate.Options{}).Total > out.validationProblems
-	out.engineRefused = errors.Is(e.AddEdge(ctx, end, start, base.EdgeControl), engine.ErrCycle) && end != start
+	out.engineRefused = errors.Is(e.AddEdge(ctx, end, start, base.EdgeControl), mmsb.ErrCycle) && end != start
 
 	// Large graph: acyclicity of cfg.large pages, built directly.
 	if cfg.large > 0 {

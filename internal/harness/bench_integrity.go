@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/semiring"
@@ -41,12 +41,12 @@ type integrityOutcome struct {
 // client deltas (sparse runs and masked), frees, metadata, Control and
 // Data edges, bindings and unbindings, flag clears, propagation (derived
 // deltas) and a checkpoint midway. It returns how many of each it did.
-func mixedWorkload(ctx context.Context, e *engine.Engine, deltas int, seed uint64) (map[string]int, error) {
+func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (map[string]int, error) {
 	kinds := map[string]int{}
 	const plain, floats, elems = 512, 64, 8
-	specs := make([]engine.PageSpec, plain)
+	specs := make([]mmsb.PageSpec, plain)
 	for i := range specs {
-		specs[i] = engine.PageSpec{Size: 256}
+		specs[i] = mmsb.PageSpec{Size: 256}
 	}
 	plainIDs, err := e.CreatePages(ctx, specs)
 	if err != nil {
@@ -130,7 +130,7 @@ func mixedWorkload(ctx context.Context, e *engine.Engine, deltas int, seed uint6
 				}
 			}
 		case 2:
-			id, err := e.CreatePage(ctx, engine.PageSpec{Size: 64})
+			id, err := e.CreatePage(ctx, mmsb.PageSpec{Size: 64})
 			if err != nil {
 				return nil, err
 			}
@@ -157,7 +157,7 @@ func mixedWorkload(ctx context.Context, e *engine.Engine, deltas int, seed uint6
 			kinds["bind"]++
 		case 5:
 			id := plainIDs[rng.IntN(plain)]
-			if err := e.ClearFlags(ctx, id, engine.FlagStale); err != nil {
+			if err := e.ClearFlags(ctx, id, mmsb.FlagStale); err != nil {
 				return nil, err
 			}
 			kinds["flags"]++

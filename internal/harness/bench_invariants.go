@@ -8,11 +8,12 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
+	"github.com/mmsb-go/mmsb/tick"
 )
 
 func init() {
@@ -46,7 +47,7 @@ type invariantsOutcome struct {
 
 // reaches reports whether to is reachable from from along edges of any
 // type (computed here, independently of the engine's insert-time check).
-func reaches(e *engine.Engine, from, to base.PageID) bool {
+func reaches(e *mmsb.Bus, from, to base.PageID) bool {
 	if from == to {
 		return true
 	}
@@ -98,7 +99,7 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 		}
 	}
 	all := append(append([]base.PageID(nil), src...), der...)
-	o, err := engine.NewOrchestrator(e, &engine.TickOptions{QueueSize: 64, Budget: time.Hour})
+	o, err := tick.New(e, &tick.Options{QueueSize: 64, Budget: time.Hour})
 	if err != nil {
 		return out, err
 	}
@@ -106,7 +107,7 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 	iv := validate.NewInvariants()
 	if cfg.failingUser {
 		half := cfg.cycles / 2
-		if err := iv.Register("harness.fails-late", func(*engine.Engine) error {
+		if err := iv.Register("harness.fails-late", func(*mmsb.Bus) error {
 			if out.cycles > half {
 				return errors.New("deliberate violation (negative control)")
 			}
@@ -124,7 +125,7 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 	tryEdge := func(p, c base.PageID) {
 		wouldCycle := reaches(e, c, p)
 		err := e.AddEdge(ctx, p, c, base.EdgeControl)
-		refused := errors.Is(err, engine.ErrCycle)
+		refused := errors.Is(err, mmsb.ErrCycle)
 		if wouldCycle {
 			out.cycleAttempts++
 			if refused {

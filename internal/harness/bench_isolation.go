@@ -7,9 +7,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
@@ -123,9 +123,9 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 		if spec.typ == "bool" {
 			size = elems
 		}
-		specs := make([]engine.PageSpec, spec.parents+1)
+		specs := make([]mmsb.PageSpec, spec.parents+1)
 		for i := range specs {
-			specs[i] = engine.PageSpec{Size: size, Meta: []page.MetaEntry{{Key: engine.TypeMetaKey, Value: []byte(spec.typ)}}}
+			specs[i] = mmsb.PageSpec{Size: size, Meta: []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte(spec.typ)}}}
 		}
 		ids, err := e.CreatePages(ctx, specs)
 		if err != nil {

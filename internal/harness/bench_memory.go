@@ -9,9 +9,9 @@ import (
 	"runtime/metrics"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
@@ -99,7 +99,7 @@ func runMemory(ctx context.Context, env *Env, r *Result) error {
 	pauses0 := ReadGCPauses()
 	// On disk (log in the page cache, not in this process) with no fsync:
 	// what is measured is the bus's own memory.
-	e, err := engine.Open(dir, &engine.Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	e, err := mmsb.Open(dir, &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func runMemory(ctx context.Context, env *Env, r *Result) error {
 
 // touchPages writes 8 bytes into pages [from, to], so that all of their
 // memory is resident (a 1 KiB cell shares its OS page with its neighbours).
-func touchPages(ctx context.Context, e *engine.Engine, from, to, size int) error {
+func touchPages(ctx context.Context, e *mmsb.Bus, from, to, size int) error {
 	const batch = 4096
 	ds := make([]delta.Delta, 0, batch)
 	runs := make([]delta.Run, batch)

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
 )
@@ -140,7 +140,7 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 // ids with the chain that produced it: one write per page, page ids[depth-d]
 // at depth d, derived LSNs as propagation logged them, and the root client
 // delta at the bottom.
-func checkChain(res *engine.ProvenanceResult, ids []base.PageID, rootLSN base.LSN, derived []base.LSN, k int) []string {
+func checkChain(res *mmsb.ProvenanceResult, ids []base.PageID, rootLSN base.LSN, derived []base.LSN, k int) []string {
 	var wrong []string
 	bad := func(format string, args ...any) {
 		if len(wrong) < 4 {
@@ -151,7 +151,7 @@ func checkChain(res *engine.ProvenanceResult, ids []base.PageID, rootLSN base.LS
 	if res.ChainDepth != depth {
 		bad("chain depth %d, want %d", res.ChainDepth, depth)
 	}
-	byDepth := map[int][]engine.ProvenanceWrite{}
+	byDepth := map[int][]mmsb.ProvenanceWrite{}
 	for _, w := range res.Writes {
 		byDepth[w.Depth] = append(byDepth[w.Depth], w)
 	}

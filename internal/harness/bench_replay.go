@@ -7,11 +7,12 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/tick"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -36,7 +37,7 @@ type replayOutcome struct {
 	derivedWrites        uint64
 	lastLSN              base.LSN
 	checkpointLSN        base.LSN
-	full, fromCkpt       engine.ReplayReport
+	full, fromCkpt       mmsb.ReplayReport
 	indepBytes           int64
 	indepL2              float64
 	indepPages           int
@@ -48,7 +49,7 @@ type replayOutcome struct {
 // replayGraph builds the derivation graph of #1 over the source pages:
 // layer 1 weights three sources, layer 2 sums pairs of layer 1, layer 3
 // applies an affine passthrough to layer 2. Every page is float64.
-func replayGraph(ctx context.Context, e *engine.Engine, src []base.PageID, elems int) (int, error) {
+func replayGraph(ctx context.Context, e *mmsb.Bus, src []base.PageID, elems int) (int, error) {
 	n := len(src)
 	l1, err := createF64Pages(ctx, e, n, elems)
 	if err != nil {
@@ -100,7 +101,7 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 	if _, err := replayGraph(ctx, e, src, cfg.elems); err != nil {
 		return out, err
 	}
-	o, err := engine.NewOrchestrator(e, &engine.TickOptions{QueueSize: 1024, Budget: time.Hour})
+	o, err := tick.New(e, &tick.Options{QueueSize: 1024, Budget: time.Hour})
 	if err != nil {
 		return out, err
 	}
@@ -163,8 +164,8 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 	out.replaySec = time.Since(t1).Seconds()
 	// An independent comparison through the public read API, replaying
 	// into detached buses from LSN 1 and from the newest checkpoint.
-	for _, target := range []engine.ReplayTarget{{FromEmpty: true}, {}} {
-		rep, err := engine.ReplayDir(ctx, e.FS(), e.FS().Join(e.WALDir(), ".."), target, nil)
+	for _, target := range []mmsb.ReplayTarget{{FromEmpty: true}, {}} {
+		rep, err := mmsb.Replay(ctx, e.FS().Join(e.WALDir(), ".."), target, &mmsb.Options{FS: e.FS()})
 		if err != nil {
 			out.indepErr = err
 			continue

@@ -7,10 +7,10 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/tick"
 )
 
 func init() {
@@ -69,7 +69,7 @@ func simulate(ctx context.Context, cfg stabilityConfig, perturb bool) (stability
 			return out, err
 		}
 	}
-	o, err := engine.NewOrchestrator(e, &engine.TickOptions{QueueSize: 2 * n, Budget: time.Hour})
+	o, err := tick.New(e, &tick.Options{QueueSize: 2 * n, Budget: time.Hour})
 	if err != nil {
 		return out, err
 	}

@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
@@ -36,7 +36,7 @@ type ThroughputResult struct {
 // must reach the same state.
 func MeasureThroughput(ctx context.Context, seed uint64, workers, pages, pageSize, deltaSize, batch, count int, verifyReplay bool) (ThroughputResult, error) {
 	res := ThroughputResult{Workers: workers}
-	e, err := engine.Open("", &engine.Options{Sync: tlog.SyncNone, Workers: workers, CheckpointBytes: -1,
+	e, err := mmsb.Open("", &mmsb.Options{Sync: tlog.SyncNone, Workers: workers, CheckpointBytes: -1,
 		Clock: deterministicClock()})
 	if err != nil {
 		return res, err
@@ -88,13 +88,13 @@ func MeasureThroughput(ctx context.Context, seed uint64, workers, pages, pageSiz
 	return res, nil
 }
 
-func createPages(ctx context.Context, e *engine.Engine, pages, size int) error {
+func createPages(ctx context.Context, e *mmsb.Bus, pages, size int) error {
 	const chunk = 65536
-	specs := make([]engine.PageSpec, 0, chunk)
+	specs := make([]mmsb.PageSpec, 0, chunk)
 	for made := 0; made < pages; made += len(specs) {
 		specs = specs[:0]
 		for i := 0; i < chunk && made+i < pages; i++ {
-			specs = append(specs, engine.PageSpec{Size: size})
+			specs = append(specs, mmsb.PageSpec{Size: size})
 		}
 		if _, err := e.CreatePages(ctx, specs); err != nil {
 			return err

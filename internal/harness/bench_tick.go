@@ -8,11 +8,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
+	"github.com/mmsb-go/mmsb/tick"
 )
 
 func init() {
@@ -40,14 +41,14 @@ type tickOutcome struct {
 	derivedWrong       int
 	finalProblems      int64
 	firstProblem       string
-	phases             [engine.NumPhases]engine.PhaseStats
+	phases             [tick.NumPhases]tick.PhaseStats
 	setupSec, totalSec float64
 }
 
 // sampledInvariant checks, each tick, that a few derived pages hold
 // f64.sum of their parents and only finite values: the cheap sample a
 // 16 ms tick can afford (the full invariant validator runs at the end).
-func sampledInvariant(e *engine.Engine, derived []base.PageID, seed uint64, samples int) func() error {
+func sampledInvariant(e *mmsb.Bus, derived []base.PageID, seed uint64, samples int) func() error {
 	rng := rand.New(rand.NewPCG(seed, 0x5a))
 	sum, _ := semiring.Lookup("f64.sum")
 	var cur, want []byte
@@ -65,7 +66,7 @@ func sampledInvariant(e *engine.Engine, derived []base.PageID, seed uint64, samp
 
 // derivedMatches reports whether page id equals fn of its binding's
 // parents, and holds only finite floats.
-func derivedMatches(e *engine.Engine, id base.PageID, fn semiring.Func, cur, want *[]byte, ins *[][]byte) error {
+func derivedMatches(e *mmsb.Bus, id base.PageID, fn semiring.Func, cur, want *[]byte, ins *[][]byte) error {
 	b, ok := e.Binding(id)
 	if !ok {
 		return fmt.Errorf("page %d is not bound", id)
@@ -129,7 +130,7 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 			return out, err
 		}
 	}
-	o, err := engine.NewOrchestrator(e, &engine.TickOptions{QueueSize: 2 * cfg.deltasPerTick, Deferred: cfg.deferred})
+	o, err := tick.New(e, &tick.Options{QueueSize: 2 * cfg.deltasPerTick, Deferred: cfg.deferred})
 	if err != nil {
 		return out, err
 	}
@@ -173,7 +174,7 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 		if err != nil || res.Committed != cfg.deltasPerTick || res.Rejected != 0 || res.InvariantFailures != 0 {
 			out.failedTicks++
 		}
-		out.latencies = append(out.latencies, res.Durations[engine.PhaseTotal])
+		out.latencies = append(out.latencies, res.Durations[tick.PhaseTotal])
 	}
 	m := o.Metrics()
 	out.committed = m.Committed
@@ -241,7 +242,7 @@ func tickBench(ctx context.Context, env *Env, r *Result, cfg tickConfig) error {
 	r.Metric("recomputed_per_tick", float64(out.recomputed)/float64(len(out.latencies)+1))
 	r.Metric("setup_seconds", out.setupSec)
 	r.Metric("run_seconds", out.totalSec)
-	for p := engine.Phase(0); p < engine.PhaseTotal; p++ {
+	for p := tick.Phase(0); p < tick.PhaseTotal; p++ {
 		r.Metric("phase_"+p.String()+"_p50_ms", ms(out.phases[p].P50))
 	}
 	r.Semantic("ticks_ok", out.failedTicks == 0, float64(out.failedTicks), "every tick committed all deltas, rejected none, invariants held")

@@ -10,9 +10,9 @@ import (
 	"io"
 	"math"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/semiring"
@@ -40,7 +40,7 @@ const (
 
 // f64Meta declares a page as an array of float64 (built-in functions and
 // the finite-f64 invariant rely on it).
-var f64Meta = []page.MetaEntry{{Key: engine.TypeMetaKey, Value: []byte("f64")}}
+var f64Meta = []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}
 
 // f64Page encodes vs as a little-endian float64 page.
 func f64Page(vs []float64) []byte { return semiring.AppendF64(nil, vs...) }
@@ -213,10 +213,10 @@ func AppendRawRecord(fs vfs.FS, walDir string, count uint32, payload []byte) (ba
 }
 
 // comparePages compares every page of live and replayed (read through the
-// public API, independently of engine.VerifyReplay): the number of bytes
+// public API, independently of mmsb.VerifyReplay): the number of bytes
 // that differ (pages present on one side only count their whole size) and
 // the L2 norm of the differences over float64 pages.
-func comparePages(live, replayed *engine.Engine) (bytesDiff int64, l2 float64, pages int) {
+func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages int) {
 	var sumSq float64
 	var a, b []byte
 	seen := map[base.PageID]bool{}
@@ -257,9 +257,9 @@ func comparePages(live, replayed *engine.Engine) (bytesDiff int64, l2 float64, p
 	return bytesDiff, math.Sqrt(sumSq), pages
 }
 
-func isF64Info(p engine.PageInfo) bool {
+func isF64Info(p mmsb.PageInfo) bool {
 	for _, m := range p.Meta {
-		if m.Key == engine.TypeMetaKey {
+		if m.Key == mmsb.TypeMetaKey {
 			return string(m.Value) == "f64"
 		}
 	}
@@ -267,16 +267,16 @@ func isF64Info(p engine.PageInfo) bool {
 }
 
 // openMem opens an in-memory bus with the harness's reproducible settings.
-func openMem(funcs map[string]semiring.Func) (*engine.Engine, error) {
-	return engine.Open("", &engine.Options{Sync: tlog.SyncNone, CheckpointBytes: -1,
+func openMem(funcs map[string]semiring.Func) (*mmsb.Bus, error) {
+	return mmsb.Open("", &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1,
 		Clock: deterministicClock(), Functions: funcs})
 }
 
 // createF64Pages creates n float64 pages of elems elements each.
-func createF64Pages(ctx context.Context, e *engine.Engine, n, elems int) ([]base.PageID, error) {
-	specs := make([]engine.PageSpec, n)
+func createF64Pages(ctx context.Context, e *mmsb.Bus, n, elems int) ([]base.PageID, error) {
+	specs := make([]mmsb.PageSpec, n)
 	for i := range specs {
-		specs[i] = engine.PageSpec{Size: elems * 8, Meta: f64Meta}
+		specs[i] = mmsb.PageSpec{Size: elems * 8, Meta: f64Meta}
 	}
 	return e.CreatePages(ctx, specs)
 }

@@ -21,8 +21,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/engine"
 )
 
 // ErrNoProcStatus: the process status file is missing or lacks VmRSS (not
@@ -68,7 +68,7 @@ type Snapshot struct {
 }
 
 // Take measures the process and, if e is not nil, its page store.
-func Take(e *engine.Engine) Snapshot {
+func Take(e *mmsb.Bus) Snapshot {
 	s := Snapshot{Time: time.Now()}
 	if rss, hwm, err := ReadRSS(); err != nil {
 		s.RSSError = err.Error()
@@ -214,7 +214,7 @@ type ReclaimResult struct {
 // edges or bindings are refused by the engine) and reports how long it
 // took and how much arena space became free. It frees nothing else. On an
 // error it stops and reports what was freed so far.
-func MeasureReclaim(ctx context.Context, e *engine.Engine, ids []base.PageID) (ReclaimResult, error) {
+func MeasureReclaim(ctx context.Context, e *mmsb.Bus, ids []base.PageID) (ReclaimResult, error) {
 	r := ReclaimResult{ArenaFreeBefore: e.Stats().Store.ArenaFree}
 	start := time.Now()
 	var err error
@@ -244,7 +244,7 @@ type CleanupResult struct {
 
 // MeasureSegmentCleanup takes a checkpoint and reports the log segments it
 // removed and how long checkpoint plus cleanup took.
-func MeasureSegmentCleanup(ctx context.Context, e *engine.Engine) (CleanupResult, error) {
+func MeasureSegmentCleanup(ctx context.Context, e *mmsb.Bus) (CleanupResult, error) {
 	before := e.Stats().Log.Segments
 	info, err := e.Checkpoint(ctx)
 	if err != nil {

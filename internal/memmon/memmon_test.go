@@ -7,9 +7,9 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -67,14 +67,14 @@ func TestParseStatus(t *testing.T) {
 }
 
 func TestEngineFiguresAndReclaim(t *testing.T) {
-	e, err := engine.Open("/bus", &engine.Options{FS: vfs.NewMem(), SegmentBytes: 4096})
+	e, err := mmsb.Open("/bus", &mmsb.Options{FS: vfs.NewMem(), SegmentBytes: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	specs := make([]engine.PageSpec, 1000)
+	specs := make([]mmsb.PageSpec, 1000)
 	for i := range specs {
-		specs[i] = engine.PageSpec{Size: 1024}
+		specs[i] = mmsb.PageSpec{Size: 1024}
 	}
 	ids, err := e.CreatePages(ctx, specs)
 	if err != nil {
@@ -102,7 +102,7 @@ func TestEngineFiguresAndReclaim(t *testing.T) {
 		t.Fatalf("pages after reclaim %d, want 900 (nothing else freed)", got)
 	}
 	// A missing page stops the batch with the engine's error.
-	if r, err := MeasureReclaim(ctx, e, []base.PageID{ids[100], 999999}); !errors.Is(err, engine.ErrPageNotFound) || r.Pages != 1 {
+	if r, err := MeasureReclaim(ctx, e, []base.PageID{ids[100], 999999}); !errors.Is(err, mmsb.ErrPageNotFound) || r.Pages != 1 {
 		t.Fatalf("reclaim of a missing page: %+v %v", r, err)
 	}
 	// Two checkpoints: the second lets the log drop covered segments.
@@ -123,7 +123,7 @@ func TestEngineFiguresAndReclaim(t *testing.T) {
 }
 
 func BenchmarkTake(b *testing.B) {
-	e, err := engine.Open("", nil)
+	e, err := mmsb.Open("", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
 )
 
 // FormatVersion is the version of the batch payload layout. It is the first

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
 )
 
 // sampleBatch encodes one of every operation kind.

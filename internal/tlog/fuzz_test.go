@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -47,7 +48,7 @@ func FuzzReadSegment(f *testing.F) {
 				break
 			}
 			if err != nil {
-				if !errors.Is(err, ErrCorruption) {
+				if !errors.Is(err, corruption.ErrCorruption) {
 					t.Fatalf("Reader: %v", err)
 				}
 				if len(probs) == 0 {
@@ -63,7 +64,7 @@ func FuzzReadSegment(f *testing.F) {
 		}
 		l, _, err := Open(Options{FS: vfs.Default, Dir: dir}, 0, nil)
 		if err != nil {
-			if !errors.Is(err, ErrCorruption) {
+			if !errors.Is(err, corruption.ErrCorruption) {
 				t.Fatalf("Open: %v", err)
 			}
 			return

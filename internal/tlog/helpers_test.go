@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -215,11 +216,11 @@ func flipByte(t tb, path string, off int64) {
 	}
 }
 
-func asCorruption(t tb, err error) *CorruptionError {
+func asCorruption(t tb, err error) *corruption.Error {
 	t.Helper()
-	var ce *CorruptionError
-	if !errors.As(err, &ce) || !errors.Is(err, ErrCorruption) {
-		t.Fatalf("want *CorruptionError, got %v", err)
+	var ce *corruption.Error
+	if !errors.As(err, &ce) || !errors.Is(err, corruption.ErrCorruption) {
+		t.Fatalf("want *corruption.Error, got %v", err)
 	}
 	return ce
 }

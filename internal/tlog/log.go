@@ -114,7 +114,7 @@ func (l *Log) flusher() {
 // in order, for every record holding any LSN > replayFrom. A torn tail
 // (incomplete record, or a bad-CRC record followed only by zeros or EOF, in
 // the last segment) is truncated and reported. Any other bad record or
-// header is a *CorruptionError (unless opts.Repair). An error from fn aborts
+// header is a *corruption.Error (unless opts.Repair). An error from fn aborts
 // Open and is returned.
 //
 // Segments whose successor starts at or below replayFrom+1 hold nothing to

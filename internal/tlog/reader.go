@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -74,7 +75,7 @@ func NewReader(fs vfs.FS, dir string, from base.LSN) (*Reader, error) {
 }
 
 // Next returns the next record, io.EOF at the end of the log (a torn tail
-// also ends the log), or a *CorruptionError. The record and its payload are
+// also ends the log), or a *corruption.Error. The record and its payload are
 // valid until the next call.
 func (r *Reader) Next() (*Record, error) {
 	if r.err != nil {
@@ -111,7 +112,7 @@ func (r *Reader) next() (*Record, error) {
 			continue
 		case frameOK:
 			if r.expected != 0 && sc.first != r.expected {
-				return nil, &CorruptionError{File: sc.path, Offset: sc.frameOff,
+				return nil, &corruption.Error{File: sc.path, Offset: sc.frameOff,
 					Reason: fmt.Sprintf("LSN gap: record starts at LSN %d, want %d", sc.first, r.expected)}
 			}
 			r.expected = sc.last() + 1
@@ -130,7 +131,7 @@ func (r *Reader) next() (*Record, error) {
 				return nil, io.EOF
 			}
 		}
-		return nil, &CorruptionError{File: sc.path, Offset: sc.frameOff, Reason: sc.reason}
+		return nil, &corruption.Error{File: sc.path, Offset: sc.frameOff, Reason: sc.reason}
 	}
 }
 
@@ -167,7 +168,7 @@ func (r *Reader) openSegment() error {
 		reason = fmt.Sprintf("LSN gap: segment starts at LSN %d, previous record ended at %d", hfirst, r.expected-1)
 	}
 	if reason != "" {
-		return &CorruptionError{File: seg.path, Offset: 0, Reason: reason}
+		return &corruption.Error{File: seg.path, Offset: 0, Reason: reason}
 	}
 	r.expected = hfirst
 	if r.start.File == seg.path && r.start.Offset < size {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -168,11 +169,11 @@ func (rc *recovery) dropEmptyLast(i int, expected base.LSN) error {
 	return errStop
 }
 
-// corrupt handles corruption at off in segment i: a *CorruptionError, or
+// corrupt handles corruption at off in segment i: a *corruption.Error, or
 // under Repair, truncation there and removal of every later segment.
 func (rc *recovery) corrupt(i int, off int64, reason string, expected base.LSN) error {
 	seg := rc.segs[i]
-	cerr := &CorruptionError{File: seg.path, Offset: off, Reason: reason}
+	cerr := &corruption.Error{File: seg.path, Offset: off, Reason: reason}
 	if !rc.opts.Repair {
 		return cerr
 	}

@@ -15,9 +15,6 @@ import (
 
 // Errors.
 var (
-	// ErrCorruption: a record or segment header failed its checks somewhere
-	// other than the torn tail. Returned wrapped in *CorruptionError.
-	ErrCorruption = errors.New("tlog: corruption")
 	// ErrClosed: the log was closed.
 	ErrClosed = errors.New("tlog: closed")
 	// ErrOutOfOrder: Append was called with a first LSN that does not follow
@@ -28,21 +25,6 @@ var (
 	// than MaxRecordBytes).
 	ErrInvalidRecord = errors.New("tlog: invalid record")
 )
-
-// CorruptionError names where corruption was found. errors.Is(err,
-// ErrCorruption) holds for it.
-type CorruptionError struct {
-	File   string // segment path
-	Offset int64  // byte offset of the bad record or header
-	Reason string // what check failed
-}
-
-func (e *CorruptionError) Error() string {
-	return fmt.Sprintf("tlog: corruption in %s at offset %d: %s", e.File, e.Offset, e.Reason)
-}
-
-// Unwrap makes errors.Is(err, ErrCorruption) true.
-func (e *CorruptionError) Unwrap() error { return ErrCorruption }
 
 // SyncMode says when a commit is acknowledged.
 type SyncMode uint8

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -331,7 +332,7 @@ func TestCorruptionInMiddle(t *testing.T) {
 				if ce.File != path || ce.Offset != offs[bad] {
 					t.Fatalf("corruption at %s:%d, want %s:%d (%s)", ce.File, ce.Offset, path, offs[bad], ce.Reason)
 				}
-				if _, err := readAll(t, dir, 0); !errors.Is(err, ErrCorruption) {
+				if _, err := readAll(t, dir, 0); !errors.Is(err, corruption.ErrCorruption) {
 					t.Fatalf("Reader: %v", err)
 				}
 				_, probs, _ := checkAll(t, dir)
@@ -457,7 +458,7 @@ func TestBadLogs(t *testing.T) {
 			if ce.File != file || ce.Offset != off || !strings.Contains(ce.Reason, tc.reason) {
 				t.Fatalf("Open: %v, want %s:%d %q", err, file, off, tc.reason)
 			}
-			if _, err := readAll(t, dir, 0); !errors.Is(err, ErrCorruption) {
+			if _, err := readAll(t, dir, 0); !errors.Is(err, corruption.ErrCorruption) {
 				t.Fatalf("Reader: %v", err)
 			}
 			// Repair leaves a log that checks clean and accepts appends.

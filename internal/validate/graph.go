@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/graph"
 )
 
@@ -16,14 +16,14 @@ import (
 type GraphView struct {
 	Pages    map[base.PageID]int // live page -> size
 	Edges    []graph.Edge
-	Bindings map[base.PageID]engine.Binding
+	Bindings map[base.PageID]mmsb.Binding
 	// HasFunc reports whether a recompute function is registered.
 	HasFunc func(name string) bool
 }
 
 // ViewOf copies e's pages, edges, bindings and function registry.
-func ViewOf(e *engine.Engine) GraphView {
-	v := GraphView{Pages: map[base.PageID]int{}, Edges: e.Edges(), Bindings: map[base.PageID]engine.Binding{}}
+func ViewOf(e *mmsb.Bus) GraphView {
+	v := GraphView{Pages: map[base.PageID]int{}, Edges: e.Edges(), Bindings: map[base.PageID]mmsb.Binding{}}
 	for _, p := range e.Pages() {
 		v.Pages[p.ID] = p.Size
 	}

@@ -7,9 +7,10 @@ import (
 	"io"
 	"time"
 
+	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/delta"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -142,7 +143,7 @@ func firstLSN(fs vfs.FS, walDir string) (base.LSN, error) {
 	defer rd.Close()
 	rec, err := rd.Next()
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, tlog.ErrCorruption) {
+		if errors.Is(err, io.EOF) || errors.Is(err, corruption.ErrCorruption) {
 			return 0, nil
 		}
 		return 0, err

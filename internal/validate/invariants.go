@@ -9,8 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/engine"
+	"github.com/mmsb-go/mmsb/tick"
 )
 
 // ErrInvalidInvariant: Register was given an empty name, a nil function or
@@ -42,7 +43,7 @@ type Invariants struct {
 
 type userInvariant struct {
 	name string
-	fn   func(*engine.Engine) error
+	fn   func(*mmsb.Bus) error
 }
 
 type pageSnap struct {
@@ -59,7 +60,7 @@ func NewInvariants() *Invariants {
 // Register adds a user invariant: fn returns an error describing the
 // violation, or nil. User invariants run after the built-ins, in name
 // order; a panic is reported as a violation.
-func (iv *Invariants) Register(name string, fn func(*engine.Engine) error) error {
+func (iv *Invariants) Register(name string, fn func(*mmsb.Bus) error) error {
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	if name == "" || fn == nil {
@@ -97,7 +98,7 @@ func CheckInvariants(ctx context.Context, t Target, o Options) (Report, error) {
 
 // Check runs every enabled invariant on e and returns one report. Checked
 // counts invariant evaluations (per page for per-page invariants).
-func (iv *Invariants) Check(ctx context.Context, e *engine.Engine, o Options) (Report, error) {
+func (iv *Invariants) Check(ctx context.Context, e *mmsb.Bus, o Options) (Report, error) {
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	start := time.Now()
@@ -142,7 +143,7 @@ func (iv *Invariants) Check(ctx context.Context, e *engine.Engine, o Options) (R
 	return *rep, nil
 }
 
-func callUser(fn func(*engine.Engine) error, e *engine.Engine) (err error) {
+func callUser(fn func(*mmsb.Bus) error, e *mmsb.Bus) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("panic: %v", v)
@@ -154,7 +155,7 @@ func callUser(fn func(*engine.Engine) error, e *engine.Engine) (err error) {
 // checkEpochs compares each page with the previous run and with the last
 // LSN: an epoch may only grow, and only together with the page's last
 // write; a page's last write is never beyond the bus's last LSN.
-func (iv *Invariants) checkEpochs(pages []engine.PageInfo, lastLSN base.LSN, r *reporter) {
+func (iv *Invariants) checkEpochs(pages []mmsb.PageInfo, lastLSN base.LSN, r *reporter) {
 	next := make(map[base.PageID]pageSnap, len(pages))
 	for _, p := range pages {
 		r.rep.Checked++
@@ -181,7 +182,7 @@ func (iv *Invariants) checkEpochs(pages []engine.PageInfo, lastLSN base.LSN, r *
 
 // checkSizes checks every page's bytes against its size and the totals
 // against Stats.
-func checkSizes(e *engine.Engine, pages []engine.PageInfo, lastLSN base.LSN, r *reporter) {
+func checkSizes(e *mmsb.Bus, pages []mmsb.PageInfo, lastLSN base.LSN, r *reporter) {
 	var logical int64
 	var buf []byte
 	for _, p := range pages {
@@ -204,7 +205,7 @@ func checkSizes(e *engine.Engine, pages []engine.PageInfo, lastLSN base.LSN, r *
 	}
 }
 
-func acyclic(e *engine.Engine) error {
+func acyclic(e *mmsb.Bus) error {
 	v := ViewOf(e)
 	r, _ := newReporter("acyclic", &Options{})
 	checkGraph(GraphView{Pages: v.Pages, Edges: v.Edges}, r)
@@ -215,7 +216,7 @@ func acyclic(e *engine.Engine) error {
 }
 
 // checkFinite checks that float64 pages hold no NaN or Inf.
-func checkFinite(e *engine.Engine, pages []engine.PageInfo, r *reporter) {
+func checkFinite(e *mmsb.Bus, pages []mmsb.PageInfo, r *reporter) {
 	var buf []byte
 	for _, p := range pages {
 		if !isF64(p) {
@@ -250,8 +251,8 @@ func checkFinite(e *engine.Engine, pages []engine.PageInfo, r *reporter) {
 // `every` ticks under the name "validate.invariants". onReport (optional)
 // receives every report; the hook fails (an EventInvariantFailed) when
 // problems are found.
-func (iv *Invariants) Attach(o *engine.Orchestrator, every int, opts Options, onReport func(Report)) error {
-	e := o.Engine()
+func (iv *Invariants) Attach(o *tick.Orchestrator, every int, opts Options, onReport func(Report)) error {
+	e := o.Bus()
 	return o.RegisterInvariant("validate.invariants", every, func() error {
 		rep, err := iv.Check(context.Background(), e, opts)
 		if onReport != nil {
@@ -267,8 +268,8 @@ func (iv *Invariants) Attach(o *engine.Orchestrator, every int, opts Options, on
 // Strict registers validators to run after every tick (strict mode, as in
 // a test harness), each as its own hook "validate.<name>". Offline-only
 // costs apply: Replay and Integrity read the whole log each time.
-func Strict(o *engine.Orchestrator, opts Options, onReport func(Report), names ...string) error {
-	t := Live(o.Engine())
+func Strict(o *tick.Orchestrator, opts Options, onReport func(Report), names ...string) error {
+	t := Live(o.Bus())
 	for _, name := range names {
 		fn, ok := Lookup(name)
 		if !ok {

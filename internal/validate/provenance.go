@@ -9,9 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
@@ -20,12 +20,12 @@ import (
 // Options.Samples is 0.
 const DefaultProvenanceSamples = 64
 
-// provFunc answers a provenance query (engine.Provenance, or a fake in the
+// provFunc answers a provenance query (mmsb.Provenance, or a fake in the
 // negative-control tests).
-type provFunc func(ctx context.Context, id base.PageID, off, n int) (*engine.ProvenanceResult, error)
+type provFunc func(ctx context.Context, id base.PageID, off, n int) (*mmsb.ProvenanceResult, error)
 
 // Provenance samples pages (Options.Samples, chosen with Options.Seed),
-// asks engine.Provenance about a random byte range of each, and checks
+// asks mmsb.Provenance about a random byte range of each, and checks
 // every answer against one forward scan of the log: the answer's LSN must
 // be the last operation up to the page's last write that wrote a byte of
 // the range (decoded exactly, creations and frees included); every write
@@ -39,7 +39,7 @@ func Provenance(ctx context.Context, t Target, o Options) (Report, error) {
 		return Report{Name: "provenance"}, err
 	}
 	defer done()
-	prov := func(ctx context.Context, id base.PageID, off, n int) (*engine.ProvenanceResult, error) {
+	prov := func(ctx context.Context, id base.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
 		return e.Provenance(ctx, id, off, n, 0)
 	}
 	return checkProvenance(ctx, e, o, prov)
@@ -49,7 +49,7 @@ type provSample struct {
 	page    base.PageID
 	lo, hi  uint32
 	upto    base.LSN // the page's last write when asked
-	res     *engine.ProvenanceResult
+	res     *mmsb.ProvenanceResult
 	want    base.LSN // last writer found in the log
 	wantSet bool
 }
@@ -61,7 +61,7 @@ type loggedOp struct {
 	reads []record.ParentRead
 }
 
-func checkProvenance(ctx context.Context, e *engine.Engine, o Options, prov provFunc) (Report, error) {
+func checkProvenance(ctx context.Context, e *mmsb.Bus, o Options, prov provFunc) (Report, error) {
 	start := time.Now()
 	r, rep := newReporter("provenance", &o)
 	ids := e.PageIDs()
@@ -125,7 +125,7 @@ func checkProvenance(ctx context.Context, e *engine.Engine, o Options, prov prov
 // scanLogForProvenance scans the log once, computing each sample's last
 // writer and recording the ops at the needed LSNs. It returns the log's
 // first LSN.
-func scanLogForProvenance(ctx context.Context, e *engine.Engine, byPage map[base.PageID][]*provSample, need map[base.LSN]*loggedOp) (base.LSN, error) {
+func scanLogForProvenance(ctx context.Context, e *mmsb.Bus, byPage map[base.PageID][]*provSample, need map[base.LSN]*loggedOp) (base.LSN, error) {
 	if err := e.Flush(ctx); err != nil {
 		return 0, err
 	}

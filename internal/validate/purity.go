@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 )
 
@@ -59,7 +59,7 @@ func Purity(ctx context.Context, t Target, o Options) (Report, error) {
 
 // bindingInputs snapshots what a recompute of page id reads.
 type bindingInputs struct {
-	b        engine.Binding
+	b        mmsb.Binding
 	fn       semiring.Func
 	inputs   [][]byte
 	cur      []byte
@@ -68,7 +68,7 @@ type bindingInputs struct {
 
 // readBinding reads a binding's inputs; ok is false when the page or a
 // parent is missing (reported) or the function is not registered.
-func readBinding(e *engine.Engine, id base.PageID, r *reporter) (bindingInputs, bool) {
+func readBinding(e *mmsb.Bus, id base.PageID, r *reporter) (bindingInputs, bool) {
 	var bi bindingInputs
 	b, ok := e.Binding(id)
 	if !ok {
@@ -123,7 +123,7 @@ func readBinding(e *engine.Engine, id base.PageID, r *reporter) (bindingInputs, 
 // checkBinding runs one binding's function runs times and reports what is
 // wrong. consistent says whether derived consistency was checked; ok is
 // false when the binding could not be run.
-func checkBinding(e *engine.Engine, id base.PageID, runs int, r *reporter, purity bool) (consistent, ok bool) {
+func checkBinding(e *mmsb.Bus, id base.PageID, runs int, r *reporter, purity bool) (consistent, ok bool) {
 	bi, ok := readBinding(e, id, r)
 	if !ok {
 		return false, false

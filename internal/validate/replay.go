@@ -8,8 +8,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -17,7 +17,7 @@ import (
 // fresh bus from LSN 1 (or the oldest checkpoint when the log no longer
 // holds LSN 1), and again from the newest checkpoint when there is one, and
 // compares every page with the live state bit for bit
-// (engine.VerifyReplay). Offline, it rebuilds the bus from LSN 1 and from
+// (mmsb.VerifyReplay). Offline, it rebuilds the bus from LSN 1 and from
 // the newest checkpoint and compares the two.
 //
 // Figures: pages, pages_differing, bytes_differing, l2_divergence (over
@@ -50,7 +50,7 @@ type replayTotals struct {
 	l2               float64
 }
 
-func replayLive(ctx context.Context, e *engine.Engine, r *reporter, tot *replayTotals) error {
+func replayLive(ctx context.Context, e *mmsb.Bus, r *reporter, tot *replayTotals) error {
 	ckpts, err := checkpoint.List(e.FS(), e.CheckpointDir())
 	if err != nil && !vfs.IsNotExist(err) {
 		return err
@@ -62,7 +62,7 @@ func replayLive(ctx context.Context, e *engine.Engine, r *reporter, tot *replayT
 	for _, fromNewest := range modes {
 		vr, err := e.VerifyReplay(ctx, fromNewest)
 		if err != nil {
-			if errors.Is(err, engine.ErrCorruption) || errors.Is(err, engine.ErrLogTruncated) {
+			if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
 				r.addf(KindFailed, 0, 0, replayFrom(fromNewest), "replay failed: %v", err)
 				continue
 			}
@@ -96,22 +96,22 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	if err != nil {
 		return err
 	}
-	full, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{FromEmpty: true}, t.Funcs)
-	if errors.Is(err, engine.ErrLogTruncated) {
+	full, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, &mmsb.Options{FS: fs, Functions: t.Funcs})
+	if errors.Is(err, mmsb.ErrLogTruncated) {
 		r.note("log no longer holds LSN 1; replaying from the oldest checkpoint instead")
-		full, err = engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{FromOldestCheckpoint: true}, t.Funcs)
+		full, err = mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, &mmsb.Options{FS: fs, Functions: t.Funcs})
 	}
 	if err != nil {
-		if errors.Is(err, engine.ErrCorruption) {
+		if errors.Is(err, mmsb.ErrCorruption) {
 			r.addf(KindFailed, 0, 0, dir, "replay failed: %v", err)
 			return nil
 		}
 		return err
 	}
 	defer full.Close()
-	newest, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{}, t.Funcs)
+	newest, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs, Functions: t.Funcs})
 	if err != nil {
-		if errors.Is(err, engine.ErrCorruption) {
+		if errors.Is(err, mmsb.ErrCorruption) {
 			r.addf(KindFailed, 0, 0, dir, "replay from newest checkpoint failed: %v", err)
 			return nil
 		}
@@ -127,7 +127,7 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 
 // compareEngines compares two quiescent engines page by page, reporting
 // every difference.
-func compareEngines(a, b *engine.Engine, where string, r *reporter, tot *replayTotals) {
+func compareEngines(a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals) {
 	pa, pb := a.Pages(), b.Pages()
 	i, j := 0, 0
 	var sumSq float64
@@ -209,9 +209,9 @@ func compareEngines(a, b *engine.Engine, where string, r *reporter, tot *replayT
 	}
 }
 
-func isF64(p engine.PageInfo) bool {
+func isF64(p mmsb.PageInfo) bool {
 	for _, m := range p.Meta {
-		if m.Key == engine.TypeMetaKey {
+		if m.Key == mmsb.TypeMetaKey {
 			return string(m.Value) == "f64"
 		}
 	}

@@ -1,7 +1,7 @@
 // Package validate holds MMSB's validators: streaming consistency checks
 // of a bus, each of which reports every problem it finds (not just the
 // first) through a callback and returns a summary. They run online, against
-// a live *engine.Engine, or offline, against a data directory.
+// a live *mmsb.Bus, or offline, against a data directory.
 //
 //   - Replay: the log replayed into a fresh bus equals the live state.
 //   - Integrity: every log record's framing, CRC and schema; every delta
@@ -21,8 +21,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -148,7 +148,7 @@ type Options struct {
 // Target is what a validator checks: a live engine, or a data directory.
 type Target struct {
 	// Engine is a live bus. When set, FS and Dir are ignored.
-	Engine *engine.Engine
+	Engine *mmsb.Bus
 	// FS and Dir locate a bus's data directory for offline checks (FS nil:
 	// the OS filesystem). The directory may be in use by a live writer.
 	FS  vfs.FS
@@ -158,8 +158,8 @@ type Target struct {
 	Funcs map[string]semiring.Func
 }
 
-// Live returns a Target for a live engine.
-func Live(e *engine.Engine) Target { return Target{Engine: e} }
+// Live returns a Target for a live mmsb.
+func Live(e *mmsb.Bus) Target { return Target{Engine: e} }
 
 // Offline returns a Target for the data directory dir on fs.
 func Offline(fs vfs.FS, dir string, funcs map[string]semiring.Func) Target {
@@ -191,7 +191,7 @@ func (t Target) location(ctx context.Context) (vfs.FS, string, error) {
 
 // open returns the engine to check: the live one, or a bus rebuilt from
 // the directory (closed by the returned function).
-func (t Target) open(ctx context.Context) (*engine.Engine, func(), error) {
+func (t Target) open(ctx context.Context) (*mmsb.Bus, func(), error) {
 	if t.Engine != nil {
 		return t.Engine, func() {}, nil
 	}
@@ -199,7 +199,7 @@ func (t Target) open(ctx context.Context) (*engine.Engine, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := engine.ReplayDir(ctx, fs, dir, engine.ReplayTarget{}, t.Funcs)
+	e, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs, Functions: t.Funcs})
 	if err != nil {
 		return nil, nil, fmt.Errorf("validate: rebuild %s: %w", dir, err)
 	}

@@ -8,15 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/tick"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -29,9 +30,9 @@ func testClock() func() int64 {
 	return func() int64 { t += 1000; return t }
 }
 
-func openBus(tb testing.TB, fs vfs.FS, funcs map[string]semiring.Func) *engine.Engine {
+func openBus(tb testing.TB, fs vfs.FS, funcs map[string]semiring.Func) *mmsb.Bus {
 	tb.Helper()
-	e, err := engine.Open(busDir, &engine.Options{FS: fs, Clock: testClock(), Functions: funcs})
+	e, err := mmsb.Open(busDir, &mmsb.Options{FS: fs, Clock: testClock(), Functions: funcs})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -39,17 +40,17 @@ func openBus(tb testing.TB, fs vfs.FS, funcs map[string]semiring.Func) *engine.E
 }
 
 func f64Meta() []page.MetaEntry {
-	return []page.MetaEntry{{Key: engine.TypeMetaKey, Value: []byte("f64")}}
+	return []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}
 }
 
 // populate builds a bus of n source pages (float64), chains of derived
 // pages (passthrough and f64.sum), a checkpoint in the middle, and rounds
 // of writes with propagation. It returns the source and derived page IDs.
-func populate(tb testing.TB, e *engine.Engine, n, rounds int) (src, derived []base.PageID) {
+func populate(tb testing.TB, e *mmsb.Bus, n, rounds int) (src, derived []base.PageID) {
 	tb.Helper()
-	specs := make([]engine.PageSpec, n)
+	specs := make([]mmsb.PageSpec, n)
 	for i := range specs {
-		specs[i] = engine.PageSpec{Size: 64, Meta: f64Meta()}
+		specs[i] = mmsb.PageSpec{Size: 64, Meta: f64Meta()}
 	}
 	src, err := e.CreatePages(ctx, specs)
 	if err != nil {
@@ -344,7 +345,7 @@ func TestIntegrityCatchesOrphans(t *testing.T) {
 	rep, err = Integrity(ctx, Offline(fs, busDir, nil), Options{})
 	requireProblem(t, rep, err, "does not decode")
 	// Opening the bus now fails: the validator found what recovery refuses.
-	if _, err := engine.Open(busDir, &engine.Options{FS: fs}); err == nil {
+	if _, err := mmsb.Open(busDir, &mmsb.Options{FS: fs}); err == nil {
 		t.Fatal("bus with orphan deltas opened")
 	}
 }
@@ -372,11 +373,11 @@ func TestGraphNegativeControls(t *testing.T) {
 		{"cycle", GraphView{Pages: pages, HasFunc: has, Edges: []graph.Edge{{Parent: 1, Child: 2}, {Parent: 2, Child: 3}, {Parent: 3, Child: 1}}}, "not acyclic"},
 		{"dangling edge", GraphView{Pages: pages, HasFunc: has, Edges: []graph.Edge{{Parent: 1, Child: 9}}}, "edge child 9 does not exist"},
 		{"unknown function", GraphView{Pages: pages, HasFunc: has, Edges: []graph.Edge{{Parent: 1, Child: 2}},
-			Bindings: map[base.PageID]engine.Binding{2: {Func: "nope", Parents: []base.PageID{1}}}}, `function "nope" is not registered`},
+			Bindings: map[base.PageID]mmsb.Binding{2: {Func: "nope", Parents: []base.PageID{1}}}}, `function "nope" is not registered`},
 		{"missing parent", GraphView{Pages: pages, HasFunc: has, Edges: nil,
-			Bindings: map[base.PageID]engine.Binding{2: {Func: "passthrough", Parents: []base.PageID{5}}}}, "parent 5 does not exist"},
+			Bindings: map[base.PageID]mmsb.Binding{2: {Func: "passthrough", Parents: []base.PageID{5}}}}, "parent 5 does not exist"},
 		{"edges differ from binding", GraphView{Pages: pages, HasFunc: has, Edges: []graph.Edge{{Parent: 1, Child: 2}, {Parent: 3, Child: 2}},
-			Bindings: map[base.PageID]engine.Binding{2: {Func: "passthrough", Parents: []base.PageID{1}}}}, "data edges into page 2"},
+			Bindings: map[base.PageID]mmsb.Binding{2: {Func: "passthrough", Parents: []base.PageID{1}}}}, "data edges into page 2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -408,7 +409,7 @@ func TestPurityNegativeControls(t *testing.T) {
 	}
 	e := openBus(t, vfs.NewMem(), funcs)
 	defer e.Close()
-	ids, err := e.CreatePages(ctx, []engine.PageSpec{{Size: 8}, {Size: 8}, {Size: 8}, {Size: 8}, {Size: 8}})
+	ids, err := e.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 8}, {Size: 8}, {Size: 8}, {Size: 8}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +441,7 @@ func TestPurityCatchesInconsistentDerivedPage(t *testing.T) {
 		return nil
 	}
 	e := openBus(t, fs, map[string]semiring.Func{"f": double})
-	ids, err := e.CreatePages(ctx, []engine.PageSpec{{Size: 4}, {Size: 4}})
+	ids, err := e.CreatePages(ctx, []mmsb.PageSpec{{Size: 4}, {Size: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,13 +499,13 @@ func TestInvariantsNegativeControls(t *testing.T) {
 	requireProblem(t, rep, err, "epoch went back")
 
 	// User invariants: an error and a panic are both violations.
-	if err := iv.Register("always-fails", func(*engine.Engine) error { return errors.New("user says no") }); err != nil {
+	if err := iv.Register("always-fails", func(*mmsb.Bus) error { return errors.New("user says no") }); err != nil {
 		t.Fatal(err)
 	}
-	if err := iv.Register("panics", func(*engine.Engine) error { panic("bad") }); err != nil {
+	if err := iv.Register("panics", func(*mmsb.Bus) error { panic("bad") }); err != nil {
 		t.Fatal(err)
 	}
-	if err := iv.Register("panics", func(*engine.Engine) error { return nil }); !errors.Is(err, ErrInvalidInvariant) {
+	if err := iv.Register("panics", func(*mmsb.Bus) error { return nil }); !errors.Is(err, ErrInvalidInvariant) {
 		t.Fatalf("duplicate register: %v", err)
 	}
 	rep, err = iv.Check(ctx, e, Options{})
@@ -516,7 +517,7 @@ func TestInvariantsAttachToTicks(t *testing.T) {
 	e := openBus(t, vfs.NewMem(), nil)
 	defer e.Close()
 	src, _ := populate(t, e, 4, 1)
-	o, err := engine.NewOrchestrator(e, nil)
+	o, err := tick.New(e, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +533,7 @@ func TestInvariantsAttachToTicks(t *testing.T) {
 	if err := Strict(o, Options{}, nil, "nope"); !errors.Is(err, ErrUnknownValidator) {
 		t.Fatalf("unknown validator: %v", err)
 	}
-	tick := func() *engine.TickResult {
+	tick := func() *tick.Result {
 		t.Helper()
 		r, err := o.Tick(ctx)
 		if err != nil {
@@ -566,7 +567,7 @@ func TestProvenanceValidator(t *testing.T) {
 
 	// Negative controls: answers that are off by one LSN, or that drop a
 	// derivation's parent, are caught.
-	offByOne := func(ctx context.Context, id base.PageID, off, n int) (*engine.ProvenanceResult, error) {
+	offByOne := func(ctx context.Context, id base.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
 		r, err := e.Provenance(ctx, id, off, n, 0)
 		if err == nil && r.Writes[0].LSN > 1 {
 			r.Writes[0].LSN--
@@ -575,7 +576,7 @@ func TestProvenanceValidator(t *testing.T) {
 	}
 	rep, err = checkProvenance(ctx, e, Options{Samples: -1, Seed: 7}, offByOne)
 	requireProblem(t, rep, err, "the log's last writer of the range is LSN")
-	dropParent := func(ctx context.Context, id base.PageID, off, n int) (*engine.ProvenanceResult, error) {
+	dropParent := func(ctx context.Context, id base.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
 		r, err := e.Provenance(ctx, id, off, n, 0)
 		if err == nil && len(r.Writes) > 2 {
 			r.Writes = r.Writes[:len(r.Writes)-1]
@@ -588,7 +589,7 @@ func TestProvenanceValidator(t *testing.T) {
 
 // benchBus is a moderately sized bus: 2000 source pages, 1000 derived
 // pages, 20 rounds of writes with propagation, a checkpoint midway.
-func benchBus(b *testing.B) *engine.Engine {
+func benchBus(b *testing.B) *mmsb.Bus {
 	e := openBus(b, vfs.NewMem(), nil)
 	populate(b, e, 2000, 20)
 	return e

@@ -22,10 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -92,8 +92,8 @@ func batchSum(w int, s uint64) uint32 {
 	return c
 }
 
-func busOptions(mode tlog.SyncMode) *engine.Options {
-	return &engine.Options{Sync: mode, SegmentBytes: segmentBytes, CheckpointBytes: checkpointSize}
+func busOptions(mode tlog.SyncMode) *mmsb.Options {
+	return &mmsb.Options{Sync: mode, SegmentBytes: segmentBytes, CheckpointBytes: checkpointSize}
 }
 
 // TestCrashChild is the child process's body; it does nothing unless the
@@ -121,16 +121,16 @@ func runChild(dir, syncName, seedText string) error {
 	if err != nil {
 		return err
 	}
-	e, err := engine.Open(filepath.Join(dir, busName), busOptions(mode))
+	e, err := mmsb.Open(filepath.Join(dir, busName), busOptions(mode))
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
 	ctx := context.Background()
-	if _, err := e.Page(pageID(0, 0)); errors.Is(err, engine.ErrPageNotFound) {
-		specs := make([]engine.PageSpec, 0, maxWorkers*pagesPerWorker)
+	if _, err := e.Page(pageID(0, 0)); errors.Is(err, mmsb.ErrPageNotFound) {
+		specs := make([]mmsb.PageSpec, 0, maxWorkers*pagesPerWorker)
 		for w := 0; w < maxWorkers; w++ {
 			for j := 0; j < pagesPerWorker; j++ {
-				specs = append(specs, engine.PageSpec{ID: pageID(w, j), Size: pageSize})
+				specs = append(specs, mmsb.PageSpec{ID: pageID(w, j), Size: pageSize})
 			}
 		}
 		if _, err := e.CreatePages(ctx, specs); err != nil {
@@ -174,7 +174,7 @@ func runChild(dir, syncName, seedText string) error {
 
 // worker commits batches seq+1, seq+2, ... for worker w, acknowledging each
 // one in the ack file once Commit has returned.
-func worker(ctx context.Context, e *engine.Engine, acks *ackFile, w int, seq uint64) error {
+func worker(ctx context.Context, e *mmsb.Bus, acks *ackFile, w int, seq uint64) error {
 	ds := make([]delta.Delta, pagesPerWorker)
 	for {
 		seq++
@@ -389,7 +389,7 @@ func check(ch *chain, st *stats) error {
 		}
 		return nil // killed before Open made anything
 	}
-	e, err := engine.Open(dir, &engine.Options{Sync: tlog.SyncGroup, SegmentBytes: segmentBytes, CheckpointBytes: -1})
+	e, err := mmsb.Open(dir, &mmsb.Options{Sync: tlog.SyncGroup, SegmentBytes: segmentBytes, CheckpointBytes: -1})
 	if err != nil {
 		return fmt.Errorf("reopen: %w", err)
 	}
@@ -406,7 +406,7 @@ func check(ch *chain, st *stats) error {
 	}
 	last := e.LastLSN()
 	st.maxLSN = max(st.maxLSN, last)
-	if _, err := e.Page(pageID(0, 0)); errors.Is(err, engine.ErrPageNotFound) {
+	if _, err := e.Page(pageID(0, 0)); errors.Is(err, mmsb.ErrPageNotFound) {
 		if created {
 			return errors.New("page creation acknowledged but the pages are missing")
 		}

@@ -6,8 +6,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/validate"
 )
 
@@ -22,15 +22,15 @@ import (
 func TestDataEdgesMatchBindings(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		ops  func(ctx context.Context, e *engine.Engine, a, b, c base.PageID) error
+		ops  func(ctx context.Context, e *mmsb.Bus, a, b, c base.PageID) error
 	}{
-		{"edge after bind", func(ctx context.Context, e *engine.Engine, a, b, c base.PageID) error {
+		{"edge after bind", func(ctx context.Context, e *mmsb.Bus, a, b, c base.PageID) error {
 			if err := e.Bind(ctx, c, "passthrough", nil, []base.PageID{a}); err != nil {
 				t.Fatalf("bind: %v", err)
 			}
 			return e.AddEdge(ctx, b, c, base.EdgeData)
 		}},
-		{"bind after edge", func(ctx context.Context, e *engine.Engine, a, b, c base.PageID) error {
+		{"bind after edge", func(ctx context.Context, e *mmsb.Bus, a, b, c base.PageID) error {
 			if err := e.AddEdge(ctx, b, c, base.EdgeData); err != nil {
 				t.Fatalf("add edge: %v", err)
 			}
@@ -39,12 +39,12 @@ func TestDataEdgesMatchBindings(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			e, err := engine.Open("", nil)
+			e, err := mmsb.Open("", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer e.Close()
-			ids, err := e.CreatePages(ctx, []engine.PageSpec{{Size: 8}, {Size: 8}, {Size: 8}})
+			ids, err := e.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 8}, {Size: 8}})
 			if err != nil {
 				t.Fatal(err)
 			}

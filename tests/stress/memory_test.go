@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/harness"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
@@ -46,9 +46,9 @@ func settledRSS() int64 {
 // openDisk opens a bus in a temporary directory with sync mode none and no
 // automatic checkpoints: the log goes to the page cache, not to this
 // process's memory, so RSS measures the bus itself.
-func openDisk(t *testing.T) *engine.Engine {
+func openDisk(t *testing.T) *mmsb.Bus {
 	t.Helper()
-	e, err := engine.Open(t.TempDir(), &engine.Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	e, err := mmsb.Open(t.TempDir(), &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +56,14 @@ func openDisk(t *testing.T) *engine.Engine {
 }
 
 // createPages creates n pages of memPageSize bytes and returns their IDs.
-func createPages(t *testing.T, ctx context.Context, e *engine.Engine, n int) []base.PageID {
+func createPages(t *testing.T, ctx context.Context, e *mmsb.Bus, n int) []base.PageID {
 	t.Helper()
 	ids := make([]base.PageID, 0, n)
-	specs := make([]engine.PageSpec, 0, memChunk)
+	specs := make([]mmsb.PageSpec, 0, memChunk)
 	for len(ids) < n {
 		specs = specs[:0]
 		for i := 0; i < memChunk && len(ids)+i < n; i++ {
-			specs = append(specs, engine.PageSpec{Size: memPageSize})
+			specs = append(specs, mmsb.PageSpec{Size: memPageSize})
 		}
 		got, err := e.CreatePages(ctx, specs)
 		if err != nil {
@@ -82,7 +82,7 @@ func stamp(id base.PageID, dst *[16]byte) (off uint32) {
 }
 
 // writePages commits one 16-byte delta to every page of ids.
-func writePages(t *testing.T, ctx context.Context, e *engine.Engine, ids []base.PageID) {
+func writePages(t *testing.T, ctx context.Context, e *mmsb.Bus, ids []base.PageID) {
 	t.Helper()
 	ds := make([]delta.Delta, 0, memWriteBatch)
 	runs := make([]delta.Run, memWriteBatch)
@@ -103,7 +103,7 @@ func writePages(t *testing.T, ctx context.Context, e *engine.Engine, ids []base.
 
 // checkPages reads back every stride-th page and compares it with what
 // writePages wrote (the rest of the page must still be zero).
-func checkPages(t *testing.T, e *engine.Engine, ids []base.PageID, stride int) {
+func checkPages(t *testing.T, e *mmsb.Bus, ids []base.PageID, stride int) {
 	t.Helper()
 	want := make([]byte, memPageSize)
 	var s [16]byte

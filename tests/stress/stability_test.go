@@ -11,14 +11,15 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/internal/validate"
+	"github.com/mmsb-go/mmsb/tick"
 )
 
 // The stability workload's page pool: three element types, so that every
@@ -232,13 +233,13 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 	var c stCounts
 	rng := rand.New(rand.NewPCG(*flagSeed, 0x737461626c65))
 	clock := int64(1_767_225_600_000_000_000)
-	e, err := engine.Open("", &engine.Options{Sync: tlog.SyncNone, CheckpointBytes: -1,
+	e, err := mmsb.Open("", &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1,
 		Clock: func() int64 { clock += 1000; return clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	o, err := engine.NewOrchestrator(e, &engine.TickOptions{})
+	o, err := tick.New(e, &tick.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,19 +249,19 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 	// operation touches: the control run writes its NaN there, where it
 	// cannot flow into a binding.
 	m := &stModel{bound: map[base.PageID]bool{}, bindParents: map[base.PageID][]base.PageID{}}
-	var specs []engine.PageSpec
+	var specs []mmsb.PageSpec
 	add := func(k stKind, n, size int) {
 		for i := 0; i < n; i++ {
 			m.kinds = append(m.kinds, k)
-			specs = append(specs, engine.PageSpec{Size: size,
-				Meta: []page.MetaEntry{{Key: engine.TypeMetaKey, Value: []byte(k.String())}}})
+			specs = append(specs, mmsb.PageSpec{Size: size,
+				Meta: []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte(k.String())}}})
 		}
 	}
 	add(kindF64, stF64Pages, stF64Size)
 	add(kindI64, stI64Pages, stI64Size)
 	add(kindBool, stBoolPages, stBoolSize)
-	specs = append(specs, engine.PageSpec{Size: stF64Size,
-		Meta: []page.MetaEntry{{Key: engine.TypeMetaKey, Value: []byte("f64")}}})
+	specs = append(specs, mmsb.PageSpec{Size: stF64Size,
+		Meta: []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}})
 	ids, err := e.CreatePages(ctx, specs)
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +276,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 	// checks; it only fails when the control asks it to).
 	cycle := 0
 	iv := validate.NewInvariants()
-	if err := iv.Register("user.fails-at-cycle", func(*engine.Engine) error {
+	if err := iv.Register("user.fails-at-cycle", func(*mmsb.Bus) error {
 		if cfg.injectUsr != 0 && cycle == cfg.injectUsr {
 			return fmt.Errorf("injected failure at cycle %d", cycle)
 		}
@@ -354,7 +355,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 				}
 				err := e.AddEdge(ctx, ed.Parent, ed.Child, ed.Type)
 				if m.reaches(ed.Child, ed.Parent) {
-					refused(fmt.Sprintf("edge %v closing a cycle", ed), err, engine.ErrCycle, lsn, m.edges)
+					refused(fmt.Sprintf("edge %v closing a cycle", ed), err, mmsb.ErrCycle, lsn, m.edges)
 					c.cyclesRefused++
 					continue
 				}
@@ -383,7 +384,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 				}
 				back := base.EdgeType(rng.IntN(base.NumEdgeTypes))
 				err := e.AddEdge(ctx, tail, ed.Parent, back)
-				refused(fmt.Sprintf("back edge %d -> %d (%v)", tail, ed.Parent, back), err, engine.ErrCycle, lsn, m.edges)
+				refused(fmt.Sprintf("back edge %d -> %d (%v)", tail, ed.Parent, back), err, mmsb.ErrCycle, lsn, m.edges)
 				var ce *graph.CycleError
 				if !errors.As(err, &ce) || len(ce.Path) < 2 {
 					t.Fatalf("cycle %d: cycle refusal %v does not name the cycle", cycle, err)
@@ -396,7 +397,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 				ed := m.edges[rng.IntN(len(m.edges))]
 				err := e.RemoveEdge(ctx, ed.Parent, ed.Child, ed.Type)
 				if m.ownedByBinding(ed) {
-					refused(fmt.Sprintf("removal of binding edge %v", ed), err, engine.ErrPageInUse, lsn, m.edges)
+					refused(fmt.Sprintf("removal of binding edge %v", ed), err, mmsb.ErrPageInUse, lsn, m.edges)
 					c.removeRefused++
 					continue
 				}
@@ -432,7 +433,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 					cyc = cyc || m.reaches(child, p)
 				}
 				if cyc {
-					refused(fmt.Sprintf("binding of %d to %s%v closing a cycle", child, fn, parents), err, engine.ErrCycle, lsn, m.edges)
+					refused(fmt.Sprintf("binding of %d to %s%v closing a cycle", child, fn, parents), err, mmsb.ErrCycle, lsn, m.edges)
 					c.bindCyclesRefused++
 					continue
 				}
@@ -448,7 +449,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 			default: // unbind a random derived page, or clear a page's flags
 				if len(m.bound) == 0 || len(m.bound) < stMaxBound/2 && rng.IntN(2) == 0 {
 					id := base.PageID(1 + rng.IntN(stPool))
-					if err := e.ClearFlags(ctx, id, engine.FlagStale|engine.FlagSyncPending|engine.FlagIRInvalid); err != nil {
+					if err := e.ClearFlags(ctx, id, mmsb.FlagStale|mmsb.FlagSyncPending|mmsb.FlagIRInvalid); err != nil {
 						t.Fatalf("cycle %d: clear flags of %d: %v", cycle, id, err)
 					}
 					c.flagClears++
@@ -559,8 +560,8 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 		}
 	}
 	mt := o.Metrics()
-	figure(t, "stability_ticks", "ticks", mt.Ticks, "p50", mt.Phases[engine.PhaseTotal].P50,
-		"p99", mt.Phases[engine.PhaseTotal].P99, "max", mt.Phases[engine.PhaseTotal].Max,
+	figure(t, "stability_ticks", "ticks", mt.Ticks, "p50", mt.Phases[tick.PhaseTotal].P50,
+		"p99", mt.Phases[tick.PhaseTotal].P99, "max", mt.Phases[tick.PhaseTotal].Max,
 		"edges", len(m.edges), "bindings", len(m.bound), "last_lsn", e.LastLSN())
 	return c, viol
 }

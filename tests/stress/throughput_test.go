@@ -15,9 +15,9 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/delta"
-	"github.com/mmsb-go/mmsb/internal/engine"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
@@ -88,7 +88,7 @@ func (m *tpModel) page(id base.PageID) []byte {
 	return m.pages[i*tpPageSize : (i+1)*tpPageSize]
 }
 
-// hash follows engine.StateHash's definition: xxhash64 over the pages in
+// hash follows mmsb.StateHash's definition: xxhash64 over the pages in
 // ascending ID order, each as ID, size and epoch (uint64 little-endian)
 // followed by its bytes.
 func (m *tpModel) hash() uint64 {
@@ -141,14 +141,14 @@ type tpResult struct {
 
 func runThroughput(t *testing.T, ctx context.Context, seed uint64, workers, count int, model *tpModel, want uint64) tpResult {
 	t.Helper()
-	e, err := engine.Open("", &engine.Options{Sync: tlog.SyncNone, Workers: workers, CheckpointBytes: -1})
+	e, err := mmsb.Open("", &mmsb.Options{Sync: tlog.SyncNone, Workers: workers, CheckpointBytes: -1})
 	if err != nil {
 		t.Fatalf("workers %d: open: %v", workers, err)
 	}
 	defer e.Close()
-	specs := make([]engine.PageSpec, tpPages)
+	specs := make([]mmsb.PageSpec, tpPages)
 	for i := range specs {
-		specs[i] = engine.PageSpec{Size: tpPageSize}
+		specs[i] = mmsb.PageSpec{Size: tpPageSize}
 	}
 	ids, err := e.CreatePages(ctx, specs)
 	if err != nil {

@@ -1,0 +1,558 @@
+package mmsb
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+)
+
+// HistEntry is one slot of the in-memory write-history ring used by
+// provenance: the entry for LSN l sits at index l & (len(ring)-1). It is 24
+// bytes, written once per operation. It deliberately holds nothing that
+// depends on the page's previous state (such as the previous write's LSN):
+// that would need a random load per delta on the commit hot path, and make
+// parallel apply write neighbouring entries from different cores. A page's
+// earlier writes are found by scanning the ring backwards (histPrev).
+type HistEntry struct {
+	LSN  base.LSN    // the operation's LSN (0: slot unused)
+	Page base.PageID // page written (0 for non-page ops)
+	Lo   uint32      // bounding byte range [Lo, End()) written
+	hi   uint32      // End() | histDerived
+}
+
+const histDerived = 1 << 31
+
+// End returns the end of the bounding byte range written.
+func (h *HistEntry) End() uint32 { return h.hi &^ histDerived }
+
+// Derived reports whether propagation wrote it.
+func (h *HistEntry) Derived() bool { return h.hi&histDerived != 0 }
+
+func histHi(hi uint32, derived bool) uint32 {
+	if derived {
+		return hi | histDerived
+	}
+	return hi
+}
+
+// commitStamp is one slot of the commit-time ring: the LSN range and time
+// of a committed record.
+type commitStamp struct {
+	First, Last base.LSN
+	Time        int64
+}
+
+// checkCreate validates a page creation without applying it.
+func (e *Bus) checkCreate(id base.PageID, size uint32, loc base.Location, meta []byte) error {
+	if id == 0 {
+		return fmt.Errorf("%w: page id 0 is reserved", ErrInvalidPage)
+	}
+	if size == 0 || size > base.MaxPageSize {
+		return fmt.Errorf("%w: page %d size %d (want 1..%d)", ErrInvalidPage, id, size, base.MaxPageSize)
+	}
+	if loc != base.LocationCPU {
+		return fmt.Errorf("%w: page %d location %v: no device backend exists, only cpu is supported", ErrInvalidPage, id, loc)
+	}
+	if _, ok := e.store.Lookup(id); ok {
+		return fmt.Errorf("%w: page %d", ErrPageExists, id)
+	}
+	if len(meta) > page.MaxMetaBytes {
+		return fmt.Errorf("%w: page %d metadata %d bytes exceeds %d", ErrInvalidPage, id, len(meta), page.MaxMetaBytes)
+	}
+	if _, err := page.DecodeMeta(meta); err != nil {
+		return fmt.Errorf("%w: page %d metadata: %w", ErrInvalidPage, id, err)
+	}
+	return nil
+}
+
+// checkFree validates freeing a page.
+func (e *Bus) checkFree(id base.PageID) error {
+	if _, ok := e.store.Lookup(id); !ok {
+		return fmt.Errorf("%w: page %d", ErrPageNotFound, id)
+	}
+	if e.graph.HasEdges(id) {
+		return fmt.Errorf("%w: page %d (remove its edges first)", ErrPageInUse, id)
+	}
+	if _, ok := e.bindings[id]; ok {
+		return fmt.Errorf("%w: page %d is bound (unbind it first)", ErrPageInUse, id)
+	}
+	return nil
+}
+
+// checkDelta validates one delta against the current state; pending is the
+// number of earlier deltas to the same page in the same batch (for
+// CheckEpoch).
+func (e *Bus) checkDelta(d *delta.Delta, pending base.Epoch) (page.Slot, error) {
+	sl, ok := e.store.Lookup(d.Page)
+	if !ok {
+		sl = noSlot
+	}
+	return e.checkDeltaAt(d, sl, pending)
+}
+
+// ValidateBatch checks every delta of ds against the current state exactly
+// as Commit would, without committing anything, and calls reject(i, err) for
+// each delta Commit would refuse. A CheckEpoch delta is checked against the
+// page's epoch plus the number of accepted deltas to the same page before it
+// in ds, so the accepted deltas, committed in order as one batch, succeed
+// unless the state changes in between. It returns the number of accepted
+// deltas, or ErrClosed.
+//
+// The tick orchestrator uses it to reject bad submissions one by one instead
+// of failing a whole tick.
+func (e *Bus) ValidateBatch(ds []delta.Delta, reject func(i int, err error)) (int, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return 0, ErrClosed
+	}
+	var pending map[base.PageID]base.Epoch // only CheckEpoch deltas need it
+	accepted := 0
+	for i := range ds {
+		d := &ds[i]
+		var p base.Epoch
+		if d.CheckEpoch && pending != nil {
+			p = pending[d.Page]
+		}
+		if _, err := e.checkDelta(d, p); err != nil {
+			reject(i, err)
+			continue
+		}
+		if pending == nil {
+			pending = map[base.PageID]base.Epoch{}
+		}
+		pending[d.Page]++
+		accepted++
+	}
+	return accepted, nil
+}
+
+// checkDeltaAt is checkDelta with the page's slot already looked up (noSlot:
+// the page does not exist).
+func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending base.Epoch) (page.Slot, error) {
+	if sl == noSlot {
+		return 0, fmt.Errorf("%w: delta for page %d", ErrPageNotFound, d.Page)
+	}
+	if err := delta.Validate(d, e.store.Size(sl)); err != nil {
+		return 0, fmt.Errorf("%w: page %d: %w", ErrInvalidDelta, d.Page, err)
+	}
+	if d.CheckEpoch {
+		if cur := e.store.Epoch(sl) + pending; cur != d.ExpectEpoch {
+			return 0, fmt.Errorf("%w: page %d is at epoch %d, delta expects %d", ErrConflict, d.Page, cur, d.ExpectEpoch)
+		}
+	}
+	return sl, nil
+}
+
+// applyDelta applies a validated delta at lsn. Caller holds e.mu.
+func (e *Bus) applyDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64, derived bool) {
+	if e.cow != nil {
+		e.cowSave(d.Page)
+	}
+	delta.Apply(d, e.store.Bytes(sl))
+	e.finishDelta(sl, d, lsn, t)
+	e.histDelta(lsn, d, derived)
+}
+
+// finishDelta does the bookkeeping of an applied delta: epoch, last-write
+// LSN, dirty tracking. The history entry is written separately (histDelta).
+func (e *Bus) finishDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64) {
+	ep := e.store.Epoch(sl) + 1
+	e.store.SetEpoch(sl, ep)
+	e.store.SetLastLSN(sl, lsn)
+	d.LSN, d.Epoch, d.Time = lsn, ep, t
+	if e.graphHasEdges {
+		e.markDirty(d.Page)
+	}
+}
+
+// histDelta records a delta in the write-history ring.
+func (e *Bus) histDelta(lsn base.LSN, d *delta.Delta, derived bool) {
+	if e.hist != nil {
+		lo, hi := deltaBounds(d)
+		e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: d.Page, Lo: lo, hi: histHi(hi, derived)}
+	}
+}
+
+// histPrev returns the LSN of the newest operation on page id before LSN
+// before that the ring still holds. ok is false when the ring no longer
+// covers the history needed to answer (the caller reads the log instead).
+// Caller holds e.mu.
+func (e *Bus) histPrev(id base.PageID, before base.LSN) (base.LSN, bool) {
+	if e.hist == nil {
+		return 0, false
+	}
+	n := base.LSN(len(e.hist))
+	for lsn := before - 1; lsn > 0 && before-lsn <= n; lsn-- {
+		h := &e.hist[uint64(lsn)&e.histMask]
+		if h.LSN != lsn {
+			return 0, false // overwritten (or never written): history gone
+		}
+		if h.Page == id {
+			return lsn, true
+		}
+	}
+	if before <= n {
+		return 0, true // the ring reaches back to LSN 1: no earlier write
+	}
+	return 0, false
+}
+
+// deltaBounds returns the bounding range a delta writes.
+func deltaBounds(d *delta.Delta) (lo, hi uint32) {
+	switch d.Form {
+	case delta.FormRuns:
+		lo = ^uint32(0)
+		for i := range d.Runs {
+			r := &d.Runs[i]
+			if r.Offset < lo {
+				lo = r.Offset
+			}
+			if end := r.Offset + uint32(len(r.Data)); end > hi {
+				hi = end
+			}
+		}
+		if lo > hi {
+			lo = hi
+		}
+		return lo, hi
+	default:
+		first, last := -1, -1
+		for i := 0; i < int(d.MaskLen); i++ {
+			if d.Mask[i>>3]&(1<<(i&7)) != 0 {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if first < 0 {
+			return 0, 0
+		}
+		return uint32(first), uint32(last + 1)
+	}
+}
+
+func (e *Bus) markDirty(id base.PageID) {
+	if _, ok := e.dirtySet[id]; ok {
+		return
+	}
+	if !e.graph.HasEdges(id) {
+		return
+	}
+	e.dirtySet[id] = struct{}{}
+	e.dirty = append(e.dirty, id)
+}
+
+// applyOp validates and applies one logged operation at lsn. It is the one
+// place where recovered operations change state, and live control
+// operations go through it too after they are logged.
+func (e *Bus) applyOp(op *record.Op, lsn base.LSN, t int64) error {
+	switch op.Kind {
+	case record.OpDelta, record.OpDerived:
+		sl, err := e.checkDelta(&op.Delta, 0)
+		if err != nil {
+			return err
+		}
+		if op.Kind == record.OpDerived {
+			e.setDerivedReads(op.Delta.Page, op.Reads, lsn)
+		}
+		e.applyDelta(sl, &op.Delta, lsn, t, op.Kind == record.OpDerived)
+	case record.OpCreatePage:
+		if err := e.checkCreate(op.Page, op.Size, op.Location, op.Meta); err != nil {
+			return err
+		}
+		sl, err := e.store.Create(op.Page, int(op.Size), op.Location)
+		if err != nil {
+			return err
+		}
+		if len(op.Meta) > 0 {
+			entries, _ := page.DecodeMeta(op.Meta)
+			if err := e.store.SetMeta(sl, entries); err != nil {
+				return err
+			}
+		}
+		e.store.SetLastLSN(sl, lsn)
+		if op.Page >= e.nextID {
+			e.nextID = op.Page + 1
+		}
+		e.recordHist(lsn, op.Page, t)
+	case record.OpFreePage:
+		if err := e.checkFree(op.Page); err != nil {
+			return err
+		}
+		e.cowSave(op.Page)
+		if err := e.store.Free(op.Page); err != nil {
+			return err
+		}
+		delete(e.flags, op.Page)
+		delete(e.derivedReads, op.Page)
+		e.recordHist(lsn, op.Page, t)
+	case record.OpSetMeta:
+		sl, ok := e.store.Lookup(op.Page)
+		if !ok {
+			return fmt.Errorf("%w: page %d", ErrPageNotFound, op.Page)
+		}
+		entries, err := page.DecodeMeta(op.Meta)
+		if err != nil {
+			return fmt.Errorf("%w: page %d metadata: %w", ErrInvalidPage, op.Page, err)
+		}
+		e.cowSave(op.Page)
+		if err := e.store.SetMeta(sl, entries); err != nil {
+			return fmt.Errorf("%w: page %d: %w", ErrInvalidPage, op.Page, err)
+		}
+		e.recordHist(lsn, op.Page, t)
+	case record.OpAddEdge:
+		if err := e.checkEdgeEnds(op.Parent, op.Child, op.EdgeType); err != nil {
+			return err
+		}
+		if err := e.checkDataEdgeOwner(op.Parent, op.Child, op.EdgeType); err != nil {
+			return err
+		}
+		if _, err := e.graph.AddEdge(op.Parent, op.Child, base.EdgeType(op.EdgeType)); err != nil {
+			return err
+		}
+		e.graphHasEdges = true
+		e.recordHist(lsn, 0, t)
+	case record.OpRemoveEdge:
+		if op.EdgeType == record.AllEdgeTypes {
+			e.graph.RemoveEdges(op.Parent, op.Child)
+		} else {
+			e.graph.RemoveEdge(op.Parent, op.Child, base.EdgeType(op.EdgeType))
+		}
+		e.graphHasEdges = e.graph.NumEdges() > 0
+		e.recordHist(lsn, 0, t)
+	case record.OpBind:
+		if err := e.checkBind(op.Page, op.Func, op.Parents, true); err != nil {
+			return err
+		}
+		e.bind(op.Page, op.Func, op.Params, op.Parents)
+		e.recordHist(lsn, op.Page, t)
+	case record.OpUnbind:
+		if _, ok := e.bindings[op.Page]; !ok {
+			return fmt.Errorf("%w: page %d", ErrNotDerived, op.Page)
+		}
+		e.unbind(op.Page)
+		e.recordHist(lsn, op.Page, t)
+	case record.OpSetFlags:
+		if _, ok := e.store.Lookup(op.Page); !ok {
+			return fmt.Errorf("%w: page %d", ErrPageNotFound, op.Page)
+		}
+		e.cowSave(op.Page)
+		if op.Flags == 0 {
+			delete(e.flags, op.Page)
+		} else {
+			e.flags[op.Page] = op.Flags
+		}
+		e.recordHist(lsn, op.Page, t)
+	default:
+		return fmt.Errorf("%w: unknown op %v", ErrCorruption, op.Kind)
+	}
+	e.lastLSN = lsn
+	e.lastTime = t
+	return nil
+}
+
+func (e *Bus) recordHist(lsn base.LSN, id base.PageID, t int64) {
+	if e.hist == nil {
+		return
+	}
+	_ = t
+	e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: id}
+}
+
+// checkDataEdgeOwner refuses a Data edge into a derived page from a page
+// that is not one of its binding's parents: Data edges into a derived page
+// are owned by its binding (Bind adds them, Unbind removes them).
+func (e *Bus) checkDataEdgeOwner(parent, child base.PageID, typ uint8) error {
+	if base.EdgeType(typ) != base.EdgeData {
+		return nil
+	}
+	if b, ok := e.bindings[child]; ok && !slices.Contains(b.Parents, parent) {
+		return fmt.Errorf("%w: data edges into derived page %d come from its binding (parents %v); page %d is not one of them",
+			ErrPageInUse, child, b.Parents, parent)
+	}
+	return nil
+}
+
+func (e *Bus) checkEdgeEnds(parent, child base.PageID, typ uint8) error {
+	if typ >= base.NumEdgeTypes {
+		return fmt.Errorf("%w: unknown edge type %d", ErrInvalidOption, typ)
+	}
+	if _, ok := e.store.Lookup(parent); !ok {
+		return fmt.Errorf("%w: edge parent %d", ErrPageNotFound, parent)
+	}
+	if _, ok := e.store.Lookup(child); !ok {
+		return fmt.Errorf("%w: edge child %d", ErrPageNotFound, child)
+	}
+	return nil
+}
+
+// checkBind validates a binding. When tryEdges, it also proves the Data
+// edges parent -> child can be added (tentatively adding and removing them).
+func (e *Bus) checkBind(child base.PageID, fn string, parents []base.PageID, tryEdges bool) error {
+	if _, ok := e.store.Lookup(child); !ok {
+		return fmt.Errorf("%w: derived page %d", ErrPageNotFound, child)
+	}
+	if _, ok := e.bindings[child]; ok {
+		return fmt.Errorf("%w: page %d is already bound", ErrPageInUse, child)
+	}
+	if len(parents) == 0 {
+		return fmt.Errorf("%w: binding of page %d has no parents", ErrInvalidOption, child)
+	}
+	for _, p := range parents {
+		if _, ok := e.store.Lookup(p); !ok {
+			return fmt.Errorf("%w: parent %d of derived page %d", ErrPageNotFound, p, child)
+		}
+	}
+	// A derived page's Data edges are exactly its binding's: refuse a
+	// binding that would leave a foreign Data edge into the page.
+	for _, ed := range e.graph.AppendParents(nil, child) {
+		if ed.Type == base.EdgeData && !slices.Contains(parents, ed.Parent) {
+			return fmt.Errorf("%w: page %d already has a data edge from page %d, which is not among the binding's parents %v (remove it or list it)",
+				ErrPageInUse, child, ed.Parent, parents)
+		}
+	}
+	if !tryEdges {
+		return nil
+	}
+	var added []base.PageID
+	var err error
+	for _, p := range parents {
+		var ok bool
+		ok, err = e.graph.AddEdge(p, child, base.EdgeData)
+		if err != nil {
+			break
+		}
+		if ok {
+			added = append(added, p)
+		}
+	}
+	for _, p := range added {
+		e.graph.RemoveEdge(p, child, base.EdgeData)
+	}
+	return err
+}
+
+func (e *Bus) bind(child base.PageID, fn string, params []byte, parents []base.PageID) {
+	b := &Binding{Func: fn, Params: append([]byte(nil), params...), Parents: append([]base.PageID(nil), parents...)}
+	e.bindings[child] = b
+	for _, p := range parents {
+		e.graph.AddEdge(p, child, base.EdgeData)
+	}
+	e.graphHasEdges = true
+}
+
+func (e *Bus) unbind(child base.PageID) {
+	b := e.bindings[child]
+	delete(e.bindings, child)
+	delete(e.derivedReads, child)
+	for _, p := range b.Parents {
+		e.graph.RemoveEdge(p, child, base.EdgeData)
+	}
+	e.graphHasEdges = e.graph.NumEdges() > 0
+}
+
+func (e *Bus) setDerivedReads(child base.PageID, reads []record.ParentRead, lsn base.LSN) {
+	dr := e.derivedReads[child]
+	if dr == nil {
+		dr = &Derivation{}
+		e.derivedReads[child] = dr
+	}
+	dr.LSN = lsn
+	dr.Reads = append(dr.Reads[:0], reads...)
+}
+
+// Derivation is the most recent propagation write of a derived page: its
+// LSN and the parent pages (with their last-write LSNs) it was computed from.
+type Derivation struct {
+	LSN   base.LSN
+	Reads []record.ParentRead
+}
+
+// commitRing is the number of recent commits whose times are kept in memory.
+const commitRing = 4096
+
+// stampCommit records a commit's LSN range and time. Caller holds e.mu.
+func (e *Bus) stampCommit(first, last base.LSN, t int64) {
+	if e.commits == nil {
+		return
+	}
+	e.commits[e.commitCount&(commitRing-1)] = commitStamp{First: first, Last: last, Time: t}
+	e.commitCount++
+}
+
+// commitTime returns the commit time of the operation at lsn if it is among
+// the recent commits kept in memory.
+func (e *Bus) commitTime(lsn base.LSN) (int64, bool) {
+	n := min(e.commitCount, commitRing)
+	// The ring holds commits in LSN order; search backwards from the newest.
+	for i := uint64(0); i < n; i++ {
+		c := &e.commits[(e.commitCount-1-i)&(commitRing-1)]
+		if lsn >= c.First && lsn <= c.Last {
+			return c.Time, true
+		}
+		if lsn > c.Last {
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// applyOps applies decoded operations with LSNs first, first+1, ... (first
+// must be e.lastLSN+1) and returns the index of a failing operation. Runs of
+// plain deltas are checked in one pass and applied in a second, like a live
+// batch: the two passes give the CPU independent loads to overlap (replay
+// is bound by cache misses on page memory). A delta with CheckEpoch breaks
+// the run: its check depends on the deltas before it.
+func (e *Bus) applyOps(ops []record.Op, first base.LSN, t int64) (int, error) {
+	for i := 0; i < len(ops); {
+		j := i
+		for j < len(ops) && ops[j].Kind == record.OpDelta && !ops[j].Delta.CheckEpoch {
+			j++
+		}
+		if j-i >= 2 {
+			if k, err := e.applyDeltaRun(ops[i:j], first+base.LSN(i), t); err != nil {
+				return i + k, err
+			}
+			i = j
+			continue
+		}
+		if err := e.applyOp(&ops[i], first+base.LSN(i), t); err != nil {
+			return i, err
+		}
+		i++
+	}
+	return 0, nil
+}
+
+func (e *Bus) applyDeltaRun(ops []record.Op, first base.LSN, t int64) (int, error) {
+	if cap(e.slots) < len(ops) {
+		e.slots = make([]page.Slot, len(ops))
+	}
+	slots := e.slots[:len(ops)]
+	for k := range ops {
+		sl, err := e.checkDelta(&ops[k].Delta, 0)
+		if err != nil {
+			return k, err
+		}
+		slots[k] = sl
+		if e.cow != nil {
+			e.cowSave(ops[k].Delta.Page)
+		}
+	}
+	for k := range ops {
+		lsn := first + base.LSN(k)
+		d := &ops[k].Delta
+		delta.Apply(d, e.store.Bytes(slots[k]))
+		e.finishDelta(slots[k], d, lsn, t)
+		e.histDelta(lsn, d, false)
+	}
+	e.lastLSN = first + base.LSN(len(ops)) - 1
+	e.lastTime = t
+	return 0, nil
+}

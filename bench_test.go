@@ -1,0 +1,227 @@
+package mmsb
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+)
+
+// benchCommit commits batches of 16-byte deltas over 65,536 pages of 1 KiB.
+var histEntries, segBytes = 0, int64(0)
+
+func benchCommit(b *testing.B, dir string, sync tlog.SyncMode, workers, batch int) {
+	e, err := Open(dir, &Options{SegmentBytes: segBytes, Sync: sync, Workers: workers, CheckpointBytes: -1, HistoryEntries: histEntries})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const pages, pageSize, size = 65536, 1024, 16
+	benchPages(b, e, pages, pageSize)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]delta.Delta, batch)
+	runs := make([]delta.Run, batch)
+	data := make([]byte, batch*size)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	b.SetBytes(size * int64(batch))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
+		if _, err := e.Commit(ctx, ds); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deltas/s")
+}
+
+func BenchmarkCommitMemory(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 1000) }
+func BenchmarkCommitMemory2W(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 1000) }
+func BenchmarkCommitDiskGroup(b *testing.B) {
+	benchCommit(b, b.TempDir(), tlog.SyncGroup, 1, 1000)
+}
+func BenchmarkCommitDiskAlways1(b *testing.B) {
+	benchCommit(b, b.TempDir(), tlog.SyncAlways, 1, 1)
+}
+
+func BenchmarkCommitMemoryNoHist(b *testing.B) {
+	histEntries = -1
+	defer func() { histEntries = 0 }()
+	benchCommit(b, "", tlog.SyncNone, 1, 1000)
+}
+
+func BenchmarkCommitMemorySeg8M(b *testing.B) {
+	segBytes = 8 << 20
+	defer func() { segBytes = 0 }()
+	benchCommit(b, "", tlog.SyncNone, 1, 1000)
+}
+
+// BenchmarkReplay measures replaying 1M logged 16-byte deltas into a fresh
+// bus (the recovery path); reports deltas/s.
+func BenchmarkReplay(b *testing.B) {
+	e, err := Open("", &Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const pages, pageSize, size, batch, total = 65536, 1024, 16, 1000, 1_000_000
+	benchPages(b, e, pages, pageSize)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]delta.Delta, batch)
+	runs := make([]delta.Run, batch)
+	data := make([]byte, batch*size)
+	for n := 0; n < total/batch; n++ {
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
+		if _, err := e.Commit(ctx, ds); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		r, err := e.Replay(ctx, ReplayTarget{FromEmpty: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Close()
+	}
+	b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "deltas/s")
+}
+
+func BenchmarkCommitMemoryBatch4k(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 4000) }
+func BenchmarkCommitMemory2WBatch4k(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 4000) }
+
+// BenchmarkCommitDiskGroupAsync commits from one goroutine on disk with
+// group sync, keeping up to 4 batches in flight (CommitAsync, then
+// WaitDurable of the batch 4 back): fsyncs overlap building the next batch.
+func BenchmarkCommitDiskGroupAsync(b *testing.B) {
+	e, err := Open(b.TempDir(), &Options{Sync: tlog.SyncGroup, CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const pages, pageSize, size, batch, depth = 65536, 1024, 16, 1000, 4
+	benchPages(b, e, pages, pageSize)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]delta.Delta, batch)
+	runs := make([]delta.Run, batch)
+	data := make([]byte, batch*size)
+	var inflight [depth]base.LSN
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
+		info, err := e.CommitAsync(ctx, ds)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if old := inflight[n%depth]; old != 0 {
+			if err := e.WaitDurable(ctx, old); err != nil {
+				b.Fatal(err)
+			}
+		}
+		inflight[n%depth] = info.LastLSN
+	}
+	if err := e.WaitDurable(ctx, e.LastLSN()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deltas/s")
+	b.ReportMetric(float64(e.Stats().Log.Syncs)/float64(b.N), "fsyncs/batch")
+}
+
+func BenchmarkCommitMemoryBatch10k(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 10000) }
+func BenchmarkCommitMemory2WBatch10k(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 10000) }
+
+// BenchmarkCheckpointWhileCommitting takes a checkpoint of 65,536 random
+// 1 KiB pages (on disk) while one goroutine keeps committing batches of
+// 1,000 16-byte deltas; it reports the checkpoint's duration, the commits
+// that ran meanwhile and their longest latency (copy on write keeps commits
+// going).
+func BenchmarkCheckpointWhileCommitting(b *testing.B) {
+	e, err := Open(b.TempDir(), &Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const pages = 65536
+	benchPages(b, e, pages, 1024)
+	rng := rand.New(rand.NewPCG(3, 3))
+	full := make([]byte, 1024)
+	for i := range full {
+		full[i] = byte(rng.Uint32())
+	}
+	var ds []delta.Delta
+	for id := 1; id <= pages; id++ {
+		ds = append(ds, delta.Delta{Page: base.PageID(id), Runs: []delta.Run{{Data: full}}})
+		if len(ds) == 1024 {
+			if _, err := e.Commit(ctx, ds); err != nil {
+				b.Fatal(err)
+			}
+			ds = ds[:0]
+		}
+	}
+	small := make([]byte, 16)
+	batch := make([]delta.Delta, 1000)
+	runs := make([]delta.Run, 1000)
+	var commits int
+	var worst, total time.Duration
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		done := make(chan error, 1)
+		t0 := time.Now()
+		go func() { _, err := e.Checkpoint(ctx); done <- err }()
+		for running := true; running; {
+			select {
+			case err := <-done:
+				if err != nil {
+					b.Fatal(err)
+				}
+				running = false
+				continue
+			default:
+			}
+			for i := range batch {
+				runs[i] = delta.Run{Offset: uint32(rng.IntN(1000)), Data: small}
+				batch[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
+			}
+			c0 := time.Now()
+			if _, err := e.Commit(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			worst = max(worst, time.Since(c0))
+			commits++
+		}
+		total += time.Since(t0)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ckpt-ms")
+	b.ReportMetric(float64(commits)/float64(b.N), "commits/ckpt")
+	b.ReportMetric(float64(worst.Microseconds()), "max-commit-µs")
+}
+
+// benchPages creates n pages of size bytes.
+func benchPages(b *testing.B, e *Bus, n, size int) {
+	b.Helper()
+	specs := make([]PageSpec, n)
+	for i := range specs {
+		specs[i] = PageSpec{Size: size}
+	}
+	if _, err := e.CreatePages(ctx, specs); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// fillBatch makes ds a batch of size-byte deltas (slices of data) at random
+// offsets of random pages among pages pages of pageSize bytes, reusing runs.
+func fillBatch(rng *rand.Rand, ds []delta.Delta, runs []delta.Run, data []byte, pages, pageSize, size int) {
+	for i := range ds {
+		runs[i] = delta.Run{Offset: uint32(rng.IntN(pageSize - size)), Data: data[i*size : (i+1)*size]}
+		ds[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
+	}
+}

@@ -1,0 +1,361 @@
+package mmsb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/invariants"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// keepCheckpoints is how many checkpoints are retained. Log segments are
+// removed only once the OLDEST retained checkpoint covers them, so a corrupt
+// newest checkpoint can always fall back to the previous one plus the log.
+const keepCheckpoints = 2
+
+// CheckpointInfo describes a checkpoint taken.
+type CheckpointInfo struct {
+	Path            string
+	LSN             base.LSN
+	Pages           int
+	Bytes           int64
+	Duration        time.Duration
+	SegmentsRemoved int
+}
+
+// Checkpoint writes a full snapshot (pages in ID order, metadata, flags,
+// edges, bindings, counters and the LSN covered) atomically, then removes
+// old checkpoints and the log segments the oldest retained one covers.
+//
+// Commits go on while the pages are written: the snapshot is taken at one
+// LSN (under the lock: page IDs, graph, bindings, counters), and a commit
+// that is about to change a page the checkpoint has not written yet first
+// saves the page's image as of that LSN (copy on write). The checkpoint then
+// writes the saved image instead of the live page. Extra memory is bounded
+// by the pages changed while the checkpoint runs.
+func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
+	e.ckptMu.Lock()
+	defer e.ckptMu.Unlock()
+	start := time.Now()
+	e.mu.Lock()
+	if err := e.usable(); err != nil {
+		e.mu.Unlock()
+		return CheckpointInfo{}, err
+	}
+	// The log must durably hold everything the checkpoint covers, so that
+	// the log never ends before a checkpoint's LSN.
+	if e.log != nil {
+		if err := e.log.Sync(); err != nil {
+			err = e.fail(err)
+			e.mu.Unlock()
+			return CheckpointInfo{}, err
+		}
+	}
+	snap := e.beginSnapshotLocked()
+	e.mu.Unlock()
+
+	info, err := e.writeCheckpoint(snap)
+
+	e.mu.Lock()
+	e.cow = nil
+	var logBytes uint64
+	if e.log != nil {
+		logBytes = e.log.Stats().Bytes
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return info, err
+	}
+	e.lastCkptLSN = info.LSN
+	e.lastCkptBytes.Store(logBytes)
+	e.lastCkptTime.Store(time.Now().UnixNano())
+	e.checkpointCount++
+	if err := e.pruneAfterCheckpoint(&info); err != nil {
+		return info, err
+	}
+	info.Duration = time.Since(start)
+	return info, nil
+}
+
+// snapshot is what a checkpoint covers, taken at one LSN.
+type snapshot struct {
+	state    record.State
+	ids      []base.PageID // live pages at the LSN, ascending
+	edges    []graph.Edge
+	bindings []base.PageID
+	binds    map[base.PageID]Binding
+}
+
+// cowState is the copy-on-write bookkeeping of a running checkpoint.
+// Guarded by e.mu: commits change it under the write lock, the checkpoint
+// writer reads it (and advances written) under the read lock.
+type cowState struct {
+	snap    *snapshot
+	written int // pages of snap.ids already written (a prefix: IDs ascend)
+	pre     map[base.PageID]*record.PageImage
+}
+
+// beginSnapshotLocked captures the checkpoint's snapshot and turns copy on
+// write on. Caller holds e.mu.
+func (e *Bus) beginSnapshotLocked() *snapshot {
+	s := &snapshot{
+		state: record.State{LastLSN: e.lastLSN, NextID: e.nextID, LastTime: e.lastTime,
+			Pages: uint64(e.store.Len()), Edges: uint64(e.graph.NumEdges()), Bindings: uint64(len(e.bindings))},
+		ids:      e.store.AppendIDs(make([]base.PageID, 0, e.store.Len())),
+		bindings: e.sortedBindingIDs(),
+		binds:    make(map[base.PageID]Binding, len(e.bindings)),
+	}
+	e.graph.Edges(func(ed graph.Edge) bool { s.edges = append(s.edges, ed); return true })
+	for id, b := range e.bindings {
+		s.binds[id] = *b // bindings are replaced, never mutated, so sharing slices is safe
+	}
+	e.cow = &cowState{snap: s, pre: map[base.PageID]*record.PageImage{}}
+	return s
+}
+
+// cowSave saves page id's image before it changes, if a running checkpoint
+// still needs it. Caller holds e.mu for writing.
+func (e *Bus) cowSave(id base.PageID) {
+	c := e.cow
+	if c == nil {
+		return
+	}
+	if _, ok := c.pre[id]; ok {
+		return
+	}
+	ids := c.snap.ids
+	k, found := slices.BinarySearch(ids, id)
+	if !found || k < c.written {
+		return // created after the snapshot, or already written
+	}
+	sl, ok := e.store.Lookup(id)
+	if !ok {
+		return
+	}
+	c.pre[id] = e.pageImage(sl, true)
+}
+
+// pageImage builds a page's checkpoint image; clone copies the bytes
+// (metadata is always copied by AppendMeta).
+func (e *Bus) pageImage(sl page.Slot, clone bool) *record.PageImage {
+	id := e.store.ID(sl)
+	data := e.store.Bytes(sl)
+	if clone {
+		data = bytes.Clone(data)
+	}
+	return &record.PageImage{ID: id, Size: uint32(e.store.Size(sl)), Location: e.store.Location(sl),
+		Epoch: e.store.Epoch(sl), LastLSN: e.store.LastLSN(sl), Flags: e.flags[id],
+		Meta: page.AppendMeta(nil, e.store.Meta(sl)), Data: data}
+}
+
+// ckptPageBatch is how many pages the checkpoint encodes per read-lock hold.
+const ckptPageBatch = 64
+
+// writeCheckpoint writes snap to a new checkpoint file. Pages are encoded
+// under the read lock in small batches (so commits interleave) and written
+// to the file outside it.
+func (e *Bus) writeCheckpoint(snap *snapshot) (CheckpointInfo, error) {
+	lsn := snap.state.LastLSN
+	w, err := checkpoint.Create(e.fs, e.ckptDir(), lsn)
+	if err != nil {
+		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+	}
+	fail := func(err error) (CheckpointInfo, error) {
+		w.Abort()
+		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+	}
+	buf := record.AppendState(nil, &snap.state)
+	if err := w.Append(record.CkptState, buf); err != nil {
+		return fail(err)
+	}
+	var batch []byte
+	var ends []int
+	for i := 0; i < len(snap.ids); {
+		batch, ends = batch[:0], ends[:0]
+		e.mu.RLock()
+		if e.closed {
+			e.mu.RUnlock()
+			return fail(ErrClosed)
+		}
+		for n := 0; i < len(snap.ids) && n < ckptPageBatch; i, n = i+1, n+1 {
+			id := snap.ids[i]
+			img, ok := e.cow.pre[id]
+			if !ok {
+				sl, live := e.store.Lookup(id)
+				if !live {
+					e.mu.RUnlock()
+					return fail(fmt.Errorf("page %d vanished without a saved image", id))
+				}
+				img = e.pageImage(sl, false) // encoded below, before the lock is released
+			}
+			batch = record.AppendPage(batch, img)
+			ends = append(ends, len(batch))
+			e.cow.written = i + 1
+		}
+		e.mu.RUnlock()
+		from := 0
+		for _, end := range ends {
+			if err := w.Append(record.CkptPage, batch[from:end]); err != nil {
+				return fail(err)
+			}
+			from = end
+		}
+	}
+	for _, ed := range snap.edges {
+		buf = record.AppendEdge(buf[:0], record.OpAddEdge, ed.Parent, ed.Child, uint8(ed.Type))
+		if err := w.Append(record.CkptEdge, buf); err != nil {
+			return fail(err)
+		}
+	}
+	for _, id := range snap.bindings {
+		b := snap.binds[id]
+		buf = record.AppendBind(buf[:0], id, b.Func, b.Params, b.Parents)
+		if err := w.Append(record.CkptBinding, buf); err != nil {
+			return fail(err)
+		}
+	}
+	path, err := w.Commit()
+	if err != nil {
+		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+	}
+	if invariants.Enabled {
+		// Read back what was just written: every frame and the trailer.
+		if err := checkpoint.Verify(e.fs, path); err != nil {
+			panic(fmt.Sprintf("invariants: checkpoint %s does not verify: %v", path, err))
+		}
+	}
+	return CheckpointInfo{Path: path, LSN: lsn, Pages: len(snap.ids)}, nil
+}
+
+func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
+	list, err := checkpoint.List(e.fs, e.ckptDir())
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if c.Path == info.Path {
+			info.Bytes = c.Size
+		}
+	}
+	if len(list) > keepCheckpoints {
+		for _, c := range list[keepCheckpoints:] {
+			if err := e.fs.Remove(c.Path); err != nil {
+				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
+			}
+		}
+		list = list[:keepCheckpoints]
+		_ = e.fs.SyncDir(e.ckptDir())
+	}
+	if e.log != nil && len(list) >= keepCheckpoints {
+		n, err := e.log.RemoveThrough(list[len(list)-1].LSN)
+		if err != nil {
+			return fmt.Errorf("mmsb: remove covered log segments: %w", err)
+		}
+		info.SegmentsRemoved = n
+	}
+	return nil
+}
+
+// loadCheckpoint loads a checkpoint into the (empty) state.
+func (e *Bus) loadCheckpoint(path string) error { return e.loadCheckpointFrom(e.fs, path) }
+
+func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
+	r, err := checkpoint.Open(fs, path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var st record.State
+	var img record.PageImage
+	var op record.Op
+	n := 0
+	for {
+		kind, payload, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		n++
+		if n == 1 && kind != record.CkptState {
+			return corruption.New(path, -1, "first record is kind %d, want state", kind)
+		}
+		switch kind {
+		case record.CkptState:
+			if n != 1 {
+				return corruption.New(path, -1, "second state record")
+			}
+			if st, err = record.DecodeState(payload); err != nil {
+				return corruption.Wrap(path, -1, err, "state record")
+			}
+			if st.LastLSN != r.LSN() {
+				return corruption.New(path, -1, "state LSN %d != header LSN %d", st.LastLSN, r.LSN())
+			}
+		case record.CkptPage:
+			if err := record.DecodePage(payload, &img); err != nil {
+				return corruption.Wrap(path, -1, err, "page record")
+			}
+			sl, err := e.store.Create(img.ID, int(img.Size), img.Location)
+			if err != nil {
+				return corruption.Wrap(path, -1, err, "page %d", img.ID)
+			}
+			copy(e.store.Bytes(sl), img.Data)
+			e.store.SetEpoch(sl, img.Epoch)
+			e.store.SetLastLSN(sl, img.LastLSN)
+			if len(img.Meta) > 0 {
+				entries, err := page.DecodeMeta(img.Meta)
+				if err != nil {
+					return corruption.Wrap(path, -1, err, "page %d metadata", img.ID)
+				}
+				if err := e.store.SetMeta(sl, entries); err != nil {
+					return err
+				}
+			}
+			if img.Flags != 0 {
+				e.flags[img.ID] = img.Flags
+			}
+		case record.CkptEdge:
+			if err := record.DecodeOne(payload, record.OpAddEdge, &op); err != nil {
+				return corruption.Wrap(path, -1, err, "edge record")
+			}
+			if err := e.checkEdgeEnds(op.Parent, op.Child, op.EdgeType); err != nil {
+				return corruption.Wrap(path, -1, err, "edge or binding does not apply")
+			}
+			if _, err := e.graph.AddEdge(op.Parent, op.Child, base.EdgeType(op.EdgeType)); err != nil {
+				return corruption.Wrap(path, -1, err, "edge or binding does not apply")
+			}
+			e.graphHasEdges = true
+		case record.CkptBinding:
+			if err := record.DecodeOne(payload, record.OpBind, &op); err != nil {
+				return corruption.Wrap(path, -1, err, "binding record")
+			}
+			if err := e.checkBind(op.Page, op.Func, op.Parents, false); err != nil {
+				return corruption.Wrap(path, -1, err, "edge or binding does not apply")
+			}
+			e.bindings[op.Page] = &Binding{Func: op.Func, Params: append([]byte(nil), op.Params...),
+				Parents: append([]base.PageID(nil), op.Parents...)}
+		default:
+			return corruption.New(path, -1, "unknown record kind %d", kind)
+		}
+	}
+	if n == 0 {
+		return corruption.New(path, -1, "no state record")
+	}
+	if uint64(e.store.Len()) != st.Pages || uint64(e.graph.NumEdges()) != st.Edges || uint64(len(e.bindings)) != st.Bindings {
+		return corruption.New(path, -1, "counts differ from state record")
+	}
+	e.lastLSN, e.nextID, e.lastTime = st.LastLSN, st.NextID, st.LastTime
+	return nil
+}

@@ -1,0 +1,598 @@
+package mmsb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/invariants"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+)
+
+// CommitInfo describes a committed batch.
+type CommitInfo struct {
+	FirstLSN base.LSN // LSN of the batch's first operation
+	LastLSN  base.LSN // LSN of its last operation
+	Time     int64    // commit time stamped on every operation
+}
+
+// PageSpec describes a page to create.
+type PageSpec struct {
+	ID       base.PageID // 0: assign the next free ID
+	Size     int
+	Location base.Location
+	Meta     []page.MetaEntry
+}
+
+// Commit validates ds as one batch and, if every delta is valid, logs it as
+// one record (contiguous LSNs, in slice order) and applies it: all deltas
+// apply or none. It fills each delta's LSN, Epoch and Time. It returns once
+// the batch is durable per the sync mode. ctx is checked before the batch is
+// logged; once logged, Commit waits for its durability regardless.
+//
+// Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
+// reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed.
+func (e *Bus) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, error) {
+	info, t, err := e.commitDeltas(ctx, ds)
+	if err != nil {
+		return info, err
+	}
+	return e.finishCommit(ctx, t, info)
+}
+
+// CommitAsync is Commit without the wait for durability: when it returns
+// the batch is validated, logged (buffered or written, per the sync mode)
+// and applied, visible to readers, and an fsync covering it has been
+// requested in the background. Call WaitDurable(ctx, info.LastLSN) before
+// treating it as acknowledged. Keeping a few batches in flight lets one
+// goroutine overlap building the next batch with the fsync of the last.
+func (e *Bus) CommitAsync(ctx context.Context, ds []delta.Delta) (CommitInfo, error) {
+	info, _, err := e.commitDeltas(ctx, ds)
+	if err != nil {
+		return info, err
+	}
+	if e.log != nil {
+		e.log.Kick()
+	}
+	e.maybeCheckpoint()
+	return info, nil
+}
+
+// WaitDurable waits until every operation up to lsn is durable per the sync
+// mode (an fsync covers it, for group and always; written to the OS, for
+// none). A failed fsync fails the bus (sticky) and is returned.
+func (e *Bus) WaitDurable(ctx context.Context, lsn base.LSN) error {
+	if e.log == nil {
+		return nil
+	}
+	if err := e.log.Wait(ctx, tlog.Ticket{LSN: lsn}); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		e.mu.Lock()
+		err = e.fail(err)
+		e.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// commitDeltas validates, logs and applies a batch; the caller waits for
+// durability (or not).
+func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, tlog.Ticket, error) {
+	if len(ds) == 0 {
+		return CommitInfo{}, tlog.Ticket{}, fmt.Errorf("%w: empty batch", ErrInvalidDelta)
+	}
+	if err := ctx.Err(); err != nil {
+		return CommitInfo{}, tlog.Ticket{}, err
+	}
+	e.mu.Lock()
+	if err := e.usable(); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, tlog.Ticket{}, err
+	}
+	now := e.commitClock()
+	buf := record.AppendHeader(e.buf[:0], now)
+	buf, slots, err := e.checkAndEncode(buf, ds)
+	e.buf = buf
+	if err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, tlog.Ticket{}, err
+	}
+	t, first, err := e.appendLocked(uint32(len(ds)), buf)
+	if err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, tlog.Ticket{}, err
+	}
+	if e.cow != nil {
+		// A checkpoint is being written: save the images it still needs.
+		for i := range ds {
+			e.cowSave(ds[i].Page)
+		}
+	}
+	e.applyBatch(ds, slots, first, now)
+	last := first + base.LSN(len(ds)) - 1
+	e.lastLSN, e.lastTime = last, now
+	if invariants.Enabled {
+		e.assertBatchApplied(ds, slots, first)
+	}
+	e.stampCommit(first, last, now)
+	e.mu.Unlock()
+	return CommitInfo{FirstLSN: first, LastLSN: last, Time: now}, t, nil
+}
+
+// checkAndEncode validates every delta of a batch and appends its encoding
+// to buf, in one pass (the deltas are hot in cache once). Large batches are
+// split into contiguous chunks validated and encoded by the apply workers in
+// parallel, then concatenated in batch order. Caller holds e.mu.
+func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot, error) {
+	if cap(e.slots) < len(ds) {
+		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
+	}
+	slots := e.slots[:len(ds)]
+	first := e.lastLSN + 1
+	// Only the newest len(hist) entries of a batch survive in the ring.
+	histFrom := len(ds) - len(e.hist)
+	if e.applier.workers > 1 && len(ds) >= parallelMin && !anyCheckEpoch(ds) {
+		return e.applier.checkAndEncode(e, buf, ds, slots, first, histFrom)
+	}
+	// Pass 1 only looks the pages up: a short loop body lets the CPU keep
+	// many independent cache misses (one per random page) in flight, which
+	// the full check below, with its long body, cannot.
+	e.lookupSlots(ds, slots)
+	var pending map[base.PageID]base.Epoch
+	for i := range ds {
+		d := &ds[i]
+		var p base.Epoch
+		if d.CheckEpoch {
+			if pending == nil {
+				pending = e.batchEpochCounts(ds[:i])
+			}
+			p = pending[d.Page]
+		}
+		sl, err := e.checkDeltaAt(d, slots[i], p)
+		if err != nil {
+			return buf, nil, fmt.Errorf("batch delta %d: %w", i, err)
+		}
+		if pending != nil {
+			pending[d.Page]++
+		}
+		slots[i] = sl
+		buf = record.AppendDelta(buf, d)
+		if i >= histFrom {
+			e.histDelta(first+base.LSN(i), d, false)
+		}
+	}
+	return buf, slots, nil
+}
+
+// noSlot marks a page that lookupSlots did not find.
+const noSlot page.Slot = -1
+
+// lookupSlots fills slots with each delta's page slot (noSlot if absent)
+// and touches each slot's size, warming the cache for the check pass.
+func (e *Bus) lookupSlots(ds []delta.Delta, slots []page.Slot) {
+	for i := range ds {
+		sl, ok := e.store.Lookup(ds[i].Page)
+		if !ok {
+			sl = noSlot
+		}
+		slots[i] = sl
+	}
+	var sink int
+	for _, sl := range slots {
+		if sl != noSlot {
+			sink += e.store.Size(sl)
+		}
+	}
+	e.sink = sink
+}
+
+func anyCheckEpoch(ds []delta.Delta) bool {
+	for i := range ds {
+		if ds[i].CheckEpoch {
+			return true
+		}
+	}
+	return false
+}
+
+// batchEpochCounts counts deltas per page in a batch prefix, so that a
+// CheckEpoch delta after others to the same page expects their epochs.
+func (e *Bus) batchEpochCounts(prefix []delta.Delta) map[base.PageID]base.Epoch {
+	m := make(map[base.PageID]base.Epoch)
+	for i := range prefix {
+		m[prefix[i].Page]++
+	}
+	return m
+}
+
+// applyBatch applies validated, logged deltas with LSNs from first.
+func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first base.LSN, now int64) {
+	if e.applier.workers > 1 && len(ds) >= parallelMin {
+		e.applier.apply(e, ds, slots, first, now)
+		if e.graphHasEdges {
+			for i := range ds {
+				e.markDirty(ds[i].Page)
+			}
+		}
+		return
+	}
+	for i := range ds {
+		delta.Apply(&ds[i], e.store.Bytes(slots[i]))
+		e.finishDelta(slots[i], &ds[i], first+base.LSN(i), now)
+	}
+}
+
+// appendLocked appends a record holding n operations. Caller holds e.mu.
+func (e *Bus) appendLocked(n uint32, payload []byte) (tlog.Ticket, base.LSN, error) {
+	first := e.lastLSN + 1
+	if e.log == nil {
+		return tlog.Ticket{}, first, nil
+	}
+	t, err := e.log.Append(first, n, payload)
+	if err != nil {
+		return t, 0, e.fail(err)
+	}
+	return t, first, nil
+}
+
+// finishCommit waits for durability, then runs automatic checkpoints. Once
+// a record is logged and applied, its commit is not abandoned: the wait
+// ignores ctx (a cancelled context must not report "failed" for a batch
+// that is applied and will be durable). Contexts are checked before logging.
+func (e *Bus) finishCommit(_ context.Context, t tlog.Ticket, info CommitInfo) (CommitInfo, error) {
+	if e.log != nil {
+		if err := e.log.Wait(context.Background(), t); err != nil {
+			e.mu.Lock()
+			err = e.fail(err)
+			e.mu.Unlock()
+			return info, err
+		}
+	}
+	e.maybeCheckpoint()
+	return info, nil
+}
+
+// commitOps logs and applies n control operations encoded by encode, after
+// check accepted them. Live control operations go through applyOp, the same
+// code that recovery uses.
+func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode func([]byte) []byte) (CommitInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return CommitInfo{}, err
+	}
+	e.mu.Lock()
+	if err := e.usable(); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	if err := check(); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	now := e.commitClock()
+	buf := encode(record.AppendHeader(e.buf[:0], now))
+	e.buf = buf
+	t, first, err := e.appendLocked(uint32(n), buf)
+	if err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	var dec record.Decoder
+	var op record.Op
+	if err := dec.Reset(buf); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, e.fail(err)
+	}
+	for i := 0; i < n; i++ {
+		if err == nil {
+			err = dec.Next(&op)
+		}
+		if err == nil {
+			err = e.applyOp(&op, first+base.LSN(i), now)
+		}
+		if err != nil {
+			// The record is logged but does not apply: the checks above
+			// missed something. Refuse further writes rather than diverge.
+			err = e.fail(fmt.Errorf("logged op %d does not apply: %w", i, err))
+			e.mu.Unlock()
+			return CommitInfo{}, err
+		}
+	}
+	last := first + base.LSN(n) - 1
+	e.stampCommit(first, last, now)
+	e.mu.Unlock()
+	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
+}
+
+// CreatePage creates one page and returns its ID.
+func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (base.PageID, error) {
+	ids, err := e.CreatePages(ctx, []PageSpec{spec})
+	if err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// CreatePages creates pages in one logged batch (all or none) and returns
+// their IDs. Specs with ID 0 get the next free IDs, in order.
+func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]base.PageID, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	ids := make([]base.PageID, len(specs))
+	var metas [][]byte // only when some spec has metadata
+	for _, s := range specs {
+		if len(s.Meta) > 0 {
+			metas = make([][]byte, len(specs))
+			break
+		}
+	}
+	metaOf := func(i int) []byte {
+		if metas == nil {
+			return nil
+		}
+		return metas[i]
+	}
+	check := func() error {
+		next := e.nextID
+		// Explicit IDs may collide with each other or with auto IDs; the
+		// set is only built when there are explicit IDs.
+		var seen map[base.PageID]struct{}
+		for _, s := range specs {
+			if s.ID != 0 {
+				seen = make(map[base.PageID]struct{}, len(specs))
+				break
+			}
+		}
+		for i, s := range specs {
+			id := s.ID
+			if id == 0 {
+				for {
+					if _, ok := e.store.Lookup(next); !ok {
+						if _, dup := seen[next]; !dup && (seen == nil || !explicitLater(specs[i+1:], next)) {
+							break
+						}
+					}
+					next++
+				}
+				id = next
+				next++
+			}
+			if seen != nil {
+				if _, dup := seen[id]; dup {
+					return fmt.Errorf("%w: page %d twice in one batch", ErrPageExists, id)
+				}
+				seen[id] = struct{}{}
+			}
+			if s.Size < 0 || s.Size > base.MaxPageSize {
+				return fmt.Errorf("%w: page %d size %d (want 1..%d)", ErrInvalidPage, id, s.Size, base.MaxPageSize)
+			}
+			if metas != nil {
+				metas[i] = page.AppendMeta(metas[i][:0], s.Meta)
+			}
+			if err := e.checkCreate(id, uint32(s.Size), s.Location, metaOf(i)); err != nil {
+				return err
+			}
+			ids[i] = id
+		}
+		return nil
+	}
+	encode := func(buf []byte) []byte {
+		for i, s := range specs {
+			buf = record.AppendCreate(buf, ids[i], uint32(s.Size), s.Location, metaOf(i))
+		}
+		return buf
+	}
+	if _, err := e.commitOps(ctx, len(specs), check, encode); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// FreePage frees a page. A page with dependency edges or a binding is
+// refused with ErrPageInUse: remove its edges first, so that no derived page
+// silently loses a parent.
+func (e *Bus) FreePage(ctx context.Context, id base.PageID) error {
+	_, err := e.commitOps(ctx, 1, func() error { return e.checkFree(id) },
+		func(b []byte) []byte { return record.AppendFree(b, id) })
+	return err
+}
+
+// SetMetadata replaces a page's key/value metadata.
+func (e *Bus) SetMetadata(ctx context.Context, id base.PageID, entries []page.MetaEntry) error {
+	meta := page.AppendMeta(nil, entries)
+	check := func() error {
+		if _, ok := e.store.Lookup(id); !ok {
+			return fmt.Errorf("%w: page %d", ErrPageNotFound, id)
+		}
+		if len(meta) > page.MaxMetaBytes {
+			return fmt.Errorf("%w: page %d metadata %d bytes exceeds %d", ErrInvalidPage, id, len(meta), page.MaxMetaBytes)
+		}
+		return nil
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendSetMeta(b, id, meta) })
+	return err
+}
+
+// AddEdge adds a dependency edge parent -> child. An edge that would close
+// a cycle is refused with a *graph.CycleError (errors.Is ErrCycle) naming
+// the cycle; nothing is logged.
+func (e *Bus) AddEdge(ctx context.Context, parent, child base.PageID, typ base.EdgeType) error {
+	check := func() error {
+		if err := e.checkEdgeEnds(parent, child, uint8(typ)); err != nil {
+			return err
+		}
+		added, err := e.graph.AddEdge(parent, child, typ)
+		if err != nil {
+			return err
+		}
+		if added {
+			e.graph.RemoveEdge(parent, child, typ) // applyOp adds it for real
+		}
+		return e.checkDataEdgeOwner(parent, child, uint8(typ))
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte {
+		return record.AppendEdge(b, record.OpAddEdge, parent, child, uint8(typ))
+	})
+	return err
+}
+
+// RemoveEdge removes parent -> child of type typ (no error if absent).
+func (e *Bus) RemoveEdge(ctx context.Context, parent, child base.PageID, typ base.EdgeType) error {
+	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, uint8(typ)) },
+		func(b []byte) []byte { return record.AppendEdge(b, record.OpRemoveEdge, parent, child, uint8(typ)) })
+	return err
+}
+
+// RemoveEdges removes every edge parent -> child, of any type.
+func (e *Bus) RemoveEdges(ctx context.Context, parent, child base.PageID) error {
+	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, record.AllEdgeTypes) },
+		func(b []byte) []byte {
+			return record.AppendEdge(b, record.OpRemoveEdge, parent, child, record.AllEdgeTypes)
+		})
+	return err
+}
+
+func (e *Bus) checkRemoveEdge(parent, child base.PageID, typ uint8) error {
+	if typ != record.AllEdgeTypes && typ >= base.NumEdgeTypes {
+		return fmt.Errorf("%w: unknown edge type %d", ErrInvalidOption, typ)
+	}
+	if b, ok := e.bindings[child]; ok && (typ == record.AllEdgeTypes || typ == uint8(base.EdgeData)) {
+		for _, p := range b.Parents {
+			if p == parent {
+				return fmt.Errorf("%w: data edge %d -> %d belongs to the binding of page %d (unbind instead)", ErrPageInUse, parent, child, child)
+			}
+		}
+	}
+	return nil
+}
+
+// Bind makes child a derived page: child = fn(parents..., params),
+// recomputed by propagation whenever a parent changes. It adds the Data
+// edges parent -> child (refusing cycles) and is logged.
+func (e *Bus) Bind(ctx context.Context, child base.PageID, fn string, params []byte, parents []base.PageID) error {
+	check := func() error {
+		if _, ok := e.funcs[fn]; !ok {
+			return fmt.Errorf("%w: %q (binding page %d)", ErrUnknownFunc, fn, child)
+		}
+		return e.checkBind(child, fn, parents, true)
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendBind(b, child, fn, params, parents) })
+	if err == nil {
+		e.mu.Lock()
+		e.markDirty(parents[0]) // compute the new derived page at the next propagation
+		e.mu.Unlock()
+	}
+	return err
+}
+
+// Unbind removes child's binding and its Data edges; the page keeps its bytes.
+func (e *Bus) Unbind(ctx context.Context, child base.PageID) error {
+	check := func() error {
+		if _, ok := e.bindings[child]; !ok {
+			return fmt.Errorf("%w: page %d", ErrNotDerived, child)
+		}
+		return nil
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendUnbind(b, child) })
+	return err
+}
+
+// ClearFlags clears the given flag bits on a page (logged).
+func (e *Bus) ClearFlags(ctx context.Context, id base.PageID, mask uint8) error {
+	var nf uint8
+	check := func() error {
+		if _, ok := e.store.Lookup(id); !ok {
+			return fmt.Errorf("%w: page %d", ErrPageNotFound, id)
+		}
+		nf = e.flags[id] &^ mask
+		return nil
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendFlags(b, id, nf) })
+	return err
+}
+
+// maybeCheckpoint takes an automatic checkpoint when the log has grown by
+// CheckpointBytes or CheckpointInterval has passed since the last one.
+func (e *Bus) maybeCheckpoint() {
+	if e.log == nil || e.opts.CheckpointBytes < 0 && e.opts.CheckpointInterval <= 0 || e.ckptRunning.Load() {
+		return
+	}
+	grown := e.log.Stats().Bytes - e.lastCkptBytes.Load()
+	due := e.opts.CheckpointBytes > 0 && grown >= uint64(e.opts.CheckpointBytes)
+	if !due && e.opts.CheckpointInterval > 0 {
+		due = time.Since(time.Unix(0, e.lastCkptTime.Load())) >= e.opts.CheckpointInterval
+	}
+	if due && e.ckptRunning.CompareAndSwap(false, true) {
+		// In the background: commits (and this committer) go on while the
+		// checkpoint is written (copy on write, see Checkpoint). Close waits
+		// for it. A failure leaves the next commit to try again; a failed
+		// fsync has already made the bus fail.
+		e.ckptStartMu.Lock()
+		if e.closing {
+			e.ckptStartMu.Unlock()
+			e.ckptRunning.Store(false)
+			return
+		}
+		e.ckptWG.Add(1)
+		e.ckptStartMu.Unlock()
+		go func() {
+			defer e.ckptWG.Done()
+			defer e.ckptRunning.Store(false)
+			_, _ = e.Checkpoint(context.Background())
+		}()
+	}
+}
+
+// explicitLater reports whether a later spec of the batch asks for id
+// explicitly (an auto-assigned ID must not take it). Linear, but only
+// reached for batches mixing explicit and automatic IDs.
+func explicitLater(specs []PageSpec, id base.PageID) bool {
+	for _, s := range specs {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// commitClock returns the time to stamp on a commit: the injected clock,
+// but never earlier than the previous commit, so that commit times never
+// decrease along the log (time-based replay and queries rely on it).
+// Caller holds e.mu.
+func (e *Bus) commitClock() int64 {
+	now := e.clock()
+	if now < e.lastTime {
+		now = e.lastTime
+	}
+	return now
+}
+
+// assertBatchApplied checks (invariants builds only) what a committed batch
+// promises: LSNs contiguous in batch order, each delta's epoch advanced by
+// one over the previous delta to its page, and the page ending at the last
+// of them.
+func (e *Bus) assertBatchApplied(ds []delta.Delta, slots []page.Slot, first base.LSN) {
+	last := map[page.Slot]base.Epoch{}
+	for i := range ds {
+		d := &ds[i]
+		if d.LSN != first+base.LSN(i) {
+			panic(fmt.Sprintf("invariants: delta %d has LSN %d, want %d", i, d.LSN, first+base.LSN(i)))
+		}
+		if prev, ok := last[slots[i]]; ok && d.Epoch != prev+1 {
+			panic(fmt.Sprintf("invariants: delta %d to page %d has epoch %d after %d", i, d.Page, d.Epoch, prev))
+		}
+		last[slots[i]] = d.Epoch
+	}
+	for sl, ep := range last {
+		if got := e.store.Epoch(sl); got != ep {
+			panic(fmt.Sprintf("invariants: page %d at epoch %d, its last delta says %d", e.store.ID(sl), got, ep))
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package mmsb
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// A checkpoint taken while commits, frees, metadata and flag changes go on
+// holds exactly the state at its LSN (copy on write), and recovery from it
+// reaches the live state.
+func TestCheckpointWhileCommitting(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := &Options{FS: fs, Clock: testClock(), CheckpointBytes: -1, Workers: 2}
+	e := openT(t, "/db", opts)
+	const pages = 20000
+	ids := mustCreate(t, e, pages, 1024)
+	for i := 0; i < 40; i++ { // give every page some content
+		var ds []delta.Delta
+		for j := i; j < pages; j += 40 {
+			ds = append(ds, w(ids[j], (j*7)%1000, "seed-content"))
+		}
+		if _, err := e.Commit(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var saved atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() { // the writer: deltas, metadata, frees, creates
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(7, 7))
+		live := append([]base.PageID(nil), ids...)
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var ds []delta.Delta
+			for k := 0; k < 300; k++ {
+				ds = append(ds, w(live[rng.IntN(len(live))], rng.IntN(1000), "during"))
+			}
+			if _, err := e.Commit(ctx, ds); err != nil {
+				t.Error(err)
+				return
+			}
+			e.mu.RLock()
+			if e.cow != nil {
+				saved.Store(int64(len(e.cow.pre)))
+			}
+			e.mu.RUnlock()
+			switch n % 3 {
+			case 0:
+				i := rng.IntN(len(live))
+				if err := e.FreePage(ctx, live[i]); err != nil {
+					t.Error(err)
+					return
+				}
+				live = append(live[:i], live[i+1:]...)
+			case 1:
+				if err := e.SetMetadata(ctx, live[rng.IntN(len(live))], []page.MetaEntry{{Key: "k", Value: []byte{byte(n)}}}); err != nil {
+					t.Error(err)
+					return
+				}
+			case 2:
+				id, err := e.CreatePage(ctx, PageSpec{Size: 1024})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				live = append(live, id)
+			}
+		}
+	}()
+	info, err := e.Checkpoint(ctx)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("checkpoint at LSN %d; %d page images saved by copy on write; bus now at LSN %d", info.LSN, saved.Load(), e.LastLSN())
+
+	// The checkpoint equals a replay of the log up to its LSN.
+	fromCkpt := newDetached(nil)
+	defer fromCkpt.Close()
+	if err := fromCkpt.loadCheckpointFrom(fs, info.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := Replay(ctx, "/db", ReplayTarget{ToLSN: info.LSN, FromEmpty: true}, &Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replayed.Close()
+	if rep := compareStates(replayed, fromCkpt); !rep.Equal() {
+		t.Fatalf("checkpoint differs from the state at its LSN: %v", rep.Differences)
+	}
+	// Recovery from it reaches the live state.
+	hash, lsn := e.StateHash(), e.LastLSN()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := checkpoint.List(fs, "/db/checkpoints"); len(list) == 0 {
+		t.Fatal("no checkpoint on disk")
+	}
+	e2 := openT(t, "/db", opts)
+	defer e2.Close()
+	if e2.Recovery().CheckpointLSN != info.LSN || e2.StateHash() != hash || e2.LastLSN() != lsn {
+		t.Fatalf("recovery from the checkpoint: LSN %d/%d, checkpoint %d, hash equal %v", e2.LastLSN(), lsn, e2.Recovery().CheckpointLSN, e2.StateHash() == hash)
+	}
+}
+
+// Automatic checkpoints run in the background; Close waits for them.
+func TestAutomaticCheckpointInBackground(t *testing.T) {
+	fs := vfs.NewMem()
+	e := openT(t, "/db", &Options{FS: fs, CheckpointBytes: 8 << 10})
+	ids := mustCreate(t, e, 64, 4096)
+	for i := 0; i < 400; i++ {
+		if _, err := e.Commit(ctx, []delta.Delta{w(ids[i%64], 0, "0123456789abcdef0123456789abcdef0123456789abcdef")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hash := e.StateHash()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := checkpoint.List(fs, "/db/checkpoints")
+	if err != nil || len(list) == 0 {
+		t.Fatalf("no automatic checkpoint: %v", err)
+	}
+	e2 := openT(t, "/db", &Options{FS: fs})
+	defer e2.Close()
+	if e2.StateHash() != hash {
+		t.Fatal("state after reopen differs")
+	}
+}

@@ -1,0 +1,273 @@
+// Package delta is the MMSB delta model: byte-level writes to one page, in
+// three forms (sparse runs, the original's dense and sparse bit-masked forms,
+// whole-page writes as a single run), with validation, application, merge,
+// diff, form conversion and an append-style binary codec.
+package delta
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by Validate and Decode. They are wrapped with details
+// (page, offset, lengths) and are testable with errors.Is.
+var (
+	// ErrEmpty: the delta writes no bytes.
+	ErrEmpty = errors.New("delta: empty delta")
+	// ErrOutOfRange: the delta writes past the end of the page.
+	ErrOutOfRange = errors.New("delta: write out of page range")
+	// ErrSizeMismatch: payload length does not match the mask (dense:
+	// len(payload) == MaskLen; sparse: len(payload) == popcount(mask)), or the
+	// mask slice is shorter than MaskLen bits.
+	ErrSizeMismatch = errors.New("delta: payload/mask size mismatch")
+	// ErrMalformed: structurally invalid (unknown form, overlapping or
+	// unsorted runs where sorted runs are required, a zero-length run,
+	// undecodable bytes).
+	ErrMalformed = errors.New("delta: malformed delta")
+)
+
+// Form is a delta's payload encoding.
+type Form uint8
+
+// Delta forms.
+const (
+	// FormRuns: Runs holds (offset, bytes) writes. Runs may be in any order
+	// and may overlap; a later run wins on overlap.
+	FormRuns Form = 0
+	// FormMaskedDense: the original's dense form. Bit i of Mask (bit i%8 of
+	// byte i/8, LSB first) says whether page byte i is written;
+	// len(Payload) == MaskLen and page byte i takes Payload[i].
+	FormMaskedDense Form = 1
+	// FormMaskedSparse: like dense, but Payload holds only the written bytes
+	// in ascending offset order: len(Payload) == popcount(Mask[:MaskLen]).
+	FormMaskedSparse Form = 2
+)
+
+// Run is a contiguous write of Data at Offset.
+type Run struct {
+	Offset uint32
+	Data   []byte
+}
+
+// Delta is a write to one page. The zero value is an empty FormRuns delta.
+//
+// The commit path fills LSN, Epoch and Time; callers set the rest.
+type Delta struct {
+	Page PageID
+	Form Form
+	Runs []Run // FormRuns
+
+	Mask    []byte // masked forms: bit-packed, LSB first
+	MaskLen uint32 // masked forms: number of page positions the mask covers
+	Payload []byte // masked forms
+
+	// Source labels who produced the delta ("api", "propagation", ...).
+	Source string
+	// Intent is opaque intent metadata (usually JSON); logged with the delta.
+	Intent []byte
+
+	// CheckEpoch enables optimistic concurrency: the delta applies only if
+	// the page's epoch equals ExpectEpoch, else the commit fails with a
+	// conflict and nothing in the batch is applied.
+	CheckEpoch  bool
+	ExpectEpoch Epoch
+
+	// Set by the commit path.
+	LSN   LSN   // the delta's log sequence number
+	Epoch Epoch // the page's epoch after this delta
+	Time  int64 // commit time, ns since the Unix epoch (injectable clock)
+}
+
+// Validate checks d structurally and against a page of pageSize bytes.
+// It never allocates when d is valid (building an error may allocate).
+//
+// FormRuns: at least one run; no run may have empty Data (a delta whose runs
+// are all empty is ErrEmpty, a single empty run among others ErrMalformed);
+// every run must end within the page (checked in 64-bit arithmetic so that
+// Offset+len cannot wrap).
+//
+// Masked forms: MaskLen must be non-zero and at most pageSize (strict: a mask
+// that merely covers positions past the page end is ErrOutOfRange even when
+// those bits are clear, because such a delta was built for a different page
+// size); Mask must hold at least ceil(MaskLen/8) bytes; at least one of the
+// first MaskLen bits must be set; the payload must have MaskLen bytes (dense)
+// or one byte per set bit (sparse). Mask bits at positions >= MaskLen are
+// ignored, as are mask bytes past ceil(MaskLen/8).
+func Validate(d *Delta, pageSize int) error {
+	ps := uint64(max(pageSize, 0))
+	switch d.Form {
+	case FormRuns:
+		return validateRuns(d, ps)
+	case FormMaskedDense, FormMaskedSparse:
+		return validateMasked(d, ps)
+	}
+	return fmt.Errorf("%w: page %d: unknown form %d", ErrMalformed, d.Page, d.Form)
+}
+
+func validateRuns(d *Delta, ps uint64) error {
+	if len(d.Runs) == 0 {
+		return fmt.Errorf("%w: page %d: no runs", ErrEmpty, d.Page)
+	}
+	firstEmpty := -1
+	for i := range d.Runs {
+		r := &d.Runs[i]
+		if len(r.Data) == 0 {
+			if firstEmpty < 0 {
+				firstEmpty = i
+			}
+			continue
+		}
+		end := uint64(r.Offset) + uint64(len(r.Data))
+		if end > ps {
+			return fmt.Errorf("%w: page %d: run %d [%d,%d) exceeds page size %d",
+				ErrOutOfRange, d.Page, i, r.Offset, end, ps)
+		}
+	}
+	if firstEmpty >= 0 {
+		// An all-empty delta is reported as empty rather than malformed:
+		// the more useful diagnosis is "this writes nothing".
+		for i := range d.Runs {
+			if len(d.Runs[i].Data) != 0 {
+				return fmt.Errorf("%w: page %d: run %d at offset %d has no data",
+					ErrMalformed, d.Page, firstEmpty, d.Runs[firstEmpty].Offset)
+			}
+		}
+		return fmt.Errorf("%w: page %d: all %d runs have no data", ErrEmpty, d.Page, len(d.Runs))
+	}
+	return nil
+}
+
+func validateMasked(d *Delta, ps uint64) error {
+	if d.MaskLen == 0 {
+		return fmt.Errorf("%w: page %d: mask length 0", ErrEmpty, d.Page)
+	}
+	need := maskBytes(d.MaskLen)
+	if uint64(len(d.Mask)) < need {
+		return fmt.Errorf("%w: page %d: mask has %d bytes, MaskLen %d needs %d",
+			ErrSizeMismatch, d.Page, len(d.Mask), d.MaskLen, need)
+	}
+	if uint64(d.MaskLen) > ps {
+		return fmt.Errorf("%w: page %d: mask length %d exceeds page size %d",
+			ErrOutOfRange, d.Page, d.MaskLen, ps)
+	}
+	set := popcount(d.Mask, d.MaskLen)
+	if set == 0 {
+		return fmt.Errorf("%w: page %d: mask of %d positions has no bit set", ErrEmpty, d.Page, d.MaskLen)
+	}
+	if d.Form == FormMaskedDense {
+		if uint64(len(d.Payload)) != uint64(d.MaskLen) {
+			return fmt.Errorf("%w: page %d: dense payload has %d bytes, MaskLen is %d",
+				ErrSizeMismatch, d.Page, len(d.Payload), d.MaskLen)
+		}
+		return nil
+	}
+	if uint64(len(d.Payload)) != set {
+		return fmt.Errorf("%w: page %d: sparse payload has %d bytes, mask sets %d bits",
+			ErrSizeMismatch, d.Page, len(d.Payload), set)
+	}
+	return nil
+}
+
+// Apply writes d into page. d must have passed Validate for len(page).
+// It never allocates. FormRuns runs are applied in slice order, so a later
+// run wins where runs overlap.
+func Apply(d *Delta, page []byte) {
+	switch d.Form {
+	case FormRuns:
+		for i := range d.Runs {
+			r := &d.Runs[i]
+			copy(page[r.Offset:], r.Data)
+		}
+	case FormMaskedDense:
+		it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
+		for {
+			off, n, ok := it.next()
+			if !ok {
+				return
+			}
+			copy(page[off:off+n], d.Payload[off:off+n])
+		}
+	case FormMaskedSparse:
+		it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
+		p := uint32(0)
+		for {
+			off, n, ok := it.next()
+			if !ok {
+				return
+			}
+			copy(page[off:off+n], d.Payload[p:p+n])
+			p += n
+		}
+	}
+}
+
+// Ranges calls fn for each maximal contiguous byte range d writes, in
+// ascending offset order, without allocating for FormRuns deltas whose runs
+// are sorted and non-overlapping (other shapes may allocate).
+// Masked forms never allocate. Adjacent ranges are reported as one.
+func Ranges(d *Delta, fn func(off, n uint32)) {
+	var c coalescer
+	switch d.Form {
+	case FormRuns:
+		if runsSorted(d.Runs) {
+			for i := range d.Runs {
+				r := &d.Runs[i]
+				if len(r.Data) > 0 {
+					c.add(r.Offset, uint32(len(r.Data)), fn)
+				}
+			}
+			break
+		}
+		// Overlapping or unsorted runs: resolve them into sorted,
+		// disjoint pieces first. Which run wins does not matter for the
+		// ranges, but resolving reuses Normalize's tested code.
+		var stack [16]seg
+		for _, s := range resolveRuns(d.Runs, stack[:0]) {
+			c.add(s.off, uint32(len(s.data)), fn)
+		}
+	case FormMaskedDense, FormMaskedSparse:
+		it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
+		for {
+			off, n, ok := it.next()
+			if !ok {
+				break
+			}
+			c.add(off, n, fn)
+		}
+	}
+	c.flush(fn)
+}
+
+// coalescer joins adjacent ranges reported in ascending order so that
+// callers see maximal ranges.
+type coalescer struct {
+	off, n uint32
+	have   bool
+}
+
+func (c *coalescer) add(off, n uint32, fn func(off, n uint32)) {
+	if c.have && c.off+c.n == off {
+		c.n += n
+		return
+	}
+	c.flush(fn)
+	c.off, c.n, c.have = off, n, true
+}
+
+func (c *coalescer) flush(fn func(off, n uint32)) {
+	if c.have {
+		fn(c.off, c.n)
+		c.have = false
+	}
+}
+
+// WrittenBytes returns the number of distinct page bytes d writes.
+func WrittenBytes(d *Delta) int {
+	switch d.Form {
+	case FormMaskedDense, FormMaskedSparse:
+		return int(popcount(d.Mask, d.MaskLen))
+	}
+	total := 0
+	Ranges(d, func(_, n uint32) { total += int(n) })
+	return total
+}

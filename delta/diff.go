@@ -1,0 +1,92 @@
+package delta
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+)
+
+const (
+	lsbs = 0x0101010101010101
+	msbs = 0x8080808080808080
+)
+
+// Diff returns the minimal FormRuns delta that turns old into new (equal
+// lengths required; it panics otherwise): exactly the differing bytes, as
+// maximal runs in ascending order. It returns an empty delta (nil Runs) when
+// old == new. The run data is copied into one fresh buffer, so new may be
+// reused afterwards; use AppendDiff to alias new and avoid allocating.
+func Diff(page PageID, old, new []byte) Delta {
+	var d Delta
+	AppendDiff(&d, old, new)
+	d.Page = page
+	if len(d.Runs) == 0 {
+		return d
+	}
+	total := 0
+	for i := range d.Runs {
+		total += len(d.Runs[i].Data)
+	}
+	buf := make([]byte, 0, total)
+	for i := range d.Runs {
+		start := len(buf)
+		buf = append(buf, d.Runs[i].Data...)
+		d.Runs[i].Data = buf[start:len(buf):len(buf)]
+	}
+	return d
+}
+
+// AppendDiff is Diff that appends runs to dst.Runs (reusing its capacity) and
+// slices run data from new; it allocates nothing when dst has capacity.
+// It sets dst.Form to FormRuns and leaves every other field alone; reset
+// dst.Runs to dst.Runs[:0] first to reuse a delta. The run data aliases new
+// (capacity-limited, so appending to it cannot clobber new).
+//
+// Equal stretches are skipped eight bytes at a time, and differing stretches
+// are also measured eight bytes at a time, so the cost is about one word
+// compare per eight bytes either way.
+func AppendDiff(dst *Delta, old, new []byte) {
+	if len(old) != len(new) {
+		panic(fmt.Sprintf("delta: Diff of unequal lengths %d and %d", len(old), len(new)))
+	}
+	dst.Form = FormRuns
+	n := len(old)
+	i := 0
+	for i < n {
+		// Skip bytes that are equal.
+		for i+8 <= n {
+			x := binary.LittleEndian.Uint64(old[i:]) ^ binary.LittleEndian.Uint64(new[i:])
+			if x != 0 {
+				i += bits.TrailingZeros64(x) / 8
+				break
+			}
+			i += 8
+		}
+		if i+8 > n {
+			for i < n && old[i] == new[i] {
+				i++
+			}
+		}
+		if i == n {
+			return
+		}
+		// old[i] != new[i]: measure the differing stretch.
+		start := i
+		for i+8 <= n {
+			x := binary.LittleEndian.Uint64(old[i:]) ^ binary.LittleEndian.Uint64(new[i:])
+			// z flags the zero bytes of x (equal bytes); its lowest set bit
+			// is exact, which is all we need.
+			z := (x - lsbs) &^ x & msbs
+			if z != 0 {
+				i += bits.TrailingZeros64(z) / 8
+				goto emit
+			}
+			i += 8
+		}
+		for i < n && old[i] != new[i] {
+			i++
+		}
+	emit:
+		dst.Runs = append(dst.Runs, Run{Offset: uint32(start), Data: new[start:i:i]})
+	}
+}

@@ -1,0 +1,545 @@
+// Package engine is the MMSB state machine and its durable shell: the page
+// store, the dependency graph, derived-page bindings and flags, driven by
+// logged operations. Every mutation is validated, encoded into one log
+// record (a batch of operations with contiguous LSNs), appended to the
+// transaction log, and only then applied, so the in-memory state is always a
+// prefix of the log. Recovery replays the same operations through the same
+// apply code.
+package mmsb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// Page flags raised by non-data edges.
+const (
+	FlagStale       uint8 = 1 << 0 // a Control-edge parent changed
+	FlagSyncPending uint8 = 1 << 1 // a GPU-sync-edge parent changed
+	FlagIRInvalid   uint8 = 1 << 2 // a Compiler-edge parent changed
+)
+
+// TypeMetaKey is the metadata key declaring a page's element type for the
+// built-in functions and the NaN/Inf invariant: "f64", "i64" or "bool".
+const TypeMetaKey = "mmsb.type"
+
+// Options configure an Bus. The zero value is usable.
+type Options struct {
+	// FS is the filesystem (default vfs.Default; in-memory buses use a
+	// private vfs.NewMem()).
+	FS vfs.FS
+	// Sync is the log's sync mode (default group).
+	Sync tlog.SyncMode
+	// SegmentBytes is the log segment size (default 64 MiB).
+	SegmentBytes int64
+	// CheckpointBytes: take a checkpoint automatically once the log has
+	// grown this much since the last one (0: 256 MiB; negative: never).
+	CheckpointBytes int64
+	// CheckpointInterval: take a checkpoint automatically this often, at
+	// the next commit (0: never).
+	CheckpointInterval time.Duration
+	// Clock returns the time stamped on commits, in ns since the Unix
+	// epoch (default time.Now). Tests inject a deterministic clock.
+	Clock func() int64
+	// Repair: truncate the log at corruption (reporting what was dropped)
+	// instead of failing Open.
+	Repair bool
+	// Functions are recompute functions available to bindings, by name, in
+	// addition to the built-ins of internal/semiring.
+	Functions map[string]semiring.Func
+	// AllowMissingFunctions lets Open succeed when bindings name
+	// unregistered functions (offline tools); such pages are listed in
+	// Recovery().MissingFunctions and propagation to them fails.
+	AllowMissingFunctions bool
+	// Workers is the number of goroutines applying a large batch (default 1).
+	Workers int
+	// DisableLog runs with no log at all (detached replay targets only):
+	// nothing is durable and replay, provenance from the log and
+	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
+	// in memory unless this is set.
+	DisableLog bool
+	// HistoryEntries sizes the in-memory write-history ring that answers
+	// provenance queries without reading the log (32 bytes per entry,
+	// rounded up to a power of two; default 4096, small enough to stay in
+	// cache on the commit hot path; negative disables it). Older history is
+	// read from the log.
+	HistoryEntries int
+}
+
+// Recovery reports what Open did.
+type Recovery struct {
+	Checkpoint        string   // checkpoint loaded ("" if none)
+	CheckpointLSN     base.LSN // LSN it covered
+	SkippedCheckpoint []string // newer checkpoints that failed to load, with reasons
+	ReplayedOps       uint64   // log operations applied after the checkpoint
+	Log               tlog.RecoveryReport
+	MissingFunctions  []string // "page N: fn" for bindings without a registered function
+	Duration          time.Duration
+}
+
+// Binding ties a derived page to a recompute function and ordered parents.
+type Binding struct {
+	Func    string
+	Params  []byte
+	Parents []base.PageID
+}
+
+// Bus is an open bus.
+type Bus struct {
+	opts   Options
+	fs     vfs.FS
+	dir    string
+	memory bool
+	clock  func() int64
+	funcs  map[string]semiring.Func
+
+	mu       sync.RWMutex
+	store    *page.Store
+	graph    *graph.Graph
+	bindings map[base.PageID]*Binding
+	flags    map[base.PageID]uint8
+	lastLSN  base.LSN
+	lastTime int64
+	nextID   base.PageID
+
+	// dirty lists pages written since the last propagation that have
+	// children in the graph; dirtySet dedups it.
+	dirty    []base.PageID
+	dirtySet map[base.PageID]struct{}
+
+	log      *tlog.Log
+	lock     io.Closer
+	failErr  error
+	closed   bool
+	buf      []byte
+	slots    []page.Slot
+	recovery Recovery
+
+	ckptMu          sync.Mutex
+	lastCkptLSN     base.LSN
+	checkpointCount uint64
+	// Read by every commit (maybeCheckpoint) without ckptMu, which a
+	// running checkpoint holds for its whole duration.
+	lastCkptBytes atomic.Uint64 // log bytes written when the last checkpoint was taken
+	lastCkptTime  atomic.Int64  // wall time of the last checkpoint, ns
+	ckptRunning   atomic.Bool   // an automatic checkpoint is in flight
+	ckptWG        sync.WaitGroup
+	ckptStartMu   sync.Mutex // orders starting a background checkpoint with Close
+	closing       bool       // guarded by ckptStartMu
+
+	applier *parallelApplier
+
+	graphHasEdges bool
+	hist          []HistEntry // write-history ring, indexed by LSN & histMask
+	histMask      uint64
+	commits       []commitStamp // commit-time ring, indexed by commit count & mask
+	commitCount   uint64
+	derivedReads  map[base.PageID]*Derivation
+	replayOps     []record.Op // decode buffer of recovery and replay
+	sink          int         // keeps cache-warming loads from being optimised away
+	replayedFrom  string      // detached replays: the checkpoint the replay started from
+	cow           *cowState   // copy-on-write state of a running checkpoint (nil: none)
+
+	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
+}
+
+func (o *Options) withDefaults() Options {
+	r := *o
+	if r.FS == nil {
+		r.FS = vfs.Default
+	}
+	if r.SegmentBytes <= 0 {
+		r.SegmentBytes = 64 << 20
+	}
+	if r.CheckpointBytes == 0 {
+		r.CheckpointBytes = 256 << 20
+	}
+	if r.Clock == nil {
+		r.Clock = func() int64 { return time.Now().UnixNano() }
+	}
+	if r.HistoryEntries == 0 {
+		r.HistoryEntries = 1 << 12
+	}
+	if r.Workers <= 0 {
+		r.Workers = 1
+	}
+	return r
+}
+
+// Open opens the bus in dir, recovering its state (newest valid checkpoint
+// plus the log tail), or an in-memory bus when dir is "" (its log lives in
+// memory). A second writer on the same dir gets ErrLocked.
+func Open(dir string, o *Options) (*Bus, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	opts := o.withDefaults()
+	start := time.Now()
+	e := &Bus{
+		opts:         opts,
+		fs:           opts.FS,
+		dir:          dir,
+		clock:        opts.Clock,
+		store:        page.New(),
+		graph:        graph.New(),
+		bindings:     map[base.PageID]*Binding{},
+		flags:        map[base.PageID]uint8{},
+		dirtySet:     map[base.PageID]struct{}{},
+		nextID:       1,
+		funcs:        map[string]semiring.Func{},
+		derivedReads: map[base.PageID]*Derivation{},
+	}
+	if opts.HistoryEntries > 0 {
+		n := 1
+		for n < opts.HistoryEntries {
+			n <<= 1
+		}
+		e.hist = make([]HistEntry, n)
+		e.histMask = uint64(n - 1)
+		e.commits = make([]commitStamp, commitRing)
+	}
+	for _, b := range semiring.Builtins() {
+		e.funcs[b.Name] = b.Fn
+	}
+	for name, fn := range opts.Functions {
+		e.funcs[name] = fn
+	}
+	if dir == "" {
+		if o.SegmentBytes <= 0 {
+			// In memory a segment is one growing []byte: small segments keep
+			// its doubling copies (done under the log's lock) short.
+			e.opts.SegmentBytes = 4 << 20
+		}
+		e.memory = true
+		e.fs = vfs.NewMem()
+		e.dir = "/mmsb"
+	}
+	if err := e.fs.MkdirAll(e.dir); err != nil {
+		return nil, fmt.Errorf("mmsb: create %s: %w", e.dir, err)
+	}
+	lk, err := e.fs.Lock(e.fs.Join(e.dir, "LOCK"))
+	if err != nil {
+		return nil, fmt.Errorf("mmsb: open %s: %w", e.dir, err)
+	}
+	e.lock = lk
+	if err := e.recover(); err != nil {
+		e.store.Close()
+		lk.Close()
+		return nil, err
+	}
+	e.applier = newParallelApplier(opts.Workers)
+	e.recovery.Duration = time.Since(start)
+	e.lastCkptTime.Store(time.Now().UnixNano())
+	return e, nil
+}
+
+func (e *Bus) walDir() string  { return e.fs.Join(e.dir, "wal") }
+func (e *Bus) ckptDir() string { return e.fs.Join(e.dir, "checkpoints") }
+
+// recover loads the newest loadable checkpoint and replays the log tail.
+func (e *Bus) recover() error {
+	if err := e.fs.MkdirAll(e.ckptDir()); err != nil {
+		return err
+	}
+	_ = checkpoint.RemoveTemp(e.fs, e.ckptDir())
+	ckpts, err := checkpoint.List(e.fs, e.ckptDir())
+	if err != nil {
+		return fmt.Errorf("mmsb: list checkpoints: %w", err)
+	}
+	for _, c := range ckpts {
+		err := e.loadCheckpoint(c.Path)
+		if err == nil {
+			e.recovery.Checkpoint = c.Path
+			e.recovery.CheckpointLSN = e.lastLSN
+			e.lastCkptLSN = e.lastLSN
+			break
+		}
+		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, fmt.Sprintf("%s: %v", c.Path, err))
+		e.resetState()
+	}
+	// If every checkpoint failed, the log is replayed from empty: replay
+	// checks that it then starts at LSN 1 (history missing otherwise).
+	if e.opts.DisableLog {
+		return nil
+	}
+	from := e.lastLSN
+	var op record.Op
+	var dec record.Decoder
+	log, rep, err := tlog.Open(tlog.Options{
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.Sync, Repair: e.opts.Repair,
+	}, from, func(r *tlog.Record) error {
+		return e.replayRecord(r, from, &dec, &op)
+	})
+	e.recovery.Log = rep
+	if err != nil {
+		return err
+	}
+	e.log = log
+	if rep.LastLSN != 0 && rep.LastLSN < e.lastLSN {
+		// The log ends before the checkpoint: records the checkpoint covers
+		// were cut (a damaged last record truncated as a torn tail, or a
+		// Repair). The log cannot continue at the checkpoint's next LSN
+		// (it appends contiguously), so start it afresh there.
+		if err := e.restartLog(); err != nil {
+			return err
+		}
+	}
+	if e.lastLSN == 0 && len(ckpts) > 0 && e.recovery.Checkpoint == "" && rep.LastLSN == 0 {
+		return fmt.Errorf("%w: no checkpoint could be loaded (%v) and the log is empty", ErrCorruption, e.recovery.SkippedCheckpoint)
+	}
+	e.lastCkptBytes.Store(e.log.Stats().Bytes)
+	e.checkMissingFunctions()
+	if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
+		e.log.Close()
+		return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
+	}
+	return nil
+}
+
+// restartLog replaces a log that ends before the loaded checkpoint's LSN by
+// an empty one, so that the next record (checkpoint LSN + 1) starts a new
+// segment. Every record it removes is covered by that checkpoint. Older
+// checkpoints are removed too: the log no longer leads from them to the
+// present, so neither recovery nor replay could use them.
+func (e *Bus) restartLog() error {
+	if err := e.log.Close(); err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	e.log = nil
+	names, err := e.fs.List(e.walDir())
+	if err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	for _, name := range names {
+		if _, ok := tlog.ParseSegmentName(name); ok {
+			if err := e.fs.Remove(e.fs.Join(e.walDir(), name)); err != nil {
+				return fmt.Errorf("mmsb: restart log: %w", err)
+			}
+		}
+	}
+	if err := e.fs.SyncDir(e.walDir()); err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	ckpts, err := checkpoint.List(e.fs, e.ckptDir())
+	if err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	for _, c := range ckpts {
+		if c.LSN < e.lastLSN {
+			if err := e.fs.Remove(c.Path); err != nil {
+				return fmt.Errorf("mmsb: restart log: %w", err)
+			}
+		}
+	}
+	if err := e.fs.SyncDir(e.ckptDir()); err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	log, _, err := tlog.Open(tlog.Options{
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.Sync,
+	}, e.lastLSN, nil)
+	if err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
+	e.log = log
+	return nil
+}
+
+func (e *Bus) checkMissingFunctions() {
+	e.recovery.MissingFunctions = e.recovery.MissingFunctions[:0]
+	for _, id := range e.sortedBindingIDs() {
+		b := e.bindings[id]
+		if _, ok := e.funcs[b.Func]; !ok {
+			e.recovery.MissingFunctions = append(e.recovery.MissingFunctions, fmt.Sprintf("page %d: %s", id, b.Func))
+		}
+	}
+}
+
+func (e *Bus) sortedBindingIDs() []base.PageID {
+	ids := make([]base.PageID, 0, len(e.bindings))
+	for id := range e.bindings {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+func (e *Bus) resetState() {
+	e.store.Reset()
+	e.graph = graph.New()
+	e.bindings = map[base.PageID]*Binding{}
+	e.flags = map[base.PageID]uint8{}
+	e.derivedReads = map[base.PageID]*Derivation{}
+	e.graphHasEdges = false
+	for i := range e.hist {
+		e.hist[i] = HistEntry{}
+	}
+	e.lastLSN, e.lastTime, e.nextID = 0, 0, 1
+}
+
+// replayRecord applies the operations of a recovered log record with LSN >
+// from.
+func (e *Bus) replayRecord(r *tlog.Record, from base.LSN, dec *record.Decoder, _ *record.Op) error {
+	ops, err := e.decodeRecord(r, dec)
+	if err != nil {
+		return err
+	}
+	// Skip operations the checkpoint already covers.
+	skip := 0
+	if r.FirstLSN <= from {
+		skip = int(min(uint64(from-r.FirstLSN+1), uint64(len(ops))))
+	}
+	if skip == len(ops) {
+		return nil
+	}
+	first := r.FirstLSN + base.LSN(skip)
+	if first != e.lastLSN+1 {
+		return corruption.New(r.File, r.Offset, "log resumes at LSN %d but state is at LSN %d (history missing)", first, e.lastLSN)
+	}
+	if i, err := e.applyOps(ops[skip:], first, dec.Time); err != nil {
+		return corruption.Wrap(r.File, r.Offset, err, "op at LSN %d does not apply", first+base.LSN(i))
+	}
+	e.recovery.ReplayedOps += uint64(len(ops) - skip)
+	e.stampCommit(first, r.LastLSN(), dec.Time)
+	return nil
+}
+
+// decodeRecord decodes every operation of a log record into e.replayOps
+// (reused; the ops alias the record's payload).
+func (e *Bus) decodeRecord(r *tlog.Record, dec *record.Decoder) ([]record.Op, error) {
+	if err := dec.Reset(r.Payload); err != nil {
+		return nil, corruption.Wrap(r.File, r.Offset, err, "undecodable record")
+	}
+	if uint64(r.Count) > uint64(len(r.Payload)) {
+		return nil, corruption.New(r.File, r.Offset, "record declares %d ops in %d bytes", r.Count, len(r.Payload))
+	}
+	if cap(e.replayOps) < int(r.Count) {
+		e.replayOps = append(e.replayOps[:cap(e.replayOps)], make([]record.Op, int(r.Count)-cap(e.replayOps))...)
+	}
+	ops := e.replayOps[:r.Count]
+	for i := range ops {
+		if !dec.More() {
+			return nil, corruption.New(r.File, r.Offset, "record declares %d ops, holds %d", r.Count, i)
+		}
+		if err := dec.Next(&ops[i]); err != nil {
+			return nil, corruption.Wrap(r.File, r.Offset, err, "undecodable record")
+		}
+	}
+	if dec.More() {
+		return nil, corruption.New(r.File, r.Offset, "trailing bytes after last op")
+	}
+	return ops, nil
+}
+
+// Recovery returns what Open found and did.
+func (e *Bus) Recovery() Recovery { return e.recovery }
+
+// Dir returns the bus's data directory ("" for an in-memory bus).
+func (e *Bus) Dir() string {
+	if e.memory {
+		return ""
+	}
+	return e.dir
+}
+
+// FS returns the filesystem the bus uses (a private in-memory FS for an
+// in-memory bus).
+func (e *Bus) FS() vfs.FS { return e.fs }
+
+// WALDir and CheckpointDir return where the log and checkpoints live on FS.
+func (e *Bus) WALDir() string { return e.walDir() }
+
+// CheckpointDir returns the checkpoint directory on FS.
+func (e *Bus) CheckpointDir() string { return e.ckptDir() }
+
+// Funcs returns the registered recompute function names, sorted.
+func (e *Bus) Funcs() []string {
+	names := make([]string, 0, len(e.funcs))
+	for n := range e.funcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Func returns a registered recompute function.
+func (e *Bus) Func(name string) (semiring.Func, bool) {
+	f, ok := e.funcs[name]
+	return f, ok
+}
+
+// Err returns the sticky failure, if any.
+func (e *Bus) Err() error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.failErr
+}
+
+// fail records a sticky failure. Caller holds e.mu.
+func (e *Bus) fail(err error) error {
+	if e.failErr == nil {
+		e.failErr = fmt.Errorf("%w: %w", ErrFailed, err)
+	}
+	return e.failErr
+}
+
+// usable returns why the engine refuses writes, if it does. Caller holds e.mu.
+func (e *Bus) usable() error {
+	if e.closed {
+		return ErrClosed
+	}
+	return e.failErr
+}
+
+// Close syncs the log and releases the directory. It does not checkpoint.
+func (e *Bus) Close() error {
+	// A checkpoint being written reads page memory: let it finish first.
+	e.ckptStartMu.Lock()
+	e.closing = true
+	e.ckptStartMu.Unlock()
+	e.ckptWG.Wait()
+	e.ckptMu.Lock()
+	defer e.ckptMu.Unlock()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	var err error
+	if e.log != nil {
+		err = e.log.Close()
+	}
+	e.mu.Unlock()
+	e.applier.close()
+	e.store.Close()
+	if lerr := e.lock.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// Flush waits until everything committed so far is durable (fsync).
+func (e *Bus) Flush(ctx context.Context) error {
+	e.mu.RLock()
+	log := e.log
+	e.mu.RUnlock()
+	if log == nil {
+		return nil
+	}
+	return log.Sync()
+}

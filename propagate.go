@@ -1,0 +1,436 @@
+package mmsb
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+)
+
+// PropagationSource is the Source label of every delta written by
+// propagation.
+const PropagationSource = "propagation"
+
+// RecomputeError reports a recompute function that failed (returned an
+// error or panicked) during propagation. errors.Is(err, ErrRecompute) holds,
+// and errors.Is/As also reach the function's own error.
+type RecomputeError struct {
+	Page base.PageID // the derived page being recomputed
+	Func string      // the function bound to it
+	Err  error       // what the function returned (or the recovered panic)
+}
+
+func (e *RecomputeError) Error() string {
+	return fmt.Sprintf("%v: page %d, function %q: %v", ErrRecompute, e.Page, e.Func, e.Err)
+}
+
+// Unwrap returns ErrRecompute and the function's error.
+func (e *RecomputeError) Unwrap() []error { return []error{ErrRecompute, e.Err} }
+
+// PageWrite is one derived delta of a propagation wave.
+type PageWrite struct {
+	Page  base.PageID
+	LSN   base.LSN
+	Epoch base.Epoch // the page's epoch after the write
+}
+
+// FlagRaise is one flag change of a propagation wave: Raised holds the bits
+// that were newly set, Flags the page's flags afterwards.
+type FlagRaise struct {
+	Page   base.PageID
+	LSN    base.LSN
+	Raised uint8
+	Flags  uint8
+}
+
+// PropagateResult describes one propagation wave. Writes and Flags are in
+// LSN order; PropagateInto reuses their capacity.
+type PropagateResult struct {
+	Roots      int         // dirty pages the wave started from
+	Visited    int         // Data-edge descendants considered
+	Recomputed int         // recompute functions called
+	Cutoffs    int         // recomputes whose output was unchanged (the wave stopped there)
+	FirstLSN   base.LSN    // first LSN of the wave's record (0: nothing logged)
+	LastLSN    base.LSN    // last LSN of the wave's record
+	Writes     []PageWrite // derived deltas, one per changed derived page
+	Flags      []FlagRaise // flag changes raised by Control, GPU-sync and Compiler edges
+}
+
+func (r *PropagateResult) reset() {
+	*r = PropagateResult{Writes: r.Writes[:0], Flags: r.Flags[:0]}
+}
+
+// waveOut is one changed derived page of the wave being computed.
+type waveOut struct {
+	page    base.PageID
+	slot    page.Slot
+	off, n  int // new bytes: arena[off:off+n]
+	readsLo int // reads[readsLo:readsHi] are its parent reads
+	readsHi int
+	d       delta.Delta // its Runs alias arena; capacity reused across waves
+}
+
+// flagOp is a flag change of the wave.
+type flagOp struct {
+	page  base.PageID
+	old   uint8
+	flags uint8
+}
+
+// propagator is the reusable scratch of propagation waves; it lives on the
+// Bus and is used only with e.mu held, so one wave at a time.
+type propagator struct {
+	dataOnly [base.NumEdgeTypes]bool
+	order    []base.PageID
+	overlay  map[base.PageID]int32 // changed derived page -> index in outs
+	outs     []waveOut
+	arena    []byte
+	inputs   [][]byte
+	reads    []record.ParentRead
+	flagAdd  map[base.PageID]uint8
+	flagIDs  []base.PageID
+	flagOps  []flagOp
+	edges    []graph.Edge
+	buf      []byte
+	roots    []base.PageID // traversal roots (scratch)
+	flagOnly [base.NumEdgeTypes]bool
+	flagScan []base.PageID
+	resync   bool // recompute every derived page at the next wave
+}
+
+func newPropagator() *propagator {
+	p := &propagator{overlay: map[base.PageID]int32{}, flagAdd: map[base.PageID]uint8{}}
+	p.dataOnly[base.EdgeData] = true
+	p.flagOnly[base.EdgeControl] = true
+	p.flagOnly[base.EdgeGPUSync] = true
+	p.flagOnly[base.EdgeCompiler] = true
+	return p
+}
+
+// edgeFlag returns the flag a non-data edge type raises on its child.
+func edgeFlag(t base.EdgeType) uint8 {
+	switch t {
+	case base.EdgeControl:
+		return FlagStale
+	case base.EdgeGPUSync:
+		return FlagSyncPending
+	case base.EdgeCompiler:
+		return FlagIRInvalid
+	}
+	return 0
+}
+
+// Pending returns how many dirty pages wait for propagation (written since
+// the last successful wave and having dependency edges).
+func (e *Bus) Pending() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.dirty)
+}
+
+// ScheduleResync makes the next propagation wave recompute every derived
+// page (with early cutoff, so a page already up to date costs one function
+// call and logs nothing). Unlike a write, it raises no flags. The
+// orchestrator calls it when it starts: the dirty set is not persisted, so
+// after a restart from a checkpoint taken between a commit and its
+// propagation, this is what brings derived pages up to date.
+func (e *Bus) ScheduleResync() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.prop == nil {
+		e.prop = newPropagator()
+	}
+	e.prop.resync = len(e.bindings) > 0
+}
+
+// Propagate runs one propagation wave: see PropagateInto.
+func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
+	var r PropagateResult
+	err := e.PropagateInto(ctx, &r)
+	return r, err
+}
+
+// PropagateInto runs one propagation wave over the pages written since the
+// last successful wave (the dirty set), filling r (whose slices are reused).
+//
+// The wave takes the Data-edge descendants of the dirty pages in
+// deterministic topological order (ties by page ID) and recomputes each
+// derived page at most once, and only if one of its binding parents was
+// dirty or changed earlier in this wave (early cutoff: an unchanged output
+// stops the wave below it). A recompute calls the bound function with the
+// parents' current bytes (including bytes computed earlier in the wave), the
+// binding's params, and a scratch copy of the page's bytes as out; the
+// difference becomes a derived delta (Source "propagation") logged as
+// record.OpDerived with the parents' last-write LSNs. Control, GPU-sync and
+// Compiler edges from a dirty or changed page set FlagStale,
+// FlagSyncPending or FlagIRInvalid on their child (OpSetFlags, only when a
+// bit actually changes).
+//
+// The whole wave is computed first, then logged as one record (derived ops
+// in topological order, then flag ops in page order), then applied. If a
+// function fails (error or panic) nothing of the wave is logged or applied,
+// the dirty set is kept so that the next wave retries, and the error is a
+// *RecomputeError (errors.Is ErrRecompute). Recompute functions run with
+// the engine's write lock held: they must be pure and must not call the
+// engine. It returns once the record is durable per the sync mode.
+func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
+	r.reset()
+	e.mu.Lock()
+	if err := e.usable(); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	if e.prop == nil {
+		e.prop = newPropagator()
+	}
+	p := e.prop
+	if len(e.dirty) == 0 && !p.resync {
+		e.mu.Unlock()
+		return nil
+	}
+	r.Roots = len(e.dirty)
+	first := e.lastLSN + 1
+	if err := e.computeWave(ctx, p, first, r); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	e.computeFlags(p)
+	n := len(p.outs) + len(p.flagOps)
+	if n == 0 {
+		e.clearDirty()
+		p.resync = false
+		e.mu.Unlock()
+		return nil
+	}
+	now := e.commitClock()
+	buf := record.AppendHeader(p.buf[:0], now)
+	for i := range p.outs {
+		o := &p.outs[i]
+		buf = record.AppendDerived(buf, p.reads[o.readsLo:o.readsHi], &o.d)
+	}
+	for _, f := range p.flagOps {
+		buf = record.AppendFlags(buf, f.page, f.flags)
+	}
+	p.buf = buf
+	if len(buf) > tlog.MaxRecordBytes {
+		// Refuse before the log does: a log append error is sticky, while
+		// this wave can be retried in smaller pieces (deferred mode users
+		// flush more often).
+		e.mu.Unlock()
+		return fmt.Errorf("%w: propagation wave of %d ops is %d bytes, over the log's %d-byte record limit", ErrInvalidOption, n, len(buf), tlog.MaxRecordBytes)
+	}
+	t, first, err := e.appendLocked(uint32(n), buf)
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	// Apply exactly what applyOp does for OpDerived and OpSetFlags, so that
+	// replay reaches the same state.
+	// The dirty set is cleared below, so finishDelta need not mark the
+	// derived pages dirty: turning graphHasEdges off for the loop saves a
+	// map insert per written page. (It only gates dirty tracking.)
+	hadEdges := e.graphHasEdges
+	e.graphHasEdges = false
+	for i := range p.outs {
+		o := &p.outs[i]
+		lsn := first + base.LSN(i)
+		e.setDerivedReads(o.page, p.reads[o.readsLo:o.readsHi], lsn)
+		e.applyDelta(o.slot, &o.d, lsn, now, true)
+		r.Writes = append(r.Writes, PageWrite{Page: o.page, LSN: lsn, Epoch: o.d.Epoch})
+	}
+	e.graphHasEdges = hadEdges
+	for j, f := range p.flagOps {
+		lsn := first + base.LSN(len(p.outs)+j)
+		e.cowSave(f.page)
+		if f.flags == 0 {
+			delete(e.flags, f.page)
+		} else {
+			e.flags[f.page] = f.flags
+		}
+		e.recordHist(lsn, f.page, now)
+		r.Flags = append(r.Flags, FlagRaise{Page: f.page, LSN: lsn, Raised: f.flags &^ f.old, Flags: f.flags})
+	}
+	last := first + base.LSN(n) - 1
+	e.lastLSN, e.lastTime = last, now
+	r.FirstLSN, r.LastLSN = first, last
+	// The wave covered every descendant of the dirty pages; its own writes
+	// marked the derived pages dirty again, which must not start a new wave.
+	e.clearDirty()
+	p.resync = false
+	e.mu.Unlock()
+	_, err = e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
+	return err
+}
+
+// clearDirty empties the dirty set, keeping its capacity. Caller holds e.mu.
+func (e *Bus) clearDirty() {
+	e.dirty = e.dirty[:0]
+	clear(e.dirtySet)
+}
+
+// changedInWave reports whether page id was dirty or got new bytes earlier
+// in the wave, and the bytes and last-write LSN a reader sees for it.
+func (e *Bus) waveView(p *propagator, id base.PageID, first base.LSN) (b []byte, lsn base.LSN, changed, ok bool) {
+	if i, in := p.overlay[id]; in {
+		o := &p.outs[i]
+		return p.arena[o.off : o.off+o.n], first + base.LSN(i), true, true
+	}
+	sl, found := e.store.Lookup(id)
+	if !found {
+		return nil, 0, false, false
+	}
+	_, dirty := e.dirtySet[id]
+	return e.store.Bytes(sl), e.store.LastLSN(sl), dirty, true
+}
+
+// computeWave fills p.outs with the changed derived pages of the wave.
+// Caller holds e.mu; nothing in the engine changes.
+func (e *Bus) computeWave(ctx context.Context, p *propagator, first base.LSN, r *PropagateResult) error {
+	roots := e.dirty
+	if p.resync {
+		p.roots = append(p.roots[:0], e.dirty...)
+		for _, b := range e.bindings { // order does not matter: roots only seed the traversal
+			p.roots = append(p.roots, b.Parents...)
+		}
+		roots = p.roots
+	}
+	p.order = e.graph.AppendDescendants(p.order[:0], roots, &p.dataOnly)
+	clear(p.overlay)
+	p.outs = p.outs[:0]
+	p.arena = p.arena[:0]
+	p.reads = p.reads[:0]
+	r.Visited = len(p.order)
+	for k, child := range p.order {
+		if k&1023 == 1023 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b, bound := e.bindings[child]
+		if !bound {
+			continue // plain Data edges without a binding only order the wave
+		}
+		sl, ok := e.store.Lookup(child)
+		if !ok {
+			continue
+		}
+		p.inputs = p.inputs[:0]
+		readsLo := len(p.reads)
+		trigger := p.resync
+		for _, par := range b.Parents {
+			in, lsn, changed, ok := e.waveView(p, par, first)
+			if !ok {
+				return &RecomputeError{Page: child, Func: b.Func, Err: fmt.Errorf("%w: parent %d", ErrPageNotFound, par)}
+			}
+			trigger = trigger || changed
+			p.inputs = append(p.inputs, in)
+			p.reads = append(p.reads, record.ParentRead{Page: par, LSN: lsn})
+		}
+		if !trigger {
+			p.reads = p.reads[:readsLo]
+			continue
+		}
+		fn, ok := e.funcs[b.Func]
+		if !ok {
+			return &RecomputeError{Page: child, Func: b.Func, Err: ErrUnknownFunc}
+		}
+		cur := e.store.Bytes(sl)
+		off := len(p.arena)
+		p.arena = append(p.arena, cur...)
+		out := p.arena[off:]
+		r.Recomputed++
+		if err := callRecompute(fn, p.inputs, b.Params, out); err != nil {
+			return &RecomputeError{Page: child, Func: b.Func, Err: err}
+		}
+		idx := len(p.outs)
+		if idx < cap(p.outs) {
+			p.outs = p.outs[:idx+1]
+		} else {
+			p.outs = append(p.outs, waveOut{})
+		}
+		o := &p.outs[idx]
+		o.d.Runs = o.d.Runs[:0]
+		delta.AppendDiff(&o.d, cur, out)
+		if len(o.d.Runs) == 0 {
+			r.Cutoffs++
+			p.outs = p.outs[:idx]
+			p.arena = p.arena[:off]
+			p.reads = p.reads[:readsLo]
+			continue
+		}
+		o.page, o.slot, o.off, o.n = child, sl, off, len(cur)
+		o.readsLo, o.readsHi = readsLo, len(p.reads)
+		o.d.Page = child
+		o.d.Source = PropagationSource
+		p.overlay[child] = int32(idx)
+	}
+	return nil
+}
+
+// callRecompute calls fn, turning a panic into an error so that a faulty
+// function fails its wave instead of the process.
+func callRecompute(fn func([][]byte, []byte, []byte) error, inputs [][]byte, params, out []byte) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return fn(inputs, params, out)
+}
+
+// computeFlags fills p.flagOps: the flags that Control, GPU-sync and
+// Compiler edges from dirty or changed pages raise on their children, in
+// page order, only where a bit changes. Caller holds e.mu.
+func (e *Bus) computeFlags(p *propagator) {
+	clear(p.flagAdd)
+	p.flagIDs = p.flagIDs[:0]
+	p.flagOps = p.flagOps[:0]
+	// Cheap pre-check: one traversal over flag edges only. In the common
+	// case (no flag edge leaves any written page) it finds nothing and the
+	// per-page child listing below is skipped.
+	p.roots = append(p.roots[:0], e.dirty...)
+	for i := range p.outs {
+		p.roots = append(p.roots, p.outs[i].page)
+	}
+	p.flagScan = e.graph.AppendDescendants(p.flagScan[:0], p.roots, &p.flagOnly)
+	if len(p.flagScan) == 0 {
+		return
+	}
+	visit := func(id base.PageID) {
+		p.edges = e.graph.AppendChildren(p.edges[:0], id)
+		for _, ed := range p.edges {
+			f := edgeFlag(ed.Type)
+			if f == 0 {
+				continue
+			}
+			old, seen := p.flagAdd[ed.Child]
+			if !seen {
+				p.flagIDs = append(p.flagIDs, ed.Child)
+			}
+			p.flagAdd[ed.Child] = old | f
+		}
+	}
+	for _, id := range e.dirty {
+		visit(id)
+	}
+	for i := range p.outs {
+		if _, dirty := e.dirtySet[p.outs[i].page]; !dirty {
+			visit(p.outs[i].page)
+		}
+	}
+	if len(p.flagIDs) == 0 {
+		return
+	}
+	slices.Sort(p.flagIDs)
+	for _, id := range p.flagIDs {
+		old := e.flags[id]
+		nf := old | p.flagAdd[id]
+		if nf != old {
+			p.flagOps = append(p.flagOps, flagOp{page: id, old: old, flags: nf})
+		}
+	}
+}

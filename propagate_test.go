@@ -1,0 +1,112 @@
+package mmsb
+
+import (
+	"testing"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+)
+
+// TestPropagateSteadyStateAllocs: once buffers have grown, a propagation
+// wave over trivially recomputed pages allocates nothing.
+func TestPropagateSteadyStateAllocs(t *testing.T) {
+	e := openMem(t, &Options{HistoryEntries: -1, DisableLog: true})
+	const n = 64
+	ids := mustCreate(t, e, 2*n, 8)
+	for i := 0; i < n; i++ {
+		if err := e.Bind(ctx, ids[n+i], "passthrough", nil, ids[i:i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds := make([]delta.Delta, n)
+	buf := make([]byte, 8*n)
+	v := 0.0
+	step := func() {
+		v++
+		for i := range ds {
+			semiring.PutF64(buf[8*i:], 0, v)
+			ds[i] = delta.Delta{Page: ids[i], Runs: []delta.Run{{Data: buf[8*i : 8*i+8]}}}
+		}
+		if _, err := e.Commit(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var r PropagateResult
+	for i := 0; i < 3; i++ {
+		step()
+		if err := e.PropagateInto(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.Writes) != n {
+		t.Fatalf("wave wrote %d pages, want %d", len(r.Writes), n)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		e.mu.Lock()
+		for _, id := range ids[:n] {
+			e.markDirty(id)
+		}
+		for i := range ids[:n] {
+			sl, _ := e.store.Lookup(ids[i])
+			semiring.PutF64(e.store.Bytes(sl), 0, v)
+		}
+		e.mu.Unlock()
+		v++
+		if err := e.PropagateInto(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("PropagateInto allocates %v times per wave in steady state", allocs)
+	}
+}
+
+// BenchmarkPropagate: a wave over 10,000 derived pages of 8 bytes, each a
+// passthrough of its own parent, every parent dirty and changed.
+func BenchmarkPropagate(b *testing.B) {
+	e, err := Open("", &Options{Clock: testClock(), CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const n = 10_000
+	specs := make([]PageSpec, 2*n)
+	for i := range specs {
+		specs[i] = PageSpec{Size: 8}
+	}
+	ids, err := e.CreatePages(ctx, specs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := e.Bind(ctx, ids[n+i], "passthrough", nil, ids[i:i+1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var r PropagateResult
+	if err := e.PropagateInto(ctx, &r); err != nil {
+		b.Fatal(err)
+	}
+	v := 0.0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		v++
+		e.mu.Lock()
+		for _, id := range ids[:n] {
+			sl, _ := e.store.Lookup(id)
+			semiring.PutF64(e.store.Bytes(sl), 0, v)
+			e.markDirty(id)
+		}
+		e.mu.Unlock()
+		b.StartTimer()
+		if err := e.PropagateInto(ctx, &r); err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Writes) != n {
+			b.Fatalf("wrote %d", len(r.Writes))
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pages/s")
+}

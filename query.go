@@ -1,0 +1,127 @@
+package mmsb
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// LogQuery selects logged operations. Zero fields do not filter.
+type LogQuery struct {
+	Page     base.PageID // operations on this page (deltas, create, free, meta, flags, bind; edges by either end)
+	FromLSN  base.LSN    // first LSN (inclusive)
+	ToLSN    base.LSN    // last LSN (inclusive)
+	FromTime int64       // commit time >= FromTime (ns)
+	ToTime   int64       // commit time <= ToTime (ns)
+	Source   string      // deltas whose Source equals this ("propagation" selects derived deltas)
+	Kinds    []record.OpKind
+}
+
+// LoggedOp is one operation found by a query. Op and its slices are valid
+// only during the callback (they alias the log reader's buffer).
+type LoggedOp struct {
+	LSN  base.LSN
+	Time int64
+	Op   *record.Op
+	File string // segment holding the record
+}
+
+func (q *LogQuery) match(lsn base.LSN, t int64, op *record.Op) bool {
+	if q.FromLSN != 0 && lsn < q.FromLSN || q.ToLSN != 0 && lsn > q.ToLSN {
+		return false
+	}
+	if q.FromTime != 0 && t < q.FromTime || q.ToTime != 0 && t > q.ToTime {
+		return false
+	}
+	if len(q.Kinds) > 0 {
+		ok := false
+		for _, k := range q.Kinds {
+			ok = ok || k == op.Kind
+		}
+		if !ok {
+			return false
+		}
+	}
+	isDelta := op.Kind == record.OpDelta || op.Kind == record.OpDerived
+	if q.Source != "" && (!isDelta || op.Delta.Source != q.Source) {
+		return false
+	}
+	if q.Page != 0 {
+		switch op.Kind {
+		case record.OpDelta, record.OpDerived:
+			return op.Delta.Page == q.Page
+		case record.OpAddEdge, record.OpRemoveEdge:
+			return op.Parent == q.Page || op.Child == q.Page
+		default:
+			return op.Page == q.Page
+		}
+	}
+	return true
+}
+
+// QueryLogDir streams the operations of the log in dir (on fs) that match
+// q, in LSN order, calling fn for each until it returns false. It never
+// loads the whole log: one record is in memory at a time, and segments that
+// end before q.FromLSN are skipped.
+func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
+	r, err := tlog.NewReader(fs, fs.Join(dir, "wal"), q.FromLSN)
+	if err != nil {
+		if vfs.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	defer r.Close()
+	var dec record.Decoder
+	var op record.Op
+	lo := LoggedOp{Op: &op}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if q.ToLSN != 0 && rec.FirstLSN > q.ToLSN {
+			return nil
+		}
+		if err := dec.Reset(rec.Payload); err != nil {
+			return corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
+		}
+		if q.ToTime != 0 && dec.Time > q.ToTime {
+			return nil // commit times never decrease along the log
+		}
+		lsn := rec.FirstLSN
+		for i := uint32(0); i < rec.Count; i, lsn = i+1, lsn+1 {
+			if err := dec.Next(&op); err != nil {
+				return corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
+			}
+			if !q.match(lsn, dec.Time, &op) {
+				continue
+			}
+			lo.LSN, lo.Time, lo.File = lsn, dec.Time, rec.File
+			if !fn(&lo) {
+				return nil
+			}
+		}
+	}
+}
+
+// QueryLog streams this bus's logged operations matching q (see QueryLogDir).
+// Everything committed before the call is visible.
+func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
+	if err := e.Flush(ctx); err != nil {
+		return err
+	}
+	return QueryLogDir(ctx, e.fs, e.dir, q, fn)
+}

@@ -1,0 +1,403 @@
+package mmsb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// ReplayTarget says where a replay stops. The zero value replays everything.
+type ReplayTarget struct {
+	ToLSN  base.LSN // stop after this LSN (0: no limit)
+	ToTime int64    // stop before the first operation committed after this time (0: no limit)
+	// Page/Epoch: stop once Page reaches Epoch (Page 0: no limit).
+	Page  base.PageID
+	Epoch base.Epoch
+	// FromEmpty ignores checkpoints: replay the log from LSN 1 (fails with
+	// ErrLogTruncated if segments before the first checkpoint were removed).
+	FromEmpty bool
+	// FromOldestCheckpoint starts from the oldest usable checkpoint instead
+	// of the newest (replaying as much of the log as possible).
+	FromOldestCheckpoint bool
+}
+
+func (t ReplayTarget) timeOrEpoch() bool { return t.ToTime != 0 || t.Page != 0 }
+
+// newDetached returns an engine with no log, no directory and no lock, for
+// replays and offline checks.
+func newDetached(funcs map[string]semiring.Func) *Bus {
+	e, err := Open("", &Options{DisableLog: true, Functions: funcs, AllowMissingFunctions: true, HistoryEntries: -1})
+	if err != nil {
+		panic(err) // an in-memory, log-less open cannot fail
+	}
+	return e
+}
+
+// Replay rebuilds the state of the bus stored in dir, up to target, into a
+// new detached bus: in memory, with no log, so it refuses writes and has no
+// history of its own (Close it when done). It reads while a live bus may be
+// writing the directory. Of opts (which may be nil) only FS (default: the OS
+// filesystem) and Functions (for bindings' recompute functions) are used;
+// bindings naming unregistered functions are allowed.
+func Replay(ctx context.Context, dir string, target ReplayTarget, opts *Options) (*Bus, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	out := newDetached(o.Functions)
+	if err := out.replayInto(ctx, o.FS, dir, target); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target ReplayTarget) error {
+	walDir, ckDir := fs.Join(dir, "wal"), fs.Join(dir, "checkpoints")
+	ckpts, err := checkpoint.List(fs, ckDir)
+	if err != nil && !vfs.IsNotExist(err) {
+		return err
+	}
+	firstLSN, err := firstLogLSN(fs, walDir)
+	if err != nil {
+		return err
+	}
+	// Choose the starting point: empty if the log still begins at LSN 1 and
+	// that is wanted or needed, else the newest usable checkpoint.
+	fromEmpty := firstLSN == 1 && (target.FromEmpty || target.timeOrEpoch())
+	if target.FromEmpty && !fromEmpty {
+		return fmt.Errorf("%w: log starts at LSN %d, not 1", ErrLogTruncated, firstLSN)
+	}
+	if !fromEmpty {
+		loaded := false
+		var cands []checkpoint.Info
+		for _, c := range ckpts {
+			if target.ToLSN == 0 || c.LSN <= target.ToLSN {
+				cands = append(cands, c)
+			}
+		}
+		if len(cands) > 0 && (target.timeOrEpoch() || target.FromOldestCheckpoint) {
+			// Time and epoch targets may lie before a newer checkpoint.
+			cands = cands[len(cands)-1:]
+		}
+		for _, c := range cands {
+			if err := e.loadCheckpointFrom(fs, c.Path); err != nil {
+				e.resetState()
+				continue
+			}
+			e.replayedFrom = c.Path
+			loaded = true
+			break
+		}
+		if !loaded && firstLSN > 1 {
+			return fmt.Errorf("%w: no usable checkpoint at or before the target and the log starts at LSN %d", ErrLogTruncated, firstLSN)
+		}
+		if target.ToTime != 0 && e.lastTime > target.ToTime || target.Page != 0 && e.pageEpoch(target.Page) > target.Epoch {
+			return fmt.Errorf("%w: the oldest checkpoint is already past the target", ErrLogTruncated)
+		}
+	}
+	if target.ToLSN != 0 && e.lastLSN >= target.ToLSN {
+		return nil
+	}
+	if target.Page != 0 && e.pageEpoch(target.Page) == target.Epoch && target.Epoch != 0 {
+		return nil
+	}
+	r, err := tlog.NewReader(fs, walDir, e.lastLSN+1)
+	if err != nil {
+		if vfs.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	defer r.Close()
+	var dec record.Decoder
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			if target.ToLSN != 0 && e.lastLSN < target.ToLSN {
+				return fmt.Errorf("%w: the log ends at LSN %d, before the target LSN %d", ErrLogTruncated, e.lastLSN, target.ToLSN)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ops, err := e.decodeRecord(rec, &dec)
+		if err != nil {
+			return err
+		}
+		if target.ToTime != 0 && dec.Time > target.ToTime {
+			return nil
+		}
+		skip := 0
+		if rec.FirstLSN <= e.lastLSN {
+			skip = int(min(uint64(e.lastLSN-rec.FirstLSN+1), uint64(len(ops))))
+		}
+		ops = ops[skip:]
+		first := rec.FirstLSN + base.LSN(skip)
+		if len(ops) == 0 {
+			continue
+		}
+		if first != e.lastLSN+1 {
+			return fmt.Errorf("%w: log jumps from LSN %d to %d", ErrLogTruncated, e.lastLSN, first)
+		}
+		last := first + base.LSN(len(ops)) - 1
+		if target.Page == 0 && (target.ToLSN == 0 || last <= target.ToLSN) {
+			// No stop condition inside this record: apply it in bulk.
+			if i, err := e.applyOps(ops, first, dec.Time); err != nil {
+				return corruption.Wrap(rec.File, rec.Offset, err, "LSN %d does not apply", first+base.LSN(i))
+			}
+			if target.ToLSN != 0 && last >= target.ToLSN {
+				return nil
+			}
+			continue
+		}
+		for i := range ops {
+			lsn, op := first+base.LSN(i), &ops[i]
+			if err := e.applyOp(op, lsn, dec.Time); err != nil {
+				return corruption.Wrap(rec.File, rec.Offset, err, "LSN %d does not apply", lsn)
+			}
+			if target.ToLSN != 0 && lsn >= target.ToLSN {
+				return nil
+			}
+			if target.Page != 0 && (op.Kind == record.OpDelta || op.Kind == record.OpDerived) &&
+				op.Delta.Page == target.Page && e.pageEpoch(target.Page) >= target.Epoch {
+				return nil
+			}
+		}
+	}
+}
+
+func (e *Bus) pageEpoch(id base.PageID) base.Epoch {
+	if sl, ok := e.store.Lookup(id); ok {
+		return e.store.Epoch(sl)
+	}
+	return 0
+}
+
+// firstLogLSN returns the first LSN held by the log in walDir (0 if empty).
+func firstLogLSN(fs vfs.FS, walDir string) (base.LSN, error) {
+	r, err := tlog.NewReader(fs, walDir, 0)
+	if err != nil {
+		if vfs.IsNotExist(err) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	defer r.Close()
+	rec, err := r.Next()
+	if errors.Is(err, io.EOF) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return rec.FirstLSN, nil
+}
+
+// Replay rebuilds this bus's state up to target into a new detached bus
+// (see the package-level Replay).
+func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
+	if err := e.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return Replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions})
+}
+
+// ReadPageAt returns page id's bytes and epoch as of LSN lsn (replaying
+// from the newest checkpoint at or before lsn).
+func (e *Bus) ReadPageAt(ctx context.Context, id base.PageID, lsn base.LSN) ([]byte, base.Epoch, error) {
+	r, err := e.Replay(ctx, ReplayTarget{ToLSN: lsn})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer r.Close()
+	return r.ReadPage(id, nil)
+}
+
+// ReplayReport compares a replay of the log with the live state.
+type ReplayReport struct {
+	LSN            base.LSN // state compared: every operation up to this LSN
+	FromCheckpoint string   // "" when replayed from LSN 1
+	LiveHash       uint64
+	ReplayHash     uint64
+	Pages          int      // pages compared
+	PagesDiffering int      // pages whose bytes, size or epoch differ, or that exist on one side only
+	BytesDiffering int64    // differing bytes over pages present on both sides
+	L2Divergence   float64  // sqrt(sum of squared differences) over float64 pages ("mmsb.type"="f64")
+	GraphEqual     bool     // same edges and bindings
+	Differences    []string // first few differences, for people
+}
+
+// Equal reports whether the replay matched the live state exactly.
+func (r *ReplayReport) Equal() bool {
+	return r.PagesDiffering == 0 && r.BytesDiffering == 0 && r.LiveHash == r.ReplayHash && r.GraphEqual
+}
+
+// VerifyReplay replays the log (from LSN 1 when the log still holds it,
+// else from the oldest checkpoint; or from the newest checkpoint when
+// fromNewestCheckpoint) and compares every page with the live state, bit for
+// bit. Commits wait while it runs.
+func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (ReplayReport, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.usable(); err != nil {
+		return ReplayReport{}, err
+	}
+	if e.log == nil {
+		return ReplayReport{}, fmt.Errorf("%w: bus runs without a log", ErrInvalidOption)
+	}
+	if err := e.log.Sync(); err != nil {
+		return ReplayReport{}, e.fail(err)
+	}
+	target := ReplayTarget{ToLSN: e.lastLSN}
+	first, err := firstLogLSN(e.fs, e.walDir())
+	if err != nil {
+		return ReplayReport{}, err
+	}
+	if !fromNewestCheckpoint {
+		target.FromEmpty = first == 1
+		target.FromOldestCheckpoint = true
+	}
+	r := newDetached(e.opts.Functions)
+	defer r.Close()
+	if e.lastLSN > 0 {
+		if err := r.replayInto(ctx, e.fs, e.dir, target); err != nil {
+			return ReplayReport{}, err
+		}
+	}
+	rep := compareStates(e, r)
+	rep.LSN = e.lastLSN
+	rep.FromCheckpoint = r.replayedFrom
+	return rep, nil
+}
+
+// compareStates compares live (locked by caller) with replayed.
+func compareStates(live, rep *Bus) ReplayReport {
+	out := ReplayReport{LiveHash: live.stateHashLocked(), ReplayHash: rep.stateHashLocked()}
+	note := func(format string, args ...any) {
+		if len(out.Differences) < 10 {
+			out.Differences = append(out.Differences, fmt.Sprintf(format, args...))
+		}
+	}
+	liveIDs := live.store.AppendIDs(nil)
+	repIDs := rep.store.AppendIDs(nil)
+	var sumSq float64
+	i, j := 0, 0
+	for i < len(liveIDs) || j < len(repIDs) {
+		switch {
+		case j >= len(repIDs) || i < len(liveIDs) && liveIDs[i] < repIDs[j]:
+			out.PagesDiffering++
+			note("page %d missing from replay", liveIDs[i])
+			i++
+		case i >= len(liveIDs) || repIDs[j] < liveIDs[i]:
+			out.PagesDiffering++
+			note("page %d only in replay", repIDs[j])
+			j++
+		default:
+			id := liveIDs[i]
+			ls, _ := live.store.Lookup(id)
+			rs, _ := rep.store.Lookup(id)
+			a, b := live.store.Bytes(ls), rep.store.Bytes(rs)
+			out.Pages++
+			diff := false
+			if len(a) != len(b) || live.store.Epoch(ls) != rep.store.Epoch(rs) {
+				diff = true
+				note("page %d: size %d/%d epoch %d/%d", id, len(a), len(b), live.store.Epoch(ls), rep.store.Epoch(rs))
+			}
+			if !bytes.Equal(a, b) {
+				diff = true
+				n := min(len(a), len(b))
+				var nb int64
+				for k := 0; k < n; k++ {
+					if a[k] != b[k] {
+						nb++
+					}
+				}
+				nb += int64(max(len(a), len(b)) - n)
+				out.BytesDiffering += nb
+				note("page %d: %d bytes differ", id, nb)
+				if isF64(live.store.Meta(ls)) {
+					for k := 0; k+8 <= n; k += 8 {
+						x := math.Float64frombits(le64(a[k:]))
+						y := math.Float64frombits(le64(b[k:]))
+						d := x - y
+						if !math.IsNaN(d) {
+							sumSq += d * d
+						}
+					}
+				}
+			}
+			if diff {
+				out.PagesDiffering++
+			}
+			i++
+			j++
+		}
+	}
+	out.L2Divergence = math.Sqrt(sumSq)
+	out.GraphEqual = sameGraph(live, rep)
+	if !out.GraphEqual {
+		note("edges or bindings differ")
+	}
+	return out
+}
+
+func sameGraph(a, b *Bus) bool {
+	if a.graph.NumEdges() != b.graph.NumEdges() || len(a.bindings) != len(b.bindings) {
+		return false
+	}
+	var ea, eb []graph.Edge
+	a.graph.Edges(func(e graph.Edge) bool { ea = append(ea, e); return true })
+	b.graph.Edges(func(e graph.Edge) bool { eb = append(eb, e); return true })
+	for i := range ea {
+		if ea[i] != eb[i] {
+			return false
+		}
+	}
+	for id, ba := range a.bindings {
+		bb, ok := b.bindings[id]
+		if !ok || ba.Func != bb.Func || !bytes.Equal(ba.Params, bb.Params) || len(ba.Parents) != len(bb.Parents) {
+			return false
+		}
+		for k := range ba.Parents {
+			if ba.Parents[k] != bb.Parents[k] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isF64(meta []page.MetaEntry) bool {
+	for _, m := range meta {
+		if m.Key == TypeMetaKey {
+			return string(m.Value) == "f64"
+		}
+	}
+	return false
+}
+
+func le64(b []byte) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}

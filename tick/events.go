@@ -1,0 +1,268 @@
+package tick
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mmsb-go/mmsb"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+)
+
+// EventType says what an Event reports.
+type EventType uint8
+
+// Event types. The zero value is not a valid type.
+const (
+	EventDeltaCommitted  EventType = 1 // a submitted delta was committed: Page, LSN, Epoch
+	EventPageRecomputed  EventType = 2 // propagation wrote a derived page: Page, LSN, Epoch
+	EventFlagRaised      EventType = 3 // an edge raised flags on a page: Page, LSN, Flags (new bits), Epoch unused
+	EventDeltaRejected   EventType = 4 // a submitted delta failed validation: Page, Err
+	EventRecomputeFailed EventType = 5 // a recompute function failed; the wave was not applied: Page, Name (function), Err
+	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
+	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration
+	numEventTypes                  = 8
+)
+
+// String names the event type.
+func (t EventType) String() string {
+	switch t {
+	case EventDeltaCommitted:
+		return "committed"
+	case EventPageRecomputed:
+		return "recomputed"
+	case EventFlagRaised:
+		return "flag"
+	case EventDeltaRejected:
+		return "rejected"
+	case EventRecomputeFailed:
+		return "recompute-failed"
+	case EventInvariantFailed:
+		return "invariant-failed"
+	case EventTickOverrun:
+		return "overrun"
+	}
+	return fmt.Sprintf("event(%d)", uint8(t))
+}
+
+// Event is one notification published at the end of a tick (or of
+// FlushPropagation). Which fields are set depends on Type.
+type Event struct {
+	Type     EventType
+	Tick     uint64      // the tick that produced it
+	Page     base.PageID // the page concerned (0: none)
+	LSN      base.LSN    // the operation's LSN (0: not logged)
+	Epoch    base.Epoch  // the page's epoch after the delta
+	Flags    uint8       // EventFlagRaised: the bits newly set
+	Name     string      // hook or function name
+	Err      error       // why (rejected, recompute-failed, invariant-failed)
+	Duration time.Duration
+}
+
+func (ev Event) String() string {
+	switch ev.Type {
+	case EventDeltaCommitted, EventPageRecomputed:
+		return fmt.Sprintf("%v page=%d lsn=%d epoch=%d", ev.Type, ev.Page, ev.LSN, ev.Epoch)
+	case EventFlagRaised:
+		return fmt.Sprintf("%v page=%d lsn=%d flags=%s", ev.Type, ev.Page, ev.LSN, FlagNames(ev.Flags))
+	case EventDeltaRejected:
+		return fmt.Sprintf("%v page=%d: %v", ev.Type, ev.Page, ev.Err)
+	case EventRecomputeFailed:
+		return fmt.Sprintf("%v page=%d fn=%s: %v", ev.Type, ev.Page, ev.Name, ev.Err)
+	case EventInvariantFailed:
+		return fmt.Sprintf("%v %s: %v", ev.Type, ev.Name, ev.Err)
+	case EventTickOverrun:
+		return fmt.Sprintf("%v %v", ev.Type, ev.Duration)
+	}
+	return ev.Type.String()
+}
+
+// FlagNames renders flag bits as "stale|sync-pending|ir-invalid" ("none"
+// for 0).
+func FlagNames(f uint8) string {
+	if f == 0 {
+		return "none"
+	}
+	s := ""
+	add := func(bit uint8, name string) {
+		if f&bit != 0 {
+			if s != "" {
+				s += "|"
+			}
+			s += name
+		}
+	}
+	add(mmsb.FlagStale, "stale")
+	add(mmsb.FlagSyncPending, "sync-pending")
+	add(mmsb.FlagIRInvalid, "ir-invalid")
+	if rest := f &^ (mmsb.FlagStale | mmsb.FlagSyncPending | mmsb.FlagIRInvalid); rest != 0 {
+		add(rest, fmt.Sprintf("0x%x", rest))
+	}
+	return s
+}
+
+// EventFilter selects the events a subscription receives.
+type EventFilter struct {
+	// Pages, if non-empty, keeps only events about these pages. Events that
+	// concern no page (invariant failures, overruns) are kept regardless:
+	// filter those by type.
+	Pages []base.PageID
+	// Types, if non-empty, keeps only events of these types.
+	Types []EventType
+}
+
+// Subscription receives events on C until Close. Events arrive in the
+// order they were produced: per tick, rejected deltas (in submission
+// order), then committed and propagated operations in LSN order, then
+// recompute and invariant failures, then an overrun.
+type Subscription struct {
+	// C delivers the events. It is closed by Close (and by the
+	// orchestrator's Close).
+	C <-chan Event
+
+	ch       chan Event
+	done     chan struct{}
+	stopOnce sync.Once // closes done
+	once     sync.Once // unregisters and closes ch
+	o        *Orchestrator
+	id       uint64
+	pages    map[base.PageID]struct{}
+	types    uint32 // bit t set: type t wanted
+	blocking bool
+	dropped  atomic.Uint64
+}
+
+// Dropped returns how many events a non-blocking subscription lost because
+// its buffer was full.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close ends the subscription and closes C. A publisher blocked on this
+// subscription is released. It is safe to call more than once and from any
+// goroutine (but not from a blocking subscription's own invariant hook).
+func (s *Subscription) Close() {
+	s.stop()
+	s.once.Do(func() {
+		s.o.subMu.Lock()
+		s.o.subs = slices.DeleteFunc(s.o.subs, func(x *Subscription) bool { return x == s })
+		s.o.refreshSubMask()
+		s.o.subMu.Unlock()
+		close(s.ch) // no publisher holds subMu now, so none can be sending
+	})
+}
+
+// stop releases a publisher blocked on this subscription.
+func (s *Subscription) stop() { s.stopOnce.Do(func() { close(s.done) }) }
+
+func (s *Subscription) wants(ev *Event) bool {
+	if s.types&(1<<ev.Type) == 0 {
+		return false
+	}
+	if s.pages != nil && ev.Page != 0 {
+		_, ok := s.pages[ev.Page]
+		return ok
+	}
+	return true
+}
+
+// deliver sends ev, blocking or dropping per the subscription's mode.
+func (s *Subscription) deliver(ev *Event) {
+	if s.blocking {
+		select {
+		case s.ch <- *ev:
+		case <-s.done:
+		}
+		return
+	}
+	select {
+	case s.ch <- *ev:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+// Subscribe returns a subscription receiving the events that pass filter,
+// through a channel buffered to bufferSize (at least 1). A blocking
+// subscription makes the publishing tick wait for room (a slow reader slows
+// the bus; it never loses events); a non-blocking one drops events when its
+// buffer is full and counts them in Dropped.
+func (o *Orchestrator) Subscribe(filter EventFilter, bufferSize int, blocking bool) (*Subscription, error) {
+	if bufferSize < 1 {
+		bufferSize = 1
+	}
+	s := &Subscription{ch: make(chan Event, bufferSize), done: make(chan struct{}), o: o, blocking: blocking}
+	s.C = s.ch
+	for _, t := range filter.Types {
+		if t == 0 || t >= numEventTypes {
+			return nil, fmt.Errorf("%w: unknown event type %d", mmsb.ErrInvalidOption, t)
+		}
+		s.types |= 1 << t
+	}
+	if s.types == 0 {
+		s.types = 1<<numEventTypes - 2 // every valid type
+	}
+	if len(filter.Pages) > 0 {
+		s.pages = make(map[base.PageID]struct{}, len(filter.Pages))
+		for _, p := range filter.Pages {
+			s.pages[p] = struct{}{}
+		}
+	}
+	o.subMu.Lock()
+	defer o.subMu.Unlock()
+	if o.closed.Load() {
+		return nil, mmsb.ErrClosed
+	}
+	o.nextSubID++
+	s.id = o.nextSubID
+	o.subs = append(o.subs, s)
+	o.refreshSubMask()
+	return s, nil
+}
+
+// refreshSubMask recomputes the union of wanted types. Caller holds subMu.
+func (o *Orchestrator) refreshSubMask() {
+	var m uint32
+	for _, s := range o.subs {
+		m |= s.types
+	}
+	o.subMask.Store(m)
+}
+
+// wantsType reports whether any subscription wants events of type t, so
+// that ticks skip building events nobody reads.
+func (o *Orchestrator) wantsType(t EventType) bool { return o.subMask.Load()&(1<<t) != 0 }
+
+// publish delivers o.events to every subscription, in subscription order.
+func (o *Orchestrator) publish() {
+	if len(o.events) == 0 {
+		return
+	}
+	o.subMu.RLock()
+	for _, s := range o.subs {
+		for i := range o.events {
+			if s.wants(&o.events[i]) {
+				s.deliver(&o.events[i])
+			}
+		}
+	}
+	o.subMu.RUnlock()
+	clear(o.events) // drop error references
+	o.events = o.events[:0]
+}
+
+// closeSubscriptions closes every subscription (orchestrator Close).
+func (o *Orchestrator) closeSubscriptions() {
+	o.subMu.RLock()
+	subs := slices.Clone(o.subs)
+	o.subMu.RUnlock()
+	// Release every blocked delivery first: a publisher blocked on one
+	// subscription holds subMu, which Close needs.
+	for _, s := range subs {
+		s.stop()
+	}
+	for _, s := range subs {
+		s.Close()
+	}
+}

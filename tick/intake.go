@@ -1,0 +1,257 @@
+package tick
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mmsb-go/mmsb"
+
+	"github.com/mmsb-go/mmsb/delta"
+)
+
+// ErrBusy: the intake queue is full and the orchestrator was configured
+// (Options.FailWhenFull) to refuse rather than wait.
+var ErrBusy = errors.New("mmsb: intake queue full")
+
+// intakeSlot is a queued delta with the storage its bytes were copied into.
+// Slots are swapped (not copied) between the queue and the tick's batch, so
+// every buffer is reused and steady-state submission allocates nothing.
+type intakeSlot struct {
+	d    delta.Delta
+	buf  []byte      // copied run data, mask, payload, intent
+	runs []delta.Run // copied run headers
+}
+
+// intakeCell is one cell of the ring. seq follows Vyukov's bounded MPMC
+// queue: seq == pos means free for the producer claiming position pos,
+// seq == pos+1 means filled and ready for the consumer at pos.
+type intakeCell struct {
+	seq atomic.Uint64
+	intakeSlot
+	_ [16]byte // keeps most cells' seq words on distinct cache lines
+}
+
+// intakeQueue is a bounded lock-free multi-producer single-consumer queue
+// of deltas (Vyukov's bounded queue with a single consumer, so the head
+// needs no atomic). Producers that find it full may wait on wake, a channel
+// the consumer closes (and replaces) after freeing cells while producers
+// wait.
+type intakeQueue struct {
+	_     [64]byte
+	tail  atomic.Uint64 // next position producers claim
+	_     [56]byte
+	head  uint64 // next position the consumer reads; consumer only
+	mask  uint64
+	cells []intakeCell
+
+	waiters atomic.Int32
+	wakeMu  sync.Mutex
+	wake    chan struct{}
+	closed  atomic.Bool
+}
+
+func newIntakeQueue(size int) *intakeQueue {
+	n := 2
+	for n < size {
+		n <<= 1
+	}
+	q := &intakeQueue{mask: uint64(n - 1), cells: make([]intakeCell, n), wake: make(chan struct{})}
+	for i := range q.cells {
+		q.cells[i].seq.Store(uint64(i))
+	}
+	return q
+}
+
+// Len returns an estimate of the queued deltas.
+func (q *intakeQueue) Len() int {
+	t := q.tail.Load()
+	h := atomic.LoadUint64(&q.head)
+	if t < h {
+		return 0
+	}
+	return int(t - h)
+}
+
+// tryPush claims a cell and fills it with d (copying its bytes when copyBytes).
+// It reports false when the queue is full.
+func (q *intakeQueue) tryPush(d *delta.Delta, copyBytes bool) bool {
+	for {
+		pos := q.tail.Load()
+		c := &q.cells[pos&q.mask]
+		seq := c.seq.Load()
+		switch dif := int64(seq) - int64(pos); {
+		case dif == 0:
+			if !q.tail.CompareAndSwap(pos, pos+1) {
+				continue
+			}
+			if copyBytes {
+				c.fillCopy(d)
+			} else {
+				c.d = *d
+			}
+			c.seq.Store(pos + 1) // publish to the consumer
+			return true
+		case dif < 0:
+			return false // the cell still holds an unconsumed delta: full
+		}
+		// Another producer claimed pos meanwhile; reload.
+	}
+}
+
+// fillCopy stores a copy of d whose slices point into the slot's own
+// buffers. Two passes: the buffer may move while it grows, so slices are
+// cut only once every byte is in.
+func (s *intakeSlot) fillCopy(d *delta.Delta) {
+	buf := s.buf[:0]
+	runs := s.runs[:0]
+	for _, r := range d.Runs {
+		buf = append(buf, r.Data...)
+	}
+	buf = append(buf, d.Mask...)
+	buf = append(buf, d.Payload...)
+	buf = append(buf, d.Intent...)
+	s.d = *d
+	off := 0
+	cut := func(n int) []byte {
+		b := buf[off : off+n : off+n]
+		off += n
+		return b
+	}
+	for _, r := range d.Runs {
+		runs = append(runs, delta.Run{Offset: r.Offset, Data: cut(len(r.Data))})
+	}
+	if d.Runs != nil {
+		s.d.Runs = runs
+	}
+	if d.Mask != nil {
+		s.d.Mask = cut(len(d.Mask))
+	}
+	if d.Payload != nil {
+		s.d.Payload = cut(len(d.Payload))
+	}
+	if d.Intent != nil {
+		s.d.Intent = cut(len(d.Intent))
+	}
+	s.buf, s.runs = buf, runs
+}
+
+// push enqueues d, waiting for room unless failWhenFull.
+func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failWhenFull bool) error {
+	for {
+		if q.closed.Load() {
+			return mmsb.ErrClosed
+		}
+		if q.tryPush(d, copyBytes) {
+			return nil
+		}
+		if failWhenFull {
+			return ErrBusy
+		}
+		// Register as a waiter before the second attempt, so that a consumer
+		// that frees room after it sees us and wakes us.
+		q.waiters.Add(1)
+		q.wakeMu.Lock()
+		ch := q.wake
+		q.wakeMu.Unlock()
+		if q.tryPush(d, copyBytes) {
+			q.waiters.Add(-1)
+			return nil
+		}
+		select {
+		case <-ch:
+			q.waiters.Add(-1)
+		case <-ctx.Done():
+			q.waiters.Add(-1)
+			return ctx.Err()
+		}
+	}
+}
+
+// wakeWaiters releases producers waiting for room.
+func (q *intakeQueue) wakeWaiters() {
+	if q.waiters.Load() == 0 {
+		return
+	}
+	q.wakeMu.Lock()
+	close(q.wake)
+	q.wake = make(chan struct{})
+	q.wakeMu.Unlock()
+}
+
+// close makes every later push fail with ErrClosed and wakes waiters.
+func (q *intakeQueue) close() {
+	q.closed.Store(true)
+	q.wakeMu.Lock()
+	close(q.wake)
+	q.wake = make(chan struct{})
+	q.wakeMu.Unlock()
+}
+
+// drain moves up to max queued deltas into b (swapping storage with the
+// cells) and returns how many it moved. Single consumer only.
+func (q *intakeQueue) drain(b *intakeBatch, max int) int {
+	n := 0
+	for n < max {
+		pos := q.head
+		c := &q.cells[pos&q.mask]
+		if c.seq.Load() != pos+1 {
+			break
+		}
+		b.grow() // the new entry's delta is zero (reset cleared it), so the cell keeps no stale references
+		i := len(b.ds) - 1
+		b.ds[i], c.d = c.d, b.ds[i]
+		b.bufs[i], c.buf = c.buf, b.bufs[i]
+		b.runs[i], c.runs = c.runs, b.runs[i]
+		c.seq.Store(pos + q.mask + 1) // free for the producer one lap later
+		atomic.StoreUint64(&q.head, pos+1)
+		n++
+	}
+	if n > 0 {
+		q.wakeWaiters()
+	}
+	return n
+}
+
+// intakeBatch holds the deltas of one tick in parallel arrays, so that ds
+// can be passed to Commit as is while each entry keeps its own buffers.
+type intakeBatch struct {
+	ds   []delta.Delta
+	bufs [][]byte
+	runs [][]delta.Run
+}
+
+func (b *intakeBatch) reset() {
+	clear(b.ds) // release references to caller memory
+	b.ds = b.ds[:0]
+	b.bufs = b.bufs[:0]
+	b.runs = b.runs[:0]
+}
+
+// grow appends one entry, reusing the storage left there by earlier ticks.
+func (b *intakeBatch) grow() {
+	n := len(b.ds)
+	if n < cap(b.ds) {
+		b.ds = b.ds[:n+1]
+	} else {
+		b.ds = append(b.ds, delta.Delta{})
+	}
+	if n < cap(b.bufs) {
+		b.bufs = b.bufs[:n+1]
+	} else {
+		b.bufs = append(b.bufs, nil)
+	}
+	if n < cap(b.runs) {
+		b.runs = b.runs[:n+1]
+	} else {
+		b.runs = append(b.runs, nil)
+	}
+}
+
+// swap exchanges entries i and j with their storage.
+func (b *intakeBatch) swap(i, j int) {
+	b.ds[i], b.ds[j] = b.ds[j], b.ds[i]
+	b.bufs[i], b.bufs[j] = b.bufs[j], b.bufs[i]
+	b.runs[i], b.runs[j] = b.runs[j], b.runs[i]
+}

@@ -1,0 +1,619 @@
+package tick
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mmsb-go/mmsb"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/base"
+)
+
+// Defaults of Options.
+const (
+	DefaultBudget        = 16 * time.Millisecond
+	DefaultQueueSize     = 1 << 16
+	DefaultMetricsWindow = 1024
+	// MaxRejectionReports bounds Result.Rejections; the count is exact.
+	MaxRejectionReports = 64
+)
+
+// Options configure an Orchestrator. The zero value is usable.
+type Options struct {
+	// QueueSize is the intake queue's capacity in deltas, rounded up to a
+	// power of two (default 65536).
+	QueueSize int
+	// FailWhenFull makes Submit return ErrBusy when the queue is full
+	// instead of waiting for the next tick to make room.
+	FailWhenFull bool
+	// MaxBatch bounds the deltas one tick drains (default: QueueSize).
+	MaxBatch int
+	// Deferred selects deferred propagation: dirty pages accumulate across
+	// ticks until FlushPropagation. The default (immediate) propagates in
+	// every tick.
+	Deferred bool
+	// Budget is a tick's time budget (default 16 ms); ticks over it are
+	// counted and reported with an EventTickOverrun.
+	Budget time.Duration
+	// MetricsWindow is how many recent ticks the latency percentiles cover
+	// (default 1024).
+	MetricsWindow int
+	// SkipStartupResync: do not recompute every derived page at the first
+	// propagation. By default the orchestrator schedules a resync of all
+	// derived pages when it starts (Bus.ScheduleResync), because the dirty
+	// set is not persisted and a restart may have lost the propagation of the
+	// last committed deltas.
+	SkipStartupResync bool
+}
+
+// Phase is a stage of a tick, for metrics.
+type Phase int
+
+// Tick phases.
+const (
+	PhaseDrain      Phase = iota // moving submitted deltas out of the intake queue
+	PhaseValidate                // validating them one by one
+	PhaseCommit                  // logging and applying the valid ones (mmsb.Bus.Commit)
+	PhasePropagate               // the propagation wave
+	PhaseInvariants              // sampled invariant hooks
+	PhasePublish                 // delivering events
+	PhaseTotal                   // the whole tick
+	NumPhases
+)
+
+// String names the phase.
+func (p Phase) String() string {
+	switch p {
+	case PhaseDrain:
+		return "drain"
+	case PhaseValidate:
+		return "validate"
+	case PhaseCommit:
+		return "commit"
+	case PhasePropagate:
+		return "propagate"
+	case PhaseInvariants:
+		return "invariants"
+	case PhasePublish:
+		return "publish"
+	case PhaseTotal:
+		return "total"
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
+}
+
+// Rejection is a submitted delta that failed validation.
+type Rejection struct {
+	Page   base.PageID
+	Source string
+	Err    error
+}
+
+// Result describes one tick. Its slices (Rejections, Propagation.Writes,
+// Propagation.Flags) are reused by the next tick: copy what you keep.
+type Result struct {
+	Tick              uint64
+	Drained           int             // deltas taken from the queue
+	Committed         int             // deltas committed
+	Rejected          int             // deltas refused by validation (or lost with a failed commit)
+	Rejections        []Rejection     // the first MaxRejectionReports rejections
+	Commit            mmsb.CommitInfo // the committed batch (zero if none)
+	Propagated        bool            // a propagation wave ran
+	Propagation       mmsb.PropagateResult
+	InvariantsRun     int
+	InvariantFailures int
+	Durations         [NumPhases]time.Duration
+	Overrun           bool
+}
+
+// PhaseStats summarises one phase over the metrics window (P50, P99) and
+// over all ticks (Count, Mean, Max).
+type PhaseStats struct {
+	Count          uint64
+	Mean, P50, P99 time.Duration
+	Max            time.Duration
+}
+
+// Metrics are cumulative orchestrator counters and latencies.
+type Metrics struct {
+	Ticks             uint64
+	Overruns          uint64
+	Drained           uint64
+	Committed         uint64
+	Rejected          uint64
+	Recomputed        uint64 // recompute function calls
+	DerivedWrites     uint64 // derived deltas logged
+	RecomputeFailures uint64
+	InvariantRuns     uint64
+	InvariantFailures uint64
+	Budget            time.Duration
+	QueueLen          int
+	Pending           int // dirty pages awaiting propagation
+	Phases            [NumPhases]PhaseStats
+}
+
+type invariantHook struct {
+	name  string
+	every uint64
+	fn    func() error
+}
+
+// reservoir keeps the last len(ring) samples of a phase plus running totals.
+type reservoir struct {
+	ring  []time.Duration
+	n     uint64
+	total time.Duration
+	max   time.Duration
+}
+
+func (r *reservoir) add(d time.Duration) {
+	r.ring[r.n%uint64(len(r.ring))] = d
+	r.n++
+	r.total += d
+	r.max = max(r.max, d)
+}
+
+func (r *reservoir) stats() PhaseStats {
+	s := PhaseStats{Count: r.n, Max: r.max}
+	if r.n == 0 {
+		return s
+	}
+	s.Mean = r.total / time.Duration(r.n)
+	k := min(r.n, uint64(len(r.ring)))
+	w := slices.Clone(r.ring[:k])
+	slices.Sort(w)
+	s.P50 = w[(k-1)*50/100]
+	s.P99 = w[(k-1)*99/100]
+	return s
+}
+
+// Orchestrator runs ticks over an Bus: it owns the intake queue, the
+// invariant hooks, the tick metrics and the event subscriptions. Submit is
+// safe from any number of goroutines; ticks run one at a time.
+type Orchestrator struct {
+	bus   *mmsb.Bus
+	opts  Options
+	queue *intakeQueue
+
+	tickMu sync.Mutex // serialises ticks and flushes; guards the fields below
+	tick   uint64
+	batch  intakeBatch
+	result Result
+	prop   mmsb.PropagateResult
+	events []Event
+	hooks  []invariantHook
+	keep   []int // indexes of rejected deltas (validate scratch)
+
+	metricsMu sync.Mutex
+	metrics   Metrics
+	phases    [NumPhases]reservoir
+
+	subMu     sync.RWMutex
+	subs      []*Subscription
+	nextSubID uint64
+	subMask   atomic.Uint32
+	closed    atomic.Bool
+}
+
+// New returns an orchestrator over e. Unless SkipStartupResync,
+// it schedules a recompute of every derived page at the first propagation.
+func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.QueueSize < 0 || o.MaxBatch < 0 || o.Budget < 0 || o.MetricsWindow < 0 {
+		return nil, fmt.Errorf("%w: negative tick option in %+v", mmsb.ErrInvalidOption, o)
+	}
+	if o.QueueSize == 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = o.QueueSize
+	}
+	if o.Budget == 0 {
+		o.Budget = DefaultBudget
+	}
+	if o.MetricsWindow == 0 {
+		o.MetricsWindow = DefaultMetricsWindow
+	}
+	or := &Orchestrator{bus: e, opts: o, queue: newIntakeQueue(o.QueueSize)}
+	for i := range or.phases {
+		or.phases[i].ring = make([]time.Duration, o.MetricsWindow)
+	}
+	or.metrics.Budget = o.Budget
+	if !o.SkipStartupResync {
+		e.ScheduleResync()
+	}
+	return or, nil
+}
+
+// Bus returns the bus the orchestrator drives.
+func (o *Orchestrator) Bus() *mmsb.Bus { return o.bus }
+
+// Submit queues a copy of d for the next tick: d's byte slices (run data,
+// mask, payload, intent) are copied into the queue's reused buffers, so the
+// caller may reuse d as soon as Submit returns. LSN, Epoch and Time are
+// ignored. When the queue is full Submit waits for a tick to drain it
+// (until ctx is done), or returns ErrBusy with FailWhenFull. Validation
+// happens at the tick: an invalid delta is rejected there, alone.
+func (o *Orchestrator) Submit(ctx context.Context, d *delta.Delta) error {
+	return o.queue.push(ctx, d, true, o.opts.FailWhenFull)
+}
+
+// SubmitNoCopy is Submit without the copy: the queue keeps d's byte slices,
+// and the caller must not modify them until the tick that drains d has
+// returned.
+func (o *Orchestrator) SubmitNoCopy(ctx context.Context, d *delta.Delta) error {
+	return o.queue.push(ctx, d, false, o.opts.FailWhenFull)
+}
+
+// QueueLen returns about how many deltas wait in the intake queue.
+func (o *Orchestrator) QueueLen() int { return o.queue.Len() }
+
+// RegisterInvariant adds a named check run every `every` ticks (on ticks
+// whose number is a multiple of every). Hooks run in name order, after
+// propagation, with no engine lock held (they may read the engine). A
+// failing hook is counted and reported as an EventInvariantFailed; it does
+// not fail the tick.
+func (o *Orchestrator) RegisterInvariant(name string, every int, fn func() error) error {
+	if name == "" || every < 1 || fn == nil {
+		return fmt.Errorf("%w: invariant %q every %d ticks (need a name, every >= 1 and a function)", mmsb.ErrInvalidOption, name, every)
+	}
+	o.tickMu.Lock()
+	defer o.tickMu.Unlock()
+	i, found := slices.BinarySearchFunc(o.hooks, name, func(h invariantHook, n string) int {
+		switch {
+		case h.name < n:
+			return -1
+		case h.name > n:
+			return 1
+		}
+		return 0
+	})
+	if found {
+		return fmt.Errorf("%w: invariant %q already registered", mmsb.ErrInvalidOption, name)
+	}
+	o.hooks = slices.Insert(o.hooks, i, invariantHook{name: name, every: uint64(every), fn: fn})
+	return nil
+}
+
+// UnregisterInvariant removes a hook (no error if absent).
+func (o *Orchestrator) UnregisterInvariant(name string) {
+	o.tickMu.Lock()
+	defer o.tickMu.Unlock()
+	o.hooks = slices.DeleteFunc(o.hooks, func(h invariantHook) bool { return h.name == name })
+}
+
+// Tick runs one tick: drain the intake queue, validate each delta
+// (rejecting invalid ones individually), commit the valid ones as one batch
+// through Bus.Commit, propagate (immediate mode), run the invariant
+// hooks due, and publish events. Checkpoints happen inside Commit when due.
+//
+// The error is non-nil when the commit failed (the drained deltas are
+// lost and counted as rejected; the engine is usually failed then) or when
+// propagation failed (a *RecomputeError: the tick's client deltas stay
+// committed, its propagation is not applied and is retried next tick). The
+// result is filled in either case and is valid until the next tick.
+func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
+	o.tickMu.Lock()
+	defer o.tickMu.Unlock()
+	if o.closed.Load() {
+		return nil, mmsb.ErrClosed
+	}
+	start := time.Now()
+	o.tick++
+	r := &o.result
+	*r = Result{Tick: o.tick, Rejections: r.Rejections[:0]}
+	r.Propagation = mmsb.PropagateResult{}
+
+	// Drain.
+	o.batch.reset()
+	r.Drained = o.queue.drain(&o.batch, o.opts.MaxBatch)
+	t := time.Now()
+	r.Durations[PhaseDrain] = t.Sub(start)
+
+	// Commit optimistically: Commit validates every delta and applies all
+	// or nothing, so in the common case (every delta valid) there is one
+	// validation pass. Only when it refuses the batch are the deltas
+	// validated one by one and the valid ones committed.
+	var tickErr error
+	if r.Drained > 0 {
+		tickErr = o.commit(ctx, r)
+	}
+	t2 := time.Now()
+	r.Durations[PhaseCommit] = t2.Sub(t) - r.Durations[PhaseValidate]
+	t = t2
+
+	// Propagate.
+	if !o.opts.Deferred && tickErr == nil {
+		r.Propagated = true
+		tickErr = o.bus.PropagateInto(ctx, &o.prop)
+		r.Propagation = o.prop
+	}
+	t2 = time.Now()
+	r.Durations[PhasePropagate] = t2.Sub(t)
+
+	// Invariants.
+	var invErrs []hookFailure
+	for _, h := range o.hooks {
+		if o.tick%h.every != 0 {
+			continue
+		}
+		r.InvariantsRun++
+		if err := callHook(h.fn); err != nil {
+			r.InvariantFailures++
+			invErrs = append(invErrs, hookFailure{h.name, err})
+		}
+	}
+	t = time.Now()
+	r.Durations[PhaseInvariants] = t.Sub(t2)
+
+	total := t.Sub(start)
+	r.Overrun = total > o.opts.Budget
+
+	// Events, in deterministic order.
+	o.buildEvents(r, tickErr, invErrs, total)
+	o.publish()
+	end := time.Now()
+	r.Durations[PhasePublish] = end.Sub(t)
+	r.Durations[PhaseTotal] = end.Sub(start)
+	o.record(r, tickErr)
+	return r, tickErr
+}
+
+type hookFailure struct {
+	name string
+	err  error
+}
+
+// callHook runs an invariant hook, turning a panic into a failure.
+func callHook(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return fn()
+}
+
+// validate checks every drained delta against the current state, moving
+// the valid ones (in submission order) to the front of the batch and
+// recording the rest in r. It returns the number of valid deltas.
+func (o *Orchestrator) validate(r *Result) int {
+	b := &o.batch
+	if len(b.ds) == 0 {
+		return 0
+	}
+	o.keep = o.keep[:0]
+	_, err := o.bus.ValidateBatch(b.ds, func(i int, err error) {
+		o.reject(r, &b.ds[i], err)
+		o.keep = append(o.keep, i)
+	})
+	if err != nil {
+		for i := range b.ds {
+			o.reject(r, &b.ds[i], err)
+		}
+		return 0
+	}
+	// Move the accepted deltas, in submission order, to the front.
+	valid, next := 0, 0
+	for i := range b.ds {
+		if next < len(o.keep) && o.keep[next] == i {
+			next++
+			continue
+		}
+		b.swap(valid, i)
+		valid++
+	}
+	return valid
+}
+
+func (o *Orchestrator) reject(r *Result, d *delta.Delta, err error) {
+	r.Rejected++
+	if len(r.Rejections) < MaxRejectionReports {
+		r.Rejections = append(r.Rejections, Rejection{Page: d.Page, Source: d.Source, Err: err})
+	}
+}
+
+// commit commits the drained batch. When Commit refuses it because a delta
+// is invalid (or conflicts), it validates the deltas one by one, rejects
+// the bad ones individually, and commits the rest; it retries once more if
+// the state changed in between (another writer using the engine directly).
+func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
+	n := len(o.batch.ds)
+	for attempt := 0; ; attempt++ {
+		ci, err := o.bus.Commit(ctx, o.batch.ds[:n])
+		if err == nil {
+			r.Commit, r.Committed = ci, n
+			return nil
+		}
+		invalid := errors.Is(err, mmsb.ErrInvalidDelta) || errors.Is(err, mmsb.ErrPageNotFound) || errors.Is(err, mmsb.ErrConflict)
+		if !invalid || attempt > 1 {
+			for i := range o.batch.ds[:n] {
+				o.reject(r, &o.batch.ds[i], err)
+			}
+			return fmt.Errorf("mmsb: tick %d: commit of %d deltas: %w", o.tick, n, err)
+		}
+		// Validate only the current candidates (a prefix of the batch); the
+		// rejected tail is cleared so that it holds no caller memory.
+		clear(o.batch.ds[n:])
+		o.batch.ds, o.batch.bufs, o.batch.runs = o.batch.ds[:n], o.batch.bufs[:n], o.batch.runs[:n]
+		vs := time.Now()
+		n = o.validate(r)
+		r.Durations[PhaseValidate] += time.Since(vs)
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// buildEvents fills o.events for the tick, skipping types nobody wants.
+func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, total time.Duration) {
+	if o.subMask.Load() == 0 {
+		return
+	}
+	add := func(ev Event) {
+		ev.Tick = o.tick
+		o.events = append(o.events, ev)
+	}
+	if o.wantsType(EventDeltaRejected) {
+		for _, rj := range r.Rejections {
+			add(Event{Type: EventDeltaRejected, Page: rj.Page, Err: rj.Err, Name: rj.Source})
+		}
+	}
+	if o.wantsType(EventDeltaCommitted) {
+		for i := range o.batch.ds[:r.Committed] {
+			d := &o.batch.ds[i]
+			add(Event{Type: EventDeltaCommitted, Page: d.Page, LSN: d.LSN, Epoch: d.Epoch})
+		}
+	}
+	o.propagationEvents(&r.Propagation, tickErr, add)
+	if o.wantsType(EventInvariantFailed) {
+		for _, f := range inv {
+			add(Event{Type: EventInvariantFailed, Name: f.name, Err: f.err})
+		}
+	}
+	if r.Overrun && o.wantsType(EventTickOverrun) {
+		add(Event{Type: EventTickOverrun, Duration: total})
+	}
+}
+
+// propagationEvents adds the events of a wave: recomputed pages and raised
+// flags merged in LSN order, or the recompute failure.
+func (o *Orchestrator) propagationEvents(p *mmsb.PropagateResult, err error, add func(Event)) {
+	wantW, wantF := o.wantsType(EventPageRecomputed), o.wantsType(EventFlagRaised)
+	if wantW || wantF {
+		// Writes precede flags in the wave's record, so LSN order is writes
+		// then flags.
+		if wantW {
+			for _, w := range p.Writes {
+				add(Event{Type: EventPageRecomputed, Page: w.Page, LSN: w.LSN, Epoch: w.Epoch})
+			}
+		}
+		if wantF {
+			for _, f := range p.Flags {
+				add(Event{Type: EventFlagRaised, Page: f.Page, LSN: f.LSN, Flags: f.Raised})
+			}
+		}
+	}
+	var re *mmsb.RecomputeError
+	if errors.As(err, &re) && o.wantsType(EventRecomputeFailed) {
+		add(Event{Type: EventRecomputeFailed, Page: re.Page, Name: re.Func, Err: re.Err})
+	}
+}
+
+// record folds a tick into the metrics.
+func (o *Orchestrator) record(r *Result, err error) {
+	o.metricsMu.Lock()
+	defer o.metricsMu.Unlock()
+	m := &o.metrics
+	m.Ticks++
+	if r.Overrun {
+		m.Overruns++
+	}
+	m.Drained += uint64(r.Drained)
+	m.Committed += uint64(r.Committed)
+	m.Rejected += uint64(r.Rejected)
+	m.Recomputed += uint64(r.Propagation.Recomputed)
+	m.DerivedWrites += uint64(len(r.Propagation.Writes))
+	if errors.Is(err, mmsb.ErrRecompute) {
+		m.RecomputeFailures++
+	}
+	m.InvariantRuns += uint64(r.InvariantsRun)
+	m.InvariantFailures += uint64(r.InvariantFailures)
+	for i := range r.Durations {
+		o.phases[i].add(r.Durations[i])
+	}
+}
+
+// Metrics returns the counters and per-phase latency statistics.
+func (o *Orchestrator) Metrics() Metrics {
+	o.metricsMu.Lock()
+	m := o.metrics
+	for i := range o.phases {
+		m.Phases[i] = o.phases[i].stats()
+	}
+	o.metricsMu.Unlock()
+	m.QueueLen = o.queue.Len()
+	m.Pending = o.bus.Pending()
+	return m
+}
+
+// FlushPropagation runs a propagation wave now (the explicit flush of
+// deferred mode; harmless in immediate mode) and publishes its events under
+// the current tick number.
+func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateResult, error) {
+	o.tickMu.Lock()
+	defer o.tickMu.Unlock()
+	if o.closed.Load() {
+		return nil, mmsb.ErrClosed
+	}
+	err := o.bus.PropagateInto(ctx, &o.prop)
+	o.metricsMu.Lock()
+	o.metrics.Recomputed += uint64(o.prop.Recomputed)
+	o.metrics.DerivedWrites += uint64(len(o.prop.Writes))
+	if errors.Is(err, mmsb.ErrRecompute) {
+		o.metrics.RecomputeFailures++
+	}
+	o.metricsMu.Unlock()
+	if o.subMask.Load() != 0 {
+		o.propagationEvents(&o.prop, err, func(ev Event) {
+			ev.Tick = o.tick
+			o.events = append(o.events, ev)
+		})
+		o.publish()
+	}
+	return &o.prop, err
+}
+
+// Run ticks every interval until ctx is done (returning nil) or the engine
+// fails or closes (returning that error). Tick errors that leave the engine
+// usable (recompute failures) are reported through events and metrics and
+// do not stop the loop.
+func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		return fmt.Errorf("%w: tick interval %v", mmsb.ErrInvalidOption, interval)
+	}
+	tk := time.NewTicker(interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tk.C:
+		}
+		if _, err := o.Tick(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, mmsb.ErrClosed) || errors.Is(err, mmsb.ErrFailed) {
+				return err
+			}
+		}
+	}
+}
+
+// Close stops the orchestrator: later Submits and ticks fail with
+// ErrClosed, waiting submitters are released, subscriptions are closed.
+// Deltas still queued are dropped (tick once more before Close to commit
+// them). It does not close the engine.
+func (o *Orchestrator) Close() error {
+	if o.closed.Swap(true) {
+		return nil
+	}
+	o.queue.close()
+	o.closeSubscriptions()
+	// Wait for a running tick to finish, then drop the last batch's
+	// references to callers' memory (no-copy submits).
+	o.tickMu.Lock()
+	o.batch.reset()
+	o.tickMu.Unlock()
+	return nil
+}
