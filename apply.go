@@ -10,27 +10,27 @@ import (
 	"github.com/mmsb-go/mmsb/internal/record"
 )
 
-// HistEntry is one slot of the in-memory write-history ring used by
+// histEntry is one slot of the in-memory write-history ring used by
 // provenance: the entry for LSN l sits at index l & (len(ring)-1). It is 24
 // bytes, written once per operation. It deliberately holds nothing that
 // depends on the page's previous state (such as the previous write's LSN):
 // that would need a random load per delta on the commit hot path, and make
 // parallel apply write neighbouring entries from different cores. A page's
 // earlier writes are found by scanning the ring backwards (histPrev).
-type HistEntry struct {
-	LSN  base.LSN    // the operation's LSN (0: slot unused)
-	Page base.PageID // page written (0 for non-page ops)
-	Lo   uint32      // bounding byte range [Lo, End()) written
-	hi   uint32      // End() | histDerived
+type histEntry struct {
+	LSN  LSN    // the operation's LSN (0: slot unused)
+	Page PageID // page written (0 for non-page ops)
+	Lo   uint32 // bounding byte range [Lo, End()) written
+	hi   uint32 // End() | histDerived
 }
 
 const histDerived = 1 << 31
 
 // End returns the end of the bounding byte range written.
-func (h *HistEntry) End() uint32 { return h.hi &^ histDerived }
+func (h *histEntry) End() uint32 { return h.hi &^ histDerived }
 
 // Derived reports whether propagation wrote it.
-func (h *HistEntry) Derived() bool { return h.hi&histDerived != 0 }
+func (h *histEntry) Derived() bool { return h.hi&histDerived != 0 }
 
 func histHi(hi uint32, derived bool) uint32 {
 	if derived {
@@ -42,12 +42,12 @@ func histHi(hi uint32, derived bool) uint32 {
 // commitStamp is one slot of the commit-time ring: the LSN range and time
 // of a committed record.
 type commitStamp struct {
-	First, Last base.LSN
+	First, Last LSN
 	Time        int64
 }
 
 // checkCreate validates a page creation without applying it.
-func (e *Bus) checkCreate(id base.PageID, size uint32, loc base.Location, meta []byte) error {
+func (e *Bus) checkCreate(id PageID, size uint32, loc base.Location, meta []byte) error {
 	if id == 0 {
 		return fmt.Errorf("%w: page id 0 is reserved", ErrInvalidPage)
 	}
@@ -70,7 +70,7 @@ func (e *Bus) checkCreate(id base.PageID, size uint32, loc base.Location, meta [
 }
 
 // checkFree validates freeing a page.
-func (e *Bus) checkFree(id base.PageID) error {
+func (e *Bus) checkFree(id PageID) error {
 	if _, ok := e.store.Lookup(id); !ok {
 		return fmt.Errorf("%w: page %d", ErrPageNotFound, id)
 	}
@@ -86,7 +86,7 @@ func (e *Bus) checkFree(id base.PageID) error {
 // checkDelta validates one delta against the current state; pending is the
 // number of earlier deltas to the same page in the same batch (for
 // CheckEpoch).
-func (e *Bus) checkDelta(d *delta.Delta, pending base.Epoch) (page.Slot, error) {
+func (e *Bus) checkDelta(d *delta.Delta, pending Epoch) (page.Slot, error) {
 	sl, ok := e.store.Lookup(d.Page)
 	if !ok {
 		sl = noSlot
@@ -110,11 +110,11 @@ func (e *Bus) ValidateBatch(ds []delta.Delta, reject func(i int, err error)) (in
 	if e.closed {
 		return 0, ErrClosed
 	}
-	var pending map[base.PageID]base.Epoch // only CheckEpoch deltas need it
+	var pending map[PageID]Epoch // only CheckEpoch deltas need it
 	accepted := 0
 	for i := range ds {
 		d := &ds[i]
-		var p base.Epoch
+		var p Epoch
 		if d.CheckEpoch && pending != nil {
 			p = pending[d.Page]
 		}
@@ -123,7 +123,7 @@ func (e *Bus) ValidateBatch(ds []delta.Delta, reject func(i int, err error)) (in
 			continue
 		}
 		if pending == nil {
-			pending = map[base.PageID]base.Epoch{}
+			pending = map[PageID]Epoch{}
 		}
 		pending[d.Page]++
 		accepted++
@@ -133,7 +133,7 @@ func (e *Bus) ValidateBatch(ds []delta.Delta, reject func(i int, err error)) (in
 
 // checkDeltaAt is checkDelta with the page's slot already looked up (noSlot:
 // the page does not exist).
-func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending base.Epoch) (page.Slot, error) {
+func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending Epoch) (page.Slot, error) {
 	if sl == noSlot {
 		return 0, fmt.Errorf("%w: delta for page %d", ErrPageNotFound, d.Page)
 	}
@@ -149,7 +149,7 @@ func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending base.Epoch) (pa
 }
 
 // applyDelta applies a validated delta at lsn. Caller holds e.mu.
-func (e *Bus) applyDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64, derived bool) {
+func (e *Bus) applyDelta(sl page.Slot, d *delta.Delta, lsn LSN, t int64, derived bool) {
 	if e.cow != nil {
 		e.cowSave(d.Page)
 	}
@@ -160,7 +160,7 @@ func (e *Bus) applyDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64, de
 
 // finishDelta does the bookkeeping of an applied delta: epoch, last-write
 // LSN, dirty tracking. The history entry is written separately (histDelta).
-func (e *Bus) finishDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64) {
+func (e *Bus) finishDelta(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
 	ep := e.store.Epoch(sl) + 1
 	e.store.SetEpoch(sl, ep)
 	e.store.SetLastLSN(sl, lsn)
@@ -171,10 +171,10 @@ func (e *Bus) finishDelta(sl page.Slot, d *delta.Delta, lsn base.LSN, t int64) {
 }
 
 // histDelta records a delta in the write-history ring.
-func (e *Bus) histDelta(lsn base.LSN, d *delta.Delta, derived bool) {
+func (e *Bus) histDelta(lsn LSN, d *delta.Delta, derived bool) {
 	if e.hist != nil {
 		lo, hi := deltaBounds(d)
-		e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: d.Page, Lo: lo, hi: histHi(hi, derived)}
+		e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: d.Page, Lo: lo, hi: histHi(hi, derived)}
 	}
 }
 
@@ -182,11 +182,11 @@ func (e *Bus) histDelta(lsn base.LSN, d *delta.Delta, derived bool) {
 // before that the ring still holds. ok is false when the ring no longer
 // covers the history needed to answer (the caller reads the log instead).
 // Caller holds e.mu.
-func (e *Bus) histPrev(id base.PageID, before base.LSN) (base.LSN, bool) {
+func (e *Bus) histPrev(id PageID, before LSN) (LSN, bool) {
 	if e.hist == nil {
 		return 0, false
 	}
-	n := base.LSN(len(e.hist))
+	n := LSN(len(e.hist))
 	for lsn := before - 1; lsn > 0 && before-lsn <= n; lsn-- {
 		h := &e.hist[uint64(lsn)&e.histMask]
 		if h.LSN != lsn {
@@ -237,7 +237,7 @@ func deltaBounds(d *delta.Delta) (lo, hi uint32) {
 	}
 }
 
-func (e *Bus) markDirty(id base.PageID) {
+func (e *Bus) markDirty(id PageID) {
 	if _, ok := e.dirtySet[id]; ok {
 		return
 	}
@@ -251,7 +251,7 @@ func (e *Bus) markDirty(id base.PageID) {
 // applyOp validates and applies one logged operation at lsn. It is the one
 // place where recovered operations change state, and live control
 // operations go through it too after they are logged.
-func (e *Bus) applyOp(op *record.Op, lsn base.LSN, t int64) error {
+func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 	switch op.Kind {
 	case record.OpDelta, record.OpDerived:
 		sl, err := e.checkDelta(&op.Delta, 0)
@@ -357,18 +357,18 @@ func (e *Bus) applyOp(op *record.Op, lsn base.LSN, t int64) error {
 	return nil
 }
 
-func (e *Bus) recordHist(lsn base.LSN, id base.PageID, t int64) {
+func (e *Bus) recordHist(lsn LSN, id PageID, t int64) {
 	if e.hist == nil {
 		return
 	}
 	_ = t
-	e.hist[uint64(lsn)&e.histMask] = HistEntry{LSN: lsn, Page: id}
+	e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: id}
 }
 
 // checkDataEdgeOwner refuses a Data edge into a derived page from a page
 // that is not one of its binding's parents: Data edges into a derived page
 // are owned by its binding (Bind adds them, Unbind removes them).
-func (e *Bus) checkDataEdgeOwner(parent, child base.PageID, typ uint8) error {
+func (e *Bus) checkDataEdgeOwner(parent, child PageID, typ uint8) error {
 	if base.EdgeType(typ) != base.EdgeData {
 		return nil
 	}
@@ -379,7 +379,7 @@ func (e *Bus) checkDataEdgeOwner(parent, child base.PageID, typ uint8) error {
 	return nil
 }
 
-func (e *Bus) checkEdgeEnds(parent, child base.PageID, typ uint8) error {
+func (e *Bus) checkEdgeEnds(parent, child PageID, typ uint8) error {
 	if typ >= base.NumEdgeTypes {
 		return fmt.Errorf("%w: unknown edge type %d", ErrInvalidOption, typ)
 	}
@@ -394,7 +394,7 @@ func (e *Bus) checkEdgeEnds(parent, child base.PageID, typ uint8) error {
 
 // checkBind validates a binding. When tryEdges, it also proves the Data
 // edges parent -> child can be added (tentatively adding and removing them).
-func (e *Bus) checkBind(child base.PageID, fn string, parents []base.PageID, tryEdges bool) error {
+func (e *Bus) checkBind(child PageID, fn string, parents []PageID, tryEdges bool) error {
 	if _, ok := e.store.Lookup(child); !ok {
 		return fmt.Errorf("%w: derived page %d", ErrPageNotFound, child)
 	}
@@ -420,7 +420,7 @@ func (e *Bus) checkBind(child base.PageID, fn string, parents []base.PageID, try
 	if !tryEdges {
 		return nil
 	}
-	var added []base.PageID
+	var added []PageID
 	var err error
 	for _, p := range parents {
 		var ok bool
@@ -438,8 +438,8 @@ func (e *Bus) checkBind(child base.PageID, fn string, parents []base.PageID, try
 	return err
 }
 
-func (e *Bus) bind(child base.PageID, fn string, params []byte, parents []base.PageID) {
-	b := &Binding{Func: fn, Params: append([]byte(nil), params...), Parents: append([]base.PageID(nil), parents...)}
+func (e *Bus) bind(child PageID, fn string, params []byte, parents []PageID) {
+	b := &Binding{Func: fn, Params: append([]byte(nil), params...), Parents: append([]PageID(nil), parents...)}
 	e.bindings[child] = b
 	for _, p := range parents {
 		e.graph.AddEdge(p, child, base.EdgeData)
@@ -447,7 +447,7 @@ func (e *Bus) bind(child base.PageID, fn string, params []byte, parents []base.P
 	e.graphHasEdges = true
 }
 
-func (e *Bus) unbind(child base.PageID) {
+func (e *Bus) unbind(child PageID) {
 	b := e.bindings[child]
 	delete(e.bindings, child)
 	delete(e.derivedReads, child)
@@ -457,28 +457,31 @@ func (e *Bus) unbind(child base.PageID) {
 	e.graphHasEdges = e.graph.NumEdges() > 0
 }
 
-func (e *Bus) setDerivedReads(child base.PageID, reads []record.ParentRead, lsn base.LSN) {
+func (e *Bus) setDerivedReads(child PageID, reads []record.ParentRead, lsn LSN) {
 	dr := e.derivedReads[child]
 	if dr == nil {
 		dr = &Derivation{}
 		e.derivedReads[child] = dr
 	}
 	dr.LSN = lsn
-	dr.Reads = append(dr.Reads[:0], reads...)
+	dr.Reads = dr.Reads[:0]
+	for _, r := range reads {
+		dr.Reads = append(dr.Reads, ParentRead(r))
+	}
 }
 
 // Derivation is the most recent propagation write of a derived page: its
 // LSN and the parent pages (with their last-write LSNs) it was computed from.
 type Derivation struct {
-	LSN   base.LSN
-	Reads []record.ParentRead
+	LSN   LSN
+	Reads []ParentRead
 }
 
 // commitRing is the number of recent commits whose times are kept in memory.
 const commitRing = 4096
 
 // stampCommit records a commit's LSN range and time. Caller holds e.mu.
-func (e *Bus) stampCommit(first, last base.LSN, t int64) {
+func (e *Bus) stampCommit(first, last LSN, t int64) {
 	if e.commits == nil {
 		return
 	}
@@ -488,7 +491,7 @@ func (e *Bus) stampCommit(first, last base.LSN, t int64) {
 
 // commitTime returns the commit time of the operation at lsn if it is among
 // the recent commits kept in memory.
-func (e *Bus) commitTime(lsn base.LSN) (int64, bool) {
+func (e *Bus) commitTime(lsn LSN) (int64, bool) {
 	n := min(e.commitCount, commitRing)
 	// The ring holds commits in LSN order; search backwards from the newest.
 	for i := uint64(0); i < n; i++ {
@@ -509,20 +512,20 @@ func (e *Bus) commitTime(lsn base.LSN) (int64, bool) {
 // batch: the two passes give the CPU independent loads to overlap (replay
 // is bound by cache misses on page memory). A delta with CheckEpoch breaks
 // the run: its check depends on the deltas before it.
-func (e *Bus) applyOps(ops []record.Op, first base.LSN, t int64) (int, error) {
+func (e *Bus) applyOps(ops []record.Op, first LSN, t int64) (int, error) {
 	for i := 0; i < len(ops); {
 		j := i
 		for j < len(ops) && ops[j].Kind == record.OpDelta && !ops[j].Delta.CheckEpoch {
 			j++
 		}
 		if j-i >= 2 {
-			if k, err := e.applyDeltaRun(ops[i:j], first+base.LSN(i), t); err != nil {
+			if k, err := e.applyDeltaRun(ops[i:j], first+LSN(i), t); err != nil {
 				return i + k, err
 			}
 			i = j
 			continue
 		}
-		if err := e.applyOp(&ops[i], first+base.LSN(i), t); err != nil {
+		if err := e.applyOp(&ops[i], first+LSN(i), t); err != nil {
 			return i, err
 		}
 		i++
@@ -530,7 +533,7 @@ func (e *Bus) applyOps(ops []record.Op, first base.LSN, t int64) (int, error) {
 	return 0, nil
 }
 
-func (e *Bus) applyDeltaRun(ops []record.Op, first base.LSN, t int64) (int, error) {
+func (e *Bus) applyDeltaRun(ops []record.Op, first LSN, t int64) (int, error) {
 	if cap(e.slots) < len(ops) {
 		e.slots = make([]page.Slot, len(ops))
 	}
@@ -546,13 +549,13 @@ func (e *Bus) applyDeltaRun(ops []record.Op, first base.LSN, t int64) (int, erro
 		}
 	}
 	for k := range ops {
-		lsn := first + base.LSN(k)
+		lsn := first + LSN(k)
 		d := &ops[k].Delta
 		delta.Apply(d, e.store.Bytes(slots[k]))
 		e.finishDelta(slots[k], d, lsn, t)
 		e.histDelta(lsn, d, false)
 	}
-	e.lastLSN = first + base.LSN(len(ops)) - 1
+	e.lastLSN = first + LSN(len(ops)) - 1
 	e.lastTime = t
 	return 0, nil
 }

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -14,9 +13,9 @@ func TestCommitAsyncThenWaitDurable(t *testing.T) {
 	fs := vfs.NewMem()
 	e := openT(t, "/db", &Options{FS: fs})
 	mustCreate(t, e, 2, 16)
-	var last base.LSN
+	var last LSN
 	for i := 0; i < 20; i++ {
-		info, err := e.CommitAsync(ctx, []delta.Delta{w(base.PageID(1+i%2), i%8, "async")})
+		info, err := e.CommitAsync(ctx, []delta.Delta{w(PageID(1+i%2), i%8, "async")})
 		if err != nil {
 			t.Fatal(err)
 		}

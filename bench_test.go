@@ -6,14 +6,12 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // benchCommit commits batches of 16-byte deltas over 65,536 pages of 1 KiB.
 var histEntries, segBytes = 0, int64(0)
 
-func benchCommit(b *testing.B, dir string, sync tlog.SyncMode, workers, batch int) {
+func benchCommit(b *testing.B, dir string, sync SyncMode, workers, batch int) {
 	e, err := Open(dir, &Options{SegmentBytes: segBytes, Sync: sync, Workers: workers, CheckpointBytes: -1, HistoryEntries: histEntries})
 	if err != nil {
 		b.Fatal(err)
@@ -41,31 +39,31 @@ func benchCommit(b *testing.B, dir string, sync tlog.SyncMode, workers, batch in
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deltas/s")
 }
 
-func BenchmarkCommitMemory(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 1000) }
-func BenchmarkCommitMemory2W(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 1000) }
+func BenchmarkCommitMemory(b *testing.B)   { benchCommit(b, "", SyncNone, 1, 1000) }
+func BenchmarkCommitMemory2W(b *testing.B) { benchCommit(b, "", SyncNone, 2, 1000) }
 func BenchmarkCommitDiskGroup(b *testing.B) {
-	benchCommit(b, b.TempDir(), tlog.SyncGroup, 1, 1000)
+	benchCommit(b, b.TempDir(), SyncGroup, 1, 1000)
 }
 func BenchmarkCommitDiskAlways1(b *testing.B) {
-	benchCommit(b, b.TempDir(), tlog.SyncAlways, 1, 1)
+	benchCommit(b, b.TempDir(), SyncAlways, 1, 1)
 }
 
 func BenchmarkCommitMemoryNoHist(b *testing.B) {
 	histEntries = -1
 	defer func() { histEntries = 0 }()
-	benchCommit(b, "", tlog.SyncNone, 1, 1000)
+	benchCommit(b, "", SyncNone, 1, 1000)
 }
 
 func BenchmarkCommitMemorySeg8M(b *testing.B) {
 	segBytes = 8 << 20
 	defer func() { segBytes = 0 }()
-	benchCommit(b, "", tlog.SyncNone, 1, 1000)
+	benchCommit(b, "", SyncNone, 1, 1000)
 }
 
 // BenchmarkReplay measures replaying 1M logged 16-byte deltas into a fresh
 // bus (the recovery path); reports deltas/s.
 func BenchmarkReplay(b *testing.B) {
-	e, err := Open("", &Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	e, err := Open("", &Options{Sync: SyncNone, CheckpointBytes: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -94,14 +92,14 @@ func BenchmarkReplay(b *testing.B) {
 	b.ReportMetric(float64(b.N*total)/b.Elapsed().Seconds(), "deltas/s")
 }
 
-func BenchmarkCommitMemoryBatch4k(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 4000) }
-func BenchmarkCommitMemory2WBatch4k(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 4000) }
+func BenchmarkCommitMemoryBatch4k(b *testing.B)   { benchCommit(b, "", SyncNone, 1, 4000) }
+func BenchmarkCommitMemory2WBatch4k(b *testing.B) { benchCommit(b, "", SyncNone, 2, 4000) }
 
 // BenchmarkCommitDiskGroupAsync commits from one goroutine on disk with
 // group sync, keeping up to 4 batches in flight (CommitAsync, then
 // WaitDurable of the batch 4 back): fsyncs overlap building the next batch.
 func BenchmarkCommitDiskGroupAsync(b *testing.B) {
-	e, err := Open(b.TempDir(), &Options{Sync: tlog.SyncGroup, CheckpointBytes: -1})
+	e, err := Open(b.TempDir(), &Options{Sync: SyncGroup, CheckpointBytes: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +110,7 @@ func BenchmarkCommitDiskGroupAsync(b *testing.B) {
 	ds := make([]delta.Delta, batch)
 	runs := make([]delta.Run, batch)
 	data := make([]byte, batch*size)
-	var inflight [depth]base.LSN
+	var inflight [depth]LSN
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
@@ -136,8 +134,8 @@ func BenchmarkCommitDiskGroupAsync(b *testing.B) {
 	b.ReportMetric(float64(e.Stats().Log.Syncs)/float64(b.N), "fsyncs/batch")
 }
 
-func BenchmarkCommitMemoryBatch10k(b *testing.B)   { benchCommit(b, "", tlog.SyncNone, 1, 10000) }
-func BenchmarkCommitMemory2WBatch10k(b *testing.B) { benchCommit(b, "", tlog.SyncNone, 2, 10000) }
+func BenchmarkCommitMemoryBatch10k(b *testing.B)   { benchCommit(b, "", SyncNone, 1, 10000) }
+func BenchmarkCommitMemory2WBatch10k(b *testing.B) { benchCommit(b, "", SyncNone, 2, 10000) }
 
 // BenchmarkCheckpointWhileCommitting takes a checkpoint of 65,536 random
 // 1 KiB pages (on disk) while one goroutine keeps committing batches of
@@ -145,7 +143,7 @@ func BenchmarkCommitMemory2WBatch10k(b *testing.B) { benchCommit(b, "", tlog.Syn
 // that ran meanwhile and their longest latency (copy on write keeps commits
 // going).
 func BenchmarkCheckpointWhileCommitting(b *testing.B) {
-	e, err := Open(b.TempDir(), &Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	e, err := Open(b.TempDir(), &Options{Sync: SyncNone, CheckpointBytes: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -159,7 +157,7 @@ func BenchmarkCheckpointWhileCommitting(b *testing.B) {
 	}
 	var ds []delta.Delta
 	for id := 1; id <= pages; id++ {
-		ds = append(ds, delta.Delta{Page: base.PageID(id), Runs: []delta.Run{{Data: full}}})
+		ds = append(ds, delta.Delta{Page: PageID(id), Runs: []delta.Run{{Data: full}}})
 		if len(ds) == 1024 {
 			if _, err := e.Commit(ctx, ds); err != nil {
 				b.Fatal(err)
@@ -189,7 +187,7 @@ func BenchmarkCheckpointWhileCommitting(b *testing.B) {
 			}
 			for i := range batch {
 				runs[i] = delta.Run{Offset: uint32(rng.IntN(1000)), Data: small}
-				batch[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
+				batch[i] = delta.Delta{Page: PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
 			}
 			c0 := time.Now()
 			if _, err := e.Commit(ctx, batch); err != nil {
@@ -222,6 +220,6 @@ func benchPages(b *testing.B, e *Bus, n, size int) {
 func fillBatch(rng *rand.Rand, ds []delta.Delta, runs []delta.Run, data []byte, pages, pageSize, size int) {
 	for i := range ds {
 		runs[i] = delta.Run{Offset: uint32(rng.IntN(pageSize - size)), Data: data[i*size : (i+1)*size]}
-		ds[i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
+		ds[i] = delta.Delta{Page: PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
 	}
 }

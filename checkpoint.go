@@ -27,7 +27,7 @@ const keepCheckpoints = 2
 // CheckpointInfo describes a checkpoint taken.
 type CheckpointInfo struct {
 	Path            string
-	LSN             base.LSN
+	LSN             LSN
 	Pages           int
 	Bytes           int64
 	Duration        time.Duration
@@ -91,10 +91,10 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 // snapshot is what a checkpoint covers, taken at one LSN.
 type snapshot struct {
 	state    record.State
-	ids      []base.PageID // live pages at the LSN, ascending
+	ids      []PageID // live pages at the LSN, ascending
 	edges    []graph.Edge
-	bindings []base.PageID
-	binds    map[base.PageID]Binding
+	bindings []PageID
+	binds    map[PageID]Binding
 }
 
 // cowState is the copy-on-write bookkeeping of a running checkpoint.
@@ -103,7 +103,7 @@ type snapshot struct {
 type cowState struct {
 	snap    *snapshot
 	written int // pages of snap.ids already written (a prefix: IDs ascend)
-	pre     map[base.PageID]*record.PageImage
+	pre     map[PageID]*record.PageImage
 }
 
 // beginSnapshotLocked captures the checkpoint's snapshot and turns copy on
@@ -112,21 +112,21 @@ func (e *Bus) beginSnapshotLocked() *snapshot {
 	s := &snapshot{
 		state: record.State{LastLSN: e.lastLSN, NextID: e.nextID, LastTime: e.lastTime,
 			Pages: uint64(e.store.Len()), Edges: uint64(e.graph.NumEdges()), Bindings: uint64(len(e.bindings))},
-		ids:      e.store.AppendIDs(make([]base.PageID, 0, e.store.Len())),
+		ids:      e.store.AppendIDs(make([]PageID, 0, e.store.Len())),
 		bindings: e.sortedBindingIDs(),
-		binds:    make(map[base.PageID]Binding, len(e.bindings)),
+		binds:    make(map[PageID]Binding, len(e.bindings)),
 	}
 	e.graph.Edges(func(ed graph.Edge) bool { s.edges = append(s.edges, ed); return true })
 	for id, b := range e.bindings {
 		s.binds[id] = *b // bindings are replaced, never mutated, so sharing slices is safe
 	}
-	e.cow = &cowState{snap: s, pre: map[base.PageID]*record.PageImage{}}
+	e.cow = &cowState{snap: s, pre: map[PageID]*record.PageImage{}}
 	return s
 }
 
 // cowSave saves page id's image before it changes, if a running checkpoint
 // still needs it. Caller holds e.mu for writing.
-func (e *Bus) cowSave(id base.PageID) {
+func (e *Bus) cowSave(id PageID) {
 	c := e.cow
 	if c == nil {
 		return
@@ -345,7 +345,7 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 				return corruption.Wrap(path, -1, err, "edge or binding does not apply")
 			}
 			e.bindings[op.Page] = &Binding{Func: op.Func, Params: append([]byte(nil), op.Params...),
-				Parents: append([]base.PageID(nil), op.Parents...)}
+				Parents: append([]PageID(nil), op.Parents...)}
 		default:
 			return corruption.New(path, -1, "unknown record kind %d", kind)
 		}

@@ -16,17 +16,17 @@ import (
 
 // CommitInfo describes a committed batch.
 type CommitInfo struct {
-	FirstLSN base.LSN // LSN of the batch's first operation
-	LastLSN  base.LSN // LSN of its last operation
-	Time     int64    // commit time stamped on every operation
+	FirstLSN LSN   // LSN of the batch's first operation
+	LastLSN  LSN   // LSN of its last operation
+	Time     int64 // commit time stamped on every operation
 }
 
 // PageSpec describes a page to create.
 type PageSpec struct {
-	ID       base.PageID // 0: assign the next free ID
+	ID       PageID // 0: assign the next free ID
 	Size     int
-	Location base.Location
-	Meta     []page.MetaEntry
+	Location Location
+	Meta     []MetaEntry
 }
 
 // Commit validates ds as one batch and, if every delta is valid, logs it as
@@ -66,7 +66,7 @@ func (e *Bus) CommitAsync(ctx context.Context, ds []delta.Delta) (CommitInfo, er
 // WaitDurable waits until every operation up to lsn is durable per the sync
 // mode (an fsync covers it, for group and always; written to the OS, for
 // none). A failed fsync fails the bus (sticky) and is returned.
-func (e *Bus) WaitDurable(ctx context.Context, lsn base.LSN) error {
+func (e *Bus) WaitDurable(ctx context.Context, lsn LSN) error {
 	if e.log == nil {
 		return nil
 	}
@@ -116,7 +116,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		}
 	}
 	e.applyBatch(ds, slots, first, now)
-	last := first + base.LSN(len(ds)) - 1
+	last := first + LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
 	if invariants.Enabled {
 		e.assertBatchApplied(ds, slots, first)
@@ -145,10 +145,10 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 	// many independent cache misses (one per random page) in flight, which
 	// the full check below, with its long body, cannot.
 	e.lookupSlots(ds, slots)
-	var pending map[base.PageID]base.Epoch
+	var pending map[PageID]Epoch
 	for i := range ds {
 		d := &ds[i]
-		var p base.Epoch
+		var p Epoch
 		if d.CheckEpoch {
 			if pending == nil {
 				pending = e.batchEpochCounts(ds[:i])
@@ -165,7 +165,7 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 		slots[i] = sl
 		buf = record.AppendDelta(buf, d)
 		if i >= histFrom {
-			e.histDelta(first+base.LSN(i), d, false)
+			e.histDelta(first+LSN(i), d, false)
 		}
 	}
 	return buf, slots, nil
@@ -204,8 +204,8 @@ func anyCheckEpoch(ds []delta.Delta) bool {
 
 // batchEpochCounts counts deltas per page in a batch prefix, so that a
 // CheckEpoch delta after others to the same page expects their epochs.
-func (e *Bus) batchEpochCounts(prefix []delta.Delta) map[base.PageID]base.Epoch {
-	m := make(map[base.PageID]base.Epoch)
+func (e *Bus) batchEpochCounts(prefix []delta.Delta) map[PageID]Epoch {
+	m := make(map[PageID]Epoch)
 	for i := range prefix {
 		m[prefix[i].Page]++
 	}
@@ -213,7 +213,7 @@ func (e *Bus) batchEpochCounts(prefix []delta.Delta) map[base.PageID]base.Epoch 
 }
 
 // applyBatch applies validated, logged deltas with LSNs from first.
-func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first base.LSN, now int64) {
+func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, now int64) {
 	if e.applier.workers > 1 && len(ds) >= parallelMin {
 		e.applier.apply(e, ds, slots, first, now)
 		if e.graphHasEdges {
@@ -225,12 +225,12 @@ func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first base.LSN, no
 	}
 	for i := range ds {
 		delta.Apply(&ds[i], e.store.Bytes(slots[i]))
-		e.finishDelta(slots[i], &ds[i], first+base.LSN(i), now)
+		e.finishDelta(slots[i], &ds[i], first+LSN(i), now)
 	}
 }
 
 // appendLocked appends a record holding n operations. Caller holds e.mu.
-func (e *Bus) appendLocked(n uint32, payload []byte) (tlog.Ticket, base.LSN, error) {
+func (e *Bus) appendLocked(n uint32, payload []byte) (tlog.Ticket, LSN, error) {
 	first := e.lastLSN + 1
 	if e.log == nil {
 		return tlog.Ticket{}, first, nil
@@ -294,7 +294,7 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 			err = dec.Next(&op)
 		}
 		if err == nil {
-			err = e.applyOp(&op, first+base.LSN(i), now)
+			err = e.applyOp(&op, first+LSN(i), now)
 		}
 		if err != nil {
 			// The record is logged but does not apply: the checks above
@@ -304,14 +304,14 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 			return CommitInfo{}, err
 		}
 	}
-	last := first + base.LSN(n) - 1
+	last := first + LSN(n) - 1
 	e.stampCommit(first, last, now)
 	e.mu.Unlock()
 	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
 }
 
 // CreatePage creates one page and returns its ID.
-func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (base.PageID, error) {
+func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 	ids, err := e.CreatePages(ctx, []PageSpec{spec})
 	if err != nil {
 		return 0, err
@@ -321,11 +321,11 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (base.PageID, error
 
 // CreatePages creates pages in one logged batch (all or none) and returns
 // their IDs. Specs with ID 0 get the next free IDs, in order.
-func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]base.PageID, error) {
+func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, error) {
 	if len(specs) == 0 {
 		return nil, nil
 	}
-	ids := make([]base.PageID, len(specs))
+	ids := make([]PageID, len(specs))
 	var metas [][]byte // only when some spec has metadata
 	for _, s := range specs {
 		if len(s.Meta) > 0 {
@@ -343,10 +343,10 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]base.PageID,
 		next := e.nextID
 		// Explicit IDs may collide with each other or with auto IDs; the
 		// set is only built when there are explicit IDs.
-		var seen map[base.PageID]struct{}
+		var seen map[PageID]struct{}
 		for _, s := range specs {
 			if s.ID != 0 {
-				seen = make(map[base.PageID]struct{}, len(specs))
+				seen = make(map[PageID]struct{}, len(specs))
 				break
 			}
 		}
@@ -374,9 +374,9 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]base.PageID,
 				return fmt.Errorf("%w: page %d size %d (want 1..%d)", ErrInvalidPage, id, s.Size, base.MaxPageSize)
 			}
 			if metas != nil {
-				metas[i] = page.AppendMeta(metas[i][:0], s.Meta)
+				metas[i] = page.AppendMeta(metas[i][:0], metaIn(s.Meta))
 			}
-			if err := e.checkCreate(id, uint32(s.Size), s.Location, metaOf(i)); err != nil {
+			if err := e.checkCreate(id, uint32(s.Size), base.Location(s.Location), metaOf(i)); err != nil {
 				return err
 			}
 			ids[i] = id
@@ -385,7 +385,7 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]base.PageID,
 	}
 	encode := func(buf []byte) []byte {
 		for i, s := range specs {
-			buf = record.AppendCreate(buf, ids[i], uint32(s.Size), s.Location, metaOf(i))
+			buf = record.AppendCreate(buf, ids[i], uint32(s.Size), base.Location(s.Location), metaOf(i))
 		}
 		return buf
 	}
@@ -398,15 +398,15 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]base.PageID,
 // FreePage frees a page. A page with dependency edges or a binding is
 // refused with ErrPageInUse: remove its edges first, so that no derived page
 // silently loses a parent.
-func (e *Bus) FreePage(ctx context.Context, id base.PageID) error {
+func (e *Bus) FreePage(ctx context.Context, id PageID) error {
 	_, err := e.commitOps(ctx, 1, func() error { return e.checkFree(id) },
 		func(b []byte) []byte { return record.AppendFree(b, id) })
 	return err
 }
 
 // SetMetadata replaces a page's key/value metadata.
-func (e *Bus) SetMetadata(ctx context.Context, id base.PageID, entries []page.MetaEntry) error {
-	meta := page.AppendMeta(nil, entries)
+func (e *Bus) SetMetadata(ctx context.Context, id PageID, entries []MetaEntry) error {
+	meta := page.AppendMeta(nil, metaIn(entries))
 	check := func() error {
 		if _, ok := e.store.Lookup(id); !ok {
 			return fmt.Errorf("%w: page %d", ErrPageNotFound, id)
@@ -421,19 +421,19 @@ func (e *Bus) SetMetadata(ctx context.Context, id base.PageID, entries []page.Me
 }
 
 // AddEdge adds a dependency edge parent -> child. An edge that would close
-// a cycle is refused with a *graph.CycleError (errors.Is ErrCycle) naming
-// the cycle; nothing is logged.
-func (e *Bus) AddEdge(ctx context.Context, parent, child base.PageID, typ base.EdgeType) error {
+// a cycle is refused with an error wrapping ErrCycle that names the
+// cycle; nothing is logged.
+func (e *Bus) AddEdge(ctx context.Context, parent, child PageID, typ EdgeType) error {
 	check := func() error {
 		if err := e.checkEdgeEnds(parent, child, uint8(typ)); err != nil {
 			return err
 		}
-		added, err := e.graph.AddEdge(parent, child, typ)
+		added, err := e.graph.AddEdge(parent, child, base.EdgeType(typ))
 		if err != nil {
 			return err
 		}
 		if added {
-			e.graph.RemoveEdge(parent, child, typ) // applyOp adds it for real
+			e.graph.RemoveEdge(parent, child, base.EdgeType(typ)) // applyOp adds it for real
 		}
 		return e.checkDataEdgeOwner(parent, child, uint8(typ))
 	}
@@ -444,14 +444,14 @@ func (e *Bus) AddEdge(ctx context.Context, parent, child base.PageID, typ base.E
 }
 
 // RemoveEdge removes parent -> child of type typ (no error if absent).
-func (e *Bus) RemoveEdge(ctx context.Context, parent, child base.PageID, typ base.EdgeType) error {
+func (e *Bus) RemoveEdge(ctx context.Context, parent, child PageID, typ EdgeType) error {
 	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, uint8(typ)) },
 		func(b []byte) []byte { return record.AppendEdge(b, record.OpRemoveEdge, parent, child, uint8(typ)) })
 	return err
 }
 
 // RemoveEdges removes every edge parent -> child, of any type.
-func (e *Bus) RemoveEdges(ctx context.Context, parent, child base.PageID) error {
+func (e *Bus) RemoveEdges(ctx context.Context, parent, child PageID) error {
 	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, record.AllEdgeTypes) },
 		func(b []byte) []byte {
 			return record.AppendEdge(b, record.OpRemoveEdge, parent, child, record.AllEdgeTypes)
@@ -459,7 +459,7 @@ func (e *Bus) RemoveEdges(ctx context.Context, parent, child base.PageID) error 
 	return err
 }
 
-func (e *Bus) checkRemoveEdge(parent, child base.PageID, typ uint8) error {
+func (e *Bus) checkRemoveEdge(parent, child PageID, typ uint8) error {
 	if typ != record.AllEdgeTypes && typ >= base.NumEdgeTypes {
 		return fmt.Errorf("%w: unknown edge type %d", ErrInvalidOption, typ)
 	}
@@ -476,7 +476,7 @@ func (e *Bus) checkRemoveEdge(parent, child base.PageID, typ uint8) error {
 // Bind makes child a derived page: child = fn(parents..., params),
 // recomputed by propagation whenever a parent changes. It adds the Data
 // edges parent -> child (refusing cycles) and is logged.
-func (e *Bus) Bind(ctx context.Context, child base.PageID, fn string, params []byte, parents []base.PageID) error {
+func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, parents []PageID) error {
 	check := func() error {
 		if _, ok := e.funcs[fn]; !ok {
 			return fmt.Errorf("%w: %q (binding page %d)", ErrUnknownFunc, fn, child)
@@ -493,7 +493,7 @@ func (e *Bus) Bind(ctx context.Context, child base.PageID, fn string, params []b
 }
 
 // Unbind removes child's binding and its Data edges; the page keeps its bytes.
-func (e *Bus) Unbind(ctx context.Context, child base.PageID) error {
+func (e *Bus) Unbind(ctx context.Context, child PageID) error {
 	check := func() error {
 		if _, ok := e.bindings[child]; !ok {
 			return fmt.Errorf("%w: page %d", ErrNotDerived, child)
@@ -505,7 +505,7 @@ func (e *Bus) Unbind(ctx context.Context, child base.PageID) error {
 }
 
 // ClearFlags clears the given flag bits on a page (logged).
-func (e *Bus) ClearFlags(ctx context.Context, id base.PageID, mask uint8) error {
+func (e *Bus) ClearFlags(ctx context.Context, id PageID, mask uint8) error {
 	var nf uint8
 	check := func() error {
 		if _, ok := e.store.Lookup(id); !ok {
@@ -553,7 +553,7 @@ func (e *Bus) maybeCheckpoint() {
 // explicitLater reports whether a later spec of the batch asks for id
 // explicitly (an auto-assigned ID must not take it). Linear, but only
 // reached for batches mixing explicit and automatic IDs.
-func explicitLater(specs []PageSpec, id base.PageID) bool {
+func explicitLater(specs []PageSpec, id PageID) bool {
 	for _, s := range specs {
 		if s.ID == id {
 			return true
@@ -578,12 +578,12 @@ func (e *Bus) commitClock() int64 {
 // promises: LSNs contiguous in batch order, each delta's epoch advanced by
 // one over the previous delta to its page, and the page ending at the last
 // of them.
-func (e *Bus) assertBatchApplied(ds []delta.Delta, slots []page.Slot, first base.LSN) {
-	last := map[page.Slot]base.Epoch{}
+func (e *Bus) assertBatchApplied(ds []delta.Delta, slots []page.Slot, first LSN) {
+	last := map[page.Slot]Epoch{}
 	for i := range ds {
 		d := &ds[i]
-		if d.LSN != first+base.LSN(i) {
-			panic(fmt.Sprintf("invariants: delta %d has LSN %d, want %d", i, d.LSN, first+base.LSN(i)))
+		if d.LSN != first+LSN(i) {
+			panic(fmt.Sprintf("invariants: delta %d has LSN %d, want %d", i, d.LSN, first+LSN(i)))
 		}
 		if prev, ok := last[slots[i]]; ok && d.Epoch != prev+1 {
 			panic(fmt.Sprintf("invariants: delta %d to page %d has epoch %d after %d", i, d.Page, d.Epoch, prev))

@@ -7,9 +7,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -38,7 +36,7 @@ func TestCheckpointWhileCommitting(t *testing.T) {
 	go func() { // the writer: deltas, metadata, frees, creates
 		defer wg.Done()
 		rng := rand.New(rand.NewPCG(7, 7))
-		live := append([]base.PageID(nil), ids...)
+		live := append([]PageID(nil), ids...)
 		for n := 0; ; n++ {
 			select {
 			case <-stop:
@@ -67,7 +65,7 @@ func TestCheckpointWhileCommitting(t *testing.T) {
 				}
 				live = append(live[:i], live[i+1:]...)
 			case 1:
-				if err := e.SetMetadata(ctx, live[rng.IntN(len(live))], []page.MetaEntry{{Key: "k", Value: []byte{byte(n)}}}); err != nil {
+				if err := e.SetMetadata(ctx, live[rng.IntN(len(live))], []MetaEntry{{Key: "k", Value: []byte{byte(n)}}}); err != nil {
 					t.Error(err)
 					return
 				}

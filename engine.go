@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
@@ -34,6 +33,30 @@ const (
 	FlagIRInvalid   uint8 = 1 << 2 // a Compiler-edge parent changed
 )
 
+// FlagNames renders flag bits as "stale|sync-pending|ir-invalid" ("none"
+// for 0).
+func FlagNames(f uint8) string {
+	if f == 0 {
+		return "none"
+	}
+	s := ""
+	add := func(bit uint8, name string) {
+		if f&bit != 0 {
+			if s != "" {
+				s += "|"
+			}
+			s += name
+		}
+	}
+	add(FlagStale, "stale")
+	add(FlagSyncPending, "sync-pending")
+	add(FlagIRInvalid, "ir-invalid")
+	if rest := f &^ (FlagStale | FlagSyncPending | FlagIRInvalid); rest != 0 {
+		add(rest, fmt.Sprintf("0x%x", rest))
+	}
+	return s
+}
+
 // TypeMetaKey is the metadata key declaring a page's element type for the
 // built-in functions and the NaN/Inf invariant: "f64", "i64" or "bool".
 const TypeMetaKey = "mmsb.type"
@@ -44,7 +67,7 @@ type Options struct {
 	// private vfs.NewMem()).
 	FS vfs.FS
 	// Sync is the log's sync mode (default group).
-	Sync tlog.SyncMode
+	Sync SyncMode
 	// SegmentBytes is the log segment size (default 64 MiB).
 	SegmentBytes int64
 	// CheckpointBytes: take a checkpoint automatically once the log has
@@ -61,7 +84,7 @@ type Options struct {
 	Repair bool
 	// Functions are recompute functions available to bindings, by name, in
 	// addition to the built-ins of internal/semiring.
-	Functions map[string]semiring.Func
+	Functions map[string]RecomputeFunc
 	// AllowMissingFunctions lets Open succeed when bindings name
 	// unregistered functions (offline tools); such pages are listed in
 	// Recovery().MissingFunctions and propagation to them fails.
@@ -84,10 +107,10 @@ type Options struct {
 // Recovery reports what Open did.
 type Recovery struct {
 	Checkpoint        string   // checkpoint loaded ("" if none)
-	CheckpointLSN     base.LSN // LSN it covered
+	CheckpointLSN     LSN      // LSN it covered
 	SkippedCheckpoint []string // newer checkpoints that failed to load, with reasons
 	ReplayedOps       uint64   // log operations applied after the checkpoint
-	Log               tlog.RecoveryReport
+	Log               LogRecovery
 	MissingFunctions  []string // "page N: fn" for bindings without a registered function
 	Duration          time.Duration
 }
@@ -96,7 +119,7 @@ type Recovery struct {
 type Binding struct {
 	Func    string
 	Params  []byte
-	Parents []base.PageID
+	Parents []PageID
 }
 
 // Bus is an open bus.
@@ -106,21 +129,21 @@ type Bus struct {
 	dir    string
 	memory bool
 	clock  func() int64
-	funcs  map[string]semiring.Func
+	funcs  map[string]RecomputeFunc
 
 	mu       sync.RWMutex
 	store    *page.Store
 	graph    *graph.Graph
-	bindings map[base.PageID]*Binding
-	flags    map[base.PageID]uint8
-	lastLSN  base.LSN
+	bindings map[PageID]*Binding
+	flags    map[PageID]uint8
+	lastLSN  LSN
 	lastTime int64
-	nextID   base.PageID
+	nextID   PageID
 
 	// dirty lists pages written since the last propagation that have
 	// children in the graph; dirtySet dedups it.
-	dirty    []base.PageID
-	dirtySet map[base.PageID]struct{}
+	dirty    []PageID
+	dirtySet map[PageID]struct{}
 
 	log      *tlog.Log
 	lock     io.Closer
@@ -131,7 +154,7 @@ type Bus struct {
 	recovery Recovery
 
 	ckptMu          sync.Mutex
-	lastCkptLSN     base.LSN
+	lastCkptLSN     LSN
 	checkpointCount uint64
 	// Read by every commit (maybeCheckpoint) without ckptMu, which a
 	// running checkpoint holds for its whole duration.
@@ -145,11 +168,11 @@ type Bus struct {
 	applier *parallelApplier
 
 	graphHasEdges bool
-	hist          []HistEntry // write-history ring, indexed by LSN & histMask
+	hist          []histEntry // write-history ring, indexed by LSN & histMask
 	histMask      uint64
 	commits       []commitStamp // commit-time ring, indexed by commit count & mask
 	commitCount   uint64
-	derivedReads  map[base.PageID]*Derivation
+	derivedReads  map[PageID]*Derivation
 	replayOps     []record.Op // decode buffer of recovery and replay
 	sink          int         // keeps cache-warming loads from being optimised away
 	replayedFrom  string      // detached replays: the checkpoint the replay started from
@@ -197,19 +220,19 @@ func Open(dir string, o *Options) (*Bus, error) {
 		clock:        opts.Clock,
 		store:        page.New(),
 		graph:        graph.New(),
-		bindings:     map[base.PageID]*Binding{},
-		flags:        map[base.PageID]uint8{},
-		dirtySet:     map[base.PageID]struct{}{},
+		bindings:     map[PageID]*Binding{},
+		flags:        map[PageID]uint8{},
+		dirtySet:     map[PageID]struct{}{},
 		nextID:       1,
-		funcs:        map[string]semiring.Func{},
-		derivedReads: map[base.PageID]*Derivation{},
+		funcs:        map[string]RecomputeFunc{},
+		derivedReads: map[PageID]*Derivation{},
 	}
 	if opts.HistoryEntries > 0 {
 		n := 1
 		for n < opts.HistoryEntries {
 			n <<= 1
 		}
-		e.hist = make([]HistEntry, n)
+		e.hist = make([]histEntry, n)
 		e.histMask = uint64(n - 1)
 		e.commits = make([]commitStamp, commitRing)
 	}
@@ -281,11 +304,11 @@ func (e *Bus) recover() error {
 	var op record.Op
 	var dec record.Decoder
 	log, rep, err := tlog.Open(tlog.Options{
-		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.Sync, Repair: e.opts.Repair,
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: tlog.SyncMode(e.opts.Sync), Repair: e.opts.Repair,
 	}, from, func(r *tlog.Record) error {
 		return e.replayRecord(r, from, &dec, &op)
 	})
-	e.recovery.Log = rep
+	e.recovery.Log = LogRecovery(rep)
 	if err != nil {
 		return err
 	}
@@ -350,7 +373,7 @@ func (e *Bus) restartLog() error {
 		return fmt.Errorf("mmsb: restart log: %w", err)
 	}
 	log, _, err := tlog.Open(tlog.Options{
-		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.Sync,
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: tlog.SyncMode(e.opts.Sync),
 	}, e.lastLSN, nil)
 	if err != nil {
 		return fmt.Errorf("mmsb: restart log: %w", err)
@@ -369,8 +392,8 @@ func (e *Bus) checkMissingFunctions() {
 	}
 }
 
-func (e *Bus) sortedBindingIDs() []base.PageID {
-	ids := make([]base.PageID, 0, len(e.bindings))
+func (e *Bus) sortedBindingIDs() []PageID {
+	ids := make([]PageID, 0, len(e.bindings))
 	for id := range e.bindings {
 		ids = append(ids, id)
 	}
@@ -381,19 +404,19 @@ func (e *Bus) sortedBindingIDs() []base.PageID {
 func (e *Bus) resetState() {
 	e.store.Reset()
 	e.graph = graph.New()
-	e.bindings = map[base.PageID]*Binding{}
-	e.flags = map[base.PageID]uint8{}
-	e.derivedReads = map[base.PageID]*Derivation{}
+	e.bindings = map[PageID]*Binding{}
+	e.flags = map[PageID]uint8{}
+	e.derivedReads = map[PageID]*Derivation{}
 	e.graphHasEdges = false
 	for i := range e.hist {
-		e.hist[i] = HistEntry{}
+		e.hist[i] = histEntry{}
 	}
 	e.lastLSN, e.lastTime, e.nextID = 0, 0, 1
 }
 
 // replayRecord applies the operations of a recovered log record with LSN >
 // from.
-func (e *Bus) replayRecord(r *tlog.Record, from base.LSN, dec *record.Decoder, _ *record.Op) error {
+func (e *Bus) replayRecord(r *tlog.Record, from LSN, dec *record.Decoder, _ *record.Op) error {
 	ops, err := e.decodeRecord(r, dec)
 	if err != nil {
 		return err
@@ -406,12 +429,12 @@ func (e *Bus) replayRecord(r *tlog.Record, from base.LSN, dec *record.Decoder, _
 	if skip == len(ops) {
 		return nil
 	}
-	first := r.FirstLSN + base.LSN(skip)
+	first := r.FirstLSN + LSN(skip)
 	if first != e.lastLSN+1 {
 		return corruption.New(r.File, r.Offset, "log resumes at LSN %d but state is at LSN %d (history missing)", first, e.lastLSN)
 	}
 	if i, err := e.applyOps(ops[skip:], first, dec.Time); err != nil {
-		return corruption.Wrap(r.File, r.Offset, err, "op at LSN %d does not apply", first+base.LSN(i))
+		return corruption.Wrap(r.File, r.Offset, err, "op at LSN %d does not apply", first+LSN(i))
 	}
 	e.recovery.ReplayedOps += uint64(len(ops) - skip)
 	e.stampCommit(first, r.LastLSN(), dec.Time)
@@ -477,7 +500,7 @@ func (e *Bus) Funcs() []string {
 }
 
 // Func returns a registered recompute function.
-func (e *Bus) Func(name string) (semiring.Func, bool) {
+func (e *Bus) Func(name string) (RecomputeFunc, bool) {
 	f, ok := e.funcs[name]
 	return f, ok
 }

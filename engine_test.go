@@ -50,11 +50,11 @@ func openMem(t testing.TB, o *Options) *Bus {
 	return e
 }
 
-func w(id base.PageID, off int, data string) delta.Delta {
+func w(id PageID, off int, data string) delta.Delta {
 	return delta.Delta{Page: id, Runs: []delta.Run{{Offset: uint32(off), Data: []byte(data)}}}
 }
 
-func mustCreate(t *testing.T, e *Bus, n, size int) []base.PageID {
+func mustCreate(t *testing.T, e *Bus, n, size int) []PageID {
 	t.Helper()
 	specs := make([]PageSpec, n)
 	for i := range specs {
@@ -123,7 +123,7 @@ func TestBadInputs(t *testing.T) {
 			_, err := e.Commit(ctx, []delta.Delta{w(1, 0, "good"), w(2, 0, "good"), w(3, 0, "bad")})
 			return err
 		}, ErrPageNotFound},
-		{"gpu location", func() error { _, err := e.CreatePage(ctx, PageSpec{Size: 8, Location: base.LocationGPU}); return err }, ErrInvalidPage},
+		{"gpu location", func() error { _, err := e.CreatePage(ctx, PageSpec{Size: 8, Location: GPU}); return err }, ErrInvalidPage},
 		{"zero size", func() error { _, err := e.CreatePage(ctx, PageSpec{Size: 0}); return err }, ErrInvalidPage},
 		{"too big", func() error { _, err := e.CreatePage(ctx, PageSpec{Size: base.MaxPageSize + 1}); return err }, ErrInvalidPage},
 		{"duplicate id", func() error { _, err := e.CreatePage(ctx, PageSpec{ID: 1, Size: 8}); return err }, ErrPageExists},
@@ -132,13 +132,13 @@ func TestBadInputs(t *testing.T) {
 			return err
 		}, ErrPageExists},
 		{"metadata too large", func() error {
-			_, err := e.CreatePage(ctx, PageSpec{Size: 8, Meta: []page.MetaEntry{{Key: "k", Value: make([]byte, page.MaxMetaBytes)}}})
+			_, err := e.CreatePage(ctx, PageSpec{Size: 8, Meta: []MetaEntry{{Key: "k", Value: make([]byte, page.MaxMetaBytes)}}})
 			return err
 		}, ErrInvalidPage},
 		{"free unknown", func() error { return e.FreePage(ctx, 77) }, ErrPageNotFound},
-		{"self loop", func() error { return e.AddEdge(ctx, 1, 1, base.EdgeData) }, ErrCycle},
-		{"edge to unknown", func() error { return e.AddEdge(ctx, 1, 9, base.EdgeData) }, ErrPageNotFound},
-		{"unknown function", func() error { return e.Bind(ctx, 2, "no.such.fn", nil, []base.PageID{1}) }, ErrUnknownFunc},
+		{"self loop", func() error { return e.AddEdge(ctx, 1, 1, EdgeData) }, ErrCycle},
+		{"edge to unknown", func() error { return e.AddEdge(ctx, 1, 9, EdgeData) }, ErrPageNotFound},
+		{"unknown function", func() error { return e.Bind(ctx, 2, "no.such.fn", nil, []PageID{1}) }, ErrUnknownFunc},
 		{"unbind plain page", func() error { return e.Unbind(ctx, 2) }, ErrNotDerived},
 	}
 	for _, c := range cases {
@@ -165,13 +165,13 @@ func TestCycleRefusedAndFreeInUse(t *testing.T) {
 	e := openT(t, "", nil)
 	defer e.Close()
 	mustCreate(t, e, 3, 8)
-	for _, ed := range [][2]base.PageID{{1, 2}, {2, 3}} {
-		if err := e.AddEdge(ctx, ed[0], ed[1], base.EdgeControl); err != nil {
+	for _, ed := range [][2]PageID{{1, 2}, {2, 3}} {
+		if err := e.AddEdge(ctx, ed[0], ed[1], EdgeControl); err != nil {
 			t.Fatal(err)
 		}
 	}
 	lsn := e.LastLSN()
-	err := e.AddEdge(ctx, 3, 1, base.EdgeData)
+	err := e.AddEdge(ctx, 3, 1, EdgeData)
 	if !errors.Is(err, ErrCycle) {
 		t.Fatalf("cycle not refused: %v", err)
 	}
@@ -205,10 +205,10 @@ func populate(t *testing.T, e *Bus) {
 			t.Fatal(err)
 		}
 		if round == 5 {
-			if err := e.SetMetadata(ctx, ids[0], []page.MetaEntry{{Key: "owner", Value: []byte("test")}}); err != nil {
+			if err := e.SetMetadata(ctx, ids[0], []MetaEntry{{Key: "owner", Value: []byte("test")}}); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.AddEdge(ctx, ids[0], ids[1], base.EdgeControl); err != nil {
+			if err := e.AddEdge(ctx, ids[0], ids[1], EdgeControl); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -263,7 +263,7 @@ func TestReplayToLSNAndReadAt(t *testing.T) {
 	e := openT(t, t.TempDir(), nil)
 	defer e.Close()
 	mustCreate(t, e, 1, 8)
-	var lsns []base.LSN
+	var lsns []LSN
 	for i := 0; i < 5; i++ {
 		ci, err := e.Commit(ctx, []delta.Delta{w(1, 0, string(rune('a'+i)))})
 		if err != nil {
@@ -281,7 +281,7 @@ func TestReplayToLSNAndReadAt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b[0] != byte('a'+i) || ep != base.Epoch(i+1) {
+		if b[0] != byte('a'+i) || ep != Epoch(i+1) {
 			t.Fatalf("as of LSN %d: %q epoch %d", l, b[:1], ep)
 		}
 	}
@@ -302,20 +302,20 @@ func TestDataEdgesOwnedByBinding(t *testing.T) {
 	e := openT(t, "", nil)
 	defer e.Close()
 	mustCreate(t, e, 4, 8)
-	if err := e.Bind(ctx, 3, "passthrough", nil, []base.PageID{1}); err != nil {
+	if err := e.Bind(ctx, 3, "passthrough", nil, []PageID{1}); err != nil {
 		t.Fatal(err)
 	}
 	lsn := e.LastLSN()
-	if err := e.AddEdge(ctx, 2, 3, base.EdgeData); !errors.Is(err, ErrPageInUse) {
+	if err := e.AddEdge(ctx, 2, 3, EdgeData); !errors.Is(err, ErrPageInUse) {
 		t.Fatalf("foreign data edge into a derived page: %v", err)
 	}
-	if err := e.AddEdge(ctx, 2, 3, base.EdgeControl); err != nil {
+	if err := e.AddEdge(ctx, 2, 3, EdgeControl); err != nil {
 		t.Fatalf("control edges are not owned by the binding: %v", err)
 	}
-	if err := e.AddEdge(ctx, 2, 4, base.EdgeData); err != nil {
+	if err := e.AddEdge(ctx, 2, 4, EdgeData); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Bind(ctx, 4, "passthrough", nil, []base.PageID{1}); !errors.Is(err, ErrPageInUse) {
+	if err := e.Bind(ctx, 4, "passthrough", nil, []PageID{1}); !errors.Is(err, ErrPageInUse) {
 		t.Fatalf("bind over a foreign data edge: %v", err)
 	}
 	if e.LastLSN() != lsn+2 {

@@ -45,6 +45,9 @@ var (
 	ErrRecompute = errors.New("mmsb: recompute function failed")
 	// ErrLogTruncated: the log no longer holds the history asked for.
 	ErrLogTruncated = errors.New("mmsb: log no longer holds the requested history")
+	// ErrBusy: a tick orchestrator's intake queue is full and it was
+	// configured (tick.Options.FailWhenFull) to refuse rather than wait.
+	ErrBusy = errors.New("mmsb: intake queue full")
 	// ErrInvalidOption: an invalid option or argument.
 	ErrInvalidOption = errors.New("mmsb: invalid option")
 )

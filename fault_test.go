@@ -32,7 +32,6 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -71,13 +70,13 @@ func fContent(seq uint64, page int) []byte {
 func fBatch(seq uint64) []delta.Delta {
 	ds := make([]delta.Delta, fPages)
 	for i := range ds {
-		ds[i] = delta.Delta{Page: base.PageID(i + 1), Runs: []delta.Run{{Data: fContent(seq, i)}}}
+		ds[i] = delta.Delta{Page: PageID(i + 1), Runs: []delta.Run{{Data: fContent(seq, i)}}}
 	}
 	return ds
 }
 
 // fSeqOfLSN returns the batch holding lsn (0 for the page creations).
-func fSeqOfLSN(lsn base.LSN) uint64 { return (uint64(lsn) - 1) / fPages }
+func fSeqOfLSN(lsn LSN) uint64 { return (uint64(lsn) - 1) / fPages }
 
 var (
 	fRefOnce   sync.Once
@@ -120,7 +119,7 @@ func fRecoveredSeq(t *testing.T, e *Bus) uint64 {
 	t.Helper()
 	var seq uint64
 	for i := 0; i < fPages; i++ {
-		b, _, err := e.ReadPage(base.PageID(i+1), nil)
+		b, _, err := e.ReadPage(PageID(i+1), nil)
 		if err != nil {
 			t.Fatalf("read page %d: %v", i+1, err)
 		}
@@ -161,7 +160,7 @@ type faultEnv struct {
 	lazy lazyInjector
 	tog  *errorfs.Toggle
 	fs   *errorfs.FS
-	sync tlog.SyncMode
+	sync SyncMode
 	e    *Bus
 
 	acked   uint64 // last batch whose Commit returned nil
@@ -169,7 +168,7 @@ type faultEnv struct {
 	ckpts   []checkpoint.Info
 }
 
-func newFaultEnv(t *testing.T, osFS bool, mode tlog.SyncMode) *faultEnv {
+func newFaultEnv(t *testing.T, osFS bool, mode SyncMode) *faultEnv {
 	env := &faultEnv{t: t, sync: mode}
 	if osFS {
 		env.base, env.dir = vfs.Default, t.TempDir()
@@ -227,11 +226,11 @@ func (env *faultEnv) commit() error {
 	if err != nil {
 		return err
 	}
-	if want := base.LSN(fPages*seq + fPages); info.LastLSN != want {
+	if want := LSN(fPages*seq + fPages); info.LastLSN != want {
 		env.t.Fatalf("batch %d got LSNs %d..%d, want last %d", seq, info.FirstLSN, info.LastLSN, want)
 	}
 	env.acked = seq
-	if env.sync != tlog.SyncNone {
+	if env.sync != SyncNone {
 		env.durable = seq
 	}
 	return nil
@@ -267,7 +266,7 @@ func (env *faultEnv) recovered(fs vfs.FS, lo, hi uint64, what string) (*Bus, uin
 		e.Close()
 		t.Fatalf("%s: state hash %#x, reference for batch %d is %#x", what, got, seq, want)
 	}
-	if got, want := e.LastLSN(), base.LSN(fPages*seq+fPages); got != want {
+	if got, want := e.LastLSN(), LSN(fPages*seq+fPages); got != want {
 		e.Close()
 		t.Fatalf("%s: last LSN %d, want %d for batch %d", what, got, want, seq)
 	}
@@ -348,7 +347,7 @@ const (
 // faultRow is one fault.
 type faultRow struct {
 	name    string
-	sync    tlog.SyncMode
+	sync    SyncMode
 	osFS    bool
 	outcome outcome
 
@@ -386,23 +385,23 @@ func diskFull(env *faultEnv) errorfs.Injector {
 func TestFaults(t *testing.T) {
 	rows := []faultRow{
 		// A failed log write or fsync: sticky ErrFailed.
-		{name: "log write fails/always", sync: tlog.SyncAlways, inject: walFaults(errorfs.OpWrite, errorfs.ErrInjected), want: errorfs.ErrInjected},
-		{name: "log write fails/group", sync: tlog.SyncGroup, inject: walFaults(errorfs.OpWrite, errorfs.ErrInjected), want: errorfs.ErrInjected},
-		{name: "short log write/always", sync: tlog.SyncAlways, inject: walFaults(errorfs.OpWrite, errorfs.ErrShortWrite), want: io.ErrShortWrite, torn: true},
-		{name: "short log write/group", sync: tlog.SyncGroup, inject: walFaults(errorfs.OpWrite, errorfs.ErrShortWrite), want: io.ErrShortWrite, torn: true},
-		{name: "log write lands but reports failure/group", sync: tlog.SyncGroup,
+		{name: "log write fails/always", sync: SyncAlways, inject: walFaults(errorfs.OpWrite, errorfs.ErrInjected), want: errorfs.ErrInjected},
+		{name: "log write fails/group", sync: SyncGroup, inject: walFaults(errorfs.OpWrite, errorfs.ErrInjected), want: errorfs.ErrInjected},
+		{name: "short log write/always", sync: SyncAlways, inject: walFaults(errorfs.OpWrite, errorfs.ErrShortWrite), want: io.ErrShortWrite, torn: true},
+		{name: "short log write/group", sync: SyncGroup, inject: walFaults(errorfs.OpWrite, errorfs.ErrShortWrite), want: io.ErrShortWrite, torn: true},
+		{name: "log write lands but reports failure/group", sync: SyncGroup,
 			inject: walFaults(errorfs.OpWrite, &errorfs.ShortWriteError{Keep: 1 << 30}), want: io.ErrShortWrite},
-		{name: "log fsync fails/always", sync: tlog.SyncAlways, inject: walFaults(errorfs.OpSync, errorfs.ErrInjected), want: errorfs.ErrInjected},
-		{name: "log fsync fails/group", sync: tlog.SyncGroup, inject: walFaults(errorfs.OpSync, errorfs.ErrInjected), want: errorfs.ErrInjected},
-		{name: "log fsync fails in Checkpoint/none", sync: tlog.SyncNone, byCheckpoint: true,
+		{name: "log fsync fails/always", sync: SyncAlways, inject: walFaults(errorfs.OpSync, errorfs.ErrInjected), want: errorfs.ErrInjected},
+		{name: "log fsync fails/group", sync: SyncGroup, inject: walFaults(errorfs.OpSync, errorfs.ErrInjected), want: errorfs.ErrInjected},
+		{name: "log fsync fails in Checkpoint/none", sync: SyncNone, byCheckpoint: true,
 			inject: walFaults(errorfs.OpSync, errorfs.ErrInjected), want: errorfs.ErrInjected},
-		{name: "segment create fails at rotation/group", sync: tlog.SyncGroup, inject: walFaults(errorfs.OpCreate, errorfs.ErrInjected), want: errorfs.ErrInjected},
-		{name: "wal directory fsync fails at rotation/always", sync: tlog.SyncAlways, inject: walFaults(errorfs.OpSyncDir, errorfs.ErrInjected), want: errorfs.ErrInjected},
-		{name: "disk full/always", sync: tlog.SyncAlways, inject: diskFull, want: syscall.ENOSPC},
-		{name: "disk full/group", sync: tlog.SyncGroup, inject: diskFull, want: syscall.ENOSPC},
-		{name: "disk full/none", sync: tlog.SyncNone, inject: diskFull, want: syscall.ENOSPC},
-		{name: "log fsync fails/os", sync: tlog.SyncGroup, osFS: true, inject: walFaults(errorfs.OpSync, errorfs.ErrInjected), want: errorfs.ErrInjected},
-		{name: "short log write/os", sync: tlog.SyncAlways, osFS: true, inject: walFaults(errorfs.OpWrite, errorfs.ErrShortWrite), want: io.ErrShortWrite, torn: true},
+		{name: "segment create fails at rotation/group", sync: SyncGroup, inject: walFaults(errorfs.OpCreate, errorfs.ErrInjected), want: errorfs.ErrInjected},
+		{name: "wal directory fsync fails at rotation/always", sync: SyncAlways, inject: walFaults(errorfs.OpSyncDir, errorfs.ErrInjected), want: errorfs.ErrInjected},
+		{name: "disk full/always", sync: SyncAlways, inject: diskFull, want: syscall.ENOSPC},
+		{name: "disk full/group", sync: SyncGroup, inject: diskFull, want: syscall.ENOSPC},
+		{name: "disk full/none", sync: SyncNone, inject: diskFull, want: syscall.ENOSPC},
+		{name: "log fsync fails/os", sync: SyncGroup, osFS: true, inject: walFaults(errorfs.OpSync, errorfs.ErrInjected), want: errorfs.ErrInjected},
+		{name: "short log write/os", sync: SyncAlways, osFS: true, inject: walFaults(errorfs.OpWrite, errorfs.ErrShortWrite), want: io.ErrShortWrite, torn: true},
 
 		// A failed checkpoint fails only itself.
 		{name: "checkpoint create fails", outcome: checkpointFails, inject: ckptFaults("checkpoints", errorfs.OpCreate, errorfs.ErrInjected), want: errorfs.ErrInjected},
@@ -414,7 +413,7 @@ func TestFaults(t *testing.T) {
 		{name: "checkpoint rename fails/os", osFS: true, outcome: checkpointFails, inject: ckptFaults("checkpoints", errorfs.OpRename, errorfs.ErrInjected), want: errorfs.ErrInjected},
 
 		// Torn final record.
-		{name: "torn final record/none", sync: tlog.SyncNone, outcome: tornTail},
+		{name: "torn final record/none", sync: SyncNone, outcome: tornTail},
 
 		// Damaged files.
 		{name: "newest checkpoint: flipped bit mid-file", outcome: checkpointFallback, damage: damageNewestCheckpoint(0.5)},
@@ -758,7 +757,7 @@ func damageLogRecord(header bool) func(*faultEnv) (string, int64, uint64) {
 		type loc struct {
 			file  string
 			off   int64
-			first base.LSN
+			first LSN
 		}
 		var recs []loc
 		infos, err := tlog.Check(env.base, env.fs.Join(env.dir, "wal"), func(r *tlog.Record) error {
@@ -837,7 +836,7 @@ func equalStrings(a, b []string) bool {
 func TestLogEndsBeforeCheckpoint(t *testing.T) {
 	for _, repair := range []bool{false, true} {
 		t.Run(fmt.Sprintf("repair=%v", repair), func(t *testing.T) {
-			env := newFaultEnv(t, false, tlog.SyncGroup)
+			env := newFaultEnv(t, false, SyncGroup)
 			env.setup()
 			env.commitN(2)
 			env.checkpoint()

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 )
@@ -67,7 +66,7 @@ type parallelApplier struct {
 	e        *Bus
 	ds       []delta.Delta
 	slots    []page.Slot
-	first    base.LSN
+	first    LSN
 	now      int64
 	histFrom int
 
@@ -206,7 +205,7 @@ func (p *parallelApplier) work() {
 	}
 }
 
-func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, slots []page.Slot, first base.LSN, histFrom int) ([]byte, []page.Slot, error) {
+func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, slots []page.Slot, first LSN, histFrom int) ([]byte, []page.Slot, error) {
 	p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
 	chunks := (len(ds) + chunkDeltas - 1) / chunkDeltas
 	for len(p.chunkBufs) < chunks {
@@ -241,13 +240,13 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 		b = record.AppendDelta(b, &ds[i])
 		if i >= p.histFrom {
 			// Chunks are disjoint: each ring entry has one writer.
-			e.histDelta(p.first+base.LSN(i), &ds[i], false)
+			e.histDelta(p.first+LSN(i), &ds[i], false)
 		}
 	}
 	p.chunkBufs[c] = b
 }
 
-func (p *parallelApplier) apply(e *Bus, ds []delta.Delta, slots []page.Slot, first base.LSN, now int64) {
+func (p *parallelApplier) apply(e *Bus, ds []delta.Delta, slots []page.Slot, first LSN, now int64) {
 	p.e, p.ds, p.slots, p.first, p.now = e, ds, slots, first, now
 	shards := len(p.shardIdx)
 	for s := range p.shardIdx {
@@ -267,7 +266,7 @@ func (p *parallelApplier) applyShard(s int) {
 		sl := p.slots[i]
 		d := &ds[i]
 		delta.Apply(d, e.store.Bytes(sl))
-		lsn := p.first + base.LSN(i)
+		lsn := p.first + LSN(i)
 		ep := e.store.Epoch(sl) + 1
 		e.store.SetEpoch(sl, ep)
 		e.store.SetLastLSN(sl, lsn)

@@ -21,9 +21,9 @@ const PropagationSource = "propagation"
 // error or panicked) during propagation. errors.Is(err, ErrRecompute) holds,
 // and errors.Is/As also reach the function's own error.
 type RecomputeError struct {
-	Page base.PageID // the derived page being recomputed
-	Func string      // the function bound to it
-	Err  error       // what the function returned (or the recovered panic)
+	Page PageID // the derived page being recomputed
+	Func string // the function bound to it
+	Err  error  // what the function returned (or the recovered panic)
 }
 
 func (e *RecomputeError) Error() string {
@@ -35,16 +35,16 @@ func (e *RecomputeError) Unwrap() []error { return []error{ErrRecompute, e.Err} 
 
 // PageWrite is one derived delta of a propagation wave.
 type PageWrite struct {
-	Page  base.PageID
-	LSN   base.LSN
-	Epoch base.Epoch // the page's epoch after the write
+	Page  PageID
+	LSN   LSN
+	Epoch Epoch // the page's epoch after the write
 }
 
 // FlagRaise is one flag change of a propagation wave: Raised holds the bits
 // that were newly set, Flags the page's flags afterwards.
 type FlagRaise struct {
-	Page   base.PageID
-	LSN    base.LSN
+	Page   PageID
+	LSN    LSN
 	Raised uint8
 	Flags  uint8
 }
@@ -56,8 +56,8 @@ type PropagateResult struct {
 	Visited    int         // Data-edge descendants considered
 	Recomputed int         // recompute functions called
 	Cutoffs    int         // recomputes whose output was unchanged (the wave stopped there)
-	FirstLSN   base.LSN    // first LSN of the wave's record (0: nothing logged)
-	LastLSN    base.LSN    // last LSN of the wave's record
+	FirstLSN   LSN         // first LSN of the wave's record (0: nothing logged)
+	LastLSN    LSN         // last LSN of the wave's record
 	Writes     []PageWrite // derived deltas, one per changed derived page
 	Flags      []FlagRaise // flag changes raised by Control, GPU-sync and Compiler edges
 }
@@ -68,7 +68,7 @@ func (r *PropagateResult) reset() {
 
 // waveOut is one changed derived page of the wave being computed.
 type waveOut struct {
-	page    base.PageID
+	page    PageID
 	slot    page.Slot
 	off, n  int // new bytes: arena[off:off+n]
 	readsLo int // reads[readsLo:readsHi] are its parent reads
@@ -78,7 +78,7 @@ type waveOut struct {
 
 // flagOp is a flag change of the wave.
 type flagOp struct {
-	page  base.PageID
+	page  PageID
 	old   uint8
 	flags uint8
 }
@@ -87,25 +87,25 @@ type flagOp struct {
 // Bus and is used only with e.mu held, so one wave at a time.
 type propagator struct {
 	dataOnly [base.NumEdgeTypes]bool
-	order    []base.PageID
-	overlay  map[base.PageID]int32 // changed derived page -> index in outs
+	order    []PageID
+	overlay  map[PageID]int32 // changed derived page -> index in outs
 	outs     []waveOut
 	arena    []byte
 	inputs   [][]byte
 	reads    []record.ParentRead
-	flagAdd  map[base.PageID]uint8
-	flagIDs  []base.PageID
+	flagAdd  map[PageID]uint8
+	flagIDs  []PageID
 	flagOps  []flagOp
 	edges    []graph.Edge
 	buf      []byte
-	roots    []base.PageID // traversal roots (scratch)
+	roots    []PageID // traversal roots (scratch)
 	flagOnly [base.NumEdgeTypes]bool
-	flagScan []base.PageID
+	flagScan []PageID
 	resync   bool // recompute every derived page at the next wave
 }
 
 func newPropagator() *propagator {
-	p := &propagator{overlay: map[base.PageID]int32{}, flagAdd: map[base.PageID]uint8{}}
+	p := &propagator{overlay: map[PageID]int32{}, flagAdd: map[PageID]uint8{}}
 	p.dataOnly[base.EdgeData] = true
 	p.flagOnly[base.EdgeControl] = true
 	p.flagOnly[base.EdgeGPUSync] = true
@@ -239,14 +239,14 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	e.graphHasEdges = false
 	for i := range p.outs {
 		o := &p.outs[i]
-		lsn := first + base.LSN(i)
+		lsn := first + LSN(i)
 		e.setDerivedReads(o.page, p.reads[o.readsLo:o.readsHi], lsn)
 		e.applyDelta(o.slot, &o.d, lsn, now, true)
 		r.Writes = append(r.Writes, PageWrite{Page: o.page, LSN: lsn, Epoch: o.d.Epoch})
 	}
 	e.graphHasEdges = hadEdges
 	for j, f := range p.flagOps {
-		lsn := first + base.LSN(len(p.outs)+j)
+		lsn := first + LSN(len(p.outs)+j)
 		e.cowSave(f.page)
 		if f.flags == 0 {
 			delete(e.flags, f.page)
@@ -256,7 +256,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.recordHist(lsn, f.page, now)
 		r.Flags = append(r.Flags, FlagRaise{Page: f.page, LSN: lsn, Raised: f.flags &^ f.old, Flags: f.flags})
 	}
-	last := first + base.LSN(n) - 1
+	last := first + LSN(n) - 1
 	e.lastLSN, e.lastTime = last, now
 	r.FirstLSN, r.LastLSN = first, last
 	// The wave covered every descendant of the dirty pages; its own writes
@@ -276,10 +276,10 @@ func (e *Bus) clearDirty() {
 
 // changedInWave reports whether page id was dirty or got new bytes earlier
 // in the wave, and the bytes and last-write LSN a reader sees for it.
-func (e *Bus) waveView(p *propagator, id base.PageID, first base.LSN) (b []byte, lsn base.LSN, changed, ok bool) {
+func (e *Bus) waveView(p *propagator, id PageID, first LSN) (b []byte, lsn LSN, changed, ok bool) {
 	if i, in := p.overlay[id]; in {
 		o := &p.outs[i]
-		return p.arena[o.off : o.off+o.n], first + base.LSN(i), true, true
+		return p.arena[o.off : o.off+o.n], first + LSN(i), true, true
 	}
 	sl, found := e.store.Lookup(id)
 	if !found {
@@ -291,7 +291,7 @@ func (e *Bus) waveView(p *propagator, id base.PageID, first base.LSN) (b []byte,
 
 // computeWave fills p.outs with the changed derived pages of the wave.
 // Caller holds e.mu; nothing in the engine changes.
-func (e *Bus) computeWave(ctx context.Context, p *propagator, first base.LSN, r *PropagateResult) error {
+func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *PropagateResult) error {
 	roots := e.dirty
 	if p.resync {
 		p.roots = append(p.roots[:0], e.dirty...)
@@ -400,7 +400,7 @@ func (e *Bus) computeFlags(p *propagator) {
 	if len(p.flagScan) == 0 {
 		return
 	}
-	visit := func(id base.PageID) {
+	visit := func(id PageID) {
 		p.edges = e.graph.AppendChildren(p.edges[:0], id)
 		for _, ed := range p.edges {
 			f := edgeFlag(ed.Type)

@@ -7,8 +7,6 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -25,7 +23,7 @@ func TestPropertyReplayEqualsLive(t *testing.T) {
 			rt.Fatal(err)
 		}
 		defer func() { e.Close() }()
-		var live []base.PageID
+		var live []PageID
 		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
 		for s := 0; s < steps; s++ {
 			switch rapid.IntRange(0, 9).Draw(rt, "op") {
@@ -82,10 +80,10 @@ func TestPropertyReplayEqualsLive(t *testing.T) {
 				}
 				a, b := rapid.SampledFrom(live).Draw(rt, "a"), rapid.SampledFrom(live).Draw(rt, "b")
 				if rapid.Bool().Draw(rt, "meta") {
-					if err := e.SetMetadata(ctx, a, []page.MetaEntry{{Key: "k", Value: []byte{byte(s)}}}); err != nil {
+					if err := e.SetMetadata(ctx, a, []MetaEntry{{Key: "k", Value: []byte{byte(s)}}}); err != nil {
 						rt.Fatal(err)
 					}
-				} else if err := e.AddEdge(ctx, a, b, base.EdgeControl); err != nil && !errors.Is(err, ErrCycle) {
+				} else if err := e.AddEdge(ctx, a, b, EdgeControl); err != nil && !errors.Is(err, ErrCycle) {
 					rt.Fatal(err)
 				}
 			case 7: // checkpoint

@@ -12,7 +12,6 @@ import (
 
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -50,11 +49,11 @@ type ProvenanceOptions struct {
 
 // ProvenanceWrite is one operation of a provenance answer.
 type ProvenanceWrite struct {
-	Page base.PageID
-	LSN  base.LSN
-	// Kind is record.OpDelta, record.OpDerived or record.OpCreatePage (the
+	Page PageID
+	LSN  LSN
+	// Kind is OpDelta, OpDerived or OpCreatePage (the
 	// bytes have been zero since the page was created); 0 when Lost.
-	Kind record.OpKind
+	Kind OpKind
 	// Lo, Hi bound the bytes the operation wrote ([0, size) for a creation;
 	// 0, 0 when unknown).
 	Lo, Hi  uint32
@@ -85,7 +84,7 @@ type ProvenanceWrite struct {
 // ProvenanceResult answers "which operation last wrote these bytes, and what
 // was it computed from".
 type ProvenanceResult struct {
-	Page   base.PageID
+	Page   PageID
 	Off, N int
 	// Writes[0] is the last operation that wrote any byte of [Off, Off+N)
 	// of Page. For a derived write, the writes of the parent pages it was
@@ -105,7 +104,7 @@ type ProvenanceResult struct {
 // wrote it; for a derived write, the parent pages and LSNs it was computed
 // from, recursively up to depth hops (0: DefaultProvenanceDepth). See
 // ProvenanceWith and docs/provenance.md.
-func (e *Bus) Provenance(ctx context.Context, id base.PageID, off, n int, depth int) (*ProvenanceResult, error) {
+func (e *Bus) Provenance(ctx context.Context, id PageID, off, n int, depth int) (*ProvenanceResult, error) {
 	return e.ProvenanceWith(ctx, id, off, n, ProvenanceOptions{Depth: depth})
 }
 
@@ -122,7 +121,7 @@ func (e *Bus) Provenance(ctx context.Context, id base.PageID, off, n int, depth 
 //
 // Errors: ErrPageNotFound, ErrOutOfRange (range outside the page),
 // ErrInvalidOption (n <= 0), ErrClosed, context errors, and log read errors.
-func (e *Bus) ProvenanceWith(ctx context.Context, id base.PageID, off, n int, o ProvenanceOptions) (*ProvenanceResult, error) {
+func (e *Bus) ProvenanceWith(ctx context.Context, id PageID, off, n int, o ProvenanceOptions) (*ProvenanceResult, error) {
 	if n <= 0 || off < 0 {
 		return nil, fmt.Errorf("%w: provenance range [%d, %d+%d) of page %d", ErrInvalidOption, off, off, n, id)
 	}
@@ -130,7 +129,7 @@ func (e *Bus) ProvenanceWith(ctx context.Context, id base.PageID, off, n int, o 
 	if depth == 0 {
 		depth = DefaultProvenanceDepth
 	}
-	q := &provQuery{e: e, details: !o.NoLogDetails, depth: depth, cache: cacheFor(e), seen: map[base.LSN]int{}}
+	q := &provQuery{e: e, details: !o.NoLogDetails, depth: depth, cache: cacheFor(e), seen: map[LSN]int{}}
 	res := &ProvenanceResult{Page: id, Off: off, N: n}
 	q.res = res
 	root, err := q.root(ctx, id, uint32(off), uint32(off+n))
@@ -151,7 +150,7 @@ func (e *Bus) ProvenanceWith(ctx context.Context, id base.PageID, off, n int, o 
 // page that is still in memory: its LSN and the parents (with their
 // last-write LSNs) it read. ok is false if none is known (never
 // propagated since the bus opened, or unbound).
-func (e *Bus) LastDerivation(id base.PageID) (Derivation, bool) {
+func (e *Bus) LastDerivation(id PageID) (Derivation, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	d, ok := e.derivedReads[id]
@@ -168,20 +167,20 @@ type provQuery struct {
 	depth   int
 	cache   *provCache
 	res     *ProvenanceResult
-	seen    map[base.LSN]int // LSN -> index of its first listing in Writes
+	seen    map[LSN]int // LSN -> index of its first listing in Writes
 }
 
 // opInfo is what provenance needs of one logged operation.
 type opInfo struct {
-	lsn    base.LSN
+	lsn    LSN
 	kind   record.OpKind
-	page   base.PageID
+	page   PageID
 	size   uint32 // create
 	source string
 	intent []byte
 	time   int64
 	ranges []uint32 // exact written ranges as (off, n) pairs
-	reads  []record.ParentRead
+	reads  []ParentRead
 }
 
 func (oi *opInfo) overlaps(lo, hi uint32) bool {
@@ -206,16 +205,16 @@ func (oi *opInfo) bounds() (lo, hi uint32) {
 
 // ringEntry returns the history entry for lsn if the ring still holds it.
 // Caller holds e.mu.
-func (e *Bus) ringEntry(lsn base.LSN) (HistEntry, bool) {
+func (e *Bus) ringEntry(lsn LSN) (histEntry, bool) {
 	if e.hist == nil || lsn == 0 {
-		return HistEntry{}, false
+		return histEntry{}, false
 	}
 	h := e.hist[uint64(lsn)&e.histMask]
 	return h, h.LSN == lsn
 }
 
 // root finds the last writer of [lo, hi) of page id.
-func (q *provQuery) root(ctx context.Context, id base.PageID, lo, hi uint32) (ProvenanceWrite, error) {
+func (q *provQuery) root(ctx context.Context, id PageID, lo, hi uint32) (ProvenanceWrite, error) {
 	e := q.e
 	e.mu.RLock()
 	if e.closed {
@@ -257,14 +256,14 @@ func (q *provQuery) root(ctx context.Context, id base.PageID, lo, hi uint32) (Pr
 				return q.scanForWriter(ctx, id, lo, hi, lsn)
 			}
 			if oi.kind == record.OpCreatePage {
-				w.LSN, w.Kind, w.Hi, w.Exact = lsn, record.OpCreatePage, uint32(size), true
+				w.LSN, w.Kind, w.Hi, w.Exact = lsn, OpCreatePage, uint32(size), true
 				return w, q.fill(ctx, &w, oi)
 			}
 		} else if h.Lo < hi && lo < h.End() {
 			w.LSN, w.Lo, w.Hi, w.Derived = lsn, h.Lo, h.End(), h.Derived()
-			w.Kind = record.OpDelta
+			w.Kind = OpDelta
 			if w.Derived {
-				w.Kind = record.OpDerived
+				w.Kind = OpDerived
 			}
 			if !q.details {
 				// The bounding range's first and last bytes are always
@@ -311,11 +310,11 @@ func (q *provQuery) fill(ctx context.Context, w *ProvenanceWrite, oi *opInfo) er
 	}
 	if inRing && h.Page == w.Page && w.Kind == 0 {
 		if h.End() == 0 {
-			w.Kind = record.OpCreatePage
+			w.Kind = OpCreatePage
 		} else {
-			w.Kind, w.Lo, w.Hi, w.Derived = record.OpDelta, h.Lo, h.End(), h.Derived()
+			w.Kind, w.Lo, w.Hi, w.Derived = OpDelta, h.Lo, h.End(), h.Derived()
 			if w.Derived {
-				w.Kind = record.OpDerived
+				w.Kind = OpDerived
 			}
 		}
 	}
@@ -342,7 +341,7 @@ func (q *provQuery) fill(ctx context.Context, w *ProvenanceWrite, oi *opInfo) er
 
 // apply copies a decoded op's details into w.
 func (q *provQuery) apply(w *ProvenanceWrite, oi *opInfo) {
-	w.Kind = oi.kind
+	w.Kind = OpKind(oi.kind)
 	w.Derived = oi.kind == record.OpDerived
 	w.Lo, w.Hi = oi.bounds()
 	w.Source, w.Intent = oi.source, oi.intent
@@ -396,7 +395,7 @@ func (q *provQuery) expand(ctx context.Context) error {
 
 // readsOf returns the parent reads of the derived write of page at lsn,
 // from memory when it is the page's latest derivation, else from the log.
-func (q *provQuery) readsOf(ctx context.Context, id base.PageID, lsn base.LSN) ([]record.ParentRead, error) {
+func (q *provQuery) readsOf(ctx context.Context, id PageID, lsn LSN) ([]ParentRead, error) {
 	e := q.e
 	e.mu.RLock()
 	if d, ok := e.derivedReads[id]; ok && d.LSN == lsn {
@@ -413,7 +412,7 @@ func (q *provQuery) readsOf(ctx context.Context, id base.PageID, lsn base.LSN) (
 }
 
 // lookup returns the decoded op at lsn (nil if the log does not hold it).
-func (q *provQuery) lookup(ctx context.Context, lsn base.LSN) (*opInfo, error) {
+func (q *provQuery) lookup(ctx context.Context, lsn LSN) (*opInfo, error) {
 	if oi := q.cache.get(lsn); oi != nil {
 		return oi, nil
 	}
@@ -453,7 +452,7 @@ func (e *Bus) logLocation() (vfs.FS, string, bool) {
 }
 
 // locate returns the log's indexed position at or before lsn, if any.
-func (e *Bus) locate(lsn base.LSN) (tlog.Position, bool) {
+func (e *Bus) locate(lsn LSN) (tlog.Position, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.log == nil {
@@ -465,7 +464,7 @@ func (e *Bus) locate(lsn base.LSN) (tlog.Position, bool) {
 // readOpAt reads and decodes the operation at lsn from the log in walDir,
 // starting at pos (from the log's sparse index; the zero Position scans
 // lsn's segment from its start); nil if the log does not hold it.
-func readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn base.LSN) (*opInfo, error) {
+func readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn LSN) (*opInfo, error) {
 	r, err := tlog.NewReaderAt(fs, walDir, pos, lsn)
 	if err != nil {
 		if vfs.IsNotExist(err) {
@@ -504,7 +503,7 @@ func readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn base.LSN) (*opInf
 
 // newOpInfo copies what provenance needs out of a decoded op (whose slices
 // alias a reader buffer).
-func newOpInfo(op *record.Op, lsn base.LSN, t int64) *opInfo {
+func newOpInfo(op *record.Op, lsn LSN, t int64) *opInfo {
 	oi := &opInfo{lsn: lsn, kind: op.Kind, time: t}
 	switch op.Kind {
 	case record.OpDelta, record.OpDerived:
@@ -516,7 +515,7 @@ func newOpInfo(op *record.Op, lsn base.LSN, t int64) *opInfo {
 		}
 		delta.Ranges(d, func(off, n uint32) { oi.ranges = append(oi.ranges, off, n) })
 		if op.Kind == record.OpDerived {
-			oi.reads = slices.Clone(op.Reads)
+			oi.reads = readsOut(op.Reads)
 		}
 	case record.OpCreatePage:
 		oi.page, oi.size = op.Page, op.Size
@@ -529,7 +528,7 @@ func newOpInfo(op *record.Op, lsn base.LSN, t int64) *opInfo {
 // scanForWriter finds the last writer of [lo, hi) of page id among the
 // operations with LSN <= upto by scanning the log forward from its start:
 // the fallback when the history ring no longer holds the page's chain.
-func (q *provQuery) scanForWriter(ctx context.Context, id base.PageID, lo, hi uint32, upto base.LSN) (ProvenanceWrite, error) {
+func (q *provQuery) scanForWriter(ctx context.Context, id PageID, lo, hi uint32, upto LSN) (ProvenanceWrite, error) {
 	w := ProvenanceWrite{Page: id, Parent: -1, FromLog: true}
 	fs, wal, ok := q.e.logLocation()
 	if !ok {
@@ -617,7 +616,7 @@ scan:
 // provCache is a small LRU of decoded log operations, one per engine.
 type provCache struct {
 	mu    sync.Mutex
-	items map[base.LSN]*provCacheItem
+	items map[LSN]*provCacheItem
 	head  provCacheItem // sentinel of a circular list, most recent first
 }
 
@@ -627,7 +626,7 @@ type provCacheItem struct {
 }
 
 func newProvCache() *provCache {
-	c := &provCache{items: make(map[base.LSN]*provCacheItem)}
+	c := &provCache{items: make(map[LSN]*provCacheItem)}
 	c.head.prev, c.head.next = &c.head, &c.head
 	return c
 }
@@ -642,7 +641,7 @@ func (c *provCache) pushFront(it *provCacheItem) {
 	c.head.next = it
 }
 
-func (c *provCache) get(lsn base.LSN) *opInfo {
+func (c *provCache) get(lsn LSN) *opInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	it, ok := c.items[lsn]

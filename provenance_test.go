@@ -5,12 +5,9 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
-	"github.com/mmsb-go/mmsb/internal/record"
 )
 
-func labelled(id base.PageID, off int, data, src, intent string) delta.Delta {
+func labelled(id PageID, off int, data, src, intent string) delta.Delta {
 	d := w(id, off, data)
 	d.Source, d.Intent = src, []byte(intent)
 	return d
@@ -25,7 +22,7 @@ func commitT(t *testing.T, e *Bus, ds ...delta.Delta) CommitInfo {
 	return info
 }
 
-func provT(t *testing.T, e *Bus, id base.PageID, off, n int, o ProvenanceOptions) *ProvenanceResult {
+func provT(t *testing.T, e *Bus, id PageID, off, n int, o ProvenanceOptions) *ProvenanceResult {
 	t.Helper()
 	r, err := e.ProvenanceWith(ctx, id, off, n, o)
 	if err != nil {
@@ -42,7 +39,7 @@ func TestProvenanceByteRanges(t *testing.T) {
 	b := commitT(t, e, labelled(ids[0], 64, "bbbb", "bob", `{"why":"b"}`))
 	commitT(t, e, labelled(ids[1], 0, "zz", "other", "")) // another page's write in between
 	// A metadata change writes no bytes: the walk must pass over it.
-	if err := e.SetMetadata(ctx, ids[0], []page.MetaEntry{{Key: "k", Value: []byte("v")}}); err != nil {
+	if err := e.SetMetadata(ctx, ids[0], []MetaEntry{{Key: "k", Value: []byte("v")}}); err != nil {
 		t.Fatal(err)
 	}
 	// A sparse delta whose bounding range [8, 120) covers [64, 68) without writing it.
@@ -53,7 +50,7 @@ func TestProvenanceByteRanges(t *testing.T) {
 		name     string
 		off, n   int
 		o        ProvenanceOptions
-		wantLSN  base.LSN
+		wantLSN  LSN
 		wantSrc  string
 		wantExac bool
 	}{
@@ -84,10 +81,10 @@ func TestProvenanceByteRanges(t *testing.T) {
 		})
 	}
 	r := provT(t, e, ids[0], 64, 4, ProvenanceOptions{})
-	if string(r.Writes[0].Intent) != `{"why":"b"}` || r.Writes[0].Kind != record.OpDelta || r.Writes[0].Lo != 64 || r.Writes[0].Hi != 68 {
+	if string(r.Writes[0].Intent) != `{"why":"b"}` || r.Writes[0].Kind != OpDelta || r.Writes[0].Lo != 64 || r.Writes[0].Hi != 68 {
 		t.Fatalf("details: %+v", r.Writes[0])
 	}
-	if r := provT(t, e, ids[0], 20, 4, ProvenanceOptions{}); r.Writes[0].Kind != record.OpCreatePage || r.Writes[0].Hi != 128 {
+	if r := provT(t, e, ids[0], 20, 4, ProvenanceOptions{}); r.Writes[0].Kind != OpCreatePage || r.Writes[0].Hi != 128 {
 		t.Fatalf("creation: %+v", r.Writes[0])
 	}
 }
@@ -97,7 +94,7 @@ func TestProvenanceErrors(t *testing.T) {
 	defer e.Close()
 	ids := mustCreate(t, e, 1, 16)
 	bad := []struct {
-		id     base.PageID
+		id     PageID
 		off, n int
 		want   error
 	}{
@@ -116,7 +113,7 @@ func TestProvenanceErrors(t *testing.T) {
 // buildChain creates root -> p1 -> ... -> p<depth> bound with passthrough,
 // writes the root and propagates. It returns the page IDs (root first) and
 // the root write's LSN.
-func buildChain(tb testing.TB, e *Bus, depth int) ([]base.PageID, base.LSN) {
+func buildChain(tb testing.TB, e *Bus, depth int) ([]PageID, LSN) {
 	tb.Helper()
 	specs := make([]PageSpec, depth+1)
 	for i := range specs {
@@ -127,7 +124,7 @@ func buildChain(tb testing.TB, e *Bus, depth int) ([]base.PageID, base.LSN) {
 		tb.Fatal(err)
 	}
 	for i := 1; i <= depth; i++ {
-		if err := e.Bind(ctx, ids[i], "passthrough", nil, []base.PageID{ids[i-1]}); err != nil {
+		if err := e.Bind(ctx, ids[i], "passthrough", nil, []PageID{ids[i-1]}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -159,7 +156,7 @@ func TestProvenanceChain31(t *testing.T) {
 			if wr.Page != wantPage || wr.Depth != i || wr.Parent != i-1 {
 				t.Fatalf("write %d: %+v, want page %d depth %d", i, wr, wantPage, i)
 			}
-			if i < 31 && (!wr.Derived || wr.Kind != record.OpDerived) {
+			if i < 31 && (!wr.Derived || wr.Kind != OpDerived) {
 				t.Fatalf("write %d not derived: %+v", i, wr)
 			}
 			if !o.NoLogDetails && i < 31 && wr.Source != PropagationSource {
@@ -199,9 +196,9 @@ func TestProvenanceDiamondRepeats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(e.Bind(ctx, ids[1], "passthrough", nil, []base.PageID{ids[0]}))
-	must(e.Bind(ctx, ids[2], "passthrough", nil, []base.PageID{ids[0]}))
-	must(e.Bind(ctx, ids[3], "bool.or", nil, []base.PageID{ids[1], ids[2]}))
+	must(e.Bind(ctx, ids[1], "passthrough", nil, []PageID{ids[0]}))
+	must(e.Bind(ctx, ids[2], "passthrough", nil, []PageID{ids[0]}))
+	must(e.Bind(ctx, ids[3], "bool.or", nil, []PageID{ids[1], ids[2]}))
 	commitT(t, e, w(ids[0], 0, "\x01"))
 	if _, err := e.Propagate(ctx); err != nil {
 		t.Fatal(err)

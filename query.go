@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/mmsb-go/mmsb/corruption"
-	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -14,25 +14,77 @@ import (
 
 // LogQuery selects logged operations. Zero fields do not filter.
 type LogQuery struct {
-	Page     base.PageID // operations on this page (deltas, create, free, meta, flags, bind; edges by either end)
-	FromLSN  base.LSN    // first LSN (inclusive)
-	ToLSN    base.LSN    // last LSN (inclusive)
-	FromTime int64       // commit time >= FromTime (ns)
-	ToTime   int64       // commit time <= ToTime (ns)
-	Source   string      // deltas whose Source equals this ("propagation" selects derived deltas)
-	Kinds    []record.OpKind
+	Page     PageID // operations on this page (deltas, create, free, meta, flags, bind; edges by either end)
+	FromLSN  LSN    // first LSN (inclusive)
+	ToLSN    LSN    // last LSN (inclusive)
+	FromTime int64  // commit time >= FromTime (ns)
+	ToTime   int64  // commit time <= ToTime (ns)
+	Source   string // deltas whose Source equals this ("propagation" selects derived deltas)
+	Kinds    []OpKind
 }
 
 // LoggedOp is one operation found by a query. Op and its slices are valid
-// only during the callback (they alias the log reader's buffer).
+// only during the callback (they alias the log reader's buffer and are
+// reused for the next operation).
 type LoggedOp struct {
-	LSN  base.LSN
-	Time int64
-	Op   *record.Op
+	LSN  LSN
+	Time int64 // commit time, ns since the Unix epoch
+	Op   *Op
 	File string // segment holding the record
 }
 
-func (q *LogQuery) match(lsn base.LSN, t int64, op *record.Op) bool {
+// Op is one logged operation. Which fields are meaningful depends on Kind,
+// as noted beside each field.
+type Op struct {
+	Kind OpKind
+
+	Delta Delta // OpDelta, OpDerived
+
+	Page     PageID      // create, free, meta, unbind, flags; bind: the child
+	Size     uint32      // create
+	Location Location    // create
+	Meta     []MetaEntry // create, meta
+	Flags    uint8       // flags
+
+	Parent, Child PageID   // add-edge, remove-edge
+	EdgeType      EdgeType // add-edge, remove-edge (AllEdgeTypes: every type)
+
+	Func    string   // bind: recompute function name
+	Params  []byte   // bind
+	Parents []PageID // bind: ordered parents
+
+	Reads []ParentRead // OpDerived: the parents read and their LSNs
+}
+
+// AllEdgeTypes, as an Op's EdgeType in an OpRemoveEdge, means "every type"
+// (RemoveEdges).
+const AllEdgeTypes = EdgeType(record.AllEdgeTypes)
+
+// setFrom fills o from a decoded record op, reusing o's slices. Metadata is
+// decoded (it is stored encoded in the log).
+func (o *Op) setFrom(op *record.Op) error {
+	reads, meta := o.Reads[:0], o.Meta[:0]
+	*o = Op{Kind: OpKind(op.Kind), Delta: op.Delta, Page: op.Page, Size: op.Size, Location: Location(op.Location),
+		Flags: op.Flags, Parent: op.Parent, Child: op.Child, EdgeType: EdgeType(op.EdgeType),
+		Func: op.Func, Params: op.Params, Parents: op.Parents}
+	for _, r := range op.Reads {
+		reads = append(reads, ParentRead(r))
+	}
+	o.Reads = reads
+	if len(op.Meta) > 0 {
+		entries, err := page.DecodeMeta(op.Meta)
+		if err != nil {
+			return err
+		}
+		for _, m := range entries {
+			meta = append(meta, MetaEntry(m))
+		}
+	}
+	o.Meta = meta
+	return nil
+}
+
+func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 	if q.FromLSN != 0 && lsn < q.FromLSN || q.ToLSN != 0 && lsn > q.ToLSN {
 		return false
 	}
@@ -42,7 +94,7 @@ func (q *LogQuery) match(lsn base.LSN, t int64, op *record.Op) bool {
 	if len(q.Kinds) > 0 {
 		ok := false
 		for _, k := range q.Kinds {
-			ok = ok || k == op.Kind
+			ok = ok || k == OpKind(op.Kind)
 		}
 		if !ok {
 			return false
@@ -80,7 +132,7 @@ func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func
 	defer r.Close()
 	var dec record.Decoder
 	var op record.Op
-	lo := LoggedOp{Op: &op}
+	lo := LoggedOp{Op: &Op{}}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -108,6 +160,9 @@ func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func
 			}
 			if !q.match(lsn, dec.Time, &op) {
 				continue
+			}
+			if err := lo.Op.setFrom(&op); err != nil {
+				return corruption.Wrap(rec.File, rec.Offset, err, "metadata of LSN %d", lsn)
 			}
 			lo.LSN, lo.Time, lo.File = lsn, dec.Time, rec.File
 			if !fn(&lo) {

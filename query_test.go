@@ -4,8 +4,6 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/record"
 )
 
 func TestQueryLog(t *testing.T) {
@@ -14,7 +12,7 @@ func TestQueryLog(t *testing.T) {
 	mustCreate(t, e, 3, 32)
 	var times []int64
 	for i := 0; i < 6; i++ {
-		d := w(base.PageID(1+i%3), i, "q")
+		d := w(PageID(1+i%3), i, "q")
 		d.Source = []string{"api", "sensor"}[i%2]
 		ci, err := e.Commit(ctx, []delta.Delta{d})
 		if err != nil {
@@ -22,7 +20,7 @@ func TestQueryLog(t *testing.T) {
 		}
 		times = append(times, ci.Time)
 	}
-	count := func(q LogQuery) (n int, lsns []base.LSN) {
+	count := func(q LogQuery) (n int, lsns []LSN) {
 		t.Helper()
 		err := e.QueryLog(ctx, q, func(op *LoggedOp) bool {
 			n++
@@ -41,7 +39,7 @@ func TestQueryLog(t *testing.T) {
 	}{
 		{"everything", LogQuery{}, 9},
 		{"page 1", LogQuery{Page: 1}, 3}, // create + 2 deltas
-		{"deltas only", LogQuery{Kinds: []record.OpKind{record.OpDelta}}, 6},
+		{"deltas only", LogQuery{Kinds: []OpKind{OpDelta}}, 6},
 		{"source", LogQuery{Source: "sensor"}, 3},
 		{"LSN range", LogQuery{FromLSN: 4, ToLSN: 6}, 3},
 		{"time range", LogQuery{FromTime: times[1], ToTime: times[3]}, 3},

@@ -7,26 +7,24 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // PageInfo describes a page.
 type PageInfo struct {
-	ID       base.PageID
+	ID       PageID
 	Size     int
-	Location base.Location
-	Epoch    base.Epoch
-	LastLSN  base.LSN // LSN of the last operation that wrote the page
+	Location Location
+	Epoch    Epoch
+	LastLSN  LSN // LSN of the last operation that wrote the page
 	Flags    uint8
-	Meta     []page.MetaEntry
+	Meta     []MetaEntry
 	Derived  bool // bound to a recompute function
 }
 
 // ReadPage appends page id's bytes to dst and returns them with its epoch.
-func (e *Bus) ReadPage(id base.PageID, dst []byte) ([]byte, base.Epoch, error) {
+func (e *Bus) ReadPage(id PageID, dst []byte) ([]byte, Epoch, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed {
@@ -40,7 +38,7 @@ func (e *Bus) ReadPage(id base.PageID, dst []byte) ([]byte, base.Epoch, error) {
 }
 
 // Page returns a page's description.
-func (e *Bus) Page(id base.PageID) (PageInfo, error) {
+func (e *Bus) Page(id PageID) (PageInfo, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	sl, ok := e.store.Lookup(id)
@@ -53,8 +51,8 @@ func (e *Bus) Page(id base.PageID) (PageInfo, error) {
 func (e *Bus) pageInfoLocked(sl page.Slot) PageInfo {
 	id := e.store.ID(sl)
 	_, derived := e.bindings[id]
-	return PageInfo{ID: id, Size: e.store.Size(sl), Location: e.store.Location(sl), Epoch: e.store.Epoch(sl),
-		LastLSN: e.store.LastLSN(sl), Flags: e.flags[id], Meta: append([]page.MetaEntry(nil), e.store.Meta(sl)...), Derived: derived}
+	return PageInfo{ID: id, Size: e.store.Size(sl), Location: Location(e.store.Location(sl)), Epoch: e.store.Epoch(sl),
+		LastLSN: e.store.LastLSN(sl), Flags: e.flags[id], Meta: metaOut(e.store.Meta(sl)), Derived: derived}
 }
 
 // Pages returns every page's description in ascending ID order.
@@ -70,14 +68,14 @@ func (e *Bus) Pages() []PageInfo {
 }
 
 // PageIDs returns the live page IDs in ascending order.
-func (e *Bus) PageIDs() []base.PageID {
+func (e *Bus) PageIDs() []PageID {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.store.AppendIDs(nil)
 }
 
 // Flags returns a page's flags (FlagStale, FlagSyncPending, FlagIRInvalid).
-func (e *Bus) Flags(id base.PageID) (uint8, error) {
+func (e *Bus) Flags(id PageID) (uint8, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if _, ok := e.store.Lookup(id); !ok {
@@ -87,55 +85,55 @@ func (e *Bus) Flags(id base.PageID) (uint8, error) {
 }
 
 // Binding returns a derived page's binding.
-func (e *Bus) Binding(id base.PageID) (Binding, bool) {
+func (e *Bus) Binding(id PageID) (Binding, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	b, ok := e.bindings[id]
 	if !ok {
 		return Binding{}, false
 	}
-	return Binding{Func: b.Func, Params: append([]byte(nil), b.Params...), Parents: append([]base.PageID(nil), b.Parents...)}, true
+	return Binding{Func: b.Func, Params: append([]byte(nil), b.Params...), Parents: append([]PageID(nil), b.Parents...)}, true
 }
 
 // Bindings returns the IDs of every derived page, ascending.
-func (e *Bus) Bindings() []base.PageID {
+func (e *Bus) Bindings() []PageID {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.sortedBindingIDs()
 }
 
 // Edges returns every edge in (parent, child, type) order.
-func (e *Bus) Edges() []graph.Edge {
+func (e *Bus) Edges() []Edge {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	var out []graph.Edge
-	e.graph.Edges(func(ed graph.Edge) bool { out = append(out, ed); return true })
+	var out []Edge
+	e.graph.Edges(func(ed graph.Edge) bool { out = append(out, edgeOf(ed)); return true })
 	return out
 }
 
 // Children returns id's outgoing edges.
-func (e *Bus) Children(id base.PageID) []graph.Edge {
+func (e *Bus) Children(id PageID) []Edge {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.graph.AppendChildren(nil, id)
+	return edgesOut(e.graph.AppendChildren(nil, id))
 }
 
 // Parents returns id's incoming edges.
-func (e *Bus) Parents(id base.PageID) []graph.Edge {
+func (e *Bus) Parents(id PageID) []Edge {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.graph.AppendParents(nil, id)
+	return edgesOut(e.graph.AppendParents(nil, id))
 }
 
 // Descendants returns every page reachable from id, in topological order.
-func (e *Bus) Descendants(id base.PageID) []base.PageID {
+func (e *Bus) Descendants(id PageID) []PageID {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.graph.AppendDescendants(nil, []base.PageID{id}, nil)
+	return e.graph.AppendDescendants(nil, []PageID{id}, nil)
 }
 
 // LastLSN returns the LSN of the last applied operation.
-func (e *Bus) LastLSN() base.LSN {
+func (e *Bus) LastLSN() LSN {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.lastLSN
@@ -167,16 +165,16 @@ func (e *Bus) stateHashLocked() uint64 {
 type Stats struct {
 	Pages           int
 	LogicalBytes    int64
-	Store           page.Stats
+	Store           StoreStats
 	Edges           int
 	GraphNodes      int
 	GraphBytes      int64
 	Bindings        int
-	LastLSN         base.LSN
-	Log             tlog.Stats
+	LastLSN         LSN
+	Log             LogStats
 	SyncMode        string
 	Checkpoints     uint64
-	LastCheckpoint  base.LSN
+	LastCheckpoint  LSN
 	HeapBytes       uint64
 	InMemory        bool
 	Failed          bool
@@ -187,12 +185,12 @@ type Stats struct {
 func (e *Bus) Stats() Stats {
 	e.mu.RLock()
 	st := e.store.Stats()
-	s := Stats{Pages: st.Pages, LogicalBytes: st.LogicalBytes, Store: st, Edges: e.graph.NumEdges(),
+	s := Stats{Pages: st.Pages, LogicalBytes: st.LogicalBytes, Store: StoreStats(st), Edges: e.graph.NumEdges(),
 		GraphNodes: e.graph.NumNodes(), GraphBytes: e.graph.MemoryBytes(), Bindings: len(e.bindings),
 		LastLSN: e.lastLSN, SyncMode: e.opts.Sync.String(), InMemory: e.memory, Failed: e.failErr != nil,
 		HistoryCapacity: len(e.hist)}
 	if e.log != nil {
-		s.Log = e.log.Stats()
+		s.Log = LogStats(e.log.Stats())
 	}
 	e.mu.RUnlock()
 	e.ckptMu.Lock()

@@ -9,23 +9,21 @@ import (
 	"math"
 
 	"github.com/mmsb-go/mmsb/corruption"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
-	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // ReplayTarget says where a replay stops. The zero value replays everything.
 type ReplayTarget struct {
-	ToLSN  base.LSN // stop after this LSN (0: no limit)
-	ToTime int64    // stop before the first operation committed after this time (0: no limit)
+	ToLSN  LSN   // stop after this LSN (0: no limit)
+	ToTime int64 // stop before the first operation committed after this time (0: no limit)
 	// Page/Epoch: stop once Page reaches Epoch (Page 0: no limit).
-	Page  base.PageID
-	Epoch base.Epoch
+	Page  PageID
+	Epoch Epoch
 	// FromEmpty ignores checkpoints: replay the log from LSN 1 (fails with
 	// ErrLogTruncated if segments before the first checkpoint were removed).
 	FromEmpty bool
@@ -38,7 +36,7 @@ func (t ReplayTarget) timeOrEpoch() bool { return t.ToTime != 0 || t.Page != 0 }
 
 // newDetached returns an engine with no log, no directory and no lock, for
 // replays and offline checks.
-func newDetached(funcs map[string]semiring.Func) *Bus {
+func newDetached(funcs map[string]RecomputeFunc) *Bus {
 	e, err := Open("", &Options{DisableLog: true, Functions: funcs, AllowMissingFunctions: true, HistoryEntries: -1})
 	if err != nil {
 		panic(err) // an in-memory, log-less open cannot fail
@@ -153,18 +151,18 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 			skip = int(min(uint64(e.lastLSN-rec.FirstLSN+1), uint64(len(ops))))
 		}
 		ops = ops[skip:]
-		first := rec.FirstLSN + base.LSN(skip)
+		first := rec.FirstLSN + LSN(skip)
 		if len(ops) == 0 {
 			continue
 		}
 		if first != e.lastLSN+1 {
 			return fmt.Errorf("%w: log jumps from LSN %d to %d", ErrLogTruncated, e.lastLSN, first)
 		}
-		last := first + base.LSN(len(ops)) - 1
+		last := first + LSN(len(ops)) - 1
 		if target.Page == 0 && (target.ToLSN == 0 || last <= target.ToLSN) {
 			// No stop condition inside this record: apply it in bulk.
 			if i, err := e.applyOps(ops, first, dec.Time); err != nil {
-				return corruption.Wrap(rec.File, rec.Offset, err, "LSN %d does not apply", first+base.LSN(i))
+				return corruption.Wrap(rec.File, rec.Offset, err, "LSN %d does not apply", first+LSN(i))
 			}
 			if target.ToLSN != 0 && last >= target.ToLSN {
 				return nil
@@ -172,7 +170,7 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 			continue
 		}
 		for i := range ops {
-			lsn, op := first+base.LSN(i), &ops[i]
+			lsn, op := first+LSN(i), &ops[i]
 			if err := e.applyOp(op, lsn, dec.Time); err != nil {
 				return corruption.Wrap(rec.File, rec.Offset, err, "LSN %d does not apply", lsn)
 			}
@@ -187,7 +185,7 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 	}
 }
 
-func (e *Bus) pageEpoch(id base.PageID) base.Epoch {
+func (e *Bus) pageEpoch(id PageID) Epoch {
 	if sl, ok := e.store.Lookup(id); ok {
 		return e.store.Epoch(sl)
 	}
@@ -195,7 +193,7 @@ func (e *Bus) pageEpoch(id base.PageID) base.Epoch {
 }
 
 // firstLogLSN returns the first LSN held by the log in walDir (0 if empty).
-func firstLogLSN(fs vfs.FS, walDir string) (base.LSN, error) {
+func firstLogLSN(fs vfs.FS, walDir string) (LSN, error) {
 	r, err := tlog.NewReader(fs, walDir, 0)
 	if err != nil {
 		if vfs.IsNotExist(err) {
@@ -225,7 +223,7 @@ func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
 
 // ReadPageAt returns page id's bytes and epoch as of LSN lsn (replaying
 // from the newest checkpoint at or before lsn).
-func (e *Bus) ReadPageAt(ctx context.Context, id base.PageID, lsn base.LSN) ([]byte, base.Epoch, error) {
+func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch, error) {
 	r, err := e.Replay(ctx, ReplayTarget{ToLSN: lsn})
 	if err != nil {
 		return nil, 0, err
@@ -236,8 +234,8 @@ func (e *Bus) ReadPageAt(ctx context.Context, id base.PageID, lsn base.LSN) ([]b
 
 // ReplayReport compares a replay of the log with the live state.
 type ReplayReport struct {
-	LSN            base.LSN // state compared: every operation up to this LSN
-	FromCheckpoint string   // "" when replayed from LSN 1
+	LSN            LSN    // state compared: every operation up to this LSN
+	FromCheckpoint string // "" when replayed from LSN 1
 	LiveHash       uint64
 	ReplayHash     uint64
 	Pages          int      // pages compared

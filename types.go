@@ -1,11 +1,13 @@
 package mmsb
 
 import (
+	"fmt"
+
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
-	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
@@ -38,38 +40,164 @@ const (
 	FormMaskedSparse = delta.FormMaskedSparse
 )
 
-// TODO(api): define in the root.
-type (
-	Location      = base.Location
-	EdgeType      = base.EdgeType
-	Edge          = graph.Edge
-	MetaEntry     = page.MetaEntry
-	RecomputeFunc = semiring.Func
-	SyncMode      = tlog.SyncMode
+// Location says where a page's bytes live. Only CPU is implemented; GPU and
+// Unified are reserved for device backends and refused with ErrInvalidPage.
+type Location uint8
+
+// Page locations.
+const (
+	CPU     = Location(base.LocationCPU)
+	GPU     = Location(base.LocationGPU)
+	Unified = Location(base.LocationUnified)
 )
 
-// Locations and edge types.
+// String returns the location's lower-case name.
+func (l Location) String() string { return base.Location(l).String() }
+
+// EdgeType is the kind of a dependency edge parent -> child. Data edges
+// drive recomputation of bound derived pages; the others raise a flag on
+// the child when the parent changes (FlagStale, FlagSyncPending,
+// FlagIRInvalid).
+type EdgeType uint8
+
+// Edge types.
 const (
-	CPU          = base.LocationCPU
-	GPU          = base.LocationGPU
-	Unified      = base.LocationUnified
-	EdgeData     = base.EdgeData
-	EdgeControl  = base.EdgeControl
-	EdgeGPUSync  = base.EdgeGPUSync
-	EdgeCompiler = base.EdgeCompiler
-	// MaxPageSize is the largest page size (16 MiB).
-	MaxPageSize = base.MaxPageSize
+	EdgeData     = EdgeType(base.EdgeData)
+	EdgeControl  = EdgeType(base.EdgeControl)
+	EdgeGPUSync  = EdgeType(base.EdgeGPUSync)
+	EdgeCompiler = EdgeType(base.EdgeCompiler)
 )
+
+// String returns the edge type's lower-case name.
+func (t EdgeType) String() string { return base.EdgeType(t).String() }
+
+// MaxPageSize is the largest page size (16 MiB).
+const MaxPageSize = base.MaxPageSize
+
+// Edge is a typed dependency edge Parent -> Child.
+type Edge struct {
+	Parent, Child PageID
+	Type          EdgeType
+}
+
+func edgeOf(e graph.Edge) Edge {
+	return Edge{Parent: e.Parent, Child: e.Child, Type: EdgeType(e.Type)}
+}
+
+func edgesOut(es []graph.Edge) []Edge {
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]Edge, len(es))
+	for i, e := range es {
+		out[i] = edgeOf(e)
+	}
+	return out
+}
+
+// MetaEntry is one key/value metadata pair of a page. Keys starting with
+// "mmsb." are reserved (see TypeMetaKey).
+type MetaEntry struct {
+	Key   string
+	Value []byte
+}
+
+// metaIn converts metadata to the page store's type (same layout).
+func metaIn(ms []MetaEntry) []page.MetaEntry {
+	if ms == nil {
+		return nil
+	}
+	out := make([]page.MetaEntry, len(ms))
+	for i, m := range ms {
+		out[i] = page.MetaEntry(m)
+	}
+	return out
+}
+
+// metaOut copies the page store's metadata out to callers.
+func metaOut(ms []page.MetaEntry) []MetaEntry {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]MetaEntry, len(ms))
+	for i, m := range ms {
+		out[i] = MetaEntry(m)
+	}
+	return out
+}
+
+// RecomputeFunc computes a derived page from its parents: it reads inputs
+// (the parents' bytes, in the binding's order) and params (the binding's
+// parameters) and writes the whole of out (the derived page; len(out) is
+// its size). It must be pure and deterministic and must neither retain nor
+// modify inputs: the Isolation validator re-runs it to check.
+type RecomputeFunc = func(inputs [][]byte, params []byte, out []byte) error
+
+// SyncMode says when a commit is acknowledged; the package documentation
+// says what each mode guarantees.
+type SyncMode uint8
 
 // Sync modes.
 const (
-	SyncGroup  = tlog.SyncGroup
-	SyncAlways = tlog.SyncAlways
-	SyncNone   = tlog.SyncNone
+	// SyncGroup (default): a commit returns after an fsync covering it;
+	// concurrent committers share fsyncs.
+	SyncGroup = SyncMode(tlog.SyncGroup)
+	// SyncAlways: every commit is written and fsynced on its own.
+	SyncAlways = SyncMode(tlog.SyncAlways)
+	// SyncNone: a commit returns once written to the OS; a power failure may
+	// lose acknowledged commits (a process crash does not), never corrupts.
+	SyncNone = SyncMode(tlog.SyncNone)
 )
 
-// ParseSyncMode parses "group", "always" or "none".
-func ParseSyncMode(s string) (SyncMode, error) { return tlog.ParseSyncMode(s) }
+// String returns "group", "always" or "none".
+func (m SyncMode) String() string { return tlog.SyncMode(m).String() }
+
+// ParseSyncMode parses "group", "always" or "none" ("" is group).
+func ParseSyncMode(s string) (SyncMode, error) {
+	m, err := tlog.ParseSyncMode(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return SyncMode(m), nil
+}
+
+// OpKind is the kind of a logged operation.
+type OpKind uint8
+
+// Logged operation kinds.
+const (
+	OpDelta      = OpKind(record.OpDelta)      // a delta written by a client
+	OpCreatePage = OpKind(record.OpCreatePage) // page created
+	OpFreePage   = OpKind(record.OpFreePage)   // page freed
+	OpSetMeta    = OpKind(record.OpSetMeta)    // page metadata replaced
+	OpAddEdge    = OpKind(record.OpAddEdge)    // dependency edge added
+	OpRemoveEdge = OpKind(record.OpRemoveEdge) // dependency edge(s) removed
+	OpBind       = OpKind(record.OpBind)       // derived page bound to a recompute function
+	OpUnbind     = OpKind(record.OpUnbind)     // derived page binding removed
+	OpSetFlags   = OpKind(record.OpSetFlags)   // page flags replaced
+	OpDerived    = OpKind(record.OpDerived)    // a delta produced by propagation
+)
+
+// String names the operation kind ("delta", "create", ...).
+func (k OpKind) String() string { return record.OpKind(k).String() }
+
+// ParentRead is one parent a derived delta read: the parent page and its
+// last-write LSN at the time.
+type ParentRead struct {
+	Page PageID
+	LSN  LSN
+}
+
+func readsOut(rs []record.ParentRead) []ParentRead {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]ParentRead, len(rs))
+	for i, r := range rs {
+		out[i] = ParentRead(r)
+	}
+	return out
+}
 
 // Write returns a delta writing data at off of page id.
 func Write(id PageID, off int, data []byte) Delta {
@@ -81,3 +209,43 @@ func Merge(a, b *Delta) Delta { return delta.Merge(a, b) }
 
 // Diff returns the minimal delta turning old into new.
 func Diff(id PageID, old, new []byte) Delta { return delta.Diff(id, old, new) }
+
+// StoreStats describe the page store's memory.
+type StoreStats struct {
+	Pages        int   // live pages
+	LogicalBytes int64 // sum of live page sizes
+	ArenaBytes   int64 // bytes mapped for page data (in use + free)
+	ArenaFree    int64 // mapped bytes not holding a live page
+	MetaBytes    int64 // bytes of per-slot arrays and the ID index
+	Creates      uint64
+	Frees        uint64
+	// KVBytes is the encoded size of all pages' key/value metadata.
+	KVBytes int64
+}
+
+// LogStats are cumulative counters of the transaction log.
+type LogStats struct {
+	Records    uint64
+	Bytes      uint64 // framed bytes written
+	Syncs      uint64 // fsyncs issued
+	Writes     uint64 // write calls issued
+	Segments   int
+	LastLSN    LSN
+	DurableLSN LSN // highest LSN covered by a completed fsync (SyncNone: written to the OS)
+	// SegmentsGone counts segments removed once a checkpoint covered them.
+	SegmentsGone uint64
+}
+
+// LogRecovery says what recovery found in the log.
+type LogRecovery struct {
+	Segments       int    // segment files present after recovery
+	FirstLSN       LSN    // first LSN still in the log (0 if empty)
+	LastLSN        LSN    // last LSN in the log (0 if empty)
+	TornFile       string // segment whose torn tail was truncated ("" if none)
+	TornOffset     int64  // offset the torn segment was truncated to
+	TornBytes      int64  // bytes removed from the torn tail
+	RepairedFile   string // Repair: segment truncated at corruption
+	RepairedOffset int64
+	DroppedRecords int // Repair: records dropped (including later segments)
+	DroppedFiles   []string
+}

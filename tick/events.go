@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-
-	"github.com/mmsb-go/mmsb/internal/base"
 )
 
 // EventType says what an Event reports.
@@ -53,9 +51,9 @@ func (t EventType) String() string {
 type Event struct {
 	Type     EventType
 	Tick     uint64      // the tick that produced it
-	Page     base.PageID // the page concerned (0: none)
-	LSN      base.LSN    // the operation's LSN (0: not logged)
-	Epoch    base.Epoch  // the page's epoch after the delta
+	Page     mmsb.PageID // the page concerned (0: none)
+	LSN      mmsb.LSN    // the operation's LSN (0: not logged)
+	Epoch    mmsb.Epoch  // the page's epoch after the delta
 	Flags    uint8       // EventFlagRaised: the bits newly set
 	Name     string      // hook or function name
 	Err      error       // why (rejected, recompute-failed, invariant-failed)
@@ -67,7 +65,7 @@ func (ev Event) String() string {
 	case EventDeltaCommitted, EventPageRecomputed:
 		return fmt.Sprintf("%v page=%d lsn=%d epoch=%d", ev.Type, ev.Page, ev.LSN, ev.Epoch)
 	case EventFlagRaised:
-		return fmt.Sprintf("%v page=%d lsn=%d flags=%s", ev.Type, ev.Page, ev.LSN, FlagNames(ev.Flags))
+		return fmt.Sprintf("%v page=%d lsn=%d flags=%s", ev.Type, ev.Page, ev.LSN, mmsb.FlagNames(ev.Flags))
 	case EventDeltaRejected:
 		return fmt.Sprintf("%v page=%d: %v", ev.Type, ev.Page, ev.Err)
 	case EventRecomputeFailed:
@@ -80,36 +78,12 @@ func (ev Event) String() string {
 	return ev.Type.String()
 }
 
-// FlagNames renders flag bits as "stale|sync-pending|ir-invalid" ("none"
-// for 0).
-func FlagNames(f uint8) string {
-	if f == 0 {
-		return "none"
-	}
-	s := ""
-	add := func(bit uint8, name string) {
-		if f&bit != 0 {
-			if s != "" {
-				s += "|"
-			}
-			s += name
-		}
-	}
-	add(mmsb.FlagStale, "stale")
-	add(mmsb.FlagSyncPending, "sync-pending")
-	add(mmsb.FlagIRInvalid, "ir-invalid")
-	if rest := f &^ (mmsb.FlagStale | mmsb.FlagSyncPending | mmsb.FlagIRInvalid); rest != 0 {
-		add(rest, fmt.Sprintf("0x%x", rest))
-	}
-	return s
-}
-
 // EventFilter selects the events a subscription receives.
 type EventFilter struct {
 	// Pages, if non-empty, keeps only events about these pages. Events that
 	// concern no page (invariant failures, overruns) are kept regardless:
 	// filter those by type.
-	Pages []base.PageID
+	Pages []mmsb.PageID
 	// Types, if non-empty, keeps only events of these types.
 	Types []EventType
 }
@@ -129,7 +103,7 @@ type Subscription struct {
 	once     sync.Once // unregisters and closes ch
 	o        *Orchestrator
 	id       uint64
-	pages    map[base.PageID]struct{}
+	pages    map[mmsb.PageID]struct{}
 	types    uint32 // bit t set: type t wanted
 	blocking bool
 	dropped  atomic.Uint64
@@ -204,7 +178,7 @@ func (o *Orchestrator) Subscribe(filter EventFilter, bufferSize int, blocking bo
 		s.types = 1<<numEventTypes - 2 // every valid type
 	}
 	if len(filter.Pages) > 0 {
-		s.pages = make(map[base.PageID]struct{}, len(filter.Pages))
+		s.pages = make(map[mmsb.PageID]struct{}, len(filter.Pages))
 		for _, p := range filter.Pages {
 			s.pages[p] = struct{}{}
 		}

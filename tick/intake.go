@@ -2,7 +2,6 @@ package tick
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -10,10 +9,6 @@ import (
 
 	"github.com/mmsb-go/mmsb/delta"
 )
-
-// ErrBusy: the intake queue is full and the orchestrator was configured
-// (Options.FailWhenFull) to refuse rather than wait.
-var ErrBusy = errors.New("mmsb: intake queue full")
 
 // intakeSlot is a queued delta with the storage its bytes were copied into.
 // Slots are swapped (not copied) between the queue and the tick's batch, so
@@ -147,7 +142,7 @@ func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failW
 			return nil
 		}
 		if failWhenFull {
-			return ErrBusy
+			return mmsb.ErrBusy
 		}
 		// Register as a waiter before the second attempt, so that a consumer
 		// that frees room after it sees us and wakes us.

@@ -14,8 +14,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 )
 
@@ -29,9 +27,9 @@ var errInjected = errors.New("injected recompute failure")
 //	            output page (identified by the first 8 bytes of params, or 0)
 //	test.fail   f64.sum, but returns errInjected while *failing is true
 //	test.panic  panics while *failing is true, else f64.sum
-func countingFuncs(calls *sync.Map, failing *bool) map[string]semiring.Func {
+func countingFuncs(calls *sync.Map, failing *bool) map[string]mmsb.RecomputeFunc {
 	sum, _ := semiring.Lookup("f64.sum")
-	return map[string]semiring.Func{
+	return map[string]mmsb.RecomputeFunc{
 		"test.count": func(in [][]byte, params, out []byte) error {
 			var key uint64
 			if len(params) >= 8 {
@@ -67,7 +65,7 @@ type scenario struct {
 	e       *mmsb.Bus
 	o       *Orchestrator
 	sub     *Subscription
-	types   map[base.PageID]string // declared element type per page
+	types   map[mmsb.PageID]string // declared element type per page
 	calls   sync.Map
 	failing bool
 }
@@ -113,18 +111,18 @@ func (s *scenario) drainEvents(b *strings.Builder) {
 	}
 }
 
-func argIDs(t *testing.T, td *datadriven.TestData, key string) []base.PageID {
+func argIDs(t *testing.T, td *datadriven.TestData, key string) []mmsb.PageID {
 	arg, ok := td.Arg(key)
 	if !ok {
 		td.Fatalf(t, "missing %s=", key)
 	}
-	var ids []base.PageID
+	var ids []mmsb.PageID
 	for _, v := range arg.Vals {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			td.Fatalf(t, "%s: %v", key, err)
 		}
-		ids = append(ids, base.PageID(n))
+		ids = append(ids, mmsb.PageID(n))
 	}
 	return ids
 }
@@ -149,16 +147,16 @@ func argStr(td *datadriven.TestData, key, def string) string {
 	return def
 }
 
-func parseEdgeType(s string) (base.EdgeType, error) {
+func parseEdgeType(s string) (mmsb.EdgeType, error) {
 	switch s {
 	case "data":
-		return base.EdgeData, nil
+		return mmsb.EdgeData, nil
 	case "control":
-		return base.EdgeControl, nil
+		return mmsb.EdgeControl, nil
 	case "gpu":
-		return base.EdgeGPUSync, nil
+		return mmsb.EdgeGPUSync, nil
 	case "compiler":
-		return base.EdgeCompiler, nil
+		return mmsb.EdgeCompiler, nil
 	}
 	return 0, fmt.Errorf("unknown edge type %q", s)
 }
@@ -187,7 +185,7 @@ func encodeValues(t *testing.T, td *datadriven.TestData) []byte {
 	return nil
 }
 
-func (s *scenario) render(id base.PageID, b []byte) string {
+func (s *scenario) render(id mmsb.PageID, b []byte) string {
 	switch s.types[id] {
 	case "f64":
 		var parts []string
@@ -233,7 +231,7 @@ func (s *scenario) run(t *testing.T, td *datadriven.TestData) string {
 	switch td.Cmd {
 	case "open":
 		s.close()
-		s.types = map[base.PageID]string{}
+		s.types = map[mmsb.PageID]string{}
 		s.failing = false
 		s.calls = sync.Map{}
 		s.opts = mmsb.Options{Clock: testClock(), Functions: countingFuncs(&s.calls, &s.failing)}
@@ -268,7 +266,7 @@ func (s *scenario) run(t *testing.T, td *datadriven.TestData) string {
 		for i, id := range ids {
 			specs[i] = mmsb.PageSpec{ID: id, Size: size}
 			if typ != "" {
-				specs[i].Meta = []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte(typ)}}
+				specs[i].Meta = []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte(typ)}}
 			}
 			s.types[id] = typ
 		}
@@ -294,7 +292,7 @@ func (s *scenario) run(t *testing.T, td *datadriven.TestData) string {
 			td.ScanArgs(t, "key", &k)
 			params = semiring.AppendI64(nil, k)
 		}
-		if err := s.e.Bind(ctx, base.PageID(child), fn, params, argIDs(t, td, "parents")); err != nil {
+		if err := s.e.Bind(ctx, mmsb.PageID(child), fn, params, argIDs(t, td, "parents")); err != nil {
 			return fmt.Sprintf("error: %v", err)
 		}
 		return "ok"
@@ -306,7 +304,7 @@ func (s *scenario) run(t *testing.T, td *datadriven.TestData) string {
 		if err != nil {
 			td.Fatalf(t, "%v", err)
 		}
-		if err := s.e.AddEdge(ctx, base.PageID(parent), base.PageID(child), typ); err != nil {
+		if err := s.e.AddEdge(ctx, mmsb.PageID(parent), mmsb.PageID(child), typ); err != nil {
 			return fmt.Sprintf("error: %v", err)
 		}
 		return "ok"
@@ -317,7 +315,7 @@ func (s *scenario) run(t *testing.T, td *datadriven.TestData) string {
 		if td.HasArg("off") {
 			td.ScanArgs(t, "off", &off)
 		}
-		d := delta.Delta{Page: base.PageID(id), Source: "test", Runs: []delta.Run{{Offset: uint32(off), Data: encodeValues(t, td)}}}
+		d := delta.Delta{Page: mmsb.PageID(id), Source: "test", Runs: []delta.Run{{Offset: uint32(off), Data: encodeValues(t, td)}}}
 		if err := s.o.Submit(ctx, &d); err != nil {
 			return fmt.Sprintf("error: %v", err)
 		}
@@ -356,13 +354,13 @@ func (s *scenario) run(t *testing.T, td *datadriven.TestData) string {
 				fmt.Fprintf(&b, "%d: error: %v\n", id, err)
 				continue
 			}
-			fmt.Fprintf(&b, "%d: %s\n", id, FlagNames(f))
+			fmt.Fprintf(&b, "%d: %s\n", id, mmsb.FlagNames(f))
 		}
 		return b.String()
 	case "clear-flags":
 		var id uint64
 		td.ScanArgs(t, "page", &id)
-		if err := s.e.ClearFlags(ctx, base.PageID(id), 0xFF); err != nil {
+		if err := s.e.ClearFlags(ctx, mmsb.PageID(id), 0xFF); err != nil {
 			return fmt.Sprintf("error: %v", err)
 		}
 		return "ok"

@@ -12,7 +12,6 @@ import (
 	"github.com/mmsb-go/mmsb"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 )
 
 // Defaults of Options.
@@ -29,7 +28,7 @@ type Options struct {
 	// QueueSize is the intake queue's capacity in deltas, rounded up to a
 	// power of two (default 65536).
 	QueueSize int
-	// FailWhenFull makes Submit return ErrBusy when the queue is full
+	// FailWhenFull makes Submit return mmsb.ErrBusy when the queue is full
 	// instead of waiting for the next tick to make room.
 	FailWhenFull bool
 	// MaxBatch bounds the deltas one tick drains (default: QueueSize).
@@ -90,7 +89,7 @@ func (p Phase) String() string {
 
 // Rejection is a submitted delta that failed validation.
 type Rejection struct {
-	Page   base.PageID
+	Page   mmsb.PageID
 	Source string
 	Err    error
 }
@@ -241,7 +240,7 @@ func (o *Orchestrator) Bus() *mmsb.Bus { return o.bus }
 // mask, payload, intent) are copied into the queue's reused buffers, so the
 // caller may reuse d as soon as Submit returns. LSN, Epoch and Time are
 // ignored. When the queue is full Submit waits for a tick to drain it
-// (until ctx is done), or returns ErrBusy with FailWhenFull. Validation
+// (until ctx is done), or returns mmsb.ErrBusy with FailWhenFull. Validation
 // happens at the tick: an invalid delta is rejected there, alone.
 func (o *Orchestrator) Submit(ctx context.Context, d *delta.Delta) error {
 	return o.queue.push(ctx, d, true, o.opts.FailWhenFull)

@@ -17,15 +17,12 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/semiring"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 func f64Page(vs ...float64) []byte { return semiring.AppendF64(nil, vs...) }
 
-func f64Write(id base.PageID, v float64) delta.Delta {
+func f64Write(id mmsb.PageID, v float64) delta.Delta {
 	return delta.Delta{Page: id, Source: "test", Runs: []delta.Run{{Data: f64Page(v)}}}
 }
 
@@ -64,7 +61,7 @@ func submitAll(t testing.TB, o *Orchestrator, ds ...delta.Delta) {
 	}
 }
 
-func readF64(t interface{ Fatal(...any) }, e *mmsb.Bus, id base.PageID) float64 {
+func readF64(t interface{ Fatal(...any) }, e *mmsb.Bus, id mmsb.PageID) float64 {
 	b, _, err := e.ReadPage(id, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,12 +71,12 @@ func readF64(t interface{ Fatal(...any) }, e *mmsb.Bus, id base.PageID) float64 
 
 // randomDAG returns, for nodes 1..n, parent lists with edges only from
 // lower to higher IDs, so the graph is acyclic by construction.
-func randomDAG(rng *rand.Rand, n int, p float64) [][]base.PageID {
-	parents := make([][]base.PageID, n+1)
+func randomDAG(rng *rand.Rand, n int, p float64) [][]mmsb.PageID {
+	parents := make([][]mmsb.PageID, n+1)
 	for c := 2; c <= n; c++ {
 		for q := 1; q < c; q++ {
 			if rng.Float64() < p {
-				parents[c] = append(parents[c], base.PageID(q))
+				parents[c] = append(parents[c], mmsb.PageID(q))
 			}
 		}
 	}
@@ -94,12 +91,12 @@ func TestSemiringAgainstReference(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		const n = 60
 		parents := randomDAG(rng, n, 0.08)
-		weights := make(map[[2]base.PageID]float64)
-		enabled := make(map[[2]base.PageID]bool)
+		weights := make(map[[2]mmsb.PageID]float64)
+		enabled := make(map[[2]mmsb.PageID]bool)
 		e := openMem(t, nil)
 		specs := make([]mmsb.PageSpec, 0, 2*n)
 		for i := 1; i <= n; i++ {
-			specs = append(specs, mmsb.PageSpec{ID: base.PageID(i), Size: 8}, mmsb.PageSpec{ID: base.PageID(1000 + i), Size: 1})
+			specs = append(specs, mmsb.PageSpec{ID: mmsb.PageID(i), Size: 8}, mmsb.PageSpec{ID: mmsb.PageID(1000 + i), Size: 1})
 		}
 		if _, err := e.CreatePages(ctx, specs); err != nil {
 			t.Fatal(err)
@@ -109,24 +106,24 @@ func TestSemiringAgainstReference(t *testing.T) {
 			ps := parents[c]
 			if len(ps) == 0 {
 				// A root: distance +Inf, unreachable, unless it is a source.
-				sources = append(sources, f64Write(base.PageID(c), math.Inf(1)))
+				sources = append(sources, f64Write(mmsb.PageID(c), math.Inf(1)))
 				continue
 			}
 			var w, mask []byte
-			rps := make([]base.PageID, len(ps))
+			rps := make([]mmsb.PageID, len(ps))
 			for i, p := range ps {
 				wt := float64(1 + rng.IntN(9))
 				on := rng.IntN(4) != 0
-				weights[[2]base.PageID{p, base.PageID(c)}] = wt
-				enabled[[2]base.PageID{p, base.PageID(c)}] = on
+				weights[[2]mmsb.PageID{p, mmsb.PageID(c)}] = wt
+				enabled[[2]mmsb.PageID{p, mmsb.PageID(c)}] = on
 				w = semiring.AppendF64(w, wt)
 				mask = semiring.AppendBool(mask, on)
 				rps[i] = 1000 + p
 			}
-			if err := e.Bind(ctx, base.PageID(c), "f64.minplus", w, ps); err != nil {
+			if err := e.Bind(ctx, mmsb.PageID(c), "f64.minplus", w, ps); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.Bind(ctx, base.PageID(1000+c), "bool.reach", mask, rps); err != nil {
+			if err := e.Bind(ctx, mmsb.PageID(1000+c), "bool.reach", mask, rps); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -134,7 +131,7 @@ func TestSemiringAgainstReference(t *testing.T) {
 		// Two rounds with different source sets.
 		for round := 0; round < 2; round++ {
 			var ds []delta.Delta
-			src := map[base.PageID]bool{}
+			src := map[mmsb.PageID]bool{}
 			for _, d := range sources {
 				id := d.Page
 				if rng.IntN(3) == 0 || id == 1 {
@@ -156,7 +153,7 @@ func TestSemiringAgainstReference(t *testing.T) {
 			var queue []int
 			for i := 1; i <= n; i++ {
 				dist[i] = math.Inf(1)
-				if src[base.PageID(i)] {
+				if src[mmsb.PageID(i)] {
 					dist[i] = 0
 					reach[i] = true
 					queue = append(queue, i)
@@ -165,7 +162,7 @@ func TestSemiringAgainstReference(t *testing.T) {
 			for iter := 0; iter < n; iter++ {
 				for c := 1; c <= n; c++ {
 					for _, p := range parents[c] {
-						if d := dist[p] + weights[[2]base.PageID{p, base.PageID(c)}]; d < dist[c] {
+						if d := dist[p] + weights[[2]mmsb.PageID{p, mmsb.PageID(c)}]; d < dist[c] {
 							dist[c] = d
 						}
 					}
@@ -175,17 +172,17 @@ func TestSemiringAgainstReference(t *testing.T) {
 				u := queue[0]
 				queue = queue[1:]
 				for c := 1; c <= n; c++ {
-					if !reach[c] && slices.Contains(parents[c], base.PageID(u)) && enabled[[2]base.PageID{base.PageID(u), base.PageID(c)}] {
+					if !reach[c] && slices.Contains(parents[c], mmsb.PageID(u)) && enabled[[2]mmsb.PageID{mmsb.PageID(u), mmsb.PageID(c)}] {
 						reach[c] = true
 						queue = append(queue, c)
 					}
 				}
 			}
 			for i := 1; i <= n; i++ {
-				if got := readF64(t, e, base.PageID(i)); got != dist[i] {
+				if got := readF64(t, e, mmsb.PageID(i)); got != dist[i] {
 					t.Fatalf("seed %d round %d: dist[%d] = %v, Bellman-Ford says %v", seed, round, i, got, dist[i])
 				}
-				b, _, _ := e.ReadPage(base.PageID(1000+i), nil)
+				b, _, _ := e.ReadPage(mmsb.PageID(1000+i), nil)
 				if (b[0] == 1) != reach[i] {
 					t.Fatalf("seed %d round %d: reach[%d] = %v, BFS says %v", seed, round, i, b[0], reach[i])
 				}
@@ -202,7 +199,7 @@ func TestSemiringAgainstReference(t *testing.T) {
 // the page ID).
 type countSum struct {
 	mu    sync.Mutex
-	calls map[base.PageID]int
+	calls map[mmsb.PageID]int
 }
 
 func (c *countSum) fn(in [][]byte, params, out []byte) error {
@@ -212,16 +209,16 @@ func (c *countSum) fn(in [][]byte, params, out []byte) error {
 	}
 	semiring.PutF64(out, 0, s)
 	c.mu.Lock()
-	c.calls[base.PageID(semiring.I64At(params, 0))]++
+	c.calls[mmsb.PageID(semiring.I64At(params, 0))]++
 	c.mu.Unlock()
 	return nil
 }
 
-func (c *countSum) take() map[base.PageID]int {
+func (c *countSum) take() map[mmsb.PageID]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := c.calls
-	c.calls = map[base.PageID]int{}
+	c.calls = map[mmsb.PageID]int{}
 	return m
 }
 
@@ -235,20 +232,20 @@ func TestPropertyExactlyOnce(t *testing.T) {
 		seed := rapid.Uint64().Draw(rt, "seed")
 		rng := rand.New(rand.NewPCG(seed, 1))
 		parents := randomDAG(rng, n, 0.3)
-		cs := &countSum{calls: map[base.PageID]int{}}
-		e, err := mmsb.Open("", &mmsb.Options{Clock: testClock(), Functions: map[string]semiring.Func{"test.countsum": cs.fn}})
+		cs := &countSum{calls: map[mmsb.PageID]int{}}
+		e, err := mmsb.Open("", &mmsb.Options{Clock: testClock(), Functions: map[string]mmsb.RecomputeFunc{"test.countsum": cs.fn}})
 		if err != nil {
 			rt.Fatal(err)
 		}
 		defer e.Close()
 		for i := 1; i <= n; i++ {
-			if _, err := e.CreatePage(ctx, mmsb.PageSpec{ID: base.PageID(i), Size: 8}); err != nil {
+			if _, err := e.CreatePage(ctx, mmsb.PageSpec{ID: mmsb.PageID(i), Size: 8}); err != nil {
 				rt.Fatal(err)
 			}
 		}
 		for c := 1; c <= n; c++ {
 			if len(parents[c]) > 0 {
-				if err := e.Bind(ctx, base.PageID(c), "test.countsum", semiring.AppendI64(nil, int64(c)), parents[c]); err != nil {
+				if err := e.Bind(ctx, mmsb.PageID(c), "test.countsum", semiring.AppendI64(nil, int64(c)), parents[c]); err != nil {
 					rt.Fatal(err)
 				}
 			}
@@ -273,7 +270,7 @@ func TestPropertyExactlyOnce(t *testing.T) {
 				v := float64(rapid.IntRange(0, 3).Draw(rt, "v"))
 				model[id] = v
 				dirty[id] = true
-				d := f64Write(base.PageID(id), v)
+				d := f64Write(mmsb.PageID(id), v)
 				if err := o.Submit(ctx, &d); err != nil {
 					rt.Fatal(err)
 				}
@@ -281,7 +278,7 @@ func TestPropertyExactlyOnce(t *testing.T) {
 			if _, err := o.Tick(ctx); err != nil {
 				rt.Fatal(err)
 			}
-			want := map[base.PageID]int{}
+			want := map[mmsb.PageID]int{}
 			changed := map[int]bool{}
 			for c := 1; c <= n; c++ { // IDs ascending is a topological order here
 				if len(parents[c]) == 0 {
@@ -296,7 +293,7 @@ func TestPropertyExactlyOnce(t *testing.T) {
 				if !trig {
 					continue
 				}
-				want[base.PageID(c)] = 1
+				want[mmsb.PageID(c)] = 1
 				if s != model[c] {
 					model[c] = s
 					changed[c] = true
@@ -307,7 +304,7 @@ func TestPropertyExactlyOnce(t *testing.T) {
 				rt.Fatalf("tick %d: recompute calls %v, want %v (parents %v, writes %v)", tk, got, want, parents, writes)
 			}
 			for i := 1; i <= n; i++ {
-				if v := readF64(rt, e, base.PageID(i)); v != model[i] {
+				if v := readF64(rt, e, mmsb.PageID(i)); v != model[i] {
 					rt.Fatalf("tick %d: page %d = %v, model %v", tk, i, v, model[i])
 				}
 			}
@@ -337,17 +334,17 @@ func TestPropertyParallelMatchesSerial(t *testing.T) {
 			const n = 64
 			specs := make([]mmsb.PageSpec, n)
 			for i := range specs {
-				specs[i] = mmsb.PageSpec{ID: base.PageID(i + 1), Size: 16}
+				specs[i] = mmsb.PageSpec{ID: mmsb.PageID(i + 1), Size: 16}
 			}
 			if _, err := e.CreatePages(ctx, specs); err != nil {
 				rt.Fatal(err)
 			}
 			for c := 49; c <= n; c++ {
-				ps := []base.PageID{base.PageID(1 + rng.IntN(48)), base.PageID(1 + rng.IntN(48))}
+				ps := []mmsb.PageID{mmsb.PageID(1 + rng.IntN(48)), mmsb.PageID(1 + rng.IntN(48))}
 				if ps[0] == ps[1] {
 					ps = ps[:1]
 				}
-				if err := e.Bind(ctx, base.PageID(c), "f64.sum", nil, ps); err != nil {
+				if err := e.Bind(ctx, mmsb.PageID(c), "f64.sum", nil, ps); err != nil {
 					rt.Fatal(err)
 				}
 			}
@@ -358,7 +355,7 @@ func TestPropertyParallelMatchesSerial(t *testing.T) {
 			defer o.Close()
 			for tk := 0; tk < ticks; tk++ {
 				for k := 0; k < 300+rng.IntN(200); k++ {
-					id := base.PageID(1 + rng.IntN(48))
+					id := mmsb.PageID(1 + rng.IntN(48))
 					d := delta.Delta{Page: id, Runs: []delta.Run{{Offset: uint32(8 * rng.IntN(2)), Data: f64Page(float64(rng.IntN(100)))}}}
 					if err := o.Submit(ctx, &d); err != nil {
 						rt.Fatal(err)
@@ -381,7 +378,7 @@ func TestPropertyParallelMatchesSerial(t *testing.T) {
 func TestConcurrentSubmit(t *testing.T) {
 	e := openMem(t, nil)
 	const goroutines, each = 8, 300
-	ids := make([]base.PageID, goroutines)
+	ids := make([]mmsb.PageID, goroutines)
 	for g := range ids {
 		id, err := e.CreatePage(ctx, mmsb.PageSpec{Size: 8})
 		if err != nil {
@@ -403,7 +400,7 @@ func TestConcurrentSubmit(t *testing.T) {
 	subWG.Add(1)
 	go func() {
 		defer subWG.Done()
-		last := base.LSN(0)
+		last := mmsb.LSN(0)
 		for ev := range sub.C {
 			if ev.LSN <= last {
 				t.Errorf("events out of LSN order: %d after %d", ev.LSN, last)
@@ -469,8 +466,8 @@ func TestSubmitFullReturnsErrBusy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := o.Submit(ctx, &d); !errors.Is(err, ErrBusy) {
-		t.Fatalf("Submit on a full queue = %v, want ErrBusy", err)
+	if err := o.Submit(ctx, &d); !errors.Is(err, mmsb.ErrBusy) {
+		t.Fatalf("Submit on a full queue = %v, want mmsb.ErrBusy", err)
 	}
 	if _, err := o.Tick(ctx); err != nil {
 		t.Fatal(err)
@@ -519,7 +516,7 @@ func TestSubmitCopies(t *testing.T) {
 	if _, err := o.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []base.PageID{a, b} {
+	for _, id := range []mmsb.PageID{a, b} {
 		if got, _, _ := e.ReadPage(id, nil); string(got) != "abcdefgh" {
 			t.Fatalf("page %d = %q: Submit did not copy", id, got)
 		}
@@ -543,11 +540,11 @@ func TestSubscriptionFilterAndDrops(t *testing.T) {
 	if err := e.Bind(ctx, ids[2], "f64.sum", nil, ids[:2]); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.AddEdge(ctx, ids[0], ids[1], base.EdgeControl); err != nil {
+	if err := e.AddEdge(ctx, ids[0], ids[1], mmsb.EdgeControl); err != nil {
 		t.Fatal(err)
 	}
 	o := newOrch(t, e, nil)
-	onlyPage3, _ := o.Subscribe(EventFilter{Pages: []base.PageID{ids[2]}}, 8, false)
+	onlyPage3, _ := o.Subscribe(EventFilter{Pages: []mmsb.PageID{ids[2]}}, 8, false)
 	onlyFlags, _ := o.Subscribe(EventFilter{Types: []EventType{EventFlagRaised}}, 8, false)
 	tiny, _ := o.Subscribe(EventFilter{}, 1, false)
 	if _, err := o.Subscribe(EventFilter{Types: []EventType{99}}, 1, false); !errors.Is(err, mmsb.ErrInvalidOption) {
@@ -699,7 +696,7 @@ func TestOrchestratorBadOptions(t *testing.T) {
 // ErrUnknownFunc, keeping the client write.
 func TestMissingFunctionFailsPropagation(t *testing.T) {
 	dir := t.TempDir()
-	fns := map[string]semiring.Func{"test.gone": func(in [][]byte, p, out []byte) error { return nil }}
+	fns := map[string]mmsb.RecomputeFunc{"test.gone": func(in [][]byte, p, out []byte) error { return nil }}
 	e, err := mmsb.Open(dir, &mmsb.Options{Clock: testClock(), Functions: fns})
 	if err != nil {
 		t.Fatal(err)
@@ -763,7 +760,7 @@ func TestSubmitSteadyStateAllocs(t *testing.T) {
 // benchBus builds the BenchmarkTick workload: pages of 1 KiB, derived pages
 // summing the first float64 of 4 random base pages each (f64.sum over 1 KiB
 // float64 arrays is the "simple numeric function").
-func benchBus(b *testing.B, dir string, sync tlog.SyncMode, pages, derived int, fn string) (*mmsb.Bus, []base.PageID) {
+func benchBus(b *testing.B, dir string, sync mmsb.SyncMode, pages, derived int, fn string) (*mmsb.Bus, []mmsb.PageID) {
 	e, err := mmsb.Open(dir, &mmsb.Options{Clock: testClock(), CheckpointBytes: -1, Sync: sync})
 	if err != nil {
 		b.Fatal(err)
@@ -771,7 +768,7 @@ func benchBus(b *testing.B, dir string, sync tlog.SyncMode, pages, derived int, 
 	b.Cleanup(func() { e.Close() })
 	specs := make([]mmsb.PageSpec, pages)
 	for i := range specs {
-		specs[i] = mmsb.PageSpec{Size: 1024, Meta: []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}}
+		specs[i] = mmsb.PageSpec{Size: 1024, Meta: []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}}
 	}
 	ids, err := e.CreatePages(ctx, specs)
 	if err != nil {
@@ -780,7 +777,7 @@ func benchBus(b *testing.B, dir string, sync tlog.SyncMode, pages, derived int, 
 	rng := rand.New(rand.NewPCG(1, 1))
 	base0 := pages - derived
 	for i := 0; i < derived; i++ {
-		var ps []base.PageID
+		var ps []mmsb.PageID
 		for k := 0; k < 4; k++ {
 			p := ids[rng.IntN(base0)]
 			if !slices.Contains(ps, p) {
@@ -807,8 +804,8 @@ func BenchmarkTick(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		disk bool
-		sync tlog.SyncMode
-	}{{"mem", false, tlog.SyncGroup}, {"disk-none", true, tlog.SyncNone}, {"disk-group", true, tlog.SyncGroup}} {
+		sync mmsb.SyncMode
+	}{{"mem", false, mmsb.SyncGroup}, {"disk-none", true, mmsb.SyncNone}, {"disk-group", true, mmsb.SyncGroup}} {
 		b.Run(bc.name, func(b *testing.B) {
 			dir := ""
 			if bc.disk {
@@ -819,7 +816,7 @@ func BenchmarkTick(b *testing.B) {
 	}
 }
 
-func benchTick(b *testing.B, dir string, sync tlog.SyncMode) {
+func benchTick(b *testing.B, dir string, sync mmsb.SyncMode) {
 	e, ids := benchBus(b, dir, sync, 100_000, 1_000, "f64.sum")
 	o, err := New(e, &Options{SkipStartupResync: true})
 	if err != nil {

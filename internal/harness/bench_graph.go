@@ -49,20 +49,20 @@ type graphOutcome struct {
 // dagEdges calls add for about degree random parent -> child edges per
 // page 2..n, every parent smaller than its child (so acyclic), drawn from
 // the 1000 pages before the child so that paths are long.
-func dagEdges(n, degree int, seed uint64, add func(parent, child base.PageID)) {
+func dagEdges(n, degree int, seed uint64, add func(parent, child mmsb.PageID)) {
 	rng := rand.New(rand.NewPCG(seed, 0x96a9))
 	for c := 2; c <= n; c++ {
 		k := min(degree, c-1)
 		for i := 0; i < k; i++ {
 			lo := max(1, c-1000)
-			add(base.PageID(lo+rng.IntN(c-lo)), base.PageID(c))
+			add(mmsb.PageID(lo+rng.IntN(c-lo)), mmsb.PageID(c))
 		}
 	}
 }
 
 // longPath follows first children from start for up to hops hops and
 // returns the last page reached.
-func longPath(g *graph.Graph, start base.PageID, hops int) base.PageID {
+func longPath(g *graph.Graph, start mmsb.PageID, hops int) mmsb.PageID {
 	cur := start
 	var buf []graph.Edge
 	for i := 0; i < hops; i++ {
@@ -108,8 +108,8 @@ func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
 	// parents: Data edges from a binding); the other edges are Control
 	// edges. Edges are added child by child in ID order, so the insert-time
 	// cycle search starts from a page with no children yet.
-	var parents []base.PageID
-	cur := base.PageID(0)
+	var parents []mmsb.PageID
+	cur := mmsb.PageID(0)
 	flush := func() error {
 		if cur == 0 || len(parents) == 0 {
 			return nil
@@ -125,7 +125,7 @@ func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
 			parents = parents[2:]
 		}
 		for _, p := range parents {
-			if err := e.AddEdge(ctx, p, cur, base.EdgeControl); err != nil {
+			if err := e.AddEdge(ctx, p, cur, mmsb.EdgeControl); err != nil {
 				return err
 			}
 			out.edges++
@@ -134,7 +134,7 @@ func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
 		return nil
 	}
 	var addErr error
-	dagEdges(cfg.pages, cfg.degree, cfg.seed, func(p, c base.PageID) {
+	dagEdges(cfg.pages, cfg.degree, cfg.seed, func(p, c mmsb.PageID) {
 		if addErr != nil {
 			return
 		}
@@ -169,7 +169,7 @@ func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
 	// Cycle detection alone, on the engine's edges.
 	g := graph.New()
 	for _, ed := range view.Edges {
-		g.AddEdgeUnchecked(ed.Parent, ed.Child, ed.Type)
+		g.AddEdgeUnchecked(ed.Parent, ed.Child, base.EdgeType(ed.Type))
 	}
 	out.cycleDetect = medianDuration(5, func() { out.acyclicVerdict = detect(g) })
 
@@ -179,14 +179,14 @@ func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
 	g.AddEdgeUnchecked(end, start, base.EdgeControl)
 	out.injectedFound = errors.Is(detect(g), graph.ErrCycle)
 	bad := view
-	bad.Edges = append(slices.Clone(view.Edges), graph.Edge{Parent: end, Child: start, Type: base.EdgeControl})
+	bad.Edges = append(slices.Clone(view.Edges), mmsb.Edge{Parent: end, Child: start, Type: mmsb.EdgeControl})
 	out.validatorFound = validate.CheckGraphView(bad, validate.Options{}).Total > out.validationProblems
-	out.engineRefused = errors.Is(e.AddEdge(ctx, end, start, base.EdgeControl), mmsb.ErrCycle) && end != start
+	out.engineRefused = errors.Is(e.AddEdge(ctx, end, start, mmsb.EdgeControl), mmsb.ErrCycle) && end != start
 
 	// Large graph: acyclicity of cfg.large pages, built directly.
 	if cfg.large > 0 {
 		lg := graph.New()
-		dagEdges(cfg.large, cfg.degree, cfg.seed+1, func(p, c base.PageID) {
+		dagEdges(cfg.large, cfg.degree, cfg.seed+1, func(p, c mmsb.PageID) {
 			if lg.AddEdgeUnchecked(p, c, base.EdgeControl) {
 				out.largeEdges++
 			}

@@ -3,6 +3,7 @@ package harness
 import (
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/validate"
 )
@@ -30,7 +31,7 @@ func TestGraphNegativeDangling(t *testing.T) {
 	var r Result
 	err := graphBench(bg, env, &r, graphConfig{pages: 500, degree: 4, seed: 5,
 		mutateView: func(v *validate.GraphView) {
-			v.Edges = append(v.Edges, graph.Edge{Parent: 1, Child: 1 << 40})
+			v.Edges = append(v.Edges, mmsb.Edge{Parent: 1, Child: 1 << 40})
 		}})
 	requireFail(t, &r, err, "graph_valid")
 }

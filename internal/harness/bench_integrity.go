@@ -8,8 +8,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
@@ -31,7 +29,7 @@ type integrityConfig struct {
 // integrityOutcome is what #2 measured.
 type integrityOutcome struct {
 	rep                          validate.Report
-	lastLSN                      base.LSN
+	lastLSN                      mmsb.LSN
 	kinds                        map[string]int
 	orphans, epochProbs, lsnGaps int64
 	workSec                      float64
@@ -63,7 +61,7 @@ func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (m
 	}
 	kinds["create"] += floats + floats/2
 	for i, id := range der {
-		if err := e.Bind(ctx, id, "f64.sum", nil, []base.PageID{fl[2*i], fl[2*i+1]}); err != nil {
+		if err := e.Bind(ctx, id, "f64.sum", nil, []mmsb.PageID{fl[2*i], fl[2*i+1]}); err != nil {
 			return nil, err
 		}
 		kinds["bind"]++
@@ -114,14 +112,14 @@ func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (m
 		switch round % 8 {
 		case 0:
 			a, b := plainIDs[rng.IntN(plain/2)], plainIDs[plain/2+rng.IntN(plain/2)]
-			if err := e.AddEdge(ctx, a, b, base.EdgeControl); err != nil {
+			if err := e.AddEdge(ctx, a, b, mmsb.EdgeControl); err != nil {
 				return nil, err
 			}
 			kinds["edge"]++
 		case 1:
 			edges := e.Edges()
 			for _, ed := range edges {
-				if ed.Type == base.EdgeControl {
+				if ed.Type == mmsb.EdgeControl {
 					if err := e.RemoveEdge(ctx, ed.Parent, ed.Child, ed.Type); err != nil {
 						return nil, err
 					}
@@ -141,7 +139,7 @@ func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (m
 			kinds["free"]++
 		case 3:
 			id := plainIDs[rng.IntN(plain)]
-			if err := e.SetMetadata(ctx, id, []page.MetaEntry{{Key: "owner", Value: []byte(fmt.Sprintf("r%d", round))}}); err != nil {
+			if err := e.SetMetadata(ctx, id, []mmsb.MetaEntry{{Key: "owner", Value: []byte(fmt.Sprintf("r%d", round))}}); err != nil {
 				return nil, err
 			}
 			kinds["meta"]++
@@ -150,7 +148,7 @@ func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (m
 			if err := e.Unbind(ctx, der[k]); err != nil {
 				return nil, err
 			}
-			if err := e.Bind(ctx, der[k], "f64.sum", nil, []base.PageID{fl[2*k], fl[2*k+1]}); err != nil {
+			if err := e.Bind(ctx, der[k], "f64.sum", nil, []mmsb.PageID{fl[2*k], fl[2*k+1]}); err != nil {
 				return nil, err
 			}
 			kinds["unbind"]++
@@ -260,7 +258,7 @@ func integrityBench(ctx context.Context, env *Env, r *Result, cfg integrityConfi
 
 // OrphanDeltaPayload is a one-operation log payload holding a client delta
 // to page id: appended to a log in which id never existed, it is an orphan.
-func OrphanDeltaPayload(id base.PageID, t int64) []byte {
+func OrphanDeltaPayload(id mmsb.PageID, t int64) []byte {
 	b := record.AppendHeader(nil, t)
 	return record.AppendDelta(b, &delta.Delta{Page: id, Runs: []delta.Run{{Offset: 0, Data: []byte("orphan")}}})
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/internal/validate"
@@ -56,7 +56,7 @@ func TestIntegrityHandWrittenLog(t *testing.T) {
 	good := OrphanDeltaPayload(1, 2) // page 1 exists: not an orphan
 	orphan := OrphanDeltaPayload(99, 3)
 	for i, p := range [][]byte{create, good, orphan} {
-		if _, err := log.Append(base.LSN(i+1), 1, p); err != nil {
+		if _, err := log.Append(mmsb.LSN(i+1), 1, p); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
 	"github.com/mmsb-go/mmsb/tick"
@@ -47,12 +46,12 @@ type invariantsOutcome struct {
 
 // reaches reports whether to is reachable from from along edges of any
 // type (computed here, independently of the engine's insert-time check).
-func reaches(e *mmsb.Bus, from, to base.PageID) bool {
+func reaches(e *mmsb.Bus, from, to mmsb.PageID) bool {
 	if from == to {
 		return true
 	}
-	seen := map[base.PageID]bool{from: true}
-	stack := []base.PageID{from}
+	seen := map[mmsb.PageID]bool{from: true}
+	stack := []mmsb.PageID{from}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -90,7 +89,7 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 	}
 	rng := rand.New(rand.NewPCG(cfg.seed, 0x1a7))
 	for i, id := range der {
-		ps := []base.PageID{src[rng.IntN(nsrc)], src[rng.IntN(nsrc)]}
+		ps := []mmsb.PageID{src[rng.IntN(nsrc)], src[rng.IntN(nsrc)]}
 		if ps[0] == ps[1] {
 			ps = ps[:1]
 		}
@@ -98,7 +97,7 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 			return out, fmt.Errorf("bind %d: %w", i, err)
 		}
 	}
-	all := append(append([]base.PageID(nil), src...), der...)
+	all := append(append([]mmsb.PageID(nil), src...), der...)
 	o, err := tick.New(e, &tick.Options{QueueSize: 64, Budget: time.Hour})
 	if err != nil {
 		return out, err
@@ -122,9 +121,9 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 			out.firstWrong = fmt.Sprintf(format, args...)
 		}
 	}
-	tryEdge := func(p, c base.PageID) {
+	tryEdge := func(p, c mmsb.PageID) {
 		wouldCycle := reaches(e, c, p)
-		err := e.AddEdge(ctx, p, c, base.EdgeControl)
+		err := e.AddEdge(ctx, p, c, mmsb.EdgeControl)
 		refused := errors.Is(err, mmsb.ErrCycle)
 		if wouldCycle {
 			out.cycleAttempts++
@@ -188,7 +187,7 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 			edges := e.Edges()
 			for tries := 0; tries < 4 && len(edges) > 0; tries++ {
 				ed := edges[rng.IntN(len(edges))]
-				if ed.Type != base.EdgeControl {
+				if ed.Type != mmsb.EdgeControl {
 					continue
 				}
 				if err := e.RemoveEdge(ctx, ed.Parent, ed.Child, ed.Type); err != nil {

@@ -9,8 +9,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
 )
@@ -46,7 +44,7 @@ func userMean(inputs [][]byte, params, out []byte) error {
 type isolationConfig struct {
 	runs  int
 	seed  uint64
-	extra map[string]semiring.Func
+	extra map[string]mmsb.RecomputeFunc
 }
 
 // isolationOutcome is what #4 measured.
@@ -96,7 +94,7 @@ var isolationSpecs = map[string]bindSpec{
 // re-run cfg.runs times on copies of its inputs.
 func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcome, error) {
 	var out isolationOutcome
-	funcs := map[string]semiring.Func{UserMeanFunc: userMean}
+	funcs := map[string]mmsb.RecomputeFunc{UserMeanFunc: userMean}
 	for n, f := range cfg.extra {
 		funcs[n] = f
 	}
@@ -125,7 +123,7 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 		}
 		specs := make([]mmsb.PageSpec, spec.parents+1)
 		for i := range specs {
-			specs[i] = mmsb.PageSpec{Size: size, Meta: []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte(spec.typ)}}}
+			specs[i] = mmsb.PageSpec{Size: size, Meta: []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte(spec.typ)}}}
 		}
 		ids, err := e.CreatePages(ctx, specs)
 		if err != nil {
@@ -173,7 +171,7 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 	if err != nil {
 		return out, err
 	}
-	bad := map[base.PageID]bool{}
+	bad := map[mmsb.PageID]bool{}
 	for _, p := range out.rep.Problems {
 		bad[p.Page] = true
 	}

@@ -3,6 +3,7 @@ package harness
 import (
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 )
 
@@ -20,7 +21,7 @@ func TestIsolationQuick(t *testing.T) {
 func TestIsolationNegativeWritesInput(t *testing.T) {
 	env := testEnv(t, "isolation", nil)
 	var r Result
-	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 1, extra: map[string]semiring.Func{
+	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 1, extra: map[string]mmsb.RecomputeFunc{
 		"bad.scribble": func(in [][]byte, _, out []byte) error {
 			in[0][0] ^= 0xff
 			copy(out, in[1])
@@ -34,7 +35,7 @@ func TestIsolationNegativeNondeterministic(t *testing.T) {
 	env := testEnv(t, "isolation", nil)
 	calls := 0.0
 	var r Result
-	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 1, extra: map[string]semiring.Func{
+	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 1, extra: map[string]mmsb.RecomputeFunc{
 		"bad.counter": func(in [][]byte, _, out []byte) error {
 			calls++
 			semiring.PutF64(out, 0, calls)

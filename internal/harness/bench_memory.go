@@ -11,8 +11,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 func init() {
@@ -99,7 +97,7 @@ func runMemory(ctx context.Context, env *Env, r *Result) error {
 	pauses0 := ReadGCPauses()
 	// On disk (log in the page cache, not in this process) with no fsync:
 	// what is measured is the bus's own memory.
-	e, err := mmsb.Open(dir, &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	e, err := mmsb.Open(dir, &mmsb.Options{Sync: mmsb.SyncNone, CheckpointBytes: -1})
 	if err != nil {
 		return err
 	}
@@ -136,7 +134,7 @@ func runMemory(ctx context.Context, env *Env, r *Result) error {
 	// Page reclamation: free the last 10% of pages and time it.
 	t1 := time.Now()
 	for id := pages - pages/10 + 1; id <= pages; id++ {
-		if err := e.FreePage(ctx, base.PageID(id)); err != nil {
+		if err := e.FreePage(ctx, mmsb.PageID(id)); err != nil {
 			return err
 		}
 	}
@@ -180,7 +178,7 @@ func touchPages(ctx context.Context, e *mmsb.Bus, from, to, size int) error {
 	stamp := []byte("mmsb-mem")
 	for id := from; id <= to; id++ {
 		runs[len(ds)] = delta.Run{Offset: uint32((id * 8) % (size - len(stamp) + 1)), Data: stamp}
-		ds = append(ds, delta.Delta{Page: base.PageID(id), Runs: runs[len(ds) : len(ds)+1]})
+		ds = append(ds, delta.Delta{Page: mmsb.PageID(id), Runs: runs[len(ds) : len(ds)+1]})
 		if len(ds) == batch || id == to {
 			if _, err := e.Commit(ctx, ds); err != nil {
 				return err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
 )
@@ -56,7 +55,7 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 		return out, err
 	}
 	for i := 1; i < len(ids); i++ {
-		if err := e.Bind(ctx, ids[i], "passthrough", nil, []base.PageID{ids[i-1]}); err != nil {
+		if err := e.Bind(ctx, ids[i], "passthrough", nil, []mmsb.PageID{ids[i-1]}); err != nil {
 			return out, err
 		}
 	}
@@ -67,8 +66,8 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 	// provenance of range A must lead to the first, of range B to the second.
 	type rng struct {
 		off, n  int
-		rootLSN base.LSN
-		derived []base.LSN // derived write LSN of ids[1..depth] for this range
+		rootLSN mmsb.LSN
+		derived []mmsb.LSN // derived write LSN of ids[1..depth] for this range
 	}
 	ranges := []*rng{{off: 0, n: 16}, {off: 64, n: 16}}
 	for k, r := range ranges {
@@ -140,7 +139,7 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 // ids with the chain that produced it: one write per page, page ids[depth-d]
 // at depth d, derived LSNs as propagation logged them, and the root client
 // delta at the bottom.
-func checkChain(res *mmsb.ProvenanceResult, ids []base.PageID, rootLSN base.LSN, derived []base.LSN, k int) []string {
+func checkChain(res *mmsb.ProvenanceResult, ids []mmsb.PageID, rootLSN mmsb.LSN, derived []mmsb.LSN, k int) []string {
 	var wrong []string
 	bad := func(format string, args ...any) {
 		if len(wrong) < 4 {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/tick"
@@ -35,8 +34,8 @@ type replayConfig struct {
 type replayOutcome struct {
 	ticks, tickErrors    int
 	derivedWrites        uint64
-	lastLSN              base.LSN
-	checkpointLSN        base.LSN
+	lastLSN              mmsb.LSN
+	checkpointLSN        mmsb.LSN
 	full, fromCkpt       mmsb.ReplayReport
 	indepBytes           int64
 	indepL2              float64
@@ -49,7 +48,7 @@ type replayOutcome struct {
 // replayGraph builds the derivation graph of #1 over the source pages:
 // layer 1 weights three sources, layer 2 sums pairs of layer 1, layer 3
 // applies an affine passthrough to layer 2. Every page is float64.
-func replayGraph(ctx context.Context, e *mmsb.Bus, src []base.PageID, elems int) (int, error) {
+func replayGraph(ctx context.Context, e *mmsb.Bus, src []mmsb.PageID, elems int) (int, error) {
 	n := len(src)
 	l1, err := createF64Pages(ctx, e, n, elems)
 	if err != nil {
@@ -57,7 +56,7 @@ func replayGraph(ctx context.Context, e *mmsb.Bus, src []base.PageID, elems int)
 	}
 	w := semiring.AppendF64(nil, 0.5, 0.3, 0.2)
 	for i, id := range l1 {
-		if err := e.Bind(ctx, id, "f64.weighted", w, []base.PageID{src[i], src[(i+1)%n], src[(i+7)%n]}); err != nil {
+		if err := e.Bind(ctx, id, "f64.weighted", w, []mmsb.PageID{src[i], src[(i+1)%n], src[(i+7)%n]}); err != nil {
 			return 0, err
 		}
 	}
@@ -66,7 +65,7 @@ func replayGraph(ctx context.Context, e *mmsb.Bus, src []base.PageID, elems int)
 		return 0, err
 	}
 	for i, id := range l2 {
-		if err := e.Bind(ctx, id, "f64.sum", nil, []base.PageID{l1[2*i], l1[2*i+1]}); err != nil {
+		if err := e.Bind(ctx, id, "f64.sum", nil, []mmsb.PageID{l1[2*i], l1[2*i+1]}); err != nil {
 			return 0, err
 		}
 	}
@@ -76,7 +75,7 @@ func replayGraph(ctx context.Context, e *mmsb.Bus, src []base.PageID, elems int)
 	}
 	aff := semiring.PassthroughParams(semiring.TransformAffine, 0.5, 1)
 	for i, id := range l3 {
-		if err := e.Bind(ctx, id, "passthrough", aff, []base.PageID{l2[i]}); err != nil {
+		if err := e.Bind(ctx, id, "passthrough", aff, []mmsb.PageID{l2[i]}); err != nil {
 			return 0, err
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/tick"
 )
@@ -28,7 +28,7 @@ type stabilityConfig struct {
 	seed                uint64
 	fn                  string
 	weights             []float64
-	funcs               map[string]semiring.Func
+	funcs               map[string]mmsb.RecomputeFunc
 }
 
 // stabilityRun is one simulation's trajectory summary.
@@ -65,7 +65,7 @@ func simulate(ctx context.Context, cfg stabilityConfig, perturb bool) (stability
 	w := semiring.AppendF64(nil, cfg.weights...)
 	n := cfg.cells
 	for i, id := range next {
-		if err := e.Bind(ctx, id, cfg.fn, w, []base.PageID{state[(i+n-1)%n], state[i], state[(i+1)%n]}); err != nil {
+		if err := e.Bind(ctx, id, cfg.fn, w, []mmsb.PageID{state[(i+n-1)%n], state[i], state[(i+1)%n]}); err != nil {
 			return out, err
 		}
 	}

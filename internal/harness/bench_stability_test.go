@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 )
 
@@ -23,7 +24,7 @@ func TestStabilityNegativeBlowUp(t *testing.T) {
 	env := testEnv(t, "stability", nil)
 	cfg := defaultStability(60, 1)
 	cfg.fn = "bad.blowup"
-	cfg.funcs = map[string]semiring.Func{"bad.blowup": func(in [][]byte, _, out []byte) error {
+	cfg.funcs = map[string]mmsb.RecomputeFunc{"bad.blowup": func(in [][]byte, _, out []byte) error {
 		for j := 0; j+8 <= len(out); j += 8 {
 			v := semiring.F64At(in[1], j/8)*1e80 - semiring.F64At(in[0], j/8)*1e80
 			if math.IsInf(v, 0) {

@@ -8,8 +8,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 func init() {
@@ -36,7 +34,7 @@ type ThroughputResult struct {
 // must reach the same state.
 func MeasureThroughput(ctx context.Context, seed uint64, workers, pages, pageSize, deltaSize, batch, count int, verifyReplay bool) (ThroughputResult, error) {
 	res := ThroughputResult{Workers: workers}
-	e, err := mmsb.Open("", &mmsb.Options{Sync: tlog.SyncNone, Workers: workers, CheckpointBytes: -1,
+	e, err := mmsb.Open("", &mmsb.Options{Sync: mmsb.SyncNone, Workers: workers, CheckpointBytes: -1,
 		Clock: deterministicClock()})
 	if err != nil {
 		return res, err
@@ -62,7 +60,7 @@ func MeasureThroughput(ctx context.Context, seed uint64, workers, pages, pageSiz
 		for i := range pool[b] {
 			k := b*batch + i
 			runs[k] = delta.Run{Offset: uint32(rng.IntN(pageSize - deltaSize + 1)), Data: data[k*deltaSize : (k+1)*deltaSize]}
-			pool[b][i] = delta.Delta{Page: base.PageID(1 + rng.IntN(pages)), Runs: runs[k : k+1]}
+			pool[b][i] = delta.Delta{Page: mmsb.PageID(1 + rng.IntN(pages)), Runs: runs[k : k+1]}
 		}
 	}
 	start := time.Now()

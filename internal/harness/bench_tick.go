@@ -10,7 +10,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/validate"
 	"github.com/mmsb-go/mmsb/tick"
@@ -48,7 +47,7 @@ type tickOutcome struct {
 // sampledInvariant checks, each tick, that a few derived pages hold
 // f64.sum of their parents and only finite values: the cheap sample a
 // 16 ms tick can afford (the full invariant validator runs at the end).
-func sampledInvariant(e *mmsb.Bus, derived []base.PageID, seed uint64, samples int) func() error {
+func sampledInvariant(e *mmsb.Bus, derived []mmsb.PageID, seed uint64, samples int) func() error {
 	rng := rand.New(rand.NewPCG(seed, 0x5a))
 	sum, _ := semiring.Lookup("f64.sum")
 	var cur, want []byte
@@ -66,7 +65,7 @@ func sampledInvariant(e *mmsb.Bus, derived []base.PageID, seed uint64, samples i
 
 // derivedMatches reports whether page id equals fn of its binding's
 // parents, and holds only finite floats.
-func derivedMatches(e *mmsb.Bus, id base.PageID, fn semiring.Func, cur, want *[]byte, ins *[][]byte) error {
+func derivedMatches(e *mmsb.Bus, id mmsb.PageID, fn mmsb.RecomputeFunc, cur, want *[]byte, ins *[][]byte) error {
 	b, ok := e.Binding(id)
 	if !ok {
 		return fmt.Errorf("page %d is not bound", id)
@@ -126,7 +125,7 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 	}
 	firstPlain := int(derived[len(derived)-1]) + 1
 	for i, id := range derived {
-		if err := e.Bind(ctx, id, "f64.sum", nil, []base.PageID{parents[2*i], parents[2*i+1]}); err != nil {
+		if err := e.Bind(ctx, id, "f64.sum", nil, []mmsb.PageID{parents[2*i], parents[2*i+1]}); err != nil {
 			return out, err
 		}
 	}
@@ -164,7 +163,7 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 					data[i] = byte(rng.Uint32())
 				}
 				run[0] = delta.Run{Offset: uint32(rng.IntN(cfg.pageSize - len(data) + 1)), Data: data}
-				d = delta.Delta{Page: base.PageID(firstPlain + rng.IntN(plain)), Runs: run}
+				d = delta.Delta{Page: mmsb.PageID(firstPlain + rng.IntN(plain)), Runs: run}
 			}
 			if err := o.Submit(ctx, &d); err != nil {
 				return out, err

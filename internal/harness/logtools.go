@@ -12,8 +12,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/tlog"
@@ -40,7 +38,7 @@ const (
 
 // f64Meta declares a page as an array of float64 (built-in functions and
 // the finite-f64 invariant rely on it).
-var f64Meta = []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}
+var f64Meta = []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}
 
 // f64Page encodes vs as a little-endian float64 page.
 func f64Page(vs []float64) []byte { return semiring.AppendF64(nil, vs...) }
@@ -69,7 +67,7 @@ func isFinite(b []byte) bool {
 type frameRef struct {
 	file    string
 	off     int // offset of the frame header
-	first   base.LSN
+	first   mmsb.LSN
 	count   uint32
 	payload []byte // aliases the file image
 }
@@ -106,7 +104,7 @@ func readSegments(fs vfs.FS, walDir string) (map[string][]byte, []frameRef, erro
 				break
 			}
 			frames = append(frames, frameRef{file: path, off: off,
-				first:   base.LSN(binary.LittleEndian.Uint64(b[off+8:])),
+				first:   mmsb.LSN(binary.LittleEndian.Uint64(b[off+8:])),
 				count:   binary.LittleEndian.Uint32(b[off+16:]),
 				payload: b[off+frameHeaderSize : end]})
 			off = end
@@ -157,7 +155,7 @@ func lastOp(payload []byte) (record.Op, bool) {
 // a log that lies about what was written, which only replay comparison can
 // catch. Without fixCRC the damage is a plain bit flip that the CRC catches.
 // It returns the LSN of the damaged operation.
-func CorruptLastClientDelta(fs vfs.FS, walDir string, fixCRC bool) (base.LSN, error) {
+func CorruptLastClientDelta(fs vfs.FS, walDir string, fixCRC bool) (mmsb.LSN, error) {
 	images, frames, err := readSegments(fs, walDir)
 	if err != nil {
 		return 0, err
@@ -181,7 +179,7 @@ func CorruptLastClientDelta(fs vfs.FS, walDir string, fixCRC bool) (base.LSN, er
 		if err := writeImage(fs, fr.file, images[fr.file]); err != nil {
 			return 0, err
 		}
-		return fr.first + base.LSN(fr.count) - 1, nil
+		return fr.first + mmsb.LSN(fr.count) - 1, nil
 	}
 	return 0, fmt.Errorf("%w: no client delta ending with its data in %s", errNoFrame, walDir)
 }
@@ -190,7 +188,7 @@ func CorruptLastClientDelta(fs vfs.FS, walDir string, fixCRC bool) (base.LSN, er
 // operations) at the end of the newest segment of walDir, continuing the
 // log's LSNs. It bypasses every check of the engine: negative controls use
 // it to plant an operation the engine would refuse (an orphan delta).
-func AppendRawRecord(fs vfs.FS, walDir string, count uint32, payload []byte) (base.LSN, error) {
+func AppendRawRecord(fs vfs.FS, walDir string, count uint32, payload []byte) (mmsb.LSN, error) {
 	images, frames, err := readSegments(fs, walDir)
 	if err != nil {
 		return 0, err
@@ -199,7 +197,7 @@ func AppendRawRecord(fs vfs.FS, walDir string, count uint32, payload []byte) (ba
 		return 0, fmt.Errorf("%w: empty log in %s", errNoFrame, walDir)
 	}
 	lastFr := frames[len(frames)-1]
-	first := lastFr.first + base.LSN(lastFr.count)
+	first := lastFr.first + mmsb.LSN(lastFr.count)
 	b := images[lastFr.file]
 	b = b[:lastFr.off+frameHeaderSize+len(lastFr.payload)]
 	n := len(b)
@@ -219,7 +217,7 @@ func AppendRawRecord(fs vfs.FS, walDir string, count uint32, payload []byte) (ba
 func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages int) {
 	var sumSq float64
 	var a, b []byte
-	seen := map[base.PageID]bool{}
+	seen := map[mmsb.PageID]bool{}
 	for _, p := range live.Pages() {
 		seen[p.ID] = true
 		pages++
@@ -267,13 +265,13 @@ func isF64Info(p mmsb.PageInfo) bool {
 }
 
 // openMem opens an in-memory bus with the harness's reproducible settings.
-func openMem(funcs map[string]semiring.Func) (*mmsb.Bus, error) {
-	return mmsb.Open("", &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1,
+func openMem(funcs map[string]mmsb.RecomputeFunc) (*mmsb.Bus, error) {
+	return mmsb.Open("", &mmsb.Options{Sync: mmsb.SyncNone, CheckpointBytes: -1,
 		Clock: deterministicClock(), Functions: funcs})
 }
 
 // createF64Pages creates n float64 pages of elems elements each.
-func createF64Pages(ctx context.Context, e *mmsb.Bus, n, elems int) ([]base.PageID, error) {
+func createF64Pages(ctx context.Context, e *mmsb.Bus, n, elems int) ([]mmsb.PageID, error) {
 	specs := make([]mmsb.PageSpec, n)
 	for i := range specs {
 		specs[i] = mmsb.PageSpec{Size: elems * 8, Meta: f64Meta}
@@ -285,7 +283,7 @@ func createF64Pages(ctx context.Context, e *mmsb.Bus, n, elems int) ([]base.Page
 // frame of the log in walDir, leaving its CRC stale: the damage a disk or a
 // stray write does, which the CRC must catch. It returns the damaged
 // record's first LSN.
-func FlipLogByte(fs vfs.FS, walDir string) (base.LSN, error) {
+func FlipLogByte(fs vfs.FS, walDir string) (mmsb.LSN, error) {
 	images, frames, err := readSegments(fs, walDir)
 	if err != nil {
 		return 0, err

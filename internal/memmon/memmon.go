@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/base"
 )
 
 // ErrNoProcStatus: the process status file is missing or lacks VmRSS (not
@@ -214,7 +213,7 @@ type ReclaimResult struct {
 // edges or bindings are refused by the engine) and reports how long it
 // took and how much arena space became free. It frees nothing else. On an
 // error it stops and reports what was freed so far.
-func MeasureReclaim(ctx context.Context, e *mmsb.Bus, ids []base.PageID) (ReclaimResult, error) {
+func MeasureReclaim(ctx context.Context, e *mmsb.Bus, ids []mmsb.PageID) (ReclaimResult, error) {
 	r := ReclaimResult{ArenaFreeBefore: e.Stats().Store.ArenaFree}
 	start := time.Now()
 	var err error

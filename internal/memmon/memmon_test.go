@@ -9,7 +9,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -102,7 +101,7 @@ func TestEngineFiguresAndReclaim(t *testing.T) {
 		t.Fatalf("pages after reclaim %d, want 900 (nothing else freed)", got)
 	}
 	// A missing page stops the batch with the engine's error.
-	if r, err := MeasureReclaim(ctx, e, []base.PageID{ids[100], 999999}); !errors.Is(err, mmsb.ErrPageNotFound) || r.Pages != 1 {
+	if r, err := MeasureReclaim(ctx, e, []mmsb.PageID{ids[100], 999999}); !errors.Is(err, mmsb.ErrPageNotFound) || r.Pages != 1 {
 		t.Fatalf("reclaim of a missing page: %+v %v", r, err)
 	}
 	// Two checkpoints: the second lets the log drop covered segments.

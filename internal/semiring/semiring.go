@@ -20,7 +20,7 @@ type Semiring[T any] interface {
 // parent pages' bytes, in binding order) and params (the binding's
 // parameters). It must be pure: deterministic, no side effects, inputs
 // untouched.
-type Func func(inputs [][]byte, params []byte, out []byte) error
+type Func = func(inputs [][]byte, params []byte, out []byte) error
 
 // Boolean is ({false, true}, OR, AND, false, true): reachability.
 type Boolean struct{}

@@ -14,16 +14,16 @@ import (
 // GraphView is the dependency structure the Graph validator checks: a copy
 // taken from an engine (ViewOf), or built by hand (tests, tools).
 type GraphView struct {
-	Pages    map[base.PageID]int // live page -> size
-	Edges    []graph.Edge
-	Bindings map[base.PageID]mmsb.Binding
+	Pages    map[mmsb.PageID]int // live page -> size
+	Edges    []mmsb.Edge
+	Bindings map[mmsb.PageID]mmsb.Binding
 	// HasFunc reports whether a recompute function is registered.
 	HasFunc func(name string) bool
 }
 
 // ViewOf copies e's pages, edges, bindings and function registry.
 func ViewOf(e *mmsb.Bus) GraphView {
-	v := GraphView{Pages: map[base.PageID]int{}, Edges: e.Edges(), Bindings: map[base.PageID]mmsb.Binding{}}
+	v := GraphView{Pages: map[mmsb.PageID]int{}, Edges: e.Edges(), Bindings: map[mmsb.PageID]mmsb.Binding{}}
 	for _, p := range e.Pages() {
 		v.Pages[p.ID] = p.Size
 	}
@@ -62,7 +62,7 @@ func CheckGraphView(v GraphView, o Options) Report {
 
 func checkGraph(v GraphView, r *reporter) {
 	g := graph.New()
-	dataIn := map[base.PageID][]base.PageID{}
+	dataIn := map[mmsb.PageID][]mmsb.PageID{}
 	for _, ed := range v.Edges {
 		where := fmt.Sprintf("edge %d -> %d (%v)", ed.Parent, ed.Child, ed.Type)
 		if _, ok := v.Pages[ed.Parent]; !ok {
@@ -78,11 +78,11 @@ func checkGraph(v GraphView, r *reporter) {
 			r.addf(KindSchema, 0, ed.Child, where, "unknown edge type %d", ed.Type)
 			continue
 		}
-		if ed.Type == base.EdgeData {
+		if ed.Type == mmsb.EdgeData {
 			dataIn[ed.Child] = append(dataIn[ed.Child], ed.Parent)
 		}
 		if ed.Parent != ed.Child {
-			g.AddEdgeUnchecked(ed.Parent, ed.Child, ed.Type)
+			g.AddEdgeUnchecked(ed.Parent, ed.Child, base.EdgeType(ed.Type))
 		}
 	}
 	t0 := time.Now()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -47,7 +48,7 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 	if err != nil && !vfs.IsNotExist(err) {
 		return *rep, err
 	}
-	s := &intState{r: r, fs: fs, pages: map[base.PageID]*intPage{}, bound: map[base.PageID]bool{}}
+	s := &intState{r: r, fs: fs, pages: map[mmsb.PageID]*intPage{}, bound: map[mmsb.PageID]bool{}}
 	first, err := firstLSN(fs, walDir)
 	if err != nil {
 		return *rep, err
@@ -132,7 +133,7 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 
 // firstLSN returns the first LSN in the log (0 if empty or unreadable: the
 // scan then reports why).
-func firstLSN(fs vfs.FS, walDir string) (base.LSN, error) {
+func firstLSN(fs vfs.FS, walDir string) (mmsb.LSN, error) {
 	rd, err := tlog.NewReader(fs, walDir, 0)
 	if err != nil {
 		if vfs.IsNotExist(err) {
@@ -153,9 +154,9 @@ func firstLSN(fs vfs.FS, walDir string) (base.LSN, error) {
 
 type intPage struct {
 	size      uint32
-	epoch     base.Epoch
-	baseEpoch base.Epoch
-	last      base.LSN // last byte write (or creation)
+	epoch     mmsb.Epoch
+	baseEpoch mmsb.Epoch
+	last      mmsb.LSN // last byte write (or creation)
 }
 
 // intState is the state the integrity scan tracks: just enough to decide
@@ -163,9 +164,9 @@ type intPage struct {
 type intState struct {
 	r         *reporter
 	fs        vfs.FS
-	pages     map[base.PageID]*intPage
-	bound     map[base.PageID]bool
-	base      base.LSN // ops at or below are checked for schema only
+	pages     map[mmsb.PageID]*intPage
+	bound     map[mmsb.PageID]bool
+	base      mmsb.LSN // ops at or below are checked for schema only
 	blind     bool     // no base state: schema only
 	compareAt []checkpoint.Info
 	dec       record.Decoder
@@ -239,7 +240,7 @@ func (s *intState) record(rec *tlog.Record) int64 {
 }
 
 // apply checks op against the tracked state and applies it.
-func (s *intState) apply(op *record.Op, lsn base.LSN, where string) {
+func (s *intState) apply(op *record.Op, lsn mmsb.LSN, where string) {
 	r := s.r
 	switch op.Kind {
 	case record.OpDelta, record.OpDerived:
@@ -298,7 +299,7 @@ func (s *intState) apply(op *record.Op, lsn base.LSN, where string) {
 			r.addf(KindState, lsn, op.Child, where, "edge %d -> %d has unknown type %d", op.Parent, op.Child, op.EdgeType)
 		}
 		if op.Kind == record.OpAddEdge {
-			for _, id := range []base.PageID{op.Parent, op.Child} {
+			for _, id := range []mmsb.PageID{op.Parent, op.Child} {
 				if s.pages[id] == nil {
 					r.addf(KindOrphan, lsn, id, where, "edge %d -> %d names page %d, which does not exist", op.Parent, op.Child, id)
 				}
@@ -328,7 +329,7 @@ func (s *intState) apply(op *record.Op, lsn base.LSN, where string) {
 // compareCheckpoint compares the tracked pages with a checkpoint taken at
 // the LSN just applied.
 func (s *intState) compareCheckpoint(c checkpoint.Info) {
-	other := &intState{r: s.r, pages: map[base.PageID]*intPage{}, bound: map[base.PageID]bool{}}
+	other := &intState{r: s.r, pages: map[mmsb.PageID]*intPage{}, bound: map[mmsb.PageID]bool{}}
 	if err := other.load(s.fs, c.Path); err != nil {
 		s.r.addf(KindFailed, c.LSN, 0, c.Path, "checkpoint does not load: %v", err)
 		return

@@ -36,7 +36,7 @@ const (
 type Invariants struct {
 	mu   sync.Mutex
 	user []userInvariant // sorted by name
-	prev map[base.PageID]pageSnap
+	prev map[mmsb.PageID]pageSnap
 	// Disabled built-ins, by name.
 	disabled map[string]bool
 }
@@ -47,8 +47,8 @@ type userInvariant struct {
 }
 
 type pageSnap struct {
-	epoch base.Epoch
-	last  base.LSN
+	epoch mmsb.Epoch
+	last  mmsb.LSN
 }
 
 // NewInvariants returns a runner with every built-in enabled and no user
@@ -155,8 +155,8 @@ func callUser(fn func(*mmsb.Bus) error, e *mmsb.Bus) (err error) {
 // checkEpochs compares each page with the previous run and with the last
 // LSN: an epoch may only grow, and only together with the page's last
 // write; a page's last write is never beyond the bus's last LSN.
-func (iv *Invariants) checkEpochs(pages []mmsb.PageInfo, lastLSN base.LSN, r *reporter) {
-	next := make(map[base.PageID]pageSnap, len(pages))
+func (iv *Invariants) checkEpochs(pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *reporter) {
+	next := make(map[mmsb.PageID]pageSnap, len(pages))
 	for _, p := range pages {
 		r.rep.Checked++
 		next[p.ID] = pageSnap{epoch: p.Epoch, last: p.LastLSN}
@@ -182,7 +182,7 @@ func (iv *Invariants) checkEpochs(pages []mmsb.PageInfo, lastLSN base.LSN, r *re
 
 // checkSizes checks every page's bytes against its size and the totals
 // against Stats.
-func checkSizes(e *mmsb.Bus, pages []mmsb.PageInfo, lastLSN base.LSN, r *reporter) {
+func checkSizes(e *mmsb.Bus, pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *reporter) {
 	var logical int64
 	var buf []byte
 	for _, p := range pages {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
@@ -22,7 +21,7 @@ const DefaultProvenanceSamples = 64
 
 // provFunc answers a provenance query (mmsb.Provenance, or a fake in the
 // negative-control tests).
-type provFunc func(ctx context.Context, id base.PageID, off, n int) (*mmsb.ProvenanceResult, error)
+type provFunc func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error)
 
 // Provenance samples pages (Options.Samples, chosen with Options.Seed),
 // asks mmsb.Provenance about a random byte range of each, and checks
@@ -39,25 +38,25 @@ func Provenance(ctx context.Context, t Target, o Options) (Report, error) {
 		return Report{Name: "provenance"}, err
 	}
 	defer done()
-	prov := func(ctx context.Context, id base.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+	prov := func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
 		return e.Provenance(ctx, id, off, n, 0)
 	}
 	return checkProvenance(ctx, e, o, prov)
 }
 
 type provSample struct {
-	page    base.PageID
+	page    mmsb.PageID
 	lo, hi  uint32
-	upto    base.LSN // the page's last write when asked
+	upto    mmsb.LSN // the page's last write when asked
 	res     *mmsb.ProvenanceResult
-	want    base.LSN // last writer found in the log
+	want    mmsb.LSN // last writer found in the log
 	wantSet bool
 }
 
 // loggedOp is what the check needs of a logged operation.
 type loggedOp struct {
 	kind  record.OpKind
-	page  base.PageID
+	page  mmsb.PageID
 	reads []record.ParentRead
 }
 
@@ -100,8 +99,8 @@ func checkProvenance(ctx context.Context, e *mmsb.Bus, o Options, prov provFunc)
 		samples = append(samples, &provSample{page: id, lo: lo, hi: hi, upto: info.LastLSN, res: res})
 	}
 	// The LSNs whose log records must be inspected.
-	need := map[base.LSN]*loggedOp{}
-	byPage := map[base.PageID][]*provSample{}
+	need := map[mmsb.LSN]*loggedOp{}
+	byPage := map[mmsb.PageID][]*provSample{}
 	for _, s := range samples {
 		byPage[s.page] = append(byPage[s.page], s)
 		for _, w := range s.res.Writes {
@@ -125,7 +124,7 @@ func checkProvenance(ctx context.Context, e *mmsb.Bus, o Options, prov provFunc)
 // scanLogForProvenance scans the log once, computing each sample's last
 // writer and recording the ops at the needed LSNs. It returns the log's
 // first LSN.
-func scanLogForProvenance(ctx context.Context, e *mmsb.Bus, byPage map[base.PageID][]*provSample, need map[base.LSN]*loggedOp) (base.LSN, error) {
+func scanLogForProvenance(ctx context.Context, e *mmsb.Bus, byPage map[mmsb.PageID][]*provSample, need map[mmsb.LSN]*loggedOp) (mmsb.LSN, error) {
 	if err := e.Flush(ctx); err != nil {
 		return 0, err
 	}
@@ -136,7 +135,7 @@ func scanLogForProvenance(ctx context.Context, e *mmsb.Bus, byPage map[base.Page
 	defer rd.Close()
 	var dec record.Decoder
 	var op record.Op
-	var first base.LSN
+	var first mmsb.LSN
 	for k := 0; ; k++ {
 		if k&255 == 255 && ctx.Err() != nil {
 			return first, ctx.Err()
@@ -158,7 +157,7 @@ func scanLogForProvenance(ctx context.Context, e *mmsb.Bus, byPage map[base.Page
 			if err := dec.Next(&op); err != nil {
 				return first, fmt.Errorf("validate: provenance: %s offset %d: %w", rec.File, rec.Offset, err)
 			}
-			var pg base.PageID
+			var pg mmsb.PageID
 			switch op.Kind {
 			case record.OpDelta, record.OpDerived:
 				pg = op.Delta.Page
@@ -194,7 +193,7 @@ func scanLogForProvenance(ctx context.Context, e *mmsb.Bus, byPage map[base.Page
 }
 
 // checkSample compares one answer with the log.
-func checkSample(s *provSample, logged map[base.LSN]*loggedOp, first base.LSN, r *reporter, rep *Report) {
+func checkSample(s *provSample, logged map[mmsb.LSN]*loggedOp, first mmsb.LSN, r *reporter, rep *Report) {
 	where := fmt.Sprintf("page %d [%d, %d)", s.page, s.lo, s.hi)
 	got := s.res.Writes[0]
 	if !s.wantSet {
@@ -222,7 +221,7 @@ func checkSample(s *provSample, logged map[base.LSN]*loggedOp, first base.LSN, r
 			r.addf(KindProvenance, w.LSN, w.Page, where, "write %d names LSN %d, which the log does not hold", i, w.LSN)
 			continue
 		}
-		if op.page != w.Page || op.kind != w.Kind || w.Derived != (op.kind == record.OpDerived) {
+		if op.page != w.Page || mmsb.OpKind(op.kind) != w.Kind || w.Derived != (op.kind == record.OpDerived) {
 			r.addf(KindProvenance, w.LSN, w.Page, where, "write %d says LSN %d is a %v of page %d (derived %v), the log holds a %v of page %d", i, w.LSN, w.Kind, w.Page, w.Derived, op.kind, op.page)
 			continue
 		}

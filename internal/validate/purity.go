@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/semiring"
 )
 
 // DefaultPurityRuns is how many times Purity calls each function when
@@ -60,7 +58,7 @@ func Purity(ctx context.Context, t Target, o Options) (Report, error) {
 // bindingInputs snapshots what a recompute of page id reads.
 type bindingInputs struct {
 	b        mmsb.Binding
-	fn       semiring.Func
+	fn       mmsb.RecomputeFunc
 	inputs   [][]byte
 	cur      []byte
 	upToDate bool // latest derivation known and nothing written since
@@ -68,7 +66,7 @@ type bindingInputs struct {
 
 // readBinding reads a binding's inputs; ok is false when the page or a
 // parent is missing (reported) or the function is not registered.
-func readBinding(e *mmsb.Bus, id base.PageID, r *reporter) (bindingInputs, bool) {
+func readBinding(e *mmsb.Bus, id mmsb.PageID, r *reporter) (bindingInputs, bool) {
 	var bi bindingInputs
 	b, ok := e.Binding(id)
 	if !ok {
@@ -87,7 +85,7 @@ func readBinding(e *mmsb.Bus, id base.PageID, r *reporter) (bindingInputs, bool)
 		r.addf(KindFailed, 0, id, where, "bound page: %v", err)
 		return bi, false
 	}
-	lastLSNs := make([]base.LSN, len(b.Parents))
+	lastLSNs := make([]mmsb.LSN, len(b.Parents))
 	for i, p := range b.Parents {
 		info, err := e.Page(p)
 		if err != nil {
@@ -123,7 +121,7 @@ func readBinding(e *mmsb.Bus, id base.PageID, r *reporter) (bindingInputs, bool)
 // checkBinding runs one binding's function runs times and reports what is
 // wrong. consistent says whether derived consistency was checked; ok is
 // false when the binding could not be run.
-func checkBinding(e *mmsb.Bus, id base.PageID, runs int, r *reporter, purity bool) (consistent, ok bool) {
+func checkBinding(e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity bool) (consistent, ok bool) {
 	bi, ok := readBinding(e, id, r)
 	if !ok {
 		return false, false
@@ -165,7 +163,7 @@ func checkBinding(e *mmsb.Bus, id base.PageID, runs int, r *reporter, purity boo
 }
 
 // call runs fn, turning a panic into an error.
-func call(fn semiring.Func, inputs [][]byte, params, out []byte) (err error) {
+func call(fn mmsb.RecomputeFunc, inputs [][]byte, params, out []byte) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("panic: %v", v)

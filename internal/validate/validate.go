@@ -22,8 +22,6 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -46,8 +44,8 @@ type Problem struct {
 	Kind      ProblemKind `json:"kind"`           // what class of problem it is
 	Where     string      `json:"where"`          // file and offset, page, binding, ...
 	What      string      `json:"what"`           // what is wrong
-	LSN       base.LSN    `json:"lsn,omitempty"`  // the operation concerned (0: none)
-	Page      base.PageID `json:"page,omitempty"` // the page concerned (0: none)
+	LSN       mmsb.LSN    `json:"lsn,omitempty"`  // the operation concerned (0: none)
+	Page      mmsb.PageID `json:"page,omitempty"` // the page concerned (0: none)
 }
 
 // ProblemKind classifies a Problem, so that programs (the validation
@@ -155,14 +153,14 @@ type Target struct {
 	Dir string
 	// Funcs are the recompute functions (beyond the built-ins) that an
 	// offline check registers in the bus it rebuilds.
-	Funcs map[string]semiring.Func
+	Funcs map[string]mmsb.RecomputeFunc
 }
 
 // Live returns a Target for a live mmsb.
 func Live(e *mmsb.Bus) Target { return Target{Engine: e} }
 
 // Offline returns a Target for the data directory dir on fs.
-func Offline(fs vfs.FS, dir string, funcs map[string]semiring.Func) Target {
+func Offline(fs vfs.FS, dir string, funcs map[string]mmsb.RecomputeFunc) Target {
 	if fs == nil {
 		fs = vfs.Default
 	}
@@ -233,7 +231,7 @@ func (r *reporter) add(p Problem) {
 	}
 }
 
-func (r *reporter) addf(kind ProblemKind, lsn base.LSN, page base.PageID, where, format string, args ...any) {
+func (r *reporter) addf(kind ProblemKind, lsn mmsb.LSN, page mmsb.PageID, where, format string, args ...any) {
 	r.add(Problem{Kind: kind, Where: where, What: fmt.Sprintf(format, args...), LSN: lsn, Page: page})
 }
 
@@ -291,8 +289,8 @@ func RunAll(ctx context.Context, t Target, o Options) ([]Report, error) {
 	return out, nil
 }
 
-func sortedIDs[T any](m map[base.PageID]T) []base.PageID {
-	ids := make([]base.PageID, 0, len(m))
+func sortedIDs[T any](m map[mmsb.PageID]T) []mmsb.PageID {
+	ids := make([]mmsb.PageID, 0, len(m))
 	for id := range m {
 		ids = append(ids, id)
 	}

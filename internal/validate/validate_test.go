@@ -10,10 +10,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/graph"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/tlog"
@@ -30,7 +27,7 @@ func testClock() func() int64 {
 	return func() int64 { t += 1000; return t }
 }
 
-func openBus(tb testing.TB, fs vfs.FS, funcs map[string]semiring.Func) *mmsb.Bus {
+func openBus(tb testing.TB, fs vfs.FS, funcs map[string]mmsb.RecomputeFunc) *mmsb.Bus {
 	tb.Helper()
 	e, err := mmsb.Open(busDir, &mmsb.Options{FS: fs, Clock: testClock(), Functions: funcs})
 	if err != nil {
@@ -39,14 +36,14 @@ func openBus(tb testing.TB, fs vfs.FS, funcs map[string]semiring.Func) *mmsb.Bus
 	return e
 }
 
-func f64Meta() []page.MetaEntry {
-	return []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}
+func f64Meta() []mmsb.MetaEntry {
+	return []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}
 }
 
 // populate builds a bus of n source pages (float64), chains of derived
 // pages (passthrough and f64.sum), a checkpoint in the middle, and rounds
 // of writes with propagation. It returns the source and derived page IDs.
-func populate(tb testing.TB, e *mmsb.Bus, n, rounds int) (src, derived []base.PageID) {
+func populate(tb testing.TB, e *mmsb.Bus, n, rounds int) (src, derived []mmsb.PageID) {
 	tb.Helper()
 	specs := make([]mmsb.PageSpec, n)
 	for i := range specs {
@@ -61,9 +58,9 @@ func populate(tb testing.TB, e *mmsb.Bus, n, rounds int) (src, derived []base.Pa
 		tb.Fatal(err)
 	}
 	for i, d := range derived {
-		fn, parents := "passthrough", []base.PageID{src[2*i]}
+		fn, parents := "passthrough", []mmsb.PageID{src[2*i]}
 		if i%2 == 1 {
-			fn, parents = "f64.sum", []base.PageID{src[2*i], src[2*i+1]}
+			fn, parents = "f64.sum", []mmsb.PageID{src[2*i], src[2*i+1]}
 		}
 		if err := e.Bind(ctx, d, fn, nil, parents); err != nil {
 			tb.Fatal(err)
@@ -155,7 +152,7 @@ func TestCleanBusPassesEveryValidator(t *testing.T) {
 func TestReportCapsAndStreams(t *testing.T) {
 	var streamed int
 	o := Options{MaxProblems: 2, OnProblem: func(Problem) { streamed++ }}
-	v := GraphView{Pages: map[base.PageID]int{}, Edges: []graph.Edge{{Parent: 1, Child: 2}, {Parent: 3, Child: 4}}}
+	v := GraphView{Pages: map[mmsb.PageID]int{}, Edges: []mmsb.Edge{{Parent: 1, Child: 2}, {Parent: 3, Child: 4}}}
 	rep := CheckGraphView(v, o)
 	if rep.Total != 4 || len(rep.Problems) != 2 || streamed != 4 {
 		t.Fatalf("total %d kept %d streamed %d, want 4/2/4", rep.Total, len(rep.Problems), streamed)
@@ -167,7 +164,7 @@ func TestReportCapsAndStreams(t *testing.T) {
 
 // rewriteCheckpoint rewrites the newest checkpoint with page id's first
 // byte changed (a well-framed but wrong checkpoint).
-func rewriteCheckpoint(t *testing.T, fs vfs.FS, id base.PageID) {
+func rewriteCheckpoint(t *testing.T, fs vfs.FS, id mmsb.PageID) {
 	t.Helper()
 	ckDir := fs.Join(busDir, "checkpoints")
 	list, err := checkpoint.List(fs, ckDir)
@@ -300,7 +297,7 @@ func TestIntegrityCatchesFlippedByte(t *testing.T) {
 }
 
 // appendRecord appends a hand-made record to the bus's log.
-func appendRecord(t *testing.T, fs vfs.FS, encode func([]byte) []byte, count uint32) base.LSN {
+func appendRecord(t *testing.T, fs vfs.FS, encode func([]byte) []byte, count uint32) mmsb.LSN {
 	t.Helper()
 	l, rep, err := tlog.Open(tlog.Options{FS: fs, Dir: fs.Join(busDir, "wal")}, 1<<62, func(*tlog.Record) error { return nil })
 	if err != nil {
@@ -363,21 +360,21 @@ func TestIntegrityLiveEpochs(t *testing.T) {
 }
 
 func TestGraphNegativeControls(t *testing.T) {
-	pages := map[base.PageID]int{1: 8, 2: 8, 3: 8, 4: 8}
+	pages := map[mmsb.PageID]int{1: 8, 2: 8, 3: 8, 4: 8}
 	has := func(n string) bool { return n == "passthrough" }
 	tests := []struct {
 		name string
 		v    GraphView
 		want string
 	}{
-		{"cycle", GraphView{Pages: pages, HasFunc: has, Edges: []graph.Edge{{Parent: 1, Child: 2}, {Parent: 2, Child: 3}, {Parent: 3, Child: 1}}}, "not acyclic"},
-		{"dangling edge", GraphView{Pages: pages, HasFunc: has, Edges: []graph.Edge{{Parent: 1, Child: 9}}}, "edge child 9 does not exist"},
-		{"unknown function", GraphView{Pages: pages, HasFunc: has, Edges: []graph.Edge{{Parent: 1, Child: 2}},
-			Bindings: map[base.PageID]mmsb.Binding{2: {Func: "nope", Parents: []base.PageID{1}}}}, `function "nope" is not registered`},
+		{"cycle", GraphView{Pages: pages, HasFunc: has, Edges: []mmsb.Edge{{Parent: 1, Child: 2}, {Parent: 2, Child: 3}, {Parent: 3, Child: 1}}}, "not acyclic"},
+		{"dangling edge", GraphView{Pages: pages, HasFunc: has, Edges: []mmsb.Edge{{Parent: 1, Child: 9}}}, "edge child 9 does not exist"},
+		{"unknown function", GraphView{Pages: pages, HasFunc: has, Edges: []mmsb.Edge{{Parent: 1, Child: 2}},
+			Bindings: map[mmsb.PageID]mmsb.Binding{2: {Func: "nope", Parents: []mmsb.PageID{1}}}}, `function "nope" is not registered`},
 		{"missing parent", GraphView{Pages: pages, HasFunc: has, Edges: nil,
-			Bindings: map[base.PageID]mmsb.Binding{2: {Func: "passthrough", Parents: []base.PageID{5}}}}, "parent 5 does not exist"},
-		{"edges differ from binding", GraphView{Pages: pages, HasFunc: has, Edges: []graph.Edge{{Parent: 1, Child: 2}, {Parent: 3, Child: 2}},
-			Bindings: map[base.PageID]mmsb.Binding{2: {Func: "passthrough", Parents: []base.PageID{1}}}}, "data edges into page 2"},
+			Bindings: map[mmsb.PageID]mmsb.Binding{2: {Func: "passthrough", Parents: []mmsb.PageID{5}}}}, "parent 5 does not exist"},
+		{"edges differ from binding", GraphView{Pages: pages, HasFunc: has, Edges: []mmsb.Edge{{Parent: 1, Child: 2}, {Parent: 3, Child: 2}},
+			Bindings: map[mmsb.PageID]mmsb.Binding{2: {Func: "passthrough", Parents: []mmsb.PageID{1}}}}, "data edges into page 2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -394,7 +391,7 @@ func TestGraphNegativeControls(t *testing.T) {
 
 func TestPurityNegativeControls(t *testing.T) {
 	calls := 0
-	funcs := map[string]semiring.Func{
+	funcs := map[string]mmsb.RecomputeFunc{
 		"counter": func(in [][]byte, _ []byte, out []byte) error { // impure: hidden state
 			calls++
 			out[0] = byte(calls)
@@ -414,7 +411,7 @@ func TestPurityNegativeControls(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, fn := range []string{"counter", "mutator", "panics", "passthrough"} {
-		if err := e.Bind(ctx, ids[i+1], fn, nil, []base.PageID{ids[0]}); err != nil {
+		if err := e.Bind(ctx, ids[i+1], fn, nil, []mmsb.PageID{ids[0]}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -440,7 +437,7 @@ func TestPurityCatchesInconsistentDerivedPage(t *testing.T) {
 		}
 		return nil
 	}
-	e := openBus(t, fs, map[string]semiring.Func{"f": double})
+	e := openBus(t, fs, map[string]mmsb.RecomputeFunc{"f": double})
 	ids, err := e.CreatePages(ctx, []mmsb.PageSpec{{Size: 4}, {Size: 4}})
 	if err != nil {
 		t.Fatal(err)
@@ -468,7 +465,7 @@ func TestPurityCatchesInconsistentDerivedPage(t *testing.T) {
 		}
 		return nil
 	}
-	e = openBus(t, fs, map[string]semiring.Func{"f": triple})
+	e = openBus(t, fs, map[string]mmsb.RecomputeFunc{"f": triple})
 	defer e.Close()
 	rep, err = Purity(ctx, Live(e), Options{})
 	requireProblem(t, rep, err, "different from its function")
@@ -567,7 +564,7 @@ func TestProvenanceValidator(t *testing.T) {
 
 	// Negative controls: answers that are off by one LSN, or that drop a
 	// derivation's parent, are caught.
-	offByOne := func(ctx context.Context, id base.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+	offByOne := func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
 		r, err := e.Provenance(ctx, id, off, n, 0)
 		if err == nil && r.Writes[0].LSN > 1 {
 			r.Writes[0].LSN--
@@ -576,7 +573,7 @@ func TestProvenanceValidator(t *testing.T) {
 	}
 	rep, err = checkProvenance(ctx, e, Options{Samples: -1, Seed: 7}, offByOne)
 	requireProblem(t, rep, err, "the log's last writer of the range is LSN")
-	dropParent := func(ctx context.Context, id base.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+	dropParent := func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
 		r, err := e.Provenance(ctx, id, off, n, 0)
 		if err == nil && len(r.Writes) > 2 {
 			r.Writes = r.Writes[:len(r.Writes)-1]

@@ -24,7 +24,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -61,7 +60,7 @@ const (
 	childLifetime = 60 * time.Second
 )
 
-func pageID(w, j int) base.PageID { return base.PageID(w*pagesPerWorker + j + 1) }
+func pageID(w, j int) mmsb.PageID { return mmsb.PageID(w*pagesPerWorker + j + 1) }
 
 // content is what batch s of worker w writes to its page j: s, w, j, then
 // bytes from a xorshift stream seeded by all three.
@@ -92,7 +91,7 @@ func batchSum(w int, s uint64) uint32 {
 	return c
 }
 
-func busOptions(mode tlog.SyncMode) *mmsb.Options {
+func busOptions(mode mmsb.SyncMode) *mmsb.Options {
 	return &mmsb.Options{Sync: mode, SegmentBytes: segmentBytes, CheckpointBytes: checkpointSize}
 }
 
@@ -111,7 +110,7 @@ func TestCrashChild(t *testing.T) {
 }
 
 func runChild(dir, syncName, seedText string) error {
-	mode, err := tlog.ParseSyncMode(syncName)
+	mode, err := mmsb.ParseSyncMode(syncName)
 	if err != nil {
 		return err
 	}
@@ -143,7 +142,7 @@ func runChild(dir, syncName, seedText string) error {
 		return err
 	}
 	workers := 1
-	if mode == tlog.SyncGroup {
+	if mode == mmsb.SyncGroup {
 		workers = maxWorkers
 	}
 	errc := make(chan error, workers+1)
@@ -234,7 +233,7 @@ func (a *ackFile) write(line string) error {
 type ack struct {
 	worker      int
 	seq         uint64
-	first, last base.LSN
+	first, last mmsb.LSN
 	sum         uint32
 }
 
@@ -281,7 +280,7 @@ type chain struct {
 // stats is the suite's summary.
 type stats struct {
 	iterations, kills, torn, checkpoints int
-	maxLSN                               base.LSN
+	maxLSN                               mmsb.LSN
 }
 
 func TestCrash(t *testing.T) {
@@ -302,9 +301,9 @@ func TestCrash(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		mode := tlog.SyncAlways
+		mode := mmsb.SyncAlways
 		if i%2 == 1 {
-			mode = tlog.SyncGroup
+			mode = mmsb.SyncGroup
 		}
 		delay := minKill + time.Duration(rng.Int64N(int64(maxKill-minKill)))
 		out, killed := runAndKill(t, ch.dir, mode, rng.Uint64(), delay)
@@ -327,7 +326,7 @@ func TestCrash(t *testing.T) {
 
 // runAndKill starts a child on dir and kills it with SIGKILL after delay. It
 // returns the child's output and whether the kill hit a running child.
-func runAndKill(t *testing.T, dir string, mode tlog.SyncMode, seed uint64, delay time.Duration) (string, bool) {
+func runAndKill(t *testing.T, dir string, mode mmsb.SyncMode, seed uint64, delay time.Duration) (string, bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=0")
 	cmd.Env = append(os.Environ(), envDir+"="+dir, envSync+"="+mode.String(), envSeed+"="+strconv.FormatUint(seed, 10))
@@ -389,7 +388,7 @@ func check(ch *chain, st *stats) error {
 		}
 		return nil // killed before Open made anything
 	}
-	e, err := mmsb.Open(dir, &mmsb.Options{Sync: tlog.SyncGroup, SegmentBytes: segmentBytes, CheckpointBytes: -1})
+	e, err := mmsb.Open(dir, &mmsb.Options{Sync: mmsb.SyncGroup, SegmentBytes: segmentBytes, CheckpointBytes: -1})
 	if err != nil {
 		return fmt.Errorf("reopen: %w", err)
 	}
@@ -453,7 +452,7 @@ func check(ch *chain, st *stats) error {
 				if err != nil {
 					return err
 				}
-				if want := a.first + base.LSN(j); info.LastLSN != want {
+				if want := a.first + mmsb.LSN(j); info.LastLSN != want {
 					return fmt.Errorf("worker %d page %d last written at LSN %d, acknowledged at %d", w, j, info.LastLSN, want)
 				}
 			}

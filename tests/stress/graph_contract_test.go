@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/validate"
 )
 
@@ -22,19 +21,19 @@ import (
 func TestDataEdgesMatchBindings(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		ops  func(ctx context.Context, e *mmsb.Bus, a, b, c base.PageID) error
+		ops  func(ctx context.Context, e *mmsb.Bus, a, b, c mmsb.PageID) error
 	}{
-		{"edge after bind", func(ctx context.Context, e *mmsb.Bus, a, b, c base.PageID) error {
-			if err := e.Bind(ctx, c, "passthrough", nil, []base.PageID{a}); err != nil {
+		{"edge after bind", func(ctx context.Context, e *mmsb.Bus, a, b, c mmsb.PageID) error {
+			if err := e.Bind(ctx, c, "passthrough", nil, []mmsb.PageID{a}); err != nil {
 				t.Fatalf("bind: %v", err)
 			}
-			return e.AddEdge(ctx, b, c, base.EdgeData)
+			return e.AddEdge(ctx, b, c, mmsb.EdgeData)
 		}},
-		{"bind after edge", func(ctx context.Context, e *mmsb.Bus, a, b, c base.PageID) error {
-			if err := e.AddEdge(ctx, b, c, base.EdgeData); err != nil {
+		{"bind after edge", func(ctx context.Context, e *mmsb.Bus, a, b, c mmsb.PageID) error {
+			if err := e.AddEdge(ctx, b, c, mmsb.EdgeData); err != nil {
 				t.Fatalf("add edge: %v", err)
 			}
-			return e.Bind(ctx, c, "passthrough", nil, []base.PageID{a})
+			return e.Bind(ctx, c, "passthrough", nil, []mmsb.PageID{a})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,9 +13,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/harness"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 const (
@@ -48,7 +46,7 @@ func settledRSS() int64 {
 // process's memory, so RSS measures the bus itself.
 func openDisk(t *testing.T) *mmsb.Bus {
 	t.Helper()
-	e, err := mmsb.Open(t.TempDir(), &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
+	e, err := mmsb.Open(t.TempDir(), &mmsb.Options{Sync: mmsb.SyncNone, CheckpointBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +54,9 @@ func openDisk(t *testing.T) *mmsb.Bus {
 }
 
 // createPages creates n pages of memPageSize bytes and returns their IDs.
-func createPages(t *testing.T, ctx context.Context, e *mmsb.Bus, n int) []base.PageID {
+func createPages(t *testing.T, ctx context.Context, e *mmsb.Bus, n int) []mmsb.PageID {
 	t.Helper()
-	ids := make([]base.PageID, 0, n)
+	ids := make([]mmsb.PageID, 0, n)
 	specs := make([]mmsb.PageSpec, 0, memChunk)
 	for len(ids) < n {
 		specs = specs[:0]
@@ -75,14 +73,14 @@ func createPages(t *testing.T, ctx context.Context, e *mmsb.Bus, n int) []base.P
 }
 
 // stamp returns the 16 bytes written into page id and their offset.
-func stamp(id base.PageID, dst *[16]byte) (off uint32) {
+func stamp(id mmsb.PageID, dst *[16]byte) (off uint32) {
 	binary.LittleEndian.PutUint64(dst[0:], uint64(id))
 	binary.LittleEndian.PutUint64(dst[8:], ^uint64(id))
 	return uint32(uint64(id) * 16 % (memPageSize - 16 + 1))
 }
 
 // writePages commits one 16-byte delta to every page of ids.
-func writePages(t *testing.T, ctx context.Context, e *mmsb.Bus, ids []base.PageID) {
+func writePages(t *testing.T, ctx context.Context, e *mmsb.Bus, ids []mmsb.PageID) {
 	t.Helper()
 	ds := make([]delta.Delta, 0, memWriteBatch)
 	runs := make([]delta.Run, memWriteBatch)
@@ -103,7 +101,7 @@ func writePages(t *testing.T, ctx context.Context, e *mmsb.Bus, ids []base.PageI
 
 // checkPages reads back every stride-th page and compares it with what
 // writePages wrote (the rest of the page must still be zero).
-func checkPages(t *testing.T, e *mmsb.Bus, ids []base.PageID, stride int) {
+func checkPages(t *testing.T, e *mmsb.Bus, ids []mmsb.PageID, stride int) {
 	t.Helper()
 	want := make([]byte, memPageSize)
 	var s [16]byte

@@ -15,9 +15,7 @@ import (
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/graph"
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/semiring"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/internal/validate"
 	"github.com/mmsb-go/mmsb/tick"
 )
@@ -65,13 +63,13 @@ var stFuncs = [...][]string{
 // code and the engine's graph can be compared with it.
 type stModel struct {
 	kinds []stKind             // by page ID - 1 (the pool)
-	edges []graph.Edge         // sorted (parent, child, type)
-	bound map[base.PageID]bool // derived pages
+	edges []mmsb.Edge          // sorted (parent, child, type)
+	bound map[mmsb.PageID]bool // derived pages
 	// parents of each binding, to know which Data edges a binding owns.
-	bindParents map[base.PageID][]base.PageID
+	bindParents map[mmsb.PageID][]mmsb.PageID
 }
 
-func edgeCmp(a, b graph.Edge) int {
+func edgeCmp(a, b mmsb.Edge) int {
 	switch {
 	case a.Parent != b.Parent:
 		return cmpU(uint64(a.Parent), uint64(b.Parent))
@@ -91,13 +89,13 @@ func cmpU(a, b uint64) int {
 	return 0
 }
 
-func (m *stModel) addEdge(ed graph.Edge) {
+func (m *stModel) addEdge(ed mmsb.Edge) {
 	if i, ok := slices.BinarySearchFunc(m.edges, ed, edgeCmp); !ok {
 		m.edges = slices.Insert(m.edges, i, ed)
 	}
 }
 
-func (m *stModel) removeEdge(ed graph.Edge) {
+func (m *stModel) removeEdge(ed mmsb.Edge) {
 	if i, ok := slices.BinarySearchFunc(m.edges, ed, edgeCmp); ok {
 		m.edges = slices.Delete(m.edges, i, i+1)
 	}
@@ -105,16 +103,16 @@ func (m *stModel) removeEdge(ed graph.Edge) {
 
 // reaches reports whether to is reachable from `from` over edges of any
 // type (the engine keeps the whole graph acyclic, not each type).
-func (m *stModel) reaches(from, to base.PageID) bool {
+func (m *stModel) reaches(from, to mmsb.PageID) bool {
 	if from == to {
 		return true
 	}
-	seen := map[base.PageID]bool{from: true}
-	stack := []base.PageID{from}
+	seen := map[mmsb.PageID]bool{from: true}
+	stack := []mmsb.PageID{from}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		i, _ := slices.BinarySearchFunc(m.edges, graph.Edge{Parent: n}, edgeCmp)
+		i, _ := slices.BinarySearchFunc(m.edges, mmsb.Edge{Parent: n}, edgeCmp)
 		for ; i < len(m.edges) && m.edges[i].Parent == n; i++ {
 			c := m.edges[i].Child
 			if c == to {
@@ -130,9 +128,9 @@ func (m *stModel) reaches(from, to base.PageID) bool {
 }
 
 // hasDataIn reports whether a page has incoming Data edges.
-func (m *stModel) hasDataIn(id base.PageID) bool {
+func (m *stModel) hasDataIn(id mmsb.PageID) bool {
 	for _, ed := range m.edges {
-		if ed.Child == id && ed.Type == base.EdgeData {
+		if ed.Child == id && ed.Type == mmsb.EdgeData {
 			return true
 		}
 	}
@@ -140,8 +138,8 @@ func (m *stModel) hasDataIn(id base.PageID) bool {
 }
 
 // ownedByBinding reports whether a Data edge belongs to its child's binding.
-func (m *stModel) ownedByBinding(ed graph.Edge) bool {
-	return ed.Type == base.EdgeData && slices.Contains(m.bindParents[ed.Child], ed.Parent)
+func (m *stModel) ownedByBinding(ed mmsb.Edge) bool {
+	return ed.Type == mmsb.EdgeData && slices.Contains(m.bindParents[ed.Child], ed.Parent)
 }
 
 // stConfig selects the injected violations of the control run.
@@ -205,7 +203,7 @@ func TestStabilityControl(t *testing.T) {
 		}
 	}
 	c, viol := runStability(t, stConfig{cycles: cycles, injectNaN: nan, injectUsr: usr})
-	sentinel := base.PageID(stPool + 1)
+	sentinel := mmsb.PageID(stPool + 1)
 	var sawNaN, sawUsr bool
 	for _, v := range viol {
 		switch {
@@ -233,7 +231,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 	var c stCounts
 	rng := rand.New(rand.NewPCG(*flagSeed, 0x737461626c65))
 	clock := int64(1_767_225_600_000_000_000)
-	e, err := mmsb.Open("", &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1,
+	e, err := mmsb.Open("", &mmsb.Options{Sync: mmsb.SyncNone, CheckpointBytes: -1,
 		Clock: func() int64 { clock += 1000; return clock }})
 	if err != nil {
 		t.Fatal(err)
@@ -248,20 +246,20 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 	// The pool, then one f64 sentinel page (ID stPool+1) that no workload
 	// operation touches: the control run writes its NaN there, where it
 	// cannot flow into a binding.
-	m := &stModel{bound: map[base.PageID]bool{}, bindParents: map[base.PageID][]base.PageID{}}
+	m := &stModel{bound: map[mmsb.PageID]bool{}, bindParents: map[mmsb.PageID][]mmsb.PageID{}}
 	var specs []mmsb.PageSpec
 	add := func(k stKind, n, size int) {
 		for i := 0; i < n; i++ {
 			m.kinds = append(m.kinds, k)
 			specs = append(specs, mmsb.PageSpec{Size: size,
-				Meta: []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte(k.String())}}})
+				Meta: []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte(k.String())}}})
 		}
 	}
 	add(kindF64, stF64Pages, stF64Size)
 	add(kindI64, stI64Pages, stI64Size)
 	add(kindBool, stBoolPages, stBoolSize)
 	specs = append(specs, mmsb.PageSpec{Size: stF64Size,
-		Meta: []page.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}})
+		Meta: []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}})
 	ids, err := e.CreatePages(ctx, specs)
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +267,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 	if ids[0] != 1 || ids[len(ids)-1] != stPool+1 {
 		t.Fatalf("created pages %d..%d, want 1..%d", ids[0], ids[len(ids)-1], stPool+1)
 	}
-	sentinel := base.PageID(stPool + 1)
+	sentinel := mmsb.PageID(stPool + 1)
 
 	// The invariant validator, every stCheck ticks, plus the control's
 	// user invariant (registered in both runs, so that both run the same
@@ -295,9 +293,9 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 		t.Fatal(err)
 	}
 
-	pick := func(k stKind) base.PageID {
+	pick := func(k stKind) mmsb.PageID {
 		for {
-			id := base.PageID(1 + rng.IntN(stPool))
+			id := mmsb.PageID(1 + rng.IntN(stPool))
 			if m.kinds[id-1] == k {
 				return id
 			}
@@ -309,8 +307,8 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 		if !slices.Equal(got, m.edges) {
 			t.Fatalf("cycle %d: engine has %d edges, the model %d: engine %v, model %v", cycle, len(got), len(m.edges), got, m.edges)
 		}
-		var bound []base.PageID
-		for id := base.PageID(1); id <= stPool; id++ {
+		var bound []mmsb.PageID
+		for id := mmsb.PageID(1); id <= stPool; id++ {
 			if m.bound[id] {
 				bound = append(bound, id)
 			}
@@ -320,7 +318,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 		}
 	}
 	// refused checks that a refused operation changed nothing.
-	refused := func(what string, err error, want error, lsn base.LSN, edges []graph.Edge) {
+	refused := func(what string, err error, want error, lsn mmsb.LSN, edges []mmsb.Edge) {
 		t.Helper()
 		if !errors.Is(err, want) {
 			t.Fatalf("cycle %d: %s: got %v, want %v", cycle, what, err, want)
@@ -340,8 +338,8 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 			lsn := e.LastLSN()
 			switch op := rng.IntN(10); {
 			case op < 3: // add an edge of a random type between random pages
-				ed := graph.Edge{Parent: base.PageID(1 + rng.IntN(stPool)), Child: base.PageID(1 + rng.IntN(stPool)),
-					Type: base.EdgeType(rng.IntN(base.NumEdgeTypes))}
+				ed := mmsb.Edge{Parent: mmsb.PageID(1 + rng.IntN(stPool)), Child: mmsb.PageID(1 + rng.IntN(stPool)),
+					Type: mmsb.EdgeType(rng.IntN(base.NumEdgeTypes))}
 				if len(m.edges) >= stMaxEdges {
 					continue
 				}
@@ -350,8 +348,8 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 				// reported by the graph validator (see TestDataEdgesMatchBindings):
 				// the workload adds raw Data edges only into pages that are
 				// not bound, and binds only pages without raw Data edges.
-				if ed.Type == base.EdgeData && m.bound[ed.Child] && !m.reaches(ed.Child, ed.Parent) {
-					ed.Type = base.EdgeControl
+				if ed.Type == mmsb.EdgeData && m.bound[ed.Child] && !m.reaches(ed.Child, ed.Parent) {
+					ed.Type = mmsb.EdgeControl
 				}
 				err := e.AddEdge(ctx, ed.Parent, ed.Child, ed.Type)
 				if m.reaches(ed.Child, ed.Parent) {
@@ -372,7 +370,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 				// Walk down from the child a few steps to make longer cycles.
 				tail := ed.Child
 				for k := rng.IntN(4); k > 0; k-- {
-					i, _ := slices.BinarySearchFunc(m.edges, graph.Edge{Parent: tail}, edgeCmp)
+					i, _ := slices.BinarySearchFunc(m.edges, mmsb.Edge{Parent: tail}, edgeCmp)
 					j := i
 					for j < len(m.edges) && m.edges[j].Parent == tail {
 						j++
@@ -382,7 +380,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 					}
 					tail = m.edges[i+rng.IntN(j-i)].Child
 				}
-				back := base.EdgeType(rng.IntN(base.NumEdgeTypes))
+				back := mmsb.EdgeType(rng.IntN(base.NumEdgeTypes))
 				err := e.AddEdge(ctx, tail, ed.Parent, back)
 				refused(fmt.Sprintf("back edge %d -> %d (%v)", tail, ed.Parent, back), err, mmsb.ErrCycle, lsn, m.edges)
 				var ce *graph.CycleError
@@ -410,7 +408,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 				if len(m.bound) >= stMaxBound {
 					continue
 				}
-				child := base.PageID(1 + rng.IntN(stPool))
+				child := mmsb.PageID(1 + rng.IntN(stPool))
 				if m.bound[child] || m.hasDataIn(child) {
 					continue
 				}
@@ -420,7 +418,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 				if fn != "passthrough" {
 					np = 1 + rng.IntN(3)
 				}
-				var parents []base.PageID
+				var parents []mmsb.PageID
 				for len(parents) < np {
 					if p := pick(k); p != child && !slices.Contains(parents, p) {
 						parents = append(parents, p)
@@ -443,19 +441,19 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 				m.bound[child] = true
 				m.bindParents[child] = parents
 				for _, p := range parents {
-					m.addEdge(graph.Edge{Parent: p, Child: child, Type: base.EdgeData})
+					m.addEdge(mmsb.Edge{Parent: p, Child: child, Type: mmsb.EdgeData})
 				}
 				c.binds++
 			default: // unbind a random derived page, or clear a page's flags
 				if len(m.bound) == 0 || len(m.bound) < stMaxBound/2 && rng.IntN(2) == 0 {
-					id := base.PageID(1 + rng.IntN(stPool))
+					id := mmsb.PageID(1 + rng.IntN(stPool))
 					if err := e.ClearFlags(ctx, id, mmsb.FlagStale|mmsb.FlagSyncPending|mmsb.FlagIRInvalid); err != nil {
 						t.Fatalf("cycle %d: clear flags of %d: %v", cycle, id, err)
 					}
 					c.flagClears++
 					continue
 				}
-				child := base.PageID(1 + rng.IntN(stPool))
+				child := mmsb.PageID(1 + rng.IntN(stPool))
 				for !m.bound[child] {
 					child = child%stPool + 1
 				}
@@ -463,7 +461,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 					t.Fatalf("cycle %d: unbind %d: %v", cycle, child, err)
 				}
 				for _, p := range m.bindParents[child] {
-					m.removeEdge(graph.Edge{Parent: p, Child: child, Type: base.EdgeData})
+					m.removeEdge(mmsb.Edge{Parent: p, Child: child, Type: mmsb.EdgeData})
 				}
 				delete(m.bound, child)
 				delete(m.bindParents, child)
@@ -476,7 +474,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 		// must reject alone.
 		ds = ds[:0]
 		for n := 1 + rng.IntN(24); n > 0; n-- {
-			id := base.PageID(1 + rng.IntN(stPool))
+			id := mmsb.PageID(1 + rng.IntN(stPool))
 			if m.bound[id] {
 				continue
 			}
@@ -484,7 +482,7 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 		}
 		invalid := 0
 		if rng.IntN(10) == 0 {
-			bad := stDelta(rng, base.PageID(1+rng.IntN(stPool)), kindI64)
+			bad := stDelta(rng, mmsb.PageID(1+rng.IntN(stPool)), kindI64)
 			if rng.IntN(2) == 0 {
 				bad.Runs[0].Offset = uint32(stF64Size + rng.IntN(64)) // past every pool page
 			} else {
@@ -596,7 +594,7 @@ func stParams(fn string, np int) []byte {
 
 // stDelta is a random valid write for a page of kind k: whole elements of
 // finite values (or 0/1 bytes for bool pages).
-func stDelta(rng *rand.Rand, id base.PageID, k stKind) delta.Delta {
+func stDelta(rng *rand.Rand, id mmsb.PageID, k stKind) delta.Delta {
 	var data []byte
 	var off int
 	switch k {

@@ -17,8 +17,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // The throughput workload: the seed's benchmark 5 at full size.
@@ -55,7 +53,7 @@ func (g *tpGen) next(n int) []delta.Delta {
 		binary.LittleEndian.PutUint64(b[0:], g.rng.Uint64())
 		binary.LittleEndian.PutUint64(b[8:], g.rng.Uint64())
 		g.runs[i] = delta.Run{Offset: uint32(g.rng.IntN(tpPageSize - tpRunLen + 1)), Data: b}
-		g.ds[i] = delta.Delta{Page: base.PageID(1 + g.rng.IntN(tpPages)), Runs: g.runs[i : i+1]}
+		g.ds[i] = delta.Delta{Page: mmsb.PageID(1 + g.rng.IntN(tpPages)), Runs: g.runs[i : i+1]}
 	}
 	return g.ds[:n]
 }
@@ -83,7 +81,7 @@ func buildModel(seed uint64, count int) *tpModel {
 	return m
 }
 
-func (m *tpModel) page(id base.PageID) []byte {
+func (m *tpModel) page(id mmsb.PageID) []byte {
 	i := int(id) - 1
 	return m.pages[i*tpPageSize : (i+1)*tpPageSize]
 }
@@ -99,7 +97,7 @@ func (m *tpModel) hash() uint64 {
 		binary.LittleEndian.PutUint64(hdr[8:], tpPageSize)
 		binary.LittleEndian.PutUint64(hdr[16:], m.epochs[i])
 		h.Write(hdr[:])
-		h.Write(m.page(base.PageID(i + 1)))
+		h.Write(m.page(mmsb.PageID(i + 1)))
 	}
 	return h.Sum64()
 }
@@ -141,7 +139,7 @@ type tpResult struct {
 
 func runThroughput(t *testing.T, ctx context.Context, seed uint64, workers, count int, model *tpModel, want uint64) tpResult {
 	t.Helper()
-	e, err := mmsb.Open("", &mmsb.Options{Sync: tlog.SyncNone, Workers: workers, CheckpointBytes: -1})
+	e, err := mmsb.Open("", &mmsb.Options{Sync: mmsb.SyncNone, Workers: workers, CheckpointBytes: -1})
 	if err != nil {
 		t.Fatalf("workers %d: open: %v", workers, err)
 	}
@@ -177,8 +175,8 @@ func runThroughput(t *testing.T, ctx context.Context, seed uint64, workers, coun
 	// says where (and does not rely on the hash definition).
 	var buf []byte
 	bad := 0
-	for id := base.PageID(1); id <= tpPages; id++ {
-		var ep base.Epoch
+	for id := mmsb.PageID(1); id <= tpPages; id++ {
+		var ep mmsb.Epoch
 		buf, ep, err = e.ReadPage(id, buf[:0])
 		if err != nil {
 			t.Fatalf("workers %d: read page %d: %v", workers, id, err)
@@ -194,7 +192,7 @@ func runThroughput(t *testing.T, ctx context.Context, seed uint64, workers, coun
 	if bad > 0 {
 		t.Errorf("workers %d: %d of %d pages differ from the serial reference", workers, bad, tpPages)
 	}
-	if got, want := e.LastLSN(), base.LSN(tpPages+count); got != want {
+	if got, want := e.LastLSN(), mmsb.LSN(tpPages+count); got != want {
 		t.Errorf("workers %d: last LSN %d, want %d (one per create and per delta)", workers, got, want)
 	}
 
