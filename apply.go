@@ -148,33 +148,85 @@ func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending Epoch) (page.Sl
 	return sl, nil
 }
 
-// applyDelta applies a validated delta at lsn. Caller holds e.mu.
+// Applying a validated, logged delta is the one way page bytes change, in
+// every path: live commits (serial or parallel), recovery and replay, and
+// propagation. applyDelta is that path for one delta; applyBatch runs it
+// over a batch, splitting it in two halves only when the apply workers
+// share a large batch: applyToPage touches nothing but the delta's own page
+// slot, so workers run it on disjoint pages, and noteApplied, which writes
+// the shared history ring and dirty set, runs after them in LSN order.
+
+// applyDelta applies a validated delta at lsn: copy-on-write for a running
+// checkpoint, bytes, epoch, last-write LSN, the delta's stamps, history and
+// dirty marking. Caller holds e.mu.
 func (e *Bus) applyDelta(sl page.Slot, d *delta.Delta, lsn LSN, t int64, derived bool) {
 	if e.cow != nil {
 		e.cowSave(d.Page)
 	}
-	delta.Apply(d, e.store.Bytes(sl))
-	e.finishDelta(sl, d, lsn, t)
-	e.histDelta(lsn, d, derived)
+	e.applyToPage(sl, d, lsn, t)
+	e.noteApplied(lsn, d, derived)
 }
 
-// finishDelta does the bookkeeping of an applied delta: epoch, last-write
-// LSN, dirty tracking. The history entry is written separately (histDelta).
-func (e *Bus) finishDelta(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
+// applyDerived applies a derived delta computed from reads (the parents and
+// their LSNs), as propagation and the replay of an OpDerived do.
+func (e *Bus) applyDerived(sl page.Slot, d *delta.Delta, reads []record.ParentRead, lsn LSN, t int64) {
+	e.setDerivedReads(d.Page, reads, lsn)
+	e.applyDelta(sl, d, lsn, t, true)
+}
+
+// setFlags replaces page id's flags at lsn (propagation raising them, an
+// OpSetFlags replayed, ClearFlags).
+func (e *Bus) setFlags(id PageID, flags uint8, lsn LSN, t int64) {
+	e.cowSave(id)
+	if flags == 0 {
+		delete(e.flags, id)
+	} else {
+		e.flags[id] = flags
+	}
+	e.recordHist(lsn, id, t)
+}
+
+// applyBatch applies validated deltas with LSNs from first. Caller holds
+// e.mu.
+func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64, derived bool) {
+	if e.applier.workers <= 1 || len(ds) < parallelMin {
+		for i := range ds {
+			e.applyDelta(slots[i], &ds[i], first+LSN(i), t, derived)
+		}
+		return
+	}
+	if e.cow != nil {
+		for i := range ds {
+			e.cowSave(ds[i].Page)
+		}
+	}
+	e.applier.apply(e, ds, slots, first, t) // applyToPage, sharded by page
+	for i := range ds {
+		e.noteApplied(first+LSN(i), &ds[i], derived)
+	}
+}
+
+// applyToPage writes a delta's bytes into its page and stamps the page
+// (epoch + 1, last-write LSN) and the delta (LSN, Epoch, Time). It touches
+// only the delta's page slot, so the apply workers run it concurrently on
+// distinct pages.
+func (e *Bus) applyToPage(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
+	delta.Apply(d, e.store.Bytes(sl))
 	ep := e.store.Epoch(sl) + 1
 	e.store.SetEpoch(sl, ep)
 	e.store.SetLastLSN(sl, lsn)
 	d.LSN, d.Epoch, d.Time = lsn, ep, t
-	if e.graphHasEdges {
-		e.markDirty(d.Page)
-	}
 }
 
-// histDelta records a delta in the write-history ring.
-func (e *Bus) histDelta(lsn LSN, d *delta.Delta, derived bool) {
+// noteApplied records an applied delta in the write-history ring and marks
+// its page dirty for propagation.
+func (e *Bus) noteApplied(lsn LSN, d *delta.Delta, derived bool) {
 	if e.hist != nil {
 		lo, hi := deltaBounds(d)
 		e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: d.Page, Lo: lo, hi: histHi(hi, derived)}
+	}
+	if e.graphHasEdges {
+		e.markDirty(d.Page)
 	}
 }
 
@@ -259,9 +311,10 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 			return err
 		}
 		if op.Kind == record.OpDerived {
-			e.setDerivedReads(op.Delta.Page, op.Reads, lsn)
+			e.applyDerived(sl, &op.Delta, op.Reads, lsn, t)
+		} else {
+			e.applyDelta(sl, &op.Delta, lsn, t, false)
 		}
-		e.applyDelta(sl, &op.Delta, lsn, t, op.Kind == record.OpDerived)
 	case record.OpCreatePage:
 		if err := e.checkCreate(op.Page, op.Size, op.Location, op.Meta); err != nil {
 			return err
@@ -342,13 +395,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 		if _, ok := e.store.Lookup(op.Page); !ok {
 			return fmt.Errorf("%w: page %d", ErrPageNotFound, op.Page)
 		}
-		e.cowSave(op.Page)
-		if op.Flags == 0 {
-			delete(e.flags, op.Page)
-		} else {
-			e.flags[op.Page] = op.Flags
-		}
-		e.recordHist(lsn, op.Page, t)
+		e.setFlags(op.Page, op.Flags, lsn, t)
 	default:
 		return fmt.Errorf("%w: unknown op %v", ErrCorruption, op.Kind)
 	}
@@ -544,16 +591,9 @@ func (e *Bus) applyDeltaRun(ops []record.Op, first LSN, t int64) (int, error) {
 			return k, err
 		}
 		slots[k] = sl
-		if e.cow != nil {
-			e.cowSave(ops[k].Delta.Page)
-		}
 	}
 	for k := range ops {
-		lsn := first + LSN(k)
-		d := &ops[k].Delta
-		delta.Apply(d, e.store.Bytes(slots[k]))
-		e.finishDelta(slots[k], d, lsn, t)
-		e.histDelta(lsn, d, false)
+		e.applyDelta(slots[k], &ops[k].Delta, first+LSN(k), t, false)
 	}
 	e.lastLSN = first + LSN(len(ops)) - 1
 	e.lastTime = t

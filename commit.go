@@ -109,13 +109,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
-	if e.cow != nil {
-		// A checkpoint is being written: save the images it still needs.
-		for i := range ds {
-			e.cowSave(ds[i].Page)
-		}
-	}
-	e.applyBatch(ds, slots, first, now)
+	e.applyBatch(ds, slots, first, now, false)
 	last := first + LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
 	if invariants.Enabled {
@@ -135,11 +129,8 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
 	}
 	slots := e.slots[:len(ds)]
-	first := e.lastLSN + 1
-	// Only the newest len(hist) entries of a batch survive in the ring.
-	histFrom := len(ds) - len(e.hist)
 	if e.applier.workers > 1 && len(ds) >= parallelMin && !anyCheckEpoch(ds) {
-		return e.applier.checkAndEncode(e, buf, ds, slots, first, histFrom)
+		return e.applier.checkAndEncode(e, buf, ds, slots)
 	}
 	// Pass 1 only looks the pages up: a short loop body lets the CPU keep
 	// many independent cache misses (one per random page) in flight, which
@@ -164,9 +155,6 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 		}
 		slots[i] = sl
 		buf = record.AppendDelta(buf, d)
-		if i >= histFrom {
-			e.histDelta(first+LSN(i), d, false)
-		}
 	}
 	return buf, slots, nil
 }
@@ -210,23 +198,6 @@ func (e *Bus) batchEpochCounts(prefix []delta.Delta) map[PageID]Epoch {
 		m[prefix[i].Page]++
 	}
 	return m
-}
-
-// applyBatch applies validated, logged deltas with LSNs from first.
-func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, now int64) {
-	if e.applier.workers > 1 && len(ds) >= parallelMin {
-		e.applier.apply(e, ds, slots, first, now)
-		if e.graphHasEdges {
-			for i := range ds {
-				e.markDirty(ds[i].Page)
-			}
-		}
-		return
-	}
-	for i := range ds {
-		delta.Apply(&ds[i], e.store.Bytes(slots[i]))
-		e.finishDelta(slots[i], &ds[i], first+LSN(i), now)
-	}
 }
 
 // appendLocked appends a record holding n operations. Caller holds e.mu.

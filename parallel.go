@@ -63,12 +63,11 @@ type parallelApplier struct {
 	// The current job's arguments, set before seq is bumped (the atomic
 	// orders these writes before the helpers' reads). Fields rather than a
 	// closure, so that a commit allocates nothing.
-	e        *Bus
-	ds       []delta.Delta
-	slots    []page.Slot
-	first    LSN
-	now      int64
-	histFrom int
+	e     *Bus
+	ds    []delta.Delta
+	slots []page.Slot
+	first LSN
+	now   int64
 
 	chunkBufs [][]byte // check+encode output per chunk
 	chunkErrs []error
@@ -205,8 +204,8 @@ func (p *parallelApplier) work() {
 	}
 }
 
-func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, slots []page.Slot, first LSN, histFrom int) ([]byte, []page.Slot, error) {
-	p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
+func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, slots []page.Slot) ([]byte, []page.Slot, error) {
+	p.e, p.ds, p.slots = e, ds, slots
 	chunks := (len(ds) + chunkDeltas - 1) / chunkDeltas
 	for len(p.chunkBufs) < chunks {
 		p.chunkBufs = append(p.chunkBufs, nil)
@@ -238,10 +237,6 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 		}
 		p.slots[i] = sl
 		b = record.AppendDelta(b, &ds[i])
-		if i >= p.histFrom {
-			// Chunks are disjoint: each ring entry has one writer.
-			e.histDelta(p.first+LSN(i), &ds[i], false)
-		}
 	}
 	p.chunkBufs[c] = b
 }
@@ -263,14 +258,7 @@ func (p *parallelApplier) apply(e *Bus, ds []delta.Delta, slots []page.Slot, fir
 func (p *parallelApplier) applyShard(s int) {
 	e, ds := p.e, p.ds
 	for _, i := range p.shardIdx[s] {
-		sl := p.slots[i]
-		d := &ds[i]
-		delta.Apply(d, e.store.Bytes(sl))
-		lsn := p.first + LSN(i)
-		ep := e.store.Epoch(sl) + 1
-		e.store.SetEpoch(sl, ep)
-		e.store.SetLastLSN(sl, lsn)
-		d.LSN, d.Epoch, d.Time = lsn, ep, p.now
+		e.applyToPage(p.slots[i], &ds[i], p.first+LSN(i), p.now)
 	}
 }
 

@@ -230,9 +230,9 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.mu.Unlock()
 		return err
 	}
-	// Apply exactly what applyOp does for OpDerived and OpSetFlags, so that
-	// replay reaches the same state.
-	// The dirty set is cleared below, so finishDelta need not mark the
+	// Apply through the functions applyOp uses for OpDerived and OpSetFlags,
+	// so that replay reaches the same state.
+	// The dirty set is cleared below, so applyDelta need not mark the
 	// derived pages dirty: turning graphHasEdges off for the loop saves a
 	// map insert per written page. (It only gates dirty tracking.)
 	hadEdges := e.graphHasEdges
@@ -240,20 +240,13 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	for i := range p.outs {
 		o := &p.outs[i]
 		lsn := first + LSN(i)
-		e.setDerivedReads(o.page, p.reads[o.readsLo:o.readsHi], lsn)
-		e.applyDelta(o.slot, &o.d, lsn, now, true)
+		e.applyDerived(o.slot, &o.d, p.reads[o.readsLo:o.readsHi], lsn, now)
 		r.Writes = append(r.Writes, PageWrite{Page: o.page, LSN: lsn, Epoch: o.d.Epoch})
 	}
 	e.graphHasEdges = hadEdges
 	for j, f := range p.flagOps {
 		lsn := first + LSN(len(p.outs)+j)
-		e.cowSave(f.page)
-		if f.flags == 0 {
-			delete(e.flags, f.page)
-		} else {
-			e.flags[f.page] = f.flags
-		}
-		e.recordHist(lsn, f.page, now)
+		e.setFlags(f.page, f.flags, lsn, now)
 		r.Flags = append(r.Flags, FlagRaise{Page: f.page, LSN: lsn, Raised: f.flags &^ f.old, Flags: f.flags})
 	}
 	last := first + LSN(n) - 1
