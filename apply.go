@@ -110,25 +110,36 @@ func (e *Bus) ValidateBatch(ds []delta.Delta, reject func(i int, err error)) (in
 	if e.closed {
 		return 0, ErrClosed
 	}
-	var pending map[PageID]Epoch // only CheckEpoch deltas need it
-	accepted := 0
+	// pending counts accepted deltas per page; built only once a CheckEpoch
+	// delta needs it (most batches have none), from the accepted prefix.
+	var pending map[PageID]Epoch
+	var rejected []int
 	for i := range ds {
 		d := &ds[i]
 		var p Epoch
-		if d.CheckEpoch && pending != nil {
+		if d.CheckEpoch {
+			if pending == nil {
+				pending = map[PageID]Epoch{}
+				for j, r := 0, 0; j < i; j++ {
+					if r < len(rejected) && rejected[r] == j {
+						r++
+						continue
+					}
+					pending[ds[j].Page]++
+				}
+			}
 			p = pending[d.Page]
 		}
 		if _, err := e.checkDelta(d, p); err != nil {
 			reject(i, err)
+			rejected = append(rejected, i)
 			continue
 		}
-		if pending == nil {
-			pending = map[PageID]Epoch{}
+		if pending != nil {
+			pending[d.Page]++
 		}
-		pending[d.Page]++
-		accepted++
 	}
-	return accepted, nil
+	return len(ds) - len(rejected), nil
 }
 
 // checkDeltaAt is checkDelta with the page's slot already looked up (noSlot:
@@ -150,11 +161,14 @@ func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending Epoch) (page.Sl
 
 // Applying a validated, logged delta is the one way page bytes change, in
 // every path: live commits (serial or parallel), recovery and replay, and
-// propagation. applyDelta is that path for one delta; applyBatch runs it
-// over a batch, splitting it in two halves only when the apply workers
-// share a large batch: applyToPage touches nothing but the delta's own page
-// slot, so workers run it on disjoint pages, and noteApplied, which writes
-// the shared history ring and dirty set, runs after them in LSN order.
+// propagation. It has three steps: cowSave (keep the page's image for a
+// running checkpoint), applyToPage (bytes and stamps) and noteApplied
+// (history ring, dirty set). applyDelta runs them for one delta; applyBatch
+// runs each step over the whole batch before the next: applyToPage touches
+// nothing but the delta's own page slot, so the apply workers can share a
+// large batch on disjoint pages, and a tight loop of it alone keeps many
+// page cache misses in flight (interleaving the bookkeeping cost 15% of
+// commit throughput on BenchmarkCommitMemory).
 
 // applyDelta applies a validated delta at lsn: copy-on-write for a running
 // checkpoint, bytes, epoch, last-write LSN, the delta's stamps, history and
@@ -189,18 +203,18 @@ func (e *Bus) setFlags(id PageID, flags uint8, lsn LSN, t int64) {
 // applyBatch applies validated deltas with LSNs from first. Caller holds
 // e.mu.
 func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64, derived bool) {
-	if e.applier.workers <= 1 || len(ds) < parallelMin {
-		for i := range ds {
-			e.applyDelta(slots[i], &ds[i], first+LSN(i), t, derived)
-		}
-		return
-	}
 	if e.cow != nil {
 		for i := range ds {
 			e.cowSave(ds[i].Page)
 		}
 	}
-	e.applier.apply(e, ds, slots, first, t) // applyToPage, sharded by page
+	if e.applier.workers > 1 && len(ds) >= parallelMin {
+		e.applier.apply(e, ds, slots, first, t) // applyToPage, sharded by page
+	} else {
+		for i := range ds {
+			e.applyToPage(slots[i], &ds[i], first+LSN(i), t)
+		}
+	}
 	for i := range ds {
 		e.noteApplied(first+LSN(i), &ds[i], derived)
 	}
@@ -592,9 +606,15 @@ func (e *Bus) applyDeltaRun(ops []record.Op, first LSN, t int64) (int, error) {
 		}
 		slots[k] = sl
 	}
+	// applyBatch takes a []delta.Delta: copy the deltas' headers (their
+	// bytes stay in the record) into a reused slice.
+	ds := e.replayDeltas[:0]
 	for k := range ops {
-		e.applyDelta(slots[k], &ops[k].Delta, first+LSN(k), t, false)
+		ds = append(ds, ops[k].Delta)
 	}
+	e.replayDeltas = ds
+	e.applyBatch(ds, slots, first, t, false)
+	clear(ds) // drop references to the record's payload
 	e.lastLSN = first + LSN(len(ops)) - 1
 	e.lastTime = t
 	return 0, nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
@@ -173,10 +174,11 @@ type Bus struct {
 	commits       []commitStamp // commit-time ring, indexed by commit count & mask
 	commitCount   uint64
 	derivedReads  map[PageID]*Derivation
-	replayOps     []record.Op // decode buffer of recovery and replay
-	sink          int         // keeps cache-warming loads from being optimised away
-	replayedFrom  string      // detached replays: the checkpoint the replay started from
-	cow           *cowState   // copy-on-write state of a running checkpoint (nil: none)
+	replayOps     []record.Op   // decode buffer of recovery and replay
+	replayDeltas  []delta.Delta // the delta runs of replayOps, for applyBatch
+	sink          int           // keeps cache-warming loads from being optimised away
+	replayedFrom  string        // detached replays: the checkpoint the replay started from
+	cow           *cowState     // copy-on-write state of a running checkpoint (nil: none)
 
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
 }

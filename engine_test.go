@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -340,5 +341,39 @@ func TestVerifyReplayNamesItsStart(t *testing.T) {
 	fromCkpt, err := e.VerifyReplay(ctx, true)
 	if err != nil || !fromCkpt.Equal() || fromCkpt.FromCheckpoint == "" {
 		t.Fatalf("from the newest checkpoint: %v %+v", err, fromCkpt)
+	}
+}
+
+// TestValidateBatchCountsOnlyAcceptedDeltas: a CheckEpoch delta is checked
+// against the page's epoch plus the accepted deltas before it in the batch;
+// a rejected delta to the same page does not count.
+func TestValidateBatchCountsOnlyAcceptedDeltas(t *testing.T) {
+	e := openMem(t, nil)
+	ids := mustCreate(t, e, 1, 8)
+	a := ids[0]
+	if _, err := e.Commit(ctx, []delta.Delta{w(a, 0, "x")}); err != nil { // epoch 1
+		t.Fatal(err)
+	}
+	expect := func(ep Epoch) delta.Delta {
+		d := w(a, 0, "y")
+		d.CheckEpoch, d.ExpectEpoch = true, ep
+		return d
+	}
+	ds := []delta.Delta{
+		w(a, 0, "a"),       // accepted: epoch 2 once committed
+		w(a, 7, "toolong"), // rejected: out of range
+		expect(2),          // accepted: 1 + one accepted delta before it
+		expect(2),          // rejected: the previous one makes it 3
+	}
+	var got []int
+	n, err := e.ValidateBatch(ds, func(i int, err error) { got = append(got, i) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || !slices.Equal(got, []int{1, 3}) {
+		t.Fatalf("accepted %d, rejected %v; want 2 accepted, [1 3] rejected", n, got)
+	}
+	if _, err := e.Commit(ctx, []delta.Delta{ds[0], ds[2]}); err != nil {
+		t.Fatalf("committing the accepted deltas: %v", err)
 	}
 }
