@@ -262,12 +262,15 @@ func Open(dir string, o *Options) (*Bus, error) {
 		return nil, fmt.Errorf("mmsb: open %s: %w", e.dir, err)
 	}
 	e.lock = lk
+	// Recovery applies logged delta runs through applyBatch, so the apply
+	// workers exist before it (and replay uses them too).
+	e.applier = newParallelApplier(opts.Workers)
 	if err := e.recover(); err != nil {
+		e.applier.close()
 		e.store.Close()
 		lk.Close()
 		return nil, err
 	}
-	e.applier = newParallelApplier(opts.Workers)
 	e.recovery.Duration = time.Since(start)
 	e.lastCkptTime.Store(time.Now().UnixNano())
 	return e, nil
