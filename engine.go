@@ -180,6 +180,8 @@ type Bus struct {
 	replayedFrom  string        // detached replays: the checkpoint the replay started from
 	cow           *cowState     // copy-on-write state of a running checkpoint (nil: none)
 
+	provCache *provCache // decoded log operations recently used by provenance queries
+
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
 }
 
@@ -228,6 +230,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 		nextID:       1,
 		funcs:        map[string]RecomputeFunc{},
 		derivedReads: map[PageID]*Derivation{},
+		provCache:    newProvCache(),
 	}
 	if opts.HistoryEntries > 0 {
 		n := 1

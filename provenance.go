@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"sync"
-	"weak"
 
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/delta"
@@ -129,7 +127,7 @@ func (e *Bus) ProvenanceWith(ctx context.Context, id PageID, off, n int, o Prove
 	if depth == 0 {
 		depth = DefaultProvenanceDepth
 	}
-	q := &provQuery{e: e, details: !o.NoLogDetails, depth: depth, cache: cacheFor(e), seen: map[LSN]int{}}
+	q := &provQuery{e: e, details: !o.NoLogDetails, depth: depth, cache: e.provCache, seen: map[LSN]int{}}
 	res := &ProvenanceResult{Page: id, Off: off, N: n}
 	q.res = res
 	root, err := q.root(ctx, id, uint32(off), uint32(off+n))
@@ -613,7 +611,8 @@ scan:
 	return w, nil
 }
 
-// provCache is a small LRU of decoded log operations, one per engine.
+// provCache is a small LRU of decoded log operations, one per bus
+// (Bus.provCache), shared by its provenance queries.
 type provCache struct {
 	mu    sync.Mutex
 	items map[LSN]*provCacheItem
@@ -670,21 +669,4 @@ func (c *provCache) put(oi *opInfo) {
 		c.unlink(old)
 		delete(c.items, old.oi.lsn)
 	}
-}
-
-// provCaches maps each engine (weakly, so that a dropped engine and its
-// cache are collected) to its provenance cache. It lives outside Bus so
-// that provenance adds no field to the core struct.
-var provCaches sync.Map // weak.Pointer[Bus] -> *provCache
-
-func cacheFor(e *Bus) *provCache {
-	key := weak.Make(e)
-	if c, ok := provCaches.Load(key); ok {
-		return c.(*provCache)
-	}
-	c, loaded := provCaches.LoadOrStore(key, newProvCache())
-	if !loaded {
-		runtime.AddCleanup(e, func(k weak.Pointer[Bus]) { provCaches.Delete(k) }, key)
-	}
-	return c.(*provCache)
 }
