@@ -104,7 +104,7 @@ func (e *Bus) checkDelta(d *delta.Delta, pending Epoch) (page.Slot, error) {
 //
 // The tick orchestrator uses it to reject bad submissions one by one instead
 // of failing a whole tick.
-func (e *Bus) ValidateBatch(ds []delta.Delta, reject func(i int, err error)) (int, error) {
+func (e *Bus) ValidateBatch(ds []Delta, reject func(i int, err error)) (int, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed {

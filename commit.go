@@ -37,7 +37,7 @@ type PageSpec struct {
 //
 // Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
 // reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed.
-func (e *Bus) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, error) {
+func (e *Bus) Commit(ctx context.Context, ds []Delta) (CommitInfo, error) {
 	info, t, err := e.commitDeltas(ctx, ds)
 	if err != nil {
 		return info, err
@@ -51,7 +51,7 @@ func (e *Bus) Commit(ctx context.Context, ds []delta.Delta) (CommitInfo, error) 
 // requested in the background. Call WaitDurable(ctx, info.LastLSN) before
 // treating it as acknowledged. Keeping a few batches in flight lets one
 // goroutine overlap building the next batch with the fsync of the last.
-func (e *Bus) CommitAsync(ctx context.Context, ds []delta.Delta) (CommitInfo, error) {
+func (e *Bus) CommitAsync(ctx context.Context, ds []Delta) (CommitInfo, error) {
 	info, _, err := e.commitDeltas(ctx, ds)
 	if err != nil {
 		return info, err

@@ -123,7 +123,10 @@ type Binding struct {
 	Parents []PageID
 }
 
-// Bus is an open bus.
+// Bus is an open MMSB bus: the pages, the dependency graph and bindings,
+// and the transaction log that records every change to them. Open or
+// Replay returns one; Close releases it. Its methods are safe for
+// concurrent use.
 type Bus struct {
 	opts   Options
 	fs     vfs.FS
