@@ -394,7 +394,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 		e.graphHasEdges = e.graph.NumEdges() > 0
 		e.recordHist(lsn, 0, t)
 	case record.OpBind:
-		if err := e.checkBind(op.Page, op.Func, op.Parents, true); err != nil {
+		if err := e.checkBind(op.Page, op.Parents, true); err != nil {
 			return err
 		}
 		e.bind(op.Page, op.Func, op.Params, op.Parents)
@@ -455,7 +455,7 @@ func (e *Bus) checkEdgeEnds(parent, child PageID, typ uint8) error {
 
 // checkBind validates a binding. When tryEdges, it also proves the Data
 // edges parent -> child can be added (tentatively adding and removing them).
-func (e *Bus) checkBind(child PageID, fn string, parents []PageID, tryEdges bool) error {
+func (e *Bus) checkBind(child PageID, parents []PageID, tryEdges bool) error {
 	if _, ok := e.store.Lookup(child); !ok {
 		return fmt.Errorf("%w: derived page %d", ErrPageNotFound, child)
 	}
@@ -503,7 +503,9 @@ func (e *Bus) bind(child PageID, fn string, params []byte, parents []PageID) {
 	b := &Binding{Func: fn, Params: append([]byte(nil), params...), Parents: append([]PageID(nil), parents...)}
 	e.bindings[child] = b
 	for _, p := range parents {
-		e.graph.AddEdge(p, child, base.EdgeData)
+		// checkBind proved every edge can be added (no cycle) before the
+		// binding was logged; an edge already present is not an error.
+		_, _ = e.graph.AddEdge(p, child, base.EdgeData)
 	}
 	e.graphHasEdges = true
 }

@@ -341,7 +341,7 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			if err := record.DecodeOne(payload, record.OpBind, &op); err != nil {
 				return corruption.Wrap(path, -1, err, "binding record")
 			}
-			if err := e.checkBind(op.Page, op.Func, op.Parents, false); err != nil {
+			if err := e.checkBind(op.Page, op.Parents, false); err != nil {
 				return corruption.Wrap(path, -1, err, "edge or binding does not apply")
 			}
 			e.bindings[op.Page] = &Binding{Func: op.Func, Params: append([]byte(nil), op.Params...),

@@ -233,6 +233,7 @@ func (e *Bus) finishCommit(_ context.Context, t tlog.Ticket, info CommitInfo) (C
 // commitOps logs and applies n control operations encoded by encode, after
 // check accepted them. Live control operations go through applyOp, the same
 // code that recovery uses.
+//nolint:unparam // the LSN range of control operations is kept for the network API to report
 func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode func([]byte) []byte) (CommitInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return CommitInfo{}, err
@@ -452,7 +453,7 @@ func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, 
 		if _, ok := e.funcs[fn]; !ok {
 			return fmt.Errorf("%w: %q (binding page %d)", ErrUnknownFunc, fn, child)
 		}
-		return e.checkBind(child, fn, parents, true)
+		return e.checkBind(child, parents, true)
 	}
 	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendBind(b, child, fn, params, parents) })
 	if err == nil {

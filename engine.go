@@ -1,10 +1,11 @@
-// Package engine is the MMSB state machine and its durable shell: the page
+// This file holds the Bus: the MMSB state machine and its durable shell: the page
 // store, the dependency graph, derived-page bindings and flags, driven by
 // logged operations. Every mutation is validated, encoded into one log
 // record (a batch of operations with contiguous LSNs), appended to the
 // transaction log, and only then applied, so the in-memory state is always a
 // prefix of the log. Recovery replays the same operations through the same
 // apply code.
+
 package mmsb
 
 import (

@@ -56,8 +56,8 @@ type Op struct {
 	Reads []ParentRead // OpDerived: the parents read and their LSNs
 }
 
-// AllEdgeTypes, as an Op's EdgeType in an OpRemoveEdge, means "every type"
-// (RemoveEdges).
+// AllEdgeTypes is an Op's EdgeType in an OpRemoveEdge that removed every
+// type of edge between two pages (RemoveEdges).
 const AllEdgeTypes = EdgeType(record.AllEdgeTypes)
 
 // setFrom fills o from a decoded record op, reusing o's slices. Metadata is

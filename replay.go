@@ -34,6 +34,11 @@ type ReplayTarget struct {
 
 func (t ReplayTarget) timeOrEpoch() bool { return t.ToTime != 0 || t.Page != 0 }
 
+// discard closes a detached bus. It has no log and no lock, so nothing its
+// Close could report (unmapping its arenas) would change what the caller
+// does next.
+func (e *Bus) discard() { _ = e.Close() }
+
 // newDetached returns an engine with no log, no directory and no lock, for
 // replays and offline checks.
 func newDetached(funcs map[string]RecomputeFunc) *Bus {
@@ -60,7 +65,7 @@ func Replay(ctx context.Context, dir string, target ReplayTarget, opts *Options)
 	}
 	out := newDetached(o.Functions)
 	if err := out.replayInto(ctx, o.FS, dir, target); err != nil {
-		out.Close()
+		out.discard()
 		return nil, err
 	}
 	return out, nil
@@ -228,7 +233,7 @@ func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch
 	if err != nil {
 		return nil, 0, err
 	}
-	defer r.Close()
+	defer r.discard()
 	return r.ReadPage(id, nil)
 }
 
@@ -277,7 +282,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		target.FromOldestCheckpoint = true
 	}
 	r := newDetached(e.opts.Functions)
-	defer r.Close()
+	defer r.discard()
 	if e.lastLSN > 0 {
 		if err := r.replayInto(ctx, e.fs, e.dir, target); err != nil {
 			return ReplayReport{}, err

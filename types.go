@@ -207,8 +207,8 @@ func Write(id PageID, off int, data []byte) Delta {
 // Merge returns a ⊕ b (b wins on overlap).
 func Merge(a, b *Delta) Delta { return delta.Merge(a, b) }
 
-// Diff returns the minimal delta turning old into new.
-func Diff(id PageID, old, new []byte) Delta { return delta.Diff(id, old, new) }
+// Diff returns the minimal delta turning old into cur.
+func Diff(id PageID, old, cur []byte) Delta { return delta.Diff(id, old, cur) }
 
 // StoreStats describe the page store's memory.
 type StoreStats struct {

@@ -186,9 +186,9 @@ func (q *intakeQueue) close() {
 
 // drain moves up to max queued deltas into b (swapping storage with the
 // cells) and returns how many it moved. Single consumer only.
-func (q *intakeQueue) drain(b *intakeBatch, max int) int {
+func (q *intakeQueue) drain(b *intakeBatch, limit int) int {
 	n := 0
-	for n < max {
+	for n < limit {
 		pos := q.head
 		c := &q.cells[pos&q.mask]
 		if c.seq.Load() != pos+1 {

@@ -18,10 +18,10 @@ import (
 	"github.com/mmsb-go/mmsb/internal/base"
 )
 
-// ErrCycle: the edge would close a cycle (or is a self-loop).
+// ErrCycle means the edge would close a cycle (or is a self-loop).
 var ErrCycle = errors.New("graph: cycle")
 
-// ErrInvalidEdge: an edge names page 0, an unknown edge type, or the graph
+// ErrInvalidEdge means an edge names page 0, an unknown edge type, or the graph
 // has run out of node numbers.
 var ErrInvalidEdge = errors.New("graph: invalid edge")
 

@@ -24,7 +24,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 )
 
-// ErrNoProcStatus: the process status file is missing or lacks VmRSS (not
+// ErrNoProcStatus means the process status file is missing or lacks VmRSS (not
 // Linux, or a restricted /proc).
 var ErrNoProcStatus = errors.New("memmon: /proc/self/status unavailable")
 

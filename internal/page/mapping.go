@@ -19,7 +19,7 @@ var osPageSize = unix.Getpagesize()
 func mapAnon(n int) ([]byte, error) {
 	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
-		return nil, fmt.Errorf("%w: mmap %d bytes: %v", ErrNoSpace, n, err)
+		return nil, fmt.Errorf("%w: mmap %d bytes: %w", ErrNoSpace, n, err)
 	}
 	if n >= hugeHintBytes {
 		// Page data is written at random offsets; with 4 KiB pages a 64 MiB

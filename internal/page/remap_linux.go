@@ -13,7 +13,7 @@ import (
 func remap(old []byte, n int) ([]byte, error) {
 	b, err := unix.Mremap(old, n, unix.MREMAP_MAYMOVE)
 	if err != nil {
-		return nil, fmt.Errorf("%w: mremap %d -> %d bytes: %v", ErrNoSpace, len(old), n, err)
+		return nil, fmt.Errorf("%w: mremap %d -> %d bytes: %w", ErrNoSpace, len(old), n, err)
 	}
 	return b, nil
 }

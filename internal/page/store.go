@@ -342,7 +342,7 @@ func (s *Store) releaseAllMemory() error {
 			first = err
 		}
 	}
-	keep(s.arena.releaseAll())
+	keep(s.releaseAll())
 	for _, r := range []*region{&s.idsR, &s.versR, &s.cellsR, &s.denseR} {
 		keep(r.release())
 	}

@@ -22,7 +22,7 @@ import (
 // byte of every log record payload.
 const FormatVersion = 1
 
-// ErrMalformed: a payload could not be decoded.
+// ErrMalformed means a payload could not be decoded.
 var ErrMalformed = errors.New("record: malformed payload")
 
 // OpKind says what a logged operation does.

@@ -7,7 +7,7 @@ import (
 	"sort"
 )
 
-// ErrBadInput: a recompute function was given inputs, params or an output
+// ErrBadInput means a recompute function was given inputs, params or an output
 // it cannot interpret (wrong lengths, wrong weight count, bad op code...).
 // Every built-in returns it wrapped, with details, instead of panicking.
 var ErrBadInput = errors.New("semiring: bad input")
