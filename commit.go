@@ -233,6 +233,7 @@ func (e *Bus) finishCommit(_ context.Context, t tlog.Ticket, info CommitInfo) (C
 // commitOps logs and applies n control operations encoded by encode, after
 // check accepted them. Live control operations go through applyOp, the same
 // code that recovery uses.
+//
 //nolint:unparam // the LSN range of control operations is kept for the network API to report
 func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode func([]byte) []byte) (CommitInfo, error) {
 	if err := ctx.Err(); err != nil {
