@@ -261,7 +261,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 		e.fs = vfs.NewMem()
 		e.dir = "/mmsb"
 	}
-	if err := e.fs.MkdirAll(e.dir); err != nil {
+	if err := vfs.MkdirAllAndSync(e.fs, e.dir); err != nil {
 		return nil, fmt.Errorf("mmsb: create %s: %w", e.dir, err)
 	}
 	lk, err := e.fs.Lock(e.fs.Join(e.dir, "LOCK"))
@@ -288,7 +288,7 @@ func (e *Bus) ckptDir() string { return e.fs.Join(e.dir, "checkpoints") }
 
 // recover loads the newest loadable checkpoint and replays the log tail.
 func (e *Bus) recover() error {
-	if err := e.fs.MkdirAll(e.ckptDir()); err != nil {
+	if err := e.makeDirs(); err != nil {
 		return err
 	}
 	_ = checkpoint.RemoveTemp(e.fs, e.ckptDir())

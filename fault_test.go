@@ -153,9 +153,12 @@ func (l *lazyInjector) MaybeError(op errorfs.Op) error {
 
 // faultEnv is one row's bus and what it has been told so far.
 type faultEnv struct {
-	t    *testing.T
-	mem  *vfs.MemFS // nil when the row runs on the OS filesystem
-	base vfs.FS     // the filesystem under the injector
+	t *testing.T
+	// mem is the crash-simulating filesystem: the base itself, or, when
+	// the row runs on the OS filesystem, a shadow that sees every
+	// operation the OS sees (mirrorFS), for power-failure images.
+	mem  *vfs.MemFS
+	base vfs.FS // the filesystem under the injector
 	dir  string
 	lazy lazyInjector
 	tog  *errorfs.Toggle
@@ -169,11 +172,22 @@ type faultEnv struct {
 }
 
 func newFaultEnv(t *testing.T, osFS bool, mode SyncMode) *faultEnv {
-	env := &faultEnv{t: t, sync: mode}
+	env := &faultEnv{t: t, sync: mode, mem: vfs.NewMem()}
 	if osFS {
-		env.base, env.dir = vfs.Default, t.TempDir()
+		env.dir = t.TempDir()
+		// The test's directory exists on the OS: make it exist, durably,
+		// in the shadow too.
+		if err := vfs.MkdirAllAndSync(env.mem, env.dir); err != nil {
+			t.Fatal(err)
+		}
+		m := &mirrorFS{primary: vfs.Default, shadow: env.mem}
+		env.base = m
+		t.Cleanup(func() {
+			if d := m.Differences(); len(d) > 0 {
+				t.Errorf("the MemFS shadow diverged from the OS, so its crash images are meaningless: %q", d)
+			}
+		})
 	} else {
-		env.mem = vfs.NewMem()
 		env.base, env.dir = env.mem, "/db"
 	}
 	env.tog = errorfs.NewToggle(&env.lazy)
@@ -299,11 +313,13 @@ func (env *faultEnv) verifyReplay(e *Bus, what string) {
 
 // crashImages checks every power-failure image of the in-memory FS (strict,
 // torn tails with and without zeroed bytes, unsynced directory entries kept
-// or partly kept): each must recover a whole batch in lo..hi.
+// or partly kept): each must recover a whole batch in lo..hi. Rows on the
+// OS filesystem are checked too, on the shadow's images.
 func (env *faultEnv) crashImages(lo, hi uint64, what string) (torn int) {
 	env.t.Helper()
 	if env.mem == nil {
-		return 0
+		// OS rows once returned here, checking no image at all.
+		env.t.Fatalf("%s: no crash-simulating filesystem, so no power-failure image", what)
 	}
 	images := []vfs.CrashOptions{{}}
 	for seed := int64(1); seed <= 6; seed++ {

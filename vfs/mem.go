@@ -30,16 +30,16 @@ import (
 //   - File contents: only the bytes present at the file's last File.Sync are
 //     durable. Writes and truncations after it are lost by a crash (unless
 //     [CrashOptions.TornTail] keeps part of an unsynced append).
-//   - File entries (a name in a directory): creating, renaming and removing a
-//     file become durable only when the directory is synced with
-//     [MemFS.SyncDir]. Until then a crash undoes them: a new file vanishes, a
-//     renamed file goes back to its old name, a removed file comes back (with
-//     its synced contents). [CrashOptions.Entries] can keep some or all of
-//     them instead, which is what a real filesystem may also do.
-//   - Directories: [MemFS.MkdirAll], and removing or renaming a directory, are
-//     durable at once. This is a deliberate simplification: callers create
-//     their data directory once, before any data exists, and modelling its
-//     loss would test the test's setup rather than the code under test.
+//   - Entries (a name in a directory, for a file or a directory): creating,
+//     renaming and removing one become durable only when the directory that
+//     holds the name is synced with [MemFS.SyncDir]. Until then a crash undoes
+//     them: a new file vanishes, a renamed file goes back to its old name, a
+//     removed file comes back (with its synced contents). Directories follow
+//     the same rule, as on a real filesystem, where mkdir(2) is durable only
+//     once its parent is fsynced: a directory made by [MemFS.MkdirAll] whose
+//     parent was not synced vanishes, with everything in it, synced or not.
+//     [CrashOptions.Entries] can keep some or all of the unsynced changes
+//     instead, which is what a real filesystem may also do.
 //
 // Locks taken with [MemFS.Lock] are not part of the durable state: a crash
 // releases them.
@@ -141,7 +141,7 @@ func (m *MemFS) parent(op, name string) (*memNode, string, error) {
 	return dir, comps[len(comps)-1], nil
 }
 
-// setEntry changes file entries of dir in the current namespace and records
+// setEntry changes entries of dir in the current namespace and records
 // the change as one pending (not yet durable) operation.
 func (d *memNode) setEntry(op memDirOp) {
 	for _, c := range op {
@@ -154,15 +154,10 @@ func (d *memNode) setEntry(op memDirOp) {
 	d.pending = append(d.pending, op)
 }
 
-// applyEntries applies pending operations to a durable entry map. A name that
-// is a directory there is left alone: directory operations are durable at
-// once and so are newer than any pending file operation on that name.
+// applyEntries applies pending operations, in order, to a durable entry map.
 func applyEntries(m map[string]*memNode, ops []memDirOp) {
 	for _, op := range ops {
 		for _, c := range op {
-			if cur := m[c.name]; cur != nil && cur.isDir {
-				continue
-			}
 			if c.node == nil {
 				delete(m, c.name)
 			} else {
@@ -170,34 +165,6 @@ func applyEntries(m map[string]*memNode, ops []memDirOp) {
 			}
 		}
 	}
-}
-
-// setDirEntry adds or removes a directory entry in both the current and the
-// durable namespace (directory operations are durable at once). Pending file
-// changes to the same name are dropped: the directory operation supersedes
-// them, and replaying them over it in a crash image would be meaningless.
-func (d *memNode) setDirEntry(name string, n *memNode) {
-	d.dropPending(name)
-	if n == nil {
-		delete(d.children, name)
-		delete(d.durable, name)
-		return
-	}
-	d.children[name] = n
-	d.durable[name] = n
-}
-
-// dropPending removes every pending change to name.
-func (d *memNode) dropPending(name string) {
-	ops := d.pending[:0]
-	for _, op := range d.pending {
-		op = slices.DeleteFunc(op, func(c memEntryChange) bool { return c.name == name })
-		if len(op) > 0 {
-			ops = append(ops, op)
-		}
-	}
-	clear(d.pending[len(ops):])
-	d.pending = ops
 }
 
 // detachSynced ends the sharing between synced and data before a byte at
@@ -322,9 +289,9 @@ func (m *MemFS) OpenAppend(name string) (File, error) {
 	return &memFile{fs: m, n: n, name: name, writable: true, appendMode: true}, nil
 }
 
-// Remove removes a file or an empty directory. Removing a file is durable only
-// after SyncDir of its directory; removing a directory is durable at once.
-// Open handles to a removed file keep working, as on the OS.
+// Remove removes a file or an empty directory. The removal is durable only
+// after SyncDir of the directory that held it. Open handles to a removed file
+// keep working, as on the OS.
 func (m *MemFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -336,22 +303,18 @@ func (m *MemFS) Remove(name string) error {
 	switch {
 	case n == nil:
 		return pathErr("remove", name, syscall.ENOENT)
-	case n.isDir:
-		if len(n.children) != 0 {
-			return pathErr("remove", name, syscall.ENOTEMPTY)
-		}
-		dir.setDirEntry(base, nil)
-	default:
-		dir.setEntry(memDirOp{{base, nil}})
+	case n.isDir && len(n.children) != 0:
+		return pathErr("remove", name, syscall.ENOTEMPTY)
 	}
+	dir.setEntry(memDirOp{{base, nil}})
 	return nil
 }
 
-// Rename renames oldname to newname, atomically replacing a file at newname.
-// Renaming a file is durable once the directories involved are synced; a
-// rename within one directory is atomic in the crash model too (a crash shows
-// either the old or the new name, never both or neither). Renaming a
-// directory is durable at once.
+// Rename renames oldname to newname, atomically replacing a file (or an empty
+// directory, when renaming a directory) at newname. The rename is durable
+// once the directories involved are synced; a rename within one directory is
+// atomic in the crash model too (a crash shows either the old or the new
+// name, never both or neither).
 func (m *MemFS) Rename(oldname, newname string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -371,38 +334,33 @@ func (m *MemFS) Rename(oldname, newname string) error {
 		return nil // POSIX: renaming a file to itself does nothing
 	}
 	dst := ndir.children[nbase]
-	if !n.isDir {
-		if dst != nil && dst.isDir {
-			return pathErr("rename", newname, syscall.EISDIR)
-		}
-		if odir == ndir {
-			odir.setEntry(memDirOp{{nbase, n}, {obase, nil}})
-		} else {
-			ndir.setEntry(memDirOp{{nbase, n}})
-			odir.setEntry(memDirOp{{obase, nil}})
-		}
-		return nil
+	switch {
+	case !n.isDir && dst != nil && dst.isDir:
+		return pathErr("rename", newname, syscall.EISDIR)
+	case n.isDir && dst != nil && !dst.isDir:
+		return pathErr("rename", newname, syscall.ENOTDIR)
+	case n.isDir && dst != nil && len(dst.children) != 0:
+		return pathErr("rename", newname, syscall.ENOTEMPTY)
 	}
-	if dst != nil {
-		if !dst.isDir {
-			return pathErr("rename", newname, syscall.ENOTDIR)
-		}
-		if len(dst.children) != 0 {
-			return pathErr("rename", newname, syscall.ENOTEMPTY)
+	if n.isDir {
+		// A directory cannot move inside itself.
+		ocomps, ncomps := splitPath(oldname), splitPath(newname)
+		if len(ncomps) > len(ocomps) && slices.Equal(ncomps[:len(ocomps)], ocomps) {
+			return pathErr("rename", newname, syscall.EINVAL)
 		}
 	}
-	// A directory cannot move inside itself.
-	ocomps, ncomps := splitPath(oldname), splitPath(newname)
-	if len(ncomps) > len(ocomps) && slices.Equal(ncomps[:len(ocomps)], ocomps) {
-		return pathErr("rename", newname, syscall.EINVAL)
+	if odir == ndir {
+		odir.setEntry(memDirOp{{nbase, n}, {obase, nil}})
+	} else {
+		ndir.setEntry(memDirOp{{nbase, n}})
+		odir.setEntry(memDirOp{{obase, nil}})
 	}
-	odir.setDirEntry(obase, nil)
-	ndir.setDirEntry(nbase, n)
 	return nil
 }
 
-// MkdirAll creates a directory and any missing parents. It is durable at once
-// (see the crash model on [MemFS]).
+// MkdirAll creates a directory and any missing parents. Each new directory is
+// durable only after SyncDir of its parent (see the crash model on [MemFS]);
+// [MkdirAllAndSync] does both.
 func (m *MemFS) MkdirAll(dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -411,7 +369,7 @@ func (m *MemFS) MkdirAll(dir string) error {
 		next := n.children[c]
 		if next == nil {
 			next = newMemDir()
-			n.setDirEntry(c, next)
+			n.setEntry(memDirOp{{c, next}})
 		} else if !next.isDir {
 			return pathErr("mkdir", dir, syscall.ENOTDIR)
 		}
@@ -447,8 +405,8 @@ func (m *MemFS) Exists(name string) bool {
 	return err == nil
 }
 
-// SyncDir makes the file entries of dir (creations, renames and removals so
-// far) durable.
+// SyncDir makes the entries of dir (creations, renames and removals of files
+// and directories so far) durable.
 func (m *MemFS) SyncDir(dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -505,7 +463,7 @@ func (m *MemFS) Usage() int64 {
 	return total
 }
 
-// EntryMode says what a simulated crash does with file entry changes
+// EntryMode says what a simulated crash does with entry changes
 // (creations, renames, removals) that were not made durable by SyncDir.
 type EntryMode int
 
@@ -541,7 +499,7 @@ type CrashOptions struct {
 	// the file's size reached the disk but its data did not, which some
 	// filesystems show after a crash.
 	ZeroTornTail bool
-	// Entries says what happens to unsynced file entry changes.
+	// Entries says what happens to unsynced entry changes.
 	Entries EntryMode
 }
 
@@ -600,7 +558,8 @@ func (c *crasher) cloneDir(src, dst *memNode) {
 		n := entries[name]
 		if n.isDir {
 			d := newMemDir()
-			dst.setDirEntry(name, d)
+			dst.children[name] = d
+			dst.durable[name] = d
 			c.cloneDir(n, d)
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/vfs"
+	"github.com/mmsb-go/mmsb/vfs/errorfs"
 	"pgregory.net/rapid"
 )
 
@@ -73,11 +74,34 @@ func TestCrashCloneStrict(t *testing.T) {
 		want state
 	}{
 		{"empty", func(t *testing.T, fs *vfs.MemFS) {}, state{}},
-		{"dirs-are-durable", func(t *testing.T, fs *vfs.MemFS) {
+		// Directories: mkdir is durable once the parent is synced, as on a
+		// real filesystem (MkdirAll was once durable at once, which hid a
+		// missing parent fsync in the engine).
+		{"unsynced-mkdir-lost", func(t *testing.T, fs *vfs.MemFS) {
 			ck(t, fs.MkdirAll("a/b"))
+		}, state{}},
+		{"mkdir-lost-with-its-synced-files", func(t *testing.T, fs *vfs.MemFS) {
+			ck(t, fs.MkdirAll("d"))
+			mustCreate(t, fs, "d/f", "data", true)
+			ck(t, fs.SyncDir("d"))
+		}, state{}},
+		{"mkdir-durable-per-parent", func(t *testing.T, fs *vfs.MemFS) {
+			ck(t, fs.MkdirAll("a/b"))
+			ck(t, fs.SyncDir(""))
+		}, state{"a": "<dir>"}},
+		{"synced-mkdir", func(t *testing.T, fs *vfs.MemFS) {
+			ck(t, fs.MkdirAll("a/b"))
+			ck(t, fs.SyncDir(""))
+			ck(t, fs.SyncDir("a"))
 		}, state{"a": "<dir>", "a/b": "<dir>"}},
+		{"MkdirAllAndSync", func(t *testing.T, fs *vfs.MemFS) {
+			ck(t, vfs.MkdirAllAndSync(fs, "a/b/c"))
+			mustCreate(t, fs, "a/b/c/f", "data", true)
+			ck(t, fs.SyncDir("a/b/c"))
+		}, state{"a": "<dir>", "a/b": "<dir>", "a/b/c": "<dir>", "a/b/c/f": "data"}},
 		{"unsynced-create-lost", func(t *testing.T, fs *vfs.MemFS) {
 			ck(t, fs.MkdirAll("d"))
+			ck(t, fs.SyncDir(""))
 			mustCreate(t, fs, "d/f", "data", true)
 		}, state{"d": "<dir>"}},
 		{"synced-entry-unsynced-data", func(t *testing.T, fs *vfs.MemFS) {
@@ -160,6 +184,7 @@ func TestCrashCloneStrict(t *testing.T) {
 		{"cross-dir-rename-half-synced", func(t *testing.T, fs *vfs.MemFS) {
 			ck(t, fs.MkdirAll("a"))
 			ck(t, fs.MkdirAll("b"))
+			ck(t, fs.SyncDir(""))
 			mustCreate(t, fs, "a/f", "data", true)
 			ck(t, fs.SyncDir("a"))
 			ck(t, fs.Rename("a/f", "b/f"))
@@ -167,26 +192,46 @@ func TestCrashCloneStrict(t *testing.T) {
 		}, state{"a": "<dir>", "b": "<dir>", "a/f": "data", "b/f": "data"}},
 		{"syncdir-covers-only-its-dir", func(t *testing.T, fs *vfs.MemFS) {
 			ck(t, fs.MkdirAll("a"))
+			ck(t, fs.SyncDir(""))
 			mustCreate(t, fs, "a/f", "data", true)
 			mustCreate(t, fs, "g", "data", true)
 			ck(t, fs.SyncDir("a"))
 		}, state{"a": "<dir>", "a/f": "data"}},
-		{"removed-dir-is-gone", func(t *testing.T, fs *vfs.MemFS) {
-			ck(t, fs.MkdirAll("a/b"))
+		{"unsynced-dir-removal-undone", func(t *testing.T, fs *vfs.MemFS) {
+			ck(t, vfs.MkdirAllAndSync(fs, "a/b"))
 			ck(t, fs.Remove("a/b"))
+		}, state{"a": "<dir>", "a/b": "<dir>"}},
+		{"synced-dir-removal", func(t *testing.T, fs *vfs.MemFS) {
+			ck(t, vfs.MkdirAllAndSync(fs, "a/b"))
+			ck(t, fs.Remove("a/b"))
+			ck(t, fs.SyncDir("a"))
 		}, state{"a": "<dir>"}},
 		{"renamed-dir-keeps-durable-entries", func(t *testing.T, fs *vfs.MemFS) {
-			ck(t, fs.MkdirAll("a"))
+			ck(t, vfs.MkdirAllAndSync(fs, "a"))
 			mustCreate(t, fs, "a/f", "data", true)
 			ck(t, fs.SyncDir("a"))
 			mustCreate(t, fs, "a/g", "unsynced entry", true)
 			ck(t, fs.Rename("a", "b"))
+			ck(t, fs.SyncDir(""))
 		}, state{"b": "<dir>", "b/f": "data"}},
-		{"mkdir-over-unsynced-removal", func(t *testing.T, fs *vfs.MemFS) {
+		{"unsynced-dir-rename-undone", func(t *testing.T, fs *vfs.MemFS) {
+			ck(t, vfs.MkdirAllAndSync(fs, "a"))
+			mustCreate(t, fs, "a/f", "data", true)
+			ck(t, fs.SyncDir("a"))
+			ck(t, fs.Rename("a", "b"))
+		}, state{"a": "<dir>", "a/f": "data"}},
+		{"mkdir-over-unsynced-file-removal", func(t *testing.T, fs *vfs.MemFS) {
 			mustCreate(t, fs, "x", "data", true)
 			ck(t, fs.SyncDir(""))
 			ck(t, fs.Remove("x"))
 			ck(t, fs.MkdirAll("x"))
+		}, state{"x": "data"}},
+		{"mkdir-over-synced-file-removal", func(t *testing.T, fs *vfs.MemFS) {
+			mustCreate(t, fs, "x", "data", true)
+			ck(t, fs.SyncDir(""))
+			ck(t, fs.Remove("x"))
+			ck(t, fs.MkdirAll("x"))
+			ck(t, fs.SyncDir(""))
 		}, state{"x": "<dir>"}},
 		{"lock-file-entry-follows-syncdir", func(t *testing.T, fs *vfs.MemFS) {
 			l, err := fs.Lock("LOCK")
@@ -333,10 +378,10 @@ func TestCrashCloneEntryModes(t *testing.T) {
 	}
 }
 
-// TestDirOpSupersedesPendingFileChanges: a directory operation on a name
-// drops unsynced file changes to that name, so no crash mode replays a stale
-// file creation over (or under) a directory.
-func TestDirOpSupersedesPendingFileChanges(t *testing.T) {
+// TestDirEntriesOrderedWithFileEntries: directory and file entry changes to
+// one name are one sequence in the crash model, so every crash mode shows a
+// prefix of it and never a stale file over (or under) a directory.
+func TestDirEntriesOrderedWithFileEntries(t *testing.T) {
 	build := func() *vfs.MemFS {
 		fs := vfs.NewMem()
 		mustCreate(t, fs, "x", "file", true)
@@ -345,13 +390,33 @@ func TestDirOpSupersedesPendingFileChanges(t *testing.T) {
 		ck(t, fs.Rename("x", "y"))
 		return fs
 	}
-	for _, mode := range []vfs.EntryMode{vfs.DropUnsyncedEntries, vfs.KeepUnsyncedEntries, vfs.RandomUnsyncedEntries} {
-		for seed := range int64(10) {
-			got := dump(t, build().CrashCloneWith(vfs.CrashOptions{Seed: seed, Entries: mode}), "")
-			if want := map[string]string{"y": "<dir>"}; !maps.Equal(got, want) {
-				t.Fatalf("mode %d seed %d: image %q, want %q", mode, seed, got, want)
-			}
+	prefixes := []map[string]string{
+		{},             // nothing
+		{"x": "file"},  // the file's creation
+		{},             // + its removal
+		{"x": "<dir>"}, // + mkdir
+		{"y": "<dir>"}, // + the rename, atomically
+	}
+	allowed := map[string]bool{}
+	for _, p := range prefixes {
+		allowed[fmt.Sprint(p)] = true
+	}
+	if got := dump(t, build().CrashClone(), ""); len(got) != 0 {
+		t.Fatalf("strict image %q, want nothing", got)
+	}
+	if got, want := dump(t, build().CrashCloneWith(vfs.CrashOptions{Entries: vfs.KeepUnsyncedEntries}), ""), prefixes[4]; !maps.Equal(got, want) {
+		t.Fatalf("keep image %q, want %q", got, want)
+	}
+	seen := map[string]bool{}
+	for seed := range int64(100) {
+		got := fmt.Sprint(dump(t, build().CrashCloneWith(vfs.CrashOptions{Seed: seed, Entries: vfs.RandomUnsyncedEntries}), ""))
+		if !allowed[got] {
+			t.Fatalf("seed %d: image %s is not a prefix of the operations", seed, got)
 		}
+		seen[got] = true
+	}
+	if len(seen) != 4 {
+		t.Fatalf("saw %d of the 4 distinct prefix states: %v", len(seen), slices.Sorted(maps.Keys(seen)))
 	}
 }
 
@@ -455,14 +520,18 @@ func TestMemLockIsPerFile(t *testing.T) {
 	ck(t, l.Close())
 }
 
-// TestCrashModelProperty drives random file operations in one directory and
-// checks the strict crash image against a trivial model: the durable entries
-// are the entries at the last SyncDir, each file's durable bytes are its
-// bytes at its last Sync. It also checks that once everything is synced the
-// crash image equals the live state.
+// TestCrashModelProperty drives random file and directory operations in one
+// directory and checks the strict crash image against a trivial model: the
+// durable entries are the entries at the last SyncDir, each file's durable
+// bytes are its bytes at its last Sync; a directory is an entry like a file.
+// It also checks that once everything is synced the crash image equals the
+// live state.
 func TestCrashModelProperty(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		type mfile struct{ data, synced []byte }
+		type mfile struct {
+			data, synced []byte
+			dir          bool // an (always empty) directory
+		}
 		fs := vfs.NewMem()
 		live := map[string]*mfile{}
 		var durable map[string]*mfile
@@ -471,8 +540,11 @@ func TestCrashModelProperty(t *testing.T) {
 		name := rapid.SampledFrom(names)
 		for i := range rapid.IntRange(0, 40).Draw(rt, "ops") {
 			n := name.Draw(rt, fmt.Sprint("name", i))
-			switch rapid.IntRange(0, 6).Draw(rt, fmt.Sprint("op", i)) {
+			switch rapid.IntRange(0, 7).Draw(rt, fmt.Sprint("op", i)) {
 			case 0: // create
+				if m := live[n]; m != nil && m.dir {
+					break
+				}
 				f, err := fs.Create(n)
 				ck(t, err)
 				if old := handles[n]; old != nil {
@@ -504,7 +576,7 @@ func TestCrashModelProperty(t *testing.T) {
 				durable = maps.Clone(live)
 			case 4: // rename n -> another name
 				to := name.Draw(rt, fmt.Sprint("to", i))
-				if live[n] != nil && to != n {
+				if live[n] != nil && to != n && (live[to] == nil || live[to].dir == live[n].dir) {
 					ck(t, fs.Rename(n, to))
 					live[to] = live[n]
 					delete(live, n)
@@ -524,10 +596,18 @@ func TestCrashModelProperty(t *testing.T) {
 					delete(handles, n)
 				}
 			case 6: // crash check mid-way
+			case 7: // mkdir
+				if live[n] == nil {
+					ck(t, fs.MkdirAll(n))
+					live[n] = &mfile{dir: true}
+				}
 			}
 			want := map[string]string{}
 			for k, m := range durable {
 				want[k] = string(m.synced)
+				if m.dir {
+					want[k] = "<dir>"
+				}
 			}
 			if got := dump(t, fs.CrashClone(), ""); !maps.Equal(got, want) {
 				rt.Fatalf("crash image %q, want %q", got, want)
@@ -535,6 +615,9 @@ func TestCrashModelProperty(t *testing.T) {
 		}
 		// Sync everything: the crash image is then the live state.
 		for n, m := range live {
+			if m.dir {
+				continue
+			}
 			f, err := fs.OpenAppend(n)
 			ck(t, err)
 			ck(t, f.Sync())
@@ -547,3 +630,60 @@ func TestCrashModelProperty(t *testing.T) {
 		}
 	})
 }
+
+// TestMkdirAllAndSync: the directories it creates survive a crash, which
+// MkdirAll's alone do not; it syncs only parents of directories it created,
+// and a failed sync is returned.
+func TestMkdirAllAndSync(t *testing.T) {
+	cases := []struct {
+		name     string
+		existing string // made durable before the call ("" for none)
+		dir      string
+		syncs    []string // SyncDir calls expected, in order
+	}{
+		{"nested, from the root", "", "a/b/c", []string{".", "a", "a/b"}},
+		{"under an existing dir", "a", "a/b/c", []string{"a", "a/b"}},
+		{"already there", "a/b/c", "a/b/c", nil},
+		{"absolute path", "", "/db", []string{"/"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mem := vfs.NewMem()
+			if c.existing != "" {
+				ck(t, vfs.MkdirAllAndSync(mem, c.existing))
+			}
+			var syncs []string
+			fs := errorfs.Wrap(mem, injectFunc(func(op errorfs.Op) error {
+				if op.Kind == errorfs.OpSyncDir {
+					syncs = append(syncs, op.Path)
+				}
+				return nil
+			}))
+			ck(t, vfs.MkdirAllAndSync(fs, c.dir))
+			if !slices.Equal(syncs, c.syncs) {
+				t.Fatalf("SyncDir calls %q, want %q", syncs, c.syncs)
+			}
+			if !mem.CrashClone().Exists(c.dir) {
+				t.Fatalf("%s lost by a crash", c.dir)
+			}
+		})
+	}
+	t.Run("sync fails", func(t *testing.T) {
+		fs := errorfs.Wrap(vfs.NewMem(), errorfs.OnKind(errorfs.OpSyncDir, errorfs.ErrInjected))
+		if err := vfs.MkdirAllAndSync(fs, "a/b"); !errors.Is(err, errorfs.ErrInjected) {
+			t.Fatalf("MkdirAllAndSync = %v, want the injected error", err)
+		}
+	})
+	t.Run("os", func(t *testing.T) {
+		dir := t.TempDir() + "/x/y"
+		ck(t, vfs.MkdirAllAndSync(vfs.Default, dir))
+		if !vfs.Default.Exists(dir) {
+			t.Fatalf("%s not created", dir)
+		}
+	})
+}
+
+// injectFunc adapts a function to errorfs.Injector.
+type injectFunc func(op errorfs.Op) error
+
+func (f injectFunc) MaybeError(op errorfs.Op) error { return f(op) }

@@ -6,8 +6,10 @@ package vfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // ErrLocked is returned by FS.Lock when another holder owns the lock.
@@ -74,3 +76,34 @@ var Default FS = osFS{}
 
 // IsNotExist reports whether err says a file does not exist, for any FS.
 func IsNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
+// MkdirAllAndSync creates dir and any missing parents, and makes each
+// creation durable by syncing the parent of every directory it created,
+// outermost first. MkdirAll alone is not durable: until its parent is
+// fsynced a new directory, and so every file in it however well synced, can
+// vanish in a power failure. A dir that already exists is left as it is,
+// without a sync.
+func MkdirAllAndSync(fs FS, dir string) error {
+	var created []string // deepest first
+	for d := filepath.Clean(dir); !fs.Exists(d); {
+		created = append(created, d)
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := fs.MkdirAll(dir); err != nil {
+		return err
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		parent := filepath.Dir(created[i])
+		if err := fs.SyncDir(parent); err != nil {
+			return fmt.Errorf("vfs: sync %s after creating %s: %w", parent, created[i], err)
+		}
+	}
+	return nil
+}

@@ -234,8 +234,9 @@ func copyCheckpoint(src vfs.FS, path, dstDir string) (string, int64, error) {
 	}
 	defer r.Close()
 	dst := vfs.Default
-	if err := dst.MkdirAll(dstDir); err != nil {
-		return "", 0, err
+	// Durably: a copy whose directory a power failure can drop is no copy.
+	if err := vfs.MkdirAllAndSync(dst, dstDir); err != nil {
+		return "", 0, fmt.Errorf("create %s: %w", dstDir, err)
 	}
 	w, err := checkpoint.Create(dst, dstDir, r.LSN())
 	if err != nil {

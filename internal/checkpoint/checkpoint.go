@@ -114,7 +114,7 @@ func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	if err := fs.MkdirAll(dir); err != nil {
+	if err := vfs.MkdirAllAndSync(fs, dir); err != nil {
 		return nil, fmt.Errorf("checkpoint: create directory %s: %w", dir, err)
 	}
 	w := &Writer{fs: fs, dir: dir, lsn: lsn, tmp: fs.Join(dir, tempName(lsn))}

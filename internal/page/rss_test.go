@@ -2,6 +2,7 @@ package page
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime/debug"
@@ -48,12 +49,18 @@ func TestRSS1MPages(t *testing.T) {
 		t.Skip("the race detector's shadow memory makes RSS meaningless")
 	}
 	if os.Getenv("MMSB_RSS_CHILD") == "" {
+		// Skip here, not in the child, when there is nothing to measure
+		// with: a child that skips makes the parent fail (see childPassed).
+		vmRSS(t)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestRSS1MPages$", "-test.v", "-test.count=1")
 		cmd.Env = append(os.Environ(), "MMSB_RSS_CHILD=1")
 		out, err := cmd.CombinedOutput()
 		t.Logf("child:\n%s", out)
 		if err != nil {
 			t.Fatalf("RSS measurement failed in the child process: %v", err)
+		}
+		if err := childPassed(out, "TestRSS1MPages"); err != nil {
+			t.Fatalf("RSS measurement did not run in the child process: %v", err)
 		}
 		return
 	}
@@ -98,5 +105,51 @@ func TestRSS1MPages(t *testing.T) {
 		float64(st.MetaBytes)/n, float64(rss-st.LogicalBytes)/n)
 	if grown := rss - base0; grown > 1<<30 {
 		t.Fatalf("RSS grew by %d bytes (> 1 GiB) for 1M 1 KiB pages", grown)
+	}
+}
+
+// childPassed checks the -test.v output of a child test binary that was
+// asked to run test: it must report that test as passed at top level. An
+// exit status of 0 alone proves nothing: a child that skipped the test, or
+// whose -test.run matched nothing, exits 0 too.
+func childPassed(out []byte, test string) error {
+	pass := "--- PASS: " + test + " "
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, pass):
+			return nil
+		case strings.HasPrefix(line, "--- SKIP: "+test+" "):
+			return fmt.Errorf("the child skipped %s", test)
+		}
+	}
+	if strings.Contains(string(out), "no tests to run") {
+		return fmt.Errorf("the child ran no test: -test.run did not match %s", test)
+	}
+	return fmt.Errorf("no %q line in the child's output", strings.TrimSpace(pass))
+}
+
+// TestChildPassed is the negative control for TestRSS1MPages's parent: a
+// child that skipped, ran no test, or ran another one must not count as a
+// measurement. (The parent once checked only the exit status, which is 0 in
+// all of these cases.)
+func TestChildPassed(t *testing.T) {
+	cases := []struct {
+		name, out string
+		ok        bool
+	}{
+		{"passed", "=== RUN   TestRSS1MPages\n    rss_test.go:1: ...\n--- PASS: TestRSS1MPages (1.20s)\nPASS\n", true},
+		{"skipped", "=== RUN   TestRSS1MPages\n    rss_test.go:1: no /proc\n--- SKIP: TestRSS1MPages (0.00s)\nPASS\n", false},
+		{"no test ran", "testing: warning: no tests to run\nPASS\n", false},
+		{"empty output", "", false},
+		{"another test passed", "=== RUN   TestRSS1MPagesX\n--- PASS: TestRSS1MPagesX (0.01s)\nPASS\n", false},
+		{"a subtest of that name passed", "    --- PASS: TestOther/TestRSS1MPages (0.01s)\n--- PASS: TestOther (0.01s)\nPASS\n", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := childPassed([]byte(c.out), "TestRSS1MPages")
+			if (err == nil) != c.ok {
+				t.Fatalf("childPassed = %v, want ok=%v", err, c.ok)
+			}
+		})
 	}
 }

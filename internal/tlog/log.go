@@ -131,7 +131,7 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 	default:
 		return nil, RecoveryReport{}, fmt.Errorf("tlog: unknown sync mode %d", opts.Sync)
 	}
-	if err := opts.FS.MkdirAll(opts.Dir); err != nil {
+	if err := vfs.MkdirAllAndSync(opts.FS, opts.Dir); err != nil {
 		return nil, RecoveryReport{}, fmt.Errorf("tlog: create %s: %w", opts.Dir, err)
 	}
 	// Index the records recovery replays, as Append indexes new ones.

@@ -50,6 +50,10 @@ const (
 	envDir  = "MMSB_CRASH_DIR"
 	envSync = "MMSB_CRASH_SYNC"
 	envSeed = "MMSB_CRASH_SEED"
+	// envLie makes the child break the contract the suite checks, for the
+	// negative control: with "ack-before-commit" a worker acknowledges a
+	// batch and only then commits it (see worker).
+	envLie = "MMSB_CRASH_LIE"
 
 	ackName = "acks"
 	busName = "bus"
@@ -102,14 +106,18 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestCrash in a child process")
 	}
-	if err := runChild(dir, os.Getenv(envSync), os.Getenv(envSeed)); err != nil {
+	if err := runChild(dir, os.Getenv(envSync), os.Getenv(envSeed), os.Getenv(envLie) == lieAckBeforeCommit); err != nil {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		os.Exit(3)
 	}
 	os.Exit(4) // unreachable: runChild returns only on errors
 }
 
-func runChild(dir, syncName, seedText string) error {
+// lieAckBeforeCommit is the value of envLie for a child that acknowledges
+// batches before committing them.
+const lieAckBeforeCommit = "ack-before-commit"
+
+func runChild(dir, syncName, seedText string, lie bool) error {
 	mode, err := mmsb.ParseSyncMode(syncName)
 	if err != nil {
 		return err
@@ -151,7 +159,7 @@ func runChild(dir, syncName, seedText string) error {
 		if err != nil {
 			return err
 		}
-		go func(w int, seq uint64) { errc <- worker(ctx, e, acks, w, seq) }(w, binary.LittleEndian.Uint64(b))
+		go func(w int, seq uint64) { errc <- worker(ctx, e, acks, w, seq, lie) }(w, binary.LittleEndian.Uint64(b))
 	}
 	// Checkpoints on top of the automatic ones, so that kills land in them.
 	go func() {
@@ -173,12 +181,25 @@ func runChild(dir, syncName, seedText string) error {
 
 // worker commits batches seq+1, seq+2, ... for worker w, acknowledging each
 // one in the ack file once Commit has returned.
-func worker(ctx context.Context, e *mmsb.Bus, acks *ackFile, w int, seq uint64) error {
+//
+// A lying worker (the negative control) acknowledges the next batch with
+// the LSNs it will get (one worker: the bus's next four), then holds the
+// commit back until it is killed, so every kill lands between the
+// acknowledgement and the commit and the checker must report a lost batch.
+func worker(ctx context.Context, e *mmsb.Bus, acks *ackFile, w int, seq uint64, lie bool) error {
 	ds := make([]delta.Delta, pagesPerWorker)
 	for {
 		seq++
 		for j := range ds {
 			ds[j] = delta.Delta{Page: pageID(w, j), Runs: []delta.Run{{Data: content(w, seq, j)}}}
+		}
+		if lie {
+			first := e.LastLSN() + 1
+			line := fmt.Sprintf("A %d %d %d %d %08x\n", w, seq, first, first+pagesPerWorker-1, batchSum(w, seq))
+			if err := acks.write(line); err != nil {
+				return err
+			}
+			time.Sleep(childLifetime)
 		}
 		info, err := e.Commit(ctx, ds)
 		if err != nil {
@@ -275,12 +296,21 @@ func readAcks(path string) (created bool, acks []ack, err error) {
 type chain struct {
 	dir       string
 	recovered [maxWorkers]uint64 // batch each worker's pages showed at the last check
+	seenAcks  int                // ack lines already checked by an earlier check
 }
 
 // stats is the suite's summary.
 type stats struct {
-	iterations, kills, torn, checkpoints int
-	maxLSN                               mmsb.LSN
+	iterations, torn, checkpoints int
+	maxLSN                        mmsb.LSN
+	// verified counts, per sync mode of the child that wrote them, the
+	// acknowledged batches that a check found in the recovered state.
+	verified map[mmsb.SyncMode]int
+	ran      map[mmsb.SyncMode]int // iterations per sync mode
+}
+
+func newStats() *stats {
+	return &stats{verified: map[mmsb.SyncMode]int{}, ran: map[mmsb.SyncMode]int{}}
 }
 
 func TestCrash(t *testing.T) {
@@ -291,7 +321,7 @@ func TestCrash(t *testing.T) {
 	t.Logf("crash seed %d (rerun with -crash.seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	root := t.TempDir()
-	var st stats
+	st := newStats()
 	var ch *chain
 	const chainLength = 10 // children per directory before starting afresh
 	for i := 0; i < *iterations; i++ {
@@ -306,30 +336,81 @@ func TestCrash(t *testing.T) {
 			mode = mmsb.SyncGroup
 		}
 		delay := minKill + time.Duration(rng.Int64N(int64(maxKill-minKill)))
-		out, killed := runAndKill(t, ch.dir, mode, rng.Uint64(), delay)
+		// runAndKill fails the test unless SIGKILL is what ended the
+		// child, so every iteration is a kill.
+		out := runAndKill(t, ch.dir, mode, rng.Uint64(), afterDelay(delay))
 		st.iterations++
-		if killed {
-			st.kills++
-		}
-		if err := check(ch, &st); err != nil {
+		st.ran[mode]++
+		if err := check(ch, mode, st); err != nil {
 			t.Fatalf("iteration %d (%s sync, killed after %v, dir %s): %v\nchild output:\n%s", i, mode, delay, ch.dir, err, out)
 		}
 	}
-	summary := fmt.Sprintf("crash: %d iterations, %d kills, %d torn tails truncated, %d checkpoints on disk checked, max recovered LSN %d (seed %d)",
-		st.iterations, st.kills, st.torn, st.checkpoints, st.maxLSN, seed)
+	summary := fmt.Sprintf("crash: %d iterations, each ended by SIGKILL; acknowledged batches verified: %d (always), %d (group); %d torn tails truncated, %d checkpoints on disk checked, max recovered LSN %d (seed %d)",
+		st.iterations, st.verified[mmsb.SyncAlways], st.verified[mmsb.SyncGroup], st.torn, st.checkpoints, st.maxLSN, seed)
 	t.Log(summary)
 	fmt.Println(summary)
-	if st.kills == 0 {
-		t.Fatal("no child was killed while running")
+	if err := st.requireVerified(); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// runAndKill starts a child on dir and kills it with SIGKILL after delay. It
-// returns the child's output and whether the kill hit a running child.
-func runAndKill(t *testing.T, dir string, mode mmsb.SyncMode, seed uint64, delay time.Duration) (string, bool) {
+// requireVerified fails a run in which some sync mode ran but no batch its
+// children acknowledged was ever checked against a recovered state: every
+// check would then have passed without testing the durability promise
+// (children killed before their first commit, or acks not being read).
+func (st *stats) requireVerified() error {
+	var missing []string
+	for _, mode := range []mmsb.SyncMode{mmsb.SyncAlways, mmsb.SyncGroup, mmsb.SyncNone} {
+		if st.ran[mode] > 0 && st.verified[mode] == 0 {
+			missing = append(missing, fmt.Sprintf("%s (%d iterations)", mode, st.ran[mode]))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no acknowledged batch was verified after a kill in sync mode %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// killWhen returns a channel that fires when the child is to be killed. It
+// stops watching once done is closed.
+type killWhen func(dir string, done <-chan struct{}) <-chan struct{}
+
+// afterDelay kills after a fixed delay.
+func afterDelay(d time.Duration) killWhen {
+	return func(string, <-chan struct{}) <-chan struct{} {
+		c := make(chan struct{})
+		time.AfterFunc(d, func() { close(c) })
+		return c
+	}
+}
+
+// afterFirstAck kills once the ack file holds an acknowledged batch.
+func afterFirstAck(dir string, done <-chan struct{}) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		for {
+			if _, acks, _ := readAcks(filepath.Join(dir, ackName)); len(acks) > 0 {
+				close(c)
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	return c
+}
+
+// runAndKill starts a child on dir, kills it with SIGKILL when `when` says,
+// and returns its output. It fails the test if the child ended in any other
+// way. extraEnv is added to the child's environment.
+func runAndKill(t *testing.T, dir string, mode mmsb.SyncMode, seed uint64, when killWhen, extraEnv ...string) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=0")
 	cmd.Env = append(os.Environ(), envDir+"="+dir, envSync+"="+mode.String(), envSeed+"="+strconv.FormatUint(seed, 10))
+	cmd.Env = append(cmd.Env, extraEnv...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -337,10 +418,12 @@ func runAndKill(t *testing.T, dir string, mode mmsb.SyncMode, seed uint64, delay
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	done := make(chan struct{})
+	defer close(done)
 	select {
 	case err := <-exited:
 		t.Fatalf("child exited by itself before the kill (%v):\n%s", err, out.String())
-	case <-time.After(delay):
+	case <-when(dir, done):
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -354,12 +437,13 @@ func runAndKill(t *testing.T, dir string, mode mmsb.SyncMode, seed uint64, delay
 	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("child exited by itself (%v), not by the kill:\n%s", err, out.String())
 	}
-	return out.String(), true
+	return out.String()
 }
 
 // check reopens the directory a killed child left and checks everything the
-// suite promises. It updates ch and st.
-func check(ch *chain, st *stats) error {
+// suite promises. mode is the sync mode the child ran under. It updates ch
+// and st.
+func check(ch *chain, mode mmsb.SyncMode, st *stats) error {
 	created, acks, err := readAcks(filepath.Join(ch.dir, ackName))
 	if err != nil {
 		return err
@@ -383,7 +467,7 @@ func check(ch *chain, st *stats) error {
 	}
 	dir := filepath.Join(ch.dir, busName)
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if created {
+		if created || len(acks) > 0 {
 			return errors.New("page creation acknowledged but the bus directory is gone")
 		}
 		return nil // killed before Open made anything
@@ -408,6 +492,9 @@ func check(ch *chain, st *stats) error {
 	if _, err := e.Page(pageID(0, 0)); errors.Is(err, mmsb.ErrPageNotFound) {
 		if created {
 			return errors.New("page creation acknowledged but the pages are missing")
+		}
+		if len(acks) > 0 {
+			return fmt.Errorf("%d batches acknowledged but the pages are missing", len(acks))
 		}
 		if len(e.PageIDs()) != 0 {
 			return fmt.Errorf("half-created pages: %v", e.PageIDs())
@@ -459,6 +546,16 @@ func check(ch *chain, st *stats) error {
 		}
 		ch.recovered[w] = seq
 	}
+	// Every batch the child acknowledged is in the recovered state. (The
+	// floor above implies it; counting them here shows how many
+	// acknowledgements the run actually put to the test.)
+	for _, a := range acks[ch.seenAcks:] {
+		if a.seq > ch.recovered[a.worker] {
+			return fmt.Errorf("worker %d batch %d acknowledged but the pages show batch %d", a.worker, a.seq, ch.recovered[a.worker])
+		}
+		st.verified[mode]++
+	}
+	ch.seenAcks = len(acks)
 	for _, newest := range []bool{false, true} {
 		rep, err := e.VerifyReplay(context.Background(), newest)
 		if err != nil {
@@ -507,4 +604,70 @@ func offlineCheck(dir string, st *stats) error {
 		}
 	}
 	return nil
+}
+
+// TestCrashCatchesEarlyAck is the negative control for the checker: a child
+// that acknowledges a batch before committing it must be caught, while the
+// same run with an honest child passes and verifies at least one
+// acknowledged batch. Both children are killed once their first
+// acknowledgement is on disk, so the outcome does not depend on timing.
+func TestCrashCatchesEarlyAck(t *testing.T) {
+	cases := []struct {
+		name    string
+		mode    mmsb.SyncMode
+		env     []string
+		wantErr string // "" for a passing check
+	}{
+		{"honest/always", mmsb.SyncAlways, nil, ""},
+		{"honest/group", mmsb.SyncGroup, nil, ""},
+		{"ack before commit/always", mmsb.SyncAlways, []string{envLie + "=" + lieAckBeforeCommit}, "lost"},
+		{"ack before commit/group", mmsb.SyncGroup, []string{envLie + "=" + lieAckBeforeCommit}, "lost"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ch := &chain{dir: t.TempDir()}
+			st := newStats()
+			out := runAndKill(t, ch.dir, c.mode, 1, afterFirstAck, c.env...)
+			st.ran[c.mode]++
+			err := check(ch, c.mode, st)
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Fatalf("honest child failed the check: %v\nchild output:\n%s", err, out)
+			case c.wantErr == "" && st.requireVerified() != nil:
+				t.Fatalf("honest child: %v", st.requireVerified())
+			case c.wantErr != "" && err == nil:
+				t.Fatalf("a child that acknowledged before committing passed the check (%d acks verified)", st.verified[c.mode])
+			case c.wantErr != "" && !strings.Contains(err.Error(), c.wantErr):
+				t.Fatalf("check error %q does not say %q", err, c.wantErr)
+			}
+			if err != nil {
+				t.Logf("caught: %v", err)
+			}
+		})
+	}
+}
+
+// TestRequireVerified: a run in which some sync mode verified no
+// acknowledged batch fails, whichever mode it is.
+func TestRequireVerified(t *testing.T) {
+	A, G := mmsb.SyncAlways, mmsb.SyncGroup
+	cases := []struct {
+		name          string
+		ran, verified map[mmsb.SyncMode]int
+		ok            bool
+	}{
+		{"both modes verified", map[mmsb.SyncMode]int{A: 5, G: 5}, map[mmsb.SyncMode]int{A: 40, G: 90}, true},
+		{"only always ran", map[mmsb.SyncMode]int{A: 1}, map[mmsb.SyncMode]int{A: 3}, true},
+		{"nothing verified", map[mmsb.SyncMode]int{A: 5, G: 5}, map[mmsb.SyncMode]int{}, false},
+		{"group verified nothing", map[mmsb.SyncMode]int{A: 5, G: 5}, map[mmsb.SyncMode]int{A: 40}, false},
+		{"always verified nothing", map[mmsb.SyncMode]int{A: 5, G: 5}, map[mmsb.SyncMode]int{G: 40}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := &stats{ran: c.ran, verified: c.verified}
+			if err := st.requireVerified(); (err == nil) != c.ok {
+				t.Fatalf("requireVerified = %v, want ok=%v", err, c.ok)
+			}
+		})
+	}
 }
