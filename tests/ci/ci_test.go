@@ -51,6 +51,8 @@ func fakeTree() map[string]string {
 		"tests/stress/stress_test.go": "//go:build stress\n\npackage stress\n\nimport \"testing\"\n\n" +
 			"func TestThroughput(t *testing.T) {}\nfunc TestMemory(t *testing.T) {}\n" +
 			"func TestStability(t *testing.T) {}\nfunc TestStabilityControl(t *testing.T) {}\n",
+		"fake.go":     "package fake\n",
+		"api_test.go": "package fake\n\nimport \"testing\"\n\nfunc TestAPI(t *testing.T) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
@@ -85,6 +87,7 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"crash negative control gone", func(f map[string]string) {
 			f["tests/crash/crash_test.go"] = strings.Replace(f["tests/crash/crash_test.go"], "func TestCrashCatchesEarlyAck(t *testing.T) {}\n", "", 1)
 		}, "TestCrashCatchesEarlyAck"},
+		{"API check missing", func(f map[string]string) { delete(f, "api_test.go") }, "TestAPI in ."},
 		{"stress suite missing", func(f map[string]string) { delete(f, "tests/stress/stress_test.go") }, "tests/stress"},
 		{"validate subcommand missing", func(f map[string]string) {
 			f["cmd/mmsb/main.go"] = "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(1) }\n"
