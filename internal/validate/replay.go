@@ -67,7 +67,7 @@ func replayLive(ctx context.Context, e *mmsb.Bus, r *reporter, tot *replayTotals
 	for _, fromNewest := range modes {
 		vr, err := e.VerifyReplay(ctx, fromNewest)
 		if err != nil {
-			if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
+			if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) || errors.Is(err, mmsb.ErrNoCheckpoint) {
 				r.addf(KindFailed, 0, 0, replayFrom(fromNewest), "replay failed: %v", err)
 				continue
 			}

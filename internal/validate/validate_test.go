@@ -699,3 +699,23 @@ func TestReplayOfflineNotComparedWithOneStartingPoint(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayLiveCorruptNewestCheckpoint: online, the replay from the
+// newest checkpoint must start from it; when it does not load, that is a
+// problem naming the checkpoint, not a clean replay from elsewhere.
+func TestReplayLiveCorruptNewestCheckpoint(t *testing.T) {
+	fs := vfs.NewMem()
+	e := openBus(t, fs, nil)
+	defer e.Close()
+	populate(t, e, 10, 4)
+	ck, err := e.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corruptCheckpoint(t, fs, ck.Path)
+	rep, err := Replay(ctx, Live(e), Options{})
+	requireProblem(t, rep, err, ck.Path)
+	if rep.Problems[0].Kind != KindFailed {
+		t.Fatalf("problem kind %q, want %q", rep.Problems[0].Kind, KindFailed)
+	}
+}
