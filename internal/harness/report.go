@@ -87,7 +87,7 @@ var chartSpecs = []chartSpec{
 				return nil, nil
 			}
 			names := []string{"RSS/page", "marginal RSS/page", "logical/page", "budget"}
-			vals := plotter.Values{r.Metrics["rss_per_page_bytes"], r.Metrics["rss_marginal_per_page_bytes"], r.Metrics["avg_page_bytes"], 1024}
+			vals := plotter.Values{r.Metrics["rss_per_page_bytes"], r.Metrics["rss_marginal_per_page_bytes"], r.Metrics["logical_per_page_bytes"], 1024}
 			p := plot.New()
 			p.Title.Text = "Memory per page"
 			p.Y.Label.Text = "bytes"

@@ -23,7 +23,7 @@ func syntheticReport() *Report {
 				Checks: []Check{{Name: "p99", Pass: true, Value: 3}}, Series: map[string][]float64{"tick_ms": {1, 2, 2, 3, 9}}},
 			{ID: 7, Key: "memory", Name: "Memory", Pass: true, Summary: "s7",
 				Checks:  []Check{{Name: "avg", Semantic: true, Pass: true, Value: 1024}},
-				Metrics: map[string]float64{"rss_per_page_bytes": 1060, "rss_marginal_per_page_bytes": 1050, "avg_page_bytes": 1024}},
+				Metrics: map[string]float64{"rss_per_page_bytes": 1060, "rss_marginal_per_page_bytes": 1050, "logical_per_page_bytes": 1024}},
 			{ID: 9, Key: "stability", Name: "Stability", Pass: false, Summary: "s9 <b>", Error: "boom",
 				Checks: []Check{{Name: "no_nan", Semantic: true, Pass: false, Value: 3}},
 				Series: map[string][]float64{"cell0_unperturbed": {0, 1, 0.5}, "cell0_perturbed": {0, 1.1, 0.4}}},
@@ -199,7 +199,7 @@ func TestJSONNonFinite(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !math.IsInf(back.Results[2].Checks[0].Value, 1) || !math.IsNaN(back.Results[2].Metrics["rss_per_page_bytes"]) ||
-		!math.IsInf(back.Results[3].Series["cell0_perturbed"][1], -1) || back.Results[2].Metrics["avg_page_bytes"] != 1024 {
+		!math.IsInf(back.Results[3].Series["cell0_perturbed"][1], -1) || back.Results[2].Metrics["logical_per_page_bytes"] != 1024 {
 		t.Fatalf("did not round-trip: %s", b)
 	}
 	dir := t.TempDir()
