@@ -153,7 +153,6 @@ func measureMemory(ctx context.Context, cfg memoryConfig) (memoryOutcome, error)
 	var window GCPauses
 	begin := func() { window = ReadGCPauses() }
 	end := func() { out.pause = max(out.pause, ReadGCPauses().MaxSince(window)) }
-	begin()
 	e, err := mmsb.Open(dir, &mmsb.Options{Sync: tlog.SyncNone, CheckpointBytes: -1})
 	if err != nil {
 		return out, err
