@@ -48,6 +48,10 @@ var (
 	// ErrBusy: a tick orchestrator's intake queue is full and it was
 	// configured (tick.Options.FailWhenFull) to refuse rather than wait.
 	ErrBusy = errors.New("mmsb: intake queue full")
+	// ErrNoCheckpoint: a replay asked to start from a checkpoint
+	// (VerifyReplay(ctx, true)) could not start from it because it does not
+	// load; the error wraps the reason.
+	ErrNoCheckpoint = errors.New("mmsb: replay cannot start from the checkpoint")
 	// ErrInvalidOption: an invalid option or argument.
 	ErrInvalidOption = errors.New("mmsb: invalid option")
 )

@@ -240,7 +240,8 @@ func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch
 // ReplayReport compares a replay of the log with the live state.
 type ReplayReport struct {
 	LSN            LSN    // state compared: every operation up to this LSN
-	FromCheckpoint string // "" when replayed from LSN 1
+	FromCheckpoint string // the checkpoint the replay started from; "" when replayed from LSN 1
+	CheckpointLSN  LSN    // the LSN FromCheckpoint covers (0 when replayed from LSN 1)
 	LiveHash       uint64
 	ReplayHash     uint64
 	Pages          int      // pages compared
@@ -260,7 +261,21 @@ func (r *ReplayReport) Equal() bool {
 // else from the oldest checkpoint; or from the newest checkpoint when
 // fromNewestCheckpoint) and compares every page with the live state, bit for
 // bit. Commits wait while it runs.
+//
+// A replay from the newest checkpoint starts from that checkpoint or fails:
+// when it does not load the error wraps ErrNoCheckpoint and the reason
+// (usually ErrCorruption), instead of the replay quietly starting from an
+// older checkpoint or LSN 1, which would leave the recovery path unchecked.
+// With no checkpoint at all it replays from LSN 1, as recovery would; the
+// report's FromCheckpoint and CheckpointLSN always say where it started.
 func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (ReplayReport, error) {
+	if fromNewestCheckpoint {
+		// The checkpoint that is the newest must not change (a background
+		// checkpoint finishing, or pruning) between choosing it and
+		// loading it. Same lock order as Checkpoint: ckptMu, then mu.
+		e.ckptMu.Lock()
+		defer e.ckptMu.Unlock()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.usable(); err != nil {
@@ -277,20 +292,47 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 	if err != nil {
 		return ReplayReport{}, err
 	}
+	ckpts, err := checkpoint.List(e.fs, e.ckptDir())
+	if err != nil && !vfs.IsNotExist(err) {
+		return ReplayReport{}, fmt.Errorf("mmsb: verify replay: %w", err)
+	}
+	var newest checkpoint.Info // the newest checkpoint the replay may start from
+	for _, c := range ckpts {
+		if c.LSN <= e.lastLSN {
+			newest = c
+			break
+		}
+	}
 	if !fromNewestCheckpoint {
 		target.FromEmpty = first == 1
 		target.FromOldestCheckpoint = true
 	}
 	r := newDetached(e.opts.Functions)
 	defer r.discard()
-	if e.lastLSN > 0 {
+	if e.lastLSN > 0 || fromNewestCheckpoint && newest.Path != "" {
 		if err := r.replayInto(ctx, e.fs, e.dir, target); err != nil {
 			return ReplayReport{}, err
 		}
 	}
+	if fromNewestCheckpoint && newest.Path != "" && r.replayedFrom != newest.Path {
+		// replayInto passes over a checkpoint that does not load; load it
+		// again to name the reason.
+		probe := newDetached(e.opts.Functions)
+		why := probe.loadCheckpointFrom(e.fs, newest.Path)
+		probe.Close()
+		if why == nil {
+			why = fmt.Errorf("the replay started from %q instead", r.replayedFrom)
+		}
+		return ReplayReport{}, fmt.Errorf("%w: newest checkpoint %s (LSN %d): %w", ErrNoCheckpoint, newest.Path, newest.LSN, why)
+	}
 	rep := compareStates(e, r)
 	rep.LSN = e.lastLSN
 	rep.FromCheckpoint = r.replayedFrom
+	for _, c := range ckpts {
+		if c.Path == r.replayedFrom {
+			rep.CheckpointLSN = c.LSN
+		}
+	}
 	return rep, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -131,28 +132,38 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 	if err := cmd.Context().Err(); err != nil {
 		return err
 	}
-	if o.history != "" {
-		if err := harness.AppendHistory(o.history, rep); err != nil {
-			return err
-		}
-	}
-	if o.report != "" {
-		if _, err := harness.WriteHTMLReport(o.report, rep); err != nil {
-			return err
-		}
-	}
+	// The result goes out first: a run that failed (the one whose figures
+	// matter most) must show its table or JSON even when writing the
+	// history or the HTML report then fails.
 	if o.json {
 		if err := a.printJSON(rep); err != nil {
 			return err
 		}
 	} else {
 		rep.WriteTable(a.stdout)
-		if o.report != "" {
+	}
+	var written []error
+	if o.history != "" {
+		if err := harness.AppendHistory(o.history, rep); err != nil {
+			written = append(written, err)
+		}
+	}
+	if o.report != "" {
+		if _, err := harness.WriteHTMLReport(o.report, rep); err != nil {
+			written = append(written, err)
+		} else if !o.json {
 			fmt.Fprintf(a.stdout, "Report: %s\n", filepath.Join(o.report, harness.ReportFile))
 		}
 	}
 	if !rep.AllPass {
-		return &exitError{code: exitFailure, msg: fmt.Sprintf("%d of %d benchmarks failed", rep.Total-rep.Passed, rep.Total)}
+		msg := fmt.Sprintf("%d of %d benchmarks failed", rep.Total-rep.Passed, rep.Total)
+		if err := errors.Join(written...); err != nil {
+			msg += "; " + err.Error()
+		}
+		return &exitError{code: exitFailure, msg: msg}
+	}
+	if err := errors.Join(written...); err != nil {
+		return err
 	}
 	return nil
 }

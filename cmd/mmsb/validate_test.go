@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,5 +83,84 @@ func TestValidateUsage(t *testing.T) {
 		{"validate", "--workers", "-1"},
 	} {
 		runCLI(t, args...).mustCode(t, exitUsage)
+	}
+}
+
+// injectNonFinite registers, for the test's duration, a benchmark #99 that
+// fails numerically: a check whose value is +Inf, metrics that are NaN and
+// -Inf, and a chart series holding NaN, the figures a diverging replay or
+// an unstable simulation produce.
+func injectNonFinite(t *testing.T) {
+	t.Helper()
+	remove, err := harness.Inject(harness.Benchmark{ID: 99, Key: "injected-nonfinite", Name: "Injected",
+		Run: func(_ context.Context, _ *harness.Env, r *harness.Result) error {
+			r.Semantic("divergence", false, math.Inf(1), "< 1e-9")
+			r.Metric("l2", math.NaN())
+			r.Metric("floor", math.Inf(-1))
+			r.Metric("finite", 1.5)
+			r.Series = map[string][]float64{"trajectory": {0, math.NaN(), math.Inf(1)}}
+			r.Summary = "injected non-finite failure"
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(remove)
+}
+
+// TestValidateNumericFailureJSON: a benchmark that fails with +Inf/NaN
+// figures still yields valid JSON on stdout (non-finite values written as
+// the strings "+Inf", "-Inf", "NaN", read back as such), a history line
+// and exit status 1.
+func TestValidateNumericFailureJSON(t *testing.T) {
+	injectNonFinite(t)
+	hist := filepath.Join(t.TempDir(), "hist")
+	r := runCLI(t, "validate", "--only", "99", "--json", "--history", hist, "--no-progress").mustCode(t, exitFailure)
+	var rep harness.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not a JSON report: %v\n%s\nstderr: %s", err, r.stdout, r.stderr)
+	}
+	if rep.Total != 1 || rep.Passed != 0 || rep.AllPass || len(rep.Results) != 1 {
+		t.Fatalf("unexpected report: %+v", rep)
+	}
+	res := rep.Results[0]
+	if len(res.Checks) != 1 || !math.IsInf(res.Checks[0].Value, 1) || res.Checks[0].Pass {
+		t.Fatalf("check did not round-trip: %+v", res.Checks)
+	}
+	if !math.IsNaN(res.Metrics["l2"]) || !math.IsInf(res.Metrics["floor"], -1) || res.Metrics["finite"] != 1.5 {
+		t.Fatalf("metrics did not round-trip: %v", res.Metrics)
+	}
+	if s := res.Series["trajectory"]; len(s) != 3 || !math.IsNaN(s[1]) || !math.IsInf(s[2], 1) {
+		t.Fatalf("series did not round-trip: %v", s)
+	}
+	for _, want := range []string{`"value": "+Inf"`, `"l2": "NaN"`, `"floor": "-Inf"`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("stdout lacks %s:\n%s", want, r.stdout)
+		}
+	}
+	h, err := harness.ReadHistory(hist)
+	if err != nil || len(h) != 1 || h[0].Passed != 0 || !math.IsNaN(h[0].Results[0].Metrics["l2"]) {
+		t.Fatalf("history: %v %+v", err, h)
+	}
+}
+
+// TestValidateNumericFailureTable: the same failure in table mode prints
+// the table (the ✗ line with the +Inf value) before anything else can fail,
+// appends the history line, writes the HTML report and exits 1.
+func TestValidateNumericFailureTable(t *testing.T) {
+	injectNonFinite(t)
+	dir := t.TempDir()
+	hist, repDir := filepath.Join(dir, "hist"), filepath.Join(dir, "report")
+	r := runCLI(t, "validate", "--only", "99", "--history", hist, "--report", repDir, "--no-progress").mustCode(t, exitFailure)
+	for _, want := range []string{"✗ #99:", "divergence=+Inf", "Result: 0/1 PASS"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("table lacks %q:\nstdout:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
+		}
+	}
+	if h, err := harness.ReadHistory(hist); err != nil || len(h) != 1 || h[0].Results[0].Pass {
+		t.Fatalf("history: %v %+v", err, h)
+	}
+	if st, err := os.Stat(filepath.Join(repDir, harness.ReportFile)); err != nil || st.Size() == 0 {
+		t.Fatalf("report: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,19 +16,26 @@ func init() {
 	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance})
 }
 
-// provenanceConfig sizes benchmark #10. overwriteMiddle (a negative
-// control) writes directly into the middle of the chain after the waves,
-// so that the last page's bytes no longer come from the chain's root.
+// provenanceConfig sizes benchmark #10. Negative controls:
+// overwriteMiddle writes directly into the middle of the chain after the
+// waves, so that the last page's bytes no longer come from the chain's
+// root; deepQueryDepth asks the deeper-than-the-limit chain with that depth
+// instead of the default (a query that does not stop at the limit).
 type provenanceConfig struct {
 	depth           int // derivation hops: depth+1 pages
+	limit           int // the depth limit a default query must stop at (mmsb.DefaultProvenanceDepth)
 	queries         int // warm queries timed
 	overwriteMiddle bool
+	deepQueryDepth  int
 }
 
 // provenanceOutcome is what #10 measured.
 type provenanceOutcome struct {
 	cold, warmMedian time.Duration
-	chainDepth       int
+	chainDepth       int // found by walking the answer's Parent links
+	deepDepth        int // the same, on the chain deeper than the limit
+	deepTruncated    bool
+	deepErr          string
 	writes           int
 	wrong            []string // mismatches between the answer and the expected chain
 	rangesChecked    int
@@ -49,17 +57,8 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 		return out, err
 	}
 	defer e.Close()
-	const elems = 16
-	ids, err := createF64Pages(ctx, e, cfg.depth+1, elems)
+	ids, err := buildChain(ctx, e, cfg.depth)
 	if err != nil {
-		return out, err
-	}
-	for i := 1; i < len(ids); i++ {
-		if err := e.Bind(ctx, ids[i], "passthrough", nil, []mmsb.PageID{ids[i-1]}); err != nil {
-			return out, err
-		}
-	}
-	if _, err := e.Propagate(ctx); err != nil {
 		return out, err
 	}
 	// Two writes to different ranges of the root, each propagated: the
@@ -113,11 +112,36 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 			return out, err
 		}
 		out.rangesChecked++
+		walked, werr := walkDepth(res)
+		if werr != nil {
+			out.wrong = append(out.wrong, fmt.Sprintf("range %d: %v", k, werr))
+		}
 		if k == 0 {
-			out.chainDepth = res.ChainDepth
+			out.chainDepth = walked
 			out.writes = len(res.Writes)
 		}
 		out.wrong = append(out.wrong, checkChain(res, ids, r.rootLSN, r.derived, k)...)
+	}
+	// A chain deeper than the limit: a default query must stop at the
+	// limit and say so (Truncated).
+	deep, err := buildChain(ctx, e, cfg.limit+8)
+	if err != nil {
+		return out, err
+	}
+	if _, err := e.Commit(ctx, []delta.Delta{{Page: deep[0], Runs: []delta.Run{{Offset: 0, Data: semiring.AppendF64(nil, 7)}}}}); err != nil {
+		return out, err
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		return out, err
+	}
+	if res, err := e.Provenance(ctx, deep[len(deep)-1], 0, 8, cfg.deepQueryDepth); err != nil {
+		out.deepErr = err.Error()
+	} else {
+		out.deepTruncated = res.Truncated
+		var werr error
+		if out.deepDepth, werr = walkDepth(res); werr != nil {
+			out.deepErr = werr.Error()
+		}
 	}
 	// Warm queries: the median of cfg.queries.
 	out.warmMedian = medianDuration(max(1, cfg.queries), func() {
@@ -133,6 +157,64 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 		out.firstProblem = rep.Problems[0].String()
 	}
 	return out, nil
+}
+
+// buildChain creates pages p_0 .. p_depth, binds each p_i (i > 0) as a
+// passthrough of p_(i-1), and propagates once.
+func buildChain(ctx context.Context, e *mmsb.Bus, depth int) ([]mmsb.PageID, error) {
+	const elems = 16
+	ids, err := createF64Pages(ctx, e, depth+1, elems)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(ids); i++ {
+		if err := e.Bind(ctx, ids[i], "passthrough", nil, []mmsb.PageID{ids[i-1]}); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// errBadAnswer: a provenance answer whose Parent links do not form a tree
+// rooted at Writes[0], or disagree with its Depth fields.
+var errBadAnswer = errors.New("provenance answer is not a tree")
+
+// walkDepth finds an answer's chain depth by walking it: for every write,
+// the hops along Parent links back to Writes[0]. It does not read the
+// answer's ChainDepth or Depth fields to find it; it checks the Depth
+// fields against the walk and fails on links that point forward or
+// nowhere.
+func walkDepth(res *mmsb.ProvenanceResult) (int, error) {
+	if len(res.Writes) == 0 {
+		return 0, fmt.Errorf("%w: no writes", errBadAnswer)
+	}
+	hops := make([]int, len(res.Writes))
+	deepest := 0
+	for i, w := range res.Writes {
+		switch {
+		case i == 0 && w.Parent != -1:
+			return 0, fmt.Errorf("%w: the first write names parent %d, want -1", errBadAnswer, w.Parent)
+		case i == 0:
+			hops[0] = 0
+		case w.Parent < 0 || w.Parent >= i:
+			// Parents are listed before the writes they read, so a link
+			// forward (or to itself) is a broken answer, not a deeper one.
+			return 0, fmt.Errorf("%w: write %d names parent %d", errBadAnswer, i, w.Parent)
+		default:
+			hops[i] = hops[w.Parent] + 1
+		}
+		if w.Depth != hops[i] {
+			return 0, fmt.Errorf("%w: write %d says depth %d, its parent links give %d", errBadAnswer, i, w.Depth, hops[i])
+		}
+		deepest = max(deepest, hops[i])
+	}
+	if deepest != res.ChainDepth {
+		return 0, fmt.Errorf("%w: ChainDepth %d, the walk finds %d", errBadAnswer, res.ChainDepth, deepest)
+	}
+	return deepest, nil
 }
 
 // checkChain compares a provenance answer for a range of the last page of
@@ -185,7 +267,7 @@ func checkChain(res *mmsb.ProvenanceResult, ids []mmsb.PageID, rootLSN mmsb.LSN,
 }
 
 func runProvenance(ctx context.Context, env *Env, r *Result) error {
-	return provenanceBench(ctx, env, r, provenanceConfig{depth: env.Int("depth"), queries: 101})
+	return provenanceBench(ctx, env, r, provenanceConfig{depth: env.Int("depth"), limit: mmsb.DefaultProvenanceDepth, queries: 101})
 }
 
 // provenanceBench runs #10 with cfg and records its checks.
@@ -203,12 +285,16 @@ func provenanceBench(ctx context.Context, env *Env, r *Result, cfg provenanceCon
 	maxDepth, maxMs := env.Threshold("max_depth"), env.Threshold("max_resolve_ms")
 	r.Semantic("chain_correct", len(out.wrong) == 0 && out.rangesChecked == 2, float64(len(out.wrong)),
 		fmt.Sprintf("both byte ranges resolve through all %d pages to the right LSNs", cfg.depth+1))
-	r.Semantic("chain_depth", out.chainDepth == cfg.depth && float64(out.chainDepth) < maxDepth, float64(out.chainDepth), fmt.Sprintf("== %d (< %g)", cfg.depth, maxDepth))
+	r.Semantic("chain_depth", out.chainDepth == cfg.depth && float64(out.chainDepth) < maxDepth, float64(out.chainDepth),
+		fmt.Sprintf("found by walking the answer: == %d (< %g)", cfg.depth, maxDepth))
+	r.Metric("deep_chain_depth", float64(out.deepDepth))
+	r.Semantic("depth_limit_enforced", out.deepErr == "" && out.deepTruncated && out.deepDepth == cfg.limit, float64(out.deepDepth),
+		fmt.Sprintf("a %d-hop chain is walked to the limit, %d hops, and marked truncated%s", cfg.limit+8, cfg.limit, errSuffix(out.deepErr)))
 	r.Semantic("validator", out.validatorProbs == 0 && out.validatorChecked > 0, float64(out.validatorProbs), "provenance validator: answers agree with the log")
 	worst := max(out.cold, out.warmMedian)
 	r.Timing("resolve_ms", ms(worst) < maxMs, ms(worst), "ms", fmt.Sprintf("< %g ms", maxMs))
-	r.Summary = fmt.Sprintf("byte-range provenance through a %d-deep passthrough chain: depth %d, %d writes, resolve %.3f ms cold, %.3f ms warm",
-		cfg.depth, out.chainDepth, out.writes, ms(out.cold), ms(out.warmMedian))
+	r.Summary = fmt.Sprintf("byte-range provenance through a %d-deep passthrough chain: depth %d (walked), %d writes, resolve %.3f ms cold, %.3f ms warm; a %d-deep chain stops at %d (truncated %v)",
+		cfg.depth, out.chainDepth, out.writes, ms(out.cold), ms(out.warmMedian), cfg.limit+8, out.deepDepth, out.deepTruncated)
 	if len(out.wrong) > 0 {
 		r.Summary += "; wrong: " + out.wrong[0]
 	}
@@ -216,4 +302,11 @@ func provenanceBench(ctx context.Context, env *Env, r *Result, cfg provenanceCon
 		r.Summary += "; validator: " + out.firstProblem
 	}
 	return nil
+}
+
+func errSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
 }

@@ -1,14 +1,26 @@
 package harness
 
-import "testing"
+import (
+	"errors"
+	"testing"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+func tinyProvenance() provenanceConfig {
+	return provenanceConfig{depth: 31, limit: mmsb.DefaultProvenanceDepth, queries: 5}
+}
 
 func TestProvenanceQuick(t *testing.T) {
 	env := testEnv(t, "provenance", nil)
 	var r Result
-	err := provenanceBench(bg, env, &r, provenanceConfig{depth: 31, queries: 5})
+	err := provenanceBench(bg, env, &r, tinyProvenance())
 	requirePass(t, &r, err)
 	if r.Metrics["chain_depth"] != 31 {
 		t.Fatalf("chain depth %v", r.Metrics["chain_depth"])
+	}
+	if r.Metrics["deep_chain_depth"] != mmsb.DefaultProvenanceDepth {
+		t.Fatalf("deep chain walked to %v, want the limit %d", r.Metrics["deep_chain_depth"], mmsb.DefaultProvenanceDepth)
 	}
 }
 
@@ -17,7 +29,58 @@ func TestProvenanceQuick(t *testing.T) {
 // the benchmark's expected chain no longer matches.
 func TestProvenanceNegativeBrokenChain(t *testing.T) {
 	env := testEnv(t, "provenance", nil)
+	cfg := tinyProvenance()
+	cfg.overwriteMiddle = true
 	var r Result
-	err := provenanceBench(bg, env, &r, provenanceConfig{depth: 31, queries: 5, overwriteMiddle: true})
+	err := provenanceBench(bg, env, &r, cfg)
 	requireFail(t, &r, err, "chain_correct")
+}
+
+// TestProvenanceNegativeUnboundedQuery: the chain deeper than the limit is
+// asked with a depth past it (a query that does not stop at the limit);
+// the walk finds the whole chain and depth_limit_enforced must fail.
+func TestProvenanceNegativeUnboundedQuery(t *testing.T) {
+	env := testEnv(t, "provenance", nil)
+	cfg := tinyProvenance()
+	cfg.deepQueryDepth = 1000
+	var r Result
+	err := provenanceBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "depth_limit_enforced")
+	if got := r.Metrics["deep_chain_depth"]; got != float64(cfg.limit+8) {
+		t.Fatalf("unbounded walk found depth %v, want %d", got, cfg.limit+8)
+	}
+}
+
+// TestWalkDepth: the depth is found from the Parent links; an answer whose
+// ChainDepth or Depth fields disagree with its links, or whose links point
+// forward, is refused.
+func TestWalkDepth(t *testing.T) {
+	chain := func(n int) *mmsb.ProvenanceResult {
+		res := &mmsb.ProvenanceResult{ChainDepth: n - 1}
+		for i := 0; i < n; i++ {
+			res.Writes = append(res.Writes, mmsb.ProvenanceWrite{Depth: i, Parent: i - 1})
+		}
+		return res
+	}
+	if d, err := walkDepth(chain(32)); err != nil || d != 31 {
+		t.Fatalf("chain of 32 writes: depth %d, %v", d, err)
+	}
+	lying := chain(5)
+	lying.ChainDepth = 31 // claims a depth its links do not have
+	if _, err := walkDepth(lying); !errors.Is(err, errBadAnswer) {
+		t.Fatalf("ChainDepth that disagrees with the walk accepted: %v", err)
+	}
+	forward := chain(5)
+	forward.Writes[2].Parent = 3
+	if _, err := walkDepth(forward); !errors.Is(err, errBadAnswer) {
+		t.Fatalf("forward parent link accepted: %v", err)
+	}
+	wrongDepth := chain(5)
+	wrongDepth.Writes[4].Depth = 2
+	if _, err := walkDepth(wrongDepth); !errors.Is(err, errBadAnswer) {
+		t.Fatalf("Depth field that disagrees with the walk accepted: %v", err)
+	}
+	if _, err := walkDepth(&mmsb.ProvenanceResult{}); !errors.Is(err, errBadAnswer) {
+		t.Fatalf("empty answer accepted: %v", err)
+	}
 }

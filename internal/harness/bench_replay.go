@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -19,36 +20,43 @@ func init() {
 	register(Benchmark{ID: 1, Key: "replay", Name: "Replay", Run: runReplay})
 }
 
-// replayConfig sizes benchmark #1. tamper, when set, damages the log after
-// the run and before the replays (negative controls).
+// replayConfig sizes benchmark #1. Negative controls: tamper damages the
+// log and tamperCheckpoint the midway checkpoint, after the run and before
+// the replays; l3Func (with funcs) replaces the third layer's affine
+// passthrough with another function.
 type replayConfig struct {
-	ticks         int
-	sources       int // source pages (float64)
-	elems         int // float64 elements per page
-	deltasPerTick int
-	seed          uint64
-	tamper        func(fs vfs.FS, walDir string) error
+	ticks            int
+	sources          int // source pages (float64)
+	elems            int // float64 elements per page
+	deltasPerTick    int
+	seed             uint64
+	tamper           func(fs vfs.FS, walDir string) error
+	tamperCheckpoint func(fs vfs.FS, path string) error
+	l3Func           string
+	funcs            map[string]mmsb.RecomputeFunc
 }
 
 // replayOutcome is what #1 measured.
 type replayOutcome struct {
-	ticks, tickErrors    int
-	derivedWrites        uint64
-	lastLSN              mmsb.LSN
-	checkpointLSN        mmsb.LSN
-	full, fromCkpt       mmsb.ReplayReport
-	indepBytes           int64
-	indepL2              float64
-	indepPages           int
-	runSec, replaySec    float64
-	replayErr, indepErr  error
-	fromCheckpointLoaded bool
+	ticks, tickErrors   int
+	derivedWrites       uint64
+	lastLSN             mmsb.LSN
+	checkpointLSN       mmsb.LSN
+	checkpointErr       error // the midway checkpoint does not verify (so no replay can start from it)
+	full, fromCkpt      mmsb.ReplayReport
+	indepBytes          int64
+	indepL2             float64
+	indepPages          int
+	recompute           recomputeOutcome
+	bindings            int // bindings built
+	runSec, replaySec   float64
+	replayErr, indepErr error
 }
 
 // replayGraph builds the derivation graph of #1 over the source pages:
 // layer 1 weights three sources, layer 2 sums pairs of layer 1, layer 3
 // applies an affine passthrough to layer 2. Every page is float64.
-func replayGraph(ctx context.Context, e *mmsb.Bus, src []mmsb.PageID, elems int) (int, error) {
+func replayGraph(ctx context.Context, e *mmsb.Bus, src []mmsb.PageID, elems int, l3Func string) (int, error) {
 	n := len(src)
 	l1, err := createF64Pages(ctx, e, n, elems)
 	if err != nil {
@@ -73,9 +81,12 @@ func replayGraph(ctx context.Context, e *mmsb.Bus, src []mmsb.PageID, elems int)
 	if err != nil {
 		return 0, err
 	}
-	aff := semiring.PassthroughParams(semiring.TransformAffine, 0.5, 1)
+	fn, params := "passthrough", semiring.PassthroughParams(semiring.TransformAffine, 0.5, 1)
+	if l3Func != "" {
+		fn, params = l3Func, nil
+	}
 	for i, id := range l3 {
-		if err := e.Bind(ctx, id, "passthrough", aff, []mmsb.PageID{l2[i]}); err != nil {
+		if err := e.Bind(ctx, id, fn, params, []mmsb.PageID{l2[i]}); err != nil {
 			return 0, err
 		}
 	}
@@ -88,7 +99,7 @@ func replayGraph(ctx context.Context, e *mmsb.Bus, src []mmsb.PageID, elems int)
 // compares every page with the live state.
 func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error) {
 	var out replayOutcome
-	e, err := openMem(nil)
+	e, err := openMem(cfg.funcs)
 	if err != nil {
 		return out, err
 	}
@@ -97,7 +108,7 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 	if err != nil {
 		return out, err
 	}
-	if _, err := replayGraph(ctx, e, src, cfg.elems); err != nil {
+	if out.bindings, err = replayGraph(ctx, e, src, cfg.elems, cfg.l3Func); err != nil {
 		return out, err
 	}
 	o, err := tick.New(e, &tick.Options{QueueSize: 1024, Budget: time.Hour})
@@ -150,21 +161,39 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 			return out, err
 		}
 	}
+	ckPath := ""
+	if cks, err := checkpoint.List(e.FS(), e.CheckpointDir()); err == nil {
+		for _, c := range cks {
+			if c.LSN == out.checkpointLSN {
+				ckPath = c.Path
+			}
+		}
+	}
+	if cfg.tamperCheckpoint != nil && ckPath != "" {
+		if err := cfg.tamperCheckpoint(e.FS(), ckPath); err != nil {
+			return out, err
+		}
+	}
+	// The independent replay from the newest checkpoint (below) cannot
+	// tell which checkpoint mmsb.Replay started from; that it can start
+	// from the midway one is checked here, and VerifyReplay reports the
+	// one it used.
+	out.checkpointErr = errors.New("the midway checkpoint is missing")
+	if ckPath != "" {
+		out.checkpointErr = checkpoint.Verify(e.FS(), ckPath)
+	}
 	t1 := time.Now()
 	out.full, out.replayErr = e.VerifyReplay(ctx, false)
 	if out.replayErr == nil {
 		out.fromCkpt, out.replayErr = e.VerifyReplay(ctx, true)
 	}
-	// VerifyReplay(true) starts from the newest checkpoint: make sure there
-	// is one, the one taken midway.
-	if cks, err := checkpoint.List(e.FS(), e.CheckpointDir()); err == nil && len(cks) > 0 {
-		out.fromCheckpointLoaded = cks[0].LSN == out.checkpointLSN || cks[len(cks)-1].LSN == out.checkpointLSN
-	}
 	out.replaySec = time.Since(t1).Seconds()
 	// An independent comparison through the public read API, replaying
-	// into detached buses from LSN 1 and from the newest checkpoint.
-	for _, target := range []mmsb.ReplayTarget{{FromEmpty: true}, {}} {
-		rep, err := mmsb.Replay(ctx, e.FS().Join(e.WALDir(), ".."), target, &mmsb.Options{FS: e.FS()})
+	// into detached buses from LSN 1 and from the newest checkpoint. On the
+	// one from LSN 1, every binding's function is re-run on the replayed
+	// parents and compared with the logged derived bytes.
+	for k, target := range []mmsb.ReplayTarget{{FromEmpty: true}, {}} {
+		rep, err := mmsb.Replay(ctx, e.FS().Join(e.WALDir(), ".."), target, &mmsb.Options{FS: e.FS(), Functions: cfg.funcs})
 		if err != nil {
 			out.indepErr = err
 			continue
@@ -173,6 +202,9 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 		out.indepBytes += b
 		out.indepL2 = math.Max(out.indepL2, l2)
 		out.indepPages = n
+		if k == 0 {
+			out.recompute = recomputeBindings(rep, cfg.funcs)
+		}
 		rep.Close()
 	}
 	return out, nil
@@ -216,14 +248,27 @@ func replayBench(ctx context.Context, env *Env, r *Result, cfg replayConfig) err
 		return ": " + err.Error()
 	}
 	r.Semantic("replay_ran", replayOK, 0, "replay from LSN 1 and from the checkpoint succeed"+errText(out.replayErr)+errText(out.indepErr))
-	r.Semantic("replay_from_checkpoint", out.fromCheckpointLoaded, float64(out.checkpointLSN), "the second replay starts from the midway checkpoint")
+	fromCkptOK := out.replayErr == nil && out.checkpointErr == nil && out.fromCkpt.FromCheckpoint != "" &&
+		out.fromCkpt.CheckpointLSN == out.checkpointLSN && out.checkpointLSN != 0
+	r.Semantic("replay_from_checkpoint", fromCkptOK, float64(out.fromCkpt.CheckpointLSN),
+		fmt.Sprintf("VerifyReplay(from the newest checkpoint) reports starting from the midway checkpoint (LSN %d), which verifies", out.checkpointLSN)+errText(out.checkpointErr))
 	r.Semantic("bytes_differing", replayOK && float64(bytesDiff) <= maxBytes && pagesDiff == 0 &&
 		out.full.Equal() && out.fromCkpt.Equal(), float64(bytesDiff), fmt.Sprintf("<= %g bytes, state hashes and graph equal", maxBytes))
-	r.Semantic("l2_divergence", replayOK && l2 < maxDiv, l2, fmt.Sprintf("< %g", maxDiv))
-	r.Summary = fmt.Sprintf("%d ticks, %d ops (%d derived), %d pages compared in 4 replays: %d bytes differ, L2 %.3g",
-		out.ticks, out.lastLSN, out.derivedWrites, out.full.Pages, bytesDiff, l2)
+	r.Semantic("l2_divergence", replayOK && l2 < maxDiv, l2, fmt.Sprintf("< %g over every float64 cell", maxDiv))
+	rc := out.recompute
+	r.Metric("recompute_bindings", float64(rc.checked))
+	r.Metric("recompute_bytes_differing", float64(rc.bytesDiff))
+	r.Metric("recompute_l2", rc.l2)
+	r.Semantic("recompute_equal", out.indepErr == nil && rc.checked == out.bindings && rc.bindings == out.bindings &&
+		rc.bytesDiff == 0 && rc.l2 < maxDiv, float64(rc.bytesDiff),
+		fmt.Sprintf("all %d bindings re-run on the replayed parents: 0 bytes differ from the logged derived bytes, L2 < %g", out.bindings, maxDiv))
+	r.Summary = fmt.Sprintf("%d ticks, %d ops (%d derived), %d pages compared in 4 replays (one from checkpoint LSN %d): %d bytes differ, L2 %.3g; %d/%d bindings recomputed: %d bytes differ, L2 %.3g",
+		out.ticks, out.lastLSN, out.derivedWrites, out.full.Pages, out.fromCkpt.CheckpointLSN, bytesDiff, l2, rc.checked, out.bindings, rc.bytesDiff, rc.l2)
 	if len(out.full.Differences) > 0 {
 		r.Summary += "; first: " + out.full.Differences[0]
+	}
+	if rc.first != "" {
+		r.Summary += "; recompute: " + rc.first
 	}
 	return nil
 }

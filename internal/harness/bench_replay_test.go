@@ -1,8 +1,11 @@
 package harness
 
 import (
+	"math"
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -45,4 +48,69 @@ func TestReplayNegativeFlippedByte(t *testing.T) {
 	var r Result
 	err := replayBench(bg, env, &r, cfg)
 	requireFail(t, &r, err, "replay_ran", "bytes_differing")
+}
+
+// TestReplayNegativeCorruptCheckpoint: the midway checkpoint is damaged, so
+// no replay can start from it. Replay from LSN 1 would still match the live
+// state; the benchmark must not count that as a replay from the checkpoint.
+func TestReplayNegativeCorruptCheckpoint(t *testing.T) {
+	env := testEnv(t, "replay", nil)
+	cfg := tinyReplay(env)
+	cfg.tamperCheckpoint = func(fs vfs.FS, path string) error {
+		return flipFileByte(fs, path, 0.5)
+	}
+	var r Result
+	err := replayBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "replay_from_checkpoint")
+	requireFail(t, &r, err, "replay_ran")
+}
+
+// TestReplayNegativeImpureFunction: the third layer is bound to a function
+// with hidden state (its output drifts with every call). Propagation logs
+// what it computed and replay re-applies those logged bytes, so the replays
+// agree with the live state bit for bit; only re-running the functions on
+// the replayed parents shows that the logged bytes are not what the
+// function computes.
+func TestReplayNegativeImpureFunction(t *testing.T) {
+	env := testEnv(t, "replay", nil)
+	cfg := tinyReplay(env)
+	calls := 0
+	cfg.l3Func = "harness.drift"
+	cfg.funcs = map[string]mmsb.RecomputeFunc{"harness.drift": func(in [][]byte, _, out []byte) error {
+		calls++
+		for j := 0; j+8 <= len(out) && j+8 <= len(in[0]); j += 8 {
+			semiring.PutF64(out, j/8, semiring.F64At(in[0], j/8)*0.5+1+float64(calls)*1e-6)
+		}
+		return nil
+	}}
+	var r Result
+	err := replayBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "recompute_equal")
+	for _, c := range r.Checks {
+		if c.Name == "bytes_differing" && !c.Pass {
+			t.Fatalf("replay itself diverged; the control must show a failure replay cannot see: %+v", c)
+		}
+	}
+	if r.Metrics["recompute_l2"] == 0 {
+		t.Fatalf("recompute L2 is 0 for a drifting function: %v", r.Metrics)
+	}
+}
+
+// TestF64SumSqEveryCell: the L2 terms are summed over every cell and a
+// non-finite difference or a length mismatch makes the sum +Inf.
+func TestF64SumSqEveryCell(t *testing.T) {
+	a, b := f64Page([]float64{1, 2, 3}), f64Page([]float64{1, 2.5, 1})
+	if got := f64SumSq(a, b); got != 0.25+4 {
+		t.Fatalf("sum of squares %v, want 4.25", got)
+	}
+	nan := f64Page([]float64{1, math.NaN(), 3})
+	if got := f64SumSq(nan, nan); got != 0 {
+		t.Fatalf("identical NaN cells: %v, want 0", got)
+	}
+	if got := f64SumSq(a, nan); !math.IsInf(got, 1) {
+		t.Fatalf("NaN against a number: %v, want +Inf", got)
+	}
+	if got := f64SumSq(a, a[:16]); !math.IsInf(got, 1) {
+		t.Fatalf("length mismatch: %v, want +Inf", got)
+	}
 }

@@ -44,8 +44,47 @@ func TestStabilityNegativeBlowUp(t *testing.T) {
 func TestStabilityNegativeUnstable(t *testing.T) {
 	env := testEnv(t, "stability", nil)
 	cfg := defaultStability(80, 1)
+	cfg.alpha = 0.9 // the reference runs the same unstable scheme: only the stability checks may fail
 	cfg.weights = []float64{0.9, -0.8, 0.9}
 	var r Result
 	err := stabilityBench(bg, env, &r, cfg)
 	requireFail(t, &r, err, "smooth", "bounded_divergence", "no_nan")
+	if c := checkNamed(t, &r, "matches_reference"); !c.Pass {
+		t.Fatalf("the pages did not follow the (unstable) reference: %+v", c)
+	}
+}
+
+// TestStabilityNegativeIdentity binds a function that copies the cell's
+// own value: nothing moves, so nothing is NaN, nothing diverges and
+// nothing jumps, and without a reference the run passes. The reference
+// diffusion shows the pages did not diffuse.
+func TestStabilityNegativeIdentity(t *testing.T) {
+	env := testEnv(t, "stability", nil)
+	cfg := defaultStability(60, 1)
+	cfg.fn = "harness.identity"
+	cfg.funcs = map[string]mmsb.RecomputeFunc{"harness.identity": func(in [][]byte, _, out []byte) error {
+		copy(out, in[1])
+		return nil
+	}}
+	var r Result
+	err := stabilityBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "matches_reference")
+	for _, name := range []string{"no_nan", "bounded_divergence", "smooth"} {
+		if c := checkNamed(t, &r, name); !c.Pass {
+			t.Fatalf("%s failed; the identity must pass every check but the reference: %+v", name, c)
+		}
+	}
+}
+
+// TestDiffuseStep: the reference against a hand-computed step.
+func TestDiffuseStep(t *testing.T) {
+	s := [][]float64{{1}, {0}, {0}, {0}}
+	next := make([][]float64, 4)
+	diffuseStep(next, s, 0.25)
+	want := []float64{0.5, 0.25, 0, 0.25}
+	for i := range want {
+		if next[i][0] != want[i] {
+			t.Fatalf("cell %d: %v, want %v", i, next[i][0], want[i])
+		}
+	}
 }

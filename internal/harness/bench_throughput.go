@@ -25,6 +25,17 @@ type ThroughputResult struct {
 	ReplayDiff int64
 }
 
+// throughputConfig sizes one MeasureThroughput run. diverge (a negative
+// control) is called on the bus after the workload and before the state
+// hash: a stand-in for an apply path that reaches a different state at
+// some worker count.
+type throughputConfig struct {
+	seed                                              uint64
+	workers, pages, pageSize, deltaSize, batch, count int
+	verifyReplay                                      bool
+	diverge                                           func(ctx context.Context, e *mmsb.Bus) error
+}
+
 // MeasureThroughput commits count real deltas of deltaSize random bytes at
 // random offsets over pages pages of pageSize bytes, in batches, through the
 // real commit path of an in-memory bus (validate, encode, log with CRC,
@@ -33,6 +44,12 @@ type ThroughputResult struct {
 // workload is seeded, so every worker count commits the same deltas and
 // must reach the same state.
 func MeasureThroughput(ctx context.Context, seed uint64, workers, pages, pageSize, deltaSize, batch, count int, verifyReplay bool) (ThroughputResult, error) {
+	return measureThroughput(ctx, throughputConfig{seed: seed, workers: workers, pages: pages, pageSize: pageSize,
+		deltaSize: deltaSize, batch: batch, count: count, verifyReplay: verifyReplay})
+}
+
+func measureThroughput(ctx context.Context, c throughputConfig) (ThroughputResult, error) {
+	seed, workers, pages, pageSize, deltaSize, batch, count := c.seed, c.workers, c.pages, c.pageSize, c.deltaSize, c.batch, c.count
 	res := ThroughputResult{Workers: workers}
 	e, err := mmsb.Open("", &mmsb.Options{Sync: mmsb.SyncNone, Workers: workers, CheckpointBytes: -1,
 		Clock: deterministicClock()})
@@ -75,8 +92,13 @@ func MeasureThroughput(ctx context.Context, seed uint64, workers, pages, pageSiz
 	res.Seconds = time.Since(start).Seconds()
 	res.Deltas = done
 	res.PerSec = float64(done) / res.Seconds
+	if c.diverge != nil {
+		if err := c.diverge(ctx, e); err != nil {
+			return res, err
+		}
+	}
 	res.StateHash = e.StateHash()
-	if verifyReplay {
+	if c.verifyReplay {
 		rep, err := e.VerifyReplay(ctx, false)
 		if err != nil {
 			return res, err
@@ -112,9 +134,23 @@ func deterministicClock() func() int64 {
 }
 
 func runThroughput(ctx context.Context, env *Env, r *Result) error {
-	pages, pageSize, size, batch := env.Int("pages"), env.Int("page_size"), env.Int("delta_size"), env.Int("batch")
-	count := env.Int("deltas")
-	single, err := MeasureThroughput(ctx, env.Seed, 1, pages, pageSize, size, batch, count, true)
+	return throughputBench(ctx, env, r, nil)
+}
+
+// throughputBench runs #5 and records its checks. divergeAt, when set,
+// returns the diverge hook for a worker count (negative controls).
+func throughputBench(ctx context.Context, env *Env, r *Result, divergeAt func(workers int) func(context.Context, *mmsb.Bus) error) error {
+	cfg := throughputConfig{seed: env.Seed, pages: env.Int("pages"), pageSize: env.Int("page_size"), deltaSize: env.Int("delta_size"),
+		batch: env.Int("batch"), count: env.Int("deltas")}
+	run := func(workers int, verifyReplay bool) (ThroughputResult, error) {
+		c := cfg
+		c.workers, c.verifyReplay = workers, verifyReplay
+		if divergeAt != nil {
+			c.diverge = divergeAt(workers)
+		}
+		return measureThroughput(ctx, c)
+	}
+	single, err := run(1, true)
 	if err != nil {
 		return err
 	}
@@ -125,15 +161,15 @@ func runThroughput(ctx context.Context, env *Env, r *Result) error {
 	best := single
 	var curve []float64
 	curve = append(curve, single.PerSec)
-	sameState := true
+	var diverged []int
 	for w := 2; w <= max(2, env.Workers); w++ {
-		m, err := MeasureThroughput(ctx, env.Seed, w, pages, pageSize, size, batch, count, false)
+		m, err := run(w, false)
 		if err != nil {
 			return err
 		}
 		curve = append(curve, m.PerSec)
 		if m.StateHash != single.StateHash {
-			sameState = false
+			diverged = append(diverged, w)
 		}
 		if m.PerSec > best.PerSec || best.Workers == 1 {
 			best = m
@@ -142,11 +178,15 @@ func runThroughput(ctx context.Context, env *Env, r *Result) error {
 	r.Series = map[string][]float64{"deltas_per_sec_by_workers": curve}
 	r.Metric("multi_per_sec", best.PerSec)
 	r.Metric("multi_workers", float64(best.Workers))
-	r.Semantic("parallel_state_equals_serial", sameState, 0, "state hash identical for every worker count")
+	r.Semantic("parallel_state_equals_serial", len(diverged) == 0, float64(len(diverged)),
+		fmt.Sprintf("state hash of every worker count 2..%d == serial (diverged: %v)", max(2, env.Workers), diverged))
 	minSingle, minMulti := env.Threshold("min_single_per_sec"), env.Threshold("min_multi_per_sec")
 	r.Timing("single_per_sec", single.PerSec >= minSingle, single.PerSec, "deltas/s", fmt.Sprintf(">= %s", HumanRate(minSingle)))
 	r.Timing("multi_per_sec", best.PerSec >= minMulti, best.PerSec, "deltas/s", fmt.Sprintf(">= %s", HumanRate(minMulti)))
 	r.Summary = fmt.Sprintf("single %s, multi %s with %d workers, %d × %d-byte deltas", HumanRate(single.PerSec),
-		HumanRate(best.PerSec), best.Workers, count, size)
+		HumanRate(best.PerSec), best.Workers, cfg.count, cfg.deltaSize)
+	if len(diverged) > 0 {
+		r.Summary += fmt.Sprintf("; state differs from serial at workers %v", diverged)
+	}
 	return nil
 }

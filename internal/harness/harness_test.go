@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -53,5 +54,36 @@ func TestQuickRunSubset(t *testing.T) {
 				t.Errorf("#%d semantic check %s failed: %+v", r.ID, c.Name, c)
 			}
 		}
+	}
+}
+
+// TestInject: an injected benchmark is listed and run like a registered
+// one without a targets entry, is gone after remove, and a clash with a
+// registered ID or key is refused.
+func TestInject(t *testing.T) {
+	if _, err := Inject(Benchmark{ID: 1, Key: "other", Run: func(context.Context, *Env, *Result) error { return nil }}); !errors.Is(err, ErrInject) {
+		t.Fatalf("duplicate ID accepted: %v", err)
+	}
+	if _, err := Inject(Benchmark{ID: 50, Key: "x"}); !errors.Is(err, ErrInject) {
+		t.Fatalf("benchmark without Run accepted: %v", err)
+	}
+	remove, err := Inject(Benchmark{ID: 50, Key: "injected", Name: "Injected", Run: func(_ context.Context, _ *Env, r *Result) error {
+		r.Semantic("fails", false, 1, "never")
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := LoadTargets("")
+	if err != nil {
+		t.Fatalf("targets refused while a benchmark is injected: %v", err)
+	}
+	rep := Run(bg, Config{Quick: true}, tg, []int{50})
+	if rep.Total != 1 || rep.Passed != 0 || rep.Results[0].Key != "injected" {
+		t.Fatalf("injected run: %+v", rep)
+	}
+	remove()
+	if n := len(All()); n != 10 {
+		t.Fatalf("%d benchmarks after remove, want 10", n)
 	}
 }

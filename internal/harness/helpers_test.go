@@ -76,3 +76,16 @@ func requireFail(t *testing.T, r *Result, err error, names ...string) {
 }
 
 var bg = context.Background()
+
+// checkNamed returns r's check called name, failing the test if there is
+// none.
+func checkNamed(t *testing.T, r *Result, name string) Check {
+	t.Helper()
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %q among %+v", name, r.Checks)
+	return Check{}
+}

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -131,6 +130,26 @@ func writeImage(fs vfs.FS, path string, b []byte) error {
 	return f.Close()
 }
 
+// flipFileByte flips one bit of file path at fraction frac of its length
+// (a checkpoint, for the negative controls): the damage a disk or a stray
+// write does, which the file's CRCs must catch.
+func flipFileByte(fs vfs.FS, path string, frac float64) error {
+	f, err := fs.Open(path)
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return fmt.Errorf("%w: %s is empty", errNoFrame, path)
+	}
+	b[int(frac*float64(len(b)-1))] ^= 0x10
+	return writeImage(fs, path, b)
+}
+
 // lastOp decodes a payload and returns its last operation.
 func lastOp(payload []byte) (record.Op, bool) {
 	var dec record.Decoder
@@ -213,7 +232,8 @@ func AppendRawRecord(fs vfs.FS, walDir string, count uint32, payload []byte) (mm
 // comparePages compares every page of live and replayed (read through the
 // public API, independently of mmsb.VerifyReplay): the number of bytes
 // that differ (pages present on one side only count their whole size) and
-// the L2 norm of the differences over float64 pages.
+// the L2 norm of the differences over every cell of every float64 page
+// (f64SumSq; a float64 page missing on one side makes it +Inf).
 func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages int) {
 	var sumSq float64
 	var a, b []byte
@@ -226,33 +246,139 @@ func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages 
 		b, _, err = replayed.ReadPage(p.ID, b[:0])
 		if err != nil {
 			bytesDiff += int64(len(a))
-			continue
-		}
-		if bytes.Equal(a, b) {
-			continue
-		}
-		n := min(len(a), len(b))
-		for k := 0; k < n; k++ {
-			if a[k] != b[k] {
-				bytesDiff++
+			if isF64Info(p) {
+				sumSq = math.Inf(1)
 			}
+			continue
 		}
-		bytesDiff += int64(max(len(a), len(b)) - n)
+		bytesDiff += bytesDiffering(a, b)
 		if isF64Info(p) {
-			for k := 0; k+8 <= n; k += 8 {
-				d := semiring.F64At(a, k/8) - semiring.F64At(b, k/8)
-				if !math.IsNaN(d) {
-					sumSq += d * d
-				}
-			}
+			sumSq += f64SumSq(a, b)
 		}
 	}
 	for _, p := range replayed.Pages() {
 		if !seen[p.ID] {
 			bytesDiff += int64(p.Size)
+			if isF64Info(p) {
+				sumSq = math.Inf(1)
+			}
 		}
 	}
 	return bytesDiff, math.Sqrt(sumSq), pages
+}
+
+// bytesDiffering counts the bytes where a and b differ, the length
+// difference included.
+func bytesDiffering(a, b []byte) int64 {
+	n := min(len(a), len(b))
+	d := int64(max(len(a), len(b)) - n)
+	for k := 0; k < n; k++ {
+		if a[k] != b[k] {
+			d++
+		}
+	}
+	return d
+}
+
+// f64SumSq is the sum of squared differences over every float64 cell of a
+// and b, computed for every cell, not only where bytes differ, so that the
+// L2 figure is a measurement of its own rather than a restatement of the
+// byte comparison. Bitwise-equal cells add 0 (NaN equal to itself
+// included); a cell whose difference is not a finite number (NaN against a
+// number, Inf against anything else) makes the sum +Inf, and so does a
+// length mismatch: a divergence to NaN or a truncated page cannot hide.
+func f64SumSq(a, b []byte) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var sum float64
+	for k := 0; k+8 <= len(a); k += 8 {
+		x, y := binary.LittleEndian.Uint64(a[k:]), binary.LittleEndian.Uint64(b[k:])
+		if x == y {
+			continue
+		}
+		d := math.Float64frombits(x) - math.Float64frombits(y)
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			return math.Inf(1)
+		}
+		sum += d * d
+	}
+	return sum
+}
+
+// recomputeOutcome is what recomputeBindings measured.
+type recomputeOutcome struct {
+	bindings, checked int     // bindings on the bus; recomputed and compared
+	bytesDiff         int64   // bytes where a recomputed output differs from the page
+	l2                float64 // over every float64 cell of every derived page
+	first             string  // the first difference or failure, for people
+}
+
+// recomputeBindings re-runs every binding's recompute function of e on its
+// parents' bytes as they are in e, with out pre-filled with the page's
+// current bytes (as propagation does), and compares each output with the
+// derived page, which in a replayed bus holds the bytes the log recorded.
+// Replay only re-applies those logged bytes and never calls a function, so
+// this is the check that the log's derived bytes are what the functions
+// compute. funcs holds the non-built-in functions. A binding that cannot be
+// recomputed (unknown function, unreadable page, function error) counts as
+// unchecked.
+func recomputeBindings(e *mmsb.Bus, funcs map[string]mmsb.RecomputeFunc) recomputeOutcome {
+	var out recomputeOutcome
+	note := func(format string, args ...any) {
+		if out.first == "" {
+			out.first = fmt.Sprintf(format, args...)
+		}
+	}
+	var cur, got []byte
+	for _, id := range e.Bindings() {
+		out.bindings++
+		b, ok := e.Binding(id)
+		if !ok {
+			note("page %d: binding vanished", id)
+			continue
+		}
+		fn, ok := funcs[b.Func]
+		if !ok {
+			fn, ok = semiring.Lookup(b.Func)
+		}
+		if !ok {
+			note("page %d: function %q not registered", id, b.Func)
+			continue
+		}
+		var err error
+		if cur, _, err = e.ReadPage(id, cur[:0]); err != nil {
+			note("page %d: %v", id, err)
+			continue
+		}
+		ins := make([][]byte, 0, len(b.Parents))
+		for _, p := range b.Parents {
+			in, _, err := e.ReadPage(p, nil)
+			if err != nil {
+				note("page %d: parent %d: %v", id, p, err)
+				break
+			}
+			ins = append(ins, in)
+		}
+		if len(ins) != len(b.Parents) {
+			continue
+		}
+		got = append(got[:0], cur...)
+		if err := fn(ins, b.Params, got); err != nil {
+			note("page %d: %s: %v", id, b.Func, err)
+			continue
+		}
+		out.checked++
+		if d := bytesDiffering(got, cur); d > 0 {
+			out.bytesDiff += d
+			note("page %d: %s of its parents differs from the logged bytes in %d byte(s)", id, b.Func, d)
+		}
+		if info, err := e.Page(id); err == nil && isF64Info(info) {
+			out.l2 += f64SumSq(got, cur)
+		}
+	}
+	out.l2 = math.Sqrt(out.l2)
+	return out
 }
 
 func isF64Info(p mmsb.PageInfo) bool {

@@ -87,7 +87,7 @@ var chartSpecs = []chartSpec{
 				return nil, nil
 			}
 			names := []string{"RSS/page", "marginal RSS/page", "logical/page", "budget"}
-			vals := plotter.Values{r.Metrics["rss_per_page_bytes"], r.Metrics["rss_marginal_per_page_bytes"], r.Metrics["avg_page_bytes"], 1024}
+			vals := plotter.Values{r.Metrics["rss_per_page_bytes"], r.Metrics["rss_marginal_per_page_bytes"], r.Metrics["logical_per_page_bytes"], 1024}
 			p := plot.New()
 			p.Title.Text = "Memory per page"
 			p.Y.Label.Text = "bytes"
@@ -136,7 +136,10 @@ type reportPage struct {
 	Rep    *Report
 	Table  string
 	Charts []Chart
-	Rows   []reportRow
+	// Omitted names the charts whose data could not be drawn (a failed
+	// run's NaN or Inf figures), with the reason.
+	Omitted []string
+	Rows    []reportRow
 }
 
 type reportRow struct {
@@ -170,6 +173,7 @@ small{color:#666}
 <h2>Charts</h2>
 {{range .Charts}}<figure><img src="{{.File}}" alt="{{.Title}}" width="560"><figcaption><b>{{.Title}}</b><br><small>{{.Caption}}</small></figcaption></figure>
 {{else}}<p>No chart: the benchmarks they draw (#5, #6, #7, #9) were not run.</p>{{end}}
+{{range .Omitted}}<p class="fail">Chart omitted: {{.}}</p>{{end}}
 </body></html>
 `))
 
@@ -182,10 +186,15 @@ func WriteHTMLReport(dir string, rep *Report) ([]Chart, error) {
 		return nil, fmt.Errorf("harness: report: %w", err)
 	}
 	var charts []Chart
+	var omitted []string
 	for _, cs := range chartSpecs {
 		p, err := cs.build(rep)
 		if err != nil {
-			return charts, fmt.Errorf("harness: report: %s: %w", cs.file, err)
+			// The data cannot be drawn (NaN or Inf from a failed run): the
+			// report of a failed run matters most, so leave the chart out
+			// and say why instead of writing no report at all.
+			omitted = append(omitted, fmt.Sprintf("%s (%s): %v", cs.file, cs.title, err))
+			continue
 		}
 		if p == nil {
 			continue
@@ -197,7 +206,7 @@ func WriteHTMLReport(dir string, rep *Report) ([]Chart, error) {
 	}
 	var table strings.Builder
 	rep.WriteTable(&table)
-	page := reportPage{Rep: rep, Table: table.String(), Charts: charts}
+	page := reportPage{Rep: rep, Table: table.String(), Charts: charts, Omitted: omitted}
 	for _, r := range rep.Results {
 		row := reportRow{Result: r, Mark: "✓"}
 		if !r.Pass {

@@ -2,6 +2,9 @@ package harness
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +23,7 @@ func syntheticReport() *Report {
 				Checks: []Check{{Name: "p99", Pass: true, Value: 3}}, Series: map[string][]float64{"tick_ms": {1, 2, 2, 3, 9}}},
 			{ID: 7, Key: "memory", Name: "Memory", Pass: true, Summary: "s7",
 				Checks:  []Check{{Name: "avg", Semantic: true, Pass: true, Value: 1024}},
-				Metrics: map[string]float64{"rss_per_page_bytes": 1060, "rss_marginal_per_page_bytes": 1050, "avg_page_bytes": 1024}},
+				Metrics: map[string]float64{"rss_per_page_bytes": 1060, "rss_marginal_per_page_bytes": 1050, "logical_per_page_bytes": 1024}},
 			{ID: 9, Key: "stability", Name: "Stability", Pass: false, Summary: "s9 <b>", Error: "boom",
 				Checks: []Check{{Name: "no_nan", Semantic: true, Pass: false, Value: 3}},
 				Series: map[string][]float64{"cell0_unperturbed": {0, 1, 0.5}, "cell0_perturbed": {0, 1.1, 0.4}}},
@@ -153,5 +156,62 @@ func TestQuickRunAll(t *testing.T) {
 	t.Log(buf.String())
 	if rep.Total != 9 || len(seen) != 9 || !rep.AllPass {
 		t.Fatalf("quick run: %d/%d passed, progress saw %v", rep.Passed, rep.Total, seen)
+	}
+}
+
+// TestWriteHTMLReportNonFinite: a failed run's NaN/Inf figures cannot be
+// drawn; the report is still written, with every chart that can be drawn
+// and a note naming each one left out.
+func TestWriteHTMLReportNonFinite(t *testing.T) {
+	rep := syntheticReport()
+	rep.Results[0].Series["deltas_per_sec_by_workers"] = []float64{1, math.NaN()}
+	rep.Results[3].Series["cell0_perturbed"] = []float64{0, math.Inf(1), math.NaN()}
+	dir := t.TempDir()
+	charts, err := WriteHTMLReport(dir, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(charts) != 2 {
+		t.Fatalf("%d charts, want 2 (tick latency, memory): %+v", len(charts), charts)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, ReportFile))
+	for _, want := range []string{"Chart omitted: throughput.png", "Chart omitted: stability.png", "Result: 3/4 PASS"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// TestJSONNonFinite: checks, metrics and series with NaN and ±Inf encode
+// (as strings) and decode back to the same values; a report and a history
+// line round-trip.
+func TestJSONNonFinite(t *testing.T) {
+	rep := syntheticReport()
+	rep.Results[2].Checks[0].Value = math.Inf(1)
+	rep.Results[2].Metrics["rss_per_page_bytes"] = math.NaN()
+	rep.Results[3].Series["cell0_perturbed"] = []float64{0, math.Inf(-1)}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsInf(back.Results[2].Checks[0].Value, 1) || !math.IsNaN(back.Results[2].Metrics["rss_per_page_bytes"]) ||
+		!math.IsInf(back.Results[3].Series["cell0_perturbed"][1], -1) || back.Results[2].Metrics["logical_per_page_bytes"] != 1024 {
+		t.Fatalf("did not round-trip: %s", b)
+	}
+	dir := t.TempDir()
+	if err := AppendHistory(dir, rep); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadHistory(dir)
+	if err != nil || len(h) != 1 || !math.IsNaN(h[0].Results[2].Metrics["rss_per_page_bytes"]) {
+		t.Fatalf("history: %v %+v", err, h)
+	}
+	var c Check
+	if err := json.Unmarshal([]byte(`{"value":"lots"}`), &c); !errors.Is(err, ErrBadFloat) {
+		t.Fatalf("bad float name accepted: %v", err)
 	}
 }

@@ -64,18 +64,20 @@ func checkGraph(v GraphView, r *reporter) {
 	g := graph.New()
 	dataIn := map[mmsb.PageID][]mmsb.PageID{}
 	for _, ed := range v.Edges {
-		where := fmt.Sprintf("edge %d -> %d (%v)", ed.Parent, ed.Child, ed.Type)
+		// Formatted only for a problem: the invariants runner calls this
+		// on every tick, and on a clean graph nothing is reported.
+		where := func() string { return fmt.Sprintf("edge %d -> %d (%v)", ed.Parent, ed.Child, ed.Type) }
 		if _, ok := v.Pages[ed.Parent]; !ok {
-			r.addf(KindOrphan, 0, ed.Parent, where, "edge parent %d does not exist", ed.Parent)
+			r.addf(KindOrphan, 0, ed.Parent, where(), "edge parent %d does not exist", ed.Parent)
 		}
 		if _, ok := v.Pages[ed.Child]; !ok {
-			r.addf(KindOrphan, 0, ed.Child, where, "edge child %d does not exist", ed.Child)
+			r.addf(KindOrphan, 0, ed.Child, where(), "edge child %d does not exist", ed.Child)
 		}
 		if ed.Parent == ed.Child {
-			r.addf(KindCycle, 0, ed.Child, where, "self-loop on page %d", ed.Child)
+			r.addf(KindCycle, 0, ed.Child, where(), "self-loop on page %d", ed.Child)
 		}
 		if ed.Type >= base.NumEdgeTypes {
-			r.addf(KindSchema, 0, ed.Child, where, "unknown edge type %d", ed.Type)
+			r.addf(KindSchema, 0, ed.Child, where(), "unknown edge type %d", ed.Type)
 			continue
 		}
 		if ed.Type == mmsb.EdgeData {
@@ -92,20 +94,20 @@ func checkGraph(v GraphView, r *reporter) {
 	r.figure("acyclic_ns", float64(time.Since(t0).Nanoseconds()))
 	for _, id := range sortedIDs(v.Bindings) {
 		b := v.Bindings[id]
-		where := fmt.Sprintf("binding of page %d (%s)", id, b.Func)
+		where := func() string { return fmt.Sprintf("binding of page %d (%s)", id, b.Func) }
 		if _, ok := v.Pages[id]; !ok {
-			r.addf(KindOrphan, 0, id, where, "bound page %d does not exist", id)
+			r.addf(KindOrphan, 0, id, where(), "bound page %d does not exist", id)
 		}
 		if v.HasFunc != nil && !v.HasFunc(b.Func) {
-			r.addf(KindUnknownFunc, 0, id, where, "function %q is not registered", b.Func)
+			r.addf(KindUnknownFunc, 0, id, where(), "function %q is not registered", b.Func)
 		}
 		if len(b.Parents) == 0 {
-			r.addf(KindUnresolved, 0, id, where, "binding has no parents")
+			r.addf(KindUnresolved, 0, id, where(), "binding has no parents")
 		}
 		want := slices.Clone(b.Parents)
 		for _, p := range b.Parents {
 			if _, ok := v.Pages[p]; !ok {
-				r.addf(KindOrphan, 0, id, where, "parent %d does not exist", p)
+				r.addf(KindOrphan, 0, id, where(), "parent %d does not exist", p)
 			}
 		}
 		slices.Sort(want)
@@ -113,7 +115,7 @@ func checkGraph(v GraphView, r *reporter) {
 		got := slices.Clone(dataIn[id])
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
-			r.addf(KindUnresolved, 0, id, where, "data edges into page %d come from %v, binding parents are %v", id, got, want)
+			r.addf(KindUnresolved, 0, id, where(), "data edges into page %d come from %v, binding parents are %v", id, got, want)
 		}
 	}
 	r.rep.Checked = int64(len(v.Edges) + len(v.Bindings))

@@ -18,10 +18,13 @@ import (
 // holds LSN 1), and again from the newest checkpoint when there is one, and
 // compares every page with the live state bit for bit
 // (mmsb.VerifyReplay). Offline, it rebuilds the bus from LSN 1 and from
-// the newest checkpoint and compares the two.
+// the newest usable checkpoint and compares the two; when both would start
+// from the same point (no usable checkpoint, or only the one the first
+// replay starts from) nothing is compared and Report.NotCompared says so.
 //
-// Figures: pages, pages_differing, bytes_differing, l2_divergence (over
-// float64 pages, "mmsb.type"="f64"), summed over the comparisons made.
+// Figures: comparisons (pairs of states compared), pages,
+// pages_differing, bytes_differing, l2_divergence (over float64 pages,
+// "mmsb.type"="f64"), summed over the comparisons made.
 func Replay(ctx context.Context, t Target, o Options) (Report, error) {
 	start := time.Now()
 	r, rep := newReporter("replay", &o)
@@ -36,6 +39,7 @@ func Replay(ctx context.Context, t Target, o Options) (Report, error) {
 		return *rep, err
 	}
 	rep.Checked = int64(tot.pages)
+	r.figure("comparisons", float64(tot.comparisons))
 	r.figure("pages", float64(tot.pages))
 	r.figure("pages_differing", float64(tot.pagesDiff))
 	r.figure("bytes_differing", float64(tot.bytesDiff))
@@ -46,6 +50,7 @@ func Replay(ctx context.Context, t Target, o Options) (Report, error) {
 
 type replayTotals struct {
 	pages, pagesDiff int
+	comparisons      int // pairs of states compared
 	bytesDiff        int64
 	l2               float64
 }
@@ -62,13 +67,14 @@ func replayLive(ctx context.Context, e *mmsb.Bus, r *reporter, tot *replayTotals
 	for _, fromNewest := range modes {
 		vr, err := e.VerifyReplay(ctx, fromNewest)
 		if err != nil {
-			if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
+			if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) || errors.Is(err, mmsb.ErrNoCheckpoint) {
 				r.addf(KindFailed, 0, 0, replayFrom(fromNewest), "replay failed: %v", err)
 				continue
 			}
 			return err
 		}
 		where := replayFrom(fromNewest)
+		tot.comparisons++
 		tot.pages += vr.Pages
 		tot.pagesDiff += vr.PagesDiffering
 		tot.bytesDiff += vr.BytesDiffering
@@ -91,37 +97,75 @@ func replayFrom(fromNewest bool) string {
 	return "replay from LSN 1 (or oldest checkpoint)"
 }
 
+// replayOffline rebuilds the bus twice, from two different starting
+// points, and compares the results: from LSN 1 (or, when the log no longer
+// holds it, the oldest checkpoint) and from the newest usable checkpoint.
+// When those are the same point (no usable checkpoint, or only the one the
+// first replay starts from) the comparison would set a replay against
+// itself and prove nothing: the report says "not compared" instead of
+// passing.
 func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals) error {
 	fs, dir, err := t.location(ctx)
 	if err != nil {
 		return err
 	}
-	full, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, &mmsb.Options{FS: fs, Functions: t.Funcs})
+	ckpts, err := checkpoint.List(fs, fs.Join(dir, "checkpoints"))
+	if err != nil && !vfs.IsNotExist(err) {
+		return err
+	}
+	// mmsb.Replay passes over a checkpoint that does not load (falling back
+	// to an older one or to LSN 1) without saying so, so which starting
+	// point a replay really uses is decided here, from the checkpoints
+	// that verify.
+	var usable []checkpoint.Info // newest first
+	for _, c := range ckpts {
+		if err := checkpoint.Verify(fs, c.Path); err != nil {
+			r.note("checkpoint %s (LSN %d) is not usable as a starting point: %v", c.Path, c.LSN, err)
+			continue
+		}
+		usable = append(usable, c)
+	}
+	opts := &mmsb.Options{FS: fs, Functions: t.Funcs}
+	firstFrom, fromLSN1 := "LSN 1", true
+	full, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, opts)
 	if errors.Is(err, mmsb.ErrLogTruncated) {
 		r.note("log no longer holds LSN 1; replaying from the oldest checkpoint instead")
-		full, err = mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, &mmsb.Options{FS: fs, Functions: t.Funcs})
+		firstFrom, fromLSN1 = "oldest checkpoint", false
+		if len(ckpts) > 0 {
+			firstFrom = fmt.Sprintf("checkpoint %s (LSN %d)", ckpts[len(ckpts)-1].Path, ckpts[len(ckpts)-1].LSN)
+		}
+		full, err = mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, opts)
 	}
 	if err != nil {
-		if errors.Is(err, mmsb.ErrCorruption) {
-			r.addf(KindFailed, 0, 0, dir, "replay failed: %v", err)
+		if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
+			r.addf(KindFailed, 0, 0, dir, "replay from %s failed: %v", firstFrom, err)
 			return nil
 		}
 		return err
 	}
 	defer full.Close()
-	newest, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs, Functions: t.Funcs})
+	distinct := len(usable) > 0 && (fromLSN1 || usable[0].Path != ckpts[len(ckpts)-1].Path)
+	if !distinct {
+		r.rep.NotCompared = fmt.Sprintf("only one starting point (%s; %d checkpoint(s), %d usable): a second replay would start from the same state", firstFrom, len(ckpts), len(usable))
+		r.note("not compared: %s", r.rep.NotCompared)
+		return nil
+	}
+	newestFrom := fmt.Sprintf("checkpoint %s (LSN %d)", usable[0].Path, usable[0].LSN)
+	newest, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, opts)
 	if err != nil {
-		if errors.Is(err, mmsb.ErrCorruption) {
-			r.addf(KindFailed, 0, 0, dir, "replay from newest checkpoint failed: %v", err)
+		if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
+			r.addf(KindFailed, 0, 0, dir, "replay from the newest checkpoint failed: %v", err)
 			return nil
 		}
 		return err
 	}
 	defer newest.Close()
+	tot.comparisons++
+	where := fmt.Sprintf("replay from %s vs from %s", firstFrom, newestFrom)
 	if a, b := full.LastLSN(), newest.LastLSN(); a != b {
-		r.addf(KindDivergence, 0, 0, dir, "replays end at different LSNs: %d from the start, %d from the newest checkpoint", a, b)
+		r.addf(KindDivergence, 0, 0, where, "replays end at different LSNs: %d from %s, %d from %s", a, firstFrom, b, newestFrom)
 	}
-	compareEngines(full, newest, "replay from start vs newest checkpoint", r, tot)
+	compareEngines(full, newest, where, r, tot)
 	return nil
 }
 

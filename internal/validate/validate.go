@@ -33,6 +33,11 @@ var ErrNoTarget = errors.New("validate: no usable target")
 // problems; the wrapped message summarizes them.
 var ErrProblems = errors.New("validate: problems found")
 
+// ErrNotCompared is returned by Report.Err when a validator found no
+// problem but could not make the comparison it exists for (Report.NotCompared
+// says why): such a run proves nothing, so it is not reported as a pass.
+var ErrNotCompared = errors.New("validate: not compared")
+
 // DefaultMaxProblems is how many problems a Report keeps when
 // Options.MaxProblems is 0. Every problem still reaches Options.OnProblem
 // and is counted in Report.Total.
@@ -91,18 +96,45 @@ type Figure struct {
 
 // Report summarizes one validator run.
 type Report struct {
-	Name     string        `json:"name"`
-	Checked  int64         `json:"checked"`  // items checked (ops, pages, bindings, samples)
-	Skipped  int64         `json:"skipped"`  // items that could not be checked (see Notes)
-	Total    int64         `json:"problems"` // problems found, including those not kept
-	Problems []Problem     `json:"details"`  // the first MaxProblems problems
-	Figures  []Figure      `json:"figures,omitempty"`
-	Notes    []string      `json:"notes,omitempty"` // what was not checked, and why
-	Duration time.Duration `json:"duration_ns"`
+	Name     string    `json:"name"`
+	Checked  int64     `json:"checked"`  // items checked (ops, pages, bindings, samples)
+	Skipped  int64     `json:"skipped"`  // items that could not be checked (see Notes)
+	Total    int64     `json:"problems"` // problems found, including those not kept
+	Problems []Problem `json:"details"`  // the first MaxProblems problems
+	Figures  []Figure  `json:"figures,omitempty"`
+	Notes    []string  `json:"notes,omitempty"` // what was not checked, and why
+	// NotCompared is set (to the reason) when the validator could not make
+	// the comparison it exists for, e.g. an offline replay with only one
+	// starting point, which could only compare a replay with itself.
+	NotCompared string        `json:"not_compared,omitempty"`
+	Duration    time.Duration `json:"duration_ns"`
 }
 
-// OK reports whether the run found no problem.
-func (r *Report) OK() bool { return r.Total == 0 }
+// Outcome is a validator run's verdict.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomePass        Outcome = "pass"         // compared, no problem found
+	OutcomeFail        Outcome = "fail"         // problems found
+	OutcomeNotCompared Outcome = "not-compared" // no problem found, but nothing was compared (see NotCompared)
+)
+
+// Outcome returns the run's verdict: problems make it a failure; otherwise
+// a run that could not compare anything is "not-compared", not a pass.
+func (r *Report) Outcome() Outcome {
+	switch {
+	case r.Total > 0:
+		return OutcomeFail
+	case r.NotCompared != "":
+		return OutcomeNotCompared
+	}
+	return OutcomePass
+}
+
+// OK reports whether the run found no problem and made its comparison
+// (Outcome() == OutcomePass).
+func (r *Report) OK() bool { return r.Outcome() == OutcomePass }
 
 // Figure returns a figure by name (0, false if absent).
 func (r *Report) Figure(name string) (float64, bool) {
@@ -114,11 +146,15 @@ func (r *Report) Figure(name string) (float64, bool) {
 	return 0, false
 }
 
-// Err returns nil when the report is clean, else an ErrProblems error
+// Err returns nil when the report is a pass, an ErrNotCompared error
+// naming the reason when nothing was compared, else an ErrProblems error
 // naming the first problem and the total.
 func (r *Report) Err() error {
-	if r.OK() {
+	switch r.Outcome() {
+	case OutcomePass:
 		return nil
+	case OutcomeNotCompared:
+		return fmt.Errorf("%w: %s: %s", ErrNotCompared, r.Name, r.NotCompared)
 	}
 	first := ""
 	if len(r.Problems) > 0 {

@@ -610,3 +610,109 @@ func BenchmarkValidators(b *testing.B) {
 		})
 	}
 }
+
+// corruptCheckpoint flips a byte in the middle of checkpoint path, so that
+// it fails its CRC and no replay can start from it.
+func corruptCheckpoint(t *testing.T, fs vfs.FS, path string) {
+	t.Helper()
+	b := readFile(t, fs, path)
+	b[len(b)/2] ^= 0x55
+	writeFile(t, fs, path, b)
+}
+
+// TestReplayOfflineNotComparedWithOneStartingPoint: offline, the replay
+// validator compares a replay from LSN 1 (or the oldest checkpoint) with a
+// replay from the newest checkpoint. With no usable checkpoint, or with
+// only the checkpoint the first replay starts from, both replays would
+// start from the same state: the validator must say "not compared", a
+// distinct outcome, instead of passing a replay compared with itself.
+func TestReplayOfflineNotComparedWithOneStartingPoint(t *testing.T) {
+	requireNotCompared := func(t *testing.T, rep Report, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Total != 0 {
+			t.Fatalf("problems: %v", rep.Problems)
+		}
+		if rep.Outcome() != OutcomeNotCompared || rep.OK() || !errors.Is(rep.Err(), ErrNotCompared) ||
+			!strings.Contains(rep.NotCompared, "only one starting point") {
+			t.Fatalf("outcome %q (OK %v, err %v, not compared %q): a replay compared with itself passed",
+				rep.Outcome(), rep.OK(), rep.Err(), rep.NotCompared)
+		}
+		if v, _ := rep.Figure("comparisons"); v != 0 {
+			t.Fatalf("comparisons = %v, want 0", v)
+		}
+	}
+	writes := func(t *testing.T, e *mmsb.Bus) {
+		ids, err := e.CreatePages(ctx, []mmsb.PageSpec{{Size: 64, Meta: f64Meta()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 5; i++ {
+			if _, err := e.Commit(ctx, []delta.Delta{{Page: ids[0], Runs: []delta.Run{{Offset: 8, Data: semiring.AppendF64(nil, float64(i))}}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("no checkpoint", func(t *testing.T) {
+		fs := vfs.NewMem()
+		e := openBus(t, fs, nil)
+		writes(t, e)
+		e.Close()
+		rep, err := Replay(ctx, Offline(fs, busDir, nil), Options{})
+		requireNotCompared(t, rep, err)
+	})
+	t.Run("only checkpoint corrupt", func(t *testing.T) {
+		fs := vfs.NewMem()
+		e := openBus(t, fs, nil)
+		writes(t, e)
+		ck, err := e.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+		corruptCheckpoint(t, fs, ck.Path)
+		rep, err := Replay(ctx, Offline(fs, busDir, nil), Options{})
+		requireNotCompared(t, rep, err)
+		if len(rep.Notes) == 0 || !strings.Contains(strings.Join(rep.Notes, "\n"), "not usable") {
+			t.Fatalf("the unusable checkpoint is not named: %v", rep.Notes)
+		}
+	})
+	t.Run("one checkpoint and the log from LSN 1", func(t *testing.T) {
+		// Two different starting points: a real comparison, and a pass.
+		fs := vfs.NewMem()
+		e := openBus(t, fs, nil)
+		writes(t, e)
+		if _, err := e.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		writes(t, e)
+		e.Close()
+		rep, err := Replay(ctx, Offline(fs, busDir, nil), Options{})
+		requireOK(t, rep, err)
+		if v, _ := rep.Figure("comparisons"); v != 1 || rep.Outcome() != OutcomePass {
+			t.Fatalf("comparisons = %v, outcome %q", v, rep.Outcome())
+		}
+	})
+}
+
+// TestReplayLiveCorruptNewestCheckpoint: online, the replay from the
+// newest checkpoint must start from it; when it does not load, that is a
+// problem naming the checkpoint, not a clean replay from elsewhere.
+func TestReplayLiveCorruptNewestCheckpoint(t *testing.T) {
+	fs := vfs.NewMem()
+	e := openBus(t, fs, nil)
+	defer e.Close()
+	populate(t, e, 10, 4)
+	ck, err := e.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corruptCheckpoint(t, fs, ck.Path)
+	rep, err := Replay(ctx, Live(e), Options{})
+	requireProblem(t, rep, err, ck.Path)
+	if rep.Problems[0].Kind != KindFailed {
+		t.Fatalf("problem kind %q, want %q", rep.Problems[0].Kind, KindFailed)
+	}
+}

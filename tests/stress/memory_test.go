@@ -35,10 +35,15 @@ const (
 
 // settledRSS returns the process RSS after returning every free heap page
 // to the OS, so that what is left is what live objects and mappings hold.
-func settledRSS() int64 {
+func settledRSS(t testing.TB) int64 {
+	t.Helper()
 	runtime.GC()
 	debug.FreeOSMemory()
-	return harness.ReadRSS()
+	rss, err := harness.ReadRSS()
+	if err != nil {
+		t.Fatal(err) // an unreadable RSS must fail the test, not read as 0
+	}
+	return rss
 }
 
 // openDisk opens a bus in a temporary directory with sync mode none and no
@@ -129,7 +134,7 @@ func checkPages(t *testing.T, e *mmsb.Bus, ids []mmsb.PageID, stride int) {
 func TestMemory(t *testing.T) {
 	ctx := context.Background()
 	n := *flagPages
-	rss0 := settledRSS()
+	rss0 := settledRSS(t)
 	pauses0 := harness.ReadGCPauses()
 	e := openDisk(t)
 	defer e.Close()
@@ -142,7 +147,7 @@ func TestMemory(t *testing.T) {
 	writeSec := time.Since(t0).Seconds()
 	checkPages(t, e, ids, 997)
 
-	rss := settledRSS()
+	rss := settledRSS(t)
 	growth := rss - rss0
 	st := e.Stats()
 	if st.Pages != n || st.LogicalBytes != int64(n)*memPageSize {
@@ -170,14 +175,14 @@ func TestMemoryBursts(t *testing.T) {
 	ctx := context.Background()
 	e := openDisk(t)
 	defer e.Close()
-	rss0 := settledRSS()
+	rss0 := settledRSS(t)
 	var firstArena, firstRSS, maxArena, maxRSS int64
 	var freeTime time.Duration
 	for round := 1; round <= burstRounds; round++ {
 		ids := createPages(t, ctx, e, burstPages)
 		writePages(t, ctx, e, ids)
 		st := e.Stats()
-		rss := settledRSS()
+		rss := settledRSS(t)
 		if round == 1 {
 			firstArena, firstRSS = st.Store.ArenaBytes, rss
 		}
@@ -191,7 +196,7 @@ func TestMemoryBursts(t *testing.T) {
 		}
 		freeTime += time.Since(t0)
 		after := e.Stats()
-		rssFreed := settledRSS()
+		rssFreed := settledRSS(t)
 		if after.Pages != 0 {
 			t.Fatalf("round %d: %d pages left after freeing all", round, after.Pages)
 		}

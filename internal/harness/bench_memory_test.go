@@ -1,0 +1,68 @@
+package harness
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/memmon"
+)
+
+// tinyMemory: a size that runs in a fraction of a second. Too small for
+// the 1M-page projection to be meaningful, so only negative controls use
+// it (TestQuickRunSubset runs the quick size and requires a pass).
+func tinyMemory(env *Env) memoryConfig {
+	return memoryConfig{pages: 20000, pageSize: 1024, dir: env.Dir}
+}
+
+// TestReadRSSFailsClosed: without a readable status file ReadRSS returns an
+// error wrapping memmon.ErrNoProcStatus, never 0 bytes and no error.
+func TestReadRSSFailsClosed(t *testing.T) {
+	defer func(p string) { memmon.ProcStatusPath = p }(memmon.ProcStatusPath)
+	memmon.ProcStatusPath = filepath.Join(t.TempDir(), "no-such-status")
+	if rss, err := ReadRSS(); !errors.Is(err, memmon.ErrNoProcStatus) || rss != 0 {
+		t.Fatalf("ReadRSS without /proc: %d, %v; want an ErrNoProcStatus error", rss, err)
+	}
+}
+
+// TestMemoryNegativeNoRSS: where RSS cannot be read, every check that
+// depends on it fails (the old reader returned 0, which made a 0-byte
+// projection pass).
+func TestMemoryNegativeNoRSS(t *testing.T) {
+	defer func(p string) { memmon.ProcStatusPath = p }(memmon.ProcStatusPath)
+	memmon.ProcStatusPath = filepath.Join(t.TempDir(), "no-such-status")
+	env := testEnv(t, "memory", nil)
+	var r Result
+	err := memoryBench(bg, env, &r, tinyMemory(env))
+	for _, name := range []string{"rss_measured", "avg_page_bytes", "rss_1m_pages", "reclaim_reuses_memory"} {
+		requireFail(t, &r, err, name)
+	}
+}
+
+// TestMemoryNegativeZeroRSS: a reader that reports 0 bytes without an
+// error is not a measurement either.
+func TestMemoryNegativeZeroRSS(t *testing.T) {
+	env := testEnv(t, "memory", nil)
+	cfg := tinyMemory(env)
+	cfg.readRSS = func() (int64, error) { return 0, nil }
+	var r Result
+	err := memoryBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "rss_measured")
+	requireFail(t, &r, err, "rss_1m_pages")
+}
+
+// TestMemoryNegativeOverBudget: the process holds 4 KiB more per page (what
+// a bus leaking per-page memory would hold); RSS shows it, so the average
+// page cost and the 1M-page projection exceed their budgets.
+func TestMemoryNegativeOverBudget(t *testing.T) {
+	env := testEnv(t, "memory", nil)
+	cfg := tinyMemory(env)
+	cfg.ballastPerPage = 4096
+	var r Result
+	err := memoryBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "avg_page_bytes")
+	requireFail(t, &r, err, "rss_1m_pages")
+	if c := checkNamed(t, &r, "rss_measured"); !c.Pass {
+		t.Fatalf("RSS not measured: %+v", c)
+	}
+}
