@@ -161,14 +161,15 @@ func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending Epoch) (page.Sl
 
 // Applying a validated, logged delta is the one way page bytes change, in
 // every path: live commits (serial or parallel), recovery and replay, and
-// propagation. It has three steps: cowSave (keep the page's image for a
-// running checkpoint), applyToPage (bytes and stamps) and noteApplied
-// (history ring, dirty set). applyDelta runs them for one delta; applyBatch
-// runs each step over the whole batch before the next: applyToPage touches
-// nothing but the delta's own page slot, so the apply workers can share a
-// large batch on disjoint pages, and a tight loop of it alone keeps many
-// page cache misses in flight (interleaving the bookkeeping cost 15% of
-// commit throughput on BenchmarkCommitMemory).
+// propagation. It has four steps: cowSave (keep the page's image for a
+// running checkpoint), applyToPage (bytes and stamps), recordHistory (the
+// write-history ring) and markDirty (the pages propagation starts from).
+// applyDelta runs them for one delta; applyBatch runs each step over the
+// whole batch before the next. applyToPage touches nothing but the delta's
+// own page slot and recordHistory nothing but the delta's ring entry, so the
+// apply workers share both over a large batch; and a tight loop of
+// applyToPage alone keeps many page cache misses in flight (interleaving the
+// bookkeeping cost 15% of BenchmarkCommitMemory).
 
 // applyDelta applies a validated delta at lsn: copy-on-write for a running
 // checkpoint, bytes, epoch, last-write LSN, the delta's stamps, history and
@@ -178,7 +179,10 @@ func (e *Bus) applyDelta(sl page.Slot, d *delta.Delta, lsn LSN, t int64, derived
 		e.cowSave(d.Page)
 	}
 	e.applyToPage(sl, d, lsn, t)
-	e.noteApplied(lsn, d, derived)
+	e.recordHistory(lsn, d, derived)
+	if e.graphHasEdges {
+		e.markDirty(d.Page)
+	}
 }
 
 // applyDerived applies a derived delta computed from reads (the parents and
@@ -200,23 +204,35 @@ func (e *Bus) setFlags(id PageID, flags uint8, lsn LSN, t int64) {
 	e.recordHist(lsn, id, t)
 }
 
-// applyBatch applies validated deltas with LSNs from first. Caller holds
-// e.mu.
-func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64, derived bool) {
+// applyBatch applies validated deltas with LSNs from first. historyDone
+// says the caller already recorded the batch's history (the commit path
+// does it in its check/encode pass, while each delta is hot in cache and,
+// with several workers, in contiguous LSN chunks). Caller holds e.mu.
+func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64, derived, historyDone bool) {
 	if e.cow != nil {
 		for i := range ds {
 			e.cowSave(ds[i].Page)
 		}
 	}
+	histFrom := len(ds)
+	if !historyDone {
+		histFrom = e.historyFrom(len(ds))
+	}
 	if e.applier.workers > 1 && len(ds) >= parallelMin {
-		e.applier.apply(e, ds, slots, first, t) // applyToPage, sharded by page
+		e.applier.apply(e, ds, slots, first, t)            // applyToPage, sharded by page
+		e.applier.history(e, ds, first, histFrom, derived) // recordHistory, in contiguous LSN chunks
 	} else {
 		for i := range ds {
 			e.applyToPage(slots[i], &ds[i], first+LSN(i), t)
 		}
+		for i := histFrom; i < len(ds); i++ {
+			e.recordHistory(first+LSN(i), &ds[i], derived)
+		}
 	}
-	for i := range ds {
-		e.noteApplied(first+LSN(i), &ds[i], derived)
+	if e.graphHasEdges {
+		for i := range ds {
+			e.markDirty(ds[i].Page)
+		}
 	}
 }
 
@@ -232,15 +248,20 @@ func (e *Bus) applyToPage(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
 	d.LSN, d.Epoch, d.Time = lsn, ep, t
 }
 
-// noteApplied records an applied delta in the write-history ring and marks
-// its page dirty for propagation.
-func (e *Bus) noteApplied(lsn LSN, d *delta.Delta, derived bool) {
+// historyFrom returns the index of the first of n deltas whose history
+// entry survives the batch: only the newest len(e.hist) entries do.
+func (e *Bus) historyFrom(n int) int { return max(0, n-len(e.hist)) }
+
+// recordHistory records an applied delta in the write-history ring. It
+// writes only the delta's ring entry, so the apply workers run it
+// concurrently for distinct LSNs within one ring's length; they take
+// contiguous LSN chunks, since interleaved ones would share cache lines
+// (recording it in the page-sharded apply pass cost 20% of
+// BenchmarkCommitMemory2W).
+func (e *Bus) recordHistory(lsn LSN, d *delta.Delta, derived bool) {
 	if e.hist != nil {
 		lo, hi := deltaBounds(d)
 		e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: d.Page, Lo: lo, hi: histHi(hi, derived)}
-	}
-	if e.graphHasEdges {
-		e.markDirty(d.Page)
 	}
 }
 
@@ -615,7 +636,7 @@ func (e *Bus) applyDeltaRun(ops []record.Op, first LSN, t int64) (int, error) {
 		ds = append(ds, ops[k].Delta)
 	}
 	e.replayDeltas = ds
-	e.applyBatch(ds, slots, first, t, false)
+	e.applyBatch(ds, slots, first, t, false, false)
 	clear(ds) // drop references to the record's payload
 	e.lastLSN = first + LSN(len(ops)) - 1
 	e.lastTime = t

@@ -109,7 +109,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
-	e.applyBatch(ds, slots, first, now, false)
+	e.applyBatch(ds, slots, first, now, false, true)
 	last := first + LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
 	if invariants.Enabled {
@@ -129,8 +129,10 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
 	}
 	slots := e.slots[:len(ds)]
+	first := e.lastLSN + 1
+	histFrom := e.historyFrom(len(ds))
 	if e.applier.workers > 1 && len(ds) >= parallelMin && !anyCheckEpoch(ds) {
-		return e.applier.checkAndEncode(e, buf, ds, slots)
+		return e.applier.checkAndEncode(e, buf, ds, slots, first, histFrom)
 	}
 	// Pass 1 only looks the pages up: a short loop body lets the CPU keep
 	// many independent cache misses (one per random page) in flight, which
@@ -155,6 +157,11 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 		}
 		slots[i] = sl
 		buf = record.AppendDelta(buf, d)
+		if i >= histFrom {
+			// Recorded before the batch is logged and applied: should either
+			// fail, the bus fails (sticky) and the entry is never read.
+			e.recordHistory(first+LSN(i), d, false)
+		}
 	}
 	return buf, slots, nil
 }

@@ -68,6 +68,9 @@ type parallelApplier struct {
 	slots []page.Slot
 	first LSN
 	now   int64
+	// ds[histFrom:] go to the history ring (check/encode and history jobs)
+	histFrom int
+	derived  bool
 
 	chunkBufs [][]byte // check+encode output per chunk
 	chunkErrs []error
@@ -79,6 +82,7 @@ type jobKind uint8
 const (
 	jobCheckEncode jobKind = iota
 	jobApply
+	jobHistory
 )
 
 // spinFor is how long an idle helper polls for the next job before it
@@ -199,13 +203,15 @@ func (p *parallelApplier) work() {
 			p.checkEncodeChunk(u)
 		case jobApply:
 			p.applyShard(u)
+		case jobHistory:
+			p.historyChunk(u)
 		}
 		p.done.Add(1)
 	}
 }
 
-func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, slots []page.Slot) ([]byte, []page.Slot, error) {
-	p.e, p.ds, p.slots = e, ds, slots
+func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, slots []page.Slot, first LSN, histFrom int) ([]byte, []page.Slot, error) {
+	p.e, p.ds, p.slots, p.first, p.histFrom, p.derived = e, ds, slots, first, histFrom, false
 	chunks := (len(ds) + chunkDeltas - 1) / chunkDeltas
 	for len(p.chunkBufs) < chunks {
 		p.chunkBufs = append(p.chunkBufs, nil)
@@ -237,10 +243,14 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 		}
 		p.slots[i] = sl
 		b = record.AppendDelta(b, &ds[i])
+		if i >= p.histFrom {
+			e.recordHistory(p.first+LSN(i), &ds[i], false)
+		}
 	}
 	p.chunkBufs[c] = b
 }
 
+// apply runs applyToPage over the batch, sharded by page.
 func (p *parallelApplier) apply(e *Bus, ds []delta.Delta, slots []page.Slot, first LSN, now int64) {
 	p.e, p.ds, p.slots, p.first, p.now = e, ds, slots, first, now
 	shards := len(p.shardIdx)
@@ -259,6 +269,23 @@ func (p *parallelApplier) applyShard(s int) {
 	e, ds := p.e, p.ds
 	for _, i := range p.shardIdx[s] {
 		e.applyToPage(p.slots[i], &ds[i], p.first+LSN(i), p.now)
+	}
+}
+
+// history records ds[histFrom:] in the history ring in contiguous LSN
+// chunks (recordHistory's caller keeps them within one ring's length).
+func (p *parallelApplier) history(e *Bus, ds []delta.Delta, first LSN, histFrom int, derived bool) {
+	if histFrom >= len(ds) {
+		return
+	}
+	p.e, p.ds, p.first, p.histFrom, p.derived = e, ds, first, histFrom, derived
+	p.run(jobHistory, (len(ds)-histFrom+chunkDeltas-1)/chunkDeltas)
+}
+
+func (p *parallelApplier) historyChunk(c int) {
+	lo := p.histFrom + c*chunkDeltas
+	for i := lo; i < min(lo+chunkDeltas, len(p.ds)); i++ {
+		p.e.recordHistory(p.first+LSN(i), &p.ds[i], p.derived)
 	}
 }
 
