@@ -319,7 +319,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		// again to name the reason.
 		probe := newDetached(e.opts.Functions)
 		why := probe.loadCheckpointFrom(e.fs, newest.Path)
-		probe.Close()
+		probe.discard()
 		if why == nil {
 			why = fmt.Errorf("the replay started from %q instead", r.replayedFrom)
 		}

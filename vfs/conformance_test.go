@@ -96,11 +96,11 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("ReadAt = %d %v %q", n, err, buf)
 			}
 			n, err = f.ReadAt(buf, 8)
-			if n != 3 || err != io.EOF || string(buf[:3]) != "rld" {
+			if n != 3 || !errors.Is(err, io.EOF) || string(buf[:3]) != "rld" {
 				t.Fatalf("short ReadAt = %d %v %q, want 3 EOF", n, err, buf[:n])
 			}
 			n, err = f.ReadAt(buf, 11)
-			if n != 0 || err != io.EOF {
+			if n != 0 || !errors.Is(err, io.EOF) {
 				t.Fatalf("ReadAt at end = %d %v, want 0 EOF", n, err)
 			}
 			ck(t, f.Sync())
@@ -158,7 +158,7 @@ func TestConformance(t *testing.T) {
 			if n != 2 || string(buf[:2]) != "ef" {
 				t.Fatalf("Read = %d %q", n, buf[:n])
 			}
-			if n, err = f.Read(buf); n != 0 || err != io.EOF {
+			if n, err = f.Read(buf); n != 0 || !errors.Is(err, io.EOF) {
 				t.Fatalf("Read at end = %d %v", n, err)
 			}
 		}},

@@ -143,15 +143,15 @@ func (m *MemFS) parent(op, name string) (*memNode, string, error) {
 
 // setEntry changes entries of dir in the current namespace and records
 // the change as one pending (not yet durable) operation.
-func (d *memNode) setEntry(op memDirOp) {
+func (n *memNode) setEntry(op memDirOp) {
 	for _, c := range op {
 		if c.node == nil {
-			delete(d.children, c.name)
+			delete(n.children, c.name)
 		} else {
-			d.children[c.name] = c.node
+			n.children[c.name] = c.node
 		}
 	}
-	d.pending = append(d.pending, op)
+	n.pending = append(n.pending, op)
 }
 
 // applyEntries applies pending operations, in order, to a durable entry map.

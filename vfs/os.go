@@ -94,7 +94,7 @@ func (osFS) Lock(name string) (io.Closer, error) {
 		return nil, err
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		if err == unix.EWOULDBLOCK {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, name)
 		}

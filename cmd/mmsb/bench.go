@@ -202,7 +202,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
-	defer bus.Close()
+	defer bus.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 
 	res := &benchResult{Pages: o.pages, PageSize: o.pageSize, DeltaSize: o.deltaSize, Batch: o.batch,
 		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Workers: o.workers,

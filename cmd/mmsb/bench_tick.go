@@ -56,7 +56,7 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
-	defer bus.Close()
+	defer bus.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	typed := []mmsb.MetaEntry{{Key: "mmsb.type", Value: []byte("f64")}}
 	specs := make([]mmsb.PageSpec, 0, createChunk)
 	var ids []mmsb.PageID
@@ -89,7 +89,7 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 	if err != nil {
 		return err
 	}
-	defer orch.Close()
+	defer orch.Close()                        //nolint:errcheck // nothing written through it is lost by a failed close
 	if _, err := orch.Tick(ctx); err != nil { // the first wave computes every derived page once
 		return err
 	}

@@ -201,7 +201,7 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 	if err != nil {
 		report(problemFromError(dir, fmt.Errorf("replay from %s: %w", out.From, err)))
 	} else {
-		defer full.Close()
+		defer full.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 		st := full.Stats()
 		out.LSN, out.StateHash = uint64(full.LastLSN()), hash64(full.StateHash())
 		out.Pages, out.Edges, out.Bindings = st.Pages, st.Edges, st.Bindings
@@ -213,7 +213,7 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 		report(problemFromError(dir, fmt.Errorf("replay from the newest checkpoint (as recovery does): %w", rerr)))
 		return out
 	}
-	defer rec.Close()
+	defer rec.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	out.RecoveryLSN, out.RecoveryHash = uint64(rec.LastLSN()), hash64(rec.StateHash())
 	if err == nil && (out.RecoveryLSN != out.LSN || out.RecoveryHash != out.StateHash) {
 		report(checkProblem{File: dir, Offset: -1, Reason: fmt.Sprintf(

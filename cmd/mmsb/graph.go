@@ -89,7 +89,7 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 	if err != nil {
 		return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	edges := st.Edges()
 	bindings := map[mmsb.PageID]string{}
 	for _, id := range st.Bindings() {

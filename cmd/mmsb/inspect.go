@@ -98,7 +98,7 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 	if err != nil {
 		return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	stats := st.Stats()
 	rep.LastLSN, rep.StateHash = uint64(st.LastLSN()), hash64(st.StateHash())
 	rep.PageCount, rep.LogicalBytes, rep.Edges, rep.Bindings = stats.Pages, stats.LogicalBytes, stats.Edges, stats.Bindings

@@ -274,7 +274,7 @@ func List(fs vfs.FS, dir string) ([]Info, error) {
 			return nil, fmt.Errorf("checkpoint: open %s: %w", path, err)
 		}
 		size, err := f.Size()
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint: size of %s: %w", path, err)
 		}
@@ -341,13 +341,13 @@ func Open(fs vfs.FS, path string) (*Reader, error) {
 	}
 	size, err := f.Size()
 	if err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return nil, fmt.Errorf("checkpoint: size of %s: %w", path, err)
 	}
 	r := &Reader{f: f, path: path, size: size}
 	r.br = bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 256<<10)
 	if err := r.readHeader(); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return nil, err
 	}
 	return r, nil
@@ -469,7 +469,7 @@ func Verify(fs vfs.FS, path string) error {
 	}
 	defer r.Close()
 	for {
-		if _, _, err := r.Next(); err == io.EOF {
+		if _, _, err := r.Next(); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
 			return err

@@ -58,7 +58,7 @@ func readCheckpoint(fs vfs.FS, path string) (base.LSN, []record, error) {
 	var out []record
 	for {
 		k, p, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return r.LSN(), out, nil
 		}
 		if err != nil {

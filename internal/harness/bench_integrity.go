@@ -79,13 +79,13 @@ func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (m
 		n := min(batch, deltas-done)
 		for i := 0; i < n; i++ {
 			b := buf[i*16 : (i+1)*16]
-			switch {
-			case i%10 == 9:
+			switch i % 10 {
+			case 9:
 				// A float write, so that propagation has work.
 				semiring.PutF64(b, 0, rng.Float64())
 				runs[i] = delta.Run{Offset: uint32(8 * rng.IntN(elems)), Data: b[:8]}
 				ds[i] = delta.Delta{Page: fl[rng.IntN(len(fl))], Runs: runs[i : i+1], Source: "bench"}
-			case i%10 == 5:
+			case 5:
 				// A masked delta: every other byte of the first 16.
 				for k := range b {
 					b[k] = byte(rng.Uint32())
@@ -178,7 +178,7 @@ func measureIntegrity(ctx context.Context, cfg integrityConfig) (integrityOutcom
 	if err != nil {
 		return out, err
 	}
-	defer e.Close()
+	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	t0 := time.Now()
 	out.kinds, err = mixedWorkload(ctx, e, cfg.deltas, cfg.seed)
 	if err != nil {

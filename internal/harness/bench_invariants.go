@@ -81,7 +81,7 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 	if err != nil {
 		return out, err
 	}
-	defer e.Close()
+	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	const nsrc, nder, elems = 96, 32, 8
 	src, err := createF64Pages(ctx, e, nsrc, elems)
 	if err != nil {
@@ -106,7 +106,7 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 	if err != nil {
 		return out, err
 	}
-	defer o.Close()
+	defer o.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	iv := validate.NewInvariants()
 	if cfg.failingUser {
 		half := cfg.cycles / 2

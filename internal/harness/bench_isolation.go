@@ -102,7 +102,7 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 	if err != nil {
 		return out, err
 	}
-	defer e.Close()
+	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	rng := rand.New(rand.NewPCG(cfg.seed, 0x150))
 	names := e.Funcs()
 	out.funcs = len(names)

@@ -144,7 +144,7 @@ func measureMemory(ctx context.Context, cfg memoryConfig) (memoryOutcome, error)
 	if err != nil {
 		return out, err
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(dir) //nolint:errcheck // best effort: a temporary directory
 	settled(&out.rss0)
 	// GC pauses are charged per measured phase (create, touch, free), not
 	// across the collections settled forces to read RSS.
@@ -155,7 +155,7 @@ func measureMemory(ctx context.Context, cfg memoryConfig) (memoryOutcome, error)
 	if err != nil {
 		return out, err
 	}
-	defer e.Close()
+	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	var ballast [][]byte
 	// Create and write the pages in two halves, measuring RSS after each:
 	// the second half's growth is the marginal cost per page, which projects

@@ -56,7 +56,7 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 	if err != nil {
 		return out, err
 	}
-	defer e.Close()
+	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	ids, err := buildChain(ctx, e, cfg.depth)
 	if err != nil {
 		return out, err

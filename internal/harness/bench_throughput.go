@@ -56,7 +56,7 @@ func measureThroughput(ctx context.Context, c throughputConfig) (ThroughputResul
 	if err != nil {
 		return res, err
 	}
-	defer e.Close()
+	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	if err := createPages(ctx, e, pages, pageSize); err != nil {
 		return res, err
 	}

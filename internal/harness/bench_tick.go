@@ -110,7 +110,7 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 	if err != nil {
 		return out, err
 	}
-	defer e.Close()
+	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	elems := cfg.pageSize / 8
 	// Parents of derived pages and the derived pages are float64 pages;
 	// the rest are plain byte pages.
@@ -136,7 +136,7 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 	if err != nil {
 		return out, err
 	}
-	defer o.Close()
+	defer o.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	if err := o.RegisterInvariant("harness.sampled-derived", 1, sampledInvariant(e, derived, cfg.seed, 8)); err != nil {
 		return out, err
 	}

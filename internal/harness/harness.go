@@ -180,7 +180,7 @@ type Benchmark struct {
 	injected bool // added by Inject: needs no targets entry
 }
 
-// ErrInject: Inject was given a benchmark without an ID, key or Run
+// ErrInject means Inject was given a benchmark without an ID, key or Run
 // function, or one whose ID or key is already registered.
 var ErrInject = errors.New("harness: cannot inject benchmark")
 

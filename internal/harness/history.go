@@ -70,7 +70,7 @@ func AppendHistory(dir string, rep *Report) error {
 		return fmt.Errorf("harness: history: %w", err)
 	}
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return fmt.Errorf("harness: history: %w", err)
 	}
 	return f.Close()

@@ -16,7 +16,7 @@ import (
 // a non-finite one as the string "NaN", "+Inf" or "-Inf". Reading accepts
 // both forms, so a report or history line round-trips exactly.
 
-// ErrBadFloat: a JSON float field holds a string other than "NaN", "+Inf",
+// ErrBadFloat means a JSON float field holds a string other than "NaN", "+Inf",
 // "Inf" or "-Inf".
 var ErrBadFloat = errors.New("harness: not a number or a non-finite float name")
 

@@ -91,7 +91,7 @@ func readSegments(fs vfs.FS, walDir string) (map[string][]byte, []frameRef, erro
 			return nil, nil, err
 		}
 		b, err := io.ReadAll(f)
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		if err != nil {
 			return nil, nil, err
 		}
@@ -120,11 +120,11 @@ func writeImage(fs vfs.FS, path string, b []byte) error {
 		return err
 	}
 	if _, err := f.Write(b); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return err
 	}
 	return f.Close()
@@ -139,7 +139,7 @@ func flipFileByte(fs vfs.FS, path string, frac float64) error {
 		return err
 	}
 	b, err := io.ReadAll(f)
-	f.Close()
+	_ = f.Close() // already failing or read-only: the error above is the one to report
 	if err != nil {
 		return err
 	}

@@ -227,7 +227,7 @@ func WriteHTMLReport(dir string, rep *Report) ([]Chart, error) {
 		return charts, fmt.Errorf("harness: report: %w", err)
 	}
 	if err := reportTmpl.Execute(f, page); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return charts, fmt.Errorf("harness: report: %w", err)
 	}
 	return charts, f.Close()

@@ -50,7 +50,7 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 	if err != nil {
 		return info, fmt.Errorf("tlog: open %s: %w", seg.path, err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	size, err := f.Size()
 	if err != nil {
 		return info, fmt.Errorf("tlog: size of %s: %w", seg.path, err)

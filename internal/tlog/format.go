@@ -3,6 +3,7 @@ package tlog
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -338,7 +339,7 @@ func (s *scanner) intactFrameAfter(off int64) (int64, error) {
 		return -1, nil
 	}
 	rest := make([]byte, s.size-off)
-	if _, err := s.f.ReadAt(rest, off); err != nil && err != io.EOF {
+	if _, err := s.f.ReadAt(rest, off); err != nil && !errors.Is(err, io.EOF) {
 		return -1, fmt.Errorf("tlog: read %s at %d: %w", s.path, off, err)
 	}
 	for i := 0; i+FrameHeaderSize <= len(rest); i++ {

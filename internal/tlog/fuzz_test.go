@@ -44,7 +44,7 @@ func FuzzReadSegment(f *testing.F) {
 		read := 0
 		for {
 			_, err := r.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

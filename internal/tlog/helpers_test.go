@@ -110,7 +110,7 @@ func readAll(t tb, dir string, from base.LSN) ([]rec, error) {
 	var got []rec
 	for {
 		x, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return got, nil
 		}
 		if err != nil {

@@ -322,7 +322,7 @@ func (l *Log) flushLocked(ctx context.Context, target base.LSN, needSync bool) e
 		l.stats.Writes += uint64(writes)
 		l.stats.Syncs += uint64(syncs)
 		if err != nil {
-			l.fail(op, l.activePath(), err)
+			_ = l.fail(op, l.activePath(), err) // sticky: later calls return it
 		} else {
 			l.written = upTo
 			if needSync {
@@ -367,17 +367,17 @@ func (l *Log) createSegment(first base.LSN) error {
 	var hdr [SegmentHeaderSize]byte
 	l.stats.Writes++
 	if _, err := f.Write(appendSegmentHeader(hdr[:0], first)); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return l.fail("write header of", path, err)
 	}
 	l.stats.Syncs++
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return l.fail("fsync", path, err)
 	}
 	l.stats.Syncs++
 	if err := l.fs.SyncDir(l.dir); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return l.fail("fsync directory", l.dir, err)
 	}
 	l.f, l.segSize = f, SegmentHeaderSize

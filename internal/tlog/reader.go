@@ -144,7 +144,7 @@ func (r *Reader) openSegment() error {
 	}
 	size, err := f.Size()
 	if err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return fmt.Errorf("tlog: size of %s: %w", seg.path, err)
 	}
 	r.f = f
@@ -182,7 +182,7 @@ func (r *Reader) openSegment() error {
 
 func (r *Reader) closeFile() {
 	if r.f != nil {
-		r.f.Close()
+		_ = r.f.Close() // already failing or read-only: the error above is the one to report
 		r.f = nil
 	}
 }

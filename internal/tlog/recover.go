@@ -39,7 +39,7 @@ func (rc *recovery) run() error {
 	var expected base.LSN // next LSN due; 0 while unknown
 	for i := 0; i < len(rc.segs); i++ {
 		err := rc.segment(i, &expected)
-		if err == errStop {
+		if errors.Is(err, errStop) {
 			break
 		}
 		if err != nil {
@@ -59,7 +59,7 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 	if err != nil {
 		return fmt.Errorf("tlog: open %s: %w", seg.path, err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	size, err := f.Size()
 	if err != nil {
 		return fmt.Errorf("tlog: size of %s: %w", seg.path, err)
@@ -236,7 +236,7 @@ func countSegment(fs vfs.FS, path string, sc *scanner) int {
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	size, err := f.Size()
 	if err != nil {
 		return 0
@@ -255,11 +255,11 @@ func truncateFile(fs vfs.FS, path string, size int64) error {
 		return fmt.Errorf("tlog: open %s to truncate: %w", path, err)
 	}
 	if err := f.Truncate(size); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return fmt.Errorf("tlog: truncate %s to %d: %w", path, size, err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return fmt.Errorf("tlog: fsync %s after truncation: %w", path, err)
 	}
 	if err := f.Close(); err != nil {

@@ -14,11 +14,11 @@ import (
 	"github.com/mmsb-go/mmsb/tick"
 )
 
-// ErrInvalidInvariant: Register was given an empty name, a nil function or
+// ErrInvalidInvariant means Register was given an empty name, a nil function or
 // a name already in use.
 var ErrInvalidInvariant = errors.New("validate: invalid invariant")
 
-// ErrUnknownValidator: Strict was given a name that Lookup does not know.
+// ErrUnknownValidator means Strict was given a name that Lookup does not know.
 var ErrUnknownValidator = errors.New("validate: unknown validator")
 
 // Built-in invariant names, in the order they run.

@@ -143,7 +143,7 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 		}
 		return err
 	}
-	defer full.Close()
+	defer full.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	distinct := len(usable) > 0 && (fromLSN1 || usable[0].Path != ckpts[len(ckpts)-1].Path)
 	if !distinct {
 		r.rep.NotCompared = fmt.Sprintf("only one starting point (%s; %d checkpoint(s), %d usable): a second replay would start from the same state", firstFrom, len(ckpts), len(usable))
@@ -159,7 +159,7 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 		}
 		return err
 	}
-	defer newest.Close()
+	defer newest.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	tot.comparisons++
 	where := fmt.Sprintf("replay from %s vs from %s", firstFrom, newestFrom)
 	if a, b := full.LastLSN(), newest.LastLSN(); a != b {

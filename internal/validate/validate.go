@@ -25,7 +25,7 @@ import (
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
-// ErrNoTarget: a Target names neither a live engine nor a data directory,
+// ErrNoTarget means a Target names neither a live engine nor a data directory,
 // or the validator needs what the target lacks (a log, a directory).
 var ErrNoTarget = errors.New("validate: no usable target")
 
@@ -237,7 +237,7 @@ func (t Target) open(ctx context.Context) (*mmsb.Bus, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("validate: rebuild %s: %w", dir, err)
 	}
-	return e, func() { e.Close() }, nil
+	return e, func() { _ = e.Close() }, nil // a detached replay: no log to lose
 }
 
 // reporter collects the problems of one run.

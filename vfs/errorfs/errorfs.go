@@ -39,13 +39,13 @@ var ErrInjected = errors.New("errorfs: injected error")
 // errors.Is(err, syscall.ENOSPC) holds, as it would for the OS.
 var ErrNoSpace = fmt.Errorf("errorfs: no space left on device: %w", syscall.ENOSPC)
 
-// ErrShortWrite, injected on an OpWrite, writes the first half of the buffer
+// ErrShortWrite is a failure that, injected on an OpWrite, writes the first half of the buffer
 // (rounded down) and then fails. It wraps io.ErrShortWrite. On any other
 // operation it is an ordinary failure.
 var ErrShortWrite = fmt.Errorf("errorfs: short write: %w", io.ErrShortWrite)
 
-// ShortWriteError, injected on an OpWrite, writes the first Keep bytes of the
-// buffer (all of it if it is shorter) and then fails. It wraps
+// ShortWriteError is a failure that, injected on an OpWrite, writes the first
+// Keep bytes of the buffer (all of it if it is shorter) and then fails. It wraps
 // io.ErrShortWrite. Keep at or above the buffer's length models a write whose
 // data landed but whose call reported an error.
 type ShortWriteError struct {
