@@ -354,7 +354,11 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, first base.LSN, r 
 		}
 		o := &p.outs[idx]
 		o.d.Runs = o.d.Runs[:0]
-		delta.AppendDiff(&o.d, cur, out)
+		if err := delta.AppendDiff(&o.d, cur, out); err != nil {
+			// out is a copy of cur, so the lengths agree; were a function to
+			// break that, fail the wave rather than log a wrong delta.
+			return &RecomputeError{Page: child, Func: b.Func, Err: err}
+		}
 		if len(o.d.Runs) == 0 {
 			r.Cutoffs++
 			p.outs = p.outs[:idx]

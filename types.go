@@ -1,6 +1,8 @@
 package mmsb
 
 import (
+	"fmt"
+
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/graph"
@@ -71,13 +73,29 @@ const (
 // ParseSyncMode parses "group", "always" or "none".
 func ParseSyncMode(s string) (SyncMode, error) { return tlog.ParseSyncMode(s) }
 
-// Write returns a delta writing data at off of page id.
-func Write(id PageID, off int, data []byte) Delta {
-	return Delta{Page: id, Runs: []Run{{Offset: uint32(off), Data: data}}}
+// Write returns a delta writing data at off of page id. off is a uint32,
+// the type of a run offset, so that no offset can wrap on the way in.
+func Write(id PageID, off uint32, data []byte) Delta {
+	return Delta{Page: id, Runs: []Run{{Offset: off, Data: data}}}
 }
 
-// Merge returns a ⊕ b (b wins on overlap).
-func Merge(a, b *Delta) Delta { return delta.Merge(a, b) }
+// Merge returns a ⊕ b (b wins on overlap). Deltas to different pages are
+// refused with an error wrapping ErrInvalidDelta and delta.ErrPageMismatch.
+func Merge(a, b *Delta) (Delta, error) {
+	m, err := delta.Merge(a, b)
+	if err != nil {
+		return Delta{}, fmt.Errorf("%w: %w", ErrInvalidDelta, err)
+	}
+	return m, nil
+}
 
-// Diff returns the minimal delta turning old into new.
-func Diff(id PageID, old, new []byte) Delta { return delta.Diff(id, old, new) }
+// Diff returns the minimal delta turning old into new. Images of different
+// lengths are refused with an error wrapping ErrInvalidOption and
+// delta.ErrLengthMismatch.
+func Diff(id PageID, old, new []byte) (Delta, error) {
+	d, err := delta.Diff(id, old, new)
+	if err != nil {
+		return Delta{}, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return d, nil
+}

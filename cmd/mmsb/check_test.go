@@ -147,7 +147,7 @@ func TestCheckLogBeforeCheckpointRemoved(t *testing.T) {
 	removed := 0
 	for i := 0; i < 3; i++ {
 		for j := 0; j < 20; j++ {
-			if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, j, []byte{byte(i), byte(j), 1, 2, 3, 4, 5, 6})}); err != nil {
+			if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, uint32(j), []byte{byte(i), byte(j), 1, 2, 3, 4, 5, 6})}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -94,7 +94,7 @@ func newTestBus(t testing.TB) testBus {
 	must(bus.AddEdge(ctx, ids[2], ids[3], mmsb.EdgeGPUSync))
 	write := func(round int) {
 		for i, id := range []mmsb.PageID{ids[0], ids[1], ids[3], ids[4]} {
-			_, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 8*round, []byte{byte(round), byte(i), 0xAA, 0x55})})
+			_, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, uint32(8*round), []byte{byte(round), byte(i), 0xAA, 0x55})})
 			must(err)
 		}
 	}
