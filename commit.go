@@ -67,6 +67,12 @@ func (e *Bus) CommitAsync(ctx context.Context, ds []delta.Delta) (CommitInfo, er
 // mode (an fsync covers it, for group and always; written to the OS, for
 // none). A failed fsync fails the bus (sticky) and is returned.
 func (e *Bus) WaitDurable(ctx context.Context, lsn base.LSN) error {
+	e.mu.RLock()
+	closed := e.closed
+	e.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
 	if e.log == nil {
 		return nil
 	}

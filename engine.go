@@ -130,6 +130,10 @@ type Bus struct {
 	slots    []page.Slot
 	recovery Recovery
 
+	// finalStore is the store's statistics when Close released it, for
+	// Stats after Close.
+	finalStore page.Stats
+
 	ckptMu          sync.Mutex
 	lastCkptLSN     base.LSN
 	checkpointCount uint64
@@ -482,11 +486,16 @@ func (e *Bus) Func(name string) (semiring.Func, bool) {
 	return f, ok
 }
 
-// Err returns the sticky failure, if any.
+// Err returns why the bus refuses writes: nil while it is usable, the
+// sticky failure (ErrFailed) once a write or fsync failed, or ErrClosed
+// after Close.
 func (e *Bus) Err() error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.failErr
+	if e.failErr != nil {
+		return e.failErr
+	}
+	return e.usable()
 }
 
 // fail records a sticky failure. Caller holds e.mu.
@@ -506,6 +515,15 @@ func (e *Bus) usable() error {
 }
 
 // Close syncs the log and releases the directory. It does not checkpoint.
+//
+// After Close, every method that reads pages, the log or the state hash, or
+// that writes, returns ErrClosed (Err reports it too). Accessors of what the
+// bus was (LastLSN, Edges, Children, Parents, Descendants, Binding,
+// Bindings, LastDerivation, Pending, Recovery, Dir, FS, WALDir,
+// CheckpointDir, Funcs, Func) keep answering with the state at Close: it
+// lives in ordinary Go memory, read under the lock. Stats keeps working with
+// Closed set. Close waits for readers in flight; the page arenas are unmapped
+// under the write lock, once no reader can reach them.
 func (e *Bus) Close() error {
 	// A checkpoint being written reads page memory: let it finish first.
 	e.ckptStartMu.Lock()
@@ -524,9 +542,12 @@ func (e *Bus) Close() error {
 	if e.log != nil {
 		err = e.log.Close()
 	}
+	// Unmap under the write lock: a reader that slipped past a closed check
+	// would then find an empty store instead of unmapped memory.
+	e.finalStore = e.store.Stats()
+	e.store.Close()
 	e.mu.Unlock()
 	e.applier.close()
-	e.store.Close()
 	if lerr := e.lock.Close(); err == nil {
 		err = lerr
 	}
@@ -536,8 +557,11 @@ func (e *Bus) Close() error {
 // Flush waits until everything committed so far is durable (fsync).
 func (e *Bus) Flush(ctx context.Context) error {
 	e.mu.RLock()
-	log := e.log
+	log, closed := e.log, e.closed
 	e.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
 	if log == nil {
 		return nil
 	}

@@ -43,6 +43,9 @@ func (e *Bus) ReadPage(id base.PageID, dst []byte) ([]byte, base.Epoch, error) {
 func (e *Bus) Page(id base.PageID) (PageInfo, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if e.closed {
+		return PageInfo{}, ErrClosed
+	}
 	sl, ok := e.store.Lookup(id)
 	if !ok {
 		return PageInfo{}, fmt.Errorf("%w: page %d", ErrPageNotFound, id)
@@ -57,29 +60,39 @@ func (e *Bus) pageInfoLocked(sl page.Slot) PageInfo {
 		LastLSN: e.store.LastLSN(sl), Flags: e.flags[id], Meta: append([]page.MetaEntry(nil), e.store.Meta(sl)...), Derived: derived}
 }
 
-// Pages returns every page's description in ascending ID order.
-func (e *Bus) Pages() []PageInfo {
+// Pages returns every page's description in ascending ID order, or
+// ErrClosed.
+func (e *Bus) Pages() ([]PageInfo, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
 	out := make([]PageInfo, 0, e.store.Len())
 	e.store.ForEach(func(sl page.Slot) bool {
 		out = append(out, e.pageInfoLocked(sl))
 		return true
 	})
-	return out
+	return out, nil
 }
 
-// PageIDs returns the live page IDs in ascending order.
-func (e *Bus) PageIDs() []base.PageID {
+// PageIDs returns the live page IDs in ascending order, or ErrClosed.
+func (e *Bus) PageIDs() ([]base.PageID, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.store.AppendIDs(nil)
+	if e.closed {
+		return nil, ErrClosed
+	}
+	return e.store.AppendIDs(nil), nil
 }
 
 // Flags returns a page's flags (FlagStale, FlagSyncPending, FlagIRInvalid).
 func (e *Bus) Flags(id base.PageID) (uint8, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if e.closed {
+		return 0, ErrClosed
+	}
 	if _, ok := e.store.Lookup(id); !ok {
 		return 0, fmt.Errorf("%w: page %d", ErrPageNotFound, id)
 	}
@@ -142,11 +155,15 @@ func (e *Bus) LastLSN() base.LSN {
 }
 
 // StateHash returns a 64-bit xxhash over every page in ID order (ID, size,
-// epoch, bytes). Two buses with equal hashes hold the same pages.
-func (e *Bus) StateHash() uint64 {
+// epoch, bytes). Two buses with equal hashes hold the same pages. A closed
+// bus has no pages to hash: ErrClosed (not the hash of an empty store).
+func (e *Bus) StateHash() (uint64, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.stateHashLocked()
+	if e.closed {
+		return 0, ErrClosed
+	}
+	return e.stateHashLocked(), nil
 }
 
 func (e *Bus) stateHashLocked() uint64 {
@@ -181,16 +198,25 @@ type Stats struct {
 	InMemory        bool
 	Failed          bool
 	HistoryCapacity int
+
+	// Closed: the bus is closed; Store and Log then hold their final
+	// values (the arenas are gone).
+	Closed bool
 }
 
-// Stats returns current statistics.
+// Stats returns current statistics. It keeps working after Close (with
+// Closed set and the final store and log figures), so that an exporter
+// polling it needs no special case.
 func (e *Bus) Stats() Stats {
 	e.mu.RLock()
 	st := e.store.Stats()
+	if e.closed {
+		st = e.finalStore
+	}
 	s := Stats{Pages: st.Pages, LogicalBytes: st.LogicalBytes, Store: st, Edges: e.graph.NumEdges(),
 		GraphNodes: e.graph.NumNodes(), GraphBytes: e.graph.MemoryBytes(), Bindings: len(e.bindings),
 		LastLSN: e.lastLSN, SyncMode: e.opts.Sync.String(), InMemory: e.memory, Failed: e.failErr != nil,
-		HistoryCapacity: len(e.hist)}
+		Closed: e.closed, HistoryCapacity: len(e.hist)}
 	if e.log != nil {
 		s.Log = e.log.Stats()
 	}

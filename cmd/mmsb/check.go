@@ -203,7 +203,10 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 	} else {
 		defer full.Close()
 		st := full.Stats()
-		out.LSN, out.StateHash = uint64(full.LastLSN()), hash64(full.StateHash())
+		out.LSN = uint64(full.LastLSN())
+		if out.StateHash, err = stateHash(full); err != nil {
+			report(problemFromError(dir, fmt.Errorf("hash the replayed state: %w", err)))
+		}
 		out.Pages, out.Edges, out.Bindings = st.Pages, st.Edges, st.Bindings
 	}
 	// The recovery path runs even when the full replay failed: it tells
@@ -214,7 +217,11 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 		return out
 	}
 	defer rec.Close()
-	out.RecoveryLSN, out.RecoveryHash = uint64(rec.LastLSN()), hash64(rec.StateHash())
+	out.RecoveryLSN = uint64(rec.LastLSN())
+	if out.RecoveryHash, rerr = stateHash(rec); rerr != nil {
+		report(problemFromError(dir, fmt.Errorf("hash the recovered state: %w", rerr)))
+		return out
+	}
 	if err == nil && (out.RecoveryLSN != out.LSN || out.RecoveryHash != out.StateHash) {
 		report(checkProblem{File: dir, Offset: -1, Reason: fmt.Sprintf(
 			"replay from %s reaches LSN %d hash %s, but recovery (newest checkpoint + log) reaches LSN %d hash %s",

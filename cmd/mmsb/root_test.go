@@ -62,6 +62,16 @@ type testBus struct {
 	finalHash uint64
 }
 
+// hashOf returns bus's state hash, failing the test if it cannot.
+func hashOf(t testing.TB, bus *mmsb.Bus) uint64 {
+	t.Helper()
+	h, err := bus.StateHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // newTestBus builds a small bus in a temporary directory and closes it:
 // five 64-byte pages, a control edge 1->2, page 3 derived from 2
 // (passthrough), a gpu-sync edge 3->4, a checkpoint between two rounds of
@@ -102,13 +112,13 @@ func newTestBus(t testing.TB) testBus {
 	for round := 0; round < 3; round++ {
 		write(round)
 	}
-	tb.midLSN, tb.midHash = bus.LastLSN(), bus.StateHash()
+	tb.midLSN, tb.midHash = bus.LastLSN(), hashOf(t, bus)
 	_, err = bus.Checkpoint(ctx)
 	must(err)
 	for round := 3; round < 6; round++ {
 		write(round)
 	}
-	tb.lastLSN, tb.finalHash = bus.LastLSN(), bus.StateHash()
+	tb.lastLSN, tb.finalHash = bus.LastLSN(), hashOf(t, bus)
 	return tb
 }
 

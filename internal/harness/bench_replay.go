@@ -170,11 +170,15 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 			out.indepErr = err
 			continue
 		}
-		b, l2, n := comparePages(e, rep)
+		b, l2, n, err := comparePages(e, rep)
+		rep.Close()
+		if err != nil {
+			out.indepErr = err
+			continue
+		}
 		out.indepBytes += b
 		out.indepL2 = math.Max(out.indepL2, l2)
 		out.indepPages = n
-		rep.Close()
 	}
 	return out, nil
 }

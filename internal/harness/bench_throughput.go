@@ -77,7 +77,9 @@ func MeasureThroughput(ctx context.Context, seed uint64, workers, pages, pageSiz
 	res.Seconds = time.Since(start).Seconds()
 	res.Deltas = done
 	res.PerSec = float64(done) / res.Seconds
-	res.StateHash = e.StateHash()
+	if res.StateHash, err = e.StateHash(); err != nil {
+		return res, err
+	}
 	if verifyReplay {
 		rep, err := e.VerifyReplay(ctx, false)
 		if err != nil {

@@ -216,11 +216,19 @@ func AppendRawRecord(fs vfs.FS, walDir string, count uint32, payload []byte) (ba
 // public API, independently of mmsb.VerifyReplay): the number of bytes
 // that differ (pages present on one side only count their whole size) and
 // the L2 norm of the differences over float64 pages.
-func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages int) {
+func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages int, err error) {
+	livePages, err := live.Pages()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	replayedPages, err := replayed.Pages()
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	var sumSq float64
 	var a, b []byte
 	seen := map[base.PageID]bool{}
-	for _, p := range live.Pages() {
+	for _, p := range livePages {
 		seen[p.ID] = true
 		pages++
 		a, _, _ = live.ReadPage(p.ID, a[:0])
@@ -249,12 +257,12 @@ func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages 
 			}
 		}
 	}
-	for _, p := range replayed.Pages() {
+	for _, p := range replayedPages {
 		if !seen[p.ID] {
 			bytesDiff += int64(p.Size)
 		}
 	}
-	return bytesDiff, math.Sqrt(sumSq), pages
+	return bytesDiff, math.Sqrt(sumSq), pages, nil
 }
 
 func isF64Info(p mmsb.PageInfo) bool {

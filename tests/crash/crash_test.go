@@ -410,8 +410,8 @@ func check(ch *chain, st *stats) error {
 		if created {
 			return errors.New("page creation acknowledged but the pages are missing")
 		}
-		if len(e.PageIDs()) != 0 {
-			return fmt.Errorf("half-created pages: %v", e.PageIDs())
+		if ids, err := e.PageIDs(); err != nil || len(ids) != 0 {
+			return fmt.Errorf("half-created pages: %v (%v)", ids, err)
 		}
 		return nil
 	}
