@@ -242,6 +242,11 @@ func Open(dir string, o *Options) (*Bus, error) {
 	}
 	e.lock = lk
 	if err := e.recover(); err != nil {
+		// recover may fail after opening the log: close it too, or its file
+		// and (SyncGroup) flusher goroutine would outlive the failed Open.
+		if e.log != nil {
+			e.log.Close()
+		}
 		e.store.Close()
 		lk.Close()
 		return nil, err
@@ -309,7 +314,6 @@ func (e *Bus) recover() error {
 	e.lastCkptBytes.Store(e.log.Stats().Bytes)
 	e.checkMissingFunctions()
 	if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
-		e.log.Close()
 		return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
 	}
 	return nil
