@@ -202,6 +202,10 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"Bindings":       func() error { return want(len(e.Bindings()) == 1, "Bindings changed") },
 		"LastDerivation": func() error { _, ok := e.LastDerivation(derived); return want(ok, "LastDerivation lost") },
 		"Pending":        func() error { return want(e.Pending() == 0, "Pending changed") },
+		"CheckpointFailures": func() error {
+			n, err := e.CheckpointFailures()
+			return want(n == 0 && err == nil, "CheckpointFailures changed")
+		},
 		"ScheduleResync": func() error { e.ScheduleResync(); return nil },
 		"Recovery": func() error {
 			return want(reflect.DeepEqual(e.Recovery(), recov), "Recovery changed")

@@ -38,6 +38,9 @@ const (
 // built-in functions and the NaN/Inf invariant: "f64", "i64" or "bool".
 const TypeMetaKey = "mmsb.type"
 
+// defaultCheckpointBytes is Options.CheckpointBytes's default.
+const defaultCheckpointBytes = 256 << 20
+
 // Options configure an Bus. The zero value is usable.
 type Options struct {
 	// FS is the filesystem (default vfs.Default; in-memory buses use a
@@ -49,6 +52,14 @@ type Options struct {
 	SegmentBytes int64
 	// CheckpointBytes: take a checkpoint automatically once the log has
 	// grown this much since the last one (0: 256 MiB; negative: never).
+	// Log segments are removed only once a checkpoint covers them, so while
+	// checkpoints fail the log grows: a failed automatic checkpoint is
+	// retried after another CheckpointBytes of log (or CheckpointInterval),
+	// and once the log has grown by checkpointStallFactor (4) times
+	// CheckpointBytes (or the default, when only CheckpointInterval is set)
+	// since the last successful checkpoint, writes are refused with
+	// ErrCheckpointFailing until a checkpoint succeeds (each refused write
+	// starts a retry). Stats counts the failures and keeps the last error.
 	CheckpointBytes int64
 	// CheckpointInterval: take a checkpoint automatically this often, at
 	// the next commit (0: never).
@@ -146,6 +157,16 @@ type Bus struct {
 	ckptStartMu   sync.Mutex // orders starting a background checkpoint with Close
 	closing       bool       // guarded by ckptStartMu
 
+	// Checkpoint outcomes, for Stats and the log growth bound. ckptStatMu
+	// guards them and lastCkptLSN and checkpointCount; unlike ckptMu it is
+	// held only to read or update them, never across a checkpoint.
+	ckptStatMu     sync.Mutex
+	ckptFailures   uint64
+	ckptLastErr    error
+	ckptFailStreak atomic.Uint64 // failures since the last success; read by every write
+	ckptRetryBytes atomic.Uint64 // log bytes at the last failure: the next automatic try waits for CheckpointBytes more
+	ckptRetryTime  atomic.Int64  // wall time of the last failure, ns: the next interval-triggered try waits a full interval
+
 	applier *parallelApplier
 
 	graphHasEdges bool
@@ -171,7 +192,7 @@ func (o *Options) withDefaults() Options {
 		r.SegmentBytes = 64 << 20
 	}
 	if r.CheckpointBytes == 0 {
-		r.CheckpointBytes = 256 << 20
+		r.CheckpointBytes = defaultCheckpointBytes
 	}
 	if r.Clock == nil {
 		r.Clock = func() int64 { return time.Now().UnixNano() }
@@ -523,11 +544,11 @@ func (e *Bus) usable() error {
 // After Close, every method that reads pages, the log or the state hash, or
 // that writes, returns ErrClosed (Err reports it too). Accessors of what the
 // bus was (LastLSN, Edges, Children, Parents, Descendants, Binding,
-// Bindings, LastDerivation, Pending, Recovery, Dir, FS, WALDir,
-// CheckpointDir, Funcs, Func) keep answering with the state at Close: it
-// lives in ordinary Go memory, read under the lock. Stats keeps working with
-// Closed set. Close waits for readers in flight; the page arenas are unmapped
-// under the write lock, once no reader can reach them.
+// Bindings, LastDerivation, Pending, CheckpointFailures, Recovery, Dir, FS,
+// WALDir, CheckpointDir, Funcs, Func) keep answering with the state at
+// Close: it lives in ordinary Go memory, read under the lock. Stats keeps
+// working with Closed set. Close waits for readers in flight; the page
+// arenas are unmapped under the write lock, once no reader can reach them.
 func (e *Bus) Close() error {
 	// A checkpoint being written reads page memory: let it finish first.
 	e.ckptStartMu.Lock()

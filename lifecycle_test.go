@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/vfs"
+	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
 
 // logFlushers counts the goroutines running a log's background flusher
@@ -69,5 +70,68 @@ func TestFailedOpenClosesLog(t *testing.T) {
 	// The directory is released too: a later Open gets the same error, not ErrLocked.
 	if _, err := Open("/db", &Options{FS: fs}); errors.Is(err, ErrLocked) {
 		t.Fatal("a failed Open kept the directory lock")
+	}
+}
+
+// TestCheckpointFailuresCountedAndBounded pins issue 7 item 8 (dropped
+// automatic checkpoint failures): a failing automatic checkpoint is counted
+// in Stats with its error, retried only after another CheckpointBytes of log
+// (not at every commit), and once the log has grown by its bound since the
+// last successful checkpoint, writes are refused with ErrCheckpointFailing
+// (not sticky, the bus is not failed) until a retry succeeds. The old code
+// dropped the error, counted nothing and let the log grow without bound.
+func TestCheckpointFailuresCountedAndBounded(t *testing.T) {
+	const per = 8 << 10 // CheckpointBytes
+	tog := errorfs.NewToggle(errorfs.OnPath("checkpoints", errorfs.OnKind(errorfs.OpCreate, errorfs.ErrInjected)))
+	fs := errorfs.Wrap(vfs.NewMem(), tog)
+	e := openT(t, "/db", &Options{FS: fs, Clock: testClock(), CheckpointBytes: per})
+	id, err := e.CreatePage(ctx, PageSpec{Size: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logBytes := func() uint64 { return e.Stats().Log.Bytes }
+	start := logBytes()
+	tog.On()
+	var refused error
+	commits := 0
+	for ; commits < 1000 && refused == nil; commits++ {
+		_, refused = e.Commit(ctx, []Delta{Write(id, 0, make([]byte, 1024))})
+		e.ckptWG.Wait() // let the automatic checkpoint this commit started end
+	}
+	grown := logBytes() - start
+	st := e.Stats()
+	if st.CheckpointFailures == 0 || !errors.Is(st.LastCheckpointErr, errorfs.ErrInjected) || st.CheckpointFailStreak != st.CheckpointFailures {
+		t.Fatalf("after %d commits and %d log bytes with checkpoints failing: Stats %d failures (streak %d), last error %v",
+			commits, grown, st.CheckpointFailures, st.CheckpointFailStreak, st.LastCheckpointErr)
+	}
+	// Retried once per CheckpointBytes of log, not at every commit.
+	if limit := grown/per + 1; st.CheckpointFailures > limit {
+		t.Fatalf("%d checkpoint attempts for %d log bytes: retried more often than every %d bytes", st.CheckpointFailures, grown, per)
+	}
+	if !errors.Is(refused, ErrCheckpointFailing) || !errors.Is(refused, errorfs.ErrInjected) {
+		t.Fatalf("after %d commits (%d log bytes) the log still grows: last commit %v, want ErrCheckpointFailing wrapping the cause", commits, grown, refused)
+	}
+	if grown > checkpointStallFactor*per+2048 {
+		t.Fatalf("writes refused only after %d log bytes, bound %d", grown, checkpointStallFactor*per)
+	}
+	if err := e.Err(); err != nil {
+		t.Fatalf("refusing writes failed the bus: %v", err)
+	}
+	if _, _, err := e.ReadPage(id, nil); err != nil {
+		t.Fatalf("reads stopped: %v", err)
+	}
+	// The fault clears: the next refused write starts a retry, which
+	// succeeds and lifts the refusal.
+	tog.Off()
+	if _, err := e.Commit(ctx, []Delta{Write(id, 0, []byte{1})}); !errors.Is(err, ErrCheckpointFailing) {
+		t.Fatalf("commit before the retry: %v", err)
+	}
+	e.ckptWG.Wait()
+	if _, err := e.Commit(ctx, []Delta{Write(id, 0, []byte{2})}); err != nil {
+		t.Fatalf("commit after a successful retry: %v", err)
+	}
+	if st2 := e.Stats(); st2.CheckpointFailStreak != 0 || st2.Checkpoints == 0 || st2.CheckpointFailures != st.CheckpointFailures || st2.LastCheckpointErr == nil {
+		t.Fatalf("after the retry: %d checkpoints, %d failures (streak %d), last error %v",
+			st2.Checkpoints, st2.CheckpointFailures, st2.CheckpointFailStreak, st2.LastCheckpointErr)
 	}
 }

@@ -186,6 +186,11 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.mu.Unlock()
 		return err
 	}
+	if err := e.logBoundErr(); err != nil {
+		e.mu.Unlock()
+		e.startCheckpoint()
+		return err
+	}
 	if e.prop == nil {
 		e.prop = newPropagator()
 	}

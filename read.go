@@ -3,7 +3,7 @@ package mmsb
 import (
 	"encoding/binary"
 	"fmt"
-	"runtime"
+	"runtime/metrics"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -202,11 +202,23 @@ type Stats struct {
 	// Closed: the bus is closed; Store and Log then hold their final
 	// values (the arenas are gone).
 	Closed bool
+
+	// CheckpointFailures counts failed checkpoints (automatic or explicit)
+	// since Open; CheckpointFailStreak counts those since the last
+	// successful one (writes are refused with ErrCheckpointFailing while it
+	// is non-zero and the log has reached its growth bound, see
+	// Options.CheckpointBytes). LastCheckpointErr is the most recent
+	// failure's error, kept after a later success for diagnosis.
+	CheckpointFailures   uint64
+	CheckpointFailStreak uint64
+	LastCheckpointErr    error
 }
 
 // Stats returns current statistics. It keeps working after Close (with
 // Closed set and the final store and log figures), so that an exporter
-// polling it needs no special case.
+// polling it needs no special case. It is cheap enough to poll: it never
+// waits for a running checkpoint and does not stop the world (HeapBytes
+// comes from runtime/metrics, not runtime.ReadMemStats).
 func (e *Bus) Stats() Stats {
 	e.mu.RLock()
 	st := e.store.Stats()
@@ -221,11 +233,35 @@ func (e *Bus) Stats() Stats {
 		s.Log = e.log.Stats()
 	}
 	e.mu.RUnlock()
-	e.ckptMu.Lock()
+	e.ckptStatMu.Lock()
 	s.Checkpoints, s.LastCheckpoint = e.checkpointCount, e.lastCkptLSN
-	e.ckptMu.Unlock()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	s.HeapBytes = ms.HeapAlloc
+	s.CheckpointFailures, s.LastCheckpointErr = e.ckptFailures, e.ckptLastErr
+	e.ckptStatMu.Unlock()
+	s.CheckpointFailStreak = e.ckptFailStreak.Load()
+	s.HeapBytes = heapBytes()
 	return s
+}
+
+// CheckpointFailures returns how many checkpoints have failed since Open and
+// the last failure's error (nil if none): the cheap subset of Stats that the
+// tick orchestrator polls to publish EventCheckpointFailed.
+func (e *Bus) CheckpointFailures() (uint64, error) {
+	e.ckptStatMu.Lock()
+	defer e.ckptStatMu.Unlock()
+	return e.ckptFailures, e.ckptLastErr
+}
+
+// heapMetric is runtime.MemStats.HeapAlloc's runtime/metrics name.
+const heapMetric = "/memory/classes/heap/objects:bytes"
+
+// heapBytes returns the bytes held by heap objects. runtime/metrics reads
+// it without stopping the world, which runtime.ReadMemStats does on every
+// call.
+func heapBytes() uint64 {
+	s := [1]metrics.Sample{{Name: heapMetric}}
+	metrics.Read(s[:])
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0 // not supported by this runtime
+	}
+	return s[0].Value.Uint64()
 }

@@ -206,6 +206,8 @@ type Orchestrator struct {
 	subMask   atomic.Uint32
 	closed    atomic.Bool
 	keptLen   atomic.Int64 // kept, for QueueLen without tickMu
+
+	ckptFailSeen uint64 // the bus's checkpoint failure count at the last tick; guarded by tickMu
 }
 
 // New returns an orchestrator over e. Unless SkipStartupResync,
@@ -235,6 +237,7 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 		or.phases[i].ring = make([]time.Duration, o.MetricsWindow)
 	}
 	or.metrics.Budget = o.Budget
+	or.ckptFailSeen, _ = e.CheckpointFailures()
 	if !o.SkipStartupResync {
 		e.ScheduleResync()
 	}
@@ -383,8 +386,15 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	total := t.Sub(start)
 	r.Overrun = total > o.opts.Budget
 
+	// Checkpoints run in the background (started by commits): their
+	// failures surface here, at the first tick that sees them.
+	var ckptErr error
+	if n, err := o.bus.CheckpointFailures(); n > o.ckptFailSeen {
+		o.ckptFailSeen, ckptErr = n, err
+	}
+
 	// Events, in deterministic order.
-	o.buildEvents(r, tickErr, invErrs, total)
+	o.buildEvents(r, tickErr, invErrs, ckptErr, total)
 	o.publish()
 	end := time.Now()
 	r.Durations[PhasePublish] = end.Sub(t)
@@ -514,7 +524,7 @@ func (o *Orchestrator) setKept(n int) {
 }
 
 // buildEvents fills o.events for the tick, skipping types nobody wants.
-func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, total time.Duration) {
+func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, ckptErr error, total time.Duration) {
 	if o.subMask.Load() == 0 {
 		return
 	}
@@ -538,6 +548,9 @@ func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, 
 		for _, f := range inv {
 			add(Event{Type: EventInvariantFailed, Name: f.name, Err: f.err})
 		}
+	}
+	if ckptErr != nil && o.wantsType(EventCheckpointFailed) {
+		add(Event{Type: EventCheckpointFailed, Err: ckptErr})
 	}
 	if r.Overrun && o.wantsType(EventTickOverrun) {
 		add(Event{Type: EventTickOverrun, Duration: total})
