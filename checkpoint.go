@@ -75,17 +75,72 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	}
 	e.mu.Unlock()
 	if err != nil {
+		e.noteCheckpointFailure(err, logBytes)
 		return info, err
 	}
+	e.ckptStatMu.Lock()
 	e.lastCkptLSN = info.LSN
+	e.checkpointCount++
+	e.ckptStatMu.Unlock()
 	e.lastCkptBytes.Store(logBytes)
 	e.lastCkptTime.Store(time.Now().UnixNano())
-	e.checkpointCount++
 	if err := e.pruneAfterCheckpoint(&info); err != nil {
+		// The checkpoint is good but the log it covers stays: count it, so
+		// that a log that is never trimmed shows.
+		e.noteCheckpointFailure(err, logBytes)
 		return info, err
 	}
+	e.ckptFailStreak.Store(0)
 	info.Duration = time.Since(start)
 	return info, nil
+}
+
+// noteCheckpointFailure records a failed checkpoint (Stats) and delays the
+// next automatic attempt by a full CheckpointBytes or CheckpointInterval,
+// so that a persistent failure is not retried at every commit. logBytes is
+// the log's size when the checkpoint ended.
+func (e *Bus) noteCheckpointFailure(err error, logBytes uint64) {
+	e.ckptStatMu.Lock()
+	e.ckptFailures++
+	e.ckptLastErr = err
+	e.ckptStatMu.Unlock()
+	e.ckptFailStreak.Add(1)
+	e.ckptRetryBytes.Store(logBytes)
+	e.ckptRetryTime.Store(time.Now().UnixNano())
+}
+
+// checkpointStallFactor bounds the log's growth while checkpoints fail: see
+// Options.CheckpointBytes.
+const checkpointStallFactor = 4
+
+// logBoundErr returns ErrCheckpointFailing when checkpoints have failed
+// since the last success and the log has grown past its bound since then.
+// Automatic checkpoints must be on: with only explicit checkpoints the
+// caller sees each failure and manages the log itself. The common case
+// costs one atomic load. Caller holds e.mu.
+func (e *Bus) logBoundErr() error {
+	if e.ckptFailStreak.Load() == 0 || e.log == nil || !e.autoCheckpoints() {
+		return nil
+	}
+	per := e.opts.CheckpointBytes
+	if per <= 0 {
+		per = defaultCheckpointBytes
+	}
+	bound := uint64(checkpointStallFactor) * uint64(per)
+	grown := e.log.Stats().Bytes - e.lastCkptBytes.Load()
+	if grown < bound {
+		return nil
+	}
+	e.ckptStatMu.Lock()
+	last := e.ckptLastErr
+	e.ckptStatMu.Unlock()
+	return fmt.Errorf("%w: the log grew %d bytes since the last successful checkpoint (bound %d); last failure: %w",
+		ErrCheckpointFailing, grown, bound, last)
+}
+
+// autoCheckpoints reports whether automatic checkpoints are on.
+func (e *Bus) autoCheckpoints() bool {
+	return e.opts.CheckpointBytes >= 0 || e.opts.CheckpointInterval > 0
 }
 
 // snapshot is what a checkpoint covers, taken at one LSN.

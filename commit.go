@@ -67,6 +67,12 @@ func (e *Bus) CommitAsync(ctx context.Context, ds []Delta) (CommitInfo, error) {
 // mode (an fsync covers it, for group and always; written to the OS, for
 // none). A failed fsync fails the bus (sticky) and is returned.
 func (e *Bus) WaitDurable(ctx context.Context, lsn LSN) error {
+	e.mu.RLock()
+	closed := e.closed
+	e.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
 	if e.log == nil {
 		return nil
 	}
@@ -94,6 +100,11 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	e.mu.Lock()
 	if err := e.usable(); err != nil {
 		e.mu.Unlock()
+		return CommitInfo{}, tlog.Ticket{}, err
+	}
+	if err := e.logBoundErr(); err != nil {
+		e.mu.Unlock()
+		e.startCheckpoint()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	now := e.commitClock()
@@ -249,6 +260,11 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 	e.mu.Lock()
 	if err := e.usable(); err != nil {
 		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
+	if err := e.logBoundErr(); err != nil {
+		e.mu.Unlock()
+		e.startCheckpoint()
 		return CommitInfo{}, err
 	}
 	if err := check(); err != nil {
@@ -499,35 +515,45 @@ func (e *Bus) ClearFlags(ctx context.Context, id PageID, mask uint8) error {
 }
 
 // maybeCheckpoint takes an automatic checkpoint when the log has grown by
-// CheckpointBytes or CheckpointInterval has passed since the last one.
+// CheckpointBytes or CheckpointInterval has passed since the last one (or,
+// after a failure, since that failure).
 func (e *Bus) maybeCheckpoint() {
-	if e.log == nil || e.opts.CheckpointBytes < 0 && e.opts.CheckpointInterval <= 0 || e.ckptRunning.Load() {
+	if e.log == nil || !e.autoCheckpoints() || e.ckptRunning.Load() {
 		return
 	}
-	grown := e.log.Stats().Bytes - e.lastCkptBytes.Load()
+	grown := e.log.Stats().Bytes - max(e.lastCkptBytes.Load(), e.ckptRetryBytes.Load())
 	due := e.opts.CheckpointBytes > 0 && grown >= uint64(e.opts.CheckpointBytes)
 	if !due && e.opts.CheckpointInterval > 0 {
-		due = time.Since(time.Unix(0, e.lastCkptTime.Load())) >= e.opts.CheckpointInterval
+		last := max(e.lastCkptTime.Load(), e.ckptRetryTime.Load())
+		due = time.Since(time.Unix(0, last)) >= e.opts.CheckpointInterval
 	}
-	if due && e.ckptRunning.CompareAndSwap(false, true) {
-		// In the background: commits (and this committer) go on while the
-		// checkpoint is written (copy on write, see Checkpoint). Close waits
-		// for it. A failure leaves the next commit to try again; a failed
-		// fsync has already made the bus fail.
-		e.ckptStartMu.Lock()
-		if e.closing {
-			e.ckptStartMu.Unlock()
-			e.ckptRunning.Store(false)
-			return
-		}
-		e.ckptWG.Add(1)
+	if due {
+		e.startCheckpoint()
+	}
+}
+
+// startCheckpoint starts an automatic checkpoint in the background unless
+// one is running or the bus is closing. Commits (and this committer) go on
+// while it is written (copy on write, see Checkpoint); Close waits for it.
+// A failure is counted (Stats) and retried later (noteCheckpointFailure); a
+// failed fsync has already made the bus fail.
+func (e *Bus) startCheckpoint() {
+	if e.log == nil || !e.ckptRunning.CompareAndSwap(false, true) {
+		return
+	}
+	e.ckptStartMu.Lock()
+	if e.closing {
 		e.ckptStartMu.Unlock()
-		go func() {
-			defer e.ckptWG.Done()
-			defer e.ckptRunning.Store(false)
-			_, _ = e.Checkpoint(context.Background())
-		}()
+		e.ckptRunning.Store(false)
+		return
 	}
+	e.ckptWG.Add(1)
+	e.ckptStartMu.Unlock()
+	go func() {
+		defer e.ckptWG.Done()
+		defer e.ckptRunning.Store(false)
+		_, _ = e.Checkpoint(context.Background()) // counted by Checkpoint itself
+	}()
 }
 
 // explicitLater reports whether a later spec of the batch asks for id

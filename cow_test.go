@@ -105,7 +105,7 @@ func TestCheckpointWhileCommitting(t *testing.T) {
 		t.Fatalf("checkpoint differs from the state at its LSN: %v", rep.Differences)
 	}
 	// Recovery from it reaches the live state.
-	hash, lsn := e.StateHash(), e.LastLSN()
+	hash, lsn := hashOf(t, e), e.LastLSN()
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +114,8 @@ func TestCheckpointWhileCommitting(t *testing.T) {
 	}
 	e2 := openT(t, "/db", opts)
 	defer e2.Close()
-	if e2.Recovery().CheckpointLSN != info.LSN || e2.StateHash() != hash || e2.LastLSN() != lsn {
-		t.Fatalf("recovery from the checkpoint: LSN %d/%d, checkpoint %d, hash equal %v", e2.LastLSN(), lsn, e2.Recovery().CheckpointLSN, e2.StateHash() == hash)
+	if e2.Recovery().CheckpointLSN != info.LSN || hashOf(t, e2) != hash || e2.LastLSN() != lsn {
+		t.Fatalf("recovery from the checkpoint: LSN %d/%d, checkpoint %d, hash equal %v", e2.LastLSN(), lsn, e2.Recovery().CheckpointLSN, hashOf(t, e2) == hash)
 	}
 }
 
@@ -129,7 +129,7 @@ func TestAutomaticCheckpointInBackground(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hash := e.StateHash()
+	hash := hashOf(t, e)
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestAutomaticCheckpointInBackground(t *testing.T) {
 	}
 	e2 := openT(t, "/db", &Options{FS: fs})
 	defer e2.Close()
-	if e2.StateHash() != hash {
+	if hashOf(t, e2) != hash {
 		t.Fatal("state after reopen differs")
 	}
 }

@@ -69,7 +69,7 @@ func TestNewDirectoriesSurviveCrash(t *testing.T) {
 				t.Fatalf("reopen after a crash: %v", err)
 			}
 			defer e2.Close()
-			if len(e2.PageIDs()) == 0 {
+			if ids, err := e2.PageIDs(); err != nil || len(ids) == 0 {
 				t.Fatalf("a crash lost every page (directories not durable); recovery %+v", e2.Recovery())
 			}
 			if seq := fRecoveredSeq(t, e2); seq != 1 {

@@ -63,6 +63,9 @@ func FlagNames(f uint8) string {
 // built-in functions and the NaN/Inf invariant: "f64", "i64" or "bool".
 const TypeMetaKey = "mmsb.type"
 
+// defaultCheckpointBytes is Options.CheckpointBytes's default.
+const defaultCheckpointBytes = 256 << 20
+
 // Options configure an Bus. The zero value is usable.
 type Options struct {
 	// FS is the filesystem (default vfs.Default; in-memory buses use a
@@ -74,6 +77,14 @@ type Options struct {
 	SegmentBytes int64
 	// CheckpointBytes: take a checkpoint automatically once the log has
 	// grown this much since the last one (0: 256 MiB; negative: never).
+	// Log segments are removed only once a checkpoint covers them, so while
+	// checkpoints fail the log grows: a failed automatic checkpoint is
+	// retried after another CheckpointBytes of log (or CheckpointInterval),
+	// and once the log has grown by checkpointStallFactor (4) times
+	// CheckpointBytes (or the default, when only CheckpointInterval is set)
+	// since the last successful checkpoint, writes are refused with
+	// ErrCheckpointFailing until a checkpoint succeeds (each refused write
+	// starts a retry). Stats counts the failures and keeps the last error.
 	CheckpointBytes int64
 	// CheckpointInterval: take a checkpoint automatically this often, at
 	// the next commit (0: never).
@@ -158,6 +169,10 @@ type Bus struct {
 	slots    []page.Slot
 	recovery Recovery
 
+	// finalStore is the store's statistics when Close released it, for
+	// Stats after Close.
+	finalStore page.Stats
+
 	ckptMu          sync.Mutex
 	lastCkptLSN     LSN
 	checkpointCount uint64
@@ -169,6 +184,16 @@ type Bus struct {
 	ckptWG        sync.WaitGroup
 	ckptStartMu   sync.Mutex // orders starting a background checkpoint with Close
 	closing       bool       // guarded by ckptStartMu
+
+	// Checkpoint outcomes, for Stats and the log growth bound. ckptStatMu
+	// guards them and lastCkptLSN and checkpointCount; unlike ckptMu it is
+	// held only to read or update them, never across a checkpoint.
+	ckptStatMu     sync.Mutex
+	ckptFailures   uint64
+	ckptLastErr    error
+	ckptFailStreak atomic.Uint64 // failures since the last success; read by every write
+	ckptRetryBytes atomic.Uint64 // log bytes at the last failure: the next automatic try waits for CheckpointBytes more
+	ckptRetryTime  atomic.Int64  // wall time of the last failure, ns: the next interval-triggered try waits a full interval
 
 	applier *parallelApplier
 
@@ -198,7 +223,7 @@ func (o *Options) withDefaults() Options {
 		r.SegmentBytes = 64 << 20
 	}
 	if r.CheckpointBytes == 0 {
-		r.CheckpointBytes = 256 << 20
+		r.CheckpointBytes = defaultCheckpointBytes
 	}
 	if r.Clock == nil {
 		r.Clock = func() int64 { return time.Now().UnixNano() }
@@ -274,6 +299,11 @@ func Open(dir string, o *Options) (*Bus, error) {
 	e.applier = newParallelApplier(opts.Workers)
 	if err := e.recover(); err != nil {
 		e.applier.close()
+		// recover may fail after opening the log: close it too, or its file
+		// and (SyncGroup) flusher goroutine would outlive the failed Open.
+		if e.log != nil {
+			_ = e.log.Close() // the recovery error is the one to report
+		}
 		e.store.Close()
 		lk.Close()
 		return nil, err
@@ -340,7 +370,6 @@ func (e *Bus) recover() error {
 	e.lastCkptBytes.Store(e.log.Stats().Bytes)
 	e.checkMissingFunctions()
 	if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
-		e.log.Close()
 		return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
 	}
 	return nil
@@ -517,11 +546,16 @@ func (e *Bus) Func(name string) (RecomputeFunc, bool) {
 	return f, ok
 }
 
-// Err returns the sticky failure, if any.
+// Err returns why the bus refuses writes: nil while it is usable, the
+// sticky failure (ErrFailed) once a write or fsync failed, or ErrClosed
+// after Close.
 func (e *Bus) Err() error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.failErr
+	if e.failErr != nil {
+		return e.failErr
+	}
+	return e.usable()
 }
 
 // fail records a sticky failure. Caller holds e.mu.
@@ -541,6 +575,15 @@ func (e *Bus) usable() error {
 }
 
 // Close syncs the log and releases the directory. It does not checkpoint.
+//
+// After Close, every method that reads pages, the log or the state hash, or
+// that writes, returns ErrClosed (Err reports it too). Accessors of what the
+// bus was (LastLSN, Edges, Children, Parents, Descendants, Binding,
+// Bindings, LastDerivation, Pending, CheckpointFailures, Recovery, Dir, FS,
+// WALDir, CheckpointDir, Funcs, Func) keep answering with the state at
+// Close: it lives in ordinary Go memory, read under the lock. Stats keeps
+// working with Closed set. Close waits for readers in flight; the page
+// arenas are unmapped under the write lock, once no reader can reach them.
 func (e *Bus) Close() error {
 	// A checkpoint being written reads page memory: let it finish first.
 	e.ckptStartMu.Lock()
@@ -559,9 +602,12 @@ func (e *Bus) Close() error {
 	if e.log != nil {
 		err = e.log.Close()
 	}
+	// Unmap under the write lock: a reader that slipped past a closed check
+	// would then find an empty store instead of unmapped memory.
+	e.finalStore = e.store.Stats()
+	e.store.Close()
 	e.mu.Unlock()
 	e.applier.close()
-	e.store.Close()
 	if lerr := e.lock.Close(); err == nil {
 		err = lerr
 	}
@@ -571,8 +617,11 @@ func (e *Bus) Close() error {
 // Flush waits until everything committed so far is durable (fsync).
 func (e *Bus) Flush(ctx context.Context) error {
 	e.mu.RLock()
-	log := e.log
+	log, closed := e.log, e.closed
 	e.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
 	if log == nil {
 		return nil
 	}

@@ -20,6 +20,16 @@ func testClock() func() int64 {
 	return func() int64 { t += 1000; return t }
 }
 
+// hashOf returns e's state hash, failing the test if the bus cannot give
+// one (it is closed).
+func hashOf(t interface{ Fatal(...any) }, e *Bus) uint64 {
+	h, err := e.StateHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func openT(t *testing.T, dir string, o *Options) *Bus {
 	t.Helper()
 	if o == nil {
@@ -99,7 +109,7 @@ func TestBadInputs(t *testing.T) {
 	e := openT(t, "", nil)
 	defer e.Close()
 	mustCreate(t, e, 2, 16)
-	before := e.StateHash()
+	before := hashOf(t, e)
 	lsn := e.LastLSN()
 	cases := []struct {
 		name string
@@ -153,7 +163,7 @@ func TestBadInputs(t *testing.T) {
 			}
 		})
 	}
-	if e.StateHash() != before || e.LastLSN() != lsn {
+	if hashOf(t, e) != before || e.LastLSN() != lsn {
 		t.Fatalf("a refused operation changed the state (LSN %d -> %d)", lsn, e.LastLSN())
 	}
 	// Still usable afterwards.
@@ -235,13 +245,13 @@ func TestReopenRecoversState(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		hash, lsn, edges := e.StateHash(), e.LastLSN(), len(e.Edges())
+		hash, lsn, edges := hashOf(t, e), e.LastLSN(), len(e.Edges())
 		if err := e.Close(); err != nil {
 			t.Fatal(err)
 		}
 		e2 := openT(t, dir, nil)
-		if e2.StateHash() != hash || e2.LastLSN() != lsn || len(e2.Edges()) != edges {
-			t.Fatalf("ckpt=%v: reopened state differs: hash %x/%x lsn %d/%d", withCkpt, e2.StateHash(), hash, e2.LastLSN(), lsn)
+		if hashOf(t, e2) != hash || e2.LastLSN() != lsn || len(e2.Edges()) != edges {
+			t.Fatalf("ckpt=%v: reopened state differs: hash %x/%x lsn %d/%d", withCkpt, hashOf(t, e2), hash, e2.LastLSN(), lsn)
 		}
 		info, _ := e2.Page(1)
 		if len(info.Meta) != 1 || info.Meta[0].Key != "owner" {

@@ -54,6 +54,11 @@ var (
 	ErrNoCheckpoint = errors.New("mmsb: replay cannot start from the checkpoint")
 	// ErrInvalidOption: an invalid option or argument.
 	ErrInvalidOption = errors.New("mmsb: invalid option")
+	// ErrCheckpointFailing: writes are refused because checkpoints keep
+	// failing and the log has grown by its bound since the last successful
+	// one (see Options.CheckpointBytes). Not sticky: the next successful
+	// checkpoint lifts it.
+	ErrCheckpointFailing = errors.New("mmsb: checkpoints keep failing and the log reached its growth bound")
 )
 
 // CorruptionError names the file and offset where a log segment or

@@ -95,7 +95,7 @@ func ExampleBus_CommitAsync() {
 
 	var last mmsb.LSN
 	for i := range 3 {
-		info, err := bus.CommitAsync(ctx, []mmsb.Delta{mmsb.Write(id, i, []byte{byte('a' + i)})})
+		info, err := bus.CommitAsync(ctx, []mmsb.Delta{mmsb.Write(id, uint32(i), []byte{byte('a' + i)})})
 		if err != nil {
 			panic(err)
 		}

@@ -186,6 +186,11 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.mu.Unlock()
 		return err
 	}
+	if err := e.logBoundErr(); err != nil {
+		e.mu.Unlock()
+		e.startCheckpoint()
+		return err
+	}
 	if e.prop == nil {
 		e.prop = newPropagator()
 	}
@@ -347,7 +352,11 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *Prop
 		}
 		o := &p.outs[idx]
 		o.d.Runs = o.d.Runs[:0]
-		delta.AppendDiff(&o.d, cur, out)
+		if err := delta.AppendDiff(&o.d, cur, out); err != nil {
+			// out is a copy of cur, so the lengths agree; were a function to
+			// break that, fail the wave rather than log a wrong delta.
+			return &RecomputeError{Page: child, Func: b.Func, Err: err}
+		}
 		if len(o.d.Runs) == 0 {
 			r.Cutoffs++
 			p.outs = p.outs[:idx]

@@ -55,12 +55,12 @@ func TestPropertyReplayEqualsLive(t *testing.T) {
 				if bad {
 					ds = append(ds, w(live[0], 1<<20, "x"))
 				}
-				before := e.StateHash()
+				before := hashOf(rt, e)
 				_, err := e.Commit(ctx, ds)
 				if bad != (err != nil) {
 					rt.Fatalf("bad=%v err=%v", bad, err)
 				}
-				if bad && e.StateHash() != before {
+				if bad && hashOf(rt, e) != before {
 					rt.Fatal("refused batch changed state")
 				}
 			case 5: // free a page
@@ -91,14 +91,14 @@ func TestPropertyReplayEqualsLive(t *testing.T) {
 					rt.Fatal(err)
 				}
 			case 8: // reopen
-				hash, lsn := e.StateHash(), e.LastLSN()
+				hash, lsn := hashOf(rt, e), e.LastLSN()
 				if err := e.Close(); err != nil {
 					rt.Fatal(err)
 				}
 				if e, err = Open("/db", opts); err != nil {
 					rt.Fatal(err)
 				}
-				if e.StateHash() != hash || e.LastLSN() != lsn {
+				if hashOf(rt, e) != hash || e.LastLSN() != lsn {
 					rt.Fatalf("reopen changed state: lsn %d -> %d", lsn, e.LastLSN())
 				}
 			case 9: // replay check

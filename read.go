@@ -3,7 +3,7 @@ package mmsb
 import (
 	"encoding/binary"
 	"fmt"
-	"runtime"
+	"runtime/metrics"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -41,6 +41,9 @@ func (e *Bus) ReadPage(id PageID, dst []byte) ([]byte, Epoch, error) {
 func (e *Bus) Page(id PageID) (PageInfo, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if e.closed {
+		return PageInfo{}, ErrClosed
+	}
 	sl, ok := e.store.Lookup(id)
 	if !ok {
 		return PageInfo{}, fmt.Errorf("%w: page %d", ErrPageNotFound, id)
@@ -55,29 +58,39 @@ func (e *Bus) pageInfoLocked(sl page.Slot) PageInfo {
 		LastLSN: e.store.LastLSN(sl), Flags: e.flags[id], Meta: metaOut(e.store.Meta(sl)), Derived: derived}
 }
 
-// Pages returns every page's description in ascending ID order.
-func (e *Bus) Pages() []PageInfo {
+// Pages returns every page's description in ascending ID order, or
+// ErrClosed.
+func (e *Bus) Pages() ([]PageInfo, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
 	out := make([]PageInfo, 0, e.store.Len())
 	e.store.ForEach(func(sl page.Slot) bool {
 		out = append(out, e.pageInfoLocked(sl))
 		return true
 	})
-	return out
+	return out, nil
 }
 
-// PageIDs returns the live page IDs in ascending order.
-func (e *Bus) PageIDs() []PageID {
+// PageIDs returns the live page IDs in ascending order, or ErrClosed.
+func (e *Bus) PageIDs() ([]PageID, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.store.AppendIDs(nil)
+	if e.closed {
+		return nil, ErrClosed
+	}
+	return e.store.AppendIDs(nil), nil
 }
 
 // Flags returns a page's flags (FlagStale, FlagSyncPending, FlagIRInvalid).
 func (e *Bus) Flags(id PageID) (uint8, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if e.closed {
+		return 0, ErrClosed
+	}
 	if _, ok := e.store.Lookup(id); !ok {
 		return 0, fmt.Errorf("%w: page %d", ErrPageNotFound, id)
 	}
@@ -140,11 +153,15 @@ func (e *Bus) LastLSN() LSN {
 }
 
 // StateHash returns a 64-bit xxhash over every page in ID order (ID, size,
-// epoch, bytes). Two buses with equal hashes hold the same pages.
-func (e *Bus) StateHash() uint64 {
+// epoch, bytes). Two buses with equal hashes hold the same pages. A closed
+// bus has no pages to hash: ErrClosed (not the hash of an empty store).
+func (e *Bus) StateHash() (uint64, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.stateHashLocked()
+	if e.closed {
+		return 0, ErrClosed
+	}
+	return e.stateHashLocked(), nil
 }
 
 func (e *Bus) stateHashLocked() uint64 {
@@ -179,25 +196,70 @@ type Stats struct {
 	InMemory        bool
 	Failed          bool
 	HistoryCapacity int
+
+	// Closed: the bus is closed; Store and Log then hold their final
+	// values (the arenas are gone).
+	Closed bool
+
+	// CheckpointFailures counts failed checkpoints (automatic or explicit)
+	// since Open; CheckpointFailStreak counts those since the last
+	// successful one (writes are refused with ErrCheckpointFailing while it
+	// is non-zero and the log has reached its growth bound, see
+	// Options.CheckpointBytes). LastCheckpointErr is the most recent
+	// failure's error, kept after a later success for diagnosis.
+	CheckpointFailures   uint64
+	CheckpointFailStreak uint64
+	LastCheckpointErr    error
 }
 
-// Stats returns current statistics.
+// Stats returns current statistics. It keeps working after Close (with
+// Closed set and the final store and log figures), so that an exporter
+// polling it needs no special case. It is cheap enough to poll: it never
+// waits for a running checkpoint and does not stop the world (HeapBytes
+// comes from runtime/metrics, not runtime.ReadMemStats).
 func (e *Bus) Stats() Stats {
 	e.mu.RLock()
 	st := e.store.Stats()
+	if e.closed {
+		st = e.finalStore
+	}
 	s := Stats{Pages: st.Pages, LogicalBytes: st.LogicalBytes, Store: StoreStats(st), Edges: e.graph.NumEdges(),
 		GraphNodes: e.graph.NumNodes(), GraphBytes: e.graph.MemoryBytes(), Bindings: len(e.bindings),
 		LastLSN: e.lastLSN, SyncMode: e.opts.Sync.String(), InMemory: e.memory, Failed: e.failErr != nil,
-		HistoryCapacity: len(e.hist)}
+		Closed: e.closed, HistoryCapacity: len(e.hist)}
 	if e.log != nil {
 		s.Log = LogStats(e.log.Stats())
 	}
 	e.mu.RUnlock()
-	e.ckptMu.Lock()
+	e.ckptStatMu.Lock()
 	s.Checkpoints, s.LastCheckpoint = e.checkpointCount, e.lastCkptLSN
-	e.ckptMu.Unlock()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	s.HeapBytes = ms.HeapAlloc
+	s.CheckpointFailures, s.LastCheckpointErr = e.ckptFailures, e.ckptLastErr
+	e.ckptStatMu.Unlock()
+	s.CheckpointFailStreak = e.ckptFailStreak.Load()
+	s.HeapBytes = heapBytes()
 	return s
+}
+
+// CheckpointFailures returns how many checkpoints have failed since Open and
+// the last failure's error (nil if none): the cheap subset of Stats that the
+// tick orchestrator polls to publish EventCheckpointFailed.
+func (e *Bus) CheckpointFailures() (uint64, error) {
+	e.ckptStatMu.Lock()
+	defer e.ckptStatMu.Unlock()
+	return e.ckptFailures, e.ckptLastErr
+}
+
+// heapMetric is runtime.MemStats.HeapAlloc's runtime/metrics name.
+const heapMetric = "/memory/classes/heap/objects:bytes"
+
+// heapBytes returns the bytes held by heap objects. runtime/metrics reads
+// it without stopping the world, which runtime.ReadMemStats does on every
+// call.
+func heapBytes() uint64 {
+	s := [1]metrics.Sample{{Name: heapMetric}}
+	metrics.Read(s[:])
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0 // not supported by this runtime
+	}
+	return s[0].Value.Uint64()
 }

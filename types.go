@@ -199,16 +199,32 @@ func readsOut(rs []record.ParentRead) []ParentRead {
 	return out
 }
 
-// Write returns a delta writing data at off of page id.
-func Write(id PageID, off int, data []byte) Delta {
-	return Delta{Page: id, Runs: []Run{{Offset: uint32(off), Data: data}}}
+// Write returns a delta writing data at off of page id. off is a uint32,
+// the type of a run offset, so that no offset can wrap on the way in.
+func Write(id PageID, off uint32, data []byte) Delta {
+	return Delta{Page: id, Runs: []Run{{Offset: off, Data: data}}}
 }
 
-// Merge returns a ⊕ b (b wins on overlap).
-func Merge(a, b *Delta) Delta { return delta.Merge(a, b) }
+// Merge returns a ⊕ b (b wins on overlap). Deltas to different pages are
+// refused with an error wrapping ErrInvalidDelta and delta.ErrPageMismatch.
+func Merge(a, b *Delta) (Delta, error) {
+	m, err := delta.Merge(a, b)
+	if err != nil {
+		return Delta{}, fmt.Errorf("%w: %w", ErrInvalidDelta, err)
+	}
+	return m, nil
+}
 
-// Diff returns the minimal delta turning old into cur.
-func Diff(id PageID, old, cur []byte) Delta { return delta.Diff(id, old, cur) }
+// Diff returns the minimal delta turning old into cur. Images of different
+// lengths are refused with an error wrapping ErrInvalidOption and
+// delta.ErrLengthMismatch.
+func Diff(id PageID, old, cur []byte) (Delta, error) {
+	d, err := delta.Diff(id, old, cur)
+	if err != nil {
+		return Delta{}, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	return d, nil
+}
 
 // StoreStats describe the page store's memory.
 type StoreStats struct {
@@ -231,9 +247,15 @@ type LogStats struct {
 	Writes     uint64 // write calls issued
 	Segments   int
 	LastLSN    LSN
-	DurableLSN LSN // highest LSN covered by a completed fsync (SyncNone: written to the OS)
+	DurableLSN LSN // highest LSN covered by a completed fsync, in every sync mode
 	// SegmentsGone counts segments removed once a checkpoint covered them.
 	SegmentsGone uint64
+
+	// WrittenLSN is the highest LSN handed to the OS (fsynced or not): what
+	// survives a process crash but not necessarily a power failure. Under
+	// SyncNone commits are acknowledged at WrittenLSN; DurableLSN moves only
+	// with rotations, Flush and Close.
+	WrittenLSN LSN
 }
 
 // LogRecovery says what recovery found in the log.

@@ -92,7 +92,7 @@ func BenchmarkDiff1KiB(b *testing.B) {
 	b.SetBytes(1024)
 	for b.Loop() {
 		d.Runs = d.Runs[:0]
-		AppendDiff(&d, old, new)
+		_ = AppendDiff(&d, old, new)
 	}
 	if len(d.Runs) != 8 {
 		b.Fatalf("%d runs", len(d.Runs))
@@ -105,6 +105,6 @@ func BenchmarkMerge(b *testing.B) {
 	c := &Delta{Page: 1, Runs: []Run{{8, seq(0, 16)}, {116, seq(0, 16)}, {250, seq(0, 16)}, {310, seq(0, 16)}}}
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = Merge(a, c)
+		_, _ = Merge(a, c)
 	}
 }

@@ -198,7 +198,7 @@ func FuzzDecode(f *testing.F) {
 			page := make([]byte, ps)
 			Apply(&d, page)
 			n := Normalize(&d)
-			m := Merge(&d, &d)
+			m := mustMerge(t, &d, &d)
 			if !sameRuns(n.Runs, m.Runs) {
 				t.Fatal("Merge(d, d) differs from Normalize(d)")
 			}

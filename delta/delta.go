@@ -9,7 +9,7 @@ import (
 	"fmt"
 )
 
-// Errors returned by Validate and Decode. They are wrapped with details
+// Errors returned by Validate, Decode, Merge and Diff. They are wrapped with details
 // (page, offset, lengths) and are testable with errors.Is.
 var (
 	// ErrEmpty: the delta writes no bytes.
@@ -24,6 +24,11 @@ var (
 	// unsorted runs where sorted runs are required, a zero-length run,
 	// undecodable bytes).
 	ErrMalformed = errors.New("delta: malformed delta")
+	// ErrPageMismatch: Merge was given deltas to two different pages.
+	ErrPageMismatch = errors.New("delta: deltas target different pages")
+	// ErrLengthMismatch: Diff was given old and new images of different
+	// lengths (or longer than a run offset can address).
+	ErrLengthMismatch = errors.New("delta: old and new lengths differ")
 )
 
 // Form is a delta's payload encoding.

@@ -240,7 +240,7 @@ func TestMerge(t *testing.T) {
 	a.Source, a.CheckEpoch, a.ExpectEpoch = "api", true, 4
 	b := runs(Run{2, []byte{2, 2, 2, 2, 2, 2, 2, 2, 2}}, Run{20, []byte{2}})
 	b.Source = "propagation"
-	got := Merge(a, b)
+	got := mustMerge(t, a, b)
 	want := []Run{{0, []byte{1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1}}, {20, []byte{2}}}
 	if !slices.EqualFunc(got.Runs, want, func(a, b Run) bool { return a.Offset == b.Offset && bytes.Equal(a.Data, b.Data) }) {
 		t.Fatalf("Merge = %v, want %v", got.Runs, want)
@@ -265,7 +265,10 @@ func TestDiff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Diff(3, tc.old, tc.new)
+			got, err := Diff(3, tc.old, tc.new)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got.Page != 3 {
 				t.Fatalf("page %d", got.Page)
 			}
@@ -276,13 +279,23 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-func TestDiffUnequalLengthsPanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("no panic")
-		}
-	}()
-	Diff(1, make([]byte, 3), make([]byte, 4))
+// TestHelpersRefuseBadInput pins issue 7 item 3: Diff of unequal lengths
+// used to panic, and Merge of deltas to two pages used to write both to the
+// first page. Both now return errors naming the problem, and nothing is
+// returned that could be committed by mistake.
+func TestHelpersRefuseBadInput(t *testing.T) {
+	if d, err := Diff(1, make([]byte, 3), make([]byte, 4)); !errors.Is(err, ErrLengthMismatch) || d.Runs != nil {
+		t.Fatalf("Diff of 3 and 4 bytes = %+v, %v; want ErrLengthMismatch and no runs", d, err)
+	}
+	dst := Delta{Runs: []Run{{Offset: 1, Data: []byte{9}}}}
+	if err := AppendDiff(&dst, []byte{1}, nil); !errors.Is(err, ErrLengthMismatch) || len(dst.Runs) != 1 {
+		t.Fatalf("AppendDiff of unequal lengths: %v, runs %v; want ErrLengthMismatch and dst untouched", err, dst.Runs)
+	}
+	a := &Delta{Page: 1, Runs: []Run{{Offset: 0, Data: []byte{1}}}}
+	b := &Delta{Page: 2, Runs: []Run{{Offset: 4, Data: []byte{2}}}}
+	if m, err := Merge(a, b); !errors.Is(err, ErrPageMismatch) || m.Runs != nil {
+		t.Fatalf("Merge of pages 1 and 2 = %+v, %v; want ErrPageMismatch and no runs", m, err)
+	}
 }
 
 func TestToMaskedPanicsWhenNotCovered(t *testing.T) {
@@ -325,7 +338,7 @@ func TestAllocs(t *testing.T) {
 		"Decode":          func() { _, _ = Decode(enc, &dec) },
 		"AppendDiff": func() {
 			diff.Runs = diff.Runs[:0]
-			AppendDiff(&diff, old, new)
+			_ = AppendDiff(&diff, old, new)
 		},
 	}
 	for name, fn := range checks {

@@ -9,19 +9,26 @@ import (
 const (
 	lsbs = 0x0101010101010101
 	msbs = 0x8080808080808080
+	// maxDiffLen is the longest image Diff accepts: every differing byte's
+	// offset must fit a run's uint32 Offset.
+	maxDiffLen = 1 << 32
 )
 
-// Diff returns the minimal FormRuns delta that turns old into new (equal
-// lengths required; it panics otherwise): exactly the differing bytes, as
-// maximal runs in ascending order. It returns an empty delta (nil Runs) when
-// old == new. The run data is copied into one fresh buffer, so new may be
-// reused afterwards; use AppendDiff to alias new and avoid allocating.
-func Diff(page PageID, old, new []byte) Delta {
+// Diff returns the minimal FormRuns delta that turns old into new: exactly
+// the differing bytes, as maximal runs in ascending order. It returns an
+// empty delta (nil Runs) when old == new. old and new must have the same
+// length, at most 2^32 bytes (run offsets are uint32); otherwise the error
+// wraps ErrLengthMismatch. The run data is copied into one fresh buffer, so
+// new may be reused afterwards; use AppendDiff to alias new and avoid
+// allocating.
+func Diff(page PageID, old, new []byte) (Delta, error) {
 	var d Delta
-	AppendDiff(&d, old, new)
+	if err := AppendDiff(&d, old, new); err != nil {
+		return Delta{}, err
+	}
 	d.Page = page
 	if len(d.Runs) == 0 {
-		return d
+		return d, nil
 	}
 	total := 0
 	for i := range d.Runs {
@@ -33,7 +40,7 @@ func Diff(page PageID, old, new []byte) Delta {
 		buf = append(buf, d.Runs[i].Data...)
 		d.Runs[i].Data = buf[start:len(buf):len(buf)]
 	}
-	return d
+	return d, nil
 }
 
 // AppendDiff is Diff that appends runs to dst.Runs (reusing its capacity) and
@@ -45,9 +52,16 @@ func Diff(page PageID, old, new []byte) Delta {
 // Equal stretches are skipped eight bytes at a time, and differing stretches
 // are also measured eight bytes at a time, so the cost is about one word
 // compare per eight bytes either way.
-func AppendDiff(dst *Delta, old, new []byte) {
+//
+// Inputs Diff refuses (unequal lengths, or longer than a uint32 offset can
+// address) return an error wrapping ErrLengthMismatch and leave dst alone.
+func AppendDiff(dst *Delta, old, new []byte) error {
 	if len(old) != len(new) {
-		panic(fmt.Sprintf("delta: Diff of unequal lengths %d and %d", len(old), len(new)))
+		return fmt.Errorf("%w: old is %d bytes, new is %d", ErrLengthMismatch, len(old), len(new))
+	}
+	if uint64(len(old)) > maxDiffLen {
+		// Offsets past 2^32 would wrap to small ones and write the wrong bytes.
+		return fmt.Errorf("%w: %d bytes, over the %d a run offset can address", ErrLengthMismatch, len(old), uint64(maxDiffLen))
 	}
 	dst.Form = FormRuns
 	n := len(old)
@@ -68,7 +82,7 @@ func AppendDiff(dst *Delta, old, new []byte) {
 			}
 		}
 		if i == n {
-			return
+			return nil
 		}
 		// old[i] != new[i]: measure the differing stretch.
 		start := i
@@ -89,4 +103,5 @@ func AppendDiff(dst *Delta, old, new []byte) {
 	emit:
 		dst.Runs = append(dst.Runs, Run{Offset: uint32(start), Data: new[start:i:i]})
 	}
+	return nil
 }

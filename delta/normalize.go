@@ -222,15 +222,19 @@ func Normalize(d *Delta) Delta {
 }
 
 // Merge returns a ⊕ b: one delta whose effect equals applying a then b
-// (b wins on overlap). Both must target the same page. The result is
-// normalized (and owns its data). Merge is associative and the empty delta
-// is its identity as far as the written bytes go.
+// (b wins on overlap). Both must target the same page: deltas to different
+// pages cannot be one delta, and the error wraps ErrPageMismatch. The result
+// is normalized (and owns its data). Merge is associative and the empty
+// delta is its identity as far as the written bytes go.
 //
 // Metadata (Page, Source, Intent, CheckEpoch, ExpectEpoch) come from a: the
 // merged delta is checked against the epoch a expected. The commit-path
 // fields (LSN, Epoch, Time) are left zero, since the merged delta has not
 // been committed as such.
-func Merge(a, b *Delta) Delta {
+func Merge(a, b *Delta) (Delta, error) {
+	if a.Page != b.Page {
+		return Delta{}, fmt.Errorf("%w: merging a delta to page %d with one to page %d", ErrPageMismatch, a.Page, b.Page)
+	}
 	var sa, sb, so [16]seg
 	out := build(overlay(so[:0], segments(a, sa[:0]), segments(b, sb[:0])))
 	out.Page = a.Page
@@ -238,7 +242,7 @@ func Merge(a, b *Delta) Delta {
 	out.Intent = a.Intent
 	out.CheckEpoch = a.CheckEpoch
 	out.ExpectEpoch = a.ExpectEpoch
-	return out
+	return out, nil
 }
 
 // ToMaskedDense converts d to FormMaskedDense covering maskLen positions

@@ -90,11 +90,23 @@ func TestPropApplyMatchesModel(t *testing.T) {
 	})
 }
 
+// mustMerge is Merge for deltas known to target the same page.
+func mustMerge(t interface{ Fatal(...any) }, a, b *Delta) Delta {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestPropMergeComposes(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		size := genSize(t)
 		a, b := genDelta(t, size, "a"), genDelta(t, size, "b")
-		m := Merge(a, b)
+		m := mustMerge(t, a, b)
 		checkNormalized(t, &m)
 		effectEqual(t, "merge", model(&m, size), compose(model(a, size), model(b, size)))
 		// apply(merge(a,b)) == apply(a); apply(b) on a real page.
@@ -113,10 +125,10 @@ func TestPropMergeAssociative(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		size := genSize(t)
 		a, b, c := genDelta(t, size, "a"), genDelta(t, size, "b"), genDelta(t, size, "c")
-		ab := Merge(a, b)
-		bc := Merge(b, c)
-		l := Merge(&ab, c)
-		r := Merge(a, &bc)
+		ab := mustMerge(t, a, b)
+		bc := mustMerge(t, b, c)
+		l := mustMerge(t, &ab, c)
+		r := mustMerge(t, a, &bc)
 		effectEqual(t, "assoc", model(&l, size), model(&r, size))
 		if !sameRuns(l.Runs, r.Runs) {
 			t.Fatalf("normalized forms differ:\n%v\n%v", l.Runs, r.Runs)
@@ -132,9 +144,9 @@ func TestPropMergeIdentity(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		size := genSize(t)
 		a := genDelta(t, size, "a")
-		var empty Delta
+		empty := Delta{Page: a.Page}
 		na := Normalize(a)
-		l, r := Merge(&empty, a), Merge(a, &empty)
+		l, r := mustMerge(t, &empty, a), mustMerge(t, a, &empty)
 		if !sameRuns(l.Runs, na.Runs) || !sameRuns(r.Runs, na.Runs) {
 			t.Fatalf("empty is not an identity:\n%v\n%v\n%v", l.Runs, r.Runs, na.Runs)
 		}
@@ -195,7 +207,10 @@ func TestPropDiff(t *testing.T) {
 				}
 			}
 		}
-		d := Diff(5, old, new)
+		d, err := Diff(5, old, new)
+		if err != nil {
+			t.Fatal(err)
+		}
 		checkNormalized(t, &d)
 		got := slices.Clone(old)
 		Apply(&d, got)

@@ -22,8 +22,13 @@ const (
 	EventRecomputeFailed EventType = 5 // a recompute function failed; the wave was not applied: Page, Name (function), Err
 	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
 	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration
-	numEventTypes                  = 8
+	numEventTypes                  = 9
 )
+
+// EventCheckpointFailed: checkpoints (automatic ones run in the background)
+// failed since the previous tick, so the log is not trimmed: Err is the
+// last failure. The bus's Stats has the count.
+const EventCheckpointFailed EventType = 8
 
 // String names the event type.
 func (t EventType) String() string {
@@ -42,6 +47,8 @@ func (t EventType) String() string {
 		return "invariant-failed"
 	case EventTickOverrun:
 		return "overrun"
+	case EventCheckpointFailed:
+		return "checkpoint-failed"
 	}
 	return fmt.Sprintf("event(%d)", uint8(t))
 }
@@ -72,6 +79,8 @@ func (ev Event) String() string {
 		return fmt.Sprintf("%v page=%d fn=%s: %v", ev.Type, ev.Page, ev.Name, ev.Err)
 	case EventInvariantFailed:
 		return fmt.Sprintf("%v %s: %v", ev.Type, ev.Name, ev.Err)
+	case EventCheckpointFailed:
+		return fmt.Sprintf("%v: %v", ev.Type, ev.Err)
 	case EventTickOverrun:
 		return fmt.Sprintf("%v %v", ev.Type, ev.Duration)
 	}
@@ -91,7 +100,8 @@ type EventFilter struct {
 // Subscription receives events on C until Close. Events arrive in the
 // order they were produced: per tick, rejected deltas (in submission
 // order), then committed and propagated operations in LSN order, then
-// recompute and invariant failures, then an overrun.
+// recompute and invariant failures, then checkpoint failures, then an
+// overrun.
 type Subscription struct {
 	// C delivers the events. It is closed by Close (and by the
 	// orchestrator's Close).

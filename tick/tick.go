@@ -96,11 +96,16 @@ type Rejection struct {
 
 // Result describes one tick. Its slices (Rejections, Propagation.Writes,
 // Propagation.Flags) are reused by the next tick: copy what you keep.
+//
+// Every delta the tick handled is counted once: Carried+Drained ==
+// Committed+Rejected+Kept.
 type Result struct {
 	Tick              uint64
+	Carried           int             // deltas kept by an earlier tick, first in line for this one
 	Drained           int             // deltas taken from the queue
 	Committed         int             // deltas committed
-	Rejected          int             // deltas refused by validation (or lost with a failed commit)
+	Rejected          int             // deltas refused for a reason of their own (validation), or whose logged batch failed to become durable
+	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus): kept, in order, for the next tick
 	Rejections        []Rejection     // the first MaxRejectionReports rejections
 	Commit            mmsb.CommitInfo // the committed batch (zero if none)
 	Propagated        bool            // a propagation wave ran
@@ -183,6 +188,7 @@ type Orchestrator struct {
 	tickMu sync.Mutex // serialises ticks and flushes; guards the fields below
 	tick   uint64
 	batch  intakeBatch
+	kept   int // batch.ds[:kept] are deltas an earlier tick could not commit
 	result Result
 	prop   mmsb.PropagateResult
 	events []Event
@@ -198,6 +204,9 @@ type Orchestrator struct {
 	nextSubID uint64
 	subMask   atomic.Uint32
 	closed    atomic.Bool
+	keptLen   atomic.Int64 // kept, for QueueLen without tickMu
+
+	ckptFailSeen uint64 // the bus's checkpoint failure count at the last tick; guarded by tickMu
 }
 
 // New returns an orchestrator over e. Unless SkipStartupResync,
@@ -227,6 +236,7 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 		or.phases[i].ring = make([]time.Duration, o.MetricsWindow)
 	}
 	or.metrics.Budget = o.Budget
+	or.ckptFailSeen, _ = e.CheckpointFailures()
 	if !o.SkipStartupResync {
 		e.ScheduleResync()
 	}
@@ -247,14 +257,15 @@ func (o *Orchestrator) Submit(ctx context.Context, d *delta.Delta) error {
 }
 
 // SubmitNoCopy is Submit without the copy: the queue keeps d's byte slices,
-// and the caller must not modify them until the tick that drains d has
-// returned.
+// and the caller must not modify them until the tick that commits or
+// rejects d has returned (a tick that cannot commit keeps d for the next).
 func (o *Orchestrator) SubmitNoCopy(ctx context.Context, d *delta.Delta) error {
 	return o.queue.push(ctx, d, false, o.opts.FailWhenFull)
 }
 
-// QueueLen returns about how many deltas wait in the intake queue.
-func (o *Orchestrator) QueueLen() int { return o.queue.Len() }
+// QueueLen returns about how many deltas wait in the intake queue, counting
+// those a tick kept because it could not commit them.
+func (o *Orchestrator) QueueLen() int { return o.queue.Len() + int(o.keptLen.Load()) }
 
 // RegisterInvariant adds a named check run every `every` ticks (on ticks
 // whose number is a multiple of every). Hooks run in name order, after
@@ -295,16 +306,28 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // through Bus.Commit, propagate (immediate mode), run the invariant
 // hooks due, and publish events. Checkpoints happen inside Commit when due.
 //
-// The error is non-nil when the commit failed (the drained deltas are
-// lost and counted as rejected; the engine is usually failed then) or when
-// propagation failed (a *RecomputeError: the tick's client deltas stay
-// committed, its propagation is not applied and is retried next tick). The
-// result is filled in either case and is valid until the next tick.
+// A delta accepted by Submit is either committed or reported as rejected
+// for a reason of its own (its validation, or the failed durability of the
+// batch it was logged in); it is never dropped because a tick could not
+// run. A tick whose commit does not happen (ctx done, bus closed or failed,
+// writes refused) keeps the drained deltas, in order, ahead of the queue for
+// the next tick (Result.Kept) and returns the error. A ctx already done when
+// Tick is called returns ctx.Err() without draining.
+//
+// The error is non-nil when the commit failed as above, when a logged batch
+// failed to become durable (its deltas are counted as rejected; the bus is
+// failed then), or when propagation failed (a *RecomputeError: the tick's
+// client deltas stay committed, its propagation is not applied and is
+// retried next tick). The result is filled in whenever the tick ran and is
+// valid until the next tick.
 func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	o.tickMu.Lock()
 	defer o.tickMu.Unlock()
 	if o.closed.Load() {
 		return nil, mmsb.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	o.tick++
@@ -312,9 +335,14 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	*r = Result{Tick: o.tick, Rejections: r.Rejections[:0]}
 	r.Propagation = mmsb.PropagateResult{}
 
-	// Drain.
-	o.batch.reset()
-	r.Drained = o.queue.drain(&o.batch, o.opts.MaxBatch)
+	// Drain, after the deltas an earlier tick kept (they were submitted
+	// before anything still queued).
+	if o.kept == 0 {
+		o.batch.reset()
+	}
+	r.Carried = o.kept
+	r.Drained = o.queue.drain(&o.batch, max(o.opts.MaxBatch-o.kept, 0))
+	o.setKept(0)
 	t := time.Now()
 	r.Durations[PhaseDrain] = t.Sub(start)
 
@@ -323,7 +351,7 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	// validation pass. Only when it refuses the batch are the deltas
 	// validated one by one and the valid ones committed.
 	var tickErr error
-	if r.Drained > 0 {
+	if len(o.batch.ds) > 0 {
 		tickErr = o.commit(ctx, r)
 	}
 	t2 := time.Now()
@@ -357,8 +385,15 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	total := t.Sub(start)
 	r.Overrun = total > o.opts.Budget
 
+	// Checkpoints run in the background (started by commits): their
+	// failures surface here, at the first tick that sees them.
+	var ckptErr error
+	if n, err := o.bus.CheckpointFailures(); n > o.ckptFailSeen {
+		o.ckptFailSeen, ckptErr = n, err
+	}
+
 	// Events, in deterministic order.
-	o.buildEvents(r, tickErr, invErrs, total)
+	o.buildEvents(r, tickErr, invErrs, ckptErr, total)
 	o.publish()
 	end := time.Now()
 	r.Durations[PhasePublish] = end.Sub(t)
@@ -384,22 +419,23 @@ func callHook(fn func() error) (err error) {
 
 // validate checks every drained delta against the current state, moving
 // the valid ones (in submission order) to the front of the batch and
-// recording the rest in r. It returns the number of valid deltas.
-func (o *Orchestrator) validate(r *Result) int {
+// recording the rest in r. It returns the number of valid deltas, or the
+// error that kept it from validating (the bus is closed): nothing is
+// rejected then.
+func (o *Orchestrator) validate(r *Result) (int, error) {
 	b := &o.batch
 	if len(b.ds) == 0 {
-		return 0
+		return 0, nil
 	}
 	o.keep = o.keep[:0]
+	// ValidateBatch fails only before it calls reject (closed bus), so a
+	// failure leaves nothing rejected.
 	_, err := o.bus.ValidateBatch(b.ds, func(i int, err error) {
 		o.reject(r, &b.ds[i], err)
 		o.keep = append(o.keep, i)
 	})
 	if err != nil {
-		for i := range b.ds {
-			o.reject(r, &b.ds[i], err)
-		}
-		return 0
+		return 0, err
 	}
 	// Move the accepted deltas, in submission order, to the front.
 	valid, next := 0, 0
@@ -411,7 +447,7 @@ func (o *Orchestrator) validate(r *Result) int {
 		b.swap(valid, i)
 		valid++
 	}
-	return valid
+	return valid, nil
 }
 
 func (o *Orchestrator) reject(r *Result, d *delta.Delta, err error) {
@@ -421,10 +457,16 @@ func (o *Orchestrator) reject(r *Result, d *delta.Delta, err error) {
 	}
 }
 
-// commit commits the drained batch. When Commit refuses it because a delta
-// is invalid (or conflicts), it validates the deltas one by one, rejects
-// the bad ones individually, and commits the rest; it retries once more if
-// the state changed in between (another writer using the engine directly).
+// commit commits the batch. When Commit refuses it because a delta is
+// invalid (or conflicts), it validates the deltas one by one, rejects the
+// bad ones individually, and commits the rest; it retries once more if the
+// state changed in between (another writer using the bus directly).
+//
+// When the commit does not happen for a reason that is no delta's own (ctx
+// done, bus closed or failed, writes refused, or the state still moving
+// after the retries), the candidates are kept, in order, for the next tick.
+// Only a batch that was logged but failed to become durable is rejected as
+// a whole: it is applied but was never acknowledged, and cannot be retried.
 func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 	n := len(o.batch.ds)
 	for attempt := 0; ; attempt++ {
@@ -433,28 +475,55 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 			r.Commit, r.Committed = ci, n
 			return nil
 		}
-		invalid := errors.Is(err, mmsb.ErrInvalidDelta) || errors.Is(err, mmsb.ErrPageNotFound) || errors.Is(err, mmsb.ErrConflict)
-		if !invalid || attempt > 1 {
+		if ci.LastLSN != 0 {
 			for i := range o.batch.ds[:n] {
 				o.reject(r, &o.batch.ds[i], err)
 			}
 			return fmt.Errorf("mmsb: tick %d: commit of %d deltas: %w", o.tick, n, err)
 		}
+		invalid := errors.Is(err, mmsb.ErrInvalidDelta) || errors.Is(err, mmsb.ErrPageNotFound) || errors.Is(err, mmsb.ErrConflict)
+		if !invalid || attempt > 1 {
+			o.keepBatch(r, n)
+			return fmt.Errorf("mmsb: tick %d: commit of %d deltas (kept for the next tick): %w", o.tick, n, err)
+		}
 		// Validate only the current candidates (a prefix of the batch); the
 		// rejected tail is cleared so that it holds no caller memory.
-		clear(o.batch.ds[n:])
-		o.batch.ds, o.batch.bufs, o.batch.runs = o.batch.ds[:n], o.batch.bufs[:n], o.batch.runs[:n]
+		o.truncateBatch(n)
 		vs := time.Now()
-		n = o.validate(r)
+		valid, verr := o.validate(r)
 		r.Durations[PhaseValidate] += time.Since(vs)
-		if n == 0 {
+		if verr != nil {
+			o.keepBatch(r, n)
+			return fmt.Errorf("mmsb: tick %d: validate %d deltas (kept for the next tick): %w", o.tick, n, verr)
+		}
+		if n = valid; n == 0 {
 			return nil
 		}
 	}
 }
 
+// truncateBatch cuts the batch to its first n entries, clearing the rest so
+// that it holds no caller memory.
+func (o *Orchestrator) truncateBatch(n int) {
+	clear(o.batch.ds[n:])
+	o.batch.ds, o.batch.bufs, o.batch.runs = o.batch.ds[:n], o.batch.bufs[:n], o.batch.runs[:n]
+}
+
+// keepBatch keeps the batch's first n deltas, in order, for the next tick.
+func (o *Orchestrator) keepBatch(r *Result, n int) {
+	o.truncateBatch(n)
+	o.setKept(n)
+	r.Kept = n
+}
+
+// setKept records how many deltas the batch keeps for the next tick.
+func (o *Orchestrator) setKept(n int) {
+	o.kept = n
+	o.keptLen.Store(int64(n))
+}
+
 // buildEvents fills o.events for the tick, skipping types nobody wants.
-func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, total time.Duration) {
+func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, ckptErr error, total time.Duration) {
 	if o.subMask.Load() == 0 {
 		return
 	}
@@ -478,6 +547,9 @@ func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, 
 		for _, f := range inv {
 			add(Event{Type: EventInvariantFailed, Name: f.name, Err: f.err})
 		}
+	}
+	if ckptErr != nil && o.wantsType(EventCheckpointFailed) {
+		add(Event{Type: EventCheckpointFailed, Err: ckptErr})
 	}
 	if r.Overrun && o.wantsType(EventTickOverrun) {
 		add(Event{Type: EventTickOverrun, Duration: total})
@@ -575,7 +647,9 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 // Run ticks every interval until ctx is done (returning nil) or the engine
 // fails or closes (returning that error). Tick errors that leave the engine
 // usable (recompute failures) are reported through events and metrics and
-// do not stop the loop.
+// do not stop the loop. Deltas submitted but not committed when Run returns
+// (still queued, or kept by a tick that ctx interrupted) stay in line: a
+// later Tick or Run commits them.
 func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("%w: tick interval %v", mmsb.ErrInvalidOption, interval)
@@ -601,8 +675,9 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 
 // Close stops the orchestrator: later Submits and ticks fail with
 // ErrClosed, waiting submitters are released, subscriptions are closed.
-// Deltas still queued are dropped (tick once more before Close to commit
-// them). It does not close the engine.
+// Deltas still queued, or kept by a tick that could not commit them, are
+// dropped (tick once more before Close to commit them). It does not close
+// the engine.
 func (o *Orchestrator) Close() error {
 	if o.closed.Swap(true) {
 		return nil
@@ -613,6 +688,7 @@ func (o *Orchestrator) Close() error {
 	// references to callers' memory (no-copy submits).
 	o.tickMu.Lock()
 	o.batch.reset()
+	o.setKept(0)
 	o.tickMu.Unlock()
 	return nil
 }

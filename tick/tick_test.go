@@ -365,7 +365,11 @@ func TestPropertyParallelMatchesSerial(t *testing.T) {
 					rt.Fatal(err)
 				}
 			}
-			return e.StateHash()
+			h, err := e.StateHash()
+			if err != nil {
+				rt.Fatal(err)
+			}
+			return h
 		}
 		if a, b := run(1), run(workers); a != b {
 			rt.Fatalf("workers=%d state hash %x, serial %x", workers, b, a)

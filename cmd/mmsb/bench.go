@@ -224,7 +224,9 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	st := bus.Stats()
 	res.LogBytes, res.LogSyncs, res.Checkpoints = st.Log.Bytes, st.Log.Syncs, st.Checkpoints
 	res.LastLSN = uint64(bus.LastLSN())
-	res.StateHash = hash64(bus.StateHash())
+	if res.StateHash, err = stateHash(bus); err != nil {
+		return err
+	}
 
 	if !o.noVerify {
 		if !o.json && a.terminal && !a.noProgress {

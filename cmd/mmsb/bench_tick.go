@@ -132,7 +132,9 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 	gc1 := readGCState()
 	res.GCPauseMaxNS, _ = gcPauseMax(gc0, gc1)
 	res.RSSBytes, _ = readRSS()
-	res.StateHash = hash64(bus.StateHash())
+	if res.StateHash, err = stateHash(bus); err != nil {
+		return err
+	}
 	if !o.noVerify {
 		rep, err := bus.VerifyReplay(ctx, false)
 		if err != nil {

@@ -203,7 +203,10 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 	} else {
 		defer full.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 		st := full.Stats()
-		out.LSN, out.StateHash = uint64(full.LastLSN()), hash64(full.StateHash())
+		out.LSN = uint64(full.LastLSN())
+		if out.StateHash, err = stateHash(full); err != nil {
+			report(problemFromError(dir, fmt.Errorf("hash the replayed state: %w", err)))
+		}
 		out.Pages, out.Edges, out.Bindings = st.Pages, st.Edges, st.Bindings
 	}
 	// The recovery path runs even when the full replay failed: it tells
@@ -213,8 +216,12 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 		report(problemFromError(dir, fmt.Errorf("replay from the newest checkpoint (as recovery does): %w", rerr)))
 		return out
 	}
-	defer rec.Close() //nolint:errcheck // nothing written through it is lost by a failed close
-	out.RecoveryLSN, out.RecoveryHash = uint64(rec.LastLSN()), hash64(rec.StateHash())
+	defer rec.Close() //nolint:errcheck // a detached replay: nothing to lose
+	out.RecoveryLSN = uint64(rec.LastLSN())
+	if out.RecoveryHash, rerr = stateHash(rec); rerr != nil {
+		report(problemFromError(dir, fmt.Errorf("hash the recovered state: %w", rerr)))
+		return out
+	}
 	if err == nil && (out.RecoveryLSN != out.LSN || out.RecoveryHash != out.StateHash) {
 		report(checkProblem{File: dir, Offset: -1, Reason: fmt.Sprintf(
 			"replay from %s reaches LSN %d hash %s, but recovery (newest checkpoint + log) reaches LSN %d hash %s",

@@ -147,7 +147,7 @@ func TestCheckLogBeforeCheckpointRemoved(t *testing.T) {
 	removed := 0
 	for i := 0; i < 3; i++ {
 		for j := 0; j < 20; j++ {
-			if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, j, []byte{byte(i), byte(j), 1, 2, 3, 4, 5, 6})}); err != nil {
+			if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, uint32(j), []byte{byte(i), byte(j), 1, 2, 3, 4, 5, 6})}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -157,7 +157,7 @@ func TestCheckLogBeforeCheckpointRemoved(t *testing.T) {
 		}
 		removed += info.SegmentsRemoved
 	}
-	want := hash64(bus.StateHash())
+	want := hash64(hashOf(t, bus))
 	bus.Close()
 	if removed == 0 {
 		t.Fatal("setup: no segment was removed")

@@ -34,7 +34,7 @@ func TestCheckpointCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	if bus.StateHash() != tb.finalHash || bus.LastLSN() != tb.lastLSN {
+	if hashOf(t, bus) != tb.finalHash || bus.LastLSN() != tb.lastLSN {
 		t.Fatal("checkpoint changed the state")
 	}
 }

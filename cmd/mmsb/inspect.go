@@ -100,11 +100,18 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 	}
 	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	stats := st.Stats()
-	rep.LastLSN, rep.StateHash = uint64(st.LastLSN()), hash64(st.StateHash())
+	rep.LastLSN = uint64(st.LastLSN())
+	if rep.StateHash, err = stateHash(st); err != nil {
+		return err
+	}
 	rep.PageCount, rep.LogicalBytes, rep.Edges, rep.Bindings = stats.Pages, stats.LogicalBytes, stats.Edges, stats.Bindings
 	if listPages {
 		rep.Pages = []inspectPage{}
-		for _, p := range st.Pages() {
+		pages, err := st.Pages()
+		if err != nil {
+			return err
+		}
+		for _, p := range pages {
 			ip := inspectPage{ID: uint64(p.ID), Size: p.Size, Location: p.Location.String(), Epoch: uint64(p.Epoch),
 				LastLSN: uint64(p.LastLSN), Flags: p.Flags, Derived: p.Derived}
 			if b, ok := st.Binding(p.ID); ok {

@@ -184,7 +184,10 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 
 	res := &replayResult{Source: dir, Out: o.out, TargetLSN: o.toLSN, TargetTime: target.ToTime,
 		TargetPage: o.page, TargetEpoch: uint64(target.Epoch)}
-	res.LSN, res.StateHash = uint64(state.LastLSN()), hash64(state.StateHash())
+	res.LSN = uint64(state.LastLSN())
+	if res.StateHash, err = stateHash(state); err != nil {
+		return err
+	}
 	st := state.Stats()
 	res.Pages, res.Edges, res.Bindings = st.Pages, st.Edges, st.Bindings
 
@@ -206,7 +209,12 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	if err != nil {
 		return fmt.Errorf("open the new directory %s: %w", o.out, err)
 	}
-	gotLSN, gotHash := uint64(bus.LastLSN()), hash64(bus.StateHash())
+	gotLSN := uint64(bus.LastLSN())
+	gotHash, err := stateHash(bus)
+	if err != nil {
+		bus.Close()
+		return err
+	}
 	if err := bus.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", o.out, err)
 	}

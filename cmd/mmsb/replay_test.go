@@ -40,8 +40,8 @@ func TestReplayToLSN(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer bus.Close()
-			if bus.LastLSN() != tc.lsn || bus.StateHash() != tc.hash {
-				t.Fatalf("reopened: LSN %d hash %x", bus.LastLSN(), bus.StateHash())
+			if bus.LastLSN() != tc.lsn || hashOf(t, bus) != tc.hash {
+				t.Fatalf("reopened: LSN %d hash %x", bus.LastLSN(), hashOf(t, bus))
 			}
 			if b, ok := bus.Binding(3); !ok || b.Func != "passthrough" {
 				t.Fatalf("binding lost: %+v", b)
@@ -61,7 +61,7 @@ func TestReplayEveryLSNMatchesLibrary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantHash := hash64(want.StateHash())
+		wantHash := hash64(hashOf(t, want))
 		want.Close()
 		res := replayJSON(t, tb.dir, "--to-lsn", itoa(uint64(lsn)), "--out", filepath.Join(t.TempDir(), "o"))
 		if res.LSN != uint64(lsn) || res.StateHash != wantHash {

@@ -205,6 +205,15 @@ func (a *app) printJSON(v any) error {
 // hash64 formats a state hash the way every command prints it.
 func hash64(h uint64) string { return fmt.Sprintf("%016x", h) }
 
+// stateHash returns bus's state hash formatted by hash64.
+func stateHash(bus *mmsb.Bus) (string, error) {
+	h, err := bus.StateHash()
+	if err != nil {
+		return "", err
+	}
+	return hash64(h), nil
+}
+
 // humanBytes formats n bytes with a binary unit.
 func humanBytes(n int64) string {
 	const unit = 1024

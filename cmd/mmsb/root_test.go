@@ -62,6 +62,16 @@ type testBus struct {
 	finalHash uint64
 }
 
+// hashOf returns bus's state hash, failing the test if it cannot.
+func hashOf(t testing.TB, bus *mmsb.Bus) uint64 {
+	t.Helper()
+	h, err := bus.StateHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // newTestBus builds a small bus in a temporary directory and closes it:
 // five 64-byte pages, a control edge 1->2, page 3 derived from 2
 // (passthrough), a gpu-sync edge 3->4, a checkpoint between two rounds of
@@ -94,7 +104,7 @@ func newTestBus(t testing.TB) testBus {
 	must(bus.AddEdge(ctx, ids[2], ids[3], mmsb.EdgeGPUSync))
 	write := func(round int) {
 		for i, id := range []mmsb.PageID{ids[0], ids[1], ids[3], ids[4]} {
-			_, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 8*round, []byte{byte(round), byte(i), 0xAA, 0x55})})
+			_, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, uint32(8*round), []byte{byte(round), byte(i), 0xAA, 0x55})})
 			must(err)
 		}
 	}
@@ -102,13 +112,13 @@ func newTestBus(t testing.TB) testBus {
 	for round := 0; round < 3; round++ {
 		write(round)
 	}
-	tb.midLSN, tb.midHash = bus.LastLSN(), bus.StateHash()
+	tb.midLSN, tb.midHash = bus.LastLSN(), hashOf(t, bus)
 	_, err = bus.Checkpoint(ctx)
 	must(err)
 	for round := 3; round < 6; round++ {
 		write(round)
 	}
-	tb.lastLSN, tb.finalHash = bus.LastLSN(), bus.StateHash()
+	tb.lastLSN, tb.finalHash = bus.LastLSN(), hashOf(t, bus)
 	return tb
 }
 

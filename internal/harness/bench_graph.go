@@ -155,7 +155,10 @@ func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
 	// Full validation, as `validate.Graph` does it on a live bus: copy the
 	// pages, edges and bindings, then check acyclicity and resolvability.
 	t1 := time.Now()
-	view := validate.ViewOf(e)
+	view, err := validate.ViewOf(e)
+	if err != nil {
+		return out, err
+	}
 	if cfg.mutateView != nil {
 		cfg.mutateView(&view)
 	}

@@ -198,14 +198,18 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 			out.indepErr = err
 			continue
 		}
-		b, l2, n := comparePages(e, rep)
+		b, l2, n, err := comparePages(e, rep)
+		if err == nil && k == 0 {
+			out.recompute = recomputeBindings(rep, cfg.funcs)
+		}
+		_ = rep.Close() // a detached replay: nothing to lose
+		if err != nil {
+			out.indepErr = err
+			continue
+		}
 		out.indepBytes += b
 		out.indepL2 = math.Max(out.indepL2, l2)
 		out.indepPages = n
-		if k == 0 {
-			out.recompute = recomputeBindings(rep, cfg.funcs)
-		}
-		_ = rep.Close() // already failing or read-only: the error above is the one to report
 	}
 	return out, nil
 }

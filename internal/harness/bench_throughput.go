@@ -97,7 +97,9 @@ func measureThroughput(ctx context.Context, c throughputConfig) (ThroughputResul
 			return res, err
 		}
 	}
-	res.StateHash = e.StateHash()
+	if res.StateHash, err = e.StateHash(); err != nil {
+		return res, err
+	}
 	if c.verifyReplay {
 		rep, err := e.VerifyReplay(ctx, false)
 		if err != nil {

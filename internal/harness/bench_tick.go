@@ -177,6 +177,9 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 		if err != nil || res.Committed != cfg.deltasPerTick || res.Rejected != 0 || res.InvariantFailures != 0 {
 			out.failedTicks++
 		}
+		if res == nil { // the tick did not run (closed, or ctx done)
+			return out, err
+		}
 		out.latencies = append(out.latencies, res.Durations[tick.PhaseTotal])
 		out.recomputedPerTick = append(out.recomputedPerTick, res.Propagation.Recomputed)
 	}

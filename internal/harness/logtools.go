@@ -234,11 +234,19 @@ func AppendRawRecord(fs vfs.FS, walDir string, count uint32, payload []byte) (mm
 // that differ (pages present on one side only count their whole size) and
 // the L2 norm of the differences over every cell of every float64 page
 // (f64SumSq; a float64 page missing on one side makes it +Inf).
-func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages int) {
+func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages int, err error) {
+	livePages, err := live.Pages()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	replayedPages, err := replayed.Pages()
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	var sumSq float64
 	var a, b []byte
 	seen := map[mmsb.PageID]bool{}
-	for _, p := range live.Pages() {
+	for _, p := range livePages {
 		seen[p.ID] = true
 		pages++
 		a, _, _ = live.ReadPage(p.ID, a[:0])
@@ -256,7 +264,7 @@ func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages 
 			sumSq += f64SumSq(a, b)
 		}
 	}
-	for _, p := range replayed.Pages() {
+	for _, p := range replayedPages {
 		if !seen[p.ID] {
 			bytesDiff += int64(p.Size)
 			if isF64Info(p) {
@@ -264,7 +272,7 @@ func comparePages(live, replayed *mmsb.Bus) (bytesDiff int64, l2 float64, pages 
 			}
 		}
 	}
-	return bytesDiff, math.Sqrt(sumSq), pages
+	return bytesDiff, math.Sqrt(sumSq), pages, nil
 }
 
 // bytesDiffering counts the bytes where a and b differ, the length

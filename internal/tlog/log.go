@@ -53,8 +53,9 @@ type Log struct {
 	// Background group flusher (SyncGroup): Kick wakes it to write and
 	// fsync whatever is buffered, so a committer that does not wait (an
 	// asynchronous commit) overlaps its next batch with the fsync.
-	kick chan struct{}
-	stop chan struct{}
+	kick        chan struct{}
+	stop        chan struct{}
+	flusherDone chan struct{} // closed when the flusher has returned
 
 	// index is a sparse map from LSN to record position: one entry per
 	// indexEvery bytes of log, plus the first record of each segment, so
@@ -95,6 +96,7 @@ func (l *Log) Kick() {
 
 // flusher is the background group flusher's loop.
 func (l *Log) flusher() {
+	defer close(l.flusherDone)
 	for {
 		select {
 		case <-l.stop:
@@ -119,6 +121,13 @@ func (l *Log) flusher() {
 //
 // Segments whose successor starts at or below replayFrom+1 hold nothing to
 // replay; only their headers are checked.
+//
+// The active segment is fsynced before Open returns: a writer that crashed
+// (under SyncNone, or between an append and its group fsync) may have left
+// records that reached the OS but no disk, and recovery has just replayed
+// them. Syncing them here is what lets the reopened log report them durable
+// (DurableLSN) and lets Sync skip them. Finished segments need nothing:
+// rotation fsyncs a segment before starting the next.
 func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, RecoveryReport, error) {
 	if opts.FS == nil {
 		opts.FS = vfs.Default
@@ -171,6 +180,11 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 		if err != nil {
 			return nil, rc.report, fmt.Errorf("tlog: open %s for append: %w", active, err)
 		}
+		l.stats.Syncs++
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, rc.report, fmt.Errorf("tlog: fsync %s at open: %w", active, err)
+		}
 		l.f, l.segSize = f, rc.activeSize
 	}
 	l.stats.Segments = len(l.segs)
@@ -180,7 +194,7 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 		rep.FirstLSN, rep.LastLSN = l.segs[0].first, l.lastLSN
 	}
 	if l.mode == SyncGroup {
-		l.kick, l.stop = make(chan struct{}, 1), make(chan struct{})
+		l.kick, l.stop, l.flusherDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 		go l.flusher()
 	}
 	return l, rep, nil
@@ -501,18 +515,17 @@ func (l *Log) Stats() Stats {
 	s := l.stats
 	s.LastLSN = l.lastLSN
 	s.DurableLSN = l.synced
-	if l.mode == SyncNone {
-		s.DurableLSN = l.written
-	}
+	s.WrittenLSN = max(l.written, l.synced)
 	return s
 }
 
 // Close syncs and closes the log. After a failure it closes the file and
-// returns the sticky error. Later calls return ErrClosed.
+// returns the sticky error. Later calls return ErrClosed. It returns once
+// the background flusher (SyncGroup) has stopped.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return ErrClosed
 	}
 	var err error
@@ -529,6 +542,11 @@ func (l *Log) Close() error {
 	l.closed = true
 	if l.stop != nil {
 		close(l.stop)
+	}
+	l.mu.Unlock()
+	// Outside mu: the flusher may be waiting for it before it sees stop.
+	if l.flusherDone != nil {
+		<-l.flusherDone
 	}
 	return err
 }

@@ -116,8 +116,14 @@ type Stats struct {
 	Writes       uint64 // write calls issued
 	Segments     int
 	LastLSN      base.LSN
-	DurableLSN   base.LSN // highest LSN covered by a completed fsync (or written, for SyncNone)
+	DurableLSN   base.LSN // highest LSN covered by a completed fsync, in every sync mode
 	SegmentsGone uint64   // segments removed by RemoveThrough
+
+	// WrittenLSN is the highest LSN handed to the OS (written, fsynced or
+	// not): what survives a process crash but not necessarily a power
+	// failure. Under SyncNone commits are acknowledged at WrittenLSN;
+	// DurableLSN only moves with rotations, Sync and Close.
+	WrittenLSN base.LSN
 }
 
 // Ticket identifies an appended record for Wait.

@@ -21,10 +21,15 @@ type GraphView struct {
 	HasFunc func(name string) bool
 }
 
-// ViewOf copies e's pages, edges, bindings and function registry.
-func ViewOf(e *mmsb.Bus) GraphView {
+// ViewOf copies e's pages, edges, bindings and function registry (ErrClosed
+// for a closed bus).
+func ViewOf(e *mmsb.Bus) (GraphView, error) {
+	pages, err := e.Pages()
+	if err != nil {
+		return GraphView{}, err
+	}
 	v := GraphView{Pages: map[mmsb.PageID]int{}, Edges: e.Edges(), Bindings: map[mmsb.PageID]mmsb.Binding{}}
-	for _, p := range e.Pages() {
+	for _, p := range pages {
 		v.Pages[p.ID] = p.Size
 	}
 	for _, id := range e.Bindings() {
@@ -33,7 +38,7 @@ func ViewOf(e *mmsb.Bus) GraphView {
 		}
 	}
 	v.HasFunc = func(name string) bool { _, ok := e.Func(name); return ok }
-	return v
+	return v, nil
 }
 
 // Graph checks the dependency graph: acyclic (graph.CheckAcyclic on a
@@ -48,7 +53,11 @@ func Graph(ctx context.Context, t Target, o Options) (Report, error) {
 		return Report{Name: "graph"}, err
 	}
 	defer done()
-	return CheckGraphView(ViewOf(e), o), nil
+	v, err := ViewOf(e)
+	if err != nil {
+		return Report{Name: "graph"}, err
+	}
+	return CheckGraphView(v, o), nil
 }
 
 // CheckGraphView runs the Graph validator's checks on v.

@@ -107,7 +107,11 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 		bytes += sg.Bytes
 	}
 	if t.Engine != nil && !s.blind {
-		for _, p := range t.Engine.Pages() {
+		pages, err := t.Engine.Pages()
+		if err != nil {
+			return *rep, err
+		}
+		for _, p := range pages {
 			tp, ok := s.pages[p.ID]
 			switch {
 			case !ok:
@@ -118,7 +122,7 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 				r.addf(KindState, p.LastLSN, p.ID, "live state", "page %d: log created it with %d bytes, live size is %d", p.ID, tp.size, p.Size)
 			}
 		}
-		if live := len(t.Engine.PageIDs()); live != len(s.pages) {
+		if live := len(pages); live != len(s.pages) {
 			r.addf(KindState, 0, 0, "live state", "log leaves %d page(s), live bus has %d", len(s.pages), live)
 		}
 	}

@@ -103,7 +103,10 @@ func (iv *Invariants) Check(ctx context.Context, e *mmsb.Bus, o Options) (Report
 	defer iv.mu.Unlock()
 	start := time.Now()
 	r, rep := newReporter("invariants", &o)
-	pages := e.Pages()
+	pages, err := e.Pages()
+	if err != nil {
+		return Report{Name: "invariants"}, err
+	}
 	lastLSN := e.LastLSN()
 	if !iv.disabled[InvEpochMonotonic] {
 		iv.checkEpochs(pages, lastLSN, r)
@@ -206,7 +209,10 @@ func checkSizes(e *mmsb.Bus, pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *reporte
 }
 
 func acyclic(e *mmsb.Bus) error {
-	v := ViewOf(e)
+	v, err := ViewOf(e)
+	if err != nil {
+		return err
+	}
 	r, _ := newReporter("acyclic", &Options{})
 	checkGraph(GraphView{Pages: v.Pages, Edges: v.Edges}, r)
 	if r.rep.Total > 0 {

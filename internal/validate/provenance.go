@@ -63,7 +63,10 @@ type loggedOp struct {
 func checkProvenance(ctx context.Context, e *mmsb.Bus, o Options, prov provFunc) (Report, error) {
 	start := time.Now()
 	r, rep := newReporter("provenance", &o)
-	ids := e.PageIDs()
+	ids, err := e.PageIDs()
+	if err != nil {
+		return Report{Name: "provenance"}, err
+	}
 	n := o.Samples
 	if n == 0 {
 		n = DefaultProvenanceSamples

@@ -172,7 +172,12 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 // compareEngines compares two quiescent engines page by page, reporting
 // every difference.
 func compareEngines(a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals) {
-	pa, pb := a.Pages(), b.Pages()
+	pa, errA := a.Pages()
+	pb, errB := b.Pages()
+	if err := errors.Join(errA, errB); err != nil {
+		r.addf(KindFailed, 0, 0, where, "cannot list pages: %v", err)
+		return
+	}
 	i, j := 0, 0
 	var sumSq float64
 	var bufA, bufB []byte

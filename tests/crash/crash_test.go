@@ -496,8 +496,8 @@ func check(ch *chain, mode mmsb.SyncMode, st *stats) error {
 		if len(acks) > 0 {
 			return fmt.Errorf("%d batches acknowledged but the pages are missing", len(acks))
 		}
-		if len(e.PageIDs()) != 0 {
-			return fmt.Errorf("half-created pages: %v", e.PageIDs())
+		if ids, err := e.PageIDs(); err != nil || len(ids) != 0 {
+			return fmt.Errorf("half-created pages: %v (%v)", ids, err)
 		}
 		return nil
 	}

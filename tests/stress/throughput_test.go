@@ -166,7 +166,11 @@ func runThroughput(t *testing.T, ctx context.Context, seed uint64, workers, coun
 		spent += time.Since(t0)
 		done += len(ds)
 	}
-	res := tpResult{seconds: spent.Seconds(), perSec: float64(count) / spent.Seconds(), hash: e.StateHash()}
+	hash, err := e.StateHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := tpResult{seconds: spent.Seconds(), perSec: float64(count) / spent.Seconds(), hash: hash}
 
 	if res.hash != want {
 		t.Errorf("workers %d: state hash %#x, serial reference %#x", workers, res.hash, want)
