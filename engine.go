@@ -304,8 +304,8 @@ func Open(dir string, o *Options) (*Bus, error) {
 		if e.log != nil {
 			_ = e.log.Close() // the recovery error is the one to report
 		}
-		e.store.Close()
-		lk.Close()
+		_ = e.store.Close()
+		_ = lk.Close()
 		return nil, err
 	}
 	e.recovery.Duration = time.Since(start)
@@ -605,9 +605,12 @@ func (e *Bus) Close() error {
 	// Unmap under the write lock: a reader that slipped past a closed check
 	// would then find an empty store instead of unmapped memory.
 	e.finalStore = e.store.Stats()
-	e.store.Close()
+	serr := e.store.Close()
 	e.mu.Unlock()
 	e.applier.close()
+	if err == nil {
+		err = serr
+	}
 	if lerr := e.lock.Close(); err == nil {
 		err = lerr
 	}

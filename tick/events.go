@@ -25,7 +25,7 @@ const (
 	numEventTypes                  = 9
 )
 
-// EventCheckpointFailed: checkpoints (automatic ones run in the background)
+// EventCheckpointFailed means checkpoints (automatic ones run in the background)
 // failed since the previous tick, so the log is not trimmed: Err is the
 // last failure. The bus's Stats has the count.
 const EventCheckpointFailed EventType = 8

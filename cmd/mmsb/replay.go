@@ -212,7 +212,7 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	gotLSN := uint64(bus.LastLSN())
 	gotHash, err := stateHash(bus)
 	if err != nil {
-		bus.Close()
+		_ = bus.Close() // a detached replay: nothing to lose
 		return err
 	}
 	if err := bus.Close(); err != nil {

@@ -182,7 +182,7 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 		}
 		l.stats.Syncs++
 		if err := f.Sync(); err != nil {
-			f.Close()
+			_ = f.Close() // the fsync error is the one to report
 			return nil, rc.report, fmt.Errorf("tlog: fsync %s at open: %w", active, err)
 		}
 		l.f, l.segSize = f, rc.activeSize

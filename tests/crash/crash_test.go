@@ -497,7 +497,7 @@ func check(ch *chain, mode mmsb.SyncMode, st *stats) error {
 			return fmt.Errorf("%d batches acknowledged but the pages are missing", len(acks))
 		}
 		if ids, err := e.PageIDs(); err != nil || len(ids) != 0 {
-			return fmt.Errorf("half-created pages: %v (%v)", ids, err)
+			return fmt.Errorf("half-created pages: %v (%w)", ids, err)
 		}
 		return nil
 	}
