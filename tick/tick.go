@@ -106,7 +106,7 @@ type Result struct {
 	Drained           int             // deltas taken from the queue
 	Committed         int             // deltas committed
 	Rejected          int             // deltas refused for a reason of their own (validation), or whose logged batch failed to become durable
-	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus): kept, in order, for the next tick
+	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus, writes refused): kept, in order, for the next tick
 	Rejections        []Rejection     // the first MaxRejectionReports rejections
 	Commit            mmsb.CommitInfo // the committed batch (zero if none)
 	Propagated        bool            // a propagation wave ran
