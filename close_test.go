@@ -122,9 +122,18 @@ func readEverything(e *Bus, id PageID, wantHash uint64, buf *[]byte) (closed boo
 	if st := e.Stats(); st.Pages != 3 {
 		errs = append(errs, errors.New("Stats lost the pages"))
 	}
+	_, err = e.Provenance(context.Background(), id, 0, 8, 0)
+	errs = append(errs, check("Provenance", err))
+	_, err = e.ValidateBatch([]Delta{Write(id, 0, []byte{1})}, func(int, error) {})
+	errs = append(errs, check("ValidateBatch", err))
 	_ = e.Edges()
+	_ = e.Descendants(id)
 	_, _ = e.Binding(id)
+	_ = e.Bindings()
+	_, _ = e.LastDerivation(id)
+	_ = e.Pending()
 	_ = e.LastLSN()
+	_ = e.Err()
 	return closed, errors.Join(errs...)
 }
 

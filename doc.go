@@ -77,9 +77,12 @@
 //
 // # Caveats
 //
-// Recompute functions run under the bus's write lock and must be pure and
-// fast; the validators (mmsb validate, and package tick's invariant hooks)
-// check purity by re-running them. A page's bytes returned by ReadPage are a
+// Recompute functions run under the bus's write lock, on private copies of
+// their inputs, and must be pure and fast; the validators (mmsb validate,
+// and package tick's invariant hooks) check purity by re-running them. After
+// Close, methods that read or write state return ErrClosed; accessors that
+// only describe the bus (LastLSN, Edges, Stats with Closed set) keep
+// answering from memory. A page's bytes returned by ReadPage are a
 // copy. GPU and Unified locations are reserved and refused.
 //
 // See the examples below and docs/ for the architecture, the file formats

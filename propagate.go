@@ -92,6 +92,7 @@ type propagator struct {
 	outs     []waveOut
 	arena    []byte
 	inputs   [][]byte
+	inCopy   []byte // private copies of the inputs of the function being called
 	reads    []record.ParentRead
 	flagAdd  map[PageID]uint8
 	flagIDs  []PageID
@@ -163,14 +164,14 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // deterministic topological order (ties by page ID) and recomputes each
 // derived page at most once, and only if one of its binding parents was
 // dirty or changed earlier in this wave (early cutoff: an unchanged output
-// stops the wave below it). A recompute calls the bound function with the
-// parents' current bytes (including bytes computed earlier in the wave), the
-// binding's params, and a scratch copy of the page's bytes as out; the
-// difference becomes a derived delta (Source "propagation") logged as
-// record.OpDerived with the parents' last-write LSNs. Control, GPU-sync and
-// Compiler edges from a dirty or changed page set FlagStale,
-// FlagSyncPending or FlagIRInvalid on their child (OpSetFlags, only when a
-// bit actually changes).
+// stops the wave below it). A recompute calls the bound function with
+// private copies of the parents' current bytes (including bytes computed
+// earlier in the wave), the binding's params, and a scratch copy of the
+// page's bytes as out; the difference becomes a derived delta (Source
+// "propagation") logged as record.OpDerived with the parents' last-write
+// LSNs. Control, GPU-sync and Compiler edges from a dirty or changed page
+// set FlagStale, FlagSyncPending or FlagIRInvalid on their child
+// (OpSetFlags, only when a bit actually changes).
 //
 // The whole wave is computed first, then logged as one record (derived ops
 // in topological order, then flag ops in page order), then applied. If a
@@ -336,6 +337,7 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *Prop
 		if !ok {
 			return &RecomputeError{Page: child, Func: b.Func, Err: ErrUnknownFunc}
 		}
+		p.copyInputs()
 		cur := e.store.Bytes(sl)
 		off := len(p.arena)
 		p.arena = append(p.arena, cur...)
@@ -371,6 +373,31 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *Prop
 		p.overlay[child] = int32(idx)
 	}
 	return nil
+}
+
+// copyInputs replaces p.inputs by private copies (in p.inCopy, reused).
+// The inputs are live page memory (and earlier outputs of the wave), and
+// recompute functions are user code run under the write lock: an impure
+// one that wrote to its inputs, or kept them and wrote later, would change
+// state outside the log, which replay could never reproduce. A copy makes
+// that impossible rather than detectable, in every build; it costs one
+// memcpy of the inputs per call, which the function reads anyway (measured
+// in docs/propagation.md).
+func (p *propagator) copyInputs() {
+	n := 0
+	for _, in := range p.inputs {
+		n += len(in)
+	}
+	p.inCopy = slices.Grow(p.inCopy[:0], n)
+	for _, in := range p.inputs {
+		p.inCopy = append(p.inCopy, in...)
+	}
+	off := 0
+	for i, in := range p.inputs {
+		end := off + len(in)
+		p.inputs[i] = p.inCopy[off:end:end] // capacity-limited: appending cannot reach the next input
+		off = end
+	}
 }
 
 // callRecompute calls fn, turning a panic into an error so that a faulty

@@ -110,3 +110,56 @@ func BenchmarkPropagate(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "pages/s")
 }
+
+// TestImpureFunctionCannotChangeInputs pins issue 7 item 9 (recompute
+// functions and live memory): a function that writes to its inputs, and
+// keeps them to write again after it returned, changes neither its parent
+// pages nor an earlier output of the same wave. Its inputs used to alias
+// page memory under the write lock, so such a function changed state
+// outside the log (the parent's bytes changed with no delta, epoch or LSN,
+// and replay disagreed).
+func TestImpureFunctionCannotChangeInputs(t *testing.T) {
+	var kept [][]byte
+	evil := func(inputs [][]byte, _ []byte, out []byte) error {
+		copy(out, inputs[0])
+		for _, in := range inputs {
+			in[0] = 0xEE
+		}
+		kept = append(kept, inputs...)
+		return nil
+	}
+	e := openMem(t, &Options{Functions: map[string]semiring.Func{"evil": evil}})
+	ids := mustCreate(t, e, 3, 8)
+	// a -> b -> c: c's input is b's output, computed earlier in the wave.
+	if err := e.Bind(ctx, ids[1], "evil", nil, ids[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, ids[2], "evil", nil, ids[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Commit(ctx, []delta.Delta{{Page: ids[0], Runs: []delta.Run{{Data: []byte("abcdefgh")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range kept { // after the wave, outside the lock
+		in[1] = 0xEE
+	}
+	for i, want := range []string{"abcdefgh", "abcdefgh", "abcdefgh"} {
+		got, epoch, err := e.ReadPage(ids[i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want || epoch != 1 {
+			t.Fatalf("page %d = %q at epoch %d, want %q at epoch 1: a recompute function changed state outside the log", ids[i], got, epoch, want)
+		}
+	}
+	rep, err := e.VerifyReplay(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Equal() {
+		t.Fatalf("replay differs from the live state: %v", rep.Differences)
+	}
+}

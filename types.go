@@ -130,7 +130,9 @@ func metaOut(ms []page.MetaEntry) []MetaEntry {
 // (the parents' bytes, in the binding's order) and params (the binding's
 // parameters) and writes the whole of out (the derived page; len(out) is
 // its size). It must be pure and deterministic and must neither retain nor
-// modify inputs: the Isolation validator re-runs it to check.
+// modify inputs: the Isolation validator re-runs it to check. The bus
+// passes private copies of the parents as inputs, so a function that breaks
+// this spoils only its own output, never state outside the log.
 type RecomputeFunc = func(inputs [][]byte, params []byte, out []byte) error
 
 // SyncMode says when a commit is acknowledged; the package documentation

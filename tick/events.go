@@ -117,6 +117,12 @@ type Subscription struct {
 	types    uint32 // bit t set: type t wanted
 	blocking bool
 	dropped  atomic.Uint64
+
+	// sendMu is held while events are sent on ch and while ch is closed:
+	// publish delivers without holding subMu, so this is what keeps a send
+	// from meeting a closed channel.
+	sendMu sync.Mutex
+	gone   bool // ch is closed; guarded by sendMu
 }
 
 // Dropped returns how many events a non-blocking subscription lost because
@@ -125,15 +131,19 @@ func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
 // Close ends the subscription and closes C. A publisher blocked on this
 // subscription is released. It is safe to call more than once and from any
-// goroutine (but not from a blocking subscription's own invariant hook).
+// goroutine, including the subscription's own reader, another
+// subscription's reader and an invariant hook.
 func (s *Subscription) Close() {
-	s.stop()
+	s.stop() // first: a publisher blocked on ch holds sendMu
 	s.once.Do(func() {
 		s.o.subMu.Lock()
 		s.o.subs = slices.DeleteFunc(s.o.subs, func(x *Subscription) bool { return x == s })
 		s.o.refreshSubMask()
 		s.o.subMu.Unlock()
-		close(s.ch) // no publisher holds subMu now, so none can be sending
+		s.sendMu.Lock()
+		s.gone = true
+		close(s.ch)
+		s.sendMu.Unlock()
 	})
 }
 
@@ -151,7 +161,23 @@ func (s *Subscription) wants(ev *Event) bool {
 	return true
 }
 
+// deliverAll sends the events s wants, blocking or dropping per its mode,
+// unless it has been closed.
+func (s *Subscription) deliverAll(evs []Event) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if s.gone {
+		return
+	}
+	for i := range evs {
+		if s.wants(&evs[i]) {
+			s.deliver(&evs[i])
+		}
+	}
+}
+
 // deliver sends ev, blocking or dropping per the subscription's mode.
+// Caller holds sendMu.
 func (s *Subscription) deliver(ev *Event) {
 	if s.blocking {
 		select {
@@ -172,6 +198,12 @@ func (s *Subscription) deliver(ev *Event) {
 // subscription makes the publishing tick wait for room (a slow reader slows
 // the bus; it never loses events); a non-blocking one drops events when its
 // buffer is full and counts them in Dropped.
+//
+// A reader may call Subscribe, close any subscription, register or
+// unregister invariants, Submit while the queue has room and Close the
+// orchestrator. The reader of a blocking subscription must not call Tick or
+// FlushPropagation, nor a Submit that waits for room: the tick waiting on
+// that reader would wait for itself (TestSubscribersMayCallOrchestrator).
 func (o *Orchestrator) Subscribe(filter EventFilter, bufferSize int, blocking bool) (*Subscription, error) {
 	if bufferSize < 1 {
 		bufferSize = 1
@@ -219,19 +251,22 @@ func (o *Orchestrator) refreshSubMask() {
 func (o *Orchestrator) wantsType(t EventType) bool { return o.subMask.Load()&(1<<t) != 0 }
 
 // publish delivers o.events to every subscription, in subscription order.
+// It delivers from a snapshot of the subscriptions, without holding subMu,
+// so that a reader woken by an event may Subscribe or close any
+// subscription while this publish waits on a blocking one. A subscription
+// added meanwhile gets events from the next publish; one closed meanwhile
+// gets no more. Caller holds tickMu (which guards pubTo and events).
 func (o *Orchestrator) publish() {
 	if len(o.events) == 0 {
 		return
 	}
 	o.subMu.RLock()
-	for _, s := range o.subs {
-		for i := range o.events {
-			if s.wants(&o.events[i]) {
-				s.deliver(&o.events[i])
-			}
-		}
-	}
+	o.pubTo = append(o.pubTo[:0], o.subs...)
 	o.subMu.RUnlock()
+	for _, s := range o.pubTo {
+		s.deliverAll(o.events)
+	}
+	clear(o.pubTo)
 	clear(o.events) // drop error references
 	o.events = o.events[:0]
 }
@@ -242,7 +277,7 @@ func (o *Orchestrator) closeSubscriptions() {
 	subs := slices.Clone(o.subs)
 	o.subMu.RUnlock()
 	// Release every blocked delivery first: a publisher blocked on one
-	// subscription holds subMu, which Close needs.
+	// subscription holds its sendMu, which Close needs.
 	for _, s := range subs {
 		s.stop()
 	}

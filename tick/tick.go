@@ -105,7 +105,7 @@ type Result struct {
 	Drained           int             // deltas taken from the queue
 	Committed         int             // deltas committed
 	Rejected          int             // deltas refused for a reason of their own (validation), or whose logged batch failed to become durable
-	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus): kept, in order, for the next tick
+	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus, writes refused): kept, in order, for the next tick
 	Rejections        []Rejection     // the first MaxRejectionReports rejections
 	Commit            mmsb.CommitInfo // the committed batch (zero if none)
 	Propagated        bool            // a propagation wave ran
@@ -192,8 +192,14 @@ type Orchestrator struct {
 	result Result
 	prop   mmsb.PropagateResult
 	events []Event
-	hooks  []invariantHook
-	keep   []int // indexes of rejected deltas (validate scratch)
+	due    []invariantHook // the hooks due this tick (scratch)
+	keep   []int           // indexes of rejected deltas (validate scratch)
+	pubTo  []*Subscription // the subscriptions a publish delivers to (scratch)
+
+	// hooksMu guards hooks. It is never held while a hook runs, so a hook
+	// may register or unregister hooks (effective from the next tick).
+	hooksMu sync.Mutex
+	hooks   []invariantHook
 
 	metricsMu sync.Mutex
 	metrics   Metrics
@@ -272,12 +278,20 @@ func (o *Orchestrator) QueueLen() int { return o.queue.Len() + int(o.keptLen.Loa
 // propagation, with no engine lock held (they may read the engine). A
 // failing hook is counted and reported as an EventInvariantFailed; it does
 // not fail the tick.
+//
+// A hook runs inside Tick, on the ticking goroutine. It may read the bus,
+// Submit (with FailWhenFull, or while the queue has room: a Submit that
+// waits for room waits for a tick, and this tick is running the hook),
+// Subscribe, close subscriptions, register or unregister hooks (from the
+// next tick on), read Metrics and QueueLen, and Close the orchestrator. It
+// must not call Tick or FlushPropagation: they wait for the running tick,
+// which waits for the hook (TestHooksMayCallOrchestrator).
 func (o *Orchestrator) RegisterInvariant(name string, every int, fn func() error) error {
 	if name == "" || every < 1 || fn == nil {
 		return fmt.Errorf("%w: invariant %q every %d ticks (need a name, every >= 1 and a function)", mmsb.ErrInvalidOption, name, every)
 	}
-	o.tickMu.Lock()
-	defer o.tickMu.Unlock()
+	o.hooksMu.Lock()
+	defer o.hooksMu.Unlock()
 	i, found := slices.BinarySearchFunc(o.hooks, name, func(h invariantHook, n string) int {
 		switch {
 		case h.name < n:
@@ -296,8 +310,8 @@ func (o *Orchestrator) RegisterInvariant(name string, every int, fn func() error
 
 // UnregisterInvariant removes a hook (no error if absent).
 func (o *Orchestrator) UnregisterInvariant(name string) {
-	o.tickMu.Lock()
-	defer o.tickMu.Unlock()
+	o.hooksMu.Lock()
+	defer o.hooksMu.Unlock()
 	o.hooks = slices.DeleteFunc(o.hooks, func(h invariantHook) bool { return h.name == name })
 }
 
@@ -322,7 +336,7 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // valid until the next tick.
 func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	o.tickMu.Lock()
-	defer o.tickMu.Unlock()
+	defer o.unlockTick()
 	if o.closed.Load() {
 		return nil, mmsb.ErrClosed
 	}
@@ -367,12 +381,18 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	t2 = time.Now()
 	r.Durations[PhasePropagate] = t2.Sub(t)
 
-	// Invariants.
+	// Invariants, from a snapshot of the hooks taken without holding
+	// hooksMu while they run (a hook may change the set).
 	var invErrs []hookFailure
+	o.hooksMu.Lock()
+	o.due = o.due[:0]
 	for _, h := range o.hooks {
-		if o.tick%h.every != 0 {
-			continue
+		if o.tick%h.every == 0 {
+			o.due = append(o.due, h)
 		}
+	}
+	o.hooksMu.Unlock()
+	for _, h := range o.due {
 		r.InvariantsRun++
 		if err := callHook(h.fn); err != nil {
 			r.InvariantFailures++
@@ -622,7 +642,7 @@ func (o *Orchestrator) Metrics() Metrics {
 // the current tick number.
 func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateResult, error) {
 	o.tickMu.Lock()
-	defer o.tickMu.Unlock()
+	defer o.unlockTick()
 	if o.closed.Load() {
 		return nil, mmsb.ErrClosed
 	}
@@ -678,17 +698,34 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 // Deltas still queued, or kept by a tick that could not commit them, are
 // dropped (tick once more before Close to commit them). It does not close
 // the engine.
+//
+// Close does not wait for a running tick: that tick completes (what it
+// committed stays committed, its events go nowhere) and drops the batch
+// when it ends. Waiting would deadlock a Close called from an invariant
+// hook or a blocking subscription's reader, which the running tick waits
+// for.
 func (o *Orchestrator) Close() error {
 	if o.closed.Swap(true) {
 		return nil
 	}
 	o.queue.close()
 	o.closeSubscriptions()
-	// Wait for a running tick to finish, then drop the last batch's
-	// references to callers' memory (no-copy submits).
-	o.tickMu.Lock()
-	o.batch.reset()
-	o.setKept(0)
-	o.tickMu.Unlock()
+	if o.tickMu.TryLock() {
+		o.unlockTick()
+	}
 	return nil
+}
+
+// unlockTick releases tickMu. Once the orchestrator is closed, whoever
+// releases tickMu last drops the batch's references to callers' memory
+// (no-copy submits, kept deltas): Close only does it itself when no tick
+// holds the lock. The check comes after the unlock, so that a Close that
+// found the lock held while this tick had already checked is still seen.
+func (o *Orchestrator) unlockTick() {
+	o.tickMu.Unlock()
+	if o.closed.Load() && o.tickMu.TryLock() {
+		o.batch.reset()
+		o.setKept(0)
+		o.tickMu.Unlock()
+	}
 }

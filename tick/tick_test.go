@@ -592,18 +592,19 @@ func TestSubscriptionFilterAndDrops(t *testing.T) {
 }
 
 // TestBlockingSubscriberReleasedByClose: a tick blocked on a full blocking
-// subscription is released when the subscription closes.
+// subscription is released when the subscription closes. Waits are bounded
+// (await), so that a regression fails with a message instead of hanging
+// until the global test timeout.
 func TestBlockingSubscriberReleasedByClose(t *testing.T) {
 	e := openMem(t, nil)
 	id, _ := e.CreatePage(ctx, mmsb.PageSpec{Size: 8})
 	o := newOrch(t, e, nil)
 	s, _ := o.Subscribe(EventFilter{Types: []EventType{EventDeltaCommitted}}, 1, true)
 	submitAll(t, o, f64Write(id, 1), f64Write(id, 2), f64Write(id, 3))
-	done := make(chan error, 1)
-	go func() { _, err := o.Tick(ctx); done <- err }()
-	<-s.C // the first event; the tick now blocks on the second
+	done := tickAsync(o)
+	await(t, s.C, "the first event") // the tick now blocks on the second
 	s.Close()
-	if err := <-done; err != nil {
+	if err := await(t, done, "the tick blocked on a closed subscription"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,10 +16,12 @@ type Semiring[T any] interface {
 }
 
 // Func is a recompute function: it computes out (the derived page's bytes,
-// pre-filled with the page's current content) from read-only inputs (the
-// parent pages' bytes, in binding order) and params (the binding's
-// parameters). It must be pure: deterministic, no side effects, inputs
-// untouched.
+// pre-filled with the page's current content) from inputs (the parent
+// pages' bytes, in binding order) and params (the binding's parameters). It
+// must be pure: deterministic, no side effects, inputs untouched, and it
+// must not keep inputs or out after it returns. The bus passes private
+// copies as inputs, so a function that breaks this cannot change state
+// outside the log; it only spoils its own output.
 type Func = func(inputs [][]byte, params []byte, out []byte) error
 
 // Boolean is ({false, true}, OR, AND, false, true): reachability.
