@@ -161,15 +161,19 @@ func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending Epoch) (page.Sl
 
 // Applying a validated, logged delta is the one way page bytes change, in
 // every path: live commits (serial or parallel), recovery and replay, and
-// propagation. It has four steps: cowSave (keep the page's image for a
-// running checkpoint), applyToPage (bytes and stamps), recordHistory (the
-// write-history ring) and markDirty (the pages propagation starts from).
-// applyDelta runs them for one delta; applyBatch runs each step over the
-// whole batch before the next. applyToPage touches nothing but the delta's
-// own page slot and recordHistory nothing but the delta's ring entry, so the
-// apply workers share both over a large batch; and a tight loop of
-// applyToPage alone keeps many page cache misses in flight (interleaving the
-// bookkeeping cost 15% of BenchmarkCommitMemory).
+// propagation. It has four steps, each one function: cowSave (keep the
+// page's image for a running checkpoint), applyToPage (bytes and stamps),
+// recordHistory (the write-history ring) and markDirty (the pages
+// propagation starts from). applyDelta runs them for one delta. For runs of
+// deltas (applyBatch for commits, applyDeltaRun for replay) each step runs
+// over the whole run before the next: a tight loop of applyToPage alone
+// keeps many page cache misses in flight (interleaving the bookkeeping cost
+// 15% of BenchmarkCommitMemory), and applyToPage touches nothing but the
+// delta's own page slot, so the apply workers share it over a large batch.
+// The commit path records history in its check/encode pass, while each
+// delta is hot in cache and, with several workers, in contiguous LSN chunks
+// (page-sharded history writes shared cache lines between workers: -20% on
+// BenchmarkCommitMemory2W).
 
 // applyDelta applies a validated delta at lsn: copy-on-write for a running
 // checkpoint, bytes, epoch, last-write LSN, the delta's stamps, history and
@@ -204,29 +208,19 @@ func (e *Bus) setFlags(id PageID, flags uint8, lsn LSN, t int64) {
 	e.recordHist(lsn, id, t)
 }
 
-// applyBatch applies validated deltas with LSNs from first. historyDone
-// says the caller already recorded the batch's history (the commit path
-// does it in its check/encode pass, while each delta is hot in cache and,
-// with several workers, in contiguous LSN chunks). Caller holds e.mu.
-func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64, derived, historyDone bool) {
+// applyBatch applies a committed batch of validated deltas with LSNs from
+// first; checkAndEncode recorded their history. Caller holds e.mu.
+func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64) {
 	if e.cow != nil {
 		for i := range ds {
 			e.cowSave(ds[i].Page)
 		}
 	}
-	histFrom := len(ds)
-	if !historyDone {
-		histFrom = e.historyFrom(len(ds))
-	}
 	if e.applier.workers > 1 && len(ds) >= parallelMin {
-		e.applier.apply(e, ds, slots, first, t)            // applyToPage, sharded by page
-		e.applier.history(e, ds, first, histFrom, derived) // recordHistory, in contiguous LSN chunks
+		e.applier.apply(e, ds, slots, first, t) // applyToPage, sharded by page
 	} else {
 		for i := range ds {
 			e.applyToPage(slots[i], &ds[i], first+LSN(i), t)
-		}
-		for i := histFrom; i < len(ds); i++ {
-			e.recordHistory(first+LSN(i), &ds[i], derived)
 		}
 	}
 	if e.graphHasEdges {
@@ -252,12 +246,9 @@ func (e *Bus) applyToPage(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
 // entry survives the batch: only the newest len(e.hist) entries do.
 func (e *Bus) historyFrom(n int) int { return max(0, n-len(e.hist)) }
 
-// recordHistory records an applied delta in the write-history ring. It
-// writes only the delta's ring entry, so the apply workers run it
-// concurrently for distinct LSNs within one ring's length; they take
-// contiguous LSN chunks, since interleaved ones would share cache lines
-// (recording it in the page-sharded apply pass cost 20% of
-// BenchmarkCommitMemory2W).
+// recordHistory records a delta in the write-history ring. It writes only
+// the delta's ring entry, so the check/encode workers run it concurrently
+// for distinct LSNs within one ring's length, each on a contiguous chunk.
 func (e *Bus) recordHistory(lsn LSN, d *delta.Delta, derived bool) {
 	if e.hist != nil {
 		lo, hi := deltaBounds(d)
@@ -629,15 +620,24 @@ func (e *Bus) applyDeltaRun(ops []record.Op, first LSN, t int64) (int, error) {
 		}
 		slots[k] = sl
 	}
-	// applyBatch takes a []delta.Delta: copy the deltas' headers (their
-	// bytes stay in the record) into a reused slice.
-	ds := e.replayDeltas[:0]
-	for k := range ops {
-		ds = append(ds, ops[k].Delta)
+	// The steps of applyBatch, over the ops in place (copying the deltas out
+	// to call it cost 15% of BenchmarkReplay), with history recorded here.
+	if e.cow != nil {
+		for k := range ops {
+			e.cowSave(ops[k].Delta.Page)
+		}
 	}
-	e.replayDeltas = ds
-	e.applyBatch(ds, slots, first, t, false, false)
-	clear(ds) // drop references to the record's payload
+	for k := range ops {
+		e.applyToPage(slots[k], &ops[k].Delta, first+LSN(k), t)
+	}
+	for k := e.historyFrom(len(ops)); k < len(ops); k++ {
+		e.recordHistory(first+LSN(k), &ops[k].Delta, false)
+	}
+	if e.graphHasEdges {
+		for k := range ops {
+			e.markDirty(ops[k].Delta.Page)
+		}
+	}
 	e.lastLSN = first + LSN(len(ops)) - 1
 	e.lastTime = t
 	return 0, nil

@@ -120,7 +120,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
-	e.applyBatch(ds, slots, first, now, false, true)
+	e.applyBatch(ds, slots, first, now)
 	last := first + LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
 	if invariants.Enabled {

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
-	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
@@ -203,11 +202,10 @@ type Bus struct {
 	commits       []commitStamp // commit-time ring, indexed by commit count & mask
 	commitCount   uint64
 	derivedReads  map[PageID]*Derivation
-	replayOps     []record.Op   // decode buffer of recovery and replay
-	replayDeltas  []delta.Delta // the delta runs of replayOps, for applyBatch
-	sink          int           // keeps cache-warming loads from being optimised away
-	replayedFrom  string        // detached replays: the checkpoint the replay started from
-	cow           *cowState     // copy-on-write state of a running checkpoint (nil: none)
+	replayOps     []record.Op // decode buffer of recovery and replay
+	sink          int         // keeps cache-warming loads from being optimised away
+	replayedFrom  string      // detached replays: the checkpoint the replay started from
+	cow           *cowState   // copy-on-write state of a running checkpoint (nil: none)
 
 	provCache *provCache // decoded log operations recently used by provenance queries
 
@@ -294,8 +292,8 @@ func Open(dir string, o *Options) (*Bus, error) {
 		return nil, fmt.Errorf("mmsb: open %s: %w", e.dir, err)
 	}
 	e.lock = lk
-	// Recovery applies logged delta runs through applyBatch, so the apply
-	// workers exist before it (and replay uses them too).
+	// The apply workers exist before recovery so that a failed recovery
+	// and a successful one leave the same things to close.
 	e.applier = newParallelApplier(opts.Workers)
 	if err := e.recover(); err != nil {
 		e.applier.close()

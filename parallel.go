@@ -68,9 +68,8 @@ type parallelApplier struct {
 	slots []page.Slot
 	first LSN
 	now   int64
-	// ds[histFrom:] go to the history ring (check/encode and history jobs)
+	// check/encode job: ds[histFrom:] go to the history ring
 	histFrom int
-	derived  bool
 
 	chunkBufs [][]byte // check+encode output per chunk
 	chunkErrs []error
@@ -82,7 +81,6 @@ type jobKind uint8
 const (
 	jobCheckEncode jobKind = iota
 	jobApply
-	jobHistory
 )
 
 // spinFor is how long an idle helper polls for the next job before it
@@ -203,15 +201,13 @@ func (p *parallelApplier) work() {
 			p.checkEncodeChunk(u)
 		case jobApply:
 			p.applyShard(u)
-		case jobHistory:
-			p.historyChunk(u)
 		}
 		p.done.Add(1)
 	}
 }
 
 func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, slots []page.Slot, first LSN, histFrom int) ([]byte, []page.Slot, error) {
-	p.e, p.ds, p.slots, p.first, p.histFrom, p.derived = e, ds, slots, first, histFrom, false
+	p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
 	chunks := (len(ds) + chunkDeltas - 1) / chunkDeltas
 	for len(p.chunkBufs) < chunks {
 		p.chunkBufs = append(p.chunkBufs, nil)
@@ -269,23 +265,6 @@ func (p *parallelApplier) applyShard(s int) {
 	e, ds := p.e, p.ds
 	for _, i := range p.shardIdx[s] {
 		e.applyToPage(p.slots[i], &ds[i], p.first+LSN(i), p.now)
-	}
-}
-
-// history records ds[histFrom:] in the history ring in contiguous LSN
-// chunks (recordHistory's caller keeps them within one ring's length).
-func (p *parallelApplier) history(e *Bus, ds []delta.Delta, first LSN, histFrom int, derived bool) {
-	if histFrom >= len(ds) {
-		return
-	}
-	p.e, p.ds, p.first, p.histFrom, p.derived = e, ds, first, histFrom, derived
-	p.run(jobHistory, (len(ds)-histFrom+chunkDeltas-1)/chunkDeltas)
-}
-
-func (p *parallelApplier) historyChunk(c int) {
-	lo := p.histFrom + c*chunkDeltas
-	for i := lo; i < min(lo+chunkDeltas, len(p.ds)); i++ {
-		p.e.recordHistory(p.first+LSN(i), &p.ds[i], p.derived)
 	}
 }
 
