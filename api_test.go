@@ -147,3 +147,22 @@ func lineDiff(want, got string) string {
 	}
 	return b.String()
 }
+
+// TestAPIListingCatchesInternalTypes is the negative control of TestAPI: an
+// exported declaration whose type lives in an internal package is reported,
+// and a changed listing shows as a diff.
+func TestAPIListingCatchesInternalTypes(t *testing.T) {
+	internal := types.NewPackage("example.com/m/internal/secret", "secret")
+	hidden := types.NewTypeName(token.NoPos, internal, "Thing", nil)
+	types.NewNamed(hidden, types.Typ[types.Int], nil)
+	pub := types.NewPackage("example.com/m", "m")
+	pub.Scope().Insert(types.NewVar(token.NoPos, pub, "Leak", hidden.Type()))
+	pub.Scope().Insert(types.NewVar(token.NoPos, pub, "Fine", types.Typ[types.Int]))
+	lines, leaks := apiListing(pub)
+	if len(leaks) != 1 || !strings.Contains(leaks[0], "Leak") {
+		t.Fatalf("leaks = %q, want the one naming Leak (listing %q)", leaks, lines)
+	}
+	if d := lineDiff("var Fine int\n", strings.Join(lines, "\n")+"\n"); !strings.Contains(d, "+ var Leak") {
+		t.Fatalf("diff %q does not show the added declaration", d)
+	}
+}
