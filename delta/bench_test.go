@@ -23,7 +23,7 @@ func BenchmarkApplyMaskedDense4KiB(b *testing.B) {
 	for off := 0; off < 4096; off += 64 {
 		rs = append(rs, Run{Offset: uint32(off), Data: seq(off, 24)})
 	}
-	d := ToMaskedDense(&Delta{Runs: rs}, 4096)
+	d := mustMasked(ToMaskedDense(&Delta{Runs: rs}, 4096))
 	page := make([]byte, 4096)
 	b.ReportAllocs()
 	b.SetBytes(4096)

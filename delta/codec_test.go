@@ -45,8 +45,8 @@ func maskBitsEqual(a, b *Delta) bool {
 }
 
 func codecCases() []*Delta {
-	dense := ToMaskedDense(runs(Run{3, seq(0, 5)}, Run{70, seq(0, 9)}), 83)
-	sparse := ToMaskedSparse(&dense, 83)
+	dense := mustMasked(ToMaskedDense(runs(Run{3, seq(0, 5)}, Run{70, seq(0, 9)}), 83))
+	sparse := mustMasked(ToMaskedSparse(&dense, 83))
 	sparse.Source, sparse.CheckEpoch, sparse.ExpectEpoch = "replay", true, 1<<40
 	return []*Delta{
 		{},

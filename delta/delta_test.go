@@ -115,8 +115,8 @@ func TestValidateNegativePageSize(t *testing.T) {
 // maskedCases are valid deltas of every form over a 200-byte page, chosen to
 // cross 64-bit word boundaries.
 func formCases() map[string]*Delta {
-	dense := ToMaskedDense(runs(Run{60, seq(1, 10)}, Run{128, seq(50, 64)}, Run{199, []byte{9}}), 200)
-	sparse := ToMaskedSparse(&dense, 200)
+	dense := mustMasked(ToMaskedDense(runs(Run{60, seq(1, 10)}, Run{128, seq(50, 64)}, Run{199, []byte{9}}), 200))
+	sparse := mustMasked(ToMaskedSparse(&dense, 200))
 	return map[string]*Delta{
 		"runs sorted":   runs(Run{0, seq(1, 3)}, Run{3, seq(9, 2)}, Run{100, seq(5, 20)}),
 		"runs overlap":  runs(Run{10, seq(1, 30)}, Run{5, seq(100, 10)}, Run{20, seq(200, 3)}, Run{0, seq(7, 200)}, Run{150, seq(3, 4)}),
@@ -173,8 +173,8 @@ func TestApplyMatchesModel(t *testing.T) {
 			// Normalize and both conversions keep the effect.
 			norm := Normalize(d)
 			checkNormalized(t, &norm)
-			dd := ToMaskedDense(d, 200)
-			sp := ToMaskedSparse(d, 200)
+			dd := mustMasked(ToMaskedDense(d, 200))
+			sp := mustMasked(ToMaskedSparse(d, 200))
 			for what, c := range map[string]*Delta{"normalized": &norm, "dense": &dd, "sparse": &sp} {
 				if err := Validate(c, 200); err != nil {
 					t.Fatalf("%s: %v", what, err)
@@ -298,13 +298,22 @@ func TestHelpersRefuseBadInput(t *testing.T) {
 	}
 }
 
-func TestToMaskedPanicsWhenNotCovered(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("no panic")
+// TestToMaskedRefusesUncoveredWrite: a mask shorter than the write is an
+// error wrapping ErrOutOfRange (it was a panic), in both forms.
+func TestToMaskedRefusesUncoveredWrite(t *testing.T) {
+	for name, conv := range map[string]func(*Delta, uint32) (Delta, error){"dense": ToMaskedDense, "sparse": ToMaskedSparse} {
+		if _, err := conv(runs(Run{10, seq(0, 4)}), 12); !errors.Is(err, ErrOutOfRange) {
+			t.Errorf("%s: err = %v, want ErrOutOfRange", name, err)
 		}
-	}()
-	ToMaskedDense(runs(Run{10, seq(0, 4)}), 12)
+	}
+}
+
+// mustMasked unwraps a conversion the test built to succeed.
+func mustMasked(d Delta, err error) Delta {
+	if err != nil {
+		panic(err)
+	}
+	return d
 }
 
 // The hot paths must not allocate; these tests are the proof.
@@ -312,8 +321,8 @@ func TestAllocs(t *testing.T) {
 	page := make([]byte, 4096)
 	d16 := runs(Run{100, seq(0, 16)})
 	d16.Source = "api"
-	dense := ToMaskedDense(runs(Run{60, seq(0, 100)}, Run{300, seq(0, 3)}), 4096)
-	sparse := ToMaskedSparse(&dense, 4096)
+	dense := mustMasked(ToMaskedDense(runs(Run{60, seq(0, 100)}, Run{300, seq(0, 3)}), 4096))
+	sparse := mustMasked(ToMaskedSparse(&dense, 4096))
 	buf := make([]byte, 0, 256)
 	enc := AppendEncode(nil, d16)
 	var dec Delta

@@ -245,12 +245,15 @@ func Merge(a, b *Delta) (Delta, error) {
 	return out, nil
 }
 
-// ToMaskedDense converts d to FormMaskedDense covering maskLen positions
-// (maskLen must cover every written byte; it panics otherwise, as that is a
-// caller bug). Unwritten payload positions are zero. Metadata is copied.
-func ToMaskedDense(d *Delta, maskLen uint32) Delta {
+// ToMaskedDense converts d to FormMaskedDense covering maskLen positions.
+// maskLen must cover every written byte; otherwise the error wraps
+// ErrOutOfRange. Unwritten payload positions are zero. Metadata is copied.
+func ToMaskedDense(d *Delta, maskLen uint32) (Delta, error) {
 	var stack [16]seg
-	segs := checkCovered(segments(d, stack[:0]), maskLen)
+	segs, err := checkCovered(segments(d, stack[:0]), maskLen)
+	if err != nil {
+		return Delta{}, err
+	}
 	out := Delta{Form: FormMaskedDense, MaskLen: maskLen}
 	out.Mask = make([]byte, maskBytes(maskLen))
 	out.Payload = make([]byte, maskLen)
@@ -259,15 +262,18 @@ func ToMaskedDense(d *Delta, maskLen uint32) Delta {
 		copy(out.Payload[s.off:], s.data)
 	}
 	copyMeta(&out, d)
-	return out
+	return out, nil
 }
 
 // ToMaskedSparse converts d to FormMaskedSparse covering maskLen positions
 // (maskLen must cover every written byte; it panics otherwise). Metadata is
 // copied.
-func ToMaskedSparse(d *Delta, maskLen uint32) Delta {
+func ToMaskedSparse(d *Delta, maskLen uint32) (Delta, error) {
 	var stack [16]seg
-	segs := checkCovered(segments(d, stack[:0]), maskLen)
+	segs, err := checkCovered(segments(d, stack[:0]), maskLen)
+	if err != nil {
+		return Delta{}, err
+	}
 	total := 0
 	for _, s := range segs {
 		total += len(s.data)
@@ -280,13 +286,13 @@ func ToMaskedSparse(d *Delta, maskLen uint32) Delta {
 		out.Payload = append(out.Payload, s.data...)
 	}
 	copyMeta(&out, d)
-	return out
+	return out, nil
 }
 
-func checkCovered(segs []seg, maskLen uint32) []seg {
+func checkCovered(segs []seg, maskLen uint32) ([]seg, error) {
 	if k := len(segs) - 1; k >= 0 && segs[k].end() > uint64(maskLen) {
-		panic(fmt.Sprintf("delta: mask length %d does not cover write [%d,%d)",
-			maskLen, segs[k].off, segs[k].end()))
+		return nil, fmt.Errorf("%w: mask length %d does not cover write [%d,%d)",
+			ErrOutOfRange, maskLen, segs[k].off, segs[k].end())
 	}
-	return segs
+	return segs, nil
 }
