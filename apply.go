@@ -235,6 +235,10 @@ func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64
 // only the delta's page slot, so the apply workers run it concurrently on
 // distinct pages.
 func (e *Bus) applyToPage(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
+	if e.shared {
+		e.applyToPageShared(sl, d, lsn, t)
+		return
+	}
 	delta.Apply(d, e.store.Bytes(sl))
 	ep := e.store.Epoch(sl) + 1
 	e.store.SetEpoch(sl, ep)
@@ -355,7 +359,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 				return err
 			}
 		}
-		e.store.SetLastLSN(sl, lsn)
+		e.setCreatedLSN(sl, lsn)
 		if op.Page >= e.nextID {
 			e.nextID = op.Page + 1
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -87,6 +88,10 @@ type Store struct {
 	cells []slotCell    // cell reference and size
 
 	idsR, versR, cellsR region
+
+	// seq is the per-slot sequence word of shared mode (seqlock: odd while
+	// the slot is written); nil in private mode. Its region is shm.seqR.
+	seq []uint64
 
 	slotCap  int   // slots usable in every slot array
 	hw       int32 // slots ever handed out (high-water mark)
@@ -171,6 +176,9 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 		sl = Slot(s.hw)
 		s.hw++
 	}
+	if s.shm != nil {
+		s.BeginWrite(sl)
+	}
 	s.ids[sl] = uint64(id)
 	s.vers[sl].epoch = 0
 	s.vers[sl].lsn = 0
@@ -178,6 +186,10 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 	s.cells[sl].size = uint32(size) | uint32(loc)<<sizeBits
 	s.indexInsert(id, sl)
 	s.live++
+	if s.shm != nil {
+		s.EndWrite(sl)
+		s.publishTable()
+	}
 	s.logical += int64(size)
 	s.creates++
 	if len(s.sparse) != 0 && s.live >= s.rebalanceAt {
@@ -207,7 +219,10 @@ func (s *Store) growSlots() error {
 	for _, g := range []struct {
 		r    *region
 		size int
-	}{{&s.idsR, 8}, {&s.versR, 16}, {&s.cellsR, 8}} {
+	}{{&s.idsR, 8}, {&s.versR, 16}, {&s.cellsR, 8}, {s.seqRegion(), 8}} {
+		if g.r == nil {
+			continue
+		}
 		if err := g.r.grow(n * g.size); err != nil {
 			s.retakeSlotViews()
 			return err
@@ -215,6 +230,10 @@ func (s *Store) growSlots() error {
 	}
 	s.retakeSlotViews()
 	s.slotCap = n
+	if s.shm != nil {
+		// After every file grew: readers map files at least this long.
+		atomic.StoreUint64(shmWord(s.shm.hdr, hSlotCap), uint64(n))
+	}
 	return nil
 }
 
@@ -223,6 +242,17 @@ func (s *Store) retakeSlotViews() {
 	s.ids = u64s(s.idsR.mem)
 	s.vers = unsafe.Slice((*slotVersion)(unsafe.Pointer(unsafe.SliceData(s.versR.mem))), len(s.versR.mem)/16)
 	s.cells = unsafe.Slice((*slotCell)(unsafe.Pointer(unsafe.SliceData(s.cellsR.mem))), len(s.cellsR.mem)/8)
+	if s.shm != nil {
+		s.seq = u64s(s.shm.seqR.mem)
+	}
+}
+
+// seqRegion returns the sequence-word region (nil in private mode).
+func (s *Store) seqRegion() *region {
+	if s.shm == nil {
+		return nil
+	}
+	return &s.shm.seqR
 }
 
 // Free removes page id; its slot and bytes are reused by later creates
@@ -247,12 +277,19 @@ func (s *Store) Free(id base.PageID) error {
 	s.live--
 	s.logical -= int64(s.cells[sl].size & sizeMask)
 	s.frees++
+	if s.shm != nil {
+		s.BeginWrite(sl)
+	}
 	s.ids[sl] = 0
 	s.vers[sl].epoch = 0
 	s.vers[sl].lsn = 0
 	s.cells[sl].size = 0
 	s.cells[sl].ref = uint32(s.freeSlot)
 	s.freeSlot = int32(sl) + 1
+	if s.shm != nil {
+		s.EndWrite(sl)
+		s.publishTable()
+	}
 	return nil
 }
 
@@ -346,12 +383,41 @@ func (s *Store) releaseAllMemory() error {
 	for _, r := range []*region{&s.idsR, &s.versR, &s.cellsR, &s.denseR} {
 		keep(r.release())
 	}
+	shm := s.shm
+	if shm != nil {
+		// Reset in shared mode (recovery before publication): keep the
+		// header and directory, start the slot arrays and chunks afresh.
+		keep(shm.seqR.release())
+		clear(shm.chunkTab)
+		for _, w := range []int{hHW, hSlotCap, hLive, hChunks} {
+			atomic.StoreUint64(shmWord(shm.hdr, w), 0)
+		}
+		atomic.AddUint64(shmWord(shm.hdr, hTableVer), 1)
+	}
 	*s = Store{}
+	if shm != nil {
+		s.shm = shm
+		shm.initRegions(s)
+	}
 	return first
 }
 
 // Close unmaps all arenas. The store must not be used afterwards; views from
-// Bytes must not be touched (they point at unmapped memory).
+// Bytes must not be touched (they point at unmapped memory). In shared mode
+// the region is marked closed and its directory removed.
 func (s *Store) Close() error {
-	return s.releaseAllMemory()
+	shm := s.shm
+	if shm != nil && shm.hdr != nil {
+		// First, so that readers report the writer gone rather than
+		// seeing the table emptied below.
+		atomic.StoreUint64(shmWord(shm.hdr, hState), ShmClosed)
+	}
+	err := s.releaseAllMemory()
+	if shm != nil {
+		if e := s.closeShared(); e != nil && err == nil {
+			err = e
+		}
+		s.shm = nil
+	}
+	return err
 }
