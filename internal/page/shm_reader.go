@@ -312,8 +312,8 @@ func (r *ShmReader) lookup(id uint64, force bool) (int, bool, error) {
 }
 
 // rebuild scans the published slots for live pages. O(slots); it runs
-// only after creates or frees, and a moving slot is skipped (its page is
-// found by the next rebuild, which the moved tableVer triggers).
+// only after creates or frees (tableVer moved) or when a slot no longer
+// holds the page looked up.
 func (r *ShmReader) rebuild() error {
 	ver := atomic.LoadUint64(shmWord(r.hdr, hTableVer))
 	hw := int(min(atomic.LoadUint64(shmWord(r.hdr, hHW)), maxSlots))
@@ -329,10 +329,14 @@ func (r *ShmReader) rebuild() error {
 		clear(r.index)
 	}
 	for sl := range hw {
-		s1 := r.seqWord(sl)
+		// No sequence check: a slot is odd whenever its page is being
+		// written, and skipping it would hide a live page. ids and sizes
+		// change only in Create/Free (which bump tableVer), and every read
+		// re-checks ids[sl] under the seqlock, so an entry caught
+		// mid-create or mid-free is corrected by the next rebuild.
 		id := atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.ids[sl*8])))
 		sw := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.cells[sl*8+4])))
-		if s1&1 != 0 || r.seqWord(sl) != s1 || id == 0 || sw&sizeMask == 0 {
+		if id == 0 || sw&sizeMask == 0 {
 			continue
 		}
 		r.index[id] = int32(sl)
