@@ -349,7 +349,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 		if err := e.checkCreate(op.Page, op.Size, op.Location, op.Meta); err != nil {
 			return err
 		}
-		sl, err := e.store.Create(op.Page, int(op.Size), op.Location)
+		sl, err := e.store.CreateAt(op.Page, int(op.Size), op.Location, uint64(lsn))
 		if err != nil {
 			return err
 		}
@@ -359,7 +359,6 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 				return err
 			}
 		}
-		e.setCreatedLSN(sl, lsn)
 		if op.Page >= e.nextID {
 			e.nextID = op.Page + 1
 		}
@@ -369,7 +368,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 			return err
 		}
 		e.cowSave(op.Page)
-		if err := e.store.Free(op.Page); err != nil {
+		if err := e.store.FreeAt(op.Page, uint64(lsn)); err != nil {
 			return err
 		}
 		delete(e.flags, op.Page)

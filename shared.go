@@ -106,25 +106,13 @@ func (e *Bus) publishShared() error {
 // word is odd while the bytes, epoch and LSN change, so a reader that
 // copied the page meanwhile sees the word moved and retries.
 func (e *Bus) applyToPageShared(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
-	e.store.BeginWrite(sl)
+	e.store.BeginWrite(sl, uint64(lsn))
 	delta.Apply(d, e.store.Bytes(sl))
 	ep := e.store.Epoch(sl) + 1
 	e.store.SetEpoch(sl, ep)
 	e.store.SetLastLSN(sl, lsn)
-	e.store.EndWrite(sl)
+	e.store.EndWrite(sl, uint64(lsn))
 	d.LSN, d.Epoch, d.Time = lsn, ep, t
-}
-
-// setCreatedLSN stamps a new page's creation LSN (under its seqlock in
-// shared mode, so a reader never sees the page with LSN 0).
-func (e *Bus) setCreatedLSN(sl page.Slot, lsn LSN) {
-	if e.shared {
-		e.store.BeginWrite(sl)
-		e.store.SetLastLSN(sl, lsn)
-		e.store.EndWrite(sl)
-		return
-	}
-	e.store.SetLastLSN(sl, lsn)
 }
 
 // SharedPath returns the directory of the bus's shared region ("" unless

@@ -41,9 +41,11 @@ func TestSharedStuckWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	sl, _ := bus.store.Lookup(id)
-	bus.store.BeginWrite(sl)
+	// The next LSN: the sequence words stay increasing for later commits.
+	lsn := uint64(bus.lastLSN) + 1
+	bus.store.BeginWrite(sl, lsn)
 	_, _, _, err = rd.ReadPage(id, nil)
-	bus.store.EndWrite(sl)
+	bus.store.EndWrite(sl, lsn)
 	if !errors.Is(err, ErrWriterGone) {
 		t.Fatalf("page stuck mid-write: %v", err)
 	}

@@ -323,12 +323,18 @@ func (s *Store) SharedDir() string {
 	return s.shm.dir
 }
 
-// BeginWrite marks slot sl as being written (sequence word odd). Shared
-// mode only; pair with EndWrite.
-func (s *Store) BeginWrite(sl Slot) { atomic.AddUint64(&s.seq[sl], 1) }
+// Sequence words. In shared mode slot sl's sequence word is 2*L-1 (odd)
+// while the operation with LSN L writes the slot, and 2*L after. LSNs only
+// grow, so a slot's word never repeats: a reader that sees the same even
+// word before and after its copy saw no write in between (no ABA), and the
+// writer never reads the word (no cache miss waited on in the hot path).
+
+// BeginWrite marks slot sl as being written by the operation at lsn
+// (sequence word odd). Shared mode only; pair with EndWrite.
+func (s *Store) BeginWrite(sl Slot, lsn uint64) { storeSeq(&s.seq[sl], 2*lsn-1) }
 
 // EndWrite marks slot sl consistent again (sequence word even).
-func (s *Store) EndWrite(sl Slot) { atomic.AddUint64(&s.seq[sl], 1) }
+func (s *Store) EndWrite(sl Slot, lsn uint64) { storeSeq(&s.seq[sl], 2*lsn) }
 
 // PublishLSN publishes the committed LSN to readers. No-op in private mode.
 func (s *Store) PublishLSN(lsn uint64) {

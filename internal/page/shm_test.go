@@ -67,14 +67,15 @@ func TestSeqlockNegativeControl(t *testing.T) {
 		defer close(done)
 		b := s.Bytes(sl)
 		for v := uint64(1); !stop.Load(); v++ {
-			s.BeginWrite(sl)
+			s.BeginWrite(sl, v) // v plays the LSN: increasing
+
 			for i := 0; i < len(b); i += 8 {
 				binary.LittleEndian.PutUint64(b[i:], v)
 				if i == len(b)/2 {
 					time.Sleep(50 * time.Microsecond) // half written
 				}
 			}
-			s.EndWrite(sl)
+			s.EndWrite(sl, v)
 			runtime.Gosched()
 		}
 	}()

@@ -145,6 +145,13 @@ func checkCreate(id base.PageID, size int, loc base.Location) error {
 // On error the store is unchanged (apart from address space reserved for
 // growth).
 func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error) {
+	return s.CreateAt(id, size, loc, 0)
+}
+
+// CreateAt is Create for the logged operation at lsn: the page's last-write
+// LSN is lsn, and in shared mode the slot's sequence word moves to 2*lsn
+// (lsn must exceed every LSN the slot saw before; see BeginWrite).
+func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64) (Slot, error) {
 	if err := checkCreate(id, size, loc); err != nil {
 		return -1, err
 	}
@@ -177,17 +184,17 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 		s.hw++
 	}
 	if s.shm != nil {
-		s.BeginWrite(sl)
+		s.BeginWrite(sl, lsn)
 	}
 	s.ids[sl] = uint64(id)
 	s.vers[sl].epoch = 0
-	s.vers[sl].lsn = 0
+	s.vers[sl].lsn = lsn
 	s.cells[sl].ref = ref
 	s.cells[sl].size = uint32(size) | uint32(loc)<<sizeBits
 	s.indexInsert(id, sl)
 	s.live++
 	if s.shm != nil {
-		s.EndWrite(sl)
+		s.EndWrite(sl, lsn)
 		s.publishTable()
 	}
 	s.logical += int64(size)
@@ -259,7 +266,11 @@ func (s *Store) seqRegion() *region {
 // (bytes are zeroed before reuse). It is O(1) and touches no page memory;
 // a page larger than 1 MiB has its mapping returned to the OS at once.
 // Views returned by Bytes for this page must not be used afterwards.
-func (s *Store) Free(id base.PageID) error {
+func (s *Store) Free(id base.PageID) error { return s.FreeAt(id, 0) }
+
+// FreeAt is Free for the logged operation at lsn (in shared mode the
+// slot's sequence word moves to 2*lsn; see BeginWrite).
+func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 	sl, ok := s.Lookup(id)
 	if !ok {
 		return fmt.Errorf("%w: page %d", ErrNotFound, id)
@@ -278,7 +289,7 @@ func (s *Store) Free(id base.PageID) error {
 	s.logical -= int64(s.cells[sl].size & sizeMask)
 	s.frees++
 	if s.shm != nil {
-		s.BeginWrite(sl)
+		s.BeginWrite(sl, lsn)
 	}
 	s.ids[sl] = 0
 	s.vers[sl].epoch = 0
@@ -287,7 +298,7 @@ func (s *Store) Free(id base.PageID) error {
 	s.cells[sl].ref = uint32(s.freeSlot)
 	s.freeSlot = int32(sl) + 1
 	if s.shm != nil {
-		s.EndWrite(sl)
+		s.EndWrite(sl, lsn)
 		s.publishTable()
 	}
 	return nil
