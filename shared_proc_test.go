@@ -35,9 +35,6 @@ const (
 	envDur   = "MMSB_SHM_DUR"
 )
 
-// tortureDuration is how long the short torture runs (the stress build
-// tag lengthens it, see shared_stress_test.go).
-var tortureDuration = 700 * time.Millisecond
 
 // child is a running helper process.
 type child struct {
@@ -337,7 +334,11 @@ const childRun = "^TestSharedChild$"
 // parent read concurrently; no torn page, no LSN going back, snapshots at
 // one LSN. A third reader is stopped and then killed midway: the writer
 // and the others carry on.
-func TestSharedTorture(t *testing.T) {
+func TestSharedTorture(t *testing.T) { runTorture(t, 700*time.Millisecond) }
+
+// runTorture runs TestSharedTorture's processes for about 3*tortureDuration
+// (TestSharedTortureLong, build tag stress, runs it longer).
+func runTorture(t *testing.T, tortureDuration time.Duration) {
 	dir, shm := t.TempDir(), shmTestDir(t)
 	w := startChild(t, childRun, "writer", dir, shm, 3*tortureDuration)
 	if _, err := w.expect("READY", 30*time.Second); err != nil {
