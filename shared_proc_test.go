@@ -35,7 +35,6 @@ const (
 	envDur   = "MMSB_SHM_DUR"
 )
 
-
 // child is a running helper process.
 type child struct {
 	cmd    *exec.Cmd
