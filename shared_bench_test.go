@@ -88,7 +88,14 @@ func committer(b *testing.B, e *Bus, stop chan struct{}, wg *sync.WaitGroup) {
 	}
 }
 
-func benchReadPage(b *testing.B, load bool) {
+func benchReadPage(b *testing.B, load bool) { benchReadPageOrder(b, load, false) }
+
+// BenchmarkReaderReadPageSeq: consistent copies of pages in ascending ID
+// order (adjacent cells), writer idle: the copy without the cache and TLB
+// misses of a random page over 64 MiB.
+func BenchmarkReaderReadPageSeq(b *testing.B) { benchReadPageOrder(b, false, true) }
+
+func benchReadPageOrder(b *testing.B, load, seq bool) {
 	e, rd, ids := sharedBenchBus(b)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -101,8 +108,12 @@ func benchReadPage(b *testing.B, load bool) {
 	b.SetBytes(1024)
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
+		id := ids[n&(len(ids)-1)]
+		if !seq {
+			id = ids[rng.IntN(len(ids))]
+		}
 		var err error
-		if buf, _, _, err = rd.ReadPage(ids[rng.IntN(len(ids))], buf); err != nil {
+		if buf, _, _, err = rd.ReadPage(id, buf); err != nil {
 			b.Fatal(err)
 		}
 	}
