@@ -251,14 +251,15 @@ func (rd *Reader) LastLSN() LSN {
 }
 
 // Wait blocks until the committed LSN exceeds afterLSN and returns it. It
-// polls the header word: for WaitSpin it spins (yielding the processor),
-// then sleeps with exponential backoff up to 1ms. (No futex yet: see
-// docs/shm.md.) It fails with ctx's error, ErrWriterGone or ErrStale.
+// polls the header word for WaitSpin (yielding the processor), then sleeps
+// on a futex on that word, which the writer wakes at every commit (Linux;
+// elsewhere it polls every millisecond). Sleeps last at most waitSlice, so
+// ctx, the writer's liveness and a new generation are noticed within that.
+// It fails with ctx's error, ErrWriterGone or ErrStale.
 func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	spinUntil := time.Now().Add(rd.opts.WaitSpin)
-	pause := 10 * time.Microsecond
 	for i := 0; ; i++ {
 		if l := LSN(rd.r.LSN()); l > afterLSN {
 			return l, nil
@@ -275,16 +276,16 @@ func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
 			runtime.Gosched()
 			continue
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, ctx.Err()
-		case <-t.C:
+		d := waitSlice
+		if dl, ok := ctx.Deadline(); ok {
+			d = min(d, max(time.Until(dl), time.Microsecond))
 		}
-		pause = min(2*pause, time.Millisecond)
+		rd.r.WaitLSN(uint64(afterLSN), d)
 	}
 }
+
+// waitSlice bounds one futex sleep in Wait.
+const waitSlice = 5 * time.Millisecond
 
 // SnapshotPage is one page of a Snapshot.
 type SnapshotPage struct {

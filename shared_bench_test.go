@@ -182,7 +182,7 @@ func BenchmarkReaderSnapshot100UnderLoad(b *testing.B) {
 // BenchmarkReaderWaitLatency: time from Commit returning in the writer
 // goroutine to Wait returning in the reader goroutine, one commit at a
 // time; p50 and p99 in µs. WaitSpin decides between polling (spin) and
-// sleeping: the "Sleep" variant uses the minimum spin.
+// sleeping on the futex: the "Sleep" variant uses the minimum spin.
 func BenchmarkReaderWaitLatency(b *testing.B)      { benchWait(b, time.Second) }
 func BenchmarkReaderWaitLatencySleep(b *testing.B) { benchWait(b, time.Nanosecond) }
 

@@ -205,9 +205,18 @@ func TestSharedReaderBasics(t *testing.T) {
 		t.Fatalf("Wait with no commit: %v", err)
 	}
 
-	// A clean close: readers learn that the writer is gone.
+	// A clean close: readers learn that the writer is gone, waiters too.
+	waitErr := make(chan error, 1)
+	go func() {
+		_, err := rd.Wait(ctx, rd.LastLSN())
+		waitErr <- err
+	}()
+	time.Sleep(time.Millisecond) // not needed for correctness: lets Wait reach the futex
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-waitErr; !errors.Is(err, mmsb.ErrWriterGone) {
+		t.Fatalf("Wait across the writer's Close: %v", err)
 	}
 	if _, _, _, err := rd.ReadPage(nid, nil); !errors.Is(err, mmsb.ErrWriterGone) {
 		t.Fatalf("after writer Close: %v", err)

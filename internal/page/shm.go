@@ -48,7 +48,8 @@ const (
 	hSizeBits   = 100 // u32
 	hLive       = 104 // live pages, atomic
 	hStrides    = 112 // u8 x4: ids, vers, cells, seq strides in bytes
-	hHeaderUsed = 120
+	hFutex      = 120 // u32: low 32 bits of the committed LSN, futex word
+	hHeaderUsed = 128
 
 	// chunkEntryBytes is one chunk-table entry: gen u32 (0: unused),
 	// cellSize u32, length u64.
@@ -336,11 +337,20 @@ func (s *Store) BeginWrite(sl Slot, lsn uint64) { storeSeq(&s.seq[sl], 2*lsn-1) 
 // EndWrite marks slot sl consistent again (sequence word even).
 func (s *Store) EndWrite(sl Slot, lsn uint64) { storeSeq(&s.seq[sl], 2*lsn) }
 
-// PublishLSN publishes the committed LSN to readers. No-op in private mode.
+// PublishLSN publishes the committed LSN to readers and wakes those
+// sleeping in a futex wait on it (one syscall per commit, shared mode
+// only). No-op in private mode.
 func (s *Store) PublishLSN(lsn uint64) {
 	if s.shm != nil {
-		atomic.StoreUint64(shmWord(s.shm.hdr, hLSN), lsn)
+		s.shm.publishLSN(lsn)
 	}
+}
+
+func (b *shmBacking) publishLSN(lsn uint64) {
+	atomic.StoreUint64(shmWord(b.hdr, hLSN), lsn)
+	f := (*uint32)(unsafe.Pointer(&b.hdr[hFutex]))
+	atomic.StoreUint32(f, uint32(lsn))
+	futexWakeAll(f)
 }
 
 // Publish marks the region live and renames its directory to dir (which

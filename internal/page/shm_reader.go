@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -126,6 +127,18 @@ func (r *ShmReader) PID() int { return r.pid }
 
 // LSN returns the committed LSN the writer published last.
 func (r *ShmReader) LSN() uint64 { return atomic.LoadUint64(shmWord(r.hdr, hLSN)) }
+
+// WaitLSN sleeps until the committed LSN may have passed after (futex on
+// the header's LSN word), at most d. Callers re-check: wake-ups may be
+// early or spurious.
+func (r *ShmReader) WaitLSN(after uint64, d time.Duration) {
+	f := (*uint32)(unsafe.Pointer(&r.hdr[hFutex]))
+	v := atomic.LoadUint32(f)
+	if r.LSN() > after || r.State() != ShmLive {
+		return
+	}
+	futexWaitFor(f, v, d)
+}
 
 // State returns the header's state word.
 func (r *ShmReader) State() uint64 { return atomic.LoadUint64(shmWord(r.hdr, hState)) }

@@ -422,6 +422,7 @@ func (s *Store) Close() error {
 		// First, so that readers report the writer gone rather than
 		// seeing the table emptied below.
 		atomic.StoreUint64(shmWord(shm.hdr, hState), ShmClosed)
+		futexWakeAll((*uint32)(unsafe.Pointer(&shm.hdr[hFutex])))
 	}
 	err := s.releaseAllMemory()
 	if shm != nil {
