@@ -39,7 +39,12 @@ type ShmReader struct {
 
 	chunks []readerChunk
 
-	index    map[uint64]int32 // page ID -> slot, rebuilt when tableVer moves
+	// The reader's own ID index, rebuilt from the ids array when tableVer
+	// moves: dense[id] = slot+1 for small IDs (the usual, auto-assigned
+	// ones), sparse for the rest.
+	dense    []int32
+	sparse   map[uint64]int32
+	live     int
 	indexVer uint64
 	indexOK  bool
 }
@@ -305,24 +310,38 @@ func (r *ShmReader) readOnce(sl int, id uint64, fn func(b []byte) error) (SlotRe
 	return out, readOK, ferr
 }
 
+// find returns id's slot in the current index.
+func (r *ShmReader) find(id uint64) (int32, bool) {
+	if id < uint64(len(r.dense)) {
+		v := r.dense[id]
+		return v - 1, v != 0
+	}
+	sl, ok := r.sparse[id]
+	return sl, ok
+}
+
 // lookup returns page id's slot from the reader's index, rebuilding the
 // index when the writer created or freed pages since it was built.
-func (r *ShmReader) lookup(id uint64, force bool) (int, bool, error) {
-	if !r.indexOK || force {
+func (r *ShmReader) lookup(id uint64) (int, bool, error) {
+	if !r.indexOK {
 		if err := r.rebuild(); err != nil {
 			return 0, false, err
 		}
 	} else if v := atomic.LoadUint64(shmWord(r.hdr, hTableVer)); v != r.indexVer {
-		if sl, ok := r.index[id]; ok {
+		if sl, ok := r.find(id); ok {
 			return int(sl), true, nil // verified by the read itself
 		}
 		if err := r.rebuild(); err != nil {
 			return 0, false, err
 		}
 	}
-	sl, ok := r.index[id]
+	sl, ok := r.find(id)
 	return int(sl), ok, nil
 }
+
+// denseSlack bounds the dense index: IDs below 4*slots+denseSlack are
+// indexed by array (4 bytes each), larger ones by map.
+const readerDenseSlack = 1 << 16
 
 // rebuild scans the published slots for live pages. O(slots); it runs
 // only after creates or frees (tableVer moved) or when a slot no longer
@@ -336,11 +355,21 @@ func (r *ShmReader) rebuild() error {
 		}
 		hw = min(hw, r.slots)
 	}
-	if r.index == nil {
-		r.index = make(map[uint64]int32, hw)
-	} else {
-		clear(r.index)
+	limit := uint64(4*hw + readerDenseSlack)
+	maxID := uint64(0)
+	for sl := range hw {
+		if id := atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.ids[sl*8]))); id < limit && id > maxID {
+			maxID = id
+		}
 	}
+	if n := int(maxID) + 1; n <= cap(r.dense) {
+		r.dense = r.dense[:n]
+		clear(r.dense)
+	} else {
+		r.dense = make([]int32, n)
+	}
+	clear(r.sparse)
+	r.live = 0
 	for sl := range hw {
 		// No sequence check: a slot is odd whenever its page is being
 		// written, and skipping it would hide a live page. ids and sizes
@@ -352,7 +381,15 @@ func (r *ShmReader) rebuild() error {
 		if id == 0 || sw&sizeMask == 0 {
 			continue
 		}
-		r.index[id] = int32(sl)
+		r.live++
+		if id < uint64(len(r.dense)) {
+			r.dense[id] = int32(sl) + 1
+			continue
+		}
+		if r.sparse == nil {
+			r.sparse = make(map[uint64]int32)
+		}
+		r.sparse[id] = int32(sl)
 	}
 	r.indexVer, r.indexOK = ver, true
 	return nil
@@ -367,7 +404,7 @@ func (r *ShmReader) Read(id uint64, fn func(b []byte) error, maxTries int) (Slot
 	retries := 0
 	forced := false
 	for {
-		sl, ok, err := r.lookup(id, false)
+		sl, ok, err := r.lookup(id)
 		if err != nil {
 			return SlotRead{}, false, retries, err
 		}
@@ -411,10 +448,16 @@ func (r *ShmReader) IDs() ([]uint64, error) {
 	if err := r.rebuild(); err != nil {
 		return nil, err
 	}
-	ids := make([]uint64, 0, len(r.index))
-	for id := range r.index {
+	ids := make([]uint64, 0, r.live)
+	for id, v := range r.dense {
+		if v != 0 {
+			ids = append(ids, uint64(id))
+		}
+	}
+	n := len(ids)
+	for id := range r.sparse {
 		ids = append(ids, id)
 	}
-	slices.Sort(ids) // map order must not leak
+	slices.Sort(ids[n:]) // map order must not leak; all exceed the dense IDs
 	return ids, nil
 }

@@ -199,6 +199,14 @@ func TestSharedStoreMatchesPrivate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// IDs far beyond the reader's dense index (its map part).
+		for _, id := range []base.PageID{1<<40 + 7, 1 << 40, 1<<50 + 1} {
+			sl, err := st.Create(id, 24, base.LocationCPU)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Bytes(sl)[0] = byte(id)
+		}
 	}
 	if err := s.Publish(dir, 7); err != nil {
 		t.Fatal(err)
