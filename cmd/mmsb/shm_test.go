@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,4 +105,16 @@ func TestWatchPrintsChanges(t *testing.T) {
 	}
 	// No writer in shared mode: watch fails.
 	runCLI(t, "watch", t.TempDir()).mustCode(t, exitFailure)
+}
+
+// TestBenchShared: bench --shared runs the workload in shared mode and the
+// replay check still holds; --shared without --dir is a usage error.
+func TestBenchShared(t *testing.T) {
+	shm := shmDirForTest(t)
+	dir := t.TempDir() + "/bus"
+	res := benchJSON(t, "--dir", dir, "--shared", "--shm-dir", shm)
+	if !res.Shared || res.InMemory || !res.ReplayEqual || res.Deltas != 500 {
+		t.Fatalf("%+v", res)
+	}
+	runCLI(t, append(slices.Clone(smallBench), "--shared")...).mustCode(t, exitUsage)
 }
