@@ -332,7 +332,9 @@ func Open(dir string, o *Options) (*Bus, error) {
 	if e.shared {
 		if err := e.publishShared(); err != nil {
 			e.applier.close()
-			_ = e.log.Close()
+			if e.log != nil { // nil with DisableLog
+				_ = e.log.Close()
+			}
 			_ = e.store.Close()
 			_ = lk.Close()
 			return nil, err

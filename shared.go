@@ -27,11 +27,16 @@ const DefaultSharedDir = "/dev/shm"
 
 // SharedRegionPath returns the directory of the shared region of the bus in
 // dir: "mmsb-" and the first 16 bytes (hex) of the SHA-256 of dir's
-// absolute path, under sharedDir (DefaultSharedDir when "").
+// absolute path (symbolic links resolved when dir exists, so a writer and
+// a reader that name the bus through different links agree), under
+// sharedDir (DefaultSharedDir when "").
 func SharedRegionPath(dir, sharedDir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("%w: bus directory %q: %w", ErrInvalidOption, dir, err)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
 	}
 	if sharedDir == "" {
 		sharedDir = DefaultSharedDir

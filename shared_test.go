@@ -278,3 +278,20 @@ func TestSharedOptions(t *testing.T) {
 		t.Fatalf("in-memory shared bus: %v", err)
 	}
 }
+
+// TestSharedSymlinkedDir: a reader naming the bus through a symbolic link
+// finds the writer's region.
+func TestSharedSymlinkedDir(t *testing.T) {
+	dir, shm := t.TempDir(), shmTestDir(t)
+	bus := openShared(t, dir, shm)
+	defer bus.Close()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	rd, err := mmsb.OpenReader(link, &mmsb.ReaderOptions{SharedDir: shm})
+	if err != nil {
+		t.Fatalf("reader through a symlink: %v", err)
+	}
+	_ = rd.Close()
+}

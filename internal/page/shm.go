@@ -426,19 +426,27 @@ func (s *Store) closeShared() error {
 // (field 22 of /proc/PID/stat): with the PID it names a process uniquely,
 // so a recycled PID is not taken for the writer.
 func ProcStartTime(pid int) (uint64, error) {
+	_, start, err := procStat(pid)
+	return start, err
+}
+
+// procStat returns a process's state letter (field 3 of /proc/PID/stat:
+// 'Z' zombie, 'X' dead, ...) and start time (field 22).
+func procStat(pid int) (byte, uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	s := string(b)
-	i := strings.LastIndexByte(s, ')')
+	i := strings.LastIndexByte(s, ')') // the command name may hold spaces and parentheses
 	if i < 0 {
-		return 0, fmt.Errorf("page: /proc/%d/stat: no ')'", pid)
+		return 0, 0, fmt.Errorf("page: /proc/%d/stat: no ')'", pid)
 	}
 	f := strings.Fields(s[i+1:])
 	// Fields after the command: state is field 3, starttime field 22.
-	if len(f) < 20 {
-		return 0, fmt.Errorf("page: /proc/%d/stat: %d fields", pid, len(f))
+	if len(f) < 20 || len(f[0]) == 0 {
+		return 0, 0, fmt.Errorf("page: /proc/%d/stat: %d fields", pid, len(f))
 	}
-	return strconv.ParseUint(f[19], 10, 64)
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	return f[0][0], start, err
 }

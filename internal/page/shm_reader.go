@@ -169,11 +169,15 @@ func (r *ShmReader) Alive() error {
 	if err := unix.Kill(r.pid, 0); errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("%w: writer process %d no longer exists", ErrWriterGone, r.pid)
 	}
-	// A recycled PID belongs to a process with another start time. (A
-	// zombie writer keeps its /proc entry and start time until reaped;
-	// its state word and sequence words then decide.)
-	if st, err := ProcStartTime(r.pid); err != nil || st != r.start {
+	// A recycled PID belongs to a process with another start time; a
+	// killed writer that its parent has not reaped yet is a zombie (it
+	// still answers kill(pid, 0)).
+	state, st, err := procStat(r.pid)
+	if err != nil || st != r.start {
 		return fmt.Errorf("%w: writer process %d no longer exists (start time %d, want %d)", ErrWriterGone, r.pid, st, r.start)
+	}
+	if state == 'Z' || state == 'X' {
+		return fmt.Errorf("%w: writer process %d exited (state %c)", ErrWriterGone, r.pid, state)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -237,5 +238,82 @@ func TestSharedStoreMatchesPrivate(t *testing.T) {
 	}
 	if r.LSN() != 7 {
 		t.Fatalf("LSN %d", r.LSN())
+	}
+}
+
+// TestAliveSeesZombieWriter: a writer killed but not yet reaped by its
+// parent is a zombie that still answers kill(pid, 0); Alive must call it
+// gone. Before the kill the same check says alive (the control).
+func TestAliveSeesZombieWriter(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep binary:", err)
+	}
+	pid := cmd.Process.Pid
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	start, err := ProcStartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	s, err := NewShared(filepath.Join(d, "b"), 0o600, 1, uint64(pid), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Publish(filepath.Join(d, "r"), 0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(filepath.Join(d, "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Alive(); err != nil {
+		t.Fatalf("running writer: %v", err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second) // bounds a hang only
+	for r.Alive() == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.Alive(); !errors.Is(err, ErrWriterGone) {
+		t.Fatalf("killed, unreaped writer: %v", err)
+	}
+}
+
+// TestSharedReset: Reset (recovery starting over) empties a shared store
+// before publication; what is created afterwards is what readers see.
+func TestSharedReset(t *testing.T) {
+	s, dir := sharedStore(t)
+	for id := base.PageID(1); id <= 10; id++ { // odd IDs: large pages with chunks of their own
+		if _, err := s.Create(id, 2<<20*int(id%2)+8, base.LocationCPU); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Reset()
+	sl, err := s.CreateAt(7, 64, base.LocationCPU, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Bytes(sl)[0] = 42
+	if err := s.Publish(dir, 3); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ids, err := r.IDs()
+	if err != nil || len(ids) != 1 || ids[0] != 7 {
+		t.Fatalf("after Reset the reader sees %v (%v), want [7]", ids, err)
+	}
+	var got []byte
+	rd, found, _, err := r.Read(7, func(b []byte) error { got = append(got[:0], b...); return nil }, 10)
+	if err != nil || !found || got[0] != 42 || rd.LSN != 3 {
+		t.Fatalf("page 7: %v %v %v %+v", found, err, got, rd)
 	}
 }
