@@ -35,8 +35,8 @@ func SharedRegionPath(dir, sharedDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: bus directory %q: %w", ErrInvalidOption, dir, err)
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = resolved
 	}
 	if sharedDir == "" {
 		sharedDir = DefaultSharedDir
