@@ -300,9 +300,14 @@ type SnapshotPage struct {
 // when no page was written after L (every write up to L was applied
 // before L was published, so the pages are exactly the state at L). It
 // retries otherwise, up to ReaderOptions.SnapshotRetries times, then fails
-// with ErrSnapshotBusy. dst pages are reused when given (len(dst) ==
-// len(ids)). A missing page gives ErrPageNotFound.
-func (rd *Reader) Snapshot(ids []PageID, dst []SnapshotPage) ([]SnapshotPage, LSN, error) {
+// with ErrSnapshotBusy. A missing page gives ErrPageNotFound.
+func (rd *Reader) Snapshot(ids []PageID) ([]SnapshotPage, LSN, error) {
+	return rd.SnapshotInto(ids, nil)
+}
+
+// SnapshotInto is Snapshot reusing dst's pages and their Data buffers when
+// len(dst) == len(ids) (no allocation in steady state).
+func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage, LSN, error) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	if len(dst) != len(ids) {

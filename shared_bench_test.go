@@ -167,7 +167,7 @@ func BenchmarkReaderSnapshot100UnderLoad(b *testing.B) {
 			sel[i] = ids[rng.IntN(len(ids))]
 		}
 		var err error
-		snap, _, err = rd.Snapshot(sel, snap)
+		snap, _, err = rd.SnapshotInto(sel, snap)
 		if err != nil {
 			busy++
 		}

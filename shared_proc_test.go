@@ -273,7 +273,7 @@ func tortureRead(rd *mmsb.Reader, dur time.Duration) (readerStats, error) {
 			}
 		}
 		if len(ids) >= tortureBase {
-			snap, at, err := rd.Snapshot(ids[:tortureBase], snap)
+			snap, at, err := rd.SnapshotInto(ids[:tortureBase], snap)
 			switch {
 			case errors.Is(err, mmsb.ErrPageNotFound), errors.Is(err, mmsb.ErrSnapshotBusy):
 			case err != nil:

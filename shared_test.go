@@ -123,7 +123,7 @@ func TestSharedReaderBasics(t *testing.T) {
 	}); !errors.Is(err, sentinel) {
 		t.Fatalf("View error %v", err)
 	}
-	snap, at, err := rd.Snapshot(ids, nil)
+	snap, at, err := rd.Snapshot(ids)
 	if err != nil || at != rd.LastLSN() || len(snap) != 3 || snap[2].LSN > at {
 		t.Fatalf("Snapshot at %d: %v", at, err)
 	}
