@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -38,8 +39,9 @@ const (
 // child is a running helper process.
 type child struct {
 	cmd    *exec.Cmd
-	lines  chan string // stdout lines
-	done   chan error  // Wait's result
+	stdin  io.WriteCloser // closing it tells a writer child to finish
+	lines  chan string    // stdout lines
+	done   chan error     // Wait's result
 	out    strings.Builder
 	stderr bytes.Buffer // read only after done
 }
@@ -54,6 +56,9 @@ func startChild(t *testing.T, run, mode, dir, shm string, dur time.Duration) *ch
 	cmd.Stderr = &c.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if c.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
@@ -168,12 +173,19 @@ func childWriter(dir, shm string, dur time.Duration) int {
 		}
 	}
 	fmt.Println("READY pages", len(ids))
+	// The parent closes stdin when it is done reading: the writer must
+	// outlast the readers however slow the machine (dur only bounds it).
+	var stop atomic.Bool
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop.Store(true)
+	}()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var extra []mmsb.PageID
 	counter := uint64(1)
 	commits := 0
 	end := time.Now().Add(dur)
-	for time.Now().Before(end) {
+	for !stop.Load() && time.Now().Before(end) {
 		ds := make([]mmsb.Delta, 16)
 		for i := range ds {
 			ds[i] = mmsb.Write(ids[rng.IntN(len(ids))], 0, uniformPage(1024, counter))
@@ -339,7 +351,7 @@ func TestSharedTorture(t *testing.T) { runTorture(t, 700*time.Millisecond) }
 // (TestSharedTortureLong, build tag stress, runs it longer).
 func runTorture(t *testing.T, tortureDuration time.Duration) {
 	dir, shm := t.TempDir(), shmTestDir(t)
-	w := startChild(t, childRun, "writer", dir, shm, 3*tortureDuration)
+	w := startChild(t, childRun, "writer", dir, shm, time.Hour) // until its stdin closes
 	if _, err := w.expect("READY", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -396,6 +408,7 @@ func runTorture(t *testing.T, tortureDuration time.Duration) {
 			t.Errorf("reader %d: %s", i, line)
 		}
 	}
+	_ = w.stdin.Close()
 	line, err := w.expect("DONE", 60*time.Second)
 	if err != nil {
 		t.Fatal(err)
