@@ -235,6 +235,10 @@ func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64
 // only the delta's page slot, so the apply workers run it concurrently on
 // distinct pages.
 func (e *Bus) applyToPage(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
+	if e.shared {
+		e.applyToPageShared(sl, d, lsn, t)
+		return
+	}
 	delta.Apply(d, e.store.Bytes(sl))
 	ep := e.store.Epoch(sl) + 1
 	e.store.SetEpoch(sl, ep)
@@ -345,7 +349,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 		if err := e.checkCreate(op.Page, op.Size, op.Location, op.Meta); err != nil {
 			return err
 		}
-		sl, err := e.store.Create(op.Page, int(op.Size), op.Location)
+		sl, err := e.store.CreateAt(op.Page, int(op.Size), op.Location, uint64(lsn))
 		if err != nil {
 			return err
 		}
@@ -355,7 +359,6 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 				return err
 			}
 		}
-		e.store.SetLastLSN(sl, lsn)
 		if op.Page >= e.nextID {
 			e.nextID = op.Page + 1
 		}
@@ -365,7 +368,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 			return err
 		}
 		e.cowSave(op.Page)
-		if err := e.store.Free(op.Page); err != nil {
+		if err := e.store.FreeAt(op.Page, uint64(lsn)); err != nil {
 			return err
 		}
 		delete(e.flags, op.Page)

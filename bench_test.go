@@ -11,8 +11,12 @@ import (
 // benchCommit commits batches of 16-byte deltas over 65,536 pages of 1 KiB.
 var histEntries, segBytes = 0, int64(0)
 
+// benchShared, when set, runs benchCommit's bus in shared mode.
+var benchShared = ""
+
 func benchCommit(b *testing.B, dir string, sync SyncMode, workers, batch int) {
-	e, err := Open(dir, &Options{SegmentBytes: segBytes, Sync: sync, Workers: workers, CheckpointBytes: -1, HistoryEntries: histEntries})
+	e, err := Open(dir, &Options{SegmentBytes: segBytes, Sync: sync, Workers: workers, CheckpointBytes: -1, HistoryEntries: histEntries,
+		Shared: benchShared != "", SharedDir: benchShared})
 	if err != nil {
 		b.Fatal(err)
 	}

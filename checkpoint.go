@@ -362,7 +362,7 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			if err := record.DecodePage(payload, &img); err != nil {
 				return corruption.Wrap(path, -1, err, "page record")
 			}
-			sl, err := e.store.Create(img.ID, int(img.Size), img.Location)
+			sl, err := e.store.CreateAt(img.ID, int(img.Size), img.Location, uint64(img.LastLSN))
 			if err != nil {
 				return corruption.Wrap(path, -1, err, "page %d", img.ID)
 			}

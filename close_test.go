@@ -225,6 +225,7 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"CheckpointDir": func() error { return want(e.CheckpointDir() != "", "CheckpointDir lost") },
 		"Funcs":         func() error { return want(len(e.Funcs()) > 0, "Funcs lost") },
 		"Func":          func() error { _, ok := e.Func("passthrough"); return want(ok, "Func lost") },
+		"SharedPath":    func() error { return want(e.SharedPath() == "", "SharedPath of a private bus") },
 	}
 	typ := reflect.TypeOf(e)
 	for i := 0; i < typ.NumMethod(); i++ {

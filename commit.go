@@ -123,6 +123,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	e.applyBatch(ds, slots, first, now)
 	last := first + LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
+	e.store.PublishLSN(uint64(last))
 	if invariants.Enabled {
 		e.assertBatchApplied(ds, slots, first)
 	}
@@ -301,6 +302,7 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 		}
 	}
 	last := first + LSN(n) - 1
+	e.store.PublishLSN(uint64(last))
 	e.stampCommit(first, last, now)
 	e.mu.Unlock()
 	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})

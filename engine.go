@@ -114,6 +114,18 @@ type Options struct {
 	// cache on the commit hot path; negative disables it). Older history is
 	// read from the log.
 	HistoryEntries int
+	// Shared puts the page bytes and a page table in shared memory (files
+	// on tmpfs, MAP_SHARED) so that other processes can read committed
+	// pages with OpenReader (docs/shm.md). Off by default. Needs an
+	// on-disk bus (dir != "") on the OS filesystem. The region is rebuilt
+	// at every Open; the log and checkpoints stay the only truth.
+	Shared bool
+	// SharedDir is the tmpfs directory that holds shared regions (default
+	// /dev/shm). Readers must be given the same directory.
+	SharedDir string
+	// SharedGroup makes the shared files readable by the owner's group
+	// (mode 0640, directory 0750) instead of the owner only (0600, 0700).
+	SharedGroup bool
 }
 
 // Recovery reports what Open did.
@@ -195,6 +207,11 @@ type Bus struct {
 	ckptRetryTime  atomic.Int64  // wall time of the last failure, ns: the next interval-triggered try waits a full interval
 
 	applier *parallelApplier
+
+	// shared: the store lives in shared memory (Options.Shared); chosen
+	// once at Open so that the private apply path pays one branch.
+	shared    bool
+	sharedDir string // the region's published directory
 
 	graphHasEdges bool
 	hist          []histEntry // write-history ring, indexed by LSN & histMask
@@ -292,6 +309,12 @@ func Open(dir string, o *Options) (*Bus, error) {
 		return nil, fmt.Errorf("mmsb: open %s: %w", e.dir, err)
 	}
 	e.lock = lk
+	if opts.Shared {
+		if err := e.openShared(); err != nil {
+			_ = lk.Close()
+			return nil, err
+		}
+	}
 	// The apply workers exist before recovery so that a failed recovery
 	// and a successful one leave the same things to close.
 	e.applier = newParallelApplier(opts.Workers)
@@ -305,6 +328,17 @@ func Open(dir string, o *Options) (*Bus, error) {
 		_ = e.store.Close()
 		_ = lk.Close()
 		return nil, err
+	}
+	if e.shared {
+		if err := e.publishShared(); err != nil {
+			e.applier.close()
+			if e.log != nil { // nil with DisableLog
+				_ = e.log.Close()
+			}
+			_ = e.store.Close()
+			_ = lk.Close()
+			return nil, err
+		}
 	}
 	e.recovery.Duration = time.Since(start)
 	e.lastCkptTime.Store(time.Now().UnixNano())

@@ -6,6 +6,7 @@ import (
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/graph"
+	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -66,3 +67,22 @@ var (
 // It is the only corruption error type: the log, checkpoints and the bus all
 // return it.
 type CorruptionError = corruption.Error
+
+// Shared-memory reader errors (OpenReader, docs/shm.md).
+var (
+	// ErrWriterGone: no writer serves the bus in shared mode: it closed
+	// the bus, its process is gone, or it left a page mid-write (sequence
+	// word odd) for longer than ReaderOptions.WriterTimeout.
+	ErrWriterGone = page.ErrWriterGone
+	// ErrStale: a newer writer reopened the bus and rebuilt the shared
+	// region (new generation). The Reader does not reattach by itself:
+	// close it and call OpenReader again.
+	ErrStale = page.ErrStale
+	// ErrSharedCorrupt: a shared region failed its checks (bad magic or
+	// version, truncated file, field out of range).
+	ErrSharedCorrupt = page.ErrBadShared
+	// ErrSnapshotBusy: Reader.Snapshot did not get one consistent view
+	// within ReaderOptions.SnapshotRetries attempts (the pages kept
+	// changing under it).
+	ErrSnapshotBusy = errors.New("mmsb: snapshot retries exhausted (pages kept changing)")
+)

@@ -257,6 +257,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	}
 	last := first + LSN(n) - 1
 	e.lastLSN, e.lastTime = last, now
+	e.store.PublishLSN(uint64(last))
 	r.FirstLSN, r.LastLSN = first, last
 	// The wave covered every descendant of the dirty pages; its own writes
 	// marked the derived pages dirty again, which must not start a new wave.

@@ -32,6 +32,8 @@ type benchOptions struct {
 	count           int64
 	sync            string
 	dir             string
+	shared          bool
+	shmDir          string
 	workers         int
 	concurrency     int
 	pipeline        int
@@ -65,6 +67,7 @@ type benchResult struct {
 	Sync            string `json:"sync"`
 	Dir             string `json:"dir"`
 	InMemory        bool   `json:"in_memory"`
+	Shared          bool   `json:"shared"`
 	Workers         int    `json:"workers"`
 	Concurrency     int    `json:"concurrency"`
 	Pipeline        int    `json:"pipeline"`
@@ -135,6 +138,8 @@ hash). --create-only times page creation alone.`,
 	f.Int64Var(&o.count, "count", 10_000_000, "total deltas to commit")
 	f.StringVar(&o.sync, "sync", "group", "log sync mode: group, always or none")
 	f.StringVar(&o.dir, "dir", "", "run an on-disk bus in this (absent or empty) directory; default: in-memory bus")
+	f.BoolVar(&o.shared, "shared", false, "shared mode: pages in shared memory for reader processes (needs --dir)")
+	f.StringVar(&o.shmDir, "shm-dir", "", "with --shared: directory of shared regions (default "+mmsb.DefaultSharedDir+")")
 	f.IntVar(&o.workers, "workers", 1, "goroutines applying each large batch inside the bus")
 	f.IntVar(&o.concurrency, "concurrency", 1, "goroutines committing batches at the same time")
 	f.IntVar(&o.pipeline, "pipeline", 1, "batches each goroutine keeps in flight (CommitAsync, then WaitDurable N batches later)")
@@ -174,6 +179,9 @@ func (o *benchOptions) validate() error {
 	if _, err := mmsb.ParseSyncMode(o.sync); err != nil {
 		return usageErr("--sync: %v", err)
 	}
+	if o.shared && o.dir == "" {
+		return usageErr("--shared needs --dir (shared mode needs an on-disk bus)")
+	}
 	if o.dir != "" {
 		names, err := os.ReadDir(o.dir)
 		if err != nil && !os.IsNotExist(err) {
@@ -198,14 +206,15 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 		return usageErr("--workload must be commit or tick, got %q", o.workload)
 	}
 	mode, _ := mmsb.ParseSyncMode(o.sync)
-	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes})
+	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes,
+		Shared: o.shared, SharedDir: o.shmDir})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
 	defer bus.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 
 	res := &benchResult{Pages: o.pages, PageSize: o.pageSize, DeltaSize: o.deltaSize, Batch: o.batch,
-		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Workers: o.workers,
+		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Shared: o.shared, Workers: o.workers,
 		Concurrency: o.concurrency, Pipeline: o.pipeline, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes}
 
 	gc0 := readGCState()
@@ -581,6 +590,9 @@ func (a *app) printBench(r *benchResult) {
 	where := "in-memory"
 	if !r.InMemory {
 		where = "dir " + r.Dir
+	}
+	if r.Shared {
+		where += ", shared memory"
 	}
 	fmt.Fprintf(tw, "workload\t%d pages x %d B, %d deltas of %d B in batches of %d\n", r.Pages, r.PageSize, r.Count, r.DeltaSize, r.Batch)
 	fmt.Fprintf(tw, "bus\t%s, sync=%s, workers=%d, concurrency=%d, seed=%d\n", where, r.Sync, r.Workers, r.Concurrency, r.Seed)

@@ -59,6 +59,9 @@ type arena struct {
 	lastCell  int
 	lastClass int32
 	mapped    int64 // bytes mapped for page data
+	// shm is the shared-mode backing (nil in private mode): chunks are
+	// then files in its directory, published in its chunk table.
+	shm *shmBacking
 }
 
 // cellSizeFor returns the cell size that holds a page of size bytes.
@@ -104,7 +107,13 @@ func (a *arena) newChunk(n, cellSize int, ci int32) (uint32, error) {
 		}
 		idx = uint32(len(a.chunks))
 	}
-	mem, err := mapAnon(roundUp(n, osPageSize))
+	var mem []byte
+	var err error
+	if a.shm != nil {
+		mem, err = a.shm.newSharedChunk(idx, roundUp(n, osPageSize), cellSize)
+	} else {
+		mem, err = mapAnon(roundUp(n, osPageSize))
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -167,6 +176,9 @@ func (a *arena) release(ref uint32) error {
 	if err := unmap(ch.mem); err != nil {
 		return err
 	}
+	if a.shm != nil {
+		a.shm.releaseSharedChunk(idx)
+	}
 	*ch = chunk{}
 	a.freeChunks = append(a.freeChunks, idx)
 	a.mapped -= int64(n)
@@ -189,8 +201,11 @@ func (a *arena) releaseAll() error {
 		if err := unmap(a.chunks[i].mem); err != nil && first == nil {
 			first = err
 		}
+		if a.shm != nil && a.chunks[i].mem != nil {
+			a.shm.releaseSharedChunk(uint32(i))
+		}
 	}
-	*a = arena{}
+	*a = arena{shm: a.shm}
 	return first
 }
 

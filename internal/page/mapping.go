@@ -2,6 +2,7 @@ package page
 
 import (
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -58,6 +59,10 @@ func roundUp(n, m int) int { return (n + m - 1) &^ (m - 1) }
 // and leaves nothing behind, so resident memory is exactly the bytes written.
 type region struct {
 	mem []byte
+	// shmDir, name and perm are set for a region backed by a shared file
+	// (shared mode, shm.go); shmDir is "" for an anonymous mapping.
+	shmDir, name string
+	perm         os.FileMode
 }
 
 // grow makes the region at least n bytes long. On failure the region is
@@ -67,6 +72,9 @@ func (r *region) grow(n int) error {
 	n = roundUp(n, osPageSize)
 	if n <= len(r.mem) {
 		return nil
+	}
+	if r.shmDir != "" {
+		return r.growShared(n)
 	}
 	if r.mem == nil {
 		b, err := mapAnon(n)
@@ -84,9 +92,15 @@ func (r *region) grow(n int) error {
 	return nil
 }
 
-// release unmaps the region and leaves it empty (reusable).
+// release unmaps the region and leaves it empty (reusable). A shared
+// region's file is removed too, so that a regrown region starts afresh.
 func (r *region) release() error {
 	err := unmap(r.mem)
+	if r.shmDir != "" && r.mem != nil {
+		if e := os.Remove(r.shmDir + "/" + r.name); e != nil && err == nil {
+			err = e
+		}
+	}
 	r.mem = nil
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -88,6 +89,10 @@ type Store struct {
 
 	idsR, versR, cellsR region
 
+	// seq is the per-slot sequence word of shared mode (seqlock: odd while
+	// the slot is written); nil in private mode. Its region is shm.seqR.
+	seq []uint64
+
 	slotCap  int   // slots usable in every slot array
 	hw       int32 // slots ever handed out (high-water mark)
 	freeSlot int32 // head of the free-slot list, slot+1; 0 when empty
@@ -140,6 +145,13 @@ func checkCreate(id base.PageID, size int, loc base.Location) error {
 // On error the store is unchanged (apart from address space reserved for
 // growth).
 func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error) {
+	return s.CreateAt(id, size, loc, 0)
+}
+
+// CreateAt is Create for the logged operation at lsn: the page's last-write
+// LSN is lsn, and in shared mode the slot's sequence word moves to 2*lsn
+// (lsn must exceed every LSN the slot saw before; see BeginWrite).
+func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64) (Slot, error) {
 	if err := checkCreate(id, size, loc); err != nil {
 		return -1, err
 	}
@@ -171,13 +183,20 @@ func (s *Store) Create(id base.PageID, size int, loc base.Location) (Slot, error
 		sl = Slot(s.hw)
 		s.hw++
 	}
+	if s.shm != nil {
+		s.BeginWrite(sl, lsn)
+	}
 	s.ids[sl] = uint64(id)
 	s.vers[sl].epoch = 0
-	s.vers[sl].lsn = 0
+	s.vers[sl].lsn = lsn
 	s.cells[sl].ref = ref
 	s.cells[sl].size = uint32(size) | uint32(loc)<<sizeBits
 	s.indexInsert(id, sl)
 	s.live++
+	if s.shm != nil {
+		s.EndWrite(sl, lsn)
+		s.publishTable()
+	}
 	s.logical += int64(size)
 	s.creates++
 	if len(s.sparse) != 0 && s.live >= s.rebalanceAt {
@@ -207,7 +226,10 @@ func (s *Store) growSlots() error {
 	for _, g := range []struct {
 		r    *region
 		size int
-	}{{&s.idsR, 8}, {&s.versR, 16}, {&s.cellsR, 8}} {
+	}{{&s.idsR, 8}, {&s.versR, 16}, {&s.cellsR, 8}, {s.seqRegion(), 8}} {
+		if g.r == nil {
+			continue
+		}
 		if err := g.r.grow(n * g.size); err != nil {
 			s.retakeSlotViews()
 			return err
@@ -215,6 +237,10 @@ func (s *Store) growSlots() error {
 	}
 	s.retakeSlotViews()
 	s.slotCap = n
+	if s.shm != nil {
+		// After every file grew: readers map files at least this long.
+		atomic.StoreUint64(shmWord(s.shm.hdr, hSlotCap), uint64(n))
+	}
 	return nil
 }
 
@@ -223,13 +249,28 @@ func (s *Store) retakeSlotViews() {
 	s.ids = u64s(s.idsR.mem)
 	s.vers = unsafe.Slice((*slotVersion)(unsafe.Pointer(unsafe.SliceData(s.versR.mem))), len(s.versR.mem)/16)
 	s.cells = unsafe.Slice((*slotCell)(unsafe.Pointer(unsafe.SliceData(s.cellsR.mem))), len(s.cellsR.mem)/8)
+	if s.shm != nil {
+		s.seq = u64s(s.shm.seqR.mem)
+	}
+}
+
+// seqRegion returns the sequence-word region (nil in private mode).
+func (s *Store) seqRegion() *region {
+	if s.shm == nil {
+		return nil
+	}
+	return &s.shm.seqR
 }
 
 // Free removes page id; its slot and bytes are reused by later creates
 // (bytes are zeroed before reuse). It is O(1) and touches no page memory;
 // a page larger than 1 MiB has its mapping returned to the OS at once.
 // Views returned by Bytes for this page must not be used afterwards.
-func (s *Store) Free(id base.PageID) error {
+func (s *Store) Free(id base.PageID) error { return s.FreeAt(id, 0) }
+
+// FreeAt is Free for the logged operation at lsn (in shared mode the
+// slot's sequence word moves to 2*lsn; see BeginWrite).
+func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 	sl, ok := s.Lookup(id)
 	if !ok {
 		return fmt.Errorf("%w: page %d", ErrNotFound, id)
@@ -247,12 +288,19 @@ func (s *Store) Free(id base.PageID) error {
 	s.live--
 	s.logical -= int64(s.cells[sl].size & sizeMask)
 	s.frees++
+	if s.shm != nil {
+		s.BeginWrite(sl, lsn)
+	}
 	s.ids[sl] = 0
 	s.vers[sl].epoch = 0
 	s.vers[sl].lsn = 0
 	s.cells[sl].size = 0
 	s.cells[sl].ref = uint32(s.freeSlot)
 	s.freeSlot = int32(sl) + 1
+	if s.shm != nil {
+		s.EndWrite(sl, lsn)
+		s.publishTable()
+	}
 	return nil
 }
 
@@ -346,12 +394,42 @@ func (s *Store) releaseAllMemory() error {
 	for _, r := range []*region{&s.idsR, &s.versR, &s.cellsR, &s.denseR} {
 		keep(r.release())
 	}
+	shm := s.shm
+	if shm != nil {
+		// Reset in shared mode (recovery before publication): keep the
+		// header and directory, start the slot arrays and chunks afresh.
+		keep(shm.seqR.release())
+		clear(shm.chunkTab)
+		for _, w := range []int{hHW, hSlotCap, hLive, hChunks} {
+			atomic.StoreUint64(shmWord(shm.hdr, w), 0)
+		}
+		atomic.AddUint64(shmWord(shm.hdr, hTableVer), 1)
+	}
 	*s = Store{}
+	if shm != nil {
+		s.shm = shm
+		shm.initRegions(s)
+	}
 	return first
 }
 
 // Close unmaps all arenas. The store must not be used afterwards; views from
-// Bytes must not be touched (they point at unmapped memory).
+// Bytes must not be touched (they point at unmapped memory). In shared mode
+// the region is marked closed and its directory removed.
 func (s *Store) Close() error {
-	return s.releaseAllMemory()
+	shm := s.shm
+	if shm != nil && shm.hdr != nil {
+		// First, so that readers report the writer gone rather than
+		// seeing the table emptied below.
+		atomic.StoreUint64(shmWord(shm.hdr, hState), ShmClosed)
+		futexWakeAll((*uint32)(unsafe.Pointer(&shm.hdr[hFutex])))
+	}
+	err := s.releaseAllMemory()
+	if shm != nil {
+		if e := s.closeShared(); e != nil && err == nil {
+			err = e
+		}
+		s.shm = nil
+	}
+	return err
 }

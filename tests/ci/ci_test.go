@@ -51,8 +51,12 @@ func fakeTree() map[string]string {
 		"tests/stress/stress_test.go": "//go:build stress\n\npackage stress\n\nimport \"testing\"\n\n" +
 			"func TestThroughput(t *testing.T) {}\nfunc TestMemory(t *testing.T) {}\n" +
 			"func TestStability(t *testing.T) {}\nfunc TestStabilityControl(t *testing.T) {}\n",
-		"fake.go":     "package fake\n",
-		"api_test.go": "package fake\n\nimport \"testing\"\n\nfunc TestAPI(t *testing.T) {}\n",
+		"fake.go": "package fake\n",
+		"api_test.go": "package fake\n\nimport \"testing\"\n\nfunc TestAPI(t *testing.T) {}\n" +
+			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n",
+		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
+		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
+			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
@@ -88,6 +92,13 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 			f["tests/crash/crash_test.go"] = strings.Replace(f["tests/crash/crash_test.go"], "func TestCrashCatchesEarlyAck(t *testing.T) {}\n", "", 1)
 		}, "TestCrashCatchesEarlyAck"},
 		{"API check missing", func(f map[string]string) { delete(f, "api_test.go") }, "TestAPI in ."},
+		{"shared torture missing", func(f map[string]string) {
+			f["api_test.go"] = strings.Replace(f["api_test.go"], "func TestSharedTorture(", "func TestSharedTortureX(", 1)
+		}, "TestSharedTorture in ."},
+		{"long shared torture missing", func(f map[string]string) { delete(f, "shared_stress_test.go") }, "TestSharedTortureLong in . with build tag stress"},
+		{"shared header fuzz target missing", func(f map[string]string) {
+			f["internal/page/shm_test.go"] = strings.Replace(f["internal/page/shm_test.go"], "func FuzzDecodeShmHeader(", "func FuzzOther(", 1)
+		}, "FuzzDecodeShmHeader in internal/page"},
 		{"stress suite missing", func(f map[string]string) { delete(f, "tests/stress/stress_test.go") }, "tests/stress"},
 		{"validate subcommand missing", func(f map[string]string) {
 			f["cmd/mmsb/main.go"] = "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(1) }\n"

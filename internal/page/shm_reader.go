@@ -1,0 +1,467 @@
+package page
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Reader-side errors (re-exported by the root package).
+var (
+	// ErrWriterGone: the writer closed the bus, died, or left a page
+	// mid-write (odd sequence word) for longer than the reader's bound.
+	ErrWriterGone = errors.New("mmsb: shared-memory writer gone")
+	// ErrStale: a newer writer rebuilt the shared region (new generation);
+	// the reader must be reopened.
+	ErrStale = errors.New("mmsb: shared region superseded by a newer writer (reopen the reader)")
+)
+
+// ShmReader maps a shared region read-only. It writes nothing shared: a
+// reader that crashes or stops leaves nothing to clean up. Not safe for
+// concurrent use (the root package's Reader serialises it).
+type ShmReader struct {
+	dir      string
+	hdr      []byte
+	chunkTab []byte
+	gen      uint64
+	pid      int
+	start    uint64
+
+	ids, vers, cells, seq []byte // slot-array mappings (PROT_READ)
+	slots                 int    // slots covered by every slot mapping
+
+	chunks []readerChunk
+
+	// The reader's own ID index, rebuilt from the ids array when tableVer
+	// moves: dense[id] = slot+1 for small IDs (the usual, auto-assigned
+	// ones), sparse for the rest.
+	dense    []int32
+	sparse   map[uint64]int32
+	live     int
+	indexVer uint64
+	indexOK  bool
+}
+
+type readerChunk struct {
+	gen      uint32
+	cellSize int
+	mem      []byte
+}
+
+// mapRO maps a whole file read-only; a missing or empty file maps to nil.
+func mapRO(path string, minLen int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := st.Size()
+	if n < int64(minLen) {
+		return nil, fmt.Errorf("%w: %s is %d bytes, need at least %d", ErrBadShared, path, n, minLen)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if n > 1<<40 {
+		return nil, fmt.Errorf("%w: %s is %d bytes", ErrBadShared, path, n)
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// OpenShmReader maps the region in dir.
+func OpenShmReader(dir string) (*ShmReader, error) {
+	r := &ShmReader{dir: dir}
+	var err error
+	if r.hdr, err = mapRO(filepath.Join(dir, ShmHeaderFile), 0); err != nil {
+		return nil, err
+	}
+	h, err := DecodeShmHeader(r.hdr)
+	if err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	r.gen, r.pid, r.start = h.Gen, int(h.PID), h.Start
+	if r.chunkTab, err = mapRO(filepath.Join(dir, shmChunkTab), maxChunks*chunkEntryBytes); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	if err := r.remapSlots(); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close unmaps everything.
+func (r *ShmReader) Close() error {
+	var first error
+	for _, m := range [][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq} {
+		if err := unmap(m); err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, c := range r.chunks {
+		if err := unmap(c.mem); err != nil && first == nil {
+			first = err
+		}
+	}
+	*r = ShmReader{}
+	return first
+}
+
+// Gen returns the region's generation.
+func (r *ShmReader) Gen() uint64 { return r.gen }
+
+// PID returns the writer's process ID.
+func (r *ShmReader) PID() int { return r.pid }
+
+// LSN returns the committed LSN the writer published last.
+func (r *ShmReader) LSN() uint64 { return atomic.LoadUint64(shmWord(r.hdr, hLSN)) }
+
+// WaitLSN sleeps until the committed LSN may have passed after (futex on
+// the header's LSN word), at most d. Callers re-check: wake-ups may be
+// early or spurious.
+func (r *ShmReader) WaitLSN(after uint64, d time.Duration) {
+	f := (*uint32)(unsafe.Pointer(&r.hdr[hFutex]))
+	v := atomic.LoadUint32(f)
+	if r.LSN() > after || r.State() != ShmLive {
+		return
+	}
+	futexWaitFor(f, v, d)
+}
+
+// State returns the header's state word.
+func (r *ShmReader) State() uint64 { return atomic.LoadUint64(shmWord(r.hdr, hState)) }
+
+// Header decodes the current header.
+func (r *ShmReader) Header() (ShmHeader, error) { return DecodeShmHeader(r.hdr) }
+
+// Alive checks the writer: nil while it runs, ErrWriterGone or ErrStale
+// otherwise. It costs a kill(pid, 0) and a read of /proc/PID/stat.
+func (r *ShmReader) Alive() error {
+	switch st := r.State(); st {
+	case ShmLive:
+	case ShmSuperseded:
+		return fmt.Errorf("%w: generation %d", ErrStale, r.gen)
+	case ShmClosed:
+		return fmt.Errorf("%w: writer %d closed the bus", ErrWriterGone, r.pid)
+	default:
+		return fmt.Errorf("%w: region in state %d", ErrWriterGone, st)
+	}
+	if r.pid <= 0 {
+		return fmt.Errorf("%w: no writer pid", ErrWriterGone)
+	}
+	if err := unix.Kill(r.pid, 0); errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("%w: writer process %d no longer exists", ErrWriterGone, r.pid)
+	}
+	// A recycled PID belongs to a process with another start time; a
+	// killed writer that its parent has not reaped yet is a zombie (it
+	// still answers kill(pid, 0)).
+	state, st, err := procStat(r.pid)
+	if err != nil || st != r.start {
+		return fmt.Errorf("%w: writer process %d no longer exists (start time %d, want %d)", ErrWriterGone, r.pid, st, r.start)
+	}
+	if state == 'Z' || state == 'X' {
+		return fmt.Errorf("%w: writer process %d exited (state %c)", ErrWriterGone, r.pid, state)
+	}
+	return nil
+}
+
+// remapSlots maps the slot-array files afresh (after the writer grew them).
+// Growth never waits for readers: the writer extends files that readers
+// map at whatever length they saw; this picks up the new length.
+func (r *ShmReader) remapSlots() error {
+	var maps [4][]byte
+	for i, name := range []string{shmIDs, shmVers, shmCells, shmSeq} {
+		b, err := mapRO(filepath.Join(r.dir, name), 0)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			for _, m := range maps {
+				_ = unmap(m)
+			}
+			return err
+		}
+		maps[i] = b
+	}
+	for _, m := range [][]byte{r.ids, r.vers, r.cells, r.seq} {
+		_ = unmap(m)
+	}
+	r.ids, r.vers, r.cells, r.seq = maps[0], maps[1], maps[2], maps[3]
+	r.slots = min(len(r.ids)/8, len(r.vers)/16, len(r.cells)/8, len(r.seq)/8)
+	return nil
+}
+
+// ensureSlot makes slot sl mapped, remapping when the writer grew the
+// arrays. ok is false when sl is beyond the published capacity.
+func (r *ShmReader) ensureSlot(sl int) (bool, error) {
+	if sl < r.slots {
+		return true, nil
+	}
+	if uint64(sl) >= atomic.LoadUint64(shmWord(r.hdr, hSlotCap)) {
+		return false, nil
+	}
+	if err := r.remapSlots(); err != nil {
+		return false, err
+	}
+	return sl < r.slots, nil
+}
+
+func (r *ShmReader) seqWord(sl int) uint64 {
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.seq[sl*8])))
+}
+
+// chunk returns chunk idx's mapping and cell size, mapping its current
+// file if needed. ok is false when the chunk is unpublished or its file is
+// gone (the caller's sequence check decides whether that is a race).
+func (r *ShmReader) chunk(idx uint32) ([]byte, int, bool) {
+	if uint64(idx) >= maxChunks {
+		return nil, 0, false
+	}
+	e := r.chunkTab[int(idx)*chunkEntryBytes:]
+	gen := atomic.LoadUint32((*uint32)(unsafe.Pointer(&e[0])))
+	if gen == 0 {
+		return nil, 0, false
+	}
+	if int(idx) < len(r.chunks) && r.chunks[idx].gen == gen {
+		c := &r.chunks[idx]
+		return c.mem, c.cellSize, true
+	}
+	cs := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&e[4]))))
+	mem, err := mapRO(filepath.Join(r.dir, ChunkFileName(idx, gen)), 0)
+	if err != nil {
+		return nil, 0, false
+	}
+	for int(idx) >= len(r.chunks) {
+		r.chunks = append(r.chunks, readerChunk{})
+	}
+	_ = unmap(r.chunks[idx].mem)
+	r.chunks[idx] = readerChunk{gen: gen, cellSize: cs, mem: mem}
+	return mem, cs, true
+}
+
+// Outcome of one read attempt.
+const (
+	readOK      = iota
+	readRetry   // the sequence word was odd or moved: try again
+	readMissing // the slot does not hold the page (consistently)
+)
+
+// SlotRead is what one consistent slot read saw.
+type SlotRead struct {
+	Epoch, LSN uint64
+	// Seq is the sequence word the attempt started from: a caller whose
+	// attempts keep failing tells a stuck writer (Seq odd and unchanged)
+	// from a busy one (Seq moving).
+	Seq uint64
+}
+
+// readOnce makes one seqlock attempt at slot sl for page id, calling fn on
+// the page bytes between the two sequence loads. fn must only read b (and
+// copy it); its result is discarded unless the attempt is consistent.
+//
+// The payload loads in fn are plain loads of memory another process
+// writes concurrently: a data race outside the Go memory model, made safe
+// by discarding any copy whose sequence word moved (seqlock). It is tested
+// across processes, not with -race (the detector cannot see the writer).
+func (r *ShmReader) readOnce(sl int, id uint64, fn func(b []byte) error) (SlotRead, int, error) {
+	var out SlotRead
+	s1 := r.seqWord(sl)
+	out.Seq = s1
+	if s1&1 != 0 {
+		return out, readRetry, nil
+	}
+	if atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.ids[sl*8]))) != id {
+		if r.seqWord(sl) != s1 {
+			return out, readRetry, nil
+		}
+		return out, readMissing, nil
+	}
+	cw := atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.cells[sl*8])))
+	ref, sw := uint32(cw), uint32(cw>>32)
+	size := int(sw & sizeMask)
+	out.Epoch = atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.vers[sl*16])))
+	out.LSN = atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.vers[sl*16+8])))
+	mem, cs, ok := r.chunk(ref >> cellBits)
+	off := int(ref&cellMask) * cs
+	if size == 0 || !ok || off+size > len(mem) {
+		if r.seqWord(sl) != s1 {
+			return out, readRetry, nil
+		}
+		if size == 0 {
+			return out, readMissing, nil
+		}
+		return out, readOK, fmt.Errorf("%w: slot %d (page %d): cell %#x, %d bytes outside its chunk", ErrBadShared, sl, id, ref, size)
+	}
+	ferr := fn(mem[off : off+size : off+size])
+	readFence()
+	if r.seqWord(sl) != s1 {
+		return out, readRetry, nil
+	}
+	return out, readOK, ferr
+}
+
+// find returns id's slot in the current index.
+func (r *ShmReader) find(id uint64) (int32, bool) {
+	if id < uint64(len(r.dense)) {
+		v := r.dense[id]
+		return v - 1, v != 0
+	}
+	sl, ok := r.sparse[id]
+	return sl, ok
+}
+
+// lookup returns page id's slot from the reader's index, rebuilding the
+// index when the writer created or freed pages since it was built.
+func (r *ShmReader) lookup(id uint64) (int, bool, error) {
+	if !r.indexOK {
+		if err := r.rebuild(); err != nil {
+			return 0, false, err
+		}
+	} else if v := atomic.LoadUint64(shmWord(r.hdr, hTableVer)); v != r.indexVer {
+		if sl, ok := r.find(id); ok {
+			return int(sl), true, nil // verified by the read itself
+		}
+		if err := r.rebuild(); err != nil {
+			return 0, false, err
+		}
+	}
+	sl, ok := r.find(id)
+	return int(sl), ok, nil
+}
+
+// denseSlack bounds the dense index: IDs below 4*slots+denseSlack are
+// indexed by array (4 bytes each), larger ones by map.
+const readerDenseSlack = 1 << 16
+
+// rebuild scans the published slots for live pages. O(slots); it runs
+// only after creates or frees (tableVer moved) or when a slot no longer
+// holds the page looked up.
+func (r *ShmReader) rebuild() error {
+	ver := atomic.LoadUint64(shmWord(r.hdr, hTableVer))
+	hw := int(min(atomic.LoadUint64(shmWord(r.hdr, hHW)), maxSlots))
+	if hw > r.slots {
+		if _, err := r.ensureSlot(hw - 1); err != nil {
+			return err
+		}
+		hw = min(hw, r.slots)
+	}
+	limit := uint64(4*hw + readerDenseSlack)
+	maxID := uint64(0)
+	for sl := range hw {
+		if id := atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.ids[sl*8]))); id < limit && id > maxID {
+			maxID = id
+		}
+	}
+	if n := int(maxID) + 1; n <= cap(r.dense) {
+		r.dense = r.dense[:n]
+		clear(r.dense)
+	} else {
+		r.dense = make([]int32, n)
+	}
+	clear(r.sparse)
+	r.live = 0
+	for sl := range hw {
+		// No sequence check: a slot is odd whenever its page is being
+		// written, and skipping it would hide a live page. ids and sizes
+		// change only in Create/Free (which bump tableVer), and every read
+		// re-checks ids[sl] under the seqlock, so an entry caught
+		// mid-create or mid-free is corrected by the next rebuild.
+		id := atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.ids[sl*8])))
+		sw := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.cells[sl*8+4])))
+		if id == 0 || sw&sizeMask == 0 {
+			continue
+		}
+		r.live++
+		if id < uint64(len(r.dense)) {
+			r.dense[id] = int32(sl) + 1
+			continue
+		}
+		if r.sparse == nil {
+			r.sparse = make(map[uint64]int32)
+		}
+		r.sparse[id] = int32(sl)
+	}
+	r.indexVer, r.indexOK = ver, true
+	return nil
+}
+
+// Read reads page id consistently, calling fn with its bytes inside the
+// seqlock (fn may run several times; only the last, consistent call
+// counts). spin bounds attempts before the caller checks liveness: it
+// returns (read, found, retries, err) with retries = attempts that failed
+// the sequence check; found false means no such page.
+func (r *ShmReader) Read(id uint64, fn func(b []byte) error, maxTries int) (SlotRead, bool, int, error) {
+	retries := 0
+	forced := false
+	for {
+		sl, ok, err := r.lookup(id)
+		if err != nil {
+			return SlotRead{}, false, retries, err
+		}
+		if !ok {
+			return SlotRead{}, false, retries, nil
+		}
+		if ok, err := r.ensureSlot(sl); err != nil || !ok {
+			return SlotRead{}, false, retries, err
+		}
+		rd, res, err := r.readOnce(sl, id, fn)
+		switch res {
+		case readOK:
+			return rd, true, retries, err
+		case readMissing:
+			if forced {
+				return SlotRead{}, false, retries, nil
+			}
+			// The slot no longer holds the page: look it up afresh once.
+			forced = true
+			if err := r.rebuild(); err != nil {
+				return SlotRead{}, false, retries, err
+			}
+			continue
+		}
+		retries++
+		if retries >= maxTries {
+			return rd, true, retries, errRetry
+		}
+	}
+}
+
+// errRetry tells the caller that maxTries attempts all failed the
+// sequence check: it checks liveness, backs off and calls again.
+var errRetry = errors.New("page: shared read retries exhausted")
+
+// IsRetry reports whether err is Read's retries-exhausted signal.
+func IsRetry(err error) bool { return errors.Is(err, errRetry) }
+
+// IDs returns the live page IDs in ascending order.
+func (r *ShmReader) IDs() ([]uint64, error) {
+	if err := r.rebuild(); err != nil {
+		return nil, err
+	}
+	ids := make([]uint64, 0, r.live)
+	for id, v := range r.dense {
+		if v != 0 {
+			ids = append(ids, uint64(id))
+		}
+	}
+	n := len(ids)
+	for id := range r.sparse {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids[n:]) // map order must not leak; all exceed the dense IDs
+	return ids, nil
+}

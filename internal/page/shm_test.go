@@ -1,0 +1,319 @@
+package page
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+)
+
+func sharedStore(t testing.TB) (*Store, string) {
+	t.Helper()
+	root := ""
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		root = "/dev/shm"
+	}
+	d, err := os.MkdirTemp(root, "mmsb-page-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(d) })
+	dir := filepath.Join(d, "region")
+	s, err := NewShared(dir+".building", 0o600, 1, uint64(os.Getpid()), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, dir
+}
+
+// uniform reports whether every 8-byte word of b equals the first.
+func uniform(b []byte) bool {
+	for i := 8; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:]) != binary.LittleEndian.Uint64(b) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSeqlockNegativeControl: a writer that pauses in the middle of
+// rewriting a page. A copy that skips the sequence check must see a torn
+// page (so the torn-page check can fire), and Read, which checks, must
+// never return one.
+func TestSeqlockNegativeControl(t *testing.T) {
+	s, dir := sharedStore(t)
+	sl, err := s.Create(1, 4096, base.LocationCPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b := s.Bytes(sl)
+		for v := uint64(1); !stop.Load(); v++ {
+			s.BeginWrite(sl, v) // v plays the LSN: increasing
+
+			for i := 0; i < len(b); i += 8 {
+				binary.LittleEndian.PutUint64(b[i:], v)
+				if i == len(b)/2 {
+					time.Sleep(50 * time.Microsecond) // half written
+				}
+			}
+			s.EndWrite(sl, v)
+			runtime.Gosched()
+		}
+	}()
+	defer func() { stop.Store(true); <-done }()
+
+	// Unchecked copies through the reader's own mapping.
+	buf := make([]byte, 4096)
+	sawTorn := false
+	for deadline := time.Now().Add(10 * time.Second); !sawTorn && time.Now().Before(deadline); {
+		_, _, _ = r.readOnce(0, 1, func(b []byte) error { copy(buf, b); return nil })
+		sawTorn = !uniform(buf)
+	}
+	if !sawTorn {
+		t.Fatal("an unchecked copy never saw the half-written page: the torn check cannot fire")
+	}
+	// Checked reads.
+	for i := 0; i < 2000; i++ {
+		_, found, _, err := r.Read(1, func(b []byte) error { copy(buf, b); return nil }, 64)
+		for IsRetry(err) { // the writer is mid-write: back off as the root Reader does
+			runtime.Gosched()
+			_, found, _, err = r.Read(1, func(b []byte) error { copy(buf, b); return nil }, 64)
+		}
+		if err != nil || !found {
+			t.Fatalf("Read: found %v, %v", found, err)
+		}
+		if !uniform(buf) {
+			t.Fatalf("Read returned a torn page")
+		}
+	}
+}
+
+// TestShmReaderRejectsCorruptRegions: damaged headers and truncated
+// files give ErrBadShared, never a panic.
+func TestShmReaderRejectsCorruptRegions(t *testing.T) {
+	s, dir := sharedStore(t)
+	if _, err := s.Create(1, 100, base.LocationCPU); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Publish(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	hdr, err := os.ReadFile(filepath.Join(dir, ShmHeaderFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeShmHeader(hdr); err != nil {
+		t.Fatalf("valid header: %v", err)
+	}
+	for name, mut := range map[string]func([]byte) []byte{
+		"truncated": func(b []byte) []byte { return b[:100] },
+		"magic":     func(b []byte) []byte { b[0] ^= 1; return b },
+		"version":   func(b []byte) []byte { b[hVersion]++; return b },
+		"hw":        func(b []byte) []byte { binary.LittleEndian.PutUint64(b[hHW:], 1<<40); return b },
+		"chunks":    func(b []byte) []byte { binary.LittleEndian.PutUint64(b[hChunks:], maxChunks+1); return b },
+	} {
+		b := mut(append([]byte(nil), hdr...))
+		if _, err := DecodeShmHeader(b); !errors.Is(err, ErrBadShared) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// A region whose chunk table file is truncated.
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.Mkdir(bad, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, ShmHeaderFile), hdr, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, shmChunkTab), make([]byte, 16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenShmReader(bad); !errors.Is(err, ErrBadShared) {
+		t.Fatalf("truncated chunk table: %v", err)
+	}
+}
+
+// FuzzDecodeShmHeader: any bytes decode to a header or ErrBadShared.
+func FuzzDecodeShmHeader(f *testing.F) {
+	valid := make([]byte, shmHdrSize)
+	binary.LittleEndian.PutUint64(valid[hMagic:], shmMagic)
+	binary.LittleEndian.PutUint32(valid[hVersion:], shmVersion)
+	binary.LittleEndian.PutUint32(valid[hHdrSize:], shmHdrSize)
+	binary.LittleEndian.PutUint64(valid[hMaxChunks:], maxChunks)
+	binary.LittleEndian.PutUint32(valid[hCellBits:], cellBits)
+	binary.LittleEndian.PutUint32(valid[hSizeBits:], sizeBits)
+	copy(valid[hStrides:], []byte{8, 16, 8, 8})
+	f.Add(valid)
+	f.Add(valid[:hHeaderUsed])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := DecodeShmHeader(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadShared) {
+				t.Fatalf("error %v does not wrap ErrBadShared", err)
+			}
+			return
+		}
+		if h.HW > h.SlotCap || h.Chunks > h.MaxChunks || h.Live > h.HW {
+			t.Fatalf("accepted inconsistent header %+v", h)
+		}
+	})
+}
+
+// TestSharedStoreMatchesPrivate: the same operations give the same bytes,
+// epochs and IDs in a shared and a private store, and the reader agrees.
+func TestSharedStoreMatchesPrivate(t *testing.T) {
+	s, dir := sharedStore(t)
+	p := New()
+	defer p.Close()
+	for _, st := range []*Store{s, p} {
+		for id := base.PageID(1); id <= 3000; id++ {
+			sl, err := st.Create(id, int(id%700)+1, base.LocationCPU)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Bytes(sl)[0] = byte(id)
+			st.SetEpoch(sl, base.Epoch(id))
+		}
+		for id := base.PageID(1); id <= 3000; id += 3 {
+			if err := st.Free(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// IDs far beyond the reader's dense index (its map part).
+		for _, id := range []base.PageID{1<<40 + 7, 1 << 40, 1<<50 + 1} {
+			sl, err := st.Create(id, 24, base.LocationCPU)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Bytes(sl)[0] = byte(id)
+		}
+	}
+	if err := s.Publish(dir, 7); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ids, err := r.IDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p.AppendIDs(nil)
+	if len(ids) != len(want) {
+		t.Fatalf("reader sees %d pages, private store %d", len(ids), len(want))
+	}
+	for i, id := range want {
+		if ids[i] != uint64(id) {
+			t.Fatalf("id %d: %d vs %d", i, ids[i], id)
+		}
+		var got []byte
+		rd, found, _, err := r.Read(uint64(id), func(b []byte) error { got = append(got[:0], b...); return nil }, 10)
+		psl, _ := p.Lookup(id)
+		if err != nil || !found || string(got) != string(p.Bytes(psl)) || rd.Epoch != uint64(p.Epoch(psl)) {
+			t.Fatalf("page %d: found %v err %v", id, found, err)
+		}
+	}
+	if r.LSN() != 7 {
+		t.Fatalf("LSN %d", r.LSN())
+	}
+}
+
+// TestAliveSeesZombieWriter: a writer killed but not yet reaped by its
+// parent is a zombie that still answers kill(pid, 0); Alive must call it
+// gone. Before the kill the same check says alive (the control).
+func TestAliveSeesZombieWriter(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep binary:", err)
+	}
+	pid := cmd.Process.Pid
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	start, err := ProcStartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	s, err := NewShared(filepath.Join(d, "b"), 0o600, 1, uint64(pid), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Publish(filepath.Join(d, "r"), 0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(filepath.Join(d, "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Alive(); err != nil {
+		t.Fatalf("running writer: %v", err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second) // bounds a hang only
+	for r.Alive() == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.Alive(); !errors.Is(err, ErrWriterGone) {
+		t.Fatalf("killed, unreaped writer: %v", err)
+	}
+}
+
+// TestSharedReset: Reset (recovery starting over) empties a shared store
+// before publication; what is created afterwards is what readers see.
+func TestSharedReset(t *testing.T) {
+	s, dir := sharedStore(t)
+	for id := base.PageID(1); id <= 10; id++ { // odd IDs: large pages with chunks of their own
+		if _, err := s.Create(id, 2<<20*int(id%2)+8, base.LocationCPU); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Reset()
+	sl, err := s.CreateAt(7, 64, base.LocationCPU, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Bytes(sl)[0] = 42
+	if err := s.Publish(dir, 3); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ids, err := r.IDs()
+	if err != nil || len(ids) != 1 || ids[0] != 7 {
+		t.Fatalf("after Reset the reader sees %v (%v), want [7]", ids, err)
+	}
+	var got []byte
+	rd, found, _, err := r.Read(7, func(b []byte) error { got = append(got[:0], b...); return nil }, 10)
+	if err != nil || !found || got[0] != 42 || rd.LSN != 3 {
+		t.Fatalf("page 7: %v %v %v %+v", found, err, got, rd)
+	}
+}

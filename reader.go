@@ -1,0 +1,370 @@
+package mmsb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mmsb-go/mmsb/internal/page"
+)
+
+// ReaderOptions configures OpenReader. The zero value is usable.
+type ReaderOptions struct {
+	// SharedDir is the tmpfs directory the writer's Options.SharedDir
+	// named (default DefaultSharedDir).
+	SharedDir string
+	// WriterTimeout bounds how long a read waits on a page whose sequence
+	// word stays odd and unchanged (a writer stopped or killed mid-write)
+	// before failing with ErrWriterGone (default 200ms).
+	WriterTimeout time.Duration
+	// LivenessInterval is how often a background goroutine checks that the
+	// writer process still exists (default 10ms). A dead writer is
+	// reported as ErrWriterGone within about this long.
+	LivenessInterval time.Duration
+	// SnapshotRetries bounds Snapshot's attempts (default 100).
+	SnapshotRetries int
+	// WaitSpin is how long Wait polls the committed LSN without sleeping
+	// before it backs off to sleeps (default 50µs; larger values trade CPU
+	// for wake-up latency).
+	WaitSpin time.Duration
+}
+
+func (o *ReaderOptions) withDefaults() ReaderOptions {
+	r := ReaderOptions{}
+	if o != nil {
+		r = *o
+	}
+	if r.WriterTimeout <= 0 {
+		r.WriterTimeout = 200 * time.Millisecond
+	}
+	if r.LivenessInterval <= 0 {
+		r.LivenessInterval = 10 * time.Millisecond
+	}
+	if r.SnapshotRetries <= 0 {
+		r.SnapshotRetries = 100
+	}
+	if r.WaitSpin <= 0 {
+		r.WaitSpin = 50 * time.Microsecond
+	}
+	return r
+}
+
+// Reader reads a bus's committed pages from the shared memory of a writer
+// that runs with Options.Shared, in another process (or the same one). It
+// maps everything read-only and writes nothing shared, so a reader that
+// crashes or stops affects neither the writer nor other readers. Its
+// methods are safe for concurrent use but serialised; open one Reader per
+// goroutine to read in parallel.
+//
+// Readers see the latest committed state, not a history: older versions
+// are read from the log (Bus.ReadAsOf) by the writer.
+type Reader struct {
+	mu     sync.Mutex
+	r      *page.ShmReader
+	opts   ReaderOptions
+	closed bool
+
+	gone atomic.Pointer[error] // set by the liveness goroutine
+	stop chan struct{}
+	done chan struct{}
+
+	retries     atomic.Uint64 // read attempts that failed the sequence check
+	snapRetries atomic.Uint64 // Snapshot attempts discarded
+}
+
+// ReaderStats are the reader-side metrics (docs/shm.md).
+type ReaderStats struct {
+	Generation      uint64 // the shared region's generation
+	WriterPID       int    // the writer process
+	Retries         uint64 // page reads retried because the page changed under them
+	SnapshotRetries uint64 // Snapshot attempts discarded because a page moved past the LSN
+}
+
+// OpenReader attaches to the shared region of the bus in dir. It fails
+// with ErrWriterGone when no writer has published one (none runs in shared
+// mode), ErrStale when the region found was just superseded, and
+// ErrSharedCorrupt when it fails its checks.
+func OpenReader(dir string, opts *ReaderOptions) (*Reader, error) {
+	o := opts.withDefaults()
+	path, err := SharedRegionPath(dir, o.SharedDir)
+	if err != nil {
+		return nil, err
+	}
+	sr, err := page.OpenShmReader(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: no shared region for %s (no writer runs with Options.Shared): %w", ErrWriterGone, dir, err)
+		}
+		return nil, fmt.Errorf("mmsb: open reader for %s: %w", dir, err)
+	}
+	if err := sr.Alive(); err != nil {
+		_ = sr.Close()
+		return nil, err
+	}
+	rd := &Reader{r: sr, opts: o, stop: make(chan struct{}), done: make(chan struct{})}
+	go rd.watch()
+	return rd, nil
+}
+
+// watch checks the writer's liveness every LivenessInterval until the
+// writer is gone or the reader closes.
+func (rd *Reader) watch() {
+	defer close(rd.done)
+	t := time.NewTicker(rd.opts.LivenessInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-rd.stop:
+			return
+		case <-t.C:
+			if err := rd.r.Alive(); err != nil {
+				rd.gone.Store(&err)
+				return
+			}
+		}
+	}
+}
+
+// check returns the writer's failure, if known. The state word is read
+// on every call (a clean close or a new generation is seen at once); the
+// process check runs in watch.
+func (rd *Reader) check() error {
+	if rd.closed {
+		return ErrClosed
+	}
+	if p := rd.gone.Load(); p != nil {
+		return *p
+	}
+	if rd.r.State() != page.ShmLive {
+		return rd.r.Alive()
+	}
+	return nil
+}
+
+// read reads page id consistently, calling fn on its bytes (possibly
+// several times; only the last call saw a consistent page). Caller holds
+// rd.mu.
+func (rd *Reader) read(id PageID, fn func(b []byte) error) (page.SlotRead, error) {
+	var deadline time.Time
+	var stuckSeq uint64
+	pause := time.Microsecond
+	for {
+		if err := rd.check(); err != nil {
+			return page.SlotRead{}, err
+		}
+		res, found, retries, err := rd.r.Read(uint64(id), fn, 64)
+		if retries > 0 {
+			rd.retries.Add(uint64(retries))
+		}
+		if err == nil {
+			if !found {
+				return res, fmt.Errorf("%w: page %d", ErrPageNotFound, id)
+			}
+			return res, nil
+		}
+		if !page.IsRetry(err) {
+			return res, fmt.Errorf("mmsb: read page %d: %w", id, err)
+		}
+		// 64 attempts failed. A sequence word that is odd and has not
+		// moved since the last round means the writer stopped mid-write:
+		// give it WriterTimeout. A moving word is a busy page: keep going.
+		now := time.Now()
+		if res.Seq&1 == 0 || res.Seq != stuckSeq || deadline.IsZero() {
+			stuckSeq, deadline, pause = res.Seq, now.Add(rd.opts.WriterTimeout), time.Microsecond
+		} else if now.After(deadline) {
+			return res, fmt.Errorf("%w: page %d mid-write (sequence %d) for more than %v", ErrWriterGone, id, res.Seq, rd.opts.WriterTimeout)
+		}
+		if res.Seq&1 != 0 {
+			time.Sleep(pause)
+			pause = min(2*pause, time.Millisecond)
+		} else {
+			runtime.Gosched()
+		}
+	}
+}
+
+// ReadPage returns a consistent copy of page id's bytes (appended to
+// dst[:0]; pass a buffer with the page's capacity to avoid allocating),
+// with its epoch and the LSN of its last write. It retries while the page
+// changes under the copy; a page left mid-write longer than WriterTimeout
+// gives ErrWriterGone. A missing page gives ErrPageNotFound.
+func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn LSN, err error) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	res, err := rd.read(id, func(b []byte) error {
+		data = append(dst[:0], b...)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return data, Epoch(res.Epoch), LSN(res.LSN), nil
+}
+
+// View calls fn with page id's bytes in place (zero-copy, read-only
+// memory: writing to b faults). fn runs while the writer may be changing
+// the page: after fn returns, the page's sequence word is checked and, if
+// it moved, fn is called again (up to the same bounds as ReadPage) and the
+// earlier call's effects must be discarded by the caller. So fn must not
+// retain b, must tolerate torn contents in a call that is then repeated,
+// and should be short. fn's error is returned only from the consistent
+// call.
+func (rd *Reader) View(id PageID, fn func(b []byte) error) error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	_, err := rd.read(id, fn)
+	return err
+}
+
+// Pages returns the IDs of the live pages, ascending.
+func (rd *Reader) Pages() ([]PageID, error) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if err := rd.check(); err != nil {
+		return nil, err
+	}
+	ids, err := rd.r.IDs()
+	if err != nil {
+		return nil, fmt.Errorf("mmsb: list pages: %w", err)
+	}
+	out := make([]PageID, len(ids))
+	for i, id := range ids {
+		out[i] = PageID(id)
+	}
+	return out, nil
+}
+
+// LastLSN returns the LSN of the last commit the writer published. Every
+// write up to it is visible to reads that start afterwards.
+func (rd *Reader) LastLSN() LSN {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.closed {
+		return 0
+	}
+	return LSN(rd.r.LSN())
+}
+
+// Wait blocks until the committed LSN exceeds afterLSN and returns it. It
+// polls the header word for WaitSpin (yielding the processor), then sleeps
+// on a futex on that word, which the writer wakes at every commit (Linux;
+// elsewhere it polls every millisecond). Sleeps last at most waitSlice, so
+// ctx, the writer's liveness and a new generation are noticed within that.
+// It fails with ctx's error, ErrWriterGone or ErrStale.
+func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	spinUntil := time.Now().Add(rd.opts.WaitSpin)
+	for i := 0; ; i++ {
+		if l := LSN(rd.r.LSN()); l > afterLSN {
+			return l, nil
+		}
+		if err := rd.check(); err != nil {
+			return 0, err
+		}
+		if i&63 == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+		}
+		if i < 64 || time.Now().Before(spinUntil) {
+			runtime.Gosched()
+			continue
+		}
+		d := waitSlice
+		if dl, ok := ctx.Deadline(); ok {
+			d = min(d, max(time.Until(dl), time.Microsecond))
+		}
+		rd.r.WaitLSN(uint64(afterLSN), d)
+	}
+}
+
+// waitSlice bounds one futex sleep in Wait.
+const waitSlice = 5 * time.Millisecond
+
+// SnapshotPage is one page of a Snapshot.
+type SnapshotPage struct {
+	ID    PageID
+	Data  []byte
+	Epoch Epoch
+	LSN   LSN // the page's last write, <= the snapshot's LSN
+}
+
+// Snapshot reads pages ids consistently at one LSN: it reads the committed
+// LSN L, then every page (each under its seqlock), and accepts the result
+// when no page was written after L (every write up to L was applied
+// before L was published, so the pages are exactly the state at L). It
+// retries otherwise, up to ReaderOptions.SnapshotRetries times, then fails
+// with ErrSnapshotBusy. A missing page gives ErrPageNotFound.
+func (rd *Reader) Snapshot(ids []PageID) ([]SnapshotPage, LSN, error) {
+	return rd.SnapshotInto(ids, nil)
+}
+
+// SnapshotInto is Snapshot reusing dst's pages and their Data buffers when
+// len(dst) == len(ids) (no allocation in steady state).
+func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage, LSN, error) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if len(dst) != len(ids) {
+		dst = make([]SnapshotPage, len(ids))
+	}
+	for attempt := 0; attempt < rd.opts.SnapshotRetries; attempt++ {
+		at := LSN(rd.r.LSN())
+		ok := true
+		for i, id := range ids {
+			p := &dst[i]
+			res, err := rd.read(id, func(b []byte) error {
+				p.Data = append(p.Data[:0], b...)
+				return nil
+			})
+			if err != nil {
+				if errors.Is(err, ErrPageNotFound) && LSN(rd.r.LSN()) != at {
+					ok = false // freed by a commit after at: retry
+					break
+				}
+				return nil, 0, err
+			}
+			p.ID, p.Epoch, p.LSN = id, Epoch(res.Epoch), LSN(res.LSN)
+			if p.LSN > at {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return dst, at, nil
+		}
+		rd.snapRetries.Add(1)
+		runtime.Gosched()
+	}
+	return nil, 0, fmt.Errorf("%w: %d attempts over %d pages", ErrSnapshotBusy, rd.opts.SnapshotRetries, len(ids))
+}
+
+// Stats returns the reader-side metrics. (Readers attached are not
+// counted: readers write nothing shared, by design.)
+func (rd *Reader) Stats() ReaderStats {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	st := ReaderStats{Retries: rd.retries.Load(), SnapshotRetries: rd.snapRetries.Load()}
+	if !rd.closed {
+		st.Generation, st.WriterPID = rd.r.Gen(), rd.r.PID()
+	}
+	return st
+}
+
+// Close unmaps the region. Further calls fail with ErrClosed.
+func (rd *Reader) Close() error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.closed {
+		return nil
+	}
+	rd.closed = true
+	close(rd.stop)
+	<-rd.done
+	return rd.r.Close()
+}

@@ -1,0 +1,125 @@
+package mmsb
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// Shared mode, writer side (docs/shm.md). The store's page chunks and slot
+// arrays are built in a private directory during recovery and published
+// under the bus's region name once recovery succeeded, so a reader never
+// maps a half-recovered region.
+
+// DefaultSharedDir is where shared regions live unless Options.SharedDir
+// or ReaderOptions.SharedDir says otherwise. It is tmpfs on Linux: page
+// bytes are never written back to disk by the kernel.
+const DefaultSharedDir = "/dev/shm"
+
+// SharedRegionPath returns the directory of the shared region of the bus in
+// dir: "mmsb-" and the first 16 bytes (hex) of the SHA-256 of dir's
+// absolute path (symbolic links resolved when dir exists, so a writer and
+// a reader that name the bus through different links agree), under
+// sharedDir (DefaultSharedDir when "").
+func SharedRegionPath(dir, sharedDir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("%w: bus directory %q: %w", ErrInvalidOption, dir, err)
+	}
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = resolved
+	}
+	if sharedDir == "" {
+		sharedDir = DefaultSharedDir
+	}
+	sum := sha256.Sum256([]byte(filepath.Clean(abs)))
+	return filepath.Join(sharedDir, "mmsb-"+hex.EncodeToString(sum[:16])), nil
+}
+
+// openShared replaces the empty private store by a shared one built in a
+// fresh directory. Caller holds the bus LOCK, so no other writer of this
+// bus builds or publishes concurrently.
+func (e *Bus) openShared() error {
+	if e.memory {
+		return fmt.Errorf("%w: Shared needs an on-disk bus (dir is empty)", ErrInvalidOption)
+	}
+	if e.fs != vfs.Default {
+		return fmt.Errorf("%w: Shared needs the OS filesystem (Options.FS)", ErrInvalidOption)
+	}
+	final, err := SharedRegionPath(e.dir, e.opts.SharedDir)
+	if err != nil {
+		return err
+	}
+	// Building directories left by writers that died mid-recovery.
+	if old, _ := filepath.Glob(final + ".building-*"); len(old) > 0 {
+		for _, p := range old {
+			_ = os.RemoveAll(p)
+		}
+	}
+	pid := os.Getpid()
+	start, err := page.ProcStartTime(pid)
+	if err != nil {
+		return fmt.Errorf("mmsb: shared mode: %w", err)
+	}
+	perm := os.FileMode(0o600)
+	if e.opts.SharedGroup {
+		perm = 0o640
+	}
+	// The generation only has to differ between opens; it is not bus
+	// state, so wall time is fine here.
+	gen := uint64(time.Now().UnixNano())
+	build := final + ".building-" + strconv.Itoa(pid)
+	st, err := page.NewShared(build, perm, gen, uint64(pid), start)
+	if err != nil {
+		return fmt.Errorf("mmsb: shared mode: %w", err)
+	}
+	e.store = st
+	e.shared = true
+	e.sharedDir = final
+	return nil
+}
+
+// publishShared retires the previous writer's region (its readers get
+// ErrStale) and publishes ours under the bus's region name.
+func (e *Bus) publishShared() error {
+	if _, err := os.Stat(e.sharedDir); err == nil {
+		// Best effort: a region we cannot mark (corrupt header) is removed
+		// anyway; its readers then see its writer gone.
+		_ = page.MarkSuperseded(e.sharedDir)
+		if err := os.RemoveAll(e.sharedDir); err != nil {
+			return fmt.Errorf("mmsb: shared mode: remove old region: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("mmsb: shared mode: %w", err)
+	}
+	if err := e.store.Publish(e.sharedDir, uint64(e.lastLSN)); err != nil {
+		return fmt.Errorf("mmsb: shared mode: %w", err)
+	}
+	return nil
+}
+
+// applyToPageShared is applyToPage under the page's seqlock: the sequence
+// word is odd while the bytes, epoch and LSN change, so a reader that
+// copied the page meanwhile sees the word moved and retries.
+func (e *Bus) applyToPageShared(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
+	e.store.BeginWrite(sl, uint64(lsn))
+	delta.Apply(d, e.store.Bytes(sl))
+	ep := e.store.Epoch(sl) + 1
+	e.store.SetEpoch(sl, ep)
+	e.store.SetLastLSN(sl, lsn)
+	e.store.EndWrite(sl, uint64(lsn))
+	d.LSN, d.Epoch, d.Time = lsn, ep, t
+}
+
+// SharedPath returns the directory of the bus's shared region ("" unless
+// Options.Shared). After Close it still names it (the directory is gone).
+func (e *Bus) SharedPath() string { return e.sharedDir }

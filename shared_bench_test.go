@@ -1,0 +1,227 @@
+package mmsb
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mmsb-go/mmsb/delta"
+)
+
+// Shared-mode benchmarks (docs/benchmarks.md). The writer and the reader
+// run in one process here (the reader maps the region separately, exactly
+// as another process would); the cross-process figures come from the
+// torture test's counts.
+
+func benchShmDir(b *testing.B) string {
+	b.Helper()
+	root := ""
+	if st, err := os.Stat(DefaultSharedDir); err == nil && st.IsDir() {
+		root = DefaultSharedDir
+	}
+	d, err := os.MkdirTemp(root, "mmsb-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = os.RemoveAll(d) })
+	return d
+}
+
+// BenchmarkCommitDiskNone is the private-mode baseline for
+// BenchmarkCommitShared: the same on-disk bus (log written, not synced).
+func BenchmarkCommitDiskNone(b *testing.B) { benchCommit(b, b.TempDir(), SyncNone, 1, 1000) }
+
+// BenchmarkCommitShared is the reference workload (16-byte deltas, 65,536
+// x 1 KiB pages, batches of 1,000) with the store in shared memory.
+func BenchmarkCommitShared(b *testing.B) {
+	benchShared = benchShmDir(b)
+	defer func() { benchShared = "" }()
+	benchCommit(b, b.TempDir(), SyncNone, 1, 1000)
+}
+
+// sharedBenchBus opens a shared bus with 65,536 1 KiB pages and a reader.
+func sharedBenchBus(b *testing.B) (*Bus, *Reader, []PageID) {
+	b.Helper()
+	shm, dir := benchShmDir(b), b.TempDir()
+	e, err := Open(dir, &Options{Shared: true, SharedDir: shm, Sync: SyncNone, CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	benchPages(b, e, 65536, 1024)
+	ids := make([]PageID, 65536) // a fresh bus assigns IDs from 1, as fillBatch assumes
+	for i := range ids {
+		ids[i] = PageID(i + 1)
+	}
+	rd, err := OpenReader(dir, &ReaderOptions{SharedDir: shm})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rd.Close() })
+	return e, rd, ids
+}
+
+// committer commits reference batches until stop is closed.
+func committer(b *testing.B, e *Bus, stop chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	const pages, pageSize, size, batch = 65536, 1024, 16, 1000
+	rng := rand.New(rand.NewPCG(3, 4))
+	ds := make([]delta.Delta, batch)
+	runs := make([]delta.Run, batch)
+	data := make([]byte, batch*size)
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
+		if _, err := e.Commit(context.Background(), ds); err != nil {
+			b.Error(err)
+			return
+		}
+	}
+}
+
+func benchReadPage(b *testing.B, load bool) { benchReadPageOrder(b, load, false) }
+
+// BenchmarkReaderReadPageSeq: consistent copies of pages in ascending ID
+// order (adjacent cells), writer idle: the copy without the cache and TLB
+// misses of a random page over 64 MiB.
+func BenchmarkReaderReadPageSeq(b *testing.B) { benchReadPageOrder(b, false, true) }
+
+func benchReadPageOrder(b *testing.B, load, seq bool) {
+	e, rd, ids := sharedBenchBus(b)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	if load {
+		wg.Add(1)
+		go committer(b, e, stop, &wg)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	buf := make([]byte, 1024)
+	b.SetBytes(1024)
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		id := ids[n&(len(ids)-1)]
+		if !seq {
+			id = ids[rng.IntN(len(ids))]
+		}
+		var err error
+		if buf, _, _, err = rd.ReadPage(id, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "copies/s")
+	b.ReportMetric(float64(rd.Stats().Retries)/float64(b.N), "retries/op")
+}
+
+// BenchmarkReaderReadPage: consistent 1 KiB copies, writer idle.
+func BenchmarkReaderReadPage(b *testing.B) { benchReadPage(b, false) }
+
+// BenchmarkReaderReadPageUnderLoad: the same while a goroutine commits the
+// reference workload as fast as it can (the two share the 2 cores).
+func BenchmarkReaderReadPageUnderLoad(b *testing.B) { benchReadPage(b, true) }
+
+// BenchmarkReaderView: zero-copy views (fn reads one word), writer idle.
+func BenchmarkReaderView(b *testing.B) {
+	_, rd, ids := sharedBenchBus(b)
+	rng := rand.New(rand.NewPCG(5, 6))
+	var sink byte
+	fn := func(p []byte) error { sink ^= p[0]; return nil }
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		if err := rd.View(ids[rng.IntN(len(ids))], fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "views/s")
+	_ = sink
+}
+
+// BenchmarkReaderSnapshot100UnderLoad: Snapshot of 100 random pages while
+// the reference workload commits; reports discarded attempts per snapshot
+// and the share of snapshots that failed with ErrSnapshotBusy.
+func BenchmarkReaderSnapshot100UnderLoad(b *testing.B) {
+	e, rd, ids := sharedBenchBus(b)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go committer(b, e, stop, &wg)
+	rng := rand.New(rand.NewPCG(7, 8))
+	sel := make([]PageID, 100)
+	var snap []SnapshotPage
+	busy := 0
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for i := range sel {
+			sel[i] = ids[rng.IntN(len(ids))]
+		}
+		var err error
+		snap, _, err = rd.SnapshotInto(sel, snap)
+		if err != nil {
+			busy++
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(rd.Stats().SnapshotRetries)/float64(b.N), "retries/op")
+	b.ReportMetric(100*float64(b.N-busy)/float64(b.N), "success%")
+}
+
+// BenchmarkReaderWaitLatency: time from Commit returning in the writer
+// goroutine to Wait returning in the reader goroutine, one commit at a
+// time; p50 and p99 in µs. WaitSpin decides between polling (spin) and
+// sleeping on the futex: the "Sleep" variant uses the minimum spin.
+func BenchmarkReaderWaitLatency(b *testing.B)      { benchWait(b, time.Second) }
+func BenchmarkReaderWaitLatencySleep(b *testing.B) { benchWait(b, time.Nanosecond) }
+
+func benchWait(b *testing.B, spin time.Duration) {
+	e, rd, ids := sharedBenchBus(b)
+	rd.opts.WaitSpin = spin
+	var committedAt atomic.Int64
+	lat := make([]float64, 0, b.N)
+	next := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range next {
+			time.Sleep(200 * time.Microsecond) // let the reader settle into Wait
+			if _, err := e.Commit(context.Background(), []delta.Delta{Write(ids[0], 0, []byte{1})}); err != nil {
+				b.Error(err)
+				return
+			}
+			committedAt.Store(time.Now().UnixNano())
+		}
+	}()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		after := rd.LastLSN()
+		committedAt.Store(0)
+		next <- struct{}{}
+		if _, err := rd.Wait(context.Background(), after); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now().UnixNano()
+		var t0 int64
+		for t0 = committedAt.Load(); t0 == 0; t0 = committedAt.Load() {
+		}
+		lat = append(lat, float64(max(0, t1-t0))/1e3)
+	}
+	b.StopTimer()
+	close(next)
+	<-done
+	slices.Sort(lat)
+	b.ReportMetric(lat[len(lat)/2], "p50-µs")
+	b.ReportMetric(lat[len(lat)*99/100], "p99-µs")
+}

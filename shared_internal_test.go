@@ -1,0 +1,55 @@
+package mmsb
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestSharedStuckWriter: a page left mid-write (sequence word odd) by a
+// writer that is alive but stuck gives ErrWriterGone after WriterTimeout,
+// not an endless spin; once the write ends, reads succeed again.
+func TestSharedStuckWriter(t *testing.T) {
+	ctx := context.Background()
+	shm := t.TempDir()
+	if st, err := os.Stat(DefaultSharedDir); err == nil && st.IsDir() {
+		d, err := os.MkdirTemp(DefaultSharedDir, "mmsb-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(d) })
+		shm = d
+	}
+	dir := t.TempDir()
+	bus, err := Open(dir, &Options{Shared: true, SharedDir: shm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	id, err := bus.CreatePage(ctx, PageSpec{Size: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := OpenReader(dir, &ReaderOptions{SharedDir: shm, WriterTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	if _, _, _, err := rd.ReadPage(id, nil); err != nil {
+		t.Fatal(err)
+	}
+	sl, _ := bus.store.Lookup(id)
+	// The next LSN: the sequence words stay increasing for later commits.
+	lsn := uint64(bus.lastLSN) + 1
+	bus.store.BeginWrite(sl, lsn)
+	_, _, _, err = rd.ReadPage(id, nil)
+	bus.store.EndWrite(sl, lsn)
+	if !errors.Is(err, ErrWriterGone) {
+		t.Fatalf("page stuck mid-write: %v", err)
+	}
+	if _, _, _, err := rd.ReadPage(id, nil); err != nil {
+		t.Fatalf("after the write ended: %v", err)
+	}
+}
