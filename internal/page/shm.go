@@ -276,6 +276,20 @@ func (r *region) growShared(n int) error {
 	return nil
 }
 
+// adviseHuge asks for transparent huge pages on a chunk mapping of at
+// least hugeHintBytes, as mapAnon does for private chunks: page bytes are
+// touched at random offsets, and with 4 KiB pages nearly every delta or
+// read of a random page misses the TLB. For tmpfs this takes effect only
+// where the mount allows it (huge=advise or huge=always, or
+// /sys/kernel/mm/transparent_hugepage/shmem_enabled = advise for the
+// kernel's internal mount); elsewhere it does nothing. Errors are ignored
+// (advisory).
+func adviseHuge(b []byte) {
+	if len(b) >= hugeHintBytes {
+		_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
+	}
+}
+
 // ChunkFileName names chunk idx's file of generation gen.
 func ChunkFileName(idx, gen uint32) string {
 	return "c" + strconv.FormatUint(uint64(idx), 10) + "." + strconv.FormatUint(uint64(gen), 10)
@@ -293,6 +307,7 @@ func (b *shmBacking) newSharedChunk(idx uint32, n, cellSize int) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: chunk %d: %w", ErrNoSpace, idx, err)
 	}
+	adviseHuge(mem)
 	b.chunkGen[idx] = gen
 	e := b.chunkTab[int(idx)*chunkEntryBytes:]
 	atomic.StoreUint64((*uint64)(unsafe.Pointer(&e[8])), uint64(n))

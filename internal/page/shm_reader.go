@@ -245,6 +245,7 @@ func (r *ShmReader) chunk(idx uint32) ([]byte, int, bool) {
 	if err != nil {
 		return nil, 0, false
 	}
+	adviseHuge(mem)
 	for int(idx) >= len(r.chunks) {
 		r.chunks = append(r.chunks, readerChunk{})
 	}
