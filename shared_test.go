@@ -15,11 +15,16 @@ import (
 
 // shmTestDir returns a fresh directory for shared regions: on /dev/shm
 // (tmpfs, as in production) when it exists, removed after the test.
+// MMSB_TEST_SHM names another tmpfs instead (e.g. one mounted with
+// huge=advise, to run the torture tests on huge pages).
 func shmTestDir(t testing.TB) string {
 	t.Helper()
 	base := ""
 	if st, err := os.Stat(mmsb.DefaultSharedDir); err == nil && st.IsDir() {
 		base = mmsb.DefaultSharedDir
+	}
+	if d := os.Getenv("MMSB_TEST_SHM"); d != "" {
+		base = d
 	}
 	d, err := os.MkdirTemp(base, "mmsb-test-")
 	if err != nil {
