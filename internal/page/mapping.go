@@ -76,15 +76,19 @@ func (r *region) grow(n int) error {
 	if r.shmDir != "" {
 		return r.growShared(n)
 	}
+	return r.mapTo(n, func() ([]byte, error) { return mapAnon(n) })
+}
+
+// mapTo makes the region n bytes long: mapFirst maps it when nothing is
+// mapped yet (anonymous or shared), later growth remaps the same mapping.
+func (r *region) mapTo(n int, mapFirst func() ([]byte, error)) error {
+	var b []byte
+	var err error
 	if r.mem == nil {
-		b, err := mapAnon(n)
-		if err != nil {
-			return err
-		}
-		r.mem = b
-		return nil
+		b, err = mapFirst()
+	} else {
+		b, err = remap(r.mem, n)
 	}
-	b, err := remap(r.mem, n)
 	if err != nil {
 		return err
 	}

@@ -260,20 +260,7 @@ func (r *region) growShared(n int) error {
 		return fmt.Errorf("%w: grow %s to %d bytes: %w", ErrNoSpace, path, n, err)
 	}
 	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
-	if r.mem == nil {
-		b, err := mapShared(f, n)
-		if err != nil {
-			return err
-		}
-		r.mem = b
-		return nil
-	}
-	b, err := remap(r.mem, n)
-	if err != nil {
-		return err
-	}
-	r.mem = b
-	return nil
+	return r.mapTo(n, func() ([]byte, error) { return mapShared(f, n) })
 }
 
 // adviseHuge asks for transparent huge pages on a chunk mapping of at
