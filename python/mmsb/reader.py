@@ -369,8 +369,8 @@ class Reader:
             self._gone = WriterGone("writer %d closed the bus" % self.writer_pid)
         elif st != L.STATE_LIVE:
             self._gone = WriterGone("region in state %d" % st)
-        elif self.writer_pid <= 0:
-            self._gone = WriterGone("no writer pid")
+        elif not 0 < self.writer_pid < 1 << 31:
+            self._gone = WriterGone("no writer pid (header says %d)" % self.writer_pid)
         else:
             pid = self.writer_pid
             try:
