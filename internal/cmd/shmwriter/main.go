@@ -73,14 +73,14 @@ func run(args []string) int {
 	ctx := context.Background()
 	bus, err := mmsb.Open(*dir, &mmsb.Options{Shared: true, SharedDir: *shm, Sync: mmsb.SyncNone, CheckpointBytes: -1})
 	if err != nil {
-		fmt.Println("FAIL open:", err)
+		fmt.Fprintln(os.Stdout, "FAIL open:", err)
 		return 1
 	}
 	defer func() { _ = bus.Close() }() // the error path only; the clean path closes below
 	var ids []mmsb.PageID
 	infos, err := bus.Pages()
 	if err != nil {
-		fmt.Println("FAIL pages:", err)
+		fmt.Fprintln(os.Stdout, "FAIL pages:", err)
 		return 1
 	}
 	for _, p := range infos {
@@ -92,7 +92,7 @@ func run(args []string) int {
 			specs[i].Size = *size
 		}
 		if ids, err = bus.CreatePages(ctx, specs); err != nil {
-			fmt.Println("FAIL create:", err)
+			fmt.Fprintln(os.Stdout, "FAIL create:", err)
 			return 1
 		}
 		if *mode == "static" {
@@ -101,12 +101,12 @@ func run(args []string) int {
 				ds[i] = mmsb.Write(id, 0, uniformPage(*size, uint64(id)))
 			}
 			if _, err := bus.Commit(ctx, ds); err != nil {
-				fmt.Println("FAIL commit:", err)
+				fmt.Fprintln(os.Stdout, "FAIL commit:", err)
 				return 1
 			}
 		}
 	}
-	fmt.Printf("READY pid=%d region=%s first=%d pages=%d lsn=%d\n", os.Getpid(), bus.SharedPath(), ids[0], len(ids), bus.LastLSN())
+	fmt.Fprintf(os.Stdout, "READY pid=%d region=%s first=%d pages=%d lsn=%d\n", os.Getpid(), bus.SharedPath(), ids[0], len(ids), bus.LastLSN())
 
 	var stop atomic.Bool
 	if *stdinEOF {
@@ -140,20 +140,20 @@ func run(args []string) int {
 			counter++
 		}
 		if _, err := bus.Commit(ctx, ds); err != nil {
-			fmt.Println("FAIL commit:", err)
+			fmt.Fprintln(os.Stdout, "FAIL commit:", err)
 			return 1
 		}
 		commits++
 		if *churn && commits%20 == 0 {
 			id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: *size})
 			if err != nil {
-				fmt.Println("FAIL create:", err)
+				fmt.Fprintln(os.Stdout, "FAIL create:", err)
 				return 1
 			}
 			extra = append(extra, id)
 			if len(extra) > 8 {
 				if err := bus.FreePage(ctx, extra[0]); err != nil {
-					fmt.Println("FAIL free:", err)
+					fmt.Fprintln(os.Stdout, "FAIL free:", err)
 					return 1
 				}
 				extra = extra[1:]
@@ -162,9 +162,9 @@ func run(args []string) int {
 	}
 	lsn := bus.LastLSN()
 	if err := bus.Close(); err != nil {
-		fmt.Println("FAIL close:", err)
+		fmt.Fprintln(os.Stdout, "FAIL close:", err)
 		return 1
 	}
-	fmt.Printf("DONE commits=%d lsn=%d\n", commits, lsn)
+	fmt.Fprintf(os.Stdout, "DONE commits=%d lsn=%d\n", commits, lsn)
 	return 0
 }
