@@ -792,7 +792,7 @@ static inline int mmsb__read_once(mmsb_reader *r, uint64_t sl, uint64_t id, mmsb
  * for writer_timeout: WRITER_GONE; moving for busy_timeout: BUSY. */
 static inline int mmsb__read(mmsb_reader *r, uint64_t id, mmsb__dst *d, mmsb_page_info *info) {
 	int64_t deadline = 0, busy_until = 0, pause = 1000, now;
-	uint64_t stuck = 0, s1 = 0, sl;
+	uint64_t stuck = 0, s1 = 0, sl = 0;
 	int have_deadline = 0, rc, res, err, forced, tries;
 	for (;;) {
 		if ((rc = mmsb__check(r)) != MMSB_OK)

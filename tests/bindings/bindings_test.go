@@ -199,7 +199,7 @@ func TestPythonHarnessCatchesFailures(t *testing.T) {
 }
 
 // cFlags are the flags the C reader's tests are built with.
-var cFlags = []string{"-std=c99", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-O1", "-g",
+var cFlags = []string{"-std=c99", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-O2", "-g",
 	"-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"}
 
 // buildC compiles src with gcc and cFlags into dir.

@@ -242,7 +242,7 @@ static void test_torture(void) {
 	mmsb_reader *r = NULL;
 	unsigned char buf[1024];
 	uint64_t ids[256], last, l, first_lsn;
-	size_t n, np = 0;
+	size_t n = 0, np = 0;
 	long reads = 0, torn = 0, lsnback = 0, notfound = 0, snaps = 0, snapbusy = 0, snapbad = 0;
 	int64_t end;
 	unsigned seed = 1;
@@ -262,7 +262,7 @@ static void test_torture(void) {
 			void *bufs[4] = {pages[0], pages[1], pages[2], pages[3]};
 			size_t caps[4] = {1024, 1024, 1024, 1024}, sizes[4];
 			mmsb_page_info infos[4];
-			uint64_t pick[4], at;
+			uint64_t pick[4], at = 0;
 			int k;
 			for (k = 0; k < 4; k++)
 				pick[k] = ids[rand_r(&seed) % np];
@@ -296,7 +296,7 @@ static void test_torture(void) {
 	CHECK_RC(mmsb_reader_wait(r, last, 10000000000LL, &l), MMSB_OK);
 	CHECK(l > last);
 	{
-		uint64_t retries;
+		uint64_t retries = 0;
 		CHECK_RC(mmsb_reader_info(r, NULL, NULL, &retries), MMSB_OK);
 		printf("c torture: reads=%ld snaps=%ld snapbusy=%ld notfound=%ld torn=%ld lsnback=%ld snapbad=%ld retries=%llu lsn %llu -> %llu\n",
 		       reads, snaps, snapbusy, notfound, torn, lsnback, snapbad, (unsigned long long)retries,
@@ -315,7 +315,7 @@ static void test_killed_and_restarted(void) {
 	mmsb_reader *r = NULL, *old = NULL;
 	unsigned char buf[1024];
 	size_t n;
-	uint64_t gen, gen2, l;
+	uint64_t gen = 0, gen2 = 0, l = 0;
 	int rc;
 	int64_t end;
 

@@ -7,13 +7,16 @@
 //
 // Usage:
 //
-//	shmwriter -dir BUS [-shm DIR] [-pages N] [-size BYTES] [-mode busy|static] [-churn] [-for DURATION] [-stdin]
+//	shmwriter -dir BUS [-shm DIR] [-pages N] [-size BYTES] [-mode busy|static|tick] [-interval D] [-churn] [-for DURATION] [-stdin]
 //
 // It prints one line "READY pid=P region=R first=F pages=N lsn=L" once the
 // pages exist (IDs F..F+N-1) and the region is published, then:
 //
 //   - mode static: page F+i holds the word F+i in every 8-byte word, and
 //     nothing else is committed;
+//   - mode tick: every -interval one commit writes the wall-clock time in
+//     ns (CLOCK_REALTIME) into every word of page F, so that a reader woken
+//     by the commit can measure how late it saw it;
 //   - mode busy: batches of 16 deltas each rewrite a whole random page with
 //     the next counter value (1, 2, 3, ...), as fast as it can; with -churn
 //     every 20th batch also creates a page and frees the oldest extra one
@@ -59,15 +62,16 @@ func run(args []string) int {
 	shm := fs.String("shm", "", "tmpfs directory for the shared region (default /dev/shm)")
 	pages := fs.Int("pages", 64, "pages to create (on a fresh bus)")
 	size := fs.Int("size", 1024, "page size in bytes (a multiple of 8)")
-	mode := fs.String("mode", "busy", "busy (keep committing) or static (write once, then idle)")
+	mode := fs.String("mode", "busy", "busy (keep committing), static (write once, then idle) or tick (one stamped commit per -interval)")
+	interval := fs.Duration("interval", time.Millisecond, "tick mode: time between commits")
 	churn := fs.Bool("churn", false, "busy mode: also create and free pages")
 	dur := fs.Duration("for", 0, "stop after this long (0: until SIGTERM/SIGINT, or stdin's end with -stdin)")
 	stdinEOF := fs.Bool("stdin", false, "also stop when stdin reaches end of file (a parent process closing the pipe)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *dir == "" || *pages <= 0 || *size <= 0 || *size%8 != 0 || (*mode != "busy" && *mode != "static") {
-		fmt.Fprintln(os.Stderr, "shmwriter: need -dir, -pages > 0, -size a positive multiple of 8, -mode busy|static")
+	if *dir == "" || *pages <= 0 || *size <= 0 || *size%8 != 0 || (*mode != "busy" && *mode != "static" && *mode != "tick") || *interval <= 0 {
+		fmt.Fprintln(os.Stderr, "shmwriter: need -dir, -pages > 0, -size a positive multiple of 8, -mode busy|static|tick, -interval > 0")
 		return 2
 	}
 	ctx := context.Background()
@@ -130,8 +134,19 @@ func run(args []string) int {
 	counter := uint64(1)
 	commits := 0
 	for !stop.Load() && (end.IsZero() || time.Now().Before(end)) {
-		if *mode == "static" {
+		switch *mode {
+		case "static":
 			time.Sleep(5 * time.Millisecond)
+			continue
+		case "tick":
+			// Wall-clock ns in every word of the first page: a reader that
+			// wakes on the commit measures the visibility latency.
+			time.Sleep(*interval)
+			if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], 0, uniformPage(*size, uint64(time.Now().UnixNano())))}); err != nil {
+				fmt.Fprintln(os.Stdout, "FAIL commit:", err)
+				return 1
+			}
+			commits++
 			continue
 		}
 		ds := make([]mmsb.Delta, 16)
