@@ -174,10 +174,11 @@ class _Chunk:
     view); every slice keeps the whole-chunk array, and so the mapping,
     alive."""
 
-    __slots__ = ("gen", "cell_size", "map", "arrays")
+    __slots__ = ("gen", "cell_size", "map", "arrays", "length")
 
     def __init__(self, gen, cell_size, m):
         self.gen, self.cell_size, self.map = gen, cell_size, m
+        self.length = len(m.mv)
         self.arrays = {}
 
     def array(self, dt):
@@ -630,8 +631,44 @@ class Reader:
 
     # ---- public reads ---------------------------------------------------
 
+    def _fast(self, page_id):
+        """The first half of a seqlock attempt on the common path (reader
+        open, writer checked recently, index current, slot and chunk
+        mapped, sequence word even): (chunk, offset, size, slot, s1), or
+        None, and the caller takes the general path (_read). The caller
+        copies or views the bytes and then re-checks seq[slot] == s1."""
+        if self._closed or self._gone is not None or not self._index_ok:
+            return None
+        hq = self._hq
+        if (hq[6] != L.STATE_LIVE or hq[9] != self._index_ver  # H_STATE, H_TABLE_VER
+                or time.monotonic() - self._last_alive >= self.liveness_interval):
+            return None
+        sl = self._index.get(page_id)
+        if sl is None or sl >= self._slots:
+            return None
+        s1 = self._seq[sl]
+        if s1 & 1 or self._ids[sl] != page_id:
+            return None
+        cw = self._cells[sl]
+        ref = cw & 0xFFFFFFFF
+        idx = ref >> L.CELL_BITS
+        c = self._chunks.get(idx)
+        if c is None or c.gen != self._ct[2 * idx] & 0xFFFFFFFF:
+            return None
+        off = (ref & L.CELL_MASK) * c.cell_size
+        size = (cw >> 32) & L.SIZE_MASK
+        if size == 0 or off + size > c.length:
+            return None
+        return c, off, size, sl, s1
+
     def read(self, page_id):
         """A consistent copy of page page_id's bytes."""
+        f = self._fast(page_id)
+        if f is not None:
+            c, off, size, sl, s1 = f
+            out = bytes(c.map.mv[off:off + size])
+            if self._seq[sl] == s1:
+                return out
         return self._read(page_id, _copy)[0]
 
     def read_page(self, page_id):
