@@ -57,6 +57,11 @@ func fakeTree() map[string]string {
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
 			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n",
+		"tests/bindings/bindings_test.go": "package bindings\n\nimport \"testing\"\n\n" +
+			"func TestPythonReader(t *testing.T) {}\nfunc TestCReader(t *testing.T) {}\n" +
+			"func TestPythonHarnessCatchesFailures(t *testing.T) {}\nfunc TestCHarnessCatchesFailures(t *testing.T) {}\n",
+		"python/tests/test_reader.py":   "def test_x():\n    pass\n",
+		"bindings/c/test/reader_test.c": "int main(void) { return 0; }\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
@@ -99,6 +104,12 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"shared header fuzz target missing", func(f map[string]string) {
 			f["internal/page/shm_test.go"] = strings.Replace(f["internal/page/shm_test.go"], "func FuzzDecodeShmHeader(", "func FuzzOther(", 1)
 		}, "FuzzDecodeShmHeader in internal/page"},
+		{"bindings suite missing", func(f map[string]string) { delete(f, "tests/bindings/bindings_test.go") }, "tests/bindings"},
+		{"bindings negative control gone", func(f map[string]string) {
+			f["tests/bindings/bindings_test.go"] = strings.Replace(f["tests/bindings/bindings_test.go"], "func TestCHarnessCatchesFailures(", "func TestOther(", 1)
+		}, "TestCHarnessCatchesFailures in tests/bindings"},
+		{"python reader tests missing", func(f map[string]string) { delete(f, "python/tests/test_reader.py") }, "python/tests/test_reader.py"},
+		{"C reader tests missing", func(f map[string]string) { delete(f, "bindings/c/test/reader_test.c") }, "bindings/c/test/reader_test.c"},
 		{"stress suite missing", func(f map[string]string) { delete(f, "tests/stress/stress_test.go") }, "tests/stress"},
 		{"validate subcommand missing", func(f map[string]string) {
 			f["cmd/mmsb/main.go"] = "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(1) }\n"
