@@ -73,12 +73,16 @@ func buildWriter(t *testing.T) string {
 	return out
 }
 
-// shmDir returns a fresh directory on tmpfs ($MMSB_TEST_SHM or /dev/shm).
+// shmDir returns a fresh directory on tmpfs ($MMSB_TEST_SHM or /dev/shm)
+// for the bus and its shared region.
 func shmDir(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("MMSB_TEST_SHM")
-	if base == "" {
+	base := "" // the default temporary directory when there is no /dev/shm
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		base = "/dev/shm"
+	}
+	if d := os.Getenv("MMSB_TEST_SHM"); d != "" {
+		base = d
 	}
 	d, err := os.MkdirTemp(base, "mmsb-bindings-")
 	if err != nil {
