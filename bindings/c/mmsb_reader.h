@@ -113,6 +113,7 @@ enum {
 	MMSB__STATE_LIVE = 1,
 	MMSB__STATE_CLOSED = 2,
 	MMSB__STATE_SUPERSEDED = 3,
+	MMSB__CHUNK_ENTRY_BYTES = 16,
 	MMSB__TRIES = 64
 };
 #define MMSB__MAGIC UINT64_C(0x314d48535342534d)
@@ -446,7 +447,7 @@ static inline mmsb__chunk *mmsb__get_chunk(mmsb_reader *r, uint32_t idx) {
 	mmsb__map m;
 	if (idx >= MMSB__MAX_CHUNKS)
 		return NULL;
-	e = r->ct.p + (size_t)idx * 16;
+	e = r->ct.p + (size_t)idx * MMSB__CHUNK_ENTRY_BYTES;
 	w = mmsb__ld64acq(e); /* u32 generation | u32 cell size << 32 */
 	gen = (uint32_t)w;
 	if (gen == 0)
@@ -677,7 +678,7 @@ static inline MMSB__UNUSED int mmsb_reader_open_region(const char *region_dir, c
 		r->gen = mmsb__le64(r->hdr.p + MMSB__H_GEN);
 		r->pid = (int64_t)mmsb__le64(r->hdr.p + MMSB__H_PID);
 		r->start = mmsb__le64(r->hdr.p + MMSB__H_START);
-		rc = mmsb__map_ro(region_dir, "chunks", (size_t)(MMSB__MAX_CHUNKS * 16), &r->ct);
+		rc = mmsb__map_ro(region_dir, "chunks", (size_t)(MMSB__MAX_CHUNKS * MMSB__CHUNK_ENTRY_BYTES), &r->ct);
 		if (rc == MMSB_ERR_NOT_FOUND)
 			rc = mmsb__fail(MMSB_ERR_FORMAT, "region %s has no chunk table", region_dir);
 	}

@@ -56,7 +56,8 @@ func fakeTree() map[string]string {
 			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n",
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
-			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n",
+			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n" +
+			"func TestShmABIMatchesOtherReaders(t *testing.T) {}\nfunc TestShmABICheckCatchesDrift(t *testing.T) {}\n",
 		"tests/bindings/bindings_test.go": "package bindings\n\nimport \"testing\"\n\n" +
 			"func TestPythonReader(t *testing.T) {}\nfunc TestCReader(t *testing.T) {}\n" +
 			"func TestPythonHarnessCatchesFailures(t *testing.T) {}\nfunc TestCHarnessCatchesFailures(t *testing.T) {}\n",
