@@ -698,8 +698,15 @@ class Reader:
         view was consistent when taken; call .valid() after reading from
         .array (see PageView for the lifetime rule)."""
         dt = np.dtype(dtype)
-
         item = dt.itemsize
+        f = self._fast(page_id)
+        if f is not None:
+            c, off, size, sl, s1 = f
+            if size % item == 0 and off % item == 0:
+                arr = c.array(dt)[off // item:(off + size) // item]
+                epoch, lsn = self._vers[2 * sl], self._vers[2 * sl + 1]
+                if self._seq[sl] == s1:
+                    return PageView(self, arr, sl, s1, int(page_id), epoch, lsn)
 
         def make(c, off, size):
             if size % item:
