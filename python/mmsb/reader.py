@@ -284,7 +284,6 @@ class Reader:
                 raise ValueError("Reader needs a bus directory or region=")
             region = region_path(dir, shared_dir)
         self._closed = True
-        self._maps = []
         self.region = region
         self.writer_timeout = writer_timeout
         self.liveness_interval = liveness_interval
@@ -315,7 +314,10 @@ class Reader:
             self.generation, self.writer_pid, self._start = h.gen, h.pid, h.start
             self._hq = hdr.words("Q")
             self._hi = hdr.words("I")
-            ct = _map_ro(os.path.join(region, L.CHUNK_TABLE_FILE), L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
+            try:
+                ct = _map_ro(os.path.join(region, L.CHUNK_TABLE_FILE), L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
+            except FileNotFoundError:
+                raise FormatError("region %s has no chunk table" % region) from None
             self._ct_map = ct
             self._ct = ct.words("Q")
             self._remap_slots()

@@ -385,6 +385,14 @@ def test_truncated_files_give_format_error(tmp_path):
             mmsb.Reader(region=fr.path)
 
 
+def test_missing_chunk_table_gives_format_error(tmp_path):
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    fr.close()
+    os.unlink(os.path.join(fr.path, L.CHUNK_TABLE_FILE))
+    with pytest.raises(mmsb.FormatError, match="no chunk table"):
+        mmsb.Reader(region=fr.path)
+
+
 def test_fuzz_header_bytes(tmp_path):
     """Random, mutated and truncated headers: decode_header raises
     FormatError or returns; opening such a region raises an MMSBError or
