@@ -68,6 +68,16 @@ class Writer:
         self.first, self.pages, self.lsn = int(kv["first"]), int(kv["pages"]), int(kv["lsn"])
         self.ids = list(range(self.first, self.first + self.pages))
 
+    def grow(self):
+        """Ask a static writer to create more pages; returns (pages, lsn)."""
+        self.proc.stdin.write("grow\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line.startswith("GROWN"):
+            raise RuntimeError("shmwriter did not grow: %r" % line)
+        kv = dict(f.split("=", 1) for f in line.split()[1:])
+        return int(kv["pages"]), int(kv["lsn"])
+
     def stop(self):
         """Close stdin: the writer closes the bus and exits; returns DONE's line."""
         if self.proc.poll() is None:

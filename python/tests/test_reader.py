@@ -60,6 +60,25 @@ def test_static_contents(start_writer):
         assert r.apply(w.first, lambda a: int(a.sum()), dtype=np.uint64) == 128 * w.first
 
 
+def test_growth_under_an_open_reader(start_writer):
+    """The writer grows its slot arrays past the first reservation and maps
+    new chunks while a reader is open: the reader remaps and reads every
+    page correctly, and views taken before the growth stay valid."""
+    w = start_writer(mode="static", pages=8)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        before = r._slots
+        v = r.view(w.first, dtype=np.uint64)
+        pages, lsn = w.grow()
+        assert r.wait(w.lsn, timeout=10) >= lsn
+        ids = r.pages()
+        assert len(ids) == pages > 16 << 10
+        for pid in ids[::97] + ids[-3:]:
+            assert r.read(pid) == struct.pack("<Q", pid) * 128
+        assert r._slots > before  # the slot arrays were mapped afresh
+        assert len(r._chunks) > 1
+        assert v.valid() and (v.array == w.first).all()
+
+
 def test_missing_page(start_writer):
     w = start_writer(mode="static", pages=2)
     with mmsb.Reader(w.bus_dir, w.shm) as r:

@@ -18,8 +18,8 @@ import (
 // child that collects or runs fewer (renamed files, a bad selection, an
 // empty run) fails the test instead of passing it.
 const (
-	minPytestPassed = 30
-	cCases          = 6
+	minPytestPassed = 35
+	cCases          = 7
 )
 
 // repoRoot is the repository root, two levels above this package.
@@ -256,9 +256,9 @@ func TestCHarnessCatchesFailures(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
 		"silent":   `int main(void) { return 0; }`,
-		"failing":  `int main(void) { printf("ALL PASS 6\n"); return 1; }`,
+		"failing":  `int main(void) { printf("ALL PASS 7\n"); return 1; }`,
 		"too_few":  `int main(void) { printf("ALL PASS 2\n"); return 0; }`,
-		"complete": `int main(void) { printf("ALL PASS 6\n"); return 0; }`,
+		"complete": `int main(void) { printf("ALL PASS 7\n"); return 0; }`,
 	} {
 		src := filepath.Join(dir, name+".c")
 		if err := os.WriteFile(src, []byte("#include <stdio.h>\n"+body+"\n"), 0o600); err != nil {

@@ -309,6 +309,39 @@ static void test_torture(void) {
 	ok("torture");
 }
 
+/* The writer grows its slot arrays past the first reservation (16 Ki
+ * slots) and maps new chunks while the reader is open. */
+static void test_growth(void) {
+	writer w;
+	char bus[PATH_MAX], line[256];
+	mmsb_reader *r = NULL;
+	static uint64_t ids[32768];
+	unsigned char buf[1024];
+	unsigned long long pages = 0, glsn = 0;
+	uint64_t l = 0;
+	size_t n = 0, k, size = 0;
+
+	snprintf(bus, sizeof bus, "%s/grow-bus", work);
+	start_writer(&w, bus, "static", 0);
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_OK);
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &size, NULL), MMSB_OK);
+	CHECK(write(w.in, "grow\n", 5) == 5);
+	CHECK(fgets(line, sizeof line, w.out) != NULL);
+	CHECK(sscanf(line, "GROWN pages=%llu lsn=%llu", &pages, &glsn) == 2);
+	CHECK_RC(mmsb_reader_wait(r, w.lsn, 10000000000LL, &l), MMSB_OK);
+	CHECK(l >= glsn);
+	CHECK_RC(mmsb_reader_pages(r, ids, sizeof ids / sizeof ids[0], &n), MMSB_OK);
+	CHECK(n == pages && n > 16384);
+	for (k = 0; k < n; k += (k + 97 < n ? 97 : 1)) {
+		CHECK_RC(mmsb_reader_read(r, ids[k], buf, sizeof buf, &size, NULL), MMSB_OK);
+		CHECK(size == 1024 && torn_at(buf, size) < 0 && word0(buf) == ids[k]);
+	}
+	CHECK(r->slots > 16384 && r->nchunks > 1);
+	mmsb_reader_close(&r);
+	stop_writer(&w);
+	ok("growth");
+}
+
 static void test_killed_and_restarted(void) {
 	writer w, w2;
 	char bus[PATH_MAX];
@@ -456,6 +489,7 @@ int main(int argc, char **argv) {
 	test_sha256();
 	test_static_writer();
 	test_torture();
+	test_growth();
 	test_killed_and_restarted();
 	test_bad_headers();
 	printf("ALL PASS %d\n", passed);

@@ -13,7 +13,9 @@
 // pages exist (IDs F..F+N-1) and the region is published, then:
 //
 //   - mode static: page F+i holds the word F+i in every 8-byte word, and
-//     nothing else is committed;
+//     nothing else is committed, except that with -stdin each line "grow"
+//     creates -grow more pages the same way (then it prints "GROWN
+//     pages=N lsn=L"): the slot arrays and chunks grow under a reader;
 //   - mode tick: every -interval one commit writes the wall-clock time in
 //     ns (CLOCK_REALTIME) into every word of page F, so that a reader woken
 //     by the commit can measure how late it saw it;
@@ -28,11 +30,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -56,6 +58,32 @@ func uniformPage(size int, v uint64) []byte {
 	return b
 }
 
+// growPages creates n more pages in batches of 1,000, each holding its ID
+// in every word (as static mode's first pages), and returns the number of
+// live pages.
+func growPages(ctx context.Context, bus *mmsb.Bus, n, size int) (int, error) {
+	for done := 0; done < n; {
+		specs := make([]mmsb.PageSpec, min(1000, n-done))
+		for i := range specs {
+			specs[i].Size = size
+		}
+		ids, err := bus.CreatePages(ctx, specs)
+		if err != nil {
+			return 0, err
+		}
+		ds := make([]mmsb.Delta, len(ids))
+		for i, id := range ids {
+			ds[i] = mmsb.Write(id, 0, uniformPage(size, uint64(id)))
+		}
+		if _, err := bus.Commit(ctx, ds); err != nil {
+			return 0, err
+		}
+		done += len(ids)
+	}
+	infos, err := bus.Pages()
+	return len(infos), err
+}
+
 func run(args []string) int {
 	fs := flag.NewFlagSet("shmwriter", flag.ContinueOnError)
 	dir := fs.String("dir", "", "bus directory (required)")
@@ -66,6 +94,7 @@ func run(args []string) int {
 	interval := fs.Duration("interval", time.Millisecond, "tick mode: time between commits")
 	churn := fs.Bool("churn", false, "busy mode: also create and free pages")
 	dur := fs.Duration("for", 0, "stop after this long (0: until SIGTERM/SIGINT, or stdin's end with -stdin)")
+	growBy := fs.Int("grow", 20000, "static mode with -stdin: pages created on each \"grow\" line (past the first slot-array reservation of 16 Ki slots)")
 	stdinEOF := fs.Bool("stdin", false, "also stop when stdin reaches end of file (a parent process closing the pipe)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -113,9 +142,15 @@ func run(args []string) int {
 	fmt.Fprintf(os.Stdout, "READY pid=%d region=%s first=%d pages=%d lsn=%d\n", os.Getpid(), bus.SharedPath(), ids[0], len(ids), bus.LastLSN())
 
 	var stop atomic.Bool
+	grow := make(chan struct{}, 16)
 	if *stdinEOF {
 		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
+			sc := bufio.NewScanner(os.Stdin)
+			for sc.Scan() {
+				if sc.Text() == "grow" {
+					grow <- struct{}{}
+				}
+			}
 			stop.Store(true)
 		}()
 	}
@@ -136,7 +171,16 @@ func run(args []string) int {
 	for !stop.Load() && (end.IsZero() || time.Now().Before(end)) {
 		switch *mode {
 		case "static":
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-grow:
+				n, err := growPages(ctx, bus, *growBy, *size)
+				if err != nil {
+					fmt.Fprintln(os.Stdout, "FAIL grow:", err)
+					return 1
+				}
+				fmt.Fprintf(os.Stdout, "GROWN pages=%d lsn=%d\n", n, bus.LastLSN())
+			case <-time.After(5 * time.Millisecond):
+			}
 			continue
 		case "tick":
 			// Wall-clock ns in every word of the first page: a reader that
