@@ -9,6 +9,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/internal/wire"
 )
 
 // Limits on one request, so that no request makes the server allocate or
@@ -38,7 +39,7 @@ func (s *Server) CreatePages(ctx context.Context, req *connect.Request[mmsbv1.Cr
 	}
 	specs := make([]mmsb.PageSpec, len(req.Msg.GetPages()))
 	for i, p := range req.Msg.GetPages() {
-		specs[i] = mmsb.PageSpec{ID: mmsb.PageID(p.GetId()), Size: int(p.GetSize()), Meta: metaFromProto(p.GetMeta())}
+		specs[i] = mmsb.PageSpec{ID: mmsb.PageID(p.GetId()), Size: int(p.GetSize()), Meta: wire.MetaFromProto(p.GetMeta())}
 	}
 	ids, err := s.bus.CreatePages(ctx, specs)
 	if err != nil {
@@ -61,7 +62,7 @@ func (s *Server) FreePage(ctx context.Context, req *connect.Request[mmsbv1.FreeP
 
 // SetMetadata implements mmsbv1connect.BusServiceHandler.
 func (s *Server) SetMetadata(ctx context.Context, req *connect.Request[mmsbv1.SetMetadataRequest]) (*connect.Response[mmsbv1.SetMetadataResponse], error) {
-	if err := s.bus.SetMetadata(ctx, mmsb.PageID(req.Msg.GetPage()), metaFromProto(req.Msg.GetMeta())); err != nil {
+	if err := s.bus.SetMetadata(ctx, mmsb.PageID(req.Msg.GetPage()), wire.MetaFromProto(req.Msg.GetMeta())); err != nil {
 		return nil, toConnect(err)
 	}
 	return connect.NewResponse(&mmsbv1.SetMetadataResponse{}), nil
@@ -76,7 +77,7 @@ func (s *Server) deltas(what string, ps []*mmsbv1.Delta, source string, intent [
 	}
 	ds := make([]mmsb.Delta, len(ps))
 	for i, p := range ps {
-		d, err := deltaFromProto(p, source, intent)
+		d, err := wire.DeltaFromProto(p, source, intent)
 		if err != nil {
 			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("delta %d: %w", i, err))
 		}
@@ -182,7 +183,7 @@ func (s *Server) ListPages(_ context.Context, req *connect.Request[mmsbv1.ListPa
 			return nil, toConnect(err)
 		}
 		out.Pages = append(out.Pages, &mmsbv1.PageInfo{Id: uint64(pi.ID), Size: uint32(pi.Size), Epoch: uint64(pi.Epoch),
-			LastLsn: uint64(pi.LastLSN), Flags: uint32(pi.Flags), Meta: metaToProto(pi.Meta), Derived: pi.Derived})
+			LastLsn: uint64(pi.LastLSN), Flags: uint32(pi.Flags), Meta: wire.MetaToProto(pi.Meta), Derived: pi.Derived})
 	}
 	if i < len(ids) && len(out.Pages) > 0 {
 		out.NextAfterId = out.Pages[len(out.Pages)-1].Id
@@ -210,7 +211,7 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 	q := mmsb.LogQuery{Page: mmsb.PageID(m.GetPage()), FromLSN: mmsb.LSN(m.GetFromLsn()), ToLSN: mmsb.LSN(m.GetToLsn()),
 		FromTime: m.GetFromTime(), ToTime: m.GetToTime(), Source: m.GetSource()}
 	for _, k := range m.GetKinds() {
-		kind, ok := opKindNames[k]
+		kind, ok := wire.OpKinds[k]
 		if !ok {
 			return invalid("QueryLog: unknown operation kind %q", k)
 		}
@@ -222,7 +223,7 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 	var sendErr error
 	n := 0
 	err := s.bus.QueryLog(ctx, q, func(lo *mmsb.LoggedOp) bool {
-		batch = append(batch, opToProto(lo))
+		batch = append(batch, wire.OpToProto(lo))
 		n++
 		if len(batch) == chunk {
 			if sendErr = stream.Send(&mmsbv1.QueryLogResponse{Ops: batch}); sendErr != nil {
@@ -258,14 +259,14 @@ func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.Pro
 			kind = w.Kind.String()
 		}
 		out.Writes = append(out.Writes, &mmsbv1.ProvenanceWrite{Page: uint64(w.Page), Lsn: uint64(w.LSN), Kind: kind, Lo: w.Lo, Hi: w.Hi,
-			Derived: w.Derived, Source: w.Source, Intent: clone(w.Intent), Time: w.Time, Depth: int32(w.Depth), Parent: int32(w.Parent), Lost: w.Lost})
+			Derived: w.Derived, Source: w.Source, Intent: wire.Clone(w.Intent), Time: w.Time, Depth: int32(w.Depth), Parent: int32(w.Parent), Lost: w.Lost})
 	}
 	return connect.NewResponse(out), nil
 }
 
 // AddEdge implements mmsbv1connect.BusServiceHandler.
 func (s *Server) AddEdge(ctx context.Context, req *connect.Request[mmsbv1.AddEdgeRequest]) (*connect.Response[mmsbv1.AddEdgeResponse], error) {
-	t, err := edgeTypeFromProto(req.Msg.GetType())
+	t, err := wire.EdgeTypeFromProto(req.Msg.GetType())
 	if err == nil {
 		err = s.bus.AddEdge(ctx, mmsb.PageID(req.Msg.GetParent()), mmsb.PageID(req.Msg.GetChild()), t)
 	}
@@ -283,7 +284,7 @@ func (s *Server) RemoveEdge(ctx context.Context, req *connect.Request[mmsbv1.Rem
 		err = s.bus.RemoveEdges(ctx, parent, child)
 	} else {
 		var t mmsb.EdgeType
-		if t, err = edgeTypeFromProto(req.Msg.GetType()); err == nil {
+		if t, err = wire.EdgeTypeFromProto(req.Msg.GetType()); err == nil {
 			err = s.bus.RemoveEdge(ctx, parent, child, t)
 		}
 	}

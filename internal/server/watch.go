@@ -12,6 +12,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/internal/wire"
 )
 
 // Watch follows etcd's contract (docs/server.md, "The watch contract"):
@@ -237,9 +238,9 @@ func readChanges(ctx context.Context, bus *mmsb.Bus, from, to mmsb.LSN) ([]*mmsb
 			return false
 		}
 		next++
-		c := &mmsbv1.Change{Lsn: uint64(lo.LSN), Page: uint64(opPage(lo.Op)), Kind: lo.Op.Kind.String(), Time: lo.Time}
+		c := &mmsbv1.Change{Lsn: uint64(lo.LSN), Page: uint64(wire.OpPage(lo.Op)), Kind: lo.Op.Kind.String(), Time: lo.Time}
 		if lo.Op.Kind == mmsb.OpDelta || lo.Op.Kind == mmsb.OpDerived {
-			c.Delta = deltaToProto(&lo.Op.Delta)
+			c.Delta = wire.DeltaToProto(&lo.Op.Delta)
 		}
 		out = append(out, c)
 		return true
