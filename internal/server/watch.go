@@ -329,7 +329,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			// Unsynced: catch up from the log, then try to join the hub.
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return toConnect(ctx.Err())
 			case <-s.hub.stopCh:
 				return resumeError(pos)
 			default:
@@ -354,7 +354,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return toConnect(ctx.Err())
 		case <-s.hub.stopCh:
 			return resumeError(pos)
 		case cs, ok := <-q:
