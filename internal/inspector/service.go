@@ -12,8 +12,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/mmsb-go/mmsb"
-	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
 	"github.com/mmsb-go/mmsb/delta"
+	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
