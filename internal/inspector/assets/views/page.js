@@ -160,7 +160,7 @@ export function render({ el, params, api, navigate }) {
     prov.replaceChildren(
       h("h3", {}, `provenance of bytes [${lo}, ${hi}) of page ${id}`),
       h("div", { class: "muted" }, `chain depth ${num(r.chainDepth)}${r.truncated ? " (truncated)" : ""}; click a step to open it`),
-      steps.map((st) => {
+      ...steps.map((st) => {
         const depth = num(st.depth);
         const page = num(st.page);
         const text = st.lost ? `page ${page}: history no longer in the log` :

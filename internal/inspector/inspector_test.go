@@ -1,0 +1,382 @@
+package inspector_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/client"
+	"github.com/mmsb-go/mmsb/internal/demo"
+	"github.com/mmsb-go/mmsb/internal/inspector"
+	"github.com/mmsb-go/mmsb/internal/server"
+	"github.com/mmsb-go/mmsb/tick"
+)
+
+const (
+	readToken  = "read-token-0123456789abcdef"
+	writeToken = "write-token-0123456789abcdef"
+)
+
+// fixture is an in-process server (the real internal/server with token
+// auth, plus the inspector) over a small bus laid out like the demo's
+// (demo.Build: 310 pages, three levels of derived pages, a control edge),
+// ticked by the test, never by a clock.
+type fixture struct {
+	bus    *mmsb.Bus
+	orch   *tick.Orchestrator
+	layout demo.Layout
+	url    string
+	client *client.Client // write role
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	bus, err := mmsb.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	layout, err := demo.Build(ctx, bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orch, err := tick.New(bus, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = orch.Close() })
+	srv, err := server.New(server.Config{Bus: bus, Orchestrator: orch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	auth := server.NewAuth([]server.Token{{Role: server.RoleRead, Value: readToken}, {Role: server.RoleWrite, Value: writeToken}})
+	mux := srv.Mux(server.HTTPOptions{Auth: auth})
+	ins, err := inspector.New(inspector.Options{
+		Bus: bus, Ticks: orch, PollInterval: 50 * time.Millisecond,
+		HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(auth)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ins.Close() })
+	ins.Mount(mux)
+	ts := httptest.NewUnstartedServer(mux)
+	// HTTP/1.1 for the browser, cleartext HTTP/2 for the Go client.
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	ts.Config.Protocols = &protos
+	ts.Start()
+	t.Cleanup(ts.Close)
+	c, err := client.New(ts.URL, client.WithToken(writeToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{bus: bus, orch: orch, layout: layout, url: ts.URL, client: c}
+	// Every sensor gets a value, and one tick propagates them (raising the
+	// alarm's flag through the control edge).
+	for i, id := range layout.Sensors {
+		f.submit(t, mmsb.Write(id, 0, f64(float64(i)+0.5)))
+	}
+	f.tick(t)
+	return f
+}
+
+func f64(v float64) []byte {
+	return binary.LittleEndian.AppendUint64(nil, math.Float64bits(v))
+}
+
+func (f *fixture) submit(t *testing.T, d mmsb.Delta) {
+	t.Helper()
+	if err := f.orch.Submit(context.Background(), &d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) tick(t *testing.T) {
+	t.Helper()
+	if _, err := f.orch.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// login opens the inspector and enters the token once.
+func (f *fixture) login(tb *tab, token string) {
+	tb.t.Helper()
+	tb.open(f.url + "/ui/#/pages")
+	tb.waitFor("the token form", jsQuery("token-input")+" !== null")
+	tb.eval(fmt.Sprintf(`%s.value = %q; %s.requestSubmit(); true`, jsQuery("token-input"), token, jsQuery("token-form")))
+	// Before the token is entered the server refuses the first calls; the
+	// browser logs those 401s, and only those are allowed here.
+	if token == readToken {
+		tb.waitFor("the data behind the token", jsQuery("error")+".hidden && "+jsCount(testid("page-row"))+" > 0")
+	}
+	tb.checkConsole(tb.t, "login", "status of 401")
+}
+
+func byteCell(off int) string { return fmt.Sprintf(`document.querySelector('[data-testid="hex"] [data-off="%d"]')`, off) }
+
+func TestInspectorViews(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t)
+	tab0 := b.newTab(t)
+	f.login(tab0, readToken)
+	ctx := context.Background()
+	total := f.layout.Pages()
+
+	t.Run("pages table lists the pages", func(t *testing.T) {
+		tb := tab0.with(t)
+		tb.route("#/pages")
+		tb.waitFor("50 rows of "+fmt.Sprint(total), fmt.Sprintf(`%s === 50 && %s.textContent.includes("of %d pages")`,
+			jsCount(testid("pages")+" "+testid("page-row")), jsQuery("page-info"), total))
+		first := evalTo[string](tb, `document.querySelector('[data-testid="page-row"]').dataset.id`)
+		if first != fmt.Sprint(f.layout.Sensors[0]) {
+			t.Errorf("first row is page %s, want %d", first, f.layout.Sensors[0])
+		}
+		// Server-side search: the derived pages only.
+		tb.eval(fmt.Sprintf(`%s.value = "derived"; %s.closest("form").requestSubmit(); true`, jsQuery("page-search"), jsQuery("page-search")))
+		want := len(f.layout.Zones) + len(f.layout.Regions) + 1
+		tb.waitFor("the derived pages", fmt.Sprintf(`%s === %d`, jsCount(testid("page-row")), want))
+		tb.screenshot("pages-derived")
+		tb.eval(fmt.Sprintf(`%s.value = ""; %s.closest("form").requestSubmit(); true`, jsQuery("page-search"), jsQuery("page-search")))
+		tb.waitFor("all pages again", fmt.Sprintf(`%s.textContent.includes("of %d pages")`, jsQuery("page-info"), total))
+		tb.screenshot("pages")
+		tb.checkConsole(t, "pages")
+	})
+
+	sensor := f.layout.Sensors[3]
+	var before mmsb.LSN
+	var oldBytes []byte
+	t.Run("a client commit shows in the table and highlights its bytes", func(t *testing.T) {
+		tb := tab0.with(t)
+		tb.route("#/pages")
+		row := fmt.Sprintf(`document.querySelector('[data-testid="page-row"][data-id="%d"]')`, sensor)
+		tb.waitFor("the sensor's row", row+" !== null")
+		info, err := f.bus.Page(sensor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = f.bus.LastLSN()
+		oldBytes, _, err = f.bus.ReadPage(sensor, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.client.Commit(ctx, []mmsb.Delta{mmsb.Write(sensor, 16, []byte{0xde, 0xad, 0xbe, 0xef})}); err != nil {
+			t.Fatal(err)
+		}
+		tb.waitFor("the new epoch in the table", fmt.Sprintf(`%s.querySelector('[data-col="epoch"]').textContent === "%d"`, row, info.Epoch+1))
+
+		// The page detail updates live too: a second commit while it is open.
+		tb.route(fmt.Sprintf("#/page/%d", sensor))
+		tb.waitFor("the hex view", byteCell(16)+" !== null && "+byteCell(16)+`.textContent === "de"`)
+		if _, err := f.client.Commit(ctx, []mmsb.Delta{mmsb.Write(sensor, 40, []byte{0x11, 0x22})}); err != nil {
+			t.Fatal(err)
+		}
+		tb.waitFor("the new bytes highlighted as the latest write",
+			byteCell(40)+`.textContent === "11" && `+byteCell(40)+`.classList.contains("changed-0") && `+
+				byteCell(41)+`.classList.contains("changed-0") && !`+byteCell(42)+`.classList.contains("changed-0") && `+
+				byteCell(16)+`.classList.contains("changed-1")`)
+		tb.screenshot("page-detail")
+		tb.checkConsole(t, "page detail")
+	})
+
+	t.Run("as-of-LSN view shows the old bytes", func(t *testing.T) {
+		tb := tab0.with(t)
+		tb.route(fmt.Sprintf("#/page/%d?lsn=%d", sensor, before))
+		tb.waitFor("the old bytes", fmt.Sprintf(`%s !== null && %s.textContent === "%02x" && %s.textContent.includes("as of LSN %d")`,
+			byteCell(16), byteCell(16), oldBytes[16], jsQuery("asof-banner"), before))
+		tb.screenshot("page-as-of")
+		// Back to now through the button.
+		tb.eval(jsQuery("asof-now") + ".click(); true")
+		tb.waitFor("the current bytes", byteCell(16)+`.textContent === "de" && !`+jsQuery("asof-banner")+`.textContent.includes("as of")`)
+		tb.checkConsole(t, "as of")
+	})
+
+	t.Run("a derived byte range shows its provenance chain", func(t *testing.T) {
+		tb := tab0.with(t)
+		zone := f.layout.Zones[0]
+		res, err := f.bus.Provenance(ctx, zone, 0, 8, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Writes) < 2 || !res.Writes[0].Derived {
+			t.Fatalf("fixture: zone provenance has %d writes (derived %v), want a derived write and its parents", len(res.Writes), res.Writes[0].Derived)
+		}
+		tb.route(fmt.Sprintf("#/page/%d", zone))
+		tb.waitFor("the zone's hex view", byteCell(7)+" !== null")
+		// Select bytes 0..7: press on byte 0, release, shift-press on byte 7.
+		tb.eval(fmt.Sprintf(`(() => {
+			const ev = (el, type, shift) => el.dispatchEvent(new MouseEvent(type, { bubbles: true, shiftKey: shift }));
+			ev(%s, "mousedown", false); ev(window, "mouseup", false); ev(%s, "mousedown", true); return true; })()`, byteCell(0), byteCell(7)))
+		tb.waitFor("the provenance chain", fmt.Sprintf(`%s === %d`, jsCount(testid("prov-step")), len(res.Writes)))
+		text := evalTo[string](tb, jsQuery("provenance")+".innerText")
+		if !strings.Contains(text, "bytes [0, 8)") || !strings.Contains(text, "derived LSN") || !strings.Contains(text, "source propagation") {
+			t.Errorf("provenance panel does not name the derived write:\n%s", text)
+		}
+		tb.screenshot("provenance")
+		// Each step is clickable: the first parent step opens its page.
+		parent := res.Writes[1].Page
+		tb.eval(fmt.Sprintf(`document.querySelectorAll('[data-testid="prov-step"]')[1].click(); true`))
+		tb.waitFor("the parent's page", fmt.Sprintf(`%s.textContent === "Page %d"`, jsQuery("page-title"), parent))
+		tb.checkConsole(t, "provenance")
+	})
+
+	t.Run("graph view renders the neighbourhood", func(t *testing.T) {
+		tb := tab0.with(t)
+		for _, tc := range []struct {
+			page         mmsb.PageID
+			depth        int
+			nodes, edges int
+		}{
+			// A region: its 8 zones above, the total below.
+			{f.layout.Regions[0], 1, 1 + demo.ZonesPer + 1, demo.ZonesPer + 1},
+			// The total: 4 regions and 32 zones above, the alarm (control edge) below.
+			{f.layout.Total, 2, 1 + demo.Regions + demo.Zones + 1, demo.Regions + demo.Zones + 1},
+		} {
+			tb.route(fmt.Sprintf("#/graph/%d?depth=%d", tc.page, tc.depth))
+			tb.waitFor(fmt.Sprintf("graph of page %d", tc.page), fmt.Sprintf(`%s === %d && %s === %d && document.querySelector('[data-testid="graph-node"].root').dataset.id === "%d"`,
+				jsCount(testid("graph-node")), tc.nodes, jsCount(testid("graph-edge")), tc.edges, tc.page))
+		}
+		if n := evalTo[float64](tb, jsCount(`[data-testid="graph-edge"][data-type="control"]`)); n != 1 {
+			t.Errorf("control edges drawn: %v, want 1", n)
+		}
+		tb.screenshot("graph")
+		// Clicking a node centres the graph on it.
+		zone := f.layout.Zones[0]
+		tb.eval(fmt.Sprintf(`document.querySelector('[data-testid="graph-node"][data-id="%d"]').dispatchEvent(new MouseEvent("click", {bubbles: true})); true`, zone))
+		tb.waitFor("the zone's graph", fmt.Sprintf(`document.querySelector('[data-testid="graph-node"].root') && document.querySelector('[data-testid="graph-node"].root').dataset.id === "%d"`, zone))
+		tb.checkConsole(t, "graph")
+	})
+
+	t.Run("log browser streams operations with delta bytes", func(t *testing.T) {
+		tb := tab0.with(t)
+		tb.route(fmt.Sprintf("#/log?page=%d&from=1", sensor))
+		tb.waitFor("the sensor's operations", fmt.Sprintf(`%s >= 3 && [...document.querySelectorAll('[data-testid="log-data"]')].some(e => e.textContent.startsWith("de ad be ef"))`, jsCount(testid("log-row"))))
+		tb.route("#/log")
+		tb.waitFor("the latest operations", jsCount(testid("log-row"))+" > 0")
+		tb.screenshot("log")
+		tb.checkConsole(t, "log")
+	})
+
+	t.Run("events view shows tick events live", func(t *testing.T) {
+		tb := tab0.with(t)
+		tb.route("#/events")
+		// The first tick raised the alarm's flag through the control edge.
+		tb.waitFor("the flag event", `document.querySelector('.ev-flag') !== null`)
+		// A delta for a page that does not exist is rejected at the next tick.
+		f.submit(t, mmsb.Write(999999, 0, []byte{1}))
+		f.tick(t)
+		tb.waitFor("the rejection", `document.querySelector('.ev-rejected') !== null`)
+		tb.screenshot("events")
+		tb.checkConsole(t, "events")
+	})
+
+	t.Run("overview charts move", func(t *testing.T) {
+		tb := tab0.with(t)
+		tb.route("#/overview")
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { // some activity for the rate charts
+			defer close(done)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				d := mmsb.Write(f.layout.Sensors[i%len(f.layout.Sensors)], 8, f64(float64(i)))
+				_ = f.orch.Submit(ctx, &d)
+				_, _ = f.orch.Tick(ctx)
+			}
+		}()
+		tb.waitFor("the cards and a drawn chart", fmt.Sprintf(`%s.textContent.includes("%d") && document.querySelectorAll('[data-testid="chart-ops"] path').length > 0 && document.querySelectorAll('[data-testid="chart-tick"] path').length > 0`,
+			jsQuery("ov-pages"), total))
+		close(stop)
+		<-done
+		tb.screenshot("overview")
+		tb.checkConsole(t, "overview")
+	})
+}
+
+func TestInspectorWrongToken(t *testing.T) {
+	f := newFixture(t)
+	tb := newBrowser(t).newTab(t)
+	f.login(tb, "not-a-token-of-this-server")
+	tb.waitFor("the auth error", fmt.Sprintf(`!%s.hidden && %s.textContent.includes("unauthenticated")`, jsQuery("error"), jsQuery("error")))
+	// No data: no rows, an empty view, no committed LSN.
+	for _, hash := range []string{"#/pages", "#/overview", "#/page/1", "#/graph/1", "#/log", "#/events"} {
+		tb.route(hash)
+		tb.waitFor("the error to stay", "!"+jsQuery("error")+".hidden")
+		if n := evalTo[float64](tb, `document.querySelector('#view').childElementCount`); n != 0 {
+			t.Errorf("%s: the view shows %v elements with a wrong token, want none", hash, n)
+		}
+	}
+	if lsn := evalTo[string](tb, jsQuery("committed-lsn")+".textContent"); lsn != "LSN –" {
+		t.Errorf("the header shows %q with a wrong token", lsn)
+	}
+	tb.screenshot("wrong-token")
+	// The rejected calls' 401s are the only errors the browser may log.
+	tb.checkConsole(t, "wrong token", "status of 401")
+
+	// The right token then shows the data.
+	tb.eval(fmt.Sprintf(`%s.value = %q; %s.requestSubmit(); location.hash = "#/pages"; true`, jsQuery("token-input"), readToken, jsQuery("token-form")))
+	tb.waitFor("rows with the right token", jsCount(testid("page-row"))+" > 0 && "+jsQuery("error")+".hidden")
+	tb.checkConsole(t, "right token")
+}
+
+// TestConsoleCheckCatchesErrors is the negative control of the console
+// check: a page that logs an error and throws must be caught.
+func TestConsoleCheckCatchesErrors(t *testing.T) {
+	url := staticServer(t, `<!doctype html><title>bad</title><body><script>
+		console.error("deliberate console error");
+		setTimeout(() => { throw new Error("deliberate uncaught exception"); }, 0);
+		document.body.dataset.ready = "1";
+	</script></body>`)
+	tb := newBrowser(t).newTab(t)
+	tb.open(url)
+	tb.waitFor("the page's script", `document.body.dataset.ready === "1"`)
+	// Both reports arrive as events; wait until both are in.
+	deadline := time.Now().Add(pollTimeout)
+	var got []string
+	for time.Now().Before(deadline) {
+		got = append(got, tb.console.take()...)
+		joined := strings.Join(got, "\n")
+		if strings.Contains(joined, "deliberate console error") && strings.Contains(joined, "deliberate uncaught exception") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, "deliberate console error") || !strings.Contains(joined, "deliberate uncaught exception") {
+		t.Fatalf("the console check missed the page's errors; it collected %q", got)
+	}
+	// And checkConsole turns them into a failure.
+	for _, p := range got {
+		tb.console.add(p)
+	}
+	rec := &failRecorder{TB: t}
+	tb.checkConsole(rec, "negative control")
+	if !rec.failed {
+		t.Fatal("checkConsole passed a page that logged errors")
+	}
+}
+
+// failRecorder records Errorf instead of failing the test.
+type failRecorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *failRecorder) Helper()               {}
+func (r *failRecorder) Errorf(string, ...any) { r.failed = true }
