@@ -125,7 +125,9 @@ func (f *fixture) login(tb *tab, token string) {
 	tb.checkConsole(tb.t, "login", "status of 401")
 }
 
-func byteCell(off int) string { return fmt.Sprintf(`document.querySelector('[data-testid="hex"] [data-off="%d"]')`, off) }
+func byteCell(off int) string {
+	return fmt.Sprintf(`document.querySelector('[data-testid="hex"] [data-off="%d"]')`, off)
+}
 
 func TestInspectorViews(t *testing.T) {
 	f := newFixture(t)
