@@ -382,3 +382,92 @@ type failRecorder struct {
 
 func (r *failRecorder) Helper()               {}
 func (r *failRecorder) Errorf(string, ...any) { r.failed = true }
+
+// TestInspectorMillionPages shows that the pages view stays small on a bus
+// of 1M pages: the server pages, sorts and searches, and the browser holds
+// one page of rows. It logs the round trips (not asserted: the machine is
+// shared); it asserts what the DOM holds.
+func TestInspectorMillionPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1M pages: skipped with -short")
+	}
+	const n = 1 << 20
+	ctx := context.Background()
+	bus, err := mmsb.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	specs := make([]mmsb.PageSpec, 1<<16)
+	for i := range specs {
+		specs[i] = mmsb.PageSpec{Size: 64}
+	}
+	var last mmsb.PageID
+	for done := 0; done < n; done += len(specs) {
+		ids, err := bus.CreatePages(ctx, specs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = ids[len(ids)-1]
+	}
+	// One page far down the table changes several times, so that sorting by
+	// epoch brings it to the top.
+	for i := range 3 {
+		if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(last-7, 0, []byte{byte(i + 1)})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ins, err := inspector.New(inspector.Options{Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ins.Close() })
+	mux := http.NewServeMux()
+	ins.Mount(mux)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+
+	tb := newBrowser(t).newTab(t)
+	step := func(what, predicate string) {
+		t.Helper()
+		start := time.Now()
+		tb.waitFor(what, predicate)
+		rows := evalTo[float64](tb, jsCount(testid("page-row")))
+		nodes := evalTo[float64](tb, `document.getElementsByTagName("*").length`)
+		t.Logf("%s: %v (DOM: %v rows, %v elements)", what, time.Since(start).Round(time.Millisecond), rows, nodes)
+		if rows > 50 || nodes > 2000 {
+			t.Errorf("%s: the page holds %v rows and %v elements; the view must hold one page of rows", what, rows, nodes)
+		}
+	}
+	start := time.Now()
+	tb.open(ts.URL + "/ui/#/pages")
+	step("first page of 1M", fmt.Sprintf(`%s === 50 && %s.textContent.includes("of %s pages")`, jsCount(testid("page-row")), jsQuery("page-info"), "1,048,576"))
+	t.Logf("open to first rows: %v", time.Since(start).Round(time.Millisecond))
+	tb.eval(jsQuery("page-last") + ".click(); true")
+	step("last page", fmt.Sprintf(`document.querySelector('[data-testid="page-row"]:last-child')?.dataset.id === "%d"`, last))
+	tb.eval(jsQuery("col-epoch") + ".click(); true") // ascending
+	tb.eval(jsQuery("col-epoch") + ".click(); true") // descending
+	step("sorted by epoch, descending", fmt.Sprintf(`document.querySelector('[data-testid="page-row"]')?.dataset.id === "%d"`, last-7))
+	tb.eval(fmt.Sprintf(`%s.value = "%d-%d"; %s.closest("form").requestSubmit(); true`, jsQuery("page-search"), last-99, last, jsQuery("page-search")))
+	step("ID range search", fmt.Sprintf(`%s.textContent.includes("of 100 pages")`, jsQuery("page-info")))
+	tb.screenshot("pages-1m")
+	tb.checkConsole(t, "pages (1M)")
+	// The other views on the same bus.
+	for _, v := range []struct{ hash, what, predicate string }{
+		{"#/overview", "overview", jsQuery("ov-pages") + `.textContent.includes("1,048,576")`},
+		{fmt.Sprintf("#/page/%d", last-7), "page detail", byteCell(0) + `.textContent === "03"`},
+		{fmt.Sprintf("#/graph/%d", last), "graph", jsCount(testid("graph-node")) + " === 1"},
+		{"#/log", "log tail", jsCount(testid("log-row")) + " === 200"},
+		{"#/events", "events", jsQuery("events-info") + `.textContent.includes("no ticks")`},
+	} {
+		start := time.Now()
+		tb.route(v.hash)
+		tb.waitFor(v.what, v.predicate)
+		nodes := evalTo[float64](tb, `document.getElementsByTagName("*").length`)
+		t.Logf("%s: %v (DOM: %v elements)", v.what, time.Since(start).Round(time.Millisecond), nodes)
+		if nodes > 5000 {
+			t.Errorf("%s view holds %v elements on a 1M-page bus", v.what, nodes)
+		}
+		tb.checkConsole(t, v.what+" (1M)")
+	}
+}

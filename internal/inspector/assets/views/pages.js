@@ -28,10 +28,10 @@ export function render({ el, api, navigate }) {
     h("div", { class: "toolbar" },
       h("form", { onsubmit: (e) => { e.preventDefault(); state.search = search.value.trim(); state.offset = 0; load(); } }, search, h("button", { type: "submit", testid: "page-search-go" }, "Search")),
       rowsSel,
-      btn("⏮", "page-first", () => { state.offset = 0; load(); }),
+      btn("first", "page-first", () => { state.offset = 0; load(); }),
       btn("◀", "page-prev", () => { state.offset = Math.max(0, state.offset - state.limit); load(); }),
       btn("▶", "page-next", () => { if (state.offset + state.limit < total) { state.offset += state.limit; load(); } }),
-      btn("⏭", "page-last", () => { state.offset = Math.max(0, Math.floor((total - 1) / state.limit) * state.limit); load(); }),
+      btn("last", "page-last", () => { state.offset = Math.max(0, Math.floor((total - 1) / state.limit) * state.limit); load(); }),
       info),
     table);
   rowsSel.addEventListener("change", () => { state.limit = Number(rowsSel.value); state.offset = 0; load(); });
