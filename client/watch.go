@@ -156,6 +156,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 	defer stream.Close()
 	progressed := false
 	for stream.Receive() {
+		progressed = true // connected: reconnection failures count afresh
 		m := stream.Msg()
 		ev := WatchEvent{ProgressLSN: mmsb.LSN(m.GetProgressLsn())}
 		for _, ch := range m.GetChanges() {
@@ -176,7 +177,6 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		}
 		if ev.ProgressLSN+1 > *next {
 			*next = ev.ProgressLSN + 1
-			progressed = true
 		}
 		if err := fn(ev); err != nil {
 			return progressed, &userError{err}
