@@ -117,9 +117,11 @@ func UIHandler() http.Handler {
 	}))
 }
 
-// Mount registers the UI at UIPath and the RPC service on mux.
+// Mount registers the UI at UIPath (and a redirect to it at /) and the RPC
+// service on mux.
 func (in *Inspector) Mount(mux *http.ServeMux) {
 	mux.Handle(UIPath, UIHandler())
+	mux.Handle("GET /{$}", http.RedirectHandler(UIPath, http.StatusFound))
 	path, h := in.ServiceHandler()
 	mux.Handle(path, h)
 }
