@@ -141,7 +141,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		if o.dir != "" || o.ticks > 0 {
 			return usageErr("--demo runs its own in-memory bus and ticks: drop --dir and --ticks")
 		}
-		if dm, err = demo.Start(demo.Options{}); err != nil {
+		if dm, err = demo.Start(demo.Options{Sync: mode}); err != nil {
 			return err
 		}
 		bus = dm.Bus

@@ -54,6 +54,8 @@ type Options struct {
 	Interval time.Duration
 	// Seed of the writer's random choices (default 1).
 	Seed uint64
+	// Sync is the bus's sync mode (default group; the log is in memory).
+	Sync mmsb.SyncMode
 }
 
 // Demo is a running demo: the bus, its orchestrator and the writer.
@@ -126,7 +128,7 @@ func Start(o Options) (*Demo, error) {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
-	bus, err := mmsb.Open("", &mmsb.Options{Sync: mmsb.SyncNone})
+	bus, err := mmsb.Open("", &mmsb.Options{Sync: o.Sync})
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ export function render({ el, params, api, navigate }) {
       h("table", { testid: "recent-writes" },
         h("tr", {}, h("th", {}, "LSN"), h("th", {}, "source"), h("th", {}, "bytes"), h("th", {}, "time")),
         writes.map((w, k) => h("tr", {},
-          h("td", {}, h("span", { class: "hex" }, h("span", { class: "b changed-" + k }, " ")), " ", fmtNum(num(w.lsn))),
+          h("td", {}, h("span", { class: "swatch changed-" + k }), fmtNum(num(w.lsn))),
           h("td", {}, str(w.source) + (w.derived ? " (derived)" : "")),
           h("td", { class: "mono" }, list(w.ranges).slice(0, 4).map((r) => `[${num(r.lo)},${num(r.hi)})`).join(" ") + (list(w.ranges).length > 4 ? " …" : "")),
           h("td", { class: "muted" }, fmtTime(w.timeUnixNano))))));
