@@ -187,7 +187,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	defer ins.Close()
+	defer func() { _ = ins.Close() }()
 	ins.Mount(mux)
 	var root http.Handler = mux
 	if o.clientCA != "" {

@@ -229,7 +229,7 @@ func TestInspectorViews(t *testing.T) {
 		tb.screenshot("provenance")
 		// Each step is clickable: the first parent step opens its page.
 		parent := res.Writes[1].Page
-		tb.eval(fmt.Sprintf(`document.querySelectorAll('[data-testid="prov-step"]')[1].click(); true`))
+		tb.eval(`document.querySelectorAll('[data-testid="prov-step"]')[1].click(); true`)
 		tb.waitFor("the parent's page", fmt.Sprintf(`%s.textContent === "Page %d"`, jsQuery("page-title"), parent))
 		tb.checkConsole(t, "provenance")
 	})
