@@ -50,8 +50,8 @@ type options struct {
 // WithToken sends "Authorization: Bearer token" with every call.
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
-// WithHTTPClient uses hc instead of the default (HTTP/2, also over
-// cleartext for http:// URLs).
+// WithHTTPClient uses hc instead of the default (HTTP/1.1 or HTTP/2 over
+// TLS; cleartext HTTP/2 with WithGRPC).
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = hc } }
 
 // WithTLS sets the TLS configuration (server CA, client certificate) of
@@ -89,9 +89,17 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = o.tls
+		tr.MaxIdleConnsPerHost = 64
+		// HTTP/1.1 for http:// URLs (any proxy passes it, and the Connect
+		// protocol streams over it), HTTP/2 over TLS; gRPC needs HTTP/2, so
+		// WithGRPC speaks it in cleartext too.
 		var p http.Protocols
 		p.SetHTTP2(true)
-		p.SetUnencryptedHTTP2(true)
+		if o.grpc {
+			p.SetUnencryptedHTTP2(true)
+		} else {
+			p.SetHTTP1(true)
+		}
 		tr.Protocols = &p
 		hc = &http.Client{Transport: tr}
 	}
@@ -335,7 +343,7 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 		if err != nil {
 			return struct{}{}, err
 		}
-		defer stream.Close()
+		defer func() { _ = stream.Close() }()
 		for stream.Receive() {
 			for _, p := range stream.Msg().GetOps() {
 				delivered = true

@@ -13,7 +13,7 @@ import (
 	"github.com/mmsb-go/mmsb/internal/wire"
 )
 
-// ErrCompacted: a watch asked for changes the server's log no longer
+// ErrCompacted means a watch asked for changes the server's log no longer
 // holds (a checkpoint removed them). The error is a *CompactedError.
 var ErrCompacted = errors.New("client: watch start was compacted away")
 
@@ -153,7 +153,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 	if err != nil {
 		return false, err
 	}
-	defer stream.Close()
+	defer func() { _ = stream.Close() }()
 	progressed := false
 	for stream.Receive() {
 		progressed = true // connected: reconnection failures count afresh

@@ -54,7 +54,7 @@ func ParseRole(s string) (Role, error) {
 	return RoleNone, fmt.Errorf("%w: unknown role %q (want read, write or admin)", ErrTokenFile, s)
 }
 
-// ErrTokenFile: a token file that cannot be used (unreadable, readable by
+// ErrTokenFile is returned for a token file that cannot be used (unreadable, readable by
 // others, malformed).
 var ErrTokenFile = errors.New("server: bad token file")
 
@@ -110,7 +110,7 @@ func LoadTokenFile(path string) ([]Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTokenFile, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTokenFile, err)
@@ -192,7 +192,7 @@ func (a *Auth) roleOf(ctx context.Context, header http.Header) (Role, error) {
 	}
 	tok, ok := strings.CutPrefix(authz, "Bearer ")
 	if !ok {
-		return RoleNone, errors.New("Authorization header is not \"Bearer TOKEN\"")
+		return RoleNone, errors.New("the Authorization header is not \"Bearer TOKEN\"")
 	}
 	found := RoleNone
 	for _, t := range a.tokens {

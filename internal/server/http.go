@@ -31,9 +31,9 @@ type HTTPOptions struct {
 // (the process answers) and /readyz (the bus accepts writes). Other
 // handlers (/metrics) are added with mux.Handle.
 func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
-	max := o.MaxRequestBytes
-	if max <= 0 {
-		max = DefaultMaxRequestBytes
+	maxBytes := o.MaxRequestBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxRequestBytes
 	}
 	ics := []connect.Interceptor{logInterceptor{s.log}}
 	if o.Auth != nil {
@@ -43,7 +43,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 		ics = append(ics, timeoutInterceptor(o.Timeout))
 	}
 	mux := http.NewServeMux()
-	path, h := s.Handler(connect.WithReadMaxBytes(max), connect.WithInterceptors(ics...))
+	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...))
 	mux.Handle(path, h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")
@@ -129,7 +129,7 @@ func (t timeoutInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFu
 	return next
 }
 
-// ErrExposed: a non-loopback listen address without authentication.
+// ErrExposed refuses a non-loopback listen address without authentication.
 var ErrExposed = errors.New("server: refusing to listen beyond loopback without authentication")
 
 // CheckExposure refuses a listen address reachable from other hosts unless

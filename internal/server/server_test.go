@@ -316,3 +316,33 @@ func TestRawJSON(t *testing.T) {
 	// Server streams in Connect JSON are enveloped; the client covers them
 	// (TestClientEndToEnd, the watch tests).
 }
+
+// TestGRPC: the same port speaks gRPC (cleartext HTTP/2), unary and streaming.
+func TestGRPC(t *testing.T) {
+	f := newFixture(t, fixOpts{})
+	c, err := client.New(f.http.URL, client.WithGRPC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	id, err := c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("g"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	done := errors.New("done")
+	err = c.Watch(ctx, client.WatchOptions{FromLSN: 1}, func(ev client.WatchEvent) error {
+		n += len(ev.Changes)
+		if ev.ProgressLSN >= info.LastLSN {
+			return done
+		}
+		return nil
+	})
+	if !errors.Is(err, done) || n != 2 {
+		t.Fatalf("watch over gRPC: %v, %d changes", err, n)
+	}
+}

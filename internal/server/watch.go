@@ -205,9 +205,7 @@ func (h *hub) join(w *watcher, pos mmsb.LSN) (chan []*mmsbv1.Change, mmsb.LSN) {
 
 func (h *hub) leave(w *watcher) {
 	h.mu.Lock()
-	if _, ok := h.synced[w]; ok {
-		delete(h.synced, w)
-	}
+	delete(h.synced, w)
 	h.mu.Unlock()
 }
 
@@ -220,12 +218,6 @@ func (h *hub) progress(w *watcher, q chan []*mmsbv1.Change, pos mmsb.LSN) mmsb.L
 		return max(pos, h.cursor)
 	}
 	return pos
-}
-
-func (h *hub) cursorNow() mmsb.LSN {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.cursor
 }
 
 // readChanges reads every operation in [from, to] from the log. It fails
@@ -337,7 +329,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			// Unsynced: catch up from the log, then try to join the hub.
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return toConnect(ctx.Err())
 			case <-s.hub.stopCh:
 				return resumeError(pos)
 			default:
@@ -362,7 +354,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return toConnect(ctx.Err())
 		case <-s.hub.stopCh:
 			return resumeError(pos)
 		case cs, ok := <-q:

@@ -113,7 +113,7 @@ func TestWatchResume(t *testing.T) {
 	watched := map[mmsb.PageID]bool{ids[1]: true, ids[3]: true}
 	drops := 0
 	got := collect(t, f.c, client.WatchOptions{FromLSN: 1, Pages: []mmsb.PageID{ids[1]}, Ranges: [][2]mmsb.PageID{{ids[3], ids[3]}}, Progress: 5 * time.Millisecond}, last, func() {
-		if rng.IntN(8) == 0 {
+		if drops == 0 || rng.IntN(8) == 0 { // at least one drop, then at random
 			drops++
 			f.http.CloseClientConnections()
 		}

@@ -126,12 +126,23 @@ func OpToProto(lo *mmsb.LoggedOp) *mmsbv1.Op {
 		p.Delta = DeltaToProto(&op.Delta)
 		p.Page = uint64(op.Delta.Page)
 	case mmsb.OpAddEdge, mmsb.OpRemoveEdge:
-		p.Parent, p.Child, p.EdgeType = uint64(op.Parent), uint64(op.Child), op.EdgeType.String()
+		p.Parent, p.Child, p.EdgeType = uint64(op.Parent), uint64(op.Child), edgeTypeName(op.EdgeType)
 	default:
-		p.Page, p.Size, p.Meta, p.Flags = uint64(op.Page), op.Size, MetaToProto(op.Meta), uint32(op.Flags)
-		p.Func, p.Params = op.Func, Clone(op.Params)
-		for _, q := range op.Parents {
-			p.Parents = append(p.Parents, uint64(q))
+		// Only the fields of the operation's kind: the log reader leaves
+		// other kinds' fields as they were.
+		p.Page = uint64(op.Page)
+		switch op.Kind {
+		case mmsb.OpCreatePage:
+			p.Size, p.Meta = op.Size, MetaToProto(op.Meta)
+		case mmsb.OpSetMeta:
+			p.Meta = MetaToProto(op.Meta)
+		case mmsb.OpSetFlags:
+			p.Flags = uint32(op.Flags)
+		case mmsb.OpBind:
+			p.Func, p.Params = op.Func, Clone(op.Params)
+			for _, q := range op.Parents {
+				p.Parents = append(p.Parents, uint64(q))
+			}
 		}
 	}
 	return p
@@ -185,9 +196,18 @@ func OpFromProto(p *mmsbv1.Op) mmsb.LoggedOp {
 		op.Parents = append(op.Parents, mmsb.PageID(q))
 	}
 	for _, t := range []mmsb.EdgeType{mmsb.EdgeData, mmsb.EdgeControl, mmsb.EdgeGPUSync, mmsb.EdgeCompiler, mmsb.AllEdgeTypes} {
-		if t.String() == p.GetEdgeType() {
+		if edgeTypeName(t) == p.GetEdgeType() {
 			op.EdgeType = t
 		}
 	}
 	return mmsb.LoggedOp{LSN: mmsb.LSN(p.GetLsn()), Time: p.GetTime(), Op: op}
+}
+
+// edgeTypeName names an edge type on the wire ("all" for a removal of
+// every type).
+func edgeTypeName(t mmsb.EdgeType) string {
+	if t == mmsb.AllEdgeTypes {
+		return "all"
+	}
+	return t.String()
 }
