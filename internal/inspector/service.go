@@ -356,10 +356,7 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 			out.Parents = append(out.Parents, uint64(p))
 		}
 	}
-	oldest, err := s.oldestLSN(ctx)
-	if err != nil {
-		return nil, connectErr(err)
-	}
+	oldest := s.oldestLSN()
 	out.OldestLsn = uint64(oldest)
 	upTo := info.LastLSN
 	if m.AsOfLsn == 0 {
@@ -398,13 +395,8 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 
 // oldestLSN is the first LSN the log still holds (checkpoints trim older
 // segments); as-of views start there.
-func (s *service) oldestLSN(ctx context.Context) (mmsb.LSN, error) {
-	var first mmsb.LSN
-	err := s.bus().QueryLog(ctx, mmsb.LogQuery{}, func(op *mmsb.LoggedOp) bool {
-		first = op.LSN
-		return false
-	})
-	return first, err
+func (s *service) oldestLSN() mmsb.LSN {
+	return s.bus().Stats().Log.OldestLSN
 }
 
 // pageAsOf rebuilds one page as of lsn from its own log entries (creation,
