@@ -24,7 +24,10 @@ let changes = null; // AbortController of the Changes stream
 let authFailed = false;
 
 function showError(err) {
-  const msg = err && err.message ? err.message : String(err);
+  let msg = err && err.message ? err.message : String(err);
+  if (err && (err.code === "unauthenticated" || err.code === "permission_denied")) {
+    msg += " — enter a token with the read role (or higher) in the field above";
+  }
   errorEl.textContent = msg;
   errorEl.hidden = false;
   if (err && (err.code === "unauthenticated" || err.code === "permission_denied")) {
