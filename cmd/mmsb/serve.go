@@ -181,13 +181,14 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout})
-	// Further handlers (/metrics) are one mux.Handle line here.
 	ins, err := inspector.New(inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: inspectorOptions(auth, o.maxRequestBytes)})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = ins.Close() }()
+	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout,
+		Interceptors: []connect.Interceptor{ins.Interceptor()}})
+	// Further handlers (/metrics) are one mux.Handle line here.
 	ins.Mount(mux)
 	var root http.Handler = mux
 	if o.clientCA != "" {

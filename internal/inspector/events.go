@@ -2,10 +2,15 @@ package inspector
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
 	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
@@ -86,4 +91,41 @@ func eventOut(ev *tick.Event) *inspectorv1.Event {
 		out.Error = ev.Err.Error()
 	}
 	return out
+}
+
+// Interceptor returns a Connect interceptor for the server's BusService
+// that records refused cycles (an AddEdge or Bind that would close a cycle
+// fails with mmsb.ErrCycle) as "cycle-refused" events: the refusal goes back
+// to the caller as an error, and the Events view shows it to whoever
+// watches the bus.
+func (in *Inspector) Interceptor() connect.Interceptor { return cycleRecorder{in} }
+
+type cycleRecorder struct{ in *Inspector }
+
+func (c cycleRecorder) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		resp, err := next(ctx, req)
+		if err != nil && !req.Spec().IsClient && errors.Is(err, mmsb.ErrCycle) {
+			ev := &inspectorv1.Event{
+				Type: "cycle-refused", Name: req.Spec().Procedure, Error: err.Error(),
+				TimeUnixNano: time.Now().UnixNano(), Text: "refused: " + err.Error(),
+			}
+			switch m := req.Any().(type) {
+			case *mmsbv1.AddEdgeRequest:
+				ev.Page = m.GetChild()
+			case *mmsbv1.BindRequest:
+				ev.Page = m.GetChild()
+			}
+			c.in.events.add(ev)
+		}
+		return resp, err
+	}
+}
+
+func (c cycleRecorder) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (c cycleRecorder) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }

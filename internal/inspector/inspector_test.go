@@ -2,6 +2,7 @@ package inspector_test
 
 import (
 	"context"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -61,7 +62,6 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	auth := server.NewAuth([]server.Token{{Role: server.RoleRead, Value: readToken}, {Role: server.RoleWrite, Value: writeToken}})
-	mux := srv.Mux(server.HTTPOptions{Auth: auth})
 	ins, err := inspector.New(inspector.Options{
 		Bus: bus, Ticks: orch, PollInterval: 50 * time.Millisecond,
 		HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(auth)},
@@ -70,6 +70,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ins.Close() })
+	mux := srv.Mux(server.HTTPOptions{Auth: auth, Interceptors: []connect.Interceptor{ins.Interceptor()}})
 	ins.Mount(mux)
 	ts := httptest.NewUnstartedServer(mux)
 	// HTTP/1.1 for the browser, cleartext HTTP/2 for the Go client.
@@ -280,6 +281,13 @@ func TestInspectorViews(t *testing.T) {
 		f.submit(t, mmsb.Write(999999, 0, []byte{1}))
 		f.tick(t)
 		tb.waitFor("the rejection", `document.querySelector('.ev-rejected') !== null`)
+		// An edge that would close a cycle (sensor -> zone -> region ->
+		// total -> sensor), refused to the client, shows as an event.
+		err := f.client.AddEdge(ctx, f.layout.Total, f.layout.Sensors[0], mmsb.EdgeData)
+		if !errors.Is(err, mmsb.ErrCycle) && connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Fatalf("AddEdge closing a cycle: %v, want a cycle refusal", err)
+		}
+		tb.waitFor("the cycle refusal", fmt.Sprintf(`document.querySelector('.ev-cycle-refused a')?.textContent === "%d"`, f.layout.Sensors[0]))
 		tb.screenshot("events")
 		tb.checkConsole(t, "events")
 	})
