@@ -2,8 +2,8 @@ package inspector_test
 
 import (
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
