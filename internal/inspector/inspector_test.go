@@ -250,11 +250,11 @@ func TestInspectorViews(t *testing.T) {
 			tb.route(fmt.Sprintf("#/graph/%d?depth=%d", tc.page, tc.depth))
 			tb.waitFor(fmt.Sprintf("graph of page %d", tc.page), fmt.Sprintf(`%s === %d && %s === %d && document.querySelector('[data-testid="graph-node"].root').dataset.id === "%d"`,
 				jsCount(testid("graph-node")), tc.nodes, jsCount(testid("graph-edge")), tc.edges, tc.page))
+			tb.screenshot(fmt.Sprintf("graph-depth%d", tc.depth))
 		}
 		if n := evalTo[float64](tb, jsCount(`[data-testid="graph-edge"][data-type="control"]`)); n != 1 {
 			t.Errorf("control edges drawn: %v, want 1", n)
 		}
-		tb.screenshot("graph")
 		// Clicking a node centres the graph on it.
 		zone := f.layout.Zones[0]
 		tb.eval(fmt.Sprintf(`document.querySelector('[data-testid="graph-node"][data-id="%d"]').dispatchEvent(new MouseEvent("click", {bubbles: true})); true`, zone))

@@ -22,7 +22,7 @@ export function render({ el, api, navigate }) {
     const p = num(e.page);
     const what = [str(e.name), str(e.error), e.durationSeconds ? "took " + fmtSeconds(e.durationSeconds) : ""].filter(Boolean).join(" · ") || str(e.text);
     body.prepend(h("tr", { testid: "event-row", class: "ev-" + str(e.type) },
-      h("td", { class: "muted" }, fmtTime(e.timeUnixNano)), h("td", { class: "num" }, fmtNum(num(e.tick))), h("td", {}, str(e.type)),
+      h("td", { class: "muted" }, fmtTime(e.timeUnixNano)), h("td", { class: "num" }, num(e.tick) ? fmtNum(num(e.tick)) : ""), h("td", {}, str(e.type)),
       h("td", {}, p ? h("a", { onclick: () => navigate("#/page/" + p) }, String(p)) : ""),
       h("td", { class: "num" }, num(e.lsn) ? fmtNum(num(e.lsn)) : ""), h("td", {}, what)));
     while (body.childElementCount > KEEP) body.lastElementChild.remove();

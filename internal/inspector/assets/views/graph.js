@@ -4,7 +4,7 @@
 import { h, s } from "../util.js";
 import { num, str, list } from "../connect.js";
 
-const NODE_W = 150, NODE_H = 30, COL = 210, ROW = 44, PAD = 24;
+const NODE_W = 150, COL = 210, PAD = 24;
 
 export function render({ el, params, api, navigate }) {
   const idInput = h("input", { type: "number", min: 1, testid: "graph-page", style: "width:110px", value: params.id || "" });
@@ -43,6 +43,9 @@ export function render({ el, params, api, navigate }) {
     const layers = [...byLayer.keys()].sort((a, b) => a - b);
     const minL = layers[0] || 0;
     const tallest = Math.max(1, ...[...byLayer.values()].map((v) => v.length));
+    // Tall layers get thinner rows, so a fan-in of dozens stays on screen.
+    const dense = tallest > 12;
+    const NODE_H = dense ? 20 : 30, ROW = dense ? 24 : 44;
     const W = PAD * 2 + (layers.length - 1) * COL + NODE_W, H = PAD * 2 + tallest * ROW;
     const pos = new Map();
     for (const l of layers) {
@@ -72,7 +75,7 @@ export function render({ el, params, api, navigate }) {
         onclick: () => navigate(`#/graph/${id}?depth=${depthSel.value}`),
         ondblclick: () => navigate("#/page/" + id),
       }, s("rect", { width: NODE_W, height: NODE_H, rx: 5 }),
-      s("text", { x: 8, y: 19 }, fn ? `${id} = ${fn}` : `page ${id}`),
+      s("text", { x: 8, y: NODE_H / 2 + 4 }, fn ? `${id} = ${fn}` : `page ${id}`),
       s("title", {}, `page ${id}${fn ? " = " + fn + "(…)" : ""}; click: centre here, double-click: open`)));
     }
     box.replaceChildren(svg, h("div", {}, h("a", { onclick: () => navigate("#/page/" + root), testid: "graph-open-page" }, `open page ${root}`)));
