@@ -12,7 +12,9 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -58,7 +60,16 @@ type Inspector struct {
 	events eventRing
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
+
+	// mux is where Mount put the inspector; Overview asks it whether the
+	// server also serves MetricsPath.
+	mux atomic.Pointer[http.ServeMux]
 }
+
+// MetricsPath is where the server's Prometheus metrics are looked for. When
+// the mux the inspector is mounted on serves it, the Overview charts the
+// log fsync latency from its mmsb_log_fsync_duration_seconds histogram.
+const MetricsPath = "/metrics"
 
 // New returns an inspector over o.Bus. Close stops its event collection.
 func New(o Options) (*Inspector, error) {
@@ -94,6 +105,19 @@ func (in *Inspector) Close() error {
 	return nil
 }
 
+// metricsPath returns MetricsPath when the mux serves it, else "".
+func (in *Inspector) metricsPath() string {
+	mux := in.mux.Load()
+	if mux == nil {
+		return ""
+	}
+	_, pattern := mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: MetricsPath}, Host: "localhost"})
+	if pattern == "" {
+		return ""
+	}
+	return MetricsPath
+}
+
 // ServiceHandler returns the path to mount the RPC service on and its
 // handler.
 func (in *Inspector) ServiceHandler() (string, http.Handler) {
@@ -120,6 +144,7 @@ func UIHandler() http.Handler {
 // Mount registers the UI at UIPath (and a redirect to it at /) and the RPC
 // service on mux.
 func (in *Inspector) Mount(mux *http.ServeMux) {
+	in.mux.Store(mux)
 	mux.Handle(UIPath, UIHandler())
 	mux.Handle("GET /{$}", http.RedirectHandler(UIPath, http.StatusFound))
 	path, h := in.ServiceHandler()

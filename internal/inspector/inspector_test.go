@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +73,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { _ = ins.Close() })
 	mux := srv.Mux(server.HTTPOptions{Auth: auth, Interceptors: []connect.Interceptor{ins.Interceptor()}})
 	ins.Mount(mux)
+	mux.Handle("GET "+inspector.MetricsPath, &fakeMetrics{})
 	ts := httptest.NewUnstartedServer(mux)
 	// HTTP/1.1 for the browser, cleartext HTTP/2 for the Go client.
 	var protos http.Protocols
@@ -310,6 +312,9 @@ func TestInspectorViews(t *testing.T) {
 				_, _ = f.orch.Tick(ctx)
 			}
 		}()
+		// The fsync chart reads the fake /metrics: per scrape 100 fsyncs,
+		// 50 up to 100 µs, 49 up to 1 ms, 1 up to 10 ms, so p99 is 1 ms.
+		tb.waitFor("fsync latency from /metrics", jsQuery("ov-fsync")+`.textContent.includes("1.00 ms") && document.querySelectorAll('[data-testid="chart-fsync"] path').length > 0`)
 		tb.waitFor("the cards and a drawn chart", fmt.Sprintf(`%s.textContent.includes("%d") && document.querySelectorAll('[data-testid="chart-ops"] path').length > 0 && document.querySelectorAll('[data-testid="chart-tick"] path').length > 0`,
 			jsQuery("ov-pages"), total))
 		close(stop)
@@ -478,4 +483,34 @@ func TestInspectorMillionPages(t *testing.T) {
 		}
 		tb.checkConsole(t, v.what+" (1M)")
 	}
+}
+
+// fakeMetrics serves a Prometheus text exposition whose fsync histogram
+// gains 100 observations per scrape (50 ≤ 100 µs, 49 ≤ 1 ms, 1 ≤ 10 ms),
+// with another label set and other metrics around it, for the Overview's
+// /metrics reader.
+type fakeMetrics struct {
+	mu      sync.Mutex
+	scrapes int
+}
+
+func (m *fakeMetrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	m.mu.Lock()
+	m.scrapes++
+	k := m.scrapes
+	m.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, `# HELP mmsb_log_fsync_duration_seconds Time per fsync of a log segment.
+# TYPE mmsb_log_fsync_duration_seconds histogram
+mmsb_log_fsync_duration_seconds_bucket{le="2e-05"} 0
+mmsb_log_fsync_duration_seconds_bucket{le="0.0001"} %d
+mmsb_log_fsync_duration_seconds_bucket{le="0.001"} %d
+mmsb_log_fsync_duration_seconds_bucket{le="0.01"} %d
+mmsb_log_fsync_duration_seconds_bucket{le="+Inf"} %d
+mmsb_log_fsync_duration_seconds_sum %g
+mmsb_log_fsync_duration_seconds_count %d
+# TYPE mmsb_tick_phase_duration_seconds histogram
+mmsb_tick_phase_duration_seconds_bucket{phase="commit",le="+Inf"} 7
+mmsb_committed_lsn %d
+`, 50*k, 99*k, 100*k, 100*k, float64(k)*0.0205, 100*k, 1000+k)
 }

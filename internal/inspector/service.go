@@ -91,6 +91,7 @@ func (s *service) Overview(_ context.Context, _ *connect.Request[inspectorv1.Ove
 		Failed:             st.Failed,
 		HeapBytes:          st.HeapBytes,
 		TimeUnixNano:       time.Now().UnixNano(),
+		MetricsPath:        s.in.metricsPath(),
 	}
 	if t := s.in.ticks; t != nil {
 		m := t.Metrics()

@@ -17,6 +17,9 @@ export function setToken(t) {
   token = t || "";
 }
 
+// token returns the bearer token in use ("" for none).
+export const currentToken = () => token;
+
 function headers(contentType) {
   const h = { "Content-Type": contentType, "Connect-Protocol-Version": "1" };
   if (token) h["Authorization"] = "Bearer " + token;

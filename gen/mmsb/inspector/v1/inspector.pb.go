@@ -225,8 +225,11 @@ type OverviewResponse struct {
 	TickBudgetSeconds float64         `protobuf:"fixed64,22,opt,name=tick_budget_seconds,json=tickBudgetSeconds,proto3" json:"tick_budget_seconds,omitempty"`
 	Phases            []*PhaseLatency `protobuf:"bytes,23,rep,name=phases,proto3" json:"phases,omitempty"`
 	// Server clock when sampled (ns since the Unix epoch), for rates.
-	TimeUnixNano  int64  `protobuf:"varint,24,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	HeapBytes     uint64 `protobuf:"varint,25,opt,name=heap_bytes,json=heapBytes,proto3" json:"heap_bytes,omitempty"`
+	TimeUnixNano int64  `protobuf:"varint,24,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	HeapBytes    uint64 `protobuf:"varint,25,opt,name=heap_bytes,json=heapBytes,proto3" json:"heap_bytes,omitempty"`
+	// Where the server serves Prometheus metrics ("" when it does not): the
+	// Overview charts log fsync latency from its histogram.
+	MetricsPath   string `protobuf:"bytes,26,opt,name=metrics_path,json=metricsPath,proto3" json:"metrics_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -434,6 +437,13 @@ func (x *OverviewResponse) GetHeapBytes() uint64 {
 		return x.HeapBytes
 	}
 	return 0
+}
+
+func (x *OverviewResponse) GetMetricsPath() string {
+	if x != nil {
+		return x.MetricsPath
+	}
+	return ""
 }
 
 type ListPagesRequest struct {
@@ -2111,7 +2121,7 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\vp99_seconds\x18\x05 \x01(\x01R\n" +
 	"p99Seconds\x12\x1f\n" +
 	"\vmax_seconds\x18\x06 \x01(\x01R\n" +
-	"maxSeconds\"\xf1\x06\n" +
+	"maxSeconds\"\x94\a\n" +
 	"\x10OverviewResponse\x12#\n" +
 	"\rcommitted_lsn\x18\x01 \x01(\x04R\fcommittedLsn\x12\x1f\n" +
 	"\vdurable_lsn\x18\x02 \x01(\x04R\n" +
@@ -2141,7 +2151,8 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\x06phases\x18\x17 \x03(\v2\x1f.mmsb.inspector.v1.PhaseLatencyR\x06phases\x12$\n" +
 	"\x0etime_unix_nano\x18\x18 \x01(\x03R\ftimeUnixNano\x12\x1d\n" +
 	"\n" +
-	"heap_bytes\x18\x19 \x01(\x04R\theapBytes\"\xa9\x01\n" +
+	"heap_bytes\x18\x19 \x01(\x04R\theapBytes\x12!\n" +
+	"\fmetrics_path\x18\x1a \x01(\tR\vmetricsPath\"\xa9\x01\n" +
 	"\x10ListPagesRequest\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x04R\x06offset\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x12/\n" +

@@ -2,6 +2,9 @@
 // sampled once a second (rates are differences between samples).
 import { h, fmtBytes, fmtNum, fmtSeconds, lineChart } from "../util.js";
 import { num, list } from "../connect.js";
+import { scrape, quantile } from "../metrics.js";
+
+const FSYNC = "mmsb_log_fsync_duration_seconds";
 
 const KEEP = 120; // samples (two minutes)
 
@@ -12,6 +15,7 @@ export function render({ el, api }) {
   el.append(cards, charts);
   const samples = [];
   let timer = null;
+  let lastFsync = null; // the previous scrape of the fsync histogram
 
   const card = (k, v, testid) => h("div", { class: "card", testid }, h("div", { class: "k" }, k), h("div", { class: "v" }, v));
 
@@ -40,6 +44,7 @@ export function render({ el, api }) {
       card("sync mode", o.sync + (o.inMemory ? " (in memory)" : ""), "ov-sync"),
       card("ticks", o.ticking ? `${fmtNum(o.ticks)} (${fmtNum(o.overruns)} over ${fmtSeconds(o.budget)})` : "not ticking", "ov-ticks"),
       card("state", o.failed ? "FAILED" : "ok", "ov-state"),
+      card("fsync p99 (last second)", o.metricsPath ? (o.fsyncP99 === null ? "no fsync" : fmtSeconds(o.fsyncP99)) : "no /metrics", "ov-fsync"),
     );
     const phases = o.phases.filter((p) => p.phase !== "total");
     charts.replaceChildren(
@@ -54,6 +59,11 @@ export function render({ el, api }) {
           .concat(["commit", "propagate", "validate"].map((ph) => ({ name: ph, points: samples.map((x) => ({ t: x.t, v: x.phaseP99[ph] || 0 })) }))),
         { testid: "chart-tick", format: fmtSeconds }),
       phaseTable(phases),
+      o.metricsPath ? lineChart(`log fsync latency (${FSYNC}, per second)`, [
+        { name: "p50", points: samples.filter((x) => x.fsyncP50 !== null).map((x) => ({ t: x.t, v: x.fsyncP50 })) },
+        { name: "p99", points: samples.filter((x) => x.fsyncP99 !== null).map((x) => ({ t: x.t, v: x.fsyncP99 })) },
+        { name: "mean", points: samples.filter((x) => x.fsyncMean !== null).map((x) => ({ t: x.t, v: x.fsyncMean })) }],
+      { testid: "chart-fsync", format: fmtSeconds }) : "",
     );
   }
 
@@ -80,6 +90,21 @@ export function render({ el, api }) {
       deltas: num(r.deltasCommitted), recomputed: num(r.pagesRecomputed), budget: r.tickBudgetSeconds || 0,
       phases: list(r.phases), phaseP99,
     });
+    const cur = samples[samples.length - 1];
+    cur.metricsPath = r.metricsPath || "";
+    cur.fsyncP50 = cur.fsyncP99 = cur.fsyncMean = null;
+    if (cur.metricsPath) {
+      const m = await scrape(cur.metricsPath);
+      if (!api.live()) return;
+      const h = m && m.get(FSYNC);
+      if (h) {
+        cur.fsyncP50 = quantile(lastFsync, h, 0.5);
+        cur.fsyncP99 = quantile(lastFsync, h, 0.99);
+        const n = h.count - (lastFsync ? lastFsync.count : 0);
+        cur.fsyncMean = n > 0 ? (h.sum - (lastFsync ? lastFsync.sum : 0)) / n : null;
+        lastFsync = h;
+      }
+    }
     if (samples.length > KEEP) samples.shift();
     draw();
   }
