@@ -88,6 +88,12 @@ type hub struct {
 	cursor  mmsb.LSN // every durable operation up to cursor has been fanned out
 	synced  map[*watcher]struct{}
 	stopped bool
+	// active counts open watches; with none the hub idles (no wake-up per
+	// commit) and refuses joins until it has moved its cursor to the
+	// durable end of the log again.
+	active int
+	idle   bool
+	wake   chan struct{}
 
 	stopCh chan struct{}
 	ctx    context.Context
@@ -98,7 +104,7 @@ type hub struct {
 func newHub(s *Server, qcap int) *hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &hub{s: s, qcap: qcap, synced: map[*watcher]struct{}{}, stopCh: make(chan struct{}),
-		ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	// Start at the durable end of the log: watchers behind it catch up
 	// from the log by themselves.
 	last := s.bus.LastLSN()
@@ -123,19 +129,30 @@ func (h *hub) run() {
 	defer close(h.done)
 	for {
 		h.mu.Lock()
+		if h.active == 0 && len(h.synced) == 0 {
+			h.idle = true
+			h.mu.Unlock()
+			select {
+			case <-h.wake:
+			case <-h.ctx.Done():
+				return
+			}
+			last := h.s.bus.LastLSN()
+			if err := h.s.bus.WaitDurable(h.ctx, last); err != nil {
+				h.fail(err)
+				return
+			}
+			h.mu.Lock()
+			h.cursor = max(h.cursor, last)
+			h.idle = false
+			h.mu.Unlock()
+			continue
+		}
 		cursor := h.cursor
 		h.mu.Unlock()
 		last, err := h.s.bus.WaitLSN(h.ctx, cursor)
 		if err != nil {
-			if h.ctx.Err() == nil {
-				h.s.log.Warn("watch hub stopped", "err", err)
-				h.mu.Lock()
-				if !h.stopped {
-					h.stopped = true
-					close(h.stopCh)
-				}
-				h.mu.Unlock()
-			}
+			h.fail(err)
 			return
 		}
 		last = min(last, cursor+hubStep)
@@ -184,6 +201,38 @@ func (h *hub) run() {
 	}
 }
 
+// fail stops the hub after a bus error (not after stop): watches end
+// with the resumable error.
+func (h *hub) fail(err error) {
+	if h.ctx.Err() != nil {
+		return
+	}
+	h.s.log.Warn("watch hub stopped", "err", err)
+	h.mu.Lock()
+	if !h.stopped {
+		h.stopped = true
+		close(h.stopCh)
+	}
+	h.mu.Unlock()
+}
+
+// activate registers an open watch and wakes an idle hub.
+func (h *hub) activate() {
+	h.mu.Lock()
+	h.active++
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hub) deactivate() {
+	h.mu.Lock()
+	h.active--
+	h.mu.Unlock()
+}
+
 func (h *hub) demoteLocked(w *watcher) {
 	delete(h.synced, w)
 	close(w.queue)
@@ -195,7 +244,7 @@ func (h *hub) demoteLocked(w *watcher) {
 func (h *hub) join(w *watcher, pos mmsb.LSN) (chan []*mmsbv1.Change, mmsb.LSN) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.stopped || pos < h.cursor {
+	if h.stopped || h.idle || pos < h.cursor {
 		return nil, h.cursor
 	}
 	w.queue = make(chan []*mmsbv1.Change, h.qcap)
@@ -299,6 +348,8 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 
 	s.watchers.Add(1)
 	defer s.watchers.Add(-1)
+	s.hub.activate()
+	defer s.hub.deactivate()
 	defer s.hub.leave(w)
 
 	st := s.bus.Stats()
@@ -339,6 +390,20 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 				continue
 			}
 			to := min(cursor, pos+hubStep)
+			if to <= pos {
+				// Ahead of an idle hub that is waking up: wait for it.
+				t := time.NewTimer(time.Millisecond)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return toConnect(ctx.Err())
+				case <-s.hub.stopCh:
+					t.Stop()
+					return resumeError(pos)
+				case <-t.C:
+				}
+				continue
+			}
 			cs, err := readChanges(ctx, s.bus, pos+1, to)
 			if errors.Is(err, mmsb.ErrLogTruncated) {
 				return s.compactedError(pos + 1)

@@ -59,7 +59,7 @@ func fakeTree() map[string]string {
 			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n",
 		"internal/server/server_test.go": "package server\n\nimport \"testing\"\n\n" +
 			"func TestClientEndToEnd(t *testing.T) {}\nfunc TestRawJSON(t *testing.T) {}\nfunc TestBadInput(t *testing.T) {}\n" +
-			"func TestCommitAtomic(t *testing.T) {}\nfunc FuzzCommitRequest(f *testing.F) {}\nfunc TestAuth(t *testing.T) {}\n" +
+			"func TestCommitAtomic(t *testing.T) {}\nfunc FuzzCommitRequest(f *testing.F) {}\nfunc TestAuth(t *testing.T) {}\nfunc TestClientCertificates(t *testing.T) {}\n" +
 			"func TestWatchResume(t *testing.T) {}\nfunc TestWatchCompacted(t *testing.T) {}\nfunc TestWatchStalled(t *testing.T) {}\n" +
 			"func TestShutdownClosesWatches(t *testing.T) {}\n",
 		"internal/wire/wire_test.go": "package wire\n\nimport \"testing\"\n\n" +
