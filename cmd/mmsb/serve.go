@@ -205,7 +205,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "dir", o.dir, "sync", mode.String(), "tls", tlsCfg != nil,
-		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "inspector", inspector.UIPath)
+		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
 
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -240,6 +240,15 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	log.Info("stopped", "last_lsn", uint64(bus.LastLSN()))
 	return nil
+}
+
+// inspectorURL is where a browser on this machine opens the inspector.
+func inspectorURL(addr string, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + addr + inspector.UIPath
 }
 
 // inspectorOptions puts the inspector's service behind the server's auth

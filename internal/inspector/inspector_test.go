@@ -268,6 +268,11 @@ func TestInspectorViews(t *testing.T) {
 		tb := tab0.with(t)
 		tb.route(fmt.Sprintf("#/log?page=%d&from=1", sensor))
 		tb.waitFor("the sensor's operations", fmt.Sprintf(`%s >= 3 && [...document.querySelectorAll('[data-testid="log-data"]')].some(e => e.textContent.startsWith("de ad be ef"))`, jsCount(testid("log-row"))))
+		// By time: everything was committed after 2000, nothing before.
+		tb.route(fmt.Sprintf("#/log?page=%d&since=2000-01-01T00:00:00Z", sensor))
+		tb.waitFor("operations since 2000", jsCount(testid("log-row"))+" >= 3")
+		tb.route(fmt.Sprintf("#/log?page=%d&until=2000-01-01T00:00:00Z", sensor))
+		tb.waitFor("no operations until 2000", jsQuery("log-info")+`.textContent === "0 operations" && `+jsCount(testid("log-row"))+" === 0")
 		tb.route("#/log")
 		tb.waitFor("the latest operations", jsCount(testid("log-row"))+" > 0")
 		tb.screenshot("log")

@@ -7,6 +7,7 @@ export function render({ el, params, api, navigate }) {
   const field = (name, ph, width) => h("input", { name, placeholder: ph, testid: "log-" + name, style: `width:${width}px`, value: params[name] || "" });
   const from = field("from", "from LSN", 90), to = field("to", "to LSN", 90), page = field("page", "page", 80);
   const source = field("source", "source", 110), since = field("since", "since (ISO time)", 150);
+  const until = field("until", "until (ISO time)", 150);
   const limit = h("select", { testid: "log-limit" }, [100, 200, 1000, 10000].map((n) => h("option", { value: n, selected: n === 200 }, `${n} ops`)));
   const info = h("span", { class: "muted", testid: "log-info" });
   const body = h("tbody", {});
@@ -14,7 +15,7 @@ export function render({ el, params, api, navigate }) {
     h("thead", {}, h("tr", {}, ["LSN", "time", "kind", "page", "source", "bytes written", "data", "detail"].map((c) => h("th", {}, c)))), body);
   el.append(h("h2", {}, "Log"),
     h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); run(); } },
-      from, to, page, source, since, limit, h("button", { type: "submit", testid: "log-run" }, "Query")),
+      from, to, page, source, since, until, limit, h("button", { type: "submit", testid: "log-run" }, "Query")),
     info, table);
 
   let ac = null;
@@ -23,12 +24,14 @@ export function render({ el, params, api, navigate }) {
     body.replaceChildren();
     let n = 0;
     const req = { fromLsn: from.value || "0", toLsn: to.value || "0", page: page.value || "0", source: source.value, limit: Number(limit.value) };
-    if (since.value) {
-      const t = Date.parse(since.value);
-      if (!isNaN(t)) req.fromTimeUnixNano = String(BigInt(t) * 1000000n);
+    for (const [input, key] of [[since, "fromTimeUnixNano"], [until, "toTimeUnixNano"]]) {
+      if (!input.value) continue;
+      const t = Date.parse(input.value);
+      if (isNaN(t)) { info.textContent = `"${input.value}" is not a time (try 2026-11-30T19:00:00Z)`; return; }
+      req[key] = String(BigInt(t) * 1000000n);
     }
     // No range given: the most recent operations.
-    const tail = !from.value && !to.value && !since.value;
+    const tail = !from.value && !to.value && !since.value && !until.value;
     const start = async () => {
       if (tail) {
         const o = await api.call("Overview", {});
