@@ -58,7 +58,8 @@ export function render({ el, params, api, navigate }) {
     const fn = str(p.func);
     const parents = list(data.parents).map(num);
     meta.replaceChildren(
-      `size ${fmtNum(size)} B · epoch ${fmtNum(num(data.epoch))} · last LSN ${fmtNum(num(p.lastLsn))}` +
+      `size ${fmtNum(size)} B · epoch ${fmtNum(num(data.epoch))}` + (asOf ? ` as of LSN ${fmtNum(asOf)} (now ${fmtNum(num(p.epoch))})` : "") +
+      ` · last LSN ${fmtNum(num(p.lastLsn))}` +
       (p.flags ? ` · flags ${str(p.flagNames)}` : "") + (type ? ` · type ${type}` : ""),
       fn ? h("span", {}, ` · derived: ${fn}(`, parents.map((pp, i) => [i ? ", " : "", h("a", { onclick: () => navigate("#/page/" + pp) }, String(pp))]), ")") : "");
     const committed = num(data.committedLsn), oldest = Math.max(1, num(data.oldestLsn));

@@ -91,8 +91,12 @@ export function render({ el, api, navigate }) {
     onChanges(msg) {
       const ids = list(msg.pages).map(num);
       if (!msg.pagesTruncated && !ids.some((id) => shown.has(id)) && state.sort === "PAGE_SORT_ID") return;
-      if (pending) return; // at most one refresh every 300 ms
-      pending = setTimeout(() => { pending = null; load(); }, 300);
+      if (pending) return;
+      // At most one refresh every 300 ms; every 2 s when the server must
+      // read every page's description for the answer (a sort other than by
+      // ID, or the flagged search), which costs it about a second at 1M pages.
+      const costly = state.sort !== "PAGE_SORT_ID" || state.search === "flagged";
+      pending = setTimeout(() => { pending = null; load(); }, costly ? 2000 : 300);
     },
     dispose() { if (pending) clearTimeout(pending); },
   };
