@@ -14,9 +14,12 @@ import (
 	"syscall"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/demo"
+	"github.com/mmsb-go/mmsb/internal/inspector"
 	"github.com/mmsb-go/mmsb/internal/server"
 	"github.com/mmsb-go/mmsb/tick"
 )
@@ -28,7 +31,7 @@ type serveOptions struct {
 	ticks, timeout, shutdownTimeout time.Duration
 	tokenFile                       string
 	tlsCert, tlsKey, clientCA       string
-	insecure                        bool
+	insecure, demo                  bool
 	maxRequestBytes                 int
 	maxStreams, watchQueue          int
 	logLevel, logFormat             string
@@ -49,8 +52,13 @@ It listens on loopback by default. Any other address needs authentication
 (--token-file, or TLS with client certificates: --tls-cert, --tls-key,
 --client-ca) or --insecure. SIGTERM or SIGINT shuts down gracefully: stop
 accepting, finish commits in flight, close watches with a resumable error,
-flush the log, close the bus. See docs/server.md.`,
-		Example: `  mmsb serve --dir ./data
+flush the log, close the bus. See docs/server.md.
+
+The web inspector is served at /ui/ (docs/inspector.md), behind the same
+auth (the read role suffices). --demo serves an in-memory demo bus with a
+few hundred pages, derived pages and a ticking writer.`,
+		Example: `  mmsb serve --demo      # an in-memory demo bus; open http://127.0.0.1:7070/ui/
+  mmsb serve --dir ./data
   mmsb serve --dir ./data --addr 0.0.0.0:7070 --token-file /etc/mmsb/tokens
   mmsb serve --ticks 16ms`,
 		Args: cobra.NoArgs,
@@ -68,6 +76,7 @@ flush the log, close the bus. See docs/server.md.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (requires them)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback address without authentication")
+	f.BoolVar(&o.demo, "demo", false, "serve an in-memory demo bus with derived pages and a ticking writer (see /ui/)")
 	f.IntVar(&o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest request message accepted")
 	f.IntVar(&o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
 	f.IntVar(&o.watchQueue, "watch-queue", 256, "per-watcher queue, in batches of changes, before a slow watcher is demoted")
@@ -126,12 +135,25 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		}
 	}
 
-	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode})
-	if err != nil {
+	var dm *demo.Demo
+	var bus *mmsb.Bus
+	if o.demo {
+		if o.dir != "" || o.ticks > 0 {
+			return usageErr("--demo runs its own in-memory bus and ticks: drop --dir and --ticks")
+		}
+		if dm, err = demo.Start(demo.Options{Sync: mode}); err != nil {
+			return err
+		}
+		bus = dm.Bus
+	} else if bus, err = mmsb.Open(o.dir, &mmsb.Options{Sync: mode}); err != nil {
 		return err
 	}
 	defer func() {
-		if err := bus.Close(); err != nil {
+		closeBus := bus.Close
+		if dm != nil {
+			closeBus = dm.Close // stops the writer and ticks first
+		}
+		if err := closeBus(); err != nil {
 			log.Error("closing the bus", "err", err)
 		}
 	}()
@@ -139,7 +161,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	tickDone := make(chan struct{})
 	tickCtx, stopTicks := context.WithCancel(context.Background())
 	defer stopTicks()
-	if o.ticks > 0 {
+	if dm != nil {
+		orch = dm.Ticks // the demo runs it (and closes it)
+		close(tickDone)
+	} else if o.ticks > 0 {
 		if orch, err = tick.New(bus, nil); err != nil {
 			return err
 		}
@@ -156,8 +181,15 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout})
+	ins, err := inspector.New(inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: inspectorOptions(auth, o.maxRequestBytes)})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ins.Close() }()
+	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout,
+		Interceptors: []connect.Interceptor{ins.Interceptor()}})
 	// Further handlers (/metrics) are one mux.Handle line here.
+	ins.Mount(mux)
 	var root http.Handler = mux
 	if o.clientCA != "" {
 		root = server.ClientCertMiddleware(mux)
@@ -173,7 +205,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "dir", o.dir, "sync", mode.String(), "tls", tlsCfg != nil,
-		"auth", auth != nil, "ticks", o.ticks)
+		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
 
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -200,7 +232,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	stopTicks()
 	<-tickDone
-	if orch != nil {
+	if orch != nil && dm == nil {
 		_ = orch.Close()
 	}
 	if err := bus.Flush(context.Background()); err != nil {
@@ -208,6 +240,25 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	log.Info("stopped", "last_lsn", uint64(bus.LastLSN()))
 	return nil
+}
+
+// inspectorURL is where a browser on this machine opens the inspector.
+func inspectorURL(addr string, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + addr + inspector.UIPath
+}
+
+// inspectorOptions puts the inspector's service behind the server's auth
+// and request limit.
+func inspectorOptions(auth *server.Auth, maxRequestBytes int) []connect.HandlerOption {
+	opts := []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)}
+	if auth != nil {
+		opts = append(opts, connect.WithInterceptors(auth))
+	}
+	return opts
 }
 
 // serverTLS loads the certificate and, with --client-ca, requires client

@@ -25,6 +25,9 @@ type HTTPOptions struct {
 	// Timeout is the deadline of a unary call that brings none (0: none).
 	// Streams (Watch, QueryLog) run until the client or shutdown ends them.
 	Timeout time.Duration
+	// Interceptors run after auth on every call (the web inspector's
+	// recorder of refused cycles).
+	Interceptors []connect.Interceptor
 }
 
 // Mux returns the HTTP handler: the service under its path, /healthz
@@ -42,6 +45,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if o.Timeout > 0 {
 		ics = append(ics, timeoutInterceptor(o.Timeout))
 	}
+	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
 	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...))
 	mux.Handle(path, h)

@@ -41,8 +41,8 @@ func python(t *testing.T) string {
 		py = "/usr/bin/python3"
 	}
 	if out, err := exec.Command(py, "-c", "import numpy, pytest").CombinedOutput(); err != nil {
-		testutil.NeedExternal(t, py+" with numpy and pytest (Debian: python3-numpy python3-pytest)",
-			fmt.Sprintf("runs python/tests (%v: %s)", err, strings.TrimSpace(string(out))))
+		testutil.Missing(t, "%s with numpy and pytest (Debian: python3-numpy python3-pytest) runs python/tests: %v: %s",
+			py, err, strings.TrimSpace(string(out)))
 	}
 	return py
 }
@@ -50,11 +50,7 @@ func python(t *testing.T) string {
 // gcc returns the path of gcc, or skips or fails the test.
 func gcc(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("gcc")
-	if err != nil {
-		testutil.NeedExternal(t, "gcc", "builds the C reader's tests (bindings/c/test)")
-	}
-	return p
+	return testutil.LookPath(t, "gcc") // builds the C reader's tests (bindings/c/test)
 }
 
 // buildWriter builds the test writer internal/cmd/shmwriter.
@@ -234,10 +230,7 @@ func TestCReader(t *testing.T) {
 // TestCHeaderCompilesAsCpp: the header also compiles as C++ (for the C++
 // bindings that include it) with -Wall -Werror.
 func TestCHeaderCompilesAsCpp(t *testing.T) {
-	cxx, err := exec.LookPath("g++")
-	if err != nil {
-		testutil.NeedExternal(t, "g++", "checks that mmsb_reader.h compiles as C++")
-	}
+	cxx := testutil.LookPath(t, "g++") // checks that mmsb_reader.h compiles as C++
 	src := filepath.Join(t.TempDir(), "inc.cpp")
 	hdr := filepath.Join(repoRoot(t), "bindings", "c", "mmsb_reader.h")
 	if err := os.WriteFile(src, []byte("#include \""+hdr+"\"\nint main() { mmsb_reader *r = nullptr; mmsb_reader_close(&r); return 0; }\n"), 0o600); err != nil {

@@ -71,7 +71,12 @@ func fakeTree() map[string]string {
 		"internal/wire/wire_test.go": "package wire\n\nimport \"testing\"\n\n" +
 			"func TestDeltaRoundTrip(t *testing.T) {}\nfunc FuzzDeltaFromProto(f *testing.F) {}\n",
 		"cmd/mmsb/serve_test.go": "package main\n\nimport \"testing\"\n\n" +
-			"func TestServe(t *testing.T) {}\nfunc TestServeRefusesExposure(t *testing.T) {}\nfunc TestLoadtest(t *testing.T) {}\n",
+			"func TestServe(t *testing.T) {}\nfunc TestServeRefusesExposure(t *testing.T) {}\nfunc TestLoadtest(t *testing.T) {}\n" +
+			"func TestServeDemo(t *testing.T) {}\n",
+		"internal/inspector/inspector_test.go": "package inspector\n\nimport \"testing\"\n\n" +
+			"func TestInspectorViews(t *testing.T) {}\nfunc TestInspectorWrongToken(t *testing.T) {}\n" +
+			"func TestConsoleCheckCatchesErrors(t *testing.T) {}\nfunc TestInspectorMillionPages(t *testing.T) {}\n" +
+			"func FuzzInspectorRequests(f *testing.F) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
@@ -123,6 +128,9 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"server watch test missing", func(f map[string]string) {
 			f["internal/server/server_test.go"] = strings.Replace(f["internal/server/server_test.go"], "func TestWatchStalled(", "func TestWatchX(", 1)
 		}, "TestWatchStalled in internal/server"},
+		{"inspector console-error control missing", func(f map[string]string) {
+			f["internal/inspector/inspector_test.go"] = strings.Replace(f["internal/inspector/inspector_test.go"], "func TestConsoleCheckCatchesErrors(", "func TestConsoleX(", 1)
+		}, "TestConsoleCheckCatchesErrors in internal/inspector"},
 		{"stress suite missing", func(f map[string]string) { delete(f, "tests/stress/stress_test.go") }, "tests/stress"},
 		{"validate subcommand missing", func(f map[string]string) {
 			f["cmd/mmsb/main.go"] = "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(1) }\n"
