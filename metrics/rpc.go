@@ -60,10 +60,15 @@ func codeLabel(err error) string {
 		return "ok"
 	}
 	var ce *connect.Error
-	if errors.As(err, &ce) {
+	switch {
+	case errors.As(err, &ce):
 		return ce.Code().String()
+	case errors.Is(err, context.Canceled):
+		return connect.CodeCanceled.String()
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.CodeDeadlineExceeded.String()
 	}
-	return connect.CodeOf(err).String() // unknown, canceled or deadline_exceeded
+	return connect.CodeUnknown.String() // what Connect sends the client for a plain error
 }
 
 // WrapUnary records unary calls (handler or client side).
