@@ -137,7 +137,7 @@ func runTarget(ctx context.Context, e entry, w Workload, batches [][]Write) (res
 	if err != nil {
 		return Result{}, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // best effort: a temporary directory
 	t := e.New()
 	defer func() {
 		if cerr := t.Close(); cerr != nil && err == nil {

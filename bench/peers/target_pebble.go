@@ -163,7 +163,7 @@ func (t *pebbleTarget) ReadPage(_ context.Context, i uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer closer.Close()
+	defer func() { _ = closer.Close() }() // releases the value; nothing to report
 	if len(v) == 0 || v[0] != tagPage {
 		return nil, fmt.Errorf("pebble: page %d is not a full page after merging", i)
 	}

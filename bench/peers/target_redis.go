@@ -24,11 +24,12 @@ const RedisProgram = "redis-server"
 // with appendonly yes and appendfsync always (Redis fsyncs the AOF before
 // answering a pipeline's writes).
 type redisTarget struct {
-	sync bool
-	cmd  *exec.Cmd
-	exit chan error // the server's exit status, once it exits
-	rdb  *redis.Client
-	log  bytes.Buffer
+	sync    bool
+	cmd     *exec.Cmd
+	done    chan struct{} // closed once the server has exited
+	exitErr error         // its exit status, set before done is closed
+	rdb     *redis.Client
+	log     bytes.Buffer
 }
 
 func (t *redisTarget) Setup(ctx context.Context, dir string, w Workload) error {
@@ -52,8 +53,8 @@ func (t *redisTarget) Setup(ctx context.Context, dir string, w Workload) error {
 	if err := t.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", prog, err)
 	}
-	t.exit = make(chan error, 1)
-	go func() { t.exit <- t.cmd.Wait() }()
+	t.done = make(chan struct{})
+	go func() { t.exitErr = t.cmd.Wait(); close(t.done) }()
 	t.rdb = redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		ReadTimeout: time.Minute, WriteTimeout: time.Minute})
 	if err := t.waitReady(ctx); err != nil {
@@ -82,8 +83,8 @@ func (t *redisTarget) waitReady(ctx context.Context) error {
 			return nil
 		}
 		select {
-		case exitErr := <-t.exit:
-			return fmt.Errorf("%s exited before answering (%v): %s", RedisProgram, exitErr, t.log.String())
+		case <-t.done:
+			return fmt.Errorf("%s exited before answering (%w): %s", RedisProgram, t.exitErr, t.log.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -100,7 +101,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only probing for a free port
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -128,10 +129,10 @@ func (t *redisTarget) Close() error {
 	if t.cmd != nil && t.cmd.Process != nil {
 		_ = t.cmd.Process.Signal(os.Interrupt) // SIGINT: redis-server exits (no save configured)
 		select {
-		case <-t.exit:
+		case <-t.done:
 		case <-time.After(10 * time.Second):
 			_ = t.cmd.Process.Kill()
-			<-t.exit
+			<-t.done
 		}
 	}
 	return errors.Join(errs...)
