@@ -71,7 +71,13 @@ func (o *Op) setFrom(op *record.Op) error {
 		reads = append(reads, ParentRead(r))
 	}
 	o.Reads = reads
-	if len(op.Meta) > 0 {
+	// The record decoder reuses op and leaves the fields of other kinds as
+	// they were: only creations and metadata changes carry metadata.
+	hasMeta := op.Kind == record.OpCreatePage || op.Kind == record.OpSetMeta
+	if !hasMeta {
+		o.Meta = nil
+	}
+	if hasMeta && len(op.Meta) > 0 {
 		entries, err := page.DecodeMeta(op.Meta)
 		if err != nil {
 			return err
@@ -80,7 +86,9 @@ func (o *Op) setFrom(op *record.Op) error {
 			meta = append(meta, MetaEntry(m))
 		}
 	}
-	o.Meta = meta
+	if hasMeta {
+		o.Meta = meta
+	}
 	return nil
 }
 

@@ -259,17 +259,17 @@ type LogStats struct {
 	// with rotations, Flush and Close.
 	WrittenLSN LSN
 
+	// OldestLSN is the first LSN still readable by QueryLog (older segments
+	// were removed once a checkpoint covered them), or 0 when the log holds
+	// no record.
+	OldestLSN LSN
+
 	// PayloadBytes counts the encoded operations appended (the logical
 	// bytes, before framing); WriteBytes counts the bytes handed to write
 	// calls, frames and segment headers included (the physical bytes; the
 	// bytes still buffered for the next group commit are not in it yet).
 	PayloadBytes uint64
 	WriteBytes   uint64
-
-	// OldestLSN is the first LSN still readable by QueryLog (older ones
-	// were removed with the segments a checkpoint covered), 0 if the log
-	// is empty.
-	OldestLSN LSN
 }
 
 // LogRecovery says what recovery found in the log.

@@ -132,15 +132,15 @@ type Stats struct {
 	// DurableLSN only moves with rotations, Sync and Close.
 	WrittenLSN base.LSN
 
+	// OldestLSN is the first LSN still in the log (readable by a query),
+	// or 0 when the log holds no record.
+	OldestLSN base.LSN
+
 	// PayloadBytes counts the record payloads appended (the logical bytes,
 	// before framing); WriteBytes counts the bytes handed to write calls
 	// (frames and segment headers: the physical bytes).
 	PayloadBytes uint64
 	WriteBytes   uint64
-
-	// OldestLSN is the first LSN still in the log (readable by a log
-	// query), 0 if the log holds no record.
-	OldestLSN base.LSN
 }
 
 // Ticket identifies an appended record for Wait.
