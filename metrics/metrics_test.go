@@ -317,12 +317,12 @@ func TestTickCollector(t *testing.T) {
 }
 
 func TestWatchCollector(t *testing.T) {
-	s := WatchStats{Streams: 2, Watchers: 5, Slow: 1, Compacted: 3, PendingDeltas: 40}
+	s := WatchStats{Watchers: 5, Synced: 2, Slow: 1, Compacted: 3, PendingBatches: 40}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewWatchCollector(func() WatchStats { return s }))
 	fams := scrape(t, reg)
-	for name, want := range map[string]float64{"mmsb_watch_streams": 2, "mmsb_watchers": 5, "mmsb_watch_slow_total": 1,
-		"mmsb_watch_compacted_total": 3, "mmsb_watch_pending_deltas": 40} {
+	for name, want := range map[string]float64{"mmsb_watchers": 5, "mmsb_watchers_synced": 2, "mmsb_watch_slow_total": 1,
+		"mmsb_watch_compacted_total": 3, "mmsb_watch_pending_batches": 40} {
 		if got := value(t, fams, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
@@ -43,7 +45,7 @@ func (a *app) serveCmd() *cobra.Command {
 mmsb.v1.BusService on --addr: Connect (curl can POST JSON), gRPC and
 gRPC-Web, over HTTP/1.1 and HTTP/2 (cleartext HTTP/2 for gRPC clients, or
 TLS). /healthz answers while the process runs, /readyz while the bus accepts
-writes.
+writes, /metrics serves Prometheus metrics (docs/metrics.md).
 
 It listens on loopback by default. Any other address needs authentication
 (--token-file, or TLS with client certificates: --tls-cert, --tls-key,
@@ -156,8 +158,13 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout})
-	// Further handlers (/metrics) are one mux.Handle line here.
+	reg, rpcMetrics, err := srv.NewMetrics()
+	if err != nil {
+		return err
+	}
+	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout,
+		Interceptors: []connect.Interceptor{rpcMetrics}})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	var root http.Handler = mux
 	if o.clientCA != "" {
 		root = server.ClientCertMiddleware(mux)

@@ -25,6 +25,10 @@ type HTTPOptions struct {
 	// Timeout is the deadline of a unary call that brings none (0: none).
 	// Streams (Watch, QueryLog) run until the client or shutdown ends them.
 	Timeout time.Duration
+	// Interceptors run outside the server's own (logging, auth,
+	// timeout), so they see every call, refused ones included: the
+	// RPC-metrics interceptor of NewMetrics goes here.
+	Interceptors []connect.Interceptor
 }
 
 // Mux returns the HTTP handler: the service under its path, /healthz
@@ -35,7 +39,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxRequestBytes
 	}
-	ics := []connect.Interceptor{logInterceptor{s.log}}
+	ics := append(append([]connect.Interceptor(nil), o.Interceptors...), logInterceptor{s.log})
 	if o.Auth != nil {
 		ics = append(ics, o.Auth)
 	}
