@@ -59,3 +59,25 @@ func ExampleNewBusCollector() {
 	// mmsb_page_bytes 1024
 	// mmsb_pages 1
 }
+
+// A server exports its watch hub by handing the collector a function that
+// reads the hub's counters at scrape time.
+func ExampleNewWatchCollector() {
+	hubStats := func() metrics.WatchStats { return metrics.WatchStats{Watchers: 3, Synced: 2, Slow: 1} }
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewWatchCollector(hubStats))
+	fams, err := reg.Gather()
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range fams {
+		m := f.GetMetric()[0]
+		fmt.Println(f.GetName(), m.GetGauge().GetValue()+m.GetCounter().GetValue())
+	}
+	// Output:
+	// mmsb_watch_compacted_total 0
+	// mmsb_watch_pending_batches 0
+	// mmsb_watch_slow_total 1
+	// mmsb_watchers 3
+	// mmsb_watchers_synced 2
+}
