@@ -2,8 +2,8 @@ package metric
 
 import (
 	"sync"
-	"time"
 	"testing"
+	"time"
 )
 
 func TestHistogramBuckets(t *testing.T) {
