@@ -1,5 +1,5 @@
-// Command peers runs MMSB's reference workload against MMSB in process and
-// against Redis, Pebble and bbolt, each with and without fsync, and prints
+// Command peers runs MMSB's reference workload against MMSB in process, MMSB
+// over its network server (loopback), and Redis, Pebble and bbolt, each with and without fsync, and prints
 // deltas/s, batch latency p50/p99 and the ratio MMSB/peer in the same mode.
 //
 // It lives in its own module (bench/peers) so that MMSB's module never
@@ -118,7 +118,7 @@ func selectTargets(all []entry, only string) ([]entry, error) {
 			}
 		}
 		if len(out) == n {
-			return nil, fmt.Errorf("--only: %q names no target (systems: mmsb, redis, pebble, bbolt; modes: nosync, sync)", name)
+			return nil, fmt.Errorf("--only: %q names no target (systems: mmsb, mmsb-server, redis, pebble, bbolt; modes: nosync, sync)", name)
 		}
 	}
 	// Keep the canonical order so that MMSB runs first in each mode.

@@ -7,8 +7,8 @@ import (
 
 // Target is one system under test in one durability mode. The harness
 // calls Setup once, then Commit for every batch (timed), then ReadPage
-// (only in tests), then Close. An "MMSB over its server" target is one
-// more implementation of this interface and one more entry in targets.
+// (only in tests), then Close. Another system is one more implementation
+// of this interface and one more entry in targets.
 type Target interface {
 	// Setup creates w.Pages zeroed pages of w.PageSize bytes, in dir (a
 	// fresh temporary directory the target owns).
@@ -36,7 +36,7 @@ var ErrUnavailable = errors.New("target unavailable")
 
 // entry names a target and makes it.
 type entry struct {
-	System string // "mmsb", "redis", "pebble", "bbolt"
+	System string // "mmsb", "mmsb-server", "redis", "pebble", "bbolt"
 	Mode   string // ModeNoSync or ModeSync
 	New    func() Target
 }
@@ -49,6 +49,7 @@ func targets() []entry {
 		m := mode
 		es = append(es,
 			entry{"mmsb", m, func() Target { return &mmsbTarget{sync: m == ModeSync} }},
+			entry{"mmsb-server", m, func() Target { return &mmsbServerTarget{sync: m == ModeSync} }},
 			entry{"redis", m, func() Target { return &redisTarget{sync: m == ModeSync} }},
 			entry{"pebble", m, func() Target { return &pebbleTarget{sync: m == ModeSync} }},
 			entry{"bbolt", m, func() Target { return &boltTarget{sync: m == ModeSync} }},
