@@ -18,7 +18,7 @@ type WatchStats struct {
 
 // watchCollector exports WatchStats read from a function.
 type watchCollector struct {
-	stats                                     func() WatchStats
+	stats                                      func() WatchStats
 	watchers, synced, slow, compacted, pending *prometheus.Desc
 }
 
