@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
@@ -46,7 +47,7 @@ func (a *app) serveCmd() *cobra.Command {
 mmsb.v1.BusService on --addr: Connect (curl can POST JSON), gRPC and
 gRPC-Web, over HTTP/1.1 and HTTP/2 (cleartext HTTP/2 for gRPC clients, or
 TLS). /healthz answers while the process runs, /readyz while the bus accepts
-writes.
+writes, /metrics serves Prometheus metrics (docs/metrics.md).
 
 It listens on loopback by default. Any other address needs authentication
 (--token-file, or TLS with client certificates: --tls-cert, --tls-key,
@@ -186,9 +187,14 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer func() { _ = ins.Close() }()
+	reg, rpcMetrics, err := srv.NewMetrics()
+	if err != nil {
+		return err
+	}
 	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout,
-		Interceptors: []connect.Interceptor{ins.Interceptor()}})
-	// Further handlers (/metrics) are one mux.Handle line here.
+		OuterInterceptors: []connect.Interceptor{rpcMetrics},
+		Interceptors:      []connect.Interceptor{ins.Interceptor()}})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ins.Mount(mux)
 	var root http.Handler = mux
 	if o.clientCA != "" {

@@ -25,8 +25,12 @@ type HTTPOptions struct {
 	// Timeout is the deadline of a unary call that brings none (0: none).
 	// Streams (Watch, QueryLog) run until the client or shutdown ends them.
 	Timeout time.Duration
-	// Interceptors run after auth on every call (the web inspector's
-	// recorder of refused cycles).
+	// OuterInterceptors run outside the server's own (logging, auth,
+	// timeout), so they see every call, refused ones included: the
+	// RPC-metrics interceptor of NewMetrics goes here.
+	OuterInterceptors []connect.Interceptor
+	// Interceptors run after auth on calls it admits (the web
+	// inspector's recorder of refused cycles).
 	Interceptors []connect.Interceptor
 }
 
@@ -38,7 +42,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxRequestBytes
 	}
-	ics := []connect.Interceptor{logInterceptor{s.log}}
+	ics := append(append([]connect.Interceptor(nil), o.OuterInterceptors...), logInterceptor{s.log})
 	if o.Auth != nil {
 		ics = append(ics, o.Auth)
 	}

@@ -67,7 +67,7 @@ func fakeTree() map[string]string {
 			"func TestClientEndToEnd(t *testing.T) {}\nfunc TestRawJSON(t *testing.T) {}\nfunc TestBadInput(t *testing.T) {}\n" +
 			"func TestCommitAtomic(t *testing.T) {}\nfunc FuzzCommitRequest(f *testing.F) {}\nfunc TestAuth(t *testing.T) {}\nfunc TestClientCertificates(t *testing.T) {}\n" +
 			"func TestWatchResume(t *testing.T) {}\nfunc TestWatchCompacted(t *testing.T) {}\nfunc TestWatchStalled(t *testing.T) {}\n" +
-			"func TestShutdownClosesWatches(t *testing.T) {}\n",
+			"func TestShutdownClosesWatches(t *testing.T) {}\nfunc TestMetricsEndpointMovesWithTheWork(t *testing.T) {}\n",
 		"internal/wire/wire_test.go": "package wire\n\nimport \"testing\"\n\n" +
 			"func TestDeltaRoundTrip(t *testing.T) {}\nfunc FuzzDeltaFromProto(f *testing.F) {}\n",
 		"cmd/mmsb/serve_test.go": "package main\n\nimport \"testing\"\n\n" +
@@ -77,6 +77,13 @@ func fakeTree() map[string]string {
 			"func TestInspectorViews(t *testing.T) {}\nfunc TestInspectorWrongToken(t *testing.T) {}\n" +
 			"func TestConsoleCheckCatchesErrors(t *testing.T) {}\nfunc TestInspectorMillionPages(t *testing.T) {}\n" +
 			"func FuzzInspectorRequests(f *testing.F) {}\n",
+		"metrics/metrics_test.go": "package metrics\n\nimport \"testing\"\n\n" +
+			"func TestBusCollectorMovesWithTheWork(t *testing.T) {}\nfunc TestBusCollectorCountsFailedCheckpoints(t *testing.T) {}\n" +
+			"func TestRPCMetrics(t *testing.T) {}\nfunc TestNegativePedanticRegistryCatchesUndescribedMetric(t *testing.T) {}\n" +
+			"func TestNegativeLintCatchesBadNames(t *testing.T) {}\n",
+		"bench/peers/go.mod": "module example.com/fake/bench/peers\n\ngo 1.22\n",
+		"bench/peers/peers_test.go": "package main\n\nimport \"testing\"\n\n" +
+			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
@@ -132,6 +139,13 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 			f["internal/inspector/inspector_test.go"] = strings.Replace(f["internal/inspector/inspector_test.go"], "func TestConsoleCheckCatchesErrors(", "func TestConsoleX(", 1)
 		}, "TestConsoleCheckCatchesErrors in internal/inspector"},
 		{"stress suite missing", func(f map[string]string) { delete(f, "tests/stress/stress_test.go") }, "tests/stress"},
+		{"metrics negative control missing", func(f map[string]string) {
+			f["metrics/metrics_test.go"] = strings.Replace(f["metrics/metrics_test.go"], "func TestNegativeLintCatchesBadNames(", "func TestLint(", 1)
+		}, "TestNegativeLintCatchesBadNames in metrics"},
+		{"peers module missing", func(f map[string]string) { delete(f, "bench/peers/go.mod"); delete(f, "bench/peers/peers_test.go") }, "bench/peers"},
+		{"peers negative control missing", func(f map[string]string) {
+			f["bench/peers/peers_test.go"] = strings.Replace(f["bench/peers/peers_test.go"], "func TestNegativeVerifyCatchesALostWrite(", "func TestVerify(", 1)
+		}, "TestNegativeVerifyCatchesALostWrite in bench/peers"},
 		{"validate subcommand missing", func(f map[string]string) {
 			f["cmd/mmsb/main.go"] = "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(1) }\n"
 		}, "the validate subcommand"},
