@@ -83,13 +83,16 @@ const (
 	jobApply
 )
 
-// spinFor is how long an idle helper polls for the next job before it
-// parks. A parked helper is woken at the next job but the committer does not
-// wait for it, so the spin only buys parallelism, never latency: it covers
-// the usual gap between two commits of a busy committer (measured with
-// 100 µs: 2 workers 10.3M vs 8.9M deltas/s; with 500 µs: 10.5–10.9M). The
-// price is up to spinFor of CPU after the last commit of a burst.
-const spinFor = 500 * time.Microsecond
+// betweenJobsSpin is how long a helper that just finished a check+encode
+// job polls for the apply job that follows it in the same commit before it
+// parks. The gap between the two is the log append and bucketing the batch
+// (tens of microseconds), so the helper is still running when the apply job
+// comes. After an apply job, the last of a commit, a helper parks at once:
+// on a shared machine a helper must not burn a core waiting for a commit
+// that may be milliseconds away (it used to spin 500 µs after every batch).
+// A parked helper is woken at the next job, and the committer never waits
+// for it, so parking costs parallelism at the start of a job, never latency.
+const betweenJobsSpin = 50 * time.Microsecond
 
 func newParallelApplier(workers int) *parallelApplier {
 	p := &parallelApplier{workers: workers}
@@ -109,38 +112,49 @@ func newParallelApplier(workers int) *parallelApplier {
 // helper runs published jobs until close.
 func (p *parallelApplier) helper(w int) {
 	var seen uint64
+	var spin time.Duration
 	for {
-		next := p.awaitJob(w, seen)
+		next := p.awaitJob(w, seen, spin)
 		if p.quit.Load() {
 			return
 		}
 		seen = next
+		if next%2 == 0 {
+			continue // a job ended: wait for the next (spinning as before)
+		}
+		spin = 0
 		// Odd seq values are jobs; run bumps seq to the next even value
 		// when a job ends. Announce presence first, then check that the
 		// job is still current: run waits for running to drop to zero
 		// after its end bump, so a helper that passes the check reads the
 		// job's fields before they can be reused.
 		p.running.Add(1)
-		if next%2 == 1 && p.seq.Load() == next {
+		if p.seq.Load() == next {
+			if p.job == jobCheckEncode {
+				spin = betweenJobsSpin // the apply job follows shortly
+			}
 			p.work()
 		}
 		p.running.Add(-1)
 	}
 }
 
-// awaitJob returns once seq moves past seen (or the applier closes).
-func (p *parallelApplier) awaitJob(w int, seen uint64) uint64 {
+// awaitJob returns once seq moves past seen (or the applier closes),
+// polling for up to spin before it parks.
+func (p *parallelApplier) awaitJob(w int, seen uint64, spin time.Duration) uint64 {
 	for {
-		deadline := time.Now().Add(spinFor)
-		for i := 0; ; i++ {
-			if s := p.seq.Load(); s != seen || p.quit.Load() {
-				return s
-			}
-			if i%64 == 63 {
-				if time.Now().After(deadline) {
-					break
+		if spin > 0 {
+			deadline := time.Now().Add(spin)
+			for i := 0; ; i++ {
+				if s := p.seq.Load(); s != seen || p.quit.Load() {
+					return s
 				}
-				runtime.Gosched()
+				if i%64 == 63 {
+					if time.Now().After(deadline) {
+						break
+					}
+					runtime.Gosched()
+				}
 			}
 		}
 		p.parked[w].Store(true)
