@@ -356,7 +356,20 @@ func (e *Bus) writeCheckpoint(snap *snapshot) (CheckpointInfo, error) {
 	return CheckpointInfo{Path: path, LSN: lsn, Pages: len(snap.ids)}, nil
 }
 
+// retainedCheckpoints is how many checkpoints the bus keeps: keepCheckpoints
+// on disk; one for an in-memory bus (dir ""), whose checkpoints no crash or
+// bad sector can corrupt, so that a second one is not a whole extra copy of
+// the state held in RAM (issue 15: an in-memory bus holds its pages, one
+// checkpoint and the log since it, at most about CheckpointBytes).
+func (e *Bus) retainedCheckpoints() int {
+	if e.memory {
+		return 1
+	}
+	return keepCheckpoints
+}
+
 func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
+	keep := e.retainedCheckpoints()
 	list, err := checkpoint.List(e.fs, e.ckptDir())
 	if err != nil {
 		return err
@@ -366,16 +379,16 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 			info.Bytes = c.Size
 		}
 	}
-	if len(list) > keepCheckpoints {
-		for _, c := range list[keepCheckpoints:] {
+	if len(list) > keep {
+		for _, c := range list[keep:] {
 			if err := e.fs.Remove(c.Path); err != nil {
 				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
 			}
 		}
-		list = list[:keepCheckpoints]
+		list = list[:keep]
 		_ = e.fs.SyncDir(e.ckptDir())
 	}
-	if e.log != nil && len(list) >= keepCheckpoints {
+	if e.log != nil && len(list) >= keep {
 		n, err := e.log.RemoveThrough(list[len(list)-1].LSN)
 		if err != nil {
 			return fmt.Errorf("mmsb: remove covered log segments: %w", err)

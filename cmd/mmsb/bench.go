@@ -47,6 +47,12 @@ type benchOptions struct {
 	lazyPages       bool
 	noHugePages     bool
 
+	// growth workload (--workload growth)
+	growthPages      string
+	growthBatches    string
+	growthBatchPages int
+	plotDir          string
+
 	// tick workload (--workload tick)
 	workload      string
 	ticks         int
@@ -133,7 +139,8 @@ hash). --create-only times page creation alone.`,
   mmsb bench --concurrency 8 --sync group --dir /tmp/mmsb-bench
   mmsb bench --pipeline 4 --sync group --dir /tmp/mmsb-bench
   mmsb bench --create-only --pages 1000000
-  mmsb bench --workload tick --pages 100000 --derived 1000 --deltas-per-tick 10000 --ticks 200`,
+  mmsb bench --workload tick --pages 100000 --derived 1000 --deltas-per-tick 10000 --ticks 200
+  mmsb bench --workload growth --count 5000000 --checkpoint-bytes -1 --plot docs/img`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBench(cmd.Context(), o) },
 	}
@@ -159,7 +166,11 @@ hash). --create-only times page creation alone.`,
 	f.BoolVar(&o.noHugePages, "no-huge-pages", false, "do not ask for transparent huge pages for page memory (Options.NoHugePages)")
 	f.StringVar(&o.stallTrace, "stall-trace", "", "keep a runtime/trace flight recorder and write its last seconds to this file at the first commit slower than --stall-threshold")
 	f.DurationVar(&o.stallThreshold, "stall-threshold", 16*time.Millisecond, "with --stall-trace: the commit latency that counts as a stall")
-	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation")
+	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation; growth: commit throughput and latency next to a bare Go loop as pages and batches grow")
+	f.StringVar(&o.growthPages, "growth-pages", "65536,262144,1048576,4194304", "growth workload: page counts measured at --batch")
+	f.StringVar(&o.growthBatches, "growth-batches", "1,10,100,1000,10000", "growth workload: batch sizes measured at --growth-batch-pages")
+	f.IntVar(&o.growthBatchPages, "growth-batch-pages", 1048576, "growth workload: pages of the batch-size sweep")
+	f.StringVar(&o.plotDir, "plot", "", "growth workload: write PNG charts into this directory")
 	f.IntVar(&o.ticks, "ticks", 200, "tick workload: number of ticks")
 	f.IntVar(&o.deltasPerTick, "deltas-per-tick", 10000, "tick workload: deltas submitted per tick")
 	f.IntVar(&o.derived, "derived", 1000, "tick workload: derived pages (f64.sum of --fanin source pages)")
@@ -213,8 +224,10 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	case "commit":
 	case "tick":
 		return a.runTickBench(ctx, o)
+	case "growth":
+		return a.runGrowthBench(ctx, o)
 	default:
-		return usageErr("--workload must be commit or tick, got %q", o.workload)
+		return usageErr("--workload must be commit, tick or growth, got %q", o.workload)
 	}
 	mode, _ := mmsb.ParseSyncMode(o.sync)
 	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes,
