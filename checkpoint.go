@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
@@ -379,7 +380,9 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 			info.Bytes = c.Size
 		}
 	}
+	removed := 0
 	if len(list) > keep {
+		removed = len(list) - keep
 		for _, c := range list[keep:] {
 			if err := e.fs.Remove(c.Path); err != nil {
 				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
@@ -394,6 +397,14 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 			return fmt.Errorf("mmsb: remove covered log segments: %w", err)
 		}
 		info.SegmentsRemoved = n
+	}
+	if e.memory && removed > 0 {
+		// The old checkpoint and log segments of an in-memory bus were Go
+		// heap: give their memory back to the OS now, not when the
+		// scavenger gets to it (the heap goal would otherwise keep up to
+		// twice the checkpoint resident). Runs on the checkpointing
+		// goroutine; commits go on meanwhile.
+		debug.FreeOSMemory()
 	}
 	return nil
 }
