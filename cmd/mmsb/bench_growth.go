@@ -245,15 +245,16 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 		pts                         []growthPoint
 		x                           func(growthPoint) float64
 		ss                          []series
+		legendLeft                  bool // where the lines leave room: rising lines, top left
 	}{
 		{"growth-rate-vs-pages.png", fmt.Sprintf("Throughput vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "million deltas/s",
-			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, rate},
+			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, rate, false},
 		{"growth-latency-vs-pages.png", fmt.Sprintf("Commit latency vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "ms per batch (log scale)",
-			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, lat},
+			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, lat, true},
 		{"growth-rate-vs-batch.png", fmt.Sprintf("Throughput vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "million deltas/s",
-			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, rate},
+			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, rate, true},
 		{"growth-latency-vs-batch.png", fmt.Sprintf("Commit latency vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "ms per batch (log scale)",
-			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, lat},
+			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, lat, true},
 	}
 	var paths []string
 	for _, c := range charts {
@@ -267,7 +268,7 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 		if strings.Contains(c.ylabel, "log") {
 			p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{}
 		}
-		p.Legend.Top = true
+		p.Legend.Top, p.Legend.Left = true, c.legendLeft
 		p.Add(plotter.NewGrid())
 		for _, s := range c.ss {
 			xy := make(plotter.XYs, 0, len(c.pts))
@@ -289,6 +290,12 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 			}
 			p.Add(line, points)
 			p.Legend.Add(s.name, line, points)
+		}
+		// Headroom above the lines for the legend.
+		if strings.Contains(c.ylabel, "log") {
+			p.Y.Max *= 8
+		} else {
+			p.Y.Max *= 1.3
 		}
 		path := filepath.Join(dir, c.file)
 		if err := p.Save(7*vg.Inch, 4*vg.Inch, path); err != nil {
