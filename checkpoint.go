@@ -53,17 +53,22 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		e.mu.Unlock()
 		return CheckpointInfo{}, err
 	}
+	snap := e.beginSnapshotLocked()
+	e.mu.Unlock()
+
 	// The log must durably hold everything the checkpoint covers, so that
-	// the log never ends before a checkpoint's LSN.
+	// the log never ends before a checkpoint's LSN. The fsync runs outside
+	// the bus lock (commits go on; the log orders its own syncs): only the
+	// checkpoint's commit, below, depends on it.
 	if e.log != nil {
 		if err := e.log.Sync(); err != nil {
+			e.mu.Lock()
+			e.cow = nil
 			err = e.fail(err)
 			e.mu.Unlock()
 			return CheckpointInfo{}, err
 		}
 	}
-	snap := e.beginSnapshotLocked()
-	e.mu.Unlock()
 
 	info, err := e.writeCheckpoint(snap)
 
