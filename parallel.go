@@ -54,6 +54,12 @@ type parallelApplier struct {
 	wake   []chan struct{}
 	quit   atomic.Bool
 
+	// lastApplyEnd is when the committer finished the last apply job (its
+	// own clock reading, committer-only); commitGap is the gap from it to
+	// the start of the next commit's first job, read by the helpers.
+	lastApplyEnd time.Time
+	commitGap    atomic.Int64 // ns
+
 	// Work units of the current job.
 	units   int
 	next    atomic.Int64 // next unit to claim
@@ -87,12 +93,30 @@ const (
 // job polls for the apply job that follows it in the same commit before it
 // parks. The gap between the two is the log append and bucketing the batch
 // (tens of microseconds), so the helper is still running when the apply job
-// comes. After an apply job, the last of a commit, a helper parks at once:
-// on a shared machine a helper must not burn a core waiting for a commit
-// that may be milliseconds away (it used to spin 500 µs after every batch).
-// A parked helper is woken at the next job, and the committer never waits
-// for it, so parking costs parallelism at the start of a job, never latency.
+// comes.
 const betweenJobsSpin = 50 * time.Microsecond
+
+// maxIdleSpin bounds how long a helper polls for the next commit after a
+// commit's apply job. A helper polls only when the committer came back
+// quickly last time (the gap between the end of one commit's apply and the
+// start of the next commit's jobs was under maxIdleSpin), and then for at
+// most twice that gap: a committer that commits back to back keeps its
+// helpers hot (parking them cost a third of the 2-worker throughput), and
+// one that pauses (a tick loop, a bursty client) finds them parked at once,
+// so that on a shared machine an idle bus burns no core (the helpers used
+// to poll 500 µs after every batch). A parked helper is woken at the next
+// job, and the committer never waits for it, so parking costs parallelism
+// at the start of a job, never latency.
+const maxIdleSpin = 200 * time.Microsecond
+
+// idleSpin is how long a helper polls for the next commit, given the last
+// gap between commits.
+func idleSpin(gap time.Duration) time.Duration {
+	if gap <= 0 || gap >= maxIdleSpin {
+		return 0
+	}
+	return min(2*gap, maxIdleSpin)
+}
 
 func newParallelApplier(workers int) *parallelApplier {
 	p := &parallelApplier{workers: workers}
@@ -132,6 +156,8 @@ func (p *parallelApplier) helper(w int) {
 		if p.seq.Load() == next {
 			if p.job == jobCheckEncode {
 				spin = betweenJobsSpin // the apply job follows shortly
+			} else {
+				spin = idleSpin(time.Duration(p.commitGap.Load()))
 			}
 			p.work()
 		}
@@ -172,6 +198,13 @@ func (p *parallelApplier) awaitJob(w int, seen uint64, spin time.Duration) uint6
 // run publishes a job of units work units, works on it, and returns once
 // every unit is done and no helper is still inside the job.
 func (p *parallelApplier) run(job jobKind, units int) {
+	if job == jobCheckEncode || p.job != jobCheckEncode {
+		// The first job of a commit (an apply job without a parallel
+		// check+encode before it starts a commit too).
+		if !p.lastApplyEnd.IsZero() {
+			p.commitGap.Store(int64(time.Since(p.lastApplyEnd)))
+		}
+	}
 	p.job, p.units = job, units
 	p.next.Store(0)
 	p.done.Store(0)
@@ -201,6 +234,9 @@ func (p *parallelApplier) run(job jobKind, units int) {
 		}
 	}
 	p.e, p.ds, p.slots = nil, nil, nil
+	if job == jobApply {
+		p.lastApplyEnd = time.Now()
+	}
 }
 
 // work claims and runs units of the current job until none is left.
