@@ -84,6 +84,12 @@ func fakeTree() map[string]string {
 		"bench/peers/go.mod": "module example.com/fake/bench/peers\n\ngo 1.22\n",
 		"bench/peers/peers_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\n",
+		"perf_test.go": "package fake\n\nimport \"testing\"\n\n" +
+			"func TestPropertyMemoryPolicyKeepsState(t *testing.T) {}\nfunc TestPropertyParallelApplyEqualsSerial(t *testing.T) {}\n" +
+			"func TestInMemoryBusHoldsOneCheckpoint(t *testing.T) {}\nfunc TestCheckpointWhileCommitting(t *testing.T) {}\n",
+		"internal/page/prefault_test.go": "package page\n\nimport \"testing\"\n\nfunc TestPrefaultMakesChunkResident(t *testing.T) {}\n",
+		"cmd/mmsb/bench_test.go": "package main\n\nimport \"testing\"\n\n" +
+			"func TestBenchGrowth(t *testing.T) {}\nfunc TestBenchStallTrace(t *testing.T) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
