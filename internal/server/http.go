@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -25,6 +26,12 @@ type HTTPOptions struct {
 	// Timeout is the deadline of a unary call that brings none (0: none).
 	// Streams (Watch, QueryLog) run until the client or shutdown ends them.
 	Timeout time.Duration
+	// GzipMinBytes: gzip response messages of at least this many bytes
+	// for clients that accept gzip (0: never). Off by default: a watch
+	// stream compressed for every watcher cost a loopback server most of
+	// its CPU (docs/server.md, "Watch figures"). Compressed requests are
+	// accepted either way.
+	GzipMinBytes int
 }
 
 // Mux returns the HTTP handler: the service under its path, /healthz
@@ -42,8 +49,12 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if o.Timeout > 0 {
 		ics = append(ics, timeoutInterceptor(o.Timeout))
 	}
+	compressMin := math.MaxInt // never
+	if o.GzipMinBytes > 0 {
+		compressMin = o.GzipMinBytes
+	}
 	mux := http.NewServeMux()
-	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...))
+	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")
