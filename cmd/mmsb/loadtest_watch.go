@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -20,7 +21,7 @@ import (
 
 // commitRecord is one acknowledged commit, for delivery latencies.
 type commitRecord struct {
-	last       mmsb.LSN
+	last        mmsb.LSN
 	sent, acked time.Time
 }
 
@@ -289,14 +290,16 @@ type stalledPhase struct {
 	WatchersAtEnd uint64 `json:"watchers_at_end"`
 }
 
-// openStalled opens n watches on all pages that never read a message:
-// the server's sends to them block once the connection's buffers are
-// full. Each has its own HTTP client, so its own connection.
-func openStalled(ctx context.Context, url string, n int) error {
+// openStalled opens n watches on all pages from LSN from that never read
+// a message: the server's sends to them block once the connection's
+// buffers are full (the receive buffer is made small). Each has its own
+// HTTP client, so its own connection.
+func openStalled(ctx context.Context, url string, n int, from mmsb.LSN) error {
 	for range n {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, Control: smallReceiveBuffer}).DialContext
 		rpc := mmsbv1connect.NewBusServiceClient(&http.Client{Transport: tr}, url)
-		stream, err := rpc.Watch(ctx, connect.NewRequest(&mmsbv1.WatchRequest{}))
+		stream, err := rpc.Watch(ctx, connect.NewRequest(&mmsbv1.WatchRequest{FromLsn: uint64(from)}))
 		if err != nil {
 			return err
 		}
@@ -323,7 +326,12 @@ func (a *app) runStalledComparison(ctx context.Context, o loadtestOptions, opts 
 		}
 		pctx, cancel := context.WithCancel(ctx)
 		if n > 0 {
-			if err := openStalled(pctx, o.server, n); err != nil {
+			st, err := probe.Stats(ctx)
+			if err != nil {
+				cancel()
+				return err
+			}
+			if err := openStalled(pctx, o.server, n, mmsb.LSN(st.GetLastLsn())+1); err != nil {
 				cancel()
 				return fmt.Errorf("opening stalled watchers: %w", err)
 			}
@@ -373,4 +381,3 @@ func (a *app) runStalledComparison(ctx context.Context, o loadtestOptions, opts 
 	}
 	return nil
 }
-
