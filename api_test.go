@@ -21,6 +21,7 @@ var publicPackages = []string{
 	"github.com/mmsb-go/mmsb/client",
 	"github.com/mmsb-go/mmsb/corruption",
 	"github.com/mmsb-go/mmsb/delta",
+	"github.com/mmsb-go/mmsb/metrics",
 	"github.com/mmsb-go/mmsb/tick",
 	"github.com/mmsb-go/mmsb/vfs",
 	"github.com/mmsb-go/mmsb/vfs/errorfs",

@@ -203,6 +203,10 @@ func TestEveryMethodAfterClose(t *testing.T) {
 			st := e.Stats()
 			return want(st.Closed && st.Pages == 3 && st.LastLSN == lsn, "Stats after Close lost its final figures")
 		},
+		"Metrics": func() error {
+			m := e.Metrics()
+			return want(m.Pages == 3 && m.CommittedLSN == lsn, "Metrics after Close lost its final figures")
+		},
 		"LastLSN":        func() error { return want(e.LastLSN() == lsn, "LastLSN changed") },
 		"Edges":          func() error { return want(len(e.Edges()) == edges, "Edges changed") },
 		"Children":       func() error { return want(len(e.Children(a)) == 2, "Children changed") },

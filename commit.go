@@ -38,11 +38,16 @@ type PageSpec struct {
 // Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
 // reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed.
 func (e *Bus) Commit(ctx context.Context, ds []Delta) (CommitInfo, error) {
+	start := time.Now()
 	info, t, err := e.commitDeltas(ctx, ds)
 	if err != nil {
 		return info, err
 	}
-	return e.finishCommit(ctx, t, info)
+	info, err = e.finishCommit(ctx, t, info)
+	if err == nil {
+		e.met.commitNanos.Observe(int64(time.Since(start)))
+	}
+	return info, err
 }
 
 // CommitAsync is Commit without the wait for durability: when it returns
@@ -129,6 +134,8 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	}
 	e.stampCommit(first, last, now)
 	e.mu.Unlock()
+	e.met.commits.Add(1)
+	e.met.deltas.Add(uint64(len(ds)))
 	return CommitInfo{FirstLSN: first, LastLSN: last, Time: now}, t, nil
 }
 

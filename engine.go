@@ -228,6 +228,8 @@ type Bus struct {
 	provCache *provCache // decoded log operations recently used by provenance queries
 
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
+
+	met busMetrics // counters and histograms behind Metrics (metrics.go)
 }
 
 func (o *Options) withDefaults() Options {
@@ -277,6 +279,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 		derivedReads: map[PageID]*Derivation{},
 		provCache:    newProvCache(),
 	}
+	e.met.init()
 	if opts.HistoryEntries > 0 {
 		n := 1
 		for n < opts.HistoryEntries {
@@ -380,6 +383,7 @@ func (e *Bus) recover() error {
 	var dec record.Decoder
 	log, rep, err := tlog.Open(tlog.Options{
 		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: tlog.SyncMode(e.opts.Sync), Repair: e.opts.Repair,
+		FsyncNanos: e.met.fsyncNanos, GroupRecords: e.met.groupRecords,
 	}, from, func(r *tlog.Record) error {
 		return e.replayRecord(r, from, &dec, &op)
 	})
@@ -448,6 +452,7 @@ func (e *Bus) restartLog() error {
 	}
 	log, _, err := tlog.Open(tlog.Options{
 		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: tlog.SyncMode(e.opts.Sync),
+		FsyncNanos: e.met.fsyncNanos, GroupRecords: e.met.groupRecords,
 	}, e.lastLSN, nil)
 	if err != nil {
 		return fmt.Errorf("mmsb: restart log: %w", err)

@@ -202,7 +202,9 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	}
 	r.Roots = len(e.dirty)
 	first := e.lastLSN + 1
-	if err := e.computeWave(ctx, p, first, r); err != nil {
+	err := e.computeWave(ctx, p, first, r)
+	e.met.recomputed.Add(uint64(r.Recomputed))
+	if err != nil {
 		e.mu.Unlock()
 		return err
 	}

@@ -263,6 +263,13 @@ type LogStats struct {
 	// were removed once a checkpoint covered them), or 0 when the log holds
 	// no record.
 	OldestLSN LSN
+
+	// PayloadBytes counts the encoded operations appended (the logical
+	// bytes, before framing); WriteBytes counts the bytes handed to write
+	// calls, frames and segment headers included (the physical bytes; the
+	// bytes still buffered for the next group commit are not in it yet).
+	PayloadBytes uint64
+	WriteBytes   uint64
 }
 
 // LogRecovery says what recovery found in the log.

@@ -13,4 +13,4 @@ mkdir -p gen
 PATH=$bin:$PATH protoc -I proto \
   --go_out=gen --go_opt=paths=source_relative \
   --connect-go_out=gen --connect-go_opt=paths=source_relative \
-  proto/mmsb/v1/bus.proto
+  proto/mmsb/v1/bus.proto proto/mmsb/inspector/v1/inspector.proto

@@ -12,6 +12,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/metric"
 )
 
 // Defaults of Options.
@@ -117,11 +118,15 @@ type Result struct {
 }
 
 // PhaseStats summarises one phase over the metrics window (P50, P99) and
-// over all ticks (Count, Mean, Max).
+// over all ticks (Count, Mean, Max, Histogram).
 type PhaseStats struct {
 	Count          uint64
 	Mean, P50, P99 time.Duration
 	Max            time.Duration
+	// Histogram holds every tick's duration of the phase, in seconds, in
+	// fixed buckets from 10 µs to about 5 s (for exporters such as package
+	// metrics; P50 and P99 cover the window only).
+	Histogram mmsb.Histogram
 }
 
 // Metrics are cumulative orchestrator counters and latencies.
@@ -154,17 +159,23 @@ type reservoir struct {
 	n     uint64
 	total time.Duration
 	max   time.Duration
+	hist  *metric.Histogram // nanoseconds, all ticks
 }
+
+// phaseBounds are the buckets of PhaseStats.Histogram, in nanoseconds:
+// 10 µs .. ~5.2 s.
+var phaseBounds = metric.Exponential(int64(10*time.Microsecond), 2, 20)
 
 func (r *reservoir) add(d time.Duration) {
 	r.ring[r.n%uint64(len(r.ring))] = d
 	r.n++
 	r.total += d
 	r.max = max(r.max, d)
+	r.hist.Observe(int64(d))
 }
 
 func (r *reservoir) stats() PhaseStats {
-	s := PhaseStats{Count: r.n, Max: r.max}
+	s := PhaseStats{Count: r.n, Max: r.max, Histogram: mmsb.Histogram(r.hist.Snapshot(1e9))}
 	if r.n == 0 {
 		return s
 	}
@@ -240,6 +251,7 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 	or := &Orchestrator{bus: e, opts: o, queue: newIntakeQueue(o.QueueSize)}
 	for i := range or.phases {
 		or.phases[i].ring = make([]time.Duration, o.MetricsWindow)
+		or.phases[i].hist = metric.New(phaseBounds)
 	}
 	or.metrics.Budget = o.Budget
 	or.ckptFailSeen, _ = e.CheckpointFailures()

@@ -14,9 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/demo"
+	"github.com/mmsb-go/mmsb/internal/inspector"
 	"github.com/mmsb-go/mmsb/internal/server"
 	"github.com/mmsb-go/mmsb/tick"
 )
@@ -28,7 +32,7 @@ type serveOptions struct {
 	ticks, timeout, shutdownTimeout time.Duration
 	tokenFile                       string
 	tlsCert, tlsKey, clientCA       string
-	insecure                        bool
+	insecure, demo                  bool
 	maxRequestBytes                 int
 	maxStreams, watchQueue          int
 	gzipMinBytes                    int
@@ -44,14 +48,19 @@ func (a *app) serveCmd() *cobra.Command {
 mmsb.v1.BusService on --addr: Connect (curl can POST JSON), gRPC and
 gRPC-Web, over HTTP/1.1 and HTTP/2 (cleartext HTTP/2 for gRPC clients, or
 TLS). /healthz answers while the process runs, /readyz while the bus accepts
-writes.
+writes, /metrics serves Prometheus metrics (docs/metrics.md).
 
 It listens on loopback by default. Any other address needs authentication
 (--token-file, or TLS with client certificates: --tls-cert, --tls-key,
 --client-ca) or --insecure. SIGTERM or SIGINT shuts down gracefully: stop
 accepting, finish commits in flight, close watches with a resumable error,
-flush the log, close the bus. See docs/server.md.`,
-		Example: `  mmsb serve --dir ./data
+flush the log, close the bus. See docs/server.md.
+
+The web inspector is served at /ui/ (docs/inspector.md), behind the same
+auth (the read role suffices). --demo serves an in-memory demo bus with a
+few hundred pages, derived pages and a ticking writer.`,
+		Example: `  mmsb serve --demo      # an in-memory demo bus; open http://127.0.0.1:7070/ui/
+  mmsb serve --dir ./data
   mmsb serve --dir ./data --addr 0.0.0.0:7070 --token-file /etc/mmsb/tokens
   mmsb serve --ticks 16ms`,
 		Args: cobra.NoArgs,
@@ -69,6 +78,7 @@ flush the log, close the bus. See docs/server.md.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (requires them)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback address without authentication")
+	f.BoolVar(&o.demo, "demo", false, "serve an in-memory demo bus with derived pages and a ticking writer (see /ui/)")
 	f.IntVar(&o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest request message accepted")
 	f.IntVar(&o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
 	f.IntVar(&o.gzipMinBytes, "gzip-min-bytes", 0, "gzip response messages of at least this many bytes for clients that accept it (0: never)")
@@ -128,12 +138,25 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		}
 	}
 
-	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode})
-	if err != nil {
+	var dm *demo.Demo
+	var bus *mmsb.Bus
+	if o.demo {
+		if o.dir != "" || o.ticks > 0 {
+			return usageErr("--demo runs its own in-memory bus and ticks: drop --dir and --ticks")
+		}
+		if dm, err = demo.Start(demo.Options{Sync: mode}); err != nil {
+			return err
+		}
+		bus = dm.Bus
+	} else if bus, err = mmsb.Open(o.dir, &mmsb.Options{Sync: mode}); err != nil {
 		return err
 	}
 	defer func() {
-		if err := bus.Close(); err != nil {
+		closeBus := bus.Close
+		if dm != nil {
+			closeBus = dm.Close // stops the writer and ticks first
+		}
+		if err := closeBus(); err != nil {
 			log.Error("closing the bus", "err", err)
 		}
 	}()
@@ -141,7 +164,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	tickDone := make(chan struct{})
 	tickCtx, stopTicks := context.WithCancel(context.Background())
 	defer stopTicks()
-	if o.ticks > 0 {
+	if dm != nil {
+		orch = dm.Ticks // the demo runs it (and closes it)
+		close(tickDone)
+	} else if o.ticks > 0 {
 		if orch, err = tick.New(bus, nil); err != nil {
 			return err
 		}
@@ -158,8 +184,20 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout, GzipMinBytes: o.gzipMinBytes})
-	// Further handlers (/metrics) are one mux.Handle line here.
+	ins, err := inspector.New(inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: inspectorOptions(auth, o.maxRequestBytes)})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ins.Close() }()
+	reg, rpcMetrics, err := srv.NewMetrics()
+	if err != nil {
+		return err
+	}
+	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout, GzipMinBytes: o.gzipMinBytes,
+		OuterInterceptors: []connect.Interceptor{rpcMetrics},
+		Interceptors:      []connect.Interceptor{ins.Interceptor()}})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ins.Mount(mux)
 	var root http.Handler = mux
 	if o.clientCA != "" {
 		root = server.ClientCertMiddleware(mux)
@@ -175,7 +213,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "dir", o.dir, "sync", mode.String(), "tls", tlsCfg != nil,
-		"auth", auth != nil, "ticks", o.ticks)
+		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
 
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -202,7 +240,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	stopTicks()
 	<-tickDone
-	if orch != nil {
+	if orch != nil && dm == nil {
 		_ = orch.Close()
 	}
 	if err := bus.Flush(context.Background()); err != nil {
@@ -210,6 +248,25 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	log.Info("stopped", "last_lsn", uint64(bus.LastLSN()))
 	return nil
+}
+
+// inspectorURL is where a browser on this machine opens the inspector.
+func inspectorURL(addr string, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + addr + inspector.UIPath
+}
+
+// inspectorOptions puts the inspector's service behind the server's auth
+// and request limit.
+func inspectorOptions(auth *server.Auth, maxRequestBytes int) []connect.HandlerOption {
+	opts := []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)}
+	if auth != nil {
+		opts = append(opts, connect.WithInterceptors(auth))
+	}
+	return opts
 }
 
 // serverTLS loads the certificate and, with --client-ca, requires client

@@ -13,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1/inspectorv1connect"
 	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
 )
 
@@ -87,10 +88,14 @@ var procedureRoles = map[string]Role{
 	mmsbv1connect.BusServiceSubmitProcedure:      RoleWrite,
 }
 
-// RequiredRole returns the role a procedure needs.
+// RequiredRole returns the role a procedure needs. The web inspector's
+// service only reads, so the read role suffices for all of it.
 func RequiredRole(procedure string) Role {
 	if r, ok := procedureRoles[procedure]; ok {
 		return r
+	}
+	if strings.HasPrefix(procedure, "/"+inspectorv1connect.InspectorServiceName+"/") {
+		return RoleRead
 	}
 	return RoleAdmin
 }

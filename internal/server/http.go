@@ -32,6 +32,13 @@ type HTTPOptions struct {
 	// its CPU (docs/server.md, "Watch figures"). Compressed requests are
 	// accepted either way.
 	GzipMinBytes int
+	// OuterInterceptors run outside the server's own (logging, auth,
+	// timeout), so they see every call, refused ones included: the
+	// RPC-metrics interceptor of NewMetrics goes here.
+	OuterInterceptors []connect.Interceptor
+	// Interceptors run after auth on calls it admits (the web
+	// inspector's recorder of refused cycles).
+	Interceptors []connect.Interceptor
 }
 
 // Mux returns the HTTP handler: the service under its path, /healthz
@@ -42,7 +49,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxRequestBytes
 	}
-	ics := []connect.Interceptor{logInterceptor{s.log}}
+	ics := append(append([]connect.Interceptor(nil), o.OuterInterceptors...), logInterceptor{s.log})
 	if o.Auth != nil {
 		ics = append(ics, o.Auth)
 	}
@@ -53,6 +60,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if o.GzipMinBytes > 0 {
 		compressMin = o.GzipMinBytes
 	}
+	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
 	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, h)

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/metric"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -31,6 +33,7 @@ type Log struct {
 
 	mu        sync.Mutex
 	buf       []byte // framed records appended but not yet written
+	bufRecs   int    // records in buf
 	spare     []byte // the buffer the last leader wrote, reused for the next swap
 	flushing  bool
 	flushDone chan struct{} // closed when the in-flight flush ends; made only when someone waits
@@ -47,6 +50,9 @@ type Log struct {
 	closed  bool
 
 	stats Stats
+
+	fsyncNanos   *metric.Histogram // optional (Options.FsyncNanos)
+	groupRecords *metric.Histogram // optional (Options.GroupRecords)
 
 	removeMu sync.Mutex // serialises RemoveThrough
 
@@ -173,6 +179,9 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 		synced:   rc.lastLSN,
 		index:    index,
 		idxOff:   -1,
+
+		fsyncNanos:   opts.FsyncNanos,
+		groupRecords: opts.GroupRecords,
 	}
 	if rc.activeSize > 0 {
 		active := rc.segs[len(rc.segs)-1].path
@@ -181,7 +190,7 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 			return nil, rc.report, fmt.Errorf("tlog: open %s for append: %w", active, err)
 		}
 		l.stats.Syncs++
-		if err := f.Sync(); err != nil {
+		if err := l.syncFile(f); err != nil {
 			_ = f.Close() // the fsync error is the one to report
 			return nil, rc.report, fmt.Errorf("tlog: fsync %s at open: %w", active, err)
 		}
@@ -257,6 +266,8 @@ func (l *Log) Append(first base.LSN, count uint32, payload []byte) (Ticket, erro
 		l.idxOff = l.segSize
 	}
 	l.buf = appendFrame(l.buf, first, count, payload)
+	l.bufRecs++
+	l.stats.PayloadBytes += uint64(len(payload))
 	frame := int64(FrameHeaderSize + len(payload))
 	l.segSize += frame
 	l.lastLSN, l.hasLast = last, true
@@ -313,21 +324,22 @@ func (l *Log) flushLocked(ctx context.Context, target base.LSN, needSync bool) e
 			return ErrClosed
 		}
 		l.flushing = true
-		buf, f, upTo := l.buf, l.f, l.lastLSN
-		l.buf, l.spare = l.spare[:0], nil
+		buf, f, upTo, recs := l.buf, l.f, l.lastLSN, l.bufRecs
+		l.buf, l.spare, l.bufRecs = l.spare[:0], nil, 0
 		l.mu.Unlock()
 
 		var err error
 		op := "write"
-		writes, syncs := 0, 0
+		writes, syncs, wrote := 0, 0, 0
 		if len(buf) > 0 {
 			writes++
-			_, err = f.Write(buf)
+			wrote, err = f.Write(buf)
+			l.observeGroup(recs)
 		}
 		if err == nil && needSync {
 			op = "fsync"
 			syncs++
-			err = f.Sync()
+			err = l.syncFile(f)
 		}
 
 		l.mu.Lock()
@@ -335,6 +347,7 @@ func (l *Log) flushLocked(ctx context.Context, target base.LSN, needSync bool) e
 		l.flushing = false
 		l.stats.Writes += uint64(writes)
 		l.stats.Syncs += uint64(syncs)
+		l.stats.WriteBytes += uint64(wrote)
 		if err != nil {
 			_ = l.fail(op, l.activePath(), err) // sticky: later calls return it
 		} else {
@@ -380,12 +393,14 @@ func (l *Log) createSegment(first base.LSN) error {
 	}
 	var hdr [SegmentHeaderSize]byte
 	l.stats.Writes++
-	if _, err := f.Write(appendSegmentHeader(hdr[:0], first)); err != nil {
+	n, err := f.Write(appendSegmentHeader(hdr[:0], first))
+	l.stats.WriteBytes += uint64(n)
+	if err != nil {
 		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return l.fail("write header of", path, err)
 	}
 	l.stats.Syncs++
-	if err := f.Sync(); err != nil {
+	if err := l.syncFile(f); err != nil {
 		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return l.fail("fsync", path, err)
 	}
@@ -411,13 +426,16 @@ func (l *Log) rotate(first base.LSN) error {
 	path := l.activePath()
 	if len(l.buf) > 0 {
 		l.stats.Writes++
-		if _, err := l.f.Write(l.buf); err != nil {
+		n, err := l.f.Write(l.buf)
+		l.stats.WriteBytes += uint64(n)
+		l.observeGroup(l.bufRecs)
+		if err != nil {
 			return l.fail("write", path, err)
 		}
-		l.buf = l.buf[:0]
+		l.buf, l.bufRecs = l.buf[:0], 0
 	}
 	l.stats.Syncs++
-	if err := l.f.Sync(); err != nil {
+	if err := l.syncFile(l.f); err != nil {
 		return l.fail("fsync", path, err)
 	}
 	l.written, l.synced = l.lastLSN, l.lastLSN
@@ -520,6 +538,25 @@ func (l *Log) Stats() Stats {
 		s.OldestLSN = l.segs[0].first
 	}
 	return s
+}
+
+// syncFile fsyncs a segment, timing it when asked to (Options.FsyncNanos).
+// Failed fsyncs are timed too: a slow failure is worth seeing.
+func (l *Log) syncFile(f vfs.File) error {
+	if l.fsyncNanos == nil {
+		return f.Sync()
+	}
+	start := time.Now()
+	err := f.Sync()
+	l.fsyncNanos.Observe(int64(time.Since(start)))
+	return err
+}
+
+// observeGroup records the size of one write's group of records.
+func (l *Log) observeGroup(records int) {
+	if l.groupRecords != nil && records > 0 {
+		l.groupRecords.Observe(int64(records))
+	}
 }
 
 // Close syncs and closes the log. After a failure it closes the file and

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/metric"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -80,6 +81,12 @@ type Options struct {
 	// Repair: on corruption before the tail, truncate the log at the bad
 	// record (reporting what was dropped) instead of failing Open.
 	Repair bool
+	// FsyncNanos, if set, records the duration of every segment fsync
+	// (directory fsyncs excluded), in nanoseconds.
+	FsyncNanos *metric.Histogram
+	// GroupRecords, if set, records how many records each write call
+	// carried: under SyncGroup the size of a commit group.
+	GroupRecords *metric.Histogram
 }
 
 // Record is one framed log record.
@@ -128,6 +135,12 @@ type Stats struct {
 	// OldestLSN is the first LSN still in the log (readable by a query),
 	// or 0 when the log holds no record.
 	OldestLSN base.LSN
+
+	// PayloadBytes counts the record payloads appended (the logical bytes,
+	// before framing); WriteBytes counts the bytes handed to write calls
+	// (frames and segment headers: the physical bytes).
+	PayloadBytes uint64
+	WriteBytes   uint64
 }
 
 // Ticket identifies an appended record for Wait.

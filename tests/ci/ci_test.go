@@ -58,16 +58,34 @@ func fakeTree() map[string]string {
 			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n",
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
-			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n",
+			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n" +
+			"func TestShmABIMatchesOtherReaders(t *testing.T) {}\nfunc TestShmABICheckCatchesDrift(t *testing.T) {}\n",
+		"tests/bindings/bindings_test.go": "package bindings\n\nimport \"testing\"\n\n" +
+			"func TestPythonReader(t *testing.T) {}\nfunc TestCReader(t *testing.T) {}\n" +
+			"func TestPythonHarnessCatchesFailures(t *testing.T) {}\nfunc TestCHarnessCatchesFailures(t *testing.T) {}\n",
+		"python/tests/test_reader.py":   "def test_x():\n    pass\n",
+		"bindings/c/test/reader_test.c": "int main(void) { return 0; }\n",
 		"internal/server/server_test.go": "package server\n\nimport \"testing\"\n\n" +
 			"func TestClientEndToEnd(t *testing.T) {}\nfunc TestRawJSON(t *testing.T) {}\nfunc TestBadInput(t *testing.T) {}\n" +
 			"func TestCommitAtomic(t *testing.T) {}\nfunc FuzzCommitRequest(f *testing.F) {}\nfunc TestAuth(t *testing.T) {}\nfunc TestClientCertificates(t *testing.T) {}\n" +
 			"func TestWatchResume(t *testing.T) {}\nfunc TestWatchCompacted(t *testing.T) {}\nfunc TestWatchStalled(t *testing.T) {}\n" +
-			"func TestShutdownClosesWatches(t *testing.T) {}\n",
+			"func TestShutdownClosesWatches(t *testing.T) {}\nfunc TestMetricsEndpointMovesWithTheWork(t *testing.T) {}\n",
 		"internal/wire/wire_test.go": "package wire\n\nimport \"testing\"\n\n" +
 			"func TestDeltaRoundTrip(t *testing.T) {}\nfunc FuzzDeltaFromProto(f *testing.F) {}\n",
 		"cmd/mmsb/serve_test.go": "package main\n\nimport \"testing\"\n\n" +
-			"func TestServe(t *testing.T) {}\nfunc TestServeRefusesExposure(t *testing.T) {}\nfunc TestLoadtest(t *testing.T) {}\n",
+			"func TestServe(t *testing.T) {}\nfunc TestServeRefusesExposure(t *testing.T) {}\nfunc TestLoadtest(t *testing.T) {}\n" +
+			"func TestServeDemo(t *testing.T) {}\n",
+		"internal/inspector/inspector_test.go": "package inspector\n\nimport \"testing\"\n\n" +
+			"func TestInspectorViews(t *testing.T) {}\nfunc TestInspectorWrongToken(t *testing.T) {}\n" +
+			"func TestConsoleCheckCatchesErrors(t *testing.T) {}\nfunc TestInspectorMillionPages(t *testing.T) {}\n" +
+			"func FuzzInspectorRequests(f *testing.F) {}\n",
+		"metrics/metrics_test.go": "package metrics\n\nimport \"testing\"\n\n" +
+			"func TestBusCollectorMovesWithTheWork(t *testing.T) {}\nfunc TestBusCollectorCountsFailedCheckpoints(t *testing.T) {}\n" +
+			"func TestRPCMetrics(t *testing.T) {}\nfunc TestNegativePedanticRegistryCatchesUndescribedMetric(t *testing.T) {}\n" +
+			"func TestNegativeLintCatchesBadNames(t *testing.T) {}\n",
+		"bench/peers/go.mod": "module example.com/fake/bench/peers\n\ngo 1.22\n",
+		"bench/peers/peers_test.go": "package main\n\nimport \"testing\"\n\n" +
+			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
@@ -113,10 +131,26 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"shared header fuzz target missing", func(f map[string]string) {
 			f["internal/page/shm_test.go"] = strings.Replace(f["internal/page/shm_test.go"], "func FuzzDecodeShmHeader(", "func FuzzOther(", 1)
 		}, "FuzzDecodeShmHeader in internal/page"},
+		{"bindings suite missing", func(f map[string]string) { delete(f, "tests/bindings/bindings_test.go") }, "tests/bindings"},
+		{"bindings negative control gone", func(f map[string]string) {
+			f["tests/bindings/bindings_test.go"] = strings.Replace(f["tests/bindings/bindings_test.go"], "func TestCHarnessCatchesFailures(", "func TestOther(", 1)
+		}, "TestCHarnessCatchesFailures in tests/bindings"},
+		{"python reader tests missing", func(f map[string]string) { delete(f, "python/tests/test_reader.py") }, "python/tests/test_reader.py"},
+		{"C reader tests missing", func(f map[string]string) { delete(f, "bindings/c/test/reader_test.c") }, "bindings/c/test/reader_test.c"},
 		{"server watch test missing", func(f map[string]string) {
 			f["internal/server/server_test.go"] = strings.Replace(f["internal/server/server_test.go"], "func TestWatchStalled(", "func TestWatchX(", 1)
 		}, "TestWatchStalled in internal/server"},
+		{"inspector console-error control missing", func(f map[string]string) {
+			f["internal/inspector/inspector_test.go"] = strings.Replace(f["internal/inspector/inspector_test.go"], "func TestConsoleCheckCatchesErrors(", "func TestConsoleX(", 1)
+		}, "TestConsoleCheckCatchesErrors in internal/inspector"},
 		{"stress suite missing", func(f map[string]string) { delete(f, "tests/stress/stress_test.go") }, "tests/stress"},
+		{"metrics negative control missing", func(f map[string]string) {
+			f["metrics/metrics_test.go"] = strings.Replace(f["metrics/metrics_test.go"], "func TestNegativeLintCatchesBadNames(", "func TestLint(", 1)
+		}, "TestNegativeLintCatchesBadNames in metrics"},
+		{"peers module missing", func(f map[string]string) { delete(f, "bench/peers/go.mod"); delete(f, "bench/peers/peers_test.go") }, "bench/peers"},
+		{"peers negative control missing", func(f map[string]string) {
+			f["bench/peers/peers_test.go"] = strings.Replace(f["bench/peers/peers_test.go"], "func TestNegativeVerifyCatchesALostWrite(", "func TestVerify(", 1)
+		}, "TestNegativeVerifyCatchesALostWrite in bench/peers"},
 		{"validate subcommand missing", func(f map[string]string) {
 			f["cmd/mmsb/main.go"] = "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(1) }\n"
 		}, "the validate subcommand"},

@@ -1,0 +1,161 @@
+// The inspector's shell: token, error banner, hash router, and the live
+// Changes stream that every view listens to.
+import { setToken, unary, stream, num } from "./connect.js";
+import * as overview from "./views/overview.js";
+import * as pages from "./views/pages.js";
+import * as page from "./views/page.js";
+import * as graph from "./views/graph.js";
+import * as log from "./views/log.js";
+import * as events from "./views/events.js";
+
+const SERVICE = "mmsb.inspector.v1.InspectorService";
+const TOKEN_KEY = "mmsb.token";
+
+const views = { overview, pages, page, graph, log, events };
+
+const $ = (sel) => document.querySelector(sel);
+const viewEl = $("#view");
+const errorEl = $('[data-testid="error"]');
+const lsnEl = $('[data-testid="committed-lsn"]');
+
+let current = null; // { view, dispose, onChanges }
+let generation = 0; // bumps on every route change, so late answers are dropped
+let changes = null; // AbortController of the Changes stream
+let authFailed = false;
+
+function showError(err) {
+  let msg = err && err.message ? err.message : String(err);
+  if (err && (err.code === "unauthenticated" || err.code === "permission_denied")) {
+    msg += " — enter a token with the read role (or higher) in the field above";
+  }
+  errorEl.textContent = msg;
+  errorEl.hidden = false;
+  if (err && (err.code === "unauthenticated" || err.code === "permission_denied")) {
+    // A rejected token shows no data at all, not stale data from before.
+    authFailed = true;
+    viewEl.replaceChildren();
+    lsnEl.textContent = "LSN –";
+    stopChanges();
+  }
+}
+
+function clearError() {
+  errorEl.hidden = true;
+  errorEl.textContent = "";
+}
+
+// api wraps the RPC calls of the current view: errors go to the banner, and
+// answers that arrive after the user left the view are dropped.
+function makeApi(gen) {
+  const live = () => gen === generation;
+  return {
+    live,
+    async call(method, req) {
+      try {
+        const res = await unary(SERVICE, method, req);
+        if (!live()) return null;
+        clearError();
+        return res;
+      } catch (err) {
+        if (live()) showError(err);
+        return null;
+      }
+    },
+    // stream returns an AbortController; onMessage is not called once the
+    // view is gone.
+    stream(method, req, onMessage, onEnd) {
+      const ac = new AbortController();
+      stream(SERVICE, method, req, (m) => { if (live()) onMessage(m); }, ac.signal)
+        .then(() => { if (live() && onEnd) onEnd(null); })
+        .catch((err) => {
+          if (ac.signal.aborted || !live()) return;
+          showError(err);
+          if (onEnd) onEnd(err);
+        });
+      return ac;
+    },
+  };
+}
+
+function parseRoute() {
+  const h = location.hash.replace(/^#\/?/, "") || "overview";
+  const [path, query] = h.split("?");
+  const parts = path.split("/");
+  const params = Object.fromEntries(new URLSearchParams(query || ""));
+  let name = parts[0];
+  if (name === "page" && parts[1]) params.id = parts[1];
+  if (name === "graph" && parts[1]) params.id = parts[1];
+  if (!views[name]) name = "overview";
+  return { name, params };
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function route() {
+  if (current && current.dispose) current.dispose();
+  current = null;
+  generation++;
+  const { name, params } = parseRoute();
+  for (const a of document.querySelectorAll("header nav a")) {
+    a.classList.toggle("active", a.getAttribute("href") === "#/" + (name === "page" ? "pages" : name));
+  }
+  viewEl.replaceChildren();
+  viewEl.dataset.view = name;
+  if (authFailed) return;
+  current = views[name].render({ el: viewEl, params, api: makeApi(generation), navigate, showError }) || {};
+}
+
+function stopChanges() {
+  if (changes) changes.abort();
+  changes = null;
+}
+
+// The Changes stream drives live updates; it reconnects after a dropped
+// connection, and stops for good on an auth error.
+function startChanges() {
+  stopChanges();
+  const ac = new AbortController();
+  changes = ac;
+  let after = 0;
+  const run = () => {
+    if (ac.signal.aborted) return;
+    stream(SERVICE, "Changes", { afterLsn: String(after) }, (msg) => {
+      after = num(msg.committedLsn);
+      lsnEl.textContent = "LSN " + after;
+      if (current && current.onChanges) current.onChanges(msg);
+    }, ac.signal).then(() => setTimeout(run, 1000)).catch((err) => {
+      if (ac.signal.aborted) return;
+      if (err.code === "unauthenticated" || err.code === "permission_denied") {
+        showError(err);
+        return;
+      }
+      setTimeout(run, 2000);
+    });
+  };
+  run();
+}
+
+function useToken(t) {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  setToken(t);
+  authFailed = false;
+  clearError();
+  startChanges();
+  route();
+}
+
+$('[data-testid="token-form"]').addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $('[data-testid="token-input"]');
+  useToken(input.value.trim());
+  input.value = "";
+});
+
+window.addEventListener("hashchange", route);
+setToken(sessionStorage.getItem(TOKEN_KEY) || "");
+startChanges();
+route();

@@ -1,0 +1,120 @@
+// A small client for the Connect protocol with the JSON codec: unary calls
+// (POST application/json) and server streams (POST application/connect+json,
+// messages in enveloped frames: 1 flag byte, 4-byte big-endian length, JSON).
+// It sends the bearer token, if one is set, on every call.
+
+export class RPCError extends Error {
+  constructor(code, message) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.rawMessage = message;
+  }
+}
+
+let token = "";
+
+export function setToken(t) {
+  token = t || "";
+}
+
+// token returns the bearer token in use ("" for none).
+export const currentToken = () => token;
+
+function headers(contentType) {
+  const h = { "Content-Type": contentType, "Connect-Protocol-Version": "1" };
+  if (token) h["Authorization"] = "Bearer " + token;
+  return h;
+}
+
+// HTTP statuses Connect uses when a unary error body is missing or unreadable.
+const statusCodes = {
+  400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied",
+  404: "unimplemented", 408: "deadline_exceeded", 413: "resource_exhausted",
+  429: "unavailable", 502: "unavailable", 503: "unavailable", 504: "unavailable",
+};
+
+async function errorFrom(resp) {
+  let body = null;
+  try {
+    body = await resp.json();
+  } catch (_) {
+    // not JSON: fall through to the status
+  }
+  const code = (body && body.code) || statusCodes[resp.status] || "unknown";
+  const msg = (body && body.message) || `HTTP ${resp.status}`;
+  return new RPCError(code, msg);
+}
+
+// unary calls /service/method with req and resolves to the response object.
+export async function unary(service, method, req, signal) {
+  const resp = await fetch(`/${service}/${method}`, {
+    method: "POST", headers: headers("application/json"),
+    body: JSON.stringify(req || {}), signal,
+  });
+  if (!resp.ok) throw await errorFrom(resp);
+  return resp.json();
+}
+
+const FLAG_END = 0x02;
+
+function envelope(obj) {
+  const body = new TextEncoder().encode(JSON.stringify(obj || {}));
+  const out = new Uint8Array(5 + body.length);
+  new DataView(out.buffer).setUint32(1, body.length, false);
+  out.set(body, 5);
+  return out;
+}
+
+// stream calls a server-streaming method and calls onMessage for each
+// message. It resolves when the stream ends cleanly and rejects with an
+// RPCError when the server ends it with an error. Abort signal to stop.
+export async function stream(service, method, req, onMessage, signal) {
+  const resp = await fetch(`/${service}/${method}`, {
+    method: "POST", headers: headers("application/connect+json"),
+    body: envelope(req), signal,
+  });
+  if (!resp.ok) throw await errorFrom(resp);
+  const reader = resp.body.getReader();
+  const dec = new TextDecoder();
+  let buf = new Uint8Array(0);
+  for (;;) {
+    // Parse every whole frame in buf.
+    while (buf.length >= 5) {
+      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      const flags = dv.getUint8(0);
+      const len = dv.getUint32(1, false);
+      if (buf.length < 5 + len) break;
+      const payload = buf.subarray(5, 5 + len);
+      buf = buf.slice(5 + len);
+      const obj = len ? JSON.parse(dec.decode(payload)) : {};
+      if (flags & FLAG_END) {
+        if (obj.error) throw new RPCError(obj.error.code || "unknown", obj.error.message || "");
+        return;
+      }
+      onMessage(obj);
+    }
+    const { value, done } = await reader.read();
+    if (done) {
+      if (buf.length) throw new RPCError("internal", "stream ended inside a frame");
+      return;
+    }
+    const grown = new Uint8Array(buf.length + value.length);
+    grown.set(buf);
+    grown.set(value, buf.length);
+    buf = grown;
+  }
+}
+
+// Helpers for protobuf's JSON mapping: 64-bit integers arrive as strings,
+// bytes as base64, and default values are omitted.
+export const num = (v) => (v === undefined || v === null ? 0 : Number(v));
+export const str = (v) => (v === undefined || v === null ? "" : String(v));
+export const list = (v) => v || [];
+
+export function bytes(b64) {
+  if (!b64) return new Uint8Array(0);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

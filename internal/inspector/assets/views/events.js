@@ -1,0 +1,31 @@
+// Events: the orchestrator's tick events, live (overruns, rejected deltas,
+// recompute, invariant and checkpoint failures, raised flags).
+import { h, fmtNum, fmtTime, fmtSeconds } from "../util.js";
+import { num, str } from "../connect.js";
+
+const KEEP = 500;
+
+export function render({ el, api, navigate }) {
+  const info = h("span", { class: "muted", testid: "events-info" }, "waiting for events…");
+  const body = h("tbody", {});
+  el.append(h("h2", {}, "Events"), info,
+    h("table", { testid: "events" },
+      h("thead", {}, h("tr", {}, ["time", "tick", "type", "page", "LSN", "what"].map((c) => h("th", {}, c)))), body));
+  let n = 0;
+  (async () => {
+    const o = await api.call("Overview", {});
+    if (o && !o.ticking) info.textContent = "this server runs no ticks (mmsb serve --ticks 16ms): no tick events will come";
+  })();
+  const ac = api.stream("Events", {}, (e) => {
+    n++;
+    info.textContent = `${fmtNum(n)} events`;
+    const p = num(e.page);
+    const what = [str(e.name), str(e.error), e.durationSeconds ? "took " + fmtSeconds(e.durationSeconds) : ""].filter(Boolean).join(" · ") || str(e.text);
+    body.prepend(h("tr", { testid: "event-row", class: "ev-" + str(e.type) },
+      h("td", { class: "muted" }, fmtTime(e.timeUnixNano)), h("td", { class: "num" }, num(e.tick) ? fmtNum(num(e.tick)) : ""), h("td", {}, str(e.type)),
+      h("td", {}, p ? h("a", { onclick: () => navigate("#/page/" + p) }, String(p)) : ""),
+      h("td", { class: "num" }, num(e.lsn) ? fmtNum(num(e.lsn)) : ""), h("td", {}, what)));
+    while (body.childElementCount > KEEP) body.lastElementChild.remove();
+  });
+  return { dispose: () => ac.abort() };
+}

@@ -1,0 +1,97 @@
+// Graph: the neighbourhood of a page as a layered SVG diagram, ancestors to
+// the left, descendants to the right. Click a node to centre on it;
+// double-click to open the page.
+import { h, s } from "../util.js";
+import { num, str, list } from "../connect.js";
+
+const NODE_W = 150, COL = 210, PAD = 24;
+
+export function render({ el, params, api, navigate }) {
+  const idInput = h("input", { type: "number", min: 1, testid: "graph-page", style: "width:110px", value: params.id || "" });
+  const depthSel = h("select", { testid: "graph-depth" }, [1, 2, 3, 4].map((d) => h("option", { value: d, selected: d === Number(params.depth || 2) }, `depth ${d}`)));
+  const info = h("span", { class: "muted", testid: "graph-info" });
+  const box = h("div", {});
+  el.append(h("h2", {}, "Graph"),
+    h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); go(); } },
+      h("label", {}, "page ", idInput), depthSel, h("button", { type: "submit", testid: "graph-go" }, "Show"), info),
+    h("div", { class: "legend" },
+      h("span", { style: "color:#039855" }, "━ data (bound: thick)"), h("span", { style: "color:#b42318" }, "╌ control"),
+      h("span", { style: "color:#7a5af8" }, "┈ gpu-sync"), h("span", { style: "color:#dc6803" }, "╌ compiler"),
+      h("span", {}, "green node: derived (function shown); red border: flagged")),
+    box);
+  depthSel.addEventListener("change", go);
+
+  function go() {
+    const id = Number(idInput.value);
+    if (id) navigate(`#/graph/${id}?depth=${depthSel.value}`);
+  }
+
+  async function load(id) {
+    const r = await api.call("Graph", { page: String(id), depth: Number(depthSel.value) });
+    if (r) draw(id, r);
+  }
+
+  function draw(root, r) {
+    const nodes = list(r.nodes), edges = list(r.edges);
+    info.textContent = `${nodes.length} nodes, ${edges.length} edges${r.truncated ? " (truncated)" : ""}`;
+    const byLayer = new Map();
+    for (const n of nodes) {
+      const l = num(n.layer);
+      if (!byLayer.has(l)) byLayer.set(l, []);
+      byLayer.get(l).push(n);
+    }
+    const layers = [...byLayer.keys()].sort((a, b) => a - b);
+    const minL = layers[0] || 0;
+    const tallest = Math.max(1, ...[...byLayer.values()].map((v) => v.length));
+    // Tall layers get thinner rows, so a fan-in of dozens stays on screen.
+    const dense = tallest > 12;
+    const NODE_H = dense ? 20 : 30, ROW = dense ? 24 : 44;
+    const W = PAD * 2 + (layers.length - 1) * COL + NODE_W, H = PAD * 2 + tallest * ROW;
+    const pos = new Map();
+    for (const l of layers) {
+      const col = byLayer.get(l);
+      const top = PAD + ((tallest - col.length) * ROW) / 2;
+      col.forEach((n, i) => pos.set(num(n.id), { x: PAD + (l - minL) * COL, y: top + i * ROW }));
+    }
+    const svg = s("svg", { class: "graph", testid: "graph", width: W, height: H, viewBox: `0 0 ${W} ${H}` },
+      s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+        s("path", { d: "M0,0 L10,5 L0,10 z", fill: "#667085" }))));
+    for (const e of edges) {
+      const a = pos.get(num(e.parent)), b = pos.get(num(e.child));
+      if (!a || !b) continue;
+      const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
+      const bend = Math.max(40, Math.abs(x2 - x1) / 2);
+      const d = `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
+      svg.append(s("path", {
+        d, class: `edge ${str(e.type)}${e.bound ? " bound" : ""}`, "marker-end": "url(#arrow)", testid: "graph-edge",
+        "data-parent": num(e.parent), "data-child": num(e.child), "data-type": str(e.type),
+      }, s("title", {}, `${num(e.parent)} → ${num(e.child)} (${str(e.type)}${e.bound ? ", binding" : ""})`)));
+    }
+    for (const n of nodes) {
+      const id = num(n.id), p = pos.get(id), fn = str(n.func);
+      const cls = "node" + (id === root ? " root" : "") + (fn ? " derived" : "") + (num(n.flags) ? " flagged" : "");
+      svg.append(s("g", {
+        class: cls, testid: "graph-node", "data-id": id, transform: `translate(${p.x},${p.y})`,
+        onclick: () => navigate(`#/graph/${id}?depth=${depthSel.value}`),
+        ondblclick: () => navigate("#/page/" + id),
+      }, s("rect", { width: NODE_W, height: NODE_H, rx: 5 }),
+      s("text", { x: 8, y: NODE_H / 2 + 4 }, fn ? `${id} = ${fn}` : `page ${id}`),
+      s("title", {}, `page ${id}${fn ? " = " + fn + "(…)" : ""}; click: centre here, double-click: open`)));
+    }
+    box.replaceChildren(svg, h("div", {}, h("a", { onclick: () => navigate("#/page/" + root), testid: "graph-open-page" }, `open page ${root}`)));
+  }
+
+  (async () => {
+    let id = Number(params.id);
+    if (!id) {
+      // No page chosen: start from the first derived page, else the first page.
+      const d = await api.call("ListPages", { limit: 1, search: "derived" });
+      const any = d && list(d.rows).length ? d : await api.call("ListPages", { limit: 1 });
+      if (!any || !list(any.rows).length) { info.textContent = "the bus has no pages"; return; }
+      id = num(any.rows[0].id);
+      idInput.value = id;
+    }
+    load(id);
+  })();
+  return {};
+}

@@ -1,0 +1,59 @@
+// Log browser: committed operations by LSN range, page, source or time,
+// streamed from the server (QueryLog) with the bytes each delta wrote.
+import { h, fmtNum, fmtTime, hexString } from "../util.js";
+import { num, str, list, bytes } from "../connect.js";
+
+export function render({ el, params, api, navigate }) {
+  const field = (name, ph, width) => h("input", { name, placeholder: ph, testid: "log-" + name, style: `width:${width}px`, value: params[name] || "" });
+  const from = field("from", "from LSN", 90), to = field("to", "to LSN", 90), page = field("page", "page", 80);
+  const source = field("source", "source", 110), since = field("since", "since (ISO time)", 150);
+  const until = field("until", "until (ISO time)", 150);
+  const limit = h("select", { testid: "log-limit" }, [100, 200, 1000, 10000].map((n) => h("option", { value: n, selected: n === 200 }, `${n} ops`)));
+  const info = h("span", { class: "muted", testid: "log-info" });
+  const body = h("tbody", {});
+  const table = h("table", { testid: "log-table" },
+    h("thead", {}, h("tr", {}, ["LSN", "time", "kind", "page", "source", "bytes written", "data", "detail"].map((c) => h("th", {}, c)))), body);
+  el.append(h("h2", {}, "Log"),
+    h("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); run(); } },
+      from, to, page, source, since, until, limit, h("button", { type: "submit", testid: "log-run" }, "Query")),
+    info, table);
+
+  let ac = null;
+  function run() {
+    if (ac) ac.abort();
+    body.replaceChildren();
+    let n = 0;
+    const req = { fromLsn: from.value || "0", toLsn: to.value || "0", page: page.value || "0", source: source.value, limit: Number(limit.value) };
+    for (const [input, key] of [[since, "fromTimeUnixNano"], [until, "toTimeUnixNano"]]) {
+      if (!input.value) continue;
+      const t = Date.parse(input.value);
+      if (isNaN(t)) { info.textContent = `"${input.value}" is not a time (try 2026-11-30T19:00:00Z)`; return; }
+      req[key] = String(BigInt(t) * 1000000n);
+    }
+    // No range given: the most recent operations.
+    const tail = !from.value && !to.value && !since.value && !until.value;
+    const start = async () => {
+      if (tail) {
+        const o = await api.call("Overview", {});
+        if (!o) return;
+        req.fromLsn = String(Math.max(1, num(o.committedLsn) - Number(limit.value) + 1));
+      }
+      info.textContent = "streaming…";
+      ac = api.stream("QueryLog", req, (e) => {
+        n++;
+        const p = num(e.page);
+        const data = bytes(e.data);
+        body.append(h("tr", { testid: "log-row", "data-lsn": num(e.lsn) },
+          h("td", { class: "num" }, fmtNum(num(e.lsn))), h("td", { class: "muted" }, fmtTime(e.timeUnixNano)),
+          h("td", {}, str(e.kind)), h("td", {}, p ? h("a", { onclick: () => navigate("#/page/" + p) }, String(p)) : ""),
+          h("td", {}, str(e.source)),
+          h("td", { class: "mono" }, list(e.ranges).slice(0, 3).map((r) => `[${num(r.lo)},${num(r.hi)})`).join(" ") + (list(e.ranges).length > 3 ? " …" : "")),
+          h("td", { class: "mono", testid: "log-data" }, data.length ? hexString(data, 24) + (e.dataTruncated ? " …" : "") : ""),
+          h("td", { class: "muted" }, str(e.detail))));
+      }, (err) => { info.textContent = err ? "" : `${fmtNum(n)} operations`; });
+    };
+    start();
+  }
+  run();
+  return { dispose: () => { if (ac) ac.abort(); } };
+}

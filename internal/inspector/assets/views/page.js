@@ -1,0 +1,188 @@
+// Page detail: a hex view of one window of the page, typed values when the
+// page declares a type, the bytes written by its last deltas highlighted,
+// an as-of-LSN field and slider, and the provenance of a selected range.
+import { h, fmtNum, fmtTime, hex2, hexString } from "../util.js";
+import { num, str, list, bytes } from "../connect.js";
+
+const WINDOW = 1024;
+const RECENT = 4; // deltas whose bytes are highlighted, newest darkest
+
+export function render({ el, params, api, navigate }) {
+  const id = Number(params.id);
+  let asOf = Number(params.lsn || 0);
+  let offset = Math.floor(Number(params.off || 0) / WINDOW) * WINDOW;
+  let sel = params.lo !== undefined ? { lo: Number(params.lo), hi: Number(params.hi) } : null;
+  let data = null; // last answer
+
+  const title = h("h2", { testid: "page-title" }, `Page ${id}`);
+  const meta = h("div", { class: "muted", testid: "page-meta" });
+  const asofInput = h("input", { type: "number", min: 1, testid: "asof-lsn", style: "width:110px", placeholder: "LSN" });
+  const slider = h("input", { type: "range", min: 1, max: 1, testid: "asof-slider", style: "width:260px" });
+  const asofBanner = h("span", { testid: "asof-banner", class: "muted" });
+  const hex = h("div", { class: "hex", testid: "hex" });
+  const typed = h("div", { testid: "typed-view" });
+  const recent = h("div", { testid: "recent" });
+  const prov = h("div", { class: "panel", testid: "provenance" }, h("div", { class: "muted" }, "Select bytes in the hex view (drag, or click then shift-click) to see their provenance."));
+  const winInfo = h("span", { class: "muted", testid: "window-info" });
+
+  el.append(title, meta,
+    h("div", { class: "toolbar" },
+      h("label", {}, "as of LSN ", asofInput), slider,
+      h("button", { testid: "asof-now", onclick: () => { asOf = 0; load(); } }, "now"),
+      asofBanner,
+      h("a", { onclick: () => navigate("#/graph/" + id) }, "graph"),
+      h("a", { onclick: () => navigate("#/log?page=" + id) }, "log")),
+    h("div", { class: "toolbar" },
+      h("button", { testid: "window-prev", onclick: () => { if (offset > 0) { offset -= WINDOW; load(); } } }, "◀ bytes"),
+      h("button", { testid: "window-next", onclick: () => { if (data && offset + WINDOW < num(data.page.size)) { offset += WINDOW; load(); } } }, "bytes ▶"),
+      winInfo),
+    h("div", { class: "split" }, h("div", {}, hex, typed), h("div", {}, prov, recent)));
+
+  asofInput.addEventListener("change", () => { asOf = Number(asofInput.value) || 0; load(); });
+  slider.addEventListener("change", () => { asOf = Number(slider.value); load(); });
+
+  let loading = false, again = false;
+  async function load() {
+    if (loading) { again = true; return; }
+    loading = true;
+    const r = await api.call("GetPage", { id: String(id), asOfLsn: String(asOf), recent: RECENT, windowOffset: offset, windowLength: WINDOW });
+    loading = false;
+    if (r) { data = r; draw(); }
+    if (again) { again = false; load(); }
+  }
+
+  function draw() {
+    const p = data.page;
+    const size = num(p.size);
+    const type = str(p.type);
+    const fn = str(p.func);
+    const parents = list(data.parents).map(num);
+    meta.replaceChildren(
+      `size ${fmtNum(size)} B · epoch ${fmtNum(num(data.epoch))}` + (asOf ? ` as of LSN ${fmtNum(asOf)} (now ${fmtNum(num(p.epoch))})` : "") +
+      ` · last LSN ${fmtNum(num(p.lastLsn))}` +
+      (p.flags ? ` · flags ${str(p.flagNames)}` : "") + (type ? ` · type ${type}` : ""),
+      fn ? h("span", {}, ` · derived: ${fn}(`, parents.map((pp, i) => [i ? ", " : "", h("a", { onclick: () => navigate("#/page/" + pp) }, String(pp))]), ")") : "");
+    const committed = num(data.committedLsn), oldest = Math.max(1, num(data.oldestLsn));
+    slider.min = oldest;
+    slider.max = committed;
+    slider.value = asOf || committed;
+    asofInput.value = asOf || "";
+    asofBanner.textContent = asOf ? `showing the page as of LSN ${fmtNum(asOf)} (epoch ${fmtNum(num(data.epoch))})` : `current (log holds LSN ${fmtNum(oldest)}–${fmtNum(committed)})`;
+    const win = bytes(data.data);
+    winInfo.textContent = `bytes ${fmtNum(offset)}–${fmtNum(offset + win.length - 1)} of ${fmtNum(size)}`;
+
+    // Highlight classes: the newest write wins on overlap.
+    const level = new Int8Array(win.length).fill(-1);
+    const writes = list(data.recent);
+    for (let k = writes.length - 1; k >= 0; k--) {
+      for (const r of list(writes[k].ranges)) {
+        for (let i = Math.max(num(r.lo), offset); i < Math.min(num(r.hi), offset + win.length); i++) level[i - offset] = k;
+      }
+    }
+    drawHex(win, level);
+    drawTyped(win, type);
+    recent.replaceChildren(h("h3", {}, "last writes (highlighted, newest darkest)"),
+      h("table", { testid: "recent-writes" },
+        h("tr", {}, h("th", {}, "LSN"), h("th", {}, "source"), h("th", {}, "bytes"), h("th", {}, "time")),
+        writes.map((w, k) => h("tr", {},
+          h("td", {}, h("span", { class: "swatch changed-" + k }), fmtNum(num(w.lsn))),
+          h("td", {}, str(w.source) + (w.derived ? " (derived)" : "")),
+          h("td", { class: "mono" }, list(w.ranges).slice(0, 4).map((r) => `[${num(r.lo)},${num(r.hi)})`).join(" ") + (list(w.ranges).length > 4 ? " …" : "")),
+          h("td", { class: "muted" }, fmtTime(w.timeUnixNano))))));
+    if (sel) loadProvenance();
+  }
+
+  function drawHex(win, level) {
+    const rows = [];
+    for (let r = 0; r < win.length; r += 16) {
+      const cells = [];
+      let ascii = "";
+      for (let i = r; i < Math.min(r + 16, win.length); i++) {
+        const abs = offset + i;
+        let cls = "b";
+        if (level[i] >= 0) cls += " changed-" + level[i];
+        if (sel && abs >= sel.lo && abs < sel.hi) cls += " sel";
+        cells.push(h("span", { class: cls, "data-off": abs, testid: "byte" }, hex2(win[i])));
+        ascii += win[i] >= 32 && win[i] < 127 ? String.fromCharCode(win[i]) : ".";
+      }
+      rows.push(h("div", { class: "row" }, h("span", { class: "off" }, (offset + r).toString(16).padStart(6, "0")), ...cells, h("span", { class: "ascii" }, ascii)));
+    }
+    hex.replaceChildren(...rows);
+  }
+
+  function drawTyped(win, type) {
+    if (type !== "f64" && type !== "i64") { typed.replaceChildren(); return; }
+    const dv = new DataView(win.buffer, win.byteOffset, win.byteLength);
+    const cells = [];
+    for (let i = 0; i + 8 <= win.length && cells.length < 128; i += 8) {
+      const v = type === "f64" ? dv.getFloat64(i, true) : dv.getBigInt64(i, true);
+      cells.push(h("tr", {}, h("td", { class: "num muted" }, `[${(offset + i) / 8}]`), h("td", { class: "num mono", testid: "typed-value" }, type === "f64" ? v.toPrecision(8) : v.toString())));
+    }
+    typed.replaceChildren(h("h3", {}, `${type} values`), h("table", {}, cells));
+  }
+
+  // Byte selection: drag across cells, or click one and shift-click another.
+  let anchor = null;
+  hex.addEventListener("mousedown", (e) => {
+    const off = e.target.dataset && e.target.dataset.off;
+    if (off === undefined) return;
+    const o = Number(off);
+    if (e.shiftKey && anchor !== null) select(Math.min(anchor, o), Math.max(anchor, o) + 1);
+    else { anchor = o; select(o, o + 1); dragging = true; }
+    e.preventDefault();
+  });
+  let dragging = false;
+  hex.addEventListener("mouseover", (e) => {
+    if (!dragging || !e.target.dataset || e.target.dataset.off === undefined) return;
+    const o = Number(e.target.dataset.off);
+    markSelection(Math.min(anchor, o), Math.max(anchor, o) + 1);
+  });
+  const endDrag = () => { if (dragging) { dragging = false; loadProvenance(); } };
+  window.addEventListener("mouseup", endDrag);
+
+  function markSelection(lo, hi) {
+    sel = { lo, hi };
+    for (const c of hex.querySelectorAll(".b")) {
+      const o = Number(c.dataset.off);
+      c.classList.toggle("sel", o >= lo && o < hi);
+    }
+  }
+  function select(lo, hi) {
+    markSelection(lo, hi);
+    if (!dragging) loadProvenance();
+  }
+
+  async function loadProvenance() {
+    if (!sel) return;
+    const { lo, hi } = sel;
+    const r = await api.call("Provenance", { page: String(id), offset: lo, length: hi - lo });
+    if (!r || !sel || sel.lo !== lo || sel.hi !== hi) return;
+    const steps = list(r.steps);
+    prov.replaceChildren(
+      h("h3", {}, `provenance of bytes [${lo}, ${hi}) of page ${id}`),
+      h("div", { class: "muted" }, `chain depth ${num(r.chainDepth)}${r.truncated ? " (truncated)" : ""}; click a step to open it`),
+      ...steps.map((st) => {
+        const depth = num(st.depth);
+        const page = num(st.page);
+        const text = st.lost ? `page ${page}: history no longer in the log` :
+          `${str(st.kind)} LSN ${fmtNum(num(st.lsn))} · page ${page} bytes [${num(st.lo)},${num(st.hi)}) · source ${str(st.source) || "–"}` +
+          (st.intent ? ` · intent ${new TextDecoder().decode(bytes(st.intent))}` : "") + (st.repeat ? " · (listed above)" : "");
+        return h("div", {
+          class: "step", testid: "prov-step", "data-page": page, "data-lsn": num(st.lsn), style: `margin-left:${depth * 18}px`,
+          onclick: () => navigate(`#/page/${page}?lo=${num(st.lo)}&hi=${Math.min(num(st.hi), num(st.lo) + 64)}&off=${num(st.lo)}`),
+        }, depth ? "↳ " : "", text, st.bytes ? h("div", { class: "mono muted" }, hexString(bytes(st.bytes), 32)) : "");
+      }));
+  }
+
+  load();
+  let pending = null;
+  return {
+    onChanges(msg) {
+      if (asOf) return; // a view of the past does not move
+      if (!msg.pagesTruncated && !list(msg.pages).map(num).includes(id)) return;
+      if (pending) return;
+      pending = setTimeout(() => { pending = null; load(); }, 200);
+    },
+    dispose() { window.removeEventListener("mouseup", endDrag); if (pending) clearTimeout(pending); },
+  };
+}

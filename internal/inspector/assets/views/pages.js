@@ -1,0 +1,103 @@
+// Pages: one server-side page of the page table at a time (search, sort and
+// paging happen on the server), refreshed when the Changes stream names a
+// page on screen.
+import { h, fmtNum } from "../util.js";
+import { num, str, list } from "../connect.js";
+
+// Kept across visits to the view.
+const state = { offset: 0, limit: 50, sort: "PAGE_SORT_ID", descending: false, search: "" };
+
+const columns = [
+  { key: "id", label: "ID", sort: "PAGE_SORT_ID", num: true },
+  { key: "size", label: "size", sort: "PAGE_SORT_SIZE", num: true },
+  { key: "epoch", label: "epoch", sort: "PAGE_SORT_EPOCH", num: true },
+  { key: "lastLsn", label: "last LSN", sort: "PAGE_SORT_LAST_LSN", num: true },
+  { key: "flagNames", label: "flags" },
+  { key: "type", label: "type" },
+  { key: "func", label: "derived function" },
+];
+
+export function render({ el, api, navigate }) {
+  const search = h("input", { type: "search", placeholder: "ID, 10-20, derived, flagged, or a function", size: 36, testid: "page-search", value: state.search });
+  const info = h("span", { class: "muted", testid: "page-info" });
+  const rowsSel = h("select", { testid: "page-rows" }, [25, 50, 100, 500].map((n) => h("option", { value: n, selected: n === state.limit }, n + " rows")));
+  const btn = (label, testid, fn) => h("button", { testid, onclick: fn }, label);
+  let total = 0;
+  const table = h("table", { testid: "pages" });
+  el.append(h("h2", {}, "Pages"),
+    h("div", { class: "toolbar" },
+      h("form", { onsubmit: (e) => { e.preventDefault(); state.search = search.value.trim(); state.offset = 0; load(); } }, search, h("button", { type: "submit", testid: "page-search-go" }, "Search")),
+      rowsSel,
+      btn("first", "page-first", () => { state.offset = 0; load(); }),
+      btn("◀", "page-prev", () => { state.offset = Math.max(0, state.offset - state.limit); load(); }),
+      btn("▶", "page-next", () => { if (state.offset + state.limit < total) { state.offset += state.limit; load(); } }),
+      btn("last", "page-last", () => { state.offset = Math.max(0, Math.floor((total - 1) / state.limit) * state.limit); load(); }),
+      info),
+    table);
+  rowsSel.addEventListener("change", () => { state.limit = Number(rowsSel.value); state.offset = 0; load(); });
+
+  let shown = new Map(); // id -> epoch on screen
+  let loading = false, again = false;
+
+  function header() {
+    return h("tr", {}, columns.map((c) => {
+      const arrow = c.sort === state.sort ? (state.descending ? " ▼" : " ▲") : "";
+      return h("th", {
+        class: (c.num ? "num " : "") + (c.sort ? "sortable" : ""), testid: "col-" + c.key,
+        onclick: c.sort ? () => {
+          if (state.sort === c.sort) state.descending = !state.descending;
+          else { state.sort = c.sort; state.descending = false; }
+          state.offset = 0;
+          load();
+        } : null,
+      }, c.label + arrow);
+    }), h("th", {}, ""));
+  }
+
+  async function load() {
+    if (loading) { again = true; return; }
+    loading = true;
+    const r = await api.call("ListPages", {
+      offset: String(state.offset), limit: state.limit, sort: state.sort, descending: state.descending, search: state.search,
+    });
+    loading = false;
+    if (r) draw(r);
+    if (again) { again = false; load(); }
+  }
+
+  function draw(r) {
+    total = num(r.total);
+    const rows = list(r.rows);
+    const next = new Map();
+    const trs = rows.map((row) => {
+      const id = num(row.id), epoch = num(row.epoch);
+      next.set(id, epoch);
+      const changed = shown.has(id) && shown.get(id) !== epoch;
+      const vals = { id, size: num(row.size), epoch, lastLsn: num(row.lastLsn), flagNames: row.flags ? str(row.flagNames) : "", type: str(row.type), func: str(row.func) };
+      return h("tr", { testid: "page-row", "data-id": id, class: changed ? "flash" : null },
+        columns.map((c) => h("td", { class: c.num ? "num" : null, "data-col": c.key },
+          c.key === "id" ? h("a", { onclick: () => navigate("#/page/" + id), testid: "page-link" }, String(id)) : c.num ? fmtNum(vals[c.key]) : vals[c.key])),
+        h("td", {}, h("a", { onclick: () => navigate("#/graph/" + id), title: "graph neighbourhood" }, "graph")));
+    });
+    shown = next;
+    table.replaceChildren(header(), ...trs);
+    const from = rows.length ? state.offset + 1 : 0;
+    info.textContent = `${fmtNum(from)}–${fmtNum(state.offset + rows.length)} of ${fmtNum(total)} pages`;
+  }
+
+  load();
+  let pending = null;
+  return {
+    onChanges(msg) {
+      const ids = list(msg.pages).map(num);
+      if (!msg.pagesTruncated && !ids.some((id) => shown.has(id)) && state.sort === "PAGE_SORT_ID") return;
+      if (pending) return;
+      // At most one refresh every 300 ms; every 2 s when the server must
+      // read every page's description for the answer (a sort other than by
+      // ID, or the flagged search), which costs it about a second at 1M pages.
+      const costly = state.sort !== "PAGE_SORT_ID" || state.search === "flagged";
+      pending = setTimeout(() => { pending = null; load(); }, costly ? 2000 : 300);
+    },
+    dispose() { if (pending) clearTimeout(pending); },
+  };
+}

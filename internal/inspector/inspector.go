@@ -1,0 +1,152 @@
+// Package inspector is the web inspector of an MMSB bus: a browser UI (plain
+// ES modules and SVG, embedded in the binary) served at /ui/, and the
+// view-shaped RPC service it calls (mmsb.inspector.v1.InspectorService, over
+// the Connect protocol with JSON). The server mounts both next to its
+// BusService and wraps them in the same auth, so the inspector needs no
+// Node toolchain and sees exactly what a read-role client may see.
+package inspector
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1/inspectorv1connect"
+	"github.com/mmsb-go/mmsb/tick"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// UIPath is where Handler expects to be mounted.
+const UIPath = "/ui/"
+
+// ErrNoBus is returned by New when Options.Bus is nil.
+var ErrNoBus = errors.New("inspector: no bus")
+
+// Options configure an Inspector.
+type Options struct {
+	// Bus is the bus inspected (required).
+	Bus *mmsb.Bus
+	// Ticks is the orchestrator driving the bus, if the server runs ticks:
+	// it feeds the Events view and the tick phase latencies. Nil: none.
+	Ticks *tick.Orchestrator
+	// PollInterval is how often the Changes stream looks for new commits
+	// (default 100 ms).
+	PollInterval time.Duration
+	// HandlerOptions are passed to the Connect handler (the server's auth
+	// and metrics interceptors, read limits).
+	HandlerOptions []connect.HandlerOption
+}
+
+// Inspector serves the inspector UI and its RPC service for one bus.
+type Inspector struct {
+	bus   *mmsb.Bus
+	ticks *tick.Orchestrator
+	poll  time.Duration
+	hopts []connect.HandlerOption
+
+	// events is a short history of tick events, so that the Events view
+	// shows what happened before it was opened.
+	events eventRing
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+
+	// mux is where Mount put the inspector; Overview asks it whether the
+	// server also serves MetricsPath.
+	mux atomic.Pointer[http.ServeMux]
+}
+
+// MetricsPath is where the server's Prometheus metrics are looked for. When
+// the mux the inspector is mounted on serves it, the Overview charts the
+// log fsync latency from its mmsb_log_fsync_duration_seconds histogram.
+const MetricsPath = "/metrics"
+
+// New returns an inspector over o.Bus. Close stops its event collection.
+func New(o Options) (*Inspector, error) {
+	if o.Bus == nil {
+		return nil, ErrNoBus
+	}
+	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions}
+	if in.poll <= 0 {
+		in.poll = 100 * time.Millisecond
+	}
+	in.events.init(256)
+	ctx, cancel := context.WithCancel(context.Background())
+	in.stop = cancel
+	if in.ticks != nil {
+		sub, err := in.ticks.Subscribe(tick.EventFilter{Types: inspectedEvents}, 1024, false)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		in.wg.Add(1)
+		go func() {
+			defer in.wg.Done()
+			in.collectEvents(ctx, sub)
+		}()
+	}
+	return in, nil
+}
+
+// Close stops collecting events. The handlers keep answering from the bus.
+func (in *Inspector) Close() error {
+	in.stop()
+	in.wg.Wait()
+	return nil
+}
+
+// metricsPath returns MetricsPath when the mux serves it, else "".
+func (in *Inspector) metricsPath() string {
+	mux := in.mux.Load()
+	if mux == nil {
+		return ""
+	}
+	_, pattern := mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: MetricsPath}, Host: "localhost"})
+	if pattern == "" {
+		return ""
+	}
+	return MetricsPath
+}
+
+// ServiceHandler returns the path to mount the RPC service on and its
+// handler.
+func (in *Inspector) ServiceHandler() (string, http.Handler) {
+	return inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, in.hopts...)
+}
+
+// UIHandler serves the embedded UI assets; mount it at UIPath. The assets
+// are public (no data in them): every datum comes through the RPC service,
+// which the server's auth guards.
+func UIHandler() http.Handler {
+	sub, err := fs.Sub(assets, "assets")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	files := http.FileServer(http.FS(sub))
+	return http.StripPrefix(UIPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No caching: a rebuilt binary must serve its own UI.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	}))
+}
+
+// Mount registers the UI at UIPath (and a redirect to it at /) and the RPC
+// service on mux.
+func (in *Inspector) Mount(mux *http.ServeMux) {
+	in.mux.Store(mux)
+	mux.Handle(UIPath, UIHandler())
+	mux.Handle("GET /{$}", http.RedirectHandler(UIPath, http.StatusFound))
+	path, h := in.ServiceHandler()
+	mux.Handle(path, h)
+}

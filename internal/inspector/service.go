@@ -1,0 +1,801 @@
+package inspector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
+	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
+	"github.com/mmsb-go/mmsb/tick"
+)
+
+// Bounds on what one request may ask for, so that a browser (or anyone with
+// a read token) cannot make the server build an unbounded answer.
+const (
+	defaultPageRows  = 50
+	maxPageRows      = 1000
+	defaultRecent    = 8
+	maxRecent        = 64
+	maxShownBytes    = 256 // bytes of one delta or provenance step shown
+	defaultLogRows   = 200
+	maxLogRows       = 10000
+	maxChangedPages  = 1000
+	maxChangeScan    = 100000 // LSNs scanned for one Changes message
+	defaultGraphSize = 200
+	maxGraphSize     = 2000
+	maxGraphDepth    = 4
+	maxProvBytes     = 32 // provenance steps whose bytes are looked up
+	defaultWindow    = 4096
+	maxWindow        = 65536
+	// recentWindow is the first LSN window searched backwards for a page's
+	// recent writes; it doubles until enough are found or it reaches
+	// maxRecentWindow (a page last written long ago shows fewer).
+	recentWindow    = 4096
+	maxRecentWindow = 1 << 22
+)
+
+// service implements inspectorv1connect.InspectorServiceHandler.
+type service struct {
+	in *Inspector
+}
+
+func (s *service) bus() *mmsb.Bus { return s.in.bus }
+
+// connectErr maps the bus's sentinels to Connect codes.
+func connectErr(err error) error {
+	switch {
+	case errors.Is(err, mmsb.ErrPageNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, mmsb.ErrClosed):
+		return connect.NewError(connect.CodeUnavailable, err)
+	case errors.Is(err, mmsb.ErrOutOfRange), errors.Is(err, mmsb.ErrInvalidOption):
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, err)
+	}
+	return connect.NewError(connect.CodeInternal, err)
+}
+
+func invalid(format string, args ...any) error {
+	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(format, args...))
+}
+
+func (s *service) Overview(_ context.Context, _ *connect.Request[inspectorv1.OverviewRequest]) (*connect.Response[inspectorv1.OverviewResponse], error) {
+	st := s.bus().Stats()
+	out := &inspectorv1.OverviewResponse{
+		CommittedLsn:       uint64(st.LastLSN),
+		DurableLsn:         uint64(st.Log.DurableLSN),
+		Pages:              uint64(st.Pages),
+		LogicalBytes:       uint64(st.LogicalBytes),
+		Edges:              uint64(st.Edges),
+		Bindings:           uint64(st.Bindings),
+		LogRecords:         st.Log.Records,
+		LogBytes:           st.Log.Bytes,
+		LogSyncs:           st.Log.Syncs,
+		LogSegments:        uint64(st.Log.Segments),
+		Checkpoints:        st.Checkpoints,
+		LastCheckpointLsn:  uint64(st.LastCheckpoint),
+		CheckpointFailures: st.CheckpointFailures,
+		SyncMode:           st.SyncMode,
+		InMemory:           st.InMemory,
+		Failed:             st.Failed,
+		HeapBytes:          st.HeapBytes,
+		TimeUnixNano:       time.Now().UnixNano(),
+		MetricsPath:        s.in.metricsPath(),
+	}
+	if t := s.in.ticks; t != nil {
+		m := t.Metrics()
+		out.Ticking = true
+		out.Ticks = m.Ticks
+		out.TickOverruns = m.Overruns
+		out.DeltasCommitted = m.Committed
+		out.PagesRecomputed = m.DerivedWrites
+		out.TickBudgetSeconds = m.Budget.Seconds()
+		for p := tick.Phase(0); p < tick.NumPhases; p++ {
+			ps := m.Phases[p]
+			out.Phases = append(out.Phases, &inspectorv1.PhaseLatency{
+				Phase: phaseName(p), Count: ps.Count, MeanSeconds: ps.Mean.Seconds(),
+				P50Seconds: ps.P50.Seconds(), P99Seconds: ps.P99.Seconds(), MaxSeconds: ps.Max.Seconds(),
+			})
+		}
+	}
+	return connect.NewResponse(out), nil
+}
+
+func phaseName(p tick.Phase) string {
+	switch p {
+	case tick.PhaseDrain:
+		return "drain"
+	case tick.PhaseValidate:
+		return "validate"
+	case tick.PhaseCommit:
+		return "commit"
+	case tick.PhasePropagate:
+		return "propagate"
+	case tick.PhaseInvariants:
+		return "invariants"
+	case tick.PhasePublish:
+		return "publish"
+	case tick.PhaseTotal:
+		return "total"
+	}
+	return "phase" + strconv.Itoa(int(p))
+}
+
+func (s *service) ListPages(_ context.Context, req *connect.Request[inspectorv1.ListPagesRequest]) (*connect.Response[inspectorv1.ListPagesResponse], error) {
+	m := req.Msg
+	limit := int(m.Limit)
+	switch {
+	case limit == 0:
+		limit = defaultPageRows
+	case limit > maxPageRows:
+		return nil, invalid("limit %d is over %d rows", limit, maxPageRows)
+	}
+	bus := s.bus()
+	committed := bus.LastLSN()
+	ids, infos, err := s.searchPages(m.Search, m.Sort != inspectorv1.PageSort_PAGE_SORT_ID)
+	if err != nil {
+		return nil, err
+	}
+	if infos != nil {
+		ids = sortedIDs(infos, m.Sort)
+	}
+	if m.Descending {
+		slices.Reverse(ids)
+	}
+	out := &inspectorv1.ListPagesResponse{Total: uint64(len(ids)), CommittedLsn: uint64(committed)}
+	if m.Offset < uint64(len(ids)) {
+		ids = ids[m.Offset:]
+		ids = ids[:min(len(ids), limit)]
+		for _, id := range ids {
+			info, err := bus.Page(id)
+			if errors.Is(err, mmsb.ErrPageNotFound) {
+				continue // freed since the search
+			}
+			if err != nil {
+				return nil, connectErr(err)
+			}
+			out.Rows = append(out.Rows, s.row(&info))
+		}
+	}
+	return connect.NewResponse(out), nil
+}
+
+// searchPages returns the IDs matching search in ascending order or, when
+// withInfo or when the search needs them, their descriptions instead (for
+// sorting by a column other than the ID).
+func (s *service) searchPages(search string, withInfo bool) ([]mmsb.PageID, []mmsb.PageInfo, error) {
+	bus := s.bus()
+	search = strings.TrimSpace(search)
+	var ids []mmsb.PageID
+	var keep func(*mmsb.PageInfo) bool
+	switch {
+	case search == "" && withInfo: // read below with the descriptions
+	case search == "":
+		all, err := bus.PageIDs()
+		if err != nil {
+			return nil, nil, connectErr(err)
+		}
+		ids = all
+	case search == "derived":
+		ids = bus.Bindings()
+	case search == "flagged":
+		keep = func(p *mmsb.PageInfo) bool { return p.Flags != 0 }
+	default:
+		if lo, hi, ok := parseIDRange(search); ok {
+			all, err := bus.PageIDs()
+			if err != nil {
+				return nil, nil, connectErr(err)
+			}
+			from, _ := slices.BinarySearch(all, lo)
+			to, found := slices.BinarySearch(all, hi)
+			if found {
+				to++
+			}
+			ids = all[from:to]
+			break
+		}
+		if _, ok := bus.Func(search); !ok {
+			return nil, nil, invalid("search %q is not a page ID, an ID range (10-20), \"derived\", \"flagged\" or a function name", search)
+		}
+		for _, id := range bus.Bindings() {
+			if b, ok := bus.Binding(id); ok && b.Func == search {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if keep == nil && !withInfo {
+		return ids, nil, nil
+	}
+	var infos []mmsb.PageInfo
+	if search == "" || keep != nil {
+		// Every page is a candidate: one pass under one lock.
+		all, err := bus.Pages()
+		if err != nil {
+			return nil, nil, connectErr(err)
+		}
+		infos = all[:0]
+		for i := range all {
+			if keep == nil || keep(&all[i]) {
+				infos = append(infos, all[i])
+			}
+		}
+	} else {
+		infos = make([]mmsb.PageInfo, 0, len(ids))
+		for _, id := range ids {
+			info, err := bus.Page(id)
+			if err == nil {
+				infos = append(infos, info)
+			}
+		}
+	}
+	return nil, infos, nil
+}
+
+// parseIDRange parses "42" or "10-20" (inclusive).
+func parseIDRange(s string) (lo, hi mmsb.PageID, ok bool) {
+	a, b, isRange := strings.Cut(s, "-")
+	x, err := strconv.ParseUint(strings.TrimSpace(a), 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	if !isRange {
+		return mmsb.PageID(x), mmsb.PageID(x), true
+	}
+	y, err := strconv.ParseUint(strings.TrimSpace(b), 10, 64)
+	if err != nil || y < x {
+		return 0, 0, false
+	}
+	return mmsb.PageID(x), mmsb.PageID(y), true
+}
+
+// sortedIDs returns the IDs of infos sorted by the column, ties broken by
+// ID so that paging is stable. It sorts 16-byte (key, ID) pairs rather than
+// the descriptions themselves: at 1M pages that is the cost of the request.
+func sortedIDs(infos []mmsb.PageInfo, by inspectorv1.PageSort) []mmsb.PageID {
+	type keyed struct{ key, id uint64 }
+	ks := make([]keyed, len(infos))
+	for i := range infos {
+		p := &infos[i]
+		k := uint64(p.ID)
+		switch by {
+		case inspectorv1.PageSort_PAGE_SORT_SIZE:
+			k = uint64(p.Size)
+		case inspectorv1.PageSort_PAGE_SORT_EPOCH:
+			k = uint64(p.Epoch)
+		case inspectorv1.PageSort_PAGE_SORT_LAST_LSN:
+			k = uint64(p.LastLSN)
+		}
+		ks[i] = keyed{k, uint64(p.ID)}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if c := compareU64(a.key, b.key); c != 0 {
+			return c
+		}
+		return compareU64(a.id, b.id)
+	})
+	ids := make([]mmsb.PageID, len(ks))
+	for i, k := range ks {
+		ids[i] = mmsb.PageID(k.id)
+	}
+	return ids
+}
+
+func compareU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *service) row(p *mmsb.PageInfo) *inspectorv1.PageRow {
+	r := &inspectorv1.PageRow{
+		Id: uint64(p.ID), Size: uint32(p.Size), Epoch: uint64(p.Epoch), LastLsn: uint64(p.LastLSN),
+		Flags: uint32(p.Flags), FlagNames: mmsb.FlagNames(p.Flags), Type: pageType(p.Meta),
+	}
+	if p.Derived {
+		if b, ok := s.bus().Binding(p.ID); ok {
+			r.Func = b.Func
+		}
+	}
+	return r
+}
+
+func pageType(meta []mmsb.MetaEntry) string {
+	for _, m := range meta {
+		if m.Key == mmsb.TypeMetaKey {
+			return string(m.Value)
+		}
+	}
+	return ""
+}
+
+var writeKinds = []mmsb.OpKind{mmsb.OpDelta, mmsb.OpDerived}
+
+func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.GetPageRequest]) (*connect.Response[inspectorv1.GetPageResponse], error) {
+	m := req.Msg
+	recent := int(m.Recent)
+	switch {
+	case recent == 0:
+		recent = defaultRecent
+	case recent > maxRecent:
+		return nil, invalid("recent %d is over %d", recent, maxRecent)
+	}
+	window := int(m.WindowLength)
+	switch {
+	case window == 0:
+		window = defaultWindow
+	case window > maxWindow:
+		return nil, invalid("window_length %d is over %d bytes", window, maxWindow)
+	}
+	bus := s.bus()
+	id := mmsb.PageID(m.Id)
+	committed := bus.LastLSN()
+	info, err := bus.Page(id)
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	out := &inspectorv1.GetPageResponse{Page: s.row(&info), CommittedLsn: uint64(committed)}
+	for _, e := range info.Meta {
+		out.Meta = append(out.Meta, &inspectorv1.MetaEntry{Key: e.Key, Value: e.Value})
+	}
+	if b, ok := bus.Binding(id); ok {
+		for _, p := range b.Parents {
+			out.Parents = append(out.Parents, uint64(p))
+		}
+	}
+	oldest := s.oldestLSN()
+	out.OldestLsn = uint64(oldest)
+	upTo := info.LastLSN
+	if m.AsOfLsn == 0 {
+		data, epoch, err := bus.ReadPage(id, nil)
+		if err != nil {
+			return nil, connectErr(err)
+		}
+		out.Data, out.Epoch = data, uint64(epoch)
+	} else {
+		asOf := mmsb.LSN(m.AsOfLsn)
+		if asOf > committed {
+			return nil, invalid("as-of LSN %d is after the committed LSN %d", asOf, committed)
+		}
+		if asOf < oldest {
+			return nil, connect.NewError(connect.CodeOutOfRange, fmt.Errorf("as-of LSN %d is older than the oldest LSN the log holds (%d)", asOf, oldest))
+		}
+		data, epoch, err := s.pageAsOf(ctx, id, asOf)
+		if err != nil {
+			return nil, err
+		}
+		out.Data, out.Epoch, out.AsOfLsn = data, uint64(epoch), uint64(asOf)
+		upTo = min(upTo, asOf)
+	}
+	if int(m.WindowOffset) > len(out.Data) {
+		return nil, invalid("window_offset %d is past the end of page %d (%d bytes)", m.WindowOffset, id, len(out.Data))
+	}
+	out.WindowOffset = m.WindowOffset
+	out.Data = out.Data[m.WindowOffset:min(len(out.Data), int(m.WindowOffset)+window)]
+	ws, err := s.recentWrites(ctx, id, upTo, oldest, recent)
+	if err != nil {
+		return nil, err
+	}
+	out.Recent = ws
+	return connect.NewResponse(out), nil
+}
+
+// oldestLSN is the first LSN the log still holds (checkpoints trim older
+// segments); as-of views start there.
+func (s *service) oldestLSN() mmsb.LSN {
+	return s.bus().Stats().Log.OldestLSN
+}
+
+// pageAsOf rebuilds one page as of lsn from its own log entries (creation,
+// then every write), which costs one log scan and one page of memory. When
+// the creation is no longer in the log (a checkpoint trimmed it), it falls
+// back to the bus's full replay.
+func (s *service) pageAsOf(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([]byte, mmsb.Epoch, error) {
+	var (
+		buf     []byte
+		epoch   mmsb.Epoch
+		created bool
+	)
+	q := mmsb.LogQuery{Page: id, ToLSN: lsn, Kinds: []mmsb.OpKind{mmsb.OpCreatePage, mmsb.OpFreePage, mmsb.OpDelta, mmsb.OpDerived}}
+	err := s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
+		switch op.Op.Kind {
+		case mmsb.OpCreatePage:
+			buf, epoch, created = make([]byte, op.Op.Size), 0, true
+		case mmsb.OpFreePage:
+			buf = nil
+		default:
+			if buf != nil {
+				delta.Apply(&op.Op.Delta, buf)
+				epoch++
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, 0, connectErr(err)
+	}
+	if created {
+		if buf == nil {
+			return nil, 0, connect.NewError(connect.CodeNotFound, fmt.Errorf("%w: page %d did not exist at LSN %d", mmsb.ErrPageNotFound, id, lsn))
+		}
+		return buf, epoch, nil
+	}
+	data, ep, err := s.bus().ReadPageAt(ctx, id, lsn)
+	if err != nil {
+		return nil, 0, connectErr(err)
+	}
+	return data, ep, nil
+}
+
+// recentWrites returns the last n writes of page id at or before upTo,
+// newest first, searching the log backwards in doubling LSN windows.
+func (s *service) recentWrites(ctx context.Context, id mmsb.PageID, upTo, oldest mmsb.LSN, n int) ([]*inspectorv1.RecentWrite, error) {
+	if upTo == 0 {
+		return nil, nil
+	}
+	var found []*inspectorv1.RecentWrite
+	hi := upTo
+	for window := mmsb.LSN(recentWindow); ; window *= 2 {
+		lo := mmsb.LSN(1)
+		if hi > window {
+			lo = hi - window + 1
+		}
+		lo = max(lo, oldest)
+		var batch []*inspectorv1.RecentWrite
+		err := s.bus().QueryLog(ctx, mmsb.LogQuery{Page: id, FromLSN: lo, ToLSN: hi, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
+			w := &inspectorv1.RecentWrite{
+				Lsn: uint64(op.LSN), Source: op.Op.Delta.Source, Derived: op.Op.Kind == mmsb.OpDerived,
+				TimeUnixNano: op.Time, Epoch: uint64(op.Op.Delta.Epoch),
+			}
+			delta.Ranges(&op.Op.Delta, func(off, n uint32) {
+				w.Ranges = append(w.Ranges, &inspectorv1.ByteRange{Lo: off, Hi: off + n})
+			})
+			batch = append(batch, w)
+			return true
+		})
+		if err != nil {
+			return nil, connectErr(err)
+		}
+		slices.Reverse(batch)
+		found = append(found, batch...)
+		if len(found) >= n || lo <= max(oldest, 1) || window >= maxRecentWindow {
+			break
+		}
+		hi = lo - 1
+	}
+	return found[:min(len(found), n)], nil
+}
+
+func (s *service) Provenance(ctx context.Context, req *connect.Request[inspectorv1.ProvenanceRequest]) (*connect.Response[inspectorv1.ProvenanceResponse], error) {
+	m := req.Msg
+	if m.Length == 0 {
+		return nil, invalid("provenance of an empty byte range (length 0)")
+	}
+	bus := s.bus()
+	res, err := bus.Provenance(ctx, mmsb.PageID(m.Page), int(m.Offset), int(m.Length), int(m.Depth))
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	out := &inspectorv1.ProvenanceResponse{
+		Page: uint64(res.Page), Offset: uint32(res.Off), Length: uint32(res.N),
+		ChainDepth: uint32(res.ChainDepth), Truncated: res.Truncated,
+	}
+	for i := range res.Writes {
+		w := &res.Writes[i]
+		step := &inspectorv1.ProvenanceStep{
+			Page: uint64(w.Page), Lsn: uint64(w.LSN), Lo: w.Lo, Hi: w.Hi, Derived: w.Derived,
+			Source: w.Source, Intent: w.Intent, TimeUnixNano: w.Time, Depth: uint32(w.Depth),
+			Parent: int32(w.Parent), Lost: w.Lost, Repeat: w.Repeat, FromLog: w.FromLog,
+		}
+		if !w.Lost {
+			step.Kind = w.Kind.String()
+		}
+		if i < maxProvBytes && !w.Lost && w.Kind != mmsb.OpCreatePage && w.Hi > w.Lo {
+			b, err := s.writtenBytes(ctx, w.Page, w.LSN, w.Lo, w.Hi)
+			if err != nil {
+				return nil, err
+			}
+			step.Bytes = b
+		}
+		out.Steps = append(out.Steps, step)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// writtenBytes returns the bytes the write at lsn put in [lo, hi) of page
+// (positions it did not write read as zero), at most maxShownBytes.
+func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.LSN, lo, hi uint32) ([]byte, error) {
+	var out []byte
+	err := s.bus().QueryLog(ctx, mmsb.LogQuery{Page: page, FromLSN: lsn, ToLSN: lsn, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
+		end := uint32(0)
+		delta.Ranges(&op.Op.Delta, func(off, n uint32) { end = max(end, off+n) })
+		buf := make([]byte, max(end, hi))
+		delta.Apply(&op.Op.Delta, buf)
+		out = buf[lo:min(hi, lo+maxShownBytes)]
+		return false
+	})
+	if err != nil {
+		return nil, connectErr(err)
+	}
+	return out, nil
+}
+
+func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.GraphRequest]) (*connect.Response[inspectorv1.GraphResponse], error) {
+	m := req.Msg
+	depth := int(m.Depth)
+	switch {
+	case depth == 0:
+		depth = 1
+	case depth > maxGraphDepth:
+		return nil, invalid("graph depth %d is over %d", depth, maxGraphDepth)
+	}
+	limit := int(m.MaxNodes)
+	switch {
+	case limit == 0:
+		limit = defaultGraphSize
+	case limit > maxGraphSize:
+		return nil, invalid("max_nodes %d is over %d", limit, maxGraphSize)
+	}
+	bus := s.bus()
+	root := mmsb.PageID(m.Page)
+	if _, err := bus.Page(root); err != nil {
+		return nil, connectErr(err)
+	}
+	layer := map[mmsb.PageID]int{root: 0}
+	order := []mmsb.PageID{root}
+	out := &inspectorv1.GraphResponse{}
+	// Breadth-first, up through parents then down through children, each
+	// in the bus's deterministic edge order.
+	walk := func(next func(mmsb.PageID) []mmsb.PageID, step int) {
+		frontier := []mmsb.PageID{root}
+		for d := 1; d <= depth && len(frontier) > 0; d++ {
+			var grown []mmsb.PageID
+			for _, id := range frontier {
+				for _, nb := range next(id) {
+					if _, seen := layer[nb]; seen {
+						continue
+					}
+					if len(order) >= limit {
+						out.Truncated = true
+						return
+					}
+					layer[nb] = d * step
+					order = append(order, nb)
+					grown = append(grown, nb)
+				}
+			}
+			frontier = grown
+		}
+	}
+	parents := func(id mmsb.PageID) []mmsb.PageID {
+		var ps []mmsb.PageID
+		for _, e := range bus.Parents(id) {
+			ps = append(ps, e.Parent)
+		}
+		return ps
+	}
+	children := func(id mmsb.PageID) []mmsb.PageID {
+		var cs []mmsb.PageID
+		for _, e := range bus.Children(id) {
+			cs = append(cs, e.Child)
+		}
+		return cs
+	}
+	walk(parents, -1)
+	walk(children, 1)
+	bindings := map[mmsb.PageID]mmsb.Binding{}
+	for _, id := range order {
+		node := &inspectorv1.GraphNode{Id: uint64(id), Layer: int32(layer[id])}
+		if b, ok := bus.Binding(id); ok {
+			bindings[id] = b
+			node.Func = b.Func
+		}
+		if f, err := bus.Flags(id); err == nil {
+			node.Flags = uint32(f)
+		}
+		out.Nodes = append(out.Nodes, node)
+	}
+	for _, id := range order {
+		for _, e := range bus.Parents(id) {
+			if _, in := layer[e.Parent]; !in {
+				continue
+			}
+			bound := e.Type == mmsb.EdgeData && slices.Contains(bindings[id].Parents, e.Parent)
+			out.Edges = append(out.Edges, &inspectorv1.GraphEdge{
+				Parent: uint64(e.Parent), Child: uint64(e.Child), Type: e.Type.String(), Bound: bound,
+			})
+		}
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1.QueryLogRequest], stream *connect.ServerStream[inspectorv1.LogEntry]) error {
+	m := req.Msg
+	limit := int(m.Limit)
+	switch {
+	case limit == 0:
+		limit = defaultLogRows
+	case limit > maxLogRows:
+		return invalid("limit %d is over %d operations", limit, maxLogRows)
+	}
+	if m.ToLsn != 0 && m.ToLsn < m.FromLsn {
+		return invalid("to_lsn %d is before from_lsn %d", m.ToLsn, m.FromLsn)
+	}
+	q := mmsb.LogQuery{
+		Page: mmsb.PageID(m.Page), FromLSN: mmsb.LSN(m.FromLsn), ToLSN: mmsb.LSN(m.ToLsn),
+		Source: m.Source, FromTime: m.FromTimeUnixNano, ToTime: m.ToTimeUnixNano,
+	}
+	// Entries are copied out of the callback (its Op aliases the reader's
+	// buffer) and sent in batches, so a slow browser holds no log reader
+	// for long.
+	var batch []*inspectorv1.LogEntry
+	sent := 0
+	var sendErr error
+	flush := func() bool {
+		for _, e := range batch {
+			if sendErr = stream.Send(e); sendErr != nil {
+				return false
+			}
+		}
+		batch = batch[:0]
+		return true
+	}
+	err := s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
+		batch = append(batch, logEntry(op))
+		sent++
+		if len(batch) == 64 && !flush() {
+			return false
+		}
+		return sent < limit
+	})
+	if err != nil {
+		return connectErr(err)
+	}
+	flush()
+	return sendErr
+}
+
+func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
+	o := op.Op
+	e := &inspectorv1.LogEntry{Lsn: uint64(op.LSN), TimeUnixNano: op.Time, Kind: o.Kind.String(), Page: uint64(o.Page)}
+	switch o.Kind {
+	case mmsb.OpDelta, mmsb.OpDerived:
+		d := &o.Delta
+		e.Page, e.Source, e.Epoch = uint64(d.Page), d.Source, uint64(d.Epoch)
+		delta.Ranges(d, func(off, n uint32) {
+			e.Ranges = append(e.Ranges, &inspectorv1.ByteRange{Lo: off, Hi: off + n})
+		})
+		e.Data, e.DataTruncated = writtenData(d)
+		if len(d.Intent) > 0 {
+			e.Detail = "intent " + strconv.Quote(string(d.Intent[:min(len(d.Intent), 120)]))
+		}
+	case mmsb.OpCreatePage:
+		e.Detail = fmt.Sprintf("size %d", o.Size)
+	case mmsb.OpSetMeta:
+		e.Detail = fmt.Sprintf("%d metadata entries", len(o.Meta))
+	case mmsb.OpAddEdge, mmsb.OpRemoveEdge:
+		e.Page = uint64(o.Child)
+		typ := "every type"
+		if o.EdgeType != mmsb.AllEdgeTypes {
+			typ = o.EdgeType.String()
+		}
+		e.Detail = fmt.Sprintf("%d -> %d (%s)", o.Parent, o.Child, typ)
+	case mmsb.OpBind:
+		ps := make([]string, len(o.Parents))
+		for i, p := range o.Parents {
+			ps[i] = strconv.FormatUint(uint64(p), 10)
+		}
+		e.Detail = fmt.Sprintf("%s(%s)", o.Func, strings.Join(ps, ", "))
+	case mmsb.OpSetFlags:
+		e.Detail = mmsb.FlagNames(o.Flags)
+	}
+	return e
+}
+
+// writtenData returns the bytes a delta writes, in offset order, at most
+// maxShownBytes of them.
+func writtenData(d *mmsb.Delta) ([]byte, bool) {
+	var out []byte
+	if d.Form == delta.FormRuns {
+		for _, r := range d.Runs {
+			out = append(out, r.Data...)
+			if len(out) > maxShownBytes {
+				return out[:maxShownBytes], true
+			}
+		}
+		return out, false
+	}
+	// A masked delta's payload holds the bytes of its set positions.
+	if len(d.Payload) > maxShownBytes {
+		return append(out, d.Payload[:maxShownBytes]...), true
+	}
+	return append(out, d.Payload...), false
+}
+
+func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.ChangesRequest], stream *connect.ServerStream[inspectorv1.ChangesResponse]) error {
+	bus := s.bus()
+	last := mmsb.LSN(req.Msg.AfterLsn)
+	if last == 0 || last > bus.LastLSN() {
+		last = bus.LastLSN()
+	}
+	if err := stream.Send(&inspectorv1.ChangesResponse{CommittedLsn: uint64(last)}); err != nil {
+		return err
+	}
+	t := time.NewTicker(s.in.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cur := bus.LastLSN()
+		if cur <= last {
+			continue
+		}
+		msg := &inspectorv1.ChangesResponse{CommittedLsn: uint64(cur)}
+		if cur-last > maxChangeScan {
+			msg.PagesTruncated = true
+		} else {
+			seen := map[mmsb.PageID]bool{}
+			err := bus.QueryLog(ctx, mmsb.LogQuery{FromLSN: last + 1, ToLSN: cur}, func(op *mmsb.LoggedOp) bool {
+				id := op.Op.Page
+				if op.Op.Kind == mmsb.OpDelta || op.Op.Kind == mmsb.OpDerived {
+					id = op.Op.Delta.Page
+				}
+				if id == 0 || seen[id] {
+					return true
+				}
+				if len(msg.Pages) == maxChangedPages {
+					msg.PagesTruncated = true
+					return false
+				}
+				seen[id] = true
+				msg.Pages = append(msg.Pages, uint64(id))
+				return true
+			})
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return connectErr(err)
+			}
+		}
+		if err := stream.Send(msg); err != nil {
+			return err
+		}
+		last = cur
+	}
+}
+
+func (s *service) Events(ctx context.Context, _ *connect.Request[inspectorv1.EventsRequest], stream *connect.ServerStream[inspectorv1.Event]) error {
+	var seq uint64
+	for {
+		evs, next, woken := s.in.events.since(seq)
+		for _, ev := range evs {
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+		}
+		seq = next
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-woken:
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// busCollector exports one bus's Metrics snapshot.
+type busCollector struct {
+	bus *mmsb.Bus
+
+	commits, deltas                                   *prometheus.Desc
+	commitDuration                                    *prometheus.Desc
+	fsyncDuration, logBytes, logLogical, groupRecords *prometheus.Desc
+	checkpoints, ckptFailures, ckptDuration           *prometheus.Desc
+	ckptBytes, ckptLastLSN                            *prometheus.Desc
+	committedLSN, durableLSN, oldestLSN               *prometheus.Desc
+	pages, pageBytes, recomputed                      *prometheus.Desc
+}
+
+// NewBusCollector returns a collector of bus's metrics (mmsb.Bus.Metrics),
+// read at every scrape. Register it in the embedding program's registry.
+// To export several buses into one registry, give each its own labels:
+//
+//	prometheus.WrapRegistererWith(prometheus.Labels{"bus": "orders"}, reg).MustRegister(metrics.NewBusCollector(b))
+//
+// A closed bus keeps reporting its final values.
+func NewBusCollector(bus *mmsb.Bus) prometheus.Collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("mmsb_"+name, help, labels, nil)
+	}
+	return &busCollector{
+		bus:            bus,
+		commits:        d("commits_total", "Delta batches committed (Commit and CommitAsync)."),
+		deltas:         d("deltas_total", "Deltas committed, in all batches."),
+		commitDuration: d("commit_duration_seconds", "Time per successful synchronous Commit, from the call until durable per the sync mode.", "sync"),
+		fsyncDuration:  d("log_fsync_duration_seconds", "Time per fsync of a log segment."),
+		logBytes:       d("log_bytes_total", "Bytes written to log segments (frames and segment headers)."),
+		logLogical:     d("log_logical_bytes_total", "Encoded operations appended to the log, before framing."),
+		groupRecords:   d("log_group_commit_records", "Log records per write call (the size of a commit group under sync=group)."),
+		checkpoints:    d("checkpoints_total", "Successful checkpoints."),
+		ckptFailures:   d("checkpoint_failures_total", "Failed checkpoints (automatic or explicit)."),
+		ckptDuration:   d("checkpoint_duration_seconds", "Time per successful checkpoint."),
+		ckptBytes:      d("checkpoint_bytes", "Size of the newest checkpoint file written since the bus opened (0 if none)."),
+		ckptLastLSN:    d("checkpoint_last_lsn", "LSN the newest checkpoint covers (0 if none)."),
+		committedLSN:   d("committed_lsn", "Last LSN logged and applied."),
+		durableLSN:     d("durable_lsn", "Last LSN covered by a completed fsync."),
+		oldestLSN:      d("oldest_retained_lsn", "First LSN still in the log, readable by log queries and watches (0 if the log is empty)."),
+		pages:          d("pages", "Live pages."),
+		pageBytes:      d("page_bytes", "Sum of the live pages' sizes."),
+		recomputed:     d("pages_recomputed_total", "Derived pages recomputed by propagation (recompute function calls)."),
+	}
+}
+
+func (c *busCollector) descs() []*prometheus.Desc {
+	return []*prometheus.Desc{c.commits, c.deltas, c.commitDuration, c.fsyncDuration, c.logBytes, c.logLogical,
+		c.groupRecords, c.checkpoints, c.ckptFailures, c.ckptDuration, c.ckptBytes, c.ckptLastLSN,
+		c.committedLSN, c.durableLSN, c.oldestLSN, c.pages, c.pageBytes, c.recomputed}
+}
+
+// Describe sends every metric's description.
+func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs() {
+		ch <- d
+	}
+}
+
+// Collect reads the bus's metrics once and sends them.
+func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.bus.Metrics()
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	counter(c.commits, m.Commits)
+	counter(c.deltas, m.Deltas)
+	ch <- constHistogram(c.commitDuration, m.CommitDuration, m.SyncMode)
+	ch <- constHistogram(c.fsyncDuration, m.LogFsyncDuration)
+	counter(c.logBytes, m.LogBytes)
+	counter(c.logLogical, m.LogLogicalBytes)
+	ch <- constHistogram(c.groupRecords, m.LogGroupCommitRecords)
+	counter(c.checkpoints, m.Checkpoints)
+	counter(c.ckptFailures, m.CheckpointFailures)
+	ch <- constHistogram(c.ckptDuration, m.CheckpointDuration)
+	gauge(c.ckptBytes, float64(m.CheckpointBytes))
+	gauge(c.ckptLastLSN, float64(m.CheckpointLastLSN))
+	gauge(c.committedLSN, float64(m.CommittedLSN))
+	gauge(c.durableLSN, float64(m.DurableLSN))
+	gauge(c.oldestLSN, float64(m.OldestRetainedLSN))
+	gauge(c.pages, float64(m.Pages))
+	gauge(c.pageBytes, float64(m.PageBytes))
+	counter(c.recomputed, m.PagesRecomputed)
+}
+
+// constHistogram turns a snapshot into a Prometheus histogram. Its
+// cumulative counts are exactly what Prometheus's buckets hold.
+func constHistogram(d *prometheus.Desc, h mmsb.Histogram, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		buckets[b] = h.Counts[i]
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
+}
