@@ -85,7 +85,7 @@ func fakeTree() map[string]string {
 			"func TestNegativeLintCatchesBadNames(t *testing.T) {}\n",
 		"bench/peers/go.mod": "module example.com/fake/bench/peers\n\ngo 1.22\n",
 		"bench/peers/peers_test.go": "package main\n\nimport \"testing\"\n\n" +
-			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\n",
+			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\nfunc TestConcurrentServerClients(t *testing.T) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
