@@ -205,9 +205,9 @@ func (c *Client) SetMetadata(ctx context.Context, id mmsb.PageID, entries []mmsb
 // delta's LSN, Epoch and Time. An epoch conflict is a connect error with
 // code Aborted; it is never retried.
 func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, error) {
-	req := &mmsbv1.CommitRequest{Deltas: make([]*mmsbv1.Delta, len(ds))}
+	// The request is encoded before Commit returns: it may alias ds.
+	req := &mmsbv1.CommitRequest{Deltas: wire.DeltasToProtoAliased(ds)}
 	for i := range ds {
-		req.Deltas[i] = wire.DeltaToProto(&ds[i])
 		if ds[i].CheckEpoch {
 			e := uint64(ds[i].ExpectEpoch)
 			req.Deltas[i].ExpectEpoch = &e

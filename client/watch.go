@@ -51,10 +51,13 @@ type WatchOptions struct {
 
 // Change is one committed operation on a watched page.
 type Change struct {
-	LSN   mmsb.LSN
-	Page  mmsb.PageID
-	Kind  mmsb.OpKind
-	Delta *mmsb.Delta // OpDelta and OpDerived
+	LSN  mmsb.LSN
+	Page mmsb.PageID
+	Kind mmsb.OpKind
+	// Delta is set for OpDelta and OpDerived; its Epoch is the page's epoch
+	// after it (0 only when the server could not know it: docs/server.md,
+	// "Epochs").
+	Delta *mmsb.Delta
 	Time  int64
 }
 
@@ -170,7 +173,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 				if derr != nil {
 					return progressed, fmt.Errorf("client: watch: change at LSN %d: %w", lsn, derr)
 				}
-				d.LSN, d.Time = lsn, c.Time
+				d.LSN, d.Time, d.Epoch = lsn, c.Time, mmsb.Epoch(ch.GetEpoch())
 				c.Delta = &d
 			}
 			ev.Changes = append(ev.Changes, c)

@@ -22,6 +22,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 )
@@ -118,7 +120,7 @@ func selectTargets(all []entry, only string) ([]entry, error) {
 			}
 		}
 		if len(out) == n {
-			return nil, fmt.Errorf("--only: %q names no target (systems: mmsb, mmsb-server, redis, pebble, bbolt; modes: nosync, sync)", name)
+			return nil, fmt.Errorf("--only: %q names no target (systems: mmsb, mmsb-server, mmsb-server-4, mmsb-server-16, redis, pebble, bbolt; modes: nosync, sync)", name)
 		}
 	}
 	// Keep the canonical order so that MMSB runs first in each mode.
@@ -147,20 +149,47 @@ func runTarget(ctx context.Context, e entry, w Workload, batches [][]Write) (res
 	if err := t.Setup(ctx, dir, w); err != nil {
 		return Result{}, err
 	}
-	lat := make([]time.Duration, len(batches))
 	start := time.Now()
-	for i, b := range batches {
-		t0 := time.Now()
-		if err := t.Commit(ctx, b); err != nil {
-			return Result{}, fmt.Errorf("batch %d: %w", i, err)
-		}
-		lat[i] = time.Since(t0)
+	lat, err := commitAll(ctx, t, batches, e.Clients)
+	if err != nil {
+		return Result{}, err
 	}
 	elapsed := time.Since(start)
 	slices.Sort(lat)
 	return Result{System: e.System, Mode: e.Mode, Deltas: w.Deltas, Batches: len(batches), Seconds: elapsed.Seconds(),
 		DeltasPerSec: float64(w.Deltas) / elapsed.Seconds(),
 		P50Millis:    millis(percentile(lat, 50)), P99Millis: millis(percentile(lat, 99))}, nil
+}
+
+// commitAll commits every batch, timing each: in order with one client,
+// else from that many goroutines, each taking the next batch.
+func commitAll(ctx context.Context, t Target, batches [][]Write, clients int) ([]time.Duration, error) {
+	lat := make([]time.Duration, len(batches))
+	clients = max(clients, 1)
+	var next atomic.Int64
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(batches) {
+					return
+				}
+				t0 := time.Now()
+				if err := t.Commit(ctx, batches[i]); err != nil {
+					errs[c] = fmt.Errorf("batch %d: %w", i, err)
+					next.Store(int64(len(batches))) // stop the others
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	return lat, errors.Join(errs...)
 }
 
 // percentile returns the p-th percentile of sorted durations (nearest

@@ -36,6 +36,9 @@ func TestTargetsApplyTheWorkloadExactly(t *testing.T) {
 	model := tiny.Model(batches)
 	var mmsbPages [][]byte
 	for _, e := range targets() {
+		if e.Clients > 1 {
+			continue // concurrent batches apply in the server's order: TestConcurrentServerClients
+		}
 		t.Run(e.System+"/"+e.Mode, func(t *testing.T) {
 			if e.System == "redis" {
 				requireProgram(t, RedisProgram)
@@ -176,5 +179,31 @@ func TestRunPrintsTableAndJSON(t *testing.T) {
 		if err := run(ctx, bad, &out, &errOut); err == nil {
 			t.Errorf("run %v accepted", bad)
 		}
+	}
+}
+
+// TestConcurrentServerClients: with 4 clients committing concurrently, the
+// server target ends with the bytes of the model applied in the order the
+// server gave the batches LSNs (every batch exactly once).
+func TestConcurrentServerClients(t *testing.T) {
+	batches := tiny.Batches()
+	tg := &mmsbServerTarget{clients: 4, recordOrder: true}
+	defer func() {
+		if err := tg.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
+	if err := tg.Setup(ctx, t.TempDir(), tiny); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := commitAll(ctx, tg, batches, 4); err != nil {
+		t.Fatal(err)
+	}
+	order, err := tg.commitOrder(batches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyPages(ctx, tg, tiny.Model(order)); err != nil {
+		t.Fatalf("against the model in commit order: %v", err)
 	}
 }

@@ -36,9 +36,13 @@ var ErrUnavailable = errors.New("target unavailable")
 
 // entry names a target and makes it.
 type entry struct {
-	System string // "mmsb", "mmsb-server", "redis", "pebble", "bbolt"
+	System string // "mmsb", "mmsb-server", "mmsb-server-4", "redis", ...
 	Mode   string // ModeNoSync or ModeSync
 	New    func() Target
+	// Clients > 1: that many goroutines call Commit concurrently, each
+	// taking the next batch (the target's Commit is safe for concurrent
+	// use); the batches then apply in an order the target decides.
+	Clients int
 }
 
 // targets lists every system and mode, MMSB first (the ratios divide by
@@ -48,11 +52,13 @@ func targets() []entry {
 	for _, mode := range []string{ModeNoSync, ModeSync} {
 		m := mode
 		es = append(es,
-			entry{"mmsb", m, func() Target { return &mmsbTarget{sync: m == ModeSync} }},
-			entry{"mmsb-server", m, func() Target { return &mmsbServerTarget{sync: m == ModeSync} }},
-			entry{"redis", m, func() Target { return &redisTarget{sync: m == ModeSync} }},
-			entry{"pebble", m, func() Target { return &pebbleTarget{sync: m == ModeSync} }},
-			entry{"bbolt", m, func() Target { return &boltTarget{sync: m == ModeSync} }},
+			entry{"mmsb", m, func() Target { return &mmsbTarget{sync: m == ModeSync} }, 1},
+			entry{"mmsb-server", m, func() Target { return &mmsbServerTarget{sync: m == ModeSync} }, 1},
+			entry{"mmsb-server-4", m, func() Target { return &mmsbServerTarget{sync: m == ModeSync, clients: 4} }, 4},
+			entry{"mmsb-server-16", m, func() Target { return &mmsbServerTarget{sync: m == ModeSync, clients: 16} }, 16},
+			entry{"redis", m, func() Target { return &redisTarget{sync: m == ModeSync} }, 1},
+			entry{"pebble", m, func() Target { return &pebbleTarget{sync: m == ModeSync} }, 1},
+			entry{"bbolt", m, func() Target { return &boltTarget{sync: m == ModeSync} }, 1},
 		)
 	}
 	return es

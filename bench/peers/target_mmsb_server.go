@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"sync"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/client"
@@ -17,15 +20,35 @@ import (
 // mmsbServerTarget is MMSB over its network server: the same bus as
 // mmsbTarget behind `mmsb serve`'s handler on a loopback port, driven by
 // the Go client (Connect protocol, binary protobuf, HTTP/1.1), one Commit
-// call per batch.
+// call per batch. With clients > 1 it holds that many clients (each its
+// own connection) and its Commit is safe for concurrent use; with
+// recordOrder it remembers each batch's first LSN (tests rebuild the
+// order the server applied them in).
 type mmsbServerTarget struct {
-	sync  bool
+	sync    bool
+	clients int
+
 	bus   *mmsb.Bus
 	srv   *server.Server
 	hs    *http.Server
 	serve chan error
-	c     *client.Client
-	ds    []mmsb.Delta
+	pool  chan *serverConn
+
+	recordOrder bool
+	orderMu     sync.Mutex
+	order       []committed
+}
+
+// serverConn is one client with its delta buffer.
+type serverConn struct {
+	c  *client.Client
+	ds []mmsb.Delta
+}
+
+// committed is a batch (its first write) and the LSN the server gave it.
+type committed struct {
+	first *Write
+	lsn   mmsb.LSN
 }
 
 func (t *mmsbServerTarget) Setup(ctx context.Context, dir string, w Workload) error {
@@ -49,16 +72,24 @@ func (t *mmsbServerTarget) Setup(ctx context.Context, dir string, w Workload) er
 	t.hs = server.NewHTTPServer(t.srv.Mux(server.HTTPOptions{}), 0, quiet)
 	t.serve = make(chan error, 1)
 	go func() { t.serve <- t.hs.Serve(ln) }()
-	if t.c, err = client.New("http://" + ln.Addr().String()); err != nil {
-		return err
+	n := max(t.clients, 1)
+	t.pool = make(chan *serverConn, n)
+	for range n {
+		c, err := client.New("http://" + ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		t.pool <- &serverConn{c: c}
 	}
+	sc := <-t.pool
+	defer func() { t.pool <- sc }()
 	const chunk = 4096
 	for first := 0; first < w.Pages; first += chunk {
 		specs := make([]mmsb.PageSpec, min(chunk, w.Pages-first))
 		for i := range specs {
 			specs[i] = mmsb.PageSpec{ID: mmsb.PageID(first + i + 1), Size: w.PageSize}
 		}
-		if _, err := t.c.CreatePages(ctx, specs); err != nil {
+		if _, err := sc.c.CreatePages(ctx, specs); err != nil {
 			return fmt.Errorf("mmsb over the server: create pages: %w", err)
 		}
 	}
@@ -66,17 +97,51 @@ func (t *mmsbServerTarget) Setup(ctx context.Context, dir string, w Workload) er
 }
 
 func (t *mmsbServerTarget) Commit(ctx context.Context, batch []Write) error {
-	t.ds = t.ds[:0]
+	sc := <-t.pool
+	defer func() { t.pool <- sc }()
+	sc.ds = sc.ds[:0]
 	for i := range batch {
 		wr := &batch[i]
-		t.ds = append(t.ds, mmsb.Write(mmsb.PageID(wr.Page+1), wr.Off, wr.Data[:]))
+		sc.ds = append(sc.ds, mmsb.Write(mmsb.PageID(wr.Page+1), wr.Off, wr.Data[:]))
 	}
-	_, err := t.c.Commit(ctx, t.ds)
+	info, err := sc.c.Commit(ctx, sc.ds)
+	if err == nil && t.recordOrder && len(batch) > 0 {
+		t.orderMu.Lock()
+		t.order = append(t.order, committed{&batch[0], info.FirstLSN})
+		t.orderMu.Unlock()
+	}
 	return err
 }
 
+// commitOrder returns batches in the order the server applied them
+// (recordOrder must have been set).
+func (t *mmsbServerTarget) commitOrder(batches [][]Write) ([][]Write, error) {
+	t.orderMu.Lock()
+	defer t.orderMu.Unlock()
+	byFirst := make(map[*Write][]Write, len(batches))
+	for _, b := range batches {
+		byFirst[&b[0]] = b
+	}
+	order := slices.Clone(t.order)
+	slices.SortFunc(order, func(a, b committed) int { return cmp.Compare(a.lsn, b.lsn) })
+	out := make([][]Write, 0, len(order))
+	for _, o := range order {
+		b, ok := byFirst[o.first]
+		if !ok {
+			return nil, errors.New("a recorded commit is not one of the batches")
+		}
+		out = append(out, b)
+	}
+	if len(out) != len(batches) {
+		return nil, fmt.Errorf("%d commits recorded for %d batches", len(out), len(batches))
+	}
+	return out, nil
+}
+
 func (t *mmsbServerTarget) ReadPage(ctx context.Context, i uint32) ([]byte, error) {
-	b, _, _, err := t.c.ReadPage(ctx, mmsb.PageID(i+1))
+	sc := <-t.pool
+	defer func() { t.pool <- sc }()
+	b, _, _, err := sc.c.ReadPage(ctx, mmsb.PageID(i+1))
 	return b, err
 }
 

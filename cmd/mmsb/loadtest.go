@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/url"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +24,10 @@ type loadtestOptions struct {
 	duration            time.Duration
 	allowRemote, asJSON bool
 	grpc                bool
+	// watchers opens that many watches on all pages during the run and
+	// reports delivery latency; stalledWatchers compares commit rates
+	// with and without that many watches that never read.
+	watchers, stalledWatchers int
 }
 
 // loadtestResult is what `mmsb loadtest --json` prints.
@@ -48,6 +49,12 @@ type loadtestResult struct {
 	Errors       int     `json:"errors"`
 	FirstError   string  `json:"first_error,omitempty"`
 	SyncMode     string  `json:"sync_mode"`
+	// Watchers and Watch: with --watchers, the delivery latency.
+	Watchers int             `json:"watchers,omitempty"`
+	Watch    *watchLatencies `json:"watch,omitempty"`
+	// Phases: with --stalled-watchers, each phase's result.
+	StalledWatchers int            `json:"stalled_watchers,omitempty"`
+	Phases          []stalledPhase `json:"phases,omitempty"`
 }
 
 func (a *app) loadtestCmd() *cobra.Command {
@@ -80,10 +87,15 @@ It refuses a non-loopback server unless --allow-remote: it writes to the bus.`,
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a server that is not on loopback")
 	f.BoolVar(&o.grpc, "grpc", false, "speak gRPC (cleartext HTTP/2) instead of Connect")
 	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
+	f.IntVar(&o.watchers, "watchers", 0, "watch all pages with this many watchers (each its own connection) and report delivery latency")
+	f.IntVar(&o.stalledWatchers, "stalled-watchers", 0, "compare commit rates without and with this many watchers that never read (4 alternating phases)")
 	return cmd
 }
 
 func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
+	if o.watchers < 0 || o.watchers > 10000 || o.stalledWatchers < 0 || o.stalledWatchers > 10000 || (o.watchers > 0 && o.stalledWatchers > 0) {
+		return usageErr("--watchers and --stalled-watchers: 0..10000, not both")
+	}
 	if o.clients <= 0 || o.batch <= 0 || o.pages <= 0 || o.duration <= 0 || o.deltaBytes <= 0 ||
 		o.pageSize < o.deltaBytes || o.pageSize > mmsb.MaxPageSize || o.clients > 4096 || o.batch > 1<<20 {
 		return usageErr("--clients (1..4096), --batch (1..2^20), --pages, --duration and --delta-bytes must be > 0, with --delta-bytes <= --page-size <= 16 MiB")
@@ -127,76 +139,24 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 		return err
 	}
 
-	type clientResult struct {
-		lat      []time.Duration
-		commits  int
-		errors   int
-		firstErr error
+	if o.stalledWatchers > 0 {
+		return a.runStalledComparison(ctx, o, opts, ids, st.GetSyncMode())
 	}
-	results := make([]clientResult, o.clients)
-	runCtx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
-	var wg sync.WaitGroup
-	start := time.Now()
-	for ci := range o.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := &results[ci]
-			c, err := client.New(o.server, opts...)
-			if err != nil {
-				r.errors, r.firstErr = 1, err
-				return
-			}
-			rng := rand.New(rand.NewPCG(uint64(ci), 42))
-			payload := make([]byte, o.batch*o.deltaBytes)
-			ds := make([]mmsb.Delta, o.batch)
-			for runCtx.Err() == nil {
-				for i := range ds {
-					p := payload[i*o.deltaBytes : (i+1)*o.deltaBytes]
-					for j := range p {
-						p[j] = byte(rng.Uint32())
-					}
-					ds[i] = mmsb.Write(ids[rng.IntN(len(ids))], uint32(rng.IntN(o.pageSize-o.deltaBytes+1)), p)
-				}
-				t0 := time.Now()
-				// The commit itself gets its own deadline: a batch started
-				// before the end is measured to completion, not cut off.
-				_, err := c.Commit(context.WithoutCancel(runCtx), ds)
-				if err != nil {
-					r.errors++
-					if r.firstErr == nil {
-						r.firstErr = err
-					}
-					continue
-				}
-				r.lat = append(r.lat, time.Since(t0))
-				r.commits++
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	res := loadtestResult{Server: o.server, Clients: o.clients, Batch: o.batch, Pages: o.pages, PageSize: o.pageSize,
-		DeltaBytes: o.deltaBytes, Seconds: elapsed.Seconds(), SyncMode: st.GetSyncMode()}
-	var lat []time.Duration
-	for _, r := range results {
-		res.Commits += r.commits
-		res.Errors += r.errors
-		if r.firstErr != nil && res.FirstError == "" {
-			res.FirstError = r.firstErr.Error()
+	var fan *fanout
+	if o.watchers > 0 {
+		if fan, err = startFanout(ctx, o.server, opts, o.watchers, mmsb.LSN(st.GetLastLsn())+1); err != nil {
+			return err
 		}
-		lat = append(lat, r.lat...)
 	}
-	res.Deltas = res.Commits * o.batch
-	res.CommitsPerS = float64(res.Commits) / elapsed.Seconds()
-	res.DeltasPerS = float64(res.Deltas) / elapsed.Seconds()
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-		res.LatencyP50Ms = ms(lat[len(lat)/2])
-		res.LatencyP99Ms = ms(lat[min(len(lat)-1, len(lat)*99/100)])
-		res.LatencyMaxMs = ms(lat[len(lat)-1])
+	res := runClients(ctx, o, opts, ids, o.duration, fan)
+	res.SyncMode = st.GetSyncMode()
+	if fan != nil {
+		end := fan.lastCommitted()
+		if err := fan.finish(ctx, end, 30*time.Second); err != nil {
+			return err
+		}
+		res.Watchers = o.watchers
+		res.Watch = fan.latencies()
 	}
 	if o.asJSON {
 		return a.printJSON(res)
@@ -205,6 +165,10 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 		res.Server, res.SyncMode, res.Clients, res.Batch, res.DeltaBytes, res.Pages, res.PageSize, res.Seconds)
 	fmt.Fprintf(a.stdout, "commits/s %.0f  deltas/s %.0f  latency p50 %.2f ms  p99 %.2f ms  max %.2f ms  errors %d\n",
 		res.CommitsPerS, res.DeltasPerS, res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyMaxMs, res.Errors)
+	if w := res.Watch; w != nil {
+		fmt.Fprintf(a.stdout, "%d watchers on all pages: delivery latency from the commit's acknowledgement p50 %.2f ms  p99 %.2f ms  max %.2f ms (%.1f%% delivered before the acknowledgement); from the commit's send p50 %.2f ms  p99 %.2f ms\n",
+			res.Watchers, w.AckP50Ms, w.AckP99Ms, w.AckMaxMs, 100*w.BeforeAck, w.SendP50Ms, w.SendP99Ms)
+	}
 	if res.FirstError != "" {
 		fmt.Fprintf(a.stdout, "first error: %s\n", res.FirstError)
 	}

@@ -38,3 +38,44 @@ func TestLoadtest(t *testing.T) {
 		t.Fatalf("stderr: %s", r.stderr)
 	}
 }
+
+// TestLoadtestWatchers: --watchers delivers every commit to every watcher
+// (one latency sample per commit and watcher); --stalled-watchers runs
+// four phases, the stalled watches open during the second and fourth.
+func TestLoadtestWatchers(t *testing.T) {
+	bus, err := mmsb.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	srv, err := server.New(server.Config{Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Mux(server.HTTPOptions{}))
+	defer hs.Close()
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	r := runCLI(t, "loadtest", "--server", hs.URL, "--clients", "2", "--duration", "300ms", "--batch", "10", "--pages", "16",
+		"--watchers", "3", "--json").mustCode(t, exitOK)
+	var res loadtestResult
+	r.decodeJSON(t, &res)
+	if res.Commits == 0 || res.Errors != 0 || res.Watchers != 3 || res.Watch == nil {
+		t.Fatalf("%+v", res)
+	}
+	if w := res.Watch; w.Samples != 3*res.Commits || w.AckMaxMs < w.AckP50Ms || w.BeforeAck < 0 || w.BeforeAck > 1 {
+		t.Fatalf("watch latencies %+v for %d commits and 3 watchers", *w, res.Commits)
+	}
+	r = runCLI(t, "loadtest", "--server", hs.URL, "--clients", "1", "--duration", "400ms", "--batch", "10", "--pages", "16",
+		"--stalled-watchers", "2", "--json").mustCode(t, exitOK)
+	res = loadtestResult{}
+	r.decodeJSON(t, &res)
+	if len(res.Phases) != 4 || res.Errors != 0 {
+		t.Fatalf("%+v", res)
+	}
+	for i, p := range res.Phases {
+		if want := 2 * (i % 2); p.Stalled != want || (want > 0 && p.WatchersAtEnd < uint64(want)) || p.DeltasPerS <= 0 {
+			t.Fatalf("phase %d: %+v", i, p)
+		}
+	}
+	runCLI(t, "loadtest", "--server", hs.URL, "--watchers", "1", "--stalled-watchers", "1").mustCode(t, exitUsage)
+}

@@ -35,6 +35,7 @@ type serveOptions struct {
 	insecure, demo                  bool
 	maxRequestBytes                 int
 	maxStreams, watchQueue          int
+	gzipMinBytes                    int
 	logLevel, logFormat             string
 }
 
@@ -80,6 +81,7 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.BoolVar(&o.demo, "demo", false, "serve an in-memory demo bus with derived pages and a ticking writer (see /ui/)")
 	f.IntVar(&o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest request message accepted")
 	f.IntVar(&o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
+	f.IntVar(&o.gzipMinBytes, "gzip-min-bytes", 0, "gzip response messages of at least this many bytes for clients that accept it (0: never)")
 	f.IntVar(&o.watchQueue, "watch-queue", 256, "per-watcher queue, in batches of changes, before a slow watcher is demoted")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of unary calls that bring none (0: none)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for calls in flight")
@@ -107,8 +109,8 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return usageErr("--log-format %q: want text or json", o.logFormat)
 	}
 	log := slog.New(handler)
-	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.ticks < 0 || o.timeout < 0 {
-		return usageErr("--max-request-bytes, --max-streams and --watch-queue must be > 0; --ticks and --timeout >= 0")
+	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.ticks < 0 || o.timeout < 0 || o.gzipMinBytes < 0 {
+		return usageErr("--max-request-bytes, --max-streams and --watch-queue must be > 0; --ticks, --timeout and --gzip-min-bytes >= 0")
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErr("--tls-cert and --tls-key go together")
@@ -191,7 +193,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout,
+	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout, GzipMinBytes: o.gzipMinBytes,
 		OuterInterceptors: []connect.Interceptor{rpcMetrics},
 		Interceptors:      []connect.Interceptor{ins.Interceptor()}})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -75,13 +75,9 @@ func (s *Server) deltas(what string, ps []*mmsbv1.Delta, source string, intent [
 	if source == "" {
 		source = "rpc"
 	}
-	ds := make([]mmsb.Delta, len(ps))
-	for i, p := range ps {
-		d, err := wire.DeltaFromProto(p, source, intent)
-		if err != nil {
-			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("delta %d: %w", i, err))
-		}
-		ds[i] = d
+	ds, i, err := wire.DeltasFromProto(ps, source, intent)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("delta %d: %w", i, err))
 	}
 	return ds, nil
 }

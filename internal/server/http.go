@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -25,6 +26,12 @@ type HTTPOptions struct {
 	// Timeout is the deadline of a unary call that brings none (0: none).
 	// Streams (Watch, QueryLog) run until the client or shutdown ends them.
 	Timeout time.Duration
+	// GzipMinBytes: gzip response messages of at least this many bytes
+	// for clients that accept gzip (0: never). Off by default: a watch
+	// stream compressed for every watcher cost a loopback server most of
+	// its CPU (docs/server.md, "Watch figures"). Compressed requests are
+	// accepted either way.
+	GzipMinBytes int
 	// OuterInterceptors run outside the server's own (logging, auth,
 	// timeout), so they see every call, refused ones included: the
 	// RPC-metrics interceptor of NewMetrics goes here.
@@ -49,9 +56,13 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if o.Timeout > 0 {
 		ics = append(ics, timeoutInterceptor(o.Timeout))
 	}
+	compressMin := math.MaxInt // never
+	if o.GzipMinBytes > 0 {
+		compressMin = o.GzipMinBytes
+	}
 	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
-	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...))
+	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin))
 	mux.Handle(path, h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")

@@ -346,3 +346,28 @@ func TestGRPC(t *testing.T) {
 		t.Fatalf("watch over gRPC: %v, %d changes", err, n)
 	}
 }
+
+// TestGzipOption: responses are not compressed by default, even for a
+// client that accepts gzip; with GzipMinBytes they are.
+func TestGzipOption(t *testing.T) {
+	for _, c := range []struct {
+		min  int
+		want string
+	}{{0, ""}, {1, "gzip"}} {
+		f := newFixture(t, fixOpts{http: server.HTTPOptions{GzipMinBytes: c.min}})
+		req, err := http.NewRequest(http.MethodPost, f.http.URL+"/mmsb.v1.BusService/Stats", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != c.want {
+			t.Fatalf("GzipMinBytes %d: status %d, Content-Encoding %q, want %q", c.min, resp.StatusCode, resp.Header.Get("Content-Encoding"), c.want)
+		}
+	}
+}

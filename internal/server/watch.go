@@ -95,6 +95,13 @@ type hub struct {
 	idle   bool
 	wake   chan struct{}
 
+	// epochs follows page epochs along the steps the hub reads; epochsAt
+	// is its position (steps read with no synced watcher are skipped, and
+	// a tracker behind the cursor is rebuilt). Only the hub goroutine
+	// touches them.
+	epochs   *epochTracker
+	epochsAt mmsb.LSN
+
 	stopCh chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -165,6 +172,9 @@ func (h *hub) run() {
 				// has not moved, so they get this step too.
 				h.mu.Unlock()
 				changes, err = readChanges(h.ctx, h.s.bus, cursor+1, last)
+				if err == nil {
+					h.assignEpochs(changes, cursor, last)
+				}
 				if err != nil {
 					if h.ctx.Err() != nil {
 						return
@@ -199,6 +209,24 @@ func (h *hub) run() {
 			break
 		}
 	}
+}
+
+// assignEpochs sets the epochs of the step (cursor, last] read by the hub.
+// A tracker that cannot be built leaves them 0 (unknown), never wrong.
+func (h *hub) assignEpochs(changes []*mmsbv1.Change, cursor, last mmsb.LSN) {
+	if h.epochs == nil || h.epochsAt != cursor {
+		t, err := newEpochTracker(h.ctx, h.s.bus, cursor)
+		if err != nil {
+			h.epochs = nil
+			if h.ctx.Err() == nil {
+				h.s.log.Warn("watch hub: epochs unknown for this step", "from_lsn", cursor+1, "err", err)
+			}
+			return
+		}
+		h.epochs = t
+	}
+	h.epochs.assign(changes)
+	h.epochsAt = last
 }
 
 // fail stops the hub after a bus error (not after stop): watches end
@@ -375,6 +403,13 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 		return nil
 	}
 	var q chan []*mmsbv1.Change
+	// While catching up from the log, the watcher follows epochs itself
+	// (epochs.go), from position epochsAt.
+	var (
+		epochs   *epochTracker
+		epochsAt mmsb.LSN
+		err      error
+	)
 	for {
 		if q == nil {
 			// Unsynced: catch up from the log, then try to join the hub.
@@ -387,6 +422,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			}
 			var cursor mmsb.LSN
 			if q, cursor = s.hub.join(w, pos); q != nil {
+				epochs = nil // the hub's changes carry epochs
 				continue
 			}
 			to := min(cursor, pos+hubStep)
@@ -404,6 +440,13 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 				}
 				continue
 			}
+			if epochs == nil || epochsAt != pos {
+				if epochs, err = newEpochTracker(ctx, s.bus, pos); errors.Is(err, mmsb.ErrLogTruncated) {
+					return s.compactedError(pos + 1)
+				} else if err != nil {
+					return toConnect(err)
+				}
+			}
 			cs, err := readChanges(ctx, s.bus, pos+1, to)
 			if errors.Is(err, mmsb.ErrLogTruncated) {
 				return s.compactedError(pos + 1)
@@ -411,6 +454,8 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			if err != nil {
 				return toConnect(err)
 			}
+			epochs.assign(cs)
+			epochsAt = to
 			if err := send(w.filter(cs, pos)); err != nil {
 				return err
 			}

@@ -13,6 +13,32 @@ import (
 // are reported here; everything else is the bus's validation, so that the
 // network and the library refuse exactly the same deltas.
 func DeltaFromProto(p *mmsbv1.Delta, defSource string, defIntent []byte) (mmsb.Delta, error) {
+	return deltaFromProto(p, defSource, defIntent, nil)
+}
+
+// DeltasFromProto converts a batch like DeltaFromProto, with one
+// allocation for the deltas and one for all their runs. On error it
+// returns the index of the delta at fault.
+func DeltasFromProto(ps []*mmsbv1.Delta, defSource string, defIntent []byte) ([]mmsb.Delta, int, error) {
+	n := 0
+	for _, p := range ps {
+		n += len(p.GetRuns())
+	}
+	slab := make([]mmsb.Run, n)
+	ds := make([]mmsb.Delta, len(ps))
+	for i, p := range ps {
+		k := len(p.GetRuns())
+		d, err := deltaFromProto(p, defSource, defIntent, slab[:k:k])
+		if err != nil {
+			return nil, i, err
+		}
+		ds[i], slab = d, slab[k:]
+	}
+	return ds, 0, nil
+}
+
+// deltaFromProto converts p; runs, when not nil, has room for p's runs.
+func deltaFromProto(p *mmsbv1.Delta, defSource string, defIntent []byte, runs []mmsb.Run) (mmsb.Delta, error) {
 	d := mmsb.Delta{Page: mmsb.PageID(p.GetPage())}
 	switch p.GetForm() {
 	case mmsbv1.DeltaForm_DELTA_FORM_RUNS:
@@ -20,7 +46,10 @@ func DeltaFromProto(p *mmsbv1.Delta, defSource string, defIntent []byte) (mmsb.D
 		if len(p.GetMask()) > 0 || len(p.GetPayload()) > 0 || p.GetMaskLen() != 0 {
 			return d, fmt.Errorf("%w: page %d: a runs delta carries no mask or payload", mmsb.ErrInvalidDelta, p.GetPage())
 		}
-		d.Runs = make([]mmsb.Run, len(p.GetRuns()))
+		d.Runs = runs
+		if d.Runs == nil {
+			d.Runs = make([]mmsb.Run, len(p.GetRuns()))
+		}
 		for i, r := range p.GetRuns() {
 			d.Runs[i] = mmsb.Run{Offset: r.GetOff(), Data: r.GetData()}
 		}
@@ -68,6 +97,45 @@ func DeltaToProto(d *mmsb.Delta) *mmsbv1.Delta {
 		p.Mask, p.MaskLen, p.Payload = Clone(d.Mask), d.MaskLen, Clone(d.Payload)
 	}
 	return p
+}
+
+// DeltasToProtoAliased converts a batch for a request that is sent before
+// ds changes: the messages alias ds's bytes (no copies), and the deltas,
+// runs and run pointers each come from one allocation for the batch.
+func DeltasToProtoAliased(ds []mmsb.Delta) []*mmsbv1.Delta {
+	n := 0
+	for i := range ds {
+		if ds[i].Form == mmsb.FormRuns {
+			n += len(ds[i].Runs)
+		}
+	}
+	msgs := make([]mmsbv1.Delta, len(ds))
+	runs := make([]mmsbv1.Run, n)
+	ptrs := make([]*mmsbv1.Run, n)
+	out := make([]*mmsbv1.Delta, len(ds))
+	for i := range ds {
+		d, p := &ds[i], &msgs[i]
+		p.Page, p.Source, p.Intent = uint64(d.Page), d.Source, d.Intent
+		switch d.Form {
+		case mmsb.FormRuns:
+			k := len(d.Runs)
+			p.Runs, ptrs = ptrs[:k:k], ptrs[k:]
+			for j, r := range d.Runs {
+				runs[j] = mmsbv1.Run{Off: r.Offset, Data: r.Data}
+				p.Runs[j] = &runs[j]
+			}
+			runs = runs[k:]
+		case mmsb.FormMaskedDense:
+			p.Form = mmsbv1.DeltaForm_DELTA_FORM_MASKED_DENSE
+		case mmsb.FormMaskedSparse:
+			p.Form = mmsbv1.DeltaForm_DELTA_FORM_MASKED_SPARSE
+		}
+		if d.Form != mmsb.FormRuns {
+			p.Mask, p.MaskLen, p.Payload = d.Mask, d.MaskLen, d.Payload
+		}
+		out[i] = p
+	}
+	return out
 }
 
 // Clone copies b (nil when empty).

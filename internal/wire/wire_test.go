@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -81,6 +82,60 @@ func FuzzDeltaFromProto(f *testing.F) {
 		page := make([]byte, 64)
 		if delta.Validate(&got, len(page)) == nil {
 			delta.Apply(&got, page)
+		}
+	})
+}
+
+// TestBatchConversions: the batch conversions (one allocation per batch)
+// give what the per-delta ones give, and DeltasFromProto names the index
+// of the first invalid delta.
+func TestBatchConversions(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 8).Draw(t, "n")
+		ds := make([]mmsb.Delta, n)
+		for i := range ds {
+			size := rapid.IntRange(1, 32).Draw(t, "size")
+			cur := rapid.SliceOfN(rapid.Byte(), size, size).Draw(t, "cur")
+			cur[0] |= 1
+			d, err := mmsb.Diff(mmsb.PageID(i+1), make([]byte, size), cur)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch rapid.IntRange(0, 2).Draw(t, "form") {
+			case 1:
+				d, err = delta.ToMaskedDense(&d, uint32(size))
+			case 2:
+				d, err = delta.ToMaskedSparse(&d, uint32(size))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Source = rapid.SampledFrom([]string{"", "s"}).Draw(t, "source")
+			ds[i] = d
+		}
+		batch := wire.DeltasToProtoAliased(ds)
+		for i := range ds {
+			if one := wire.DeltaToProto(&ds[i]); !proto.Equal(batch[i], one) {
+				t.Fatalf("delta %d: batch %v, alone %v", i, batch[i], one)
+			}
+		}
+		got, _, err := wire.DeltasFromProto(batch, "def", []byte("why"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range batch {
+			one, err := wire.DeltaFromProto(p, "def", []byte("why"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got[i], one) {
+				t.Fatalf("delta %d: batch %+v, alone %+v", i, got[i], one)
+			}
+		}
+		bad := rapid.IntRange(0, n-1).Draw(t, "bad")
+		batch[bad] = &mmsbv1.Delta{Page: 1, Form: mmsbv1.DeltaForm(99)}
+		if _, at, err := wire.DeltasFromProto(batch, "", nil); err == nil || at != bad {
+			t.Fatalf("invalid delta %d: error %v at %d", bad, err, at)
 		}
 	})
 }

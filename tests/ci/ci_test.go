@@ -47,7 +47,9 @@ func fakeTree() map[string]string {
 	return map[string]string{
 		"go.mod": "module example.com/fake\n\ngo 1.22\n",
 		"tests/crash/crash_test.go": "//go:build crash\n\npackage crash\n\nimport \"testing\"\n\n" +
-			"func TestCrash(t *testing.T) {}\nfunc TestCrashCatchesEarlyAck(t *testing.T) {}\nfunc TestRequireVerified(t *testing.T) {}\n",
+			"func TestCrash(t *testing.T) {}\nfunc TestCrashCatchesEarlyAck(t *testing.T) {}\nfunc TestRequireVerified(t *testing.T) {}\n" +
+			"func TestServerCrash(t *testing.T) {}\nfunc TestServerGracefulShutdown(t *testing.T) {}\n" +
+			"func TestServerCrashCatchesMissingAck(t *testing.T) {}\nfunc TestCheckWatchEndControl(t *testing.T) {}\n",
 		"tests/stress/stress_test.go": "//go:build stress\n\npackage stress\n\nimport \"testing\"\n\n" +
 			"func TestThroughput(t *testing.T) {}\nfunc TestMemory(t *testing.T) {}\n" +
 			"func TestStability(t *testing.T) {}\nfunc TestStabilityControl(t *testing.T) {}\n",
@@ -83,7 +85,7 @@ func fakeTree() map[string]string {
 			"func TestNegativeLintCatchesBadNames(t *testing.T) {}\n",
 		"bench/peers/go.mod": "module example.com/fake/bench/peers\n\ngo 1.22\n",
 		"bench/peers/peers_test.go": "package main\n\nimport \"testing\"\n\n" +
-			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\n",
+			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\nfunc TestConcurrentServerClients(t *testing.T) {}\n",
 		"perf_test.go": "package fake\n\nimport \"testing\"\n\n" +
 			"func TestPropertyMemoryPolicyKeepsState(t *testing.T) {}\nfunc TestPropertyParallelApplyEqualsSerial(t *testing.T) {}\n" +
 			"func TestInMemoryBusHoldsOneCheckpoint(t *testing.T) {}\nfunc TestCheckpointWhileCommitting(t *testing.T) {}\n",
@@ -124,6 +126,9 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"crash negative control gone", func(f map[string]string) {
 			f["tests/crash/crash_test.go"] = strings.Replace(f["tests/crash/crash_test.go"], "func TestCrashCatchesEarlyAck(t *testing.T) {}\n", "", 1)
 		}, "TestCrashCatchesEarlyAck"},
+		{"server crash test missing", func(f map[string]string) {
+			f["tests/crash/crash_test.go"] = strings.Replace(f["tests/crash/crash_test.go"], "func TestServerCrash(", "func TestServerCrashes(", 1)
+		}, "TestServerCrash in tests/crash"},
 		{"API check missing", func(f map[string]string) { delete(f, "api_test.go") }, "TestAPI in ."},
 		{"shared torture missing", func(f map[string]string) {
 			f["api_test.go"] = strings.Replace(f["api_test.go"], "func TestSharedTorture(", "func TestSharedTortureX(", 1)
