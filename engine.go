@@ -213,6 +213,7 @@ type Bus struct {
 	// once at Open so that the private apply path pays one branch.
 	shared    bool
 	sharedDir string // the region's published directory
+	readers   sharedReaderCount // SharedReaders' rate-limited scan
 
 	graphHasEdges bool
 	hist          []histEntry // write-history ring, indexed by LSN & histMask
