@@ -212,7 +212,7 @@ type Bus struct {
 	// shared: the store lives in shared memory (Options.Shared); chosen
 	// once at Open so that the private apply path pays one branch.
 	shared    bool
-	sharedDir string // the region's published directory
+	sharedDir string            // the region's published directory
 	readers   sharedReaderCount // SharedReaders' rate-limited scan
 
 	graphHasEdges bool
