@@ -261,16 +261,36 @@ func (rd *Reader) read(id PageID, fn func(b []byte) error) (page.SlotRead, error
 // changes under the copy; a page left mid-write longer than WriterTimeout
 // gives ErrWriterGone. A missing page gives ErrPageNotFound.
 func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn LSN, err error) {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	res, err := rd.read(id, func(b []byte) error {
+	fn := func(b []byte) error {
 		data = append(dst[:0], b...)
 		return nil
-	})
+	}
+	// No defer: nothing between Lock and Unlock calls the caller's code.
+	rd.mu.Lock()
+	res, ok, _ := rd.tryRead(id, fn) // fn returns no error
+	if !ok {
+		res, err = rd.read(id, fn)
+	}
+	rd.mu.Unlock()
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	return data, Epoch(res.Epoch), LSN(res.LSN), nil
+}
+
+// tryRead is the per-call fast path: a live, open attachment and one
+// consistent attempt that changes nothing in the reader; err is fn's.
+// ok false: use read, which handles everything else (and calls fn
+// again). Caller holds rd.mu.
+func (rd *Reader) tryRead(id PageID, fn func(b []byte) error) (res page.SlotRead, ok bool, err error) {
+	if rd.closed || rd.a.gone.Load() != nil || rd.a.r.State() != page.ShmLive {
+		return res, false, nil
+	}
+	res, ok, retry, err := rd.a.r.TryRead(uint64(id), fn)
+	if retry {
+		rd.retries.Add(1)
+	}
+	return res, ok, err
 }
 
 // View calls fn with page id's bytes in place (zero-copy, read-only
@@ -283,7 +303,10 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 // call.
 func (rd *Reader) View(id PageID, fn func(b []byte) error) error {
 	rd.mu.Lock()
-	defer rd.mu.Unlock()
+	defer rd.mu.Unlock() // fn is the caller's: a panic in it must unlock
+	if _, ok, err := rd.tryRead(id, fn); ok {
+		return err
+	}
 	_, err := rd.read(id, fn)
 	return err
 }
