@@ -44,3 +44,17 @@ func TestProcessesMapping(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkProcessesMapping: one scan of every process's maps (what
+// Bus.SharedReaders costs at most once per SharedReadersEvery).
+func BenchmarkProcessesMapping(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "mapped")
+	for b.Loop() {
+		if _, err := ProcessesMapping(path, -1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if ents, err := os.ReadDir("/proc"); err == nil {
+		b.ReportMetric(float64(len(ents)), "proc-entries")
+	}
+}
