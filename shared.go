@@ -147,8 +147,15 @@ type sharedReaderCount struct {
 // last count), and it misses readers this user may not inspect (another
 // user's, with Options.SharedGroup) and readers in the writer's own
 // process. A reader that exited is no longer counted; one stopped
-// (SIGSTOP) still is. It is 0 without Options.Shared.
+// (SIGSTOP) still is. It is 0 without Options.Shared, and ErrClosed
+// after Close.
 func (e *Bus) SharedReaders() (int, error) {
+	e.mu.RLock()
+	closed := e.closed
+	e.mu.RUnlock()
+	if closed {
+		return 0, ErrClosed
+	}
 	if !e.shared {
 		return 0, nil
 	}
