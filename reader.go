@@ -34,14 +34,15 @@ type ReaderOptions struct {
 	WaitSpin time.Duration
 	// Reattach makes the Reader follow the bus across writer restarts:
 	// when its region was superseded (a new writer recovered the bus) or
-	// its writer is gone, the next call maps the region the bus has now,
-	// if it has a new generation and a live writer, and carries on there
-	// (counted in ReaderStats.Reattaches). Without it such calls fail
-	// with ErrStale or ErrWriterGone until the Reader is reopened. Calls
-	// still fail with ErrWriterGone while no new writer has published;
-	// attempts are at most one per LivenessInterval (or 10ms if shorter). After a reattach,
-	// LastLSN may be lower than before: commits the old writer had not
-	// made durable are not in the recovered state.
+	// its writer is gone, the next ReadPage, View, Pages, Wait or
+	// Snapshot maps the region the bus has now, if it has a new
+	// generation and a live writer, and carries on there (counted in
+	// ReaderStats.Reattaches). Without it such calls fail with ErrStale
+	// or ErrWriterGone until the Reader is reopened. Calls still fail
+	// with ErrWriterGone while no new writer has published; attempts are
+	// at most one per LivenessInterval (or 10ms if shorter). After a
+	// reattach, LastLSN may be lower than before: commits the old writer
+	// had not made durable are not in the recovered state.
 	Reattach bool
 }
 
