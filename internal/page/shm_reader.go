@@ -479,8 +479,9 @@ func word(b []byte, off int) *uint64 {
 // chunk mapped, the chunk's generation unchanged). It calls fn like Read.
 // done is false when the attempt could not be made or was not consistent
 // (retry is then true if the sequence word moved): the caller falls back
-// to Read, which calls fn again.
-func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error) (res SlotRead, done, retry bool, err error) {
+// to Read, which calls fn again. versions false leaves res.Epoch and
+// res.LSN zero and spares the slot's line of the vers array.
+func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, versions bool) (res SlotRead, done, retry bool, err error) {
 	if id >= uint64(len(r.dense)) {
 		return res, false, false, nil
 	}
@@ -495,8 +496,10 @@ func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error) (res SlotRead, d
 		return res, false, s1&1 != 0, nil
 	}
 	cw := atomic.LoadUint64(word(r.cells, sl*8))
-	res.Epoch = atomic.LoadUint64(word(r.vers, sl*16))
-	res.LSN = atomic.LoadUint64(word(r.vers, sl*16+8))
+	if versions {
+		res.Epoch = atomic.LoadUint64(word(r.vers, sl*16))
+		res.LSN = atomic.LoadUint64(word(r.vers, sl*16+8))
+	}
 	ref, size := uint32(cw), int(uint32(cw>>32)&sizeMask)
 	idx := int(ref >> cellBits)
 	if idx >= len(r.chunks) {
