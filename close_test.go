@@ -198,6 +198,8 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"Replay":       func() error { _, err := e.Replay(c, ReplayTarget{}); return closedErr(err) },
 		"ReadPageAt":   func() error { _, _, err := e.ReadPageAt(c, a, lsn); return closedErr(err) },
 		"VerifyReplay": func() error { _, err := e.VerifyReplay(c, false); return closedErr(err) },
+		// Counts processes mapping the shared region: ErrClosed after Close.
+		"SharedReaders": func() error { _, err := e.SharedReaders(); return closedErr(err) },
 		// Descriptions of what the bus was: ordinary Go memory, kept.
 		"Stats": func() error {
 			st := e.Stats()

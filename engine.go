@@ -229,7 +229,8 @@ type Bus struct {
 	// shared: the store lives in shared memory (Options.Shared); chosen
 	// once at Open so that the private apply path pays one branch.
 	shared    bool
-	sharedDir string // the region's published directory
+	sharedDir string            // the region's published directory
+	readers   sharedReaderCount // SharedReaders' rate-limited scan
 
 	graphHasEdges bool
 	hist          []histEntry // write-history ring, indexed by LSN & histMask

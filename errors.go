@@ -75,8 +75,8 @@ var (
 	// word odd) for longer than ReaderOptions.WriterTimeout.
 	ErrWriterGone = page.ErrWriterGone
 	// ErrStale: a newer writer reopened the bus and rebuilt the shared
-	// region (new generation). The Reader does not reattach by itself:
-	// close it and call OpenReader again.
+	// region (new generation). Close the Reader and call OpenReader
+	// again, or open it with ReaderOptions.Reattach to follow the bus.
 	ErrStale = page.ErrStale
 	// ErrSharedCorrupt: a shared region failed its checks (bad magic or
 	// version, truncated file, field out of range).

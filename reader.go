@@ -32,6 +32,18 @@ type ReaderOptions struct {
 	// before it backs off to sleeps (default 50µs; larger values trade CPU
 	// for wake-up latency).
 	WaitSpin time.Duration
+	// Reattach makes the Reader follow the bus across writer restarts:
+	// when its region was superseded (a new writer recovered the bus) or
+	// its writer is gone, the next ReadPage, View, Pages, Wait or
+	// Snapshot maps the region the bus has now, if it has a new
+	// generation and a live writer, and carries on there (counted in
+	// ReaderStats.Reattaches). Without it such calls fail with ErrStale
+	// or ErrWriterGone until the Reader is reopened. Calls still fail
+	// with ErrWriterGone while no new writer has published; attempts are
+	// at most one per LivenessInterval (or 10ms if shorter). After a
+	// reattach, LastLSN may be lower than before: commits the old writer
+	// had not made durable are not in the recovered state.
+	Reattach bool
 }
 
 func (o *ReaderOptions) withDefaults() ReaderOptions {
@@ -65,16 +77,26 @@ func (o *ReaderOptions) withDefaults() ReaderOptions {
 // are read from the log (Bus.ReadAsOf) by the writer.
 type Reader struct {
 	mu     sync.Mutex
-	r      *page.ShmReader
+	a      *attachment // the region mapped now; replaced by a reattach
+	path   string      // the bus's region directory
 	opts   ReaderOptions
 	closed bool
 
-	gone atomic.Pointer[error] // set by the liveness goroutine
-	stop chan struct{}
-	done chan struct{}
+	nextReattach time.Time // rate limit of reattach attempts
 
 	retries     atomic.Uint64 // read attempts that failed the sequence check
 	snapRetries atomic.Uint64 // Snapshot attempts discarded
+	reattaches  atomic.Uint64 // regions of new generations attached
+}
+
+// attachment is one mapped region and the goroutine that watches its
+// writer. It is replaced as a whole, so the liveness goroutine never
+// touches a region after it was unmapped.
+type attachment struct {
+	r    *page.ShmReader
+	gone atomic.Pointer[error] // set by the liveness goroutine
+	stop chan struct{}
+	done chan struct{}
 }
 
 // ReaderStats are the reader-side metrics (docs/shm.md).
@@ -83,6 +105,7 @@ type ReaderStats struct {
 	WriterPID       int    // the writer process
 	Retries         uint64 // page reads retried because the page changed under them
 	SnapshotRetries uint64 // Snapshot attempts discarded because a page moved past the LSN
+	Reattaches      uint64 // regions of newer generations attached (ReaderOptions.Reattach)
 }
 
 // OpenReader attaches to the shared region of the bus in dir. It fails
@@ -95,6 +118,15 @@ func OpenReader(dir string, opts *ReaderOptions) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	a, err := attach(dir, path, o.LivenessInterval)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{a: a, path: path, opts: o}, nil
+}
+
+// attach maps the region in path and starts watching its writer.
+func attach(dir, path string, every time.Duration) (*attachment, error) {
 	sr, err := page.OpenShmReader(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -106,43 +138,79 @@ func OpenReader(dir string, opts *ReaderOptions) (*Reader, error) {
 		_ = sr.Close()
 		return nil, err
 	}
-	rd := &Reader{r: sr, opts: o, stop: make(chan struct{}), done: make(chan struct{})}
-	go rd.watch()
-	return rd, nil
+	a := &attachment{r: sr, stop: make(chan struct{}), done: make(chan struct{})}
+	go a.watch(every)
+	return a, nil
 }
 
-// watch checks the writer's liveness every LivenessInterval until the
-// writer is gone or the reader closes.
-func (rd *Reader) watch() {
-	defer close(rd.done)
-	t := time.NewTicker(rd.opts.LivenessInterval)
+// watch checks the writer's liveness every interval until the writer is
+// gone or the attachment is closed.
+func (a *attachment) watch(every time.Duration) {
+	defer close(a.done)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
-		case <-rd.stop:
+		case <-a.stop:
 			return
 		case <-t.C:
-			if err := rd.r.Alive(); err != nil {
-				rd.gone.Store(&err)
+			if err := a.r.Alive(); err != nil {
+				a.gone.Store(&err)
 				return
 			}
 		}
 	}
 }
 
-// check returns the writer's failure, if known. The state word is read
-// on every call (a clean close or a new generation is seen at once); the
+// err returns the writer's failure, if known. The state word is read on
+// every call (a clean close or a new generation is seen at once); the
 // process check runs in watch.
+func (a *attachment) err() error {
+	if p := a.gone.Load(); p != nil {
+		return *p
+	}
+	if a.r.State() != page.ShmLive {
+		return a.r.Alive()
+	}
+	return nil
+}
+
+// close stops the watcher, then unmaps.
+func (a *attachment) close() error {
+	close(a.stop)
+	<-a.done
+	return a.r.Close()
+}
+
+// reattachEvery caps the interval between reattach attempts.
+const reattachEvery = 10 * time.Millisecond
+
+// check returns the writer's failure, if known, after trying to reattach
+// when ReaderOptions.Reattach asks for it. Caller holds rd.mu.
 func (rd *Reader) check() error {
 	if rd.closed {
 		return ErrClosed
 	}
-	if p := rd.gone.Load(); p != nil {
-		return *p
+	err := rd.a.err()
+	if err == nil || !rd.opts.Reattach {
+		return err
 	}
-	if rd.r.State() != page.ShmLive {
-		return rd.r.Alive()
+	now := time.Now()
+	if now.Before(rd.nextReattach) {
+		return err
 	}
+	rd.nextReattach = now.Add(min(rd.opts.LivenessInterval, reattachEvery))
+	a, aerr := attach(rd.path, rd.path, rd.opts.LivenessInterval)
+	if aerr != nil {
+		return err // no new writer yet: report the old one's failure
+	}
+	if a.r.Gen() == rd.a.r.Gen() {
+		_ = a.close()
+		return err
+	}
+	_ = rd.a.close() // read-only mappings: nothing to flush
+	rd.a = a
+	rd.reattaches.Add(1)
 	return nil
 }
 
@@ -157,7 +225,7 @@ func (rd *Reader) read(id PageID, fn func(b []byte) error) (page.SlotRead, error
 		if err := rd.check(); err != nil {
 			return page.SlotRead{}, err
 		}
-		res, found, retries, err := rd.r.Read(uint64(id), fn, 64)
+		res, found, retries, err := rd.a.r.Read(uint64(id), fn, 64)
 		if retries > 0 {
 			rd.retries.Add(uint64(retries))
 		}
@@ -194,16 +262,38 @@ func (rd *Reader) read(id PageID, fn func(b []byte) error) (page.SlotRead, error
 // changes under the copy; a page left mid-write longer than WriterTimeout
 // gives ErrWriterGone. A missing page gives ErrPageNotFound.
 func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn LSN, err error) {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	res, err := rd.read(id, func(b []byte) error {
+	fn := func(b []byte) error {
 		data = append(dst[:0], b...)
 		return nil
-	})
+	}
+	// No defer: nothing between Lock and Unlock calls the caller's code.
+	rd.mu.Lock()
+	res, ok, _ := rd.tryRead(id, fn, true) // fn returns no error
+	if !ok {
+		res, err = rd.read(id, fn)
+	}
+	rd.mu.Unlock()
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	return data, Epoch(res.Epoch), LSN(res.LSN), nil
+}
+
+// tryRead is the per-call fast path: a live, open attachment and one
+// consistent attempt that changes nothing in the reader; err is fn's.
+// ok false: use read, which handles everything else (and calls fn
+// again). versions: also read the epoch and last-write LSN (View does
+// not need them, which spares a random page's read one more cache line).
+// Caller holds rd.mu.
+func (rd *Reader) tryRead(id PageID, fn func(b []byte) error, versions bool) (res page.SlotRead, ok bool, err error) {
+	if rd.closed || rd.a.gone.Load() != nil || rd.a.r.State() != page.ShmLive {
+		return res, false, nil
+	}
+	res, ok, retry, err := rd.a.r.TryRead(uint64(id), fn, versions)
+	if retry {
+		rd.retries.Add(1)
+	}
+	return res, ok, err
 }
 
 // View calls fn with page id's bytes in place (zero-copy, read-only
@@ -216,7 +306,10 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 // call.
 func (rd *Reader) View(id PageID, fn func(b []byte) error) error {
 	rd.mu.Lock()
-	defer rd.mu.Unlock()
+	defer rd.mu.Unlock() // fn is the caller's: a panic in it must unlock
+	if _, ok, err := rd.tryRead(id, fn, false); ok {
+		return err
+	}
 	_, err := rd.read(id, fn)
 	return err
 }
@@ -228,7 +321,7 @@ func (rd *Reader) Pages() ([]PageID, error) {
 	if err := rd.check(); err != nil {
 		return nil, err
 	}
-	ids, err := rd.r.IDs()
+	ids, err := rd.a.r.IDs()
 	if err != nil {
 		return nil, fmt.Errorf("mmsb: list pages: %w", err)
 	}
@@ -247,7 +340,7 @@ func (rd *Reader) LastLSN() LSN {
 	if rd.closed {
 		return 0
 	}
-	return LSN(rd.r.LSN())
+	return LSN(rd.a.r.LSN())
 }
 
 // Wait blocks until the committed LSN exceeds afterLSN and returns it. It
@@ -261,7 +354,7 @@ func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
 	defer rd.mu.Unlock()
 	spinUntil := time.Now().Add(rd.opts.WaitSpin)
 	for i := 0; ; i++ {
-		if l := LSN(rd.r.LSN()); l > afterLSN {
+		if l := LSN(rd.a.r.LSN()); l > afterLSN {
 			return l, nil
 		}
 		if err := rd.check(); err != nil {
@@ -280,7 +373,7 @@ func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
 		if dl, ok := ctx.Deadline(); ok {
 			d = min(d, max(time.Until(dl), time.Microsecond))
 		}
-		rd.r.WaitLSN(uint64(afterLSN), d)
+		rd.a.r.WaitLSN(uint64(afterLSN), d)
 	}
 }
 
@@ -314,7 +407,8 @@ func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage
 		dst = make([]SnapshotPage, len(ids))
 	}
 	for attempt := 0; attempt < rd.opts.SnapshotRetries; attempt++ {
-		at := LSN(rd.r.LSN())
+		a := rd.a
+		at := LSN(a.r.LSN())
 		ok := true
 		for i, id := range ids {
 			p := &dst[i]
@@ -323,14 +417,14 @@ func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage
 				return nil
 			})
 			if err != nil {
-				if errors.Is(err, ErrPageNotFound) && LSN(rd.r.LSN()) != at {
+				if errors.Is(err, ErrPageNotFound) && (rd.a != a || LSN(rd.a.r.LSN()) != at) {
 					ok = false // freed by a commit after at: retry
 					break
 				}
 				return nil, 0, err
 			}
 			p.ID, p.Epoch, p.LSN = id, Epoch(res.Epoch), LSN(res.LSN)
-			if p.LSN > at {
+			if p.LSN > at || rd.a != a { // moved on, or reattached mid-snapshot
 				ok = false
 				break
 			}
@@ -349,9 +443,9 @@ func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage
 func (rd *Reader) Stats() ReaderStats {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
-	st := ReaderStats{Retries: rd.retries.Load(), SnapshotRetries: rd.snapRetries.Load()}
+	st := ReaderStats{Retries: rd.retries.Load(), SnapshotRetries: rd.snapRetries.Load(), Reattaches: rd.reattaches.Load()}
 	if !rd.closed {
-		st.Generation, st.WriterPID = rd.r.Gen(), rd.r.PID()
+		st.Generation, st.WriterPID = rd.a.r.Gen(), rd.a.r.PID()
 	}
 	return st
 }
@@ -364,7 +458,5 @@ func (rd *Reader) Close() error {
 		return nil
 	}
 	rd.closed = true
-	close(rd.stop)
-	<-rd.done
-	return rd.r.Close()
+	return rd.a.close()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -124,3 +125,53 @@ func (e *Bus) applyToPageShared(sl page.Slot, d *delta.Delta, lsn LSN, t int64) 
 // SharedPath returns the directory of the bus's shared region ("" unless
 // Options.Shared). After Close it still names it (the directory is gone).
 func (e *Bus) SharedPath() string { return e.sharedDir }
+
+// SharedReadersEvery is how often SharedReaders scans the processes; calls
+// in between return the last count.
+const SharedReadersEvery = time.Second
+
+// sharedReaderCount caches SharedReaders' scan.
+type sharedReaderCount struct {
+	mu   sync.Mutex
+	at   time.Time
+	n    int
+	err  error
+	path string // the header file readers map
+}
+
+// SharedReaders returns how many other processes have the bus's shared
+// region mapped: reader processes (Go, Python or C readers, mmsb read and
+// watch). Readers write nothing shared, so they are counted from the
+// writer's side, best effort: it scans /proc/PID/maps of every process
+// (Linux only; elsewhere errors.ErrUnsupported) for the region's header
+// file, at most once per SharedReadersEvery (calls in between return the
+// last count), and it misses readers this user may not inspect (another
+// user's, with Options.SharedGroup) and readers in the writer's own
+// process. A reader that exited is no longer counted; one stopped
+// (SIGSTOP) still is. It is 0 without Options.Shared, and ErrClosed
+// after Close.
+func (e *Bus) SharedReaders() (int, error) {
+	e.mu.RLock()
+	closed := e.closed
+	e.mu.RUnlock()
+	if closed {
+		return 0, ErrClosed
+	}
+	if !e.shared {
+		return 0, nil
+	}
+	c := &e.readers
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); c.at.IsZero() || now.Sub(c.at) >= SharedReadersEvery {
+		if c.path == "" {
+			c.path = filepath.Join(e.sharedDir, page.ShmHeaderFile)
+		}
+		c.n, c.err = page.ProcessesMapping(c.path, os.Getpid())
+		c.at = now
+		if c.err != nil {
+			c.err = fmt.Errorf("mmsb: shared readers: %w", c.err)
+		}
+	}
+	return c.n, c.err
+}

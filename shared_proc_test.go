@@ -139,6 +139,8 @@ func TestSharedChild(t *testing.T) {
 		os.Exit(childWriter(dir, shm, dur))
 	case "reader":
 		os.Exit(childReader(dir, shm, dur))
+	case "holder":
+		os.Exit(childHolder(dir, shm))
 	}
 	fmt.Println("FAIL unknown mode", mode)
 	os.Exit(2)
@@ -336,6 +338,34 @@ func childReader(dir, shm string, dur time.Duration) int {
 	if st.torn != 0 || st.lsnBack != 0 || st.snapBad != 0 || st.reads == 0 {
 		return 1
 	}
+	return 0
+}
+
+// childHolder attaches a Reader, reads every page once and keeps it
+// attached until its stdin closes.
+func childHolder(dir, shm string) int {
+	rd, err := openReaderRetry(dir, shm, 10*time.Second)
+	if err != nil {
+		fmt.Println("FAIL open reader:", err)
+		return 1
+	}
+	ids, err := rd.Pages()
+	for _, id := range ids {
+		if err == nil {
+			_, _, _, err = rd.ReadPage(id, nil)
+		}
+	}
+	if err != nil {
+		fmt.Println("FAIL read:", err)
+		return 1
+	}
+	fmt.Println("ATTACHED pages", len(ids))
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	if err := rd.Close(); err != nil {
+		fmt.Println("FAIL close:", err)
+		return 1
+	}
+	fmt.Println("DETACHED")
 	return 0
 }
 

@@ -37,6 +37,8 @@ type serveOptions struct {
 	maxStreams, watchQueue          int
 	gzipMinBytes                    int
 	logLevel, logFormat             string
+	shared, sharedGroup             bool
+	shmDir                          string
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -87,6 +89,9 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for calls in flight")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&o.shared, "shared", false, "shared mode: pages in shared memory for local reader processes (mmsb.OpenReader, mmsb read/watch; needs --dir)")
+	f.StringVar(&o.shmDir, "shm-dir", "", "with --shared: directory of shared regions (default "+mmsb.DefaultSharedDir+")")
+	f.BoolVar(&o.sharedGroup, "shm-group", false, "with --shared: the owner's group may read the region (0640 instead of 0600)")
 	return cmd
 }
 
@@ -111,6 +116,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	log := slog.New(handler)
 	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.ticks < 0 || o.timeout < 0 || o.gzipMinBytes < 0 {
 		return usageErr("--max-request-bytes, --max-streams and --watch-queue must be > 0; --ticks, --timeout and --gzip-min-bytes >= 0")
+	}
+	if o.shared && o.dir == "" {
+		return usageErr("--shared needs --dir (shared mode needs an on-disk bus)")
+	}
+	if !o.shared && (o.shmDir != "" || o.sharedGroup) {
+		return usageErr("--shm-dir and --shm-group need --shared")
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErr("--tls-cert and --tls-key go together")
@@ -148,7 +159,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 			return err
 		}
 		bus = dm.Bus
-	} else if bus, err = mmsb.Open(o.dir, &mmsb.Options{Sync: mode}); err != nil {
+	} else if bus, err = mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Shared: o.shared, SharedDir: o.shmDir, SharedGroup: o.sharedGroup}); err != nil {
 		return err
 	}
 	defer func() {
@@ -213,7 +224,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "dir", o.dir, "sync", mode.String(), "tls", tlsCfg != nil,
-		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
+		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "shared", bus.SharedPath(), "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
 
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -466,3 +466,55 @@ func (r *ShmReader) IDs() ([]uint64, error) {
 	slices.Sort(ids[n:]) // map order must not leak; all exceed the dense IDs
 	return ids, nil
 }
+
+// word returns the uint64 at byte offset off of a mapping whose bounds the
+// caller checked (sl < r.slots covers every slot array): no bounds check
+// on the per-read path.
+func word(b []byte, off int) *uint64 {
+	return (*uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b)), off))
+}
+
+// TryRead is Read's fast path: one seqlock attempt at page id that needs
+// nothing to change in the reader (id in the current index, its slot and
+// chunk mapped, the chunk's generation unchanged). It calls fn like Read.
+// done is false when the attempt could not be made or was not consistent
+// (retry is then true if the sequence word moved): the caller falls back
+// to Read, which calls fn again. versions false leaves res.Epoch and
+// res.LSN zero and spares the slot's line of the vers array.
+func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, versions bool) (res SlotRead, done, retry bool, err error) {
+	if id >= uint64(len(r.dense)) {
+		return res, false, false, nil
+	}
+	sl := int(r.dense[id]) - 1
+	if sl < 0 || sl >= r.slots {
+		return res, false, false, nil
+	}
+	seq := word(r.seq, sl*8)
+	s1 := atomic.LoadUint64(seq)
+	res.Seq = s1
+	if s1&1 != 0 || atomic.LoadUint64(word(r.ids, sl*8)) != id {
+		return res, false, s1&1 != 0, nil
+	}
+	cw := atomic.LoadUint64(word(r.cells, sl*8))
+	if versions {
+		res.Epoch = atomic.LoadUint64(word(r.vers, sl*16))
+		res.LSN = atomic.LoadUint64(word(r.vers, sl*16+8))
+	}
+	ref, size := uint32(cw), int(uint32(cw>>32)&sizeMask)
+	idx := int(ref >> cellBits)
+	if idx >= len(r.chunks) {
+		return res, false, false, nil
+	}
+	c := &r.chunks[idx]
+	off := int(ref&cellMask) * c.cellSize
+	gen := atomic.LoadUint32((*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.chunkTab)), idx*chunkEntryBytes)))
+	if size == 0 || gen != c.gen || off+size > len(c.mem) {
+		return res, false, false, nil
+	}
+	err = fn(c.mem[off : off+size : off+size])
+	readFence()
+	if atomic.LoadUint64(seq) != s1 {
+		return res, false, true, nil
+	}
+	return res, true, false, err
+}

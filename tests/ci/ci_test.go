@@ -55,7 +55,8 @@ func fakeTree() map[string]string {
 			"func TestStability(t *testing.T) {}\nfunc TestStabilityControl(t *testing.T) {}\n",
 		"fake.go": "package fake\n",
 		"api_test.go": "package fake\n\nimport \"testing\"\n\nfunc TestAPI(t *testing.T) {}\n" +
-			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n",
+			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n" +
+			"func TestSharedReattach(t *testing.T) {}\nfunc TestSharedReadersCounted(t *testing.T) {}\n",
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
 			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n" +
@@ -74,7 +75,7 @@ func fakeTree() map[string]string {
 			"func TestDeltaRoundTrip(t *testing.T) {}\nfunc FuzzDeltaFromProto(f *testing.F) {}\n",
 		"cmd/mmsb/serve_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestServe(t *testing.T) {}\nfunc TestServeRefusesExposure(t *testing.T) {}\nfunc TestLoadtest(t *testing.T) {}\n" +
-			"func TestServeDemo(t *testing.T) {}\n",
+			"func TestServeDemo(t *testing.T) {}\nfunc TestServeShared(t *testing.T) {}\n",
 		"internal/inspector/inspector_test.go": "package inspector\n\nimport \"testing\"\n\n" +
 			"func TestInspectorViews(t *testing.T) {}\nfunc TestInspectorWrongToken(t *testing.T) {}\n" +
 			"func TestConsoleCheckCatchesErrors(t *testing.T) {}\nfunc TestInspectorMillionPages(t *testing.T) {}\n" +
@@ -134,6 +135,9 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 			f["api_test.go"] = strings.Replace(f["api_test.go"], "func TestSharedTorture(", "func TestSharedTortureX(", 1)
 		}, "TestSharedTorture in ."},
 		{"long shared torture missing", func(f map[string]string) { delete(f, "shared_stress_test.go") }, "TestSharedTortureLong in . with build tag stress"},
+		{"shared reattach test missing", func(f map[string]string) {
+			f["api_test.go"] = strings.Replace(f["api_test.go"], "func TestSharedReattach(", "func TestSharedReattachX(", 1)
+		}, "TestSharedReattach in . with build tag"},
 		{"shared header fuzz target missing", func(f map[string]string) {
 			f["internal/page/shm_test.go"] = strings.Replace(f["internal/page/shm_test.go"], "func FuzzDecodeShmHeader(", "func FuzzOther(", 1)
 		}, "FuzzDecodeShmHeader in internal/page"},
