@@ -2,6 +2,8 @@
 // (a Go goroutine has no thread identity, the calling C thread does) and
 // the names of status codes (static strings the caller never frees).
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mmsb.h"
@@ -11,25 +13,54 @@
 // longer one is cut, and mmsb_last_error still reports the cut length.
 #define MMSB_ERRMSG_CAP 4096
 
-static __thread char errmsg[MMSB_ERRMSG_CAP];
-static __thread size_t errmsg_len;
+// The message lives in a per-thread heap block found through a pthread key,
+// not in a __thread array: the Go runtime marks the library STATIC_TLS, so
+// all of its thread-local storage must fit the few hundred spare bytes of
+// glibc's static TLS area, or dlopen (Python's ctypes) fails with "cannot
+// allocate memory in static TLS block". The key's destructor frees the
+// block when the thread exits.
+struct errmsg {
+	size_t len;
+	char msg[MMSB_ERRMSG_CAP];
+};
+
+static pthread_key_t errmsg_key;
+static pthread_once_t errmsg_once = PTHREAD_ONCE_INIT;
+
+static void errmsg_init(void) { pthread_key_create(&errmsg_key, free); }
 
 void mmsb_internal_set_error(const char *msg, size_t n) {
+	pthread_once(&errmsg_once, errmsg_init);
+	struct errmsg *e = pthread_getspecific(errmsg_key);
+	if (e == NULL) {
+		e = malloc(sizeof *e);
+		if (e == NULL || pthread_setspecific(errmsg_key, e) != 0) {
+			free(e);
+			return; // out of memory: the status code still tells what failed
+		}
+	}
 	if (n >= MMSB_ERRMSG_CAP) {
 		n = MMSB_ERRMSG_CAP - 1;
 	}
-	memcpy(errmsg, msg, n);
-	errmsg[n] = 0;
-	errmsg_len = n;
+	if (n > 0) {
+		memcpy(e->msg, msg, n);
+	}
+	e->msg[n] = 0;
+	e->len = n;
 }
 
 size_t mmsb_last_error(char *buf, size_t cap) {
+	pthread_once(&errmsg_once, errmsg_init);
+	struct errmsg *e = pthread_getspecific(errmsg_key);
+	size_t len = e != NULL ? e->len : 0;
 	if (buf != NULL && cap > 0) {
-		size_t n = errmsg_len < cap - 1 ? errmsg_len : cap - 1;
-		memcpy(buf, errmsg, n);
+		size_t n = len < cap - 1 ? len : cap - 1;
+		if (n > 0) {
+			memcpy(buf, e->msg, n);
+		}
 		buf[n] = 0;
 	}
-	return errmsg_len;
+	return len;
 }
 
 const char *mmsb_status_name(int status) {

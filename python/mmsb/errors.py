@@ -1,0 +1,179 @@
+"""Exceptions of the mmsb package.
+
+Every status code of the C ABI (bindings/c/mmsb.h) has exactly one class
+here, named after the Go sentinel error it maps to (ErrPageNotFound ->
+PageNotFound). All derive from MMSBError; a few also derive from the
+built-in exception a Python caller would expect (PageNotFound is a KeyError,
+the invalid-argument family are ValueErrors). The reader (mmsb.Reader)
+raises the same classes.
+"""
+
+
+class MMSBError(Exception):
+    """Base class of every mmsb error. ``code`` is the C ABI status code."""
+
+    code = -1
+
+    def __str__(self):
+        # KeyError's str() is the repr of its argument; messages read better plain.
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class PageNotFound(MMSBError, KeyError):
+    """ErrPageNotFound: a page ID that does not exist."""
+    code = 1
+
+
+class PageExists(MMSBError):
+    """ErrPageExists: creating a page whose ID is taken."""
+    code = 2
+
+
+class InvalidPage(MMSBError, ValueError):
+    """ErrInvalidPage: bad page size, location or metadata."""
+    code = 3
+
+
+class InvalidDelta(MMSBError, ValueError):
+    """ErrInvalidDelta: a write that fails validation."""
+    code = 4
+
+
+class OutOfRange(MMSBError, IndexError):
+    """ErrOutOfRange: a write past the end of its page."""
+    code = 5
+
+
+class Conflict(MMSBError):
+    """ErrConflict: an expected epoch did not match; nothing applied."""
+    code = 6
+
+
+class Corruption(MMSBError):
+    """ErrCorruption: a log or checkpoint failed its checks."""
+    code = 7
+
+
+class Cycle(MMSBError):
+    """ErrCycle: an edge or binding would close a cycle."""
+    code = 8
+
+
+class Closed(MMSBError):
+    """ErrClosed: the bus is closed."""
+    code = 9
+
+
+class Failed(MMSBError):
+    """ErrFailed: an earlier write or fsync failed; writes are refused."""
+    code = 10
+
+
+class Locked(MMSBError):
+    """ErrLocked: another writer holds the data directory."""
+    code = 11
+
+
+class UnknownFunc(MMSBError):
+    """ErrUnknownFunc: a recompute function that is not registered."""
+    code = 12
+
+
+class PageInUse(MMSBError):
+    """ErrPageInUse: the page has dependency edges or a binding."""
+    code = 13
+
+
+class NotDerived(MMSBError):
+    """ErrNotDerived: the page is not a derived page."""
+    code = 14
+
+
+class Recompute(MMSBError):
+    """ErrRecompute: a recompute function failed during propagation."""
+    code = 15
+
+
+class LogTruncated(MMSBError):
+    """ErrLogTruncated: the log no longer holds the history asked for."""
+    code = 16
+
+
+class Busy(MMSBError):
+    """ErrBusy: an intake queue is full."""
+    code = 17
+
+
+class NoCheckpoint(MMSBError):
+    """ErrNoCheckpoint: a replay could not start from the checkpoint."""
+    code = 18
+
+
+class InvalidOption(MMSBError, ValueError):
+    """ErrInvalidOption: an invalid option or argument."""
+    code = 19
+
+
+class CheckpointFailing(MMSBError):
+    """ErrCheckpointFailing: checkpoints keep failing and the log reached its bound."""
+    code = 20
+
+
+class WriterGone(MMSBError):
+    """ErrWriterGone: no writer serves the bus in shared mode."""
+    code = 21
+
+
+class Stale(MMSBError):
+    """ErrStale: a newer writer rebuilt the shared region; reopen."""
+    code = 22
+
+
+class SharedCorrupt(MMSBError):
+    """ErrSharedCorrupt: a shared region failed its checks."""
+    code = 23
+
+
+class SnapshotBusy(MMSBError):
+    """ErrSnapshotBusy: no consistent snapshot within the retries."""
+    code = 24
+
+
+class InvalidHandle(MMSBError):
+    """MMSB_ERR_INVALID_HANDLE: not a bus handle (a defect in the caller)."""
+    code = 100
+
+
+class InvalidArgument(MMSBError, ValueError):
+    """MMSB_ERR_INVALID_ARGUMENT: NULL pointer, bad size or count."""
+    code = 101
+
+
+class BufferTooSmall(MMSBError):
+    """MMSB_ERR_BUFFER_TOO_SMALL: a caller buffer cannot hold the result."""
+    code = 102
+
+
+class IOFailure(MMSBError, OSError):
+    """MMSB_ERR_IO: an error that wraps no sentinel (e.g. the operating system's)."""
+    code = 103
+
+
+class InternalError(MMSBError):
+    """MMSB_ERR_INTERNAL: a defect in the library; please report it."""
+    code = 104
+
+
+def _classes():
+    return {c.code: c for c in MMSBError.__subclasses__()}
+
+
+BY_CODE = _classes()
+
+
+def error_for(code, message):
+    """Returns the exception for a C ABI status code (MMSBError for an unknown one)."""
+    cls = BY_CODE.get(code)
+    if cls is None:
+        return MMSBError("mmsb: status %d: %s" % (code, message))
+    return cls(message)
