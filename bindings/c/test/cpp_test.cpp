@@ -1,0 +1,144 @@
+// cpp_test.cpp: exercises bindings/cpp/mmsb.hpp (the C++ wrapper of the C
+// ABI): every method, RAII and moves, and one exception class per error it
+// can provoke. Exits non-zero on the first unexpected result. Run by
+// bindings/c's Go tests:  cpp_test DIR
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "mmsb.hpp"
+
+static int failures;
+
+#define TRUE(cond)                                                                     \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);   \
+            failures++;                                                                \
+        }                                                                              \
+    } while (0)
+
+// THROWS(expr, cls): expr throws exactly cls (caught as mmsb::error).
+#define THROWS(expr, cls)                                                              \
+    do {                                                                               \
+        try {                                                                          \
+            (void)(expr);                                                              \
+            std::fprintf(stderr, "%s:%d: %s did not throw\n", __FILE__, __LINE__, #expr); \
+            failures++;                                                                \
+        } catch (const cls &e_) {                                                      \
+            if (e_.code() != cls::status_code || std::strlen(e_.what()) == 0) {        \
+                std::fprintf(stderr, "%s:%d: %s: code %d message '%s'\n", __FILE__,    \
+                             __LINE__, #expr, e_.code(), e_.what());                   \
+                failures++;                                                            \
+            }                                                                          \
+        } catch (const mmsb::error &e_) {                                              \
+            std::fprintf(stderr, "%s:%d: %s threw %s (%s), want %s\n", __FILE__,       \
+                         __LINE__, #expr, e_.code_name(), e_.what(), #cls);            \
+            failures++;                                                                \
+        }                                                                              \
+    } while (0)
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: cpp_test DIR\n");
+        return 2;
+    }
+    std::string dir = argv[1];
+    std::uint64_t hash = 0;
+    try {
+        mmsb::bus bus(dir, {.sync = mmsb::sync_mode::group});
+        THROWS(mmsb::bus(dir), mmsb::locked);
+
+        auto ids = bus.create_pages(3, 64);
+        TRUE(ids.size() == 3 && ids[0] == 1 && ids[2] == 3);
+        std::vector<std::uint32_t> sizes{128};
+        std::vector<std::uint64_t> want{10};
+        TRUE(bus.create_pages(sizes, want)[0] == 10);
+        THROWS(bus.create_pages(sizes, want), mmsb::page_exists);
+        THROWS(bus.create_pages(1, 0), mmsb::invalid_page);
+        THROWS(bus.create_pages(sizes, std::vector<std::uint64_t>{1, 2}), mmsb::invalid_argument);
+        bus.free_page(10);
+        THROWS(bus.free_page(10), mmsb::page_not_found);
+
+        auto ci = bus.commit({{1, 0, mmsb::bytes("hello")}, {2, 8, mmsb::bytes("world")}});
+        TRUE(ci.last_lsn == ci.first_lsn + 1);
+        THROWS(bus.commit({{99, 0, mmsb::bytes("x")}}), mmsb::page_not_found);
+        THROWS(bus.commit({{1, 62, mmsb::bytes("long")}}), mmsb::out_of_range);
+        THROWS(bus.commit(std::span<const mmsb::write>{}), mmsb::invalid_argument);
+
+        std::vector<std::uint64_t> pages{1, 3};
+        std::vector<std::uint32_t> offs{16, 0};
+        std::vector<std::uint8_t> data(16);
+        for (int i = 0; i < 16; i++) data[i] = static_cast<std::uint8_t>(i + 1);
+        auto ai = bus.commit_array(pages, offs, data, false);
+        bus.wait_durable(ai.last_lsn);
+        bus.flush();
+        THROWS(bus.commit_array(pages, std::vector<std::uint32_t>{0}, data), mmsb::invalid_argument);
+        THROWS(bus.commit_array(pages, offs, std::span<const std::uint8_t>(data.data(), 15)), mmsb::invalid_argument);
+        std::vector<std::uint32_t> far{0, 1000};
+        THROWS(bus.commit_array(pages, far, data), mmsb::out_of_range);
+        mmsb_write raw{3, 8, 1, data.data()};
+        bus.commit_raw(std::span<const mmsb_write>(&raw, 1));
+
+        std::uint64_t epoch = 0;
+        auto p1 = bus.read(1, &epoch);
+        TRUE(p1.size() == 64 && epoch == 2 && std::memcmp(p1.data(), "hello", 5) == 0 && p1[16] == 1);
+        auto old = bus.read_at(1, ci.last_lsn);
+        TRUE(old.size() == 64 && old[16] == 0);
+        std::vector<std::uint8_t> small(8), big(64);
+        THROWS(bus.read_into(1, small), mmsb::buffer_too_small);
+        TRUE(bus.read_into(3, big) == 64 && big[0] == 9 && big[8] == 1);
+        THROWS(bus.read(42), mmsb::page_not_found);
+
+        auto pi = bus.info(3);
+        TRUE(pi.size == 64 && pi.epoch == 2);
+        TRUE(bus.last_lsn() == bus.info(3).last_lsn);
+        hash = bus.state_hash();
+        auto cp = bus.checkpoint();
+        TRUE(cp.lsn == bus.last_lsn() && cp.pages == 3);
+        auto rr = bus.verify_replay(true);
+        TRUE(rr.equal == 1 && rr.live_hash == hash);
+        auto st = bus.get_stats();
+        TRUE(st.pages == 3 && st.sync == MMSB_SYNC_GROUP);
+        TRUE(bus.shared_path().empty());
+
+        // Moves keep one owner; the moved-from bus is closed.
+        mmsb::bus moved = std::move(bus);
+        TRUE(moved.is_open() && !bus.is_open());
+        THROWS(bus.state_hash(), mmsb::closed);
+        TRUE(moved.state_hash() == hash);
+        // A handle that another owner closed: the library says closed.
+        mmsb::bus twin = mmsb::bus::adopt(moved.handle());
+        moved.close();
+        THROWS(twin.state_hash(), mmsb::closed);
+        THROWS(twin.close(), mmsb::closed);
+        THROWS(moved.read(1), mmsb::closed);
+        // A handle no open returned.
+        mmsb::bus bogus = mmsb::bus::adopt(987654321);
+        THROWS(bogus.state_hash(), mmsb::invalid_handle);
+        THROWS(bogus.close(), mmsb::invalid_handle);
+    } catch (const mmsb::error &e) {
+        std::fprintf(stderr, "unexpected %s: %s\n", e.code_name(), e.what());
+        return 1;
+    }
+
+    // RAII: the destructor closed the bus, so it reopens with the same state.
+    {
+        mmsb::bus again(dir);
+        TRUE(again.state_hash() == hash);
+    }
+    {
+        mmsb::bus mem("", {.sync = mmsb::sync_mode::none});
+        TRUE(mem.get_stats().in_memory == 1);
+    }
+    THROWS(mmsb::bus(dir, {.sync = static_cast<mmsb::sync_mode>(9)}), mmsb::invalid_option);
+    THROWS(mmsb::bus("/dev/null/x"), mmsb::io_error);
+
+    if (failures) {
+        std::fprintf(stderr, "cpp_test: %d failures\n", failures);
+        return 1;
+    }
+    std::printf("cpp_test: ok\n");
+    return 0;
+}
