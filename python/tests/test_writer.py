@@ -134,6 +134,8 @@ def test_errors_from_the_library(tmp_path):
         (mmsb.InvalidPage, lambda: bus.create_pages(1, 0)),
         (mmsb.OutOfRange, lambda: bus.commit([(1, 60, b"too long")])),
         (mmsb.OutOfRange, lambda: bus.commit_array([1, 2], [0, 1000], b"abcd")),
+        (mmsb.InvalidDelta, lambda: bus.commit([(1, 0, b"")])),
+        (mmsb.LogTruncated, lambda: bus.read_at(1, 10**12)),
         (mmsb.Locked, lambda: mmsb.open(d)),
         (mmsb.InvalidOption, lambda: mmsb.open(str(tmp_path / "x"), workers=-1)),
         (mmsb.InvalidOption, lambda: mmsb.open(str(tmp_path / "x"), sync="sometimes")),

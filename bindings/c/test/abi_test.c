@@ -153,6 +153,8 @@ int main(int argc, char **argv) {
     EXPECT(mmsb_commit(bus, &missing, 1, 0, NULL), MMSB_ERR_PAGE_NOT_FOUND);
     mmsb_write past = {1, 62, 5, hello};
     EXPECT(mmsb_commit(bus, &past, 1, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
+    mmsb_write empty = {1, 0, 0, NULL};
+    EXPECT(mmsb_commit(bus, &empty, 1, 0, NULL), MMSB_ERR_INVALID_DELTA);
     /* A bad write anywhere refuses the whole batch. */
     mmsb_write mixed[2] = {{3, 0, 5, hello}, {1, 62, 5, hello}};
     EXPECT(mmsb_commit(bus, mixed, 2, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
@@ -200,6 +202,7 @@ int main(int argc, char **argv) {
     EXPECT(mmsb_read_at(bus, 1, ci.last_lsn, page, 8, &len, &epoch), MMSB_ERR_BUFFER_TOO_SMALL);
     TRUE(len == 64);
     EXPECT(mmsb_read_at(bus, 1, ci.last_lsn, page, sizeof page, NULL, NULL), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_read_at(bus, 1, 1000000000, page, sizeof page, &len, NULL), MMSB_ERR_LOG_TRUNCATED);
 
     /* Page info, LSN, hash. */
     mmsb_page_info pi;

@@ -66,6 +66,7 @@ int main(int argc, char **argv) {
         THROWS(bus.commit({{99, 0, mmsb::bytes("x")}}), mmsb::page_not_found);
         THROWS(bus.commit({{1, 62, mmsb::bytes("long")}}), mmsb::out_of_range);
         THROWS(bus.commit(std::span<const mmsb::write>{}), mmsb::invalid_argument);
+        THROWS(bus.commit({{1, 0, {}}}), mmsb::invalid_delta);
 
         std::vector<std::uint64_t> pages{1, 3};
         std::vector<std::uint32_t> offs{16, 0};
@@ -90,6 +91,7 @@ int main(int argc, char **argv) {
         THROWS(bus.read_into(1, small), mmsb::buffer_too_small);
         TRUE(bus.read_into(3, big) == 64 && big[0] == 9 && big[8] == 1);
         THROWS(bus.read(42), mmsb::page_not_found);
+        THROWS(bus.read_at(1, 1000000000), mmsb::log_truncated);
 
         auto pi = bus.info(3);
         TRUE(pi.size == 64 && pi.epoch == 2);
