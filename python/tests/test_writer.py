@@ -21,6 +21,12 @@ import mmsb  # noqa: E402
 from mmsb import errors, writer  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _library(libmmsb):
+    """Every test here needs libmmsb.so (conftest.libmmsb finds or builds it)."""
+    return libmmsb
+
+
 @pytest.fixture
 def bus(tmp_path):
     with mmsb.open(str(tmp_path / "bus"), sync="group") as b:
