@@ -124,6 +124,13 @@ def library_path():
 
 _lib = None
 _lib_lock = threading.Lock()
+_forked = False  # set in the child of a fork once the library is loaded
+
+
+def _after_fork_in_child():
+    global _forked
+    if _lib is not None:
+        _forked = True
 
 
 def _declare(lib):
@@ -171,6 +178,10 @@ def load_library():
                 raise errors.IOFailure("mmsb: %s has ABI version %d; this module speaks major %d"
                                        % (path, v, ABI_MAJOR))
             _lib = lib
+            # The Go runtime does not survive fork (the child has one thread
+            # and a runtime whose others are gone): refuse every call in a
+            # forked child instead of hanging in it.
+            os.register_at_fork(after_in_child=_after_fork_in_child)
         return _lib
 
 
@@ -215,7 +226,8 @@ class Bus:
 
     def close(self):
         """Syncs the log and closes the bus (no checkpoint). Closing twice is a no-op."""
-        if self._h is None:
+        if self._h is None or _forked:  # a forked child must not enter the Go runtime
+            self._h = None
             return
         h, self._h = self._h, None
         st = self._lib.mmsb_close(h)
@@ -244,6 +256,10 @@ class Bus:
         h = self._h
         if h is None:
             raise errors.Closed("mmsb: bus %s is closed" % self.path)
+        if _forked:
+            raise errors.Closed("mmsb: this process is a fork of the one that opened bus %s; the Go runtime "
+                                "does not survive fork: use multiprocessing.set_start_method(\"spawn\"), and "
+                                "mmsb.Reader to read in child processes" % self.path)
         return h
 
     def _check(self, st):

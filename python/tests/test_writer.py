@@ -254,3 +254,23 @@ def test_threads_share_a_bus(bus):
         t.join()
     assert not errs
     assert bus.page_info(1).epoch == 200
+
+
+def test_forked_child_is_refused(bus):
+    """After fork the Go runtime is unusable in the child: calls raise Closed
+    (naming spawn) instead of hanging; the parent goes on."""
+    bus.create_pages(1, 8)
+    pid = os.fork()
+    if pid == 0:  # child: never enter Go; report through the exit status
+        code = 1
+        try:
+            bus.read(1)
+        except mmsb.Closed as e:
+            code = 0 if "spawn" in str(e) else 2
+        except BaseException:  # noqa: BLE001
+            code = 3
+        bus.close()  # must not enter Go either
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert bus.read(1) == bytes(8)
