@@ -14,8 +14,10 @@
 #ifndef MMSB_HPP
 #define MMSB_HPP
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -24,6 +26,34 @@
 #include <vector>
 
 #include "mmsb.h"
+
+// The Go-free shared-memory reader (Tier 0, bindings/c/mmsb_reader.h), when
+// present, is wrapped by mmsb::reader below. Its C names for status codes
+// and page info (mmsb_status, MMSB_OK, MMSB_ERR_WRITER_GONE, ...,
+// mmsb_page_info) clash with mmsb.h's, so it is included with those names
+// renamed (mmsb_reader_status, MMSB_READER_OK, ...). Include mmsb.hpp
+// instead of mmsb_reader.h in C++ programs that use both.
+#if defined(__linux__) && __has_include("mmsb_reader.h") && !defined(MMSB_HPP_NO_READER)
+#ifdef MMSB_READER_H
+#error "include mmsb.hpp before (instead of) mmsb_reader.h: their C names clash; mmsb.hpp renames the reader's"
+#endif
+#define MMSB_HPP_HAS_READER 1
+#define mmsb_status mmsb_reader_status
+#define mmsb_page_info mmsb_reader_page_info
+#define MMSB_OK MMSB_READER_OK
+#define MMSB_ERR_WRITER_GONE MMSB_READER_ERR_WRITER_GONE
+#define MMSB_ERR_STALE MMSB_READER_ERR_STALE
+#define MMSB_ERR_BUSY MMSB_READER_ERR_BUSY
+#define MMSB_ERR_SNAPSHOT_BUSY MMSB_READER_ERR_SNAPSHOT_BUSY
+#include "mmsb_reader.h"
+#undef mmsb_status
+#undef mmsb_page_info
+#undef MMSB_OK
+#undef MMSB_ERR_WRITER_GONE
+#undef MMSB_ERR_STALE
+#undef MMSB_ERR_BUSY
+#undef MMSB_ERR_SNAPSHOT_BUSY
+#endif
 
 namespace mmsb {
 
@@ -335,6 +365,215 @@ private:
 
     mmsb_bus h_ = 0;
 };
+
+#ifdef MMSB_HPP_HAS_READER
+
+// read_busy: a page kept changing under the reader for longer than its
+// busy timeout (reader only; code() is the reader's negative status).
+class read_busy : public error {
+public:
+    static constexpr int status_code = MMSB_READER_ERR_BUSY;
+    explicit read_busy(const std::string &message) : error(MMSB_READER_ERR_BUSY, message) {}
+};
+
+// timeout: reader::wait reached its timeout (code() is the reader's status).
+class timeout : public error {
+public:
+    static constexpr int status_code = MMSB_ERR_TIMEOUT;
+    explicit timeout(const std::string &message) : error(MMSB_ERR_TIMEOUT, message) {}
+};
+
+// throw_reader_status throws the exception of a mmsb_reader.h status with
+// the reader's message: the same classes as the writer's wherever the
+// meaning is the same (page_not_found, writer_gone, stale, shared_corrupt,
+// snapshot_busy, buffer_too_small, invalid_argument, io_error), whose code()
+// is then the mmsb.h code of that class.
+[[noreturn]] inline void throw_reader_status(int status) {
+    std::string msg = mmsb_errmsg();
+    switch (status) {
+    case MMSB_ERR_INVALID: throw invalid_argument(msg);
+    case MMSB_READER_ERR_WRITER_GONE: throw writer_gone(msg);
+    case MMSB_READER_ERR_STALE: throw stale(msg);
+    case MMSB_ERR_NOT_FOUND: throw page_not_found(msg);
+    case MMSB_ERR_FORMAT: throw shared_corrupt(msg);
+    case MMSB_READER_ERR_BUSY: throw read_busy(msg);
+    case MMSB_READER_ERR_SNAPSHOT_BUSY: throw snapshot_busy(msg);
+    case MMSB_ERR_TIMEOUT: throw timeout(msg);
+    case MMSB_ERR_TOO_SMALL: throw buffer_too_small(msg);
+    case MMSB_ERR_SYSTEM: throw io_error(msg);
+    case MMSB_ERR_NOMEM: throw std::bad_alloc();
+    default: throw error(status, msg);
+    }
+}
+
+inline void check_reader(int status) {
+    if (status != MMSB_READER_OK) throw_reader_status(status);
+}
+
+// reader_options of reader::reader; zero fields take the defaults.
+struct reader_options {
+    std::chrono::nanoseconds writer_timeout{0};    // page mid-write this long: writer_gone (200 ms)
+    std::chrono::nanoseconds liveness_interval{0}; // writer process checked this often (10 ms)
+    std::chrono::nanoseconds busy_timeout{0};      // page changing under every copy this long: read_busy (1 s)
+    int snapshot_retries = 0;                      // snapshot attempts (100)
+};
+
+// page_copy is one page read by a reader: its bytes, epoch and the LSN of
+// its last write.
+struct page_copy {
+    std::uint64_t id = 0;
+    std::vector<std::uint8_t> data;
+    std::uint64_t epoch = 0;
+    std::uint64_t lsn = 0;
+};
+
+// reader reads a bus's committed pages from the shared memory of a writer
+// running with options::shared, without Go (mmsb_reader.h), in this or
+// another process. RAII, movable; not thread-safe: one per thread.
+class reader {
+public:
+    // Attaches to the region of the bus in bus_dir under shared_dir ("": /dev/shm).
+    explicit reader(const std::string &bus_dir, const std::string &shared_dir = "", const reader_options &o = {}) {
+        mmsb_reader_options co = c_options(o);
+        check_reader(mmsb_reader_open(bus_dir.c_str(), shared_dir.empty() ? nullptr : shared_dir.c_str(), &co, &r_));
+    }
+    // Attaches to a region directory (bus::shared_path()).
+    static reader open_region(const std::string &region_dir, const reader_options &o = {}) {
+        mmsb_reader_options co = c_options(o);
+        mmsb_reader *r = nullptr;
+        check_reader(mmsb_reader_open_region(region_dir.c_str(), &co, &r));
+        return reader(r);
+    }
+    reader(const reader &) = delete;
+    reader &operator=(const reader &) = delete;
+    reader(reader &&o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+    reader &operator=(reader &&o) noexcept {
+        if (this != &o) {
+            mmsb_reader_close(&r_);
+            r_ = std::exchange(o.r_, nullptr);
+        }
+        return *this;
+    }
+    ~reader() { mmsb_reader_close(&r_); }
+    void close() noexcept { mmsb_reader_close(&r_); }
+    bool is_open() const noexcept { return r_ != nullptr; }
+
+    // A consistent copy of page id.
+    page_copy read(std::uint64_t id) {
+        page_copy p;
+        p.id = id;
+        p.data.resize(4096);
+        mmsb_reader_page_info info{};
+        std::size_t n = 0;
+        int st = mmsb_reader_read(live(), id, p.data.data(), p.data.size(), &n, &info);
+        if (st == MMSB_ERR_TOO_SMALL) {
+            p.data.resize(n);
+            st = mmsb_reader_read(live(), id, p.data.data(), p.data.size(), &n, &info);
+        }
+        check_reader(st);
+        p.data.resize(n);
+        p.epoch = info.epoch;
+        p.lsn = info.lsn;
+        return p;
+    }
+    // Copies page id into out; returns its size (buffer_too_small if out is smaller).
+    std::size_t read_into(std::uint64_t id, std::span<std::uint8_t> out) {
+        std::size_t n = 0;
+        check_reader(mmsb_reader_read(live(), id, out.data(), out.size(), &n, nullptr));
+        return n;
+    }
+    // The committed LSN the writer published last.
+    std::uint64_t last_lsn() {
+        std::uint64_t v = 0;
+        check_reader(mmsb_reader_last_lsn(live(), &v));
+        return v;
+    }
+    // Waits until the committed LSN exceeds after and returns it (throws
+    // timeout; a negative timeout waits without limit).
+    std::uint64_t wait(std::uint64_t after, std::chrono::nanoseconds limit = std::chrono::nanoseconds(-1)) {
+        std::uint64_t v = 0;
+        check_reader(mmsb_reader_wait(live(), after, limit.count(), &v));
+        return v;
+    }
+    // The live page IDs, ascending.
+    std::vector<std::uint64_t> pages() {
+        std::size_t n = 0;
+        int st = mmsb_reader_pages(live(), nullptr, 0, &n);
+        for (int tries = 0; tries < 8; tries++) {
+            if (st != MMSB_ERR_TOO_SMALL && st != MMSB_READER_OK) check_reader(st);
+            std::vector<std::uint64_t> ids(n + 16);  // room for pages created meanwhile
+            st = mmsb_reader_pages(live(), ids.data(), ids.size(), &n);
+            if (st == MMSB_READER_OK) {
+                ids.resize(n);
+                return ids;
+            }
+        }
+        check_reader(st);
+        return {};
+    }
+    // Pages ids consistently at one committed LSN (returned in lsn).
+    std::vector<page_copy> snapshot(std::span<const std::uint64_t> ids, std::uint64_t *lsn = nullptr) {
+        std::vector<page_copy> out(ids.size());
+        std::vector<void *> bufs(ids.size());
+        std::vector<std::size_t> caps(ids.size()), sizes(ids.size());
+        std::vector<mmsb_reader_page_info> infos(ids.size());
+        for (;;) {
+            for (std::size_t i = 0; i < ids.size(); i++) {
+                out[i].id = ids[i];
+                if (out[i].data.size() < 4096) out[i].data.resize(4096);
+                bufs[i] = out[i].data.data();
+                caps[i] = out[i].data.size();
+            }
+            std::uint64_t at = 0;
+            int st = mmsb_reader_snapshot(live(), ids.data(), ids.size(), bufs.data(), caps.data(), sizes.data(),
+                                          infos.data(), &at);
+            if (st == MMSB_ERR_TOO_SMALL) {  // grow the buffers that were too small, try again
+                for (std::size_t i = 0; i < ids.size(); i++)
+                    if (sizes[i] > out[i].data.size()) out[i].data.resize(sizes[i]);
+                continue;
+            }
+            check_reader(st);
+            for (std::size_t i = 0; i < ids.size(); i++) {
+                out[i].data.resize(sizes[i]);
+                out[i].epoch = infos[i].epoch;
+                out[i].lsn = infos[i].lsn;
+            }
+            if (lsn != nullptr) *lsn = at;
+            return out;
+        }
+    }
+    // The region's generation, the writer's process ID, and how many reads
+    // were retried because the page changed under them.
+    struct region_info {
+        std::uint64_t generation;
+        std::int64_t writer_pid;
+        std::uint64_t retries;
+    };
+    region_info info() {
+        region_info ri{};
+        check_reader(mmsb_reader_info(live(), &ri.generation, &ri.writer_pid, &ri.retries));
+        return ri;
+    }
+
+private:
+    explicit reader(mmsb_reader *r) noexcept : r_(r) {}
+    static mmsb_reader_options c_options(const reader_options &o) {
+        mmsb_reader_options co{};
+        co.writer_timeout_ns = o.writer_timeout.count();
+        co.liveness_interval_ns = o.liveness_interval.count();
+        co.busy_timeout_ns = o.busy_timeout.count();
+        co.snapshot_retries = o.snapshot_retries;
+        return co;
+    }
+    mmsb_reader *live() const {
+        if (r_ == nullptr) throw closed("mmsb: the reader is closed (or was moved from)");
+        return r_;
+    }
+
+    mmsb_reader *r_ = nullptr;
+};
+
+#endif // MMSB_HPP_HAS_READER
 
 } // namespace mmsb
 

@@ -2,8 +2,11 @@
 // ABI): every method, RAII and moves, and one exception class per error it
 // can provoke. Exits non-zero on the first unexpected result. Run by
 // bindings/c's Go tests:  cpp_test DIR
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -136,6 +139,56 @@ int main(int argc, char **argv) {
     }
     THROWS(mmsb::bus(dir, {.sync = static_cast<mmsb::sync_mode>(9)}), mmsb::invalid_option);
     THROWS(mmsb::bus("/dev/null/x"), mmsb::io_error);
+
+#ifdef MMSB_HPP_HAS_READER
+    // The Go-free reader (mmsb_reader.h) over a writer in this process.
+    {
+        char shm[] = "/dev/shm/mmsb-cpp-test-XXXXXX";
+        if (mkdtemp(shm) == nullptr) {
+            std::perror("mkdtemp /dev/shm");
+            return 1;
+        }
+        std::string bus_dir = dir + "/shared-bus";
+        try {
+            mmsb::bus w(bus_dir, {.sync = mmsb::sync_mode::none, .shared = true, .shared_dir = shm});
+            w.create_pages(3, 64);
+            auto c1 = w.commit({{1, 0, mmsb::bytes("shared")}, {3, 60, mmsb::bytes("tail")}});
+            mmsb::reader r(bus_dir, shm);
+            auto p = r.read(1);
+            std::uint64_t epoch = 0;
+            auto direct = w.read(1, &epoch);
+            TRUE(p.data == direct && p.epoch == epoch && p.lsn == c1.first_lsn);
+            TRUE(r.last_lsn() == w.last_lsn());
+            TRUE((r.pages() == std::vector<std::uint64_t>{1, 2, 3}));
+            std::uint64_t at = 0;
+            std::vector<std::uint64_t> want{1, 3};
+            auto snap = r.snapshot(want, &at);
+            TRUE(at == c1.last_lsn && snap.size() == 2 && snap[1].data.size() == 64 &&
+                 std::memcmp(snap[1].data.data() + 60, "tail", 4) == 0);
+            THROWS(r.wait(at, std::chrono::milliseconds(1)), mmsb::timeout);
+            auto c2 = w.commit({{2, 0, mmsb::bytes("x")}});
+            TRUE(r.wait(at, std::chrono::seconds(5)) == c2.last_lsn);
+            THROWS(r.read(99), mmsb::page_not_found);
+            std::vector<std::uint8_t> small(4);
+            THROWS(r.read_into(1, small), mmsb::buffer_too_small);
+            auto r2 = mmsb::reader::open_region(w.shared_path());
+            TRUE(r2.read(2).data[0] == 'x' && r2.info().writer_pid > 0);
+            w.close();  // the writer leaves: readers notice
+            THROWS(r.read(1), mmsb::writer_gone);
+            mmsb::reader moved = std::move(r);
+            THROWS(r.last_lsn(), mmsb::closed);
+            moved.close();
+            THROWS(moved.read(1), mmsb::closed);
+            THROWS(mmsb::reader(dir + "/no-such-bus", shm), mmsb::writer_gone);
+        } catch (const mmsb::error &e) {
+            std::fprintf(stderr, "reader: unexpected %s: %s\n", e.code_name(), e.what());
+            failures++;
+        }
+        std::filesystem::remove_all(shm);
+    }
+#else
+    std::printf("cpp_test: mmsb_reader.h absent: reader wrapper not tested\n");
+#endif
 
     if (failures) {
         std::fprintf(stderr, "cpp_test: %d failures\n", failures);
