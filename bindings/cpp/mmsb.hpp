@@ -497,19 +497,18 @@ public:
     }
     // The live page IDs, ascending.
     std::vector<std::uint64_t> pages() {
-        std::size_t n = 0;
-        int st = mmsb_reader_pages(live(), nullptr, 0, &n);
-        for (int tries = 0; tries < 8; tries++) {
-            if (st != MMSB_ERR_TOO_SMALL && st != MMSB_READER_OK) check_reader(st);
-            std::vector<std::uint64_t> ids(n + 16);  // room for pages created meanwhile
-            st = mmsb_reader_pages(live(), ids.data(), ids.size(), &n);
-            if (st == MMSB_READER_OK) {
-                ids.resize(n);
-                return ids;
+        std::vector<std::uint64_t> ids(1024);
+        for (;;) {  // grow until the list fits (pages may be created meanwhile)
+            std::size_t n = 0;
+            int st = mmsb_reader_pages(live(), ids.data(), ids.size(), &n);
+            if (st == MMSB_ERR_TOO_SMALL) {
+                ids.resize(n + n / 4 + 16);
+                continue;
             }
+            check_reader(st);
+            ids.resize(n);
+            return ids;
         }
-        check_reader(st);
-        return {};
     }
     // Pages ids consistently at one committed LSN (returned in lsn).
     std::vector<page_copy> snapshot(std::span<const std::uint64_t> ids, std::uint64_t *lsn = nullptr) {

@@ -6,11 +6,13 @@
 // replay check. With --shared it publishes the pages in shared memory, so
 // that a reader process (reader.cpp, over mmsb_reader.h, without Go) can
 // follow them. Build and run: see README.md.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mmsb.hpp"
@@ -34,11 +36,13 @@ int main(int argc, char **argv) {
         }
 
         std::mt19937_64 rng(42);
+        int steps = shared ? 130 : 100;  // shared: 30 more batches, 100 ms apart, for a reader to follow
         std::vector<std::uint64_t> batch_pages(1000);
         std::vector<std::uint32_t> batch_offsets(1000);
         std::vector<std::uint64_t> batch_values(1000);
         mmsb::commit_info first{}, last{};
-        for (int step = 0; step < 100; step++) {
+        for (int step = 0; step < steps; step++) {
+            if (step >= 100) std::this_thread::sleep_for(std::chrono::milliseconds(100));
             for (std::size_t i = 0; i < batch_pages.size(); i++) {
                 std::uint32_t c = rng() % counters;
                 values[c]++;
@@ -58,7 +62,7 @@ int main(int argc, char **argv) {
         std::uint64_t now0, then0;
         std::memcpy(&now0, now.data(), 8);
         std::memcpy(&then0, then.data(), 8);
-        std::printf("100 batches of 1,000 increments; sum of counters %llu\n", (unsigned long long)total);
+        std::printf("%d batches of 1,000 increments; sum of counters %llu\n", steps, (unsigned long long)total);
         std::printf("counter 0: %llu now, %llu after the first batch (LSN %llu)\n", (unsigned long long)now0,
                     (unsigned long long)then0, (unsigned long long)first.last_lsn);
         auto cp = bus.checkpoint();
