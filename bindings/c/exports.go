@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"context"
+	"math"
 	"math/bits"
 	"sync"
 	"unsafe"
@@ -226,8 +227,21 @@ func checkCommitArgs(n C.size_t, flags C.uint32_t) C.int {
 	return C.MMSB_OK
 }
 
+// setExpectations applies expect_epochs (when not NULL) to ds.
+func setExpectations(ds []delta.Delta, expect *C.uint64_t) {
+	if expect == nil {
+		return
+	}
+	ev := unsafe.Slice((*uint64)(unsafe.Pointer(expect)), len(ds))
+	for i, e := range ev {
+		if e != math.MaxUint64 {
+			ds[i].CheckEpoch, ds[i].ExpectEpoch = true, mmsb.Epoch(e)
+		}
+	}
+}
+
 //export mmsb_commit
-func mmsb_commit(h C.mmsb_bus, writes *C.mmsb_write, n C.size_t, flags C.uint32_t, info *C.mmsb_commit_info) (st C.int) {
+func mmsb_commit(h C.mmsb_bus, writes *C.mmsb_write, n C.size_t, expect *C.uint64_t, flags C.uint32_t, info *C.mmsb_commit_info) (st C.int) {
 	defer recoverStatus(&st)
 	b, st := bus(h)
 	if st != C.MMSB_OK {
@@ -254,11 +268,12 @@ func mmsb_commit(h C.mmsb_bus, writes *C.mmsb_write, n C.size_t, flags C.uint32_
 		s.runs[i] = delta.Run{Offset: uint32(w.offset), Data: data}
 		s.ds[i] = delta.Delta{Page: mmsb.PageID(w.page), Runs: s.runs[i : i+1 : i+1]}
 	}
+	setExpectations(s.ds, expect)
 	return commitBatch(b, s.ds, flags, info)
 }
 
 //export mmsb_commit_array
-func mmsb_commit_array(h C.mmsb_bus, pages *C.uint64_t, offsets *C.uint32_t, data *C.uint8_t, n C.size_t, width C.size_t, flags C.uint32_t, info *C.mmsb_commit_info) (st C.int) {
+func mmsb_commit_array(h C.mmsb_bus, pages *C.uint64_t, offsets *C.uint32_t, data *C.uint8_t, n C.size_t, width C.size_t, expect *C.uint64_t, flags C.uint32_t, info *C.mmsb_commit_info) (st C.int) {
 	defer recoverStatus(&st)
 	b, st := bus(h)
 	if st != C.MMSB_OK {
@@ -293,6 +308,7 @@ func mmsb_commit_array(h C.mmsb_bus, pages *C.uint64_t, offsets *C.uint32_t, dat
 		runs[i] = delta.Run{Offset: ov[i], Data: dv[i*w : (i+1)*w : (i+1)*w]}
 		ds[i] = delta.Delta{Page: mmsb.PageID(pv[i]), Runs: runs[i : i+1 : i+1]}
 	}
+	setExpectations(ds, expect)
 	return commitBatch(b, ds, flags, info)
 }
 

@@ -144,6 +144,10 @@ enum {
     MMSB_COMMIT_ASYNC = 1
 };
 
+/* An expect_epochs entry that checks nothing (the write applies whatever
+ * the page's epoch). */
+#define MMSB_ANY_EPOCH UINT64_MAX
+
 /* What a commit did. */
 typedef struct mmsb_commit_info {
     uint64_t first_lsn; /* LSN of the batch's first write */
@@ -242,16 +246,22 @@ int mmsb_create_pages(mmsb_bus bus, const uint64_t *ids, const uint32_t *sizes, 
 int mmsb_free_page(mmsb_bus bus, uint64_t page);
 
 /* Commits n writes as one atomic batch (one log record, contiguous LSNs in
- * array order). flags: 0 or MMSB_COMMIT_ASYNC. info may be NULL. */
-int mmsb_commit(mmsb_bus bus, const mmsb_write *writes, size_t n, uint32_t flags,
-                mmsb_commit_info *info);
+ * array order). expect_epochs is NULL or holds n epochs for optimistic
+ * concurrency: write i applies only if its page's epoch is expect_epochs[i]
+ * (counting earlier writes to the same page in this batch), else the whole
+ * batch fails with MMSB_ERR_CONFLICT and nothing applies; MMSB_ANY_EPOCH
+ * skips the check for that write. flags: 0 or MMSB_COMMIT_ASYNC. info may
+ * be NULL. */
+int mmsb_commit(mmsb_bus bus, const mmsb_write *writes, size_t n, const uint64_t *expect_epochs,
+                uint32_t flags, mmsb_commit_info *info);
 
 /* Commits n fixed-width writes as one atomic batch: write i puts the width
  * bytes at data + i*width at offsets[i] of pages[i]. data holds n*width
- * bytes. The fast path for numpy: three pointers, no per-write struct. */
+ * bytes. The fast path for numpy: three pointers, no per-write struct.
+ * expect_epochs, flags and info as for mmsb_commit. */
 int mmsb_commit_array(mmsb_bus bus, const uint64_t *pages, const uint32_t *offsets,
-                      const uint8_t *data, size_t n, size_t width, uint32_t flags,
-                      mmsb_commit_info *info);
+                      const uint8_t *data, size_t n, size_t width, const uint64_t *expect_epochs,
+                      uint32_t flags, mmsb_commit_info *info);
 
 /* Waits until every operation up to lsn is durable per the sync mode. */
 int mmsb_wait_durable(mmsb_bus bus, uint64_t lsn);

@@ -181,6 +181,9 @@ struct write {
     std::span<const std::uint8_t> data;
 };
 
+// any_epoch in expect_epochs: that write applies whatever the page's epoch.
+inline constexpr std::uint64_t any_epoch = MMSB_ANY_EPOCH;
+
 using commit_info = mmsb_commit_info;
 using page_info = mmsb_page_info;
 using checkpoint_info = mmsb_checkpoint_info;
@@ -246,28 +249,35 @@ public:
     void free_page(std::uint64_t page) { check(mmsb_free_page(live(), page)); }
 
     // Commits writes as one atomic batch (wait=false: before it is durable;
-    // then call wait_durable(info.last_lsn)).
-    commit_info commit(std::span<const write> writes, bool wait = true) {
+    // then call wait_durable(info.last_lsn)). expect_epochs, when not
+    // empty, holds one expected page epoch per write (any_epoch: no check);
+    // a mismatch throws mmsb::conflict and nothing applies.
+    commit_info commit(std::span<const write> writes, bool wait = true,
+                       std::span<const std::uint64_t> expect_epochs = {}) {
         std::vector<mmsb_write> ws;
         ws.reserve(writes.size());
         for (const auto &w : writes) {
             if (w.data.size() > UINT32_MAX) throw invalid_argument("mmsb: a write longer than 4 GiB");
             ws.push_back({w.page, w.offset, static_cast<std::uint32_t>(w.data.size()), w.data.data()});
         }
-        return commit_raw(ws, wait);
+        return commit_raw(ws, wait, expect_epochs);
     }
-    commit_info commit(std::initializer_list<write> writes, bool wait = true) {
-        return commit(std::span<const write>(writes.begin(), writes.size()), wait);
+    commit_info commit(std::initializer_list<write> writes, bool wait = true,
+                       std::span<const std::uint64_t> expect_epochs = {}) {
+        return commit(std::span<const write>(writes.begin(), writes.size()), wait, expect_epochs);
     }
     // Commits C structs as they are (no copy).
-    commit_info commit_raw(std::span<const mmsb_write> writes, bool wait = true) {
+    commit_info commit_raw(std::span<const mmsb_write> writes, bool wait = true,
+                           std::span<const std::uint64_t> expect_epochs = {}) {
         commit_info info{};
-        check(mmsb_commit(live(), writes.data(), writes.size(), wait ? 0 : MMSB_COMMIT_ASYNC, &info));
+        check(mmsb_commit(live(), writes.data(), writes.size(), expectations(expect_epochs, writes.size()),
+                          wait ? 0 : MMSB_COMMIT_ASYNC, &info));
         return info;
     }
     // Commits pages.size() fixed-width writes: data holds pages.size() * width bytes.
     commit_info commit_array(std::span<const std::uint64_t> pages, std::span<const std::uint32_t> offsets,
-                             std::span<const std::uint8_t> data, bool wait = true) {
+                             std::span<const std::uint8_t> data, bool wait = true,
+                             std::span<const std::uint64_t> expect_epochs = {}) {
         if (pages.size() != offsets.size())
             throw invalid_argument("mmsb: " + std::to_string(pages.size()) + " pages but " +
                                    std::to_string(offsets.size()) + " offsets");
@@ -276,7 +286,8 @@ public:
                                    std::to_string(pages.size()) + " equal writes");
         commit_info info{};
         check(mmsb_commit_array(live(), pages.data(), offsets.data(), data.data(), pages.size(),
-                                data.size() / pages.size(), wait ? 0 : MMSB_COMMIT_ASYNC, &info));
+                                data.size() / pages.size(), expectations(expect_epochs, pages.size()),
+                                wait ? 0 : MMSB_COMMIT_ASYNC, &info));
         return info;
     }
     void wait_durable(std::uint64_t lsn) { check(mmsb_wait_durable(live(), lsn)); }
@@ -343,6 +354,13 @@ public:
 
 private:
     explicit bus(mmsb_bus h) noexcept : h_(h) {}
+    static const std::uint64_t *expectations(std::span<const std::uint64_t> e, std::size_t n) {
+        if (e.empty()) return nullptr;
+        if (e.size() != n)
+            throw invalid_argument("mmsb: " + std::to_string(e.size()) + " expected epochs for " + std::to_string(n) +
+                                   " writes");
+        return e.data();
+    }
     void reset() noexcept {
         if (h_ != 0) mmsb_close(std::exchange(h_, 0));
     }

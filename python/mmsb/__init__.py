@@ -7,4 +7,4 @@ reader module.
 
 from .errors import *  # noqa: F401,F403
 from .errors import MMSBError, PageNotFound  # noqa: F401
-from .writer import Bus, CommitInfo, open  # noqa: F401,A001
+from .writer import ANY_EPOCH, Bus, CommitInfo, open  # noqa: F401,A001

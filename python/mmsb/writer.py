@@ -31,6 +31,7 @@ import numpy as np
 from . import errors
 
 ABI_MAJOR = 1  # the MMSB_ABI_MAJOR this module speaks
+ANY_EPOCH = (1 << 64) - 1  # in expect: that write applies whatever the page's epoch (MMSB_ANY_EPOCH)
 
 SYNC_MODES = {"group": 0, "always": 1, "none": 2}
 _SYNC_NAMES = {v: k for k, v in SYNC_MODES.items()}
@@ -143,8 +144,8 @@ def _declare(lib):
         "mmsb_close": (c_int, [h]),
         "mmsb_create_pages": (c_int, [h, c_void_p, c_void_p, c_size_t, c_void_p]),
         "mmsb_free_page": (c_int, [h, c_uint64]),
-        "mmsb_commit": (c_int, [h, c_void_p, c_size_t, c_uint32, POINTER(_CommitInfo)]),
-        "mmsb_commit_array": (c_int, [h, c_void_p, c_void_p, c_void_p, c_size_t, c_size_t,
+        "mmsb_commit": (c_int, [h, c_void_p, c_size_t, c_void_p, c_uint32, POINTER(_CommitInfo)]),
+        "mmsb_commit_array": (c_int, [h, c_void_p, c_void_p, c_void_p, c_size_t, c_size_t, c_void_p,
                                       c_uint32, POINTER(_CommitInfo)]),
         "mmsb_wait_durable": (c_int, [h, c_uint64]),
         "mmsb_flush": (c_int, [h]),
@@ -302,13 +303,28 @@ class Bus:
 
     # -- commits ---------------------------------------------------------
 
-    def commit(self, writes, *, wait=True):
+    @staticmethod
+    def _expect(expect, n):
+        """expect as a uint64 array of n epochs (None entries: ANY_EPOCH), or None."""
+        if expect is None:
+            return None
+        if not isinstance(expect, np.ndarray):
+            expect = [ANY_EPOCH if e is None else e for e in expect]
+        arr = np.ascontiguousarray(expect, dtype=np.uint64)
+        if arr.shape != (n,):
+            raise errors.InvalidArgument("mmsb: %d expected epochs for %d writes" % (arr.size, n))
+        return arr
+
+    def commit(self, writes, *, wait=True, expect=None):
         """Commits writes as one atomic batch and returns its CommitInfo.
 
         writes is a sequence of (page, offset, data) with data bytes-like.
         wait=False returns once the batch is logged and applied, before it
-        is durable (then call wait_durable(info.last_lsn)). For large
-        batches of equal-sized writes use commit_array.
+        is durable (then call wait_durable(info.last_lsn)). expect, for
+        optimistic concurrency, holds one expected page epoch per write
+        (None or ANY_EPOCH: no check); a mismatch raises Conflict and
+        nothing applies. For large batches of equal-sized writes use
+        commit_array.
         """
         n = len(writes)
         arr = (_Write * n)()
@@ -323,18 +339,20 @@ class Bus:
             w.len = len(data)
             w.data = ctypes.cast(c_char_p(data), c_void_p).value if data else None
         info = _CommitInfo()
-        self._check(self._lib.mmsb_commit(self._handle(), arr, n, 0 if wait else _COMMIT_ASYNC,
-                                          ctypes.byref(info)))
+        ex = self._expect(expect, n)
+        self._check(self._lib.mmsb_commit(self._handle(), arr, n, None if ex is None else _ptr(ex),
+                                          0 if wait else _COMMIT_ASYNC, ctypes.byref(info)))
         return CommitInfo(info.first_lsn, info.last_lsn, info.time)
 
-    def commit_array(self, pages, offsets, data, *, wait=True):
+    def commit_array(self, pages, offsets, data, *, wait=True, expect=None):
         """Commits a whole batch of fixed-width writes with one call.
 
         pages (uint64) and offsets (uint32) are 1-D arrays of n entries;
         data holds the n writes' bytes: a (n, width) uint8 array, or any
         C-contiguous array or bytes-like of n*width bytes. Arrays of the
         right dtype are passed to the library without a copy. Write i puts
-        data's row i at offsets[i] of pages[i]; the batch is atomic.
+        data's row i at offsets[i] of pages[i]; the batch is atomic. wait
+        and expect (a uint64 array of n epochs) as for commit.
         """
         pages = np.ascontiguousarray(pages, dtype=np.uint64)
         offsets = np.ascontiguousarray(offsets, dtype=np.uint32)
@@ -348,10 +366,11 @@ class Bus:
         nbytes = data.nbytes
         if n == 0 or nbytes % n:
             raise errors.InvalidArgument("mmsb: %d data bytes do not split into %d equal writes" % (nbytes, n))
+        ex = None if expect is None else self._expect(expect, n)
         info = _CommitInfo()
         self._check(self._lib.mmsb_commit_array(
             self._handle(), _ptr(pages), _ptr(offsets), _ptr(data), n, nbytes // n,
-            0 if wait else _COMMIT_ASYNC, ctypes.byref(info)))
+            None if ex is None else _ptr(ex), 0 if wait else _COMMIT_ASYNC, ctypes.byref(info)))
         return CommitInfo(info.first_lsn, info.last_lsn, info.time)
 
     def wait_durable(self, lsn):

@@ -141,6 +141,7 @@ def test_errors_from_the_library(tmp_path):
         (mmsb.OutOfRange, lambda: bus.commit([(1, 60, b"too long")])),
         (mmsb.OutOfRange, lambda: bus.commit_array([1, 2], [0, 1000], b"abcd")),
         (mmsb.InvalidDelta, lambda: bus.commit([(1, 0, b"")])),
+        (mmsb.Conflict, lambda: bus.commit([(1, 0, b"x")], expect=[7])),
         (mmsb.LogTruncated, lambda: bus.read_at(1, 10**12)),
         (mmsb.Locked, lambda: mmsb.open(d)),
         (mmsb.InvalidOption, lambda: mmsb.open(str(tmp_path / "x"), workers=-1)),
@@ -274,3 +275,20 @@ def test_forked_child_is_refused(bus):
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     assert bus.read(1) == bytes(8)
+
+
+def test_expected_epochs(bus):
+    """Optimistic concurrency: a stale expected epoch fails the whole batch with Conflict."""
+    bus.create_pages(2, 16)
+    assert bus.page_info(1).epoch == 0
+    bus.commit([(1, 0, b"a")], expect=[0])
+    with pytest.raises(mmsb.Conflict):
+        bus.commit([(2, 0, b"b"), (1, 0, b"c")], expect=[None, 0])
+    assert bus.read(2)[:1] == b"\x00"  # nothing of the failed batch applied
+    bus.commit([(1, 1, b"d"), (1, 2, b"e")], expect=[1, 2])  # the second counts the first
+    with pytest.raises(mmsb.Conflict):
+        bus.commit_array([1], [0], b"x", expect=np.array([1], dtype=np.uint64))
+    bus.commit_array([1], [0], b"x", expect=[mmsb.ANY_EPOCH])
+    assert bus.page_info(1).epoch == 4 and bus.read(1)[:3] == b"xde"
+    with pytest.raises(mmsb.InvalidArgument):
+        bus.commit([(1, 0, b"a")], expect=[1, 2])

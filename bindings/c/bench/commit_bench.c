@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
                     offs[i] = (uint32_t)((x >> 32) % (PAGE_SIZE - WIDTH));
                 }
                 if (form == 0) {
-                    st = mmsb_commit_array(bus, pages, offs, data, batch, WIDTH, 0, NULL);
+                    st = mmsb_commit_array(bus, pages, offs, data, batch, WIDTH, NULL, 0, NULL);
                 } else {
                     for (size_t i = 0; i < batch; i++) {
                         ws[i].page = pages[i];
@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
                         ws[i].len = WIDTH;
                         ws[i].data = data + i * WIDTH;
                     }
-                    st = mmsb_commit(bus, ws, batch, 0, NULL);
+                    st = mmsb_commit(bus, ws, batch, NULL, 0, NULL);
                 }
                 if (st) die("commit", st);
             }

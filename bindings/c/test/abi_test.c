@@ -54,8 +54,8 @@ static void all_calls_answer(mmsb_bus h, int want) {
     memset(buf, 7, sizeof buf);
     EXPECT(mmsb_create_pages(h, NULL, &size, 1, NULL), want);
     EXPECT(mmsb_free_page(h, 1), want);
-    EXPECT(mmsb_commit(h, &w, 1, 0, NULL), want);
-    EXPECT(mmsb_commit_array(h, &pg, &off, buf, 1, 1, 0, NULL), want);
+    EXPECT(mmsb_commit(h, &w, 1, NULL, 0, NULL), want);
+    EXPECT(mmsb_commit_array(h, &pg, &off, buf, 1, 1, NULL, 0, NULL), want);
     EXPECT(mmsb_wait_durable(h, 1), want);
     EXPECT(mmsb_flush(h), want);
     EXPECT(mmsb_read(h, 1, buf, sizeof buf, &n, &u), want);
@@ -141,23 +141,40 @@ int main(int argc, char **argv) {
     const uint8_t hello[] = "hello";
     mmsb_write ws[2] = {{1, 0, 5, hello}, {2, 8, 5, hello}};
     mmsb_commit_info ci;
-    EXPECT(mmsb_commit(bus, ws, 2, 0, &ci), MMSB_OK);
+    EXPECT(mmsb_commit(bus, ws, 2, NULL, 0, &ci), MMSB_OK);
     TRUE(ci.last_lsn == ci.first_lsn + 1);
-    EXPECT(mmsb_commit(bus, NULL, 2, 0, &ci), MMSB_ERR_INVALID_ARGUMENT);
-    EXPECT(mmsb_commit(bus, ws, 0, 0, &ci), MMSB_ERR_INVALID_ARGUMENT);
-    EXPECT(mmsb_commit(bus, ws, (size_t)1 << 40, 0, &ci), MMSB_ERR_INVALID_ARGUMENT);
-    EXPECT(mmsb_commit(bus, ws, 2, 0x80, &ci), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit(bus, NULL, 2, NULL, 0, &ci), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit(bus, ws, 0, NULL, 0, &ci), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit(bus, ws, (size_t)1 << 40, NULL, 0, &ci), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit(bus, ws, 2, NULL, 0x80, &ci), MMSB_ERR_INVALID_ARGUMENT);
     mmsb_write nulldata = {1, 0, 4, NULL};
-    EXPECT(mmsb_commit(bus, &nulldata, 1, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit(bus, &nulldata, 1, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
     mmsb_write missing = {99, 0, 5, hello};
-    EXPECT(mmsb_commit(bus, &missing, 1, 0, NULL), MMSB_ERR_PAGE_NOT_FOUND);
+    EXPECT(mmsb_commit(bus, &missing, 1, NULL, 0, NULL), MMSB_ERR_PAGE_NOT_FOUND);
     mmsb_write past = {1, 62, 5, hello};
-    EXPECT(mmsb_commit(bus, &past, 1, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
+    EXPECT(mmsb_commit(bus, &past, 1, NULL, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
     mmsb_write empty = {1, 0, 0, NULL};
-    EXPECT(mmsb_commit(bus, &empty, 1, 0, NULL), MMSB_ERR_INVALID_DELTA);
+    EXPECT(mmsb_commit(bus, &empty, 1, NULL, 0, NULL), MMSB_ERR_INVALID_DELTA);
     /* A bad write anywhere refuses the whole batch. */
     mmsb_write mixed[2] = {{3, 0, 5, hello}, {1, 62, 5, hello}};
-    EXPECT(mmsb_commit(bus, mixed, 2, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
+    EXPECT(mmsb_commit(bus, mixed, 2, NULL, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
+
+    /* Optimistic concurrency: expected epochs (page 2 is at epoch 1). */
+    const uint8_t b1[] = "e";
+    mmsb_write on2 = {2, 40, 1, b1};
+    uint64_t expect = 1;
+    EXPECT(mmsb_commit(bus, &on2, 1, &expect, 0, NULL), MMSB_OK); /* epoch 2 */
+    EXPECT(mmsb_commit(bus, &on2, 1, &expect, 0, NULL), MMSB_ERR_CONFLICT);
+    expect = MMSB_ANY_EPOCH;
+    EXPECT(mmsb_commit(bus, &on2, 1, &expect, 0, NULL), MMSB_OK); /* epoch 3 */
+    mmsb_write twice[2] = {{2, 40, 1, b1}, {2, 41, 1, b1}};
+    uint64_t expect2[2] = {3, 4}; /* the second counts the first */
+    EXPECT(mmsb_commit(bus, twice, 2, expect2, 0, NULL), MMSB_OK); /* epoch 5 */
+    uint64_t p2 = 2, stale = 4;
+    uint32_t o2 = 42;
+    EXPECT(mmsb_commit_array(bus, &p2, &o2, b1, 1, 1, &stale, 0, NULL), MMSB_ERR_CONFLICT);
+    stale = 5;
+    EXPECT(mmsb_commit_array(bus, &p2, &o2, b1, 1, 1, &stale, 0, &ci), MMSB_OK); /* epoch 6 */
 
     /* Commit: the array form, async, then wait. */
     uint64_t pages[4] = {1, 2, 3, 3};
@@ -165,18 +182,18 @@ int main(int argc, char **argv) {
     uint8_t data[4 * 8];
     for (int i = 0; i < 32; i++) data[i] = (uint8_t)i;
     mmsb_commit_info ai;
-    EXPECT(mmsb_commit_array(bus, pages, offs, data, 4, 8, MMSB_COMMIT_ASYNC, &ai), MMSB_OK);
+    EXPECT(mmsb_commit_array(bus, pages, offs, data, 4, 8, NULL, MMSB_COMMIT_ASYNC, &ai), MMSB_OK);
     TRUE(ai.first_lsn == ci.last_lsn + 1 && ai.last_lsn == ai.first_lsn + 3);
     EXPECT(mmsb_wait_durable(bus, ai.last_lsn), MMSB_OK);
     EXPECT(mmsb_flush(bus), MMSB_OK);
-    EXPECT(mmsb_commit_array(bus, NULL, offs, data, 4, 8, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
-    EXPECT(mmsb_commit_array(bus, pages, NULL, data, 4, 8, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
-    EXPECT(mmsb_commit_array(bus, pages, offs, NULL, 4, 8, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
-    EXPECT(mmsb_commit_array(bus, pages, offs, data, 4, 0, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
-    EXPECT(mmsb_commit_array(bus, pages, offs, data, 0, 8, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
-    EXPECT(mmsb_commit_array(bus, pages, offs, data, 4, (size_t)1 << 30, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit_array(bus, NULL, offs, data, 4, 8, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit_array(bus, pages, NULL, data, 4, 8, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit_array(bus, pages, offs, NULL, 4, 8, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit_array(bus, pages, offs, data, 4, 0, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit_array(bus, pages, offs, data, 0, 8, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
+    EXPECT(mmsb_commit_array(bus, pages, offs, data, 4, (size_t)1 << 30, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
     uint32_t bad_offs[4] = {16, 16, 16, 1000};
-    EXPECT(mmsb_commit_array(bus, pages, bad_offs, data, 4, 8, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
+    EXPECT(mmsb_commit_array(bus, pages, bad_offs, data, 4, 8, NULL, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
 
     /* Read: into a buffer, too small, size query, missing page. */
     uint8_t page[128];

@@ -70,6 +70,18 @@ int main(int argc, char **argv) {
         THROWS(bus.commit({{1, 62, mmsb::bytes("long")}}), mmsb::out_of_range);
         THROWS(bus.commit(std::span<const mmsb::write>{}), mmsb::invalid_argument);
         THROWS(bus.commit({{1, 0, {}}}), mmsb::invalid_delta);
+        // Optimistic concurrency: page 2 is at epoch 1.
+        std::vector<std::uint64_t> e1{1}, e_any{mmsb::any_epoch}, e_two{1};
+        bus.commit({{2, 40, mmsb::bytes("e")}}, true, e1);
+        THROWS(bus.commit({{2, 40, mmsb::bytes("e")}}, true, e1), mmsb::conflict);
+        bus.commit({{2, 40, mmsb::bytes("e")}}, true, e_any);
+        THROWS(bus.commit({{2, 40, mmsb::bytes("e")}, {2, 41, mmsb::bytes("f")}}, true, e_two), mmsb::invalid_argument);
+        std::vector<std::uint64_t> p2{2};
+        std::vector<std::uint32_t> o2{42};
+        std::vector<std::uint64_t> stale{2};
+        THROWS(bus.commit_array(p2, o2, mmsb::bytes("g"), true, stale), mmsb::conflict);
+        std::vector<std::uint64_t> fresh{3};
+        bus.commit_array(p2, o2, mmsb::bytes("g"), true, fresh);
 
         std::vector<std::uint64_t> pages{1, 3};
         std::vector<std::uint32_t> offs{16, 0};
