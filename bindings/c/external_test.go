@@ -92,7 +92,7 @@ func compileAndRun(t *testing.T, compiler, src, lib string, flags []string, env 
 	exe := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)))
 	args := append([]string{"-Wall", "-Werror"}, flags...)
 	args = append(args, "-I.", "-I"+filepath.Join("..", "cpp"), "-o", exe, src,
-		"-L"+lib, "-lmmsb", "-Wl,-rpath,"+lib)
+		"-L"+lib, "-lmmsb", "-Wl,-rpath,"+lib, "-pthread")
 	if out, err := exec.Command(compiler, args...).CombinedOutput(); err != nil {
 		return string(out), fmt.Errorf("%s %s: %w", compiler, strings.Join(args, " "), err)
 	}

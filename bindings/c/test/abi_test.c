@@ -6,6 +6,7 @@
  *
  *     abi_test DIR      (DIR: an empty directory for the bus)
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,56 @@ static void all_calls_answer(mmsb_bus h, int want) {
     EXPECT(mmsb_stats_get(h, &st), want);
     EXPECT(mmsb_shared_path(h, path, sizeof path, &n), want);
     EXPECT(mmsb_close(h), want);
+}
+
+/* Threads committing on one handle at once; each provokes its own error
+ * and must read back its own message (the last error is per thread). */
+struct worker {
+    mmsb_bus bus;
+    uint64_t page;
+    int failures;
+};
+
+static void *work(void *arg) {
+    struct worker *w = arg;
+    uint8_t v[8];
+    char msg[256], want[64];
+    for (int i = 0; i < 200; i++) {
+        memcpy(v, &i, sizeof i);
+        mmsb_write wr = {w->page, 0, sizeof v, v};
+        if (mmsb_commit(w->bus, &wr, 1, NULL, 0, NULL) != MMSB_OK) w->failures++;
+        uint64_t missing = 1000000 + w->page;
+        size_t n = 0;
+        if (mmsb_read(w->bus, missing, v, sizeof v, &n, NULL) != MMSB_ERR_PAGE_NOT_FOUND) w->failures++;
+        mmsb_last_error(msg, sizeof msg);
+        snprintf(want, sizeof want, "page %llu", (unsigned long long)missing);
+        if (strstr(msg, want) == NULL) {
+            fprintf(stderr, "thread of page %llu read another thread's message: %s\n", (unsigned long long)w->page,
+                    msg);
+            w->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void threads(mmsb_bus bus) {
+    enum { N = 4 };
+    uint32_t sizes[N] = {64, 64, 64, 64};
+    uint64_t ids[N];
+    EXPECT(mmsb_create_pages(bus, NULL, sizes, N, ids), MMSB_OK);
+    pthread_t t[N];
+    struct worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (struct worker){bus, ids[i], 0};
+        TRUE(pthread_create(&t[i], NULL, work, &w[i]) == 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        TRUE(w[i].failures == 0);
+        mmsb_page_info pi;
+        EXPECT(mmsb_page_info_get(bus, ids[i], &pi), MMSB_OK);
+        TRUE(pi.epoch == 200);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -288,6 +339,7 @@ int main(int argc, char **argv) {
     EXPECT(mmsb_open("", &o, &mem), MMSB_OK);
     EXPECT(mmsb_stats_get(mem, &st), MMSB_OK);
     TRUE(st.in_memory == 1 && st.sync == MMSB_SYNC_NONE);
+    threads(mem);
     EXPECT(mmsb_close(mem), MMSB_OK);
     EXPECT(mmsb_close(again), MMSB_OK);
 
