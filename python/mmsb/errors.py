@@ -59,7 +59,7 @@ class Cycle(MMSBError):
     code = 8
 
 
-class Closed(MMSBError):
+class Closed(MMSBError, ValueError):
     """ErrClosed: the bus is closed."""
     code = 9
 
@@ -129,9 +129,12 @@ class Stale(MMSBError):
     code = 22
 
 
-class SharedCorrupt(MMSBError):
-    """ErrSharedCorrupt: a shared region failed its checks."""
+class FormatError(MMSBError):
+    """ErrSharedCorrupt: a shared region failed its checks (the reader's name for it)."""
     code = 23
+
+
+SharedCorrupt = FormatError  # the Go sentinel's name
 
 
 class SnapshotBusy(MMSBError):
@@ -165,7 +168,9 @@ class InternalError(MMSBError):
 
 
 def _classes():
-    return {c.code: c for c in MMSBError.__subclasses__()}
+    # Only classes that set a code of their own map to one (reader-only
+    # conditions such as a wait timeout have none).
+    return {c.code: c for c in MMSBError.__subclasses__() if "code" in c.__dict__}
 
 
 BY_CODE = _classes()
