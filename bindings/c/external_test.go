@@ -245,3 +245,97 @@ func TestPytestNegativeControl(t *testing.T) {
 		})
 	}
 }
+
+// TestExamples builds and runs the Python and C++ writer examples (and the
+// C++ reader beside a shared writer, when mmsb_reader.h is present), and
+// checks the state hash each prints against `mmsb inspect`.
+func TestExamples(t *testing.T) {
+	lib := buildLibrary(t)
+	inspectHash := func(t *testing.T, dir string) string {
+		t.Helper()
+		out, err := exec.Command(filepath.Join(lib, "mmsb"), "inspect", dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mmsb inspect: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if h, ok := strings.CutPrefix(line, "state hash"); ok {
+				return strings.TrimSpace(h)
+			}
+		}
+		t.Fatalf("mmsb inspect printed no state hash:\n%s", out)
+		return ""
+	}
+	printedHash := func(t *testing.T, out string) string {
+		t.Helper()
+		for _, line := range strings.Split(out, "\n") {
+			if h, ok := strings.CutPrefix(line, "state hash"); ok {
+				return strings.TrimSpace(h)
+			}
+		}
+		t.Fatalf("the example printed no state hash:\n%s", out)
+		return ""
+	}
+	examples := filepath.Join(repoRoot, "examples")
+
+	t.Run("python-writer", func(t *testing.T) {
+		py := python(t)
+		dir := filepath.Join(t.TempDir(), "heat")
+		cmd := exec.Command(py, filepath.Join(examples, "python-writer", "writer.py"), dir)
+		cmd.Env = append(os.Environ(), "MMSB_LIB="+filepath.Join(lib, "libmmsb.so"), "PYTHONDONTWRITEBYTECODE=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "replay equal: True") {
+			t.Errorf("the replay check did not pass:\n%s", out)
+		}
+		if got, want := printedHash(t, string(out)), inspectHash(t, dir); got != want {
+			t.Errorf("writer.py printed state hash %s, mmsb inspect %s", got, want)
+		}
+	})
+
+	t.Run("cpp", func(t *testing.T) {
+		testutil.LookPath(t, "g++")
+		bin := t.TempDir()
+		build := func(name string) string {
+			exe := filepath.Join(bin, name)
+			args := []string{"-std=c++20", "-O2", "-Wall", "-Werror", "-I.", "-I" + filepath.Join("..", "cpp"),
+				"-o", exe, filepath.Join(examples, "cpp", name+".cpp"), "-L" + lib, "-lmmsb", "-Wl,-rpath," + lib}
+			if out, err := exec.Command("g++", args...).CombinedOutput(); err != nil {
+				t.Fatalf("g++ %s: %v\n%s", name, err, out)
+			}
+			return exe
+		}
+		writer := build("writer")
+		dir := filepath.Join(t.TempDir(), "counters")
+		out, err := exec.Command(writer, dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("writer: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "replay from it equal: yes") || !strings.Contains(string(out), "sum of counters 100000") {
+			t.Errorf("unexpected writer output:\n%s", out)
+		}
+		if got, want := printedHash(t, string(out)), inspectHash(t, dir); got != want {
+			t.Errorf("writer.cpp printed state hash %s, mmsb inspect %s", got, want)
+		}
+		if _, err := os.Stat("mmsb_reader.h"); err != nil {
+			t.Log("mmsb_reader.h absent: reader.cpp not built")
+			return
+		}
+		reader := build("reader")
+		shared := filepath.Join(t.TempDir(), "shared")
+		w := exec.Command(writer, shared, "--shared")
+		var wout bytes.Buffer
+		w.Stdout, w.Stderr = &wout, &wout
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		rout, rerr := exec.Command(reader, shared).CombinedOutput()
+		if err := w.Wait(); err != nil {
+			t.Fatalf("shared writer: %v\n%s", err, wout.String())
+		}
+		if rerr != nil || !strings.Contains(string(rout), "attached: writer pid") || !strings.Contains(string(rout), "writer gone after LSN") {
+			t.Fatalf("reader: %v\n%s", rerr, rout)
+		}
+	})
+}
