@@ -167,6 +167,7 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"Commit":        func() error { _, err := e.Commit(c, d); return closedErr(err) },
 		"CommitAsync":   func() error { _, err := e.CommitAsync(c, d); return closedErr(err) },
 		"WaitDurable":   func() error { return closedErr(e.WaitDurable(c, lsn)) },
+		"WaitLSN":       func() error { _, err := e.WaitLSN(c, 0); return closedErr(err) },
 		"CreatePage":    func() error { _, err := e.CreatePage(c, PageSpec{Size: 8}); return closedErr(err) },
 		"CreatePages":   func() error { _, err := e.CreatePages(c, []PageSpec{{Size: 8}}); return closedErr(err) },
 		"FreePage":      func() error { return closedErr(e.FreePage(c, a)) },

@@ -44,7 +44,7 @@ func goTool() string {
 func buildLibrary(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
-		testutil.Missing(t, "gcc not found (needed by cgo to build libmmsb.so): %v", err)
+		testutil.NeedExternal(t, "gcc", "cgo builds libmmsb.so with it ("+err.Error()+")")
 	}
 	built.once.Do(func() {
 		built.dir, built.err = os.MkdirTemp("", "mmsb-cabi-")
@@ -120,7 +120,7 @@ func compileAndRun(t *testing.T, compiler, src, lib string, flags []string, env 
 var sanitizers = []string{"-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"}
 
 func TestCABI(t *testing.T) {
-	testutil.LookPath(t, "gcc")
+	lookPath(t, "gcc")
 	lib := buildLibrary(t)
 	for _, tc := range []struct {
 		name  string
@@ -139,7 +139,7 @@ func TestCABI(t *testing.T) {
 }
 
 func TestCPP(t *testing.T) {
-	testutil.LookPath(t, "g++")
+	lookPath(t, "g++")
 	lib := buildLibrary(t)
 	for _, tc := range []struct {
 		name  string
@@ -161,7 +161,7 @@ func TestCPP(t *testing.T) {
 // program that fails one check (the status of a call on handle 0) is
 // reported as a failure, and so is one that exits 0 without its ok line.
 func TestCProgramFailureIsCaught(t *testing.T) {
-	testutil.LookPath(t, "gcc")
+	lookPath(t, "gcc")
 	lib := buildLibrary(t)
 	for name, body := range map[string]string{
 		"wrong-status": `int main(void) { uint64_t v; return mmsb_state_hash(0, &v) == MMSB_OK ? 0 : 1; }`,
@@ -182,16 +182,26 @@ func TestCProgramFailureIsCaught(t *testing.T) {
 	}
 }
 
+// lookPath returns the path of program, or reports it missing.
+func lookPath(t *testing.T, program string) string {
+	t.Helper()
+	p, err := exec.LookPath(program)
+	if err != nil {
+		testutil.NeedExternal(t, program, "compiles the binding's C/C++ test programs ("+err.Error()+")")
+	}
+	return p
+}
+
 // python returns Debian's python3 with numpy and pytest, or reports it
 // missing.
 func python(t *testing.T) string {
 	t.Helper()
 	py := "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
-		testutil.Missing(t, "%s not found (Debian's python3 with python3-numpy and python3-pytest)", py)
+		testutil.NeedExternal(t, py, "Debian's python3 with python3-numpy and python3-pytest runs the writer's pytest suite")
 	}
 	if out, err := exec.Command(py, "-c", "import numpy, pytest").CombinedOutput(); err != nil {
-		testutil.Missing(t, "%s lacks numpy or pytest (apt-get install python3-numpy python3-pytest): %v\n%s", py, err, out)
+		testutil.NeedExternal(t, py+" with numpy and pytest", fmt.Sprintf("apt-get install python3-numpy python3-pytest (%v: %s)", err, bytes.TrimSpace(out)))
 	}
 	return py
 }
@@ -295,7 +305,7 @@ func TestExamples(t *testing.T) {
 	})
 
 	t.Run("cpp", func(t *testing.T) {
-		testutil.LookPath(t, "g++")
+		lookPath(t, "g++")
 		bin := t.TempDir()
 		build := func(name string) string {
 			exe := filepath.Join(bin, name)

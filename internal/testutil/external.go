@@ -1,35 +1,24 @@
-// Package testutil holds small helpers shared by tests.
+// Package testutil holds small helpers shared by tests of several packages.
 package testutil
 
 import (
 	"os"
-	"os/exec"
 	"testing"
 )
 
-// RequireExternalEnv is the environment variable that turns a missing
-// outside program into a test failure instead of a skip (CI sets it to 1).
-const RequireExternalEnv = "MMSB_REQUIRE_EXTERNAL"
+// EnvRequireExternal names the environment variable that turns skips for
+// missing outside programs into failures (CI sets it to 1).
+const EnvRequireExternal = "MMSB_REQUIRE_EXTERNAL"
 
-// Missing reports that a test cannot run because something outside Go is
-// absent (a program, a Python module): it skips the test with the message,
-// or fails it when RequireExternalEnv is "1", so that CI cannot pass by
-// skipping.
-func Missing(t testing.TB, format string, args ...any) {
+// NeedExternal is called by a test whose outside program (python3 with
+// numpy, gcc, redis-server, ...) is missing: it skips the test with a
+// message naming the program, or fails it when MMSB_REQUIRE_EXTERNAL=1,
+// so that CI cannot pass by skipping.
+func NeedExternal(t testing.TB, program, why string) {
 	t.Helper()
-	if os.Getenv(RequireExternalEnv) == "1" {
-		t.Fatalf("required by %s=1: "+format, append([]any{RequireExternalEnv}, args...)...)
-		return
+	msg := program + " is needed: " + why
+	if os.Getenv(EnvRequireExternal) == "1" {
+		t.Fatalf("%s (%s=1: required)", msg, EnvRequireExternal)
 	}
-	t.Skipf(format, args...)
-}
-
-// LookPath returns the path of program, or reports it Missing.
-func LookPath(t testing.TB, program string) string {
-	t.Helper()
-	p, err := exec.LookPath(program)
-	if err != nil {
-		Missing(t, "%s not found: %v", program, err)
-	}
-	return p
+	t.Skip(msg)
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// recorder captures what Missing does instead of ending the test.
+// recorder captures what NeedExternal does instead of ending the test.
 type recorder struct {
 	testing.TB
 	failed, skipped bool
@@ -12,9 +12,9 @@ type recorder struct {
 
 func (r *recorder) Helper()               {}
 func (r *recorder) Fatalf(string, ...any) { r.failed = true }
-func (r *recorder) Skipf(string, ...any)  { r.skipped = true }
+func (r *recorder) Skip(...any)           { r.skipped = true }
 
-func TestMissingSkipsOrFails(t *testing.T) {
+func TestNeedExternalSkipsOrFails(t *testing.T) {
 	for _, tc := range []struct {
 		env        string
 		fail, skip bool
@@ -23,11 +23,11 @@ func TestMissingSkipsOrFails(t *testing.T) {
 		{"0", false, true},
 		{"1", true, false},
 	} {
-		t.Setenv(RequireExternalEnv, tc.env)
+		t.Setenv(EnvRequireExternal, tc.env)
 		r := &recorder{TB: t}
-		Missing(r, "x missing")
-		if r.failed != tc.fail || r.skipped != tc.skip {
-			t.Errorf("%s=%q: failed %v skipped %v, want %v %v", RequireExternalEnv, tc.env, r.failed, r.skipped, tc.fail, tc.skip)
+		NeedExternal(r, "x", "tests")
+		if r.failed != tc.fail || (tc.skip && !r.skipped) {
+			t.Errorf("%s=%q: failed %v skipped %v, want failed %v skipped %v", EnvRequireExternal, tc.env, r.failed, r.skipped, tc.fail, tc.skip)
 		}
 	}
 }

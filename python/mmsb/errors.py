@@ -1,11 +1,14 @@
-"""Exceptions of the mmsb package.
+"""Exceptions of the mmsb Python package.
 
-Every status code of the C ABI (bindings/c/mmsb.h) has exactly one class
-here, named after the Go sentinel error it maps to (ErrPageNotFound ->
-PageNotFound). All derive from MMSBError; a few also derive from the
-built-in exception a Python caller would expect (PageNotFound is a KeyError,
-the invalid-argument family are ValueErrors). The reader (mmsb.Reader)
-raises the same classes.
+Every exception derives from MMSBError. Every status code of the C ABI
+(bindings/c/mmsb.h, used by the writer mmsb.open) has exactly one class,
+named after the Go sentinel error it maps to (ErrPageNotFound ->
+PageNotFound; ErrSharedCorrupt -> FormatError), with the code in ``code``.
+The reader (mmsb.Reader) raises the same classes where the meaning is the
+same (WriterGone, Stale, PageNotFound, FormatError, SnapshotBusy, Closed),
+plus ReadBusy and Timeout, which have no Go sentinel. A few also derive
+from the built-in exception a Python caller would expect (PageNotFound is a
+KeyError, Closed and the invalid-input family are ValueErrors).
 """
 
 
@@ -20,8 +23,12 @@ class MMSBError(Exception):
 
 
 class PageNotFound(MMSBError, KeyError):
-    """ErrPageNotFound: a page ID that does not exist."""
+    """ErrPageNotFound: no live page has this ID. Also a KeyError, so
+    dict-like code works. Mirrors mmsb.ErrPageNotFound."""
     code = 1
+
+    def __str__(self):  # KeyError would print the repr of the message
+        return str(self.args[0]) if self.args else "page not found"
 
 
 class PageExists(MMSBError):
@@ -60,7 +67,8 @@ class Cycle(MMSBError):
 
 
 class Closed(MMSBError, ValueError):
-    """ErrClosed: the bus is closed."""
+    """ErrClosed: the bus or reader was closed (also a ValueError, like I/O
+    on a closed file). A PageView of a closed reader raises it too."""
     code = 9
 
 
@@ -120,17 +128,24 @@ class CheckpointFailing(MMSBError):
 
 
 class WriterGone(MMSBError):
-    """ErrWriterGone: no writer serves the bus in shared mode."""
+    """ErrWriterGone: the writer closed the bus, its process no longer
+    exists (same PID and start time as recorded in the header), or it left
+    a page mid-write (odd sequence word, unchanged) for longer than the
+    reader's writer_timeout."""
     code = 21
 
 
 class Stale(MMSBError):
-    """ErrStale: a newer writer rebuilt the shared region; reopen."""
+    """ErrStale: a newer writer rebuilt the shared region (a new generation;
+    the old header's state is "superseded"). Close the reader and open a new
+    one."""
     code = 22
 
 
 class FormatError(MMSBError):
-    """ErrSharedCorrupt: a shared region failed its checks (the reader's name for it)."""
+    """ErrSharedCorrupt: the shared region failed its checks: bad magic,
+    unknown format version, truncated file, a field out of range, or a page
+    reference outside its chunk."""
     code = 23
 
 
@@ -138,8 +153,20 @@ SharedCorrupt = FormatError  # the Go sentinel's name
 
 
 class SnapshotBusy(MMSBError):
-    """ErrSnapshotBusy: no consistent snapshot within the retries."""
+    """ErrSnapshotBusy: snapshot() found a page written after the snapshot's
+    LSN on every attempt."""
     code = 24
+
+
+class ReadBusy(MMSBError):
+    """A page kept changing under the reader for longer than busy_timeout
+    (the writer rewrites it faster than this process can copy it). The Go
+    reader retries forever; this reader bounds it. (Reader only: no code.)"""
+
+
+class Timeout(MMSBError, TimeoutError):
+    """wait() reached its timeout before the committed LSN moved. (Reader
+    only: no code.)"""
 
 
 class InvalidHandle(MMSBError):

@@ -1,0 +1,46 @@
+"""The Python half of the python-reader example: reads the signals that
+writer/main.go commits, from shared memory, with numpy and no Go.
+
+    /usr/bin/python3 examples/python-reader/reader.py [BUS_DIR] [--count N]
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+
+import mmsb  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bus", nargs="?", default="/tmp/mmsb-python-demo")
+    ap.add_argument("--count", type=int, default=20, help="commits to follow (0: until the writer stops)")
+    a = ap.parse_args()
+    with mmsb.Reader(a.bus) as r:
+        ids = r.pages()
+        print("reader: generation %d, writer pid %d, pages %s" % (r.generation, r.writer_pid, ids))
+        lsn = r.last_lsn
+        seen = 0
+        while a.count == 0 or seen < a.count:
+            try:
+                lsn = r.wait(lsn, timeout=5)  # sleeps on the futex the writer wakes
+            except mmsb.WriterGone as e:
+                print("reader: writer gone:", e)
+                return
+            # Zero-copy: compute on the mapped page, then check that no
+            # write overlapped (apply retries if one did).
+            means = [r.apply(pid, lambda a: float(a.mean()), dtype=np.float64) for pid in ids]
+            # A consistent copy of all pages at one committed LSN.
+            snap = r.snapshot(ids)
+            first = np.frombuffer(snap.pages[ids[0]].data, dtype=np.float64)
+            print("lsn %6d  means %s  page %d[:3] at lsn %d = %s"
+                  % (lsn, " ".join("%+.3f" % m for m in means), ids[0], snap.lsn, np.round(first[:3], 3)))
+            seen += 1
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+// Command writer is the Go half of the python-reader example: it opens a
+// bus in shared mode and, every -every, commits one float64 signal per
+// page (128 samples, 1 KiB: page i holds i + (i+1)·sin(t/10 + k/20)),
+// until interrupted. reader.py reads the pages from another process with
+// no Go in it (docs/bindings.md).
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+func main() {
+	dir := flag.String("dir", "/tmp/mmsb-python-demo", "bus directory")
+	pages := flag.Int("pages", 4, "signals (pages of 128 float64 samples)")
+	every := flag.Duration("every", 100*time.Millisecond, "time between commits")
+	flag.Parse()
+	if err := run(*dir, *pages, *every); err != nil {
+		fmt.Fprintln(os.Stderr, "writer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir string, n int, every time.Duration) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	bus, err := mmsb.Open(dir, &mmsb.Options{Shared: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = bus.Close() }() // the clean path closes below and reports its error
+	infos, err := bus.Pages()
+	if err != nil {
+		return err
+	}
+	var ids []mmsb.PageID
+	for _, p := range infos {
+		ids = append(ids, p.ID)
+	}
+	if len(ids) == 0 {
+		specs := make([]mmsb.PageSpec, n)
+		for i := range specs {
+			specs[i].Size = 128 * 8
+		}
+		if ids, err = bus.CreatePages(ctx, specs); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stdout, "writer: bus %s, pages %v, shared region %s\n", dir, ids, bus.SharedPath())
+	for tick := 0; ctx.Err() == nil; tick++ {
+		ds := make([]mmsb.Delta, len(ids))
+		for i, id := range ids {
+			buf := make([]byte, 128*8) // the delta keeps it until the commit
+			for k := range 128 {
+				v := float64(i) + float64(i+1)*math.Sin(float64(tick)/10+float64(k)/20)
+				binary.LittleEndian.PutUint64(buf[8*k:], math.Float64bits(v))
+			}
+			ds[i] = mmsb.Write(id, 0, buf)
+		}
+		if _, err := bus.Commit(ctx, ds); err != nil && ctx.Err() == nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(every):
+		}
+	}
+	if err := bus.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stdout, "writer: closed")
+	return nil
+}

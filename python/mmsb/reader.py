@@ -1,0 +1,843 @@
+"""A reader of MMSB's shared-memory region in pure Python (no Go).
+
+A writer that runs with mmsb.Options.Shared keeps its committed pages in a
+region of files on tmpfs (docs/shm.md; byte layout and version in
+docs/formats.md). This module maps those files read-only and reads pages
+with the same seqlock protocol as the Go reader (mmsb.OpenReader):
+
+1. load the slot's sequence word s1; odd means a write is in progress;
+2. load the slot's page ID, cell reference, size, epoch and last-write LSN,
+   and copy (or view) the page bytes;
+3. load the sequence word again: the copy is consistent iff it still
+   equals s1. Sequence words are 2L-1 / 2L for the operation with LSN L
+   and LSNs only grow, so a word never repeats (no ABA).
+
+The payload copy in step 2 is deliberately a racy read of memory another
+process may be writing; step 3 discards any copy that overlapped a write.
+
+Memory ordering. Step 3 is correct only if the payload loads complete
+before the second sequence load, and the first sequence load before the
+payload loads. On x86-64 (TSO) the processor never reorders a load with
+an earlier load, and the interpreter performs the loads in program order
+(each is a separate C call the compiler cannot move across), so plain
+aligned 8-byte loads suffice; the writer's stores are ordered by TSO
+likewise (docs/shm.md). On weakly ordered CPUs (arm64, POWER) the reader
+would need an acquire load of s1 and a load fence (dmb ishld) before the
+second load, which Python cannot express; the reader therefore refuses to
+open on other architectures (the C header, bindings/c/mmsb_reader.h, uses
+__atomic acquire loads and fences and is portable).
+
+Words are read through memoryview.cast("Q") (a single aligned 8-byte
+load each; struct.unpack would assemble them byte by byte, which could
+tear a word the writer changes).
+"""
+
+import collections
+import ctypes
+import errno
+import hashlib
+import mmap
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from . import _layout as L
+from .errors import (
+    Closed,
+    FormatError,
+    MMSBError,
+    PageNotFound,
+    ReadBusy,
+    SnapshotBusy,
+    Stale,
+    Timeout,
+    WriterGone,
+)
+
+DEFAULT_SHARED_DIR = "/dev/shm"
+
+Page = collections.namedtuple("Page", "id data epoch lsn")
+Page.__doc__ = "A consistent copy of one page: its bytes, epoch and last-write LSN."
+
+Snapshot = collections.namedtuple("Snapshot", "lsn pages")
+Snapshot.__doc__ = ("Pages read at one committed LSN: lsn, and pages, a dict "
+                    "page ID -> Page in the order asked for.")
+
+# Outcomes of one seqlock attempt.
+_OK, _RETRY, _MISSING = 0, 1, 2
+
+_TRIES_PER_ROUND = 64  # attempts before checking liveness and backing off
+
+
+def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
+    """The region directory of the bus in bus_dir, exactly as Go's
+    mmsb.SharedRegionPath computes it: "mmsb-" and the hex of the first 16
+    bytes of SHA-256 of the bus directory's absolute path (symbolic links
+    resolved when it exists), under shared_dir."""
+    p = os.path.abspath(os.fsdecode(bus_dir))
+    try:
+        p = os.path.realpath(p, strict=True)
+    except OSError:
+        pass  # Go's EvalSymlinks failed too: the cleaned absolute path
+    if p.startswith("//"):
+        p = "/" + p.lstrip("/")  # Go's Clean collapses a leading "//"
+    digest = hashlib.sha256(os.fsencode(p)).hexdigest()[:32]
+    return os.path.join(shared_dir or DEFAULT_SHARED_DIR, "mmsb-" + digest)
+
+
+class _Map:
+    """One read-only mapping and the memoryview the reader reads it through.
+
+    release() drops both. It never unmaps memory that something still uses:
+    a numpy array from PageView holds a buffer export on the memoryview,
+    so mmap.close() raises BufferError (cpython#115635) and the mapping is
+    left to the garbage collector, which unmaps it when the last array is
+    gone (numpy#9537 is the crash this avoids)."""
+
+    __slots__ = ("mm", "mv")
+
+    def __init__(self, mm):
+        self.mm = mm
+        self.mv = memoryview(mm)
+
+    def words(self, fmt="Q"):
+        n = len(self.mv) // 8 * 8
+        return self.mv[:n].cast(fmt)
+
+    def release(self):
+        mv, mm = self.mv, self.mm
+        self.mv = self.mm = None
+        if mv is not None:
+            try:
+                mv.release()
+            except BufferError:
+                return  # arrays still use it: the GC unmaps it later
+        if mm is not None:
+            try:
+                mm.close()
+            except BufferError:
+                pass
+
+
+def _map_ro(path, min_len=0):
+    """Map a whole file read-only (PROT_READ, MAP_SHARED); None when empty."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        n = os.fstat(fd).st_size
+        if n < min_len:
+            raise FormatError("%s is %d bytes, need at least %d" % (path, n, min_len))
+        if n == 0:
+            return None
+        if n > 1 << 40:
+            raise FormatError("%s is %d bytes" % (path, n))
+        return _Map(mmap.mmap(fd, n, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ))
+    finally:
+        os.close(fd)
+
+
+def _proc_stat(pid):
+    """(state letter, start time in clock ticks) from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid, "rb") as f:
+        s = f.read()
+    i = s.rfind(b")")  # the command name may hold spaces and parentheses
+    if i < 0:
+        raise OSError("/proc/%d/stat: no ')'" % pid)
+    fields = s[i + 1:].split()
+    if len(fields) < 20 or not fields[0]:
+        raise OSError("/proc/%d/stat: %d fields" % (pid, len(fields)))
+    return fields[0][:1], int(fields[19])
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+_SYS_FUTEX = {"x86_64": 202, "amd64": 202}
+_FUTEX_WAIT = 0
+_libc = None
+
+
+def _futex_fn():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.syscall.restype = ctypes.c_long
+    return _libc.syscall
+
+
+class _Chunk:
+    """A mapped chunk, and per dtype one numpy array over all of it: a
+    page's view is a slice of that array (6x cheaper than np.frombuffer per
+    view); every slice keeps the whole-chunk array, and so the mapping,
+    alive."""
+
+    __slots__ = ("gen", "cell_size", "map", "arrays", "length")
+
+    def __init__(self, gen, cell_size, m):
+        self.gen, self.cell_size, self.map = gen, cell_size, m
+        self.length = len(m.mv)
+        self.arrays = {}
+
+    def array(self, dt):
+        a = self.arrays.get(dt)
+        if a is None:
+            a = np.frombuffer(self.map.mv, dtype=dt, count=len(self.map.mv) // dt.itemsize)
+            self.arrays[dt] = a
+        return a
+
+    def release(self):
+        self.arrays = {}
+        self.map.release()
+
+
+class PageView:
+    """A zero-copy, read-only numpy view of one page, from Reader.view().
+
+    The bytes may change under the array at any time (the writer does not
+    wait for readers). Read what you need from .array, then call .valid():
+    True means no write touched the page between view() and that call, so
+    what you read in between is consistent; on False discard it and take a
+    new view (Reader.apply() does this loop for you).
+
+    Lifetime: .array and .valid() raise Closed once the reader is closed,
+    and .array raises Closed after release() (or leaving a ``with``
+    block). An array you took out of the view keeps its mapping alive (the
+    reader never unmaps memory an array still points to), so it can never
+    read freed memory; but it is then no longer checked: treat it as
+    garbage after valid() returned False or the reader closed.
+    """
+
+    __slots__ = ("_reader", "_array", "_slot", "_seq", "id", "epoch", "lsn")
+
+    def __init__(self, reader, array, slot, seq, page_id, epoch, lsn):
+        self._reader, self._array, self._slot, self._seq = reader, array, slot, seq
+        self.id, self.epoch, self.lsn = page_id, epoch, lsn
+
+    @property
+    def array(self):
+        """The page as a read-only numpy array (flags.writeable is False
+        and the mapping is PROT_READ)."""
+        self._reader._check_open()
+        if self._array is None:
+            raise Closed("page view of page %d was released" % self.id)
+        return self._array
+
+    def valid(self):
+        """True while the page has not been written since the view was
+        taken (one load of its sequence word). Raises Closed after the
+        reader closed."""
+        r = self._reader
+        r._check_open()
+        return self._array is not None and r._seq_word(self._slot) == self._seq
+
+    def release(self):
+        """Drop the view's array (the reader may then unmap its memory)."""
+        self._array = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+    def __repr__(self):
+        return "PageView(id=%d, epoch=%d, lsn=%d)" % (self.id, self.epoch, self.lsn)
+
+
+class Reader:
+    """Reads the committed pages of a bus whose writer runs with
+    mmsb.Options.Shared, from this process, without Go.
+
+    Reader(dir, shared_dir="/dev/shm") finds the region from the bus
+    directory (region_path()); region= names a region directory directly.
+    Everything is mapped read-only and nothing shared is written, so a
+    reader that crashes leaves nothing to clean up. A Reader is not
+    thread-safe: use one per thread. After os.fork() (multiprocessing) a
+    child may keep using an inherited Reader or open its own.
+
+    writer_timeout: how long a page may stay mid-write (odd, unchanged
+    sequence word) before WriterGone (default 0.2 s, as in Go).
+    liveness_interval: at most this long between checks that the writer
+    process exists (kill(pid, 0) and its /proc start time) (default 0.01 s).
+    busy_timeout: how long a page may keep changing under a read before
+    ReadBusy (default 1 s). snapshot_retries: attempts of snapshot() before
+    SnapshotBusy (default 100). wait_mode: "futex" (sleep on the header's
+    futex word, woken by every commit), "poll" (sleep with backoff from
+    50 us to 1 ms), or "auto" (futex, falling back to poll if the syscall is
+    refused).
+    """
+
+    def __init__(self, dir=None, shared_dir=DEFAULT_SHARED_DIR, *, region=None,
+                 writer_timeout=0.2, liveness_interval=0.01, busy_timeout=1.0,
+                 snapshot_retries=100, wait_mode="auto"):
+        if sys.byteorder != "little" or platform.machine() not in _SYS_FUTEX:
+            raise MMSBError("the Python reader needs x86-64 (its seqlock relies on "
+                            "x86-TSO load ordering; use bindings/c/mmsb_reader.h elsewhere)")
+        if wait_mode not in ("auto", "futex", "poll"):
+            raise ValueError("wait_mode must be auto, futex or poll, not %r" % (wait_mode,))
+        if region is None:
+            if dir is None:
+                raise ValueError("Reader needs a bus directory or region=")
+            region = region_path(dir, shared_dir)
+        self._closed = True
+        self.region = region
+        self.writer_timeout = writer_timeout
+        self.liveness_interval = liveness_interval
+        self.busy_timeout = busy_timeout
+        self.snapshot_retries = snapshot_retries
+        self._wait_mode = wait_mode
+        self._gone = None
+        self._chunks = {}
+        self._index = {}
+        self._index_ver = 0
+        self._index_ok = False
+        self._slot_maps = (None, None, None, None)
+        self._ids = self._vers = self._cells = self._seq = None
+        self._slots = 0
+        self.retries = 0  # read attempts that failed the sequence check
+        self.snapshot_retries_used = 0
+        try:
+            hdr = _map_ro(os.path.join(region, L.HEADER_FILE))
+        except FileNotFoundError as e:
+            raise WriterGone("no shared region %s (no writer runs with Options.Shared): %s"
+                             % (region, e)) from None
+        if hdr is None:
+            raise FormatError("header is 0 bytes, need %d" % L.HEADER_USED)
+        self._hdr = hdr
+        self._closed = False
+        try:
+            h = L.decode_header(hdr.mv)
+            self.generation, self.writer_pid, self._start = h.gen, h.pid, h.start
+            self._hq = hdr.words("Q")
+            self._hi = hdr.words("I")
+            try:
+                ct = _map_ro(os.path.join(region, L.CHUNK_TABLE_FILE), L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
+            except FileNotFoundError:
+                raise FormatError("region %s has no chunk table" % region) from None
+            self._ct_map = ct
+            self._ct = ct.words("Q")
+            self._remap_slots()
+            self._last_alive = time.monotonic()
+            self._alive()
+        except BaseException:
+            self.close()
+            raise
+        self._futex_addr = None
+
+    # ---- lifetime -------------------------------------------------------
+
+    def close(self):
+        """Unmap everything. Later calls raise Closed; so do the PageViews
+        taken from this reader. Memory that a numpy array taken from a
+        PageView still points to stays mapped until that array is freed.
+        Closing twice is fine."""
+        if getattr(self, "_hdr", None) is None:
+            self._closed = True
+            return
+        self._closed = True
+        self._hq = self._hi = self._ct = None
+        self._ids = self._vers = self._cells = self._seq = None
+        self._futex_arr = None
+        for c in self._chunks.values():
+            c.release()
+        self._chunks = {}
+        for m in self._slot_maps:
+            if m is not None:
+                m.release()
+        self._slot_maps = (None, None, None, None)
+        for m in (getattr(self, "_ct_map", None), self._hdr):
+            if m is not None:
+                m.release()
+        self._ct_map = self._hdr = None
+
+    @property
+    def closed(self):
+        """True once close() ran."""
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _check_open(self):
+        if self._closed:
+            raise Closed("mmsb reader of %s is closed" % self.region)
+
+    # ---- writer state ---------------------------------------------------
+
+    def _alive(self):
+        """Raise WriterGone or Stale unless the writer is live (the checks
+        of Go's ShmReader.Alive, in the same order)."""
+        st = self._hq[L.H_STATE // 8]
+        if st == L.STATE_SUPERSEDED:
+            self._gone = Stale("shared region %s generation %d superseded by a newer writer "
+                               "(reopen the reader)" % (self.region, self.generation))
+        elif st == L.STATE_CLOSED:
+            self._gone = WriterGone("writer %d closed the bus" % self.writer_pid)
+        elif st != L.STATE_LIVE:
+            self._gone = WriterGone("region in state %d" % st)
+        elif not 0 < self.writer_pid < 1 << 31:
+            self._gone = WriterGone("no writer pid (header says %d)" % self.writer_pid)
+        else:
+            pid = self.writer_pid
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                self._gone = WriterGone("writer process %d no longer exists" % pid)
+            except PermissionError:
+                pass  # exists, owned by another user
+            if self._gone is None:
+                # A recycled PID has another start time; a killed writer
+                # not reaped yet is a zombie (still answers kill(pid, 0)).
+                try:
+                    state, start = _proc_stat(pid)
+                except (OSError, ValueError):
+                    state, start = b"?", None
+                if start != self._start:
+                    self._gone = WriterGone("writer process %d no longer exists (start time %s, want %d)"
+                                            % (pid, start, self._start))
+                elif state in (b"Z", b"X"):
+                    self._gone = WriterGone("writer process %d exited (state %s)"
+                                            % (pid, state.decode()))
+        if self._gone is not None:
+            raise self._gone
+        self._last_alive = time.monotonic()
+
+    def _check(self):
+        """Fail if closed or the writer is gone. The state word is read on
+        every call; the process check runs every liveness_interval."""
+        if self._closed:
+            raise Closed("mmsb reader of %s is closed" % self.region)
+        if self._gone is not None:
+            raise self._gone
+        if (self._hq[L.H_STATE // 8] != L.STATE_LIVE
+                or time.monotonic() - self._last_alive >= self.liveness_interval):
+            self._alive()
+
+    def alive(self):
+        """None while the writer runs; raises WriterGone or Stale (sticky:
+        a gone writer stays gone for this reader)."""
+        self._check_open()
+        if self._gone is not None:
+            raise self._gone
+        self._alive()
+
+    @property
+    def last_lsn(self):
+        """The committed LSN the writer published last: every write up to
+        it is visible to reads that start afterwards."""
+        self._check_open()
+        return self._hq[L.H_LSN // 8]
+
+    @property
+    def state(self):
+        """The header's state word (1 live, 2 closed, 3 superseded)."""
+        self._check_open()
+        return self._hq[L.H_STATE // 8]
+
+    def header(self):
+        """The decoded header (validated like at open)."""
+        self._check_open()
+        return L.decode_header(self._hdr.mv)
+
+    # ---- mappings -------------------------------------------------------
+
+    def _remap_slots(self):
+        """Map the slot arrays afresh (the writer grew them). Files never
+        shrink within a generation, so old, shorter mappings stay valid."""
+        new = []
+        try:
+            for name in (L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE):
+                try:
+                    new.append(_map_ro(os.path.join(self.region, name)))
+                except FileNotFoundError:
+                    new.append(None)
+        except BaseException:
+            for m in new:
+                if m is not None:
+                    m.release()
+            raise
+        old = self._slot_maps
+        self._slot_maps = tuple(new)
+        words = [m.words("Q") if m is not None else memoryview(b"").cast("Q") for m in new]
+        self._ids, self._vers, self._cells, self._seq = words
+        self._slots = min(len(words[0]), len(words[1]) // 2, len(words[2]), len(words[3]))
+        for m in old:
+            if m is not None:
+                m.release()
+
+    def _ensure_slot(self, sl):
+        if sl < self._slots:
+            return True
+        if sl >= self._hq[L.H_SLOT_CAP // 8]:
+            return False
+        self._remap_slots()
+        return sl < self._slots
+
+    def _seq_word(self, sl):
+        return self._seq[sl]
+
+    def _chunk(self, idx):
+        """Chunk idx's mapping (mapping its current file if needed), or
+        None when it is unpublished or its file is gone: the caller's
+        sequence check decides whether that was a race."""
+        if idx >= L.MAX_CHUNKS:
+            return None
+        w = self._ct[2 * idx]  # u32 generation | u32 cell size << 32, one load
+        gen = w & 0xFFFFFFFF
+        if gen == 0:
+            return None
+        c = self._chunks.get(idx)
+        if c is not None and c.gen == gen:
+            return c
+        try:
+            m = _map_ro(os.path.join(self.region, L.chunk_file_name(idx, gen)))
+        except (OSError, FormatError):
+            return None
+        if m is None:
+            return None
+        if c is not None:
+            c.release()  # a freed large page's index, reused
+        c = _Chunk(gen, w >> 32, m)
+        self._chunks[idx] = c
+        return c
+
+    # ---- the ID index ---------------------------------------------------
+
+    def _rebuild(self):
+        """Scan the published slots for live pages (O(slots), numpy). Runs
+        after creates or frees moved the table version, or when a slot no
+        longer holds the page looked up."""
+        ver = self._hq[L.H_TABLE_VER // 8]
+        hw = min(self._hq[L.H_HW // 8], L.MAX_SLOTS)
+        if hw > self._slots:
+            self._ensure_slot(hw - 1)
+            hw = min(hw, self._slots)
+        index = {}
+        if hw > 0:
+            ids = np.frombuffer(self._ids, dtype=np.uint64, count=hw).copy()
+            sizes = np.frombuffer(self._cells, dtype=np.uint32, count=2 * hw)[1::2] & L.SIZE_MASK
+            live = (ids != 0) & (sizes != 0)
+            slots = np.flatnonzero(live)
+            index = dict(zip(ids[slots].tolist(), slots.tolist()))
+        self._index, self._index_ver, self._index_ok = index, ver, True
+
+    def _lookup(self, page_id):
+        if not self._index_ok:
+            self._rebuild()
+        elif self._hq[L.H_TABLE_VER // 8] != self._index_ver:
+            sl = self._index.get(page_id)
+            if sl is not None:
+                return sl  # verified by the read itself
+            self._rebuild()
+        return self._index.get(page_id)
+
+    # ---- the seqlock ----------------------------------------------------
+
+    def _read_once(self, sl, page_id, fn):
+        """One seqlock attempt on slot sl; fn(chunk, offset, size)
+        runs between the two sequence loads and its result is kept only if
+        the attempt is consistent."""
+        seq = self._seq
+        s1 = seq[sl]
+        if s1 & 1:
+            return _RETRY, None, 0, 0, s1
+        if self._ids[sl] != page_id:
+            return (_RETRY if seq[sl] != s1 else _MISSING), None, 0, 0, s1
+        cw = self._cells[sl]
+        ref = cw & 0xFFFFFFFF
+        size = (cw >> 32) & L.SIZE_MASK
+        epoch = self._vers[2 * sl]
+        lsn = self._vers[2 * sl + 1]
+        c = self._chunk(ref >> L.CELL_BITS)
+        off = (ref & L.CELL_MASK) * c.cell_size if c is not None else 0
+        if size == 0 or c is None or off + size > len(c.map.mv):
+            if seq[sl] != s1:
+                return _RETRY, None, 0, 0, s1
+            if size == 0:
+                return _MISSING, None, 0, 0, s1
+            raise FormatError("slot %d (page %d): cell %#x, %d bytes outside its chunk"
+                              % (sl, page_id, ref, size))
+        out = fn(c, off, size)
+        if seq[sl] != s1:
+            return _RETRY, None, 0, 0, s1
+        return _OK, out, epoch, lsn, s1
+
+    def _read_round(self, page_id, fn):
+        """Up to _TRIES_PER_ROUND attempts (Go's ShmReader.Read)."""
+        forced = False
+        tries = 0
+        while True:
+            sl = self._lookup(page_id)
+            if sl is None or not self._ensure_slot(sl):
+                return _MISSING, None, 0, 0, 0, 0
+            res, out, epoch, lsn, s1 = self._read_once(sl, page_id, fn)
+            if res == _OK:
+                return res, out, epoch, lsn, s1, sl
+            if res == _MISSING:
+                if forced:
+                    return res, None, 0, 0, 0, 0
+                forced = True  # the slot no longer holds the page: look again once
+                self._rebuild()
+                continue
+            tries += 1
+            self.retries += 1
+            if tries >= _TRIES_PER_ROUND:
+                return _RETRY, None, 0, 0, s1, sl
+
+    def _read(self, page_id, fn):
+        """A consistent attempt at page_id, with Go's Reader.read policy:
+        a sequence word odd and unchanged for writer_timeout is a stuck
+        writer (WriterGone); a moving one is a busy page, retried for at
+        most busy_timeout (ReadBusy)."""
+        page_id = int(page_id)
+        deadline = None
+        stuck = None
+        busy_until = None
+        pause = 1e-6
+        while True:
+            self._check()
+            res, out, epoch, lsn, s1, sl = self._read_round(page_id, fn)
+            if res == _OK:
+                return out, epoch, lsn, s1, sl
+            if res == _MISSING:
+                raise PageNotFound("page %d not found" % page_id)
+            now = time.monotonic()
+            if busy_until is None:
+                busy_until = now + self.busy_timeout
+            if s1 & 1 == 0 or s1 != stuck or deadline is None:
+                stuck, deadline, pause = s1, now + self.writer_timeout, 1e-6
+            elif now > deadline:
+                raise WriterGone("page %d mid-write (sequence %d) for more than %gs"
+                                 % (page_id, s1, self.writer_timeout))
+            if s1 & 1 == 0 and now > busy_until:
+                raise ReadBusy("page %d changed under every read for %gs" % (page_id, self.busy_timeout))
+            if s1 & 1:
+                time.sleep(pause)
+                pause = min(2 * pause, 1e-3)
+            else:
+                os.sched_yield()
+
+    # ---- public reads ---------------------------------------------------
+
+    def _fast(self, page_id):
+        """The first half of a seqlock attempt on the common path (reader
+        open, writer checked recently, index current, slot and chunk
+        mapped, sequence word even): (chunk, offset, size, slot, s1), or
+        None, and the caller takes the general path (_read). The caller
+        copies or views the bytes and then re-checks seq[slot] == s1."""
+        if self._closed or self._gone is not None or not self._index_ok:
+            return None
+        hq = self._hq
+        if (hq[6] != L.STATE_LIVE or hq[9] != self._index_ver  # H_STATE, H_TABLE_VER
+                or time.monotonic() - self._last_alive >= self.liveness_interval):
+            return None
+        sl = self._index.get(page_id)
+        if sl is None or sl >= self._slots:
+            return None
+        s1 = self._seq[sl]
+        if s1 & 1 or self._ids[sl] != page_id:
+            return None
+        cw = self._cells[sl]
+        ref = cw & 0xFFFFFFFF
+        idx = ref >> L.CELL_BITS
+        c = self._chunks.get(idx)
+        if c is None or c.gen != self._ct[2 * idx] & 0xFFFFFFFF:
+            return None
+        off = (ref & L.CELL_MASK) * c.cell_size
+        size = (cw >> 32) & L.SIZE_MASK
+        if size == 0 or off + size > c.length:
+            return None
+        return c, off, size, sl, s1
+
+    def read(self, page_id):
+        """A consistent copy of page page_id's bytes."""
+        f = self._fast(page_id)
+        if f is not None:
+            c, off, size, sl, s1 = f
+            out = bytes(c.map.mv[off:off + size])
+            if self._seq[sl] == s1:
+                return out
+        return self._read(page_id, _copy)[0]
+
+    def read_page(self, page_id):
+        """A consistent copy of the page with its epoch and last-write LSN
+        (a Page)."""
+        data, epoch, lsn, _, _ = self._read(page_id, _copy)
+        return Page(int(page_id), data, epoch, lsn)
+
+    def read_into(self, page_id, buf):
+        """Copy page page_id consistently into buf (a writable buffer of at
+        least the page's size); returns the page's size."""
+        dst = memoryview(buf).cast("B")
+
+        def into(c, off, size):
+            if size > len(dst):
+                return -size
+            dst[:size] = c.map.mv[off:off + size]
+            return size
+
+        n = self._read(page_id, into)[0]
+        if n < 0:
+            raise ValueError("page %d is %d bytes, buffer holds %d" % (page_id, -n, len(dst)))
+        return n
+
+    def view(self, page_id, dtype=np.uint8):
+        """A zero-copy, read-only numpy view of the page (a PageView). The
+        view was consistent when taken; call .valid() after reading from
+        .array (see PageView for the lifetime rule)."""
+        dt = np.dtype(dtype)
+        item = dt.itemsize
+        f = self._fast(page_id)
+        if f is not None:
+            c, off, size, sl, s1 = f
+            if size % item == 0 and off % item == 0:
+                arr = c.array(dt)[off // item:(off + size) // item]
+                epoch, lsn = self._vers[2 * sl], self._vers[2 * sl + 1]
+                if self._seq[sl] == s1:
+                    return PageView(self, arr, sl, s1, int(page_id), epoch, lsn)
+
+        def make(c, off, size):
+            if size % item:
+                return size
+            if off % item == 0:
+                return c.array(dt)[off // item:(off + size) // item]
+            return np.frombuffer(c.map.mv, dtype=dt, count=size // item, offset=off)
+
+        arr, epoch, lsn, s1, sl = self._read(page_id, make)
+        if not isinstance(arr, np.ndarray):
+            raise ValueError("page %d is %d bytes, not a multiple of %s's %d"
+                             % (page_id, arr, dt, dt.itemsize))
+        return PageView(self, arr, sl, s1, int(page_id), epoch, lsn)
+
+    def apply(self, page_id, fn, dtype=np.uint8):
+        """fn(array) on a consistent zero-copy view of the page: fn runs,
+        then the sequence is re-checked, and fn runs again on a fresh view
+        if the page moved (so fn must not keep the array and must tolerate
+        torn contents in a call that is then repeated). Returns fn's result
+        from the consistent call; ReadBusy after busy_timeout."""
+        until = None
+        while True:
+            with self.view(page_id, dtype) as v:
+                out = fn(v.array)
+                if v.valid():
+                    return out
+            now = time.monotonic()
+            if until is None:
+                until = now + self.busy_timeout
+            elif now > until:
+                raise ReadBusy("page %d changed under every call for %gs" % (page_id, self.busy_timeout))
+
+    def pages(self):
+        """The live page IDs, ascending."""
+        self._check()
+        self._rebuild()
+        return sorted(self._index)
+
+    def snapshot(self, ids):
+        """Consistent copies of pages ids at one committed LSN, as Go's
+        Reader.Snapshot: read the committed LSN L, then every page under its
+        seqlock, and accept when no page was written after L. Retries up to
+        snapshot_retries times, then SnapshotBusy."""
+        ids = [int(i) for i in ids]
+        for _ in range(self.snapshot_retries):
+            self._check()
+            at = self._hq[L.H_LSN // 8]
+            pages = {}
+            ok = True
+            for pid in ids:
+                try:
+                    data, epoch, lsn, _, _ = self._read(pid, _copy)
+                except PageNotFound:
+                    if self._hq[L.H_LSN // 8] != at:
+                        ok = False  # freed by a commit after at: retry
+                        break
+                    raise
+                if lsn > at:
+                    ok = False
+                    break
+                pages[pid] = Page(pid, data, epoch, lsn)
+            if ok:
+                return Snapshot(at, pages)
+            self.snapshot_retries_used += 1
+            os.sched_yield()
+        raise SnapshotBusy("%d attempts over %d pages" % (self.snapshot_retries, len(ids)))
+
+    # ---- waiting --------------------------------------------------------
+
+    def wait(self, after_lsn, timeout=None):
+        """Block until the committed LSN exceeds after_lsn and return it.
+        Raises Timeout after timeout seconds (None: no limit), WriterGone or
+        Stale. Sleeps on the header's futex word (the writer wakes it after
+        every commit; FUTEX_WAIT only reads the word, so the read-only
+        mapping suffices), at most 5 ms at a time so that writer death is
+        noticed; wait_mode="poll" sleeps with backoff instead."""
+        end = None if timeout is None else time.monotonic() + timeout
+        pause = 50e-6
+        while True:
+            lsn = self._hq[L.H_LSN // 8] if not self._closed else None
+            if lsn is not None and lsn > after_lsn:
+                return lsn
+            self._check()
+            left = 0.005
+            if end is not None:
+                left = min(left, end - time.monotonic())
+                if left <= 0:
+                    raise Timeout("committed LSN still %d after %gs" % (lsn, timeout))
+            if self._wait_mode != "poll" and self._futex_wait(after_lsn, left):
+                continue
+            time.sleep(min(pause, left))
+            pause = min(2 * pause, 1e-3)
+
+    @property
+    def wait_mode(self):
+        """"futex" or "poll": what wait() uses (after a refused futex call,
+        "auto" becomes "poll")."""
+        return "poll" if self._wait_mode == "poll" else "futex"
+
+    def _futex_wait(self, after_lsn, seconds):
+        """One FUTEX_WAIT on the header's futex word; False when the kernel
+        refused it (then wait() polls from now on, or raises in futex mode)."""
+        if self._futex_addr is None:
+            # The address of the read-only mapping (ctypes cannot take one
+            # from a read-only buffer; numpy can). The array holds a buffer
+            # export, dropped at close.
+            self._futex_arr = np.frombuffer(self._hdr.mv, dtype=np.uint8, count=L.HEADER_USED)
+            self._futex_addr = self._futex_arr.ctypes.data + L.H_FUTEX
+        v = self._hi[L.H_FUTEX // 4]
+        if self._hq[L.H_LSN // 8] > after_lsn:
+            return True
+        ts = _Timespec(int(seconds), int((seconds % 1) * 1e9))
+        rc = _futex_fn()(ctypes.c_long(_SYS_FUTEX[platform.machine()]), ctypes.c_void_p(self._futex_addr),
+                         ctypes.c_int(_FUTEX_WAIT), ctypes.c_uint(v), ctypes.byref(ts),
+                         ctypes.c_void_p(0), ctypes.c_int(0))
+        if rc == 0:
+            return True
+        e = ctypes.get_errno()
+        if e in (errno.EAGAIN, errno.ETIMEDOUT, errno.EINTR):
+            return True
+        if self._wait_mode == "futex":
+            raise MMSBError("futex wait refused: %s" % os.strerror(e))
+        self._wait_mode = "poll"
+        return False
+
+    def __repr__(self):
+        state = "closed" if self._closed else "generation %d, writer %d" % (self.generation, self.writer_pid)
+        return "mmsb.Reader(%r, %s)" % (self.region, state)
+
+
+def _copy(c, off, size):
+    return bytes(c.map.mv[off:off + size])

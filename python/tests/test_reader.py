@@ -1,0 +1,463 @@
+"""Tests of the pure-Python reader against a live Go writer
+(internal/cmd/shmwriter) and against regions written by the test itself
+(fakeregion.py)."""
+
+import multiprocessing
+import os
+import random
+import signal
+import struct
+import time
+
+import numpy as np
+import pytest
+
+import mmsb
+from mmsb import _layout as L
+from fakeregion import FakeRegion
+
+TORTURE_SECONDS = float(os.environ.get("MMSB_PY_TORTURE_SECONDS", "2"))
+
+
+def torn_at(b):
+    """Offset of the first 8-byte word differing from the first, or -1 (the
+    torn-page detector: the writer fills a page with one value)."""
+    a = np.frombuffer(b, dtype="<u8")
+    bad = np.flatnonzero(a != a[0])
+    return -1 if len(bad) == 0 else int(bad[0]) * 8
+
+
+def test_torn_detector():
+    page = struct.pack("<Q", 5) * 128
+    assert torn_at(page) == -1
+    mixed = page[:512] + struct.pack("<Q", 6) * 64
+    assert torn_at(mixed) == 512  # the detector can fire
+
+
+def test_static_contents(start_writer):
+    w = start_writer(mode="static", pages=8)
+    assert w.region == mmsb.region_path(w.bus_dir, w.shm)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        assert r.pages() == w.ids
+        assert r.last_lsn == w.lsn
+        assert r.writer_pid == w.pid
+        for pid in w.ids:
+            b = r.read(pid)
+            assert b == struct.pack("<Q", pid) * 128
+            p = r.read_page(pid)
+            assert (p.id, p.data, p.epoch) == (pid, b, 1)
+            assert 0 < p.lsn <= r.last_lsn
+            with r.view(pid, dtype=np.uint64) as v:
+                assert v.array.shape == (128,)
+                assert (v.array == pid).all()
+                assert v.valid()
+            buf = bytearray(2048)
+            assert r.read_into(pid, buf) == 1024 and bytes(buf[:1024]) == b
+        with pytest.raises(ValueError):
+            r.read_into(w.first, bytearray(100))
+        with pytest.raises(ValueError):
+            r.view(w.first, dtype="S3")  # 1024 is not a multiple of 3
+        assert r.apply(w.first, lambda a: int(a.sum()), dtype=np.uint64) == 128 * w.first
+
+
+def test_growth_under_an_open_reader(start_writer):
+    """The writer grows its slot arrays past the first reservation and maps
+    new chunks while a reader is open: the reader remaps and reads every
+    page correctly, and views taken before the growth stay valid."""
+    w = start_writer(mode="static", pages=8)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        before = r._slots
+        v = r.view(w.first, dtype=np.uint64)
+        pages, lsn = w.grow()
+        assert r.wait(w.lsn, timeout=10) >= lsn
+        ids = r.pages()
+        assert len(ids) == pages > 16 << 10
+        for pid in ids[::97] + ids[-3:]:
+            assert r.read(pid) == struct.pack("<Q", pid) * 128
+        assert r._slots > before  # the slot arrays were mapped afresh
+        assert len(r._chunks) > 1
+        assert v.valid() and (v.array == w.first).all()
+
+
+def test_missing_page(start_writer):
+    w = start_writer(mode="static", pages=2)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        for bad in (0, 3, 10**12):
+            with pytest.raises(mmsb.PageNotFound) as ei:
+                r.read(bad)
+            assert isinstance(ei.value, KeyError) and str(bad) in str(ei.value)
+        with pytest.raises(KeyError):
+            r.view(99)
+        with pytest.raises(mmsb.PageNotFound):
+            r.snapshot([1, 99])
+
+
+def test_symlinked_bus_dir(start_writer, tmp_path):
+    w = start_writer(mode="static", pages=1)
+    link = tmp_path / "link"
+    os.symlink(w.bus_dir, link)
+    assert mmsb.region_path(str(link), w.shm) == w.region
+    with mmsb.Reader(str(link), w.shm) as r:
+        assert r.read(w.first)[:8] == struct.pack("<Q", w.first)
+
+
+def test_torture_live_writer(start_writer):
+    """A writer rewrites whole pages (one counter per word), creates and
+    frees pages; the reader reads, views and snapshots: no torn page, the
+    committed LSN never goes back, snapshot pages are all <= its LSN."""
+    w = start_writer(mode="busy", pages=64, churn=True)
+    rng = random.Random(1)
+    n = dict(reads=0, views=0, snaps=0, snapbusy=0, notfound=0, torn=0, lsnback=0, snapbad=0)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        first_lsn = last = r.last_lsn
+        end = time.monotonic() + TORTURE_SECONDS
+        ids = r.pages()
+        while time.monotonic() < end:
+            if rng.random() < 0.05:
+                ids = r.pages()
+            pid = rng.choice(ids)
+            try:
+                k = rng.random()
+                if k < 0.6:
+                    if torn_at(r.read(pid)) >= 0:
+                        n["torn"] += 1
+                    n["reads"] += 1
+                elif k < 0.9:
+                    with r.view(pid, dtype="<u8") as v:
+                        a = v.array
+                        first, uniform = a[0], bool((a == a[0]).all())
+                        if v.valid():
+                            n["views"] += 1
+                            n["torn"] += not uniform
+                            del first
+                else:
+                    s = r.snapshot(rng.sample(ids, 4))
+                    n["snaps"] += 1
+                    n["torn"] += sum(torn_at(p.data) >= 0 for p in s.pages.values())
+                    n["snapbad"] += sum(p.lsn > s.lsn for p in s.pages.values())
+            except mmsb.PageNotFound:
+                n["notfound"] += 1  # freed by the churn
+            except mmsb.SnapshotBusy:
+                n["snapbusy"] += 1  # the writer outran every attempt
+            lsn = r.last_lsn
+            n["lsnback"] += lsn < last
+            last = lsn
+        retries = r.retries
+    w.stop()
+    print("python torture:", n, "retries", retries, "lsn", first_lsn, "->", last)
+    assert n["torn"] == 0 and n["lsnback"] == 0 and n["snapbad"] == 0, n
+    assert last > first_lsn, "the writer committed nothing during the torture"
+    assert n["reads"] > 100 and n["views"] > 50 and n["snaps"] > 0, n
+
+
+def test_view_is_read_only(start_writer):
+    w = start_writer(mode="static", pages=1)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        a = r.view(w.first).array
+        assert not a.flags.writeable
+        with pytest.raises(ValueError):
+            a[0] = 1
+        with pytest.raises(ValueError):
+            a.setflags(write=True)
+
+
+def test_view_lifetime(start_writer):
+    """After close() a PageView refuses to hand out its array or to check
+    it; an array taken out earlier keeps its mapping alive (no reads of
+    unmapped memory: numpy#9537), and close() does not fail because of it
+    (cpython#115635's BufferError is absorbed)."""
+    w = start_writer(mode="static", pages=2)
+    r = mmsb.Reader(w.bus_dir, w.shm)
+    v = r.view(w.first, dtype=np.uint64)
+    kept = v.array
+    with r.view(w.first + 1) as released:
+        pass
+    with pytest.raises(mmsb.Closed):
+        released.array  # released by the with block
+    r.close()
+    assert r.closed
+    with pytest.raises(mmsb.Closed):
+        v.array
+    with pytest.raises(mmsb.Closed):
+        v.valid()
+    with pytest.raises(mmsb.Closed):
+        r.read(w.first)
+    with pytest.raises(mmsb.Closed):
+        r.last_lsn
+    r.close()  # twice is fine
+    w.stop()  # the writer removes the region's files
+    assert not os.path.exists(w.region)
+    assert (kept == w.first).all()  # still mapped: the array pins it
+
+
+def test_close_unmaps_when_no_array_remains(start_writer):
+    w = start_writer(mode="static", pages=1)
+    r = mmsb.Reader(w.bus_dir, w.shm)
+    v = r.view(w.first)
+    del v
+    hdr = r._hdr.mm
+    chunk = r._chunks[0].map.mm
+    r.close()
+    assert hdr.closed and chunk.closed  # nothing pinned them: unmapped now
+
+
+def test_writer_killed_gives_writer_gone(start_writer):
+    w = start_writer(mode="busy", pages=8)
+    r = mmsb.Reader(w.bus_dir, w.shm)
+    assert len(r.read(w.first)) == 1024
+    w.kill()
+    deadline = time.monotonic() + 5
+    with pytest.raises(mmsb.WriterGone):
+        while time.monotonic() < deadline:
+            r.read(w.first)
+    with pytest.raises(mmsb.WriterGone):  # sticky
+        r.wait(2**63, timeout=1)
+    r.close()
+
+
+def test_writer_closed_gives_writer_gone(start_writer):
+    w = start_writer(mode="static", pages=1)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        w.stop()
+        with pytest.raises(mmsb.WriterGone, match="closed the bus"):
+            r.read(w.first)
+    with pytest.raises(mmsb.WriterGone, match="no shared region"):
+        mmsb.Reader(w.bus_dir, w.shm)
+
+
+def test_writer_restart_gives_stale(start_writer):
+    w = start_writer(mode="busy", pages=8)
+    old = mmsb.Reader(w.bus_dir, w.shm)
+    old.read(w.first)
+    gen = old.generation
+    w.kill()  # no call on old until the new writer published its region
+    w2 = start_writer(mode="busy", pages=8, bus_dir=w.bus_dir)
+    with pytest.raises(mmsb.Stale):
+        old.read(w.first)
+    with pytest.raises(mmsb.Stale):
+        old.pages()
+    old.close()
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        assert r.generation != gen and r.writer_pid == w2.pid
+        assert len(r.read(w.first)) == 1024
+
+
+def _child_read(reader, bus_dir, shm, ids, q):
+    try:
+        inherited = [reader.read(i) for i in ids]
+        with mmsb.Reader(bus_dir, shm) as own:
+            fresh = [own.read(i) for i in ids]
+            lsn = own.wait(0, timeout=5)
+        q.put(("ok", inherited, fresh, lsn))
+    except BaseException as e:  # report anything to the parent
+        q.put(("error", repr(e), None, None))
+
+
+def test_fork_child_reads(start_writer):
+    w = start_writer(mode="static", pages=4)
+    ctx = multiprocessing.get_context("fork")
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        want = [r.read(i) for i in w.ids]
+        q = ctx.Queue()
+        p = ctx.Process(target=_child_read, args=(r, w.bus_dir, w.shm, w.ids, q))
+        p.start()
+        status, inherited, fresh, lsn = q.get(timeout=60)
+        p.join(60)
+        assert status == "ok", inherited
+        assert p.exitcode == 0
+        assert inherited == want and fresh == want and lsn == w.lsn
+
+
+@pytest.mark.parametrize("mode", ["futex", "poll"])
+def test_wait(start_writer, mode):
+    w = start_writer(mode="busy", pages=8)
+    with mmsb.Reader(w.bus_dir, w.shm, wait_mode=mode) as r:
+        for _ in range(20):
+            last = r.last_lsn
+            assert r.wait(last, timeout=10) > last
+        assert r.wait_mode == mode
+    w.stop()
+
+
+def test_wait_timeout(start_writer):
+    w = start_writer(mode="static", pages=1)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        assert r.wait(w.lsn - 1, timeout=0) == w.lsn
+        t = time.monotonic()
+        with pytest.raises(mmsb.Timeout):
+            r.wait(w.lsn, timeout=0.05)
+        assert isinstance(mmsb.Timeout("x"), TimeoutError)
+        assert time.monotonic() - t < 5
+
+
+# ---- regions written by the test (deterministic failure states) ----------
+
+
+def test_fake_region_reads(tmp_path):
+    fr = FakeRegion(str(tmp_path / "r"), pages=3)
+    with mmsb.Reader(region=fr.path) as r:
+        assert r.pages() == [1, 2, 3]
+        assert r.read(2) == struct.pack("<Q", 2) * 128
+        assert r.read_page(3).lsn == 3
+    fr.close()
+
+
+def test_stuck_writer_gives_writer_gone(tmp_path):
+    fr = FakeRegion(str(tmp_path / "r"), pages=2)
+    with mmsb.Reader(region=fr.path, writer_timeout=0.05) as r:
+        fr.put(fr.seq, "<Q", 0, 2 * 5 - 1)  # page 1 mid-write (odd), forever
+        t = time.monotonic()
+        with pytest.raises(mmsb.WriterGone, match="mid-write"):
+            r.read(1)
+        assert time.monotonic() - t < 5
+        assert r.read(2)  # other pages still read
+        fr.put(fr.seq, "<Q", 0, 2 * 5)  # the write ends
+        assert r.read(1) == struct.pack("<Q", 1) * 128
+    fr.close()
+
+
+def test_seqlock_negative_control(tmp_path):
+    """The checks can fail: a torn page under an even, unchanged sequence
+    word is returned as is (the reader trusts only the sequence word, so
+    the torture's zero torn pages are the sequence protocol's doing), and
+    a moving word is never accepted."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    fr.chunk[512:1024] = struct.pack("<Q", 9) * 64
+    with mmsb.Reader(region=fr.path, busy_timeout=0.05) as r:
+        assert torn_at(r.read(1)) == 512
+        calls = []
+
+        def moving(a):
+            calls.append(1)
+            fr.put(fr.seq, "<Q", 0, 2 * (10 + len(calls)))  # a write in between
+            return 1
+
+        with pytest.raises(mmsb.ReadBusy):
+            r.apply(1, moving)
+        assert len(calls) > 1
+        v = r.view(1)
+        fr.put(fr.seq, "<Q", 0, 2 * 100)
+        assert not v.valid()
+    fr.close()
+
+
+def test_reference_outside_chunk_gives_format_error(tmp_path):
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    fr.put(fr.cells, "<II", 0, 63, 4096)  # cell 63 of 64, 4 KiB: past the chunk
+    with mmsb.Reader(region=fr.path) as r:
+        with pytest.raises(mmsb.FormatError, match="outside its chunk"):
+            r.read(1)
+    fr.close()
+
+
+def test_dead_writer_pid_gives_writer_gone(tmp_path):
+    p = multiprocessing.get_context("fork").Process(target=lambda: None)
+    p.start()
+    p.join()
+    fr = FakeRegion(str(tmp_path / "r"), pages=1, pid=p.pid)
+    with pytest.raises(mmsb.WriterGone):
+        mmsb.Reader(region=fr.path)
+    fr.close()
+
+
+@pytest.mark.parametrize("state,err", [(L.STATE_SUPERSEDED, mmsb.Stale), (L.STATE_CLOSED, mmsb.WriterGone),
+                                       (L.STATE_BUILDING, mmsb.WriterGone)])
+def test_states(tmp_path, state, err):
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    r = mmsb.Reader(region=fr.path)
+    fr.put(fr.hdr, "<Q", L.H_STATE, state)
+    with pytest.raises(err):
+        r.read(1)
+    r.close()
+    with pytest.raises(err):
+        mmsb.Reader(region=fr.path)
+    fr.close()
+
+
+@pytest.mark.parametrize("field,fmt,value,match", [
+    (L.H_MAGIC, "<Q", 0x1234, "bad magic"),
+    (L.H_VERSION, "<I", 2, "format version 2"),
+    (L.H_HDR_SIZE, "<I", 8192, "header size"),
+    (L.H_CELL_BITS, "<I", 13, "cell bits"),
+    (L.H_STRIDES, "<B", 4, "strides"),
+    (L.H_MAX_CHUNKS, "<Q", 5, "chunk table"),
+    (L.H_CHUNKS, "<Q", L.MAX_CHUNKS + 1, "chunks in use"),
+    (L.H_HW, "<Q", 1000, "slots used"),
+    (L.H_LIVE, "<Q", 1000, "live pages"),
+    (L.H_STATE, "<Q", 9, "unknown state"),
+])
+def test_bad_header_gives_format_error(tmp_path, field, fmt, value, match):
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    fr.put(fr.hdr, fmt, field, value)
+    with pytest.raises(mmsb.FormatError, match=match):
+        mmsb.Reader(region=fr.path)
+    fr.close()
+
+
+def test_truncated_files_give_format_error(tmp_path):
+    for name, n in ((L.HEADER_FILE, 0), (L.HEADER_FILE, 100), (L.HEADER_FILE, 2048),
+                    (L.CHUNK_TABLE_FILE, 4096)):
+        fr = FakeRegion(str(tmp_path / ("r%s%d" % (name, n))), pages=1)
+        fr.close()
+        os.truncate(os.path.join(fr.path, name), n)
+        with pytest.raises(mmsb.FormatError):
+            mmsb.Reader(region=fr.path)
+
+
+def test_missing_chunk_table_gives_format_error(tmp_path):
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    fr.close()
+    os.unlink(os.path.join(fr.path, L.CHUNK_TABLE_FILE))
+    with pytest.raises(mmsb.FormatError, match="no chunk table"):
+        mmsb.Reader(region=fr.path)
+
+
+def test_fuzz_header_bytes(tmp_path):
+    """Random, mutated and truncated headers: decode_header raises
+    FormatError or returns; opening such a region raises an MMSBError or
+    opens; nothing else (no IndexError, struct.error, crash)."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=2)
+    good = bytes(fr.hdr)
+    rng = random.Random(7)
+    outcomes = {"ok": 0, "format": 0}
+    for i in range(3000):
+        k = i % 3
+        if k == 0:
+            b = bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 7, 64, 127, 128, 200, 4096])))
+        elif k == 1:
+            b = bytearray(good)
+            for _ in range(rng.randint(1, 4)):
+                b[rng.randrange(L.HEADER_USED)] = rng.getrandbits(8)
+            b = bytes(b)
+        else:
+            b = good[:rng.randrange(len(good) + 1)]
+        try:
+            L.decode_header(b)
+            outcomes["ok"] += 1
+        except mmsb.FormatError:
+            outcomes["format"] += 1
+    assert outcomes["format"] > 0 and outcomes["ok"] > 0, outcomes
+    for i in range(150):
+        b = bytearray(good)
+        for _ in range(rng.randint(1, 3)):
+            b[rng.randrange(L.HEADER_USED)] = rng.getrandbits(8)
+        if i % 5 == 0:
+            b = b[:rng.randrange(len(b))]
+        fr.hdr.seek(0)
+        path = str(tmp_path / ("f%d" % i))
+        os.mkdir(path)
+        for name in os.listdir(fr.path):
+            os.link(os.path.join(fr.path, name), os.path.join(path, name))
+        os.unlink(os.path.join(path, L.HEADER_FILE))
+        with open(os.path.join(path, L.HEADER_FILE), "wb") as f:
+            f.write(b)
+        try:
+            with mmsb.Reader(region=path) as r:
+                for pid in (1, 2, 3):
+                    try:
+                        r.read(pid)
+                    except mmsb.PageNotFound:
+                        pass
+        except mmsb.MMSBError:
+            pass
+    fr.close()
