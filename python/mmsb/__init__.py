@@ -2,9 +2,11 @@
 
 Reader reads a bus's committed pages from the shared-memory region of a
 writer that runs with mmsb.Options.Shared, in pure Python + numpy (no Go in
-this process). See docs/bindings.md.
+this process). ``mmsb.open`` runs the bus itself in this process through
+the C ABI (libmmsb.so; writer.py). See docs/bindings.md.
 """
 
+from .errors import *  # noqa: F401,F403  (one class per C ABI status code)
 from .errors import (  # noqa: F401
     Closed,
     FormatError,
@@ -17,5 +19,6 @@ from .errors import (  # noqa: F401
     WriterGone,
 )
 from .reader import DEFAULT_SHARED_DIR, Page, PageView, Reader, Snapshot, region_path  # noqa: F401
+from .writer import ANY_EPOCH, Bus, CommitInfo, open  # noqa: F401,A001
 
 FORMAT_VERSION = 1  # the shared-memory format this reader implements (docs/formats.md)

@@ -107,3 +107,43 @@ def start_writer(writer_bin, shm_dir, tmp_path):
     for w in procs:
         if w.proc.poll() is None:
             w.kill()
+
+
+# Fixtures of the writer tests (test_writer.py, over libmmsb.so).
+
+
+def _go():
+    return shutil.which("go") or ("/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go") else None)
+
+
+@pytest.fixture(scope="session")
+def libmmsb(tmp_path_factory):
+    """The path of libmmsb.so, exported as MMSB_LIB: $MMSB_LIB, else build/libmmsb.so,
+    else built here with `go build -buildmode=c-shared` into a temp dir."""
+    path = os.environ.get("MMSB_LIB")
+    if not path:
+        built = os.path.join(REPO, "build", "libmmsb.so")
+        if os.path.exists(built):
+            path = built
+        else:
+            go = _go()
+            if go is None:
+                _need("go and gcc (to build libmmsb.so; or set MMSB_LIB)")
+            path = str(tmp_path_factory.mktemp("lib") / "libmmsb.so")
+            subprocess.run([go, "build", "-buildmode=c-shared", "-o", path, "./bindings/c"], cwd=REPO, check=True)
+        os.environ["MMSB_LIB"] = path
+    return path
+
+
+@pytest.fixture(scope="session")
+def mmsb_cli(tmp_path_factory):
+    """The path of the Go CLI `mmsb`: $MMSB_CLI, else built with go into a temp dir."""
+    cli = os.environ.get("MMSB_CLI")
+    if cli:
+        return cli
+    go = _go()
+    if go is None:
+        _need("go (to build the mmsb CLI; or set MMSB_CLI)")
+    out = str(tmp_path_factory.mktemp("cli") / "mmsb")
+    subprocess.run([go, "build", "-o", out, "./cmd/mmsb"], cwd=REPO, check=True)
+    return out

@@ -93,6 +93,11 @@ func fakeTree() map[string]string {
 		"internal/page/prefault_test.go": "package page\n\nimport \"testing\"\n\nfunc TestPrefaultMakesChunkResident(t *testing.T) {}\n",
 		"cmd/mmsb/bench_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestBenchGrowth(t *testing.T) {}\nfunc TestBenchStallTrace(t *testing.T) {}\n",
+		"bindings/c/doc.go": "package main\n\nfunc main() {}\n",
+		"bindings/c/external_test.go": "package main\n\nimport \"testing\"\n\n" +
+			"func TestCABI(t *testing.T) {}\nfunc TestCPP(t *testing.T) {}\nfunc TestPythonWriter(t *testing.T) {}\n" +
+			"func TestHeaderMatchesExports(t *testing.T) {}\nfunc TestHeaderCheckNegativeControl(t *testing.T) {}\n" +
+			"func TestCProgramFailureIsCaught(t *testing.T) {}\nfunc TestPytestNegativeControl(t *testing.T) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}
@@ -141,6 +146,9 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"shared header fuzz target missing", func(f map[string]string) {
 			f["internal/page/shm_test.go"] = strings.Replace(f["internal/page/shm_test.go"], "func FuzzDecodeShmHeader(", "func FuzzOther(", 1)
 		}, "FuzzDecodeShmHeader in internal/page"},
+		{"bindings test missing", func(f map[string]string) {
+			f["bindings/c/external_test.go"] = strings.Replace(f["bindings/c/external_test.go"], "func TestPythonWriter(", "func TestPython(", 1)
+		}, "TestPythonWriter in bindings/c"},
 		{"bindings suite missing", func(f map[string]string) { delete(f, "tests/bindings/bindings_test.go") }, "tests/bindings"},
 		{"bindings negative control gone", func(f map[string]string) {
 			f["tests/bindings/bindings_test.go"] = strings.Replace(f["tests/bindings/bindings_test.go"], "func TestCHarnessCatchesFailures(", "func TestOther(", 1)

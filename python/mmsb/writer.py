@@ -1,0 +1,521 @@
+"""The MMSB writer API over the C ABI (libmmsb.so) with ctypes.
+
+    import numpy as np, mmsb
+
+    with mmsb.open("./data", sync="group") as bus:
+        ids = bus.create_pages(1000, 1024)             # 1,000 pages of 1 KiB
+        bus.commit([(ids[0], 0, b"hello")])            # a small batch
+        bus.commit_array(pages, offsets, data)         # numpy: a whole batch, one call
+        bus.read(ids[0])[:5]                           # b'hello'
+
+The library is found through the environment variable MMSB_LIB, else at
+build/libmmsb.so of the repository this package sits in, else next to the
+package (mmsb/libmmsb.so). Build it with
+
+    go build -buildmode=c-shared -o build/libmmsb.so ./bindings/c
+
+The bus runs the Go runtime inside this process: one libmmsb per process,
+and no fork after open (multiprocessing must use the "spawn" start method).
+Processes that only read should use the Go-free reader.
+"""
+
+import ctypes
+import os
+import threading
+from collections import namedtuple
+from ctypes import (POINTER, Structure, c_char_p, c_double, c_int, c_int32,
+                    c_int64, c_size_t, c_uint32, c_uint64, c_void_p)
+
+import numpy as np
+
+from . import errors
+
+ABI_MAJOR = 1  # the MMSB_ABI_MAJOR this module speaks
+ANY_EPOCH = (1 << 64) - 1  # in expect: that write applies whatever the page's epoch (MMSB_ANY_EPOCH)
+
+SYNC_MODES = {"group": 0, "always": 1, "none": 2}
+_SYNC_NAMES = {v: k for k, v in SYNC_MODES.items()}
+_COMMIT_ASYNC = 1
+_STATUS_BUFFER_TOO_SMALL = 102
+
+
+class _Options(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("sync", c_int32),
+        ("shared", c_int32),
+        ("shared_group", c_int32),
+        ("shared_dir", c_char_p),
+        ("checkpoint_bytes", c_int64),
+        ("segment_bytes", c_int64),
+        ("workers", c_int32),
+        ("reserved", c_int32),
+    ]
+
+
+class _Write(Structure):
+    _fields_ = [("page", c_uint64), ("offset", c_uint32), ("len", c_uint32), ("data", c_void_p)]
+
+
+class _CommitInfo(Structure):
+    _fields_ = [("first_lsn", c_uint64), ("last_lsn", c_uint64), ("time", c_int64)]
+
+
+class _PageInfo(Structure):
+    _fields_ = [("id", c_uint64), ("size", c_uint64), ("epoch", c_uint64),
+                ("last_lsn", c_uint64), ("flags", c_uint32), ("derived", c_uint32)]
+
+
+class _CheckpointInfo(Structure):
+    _fields_ = [("lsn", c_uint64), ("pages", c_uint64), ("bytes", c_uint64),
+                ("segments_removed", c_uint64), ("duration_ns", c_int64)]
+
+
+class _ReplayReport(Structure):
+    _fields_ = [("lsn", c_uint64), ("checkpoint_lsn", c_uint64), ("live_hash", c_uint64),
+                ("replay_hash", c_uint64), ("pages", c_uint64), ("pages_differing", c_uint64),
+                ("bytes_differing", c_int64), ("l2_divergence", c_double),
+                ("graph_equal", c_int32), ("equal", c_int32)]
+
+
+class _Stats(Structure):
+    _fields_ = [("struct_size", c_uint32), ("sync", c_int32), ("pages", c_uint64),
+                ("logical_bytes", c_int64), ("last_lsn", c_uint64), ("written_lsn", c_uint64),
+                ("durable_lsn", c_uint64), ("log_records", c_uint64), ("log_bytes", c_uint64),
+                ("log_syncs", c_uint64), ("log_segments", c_uint64), ("checkpoints", c_uint64),
+                ("last_checkpoint_lsn", c_uint64), ("checkpoint_failures", c_uint64),
+                ("edges", c_uint64), ("bindings", c_uint64), ("heap_bytes", c_uint64),
+                ("arena_bytes", c_int64), ("in_memory", c_int32), ("failed", c_int32)]
+
+
+CommitInfo = namedtuple("CommitInfo", "first_lsn last_lsn time")
+CommitInfo.__doc__ = "A committed batch: its first and last LSN and commit time (ns since the epoch)."
+PageInfo = namedtuple("PageInfo", "id size epoch last_lsn flags derived")
+PageInfo.__doc__ = "A page's description."
+CheckpointInfo = namedtuple("CheckpointInfo", "lsn pages bytes segments_removed duration_ns")
+CheckpointInfo.__doc__ = "What a checkpoint wrote."
+ReplayReport = namedtuple("ReplayReport", "equal lsn checkpoint_lsn live_hash replay_hash pages "
+                          "pages_differing bytes_differing l2_divergence graph_equal")
+ReplayReport.__doc__ = "A replay of the log compared with the live state; equal is the verdict."
+
+
+def _candidates():
+    here = os.path.dirname(os.path.abspath(__file__))
+    return [os.path.normpath(os.path.join(here, "..", "..", "build", "libmmsb.so")),
+            os.path.join(here, "libmmsb.so")]
+
+
+def library_path():
+    """Returns the path of libmmsb.so this module loads (see the module doc)."""
+    env = os.environ.get("MMSB_LIB")
+    if env:
+        if not os.path.exists(env):
+            raise errors.IOFailure("mmsb: MMSB_LIB=%s does not exist; build it with "
+                                   "`go build -buildmode=c-shared -o build/libmmsb.so ./bindings/c`" % env)
+        return env
+    cands = _candidates()
+    for p in cands:
+        if os.path.exists(p):
+            return p
+    raise errors.IOFailure(
+        "mmsb: libmmsb.so not found: set MMSB_LIB to its path, or build it at %s "
+        "(from the repository root: `go build -buildmode=c-shared -o build/libmmsb.so "
+        "./bindings/c`), or put it at %s" % (cands[0], cands[1]))
+
+
+_lib = None
+_lib_lock = threading.Lock()
+_forked = False  # set in the child of a fork once the library is loaded
+
+
+def _after_fork_in_child():
+    global _forked
+    if _lib is not None:
+        _forked = True
+
+
+def _declare(lib):
+    h = c_uint64
+    sigs = {
+        "mmsb_abi_version": (c_uint32, []),
+        "mmsb_status_name": (c_char_p, [c_int]),
+        "mmsb_last_error": (c_size_t, [c_void_p, c_size_t]),
+        "mmsb_open": (c_int, [c_char_p, POINTER(_Options), POINTER(c_uint64)]),
+        "mmsb_close": (c_int, [h]),
+        "mmsb_create_pages": (c_int, [h, c_void_p, c_void_p, c_size_t, c_void_p]),
+        "mmsb_free_page": (c_int, [h, c_uint64]),
+        "mmsb_commit": (c_int, [h, c_void_p, c_size_t, c_void_p, c_uint32, POINTER(_CommitInfo)]),
+        "mmsb_commit_array": (c_int, [h, c_void_p, c_void_p, c_void_p, c_size_t, c_size_t, c_void_p,
+                                      c_uint32, POINTER(_CommitInfo)]),
+        "mmsb_wait_durable": (c_int, [h, c_uint64]),
+        "mmsb_flush": (c_int, [h]),
+        "mmsb_read": (c_int, [h, c_uint64, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_uint64)]),
+        "mmsb_read_at": (c_int, [h, c_uint64, c_uint64, c_void_p, c_size_t, POINTER(c_size_t),
+                                 POINTER(c_uint64)]),
+        "mmsb_page_info_get": (c_int, [h, c_uint64, POINTER(_PageInfo)]),
+        "mmsb_last_lsn": (c_int, [h, POINTER(c_uint64)]),
+        "mmsb_state_hash": (c_int, [h, POINTER(c_uint64)]),
+        "mmsb_checkpoint": (c_int, [h, POINTER(_CheckpointInfo)]),
+        "mmsb_verify_replay": (c_int, [h, c_int, POINTER(_ReplayReport)]),
+        "mmsb_stats_get": (c_int, [h, POINTER(_Stats)]),
+        "mmsb_shared_path": (c_int, [h, c_void_p, c_size_t, POINTER(c_size_t)]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+
+
+def load_library():
+    """Loads libmmsb.so once per process and checks its ABI version."""
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            path = library_path()
+            lib = ctypes.CDLL(path)
+            _declare(lib)
+            v = lib.mmsb_abi_version()
+            if v // 10000 != ABI_MAJOR:
+                raise errors.IOFailure("mmsb: %s has ABI version %d; this module speaks major %d"
+                                       % (path, v, ABI_MAJOR))
+            _lib = lib
+            # The Go runtime does not survive fork (the child has one thread
+            # and a runtime whose others are gone): refuse every call in a
+            # forked child instead of hanging in it.
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+        return _lib
+
+
+def _raise(lib, status):
+    """Raises the exception for status with the calling thread's last error message."""
+    buf = ctypes.create_string_buffer(1024)
+    n = lib.mmsb_last_error(buf, len(buf))
+    if n >= len(buf):
+        buf = ctypes.create_string_buffer(n + 1)
+        lib.mmsb_last_error(buf, len(buf))
+    raise errors.error_for(status, buf.value.decode("utf-8", "replace"))
+
+
+def _ptr(a):
+    """The address of a C-contiguous numpy array's data.
+
+    ctypes.c_char.from_buffer is about 4x cheaper than ndarray.ctypes.data
+    (which builds a helper object per call); it needs a writable buffer, so
+    read-only arrays take the slower path.
+    """
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError, BufferError):
+        return a.ctypes.data
+
+
+class Bus:
+    """An open bus (a Go mmsb.Bus in this process). Use ``mmsb.open``.
+
+    Methods are safe to call from several threads (ctypes releases the GIL
+    during the call; the bus serialises commits). After ``close`` every
+    method raises Closed.
+    """
+
+    def __init__(self, lib, handle, path):
+        self._lib = lib
+        self._h = handle
+        self.path = path
+        self._local = threading.local()
+
+    # -- lifecycle -------------------------------------------------------
+
+    def close(self):
+        """Syncs the log and closes the bus (no checkpoint). Closing twice is a no-op."""
+        if self._h is None or _forked:  # a forked child must not enter the Go runtime
+            self._h = None
+            return
+        h, self._h = self._h, None
+        st = self._lib.mmsb_close(h)
+        if st:
+            _raise(self._lib, st)
+
+    @property
+    def closed(self):
+        """True once close was called."""
+        return self._h is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing useful to do in a finalizer
+            pass
+
+    def _handle(self):
+        h = self._h
+        if h is None:
+            raise errors.Closed("mmsb: bus %s is closed" % self.path)
+        if _forked:
+            raise errors.Closed("mmsb: this process is a fork of the one that opened bus %s; the Go runtime "
+                                "does not survive fork: use multiprocessing.set_start_method(\"spawn\"), and "
+                                "mmsb.Reader to read in child processes" % self.path)
+        return h
+
+    def _check(self, st):
+        if st:
+            _raise(self._lib, st)
+
+    # -- pages -----------------------------------------------------------
+
+    def create_pages(self, count=None, size=None, *, sizes=None, ids=None):
+        """Creates pages in one logged batch (all or none) and returns their IDs (numpy uint64).
+
+        ``create_pages(n, size)`` makes n pages of size bytes with the next free
+        IDs; ``create_pages(sizes=[...], ids=[...])`` gives each its size and
+        ID (0: assign). Raises PageExists, InvalidPage.
+        """
+        if sizes is None:
+            if count is None or size is None:
+                raise errors.InvalidArgument("mmsb: create_pages needs count and size, or sizes=")
+            sizes = np.full(int(count), int(size), dtype=np.uint32)
+        else:
+            sizes = np.ascontiguousarray(sizes, dtype=np.uint32)
+        n = sizes.shape[0]
+        idp = None
+        if ids is not None:
+            ids = np.ascontiguousarray(ids, dtype=np.uint64)
+            if ids.shape != sizes.shape:
+                raise errors.InvalidArgument("mmsb: %d ids for %d sizes" % (ids.shape[0], n))
+            idp = _ptr(ids)
+        out = np.zeros(n, dtype=np.uint64)
+        self._check(self._lib.mmsb_create_pages(self._handle(), idp, _ptr(sizes), n, _ptr(out)))
+        return out
+
+    def create_page(self, size, id=0):  # noqa: A002 - the bus's own name for it
+        """Creates one page and returns its ID."""
+        return int(self.create_pages(sizes=[size], ids=[id])[0])
+
+    def free_page(self, page):
+        """Frees a page (PageInUse while edges or a binding use it)."""
+        self._check(self._lib.mmsb_free_page(self._handle(), page))
+
+    # -- commits ---------------------------------------------------------
+
+    @staticmethod
+    def _expect(expect, n):
+        """expect as a uint64 array of n epochs (None entries: ANY_EPOCH), or None."""
+        if expect is None:
+            return None
+        if not isinstance(expect, np.ndarray):
+            expect = [ANY_EPOCH if e is None else e for e in expect]
+        arr = np.ascontiguousarray(expect, dtype=np.uint64)
+        if arr.shape != (n,):
+            raise errors.InvalidArgument("mmsb: %d expected epochs for %d writes" % (arr.size, n))
+        return arr
+
+    def commit(self, writes, *, wait=True, expect=None):
+        """Commits writes as one atomic batch and returns its CommitInfo.
+
+        writes is a sequence of (page, offset, data) with data bytes-like.
+        wait=False returns once the batch is logged and applied, before it
+        is durable (then call wait_durable(info.last_lsn)). expect, for
+        optimistic concurrency, holds one expected page epoch per write
+        (None or ANY_EPOCH: no check); a mismatch raises Conflict and
+        nothing applies. For large batches of equal-sized writes use
+        commit_array.
+        """
+        n = len(writes)
+        arr = (_Write * n)()
+        keep = []
+        for i, (page, offset, data) in enumerate(writes):
+            w = arr[i]
+            w.page = page
+            w.offset = offset
+            if not isinstance(data, bytes):
+                data = bytes(data)
+            keep.append(data)
+            w.len = len(data)
+            w.data = ctypes.cast(c_char_p(data), c_void_p).value if data else None
+        info = _CommitInfo()
+        ex = self._expect(expect, n)
+        self._check(self._lib.mmsb_commit(self._handle(), arr, n, None if ex is None else _ptr(ex),
+                                          0 if wait else _COMMIT_ASYNC, ctypes.byref(info)))
+        return CommitInfo(info.first_lsn, info.last_lsn, info.time)
+
+    def commit_array(self, pages, offsets, data, *, wait=True, expect=None):
+        """Commits a whole batch of fixed-width writes with one call.
+
+        pages (uint64) and offsets (uint32) are 1-D arrays of n entries;
+        data holds the n writes' bytes: a (n, width) uint8 array, or any
+        C-contiguous array or bytes-like of n*width bytes. Arrays of the
+        right dtype are passed to the library without a copy. Write i puts
+        data's row i at offsets[i] of pages[i]; the batch is atomic. wait
+        and expect (a uint64 array of n epochs) as for commit.
+        """
+        pages = np.ascontiguousarray(pages, dtype=np.uint64)
+        offsets = np.ascontiguousarray(offsets, dtype=np.uint32)
+        n = pages.shape[0]
+        if offsets.shape[0] != n:
+            raise errors.InvalidArgument("mmsb: %d pages but %d offsets" % (n, offsets.shape[0]))
+        if not isinstance(data, np.ndarray):
+            data = np.frombuffer(data, dtype=np.uint8)
+        elif not data.flags.c_contiguous:
+            data = np.ascontiguousarray(data)
+        nbytes = data.nbytes
+        if n == 0 or nbytes % n:
+            raise errors.InvalidArgument("mmsb: %d data bytes do not split into %d equal writes" % (nbytes, n))
+        ex = None if expect is None else self._expect(expect, n)
+        info = _CommitInfo()
+        self._check(self._lib.mmsb_commit_array(
+            self._handle(), _ptr(pages), _ptr(offsets), _ptr(data), n, nbytes // n,
+            None if ex is None else _ptr(ex), 0 if wait else _COMMIT_ASYNC, ctypes.byref(info)))
+        return CommitInfo(info.first_lsn, info.last_lsn, info.time)
+
+    def wait_durable(self, lsn):
+        """Waits until every operation up to lsn is durable per the sync mode."""
+        self._check(self._lib.mmsb_wait_durable(self._handle(), lsn))
+
+    def flush(self):
+        """Waits until everything committed so far is durable."""
+        self._check(self._lib.mmsb_flush(self._handle()))
+
+    # -- reads -----------------------------------------------------------
+
+    def _scratch(self, need):
+        # One buffer per thread: ctypes drops the GIL during calls, so two
+        # threads must not share it.
+        buf = getattr(self._local, "buf", None)
+        if buf is None or len(buf) < need:
+            buf = ctypes.create_string_buffer(max(need, 4096))
+            self._local.buf = buf
+        return buf
+
+    def _read(self, call, page):
+        h = self._handle()
+        n = c_size_t()
+        epoch = c_uint64()
+        buf = self._scratch(0)
+        st = call(h, buf, len(buf), n, epoch)
+        if st == _STATUS_BUFFER_TOO_SMALL:
+            buf = self._scratch(n.value)
+            st = call(h, buf, len(buf), n, epoch)
+        self._check(st)
+        return ctypes.string_at(buf, n.value), epoch.value
+
+    def read(self, page):
+        """Returns page's current bytes (a copy)."""
+        return self.read_with_epoch(page)[0]
+
+    def read_with_epoch(self, page):
+        """Returns (bytes, epoch) of page."""
+        lib = self._lib
+        return self._read(lambda h, b, c, n, e: lib.mmsb_read(h, page, b, c, ctypes.byref(n), ctypes.byref(e)),
+                          page)
+
+    def read_into(self, page, out):
+        """Copies page's bytes into out (a writable buffer, e.g. a numpy array) and returns (nbytes, epoch).
+
+        Raises BufferTooSmall when out cannot hold the page.
+        """
+        mv = memoryview(out).cast("B")
+        if mv.readonly:
+            raise errors.InvalidArgument("mmsb: read_into needs a writable buffer")
+        n = c_size_t()
+        epoch = c_uint64()
+        cbuf = (ctypes.c_char * len(mv)).from_buffer(mv) if len(mv) else None
+        self._check(self._lib.mmsb_read(self._handle(), page, cbuf, len(mv), ctypes.byref(n), ctypes.byref(epoch)))
+        return n.value, epoch.value
+
+    def read_at(self, page, lsn):
+        """Returns page's bytes as of LSN lsn (replayed from the log; LogTruncated if it no longer holds it)."""
+        lib = self._lib
+        return self._read(lambda h, b, c, n, e: lib.mmsb_read_at(h, page, lsn, b, c, ctypes.byref(n),
+                                                                  ctypes.byref(e)), page)[0]
+
+    def page_info(self, page):
+        """Returns a PageInfo."""
+        pi = _PageInfo()
+        self._check(self._lib.mmsb_page_info_get(self._handle(), page, ctypes.byref(pi)))
+        return PageInfo(pi.id, pi.size, pi.epoch, pi.last_lsn, pi.flags, bool(pi.derived))
+
+    @property
+    def last_lsn(self):
+        """The LSN of the last applied operation."""
+        v = c_uint64()
+        self._check(self._lib.mmsb_last_lsn(self._handle(), ctypes.byref(v)))
+        return v.value
+
+    def state_hash(self):
+        """The 64-bit state hash (int); `mmsb inspect` prints it as 16 hex digits."""
+        v = c_uint64()
+        self._check(self._lib.mmsb_state_hash(self._handle(), ctypes.byref(v)))
+        return v.value
+
+    # -- maintenance -----------------------------------------------------
+
+    def checkpoint(self):
+        """Writes a checkpoint now and returns a CheckpointInfo."""
+        ci = _CheckpointInfo()
+        self._check(self._lib.mmsb_checkpoint(self._handle(), ctypes.byref(ci)))
+        return CheckpointInfo(ci.lsn, ci.pages, ci.bytes, ci.segments_removed, ci.duration_ns)
+
+    def verify_replay(self, from_newest_checkpoint=False):
+        """Replays the log and compares it with the live state; returns a ReplayReport (see .equal)."""
+        r = _ReplayReport()
+        self._check(self._lib.mmsb_verify_replay(self._handle(), 1 if from_newest_checkpoint else 0,
+                                                 ctypes.byref(r)))
+        return ReplayReport(bool(r.equal), r.lsn, r.checkpoint_lsn, r.live_hash, r.replay_hash, r.pages,
+                            r.pages_differing, r.bytes_differing, r.l2_divergence, bool(r.graph_equal))
+
+    def stats(self):
+        """Returns the bus's statistics as a dict (sync is "group", "always" or "none")."""
+        s = _Stats()
+        s.struct_size = ctypes.sizeof(_Stats)
+        self._check(self._lib.mmsb_stats_get(self._handle(), ctypes.byref(s)))
+        d = {name: getattr(s, name) for name, _ in _Stats._fields_ if name != "struct_size"}
+        d["sync"] = _SYNC_NAMES.get(s.sync, str(s.sync))
+        d["in_memory"] = bool(s.in_memory)
+        d["failed"] = bool(s.failed)
+        return d
+
+    @property
+    def shared_path(self):
+        """The directory of the bus's shared region ("" unless opened with shared=True)."""
+        n = c_size_t()
+        buf = ctypes.create_string_buffer(4096)
+        self._check(self._lib.mmsb_shared_path(self._handle(), buf, len(buf), ctypes.byref(n)))
+        return buf.value.decode()
+
+    def __repr__(self):
+        return "<mmsb.Bus %r%s>" % (self.path, " closed" if self.closed else "")
+
+
+def open(dir, sync="group", *, shared=False, shared_dir=None, shared_group=False,  # noqa: A001,A002
+         checkpoint_bytes=0, segment_bytes=0, workers=0):
+    """Opens (or creates) the bus in dir and returns a Bus; dir "" is an in-memory bus.
+
+    sync: "group" (default: a commit returns after an fsync shared with
+    concurrent committers), "always" or "none" (returns once written to the
+    OS). shared=True publishes pages in shared memory for readers in other
+    processes. Raises Locked when another writer holds dir.
+    """
+    if sync not in SYNC_MODES:
+        raise errors.InvalidOption("mmsb: sync mode %r is not one of %s" % (sync, ", ".join(SYNC_MODES)))
+    lib = load_library()
+    o = _Options()
+    o.struct_size = ctypes.sizeof(_Options)
+    o.sync = SYNC_MODES[sync]
+    o.shared = 1 if shared else 0
+    o.shared_group = 1 if shared_group else 0
+    o.shared_dir = os.fsencode(shared_dir) if shared_dir else None
+    o.checkpoint_bytes = checkpoint_bytes
+    o.segment_bytes = segment_bytes
+    o.workers = workers
+    h = c_uint64()
+    path = os.fspath(dir)
+    st = lib.mmsb_open(os.fsencode(path), ctypes.byref(o), ctypes.byref(h))
+    if st:
+        _raise(lib, st)
+    return Bus(lib, h.value, path)

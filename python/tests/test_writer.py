@@ -1,0 +1,295 @@
+"""Tests of the writer API (mmsb.open) over the C ABI.
+
+Needs libmmsb.so (MMSB_LIB or build/libmmsb.so); run by bindings/c's Go
+tests with both set, or by hand:
+
+    go build -buildmode=c-shared -o build/libmmsb.so ./bindings/c
+    /usr/bin/python3 -m pytest python/tests/test_writer.py
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import mmsb  # noqa: E402
+from mmsb import errors, writer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _library(libmmsb):
+    """Every test here needs libmmsb.so (conftest.libmmsb finds or builds it)."""
+    return libmmsb
+
+
+@pytest.fixture
+def bus(tmp_path):
+    with mmsb.open(str(tmp_path / "bus"), sync="group") as b:
+        yield b
+
+
+def test_round_trip(tmp_path):
+    d = str(tmp_path / "bus")
+    with mmsb.open(d) as bus:
+        ids = bus.create_pages(4, 64)
+        assert list(ids) == [1, 2, 3, 4]
+        assert bus.create_page(128, id=10) == 10
+        info = bus.commit([(1, 0, b"hello"), (2, 8, bytearray(b"world")), (10, 100, memoryview(b"!"))])
+        assert info.last_lsn == info.first_lsn + 2
+        assert bus.read(1)[:5] == b"hello"
+        data, epoch = bus.read_with_epoch(2)
+        assert data[8:13] == b"world" and epoch == 1 and len(data) == 64
+        assert bus.read(10)[100:101] == b"!"
+        before = bus.last_lsn
+        assert before == info.last_lsn
+
+        pages = np.array([1, 3, 3], dtype=np.uint64)
+        offs = np.array([16, 0, 8], dtype=np.uint32)
+        rows = np.arange(24, dtype=np.uint8).reshape(3, 8)
+        ai = bus.commit_array(pages, offs, rows)
+        assert ai.first_lsn == before + 1 and ai.last_lsn == before + 3
+        assert bus.read(1)[16:24] == bytes(range(8))
+        assert bus.read(3)[:16] == bytes(range(8, 24))
+        # As of the earlier LSN page 1 lacks the array write.
+        old = bus.read_at(1, before)
+        assert old[:5] == b"hello" and old[16:24] == bytes(8)
+
+        pi = bus.page_info(3)
+        assert (pi.id, pi.size, pi.epoch, pi.last_lsn, pi.derived) == (3, 64, 2, ai.last_lsn, False)
+
+        buf = np.zeros(64, dtype=np.uint8)
+        n, ep = bus.read_into(1, buf)
+        assert n == 64 and ep == 2 and bytes(buf[:5]) == b"hello"
+
+        bus.free_page(4)
+        with pytest.raises(mmsb.PageNotFound):
+            bus.read(4)
+
+        h = bus.state_hash()
+        cp = bus.checkpoint()
+        assert cp.lsn == bus.last_lsn and cp.pages == 4
+        rep = bus.verify_replay()
+        assert rep.equal and rep.live_hash == h == rep.replay_hash
+        assert bus.verify_replay(from_newest_checkpoint=True).checkpoint_lsn == cp.lsn
+        st = bus.stats()
+        assert st["pages"] == 4 and st["sync"] == "group" and st["checkpoints"] >= 1 and not st["in_memory"]
+        assert bus.shared_path == ""
+    assert bus.closed
+    with mmsb.open(d) as again:
+        assert again.state_hash() == h
+        assert again.read(1)[:5] == b"hello"
+
+
+def test_async_commits_and_wait(bus):
+    bus.create_pages(2, 32)
+    a = bus.commit([(1, 0, b"a")], wait=False)
+    b = bus.commit_array([2], [0], b"bb", wait=False)
+    bus.wait_durable(b.last_lsn)
+    assert bus.stats()["durable_lsn"] >= b.last_lsn > a.last_lsn
+    bus.flush()
+
+
+def test_commit_array_inputs(bus):
+    bus.create_pages(8, 64)
+    # bytes data, Python lists, and a non-contiguous array all work.
+    bus.commit_array([1, 2], [0, 4], b"abcdEFGH")
+    assert bus.read(1)[:4] == b"abcd" and bus.read(2)[4:8] == b"EFGH"
+    wide = np.arange(64, dtype=np.uint8).reshape(4, 16)[:, ::2]  # strided rows of 8
+    bus.commit_array(np.array([3, 4, 5, 6]), np.zeros(4), wide)
+    assert bus.read(4)[:8] == bytes(range(16, 32, 2))
+    # float64 rows: 2 values (16 bytes) per write.
+    vals = np.array([[1.5, 2.5], [3.5, 4.5]])
+    bus.commit_array([7, 8], [0, 0], vals)
+    assert np.frombuffer(bus.read(8)[:16], dtype=np.float64).tolist() == [3.5, 4.5]
+    with pytest.raises(mmsb.InvalidArgument):
+        bus.commit_array([1, 2], [0], b"abcd")
+    with pytest.raises(mmsb.InvalidArgument):
+        bus.commit_array([1, 2], [0, 0], b"abc")
+    with pytest.raises(mmsb.InvalidArgument):
+        bus.commit_array([], [], b"")
+
+
+def test_large_batch_matches_python_model(bus):
+    rng = np.random.default_rng(7)
+    bus.create_pages(256, 1024)
+    model = np.zeros((257, 1024), dtype=np.uint8)
+    for _ in range(5):
+        pages = rng.integers(1, 257, 1000).astype(np.uint64)
+        offs = rng.integers(0, 1024 - 16, 1000).astype(np.uint32)
+        data = rng.integers(0, 256, (1000, 16), dtype=np.uint8)
+        bus.commit_array(pages, offs, data)
+        for p, o, row in zip(pages, offs, data):
+            model[p, o:o + 16] = row
+    for p in (1, 77, 256):
+        assert bus.read(p) == model[p].tobytes()
+
+
+def test_errors_from_the_library(tmp_path):
+    d = str(tmp_path / "bus")
+    bus = mmsb.open(d)
+    bus.create_pages(2, 64)
+    cases = [
+        (mmsb.PageNotFound, lambda: bus.read(99)),
+        (mmsb.PageNotFound, lambda: bus.commit([(99, 0, b"x")])),
+        (mmsb.PageExists, lambda: bus.create_page(64, id=1)),
+        (mmsb.InvalidPage, lambda: bus.create_pages(1, 0)),
+        (mmsb.OutOfRange, lambda: bus.commit([(1, 60, b"too long")])),
+        (mmsb.OutOfRange, lambda: bus.commit_array([1, 2], [0, 1000], b"abcd")),
+        (mmsb.InvalidDelta, lambda: bus.commit([(1, 0, b"")])),
+        (mmsb.Conflict, lambda: bus.commit([(1, 0, b"x")], expect=[7])),
+        (mmsb.LogTruncated, lambda: bus.read_at(1, 10**12)),
+        (mmsb.Locked, lambda: mmsb.open(d)),
+        (mmsb.InvalidOption, lambda: mmsb.open(str(tmp_path / "x"), workers=-1)),
+        (mmsb.InvalidOption, lambda: mmsb.open(str(tmp_path / "x"), sync="sometimes")),
+        (mmsb.BufferTooSmall, lambda: bus.read_into(1, bytearray(10))),
+        (mmsb.IOFailure, lambda: mmsb.open("/dev/null/bus")),
+        (mmsb.InvalidArgument, lambda: bus.commit([])),
+    ]
+    for cls, call in cases:
+        with pytest.raises(cls) as ei:
+            call()
+        assert str(ei.value), cls  # every error carries a message
+        assert ei.value.code == cls.code
+    # PageNotFound is also a KeyError, with a readable message.
+    with pytest.raises(KeyError, match="page 99"):
+        bus.read(99)
+    # Use after close: by this module, and by the library for a handle that
+    # another Bus object already closed.
+    twin = writer.Bus(bus._lib, bus._h, d)
+    bus.close()
+    with pytest.raises(mmsb.Closed):
+        bus.read(1)
+    with pytest.raises(mmsb.Closed, match="was closed"):
+        twin.read(1)
+    twin._h = None
+    bogus = writer.Bus(bus._lib, 987654321, d)
+    with pytest.raises(mmsb.InvalidHandle):
+        bogus.state_hash()
+    bogus._h = None
+
+
+def test_every_code_has_one_class():
+    lib = writer.load_library()
+    codes = set()
+    for code, cls in errors.BY_CODE.items():
+        assert issubclass(cls, mmsb.MMSBError) and cls.code == code
+        name = lib.mmsb_status_name(code).decode()
+        assert name != "MMSB_ERR_UNKNOWN", (code, cls)
+        # MMSB_ERR_PAGE_NOT_FOUND <-> PageNotFound
+        want = "".join(w.capitalize() for w in name[len("MMSB_ERR_"):].split("_"))
+        renamed = {"Io": "IOFailure", "Internal": "InternalError", "SharedCorrupt": "FormatError"}
+        assert renamed.get(want, want) == cls.__name__, (name, cls)
+        e = errors.error_for(code, "msg")
+        assert type(e) is cls and str(e) == "msg"
+        codes.add(code)
+    assert len(codes) == 29
+    assert isinstance(errors.error_for(555, "x"), mmsb.MMSBError)
+
+
+def test_state_hash_equals_inspect(tmp_path, mmsb_cli):
+    d = str(tmp_path / "bus")
+    rng = np.random.default_rng(3)
+    with mmsb.open(d, sync="always") as bus:
+        bus.create_pages(100, 256)
+        for _ in range(3):
+            bus.commit_array(rng.integers(1, 101, 50), rng.integers(0, 240, 50),
+                             rng.integers(0, 256, (50, 16), dtype=np.uint8))
+        h = bus.state_hash()
+        bus.checkpoint()
+        bus.commit([(5, 0, b"after the checkpoint")])
+        h2 = bus.state_hash()
+        assert h2 != h
+    out = subprocess.run([mmsb_cli, "inspect", "--json", d], check=True, capture_output=True, text=True).stdout
+    rep = json.loads(out)
+    assert int(rep["state_hash"], 16) == h2
+    assert rep["page_count"] == 100
+
+
+def test_in_memory_and_sync_modes(tmp_path):
+    for sync in ("group", "always", "none"):
+        with mmsb.open(str(tmp_path / sync), sync=sync) as bus:
+            assert bus.stats()["sync"] == sync
+    with mmsb.open("", sync="none") as mem:
+        mem.create_pages(1, 8)
+        mem.commit([(1, 0, b"x")])
+        assert mem.stats()["in_memory"] and mem.read(1)[:1] == b"x"
+
+
+def test_library_not_found_names_both_places(monkeypatch):
+    monkeypatch.setenv("MMSB_LIB", "/nonexistent/libmmsb.so")
+    with pytest.raises(mmsb.IOFailure, match="/nonexistent/libmmsb.so"):
+        writer.library_path()
+    monkeypatch.delenv("MMSB_LIB")
+    monkeypatch.setattr(writer, "_candidates", lambda: ["/no/build/libmmsb.so", "/no/pkg/libmmsb.so"])
+    with pytest.raises(mmsb.IOFailure) as ei:
+        writer.library_path()
+    msg = str(ei.value)
+    assert "MMSB_LIB" in msg and "/no/build/libmmsb.so" in msg and "/no/pkg/libmmsb.so" in msg
+
+
+def test_threads_share_a_bus(bus):
+    import threading
+    bus.create_pages(4, 64)
+    errs = []
+
+    def work(p):
+        try:
+            for i in range(200):
+                bus.commit([(p, 0, i.to_bytes(4, "little"))])
+                assert bus.read(p)[:4] == i.to_bytes(4, "little")
+            try:
+                bus.read(1000 + p)
+            except mmsb.PageNotFound as e:
+                assert "page %d" % (1000 + p) in str(e)  # each thread sees its own message
+        except Exception as e:  # noqa: BLE001
+            errs.append(e)
+
+    ts = [threading.Thread(target=work, args=(p,)) for p in (1, 2, 3, 4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errs
+    assert bus.page_info(1).epoch == 200
+
+
+def test_forked_child_is_refused(bus):
+    """After fork the Go runtime is unusable in the child: calls raise Closed
+    (naming spawn) instead of hanging; the parent goes on."""
+    bus.create_pages(1, 8)
+    pid = os.fork()
+    if pid == 0:  # child: never enter Go; report through the exit status
+        code = 1
+        try:
+            bus.read(1)
+        except mmsb.Closed as e:
+            code = 0 if "spawn" in str(e) else 2
+        except BaseException:  # noqa: BLE001
+            code = 3
+        bus.close()  # must not enter Go either
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert bus.read(1) == bytes(8)
+
+
+def test_expected_epochs(bus):
+    """Optimistic concurrency: a stale expected epoch fails the whole batch with Conflict."""
+    bus.create_pages(2, 16)
+    assert bus.page_info(1).epoch == 0
+    bus.commit([(1, 0, b"a")], expect=[0])
+    with pytest.raises(mmsb.Conflict):
+        bus.commit([(2, 0, b"b"), (1, 0, b"c")], expect=[None, 0])
+    assert bus.read(2)[:1] == b"\x00"  # nothing of the failed batch applied
+    bus.commit([(1, 1, b"d"), (1, 2, b"e")], expect=[1, 2])  # the second counts the first
+    with pytest.raises(mmsb.Conflict):
+        bus.commit_array([1], [0], b"x", expect=np.array([1], dtype=np.uint64))
+    bus.commit_array([1], [0], b"x", expect=[mmsb.ANY_EPOCH])
+    assert bus.page_info(1).epoch == 4 and bus.read(1)[:3] == b"xde"
+    with pytest.raises(mmsb.InvalidArgument):
+        bus.commit([(1, 0, b"a")], expect=[1, 2])
