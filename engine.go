@@ -126,6 +126,15 @@ type Options struct {
 	// SharedGroup makes the shared files readable by the owner's group
 	// (mode 0640, directory 0750) instead of the owner only (0600, 0700).
 	SharedGroup bool
+	// Replicator receives every committed record in log order, with the
+	// rolling state hash after it (replication.go, docs/replication.md).
+	// With Sync SyncReplicated a commit waits for it to store the record.
+	Replicator Replicator
+	// Follower opens the bus read-only for clients: writes return
+	// ErrFollower and the state changes only through ApplyReplicated, with
+	// the leader's records. Reads, StateHash, checkpoints and the
+	// shared-memory readers work as usual.
+	Follower bool
 }
 
 // Recovery reports what Open did.
@@ -227,6 +236,8 @@ type Bus struct {
 	provCache *provCache // decoded log operations recently used by provenance queries
 
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
+
+	rh *rollingHash // rolling state hash, with a Replicator or as a follower (replication.go); guarded by mu
 }
 
 func (o *Options) withDefaults() Options {
@@ -260,6 +271,9 @@ func Open(dir string, o *Options) (*Bus, error) {
 		o = &Options{}
 	}
 	opts := o.withDefaults()
+	if err := opts.checkReplication(); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	e := &Bus{
 		opts:         opts,
@@ -340,6 +354,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 			return nil, err
 		}
 	}
+	e.initRollingHash()
 	e.recovery.Duration = time.Since(start)
 	e.lastCkptTime.Store(time.Now().UnixNano())
 	return e, nil
@@ -378,7 +393,7 @@ func (e *Bus) recover() error {
 	var op record.Op
 	var dec record.Decoder
 	log, rep, err := tlog.Open(tlog.Options{
-		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: tlog.SyncMode(e.opts.Sync), Repair: e.opts.Repair,
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.logSync(), Repair: e.opts.Repair,
 	}, from, func(r *tlog.Record) error {
 		return e.replayRecord(r, from, &dec, &op)
 	})
@@ -446,7 +461,7 @@ func (e *Bus) restartLog() error {
 		return fmt.Errorf("mmsb: restart log: %w", err)
 	}
 	log, _, err := tlog.Open(tlog.Options{
-		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: tlog.SyncMode(e.opts.Sync),
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.logSync(),
 	}, e.lastLSN, nil)
 	if err != nil {
 		return fmt.Errorf("mmsb: restart log: %w", err)
