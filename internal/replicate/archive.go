@@ -96,7 +96,9 @@ func trim(ctx context.Context, r *resources) error {
 	if len(lsns) == 0 {
 		return nil
 	}
-	info, err := r.stream.Info(ctx)
+	ictx, cancel := r.call(ctx)
+	info, err := r.stream.Info(ictx)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("replicate: stream info: %w", err)
 	}

@@ -97,6 +97,13 @@ func (c Config) LeaseBucket() string { return "MMSB_LEASE_" + c.Bus }
 // CheckpointBucket is the object store bucket holding checkpoints.
 func (c Config) CheckpointBucket() string { return "MMSB_CKPT_" + c.Bus }
 
+// call bounds one JetStream API request: without a deadline of its own a
+// request waits for the caller's context, which may be long (a server
+// without quorum does not answer).
+func (r *resources) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.cfg.AckTimeout)
+}
+
 // resources are the JetStream handles of one replicated bus.
 type resources struct {
 	cfg    Config

@@ -113,7 +113,7 @@ type Cluster struct {
 }
 
 // StartCluster starts n embedded servers in one cluster with storage
-// under dirs[i].
+// under dirs[i] (one server: no cluster).
 func StartCluster(name string, dirs []string) (*Cluster, error) {
 	n := len(dirs)
 	ports, err := FreePorts(2 * n)
@@ -126,9 +126,9 @@ func StartCluster(name string, dirs []string) (*Cluster, error) {
 	}
 	c := &Cluster{}
 	for i := 0; i < n; i++ {
-		cfg := ServerConfig{
-			Name: fmt.Sprintf("%s-%d", name, i), StoreDir: dirs[i], Port: ports[i],
-			ClusterName: name, ClusterPort: ports[n+i], Routes: routes,
+		cfg := ServerConfig{Name: fmt.Sprintf("%s-%d", name, i), StoreDir: dirs[i], Port: ports[i]}
+		if n > 1 {
+			cfg.ClusterName, cfg.ClusterPort, cfg.Routes = name, ports[n+i], routes
 		}
 		c.cfgs = append(c.cfgs, cfg)
 	}

@@ -51,6 +51,8 @@ func newFollower(bus *mmsb.Bus, res *resources, m *Metrics) *Follower {
 
 // getMsg returns the record message at stream sequence seq.
 func (f *Follower) getMsg(ctx context.Context, seq uint64) (recordMeta, *jetstream.RawStreamMsg, error) {
+	ctx, cancel := f.res.call(ctx)
+	defer cancel()
 	m, err := f.res.stream.GetMsg(ctx, seq)
 	if err != nil {
 		return recordMeta{}, nil, fmt.Errorf("replicate: read stream sequence %d: %w", seq, err)
@@ -85,7 +87,9 @@ func (f *Follower) locate(ctx context.Context, lsn mmsb.LSN, first, last uint64)
 // returns the sequence of the last record it holds (the next to apply
 // follows it).
 func (f *Follower) position(ctx context.Context) (uint64, error) {
-	info, err := f.res.stream.Info(ctx)
+	ictx, cancel := f.res.call(ctx)
+	info, err := f.res.stream.Info(ictx)
+	cancel()
 	if err != nil {
 		return 0, fmt.Errorf("replicate: stream info: %w", err)
 	}
@@ -226,7 +230,9 @@ func (f *Follower) trackLag(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		m, err := f.res.stream.GetLastMsgForSubject(ctx, f.res.cfg.Subject())
+		cctx, cancel := f.res.call(ctx)
+		m, err := f.res.stream.GetLastMsgForSubject(cctx, f.res.cfg.Subject())
+		cancel()
 		if err != nil {
 			continue
 		}

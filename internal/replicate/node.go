@@ -100,6 +100,13 @@ func (n *Node) Leader() *mmsb.Bus {
 	return n.bus
 }
 
+// currentLease returns the lease while leading (tests pause it).
+func (n *Node) currentLease() *Lease {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lease
+}
+
 // Bus returns the node's current bus (leader or follower), for reads.
 func (n *Node) Bus() *mmsb.Bus {
 	n.mu.Lock()
@@ -174,7 +181,10 @@ func (n *Node) busOptions() mmsb.Options {
 func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 	for attempt := 0; ; attempt++ {
 		if !hasState(n.cfg.Dir) {
-			if _, err := bootstrap(ctx, n.res, n.cfg.Dir); err != nil {
+			bctx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
+			_, err := bootstrap(bctx, n.res, n.cfg.Dir)
+			cancel()
+			if err != nil {
 				return nil, nil, err
 			}
 		}
@@ -266,7 +276,9 @@ func (n *Node) followThenLead(ctx context.Context) error {
 		if n.cfg.FollowOnly {
 			continue
 		}
-		l, err := acquireLease(ctx, n.res.lease, n.cfg.ID, n.cfg.LeaseTTL)
+		lctx, lcancel := n.res.call(ctx)
+		l, err := acquireLease(lctx, n.res.lease, n.cfg.ID, n.cfg.LeaseTTL)
+		lcancel()
 		switch {
 		case err == nil:
 			lease = l
@@ -290,7 +302,9 @@ func (n *Node) followThenLead(ctx context.Context) error {
 // next term and serves until the lease is lost, the publisher fails or ctx
 // ends.
 func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
-	info, err := n.res.stream.Info(ctx)
+	ictx, cancel := n.res.call(ctx)
+	info, err := n.res.stream.Info(ictx)
+	cancel()
 	if err != nil {
 		_ = bus.Close()
 		return fmt.Errorf("replicate: stream info: %w", err)
@@ -314,7 +328,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 	if err := bus.Close(); err != nil {
 		return err
 	}
-	pub := newPublisher(n.res.js, n.res.cfg, term+1, last, lease, &n.Metrics)
+	pub := newPublisher(n.res, term+1, last, lease, &n.Metrics)
 	o := n.busOptions()
 	o.Replicator, o.Sync = pub, mmsb.SyncReplicated
 	lb, err := mmsb.Open(n.cfg.Dir, &o)
@@ -322,7 +336,9 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 		pub.close()
 		return err
 	}
+	n.mu.Lock()
 	n.lease = lease
+	n.mu.Unlock()
 	n.setRole(lb, true)
 	err = n.serve(ctx, lb, pub, lease)
 	n.setRole(nil, false)
@@ -356,7 +372,10 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 		if n.cfg.CheckpointEvery > 0 {
 			if p := n.Metrics.RecordsPublished.Load(); p-archived >= uint64(n.cfg.CheckpointEvery) {
 				archived = p
-				if _, err := archiveCheckpoint(ctx, n.res, bus, pub); err != nil && ctx.Err() == nil {
+				actx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
+				_, err := archiveCheckpoint(actx, n.res, bus, pub)
+				cancel()
+				if err != nil && ctx.Err() == nil {
 					return err
 				}
 			}
