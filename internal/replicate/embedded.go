@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // ServerConfig configures an embedded, in-process nats-server with
@@ -206,4 +208,35 @@ func (c *Cluster) WaitJetStream(timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("replicate: no JetStream meta leader elected")
+}
+
+// Connect connects to the NATS servers at url, or, when url is "", starts
+// an embedded single server with JetStream storage under storeDir and
+// connects to it. stop closes the connection and the embedded server; the
+// returned URL names the servers (followers join with it).
+func Connect(url, storeDir string) (nc *nats.Conn, stop func(), clientURL string, err error) {
+	var s *server.Server
+	if url == "" {
+		if err := os.MkdirAll(storeDir, 0o755); err != nil {
+			return nil, nil, "", fmt.Errorf("replicate: %w", err)
+		}
+		if s, err = StartServer(ServerConfig{Name: "mmsb-embedded", StoreDir: storeDir}); err != nil {
+			return nil, nil, "", err
+		}
+		url = s.ClientURL()
+	}
+	nc, err = nats.Connect(url, nats.Name("mmsb"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		if s != nil {
+			s.Shutdown()
+		}
+		return nil, nil, "", fmt.Errorf("replicate: connect %s: %w", url, err)
+	}
+	return nc, func() {
+		nc.Close()
+		if s != nil {
+			s.Shutdown()
+			s.WaitForShutdown()
+		}
+	}, url, nil
 }

@@ -40,6 +40,8 @@ type Follower struct {
 	// touches.
 	VerifyEvery int
 
+	onApplied func(last mmsb.LSN)
+
 	seq     uint64 // stream sequence of the last applied record
 	maxTerm uint64
 	applied int
@@ -154,6 +156,9 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 	f.applied++
 	f.metrics.RecordsApplied.Add(1)
 	f.metrics.AppliedLSN.Store(uint64(meta.Last))
+	if f.onApplied != nil {
+		f.onApplied(meta.Last)
+	}
 	if f.VerifyEvery > 0 && f.applied%f.VerifyEvery == 0 {
 		if err := f.bus.VerifyRollingHash(); err != nil {
 			f.metrics.HashMismatches.Add(1)

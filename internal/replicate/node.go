@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -39,6 +40,9 @@ type NodeConfig struct {
 	// leader (leader true) or follower; the bus is closed when the role
 	// ends.
 	OnRole func(bus *mmsb.Bus, leader bool)
+	// OnApplied, when set, is called by the follower after each record it
+	// applies, with the record's last LSN (lag measurements).
+	OnApplied func(last mmsb.LSN)
 	// Logf, when set, receives one line per role change and per error that
 	// ends a role.
 	Logf func(format string, args ...any)
@@ -195,7 +199,7 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			return nil, nil, err
 		}
 		f := newFollower(bus, n.res, &n.Metrics)
-		f.VerifyEvery = n.cfg.VerifyEvery
+		f.VerifyEvery, f.onApplied = n.cfg.VerifyEvery, n.cfg.OnApplied
 		seq, err := f.position(ctx)
 		if err == nil {
 			f.seq = seq
@@ -211,15 +215,24 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 	}
 }
 
-// setAside moves a directory whose state the stream cannot continue out of
-// the way (never deleting it: it may hold the only copy of records that
-// were logged but not replicated), so that the node rebuilds it.
+// setAside moves the bus files of a directory whose state the stream
+// cannot continue (wal/, checkpoints/, shared/) into a sibling directory
+// DIR.diverged-<unix ns>, never deleting them: they may hold the only copy
+// of records that were logged but not replicated. Other files (an embedded
+// nats-server's storage) stay.
 func (n *Node) setAside() error {
 	aside := fmt.Sprintf("%s.diverged-%d", n.cfg.Dir, time.Now().UnixNano())
-	if err := os.Rename(n.cfg.Dir, aside); err != nil {
+	if err := os.MkdirAll(aside, 0o755); err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 	}
-	return os.MkdirAll(n.cfg.Dir, 0o755)
+	for _, sub := range []string{"wal", "checkpoints", "shared"} {
+		err := os.Rename(filepath.Join(n.cfg.Dir, sub), filepath.Join(aside, sub))
+		if err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+		}
+	}
+	n.logf("node %s: local state is not a prefix of the stream; moved it to %s and rebuilding", n.cfg.ID, aside)
+	return syncFile(filepath.Dir(n.cfg.Dir))
 }
 
 // Run follows and leads until ctx ends or an error that retrying cannot
