@@ -304,7 +304,7 @@ func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replB
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	var dirs []string
 	for i := 0; i < replicas; i++ {
 		dirs = append(dirs, filepath.Join(tmp, fmt.Sprintf("nats-%d", i)))
@@ -403,7 +403,7 @@ func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replB
 	r.LagP50NS, r.LagP99NS, r.LagSamples = int64(percentile(lags, 0.5)), int64(percentile(lags, 0.99)), len(lags)
 	lagMu.Unlock()
 	stopNodes()
-	<-ldone
-	<-fdone
+	// The nodes stopped because their context ended: nothing to report.
+	_, _ = <-ldone, <-fdone
 	return r, nil
 }

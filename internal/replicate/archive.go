@@ -67,7 +67,7 @@ func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Pu
 	if err != nil {
 		return 0, fmt.Errorf("replicate: checkpoint: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	if _, err := r.ckpts.Put(ctx, jetstream.ObjectMeta{
 		Name:     ckptObjectName(info.LSN),
 		Metadata: map[string]string{"lsn": strconv.FormatUint(uint64(info.LSN), 10)},
@@ -151,11 +151,11 @@ func syncFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("replicate: sync %s: %w", path, err)
 	}
-	defer f.Close()
 	if err := f.Sync(); err != nil {
+		_ = f.Close()
 		return fmt.Errorf("replicate: sync %s: %w", path, err)
 	}
-	return nil
+	return f.Close()
 }
 
 // hasState reports whether dir holds a bus (log segments or checkpoints).

@@ -2,7 +2,6 @@ package replicate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -222,7 +221,7 @@ func TestLeaderAndFollowersConverge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, _, err := (&Follower{res: leader.res, metrics: &Metrics{}}).getMsg(context.Background(), info.State.FirstSeq)
+	first, err := (&Follower{res: leader.res, metrics: &Metrics{}}).getMsg(context.Background(), info.State.FirstSeq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,14 +236,4 @@ func TestLeaderAndFollowersConverge(t *testing.T) {
 	if fb.Recovery().Checkpoint == "" {
 		t.Fatal("the fresh follower did not start from the stored checkpoint")
 	}
-}
-
-// errIs reports whether err wraps any of targets.
-func errIs(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }

@@ -47,7 +47,7 @@ func streamTerms(t *testing.T, res *resources) []uint64 {
 	f := &Follower{res: res, metrics: &Metrics{}}
 	var terms []uint64
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		meta, _, err := f.getMsg(context.Background(), seq)
+		meta, err := f.getMsg(context.Background(), seq)
 		if err != nil {
 			t.Fatal(err)
 		}

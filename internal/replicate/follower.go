@@ -52,18 +52,18 @@ func newFollower(bus *mmsb.Bus, res *resources, m *Metrics) *Follower {
 }
 
 // getMsg returns the record message at stream sequence seq.
-func (f *Follower) getMsg(ctx context.Context, seq uint64) (recordMeta, *jetstream.RawStreamMsg, error) {
+func (f *Follower) getMsg(ctx context.Context, seq uint64) (recordMeta, error) {
 	ctx, cancel := f.res.call(ctx)
 	defer cancel()
 	m, err := f.res.stream.GetMsg(ctx, seq)
 	if err != nil {
-		return recordMeta{}, nil, fmt.Errorf("replicate: read stream sequence %d: %w", seq, err)
+		return recordMeta{}, fmt.Errorf("replicate: read stream sequence %d: %w", seq, err)
 	}
 	meta, err := parseHeaders(m.Header)
 	if err != nil {
-		return meta, nil, fmt.Errorf("stream sequence %d: %w", seq, err)
+		return meta, fmt.Errorf("stream sequence %d: %w", seq, err)
 	}
-	return meta, m, nil
+	return meta, nil
 }
 
 // locate returns the stream sequence of the record holding lsn, searching
@@ -71,7 +71,7 @@ func (f *Follower) getMsg(ctx context.Context, seq uint64) (recordMeta, *jetstre
 func (f *Follower) locate(ctx context.Context, lsn mmsb.LSN, first, last uint64) (uint64, recordMeta, error) {
 	for first < last {
 		mid := first + (last-first)/2
-		meta, _, err := f.getMsg(ctx, mid)
+		meta, err := f.getMsg(ctx, mid)
 		if err != nil {
 			return 0, meta, err
 		}
@@ -81,7 +81,7 @@ func (f *Follower) locate(ctx context.Context, lsn mmsb.LSN, first, last uint64)
 			last = mid
 		}
 	}
-	meta, _, err := f.getMsg(ctx, first)
+	meta, err := f.getMsg(ctx, first)
 	return first, meta, err
 }
 
@@ -107,11 +107,11 @@ func (f *Follower) position(ctx context.Context) (uint64, error) {
 		}
 		return st.LastSeq, nil
 	}
-	head, _, err := f.getMsg(ctx, st.FirstSeq)
+	head, err := f.getMsg(ctx, st.FirstSeq)
 	if err != nil {
 		return 0, err
 	}
-	tail, _, err := f.getMsg(ctx, st.LastSeq)
+	tail, err := f.getMsg(ctx, st.LastSeq)
 	if err != nil {
 		return 0, err
 	}

@@ -68,7 +68,7 @@ type Node struct {
 // NewNode connects a node to its stream, creating the JetStream resources
 // if needed.
 func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
-	c, err := cfg.Config.withDefaults()
+	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			return bus, f, nil
 		}
 		_ = bus.Close()
-		if attempt > 0 || !(errors.Is(err, ErrDiverged) || errors.Is(err, ErrNeedBootstrap)) {
+		if attempt > 0 || !errors.Is(err, ErrDiverged) && !errors.Is(err, ErrNeedBootstrap) {
 			return nil, nil, err
 		}
 		if err := n.setAside(); err != nil {
@@ -281,7 +281,9 @@ func (n *Node) followThenLead(ctx context.Context) error {
 			return err
 		case <-ctx.Done():
 			cancel()
-			<-errc
+			if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+				n.logf("node %s: follower stopped: %v", n.cfg.ID, err)
+			}
 			n.setRole(nil, false)
 			return bus.Close()
 		case <-tick.C:
@@ -330,7 +332,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 	}
 	var term uint64
 	if info.State.Msgs > 0 {
-		meta, _, err := f.getMsg(ctx, last)
+		meta, err := f.getMsg(ctx, last)
 		if err != nil {
 			_ = bus.Close()
 			return err
