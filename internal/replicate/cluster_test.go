@@ -79,7 +79,7 @@ func (tn *testNode) stop() {
 }
 
 func testConfig(replicas int) Config {
-	return Config{Bus: "t", Replicas: replicas, LeaseTTL: time.Second, AckTimeout: 3 * time.Second, CheckpointsKept: 2}
+	return Config{Bus: "t", Replicas: replicas, LeaseTTL: 3 * time.Second, AckTimeout: 5 * time.Second, CheckpointsKept: 2}
 }
 
 // waitLeader returns the node that leads and its bus.
