@@ -213,19 +213,32 @@ func TestLeaderAndFollowersConverge(t *testing.T) {
 
 	// Bootstrap a fresh follower from the object-store checkpoint plus the
 	// stream's tail (the stream was trimmed below the checkpoint).
-	lsns, err := leader.res.checkpointObjects(context.Background())
-	if err != nil || len(lsns) == 0 {
-		t.Fatalf("no checkpoint archived: %v", err)
+	var lsns []mmsb.LSN
+	for deadline := time.Now().Add(30 * time.Second); len(lsns) == 0 && time.Now().Before(deadline); {
+		if lsns, err = leader.res.checkpointObjects(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	info, err := leader.res.stream.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	if len(lsns) == 0 {
+		t.Fatal("no checkpoint archived")
 	}
-	first, err := (&Follower{res: leader.res, metrics: &Metrics{}}).getMsg(context.Background(), info.State.FirstSeq)
-	if err != nil {
-		t.Fatal(err)
+	// Trimming follows the upload.
+	var firstLSN mmsb.LSN
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		info, err := leader.res.stream.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := (&Follower{res: leader.res, metrics: &Metrics{}}).getMsg(context.Background(), info.State.FirstSeq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if firstLSN = first.First; firstLSN > 1 {
+			break
+		}
 	}
-	if first.First == 1 {
+	if firstLSN == 1 {
 		t.Fatalf("the stream still starts at LSN 1: not trimmed below checkpoint LSN %d", lsns[0])
 	}
 	fresh := startNode(t, c, NodeConfig{Config: cfg, ID: "fresh", FollowOnly: true})

@@ -140,3 +140,22 @@ func TestCheckpointObjectNames(t *testing.T) {
 		}
 	}
 }
+
+// A record of an older term after a newer one is refused before it is
+// applied (the check behind "no follower applies a record from the old
+// term after the new term began").
+func TestFollowerRefusesOlderTerm(t *testing.T) {
+	bus, err := mmsb.Open("", &mmsb.Options{Follower: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	f := &Follower{bus: bus, metrics: &Metrics{}, maxTerm: 2}
+	err = f.apply(t.Context(), 7, []byte{1}, recordMeta{First: 1, Last: 1, Term: 1})
+	if !errors.Is(err, ErrStaleTerm) {
+		t.Fatalf("older term: %v, want ErrStaleTerm", err)
+	}
+	if bus.LastLSN() != 0 {
+		t.Fatal("a refused record was applied")
+	}
+}

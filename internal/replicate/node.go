@@ -37,8 +37,8 @@ type NodeConfig struct {
 	// after this many records (0: never).
 	VerifyEvery int
 	// OnRole, when set, is called with the bus each time the node becomes
-	// leader (leader true) or follower; the bus is closed when the role
-	// ends.
+	// leader (leader true) or follower, and with a nil bus when that role
+	// ends, before its bus is closed (a server stops serving it then).
 	OnRole func(bus *mmsb.Bus, leader bool)
 	// OnApplied, when set, is called by the follower after each record it
 	// applies, with the record's last LSN (lag measurements).
@@ -86,7 +86,19 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replicate: %w", err)
 	}
-	res, err := ensure(ctx, js, c)
+	// A cluster that is still forming refuses R3 placement ("no suitable
+	// peers") or has no meta leader yet: retry for a while.
+	var res *resources
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, c.AckTimeout)
+		res, err = ensure(rctx, js, c)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +165,7 @@ func (n *Node) setRole(bus *mmsb.Bus, leader bool) {
 	if n.leader != leader {
 		n.Metrics.LeaderChanges.Add(1)
 	}
+	had := n.bus != nil
 	n.bus, n.leader = bus, leader
 	if leader {
 		n.Metrics.Leader.Store(1)
@@ -162,7 +175,7 @@ func (n *Node) setRole(bus *mmsb.Bus, leader bool) {
 	close(n.changed)
 	n.changed = make(chan struct{})
 	n.mu.Unlock()
-	if n.cfg.OnRole != nil && bus != nil {
+	if n.cfg.OnRole != nil && (bus != nil || had) {
 		n.cfg.OnRole(bus, leader)
 	}
 }
@@ -321,12 +334,14 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 	info, err := n.res.stream.Info(ictx)
 	cancel()
 	if err != nil {
+		n.setRole(nil, false)
 		_ = bus.Close()
 		return fmt.Errorf("replicate: stream info: %w", err)
 	}
 	last := info.State.LastSeq
 	f := newFollower(bus, n.res, &n.Metrics)
 	if err := f.CatchUp(ctx, last); err != nil {
+		n.setRole(nil, false)
 		_ = bus.Close()
 		return fmt.Errorf("replicate: catch up to sequence %d before leading: %w", last, err)
 	}
@@ -334,6 +349,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 	if info.State.Msgs > 0 {
 		meta, err := f.getMsg(ctx, last)
 		if err != nil {
+			n.setRole(nil, false)
 			_ = bus.Close()
 			return err
 		}

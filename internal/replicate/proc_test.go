@@ -150,8 +150,8 @@ func TestReplicaChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	n, err := NewNode(ctx, NodeConfig{Config: testConfig(3), ID: "child", Dir: os.Getenv(envReplDir), Conn: nc,
-		OnRole: func(_ *mmsb.Bus, leader bool) {
-			if !leader {
+		OnRole: func(b *mmsb.Bus, leader bool) {
+			if b != nil && !leader {
 				print("ROLE follower")
 			}
 		}})
