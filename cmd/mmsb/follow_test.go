@@ -91,3 +91,25 @@ func TestFollowCommand(t *testing.T) {
 		t.Fatalf("replica hash %#x, leader %#x", got, want)
 	}
 }
+
+// TestReplicateEmbedded: 'mmsb replicate' with no --nats starts an
+// embedded server beside DIR, leads, commits the demo load, and leaves a
+// directory whose state a follower-mode open recovers.
+func TestReplicateEmbedded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a")
+	r := runCLI(t, "replicate", "--dir", dir, "--load", "--duration", "3s", "--batch", "100", "--committers", "2", "--pages", "32", "--lease-ttl", "1s", "--status-every", "0").mustCode(t, exitOK)
+	if !strings.Contains(r.stdout, "embedded nats-server at nats://") || !strings.Contains(r.stdout, "load: ") {
+		t.Fatalf("output:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "load: 0 commits") {
+		t.Fatalf("the leader committed nothing:\n%s\n%s", r.stdout, r.stderr)
+	}
+	b, err := mmsb.Open(dir, &mmsb.Options{Follower: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.LastLSN() == 0 {
+		t.Fatal("the directory holds no commits")
+	}
+}
