@@ -53,7 +53,14 @@ func fakeTree() map[string]string {
 			"func TestStability(t *testing.T) {}\nfunc TestStabilityControl(t *testing.T) {}\n",
 		"fake.go": "package fake\n",
 		"api_test.go": "package fake\n\nimport \"testing\"\n\nfunc TestAPI(t *testing.T) {}\n" +
-			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n",
+			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n" +
+			"func TestFollowerDetectsCorruptedPage(t *testing.T) {}\nfunc FuzzApplyReplicated(f *testing.F) {}\n",
+		"internal/replicate/replicate_test.go": "package replicate\n\nimport \"testing\"\n\n" +
+			"func TestLeaderAndFollowersConverge(t *testing.T) {}\nfunc TestFencingRejectsStaleLeader(t *testing.T) {}\n" +
+			"func TestLeaseLossStopsLeader(t *testing.T) {}\nfunc TestQuorumLoss(t *testing.T) {}\n" +
+			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n",
+		"internal/replicate/proc_long_test.go": "//go:build replication\n\npackage replicate\n\nimport \"testing\"\n\n" +
+			"func TestLeaderKilled(t *testing.T) {}\nfunc TestLeaderPaused(t *testing.T) {}\n",
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
 			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n",
@@ -99,6 +106,8 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"shared header fuzz target missing", func(f map[string]string) {
 			f["internal/page/shm_test.go"] = strings.Replace(f["internal/page/shm_test.go"], "func FuzzDecodeShmHeader(", "func FuzzOther(", 1)
 		}, "FuzzDecodeShmHeader in internal/page"},
+		{"replication failover suite missing", func(f map[string]string) { delete(f, "internal/replicate/proc_long_test.go") },
+			"TestLeaderKilled in internal/replicate with build tag replication"},
 		{"stress suite missing", func(f map[string]string) { delete(f, "tests/stress/stress_test.go") }, "tests/stress"},
 		{"validate subcommand missing", func(f map[string]string) {
 			f["cmd/mmsb/main.go"] = "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(1) }\n"
