@@ -70,11 +70,23 @@ func TestLeaderKilled(t *testing.T) {
 // resumed with SIGCONT, has its commits refused (lease expired or fenced by
 // the stream), steps down and follows; the stream never holds a record of
 // the old term after one of the new term.
-func TestLeaderPaused(t *testing.T) {
+func TestLeaderPaused(t *testing.T) { testLeaderPaused(t, false) }
+
+// TestLeaderPausedFenced is TestLeaderPaused with a leader that does not
+// look at its lease once it leads (as one paused right after its last
+// lease check): on SIGCONT its publishes reach the stream, which refuses
+// them (wrong last sequence), and its commits fail with ErrFenced.
+func TestLeaderPausedFenced(t *testing.T) { testLeaderPaused(t, true) }
+
+func testLeaderPaused(t *testing.T, noLease bool) {
 	ctx := context.Background()
 	c := startTestCluster(t, 3)
 	cfg := testConfig(3)
-	child := startReplChild(t, "^TestReplicaChild$", c.URL(), t.TempDir())
+	var env []string
+	if noLease {
+		env = append(env, envReplNoLease+"=1")
+	}
+	child := startReplChild(t, "^TestReplicaChild$", c.URL(), t.TempDir(), env...)
 	if _, err := child.expect("LEADER", 60*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +114,9 @@ func TestLeaderPaused(t *testing.T) {
 		t.Fatalf("the resumed leader's commit failed with %q, want a replication failure", line)
 	}
 	t.Logf("resumed old leader: %s", line)
+	if noLease && !strings.Contains(line, ErrFenced.Error()) {
+		t.Fatalf("the resumed leader's commit failed with %q, want the stream's fence (%v)", line, ErrFenced)
+	}
 	if _, err := child.expect("ROLE follower", 30*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}

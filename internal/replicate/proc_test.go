@@ -29,6 +29,9 @@ const (
 	envReplChild = "MMSB_REPL_CHILD"
 	envReplURL   = "MMSB_REPL_URL"
 	envReplDir   = "MMSB_REPL_DIR"
+	// envReplNoLease: the child ignores its lease once leading (paused
+	// right after its last lease check): only the fence can stop it.
+	envReplNoLease = "MMSB_REPL_NO_LEASE"
 )
 
 // childPages are the pages the child creates (explicit IDs, so the parent
@@ -42,11 +45,11 @@ type replChild struct {
 	out   strings.Builder
 }
 
-func startReplChild(t *testing.T, run, url, dir string) *replChild {
+func startReplChild(t *testing.T, run, url, dir string, env ...string) *replChild {
 	t.Helper()
 	c := &replChild{lines: make(chan string, 1<<16)}
 	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), envReplChild+"=leader", envReplURL+"="+url, envReplDir+"="+dir)
+	cmd.Env = append(append(os.Environ(), envReplChild+"=leader", envReplURL+"="+url, envReplDir+"="+dir), env...)
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -150,6 +153,7 @@ func TestReplicaChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	n, err := NewNode(ctx, NodeConfig{Config: testConfig(3), ID: "child", Dir: os.Getenv(envReplDir), Conn: nc,
+		noLeaseCheck: os.Getenv(envReplNoLease) != "",
 		OnRole: func(b *mmsb.Bus, leader bool) {
 			if b != nil && !leader {
 				print("ROLE follower")

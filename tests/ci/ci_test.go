@@ -60,7 +60,7 @@ func fakeTree() map[string]string {
 			"func TestLeaseLossStopsLeader(t *testing.T) {}\nfunc TestQuorumLoss(t *testing.T) {}\n" +
 			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n",
 		"internal/replicate/proc_long_test.go": "//go:build replication\n\npackage replicate\n\nimport \"testing\"\n\n" +
-			"func TestLeaderKilled(t *testing.T) {}\nfunc TestLeaderPaused(t *testing.T) {}\n",
+			"func TestLeaderKilled(t *testing.T) {}\nfunc TestLeaderPaused(t *testing.T) {}\nfunc TestLeaderPausedFenced(t *testing.T) {}\n",
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
 			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n",
