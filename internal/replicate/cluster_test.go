@@ -3,6 +3,7 @@ package replicate
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -248,5 +249,56 @@ func TestLeaderAndFollowersConverge(t *testing.T) {
 	}
 	if fb.Recovery().Checkpoint == "" {
 		t.Fatal("the fresh follower did not start from the stored checkpoint")
+	}
+}
+
+// A follower stopped while the leader archived checkpoints and trimmed the
+// stream past its LSN is rebuilt from the stored checkpoint when it
+// returns (its old directory is moved aside, not deleted).
+func TestFollowerBehindTrimIsRebuilt(t *testing.T) {
+	ctx := context.Background()
+	c := startTestCluster(t, 1)
+	cfg := testConfig(1)
+	cfg.CheckpointsKept = 1
+	leader := startNode(t, c, NodeConfig{Config: cfg, ID: "leader", CheckpointEvery: 10})
+	_, bus := waitLeader(t, leader)
+	pages := createPages(t, bus, 32)
+	if _, err := load(ctx, bus, pages, 1, 5, 20); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "f")
+	f := startNode(t, c, NodeConfig{Config: cfg, ID: "f", Dir: dir, FollowOnly: true})
+	waitApplied(t, f, bus.LastLSN())
+	behind := bus.LastLSN()
+	f.stop()
+	if _, err := load(ctx, bus, pages, 2, 30, 20); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the stream no longer holds the record after the follower's LSN.
+	fol := &Follower{res: leader.res, metrics: &Metrics{}}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		info, err := leader.res.stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, err := fol.getMsg(ctx, info.State.FirstSeq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.First > behind+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream still starts at LSN %d, follower at %d", head.First, behind)
+		}
+	}
+	f2 := startNode(t, c, NodeConfig{Config: cfg, ID: "f", Dir: dir, FollowOnly: true})
+	fb := waitApplied(t, f2, bus.LastLSN())
+	if stateHash(t, fb) != stateHash(t, bus) {
+		t.Fatal("rebuilt follower differs from the leader")
+	}
+	aside, _ := filepath.Glob(dir + ".diverged-*")
+	if len(aside) != 1 {
+		t.Fatalf("old directory set aside %d times, want once", len(aside))
 	}
 }
