@@ -14,7 +14,7 @@ import (
 )
 
 // startTestCluster starts n embedded JetStream servers on loopback.
-func startTestCluster(t *testing.T, n int) *Cluster {
+func startTestCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	dirs := make([]string, n)
 	for i := range dirs {
@@ -33,7 +33,7 @@ func startTestCluster(t *testing.T, n int) *Cluster {
 	return c
 }
 
-func connect(t *testing.T, url string) *nats.Conn {
+func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
@@ -50,7 +50,7 @@ type testNode struct {
 	done   chan error
 }
 
-func startNode(t *testing.T, c *Cluster, cfg NodeConfig) *testNode {
+func startNode(t testing.TB, c *Cluster, cfg NodeConfig) *testNode {
 	t.Helper()
 	if cfg.Conn == nil {
 		cfg.Conn = connect(t, c.URL())
@@ -84,7 +84,7 @@ func testConfig(replicas int) Config {
 }
 
 // waitLeader returns the node that leads and its bus.
-func waitLeader(t *testing.T, nodes ...*testNode) (*testNode, *mmsb.Bus) {
+func waitLeader(t testing.TB, nodes ...*testNode) (*testNode, *mmsb.Bus) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -100,7 +100,7 @@ func waitLeader(t *testing.T, nodes ...*testNode) (*testNode, *mmsb.Bus) {
 }
 
 // waitApplied waits until n's bus is a follower at LSN lsn.
-func waitApplied(t *testing.T, n *testNode, lsn mmsb.LSN) *mmsb.Bus {
+func waitApplied(t testing.TB, n *testNode, lsn mmsb.LSN) *mmsb.Bus {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -154,7 +154,7 @@ func load(ctx context.Context, bus *mmsb.Bus, pages []mmsb.PageID, workers, perW
 	return acked, firstErr
 }
 
-func createPages(t *testing.T, bus *mmsb.Bus, n int) []mmsb.PageID {
+func createPages(t testing.TB, bus *mmsb.Bus, n int) []mmsb.PageID {
 	t.Helper()
 	specs := make([]mmsb.PageSpec, n)
 	for i := range specs {
@@ -167,7 +167,7 @@ func createPages(t *testing.T, bus *mmsb.Bus, n int) []mmsb.PageID {
 	return ids
 }
 
-func stateHash(t *testing.T, b *mmsb.Bus) uint64 {
+func stateHash(t testing.TB, b *mmsb.Bus) uint64 {
 	t.Helper()
 	h, err := b.StateHash()
 	if err != nil {
