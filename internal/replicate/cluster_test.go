@@ -302,3 +302,33 @@ func TestFollowerBehindTrimIsRebuilt(t *testing.T) {
 		t.Fatalf("old directory set aside %d times, want once", len(aside))
 	}
 }
+
+// A follower restarted while the stream still holds its next records
+// resumes from its applied LSN (its hash checked against the stream's
+// there), without a rebuild.
+func TestFollowerRestartResumes(t *testing.T) {
+	ctx := context.Background()
+	c := startTestCluster(t, 1)
+	cfg := testConfig(1)
+	leader := startNode(t, c, NodeConfig{Config: cfg, ID: "leader", CheckpointEvery: -1})
+	_, bus := waitLeader(t, leader)
+	pages := createPages(t, bus, 16)
+	if _, err := load(ctx, bus, pages, 2, 5, 20); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "f")
+	f := startNode(t, c, NodeConfig{Config: cfg, ID: "f", Dir: dir, FollowOnly: true})
+	waitApplied(t, f, bus.LastLSN())
+	f.stop()
+	if _, err := load(ctx, bus, pages, 2, 5, 20); err != nil {
+		t.Fatal(err)
+	}
+	f2 := startNode(t, c, NodeConfig{Config: cfg, ID: "f", Dir: dir, FollowOnly: true})
+	fb := waitApplied(t, f2, bus.LastLSN())
+	if stateHash(t, fb) != stateHash(t, bus) {
+		t.Fatal("restarted follower differs from the leader")
+	}
+	if aside, _ := filepath.Glob(dir + ".diverged-*"); len(aside) != 0 {
+		t.Fatalf("a clean restart set the directory aside: %v", aside)
+	}
+}
