@@ -18,6 +18,7 @@ var updateAPI = flag.Bool("update-api", false, "rewrite the checked-in API listi
 // publicPackages are the packages whose exported API is tracked in api/.
 var publicPackages = []string{
 	"github.com/mmsb-go/mmsb",
+	"github.com/mmsb-go/mmsb/client",
 	"github.com/mmsb-go/mmsb/corruption",
 	"github.com/mmsb-go/mmsb/delta",
 	"github.com/mmsb-go/mmsb/tick",

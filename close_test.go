@@ -188,6 +188,7 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"Propagate":         func() error { _, err := e.Propagate(c); return closedErr(err) },
 		"PropagateInto":     func() error { var r PropagateResult; return closedErr(e.PropagateInto(c, &r)) },
 		"Provenance":        func() error { _, err := e.Provenance(c, a, 0, 1, 0); return closedErr(err) },
+		"WaitLSN":           func() error { _, err := e.WaitLSN(c, 0); return closedErr(err) },
 		"ProvenanceWith": func() error {
 			_, err := e.ProvenanceWith(c, a, 0, 1, ProvenanceOptions{})
 			return closedErr(err)

@@ -232,12 +232,14 @@ func (e *Bus) appendLocked(n uint32, payload []byte) (tlog.Ticket, LSN, error) {
 	}
 	first := e.lastLSN + 1
 	if e.log == nil {
+		e.wakeLSNWaiters()
 		return tlog.Ticket{}, first, nil
 	}
 	t, err := e.log.Append(first, n, payload)
 	if err != nil {
 		return t, 0, e.fail(err)
 	}
+	e.wakeLSNWaiters()
 	return t, first, nil
 }
 

@@ -168,6 +168,7 @@ type Bus struct {
 	funcs  map[string]RecomputeFunc
 
 	mu       sync.RWMutex
+	lsnWake  atomic.Pointer[chan struct{}] // see WaitLSN
 	store    *page.Store
 	graph    *graph.Graph
 	bindings map[PageID]*Binding
@@ -645,6 +646,7 @@ func (e *Bus) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.wakeLSNWaiters()
 	var err error
 	if e.log != nil {
 		err = e.log.Close()

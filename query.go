@@ -71,7 +71,13 @@ func (o *Op) setFrom(op *record.Op) error {
 		reads = append(reads, ParentRead(r))
 	}
 	o.Reads = reads
-	if len(op.Meta) > 0 {
+	// The record decoder reuses op and leaves the fields of other kinds as
+	// they were: only creations and metadata changes carry metadata.
+	hasMeta := op.Kind == record.OpCreatePage || op.Kind == record.OpSetMeta
+	if !hasMeta {
+		o.Meta = nil
+	}
+	if hasMeta && len(op.Meta) > 0 {
 		entries, err := page.DecodeMeta(op.Meta)
 		if err != nil {
 			return err
@@ -80,7 +86,9 @@ func (o *Op) setFrom(op *record.Op) error {
 			meta = append(meta, MetaEntry(m))
 		}
 	}
-	o.Meta = meta
+	if hasMeta {
+		o.Meta = meta
+	}
 	return nil
 }
 
@@ -122,7 +130,21 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // loads the whole log: one record is in memory at a time, and segments that
 // end before q.FromLSN are skipped.
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
-	r, err := tlog.NewReader(fs, fs.Join(dir, "wal"), q.FromLSN)
+	return queryLog(ctx, fs, dir, q, nil, fn)
+}
+
+// queryLog is QueryLogDir starting at pos (a record boundary at or before
+// q.FromLSN from the live log's index) when pos is not nil, so that a
+// follower reading the tail of a large segment does not scan it from the
+// start each time.
+func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.Position, fn func(*LoggedOp) bool) error {
+	var r *tlog.Reader
+	var err error
+	if pos != nil {
+		r, err = tlog.NewReaderAt(fs, fs.Join(dir, "wal"), *pos, q.FromLSN)
+	} else {
+		r, err = tlog.NewReader(fs, fs.Join(dir, "wal"), q.FromLSN)
+	}
 	if err != nil {
 		if vfs.IsNotExist(err) {
 			return nil
@@ -177,6 +199,11 @@ func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func
 func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := e.Flush(ctx); err != nil {
 		return err
+	}
+	if e.log != nil && q.FromLSN > 0 {
+		if pos, ok := e.log.Locate(q.FromLSN); ok {
+			return queryLog(ctx, e.fs, e.dir, q, &pos, fn)
+		}
 	}
 	return QueryLogDir(ctx, e.fs, e.dir, q, fn)
 }

@@ -267,6 +267,11 @@ type LogStats struct {
 	// SyncNone commits are acknowledged at WrittenLSN; DurableLSN moves only
 	// with rotations, Flush and Close.
 	WrittenLSN LSN
+
+	// OldestLSN is the first LSN still readable by QueryLog (older segments
+	// were removed once a checkpoint covered them), or 0 when the log holds
+	// no record.
+	OldestLSN LSN
 }
 
 // LogRecovery says what recovery found in the log.

@@ -516,6 +516,9 @@ func (l *Log) Stats() Stats {
 	s.LastLSN = l.lastLSN
 	s.DurableLSN = l.synced
 	s.WrittenLSN = max(l.written, l.synced)
+	if l.hasLast && len(l.segs) > 0 && l.segs[0].first <= l.lastLSN {
+		s.OldestLSN = l.segs[0].first
+	}
 	return s
 }
 

@@ -124,6 +124,10 @@ type Stats struct {
 	// failure. Under SyncNone commits are acknowledged at WrittenLSN;
 	// DurableLSN only moves with rotations, Sync and Close.
 	WrittenLSN base.LSN
+
+	// OldestLSN is the first LSN still in the log (readable by a query),
+	// or 0 when the log holds no record.
+	OldestLSN base.LSN
 }
 
 // Ticket identifies an appended record for Wait.

@@ -1,0 +1,465 @@
+// Package client is the Go client of an MMSB server (`mmsb serve`,
+// docs/server.md). Its methods are named after the bus's (mmsb.Bus) and take
+// and return the bus's types, so code moves between an embedded bus and a
+// remote one with few changes.
+//
+// Idempotent calls (reads, listings, stats, log queries before their first
+// result) are retried with exponential backoff when the server is
+// unavailable; calls that change state (Commit, CreatePages, ...) never are:
+// a retry could apply them twice. Watch resumes by itself after a dropped
+// stream, from the LSN after the last change it delivered.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
+	"github.com/mmsb-go/mmsb/internal/wire"
+)
+
+// Client talks to one server. It is safe for concurrent use.
+type Client struct {
+	rpc     mmsbv1connect.BusServiceClient
+	retries int
+	backoff time.Duration
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	token   string
+	hc      *http.Client
+	tls     *tls.Config
+	grpc    bool
+	retries int
+	backoff time.Duration
+	conn    []connect.ClientOption
+}
+
+// WithToken sends "Authorization: Bearer token" with every call.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithHTTPClient uses hc instead of the default (HTTP/1.1 or HTTP/2 over
+// TLS; cleartext HTTP/2 with WithGRPC).
+func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = hc } }
+
+// WithTLS sets the TLS configuration (server CA, client certificate) of
+// the default HTTP client.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
+// WithGRPC speaks gRPC instead of the Connect protocol.
+func WithGRPC() Option { return func(o *options) { o.grpc = true } }
+
+// WithRetries sets how many times an idempotent call is retried after an
+// Unavailable error (default 4; 0 disables retries) and the first backoff
+// (default 50 ms, doubling each time, capped at 2 s).
+func WithRetries(n int, firstBackoff time.Duration) Option {
+	return func(o *options) { o.retries, o.backoff = n, firstBackoff }
+}
+
+// WithConnectOptions passes options to the underlying Connect client.
+func WithConnectOptions(opts ...connect.ClientOption) Option {
+	return func(o *options) { o.conn = append(o.conn, opts...) }
+}
+
+// New returns a client of the server at baseURL ("http://127.0.0.1:7070").
+func New(baseURL string, opts ...Option) (*Client, error) {
+	o := options{retries: 4, backoff: 50 * time.Millisecond}
+	for _, f := range opts {
+		f(&o)
+	}
+	if !strings.HasPrefix(baseURL, "http://") && !strings.HasPrefix(baseURL, "https://") {
+		return nil, fmt.Errorf("client: base URL %q: want http:// or https://", baseURL)
+	}
+	if o.retries < 0 || o.backoff < 0 {
+		return nil, errors.New("client: negative retries or backoff")
+	}
+	hc := o.hc
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = o.tls
+		tr.MaxIdleConnsPerHost = 64
+		// HTTP/1.1 for http:// URLs (any proxy passes it, and the Connect
+		// protocol streams over it), HTTP/2 over TLS; gRPC needs HTTP/2, so
+		// WithGRPC speaks it in cleartext too.
+		var p http.Protocols
+		p.SetHTTP2(true)
+		if o.grpc {
+			p.SetUnencryptedHTTP2(true)
+		} else {
+			p.SetHTTP1(true)
+		}
+		tr.Protocols = &p
+		hc = &http.Client{Transport: tr}
+	}
+	copts := append([]connect.ClientOption(nil), o.conn...)
+	if o.grpc {
+		copts = append(copts, connect.WithGRPC())
+	}
+	if o.token != "" {
+		copts = append(copts, connect.WithInterceptors(bearer(o.token)))
+	}
+	return &Client{rpc: mmsbv1connect.NewBusServiceClient(hc, strings.TrimRight(baseURL, "/"), copts...),
+		retries: o.retries, backoff: o.backoff}, nil
+}
+
+// bearer adds the token to every request (unary and streaming).
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		return conn
+	}
+}
+
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// retryable says whether an idempotent call may be repeated after err.
+func retryable(err error) bool {
+	return connect.CodeOf(err) == connect.CodeUnavailable
+}
+
+// idempotent runs call, retrying Unavailable errors with backoff.
+func idempotent[T any](ctx context.Context, c *Client, call func() (T, error)) (T, error) {
+	wait := c.backoff
+	for attempt := 0; ; attempt++ {
+		v, err := call()
+		if err == nil || attempt >= c.retries || !retryable(err) {
+			return v, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// CreatePages creates pages in one batch (all or none) and returns their IDs.
+func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb.PageID, error) {
+	req := &mmsbv1.CreatePagesRequest{Pages: make([]*mmsbv1.PageSpec, len(specs))}
+	for i, s := range specs {
+		if s.Size < 0 || s.Size > mmsb.MaxPageSize {
+			return nil, fmt.Errorf("%w: page size %d", mmsb.ErrInvalidPage, s.Size)
+		}
+		req.Pages[i] = &mmsbv1.PageSpec{Id: uint64(s.ID), Size: uint32(s.Size), Meta: wire.MetaToProto(s.Meta)}
+	}
+	resp, err := c.rpc.CreatePages(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]mmsb.PageID, len(resp.Msg.GetIds()))
+	for i, id := range resp.Msg.GetIds() {
+		ids[i] = mmsb.PageID(id)
+	}
+	return ids, nil
+}
+
+// CreatePage creates one page and returns its ID.
+func (c *Client) CreatePage(ctx context.Context, spec mmsb.PageSpec) (mmsb.PageID, error) {
+	ids, err := c.CreatePages(ctx, []mmsb.PageSpec{spec})
+	if err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// FreePage frees a page.
+func (c *Client) FreePage(ctx context.Context, id mmsb.PageID) error {
+	_, err := c.rpc.FreePage(ctx, connect.NewRequest(&mmsbv1.FreePageRequest{Page: uint64(id)}))
+	return err
+}
+
+// SetMetadata replaces a page's metadata.
+func (c *Client) SetMetadata(ctx context.Context, id mmsb.PageID, entries []mmsb.MetaEntry) error {
+	_, err := c.rpc.SetMetadata(ctx, connect.NewRequest(&mmsbv1.SetMetadataRequest{Page: uint64(id), Meta: wire.MetaToProto(entries)}))
+	return err
+}
+
+// Commit commits ds as one atomic batch, like Bus.Commit: it fills each
+// delta's LSN, Epoch and Time. An epoch conflict is a connect error with
+// code Aborted; it is never retried.
+func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, error) {
+	req := &mmsbv1.CommitRequest{Deltas: make([]*mmsbv1.Delta, len(ds))}
+	for i := range ds {
+		req.Deltas[i] = wire.DeltaToProto(&ds[i])
+		if ds[i].CheckEpoch {
+			e := uint64(ds[i].ExpectEpoch)
+			req.Deltas[i].ExpectEpoch = &e
+		}
+	}
+	resp, err := c.rpc.Commit(ctx, connect.NewRequest(req))
+	if err != nil {
+		return mmsb.CommitInfo{}, err
+	}
+	m := resp.Msg
+	info := mmsb.CommitInfo{FirstLSN: mmsb.LSN(m.GetFirstLsn()), LastLSN: mmsb.LSN(m.GetLastLsn()), Time: m.GetTime()}
+	for i := range ds {
+		ds[i].LSN, ds[i].Time = info.FirstLSN+mmsb.LSN(i), info.Time
+		if i < len(m.GetEpochs()) {
+			ds[i].Epoch = mmsb.Epoch(m.GetEpochs()[i])
+		}
+	}
+	return info, nil
+}
+
+// Submit queues deltas into the server's tick orchestrator (the server must
+// run with --ticks).
+func (c *Client) Submit(ctx context.Context, ds []mmsb.Delta) error {
+	req := &mmsbv1.SubmitRequest{Deltas: make([]*mmsbv1.Delta, len(ds))}
+	for i := range ds {
+		req.Deltas[i] = wire.DeltaToProto(&ds[i])
+	}
+	_, err := c.rpc.Submit(ctx, connect.NewRequest(req))
+	return err
+}
+
+// ReadRange reads n bytes at off of page id (n 0: to the end), with the
+// page's epoch and the LSN the read saw.
+func (c *Client) ReadRange(ctx context.Context, id mmsb.PageID, off, n uint32) ([]byte, mmsb.Epoch, mmsb.LSN, error) {
+	return c.read(ctx, id, off, n, 0)
+}
+
+// ReadPage returns page id's bytes, its epoch and the LSN the read saw.
+func (c *Client) ReadPage(ctx context.Context, id mmsb.PageID) ([]byte, mmsb.Epoch, mmsb.LSN, error) {
+	return c.read(ctx, id, 0, 0, 0)
+}
+
+// ReadPageAt returns page id's bytes and epoch as of LSN lsn.
+func (c *Client) ReadPageAt(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([]byte, mmsb.Epoch, error) {
+	if lsn == 0 {
+		return nil, 0, fmt.Errorf("%w: ReadPageAt needs an LSN >= 1", mmsb.ErrInvalidOption)
+	}
+	b, e, _, err := c.read(ctx, id, 0, 0, lsn)
+	return b, e, err
+}
+
+func (c *Client) read(ctx context.Context, id mmsb.PageID, off, n uint32, at mmsb.LSN) ([]byte, mmsb.Epoch, mmsb.LSN, error) {
+	resp, err := c.Read(ctx, []*mmsbv1.ReadItem{{Page: uint64(id), Off: off, Length: n}}, at)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	p := resp.GetPages()[0]
+	return p.GetData(), mmsb.Epoch(p.GetEpoch()), mmsb.LSN(resp.GetLsn()), nil
+}
+
+// Read reads several pages or ranges at one LSN (as of asOf when non-zero).
+func (c *Client) Read(ctx context.Context, items []*mmsbv1.ReadItem, asOf mmsb.LSN) (*mmsbv1.ReadResponse, error) {
+	req := &mmsbv1.ReadRequest{Items: items, AsOfLsn: uint64(asOf)}
+	resp, err := idempotent(ctx, c, func() (*connect.Response[mmsbv1.ReadResponse], error) {
+		return c.rpc.Read(ctx, connect.NewRequest(req))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Msg.GetPages()) != len(items) {
+		return nil, fmt.Errorf("client: Read: %d pages answered for %d asked", len(resp.Msg.GetPages()), len(items))
+	}
+	return resp.Msg, nil
+}
+
+// ListPages returns up to limit pages with IDs above after, in ID order,
+// and the after to pass for the next page of results (0 when done).
+func (c *Client) ListPages(ctx context.Context, after mmsb.PageID, limit int) ([]mmsb.PageInfo, mmsb.PageID, error) {
+	if limit < 0 {
+		return nil, 0, fmt.Errorf("%w: negative limit", mmsb.ErrInvalidOption)
+	}
+	req := &mmsbv1.ListPagesRequest{AfterId: uint64(after), Limit: uint32(min(limit, 1<<30))}
+	resp, err := idempotent(ctx, c, func() (*connect.Response[mmsbv1.ListPagesResponse], error) {
+		return c.rpc.ListPages(ctx, connect.NewRequest(req))
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]mmsb.PageInfo, len(resp.Msg.GetPages()))
+	for i, p := range resp.Msg.GetPages() {
+		out[i] = mmsb.PageInfo{ID: mmsb.PageID(p.GetId()), Size: int(p.GetSize()), Location: mmsb.CPU, Epoch: mmsb.Epoch(p.GetEpoch()),
+			LastLSN: mmsb.LSN(p.GetLastLsn()), Flags: uint8(p.GetFlags()), Meta: wire.MetaFromProto(p.GetMeta()), Derived: p.GetDerived()}
+	}
+	return out, mmsb.PageID(resp.Msg.GetNextAfterId()), nil
+}
+
+// PageIDs returns every live page ID, paging through ListPages.
+func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
+	var ids []mmsb.PageID
+	after := mmsb.PageID(0)
+	for {
+		ps, next, err := c.ListPages(ctx, after, 10000)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			ids = append(ids, p.ID)
+		}
+		if next == 0 {
+			return ids, nil
+		}
+		after = next
+	}
+}
+
+// QueryLog streams the logged operations matching q, in LSN order, until fn
+// returns false. Ops are retried from the start only if none was
+// delivered yet.
+func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.LoggedOp) bool) error {
+	req := &mmsbv1.QueryLogRequest{Page: uint64(q.Page), FromLsn: uint64(q.FromLSN), ToLsn: uint64(q.ToLSN),
+		FromTime: q.FromTime, ToTime: q.ToTime, Source: q.Source}
+	for _, k := range q.Kinds {
+		req.Kinds = append(req.Kinds, k.String())
+	}
+	delivered := false
+	_, err := idempotent(ctx, c, func() (struct{}, error) {
+		if delivered {
+			return struct{}{}, errors.New("client: QueryLog stream broke after delivering operations")
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stream, err := c.rpc.QueryLog(ctx, connect.NewRequest(req))
+		if err != nil {
+			return struct{}{}, err
+		}
+		defer func() { _ = stream.Close() }()
+		for stream.Receive() {
+			for _, p := range stream.Msg().GetOps() {
+				delivered = true
+				lo := wire.OpFromProto(p)
+				if !fn(&lo) {
+					return struct{}{}, nil
+				}
+			}
+		}
+		return struct{}{}, stream.Err()
+	})
+	return err
+}
+
+// Provenance asks which operations wrote bytes [off, off+n) of page id.
+func (c *Client) Provenance(ctx context.Context, id mmsb.PageID, off, n, depth int) (*mmsb.ProvenanceResult, error) {
+	if off < 0 || n <= 0 || uint64(off)+uint64(n) > 1<<32 {
+		return nil, fmt.Errorf("%w: range off %d n %d", mmsb.ErrInvalidOption, off, n)
+	}
+	req := &mmsbv1.ProvenanceRequest{Page: uint64(id), Off: uint32(off), Length: uint32(n), Depth: int32(depth)}
+	resp, err := idempotent(ctx, c, func() (*connect.Response[mmsbv1.ProvenanceResponse], error) {
+		return c.rpc.Provenance(ctx, connect.NewRequest(req))
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &mmsb.ProvenanceResult{Page: id, Off: off, N: n, Truncated: resp.Msg.GetTruncated()}
+	for _, w := range resp.Msg.GetWrites() {
+		r.Writes = append(r.Writes, mmsb.ProvenanceWrite{Page: mmsb.PageID(w.GetPage()), LSN: mmsb.LSN(w.GetLsn()),
+			Kind: wire.OpKinds[w.GetKind()], Lo: w.GetLo(), Hi: w.GetHi(), Derived: w.GetDerived(), Source: w.GetSource(),
+			Intent: w.GetIntent(), Time: w.GetTime(), Depth: int(w.GetDepth()), Parent: int(w.GetParent()), Lost: w.GetLost()})
+		r.ChainDepth = max(r.ChainDepth, int(w.GetDepth()))
+	}
+	return r, nil
+}
+
+// AddEdge adds a dependency edge parent -> child.
+func (c *Client) AddEdge(ctx context.Context, parent, child mmsb.PageID, typ mmsb.EdgeType) error {
+	_, err := c.rpc.AddEdge(ctx, connect.NewRequest(&mmsbv1.AddEdgeRequest{Parent: uint64(parent), Child: uint64(child), Type: wire.EdgeTypeToProto(typ)}))
+	return err
+}
+
+// RemoveEdge removes the edge parent -> child of type typ.
+func (c *Client) RemoveEdge(ctx context.Context, parent, child mmsb.PageID, typ mmsb.EdgeType) error {
+	_, err := c.rpc.RemoveEdge(ctx, connect.NewRequest(&mmsbv1.RemoveEdgeRequest{Parent: uint64(parent), Child: uint64(child), Type: wire.EdgeTypeToProto(typ)}))
+	return err
+}
+
+// RemoveEdges removes every edge parent -> child.
+func (c *Client) RemoveEdges(ctx context.Context, parent, child mmsb.PageID) error {
+	_, err := c.rpc.RemoveEdge(ctx, connect.NewRequest(&mmsbv1.RemoveEdgeRequest{Parent: uint64(parent), Child: uint64(child), AllTypes: true}))
+	return err
+}
+
+// Bind makes child a derived page of fn over parents.
+func (c *Client) Bind(ctx context.Context, child mmsb.PageID, fn string, params []byte, parents []mmsb.PageID) error {
+	req := &mmsbv1.BindRequest{Child: uint64(child), Func: fn, Params: params}
+	for _, p := range parents {
+		req.Parents = append(req.Parents, uint64(p))
+	}
+	_, err := c.rpc.Bind(ctx, connect.NewRequest(req))
+	return err
+}
+
+// Unbind removes child's binding.
+func (c *Client) Unbind(ctx context.Context, child mmsb.PageID) error {
+	_, err := c.rpc.Unbind(ctx, connect.NewRequest(&mmsbv1.UnbindRequest{Child: uint64(child)}))
+	return err
+}
+
+// Checkpoint asks the server to write a checkpoint (role admin).
+func (c *Client) Checkpoint(ctx context.Context) (mmsb.CheckpointInfo, error) {
+	resp, err := c.rpc.Checkpoint(ctx, connect.NewRequest(&mmsbv1.CheckpointRequest{}))
+	if err != nil {
+		return mmsb.CheckpointInfo{}, err
+	}
+	m := resp.Msg
+	return mmsb.CheckpointInfo{LSN: mmsb.LSN(m.GetLsn()), Pages: int(m.GetPages()), Bytes: m.GetBytes(), SegmentsRemoved: int(m.GetSegmentsRemoved())}, nil
+}
+
+// Stats returns the server's bus statistics and state hash.
+func (c *Client) Stats(ctx context.Context) (*mmsbv1.StatsResponse, error) {
+	resp, err := idempotent(ctx, c, func() (*connect.Response[mmsbv1.StatsResponse], error) {
+		return c.rpc.Stats(ctx, connect.NewRequest(&mmsbv1.StatsRequest{}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
+}
+
+// StateHash returns the bus's state hash (see Bus.StateHash).
+func (c *Client) StateHash(ctx context.Context) (uint64, error) {
+	st, err := c.Stats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.GetStateHash(), nil
+}
+
+// LastLSN returns the LSN of the last operation applied by the server.
+func (c *Client) LastLSN(ctx context.Context) (mmsb.LSN, error) {
+	st, err := c.Stats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return mmsb.LSN(st.GetLastLsn()), nil
+}
+
+// VerifyReplay asks the server to replay its log and compare (role admin).
+func (c *Client) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (mmsb.ReplayReport, error) {
+	resp, err := c.rpc.VerifyReplay(ctx, connect.NewRequest(&mmsbv1.VerifyReplayRequest{FromNewestCheckpoint: fromNewestCheckpoint}))
+	if err != nil {
+		return mmsb.ReplayReport{}, err
+	}
+	m := resp.Msg
+	return mmsb.ReplayReport{LSN: mmsb.LSN(m.GetLsn()), LiveHash: m.GetLiveHash(), ReplayHash: m.GetReplayHash(), Pages: int(m.GetPages()),
+		PagesDiffering: int(m.GetPagesDiffering()), GraphEqual: m.GetGraphEqual(), Differences: m.GetDifferences()}, nil
+}

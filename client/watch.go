@@ -1,0 +1,189 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/internal/wire"
+)
+
+// ErrCompacted means a watch asked for changes the server's log no longer
+// holds (a checkpoint removed them). The error is a *CompactedError.
+var ErrCompacted = errors.New("client: watch start was compacted away")
+
+// CompactedError says where the server's log now starts. The recipe:
+// read the pages (their Read LSN is L), then watch from L+1.
+type CompactedError struct {
+	RequestedLSN mmsb.LSN
+	OldestLSN    mmsb.LSN
+	Err          error // the server's error
+}
+
+func (e *CompactedError) Error() string {
+	return fmt.Sprintf("client: watch from LSN %d: compacted, the log starts at LSN %d", e.RequestedLSN, e.OldestLSN)
+}
+
+// Is makes errors.Is(err, ErrCompacted) hold.
+func (e *CompactedError) Is(target error) bool { return target == ErrCompacted }
+
+// Unwrap returns the server's error.
+func (e *CompactedError) Unwrap() error { return e.Err }
+
+// WatchOptions select what a watch delivers.
+type WatchOptions struct {
+	// FromLSN is the first LSN delivered (0 or 1: the start of the log).
+	FromLSN mmsb.LSN
+	// Pages and Ranges (inclusive [first, last] pairs) select pages;
+	// both empty: every page.
+	Pages  []mmsb.PageID
+	Ranges [][2]mmsb.PageID
+	// Progress is the interval of progress events (0: the server's).
+	Progress time.Duration
+	// MaxReconnects bounds consecutive failed reconnections (0: 10).
+	MaxReconnects int
+}
+
+// Change is one committed operation on a watched page.
+type Change struct {
+	LSN   mmsb.LSN
+	Page  mmsb.PageID
+	Kind  mmsb.OpKind
+	Delta *mmsb.Delta // OpDelta and OpDerived
+	Time  int64
+}
+
+// WatchEvent is what a watch delivers: changes in LSN order (possibly
+// none), and ProgressLSN, the LSN up to which everything has been
+// delivered.
+type WatchEvent struct {
+	Changes     []Change
+	ProgressLSN mmsb.LSN
+}
+
+// Watch streams every durable change from opts.FromLSN on to fn, until
+// fn returns an error (returned), ctx ends, or the server says the start
+// was compacted (a *CompactedError). A dropped stream, or a server
+// shutting down, is resumed from the LSN after the last change delivered:
+// fn sees no gap and no duplicate.
+func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEvent) error) error {
+	req := &mmsbv1.WatchRequest{ProgressMs: uint32(opts.Progress / time.Millisecond)}
+	for _, p := range opts.Pages {
+		req.Pages = append(req.Pages, uint64(p))
+	}
+	for _, r := range opts.Ranges {
+		req.Ranges = append(req.Ranges, &mmsbv1.PageRange{First: uint64(r[0]), Last: uint64(r[1])})
+	}
+	maxFails := opts.MaxReconnects
+	if maxFails <= 0 {
+		maxFails = 10
+	}
+	next := max(opts.FromLSN, 1) // the first LSN not yet delivered
+	fails := 0
+	wait := c.backoff
+	for {
+		req.FromLsn = uint64(next)
+		progressed, err := c.watchOnce(ctx, req, &next, fn)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		var ue *userError
+		if errors.As(err, &ue) {
+			return ue.err
+		}
+		if connect.CodeOf(err) == connect.CodeOutOfRange {
+			ce := &CompactedError{RequestedLSN: next, Err: err}
+			var cerr *connect.Error
+			if errors.As(err, &cerr) {
+				for _, d := range cerr.Details() {
+					if m, derr := d.Value(); derr == nil {
+						if wc, ok := m.(*mmsbv1.WatchCompacted); ok {
+							ce.OldestLSN = mmsb.LSN(wc.GetOldestLsn())
+						}
+					}
+				}
+			}
+			return ce
+		}
+		if !resumable(err) {
+			return err
+		}
+		if progressed {
+			fails, wait = 0, c.backoff
+		}
+		if fails++; fails > maxFails {
+			return fmt.Errorf("client: watch: %d reconnections failed: %w", maxFails, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// resumable: the stream broke or the server is going away, not a refusal.
+func resumable(err error) bool {
+	switch connect.CodeOf(err) {
+	case connect.CodeUnavailable, connect.CodeUnknown, connect.CodeInternal, connect.CodeCanceled, connect.CodeDeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+type userError struct{ err error }
+
+func (u *userError) Error() string { return u.err.Error() }
+
+// watchOnce runs one stream, advancing *next past every change delivered.
+// A nil error means the server ended the stream cleanly (it never does
+// on its own, so it is treated as a drop by the caller's loop).
+func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *mmsb.LSN, fn func(WatchEvent) error) (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.rpc.Watch(ctx, connect.NewRequest(req))
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = stream.Close() }()
+	progressed := false
+	for stream.Receive() {
+		progressed = true // connected: reconnection failures count afresh
+		m := stream.Msg()
+		ev := WatchEvent{ProgressLSN: mmsb.LSN(m.GetProgressLsn())}
+		for _, ch := range m.GetChanges() {
+			lsn := mmsb.LSN(ch.GetLsn())
+			if lsn < *next {
+				continue // never deliver twice, whatever the server sends
+			}
+			c := Change{LSN: lsn, Page: mmsb.PageID(ch.GetPage()), Kind: wire.OpKinds[ch.GetKind()], Time: ch.GetTime()}
+			if ch.GetDelta() != nil {
+				d, derr := wire.DeltaFromProto(ch.GetDelta(), "", nil)
+				if derr != nil {
+					return progressed, fmt.Errorf("client: watch: change at LSN %d: %w", lsn, derr)
+				}
+				d.LSN, d.Time = lsn, c.Time
+				c.Delta = &d
+			}
+			ev.Changes = append(ev.Changes, c)
+		}
+		if ev.ProgressLSN+1 > *next {
+			*next = ev.ProgressLSN + 1
+		}
+		if err := fn(ev); err != nil {
+			return progressed, &userError{err}
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return progressed, err
+	}
+	return progressed, connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/server"
+	"github.com/mmsb-go/mmsb/tick"
+)
+
+func init() { registerCommand(func(a *app) *cobra.Command { return a.serveCmd() }) }
+
+type serveOptions struct {
+	dir, addr, sync                 string
+	ticks, timeout, shutdownTimeout time.Duration
+	tokenFile                       string
+	tlsCert, tlsKey, clientCA       string
+	insecure                        bool
+	maxRequestBytes                 int
+	maxStreams, watchQueue          int
+	logLevel, logFormat             string
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve [--dir DIR]",
+		Short: "Serve a bus over the network (Connect, gRPC and gRPC-Web on one port)",
+		Long: `serve opens the bus in --dir (an in-memory bus when omitted) and serves
+mmsb.v1.BusService on --addr: Connect (curl can POST JSON), gRPC and
+gRPC-Web, over HTTP/1.1 and HTTP/2 (cleartext HTTP/2 for gRPC clients, or
+TLS). /healthz answers while the process runs, /readyz while the bus accepts
+writes.
+
+It listens on loopback by default. Any other address needs authentication
+(--token-file, or TLS with client certificates: --tls-cert, --tls-key,
+--client-ca) or --insecure. SIGTERM or SIGINT shuts down gracefully: stop
+accepting, finish commits in flight, close watches with a resumable error,
+flush the log, close the bus. See docs/server.md.`,
+		Example: `  mmsb serve --dir ./data
+  mmsb serve --dir ./data --addr 0.0.0.0:7070 --token-file /etc/mmsb/tokens
+  mmsb serve --ticks 16ms`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runServe(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", "", "data directory (default: an in-memory bus)")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:7070", "listen address (host:port; port 0 picks one)")
+	f.StringVar(&o.sync, "sync", "group", "log sync mode: group, always or none")
+	f.DurationVar(&o.ticks, "ticks", 0, "run the tick orchestrator with this period (enables Submit; 0: off)")
+	f.StringVar(&o.tokenFile, "token-file", "", `bearer tokens, one "ROLE TOKEN" per line (roles read, write, admin; mode 0600)`)
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (requires them)")
+	f.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback address without authentication")
+	f.IntVar(&o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest request message accepted")
+	f.IntVar(&o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
+	f.IntVar(&o.watchQueue, "watch-queue", 256, "per-watcher queue, in batches of changes, before a slow watcher is demoted")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of unary calls that bring none (0: none)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for calls in flight")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func (a *app) runServe(ctx context.Context, o serveOptions) error {
+	mode, err := mmsb.ParseSyncMode(o.sync)
+	if err != nil {
+		return usageErr("--sync: %v", err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usageErr("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	var handler slog.Handler
+	switch o.logFormat {
+	case "text":
+		handler = slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level})
+	case "json":
+		handler = slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level})
+	default:
+		return usageErr("--log-format %q: want text or json", o.logFormat)
+	}
+	log := slog.New(handler)
+	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.ticks < 0 || o.timeout < 0 {
+		return usageErr("--max-request-bytes, --max-streams and --watch-queue must be > 0; --ticks and --timeout >= 0")
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageErr("--tls-cert and --tls-key go together")
+	}
+	if o.clientCA != "" && o.tlsCert == "" {
+		return usageErr("--client-ca needs --tls-cert and --tls-key")
+	}
+	var auth *server.Auth
+	if o.tokenFile != "" {
+		toks, err := server.LoadTokenFile(o.tokenFile)
+		if err != nil {
+			return err
+		}
+		auth = server.NewAuth(toks)
+	} else if o.clientCA != "" {
+		auth = server.NewAuth(nil)
+	}
+	if err := server.CheckExposure(o.addr, auth != nil, o.insecure); err != nil {
+		return err
+	}
+	var tlsCfg *tls.Config
+	if o.tlsCert != "" {
+		if tlsCfg, err = serverTLS(o); err != nil {
+			return err
+		}
+	}
+
+	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := bus.Close(); err != nil {
+			log.Error("closing the bus", "err", err)
+		}
+	}()
+	var orch *tick.Orchestrator
+	tickDone := make(chan struct{})
+	tickCtx, stopTicks := context.WithCancel(context.Background())
+	defer stopTicks()
+	if o.ticks > 0 {
+		if orch, err = tick.New(bus, nil); err != nil {
+			return err
+		}
+		go func() {
+			defer close(tickDone)
+			if err := orch.Run(tickCtx, o.ticks); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("tick orchestrator stopped", "err", err)
+			}
+		}()
+	} else {
+		close(tickDone)
+	}
+	srv, err := server.New(server.Config{Bus: bus, Orchestrator: orch, Logger: log, WatchQueue: o.watchQueue})
+	if err != nil {
+		return err
+	}
+	mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout})
+	// Further handlers (/metrics) are one mux.Handle line here.
+	var root http.Handler = mux
+	if o.clientCA != "" {
+		root = server.ClientCertMiddleware(mux)
+	}
+	hs := server.NewHTTPServer(root, o.maxStreams, log)
+	hs.TLSConfig = tlsCfg
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "dir", o.dir, "sync", mode.String(), "tls", tlsCfg != nil,
+		"auth", auth != nil, "ticks", o.ticks)
+
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-sigCtx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	// Stop accepting and wait for idle connections while the server
+	// refuses new commits, waits for those in flight and ends watches.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- hs.Shutdown(sctx) }()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("commits still in flight at the shutdown deadline", "err", err)
+	}
+	if err := <-httpDone; err != nil {
+		log.Warn("connections still open at the shutdown deadline", "err", err)
+		_ = hs.Close()
+	}
+	stopTicks()
+	<-tickDone
+	if orch != nil {
+		_ = orch.Close()
+	}
+	if err := bus.Flush(context.Background()); err != nil {
+		return fmt.Errorf("flush at shutdown: %w", err)
+	}
+	log.Info("stopped", "last_lsn", uint64(bus.LastLSN()))
+	return nil
+}
+
+// serverTLS loads the certificate and, with --client-ca, requires client
+// certificates that chain to it.
+func serverTLS(o serveOptions) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	if o.clientCA != "" {
+		pem, err := os.ReadFile(o.clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--client-ca: %s holds no PEM certificate", o.clientCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}

@@ -1,0 +1,241 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
+)
+
+// Role is what a credential may do; each role includes the ones below it.
+type Role int
+
+// Roles, weakest first.
+const (
+	RoleNone  Role = iota
+	RoleRead       // reads, watches, log queries, stats
+	RoleWrite      // RoleRead plus every state change
+	RoleAdmin      // RoleWrite plus Checkpoint and VerifyReplay
+)
+
+// String names the role as token files spell it.
+func (r Role) String() string {
+	switch r {
+	case RoleRead:
+		return "read"
+	case RoleWrite:
+		return "write"
+	case RoleAdmin:
+		return "admin"
+	}
+	return "none"
+}
+
+// ParseRole parses "read", "write" or "admin".
+func ParseRole(s string) (Role, error) {
+	switch s {
+	case "read":
+		return RoleRead, nil
+	case "write":
+		return RoleWrite, nil
+	case "admin":
+		return RoleAdmin, nil
+	}
+	return RoleNone, fmt.Errorf("%w: unknown role %q (want read, write or admin)", ErrTokenFile, s)
+}
+
+// ErrTokenFile is returned for a token file that cannot be used (unreadable, readable by
+// others, malformed).
+var ErrTokenFile = errors.New("server: bad token file")
+
+// MinTokenLength is the shortest token accepted, so that a token cannot be
+// guessed.
+const MinTokenLength = 16
+
+// Token is one bearer token and its role.
+type Token struct {
+	Role  Role
+	Value string
+}
+
+// procedureRoles maps each procedure to the role it needs; a procedure
+// not listed needs RoleAdmin.
+var procedureRoles = map[string]Role{
+	mmsbv1connect.BusServiceReadProcedure:        RoleRead,
+	mmsbv1connect.BusServiceListPagesProcedure:   RoleRead,
+	mmsbv1connect.BusServiceWatchProcedure:       RoleRead,
+	mmsbv1connect.BusServiceQueryLogProcedure:    RoleRead,
+	mmsbv1connect.BusServiceProvenanceProcedure:  RoleRead,
+	mmsbv1connect.BusServiceStatsProcedure:       RoleRead,
+	mmsbv1connect.BusServiceCreatePagesProcedure: RoleWrite,
+	mmsbv1connect.BusServiceFreePageProcedure:    RoleWrite,
+	mmsbv1connect.BusServiceSetMetadataProcedure: RoleWrite,
+	mmsbv1connect.BusServiceCommitProcedure:      RoleWrite,
+	mmsbv1connect.BusServiceAddEdgeProcedure:     RoleWrite,
+	mmsbv1connect.BusServiceRemoveEdgeProcedure:  RoleWrite,
+	mmsbv1connect.BusServiceBindProcedure:        RoleWrite,
+	mmsbv1connect.BusServiceUnbindProcedure:      RoleWrite,
+	mmsbv1connect.BusServiceSubmitProcedure:      RoleWrite,
+}
+
+// RequiredRole returns the role a procedure needs.
+func RequiredRole(procedure string) Role {
+	if r, ok := procedureRoles[procedure]; ok {
+		return r
+	}
+	return RoleAdmin
+}
+
+// LoadTokenFile reads a token file: one "ROLE TOKEN" pair per line (role
+// read, write or admin; token at least MinTokenLength printable characters
+// without spaces), blank lines and lines starting with # ignored. The file
+// must not be readable or writable by group or others (mode 0600 or
+// stricter), like an SSH key. Errors never quote a token.
+func LoadTokenFile(path string) ([]Token, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTokenFile, err)
+	}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTokenFile, err)
+	}
+	if fi.Mode()&fs.FileMode(0o077) != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %v: group or others may access it (chmod 600)", ErrTokenFile, path, fi.Mode().Perm())
+	}
+	var toks []Token
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		fields := strings.Fields(text)
+		if len(fields) != 2 {
+			return nil, fmt.Errorf("%w: %s:%d: want \"ROLE TOKEN\"", ErrTokenFile, path, line)
+		}
+		role, err := ParseRole(fields[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if len(fields[1]) < MinTokenLength {
+			return nil, fmt.Errorf("%w: %s:%d: token shorter than %d characters", ErrTokenFile, path, line, MinTokenLength)
+		}
+		toks = append(toks, Token{Role: role, Value: fields[1]})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrTokenFile, path, err)
+	}
+	if len(toks) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no token", ErrTokenFile, path)
+	}
+	return toks, nil
+}
+
+type certRoleKey struct{}
+
+// ClientCertMiddleware records the role of a verified TLS client
+// certificate for the auth interceptor: the role named by the leaf
+// certificate's first Subject OrganizationalUnit that is a role name, else
+// RoleRead. Wrap the whole mux with it when serving TLS with client CAs.
+func ClientCertMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+			role := RoleRead
+			for _, ou := range r.TLS.VerifiedChains[0][0].Subject.OrganizationalUnit {
+				if rr, err := ParseRole(ou); err == nil {
+					role = rr
+					break
+				}
+			}
+			r = r.WithContext(context.WithValue(r.Context(), certRoleKey{}, role))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Auth is a Connect interceptor that authorises every call (unary and
+// streaming) by bearer token or verified client certificate.
+type Auth struct {
+	tokens []Token
+}
+
+// NewAuth returns the interceptor for tokens (which may be empty when only
+// client certificates authenticate).
+func NewAuth(tokens []Token) *Auth { return &Auth{tokens: tokens} }
+
+// roleOf returns the role of the credential presented, comparing every
+// token in constant time so that timing reveals neither which token nor
+// how much of one matched.
+func (a *Auth) roleOf(ctx context.Context, header http.Header) (Role, error) {
+	authz := header.Get("Authorization")
+	if authz == "" {
+		if role, ok := ctx.Value(certRoleKey{}).(Role); ok {
+			return role, nil
+		}
+		return RoleNone, errors.New("no credentials: send \"Authorization: Bearer TOKEN\" or a client certificate")
+	}
+	tok, ok := strings.CutPrefix(authz, "Bearer ")
+	if !ok {
+		return RoleNone, errors.New("the Authorization header is not \"Bearer TOKEN\"")
+	}
+	found := RoleNone
+	for _, t := range a.tokens {
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(t.Value)) == 1 {
+			found = t.Role
+		}
+	}
+	if found == RoleNone {
+		return RoleNone, errors.New("unknown bearer token")
+	}
+	return found, nil
+}
+
+func (a *Auth) check(ctx context.Context, procedure string, header http.Header) error {
+	role, err := a.roleOf(ctx, header)
+	if err != nil {
+		return connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	if need := RequiredRole(procedure); role < need {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s needs role %s; the credential has role %s", procedure, need, role))
+	}
+	return nil
+}
+
+// WrapUnary implements connect.Interceptor.
+func (a *Auth) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		if err := a.check(ctx, req.Spec().Procedure, req.Header()); err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+// WrapStreamingClient implements connect.Interceptor (no-op).
+func (a *Auth) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+// WrapStreamingHandler implements connect.Interceptor.
+func (a *Auth) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		if err := a.check(ctx, conn.Spec().Procedure, conn.RequestHeader()); err != nil {
+			return err
+		}
+		return next(ctx, conn)
+	}
+}

@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// codeFor maps a bus error to the Connect code a client can act on.
+func codeFor(err error) connect.Code {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return connect.CodeCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.CodeDeadlineExceeded
+	case errors.Is(err, mmsb.ErrConflict):
+		return connect.CodeAborted
+	case errors.Is(err, mmsb.ErrPageNotFound), errors.Is(err, mmsb.ErrNotDerived):
+		return connect.CodeNotFound
+	case errors.Is(err, mmsb.ErrPageExists):
+		return connect.CodeAlreadyExists
+	case errors.Is(err, mmsb.ErrInvalidDelta), errors.Is(err, mmsb.ErrOutOfRange),
+		errors.Is(err, mmsb.ErrInvalidPage), errors.Is(err, mmsb.ErrInvalidOption),
+		errors.Is(err, mmsb.ErrUnknownFunc), errors.Is(err, mmsb.ErrCycle):
+		return connect.CodeInvalidArgument
+	case errors.Is(err, mmsb.ErrPageInUse), errors.Is(err, mmsb.ErrCheckpointFailing),
+		errors.Is(err, mmsb.ErrNoCheckpoint), errors.Is(err, mmsb.ErrLogTruncated),
+		errors.Is(err, mmsb.ErrRecompute):
+		return connect.CodeFailedPrecondition
+	case errors.Is(err, mmsb.ErrBusy):
+		return connect.CodeResourceExhausted
+	case errors.Is(err, mmsb.ErrClosed):
+		return connect.CodeUnavailable
+	case errors.Is(err, mmsb.ErrCorruption):
+		return connect.CodeDataLoss
+	}
+	return connect.CodeInternal
+}
+
+// toConnect wraps a bus error with its code; the message keeps the bus's
+// wording, which names the page, offset or option that was wrong.
+func toConnect(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return connect.NewError(codeFor(err), err)
+}
+
+func invalid(format string, args ...any) error {
+	return connect.NewError(connect.CodeInvalidArgument, errorf(format, args...))
+}

@@ -1,0 +1,367 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/internal/wire"
+)
+
+// Limits on one request, so that no request makes the server allocate or
+// stream without bound.
+const (
+	maxBatch         = 1 << 20 // deltas (or pages, or read items) in one request
+	defaultListLimit = 1000
+	maxListLimit     = 10000
+)
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func checkCount(what string, n int) error {
+	if n == 0 {
+		return invalid("%s: empty request", what)
+	}
+	if n > maxBatch {
+		return connect.NewError(connect.CodeResourceExhausted, errorf("%s: %d items, more than %d", what, n, maxBatch))
+	}
+	return nil
+}
+
+// CreatePages implements mmsbv1connect.BusServiceHandler.
+func (s *Server) CreatePages(ctx context.Context, req *connect.Request[mmsbv1.CreatePagesRequest]) (*connect.Response[mmsbv1.CreatePagesResponse], error) {
+	if err := checkCount("CreatePages", len(req.Msg.GetPages())); err != nil {
+		return nil, err
+	}
+	specs := make([]mmsb.PageSpec, len(req.Msg.GetPages()))
+	for i, p := range req.Msg.GetPages() {
+		specs[i] = mmsb.PageSpec{ID: mmsb.PageID(p.GetId()), Size: int(p.GetSize()), Meta: wire.MetaFromProto(p.GetMeta())}
+	}
+	ids, err := s.bus.CreatePages(ctx, specs)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	out := &mmsbv1.CreatePagesResponse{Ids: make([]uint64, len(ids))}
+	for i, id := range ids {
+		out.Ids[i] = uint64(id)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// FreePage implements mmsbv1connect.BusServiceHandler.
+func (s *Server) FreePage(ctx context.Context, req *connect.Request[mmsbv1.FreePageRequest]) (*connect.Response[mmsbv1.FreePageResponse], error) {
+	if err := s.bus.FreePage(ctx, mmsb.PageID(req.Msg.GetPage())); err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.FreePageResponse{}), nil
+}
+
+// SetMetadata implements mmsbv1connect.BusServiceHandler.
+func (s *Server) SetMetadata(ctx context.Context, req *connect.Request[mmsbv1.SetMetadataRequest]) (*connect.Response[mmsbv1.SetMetadataResponse], error) {
+	if err := s.bus.SetMetadata(ctx, mmsb.PageID(req.Msg.GetPage()), wire.MetaFromProto(req.Msg.GetMeta())); err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.SetMetadataResponse{}), nil
+}
+
+func (s *Server) deltas(what string, ps []*mmsbv1.Delta, source string, intent []byte) ([]mmsb.Delta, error) {
+	if err := checkCount(what, len(ps)); err != nil {
+		return nil, err
+	}
+	if source == "" {
+		source = "rpc"
+	}
+	ds := make([]mmsb.Delta, len(ps))
+	for i, p := range ps {
+		d, err := wire.DeltaFromProto(p, source, intent)
+		if err != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("delta %d: %w", i, err))
+		}
+		ds[i] = d
+	}
+	return ds, nil
+}
+
+// Commit implements mmsbv1connect.BusServiceHandler. The bus commits the
+// batch atomically: a refused batch changes nothing.
+func (s *Server) Commit(ctx context.Context, req *connect.Request[mmsbv1.CommitRequest]) (*connect.Response[mmsbv1.CommitResponse], error) {
+	ds, err := s.deltas("Commit", req.Msg.GetDeltas(), req.Msg.GetSource(), req.Msg.GetIntent())
+	if err != nil {
+		return nil, err
+	}
+	if !s.beginWrite() {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("server shutting down"))
+	}
+	defer s.endWrite()
+	info, err := s.bus.Commit(ctx, ds)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	out := &mmsbv1.CommitResponse{FirstLsn: uint64(info.FirstLSN), LastLsn: uint64(info.LastLSN), Time: info.Time,
+		Epochs: make([]uint64, len(ds))}
+	for i := range ds {
+		out.Epochs[i] = uint64(ds[i].Epoch)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// Read implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadRequest]) (*connect.Response[mmsbv1.ReadResponse], error) {
+	items := req.Msg.GetItems()
+	if err := checkCount("Read", len(items)); err != nil {
+		return nil, err
+	}
+	asOf := mmsb.LSN(req.Msg.GetAsOfLsn())
+	out := &mmsbv1.ReadResponse{Pages: make([]*mmsbv1.PageData, 0, len(items))}
+	// A live read of several pages is not one snapshot of the bus, so it
+	// reports the LSN read before the first page and retries until no
+	// commit moved the LSN meanwhile: the pages are then the state at it.
+	for attempt := 0; ; attempt++ {
+		out.Pages = out.Pages[:0]
+		lsn := asOf
+		if asOf == 0 {
+			lsn = s.bus.LastLSN()
+		}
+		for _, it := range items {
+			var data []byte
+			var epoch mmsb.Epoch
+			var err error
+			if asOf != 0 {
+				data, epoch, err = s.bus.ReadPageAt(ctx, mmsb.PageID(it.GetPage()), asOf)
+			} else {
+				data, epoch, err = s.bus.ReadPage(mmsb.PageID(it.GetPage()), nil)
+			}
+			if err != nil {
+				return nil, toConnect(err)
+			}
+			off, n := uint64(it.GetOff()), uint64(it.GetLength())
+			if n == 0 {
+				n = uint64(len(data)) - min(off, uint64(len(data)))
+			}
+			if off+n > uint64(len(data)) {
+				return nil, invalid("Read: page %d: range [%d, %d) outside its %d bytes", it.GetPage(), off, off+n, len(data))
+			}
+			out.Pages = append(out.Pages, &mmsbv1.PageData{Page: it.GetPage(), Off: uint32(off), Data: data[off : off+n], Epoch: uint64(epoch)})
+		}
+		if asOf != 0 || s.bus.LastLSN() == lsn || attempt >= 8 {
+			out.Lsn = uint64(lsn)
+			if asOf == 0 && s.bus.LastLSN() != lsn {
+				return nil, connect.NewError(connect.CodeAborted, errors.New("Read: pages kept changing; retry or read as of an LSN"))
+			}
+			return connect.NewResponse(out), nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, toConnect(err)
+		}
+	}
+}
+
+// ListPages implements mmsbv1connect.BusServiceHandler.
+func (s *Server) ListPages(_ context.Context, req *connect.Request[mmsbv1.ListPagesRequest]) (*connect.Response[mmsbv1.ListPagesResponse], error) {
+	limit := int(req.Msg.GetLimit())
+	if limit == 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+	ids, err := s.bus.PageIDs()
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	after := mmsb.PageID(req.Msg.GetAfterId())
+	i, _ := searchIDs(ids, after)
+	out := &mmsbv1.ListPagesResponse{Total: uint64(len(ids))}
+	for ; i < len(ids) && len(out.Pages) < limit; i++ {
+		pi, err := s.bus.Page(ids[i])
+		if errors.Is(err, mmsb.ErrPageNotFound) {
+			continue // freed since PageIDs
+		}
+		if err != nil {
+			return nil, toConnect(err)
+		}
+		out.Pages = append(out.Pages, &mmsbv1.PageInfo{Id: uint64(pi.ID), Size: uint32(pi.Size), Epoch: uint64(pi.Epoch),
+			LastLsn: uint64(pi.LastLSN), Flags: uint32(pi.Flags), Meta: wire.MetaToProto(pi.Meta), Derived: pi.Derived})
+	}
+	if i < len(ids) && len(out.Pages) > 0 {
+		out.NextAfterId = out.Pages[len(out.Pages)-1].Id
+	}
+	return connect.NewResponse(out), nil
+}
+
+// searchIDs returns the index of the first ID > after.
+func searchIDs(ids []mmsb.PageID, after mmsb.PageID) (int, bool) {
+	lo, hi := 0, len(ids)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ids[m] <= after {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(ids)
+}
+
+// QueryLog implements mmsbv1connect.BusServiceHandler.
+func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.QueryLogRequest], stream *connect.ServerStream[mmsbv1.QueryLogResponse]) error {
+	m := req.Msg
+	q := mmsb.LogQuery{Page: mmsb.PageID(m.GetPage()), FromLSN: mmsb.LSN(m.GetFromLsn()), ToLSN: mmsb.LSN(m.GetToLsn()),
+		FromTime: m.GetFromTime(), ToTime: m.GetToTime(), Source: m.GetSource()}
+	for _, k := range m.GetKinds() {
+		kind, ok := wire.OpKinds[k]
+		if !ok {
+			return invalid("QueryLog: unknown operation kind %q", k)
+		}
+		q.Kinds = append(q.Kinds, kind)
+	}
+	limit := int(m.GetLimit())
+	const chunk = 256
+	var batch []*mmsbv1.Op
+	var sendErr error
+	n := 0
+	err := s.bus.QueryLog(ctx, q, func(lo *mmsb.LoggedOp) bool {
+		batch = append(batch, wire.OpToProto(lo))
+		n++
+		if len(batch) == chunk {
+			if sendErr = stream.Send(&mmsbv1.QueryLogResponse{Ops: batch}); sendErr != nil {
+				return false
+			}
+			batch = nil
+		}
+		return limit == 0 || n < limit
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	if err != nil {
+		return toConnect(err)
+	}
+	if len(batch) > 0 {
+		return stream.Send(&mmsbv1.QueryLogResponse{Ops: batch})
+	}
+	return nil
+}
+
+// Provenance implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.ProvenanceRequest]) (*connect.Response[mmsbv1.ProvenanceResponse], error) {
+	m := req.Msg
+	r, err := s.bus.Provenance(ctx, mmsb.PageID(m.GetPage()), int(m.GetOff()), int(m.GetLength()), int(m.GetDepth()))
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	out := &mmsbv1.ProvenanceResponse{Truncated: r.Truncated}
+	for _, w := range r.Writes {
+		kind := ""
+		if w.Kind != 0 {
+			kind = w.Kind.String()
+		}
+		out.Writes = append(out.Writes, &mmsbv1.ProvenanceWrite{Page: uint64(w.Page), Lsn: uint64(w.LSN), Kind: kind, Lo: w.Lo, Hi: w.Hi,
+			Derived: w.Derived, Source: w.Source, Intent: wire.Clone(w.Intent), Time: w.Time, Depth: int32(w.Depth), Parent: int32(w.Parent), Lost: w.Lost})
+	}
+	return connect.NewResponse(out), nil
+}
+
+// AddEdge implements mmsbv1connect.BusServiceHandler.
+func (s *Server) AddEdge(ctx context.Context, req *connect.Request[mmsbv1.AddEdgeRequest]) (*connect.Response[mmsbv1.AddEdgeResponse], error) {
+	t, err := wire.EdgeTypeFromProto(req.Msg.GetType())
+	if err == nil {
+		err = s.bus.AddEdge(ctx, mmsb.PageID(req.Msg.GetParent()), mmsb.PageID(req.Msg.GetChild()), t)
+	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.AddEdgeResponse{}), nil
+}
+
+// RemoveEdge implements mmsbv1connect.BusServiceHandler.
+func (s *Server) RemoveEdge(ctx context.Context, req *connect.Request[mmsbv1.RemoveEdgeRequest]) (*connect.Response[mmsbv1.RemoveEdgeResponse], error) {
+	parent, child := mmsb.PageID(req.Msg.GetParent()), mmsb.PageID(req.Msg.GetChild())
+	var err error
+	if req.Msg.GetAllTypes() {
+		err = s.bus.RemoveEdges(ctx, parent, child)
+	} else {
+		var t mmsb.EdgeType
+		if t, err = wire.EdgeTypeFromProto(req.Msg.GetType()); err == nil {
+			err = s.bus.RemoveEdge(ctx, parent, child, t)
+		}
+	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.RemoveEdgeResponse{}), nil
+}
+
+// Bind implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Bind(ctx context.Context, req *connect.Request[mmsbv1.BindRequest]) (*connect.Response[mmsbv1.BindResponse], error) {
+	m := req.Msg
+	parents := make([]mmsb.PageID, len(m.GetParents()))
+	for i, p := range m.GetParents() {
+		parents[i] = mmsb.PageID(p)
+	}
+	if err := s.bus.Bind(ctx, mmsb.PageID(m.GetChild()), m.GetFunc(), m.GetParams(), parents); err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.BindResponse{}), nil
+}
+
+// Unbind implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Unbind(ctx context.Context, req *connect.Request[mmsbv1.UnbindRequest]) (*connect.Response[mmsbv1.UnbindResponse], error) {
+	if err := s.bus.Unbind(ctx, mmsb.PageID(req.Msg.GetChild())); err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.UnbindResponse{}), nil
+}
+
+// Submit implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Submit(ctx context.Context, req *connect.Request[mmsbv1.SubmitRequest]) (*connect.Response[mmsbv1.SubmitResponse], error) {
+	if s.orch == nil {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("Submit: the server runs no ticks (start it with --ticks)"))
+	}
+	ds, err := s.deltas("Submit", req.Msg.GetDeltas(), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ds {
+		if err := s.orch.Submit(ctx, &ds[i]); err != nil {
+			return nil, connect.NewError(codeFor(err), fmt.Errorf("Submit: delta %d (%d accepted before it): %w", i, i, err))
+		}
+	}
+	return connect.NewResponse(&mmsbv1.SubmitResponse{Accepted: uint32(len(ds))}), nil
+}
+
+// Checkpoint implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Checkpoint(ctx context.Context, _ *connect.Request[mmsbv1.CheckpointRequest]) (*connect.Response[mmsbv1.CheckpointResponse], error) {
+	info, err := s.bus.Checkpoint(ctx)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.CheckpointResponse{Lsn: uint64(info.LSN), Pages: uint32(info.Pages), Bytes: info.Bytes,
+		SegmentsRemoved: uint32(info.SegmentsRemoved)}), nil
+}
+
+// Stats implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Stats(_ context.Context, _ *connect.Request[mmsbv1.StatsRequest]) (*connect.Response[mmsbv1.StatsResponse], error) {
+	st := s.bus.Stats()
+	hash, err := s.bus.StateHash()
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.StatsResponse{Pages: uint64(st.Pages), LogicalBytes: st.LogicalBytes, LastLsn: uint64(st.LastLSN),
+		DurableLsn: uint64(st.Log.DurableLSN), OldestLsn: uint64(st.Log.OldestLSN), SyncMode: st.SyncMode, Checkpoints: st.Checkpoints,
+		LastCheckpoint: uint64(st.LastCheckpoint), Edges: uint64(st.Edges), Bindings: uint64(st.Bindings), StateHash: hash,
+		InMemory: st.InMemory, Watchers: uint64(s.Watchers())}), nil
+}
+
+// VerifyReplay implements mmsbv1connect.BusServiceHandler.
+func (s *Server) VerifyReplay(ctx context.Context, req *connect.Request[mmsbv1.VerifyReplayRequest]) (*connect.Response[mmsbv1.VerifyReplayResponse], error) {
+	r, err := s.bus.VerifyReplay(ctx, req.Msg.GetFromNewestCheckpoint())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&mmsbv1.VerifyReplayResponse{Lsn: uint64(r.LSN), LiveHash: r.LiveHash, ReplayHash: r.ReplayHash,
+		Pages: uint32(r.Pages), PagesDiffering: uint32(r.PagesDiffering), GraphEqual: r.GraphEqual, Differences: r.Differences,
+		Ok: r.PagesDiffering == 0 && r.GraphEqual && r.LiveHash == r.ReplayHash}), nil
+}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+)
+
+// DefaultMaxRequestBytes bounds a request message (64 MiB): larger ones
+// fail with ResourceExhausted before they are decoded.
+const DefaultMaxRequestBytes = 64 << 20
+
+// HTTPOptions configure the HTTP side of a server.
+type HTTPOptions struct {
+	// Auth, when set, authorises every call (see NewAuth).
+	Auth *Auth
+	// MaxRequestBytes bounds one request message (0: DefaultMaxRequestBytes).
+	MaxRequestBytes int
+	// Timeout is the deadline of a unary call that brings none (0: none).
+	// Streams (Watch, QueryLog) run until the client or shutdown ends them.
+	Timeout time.Duration
+}
+
+// Mux returns the HTTP handler: the service under its path, /healthz
+// (the process answers) and /readyz (the bus accepts writes). Other
+// handlers (/metrics) are added with mux.Handle.
+func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
+	maxBytes := o.MaxRequestBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxRequestBytes
+	}
+	ics := []connect.Interceptor{logInterceptor{s.log}}
+	if o.Auth != nil {
+		ics = append(ics, o.Auth)
+	}
+	if o.Timeout > 0 {
+		ics = append(ics, timeoutInterceptor(o.Timeout))
+	}
+	mux := http.NewServeMux()
+	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...))
+	mux.Handle(path, h)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.bus.Err(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		s.writeMu.Lock()
+		draining := s.draining
+		s.writeMu.Unlock()
+		if draining {
+			http.Error(w, "not ready: shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// logInterceptor logs each failed call at Info and each call at Debug:
+// procedure, code, duration, peer. Never a header (tokens live there).
+type logInterceptor struct{ log *slog.Logger }
+
+func (l logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		start := time.Now()
+		resp, err := next(ctx, req)
+		l.done(ctx, req.Spec().Procedure, req.Peer().Addr, start, err)
+		return resp, err
+	}
+}
+
+func (l logInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (l logInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		start := time.Now()
+		err := next(ctx, conn)
+		l.done(ctx, conn.Spec().Procedure, conn.Peer().Addr, start, err)
+		return err
+	}
+}
+
+func (l logInterceptor) done(ctx context.Context, proc, peer string, start time.Time, err error) {
+	level := slog.LevelDebug
+	code := "ok"
+	if err != nil {
+		level, code = slog.LevelInfo, connect.CodeOf(err).String()
+	}
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []any{"procedure", proc, "code", code, "duration", time.Since(start), "peer", peer}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	l.log.Log(ctx, level, "rpc", attrs...)
+}
+
+// timeoutInterceptor gives unary calls without a deadline one.
+type timeoutInterceptor time.Duration
+
+func (t timeoutInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(t))
+			defer cancel()
+		}
+		return next(ctx, req)
+	}
+}
+
+func (t timeoutInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (t timeoutInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// ErrExposed refuses a non-loopback listen address without authentication.
+var ErrExposed = errors.New("server: refusing to listen beyond loopback without authentication")
+
+// CheckExposure refuses a listen address reachable from other hosts unless
+// the server authenticates (tokens or client certificates) or insecure is
+// set. Host names other than localhost count as exposed.
+func CheckExposure(addr string, authenticated, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("server: listen address %q: %w", addr, err)
+	}
+	if authenticated || insecure || IsLoopback(host) {
+		return nil
+	}
+	return fmt.Errorf("%w: %q is not a loopback address: give --token-file, or --tls-cert/--tls-key/--client-ca, or --insecure", ErrExposed, addr)
+}
+
+// IsLoopback says whether host names only the local machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NewHTTPServer returns an http.Server for handler speaking HTTP/1.1 and
+// HTTP/2 (over TLS, and in cleartext for gRPC clients), with at most
+// maxStreams concurrent streams per HTTP/2 connection (0: 250).
+func NewHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger) *http.Server {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true)
+	if maxStreams <= 0 {
+		maxStreams = 250
+	}
+	return &http.Server{
+		Handler:           handler,
+		Protocols:         &p,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxStreams},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

@@ -1,0 +1,138 @@
+// Package server serves a bus over the network: the handlers of
+// mmsb.v1.BusService (proto/mmsb/v1/bus.proto), the watch hub, and bearer
+// token / client certificate authorisation. `mmsb serve` wires it to an
+// HTTP server; docs/server.md is the user's guide.
+//
+// Handlers are thin: they convert between the wire messages and the bus's
+// public types and map the bus's errors to Connect codes
+// (InvalidArgument, NotFound, Aborted, FailedPrecondition, ...), keeping the
+// bus's message, which names the page, offset or option at fault.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
+	"github.com/mmsb-go/mmsb/tick"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Bus is the bus served (required). The server does not close it.
+	Bus *mmsb.Bus
+	// Orchestrator, when set, receives Submit calls; without it Submit
+	// fails with FailedPrecondition.
+	Orchestrator *tick.Orchestrator
+	// Logger receives structured logs (default: slog.Default()).
+	Logger *slog.Logger
+	// WatchQueue is each watcher's queue, in batches of changes (default
+	// 256). A watcher whose queue fills is demoted to reading the log by
+	// itself until it has caught up.
+	WatchQueue int
+	// ProgressInterval is the default interval of watch progress messages
+	// (default 1 s).
+	ProgressInterval time.Duration
+}
+
+// Server implements mmsbv1connect.BusServiceHandler over a bus.
+type Server struct {
+	mmsbv1connect.UnimplementedBusServiceHandler
+
+	bus  *mmsb.Bus
+	orch *tick.Orchestrator
+	log  *slog.Logger
+	hub  *hub
+
+	progress time.Duration
+
+	// writes counts commits in flight, so that Shutdown can let them finish.
+	writeMu  sync.Mutex
+	writes   sync.WaitGroup
+	draining bool
+
+	watchers  atomic.Int64
+	slow      atomic.Uint64
+	compacted atomic.Uint64
+}
+
+// New returns a server for cfg.Bus and starts its watch hub; Shutdown
+// stops it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Bus == nil {
+		return nil, errors.New("server: Config.Bus is nil")
+	}
+	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.progress <= 0 {
+		s.progress = time.Second
+	}
+	q := cfg.WatchQueue
+	if q <= 0 {
+		q = 256
+	}
+	s.hub = newHub(s, q)
+	go s.hub.run()
+	return s, nil
+}
+
+// Handler returns the path prefix and HTTP handler of the service, with
+// the given Connect options (interceptors, read limits).
+func (s *Server) Handler(opts ...connect.HandlerOption) (string, http.Handler) {
+	return mmsbv1connect.NewBusServiceHandler(s, opts...)
+}
+
+// Watchers returns the number of open Watch streams.
+func (s *Server) Watchers() int64 { return s.watchers.Load() }
+
+// SlowWatcherDemotions counts watchers demoted to catching up from the log
+// because their queue overflowed.
+func (s *Server) SlowWatcherDemotions() uint64 { return s.slow.Load() }
+
+// CompactedWatches counts Watch calls refused because their from_lsn was
+// no longer in the log.
+func (s *Server) CompactedWatches() uint64 { return s.compacted.Load() }
+
+// beginWrite registers a commit in flight; false once Shutdown began.
+func (s *Server) beginWrite() bool {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.writes.Add(1)
+	return true
+}
+
+func (s *Server) endWrite() { s.writes.Done() }
+
+// Shutdown refuses new commits, waits for those in flight (or ctx), and
+// closes every watch with a resumable Unavailable error carrying the last
+// LSN it delivered. The HTTP server should stop accepting connections
+// first (http.Server.Shutdown does, but waits for streams: call this
+// concurrently with it, or before it).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.writeMu.Lock()
+	s.draining = true
+	s.writeMu.Unlock()
+	done := make(chan struct{})
+	go func() { s.writes.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.hub.stop()
+	return err
+}

@@ -1,0 +1,440 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/internal/wire"
+)
+
+// Watch follows etcd's contract (docs/server.md, "The watch contract"):
+// every durable change from from_lsn on, in LSN order, no gap and no
+// duplicate; progress messages; a compacted error when the log no longer
+// holds from_lsn; a resumable Unavailable error at shutdown.
+//
+// The hub follows the log (Bus.WaitLSN, then Bus.QueryLog) and fans each
+// step out to the synced watchers through bounded queues. A watcher that
+// starts behind, or whose queue overflows (it is then demoted, never
+// waited for), reads the log by itself until it reaches the hub's cursor,
+// then rejoins: a slow watcher never blocks commits or the other watchers
+// and never loses a change.
+
+// Metadata keys set on Watch errors, for clients that do not decode
+// error details.
+const (
+	// OldestLSNKey carries the oldest LSN still in the log on a compacted
+	// error (code OutOfRange).
+	OldestLSNKey = "Mmsb-Oldest-Lsn"
+	// LastLSNKey carries the last LSN delivered on a shutdown error (code
+	// Unavailable): resume from it + 1.
+	LastLSNKey = "Mmsb-Last-Lsn"
+)
+
+// hubStep bounds the operations the hub (or a catching-up watcher) reads
+// from the log in one step, so that a burst of commits costs bounded memory.
+const hubStep = 16384
+
+// chunkChanges bounds the changes in one WatchResponse.
+const chunkChanges = 512
+
+type watcher struct {
+	pages  map[mmsb.PageID]struct{}
+	ranges []*mmsbv1.PageRange
+	all    bool
+	queue  chan []*mmsbv1.Change // owned by the hub: created at join, closed at demotion
+}
+
+func (w *watcher) wants(p mmsb.PageID) bool {
+	if w.all {
+		return true
+	}
+	if _, ok := w.pages[p]; ok {
+		return true
+	}
+	for _, r := range w.ranges {
+		if uint64(p) >= r.GetFirst() && uint64(p) <= r.GetLast() {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *watcher) filter(cs []*mmsbv1.Change, after mmsb.LSN) []*mmsbv1.Change {
+	if w.all && (len(cs) == 0 || mmsb.LSN(cs[0].GetLsn()) > after) {
+		return cs // shared, read-only
+	}
+	var out []*mmsbv1.Change
+	for _, c := range cs {
+		if mmsb.LSN(c.GetLsn()) > after && w.wants(mmsb.PageID(c.GetPage())) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type hub struct {
+	s    *Server
+	qcap int
+
+	mu      sync.Mutex
+	cursor  mmsb.LSN // every durable operation up to cursor has been fanned out
+	synced  map[*watcher]struct{}
+	stopped bool
+	// active counts open watches; with none the hub idles (no wake-up per
+	// commit) and refuses joins until it has moved its cursor to the
+	// durable end of the log again.
+	active int
+	idle   bool
+	wake   chan struct{}
+
+	stopCh chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newHub(s *Server, qcap int) *hub {
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &hub{s: s, qcap: qcap, synced: map[*watcher]struct{}{}, stopCh: make(chan struct{}),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	// Start at the durable end of the log: watchers behind it catch up
+	// from the log by themselves.
+	last := s.bus.LastLSN()
+	if err := s.bus.WaitDurable(ctx, last); err == nil {
+		h.cursor = last
+	}
+	return h
+}
+
+func (h *hub) stop() {
+	h.mu.Lock()
+	if !h.stopped {
+		h.stopped = true
+		close(h.stopCh)
+		h.cancel()
+	}
+	h.mu.Unlock()
+	<-h.done
+}
+
+func (h *hub) run() {
+	defer close(h.done)
+	for {
+		h.mu.Lock()
+		if h.active == 0 && len(h.synced) == 0 {
+			h.idle = true
+			h.mu.Unlock()
+			select {
+			case <-h.wake:
+			case <-h.ctx.Done():
+				return
+			}
+			last := h.s.bus.LastLSN()
+			if err := h.s.bus.WaitDurable(h.ctx, last); err != nil {
+				h.fail(err)
+				return
+			}
+			h.mu.Lock()
+			h.cursor = max(h.cursor, last)
+			h.idle = false
+			h.mu.Unlock()
+			continue
+		}
+		cursor := h.cursor
+		h.mu.Unlock()
+		last, err := h.s.bus.WaitLSN(h.ctx, cursor)
+		if err != nil {
+			h.fail(err)
+			return
+		}
+		last = min(last, cursor+hubStep)
+		var changes []*mmsbv1.Change
+		read := false
+		for {
+			h.mu.Lock()
+			if len(h.synced) > 0 && !read {
+				// Read outside the lock; joins meanwhile are at cursor, which
+				// has not moved, so they get this step too.
+				h.mu.Unlock()
+				changes, err = readChanges(h.ctx, h.s.bus, cursor+1, last)
+				if err != nil {
+					if h.ctx.Err() != nil {
+						return
+					}
+					h.s.log.Error("watch hub: reading the log", "from_lsn", cursor+1, "err", err)
+					changes = nil
+					// Demote everyone: they re-read the log themselves
+					// and report the failure to their clients.
+					h.mu.Lock()
+					for w := range h.synced {
+						h.demoteLocked(w)
+					}
+					h.mu.Unlock()
+				}
+				read = true
+				continue
+			}
+			for w := range h.synced {
+				sel := w.filter(changes, cursor)
+				if len(sel) == 0 {
+					continue
+				}
+				select {
+				case w.queue <- sel:
+				default:
+					h.demoteLocked(w)
+					h.s.slow.Add(1)
+				}
+			}
+			h.cursor = last
+			h.mu.Unlock()
+			break
+		}
+	}
+}
+
+// fail stops the hub after a bus error (not after stop): watches end
+// with the resumable error.
+func (h *hub) fail(err error) {
+	if h.ctx.Err() != nil {
+		return
+	}
+	h.s.log.Warn("watch hub stopped", "err", err)
+	h.mu.Lock()
+	if !h.stopped {
+		h.stopped = true
+		close(h.stopCh)
+	}
+	h.mu.Unlock()
+}
+
+// activate registers an open watch and wakes an idle hub.
+func (h *hub) activate() {
+	h.mu.Lock()
+	h.active++
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hub) deactivate() {
+	h.mu.Lock()
+	h.active--
+	h.mu.Unlock()
+}
+
+func (h *hub) demoteLocked(w *watcher) {
+	delete(h.synced, w)
+	close(w.queue)
+	w.queue = nil
+}
+
+// join makes w synced if it has read everything up to the hub's cursor;
+// it returns w's queue, or nil when the cursor moved on (read more first).
+func (h *hub) join(w *watcher, pos mmsb.LSN) (chan []*mmsbv1.Change, mmsb.LSN) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped || h.idle || pos < h.cursor {
+		return nil, h.cursor
+	}
+	w.queue = make(chan []*mmsbv1.Change, h.qcap)
+	h.synced[w] = struct{}{}
+	return w.queue, h.cursor
+}
+
+func (h *hub) leave(w *watcher) {
+	h.mu.Lock()
+	delete(h.synced, w)
+	h.mu.Unlock()
+}
+
+// progress returns the LSN a synced watcher can report: the hub's cursor
+// when nothing is queued for it (everything fanned out has been sent).
+func (h *hub) progress(w *watcher, q chan []*mmsbv1.Change, pos mmsb.LSN) mmsb.LSN {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.synced[w]; ok && w.queue == q && len(q) == 0 {
+		return max(pos, h.cursor)
+	}
+	return pos
+}
+
+// readChanges reads every operation in [from, to] from the log. It fails
+// with errCompacted when the log no longer starts at from.
+func readChanges(ctx context.Context, bus *mmsb.Bus, from, to mmsb.LSN) ([]*mmsbv1.Change, error) {
+	var out []*mmsbv1.Change
+	next := from
+	err := bus.QueryLog(ctx, mmsb.LogQuery{FromLSN: from, ToLSN: to}, func(lo *mmsb.LoggedOp) bool {
+		if lo.LSN != next {
+			return false
+		}
+		next++
+		c := &mmsbv1.Change{Lsn: uint64(lo.LSN), Page: uint64(wire.OpPage(lo.Op)), Kind: lo.Op.Kind.String(), Time: lo.Time}
+		if lo.Op.Kind == mmsb.OpDelta || lo.Op.Kind == mmsb.OpDerived {
+			c.Delta = wire.DeltaToProto(&lo.Op.Delta)
+		}
+		out = append(out, c)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if next != to+1 {
+		return nil, fmt.Errorf("%w: wanted LSN %d, the log starts later", mmsb.ErrLogTruncated, next)
+	}
+	return out, nil
+}
+
+// compactedError is the OutOfRange error of a watch whose start is gone.
+func (s *Server) compactedError(from mmsb.LSN) error {
+	s.compacted.Add(1)
+	st := s.bus.Stats()
+	oldest := st.Log.OldestLSN
+	if oldest == 0 {
+		oldest = st.LastLSN + 1
+	}
+	err := connect.NewError(connect.CodeOutOfRange, fmt.Errorf("watch: from_lsn %d was compacted; the log starts at LSN %d: read the pages, then watch from the read's LSN + 1", from, oldest))
+	if d, derr := connect.NewErrorDetail(&mmsbv1.WatchCompacted{RequestedLsn: uint64(from), OldestLsn: uint64(oldest)}); derr == nil {
+		err.AddDetail(d)
+	}
+	err.Meta().Set(OldestLSNKey, strconv.FormatUint(uint64(oldest), 10))
+	return err
+}
+
+// resumeError is the Unavailable error that closes a watch at shutdown.
+func resumeError(pos mmsb.LSN) error {
+	err := connect.NewError(connect.CodeUnavailable, fmt.Errorf("server shutting down; resume the watch from LSN %d", pos+1))
+	if d, derr := connect.NewErrorDetail(&mmsbv1.Resume{LastLsn: uint64(pos)}); derr == nil {
+		err.AddDetail(d)
+	}
+	err.Meta().Set(LastLSNKey, strconv.FormatUint(uint64(pos), 10))
+	return err
+}
+
+// Watch implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchRequest], stream *connect.ServerStream[mmsbv1.WatchResponse]) error {
+	m := req.Msg
+	w := &watcher{all: len(m.GetPages()) == 0 && len(m.GetRanges()) == 0, ranges: m.GetRanges()}
+	if len(m.GetPages()) > maxBatch {
+		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch: %d pages, more than %d", len(m.GetPages()), maxBatch))
+	}
+	for _, r := range m.GetRanges() {
+		if r.GetFirst() > r.GetLast() {
+			return invalid("watch: page range [%d, %d] is empty", r.GetFirst(), r.GetLast())
+		}
+	}
+	if len(m.GetPages()) > 0 {
+		w.pages = make(map[mmsb.PageID]struct{}, len(m.GetPages()))
+		for _, p := range m.GetPages() {
+			w.pages[mmsb.PageID(p)] = struct{}{}
+		}
+	}
+	interval := s.progress
+	if ms := m.GetProgressMs(); ms > 0 {
+		interval = max(time.Duration(ms)*time.Millisecond, 10*time.Millisecond)
+	}
+	from := max(mmsb.LSN(m.GetFromLsn()), 1)
+	pos := from - 1 // the last LSN delivered (or skipped as not wanted)
+
+	s.watchers.Add(1)
+	defer s.watchers.Add(-1)
+	s.hub.activate()
+	defer s.hub.deactivate()
+	defer s.hub.leave(w)
+
+	st := s.bus.Stats()
+	if from <= st.LastLSN && (st.Log.OldestLSN == 0 || from < st.Log.OldestLSN) {
+		return s.compactedError(from)
+	}
+	// Tell the client the stream is up (headers and a first progress), so
+	// that it knows the watch was accepted before any change arrives.
+	if err := stream.Send(&mmsbv1.WatchResponse{ProgressLsn: uint64(pos)}); err != nil {
+		return err
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	send := func(cs []*mmsbv1.Change) error {
+		for len(cs) > 0 {
+			n := min(len(cs), chunkChanges)
+			last := mmsb.LSN(cs[n-1].GetLsn())
+			if err := stream.Send(&mmsbv1.WatchResponse{Changes: cs[:n], ProgressLsn: uint64(last)}); err != nil {
+				return err
+			}
+			pos, cs = last, cs[n:]
+		}
+		return nil
+	}
+	var q chan []*mmsbv1.Change
+	for {
+		if q == nil {
+			// Unsynced: catch up from the log, then try to join the hub.
+			select {
+			case <-ctx.Done():
+				return toConnect(ctx.Err())
+			case <-s.hub.stopCh:
+				return resumeError(pos)
+			default:
+			}
+			var cursor mmsb.LSN
+			if q, cursor = s.hub.join(w, pos); q != nil {
+				continue
+			}
+			to := min(cursor, pos+hubStep)
+			if to <= pos {
+				// Ahead of an idle hub that is waking up: wait for it.
+				t := time.NewTimer(time.Millisecond)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return toConnect(ctx.Err())
+				case <-s.hub.stopCh:
+					t.Stop()
+					return resumeError(pos)
+				case <-t.C:
+				}
+				continue
+			}
+			cs, err := readChanges(ctx, s.bus, pos+1, to)
+			if errors.Is(err, mmsb.ErrLogTruncated) {
+				return s.compactedError(pos + 1)
+			}
+			if err != nil {
+				return toConnect(err)
+			}
+			if err := send(w.filter(cs, pos)); err != nil {
+				return err
+			}
+			pos = to
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return toConnect(ctx.Err())
+		case <-s.hub.stopCh:
+			return resumeError(pos)
+		case cs, ok := <-q:
+			if !ok {
+				q = nil // demoted: catch up from the log
+				continue
+			}
+			if err := send(cs); err != nil {
+				return err
+			}
+		case <-ticker.C:
+			pos = s.hub.progress(w, q, pos)
+			if err := stream.Send(&mmsbv1.WatchResponse{ProgressLsn: uint64(pos)}); err != nil {
+				return err
+			}
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/client"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
+	"github.com/mmsb-go/mmsb/internal/server"
+)
+
+// logLSNs lists the LSNs of the operations in [from, to] on pages wanted.
+func logLSNs(t *testing.T, bus *mmsb.Bus, from, to mmsb.LSN, wanted func(mmsb.PageID) bool) []mmsb.LSN {
+	t.Helper()
+	var out []mmsb.LSN
+	err := bus.QueryLog(context.Background(), mmsb.LogQuery{FromLSN: from, ToLSN: to}, func(lo *mmsb.LoggedOp) bool {
+		p := lo.Op.Page
+		switch lo.Op.Kind {
+		case mmsb.OpDelta, mmsb.OpDerived:
+			p = lo.Op.Delta.Page
+		case mmsb.OpAddEdge, mmsb.OpRemoveEdge:
+			p = lo.Op.Child
+		}
+		if wanted(p) {
+			out = append(out, lo.LSN)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// collect runs a client watch until it has seen everything up to last,
+// calling drop after each event (to break connections at random points).
+func collect(t *testing.T, c *client.Client, opts client.WatchOptions, last func() mmsb.LSN, each func()) []client.Change {
+	t.Helper()
+	var got []client.Change
+	done := errors.New("done")
+	err := c.Watch(context.Background(), opts, func(ev client.WatchEvent) error {
+		got = append(got, ev.Changes...)
+		if each != nil {
+			each()
+		}
+		if l := last(); l != 0 && ev.ProgressLSN >= l {
+			return done
+		}
+		return nil
+	})
+	if !errors.Is(err, done) {
+		t.Fatalf("watch: %v", err)
+	}
+	return got
+}
+
+func checkSame(t *testing.T, got []client.Change, want []mmsb.LSN) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("watch delivered %d changes, the log holds %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].LSN != want[i] {
+			t.Fatalf("change %d: LSN %d, the log says %d (gap or duplicate)", i, got[i].LSN, want[i])
+		}
+	}
+}
+
+// TestWatchResume drops the watch's connection at random points while
+// commits run; the client resumes and sees every change exactly once, in
+// the log's order, with the log's bytes.
+func TestWatchResume(t *testing.T) {
+	f := newFixture(t, fixOpts{dir: t.TempDir(), bus: &mmsb.Options{Sync: mmsb.SyncNone}, queue: 4})
+	ctx := context.Background()
+	ids, err := f.c.CreatePages(ctx, []mmsb.PageSpec{{Size: 256}, {Size: 256}, {Size: 256}, {Size: 256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const batches = 300
+	var final mmsb.LSN
+	var mu sync.Mutex
+	go func() {
+		r := rand.New(rand.NewPCG(3, 4))
+		for i := range batches {
+			ds := []mmsb.Delta{mmsb.Write(ids[r.IntN(4)], uint32(r.IntN(200)), []byte(strconv.Itoa(i))),
+				mmsb.Write(ids[r.IntN(4)], uint32(r.IntN(200)), []byte("z"))}
+			// Commits go to the bus directly: dropping the client's
+			// connections would fail a Commit (which is never retried).
+			info, err := f.bus.Commit(ctx, ds)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if i == batches-1 {
+				mu.Lock()
+				final = info.LastLSN
+				mu.Unlock()
+			}
+		}
+	}()
+	last := func() mmsb.LSN { mu.Lock(); defer mu.Unlock(); return final }
+	watched := map[mmsb.PageID]bool{ids[1]: true, ids[3]: true}
+	drops := 0
+	got := collect(t, f.c, client.WatchOptions{FromLSN: 1, Pages: []mmsb.PageID{ids[1]}, Ranges: [][2]mmsb.PageID{{ids[3], ids[3]}}, Progress: 5 * time.Millisecond}, last, func() {
+		if drops == 0 || rng.IntN(8) == 0 { // at least one drop, then at random
+			drops++
+			f.http.CloseClientConnections()
+		}
+	})
+	if drops == 0 {
+		t.Fatal("negative control: no connection was dropped")
+	}
+	checkSame(t, got, logLSNs(t, f.bus, 1, last(), func(p mmsb.PageID) bool { return watched[p] }))
+	// The delta bytes are the log's.
+	for _, c := range got {
+		if c.Kind == mmsb.OpDelta && (c.Delta == nil || c.Delta.Page != c.Page || len(c.Delta.Runs) != 1) {
+			t.Fatalf("change %+v carries no delta", c)
+		}
+	}
+	t.Logf("%d changes over %d dropped connections", len(got), drops)
+}
+
+// TestWatchCompacted: a watch from an LSN the log no longer holds fails with
+// the compacted error naming the oldest LSN; the recipe (read at L, watch
+// from L+1) then works.
+func TestWatchCompacted(t *testing.T) {
+	f := newFixture(t, fixOpts{dir: t.TempDir(), bus: &mmsb.Options{SegmentBytes: 4096}})
+	ctx := context.Background()
+	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Checkpoints remove the segments the oldest retained checkpoint
+	// covers: take a few.
+	for range 3 {
+		for i := range 30 {
+			if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, make([]byte, 500+i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.c.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldest := f.bus.Stats().Log.OldestLSN
+	if oldest <= 1 {
+		t.Fatalf("checkpoint removed no segment (oldest LSN %d)", oldest)
+	}
+	err = f.c.Watch(ctx, client.WatchOptions{FromLSN: 1}, func(client.WatchEvent) error { return nil })
+	var ce *client.CompactedError
+	if !errors.As(err, &ce) || !errors.Is(err, client.ErrCompacted) || ce.OldestLSN != oldest || ce.RequestedLSN != 1 {
+		t.Fatalf("want CompactedError with oldest %d, got %v", oldest, err)
+	}
+	if f.srv.CompactedWatches() == 0 {
+		t.Fatal("compacted watch not counted")
+	}
+	// The recipe.
+	_, _, l, err := f.c.ReadPage(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("after"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, f.c, client.WatchOptions{FromLSN: l + 1}, func() mmsb.LSN { return info.LastLSN }, nil)
+	if len(got) != 1 || got[0].LSN != info.FirstLSN {
+		t.Fatalf("recipe: %+v", got)
+	}
+}
+
+// TestWatchStalled: a watcher that stops reading does not stop commits;
+// it is demoted, and afterwards catches up with every change.
+func TestWatchStalled(t *testing.T) {
+	f := newFixture(t, fixOpts{queue: 2})
+	ctx := context.Background()
+	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 8192})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := f.bus.LastLSN() + 1
+	release := make(chan struct{})
+	var got []client.Change
+	const batches = 1500
+	var final mmsb.LSN
+	var finalMu sync.Mutex
+	done := make(chan error, 1)
+	go func() {
+		stop := errors.New("stop")
+		first := true
+		err := f.c.Watch(ctx, client.WatchOptions{FromLSN: start}, func(ev client.WatchEvent) error {
+			if first {
+				first = false
+				<-release // stall
+			}
+			got = append(got, ev.Changes...)
+			finalMu.Lock()
+			l := final
+			finalMu.Unlock()
+			if l != 0 && ev.ProgressLSN >= l {
+				return stop
+			}
+			return nil
+		})
+		if errors.Is(err, stop) {
+			err = nil
+		}
+		done <- err
+	}()
+	waitFor(t, func() bool { return f.srv.Watchers() == 1 })
+	payload := make([]byte, 4096)
+	var last mmsb.LSN
+	for i := range batches {
+		payload[0] = byte(i)
+		info, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, uint32(i%4096), payload)})
+		if err != nil {
+			t.Fatalf("commit %d with a stalled watcher: %v", i, err)
+		}
+		last = info.LastLSN
+	}
+	finalMu.Lock()
+	final = last
+	finalMu.Unlock()
+	if f.srv.SlowWatcherDemotions() == 0 {
+		t.Fatal("the stalled watcher was never demoted (its queue never overflowed)")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, got, logLSNs(t, f.bus, start, last, func(mmsb.PageID) bool { return true }))
+}
+
+// TestShutdownClosesWatches: Shutdown ends a watch with Unavailable and
+// the last LSN delivered, in a detail and in metadata.
+func TestShutdownClosesWatches(t *testing.T) {
+	f := newFixture(t, fixOpts{})
+	ctx := context.Background()
+	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("a"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := mmsbv1connect.NewBusServiceClient(http.DefaultClient, f.http.URL)
+	stream, err := raw.Watch(ctx, connect.NewRequest(&mmsbv1.WatchRequest{FromLsn: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	var seen mmsb.LSN
+	for stream.Receive() {
+		for _, c := range stream.Msg().GetChanges() {
+			seen = mmsb.LSN(c.GetLsn())
+		}
+		if seen == info.LastLSN {
+			break
+		}
+	}
+	if err := f.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() {
+		for _, c := range stream.Msg().GetChanges() {
+			seen = mmsb.LSN(c.GetLsn())
+		}
+	}
+	err = stream.Err()
+	wantCode(t, err, connect.CodeUnavailable)
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Meta().Get(server.LastLSNKey) != strconv.FormatUint(uint64(seen), 10) {
+		t.Fatalf("want %s = %d, got %v", server.LastLSNKey, seen, err)
+	}
+	found := false
+	for _, d := range ce.Details() {
+		if m, err := d.Value(); err == nil {
+			if r, ok := m.(*mmsbv1.Resume); ok && mmsb.LSN(r.GetLastLsn()) == seen {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no Resume detail")
+	}
+	// Commits are refused once shutting down.
+	_, err = f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("b"))})
+	wantCode(t, err, connect.CodeUnavailable)
+}
