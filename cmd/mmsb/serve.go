@@ -32,6 +32,7 @@ type serveOptions struct {
 	maxRequestBytes                 int
 	maxStreams, watchQueue          int
 	logLevel, logFormat             string
+	replica                         replicaOptions // --replicate and its flags (serve_replicate.go)
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -75,6 +76,7 @@ flush the log, close the bus. See docs/server.md.`,
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for calls in flight")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	o.replica.addFlags(cmd)
 	return cmd
 }
 
@@ -126,6 +128,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		}
 	}
 
+	if o.replica.enabled {
+		return a.serveReplicated(ctx, o, log, auth, tlsCfg)
+	}
 	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode})
 	if err != nil {
 		return err
