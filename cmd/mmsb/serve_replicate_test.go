@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,32 +12,37 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/client"
+	"github.com/mmsb-go/mmsb/internal/replicate"
 )
 
-// startServe runs 'mmsb serve' with args until the test ends and returns
-// its listening address and stderr.
-func startServe(t *testing.T, args ...string) (string, *syncText) {
+// startServe runs 'mmsb serve' with args until the test ends (or stop)
+// and returns its listening address, stderr and stop.
+func startServe(t *testing.T, args ...string) (string, *syncText, func()) {
 	t.Helper()
 	var stdout, stderr syncText
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
 	go func() { exited <- run(ctx, append([]string{"serve"}, args...), &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exited:
-			if code != exitOK {
-				t.Errorf("serve %v exited %d:\n%s", args, code, stderr.String())
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-exited:
+				if code != exitOK {
+					t.Errorf("serve %v exited %d:\n%s", args, code, stderr.String())
+				}
+			case <-time.After(60 * time.Second):
+				t.Errorf("serve %v did not stop", args)
 			}
-		case <-time.After(60 * time.Second):
-			t.Errorf("serve %v did not stop", args)
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	addrRe := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1], &stderr
+			return m[1], &stderr, stop
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("serve did not start:\n%s", stderr.String())
@@ -51,7 +57,7 @@ func startServe(t *testing.T, args ...string) (string, *syncText) {
 // FailedPrecondition.
 func TestServeReplicate(t *testing.T) {
 	root := t.TempDir()
-	leaderAddr, leaderLog := startServe(t, "--replicate", "--dir", filepath.Join(root, "a"), "--addr", "127.0.0.1:0", "--lease-ttl", "1s")
+	leaderAddr, leaderLog, _ := startServe(t, "--replicate", "--dir", filepath.Join(root, "a"), "--addr", "127.0.0.1:0", "--lease-ttl", "1s")
 	natsRe := regexp.MustCompile(`embedded nats-server" url=(nats://[0-9.:]+)`)
 	m := natsRe.FindStringSubmatch(leaderLog.String())
 	if m == nil {
@@ -78,7 +84,7 @@ func TestServeReplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	followerAddr, followerLog := startServe(t, "--replicate", "--follow-only", "--nats", m[1], "--dir", filepath.Join(root, "b"), "--addr", "127.0.0.1:0")
+	followerAddr, followerLog, _ := startServe(t, "--replicate", "--follow-only", "--nats", m[1], "--dir", filepath.Join(root, "b"), "--addr", "127.0.0.1:0")
 	fc, err := client.New("http://"+followerAddr, client.WithRetries(0, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -103,5 +109,53 @@ func TestServeReplicate(t *testing.T) {
 	_, err = fc.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("no"))})
 	if connect.CodeOf(err) != connect.CodeFailedPrecondition {
 		t.Fatalf("write to a follower: %v (code %v), want FailedPrecondition", err, connect.CodeOf(err))
+	}
+}
+
+// TestServeReplicateFailover: two 'serve --replicate' nodes on one
+// three-server cluster; when the leader's process stops, the other takes
+// the lease and accepts writes, and the commit acknowledged by the old
+// leader is in its state.
+func TestServeReplicateFailover(t *testing.T) {
+	root := t.TempDir()
+	c, err := replicate.StartCluster("servetest", []string{t.TempDir(), t.TempDir(), t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown()
+	if err := c.WaitJetStream(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--replicate", "--nats", c.URL(), "--replicas", "3", "--lease-ttl", "1s", "--addr", "127.0.0.1:0"}
+	addrA, logA, stopA := startServe(t, append(common, "--dir", filepath.Join(root, "a"))...)
+	ctx := context.Background()
+	ca, _ := client.New("http://"+addrA, client.WithRetries(0, 0))
+	var id mmsb.PageID
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if id, err = ca.CreatePage(ctx, mmsb.PageSpec{Size: 16}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node a never led: %v\n%s", err, logA.String())
+		}
+	}
+	addrB, logB, _ := startServe(t, append(common, "--dir", filepath.Join(root, "b"))...)
+	info, err := ca.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("before"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopA()
+	cb, _ := client.New("http://"+addrB, client.WithRetries(0, 0))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err = cb.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 8, []byte("after"))}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node b never took over: %v\n%s\nA:\n%s", err, logB.String(), logA.String())
+		}
+	}
+	b, _, lsn, err := cb.ReadPage(ctx, id)
+	if err != nil || string(b[:6]) != "before" || string(b[8:13]) != "after" || lsn <= info.LastLSN {
+		t.Fatalf("new leader reads %q at LSN %d (%v); the old leader acknowledged LSN %d", b, lsn, err, info.LastLSN)
 	}
 }

@@ -69,7 +69,7 @@ func TestFencingRejectsStaleLeader(t *testing.T) {
 
 	mA := &Metrics{}
 	dirA := t.TempDir()
-	pubA := newPublisher(res, 1, 0, nil, mA)
+	pubA := newPublisher(res, 1, 0, 0, nil, mA)
 	busA := openLeader(t, dirA, pubA)
 	pages := createPages(t, busA, 8)
 	if _, err := load(ctx, busA, pages, 1, 3, 10); err != nil {
@@ -89,7 +89,7 @@ func TestFencingRejectsStaleLeader(t *testing.T) {
 	if err := fb.Close(); err != nil {
 		t.Fatal(err)
 	}
-	pubB := newPublisher(res, 2, info.State.LastSeq, nil, &Metrics{})
+	pubB := newPublisher(res, 2, info.State.LastSeq, fb.LastLSN(), nil, &Metrics{})
 	busB := openLeader(t, dirB, pubB)
 	defer func() { _ = busB.Close(); pubB.close() }()
 	if _, err := load(ctx, busB, pages, 1, 2, 10); err != nil {
@@ -159,6 +159,14 @@ func TestLeaseLossStopsLeader(t *testing.T) {
 	if leader != b {
 		// a may win the next election; either way exactly one leads.
 		t.Logf("node %s leads after the lease loss", leader.cfg.ID)
+	}
+	// What the new leader caught up from the stream counts as stored: a
+	// wait for it returns at once (the network server's watch hub does
+	// this when it starts on the new leader's bus).
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := busB.WaitDurable(wctx, busB.LastLSN()); err != nil {
+		t.Fatalf("WaitDurable of the caught-up LSN on the new leader: %v", err)
 	}
 	if _, err := load(ctx, busB, pages, 1, 3, 10); err != nil {
 		t.Fatal(err)

@@ -359,6 +359,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 		}
 		term = meta.Term
 	}
+	caughtUp := bus.LastLSN()
 	n.setRole(nil, false)
 	if err := bus.Close(); err != nil {
 		return err
@@ -367,7 +368,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 	if n.cfg.noLeaseCheck {
 		pubLease = nil
 	}
-	pub := newPublisher(n.res, term+1, last, pubLease, &n.Metrics)
+	pub := newPublisher(n.res, term+1, last, caughtUp, pubLease, &n.Metrics)
 	o := n.busOptions()
 	o.Replicator, o.Sync = pub, mmsb.SyncReplicated
 	lb, err := mmsb.Open(n.cfg.Dir, &o)

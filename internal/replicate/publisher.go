@@ -63,13 +63,16 @@ type inflight struct {
 }
 
 // newPublisher starts a publisher for a leader of term whose stream ends at
-// sequence lastSeq.
-func newPublisher(res *resources, term, lastSeq uint64, lease *Lease, m *Metrics) *Publisher {
+// sequence lastSeq holding every record up to LSN stored (the leader caught
+// up to it: those records count as stored, WaitStored does not wait for
+// them).
+func newPublisher(res *resources, term, lastSeq uint64, stored mmsb.LSN, lease *Lease, m *Metrics) *Publisher {
 	cfg := res.cfg
 	p := &Publisher{
 		js: res.js, stream: res.stream, subject: cfg.Subject(), term: term, maxBytes: cfg.MaxRecordBytes, lease: lease, metrics: m,
 		ackTimeout: cfg.AckTimeout,
 		lastSeq:    lastSeq,
+		stored:     stored,
 		queue:      make(chan inflight, cfg.MaxInFlight),
 		done:       make(chan struct{}),
 		changed:    make(chan struct{}),
