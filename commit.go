@@ -90,7 +90,7 @@ func (e *Bus) WaitDurable(ctx context.Context, lsn LSN) error {
 		e.mu.Unlock()
 		return err
 	}
-	return nil
+	return e.waitReplicated(ctx, lsn)
 }
 
 // commitDeltas validates, logs and applies a batch; the caller waits for
@@ -103,7 +103,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	e.mu.Lock()
-	if err := e.usable(); err != nil {
+	if err := e.writable(); err != nil {
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
@@ -133,6 +133,10 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.assertBatchApplied(ds, slots, first)
 	}
 	e.stampCommit(first, last, now)
+	if err := e.replicateLocked(first, last, buf); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, tlog.Ticket{}, err
+	}
 	e.mu.Unlock()
 	e.met.commits.Add(1)
 	e.met.deltas.Add(uint64(len(ds)))
@@ -227,7 +231,12 @@ func (e *Bus) batchEpochCounts(prefix []delta.Delta) map[PageID]Epoch {
 }
 
 // appendLocked appends a record holding n operations. Caller holds e.mu.
+// A record too large for the Replicator is refused first (not sticky:
+// nothing was logged).
 func (e *Bus) appendLocked(n uint32, payload []byte) (tlog.Ticket, LSN, error) {
+	if err := e.checkReplicable(len(payload)); err != nil {
+		return tlog.Ticket{}, 0, err
+	}
 	first := e.lastLSN + 1
 	if e.log == nil {
 		e.wakeLSNWaiters()
@@ -254,6 +263,9 @@ func (e *Bus) finishCommit(_ context.Context, t tlog.Ticket, info CommitInfo) (C
 			return info, err
 		}
 	}
+	if err := e.waitReplicated(context.Background(), info.LastLSN); err != nil {
+		return info, err
+	}
 	e.maybeCheckpoint()
 	return info, nil
 }
@@ -268,7 +280,7 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 		return CommitInfo{}, err
 	}
 	e.mu.Lock()
-	if err := e.usable(); err != nil {
+	if err := e.writable(); err != nil {
 		e.mu.Unlock()
 		return CommitInfo{}, err
 	}
@@ -313,6 +325,10 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 	last := first + LSN(n) - 1
 	e.store.PublishLSN(uint64(last))
 	e.stampCommit(first, last, now)
+	if err := e.replicateLocked(first, last, buf); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
 	e.mu.Unlock()
 	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
 }

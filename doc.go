@@ -55,6 +55,12 @@
 //     of the process, not of the machine: a power failure may lose
 //     acknowledged batches (never corrupt the log: recovery truncates a torn
 //     tail and reports it).
+//   - SyncReplicated: as SyncGroup, and the Replicator (Options.Replicator,
+//     package internal/replicate for NATS JetStream) has stored the batch
+//     record; a replication failure fails the commit and the bus
+//     (ErrReplication). Followers (Options.Follower) apply the leader's
+//     records with ApplyReplicated and check its rolling state hash after
+//     each (docs/replication.md).
 //
 // CommitAsync returns once the batch is logged and applied, before it is
 // durable; WaitDurable(ctx, lsn) waits for it. A failed write or fsync

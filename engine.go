@@ -143,6 +143,15 @@ type Options struct {
 	// SharedGroup makes the shared files readable by the owner's group
 	// (mode 0640, directory 0750) instead of the owner only (0600, 0700).
 	SharedGroup bool
+	// Replicator receives every committed record in log order, with the
+	// rolling state hash after it (replication.go, docs/replication.md).
+	// With Sync SyncReplicated a commit waits for it to store the record.
+	Replicator Replicator
+	// Follower opens the bus read-only for clients: writes return
+	// ErrFollower and the state changes only through ApplyReplicated, with
+	// the leader's records. Reads, StateHash, checkpoints and the
+	// shared-memory readers work as usual.
+	Follower bool
 }
 
 // Recovery reports what Open did.
@@ -248,6 +257,8 @@ type Bus struct {
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
 
 	met busMetrics // counters and histograms behind Metrics (metrics.go)
+
+	rh *rollingHash // rolling state hash, with a Replicator or as a follower (replication.go); guarded by mu
 }
 
 // memoryPolicy is how the page store prepares page memory.
@@ -286,6 +297,9 @@ func Open(dir string, o *Options) (*Bus, error) {
 		o = &Options{}
 	}
 	opts := o.withDefaults()
+	if err := opts.checkReplication(); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	e := &Bus{
 		opts:         opts,
@@ -368,6 +382,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 			return nil, err
 		}
 	}
+	e.initRollingHash()
 	e.recovery.Duration = time.Since(start)
 	e.lastCkptTime.Store(time.Now().UnixNano())
 	return e, nil
@@ -406,7 +421,7 @@ func (e *Bus) recover() error {
 	var op record.Op
 	var dec record.Decoder
 	log, rep, err := tlog.Open(tlog.Options{
-		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: tlog.SyncMode(e.opts.Sync), Repair: e.opts.Repair,
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.logSync(), Repair: e.opts.Repair,
 		FsyncNanos: e.met.fsyncNanos, GroupRecords: e.met.groupRecords,
 	}, from, func(r *tlog.Record) error {
 		return e.replayRecord(r, from, &dec, &op)
@@ -475,7 +490,7 @@ func (e *Bus) restartLog() error {
 		return fmt.Errorf("mmsb: restart log: %w", err)
 	}
 	log, _, err := tlog.Open(tlog.Options{
-		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: tlog.SyncMode(e.opts.Sync),
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.logSync(),
 		FsyncNanos: e.met.fsyncNanos, GroupRecords: e.met.groupRecords,
 	}, e.lastLSN, nil)
 	if err != nil {

@@ -183,7 +183,7 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	r.reset()
 	e.mu.Lock()
-	if err := e.usable(); err != nil {
+	if err := e.writable(); err != nil {
 		e.mu.Unlock()
 		return err
 	}
@@ -265,6 +265,10 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	// marked the derived pages dirty again, which must not start a new wave.
 	e.clearDirty()
 	p.resync = false
+	if err := e.replicateLocked(first, last, buf); err != nil {
+		e.mu.Unlock()
+		return err
+	}
 	e.mu.Unlock()
 	_, err = e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
 	return err

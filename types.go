@@ -151,11 +151,20 @@ const (
 	SyncNone = SyncMode(tlog.SyncNone)
 )
 
-// String returns "group", "always" or "none".
-func (m SyncMode) String() string { return tlog.SyncMode(m).String() }
+// String returns "group", "always", "none" or "replicated".
+func (m SyncMode) String() string {
+	if m == SyncReplicated {
+		return "replicated"
+	}
+	return tlog.SyncMode(m).String()
+}
 
-// ParseSyncMode parses "group", "always" or "none" ("" is group).
+// ParseSyncMode parses "group", "always", "none" or "replicated" ("" is
+// group).
 func ParseSyncMode(s string) (SyncMode, error) {
+	if s == "replicated" {
+		return SyncReplicated, nil
+	}
 	m, err := tlog.ParseSyncMode(s)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrInvalidOption, err)

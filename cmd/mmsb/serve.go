@@ -39,6 +39,7 @@ type serveOptions struct {
 	logLevel, logFormat             string
 	shared, sharedGroup             bool
 	shmDir                          string
+	replica                         replicaOptions // --replicate and its flags (serve_replicate.go)
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -92,6 +93,7 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.BoolVar(&o.shared, "shared", false, "shared mode: pages in shared memory for local reader processes (mmsb.OpenReader, mmsb read/watch; needs --dir)")
 	f.StringVar(&o.shmDir, "shm-dir", "", "with --shared: directory of shared regions (default "+mmsb.DefaultSharedDir+")")
 	f.BoolVar(&o.sharedGroup, "shm-group", false, "with --shared: the owner's group may read the region (0640 instead of 0600)")
+	o.replica.addFlags(cmd)
 	return cmd
 }
 
@@ -149,6 +151,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		}
 	}
 
+	if o.replica.enabled {
+		if o.demo || o.shared {
+			return usageErr("--replicate does not combine with --demo or --shared yet")
+		}
+		return a.serveReplicated(ctx, o, log, auth, tlsCfg)
+	}
 	var dm *demo.Demo
 	var bus *mmsb.Bus
 	if o.demo {

@@ -22,6 +22,14 @@ func codeFor(err error) connect.Code {
 		return connect.CodeNotFound
 	case errors.Is(err, mmsb.ErrPageExists):
 		return connect.CodeAlreadyExists
+	case errors.Is(err, mmsb.ErrFollower):
+		// A replicated follower: writes go to the leader.
+		return connect.CodeFailedPrecondition
+	case errors.Is(err, mmsb.ErrReplication):
+		// The leader could not replicate and steps down: retry on the new one.
+		return connect.CodeUnavailable
+	case errors.Is(err, mmsb.ErrRecordTooLarge):
+		return connect.CodeInvalidArgument
 	case errors.Is(err, mmsb.ErrInvalidDelta), errors.Is(err, mmsb.ErrOutOfRange),
 		errors.Is(err, mmsb.ErrInvalidPage), errors.Is(err, mmsb.ErrInvalidOption),
 		errors.Is(err, mmsb.ErrUnknownFunc), errors.Is(err, mmsb.ErrCycle):

@@ -56,7 +56,14 @@ func fakeTree() map[string]string {
 		"fake.go": "package fake\n",
 		"api_test.go": "package fake\n\nimport \"testing\"\n\nfunc TestAPI(t *testing.T) {}\n" +
 			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n" +
-			"func TestSharedReattach(t *testing.T) {}\nfunc TestSharedReadersCounted(t *testing.T) {}\n",
+			"func TestSharedReattach(t *testing.T) {}\nfunc TestSharedReadersCounted(t *testing.T) {}\n" +
+			"func TestFollowerDetectsCorruptedPage(t *testing.T) {}\nfunc FuzzApplyReplicated(f *testing.F) {}\n",
+		"internal/replicate/replicate_test.go": "package replicate\n\nimport \"testing\"\n\n" +
+			"func TestLeaderAndFollowersConverge(t *testing.T) {}\nfunc TestFencingRejectsStaleLeader(t *testing.T) {}\n" +
+			"func TestLeaseLossStopsLeader(t *testing.T) {}\nfunc TestQuorumLoss(t *testing.T) {}\n" +
+			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n",
+		"internal/replicate/proc_long_test.go": "//go:build replication\n\npackage replicate\n\nimport \"testing\"\n\n" +
+			"func TestLeaderKilled(t *testing.T) {}\nfunc TestLeaderPaused(t *testing.T) {}\nfunc TestLeaderPausedFenced(t *testing.T) {}\n",
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
 			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n" +
@@ -75,7 +82,8 @@ func fakeTree() map[string]string {
 			"func TestDeltaRoundTrip(t *testing.T) {}\nfunc FuzzDeltaFromProto(f *testing.F) {}\n",
 		"cmd/mmsb/serve_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestServe(t *testing.T) {}\nfunc TestServeRefusesExposure(t *testing.T) {}\nfunc TestLoadtest(t *testing.T) {}\n" +
-			"func TestServeDemo(t *testing.T) {}\nfunc TestServeShared(t *testing.T) {}\n",
+			"func TestServeDemo(t *testing.T) {}\nfunc TestServeShared(t *testing.T) {}\n" +
+			"func TestServeReplicate(t *testing.T) {}\nfunc TestServeReplicateFailover(t *testing.T) {}\n",
 		"internal/inspector/inspector_test.go": "package inspector\n\nimport \"testing\"\n\n" +
 			"func TestInspectorViews(t *testing.T) {}\nfunc TestInspectorWrongToken(t *testing.T) {}\n" +
 			"func TestConsoleCheckCatchesErrors(t *testing.T) {}\nfunc TestInspectorMillionPages(t *testing.T) {}\n" +
@@ -155,6 +163,8 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		}, "TestCHarnessCatchesFailures in tests/bindings"},
 		{"python reader tests missing", func(f map[string]string) { delete(f, "python/tests/test_reader.py") }, "python/tests/test_reader.py"},
 		{"C reader tests missing", func(f map[string]string) { delete(f, "bindings/c/test/reader_test.c") }, "bindings/c/test/reader_test.c"},
+		{"replication failover suite missing", func(f map[string]string) { delete(f, "internal/replicate/proc_long_test.go") },
+			"TestLeaderKilled in internal/replicate with build tag replication"},
 		{"server watch test missing", func(f map[string]string) {
 			f["internal/server/server_test.go"] = strings.Replace(f["internal/server/server_test.go"], "func TestWatchStalled(", "func TestWatchX(", 1)
 		}, "TestWatchStalled in internal/server"},

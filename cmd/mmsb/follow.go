@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mmsb-go/mmsb/internal/replicate"
+)
+
+func init() { registerCommand(func(a *app) *cobra.Command { return a.followCmd() }) }
+
+// replicationFlags are the flags follow and replicate share.
+type replicationFlags struct {
+	natsURL     string
+	bus         string
+	dir         string
+	replicas    int
+	leaseTTL    time.Duration
+	verifyEvery int
+	statusEvery time.Duration
+}
+
+func (f *replicationFlags) add(cmd *cobra.Command, busFlag string) {
+	cmd.Flags().StringVar(&f.bus, busFlag, "mmsb", "name of the replicated bus: the stream is MMSB_LOG_<NAME>")
+	cmd.Flags().StringVar(&f.dir, "dir", "", "bus data directory (required)")
+	cmd.Flags().IntVar(&f.replicas, "replicas", 1, "stream, lease and checkpoint bucket replicas (3 on a three-server cluster)")
+	cmd.Flags().DurationVar(&f.leaseTTL, "lease-ttl", 3*time.Second, "leader lease time to live (failover takes about this long)")
+	cmd.Flags().IntVar(&f.verifyEvery, "verify-every", 1000, "followers recompute the state hash from every page after this many records (0: never)")
+	cmd.Flags().DurationVar(&f.statusEvery, "status-every", time.Second, "print a status line this often (0: never)")
+}
+
+func (f *replicationFlags) config() (replicate.Config, error) {
+	if f.dir == "" {
+		return replicate.Config{}, usageErr("--dir is required")
+	}
+	cfg := replicate.Config{Bus: strings.TrimPrefix(f.bus, "MMSB_LOG_"), Replicas: f.replicas, LeaseTTL: f.leaseTTL}
+	if f.leaseTTL < 500*time.Millisecond {
+		return cfg, usageErr("--lease-ttl %v: want at least 500ms", f.leaseTTL)
+	}
+	return cfg, nil
+}
+
+func (a *app) followCmd() *cobra.Command {
+	var f replicationFlags
+	cmd := &cobra.Command{
+		Use:   "follow --nats URL --stream NAME --dir DIR",
+		Short: "Follow a replicated bus: apply the leader's records from NATS JetStream",
+		Long: `follow keeps the bus in DIR a read-only replica of a replicated bus
+(docs/replication.md). It bootstraps an empty DIR from the newest checkpoint in
+the JetStream object store, then consumes the stream MMSB_LOG_<NAME> with an
+ordered consumer from its applied LSN, applies each batch record through the
+bus's recovery code, and compares its rolling state hash with the leader's
+after every record. A difference stops it (exit 1) with an error naming the
+LSN and both hashes. A DIR whose log went beyond the stream (a failed old
+leader) is moved aside to DIR.diverged-<time> and rebuilt.
+
+follow never takes the leader lease; 'mmsb replicate' runs a node that can.`,
+		Example: `  mmsb follow --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222 --stream demo --dir ./replica`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.natsURL == "" {
+				return usageErr("--nats is required")
+			}
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
+			return a.runNode(cmd.Context(), f, cfg, true, nil)
+		},
+	}
+	cmd.Flags().StringVar(&f.natsURL, "nats", "", "NATS server URLs, comma-separated (required)")
+	f.add(cmd, "stream")
+	return cmd
+}
+
+// runNode runs a replication node until ctx ends; onLeader, when set, runs
+// each time the node leads, until the role ends.
+func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Config, followOnly bool, onLeader func(context.Context, *replicate.Node)) error {
+	nc, stop, url, err := replicate.Connect(f.natsURL, f.dir+".nats")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if f.natsURL == "" {
+		fmt.Fprintf(a.stdout, "embedded nats-server at %s (JetStream storage in %s.nats); followers: mmsb follow --nats %s --stream %s --dir DIR\n", url, f.dir, url, cfg.Bus)
+	}
+	n, err := replicate.NewNode(ctx, replicate.NodeConfig{
+		Config: cfg, Dir: f.dir, Conn: nc, FollowOnly: followOnly, VerifyEvery: f.verifyEvery,
+		Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) },
+	})
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	if onLeader != nil {
+		go func() {
+			for ctx.Err() == nil {
+				if _, err := n.WaitLeader(ctx); err != nil {
+					return
+				}
+				lctx, cancel := context.WithCancel(ctx)
+				go func() {
+					for n.Leader() != nil && lctx.Err() == nil {
+						time.Sleep(50 * time.Millisecond)
+					}
+					cancel()
+				}()
+				onLeader(lctx, n)
+				<-lctx.Done()
+			}
+		}()
+	}
+	var tick <-chan time.Time
+	if f.statusEvery > 0 {
+		t := time.NewTicker(f.statusEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		case <-tick:
+			m := &n.Metrics
+			fmt.Fprintf(a.stdout, "leader=%d applied_lsn=%d lag_lsn=%d records_applied=%d records_published=%d hash_mismatches=%d leader_changes=%d\n",
+				m.Leader.Load(), m.AppliedLSN.Load(), m.LagLSN.Load(), m.RecordsApplied.Load(), m.RecordsPublished.Load(), m.HashMismatches.Load(), m.LeaderChanges.Load())
+		}
+	}
+}

@@ -1,0 +1,409 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/replicate"
+)
+
+func init() { registerCommand(func(a *app) *cobra.Command { return a.replicateCmd() }) }
+
+// loadFlags describe the demonstration workload a leader commits.
+type loadFlags struct {
+	load       bool
+	batch      int
+	committers int
+	pages      int
+	rate       float64
+	duration   time.Duration
+}
+
+func (l *loadFlags) add(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&l.batch, "batch", 1000, "deltas per commit (16 bytes each)")
+	cmd.Flags().IntVar(&l.committers, "committers", 8, "concurrent committing goroutines")
+	cmd.Flags().IntVar(&l.pages, "pages", 4096, "pages of 64 bytes the workload writes")
+	cmd.Flags().Float64Var(&l.rate, "rate", 0, "target deltas/s over all committers (0: as fast as possible)")
+	cmd.Flags().DurationVar(&l.duration, "duration", 0, "stop after this long (0: until interrupted)")
+}
+
+func (l *loadFlags) check() error {
+	if l.batch < 1 || l.committers < 1 || l.pages < 1 || l.rate < 0 {
+		return usageErr("--batch, --committers and --pages must be positive and --rate not negative")
+	}
+	return nil
+}
+
+func (a *app) replicateCmd() *cobra.Command {
+	var f replicationFlags
+	var l loadFlags
+	cmd := &cobra.Command{
+		Use:   "replicate --dir DIR [--nats URL]",
+		Short: "Run a replication node that leads when it holds the lease (optionally committing a demo load)",
+		Long: `replicate runs one node of a replicated bus (docs/replication.md). Without
+--nats it starts an embedded nats-server with JetStream storage in DIR.nats
+(sync_interval always) and prints the URL followers join with. The node
+follows the stream until the leader lease (a JetStream key/value entry with a
+TTL) is free, catches up, then leads: every commit is published to the stream
+and acknowledged only once the stream stored it (sync mode replicated), with
+checkpoints archived to the object store and the stream trimmed below them.
+
+With --load the leader commits batches of --batch 16-byte deltas from
+--committers goroutines and prints commits, deltas/s and commit latency each
+--status-every. The network server (mmsb serve) embeds the same node.`,
+		Example: `  mmsb replicate --dir ./a --load --duration 30s
+  mmsb replicate --dir ./b --nats nats://127.0.0.1:4222 --replicas 3`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
+			if err := l.check(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if l.duration > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, l.duration)
+				defer cancel()
+			}
+			var onLeader func(context.Context, *replicate.Node)
+			if l.load {
+				onLeader = func(ctx context.Context, n *replicate.Node) {
+					bus := n.Leader()
+					if bus == nil {
+						return
+					}
+					st, err := runLoad(ctx, bus, l, nil)
+					fmt.Fprintf(a.stdout, "load: %d commits, %d deltas, %.0f deltas/s, commit p50 %v p99 %v (err: %v)\n",
+						st.commits, st.deltas, st.deltasPerSec(), st.pct(0.50), st.pct(0.99), err)
+				}
+			}
+			return a.runNode(ctx, f, cfg, false, onLeader)
+		},
+	}
+	cmd.Flags().StringVar(&f.natsURL, "nats", "", "NATS server URLs, comma-separated (default: start an embedded server)")
+	cmd.Flags().BoolVar(&l.load, "load", false, "while leading, commit a demonstration load")
+	f.add(cmd, "bus")
+	l.add(cmd)
+	cmd.AddCommand(a.replicateBenchCmd())
+	return cmd
+}
+
+// loadStats are a load run's figures.
+type loadStats struct {
+	mu       sync.Mutex
+	commits  int
+	deltas   int
+	lat      []time.Duration
+	elapsed  time.Duration
+	firstErr error
+}
+
+func (s *loadStats) deltasPerSec() float64 {
+	if s.elapsed <= 0 {
+		return 0
+	}
+	return float64(s.deltas) / s.elapsed.Seconds()
+}
+
+func (s *loadStats) pct(p float64) time.Duration { return percentile(s.lat, p) }
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	c := append([]time.Duration(nil), d...)
+	sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
+	i := int(p * float64(len(c)-1))
+	return c[i]
+}
+
+// runLoad creates the workload's pages if missing, then commits until ctx
+// ends or a commit fails. acked, when set, is called with each
+// acknowledged commit and the time it was acknowledged.
+func runLoad(ctx context.Context, bus *mmsb.Bus, l loadFlags, acked func(mmsb.CommitInfo, time.Time)) (*loadStats, error) {
+	st := &loadStats{}
+	specs := make([]mmsb.PageSpec, 0, l.pages)
+	for i := 0; i < l.pages; i++ {
+		id := mmsb.PageID(i + 1)
+		if _, err := bus.Page(id); err != nil {
+			specs = append(specs, mmsb.PageSpec{ID: id, Size: 64})
+		}
+	}
+	for len(specs) > 0 {
+		n := min(len(specs), 4096)
+		if _, err := bus.CreatePages(ctx, specs[:n]); err != nil {
+			return st, err
+		}
+		specs = specs[n:]
+	}
+	var interval time.Duration
+	if l.rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(l.batch*l.committers) / l.rate)
+	}
+	var seq atomic.Uint64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < l.committers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			ds := make([]mmsb.Delta, l.batch)
+			data := make([]byte, 16)
+			next := time.Now()
+			for ctx.Err() == nil {
+				if interval > 0 {
+					next = next.Add(interval)
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				s := seq.Add(1)
+				for k := range ds {
+					x := s*2654435761 + uint64(k)*40503
+					data[0], data[1], data[2] = byte(x), byte(x>>8), byte(w)
+					ds[k] = mmsb.Write(mmsb.PageID(x%uint64(l.pages)+1), uint32((x>>20)%4)*16, append([]byte(nil), data...))
+				}
+				t0 := time.Now()
+				info, err := bus.Commit(ctx, ds)
+				now := time.Now()
+				st.mu.Lock()
+				if err != nil {
+					if st.firstErr == nil && ctx.Err() == nil {
+						st.firstErr = err
+					}
+					st.mu.Unlock()
+					return
+				}
+				st.commits++
+				st.deltas += len(ds)
+				st.lat = append(st.lat, now.Sub(t0))
+				st.mu.Unlock()
+				if acked != nil {
+					acked(info, now)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	st.elapsed = time.Since(start)
+	return st, st.firstErr
+}
+
+// replBenchResult is what 'mmsb replicate bench --json' prints.
+type replBenchResult struct {
+	Replicas      int     `json:"replicas"`
+	Batch         int     `json:"batch"`
+	Committers    int     `json:"committers"`
+	RateTarget    float64 `json:"rate_target_deltas_per_sec"`
+	Commits       int     `json:"commits"`
+	DeltasPerSec  float64 `json:"deltas_per_sec"`
+	CommitP50NS   int64   `json:"commit_p50_ns"`
+	CommitP99NS   int64   `json:"commit_p99_ns"`
+	LagP50NS      int64   `json:"follower_lag_p50_ns"`
+	LagP99NS      int64   `json:"follower_lag_p99_ns"`
+	LagSamples    int     `json:"follower_lag_samples"`
+	HashesEqual   bool    `json:"follower_state_hash_equal"`
+	PublishP99NS  int64   `json:"-"`
+	DurationSec   float64 `json:"duration_sec"`
+	FollowerLSN   uint64  `json:"follower_lsn"`
+	LeaderLSN     uint64  `json:"leader_lsn"`
+	LoadAverage1m string  `json:"load_average_1m"`
+}
+
+func (a *app) replicateBenchCmd() *cobra.Command {
+	var l loadFlags
+	var replicas int
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure replicated commits on loopback: embedded servers, a leader and a follower in this process",
+		Long: `bench starts --replicas embedded nats-servers on loopback (one: R1; three: an R3
+cluster) with storage in a temporary directory, a leader node and a follower
+node in this process, and commits batches of --batch 16-byte deltas in sync
+mode replicated from --committers goroutines for --duration. It prints the
+throughput, the commit latency (p50, p99), and the follower lag: the time from
+a commit's acknowledgement on the leader to the follower having applied it
+(0 when the follower applied it first). At the end it checks that the
+follower's state hash equals the leader's. Use --rate to measure the lag
+below the maximum rate.`,
+		Example: `  mmsb replicate bench --replicas 1 --duration 10s
+  mmsb replicate bench --replicas 3 --duration 10s --rate 200000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := l.check(); err != nil {
+				return err
+			}
+			if replicas != 1 && replicas != 3 {
+				return usageErr("--replicas %d: want 1 or 3", replicas)
+			}
+			if l.duration <= 0 {
+				l.duration = 10 * time.Second
+			}
+			r, err := runReplicationBench(cmd.Context(), replicas, l)
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				return a.printJSON(r)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "replicas\t%d (embedded servers on loopback, file storage, sync always)\n", r.Replicas)
+			fmt.Fprintf(tw, "load\t%d committers x %d deltas of 16 bytes, target %s\n", r.Committers, r.Batch, rateText(r.RateTarget))
+			fmt.Fprintf(tw, "throughput\t%.0f deltas/s (%d commits in %.1f s)\n", r.DeltasPerSec, r.Commits, r.DurationSec)
+			fmt.Fprintf(tw, "commit latency\tp50 %v  p99 %v\n", time.Duration(r.CommitP50NS), time.Duration(r.CommitP99NS))
+			fmt.Fprintf(tw, "follower lag\tp50 %v  p99 %v  (%d records)\n", time.Duration(r.LagP50NS), time.Duration(r.LagP99NS), r.LagSamples)
+			fmt.Fprintf(tw, "state hashes\tfollower %s leader at LSN %d\n", map[bool]string{true: "equals", false: "DIFFERS from"}[r.HashesEqual], r.LeaderLSN)
+			fmt.Fprintf(tw, "load average\t%s\n", r.LoadAverage1m)
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if !r.HashesEqual {
+				return &exitError{code: exitFailure, msg: "the follower's state differs from the leader's"}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&replicas, "replicas", 1, "1 (one embedded server, R1) or 3 (three-server cluster, R3)")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object instead of text")
+	l.add(cmd)
+	return cmd
+}
+
+func rateText(r float64) string {
+	if r == 0 {
+		return "as fast as possible"
+	}
+	return fmt.Sprintf("%.0f deltas/s", r)
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil || len(b) == 0 {
+		return "unknown"
+	}
+	var one string
+	_, _ = fmt.Sscan(string(b), &one)
+	return one
+}
+
+func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replBenchResult, error) {
+	tmp, err := os.MkdirTemp("", "mmsb-replication-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	var dirs []string
+	for i := 0; i < replicas; i++ {
+		dirs = append(dirs, filepath.Join(tmp, fmt.Sprintf("nats-%d", i)))
+	}
+	cluster, err := replicate.StartCluster("mmsbbench", dirs)
+	if err != nil {
+		return nil, err
+	}
+	defer cluster.Shutdown()
+	if replicas > 1 {
+		if err := cluster.WaitJetStream(30 * time.Second); err != nil {
+			return nil, err
+		}
+	}
+	cfg := replicate.Config{Bus: "bench", Replicas: replicas}
+	var ackTimes sync.Map // LSN -> time acknowledged
+	var lagMu sync.Mutex
+	var lags []time.Duration
+	onApplied := func(last mmsb.LSN) {
+		now := time.Now()
+		if v, ok := ackTimes.LoadAndDelete(last); ok {
+			lag := max(now.Sub(v.(time.Time)), 0)
+			lagMu.Lock()
+			lags = append(lags, lag)
+			lagMu.Unlock()
+		} else {
+			// Applied before the leader's commit returned: store a marker.
+			ackTimes.Store(last, struct{}{})
+		}
+	}
+	nodeCtx, stopNodes := context.WithCancel(ctx)
+	defer stopNodes()
+	start := func(id string, followOnly bool, applied func(mmsb.LSN)) (*replicate.Node, chan error, error) {
+		nc, stop, _, err := replicate.Connect(cluster.URL(), "")
+		if err != nil {
+			return nil, nil, err
+		}
+		n, err := replicate.NewNode(nodeCtx, replicate.NodeConfig{
+			Config: cfg, ID: id, Dir: filepath.Join(tmp, id), Conn: nc, FollowOnly: followOnly, OnApplied: applied, CheckpointEvery: -1,
+		})
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		done := make(chan error, 1)
+		go func() { done <- n.Run(nodeCtx); stop() }()
+		return n, done, nil
+	}
+	leader, ldone, err := start("leader", false, nil)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancelWait := context.WithTimeout(ctx, 30*time.Second)
+	bus, err := leader.WaitLeader(wctx)
+	cancelWait()
+	if err != nil {
+		return nil, fmt.Errorf("no leader: %w", err)
+	}
+	follower, fdone, err := start("follower", true, onApplied)
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, l.duration)
+	defer cancel()
+	st, err := runLoad(lctx, bus, l, func(info mmsb.CommitInfo, at time.Time) {
+		if _, loaded := ackTimes.LoadOrStore(info.LastLSN, at); loaded {
+			// The follower applied it first: lag 0.
+			ackTimes.Delete(info.LastLSN)
+			lagMu.Lock()
+			lags = append(lags, 0)
+			lagMu.Unlock()
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	r := &replBenchResult{
+		Replicas: replicas, Batch: l.batch, Committers: l.committers, RateTarget: l.rate,
+		Commits: st.commits, DeltasPerSec: st.deltasPerSec(), DurationSec: st.elapsed.Seconds(),
+		CommitP50NS: int64(st.pct(0.5)), CommitP99NS: int64(st.pct(0.99)), LoadAverage1m: loadAverage(),
+	}
+	last := bus.LastLSN()
+	r.LeaderLSN = uint64(last)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if fb := follower.Bus(); fb != nil && fb.LastLSN() >= last {
+			lh, err1 := bus.StateHash()
+			fh, err2 := fb.StateHash()
+			r.HashesEqual = err1 == nil && err2 == nil && lh == fh
+			r.FollowerLSN = uint64(fb.LastLSN())
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lagMu.Lock()
+	r.LagP50NS, r.LagP99NS, r.LagSamples = int64(percentile(lags, 0.5)), int64(percentile(lags, 0.99)), len(lags)
+	lagMu.Unlock()
+	stopNodes()
+	// The nodes stopped because their context ended: nothing to report.
+	_, _ = <-ldone, <-fdone
+	return r, nil
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/replicate"
+	"github.com/mmsb-go/mmsb/internal/server"
+)
+
+// replicaOptions are serve's replication flags.
+type replicaOptions struct {
+	enabled    bool
+	natsURL    string
+	bus        string
+	replicas   int
+	leaseTTL   time.Duration
+	followOnly bool
+}
+
+func (r *replicaOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&r.enabled, "replicate", false, "replicate the bus through NATS JetStream (docs/replication.md): lead when holding the lease, else serve a read-only follower")
+	f.StringVar(&r.natsURL, "nats", "", "with --replicate: NATS server URLs, comma-separated (default: an embedded nats-server with storage in DIR.nats)")
+	f.StringVar(&r.bus, "replicate-bus", "mmsb", "with --replicate: name of the replicated bus (stream MMSB_LOG_<NAME>)")
+	f.IntVar(&r.replicas, "replicas", 1, "with --replicate: stream, lease and checkpoint replicas (3 on a three-server cluster)")
+	f.DurationVar(&r.leaseTTL, "lease-ttl", 3*time.Second, "with --replicate: leader lease time to live")
+	f.BoolVar(&r.followOnly, "follow-only", false, "with --replicate: never lead (a read replica)")
+}
+
+// roleServer is the server of one role's bus.
+type roleServer struct {
+	srv     *server.Server
+	handler http.Handler
+}
+
+// serveReplicated runs 'mmsb serve --replicate': a replication node
+// (docs/replication.md) whose current bus is served on one listener. Each
+// role (leader, follower) gets its own server over its own bus: when the
+// role ends, that server shuts down (commits in flight finish, watches end
+// with a resumable error) before the node closes the bus, and requests
+// get 503 until the next role's server is in place. Followers serve reads
+// and watches; their bus refuses writes (FailedPrecondition, ErrFollower).
+func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Logger, auth *server.Auth, tlsCfg *tls.Config) error {
+	r := o.replica
+	if o.dir == "" {
+		return usageErr("--replicate needs --dir (a replicated bus lives on disk)")
+	}
+	if o.ticks > 0 {
+		return usageErr("--ticks and --replicate together are not supported yet")
+	}
+	if r.leaseTTL < 500*time.Millisecond {
+		return usageErr("--lease-ttl %v: want at least 500ms", r.leaseTTL)
+	}
+	nc, stopNATS, url, err := replicate.Connect(r.natsURL, o.dir+".nats")
+	if err != nil {
+		return err
+	}
+	defer stopNATS()
+	if r.natsURL == "" {
+		log.Info("embedded nats-server", "url", url, "store", o.dir+".nats")
+	}
+
+	var current atomic.Pointer[roleServer]
+	var roleMu sync.Mutex // one role change at a time
+	onRole := func(bus *mmsb.Bus, leader bool) {
+		roleMu.Lock()
+		defer roleMu.Unlock()
+		if old := current.Swap(nil); old != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+			if err := old.srv.Shutdown(sctx); err != nil {
+				log.Warn("role change: commits still in flight", "err", err)
+			}
+			cancel()
+		}
+		if bus == nil {
+			return
+		}
+		srv, err := server.New(server.Config{Bus: bus, Logger: log, WatchQueue: o.watchQueue})
+		if err != nil {
+			log.Error("role change: no server", "err", err)
+			return
+		}
+		var h http.Handler = srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout})
+		if o.clientCA != "" {
+			h = server.ClientCertMiddleware(h)
+		}
+		current.Store(&roleServer{srv: srv, handler: h})
+		role := "follower"
+		if leader {
+			role = "leader"
+		}
+		log.Info("serving", "role", role, "last_lsn", uint64(bus.LastLSN()))
+	}
+	root := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if rs := current.Load(); rs != nil {
+			rs.handler.ServeHTTP(w, req)
+			return
+		}
+		http.Error(w, "mmsb: the replication node is changing roles; retry", http.StatusServiceUnavailable)
+	})
+
+	nodeCtx, stopNode := context.WithCancel(context.Background())
+	defer stopNode()
+	node, err := replicate.NewNode(ctx, replicate.NodeConfig{
+		Config:     replicate.Config{Bus: r.bus, Replicas: r.replicas, LeaseTTL: r.leaseTTL},
+		Dir:        o.dir,
+		Conn:       nc,
+		FollowOnly: r.followOnly,
+		OnRole:     onRole,
+		Logf:       func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
+	})
+	if err != nil {
+		return err
+	}
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- node.Run(nodeCtx) }()
+
+	hs := server.NewHTTPServer(root, o.maxStreams, log)
+	hs.TLSConfig = tlsCfg
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "dir", o.dir, "replicate", true, "bus", r.bus,
+		"replicas", r.replicas, "follow_only", r.followOnly, "tls", tlsCfg != nil, "auth", auth != nil)
+
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	var runErr error
+	select {
+	case err := <-serveErr:
+		runErr = fmt.Errorf("serve: %w", err)
+	case err := <-nodeDone:
+		nodeDone <- err
+		runErr = err
+	case <-sigCtx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- hs.Shutdown(sctx) }()
+	stopNode() // ends the role: its server shuts down, then the node closes the bus
+	if err := <-nodeDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+		runErr = err
+	}
+	if err := <-httpDone; err != nil {
+		log.Warn("connections still open at the shutdown deadline", "err", err)
+		_ = hs.Close()
+	}
+	return runErr
+}

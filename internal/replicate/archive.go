@@ -1,0 +1,170 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// ckptPrefix names checkpoint objects: "checkpoint-<LSN, 20 digits>", so
+// name order is LSN order.
+const ckptPrefix = "checkpoint-"
+
+func ckptObjectName(lsn mmsb.LSN) string { return fmt.Sprintf("%s%020d", ckptPrefix, lsn) }
+
+func parseCkptObjectName(name string) (mmsb.LSN, bool) {
+	s, ok := strings.CutPrefix(name, ckptPrefix)
+	if !ok || len(s) != 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return mmsb.LSN(n), err == nil
+}
+
+// checkpointObjects lists the stored checkpoints, oldest first.
+func (r *resources) checkpointObjects(ctx context.Context) ([]mmsb.LSN, error) {
+	infos, err := r.ckpts.List(ctx)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoObjectsFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("replicate: list checkpoints: %w", err)
+	}
+	var lsns []mmsb.LSN
+	for _, in := range infos {
+		if lsn, ok := parseCkptObjectName(in.Name); ok && !in.Deleted {
+			lsns = append(lsns, lsn)
+		}
+	}
+	sort.Slice(lsns, func(i, j int) bool { return lsns[i] < lsns[j] })
+	return lsns, nil
+}
+
+// archiveCheckpoint takes a checkpoint of the leader's bus, waits until the
+// stream stores every record it covers (a checkpoint never holds state the
+// stream lacks), uploads it, deletes all but the newest kept checkpoints
+// and trims the stream below the oldest kept one: the record at that
+// checkpoint's LSN stays, so a follower bootstrapped from it can check its
+// rolling hash against the stream.
+func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Publisher) (mmsb.LSN, error) {
+	info, err := bus.Checkpoint(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("replicate: checkpoint: %w", err)
+	}
+	if err := pub.WaitStored(ctx, info.LSN); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(info.Path)
+	if err != nil {
+		return 0, fmt.Errorf("replicate: checkpoint: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read only: nothing to lose
+	if _, err := r.ckpts.Put(ctx, jetstream.ObjectMeta{
+		Name:     ckptObjectName(info.LSN),
+		Metadata: map[string]string{"lsn": strconv.FormatUint(uint64(info.LSN), 10)},
+	}, f); err != nil {
+		return 0, fmt.Errorf("replicate: upload checkpoint at LSN %d: %w", info.LSN, err)
+	}
+	if err := trim(ctx, r); err != nil {
+		return info.LSN, err
+	}
+	return info.LSN, nil
+}
+
+// trim deletes checkpoints beyond the kept count and purges the stream
+// below the record that ends at the oldest kept checkpoint's LSN.
+func trim(ctx context.Context, r *resources) error {
+	lsns, err := r.checkpointObjects(ctx)
+	if err != nil {
+		return err
+	}
+	for len(lsns) > r.cfg.CheckpointsKept {
+		if err := r.ckpts.Delete(ctx, ckptObjectName(lsns[0])); err != nil {
+			return fmt.Errorf("replicate: delete checkpoint at LSN %d: %w", lsns[0], err)
+		}
+		lsns = lsns[1:]
+	}
+	if len(lsns) == 0 {
+		return nil
+	}
+	ictx, cancel := r.call(ctx)
+	info, err := r.stream.Info(ictx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("replicate: stream info: %w", err)
+	}
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	f := &Follower{res: r, metrics: &Metrics{}}
+	seq, meta, err := f.locate(ctx, lsns[0], info.State.FirstSeq, info.State.LastSeq)
+	if err != nil {
+		return err
+	}
+	if meta.Last != lsns[0] || seq <= info.State.FirstSeq {
+		return nil // nothing below it, or the checkpoint's LSN is not a record boundary here
+	}
+	if err := r.stream.Purge(ctx, jetstream.WithPurgeSequence(seq)); err != nil {
+		return fmt.Errorf("replicate: trim stream below sequence %d: %w", seq, err)
+	}
+	return nil
+}
+
+// bootstrap prepares an empty bus directory from the newest stored
+// checkpoint (if any): it is written to dir/checkpoints, where Open loads
+// it. It reports the checkpoint's LSN (0: none stored).
+func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) {
+	lsns, err := r.checkpointObjects(ctx)
+	if err != nil || len(lsns) == 0 {
+		return 0, err
+	}
+	lsn := lsns[len(lsns)-1]
+	ckDir := filepath.Join(dir, "checkpoints")
+	if err := os.MkdirAll(ckDir, 0o755); err != nil {
+		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
+	}
+	final := filepath.Join(ckDir, fmt.Sprintf("checkpoint-%020d.ckpt", lsn))
+	tmp := final + ".tmp"
+	if err := r.ckpts.GetFile(ctx, ckptObjectName(lsn), tmp); err != nil {
+		return 0, fmt.Errorf("replicate: download checkpoint at LSN %d: %w", lsn, err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
+	}
+	return lsn, syncFile(ckDir)
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("replicate: sync %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("replicate: sync %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// hasState reports whether dir holds a bus (log segments or checkpoints).
+func hasState(dir string) bool {
+	for _, sub := range []string{"wal", "checkpoints"} {
+		ents, err := os.ReadDir(filepath.Join(dir, sub))
+		if err == nil && len(ents) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,255 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// Follower errors.
+var (
+	// ErrNeedBootstrap: the stream no longer holds the records after the
+	// follower's LSN (trimmed below a newer checkpoint): the follower must
+	// be rebuilt from the object-store checkpoint.
+	ErrNeedBootstrap = errors.New("replicate: the stream no longer holds the follower's next records")
+	// ErrDiverged: the follower's local state is not a prefix of the
+	// stream (its log is ahead of the stream, ends inside a record, or its
+	// rolling hash differs from the stream's at its LSN): typically a
+	// leader that failed or was fenced after logging records the stream
+	// never stored. The directory must be rebuilt.
+	ErrDiverged = errors.New("replicate: local state is not a prefix of the stream")
+	// ErrStaleTerm: a record from an older leader term after a newer term
+	// began. Fencing makes this impossible; the check makes it visible.
+	ErrStaleTerm = errors.New("replicate: record from an older leader term")
+)
+
+// Follower applies the stream's records, in order, to a bus opened with
+// mmsb.Options.Follower, checking the leader's rolling state hash after
+// each record.
+type Follower struct {
+	bus     *mmsb.Bus
+	res     *resources
+	metrics *Metrics
+	// VerifyEvery: recompute the rolling hash from every page after this
+	// many records (0: never), to catch corruption of pages no record
+	// touches.
+	VerifyEvery int
+
+	onApplied func(last mmsb.LSN)
+
+	seq     uint64 // stream sequence of the last applied record
+	maxTerm uint64
+	applied int
+}
+
+func newFollower(bus *mmsb.Bus, res *resources, m *Metrics) *Follower {
+	return &Follower{bus: bus, res: res, metrics: m}
+}
+
+// getMsg returns the record message at stream sequence seq.
+func (f *Follower) getMsg(ctx context.Context, seq uint64) (recordMeta, error) {
+	ctx, cancel := f.res.call(ctx)
+	defer cancel()
+	m, err := f.res.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return recordMeta{}, fmt.Errorf("replicate: read stream sequence %d: %w", seq, err)
+	}
+	meta, err := parseHeaders(m.Header)
+	if err != nil {
+		return meta, fmt.Errorf("stream sequence %d: %w", seq, err)
+	}
+	return meta, nil
+}
+
+// locate returns the stream sequence of the record holding lsn, searching
+// [first, last] (record LSN ranges increase with the sequence).
+func (f *Follower) locate(ctx context.Context, lsn mmsb.LSN, first, last uint64) (uint64, recordMeta, error) {
+	for first < last {
+		mid := first + (last-first)/2
+		meta, err := f.getMsg(ctx, mid)
+		if err != nil {
+			return 0, meta, err
+		}
+		if meta.Last < lsn {
+			first = mid + 1
+		} else {
+			last = mid
+		}
+	}
+	meta, err := f.getMsg(ctx, first)
+	return first, meta, err
+}
+
+// position checks that the bus's state is a prefix of the stream and
+// returns the sequence of the last record it holds (the next to apply
+// follows it).
+func (f *Follower) position(ctx context.Context) (uint64, error) {
+	ictx, cancel := f.res.call(ctx)
+	info, err := f.res.stream.Info(ictx)
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("replicate: stream info: %w", err)
+	}
+	st := info.State
+	lsn := f.bus.LastLSN()
+	hash, _, err := f.bus.RollingHash()
+	if err != nil {
+		return 0, err
+	}
+	if st.Msgs == 0 {
+		if lsn > 0 {
+			return 0, fmt.Errorf("%w: the stream holds no records, the local bus is at LSN %d", ErrDiverged, lsn)
+		}
+		return st.LastSeq, nil
+	}
+	head, err := f.getMsg(ctx, st.FirstSeq)
+	if err != nil {
+		return 0, err
+	}
+	tail, err := f.getMsg(ctx, st.LastSeq)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case head.First > lsn+1:
+		return 0, fmt.Errorf("%w: the stream starts at LSN %d, the local bus is at LSN %d", ErrNeedBootstrap, head.First, lsn)
+	case head.First == lsn+1:
+		// The record at lsn was trimmed; the next record's hash checks the
+		// whole state (the rolling hash sums every page).
+		return st.FirstSeq - 1, nil
+	case tail.Last < lsn:
+		return 0, fmt.Errorf("%w: the stream ends at LSN %d, the local bus is at LSN %d", ErrDiverged, tail.Last, lsn)
+	}
+	seq, meta, err := f.locate(ctx, lsn, st.FirstSeq, st.LastSeq)
+	if err != nil {
+		return 0, err
+	}
+	if meta.Last != lsn {
+		return 0, fmt.Errorf("%w: local LSN %d falls inside the stream's record %d..%d", ErrDiverged, lsn, meta.First, meta.Last)
+	}
+	if meta.Hash != hash {
+		f.metrics.HashMismatches.Add(1)
+		return 0, fmt.Errorf("%w: at LSN %d the local rolling hash is %016x, the stream's %016x", ErrDiverged, lsn, hash, meta.Hash)
+	}
+	f.maxTerm = meta.Term
+	return seq, nil
+}
+
+// apply applies one record message.
+func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta recordMeta) error {
+	if meta.Term < f.maxTerm {
+		return fmt.Errorf("%w: stream sequence %d (LSN %d..%d) is from term %d after term %d", ErrStaleTerm, seq, meta.First, meta.Last, meta.Term, f.maxTerm)
+	}
+	rec := mmsb.ReplicatedRecord{FirstLSN: meta.First, LastLSN: meta.Last, Payload: data, StateHash: meta.Hash}
+	if err := f.bus.ApplyReplicated(ctx, &rec); err != nil {
+		if errors.Is(err, mmsb.ErrReplicaDiverged) {
+			f.metrics.HashMismatches.Add(1)
+		}
+		return fmt.Errorf("replicate: stream sequence %d: %w", seq, err)
+	}
+	f.maxTerm, f.seq = meta.Term, seq
+	f.applied++
+	f.metrics.RecordsApplied.Add(1)
+	f.metrics.AppliedLSN.Store(uint64(meta.Last))
+	if f.onApplied != nil {
+		f.onApplied(meta.Last)
+	}
+	if f.VerifyEvery > 0 && f.applied%f.VerifyEvery == 0 {
+		if err := f.bus.VerifyRollingHash(); err != nil {
+			f.metrics.HashMismatches.Add(1)
+			return err
+		}
+	}
+	return nil
+}
+
+// Run checks the bus's position in the stream, then applies records until
+// ctx ends or an error stops it.
+func (f *Follower) Run(ctx context.Context) error { return f.run(ctx, 0, false) }
+
+// CatchUp applies records until the one at stream sequence until.
+func (f *Follower) CatchUp(ctx context.Context, until uint64) error { return f.run(ctx, until, true) }
+
+func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
+	seq, err := f.position(ctx)
+	if err != nil {
+		return err
+	}
+	f.seq = seq
+	if bounded && f.seq >= until {
+		return nil
+	}
+	cons, err := f.res.js.OrderedConsumer(ctx, f.res.cfg.StreamName(), jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: f.seq + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("replicate: consumer: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("replicate: consumer: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	lagCtx, cancelLag := context.WithCancel(ctx)
+	defer cancelLag()
+	go f.trackLag(lagCtx)
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("replicate: consume: %w", err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("replicate: message metadata: %w", err)
+		}
+		meta, err := parseHeaders(msg.Headers())
+		if err != nil {
+			return fmt.Errorf("stream sequence %d: %w", md.Sequence.Stream, err)
+		}
+		if err := f.apply(ctx, md.Sequence.Stream, msg.Data(), meta); err != nil {
+			return err
+		}
+		if bounded && f.seq >= until {
+			return nil
+		}
+	}
+}
+
+// trackLag refreshes the lag gauge from the stream's last record.
+func (f *Follower) trackLag(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := f.res.call(ctx)
+		m, err := f.res.stream.GetLastMsgForSubject(cctx, f.res.cfg.Subject())
+		cancel()
+		if err != nil {
+			continue
+		}
+		meta, err := parseHeaders(m.Header)
+		if err != nil {
+			continue
+		}
+		applied := mmsb.LSN(f.metrics.AppliedLSN.Load())
+		var lag uint64
+		if meta.Last > applied {
+			lag = uint64(meta.Last - applied)
+		}
+		f.metrics.LagLSN.Store(lag)
+	}
+}

@@ -1,0 +1,161 @@
+package replicate
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+func TestHeadersRoundTrip(t *testing.T) {
+	rec := mmsb.ReplicatedRecord{FirstLSN: 10, LastLSN: 1009, StateHash: 0xfedcba9876543210}
+	h := nats.Header{}
+	recordHeaders(h, 7, &rec)
+	if got := h.Get(nats.MsgIdHdr); got != "7-10" {
+		t.Fatalf("Nats-Msg-Id %q, want 7-10", got)
+	}
+	m, err := parseHeaders(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m != (recordMeta{First: 10, Last: 1009, Term: 7, Hash: rec.StateHash}) {
+		t.Fatalf("parsed %+v", m)
+	}
+}
+
+func TestParseHeadersRefusesBadMessages(t *testing.T) {
+	good := func() nats.Header {
+		h := nats.Header{}
+		recordHeaders(h, 1, &mmsb.ReplicatedRecord{FirstLSN: 1, LastLSN: 2, StateHash: 3})
+		return h
+	}
+	tests := []struct {
+		name string
+		edit func(nats.Header)
+	}{
+		{"no first LSN", func(h nats.Header) { h.Del(HeaderFirstLSN) }},
+		{"no last LSN", func(h nats.Header) { h.Del(HeaderLastLSN) }},
+		{"no term", func(h nats.Header) { h.Del(HeaderTerm) }},
+		{"no hash", func(h nats.Header) { h.Del(HeaderStateHash) }},
+		{"short hash", func(h nats.Header) { h.Set(HeaderStateHash, "abc") }},
+		{"hash not hex", func(h nats.Header) { h.Set(HeaderStateHash, "zzzzzzzzzzzzzzzz") }},
+		{"first LSN zero", func(h nats.Header) { h.Set(HeaderFirstLSN, "0") }},
+		{"range reversed", func(h nats.Header) { h.Set(HeaderFirstLSN, "5") }},
+		{"negative", func(h nats.Header) { h.Set(HeaderLastLSN, "-1") }},
+	}
+	for _, tc := range tests {
+		h := good()
+		tc.edit(h)
+		if _, err := parseHeaders(h); !errors.Is(err, ErrBadMessage) {
+			t.Errorf("%s: %v, want ErrBadMessage", tc.name, err)
+		}
+	}
+}
+
+// FuzzParseHeaders: any header values are refused or give a valid range,
+// never a panic.
+func FuzzParseHeaders(f *testing.F) {
+	f.Add("1", "2", "3", "0000000000000003")
+	f.Add("18446744073709551615", "18446744073709551615", "0", "ffffffffffffffff")
+	f.Add("", "x", "-1", "")
+	f.Fuzz(func(t *testing.T, first, last, term, hash string) {
+		h := nats.Header{}
+		h.Set(HeaderFirstLSN, first)
+		h.Set(HeaderLastLSN, last)
+		h.Set(HeaderTerm, term)
+		h.Set(HeaderStateHash, hash)
+		m, err := parseHeaders(h)
+		if err == nil && (m.First == 0 || m.Last < m.First) {
+			t.Fatalf("accepted range %d..%d", m.First, m.Last)
+		}
+	})
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{Bus: "b"}, true},
+		{"empty bus", Config{}, false},
+		{"bad bus name", Config{Bus: "a.b"}, false},
+		{"replicas", Config{Bus: "b", Replicas: 7}, false},
+		{"short lease", Config{Bus: "b", LeaseTTL: time.Millisecond}, false},
+	}
+	for _, tc := range tests {
+		_, err := tc.cfg.withDefaults()
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+	c, _ := Config{Bus: "x"}.withDefaults()
+	if c.StreamName() != "MMSB_LOG_x" || c.Subject() != "mmsb.x.log" || c.LeaseBucket() != "MMSB_LEASE_x" || c.CheckpointBucket() != "MMSB_CKPT_x" {
+		t.Fatalf("names: %s %s %s %s", c.StreamName(), c.Subject(), c.LeaseBucket(), c.CheckpointBucket())
+	}
+}
+
+func TestMetricsSamples(t *testing.T) {
+	var m Metrics
+	m.AppliedLSN.Store(42)
+	m.PublishLatency.Observe(300 * time.Microsecond)
+	m.PublishLatency.Observe(20 * time.Second)
+	byName := map[string]float64{}
+	var buckets []Sample
+	for _, s := range m.Samples() {
+		if s.Name == "mmsb_replication_publish_seconds_bucket" {
+			buckets = append(buckets, s)
+			continue
+		}
+		byName[s.Name] = s.Value
+	}
+	for _, name := range []string{"mmsb_replication_applied_lsn", "mmsb_replication_lag_lsn", "mmsb_replication_hash_mismatch_total", "mmsb_leader", "mmsb_leader_changes_total"} {
+		if _, ok := byName[name]; !ok {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+	if byName["mmsb_replication_applied_lsn"] != 42 || byName["mmsb_replication_publish_seconds_count"] != 2 {
+		t.Fatalf("values: %v", byName)
+	}
+	last := buckets[len(buckets)-1]
+	if !math.IsInf(last.LE, 1) || last.Value != 2 || buckets[2].Value != 1 {
+		t.Fatalf("buckets: %+v", buckets)
+	}
+}
+
+func TestCheckpointObjectNames(t *testing.T) {
+	for _, lsn := range []mmsb.LSN{0, 1, 12345, math.MaxUint64} {
+		got, ok := parseCkptObjectName(ckptObjectName(lsn))
+		if !ok || got != lsn {
+			t.Fatalf("round trip of %d: %d %v", lsn, got, ok)
+		}
+	}
+	for _, bad := range []string{"checkpoint-1", "x-00000000000000000001", "checkpoint-0000000000000000000a"} {
+		if _, ok := parseCkptObjectName(bad); ok {
+			t.Fatalf("%q accepted", bad)
+		}
+	}
+}
+
+// A record of an older term after a newer one is refused before it is
+// applied (the check behind "no follower applies a record from the old
+// term after the new term began").
+func TestFollowerRefusesOlderTerm(t *testing.T) {
+	bus, err := mmsb.Open("", &mmsb.Options{Follower: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	f := &Follower{bus: bus, metrics: &Metrics{}, maxTerm: 2}
+	err = f.apply(t.Context(), 7, []byte{1}, recordMeta{First: 1, Last: 1, Term: 1})
+	if !errors.Is(err, ErrStaleTerm) {
+		t.Fatalf("older term: %v, want ErrStaleTerm", err)
+	}
+	if bus.LastLSN() != 0 {
+		t.Fatal("a refused record was applied")
+	}
+}

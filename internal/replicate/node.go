@@ -1,0 +1,428 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// NodeConfig configures a replicated node.
+type NodeConfig struct {
+	Config
+	// ID names this node in the lease (default: host name and process ID).
+	ID string
+	// Dir is the bus directory.
+	Dir string
+	// Conn is a connection to the NATS cluster.
+	Conn *nats.Conn
+	// BusOptions are the options the bus is opened with (nil: defaults).
+	// Sync, Replicator and Follower are set by the node.
+	BusOptions *mmsb.Options
+	// CheckpointEvery: the leader archives a checkpoint to the object store
+	// and trims the stream after this many published records (default
+	// 1000; negative: never).
+	CheckpointEvery int
+	// FollowOnly: never take the lease (a read replica).
+	FollowOnly bool
+	// VerifyEvery: followers recompute the rolling hash from every page
+	// after this many records (0: never).
+	VerifyEvery int
+	// OnRole, when set, is called with the bus each time the node becomes
+	// leader (leader true) or follower, and with a nil bus when that role
+	// ends, before its bus is closed (a server stops serving it then).
+	OnRole func(bus *mmsb.Bus, leader bool)
+	// OnApplied, when set, is called by the follower after each record it
+	// applies, with the record's last LSN (lag measurements).
+	OnApplied func(last mmsb.LSN)
+	// noLeaseCheck (tests only) makes the leader ignore its lease after
+	// taking it: a leader that was paused right after its last lease check,
+	// so that only the stream's fence can stop it.
+	noLeaseCheck bool
+	// Logf, when set, receives one line per role change and per error that
+	// ends a role.
+	Logf func(format string, args ...any)
+}
+
+// Node runs one replica of a bus: a follower that takes the lease when it is
+// free, catches up to the stream's end, and leads (commits, publishes,
+// archives checkpoints) until it loses the lease or is fenced; it then
+// steps down and follows again, rebuilding its directory from the stored
+// checkpoint when its log went beyond the stream.
+type Node struct {
+	cfg     NodeConfig
+	res     *resources
+	Metrics Metrics
+
+	mu      sync.Mutex
+	bus     *mmsb.Bus
+	leader  bool
+	changed chan struct{}
+	lease   *Lease // while leading
+}
+
+// NewNode connects a node to its stream, creating the JetStream resources
+// if needed.
+func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Config = c
+	if cfg.ID == "" {
+		h, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = 1000
+	}
+	js, err := jetstream.New(cfg.Conn,
+		jetstream.WithPublishAsyncMaxPending(2*c.MaxInFlight),
+		jetstream.WithPublishAsyncTimeout(c.AckTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("replicate: %w", err)
+	}
+	// A cluster that is still forming refuses R3 placement ("no suitable
+	// peers") or has no meta leader yet: retry for a while.
+	var res *resources
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, c.AckTimeout)
+		res, err = ensure(rctx, js, c)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, res: res, changed: make(chan struct{})}, nil
+}
+
+// Leader returns the bus while this node leads (nil otherwise). Commits
+// go to it; it is closed when the node steps down (ErrClosed then).
+func (n *Node) Leader() *mmsb.Bus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.leader {
+		return nil
+	}
+	return n.bus
+}
+
+// currentLease returns the lease while leading (tests pause it).
+func (n *Node) currentLease() *Lease {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lease
+}
+
+// Bus returns the node's current bus (leader or follower), for reads.
+func (n *Node) Bus() *mmsb.Bus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.bus
+}
+
+// WaitLeader waits until this node leads and returns its bus.
+func (n *Node) WaitLeader(ctx context.Context) (*mmsb.Bus, error) {
+	for {
+		n.mu.Lock()
+		b, l, ch := n.bus, n.leader, n.changed
+		n.mu.Unlock()
+		if l {
+			return b, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (n *Node) logf(format string, args ...any) {
+	if n.cfg.Logf != nil {
+		n.cfg.Logf(format, args...)
+	}
+}
+
+func (n *Node) setRole(bus *mmsb.Bus, leader bool) {
+	if bus != nil {
+		role := "follower"
+		if leader {
+			role = "leader"
+		}
+		n.logf("node %s: %s at LSN %d", n.cfg.ID, role, bus.LastLSN())
+	}
+	n.mu.Lock()
+	if n.leader != leader {
+		n.Metrics.LeaderChanges.Add(1)
+	}
+	had := n.bus != nil
+	n.bus, n.leader = bus, leader
+	if leader {
+		n.Metrics.Leader.Store(1)
+	} else {
+		n.Metrics.Leader.Store(0)
+	}
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
+	if n.cfg.OnRole != nil && (bus != nil || had) {
+		n.cfg.OnRole(bus, leader)
+	}
+}
+
+func (n *Node) busOptions() mmsb.Options {
+	var o mmsb.Options
+	if n.cfg.BusOptions != nil {
+		o = *n.cfg.BusOptions
+	}
+	o.Replicator, o.Follower = nil, false
+	if o.Sync == mmsb.SyncReplicated {
+		o.Sync = mmsb.SyncGroup
+	}
+	return o
+}
+
+// openFollower opens the bus as a follower positioned in the stream,
+// rebuilding the directory from the stored checkpoint when it is empty,
+// behind the stream's trimmed start, or diverged.
+func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
+	for attempt := 0; ; attempt++ {
+		if !hasState(n.cfg.Dir) {
+			bctx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
+			_, err := bootstrap(bctx, n.res, n.cfg.Dir)
+			cancel()
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+		o := n.busOptions()
+		o.Follower = true
+		bus, err := mmsb.Open(n.cfg.Dir, &o)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := newFollower(bus, n.res, &n.Metrics)
+		f.VerifyEvery, f.onApplied = n.cfg.VerifyEvery, n.cfg.OnApplied
+		seq, err := f.position(ctx)
+		if err == nil {
+			f.seq = seq
+			return bus, f, nil
+		}
+		_ = bus.Close()
+		if attempt > 0 || !errors.Is(err, ErrDiverged) && !errors.Is(err, ErrNeedBootstrap) {
+			return nil, nil, err
+		}
+		if err := n.setAside(); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// setAside moves the bus files of a directory whose state the stream
+// cannot continue (wal/, checkpoints/, shared/) into a sibling directory
+// DIR.diverged-<unix ns>, never deleting them: they may hold the only copy
+// of records that were logged but not replicated. Other files (an embedded
+// nats-server's storage) stay.
+func (n *Node) setAside() error {
+	aside := fmt.Sprintf("%s.diverged-%d", n.cfg.Dir, time.Now().UnixNano())
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+	}
+	for _, sub := range []string{"wal", "checkpoints", "shared"} {
+		err := os.Rename(filepath.Join(n.cfg.Dir, sub), filepath.Join(aside, sub))
+		if err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+		}
+	}
+	n.logf("node %s: local state is not a prefix of the stream; moved it to %s and rebuilding", n.cfg.ID, aside)
+	return syncFile(filepath.Dir(n.cfg.Dir))
+}
+
+// Run follows and leads until ctx ends or an error that retrying cannot
+// fix. The last bus is closed when it returns.
+func (n *Node) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := n.followThenLead(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		n.logf("node %s: role ended: %v", n.cfg.ID, err)
+		if err != nil && (errors.Is(err, mmsb.ErrReplicaDiverged) || errors.Is(err, ErrStaleTerm) || errors.Is(err, ErrBadMessage)) {
+			// A follower whose state differs from the leader's stops here
+			// (mmsb_replication_hash_mismatch_total counts it): an operator
+			// decides, instead of the node silently rebuilding.
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(n.cfg.LeaseTTL / 4):
+		}
+	}
+	return nil
+}
+
+// followThenLead is one cycle: follow until the lease is free, then lead
+// until the lease or the stream is lost.
+func (n *Node) followThenLead(ctx context.Context) error {
+	bus, f, err := n.openFollower(ctx)
+	if err != nil {
+		return err
+	}
+	n.setRole(bus, false)
+	fctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- f.Run(fctx) }()
+	var lease *Lease
+	tick := time.NewTicker(n.cfg.LeaseTTL / 4)
+	defer tick.Stop()
+	for lease == nil {
+		select {
+		case err := <-errc:
+			cancel()
+			n.setRole(nil, false)
+			_ = bus.Close()
+			return err
+		case <-ctx.Done():
+			cancel()
+			if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+				n.logf("node %s: follower stopped: %v", n.cfg.ID, err)
+			}
+			n.setRole(nil, false)
+			return bus.Close()
+		case <-tick.C:
+		}
+		if n.cfg.FollowOnly {
+			continue
+		}
+		lctx, lcancel := n.res.call(ctx)
+		l, err := acquireLease(lctx, n.res.lease, n.cfg.ID, n.cfg.LeaseTTL)
+		lcancel()
+		switch {
+		case err == nil:
+			lease = l
+		case !errors.Is(err, ErrLeaseHeld):
+			n.logf("node %s: %v", n.cfg.ID, err)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+		lease.release(context.Background())
+		n.setRole(nil, false)
+		_ = bus.Close()
+		return err
+	}
+	err = n.lead(ctx, bus, lease)
+	lease.release(context.Background())
+	return err
+}
+
+// lead catches up to the stream's end, reopens the bus as leader of the
+// next term and serves until the lease is lost, the publisher fails or ctx
+// ends.
+func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
+	ictx, cancel := n.res.call(ctx)
+	info, err := n.res.stream.Info(ictx)
+	cancel()
+	if err != nil {
+		n.setRole(nil, false)
+		_ = bus.Close()
+		return fmt.Errorf("replicate: stream info: %w", err)
+	}
+	last := info.State.LastSeq
+	f := newFollower(bus, n.res, &n.Metrics)
+	if err := f.CatchUp(ctx, last); err != nil {
+		n.setRole(nil, false)
+		_ = bus.Close()
+		return fmt.Errorf("replicate: catch up to sequence %d before leading: %w", last, err)
+	}
+	var term uint64
+	if info.State.Msgs > 0 {
+		meta, err := f.getMsg(ctx, last)
+		if err != nil {
+			n.setRole(nil, false)
+			_ = bus.Close()
+			return err
+		}
+		term = meta.Term
+	}
+	caughtUp := bus.LastLSN()
+	n.setRole(nil, false)
+	if err := bus.Close(); err != nil {
+		return err
+	}
+	pubLease := lease
+	if n.cfg.noLeaseCheck {
+		pubLease = nil
+	}
+	pub := newPublisher(n.res, term+1, last, caughtUp, pubLease, &n.Metrics)
+	o := n.busOptions()
+	o.Replicator, o.Sync = pub, mmsb.SyncReplicated
+	lb, err := mmsb.Open(n.cfg.Dir, &o)
+	if err != nil {
+		pub.close()
+		return err
+	}
+	n.mu.Lock()
+	n.lease = lease
+	n.mu.Unlock()
+	n.setRole(lb, true)
+	err = n.serve(ctx, lb, pub, lease)
+	n.setRole(nil, false)
+	_ = lb.Close()
+	pub.close()
+	return err
+}
+
+// serve waits while leading, archiving checkpoints as records accumulate.
+func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *Lease) error {
+	t := time.NewTicker(n.cfg.LeaseTTL / 8)
+	defer t.Stop()
+	var archived uint64
+	lost := lease.Lost()
+	if n.cfg.noLeaseCheck {
+		lost = nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-lost:
+			return ErrLeaseLost
+		case <-t.C:
+		}
+		if err := pub.Err(); err != nil {
+			return err
+		}
+		if err := bus.Err(); err != nil {
+			return err
+		}
+		if !lease.Valid() && !n.cfg.noLeaseCheck {
+			return ErrLeaseLost
+		}
+		if n.cfg.CheckpointEvery > 0 {
+			if p := n.Metrics.RecordsPublished.Load(); p-archived >= uint64(n.cfg.CheckpointEvery) {
+				archived = p
+				actx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
+				_, err := archiveCheckpoint(actx, n.res, bus, pub)
+				cancel()
+				if err != nil && ctx.Err() == nil {
+					return err
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,278 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// Publisher errors.
+var (
+	// ErrFenced: the stream refused a publish because its last sequence was
+	// not the one this leader expected: another leader has published since.
+	// This leader must step down.
+	ErrFenced = errors.New("replicate: fenced: another leader published to the stream")
+	// ErrLeaseLost: the leader lease was not renewed in time; the leader
+	// stops committing.
+	ErrLeaseLost = errors.New("replicate: leader lease lost")
+	// ErrPublisherClosed: the publisher was closed.
+	ErrPublisherClosed = errors.New("replicate: publisher closed")
+)
+
+// Publisher is the leader side: an mmsb.Replicator that publishes every
+// record to the stream as one message, with up to Config.MaxInFlight
+// publishes awaiting acknowledgement, acknowledged in log order. Every
+// publish carries Nats-Expected-Last-Sequence (the stream sequence of the
+// previous record), so a publish from a leader that was superseded is
+// refused by the stream itself. The first error stops it for good.
+type Publisher struct {
+	js       jetstream.JetStream
+	stream   jetstream.Stream
+	subject  string
+	term     uint64
+	maxBytes int
+	lease    *Lease // nil: no lease check (single-node tests)
+	metrics  *Metrics
+
+	ackTimeout time.Duration
+
+	lastSeq uint64 // stream sequence of the last published record; guarded by the bus lock (Replicate)
+
+	queue chan inflight
+	done  chan struct{}
+
+	mu      sync.Mutex
+	stored  mmsb.LSN
+	err     error
+	changed chan struct{} // closed and replaced whenever stored or err changes
+}
+
+type inflight struct {
+	fut     jetstream.PubAckFuture
+	msg     *nats.Msg
+	seq     uint64 // the sequence the stream must assign
+	last    mmsb.LSN
+	started time.Time
+}
+
+// newPublisher starts a publisher for a leader of term whose stream ends at
+// sequence lastSeq holding every record up to LSN stored (the leader caught
+// up to it: those records count as stored, WaitStored does not wait for
+// them).
+func newPublisher(res *resources, term, lastSeq uint64, stored mmsb.LSN, lease *Lease, m *Metrics) *Publisher {
+	cfg := res.cfg
+	p := &Publisher{
+		js: res.js, stream: res.stream, subject: cfg.Subject(), term: term, maxBytes: cfg.MaxRecordBytes, lease: lease, metrics: m,
+		ackTimeout: cfg.AckTimeout,
+		lastSeq:    lastSeq,
+		stored:     stored,
+		queue:      make(chan inflight, cfg.MaxInFlight),
+		done:       make(chan struct{}),
+		changed:    make(chan struct{}),
+	}
+	go p.ackLoop()
+	return p
+}
+
+// MaxRecordBytes implements mmsb.Replicator.
+func (p *Publisher) MaxRecordBytes() int { return p.maxBytes }
+
+// Replicate implements mmsb.Replicator: it queues the record's publish and
+// returns (blocking only while MaxInFlight publishes await their acks).
+func (p *Publisher) Replicate(rec *mmsb.ReplicatedRecord) error {
+	if err := p.Err(); err != nil {
+		return err
+	}
+	if p.lease != nil && !p.lease.Valid() {
+		p.setErr(fmt.Errorf("%w: not renewed within its TTL", ErrLeaseLost))
+		return p.Err()
+	}
+	msg := &nats.Msg{Subject: p.subject, Header: nats.Header{}, Data: append([]byte(nil), rec.Payload...)}
+	recordHeaders(msg.Header, p.term, rec)
+	keep := &nats.Msg{Subject: msg.Subject, Header: cloneHeader(msg.Header), Data: msg.Data}
+	fut, err := p.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequence(p.lastSeq))
+	if err != nil {
+		p.setErr(fmt.Errorf("replicate: publish LSN %d..%d: %w", rec.FirstLSN, rec.LastLSN, err))
+		return p.Err()
+	}
+	p.lastSeq++
+	p.queue <- inflight{fut: fut, msg: keep, seq: p.lastSeq, last: rec.LastLSN, started: time.Now()}
+	return nil
+}
+
+func cloneHeader(h nats.Header) nats.Header {
+	c := make(nats.Header, len(h))
+	for k, v := range h {
+		c[k] = append([]string(nil), v...)
+	}
+	return c
+}
+
+// isFence reports whether err is the stream refusing a publish whose
+// expected last sequence is not its last sequence.
+func isFence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// ackLoop waits for the acknowledgements in publish order. When a publish
+// fails for a reason other than the fence (the connection dropped and
+// reconnected to another server, a timeout while the stream elected a new
+// leader), it and every later publish still queued are republished one at
+// a time, in order, with the same Nats-Msg-Id and expected sequence: a
+// record the stream already stored is acknowledged as a duplicate, one it
+// lost is stored now, and a record another leader fenced stays refused.
+// Later publishes that raced ahead of a republished one are refused by the
+// fence (their expected sequence is not yet the last) and republished too.
+// A fence error is final only when the stream shows another record at the
+// sequence or a newer term (checkFence).
+func (p *Publisher) ackLoop() {
+	defer close(p.done)
+	resync := false
+	for in := range p.queue {
+		var ack *jetstream.PubAck
+		var err error
+		select {
+		case ack = <-in.fut.Ok():
+		case err = <-in.fut.Err():
+		}
+		if err != nil && p.Err() == nil {
+			resync = true
+			ack, err = p.republish(in, err)
+		} else if err == nil {
+			resync = false
+		}
+		_ = resync
+		if err == nil && ack.Sequence != in.seq {
+			err = fmt.Errorf("%w: record ending at LSN %d stored at sequence %d, expected %d", ErrFenced, in.last, ack.Sequence, in.seq)
+		}
+		if err != nil {
+			if isFence(err) {
+				p.metrics.FencedPublishes.Add(1)
+				err = fmt.Errorf("%w: %w", ErrFenced, err)
+			}
+			p.setErr(fmt.Errorf("replicate: record ending at LSN %d not stored: %w", in.last, err))
+			continue
+		}
+		p.metrics.PublishLatency.Observe(time.Since(in.started))
+		p.metrics.RecordsPublished.Add(1)
+		p.metrics.AppliedLSN.Store(uint64(in.last))
+		p.mu.Lock()
+		p.stored = in.last
+		p.notifyLocked()
+		p.mu.Unlock()
+	}
+}
+
+// checkFence tells a real fence from a stream that is briefly behind
+// (after its leader moved, a new stream leader may not have applied the
+// last committed messages yet and refuses the next expected sequence): it
+// returns an ack when the stream holds this very record at its sequence,
+// fenced when a newer term published or another record holds the sequence,
+// and neither when the stream is merely behind (retry).
+func (p *Publisher) checkFence(in inflight) (ack *jetstream.PubAck, fenced bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.ackTimeout)
+	defer cancel()
+	if m, err := p.stream.GetMsg(ctx, in.seq); err == nil {
+		if m.Header.Get(nats.MsgIdHdr) == in.msg.Header.Get(nats.MsgIdHdr) {
+			return &jetstream.PubAck{Sequence: in.seq, Duplicate: true}, false
+		}
+		return nil, true
+	}
+	last, err := p.stream.GetLastMsgForSubject(ctx, p.subject)
+	if err != nil {
+		return nil, false
+	}
+	if meta, err := parseHeaders(last.Header); err == nil && meta.Term > p.term || last.Sequence >= in.seq {
+		return nil, true
+	}
+	return nil, false
+}
+
+// republish publishes in again synchronously until the stream answers or
+// 2 × AckTimeout have passed since its first publish; the fence ends it.
+func (p *Publisher) republish(in inflight, cause error) (*jetstream.PubAck, error) {
+	deadline := in.started.Add(2 * p.ackTimeout)
+	err := cause
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), min(p.ackTimeout, time.Until(deadline)))
+		msg := &nats.Msg{Subject: in.msg.Subject, Header: cloneHeader(in.msg.Header), Data: in.msg.Data}
+		var ack *jetstream.PubAck
+		ack, err = p.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequence(in.seq-1))
+		cancel()
+		if err == nil {
+			return ack, nil
+		}
+		if isFence(err) {
+			ack, fenced := p.checkFence(in)
+			if ack != nil || fenced {
+				return ack, err
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("no acknowledgement within %v: %w", 2*p.ackTimeout, err)
+}
+
+func (p *Publisher) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+func (p *Publisher) setErr(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+		p.notifyLocked()
+	}
+	p.mu.Unlock()
+}
+
+// Err returns the error that stopped the publisher, if any.
+func (p *Publisher) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Stored returns the last LSN the stream acknowledged.
+func (p *Publisher) Stored() mmsb.LSN {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stored
+}
+
+// WaitStored implements mmsb.Replicator.
+func (p *Publisher) WaitStored(ctx context.Context, lsn mmsb.LSN) error {
+	for {
+		p.mu.Lock()
+		stored, err, ch := p.stored, p.err, p.changed
+		p.mu.Unlock()
+		if stored >= lsn {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// close stops the publisher after the bus stopped calling Replicate; it
+// waits for the acknowledgements still in flight.
+func (p *Publisher) close() {
+	close(p.queue)
+	<-p.done
+	p.setErr(ErrPublisherClosed)
+}

@@ -1,0 +1,377 @@
+package mmsb
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+)
+
+// Replication errors (docs/replication.md).
+var (
+	// ErrReplication: a replicated record was not stored by the replication
+	// target (the stream refused it, the quorum was lost, the lease was
+	// lost, the acknowledgement timed out). The bus fails (sticky ErrFailed):
+	// the record is in the local log and applied, but the stream may not
+	// hold it, so this node's state may be ahead of every other replica; it
+	// must be rebuilt as a follower of the stream before it serves again.
+	ErrReplication = errors.New("mmsb: replication failed")
+	// ErrFollower: a write to a bus opened as a follower (Options.Follower).
+	// A follower changes only through ApplyReplicated.
+	ErrFollower = errors.New("mmsb: bus is a read-only follower")
+	// ErrReplicaOrder: a replicated record that does not continue the
+	// follower's log (a gap or a duplicate). Nothing was applied.
+	ErrReplicaOrder = errors.New("mmsb: replicated record out of order")
+	// ErrReplicaDiverged: the follower's rolling state hash differs from the
+	// leader's after a record, or from a full recomputation of its own pages.
+	// The follower fails (sticky): its state is not the leader's.
+	ErrReplicaDiverged = errors.New("mmsb: follower state diverged from the leader")
+	// ErrRecordTooLarge: a batch whose log record is larger than the
+	// replicator can carry in one message. Refused before it is logged.
+	ErrRecordTooLarge = errors.New("mmsb: batch record too large to replicate")
+)
+
+// SyncReplicated acknowledges a commit only after an fsync of the local log
+// covers it (as SyncGroup) AND the Replicator (Options.Replicator) reports
+// the record stored. It needs a Replicator.
+const SyncReplicated = SyncMode(3)
+
+// ReplicatedRecord is one committed batch record as the log holds it: the
+// unit of replication.
+type ReplicatedRecord struct {
+	FirstLSN LSN // LSN of the record's first operation
+	LastLSN  LSN // LSN of its last operation
+	// Payload is the record payload exactly as logged (docs/tlog.md: the
+	// bytes inside the frame). A Replicator must copy it: it is reused.
+	Payload []byte
+	// StateHash is the bus's rolling state hash after the record was
+	// applied (Bus.RollingHash).
+	StateHash uint64
+}
+
+// Replicator receives every committed record of a bus, in log order
+// (Options.Replicator). The bus calls Replicate with its write lock held,
+// so it must not wait for the network: it starts the replication (queues a
+// publish) and returns. WaitStored then waits for the acknowledgements;
+// records are acknowledged in log order.
+type Replicator interface {
+	// MaxRecordBytes is the largest payload one message can carry (0: no
+	// limit). A larger batch is refused with ErrRecordTooLarge before it is
+	// logged; split it into smaller batches.
+	MaxRecordBytes() int
+	// Replicate starts replicating rec. It must copy rec.Payload. An error
+	// fails the bus (ErrReplication).
+	Replicate(rec *ReplicatedRecord) error
+	// WaitStored returns once every record up to lsn is stored, or the
+	// error that stopped replication. An error fails the bus.
+	WaitStored(ctx context.Context, lsn LSN) error
+}
+
+// rollingHash keeps the rolling state hash: the sum (mod 2^64) over every
+// page of xxhash64(ID, size, epoch, bytes), the same fields StateHash
+// covers. A record changes only the pages it touches, so the sum is updated
+// by subtracting their old per-page hashes and adding the new ones: the cost
+// per record is one hash of each distinct page it writes, not of the state.
+type rollingHash struct {
+	sum   uint64
+	pages map[PageID]uint64
+	ops   []record.Op
+	ids   []PageID
+	dec   record.Decoder
+}
+
+// replicating reports whether the bus keeps a rolling hash (leader with a
+// Replicator, or follower).
+func (o *Options) replicating() bool { return o.Replicator != nil || o.Follower }
+
+// logSync is the local log's sync mode: SyncReplicated syncs like group.
+func (o *Options) logSync() tlog.SyncMode {
+	if o.Sync == SyncReplicated {
+		return tlog.SyncGroup
+	}
+	return tlog.SyncMode(o.Sync)
+}
+
+func (o *Options) checkReplication() error {
+	switch {
+	case o.Sync == SyncReplicated && o.Replicator == nil:
+		return fmt.Errorf("%w: sync mode replicated needs Options.Replicator", ErrInvalidOption)
+	case o.Follower && o.Replicator != nil:
+		return fmt.Errorf("%w: a follower cannot have a Replicator (it does not commit)", ErrInvalidOption)
+	case o.replicating() && o.DisableLog:
+		return fmt.Errorf("%w: replication needs the log (DisableLog is set)", ErrInvalidOption)
+	}
+	return nil
+}
+
+// pageHash is one page's term of the rolling hash.
+func (e *Bus) pageHash(sl page.Slot) uint64 {
+	var hdr [24]byte
+	binary.LittleEndian.PutUint64(hdr[0:], uint64(e.store.ID(sl)))
+	binary.LittleEndian.PutUint64(hdr[8:], uint64(e.store.Size(sl)))
+	binary.LittleEndian.PutUint64(hdr[16:], uint64(e.store.Epoch(sl)))
+	d := xxhash.New()
+	_, _ = d.Write(hdr[:])
+	_, _ = d.Write(e.store.Bytes(sl))
+	return d.Sum64()
+}
+
+// fullRollingHash recomputes the rolling hash from every page, and the
+// per-page terms when pages is not nil. Caller holds e.mu.
+func (e *Bus) fullRollingHash(pages map[PageID]uint64) uint64 {
+	var sum uint64
+	e.store.ForEach(func(sl page.Slot) bool {
+		h := e.pageHash(sl)
+		sum += h
+		if pages != nil {
+			pages[e.store.ID(sl)] = h
+		}
+		return true
+	})
+	return sum
+}
+
+// initRollingHash computes the rolling hash of the recovered state (Open).
+func (e *Bus) initRollingHash() {
+	if !e.opts.replicating() {
+		return
+	}
+	rh := &rollingHash{pages: map[PageID]uint64{}}
+	rh.sum = e.fullRollingHash(rh.pages)
+	e.rh = rh
+}
+
+// rollOps updates the rolling hash for the pages ops wrote, created or
+// freed (applied already). Caller holds e.mu.
+func (e *Bus) rollOps(ops []record.Op) {
+	rh := e.rh
+	ids := rh.ids[:0]
+	for i := range ops {
+		switch op := &ops[i]; op.Kind {
+		case record.OpDelta, record.OpDerived:
+			ids = append(ids, op.Delta.Page)
+		case record.OpCreatePage, record.OpFreePage:
+			ids = append(ids, op.Page)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for _, id := range ids {
+		rh.sum -= rh.pages[id]
+		if sl, ok := e.store.Lookup(id); ok {
+			h := e.pageHash(sl)
+			rh.pages[id] = h
+			rh.sum += h
+		} else {
+			delete(rh.pages, id)
+		}
+	}
+	rh.ids = ids
+}
+
+// decodeOps decodes a record payload of n operations into the rolling
+// hash's scratch. Caller holds e.mu.
+func (e *Bus) decodeOps(payload []byte, n int) ([]record.Op, error) {
+	rh := e.rh
+	if err := rh.dec.Reset(payload); err != nil {
+		return nil, err
+	}
+	if cap(rh.ops) < n {
+		rh.ops = make([]record.Op, n)
+	}
+	ops := rh.ops[:n]
+	for i := range ops {
+		if err := rh.dec.Next(&ops[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ops, nil
+}
+
+// checkReplicable refuses a record the replicator cannot carry, before it
+// is logged (nothing changes). Caller holds e.mu.
+func (e *Bus) checkReplicable(payloadBytes int) error {
+	r := e.opts.Replicator
+	if r == nil {
+		return nil
+	}
+	if m := r.MaxRecordBytes(); m > 0 && payloadBytes > m {
+		return fmt.Errorf("%w: %d bytes, the replication stream carries at most %d per message (commit smaller batches)", ErrRecordTooLarge, payloadBytes, m)
+	}
+	return nil
+}
+
+// replicateLocked hands a logged and applied record to the Replicator,
+// after rolling the hash over it. Caller holds e.mu. A failure fails the
+// bus: the record is logged and applied here but may never reach the
+// stream.
+func (e *Bus) replicateLocked(first, last LSN, payload []byte) error {
+	if e.opts.Replicator == nil {
+		return nil
+	}
+	ops, err := e.decodeOps(payload, int(last-first+1))
+	if err != nil {
+		return e.fail(fmt.Errorf("%w: re-decoding record at LSN %d: %w", ErrReplication, first, err))
+	}
+	e.rollOps(ops)
+	rec := ReplicatedRecord{FirstLSN: first, LastLSN: last, Payload: payload, StateHash: e.rh.sum}
+	if err := e.opts.Replicator.Replicate(&rec); err != nil {
+		return e.fail(fmt.Errorf("%w: LSN %d..%d: %w", ErrReplication, first, last, err))
+	}
+	return nil
+}
+
+// waitReplicated waits until the Replicator has stored every record up to
+// lsn (SyncReplicated only). A failure fails the bus.
+func (e *Bus) waitReplicated(ctx context.Context, lsn LSN) error {
+	if e.opts.Sync != SyncReplicated {
+		return nil
+	}
+	if err := e.opts.Replicator.WaitStored(ctx, lsn); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		e.mu.Lock()
+		err = e.fail(fmt.Errorf("%w: LSN %d not stored: %w", ErrReplication, lsn, err))
+		e.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// writable returns why the bus refuses writes: usable's reasons, or
+// ErrFollower on a follower. Caller holds e.mu.
+func (e *Bus) writable() error {
+	if err := e.usable(); err != nil {
+		return err
+	}
+	if e.opts.Follower {
+		return fmt.Errorf("%w: writes go to the leader", ErrFollower)
+	}
+	return nil
+}
+
+// RollingHash returns the rolling state hash and the LSN it covers. It is
+// kept only by a bus with a Replicator or a follower (else ErrInvalidOption).
+//
+// What it proves: the sum, mod 2^64, over every page of
+// xxhash64(page ID, size, epoch, bytes). Two buses with equal rolling
+// hashes at the same LSN hold, with overwhelming probability, the same set
+// of pages with the same sizes, epochs and bytes (metadata, flags, edges and
+// bindings are not covered; StateHash covers the same fields). It is
+// maintained incrementally from the pages each record touches, so a page
+// changed outside the log is noticed when a record next writes that page,
+// or by VerifyRollingHash, which recomputes it from every page.
+func (e *Bus) RollingHash() (uint64, LSN, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return 0, 0, ErrClosed
+	}
+	if e.rh == nil {
+		return 0, 0, fmt.Errorf("%w: the rolling hash is kept only with a Replicator or as a follower", ErrInvalidOption)
+	}
+	return e.rh.sum, e.lastLSN, nil
+}
+
+// VerifyRollingHash recomputes the rolling hash from every page and
+// compares it with the incrementally maintained one: a difference means a
+// page changed outside the log (memory corruption). The bus then fails with
+// ErrReplicaDiverged. Cost: one hash of the whole state.
+func (e *Bus) VerifyRollingHash() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if e.rh == nil {
+		return fmt.Errorf("%w: the rolling hash is kept only with a Replicator or as a follower", ErrInvalidOption)
+	}
+	if full := e.fullRollingHash(nil); full != e.rh.sum {
+		return e.fail(fmt.Errorf("%w: at LSN %d the pages hash to %#x, the rolling hash says %#x (a page changed outside the log)", ErrReplicaDiverged, e.lastLSN, full, e.rh.sum))
+	}
+	return nil
+}
+
+// ApplyReplicated applies a leader's record on a follower
+// (Options.Follower): rec must continue the follower's log exactly
+// (FirstLSN = LastLSN()+1; a gap or a duplicate is refused with
+// ErrReplicaOrder and nothing changes). The record is appended to the
+// follower's own log and applied through the code recovery uses
+// (decodeRecord, applyOps), then the rolling hash is compared with
+// rec.StateHash: a mismatch fails the bus with ErrReplicaDiverged. It
+// returns once the record is logged and applied; the local log syncs in
+// the background (the stream is the durable copy), and Flush waits for it.
+func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if err := e.usable(); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	if !e.opts.Follower {
+		e.mu.Unlock()
+		return fmt.Errorf("%w: ApplyReplicated needs a bus opened with Options.Follower", ErrInvalidOption)
+	}
+	if err := e.checkReplicaOrder(rec); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	n := rec.LastLSN - rec.FirstLSN + 1
+	r := tlog.Record{FirstLSN: rec.FirstLSN, Count: uint32(n), Payload: rec.Payload, File: "replicated record", Offset: 0}
+	ops, err := e.decodeRecord(&r, &e.rh.dec)
+	if err != nil {
+		e.mu.Unlock()
+		return fmt.Errorf("%w: LSN %d..%d: %w", ErrReplication, rec.FirstLSN, rec.LastLSN, err)
+	}
+	_, first, err := e.appendLocked(uint32(n), rec.Payload)
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	if i, err := e.applyOps(ops, first, e.rh.dec.Time); err != nil {
+		err = e.fail(fmt.Errorf("%w: replicated LSN %d does not apply: %w", ErrReplicaDiverged, first+LSN(i), err))
+		e.mu.Unlock()
+		return err
+	}
+	e.store.PublishLSN(uint64(rec.LastLSN))
+	e.stampCommit(first, rec.LastLSN, e.rh.dec.Time)
+	e.rollOps(ops)
+	if e.rh.sum != rec.StateHash {
+		err = e.fail(fmt.Errorf("%w: after LSN %d the follower's rolling hash is %#x, the leader's %#x", ErrReplicaDiverged, rec.LastLSN, e.rh.sum, rec.StateHash))
+		e.mu.Unlock()
+		return err
+	}
+	e.mu.Unlock()
+	// The stream holds the record: the follower's own log is synced by the
+	// background flusher, not waited for (a follower that crashes recovers
+	// a prefix and resumes from the stream). Waiting here would cost one
+	// fsync per record in series.
+	e.log.Kick()
+	e.maybeCheckpoint()
+	return nil
+}
+
+// checkReplicaOrder refuses a record that does not continue the log.
+func (e *Bus) checkReplicaOrder(rec *ReplicatedRecord) error {
+	switch {
+	case rec.LastLSN < rec.FirstLSN || rec.FirstLSN == 0:
+		return fmt.Errorf("%w: invalid LSN range %d..%d", ErrReplicaOrder, rec.FirstLSN, rec.LastLSN)
+	case rec.LastLSN-rec.FirstLSN >= 1<<32-1:
+		return fmt.Errorf("%w: LSN range %d..%d holds more operations than a record can", ErrReplicaOrder, rec.FirstLSN, rec.LastLSN)
+	case rec.FirstLSN <= e.lastLSN:
+		return fmt.Errorf("%w: duplicate: record LSN %d..%d, the follower is already at LSN %d", ErrReplicaOrder, rec.FirstLSN, rec.LastLSN, e.lastLSN)
+	case rec.FirstLSN != e.lastLSN+1:
+		return fmt.Errorf("%w: gap: record starts at LSN %d, the follower is at LSN %d", ErrReplicaOrder, rec.FirstLSN, e.lastLSN)
+	}
+	return nil
+}
