@@ -51,8 +51,8 @@ var headerOrders = map[string][]string{
 }
 
 // compileBoth compiles prelude, then both headers in the given order, then
-// body, and returns the compiler's error and output.
-func compileBoth(t *testing.T, program, ext string, flags []string, prelude string, order []string, body string) (error, string) {
+// body, and returns the compiler's output and error.
+func compileBoth(t *testing.T, program, ext string, flags []string, prelude string, order []string, body string) (string, error) {
 	t.Helper()
 	var src strings.Builder
 	src.WriteString(prelude)
@@ -66,7 +66,7 @@ func compileBoth(t *testing.T, program, ext string, flags []string, prelude stri
 	}
 	args := append(append([]string{}, flags...), "-I", filepath.Join(repoRoot(t), "bindings", "c"), file)
 	out, err := exec.Command(program, args...).CombinedOutput()
-	return err, string(out)
+	return string(out), err
 }
 
 // TestCHeadersCompileTogether: mmsb.h and mmsb_reader.h in one C and one
@@ -76,7 +76,7 @@ func TestCHeadersCompileTogether(t *testing.T) {
 		program := testutil.LookPath(t, c.program) // compiles mmsb.h with mmsb_reader.h
 		for name, order := range headerOrders {
 			t.Run(c.name+"/"+name, func(t *testing.T) {
-				if err, out := compileBoth(t, program, c.ext, c.flags, "", order, bothHeadersBody); err != nil {
+				if out, err := compileBoth(t, program, c.ext, c.flags, "", order, bothHeadersBody); err != nil {
 					t.Fatalf("%s %v: %v\n%s", c.program, order, err, out)
 				}
 			})
@@ -99,7 +99,7 @@ func TestCHeadersClashCheckCatchesClash(t *testing.T) {
 		for clash, prelude := range clashes {
 			for name, order := range headerOrders {
 				t.Run(c.name+"/"+clash+"/"+name, func(t *testing.T) {
-					if err, out := compileBoth(t, program, c.ext, c.flags, prelude, order, bothHeadersBody); err == nil {
+					if out, err := compileBoth(t, program, c.ext, c.flags, prelude, order, bothHeadersBody); err == nil {
 						t.Fatalf("%s accepted a clashing definition before %v:\n%s%s", c.program, order, prelude, out)
 					}
 				})
