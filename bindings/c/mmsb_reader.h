@@ -18,13 +18,17 @@
  *   cc -std=c99 -D_DEFAULT_SOURCE ... (or -std=gnu99, or -D_GNU_SOURCE)
  * because the header uses syscall(SYS_futex), realpath and kill.
  *
- * Every function returns MMSB_OK (0) or a negative mmsb_status;
- * mmsb_errmsg() returns this thread's last error message. A NULL reader,
+ * Every function returns MMSB_READER_OK (0) or a negative mmsb_reader_status;
+ * mmsb_reader_errmsg() returns this thread's last error message. A NULL reader,
  * NULL output pointers and buffers that are too small give error codes,
  * never a crash; mmsb_reader_close(&r) sets r to NULL, so a later call
- * with r gets MMSB_ERR_INVALID. An mmsb_reader is not thread-safe: use
+ * with r gets MMSB_READER_ERR_INVALID. An mmsb_reader is not thread-safe: use
  * one per thread.
  * All definitions are static: every translation unit gets its own copy.
+ * Every name this header defines starts with mmsb_reader / MMSB_READER,
+ * so it can be included together with the writer's mmsb.h (whose
+ * mmsb_status, MMSB_OK, MMSB_ERR_* and mmsb_page_info are a different,
+ * versioned ABI), in either order, in C and in C++.
  */
 #ifndef MMSB_READER_H
 #define MMSB_READER_H
@@ -51,23 +55,23 @@ extern "C" {
 #endif
 
 /* The shared-memory format version this header implements. */
-#define MMSB_SHM_FORMAT_VERSION 1
+#define MMSB_READER_SHM_FORMAT_VERSION 1
 
 /* Status codes (negative: errors). */
-typedef enum mmsb_status {
-	MMSB_OK = 0,
-	MMSB_ERR_INVALID = -1,       /* bad argument: NULL pointer, closed or foreign handle */
-	MMSB_ERR_WRITER_GONE = -2,   /* writer closed, died, or stuck mid-write (mmsb.ErrWriterGone) */
-	MMSB_ERR_STALE = -3,         /* a newer writer rebuilt the region: reopen (mmsb.ErrStale) */
-	MMSB_ERR_NOT_FOUND = -4,     /* no such page (mmsb.ErrPageNotFound) */
-	MMSB_ERR_FORMAT = -5,        /* bad magic, version, sizes (mmsb.ErrSharedCorrupt) */
-	MMSB_ERR_BUSY = -6,          /* the page changed under every copy for busy_timeout */
-	MMSB_ERR_SNAPSHOT_BUSY = -7, /* snapshot attempts exhausted (mmsb.ErrSnapshotBusy) */
-	MMSB_ERR_TIMEOUT = -8,       /* wait timed out */
-	MMSB_ERR_TOO_SMALL = -9,     /* the caller's buffer is too small (the size needed is returned) */
-	MMSB_ERR_SYSTEM = -10,       /* a system call failed (errno in the message) */
-	MMSB_ERR_NOMEM = -11         /* out of memory */
-} mmsb_status;
+typedef enum mmsb_reader_status {
+	MMSB_READER_OK = 0,
+	MMSB_READER_ERR_INVALID = -1,       /* bad argument: NULL pointer, closed or foreign handle */
+	MMSB_READER_ERR_WRITER_GONE = -2,   /* writer closed, died, or stuck mid-write (mmsb.ErrWriterGone) */
+	MMSB_READER_ERR_STALE = -3,         /* a newer writer rebuilt the region: reopen (mmsb.ErrStale) */
+	MMSB_READER_ERR_NOT_FOUND = -4,     /* no such page (mmsb.ErrPageNotFound) */
+	MMSB_READER_ERR_FORMAT = -5,        /* bad magic, version, sizes (mmsb.ErrSharedCorrupt) */
+	MMSB_READER_ERR_BUSY = -6,          /* the page changed under every copy for busy_timeout */
+	MMSB_READER_ERR_SNAPSHOT_BUSY = -7, /* snapshot attempts exhausted (mmsb.ErrSnapshotBusy) */
+	MMSB_READER_ERR_TIMEOUT = -8,       /* wait timed out */
+	MMSB_READER_ERR_TOO_SMALL = -9,     /* the caller's buffer is too small (the size needed is returned) */
+	MMSB_READER_ERR_SYSTEM = -10,       /* a system call failed (errno in the message) */
+	MMSB_READER_ERR_NOMEM = -11         /* out of memory */
+} mmsb_reader_status;
 
 /* Reader options; zero fields take the defaults (as Go's ReaderOptions). */
 typedef struct mmsb_reader_options {
@@ -78,67 +82,67 @@ typedef struct mmsb_reader_options {
 } mmsb_reader_options;
 
 /* A page's epoch and the LSN of its last write. */
-typedef struct mmsb_page_info {
+typedef struct mmsb_reader_page_info {
 	uint64_t epoch;
 	uint64_t lsn;
-} mmsb_page_info;
+} mmsb_reader_page_info;
 
 typedef struct mmsb_reader mmsb_reader;
 
 /* ---- implementation ---------------------------------------------------- */
 
 enum {
-	MMSB__MAGIC_LO = 0x5342534d, /* "MSBSSHM1" = 0x314d48535342534d */
-	MMSB__HDR_SIZE = 4096,
-	MMSB__HDR_USED = 128,
-	MMSB__H_VERSION = 8,
-	MMSB__H_HDR_SIZE = 12,
-	MMSB__H_GEN = 16,
-	MMSB__H_PID = 24,
-	MMSB__H_START = 32,
-	MMSB__H_LSN = 40,
-	MMSB__H_STATE = 48,
-	MMSB__H_HW = 56,
-	MMSB__H_SLOT_CAP = 64,
-	MMSB__H_TABLE_VER = 72,
-	MMSB__H_CHUNKS = 80,
-	MMSB__H_MAX_CHUNKS = 88,
-	MMSB__H_CELL_BITS = 96,
-	MMSB__H_SIZE_BITS = 100,
-	MMSB__H_LIVE = 104,
-	MMSB__H_STRIDES = 112,
-	MMSB__H_FUTEX = 120,
-	MMSB__CELL_BITS = 12,
-	MMSB__SIZE_BITS = 25,
-	MMSB__STATE_LIVE = 1,
-	MMSB__STATE_CLOSED = 2,
-	MMSB__STATE_SUPERSEDED = 3,
-	MMSB__CHUNK_ENTRY_BYTES = 16,
-	MMSB__TRIES = 64
+	MMSB_READER__MAGIC_LO = 0x5342534d, /* "MSBSSHM1" = 0x314d48535342534d */
+	MMSB_READER__HDR_SIZE = 4096,
+	MMSB_READER__HDR_USED = 128,
+	MMSB_READER__H_VERSION = 8,
+	MMSB_READER__H_HDR_SIZE = 12,
+	MMSB_READER__H_GEN = 16,
+	MMSB_READER__H_PID = 24,
+	MMSB_READER__H_START = 32,
+	MMSB_READER__H_LSN = 40,
+	MMSB_READER__H_STATE = 48,
+	MMSB_READER__H_HW = 56,
+	MMSB_READER__H_SLOT_CAP = 64,
+	MMSB_READER__H_TABLE_VER = 72,
+	MMSB_READER__H_CHUNKS = 80,
+	MMSB_READER__H_MAX_CHUNKS = 88,
+	MMSB_READER__H_CELL_BITS = 96,
+	MMSB_READER__H_SIZE_BITS = 100,
+	MMSB_READER__H_LIVE = 104,
+	MMSB_READER__H_STRIDES = 112,
+	MMSB_READER__H_FUTEX = 120,
+	MMSB_READER__CELL_BITS = 12,
+	MMSB_READER__SIZE_BITS = 25,
+	MMSB_READER__STATE_LIVE = 1,
+	MMSB_READER__STATE_CLOSED = 2,
+	MMSB_READER__STATE_SUPERSEDED = 3,
+	MMSB_READER__CHUNK_ENTRY_BYTES = 16,
+	MMSB_READER__TRIES = 64
 };
-#define MMSB__MAGIC UINT64_C(0x314d48535342534d)
-#define MMSB__MAX_CHUNKS (UINT64_C(1) << (32 - MMSB__CELL_BITS))
-#define MMSB__MAX_SLOTS ((UINT64_C(1) << 31) - 2)
-#define MMSB__CELL_MASK ((UINT32_C(1) << MMSB__CELL_BITS) - 1)
-#define MMSB__SIZE_MASK ((UINT32_C(1) << MMSB__SIZE_BITS) - 1)
-#define MMSB__LIVE_TAG UINT64_C(0x6d6d736272656164) /* "mmsbread": a handle that is open */
+#define MMSB_READER__MAGIC UINT64_C(0x314d48535342534d)
+#define MMSB_READER__MAX_CHUNKS (UINT64_C(1) << (32 - MMSB_READER__CELL_BITS))
+#define MMSB_READER__MAX_SLOTS ((UINT64_C(1) << 31) - 2)
+#define MMSB_READER__CELL_MASK ((UINT32_C(1) << MMSB_READER__CELL_BITS) - 1)
+#define MMSB_READER__SIZE_MASK ((UINT32_C(1) << MMSB_READER__SIZE_BITS) - 1)
+#define MMSB_READER__LIVE_TAG UINT64_C(0x6d6d736272656164) /* "mmsbread": a handle that is open */
 
-typedef struct mmsb__map {
+typedef struct mmsb_reader__map {
 	unsigned char *p;
 	size_t n;
-} mmsb__map;
+} mmsb_reader__map;
 
-typedef struct mmsb__chunk {
+typedef struct mmsb_reader__chunk {
 	uint32_t gen, cell_size;
-	mmsb__map m;
-} mmsb__chunk;
+	mmsb_reader__map m;
+} mmsb_reader__chunk;
 
 struct mmsb_reader {
 	uint64_t tag;
 	char region[PATH_MAX];
-	mmsb__map hdr, ct, ids, vers, cells, seq;
+	mmsb_reader__map hdr, ct, ids, vers, cells, seq;
 	size_t slots;
-	mmsb__chunk *chunks;
+	mmsb_reader__chunk *chunks;
 	size_t nchunks;
 	uint64_t gen, start;
 	int64_t pid;
@@ -155,76 +159,76 @@ struct mmsb_reader {
 };
 
 #if defined(__GNUC__) || defined(__clang__)
-#define MMSB__TLS __thread
-#define MMSB__UNUSED __attribute__((unused))
+#define MMSB_READER__TLS __thread
+#define MMSB_READER__UNUSED __attribute__((unused))
 #else
-#define MMSB__TLS
-#define MMSB__UNUSED
+#define MMSB_READER__TLS
+#define MMSB_READER__UNUSED
 #endif
 
-static MMSB__TLS char mmsb__msg[512];
+static MMSB_READER__TLS char mmsb_reader__msg[512];
 
-/* mmsb_errmsg returns this thread's last error message ("" after success
+/* mmsb_reader_errmsg returns this thread's last error message ("" after success
  * of a call that sets none). */
-static inline MMSB__UNUSED const char *mmsb_errmsg(void) { return mmsb__msg; }
+static inline MMSB_READER__UNUSED const char *mmsb_reader_errmsg(void) { return mmsb_reader__msg; }
 
-/* mmsb_strerror names a status code. */
-static inline MMSB__UNUSED const char *mmsb_strerror(int code) {
+/* mmsb_reader_strerror names a status code. */
+static inline MMSB_READER__UNUSED const char *mmsb_reader_strerror(int code) {
 	switch (code) {
-	case MMSB_OK: return "ok";
-	case MMSB_ERR_INVALID: return "invalid argument";
-	case MMSB_ERR_WRITER_GONE: return "shared-memory writer gone";
-	case MMSB_ERR_STALE: return "shared region superseded by a newer writer (reopen the reader)";
-	case MMSB_ERR_NOT_FOUND: return "page not found";
-	case MMSB_ERR_FORMAT: return "malformed shared region";
-	case MMSB_ERR_BUSY: return "page kept changing under the reader";
-	case MMSB_ERR_SNAPSHOT_BUSY: return "snapshot attempts exhausted";
-	case MMSB_ERR_TIMEOUT: return "timed out";
-	case MMSB_ERR_TOO_SMALL: return "buffer too small";
-	case MMSB_ERR_SYSTEM: return "system call failed";
-	case MMSB_ERR_NOMEM: return "out of memory";
+	case MMSB_READER_OK: return "ok";
+	case MMSB_READER_ERR_INVALID: return "invalid argument";
+	case MMSB_READER_ERR_WRITER_GONE: return "shared-memory writer gone";
+	case MMSB_READER_ERR_STALE: return "shared region superseded by a newer writer (reopen the reader)";
+	case MMSB_READER_ERR_NOT_FOUND: return "page not found";
+	case MMSB_READER_ERR_FORMAT: return "malformed shared region";
+	case MMSB_READER_ERR_BUSY: return "page kept changing under the reader";
+	case MMSB_READER_ERR_SNAPSHOT_BUSY: return "snapshot attempts exhausted";
+	case MMSB_READER_ERR_TIMEOUT: return "timed out";
+	case MMSB_READER_ERR_TOO_SMALL: return "buffer too small";
+	case MMSB_READER_ERR_SYSTEM: return "system call failed";
+	case MMSB_READER_ERR_NOMEM: return "out of memory";
 	}
 	return "unknown status";
 }
 
-static inline int mmsb__fail(int code, const char *fmt, ...)
+static inline int mmsb_reader__fail(int code, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
 	__attribute__((format(printf, 2, 3)))
 #endif
 	;
-static inline int mmsb__fail(int code, const char *fmt, ...) {
+static inline int mmsb_reader__fail(int code, const char *fmt, ...) {
 	va_list ap;
-	int n = snprintf(mmsb__msg, sizeof mmsb__msg, "mmsb: %s: ", mmsb_strerror(code));
+	int n = snprintf(mmsb_reader__msg, sizeof mmsb_reader__msg, "mmsb: %s: ", mmsb_reader_strerror(code));
 	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof mmsb__msg)
-		vsnprintf(mmsb__msg + n, sizeof mmsb__msg - (size_t)n, fmt, ap);
+	if (n > 0 && (size_t)n < sizeof mmsb_reader__msg)
+		vsnprintf(mmsb_reader__msg + n, sizeof mmsb_reader__msg - (size_t)n, fmt, ap);
 	va_end(ap);
 	return code;
 }
 
-static inline uint64_t mmsb__le64(const unsigned char *b) {
+static inline uint64_t mmsb_reader__le64(const unsigned char *b) {
 	uint64_t v = 0;
 	int i;
 	for (i = 7; i >= 0; i--)
 		v = v << 8 | b[i];
 	return v;
 }
-static inline uint32_t mmsb__le32(const unsigned char *b) {
+static inline uint32_t mmsb_reader__le32(const unsigned char *b) {
 	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
 /* Atomic loads of aligned words of the mappings (little-endian host). */
-static inline uint64_t mmsb__ld64(const unsigned char *p) { return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED); }
-static inline uint64_t mmsb__ld64acq(const unsigned char *p) { return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE); }
-static inline uint32_t mmsb__ld32(const unsigned char *p) { return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED); }
+static inline uint64_t mmsb_reader__ld64(const unsigned char *p) { return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED); }
+static inline uint64_t mmsb_reader__ld64acq(const unsigned char *p) { return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE); }
+static inline uint32_t mmsb_reader__ld32(const unsigned char *p) { return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED); }
 
-static inline int64_t mmsb__now(void) {
+static inline int64_t mmsb_reader__now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static inline void mmsb__sleep_ns(int64_t ns) {
+static inline void mmsb_reader__sleep_ns(int64_t ns) {
 	struct timespec ts;
 	ts.tv_sec = (time_t)(ns / 1000000000);
 	ts.tv_nsec = (long)(ns % 1000000000);
@@ -233,9 +237,9 @@ static inline void mmsb__sleep_ns(int64_t ns) {
 
 /* ---- SHA-256 (FIPS 180-4), for the region name ------------------------ */
 
-static inline uint32_t mmsb__ror(uint32_t x, int n) { return x >> n | x << (32 - n); }
+static inline uint32_t mmsb_reader__ror(uint32_t x, int n) { return x >> n | x << (32 - n); }
 
-static inline void mmsb__sha256_block(uint32_t h[8], const unsigned char *p) {
+static inline void mmsb_reader__sha256_block(uint32_t h[8], const unsigned char *p) {
 	static const uint32_t k[64] = {
 		0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
 		0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -250,26 +254,26 @@ static inline void mmsb__sha256_block(uint32_t h[8], const unsigned char *p) {
 	for (i = 0; i < 16; i++)
 		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
 	for (i = 16; i < 64; i++)
-		w[i] = (mmsb__ror(w[i - 2], 17) ^ mmsb__ror(w[i - 2], 19) ^ (w[i - 2] >> 10)) + w[i - 7] +
-		       (mmsb__ror(w[i - 15], 7) ^ mmsb__ror(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 16];
+		w[i] = (mmsb_reader__ror(w[i - 2], 17) ^ mmsb_reader__ror(w[i - 2], 19) ^ (w[i - 2] >> 10)) + w[i - 7] +
+		       (mmsb_reader__ror(w[i - 15], 7) ^ mmsb_reader__ror(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 16];
 	a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
 	for (i = 0; i < 64; i++) {
-		t1 = hh + (mmsb__ror(e, 6) ^ mmsb__ror(e, 11) ^ mmsb__ror(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-		t2 = (mmsb__ror(a, 2) ^ mmsb__ror(a, 13) ^ mmsb__ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		t1 = hh + (mmsb_reader__ror(e, 6) ^ mmsb_reader__ror(e, 11) ^ mmsb_reader__ror(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+		t2 = (mmsb_reader__ror(a, 2) ^ mmsb_reader__ror(a, 13) ^ mmsb_reader__ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
 		hh = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
 	}
 	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
-/* mmsb_sha256 writes the SHA-256 of data[0:n] to out[32]. */
-static inline MMSB__UNUSED void mmsb_sha256(const void *data, size_t n, unsigned char out[32]) {
+/* mmsb_reader_sha256 writes the SHA-256 of data[0:n] to out[32]. */
+static inline MMSB_READER__UNUSED void mmsb_reader_sha256(const void *data, size_t n, unsigned char out[32]) {
 	uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	const unsigned char *p = (const unsigned char *)data;
 	unsigned char blk[128];
 	size_t i, rest = n % 64, tail;
 	uint64_t bits = (uint64_t)n * 8;
 	for (i = 0; i + 64 <= n; i += 64)
-		mmsb__sha256_block(h, p + i);
+		mmsb_reader__sha256_block(h, p + i);
 	memset(blk, 0, sizeof blk);
 	if (rest)
 		memcpy(blk, p + n - rest, rest);
@@ -277,9 +281,9 @@ static inline MMSB__UNUSED void mmsb_sha256(const void *data, size_t n, unsigned
 	tail = rest < 56 ? 64 : 128;
 	for (i = 0; i < 8; i++)
 		blk[tail - 1 - i] = (unsigned char)(bits >> (8 * i));
-	mmsb__sha256_block(h, blk);
+	mmsb_reader__sha256_block(h, blk);
 	if (tail == 128)
-		mmsb__sha256_block(h, blk + 64);
+		mmsb_reader__sha256_block(h, blk + 64);
 	for (i = 0; i < 8; i++) {
 		out[4 * i] = (unsigned char)(h[i] >> 24);
 		out[4 * i + 1] = (unsigned char)(h[i] >> 16);
@@ -288,18 +292,18 @@ static inline MMSB__UNUSED void mmsb_sha256(const void *data, size_t n, unsigned
 	}
 }
 
-/* mmsb_region_path writes the region directory of the bus in bus_dir to
+/* mmsb_reader_region_path writes the region directory of the bus in bus_dir to
  * buf, as Go's mmsb.SharedRegionPath: "<shared_dir>/mmsb-" and the hex of
  * the first 16 bytes of SHA-256 of the bus directory's absolute path
  * (symbolic links resolved; a directory that does not exist is taken as
  * given, made absolute). shared_dir NULL or "" means /dev/shm. */
-static inline MMSB__UNUSED int mmsb_region_path(const char *bus_dir, const char *shared_dir, char *buf, size_t len) {
+static inline MMSB_READER__UNUSED int mmsb_reader_region_path(const char *bus_dir, const char *shared_dir, char *buf, size_t len) {
 	char abs[PATH_MAX];
 	unsigned char sum[32];
 	int i, n;
 	char hex[33];
 	if (bus_dir == NULL || buf == NULL || bus_dir[0] == '\0')
-		return mmsb__fail(MMSB_ERR_INVALID, "region path: NULL or empty argument");
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "region path: NULL or empty argument");
 	if (shared_dir == NULL || shared_dir[0] == '\0')
 		shared_dir = "/dev/shm";
 	if (realpath(bus_dir, abs) == NULL) {
@@ -308,147 +312,147 @@ static inline MMSB__UNUSED int mmsb_region_path(const char *bus_dir, const char 
 		} else {
 			char cwd[PATH_MAX];
 			if (getcwd(cwd, sizeof cwd) == NULL)
-				return mmsb__fail(MMSB_ERR_SYSTEM, "getcwd: %s", strerror(errno));
+				return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "getcwd: %s", strerror(errno));
 			n = snprintf(abs, sizeof abs, "%s/%s", cwd, bus_dir);
 		}
 		if (n < 0 || (size_t)n >= sizeof abs)
-			return mmsb__fail(MMSB_ERR_INVALID, "bus directory path too long");
+			return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "bus directory path too long");
 	}
-	mmsb_sha256(abs, strlen(abs), sum);
+	mmsb_reader_sha256(abs, strlen(abs), sum);
 	for (i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
 	n = snprintf(buf, len, "%s/mmsb-%s", shared_dir, hex);
 	if (n < 0 || (size_t)n >= len)
-		return mmsb__fail(MMSB_ERR_TOO_SMALL, "region path needs %d bytes, buffer holds %zu", n + 1, len);
-	return MMSB_OK;
+		return mmsb_reader__fail(MMSB_READER_ERR_TOO_SMALL, "region path needs %d bytes, buffer holds %zu", n + 1, len);
+	return MMSB_READER_OK;
 }
 
-/* mmsb_decode_header validates a header (the checks of Go's
- * DecodeShmHeader, in its order): MMSB_OK or MMSB_ERR_FORMAT. Any bytes,
+/* mmsb_reader_decode_header validates a header (the checks of Go's
+ * DecodeShmHeader, in its order): MMSB_READER_OK or MMSB_READER_ERR_FORMAT. Any bytes,
  * any length: never reads outside b[0:n]. */
-static inline MMSB__UNUSED int mmsb_decode_header(const unsigned char *b, size_t n) {
+static inline MMSB_READER__UNUSED int mmsb_reader_decode_header(const unsigned char *b, size_t n) {
 	uint64_t m, chunks, maxc, hw, cap, live, state;
 	uint32_t v, hs, cb, sb;
-	if (b == NULL || n < MMSB__HDR_USED)
-		return mmsb__fail(MMSB_ERR_FORMAT, "header is %zu bytes, need %d", b ? n : 0, MMSB__HDR_USED);
-	if ((m = mmsb__le64(b)) != MMSB__MAGIC)
-		return mmsb__fail(MMSB_ERR_FORMAT, "bad magic %#llx", (unsigned long long)m);
-	if ((v = mmsb__le32(b + MMSB__H_VERSION)) != MMSB_SHM_FORMAT_VERSION)
-		return mmsb__fail(MMSB_ERR_FORMAT, "format version %u, this reader knows %d", v, MMSB_SHM_FORMAT_VERSION);
-	if ((hs = mmsb__le32(b + MMSB__H_HDR_SIZE)) != MMSB__HDR_SIZE || n < MMSB__HDR_SIZE)
-		return mmsb__fail(MMSB_ERR_FORMAT, "header size %u (mapped %zu), want %d", hs, n, MMSB__HDR_SIZE);
-	cb = mmsb__le32(b + MMSB__H_CELL_BITS), sb = mmsb__le32(b + MMSB__H_SIZE_BITS);
-	if (cb != MMSB__CELL_BITS || sb != MMSB__SIZE_BITS)
-		return mmsb__fail(MMSB_ERR_FORMAT, "cell bits %u, size bits %u", cb, sb);
-	if (b[MMSB__H_STRIDES] != 8 || b[MMSB__H_STRIDES + 1] != 16 || b[MMSB__H_STRIDES + 2] != 8 || b[MMSB__H_STRIDES + 3] != 8)
-		return mmsb__fail(MMSB_ERR_FORMAT, "slot strides %u %u %u %u", b[MMSB__H_STRIDES], b[MMSB__H_STRIDES + 1],
-		                  b[MMSB__H_STRIDES + 2], b[MMSB__H_STRIDES + 3]);
-	maxc = mmsb__le64(b + MMSB__H_MAX_CHUNKS), chunks = mmsb__le64(b + MMSB__H_CHUNKS);
-	if (maxc != MMSB__MAX_CHUNKS)
-		return mmsb__fail(MMSB_ERR_FORMAT, "chunk table of %llu entries", (unsigned long long)maxc);
+	if (b == NULL || n < MMSB_READER__HDR_USED)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "header is %zu bytes, need %d", b ? n : 0, MMSB_READER__HDR_USED);
+	if ((m = mmsb_reader__le64(b)) != MMSB_READER__MAGIC)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "bad magic %#llx", (unsigned long long)m);
+	if ((v = mmsb_reader__le32(b + MMSB_READER__H_VERSION)) != MMSB_READER_SHM_FORMAT_VERSION)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "format version %u, this reader knows %d", v, MMSB_READER_SHM_FORMAT_VERSION);
+	if ((hs = mmsb_reader__le32(b + MMSB_READER__H_HDR_SIZE)) != MMSB_READER__HDR_SIZE || n < MMSB_READER__HDR_SIZE)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "header size %u (mapped %zu), want %d", hs, n, MMSB_READER__HDR_SIZE);
+	cb = mmsb_reader__le32(b + MMSB_READER__H_CELL_BITS), sb = mmsb_reader__le32(b + MMSB_READER__H_SIZE_BITS);
+	if (cb != MMSB_READER__CELL_BITS || sb != MMSB_READER__SIZE_BITS)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "cell bits %u, size bits %u", cb, sb);
+	if (b[MMSB_READER__H_STRIDES] != 8 || b[MMSB_READER__H_STRIDES + 1] != 16 || b[MMSB_READER__H_STRIDES + 2] != 8 || b[MMSB_READER__H_STRIDES + 3] != 8)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "slot strides %u %u %u %u", b[MMSB_READER__H_STRIDES], b[MMSB_READER__H_STRIDES + 1],
+		                  b[MMSB_READER__H_STRIDES + 2], b[MMSB_READER__H_STRIDES + 3]);
+	maxc = mmsb_reader__le64(b + MMSB_READER__H_MAX_CHUNKS), chunks = mmsb_reader__le64(b + MMSB_READER__H_CHUNKS);
+	if (maxc != MMSB_READER__MAX_CHUNKS)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "chunk table of %llu entries", (unsigned long long)maxc);
 	if (chunks > maxc)
-		return mmsb__fail(MMSB_ERR_FORMAT, "%llu chunks in use", (unsigned long long)chunks);
-	hw = mmsb__le64(b + MMSB__H_HW), cap = mmsb__le64(b + MMSB__H_SLOT_CAP), live = mmsb__le64(b + MMSB__H_LIVE);
-	if (cap > MMSB__MAX_SLOTS || hw > cap)
-		return mmsb__fail(MMSB_ERR_FORMAT, "%llu slots used of %llu", (unsigned long long)hw, (unsigned long long)cap);
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%llu chunks in use", (unsigned long long)chunks);
+	hw = mmsb_reader__le64(b + MMSB_READER__H_HW), cap = mmsb_reader__le64(b + MMSB_READER__H_SLOT_CAP), live = mmsb_reader__le64(b + MMSB_READER__H_LIVE);
+	if (cap > MMSB_READER__MAX_SLOTS || hw > cap)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%llu slots used of %llu", (unsigned long long)hw, (unsigned long long)cap);
 	if (live > hw)
-		return mmsb__fail(MMSB_ERR_FORMAT, "%llu live pages in %llu slots", (unsigned long long)live, (unsigned long long)hw);
-	if ((state = mmsb__le64(b + MMSB__H_STATE)) > MMSB__STATE_SUPERSEDED)
-		return mmsb__fail(MMSB_ERR_FORMAT, "unknown state %llu", (unsigned long long)state);
-	return MMSB_OK;
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%llu live pages in %llu slots", (unsigned long long)live, (unsigned long long)hw);
+	if ((state = mmsb_reader__le64(b + MMSB_READER__H_STATE)) > MMSB_READER__STATE_SUPERSEDED)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "unknown state %llu", (unsigned long long)state);
+	return MMSB_READER_OK;
 }
 
-static inline void mmsb__unmap(mmsb__map *m) {
+static inline void mmsb_reader__unmap(mmsb_reader__map *m) {
 	if (m->p != NULL)
 		munmap(m->p, m->n);
 	m->p = NULL, m->n = 0;
 }
 
-/* mmsb__map_ro maps a whole file read-only; an empty file maps to {NULL,0}.
- * Returns MMSB_OK, MMSB_ERR_NOT_FOUND (no file), FORMAT or SYSTEM. */
-static inline int mmsb__map_ro(const char *dir, const char *name, size_t min_len, mmsb__map *out) {
+/* mmsb_reader__map_ro maps a whole file read-only; an empty file maps to {NULL,0}.
+ * Returns MMSB_READER_OK, MMSB_READER_ERR_NOT_FOUND (no file), FORMAT or SYSTEM. */
+static inline int mmsb_reader__map_ro(const char *dir, const char *name, size_t min_len, mmsb_reader__map *out) {
 	char path[PATH_MAX];
 	struct stat st;
 	int fd, n = snprintf(path, sizeof path, "%s/%s", dir, name);
 	void *p;
 	out->p = NULL, out->n = 0;
 	if (n < 0 || (size_t)n >= sizeof path)
-		return mmsb__fail(MMSB_ERR_INVALID, "path too long");
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "path too long");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? mmsb__fail(MMSB_ERR_NOT_FOUND, "%s: %s", path, strerror(errno))
-		                       : mmsb__fail(MMSB_ERR_SYSTEM, "open %s: %s", path, strerror(errno));
+		return errno == ENOENT ? mmsb_reader__fail(MMSB_READER_ERR_NOT_FOUND, "%s: %s", path, strerror(errno))
+		                       : mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0) {
 		close(fd);
-		return mmsb__fail(MMSB_ERR_SYSTEM, "stat %s: %s", path, strerror(errno));
+		return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "stat %s: %s", path, strerror(errno));
 	}
 	if ((uint64_t)st.st_size < min_len || (uint64_t)st.st_size > (UINT64_C(1) << 40)) {
 		close(fd);
-		return mmsb__fail(MMSB_ERR_FORMAT, "%s is %lld bytes, need at least %zu", path, (long long)st.st_size, min_len);
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s is %lld bytes, need at least %zu", path, (long long)st.st_size, min_len);
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		return MMSB_OK;
+		return MMSB_READER_OK;
 	}
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
-		return mmsb__fail(MMSB_ERR_SYSTEM, "mmap %s: %s", path, strerror(errno));
+		return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "mmap %s: %s", path, strerror(errno));
 	out->p = (unsigned char *)p, out->n = (size_t)st.st_size;
-	return MMSB_OK;
+	return MMSB_READER_OK;
 }
 
-static inline int mmsb__valid(const mmsb_reader *r) { return r != NULL && r->tag == MMSB__LIVE_TAG; }
+static inline int mmsb_reader__valid(const mmsb_reader *r) { return r != NULL && r->tag == MMSB_READER__LIVE_TAG; }
 
 static inline void mmsb_reader_close(mmsb_reader **rp);
 
-static inline int mmsb__remap_slots(mmsb_reader *r) {
+static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
 	static const char *names[4] = {"ids", "vers", "cells", "seq"};
-	mmsb__map m[4];
+	mmsb_reader__map m[4];
 	int i, rc;
 	for (i = 0; i < 4; i++) {
-		rc = mmsb__map_ro(r->region, names[i], 0, &m[i]);
-		if (rc != MMSB_OK && rc != MMSB_ERR_NOT_FOUND) {
+		rc = mmsb_reader__map_ro(r->region, names[i], 0, &m[i]);
+		if (rc != MMSB_READER_OK && rc != MMSB_READER_ERR_NOT_FOUND) {
 			while (--i >= 0)
-				mmsb__unmap(&m[i]);
+				mmsb_reader__unmap(&m[i]);
 			return rc;
 		}
 	}
-	mmsb__unmap(&r->ids), mmsb__unmap(&r->vers), mmsb__unmap(&r->cells), mmsb__unmap(&r->seq);
+	mmsb_reader__unmap(&r->ids), mmsb_reader__unmap(&r->vers), mmsb_reader__unmap(&r->cells), mmsb_reader__unmap(&r->seq);
 	r->ids = m[0], r->vers = m[1], r->cells = m[2], r->seq = m[3];
 	r->slots = r->ids.n / 8;
 	if (r->vers.n / 16 < r->slots) r->slots = r->vers.n / 16;
 	if (r->cells.n / 8 < r->slots) r->slots = r->cells.n / 8;
 	if (r->seq.n / 8 < r->slots) r->slots = r->seq.n / 8;
-	return MMSB_OK;
+	return MMSB_READER_OK;
 }
 
-/* mmsb__ensure_slot: 1 when slot sl is mapped, 0 when beyond the
+/* mmsb_reader__ensure_slot: 1 when slot sl is mapped, 0 when beyond the
  * published capacity, <0 on error. */
-static inline int mmsb__ensure_slot(mmsb_reader *r, uint64_t sl) {
+static inline int mmsb_reader__ensure_slot(mmsb_reader *r, uint64_t sl) {
 	int rc;
 	if (sl < r->slots)
 		return 1;
-	if (sl >= mmsb__ld64(r->hdr.p + MMSB__H_SLOT_CAP))
+	if (sl >= mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_SLOT_CAP))
 		return 0;
-	if ((rc = mmsb__remap_slots(r)) != MMSB_OK)
+	if ((rc = mmsb_reader__remap_slots(r)) != MMSB_READER_OK)
 		return rc;
 	return sl < r->slots;
 }
 
-/* mmsb__chunk: chunk idx's mapping (mapping its current file if needed),
+/* mmsb_reader__chunk: chunk idx's mapping (mapping its current file if needed),
  * NULL when unpublished or its file is gone (the sequence check decides
  * whether that was a race). */
-static inline mmsb__chunk *mmsb__get_chunk(mmsb_reader *r, uint32_t idx) {
+static inline mmsb_reader__chunk *mmsb_reader__get_chunk(mmsb_reader *r, uint32_t idx) {
 	const unsigned char *e;
 	uint64_t w;
 	uint32_t gen;
 	char name[32];
-	mmsb__map m;
-	if (idx >= MMSB__MAX_CHUNKS)
+	mmsb_reader__map m;
+	if (idx >= MMSB_READER__MAX_CHUNKS)
 		return NULL;
-	e = r->ct.p + (size_t)idx * MMSB__CHUNK_ENTRY_BYTES;
-	w = mmsb__ld64acq(e); /* u32 generation | u32 cell size << 32 */
+	e = r->ct.p + (size_t)idx * MMSB_READER__CHUNK_ENTRY_BYTES;
+	w = mmsb_reader__ld64acq(e); /* u32 generation | u32 cell size << 32 */
 	gen = (uint32_t)w;
 	if (gen == 0)
 		return NULL;
@@ -456,41 +460,41 @@ static inline mmsb__chunk *mmsb__get_chunk(mmsb_reader *r, uint32_t idx) {
 		return &r->chunks[idx];
 	if (idx >= r->nchunks) {
 		size_t n = r->nchunks ? r->nchunks : 4;
-		mmsb__chunk *c;
+		mmsb_reader__chunk *c;
 		while (n <= idx)
 			n *= 2;
-		c = (mmsb__chunk *)realloc(r->chunks, n * sizeof *c);
+		c = (mmsb_reader__chunk *)realloc(r->chunks, n * sizeof *c);
 		if (c == NULL)
 			return NULL;
 		memset(c + r->nchunks, 0, (n - r->nchunks) * sizeof *c);
 		r->chunks = c, r->nchunks = n;
 	}
 	snprintf(name, sizeof name, "c%u.%u", idx, gen);
-	if (mmsb__map_ro(r->region, name, 0, &m) != MMSB_OK || m.p == NULL)
+	if (mmsb_reader__map_ro(r->region, name, 0, &m) != MMSB_READER_OK || m.p == NULL)
 		return NULL;
-	mmsb__unmap(&r->chunks[idx].m); /* a freed large page's index, reused */
+	mmsb_reader__unmap(&r->chunks[idx].m); /* a freed large page's index, reused */
 	r->chunks[idx].gen = gen, r->chunks[idx].cell_size = (uint32_t)(w >> 32), r->chunks[idx].m = m;
 	return &r->chunks[idx];
 }
 
-static inline uint64_t mmsb__hash(uint64_t x) {
+static inline uint64_t mmsb_reader__hash(uint64_t x) {
 	x ^= x >> 33;
 	x *= UINT64_C(0xff51afd7ed558ccd);
 	x ^= x >> 33;
 	return x;
 }
 
-/* mmsb__rebuild scans the published slots for live pages: after creates
+/* mmsb_reader__rebuild scans the published slots for live pages: after creates
  * or frees moved the table version, or when a slot no longer holds the
  * page looked up. */
-static inline int mmsb__rebuild(mmsb_reader *r) {
-	uint64_t ver = mmsb__ld64(r->hdr.p + MMSB__H_TABLE_VER);
-	uint64_t hw = mmsb__ld64(r->hdr.p + MMSB__H_HW), sl;
+static inline int mmsb_reader__rebuild(mmsb_reader *r) {
+	uint64_t ver = mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_TABLE_VER);
+	uint64_t hw = mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_HW), sl;
 	size_t need, i;
-	if (hw > MMSB__MAX_SLOTS)
-		hw = MMSB__MAX_SLOTS;
+	if (hw > MMSB_READER__MAX_SLOTS)
+		hw = MMSB_READER__MAX_SLOTS;
 	if (hw > r->slots) {
-		int rc = mmsb__ensure_slot(r, hw - 1);
+		int rc = mmsb_reader__ensure_slot(r, hw - 1);
 		if (rc < 0)
 			return rc;
 		if (hw > r->slots)
@@ -504,7 +508,7 @@ static inline int mmsb__rebuild(mmsb_reader *r) {
 		uint32_t *v = (uint32_t *)malloc(need * sizeof *v);
 		if (k == NULL || v == NULL) {
 			free(k), free(v);
-			return mmsb__fail(MMSB_ERR_NOMEM, "index of %zu entries", need);
+			return mmsb_reader__fail(MMSB_READER_ERR_NOMEM, "index of %zu entries", need);
 		}
 		free(r->keys), free(r->vals);
 		r->keys = k, r->vals = v, r->icap = need;
@@ -513,11 +517,11 @@ static inline int mmsb__rebuild(mmsb_reader *r) {
 	r->live = 0;
 	for (sl = 0; sl < hw; sl++) {
 		/* No sequence check (as in Go): every read re-checks ids[sl]. */
-		uint64_t id = mmsb__ld64(r->ids.p + sl * 8);
-		uint32_t sw = mmsb__ld32(r->cells.p + sl * 8 + 4);
-		if (id == 0 || (sw & MMSB__SIZE_MASK) == 0)
+		uint64_t id = mmsb_reader__ld64(r->ids.p + sl * 8);
+		uint32_t sw = mmsb_reader__ld32(r->cells.p + sl * 8 + 4);
+		if (id == 0 || (sw & MMSB_READER__SIZE_MASK) == 0)
 			continue;
-		i = (size_t)mmsb__hash(id) & (r->icap - 1);
+		i = (size_t)mmsb_reader__hash(id) & (r->icap - 1);
 		while (r->keys[i] != 0 && r->keys[i] != id)
 			i = (i + 1) & (r->icap - 1);
 		if (r->keys[i] == 0)
@@ -525,14 +529,14 @@ static inline int mmsb__rebuild(mmsb_reader *r) {
 		r->keys[i] = id, r->vals[i] = (uint32_t)sl;
 	}
 	r->index_ver = ver, r->index_ok = 1;
-	return MMSB_OK;
+	return MMSB_READER_OK;
 }
 
-static inline int mmsb__find(const mmsb_reader *r, uint64_t id, uint64_t *sl) {
+static inline int mmsb_reader__find(const mmsb_reader *r, uint64_t id, uint64_t *sl) {
 	size_t i;
 	if (id == 0 || r->icap == 0)
 		return 0;
-	i = (size_t)mmsb__hash(id) & (r->icap - 1);
+	i = (size_t)mmsb_reader__hash(id) & (r->icap - 1);
 	while (r->keys[i] != 0) {
 		if (r->keys[i] == id) {
 			*sl = r->vals[i];
@@ -544,21 +548,21 @@ static inline int mmsb__find(const mmsb_reader *r, uint64_t id, uint64_t *sl) {
 }
 
 /* 1 found, 0 not, <0 error */
-static inline int mmsb__lookup(mmsb_reader *r, uint64_t id, uint64_t *sl) {
+static inline int mmsb_reader__lookup(mmsb_reader *r, uint64_t id, uint64_t *sl) {
 	int rc;
 	if (!r->index_ok) {
-		if ((rc = mmsb__rebuild(r)) != MMSB_OK)
+		if ((rc = mmsb_reader__rebuild(r)) != MMSB_READER_OK)
 			return rc;
-	} else if (mmsb__ld64(r->hdr.p + MMSB__H_TABLE_VER) != r->index_ver) {
-		if (mmsb__find(r, id, sl))
+	} else if (mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_TABLE_VER) != r->index_ver) {
+		if (mmsb_reader__find(r, id, sl))
 			return 1; /* verified by the read itself */
-		if ((rc = mmsb__rebuild(r)) != MMSB_OK)
+		if ((rc = mmsb_reader__rebuild(r)) != MMSB_READER_OK)
 			return rc;
 	}
-	return mmsb__find(r, id, sl);
+	return mmsb_reader__find(r, id, sl);
 }
 
-static inline int mmsb__proc_stat(int64_t pid, char *state, uint64_t *start) {
+static inline int mmsb_reader__proc_stat(int64_t pid, char *state, uint64_t *start) {
 	char path[64], buf[1024], *p, *f;
 	int fd, field;
 	ssize_t n;
@@ -591,77 +595,77 @@ static inline int mmsb__proc_stat(int64_t pid, char *state, uint64_t *start) {
 	return 0;
 }
 
-/* mmsb__alive: the checks of Go's ShmReader.Alive, in its order. Sets the
+/* mmsb_reader__alive: the checks of Go's ShmReader.Alive, in its order. Sets the
  * sticky gone code. */
-static inline int mmsb__alive(mmsb_reader *r) {
-	uint64_t st = mmsb__ld64(r->hdr.p + MMSB__H_STATE), start = 0;
+static inline int mmsb_reader__alive(mmsb_reader *r) {
+	uint64_t st = mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_STATE), start = 0;
 	char state = '?';
-	if (st == MMSB__STATE_SUPERSEDED) {
-		r->gone = MMSB_ERR_STALE;
-		return mmsb__fail(MMSB_ERR_STALE, "region %s generation %llu superseded", r->region, (unsigned long long)r->gen);
+	if (st == MMSB_READER__STATE_SUPERSEDED) {
+		r->gone = MMSB_READER_ERR_STALE;
+		return mmsb_reader__fail(MMSB_READER_ERR_STALE, "region %s generation %llu superseded", r->region, (unsigned long long)r->gen);
 	}
-	if (st == MMSB__STATE_CLOSED) {
-		r->gone = MMSB_ERR_WRITER_GONE;
-		return mmsb__fail(MMSB_ERR_WRITER_GONE, "writer %lld closed the bus", (long long)r->pid);
+	if (st == MMSB_READER__STATE_CLOSED) {
+		r->gone = MMSB_READER_ERR_WRITER_GONE;
+		return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "writer %lld closed the bus", (long long)r->pid);
 	}
-	if (st != MMSB__STATE_LIVE) {
-		r->gone = MMSB_ERR_WRITER_GONE;
-		return mmsb__fail(MMSB_ERR_WRITER_GONE, "region in state %llu", (unsigned long long)st);
+	if (st != MMSB_READER__STATE_LIVE) {
+		r->gone = MMSB_READER_ERR_WRITER_GONE;
+		return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "region in state %llu", (unsigned long long)st);
 	}
 	if (r->pid <= 0 || r->pid >= (INT64_C(1) << 31)) {
-		r->gone = MMSB_ERR_WRITER_GONE;
-		return mmsb__fail(MMSB_ERR_WRITER_GONE, "no writer pid (header says %lld)", (long long)r->pid);
+		r->gone = MMSB_READER_ERR_WRITER_GONE;
+		return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no writer pid (header says %lld)", (long long)r->pid);
 	}
 	if (kill((pid_t)r->pid, 0) != 0 && errno == ESRCH) {
-		r->gone = MMSB_ERR_WRITER_GONE;
-		return mmsb__fail(MMSB_ERR_WRITER_GONE, "writer process %lld no longer exists", (long long)r->pid);
+		r->gone = MMSB_READER_ERR_WRITER_GONE;
+		return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "writer process %lld no longer exists", (long long)r->pid);
 	}
 	/* A recycled PID has another start time; a killed writer not reaped
 	 * yet is a zombie (it still answers kill(pid, 0)). */
-	if (mmsb__proc_stat(r->pid, &state, &start) != 0 || start != r->start) {
-		r->gone = MMSB_ERR_WRITER_GONE;
-		return mmsb__fail(MMSB_ERR_WRITER_GONE, "writer process %lld no longer exists (start time %llu, want %llu)",
+	if (mmsb_reader__proc_stat(r->pid, &state, &start) != 0 || start != r->start) {
+		r->gone = MMSB_READER_ERR_WRITER_GONE;
+		return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "writer process %lld no longer exists (start time %llu, want %llu)",
 		                  (long long)r->pid, (unsigned long long)start, (unsigned long long)r->start);
 	}
 	if (state == 'Z' || state == 'X') {
-		r->gone = MMSB_ERR_WRITER_GONE;
-		return mmsb__fail(MMSB_ERR_WRITER_GONE, "writer process %lld exited (state %c)", (long long)r->pid, state);
+		r->gone = MMSB_READER_ERR_WRITER_GONE;
+		return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "writer process %lld exited (state %c)", (long long)r->pid, state);
 	}
-	r->last_alive = mmsb__now();
-	return MMSB_OK;
+	r->last_alive = mmsb_reader__now();
+	return MMSB_READER_OK;
 }
 
-/* mmsb__check: fail if the writer is gone. The state word is read on
+/* mmsb_reader__check: fail if the writer is gone. The state word is read on
  * every call; the process check runs every liveness interval. */
-static inline int mmsb__check(mmsb_reader *r) {
+static inline int mmsb_reader__check(mmsb_reader *r) {
 	if (r->gone)
-		return mmsb__fail(r->gone, "%s", r->gone == MMSB_ERR_STALE ? "region superseded (reopen the reader)" : "writer gone");
-	if (mmsb__ld64(r->hdr.p + MMSB__H_STATE) != MMSB__STATE_LIVE || mmsb__now() - r->last_alive >= r->o.liveness_interval_ns)
-		return mmsb__alive(r);
-	return MMSB_OK;
+		return mmsb_reader__fail(r->gone, "%s", r->gone == MMSB_READER_ERR_STALE ? "region superseded (reopen the reader)" : "writer gone");
+	if (mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_STATE) != MMSB_READER__STATE_LIVE || mmsb_reader__now() - r->last_alive >= r->o.liveness_interval_ns)
+		return mmsb_reader__alive(r);
+	return MMSB_READER_OK;
 }
 
 /* mmsb_reader_open_region opens the region directory region_dir (as
- * named by mmsb_region_path); opts may be NULL. On success *out is the
+ * named by mmsb_reader_region_path); opts may be NULL. On success *out is the
  * reader; on failure *out is NULL. WRITER_GONE when no region exists. */
-static inline MMSB__UNUSED int mmsb_reader_open_region(const char *region_dir, const mmsb_reader_options *opts, mmsb_reader **out) {
+static inline MMSB_READER__UNUSED int mmsb_reader_open_region(const char *region_dir, const mmsb_reader_options *opts, mmsb_reader **out) {
 	mmsb_reader *r;
 	int rc;
 	if (out == NULL)
-		return mmsb__fail(MMSB_ERR_INVALID, "open: NULL output pointer");
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "open: NULL output pointer");
 	*out = NULL;
 	if (region_dir == NULL || region_dir[0] == '\0')
-		return mmsb__fail(MMSB_ERR_INVALID, "open: NULL or empty region directory");
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "open: NULL or empty region directory");
 	if (strlen(region_dir) >= PATH_MAX - 32)
-		return mmsb__fail(MMSB_ERR_INVALID, "open: region path too long");
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "open: region path too long");
 	{
 		const uint16_t one = 1;
 		if (*(const unsigned char *)&one != 1)
-			return mmsb__fail(MMSB_ERR_INVALID, "the shared-memory format is little-endian; this host is not");
+			return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "the shared-memory format is little-endian; this host is not");
 	}
 	r = (mmsb_reader *)calloc(1, sizeof *r);
 	if (r == NULL)
-		return mmsb__fail(MMSB_ERR_NOMEM, "open");
+		return mmsb_reader__fail(MMSB_READER_ERR_NOMEM, "open");
 	strcpy(r->region, region_dir);
 	if (opts != NULL)
 		r->o = *opts;
@@ -669,175 +673,175 @@ static inline MMSB__UNUSED int mmsb_reader_open_region(const char *region_dir, c
 	if (r->o.liveness_interval_ns <= 0) r->o.liveness_interval_ns = 10000000;
 	if (r->o.busy_timeout_ns <= 0) r->o.busy_timeout_ns = 1000000000;
 	if (r->o.snapshot_retries <= 0) r->o.snapshot_retries = 100;
-	rc = mmsb__map_ro(region_dir, "header", 0, &r->hdr);
-	if (rc == MMSB_ERR_NOT_FOUND)
-		rc = mmsb__fail(MMSB_ERR_WRITER_GONE, "no shared region %s (no writer runs with Options.Shared)", region_dir);
-	if (rc == MMSB_OK)
-		rc = mmsb_decode_header(r->hdr.p, r->hdr.n);
-	if (rc == MMSB_OK) {
-		r->gen = mmsb__le64(r->hdr.p + MMSB__H_GEN);
-		r->pid = (int64_t)mmsb__le64(r->hdr.p + MMSB__H_PID);
-		r->start = mmsb__le64(r->hdr.p + MMSB__H_START);
-		rc = mmsb__map_ro(region_dir, "chunks", (size_t)(MMSB__MAX_CHUNKS * MMSB__CHUNK_ENTRY_BYTES), &r->ct);
-		if (rc == MMSB_ERR_NOT_FOUND)
-			rc = mmsb__fail(MMSB_ERR_FORMAT, "region %s has no chunk table", region_dir);
+	rc = mmsb_reader__map_ro(region_dir, "header", 0, &r->hdr);
+	if (rc == MMSB_READER_ERR_NOT_FOUND)
+		rc = mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no shared region %s (no writer runs with Options.Shared)", region_dir);
+	if (rc == MMSB_READER_OK)
+		rc = mmsb_reader_decode_header(r->hdr.p, r->hdr.n);
+	if (rc == MMSB_READER_OK) {
+		r->gen = mmsb_reader__le64(r->hdr.p + MMSB_READER__H_GEN);
+		r->pid = (int64_t)mmsb_reader__le64(r->hdr.p + MMSB_READER__H_PID);
+		r->start = mmsb_reader__le64(r->hdr.p + MMSB_READER__H_START);
+		rc = mmsb_reader__map_ro(region_dir, "chunks", (size_t)(MMSB_READER__MAX_CHUNKS * MMSB_READER__CHUNK_ENTRY_BYTES), &r->ct);
+		if (rc == MMSB_READER_ERR_NOT_FOUND)
+			rc = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "region %s has no chunk table", region_dir);
 	}
-	if (rc == MMSB_OK)
-		rc = mmsb__remap_slots(r);
-	r->tag = MMSB__LIVE_TAG;
-	if (rc == MMSB_OK)
-		rc = mmsb__alive(r);
-	if (rc != MMSB_OK) {
-		char msg[sizeof mmsb__msg];
-		memcpy(msg, mmsb__msg, sizeof msg);
+	if (rc == MMSB_READER_OK)
+		rc = mmsb_reader__remap_slots(r);
+	r->tag = MMSB_READER__LIVE_TAG;
+	if (rc == MMSB_READER_OK)
+		rc = mmsb_reader__alive(r);
+	if (rc != MMSB_READER_OK) {
+		char msg[sizeof mmsb_reader__msg];
+		memcpy(msg, mmsb_reader__msg, sizeof msg);
 		mmsb_reader_close(&r);
-		memcpy(mmsb__msg, msg, sizeof msg);
+		memcpy(mmsb_reader__msg, msg, sizeof msg);
 		return rc;
 	}
-	mmsb__msg[0] = '\0';
+	mmsb_reader__msg[0] = '\0';
 	*out = r;
-	return MMSB_OK;
+	return MMSB_READER_OK;
 }
 
 /* mmsb_reader_open opens the region of the bus in bus_dir under shared_dir
  * (NULL: /dev/shm). */
-static inline MMSB__UNUSED int mmsb_reader_open(const char *bus_dir, const char *shared_dir, const mmsb_reader_options *opts, mmsb_reader **out) {
+static inline MMSB_READER__UNUSED int mmsb_reader_open(const char *bus_dir, const char *shared_dir, const mmsb_reader_options *opts, mmsb_reader **out) {
 	char region[PATH_MAX];
 	int rc;
 	if (out != NULL)
 		*out = NULL;
 	if (out == NULL)
-		return mmsb__fail(MMSB_ERR_INVALID, "open: NULL output pointer");
-	if ((rc = mmsb_region_path(bus_dir, shared_dir, region, sizeof region)) != MMSB_OK)
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "open: NULL output pointer");
+	if ((rc = mmsb_reader_region_path(bus_dir, shared_dir, region, sizeof region)) != MMSB_READER_OK)
 		return rc;
 	return mmsb_reader_open_region(region, opts, out);
 }
 
 /* mmsb_reader_close unmaps everything, frees the reader and sets *rp to
- * NULL, so that a later use of the same variable gets MMSB_ERR_INVALID
+ * NULL, so that a later use of the same variable gets MMSB_READER_ERR_INVALID
  * instead of touching freed memory (rp NULL or *rp NULL: nothing to do).
  * Copies of the pointer elsewhere must not be used after close. */
-static inline MMSB__UNUSED void mmsb_reader_close(mmsb_reader **rp) {
+static inline MMSB_READER__UNUSED void mmsb_reader_close(mmsb_reader **rp) {
 	size_t i;
 	mmsb_reader *r;
-	if (rp == NULL || !mmsb__valid(*rp))
+	if (rp == NULL || !mmsb_reader__valid(*rp))
 		return;
 	r = *rp;
 	*rp = NULL;
-	mmsb__unmap(&r->hdr), mmsb__unmap(&r->ct), mmsb__unmap(&r->ids), mmsb__unmap(&r->vers);
-	mmsb__unmap(&r->cells), mmsb__unmap(&r->seq);
+	mmsb_reader__unmap(&r->hdr), mmsb_reader__unmap(&r->ct), mmsb_reader__unmap(&r->ids), mmsb_reader__unmap(&r->vers);
+	mmsb_reader__unmap(&r->cells), mmsb_reader__unmap(&r->seq);
 	for (i = 0; i < r->nchunks; i++)
-		mmsb__unmap(&r->chunks[i].m);
+		mmsb_reader__unmap(&r->chunks[i].m);
 	free(r->chunks), free(r->keys), free(r->vals);
 	r->tag = 0;
 	free(r);
 }
 
-#define MMSB__CHECK_HANDLE(r, what)                                                     \
+#define MMSB_READER__CHECK_HANDLE(r, what)                                                     \
 	do {                                                                             \
-		if (!mmsb__valid(r))                                                     \
-			return mmsb__fail(MMSB_ERR_INVALID, "%s: NULL or closed reader", what); \
+		if (!mmsb_reader__valid(r))                                                     \
+			return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "%s: NULL or closed reader", what); \
 	} while (0)
 
 /* One seqlock attempt. Outcomes: */
-enum { MMSB__OK = 0, MMSB__RETRY = 1, MMSB__MISSING = 2 };
+enum { MMSB_READER__OK = 0, MMSB_READER__RETRY = 1, MMSB_READER__MISSING = 2 };
 
-typedef struct mmsb__dst {
+typedef struct mmsb_reader__dst {
 	void *buf;
 	size_t cap;
 	size_t size; /* the page's size */
-} mmsb__dst;
+} mmsb_reader__dst;
 
-static inline int mmsb__read_once(mmsb_reader *r, uint64_t sl, uint64_t id, mmsb__dst *d, mmsb_page_info *info, uint64_t *s1out, int *err) {
+static inline int mmsb_reader__read_once(mmsb_reader *r, uint64_t sl, uint64_t id, mmsb_reader__dst *d, mmsb_reader_page_info *info, uint64_t *s1out, int *err) {
 	const unsigned char *seqp = r->seq.p + sl * 8;
-	uint64_t s1 = mmsb__ld64acq(seqp), cw, epoch, lsn, off = 0;
+	uint64_t s1 = mmsb_reader__ld64acq(seqp), cw, epoch, lsn, off = 0;
 	uint32_t ref, size;
-	mmsb__chunk *c;
+	mmsb_reader__chunk *c;
 	*s1out = s1;
-	*err = MMSB_OK;
+	*err = MMSB_READER_OK;
 	if (s1 & 1)
-		return MMSB__RETRY;
-	if (mmsb__ld64(r->ids.p + sl * 8) != id)
-		return mmsb__ld64(seqp) != s1 ? MMSB__RETRY : MMSB__MISSING;
-	cw = mmsb__ld64(r->cells.p + sl * 8);
-	ref = (uint32_t)cw, size = (uint32_t)(cw >> 32) & MMSB__SIZE_MASK;
-	epoch = mmsb__ld64(r->vers.p + sl * 16);
-	lsn = mmsb__ld64(r->vers.p + sl * 16 + 8);
-	c = mmsb__get_chunk(r, ref >> MMSB__CELL_BITS);
+		return MMSB_READER__RETRY;
+	if (mmsb_reader__ld64(r->ids.p + sl * 8) != id)
+		return mmsb_reader__ld64(seqp) != s1 ? MMSB_READER__RETRY : MMSB_READER__MISSING;
+	cw = mmsb_reader__ld64(r->cells.p + sl * 8);
+	ref = (uint32_t)cw, size = (uint32_t)(cw >> 32) & MMSB_READER__SIZE_MASK;
+	epoch = mmsb_reader__ld64(r->vers.p + sl * 16);
+	lsn = mmsb_reader__ld64(r->vers.p + sl * 16 + 8);
+	c = mmsb_reader__get_chunk(r, ref >> MMSB_READER__CELL_BITS);
 	if (c != NULL)
-		off = (uint64_t)(ref & MMSB__CELL_MASK) * c->cell_size;
+		off = (uint64_t)(ref & MMSB_READER__CELL_MASK) * c->cell_size;
 	if (size == 0 || c == NULL || off + size > c->m.n) {
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (mmsb__ld64(seqp) != s1)
-			return MMSB__RETRY;
+		if (mmsb_reader__ld64(seqp) != s1)
+			return MMSB_READER__RETRY;
 		if (size == 0)
-			return MMSB__MISSING;
-		*err = mmsb__fail(MMSB_ERR_FORMAT, "slot %llu (page %llu): cell %#x, %u bytes outside its chunk",
+			return MMSB_READER__MISSING;
+		*err = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "slot %llu (page %llu): cell %#x, %u bytes outside its chunk",
 		                  (unsigned long long)sl, (unsigned long long)id, ref, size);
-		return MMSB__OK;
+		return MMSB_READER__OK;
 	}
 	/* The deliberate racy copy; the sequence check below discards it if a
 	 * write overlapped. */
 	if (d->buf != NULL && size <= d->cap)
 		memcpy(d->buf, c->m.p + off, size);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (mmsb__ld64(seqp) != s1)
-		return MMSB__RETRY;
+	if (mmsb_reader__ld64(seqp) != s1)
+		return MMSB_READER__RETRY;
 	d->size = size;
 	if (info != NULL)
 		info->epoch = epoch, info->lsn = lsn;
-	return MMSB__OK;
+	return MMSB_READER__OK;
 }
 
-/* mmsb__read: Go's Reader.read policy. A sequence word odd and unchanged
+/* mmsb_reader__read: Go's Reader.read policy. A sequence word odd and unchanged
  * for writer_timeout: WRITER_GONE; moving for busy_timeout: BUSY. */
-static inline int mmsb__read(mmsb_reader *r, uint64_t id, mmsb__dst *d, mmsb_page_info *info) {
+static inline int mmsb_reader__read(mmsb_reader *r, uint64_t id, mmsb_reader__dst *d, mmsb_reader_page_info *info) {
 	int64_t deadline = 0, busy_until = 0, pause = 1000, now;
 	uint64_t stuck = 0, s1 = 0, sl = 0;
 	int have_deadline = 0, rc, res, err, forced, tries;
 	for (;;) {
-		if ((rc = mmsb__check(r)) != MMSB_OK)
+		if ((rc = mmsb_reader__check(r)) != MMSB_READER_OK)
 			return rc;
 		forced = 0, tries = 0;
 		for (;;) {
-			rc = mmsb__lookup(r, id, &sl);
+			rc = mmsb_reader__lookup(r, id, &sl);
 			if (rc < 0)
 				return rc;
 			if (rc == 1)
-				rc = mmsb__ensure_slot(r, sl);
+				rc = mmsb_reader__ensure_slot(r, sl);
 			if (rc < 0)
 				return rc;
 			if (rc == 0)
-				return mmsb__fail(MMSB_ERR_NOT_FOUND, "page %llu", (unsigned long long)id);
-			res = mmsb__read_once(r, sl, id, d, info, &s1, &err);
-			if (res == MMSB__OK)
+				return mmsb_reader__fail(MMSB_READER_ERR_NOT_FOUND, "page %llu", (unsigned long long)id);
+			res = mmsb_reader__read_once(r, sl, id, d, info, &s1, &err);
+			if (res == MMSB_READER__OK)
 				return err;
-			if (res == MMSB__MISSING) {
+			if (res == MMSB_READER__MISSING) {
 				if (forced)
-					return mmsb__fail(MMSB_ERR_NOT_FOUND, "page %llu", (unsigned long long)id);
+					return mmsb_reader__fail(MMSB_READER_ERR_NOT_FOUND, "page %llu", (unsigned long long)id);
 				forced = 1; /* the slot no longer holds the page: look again once */
-				if ((rc = mmsb__rebuild(r)) != MMSB_OK)
+				if ((rc = mmsb_reader__rebuild(r)) != MMSB_READER_OK)
 					return rc;
 				continue;
 			}
 			r->retries++;
-			if (++tries >= MMSB__TRIES)
+			if (++tries >= MMSB_READER__TRIES)
 				break;
 		}
-		now = mmsb__now();
+		now = mmsb_reader__now();
 		if (busy_until == 0)
 			busy_until = now + r->o.busy_timeout_ns;
 		if ((s1 & 1) == 0 || s1 != stuck || !have_deadline) {
 			stuck = s1, deadline = now + r->o.writer_timeout_ns, pause = 1000, have_deadline = 1;
 		} else if (now > deadline) {
-			return mmsb__fail(MMSB_ERR_WRITER_GONE, "page %llu mid-write (sequence %llu) for more than %lld ns",
+			return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "page %llu mid-write (sequence %llu) for more than %lld ns",
 			                  (unsigned long long)id, (unsigned long long)s1, (long long)r->o.writer_timeout_ns);
 		}
 		if ((s1 & 1) == 0 && now > busy_until)
-			return mmsb__fail(MMSB_ERR_BUSY, "page %llu changed under every copy for %lld ns", (unsigned long long)id,
+			return mmsb_reader__fail(MMSB_READER_ERR_BUSY, "page %llu changed under every copy for %lld ns", (unsigned long long)id,
 			                  (long long)r->o.busy_timeout_ns);
 		if (s1 & 1) {
-			mmsb__sleep_ns(pause);
+			mmsb_reader__sleep_ns(pause);
 			pause = pause * 2 < 1000000 ? pause * 2 : 1000000;
 		} else {
 			sched_yield();
@@ -849,29 +853,29 @@ static inline int mmsb__read(mmsb_reader *r, uint64_t id, mmsb__dst *d, mmsb_pag
  * *size to the page's size. A page larger than cap gives TOO_SMALL with
  * *size set to the size needed (buf NULL with cap 0 asks for the size).
  * info (may be NULL) receives the page's epoch and last-write LSN. */
-static inline MMSB__UNUSED int mmsb_reader_read(mmsb_reader *r, uint64_t id, void *buf, size_t cap, size_t *size, mmsb_page_info *info) {
-	mmsb__dst d;
+static inline MMSB_READER__UNUSED int mmsb_reader_read(mmsb_reader *r, uint64_t id, void *buf, size_t cap, size_t *size, mmsb_reader_page_info *info) {
+	mmsb_reader__dst d;
 	int rc;
-	MMSB__CHECK_HANDLE(r, "read");
+	MMSB_READER__CHECK_HANDLE(r, "read");
 	if (size == NULL || (buf == NULL && cap != 0))
-		return mmsb__fail(MMSB_ERR_INVALID, "read: NULL size pointer or NULL buffer with capacity %zu", cap);
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "read: NULL size pointer or NULL buffer with capacity %zu", cap);
 	d.buf = buf, d.cap = cap, d.size = 0;
-	rc = mmsb__read(r, id, &d, info);
-	if (rc != MMSB_OK)
+	rc = mmsb_reader__read(r, id, &d, info);
+	if (rc != MMSB_READER_OK)
 		return rc;
 	*size = d.size;
 	if (d.size > cap)
-		return mmsb__fail(MMSB_ERR_TOO_SMALL, "page %llu is %zu bytes, buffer holds %zu", (unsigned long long)id, d.size, cap);
-	return MMSB_OK;
+		return mmsb_reader__fail(MMSB_READER_ERR_TOO_SMALL, "page %llu is %zu bytes, buffer holds %zu", (unsigned long long)id, d.size, cap);
+	return MMSB_READER_OK;
 }
 
 /* mmsb_reader_last_lsn: the committed LSN the writer published last. */
-static inline MMSB__UNUSED int mmsb_reader_last_lsn(mmsb_reader *r, uint64_t *lsn) {
-	MMSB__CHECK_HANDLE(r, "last_lsn");
+static inline MMSB_READER__UNUSED int mmsb_reader_last_lsn(mmsb_reader *r, uint64_t *lsn) {
+	MMSB_READER__CHECK_HANDLE(r, "last_lsn");
 	if (lsn == NULL)
-		return mmsb__fail(MMSB_ERR_INVALID, "last_lsn: NULL output pointer");
-	*lsn = mmsb__ld64acq(r->hdr.p + MMSB__H_LSN);
-	return MMSB_OK;
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "last_lsn: NULL output pointer");
+	*lsn = mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN);
+	return MMSB_READER_OK;
 }
 
 /* mmsb_reader_wait blocks until the committed LSN exceeds after (then
@@ -879,62 +883,62 @@ static inline MMSB__UNUSED int mmsb_reader_last_lsn(mmsb_reader *r, uint64_t *ls
  * at every commit (FUTEX_WAIT only reads the word: the read-only mapping
  * suffices). Each sleep lasts at most 5 ms so writer death is noticed.
  * timeout_ns < 0: no limit. TIMEOUT, WRITER_GONE or STALE otherwise. */
-static inline MMSB__UNUSED int mmsb_reader_wait(mmsb_reader *r, uint64_t after, int64_t timeout_ns, uint64_t *lsn) {
-	int64_t end = timeout_ns < 0 ? 0 : mmsb__now() + timeout_ns, left;
+static inline MMSB_READER__UNUSED int mmsb_reader_wait(mmsb_reader *r, uint64_t after, int64_t timeout_ns, uint64_t *lsn) {
+	int64_t end = timeout_ns < 0 ? 0 : mmsb_reader__now() + timeout_ns, left;
 	int rc;
-	MMSB__CHECK_HANDLE(r, "wait");
+	MMSB_READER__CHECK_HANDLE(r, "wait");
 	if (lsn == NULL)
-		return mmsb__fail(MMSB_ERR_INVALID, "wait: NULL output pointer");
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "wait: NULL output pointer");
 	for (;;) {
-		const uint32_t *fw = (const uint32_t *)(const void *)(r->hdr.p + MMSB__H_FUTEX);
+		const uint32_t *fw = (const uint32_t *)(const void *)(r->hdr.p + MMSB_READER__H_FUTEX);
 		uint32_t v = __atomic_load_n(fw, __ATOMIC_ACQUIRE);
-		uint64_t l = mmsb__ld64acq(r->hdr.p + MMSB__H_LSN);
+		uint64_t l = mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN);
 		struct timespec ts;
 		if (l > after) {
 			*lsn = l;
-			return MMSB_OK;
+			return MMSB_READER_OK;
 		}
-		if ((rc = mmsb__check(r)) != MMSB_OK)
+		if ((rc = mmsb_reader__check(r)) != MMSB_READER_OK)
 			return rc;
 		left = 5000000;
 		if (timeout_ns >= 0) {
-			int64_t rem = end - mmsb__now();
+			int64_t rem = end - mmsb_reader__now();
 			if (rem <= 0)
-				return mmsb__fail(MMSB_ERR_TIMEOUT, "committed LSN still %llu after %lld ns", (unsigned long long)l, (long long)timeout_ns);
+				return mmsb_reader__fail(MMSB_READER_ERR_TIMEOUT, "committed LSN still %llu after %lld ns", (unsigned long long)l, (long long)timeout_ns);
 			if (rem < left)
 				left = rem;
 		}
 		ts.tv_sec = 0, ts.tv_nsec = (long)left;
 		if (syscall(SYS_futex, fw, FUTEX_WAIT, v, &ts, NULL, 0) != 0 && errno != EAGAIN && errno != ETIMEDOUT && errno != EINTR)
-			mmsb__sleep_ns(left < 1000000 ? left : 1000000); /* futex refused: poll */
+			mmsb_reader__sleep_ns(left < 1000000 ? left : 1000000); /* futex refused: poll */
 	}
 }
 
 /* mmsb_reader_pages writes the live page IDs, ascending, to ids[0:cap]
  * and their number to *count. TOO_SMALL (with *count set) when cap is
  * smaller; ids NULL with cap 0 asks for the count. */
-static inline int mmsb__cmp_u64(const void *a, const void *b) {
+static inline int mmsb_reader__cmp_u64(const void *a, const void *b) {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
 }
-static inline MMSB__UNUSED int mmsb_reader_pages(mmsb_reader *r, uint64_t *ids, size_t cap, size_t *count) {
+static inline MMSB_READER__UNUSED int mmsb_reader_pages(mmsb_reader *r, uint64_t *ids, size_t cap, size_t *count) {
 	size_t i, n = 0;
 	int rc;
-	MMSB__CHECK_HANDLE(r, "pages");
+	MMSB_READER__CHECK_HANDLE(r, "pages");
 	if (count == NULL || (ids == NULL && cap != 0))
-		return mmsb__fail(MMSB_ERR_INVALID, "pages: NULL count pointer or NULL array with capacity %zu", cap);
-	if ((rc = mmsb__check(r)) != MMSB_OK)
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "pages: NULL count pointer or NULL array with capacity %zu", cap);
+	if ((rc = mmsb_reader__check(r)) != MMSB_READER_OK)
 		return rc;
-	if ((rc = mmsb__rebuild(r)) != MMSB_OK)
+	if ((rc = mmsb_reader__rebuild(r)) != MMSB_READER_OK)
 		return rc;
 	*count = r->live;
 	if (r->live > cap)
-		return mmsb__fail(MMSB_ERR_TOO_SMALL, "%zu pages, array holds %zu", r->live, cap);
+		return mmsb_reader__fail(MMSB_READER_ERR_TOO_SMALL, "%zu pages, array holds %zu", r->live, cap);
 	for (i = 0; i < r->icap; i++)
 		if (r->keys[i] != 0)
 			ids[n++] = r->keys[i];
-	qsort(ids, n, sizeof *ids, mmsb__cmp_u64);
-	return MMSB_OK;
+	qsort(ids, n, sizeof *ids, mmsb_reader__cmp_u64);
+	return MMSB_READER_OK;
 }
 
 /* mmsb_reader_snapshot copies pages ids[0:n] consistently at one committed
@@ -943,33 +947,33 @@ static inline MMSB__UNUSED int mmsb_reader_pages(mmsb_reader *r, uint64_t *ids, 
  * after L, else retried (snapshot_retries, then SNAPSHOT_BUSY). Page i
  * goes to bufs[i][0:caps[i]], its size to sizes[i], its epoch and LSN to
  * infos[i] (infos may be NULL). */
-static inline MMSB__UNUSED int mmsb_reader_snapshot(mmsb_reader *r, const uint64_t *ids, size_t n, void *const *bufs,
-                                                   const size_t *caps, size_t *sizes, mmsb_page_info *infos, uint64_t *lsn) {
+static inline MMSB_READER__UNUSED int mmsb_reader_snapshot(mmsb_reader *r, const uint64_t *ids, size_t n, void *const *bufs,
+                                                   const size_t *caps, size_t *sizes, mmsb_reader_page_info *infos, uint64_t *lsn) {
 	int attempt, rc;
 	size_t i;
-	MMSB__CHECK_HANDLE(r, "snapshot");
+	MMSB_READER__CHECK_HANDLE(r, "snapshot");
 	if (lsn == NULL || (n > 0 && (ids == NULL || bufs == NULL || caps == NULL || sizes == NULL)))
-		return mmsb__fail(MMSB_ERR_INVALID, "snapshot: NULL argument");
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "snapshot: NULL argument");
 	for (i = 0; i < n; i++)
 		if (bufs[i] == NULL && caps[i] != 0)
-			return mmsb__fail(MMSB_ERR_INVALID, "snapshot: NULL buffer %zu with capacity %zu", i, caps[i]);
+			return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "snapshot: NULL buffer %zu with capacity %zu", i, caps[i]);
 	for (attempt = 0; attempt < r->o.snapshot_retries; attempt++) {
-		uint64_t at = mmsb__ld64acq(r->hdr.p + MMSB__H_LSN);
+		uint64_t at = mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN);
 		int ok = 1;
 		for (i = 0; i < n && ok; i++) {
-			mmsb__dst d;
-			mmsb_page_info info;
+			mmsb_reader__dst d;
+			mmsb_reader_page_info info;
 			d.buf = bufs[i], d.cap = caps[i], d.size = 0;
-			rc = mmsb__read(r, ids[i], &d, &info);
-			if (rc == MMSB_ERR_NOT_FOUND && mmsb__ld64acq(r->hdr.p + MMSB__H_LSN) != at) {
+			rc = mmsb_reader__read(r, ids[i], &d, &info);
+			if (rc == MMSB_READER_ERR_NOT_FOUND && mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN) != at) {
 				ok = 0; /* freed by a commit after at: retry */
 				break;
 			}
-			if (rc != MMSB_OK)
+			if (rc != MMSB_READER_OK)
 				return rc;
 			sizes[i] = d.size;
 			if (d.size > caps[i])
-				return mmsb__fail(MMSB_ERR_TOO_SMALL, "snapshot: page %llu is %zu bytes, buffer %zu holds %zu",
+				return mmsb_reader__fail(MMSB_READER_ERR_TOO_SMALL, "snapshot: page %llu is %zu bytes, buffer %zu holds %zu",
 				                  (unsigned long long)ids[i], d.size, i, caps[i]);
 			if (infos != NULL)
 				infos[i] = info;
@@ -978,21 +982,21 @@ static inline MMSB__UNUSED int mmsb_reader_snapshot(mmsb_reader *r, const uint64
 		}
 		if (ok) {
 			*lsn = at;
-			return MMSB_OK;
+			return MMSB_READER_OK;
 		}
 		sched_yield();
 	}
-	return mmsb__fail(MMSB_ERR_SNAPSHOT_BUSY, "%d attempts over %zu pages", r->o.snapshot_retries, n);
+	return mmsb_reader__fail(MMSB_READER_ERR_SNAPSHOT_BUSY, "%d attempts over %zu pages", r->o.snapshot_retries, n);
 }
 
 /* mmsb_reader_generation and mmsb_reader_writer_pid describe the region;
  * mmsb_reader_retries counts reads that failed the sequence check. */
-static inline MMSB__UNUSED int mmsb_reader_info(mmsb_reader *r, uint64_t *generation, int64_t *writer_pid, uint64_t *retries) {
-	MMSB__CHECK_HANDLE(r, "info");
+static inline MMSB_READER__UNUSED int mmsb_reader_info(mmsb_reader *r, uint64_t *generation, int64_t *writer_pid, uint64_t *retries) {
+	MMSB_READER__CHECK_HANDLE(r, "info");
 	if (generation != NULL) *generation = r->gen;
 	if (writer_pid != NULL) *writer_pid = r->pid;
 	if (retries != NULL) *retries = r->retries;
-	return MMSB_OK;
+	return MMSB_READER_OK;
 }
 
 #ifdef __cplusplus

@@ -28,31 +28,12 @@
 #include "mmsb.h"
 
 // The Go-free shared-memory reader (Tier 0, bindings/c/mmsb_reader.h), when
-// present, is wrapped by mmsb::reader below. Its C names for status codes
-// and page info (mmsb_status, MMSB_OK, MMSB_ERR_WRITER_GONE, ...,
-// mmsb_page_info) clash with mmsb.h's, so it is included with those names
-// renamed (mmsb_reader_status, MMSB_READER_OK, ...). Include mmsb.hpp
-// instead of mmsb_reader.h in C++ programs that use both.
+// present, is wrapped by mmsb::reader below. Its C names live in their own
+// namespace (mmsb_reader_*, MMSB_READER_*), so it and mmsb.h can be
+// included in any order, here or in the program itself.
 #if defined(__linux__) && __has_include("mmsb_reader.h") && !defined(MMSB_HPP_NO_READER)
-#ifdef MMSB_READER_H
-#error "include mmsb.hpp before (instead of) mmsb_reader.h: their C names clash; mmsb.hpp renames the reader's"
-#endif
 #define MMSB_HPP_HAS_READER 1
-#define mmsb_status mmsb_reader_status
-#define mmsb_page_info mmsb_reader_page_info
-#define MMSB_OK MMSB_READER_OK
-#define MMSB_ERR_WRITER_GONE MMSB_READER_ERR_WRITER_GONE
-#define MMSB_ERR_STALE MMSB_READER_ERR_STALE
-#define MMSB_ERR_BUSY MMSB_READER_ERR_BUSY
-#define MMSB_ERR_SNAPSHOT_BUSY MMSB_READER_ERR_SNAPSHOT_BUSY
 #include "mmsb_reader.h"
-#undef mmsb_status
-#undef mmsb_page_info
-#undef MMSB_OK
-#undef MMSB_ERR_WRITER_GONE
-#undef MMSB_ERR_STALE
-#undef MMSB_ERR_BUSY
-#undef MMSB_ERR_SNAPSHOT_BUSY
 #endif
 
 namespace mmsb {
@@ -397,8 +378,8 @@ public:
 // timeout: reader::wait reached its timeout (code() is the reader's status).
 class timeout : public error {
 public:
-    static constexpr int status_code = MMSB_ERR_TIMEOUT;
-    explicit timeout(const std::string &message) : error(MMSB_ERR_TIMEOUT, message) {}
+    static constexpr int status_code = MMSB_READER_ERR_TIMEOUT;
+    explicit timeout(const std::string &message) : error(MMSB_READER_ERR_TIMEOUT, message) {}
 };
 
 // throw_reader_status throws the exception of a mmsb_reader.h status with
@@ -407,19 +388,19 @@ public:
 // snapshot_busy, buffer_too_small, invalid_argument, io_error), whose code()
 // is then the mmsb.h code of that class.
 [[noreturn]] inline void throw_reader_status(int status) {
-    std::string msg = mmsb_errmsg();
+    std::string msg = mmsb_reader_errmsg();
     switch (status) {
-    case MMSB_ERR_INVALID: throw invalid_argument(msg);
+    case MMSB_READER_ERR_INVALID: throw invalid_argument(msg);
     case MMSB_READER_ERR_WRITER_GONE: throw writer_gone(msg);
     case MMSB_READER_ERR_STALE: throw stale(msg);
-    case MMSB_ERR_NOT_FOUND: throw page_not_found(msg);
-    case MMSB_ERR_FORMAT: throw shared_corrupt(msg);
+    case MMSB_READER_ERR_NOT_FOUND: throw page_not_found(msg);
+    case MMSB_READER_ERR_FORMAT: throw shared_corrupt(msg);
     case MMSB_READER_ERR_BUSY: throw read_busy(msg);
     case MMSB_READER_ERR_SNAPSHOT_BUSY: throw snapshot_busy(msg);
-    case MMSB_ERR_TIMEOUT: throw timeout(msg);
-    case MMSB_ERR_TOO_SMALL: throw buffer_too_small(msg);
-    case MMSB_ERR_SYSTEM: throw io_error(msg);
-    case MMSB_ERR_NOMEM: throw std::bad_alloc();
+    case MMSB_READER_ERR_TIMEOUT: throw timeout(msg);
+    case MMSB_READER_ERR_TOO_SMALL: throw buffer_too_small(msg);
+    case MMSB_READER_ERR_SYSTEM: throw io_error(msg);
+    case MMSB_READER_ERR_NOMEM: throw std::bad_alloc();
     default: throw error(status, msg);
     }
 }
@@ -484,7 +465,7 @@ public:
         mmsb_reader_page_info info{};
         std::size_t n = 0;
         int st = mmsb_reader_read(live(), id, p.data.data(), p.data.size(), &n, &info);
-        if (st == MMSB_ERR_TOO_SMALL) {
+        if (st == MMSB_READER_ERR_TOO_SMALL) {
             p.data.resize(n);
             st = mmsb_reader_read(live(), id, p.data.data(), p.data.size(), &n, &info);
         }
@@ -519,7 +500,7 @@ public:
         for (;;) {  // grow until the list fits (pages may be created meanwhile)
             std::size_t n = 0;
             int st = mmsb_reader_pages(live(), ids.data(), ids.size(), &n);
-            if (st == MMSB_ERR_TOO_SMALL) {
+            if (st == MMSB_READER_ERR_TOO_SMALL) {
                 ids.resize(n + n / 4 + 16);
                 continue;
             }
@@ -544,7 +525,7 @@ public:
             std::uint64_t at = 0;
             int st = mmsb_reader_snapshot(live(), ids.data(), ids.size(), bufs.data(), caps.data(), sizes.data(),
                                           infos.data(), &at);
-            if (st == MMSB_ERR_TOO_SMALL) {  // grow the buffers that were too small, try again
+            if (st == MMSB_READER_ERR_TOO_SMALL) {  // grow the buffers that were too small, try again
                 for (std::size_t i = 0; i < ids.size(); i++)
                     if (sizes[i] > out[i].data.size()) out[i].data.resize(sizes[i]);
                 continue;

@@ -34,7 +34,7 @@ var pythonAliases = map[string]string{"HDR_SIZE": "HEADER_SIZE", "HDR_USED": "HE
 
 var (
 	pyConst = regexp.MustCompile(`(?m)^([A-Z_]+) = (0x[0-9A-Fa-f]+|\d+)\b`)
-	cConst  = regexp.MustCompile(`(?m)^\s*(?:MMSB__([A-Z_]+) = (0x[0-9A-Fa-f]+|\d+),?|#define MMSB__([A-Z_]+) UINT64_C\((0x[0-9A-Fa-f]+)\)|#define MMSB_SHM_FORMAT_(VERSION) (\d+))`)
+	cConst  = regexp.MustCompile(`(?m)^\s*(?:MMSB_READER__([A-Z_]+) = (0x[0-9A-Fa-f]+|\d+),?|#define MMSB_READER__([A-Z_]+) UINT64_C\((0x[0-9A-Fa-f]+)\)|#define MMSB_READER_SHM_FORMAT_(VERSION) (\d+))`)
 )
 
 // abiDrift lists the constants of src (found by re; groups pairs of name

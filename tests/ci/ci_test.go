@@ -70,7 +70,9 @@ func fakeTree() map[string]string {
 			"func TestShmABIMatchesOtherReaders(t *testing.T) {}\nfunc TestShmABICheckCatchesDrift(t *testing.T) {}\n",
 		"tests/bindings/bindings_test.go": "package bindings\n\nimport \"testing\"\n\n" +
 			"func TestPythonReader(t *testing.T) {}\nfunc TestCReader(t *testing.T) {}\n" +
-			"func TestPythonHarnessCatchesFailures(t *testing.T) {}\nfunc TestCHarnessCatchesFailures(t *testing.T) {}\n",
+			"func TestPythonHarnessCatchesFailures(t *testing.T) {}\nfunc TestCHarnessCatchesFailures(t *testing.T) {}\n" +
+			"func TestCHeadersCompileTogether(t *testing.T) {}\nfunc TestCHeadersClashCheckCatchesClash(t *testing.T) {}\n" +
+			"func TestCReaderHeaderNamespace(t *testing.T) {}\nfunc TestCReaderHeaderNamespaceCheckCatchesForeignName(t *testing.T) {}\n",
 		"python/tests/test_reader.py":   "def test_x():\n    pass\n",
 		"bindings/c/test/reader_test.c": "int main(void) { return 0; }\n",
 		"internal/server/server_test.go": "package server\n\nimport \"testing\"\n\n" +

@@ -21,7 +21,7 @@ static int passed;
 #define CHECK(cond)                                                                                     \
 	do {                                                                                            \
 		if (!(cond)) {                                                                          \
-			fprintf(stderr, "FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond, mmsb_errmsg()); \
+			fprintf(stderr, "FAIL %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond, mmsb_reader_errmsg()); \
 			exit(1);                                                                        \
 		}                                                                                       \
 	} while (0)
@@ -30,7 +30,7 @@ static int passed;
 		int rc_ = (expr);                                                                     \
 		if (rc_ != (want)) {                                                                  \
 			fprintf(stderr, "FAIL %s:%d: %s = %d (%s), want %d (%s); message: %s\n", __FILE__, __LINE__, #expr, \
-			        rc_, mmsb_strerror(rc_), (want), mmsb_strerror(want), mmsb_errmsg());   \
+			        rc_, mmsb_reader_strerror(rc_), (want), mmsb_reader_strerror(want), mmsb_reader_errmsg());   \
 			exit(1);                                                                      \
 		}                                                                                     \
 	} while (0)
@@ -118,27 +118,27 @@ static void test_invalid_arguments(void) {
 	void *bufs[1] = {buf};
 	size_t caps[1] = {16}, sizes[1];
 
-	CHECK_RC(mmsb_reader_open(NULL, NULL, NULL, &r), MMSB_ERR_INVALID);
-	CHECK(strstr(mmsb_errmsg(), "invalid") != NULL);
-	CHECK_RC(mmsb_reader_open("/x", NULL, NULL, NULL), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_open("", NULL, NULL, &r), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_open_region(NULL, NULL, &r), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_open_region("/nonexistent/mmsb-region", NULL, &r), MMSB_ERR_WRITER_GONE);
+	CHECK_RC(mmsb_reader_open(NULL, NULL, NULL, &r), MMSB_READER_ERR_INVALID);
+	CHECK(strstr(mmsb_reader_errmsg(), "invalid") != NULL);
+	CHECK_RC(mmsb_reader_open("/x", NULL, NULL, NULL), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_open("", NULL, NULL, &r), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_open_region(NULL, NULL, &r), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_open_region("/nonexistent/mmsb-region", NULL, &r), MMSB_READER_ERR_WRITER_GONE);
 	CHECK(r == NULL);
-	CHECK_RC(mmsb_reader_open("/nonexistent/bus", work, NULL, &r), MMSB_ERR_WRITER_GONE);
-	CHECK_RC(mmsb_region_path("/x", NULL, path, sizeof path), MMSB_ERR_TOO_SMALL);
-	CHECK_RC(mmsb_region_path(NULL, NULL, path, sizeof path), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_region_path("/x", NULL, NULL, 0), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_read(NULL, 1, buf, sizeof buf, &n, NULL), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_last_lsn(NULL, &l), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_wait(NULL, 0, 0, &l), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_pages(NULL, ids, 2, &n), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_snapshot(NULL, ids, 1, bufs, caps, sizes, NULL, &l), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_info(NULL, NULL, NULL, NULL), MMSB_ERR_INVALID);
+	CHECK_RC(mmsb_reader_open("/nonexistent/bus", work, NULL, &r), MMSB_READER_ERR_WRITER_GONE);
+	CHECK_RC(mmsb_reader_region_path("/x", NULL, path, sizeof path), MMSB_READER_ERR_TOO_SMALL);
+	CHECK_RC(mmsb_reader_region_path(NULL, NULL, path, sizeof path), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_region_path("/x", NULL, NULL, 0), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_read(NULL, 1, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_last_lsn(NULL, &l), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_wait(NULL, 0, 0, &l), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_pages(NULL, ids, 2, &n), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_snapshot(NULL, ids, 1, bufs, caps, sizes, NULL, &l), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_info(NULL, NULL, NULL, NULL), MMSB_READER_ERR_INVALID);
 	mmsb_reader_close(NULL);
 	mmsb_reader_close(&r); /* r is NULL */
-	CHECK(strcmp(mmsb_strerror(MMSB_ERR_STALE), "unknown status") != 0);
-	CHECK(strcmp(mmsb_strerror(12345), "unknown status") == 0);
+	CHECK(strcmp(mmsb_reader_strerror(MMSB_READER_ERR_STALE), "unknown status") != 0);
+	CHECK(strcmp(mmsb_reader_strerror(12345), "unknown status") == 0);
 	ok("invalid_arguments");
 }
 
@@ -148,9 +148,9 @@ static void test_sha256(void) {
 	                                      0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
 	static const unsigned char two[32] = {0x24, 0x8d, 0x6a, 0x61, 0xd2, 0x06, 0x38, 0xb8, 0xe5, 0xc0, 0x26, 0x93, 0x0c, 0x3e, 0x60, 0x39,
 	                                      0xa3, 0x3c, 0xe4, 0x59, 0x64, 0xff, 0x21, 0x67, 0xf6, 0xec, 0xed, 0xd4, 0x19, 0xdb, 0x06, 0xc1};
-	mmsb_sha256("abc", 3, d);
+	mmsb_reader_sha256("abc", 3, d);
 	CHECK(memcmp(d, abc, 32) == 0);
-	mmsb_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d); /* two blocks */
+	mmsb_reader_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d); /* two blocks */
 	CHECK(memcmp(d, two, 32) == 0);
 	ok("sha256");
 }
@@ -162,56 +162,56 @@ static void test_static_writer(void) {
 	unsigned char buf[2048], small[100];
 	uint64_t ids[128], l, i;
 	size_t n, k;
-	mmsb_page_info info;
+	mmsb_reader_page_info info;
 
 	snprintf(bus, sizeof bus, "%s/static-bus", work);
 	start_writer(&w, bus, "static", 0);
-	CHECK_RC(mmsb_region_path(bus, work, path, sizeof path), MMSB_OK);
+	CHECK_RC(mmsb_reader_region_path(bus, work, path, sizeof path), MMSB_READER_OK);
 	CHECK(strcmp(path, w.region) == 0); /* the same name as Go's SharedRegionPath */
-	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_OK);
-	CHECK_RC(mmsb_reader_last_lsn(r, &l), MMSB_OK);
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_OK);
+	CHECK_RC(mmsb_reader_last_lsn(r, &l), MMSB_READER_OK);
 	CHECK(l == w.lsn);
-	CHECK_RC(mmsb_reader_pages(r, NULL, 0, &n), MMSB_ERR_TOO_SMALL);
+	CHECK_RC(mmsb_reader_pages(r, NULL, 0, &n), MMSB_READER_ERR_TOO_SMALL);
 	CHECK(n == w.pages);
-	CHECK_RC(mmsb_reader_pages(r, ids, 3, &n), MMSB_ERR_TOO_SMALL);
-	CHECK_RC(mmsb_reader_pages(r, ids, 128, &n), MMSB_OK);
+	CHECK_RC(mmsb_reader_pages(r, ids, 3, &n), MMSB_READER_ERR_TOO_SMALL);
+	CHECK_RC(mmsb_reader_pages(r, ids, 128, &n), MMSB_READER_OK);
 	CHECK(n == w.pages);
 	for (k = 0; k < n; k++) {
 		CHECK(ids[k] == w.first + k);
-		CHECK_RC(mmsb_reader_read(r, ids[k], buf, sizeof buf, &n, &info), MMSB_OK);
+		CHECK_RC(mmsb_reader_read(r, ids[k], buf, sizeof buf, &n, &info), MMSB_READER_OK);
 		n = w.pages;
 		CHECK(torn_at(buf, 1024) < 0 && word0(buf) == ids[k] && info.epoch == 1 && info.lsn <= l);
 	}
-	CHECK_RC(mmsb_reader_read(r, w.first, small, sizeof small, &n, NULL), MMSB_ERR_TOO_SMALL);
+	CHECK_RC(mmsb_reader_read(r, w.first, small, sizeof small, &n, NULL), MMSB_READER_ERR_TOO_SMALL);
 	CHECK(n == 1024);
-	CHECK_RC(mmsb_reader_read(r, w.first, NULL, 0, &n, NULL), MMSB_ERR_TOO_SMALL); /* size query */
+	CHECK_RC(mmsb_reader_read(r, w.first, NULL, 0, &n, NULL), MMSB_READER_ERR_TOO_SMALL); /* size query */
 	CHECK(n == 1024);
-	CHECK_RC(mmsb_reader_read(r, w.first, NULL, 10, &n, NULL), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, NULL, NULL), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_read(r, 0, buf, sizeof buf, &n, NULL), MMSB_ERR_NOT_FOUND);
-	CHECK_RC(mmsb_reader_read(r, 99999, buf, sizeof buf, &n, NULL), MMSB_ERR_NOT_FOUND);
-	CHECK_RC(mmsb_reader_last_lsn(r, NULL), MMSB_ERR_INVALID);
-	CHECK_RC(mmsb_reader_wait(r, l, 20000000, &i), MMSB_ERR_TIMEOUT);
-	CHECK_RC(mmsb_reader_wait(r, l - 1, 0, &i), MMSB_OK);
+	CHECK_RC(mmsb_reader_read(r, w.first, NULL, 10, &n, NULL), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, NULL, NULL), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_read(r, 0, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_NOT_FOUND);
+	CHECK_RC(mmsb_reader_read(r, 99999, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_NOT_FOUND);
+	CHECK_RC(mmsb_reader_last_lsn(r, NULL), MMSB_READER_ERR_INVALID);
+	CHECK_RC(mmsb_reader_wait(r, l, 20000000, &i), MMSB_READER_ERR_TIMEOUT);
+	CHECK_RC(mmsb_reader_wait(r, l - 1, 0, &i), MMSB_READER_OK);
 	CHECK(i == l);
 	{
 		static unsigned char pages[64][1024];
 		void *bufs[64];
 		size_t caps[64], sizes[64];
-		mmsb_page_info infos[64];
+		mmsb_reader_page_info infos[64];
 		for (k = 0; k < 64; k++)
 			bufs[k] = pages[k], caps[k] = 1024;
-		CHECK_RC(mmsb_reader_snapshot(r, ids, 64, bufs, caps, sizes, infos, &i), MMSB_OK);
+		CHECK_RC(mmsb_reader_snapshot(r, ids, 64, bufs, caps, sizes, infos, &i), MMSB_READER_OK);
 		CHECK(i == l);
 		for (k = 0; k < 64; k++)
 			CHECK(sizes[k] == 1024 && word0(pages[k]) == ids[k] && infos[k].lsn <= i);
 		caps[5] = 10;
-		CHECK_RC(mmsb_reader_snapshot(r, ids, 64, bufs, caps, sizes, NULL, &i), MMSB_ERR_TOO_SMALL);
+		CHECK_RC(mmsb_reader_snapshot(r, ids, 64, bufs, caps, sizes, NULL, &i), MMSB_READER_ERR_TOO_SMALL);
 		ids[3] = 99999;
 		caps[5] = 1024;
-		CHECK_RC(mmsb_reader_snapshot(r, ids, 64, bufs, caps, sizes, NULL, &i), MMSB_ERR_NOT_FOUND);
-		CHECK_RC(mmsb_reader_snapshot(r, ids, 64, NULL, caps, sizes, NULL, &i), MMSB_ERR_INVALID);
-		CHECK_RC(mmsb_reader_snapshot(r, NULL, 0, NULL, NULL, NULL, NULL, &i), MMSB_OK); /* empty */
+		CHECK_RC(mmsb_reader_snapshot(r, ids, 64, bufs, caps, sizes, NULL, &i), MMSB_READER_ERR_NOT_FOUND);
+		CHECK_RC(mmsb_reader_snapshot(r, ids, 64, NULL, caps, sizes, NULL, &i), MMSB_READER_ERR_INVALID);
+		CHECK_RC(mmsb_reader_snapshot(r, NULL, 0, NULL, NULL, NULL, NULL, &i), MMSB_READER_OK); /* empty */
 	}
 	/* a fork child reads through the inherited reader */
 	{
@@ -220,19 +220,19 @@ static void test_static_writer(void) {
 		CHECK(c >= 0);
 		if (c == 0) {
 			size_t m;
-			_exit(mmsb_reader_read(r, w.first, buf, sizeof buf, &m, NULL) == MMSB_OK && word0(buf) == w.first ? 0 : 1);
+			_exit(mmsb_reader_read(r, w.first, buf, sizeof buf, &m, NULL) == MMSB_READER_OK && word0(buf) == w.first ? 0 : 1);
 		}
 		CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	mmsb_reader_close(&r);
 	CHECK(r == NULL);
-	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_ERR_INVALID); /* use after close */
-	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_OK);
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_INVALID); /* use after close */
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_OK);
 	stop_writer(&w); /* clean close: state closed */
-	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_ERR_WRITER_GONE);
-	CHECK(strstr(mmsb_errmsg(), "closed the bus") != NULL);
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_WRITER_GONE);
+	CHECK(strstr(mmsb_reader_errmsg(), "closed the bus") != NULL);
 	mmsb_reader_close(&r);
-	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_ERR_WRITER_GONE);
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_ERR_WRITER_GONE);
 	ok("static_writer");
 }
 
@@ -249,55 +249,55 @@ static void test_torture(void) {
 
 	snprintf(bus, sizeof bus, "%s/torture-bus", work);
 	start_writer(&w, bus, "busy", 1);
-	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_OK);
-	CHECK_RC(mmsb_reader_last_lsn(r, &first_lsn), MMSB_OK);
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_OK);
+	CHECK_RC(mmsb_reader_last_lsn(r, &first_lsn), MMSB_READER_OK);
 	last = first_lsn;
-	end = mmsb__now() + (int64_t)(torture_seconds * 1e9);
-	while (mmsb__now() < end) {
+	end = mmsb_reader__now() + (int64_t)(torture_seconds * 1e9);
+	while (mmsb_reader__now() < end) {
 		int rc;
 		if (np == 0 || rand_r(&seed) % 100 == 0)
-			CHECK_RC(mmsb_reader_pages(r, ids, 256, &np), MMSB_OK);
+			CHECK_RC(mmsb_reader_pages(r, ids, 256, &np), MMSB_READER_OK);
 		if (rand_r(&seed) % 20 == 0) {
 			static unsigned char pages[4][1024];
 			void *bufs[4] = {pages[0], pages[1], pages[2], pages[3]};
 			size_t caps[4] = {1024, 1024, 1024, 1024}, sizes[4];
-			mmsb_page_info infos[4];
+			mmsb_reader_page_info infos[4];
 			uint64_t pick[4], at = 0;
 			int k;
 			for (k = 0; k < 4; k++)
 				pick[k] = ids[rand_r(&seed) % np];
 			rc = mmsb_reader_snapshot(r, pick, 4, bufs, caps, sizes, infos, &at);
-			if (rc == MMSB_OK) {
+			if (rc == MMSB_READER_OK) {
 				snaps++;
 				for (k = 0; k < 4; k++) {
 					torn += torn_at(pages[k], sizes[k]) >= 0;
 					snapbad += infos[k].lsn > at;
 				}
-			} else if (rc == MMSB_ERR_SNAPSHOT_BUSY) {
+			} else if (rc == MMSB_READER_ERR_SNAPSHOT_BUSY) {
 				snapbusy++;
 			} else {
-				CHECK_RC(rc, MMSB_ERR_NOT_FOUND);
+				CHECK_RC(rc, MMSB_READER_ERR_NOT_FOUND);
 				notfound++;
 			}
 		} else {
 			rc = mmsb_reader_read(r, ids[rand_r(&seed) % np], buf, sizeof buf, &n, NULL);
-			if (rc == MMSB_OK) {
+			if (rc == MMSB_READER_OK) {
 				reads++;
 				torn += torn_at(buf, n) >= 0;
 			} else {
-				CHECK_RC(rc, MMSB_ERR_NOT_FOUND); /* freed by the churn */
+				CHECK_RC(rc, MMSB_READER_ERR_NOT_FOUND); /* freed by the churn */
 				notfound++;
 			}
 		}
-		CHECK_RC(mmsb_reader_last_lsn(r, &l), MMSB_OK);
+		CHECK_RC(mmsb_reader_last_lsn(r, &l), MMSB_READER_OK);
 		lsnback += l < last;
 		last = l;
 	}
-	CHECK_RC(mmsb_reader_wait(r, last, 10000000000LL, &l), MMSB_OK);
+	CHECK_RC(mmsb_reader_wait(r, last, 10000000000LL, &l), MMSB_READER_OK);
 	CHECK(l > last);
 	{
 		uint64_t retries = 0;
-		CHECK_RC(mmsb_reader_info(r, NULL, NULL, &retries), MMSB_OK);
+		CHECK_RC(mmsb_reader_info(r, NULL, NULL, &retries), MMSB_READER_OK);
 		printf("c torture: reads=%ld snaps=%ld snapbusy=%ld notfound=%ld torn=%ld lsnback=%ld snapbad=%ld retries=%llu lsn %llu -> %llu\n",
 		       reads, snaps, snapbusy, notfound, torn, lsnback, snapbad, (unsigned long long)retries,
 		       (unsigned long long)first_lsn, (unsigned long long)last);
@@ -323,17 +323,17 @@ static void test_growth(void) {
 
 	snprintf(bus, sizeof bus, "%s/grow-bus", work);
 	start_writer(&w, bus, "static", 0);
-	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_OK);
-	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &size, NULL), MMSB_OK);
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_OK);
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &size, NULL), MMSB_READER_OK);
 	CHECK(write(w.in, "grow\n", 5) == 5);
 	CHECK(fgets(line, sizeof line, w.out) != NULL);
 	CHECK(sscanf(line, "GROWN pages=%llu lsn=%llu", &pages, &glsn) == 2);
-	CHECK_RC(mmsb_reader_wait(r, w.lsn, 10000000000LL, &l), MMSB_OK);
+	CHECK_RC(mmsb_reader_wait(r, w.lsn, 10000000000LL, &l), MMSB_READER_OK);
 	CHECK(l >= glsn);
-	CHECK_RC(mmsb_reader_pages(r, ids, sizeof ids / sizeof ids[0], &n), MMSB_OK);
+	CHECK_RC(mmsb_reader_pages(r, ids, sizeof ids / sizeof ids[0], &n), MMSB_READER_OK);
 	CHECK(n == pages && n > 16384);
 	for (k = 0; k < n; k += (k + 97 < n ? 97 : 1)) {
-		CHECK_RC(mmsb_reader_read(r, ids[k], buf, sizeof buf, &size, NULL), MMSB_OK);
+		CHECK_RC(mmsb_reader_read(r, ids[k], buf, sizeof buf, &size, NULL), MMSB_READER_OK);
 		CHECK(size == 1024 && torn_at(buf, size) < 0 && word0(buf) == ids[k]);
 	}
 	CHECK(r->slots > 16384 && r->nchunks > 1);
@@ -354,27 +354,27 @@ static void test_killed_and_restarted(void) {
 
 	snprintf(bus, sizeof bus, "%s/kill-bus", work);
 	start_writer(&w, bus, "busy", 0);
-	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_OK);
-	CHECK_RC(mmsb_reader_open(bus, work, NULL, &old), MMSB_OK);
-	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_OK);
-	CHECK_RC(mmsb_reader_info(old, &gen, NULL, NULL), MMSB_OK);
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_OK);
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &old), MMSB_READER_OK);
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_OK);
+	CHECK_RC(mmsb_reader_info(old, &gen, NULL, NULL), MMSB_READER_OK);
 	kill_writer(&w);
-	end = mmsb__now() + 5000000000LL;
+	end = mmsb_reader__now() + 5000000000LL;
 	do
 		rc = mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL);
-	while (rc == MMSB_OK && mmsb__now() < end);
-	CHECK_RC(rc, MMSB_ERR_WRITER_GONE);
-	CHECK_RC(mmsb_reader_wait(r, UINT64_MAX - 1, 1000000000, &l), MMSB_ERR_WRITER_GONE); /* sticky */
+	while (rc == MMSB_READER_OK && mmsb_reader__now() < end);
+	CHECK_RC(rc, MMSB_READER_ERR_WRITER_GONE);
+	CHECK_RC(mmsb_reader_wait(r, UINT64_MAX - 1, 1000000000, &l), MMSB_READER_ERR_WRITER_GONE); /* sticky */
 	mmsb_reader_close(&r);
 	/* old made no call since the kill: it sees the new writer's mark */
 	start_writer(&w2, bus, "busy", 0);
-	CHECK_RC(mmsb_reader_read(old, w.first, buf, sizeof buf, &n, NULL), MMSB_ERR_STALE);
-	CHECK_RC(mmsb_reader_pages(old, NULL, 0, &n), MMSB_ERR_STALE);
+	CHECK_RC(mmsb_reader_read(old, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_STALE);
+	CHECK_RC(mmsb_reader_pages(old, NULL, 0, &n), MMSB_READER_ERR_STALE);
 	mmsb_reader_close(&old);
-	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_OK);
-	CHECK_RC(mmsb_reader_info(r, &gen2, NULL, NULL), MMSB_OK);
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_OK);
+	CHECK_RC(mmsb_reader_info(r, &gen2, NULL, NULL), MMSB_READER_OK);
 	CHECK(gen2 != gen);
-	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_OK);
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_OK);
 	mmsb_reader_close(&r);
 	stop_writer(&w2);
 	ok("killed_and_restarted");
@@ -407,7 +407,7 @@ static void test_bad_headers(void) {
 	fd = open(p, O_RDONLY);
 	CHECK(fd >= 0 && read(fd, good, sizeof good) == (ssize_t)sizeof good);
 	close(fd);
-	CHECK_RC(mmsb_decode_header(good, sizeof good), MMSB_OK);
+	CHECK_RC(mmsb_reader_decode_header(good, sizeof good), MMSB_READER_OK);
 	snprintf(dir, sizeof dir, "%s/fake-region", work);
 	CHECK(mkdir(dir, 0700) == 0);
 	for (i = 0; i < 5; i++) {
@@ -420,19 +420,19 @@ static void test_bad_headers(void) {
 	memcpy(b, good, sizeof b);
 	b[0] ^= 1;
 	write_file(dir, "header", b, sizeof b);
-	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_ERR_FORMAT);
-	CHECK(strstr(mmsb_errmsg(), "bad magic") != NULL && r == NULL);
+	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_ERR_FORMAT);
+	CHECK(strstr(mmsb_reader_errmsg(), "bad magic") != NULL && r == NULL);
 	memcpy(b, good, sizeof b);
 	b[8] = 2;
 	write_file(dir, "header", b, sizeof b);
-	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_ERR_FORMAT);
-	CHECK(strstr(mmsb_errmsg(), "format version 2") != NULL);
+	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_ERR_FORMAT);
+	CHECK(strstr(mmsb_reader_errmsg(), "format version 2") != NULL);
 	write_file(dir, "header", good, 100);
-	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_ERR_FORMAT);
+	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_ERR_FORMAT);
 	write_file(dir, "header", good, 0);
-	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_ERR_FORMAT);
+	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_ERR_FORMAT);
 	write_file(dir, "header", good, sizeof good);
-	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_OK); /* control: the copy itself opens */
+	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_OK); /* control: the copy itself opens */
 	mmsb_reader_close(&r);
 	/* fuzz-ish: random, mutated and truncated headers never crash */
 	for (i = 0; i < 3000; i++) {
@@ -451,7 +451,7 @@ static void test_bad_headers(void) {
 		default:
 			n = rand_r(&seed) % (sizeof b + 1);
 		}
-		if (mmsb_decode_header(b, n) == MMSB_OK)
+		if (mmsb_reader_decode_header(b, n) == MMSB_READER_OK)
 			oks++;
 		else
 			formats++;
@@ -459,19 +459,19 @@ static void test_bad_headers(void) {
 			int rc;
 			write_file(dir, "header", b, n);
 			rc = mmsb_reader_open_region(dir, NULL, &r);
-			if (rc == MMSB_OK) {
+			if (rc == MMSB_READER_OK) {
 				unsigned char page[2048];
 				size_t m;
 				rc = mmsb_reader_read(r, w.first, page, sizeof page, &m, NULL);
 				CHECK(rc <= 0);
 				mmsb_reader_close(&r);
 			}
-			CHECK(rc == MMSB_OK || rc == MMSB_ERR_FORMAT || rc == MMSB_ERR_WRITER_GONE || rc == MMSB_ERR_STALE ||
-			      rc == MMSB_ERR_NOT_FOUND);
+			CHECK(rc == MMSB_READER_OK || rc == MMSB_READER_ERR_FORMAT || rc == MMSB_READER_ERR_WRITER_GONE || rc == MMSB_READER_ERR_STALE ||
+			      rc == MMSB_READER_ERR_NOT_FOUND);
 		}
 	}
 	CHECK(formats > 0 && oks > 0);
-	CHECK_RC(mmsb_decode_header(NULL, 0), MMSB_ERR_FORMAT);
+	CHECK_RC(mmsb_reader_decode_header(NULL, 0), MMSB_READER_ERR_FORMAT);
 	stop_writer(&w);
 	ok("bad_headers");
 }
