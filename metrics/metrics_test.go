@@ -336,3 +336,34 @@ func TestWatchCollector(t *testing.T) {
 		t.Errorf("lint: %v %v", err, problems)
 	}
 }
+
+func TestReplicationCollector(t *testing.T) {
+	s := ReplicationStats{AppliedLSN: 42, LagLSN: 3, HashMismatches: 1, Leader: true, LeaderChanges: 2,
+		FencedPublishes: 5, RecordsPublished: 40, RecordsApplied: 7,
+		PublishLatency: mmsb.Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{1, 3}, Count: 4, Sum: 2.5}}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewReplicationCollector(func() ReplicationStats { return s }))
+	fams := scrape(t, reg)
+	for name, want := range map[string]float64{"mmsb_replication_applied_lsn": 42, "mmsb_replication_lag_lsn": 3,
+		"mmsb_replication_hash_mismatch_total": 1, "mmsb_leader": 1, "mmsb_leader_changes_total": 2,
+		"mmsb_replication_fenced_total": 5, "mmsb_replication_published_records_total": 40,
+		"mmsb_replication_applied_records_total": 7} {
+		if got := value(t, fams, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	h := fams["mmsb_replication_publish_duration_seconds"].GetMetric()[0].GetHistogram()
+	if h.GetSampleCount() != 4 || h.GetSampleSum() != 2.5 || h.GetBucket()[1].GetCumulativeCount() != 3 {
+		t.Errorf("publish histogram: %v", h)
+	}
+	if err := histogramOK(h); err != nil {
+		t.Error(err)
+	}
+	s.Leader = false // read again at the next scrape
+	if value(t, scrape(t, reg), "mmsb_leader") != 0 {
+		t.Error("the replication collector did not re-read its stats")
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", err, problems)
+	}
+}

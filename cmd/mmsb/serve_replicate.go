@@ -14,11 +14,14 @@ import (
 	"syscall"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/replicate"
 	"github.com/mmsb-go/mmsb/internal/server"
+	"github.com/mmsb-go/mmsb/metrics"
 )
 
 // replicaOptions are serve's replication flags.
@@ -75,7 +78,8 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	}
 
 	var current atomic.Pointer[roleServer]
-	var roleMu sync.Mutex // one role change at a time
+	var nodeMetrics atomic.Pointer[replicate.Metrics] // set once the node exists
+	var roleMu sync.Mutex                             // one role change at a time
 	onRole := func(bus *mmsb.Bus, leader bool) {
 		roleMu.Lock()
 		defer roleMu.Unlock()
@@ -94,7 +98,20 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			log.Error("role change: no server", "err", err)
 			return
 		}
-		var h http.Handler = srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout})
+		reg, rpcMetrics, err := srv.NewMetrics()
+		if err == nil {
+			if m := nodeMetrics.Load(); m != nil {
+				err = reg.Register(metrics.NewReplicationCollector(m.Stats))
+			}
+		}
+		if err != nil {
+			log.Error("role change: no metrics", "err", err)
+			return
+		}
+		mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout,
+			OuterInterceptors: []connect.Interceptor{rpcMetrics}})
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		var h http.Handler = mux
 		if o.clientCA != "" {
 			h = server.ClientCertMiddleware(h)
 		}
@@ -126,6 +143,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if err != nil {
 		return err
 	}
+	nodeMetrics.Store(&node.Metrics)
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- node.Run(nodeCtx) }()
 

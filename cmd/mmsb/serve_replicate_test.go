@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +86,14 @@ func TestServeReplicate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The leader's /metrics holds the bus's and the replication node's
+	// metrics: it leads, and the stream acknowledged its records.
+	text := scrapeMetrics(t, "http://"+leaderAddr+"/metrics")
+	for _, want := range []string{"\nmmsb_leader 1\n", "\nmmsb_replication_published_records_total ", "\nmmsb_replication_publish_duration_seconds_count ", "\nmmsb_commits_total "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("leader /metrics lacks %q", strings.TrimSpace(want))
+		}
+	}
 
 	followerAddr, followerLog, _ := startServe(t, "--replicate", "--follow-only", "--nats", m[1], "--dir", filepath.Join(root, "b"), "--addr", "127.0.0.1:0")
 	fc, err := client.New("http://"+followerAddr, client.WithRetries(0, 0))
@@ -158,4 +169,20 @@ func TestServeReplicateFailover(t *testing.T) {
 	if err != nil || string(b[:6]) != "before" || string(b[8:13]) != "after" || lsn <= info.LastLSN {
 		t.Fatalf("new leader reads %q at LSN %d (%v); the old leader acknowledged LSN %d", b, lsn, err, info.LastLSN)
 	}
+}
+
+// scrapeMetrics returns the text a GET of url answers, failing the test
+// unless it is 200.
+func scrapeMetrics(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v\n%s", url, resp.StatusCode, err, body)
+	}
+	return string(body)
 }

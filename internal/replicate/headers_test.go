@@ -99,31 +99,22 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-func TestMetricsSamples(t *testing.T) {
+func TestMetricsStats(t *testing.T) {
 	var m Metrics
 	m.AppliedLSN.Store(42)
-	m.PublishLatency.Observe(300 * time.Microsecond)
-	m.PublishLatency.Observe(20 * time.Second)
-	byName := map[string]float64{}
-	var buckets []Sample
-	for _, s := range m.Samples() {
-		if s.Name == "mmsb_replication_publish_seconds_bucket" {
-			buckets = append(buckets, s)
-			continue
-		}
-		byName[s.Name] = s.Value
+	m.Leader.Store(1)
+	m.ObservePublish(300 * time.Microsecond)
+	m.ObservePublish(20 * time.Second) // past the last bound: only in Count
+	s := m.Stats()
+	if s.AppliedLSN != 42 || !s.Leader {
+		t.Fatalf("stats: %+v", s)
 	}
-	for _, name := range []string{"mmsb_replication_applied_lsn", "mmsb_replication_lag_lsn", "mmsb_replication_hash_mismatch_total", "mmsb_leader", "mmsb_leader_changes_total"} {
-		if _, ok := byName[name]; !ok {
-			t.Errorf("metric %s missing", name)
-		}
+	h := s.PublishLatency
+	if h.Count != 2 || h.Counts[len(h.Counts)-1] != 1 || h.Bounds[0] != 20e-6 {
+		t.Fatalf("publish histogram: count %d, last bucket %d, first bound %g", h.Count, h.Counts[len(h.Counts)-1], h.Bounds[0])
 	}
-	if byName["mmsb_replication_applied_lsn"] != 42 || byName["mmsb_replication_publish_seconds_count"] != 2 {
-		t.Fatalf("values: %v", byName)
-	}
-	last := buckets[len(buckets)-1]
-	if !math.IsInf(last.LE, 1) || last.Value != 2 || buckets[2].Value != 1 {
-		t.Fatalf("buckets: %+v", buckets)
+	if h.Sum < 20.0003 || h.Sum > 20.0004 {
+		t.Fatalf("publish histogram sum %g s, want 20.0003", h.Sum)
 	}
 }
 

@@ -161,7 +161,7 @@ func (p *Publisher) ackLoop() {
 			p.setErr(fmt.Errorf("replicate: record ending at LSN %d not stored: %w", in.last, err))
 			continue
 		}
-		p.metrics.PublishLatency.Observe(time.Since(in.started))
+		p.metrics.ObservePublish(time.Since(in.started))
 		p.metrics.RecordsPublished.Add(1)
 		p.metrics.AppliedLSN.Store(uint64(in.last))
 		p.mu.Lock()
