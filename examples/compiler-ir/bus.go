@@ -147,7 +147,7 @@ func (a *busAnalyzer) unbind(ctx context.Context, fn int) error {
 // editTiming splits the cost of one batch of edits.
 type editTiming struct {
 	Rebind, Commit, Propagate, Compute time.Duration
-	Recomputed, Cutoffs, Writes       int
+	Recomputed, Cutoffs, Writes        int
 }
 
 // Total is the whole incremental latency: rebinding, commit and propagation.

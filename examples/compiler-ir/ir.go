@@ -228,7 +228,7 @@ const maxTextBytes = 64 << 20
 func Parse(r io.Reader) (*Program, error) {
 	type pendingCall struct {
 		fn, instr, line int
-		name          string
+		name            string
 	}
 	p := &Program{}
 	index := map[string]int{}
