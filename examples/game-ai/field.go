@@ -27,9 +27,7 @@ import (
 
 const (
 	portalPageSize = borderCells + borderCells*borderCells
-	globalPageSize = numPages * borderCells * 2
 	slicePageSize  = borderCells * 2
-	bandPageSize   = pagesPerSide * slicePageSize
 	fieldPageSize  = tilesPerPage * 2
 	flowPageSize   = tilesPerPage
 )
@@ -152,11 +150,11 @@ func recomputePortal(inputs [][]byte, _ []byte, out []byte) error {
 
 // crossNeighbours[p*borderCells+b] lists the ring cells of other pages next
 // to ring cell b of page p (as q*borderCells+b'), -1 for none.
-var crossNeighbours [numPages * borderCells][2]int32
+var crossNeighbours [][2]int32
 
-// initCrossNeighbours runs from world.go's init, after border is filled
-// (init functions of different files run in file-name order).
+// initCrossNeighbours runs from setGridSide, after border is filled.
 func initCrossNeighbours() {
+	crossNeighbours = make([][2]int32, numPages*borderCells)
 	for p := range numPages {
 		x0, y0 := pageOrigin(p)
 		for b, c := range border {
@@ -194,8 +192,7 @@ func recomputeGlobal(inputs [][]byte, _ []byte, out []byte) error {
 			return fmt.Errorf("%w: portal page of %d bytes", errBadInput, len(in))
 		}
 	}
-	const nodes = numPages * borderCells
-	var dist [nodes]uint32
+	dist := make([]uint32, numPages*borderCells)
 	h := make(minHeap, 0, 1024)
 	for u := range dist {
 		dist[u] = unreachable16

@@ -265,7 +265,7 @@ func (g *game) stepAgents(ctx context.Context, n uint64) error {
 			if dir := g.flowGrid[tileAt(x, y)]; dir != dirNone {
 				x, y = x+dirDX[dir], y+dirDY[dir]
 			} else {
-				t := int(splitmix64(g.seed^n<<20^uint64(idx)) % (gridSide * gridSide))
+				t := int(splitmix64(g.seed^n<<20^uint64(idx)) % uint64(gridSide*gridSide))
 				for k := 0; k < gridSide*gridSide && g.flowGrid[t] == dirNone; k++ {
 					t = (t + 1) % (gridSide * gridSide)
 				}

@@ -112,12 +112,18 @@ func main() {
 	asJSON := flag.Bool("json", false, "print one JSON object instead of the table")
 	plotDir := flag.String("plot", "", "write PNG charts and a picture of the grid to this directory")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the map, the edits and the agents")
+	grid := flag.Int("grid", defaultGridSide, "side of the square grid in tiles (a multiple of 16, at most 256)")
 	flag.StringVar(&cfg.Map, "map", cfg.Map, "map kind: rooms (walled rooms joined by doors) or open (scattered obstacles)")
 	flag.IntVar(&cfg.Ticks, "ticks", cfg.Ticks, "ticks to run")
 	flag.IntVar(&cfg.Agents, "agents", cfg.Agents, "agents following the field")
 	flag.IntVar(&cfg.EditsPerTick, "edits", cfg.EditsPerTick, "random wall toggles per tick")
 	flag.BoolVar(&cfg.Realtime, "realtime", cfg.Realtime, "pace the ticks at 60 Hz (false: back to back)")
 	flag.Parse()
+	if *grid < pageSide || *grid > defaultGridSide || *grid%pageSide != 0 {
+		fmt.Fprintf(os.Stderr, "game-ai: --grid %d: want a multiple of %d between %d and %d\n", *grid, pageSide, pageSide, defaultGridSide)
+		os.Exit(1)
+	}
+	setGridSide(*grid)
 	if cfg.Map != mapRooms && cfg.Map != mapOpen {
 		fmt.Fprintf(os.Stderr, "game-ai: --map %q: want rooms or open\n", cfg.Map)
 		os.Exit(1)
@@ -296,6 +302,9 @@ func replayMatches(ctx context.Context, bus *mmsb.Bus, rec tickRecord, fromEmpty
 func sweep(ctx context.Context, g *game, cfg config, rep *report, check func() (time.Duration, error)) error {
 	var all []float64
 	for _, k := range cfg.SweepPages {
+		if k > numPages {
+			break
+		}
 		var pi, pf, pc, pb []float64
 		var prec []int
 		for range cfg.Repeats {
@@ -328,7 +337,7 @@ func sweep(ctx context.Context, g *game, cfg config, rep *report, check func() (
 			all = append(all, ms(time.Since(start)))
 		}
 		slices.Sort(prec)
-		sp := sweepPoint{Pages: k, Fraction: float64(k) / numPages, IncrementalMS: median(pi), FullMS: median(pf),
+		sp := sweepPoint{Pages: k, Fraction: float64(k) / float64(numPages), IncrementalMS: median(pi), FullMS: median(pf),
 			ComputeMS: median(pc), BookkeepingMS: median(pb), Recomputed: prec[len(prec)/2]}
 		sp.Speedup = sp.FullMS / sp.IncrementalMS
 		if sp.Speedup < 1 && rep.Crossover == 0 {

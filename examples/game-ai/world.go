@@ -5,16 +5,37 @@ import (
 	"math/rand/v2"
 )
 
-// The world: a gridSide × gridSide tile grid cut into pageSide × pageSide
-// pages (pagesPerSide × pagesPerSide of them), one byte per tile.
+// A page: pageSide × pageSide tiles, one byte per tile.
 const (
-	gridSide     = 256
 	pageSide     = 16
-	pagesPerSide = gridSide / pageSide
-	numPages     = pagesPerSide * pagesPerSide
 	tilesPerPage = pageSide * pageSide
 	borderCells  = 4*pageSide - 4 // cells on a page's outer ring
 )
+
+// The world: a gridSide × gridSide tile grid cut into pagesPerSide ×
+// pagesPerSide pages. 256 by default; setGridSide changes it (tests use
+// smaller grids) before any game is built.
+var (
+	gridSide       int
+	pagesPerSide   int
+	numPages       int
+	globalPageSize int
+	bandPageSize   int
+)
+
+// defaultGridSide is the grid's side unless --grid says otherwise.
+const defaultGridSide = 256
+
+// setGridSide sizes the world (a multiple of pageSide, at most 256 so that a
+// distance, shorter than the number of tiles, fits in 16 bits) and the
+// tables that depend on it.
+func setGridSide(n int) {
+	gridSide, pagesPerSide = n, n/pageSide
+	numPages = pagesPerSide * pagesPerSide
+	globalPageSize = numPages * borderCells * 2
+	bandPageSize = pagesPerSide * slicePageSize
+	initCrossNeighbours()
+}
 
 // Tile values.
 const (
@@ -61,7 +82,7 @@ func init() {
 			borderIndex[c] = -1
 		}
 	}
-	initCrossNeighbours()
+	setGridSide(defaultGridSide)
 }
 
 // World is the model of the grid the driver edits; the bus's tile pages must
