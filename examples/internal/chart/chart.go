@@ -29,6 +29,12 @@ type Spec struct {
 	// budget) labelled HLineName.
 	HLine     float64
 	HLineName string
+	// LegendRight puts the legend in the top right corner instead of the
+	// top left.
+	LegendRight bool
+	// Headroom raises the top of a linear Y axis to leave room for the
+	// legend above the data.
+	Headroom bool
 }
 
 // palette is readable in print and for the common colour blindnesses
@@ -58,8 +64,8 @@ func Lines(path string, spec Spec) error {
 	}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
-	p.Legend.Left = true
-	xmin, xmax := 0.0, 0.0
+	p.Legend.Left = !spec.LegendRight
+	xmin, xmax, ymax := 0.0, 0.0, 0.0
 	seen := false
 	for i, s := range spec.Series {
 		xy := make(plotter.XYs, 0, len(s.X))
@@ -79,6 +85,9 @@ func Lines(path string, spec Spec) error {
 		if len(xy) == 0 {
 			continue
 		}
+		for _, v := range xy {
+			ymax = max(ymax, v.Y)
+		}
 		line, points, err := plotter.NewLinePoints(xy)
 		if err != nil {
 			return fmt.Errorf("chart %s, series %q: %w", path, s.Name, err)
@@ -89,8 +98,16 @@ func Lines(path string, spec Spec) error {
 		if s.Dashed {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
+		if len(xy) > 60 { // a long series reads better as a bare line
+			p.Add(line)
+			p.Legend.Add(s.Name, line)
+			continue
+		}
 		p.Add(line, points)
 		p.Legend.Add(s.Name, line, points)
+	}
+	if spec.Headroom && !spec.LogY {
+		p.Y.Min, p.Y.Max = 0, 1.45*max(ymax, spec.HLine)
 	}
 	if spec.HLine != 0 && xmax > xmin {
 		ref, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: spec.HLine}, {X: xmax, Y: spec.HLine}})
