@@ -445,7 +445,7 @@ func writeCharts(dir string, rep *report) error {
 	}
 	if err := chart.Lines(filepath.Join(dir, "tick_latency.png"), chart.Spec{
 		Title:  fmt.Sprintf("game-ai: %d ticks at 60 Hz, %d agents", rep.Ticks, rep.Agents),
-		XLabel: "tick", YLabel: "ms", HLine: float64(budget.Microseconds()) / 1000, HLineName: "60 Hz budget", LegendRight: true, Headroom: true,
+		XLabel: "tick", YLabel: "ms (log)", LogY: true, HLine: float64(budget.Microseconds()) / 1000, HLineName: "60 Hz budget", LegendRight: true, Headroom: true,
 		Series: []chart.Series{
 			{Name: "whole tick", X: ticks, Y: rep.tickMS},
 			{Name: "propagation (field)", X: ticks, Y: rep.propMS, Dashed: true},
