@@ -62,13 +62,13 @@ func newBusAnalyzer(ctx context.Context, p *Program, f faults) (*busAnalyzer, er
 	}
 	ids, err := a.bus.CreatePages(ctx, specs)
 	if err != nil {
-		a.bus.Close()
+		_ = a.bus.Close() // the error that stopped the build matters more
 		return nil, err
 	}
 	a.ir, a.reach, a.depth, a.facts = ids[:n], ids[n:2*n], ids[2*n:3*n], ids[3*n:]
 	for fn := range n {
 		if err := a.bind(ctx, fn); err != nil {
-			a.bus.Close()
+			_ = a.bus.Close() // the error that stopped the build matters more
 			return nil, err
 		}
 	}
@@ -77,11 +77,11 @@ func newBusAnalyzer(ctx context.Context, p *Program, f faults) (*busAnalyzer, er
 		ds[fn] = mmsb.Write(a.ir[fn], 0, appendIRPage(nil, &a.prog.Funcs[fn]))
 	}
 	if _, err := a.bus.Commit(ctx, ds); err != nil {
-		a.bus.Close()
+		_ = a.bus.Close() // the error that stopped the build matters more
 		return nil, err
 	}
 	if _, err := a.bus.Propagate(ctx); err != nil {
-		a.bus.Close()
+		_ = a.bus.Close() // the error that stopped the build matters more
 		return nil, err
 	}
 	return a, nil

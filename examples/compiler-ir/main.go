@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -134,7 +135,7 @@ func dumpProgram(path string, cfg config) error {
 		return err
 	}
 	if err := Format(f, Generate(cfg.Seed, cfg.Funcs)); err != nil {
-		f.Close()
+		_ = f.Close() // the write error is the one to report
 		return err
 	}
 	return f.Close()
@@ -148,7 +149,7 @@ func loadProgram(cfg config) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: closing cannot lose data
 	p, err := Parse(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Input, err)
@@ -161,7 +162,7 @@ func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 // run builds the bus, checks it against the from-scratch analysis, then times
 // single-function edits and the sweep over edit fractions, checking after
 // every edit.
-func run(ctx context.Context, cfg config) (*report, error) {
+func run(ctx context.Context, cfg config) (_ *report, err error) {
 	prog, err := loadProgram(cfg)
 	if err != nil {
 		return nil, err
@@ -176,7 +177,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer a.Close()
+	defer func() { err = errors.Join(err, a.Close()) }()
 	rep.SetupMS = ms(time.Since(start))
 	check := func(p *Program) (time.Duration, error) {
 		start := time.Now()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -56,22 +57,21 @@ func newGame(ctx context.Context, seed uint64, kind string, goals, agents int, f
 		return nil, err
 	}
 	if err := g.build(ctx, f); err != nil {
-		g.bus.Close()
+		_ = g.bus.Close() // the error that stopped the build matters more
 		return nil, err
 	}
 	// The first propagation above computed every derived page: the
 	// orchestrator's startup resync would only redo it.
 	g.orch, err = tick.New(g.bus, &tick.Options{SkipStartupResync: true, Budget: budget})
 	if err != nil {
-		g.bus.Close()
+		_ = g.bus.Close() // the error that stopped the build matters more
 		return nil, err
 	}
 	return g, nil
 }
 
 func (g *game) Close() error {
-	g.orch.Close()
-	return g.bus.Close()
+	return errors.Join(g.orch.Close(), g.bus.Close())
 }
 
 func (g *game) build(ctx context.Context, f faults) error {

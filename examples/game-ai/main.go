@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -162,7 +163,7 @@ type tickRecord struct {
 	hash uint64
 }
 
-func run(ctx context.Context, cfg config) (*report, error) {
+func run(ctx context.Context, cfg config) (_ *report, err error) {
 	rep := &report{Equal: true, ReplayEqual: true, Ticks: cfg.Ticks, Agents: cfg.Agents, Map: cfg.Map, Seed: cfg.Seed,
 		LoadAverage: loadAverage()}
 	start := time.Now()
@@ -170,7 +171,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
+	defer func() { err = errors.Join(err, g.Close()) }()
 	rep.SetupMS = ms(time.Since(start))
 	ids, err := g.bus.PageIDs()
 	if err != nil {
@@ -289,7 +290,7 @@ func replayMatches(ctx context.Context, bus *mmsb.Bus, rec tickRecord, fromEmpty
 	if err != nil {
 		return false, err
 	}
-	defer past.Close()
+	defer func() { _ = past.Close() }() // a detached replay: nothing to lose
 	h, err := past.StateHash()
 	if err != nil {
 		return false, err

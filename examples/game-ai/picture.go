@@ -123,7 +123,7 @@ func writeGridPicture(path string, s *snapshot) error {
 	}
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
 	if err := enc.Encode(f, img); err != nil {
-		f.Close()
+		_ = f.Close() // the encoding error is the one to report
 		return err
 	}
 	return f.Close()
