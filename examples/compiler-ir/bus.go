@@ -148,6 +148,9 @@ func (a *busAnalyzer) unbind(ctx context.Context, fn int) error {
 type editTiming struct {
 	Rebind, Commit, Propagate, Compute time.Duration
 	Recomputed, Cutoffs, Writes        int
+	// Visited: Data-edge descendants of the edited pages that the wave put
+	// in topological order, recomputed or not.
+	Visited int
 }
 
 // Total is the whole incremental latency: rebinding, commit and propagation.
@@ -206,7 +209,7 @@ func (a *busAnalyzer) apply(ctx context.Context, next *Program, changed []int) (
 	}
 	t.Propagate = time.Since(start)
 	t.Compute = a.timer.total - computeBefore
-	t.Recomputed, t.Cutoffs, t.Writes = res.Recomputed, res.Cutoffs, len(res.Writes)
+	t.Recomputed, t.Cutoffs, t.Writes, t.Visited = res.Recomputed, res.Cutoffs, len(res.Writes), res.Visited
 	return t, nil
 }
 

@@ -59,6 +59,7 @@ type sweepPoint struct {
 	Speedup       float64 `json:"speedup"`
 	Recomputed    int     `json:"pages_recomputed"`
 	Cutoffs       int     `json:"cutoffs"`
+	Visited       int     `json:"pages_visited"` // descendants ordered by the wave
 }
 
 // report is what a run found; --json prints it.
@@ -234,7 +235,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	for _, frac := range cfg.Fractions {
 		k := max(1, int(math.Round(frac*float64(n))))
 		var pi, pf, pc, pb, pm []float64
-		var prec, pcut []int
+		var prec, pcut, pvis []int
 		for range cfg.Repeats {
 			next := cur.Clone()
 			changed := rng.Perm(n)[:k]
@@ -253,7 +254,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 			cur = next
 			pi, pf = append(pi, ms(t.Total())), append(pf, ms(f))
 			pc, pb, pm = append(pc, ms(t.Compute)), append(pb, ms(t.Bookkeeping())), append(pm, ms(t.Rebind+t.Commit))
-			prec, pcut = append(prec, t.Recomputed), append(pcut, t.Cutoffs)
+			prec, pcut, pvis = append(prec, t.Recomputed), append(pcut, t.Cutoffs), append(pvis, t.Visited)
 			r, err := a.recomputeAll(ctx)
 			if err != nil {
 				return nil, err
@@ -262,8 +263,9 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		}
 		slices.Sort(prec)
 		slices.Sort(pcut)
+		slices.Sort(pvis)
 		sp := sweepPoint{Fraction: frac, Edited: k, IncrementalMS: median(pi), FullMS: median(pf), ComputeMS: median(pc),
-			BookkeepingMS: median(pb), CommitMS: median(pm), Recomputed: prec[len(prec)/2], Cutoffs: pcut[len(pcut)/2]}
+			BookkeepingMS: median(pb), CommitMS: median(pm), Recomputed: prec[len(prec)/2], Cutoffs: pcut[len(pcut)/2], Visited: pvis[len(pvis)/2]}
 		sp.Speedup = sp.FullMS / sp.IncrementalMS
 		if sp.Speedup < 1 && rep.Crossover == 0 {
 			rep.Crossover = frac
@@ -317,10 +319,10 @@ func printTable(w io.Writer, rep *report) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nA fraction of the functions edited in one commit (median of the runs):\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "fraction\tfunctions\tincremental ms\tcompute\tbookkeeping\trecomputed\tcutoffs\tfull ms\tspeed-up\t\n")
+	fmt.Fprintf(tw, "fraction\tfunctions\tincremental ms\tcompute\tbookkeeping\tvisited\trecomputed\tcutoffs\tfull ms\tspeed-up\t\n")
 	for _, s := range rep.Sweep {
-		fmt.Fprintf(tw, "%.2f%%\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%.3f\t%.2f×\t\n", 100*s.Fraction, s.Edited, s.IncrementalMS, s.ComputeMS,
-			s.BookkeepingMS, s.Recomputed, s.Cutoffs, s.FullMS, s.Speedup)
+		fmt.Fprintf(tw, "%.2f%%\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%.3f\t%.2f×\t\n", 100*s.Fraction, s.Edited, s.IncrementalMS, s.ComputeMS,
+			s.BookkeepingMS, s.Visited, s.Recomputed, s.Cutoffs, s.FullMS, s.Speedup)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nbus recomputing every analysis page with nothing changed: %.3f ms\n", rep.BusRecomputeAllMS)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/tick"
@@ -45,14 +46,20 @@ type game struct {
 	buf      []byte
 }
 
-// newGame creates the pages on an in-memory bus, binds the field's layers,
-// commits the world and the agents' start positions, propagates once and
-// starts an orchestrator.
-func newGame(ctx context.Context, seed uint64, kind string, goals, agents int, f faults) (*game, error) {
+// newGame creates the pages on a bus, binds the field's layers, commits the
+// world and the agents' start positions, propagates once and starts an
+// orchestrator. The bus is in memory when dir is "", else on disk in dir with
+// its pages in shared memory (Options.Shared) for readers in other
+// processes, and commits not waiting for fsync.
+func newGame(ctx context.Context, dir string, seed uint64, kind string, goals, agents int, f faults) (*game, error) {
 	g := &game{timer: &computeTimer{}, seed: seed, world: NewWorld(seed, kind, goals),
 		rng: rand.New(rand.NewPCG(seed, 0x65646974)), numAgents: agents} //nolint:gosec // reproducible edits
+	opts := &mmsb.Options{Functions: g.timer.functions(), CheckpointBytes: -1}
+	if dir != "" {
+		opts.Shared, opts.Sync = true, mmsb.SyncNone
+	}
 	var err error
-	g.bus, err = mmsb.Open("", &mmsb.Options{Functions: g.timer.functions(), CheckpointBytes: -1})
+	g.bus, err = mmsb.Open(dir, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -313,4 +320,73 @@ func (g *game) mismatch(want *Field) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// pageIDs lists the pages a snapshot of the grid reads: tiles, fields, flows,
+// agents.
+func (g *game) pageIDs() []mmsb.PageID {
+	ids := slices.Concat(g.tiles, g.field, g.flow, g.agents)
+	return ids
+}
+
+// assembleSnapshot builds the picture's state from the pages of pageIDs,
+// in that order: what the bus holds, not the driver's model or the baseline.
+func (g *game) assembleSnapshot(pages [][]byte) (*snapshot, error) {
+	want := 3*numPages + len(g.agents)
+	if len(pages) != want {
+		return nil, fmt.Errorf("snapshot of %d pages, want %d", len(pages), want)
+	}
+	n := gridSide * gridSide
+	s := &snapshot{world: make([]byte, n), field: Field{Dist: make([]uint16, n), Flow: make([]byte, n)}}
+	for p := range numPages {
+		x0, y0 := pageOrigin(p)
+		tiles, field, flow := pages[p], pages[numPages+p], pages[2*numPages+p]
+		for c := range tilesPerPage {
+			t := tileAt(x0+c%pageSide, y0+c/pageSide)
+			s.world[t], s.field.Flow[t] = tiles[c], flow[c]
+			s.field.Dist[t] = binary.LittleEndian.Uint16(field[2*c:])
+		}
+	}
+	for a, page := range pages[3*numPages:] {
+		for i := range agentsPerPage {
+			if a*agentsPerPage+i < g.numAgents {
+				s.agents = append(s.agents, [2]int{int(binary.LittleEndian.Uint16(page[i*agentSize:])),
+					int(binary.LittleEndian.Uint16(page[i*agentSize+2:]))})
+			}
+		}
+	}
+	return s, nil
+}
+
+// busSnapshot reads the picture's pages with Bus.ReadPage.
+func (g *game) busSnapshot() (*snapshot, error) {
+	var pages [][]byte
+	for _, id := range g.pageIDs() {
+		b, _, err := g.bus.ReadPage(id, nil)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, b)
+	}
+	return g.assembleSnapshot(pages)
+}
+
+// readerSnapshot reads the picture's pages through the shared-memory reader,
+// consistently at one LSN, as a viewer in another process would.
+func (g *game) readerSnapshot() (*snapshot, mmsb.LSN, error) {
+	rd, err := mmsb.OpenReader(g.bus.Dir(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer func() { _ = rd.Close() }() // a read-only mapping: nothing to lose
+	snap, lsn, err := rd.Snapshot(g.pageIDs())
+	if err != nil {
+		return nil, 0, err
+	}
+	pages := make([][]byte, len(snap))
+	for i := range snap {
+		pages[i] = snap[i].Data
+	}
+	s, err := g.assembleSnapshot(pages)
+	return s, lsn, err
 }

@@ -47,6 +47,10 @@ type config struct {
 	Realtime        bool // pace ticks at 60 Hz
 	SweepPages      []int
 	Repeats         int
+	// Shared runs the bus on disk in a temporary directory with its pages
+	// in shared memory, and draws the picture through a shared-memory
+	// reader.
+	Shared bool
 }
 
 func defaultConfig() config {
@@ -97,6 +101,9 @@ type report struct {
 	Mismatch          string       `json:"mismatch,omitempty"`
 	Seed              uint64       `json:"seed"`
 	LoadAverage       string       `json:"load_average"`
+	// PictureSource says where grid.png's state was read: the bus
+	// (ReadPage) or a shared-memory reader's consistent snapshot.
+	PictureSource string `json:"picture_source"`
 	tickMS, propMS    []float64
 	finalGame         *snapshot
 }
@@ -119,6 +126,7 @@ func main() {
 	flag.IntVar(&cfg.Agents, "agents", cfg.Agents, "agents following the field")
 	flag.IntVar(&cfg.EditsPerTick, "edits", cfg.EditsPerTick, "random wall toggles per tick")
 	flag.BoolVar(&cfg.Realtime, "realtime", cfg.Realtime, "pace the ticks at 60 Hz (false: back to back)")
+	flag.BoolVar(&cfg.Shared, "shared", false, "bus on disk in a temporary directory with shared-memory pages; the picture is read through a shared-memory reader")
 	flag.Parse()
 	if *grid < pageSide || *grid > defaultGridSide || *grid%pageSide != 0 {
 		fmt.Fprintf(os.Stderr, "game-ai: --grid %d: want a multiple of %d between %d and %d\n", *grid, pageSide, pageSide, defaultGridSide)
@@ -166,8 +174,15 @@ type tickRecord struct {
 func run(ctx context.Context, cfg config) (_ *report, err error) {
 	rep := &report{Equal: true, ReplayEqual: true, Ticks: cfg.Ticks, Agents: cfg.Agents, Map: cfg.Map, Seed: cfg.Seed,
 		LoadAverage: loadAverage()}
+	dir := ""
+	if cfg.Shared {
+		if dir, err = os.MkdirTemp("", "mmsb-game-ai-"); err != nil {
+			return nil, err
+		}
+		defer func() { _ = os.RemoveAll(dir) }() // a temporary directory; the run's result stands
+	}
 	start := time.Now()
-	g, err := newGame(ctx, cfg.Seed, cfg.Map, cfg.Goals, cfg.Agents, noFaults)
+	g, err := newGame(ctx, dir, cfg.Seed, cfg.Map, cfg.Goals, cfg.Agents, noFaults)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +289,17 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		rep.TickP99MS = sorted[min(len(sorted)-1, len(sorted)*99/100)]
 		rep.FirstTicksMaxMS = slices.Max(rep.tickMS[:min(10, len(rep.tickMS))])
 	}
-	rep.finalGame = g.snapshot(full)
+	if cfg.Shared {
+		var lsn mmsb.LSN
+		rep.finalGame, lsn, err = g.readerSnapshot()
+		rep.PictureSource = fmt.Sprintf("shared-memory reader, snapshot at LSN %d", lsn)
+	} else {
+		rep.finalGame, err = g.busSnapshot()
+		rep.PictureSource = "Bus.ReadPage"
+	}
+	if err != nil {
+		return nil, err
+	}
 
 	if err := sweep(ctx, g, cfg, rep, check); err != nil {
 		return nil, err
@@ -350,21 +375,6 @@ func sweep(ctx context.Context, g *game, cfg config, rep *report, check func() (
 	return nil
 }
 
-// snapshot copies what the grid picture shows.
-func (g *game) snapshot(f Field) *snapshot {
-	s := &snapshot{world: slices.Clone(g.world.Tiles), field: Field{Dist: slices.Clone(f.Dist), Flow: slices.Clone(f.Flow)}}
-	for _, id := range g.agents {
-		page, _, err := g.bus.ReadPage(id, nil)
-		if err != nil {
-			return s
-		}
-		for i := 0; i+agentSize <= len(page) && len(s.agents) < g.numAgents; i += agentSize {
-			s.agents = append(s.agents, [2]int{int(page[i]) | int(page[i+1])<<8, int(page[i+2]) | int(page[i+3])<<8})
-		}
-	}
-	return s
-}
-
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
@@ -397,6 +407,7 @@ func printTable(w io.Writer, rep *report) {
 	if rep.Mismatch != "" {
 		fmt.Fprintf(w, "MISMATCH: %s\n", rep.Mismatch)
 	}
+	fmt.Fprintf(w, "picture read through: %s\n", rep.PictureSource)
 	fmt.Fprintf(w, "replay: %d replays from %d checkpoints (and LSN 1) to sampled ticks, state hash equal=%v\n\n",
 		rep.ReplayChecks, rep.Checkpoints, rep.ReplayEqual)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

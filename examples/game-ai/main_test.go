@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"reflect"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -22,7 +24,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		kind := tc.kind
 		t.Run(kind, func(t *testing.T) {
 			useGrid(t, tc.grid)
-			g, err := newGame(ctx, 5, kind, 3, 16, noFaults)
+			g, err := newGame(ctx, "", 5, kind, 3, 16, noFaults)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +71,7 @@ func TestCheckerCatchesFaults(t *testing.T) {
 		{"missing binding", faults{wrongEdge: -1, missingBinding: 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := newGame(ctx, 1, mapRooms, 8, 16, tc.f)
+			g, err := newGame(ctx, "", 1, mapRooms, 8, 16, tc.f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +121,7 @@ func TestReplayDeterminism(t *testing.T) {
 		}
 	}
 
-	g, err := newGame(ctx, 3, mapRooms, 4, 256, noFaults)
+	g, err := newGame(ctx, "", 3, mapRooms, 4, 256, noFaults)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,4 +163,52 @@ func TestReplayDeterminism(t *testing.T) {
 func useGrid(t *testing.T, side int) {
 	setGridSide(side)
 	t.Cleanup(func() { setGridSide(defaultGridSide) })
+}
+
+// TestSharedReaderPicture: with the bus's pages in shared memory, the state
+// the picture is drawn from, read through a shared-memory reader's
+// consistent snapshot, equals what Bus.ReadPage returns and the
+// from-scratch BFS.
+func TestSharedReaderPicture(t *testing.T) {
+	if _, err := os.Stat("/dev/shm"); err != nil {
+		t.Skip("shared mode needs /dev/shm:", err)
+	}
+	useGrid(t, 64)
+	ctx := context.Background()
+	g, err := newGame(ctx, t.TempDir(), 4, mapRooms, 3, 300, noFaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for n := uint64(1); n <= 5; n++ {
+		if err := g.scriptedEdits(ctx, n, 4, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.stepAgents(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.orch.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fromReader, lsn, err := g.readerSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lsn != g.bus.LastLSN() {
+		t.Fatalf("reader snapshot at LSN %d, bus at %d", lsn, g.bus.LastLSN())
+	}
+	fromBus, err := g.busSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromReader, fromBus) {
+		t.Fatal("the shared-memory reader's snapshot differs from Bus.ReadPage")
+	}
+	var full Field
+	full.Compute(g.world)
+	if !reflect.DeepEqual(fromReader.field.Dist, full.Dist) || !reflect.DeepEqual(fromReader.field.Flow, full.Flow) ||
+		!reflect.DeepEqual(fromReader.world, g.world.Tiles) || len(fromReader.agents) != 300 {
+		t.Fatal("the reader's field, flow or tiles differ from the BFS and the model")
+	}
 }
