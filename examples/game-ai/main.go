@@ -103,9 +103,9 @@ type report struct {
 	LoadAverage       string       `json:"load_average"`
 	// PictureSource says where grid.png's state was read: the bus
 	// (ReadPage) or a shared-memory reader's consistent snapshot.
-	PictureSource string `json:"picture_source"`
-	tickMS, propMS    []float64
-	finalGame         *snapshot
+	PictureSource  string `json:"picture_source"`
+	tickMS, propMS []float64
+	finalGame      *snapshot
 }
 
 // snapshot is what the grid picture shows.
