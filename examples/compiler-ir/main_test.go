@@ -21,7 +21,7 @@ import (
 func TestIncrementalEqualsFull(t *testing.T) {
 	ctx := context.Background()
 	rapid.Check(t, func(rt *rapid.T) {
-		n := rapid.IntRange(2, 120).Draw(rt, "functions")
+		n := rapid.IntRange(2, 80).Draw(rt, "functions")
 		prog := Generate(rapid.Uint64().Draw(rt, "seed"), n)
 		a, err := newBusAnalyzer(ctx, prog, noFaults)
 		if err != nil {
@@ -30,7 +30,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		defer a.Close()
 		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "edits"), 0))
 		cur := prog
-		for step := range rapid.IntRange(1, 12).Draw(rt, "steps") {
+		for step := range rapid.IntRange(1, 8).Draw(rt, "steps") {
 			next := cur.Clone()
 			changed := rng.Perm(n)[:rapid.IntRange(1, n).Draw(rt, "batch")]
 			slices.Sort(changed)
