@@ -343,6 +343,7 @@ func writeCharts(dir string, rep *report) error {
 	return chart.Lines(filepath.Join(dir, "latency_vs_fraction.png"), chart.Spec{
 		Title:  fmt.Sprintf("compiler-ir: %d functions, latency per commit", rep.Functions),
 		XLabel: "% of functions edited in one commit", YLabel: "ms (log)", LogX: true, LogY: true,
+		HLine: rep.BusRecomputeAllMS, HLineName: "bus recomputing every page (nothing changed)", LegendRight: true, LegendBottom: true,
 		Series: []chart.Series{
 			{Name: "incremental (bus: commit + wave)", X: x, Y: incr},
 			{Name: "from scratch (plain Go)", X: x, Y: full},

@@ -441,7 +441,7 @@ func writeCharts(dir string, rep *report) error {
 	}
 	if err := chart.Lines(filepath.Join(dir, "latency_vs_fraction.png"), chart.Spec{
 		Title:  fmt.Sprintf("game-ai (%s map): field update per tick", rep.Map),
-		XLabel: "% of tile pages changed in one tick", YLabel: "ms (log)", LogX: true, LogY: true,
+		XLabel: "% of tile pages changed in one tick", YLabel: "ms (log)", LogX: true, LogY: true, LegendRight: true, LegendBottom: true,
 		Series: []chart.Series{
 			{Name: "incremental (bus: commit + wave)", X: x, Y: incr},
 			{Name: "from scratch (BFS, plain Go)", X: x, Y: full},

@@ -29,9 +29,9 @@ type Spec struct {
 	// budget) labelled HLineName.
 	HLine     float64
 	HLineName string
-	// LegendRight puts the legend in the top right corner instead of the
-	// top left.
-	LegendRight bool
+	// LegendRight and LegendBottom move the legend from the top left
+	// corner to where the data leaves room.
+	LegendRight, LegendBottom bool
 	// Headroom raises the top of a linear Y axis to leave room for the
 	// legend above the data.
 	Headroom bool
@@ -63,7 +63,7 @@ func Lines(path string, spec Spec) error {
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
+	p.Legend.Top = !spec.LegendBottom
 	p.Legend.Left = !spec.LegendRight
 	xmin, xmax, ymax := 0.0, 0.0, 0.0
 	seen := false
