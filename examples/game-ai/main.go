@@ -13,6 +13,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,13 @@ type sweepPoint struct {
 	Recomputed    int     `json:"pages_recomputed"`
 }
 
+type slowTick struct {
+	Tick       int     `json:"tick"`
+	MS         float64 `json:"ms"`
+	Recomputed int     `json:"pages_recomputed"`
+	GoalMoved  bool    `json:"goal_moved"`
+}
+
 type report struct {
 	Equal bool `json:"equal"`
 	// IncrementalMS: median per tick of the propagation phase (the field's
@@ -101,10 +109,15 @@ type report struct {
 	Mismatch          string       `json:"mismatch,omitempty"`
 	Seed              uint64       `json:"seed"`
 	LoadAverage       string       `json:"load_average"`
+	// SlowestTicks are the five slowest ticks, slowest first, with what
+	// their propagation did: tells work (a goal moved: many fields
+	// recomputed) from the machine (a tick that did little but took long).
+	SlowestTicks []slowTick `json:"slowest_ticks"`
 	// PictureSource says where grid.png's state was read: the bus
 	// (ReadPage) or a shared-memory reader's consistent snapshot.
 	PictureSource  string `json:"picture_source"`
 	tickMS, propMS []float64
+	recomputed     []int
 	finalGame      *snapshot
 }
 
@@ -240,6 +253,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		rep.tickMS = append(rep.tickMS, ms(res.Durations[tick.PhaseTotal]))
 		prop := res.Durations[tick.PhasePropagate]
 		rep.propMS = append(rep.propMS, ms(prop))
+		rep.recomputed = append(rep.recomputed, res.Propagation.Recomputed)
 		compute := g.timer.total - computeBefore
 		computeMS, bookMS = append(computeMS, ms(compute)), append(bookMS, ms(prop-compute))
 		if res.Overrun {
@@ -288,6 +302,15 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		rep.TickP50MS, rep.TickMaxMS = sorted[len(sorted)/2], sorted[len(sorted)-1]
 		rep.TickP99MS = sorted[min(len(sorted)-1, len(sorted)*99/100)]
 		rep.FirstTicksMaxMS = slices.Max(rep.tickMS[:min(10, len(rep.tickMS))])
+		order := make([]int, len(rep.tickMS))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rep.tickMS[b], rep.tickMS[a]) })
+		for _, i := range order[:min(5, len(order))] {
+			rep.SlowestTicks = append(rep.SlowestTicks, slowTick{Tick: i + 1, MS: rep.tickMS[i], Recomputed: rep.recomputed[i],
+				GoalMoved: cfg.GoalEvery > 0 && (i+1)%cfg.GoalEvery == 0})
+		}
 	}
 	if cfg.Shared {
 		var lsn mmsb.LSN
@@ -416,6 +439,9 @@ func printTable(w io.Writer, rep *report) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nwhole tick: p50 %.2f ms, p99 %.2f ms, max %.2f ms (first ten ticks: max %.2f ms), %d over the 16.7 ms budget\n",
 		rep.TickP50MS, rep.TickP99MS, rep.TickMaxMS, rep.FirstTicksMaxMS, rep.Overruns)
+	for _, st := range rep.SlowestTicks {
+		fmt.Fprintf(w, "  slow tick %d: %.2f ms, %d pages recomputed, goal moved: %v\n", st.Tick, st.MS, st.Recomputed, st.GoalMoved)
+	}
 	fmt.Fprintf(w, "\nTile pages changed in one tick (one wall toggled in each; median of the runs):\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "pages\tfraction\tincremental ms\tcompute\tbookkeeping\trecomputed\tfull ms\tspeed-up\t\n")
