@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"runtime/debug"
 	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
@@ -53,17 +53,22 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		e.mu.Unlock()
 		return CheckpointInfo{}, err
 	}
+	snap := e.beginSnapshotLocked()
+	e.mu.Unlock()
+
 	// The log must durably hold everything the checkpoint covers, so that
-	// the log never ends before a checkpoint's LSN.
+	// the log never ends before a checkpoint's LSN. The fsync runs outside
+	// the bus lock (commits go on; the log orders its own syncs): only the
+	// checkpoint's commit, below, depends on it.
 	if e.log != nil {
 		if err := e.log.Sync(); err != nil {
+			e.mu.Lock()
+			e.cow = nil
 			err = e.fail(err)
 			e.mu.Unlock()
 			return CheckpointInfo{}, err
 		}
 	}
-	snap := e.beginSnapshotLocked()
-	e.mu.Unlock()
 
 	info, err := e.writeCheckpoint(snap)
 
@@ -150,15 +155,30 @@ type snapshot struct {
 	edges    []graph.Edge
 	bindings []PageID
 	binds    map[PageID]Binding
+	// bytesHint is about the size of the checkpoint file.
+	bytesHint int64
 }
 
 // cowState is the copy-on-write bookkeeping of a running checkpoint.
 // Guarded by e.mu: commits change it under the write lock, the checkpoint
 // writer reads it (and advances written) under the read lock.
+//
+// A commit checks it for every page it is about to change, so the common
+// cases cost no map access: a page below nextUnwritten is written already
+// (or not in the snapshot), and a page whose last-write LSN is past the
+// snapshot's was created or already saved after it. Saved bytes go to
+// large pointer-free blocks rather than one heap object per page, so that a
+// checkpoint running under load adds little allocation and GC work to the
+// commits it overlaps.
 type cowState struct {
 	snap    *snapshot
 	written int // pages of snap.ids already written (a prefix: IDs ascend)
-	pre     map[PageID]*record.PageImage
+	// nextUnwritten is snap.ids[written], or the largest ID once every page
+	// is written.
+	nextUnwritten PageID
+	saved         map[PageID]int32 // index into images
+	images        []record.PageImage
+	blocks        cowBlocks
 }
 
 // beginSnapshotLocked captures the checkpoint's snapshot and turns copy on
@@ -172,46 +192,88 @@ func (e *Bus) beginSnapshotLocked() *snapshot {
 		binds:    make(map[PageID]Binding, len(e.bindings)),
 	}
 	e.graph.Edges(func(ed graph.Edge) bool { s.edges = append(s.edges, ed); return true })
+	s.bytesHint = e.store.Stats().LogicalBytes + int64(len(s.ids))*pageRecordOverhead +
+		int64(len(s.edges))*32 + int64(len(s.bindings))*64 + 4096
 	for id, b := range e.bindings {
 		s.binds[id] = *b // bindings are replaced, never mutated, so sharing slices is safe
 	}
-	e.cow = &cowState{snap: s, pre: map[PageID]*record.PageImage{}}
+	e.cow = &cowState{snap: s, saved: map[PageID]int32{}}
+	e.cow.advance(0)
 	return s
+}
+
+// pageRecordOverhead is about the bytes of a page record beyond the page's
+// bytes (frame header, ID, sizes, epoch, LSN, flags).
+const pageRecordOverhead = 48
+
+// advance records that the first n pages of the snapshot are written.
+func (c *cowState) advance(n int) {
+	c.written = n
+	if n < len(c.snap.ids) {
+		c.nextUnwritten = c.snap.ids[n]
+	} else {
+		c.nextUnwritten = ^PageID(0)
+	}
 }
 
 // cowSave saves page id's image before it changes, if a running checkpoint
 // still needs it. Caller holds e.mu for writing.
 func (e *Bus) cowSave(id PageID) {
 	c := e.cow
-	if c == nil {
-		return
-	}
-	if _, ok := c.pre[id]; ok {
-		return
-	}
-	ids := c.snap.ids
-	k, found := slices.BinarySearch(ids, id)
-	if !found || k < c.written {
-		return // created after the snapshot, or already written
+	if c == nil || id < c.nextUnwritten {
+		return // no checkpoint, or written already (or not in the snapshot)
 	}
 	sl, ok := e.store.Lookup(id)
 	if !ok {
 		return
 	}
-	c.pre[id] = e.pageImage(sl, true)
+	// Every change to a page of the snapshot passes here first, so a page
+	// last written after the snapshot was saved then, or created after it.
+	// (Metadata and flag changes do not move the last-write LSN: the map
+	// catches pages they saved.)
+	if e.store.LastLSN(sl) > c.snap.state.LastLSN {
+		return
+	}
+	if _, ok := c.saved[id]; ok {
+		return
+	}
+	c.saved[id] = int32(len(c.images))
+	c.images = append(c.images, record.PageImage{})
+	img := &c.images[len(c.images)-1]
+	e.pageImage(sl, img)
+	img.Data = c.blocks.copy(img.Data)
 }
 
-// pageImage builds a page's checkpoint image; clone copies the bytes
-// (metadata is always copied by AppendMeta).
-func (e *Bus) pageImage(sl page.Slot, clone bool) *record.PageImage {
-	id := e.store.ID(sl)
-	data := e.store.Bytes(sl)
-	if clone {
-		data = bytes.Clone(data)
+// cowBlocks holds saved page bytes in large blocks: one allocation per
+// cowBlockBytes instead of one per page, and nothing for the GC to scan.
+type cowBlocks struct {
+	cur []byte // the block being filled (len: bytes used); full ones stay reachable from images
+}
+
+// cowBlockBytes is the size of one block of saved page bytes.
+const cowBlockBytes = 4 << 20
+
+// copy returns a copy of b held in a block.
+func (bl *cowBlocks) copy(b []byte) []byte {
+	if len(b) > cowBlockBytes/4 {
+		return bytes.Clone(b) // a large page: its own allocation
 	}
-	return &record.PageImage{ID: id, Size: uint32(e.store.Size(sl)), Location: e.store.Location(sl),
+	if cap(bl.cur)-len(bl.cur) < len(b) {
+		bl.cur = make([]byte, 0, cowBlockBytes)
+	}
+	n := len(bl.cur)
+	bl.cur = append(bl.cur, b...)
+	return bl.cur[n : n+len(b) : n+len(b)]
+}
+
+// pageImage fills img with a page's checkpoint image; img.Data aliases the
+// live page bytes (copy them if the page may change before img is used).
+// Metadata is always copied by AppendMeta (nil when the page has none).
+func (e *Bus) pageImage(sl page.Slot, img *record.PageImage) {
+	id := e.store.ID(sl)
+	*img = record.PageImage{ID: id, Size: uint32(e.store.Size(sl)), Location: e.store.Location(sl),
 		Epoch: e.store.Epoch(sl), LastLSN: e.store.LastLSN(sl), Flags: e.flags[id],
-		Meta: page.AppendMeta(nil, e.store.Meta(sl)), Data: data}
+		Meta: page.AppendMeta(img.Meta[:0], e.store.Meta(sl)), Data: e.store.Bytes(sl)}
 }
 
 // ckptPageBatch is how many pages the checkpoint encodes per read-lock hold.
@@ -226,6 +288,10 @@ func (e *Bus) writeCheckpoint(snap *snapshot) (CheckpointInfo, error) {
 	if err != nil {
 		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
 	}
+	// An in-memory file that doubles as it grows copies itself under the
+	// filesystem's lock, which the log's writes (under the bus lock) wait
+	// for: reserve the expected size once instead.
+	w.SizeHint(snap.bytesHint)
 	fail := func(err error) (CheckpointInfo, error) {
 		w.Abort()
 		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
@@ -236,6 +302,7 @@ func (e *Bus) writeCheckpoint(snap *snapshot) (CheckpointInfo, error) {
 	}
 	var batch []byte
 	var ends []int
+	var live record.PageImage // the image of a live page, reused
 	for i := 0; i < len(snap.ids); {
 		batch, ends = batch[:0], ends[:0]
 		e.mu.RLock()
@@ -245,18 +312,20 @@ func (e *Bus) writeCheckpoint(snap *snapshot) (CheckpointInfo, error) {
 		}
 		for n := 0; i < len(snap.ids) && n < ckptPageBatch; i, n = i+1, n+1 {
 			id := snap.ids[i]
-			img, ok := e.cow.pre[id]
-			if !ok {
-				sl, live := e.store.Lookup(id)
-				if !live {
+			img := &live
+			if k, ok := e.cow.saved[id]; ok {
+				img = &e.cow.images[k]
+			} else {
+				sl, ok := e.store.Lookup(id)
+				if !ok {
 					e.mu.RUnlock()
 					return fail(fmt.Errorf("page %d vanished without a saved image", id))
 				}
-				img = e.pageImage(sl, false) // encoded below, before the lock is released
+				e.pageImage(sl, &live) // encoded below, before the lock is released
 			}
 			batch = record.AppendPage(batch, img)
 			ends = append(ends, len(batch))
-			e.cow.written = i + 1
+			e.cow.advance(i + 1)
 		}
 		e.mu.RUnlock()
 		from := 0
@@ -293,7 +362,20 @@ func (e *Bus) writeCheckpoint(snap *snapshot) (CheckpointInfo, error) {
 	return CheckpointInfo{Path: path, LSN: lsn, Pages: len(snap.ids)}, nil
 }
 
+// retainedCheckpoints is how many checkpoints the bus keeps: keepCheckpoints
+// on disk; one for an in-memory bus (dir ""), whose checkpoints no crash or
+// bad sector can corrupt, so that a second one is not a whole extra copy of
+// the state held in RAM (issue 15: an in-memory bus holds its pages, one
+// checkpoint and the log since it, at most about CheckpointBytes).
+func (e *Bus) retainedCheckpoints() int {
+	if e.memory {
+		return 1
+	}
+	return keepCheckpoints
+}
+
 func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
+	keep := e.retainedCheckpoints()
 	list, err := checkpoint.List(e.fs, e.ckptDir())
 	if err != nil {
 		return err
@@ -303,21 +385,31 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 			info.Bytes = c.Size
 		}
 	}
-	if len(list) > keepCheckpoints {
-		for _, c := range list[keepCheckpoints:] {
+	removed := 0
+	if len(list) > keep {
+		removed = len(list) - keep
+		for _, c := range list[keep:] {
 			if err := e.fs.Remove(c.Path); err != nil {
 				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
 			}
 		}
-		list = list[:keepCheckpoints]
+		list = list[:keep]
 		_ = e.fs.SyncDir(e.ckptDir())
 	}
-	if e.log != nil && len(list) >= keepCheckpoints {
+	if e.log != nil && len(list) >= keep {
 		n, err := e.log.RemoveThrough(list[len(list)-1].LSN)
 		if err != nil {
 			return fmt.Errorf("mmsb: remove covered log segments: %w", err)
 		}
 		info.SegmentsRemoved = n
+	}
+	if e.memory && removed > 0 {
+		// The old checkpoint and log segments of an in-memory bus were Go
+		// heap: give their memory back to the OS now, not when the
+		// scavenger gets to it (the heap goal would otherwise keep up to
+		// twice the checkpoint resident). Runs on the checkpointing
+		// goroutine; commits go on meanwhile.
+		debug.FreeOSMemory()
 	}
 	return nil
 }

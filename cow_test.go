@@ -53,10 +53,10 @@ func TestCheckpointWhileCommitting(t *testing.T) {
 			}
 			e.mu.RLock()
 			if e.cow != nil {
-				saved.Store(int64(len(e.cow.pre)))
+				saved.Store(int64(len(e.cow.images)))
 			}
 			e.mu.RUnlock()
-			switch n % 3 {
+			switch n % 4 {
 			case 0:
 				i := rng.IntN(len(live))
 				if err := e.FreePage(ctx, live[i]); err != nil {
@@ -66,6 +66,11 @@ func TestCheckpointWhileCommitting(t *testing.T) {
 				live = append(live[:i], live[i+1:]...)
 			case 1:
 				if err := e.SetMetadata(ctx, live[rng.IntN(len(live))], []MetaEntry{{Key: "k", Value: []byte{byte(n)}}}); err != nil {
+					t.Error(err)
+					return
+				}
+			case 3: // a flag change saves the page without moving its last-write LSN
+				if err := e.ClearFlags(ctx, live[rng.IntN(len(live))], FlagStale); err != nil {
 					t.Error(err)
 					return
 				}

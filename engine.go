@@ -103,6 +103,23 @@ type Options struct {
 	AllowMissingFunctions bool
 	// Workers is the number of goroutines applying a large batch (default 1).
 	Workers int
+	// LazyPageMemory maps page memory lazily: the OS faults each page of
+	// memory in at its first write instead of when the page is created.
+	// By default page memory is pre-faulted when pages are created
+	// (MADV_POPULATE_WRITE on Linux 5.14+, else one write per OS page), so
+	// that the first commits and ticks after creating pages do not stall on
+	// page faults, which a first write to a huge page makes long (measured:
+	// a 1.5-2.2 s first commit after creating 1M pages lazily, docs/
+	// benchmarks.md). The price of the default: creating pages costs about
+	// 0.1-0.3 s per GiB more, and created but never written pages are
+	// resident. Set this for buses that create many more pages than they
+	// write.
+	LazyPageMemory bool
+	// NoHugePages stops the bus from asking for transparent huge pages
+	// (MADV_HUGEPAGE) for the memory that holds page bytes. Huge pages cut
+	// TLB misses of deltas to random pages; with lazy page memory they make
+	// each first write fault in 2 MiB at once.
+	NoHugePages bool
 	// DisableLog runs with no log at all (detached replay targets only):
 	// nothing is durable and replay, provenance from the log and
 	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
@@ -229,6 +246,11 @@ type Bus struct {
 	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
 }
 
+// memoryPolicy is how the page store prepares page memory.
+func (o *Options) memoryPolicy() page.MemoryPolicy {
+	return page.MemoryPolicy{Prefault: !o.LazyPageMemory, HugePages: !o.NoHugePages}
+}
+
 func (o *Options) withDefaults() Options {
 	r := *o
 	if r.FS == nil {
@@ -285,6 +307,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 		e.histMask = uint64(n - 1)
 		e.commits = make([]commitStamp, commitRing)
 	}
+	e.store.SetMemoryPolicy(opts.memoryPolicy())
 	for _, b := range semiring.Builtins() {
 		e.funcs[b.Name] = b.Fn
 	}

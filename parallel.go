@@ -54,6 +54,12 @@ type parallelApplier struct {
 	wake   []chan struct{}
 	quit   atomic.Bool
 
+	// lastApplyEnd is when the committer finished the last apply job (its
+	// own clock reading, committer-only); commitGap is the gap from it to
+	// the start of the next commit's first job, read by the helpers.
+	lastApplyEnd time.Time
+	commitGap    atomic.Int64 // ns
+
 	// Work units of the current job.
 	units   int
 	next    atomic.Int64 // next unit to claim
@@ -83,13 +89,34 @@ const (
 	jobApply
 )
 
-// spinFor is how long an idle helper polls for the next job before it
-// parks. A parked helper is woken at the next job but the committer does not
-// wait for it, so the spin only buys parallelism, never latency: it covers
-// the usual gap between two commits of a busy committer (measured with
-// 100 µs: 2 workers 10.3M vs 8.9M deltas/s; with 500 µs: 10.5–10.9M). The
-// price is up to spinFor of CPU after the last commit of a burst.
-const spinFor = 500 * time.Microsecond
+// betweenJobsSpin is how long a helper that just finished a check+encode
+// job polls for the apply job that follows it in the same commit before it
+// parks. The gap between the two is the log append and bucketing the batch
+// (tens of microseconds), so the helper is still running when the apply job
+// comes.
+const betweenJobsSpin = 50 * time.Microsecond
+
+// maxIdleSpin bounds how long a helper polls for the next commit after a
+// commit's apply job. A helper polls only when the committer came back
+// quickly last time (the gap between the end of one commit's apply and the
+// start of the next commit's jobs was under maxIdleSpin), and then for at
+// most twice that gap: a committer that commits back to back keeps its
+// helpers hot (parking them cost a third of the 2-worker throughput), and
+// one that pauses (a tick loop, a bursty client) finds them parked at once,
+// so that on a shared machine an idle bus burns no core (the helpers used
+// to poll 500 µs after every batch). A parked helper is woken at the next
+// job, and the committer never waits for it, so parking costs parallelism
+// at the start of a job, never latency.
+const maxIdleSpin = 200 * time.Microsecond
+
+// idleSpin is how long a helper polls for the next commit, given the last
+// gap between commits.
+func idleSpin(gap time.Duration) time.Duration {
+	if gap <= 0 || gap >= maxIdleSpin {
+		return 0
+	}
+	return min(2*gap, maxIdleSpin)
+}
 
 func newParallelApplier(workers int) *parallelApplier {
 	p := &parallelApplier{workers: workers}
@@ -109,38 +136,51 @@ func newParallelApplier(workers int) *parallelApplier {
 // helper runs published jobs until close.
 func (p *parallelApplier) helper(w int) {
 	var seen uint64
+	var spin time.Duration
 	for {
-		next := p.awaitJob(w, seen)
+		next := p.awaitJob(w, seen, spin)
 		if p.quit.Load() {
 			return
 		}
 		seen = next
+		if next%2 == 0 {
+			continue // a job ended: wait for the next (spinning as before)
+		}
+		spin = 0
 		// Odd seq values are jobs; run bumps seq to the next even value
 		// when a job ends. Announce presence first, then check that the
 		// job is still current: run waits for running to drop to zero
 		// after its end bump, so a helper that passes the check reads the
 		// job's fields before they can be reused.
 		p.running.Add(1)
-		if next%2 == 1 && p.seq.Load() == next {
+		if p.seq.Load() == next {
+			if p.job == jobCheckEncode {
+				spin = betweenJobsSpin // the apply job follows shortly
+			} else {
+				spin = idleSpin(time.Duration(p.commitGap.Load()))
+			}
 			p.work()
 		}
 		p.running.Add(-1)
 	}
 }
 
-// awaitJob returns once seq moves past seen (or the applier closes).
-func (p *parallelApplier) awaitJob(w int, seen uint64) uint64 {
+// awaitJob returns once seq moves past seen (or the applier closes),
+// polling for up to spin before it parks.
+func (p *parallelApplier) awaitJob(w int, seen uint64, spin time.Duration) uint64 {
 	for {
-		deadline := time.Now().Add(spinFor)
-		for i := 0; ; i++ {
-			if s := p.seq.Load(); s != seen || p.quit.Load() {
-				return s
-			}
-			if i%64 == 63 {
-				if time.Now().After(deadline) {
-					break
+		if spin > 0 {
+			deadline := time.Now().Add(spin)
+			for i := 0; ; i++ {
+				if s := p.seq.Load(); s != seen || p.quit.Load() {
+					return s
 				}
-				runtime.Gosched()
+				if i%64 == 63 {
+					if time.Now().After(deadline) {
+						break
+					}
+					runtime.Gosched()
+				}
 			}
 		}
 		p.parked[w].Store(true)
@@ -158,6 +198,13 @@ func (p *parallelApplier) awaitJob(w int, seen uint64) uint64 {
 // run publishes a job of units work units, works on it, and returns once
 // every unit is done and no helper is still inside the job.
 func (p *parallelApplier) run(job jobKind, units int) {
+	if job == jobCheckEncode || p.job != jobCheckEncode {
+		// The first job of a commit (an apply job without a parallel
+		// check+encode before it starts a commit too).
+		if !p.lastApplyEnd.IsZero() {
+			p.commitGap.Store(int64(time.Since(p.lastApplyEnd)))
+		}
+	}
 	p.job, p.units = job, units
 	p.next.Store(0)
 	p.done.Store(0)
@@ -187,6 +234,9 @@ func (p *parallelApplier) run(job jobKind, units int) {
 		}
 	}
 	p.e, p.ds, p.slots = nil, nil, nil
+	if job == jobApply {
+		p.lastApplyEnd = time.Now()
+	}
 }
 
 // work claims and runs units of the current job until none is left.

@@ -82,6 +82,7 @@ func (e *Bus) openShared() error {
 	if err != nil {
 		return fmt.Errorf("mmsb: shared mode: %w", err)
 	}
+	st.SetMemoryPolicy(e.opts.memoryPolicy())
 	e.store = st
 	e.shared = true
 	e.sharedDir = final

@@ -602,6 +602,9 @@ type memFile struct {
 	closed     bool
 }
 
+// maxSizeHint is the largest size hint a MemFS file follows.
+const maxSizeHint = 1 << 36
+
 // SizeHint reserves capacity for the file to grow to n bytes, so that
 // appends up to n never copy the file (a growing log segment would
 // otherwise be copied at every doubling, under the filesystem's lock).
@@ -609,7 +612,10 @@ func (f *memFile) SizeHint(n int64) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
 	nd := f.n
-	if n <= int64(cap(nd.data)) || n > 1<<31 {
+	// The upper bound only guards against a nonsense hint: a checkpoint of
+	// 4M 1 KiB pages is over 4 GiB, and growing it by doubling copies it
+	// under the filesystem's lock.
+	if n <= int64(cap(nd.data)) || n > maxSizeHint {
 		return
 	}
 	// The synced image may share the old array; it keeps it.

@@ -42,6 +42,16 @@ type benchOptions struct {
 	noVerify        bool
 	checkpointBytes int64
 	json            bool
+	stallTrace      string
+	stallThreshold  time.Duration
+	lazyPages       bool
+	noHugePages     bool
+
+	// growth workload (--workload growth)
+	growthPages      string
+	growthBatches    string
+	growthBatchPages int
+	plotDir          string
 
 	// tick workload (--workload tick)
 	workload      string
@@ -74,6 +84,9 @@ type benchResult struct {
 	Seed            uint64 `json:"seed"`
 	CreateOnly      bool   `json:"create_only"`
 	CheckpointBytes int64  `json:"checkpoint_bytes"`
+	LazyPageMemory  bool   `json:"lazy_page_memory"`
+	NoHugePages     bool   `json:"no_huge_pages"`
+	StallTrace      string `json:"stall_trace,omitempty"`
 
 	CreateSec    float64 `json:"create_sec"`
 	PagesPerSec  float64 `json:"pages_per_sec"`
@@ -126,7 +139,8 @@ hash). --create-only times page creation alone.`,
   mmsb bench --concurrency 8 --sync group --dir /tmp/mmsb-bench
   mmsb bench --pipeline 4 --sync group --dir /tmp/mmsb-bench
   mmsb bench --create-only --pages 1000000
-  mmsb bench --workload tick --pages 100000 --derived 1000 --deltas-per-tick 10000 --ticks 200`,
+  mmsb bench --workload tick --pages 100000 --derived 1000 --deltas-per-tick 10000 --ticks 200
+  mmsb bench --workload growth --count 5000000 --checkpoint-bytes -1 --plot docs/img`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBench(cmd.Context(), o) },
 	}
@@ -148,7 +162,15 @@ hash). --create-only times page creation alone.`,
 	f.BoolVar(&o.noVerify, "no-verify", false, "skip the replay check at the end")
 	f.Int64Var(&o.checkpointBytes, "checkpoint-bytes", 0, "automatic checkpoint after this much log (0: bus default, -1: never)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
-	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation")
+	f.BoolVar(&o.lazyPages, "lazy-page-memory", false, "fault page memory in at first write instead of pre-faulting it when pages are created (Options.LazyPageMemory)")
+	f.BoolVar(&o.noHugePages, "no-huge-pages", false, "do not ask for transparent huge pages for page memory (Options.NoHugePages)")
+	f.StringVar(&o.stallTrace, "stall-trace", "", "keep a runtime/trace flight recorder and write its last seconds to this file at the first commit slower than --stall-threshold")
+	f.DurationVar(&o.stallThreshold, "stall-threshold", 16*time.Millisecond, "with --stall-trace: the commit latency that counts as a stall")
+	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation; growth: commit throughput and latency next to a bare Go loop as pages and batches grow")
+	f.StringVar(&o.growthPages, "growth-pages", "65536,262144,1048576,4194304", "growth workload: page counts measured at --batch")
+	f.StringVar(&o.growthBatches, "growth-batches", "1,10,100,1000,10000", "growth workload: batch sizes measured at --growth-batch-pages")
+	f.IntVar(&o.growthBatchPages, "growth-batch-pages", 1048576, "growth workload: pages of the batch-size sweep")
+	f.StringVar(&o.plotDir, "plot", "", "growth workload: write PNG charts into this directory")
 	f.IntVar(&o.ticks, "ticks", 200, "tick workload: number of ticks")
 	f.IntVar(&o.deltasPerTick, "deltas-per-tick", 10000, "tick workload: deltas submitted per tick")
 	f.IntVar(&o.derived, "derived", 1000, "tick workload: derived pages (f64.sum of --fanin source pages)")
@@ -202,12 +224,14 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	case "commit":
 	case "tick":
 		return a.runTickBench(ctx, o)
+	case "growth":
+		return a.runGrowthBench(ctx, o)
 	default:
-		return usageErr("--workload must be commit or tick, got %q", o.workload)
+		return usageErr("--workload must be commit, tick or growth, got %q", o.workload)
 	}
 	mode, _ := mmsb.ParseSyncMode(o.sync)
 	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes,
-		Shared: o.shared, SharedDir: o.shmDir})
+		Shared: o.shared, SharedDir: o.shmDir, LazyPageMemory: o.lazyPages, NoHugePages: o.noHugePages})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
@@ -215,7 +239,8 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 
 	res := &benchResult{Pages: o.pages, PageSize: o.pageSize, DeltaSize: o.deltaSize, Batch: o.batch,
 		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Shared: o.shared, Workers: o.workers,
-		Concurrency: o.concurrency, Pipeline: o.pipeline, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes}
+		Concurrency: o.concurrency, Pipeline: o.pipeline, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes,
+		LazyPageMemory: o.lazyPages, NoHugePages: o.noHugePages}
 
 	gc0 := readGCState()
 	ids, err := a.benchCreate(ctx, bus, o, res)
@@ -303,6 +328,10 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	for w := range workers {
 		workers[w] = newBenchWorker(o.batch, o.deltaSize)
 	}
+	stalls, err := startStallRecorder(o.stallTrace, o.stallThreshold)
+	if err != nil {
+		return err
+	}
 	bar := a.progress(o.count, "committing deltas", "deltas")
 	defer bar.finish()
 	start := time.Now()
@@ -330,7 +359,9 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 						fail(-1, err)
 						return false
 					}
-					w.lat.record(time.Since(p.start).Nanoseconds())
+					lat := time.Since(p.start).Nanoseconds()
+					w.lat.record(lat)
+					stalls.observe(lat)
 					bar.add(int64(p.n))
 					pending = pending[1:]
 				}
@@ -350,7 +381,9 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 						fail(b, err)
 						return
 					}
-					w.lat.record(time.Since(t0).Nanoseconds())
+					lat := time.Since(t0).Nanoseconds()
+					w.lat.record(lat)
+					stalls.observe(lat)
 					bar.add(int64(n))
 					continue
 				}
@@ -368,6 +401,13 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	}
 	wg.Wait()
 	el := time.Since(start)
+	wrote, terr := stalls.stop()
+	if terr != nil {
+		return fmt.Errorf("--stall-trace: %w", terr)
+	}
+	if wrote {
+		res.StallTrace = o.stallTrace
+	}
 	if firstErr != nil {
 		return firstErr
 	}

@@ -277,3 +277,53 @@ func BenchmarkBenchFill(b *testing.B) {
 		w.fill(1, uint64(i), 1000, ids, 1024)
 	}
 }
+
+func TestBenchGrowth(t *testing.T) {
+	dir := t.TempDir()
+	r := runCLI(t, "bench", "--workload", "growth", "--growth-pages", "64,256", "--growth-batches", "1,50",
+		"--growth-batch-pages", "128", "--page-size", "128", "--count", "2000", "--checkpoint-bytes", "-1",
+		"--plot", dir, "--json", "--no-progress").mustCode(t, exitOK)
+	var res growthResult
+	r.decodeJSON(t, &res)
+	if len(res.ByPages) != 2 || len(res.ByBatch) != 2 {
+		t.Fatalf("want 2 points per sweep, got %d and %d", len(res.ByPages), len(res.ByBatch))
+	}
+	for _, p := range append(res.ByPages, res.ByBatch...) {
+		if p.DeltasPerSec <= 0 || p.BareDeltasPerSec <= 0 || p.Ratio <= 0 || p.LatencyMaxNS < p.LatencyP99NS || p.Deltas != min(2000, int64(p.Batch)*20_000) {
+			t.Fatalf("implausible point %+v", p)
+		}
+	}
+	if res.ByPages[1].Pages != 256 || res.ByBatch[1].Batch != 50 || res.ByBatch[0].Pages != 128 {
+		t.Fatalf("sweeps not as asked: %+v", res)
+	}
+	if len(res.Charts) != 4 {
+		t.Fatalf("charts %v, want 4", res.Charts)
+	}
+	for _, c := range res.Charts {
+		b, err := os.ReadFile(c)
+		if err != nil || len(b) < 8 || string(b[1:4]) != "PNG" {
+			t.Fatalf("chart %s is not a PNG (%v)", c, err)
+		}
+	}
+	// Bad sweeps are usage errors.
+	runCLI(t, "bench", "--workload", "growth", "--growth-pages", "64,x", "--no-progress").mustCode(t, exitUsage)
+	runCLI(t, "bench", "--workload", "growth", "--growth-batches", "0", "--no-progress").mustCode(t, exitUsage)
+}
+
+// TestBenchStallTrace: a threshold every commit exceeds writes a trace; one
+// no commit reaches (the negative control) writes none.
+func TestBenchStallTrace(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		threshold string
+		want      bool
+	}{{"0s", true}, {"1h", false}} {
+		path := filepath.Join(dir, "stall-"+tc.threshold+".trace")
+		res := benchJSON(t, "--stall-trace", path, "--stall-threshold", tc.threshold)
+		st, err := os.Stat(path)
+		written := err == nil && st.Size() > 0
+		if written != tc.want || (res.StallTrace == path) != tc.want {
+			t.Fatalf("threshold %s: trace written %v, stall_trace %q; want written %v", tc.threshold, written, res.StallTrace, tc.want)
+		}
+	}
+}

@@ -135,6 +135,15 @@ func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
 	return w, nil
 }
 
+// SizeHint says the checkpoint will be about n bytes, so that a file that
+// can reserve room (vfs.SizeHinter: the in-memory filesystem) does it once
+// instead of growing by copies.
+func (w *Writer) SizeHint(n int64) {
+	if h, ok := w.f.(vfs.SizeHinter); ok && w.err == nil {
+		h.SizeHint(n)
+	}
+}
+
 // write writes b, folding it into the whole-file CRC. On failure the
 // writer is aborted.
 func (w *Writer) write(b []byte) error {

@@ -62,6 +62,8 @@ type arena struct {
 	// shm is the shared-mode backing (nil in private mode): chunks are
 	// then files in its directory, published in its chunk table.
 	shm *shmBacking
+	// policy says how new chunks are prepared (huge pages, pre-faulting).
+	policy MemoryPolicy
 }
 
 // cellSizeFor returns the cell size that holds a page of size bytes.
@@ -112,9 +114,16 @@ func (a *arena) newChunk(n, cellSize int, ci int32) (uint32, error) {
 	if a.shm != nil {
 		mem, err = a.shm.newSharedChunk(idx, roundUp(n, osPageSize), cellSize)
 	} else {
-		mem, err = mapAnon(roundUp(n, osPageSize))
+		mem, err = mapAnonPlain(roundUp(n, osPageSize))
 	}
 	if err != nil {
+		return 0, err
+	}
+	if err := a.prepareChunk(mem); err != nil {
+		_ = unmap(mem)
+		if a.shm != nil {
+			a.shm.releaseSharedChunk(idx)
+		}
 		return 0, err
 	}
 	if reuse {
@@ -205,7 +214,7 @@ func (a *arena) releaseAll() error {
 			a.shm.releaseSharedChunk(uint32(i))
 		}
 	}
-	*a = arena{shm: a.shm}
+	*a = arena{shm: a.shm, policy: a.policy}
 	return first
 }
 

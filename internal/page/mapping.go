@@ -18,18 +18,33 @@ var osPageSize = unix.Getpagesize()
 // what lets the store reserve generously and still be charged only for what
 // it writes.
 func mapAnon(n int) ([]byte, error) {
+	b, err := mapAnonPlain(n)
+	if err != nil {
+		return nil, err
+	}
+	if n >= hugeHintBytes {
+		// Slot arrays are indexed by random slots; with 4 KiB pages a 64 MiB
+		// array misses the TLB on nearly every delta. Transparent huge
+		// pages cut those misses. (Chunks of page bytes follow the store's
+		// MemoryPolicy instead, see prepareChunk.)
+		adviseHugeRaw(b)
+	}
+	return b, nil
+}
+
+// mapAnonPlain maps n bytes of zero-filled, private, anonymous memory with
+// no advice.
+func mapAnonPlain(n int) ([]byte, error) {
 	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
 		return nil, fmt.Errorf("%w: mmap %d bytes: %w", ErrNoSpace, n, err)
 	}
-	if n >= hugeHintBytes {
-		// Page data is written at random offsets; with 4 KiB pages a 64 MiB
-		// working set misses the TLB on nearly every delta. Transparent huge
-		// pages cut those misses. Advisory: errors (no THP) are ignored.
-		_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
-	}
 	return b, nil
 }
+
+// adviseHugeRaw asks for transparent huge pages on b. Advisory: errors (no
+// THP) are ignored.
+func adviseHugeRaw(b []byte) { _ = unix.Madvise(b, unix.MADV_HUGEPAGE) }
 
 // unmap releases a mapping made by mapAnon or region.grow. A nil slice is a
 // no-op so callers can release optional mappings unconditionally.

@@ -162,7 +162,7 @@ func NewShared(dir string, perm os.FileMode, gen, pid, start uint64) (*Store, er
 		return nil, fmt.Errorf("page: shared region: %w", err)
 	}
 	b := &shmBacking{dir: dir, perm: perm}
-	s := &Store{}
+	s := &Store{arena: arena{policy: DefaultMemoryPolicy}}
 	s.shm = b
 	fail := func(err error) (*Store, error) {
 		_ = s.Close()
@@ -294,7 +294,6 @@ func (b *shmBacking) newSharedChunk(idx uint32, n, cellSize int) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: chunk %d: %w", ErrNoSpace, idx, err)
 	}
-	adviseHuge(mem)
 	b.chunkGen[idx] = gen
 	e := b.chunkTab[int(idx)*chunkEntryBytes:]
 	atomic.StoreUint64((*uint64)(unsafe.Pointer(&e[8])), uint64(n))

@@ -119,8 +119,9 @@ type Store struct {
 	frees   uint64
 }
 
-// New returns an empty store. It maps nothing until the first Create.
-func New() *Store { return &Store{} }
+// New returns an empty store with DefaultMemoryPolicy. It maps nothing
+// until the first Create.
+func New() *Store { return &Store{arena: arena{policy: DefaultMemoryPolicy}} }
 
 // checkCreate validates Create's arguments.
 func checkCreate(id base.PageID, size int, loc base.Location) error {
@@ -405,7 +406,9 @@ func (s *Store) releaseAllMemory() error {
 		}
 		atomic.AddUint64(shmWord(shm.hdr, hTableVer), 1)
 	}
+	policy := s.policy
 	*s = Store{}
+	s.policy = policy
 	if shm != nil {
 		s.shm = shm
 		shm.initRegions(s)

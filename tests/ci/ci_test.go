@@ -57,6 +57,12 @@ func fakeTree() map[string]string {
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
 			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n",
+		"perf_test.go": "package fake\n\nimport \"testing\"\n\n" +
+			"func TestPropertyMemoryPolicyKeepsState(t *testing.T) {}\nfunc TestPropertyParallelApplyEqualsSerial(t *testing.T) {}\n" +
+			"func TestInMemoryBusHoldsOneCheckpoint(t *testing.T) {}\nfunc TestCheckpointWhileCommitting(t *testing.T) {}\n",
+		"internal/page/prefault_test.go": "package page\n\nimport \"testing\"\n\nfunc TestPrefaultMakesChunkResident(t *testing.T) {}\n",
+		"cmd/mmsb/bench_test.go": "package main\n\nimport \"testing\"\n\n" +
+			"func TestBenchGrowth(t *testing.T) {}\nfunc TestBenchStallTrace(t *testing.T) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// growthPoint is one measurement of `mmsb bench --workload growth`: the
+// same deltas committed through an in-memory bus and applied by a bare Go
+// loop to pre-faulted memory of the same size.
+type growthPoint struct {
+	Pages  int   `json:"pages"`
+	Batch  int   `json:"batch"`
+	Deltas int64 `json:"deltas"`
+
+	DeltasPerSec     float64 `json:"deltas_per_sec"`
+	BareDeltasPerSec float64 `json:"bare_deltas_per_sec"`
+	Ratio            float64 `json:"ratio"` // bus / bare loop
+	LatencyP99NS     int64   `json:"latency_p99_ns"`
+	LatencyMaxNS     int64   `json:"latency_max_ns"`
+	BareLatencyP99NS int64   `json:"bare_latency_p99_ns"`
+	BareLatencyMaxNS int64   `json:"bare_latency_max_ns"`
+	RSSBytes         int64   `json:"rss_bytes"` // process RSS after the bus's run
+}
+
+// growthResult is what `mmsb bench --workload growth --json` prints.
+type growthResult struct {
+	PageSize  int           `json:"page_size"`
+	DeltaSize int           `json:"delta_size"`
+	Seed      uint64        `json:"seed"`
+	ByPages   []growthPoint `json:"by_pages"`
+	ByBatch   []growthPoint `json:"by_batch"`
+	Charts    []string      `json:"charts,omitempty"`
+}
+
+// parseCounts parses a comma-separated list of positive integers.
+func parseCounts(flag, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, usageErr("%s: %q is not a positive integer", flag, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// runGrowthBench measures throughput and commit latency as the bus grows
+// (--growth-pages, at --batch) and as batches grow (--growth-batches, at
+// --growth-batch-pages pages), each point next to a bare Go loop applying
+// the same deltas, and optionally draws charts.
+func (a *app) runGrowthBench(ctx context.Context, o *benchOptions) error {
+	pagesList, err := parseCounts("--growth-pages", o.growthPages)
+	if err != nil {
+		return err
+	}
+	batches, err := parseCounts("--growth-batches", o.growthBatches)
+	if err != nil {
+		return err
+	}
+	if o.dir != "" || o.shared {
+		return usageErr("--workload growth measures in-memory buses: drop --dir and --shared")
+	}
+	res := &growthResult{PageSize: o.pageSize, DeltaSize: o.deltaSize, Seed: o.seed}
+	for _, p := range pagesList {
+		pt, err := a.growthPoint(ctx, o, p, o.batch)
+		if err != nil {
+			return err
+		}
+		res.ByPages = append(res.ByPages, pt)
+	}
+	for _, b := range batches {
+		pt, err := a.growthPoint(ctx, o, o.growthBatchPages, b)
+		if err != nil {
+			return err
+		}
+		res.ByBatch = append(res.ByBatch, pt)
+	}
+	if o.plotDir != "" {
+		if res.Charts, err = writeGrowthCharts(o.plotDir, res); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		return a.printJSON(res)
+	}
+	a.printGrowth(res)
+	return nil
+}
+
+// growthDeltas is how many deltas one point commits: --count, but at most
+// 20,000 batches, so that batches of one delta still finish in seconds.
+func growthDeltas(o *benchOptions, batch int) int64 {
+	return min(o.count, int64(batch)*20_000)
+}
+
+// growthPoint measures one (pages, batch) point: the bus first, then the
+// bare loop, each on its own memory released before the next.
+func (a *app) growthPoint(ctx context.Context, o *benchOptions, pages, batch int) (growthPoint, error) {
+	po := *o
+	po.pages, po.batch, po.count = pages, batch, growthDeltas(o, batch)
+	pt := growthPoint{Pages: pages, Batch: batch, Deltas: po.count}
+	if po.deltaSize > po.pageSize {
+		return pt, usageErr("--delta-size must not exceed --page-size")
+	}
+	bus, err := mmsb.Open("", &mmsb.Options{Workers: po.workers, CheckpointBytes: po.checkpointBytes,
+		LazyPageMemory: po.lazyPages, NoHugePages: po.noHugePages})
+	if err != nil {
+		return pt, fmt.Errorf("open bus: %w", err)
+	}
+	var r benchResult
+	ids, err := a.benchCreate(ctx, bus, &po, &r)
+	if err == nil {
+		err = a.benchCommit(ctx, bus, &po, ids, &r)
+	}
+	pt.RSSBytes, _ = readRSS()
+	if cerr := bus.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close bus: %w", cerr)
+	}
+	if err != nil {
+		return pt, fmt.Errorf("%d pages, batch %d: %w", pages, batch, err)
+	}
+	pt.DeltasPerSec, pt.LatencyP99NS, pt.LatencyMaxNS = r.DeltasPerSec, r.LatencyP99NS, r.LatencyMaxNS
+	debug.FreeOSMemory() // return the bus's memory before the bare loop maps its own
+
+	bare, err := runBareLoop(&po)
+	if err != nil {
+		return pt, err
+	}
+	pt.BareDeltasPerSec, pt.BareLatencyP99NS, pt.BareLatencyMaxNS = bare.DeltasPerSec, bare.LatencyP99NS, bare.LatencyMaxNS
+	if pt.BareDeltasPerSec > 0 {
+		pt.Ratio = pt.DeltasPerSec / pt.BareDeltasPerSec
+	}
+	return pt, nil
+}
+
+// runBareLoop applies the bench's deltas (the same batches, from the same
+// seed) with copy into one pre-faulted anonymous mapping holding every page
+// back to back, with huge pages requested as the bus does: the speed limit
+// of the hardware for this access pattern, with no validation, log,
+// history or epochs.
+func runBareLoop(o *benchOptions) (benchResult, error) {
+	n := o.pages * o.pageSize
+	mem, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return benchResult{}, fmt.Errorf("bare loop: mmap %d bytes: %w", n, err)
+	}
+	defer unix.Munmap(mem) //nolint:errcheck // releasing scratch memory
+	if !o.noHugePages {
+		_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
+	}
+	if err := unix.Madvise(mem, unix.MADV_POPULATE_WRITE); err != nil {
+		for i := 0; i < len(mem); i += os.Getpagesize() {
+			mem[i] = 0
+		}
+	}
+	// IDs as the bus assigns them to a fresh bus: 1..pages.
+	ids := make([]mmsb.PageID, o.pages)
+	for i := range ids {
+		ids[i] = mmsb.PageID(i + 1)
+	}
+	w := newBenchWorker(o.batch, o.deltaSize)
+	batches := (o.count + int64(o.batch) - 1) / int64(o.batch)
+	start := time.Now()
+	for b := int64(0); b < batches; b++ {
+		k := int(min(int64(o.batch), o.count-b*int64(o.batch)))
+		ds := w.fill(o.seed, uint64(b), k, ids, o.pageSize)
+		t0 := time.Now()
+		for i := range ds {
+			d := &ds[i]
+			base := int(d.Page-1) * o.pageSize
+			for _, run := range d.Runs {
+				copy(mem[base+int(run.Offset):], run.Data)
+			}
+		}
+		w.lat.record(time.Since(t0).Nanoseconds())
+	}
+	el := time.Since(start)
+	runtime.KeepAlive(mem)
+	return benchResult{DeltasPerSec: float64(o.count) / max(el.Seconds(), 1e-9),
+		LatencyP99NS: w.lat.quantile(0.99), LatencyMaxNS: w.lat.max}, nil
+}
+
+func (a *app) printGrowth(r *growthResult) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "pages\tbatch\tdeltas\tbus deltas/s\tbare deltas/s\tratio\tbus p99\tbus max\tbare p99\tRSS\t\n")
+	row := func(p growthPoint) {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t\n", p.Pages, p.Batch, p.Deltas,
+			humanCount(p.DeltasPerSec), humanCount(p.BareDeltasPerSec), p.Ratio,
+			ms(p.LatencyP99NS), ms(p.LatencyMaxNS), ms(p.BareLatencyP99NS), humanBytes(p.RSSBytes))
+	}
+	for _, p := range r.ByPages {
+		row(p)
+	}
+	for _, p := range r.ByBatch {
+		row(p)
+	}
+	tw.Flush()
+	for _, c := range r.Charts {
+		fmt.Fprintf(a.stdout, "chart: %s\n", c)
+	}
+}
+
+// writeGrowthCharts draws throughput and latency against page count and
+// against batch size, as PNG files in dir, and returns their paths.
+func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--plot: %w", err)
+	}
+	type series struct {
+		name string
+		y    func(growthPoint) float64
+		dash bool
+		col  color.Color
+	}
+	blue, orange, grey := color.RGBA{31, 119, 180, 255}, color.RGBA{255, 127, 14, 255}, color.RGBA{100, 100, 100, 255}
+	rate := []series{
+		{"MMSB bus", func(p growthPoint) float64 { return p.DeltasPerSec / 1e6 }, false, blue},
+		{"bare Go loop", func(p growthPoint) float64 { return p.BareDeltasPerSec / 1e6 }, true, grey},
+	}
+	lat := []series{
+		{"bus commit p99", func(p growthPoint) float64 { return float64(p.LatencyP99NS) / 1e6 }, false, blue},
+		{"bus commit max", func(p growthPoint) float64 { return float64(p.LatencyMaxNS) / 1e6 }, false, orange},
+		{"bare loop p99", func(p growthPoint) float64 { return float64(p.BareLatencyP99NS) / 1e6 }, true, grey},
+	}
+	charts := []struct {
+		file, title, xlabel, ylabel string
+		pts                         []growthPoint
+		x                           func(growthPoint) float64
+		ss                          []series
+		legendLeft                  bool // where the lines leave room: rising lines, top left
+	}{
+		{"growth-rate-vs-pages.png", fmt.Sprintf("Throughput vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "million deltas/s",
+			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, rate, false},
+		{"growth-latency-vs-pages.png", fmt.Sprintf("Commit latency vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "ms per batch (log scale)",
+			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, lat, true},
+		{"growth-rate-vs-batch.png", fmt.Sprintf("Throughput vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "million deltas/s",
+			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, rate, true},
+		{"growth-latency-vs-batch.png", fmt.Sprintf("Commit latency vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "ms per batch (log scale)",
+			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, lat, true},
+	}
+	var paths []string
+	for _, c := range charts {
+		if len(c.pts) == 0 {
+			continue
+		}
+		p := plot.New()
+		p.Title.Text = c.title
+		p.X.Label.Text, p.Y.Label.Text = c.xlabel, c.ylabel
+		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{}
+		if strings.Contains(c.ylabel, "log") {
+			p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{}
+		}
+		p.Legend.Top, p.Legend.Left = true, c.legendLeft
+		p.Add(plotter.NewGrid())
+		for _, s := range c.ss {
+			xy := make(plotter.XYs, 0, len(c.pts))
+			for _, pt := range c.pts {
+				if y := s.y(pt); y > 0 {
+					xy = append(xy, plotter.XY{X: c.x(pt), Y: y})
+				}
+			}
+			if len(xy) == 0 {
+				continue
+			}
+			line, points, err := plotter.NewLinePoints(xy)
+			if err != nil {
+				return nil, err
+			}
+			line.Color, points.Color = s.col, s.col
+			if s.dash {
+				line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+			}
+			p.Add(line, points)
+			p.Legend.Add(s.name, line, points)
+		}
+		// Headroom above the lines for the legend.
+		if strings.Contains(c.ylabel, "log") {
+			p.Y.Max *= 8
+		} else {
+			p.Y.Max *= 1.3
+		}
+		path := filepath.Join(dir, c.file)
+		if err := p.Save(7*vg.Inch, 4*vg.Inch, path); err != nil {
+			return nil, fmt.Errorf("--plot: %w", err)
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+func firstBatch(p []growthPoint) int {
+	if len(p) == 0 {
+		return 0
+	}
+	return p[0].Batch
+}
+
+func firstPages(p []growthPoint) int {
+	if len(p) == 0 {
+		return 0
+	}
+	return p[0].Pages
+}

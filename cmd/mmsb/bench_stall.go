@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/trace"
+	"sync"
+	"time"
+)
+
+// stallRecorder keeps a runtime/trace flight recorder running during a
+// bench and writes its window to a file at the first commit slower than a
+// threshold: the trace then shows what the slow commit waited for (a lock
+// held by the checkpoint, page faults, GC assists, a filesystem call), which
+// a latency histogram alone cannot say. A nil *stallRecorder does nothing.
+type stallRecorder struct {
+	path      string
+	threshold time.Duration
+	fr        *trace.FlightRecorder
+
+	once    sync.Once
+	done    sync.WaitGroup
+	written bool
+	err     error
+}
+
+// stallTraceDelay is how long after a stall the window is written: the
+// flight recorder hands out whole trace generations (about a second each),
+// so writing at once would miss the generation that holds the stall.
+const stallTraceDelay = 2 * time.Second
+
+// startStallRecorder starts the flight recorder; it returns nil when path is
+// "".
+func startStallRecorder(path string, threshold time.Duration) (*stallRecorder, error) {
+	if path == "" {
+		return nil, nil
+	}
+	fr := trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: 5 * time.Second, MaxBytes: 256 << 20})
+	if err := fr.Start(); err != nil {
+		return nil, fmt.Errorf("--stall-trace: start flight recorder: %w", err)
+	}
+	return &stallRecorder{path: path, threshold: threshold, fr: fr}, nil
+}
+
+// observe notes one commit's latency and writes the trace window the first
+// time it exceeds the threshold.
+func (s *stallRecorder) observe(ns int64) {
+	if s == nil || time.Duration(ns) <= s.threshold {
+		return
+	}
+	s.once.Do(func() {
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			time.Sleep(stallTraceDelay)
+			s.write()
+		}()
+	})
+}
+
+// write writes the flight recorder's window to the file.
+func (s *stallRecorder) write() {
+	{
+		f, err := os.Create(s.path)
+		if err == nil {
+			_, err = s.fr.WriteTo(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		s.written, s.err = err == nil, err
+	}
+}
+
+// stop ends recording and reports whether a trace was written (and any
+// error writing it).
+func (s *stallRecorder) stop() (bool, error) {
+	if s == nil {
+		return false, nil
+	}
+	s.done.Wait()
+	s.fr.Stop()
+	return s.written, s.err
+}

@@ -1,0 +1,56 @@
+package page
+
+// MemoryPolicy says how the store prepares the memory that holds page bytes
+// when it maps a new chunk. The zero value maps lazily and without huge
+// pages; DefaultMemoryPolicy is what a bus uses unless told otherwise.
+type MemoryPolicy struct {
+	// Prefault populates a chunk's memory when the chunk is mapped (page
+	// creation), instead of on the first write to each OS page. Page
+	// creation pays the page faults (and zeroing) up front, so that the
+	// first commits and ticks after setup do not: with huge pages a single
+	// first write to a 2 MiB region faults in and zeroes all of it while
+	// the committer holds the bus lock. The price is that created but never
+	// written pages are resident too (their memory is counted from the
+	// start), and creating pages takes longer (docs/benchmarks.md gives
+	// the cost per GiB).
+	Prefault bool
+	// HugePages asks for transparent huge pages (MADV_HUGEPAGE) on chunks
+	// of at least 4 MiB. Page bytes are written at random offsets, and with
+	// 4 KiB OS pages nearly every delta to a random page misses the TLB.
+	// Advisory: where THP is off it does nothing.
+	HugePages bool
+}
+
+// DefaultMemoryPolicy pre-faults chunks and asks for huge pages.
+var DefaultMemoryPolicy = MemoryPolicy{Prefault: true, HugePages: true}
+
+// SetMemoryPolicy sets how chunks mapped from now on are prepared; chunks
+// already mapped keep theirs. Call it before the first Create for a store
+// whose every chunk follows one policy.
+func (s *Store) SetMemoryPolicy(p MemoryPolicy) { s.policy = p }
+
+// MemoryPolicy returns the store's memory policy.
+func (s *Store) MemoryPolicy() MemoryPolicy { return s.policy }
+
+// prepareChunk applies the memory policy to a freshly mapped chunk. A
+// chunk that cannot be populated (the system or the tmpfs is out of
+// memory) is an error, so that the creation fails cleanly instead of the
+// process dying at a later write.
+func (a *arena) prepareChunk(mem []byte) error {
+	if a.policy.HugePages && len(mem) >= hugeHintBytes {
+		adviseHugeRaw(mem)
+	}
+	if !a.policy.Prefault {
+		return nil
+	}
+	return populate(mem)
+}
+
+// touchPages writes one zero byte per OS page of mem, which faults each
+// page in. Only for memory that is still all zeros (a fresh chunk): the
+// write changes nothing a reader could see.
+func touchPages(mem []byte) {
+	for i := 0; i < len(mem); i += osPageSize {
+		mem[i] = 0
+	}
+}
