@@ -108,6 +108,12 @@ func fakeTree() map[string]string {
 			"func TestCABI(t *testing.T) {}\nfunc TestCPP(t *testing.T) {}\nfunc TestPythonWriter(t *testing.T) {}\n" +
 			"func TestHeaderMatchesExports(t *testing.T) {}\nfunc TestHeaderCheckNegativeControl(t *testing.T) {}\n" +
 			"func TestCProgramFailureIsCaught(t *testing.T) {}\nfunc TestPytestNegativeControl(t *testing.T) {}\n",
+		"examples/compiler-ir/main.go": "package main\n\nfunc main() {}\n",
+		"examples/compiler-ir/main_test.go": "package main\n\nimport \"testing\"\n\n" +
+			"func TestIncrementalEqualsFull(t *testing.T) {}\nfunc TestCheckerCatchesFaults(t *testing.T) {}\nfunc FuzzParse(f *testing.F) {}\n",
+		"examples/game-ai/main.go": "package main\n\nfunc main() {}\n",
+		"examples/game-ai/main_test.go": "package main\n\nimport \"testing\"\n\n" +
+			"func TestIncrementalEqualsFull(t *testing.T) {}\nfunc TestCheckerCatchesFaults(t *testing.T) {}\nfunc TestReplayDeterminism(t *testing.T) {}\n",
 		"cmd/mmsb/main.go": "package main\n\nimport \"os\"\n\n" +
 			"func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"validate\" {\n\t\tos.Exit(0)\n\t}\n\tos.Exit(1)\n}\n",
 	}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// TestIncrementalEqualsFull is the example's law: after any sequence of
+// edits, committed one function or many at a time, the bus's analysis pages
+// are byte-identical to a from-scratch analysis of the edited program.
+func TestIncrementalEqualsFull(t *testing.T) {
+	ctx := context.Background()
+	rapid.Check(t, func(rt *rapid.T) {
+		n := rapid.IntRange(2, 80).Draw(rt, "functions")
+		prog := Generate(rapid.Uint64().Draw(rt, "seed"), n)
+		a, err := newBusAnalyzer(ctx, prog, noFaults)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer a.Close()
+		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "edits"), 0))
+		cur := prog
+		for step := range rapid.IntRange(1, 8).Draw(rt, "steps") {
+			next := cur.Clone()
+			changed := rng.Perm(n)[:rapid.IntRange(1, n).Draw(rt, "batch")]
+			slices.Sort(changed)
+			for _, fn := range changed {
+				randomEdit(rng, next, a.rank, a.order, fn)
+			}
+			if _, err := a.apply(ctx, next, changed); err != nil {
+				rt.Fatal(err)
+			}
+			want, err := Analyse(next)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			diff, err := a.mismatch(want)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if diff != "" {
+				rt.Fatalf("step %d (%d functions edited): %s", step, len(changed), diff)
+			}
+			cur = next
+		}
+	})
+}
+
+// TestCheckerCatchesFaults is the negative control: a wrong dependency edge
+// or a missing binding must make the byte-for-byte comparison fail, before
+// and after edits; otherwise the equality the example reports proves
+// nothing.
+func TestCheckerCatchesFaults(t *testing.T) {
+	ctx := context.Background()
+	prog := Generate(7, 300)
+	victim := slices.IndexFunc(prog.Funcs, func(f Function) bool { return len(f.callees()) >= 2 })
+	for _, tc := range []struct {
+		name string
+		f    faults
+	}{
+		{"wrong edge", faults{wrongEdge: victim, missingBinding: -1}},
+		{"missing binding", faults{wrongEdge: -1, missingBinding: victim}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := newBusAnalyzer(ctx, prog, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			want, err := Analyse(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff, err := a.mismatch(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff == "" {
+				t.Fatalf("the checker did not notice the %s", tc.name)
+			}
+			t.Logf("caught: %s", diff)
+		})
+	}
+}
+
+// TestRunReport runs a small scenario end to end and checks the JSON the
+// command prints.
+func TestRunReport(t *testing.T) {
+	cfg := config{Seed: 3, Funcs: 400, Edits: 10, Repeats: 1, Fractions: []float64{0.01, 0.5}}
+	rep, err := run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Equal {
+		t.Fatalf("bus and from-scratch analysis differ: %s", rep.Mismatch)
+	}
+	if rep.Edits != 1+10+2 || len(rep.Sweep) != 2 || rep.Pages != 1600 {
+		t.Fatalf("report: %d states checked, %d sweep points, %d pages", rep.Edits, len(rep.Sweep), rep.Pages)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"equal", "incremental_ms", "full_ms", "speedup", "bookkeeping_ms", "compute_ms", "sweep"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON has no %q", k)
+		}
+	}
+}
+
+// TestTextFile analyses the hand-written program in testdata through the
+// bus and checks a few facts by hand.
+func TestTextFile(t *testing.T) {
+	rep, err := run(context.Background(), config{Input: "testdata/small.ir", Edits: 5, Repeats: 1, Fractions: []float64{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Equal || rep.Functions != 6 {
+		t.Fatalf("equal=%v functions=%d: %s", rep.Equal, rep.Functions, rep.Mismatch)
+	}
+	f, err := os.Open("testdata/small.ir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Analyse(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deepest stack main -> parse -> alloc (64 + 48 + 128) ties with main ->
+	// eval -> fold -> alloc (64 + 32 + 16 + 128), the longest chain (4).
+	if stack, chain := binary.LittleEndian.Uint64(r.Depth[0]), binary.LittleEndian.Uint64(r.Depth[0][8:]); stack != 240 || chain != 4 {
+		t.Errorf("main: stack %d chain %d, want 240 and 4", stack, chain)
+	}
+	// fold = 2 + 3 + alloc(40), constant and pure.
+	if fl, v := r.Facts[4][0], int64(binary.LittleEndian.Uint64(r.Facts[4][8:])); fl != factConst|factPure || v != 45 {
+		t.Errorf("fold: flags %b value %d, want constant, pure, 45", fl, v)
+	}
+	// parse has an arg (not constant), lex a store (not pure): main is neither.
+	if r.Facts[0][0] != 0 {
+		t.Errorf("main: flags %b, want neither constant nor pure", r.Facts[0][0])
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		want       error
+		mention    string
+	}{
+		{"ok", "func a frame=8\n  call b\nend\nfunc b frame=8\n  const -3\nend\n", nil, ""},
+		{"unknown callee", "func a frame=8\n  call nope\nend\n", ErrUnknownFunc, `"nope"`},
+		{"duplicate", "func a frame=8\nend\nfunc a frame=8\nend\n", ErrDuplicateFunc, "line 3"},
+		{"recursion", "func a frame=8\n  call b\nend\nfunc b frame=8\n  call a\nend\n", ErrRecursion, "a -> b -> a"},
+		{"self call", "func a frame=8\n  call a\nend\n", ErrRecursion, "a -> a"},
+		{"missing end", "func a frame=8\n  const 1\n", ErrSyntax, "missing end"},
+		{"outside", "const 1\n", ErrSyntax, "line 1"},
+		{"bad frame", "func a frame=-1\nend\n", ErrSyntax, "frame"},
+		{"bad constant", "func a frame=8\n  const x\nend\n", ErrSyntax, `"x"`},
+		{"bad name", "func 9a frame=8\nend\n", ErrSyntax, "name"},
+		{"unknown op", "func a frame=8\n  jump b\nend\n", ErrSyntax, "jump"},
+		{"too long", "func a frame=8\n" + strings.Repeat("  arg\n", MaxInstrs+1) + "end\n", ErrTooLong, "more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tc.text))
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.mention) {
+				t.Fatalf("got %v, want %v mentioning %s", err, tc.want, tc.mention)
+			}
+		})
+	}
+}
+
+func TestFormatParseRoundTrip(t *testing.T) {
+	p := Generate(11, 500)
+	var buf bytes.Buffer
+	if err := Format(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Parse(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !programsEqual(p, q) {
+		t.Fatal("Parse(Format(p)) != p")
+	}
+}
+
+func programsEqual(p, q *Program) bool {
+	return slices.EqualFunc(p.Funcs, q.Funcs, func(a, b Function) bool {
+		return a.Name == b.Name && a.Frame == b.Frame && slices.Equal(a.Body, b.Body)
+	})
+}
+
+// FuzzParse: the decoder never panics, and whatever it accepts formats and
+// parses back to the same program.
+func FuzzParse(f *testing.F) {
+	f.Add("func a frame=8\n  call b\n  arg\n  store\nend\nfunc b frame=8\n  const -3\nend\n")
+	f.Add("func a frame=8\n  call a\nend\n")
+	f.Add("# c\n\nfunc x.y frame=0\nend\n")
+	if b, err := os.ReadFile("testdata/small.ir"); err == nil {
+		f.Add(string(b))
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		p, err := Parse(strings.NewReader(text))
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := Format(&buf, p); err != nil {
+			t.Fatal(err)
+		}
+		q, err := Parse(&buf)
+		if err != nil {
+			t.Fatalf("formatted program does not parse: %v", err)
+		}
+		if !programsEqual(p, q) {
+			t.Fatal("round trip changed the program")
+		}
+	})
+}
