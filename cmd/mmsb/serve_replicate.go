@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/inspector"
 	"github.com/mmsb-go/mmsb/internal/replicate"
 	"github.com/mmsb-go/mmsb/internal/server"
 	"github.com/mmsb-go/mmsb/metrics"
@@ -47,6 +48,7 @@ func (r *replicaOptions) addFlags(cmd *cobra.Command) {
 // roleServer is the server of one role's bus.
 type roleServer struct {
 	srv     *server.Server
+	ins     *inspector.Inspector // the web inspector of this role's bus
 	handler http.Handler
 }
 
@@ -89,6 +91,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 				log.Warn("role change: commits still in flight", "err", err)
 			}
 			cancel()
+			_ = old.ins.Close()
 		}
 		if bus == nil {
 			return
@@ -108,14 +111,21 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			log.Error("role change: no metrics", "err", err)
 			return
 		}
+		ins, err := inspector.New(inspector.Options{Bus: bus, HandlerOptions: inspectorOptions(auth, o.maxRequestBytes)})
+		if err != nil {
+			log.Error("role change: no inspector", "err", err)
+			return
+		}
 		mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout,
-			OuterInterceptors: []connect.Interceptor{rpcMetrics}})
+			OuterInterceptors: []connect.Interceptor{rpcMetrics},
+			Interceptors:      []connect.Interceptor{ins.Interceptor()}})
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		ins.Mount(mux)
 		var h http.Handler = mux
 		if o.clientCA != "" {
 			h = server.ClientCertMiddleware(h)
 		}
-		current.Store(&roleServer{srv: srv, handler: h})
+		current.Store(&roleServer{srv: srv, ins: ins, handler: h})
 		role := "follower"
 		if leader {
 			role = "leader"

@@ -88,7 +88,7 @@ func TestServeReplicate(t *testing.T) {
 	}
 	// The leader's /metrics holds the bus's and the replication node's
 	// metrics: it leads, and the stream acknowledged its records.
-	text := scrapeMetrics(t, "http://"+leaderAddr+"/metrics")
+	text := httpGet(t, "http://"+leaderAddr+"/metrics")
 	for _, want := range []string{"\nmmsb_leader 1\n", "\nmmsb_replication_published_records_total ", "\nmmsb_replication_publish_duration_seconds_count ", "\nmmsb_commits_total "} {
 		if !strings.Contains(text, want) {
 			t.Errorf("leader /metrics lacks %q", strings.TrimSpace(want))
@@ -107,6 +107,10 @@ func TestServeReplicate(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("follower never reached LSN %d:\n%s", info.LastLSN, followerLog.String())
 		}
+	}
+	// The read-only follower serves the web inspector too.
+	if page := httpGet(t, "http://"+followerAddr+"/ui/"); !strings.Contains(page, "<html") {
+		t.Errorf("follower /ui/ is not the inspector's page:\n%.200s", page)
 	}
 	b, _, _, err := fc.ReadPage(ctx, id)
 	if err != nil || string(b[:10]) != "replicated" {
@@ -171,9 +175,9 @@ func TestServeReplicateFailover(t *testing.T) {
 	}
 }
 
-// scrapeMetrics returns the text a GET of url answers, failing the test
-// unless it is 200.
-func scrapeMetrics(t *testing.T, url string) string {
+// httpGet returns the body a GET of url answers, failing the test unless
+// it is 200.
+func httpGet(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
