@@ -5,6 +5,7 @@ package replicate
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,4 +134,22 @@ func testLeaderPaused(t *testing.T, noLease bool) {
 	if errors.Is(bus.Err(), mmsb.ErrFailed) {
 		t.Fatalf("new leader failed: %v", bus.Err())
 	}
+}
+
+// drain reads the lines left after the child stopped.
+func (c *replChild) drain(seen func(string)) {
+	for l := range c.lines {
+		c.note(l)
+		seen(l)
+	}
+}
+
+// ackedLast parses "ACK <first> <last>" lines.
+func ackedLast(line string) (mmsb.LSN, bool) {
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "ACK" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[2], 10, 64)
+	return mmsb.LSN(n), err == nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -96,14 +95,6 @@ func (c *replChild) expect(prefix string, within time.Duration, seen func(string
 	}
 }
 
-// drain reads the lines left after the child stopped.
-func (c *replChild) drain(seen func(string)) {
-	for l := range c.lines {
-		c.note(l)
-		seen(l)
-	}
-}
-
 func (c *replChild) note(l string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -120,16 +111,6 @@ func (c *replChild) tail() string {
 		s = s[len(s)-4000:]
 	}
 	return s
-}
-
-// ackedLast parses "ACK <first> <last>" lines.
-func ackedLast(line string) (mmsb.LSN, bool) {
-	f := strings.Fields(line)
-	if len(f) != 3 || f[0] != "ACK" {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(f[2], 10, 64)
-	return mmsb.LSN(n), err == nil
 }
 
 // TestReplicaChild is the helper: a node that leads and commits until it
