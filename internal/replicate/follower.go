@@ -87,8 +87,20 @@ func (f *Follower) locate(ctx context.Context, lsn mmsb.LSN, first, last uint64)
 
 // position checks that the bus's state is a prefix of the stream and
 // returns the sequence of the last record it holds (the next to apply
-// follows it).
+// follows it). The leader trims the stream concurrently, so a record the
+// stream's info listed may be gone when it is read: then it looks again
+// (a few times; trims are rare, one per archived checkpoint).
 func (f *Follower) position(ctx context.Context) (uint64, error) {
+	for attempt := 1; ; attempt++ {
+		seq, err := f.positionOnce(ctx)
+		if errors.Is(err, jetstream.ErrMsgNotFound) && attempt < 8 {
+			continue
+		}
+		return seq, err
+	}
+}
+
+func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 	ictx, cancel := f.res.call(ctx)
 	info, err := f.res.stream.Info(ictx)
 	cancel()
