@@ -115,11 +115,15 @@ type Options struct {
 	// resident. Set this for buses that create many more pages than they
 	// write.
 	LazyPageMemory bool
-	// NoHugePages stops the bus from asking for transparent huge pages
-	// (MADV_HUGEPAGE) for the memory that holds page bytes. Huge pages cut
-	// TLB misses of deltas to random pages; with lazy page memory they make
-	// each first write fault in 2 MiB at once.
-	NoHugePages bool
+	// HugePages asks for transparent huge pages (MADV_HUGEPAGE) for the
+	// anonymous memory that holds page bytes (shared-mode chunks always ask).
+	// Huge pages cut TLB misses of deltas to random pages (3.3-3.7M vs
+	// 2.0-2.2M deltas/s at 1M pages in docs/benchmarks.md), but creating
+	// pages then waits for the kernel to find and zero 2 MiB pages (2-3 s
+	// per GiB when memory is fragmented), and Go GC pauses during it grew to
+	// 2-7 ms (mmsb validate #7, target < 3 ms), so they are opt-in. With
+	// lazy page memory each first write faults in 2 MiB at once.
+	HugePages bool
 	// DisableLog runs with no log at all (detached replay targets only):
 	// nothing is durable and replay, provenance from the log and
 	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
@@ -263,7 +267,7 @@ type Bus struct {
 
 // memoryPolicy is how the page store prepares page memory.
 func (o *Options) memoryPolicy() page.MemoryPolicy {
-	return page.MemoryPolicy{Prefault: !o.LazyPageMemory, HugePages: !o.NoHugePages}
+	return page.MemoryPolicy{Prefault: !o.LazyPageMemory, HugePages: o.HugePages}
 }
 
 func (o *Options) withDefaults() Options {

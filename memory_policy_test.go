@@ -16,8 +16,8 @@ var memoryPolicies = []struct {
 }{
 	{"default", Options{}},
 	{"lazy", Options{LazyPageMemory: true}},
-	{"no-huge", Options{NoHugePages: true}},
-	{"lazy-no-huge", Options{LazyPageMemory: true, NoHugePages: true}},
+	{"huge", Options{HugePages: true}},
+	{"lazy-huge", Options{LazyPageMemory: true, HugePages: true}},
 }
 
 // TestPropertyMemoryPolicyKeepsState drives one bus per memory policy with

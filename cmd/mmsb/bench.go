@@ -45,7 +45,7 @@ type benchOptions struct {
 	stallTrace      string
 	stallThreshold  time.Duration
 	lazyPages       bool
-	noHugePages     bool
+	hugePages       bool
 
 	// growth workload (--workload growth)
 	growthPages      string
@@ -85,7 +85,7 @@ type benchResult struct {
 	CreateOnly      bool   `json:"create_only"`
 	CheckpointBytes int64  `json:"checkpoint_bytes"`
 	LazyPageMemory  bool   `json:"lazy_page_memory"`
-	NoHugePages     bool   `json:"no_huge_pages"`
+	HugePages       bool   `json:"huge_pages"`
 	StallTrace      string `json:"stall_trace,omitempty"`
 
 	CreateSec    float64 `json:"create_sec"`
@@ -163,7 +163,7 @@ hash). --create-only times page creation alone.`,
 	f.Int64Var(&o.checkpointBytes, "checkpoint-bytes", 0, "automatic checkpoint after this much log (0: bus default, -1: never)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	f.BoolVar(&o.lazyPages, "lazy-page-memory", false, "fault page memory in at first write instead of pre-faulting it when pages are created (Options.LazyPageMemory)")
-	f.BoolVar(&o.noHugePages, "no-huge-pages", false, "do not ask for transparent huge pages for page memory (Options.NoHugePages)")
+	f.BoolVar(&o.hugePages, "huge-pages", false, "ask for transparent huge pages for page memory (Options.HugePages)")
 	f.StringVar(&o.stallTrace, "stall-trace", "", "keep a runtime/trace flight recorder and write its last seconds to this file at the first commit slower than --stall-threshold")
 	f.DurationVar(&o.stallThreshold, "stall-threshold", 16*time.Millisecond, "with --stall-trace: the commit latency that counts as a stall")
 	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation; growth: commit throughput and latency next to a bare Go loop as pages and batches grow")
@@ -231,7 +231,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	}
 	mode, _ := mmsb.ParseSyncMode(o.sync)
 	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes,
-		Shared: o.shared, SharedDir: o.shmDir, LazyPageMemory: o.lazyPages, NoHugePages: o.noHugePages})
+		Shared: o.shared, SharedDir: o.shmDir, LazyPageMemory: o.lazyPages, HugePages: o.hugePages})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
@@ -240,7 +240,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	res := &benchResult{Pages: o.pages, PageSize: o.pageSize, DeltaSize: o.deltaSize, Batch: o.batch,
 		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Shared: o.shared, Workers: o.workers,
 		Concurrency: o.concurrency, Pipeline: o.pipeline, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes,
-		LazyPageMemory: o.lazyPages, NoHugePages: o.noHugePages}
+		LazyPageMemory: o.lazyPages, HugePages: o.hugePages}
 
 	gc0 := readGCState()
 	ids, err := a.benchCreate(ctx, bus, o, res)

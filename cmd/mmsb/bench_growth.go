@@ -121,7 +121,7 @@ func (a *app) growthPoint(ctx context.Context, o *benchOptions, pages, batch int
 		return pt, usageErr("--delta-size must not exceed --page-size")
 	}
 	bus, err := mmsb.Open("", &mmsb.Options{Workers: po.workers, CheckpointBytes: po.checkpointBytes,
-		LazyPageMemory: po.lazyPages, NoHugePages: po.noHugePages})
+		LazyPageMemory: po.lazyPages, HugePages: po.hugePages})
 	if err != nil {
 		return pt, fmt.Errorf("open bus: %w", err)
 	}
@@ -163,7 +163,7 @@ func runBareLoop(o *benchOptions) (benchResult, error) {
 		return benchResult{}, fmt.Errorf("bare loop: mmap %d bytes: %w", n, err)
 	}
 	defer unix.Munmap(mem) //nolint:errcheck // releasing scratch memory
-	if !o.noHugePages {
+	if o.hugePages {
 		_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
 	}
 	if err := unix.Madvise(mem, unix.MADV_POPULATE_WRITE); err != nil {

@@ -21,8 +21,9 @@ type MemoryPolicy struct {
 	HugePages bool
 }
 
-// DefaultMemoryPolicy pre-faults chunks and asks for huge pages.
-var DefaultMemoryPolicy = MemoryPolicy{Prefault: true, HugePages: true}
+// DefaultMemoryPolicy pre-faults chunks; huge pages are opt-in for
+// anonymous chunks (shared chunks always ask for them, see prepareChunk).
+var DefaultMemoryPolicy = MemoryPolicy{Prefault: true}
 
 // SetMemoryPolicy sets how chunks mapped from now on are prepared; chunks
 // already mapped keep theirs. Call it before the first Create for a store
@@ -37,7 +38,9 @@ func (s *Store) MemoryPolicy() MemoryPolicy { return s.policy }
 // memory) is an error, so that the creation fails cleanly instead of the
 // process dying at a later write.
 func (a *arena) prepareChunk(mem []byte) error {
-	if a.policy.HugePages && len(mem) >= hugeHintBytes {
+	// Shared chunks always ask: on a huge=advise tmpfs they made commits
+	// 20-25 % and random reads 25-40 % faster (docs/shm.md).
+	if (a.policy.HugePages || a.shm != nil) && len(mem) >= hugeHintBytes {
 		adviseHugeRaw(mem)
 	}
 	if !a.policy.Prefault {
