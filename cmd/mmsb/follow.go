@@ -99,7 +99,13 @@ func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Con
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
 	if onLeader != nil {
+		// The leader loop ends with ctx; runNode waits for it so nothing
+		// it prints lands after the command returned.
+		ctx, cancel := context.WithCancel(ctx)
+		leaderDone := make(chan struct{})
+		defer func() { cancel(); <-leaderDone }()
 		go func() {
+			defer close(leaderDone)
 			for ctx.Err() == nil {
 				if _, err := n.WaitLeader(ctx); err != nil {
 					return

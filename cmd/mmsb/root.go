@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/mattn/go-isatty"
 	"github.com/mmsb-go/mmsb"
@@ -79,13 +80,29 @@ func registerCommand(f func(*app) *cobra.Command) { extraCommands = append(extra
 
 // run executes the command line args and returns the process exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, terminal: isTerminal(stderr)}
+	terminal := isTerminal(stderr)
+	// Several subcommands print from more than one goroutine (status
+	// tickers beside a load or a leader); whole writes stay whole.
+	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
+	a := &app{stdout: stdout, stderr: stderr, terminal: terminal}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	return a.exitStatus(cmd, err)
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // exitStatus prints err (if any) to stderr and maps it to an exit status.
