@@ -161,8 +161,8 @@ func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending Epoch) (page.Sl
 
 // Applying a validated, logged delta is the one way page bytes change, in
 // every path: live commits (serial or parallel), recovery and replay, and
-// propagation. It has four steps, each one function: cowSave (keep the
-// page's image for a running checkpoint), applyToPage (bytes and stamps),
+// propagation. It has four steps, each one function: cowSaveBytes (keep
+// the bytes it overwrites for a running checkpoint), applyToPage (bytes and stamps),
 // recordHistory (the write-history ring) and markDirty (the pages
 // propagation starts from). applyDelta runs them for one delta. For runs of
 // deltas (applyBatch for commits, applyDeltaRun for replay) each step runs
@@ -180,7 +180,7 @@ func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending Epoch) (page.Sl
 // dirty marking. Caller holds e.mu.
 func (e *Bus) applyDelta(sl page.Slot, d *delta.Delta, lsn LSN, t int64, derived bool) {
 	if e.cow != nil {
-		e.cowSave(d.Page)
+		e.cowSaveBytes(sl, d)
 	}
 	e.applyToPage(sl, d, lsn, t)
 	e.recordHistory(lsn, d, derived)
@@ -213,7 +213,7 @@ func (e *Bus) setFlags(id PageID, flags uint8, lsn LSN, t int64) {
 func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64) {
 	if e.cow != nil {
 		for i := range ds {
-			e.cowSave(ds[i].Page)
+			e.cowSaveBytes(slots[i], &ds[i])
 		}
 	}
 	if e.applier.workers > 1 && len(ds) >= parallelMin {
@@ -367,7 +367,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 		if err := e.checkFree(op.Page); err != nil {
 			return err
 		}
-		e.cowSave(op.Page)
+		e.cowSaveWhole(op.Page)
 		if err := e.store.FreeAt(op.Page, uint64(lsn)); err != nil {
 			return err
 		}
@@ -627,7 +627,7 @@ func (e *Bus) applyDeltaRun(ops []record.Op, first LSN, t int64) (int, error) {
 	// to call it cost 15% of BenchmarkReplay), with history recorded here.
 	if e.cow != nil {
 		for k := range ops {
-			e.cowSave(ops[k].Delta.Page)
+			e.cowSaveBytes(slots[k], &ops[k].Delta)
 		}
 	}
 	for k := range ops {

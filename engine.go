@@ -216,6 +216,7 @@ type Bus struct {
 	finalStore page.Stats
 
 	ckptMu          sync.Mutex
+	ckptScratch     ckptScratch // guarded by ckptMu
 	lastCkptLSN     LSN
 	checkpointCount uint64
 	// Read by every commit (maybeCheckpoint) without ckptMu, which a

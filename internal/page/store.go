@@ -312,6 +312,15 @@ func (s *Store) Bytes(sl Slot) []byte {
 	return s.view(s.cells[sl].ref, int(s.cells[sl].size&sizeMask))
 }
 
+// InSharedChunk reports whether page sl's bytes lie in a chunk carved
+// into cells, which stays mapped while the store is open. A large page has
+// its own mapping, unmapped when the page is freed: only the former may be
+// read without the caller's lock (the checkpoint's copy, which discards
+// what it read of a page changed meanwhile).
+func (s *Store) InSharedChunk(sl Slot) bool {
+	return int(s.cells[sl].size&sizeMask) <= largePage
+}
+
 // ID returns the page ID in slot sl.
 func (s *Store) ID(sl Slot) base.PageID { return base.PageID(s.ids[sl]) }
 

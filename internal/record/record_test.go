@@ -197,3 +197,36 @@ func TestPageZeroTrimming(t *testing.T) {
 		}
 	}
 }
+
+// TestNonZeroSpanMatchesByteScan checks the word-at-a-time scan against a
+// byte-at-a-time one for every length up to 40 and every placement of one
+// or two non-zero bytes (word boundaries on both sides included).
+func TestNonZeroSpanMatchesByteScan(t *testing.T) {
+	byteScan := func(b []byte) (int, int) {
+		lead := 0
+		for lead < len(b) && b[lead] == 0 {
+			lead++
+		}
+		end := len(b)
+		for end > lead && b[end-1] == 0 {
+			end--
+		}
+		return lead, end
+	}
+	for n := 0; n <= 40; n++ {
+		b := make([]byte, n)
+		if l, e := nonZeroSpan(b); l != e {
+			t.Fatalf("all zeros, len %d: span [%d,%d)", n, l, e)
+		}
+		for i := 0; i < n; i++ {
+			for j := i; j < n; j++ {
+				clear(b)
+				b[i], b[j] = 1, 2
+				wl, we := byteScan(b)
+				if l, e := nonZeroSpan(b); l != wl || e != we {
+					t.Fatalf("len %d, non-zero at %d and %d: span [%d,%d), want [%d,%d)", n, i, j, l, e, wl, we)
+				}
+			}
+		}
+	}
+}
