@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mmsb-go/mmsb/delta"
 )
 
@@ -246,5 +248,69 @@ func BenchmarkReaderViewHot(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "views/s")
+	_ = sink
+}
+
+// bareShmPages maps 64 MiB of a tmpfs file read-only, as a reader maps
+// the writer's chunks, written once and faulted in: the baseline memory
+// for BenchmarkBareRandomCopy and BenchmarkBareRandomTouch.
+func bareShmPages(b *testing.B) []byte {
+	b.Helper()
+	const n = 65536 * 1024
+	f, err := os.CreateTemp(benchShmDir(b), "bare-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	src := make([]byte, n)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	if _, err := f.Write(src); err != nil {
+		b.Fatal(err)
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, n, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = unix.Munmap(mem) })
+	var sum byte
+	for i := 0; i < n; i += 4096 {
+		sum += mem[i]
+	}
+	_ = sum
+	return mem
+}
+
+// BenchmarkBareRandomCopy is BenchmarkReaderReadPage without the bus: a
+// plain copy of a random 1 KiB page out of the same 64 MiB of tmpfs
+// memory, same random sequence. Its rate bounds what any reader can reach
+// on the machine; the reader's figure is reported against it.
+func BenchmarkBareRandomCopy(b *testing.B) {
+	mem := bareShmPages(b)
+	rng := rand.New(rand.NewPCG(5, 6))
+	buf := make([]byte, 1024)
+	b.SetBytes(1024)
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		p := rng.IntN(65536) * 1024
+		copy(buf, mem[p:p+1024])
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "copies/s")
+}
+
+// BenchmarkBareRandomTouch is BenchmarkReaderView without the bus: read
+// the first byte of a random 1 KiB page of the same memory.
+func BenchmarkBareRandomTouch(b *testing.B) {
+	mem := bareShmPages(b)
+	rng := rand.New(rand.NewPCG(5, 6))
+	var sink byte
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		sink ^= mem[rng.IntN(65536)*1024]
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "touches/s")
 	_ = sink
 }

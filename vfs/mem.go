@@ -184,7 +184,12 @@ func (n *memNode) detachSynced(from int) {
 }
 
 // resize sets the file's length, zero-filling when it grows.
-func (n *memNode) resize(size int) {
+func (n *memNode) resize(size int) { n.grow(size, size) }
+
+// grow sets the file's length to size, which may shrink it, zero-filling
+// the new bytes before keep (those from keep on are about to be written
+// by the caller: clearing them too wrote an appending log twice).
+func (n *memNode) grow(size, keep int) {
 	old := len(n.data)
 	if size <= old {
 		n.data = n.data[:size]
@@ -199,14 +204,14 @@ func (n *memNode) resize(size int) {
 		n.data = grown
 	}
 	n.data = n.data[:size]
-	clear(n.data[old:])
+	clear(n.data[old:max(old, min(keep, size))])
 }
 
 // writeAt writes p at off, growing (and zero-filling any gap) as needed.
 func (n *memNode) writeAt(p []byte, off int) {
 	n.detachSynced(min(off, len(n.data)))
 	if end := off + len(p); end > len(n.data) {
-		n.resize(end)
+		n.grow(end, off)
 	}
 	copy(n.data[off:], p)
 }
