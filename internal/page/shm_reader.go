@@ -482,12 +482,19 @@ func word(b []byte, off int) *uint64 {
 // to Read, which calls fn again. versions false leaves res.Epoch and
 // res.LSN zero and spares the slot's line of the vers array.
 func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, versions bool) (res SlotRead, done, retry bool, err error) {
-	if id >= uint64(len(r.dense)) {
-		return res, false, false, nil
-	}
-	sl := int(r.dense[id]) - 1
-	if sl < 0 || sl >= r.slots {
-		return res, false, false, nil
+	// Slot id-1 first: a bus whose pages were created in ID order and not
+	// freed keeps page id there, and guessing spares the index lookup, one
+	// cache miss the slot loads would otherwise wait for. The guess is
+	// checked like any slot (ids[sl] == id under the sequence word).
+	sl := int(id) - 1
+	if id == 0 || sl >= r.slots || atomic.LoadUint64(word(r.ids, sl*8)) != id {
+		if id >= uint64(len(r.dense)) {
+			return res, false, false, nil
+		}
+		sl = int(r.dense[id]) - 1
+		if sl < 0 || sl >= r.slots {
+			return res, false, false, nil
+		}
 	}
 	seq := word(r.seq, sl*8)
 	s1 := atomic.LoadUint64(seq)
