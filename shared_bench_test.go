@@ -314,3 +314,36 @@ func BenchmarkBareRandomTouch(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "touches/s")
 	_ = sink
 }
+
+// BenchmarkBareWakeLatency is BenchmarkReaderWaitLatencySleep without the
+// bus: one goroutine blocks on a channel, another sleeps 200 µs, then
+// records the time and sends; p50 and p99 of send → receive. It is the
+// machine's floor for waking a blocked waiter (the futex wake-up of
+// Reader.Wait pays the same scheduler and idle-CPU wake-up).
+func BenchmarkBareWakeLatency(b *testing.B) {
+	var sentAt atomic.Int64
+	lat := make([]float64, 0, b.N)
+	ch := make(chan struct{})
+	next := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range next {
+			time.Sleep(200 * time.Microsecond) // let the receiver block
+			sentAt.Store(time.Now().UnixNano())
+			ch <- struct{}{}
+		}
+	}()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		next <- struct{}{}
+		<-ch
+		lat = append(lat, float64(max(0, time.Now().UnixNano()-sentAt.Load()))/1e3)
+	}
+	b.StopTimer()
+	close(next)
+	<-done
+	slices.Sort(lat)
+	b.ReportMetric(lat[len(lat)/2], "p50-µs")
+	b.ReportMetric(lat[len(lat)*99/100], "p99-µs")
+}
