@@ -237,6 +237,13 @@ func (f *mirrorFile) StartWriteback(off, n int64) error {
 	return nil
 }
 
+func (f *mirrorFile) WaitWriteback(off, n int64) error {
+	if rw, ok := f.p.(vfs.RangeWaiter); ok {
+		return rw.WaitWriteback(off, n)
+	}
+	return nil
+}
+
 // TestMirrorFSRecordsDivergence is the negative control for mirrorFS: a
 // shadow that does not do what the OS did must be reported, or the OS
 // rows' crash images could silently be images of something else.

@@ -10,3 +10,6 @@ func datasync(f *os.File) error { return f.Sync() }
 
 // StartWriteback is a no-op where sync_file_range is not available.
 func (f osFile) StartWriteback(off, n int64) error { return nil }
+
+// WaitWriteback is a no-op where sync_file_range is not available.
+func (f osFile) WaitWriteback(off, n int64) error { return nil }

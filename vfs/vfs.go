@@ -71,6 +71,14 @@ type RangeSyncer interface {
 	StartWriteback(off, n int64) error
 }
 
+// RangeWaiter is implemented by files that can wait for the writeback of a
+// byte range to end (sync_file_range on Linux), so that a long sequential
+// writer bounds the dirty data it leaves queued ahead of other files'
+// fsyncs. Not a durability point either.
+type RangeWaiter interface {
+	WaitWriteback(off, n int64) error
+}
+
 // Default is the operating system's filesystem.
 var Default FS = osFS{}
 

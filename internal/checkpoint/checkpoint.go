@@ -102,6 +102,7 @@ type Writer struct {
 	bw      *bufio.Writer
 	written int64  // bytes passed to bw
 	synced  int64  // bytes handed to StartWriteback
+	waited  int64  // bytes whose writeback has finished (WaitWriteback)
 	crc     uint32 // CRC32C of every byte written so far
 	records uint64
 	hdr     [FrameHeaderSize]byte
@@ -155,19 +156,28 @@ func (w *Writer) write(b []byte) error {
 	if rs, ok := w.f.(vfs.RangeSyncer); ok && w.written-w.synced >= writebackBytes {
 		// Start writing back what the OS has so far, without waiting: the
 		// final fsync then has little left to do, and disk writes overlap
-		// with encoding the rest (a 1 GiB checkpoint is disk-bound).
+		// with encoding the rest (a 1 GiB checkpoint is disk-bound). Then
+		// wait for the range before it: at most two ranges are in flight.
+		// Unbounded, the checkpoint's dirty pages queued ahead of the
+		// log's fdatasync (ext4's ordered mode flushes newly allocated
+		// data with the journal commit), and group-sync commits waited.
 		flushed := w.written - int64(w.bw.Buffered())
 		if err := rs.StartWriteback(w.synced, flushed-w.synced); err != nil {
 			return w.failf("checkpoint: write back %s: %w", w.tmp, err)
 		}
-		w.synced = flushed
+		if rw, ok := w.f.(vfs.RangeWaiter); ok {
+			if err := rw.WaitWriteback(w.waited, w.synced-w.waited); err != nil {
+				return w.failf("checkpoint: write back %s: %w", w.tmp, err)
+			}
+		}
+		w.waited, w.synced = w.synced, flushed
 	}
 	return nil
 }
 
 // writebackBytes is how much a checkpoint writes before asking the OS to
 // start writing it back.
-const writebackBytes = 32 << 20
+const writebackBytes = 8 << 20
 
 // failf aborts the writer and returns a wrapped error.
 func (w *Writer) failf(format string, args ...any) error {

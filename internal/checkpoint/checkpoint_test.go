@@ -302,3 +302,86 @@ func TestReaderAllocs(t *testing.T) {
 		t.Fatalf("Next allocates %.1f times", a)
 	}
 }
+
+// writebackFS hands out files that record the writeback calls a checkpoint
+// makes.
+type writebackFS struct {
+	vfs.FS
+	f *writebackFile
+}
+
+func (w *writebackFS) Create(name string) (vfs.File, error) {
+	f, err := w.FS.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	w.f = &writebackFile{File: f}
+	return w.f, nil
+}
+
+type writebackFile struct {
+	vfs.File
+	written        int64
+	started, waits [][2]int64
+	maxInFlight    int64 // started but not waited for, the most seen
+}
+
+func (f *writebackFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	f.written += int64(n)
+	return n, err
+}
+
+func (f *writebackFile) StartWriteback(off, n int64) error {
+	f.started = append(f.started, [2]int64{off, n})
+	var waited int64
+	if k := len(f.waits); k > 0 {
+		waited = f.waits[k-1][0] + f.waits[k-1][1]
+	}
+	f.maxInFlight = max(f.maxInFlight, off+n-waited)
+	return nil
+}
+
+func (f *writebackFile) WaitWriteback(off, n int64) error {
+	f.waits = append(f.waits, [2]int64{off, n})
+	return nil
+}
+
+// TestWritebackIsBounded: a large checkpoint starts writing back each
+// range as it goes (contiguous, only bytes already written) and waits for
+// the range before, so no more than two ranges are ever in flight.
+func TestWritebackIsBounded(t *testing.T) {
+	fs := &writebackFS{FS: vfs.NewMem()}
+	w, err := Create(fs, "/ck", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 64<<10)
+	for i := 0; i < 10*writebackBytes/len(payload); i++ {
+		if err := w.Append(1, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f := fs.f
+	if len(f.started) < 8 || len(f.waits) != len(f.started) {
+		t.Fatalf("%d writebacks started, %d waited for: want about 10 each", len(f.started), len(f.waits))
+	}
+	var next, waitedTo int64
+	for i, s := range f.started {
+		if s[0] != next || s[1] < writebackBytes || s[0]+s[1] > f.written {
+			t.Fatalf("writeback %d covers [%d, +%d): want to start at %d, at least %d bytes, within the %d written", i, s[0], s[1], next, writebackBytes, f.written)
+		}
+		next = s[0] + s[1]
+		if wt := f.waits[i]; wt[0] != waitedTo || wt[0]+wt[1] > s[0] {
+			t.Fatalf("wait %d covers [%d, +%d): want the range before writeback %d, from %d", i, wt[0], wt[1], i, waitedTo)
+		} else {
+			waitedTo = wt[0] + wt[1]
+		}
+	}
+	if f.maxInFlight > 3*writebackBytes {
+		t.Fatalf("%d bytes were in flight at once, want at most about two ranges of %d", f.maxInFlight, writebackBytes)
+	}
+}
