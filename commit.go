@@ -154,8 +154,14 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 	slots := e.slots[:len(ds)]
 	first := e.lastLSN + 1
 	histFrom := e.historyFrom(len(ds))
-	if e.applier.workers > 1 && len(ds) >= parallelMin && !anyCheckEpoch(ds) {
-		return e.applier.checkAndEncode(e, buf, ds, slots, first, histFrom)
+	if e.applier.workers > 1 && len(ds) >= parallelMin {
+		// A CheckEpoch delta needs the batch's earlier deltas counted in
+		// order: the workers stop at one and the batch is checked below
+		// (scanning for it first was a serial pass over every delta).
+		out, sl, err := e.applier.checkAndEncode(e, buf, ds, slots, first, histFrom)
+		if !errors.Is(err, errSerialCheck) {
+			return out, sl, err
+		}
 	}
 	// Pass 1 only looks the pages up: a short loop body lets the CPU keep
 	// many independent cache misses (one per random page) in flight, which
@@ -209,15 +215,6 @@ func (e *Bus) lookupSlots(ds []delta.Delta, slots []page.Slot) {
 		}
 	}
 	e.sink = sink
-}
-
-func anyCheckEpoch(ds []delta.Delta) bool {
-	for i := range ds {
-		if ds[i].CheckEpoch {
-			return true
-		}
-	}
-	return false
 }
 
 // batchEpochCounts counts deltas per page in a batch prefix, so that a

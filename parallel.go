@@ -1,6 +1,7 @@
 package mmsb
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -265,6 +266,11 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 	}
 	p.run(jobCheckEncode, chunks)
 	for c := 0; c < chunks; c++ {
+		if errors.Is(p.chunkErrs[c], errSerialCheck) {
+			return buf, nil, errSerialCheck // before any error: the serial check reports in batch order
+		}
+	}
+	for c := 0; c < chunks; c++ {
 		if err := p.chunkErrs[c]; err != nil {
 			return buf, nil, err // the first failing chunk holds the lowest bad index
 		}
@@ -275,6 +281,12 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 	return buf, slots, nil
 }
 
+// errSerialCheck is checkAndEncode's signal that the batch holds a
+// CheckEpoch delta and must be checked serially. History entries the
+// workers recorded meanwhile are rewritten by the serial check (same
+// LSNs, same deltas) or never read if the batch fails.
+var errSerialCheck = errors.New("mmsb: batch needs the serial check")
+
 // checkEncodeChunk validates and encodes chunk c of the batch.
 func (p *parallelApplier) checkEncodeChunk(c int) {
 	e, ds := p.e, p.ds
@@ -282,6 +294,10 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 	b := p.chunkBufs[c][:0]
 	p.chunkErrs[c] = nil
 	for i := lo; i < hi; i++ {
+		if ds[i].CheckEpoch {
+			p.chunkErrs[c] = errSerialCheck
+			break
+		}
 		sl, err := e.checkDelta(&ds[i], 0)
 		if err != nil {
 			p.chunkErrs[c] = fmt.Errorf("batch delta %d: %w", i, err)
