@@ -34,6 +34,7 @@ type benchOptions struct {
 	dir             string
 	shared          bool
 	shmDir          string
+	readers         int
 	workers         int
 	concurrency     int
 	pipeline        int
@@ -87,6 +88,7 @@ type benchResult struct {
 	LazyPageMemory  bool   `json:"lazy_page_memory"`
 	HugePages       bool   `json:"huge_pages"`
 	StallTrace      string `json:"stall_trace,omitempty"`
+	Readers         int    `json:"readers,omitempty"`
 
 	CreateSec    float64 `json:"create_sec"`
 	PagesPerSec  float64 `json:"pages_per_sec"`
@@ -107,6 +109,11 @@ type benchResult struct {
 	Checkpoints  uint64  `json:"checkpoints"`
 	LastLSN      uint64  `json:"last_lsn"`
 	StateHash    string  `json:"state_hash"`
+
+	// One entry per reader process (--readers): consistent page
+	// copies per second while the load committed, and retried reads.
+	ReaderCopiesPerSec []float64 `json:"reader_copies_per_sec,omitempty"`
+	ReaderRetries      []uint64  `json:"reader_retries,omitempty"`
 
 	ReplayChecked     bool     `json:"replay_checked"`
 	ReplayEqual       bool     `json:"replay_equal"`
@@ -154,6 +161,7 @@ hash). --create-only times page creation alone.`,
 	f.StringVar(&o.dir, "dir", "", "run an on-disk bus in this (absent or empty) directory; default: in-memory bus")
 	f.BoolVar(&o.shared, "shared", false, "shared mode: pages in shared memory for reader processes (needs --dir)")
 	f.StringVar(&o.shmDir, "shm-dir", "", "with --shared: directory of shared regions (default "+mmsb.DefaultSharedDir+")")
+	f.IntVar(&o.readers, "readers", 0, "with --shared: reader processes copying random pages (Reader.ReadPage) while the load commits; each reports copies/s")
 	f.IntVar(&o.workers, "workers", 1, "goroutines applying each large batch inside the bus")
 	f.IntVar(&o.concurrency, "concurrency", 1, "goroutines committing batches at the same time")
 	f.IntVar(&o.pipeline, "pipeline", 1, "batches each goroutine keeps in flight (CommitAsync, then WaitDurable N batches later)")
@@ -204,6 +212,9 @@ func (o *benchOptions) validate() error {
 	if o.shared && o.dir == "" {
 		return usageErr("--shared needs --dir (shared mode needs an on-disk bus)")
 	}
+	if o.readers < 0 || (o.readers > 0 && (!o.shared || o.workload != "commit")) {
+		return usageErr("--readers %d: needs --shared and the commit workload, and cannot be negative", o.readers)
+	}
 	if o.dir != "" {
 		names, err := os.ReadDir(o.dir)
 		if err != nil && !os.IsNotExist(err) {
@@ -248,7 +259,29 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 		return err
 	}
 	if !o.createOnly && o.count > 0 {
-		if err := a.benchCommit(ctx, bus, o, ids, res); err != nil {
+		var readers []*readerProc
+		if o.readers > 0 {
+			res.Readers = o.readers
+			if readers, err = startBenchReaders(ctx, o.readers, o.dir, o.shmDir, ids[0], len(ids), o.seed); err != nil {
+				return err
+			}
+			if err := goBenchReaders(readers); err != nil {
+				stopBenchReaders(readers)
+				return err
+			}
+		}
+		err := a.benchCommit(ctx, bus, o, ids, res)
+		if readers != nil {
+			reports, rerr := finishBenchReaders(readers)
+			for _, r := range reports {
+				res.ReaderCopiesPerSec = append(res.ReaderCopiesPerSec, float64(r.Copies)/max(r.Seconds, 1e-9))
+				res.ReaderRetries = append(res.ReaderRetries, r.Retries)
+			}
+			if err == nil {
+				err = rerr
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -641,6 +674,9 @@ func (a *app) printBench(r *benchResult) {
 		fmt.Fprintf(tw, "commit\t%d deltas in %d batches, %.3f s\n", r.Deltas, r.Batches, r.DurationSec)
 		fmt.Fprintf(tw, "throughput\t%s deltas/s, %.1f MB/s of payload\n", humanCount(r.DeltasPerSec), r.MBPerSec)
 		fmt.Fprintf(tw, "latency\tp50 %s, p99 %s, max %s per batch commit\n", ms(r.LatencyP50NS), ms(r.LatencyP99NS), ms(r.LatencyMaxNS))
+	}
+	for i, c := range r.ReaderCopiesPerSec {
+		fmt.Fprintf(tw, "reader %d\t%s consistent page copies/s in its own process, %d retried\n", i, humanCount(c), r.ReaderRetries[i])
 	}
 	fmt.Fprintf(tw, "memory\tRSS %s (peak %s)\n", humanBytes(r.RSSBytes), humanBytes(r.RSSPeakBytes))
 	fmt.Fprintf(tw, "gc\tmax pause %s over %d cycles\n", ms(r.GCPauseMaxNS), r.GCCycles)
