@@ -166,7 +166,7 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 	// Pass 1 only looks the pages up: a short loop body lets the CPU keep
 	// many independent cache misses (one per random page) in flight, which
 	// the full check below, with its long body, cannot.
-	e.lookupSlots(ds, slots)
+	e.sink = e.lookupSlots(ds, slots)
 	var pending map[PageID]Epoch
 	for i := range ds {
 		d := &ds[i]
@@ -199,8 +199,9 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot,
 const noSlot page.Slot = -1
 
 // lookupSlots fills slots with each delta's page slot (noSlot if absent)
-// and touches each slot's size, warming the cache for the check pass.
-func (e *Bus) lookupSlots(ds []delta.Delta, slots []page.Slot) {
+// and touches each slot's size, warming the cache for the check pass. It
+// returns a sum of the sizes for the caller to keep (so the loads stay).
+func (e *Bus) lookupSlots(ds []delta.Delta, slots []page.Slot) int {
 	for i := range ds {
 		sl, ok := e.store.Lookup(ds[i].Page)
 		if !ok {
@@ -214,7 +215,7 @@ func (e *Bus) lookupSlots(ds []delta.Delta, slots []page.Slot) {
 			sink += e.store.Size(sl)
 		}
 	}
-	e.sink = sink
+	return sink
 }
 
 // batchEpochCounts counts deltas per page in a batch prefix, so that a
