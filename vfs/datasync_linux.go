@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,4 +41,18 @@ func (f osFile) WaitWriteback(off, n int64) error {
 		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: err}
 	}
 	return nil
+}
+
+// prefaultAsync faults b's whole pages in from another goroutine, with
+// MADV_POPULATE_WRITE (Linux 5.14+; older kernels refuse it and nothing
+// happens). It changes no byte, so b may be written meanwhile; the caller
+// keeps b referenced (the goroutine does too, until it is done).
+func prefaultAsync(b []byte) {
+	const pg = 4096
+	start := (pg - int(uintptr(unsafe.Pointer(unsafe.SliceData(b))))%pg) % pg
+	if len(b)-start < 16*pg {
+		return // not worth a goroutine
+	}
+	end := start + (len(b)-start)/pg*pg
+	go func() { _ = unix.Madvise(b[start:end], unix.MADV_POPULATE_WRITE) }()
 }

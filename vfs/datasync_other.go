@@ -13,3 +13,6 @@ func (f osFile) StartWriteback(off, n int64) error { return nil }
 
 // WaitWriteback is a no-op where sync_file_range is not available.
 func (f osFile) WaitWriteback(off, n int64) error { return nil }
+
+// prefaultAsync does nothing where MADV_POPULATE_WRITE is not available.
+func prefaultAsync([]byte) {}

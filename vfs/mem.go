@@ -607,6 +607,9 @@ type memFile struct {
 	closed     bool
 }
 
+// maxPrefaultHint is the largest size hint whose room is faulted in ahead.
+const maxPrefaultHint = 64 << 20
+
 // maxSizeHint is the largest size hint a MemFS file follows.
 const maxSizeHint = 1 << 36
 
@@ -627,6 +630,15 @@ func (f *memFile) SizeHint(n int64) {
 	grown := make([]byte, len(nd.data), n)
 	copy(grown, nd.data)
 	nd.data = grown
+	// Fault the reserved room in on another core: an appending log would
+	// otherwise take a page fault every 4 KiB of records, on the commit's
+	// path (about a tenth of an in-memory commit of 1,000 deltas). Only
+	// for log-sized hints: a checkpoint's gigabyte is written by its own
+	// goroutine, off the commit's path, and faulting it twice over would
+	// only cost memory bandwidth.
+	if n <= maxPrefaultHint {
+		prefaultAsync(grown[len(grown):cap(grown)])
+	}
 }
 
 func (f *memFile) check(op string, write bool) error {
