@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"fmt"
+	"strings"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -160,5 +161,45 @@ func TestAutomaticCheckpointInBackground(t *testing.T) {
 	defer e2.Close()
 	if hashOf(t, e2) != hash {
 		t.Fatal("state after reopen differs")
+	}
+}
+
+// blockingCreateFS holds the creation of a checkpoint file until release
+// is closed, so that a test can look at the bus while a checkpoint runs.
+type blockingCreateFS struct {
+	vfs.FS
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (f *blockingCreateFS) Create(name string) (vfs.File, error) {
+	if strings.Contains(name, "checkpoints") {
+		f.entered <- struct{}{}
+		<-f.release
+	}
+	return f.FS.Create(name)
+}
+
+// CheckpointRunning is true exactly while a checkpoint is being taken.
+func TestCheckpointRunning(t *testing.T) {
+	fs := &blockingCreateFS{FS: vfs.NewMem(), entered: make(chan struct{}), release: make(chan struct{})}
+	e := openT(t, "/db", &Options{FS: fs, CheckpointBytes: -1})
+	defer e.Close()
+	mustCreate(t, e, 4, 64)
+	if e.CheckpointRunning() {
+		t.Fatal("running before any checkpoint")
+	}
+	done := make(chan error, 1)
+	go func() { _, err := e.Checkpoint(ctx); done <- err }()
+	<-fs.entered
+	if !e.CheckpointRunning() {
+		t.Fatal("not running while the checkpoint file is being created")
+	}
+	close(fs.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if e.CheckpointRunning() {
+		t.Fatal("still running after Checkpoint returned")
 	}
 }

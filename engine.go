@@ -224,6 +224,7 @@ type Bus struct {
 	lastCkptBytes atomic.Uint64 // log bytes written when the last checkpoint was taken
 	lastCkptTime  atomic.Int64  // wall time of the last checkpoint, ns
 	ckptRunning   atomic.Bool   // an automatic checkpoint is in flight
+	ckptWriting   atomic.Bool   // a checkpoint (automatic or explicit) is being taken: CheckpointRunning
 	ckptWG        sync.WaitGroup
 	ckptStartMu   sync.Mutex // orders starting a background checkpoint with Close
 	closing       bool       // guarded by ckptStartMu

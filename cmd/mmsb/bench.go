@@ -100,6 +100,12 @@ type benchResult struct {
 	LatencyP50NS int64   `json:"latency_p50_ns"`
 	LatencyP99NS int64   `json:"latency_p99_ns"`
 	LatencyMaxNS int64   `json:"latency_max_ns"`
+	// The same over the commits that overlapped a checkpoint
+	// (Bus.CheckpointRunning at their start or end); zero when none did.
+	CheckpointCommits uint64 `json:"checkpoint_commits"`
+	CheckpointP50NS   int64  `json:"checkpoint_latency_p50_ns"`
+	CheckpointP99NS   int64  `json:"checkpoint_latency_p99_ns"`
+	CheckpointMaxNS   int64  `json:"checkpoint_latency_max_ns"`
 	GCPauseMaxNS int64   `json:"gc_pause_max_ns"`
 	GCCycles     uint32  `json:"gc_cycles"`
 	RSSBytes     int64   `json:"rss_bytes"`
@@ -379,6 +385,7 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 				lsn   mmsb.LSN
 				start time.Time
 				n     int
+				ckpt  bool // a checkpoint ran when it started
 			}
 			var pending []inflight
 			fail := func(b int64, err error) {
@@ -394,6 +401,9 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 					}
 					lat := time.Since(p.start).Nanoseconds()
 					w.lat.record(lat)
+					if p.ckpt || bus.CheckpointRunning() {
+						w.latCkpt.record(lat)
+					}
 					stalls.observe(lat)
 					bar.add(int64(p.n))
 					pending = pending[1:]
@@ -408,6 +418,7 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 				}
 				n := int(min(int64(o.batch), o.count-b*int64(o.batch)))
 				ds := w.fill(o.seed, uint64(b), n, ids, o.pageSize)
+				ckpt := bus.CheckpointRunning()
 				t0 := time.Now()
 				if o.pipeline <= 1 {
 					if _, err := bus.Commit(ctx, ds); err != nil {
@@ -416,6 +427,9 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 					}
 					lat := time.Since(t0).Nanoseconds()
 					w.lat.record(lat)
+					if ckpt || bus.CheckpointRunning() {
+						w.latCkpt.record(lat)
+					}
 					stalls.observe(lat)
 					bar.add(int64(n))
 					continue
@@ -425,7 +439,7 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 					fail(b, err)
 					return
 				}
-				pending = append(pending, inflight{lsn: info.LastLSN, start: t0, n: n})
+				pending = append(pending, inflight{lsn: info.LastLSN, start: t0, n: n, ckpt: ckpt})
 				if !drain(o.pipeline - 1) {
 					return
 				}
@@ -447,15 +461,19 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bench interrupted: %w", err)
 	}
-	var lat latencyHist
+	var lat, latCkpt latencyHist
 	for _, w := range workers {
 		lat.merge(&w.lat)
+		latCkpt.merge(&w.latCkpt)
 	}
 	res.Deltas, res.Batches = o.count, batches
 	res.DurationSec = el.Seconds()
 	res.DeltasPerSec = float64(o.count) / max(el.Seconds(), 1e-9)
 	res.MBPerSec = res.DeltasPerSec * float64(o.deltaSize) / 1e6
 	res.LatencyP50NS, res.LatencyP99NS, res.LatencyMaxNS = lat.quantile(0.50), lat.quantile(0.99), lat.max
+	if res.CheckpointCommits = latCkpt.n; res.CheckpointCommits > 0 {
+		res.CheckpointP50NS, res.CheckpointP99NS, res.CheckpointMaxNS = latCkpt.quantile(0.50), latCkpt.quantile(0.99), latCkpt.max
+	}
 	return nil
 }
 
@@ -469,6 +487,9 @@ type benchWorker struct {
 	runs []mmsb.Run
 	data []byte
 	lat  latencyHist
+	// latCkpt: the commits that overlapped a checkpoint (one was running
+	// when the commit started or when it ended), also counted in lat.
+	latCkpt latencyHist
 }
 
 func newBenchWorker(batch, deltaSize int) *benchWorker {
@@ -674,6 +695,9 @@ func (a *app) printBench(r *benchResult) {
 		fmt.Fprintf(tw, "commit\t%d deltas in %d batches, %.3f s\n", r.Deltas, r.Batches, r.DurationSec)
 		fmt.Fprintf(tw, "throughput\t%s deltas/s, %.1f MB/s of payload\n", humanCount(r.DeltasPerSec), r.MBPerSec)
 		fmt.Fprintf(tw, "latency\tp50 %s, p99 %s, max %s per batch commit\n", ms(r.LatencyP50NS), ms(r.LatencyP99NS), ms(r.LatencyMaxNS))
+		if r.CheckpointCommits > 0 {
+			fmt.Fprintf(tw, "during checkpoints\t%d commits: p50 %s, p99 %s, max %s\n", r.CheckpointCommits, ms(r.CheckpointP50NS), ms(r.CheckpointP99NS), ms(r.CheckpointMaxNS))
+		}
 	}
 	for i, c := range r.ReaderCopiesPerSec {
 		fmt.Fprintf(tw, "reader %d\t%s consistent page copies/s in its own process, %d retried\n", i, humanCount(c), r.ReaderRetries[i])

@@ -327,3 +327,28 @@ func TestBenchStallTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCheckpointLatencySplit: commits that overlapped a checkpoint
+// are reported apart. Without automatic checkpoints none are (the
+// negative control); with a checkpoint every 4 KiB of log the figures are
+// consistent. Whether a given commit overlaps one depends on scheduling,
+// so the count is only bounded here; CheckpointRunning itself is tested
+// deterministically in the root package (TestCheckpointRunning).
+func TestBenchCheckpointLatencySplit(t *testing.T) {
+	none := benchJSON(t, "--checkpoint-bytes", "-1")
+	if none.CheckpointCommits != 0 || none.CheckpointP99NS != 0 || none.Checkpoints != 0 {
+		t.Fatalf("no checkpoint ran, yet %d commits overlapped one (p99 %d, %d checkpoints)", none.CheckpointCommits, none.CheckpointP99NS, none.Checkpoints)
+	}
+	res := benchJSON(t, "--count", "20000", "--checkpoint-bytes", "4096")
+	if res.Checkpoints == 0 {
+		t.Fatal("no automatic checkpoint ran")
+	}
+	if res.CheckpointCommits > uint64(res.Batches) {
+		t.Fatalf("%d commits overlapped a checkpoint, of %d", res.CheckpointCommits, res.Batches)
+	}
+	if res.CheckpointCommits > 0 && (res.CheckpointP50NS <= 0 || res.CheckpointP99NS < res.CheckpointP50NS ||
+		res.CheckpointMaxNS < res.CheckpointP99NS || res.CheckpointMaxNS > res.LatencyMaxNS) {
+		t.Fatalf("implausible checkpoint latencies: %+v", res)
+	}
+	t.Logf("%d checkpoints, %d of %d commits overlapped one", res.Checkpoints, res.CheckpointCommits, res.Batches)
+}
