@@ -228,6 +228,9 @@ func TestEveryMethodAfterClose(t *testing.T) {
 			return want(n == 0 && err == nil, "CheckpointFailures changed")
 		},
 		"ScheduleResync": func() error { e.ScheduleResync(); return nil },
+		"CheckpointRunning": func() error {
+			return want(!e.CheckpointRunning(), "CheckpointRunning after Close: Close waits for a running checkpoint")
+		},
 		"Recovery": func() error {
 			return want(reflect.DeepEqual(e.Recovery(), recov), "Recovery changed")
 		},

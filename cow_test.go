@@ -2,8 +2,8 @@ package mmsb
 
 import (
 	"fmt"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"

@@ -106,15 +106,15 @@ type benchResult struct {
 	CheckpointP50NS   int64  `json:"checkpoint_latency_p50_ns"`
 	CheckpointP99NS   int64  `json:"checkpoint_latency_p99_ns"`
 	CheckpointMaxNS   int64  `json:"checkpoint_latency_max_ns"`
-	GCPauseMaxNS int64   `json:"gc_pause_max_ns"`
-	GCCycles     uint32  `json:"gc_cycles"`
-	RSSBytes     int64   `json:"rss_bytes"`
-	RSSPeakBytes int64   `json:"rss_peak_bytes"`
-	LogBytes     uint64  `json:"log_bytes"`
-	LogSyncs     uint64  `json:"log_syncs"`
-	Checkpoints  uint64  `json:"checkpoints"`
-	LastLSN      uint64  `json:"last_lsn"`
-	StateHash    string  `json:"state_hash"`
+	GCPauseMaxNS      int64  `json:"gc_pause_max_ns"`
+	GCCycles          uint32 `json:"gc_cycles"`
+	RSSBytes          int64  `json:"rss_bytes"`
+	RSSPeakBytes      int64  `json:"rss_peak_bytes"`
+	LogBytes          uint64 `json:"log_bytes"`
+	LogSyncs          uint64 `json:"log_syncs"`
+	Checkpoints       uint64 `json:"checkpoints"`
+	LastLSN           uint64 `json:"last_lsn"`
+	StateHash         string `json:"state_hash"`
 
 	// One entry per reader process (--readers): consistent page
 	// copies per second while the load committed, and retried reads.
