@@ -32,7 +32,14 @@ func parseCkptObjectName(name string) (mmsb.LSN, bool) {
 
 // checkpointObjects lists the stored checkpoints, oldest first.
 func (r *resources) checkpointObjects(ctx context.Context) ([]mmsb.LSN, error) {
-	infos, err := r.ckpts.List(ctx)
+	// One call's timeout, not the caller's: a listing that hangs (a fresh
+	// cluster still electing the object store's leader) fails in
+	// AckTimeout and the node retries, instead of sitting out a
+	// bootstrap's whole deadline (10 × AckTimeout) silent (seen in CI: a
+	// follower stuck at LSN 0 for 30 s).
+	lctx, cancel := r.call(ctx)
+	defer cancel()
+	infos, err := r.ckpts.List(lctx)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoObjectsFound) {
 			return nil, nil
