@@ -110,6 +110,34 @@ func ExampleBus_CommitAsync() {
 	// durable through LSN 4, epoch 3: "abc"
 }
 
+// CheckpointRunning tells the commits that overlapped a checkpoint from
+// the others, for example to report their latency apart (mmsb bench does).
+func ExampleBus_CheckpointRunning() {
+	ctx := context.Background()
+	bus, _ := mmsb.Open("", &mmsb.Options{CheckpointBytes: -1})
+	defer bus.Close()
+	id, _ := bus.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+
+	var during, outside int
+	done := make(chan struct{})
+	go func() { _, _ = bus.Checkpoint(ctx); close(done) }()
+	for i := 0; i < 100; i++ {
+		overlapped := bus.CheckpointRunning()
+		if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte{byte(i)})}); err != nil {
+			panic(err)
+		}
+		if overlapped || bus.CheckpointRunning() {
+			during++
+		} else {
+			outside++
+		}
+	}
+	<-done
+	fmt.Println(during+outside, "commits; checkpoint running now:", bus.CheckpointRunning())
+	// Output:
+	// 100 commits; checkpoint running now: false
+}
+
 // A delta with CheckEpoch applies only if its page is still at the epoch
 // the writer read; otherwise the whole batch fails with ErrConflict.
 func ExampleBus_Commit_conflict() {
