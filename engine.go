@@ -129,6 +129,19 @@ type Options struct {
 	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
 	// in memory unless this is set.
 	DisableLog bool
+	// MemoryCheckpoints keeps an in-memory bus's checkpoints in its private
+	// in-memory filesystem, beside its log. By default they are unnamed
+	// temporary files in os.TempDir (vfs.Scratch: never fsynced; the kernel
+	// frees them once the bus is garbage collected or the process ends,
+	// however it ends), so that the kernel's page cache holds them and can
+	// write them out and reclaim the memory when it needs it: the bus's own
+	// memory is then its pages, the log since its last checkpoint and the
+	// undo records of a running checkpoint (issue 15; figures in
+	// docs/benchmarks.md). Set this when the bus may write no file; the
+	// price is a whole copy of the state in RAM, two while a checkpoint is
+	// written beside the last one. A $TMPDIR on tmpfs is RAM as well. Has no
+	// effect on a bus in a directory.
+	MemoryCheckpoints bool
 	// HistoryEntries sizes the in-memory write-history ring that answers
 	// provenance queries without reading the log (32 bytes per entry,
 	// rounded up to a power of two; default 4096, small enough to stay in
@@ -185,6 +198,7 @@ type Bus struct {
 	fs     vfs.FS
 	dir    string
 	memory bool
+	mem    *vfs.MemFS // an in-memory bus's private filesystem (its log)
 	clock  func() int64
 	funcs  map[string]RecomputeFunc
 
@@ -306,7 +320,6 @@ func Open(dir string, o *Options) (*Bus, error) {
 	if err := opts.checkReplication(); err != nil {
 		return nil, err
 	}
-	start := time.Now()
 	e := &Bus{
 		opts:         opts,
 		fs:           opts.FS,
@@ -346,21 +359,35 @@ func Open(dir string, o *Options) (*Bus, error) {
 			e.opts.SegmentBytes = 4 << 20
 		}
 		e.memory = true
-		e.fs = vfs.NewMem()
+		e.mem = vfs.NewMem()
+		e.fs = e.mem
 		e.dir = "/mmsb"
+		if !opts.MemoryCheckpoints {
+			e.fs = vfs.Mount(e.mem, e.ckptDir(), vfs.Scratch(""), "/")
+		}
 	}
+	if err := e.open(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// open is Open after the options and filesystem are settled.
+func (e *Bus) open() error {
+	opts := e.opts
+	start := time.Now()
 	if err := vfs.MkdirAllAndSync(e.fs, e.dir); err != nil {
-		return nil, fmt.Errorf("mmsb: create %s: %w", e.dir, err)
+		return fmt.Errorf("mmsb: create %s: %w", e.dir, err)
 	}
 	lk, err := e.fs.Lock(e.fs.Join(e.dir, "LOCK"))
 	if err != nil {
-		return nil, fmt.Errorf("mmsb: open %s: %w", e.dir, err)
+		return fmt.Errorf("mmsb: open %s: %w", e.dir, err)
 	}
 	e.lock = lk
 	if opts.Shared {
 		if err := e.openShared(); err != nil {
 			_ = lk.Close()
-			return nil, err
+			return err
 		}
 	}
 	// The apply workers exist before recovery so that a failed recovery
@@ -375,7 +402,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 		}
 		_ = e.store.Close()
 		_ = lk.Close()
-		return nil, err
+		return err
 	}
 	if e.shared {
 		if err := e.publishShared(); err != nil {
@@ -385,13 +412,13 @@ func Open(dir string, o *Options) (*Bus, error) {
 			}
 			_ = e.store.Close()
 			_ = lk.Close()
-			return nil, err
+			return err
 		}
 	}
 	e.initRollingHash()
 	e.recovery.Duration = time.Since(start)
 	e.lastCkptTime.Store(time.Now().UnixNano())
-	return e, nil
+	return nil
 }
 
 func (e *Bus) walDir() string  { return e.fs.Join(e.dir, "wal") }

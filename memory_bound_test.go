@@ -1,39 +1,48 @@
 package mmsb
 
 import (
+	"os"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
-// TestInMemoryBusHoldsOneCheckpoint checks the memory an in-memory bus
-// keeps besides its pages: one checkpoint and the log since it (segments
-// are dropped whole), however many checkpoints it has taken, and replay
-// from that checkpoint still equals the live state. The negative control
-// is the same workload on a directory (on an in-memory filesystem): it keeps
-// two checkpoints, which the bound must catch.
-func TestInMemoryBusHoldsOneCheckpoint(t *testing.T) {
+// TestInMemoryBusMemoryBound checks what an in-memory bus keeps in RAM
+// besides its pages: by default the log since its last checkpoint and no
+// checkpoint at all (they are unnamed scratch files: nothing appears in
+// $TMPDIR); with MemoryCheckpoints one checkpoint and that log,
+// however many checkpoints it has taken. Replay from the checkpoint still
+// equals the live state. Each bound has a negative control that must
+// exceed it: MemoryCheckpoints for the first (its RAM holds a checkpoint)
+// and a bus in a directory for the second (it keeps two checkpoints).
+func TestInMemoryBusMemoryBound(t *testing.T) {
 	const pages, pageSize, segment = 2000, 1024, 64 << 10
 	const ckptEvery = 40 // batches of 100 deltas (about 100 KiB of log) between checkpoints
 	for _, tc := range []struct {
-		name      string
-		dir       string
-		wantBound bool
+		name       string
+		dir        string
+		memCkpts   bool
+		wantNoCkpt bool // RAM holds no checkpoint
+		wantOne    bool // RAM holds at most one checkpoint
 	}{
-		{"in-memory bus", "", true},
-		{"bus in a directory (negative control)", "/db", false},
+		{"in-memory bus", "", false, true, true},
+		{"in-memory bus, MemoryCheckpoints (negative control of the first bound)", "", true, false, true},
+		{"bus in a directory (negative control of the second bound)", "/db", false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := vfs.NewMem()
-			opts := &Options{Clock: testClock(), SegmentBytes: segment, CheckpointBytes: -1}
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			mem := vfs.NewMem()
+			opts := &Options{Clock: testClock(), SegmentBytes: segment, CheckpointBytes: -1, MemoryCheckpoints: tc.memCkpts}
 			if tc.dir != "" {
-				opts.FS = fs
+				opts.FS = mem
 			}
 			e := openT(t, tc.dir, opts)
 			defer e.Close()
 			if tc.dir == "" {
-				fs = e.fs.(*vfs.MemFS)
+				mem = e.mem
 			}
 			ids := mustCreate(t, e, pages, pageSize)
 			var info CheckpointInfo
@@ -52,14 +61,24 @@ func TestInMemoryBusHoldsOneCheckpoint(t *testing.T) {
 					}
 				}
 			}
-			// One checkpoint, the log written since it, and at most two
-			// partly covered segments.
-			bound := info.Bytes + int64(e.Stats().Log.Bytes-e.lastCkptBytes.Load()) + 2*segment
-			used := fs.Usage()
-			t.Logf("files %d bytes; one checkpoint %d bytes; bound %d", used, info.Bytes, bound)
-			if got := used <= bound; got != tc.wantBound {
-				t.Fatalf("files hold %d bytes, bound %d (one checkpoint of %d): within bound %v, want %v",
-					used, bound, info.Bytes, got, tc.wantBound)
+			// The log written since the checkpoint and at most two partly
+			// covered segments; plus the checkpoint for the second bound.
+			noCkpt := int64(e.Stats().Log.Bytes-e.lastCkptBytes.Load()) + 2*segment
+			one := noCkpt + info.Bytes
+			used := mem.Usage()
+			t.Logf("RAM files %d bytes; one checkpoint %d bytes; bounds %d and %d", used, info.Bytes, noCkpt, one)
+			if got := used <= noCkpt; got != tc.wantNoCkpt {
+				t.Fatalf("RAM files hold %d bytes, bound without a checkpoint %d: within %v, want %v", used, noCkpt, got, tc.wantNoCkpt)
+			}
+			if got := used <= one; got != tc.wantOne {
+				t.Fatalf("RAM files hold %d bytes, bound with one checkpoint (%d bytes) %d: within %v, want %v",
+					used, info.Bytes, one, got, tc.wantOne)
+			}
+			if list, err := checkpoint.List(e.FS(), e.CheckpointDir()); err != nil || len(list) != e.retainedCheckpoints() {
+				t.Fatalf("checkpoints listed: %v, %v", list, err)
+			}
+			if names, err := os.ReadDir(tmp); err != nil || len(names) != 0 {
+				t.Fatalf("$TMPDIR holds %d named files (%v): scratch files must have no name", len(names), err)
 			}
 			rep, err := e.VerifyReplay(ctx, true)
 			if err != nil || !rep.Equal() || rep.CheckpointLSN != info.LSN {

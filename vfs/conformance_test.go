@@ -31,6 +31,27 @@ var impls = []impl{
 		fs, dir := newMemRoot(t)
 		return errorfs.Wrap(fs, nil), dir
 	}},
+	{"scratch", func(t *testing.T) (vfs.FS, string) {
+		fs := vfs.Scratch(t.TempDir())
+		if err := fs.MkdirAll("/work/dir"); err != nil {
+			t.Fatal(err)
+		}
+		return fs, "/work/dir"
+	}},
+	// A Mount must behave as the side that serves the directory: the
+	// mounted one, and the base one beside a mount elsewhere.
+	{"mount-sub", func(t *testing.T) (vfs.FS, string) {
+		mem, dir := newMemRoot(t)
+		sub := vfs.Scratch(t.TempDir())
+		if err := sub.MkdirAll("/mnt"); err != nil {
+			t.Fatal(err)
+		}
+		return vfs.Mount(mem, dir, sub, "/mnt"), dir
+	}},
+	{"mount-base", func(t *testing.T) (vfs.FS, string) {
+		mem, dir := newMemRoot(t)
+		return vfs.Mount(mem, "/work/other", vfs.Scratch(t.TempDir()), "/"), dir
+	}},
 }
 
 func newMemRoot(t *testing.T) (*vfs.MemFS, string) {

@@ -46,6 +46,7 @@ type benchOptions struct {
 	stallTrace      string
 	stallThreshold  time.Duration
 	lazyPages       bool
+	memCheckpoints  bool
 	hugePages       bool
 
 	// growth workload (--workload growth)
@@ -87,6 +88,7 @@ type benchResult struct {
 	CheckpointBytes int64  `json:"checkpoint_bytes"`
 	LazyPageMemory  bool   `json:"lazy_page_memory"`
 	HugePages       bool   `json:"huge_pages"`
+	MemCheckpoints  bool   `json:"memory_checkpoints,omitempty"`
 	StallTrace      string `json:"stall_trace,omitempty"`
 	Readers         int    `json:"readers,omitempty"`
 
@@ -177,6 +179,7 @@ hash). --create-only times page creation alone.`,
 	f.Int64Var(&o.checkpointBytes, "checkpoint-bytes", 0, "automatic checkpoint after this much log (0: bus default, -1: never)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	f.BoolVar(&o.lazyPages, "lazy-page-memory", false, "fault page memory in at first write instead of pre-faulting it when pages are created (Options.LazyPageMemory)")
+	f.BoolVar(&o.memCheckpoints, "memory-checkpoints", false, "in-memory bus: keep its checkpoints in RAM instead of scratch files in $TMPDIR (Options.MemoryCheckpoints)")
 	f.BoolVar(&o.hugePages, "huge-pages", false, "ask for transparent huge pages for page memory (Options.HugePages)")
 	f.StringVar(&o.stallTrace, "stall-trace", "", "keep a runtime/trace flight recorder and write its last seconds to this file at the first commit slower than --stall-threshold")
 	f.DurationVar(&o.stallThreshold, "stall-threshold", 16*time.Millisecond, "with --stall-trace: the commit latency that counts as a stall")
@@ -248,7 +251,8 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	}
 	mode, _ := mmsb.ParseSyncMode(o.sync)
 	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes,
-		Shared: o.shared, SharedDir: o.shmDir, LazyPageMemory: o.lazyPages, HugePages: o.hugePages})
+		Shared: o.shared, SharedDir: o.shmDir, LazyPageMemory: o.lazyPages, HugePages: o.hugePages,
+		MemoryCheckpoints: o.memCheckpoints})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
@@ -257,7 +261,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	res := &benchResult{Pages: o.pages, PageSize: o.pageSize, DeltaSize: o.deltaSize, Batch: o.batch,
 		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Shared: o.shared, Workers: o.workers,
 		Concurrency: o.concurrency, Pipeline: o.pipeline, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes,
-		LazyPageMemory: o.lazyPages, HugePages: o.hugePages}
+		LazyPageMemory: o.lazyPages, HugePages: o.hugePages, MemCheckpoints: o.memCheckpoints}
 
 	gc0 := readGCState()
 	ids, err := a.benchCreate(ctx, bus, o, res)

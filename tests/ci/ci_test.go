@@ -99,7 +99,7 @@ func fakeTree() map[string]string {
 			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\nfunc TestConcurrentServerClients(t *testing.T) {}\n",
 		"perf_test.go": "package fake\n\nimport \"testing\"\n\n" +
 			"func TestPropertyMemoryPolicyKeepsState(t *testing.T) {}\nfunc TestPropertyParallelApplyEqualsSerial(t *testing.T) {}\n" +
-			"func TestInMemoryBusHoldsOneCheckpoint(t *testing.T) {}\nfunc TestCheckpointWhileCommitting(t *testing.T) {}\n",
+			"func TestInMemoryBusMemoryBound(t *testing.T) {}\nfunc TestCheckpointWhileCommitting(t *testing.T) {}\n",
 		"internal/page/prefault_test.go": "package page\n\nimport \"testing\"\n\nfunc TestPrefaultMakesChunkResident(t *testing.T) {}\n",
 		"cmd/mmsb/bench_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestBenchGrowth(t *testing.T) {}\nfunc TestBenchStallTrace(t *testing.T) {}\n",

@@ -1,0 +1,475 @@
+package vfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Scratch returns a filesystem for files that need no durability and must
+// not outlive the process, such as the checkpoints of an in-memory bus.
+// Its names and directories live in this process only; each file's bytes
+// live in an unnamed temporary file in dir (os.TempDir() when dir is "";
+// O_TMPFILE on Linux, elsewhere a file removed as soon as it is created).
+// So the kernel's page cache holds the bytes, writes them out only after
+// its dirty expiry or under memory pressure, and can then reclaim the
+// memory, and nothing is left behind when the process ends, however it
+// ends. Sync and SyncDir do nothing (SyncDir checks the directory exists),
+// and files offer no writeback control (no RangeSyncer, RangeWaiter or
+// SizeHinter). Names are slash-separated; Lock is exclusive within the FS.
+func Scratch(dir string) FS {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	return &scratchFS{dir: dir, files: map[string]*scratchNode{}, dirs: map[string]bool{"/": true, ".": true}, locks: map[string]bool{}}
+}
+
+type scratchFS struct {
+	dir   string // where the unnamed files are made
+	mu    sync.Mutex
+	files map[string]*scratchNode
+	dirs  map[string]bool
+	locks map[string]bool
+}
+
+// scratchNode is one file's unnamed OS file. It is closed when it has no
+// name and no open handle.
+type scratchNode struct {
+	f     *os.File
+	refs  int
+	named bool
+}
+
+// release drops a reference (a handle or the name). Caller holds fs.mu.
+func (n *scratchNode) release() error {
+	if n.refs > 0 || n.named {
+		return nil
+	}
+	return n.f.Close()
+}
+
+func (fs *scratchFS) parentExists(name string) error {
+	if d := path.Dir(name); !fs.dirs[d] {
+		return &os.PathError{Op: "open", Path: name, Err: os.ErrNotExist}
+	}
+	return nil
+}
+
+func (fs *scratchFS) Create(name string) (File, error) {
+	name = path.Clean(name)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.dirs[name] {
+		return nil, &os.PathError{Op: "create", Path: name, Err: errors.New("is a directory")}
+	}
+	if err := fs.parentExists(name); err != nil {
+		return nil, err
+	}
+	n := fs.files[name]
+	if n != nil {
+		if err := n.f.Truncate(0); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if n, err = fs.newNode(name); err != nil {
+			return nil, err
+		}
+	}
+	n.refs++
+	return &scratchFile{fs: fs, n: n, name: name}, nil
+}
+
+// newNode creates the empty file name. Caller holds fs.mu and has checked
+// that name is free and its parent exists.
+func (fs *scratchFS) newNode(name string) (*scratchNode, error) {
+	f, err := unnamedFile(fs.dir)
+	if err != nil {
+		return nil, fmt.Errorf("vfs: scratch file for %s in %s: %w", name, fs.dir, err)
+	}
+	n := &scratchNode{f: f, named: true}
+	fs.files[name] = n
+	return n, nil
+}
+
+func (fs *scratchFS) open(name string, appendAt bool) (File, error) {
+	name = path.Clean(name)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n := fs.files[name]
+	if n == nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrNotExist}
+	}
+	h := &scratchFile{fs: fs, n: n, name: name, readOnly: !appendAt}
+	if appendAt {
+		st, err := n.f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		h.off = st.Size()
+	}
+	n.refs++
+	return h, nil
+}
+
+func (fs *scratchFS) Open(name string) (File, error)       { return fs.open(name, false) }
+func (fs *scratchFS) OpenAppend(name string) (File, error) { return fs.open(name, true) }
+
+func (fs *scratchFS) Remove(name string) error {
+	name = path.Clean(name)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if n := fs.files[name]; n != nil {
+		delete(fs.files, name)
+		n.named = false
+		return n.release()
+	}
+	if !fs.dirs[name] {
+		return &os.PathError{Op: "remove", Path: name, Err: os.ErrNotExist}
+	}
+	if len(fs.children(name)) > 0 {
+		return &os.PathError{Op: "remove", Path: name, Err: errors.New("directory not empty")}
+	}
+	delete(fs.dirs, name)
+	return nil
+}
+
+func (fs *scratchFS) Rename(oldname, newname string) error {
+	oldname, newname = path.Clean(oldname), path.Clean(newname)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if err := fs.parentExists(newname); err != nil {
+		return err
+	}
+	if n := fs.files[oldname]; n != nil {
+		if oldname == newname {
+			return nil
+		}
+		if fs.dirs[newname] {
+			return &os.PathError{Op: "rename", Path: newname, Err: errors.New("is a directory")}
+		}
+		if old := fs.files[newname]; old != nil {
+			old.named = false
+			if err := old.release(); err != nil {
+				return err
+			}
+		}
+		delete(fs.files, oldname)
+		fs.files[newname] = n
+		return nil
+	}
+	if !fs.dirs[oldname] {
+		return &os.PathError{Op: "rename", Path: oldname, Err: os.ErrNotExist}
+	}
+	if fs.files[newname] != nil || (fs.dirs[newname] && len(fs.children(newname)) > 0) {
+		return &os.PathError{Op: "rename", Path: newname, Err: errors.New("destination exists")}
+	}
+	// Move the directory and everything under it.
+	move := func(p string) (string, bool) {
+		if p == oldname {
+			return newname, true
+		}
+		if rest, ok := strings.CutPrefix(p, oldname+"/"); ok {
+			return newname + "/" + rest, true
+		}
+		return "", false
+	}
+	// Collect first: entries added while ranging over a map may be visited.
+	var files, dirs []string
+	for p := range fs.files {
+		if _, ok := move(p); ok {
+			files = append(files, p)
+		}
+	}
+	for p := range fs.dirs {
+		if _, ok := move(p); ok {
+			dirs = append(dirs, p)
+		}
+	}
+	moved := make(map[string]*scratchNode, len(files))
+	for _, p := range files {
+		q, _ := move(p)
+		moved[q] = fs.files[p]
+		delete(fs.files, p)
+	}
+	maps.Copy(fs.files, moved)
+	for _, p := range dirs {
+		delete(fs.dirs, p)
+	}
+	for _, p := range dirs {
+		q, _ := move(p)
+		fs.dirs[q] = true
+	}
+	return nil
+}
+
+func (fs *scratchFS) MkdirAll(dir string) error {
+	dir = path.Clean(dir)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for d := dir; !fs.dirs[d]; d = path.Dir(d) {
+		if fs.files[d] != nil {
+			return &os.PathError{Op: "mkdir", Path: d, Err: errors.New("not a directory")}
+		}
+		fs.dirs[d] = true
+	}
+	return nil
+}
+
+// children returns the names directly under dir. Caller holds fs.mu.
+func (fs *scratchFS) children(dir string) []string {
+	var out []string
+	add := func(p string) {
+		if p != dir && path.Dir(p) == dir {
+			out = append(out, path.Base(p))
+		}
+	}
+	for p := range fs.files {
+		add(p)
+	}
+	for p := range fs.dirs {
+		add(p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (fs *scratchFS) List(dir string) ([]string, error) {
+	dir = path.Clean(dir)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if !fs.dirs[dir] {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: os.ErrNotExist}
+	}
+	return fs.children(dir), nil
+}
+
+func (fs *scratchFS) Exists(name string) bool {
+	name = path.Clean(name)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.files[name] != nil || fs.dirs[name]
+}
+
+func (fs *scratchFS) SyncDir(dir string) error {
+	dir = path.Clean(dir)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if !fs.dirs[dir] {
+		return &os.PathError{Op: "sync", Path: dir, Err: os.ErrNotExist}
+	}
+	return nil
+}
+
+type scratchLock struct {
+	fs   *scratchFS
+	name string
+}
+
+func (l *scratchLock) Close() error {
+	l.fs.mu.Lock()
+	delete(l.fs.locks, l.name)
+	l.fs.mu.Unlock()
+	return nil
+}
+
+func (fs *scratchFS) Lock(name string) (io.Closer, error) {
+	name = path.Clean(name)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.locks[name] {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
+	}
+	if fs.files[name] == nil { // like the OS's, a lock is a file
+		if err := fs.parentExists(name); err != nil {
+			return nil, err
+		}
+		if _, err := fs.newNode(name); err != nil {
+			return nil, err
+		}
+	}
+	fs.locks[name] = true
+	return &scratchLock{fs: fs, name: name}, nil
+}
+
+func (fs *scratchFS) Join(elem ...string) string { return path.Join(elem...) }
+
+// scratchFile is one handle on a scratch file: its own offset over the
+// node's OS file (pread and pwrite), so handles do not move each other.
+type scratchFile struct {
+	fs       *scratchFS
+	n        *scratchNode
+	name     string
+	off      int64
+	readOnly bool
+	closed   atomic.Bool
+}
+
+func (f *scratchFile) check(op string, write bool) error {
+	if f.closed.Load() {
+		return &os.PathError{Op: op, Path: f.name, Err: os.ErrClosed}
+	}
+	if write && f.readOnly {
+		return &os.PathError{Op: op, Path: f.name, Err: errors.New("file opened read-only")}
+	}
+	return nil
+}
+
+func (f *scratchFile) Read(p []byte) (int, error) {
+	if err := f.check("read", false); err != nil {
+		return 0, err
+	}
+	n, err := f.n.f.ReadAt(p, f.off)
+	f.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+func (f *scratchFile) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.check("read", false); err != nil {
+		return 0, err
+	}
+	return f.n.f.ReadAt(p, off)
+}
+
+func (f *scratchFile) Write(p []byte) (int, error) {
+	if err := f.check("write", true); err != nil {
+		return 0, err
+	}
+	n, err := f.n.f.WriteAt(p, f.off)
+	f.off += int64(n)
+	return n, err
+}
+
+func (f *scratchFile) Sync() error { return f.check("sync", false) }
+
+func (f *scratchFile) Truncate(size int64) error {
+	if err := f.check("truncate", true); err != nil {
+		return err
+	}
+	return f.n.f.Truncate(size)
+}
+
+func (f *scratchFile) Size() (int64, error) {
+	if err := f.check("stat", false); err != nil {
+		return 0, err
+	}
+	return osFile{f.n.f}.Size()
+}
+
+func (f *scratchFile) Close() error {
+	if f.closed.Swap(true) {
+		return &os.PathError{Op: "close", Path: f.name, Err: os.ErrClosed}
+	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	f.n.refs--
+	return f.n.release()
+}
+
+// Mount returns a filesystem that serves dir and the paths under it from
+// sub, at subDir (dir's prefix replaced by subDir), and every other path
+// from base. Joins use base's rules. A rename between the two sides fails.
+// An in-memory bus mounts a Scratch filesystem at its checkpoint
+// directory, so that its log stays in memory and its checkpoints do not.
+func Mount(base FS, dir string, sub FS, subDir string) FS {
+	return &mountFS{base: base, dir: filepath.Clean(dir), sub: sub, subDir: subDir}
+}
+
+type mountFS struct {
+	base   FS
+	dir    string
+	sub    FS
+	subDir string
+}
+
+// route returns the filesystem serving name and name on it.
+func (m *mountFS) route(name string) (FS, string, bool) {
+	c := filepath.Clean(name)
+	if c == m.dir {
+		return m.sub, m.subDir, true
+	}
+	if rest, ok := strings.CutPrefix(c, m.dir+"/"); ok {
+		return m.sub, m.sub.Join(m.subDir, rest), true
+	}
+	return m.base, name, false
+}
+
+func (m *mountFS) Create(name string) (File, error) {
+	fs, p, _ := m.route(name)
+	return fs.Create(p)
+}
+
+func (m *mountFS) Open(name string) (File, error) {
+	fs, p, _ := m.route(name)
+	return fs.Open(p)
+}
+
+func (m *mountFS) OpenAppend(name string) (File, error) {
+	fs, p, _ := m.route(name)
+	return fs.OpenAppend(p)
+}
+
+func (m *mountFS) Remove(name string) error {
+	fs, p, _ := m.route(name)
+	return fs.Remove(p)
+}
+
+func (m *mountFS) Rename(oldname, newname string) error {
+	ofs, op, oin := m.route(oldname)
+	_, np, nin := m.route(newname)
+	if oin != nin {
+		return fmt.Errorf("vfs: rename %s to %s: across the mount at %s", oldname, newname, m.dir)
+	}
+	return ofs.Rename(op, np)
+}
+
+func (m *mountFS) MkdirAll(dir string) error {
+	fs, p, _ := m.route(dir)
+	return fs.MkdirAll(p)
+}
+
+func (m *mountFS) List(dir string) ([]string, error) {
+	fs, p, _ := m.route(dir)
+	return fs.List(p)
+}
+
+func (m *mountFS) Exists(name string) bool {
+	fs, p, _ := m.route(name)
+	return fs.Exists(p)
+}
+
+func (m *mountFS) SyncDir(dir string) error {
+	fs, p, _ := m.route(dir)
+	return fs.SyncDir(p)
+}
+
+func (m *mountFS) Lock(name string) (io.Closer, error) {
+	fs, p, _ := m.route(name)
+	return fs.Lock(p)
+}
+
+func (m *mountFS) Join(elem ...string) string { return m.base.Join(elem...) }
+
+// createRemoved creates a temporary file in dir and removes its name.
+func createRemoved(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "mmsb-scratch-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close() // already failing: the error above is the one to report
+		return nil, err
+	}
+	return f, nil
+}
