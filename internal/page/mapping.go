@@ -134,3 +134,19 @@ func u64s(b []byte) []uint64 {
 func i32s(b []byte) []int32 {
 	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
 }
+
+// zeroMapping replaces mapping b in place by anonymous read-only zero pages
+// (MAP_FIXED over the same range): the file behind b is released, and the
+// range stays readable for a lock-free reader that may still be inside it
+// (ShmReader.Close). The range itself is never returned to the system.
+func zeroMapping(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := unix.MmapPtr(-1, 0, unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b)),
+		unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED)
+	if err != nil {
+		return fmt.Errorf("page: replace a %d-byte mapping by zero pages: %w", len(b), err)
+	}
+	return nil
+}

@@ -25,7 +25,12 @@ var (
 
 // ShmReader maps a shared region read-only. It writes nothing shared: a
 // reader that crashes or stops leaves nothing to clean up. Not safe for
-// concurrent use (the root package's Reader serialises it).
+// concurrent use (the root package's Reader serialises it), except
+// TryRead, State and LSN, which may run beside any other method,
+// Close included: they read only the header and the immutable fastView
+// that the other methods publish, and no mapping is ever unmapped while
+// the ShmReader is open (remapped ones are kept, see retired), nor at
+// Close (see Close).
 type ShmReader struct {
 	dir      string
 	hdr      []byte
@@ -47,6 +52,35 @@ type ShmReader struct {
 	live     int
 	indexVer uint64
 	indexOK  bool
+
+	// fast is what TryRead reads, republished whole after every change to
+	// the mappings or the index (never modified in place).
+	fast atomic.Pointer[fastView]
+	// retired are mappings replaced by a remap: kept mapped until Close,
+	// since a TryRead may still be reading them.
+	retired [][]byte
+	closed  bool
+}
+
+// fastView is an immutable copy of what a lock-free read needs.
+type fastView struct {
+	ids, vers, cells, seq []byte
+	slots                 int
+	chunks                []readerChunk
+	dense                 []int32
+}
+
+// publish republishes the fast view from the current fields.
+func (r *ShmReader) publish() {
+	r.fast.Store(&fastView{ids: r.ids, vers: r.vers, cells: r.cells, seq: r.seq, slots: r.slots,
+		chunks: slices.Clone(r.chunks), dense: r.dense})
+}
+
+// retire keeps m mapped until Close (see ShmReader).
+func (r *ShmReader) retire(m []byte) {
+	if m != nil {
+		r.retired = append(r.retired, m)
+	}
 }
 
 type readerChunk struct {
@@ -83,6 +117,46 @@ func mapRO(path string, minLen int) ([]byte, error) {
 	return b, nil
 }
 
+// mapROOver is mapRO that reuses the range of old, a mapping being
+// replaced, when the file fits in it: the file is mapped over old's start
+// (MAP_FIXED) and old's tail beyond it becomes zero pages. Otherwise, or
+// when old is nil, it maps anywhere and leaves old alone.
+func mapROOver(path string, old []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := st.Size()
+	if n <= 0 || n > 1<<40 {
+		return nil, fmt.Errorf("%w: %s is %d bytes", ErrBadShared, path, n)
+	}
+	if len(old) == 0 || int64(len(old)) < n {
+		b, err := unix.Mmap(int(f.Fd()), 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
+		if err != nil {
+			return nil, fmt.Errorf("mmap %s: %w", path, err)
+		}
+		return b, nil
+	}
+	p, err := unix.MmapPtr(int(f.Fd()), 0, unsafe.Pointer(unsafe.SliceData(old)), uintptr(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED)
+	if err != nil {
+		// A failed MAP_FIXED may have unmapped part of the range: make it
+		// readable again before anyone can read it.
+		_ = zeroMapping(old)
+		return nil, fmt.Errorf("mmap %s over its old range: %w", path, err)
+	}
+	if tail := roundUp(int(n), osPageSize); tail < len(old) {
+		if err := zeroMapping(old[tail:]); err != nil {
+			return nil, err
+		}
+	}
+	return unsafe.Slice((*byte)(p), int(n)), nil
+}
+
 // OpenShmReader maps the region in dir.
 func OpenShmReader(dir string) (*ShmReader, error) {
 	r := &ShmReader{dir: dir}
@@ -104,23 +178,36 @@ func OpenShmReader(dir string) (*ShmReader, error) {
 		_ = r.Close()
 		return nil, err
 	}
+	r.publish()
 	return r, nil
 }
 
-// Close unmaps everything.
+// Close releases every mapping. It does not unmap them: a TryRead running
+// beside Close may still be reading one, and an access to an unmapped
+// address is a fatal fault in Go. Each mapping is instead replaced in
+// place by zero pages (an anonymous read-only mapping at the same
+// address), which drops the shared files (their memory returns to the
+// system once the writer removed them) and keeps the addresses readable:
+// a racing TryRead reads zeros, which fail its ID or sequence check, and
+// its caller re-checks that the reader is still open (the root package's
+// Reader does). The price is address space, never memory: a closed
+// ShmReader keeps its ranges reserved for the life of the process.
 func (r *ShmReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.fast.Store(nil)
 	var first error
-	for _, m := range [][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq} {
-		if err := unmap(m); err != nil && first == nil {
-			first = err
-		}
-	}
+	all := append([][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq}, r.retired...)
 	for _, c := range r.chunks {
-		if err := unmap(c.mem); err != nil && first == nil {
+		all = append(all, c.mem)
+	}
+	for _, m := range all {
+		if err := zeroMapping(m); err != nil && first == nil {
 			first = err
 		}
 	}
-	*r = ShmReader{}
 	return first
 }
 
@@ -198,10 +285,11 @@ func (r *ShmReader) remapSlots() error {
 		maps[i] = b
 	}
 	for _, m := range [][]byte{r.ids, r.vers, r.cells, r.seq} {
-		_ = unmap(m)
+		r.retire(m)
 	}
 	r.ids, r.vers, r.cells, r.seq = maps[0], maps[1], maps[2], maps[3]
 	r.slots = min(len(r.ids)/8, len(r.vers)/16, len(r.cells)/8, len(r.seq)/8)
+	r.publish()
 	return nil
 }
 
@@ -241,16 +329,26 @@ func (r *ShmReader) chunk(idx uint32) ([]byte, int, bool) {
 		return c.mem, c.cellSize, true
 	}
 	cs := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&e[4]))))
-	mem, err := mapRO(filepath.Join(r.dir, ChunkFileName(idx, gen)), 0)
-	if err != nil {
-		return nil, 0, false
-	}
-	adviseHuge(mem)
 	for int(idx) >= len(r.chunks) {
 		r.chunks = append(r.chunks, readerChunk{})
 	}
-	_ = unmap(r.chunks[idx].mem)
+	// A replaced chunk (its page was freed, and the index reused) is not
+	// unmapped, since a lock-free TryRead may still be reading it (the
+	// slot's sequence word, bumped by the free, makes that read fail). The
+	// new file is mapped over the old range when it fits, so that the
+	// reader's address space stays bounded however often chunks are
+	// replaced; the old file is released either way.
+	old := r.chunks[idx].mem
+	mem, err := mapROOver(filepath.Join(r.dir, ChunkFileName(idx, gen)), old)
+	if err != nil {
+		return nil, 0, false
+	}
+	if len(old) > 0 && unsafe.SliceData(mem) != unsafe.SliceData(old) {
+		_ = zeroMapping(old) // did not fit: keep the range readable, drop the file
+	}
+	adviseHuge(mem)
 	r.chunks[idx] = readerChunk{gen: gen, cellSize: cs, mem: mem}
+	r.publish()
 	return mem, cs, true
 }
 
@@ -367,12 +465,8 @@ func (r *ShmReader) rebuild() error {
 			maxID = id
 		}
 	}
-	if n := int(maxID) + 1; n <= cap(r.dense) {
-		r.dense = r.dense[:n]
-		clear(r.dense)
-	} else {
-		r.dense = make([]int32, n)
-	}
+	// A new slice each time: the published fast view may hold the old one.
+	r.dense = make([]int32, int(maxID)+1)
 	clear(r.sparse)
 	r.live = 0
 	for sl := range hw {
@@ -397,6 +491,7 @@ func (r *ShmReader) rebuild() error {
 		r.sparse[id] = int32(sl)
 	}
 	r.indexVer, r.indexOK = ver, true
+	r.publish()
 	return nil
 }
 
@@ -481,38 +576,47 @@ func word(b []byte, off int) *uint64 {
 // (retry is then true if the sequence word moved): the caller falls back
 // to Read, which calls fn again. versions false leaves res.Epoch and
 // res.LSN zero and spares the slot's line of the vers array.
+//
+// TryRead may run beside any other method, Close included (it reads only
+// the published fast view, whose mappings stay readable): a caller that
+// may race with Close must check after a done TryRead that the reader was
+// not closed meanwhile, since the attempt may then have read zero pages.
 func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, versions bool) (res SlotRead, done, retry bool, err error) {
+	v := r.fast.Load()
+	if v == nil {
+		return res, false, false, nil
+	}
 	// Slot id-1 first: a bus whose pages were created in ID order and not
 	// freed keeps page id there, and guessing spares the index lookup, one
 	// cache miss the slot loads would otherwise wait for. The guess is
 	// checked like any slot (ids[sl] == id under the sequence word).
 	sl := int(id) - 1
-	if id == 0 || sl >= r.slots || atomic.LoadUint64(word(r.ids, sl*8)) != id {
-		if id >= uint64(len(r.dense)) {
+	if id == 0 || sl >= v.slots || atomic.LoadUint64(word(v.ids, sl*8)) != id {
+		if id >= uint64(len(v.dense)) {
 			return res, false, false, nil
 		}
-		sl = int(r.dense[id]) - 1
-		if sl < 0 || sl >= r.slots {
+		sl = int(v.dense[id]) - 1
+		if sl < 0 || sl >= v.slots {
 			return res, false, false, nil
 		}
 	}
-	seq := word(r.seq, sl*8)
+	seq := word(v.seq, sl*8)
 	s1 := atomic.LoadUint64(seq)
 	res.Seq = s1
-	if s1&1 != 0 || atomic.LoadUint64(word(r.ids, sl*8)) != id {
+	if s1&1 != 0 || atomic.LoadUint64(word(v.ids, sl*8)) != id {
 		return res, false, s1&1 != 0, nil
 	}
-	cw := atomic.LoadUint64(word(r.cells, sl*8))
+	cw := atomic.LoadUint64(word(v.cells, sl*8))
 	if versions {
-		res.Epoch = atomic.LoadUint64(word(r.vers, sl*16))
-		res.LSN = atomic.LoadUint64(word(r.vers, sl*16+8))
+		res.Epoch = atomic.LoadUint64(word(v.vers, sl*16))
+		res.LSN = atomic.LoadUint64(word(v.vers, sl*16+8))
 	}
 	ref, size := uint32(cw), int(uint32(cw>>32)&sizeMask)
 	idx := int(ref >> cellBits)
-	if idx >= len(r.chunks) {
+	if idx >= len(v.chunks) {
 		return res, false, false, nil
 	}
-	c := &r.chunks[idx]
+	c := &v.chunks[idx]
 	off := int(ref&cellMask) * c.cellSize
 	gen := atomic.LoadUint32((*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.chunkTab)), idx*chunkEntryBytes)))
 	if size == 0 || gen != c.gen || off+size > len(c.mem) {
