@@ -298,6 +298,11 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	gc1 := readGCState()
 	res.GCPauseMaxNS, res.GCCycles = gcPauseMax(gc0, gc1)
 	res.RSSBytes, res.RSSPeakBytes = readRSS()
+	// Let an automatic checkpoint that was running when the load ended
+	// finish, so that "checkpoints" counts it (RSS is read before).
+	for bus.CheckpointRunning() {
+		time.Sleep(time.Millisecond)
+	}
 	st := bus.Stats()
 	res.LogBytes, res.LogSyncs, res.Checkpoints = st.Log.Bytes, st.Log.Syncs, st.Checkpoints
 	res.LastLSN = uint64(bus.LastLSN())
