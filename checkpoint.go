@@ -722,11 +722,8 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 	if len(list) > keep {
 		removed = len(list) - keep
 		for _, c := range list[keep:] {
-			// On disk the pruned checkpoint's file becomes the spare the
-			// next checkpoint overwrites (checkpoint.Retire), so that no
-			// gigabyte is freed and allocated per checkpoint.
-			if err := checkpoint.Retire(e.fs, e.ckptDir(), c.Path); err != nil {
-				return fmt.Errorf("mmsb: retire old checkpoint: %w", err)
+			if err := e.fs.Remove(c.Path); err != nil {
+				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
 			}
 		}
 		list = list[:keep]

@@ -50,17 +50,6 @@ func (osFS) OpenAppend(name string) (File, error) {
 	return osFile{f}, nil
 }
 
-func (osFS) Recycle(old, name string) (File, error) {
-	if err := os.Rename(old, name); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		return nil, err
-	}
-	return osFile{f}, nil
-}
-
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 func (osFS) MkdirAll(dir string) error            { return os.MkdirAll(dir, 0o755) }

@@ -64,18 +64,6 @@ type SizeHinter interface {
 	SizeHint(n int64)
 }
 
-// Recycler is implemented by filesystems that can give an old file's
-// blocks to new content instead of freeing them and allocating others.
-// Recycle renames old to name and opens it for reading and writing at
-// offset 0 without truncating it: the caller overwrites it and truncates
-// it to what it wrote before making it durable. The OS filesystem
-// implements it: on ext4 mounted with discard, freeing a 1 GiB file stalled
-// other files' fsyncs for tens of milliseconds, and allocating one made
-// them wait for its data (docs/benchmarks.md).
-type Recycler interface {
-	Recycle(old, name string) (File, error)
-}
-
 // RangeSyncer is implemented by files that can start writing a byte range
 // back to storage without waiting for it (sync_file_range on Linux). It is
 // not a durability point: File.Sync still is.

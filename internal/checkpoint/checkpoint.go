@@ -63,10 +63,6 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // FileName returns the final file name of the checkpoint covering lsn.
 func FileName(lsn base.LSN) string { return fmt.Sprintf("%s%020d%s", namePrefix, lsn, nameSuffix) }
 
-// SpareName is the file in a checkpoint directory that holds the blocks of
-// a pruned checkpoint for the next one to overwrite (Retire, Create).
-const SpareName = "spare.ckpt"
-
 // tempName returns the temporary file name used while writing.
 func tempName(lsn base.LSN) string { return fmt.Sprintf("%s%020d%s", namePrefix, lsn, tmpSuffix) }
 
@@ -110,10 +106,7 @@ type Writer struct {
 	crc     uint32 // CRC32C of every byte written so far
 	records uint64
 	hdr     [FrameHeaderSize]byte
-	// recycled: the file is a former checkpoint being overwritten (Create
-	// recycled the spare); Commit truncates it to what was written.
-	recycled bool
-	err      error // set once the writer is finished or failed
+	err     error // set once the writer is finished or failed
 }
 
 // Create starts a checkpoint covering every operation with LSN <= lsn, in
@@ -126,22 +119,11 @@ func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
 		return nil, fmt.Errorf("checkpoint: create directory %s: %w", dir, err)
 	}
 	w := &Writer{fs: fs, dir: dir, lsn: lsn, tmp: fs.Join(dir, tempName(lsn))}
-	var f vfs.File
-	if rc, ok := fs.(vfs.Recycler); ok && fs.Exists(fs.Join(dir, SpareName)) {
-		// Overwrite a pruned checkpoint's blocks (see Retire); if that
-		// fails, a new file will do.
-		if f, err := rc.Recycle(fs.Join(dir, SpareName), w.tmp); err == nil {
-			w.f, w.recycled = f, true
-		}
+	f, err := fs.Create(w.tmp)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: create %s: %w", w.tmp, err)
 	}
-	if w.f == nil {
-		var err error
-		if f, err = fs.Create(w.tmp); err != nil {
-			return nil, fmt.Errorf("checkpoint: create %s: %w", w.tmp, err)
-		}
-		w.f = f
-	}
-	f = w.f
+	w.f = f
 	w.bw = bufio.NewWriterSize(f, bufferSize)
 	var h [HeaderSize]byte
 	copy(h[:], magic)
@@ -252,12 +234,6 @@ func (w *Writer) Commit() (string, error) {
 	if err := w.bw.Flush(); err != nil {
 		return "", w.failf("checkpoint: write %s: %w", w.tmp, err)
 	}
-	if w.recycled {
-		// Drop what is left of the checkpoint this file held before.
-		if err := w.f.Truncate(w.written); err != nil {
-			return "", w.failf("checkpoint: truncate %s: %w", w.tmp, err)
-		}
-	}
 	if err := w.f.Sync(); err != nil {
 		return "", w.failf("checkpoint: fsync %s: %w", w.tmp, err)
 	}
@@ -279,17 +255,6 @@ func (w *Writer) Commit() (string, error) {
 	}
 	w.err = ErrFinished
 	return final, nil
-}
-
-// Retire prunes the checkpoint at path. On a filesystem that can recycle
-// files (vfs.Recycler) it becomes the spare whose blocks the next Create
-// overwrites, replacing an older spare; elsewhere it is removed. The spare
-// is never read: List and Open see only complete checkpoints.
-func Retire(fs vfs.FS, dir, path string) error {
-	if _, ok := fs.(vfs.Recycler); ok {
-		return fs.Rename(path, fs.Join(dir, SpareName))
-	}
-	return fs.Remove(path)
 }
 
 // Abort removes the temporary file. It is a no-op on a finished writer.
