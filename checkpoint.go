@@ -567,6 +567,9 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 	lsn := snap.state.LastLSN
 	w, err := checkpoint.Create(e.fs, e.ckptDir(), lsn)
 	if err != nil {
+		if e.memory && !e.opts.MemoryCheckpoints {
+			return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint (an in-memory bus writes it to a scratch file in $TMPDIR; Options.MemoryCheckpoints keeps it in RAM instead): %w", err)
+		}
 		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
 	}
 	// An in-memory file that doubles as it grows copies itself under the

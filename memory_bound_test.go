@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -85,5 +86,35 @@ func TestInMemoryBusMemoryBound(t *testing.T) {
 				t.Fatalf("replay from the checkpoint: %v, equal %v, from LSN %d (want %d)", err, rep.Equal(), rep.CheckpointLSN, info.LSN)
 			}
 		})
+	}
+}
+
+// TestInMemoryCheckpointScratchFailure points $TMPDIR at a missing
+// directory: the checkpoint fails with an error that names the way out
+// (Options.MemoryCheckpoints), commits go on and lose nothing, and a bus
+// with MemoryCheckpoints checkpoints there without any file (the control).
+func TestInMemoryCheckpointScratchFailure(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()+"/missing")
+	for _, memCkpts := range []bool{false, true} {
+		e := openT(t, "", &Options{Clock: testClock(), CheckpointBytes: -1, MemoryCheckpoints: memCkpts})
+		ids := mustCreate(t, e, 4, 64)
+		if _, err := e.Commit(ctx, []delta.Delta{w(ids[0], 0, "abc")}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.Checkpoint(ctx)
+		if memCkpts {
+			if err != nil {
+				t.Fatalf("MemoryCheckpoints: %v", err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), "MemoryCheckpoints") {
+			t.Fatalf("checkpoint with no usable $TMPDIR: %v, want an error naming Options.MemoryCheckpoints", err)
+		}
+		if _, err := e.Commit(ctx, []delta.Delta{w(ids[1], 0, "def")}); err != nil {
+			t.Fatalf("commit after a failed checkpoint: %v", err)
+		}
+		if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+			t.Fatalf("replay after a failed checkpoint: %v, equal %v", err, rep.Equal())
+		}
+		e.Close()
 	}
 }
