@@ -33,6 +33,46 @@ func TestSharedReattach(t *testing.T) {
 	blind := open(mmsb.ReaderOptions{Reattach: true, LivenessInterval: time.Hour})
 	control := open(mmsb.ReaderOptions{})
 	oldGen := follow.Stats().Generation
+	// Another goroutine reads through follow the whole time, mostly on the
+	// lock-free path, so that the kill, the reattach and the release of
+	// the old region's mappings all happen under its reads: no fault, no
+	// torn page, only the errors a dead or replaced writer explains.
+	ids, err := follow.Pages()
+	if err != nil || len(ids) == 0 {
+		t.Fatalf("pages before the kill: %d, %v", len(ids), err)
+	}
+	stopReads, readsDone := make(chan struct{}), make(chan int)
+	go func() {
+		good := 0
+		defer func() { readsDone <- good }()
+		buf := make([]byte, 0, 1024)
+		for i := 0; ; i++ {
+			select {
+			case <-stopReads:
+				return
+			default:
+			}
+			b, _, _, err := follow.ReadPage(ids[i%len(ids)], buf)
+			switch {
+			case err == nil:
+				if tornAt(b) >= 0 {
+					t.Errorf("concurrent reader: torn page %d", ids[i%len(ids)])
+					return
+				}
+				good++
+			case errors.Is(err, mmsb.ErrWriterGone), errors.Is(err, mmsb.ErrStale), errors.Is(err, mmsb.ErrPageNotFound):
+			default:
+				t.Errorf("concurrent reader: %v", err)
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stopReads)
+		if good := <-readsDone; good == 0 {
+			t.Error("the concurrent reader read nothing")
+		}
+	}()
 	if st, err := tortureRead(follow, 50*time.Millisecond); err != nil || st.torn != 0 {
 		t.Fatalf("before the kill: %v %v", st, err)
 	}
