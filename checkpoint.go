@@ -725,7 +725,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 	if len(list) > keep {
 		removed = len(list) - keep
 		for _, c := range list[keep:] {
-			if err := e.fs.Remove(c.Path); err != nil {
+			if err := checkpoint.Remove(e.fs, c.Path); err != nil {
 				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
 			}
 		}

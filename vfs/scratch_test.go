@@ -1,6 +1,7 @@
 package vfs_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +76,58 @@ func TestScratchFilesHaveNoWritebackControl(t *testing.T) {
 	defer g.Close()
 	if _, ok := g.(vfs.RangeWaiter); !ok {
 		t.Error("OS file is not a RangeWaiter: this test checks nothing")
+	}
+}
+
+// truncFS records the sizes files are truncated to.
+type truncFS struct {
+	vfs.FS
+	sizes []int64
+}
+
+type truncFile struct {
+	vfs.File
+	fs *truncFS
+}
+
+func (t *truncFS) OpenAppend(name string) (vfs.File, error) {
+	f, err := t.FS.OpenAppend(name)
+	if err != nil {
+		return nil, err
+	}
+	return truncFile{f, t}, nil
+}
+
+func (f truncFile) Truncate(size int64) error {
+	f.fs.sizes = append(f.fs.sizes, size)
+	return f.File.Truncate(size)
+}
+
+// TestRemoveGradually checks that a large file is shrunk step by step
+// before it is removed, and that a file of at most one step (the control)
+// is removed at once.
+func TestRemoveGradually(t *testing.T) {
+	for _, tc := range []struct {
+		size int64
+		want []int64
+	}{
+		{5*100 + 3, []int64{403, 303, 203, 103, 3}},
+		{100, nil},
+	} {
+		mem := vfs.NewMem()
+		fs := &truncFS{FS: mem}
+		ck(t, mem.MkdirAll("/d"))
+		f, err := mem.Create("/d/f")
+		ck(t, err)
+		_, err = f.Write(make([]byte, tc.size))
+		ck(t, err)
+		ck(t, f.Close())
+		ck(t, vfs.RemoveGradually(fs, "/d/f", 100, 0))
+		if mem.Exists("/d/f") {
+			t.Fatalf("size %d: file not removed", tc.size)
+		}
+		if fmt.Sprint(fs.sizes) != fmt.Sprint(tc.want) {
+			t.Fatalf("size %d: truncated to %v, want %v", tc.size, fs.sizes, tc.want)
+		}
 	}
 }

@@ -257,6 +257,18 @@ func (w *Writer) Commit() (string, error) {
 	return final, nil
 }
 
+// Remove removes the checkpoint at path: renamed first to a temporary name
+// (which List ignores and RemoveTemp removes after a crash), then freed a
+// few MiB at a time (vfs.RemoveGradually), so that other files' fsyncs do
+// not wait for a gigabyte of blocks to be freed in one journal commit.
+func Remove(fs vfs.FS, path string) error {
+	tmp := strings.TrimSuffix(path, nameSuffix) + tmpSuffix
+	if err := fs.Rename(path, tmp); err != nil {
+		return err
+	}
+	return vfs.RemoveGradually(fs, tmp, vfs.RemoveStep, vfs.RemovePause)
+}
+
 // Abort removes the temporary file. It is a no-op on a finished writer.
 func (w *Writer) Abort() {
 	if w.err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,6 +149,9 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 	}
 	if err := vfs.MkdirAllAndSync(opts.FS, opts.Dir); err != nil {
 		return nil, RecoveryReport{}, fmt.Errorf("tlog: create %s: %w", opts.Dir, err)
+	}
+	if err := removeLeftovers(opts.FS, opts.Dir); err != nil {
+		return nil, RecoveryReport{}, err
 	}
 	// Index the records recovery replays, as Append indexes new ones.
 	var index []Position
@@ -501,7 +505,7 @@ func (l *Log) RemoveThrough(lsn base.LSN) (int, error) {
 	removed := 0
 	var err error
 	for _, s := range victims {
-		if rerr := l.fs.Remove(s.path); rerr != nil && !vfs.IsNotExist(rerr) {
+		if rerr := removeSegment(l.fs, s.path); rerr != nil && !vfs.IsNotExist(rerr) {
 			err = fmt.Errorf("tlog: remove %s: %w", s.path, rerr)
 			break
 		}
@@ -524,6 +528,39 @@ func (l *Log) RemoveThrough(lsn base.LSN) (int, error) {
 	}
 	l.mu.Unlock()
 	return removed, err
+}
+
+// delSuffix marks a segment being removed (removeSegment): recovery does
+// not read it, and Open removes what a crash left.
+const delSuffix = ".del"
+
+// removeSegment removes a segment that a checkpoint covers: renamed first
+// to a name recovery ignores, then freed a few MiB at a time
+// (vfs.RemoveGradually), so that the fsyncs of the active segment do not
+// wait for 64 MiB of blocks to be freed (and trimmed) in one journal
+// commit.
+func removeSegment(fs vfs.FS, path string) error {
+	del := path + delSuffix
+	if err := fs.Rename(path, del); err != nil {
+		return err
+	}
+	return vfs.RemoveGradually(fs, del, vfs.RemoveStep, vfs.RemovePause)
+}
+
+// removeLeftovers removes the segments a crash left half removed.
+func removeLeftovers(fs vfs.FS, dir string) error {
+	names, err := fs.List(dir)
+	if err != nil {
+		return fmt.Errorf("tlog: list %s: %w", dir, err)
+	}
+	for _, name := range names {
+		if strings.HasSuffix(name, ".log"+delSuffix) {
+			if err := fs.Remove(fs.Join(dir, name)); err != nil && !vfs.IsNotExist(err) {
+				return fmt.Errorf("tlog: remove %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Stats returns the log's counters.

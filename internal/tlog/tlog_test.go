@@ -773,3 +773,47 @@ func TestAppendAllocs(t *testing.T) {
 		l.Close()
 	}
 }
+
+// TestRemoveLeftoverSegment is a crash in the middle of removing a covered
+// segment (removeSegment renames it, then shrinks it): the half-removed
+// file, even cut mid-frame, is neither read by recovery nor left behind,
+// and the log opens with its records intact. The control is the same file
+// under its segment name: recovery reads it and refuses the cut frame.
+func TestRemoveLeftoverSegment(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		suffix string
+		wantOK bool
+	}{{"renamed for removal", delSuffix, true}, {"under its segment name (control)", "", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			recs := genRecords(1, 200, 60)
+			l := openLog(t, Options{FS: vfs.Default, Dir: dir, SegmentBytes: 400})
+			appendAll(t, l, recs)
+			l.Close()
+			segs := segPaths(t, dir)
+			// A copy of the first segment cut mid-frame, as removeSegment
+			// leaves it after renaming and partly shrinking it. The control
+			// writes it over the first segment itself instead.
+			b, err := os.ReadFile(segs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := filepath.Join(dir, SegmentName(1))
+			if err := os.WriteFile(first+tc.suffix, b[:len(b)/2+3], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, _, l2, err := replay(t, Options{FS: vfs.Default, Dir: dir}, 0)
+			if (err == nil) != tc.wantOK {
+				t.Fatalf("open with the leftover: %v, want ok %v", err, tc.wantOK)
+			}
+			if err != nil {
+				return
+			}
+			l2.Close()
+			if _, err := os.Stat(first + delSuffix); !os.IsNotExist(err) {
+				t.Fatalf("leftover %s not removed at open: %v", first+delSuffix, err)
+			}
+		})
+	}
+}
