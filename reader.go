@@ -303,7 +303,7 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 //
 // Why no mutex: its two locked instructions per call each wait for every
 // earlier load, so random reads could not overlap; View of random pages
-// went from 86-92 to about 60 ns without it (docs/benchmarks.md). What
+// went from 86-92 to 66-80 ns without it (docs/benchmarks.md). What
 // makes it safe: cur is the attachment in use, swapped atomically by
 // reattach and cleared by Close; a released attachment's mappings are not
 // unmapped but replaced by zero pages (page.ShmReader.Close), so a read
@@ -332,8 +332,9 @@ func (rd *Reader) fastRead(id PageID, fn func(b []byte) error, versions bool) (r
 // it moved, fn is called again (up to the same bounds as ReadPage) and the
 // earlier call's effects must be discarded by the caller. So fn must not
 // retain b, must tolerate torn contents in a call that is then repeated,
-// and should be short. fn's error is returned only from the consistent
-// call.
+// and should be short; it must not call the Reader's Close (when the read
+// falls back to the locked path, fn runs under the Reader's mutex). fn's
+// error is returned only from the consistent call.
 func (rd *Reader) View(id PageID, fn func(b []byte) error) error {
 	if _, ok, err := rd.fastRead(id, fn, false); ok {
 		return err
