@@ -11,6 +11,7 @@ package mmsb
 import (
 	"context"
 	"fmt"
+	"os"
 	"io"
 	"sort"
 	"sync"
@@ -139,8 +140,10 @@ type Options struct {
 	// undo records of a running checkpoint (issue 15; figures in
 	// docs/benchmarks.md). Set this when the bus may write no file; the
 	// price is a whole copy of the state in RAM, two while a checkpoint is
-	// written beside the last one. A $TMPDIR on tmpfs is RAM as well. Has no
-	// effect on a bus in a directory.
+	// written beside the last one. A bus that cannot make a file in $TMPDIR
+	// when it opens does the same by itself; one whose $TMPDIR goes away
+	// later gets checkpoint errors that name this option. A $TMPDIR on
+	// tmpfs is RAM as well. Has no effect on a bus in a directory.
 	MemoryCheckpoints bool
 	// HistoryEntries sizes the in-memory write-history ring that answers
 	// provenance queries without reading the log (32 bytes per entry,
@@ -362,7 +365,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 		e.mem = vfs.NewMem()
 		e.fs = e.mem
 		e.dir = "/mmsb"
-		if !opts.MemoryCheckpoints {
+		if !opts.MemoryCheckpoints && scratchUsable() {
 			e.fs = vfs.Mount(e.mem, e.ckptDir(), vfs.Scratch(""), "/")
 		}
 	}
@@ -419,6 +422,21 @@ func (e *Bus) open() error {
 	e.recovery.Duration = time.Since(start)
 	e.lastCkptTime.Store(time.Now().UnixNano())
 	return nil
+}
+
+// scratchUsable reports whether a file can be made in $TMPDIR, where an
+// in-memory bus keeps its checkpoints. When none can (a read-only or
+// missing $TMPDIR), the bus keeps them in RAM as with MemoryCheckpoints
+// rather than fail every automatic checkpoint, which would end in writes
+// refused with ErrCheckpointFailing once the log outgrew its bound.
+func scratchUsable() bool {
+	f, err := os.CreateTemp("", "mmsb-probe-")
+	if err != nil {
+		return false
+	}
+	_ = f.Close()           // empty: nothing to flush
+	_ = os.Remove(f.Name()) // a leftover probe is empty and harmless
+	return true
 }
 
 func (e *Bus) walDir() string  { return e.fs.Join(e.dir, "wal") }

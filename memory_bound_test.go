@@ -89,31 +89,49 @@ func TestInMemoryBusMemoryBound(t *testing.T) {
 	}
 }
 
-// TestInMemoryCheckpointScratchFailure points $TMPDIR at a missing
-// directory: the checkpoint fails with an error that names the way out
-// (Options.MemoryCheckpoints), commits go on and lose nothing, and a bus
-// with MemoryCheckpoints checkpoints there without any file (the control).
+// TestInMemoryCheckpointScratchFailure covers an in-memory bus without a
+// usable $TMPDIR. Missing when the bus opens: it keeps its checkpoints in
+// RAM by itself, and they succeed (the control: the RAM files then hold
+// the checkpoint). Gone after it opened: the checkpoint fails with an
+// error that names Options.MemoryCheckpoints. Either way commits go on,
+// nothing is lost, and replay equals the live state.
 func TestInMemoryCheckpointScratchFailure(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir()+"/missing")
-	for _, memCkpts := range []bool{false, true} {
-		e := openT(t, "", &Options{Clock: testClock(), CheckpointBytes: -1, MemoryCheckpoints: memCkpts})
+	for _, goneLater := range []bool{false, true} {
+		tmp := t.TempDir() + "/tmp"
+		if goneLater {
+			if err := os.Mkdir(tmp, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv("TMPDIR", tmp)
+		e := openT(t, "", &Options{Clock: testClock(), CheckpointBytes: -1})
+		if goneLater {
+			if err := os.Remove(tmp); err != nil {
+				t.Fatal(err)
+			}
+		}
 		ids := mustCreate(t, e, 4, 64)
 		if _, err := e.Commit(ctx, []delta.Delta{w(ids[0], 0, "abc")}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.Checkpoint(ctx)
-		if memCkpts {
-			if err != nil {
-				t.Fatalf("MemoryCheckpoints: %v", err)
+		info, err := e.Checkpoint(ctx)
+		if goneLater {
+			if err == nil || !strings.Contains(err.Error(), "MemoryCheckpoints") {
+				t.Fatalf("checkpoint after $TMPDIR went away: %v, want an error naming Options.MemoryCheckpoints", err)
 			}
-		} else if err == nil || !strings.Contains(err.Error(), "MemoryCheckpoints") {
-			t.Fatalf("checkpoint with no usable $TMPDIR: %v, want an error naming Options.MemoryCheckpoints", err)
+		} else {
+			if err != nil {
+				t.Fatalf("checkpoint with no $TMPDIR at open: %v, want it kept in RAM", err)
+			}
+			if used := e.mem.Usage(); used < info.Bytes {
+				t.Fatalf("RAM files hold %d bytes, less than the %d-byte checkpoint: it is not in RAM", used, info.Bytes)
+			}
 		}
 		if _, err := e.Commit(ctx, []delta.Delta{w(ids[1], 0, "def")}); err != nil {
-			t.Fatalf("commit after a failed checkpoint: %v", err)
+			t.Fatalf("commit after the checkpoint: %v", err)
 		}
 		if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
-			t.Fatalf("replay after a failed checkpoint: %v, equal %v", err, rep.Equal())
+			t.Fatalf("replay: %v", err)
 		}
 		e.Close()
 	}
