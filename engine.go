@@ -11,8 +11,8 @@ package mmsb
 import (
 	"context"
 	"fmt"
-	"os"
 	"io"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
