@@ -228,9 +228,7 @@ func benchWait(b *testing.B, spin time.Duration) {
 	b.StopTimer()
 	close(next)
 	<-done
-	slices.Sort(lat)
-	b.ReportMetric(lat[len(lat)/2], "p50-µs")
-	b.ReportMetric(lat[len(lat)*99/100], "p99-µs")
+	reportLatency(b, lat)
 }
 
 // BenchmarkReaderViewHot: zero-copy views of one page (table line and page
@@ -343,6 +341,11 @@ func BenchmarkBareWakeLatency(b *testing.B) {
 	b.StopTimer()
 	close(next)
 	<-done
+	reportLatency(b, lat)
+}
+
+// reportLatency reports the p50 and p99 of lat (µs) as benchmark metrics.
+func reportLatency(b *testing.B, lat []float64) {
 	slices.Sort(lat)
 	b.ReportMetric(lat[len(lat)/2], "p50-µs")
 	b.ReportMetric(lat[len(lat)*99/100], "p99-µs")

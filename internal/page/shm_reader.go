@@ -89,8 +89,12 @@ type readerChunk struct {
 	mem      []byte
 }
 
-// mapRO maps a whole file read-only; a missing or empty file maps to nil.
-func mapRO(path string, minLen int) ([]byte, error) {
+// mapRO maps a whole file read-only; a missing file fails, an empty one
+// maps to nil. With over, a mapping being replaced, it reuses that range
+// when the file fits in it: the file is mapped over its start (MAP_FIXED)
+// and the tail beyond it becomes zero pages; otherwise, or when over is
+// nil, it maps anywhere and leaves over alone.
+func mapRO(path string, minLen int, over []byte) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -110,47 +114,22 @@ func mapRO(path string, minLen int) ([]byte, error) {
 	if n > 1<<40 {
 		return nil, fmt.Errorf("%w: %s is %d bytes", ErrBadShared, path, n)
 	}
-	b, err := unix.Mmap(int(f.Fd()), 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return nil, fmt.Errorf("mmap %s: %w", path, err)
-	}
-	return b, nil
-}
-
-// mapROOver is mapRO that reuses the range of old, a mapping being
-// replaced, when the file fits in it: the file is mapped over old's start
-// (MAP_FIXED) and old's tail beyond it becomes zero pages. Otherwise, or
-// when old is nil, it maps anywhere and leaves old alone.
-func mapROOver(path string, old []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	n := st.Size()
-	if n <= 0 || n > 1<<40 {
-		return nil, fmt.Errorf("%w: %s is %d bytes", ErrBadShared, path, n)
-	}
-	if len(old) == 0 || int64(len(old)) < n {
+	if int64(len(over)) < n {
 		b, err := unix.Mmap(int(f.Fd()), 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
 		if err != nil {
 			return nil, fmt.Errorf("mmap %s: %w", path, err)
 		}
 		return b, nil
 	}
-	p, err := unix.MmapPtr(int(f.Fd()), 0, unsafe.Pointer(unsafe.SliceData(old)), uintptr(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED)
+	p, err := unix.MmapPtr(int(f.Fd()), 0, unsafe.Pointer(unsafe.SliceData(over)), uintptr(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED)
 	if err != nil {
 		// A failed MAP_FIXED may have unmapped part of the range: make it
 		// readable again before anyone can read it.
-		_ = zeroMapping(old)
+		_ = zeroMapping(over)
 		return nil, fmt.Errorf("mmap %s over its old range: %w", path, err)
 	}
-	if tail := roundUp(int(n), osPageSize); tail < len(old) {
-		if err := zeroMapping(old[tail:]); err != nil {
+	if tail := roundUp(int(n), osPageSize); tail < len(over) {
+		if err := zeroMapping(over[tail:]); err != nil {
 			return nil, err
 		}
 	}
@@ -161,7 +140,7 @@ func mapROOver(path string, old []byte) ([]byte, error) {
 func OpenShmReader(dir string) (*ShmReader, error) {
 	r := &ShmReader{dir: dir}
 	var err error
-	if r.hdr, err = mapRO(filepath.Join(dir, ShmHeaderFile), 0); err != nil {
+	if r.hdr, err = mapRO(filepath.Join(dir, ShmHeaderFile), 0, nil); err != nil {
 		return nil, err
 	}
 	h, err := DecodeShmHeader(r.hdr)
@@ -170,7 +149,7 @@ func OpenShmReader(dir string) (*ShmReader, error) {
 		return nil, err
 	}
 	r.gen, r.pid, r.start = h.Gen, int(h.PID), h.Start
-	if r.chunkTab, err = mapRO(filepath.Join(dir, shmChunkTab), maxChunks*chunkEntryBytes); err != nil {
+	if r.chunkTab, err = mapRO(filepath.Join(dir, shmChunkTab), maxChunks*chunkEntryBytes, nil); err != nil {
 		_ = r.Close()
 		return nil, err
 	}
@@ -275,7 +254,7 @@ func (r *ShmReader) Alive() error {
 func (r *ShmReader) remapSlots() error {
 	var maps [4][]byte
 	for i, name := range []string{shmIDs, shmVers, shmCells, shmSeq} {
-		b, err := mapRO(filepath.Join(r.dir, name), 0)
+		b, err := mapRO(filepath.Join(r.dir, name), 0, nil)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			for _, m := range maps {
 				_ = unmap(m)
@@ -339,7 +318,7 @@ func (r *ShmReader) chunk(idx uint32) ([]byte, int, bool) {
 	// reader's address space stays bounded however often chunks are
 	// replaced; the old file is released either way.
 	old := r.chunks[idx].mem
-	mem, err := mapROOver(filepath.Join(r.dir, ChunkFileName(idx, gen)), old)
+	mem, err := mapRO(filepath.Join(r.dir, ChunkFileName(idx, gen)), 0, old)
 	if err != nil {
 		return nil, 0, false
 	}
