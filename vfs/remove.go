@@ -20,12 +20,16 @@ const (
 	RemovePause = time.Millisecond
 )
 
-// RemoveGradually removes name after shrinking it to nothing in steps of
-// step bytes, pausing between steps, so that its blocks are freed a few
-// at a time. A file of at most step bytes is removed at once. Callers
-// must have made name invisible to readers first (renamed it to a name
-// they ignore): a crash mid-way leaves a shortened file.
-func RemoveGradually(fs FS, name string, step int64, pause time.Duration) error {
+// RemoveGradually removes name: it renames it to hidden, a name that its
+// readers ignore (a crash mid-way leaves a shortened file there, for them
+// to remove at their next open), shrinks it to nothing in steps of step
+// bytes, pausing between steps, so that its blocks are freed a few at a
+// time, and unlinks it. A file of at most step bytes is removed at once.
+func RemoveGradually(fs FS, name, hidden string, step int64, pause time.Duration) error {
+	if err := fs.Rename(name, hidden); err != nil {
+		return err
+	}
+	name = hidden
 	f, err := fs.OpenAppend(name)
 	if err != nil {
 		return fmt.Errorf("vfs: open %s to remove it: %w", name, err)

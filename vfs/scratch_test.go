@@ -122,8 +122,8 @@ func TestRemoveGradually(t *testing.T) {
 		_, err = f.Write(make([]byte, tc.size))
 		ck(t, err)
 		ck(t, f.Close())
-		ck(t, vfs.RemoveGradually(fs, "/d/f", 100, 0))
-		if mem.Exists("/d/f") {
+		ck(t, vfs.RemoveGradually(fs, "/d/f", "/d/f.del", 100, 0))
+		if mem.Exists("/d/f") || mem.Exists("/d/f.del") {
 			t.Fatalf("size %d: file not removed", tc.size)
 		}
 		if fmt.Sprint(fs.sizes) != fmt.Sprint(tc.want) {

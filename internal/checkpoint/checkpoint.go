@@ -263,10 +263,7 @@ func (w *Writer) Commit() (string, error) {
 // not wait for a gigabyte of blocks to be freed in one journal commit.
 func Remove(fs vfs.FS, path string) error {
 	tmp := strings.TrimSuffix(path, nameSuffix) + tmpSuffix
-	if err := fs.Rename(path, tmp); err != nil {
-		return err
-	}
-	return vfs.RemoveGradually(fs, tmp, vfs.RemoveStep, vfs.RemovePause)
+	return vfs.RemoveGradually(fs, path, tmp, vfs.RemoveStep, vfs.RemovePause)
 }
 
 // Abort removes the temporary file. It is a no-op on a finished writer.

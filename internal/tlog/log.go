@@ -540,11 +540,7 @@ const delSuffix = ".del"
 // wait for 64 MiB of blocks to be freed (and trimmed) in one journal
 // commit.
 func removeSegment(fs vfs.FS, path string) error {
-	del := path + delSuffix
-	if err := fs.Rename(path, del); err != nil {
-		return err
-	}
-	return vfs.RemoveGradually(fs, del, vfs.RemoveStep, vfs.RemovePause)
+	return vfs.RemoveGradually(fs, path, path+delSuffix, vfs.RemoveStep, vfs.RemovePause)
 }
 
 // removeLeftovers removes the segments a crash left half removed.
