@@ -85,6 +85,38 @@ func ExampleOpen() {
 	// after reopen, epoch 2: "hello, bus"
 }
 
+// An in-memory bus keeps its log in RAM and, by default, its checkpoint
+// in an unnamed scratch file that the kernel's page cache holds and can
+// reclaim. MemoryCheckpoints keeps the checkpoint in RAM too (no file at
+// all, at the price of a whole copy of the state); either way replay from
+// the checkpoint equals the live state.
+func ExampleOptions_memoryCheckpoints() {
+	ctx := context.Background()
+	for _, inRAM := range []bool{false, true} {
+		bus, err := mmsb.Open("", &mmsb.Options{MemoryCheckpoints: inRAM})
+		if err != nil {
+			panic(err)
+		}
+		id, _ := bus.CreatePage(ctx, mmsb.PageSpec{Size: 16})
+		if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("state"))}); err != nil {
+			panic(err)
+		}
+		info, err := bus.Checkpoint(ctx)
+		if err != nil {
+			panic(err)
+		}
+		rep, err := bus.VerifyReplay(ctx, true)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("checkpoints in RAM %v: checkpoint at LSN %d, replay from it equal: %v\n", inRAM, info.LSN, rep.Equal())
+		bus.Close()
+	}
+	// Output:
+	// checkpoints in RAM false: checkpoint at LSN 2, replay from it equal: true
+	// checkpoints in RAM true: checkpoint at LSN 2, replay from it equal: true
+}
+
 // CommitAsync applies and logs a batch without waiting for its fsync, so
 // that a writer can prepare the next batch meanwhile; WaitDurable waits.
 func ExampleBus_CommitAsync() {
