@@ -34,18 +34,26 @@ const (
 )
 
 // Lookup returns the slot of page id. This is on the hot path: it must not
-// allocate and should be O(1) (a direct index for dense IDs).
+// allocate and should be O(1). Pages created in ID order and never freed
+// need no memory access at all (ident); the rest take one index load in
+// the dense window (lookupIndex, out of line so that Lookup inlines).
 func (s *Store) Lookup(id base.PageID) (Slot, bool) {
+	if id-1 < s.ident { // id 0 wraps around and fails this
+		return Slot(id - 1), true
+	}
+	return s.lookupIndex(id)
+}
+
+// lookupIndex is Lookup through the index: a direct load for IDs in the
+// dense window, the map beyond it.
+//
+//go:noinline
+func (s *Store) lookupIndex(id base.PageID) (Slot, bool) {
 	if i := id - s.denseBase; i < base.PageID(len(s.dense)) {
 		if v := s.dense[i]; v != 0 {
 			return Slot(v - 1), true
 		}
 	}
-	return s.lookupSparse(id)
-}
-
-// lookupSparse is Lookup's cold path, kept out of line so Lookup inlines.
-func (s *Store) lookupSparse(id base.PageID) (Slot, bool) {
 	if len(s.sparse) == 0 {
 		return -1, false
 	}
@@ -58,6 +66,9 @@ func (s *Store) lookupSparse(id base.PageID) (Slot, bool) {
 
 // indexInsert records id -> sl; id must not be indexed yet.
 func (s *Store) indexInsert(id base.PageID, sl Slot) {
+	if id == s.ident+1 && sl == Slot(s.ident) {
+		s.ident++
+	}
 	if i := id - s.denseBase; i < base.PageID(len(s.dense)) {
 		s.dense[i] = int32(sl) + 1
 		s.denseLive++
@@ -71,6 +82,9 @@ func (s *Store) indexInsert(id base.PageID, sl Slot) {
 
 // indexRemove removes id, which is indexed at sl.
 func (s *Store) indexRemove(id base.PageID, sl Slot) {
+	if id <= s.ident {
+		s.ident = id - 1
+	}
 	if i := id - s.denseBase; i < base.PageID(len(s.dense)) && s.dense[i] == int32(sl)+1 {
 		s.dense[i] = 0
 		s.denseLive--

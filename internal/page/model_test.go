@@ -57,6 +57,19 @@ func TestStoreMatchesModel(t *testing.T) {
 				}
 				model[id] = &modelPage{data: make([]byte, size)}
 			},
+			// The lowest free ID of the dense range: pages created in ID
+			// order into fresh slots extend the prefix Lookup answers
+			// without the index (Store.ident).
+			"createLowest": func(t *rapid.T) {
+				id := base.PageID(1)
+				for model[id] != nil {
+					id++
+				}
+				if _, err := s.Create(id, sizeGen.Draw(t, "size"), base.LocationCPU); err != nil {
+					t.Fatalf("Create(%d): %v", id, err)
+				}
+				model[id] = &modelPage{data: make([]byte, s.Size(mustLookup(t, s, id)))}
+			},
 			"free": func(t *rapid.T) {
 				ids := liveIDs()
 				if len(ids) == 0 {
@@ -107,10 +120,27 @@ func TestStoreMatchesModel(t *testing.T) {
 						t.Fatalf("page %d bytes differ from the model", id)
 					}
 				}
+				// Absent IDs stay absent, whatever prefix Lookup answers
+				// without the index.
+				for id := base.PageID(0); id <= 70; id++ {
+					if _, live := model[id]; !live {
+						if sl, ok := s.Lookup(id); ok {
+							t.Fatalf("page %d is not live, but Lookup finds it at slot %d", id, sl)
+						}
+					}
+				}
 				if st := s.Stats(); st.LogicalBytes != logical || st.ArenaFree < 0 {
 					t.Fatalf("stats %+v, model logical %d", st, logical)
 				}
 			},
 		})
 	})
+}
+
+func mustLookup(t *rapid.T, s *Store, id base.PageID) Slot {
+	sl, ok := s.Lookup(id)
+	if !ok {
+		t.Fatalf("page %d: just created, Lookup does not find it", id)
+	}
+	return sl
 }

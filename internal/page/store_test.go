@@ -287,6 +287,70 @@ func TestIDIndexDenseAndSparse(t *testing.T) {
 	}
 }
 
+// TestLookupInOrderPrefix checks the prefix of pages Lookup answers
+// without the index (pages 1..ident at slots 0..ident-1): it grows with
+// the next page created in the slot after it, shrinks below a freed page,
+// and ignores pages created out of order. With the dense window cleared,
+// only the prefix can answer, which shows that it does.
+func TestLookupInOrderPrefix(t *testing.T) {
+	s := newStore(t)
+	for id := base.PageID(1); id <= 100; id++ {
+		mustCreate(t, s, id, 64)
+	}
+	if s.ident != 100 {
+		t.Fatalf("prefix %d after creating pages 1..100 in order, want 100", s.ident)
+	}
+	window := slices.Clone(s.dense)
+	clear(s.dense)
+	for id := base.PageID(1); id <= 100; id++ {
+		if sl, ok := s.Lookup(id); !ok || sl != Slot(id-1) {
+			t.Fatalf("Lookup(%d) = %d, %v without the index, want slot %d", id, sl, ok, id-1)
+		}
+	}
+	if _, ok := s.Lookup(101); ok {
+		t.Fatal("Lookup(101) found a page that does not exist")
+	}
+	copy(s.dense, window)
+
+	if err := s.Free(40); err != nil {
+		t.Fatal(err)
+	}
+	if s.ident != 39 {
+		t.Fatalf("prefix %d after freeing page 40, want 39", s.ident)
+	}
+	if _, ok := s.Lookup(40); ok {
+		t.Fatal("Lookup(40) found the freed page")
+	}
+	// Page 40 again: it takes the slot page 40 left (39), which extends
+	// the prefix by one; the index answers for pages 41..100.
+	if sl := mustCreate(t, s, 40, 64); sl != 39 {
+		t.Fatalf("page 40 re-created in slot %d, want the freed slot 39", sl)
+	}
+	if s.ident != 40 {
+		t.Fatalf("prefix %d after re-creating page 40 in slot 39, want 40", s.ident)
+	}
+	for id := base.PageID(1); id <= 100; id++ {
+		if sl, ok := s.Lookup(id); !ok || s.ID(sl) != id {
+			t.Fatalf("Lookup(%d) = %d, %v (ID %d)", id, sl, ok, s.ID(sl))
+		}
+	}
+	// Out of order: page 1 freed and page 102 created; nothing joins the
+	// prefix, which is now empty.
+	if err := s.Free(1); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, 102, 64)
+	if s.ident != 0 {
+		t.Fatalf("prefix %d after freeing page 1, want 0", s.ident)
+	}
+	if _, ok := s.Lookup(1); ok {
+		t.Fatal("Lookup(1) found the freed page")
+	}
+	if _, ok := s.Lookup(0); ok {
+		t.Fatal("Lookup(0) found a page")
+	}
+}
+
 func TestResetAndReuse(t *testing.T) {
 	s := newStore(t)
 	for i := range 100 {
