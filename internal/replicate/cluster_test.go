@@ -88,7 +88,9 @@ func testConfig(replicas int) Config {
 // waitLeader returns the node that leads and its bus.
 func waitLeader(t testing.TB, nodes ...*testNode) (*testNode, *mmsb.Bus) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// Generous: after a quorum loss, a node may first wait out a stalled
+	// catch-up (catchUpStall) and a lease TTL, on a loaded CI machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, n := range nodes {
 			if b := n.Leader(); b != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mmsb-go/mmsb"
@@ -26,7 +27,18 @@ var (
 	// ErrStaleTerm: a record from an older leader term after a newer term
 	// began. Fencing makes this impossible; the check makes it visible.
 	ErrStaleTerm = errors.New("replicate: record from an older leader term")
+	// ErrCatchUpStalled: CatchUp received no record for catchUpStall while
+	// short of its target, e.g. a sequence the stream reported during a
+	// quorum loss and then never stored. The caller retries from fresh
+	// stream information rather than wait for ever holding the lease.
+	ErrCatchUpStalled = errors.New("replicate: catch-up stalled")
 )
+
+// catchUpStall is how long CatchUp waits for the next record before it
+// gives up with ErrCatchUpStalled. A catch-up in progress receives records
+// back to back; a wait this long means the stream is not delivering the
+// target. A variable so that tests can shorten it.
+var catchUpStall = 10 * time.Second
 
 // Follower applies the stream's records, in order, to a bus opened with
 // mmsb.Options.Follower, checking the leader's rolling state hash after
@@ -184,7 +196,10 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 // ctx ends or an error stops it.
 func (f *Follower) Run(ctx context.Context) error { return f.run(ctx, 0, false) }
 
-// CatchUp applies records until the one at stream sequence until.
+// CatchUp applies records until the one at stream sequence until. It
+// returns ErrCatchUpStalled if no record arrives for catchUpStall before
+// then: a leader-to-be catches up holding the lease, and a target the
+// stream never delivers must not keep every node from leading.
 func (f *Follower) CatchUp(ctx context.Context, until uint64) error { return f.run(ctx, until, true) }
 
 func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
@@ -212,11 +227,18 @@ func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	lagCtx, cancelLag := context.WithCancel(ctx)
 	defer cancelLag()
 	go f.trackLag(lagCtx)
+	var next []jetstream.NextOpt
+	if bounded {
+		next = append(next, jetstream.NextMaxWait(catchUpStall))
+	}
 	for {
-		msg, err := it.Next()
+		msg, err := it.Next(next...)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if bounded && errors.Is(err, nats.ErrTimeout) {
+				return fmt.Errorf("%w: no record for %v at stream sequence %d of %d", ErrCatchUpStalled, catchUpStall, f.seq, until)
 			}
 			return fmt.Errorf("replicate: consume: %w", err)
 		}

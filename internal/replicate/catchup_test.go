@@ -1,0 +1,64 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// TestCatchUpStallsOnMissingTarget: CatchUp to a stream sequence the
+// stream does not hold (as a sequence reported during a quorum loss and
+// never stored) gives ErrCatchUpStalled instead of waiting for ever, after
+// applying what the stream has. The control: CatchUp to the stream's real
+// last sequence returns nil.
+func TestCatchUpStallsOnMissingTarget(t *testing.T) {
+	defer func(d time.Duration) { catchUpStall = d }(catchUpStall)
+	catchUpStall = 500 * time.Millisecond
+	ctx := context.Background()
+	c := startTestCluster(t, 1)
+	res := testResources(t, c, testConfig(1))
+	pub := newPublisher(res, 1, 0, 0, nil, &Metrics{})
+	leader := openLeader(t, t.TempDir(), pub)
+	defer func() { _ = leader.Close(); pub.close() }()
+	pages := createPages(t, leader, 4)
+	if _, err := load(ctx, leader, pages, 1, 3, 5); err != nil {
+		t.Fatal(err)
+	}
+	info, err := res.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := info.State.LastSeq
+
+	open := func() *mmsb.Bus {
+		b, err := mmsb.Open(t.TempDir(), &mmsb.Options{Follower: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}
+	control := open()
+	if err := newFollower(control, res, &Metrics{}).CatchUp(ctx, last); err != nil {
+		t.Fatalf("catch up to the stream's last sequence %d: %v", last, err)
+	}
+
+	fb := open()
+	done := make(chan error, 1)
+	go func() { done <- newFollower(fb, res, &Metrics{}).CatchUp(ctx, last+3) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrCatchUpStalled) {
+			t.Fatalf("catch up to sequence %d of a stream ending at %d: %v, want ErrCatchUpStalled", last+3, last, err)
+		}
+		t.Logf("%v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("catch up to a sequence the stream does not hold still waiting after 30 s")
+	}
+	if fb.LastLSN() != leader.LastLSN() {
+		t.Fatalf("stalled follower at LSN %d, want everything the stream holds (%d)", fb.LastLSN(), leader.LastLSN())
+	}
+}
