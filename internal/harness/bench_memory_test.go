@@ -66,3 +66,31 @@ func TestMemoryNegativeOverBudget(t *testing.T) {
 		t.Fatalf("RSS not measured: %+v", c)
 	}
 }
+
+// TestMarginalIgnoresOneStep: a one-off RSS step in one third does not
+// move the marginal cost per page, while a cost every page pays does (the
+// control: 4 KiB more per page in every third is seen in full).
+func TestMarginalIgnoresOneStep(t *testing.T) {
+	const pages = 99_000
+	perPage := func(b int64) memoryOutcome {
+		third := int64(pages / 3)
+		return memoryOutcome{rssThirds: [2]int64{b * third, 2 * b * third}, rss: b * pages}
+	}
+	clean := perPage(1045)
+	if got := marginalPerPage(clean, pages); got != 1045 {
+		t.Fatalf("marginal of a steady 1045 B/page: %v", got)
+	}
+	for k := range 2 {
+		stepped := clean
+		if k == 0 {
+			stepped.rssThirds[1] += 3 << 20
+		}
+		stepped.rss += 3 << 20
+		if got := marginalPerPage(stepped, pages); got != 1045 {
+			t.Errorf("a 3 MB step in third %d moved the marginal to %v B/page", k+2, got)
+		}
+	}
+	if got := marginalPerPage(perPage(1045+4096), pages); got != 1045+4096 {
+		t.Fatalf("4 KiB more per page in every third: marginal %v, want %d", got, 1045+4096)
+	}
+}
