@@ -98,9 +98,9 @@ type memoryConfig struct {
 // memoryOutcome is what #7 measured. RSS figures are 0 when rssErr is set.
 type memoryOutcome struct {
 	rssErr                     error
-	rss0, rss                  int64 // before and after all the pages
+	rss0, rss                  int64    // before and after all the pages
 	rssThirds                  [2]int64 // after one third and two thirds of them
-	rssFreed, rssRecreated     int64 // after the mass free; after re-creating as many pages
+	rssFreed, rssRecreated     int64    // after the mass free; after re-creating as many pages
 	logicalPerPage             float64
 	createSec, reclaimSec      float64
 	reclaimed                  int
