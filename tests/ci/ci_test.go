@@ -61,6 +61,7 @@ func fakeTree() map[string]string {
 		"internal/replicate/replicate_test.go": "package replicate\n\nimport \"testing\"\n\n" +
 			"func TestLeaderAndFollowersConverge(t *testing.T) {}\nfunc TestFencingRejectsStaleLeader(t *testing.T) {}\n" +
 			"func TestLeaseLossStopsLeader(t *testing.T) {}\nfunc TestQuorumLoss(t *testing.T) {}\n" +
+			"func TestCatchUpStallsOnMissingTarget(t *testing.T) {}\n" +
 			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n",
 		"internal/replicate/proc_long_test.go": "//go:build replication\n\npackage replicate\n\nimport \"testing\"\n\n" +
 			"func TestLeaderKilled(t *testing.T) {}\nfunc TestLeaderPaused(t *testing.T) {}\nfunc TestLeaderPausedFenced(t *testing.T) {}\n",
