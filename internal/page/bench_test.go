@@ -20,11 +20,7 @@ func BenchmarkLookup(b *testing.B) {
 			s := New()
 			defer s.Close()
 			const n = 1 << 20
-			for i := range n {
-				if _, err := s.Create(base.PageID(i+1), 64, base.LocationCPU); err != nil {
-					b.Fatal(err)
-				}
-			}
+			createInOrder(b, s, n, 64)
 			if c.free1 {
 				if err := s.Free(1); err != nil {
 					b.Fatal(err)
@@ -73,11 +69,7 @@ func BenchmarkBytes(b *testing.B) {
 	s := New()
 	defer s.Close()
 	const n = 1 << 16
-	for i := range n {
-		if _, err := s.Create(base.PageID(i+1), 1024, base.LocationCPU); err != nil {
-			b.Fatal(err)
-		}
-	}
+	createInOrder(b, s, n, 1024)
 	b.ReportAllocs()
 	b.ResetTimer()
 	total := 0
@@ -97,11 +89,7 @@ func BenchmarkCreate1M(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		s := New()
-		for i := range n {
-			if _, err := s.Create(base.PageID(i+1), 1024, base.LocationCPU); err != nil {
-				b.Fatal(err)
-			}
-		}
+		createInOrder(b, s, n, 1024)
 		b.StopTimer()
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
@@ -117,11 +105,7 @@ func BenchmarkCreateFree(b *testing.B) {
 	s := New()
 	defer s.Close()
 	const live = 1 << 14
-	for i := range live {
-		if _, err := s.Create(base.PageID(i+1), 1024, base.LocationCPU); err != nil {
-			b.Fatal(err)
-		}
-	}
+	createInOrder(b, s, live, 1024)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -130,6 +114,16 @@ func BenchmarkCreateFree(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := s.Create(old+live, 1024, base.LocationCPU); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// createInOrder creates pages 1..n of size bytes in s.
+func createInOrder(b *testing.B, s *Store, n, size int) {
+	b.Helper()
+	for i := range n {
+		if _, err := s.Create(base.PageID(i+1), size, base.LocationCPU); err != nil {
 			b.Fatal(err)
 		}
 	}
