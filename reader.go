@@ -100,14 +100,9 @@ type Reader struct {
 // writer. It is replaced as a whole, so the liveness goroutine never
 // touches a region after it was unmapped.
 type attachment struct {
-	r    *page.ShmReader
-	gone atomic.Pointer[error] // set by the liveness goroutine
-	// retired is set before the region is released (close): a lock-free
-	// read that finds it set afterwards may have read the zero pages that
-	// replace the mappings, and falls back to the locked path.
-	retired atomic.Bool
-	stop    chan struct{}
-	done    chan struct{}
+	r    *page.ShmReader // its Gone is set by the liveness goroutine
+	stop chan struct{}
+	done chan struct{}
 }
 
 // ReaderStats are the reader-side metrics (docs/shm.md).
@@ -168,7 +163,7 @@ func (a *attachment) watch(every time.Duration) {
 			return
 		case <-t.C:
 			if err := a.r.Alive(); err != nil {
-				a.gone.Store(&err)
+				a.r.SetGone(err)
 				return
 			}
 		}
@@ -179,8 +174,8 @@ func (a *attachment) watch(every time.Duration) {
 // every call (a clean close or a new generation is seen at once); the
 // process check runs in watch.
 func (a *attachment) err() error {
-	if p := a.gone.Load(); p != nil {
-		return *p
+	if err := a.r.Gone(); err != nil {
+		return err
 	}
 	if a.r.State() != page.ShmLive {
 		return a.r.Alive()
@@ -190,7 +185,6 @@ func (a *attachment) err() error {
 
 // close stops the watcher, then releases the region.
 func (a *attachment) close() error {
-	a.retired.Store(true)
 	close(a.stop)
 	<-a.done
 	return a.r.Close()
@@ -281,8 +275,15 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 		data = append(dst[:0], b...)
 		return nil
 	}
-	res, ok, _ := rd.fastRead(id, fn, true) // fn returns no error
+	var res page.SlotRead
+	ok, retry := false, false
+	if a := rd.cur.Load(); a != nil {
+		ok, retry, _ = a.r.TryRead(uint64(id), fn, &res) // fn returns no error
+	}
 	if !ok {
+		if retry {
+			rd.retries.Add(1)
+		}
 		// No defer: nothing between Lock and Unlock calls the caller's code.
 		rd.mu.Lock()
 		res, err = rd.read(id, fn)
@@ -294,38 +295,6 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 	return data, Epoch(res.Epoch), LSN(res.LSN), nil
 }
 
-// fastRead is the per-call fast path of ReadPage and View, without the
-// Reader's mutex: a live attachment and one consistent attempt that
-// changes nothing in the reader; err is fn's. ok false: use read, under
-// the mutex, which handles everything else (and calls fn again). versions:
-// also read the epoch and last-write LSN (View does not need them, which
-// spares a random page's read one more cache line).
-//
-// Why no mutex: its two locked instructions per call each wait for every
-// earlier load, so random reads could not overlap; View of random pages
-// went from 86-92 to 66-80 ns without it (docs/benchmarks.md). What
-// makes it safe: cur is the attachment in use, swapped atomically by
-// reattach and cleared by Close; a released attachment's mappings are not
-// unmapped but replaced by zero pages (page.ShmReader.Close), so a read
-// racing with Close or reattach reads zeros or the old region, never an
-// unmapped address; and it sets retired before that, so a read that
-// finishes with retired set is discarded here. TryRead's fence orders its
-// page loads before the loads of retired.
-func (rd *Reader) fastRead(id PageID, fn func(b []byte) error, versions bool) (res page.SlotRead, ok bool, err error) {
-	a := rd.cur.Load()
-	if a == nil || a.gone.Load() != nil || a.r.State() != page.ShmLive {
-		return res, false, nil
-	}
-	res, ok, retry, err := a.r.TryRead(uint64(id), fn, versions)
-	if retry {
-		rd.retries.Add(1)
-	}
-	if !ok || a.retired.Load() {
-		return res, false, nil
-	}
-	return res, true, err
-}
-
 // View calls fn with page id's bytes in place (zero-copy, read-only
 // memory: writing to b faults). fn runs while the writer may be changing
 // the page: after fn returns, the page's sequence word is checked and, if
@@ -335,9 +304,36 @@ func (rd *Reader) fastRead(id PageID, fn func(b []byte) error, versions bool) (r
 // and should be short; it must not call the Reader's Close (when the read
 // falls back to the locked path, fn runs under the Reader's mutex). fn's
 // error is returned only from the consistent call.
+//
+// ReadPage and View first make one seqlock attempt on the current
+// attachment without the Reader's mutex, changing nothing in the reader
+// (page.ShmReader.TryRead); when it declines (ok false) the locked path,
+// read, handles everything else and calls fn again. Why no mutex: its two
+// locked instructions per call each wait for every earlier load, so
+// random reads could not overlap. Why TryRead is called right here rather
+// than through a helper: each call level also shortens how far the CPU
+// runs ahead into the next read (docs/benchmarks.md). What makes it safe:
+// cur is the attachment in use, swapped atomically by reattach and
+// cleared by Close; a released attachment's mappings are not unmapped but
+// replaced by zero pages, and TryRead discards an attempt that overlapped
+// that (page.ShmReader.Close), so a read racing with Close or reattach
+// never touches an unmapped address and never reports zeros.
 func (rd *Reader) View(id PageID, fn func(b []byte) error) error {
-	if _, ok, err := rd.fastRead(id, fn, false); ok {
-		return err
+	if a := rd.cur.Load(); a != nil {
+		ok, retry, err := a.r.TryRead(uint64(id), fn, nil)
+		if ok {
+			return err
+		}
+		return rd.viewLocked(id, fn, retry)
+	}
+	return rd.viewLocked(id, fn, false)
+}
+
+// viewLocked is View's slow path, under the Reader's mutex; retried: the
+// fast attempt saw the page change (counted here, off the fast path).
+func (rd *Reader) viewLocked(id PageID, fn func(b []byte) error, retried bool) error {
+	if retried {
+		rd.retries.Add(1)
 	}
 	rd.mu.Lock()
 	defer rd.mu.Unlock() // fn is the caller's: a panic in it must unlock

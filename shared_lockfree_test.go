@@ -19,9 +19,9 @@ import (
 // unmapped them) and must not return the read as consistent: it returns
 // ErrClosed. Here the page's sequence word (2 x its LSN) differs from the
 // zero pages' 0, so the sequence check catches the read; a sequence word
-// of 0 would not be caught by it, which is why the Reader also checks the
-// attachment's retired flag (page.TestTryReadRacingClose shows TryRead
-// accepting such a read).
+// of 0 would not be caught by it, which is why TryRead also checks, last,
+// that its fast view is still published (page.TestTryReadRacingClose
+// shows that check catching such a read).
 func TestReaderCloseInsideView(t *testing.T) {
 	ctx := context.Background()
 	dir, shm := t.TempDir(), shmTestDir(t)

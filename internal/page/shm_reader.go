@@ -60,6 +60,10 @@ type ShmReader struct {
 	// since a TryRead may still be reading them.
 	retired [][]byte
 	closed  bool
+	// gone is the writer's failure once the caller's liveness check found
+	// it (SetGone): TryRead then declines, so reads take the caller's
+	// slow path, which reports it.
+	gone atomic.Pointer[error]
 }
 
 // fastView is an immutable copy of what a lock-free read needs.
@@ -167,9 +171,8 @@ func OpenShmReader(dir string) (*ShmReader, error) {
 // place by zero pages (an anonymous read-only mapping at the same
 // address), which drops the shared files (their memory returns to the
 // system once the writer removed them) and keeps the addresses readable:
-// a racing TryRead reads zeros, which fail its ID or sequence check, and
-// its caller re-checks that the reader is still open (the root package's
-// Reader does). The price is address space, never memory: a closed
+// a racing TryRead reads zeros, which fail its ID or sequence check or
+// its final check that the fast view is still published. The price is address space, never memory: a closed
 // ShmReader keeps its ranges reserved for the life of the process.
 func (r *ShmReader) Close() error {
 	if r.closed {
@@ -188,6 +191,18 @@ func (r *ShmReader) Close() error {
 		}
 	}
 	return first
+}
+
+// SetGone records that the writer is gone (err says how): TryRead declines
+// from then on. Safe beside TryRead.
+func (r *ShmReader) SetGone(err error) { r.gone.Store(&err) }
+
+// Gone returns the error SetGone recorded, or nil.
+func (r *ShmReader) Gone() error {
+	if p := r.gone.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Gen returns the region's generation.
@@ -549,62 +564,82 @@ func word(b []byte, off int) *uint64 {
 }
 
 // TryRead is Read's fast path: one seqlock attempt at page id that needs
-// nothing to change in the reader (id in the current index, its slot and
-// chunk mapped, the chunk's generation unchanged). It calls fn like Read.
+// nothing to change in the reader (the region live, id in the current
+// index, its slot and chunk mapped, the chunk's generation unchanged). It calls fn like Read.
 // done is false when the attempt could not be made or was not consistent
 // (retry is then true if the sequence word moved): the caller falls back
-// to Read, which calls fn again. versions false leaves res.Epoch and
-// res.LSN zero and spares the slot's line of the vers array.
+// to Read, which calls fn again. A non-nil res receives the slot's
+// sequence word, epoch and last-write LSN; View passes nil, which spares
+// a random page's read the slot's line of the vers array.
 //
-// TryRead may run beside any other method, Close included (it reads only
-// the published fast view, whose mappings stay readable): a caller that
-// may race with Close must check after a done TryRead that the reader was
-// not closed meanwhile, since the attempt may then have read zero pages.
-func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, versions bool) (res SlotRead, done, retry bool, err error) {
+// TryRead may run beside any other method, Close included: it reads only
+// the published fast view, whose mappings stay readable, and an attempt
+// that overlapped Close is discarded (it may have read zero pages).
+func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, res *SlotRead) (done, retry bool, err error) {
 	v := r.fast.Load()
-	if v == nil {
-		return res, false, false, nil
+	if v == nil || r.gone.Load() != nil || r.State() != ShmLive {
+		return false, false, nil
 	}
 	// Slot id-1 first: a bus whose pages were created in ID order and not
 	// freed keeps page id there, and guessing spares the index lookup, one
 	// cache miss the slot loads would otherwise wait for. The guess is
 	// checked like any slot (ids[sl] == id under the sequence word).
 	sl := int(id) - 1
-	if id == 0 || sl >= v.slots || atomic.LoadUint64(word(v.ids, sl*8)) != id {
-		if id >= uint64(len(v.dense)) {
-			return res, false, false, nil
-		}
-		sl = int(v.dense[id]) - 1
-		if sl < 0 || sl >= v.slots {
-			return res, false, false, nil
+	if uint(sl) >= uint(v.slots) || atomic.LoadUint64(word(v.ids, sl*8)) != id {
+		if sl = v.slot(id); sl < 0 {
+			return false, false, nil
 		}
 	}
 	seq := word(v.seq, sl*8)
 	s1 := atomic.LoadUint64(seq)
-	res.Seq = s1
 	if s1&1 != 0 || atomic.LoadUint64(word(v.ids, sl*8)) != id {
-		return res, false, s1&1 != 0, nil
+		return false, s1&1 != 0, nil
 	}
 	cw := atomic.LoadUint64(word(v.cells, sl*8))
-	if versions {
+	if res != nil {
+		res.Seq = s1
 		res.Epoch = atomic.LoadUint64(word(v.vers, sl*16))
 		res.LSN = atomic.LoadUint64(word(v.vers, sl*16+8))
 	}
 	ref, size := uint32(cw), int(uint32(cw>>32)&sizeMask)
 	idx := int(ref >> cellBits)
 	if idx >= len(v.chunks) {
-		return res, false, false, nil
+		return false, false, nil
 	}
 	c := &v.chunks[idx]
 	off := int(ref&cellMask) * c.cellSize
 	gen := atomic.LoadUint32((*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.chunkTab)), idx*chunkEntryBytes)))
 	if size == 0 || gen != c.gen || off+size > len(c.mem) {
-		return res, false, false, nil
+		return false, false, nil
 	}
 	err = fn(c.mem[off : off+size : off+size])
 	readFence()
 	if atomic.LoadUint64(seq) != s1 {
-		return res, false, true, nil
+		return false, true, nil
 	}
-	return res, true, false, err
+	// Close stores a nil fast view before it replaces the mappings by zero
+	// pages, so an attempt that may have read zeros sees nil here (the
+	// fence orders fn's loads before this one) and is discarded: zeros can
+	// pass the sequence check (a zero word is even and unchanged).
+	if r.fast.Load() == nil {
+		return false, false, nil
+	}
+	return true, false, err
+}
+
+// slot is page id's slot in the fast view's dense index, or -1 (not
+// there: the caller takes the slow path, which consults the sparse index).
+// Kept out of TryRead so that the guessed-slot path stays short: every
+// instruction on it limits how many random reads the CPU overlaps.
+//
+//go:noinline
+func (v *fastView) slot(id uint64) int {
+	if id >= uint64(len(v.dense)) {
+		return -1
+	}
+	sl := int(v.dense[id]) - 1
+	if sl < 0 || sl >= v.slots {
+		return -1
+	}
+	return sl
 }
