@@ -5,6 +5,7 @@
 package delta
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -181,6 +182,21 @@ func Apply(d *Delta, page []byte) {
 	case FormRuns:
 		for i := range d.Runs {
 			r := &d.Runs[i]
+			// Runs of 8 to 16 bytes (one or two f64s, the common delta)
+			// are moved with two unaligned words written out here rather
+			// than by copy: copy calls runtime.memmove, and a call whose
+			// store misses the cache (a delta to a random page) keeps the
+			// CPU from overlapping it with the next delta's work. That
+			// made commits of 16-byte deltas 5-6 % faster
+			// (docs/benchmarks.md). Both loads precede the stores, as in
+			// memmove; TestApplyWordRunsMatchCopy checks it against copy.
+			if n := len(r.Data); n >= 8 && n <= 16 && uint64(r.Offset)+uint64(n) <= uint64(len(page)) {
+				dst := page[r.Offset : int(r.Offset)+n]
+				lo, hi := binary.LittleEndian.Uint64(r.Data), binary.LittleEndian.Uint64(r.Data[n-8:])
+				binary.LittleEndian.PutUint64(dst, lo)
+				binary.LittleEndian.PutUint64(dst[n-8:], hi)
+				continue
+			}
 			copy(page[r.Offset:], r.Data)
 		}
 	case FormMaskedDense:
