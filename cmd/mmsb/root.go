@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 
@@ -47,6 +48,10 @@ type app struct {
 	// started is set once a command's own code runs (after flag and
 	// argument validation), which separates usage errors from failures.
 	started bool
+	// cpuProfile is the --cpuprofile flag; profiling is the open profile
+	// (stopped and closed by stopProfile when the command ends).
+	cpuProfile string
+	profiling  *os.File
 }
 
 // exitError carries a non-default exit status and a message for stderr.
@@ -90,7 +95,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	err = errors.Join(err, a.stopProfile())
 	return a.exitStatus(cmd, err)
+}
+
+// startProfile starts the --cpuprofile CPU profile, if asked for.
+func (a *app) startProfile() error {
+	if a.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(a.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
+	}
+	a.profiling = f
+	return nil
+}
+
+// stopProfile ends the CPU profile started by startProfile and writes it
+// out; a no-op when none runs.
+func (a *app) stopProfile() error {
+	if a.profiling == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := a.profiling.Close()
+	a.profiling = nil
+	if err != nil {
+		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
+	}
+	return nil
 }
 
 // lockedWriter serialises writes to w.
@@ -156,10 +194,11 @@ usage error.`,
 		// on are failures, not usage errors.
 		PersistentPreRunE: func(*cobra.Command, []string) error {
 			a.started = true
-			return nil
+			return a.startProfile()
 		},
 	}
 	root.PersistentFlags().BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are drawn only when stderr is a terminal)")
+	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof; cmd/mmsb/default.pgo is built from such profiles)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(

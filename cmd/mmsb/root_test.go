@@ -139,6 +139,24 @@ func TestRootHelpAndUsage(t *testing.T) {
 	}
 }
 
+// TestCPUProfile runs a command twice with --cpuprofile: each run writes a
+// gzip-compressed profile, and the second can start one at all only if
+// the first stopped its own (Go allows one CPU profile at a time).
+func TestCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 2 {
+		path := filepath.Join(dir, fmt.Sprintf("cpu%d.prof", i))
+		runCLI(t, "--cpuprofile", path, "bench", "--pages", "64", "--count", "20000").mustCode(t, exitOK)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Fatalf("run %d: %s is not a gzip-compressed profile (%d bytes)", i, path, len(b))
+		}
+	}
+}
+
 func TestRootBadInput(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing")
 	notData := t.TempDir()
@@ -156,6 +174,7 @@ func TestRootBadInput(t *testing.T) {
 		{"missing dir", []string{"inspect", missing}, exitFailure, "not an MMSB data directory"},
 		{"not a data dir", []string{"graph", notData}, exitFailure, "neither wal/ nor checkpoints/"},
 		{"checkpoint creates nothing", []string{"checkpoint", missing}, exitFailure, "not an MMSB data directory"},
+		{"profile in a missing dir", []string{"--cpuprofile", filepath.Join(missing, "cpu.prof"), "graph", notData}, exitFailure, "--cpuprofile"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
