@@ -39,8 +39,8 @@ type throughputConfig struct {
 // MeasureThroughput commits count real deltas of deltaSize random bytes at
 // random offsets over pages pages of pageSize bytes, in batches, through the
 // real commit path of an in-memory bus (validate, encode, log with CRC,
-// apply) with the given number of apply workers. The deltas come from a
-// pool of up to 131,072 pre-generated ones, committed round-robin. The
+// apply) with the given number of apply workers, and times the Commit
+// calls. Each batch is generated just before its commit (not timed). The
 // workload is seeded, so every worker count commits the same deltas and
 // must reach the same state.
 func MeasureThroughput(ctx context.Context, seed uint64, workers, pages, pageSize, deltaSize, batch, count int, verifyReplay bool) (ThroughputResult, error) {
@@ -60,36 +60,26 @@ func measureThroughput(ctx context.Context, c throughputConfig) (ThroughputResul
 	if err := createPages(ctx, e, pages, pageSize); err != nil {
 		return res, err
 	}
-	// The workload is a pool of pre-generated batches of random deltas
-	// (random page, offset and bytes), committed round-robin: generating
-	// random bytes is the client's cost, not the bus's, and is not timed.
-	// Every committed delta is real: validated, logged, applied.
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	poolBatches := max(1, min(poolDeltas/batch, (count+batch-1)/batch))
-	pool := make([][]delta.Delta, poolBatches)
-	data := make([]byte, poolBatches*batch*deltaSize)
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
-	runs := make([]delta.Run, poolBatches*batch)
-	for b := range pool {
-		pool[b] = make([]delta.Delta, batch)
-		for i := range pool[b] {
-			k := b*batch + i
-			runs[k] = delta.Run{Offset: uint32(rng.IntN(pageSize - deltaSize + 1)), Data: data[k*deltaSize : (k+1)*deltaSize]}
-			pool[b][i] = delta.Delta{Page: mmsb.PageID(1 + rng.IntN(pages)), Runs: runs[k : k+1]}
-		}
-	}
-	start := time.Now()
+	// Each batch is generated right before its commit, as a client builds
+	// a batch and hands it over (so its deltas are in the committer's
+	// cache), from one seeded generator: every worker count commits the
+	// same deltas (random page, offset and bytes) and must reach the same
+	// state. Only the Commit calls are timed: generating random bytes is
+	// the client's cost, not the bus's. Every delta is real: validated,
+	// logged, applied.
+	gen := newBatchGen(seed, batch, pages, pageSize, deltaSize)
+	var timed time.Duration
 	done := 0
-	for b := 0; done < count; b++ {
-		n := min(batch, count-done)
-		if _, err := e.Commit(ctx, pool[b%len(pool)][:n]); err != nil {
+	for done < count {
+		ds := gen.next(min(batch, count-done))
+		start := time.Now()
+		if _, err := e.Commit(ctx, ds); err != nil {
 			return res, err
 		}
-		done += n
+		timed += time.Since(start)
+		done += len(ds)
 	}
-	res.Seconds = time.Since(start).Seconds()
+	res.Seconds = timed.Seconds()
 	res.Deltas = done
 	res.PerSec = float64(done) / res.Seconds
 	if c.diverge != nil {
@@ -125,11 +115,41 @@ func createPages(ctx context.Context, e *mmsb.Bus, pages, size int) error {
 	return nil
 }
 
+// batchGen generates the seeded random batches of MeasureThroughput into
+// buffers it reuses, so that a batch's deltas are freshly written when it
+// is committed, as a client's would be.
+type batchGen struct {
+	rng                        *rand.Rand
+	pages, pageSize, deltaSize int
+	ds                         []delta.Delta
+	runs                       []delta.Run
+	data                       []byte
+}
+
+func newBatchGen(seed uint64, batch, pages, pageSize, deltaSize int) *batchGen {
+	return &batchGen{rng: rand.New(rand.NewPCG(seed, 0x5eed)), pages: pages, pageSize: pageSize, deltaSize: deltaSize,
+		ds: make([]delta.Delta, batch), runs: make([]delta.Run, batch), data: make([]byte, batch*deltaSize)}
+}
+
+// next returns the next batch of n deltas (valid until the next call).
+func (g *batchGen) next(n int) []delta.Delta {
+	data := g.data[:n*g.deltaSize]
+	for i := 0; i < len(data); i += 8 {
+		v := g.rng.Uint64()
+		for k := i; k < min(i+8, len(data)); k++ {
+			data[k] = byte(v)
+			v >>= 8
+		}
+	}
+	for i := range n {
+		g.runs[i] = delta.Run{Offset: uint32(g.rng.IntN(g.pageSize - g.deltaSize + 1)), Data: data[i*g.deltaSize : (i+1)*g.deltaSize]}
+		g.ds[i] = delta.Delta{Page: mmsb.PageID(1 + g.rng.IntN(g.pages)), Runs: g.runs[i : i+1]}
+	}
+	return g.ds[:n]
+}
+
 // deterministicClock stamps commits 1 µs apart from a fixed epoch, so runs
 // are reproducible byte for byte.
-// poolDeltas bounds the pre-generated workload of MeasureThroughput.
-const poolDeltas = 1 << 17
-
 func deterministicClock() func() int64 {
 	t := int64(1_767_225_600_000_000_000) // 2026-01-01T00:00:00Z
 	return func() int64 { t += 1000; return t }
