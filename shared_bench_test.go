@@ -231,6 +231,24 @@ func benchWait(b *testing.B, spin time.Duration) {
 	reportLatency(b, lat)
 }
 
+// BenchmarkReaderViewSeq: views of every page in ascending ID order
+// (a reader scanning the bus: adjacent slots and pages, which the
+// hardware prefetcher streams), writer idle.
+func BenchmarkReaderViewSeq(b *testing.B) {
+	_, rd, ids := sharedBenchBus(b)
+	var sink byte
+	fn := func(p []byte) error { sink ^= p[0]; return nil }
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		if err := rd.View(ids[n&(len(ids)-1)], fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "views/s")
+	_ = sink
+}
+
 // BenchmarkReaderViewHot: zero-copy views of one page (table line and page
 // cached), writer idle: the reader's own per-call cost, without the cache
 // and TLB misses of BenchmarkReaderView's random pages.
