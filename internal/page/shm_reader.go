@@ -172,8 +172,9 @@ func OpenShmReader(dir string) (*ShmReader, error) {
 // address), which drops the shared files (their memory returns to the
 // system once the writer removed them) and keeps the addresses readable:
 // a racing TryRead reads zeros, which fail its ID or sequence check or
-// its final check that the fast view is still published. The price is address space, never memory: a closed
-// ShmReader keeps its ranges reserved for the life of the process.
+// its final check that the fast view is still published. The price is
+// address space, never memory: a closed ShmReader keeps its ranges
+// reserved for the life of the process.
 func (r *ShmReader) Close() error {
 	if r.closed {
 		return nil
@@ -565,10 +566,10 @@ func word(b []byte, off int) *uint64 {
 
 // TryRead is Read's fast path: one seqlock attempt at page id that needs
 // nothing to change in the reader (the region live, id in the current
-// index, its slot and chunk mapped, the chunk's generation unchanged). It calls fn like Read.
-// done is false when the attempt could not be made or was not consistent
-// (retry is then true if the sequence word moved): the caller falls back
-// to Read, which calls fn again. A non-nil res receives the slot's
+// index, its slot and chunk mapped, the chunk's generation unchanged). It
+// calls fn like Read. done is false when the attempt could not be made or
+// was not consistent (retry is then true if the sequence word moved): the
+// caller falls back to Read, which calls fn again. A non-nil res receives the slot's
 // sequence word, epoch and last-write LSN; View passes nil, which spares
 // a random page's read the slot's line of the vers array.
 //
