@@ -234,31 +234,23 @@ func benchWait(b *testing.B, spin time.Duration) {
 // BenchmarkReaderViewSeq: views of every page in ascending ID order
 // (a reader scanning the bus: adjacent slots and pages, which the
 // hardware prefetcher streams), writer idle.
-func BenchmarkReaderViewSeq(b *testing.B) {
-	_, rd, ids := sharedBenchBus(b)
-	var sink byte
-	fn := func(p []byte) error { sink ^= p[0]; return nil }
-	b.ResetTimer()
-	for n := 0; n < b.N; n++ {
-		if err := rd.View(ids[n&(len(ids)-1)], fn); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "views/s")
-	_ = sink
-}
+func BenchmarkReaderViewSeq(b *testing.B) { benchViewCycle(b, 65536) }
 
 // BenchmarkReaderViewHot: zero-copy views of one page (table line and page
 // cached), writer idle: the reader's own per-call cost, without the cache
 // and TLB misses of BenchmarkReaderView's random pages.
-func BenchmarkReaderViewHot(b *testing.B) {
+func BenchmarkReaderViewHot(b *testing.B) { benchViewCycle(b, 8) }
+
+// benchViewCycle views the first n pages (a power of two) in ID order,
+// over and over, writer idle.
+func benchViewCycle(b *testing.B, n int) {
 	_, rd, ids := sharedBenchBus(b)
+	ids = ids[:n]
 	var sink byte
 	fn := func(p []byte) error { sink ^= p[0]; return nil }
 	b.ResetTimer()
-	for n := 0; n < b.N; n++ {
-		if err := rd.View(ids[n&7], fn); err != nil {
+	for i := 0; i < b.N; i++ {
+		if err := rd.View(ids[i&(n-1)], fn); err != nil {
 			b.Fatal(err)
 		}
 	}
