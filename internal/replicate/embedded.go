@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -208,6 +209,46 @@ func (c *Cluster) WaitJetStream(timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("replicate: no JetStream meta leader elected")
+}
+
+// Healthy returns nil when every running server reports itself healthy
+// (JetStream enabled, its meta layer and every stream and consumer it
+// holds current, so each has a leader), or an error naming what each
+// unhealthy server reported.
+func (c *Cluster) Healthy() error {
+	var bad []string
+	for i, s := range c.Servers {
+		if s == nil || !s.Running() {
+			continue
+		}
+		if st := s.Healthz(&server.HealthzOptions{Details: true}); st.StatusCode != 200 {
+			var msgs []string
+			if st.Error != "" {
+				msgs = append(msgs, st.Error)
+			}
+			for _, e := range st.Errors {
+				msgs = append(msgs, e.Error)
+			}
+			bad = append(bad, fmt.Sprintf("server %d (%s): %s", i, s.Name(), strings.Join(msgs, "; ")))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("replicate: cluster not healthy: %s", strings.Join(bad, " | "))
+	}
+	return nil
+}
+
+// WaitHealthy waits until Healthy reports the cluster healthy, or returns
+// its last error after timeout.
+func (c *Cluster) WaitHealthy(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := c.Healthy()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Connect connects to the NATS servers at url, or, when url is "", starts

@@ -49,12 +49,31 @@ func TestQuorumLoss(t *testing.T) {
 		t.Fatalf("commit with two servers of three down: %v, want ErrReplication", failed)
 	}
 	t.Logf("commit without quorum: %v", failed)
+	// Negative control of the health wait below: one server of three is
+	// not a healthy cluster, which the probe must see once JetStream has
+	// noticed the loss.
+	unhealthy := c.Healthy()
+	for end := time.Now().Add(30 * time.Second); unhealthy == nil && time.Now().Before(end); {
+		time.Sleep(100 * time.Millisecond)
+		unhealthy = c.Healthy()
+	}
+	if unhealthy == nil {
+		t.Fatal("Healthy: a cluster with two servers of three down stayed healthy for 30s")
+	}
+	t.Logf("health without quorum: %v", unhealthy)
 	_ = leader
 
 	if err := c.Restart(1); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Restart(2); err != nil {
+		t.Fatal(err)
+	}
+	// Let JetStream elect its meta and stream leaders again before timing
+	// the nodes (with -race on a loaded 2-core machine this has once taken
+	// over a minute); a cluster that never heals fails here, naming what
+	// is unhealthy.
+	if err := c.WaitHealthy(3 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	var top mmsb.LSN
