@@ -56,3 +56,23 @@ func prefaultAsync(b []byte) {
 	end := start + (len(b)-start)/pg*pg
 	go func() { _ = unix.Madvise(b[start:end], unix.MADV_POPULATE_WRITE) }()
 }
+
+// SetDirect turns O_DIRECT on or off for the file's later writes (fcntl
+// F_SETFL). The kernel refuses it with EINVAL where the filesystem cannot
+// write directly.
+func (f osFile) SetDirect(on bool) error {
+	fd := int(f.Fd())
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return &os.PathError{Op: "fcntl", Path: f.Name(), Err: err}
+	}
+	if on {
+		flags |= unix.O_DIRECT
+	} else {
+		flags &^= unix.O_DIRECT
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags); err != nil {
+		return &os.PathError{Op: "fcntl O_DIRECT", Path: f.Name(), Err: err}
+	}
+	return nil
+}

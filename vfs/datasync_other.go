@@ -2,7 +2,10 @@
 
 package vfs
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // datasync falls back to (*os.File).Sync where fdatasync(2) is not available
 // (on macOS that is fcntl F_FULLFSYNC, the only call that reaches the disk).
@@ -16,3 +19,12 @@ func (f osFile) WaitWriteback(off, n int64) error { return nil }
 
 // prefaultAsync does nothing where MADV_POPULATE_WRITE is not available.
 func prefaultAsync([]byte) {}
+
+// SetDirect refuses direct writes where O_DIRECT is not available (macOS
+// has F_NOCACHE, whose alignment rules differ).
+func (f osFile) SetDirect(on bool) error {
+	if !on {
+		return nil
+	}
+	return &os.PathError{Op: "set direct", Path: f.Name(), Err: errors.ErrUnsupported}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"unsafe"
 )
 
 // ErrLocked is returned by FS.Lock when another holder owns the lock.
@@ -77,6 +78,34 @@ type RangeSyncer interface {
 // fsyncs. Not a durability point either.
 type RangeWaiter interface {
 	WaitWriteback(off, n int64) error
+}
+
+// DirectWriter is implemented by files that can write past the operating
+// system's page cache (O_DIRECT on Linux). A long sequential writer, such
+// as a checkpoint, uses it so that its data never sits dirty in the page
+// cache, where a journaling filesystem flushes it ahead of other files'
+// fsyncs (ext4's ordered mode), and where the writeback it needs competes
+// with theirs. Not a durability point: File.Sync still is.
+type DirectWriter interface {
+	// SetDirect turns direct writes on or off for later writes. While on,
+	// every Write must pass a buffer whose address and length are
+	// multiples of DirectAlign, at a file offset that is one too
+	// (AlignedBuffer makes such buffers). It fails, changing nothing,
+	// where the file's filesystem cannot write directly.
+	SetDirect(on bool) error
+}
+
+// DirectAlign is the alignment of a direct write's buffer address, length
+// and file offset: the largest logical block size in common use (4 KiB
+// sectors), so it also satisfies 512-byte devices.
+const DirectAlign = 4096
+
+// AlignedBuffer returns a zeroed buffer of n bytes whose address is a
+// multiple of DirectAlign.
+func AlignedBuffer(n int) []byte {
+	b := make([]byte, n+DirectAlign)
+	off := (DirectAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(b))))%DirectAlign) % DirectAlign
+	return b[off : off+n : off+n]
 }
 
 // Default is the operating system's filesystem.

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -55,7 +56,7 @@ const (
 	namePrefix = "checkpoint-"
 	nameSuffix = ".ckpt"
 	tmpSuffix  = ".ckpt.tmp"
-	bufferSize = 1 << 20
+	bufferSize = 1 << 20 // a multiple of vfs.DirectAlign
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -93,14 +94,25 @@ type Info struct {
 }
 
 // Writer writes one checkpoint. It is not safe for concurrent use.
+//
+// It buffers bufferSize bytes and writes whole buffers. Where the file can
+// write directly (vfs.DirectWriter: O_DIRECT on Linux), whole buffers go
+// to the device past the page cache, and only the last partial buffer is
+// written through it before the final fsync: a gigabyte of checkpoint
+// left dirty in the page cache is what other files' fsyncs (the log's,
+// with group sync) waited for while a checkpoint ran
+// (docs/benchmarks.md). Elsewhere it starts writing each range back as it
+// goes and waits for the one before, so at most two ranges are queued.
 type Writer struct {
 	fs      vfs.FS
 	dir     string
 	lsn     base.LSN
 	tmp     string
 	f       vfs.File
-	bw      *bufio.Writer
-	written int64  // bytes passed to bw
+	buf     []byte // DirectAlign-aligned; buf[:n] is not written to f yet
+	n       int
+	direct  bool   // f writes whole buffers directly
+	flushed int64  // bytes written to f
 	synced  int64  // bytes handed to StartWriteback
 	waited  int64  // bytes whose writeback has finished (WaitWriteback)
 	crc     uint32 // CRC32C of every byte written so far
@@ -124,7 +136,10 @@ func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
 		return nil, fmt.Errorf("checkpoint: create %s: %w", w.tmp, err)
 	}
 	w.f = f
-	w.bw = bufio.NewWriterSize(f, bufferSize)
+	w.buf = vfs.AlignedBuffer(bufferSize)
+	if d, ok := f.(vfs.DirectWriter); ok && d.SetDirect(true) == nil {
+		w.direct = true
+	}
 	var h [HeaderSize]byte
 	copy(h[:], magic)
 	binary.LittleEndian.PutUint32(h[8:], FormatVersion)
@@ -149,11 +164,51 @@ func (w *Writer) SizeHint(n int64) {
 // writer is aborted.
 func (w *Writer) write(b []byte) error {
 	w.crc = crc32.Update(w.crc, castagnoli, b)
-	if _, err := w.bw.Write(b); err != nil {
+	for len(b) > 0 {
+		c := copy(w.buf[w.n:], b)
+		w.n += c
+		b = b[c:]
+		if w.n == len(w.buf) {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush writes the buffer's bytes to the file: directly when they fill it
+// and the file can, through the page cache otherwise (the last partial
+// buffer).
+func (w *Writer) flush() error {
+	b := w.buf[:w.n]
+	if w.direct && len(b) < len(w.buf) {
+		// A partial buffer is not a multiple of the block size: write it
+		// through the page cache (the file's last bytes; Commit fsyncs).
+		if err := w.f.(vfs.DirectWriter).SetDirect(false); err != nil {
+			return w.failf("checkpoint: write %s: %w", w.tmp, err)
+		}
+		w.direct = false
+	}
+	n, err := w.f.Write(b)
+	if err != nil && w.direct && n == 0 && errors.Is(err, syscall.EINVAL) {
+		// The filesystem took O_DIRECT but refuses this write (alignment
+		// rules of its own): write through the page cache from now on.
+		if w.f.(vfs.DirectWriter).SetDirect(false) == nil {
+			w.direct = false
+			n, err = w.f.Write(b)
+		}
+	}
+	if err != nil {
 		return w.failf("checkpoint: write %s: %w", w.tmp, err)
 	}
-	w.written += int64(len(b))
-	if rs, ok := w.f.(vfs.RangeSyncer); ok && w.written-w.synced >= writebackBytes {
+	w.flushed += int64(n)
+	w.n = 0
+	if w.direct {
+		w.waited, w.synced = w.flushed, w.flushed // nothing is left dirty
+		return nil
+	}
+	if rs, ok := w.f.(vfs.RangeSyncer); ok && w.flushed-w.synced >= writebackBytes {
 		// Start writing back what the OS has so far, without waiting: the
 		// final fsync then has little left to do, and disk writes overlap
 		// with encoding the rest (a 1 GiB checkpoint is disk-bound). Then
@@ -161,8 +216,7 @@ func (w *Writer) write(b []byte) error {
 		// Unbounded, the checkpoint's dirty pages queued ahead of the
 		// log's fdatasync (ext4's ordered mode flushes newly allocated
 		// data with the journal commit), and group-sync commits waited.
-		flushed := w.written - int64(w.bw.Buffered())
-		if err := rs.StartWriteback(w.synced, flushed-w.synced); err != nil {
+		if err := rs.StartWriteback(w.synced, w.flushed-w.synced); err != nil {
 			return w.failf("checkpoint: write back %s: %w", w.tmp, err)
 		}
 		if rw, ok := w.f.(vfs.RangeWaiter); ok {
@@ -170,16 +224,17 @@ func (w *Writer) write(b []byte) error {
 				return w.failf("checkpoint: write back %s: %w", w.tmp, err)
 			}
 		}
-		w.waited, w.synced = w.synced, flushed
+		w.waited, w.synced = w.synced, w.flushed
 	}
 	return nil
 }
 
-// writebackBytes is how much a checkpoint writes before asking the OS to
-// start writing it back (and waiting for the range before). Small, so that
-// little of the checkpoint is queued at the device ahead of a log write:
-// 1 MiB gave commits during a 1 GiB checkpoint p99 4.1 ms against 5.1-5.4
-// ms with 8 MiB (docs/benchmarks.md).
+// writebackBytes is how much a checkpoint written through the page cache
+// writes before asking the OS to start writing it back (and waiting for
+// the range before). Small, so that little of the checkpoint is queued at
+// the device ahead of a log write: 1 MiB gave commits during a 1 GiB
+// checkpoint p99 4.1 ms against 5.1-5.4 ms with 8 MiB
+// (docs/benchmarks.md).
 const writebackBytes = 1 << 20
 
 // failf aborts the writer and returns a wrapped error.
@@ -231,8 +286,8 @@ func (w *Writer) Commit() (string, error) {
 	if err := w.appendFrame(KindTrailer, t[:]); err != nil {
 		return "", err
 	}
-	if err := w.bw.Flush(); err != nil {
-		return "", w.failf("checkpoint: write %s: %w", w.tmp, err)
+	if err := w.flush(); err != nil {
+		return "", err
 	}
 	if err := w.f.Sync(); err != nil {
 		return "", w.failf("checkpoint: fsync %s: %w", w.tmp, err)

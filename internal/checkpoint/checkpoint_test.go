@@ -69,7 +69,7 @@ func readCheckpoint(fs vfs.FS, path string) (base.LSN, []record, error) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	for _, n := range []int{0, 1, 100, 3000} {
+	for _, n := range []int{0, 1, 100, 3000, 40000} { // 40,000 records: ~4 MiB, whole buffers written directly where the filesystem can
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
 			want := sampleRecords(n)
