@@ -47,8 +47,8 @@ func TestMountRoutes(t *testing.T) {
 }
 
 // TestScratchFilesHaveNoWritebackControl checks that scratch files do not
-// offer the writeback and size-hint interfaces through which a checkpoint
-// writer would push them to the device.
+// offer the writeback, size-hint and direct-write interfaces through which
+// a checkpoint writer would push them to the device.
 func TestScratchFilesHaveNoWritebackControl(t *testing.T) {
 	tmp := t.TempDir()
 	f, err := vfs.Scratch(tmp).Create("/f")
@@ -62,6 +62,9 @@ func TestScratchFilesHaveNoWritebackControl(t *testing.T) {
 	}
 	if _, ok := f.(vfs.SizeHinter); ok {
 		t.Error("scratch file is a SizeHinter")
+	}
+	if _, ok := f.(vfs.DirectWriter); ok {
+		t.Error("scratch file is a DirectWriter")
 	}
 	if _, err := f.Write([]byte("x")); err != nil {
 		t.Fatal(err)
