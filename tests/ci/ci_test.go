@@ -63,6 +63,10 @@ func fakeTree() map[string]string {
 			"func TestLeaseLossStopsLeader(t *testing.T) {}\nfunc TestQuorumLoss(t *testing.T) {}\n" +
 			"func TestCatchUpStallsOnMissingTarget(t *testing.T) {}\n" +
 			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n",
+		"internal/checkpoint/checkpoint_test.go": "package checkpoint\n\nimport \"testing\"\n\n" +
+			"func TestDirectWrites(t *testing.T) {}\nfunc TestDirectRefusedFallsBack(t *testing.T) {}\nfunc TestWritebackIsBounded(t *testing.T) {}\n",
+		"vfs/vfs_test.go": "package vfs\n\nimport \"testing\"\n\n" +
+			"func TestSetDirect(t *testing.T) {}\nfunc TestScratchFilesHaveNoWritebackControl(t *testing.T) {}\n",
 		"internal/replicate/proc_long_test.go": "//go:build replication\n\npackage replicate\n\nimport \"testing\"\n\n" +
 			"func TestLeaderKilled(t *testing.T) {}\nfunc TestLeaderPaused(t *testing.T) {}\nfunc TestLeaderPausedFenced(t *testing.T) {}\n",
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
