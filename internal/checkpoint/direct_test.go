@@ -2,7 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
-	"fmt"
+	"io"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -73,10 +73,20 @@ func (e *fsError) Unwrap() error { return e.errno }
 // buffer goes through the page cache, no writeback calls are made (nothing
 // is dirty), and the checkpoint reads back intact.
 func TestDirectWrites(t *testing.T) {
-	for _, n := range []int{0, 10, 20000, 60000} {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
+	big := make([]record, 7) // records larger than the buffer: each spans two or three writes
+	for i := range big {
+		p := make([]byte, 300<<10+i*4099)
+		for j := range p {
+			p[j] = byte(i + j*31)
+		}
+		big[i] = record{kind: uint8(i % 5), payload: p}
+	}
+	cases := map[string][]record{"0": sampleRecords(0), "10": sampleRecords(10), "20000": sampleRecords(20000),
+		"60000": sampleRecords(60000), "big": big}
+	for _, name := range []string{"0", "10", "20000", "60000", "big"} {
+		t.Run(name, func(t *testing.T) {
 			fs := &directFS{FS: vfs.NewMem()}
-			want := sampleRecords(n)
+			want := cases[name]
 			path := writeCheckpoint(t, fs, "/ck", 9, want)
 			f := fs.f
 			if f.misaligned != 0 {
@@ -90,6 +100,13 @@ func TestDirectWrites(t *testing.T) {
 			}
 			if len(f.started) != 0 || len(f.waits) != 0 {
 				t.Fatalf("%d writebacks started for direct writes", len(f.started))
+			}
+			// Checkpoint bytes are deterministic: the same as a checkpoint
+			// of the same records written through a plain file.
+			plain := vfs.NewMem()
+			plainPath := writeCheckpoint(t, plain, "/ck", 9, want)
+			if a, b := readAll(t, fs, path), readAll(t, plain, plainPath); !bytes.Equal(a, b) {
+				t.Fatalf("direct checkpoint (%d bytes) differs from the plain one (%d bytes)", len(a), len(b))
 			}
 			_, got, err := readCheckpoint(fs, path)
 			if err != nil {
@@ -125,4 +142,18 @@ func TestDirectRefusedFallsBack(t *testing.T) {
 	if err != nil || len(got) != len(want) {
 		t.Fatalf("read back %d of %d records: %v", len(got), len(want), err)
 	}
+}
+
+func readAll(t *testing.T, fs vfs.FS, path string) []byte {
+	t.Helper()
+	f, err := fs.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
