@@ -2,7 +2,9 @@ package checkpoint
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -18,6 +20,7 @@ import (
 type directFS struct {
 	vfs.FS
 	refuse bool
+	failAt int
 	f      *directFile
 }
 
@@ -26,7 +29,7 @@ func (d *directFS) Create(name string) (vfs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.f = &directFile{writebackFile: writebackFile{File: f}, refuse: d.refuse}
+	d.f = &directFile{writebackFile: writebackFile{File: f}, refuse: d.refuse, failAt: d.failAt}
 	return d.f, nil
 }
 
@@ -37,6 +40,7 @@ type directFile struct {
 	directWrites       int // whole buffers written directly
 	cachedWrites       int // writes through the (pretend) page cache
 	misaligned, toggle int
+	failAt             int // see failing
 }
 
 func (f *directFile) SetDirect(on bool) error {
@@ -56,12 +60,20 @@ func (f *directFile) Write(p []byte) (int, error) {
 			}
 			return 0, &fsError{syscall.EINVAL}
 		}
+		if f.failing() {
+			return 0, &fsError{syscall.EIO}
+		}
 		f.directWrites++
 	} else {
 		f.cachedWrites++
 	}
 	return f.writebackFile.Write(p)
 }
+
+// failing reports whether the next direct write is the failAt-th
+// (1-based), which then fails with EIO and nothing written (failAt 0:
+// never).
+func (f *directFile) failing() bool { return f.failAt > 0 && f.directWrites+1 == f.failAt }
 
 type fsError struct{ errno syscall.Errno }
 
@@ -156,4 +168,36 @@ func readAll(t *testing.T, fs vfs.FS, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestDirectWriteFailureLeavesNothing: a direct write that fails (EIO, not
+// the EINVAL that falls back) fails the checkpoint with an error naming
+// the file and wrapping the cause, and leaves no file behind, final or
+// temporary; the writer stays failed.
+func TestDirectWriteFailureLeavesNothing(t *testing.T) {
+	for _, at := range []int{1, 3} {
+		fs := &directFS{FS: vfs.NewMem(), failAt: at}
+		w, err := Create(fs, "/ck", 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var werr error
+		for _, r := range sampleRecords(30000) {
+			if werr = w.Append(r.kind, r.payload); werr != nil {
+				break
+			}
+		}
+		if werr == nil {
+			_, werr = w.Commit()
+		}
+		if !errors.Is(werr, syscall.EIO) || !strings.Contains(werr.Error(), "checkpoint: write /ck/") {
+			t.Fatalf("direct write %d failing: %v, want a write error naming the file and wrapping EIO", at, werr)
+		}
+		if names, _ := fs.List("/ck"); len(names) != 0 {
+			t.Fatalf("direct write %d failing left %v", at, names)
+		}
+		if _, err := w.Commit(); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("Commit after the failure: %v", err)
+		}
+	}
 }

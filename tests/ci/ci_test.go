@@ -64,7 +64,8 @@ func fakeTree() map[string]string {
 			"func TestCatchUpStallsOnMissingTarget(t *testing.T) {}\n" +
 			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n",
 		"internal/checkpoint/checkpoint_test.go": "package checkpoint\n\nimport \"testing\"\n\n" +
-			"func TestDirectWrites(t *testing.T) {}\nfunc TestDirectRefusedFallsBack(t *testing.T) {}\nfunc TestWritebackIsBounded(t *testing.T) {}\n",
+			"func TestDirectWrites(t *testing.T) {}\nfunc TestDirectRefusedFallsBack(t *testing.T) {}\n" +
+			"func TestDirectWriteFailureLeavesNothing(t *testing.T) {}\nfunc TestWritebackIsBounded(t *testing.T) {}\n",
 		"vfs/vfs_test.go": "package vfs\n\nimport \"testing\"\n\n" +
 			"func TestSetDirect(t *testing.T) {}\nfunc TestScratchFilesHaveNoWritebackControl(t *testing.T) {}\n",
 		"internal/replicate/proc_long_test.go": "//go:build replication\n\npackage replicate\n\nimport \"testing\"\n\n" +
