@@ -2,6 +2,8 @@ package vfs_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -47,4 +49,48 @@ func ExampleRemoveGradually() {
 	fmt.Println(err, mem.Exists("/wal/old.log"), mem.Exists("/wal/old.log.del"))
 	// Output:
 	// <nil> false false
+}
+
+// Write whole aligned blocks past the page cache where the filesystem
+// allows it, and the unaligned tail through it, as a checkpoint does. Where
+// the filesystem cannot write directly, SetDirect fails and every write
+// goes through the page cache; the bytes are the same either way.
+func ExampleDirectWriter() {
+	dir, err := os.MkdirTemp("", "direct")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	f, err := vfs.Default.Create(filepath.Join(dir, "data"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Close()
+
+	block := vfs.AlignedBuffer(2 * vfs.DirectAlign) // address and length aligned
+	d, direct := f.(vfs.DirectWriter)
+	direct = direct && d.SetDirect(true) == nil
+	if _, err := f.Write(block); err != nil { // at offset 0: aligned too
+		fmt.Println(err)
+		return
+	}
+	if direct {
+		if err := d.SetDirect(false); err != nil { // the tail is not a whole block
+			fmt.Println(err)
+			return
+		}
+	}
+	if _, err := f.Write([]byte("tail")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := f.Sync(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	size, _ := f.Size()
+	fmt.Println(size, "bytes")
+	// Output: 8196 bytes
 }
