@@ -212,6 +212,7 @@ func (e *Bus) setFlags(id PageID, flags uint8, lsn LSN, t int64) {
 // first; checkAndEncode recorded their history. Caller holds e.mu.
 func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64) {
 	if e.cow != nil {
+		e.cow.warm(e.store, ds, slots)
 		for i := range ds {
 			e.cowSaveBytes(slots[i], &ds[i])
 		}

@@ -413,6 +413,7 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 	if _, err := e.commitOps(ctx, len(specs), check, encode); err != nil {
 		return nil, err
 	}
+	e.reserveCheckpointScratch()
 	return ids, nil
 }
 

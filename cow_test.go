@@ -203,3 +203,54 @@ func TestCheckpointRunning(t *testing.T) {
 		t.Fatal("still running after Checkpoint returned")
 	}
 }
+
+// Page creation sizes the checkpoint scratch (ckptScratch.reserve), so that
+// a checkpoint does not fault it in while commits wait on the disk; the
+// checkpoint then reuses it as it is.
+func TestCheckpointScratchReservedAtCreation(t *testing.T) {
+	e := openT(t, "/db", &Options{FS: vfs.NewMem(), Clock: testClock(), CheckpointBytes: -1})
+	const pages = 5000
+	ids := mustCreate(t, e, pages, 64)
+	s := &e.ckptScratch
+	if cap(s.ids) < pages || len(s.dense) <= int(ids[len(ids)-1]) || cap(s.stage) < pages*64 || len(s.imgs) < min(ckptRangePages, pages) {
+		t.Fatalf("scratch after creating %d pages: ids cap %d, dense %d (last ID %d), stage cap %d, imgs %d",
+			pages, cap(s.ids), len(s.dense), ids[len(ids)-1], cap(s.stage), len(s.imgs))
+	}
+	idsBefore, denseBefore := &s.ids[:1][0], &s.dense[0]
+	if _, err := e.Checkpoint(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if &s.ids[:1][0] != idsBefore || &s.dense[0] != denseBefore {
+		t.Fatal("the checkpoint reallocated the scratch that page creation reserved")
+	}
+}
+
+// Copy on write's full-size blocks go back to the pool when a checkpoint
+// ends (cowBlocks.recycle), up to the pool's capacity; smaller blocks do
+// not.
+func TestCowBlocksRecycle(t *testing.T) {
+	pool := make(cowBlockPool, cowPoolBlocks)
+	bl := cowBlocks{pool: pool}
+	chunk := make([]byte, 64<<10)
+	var kept int
+	for kept < (cowPoolBlocks+2)*cowBlockBytes {
+		bl.copy(chunk)
+		kept += len(chunk)
+	}
+	if len(bl.full) < cowPoolBlocks+1 {
+		t.Fatalf("%d full blocks after keeping %d bytes", len(bl.full), kept)
+	}
+	bl.recycle()
+	if len(pool) != cowPoolBlocks {
+		t.Fatalf("pool holds %d blocks after recycling, want %d", len(pool), cowPoolBlocks)
+	}
+	for range cowPoolBlocks {
+		b := <-pool
+		if len(b) != 0 || cap(b) != cowBlockBytes {
+			t.Fatalf("recycled block len %d cap %d, want 0 and %d", len(b), cap(b), cowBlockBytes)
+		}
+	}
+	if bl.cur != nil || bl.full != nil {
+		t.Fatal("recycled blocks still held by the finished checkpoint")
+	}
+}

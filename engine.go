@@ -233,7 +233,8 @@ type Bus struct {
 	finalStore page.Stats
 
 	ckptMu          sync.Mutex
-	ckptScratch     ckptScratch // guarded by ckptMu
+	ckptScratch     ckptScratch  // guarded by ckptMu
+	ckptPool        cowBlockPool // guarded by ckptMu: kept from one checkpoint to the next
 	lastCkptLSN     LSN
 	checkpointCount uint64
 	// Read by every commit (maybeCheckpoint) without ckptMu, which a
@@ -372,6 +373,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 	if err := e.open(); err != nil {
 		return nil, err
 	}
+	e.reserveCheckpointScratch() // pages recovered: ready for the first checkpoint
 	return e, nil
 }
 
