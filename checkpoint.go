@@ -209,43 +209,46 @@ type ckptScratch struct {
 // checkpoint finds its scratch ready: faulting in tens of megabytes when
 // a 1M-page checkpoint started took 4-50 ms, and log fsyncs issued
 // meanwhile took as long on the 2-core VM (a 44 ms commit in about one run
-// in three, docs/benchmarks.md). Arrays grow to twice what is needed, so
+// in three, docs/benchmarks.md). Arrays grow by at least a quarter, so
 // that a bus created a batch at a time reallocates them a few times, not
 // once per batch. The dense index is kept only while IDs are dense enough
 // (see cowDenseSlack). A small bus gets small buffers: its checkpoints
 // must stay as cheap as its pages.
 func (s *ckptScratch) reserve(pages int, nextID PageID, logical int64) {
 	if want := pages + pages/8 + 1024; cap(s.ids) < want {
-		s.ids = make([]PageID, max(want, 2*cap(s.ids)))
+		s.ids = make([]PageID, max(want, cap(s.ids)+cap(s.ids)/4))
 		clear(s.ids) // fault in now, not under the bus lock
 		s.ids = s.ids[:0]
 	}
 	// A range ends past ckptRangeBytes by less than a page (at most
 	// largePage, above which a page is copied in step 1 anyway).
 	if want := int(min(ckptRangeBytes+1<<20, logical+4096)); cap(s.stage) < want {
-		s.stage = make([]byte, max(want, min(2*cap(s.stage), ckptRangeBytes+1<<20)))
+		s.stage = make([]byte, max(want, min(cap(s.stage)+cap(s.stage)/4, ckptRangeBytes+1<<20)))
 		clear(s.stage)
 		s.stage = s.stage[:0]
 	}
 	if want := min(ckptRangePages, pages+1); len(s.imgs) < want {
-		s.imgs = make([]record.PageImage, max(want, min(2*len(s.imgs), ckptRangePages)))
+		s.imgs = make([]record.PageImage, max(want, min(len(s.imgs)+len(s.imgs)/4, ckptRangePages)))
 	}
 	if uint64(nextID) >= 4*uint64(pages)+cowDenseSlack {
 		s.dense = nil
 		return
 	}
 	if want := int(nextID) + int(nextID)/8 + 1024; len(s.dense) < want {
-		s.dense = make([]int32, max(want, 2*len(s.dense)))
+		s.dense = make([]int32, max(want, len(s.dense)+len(s.dense)/4))
 		clear(s.dense) // fault in
 	}
 }
 
 // reserveCheckpointScratch grows the checkpoint scratch to the bus's size
 // after pages are created, on the creating goroutine and outside the bus
-// lock (see ckptScratch.reserve). A running checkpoint holds ckptMu and
-// sizes its own scratch: then this does nothing.
+// lock (see ckptScratch.reserve), when automatic checkpoints are on: a
+// checkpoint is then certain to come, and the scratch, 12-15 bytes per
+// page, stays from one checkpoint to the next anyway. A bus without them
+// sizes it at its first explicit checkpoint. A running checkpoint holds
+// ckptMu and sizes its own scratch: then this does nothing.
 func (e *Bus) reserveCheckpointScratch() {
-	if !e.ckptMu.TryLock() {
+	if !e.autoCheckpoints() || !e.ckptMu.TryLock() {
 		return
 	}
 	defer e.ckptMu.Unlock()

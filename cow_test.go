@@ -204,24 +204,38 @@ func TestCheckpointRunning(t *testing.T) {
 	}
 }
 
-// Page creation sizes the checkpoint scratch (ckptScratch.reserve), so that
-// a checkpoint does not fault it in while commits wait on the disk; the
-// checkpoint then reuses it as it is.
+// With automatic checkpoints on, page creation sizes the checkpoint
+// scratch (ckptScratch.reserve), so that a checkpoint does not fault it in
+// while commits wait on the disk, and the checkpoint then reuses it as it
+// is. Without them nothing is reserved until a checkpoint is asked for.
 func TestCheckpointScratchReservedAtCreation(t *testing.T) {
-	e := openT(t, "/db", &Options{FS: vfs.NewMem(), Clock: testClock(), CheckpointBytes: -1})
 	const pages = 5000
-	ids := mustCreate(t, e, pages, 64)
-	s := &e.ckptScratch
-	if cap(s.ids) < pages || len(s.dense) <= int(ids[len(ids)-1]) || cap(s.stage) < pages*64 || len(s.imgs) < min(ckptRangePages, pages) {
-		t.Fatalf("scratch after creating %d pages: ids cap %d, dense %d (last ID %d), stage cap %d, imgs %d",
-			pages, cap(s.ids), len(s.dense), ids[len(ids)-1], cap(s.stage), len(s.imgs))
-	}
-	idsBefore, denseBefore := &s.ids[:1][0], &s.dense[0]
-	if _, err := e.Checkpoint(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if &s.ids[:1][0] != idsBefore || &s.dense[0] != denseBefore {
-		t.Fatal("the checkpoint reallocated the scratch that page creation reserved")
+	for _, auto := range []bool{true, false} {
+		t.Run(fmt.Sprintf("auto=%v", auto), func(t *testing.T) {
+			opts := &Options{FS: vfs.NewMem(), Clock: testClock()}
+			if !auto {
+				opts.CheckpointBytes = -1
+			}
+			e := openT(t, "/db", opts)
+			ids := mustCreate(t, e, pages, 64)
+			s := &e.ckptScratch
+			reserved := cap(s.ids) >= pages && len(s.dense) > int(ids[len(ids)-1]) &&
+				cap(s.stage) >= pages*64 && len(s.imgs) >= min(ckptRangePages, pages)
+			if reserved != auto {
+				t.Fatalf("scratch after creating %d pages: ids cap %d, dense %d (last ID %d), stage cap %d, imgs %d: reserved %v, want %v",
+					pages, cap(s.ids), len(s.dense), ids[len(ids)-1], cap(s.stage), len(s.imgs), reserved, auto)
+			}
+			if !auto {
+				return
+			}
+			idsBefore, denseBefore := &s.ids[:1][0], &s.dense[0]
+			if _, err := e.Checkpoint(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if &s.ids[:1][0] != idsBefore || &s.dense[0] != denseBefore {
+				t.Fatal("the checkpoint reallocated the scratch that page creation reserved")
+			}
+		})
 	}
 }
 
