@@ -6,8 +6,6 @@ import (
 	"github.com/mmsb-go/mmsb/internal/base"
 )
 
-// BenchmarkLookup measures the hot ID->slot path over 1M dense IDs, with a
-// stride so that the index access is not trivially cached.
 // BenchmarkLookup measures Lookup over 1M pages created in ID order: the
 // in-order prefix (no memory access), and the dense index after page 1 is
 // freed (which empties the prefix).
@@ -126,5 +124,22 @@ func createInOrder(b *testing.B, s *Store, n, size int) {
 		if _, err := s.Create(base.PageID(i+1), size, base.LocationCPU); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAppendIDs lists the IDs of 1M pages, as a checkpoint's snapshot
+// does under the bus lock, into a buffer with room for them.
+func BenchmarkAppendIDs(b *testing.B) {
+	s := New()
+	defer s.Close()
+	const n = 1 << 20
+	createInOrder(b, s, n, 64)
+	dst := make([]base.PageID, 0, n)
+	b.ResetTimer()
+	for range b.N {
+		dst = s.AppendIDs(dst[:0])
+	}
+	if len(dst) != n {
+		b.Fatalf("%d IDs, want %d", len(dst), n)
 	}
 }
