@@ -490,7 +490,7 @@ func (e *Bus) cowTouch(id PageID, sl page.Slot) *cowPage {
 // warm loads, for each delta of a batch whose page the checkpoint has not
 // written yet, the lines cowSaveBytes is about to read: the page's entry
 // in the index, its version word and cell, and the page bytes at the
-// delta's first offset. cowSaveBytes is a chain of dependent loads behind
+// delta's first run (the page's first line for a masked delta). cowSaveBytes is a chain of dependent loads behind
 // calls, so each delta's cache misses came one after the other (a 16-byte
 // copy out of the page was a fifth of a commit's CPU during a 1 GiB
 // checkpoint); this loop's loads are independent, so the CPU keeps many in
