@@ -348,10 +348,11 @@ type cowState struct {
 type cowPage struct {
 	// img is the page at the snapshot: scalars and metadata always, Data
 	// only once whole.
-	img   record.PageImage
-	undo  int32 // newest undo record + 1; 0: none
-	whole bool  // img.Data is the page's bytes at the snapshot; later changes keep nothing
-	skip  bool  // not in the snapshot (created after it): nothing to keep
+	img     record.PageImage
+	undo    int32 // newest undo record + 1; 0: none
+	whole   bool  // img.Data is the page's bytes at the snapshot; later changes keep nothing
+	skip    bool  // not in the snapshot (created after it): nothing to keep
+	partial bool  // img holds only Epoch and LastLSN (see cowTouch)
 }
 
 // cowUndo is the bytes one change overwrote.
@@ -452,10 +453,15 @@ func (c *cowState) advance(n int) {
 }
 
 // cowTouch returns what copy on write keeps of page id (slot sl) before
-// it changes, keeping its scalars and metadata on the first change; nil
-// when nothing is to be kept (written already, not in the snapshot, or
-// kept whole). Caller holds e.mu for writing.
-func (e *Bus) cowTouch(id PageID, sl page.Slot) *cowPage {
+// it changes, keeping its scalars on the first change; nil when nothing is
+// to be kept (written already, not in the snapshot, or kept whole). full:
+// the caller changes more than the page's bytes, epoch and last-write LSN
+// (its flags or metadata, or frees it), so everything is kept; otherwise
+// (a delta) only the epoch and LSN are (partial): the rest cannot have
+// changed since the snapshot until a later full touch completes the
+// record, so the checkpoint reads it live. That spares a delta's first
+// touch two map lookups (flags, metadata). Caller holds e.mu for writing.
+func (e *Bus) cowTouch(id PageID, sl page.Slot, full bool) *cowPage {
 	c := e.cow
 	if c == nil || id < c.nextUnwritten {
 		return nil // no checkpoint, or written already (or not in the snapshot)
@@ -463,6 +469,13 @@ func (e *Bus) cowTouch(id PageID, sl page.Slot) *cowPage {
 	if p := c.page(id); p != nil {
 		if p.whole || p.skip {
 			return nil
+		}
+		if full && p.partial {
+			// Only bytes, epoch and LSN changed since the snapshot: the
+			// live rest is the snapshot's.
+			ep, lsn := p.img.Epoch, p.img.LastLSN
+			e.pageImage(sl, &p.img)
+			p.img.Data, p.img.Epoch, p.img.LastLSN, p.partial = nil, ep, lsn, false
 		}
 		return p
 	}
@@ -482,6 +495,10 @@ func (e *Bus) cowTouch(id PageID, sl page.Slot) *cowPage {
 		p.skip = true
 		return nil
 	}
+	if !full {
+		p.img.Epoch, p.img.LastLSN, p.partial = e.store.Epoch(sl), e.store.LastLSN(sl), true
+		return p
+	}
 	e.pageImage(sl, &p.img)
 	p.img.Data = nil
 	return p
@@ -490,8 +507,9 @@ func (e *Bus) cowTouch(id PageID, sl page.Slot) *cowPage {
 // warm loads, for each delta of a batch whose page the checkpoint has not
 // written yet, the lines cowSaveBytes is about to read: the page's entry
 // in the index, its version word and cell, and the page bytes at the
-// delta's first run (the page's first line for a masked delta). cowSaveBytes is a chain of dependent loads behind
-// calls, so each delta's cache misses came one after the other (a 16-byte
+// delta's first run (the page's first line for a masked delta).
+// cowSaveBytes is a chain of dependent loads behind calls, so each
+// delta's cache misses came one after the other (a 16-byte
 // copy out of the page was a fifth of a commit's CPU during a 1 GiB
 // checkpoint); this loop's loads are independent, so the CPU keeps many in
 // flight. Measured: a commit's apply step during checkpoints of 1M pages
@@ -528,14 +546,14 @@ func (e *Bus) cowSave(id PageID) {
 		return
 	}
 	if sl, ok := e.store.Lookup(id); ok {
-		e.cowTouch(id, sl)
+		e.cowTouch(id, sl, true)
 	}
 }
 
 // cowSaveBytes keeps the bytes delta d is about to overwrite in page slot
 // sl, for a running checkpoint. Caller holds e.mu for writing.
 func (e *Bus) cowSaveBytes(sl page.Slot, d *delta.Delta) {
-	p := e.cowTouch(d.Page, sl)
+	p := e.cowTouch(d.Page, sl, false)
 	if p == nil {
 		return
 	}
@@ -559,7 +577,7 @@ func (e *Bus) cowSaveWhole(id PageID) {
 	if !ok {
 		return
 	}
-	p := e.cowTouch(id, sl)
+	p := e.cowTouch(id, sl, true)
 	if p == nil {
 		return
 	}
@@ -785,6 +803,13 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 				img := refs[k-start]
 				if kept.whole {
 					refs[k-start] = &kept.img
+					continue
+				}
+				if kept.partial {
+					// Only bytes, epoch and LSN changed: step 1 read the
+					// rest as it was at the snapshot.
+					img.Epoch, img.LastLSN = kept.img.Epoch, kept.img.LastLSN
+					e.cow.rollBack(kept, img.Data)
 					continue
 				}
 				// Scalars and metadata as kept; Meta into img's own
