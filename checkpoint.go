@@ -346,8 +346,8 @@ type cowState struct {
 
 // cowPage is what copy on write kept of one page.
 type cowPage struct {
-	// img is the page at the snapshot: scalars and metadata always, Data
-	// only once whole.
+	// img is the page at the snapshot: scalars and metadata (only Epoch
+	// and LastLSN while partial), Data only once whole.
 	img     record.PageImage
 	undo    int32 // newest undo record + 1; 0: none
 	whole   bool  // img.Data is the page's bytes at the snapshot; later changes keep nothing
