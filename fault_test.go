@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/internal/testutil"
+
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
@@ -687,31 +689,13 @@ func runOpenCorruption(t *testing.T, env *faultEnv, row faultRow) {
 // from the end) and returns the offset it changed.
 func flipByte(t *testing.T, fs vfs.FS, path string, off int64) int64 {
 	t.Helper()
-	data := readAll(t, fs, path)
+	data := testutil.ReadFile(t, fs, path)
 	if off < 0 {
 		off += int64(len(data))
 	}
 	data[off] ^= 0x10
 	writeAll(t, fs, path, data)
 	return off
-}
-
-func readAll(t *testing.T, fs vfs.FS, path string) []byte {
-	t.Helper()
-	f, err := fs.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := make([]byte, size)
-	if _, err := f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
-		t.Fatal(err)
-	}
-	return data
 }
 
 func writeAll(t *testing.T, fs vfs.FS, path string, data []byte) {
@@ -736,7 +720,7 @@ func writeAll(t *testing.T, fs vfs.FS, path string, data []byte) {
 func damageNewestCheckpoint(frac float64) func(*faultEnv) (string, int64, uint64) {
 	return func(env *faultEnv) (string, int64, uint64) {
 		path := env.ckpts[len(env.ckpts)-1].Path
-		size := int64(len(readAll(env.t, env.base, path)))
+		size := int64(len(testutil.ReadFile(env.t, env.base, path)))
 		off := int64(frac * float64(size-1))
 		if frac == 0 {
 			off = 13 // inside the LSN field
@@ -748,7 +732,7 @@ func damageNewestCheckpoint(frac float64) func(*faultEnv) (string, int64, uint64
 
 func truncateNewestCheckpoint(env *faultEnv) (string, int64, uint64) {
 	path := env.ckpts[len(env.ckpts)-1].Path
-	data := readAll(env.t, env.base, path)
+	data := testutil.ReadFile(env.t, env.base, path)
 	writeAll(env.t, env.base, path, data[:len(data)*2/3])
 	return path, 0, 0
 }
@@ -828,7 +812,7 @@ func (env *faultEnv) activeSegmentBytes() int64 {
 	if err != nil || len(names) == 0 {
 		env.t.Fatalf("list %s: %v", wal, err)
 	}
-	return int64(len(readAll(env.t, env.base, env.fs.Join(wal, names[len(names)-1]))))
+	return int64(len(testutil.ReadFile(env.t, env.base, env.fs.Join(wal, names[len(names)-1]))))
 }
 
 func listCheckpoints(t *testing.T, fs vfs.FS, dir string) []string {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/vfs"
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
@@ -54,7 +55,7 @@ func TestFailedOpenClosesLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	data := readAll(t, fs, info.Path)
+	data := testutil.ReadFile(t, fs, info.Path)
 	data[len(data)/2] ^= 0xff
 	writeAll(t, fs, info.Path, data)
 

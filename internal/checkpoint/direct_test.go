@@ -3,11 +3,12 @@ package checkpoint
 import (
 	"bytes"
 	"errors"
-	"io"
 	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/mmsb-go/mmsb/internal/testutil"
 
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -117,7 +118,7 @@ func TestDirectWrites(t *testing.T) {
 			// of the same records written through a plain file.
 			plain := vfs.NewMem()
 			plainPath := writeCheckpoint(t, plain, "/ck", 9, want)
-			if a, b := readAll(t, fs, path), readAll(t, plain, plainPath); !bytes.Equal(a, b) {
+			if a, b := testutil.ReadFile(t, fs, path), testutil.ReadFile(t, plain, plainPath); !bytes.Equal(a, b) {
 				t.Fatalf("direct checkpoint (%d bytes) differs from the plain one (%d bytes)", len(a), len(b))
 			}
 			_, got, err := readCheckpoint(fs, path)
@@ -154,20 +155,6 @@ func TestDirectRefusedFallsBack(t *testing.T) {
 	if err != nil || len(got) != len(want) {
 		t.Fatalf("read back %d of %d records: %v", len(got), len(want), err)
 	}
-}
-
-func readAll(t *testing.T, fs vfs.FS, path string) []byte {
-	t.Helper()
-	f, err := fs.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestDirectWriteFailureLeavesNothing: a direct write that fails (EIO, not

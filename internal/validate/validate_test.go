@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/internal/testutil"
+
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
@@ -248,21 +250,6 @@ func segmentPath(t *testing.T, fs vfs.FS) string {
 	return fs.Join(wal, names[0])
 }
 
-func readFile(t *testing.T, fs vfs.FS, path string) []byte {
-	t.Helper()
-	f, err := fs.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	n, _ := f.Size()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, 0); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func writeFile(t *testing.T, fs vfs.FS, path string, b []byte) {
 	t.Helper()
 	f, err := fs.Create(path)
@@ -284,7 +271,7 @@ func TestIntegrityCatchesFlippedByte(t *testing.T) {
 	requireOK(t, rep, err)
 
 	seg := segmentPath(t, fs)
-	b := readFile(t, fs, seg)
+	b := testutil.ReadFile(t, fs, seg)
 	b[len(b)/2] ^= 0x01
 	writeFile(t, fs, seg, b)
 	rep, err = Integrity(ctx, Offline(fs, busDir, nil), Options{})
@@ -615,7 +602,7 @@ func BenchmarkValidators(b *testing.B) {
 // it fails its CRC and no replay can start from it.
 func corruptCheckpoint(t *testing.T, fs vfs.FS, path string) {
 	t.Helper()
-	b := readFile(t, fs, path)
+	b := testutil.ReadFile(t, fs, path)
 	b[len(b)/2] ^= 0x55
 	writeFile(t, fs, path, b)
 }
