@@ -110,13 +110,23 @@ type benchResult struct {
 	CheckpointMaxNS   int64  `json:"checkpoint_latency_max_ns"`
 	GCPauseMaxNS      int64  `json:"gc_pause_max_ns"`
 	GCCycles          uint32 `json:"gc_cycles"`
-	RSSBytes          int64  `json:"rss_bytes"`
-	RSSPeakBytes      int64  `json:"rss_peak_bytes"`
-	LogBytes          uint64 `json:"log_bytes"`
-	LogSyncs          uint64 `json:"log_syncs"`
-	Checkpoints       uint64 `json:"checkpoints"`
-	LastLSN           uint64 `json:"last_lsn"`
-	StateHash         string `json:"state_hash"`
+	// What the machine did meanwhile (see hostState): the longest wait
+	// of a runnable goroutine for a processor and how many waits were
+	// at least --stall-threshold, involuntary context switches, page
+	// faults, and CPU time the hypervisor gave to others (steal).
+	SchedWaitMaxNS  int64   `json:"sched_wait_max_ns"`
+	SchedWaitsStall uint64  `json:"sched_waits_over_stall_threshold"`
+	InvolSwitches   int64   `json:"involuntary_switches"`
+	MinorFaults     int64   `json:"minor_faults"`
+	MajorFaults     int64   `json:"major_faults"`
+	StealSec        float64 `json:"steal_sec"`
+	RSSBytes        int64   `json:"rss_bytes"`
+	RSSPeakBytes    int64   `json:"rss_peak_bytes"`
+	LogBytes        uint64  `json:"log_bytes"`
+	LogSyncs        uint64  `json:"log_syncs"`
+	Checkpoints     uint64  `json:"checkpoints"`
+	LastLSN         uint64  `json:"last_lsn"`
+	StateHash       string  `json:"state_hash"`
 
 	// One entry per reader process (--readers): consistent page
 	// copies per second while the load committed, and retried reads.
@@ -182,7 +192,7 @@ hash). --create-only times page creation alone.`,
 	f.BoolVar(&o.memCheckpoints, "memory-checkpoints", false, "in-memory bus: keep its checkpoints in RAM instead of scratch files in $TMPDIR (Options.MemoryCheckpoints)")
 	f.BoolVar(&o.hugePages, "huge-pages", false, "ask for transparent huge pages for page memory (Options.HugePages)")
 	f.StringVar(&o.stallTrace, "stall-trace", "", "keep a runtime/trace flight recorder and write its last seconds to this file at the first commit slower than --stall-threshold")
-	f.DurationVar(&o.stallThreshold, "stall-threshold", 16*time.Millisecond, "with --stall-trace: the commit latency that counts as a stall")
+	f.DurationVar(&o.stallThreshold, "stall-threshold", 16*time.Millisecond, "the commit latency that counts as a stall (for --stall-trace, and for the report's count of long scheduler waits)")
 	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation; growth: commit throughput and latency next to a bare Go loop as pages and batches grow")
 	f.StringVar(&o.growthPages, "growth-pages", "65536,262144,1048576,4194304", "growth workload: page counts measured at --batch")
 	f.StringVar(&o.growthBatches, "growth-batches", "1,10,100,1000,10000", "growth workload: batch sizes measured at --growth-batch-pages")
@@ -263,7 +273,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 		Concurrency: o.concurrency, Pipeline: o.pipeline, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes,
 		LazyPageMemory: o.lazyPages, HugePages: o.hugePages, MemCheckpoints: o.memCheckpoints}
 
-	gc0 := readGCState()
+	gc0, host0 := readGCState(), readHostState()
 	ids, err := a.benchCreate(ctx, bus, o, res)
 	if err != nil {
 		return err
@@ -297,6 +307,9 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	}
 	gc1 := readGCState()
 	res.GCPauseMaxNS, res.GCCycles = gcPauseMax(gc0, gc1)
+	hd := diffHost(host0, readHostState(), o.stallThreshold.Seconds())
+	res.SchedWaitMaxNS, res.SchedWaitsStall = hd.SchedWaitMaxNS, hd.SchedWaitsOver
+	res.InvolSwitches, res.MinorFaults, res.MajorFaults, res.StealSec = hd.InvolSwitches, hd.MinorFaults, hd.MajorFaults, hd.StealSec
 	res.RSSBytes, res.RSSPeakBytes = readRSS()
 	// Let an automatic checkpoint that was running when the load ended
 	// finish, so that "checkpoints" counts it (RSS is read before).
@@ -713,6 +726,8 @@ func (a *app) printBench(r *benchResult) {
 	}
 	fmt.Fprintf(tw, "memory\tRSS %s (peak %s)\n", humanBytes(r.RSSBytes), humanBytes(r.RSSPeakBytes))
 	fmt.Fprintf(tw, "gc\tmax pause %s over %d cycles\n", ms(r.GCPauseMaxNS), r.GCCycles)
+	fmt.Fprintf(tw, "scheduler\tlongest runnable wait >= %s (%d at least the stall threshold)\n", ms(r.SchedWaitMaxNS), r.SchedWaitsStall)
+	fmt.Fprintf(tw, "host\t%d involuntary switches, %d minor and %d major faults, %.2f s stolen by the hypervisor\n", r.InvolSwitches, r.MinorFaults, r.MajorFaults, r.StealSec)
 	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints)
 	fmt.Fprintf(tw, "state\tLSN %d, hash %s\n", r.LastLSN, r.StateHash)
 	switch {

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"math"
+	"os"
+	"runtime/metrics"
+	"strconv"
+	"syscall"
+)
+
+// hostState is a snapshot of what, outside MMSB's own code, can make a
+// commit wait: the Go scheduler leaving a runnable goroutine waiting,
+// the kernel switching this process's threads out, page faults, and the
+// hypervisor running someone else on this VM's CPUs (steal). bench
+// reports the difference between two snapshots so that a slow commit or
+// a slow run can be told apart from a slow machine without a trace.
+type hostState struct {
+	sched      *metrics.Float64Histogram // /sched/latencies:seconds
+	nivcsw     int64                     // involuntary context switches
+	minflt     int64
+	majflt     int64
+	stealTicks int64 // /proc/stat "cpu" steal column, in USER_HZ ticks
+}
+
+const schedLatencyMetric = "/sched/latencies:seconds"
+
+func readHostState() hostState {
+	var st hostState
+	s := []metrics.Sample{{Name: schedLatencyMetric}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindFloat64Histogram {
+		st.sched = s[0].Value.Float64Histogram()
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		st.nivcsw, st.minflt, st.majflt = int64(ru.Nivcsw), int64(ru.Minflt), int64(ru.Majflt)
+	}
+	st.stealTicks = readStealTicks()
+	return st
+}
+
+// readStealTicks returns the steal column of /proc/stat's aggregate "cpu"
+// line (the eighth value), or 0 where the file or the column is missing.
+func readStealTicks() int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		if len(f) > 8 && string(f[0]) == "cpu" {
+			v, err := strconv.ParseInt(string(f[8]), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// hostDelta is what happened between two host snapshots.
+type hostDelta struct {
+	// SchedWaitMaxNS is the lower edge of the highest bucket of the Go
+	// scheduler's latency histogram (time a goroutine spent runnable
+	// before it ran) that grew; SchedWaitsOver counts waits whose bucket
+	// lies wholly at or above the threshold.
+	SchedWaitMaxNS int64
+	SchedWaitsOver uint64
+	InvolSwitches  int64
+	MinorFaults    int64
+	MajorFaults    int64
+	StealSec       float64
+}
+
+// clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
+func diffHost(before, after hostState, threshold float64) hostDelta {
+	d := hostDelta{
+		InvolSwitches: after.nivcsw - before.nivcsw,
+		MinorFaults:   after.minflt - before.minflt,
+		MajorFaults:   after.majflt - before.majflt,
+		StealSec:      float64(after.stealTicks-before.stealTicks) / clockTicks,
+	}
+	b, a := before.sched, after.sched
+	if b == nil || a == nil || len(b.Counts) != len(a.Counts) {
+		return d
+	}
+	for i := range a.Counts {
+		grew := a.Counts[i] - b.Counts[i]
+		if grew == 0 {
+			continue
+		}
+		lo := a.Buckets[i]
+		if !math.IsInf(lo, -1) {
+			d.SchedWaitMaxNS = int64(lo * 1e9)
+		}
+		if lo >= threshold {
+			d.SchedWaitsOver += grew
+		}
+	}
+	return d
+}
