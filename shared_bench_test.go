@@ -73,6 +73,13 @@ func sharedBenchBus(b *testing.B) (*Bus, *Reader, []PageID) {
 	return e, rd, ids
 }
 
+// randomID draws one of the bench bus's pages, IDs 1..len(ids), from the
+// generator as BareRandomTouch and BareRandomCopy draw their offsets: not
+// ids[rng.IntN(n)], whose 512 KiB slice made every draw an L2 miss of
+// the benchmark's own (about 10 ns per call, which the bare baselines do
+// not pay; figures before 2026-12-01 13:30 UTC include it).
+func randomID(rng *rand.Rand, ids []PageID) PageID { return PageID(1 + rng.IntN(len(ids))) }
+
 // committer commits reference batches until stop is closed.
 func committer(b *testing.B, e *Bus, stop chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
@@ -117,7 +124,7 @@ func benchReadPageOrder(b *testing.B, load, seq bool) {
 	for n := 0; n < b.N; n++ {
 		id := ids[n&(len(ids)-1)]
 		if !seq {
-			id = ids[rng.IntN(len(ids))]
+			id = randomID(rng, ids)
 		}
 		var err error
 		if buf, _, _, err = rd.ReadPage(id, buf); err != nil {
@@ -146,7 +153,7 @@ func BenchmarkReaderView(b *testing.B) {
 	fn := func(p []byte) error { sink ^= p[0]; return nil }
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		if err := rd.View(ids[rng.IntN(len(ids))], fn); err != nil {
+		if err := rd.View(randomID(rng, ids), fn); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -322,6 +329,33 @@ func BenchmarkBareRandomTouch(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "touches/s")
 	_ = sink
 }
+
+// BenchmarkBareRandomTouchCall is BenchmarkBareRandomTouch with the byte
+// read by the caller's function, as BenchmarkReaderView's fn reads it:
+// the same closure, called through a function the compiler cannot inline
+// (View calls fn so). No bus, no sequence word, no page table: what is
+// left is the cost of handing each random page to a call-back, the
+// floor under any View-style API on this machine (docs/benchmarks.md,
+// "Where random View's floor lies").
+func BenchmarkBareRandomTouchCall(b *testing.B) {
+	mem := bareShmPages(b)
+	rng := rand.New(rand.NewPCG(5, 6))
+	var sink byte
+	fn := func(p []byte) error { sink ^= p[0]; return nil }
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		p := rng.IntN(65536) * 1024
+		if err := callBack(fn, mem[p:p+1024:p+1024]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "touches/s")
+	_ = sink
+}
+
+//go:noinline
+func callBack(fn func([]byte) error, p []byte) error { return fn(p) }
 
 // BenchmarkBareWakeLatency is BenchmarkReaderWaitLatencySleep without the
 // bus: one goroutine blocks on a channel, another sleeps 200 µs, then

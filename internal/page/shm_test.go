@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -315,5 +316,102 @@ func TestSharedReset(t *testing.T) {
 	rd, found, _, err := r.Read(7, func(b []byte) error { got = append(got[:0], b...); return nil }, 10)
 	if err != nil || !found || got[0] != 42 || rd.LSN != 3 {
 		t.Fatalf("page 7: %v %v %v %+v", found, err, got, rd)
+	}
+}
+
+// TestTryReadPredictedCell: TryRead locates a page from the cell its slot
+// predicts (cellLayout) only after checking the slot's cell word. Pages
+// created in order get the linear layout; then page 10 is freed and its
+// slot reused by a page of another size, whose cell is elsewhere, while
+// the reader's fast view still predicts cell ref0+9 for that slot: the
+// read must return the new page's bytes, not the freed cell's (reading
+// the predicted cell unchecked fails here). A layout that is not linear
+// turns prediction off.
+func TestTryReadPredictedCell(t *testing.T) {
+	s, dir := sharedStore(t)
+	lsn := uint64(0)
+	create := func(id base.PageID, size int, fill byte) {
+		t.Helper()
+		lsn++
+		sl, err := s.CreateAt(id, size, base.LocationCPU, lsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := s.Bytes(sl)
+		for i := range b {
+			b[i] = fill
+		}
+		s.EndWrite(sl, lsn)
+	}
+	for id := base.PageID(1); id <= 64; id++ {
+		create(id, 100, byte(id))
+	}
+	if err := s.Publish(dir, lsn); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if v := r.fast.Load(); !v.linear {
+		t.Fatal("pages created in order: cell layout not seen as linear")
+	}
+	read := func(id uint64) []byte {
+		t.Helper()
+		var got []byte
+		fn := func(b []byte) error { got = slices.Clone(b); return nil }
+		if done, _, _ := r.TryRead(id, fn, nil); !done {
+			// Not in the fast view yet (a chunk not mapped): the slow
+			// path maps it and republishes the view.
+			if _, found, _, err := r.Read(id, fn, 3); err != nil || !found {
+				t.Fatalf("Read page %d: found %v, %v", id, found, err)
+			}
+		}
+		got = nil
+		done, _, err := r.TryRead(id, fn, nil)
+		if err != nil || !done {
+			t.Fatalf("TryRead page %d: done %v, %v", id, done, err)
+		}
+		return got
+	}
+	for id := uint64(1); id <= 64; id++ {
+		if got := read(id); len(got) != 100 || got[0] != byte(id) || got[99] != byte(id) {
+			t.Fatalf("page %d reads %d bytes starting %d", id, len(got), got[0])
+		}
+	}
+	if err := s.FreeAt(10, lsn+1); err != nil {
+		t.Fatal(err)
+	}
+	lsn++
+	create(10, 300, 0xAB) // slot 9 again, a cell in another chunk
+	if sl, _ := s.Lookup(10); sl != 9 {
+		t.Fatalf("page 10 recreated at slot %d, the test needs slot 9", sl)
+	}
+	if v := r.fast.Load(); !v.linear || s.cells[9].ref == v.ref0+9 {
+		t.Fatalf("test setup: linear %v, slot 9 cell %#x, predicted %#x", v.linear, s.cells[9].ref, v.ref0+9)
+	}
+	if got := read(10); len(got) != 300 || got[0] != 0xAB || got[299] != 0xAB {
+		t.Fatalf("page 10 after reuse reads %d bytes starting %#x, want 300 of 0xab", len(got), got[0])
+	}
+	for _, id := range []uint64{9, 11, 64} {
+		if got := read(id); got[0] != byte(id) {
+			t.Fatalf("page %d reads %d", id, got[0])
+		}
+	}
+	// Sampled slots that break the layout turn prediction off.
+	for id := base.PageID(17); id <= 64; id++ {
+		if err := s.FreeAt(id, lsn+1); err != nil {
+			t.Fatal(err)
+		}
+		lsn++
+	}
+	create(64, 300, 1) // slot 63: n-1, a sampled slot, in another chunk
+	r.publish()
+	if v := r.fast.Load(); v.linear {
+		t.Fatal("slot 63 holds a cell elsewhere, yet the layout is still seen as linear")
+	}
+	if got := read(64); len(got) != 300 || got[0] != 1 {
+		t.Fatalf("page 64 reads %d bytes", len(got))
 	}
 }
