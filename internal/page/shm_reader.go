@@ -653,8 +653,8 @@ func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, res *SlotRead) (
 	// has confirmed it equals the slot's cell word: the CPU predicts the
 	// branch and starts the page's cache miss without waiting for the
 	// cell word's. Locating it from the loaded word chains the two misses.
-	// Measured: random View 51-54 -> 47 ns, random ReadPage 189-195 ->
-	// 173-181 ns (docs/benchmarks.md).
+	// Measured: random View 51-53 -> 47-49 ns, random ReadPage 198-200 ->
+	// 181-182 ns (docs/benchmarks.md, "Predicted cells").
 	if pr := v.ref0 + uint32(sl); v.linear && ref == pr {
 		if !r.callCell(v, pr, size, fn, &err) {
 			return false, false, nil
