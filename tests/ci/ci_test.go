@@ -72,7 +72,7 @@ func fakeTree() map[string]string {
 			"func TestLeaderKilled(t *testing.T) {}\nfunc TestLeaderPaused(t *testing.T) {}\nfunc TestLeaderPausedFenced(t *testing.T) {}\n",
 		"shared_stress_test.go": "//go:build stress\n\npackage fake\n\nimport \"testing\"\n\nfunc TestSharedTortureLong(t *testing.T) {}\n",
 		"internal/page/shm_test.go": "package page\n\nimport \"testing\"\n\n" +
-			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\n" +
+			"func TestSeqlockNegativeControl(t *testing.T) {}\nfunc FuzzDecodeShmHeader(f *testing.F) {}\nfunc FuzzShmRegion(f *testing.F) {}\n" +
 			"func TestShmABIMatchesOtherReaders(t *testing.T) {}\nfunc TestShmABICheckCatchesDrift(t *testing.T) {}\n",
 		"tests/bindings/bindings_test.go": "package bindings\n\nimport \"testing\"\n\n" +
 			"func TestPythonReader(t *testing.T) {}\nfunc TestCReader(t *testing.T) {}\n" +
@@ -168,6 +168,9 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"shared header fuzz target missing", func(f map[string]string) {
 			f["internal/page/shm_test.go"] = strings.Replace(f["internal/page/shm_test.go"], "func FuzzDecodeShmHeader(", "func FuzzOther(", 1)
 		}, "FuzzDecodeShmHeader in internal/page"},
+		{"shared region fuzz target missing", func(f map[string]string) {
+			f["internal/page/shm_test.go"] = strings.Replace(f["internal/page/shm_test.go"], "func FuzzShmRegion(", "func FuzzOther(", 1)
+		}, "FuzzShmRegion in internal/page"},
 		{"bindings test missing", func(f map[string]string) {
 			f["bindings/c/external_test.go"] = strings.Replace(f["bindings/c/external_test.go"], "func TestPythonWriter(", "func TestPython(", 1)
 		}, "TestPythonWriter in bindings/c"},
