@@ -79,9 +79,6 @@ type fastView struct {
 
 // publish republishes the fast view from the current fields.
 func (r *ShmReader) publish() {
-	if r.gone.Load() != nil {
-		return // TryRead declines once the writer is gone (SetGone)
-	}
 	v := &fastView{ids: r.ids, vers: r.vers, cells: r.cells, seq: r.seq, slots: r.slots,
 		chunks: slices.Clone(r.chunks), dense: r.dense}
 	v.ref0, v.linear = r.cellLayout()
@@ -224,12 +221,8 @@ func (r *ShmReader) Close() error {
 }
 
 // SetGone records that the writer is gone (err says how): TryRead declines
-// from then on, since the fast view is withdrawn (and publish no longer
-// republishes it). Safe beside TryRead.
-func (r *ShmReader) SetGone(err error) {
-	r.gone.Store(&err)
-	r.fast.Store(nil) // publish keeps it so
-}
+// from then on. Safe beside TryRead.
+func (r *ShmReader) SetGone(err error) { r.gone.Store(&err) }
 
 // Gone returns the error SetGone recorded, or nil.
 func (r *ShmReader) Gone() error {
@@ -610,8 +603,8 @@ func word(b []byte, off int) *uint64 {
 // the published fast view, whose mappings stay readable, and an attempt
 // that overlapped Close is discarded (it may have read zero pages).
 func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, res *SlotRead) (done, retry bool, err error) {
-	v := r.fast.Load() // nil once closed or the writer is gone (SetGone)
-	if v == nil || r.State() != ShmLive {
+	v := r.fast.Load()
+	if v == nil || r.gone.Load() != nil || r.State() != ShmLive {
 		return false, false, nil
 	}
 	// Slot id-1 first: a bus whose pages were created in ID order and not
