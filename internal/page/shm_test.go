@@ -415,3 +415,42 @@ func TestTryReadPredictedCell(t *testing.T) {
 		t.Fatalf("page 64 reads %d bytes", len(got))
 	}
 }
+
+// TestTryReadDeclinesAfterSetGone: once SetGone recorded the writer's
+// failure, TryRead declines (the caller's slow path reports it), also
+// after a republish of the fast view (a remap or index rebuild), which
+// must not bring the view back.
+func TestTryReadDeclinesAfterSetGone(t *testing.T) {
+	s, dir := sharedStore(t)
+	sl, err := s.CreateAt(1, 64, base.LocationCPU, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.EndWrite(sl, 1)
+	if err := s.Publish(dir, 1); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fn := func(b []byte) error { return nil }
+	if _, found, _, err := r.Read(1, fn, 3); err != nil || !found {
+		t.Fatalf("Read: found %v, %v", found, err)
+	}
+	if done, _, err := r.TryRead(1, fn, nil); !done || err != nil {
+		t.Fatalf("TryRead before SetGone: done %v, %v (the control)", done, err)
+	}
+	r.SetGone(ErrWriterGone)
+	if done, _, _ := r.TryRead(1, fn, nil); done {
+		t.Fatal("TryRead read after SetGone")
+	}
+	r.publish()
+	if done, _, _ := r.TryRead(1, fn, nil); done {
+		t.Fatal("TryRead read after SetGone and a republish")
+	}
+	if !errors.Is(r.Gone(), ErrWriterGone) {
+		t.Fatalf("Gone() = %v", r.Gone())
+	}
+}
