@@ -231,7 +231,7 @@ func (r *ShmReader) Close() error {
 // fast view, so TryRead declines from then on (publish never leaves one
 // published after SetGone). Safe beside TryRead and publish. Measured:
 // withdrawing the view instead of TryRead loading the flag on every read
-// made random ReadPage 15-18 ns faster (3 interleaved pairs).
+// made random ReadPage 10-18 ns faster (docs/benchmarks.md).
 func (r *ShmReader) SetGone(err error) {
 	r.gone.Store(&err)
 	r.fast.Store(nil)
@@ -660,7 +660,9 @@ func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, res *SlotRead) (
 	// branch and starts the page's cache miss without waiting for the
 	// cell word's. Locating it from the loaded word chains the two misses.
 	// Measured: random View 51-53 -> 47-49 ns, random ReadPage 198-200 ->
-	// 181-182 ns (docs/benchmarks.md, "Predicted cells").
+	// 181-182 ns (docs/benchmarks.md, "Predicted cells"). pr, not ref, must
+	// locate the page in the first branch: the gain is that its address
+	// does not depend on the load (BenchmarkReaderView shows if it does).
 	if pr := v.ref0 + uint32(sl); v.linear && ref == pr {
 		if !r.callCell(v, pr, size, fn, &err) {
 			return false, false, nil
