@@ -110,23 +110,15 @@ type benchResult struct {
 	CheckpointMaxNS   int64  `json:"checkpoint_latency_max_ns"`
 	GCPauseMaxNS      int64  `json:"gc_pause_max_ns"`
 	GCCycles          uint32 `json:"gc_cycles"`
-	// What the machine did meanwhile (see hostState): the longest wait
-	// of a runnable goroutine for a processor and how many waits were
-	// at least --stall-threshold, involuntary context switches, page
-	// faults, and CPU time the hypervisor gave to others (steal).
-	SchedWaitMaxNS  int64   `json:"sched_wait_max_ns"`
-	SchedWaitsStall uint64  `json:"sched_waits_over_stall_threshold"`
-	InvolSwitches   int64   `json:"involuntary_switches"`
-	MinorFaults     int64   `json:"minor_faults"`
-	MajorFaults     int64   `json:"major_faults"`
-	StealSec        float64 `json:"steal_sec"`
-	RSSBytes        int64   `json:"rss_bytes"`
-	RSSPeakBytes    int64   `json:"rss_peak_bytes"`
-	LogBytes        uint64  `json:"log_bytes"`
-	LogSyncs        uint64  `json:"log_syncs"`
-	Checkpoints     uint64  `json:"checkpoints"`
-	LastLSN         uint64  `json:"last_lsn"`
-	StateHash       string  `json:"state_hash"`
+	// What the machine did meanwhile (see hostState and hostDelta).
+	hostDelta
+	RSSBytes     int64  `json:"rss_bytes"`
+	RSSPeakBytes int64  `json:"rss_peak_bytes"`
+	LogBytes     uint64 `json:"log_bytes"`
+	LogSyncs     uint64 `json:"log_syncs"`
+	Checkpoints  uint64 `json:"checkpoints"`
+	LastLSN      uint64 `json:"last_lsn"`
+	StateHash    string `json:"state_hash"`
 
 	// One entry per reader process (--readers): consistent page
 	// copies per second while the load committed, and retried reads.
@@ -307,9 +299,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	}
 	gc1 := readGCState()
 	res.GCPauseMaxNS, res.GCCycles = gcPauseMax(gc0, gc1)
-	hd := diffHost(host0, readHostState(), o.stallThreshold.Seconds())
-	res.SchedWaitMaxNS, res.SchedWaitsStall = hd.SchedWaitMaxNS, hd.SchedWaitsOver
-	res.InvolSwitches, res.MinorFaults, res.MajorFaults, res.StealSec = hd.InvolSwitches, hd.MinorFaults, hd.MajorFaults, hd.StealSec
+	res.hostDelta = diffHost(host0, readHostState(), o.stallThreshold.Seconds())
 	res.RSSBytes, res.RSSPeakBytes = readRSS()
 	// Let an automatic checkpoint that was running when the load ended
 	// finish, so that "checkpoints" counts it (RSS is read before).
@@ -726,7 +716,7 @@ func (a *app) printBench(r *benchResult) {
 	}
 	fmt.Fprintf(tw, "memory\tRSS %s (peak %s)\n", humanBytes(r.RSSBytes), humanBytes(r.RSSPeakBytes))
 	fmt.Fprintf(tw, "gc\tmax pause %s over %d cycles\n", ms(r.GCPauseMaxNS), r.GCCycles)
-	fmt.Fprintf(tw, "scheduler\tlongest runnable wait >= %s (%d at least the stall threshold)\n", ms(r.SchedWaitMaxNS), r.SchedWaitsStall)
+	fmt.Fprintf(tw, "scheduler\tlongest runnable wait >= %s (%d at least the stall threshold)\n", ms(r.SchedWaitMaxNS), r.SchedWaitsOver)
 	fmt.Fprintf(tw, "host\t%d involuntary switches, %d minor and %d major faults, %.2f s stolen by the hypervisor\n", r.InvolSwitches, r.MinorFaults, r.MajorFaults, r.StealSec)
 	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints)
 	fmt.Fprintf(tw, "state\tLSN %d, hash %s\n", r.LastLSN, r.StateHash)

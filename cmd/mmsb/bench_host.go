@@ -62,18 +62,19 @@ func readStealTicks() int64 {
 	return 0
 }
 
-// hostDelta is what happened between two host snapshots.
+// hostDelta is what happened between two host snapshots (embedded in
+// bench's JSON result).
 type hostDelta struct {
 	// SchedWaitMaxNS is the lower edge of the highest bucket of the Go
 	// scheduler's latency histogram (time a goroutine spent runnable
 	// before it ran) that grew; SchedWaitsOver counts waits whose bucket
 	// lies wholly at or above the threshold.
-	SchedWaitMaxNS int64
-	SchedWaitsOver uint64
-	InvolSwitches  int64
-	MinorFaults    int64
-	MajorFaults    int64
-	StealSec       float64
+	SchedWaitMaxNS int64   `json:"sched_wait_max_ns"`
+	SchedWaitsOver uint64  `json:"sched_waits_over_stall_threshold"`
+	InvolSwitches  int64   `json:"involuntary_switches"`
+	MinorFaults    int64   `json:"minor_faults"`
+	MajorFaults    int64   `json:"major_faults"`
+	StealSec       float64 `json:"steal_sec"`
 }
 
 // clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux

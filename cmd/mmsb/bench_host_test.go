@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"runtime/metrics"
+	"slices"
 	"syscall"
 	"testing"
 )
@@ -56,5 +57,19 @@ func TestReadHostState(t *testing.T) {
 	}
 	if d := diffHost(s0, readHostState(), 16e-3); d.MinorFaults <= 0 {
 		t.Errorf("touching 8 MiB of fresh memory counted %d minor faults", d.MinorFaults)
+	}
+}
+
+// TestBenchJSONHostFields: the host counters reach bench's JSON under
+// their documented names (they come from an embedded struct, whose tags
+// a refactor could lose without any other test noticing).
+func TestBenchJSONHostFields(t *testing.T) {
+	args := append(slices.Clone(smallBench), "--json")
+	var m map[string]any
+	runCLI(t, args...).mustCode(t, exitOK).decodeJSON(t, &m)
+	for _, k := range []string{"sched_wait_max_ns", "sched_waits_over_stall_threshold", "involuntary_switches", "minor_faults", "major_faults", "steal_sec"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("bench --json has no %q", k)
+		}
 	}
 }

@@ -58,7 +58,6 @@ func newFuzzRegion(tb testing.TB) *fuzzRegion {
 	for _, e := range ents {
 		fr.files = append(fr.files, e.Name())
 	}
-	slices.Sort(fr.files) // ReadDir sorts already; keep the input → file map stable regardless
 	for _, name := range fr.files {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

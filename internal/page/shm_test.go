@@ -35,6 +35,21 @@ func sharedStore(t testing.TB) (*Store, string) {
 	return s, dir
 }
 
+// publishAndOpen publishes s's region at dir with committed LSN lsn and
+// opens a reader on it, closed when the test ends.
+func publishAndOpen(t *testing.T, s *Store, dir string, lsn uint64) *ShmReader {
+	t.Helper()
+	if err := s.Publish(dir, lsn); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenShmReader(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
 // uniform reports whether every 8-byte word of b equals the first.
 func uniform(b []byte) bool {
 	for i := 8; i+8 <= len(b); i += 8 {
@@ -55,14 +70,7 @@ func TestSeqlockNegativeControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Publish(dir, 0); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenShmReader(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := publishAndOpen(t, s, dir, 0)
 	var stop atomic.Bool
 	done := make(chan struct{})
 	go func() {
@@ -210,14 +218,7 @@ func TestSharedStoreMatchesPrivate(t *testing.T) {
 			st.Bytes(sl)[0] = byte(id)
 		}
 	}
-	if err := s.Publish(dir, 7); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenShmReader(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := publishAndOpen(t, s, dir, 7)
 	ids, err := r.IDs()
 	if err != nil {
 		t.Fatal(err)
@@ -300,14 +301,7 @@ func TestSharedReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Bytes(sl)[0] = 42
-	if err := s.Publish(dir, 3); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenShmReader(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := publishAndOpen(t, s, dir, 3)
 	ids, err := r.IDs()
 	if err != nil || len(ids) != 1 || ids[0] != 7 {
 		t.Fatalf("after Reset the reader sees %v (%v), want [7]", ids, err)
@@ -346,14 +340,7 @@ func TestTryReadPredictedCell(t *testing.T) {
 	for id := base.PageID(1); id <= 64; id++ {
 		create(id, 100, byte(id))
 	}
-	if err := s.Publish(dir, lsn); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenShmReader(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := publishAndOpen(t, s, dir, lsn)
 	if v := r.fast.Load(); !v.linear {
 		t.Fatal("pages created in order: cell layout not seen as linear")
 	}
@@ -427,14 +414,7 @@ func TestTryReadDeclinesAfterSetGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.EndWrite(sl, 1)
-	if err := s.Publish(dir, 1); err != nil {
-		t.Fatal(err)
-	}
-	r, err := OpenShmReader(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := publishAndOpen(t, s, dir, 1)
 	fn := func(b []byte) error { return nil }
 	if _, found, _, err := r.Read(1, fn, 3); err != nil || !found {
 		t.Fatalf("Read: found %v, %v", found, err)
