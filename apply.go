@@ -105,7 +105,7 @@ func (e *Bus) checkDelta(d *delta.Delta, pending Epoch) (page.Slot, error) {
 // The tick orchestrator uses it to reject bad submissions one by one instead
 // of failing a whole tick.
 func (e *Bus) ValidateBatch(ds []Delta, reject func(i int, err error)) (int, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return 0, ErrClosed
@@ -241,6 +241,12 @@ func (e *Bus) applyToPage(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
 		return
 	}
 	delta.Apply(d, e.store.Bytes(sl))
+	e.stampPage(sl, d, lsn, t)
+}
+
+// stampPage advances the page's epoch, records lsn as its last write and
+// stamps the delta (LSN, Epoch, Time).
+func (e *Bus) stampPage(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
 	ep := e.store.Epoch(sl) + 1
 	e.store.SetEpoch(sl, ep)
 	e.store.SetLastLSN(sl, lsn)

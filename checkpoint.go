@@ -55,7 +55,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	start := time.Now()
 	// Memory the snapshot and copy on write will touch is faulted in here,
 	// before the lock and before commits start saving pages.
-	e.mu.RLock()
+	e.rlockSettled()
 	pages, nextID, logical := e.store.Len(), e.nextID, e.store.Stats().LogicalBytes
 	e.mu.RUnlock()
 	e.ckptScratch.prepare(pages, nextID, logical)
@@ -64,7 +64,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	}
 	pool := e.ckptPool
 	pool.fill(cap(pool))
-	e.mu.Lock()
+	e.lockSettled()
 	if err := e.usable(); err != nil {
 		e.mu.Unlock()
 		return CheckpointInfo{}, err
@@ -79,7 +79,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	// checkpoint's commit, below, depends on it.
 	if e.log != nil {
 		if err := e.log.Sync(); err != nil {
-			e.mu.Lock()
+			e.lockSettled()
 			e.cow = nil
 			err = e.fail(err)
 			e.mu.Unlock()
@@ -89,7 +89,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 
 	info, err := e.writeCheckpoint(snap, pool)
 
-	e.mu.Lock()
+	e.lockSettled()
 	done := e.cow
 	e.cow = nil
 	var logBytes uint64
@@ -252,7 +252,7 @@ func (e *Bus) reserveCheckpointScratch() {
 		return
 	}
 	defer e.ckptMu.Unlock()
-	e.mu.RLock()
+	e.rlockSettled()
 	pages, nextID, logical := e.store.Len(), e.nextID, e.store.Stats().LogicalBytes
 	e.mu.RUnlock()
 	e.ckptScratch.reserve(pages, nextID, logical)
@@ -740,7 +740,7 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 		// Step 1: scalars, metadata and where the bytes are.
 		start, size, nlive := i, 0, 0
 		stage, refs, views = stage[:0], refs[:0], views[:0]
-		e.mu.RLock()
+		e.rlockSettled()
 		if e.closed {
 			e.mu.RUnlock()
 			return fail(ErrClosed)
@@ -790,7 +790,7 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 		// of the range per hold (see ckptRollbackPages).
 		for lo := start; lo < i; lo += ckptRollbackPages {
 			hi := min(lo+ckptRollbackPages, i)
-			e.mu.RLock()
+			e.rlockSettled()
 			if e.closed {
 				e.mu.RUnlock()
 				return fail(ErrClosed)

@@ -72,7 +72,7 @@ func (e *Bus) CommitAsync(ctx context.Context, ds []Delta) (CommitInfo, error) {
 // mode (an fsync covers it, for group and always; written to the OS, for
 // none). A failed fsync fails the bus (sticky) and is returned.
 func (e *Bus) WaitDurable(ctx context.Context, lsn LSN) error {
-	e.mu.RLock()
+	e.rlockSettled()
 	closed := e.closed
 	e.mu.RUnlock()
 	if closed {
@@ -85,7 +85,7 @@ func (e *Bus) WaitDurable(ctx context.Context, lsn LSN) error {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return err
 		}
-		e.mu.Lock()
+		e.lockSettled()
 		err = e.fail(err)
 		e.mu.Unlock()
 		return err
@@ -113,8 +113,9 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	now := e.commitClock()
+	pipelined := e.canPipeline(len(ds))
 	buf := record.AppendHeader(e.buf[:0], now)
-	buf, slots, err := e.checkAndEncode(buf, ds)
+	buf, slots, err := e.checkAndEncode(buf, ds, pipelined)
 	e.buf = buf
 	if err != nil {
 		e.mu.Unlock()
@@ -125,7 +126,26 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
-	e.applyBatch(ds, slots, first, now)
+	// A pipelined batch: the committer stamps pages and deltas now, and a
+	// helper copies the bytes while the caller builds its next batch.
+	// Every reader of page bytes settles the job first (rlockSettled).
+	pipelined = pipelined && e.applier.prepareWrites(ds, slots)
+	if pipelined {
+		for i := range ds {
+			e.stampPage(slots[i], &ds[i], first+LSN(i), now)
+		}
+	}
+	e.settle()
+	if pipelined {
+		e.applier.applyPipelined(e)
+		if e.graphHasEdges {
+			for i := range ds {
+				e.markDirty(ds[i].Page)
+			}
+		}
+	} else {
+		e.applyBatch(ds, slots, first, now)
+	}
 	last := first + LSN(len(ds)) - 1
 	e.lastLSN, e.lastTime = last, now
 	e.store.PublishLSN(uint64(last))
@@ -147,14 +167,14 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 // to buf, in one pass (the deltas are hot in cache once). Large batches are
 // split into contiguous chunks validated and encoded by the apply workers in
 // parallel, then concatenated in batch order. Caller holds e.mu.
-func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot, error) {
+func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, serial bool) ([]byte, []page.Slot, error) {
 	if cap(e.slots) < len(ds) {
 		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
 	}
 	slots := e.slots[:len(ds)]
 	first := e.lastLSN + 1
 	histFrom := e.historyFrom(len(ds))
-	if e.applier.workers > 1 && len(ds) >= parallelMin {
+	if e.applier.workers > 1 && len(ds) >= parallelMin && !serial {
 		// A CheckEpoch delta needs the batch's earlier deltas counted in
 		// order: the workers stop at one and the batch is checked below
 		// (scanning for it first was a serial pass over every delta).
@@ -255,7 +275,7 @@ func (e *Bus) appendLocked(n uint32, payload []byte) (tlog.Ticket, LSN, error) {
 func (e *Bus) finishCommit(_ context.Context, t tlog.Ticket, info CommitInfo) (CommitInfo, error) {
 	if e.log != nil {
 		if err := e.log.Wait(context.Background(), t); err != nil {
-			e.mu.Lock()
+			e.lockSettled()
 			err = e.fail(err)
 			e.mu.Unlock()
 			return info, err
@@ -268,6 +288,25 @@ func (e *Bus) finishCommit(_ context.Context, t tlog.Ticket, info CommitInfo) (C
 	return info, nil
 }
 
+// canPipeline reports whether a batch of n deltas gets a pipelined apply:
+// with several workers, a helper copies its bytes into the pages after
+// Commit returns. Not while a checkpoint keeps copies of overwritten bytes,
+// in shared memory (readers in other processes do not settle), with a
+// Replicator (its state hash reads the pages at commit), or with the
+// invariant checks (they read the pages back at commit). Caller holds e.mu.
+func (e *Bus) canPipeline(n int) bool {
+	return e.applier.workers > 1 && n >= parallelMin && !e.shared && e.cow == nil &&
+		e.opts.Replicator == nil && !invariants.Enabled
+}
+
+// settle finishes a pipelined apply still running, so that page bytes are
+// current. Caller holds e.mu exclusively.
+func (e *Bus) settle() {
+	if e.applier.current {
+		e.applier.finish()
+	}
+}
+
 // commitOps logs and applies n control operations encoded by encode, after
 // check accepted them. Live control operations go through applyOp, the same
 // code that recovery uses.
@@ -277,7 +316,7 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 	if err := ctx.Err(); err != nil {
 		return CommitInfo{}, err
 	}
-	e.mu.Lock()
+	e.lockSettled()
 	if err := e.writable(); err != nil {
 		e.mu.Unlock()
 		return CommitInfo{}, err
@@ -507,7 +546,7 @@ func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, 
 	}
 	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendBind(b, child, fn, params, parents) })
 	if err == nil {
-		e.mu.Lock()
+		e.lockSettled()
 		e.markDirty(parents[0]) // compute the new derived page at the next propagation
 		e.mu.Unlock()
 	}

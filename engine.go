@@ -680,12 +680,29 @@ func (e *Bus) Func(name string) (RecomputeFunc, bool) {
 // sticky failure (ErrFailed) once a write or fsync failed, or ErrClosed
 // after Close.
 func (e *Bus) Err() error {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.failErr != nil {
 		return e.failErr
 	}
 	return e.usable()
+}
+
+// lockSettled takes e.mu exclusively and finishes a pipelined apply still
+// running.
+func (e *Bus) lockSettled() {
+	e.mu.Lock()
+	e.settle()
+}
+
+// rlockSettled takes e.mu shared and sees a pipelined apply through, so that page
+// bytes read under it are current. Only commitDeltas takes e.mu without
+// one of these: it overlaps the previous batch's apply with its own checks.
+func (e *Bus) rlockSettled() {
+	e.mu.RLock()
+	if e.applier.current {
+		e.applier.help()
+	}
 }
 
 // fail records a sticky failure. Caller holds e.mu.
@@ -722,7 +739,7 @@ func (e *Bus) Close() error {
 	e.ckptWG.Wait()
 	e.ckptMu.Lock()
 	defer e.ckptMu.Unlock()
-	e.mu.Lock()
+	e.lockSettled()
 	if e.closed {
 		e.mu.Unlock()
 		return nil
@@ -750,7 +767,7 @@ func (e *Bus) Close() error {
 
 // Flush waits until everything committed so far is durable (fsync).
 func (e *Bus) Flush(ctx context.Context) error {
-	e.mu.RLock()
+	e.rlockSettled()
 	log, closed := e.log, e.closed
 	e.mu.RUnlock()
 	if closed {

@@ -3,6 +3,7 @@ package mmsb
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -59,7 +60,12 @@ type parallelApplier struct {
 	// own clock reading, committer-only); commitGap is the gap from it to
 	// the start of the next commit's first job, read by the helpers.
 	lastApplyEnd time.Time
+	lastPublish  time.Time    // the last pipelined apply job's publish
 	commitGap    atomic.Int64 // ns
+
+	// current: a job is published and not yet ended by finish. Written
+	// under e.mu held exclusively, read under it held either way.
+	current bool
 
 	// Work units of the current job.
 	units   int
@@ -78,6 +84,10 @@ type parallelApplier struct {
 	// check/encode job: ds[histFrom:] go to the history ring
 	histFrom int
 
+	// pipelined apply: the batch a job applies, and the next one, which
+	// the committer prepares meanwhile
+	pipe, pipeNext pipeBatch
+
 	chunkBufs  [][]byte // check+encode output per chunk
 	chunkErrs  []error
 	chunkSinks []int     // lookupSlots' results, kept so its loads stay
@@ -89,6 +99,7 @@ type jobKind uint8
 const (
 	jobCheckEncode jobKind = iota
 	jobApply
+	jobApplyWrites // a pipelined apply: one unit, the whole batch
 )
 
 // betweenJobsSpin is how long a helper that just finished a check+encode
@@ -200,7 +211,24 @@ func (p *parallelApplier) awaitJob(w int, seen uint64, spin time.Duration) uint6
 // run publishes a job of units work units, works on it, and returns once
 // every unit is done and no helper is still inside the job.
 func (p *parallelApplier) run(job jobKind, units int) {
-	if job == jobCheckEncode || p.job != jobCheckEncode {
+	p.publish(job, units)
+	p.finish()
+}
+
+// publish hands a job of units work units to the helpers (waking parked
+// ones) without working on it. The caller holds e.mu exclusively, and no
+// other job is current: finish ended it.
+func (p *parallelApplier) publish(job jobKind, units int) {
+	if job == jobApplyWrites {
+		// A pipelined apply job starts nothing else: the helper's next job
+		// comes one commit later, so the gap to poll for is the time
+		// between two publishes.
+		now := time.Now()
+		if !p.lastPublish.IsZero() {
+			p.commitGap.Store(int64(now.Sub(p.lastPublish)))
+		}
+		p.lastPublish = now
+	} else if job == jobCheckEncode || p.job != jobCheckEncode {
 		// The first job of a commit (an apply job without a parallel
 		// check+encode before it starts a commit too).
 		if !p.lastApplyEnd.IsZero() {
@@ -211,6 +239,7 @@ func (p *parallelApplier) run(job jobKind, units int) {
 	p.next.Store(0)
 	p.done.Store(0)
 	p.seq.Add(1) // odd: a job is published
+	p.current = true
 	for w := 1; w < p.workers; w++ {
 		if p.parked[w].Load() {
 			select {
@@ -219,13 +248,15 @@ func (p *parallelApplier) run(job jobKind, units int) {
 			}
 		}
 	}
-	p.work()
-	// Units claimed by a helper may still be running; they are short.
-	for i := 0; p.done.Load() != int64(units); i++ {
-		if i%64 == 63 {
-			runtime.Gosched()
-		}
+}
+
+// finish works on the current job until every unit is done and no helper
+// is still inside it, then ends it. The caller holds e.mu exclusively.
+func (p *parallelApplier) finish() {
+	if !p.current {
+		return
 	}
+	p.help()
 	// A helper that woke late may be about to claim: bump seq to even so
 	// that it sees no job, and wait for helpers inside the job to leave
 	// before its fields are reused.
@@ -235,9 +266,24 @@ func (p *parallelApplier) run(job jobKind, units int) {
 			runtime.Gosched()
 		}
 	}
+	p.current = false
 	p.e, p.ds, p.slots = nil, nil, nil
-	if job == jobApply {
+	if p.job != jobCheckEncode {
 		p.lastApplyEnd = time.Now()
+	}
+}
+
+// help works on the current job's unclaimed units and waits until every
+// unit is done. Readers holding e.mu shared call it to see a pipelined
+// apply through (several at once: units are claimed atomically); it leaves
+// the job current, for finish to end.
+func (p *parallelApplier) help() {
+	p.work()
+	// Units claimed by someone else may still be running; they are short.
+	for i := 0; p.done.Load() != int64(p.units); i++ {
+		if i%64 == 63 {
+			runtime.Gosched()
+		}
 	}
 }
 
@@ -253,6 +299,8 @@ func (p *parallelApplier) work() {
 			p.checkEncodeChunk(u)
 		case jobApply:
 			p.applyShard(u)
+		case jobApplyWrites:
+			p.applyWrites()
 		}
 		p.done.Add(1)
 	}
@@ -348,5 +396,63 @@ func (p *parallelApplier) close() {
 		case p.wake[w] <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// pageWrite is one run of bytes a pipelined apply copies into a page:
+// len n from the batch's data at src, to offset off of page slot.
+type pageWrite struct {
+	slot   page.Slot
+	off, n uint32
+	src    uint32
+}
+
+// pipeBatch is the page writes of one pipelined batch, with their bytes
+// copied out of the caller's deltas.
+type pipeBatch struct {
+	writes []pageWrite
+	data   []byte
+}
+
+// prepareWrites copies a validated batch's runs into the next pipelined
+// batch. It reports false, preparing nothing usable, if a delta has a
+// masked form (those batches apply in place) or the bytes exceed what
+// the 32-bit positions hold. The job running meanwhile reads the other
+// pipeBatch. Caller holds e.mu exclusively.
+func (p *parallelApplier) prepareWrites(ds []delta.Delta, slots []page.Slot) bool {
+	b := &p.pipeNext
+	b.writes, b.data = b.writes[:0], b.data[:0]
+	for i := range ds {
+		d := &ds[i]
+		if d.Form != delta.FormRuns {
+			return false
+		}
+		for k := range d.Runs {
+			r := &d.Runs[k]
+			b.writes = append(b.writes, pageWrite{slot: slots[i], off: r.Offset, n: uint32(len(r.Data)), src: uint32(len(b.data))})
+			b.data = append(b.data, r.Data...)
+		}
+	}
+	return len(b.data) <= math.MaxUint32
+}
+
+// applyPipelined publishes the prepared batch's writes to the helpers and
+// returns at once. The committer has stamped the batch's pages and deltas
+// (stampPage); the helpers copy the bytes while the caller builds its
+// next batch. The previous job must be finished (Bus.settle).
+func (p *parallelApplier) applyPipelined(e *Bus) {
+	p.pipe, p.pipeNext = p.pipeNext, p.pipe
+	p.e = e
+	p.publish(jobApplyWrites, 1)
+}
+
+// applyWrites copies the pipelined batch's runs into their pages, in batch
+// order.
+func (p *parallelApplier) applyWrites() {
+	st, data := p.e.store, p.pipe.data
+	for i := range p.pipe.writes {
+		w := &p.pipe.writes[i]
+		r := delta.Run{Offset: w.off, Data: data[w.src : w.src+w.n]}
+		delta.ApplyRun(&r, st.Bytes(w.slot))
 	}
 }

@@ -130,7 +130,7 @@ func edgeFlag(t base.EdgeType) uint8 {
 // Pending returns how many dirty pages wait for propagation (written since
 // the last successful wave and having dependency edges).
 func (e *Bus) Pending() int {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	return len(e.dirty)
 }
@@ -142,7 +142,7 @@ func (e *Bus) Pending() int {
 // after a restart from a checkpoint taken between a commit and its
 // propagation, this is what brings derived pages up to date.
 func (e *Bus) ScheduleResync() {
-	e.mu.Lock()
+	e.lockSettled()
 	defer e.mu.Unlock()
 	if e.prop == nil {
 		e.prop = newPropagator()
@@ -182,7 +182,7 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // engine. It returns once the record is durable per the sync mode.
 func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	r.reset()
-	e.mu.Lock()
+	e.lockSettled()
 	if err := e.writable(); err != nil {
 		e.mu.Unlock()
 		return err

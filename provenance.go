@@ -149,7 +149,7 @@ func (e *Bus) ProvenanceWith(ctx context.Context, id PageID, off, n int, o Prove
 // last-write LSNs) it read. ok is false if none is known (never
 // propagated since the bus opened, or unbound).
 func (e *Bus) LastDerivation(id PageID) (Derivation, bool) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	d, ok := e.derivedReads[id]
 	if !ok {
@@ -214,7 +214,7 @@ func (e *Bus) ringEntry(lsn LSN) (histEntry, bool) {
 // root finds the last writer of [lo, hi) of page id.
 func (q *provQuery) root(ctx context.Context, id PageID, lo, hi uint32) (ProvenanceWrite, error) {
 	e := q.e
-	e.mu.RLock()
+	e.rlockSettled()
 	if e.closed {
 		e.mu.RUnlock()
 		return ProvenanceWrite{}, ErrClosed
@@ -236,7 +236,7 @@ func (q *provQuery) root(ctx context.Context, id PageID, lo, hi uint32) (Provena
 		if err := ctx.Err(); err != nil {
 			return w, err
 		}
-		e.mu.RLock()
+		e.rlockSettled()
 		h, ok := e.ringEntry(lsn)
 		e.mu.RUnlock()
 		if !ok || h.Page != id {
@@ -283,7 +283,7 @@ func (q *provQuery) root(ctx context.Context, id PageID, lo, hi uint32) (Provena
 			// A sparse delta whose bounding range covers the ask without
 			// writing it: keep walking.
 		}
-		e.mu.RLock()
+		e.rlockSettled()
 		prev, ok := e.histPrev(id, lsn)
 		e.mu.RUnlock()
 		if !ok {
@@ -299,7 +299,7 @@ func (q *provQuery) root(ctx context.Context, id PageID, lo, hi uint32) (Provena
 // when wanted or needed, the log. oi is the decoded op if already known.
 func (q *provQuery) fill(ctx context.Context, w *ProvenanceWrite, oi *opInfo) error {
 	e := q.e
-	e.mu.RLock()
+	e.rlockSettled()
 	t, ok := e.commitTime(w.LSN)
 	h, inRing := e.ringEntry(w.LSN)
 	e.mu.RUnlock()
@@ -395,7 +395,7 @@ func (q *provQuery) expand(ctx context.Context) error {
 // from memory when it is the page's latest derivation, else from the log.
 func (q *provQuery) readsOf(ctx context.Context, id PageID, lsn LSN) ([]ParentRead, error) {
 	e := q.e
-	e.mu.RLock()
+	e.rlockSettled()
 	if d, ok := e.derivedReads[id]; ok && d.LSN == lsn {
 		reads := slices.Clone(d.Reads)
 		e.mu.RUnlock()
@@ -441,7 +441,7 @@ func (q *provQuery) lookup(ctx context.Context, lsn LSN) (*opInfo, error) {
 
 // logLocation returns where the engine's log lives, if it has one.
 func (e *Bus) logLocation() (vfs.FS, string, bool) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.log == nil || e.closed {
 		return nil, "", false
@@ -451,7 +451,7 @@ func (e *Bus) logLocation() (vfs.FS, string, bool) {
 
 // locate returns the log's indexed position at or before lsn, if any.
 func (e *Bus) locate(lsn LSN) (tlog.Position, bool) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.log == nil {
 		return tlog.Position{}, false
@@ -603,7 +603,7 @@ scan:
 	}
 	w.LSN, w.Exact = best.lsn, true
 	q.apply(&w, best)
-	q.e.mu.RLock()
+	q.e.rlockSettled()
 	if t, ok := q.e.commitTime(w.LSN); ok {
 		w.Time = t
 	}

@@ -25,7 +25,7 @@ type PageInfo struct {
 
 // ReadPage appends page id's bytes to dst and returns them with its epoch.
 func (e *Bus) ReadPage(id PageID, dst []byte) ([]byte, Epoch, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return dst, 0, ErrClosed
@@ -39,7 +39,7 @@ func (e *Bus) ReadPage(id PageID, dst []byte) ([]byte, Epoch, error) {
 
 // Page returns a page's description.
 func (e *Bus) Page(id PageID) (PageInfo, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return PageInfo{}, ErrClosed
@@ -61,7 +61,7 @@ func (e *Bus) pageInfoLocked(sl page.Slot) PageInfo {
 // Pages returns every page's description in ascending ID order, or
 // ErrClosed.
 func (e *Bus) Pages() ([]PageInfo, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return nil, ErrClosed
@@ -76,7 +76,7 @@ func (e *Bus) Pages() ([]PageInfo, error) {
 
 // PageIDs returns the live page IDs in ascending order, or ErrClosed.
 func (e *Bus) PageIDs() ([]PageID, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return nil, ErrClosed
@@ -86,7 +86,7 @@ func (e *Bus) PageIDs() ([]PageID, error) {
 
 // Flags returns a page's flags (FlagStale, FlagSyncPending, FlagIRInvalid).
 func (e *Bus) Flags(id PageID) (uint8, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return 0, ErrClosed
@@ -99,7 +99,7 @@ func (e *Bus) Flags(id PageID) (uint8, error) {
 
 // Binding returns a derived page's binding.
 func (e *Bus) Binding(id PageID) (Binding, bool) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	b, ok := e.bindings[id]
 	if !ok {
@@ -110,14 +110,14 @@ func (e *Bus) Binding(id PageID) (Binding, bool) {
 
 // Bindings returns the IDs of every derived page, ascending.
 func (e *Bus) Bindings() []PageID {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	return e.sortedBindingIDs()
 }
 
 // Edges returns every edge in (parent, child, type) order.
 func (e *Bus) Edges() []Edge {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	var out []Edge
 	e.graph.Edges(func(ed graph.Edge) bool { out = append(out, edgeOf(ed)); return true })
@@ -126,28 +126,28 @@ func (e *Bus) Edges() []Edge {
 
 // Children returns id's outgoing edges.
 func (e *Bus) Children(id PageID) []Edge {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	return edgesOut(e.graph.AppendChildren(nil, id))
 }
 
 // Parents returns id's incoming edges.
 func (e *Bus) Parents(id PageID) []Edge {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	return edgesOut(e.graph.AppendParents(nil, id))
 }
 
 // Descendants returns every page reachable from id, in topological order.
 func (e *Bus) Descendants(id PageID) []PageID {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	return e.graph.AppendDescendants(nil, []PageID{id}, nil)
 }
 
 // LastLSN returns the LSN of the last applied operation.
 func (e *Bus) LastLSN() LSN {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	return e.lastLSN
 }
@@ -156,7 +156,7 @@ func (e *Bus) LastLSN() LSN {
 // epoch, bytes). Two buses with equal hashes hold the same pages. A closed
 // bus has no pages to hash: ErrClosed (not the hash of an empty store).
 func (e *Bus) StateHash() (uint64, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return 0, ErrClosed
@@ -218,7 +218,7 @@ type Stats struct {
 // waits for a running checkpoint and does not stop the world (HeapBytes
 // comes from runtime/metrics, not runtime.ReadMemStats).
 func (e *Bus) Stats() Stats {
-	e.mu.RLock()
+	e.rlockSettled()
 	st := e.store.Stats()
 	if e.closed {
 		st = e.finalStore

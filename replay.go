@@ -276,7 +276,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		e.ckptMu.Lock()
 		defer e.ckptMu.Unlock()
 	}
-	e.mu.Lock()
+	e.lockSettled()
 	defer e.mu.Unlock()
 	if err := e.usable(); err != nil {
 		return ReplayReport{}, err

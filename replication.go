@@ -238,7 +238,7 @@ func (e *Bus) waitReplicated(ctx context.Context, lsn LSN) error {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return err
 		}
-		e.mu.Lock()
+		e.lockSettled()
 		err = e.fail(fmt.Errorf("%w: LSN %d not stored: %w", ErrReplication, lsn, err))
 		e.mu.Unlock()
 		return err
@@ -270,7 +270,7 @@ func (e *Bus) writable() error {
 // changed outside the log is noticed when a record next writes that page,
 // or by VerifyRollingHash, which recomputes it from every page.
 func (e *Bus) RollingHash() (uint64, LSN, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
 		return 0, 0, ErrClosed
@@ -286,7 +286,7 @@ func (e *Bus) RollingHash() (uint64, LSN, error) {
 // page changed outside the log (memory corruption). The bus then fails with
 // ErrReplicaDiverged. Cost: one hash of the whole state.
 func (e *Bus) VerifyRollingHash() error {
-	e.mu.Lock()
+	e.lockSettled()
 	defer e.mu.Unlock()
 	if e.closed {
 		return ErrClosed
@@ -313,7 +313,7 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	e.mu.Lock()
+	e.lockSettled()
 	if err := e.usable(); err != nil {
 		e.mu.Unlock()
 		return err

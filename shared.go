@@ -151,7 +151,7 @@ type sharedReaderCount struct {
 // (SIGSTOP) still is. It is 0 without Options.Shared, and ErrClosed
 // after Close.
 func (e *Bus) SharedReaders() (int, error) {
-	e.mu.RLock()
+	e.rlockSettled()
 	closed := e.closed
 	e.mu.RUnlock()
 	if closed {

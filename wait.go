@@ -15,7 +15,7 @@ import "context"
 // created by the first of them and closed by the next logged operation.
 func (e *Bus) WaitLSN(ctx context.Context, after LSN) (LSN, error) {
 	for {
-		e.mu.RLock()
+		e.rlockSettled()
 		if e.closed {
 			e.mu.RUnlock()
 			return 0, ErrClosed
