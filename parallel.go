@@ -399,6 +399,10 @@ func (p *parallelApplier) close() {
 	}
 }
 
+// testHookApplyWrites, when set by a test, runs before a pipelined apply
+// copies its bytes (to hold the helper back).
+var testHookApplyWrites func()
+
 // pageWrite is one run of bytes a pipelined apply copies into a page:
 // len n from the batch's data at src, to offset off of page slot.
 type pageWrite struct {
@@ -449,6 +453,9 @@ func (p *parallelApplier) applyPipelined(e *Bus) {
 // applyWrites copies the pipelined batch's runs into their pages, in batch
 // order.
 func (p *parallelApplier) applyWrites() {
+	if testHookApplyWrites != nil {
+		testHookApplyWrites()
+	}
 	st, data := p.e.store, p.pipe.data
 	for i := range p.pipe.writes {
 		w := &p.pipe.writes[i]
