@@ -129,12 +129,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	// A pipelined batch: the committer stamps pages and deltas now, and a
 	// helper copies the bytes while the caller builds its next batch.
 	// Every reader of page bytes settles the job first (rlockSettled).
-	pipelined = pipelined && e.applier.prepareWrites(ds, slots)
-	if pipelined {
-		for i := range ds {
-			e.stampPage(slots[i], &ds[i], first+LSN(i), now)
-		}
-	}
+	pipelined = pipelined && e.stageWrites(ds, slots, first, now)
 	e.settle()
 	if pipelined {
 		e.applier.applyPipelined(e)

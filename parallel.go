@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -418,26 +419,43 @@ type pipeBatch struct {
 	data   []byte
 }
 
-// prepareWrites copies a validated batch's runs into the next pipelined
-// batch. It reports false, preparing nothing usable, if a delta has a
-// masked form (those batches apply in place) or the bytes exceed what
-// the 32-bit positions hold. The job running meanwhile reads the other
-// pipeBatch. Caller holds e.mu exclusively.
-func (p *parallelApplier) prepareWrites(ds []delta.Delta, slots []page.Slot) bool {
-	b := &p.pipeNext
-	b.writes, b.data = b.writes[:0], b.data[:0]
+// stageWrites stamps a validated, logged batch's pages and deltas
+// (stampPage) and copies its runs into the applier's next pipelined batch,
+// in one pass. It reports false, doing nothing, if a delta has a masked
+// form (those batches apply in place) or the bytes exceed what the 32-bit
+// positions hold. The job running meanwhile reads the other pipeBatch.
+// Caller holds e.mu exclusively.
+func (e *Bus) stageWrites(ds []delta.Delta, slots []page.Slot, first LSN, now int64) bool {
+	total := 0
 	for i := range ds {
-		d := &ds[i]
-		if d.Form != delta.FormRuns {
+		if ds[i].Form != delta.FormRuns {
 			return false
 		}
-		for k := range d.Runs {
-			r := &d.Runs[k]
-			b.writes = append(b.writes, pageWrite{slot: slots[i], off: r.Offset, n: uint32(len(r.Data)), src: uint32(len(b.data))})
-			b.data = append(b.data, r.Data...)
+		for k := range ds[i].Runs {
+			total += len(ds[i].Runs[k].Data)
 		}
 	}
-	return len(b.data) <= math.MaxUint32
+	if total > math.MaxUint32 {
+		return false
+	}
+	b := &e.applier.pipeNext
+	b.writes = slices.Grow(b.writes[:0], len(ds))
+	b.data = slices.Grow(b.data[:0], total)[:total]
+	pos := uint32(0)
+	for i := range ds {
+		d := &ds[i]
+		for k := range d.Runs {
+			r := &d.Runs[k]
+			n := uint32(len(r.Data))
+			b.writes = append(b.writes, pageWrite{slot: slots[i], off: r.Offset, n: n, src: pos})
+			// The batch's bytes are a page here: ApplyRun moves a short run
+			// as two words, without a call of memmove.
+			delta.ApplyRun(&delta.Run{Offset: pos, Data: r.Data}, b.data)
+			pos += n
+		}
+		e.stampPage(slots[i], d, first+LSN(i), now)
+	}
+	return true
 }
 
 // applyPipelined publishes the prepared batch's writes to the helpers and
