@@ -115,7 +115,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	now := e.commitClock()
 	pipelined := e.canPipeline(len(ds))
 	buf := record.AppendHeader(e.buf[:0], now)
-	buf, slots, err := e.checkAndEncode(buf, ds, pipelined)
+	buf, slots, err := e.checkAndEncode(buf, ds)
 	e.buf = buf
 	if err != nil {
 		e.mu.Unlock()
@@ -162,14 +162,14 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 // to buf, in one pass (the deltas are hot in cache once). Large batches are
 // split into contiguous chunks validated and encoded by the apply workers in
 // parallel, then concatenated in batch order. Caller holds e.mu.
-func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, serial bool) ([]byte, []page.Slot, error) {
+func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot, error) {
 	if cap(e.slots) < len(ds) {
 		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
 	}
 	slots := e.slots[:len(ds)]
 	first := e.lastLSN + 1
 	histFrom := e.historyFrom(len(ds))
-	if e.applier.workers > 1 && len(ds) >= parallelMin && !serial {
+	if e.applier.workers > 1 && len(ds) >= parallelMin {
 		// A CheckEpoch delta needs the batch's earlier deltas counted in
 		// order: the workers stop at one and the batch is checked below
 		// (scanning for it first was a serial pass over every delta).

@@ -212,14 +212,14 @@ func (p *parallelApplier) awaitJob(w int, seen uint64, spin time.Duration) uint6
 // run publishes a job of units work units, works on it, and returns once
 // every unit is done and no helper is still inside the job.
 func (p *parallelApplier) run(job jobKind, units int) {
-	p.publish(job, units)
+	p.publish(job, units, 0)
 	p.finish()
 }
 
 // publish hands a job of units work units to the helpers (waking parked
-// ones) without working on it. The caller holds e.mu exclusively, and no
+// ones) without working on it; units before from are already done. The caller holds e.mu exclusively, and no
 // other job is current: finish ended it.
-func (p *parallelApplier) publish(job jobKind, units int) {
+func (p *parallelApplier) publish(job jobKind, units, from int) {
 	if job == jobApplyWrites {
 		// A pipelined apply job starts nothing else: the helper's next job
 		// comes one commit later, so the gap to poll for is the time
@@ -237,8 +237,8 @@ func (p *parallelApplier) publish(job jobKind, units int) {
 		}
 	}
 	p.job, p.units = job, units
-	p.next.Store(0)
-	p.done.Store(0)
+	p.next.Store(int64(from))
+	p.done.Store(int64(from))
 	p.seq.Add(1) // odd: a job is published
 	p.current = true
 	for w := 1; w < p.workers; w++ {
@@ -308,14 +308,27 @@ func (p *parallelApplier) work() {
 }
 
 func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, slots []page.Slot, first LSN, histFrom int) ([]byte, []page.Slot, error) {
-	p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
 	chunks := (len(ds) + chunkDeltas - 1) / chunkDeltas
 	for len(p.chunkBufs) < chunks {
 		p.chunkBufs = append(p.chunkBufs, nil)
 		p.chunkErrs = append(p.chunkErrs, nil)
 		p.chunkSinks = append(p.chunkSinks, 0)
 	}
-	p.run(jobCheckEncode, chunks)
+	// The previous batch's pipelined apply may still occupy the helper
+	// (the job's e is this bus then, and the job reads none of ds, slots,
+	// first, histFrom or the chunk buffers): check chunks here until it is
+	// done, then share the rest.
+	p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
+	c := 0
+	for ; c < chunks && p.current && p.done.Load() != int64(p.units); c++ {
+		p.checkEncodeChunk(c)
+	}
+	p.finish()
+	if c < chunks {
+		p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
+		p.publish(jobCheckEncode, chunks, c)
+		p.finish()
+	}
 	for c := 0; c < chunks; c++ {
 		if errors.Is(p.chunkErrs[c], errSerialCheck) {
 			return buf, nil, errSerialCheck // before any error: the serial check reports in batch order
@@ -465,7 +478,7 @@ func (e *Bus) stageWrites(ds []delta.Delta, slots []page.Slot, first LSN, now in
 func (p *parallelApplier) applyPipelined(e *Bus) {
 	p.pipe, p.pipeNext = p.pipeNext, p.pipe
 	p.e = e
-	p.publish(jobApplyWrites, 1)
+	p.publish(jobApplyWrites, 1, 0)
 }
 
 // applyWrites copies the pipelined batch's runs into their pages, in batch
