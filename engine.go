@@ -102,7 +102,17 @@ type Options struct {
 	// unregistered functions (offline tools); such pages are listed in
 	// Recovery().MissingFunctions and propagation to them fails.
 	AllowMissingFunctions bool
-	// Workers is the number of goroutines applying a large batch (default 1).
+	// Workers is the number of goroutines that check and apply a large
+	// batch (256 deltas or more; default 1). With more than one, a batch's
+	// bytes are copied into its pages by a helper after Commit returns,
+	// while the caller builds its next batch: Commit has validated, logged
+	// and stamped the batch (page epochs, the deltas' LSN, Epoch and Time),
+	// and every read of the bus waits for that copy, so a read after
+	// Commit sees the batch as with one worker. The state is the same for
+	// every worker count. Not pipelined, and applied before Commit
+	// returns: batches with masked deltas, batches committed while a
+	// checkpoint runs, and every batch of a shared-memory bus, of a bus
+	// with a Replicator, or of a build with the invariants tag.
 	Workers int
 	// LazyPageMemory maps page memory lazily: the OS faults each page of
 	// memory in at its first write instead of when the page is created.

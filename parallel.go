@@ -318,7 +318,10 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 	// (the job's e is this bus then, and the job reads none of ds, slots,
 	// first, histFrom or the chunk buffers): check chunks here until it is
 	// done, then share the rest.
-	p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
+	if !p.current {
+		p.e = e // else the pipelined apply's job holds this bus already
+	}
+	p.ds, p.slots, p.first, p.histFrom = ds, slots, first, histFrom
 	c := 0
 	for ; c < chunks && p.current && p.done.Load() != int64(p.units); c++ {
 		p.checkEncodeChunk(c)
