@@ -217,8 +217,9 @@ func (p *parallelApplier) run(job jobKind, units int) {
 }
 
 // publish hands a job of units work units to the helpers (waking parked
-// ones) without working on it; units before from are already done. The caller holds e.mu exclusively, and no
-// other job is current: finish ended it.
+// ones) without working on it; units before from are already done. The
+// caller holds e.mu exclusively, and no other job is current: finish
+// ended it.
 func (p *parallelApplier) publish(job jobKind, units, from int) {
 	if job == jobApplyWrites {
 		// A pipelined apply job starts nothing else: the helper's next job
@@ -451,7 +452,7 @@ func (e *Bus) stageWrites(ds []delta.Delta, slots []page.Slot, first LSN, now in
 			total += len(ds[i].Runs[k].Data)
 		}
 	}
-	if total > math.MaxUint32 {
+	if uint64(total) > math.MaxUint32 {
 		return false
 	}
 	b := &e.applier.pipeNext
