@@ -9,6 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/semiring"
 )
 
 // TestPropertyParallelApplyEqualsSerial commits the same random batches
@@ -156,6 +157,54 @@ func TestPipelinedApplyReadsSettle(t *testing.T) {
 			if !bytes.Equal(b, make([]byte, 64)) {
 				t.Fatalf("page %d created after a free reads %q, want zeros", id, b)
 			}
+		}
+	}
+}
+
+// TestPipelinedApplyPropagates: batches applied by the pipeline mark their
+// pages dirty, and propagation, which reads the parents' bytes, sees them:
+// a two-worker bus ends every wave in the state of a one-worker bus.
+func TestPipelinedApplyPropagates(t *testing.T) {
+	const n = 2 * parallelMin
+	var buses [2]*Bus
+	var ids []PageID
+	for i := range buses {
+		buses[i] = openT(t, "", &Options{Clock: testClock(), Workers: i + 1})
+		ids = mustCreate(t, buses[i], 2*n, 8)
+		for k := 0; k < n; k++ {
+			if err := buses[i].Bind(ctx, ids[n+k], "passthrough", nil, ids[k:k+1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for wave := 1; wave <= 3; wave++ {
+		for _, e := range buses {
+			ds := make([]delta.Delta, n)
+			for k := range ds {
+				b := make([]byte, 8)
+				semiring.PutF64(b, 0, float64(wave*1000+k))
+				ds[k] = delta.Delta{Page: ids[k], Runs: []delta.Run{{Data: b}}}
+			}
+			if _, err := e.Commit(ctx, ds); err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.Propagate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Writes) != n {
+				t.Fatalf("wave %d, %d workers: propagation wrote %d pages, want %d", wave, e.applier.workers, len(r.Writes), n)
+			}
+		}
+		if got, want := hashOf(t, buses[1]), hashOf(t, buses[0]); got != want {
+			t.Fatalf("wave %d: 2 workers state %x, 1 worker %x", wave, got, want)
+		}
+		b, _, err := buses[1].ReadPage(ids[2*n-1], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := semiring.F64At(b, 0), float64(wave*1000+n-1); got != want {
+			t.Fatalf("wave %d: derived page reads %v, want %v", wave, got, want)
 		}
 	}
 }
