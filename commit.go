@@ -72,7 +72,9 @@ func (e *Bus) CommitAsync(ctx context.Context, ds []Delta) (CommitInfo, error) {
 // mode (an fsync covers it, for group and always; written to the OS, for
 // none). A failed fsync fails the bus (sticky) and is returned.
 func (e *Bus) WaitDurable(ctx context.Context, lsn LSN) error {
-	e.rlockSettled()
+	// No page bytes are read here: a pipelined apply still running is left
+	// to run beside the wait (rlockSettled would wait for it).
+	e.mu.RLock()
 	closed := e.closed
 	e.mu.RUnlock()
 	if closed {

@@ -705,9 +705,11 @@ func (e *Bus) lockSettled() {
 	e.settle()
 }
 
-// rlockSettled takes e.mu shared and sees a pipelined apply through, so that page
-// bytes read under it are current. Only commitDeltas takes e.mu without
-// one of these: it overlaps the previous batch's apply with its own checks.
+// rlockSettled takes e.mu shared and sees a pipelined apply through, so
+// that page bytes read under it are current. Only two take e.mu without
+// one of these: commitDeltas, which overlaps the previous batch's apply
+// with its own checks, and WaitDurable, which reads no page and waits
+// for the log beside the apply.
 func (e *Bus) rlockSettled() {
 	e.mu.RLock()
 	if e.applier.current {
