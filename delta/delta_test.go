@@ -391,3 +391,30 @@ func TestApplyWordRunsMatchCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyRunOutOfRange: a run past the page's end is refused and writes
+// nothing; its neighbours at the edge are written.
+func TestApplyRunOutOfRange(t *testing.T) {
+	src := []byte("0123456789abcdefXYZ")
+	for _, tc := range []struct {
+		off  uint32
+		n    int
+		want error
+	}{
+		{0, 16, nil}, {16, 16, nil}, {17, 16, ErrOutOfRange}, {31, 1, nil}, {32, 1, ErrOutOfRange},
+		{0, 19, nil}, {14, 19, ErrOutOfRange}, {1 << 31, 8, ErrOutOfRange}, {32, 0, nil}, {33, 0, ErrOutOfRange},
+	} {
+		page := make([]byte, 32)
+		err := ApplyRun(&Run{Offset: tc.off, Data: src[:tc.n]}, page)
+		if err != tc.want {
+			t.Fatalf("offset %d, %d bytes: err %v, want %v", tc.off, tc.n, err, tc.want)
+		}
+		want := make([]byte, 32)
+		if err == nil {
+			copy(want[tc.off:], src[:tc.n])
+		}
+		if !bytes.Equal(page, want) {
+			t.Fatalf("offset %d, %d bytes: page %q, want %q", tc.off, tc.n, page, want)
+		}
+	}
+}
