@@ -406,7 +406,7 @@ func TestApplyRunOutOfRange(t *testing.T) {
 	} {
 		page := make([]byte, 32)
 		err := ApplyRun(&Run{Offset: tc.off, Data: src[:tc.n]}, page)
-		if err != tc.want {
+		if !errors.Is(err, tc.want) {
 			t.Fatalf("offset %d, %d bytes: err %v, want %v", tc.off, tc.n, err, tc.want)
 		}
 		want := make([]byte, 32)
