@@ -172,7 +172,7 @@ hash). --create-only times page creation alone.`,
 	f.BoolVar(&o.shared, "shared", false, "shared mode: pages in shared memory for reader processes (needs --dir)")
 	f.StringVar(&o.shmDir, "shm-dir", "", "with --shared: directory of shared regions (default "+mmsb.DefaultSharedDir+")")
 	f.IntVar(&o.readers, "readers", 0, "with --shared: reader processes copying random pages (Reader.ReadPage) while the load commits; each reports copies/s")
-	f.IntVar(&o.workers, "workers", 1, "goroutines applying each large batch inside the bus")
+	f.IntVar(&o.workers, "workers", 1, "goroutines that check and apply each large batch inside the bus (2 or more: pipelined, see docs/operations.md)")
 	f.IntVar(&o.concurrency, "concurrency", 1, "goroutines committing batches at the same time")
 	f.IntVar(&o.pipeline, "pipeline", 1, "batches each goroutine keeps in flight (CommitAsync, then WaitDurable N batches later)")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the workload")
