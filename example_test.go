@@ -291,3 +291,49 @@ func ExampleBus_QueryLog() {
 	// LSN 3: delta to page 1 by alice
 	// LSN 5: delta to page 1 by alice
 }
+
+// With two workers a large batch's bytes are copied into its pages by a
+// helper after Commit returns; a read right after Commit still sees them,
+// and the state equals that of a one-worker bus.
+func ExampleOptions_workers() {
+	ctx := context.Background()
+	hashes := make([]uint64, 0, 2)
+	for _, workers := range []int{1, 2} {
+		bus, err := mmsb.Open("", &mmsb.Options{Workers: workers})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		specs := make([]mmsb.PageSpec, 1000)
+		for i := range specs {
+			specs[i] = mmsb.PageSpec{Size: 8}
+		}
+		ids, err := bus.CreatePages(ctx, specs)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		ds := make([]mmsb.Delta, len(ids))
+		for i, id := range ids {
+			ds[i] = mmsb.Delta{Page: id, Runs: []mmsb.Run{{Data: f64(float64(i))}}}
+		}
+		if _, err := bus.Commit(ctx, ds); err != nil {
+			fmt.Println(err)
+			return
+		}
+		b, epoch, err := bus.ReadPage(ids[999], nil)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		h, _ := bus.StateHash()
+		hashes = append(hashes, h)
+		fmt.Println(workers, "worker(s): last page", math.Float64frombits(binary.LittleEndian.Uint64(b)), "epoch", epoch)
+		_ = bus.Close()
+	}
+	fmt.Println("same state:", hashes[0] == hashes[1])
+	// Output:
+	// 1 worker(s): last page 999 epoch 1
+	// 2 worker(s): last page 999 epoch 1
+	// same state: true
+}
