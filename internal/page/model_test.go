@@ -70,6 +70,18 @@ func TestStoreMatchesModel(t *testing.T) {
 				}
 				model[id] = &modelPage{data: make([]byte, s.Size(mustLookup(t, s, id)))}
 			},
+			// Pages of one size created in order into fresh cells extend
+			// the flat prefix whose cells are computed (Store.flat).
+			"createLowestFixed": func(t *rapid.T) {
+				id := base.PageID(1)
+				for model[id] != nil {
+					id++
+				}
+				if _, err := s.Create(id, 1024, base.LocationCPU); err != nil {
+					t.Fatalf("Create(%d): %v", id, err)
+				}
+				model[id] = &modelPage{data: make([]byte, 1024)}
+			},
 			"free": func(t *rapid.T) {
 				ids := liveIDs()
 				if len(ids) == 0 {
@@ -118,6 +130,11 @@ func TestStoreMatchesModel(t *testing.T) {
 					}
 					if !bytes.Equal(s.Bytes(sl), m.data) {
 						t.Fatalf("page %d bytes differ from the model", id)
+					}
+					// A computed cell must be the stored one, or the
+					// prefix points a page at another page's bytes.
+					if c := s.cell(sl); c != s.cells[sl] {
+						t.Fatalf("page %d slot %d: computed cell %+v, stored %+v (flat prefix %d)", id, sl, c, s.cells[sl], s.flat)
 					}
 				}
 				// Absent IDs stay absent, whatever prefix Lookup answers

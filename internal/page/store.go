@@ -112,6 +112,17 @@ type Store struct {
 	// line fewer per delta on a large bus whose pages were created in
 	// order (docs/benchmarks.md).
 	ident base.PageID
+	// flat: slots 0..flat-1 hold cells flatRef+slot, all with size word
+	// flatSize (pages of one size created one after another into fresh
+	// cells, none freed since). Their size and address are computed from
+	// the slot, so a delta to such a page loads no cells entry: with
+	// ident, the commit path touches two random cache lines per delta
+	// (the slot's vers entry and the page bytes) instead of three. The
+	// cells entries are still written (shared-memory readers and slots
+	// past the prefix read them); flat only saves loading them.
+	flat     uint32
+	flatRef  uint32
+	flatSize uint32
 
 	arena
 
@@ -198,6 +209,7 @@ func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64
 	s.vers[sl].lsn = lsn
 	s.cells[sl].ref = ref
 	s.cells[sl].size = uint32(size) | uint32(loc)<<sizeBits
+	s.extendFlat(sl)
 	s.indexInsert(id, sl)
 	s.live++
 	if s.shm != nil {
@@ -222,6 +234,33 @@ type slotVersion struct {
 type slotCell struct {
 	ref  uint32 // cell reference; for a free slot, the next free slot+1
 	size uint32 // size | location<<sizeBits; 0 for a free slot
+}
+
+// extendFlat grows the flat prefix by slot sl, just created, if sl is the
+// slot after it and its cell continues the prefix's layout. The
+// allocator's own answer is compared, so a cell that is not the next one
+// (a reused cell, a new chunk that is not the next index, another size)
+// ends the prefix instead of corrupting it.
+func (s *Store) extendFlat(sl Slot) {
+	if uint32(sl) != s.flat {
+		return
+	}
+	c := s.cells[sl]
+	if s.flat == 0 {
+		s.flatRef, s.flatSize = c.ref, c.size
+	} else if c.ref != s.flatRef+s.flat || c.size != s.flatSize {
+		return
+	}
+	s.flat++
+}
+
+// cell returns slot sl's cell reference and size word: computed for a
+// slot in the flat prefix, loaded otherwise.
+func (s *Store) cell(sl Slot) slotCell {
+	if uint32(sl) < s.flat {
+		return slotCell{ref: s.flatRef + uint32(sl), size: s.flatSize}
+	}
+	return s.cells[sl]
 }
 
 // growSlots doubles the capacity of every slot array.
@@ -286,6 +325,9 @@ func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 		return fmt.Errorf("page %d: %w", id, err)
 	}
 	s.indexRemove(id, sl)
+	if uint32(sl) < s.flat {
+		s.flat = uint32(sl)
+	}
 	if s.meta != nil {
 		if old, ok := s.meta[sl]; ok {
 			s.kvBytes -= int64(encodedMetaSize(old))
@@ -315,7 +357,8 @@ func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 // page is freed or the store closed. Its capacity equals its length, so an
 // append copies instead of overwriting a neighbouring page.
 func (s *Store) Bytes(sl Slot) []byte {
-	return s.view(s.cells[sl].ref, int(s.cells[sl].size&sizeMask))
+	c := s.cell(sl)
+	return s.view(c.ref, int(c.size&sizeMask))
 }
 
 // InSharedChunk reports whether page sl's bytes lie in a chunk carved
@@ -324,14 +367,14 @@ func (s *Store) Bytes(sl Slot) []byte {
 // read without the caller's lock (the checkpoint's copy, which discards
 // what it read of a page changed meanwhile).
 func (s *Store) InSharedChunk(sl Slot) bool {
-	return int(s.cells[sl].size&sizeMask) <= largePage
+	return int(s.cell(sl).size&sizeMask) <= largePage
 }
 
 // ID returns the page ID in slot sl.
 func (s *Store) ID(sl Slot) base.PageID { return base.PageID(s.ids[sl]) }
 
 // Size returns the page size in slot sl.
-func (s *Store) Size(sl Slot) int { return int(s.cells[sl].size & sizeMask) }
+func (s *Store) Size(sl Slot) int { return int(s.cell(sl).size & sizeMask) }
 
 // Epoch returns the page's epoch.
 func (s *Store) Epoch(sl Slot) base.Epoch { return base.Epoch(s.vers[sl].epoch) }
@@ -347,7 +390,7 @@ func (s *Store) SetLastLSN(sl Slot, l base.LSN) { s.vers[sl].lsn = uint64(l) }
 
 // Location returns the page's location tag.
 func (s *Store) Location(sl Slot) base.Location {
-	return base.Location(s.cells[sl].size >> sizeBits)
+	return base.Location(s.cell(sl).size >> sizeBits)
 }
 
 // Len returns the number of live pages.

@@ -2,6 +2,7 @@ package page
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -348,6 +349,61 @@ func TestLookupInOrderPrefix(t *testing.T) {
 	}
 	if _, ok := s.Lookup(0); ok {
 		t.Fatal("Lookup(0) found a page")
+	}
+}
+
+// TestFlatCellPrefix checks the prefix of slots whose cells are computed
+// rather than loaded (slots 0..flat-1 at cells flatRef+slot, one size):
+// it grows with same-size pages created into the next fresh cell, across a
+// chunk boundary, shrinks below a freed slot, and stops at a page of
+// another size. With the stored cells scrambled, only the computed ones
+// can give the right bytes, which shows that Bytes and Size use them.
+func TestFlatCellPrefix(t *testing.T) {
+	s := newStore(t)
+	const n = maxCellsPerChunk + 100 // 1 KiB cells: a chunk holds 4096
+	for id := base.PageID(1); id <= n; id++ {
+		sl := mustCreate(t, s, id, 1024)
+		binary.LittleEndian.PutUint32(s.Bytes(sl), uint32(id))
+	}
+	if s.flat != n {
+		t.Fatalf("flat prefix %d after %d pages of 1 KiB, want %d", s.flat, n, n)
+	}
+	stored := slices.Clone(s.cells[:n])
+	for i := range stored {
+		s.cells[i] = slotCell{ref: 1, size: 3}
+	}
+	for sl := Slot(0); sl < n; sl++ {
+		if got := binary.LittleEndian.Uint32(s.Bytes(sl)); got != uint32(sl)+1 || s.Size(sl) != 1024 {
+			t.Fatalf("slot %d reads page %d, size %d, with its stored cell scrambled; want page %d, 1024", sl, got, s.Size(sl), sl+1)
+		}
+	}
+	copy(s.cells, stored)
+
+	if err := s.Free(40); err != nil {
+		t.Fatal(err)
+	}
+	if s.flat != 39 {
+		t.Fatalf("flat prefix %d after freeing the page in slot 39, want 39", s.flat)
+	}
+	// Page 40 again: slot 39 and its cell come back (both lists are LIFO),
+	// so the prefix grows by one; it does not reach past it on its own.
+	if sl := mustCreate(t, s, 40, 1024); sl != 39 || s.flat != 40 {
+		t.Fatalf("page 40 re-created in slot %d, flat prefix %d; want slot 39, prefix 40", sl, s.flat)
+	}
+	for sl := Slot(0); sl < n; sl++ {
+		if c := s.cell(sl); c != s.cells[sl] {
+			t.Fatalf("slot %d: computed cell %+v, stored %+v", sl, c, s.cells[sl])
+		}
+	}
+	// A page of another size after a full prefix does not join it.
+	s2 := newStore(t)
+	for id := base.PageID(1); id <= 10; id++ {
+		mustCreate(t, s2, id, 64)
+	}
+	mustCreate(t, s2, 11, 72)
+	mustCreate(t, s2, 12, 64)
+	if s2.flat != 10 {
+		t.Fatalf("flat prefix %d after ten 64-byte pages, one of 72 and one of 64, want 10", s2.flat)
 	}
 }
 
