@@ -116,6 +116,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	}
 	now := e.commitClock()
 	pipelined := e.canPipeline(len(ds))
+	e.applier.stage, e.applier.staged = pipelined, stageNotRun
 	buf := record.AppendHeader(e.buf[:0], now)
 	buf, slots, err := e.checkAndEncode(buf, ds)
 	e.buf = buf
@@ -134,7 +135,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	pipelined = pipelined && e.stageWrites(ds, slots, first, now)
 	e.settle()
 	if pipelined {
-		e.applier.applyPipelined(e)
+		e.applier.applyPipelined(e, len(ds))
 		if e.graphHasEdges {
 			for i := range ds {
 				e.markDirty(ds[i].Page)

@@ -85,14 +85,20 @@ type parallelApplier struct {
 	// check/encode job: ds[histFrom:] go to the history ring
 	histFrom int
 
-	// pipelined apply: the batch a job applies, and the next one, which
-	// the committer prepares meanwhile
-	pipe, pipeNext pipeBatch
+	// Pipelined apply: the write lists of the batch a job applies (pipeN
+	// chunks) and of the next one, which the check job fills meanwhile,
+	// one list per check chunk, in batch order. stage asks the check job
+	// to fill them; staged says how far that got (see stageState).
+	pipe, pipeNext []pipeBatch
+	pipeN          int
+	stage          bool
+	staged         stageState
 
-	chunkBufs  [][]byte // check+encode output per chunk
-	chunkErrs  []error
-	chunkSinks []int     // lookupSlots' results, kept so its loads stay
-	shardIdx   [][]int32 // apply: batch indices per shard, in batch order
+	chunkBufs   [][]byte // check+encode output per chunk
+	chunkErrs   []error
+	chunkSinks  []int     // lookupSlots' results, kept so its loads stay
+	chunkStaged []bool    // the chunk's runs are in pipeNext
+	shardIdx    [][]int32 // apply: batch indices per shard, in batch order
 }
 
 type jobKind uint8
@@ -314,7 +320,9 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 		p.chunkBufs = append(p.chunkBufs, nil)
 		p.chunkErrs = append(p.chunkErrs, nil)
 		p.chunkSinks = append(p.chunkSinks, 0)
+		p.chunkStaged = append(p.chunkStaged, false)
 	}
+	p.growPipeNext(chunks)
 	// The previous batch's pipelined apply may still occupy the helper
 	// (the job's e is this bus then, and the job reads none of ds, slots,
 	// first, histFrom or the chunk buffers): check chunks here until it is
@@ -343,6 +351,14 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 			return buf, nil, err // the first failing chunk holds the lowest bad index
 		}
 	}
+	if p.stage {
+		p.staged = stagedAll
+		for c := 0; c < chunks; c++ {
+			if !p.chunkStaged[c] {
+				p.staged = stageRefused
+			}
+		}
+	}
 	for c := 0; c < chunks; c++ {
 		buf = append(buf, p.chunkBufs[c]...)
 	}
@@ -361,6 +377,14 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 	lo, hi := c*chunkDeltas, min((c+1)*chunkDeltas, len(ds))
 	b := p.chunkBufs[c][:0]
 	p.chunkErrs[c] = nil
+	// A pipelined batch's runs are copied into the chunk's write list
+	// here, while the delta is in this core's cache, rather than by the
+	// committer after the log append. The list is a local copy until the
+	// end: neighbouring chunks' list headers share a cache line, and two
+	// cores appending to them in place made the line bounce.
+	stage := p.stage
+	w := p.pipeNext[c]
+	w.reset()
 	// Look the chunk's pages up first, as the serial check does: a short
 	// loop keeps many cache misses in flight.
 	p.chunkSinks[c] = e.lookupSlots(ds[lo:hi], p.slots[lo:hi])
@@ -379,8 +403,11 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 		if i >= p.histFrom {
 			e.recordHistory(p.first+LSN(i), &ds[i], false)
 		}
+		stage = stage && w.add(&ds[i], sl)
 	}
 	p.chunkBufs[c] = b
+	p.pipeNext[c] = w
+	p.chunkStaged[c] = stage
 }
 
 // apply runs applyToPage over the batch, sharded by page.
@@ -429,48 +456,80 @@ type pageWrite struct {
 	src    uint32
 }
 
-// pipeBatch is the page writes of one pipelined batch, with their bytes
-// copied out of the caller's deltas.
+// pipeBatch is the page writes of one check chunk of a pipelined batch,
+// with their bytes copied out of the caller's deltas.
 type pipeBatch struct {
 	writes []pageWrite
 	data   []byte
 }
 
-// stageWrites stamps a validated, logged batch's pages and deltas
-// (stampPage) and copies its runs into the applier's next pipelined batch,
-// in one pass. It reports false, doing nothing, if a delta has a masked
-// form (those batches apply in place) or the bytes exceed what the 32-bit
-// positions hold. The job running meanwhile reads the other pipeBatch.
-// Caller holds e.mu exclusively.
-func (e *Bus) stageWrites(ds []delta.Delta, slots []page.Slot, first LSN, now int64) bool {
-	total := 0
-	for i := range ds {
-		if ds[i].Form != delta.FormRuns {
-			return false
-		}
-		for k := range ds[i].Runs {
-			total += len(ds[i].Runs[k].Data)
-		}
-	}
-	if uint64(total) > math.MaxUint32 {
+func (b *pipeBatch) reset() { b.writes, b.data = b.writes[:0], b.data[:0] }
+
+// add appends delta d's runs, to page slot sl, to the write list. It
+// reports false, for the batch to apply in place, if d has a masked form
+// or the bytes would pass what the 32-bit positions hold.
+func (b *pipeBatch) add(d *delta.Delta, sl page.Slot) bool {
+	if d.Form != delta.FormRuns {
 		return false
 	}
-	b := &e.applier.pipeNext
-	b.writes = slices.Grow(b.writes[:0], len(ds))
-	b.data = slices.Grow(b.data[:0], total)[:total]
-	pos := uint32(0)
-	for i := range ds {
-		d := &ds[i]
-		for k := range d.Runs {
-			r := &d.Runs[k]
-			n := uint32(len(r.Data))
-			b.writes = append(b.writes, pageWrite{slot: slots[i], off: r.Offset, n: n, src: pos})
-			// The batch's bytes are a page here: ApplyRun moves a short run
-			// as two words, without a call of memmove.
-			_ = delta.ApplyRun(&delta.Run{Offset: pos, Data: r.Data}, b.data) // b.data holds total bytes
-			pos += n
+	for k := range d.Runs {
+		r := &d.Runs[k]
+		pos, n := len(b.data), len(r.Data)
+		if uint64(pos)+uint64(n) > math.MaxUint32 {
+			return false
 		}
-		e.stampPage(slots[i], d, first+LSN(i), now)
+		b.data = slices.Grow(b.data, n)[:pos+n]
+		// The chunk's bytes are a page here: ApplyRun moves a short run
+		// as two words, without a call of memmove.
+		_ = delta.ApplyRun(&delta.Run{Offset: uint32(pos), Data: r.Data}, b.data) // b.data holds pos+n bytes
+		b.writes = append(b.writes, pageWrite{slot: sl, off: r.Offset, n: uint32(n), src: uint32(pos)})
+	}
+	return true
+}
+
+// stageState says whether the check job filled the next write lists.
+type stageState uint8
+
+const (
+	stageNotRun  stageState = iota // the batch was checked serially: stageWrites fills them
+	stagedAll                      // every chunk's list is filled
+	stageRefused                   // a chunk could not be staged: the batch applies in place
+)
+
+// growPipeNext makes room for the write lists of chunks check chunks.
+func (p *parallelApplier) growPipeNext(chunks int) {
+	for len(p.pipeNext) < chunks {
+		p.pipeNext = append(p.pipeNext, pipeBatch{})
+	}
+}
+
+// stageWrites stamps a validated, logged batch's pages and deltas
+// (stampPage) for a pipelined apply, once its runs are in the applier's
+// next write lists: the check job fills them chunk by chunk; after a
+// serial check they are filled here, the same way. It reports false,
+// stamping nothing, if the batch cannot be pipelined (a masked delta:
+// such a batch applies in place). The job running meanwhile reads the
+// other lists. Caller holds e.mu exclusively.
+func (e *Bus) stageWrites(ds []delta.Delta, slots []page.Slot, first LSN, now int64) bool {
+	p := e.applier
+	switch p.staged {
+	case stageRefused:
+		return false
+	case stageNotRun:
+		chunks := (len(ds) + chunkDeltas - 1) / chunkDeltas
+		p.growPipeNext(chunks)
+		for c := 0; c < chunks; c++ {
+			w := &p.pipeNext[c]
+			w.reset()
+			for i := c * chunkDeltas; i < min((c+1)*chunkDeltas, len(ds)); i++ {
+				if !w.add(&ds[i], slots[i]) {
+					return false
+				}
+			}
+		}
+	}
+	for i := range ds {
+		e.stampPage(slots[i], &ds[i], first+LSN(i), now)
 	}
 	return true
 }
@@ -478,9 +537,10 @@ func (e *Bus) stageWrites(ds []delta.Delta, slots []page.Slot, first LSN, now in
 // applyPipelined publishes the prepared batch's writes to the helpers and
 // returns at once. The committer has stamped the batch's pages and deltas
 // (stampPage); the helpers copy the bytes while the caller builds its
-// next batch. The previous job must be finished (Bus.settle).
-func (p *parallelApplier) applyPipelined(e *Bus) {
+// next batch of n deltas. The previous job must be finished (Bus.settle).
+func (p *parallelApplier) applyPipelined(e *Bus, n int) {
 	p.pipe, p.pipeNext = p.pipeNext, p.pipe
+	p.pipeN = (n + chunkDeltas - 1) / chunkDeltas
 	p.e = e
 	p.publish(jobApplyWrites, 1, 0)
 }
@@ -491,10 +551,13 @@ func (p *parallelApplier) applyWrites() {
 	if testHookApplyWrites != nil {
 		testHookApplyWrites()
 	}
-	st, data := p.e.store, p.pipe.data
-	for i := range p.pipe.writes {
-		w := &p.pipe.writes[i]
-		r := delta.Run{Offset: w.off, Data: data[w.src : w.src+w.n]}
-		_ = delta.ApplyRun(&r, st.Bytes(w.slot)) // the batch passed Validate
+	st := p.e.store
+	for c := range p.pipe[:p.pipeN] {
+		b := &p.pipe[c]
+		for i := range b.writes {
+			w := &b.writes[i]
+			r := delta.Run{Offset: w.off, Data: b.data[w.src : w.src+w.n]}
+			_ = delta.ApplyRun(&r, st.Bytes(w.slot)) // the batch passed Validate
+		}
 	}
 }

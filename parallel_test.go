@@ -163,6 +163,64 @@ func TestPipelinedApplyReadsSettle(t *testing.T) {
 	}
 }
 
+// TestPipelinedApplyBatchForms: the check job stages a pipelined batch's
+// runs chunk by chunk; a batch it cannot stage takes another way, and a
+// read right after Commit (the helper held back) must see it either way:
+// a CheckEpoch delta sends the batch to the serial check, after which
+// stageWrites stages it itself; a masked delta makes it apply in place.
+// The state must equal a one-worker bus's after every round.
+func TestPipelinedApplyBatchForms(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		last func(id PageID, round int) delta.Delta // the batch's last delta
+	}{
+		{"runs", func(id PageID, round int) delta.Delta { return w(id, 0, fmt.Sprint(round)) }},
+		{"check epoch", func(id PageID, round int) delta.Delta {
+			d := w(id, 0, fmt.Sprint(round))
+			d.CheckEpoch, d.ExpectEpoch = true, Epoch(round)
+			return d
+		}},
+		{"masked", func(id PageID, round int) delta.Delta {
+			return delta.Delta{Page: id, Form: delta.FormMaskedDense, Mask: []byte{1}, MaskLen: 8, Payload: bytes.Repeat([]byte{byte(round + 1)}, 8)}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			serial := openT(t, "", &Options{Clock: testClock(), Workers: 1})
+			e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
+			ids := mustCreate(t, e, 2*parallelMin+1, 64)
+			mustCreate(t, serial, 2*parallelMin+1, 64)
+			testHookApplyWrites = func() { time.Sleep(5 * time.Millisecond) }
+			defer func() { testHookApplyWrites = nil }()
+			batch := func(round int) []delta.Delta {
+				ds := make([]delta.Delta, len(ids))
+				for i, id := range ids[:len(ids)-1] {
+					ds[i] = w(id, 8, fmt.Sprintf("round %d page %d", round, id))
+				}
+				ds[len(ds)-1] = tc.last(ids[len(ids)-1], round)
+				return ds
+			}
+			for round := 0; round < 3; round++ {
+				for _, b := range []*Bus{serial, e} {
+					if _, err := b.Commit(ctx, batch(round)); err != nil {
+						t.Fatalf("round %d, %d workers: %v", round, b.applier.workers, err)
+					}
+				}
+				want := fmt.Sprintf("round %d page %d", round, ids[len(ids)-2])
+				b, _, err := e.ReadPage(ids[len(ids)-2], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := string(b[8 : 8+len(want)]); got != want {
+					t.Fatalf("round %d: ReadPage after Commit reads %q, want %q", round, got, want)
+				}
+				if got, want := hashOf(t, e), hashOf(t, serial); got != want {
+					t.Fatalf("round %d: state hash %x, the one-worker bus %x", round, got, want)
+				}
+			}
+		})
+	}
+}
+
 // TestPipelinedApplyPropagates: batches applied by the pipeline mark their
 // pages dirty, and propagation, which reads the parents' bytes, sees them:
 // a two-worker bus ends every wave in the state of a one-worker bus.
