@@ -94,6 +94,10 @@ type parallelApplier struct {
 	stage          bool
 	staged         stageState
 
+	// holdApplyWrites, set by tests before the first commit, runs before
+	// a pipelined apply copies its bytes (to hold the helper back).
+	holdApplyWrites func()
+
 	chunkBufs   [][]byte // check+encode output per chunk
 	chunkErrs   []error
 	chunkSinks  []int     // lookupSlots' results, kept so its loads stay
@@ -444,10 +448,6 @@ func (p *parallelApplier) close() {
 	}
 }
 
-// testHookApplyWrites, when set by a test, runs before a pipelined apply
-// copies its bytes (to hold the helper back).
-var testHookApplyWrites func()
-
 // pageWrite is one run of bytes a pipelined apply copies into a page:
 // len n from the batch's data at src, to offset off of page slot.
 type pageWrite struct {
@@ -548,8 +548,8 @@ func (p *parallelApplier) applyPipelined(e *Bus, n int) {
 // applyWrites copies the pipelined batch's runs into their pages, in batch
 // order.
 func (p *parallelApplier) applyWrites() {
-	if testHookApplyWrites != nil {
-		testHookApplyWrites()
+	if p.holdApplyWrites != nil {
+		p.holdApplyWrites()
 	}
 	st := p.e.store
 	for c := range p.pipe[:p.pipeN] {

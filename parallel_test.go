@@ -99,8 +99,7 @@ func TestPipelinedApplyReadsSettle(t *testing.T) {
 	e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
 	ids := mustCreate(t, e, 2*parallelMin, 64)
 	mustCreate(t, serial, 2*parallelMin, 64)
-	testHookApplyWrites = func() { time.Sleep(20 * time.Millisecond) }
-	defer func() { testHookApplyWrites = nil }()
+	e.applier.holdApplyWrites = func() { time.Sleep(20 * time.Millisecond) }
 	batch := func(round int) []delta.Delta {
 		ds := make([]delta.Delta, len(ids))
 		for i, id := range ids {
@@ -189,8 +188,7 @@ func TestPipelinedApplyBatchForms(t *testing.T) {
 			e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
 			ids := mustCreate(t, e, 2*parallelMin+1, 64)
 			mustCreate(t, serial, 2*parallelMin+1, 64)
-			testHookApplyWrites = func() { time.Sleep(5 * time.Millisecond) }
-			defer func() { testHookApplyWrites = nil }()
+			e.applier.holdApplyWrites = func() { time.Sleep(5 * time.Millisecond) }
 			batch := func(round int) []delta.Delta {
 				ds := make([]delta.Delta, len(ids))
 				for i, id := range ids[:len(ids)-1] {
