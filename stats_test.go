@@ -92,3 +92,51 @@ func TestStatsDoesNotStopTheWorld(t *testing.T) {
 		t.Fatal("Stats reports no heap in use")
 	}
 }
+
+// TestDirectPages: pages created in ID order, of one size, are reached by
+// the commit path without an index entry or a cell load
+// (Store.DirectPages), and stay so after recovery, from a checkpoint and
+// from the log alone; a free cuts the prefix to the pages below, and a
+// page of another size does not join it.
+func TestDirectPages(t *testing.T) {
+	for _, ckpt := range []bool{false, true} {
+		fs := vfs.NewMem()
+		e := openT(t, "/db", &Options{FS: fs, CheckpointBytes: -1})
+		ids := mustCreate(t, e, 5000, 1024) // more than one 4 MiB chunk of cells
+		if _, err := e.Commit(ctx, []Delta{w(ids[10], 0, "x"), w(ids[4999], 8, "y")}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Stats().Store.DirectPages; got != 5000 {
+			t.Fatalf("DirectPages %d after creating 5000 pages in order, want 5000", got)
+		}
+		if ckpt {
+			if _, err := e.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := hashOf(t, e)
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		e = openT(t, "/db", &Options{FS: fs, CheckpointBytes: -1})
+		if got := e.Stats().Store.DirectPages; got != 5000 || hashOf(t, e) != want {
+			t.Fatalf("recovered (from a checkpoint: %v): DirectPages %d, want 5000; state hash equal: %v", ckpt, got, hashOf(t, e) == want)
+		}
+		if err := e.FreePage(ctx, ids[2500]); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Stats().Store.DirectPages; got != 2500 {
+			t.Fatalf("DirectPages %d after freeing page %d, want 2500", got, ids[2500])
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := openMem(t, nil)
+	mustCreate(t, e, 10, 64)
+	mustCreate(t, e, 1, 72)
+	mustCreate(t, e, 1, 64)
+	if got := e.Stats().Store.DirectPages; got != 10 {
+		t.Fatalf("DirectPages %d after ten 64-byte pages, one of 72 and one of 64; want 10", got)
+	}
+}

@@ -246,6 +246,13 @@ type StoreStats struct {
 	MetaBytes    int64 // bytes of per-slot arrays and the ID index
 	Creates      uint64
 	Frees        uint64
+	// DirectPages is how many pages a delta reaches without loading an
+	// ID-index entry or a cell reference: pages 1..DirectPages, created in
+	// ID order and of one size, none freed since (docs/page.md, "In-order
+	// prefix" and "Flat prefix"). A delta to one of them touches two
+	// random cache lines (the page's version entry and its bytes); others
+	// touch up to two more. Freeing a page cuts it to the pages below.
+	DirectPages int
 	// KVBytes is the encoded size of all pages' key/value metadata.
 	KVBytes int64
 }

@@ -54,6 +54,10 @@ type Stats struct {
 	MetaBytes    int64 // bytes of per-slot arrays and the ID index
 	Creates      uint64
 	Frees        uint64
+	// DirectPages is how many pages the commit path reaches without
+	// loading an index entry or a cell (the in-order and flat prefixes:
+	// see Lookup and Bytes); the rest cost a cache line more each.
+	DirectPages int
 	// KVBytes is the encoded size of all pages' key/value metadata (kept in
 	// a side table, not counted in MetaBytes).
 	KVBytes int64
@@ -436,9 +440,10 @@ func (s *Store) Stats() Stats {
 		ArenaFree:    s.mapped - s.logical,
 		MetaBytes: int64(s.hw)*slotBytes + int64(len(s.dense))*4 +
 			int64(len(s.sparse))*sparseEntryBytes + s.bookkeepingBytes(),
-		Creates: s.creates,
-		Frees:   s.frees,
-		KVBytes: s.kvBytes,
+		Creates:     s.creates,
+		Frees:       s.frees,
+		DirectPages: min(int(s.ident), int(s.flat)),
+		KVBytes:     s.kvBytes,
 	}
 }
 
