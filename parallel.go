@@ -431,8 +431,18 @@ func (p *parallelApplier) apply(e *Bus, ds []delta.Delta, slots []page.Slot, fir
 // applyShard applies the deltas of page shard s, in batch order.
 func (p *parallelApplier) applyShard(s int) {
 	e, ds := p.e, p.ds
+	if e.shared {
+		for _, i := range p.shardIdx[s] {
+			e.applyToPage(p.slots[i], &ds[i], p.first+LSN(i), p.now)
+		}
+		return
+	}
+	// Bytes, then stamps, as applyBatch does (see there).
 	for _, i := range p.shardIdx[s] {
-		e.applyToPage(p.slots[i], &ds[i], p.first+LSN(i), p.now)
+		delta.Apply(&ds[i], e.store.Bytes(p.slots[i]))
+	}
+	for _, i := range p.shardIdx[s] {
+		e.stampPage(p.slots[i], &ds[i], p.first+LSN(i), p.now)
 	}
 }
 
