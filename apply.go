@@ -168,7 +168,8 @@ func (e *Bus) checkDeltaAt(d *delta.Delta, sl page.Slot, pending Epoch) (page.Sl
 // deltas (applyBatch for commits, applyDeltaRun for replay) each step runs
 // over the whole run before the next: a tight loop of applyToPage alone
 // keeps many page cache misses in flight (interleaving the bookkeeping cost
-// 15% of BenchmarkCommitMemory), and applyToPage touches nothing but the
+// 15% of BenchmarkCommitMemory; applyBatch even splits applyToPage into a
+// bytes loop and a stamps loop), and applyToPage touches nothing but the
 // delta's own page slot, so the apply workers share it over a large batch.
 // The commit path records history in its check/encode pass, while each
 // delta is hot in cache and, with several workers, in contiguous LSN chunks
