@@ -248,7 +248,8 @@ type StoreStats struct {
 	Frees        uint64
 	// DirectPages is how many pages a delta reaches without loading an
 	// ID-index entry or a cell reference: pages 1..DirectPages, created in
-	// ID order and of one size, none freed since (docs/page.md, "In-order
+	// ID order and of one size, none freed since, and for pages over 1 KiB
+	// only those in the first 4 MiB of their size (docs/page.md, "In-order
 	// prefix" and "Flat prefix"). A delta to one of them touches two
 	// random cache lines (the page's version entry and its bytes); others
 	// touch up to two more. Freeing a page cuts it to the pages below.
