@@ -337,3 +337,34 @@ func ExampleOptions_workers() {
 	// 2 worker(s): last page 999 epoch 1
 	// same state: true
 }
+
+// Pages created in ID order, of one size and not freed are reached by the
+// commit path without an index entry or a cell load; freeing one cuts the
+// count to the pages below it.
+func ExampleStoreStats() {
+	ctx := context.Background()
+	bus, err := mmsb.Open("", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer bus.Close()
+	specs := make([]mmsb.PageSpec, 100)
+	for i := range specs {
+		specs[i] = mmsb.PageSpec{Size: 1024}
+	}
+	ids, err := bus.CreatePages(ctx, specs)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("direct pages:", bus.Stats().Store.DirectPages)
+	if err := bus.FreePage(ctx, ids[40]); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("after freeing page", ids[40], "of", len(ids), "- direct pages:", bus.Stats().Store.DirectPages)
+	// Output:
+	// direct pages: 100
+	// after freeing page 41 of 100 - direct pages: 40
+}
