@@ -115,10 +115,15 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	now := e.commitClock()
+	// A pipelined batch (canPipeline) is checked by the committer alone
+	// while a helper applies the previous one, and a helper copies its
+	// bytes into the pages while the caller builds the next: the caller
+	// then never writes a delta that the other core has read, which on
+	// a machine whose cores sit far apart cost more than the helper's
+	// share of the checks saved (docs/benchmarks.md).
 	pipelined := e.canPipeline(len(ds))
-	e.applier.stage, e.applier.staged = pipelined, stageNotRun
 	buf := record.AppendHeader(e.buf[:0], now)
-	buf, slots, err := e.checkAndEncode(buf, ds)
+	buf, slots, err := e.checkAndEncode(buf, ds, !pipelined)
 	e.buf = buf
 	if err != nil {
 		e.mu.Unlock()
@@ -132,10 +137,17 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	// A pipelined batch: the committer stamps pages and deltas now, and a
 	// helper copies the bytes while the caller builds its next batch.
 	// Every reader of page bytes settles the job first (rlockSettled).
-	pipelined = pipelined && e.stageWrites(ds, slots, first, now)
-	e.settle()
 	if pipelined {
-		e.applier.applyPipelined(e, len(ds))
+		for i := range ds {
+			e.stampPage(slots[i], &ds[i], first+LSN(i), now)
+		}
+	}
+	if err := e.settle(); err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, tlog.Ticket{}, err
+	}
+	if pipelined {
+		e.applier.applyPipelined(e, buf)
 		if e.graphHasEdges {
 			for i := range ds {
 				e.markDirty(ds[i].Page)
@@ -162,17 +174,18 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 }
 
 // checkAndEncode validates every delta of a batch and appends its encoding
-// to buf, in one pass (the deltas are hot in cache once). Large batches are
-// split into contiguous chunks validated and encoded by the apply workers in
-// parallel, then concatenated in batch order. Caller holds e.mu.
-func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta) ([]byte, []page.Slot, error) {
+// to buf, in one pass (the deltas are hot in cache once). With parallel,
+// large batches are split into contiguous chunks validated and encoded by
+// the apply workers in parallel, then concatenated in batch order. Caller
+// holds e.mu.
+func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, parallel bool) ([]byte, []page.Slot, error) {
 	if cap(e.slots) < len(ds) {
 		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
 	}
 	slots := e.slots[:len(ds)]
 	first := e.lastLSN + 1
 	histFrom := e.historyFrom(len(ds))
-	if e.applier.workers > 1 && len(ds) >= parallelMin {
+	if parallel && e.applier.workers > 1 && len(ds) >= parallelMin {
 		// A CheckEpoch delta needs the batch's earlier deltas counted in
 		// order: the workers stop at one and the batch is checked below
 		// (scanning for it first was a serial pass over every delta).
@@ -298,11 +311,18 @@ func (e *Bus) canPipeline(n int) bool {
 }
 
 // settle finishes a pipelined apply still running, so that page bytes are
-// current. Caller holds e.mu exclusively.
-func (e *Bus) settle() {
-	if e.applier.current {
-		e.applier.finish()
+// current. If that apply failed, the bus fails (sticky) and the error is
+// returned. Caller holds e.mu exclusively.
+func (e *Bus) settle() error {
+	p := e.applier
+	if p.current {
+		p.finish()
 	}
+	if err := p.applyErr; err != nil {
+		p.applyErr = nil
+		return e.fail(fmt.Errorf("pipelined apply of a logged batch: %w", err))
+	}
+	return nil
 }
 
 // commitOps logs and applies n control operations encoded by encode, after

@@ -702,7 +702,7 @@ func (e *Bus) Err() error {
 // running.
 func (e *Bus) lockSettled() {
 	e.mu.Lock()
-	e.settle()
+	_ = e.settle() // a failed apply fails the bus: writers see it in writable
 }
 
 // rlockSettled takes e.mu shared and sees a pipelined apply through, so

@@ -3,9 +3,7 @@ package mmsb
 import (
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -85,24 +83,25 @@ type parallelApplier struct {
 	// check/encode job: ds[histFrom:] go to the history ring
 	histFrom int
 
-	// Pipelined apply: the write lists of the batch a job applies (pipeN
-	// chunks) and of the next one, which the check job fills meanwhile,
-	// one list per check chunk, in batch order. stage asks the check job
-	// to fill them; staged says how far that got (see stageState).
-	pipe, pipeNext []pipeBatch
-	pipeN          int
-	stage          bool
-	staged         stageState
+	// Pipelined apply (see applyPipelined): rec is the logged record the
+	// current jobApplyWrites applies, a copy in ring at ringPos; dec and
+	// op are its decoder's state; applyErr is a decode failure, for the
+	// committer to fail the bus with (settle).
+	ring     []byte
+	ringPos  int
+	rec      []byte
+	dec      record.Decoder
+	op       record.Op
+	applyErr error
 
 	// holdApplyWrites, set by tests before the first commit, runs before
 	// a pipelined apply copies its bytes (to hold the helper back).
 	holdApplyWrites func()
 
-	chunkBufs   [][]byte // check+encode output per chunk
-	chunkErrs   []error
-	chunkSinks  []int     // lookupSlots' results, kept so its loads stay
-	chunkStaged []bool    // the chunk's runs are in pipeNext
-	shardIdx    [][]int32 // apply: batch indices per shard, in batch order
+	chunkBufs  [][]byte // check+encode output per chunk
+	chunkErrs  []error
+	chunkSinks []int     // lookupSlots' results, kept so its loads stay
+	shardIdx   [][]int32 // apply: batch indices per shard, in batch order
 }
 
 type jobKind uint8
@@ -324,9 +323,7 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 		p.chunkBufs = append(p.chunkBufs, nil)
 		p.chunkErrs = append(p.chunkErrs, nil)
 		p.chunkSinks = append(p.chunkSinks, 0)
-		p.chunkStaged = append(p.chunkStaged, false)
 	}
-	p.growPipeNext(chunks)
 	// The previous batch's pipelined apply may still occupy the helper
 	// (the job's e is this bus then, and the job reads none of ds, slots,
 	// first, histFrom or the chunk buffers): check chunks here until it is
@@ -355,14 +352,6 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 			return buf, nil, err // the first failing chunk holds the lowest bad index
 		}
 	}
-	if p.stage {
-		p.staged = stagedAll
-		for c := 0; c < chunks; c++ {
-			if !p.chunkStaged[c] {
-				p.staged = stageRefused
-			}
-		}
-	}
 	for c := 0; c < chunks; c++ {
 		buf = append(buf, p.chunkBufs[c]...)
 	}
@@ -381,14 +370,6 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 	lo, hi := c*chunkDeltas, min((c+1)*chunkDeltas, len(ds))
 	b := p.chunkBufs[c][:0]
 	p.chunkErrs[c] = nil
-	// A pipelined batch's runs are copied into the chunk's write list
-	// here, while the delta is in this core's cache, rather than by the
-	// committer after the log append. The list is a local copy until the
-	// end: neighbouring chunks' list headers share a cache line, and two
-	// cores appending to them in place made the line bounce.
-	stage := p.stage
-	w := p.pipeNext[c]
-	w.reset()
 	// Look the chunk's pages up first, as the serial check does: a short
 	// loop keeps many cache misses in flight.
 	p.chunkSinks[c] = e.lookupSlots(ds[lo:hi], p.slots[lo:hi])
@@ -407,11 +388,8 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 		if i >= p.histFrom {
 			e.recordHistory(p.first+LSN(i), &ds[i], false)
 		}
-		stage = stage && w.add(&ds[i], sl)
 	}
 	p.chunkBufs[c] = b
-	p.pipeNext[c] = w
-	p.chunkStaged[c] = stage
 }
 
 // apply runs applyToPage over the batch, sharded by page.
@@ -458,116 +436,112 @@ func (p *parallelApplier) close() {
 	}
 }
 
-// pageWrite is one run of bytes a pipelined apply copies into a page:
-// len n from the batch's data at src, to offset off of page slot.
-type pageWrite struct {
-	slot   page.Slot
-	off, n uint32
-	src    uint32
-}
+// pipeRingBytes is the smallest staging ring of a pipelined apply (see
+// applyPipelined).
+const pipeRingBytes = 4 << 20
 
-// pipeBatch is the page writes of one check chunk of a pipelined batch,
-// with their bytes copied out of the caller's deltas.
-type pipeBatch struct {
-	writes []pageWrite
-	data   []byte
-}
-
-func (b *pipeBatch) reset() { b.writes, b.data = b.writes[:0], b.data[:0] }
-
-// add appends delta d's runs, to page slot sl, to the write list. It
-// reports false, for the batch to apply in place, if d has a masked form
-// or the bytes would pass what the 32-bit positions hold.
-func (b *pipeBatch) add(d *delta.Delta, sl page.Slot) bool {
-	if d.Form != delta.FormRuns {
-		return false
+// applyPipelined hands a validated, logged and stamped batch to the
+// helpers and returns at once: a helper copies its bytes into the pages
+// while the caller builds its next batch. rec is the batch's logged record
+// (header and deltas), which the helper decodes: the record is the batch's
+// one copy that outlives the caller's deltas, and decoding it costs the
+// helper, which has time to spare, what a separate staging list cost the
+// committer.
+//
+// rec is copied into a ring of at least pipeRingBytes, each batch after
+// the last, so that the committer writes lines the helper read many
+// batches ago, long gone from its cache. Rewriting one buffer that the
+// helper had just read made the committer wait for the other core to give
+// up every line of it: on a 2-core AMD EPYC VM, two workers then committed
+// fewer deltas per second than one (docs/benchmarks.md). The previous job
+// must be finished (Bus.settle), so nothing reads the ring meanwhile.
+func (p *parallelApplier) applyPipelined(e *Bus, rec []byte) {
+	if len(p.ring) < max(pipeRingBytes, len(rec)) {
+		p.ring, p.ringPos = make([]byte, max(pipeRingBytes, len(rec))), 0
 	}
-	for k := range d.Runs {
-		r := &d.Runs[k]
-		pos, n := len(b.data), len(r.Data)
-		if uint64(pos)+uint64(n) > math.MaxUint32 {
-			return false
-		}
-		b.data = slices.Grow(b.data, n)[:pos+n]
-		// The chunk's bytes are a page here: ApplyRun moves a short run
-		// as two words, without a call of memmove.
-		_ = delta.ApplyRun(&delta.Run{Offset: uint32(pos), Data: r.Data}, b.data) // b.data holds pos+n bytes
-		b.writes = append(b.writes, pageWrite{slot: sl, off: r.Offset, n: uint32(n), src: uint32(pos)})
+	if p.ringPos+len(rec) > len(p.ring) {
+		p.ringPos = 0
 	}
-	return true
-}
-
-// stageState says whether the check job filled the next write lists.
-type stageState uint8
-
-const (
-	stageNotRun  stageState = iota // the batch was checked serially: stageWrites fills them
-	stagedAll                      // every chunk's list is filled
-	stageRefused                   // a chunk could not be staged: the batch applies in place
-)
-
-// growPipeNext makes room for the write lists of chunks check chunks.
-func (p *parallelApplier) growPipeNext(chunks int) {
-	for len(p.pipeNext) < chunks {
-		p.pipeNext = append(p.pipeNext, pipeBatch{})
-	}
-}
-
-// stageWrites stamps a validated, logged batch's pages and deltas
-// (stampPage) for a pipelined apply, once its runs are in the applier's
-// next write lists: the check job fills them chunk by chunk; after a
-// serial check they are filled here, the same way. It reports false,
-// stamping nothing, if the batch cannot be pipelined (a masked delta:
-// such a batch applies in place). The job running meanwhile reads the
-// other lists. Caller holds e.mu exclusively.
-func (e *Bus) stageWrites(ds []delta.Delta, slots []page.Slot, first LSN, now int64) bool {
-	p := e.applier
-	switch p.staged {
-	case stageRefused:
-		return false
-	case stageNotRun:
-		chunks := (len(ds) + chunkDeltas - 1) / chunkDeltas
-		p.growPipeNext(chunks)
-		for c := 0; c < chunks; c++ {
-			w := &p.pipeNext[c]
-			w.reset()
-			for i := c * chunkDeltas; i < min((c+1)*chunkDeltas, len(ds)); i++ {
-				if !w.add(&ds[i], slots[i]) {
-					return false
-				}
-			}
-		}
-	}
-	for i := range ds {
-		e.stampPage(slots[i], &ds[i], first+LSN(i), now)
-	}
-	return true
-}
-
-// applyPipelined publishes the prepared batch's writes to the helpers and
-// returns at once. The committer has stamped the batch's pages and deltas
-// (stampPage); the helpers copy the bytes while the caller builds its
-// next batch of n deltas. The previous job must be finished (Bus.settle).
-func (p *parallelApplier) applyPipelined(e *Bus, n int) {
-	p.pipe, p.pipeNext = p.pipeNext, p.pipe
-	p.pipeN = (n + chunkDeltas - 1) / chunkDeltas
+	p.rec = p.ring[p.ringPos : p.ringPos+copy(p.ring[p.ringPos:], rec)]
+	p.ringPos += len(rec)
 	p.e = e
 	p.publish(jobApplyWrites, 1, 0)
 }
 
-// applyWrites copies the pipelined batch's runs into their pages, in batch
-// order.
+// applyGroup is how many decoded runs applyWrites gathers before it
+// copies them: a loop of copies alone keeps many page cache misses in
+// flight, which copying after each decode (a long loop body) did not.
+const applyGroup = 64
+
+// pageWrite is one decoded run: data goes to offset off of page slot.
+type pageWrite struct {
+	slot page.Slot
+	off  uint32
+	data []byte
+}
+
+// applyWrites decodes the pipelined batch's record and copies each delta
+// into its page, in batch order. A record that does not decode (it was
+// encoded by this process and validated: a bug) stops the apply and is
+// kept in applyErr; the committer fails the bus with it (Bus.settle).
 func (p *parallelApplier) applyWrites() {
 	if p.holdApplyWrites != nil {
 		p.holdApplyWrites()
 	}
 	st := p.e.store
-	for c := range p.pipe[:p.pipeN] {
-		b := &p.pipe[c]
-		for i := range b.writes {
-			w := &b.writes[i]
-			r := delta.Run{Offset: w.off, Data: b.data[w.src : w.src+w.n]}
-			_ = delta.ApplyRun(&r, st.Bytes(w.slot)) // the batch passed Validate
-		}
+	if err := p.dec.Reset(p.rec); err != nil {
+		p.applyErr = err
+		return
 	}
+	var group [applyGroup]pageWrite
+	n := 0
+	flush := func() {
+		for _, w := range group[:n] {
+			_ = delta.ApplyRun(&delta.Run{Offset: w.off, Data: w.data}, st.Bytes(w.slot))
+		}
+		n = 0
+	}
+	for p.dec.More() {
+		id, off, data, ok := p.dec.NextRun()
+		if !ok {
+			// Any other delta (masked, several runs, an intent): decoded
+			// in full and applied at once.
+			flush()
+			if err := p.applyOp(st); err != nil {
+				p.applyErr = err
+				return
+			}
+			continue
+		}
+		sl, found := st.Lookup(id)
+		if !found || uint64(off)+uint64(len(data)) > uint64(st.Size(sl)) {
+			p.applyErr = fmt.Errorf("run [%d, +%d) of page %d: no such page or past its end", off, len(data), id)
+			return
+		}
+		if n == applyGroup {
+			flush()
+		}
+		group[n] = pageWrite{slot: sl, off: off, data: data}
+		n++
+	}
+	flush()
+}
+
+// applyOp decodes the record's next operation in full and applies it: a
+// delta that applyWrites' fast path does not read.
+func (p *parallelApplier) applyOp(st *page.Store) error {
+	if err := p.dec.Next(&p.op); err != nil {
+		return err
+	}
+	d := &p.op.Delta
+	sl, ok := st.Lookup(d.Page)
+	if p.op.Kind != record.OpDelta || !ok {
+		return fmt.Errorf("op %s on page %d in a pipelined batch", p.op.Kind, d.Page)
+	}
+	b := st.Bytes(sl)
+	if err := delta.Validate(d, len(b)); err != nil {
+		return fmt.Errorf("page %d: %w", d.Page, err)
+	}
+	delta.Apply(d, b)
+	return nil
 }

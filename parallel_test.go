@@ -3,7 +3,9 @@ package mmsb
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,12 +164,12 @@ func TestPipelinedApplyReadsSettle(t *testing.T) {
 	}
 }
 
-// TestPipelinedApplyBatchForms: the check job stages a pipelined batch's
-// runs chunk by chunk; a batch it cannot stage takes another way, and a
-// read right after Commit (the helper held back) must see it either way:
-// a CheckEpoch delta sends the batch to the serial check, after which
-// stageWrites stages it itself; a masked delta makes it apply in place.
-// The state must equal a one-worker bus's after every round.
+// TestPipelinedApplyBatchForms: the helper decodes a pipelined batch's
+// logged record, one-run deltas on a fast path and every other form in
+// full, and a read right after Commit (the helper held back) must see
+// the batch whatever its deltas: a CheckEpoch delta also sends the batch
+// to the serial check. The state must equal a one-worker bus's after
+// every round.
 func TestPipelinedApplyBatchForms(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -181,6 +183,10 @@ func TestPipelinedApplyBatchForms(t *testing.T) {
 		}},
 		{"masked", func(id PageID, round int) delta.Delta {
 			return delta.Delta{Page: id, Form: delta.FormMaskedDense, Mask: []byte{1}, MaskLen: 8, Payload: bytes.Repeat([]byte{byte(round + 1)}, 8)}
+		}},
+		{"two runs, an intent, a literal source", func(id PageID, round int) delta.Delta {
+			return delta.Delta{Page: id, Runs: []delta.Run{{Offset: 1, Data: []byte{byte(round)}}, {Offset: 60, Data: []byte{1, 2, 3, byte(round)}}},
+				Intent: []byte("why"), Source: "a client"}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +220,37 @@ func TestPipelinedApplyBatchForms(t *testing.T) {
 				if got, want := hashOf(t, e), hashOf(t, serial); got != want {
 					t.Fatalf("round %d: state hash %x, the one-worker bus %x", round, got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestPipelinedApplyBadRecordFailsBus: a pipelined batch's record that
+// the helper cannot decode (corrupted here, in the ring, before the helper
+// reads it) must fail the bus at the next commit rather than leave pages
+// silently short of a logged batch.
+func TestPipelinedApplyBadRecordFailsBus(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		corrupt func(rec []byte)
+	}{
+		{"unknown op", func(rec []byte) { rec[len(rec)-30] = 0xff }},
+		{"truncated", func(rec []byte) { clear(rec[len(rec)-20:]) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
+			ids := mustCreate(t, e, 2*parallelMin, 64)
+			ds := make([]delta.Delta, len(ids))
+			for i, id := range ids {
+				ds[i] = w(id, 8, "abcdefgh")
+			}
+			e.applier.holdApplyWrites = func() { tc.corrupt(e.applier.rec) }
+			if _, err := e.Commit(ctx, ds); err != nil {
+				t.Fatalf("the commit itself: %v", err)
+			}
+			_, err := e.Commit(ctx, ds)
+			if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "pipelined apply") {
+				t.Fatalf("the commit after a bad pipelined record: %v, want ErrFailed naming the pipelined apply", err)
 			}
 		})
 	}

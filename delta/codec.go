@@ -236,6 +236,42 @@ func (r *decoder) bytesSlow(n uint64, what string) []byte {
 	return nil
 }
 
+// DecodeOneRun decodes, fast, the delta at the start of src if it has
+// the common shape that AppendEncode's fast path writes: one run, no
+// intent, no epoch check, no source or a well-known one. It returns the
+// page, the run's offset and bytes (aliasing src) and the bytes consumed.
+// ok is false for any other delta, and for input Decode refuses: Decode
+// then reads it, or says what is wrong. A delta DecodeOneRun accepts,
+// Decode decodes to the same page and run.
+func DecodeOneRun(src []byte) (page PageID, off uint32, data []byte, n int, ok bool) {
+	id, i := binary.Uvarint(src)
+	// The header (runs, with at most a source) and a run count of one.
+	if i <= 0 || len(src)-i < 2 || src[i]&^hdrSource != 0 || src[i+1] != 1 {
+		return 0, 0, nil, 0, false
+	}
+	hdr := src[i]
+	i += 2
+	o, k := binary.Uvarint(src[i:])
+	if k <= 0 || o > 1<<32-1 {
+		return 0, 0, nil, 0, false
+	}
+	i += k
+	l, k := binary.Uvarint(src[i:])
+	if k <= 0 || l > uint64(len(src)-i-k) {
+		return 0, 0, nil, 0, false
+	}
+	i += k
+	end := i + int(l)
+	if hdr&hdrSource != 0 {
+		// A well-known source is one byte below the count of them.
+		if end >= len(src) || src[end] >= byte(len(wellKnownSources)) {
+			return 0, 0, nil, 0, false
+		}
+		return PageID(id), uint32(o), src[i:end:end], end + 1, true
+	}
+	return PageID(id), uint32(o), src[i:end:end], end, true
+}
+
 // Decode decodes one delta from src into d, reusing d.Runs' capacity, with
 // Data, Mask, Payload and Intent aliasing src (Source is a string copy only
 // when non-empty and not one of the well-known labels, which are interned).

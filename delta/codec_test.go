@@ -310,5 +310,41 @@ func TestEncodeOneRunMatchesFields(t *testing.T) {
 			len(back.Runs) != 1 || back.Runs[0].Offset != d.Runs[0].Offset || !bytes.Equal(back.Runs[0].Data, d.Runs[0].Data) {
 			t.Fatalf("decode of % x: %+v, %v; want %+v", got, back, err, d)
 		}
+		// The fast decoder reads every such delta but one with a literal
+		// source, the same way.
+		page, off, data, n, ok := DecodeOneRun(got[len(prefix):])
+		if wantOK := d.Source != "custom"; ok != wantOK {
+			t.Fatalf("DecodeOneRun(% x) ok = %v, want %v", got[len(prefix):], ok, wantOK)
+		}
+		if ok && (page != d.Page || off != d.Runs[0].Offset || !bytes.Equal(data, d.Runs[0].Data) || n != len(got)-len(prefix)) {
+			t.Fatalf("DecodeOneRun(% x) = page %d, run [%d, % x), %d bytes; want %+v", got[len(prefix):], page, off, data, n, d)
+		}
+	})
+}
+
+// FuzzDecodeOneRun: whatever the fast decoder accepts, Decode decodes to
+// the same delta and length, with nothing DecodeOneRun cannot express.
+func FuzzDecodeOneRun(f *testing.F) {
+	for _, d := range codecCases() {
+		f.Add(AppendEncode(nil, d))
+	}
+	f.Add(AppendEncode(nil, &Delta{Page: 7, Runs: []Run{{Offset: 3, Data: []byte("abc")}}, Source: SourceBench}))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		page, off, data, n, ok := DecodeOneRun(in)
+		if !ok {
+			return
+		}
+		var d Delta
+		m, err := Decode(in, &d)
+		if err != nil {
+			t.Fatalf("DecodeOneRun accepted % x, Decode refuses it: %v", in, err)
+		}
+		if m != n || d.Page != page || d.Form != FormRuns || len(d.Runs) != 1 || d.Runs[0].Offset != off ||
+			!bytes.Equal(d.Runs[0].Data, data) || len(d.Intent) != 0 || d.CheckEpoch {
+			t.Fatalf("% x: DecodeOneRun page %d run [%d, % x) %d bytes; Decode %+v, %d bytes", in, page, off, data, n, d, m)
+		}
+		if cap(data) != len(data) {
+			t.Fatal("the run's bytes may be appended to over the input")
+		}
 	})
 }

@@ -330,6 +330,22 @@ func (d *Decoder) Next(op *Op) error {
 	return nil
 }
 
+// NextRun decodes the next operation, fast, if it is a delta of the
+// common shape (delta.DecodeOneRun): its page and its one run's offset
+// and bytes (aliasing the payload). ok is false, and nothing is consumed,
+// for any other operation or for input Next refuses; Next then decodes
+// it, or says what is wrong.
+func (d *Decoder) NextRun() (page base.PageID, off uint32, data []byte, ok bool) {
+	if d.off >= len(d.src) || OpKind(d.src[d.off]) != OpDelta {
+		return 0, 0, nil, false
+	}
+	page, off, data, n, ok := delta.DecodeOneRun(d.src[d.off+1:])
+	if ok {
+		d.off += 1 + n
+	}
+	return page, off, data, ok
+}
+
 func (d *Decoder) delta(dl *delta.Delta) error {
 	n, err := delta.Decode(d.src[d.off:], dl)
 	if err != nil {

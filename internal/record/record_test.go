@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -229,4 +230,65 @@ func TestNonZeroSpanMatchesByteScan(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNextRun: NextRun decodes the one-run deltas of a batch and leaves
+// every other operation, unconsumed, to Next; walking a batch with both
+// sees every operation once, in order.
+func TestNextRun(t *testing.T) {
+	oneRun := func(page delta.PageID, src string) *delta.Delta {
+		return &delta.Delta{Page: page, Runs: []delta.Run{{Offset: uint32(page), Data: []byte{byte(page)}}}, Source: src}
+	}
+	b := AppendHeader(nil, 42)
+	b = AppendDelta(b, oneRun(1, ""))
+	b = AppendDelta(b, oneRun(2, delta.SourceBench))
+	b = AppendDelta(b, oneRun(3, "a literal source"))                                                             // Next
+	b = AppendDelta(b, &delta.Delta{Page: 4, Runs: []delta.Run{{Data: []byte{1}}, {Offset: 9, Data: []byte{2}}}}) // Next
+	b = AppendDerived(b, []ParentRead{{Page: 1, LSN: 1}}, oneRun(5, ""))                                          // Next
+	b = AppendDelta(b, &delta.Delta{Page: 6, Form: delta.FormMaskedDense, MaskLen: 8, Mask: []byte{1}, Payload: []byte{7}})
+	b = AppendFree(b, 7) // Next
+	b = AppendDelta(b, oneRun(8, ""))
+	var dec Decoder
+	if err := dec.Reset(b); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var op Op
+	for dec.More() {
+		if page, off, data, ok := dec.NextRun(); ok {
+			if off != uint32(page) || !bytes.Equal(data, []byte{byte(page)}) {
+				t.Fatalf("NextRun: page %d run [%d, % x)", page, off, data)
+			}
+			got = append(got, "run "+string(rune('0'+page)))
+			continue
+		}
+		if err := dec.Next(&op); err != nil {
+			t.Fatal(err)
+		}
+		id := op.Page
+		if op.Kind == OpDelta || op.Kind == OpDerived {
+			id = op.Delta.Page
+		}
+		got = append(got, op.Kind.String()+" "+string(rune('0'+id)))
+	}
+	want := []string{"run 1", "run 2", "delta 3", "delta 4", "derived 5", "delta 6", "free 7", "run 8"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("walk: %s\nwant: %s", strings.Join(got, ", "), strings.Join(want, ", "))
+	}
+	// Truncated input: NextRun refuses it and Next says why.
+	if err := dec.Reset(b[:len(b)-1]); err != nil {
+		t.Fatal(err)
+	}
+	for dec.More() {
+		if _, _, _, ok := dec.NextRun(); ok {
+			continue
+		}
+		if err := dec.Next(&op); err != nil {
+			if !errors.Is(err, delta.ErrMalformed) {
+				t.Fatalf("truncated batch: %v", err)
+			}
+			return
+		}
+	}
+	t.Fatal("a truncated batch decoded without an error")
 }
