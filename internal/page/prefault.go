@@ -1,5 +1,7 @@
 package page
 
+import "runtime"
+
 // MemoryPolicy says how the store prepares the memory that holds page bytes
 // when it maps a new chunk. The zero value maps lazily and without huge
 // pages; DefaultMemoryPolicy is what a bus uses unless told otherwise.
@@ -46,7 +48,27 @@ func (a *arena) prepareChunk(mem []byte) error {
 	if !a.policy.Prefault {
 		return nil
 	}
-	return populate(mem)
+	if err := populate(mem); err != nil {
+		return err
+	}
+	readPages(mem)
+	return nil
+}
+
+// readPages reads one byte per OS page of mem. On a virtual machine the
+// first access to a page can cost more than the fault that mapped it:
+// on a Firecracker VM on AMD EPYC, touching pages that MADV_POPULATE_WRITE
+// had just mapped still took ~6 µs a page, with no page fault (the
+// hypervisor's work), and ticks after page creation paid it (validate #6:
+// the first dozen ticks took 6-227 ms, docs/benchmarks.md). Reading each
+// page once here moves that cost to creation as well; where it is absent
+// the loop costs a few milliseconds per GiB.
+func readPages(mem []byte) {
+	var s byte
+	for i := 0; i < len(mem); i += osPageSize {
+		s |= mem[i]
+	}
+	runtime.KeepAlive(s)
 }
 
 // touchPages writes one zero byte per OS page of mem, which faults each
