@@ -13,6 +13,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/invariants"
 	"github.com/mmsb-go/mmsb/internal/semiring"
 )
 
@@ -230,6 +231,9 @@ func TestPipelinedApplyBatchForms(t *testing.T) {
 // reads it) must fail the bus at the next commit rather than leave pages
 // silently short of a logged batch.
 func TestPipelinedApplyBadRecordFailsBus(t *testing.T) {
+	if invariants.Enabled {
+		t.Skip("invariant builds apply every batch before Commit returns: no pipelined record to corrupt (the default build runs this test)")
+	}
 	for _, tc := range []struct {
 		name    string
 		corrupt func(rec []byte)
