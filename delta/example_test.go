@@ -22,3 +22,21 @@ func ExampleApplyRun() {
 	// "\x00\x00\x00\x00run!\x00\x00\x00\x00"
 	// true "\x00\x00\x00\x00run!\x00\x00\x00\x00"
 }
+
+// DecodeOneRun reads the common delta back fast: page, offset and bytes,
+// aliasing the encoding. Any other delta (here, one with two runs) is
+// left to Decode.
+func ExampleDecodeOneRun() {
+	enc := delta.AppendEncode(nil, &delta.Delta{Page: 7, Runs: []delta.Run{{Offset: 3, Data: []byte("abc")}}})
+	page, off, data, n, ok := delta.DecodeOneRun(enc)
+	fmt.Println(page, off, string(data), n == len(enc), ok)
+
+	two := delta.AppendEncode(nil, &delta.Delta{Page: 7, Runs: []delta.Run{{Data: []byte("a")}, {Offset: 5, Data: []byte("b")}}})
+	_, _, _, _, ok = delta.DecodeOneRun(two)
+	var d delta.Delta
+	_, err := delta.Decode(two, &d)
+	fmt.Println(ok, len(d.Runs), err)
+	// Output:
+	// 7 3 abc true true
+	// false 2 <nil>
+}
