@@ -123,7 +123,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	// share of the checks saved (docs/benchmarks.md).
 	pipelined := e.canPipeline(len(ds))
 	buf := record.AppendHeader(e.buf[:0], now)
-	buf, slots, err := e.checkAndEncode(buf, ds, !pipelined)
+	buf, slots, err := e.checkAndEncode(buf, ds, pipelined)
 	e.buf = buf
 	if err != nil {
 		e.mu.Unlock()
@@ -147,7 +147,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	if pipelined {
-		e.applier.applyPipelined(e, buf)
+		e.applier.applyPipelined(e, buf, first, e.historyFrom(len(ds)))
 		if e.graphHasEdges {
 			for i := range ds {
 				e.markDirty(ds[i].Page)
@@ -174,18 +174,30 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 }
 
 // checkAndEncode validates every delta of a batch and appends its encoding
-// to buf, in one pass (the deltas are hot in cache once). With parallel,
-// large batches are split into contiguous chunks validated and encoded by
-// the apply workers in parallel, then concatenated in batch order. Caller
-// holds e.mu.
-func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, parallel bool) ([]byte, []page.Slot, error) {
+// to buf, in one pass (the deltas are hot in cache once), and records the
+// batch in the write-history ring. A batch that is not pipelined, when
+// large, is split into contiguous chunks validated and encoded by the
+// apply workers in parallel, then concatenated in batch order. A
+// pipelined batch is checked here alone, and its history is recorded by
+// the helper that applies it (applyWrites), off the committer's path.
+// Caller holds e.mu.
+func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, pipelined bool) ([]byte, []page.Slot, error) {
 	if cap(e.slots) < len(ds) {
 		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
 	}
 	slots := e.slots[:len(ds)]
 	first := e.lastLSN + 1
 	histFrom := e.historyFrom(len(ds))
-	if parallel && e.applier.workers > 1 && len(ds) >= parallelMin {
+	if pipelined {
+		histFrom = len(ds)
+	} else if e.applier.historyOverlaps(e, first+LSN(len(ds))) {
+		// The history entries about to be written here would land in
+		// ring slots that a pipelined apply still running writes.
+		if err := e.settle(); err != nil {
+			return buf, nil, err
+		}
+	}
+	if !pipelined && e.applier.workers > 1 && len(ds) >= parallelMin {
 		// A CheckEpoch delta needs the batch's earlier deltas counted in
 		// order: the workers stop at one and the batch is checked below
 		// (scanning for it first was a serial pass over every delta).

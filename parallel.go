@@ -93,6 +93,12 @@ type parallelApplier struct {
 	dec      record.Decoder
 	op       record.Op
 	applyErr error
+	// The pipelined batch's first LSN, the first LSN it records in the
+	// write-history ring, and the LSN from which a later entry would share
+	// a ring slot with one of its entries (historyOverlaps). Fields apart
+	// from first and histFrom: a check job of the next batch sets those
+	// while this one runs.
+	pipeFirst, pipeHistLSN, pipeHistEnd LSN
 
 	// holdApplyWrites, set by tests before the first commit, runs before
 	// a pipelined apply copies its bytes (to hold the helper back).
@@ -455,7 +461,12 @@ const pipeRingBytes = 4 << 20
 // up every line of it: on a 2-core AMD EPYC VM, two workers then committed
 // fewer deltas per second than one (docs/benchmarks.md). The previous job
 // must be finished (Bus.settle), so nothing reads the ring meanwhile.
-func (p *parallelApplier) applyPipelined(e *Bus, rec []byte) {
+//
+// The helper also records the batch's deltas from histFrom on in the
+// write-history ring, as the committer's check would have (first is the
+// batch's first LSN): readers of the ring settle first, as readers of
+// page bytes do.
+func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom int) {
 	if len(p.ring) < max(pipeRingBytes, len(rec)) {
 		p.ring, p.ringPos = make([]byte, max(pipeRingBytes, len(rec))), 0
 	}
@@ -465,7 +476,17 @@ func (p *parallelApplier) applyPipelined(e *Bus, rec []byte) {
 	p.rec = p.ring[p.ringPos : p.ringPos+copy(p.ring[p.ringPos:], rec)]
 	p.ringPos += len(rec)
 	p.e = e
+	p.pipeFirst, p.pipeHistLSN = first, first+LSN(histFrom)
+	p.pipeHistEnd = first + LSN(len(e.hist))
 	p.publish(jobApplyWrites, 1, 0)
+}
+
+// historyOverlaps reports whether a pipelined apply is still running whose
+// history entries share ring slots with entries for LSNs before end (the
+// ring holds len(e.hist) consecutive LSNs: the pipelined batch's and the
+// next batch's entries collide once they span more). Caller holds e.mu.
+func (p *parallelApplier) historyOverlaps(e *Bus, end LSN) bool {
+	return p.current && p.job == jobApplyWrites && e.hist != nil && end > p.pipeHistEnd
 }
 
 // applyGroup is how many decoded runs applyWrites gathers before it
@@ -493,15 +514,17 @@ func (p *parallelApplier) applyWrites() {
 		p.applyErr = err
 		return
 	}
+	e := p.e
 	var group [applyGroup]pageWrite
 	n := 0
+	lsn, histLSN := p.pipeFirst, p.pipeHistLSN
 	flush := func() {
 		for _, w := range group[:n] {
 			_ = delta.ApplyRun(&delta.Run{Offset: w.off, Data: w.data}, st.Bytes(w.slot))
 		}
 		n = 0
 	}
-	for p.dec.More() {
+	for ; p.dec.More(); lsn++ {
 		id, off, data, ok := p.dec.NextRun()
 		if !ok {
 			// Any other delta (masked, several runs, an intent): decoded
@@ -511,7 +534,14 @@ func (p *parallelApplier) applyWrites() {
 				p.applyErr = err
 				return
 			}
+			if lsn >= histLSN {
+				e.recordHistory(lsn, &p.op.Delta, false)
+			}
 			continue
+		}
+		if lsn >= histLSN && e.hist != nil {
+			end := off + uint32(len(data))
+			e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: id, Lo: off, hi: histHi(end, false)}
 		}
 		sl, found := st.Lookup(id)
 		if !found || uint64(off)+uint64(len(data)) > uint64(st.Size(sl)) {
