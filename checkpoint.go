@@ -293,13 +293,25 @@ func newCowBlockPool(logicalBytes int64) cowBlockPool {
 const cowPoolMinBytes = 64 << 20
 
 // fill adds up to n faulted-in blocks, never more than the pool holds.
+//
+// A block is faulted in a piece at a time, with a Gosched between pieces:
+// where a page fault costs ~20 µs (a 2-core AMD EPYC VM), one 4 MiB block
+// took 20 ms, and Go's scheduler let it run on while a preempted commit
+// waited for a processor that long (traced: docs/benchmarks.md).
 func (p cowBlockPool) fill(n int) {
 	for ; n > 0 && len(p) < cap(p); n-- {
 		b := make([]byte, cowBlockBytes)
-		clear(b) // fault in here, on the checkpoint's goroutine
+		for lo := 0; lo < len(b); lo += cowFillPiece {
+			clear(b[lo : lo+cowFillPiece]) // fault in here, on the checkpoint's goroutine
+			runtime.Gosched()
+		}
 		p <- b[:0]
 	}
 }
+
+// cowFillPiece is how much of a block fill faults in before it lets other
+// goroutines run: 1 ms or so where faults are slowest.
+const cowFillPiece = 256 << 10
 
 // take returns an empty block, pre-faulted if one is ready; else a fresh
 // one of size bytes.

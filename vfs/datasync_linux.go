@@ -2,7 +2,6 @@ package vfs
 
 import (
 	"os"
-	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -44,40 +43,17 @@ func (f osFile) WaitWriteback(off, n int64) error {
 	return nil
 }
 
-// prefaultAsync faults b's whole pages in from another goroutine, with
-// MADV_POPULATE_WRITE (Linux 5.14+; older kernels refuse it and nothing
-// happens). It changes no byte, so b may be written meanwhile; the caller
-// keeps b referenced (the goroutine does too, until it is done).
-func prefaultAsync(b []byte) {
+// prefaultSupported says whether touchAhead runs: where
+// MADV_POPULATE_WRITE maps memory ahead.
+const prefaultSupported = true
+
+// populate maps b's whole pages with MADV_POPULATE_WRITE (Linux 5.14+;
+// older kernels refuse it and nothing happens). It changes no byte.
+func populate(b []byte) {
 	const pg = 4096
 	start := (pg - int(uintptr(unsafe.Pointer(unsafe.SliceData(b))))%pg) % pg
-	if len(b)-start < 16*pg {
-		return // not worth a goroutine
-	}
-	end := start + (len(b)-start)/pg*pg
-	go prefault(b, start, end)
-}
-
-// prefaultStep is how much prefault maps before it lets other goroutines
-// run: front to back, so that the appends it runs ahead of find the first
-// steps ready soon, and in steps, so that where mapping memory is slow it
-// never holds a processor for the scheduler's 10 ms slice while the
-// committer waits for one.
-//
-// It only maps: the room is the file's already, and the writer may be
-// appending into it, so reading each page once as well (which, on a VM
-// where the first access to a mapped page costs ~6 µs, made one worker's
-// in-memory commits 35-50 % faster, docs/benchmarks.md) would race with
-// those writes.
-const prefaultStep = 1 << 20
-
-// prefault maps b[start:end] (page-aligned), a step at a time.
-func prefault(b []byte, start, end int) {
-	for lo := start; lo < end; lo += prefaultStep {
-		if unix.Madvise(b[lo:min(lo+prefaultStep, end)], unix.MADV_POPULATE_WRITE) != nil {
-			return
-		}
-		runtime.Gosched()
+	if end := start + (len(b)-start)/pg*pg; end > start {
+		_ = unix.Madvise(b[start:end], unix.MADV_POPULATE_WRITE)
 	}
 }
 

@@ -17,8 +17,12 @@ func (f osFile) StartWriteback(off, n int64) error { return nil }
 // WaitWriteback is a no-op where sync_file_range is not available.
 func (f osFile) WaitWriteback(off, n int64) error { return nil }
 
-// prefaultAsync does nothing where MADV_POPULATE_WRITE is not available.
-func prefaultAsync([]byte) {}
+// prefaultSupported: no touchAhead where MADV_POPULATE_WRITE is not
+// available (reading unmapped memory would map the zero page only).
+const prefaultSupported = false
+
+// populate does nothing here.
+func populate([]byte) {}
 
 // SetDirect refuses direct writes where O_DIRECT is not available (macOS
 // has F_NOCACHE, whose alignment rules differ).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"testing"
+	"time"
 )
 
 // TestMemSizeHintLarge: a hint above 2 GiB (a 4M-page checkpoint is 4 GiB) is
@@ -29,7 +30,7 @@ func TestMemSizeHintLarge(t *testing.T) {
 }
 
 // TestSizeHintPrefaultKeepsContent: the room a size hint reserves is
-// faulted in by another goroutine (prefaultAsync) while the file is being
+// faulted in and read by another goroutine (touchAhead) while the file is being
 // written; that changes no byte.
 func TestSizeHintPrefaultKeepsContent(t *testing.T) {
 	fs := NewMem()
@@ -67,5 +68,102 @@ func TestSizeHintPrefaultKeepsContent(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatal("content changed while the reserved room was faulted in")
+	}
+}
+
+// TestTouchAheadClaimBlocksWrites: a write or truncation reaching bytes
+// that touchAhead has claimed (it reads them, unlocked) waits until the
+// claim ends, and one that stays clear of the claim does not wait.
+func TestTouchAheadClaimBlocksWrites(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		op    func(f File) error
+		waits bool
+	}{
+		{"append into the claim", func(f File) error { _, err := f.Write(make([]byte, 5000)); return err }, true},
+		{"truncate into the claim", func(f File) error { return f.Truncate(6000) }, true},
+		{"append below the claim", func(f File) error { _, err := f.Write([]byte("tail")); return err }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := NewMem()
+			f, err := fs.Create("/log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write([]byte("head")); err != nil {
+				t.Fatal(err)
+			}
+			nd := f.(*memFile).n
+			fs.mu.Lock()
+			nd.claimLo, nd.claimHi = 4096, 8192
+			fs.mu.Unlock()
+			done := make(chan error, 1)
+			go func() { done <- tc.op(f) }()
+			if !tc.waits {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("finished while the range was claimed (err %v)", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			fs.mu.Lock()
+			nd.claimLo, nd.claimHi = 0, 0
+			fs.touched.Broadcast()
+			fs.mu.Unlock()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if size, _ := f.Size(); size < 5004 {
+				t.Fatalf("size %d after the claim ended", size)
+			}
+		})
+	}
+}
+
+// TestTouchAheadStops: the toucher started by a size hint reads the room
+// ahead (its claims are counted) and ends once the handle that gave the
+// hint is closed, leaving no claim behind (it runs alone: the counters
+// are the package's).
+func TestTouchAheadStops(t *testing.T) {
+	if !prefaultSupported {
+		t.Skip("no touchAhead on this platform")
+	}
+	fs := NewMem()
+	f, err := fs.Create("/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := touchSteps.Load()
+	f.(SizeHinter).SizeHint(maxPrefaultHint)
+	deadline := time.Now().Add(10 * time.Second)
+	for touchSteps.Load() == steps {
+		if time.Now().After(deadline) {
+			t.Fatal("no claim read ahead in 10 s after the size hint")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	atClose := touchSteps.Load()
+	for touchers.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d touchers still running 10 s after the hint, the handle closed", touchers.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The room holds 1,024 claims; one in progress at the close may end.
+	if after := touchSteps.Load() - atClose; after > 100 {
+		t.Fatalf("%d claims read after the handle was closed", after)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if nd := f.(*memFile).n; nd.claimHi != 0 {
+		t.Fatalf("claim [%d, %d) left behind", nd.claimLo, nd.claimHi)
 	}
 }
