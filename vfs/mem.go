@@ -646,14 +646,19 @@ func (f *memFile) SizeHint(n int64) {
 		return
 	}
 	room := make([]byte, 0, n)
+	// Nothing below allocates while the lock is held: after allocating the
+	// room, this goroutine's next allocation can be made to assist the
+	// garbage collector for all of it (traced at 19 ms, with a commit
+	// waiting for the lock to write its log record).
 	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
 	if n <= int64(cap(nd.data)) || len(nd.data) > cap(room) {
+		f.fs.mu.Unlock()
 		return // grown meanwhile
 	}
 	// The synced image may share the old array; it keeps it.
 	grown := append(room, nd.data...)
 	nd.data = grown
+	f.fs.mu.Unlock()
 	// Fault the reserved room in on another goroutine: an appending log
 	// would otherwise take a page fault (and, on some VMs, a costly first
 	// access) every 4 KiB of records, on the commit's path. Only for
