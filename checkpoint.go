@@ -125,10 +125,14 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 
 // CheckpointRunning reports whether a checkpoint, automatic or explicit,
 // is being taken now: commits then keep, for it, the bytes they overwrite
-// in pages it has not written yet (see Checkpoint). One atomic load; meant
-// for telling the latency of commits that overlapped a checkpoint from
-// that of the others (mmsb bench does).
-func (e *Bus) CheckpointRunning() bool { return e.ckptWriting.Load() }
+// in pages it has not written yet (see Checkpoint). An automatic
+// checkpoint counts from the commit that started it, before its goroutine
+// reaches the snapshot, so that a caller who waits for CheckpointRunning
+// to turn false after its last commit also waits for a checkpoint that
+// commit started. Two atomic loads; meant for telling the latency of
+// commits that overlapped a checkpoint from that of the others, and for
+// waiting for the last one (mmsb bench does both).
+func (e *Bus) CheckpointRunning() bool { return e.ckptWriting.Load() || e.ckptRunning.Load() }
 
 // noteCheckpointFailure records a failed checkpoint (Stats) and delays the
 // next automatic attempt by a full CheckpointBytes or CheckpointInterval,

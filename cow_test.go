@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
@@ -201,6 +202,36 @@ func TestCheckpointRunning(t *testing.T) {
 	}
 	if e.CheckpointRunning() {
 		t.Fatal("still running after Checkpoint returned")
+	}
+}
+
+// An automatic checkpoint is running (CheckpointRunning) from the commit
+// that starts it: here its goroutine is held before it can take the
+// checkpoint lock, so nothing of the snapshot has begun; it is running
+// still, and no longer once it has ended.
+func TestCheckpointRunningAutomatic(t *testing.T) {
+	e := openT(t, "", &Options{CheckpointBytes: 1})
+	defer e.Close()
+	ids := mustCreate(t, e, 4, 64)
+	for e.CheckpointRunning() { // the creation's own checkpoint
+		time.Sleep(time.Millisecond)
+	}
+	before := e.Stats().Checkpoints
+	e.ckptMu.Lock()
+	if _, err := e.Commit(ctx, []delta.Delta{w(ids[0], 0, "x")}); err != nil {
+		e.ckptMu.Unlock()
+		t.Fatal(err)
+	}
+	running := e.CheckpointRunning()
+	e.ckptMu.Unlock()
+	if !running {
+		t.Fatal("not running after the commit that started an automatic checkpoint")
+	}
+	for e.CheckpointRunning() {
+		time.Sleep(time.Millisecond)
+	}
+	if got := e.Stats().Checkpoints; got != before+1 {
+		t.Fatalf("%d checkpoints once it stopped running, want %d", got, before+1)
 	}
 }
 

@@ -301,8 +301,9 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	res.GCPauseMaxNS, res.GCCycles = gcPauseMax(gc0, gc1)
 	res.hostDelta = diffHost(host0, readHostState(), o.stallThreshold.Seconds())
 	res.RSSBytes, res.RSSPeakBytes = readRSS()
-	// Let an automatic checkpoint that was running when the load ended
-	// finish, so that "checkpoints" counts it (RSS is read before).
+	// Let an automatic checkpoint that was running (or started by the last
+	// commits) when the load ended finish, so that "checkpoints" counts it
+	// (RSS is read before).
 	for bus.CheckpointRunning() {
 		time.Sleep(time.Millisecond)
 	}
