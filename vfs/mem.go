@@ -53,6 +53,10 @@ type MemFS struct {
 	// touched is signalled (under mu) when a toucher's claim on a file's
 	// room ends (see touchAhead); writers into a claimed range wait on it.
 	touched sync.Cond
+	// touchers counts running touchAhead goroutines and touchSteps the
+	// claims they have read (for tests).
+	touchers   atomic.Int32
+	touchSteps atomic.Int64
 }
 
 // memNode is a file or a directory (an inode). A node may outlive its names:
@@ -694,8 +698,8 @@ func (m *MemFS) claimed(n *memNode, lo, hi int) bool {
 // when the room is used up, the file's array changes or the handle f that
 // gave the hint is closed.
 func (m *MemFS) touchAhead(f *memFile, arr []byte) {
-	touchers.Add(1)
-	defer touchers.Add(-1)
+	m.touchers.Add(1)
+	defer m.touchers.Add(-1)
 	nd := f.n
 	arr = arr[:cap(arr)]
 	base := unsafe.SliceData(arr)
@@ -722,7 +726,7 @@ func (m *MemFS) touchAhead(f *memFile, arr []byte) {
 			sum += arr[i]
 		}
 		touchSink.Store(uint32(sum))
-		touchSteps.Add(1)
+		m.touchSteps.Add(1)
 
 		m.mu.Lock()
 		nd.claimLo, nd.claimHi = 0, 0
@@ -743,14 +747,8 @@ const (
 	touchPage     = 4096
 )
 
-// touchSink keeps touchAhead's reads from being optimized away; touchers
-// counts running touchAhead goroutines and touchSteps their claims (for
-// tests).
-var (
-	touchSink  atomic.Uint32
-	touchers   atomic.Int32
-	touchSteps atomic.Int64
-)
+// touchSink keeps touchAhead's reads from being optimized away.
+var touchSink atomic.Uint32
 
 func (f *memFile) check(op string, write bool) error {
 	if f.closed {

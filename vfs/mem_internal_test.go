@@ -127,8 +127,7 @@ func TestTouchAheadClaimBlocksWrites(t *testing.T) {
 
 // TestTouchAheadStops: the toucher started by a size hint reads the room
 // ahead (its claims are counted) and ends once the handle that gave the
-// hint is closed, leaving no claim behind (it runs alone: the counters
-// are the package's).
+// hint is closed, leaving no claim behind.
 func TestTouchAheadStops(t *testing.T) {
 	if !prefaultSupported {
 		t.Skip("no touchAhead on this platform")
@@ -138,10 +137,10 @@ func TestTouchAheadStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := touchSteps.Load()
+	steps := fs.touchSteps.Load()
 	f.(SizeHinter).SizeHint(maxPrefaultHint)
 	deadline := time.Now().Add(10 * time.Second)
-	for touchSteps.Load() == steps {
+	for fs.touchSteps.Load() == steps {
 		if time.Now().After(deadline) {
 			t.Fatal("no claim read ahead in 10 s after the size hint")
 		}
@@ -150,15 +149,15 @@ func TestTouchAheadStops(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	atClose := touchSteps.Load()
-	for touchers.Load() != 0 {
+	atClose := fs.touchSteps.Load()
+	for fs.touchers.Load() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d touchers still running 10 s after the hint, the handle closed", touchers.Load())
+			t.Fatalf("%d touchers still running 10 s after the hint, the handle closed", fs.touchers.Load())
 		}
 		time.Sleep(time.Millisecond)
 	}
 	// The room holds 1,024 claims; one in progress at the close may end.
-	if after := touchSteps.Load() - atClose; after > 100 {
+	if after := fs.touchSteps.Load() - atClose; after > 100 {
 		t.Fatalf("%d claims read after the handle was closed", after)
 	}
 	fs.mu.Lock()
