@@ -276,8 +276,15 @@ func (e *Bus) historyFrom(n int) int { return max(0, n-len(e.hist)) }
 func (e *Bus) recordHistory(lsn LSN, d *delta.Delta, derived bool) {
 	if e.hist != nil {
 		lo, hi := deltaBounds(d)
-		e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: d.Page, Lo: lo, hi: histHi(hi, derived)}
+		e.recordWrite(lsn, d.Page, lo, hi, derived)
 	}
+}
+
+// recordWrite records that the operation at lsn wrote [lo, hi) of page id
+// in the write-history ring (a pipelined apply's helper calls it with a
+// decoded run's bounds). Caller checks e.hist != nil.
+func (e *Bus) recordWrite(lsn LSN, id PageID, lo, hi uint32, derived bool) {
+	e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: id, Lo: lo, hi: histHi(hi, derived)}
 }
 
 // histPrev returns the LSN of the newest operation on page id before LSN
@@ -458,7 +465,7 @@ func (e *Bus) recordHist(lsn LSN, id PageID, t int64) {
 		return
 	}
 	_ = t
-	e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: id}
+	e.recordWrite(lsn, id, 0, 0, false) // an operation that writes no byte
 }
 
 // checkDataEdgeOwner refuses a Data edge into a derived page from a page

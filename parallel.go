@@ -540,8 +540,7 @@ func (p *parallelApplier) applyWrites() {
 			continue
 		}
 		if lsn >= histLSN && e.hist != nil {
-			end := off + uint32(len(data))
-			e.hist[uint64(lsn)&e.histMask] = histEntry{LSN: lsn, Page: id, Lo: off, hi: histHi(end, false)}
+			e.recordWrite(lsn, id, off, off+uint32(len(data)), false)
 		}
 		sl, found := st.Lookup(id)
 		if !found || uint64(off)+uint64(len(data)) > uint64(st.Size(sl)) {
