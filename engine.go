@@ -124,8 +124,8 @@ type Options struct {
 	// benchmarks.md). The price of the default: creating pages costs about
 	// 0.1-0.3 s per GiB more (1.6 s on a VM where the first access to
 	// each mapped page costs ~6 µs, which creation then pays too), and
-	// created but never written pages are resident. Set this for buses that create many more pages than they
-	// write.
+	// created but never written pages are resident. Set this for buses
+	// that create many more pages than they write.
 	LazyPageMemory bool
 	// HugePages asks for transparent huge pages (MADV_HUGEPAGE) for the
 	// anonymous memory that holds page bytes (shared-mode chunks always ask).

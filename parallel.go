@@ -93,12 +93,10 @@ type parallelApplier struct {
 	dec      record.Decoder
 	op       record.Op
 	applyErr error
-	// The pipelined batch's first LSN, the first LSN it records in the
-	// write-history ring, and the LSN from which a later entry would share
-	// a ring slot with one of its entries (historyOverlaps). Fields apart
-	// from first and histFrom: a check job of the next batch sets those
-	// while this one runs.
-	pipeFirst, pipeHistLSN, pipeHistEnd LSN
+	// The pipelined batch's first LSN and the first LSN it records in the
+	// write-history ring. Fields apart from first and histFrom: a check
+	// job of the next batch sets those while this one runs.
+	pipeFirst, pipeHistLSN LSN
 
 	// holdApplyWrites, set by tests before the first commit, runs before
 	// a pipelined apply copies its bytes (to hold the helper back).
@@ -477,7 +475,6 @@ func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom
 	p.ringPos += len(rec)
 	p.e = e
 	p.pipeFirst, p.pipeHistLSN = first, first+LSN(histFrom)
-	p.pipeHistEnd = first + LSN(len(e.hist))
 	p.publish(jobApplyWrites, 1, 0)
 }
 
@@ -486,7 +483,7 @@ func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom
 // ring holds len(e.hist) consecutive LSNs: the pipelined batch's and the
 // next batch's entries collide once they span more). Caller holds e.mu.
 func (p *parallelApplier) historyOverlaps(e *Bus, end LSN) bool {
-	return p.current && p.job == jobApplyWrites && e.hist != nil && end > p.pipeHistEnd
+	return p.current && p.job == jobApplyWrites && e.hist != nil && end > p.pipeFirst+LSN(len(e.hist))
 }
 
 // applyGroup is how many decoded runs applyWrites gathers before it
@@ -509,12 +506,12 @@ func (p *parallelApplier) applyWrites() {
 	if p.holdApplyWrites != nil {
 		p.holdApplyWrites()
 	}
-	st := p.e.store
+	e := p.e
+	st := e.store
 	if err := p.dec.Reset(p.rec); err != nil {
 		p.applyErr = err
 		return
 	}
-	e := p.e
 	var group [applyGroup]pageWrite
 	n := 0
 	lsn, histLSN := p.pipeFirst, p.pipeHistLSN

@@ -675,9 +675,9 @@ func (f *memFile) SizeHint(n int64) {
 }
 
 // claimed reports whether bytes [lo, hi) of n's array are claimed by a
-// toucher; the caller, holding m.mu, waits on m.touched before writing
-// them. Caller holds m.mu.
-func (m *MemFS) claimed(n *memNode, lo, hi int) bool {
+// toucher; the caller waits on the filesystem's touched before writing
+// them. Caller holds the filesystem's lock.
+func (n *memNode) claimed(lo, hi int) bool {
 	return n.claimHi > lo && n.claimLo < hi
 }
 
@@ -813,7 +813,7 @@ func (f *memFile) Write(p []byte) (int, error) {
 	if f.appendMode {
 		f.pos = int64(len(f.n.data))
 	}
-	for f.fs.claimed(f.n, min(int(f.pos), len(f.n.data)), int(f.pos)+len(p)) {
+	for f.n.claimed(min(int(f.pos), len(f.n.data)), int(f.pos)+len(p)) {
 		f.fs.touched.Wait()
 		if f.appendMode {
 			f.pos = int64(len(f.n.data))
@@ -843,7 +843,7 @@ func (f *memFile) Truncate(size int64) error {
 	if size < 0 {
 		return pathErr("truncate", f.name, syscall.EINVAL)
 	}
-	for f.fs.claimed(f.n, len(f.n.data), int(size)) {
+	for f.n.claimed(len(f.n.data), int(size)) {
 		f.fs.touched.Wait()
 	}
 	f.n.resize(int(size))
