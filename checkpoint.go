@@ -318,15 +318,27 @@ func (p cowBlockPool) fill(n int) {
 const cowFillPiece = 256 << 10
 
 // take returns an empty block, pre-faulted if one is ready; else a fresh
-// one of size bytes.
+// one of size bytes, or of at most cowMissBytes when the pool is empty
+// (not nil): Go zeroes a large allocation that reuses freed memory, and
+// where that memory was given back to the kernel each 4 KiB page costs a
+// fault, so a fresh 4 MiB block cost the commit that took it 17 ms on the
+// 2-core AMD EPYC VM (traced: docs/benchmarks.md) while the checkpoint,
+// slowed by its own first writes, had not refilled the pool.
 func (p cowBlockPool) take(size int) []byte {
 	select {
 	case b := <-p:
 		return b
 	default:
+		if p != nil {
+			size = min(size, cowMissBytes)
+		}
 		return make([]byte, 0, size)
 	}
 }
+
+// cowMissBytes is the largest block a commit allocates itself: 16 pages,
+// 0.3 ms where faults are slowest.
+const cowMissBytes = 64 << 10
 
 // cowState is the copy-on-write bookkeeping of a running checkpoint.
 // Guarded by e.mu: commits change it under the write lock, the checkpoint

@@ -57,6 +57,9 @@ type MemFS struct {
 	// claims they have read (for tests).
 	touchers   atomic.Int32
 	touchSteps atomic.Int64
+	// rooms holds the rooms of files nothing references any more, for
+	// the next size hints (room.go).
+	rooms *roomPools
 }
 
 // memNode is a file or a directory (an inode). A node may outlive its names:
@@ -103,7 +106,7 @@ func newMemDir() *memNode {
 // NewMem returns an empty in-memory filesystem holding only the root
 // directory.
 func NewMem() *MemFS {
-	m := &MemFS{root: newMemDir(), locks: map[*memNode]bool{}}
+	m := &MemFS{root: newMemDir(), locks: map[*memNode]bool{}, rooms: &roomPools{}}
 	m.touched.L = &m.mu
 	return m
 }
@@ -649,7 +652,7 @@ func (f *memFile) SizeHint(n int64) {
 	if n <= have {
 		return
 	}
-	room := make([]byte, 0, n)
+	room, recycled := f.fs.rooms.get(int(n))
 	// Nothing below allocates while the lock is held: after allocating the
 	// room, this goroutine's next allocation can be made to assist the
 	// garbage collector for all of it (traced at 19 ms, with a commit
@@ -665,11 +668,12 @@ func (f *memFile) SizeHint(n int64) {
 	f.fs.mu.Unlock()
 	// Fault the reserved room in on another goroutine: an appending log
 	// would otherwise take a page fault (and, on some VMs, a costly first
-	// access) every 4 KiB of records, on the commit's path. Only for
-	// log-sized hints: a checkpoint's gigabyte is written by its own
-	// goroutine, off the commit's path, and faulting it twice over would
-	// only cost memory bandwidth.
-	if n <= maxPrefaultHint && prefaultSupported {
+	// access) every 4 KiB of records, on the commit's path. Only for new
+	// log-sized rooms: a recycled room was faulted in during its first
+	// life and never given back (room.go), and a checkpoint's gigabyte is
+	// written by its own goroutine, off the commit's path, where faulting
+	// it twice over would only cost memory bandwidth.
+	if n <= maxPrefaultHint && prefaultSupported && !recycled {
 		go f.fs.touchAhead(f, grown)
 	}
 }

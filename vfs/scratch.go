@@ -25,6 +25,9 @@ import (
 // ends. Sync and SyncDir do nothing (SyncDir checks the directory exists),
 // and files offer no writeback control (no RangeSyncer, RangeWaiter or
 // SizeHinter). Names are slash-separated; Lock is exclusive within the FS.
+//
+// The unnamed file of the last file removed (and closed) is kept and
+// reused, page cache and all, by the next file created (see scratchFS).
 func Scratch(dir string) FS {
 	if dir == "" {
 		dir = os.TempDir()
@@ -38,22 +41,56 @@ type scratchFS struct {
 	files map[string]*scratchNode
 	dirs  map[string]bool
 	locks map[string]bool
+
+	// spare is the unnamed OS file of the last node released (nil when
+	// none), kept for the next new file, and spareLen its length. Closing
+	// it would free its page cache, and on some VMs memory the guest
+	// frees costs 13–20 µs a 4 KiB page at its next first use
+	// (docs/benchmarks.md: the 2-core AMD EPYC VM reports every freed page
+	// to the host). An in-memory bus writes each checkpoint of its whole
+	// state into a new scratch file and then removes the previous one, so
+	// each 1 GiB checkpoint faulted a gigabyte of fresh page cache in, 5 s
+	// of CPU beside the commits; now it overwrites the one before last in
+	// place. The cost: between checkpoints the page cache holds two
+	// checkpoints instead of one (the peak, while one is written, is the
+	// same).
+	spare    *os.File
+	spareLen int64
+	// reused counts the files made on a spare (for tests).
+	reused int
 }
 
-// scratchNode is one file's unnamed OS file. It is closed when it has no
-// name and no open handle.
+// scratchNode is one file's unnamed OS file. When it has no name and no
+// open handle it becomes the filesystem's spare (see scratchFS.spare).
+//
+// A reused OS file may be longer than the node's file: size is the
+// file's length, phys the OS file's (phys >= size). Bytes past size are
+// an earlier file's; reads stop at size, and before size grows over
+// them other than by writing them, the OS file is cut back to size (so
+// the growth reads as zeros, as on the OS).
 type scratchNode struct {
 	f     *os.File
 	refs  int
 	named bool
+
+	size atomic.Int64 // the file's length; read without wmu
+	wmu  sync.Mutex   // serialises writes and truncations
+	phys int64        // the OS file's length; guarded by wmu
 }
 
 // release drops a reference (a handle or the name). Caller holds fs.mu.
-func (n *scratchNode) release() error {
+func (fs *scratchFS) release(n *scratchNode) error {
 	if n.refs > 0 || n.named {
 		return nil
 	}
-	return n.f.Close()
+	old := fs.spare
+	n.wmu.Lock()
+	fs.spare, fs.spareLen = n.f, n.phys
+	n.wmu.Unlock()
+	if old != nil {
+		return old.Close()
+	}
+	return nil
 }
 
 func (fs *scratchFS) parentExists(name string) error {
@@ -75,12 +112,12 @@ func (fs *scratchFS) Create(name string) (File, error) {
 	}
 	n := fs.files[name]
 	if n != nil {
-		if err := n.f.Truncate(0); err != nil {
+		if err := n.truncate(0); err != nil {
 			return nil, err
 		}
 	} else {
 		var err error
-		if n, err = fs.newNode(name); err != nil {
+		if n, err = fs.newNode(name, true); err != nil {
 			return nil, err
 		}
 	}
@@ -88,14 +125,22 @@ func (fs *scratchFS) Create(name string) (File, error) {
 	return &scratchFile{fs: fs, n: n, name: name}, nil
 }
 
-// newNode creates the empty file name. Caller holds fs.mu and has checked
-// that name is free and its parent exists.
-func (fs *scratchFS) newNode(name string) (*scratchNode, error) {
-	f, err := unnamedFile(fs.dir)
-	if err != nil {
-		return nil, fmt.Errorf("vfs: scratch file for %s in %s: %w", name, fs.dir, err)
+// newNode creates the empty file name, on the spare OS file if reuse says
+// so and there is one. Caller holds fs.mu and has checked that name is
+// free and its parent exists.
+func (fs *scratchFS) newNode(name string, reuse bool) (*scratchNode, error) {
+	n := &scratchNode{named: true}
+	if reuse && fs.spare != nil {
+		n.f, n.phys = fs.spare, fs.spareLen
+		fs.spare, fs.spareLen = nil, 0
+		fs.reused++
+	} else {
+		f, err := unnamedFile(fs.dir)
+		if err != nil {
+			return nil, fmt.Errorf("vfs: scratch file for %s in %s: %w", name, fs.dir, err)
+		}
+		n.f = f
 	}
-	n := &scratchNode{f: f, named: true}
 	fs.files[name] = n
 	return n, nil
 }
@@ -110,11 +155,7 @@ func (fs *scratchFS) open(name string, appendAt bool) (File, error) {
 	}
 	h := &scratchFile{fs: fs, n: n, name: name, readOnly: !appendAt}
 	if appendAt {
-		st, err := n.f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		h.off = st.Size()
+		h.off = n.size.Load()
 	}
 	n.refs++
 	return h, nil
@@ -130,7 +171,7 @@ func (fs *scratchFS) Remove(name string) error {
 	if n := fs.files[name]; n != nil {
 		delete(fs.files, name)
 		n.named = false
-		return n.release()
+		return fs.release(n)
 	}
 	if !fs.dirs[name] {
 		return &os.PathError{Op: "remove", Path: name, Err: os.ErrNotExist}
@@ -158,7 +199,7 @@ func (fs *scratchFS) Rename(oldname, newname string) error {
 		}
 		if old := fs.files[newname]; old != nil {
 			old.named = false
-			if err := old.release(); err != nil {
+			if err := fs.release(old); err != nil {
 				return err
 			}
 		}
@@ -292,7 +333,8 @@ func (fs *scratchFS) Lock(name string) (io.Closer, error) {
 		if err := fs.parentExists(name); err != nil {
 			return nil, err
 		}
-		if _, err := fs.newNode(name); err != nil {
+		// Not on the spare: a lock file stays, and would keep it.
+		if _, err := fs.newNode(name, false); err != nil {
 			return nil, err
 		}
 	}
@@ -327,7 +369,7 @@ func (f *scratchFile) Read(p []byte) (int, error) {
 	if err := f.check("read", false); err != nil {
 		return 0, err
 	}
-	n, err := f.n.f.ReadAt(p, f.off)
+	n, err := f.n.readAt(p, f.off)
 	f.off += int64(n)
 	if err == io.EOF && n > 0 {
 		err = nil
@@ -339,16 +381,90 @@ func (f *scratchFile) ReadAt(p []byte, off int64) (int, error) {
 	if err := f.check("read", false); err != nil {
 		return 0, err
 	}
-	return f.n.f.ReadAt(p, off)
+	return f.n.readAt(p, off)
+}
+
+// readAt reads at off, stopping at the file's length (the OS file may go
+// on with an earlier file's bytes).
+func (n *scratchNode) readAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, &os.PathError{Op: "read", Path: n.f.Name(), Err: errors.New("negative offset")}
+	}
+	size := n.size.Load()
+	if off >= size {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	short := int64(len(p)) > size-off
+	if short {
+		p = p[:size-off]
+	}
+	k, err := n.f.ReadAt(p, off)
+	if err == nil && short {
+		err = io.EOF
+	}
+	return k, err
 }
 
 func (f *scratchFile) Write(p []byte) (int, error) {
 	if err := f.check("write", true); err != nil {
 		return 0, err
 	}
-	n, err := f.n.f.WriteAt(p, f.off)
+	n, err := f.n.writeAt(p, f.off)
 	f.off += int64(n)
 	return n, err
+}
+
+// writeAt writes p at off. A write starting past the file's length first
+// cuts the OS file back to it, so the gap reads as zeros, not as an
+// earlier file's bytes.
+func (n *scratchNode) writeAt(p []byte, off int64) (int, error) {
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	if err := n.cutTo(off); err != nil {
+		return 0, err
+	}
+	k, err := n.f.WriteAt(p, off)
+	if end := off + int64(k); end > n.size.Load() {
+		n.phys = max(n.phys, end)
+		n.size.Store(end)
+	}
+	return k, err
+}
+
+// cutTo truncates the OS file to the file's length when off is past it
+// and the OS file holds bytes there. Caller holds wmu.
+func (n *scratchNode) cutTo(off int64) error {
+	if size := n.size.Load(); off > size && n.phys > size {
+		if err := n.f.Truncate(size); err != nil {
+			return err
+		}
+		n.phys = size
+	}
+	return nil
+}
+
+// truncate sets the file's length. Shrinking keeps the OS file's bytes
+// (and their memory) for later writes; growing zero-fills.
+func (n *scratchNode) truncate(size int64) error {
+	if size < 0 {
+		return &os.PathError{Op: "truncate", Path: n.f.Name(), Err: errors.New("negative size")}
+	}
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	if err := n.cutTo(size); err != nil {
+		return err
+	}
+	if size > n.phys {
+		if err := n.f.Truncate(size); err != nil {
+			return err
+		}
+		n.phys = size
+	}
+	n.size.Store(size)
+	return nil
 }
 
 func (f *scratchFile) Sync() error { return f.check("sync", false) }
@@ -357,14 +473,14 @@ func (f *scratchFile) Truncate(size int64) error {
 	if err := f.check("truncate", true); err != nil {
 		return err
 	}
-	return f.n.f.Truncate(size)
+	return f.n.truncate(size)
 }
 
 func (f *scratchFile) Size() (int64, error) {
 	if err := f.check("stat", false); err != nil {
 		return 0, err
 	}
-	return osFile{f.n.f}.Size()
+	return f.n.size.Load(), nil
 }
 
 func (f *scratchFile) Close() error {
@@ -374,7 +490,7 @@ func (f *scratchFile) Close() error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
 	f.n.refs--
-	return f.n.release()
+	return f.fs.release(f.n)
 }
 
 // Mount returns a filesystem that serves dir and the paths under it from

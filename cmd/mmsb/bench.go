@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // benchOptions are the flags of `mmsb bench`.
@@ -116,6 +117,10 @@ type benchResult struct {
 	RSSPeakBytes int64  `json:"rss_peak_bytes"`
 	LogBytes     uint64 `json:"log_bytes"`
 	LogSyncs     uint64 `json:"log_syncs"`
+	// In-memory log segments' rooms taken from the recycled ones and
+	// newly allocated during the load (vfs.RoomCounts).
+	LogRoomsReused int64 `json:"log_rooms_reused"`
+	LogRoomsMade   int64 `json:"log_rooms_made"`
 	Checkpoints  uint64 `json:"checkpoints"`
 	LastLSN      uint64 `json:"last_lsn"`
 	StateHash    string `json:"state_hash"`
@@ -266,6 +271,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 		LazyPageMemory: o.lazyPages, HugePages: o.hugePages, MemCheckpoints: o.memCheckpoints}
 
 	gc0, host0 := readGCState(), readHostState()
+	reused0, made0 := vfs.RoomCounts()
 	ids, err := a.benchCreate(ctx, bus, o, res)
 	if err != nil {
 		return err
@@ -301,6 +307,8 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	res.GCPauseMaxNS, res.GCCycles = gcPauseMax(gc0, gc1)
 	res.hostDelta = diffHost(host0, readHostState(), o.stallThreshold.Seconds())
 	res.RSSBytes, res.RSSPeakBytes = readRSS()
+	reused1, made1 := vfs.RoomCounts()
+	res.LogRoomsReused, res.LogRoomsMade = reused1-reused0, made1-made0
 	// Let an automatic checkpoint that was running (or started by the last
 	// commits) when the load ended finish, so that "checkpoints" counts it
 	// (RSS is read before).

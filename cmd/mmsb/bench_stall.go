@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/trace"
@@ -48,6 +49,9 @@ func (s *stallRecorder) observe(ns int64) {
 	if s == nil || time.Duration(ns) <= s.threshold {
 		return
 	}
+	// Mark every slow commit in the trace (the event's time is the
+	// commit's end), so that the window's stalls can be found in it.
+	trace.Log(context.Background(), "stall", fmt.Sprintf("commit took %d ns", ns))
 	s.once.Do(func() {
 		s.done.Add(1)
 		go func() {
