@@ -119,11 +119,11 @@ type benchResult struct {
 	LogSyncs     uint64 `json:"log_syncs"`
 	// In-memory log segments' rooms taken from the recycled ones and
 	// newly allocated during the load (vfs.RoomCounts).
-	LogRoomsReused int64 `json:"log_rooms_reused"`
-	LogRoomsMade   int64 `json:"log_rooms_made"`
-	Checkpoints  uint64 `json:"checkpoints"`
-	LastLSN      uint64 `json:"last_lsn"`
-	StateHash    string `json:"state_hash"`
+	LogRoomsReused int64  `json:"log_rooms_reused"`
+	LogRoomsMade   int64  `json:"log_rooms_made"`
+	Checkpoints    uint64 `json:"checkpoints"`
+	LastLSN        uint64 `json:"last_lsn"`
+	StateHash      string `json:"state_hash"`
 
 	// One entry per reader process (--readers): consistent page
 	// copies per second while the load committed, and retried reads.
