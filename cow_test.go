@@ -322,3 +322,32 @@ func TestCowBlockMiss(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkedRelease: the chunks a checkpoint's copy on write records
+// used are handed to the next checkpoint's (chunked.release), zeroed, and
+// used before any new chunk is allocated. The negative control, release
+// without clearing, fails it (a record of the earlier checkpoint shows).
+func TestChunkedRelease(t *testing.T) {
+	var a chunked[cowUndo]
+	for range chunkLen + 10 { // two chunks, the second partly used
+		k := a.add()
+		*a.at(k) = cowUndo{prev: 7, off: 9, old: []byte("kept")}
+	}
+	first := &a.chunks[0][0]
+	spare := a.release()
+	if len(spare) != 2 || a.n != 0 || a.chunks != nil {
+		t.Fatalf("release returned %d chunks and left n=%d, %d chunks", len(spare), a.n, len(a.chunks))
+	}
+	b := chunked[cowUndo]{spare: spare}
+	var reused bool
+	for range 2*chunkLen + 1 { // the two kept chunks, then a new one
+		k := b.add()
+		if u := b.at(k); u.prev != 0 || u.off != 0 || u.old != nil {
+			t.Fatalf("element %d of a reused chunk is not zero: %+v", k, *u)
+		}
+		reused = reused || b.at(k) == first
+	}
+	if !reused || len(b.spare) != 0 || len(b.chunks) != 3 {
+		t.Fatalf("kept chunks reused %v, %d left spare, %d chunks", reused, len(b.spare), len(b.chunks))
+	}
+}

@@ -727,6 +727,7 @@ func (a *app) printBench(r *benchResult) {
 	fmt.Fprintf(tw, "gc\tmax pause %s over %d cycles\n", ms(r.GCPauseMaxNS), r.GCCycles)
 	fmt.Fprintf(tw, "scheduler\tlongest runnable wait >= %s (%d at least the stall threshold)\n", ms(r.SchedWaitMaxNS), r.SchedWaitsOver)
 	fmt.Fprintf(tw, "host\t%d involuntary switches, %d minor and %d major faults, %.2f s stolen by the hypervisor\n", r.InvolSwitches, r.MinorFaults, r.MajorFaults, r.StealSec)
+	fmt.Fprintf(tw, "cpu\t%.2f s user, %.2f s system\n", r.UserSec, r.SysSec)
 	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints)
 	fmt.Fprintf(tw, "state\tLSN %d, hash %s\n", r.LastLSN, r.StateHash)
 	switch {

@@ -21,6 +21,8 @@ type hostState struct {
 	nivcsw     int64                     // involuntary context switches
 	minflt     int64
 	majflt     int64
+	utime      syscall.Timeval // CPU time in user mode
+	stime      syscall.Timeval // and in the kernel
 	stealTicks int64 // /proc/stat "cpu" steal column, in USER_HZ ticks
 }
 
@@ -36,6 +38,7 @@ func readHostState() hostState {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		st.nivcsw, st.minflt, st.majflt = int64(ru.Nivcsw), int64(ru.Minflt), int64(ru.Majflt)
+		st.utime, st.stime = ru.Utime, ru.Stime
 	}
 	st.stealTicks = readStealTicks()
 	return st
@@ -75,6 +78,12 @@ type hostDelta struct {
 	MinorFaults    int64   `json:"minor_faults"`
 	MajorFaults    int64   `json:"major_faults"`
 	StealSec       float64 `json:"steal_sec"`
+	// UserSec and SysSec are the CPU time the process used, in user mode
+	// and in the kernel (page faults, writes into the page cache): on a
+	// shared machine whose speed swings they show what a change saves
+	// better than throughput does.
+	UserSec float64 `json:"user_sec"`
+	SysSec  float64 `json:"sys_sec"`
 }
 
 // clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
@@ -87,6 +96,8 @@ func diffHost(before, after hostState, threshold float64) hostDelta {
 		MinorFaults:   after.minflt - before.minflt,
 		MajorFaults:   after.majflt - before.majflt,
 		StealSec:      float64(after.stealTicks-before.stealTicks) / clockTicks,
+		UserSec:       float64(after.utime.Nano()-before.utime.Nano()) / 1e9,
+		SysSec:        float64(after.stime.Nano()-before.stime.Nano()) / 1e9,
 	}
 	b, a := before.sched, after.sched
 	if b == nil || a == nil || len(b.Counts) != len(a.Counts) {

@@ -26,13 +26,16 @@ func TestDiffHost(t *testing.T) {
 		{"no histogram", nil, hist(1, 1, 1, 1, 1, 1), 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := hostState{sched: tc.before, nivcsw: 10, minflt: 100, majflt: 1, stealTicks: 50}
-			after := hostState{sched: tc.after, nivcsw: 13, minflt: 150, majflt: 1, stealTicks: 75}
+			before := hostState{sched: tc.before, nivcsw: 10, minflt: 100, majflt: 1, stealTicks: 50,
+				utime: syscall.Timeval{Sec: 1, Usec: 500000}, stime: syscall.Timeval{Sec: 2}}
+			after := hostState{sched: tc.after, nivcsw: 13, minflt: 150, majflt: 1, stealTicks: 75,
+				utime: syscall.Timeval{Sec: 4}, stime: syscall.Timeval{Sec: 2, Usec: 250000}}
 			d := diffHost(before, after, 16e-3)
 			if d.SchedWaitMaxNS != tc.wantMax || d.SchedWaitsOver != tc.wantOver {
 				t.Errorf("sched max %d over %d, want %d and %d", d.SchedWaitMaxNS, d.SchedWaitsOver, tc.wantMax, tc.wantOver)
 			}
-			if d.InvolSwitches != 3 || d.MinorFaults != 50 || d.MajorFaults != 0 || d.StealSec != 0.25 {
+			if d.InvolSwitches != 3 || d.MinorFaults != 50 || d.MajorFaults != 0 || d.StealSec != 0.25 ||
+				d.UserSec != 2.5 || d.SysSec != 0.25 {
 				t.Errorf("counters %+v", d)
 			}
 		})
@@ -55,8 +58,8 @@ func TestReadHostState(t *testing.T) {
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
 	}
-	if d := diffHost(s0, readHostState(), 16e-3); d.MinorFaults <= 0 {
-		t.Errorf("touching 8 MiB of fresh memory counted %d minor faults", d.MinorFaults)
+	if d := diffHost(s0, readHostState(), 16e-3); d.MinorFaults <= 0 || d.UserSec+d.SysSec <= 0 {
+		t.Errorf("touching 8 MiB of fresh memory counted %d minor faults and %.6f s of CPU", d.MinorFaults, d.UserSec+d.SysSec)
 	}
 }
 
@@ -67,7 +70,7 @@ func TestBenchJSONHostFields(t *testing.T) {
 	args := append(slices.Clone(smallBench), "--json")
 	var m map[string]any
 	runCLI(t, args...).mustCode(t, exitOK).decodeJSON(t, &m)
-	for _, k := range []string{"sched_wait_max_ns", "sched_waits_over_stall_threshold", "involuntary_switches", "minor_faults", "major_faults", "steal_sec"} {
+	for _, k := range []string{"sched_wait_max_ns", "sched_waits_over_stall_threshold", "involuntary_switches", "minor_faults", "major_faults", "steal_sec", "user_sec", "sys_sec"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("bench --json has no %q", k)
 		}
