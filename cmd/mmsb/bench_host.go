@@ -23,7 +23,7 @@ type hostState struct {
 	majflt     int64
 	utime      syscall.Timeval // CPU time in user mode
 	stime      syscall.Timeval // and in the kernel
-	stealTicks int64 // /proc/stat "cpu" steal column, in USER_HZ ticks
+	stealTicks int64           // /proc/stat "cpu" steal column, in USER_HZ ticks
 }
 
 const schedLatencyMetric = "/sched/latencies:seconds"
