@@ -46,6 +46,7 @@ type benchOptions struct {
 	json            bool
 	stallTrace      string
 	stallThreshold  time.Duration
+	stallCauses     bool
 	lazyPages       bool
 	memCheckpoints  bool
 	hugePages       bool
@@ -91,7 +92,9 @@ type benchResult struct {
 	HugePages       bool   `json:"huge_pages"`
 	MemCheckpoints  bool   `json:"memory_checkpoints,omitempty"`
 	StallTrace      string `json:"stall_trace,omitempty"`
-	Readers         int    `json:"readers,omitempty"`
+	// What the committing thread did in commits (--stall-causes).
+	*StallCauses
+	Readers int `json:"readers,omitempty"`
 
 	CreateSec    float64 `json:"create_sec"`
 	PagesPerSec  float64 `json:"pages_per_sec"`
@@ -189,6 +192,7 @@ hash). --create-only times page creation alone.`,
 	f.BoolVar(&o.memCheckpoints, "memory-checkpoints", false, "in-memory bus: keep its checkpoints in RAM instead of scratch files in $TMPDIR (Options.MemoryCheckpoints)")
 	f.BoolVar(&o.hugePages, "huge-pages", false, "ask for transparent huge pages for page memory (Options.HugePages)")
 	f.StringVar(&o.stallTrace, "stall-trace", "", "keep a runtime/trace flight recorder and write its last seconds to this file at the first commit slower than --stall-threshold")
+	f.BoolVar(&o.stallCauses, "stall-causes", false, "count the page faults the committing thread takes in commits and classify commits slower than --stall-threshold by its CPU time (off CPU, in the kernel, in user mode); Linux, --concurrency 1, no --pipeline")
 	f.DurationVar(&o.stallThreshold, "stall-threshold", 16*time.Millisecond, "the commit latency that counts as a stall (for --stall-trace, and for the report's count of long scheduler waits)")
 	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation; growth: commit throughput and latency next to a bare Go loop as pages and batches grow")
 	f.StringVar(&o.growthPages, "growth-pages", "65536,262144,1048576,4194304", "growth workload: page counts measured at --batch")
@@ -230,6 +234,12 @@ func (o *benchOptions) validate() error {
 	}
 	if o.readers < 0 || (o.readers > 0 && (!o.shared || o.workload != "commit")) {
 		return usageErr("--readers %d: needs --shared and the commit workload, and cannot be negative", o.readers)
+	}
+	if o.stallCauses && !threadUsageSupported {
+		return usageErr("--stall-causes needs Linux (per-thread CPU time and faults)")
+	}
+	if o.stallCauses && (o.workload != "commit" || o.concurrency != 1 || o.pipeline != 1) {
+		return usageErr("--stall-causes needs the commit workload with --concurrency 1 and --pipeline 1 (one committing thread)")
 	}
 	if o.dir != "" {
 		names, err := os.ReadDir(o.dir)
@@ -395,10 +405,19 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	bar := a.progress(o.count, "committing deltas", "deltas")
 	defer bar.finish()
 	start := time.Now()
+	var causes *StallCauses
+	if o.stallCauses {
+		causes = &StallCauses{} // one worker (validate)
+	}
 	for _, w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if causes != nil {
+				// Per-thread counters need the commits on one thread.
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
 			// With --pipeline N, up to N batches per goroutine are committed
 			// with CommitAsync and awaited (WaitDurable) N batches later;
 			// latency is from the commit call to durability either way.
@@ -440,6 +459,10 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 				n := int(min(int64(o.batch), o.count-b*int64(o.batch)))
 				ds := w.fill(o.seed, uint64(b), n, ids, o.pageSize)
 				ckpt := bus.CheckpointRunning()
+				var u0 threadUsage
+				if causes != nil {
+					u0 = readThreadUsage()
+				}
 				t0 := time.Now()
 				if o.pipeline <= 1 {
 					if _, err := bus.Commit(ctx, ds); err != nil {
@@ -447,6 +470,9 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 						return
 					}
 					lat := time.Since(t0).Nanoseconds()
+					if causes != nil {
+						causes.note(time.Duration(lat), o.stallThreshold, u0, readThreadUsage())
+					}
 					w.lat.record(lat)
 					if ckpt || bus.CheckpointRunning() {
 						w.latCkpt.record(lat)
@@ -476,6 +502,7 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	if wrote {
 		res.StallTrace = o.stallTrace
 	}
+	res.StallCauses = causes
 	if firstErr != nil {
 		return firstErr
 	}
@@ -728,6 +755,10 @@ func (a *app) printBench(r *benchResult) {
 	fmt.Fprintf(tw, "scheduler\tlongest runnable wait >= %s (%d at least the stall threshold)\n", ms(r.SchedWaitMaxNS), r.SchedWaitsOver)
 	fmt.Fprintf(tw, "host\t%d involuntary switches, %d minor and %d major faults, %.2f s stolen by the hypervisor\n", r.InvolSwitches, r.MinorFaults, r.MajorFaults, r.StealSec)
 	fmt.Fprintf(tw, "cpu\t%.2f s user, %.2f s system\n", r.UserSec, r.SysSec)
+	if c := r.StallCauses; c != nil {
+		fmt.Fprintf(tw, "stall causes\t%d page faults in commits; %d commits over the threshold: %d off CPU, %d in the kernel, %d in user mode\n",
+			c.CommitFaults, c.Stalls, c.StallsOffCPU, c.StallsInKernel, c.StallsInUser)
+	}
 	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints)
 	fmt.Fprintf(tw, "state\tLSN %d, hash %s\n", r.LastLSN, r.StateHash)
 	switch {

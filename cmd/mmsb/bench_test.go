@@ -130,6 +130,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--concurrency", "0"}, "--concurrency"},
 		{[]string{"--sync", "sometimes"}, "--sync"},
 		{[]string{"--dir", full}, "not empty"},
+		{[]string{"--stall-causes", "--concurrency", "2"}, "--stall-causes"},
+		{[]string{"--stall-causes", "--pipeline", "2"}, "--stall-causes"},
 		{[]string{"extra-arg"}, "unknown command"},
 	}
 	for _, tc := range tests {
