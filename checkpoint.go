@@ -99,7 +99,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	e.mu.Unlock()
 	if done != nil {
 		// Nothing reads the kept bytes and records any more.
-		done.blocks.recycle()
+		e.ckptScratch.blocks = done.blocks.recycle()
 		e.ckptScratch.pageChunks = done.pages.release()
 		e.ckptScratch.undoChunks = done.undos.release()
 	}
@@ -208,8 +208,10 @@ type ckptScratch struct {
 	// One range's copies of live pages and their images (writeCheckpoint).
 	stage []byte
 	imgs  []record.PageImage
-	// The zeroed chunks of the last checkpoint's copy on write records,
-	// for the next one's (see chunked.release).
+	// The last checkpoint's copy on write blocks (beyond the pool's) and
+	// zeroed record chunks, for the next one's (see cowBlocks.recycle
+	// and chunked.release).
+	blocks     [][]byte
 	pageChunks [][]cowPage
 	undoChunks [][]cowUndo
 }
@@ -500,6 +502,7 @@ func (e *Bus) beginSnapshotLocked(pool cowBlockPool) *snapshot {
 		s.binds[id] = *b // bindings are replaced, never mutated, so sharing slices is safe
 	}
 	e.cow = newCowState(s, e.ckptScratch.dense, pool)
+	e.cow.blocks.spare, e.ckptScratch.blocks = e.ckptScratch.blocks, nil
 	e.cow.pages.spare, e.ckptScratch.pageChunks = e.ckptScratch.pageChunks, nil
 	e.cow.undos.spare, e.ckptScratch.undoChunks = e.ckptScratch.undoChunks, nil
 	return s
@@ -660,6 +663,9 @@ type cowBlocks struct {
 	cur  []byte   // the block being filled (len: bytes used)
 	full [][]byte // blocks filled before cur (the undo records point into them)
 	pool cowBlockPool
+	// spare is the earlier checkpoint's full-size blocks beyond what the
+	// pool holds, used first (see recycle).
+	spare [][]byte
 }
 
 // cowBlockBytes is the size of one block of kept bytes.
@@ -676,7 +682,11 @@ func (bl *cowBlocks) copy(b []byte) []byte {
 		if bl.cur != nil {
 			bl.full = append(bl.full, bl.cur)
 		}
-		bl.cur = bl.pool.take(min(cowBlockBytes, max(64<<10, 2*cap(bl.cur))))
+		if k := len(bl.spare); k > 0 {
+			bl.cur, bl.spare = bl.spare[k-1][:0], bl.spare[:k-1]
+		} else {
+			bl.cur = bl.pool.take(min(cowBlockBytes, max(64<<10, 2*cap(bl.cur))))
+		}
 	}
 	n := len(bl.cur)
 	bl.cur = append(bl.cur, b...)
@@ -686,22 +696,37 @@ func (bl *cowBlocks) copy(b []byte) []byte {
 // recycle hands full-size blocks back to the pool once the checkpoint is
 // over, so that the next one starts with blocks already faulted in
 // (filling the pool with fresh ones at every checkpoint's start faulted in
-// 8 MiB while commits went on, see ckptScratch.reserve). Blocks beyond the
-// pool's capacity are left to the garbage collector.
-func (bl *cowBlocks) recycle() {
+// 8 MiB while commits went on, see ckptScratch.reserve), and returns up to
+// cowSpareBlocks more for the next checkpoint's spare: blocks the garbage
+// collector frees go back to the kernel, and a commit that then missed
+// the pool faulted its block in (64 KiB, 16 faults, each 0.5-2.5 ms at
+// times on the 2-core AMD EPYC VM: docs/benchmarks.md). The rest are left
+// to the garbage collector.
+func (bl *cowBlocks) recycle() [][]byte {
 	blocks := append(bl.full, bl.cur)
-	bl.cur, bl.full = nil, nil
+	blocks = append(blocks, bl.spare...)
+	bl.cur, bl.full, bl.spare = nil, nil, nil
+	var spare [][]byte
 	for _, b := range blocks {
 		if cap(b) != cowBlockBytes {
 			continue
 		}
 		select {
 		case bl.pool <- b[:0]:
-		default:
-			return // full (or no pool: a nil channel never takes)
+		default: // full, or no pool (a nil channel never takes)
+			if len(spare) == cowSpareBlocks {
+				return spare
+			}
+			spare = append(spare, b[:0])
 		}
 	}
+	return spare
 }
+
+// cowSpareBlocks bounds the blocks kept from one checkpoint for the next:
+// 256 MiB, the bytes a checkpoint of 1M random pages keeps while 1,000-
+// delta commits go on at full speed, with room to spare.
+const cowSpareBlocks = 64
 
 // pageImage fills img with a page's checkpoint image; img.Data aliases the
 // live page bytes (copy them if the page may change before img is used).

@@ -271,24 +271,31 @@ func TestCheckpointScratchReservedAtCreation(t *testing.T) {
 }
 
 // Copy on write's full-size blocks go back to the pool when a checkpoint
-// ends (cowBlocks.recycle), up to the pool's capacity; smaller blocks do
-// not.
+// ends (cowBlocks.recycle), up to the pool's capacity, and the others are
+// returned for the next checkpoint's spare, which is used first; smaller
+// blocks are dropped.
 func TestCowBlocksRecycle(t *testing.T) {
 	pool := make(cowBlockPool, cowPoolBlocks)
 	for range cowPoolBlocks {
 		pool <- make([]byte, 0, cowBlockBytes)
 	}
-	bl := cowBlocks{pool: pool}
+	bl := cowBlocks{pool: pool, spare: [][]byte{make([]byte, 0, cowBlockBytes)}}
 	chunk := make([]byte, 64<<10)
 	var kept int
-	for kept < (cowPoolBlocks+2)*cowBlockBytes {
+	for kept < (cowPoolBlocks+3)*cowBlockBytes {
 		bl.copy(chunk)
 		kept += len(chunk)
 	}
 	if len(bl.full) < cowPoolBlocks+1 {
 		t.Fatalf("%d full blocks after keeping %d bytes", len(bl.full), kept)
 	}
-	bl.recycle()
+	if len(bl.spare) != 0 {
+		t.Fatalf("%d spare blocks left unused", len(bl.spare))
+	}
+	spare := bl.recycle()
+	if len(spare) != 1 || cap(spare[0]) != cowBlockBytes || len(spare[0]) != 0 {
+		t.Fatalf("recycle returned %d spare blocks, want 1 of %d bytes", len(spare), cowBlockBytes)
+	}
 	if len(pool) != cowPoolBlocks {
 		t.Fatalf("pool holds %d blocks after recycling, want %d", len(pool), cowPoolBlocks)
 	}
@@ -298,7 +305,7 @@ func TestCowBlocksRecycle(t *testing.T) {
 			t.Fatalf("recycled block len %d cap %d, want 0 and %d", len(b), cap(b), cowBlockBytes)
 		}
 	}
-	if bl.cur != nil || bl.full != nil {
+	if bl.cur != nil || bl.full != nil || bl.spare != nil {
 		t.Fatal("recycled blocks still held by the finished checkpoint")
 	}
 }
