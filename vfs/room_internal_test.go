@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"path"
 	"runtime"
@@ -114,7 +115,7 @@ func TestRoomRecycled(t *testing.T) {
 	want[0], want[2] = 'x', 'z'
 	got := make([]byte, len(want)+10)
 	n, err := g.ReadAt(got, 0)
-	if err != io.EOF || n != len(want) || !bytes.Equal(got[:n], want) {
+	if !errors.Is(err, io.EOF) || n != len(want) || !bytes.Equal(got[:n], want) {
 		t.Fatalf("recycled file reads %d bytes (%v), %d of them 0xAB; want 8,192: x, 0, z, zeros",
 			n, err, bytes.Count(got[:n], []byte{0xAB}))
 	}

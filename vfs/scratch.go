@@ -371,7 +371,7 @@ func (f *scratchFile) Read(p []byte) (int, error) {
 	}
 	n, err := f.n.readAt(p, f.off)
 	f.off += int64(n)
-	if err == io.EOF && n > 0 {
+	if errors.Is(err, io.EOF) && n > 0 {
 		err = nil
 	}
 	return n, err

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 )
@@ -60,7 +61,7 @@ func TestScratchReusesRemovedFile(t *testing.T) {
 		}
 		got := make([]byte, len(want)+10)
 		n, err := b.ReadAt(got, 0)
-		if err != io.EOF || n != len(want) || !bytes.Equal(got[:n], want) {
+		if !errors.Is(err, io.EOF) || n != len(want) || !bytes.Equal(got[:n], want) {
 			t.Fatalf("%s: read %d bytes (%v), %d of them 0xAB; want %d", step, n, err, bytes.Count(got[:n], []byte{0xAB}), len(want))
 		}
 		r, err := fs.Open("/b")
