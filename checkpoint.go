@@ -381,15 +381,25 @@ type cowState struct {
 	sink   uint64 // see warm
 }
 
-// cowPage is what copy on write kept of one page.
+// cowPage is what copy on write kept of one page. It is small (32 bytes)
+// because nearly every page a commit touches while a checkpoint of random
+// pages runs gets one, in new memory during a process's first checkpoint
+// (a 120-byte record with the image inline cost about 30 page faults per
+// commit of 1,000 deltas, on the commit's path); the full image, needed
+// only when a page's flags or metadata change or it is freed, is
+// allocated apart.
 type cowPage struct {
-	// img is the page at the snapshot: scalars and metadata (only Epoch
-	// and LastLSN while partial), Data only once whole.
-	img     record.PageImage
+	// While partial: the page's epoch and last-write LSN at the snapshot,
+	// all a delta can change besides its bytes.
+	epoch   base.Epoch
+	lastLSN LSN
+	// img is the page at the snapshot once a full touch kept it: scalars
+	// and metadata, Data only once whole. Nil while partial.
+	img     *record.PageImage
 	undo    int32 // newest undo record + 1; 0: none
 	whole   bool  // img.Data is the page's bytes at the snapshot; later changes keep nothing
 	skip    bool  // not in the snapshot (created after it): nothing to keep
-	partial bool  // img holds only Epoch and LastLSN (see cowTouch)
+	partial bool  // only epoch and lastLSN are kept (see cowTouch)
 }
 
 // cowUndo is the bytes one change overwrote.
@@ -440,12 +450,13 @@ func (c *cowState) rollBack(p *cowPage, b []byte) {
 //
 // A checkpoint's chunks are kept for the next checkpoint (spare), zeroed:
 // commits add a record for nearly every page they touch while a
-// checkpoint of random pages runs, about a 120 KiB chunk per commit of
-// 1,000 deltas early on, and faulting that in on the commit's path cost
-// 0.5–2.5 ms a page fault on the 2-core AMD EPYC VM (a commit's own
-// faults, counted with getrusage: docs/benchmarks.md). Kept, the memory
-// is what the largest checkpoint so far needed: about 120 bytes a page
-// touched while it ran.
+// checkpoint of random pages runs (32 bytes, and an undo record of 32),
+// about 64 KiB per commit of 1,000 deltas early on, and faulting that in
+// on the commit's path cost up to 0.5–2.5 ms a page fault on the 2-core
+// AMD EPYC VM (a commit's own faults, counted with getrusage:
+// docs/benchmarks.md). Kept, the memory is what the largest checkpoint so
+// far needed: 32 bytes a page touched while it ran and 32 a change to a
+// page not yet written.
 type chunked[T any] struct {
 	chunks [][]T
 	n      int
@@ -543,9 +554,10 @@ func (e *Bus) cowTouch(id PageID, sl page.Slot, full bool) *cowPage {
 		if full && p.partial {
 			// Only bytes, epoch and LSN changed since the snapshot: the
 			// live rest is the snapshot's.
-			ep, lsn := p.img.Epoch, p.img.LastLSN
-			e.pageImage(sl, &p.img)
-			p.img.Data, p.img.Epoch, p.img.LastLSN, p.partial = nil, ep, lsn, false
+			img := &record.PageImage{}
+			e.pageImage(sl, img)
+			img.Data, img.Epoch, img.LastLSN = nil, p.epoch, p.lastLSN
+			p.img, p.partial = img, false
 		}
 		return p
 	}
@@ -566,10 +578,11 @@ func (e *Bus) cowTouch(id PageID, sl page.Slot, full bool) *cowPage {
 		return nil
 	}
 	if !full {
-		p.img.Epoch, p.img.LastLSN, p.partial = e.store.Epoch(sl), e.store.LastLSN(sl), true
+		p.epoch, p.lastLSN, p.partial = e.store.Epoch(sl), e.store.LastLSN(sl), true
 		return p
 	}
-	e.pageImage(sl, &p.img)
+	p.img = &record.PageImage{}
+	e.pageImage(sl, p.img)
 	p.img.Data = nil
 	return p
 }
@@ -840,7 +853,7 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 		for ; i < len(snap.ids) && i-start < ckptRangePages && size < ckptRangeBytes; i++ {
 			id := snap.ids[i]
 			if kept := e.cow.page(id); kept != nil && kept.whole {
-				refs = append(refs, &kept.img) // freed since: its image, never changed again
+				refs = append(refs, kept.img) // freed since: its image, never changed again
 				views = append(views, nil)
 				continue
 			}
@@ -894,20 +907,20 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 				}
 				img := refs[k-start]
 				if kept.whole {
-					refs[k-start] = &kept.img
+					refs[k-start] = kept.img
 					continue
 				}
 				if kept.partial {
 					// Only bytes, epoch and LSN changed: step 1 read the
 					// rest as it was at the snapshot.
-					img.Epoch, img.LastLSN = kept.img.Epoch, kept.img.LastLSN
+					img.Epoch, img.LastLSN = kept.epoch, kept.lastLSN
 					e.cow.rollBack(kept, img.Data)
 					continue
 				}
 				// Scalars and metadata as kept; Meta into img's own
 				// buffer, which the next range reuses.
 				meta, data := img.Meta[:0], img.Data
-				*img = kept.img
+				*img = *kept.img
 				img.Meta, img.Data = append(meta, kept.img.Meta...), data
 				e.cow.rollBack(kept, data)
 			}
