@@ -94,3 +94,21 @@ func ExampleDirectWriter() {
 	fmt.Println(size, "bytes")
 	// Output: 8196 bytes
 }
+
+// A size hint on a memory file reserves the file's room in one
+// allocation; once a removed file's room is garbage it is recycled for
+// the next hint of its size instead of being given back to the kernel.
+// RoomCounts counts the rooms taken from such pools and those allocated.
+func ExampleRoomCounts() {
+	reused0, made0 := vfs.RoomCounts()
+	fs := vfs.NewMem()
+	f, err := fs.Create("/segment")
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	f.(vfs.SizeHinter).SizeHint(5 << 20) // a new filesystem has no room to recycle
+	reused, made := vfs.RoomCounts()
+	fmt.Printf("reused %d, made %d\n", reused-reused0, made-made0)
+	// Output: reused 0, made 1
+}

@@ -40,6 +40,21 @@ func writeRoomFile(t *testing.T, fs *MemFS, name string, size, fill int, b byte)
 	return uintptr(unsafe.Pointer(unsafe.SliceData(n.data))), f
 }
 
+// dropFile closes f, removes name and syncs the removal, leaving nothing
+// in fs that references the file.
+func dropFile(t *testing.T, fs *MemFS, f File, name string) {
+	t.Helper()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.SyncDir(path.Dir(name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // collectRooms runs the collector until fs has a room of size bytes
 // pooled or tries run out, and reports whether it has. (Finalizers run on
 // their own goroutine after a collection, hence the wait after each.)
@@ -68,16 +83,7 @@ func TestRoomRecycled(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, f := writeRoomFile(t, fs, "/wal/a", size, 1<<20, 0xAB)
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := fs.Remove("/wal/a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := fs.SyncDir("/wal"); err != nil {
-		t.Fatal(err)
-	}
-	f = nil
+	dropFile(t, fs, f, "/wal/a")
 	if !collectRooms(fs, size, 50) {
 		t.Fatal("the removed file's room was not pooled after 50 collections")
 	}
@@ -169,15 +175,7 @@ func TestRoomKeptWhileReferenced(t *testing.T) {
 				if room == first {
 					t.Fatalf("file %d was given the room a %s still reads", i, keep)
 				}
-				if err := g.Close(); err != nil {
-					t.Fatal(err)
-				}
-				if err := fs.Remove("/b"); err != nil {
-					t.Fatal(err)
-				}
-				if err := fs.SyncDir("/"); err != nil {
-					t.Fatal(err)
-				}
+				dropFile(t, fs, g, "/b")
 			}
 			if got := roomCounts.reused.Load() - reused; got != 3 {
 				t.Fatalf("%d of 4 files were given a recycled room, want 3", got)
