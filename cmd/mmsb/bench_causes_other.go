@@ -5,4 +5,8 @@ package main
 // threadUsageSupported: per-thread usage (RUSAGE_THREAD) is Linux's.
 const threadUsageSupported = false
 
-func readThreadUsage() threadUsage { return threadUsage{} }
+type threadCounters struct{}
+
+func openThreadCounters(bool) *threadCounters { return &threadCounters{} }
+func (c *threadCounters) close()            {}
+func (c *threadCounters) read() threadUsage { return threadUsage{} }

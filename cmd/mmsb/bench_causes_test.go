@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -32,21 +33,84 @@ func TestStallCause(t *testing.T) {
 }
 
 // TestBenchStallCauses: with a threshold every commit exceeds, every
-// commit is counted as a stall and put in exactly one class, and the
-// counts reach the JSON; without --stall-causes they are absent.
+// commit is counted as a stall, the slowest are kept slowest first, and
+// with --stall-threads each stall is put in exactly one class; without
+// --stall-threads the thread's counters stay zero, and without
+// --stall-causes the counts are absent.
 func TestBenchStallCauses(t *testing.T) {
 	if !threadUsageSupported {
 		t.Skip("--stall-causes needs Linux")
 	}
-	res := benchJSON(t, "--stall-causes", "--stall-threshold", "1ns", "--no-verify")
-	c := res.StallCauses
-	if c == nil {
-		t.Fatal("no stall causes in the JSON")
-	}
-	if c.Stalls != int(res.Batches) || c.StallsOffCPU+c.StallsInKernel+c.StallsInUser != c.Stalls || c.CommitFaults < 0 {
-		t.Fatalf("%d batches, causes %+v", res.Batches, *c)
+	for _, threads := range []bool{false, true} {
+		args := []string{"--stall-causes", "--stall-threshold", "1ns", "--no-verify"}
+		if threads {
+			args = append(args, "--stall-threads")
+		}
+		res := benchJSON(t, args...)
+		c := res.StallCauses
+		if c == nil {
+			t.Fatal("no stall causes in the JSON")
+		}
+		if c.ThreadCounters != threads || c.Stalls != int(res.Batches) || c.StallsStolen > c.Stalls {
+			t.Fatalf("threads %v: %d batches, causes %+v", threads, res.Batches, *c)
+		}
+		if len(c.Worst) != min(stallWorstKept, c.Stalls) || c.Worst[0].LatencyNS != res.LatencyMaxNS {
+			t.Fatalf("threads %v: worst %+v, max latency %d", threads, c.Worst, res.LatencyMaxNS)
+		}
+		classes := c.StallsOffCPU + c.StallsInKernel + c.StallsInUser
+		if threads && (classes != c.Stalls || c.CommitFaults < 0 || c.CommitCPUP99NS <= 0 || c.Worst[0].Cause == "") {
+			t.Fatalf("--stall-threads: causes %+v", *c)
+		}
+		if !threads && (classes != 0 || c.CommitCPUP99NS != 0 || c.Worst[0].Cause != "") {
+			t.Fatalf("thread counters read without --stall-threads: %+v", *c)
+		}
 	}
 	if res := benchJSON(t, "--no-verify"); res.StallCauses != nil {
 		t.Fatalf("stall causes without --stall-causes: %+v", *res.StallCauses)
+	}
+}
+
+// TestStallWorst: keepWorst keeps the stallWorstKept slowest, slowest
+// first, whatever the order they come in. Control: keeping the first
+// ones seen fails it (the slowest come last here).
+func TestStallWorst(t *testing.T) {
+	var c StallCauses
+	for _, lat := range []int64{5, 1, 9, 3, 7, 2, 8, 4, 6, 10, 11, 0} {
+		c.keepWorst(Stall{LatencyNS: lat})
+	}
+	var got []int64
+	for _, s := range c.Worst {
+		got = append(got, s.LatencyNS)
+	}
+	want := []int64{11, 10, 9, 8, 7, 6, 5, 4}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("worst %v, want %v", got, want)
+	}
+}
+
+// TestStallNote: a stall counts as stolen when steal covers at least half
+// its latency, and thread classes only come with thread readings. The
+// rows on both sides of each boundary are the controls.
+func TestStallNote(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		lat, steal time.Duration
+		thread     bool
+		stolen     int
+		offCPU     int
+	}{
+		{20 * ms, 10 * ms, false, 1, 0},
+		{21 * ms, 10 * ms, false, 0, 0},
+		{20 * ms, 10 * ms, true, 1, 1},
+		{4 * ms, 0, true, 0, 1},
+	} {
+		var c StallCauses
+		before := threadUsage{thread: tc.thread, steal: 100 * ms}
+		after := threadUsage{thread: tc.thread, steal: 100*ms + tc.steal}
+		c.note(tc.lat, 2*ms, false, before, after)
+		c.note(ms, 2*ms, false, before, after) // under the threshold: no stall
+		if c.Stalls != 1 || c.StallsStolen != tc.stolen || c.StallsOffCPU != tc.offCPU || c.Worst[0].StealNS != int64(tc.steal) {
+			t.Errorf("%+v: %d stalls, %d stolen, %d off CPU, worst %+v", tc, c.Stalls, c.StallsStolen, c.StallsOffCPU, c.Worst)
+		}
 	}
 }

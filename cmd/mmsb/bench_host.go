@@ -45,12 +45,18 @@ func readHostState() hostState {
 }
 
 // readStealTicks returns the steal column of /proc/stat's aggregate "cpu"
-// line (the eighth value), or 0 where the file or the column is missing.
+// line, or 0 where the file or the column is missing.
 func readStealTicks() int64 {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0
 	}
+	return stealTicks(b)
+}
+
+// stealTicks returns the steal column (the eighth value) of the aggregate
+// "cpu" line of /proc/stat's contents b, or 0 where it is missing.
+func stealTicks(b []byte) int64 {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := bytes.Fields(sc.Bytes())

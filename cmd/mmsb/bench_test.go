@@ -132,6 +132,7 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--dir", full}, "not empty"},
 		{[]string{"--stall-causes", "--concurrency", "2"}, "--stall-causes"},
 		{[]string{"--stall-causes", "--pipeline", "2"}, "--stall-causes"},
+		{[]string{"--stall-threads"}, "--stall-threads needs --stall-causes"},
 		{[]string{"extra-arg"}, "unknown command"},
 	}
 	for _, tc := range tests {
