@@ -68,7 +68,7 @@ type Stall struct {
 	RunDelayNS int64  `json:"run_delay_ns"` // runnable, not running
 	StealNS    int64  `json:"steal_ns"`     // taken by the hypervisor, all the VM's CPUs (10 ms ticks)
 	Faults     int64  `json:"faults"`
-	Checkpoint bool   `json:"checkpoint"` // a checkpoint ran during the commit
+	Checkpoint bool   `json:"checkpoint"`      // a checkpoint ran during the commit
 	Cause      string `json:"cause,omitempty"` // stallCause's class (threads)
 }
 

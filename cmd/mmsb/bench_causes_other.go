@@ -8,5 +8,5 @@ const threadUsageSupported = false
 type threadCounters struct{}
 
 func openThreadCounters(bool) *threadCounters { return &threadCounters{} }
-func (c *threadCounters) close()            {}
-func (c *threadCounters) read() threadUsage { return threadUsage{} }
+func (c *threadCounters) close()              {}
+func (c *threadCounters) read() threadUsage   { return threadUsage{} }
