@@ -42,7 +42,7 @@ func openThreadCounters(thread bool) *threadCounters {
 func (c *threadCounters) close() {
 	for _, f := range []*os.File{c.schedstat, c.stat} {
 		if f != nil {
-			f.Close()
+			_ = f.Close() // read-only /proc files: nothing to lose
 		}
 	}
 }
