@@ -48,6 +48,7 @@ type benchOptions struct {
 	stallThreshold  time.Duration
 	stallCauses     bool
 	stallThreads    bool
+	syncFloor       int
 	lazyPages       bool
 	memCheckpoints  bool
 	hugePages       bool
@@ -126,6 +127,13 @@ type benchResult struct {
 	LogRoomsReused int64  `json:"log_rooms_reused"`
 	LogRoomsMade   int64  `json:"log_rooms_made"`
 	Checkpoints    uint64 `json:"checkpoints"`
+	// --sync-floor: appends of the log's mean bytes per sync, each synced,
+	// with no bus running, and their latency: the device's floor.
+	SyncFloorBytes int    `json:"sync_floor_bytes,omitempty"`
+	SyncFloorSyncs uint64 `json:"sync_floor_syncs,omitempty"`
+	SyncFloorP50NS int64  `json:"sync_floor_p50_ns,omitempty"`
+	SyncFloorP99NS int64  `json:"sync_floor_p99_ns,omitempty"`
+	SyncFloorMaxNS int64  `json:"sync_floor_max_ns,omitempty"`
 	LastLSN        uint64 `json:"last_lsn"`
 	StateHash      string `json:"state_hash"`
 
@@ -195,6 +203,7 @@ hash). --create-only times page creation alone.`,
 	f.StringVar(&o.stallTrace, "stall-trace", "", "keep a runtime/trace flight recorder and write its last seconds to this file at the first commit slower than --stall-threshold")
 	f.BoolVar(&o.stallCauses, "stall-causes", false, "report the commits slower than --stall-threshold, the slowest with the time the hypervisor took from the VM's CPUs meanwhile (steal); Linux, --concurrency 1, no --pipeline")
 	f.BoolVar(&o.stallThreads, "stall-threads", false, "with --stall-causes: lock the committing goroutine to its thread and classify slow commits by the thread's CPU time, run-queue wait and page faults (perturbs lock hand-offs: latencies run higher)")
+	f.IntVar(&o.syncFloor, "sync-floor", 0, "on disk (--dir): after the load, time this many appends of the log's mean bytes per sync, each synced as the log syncs, with no bus running: the device's floor under commit latency")
 	f.DurationVar(&o.stallThreshold, "stall-threshold", 16*time.Millisecond, "the commit latency that counts as a stall (for --stall-trace, and for the report's count of long scheduler waits)")
 	f.StringVar(&o.workload, "workload", "commit", "commit: batches of deltas through Commit; tick: ticks through the orchestrator with propagation; growth: commit throughput and latency next to a bare Go loop as pages and batches grow")
 	f.StringVar(&o.growthPages, "growth-pages", "65536,262144,1048576,4194304", "growth workload: page counts measured at --batch")
@@ -239,6 +248,9 @@ func (o *benchOptions) validate() error {
 	}
 	if o.stallCauses && !threadUsageSupported {
 		return usageErr("--stall-causes needs Linux (/proc/stat, per-thread CPU time and faults)")
+	}
+	if o.syncFloor < 0 || (o.syncFloor > 0 && (o.dir == "" || o.workload != "commit")) {
+		return usageErr("--sync-floor %d: needs --dir and the commit workload, and cannot be negative", o.syncFloor)
 	}
 	if o.stallThreads && !o.stallCauses {
 		return usageErr("--stall-threads needs --stall-causes")
@@ -335,6 +347,17 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	res.LastLSN = uint64(bus.LastLSN())
 	if res.StateHash, err = stateHash(bus); err != nil {
 		return err
+	}
+	if o.syncFloor > 0 && res.LogSyncs > 0 {
+		// The bus is idle (no commit, no checkpoint) but open: its LOCK
+		// keeps the directory to this run.
+		size := int(res.LogBytes / res.LogSyncs)
+		h, err := syncFloor(ctx, vfs.Default, o.dir, o.syncFloor, size)
+		if err != nil {
+			return err
+		}
+		res.SyncFloorBytes, res.SyncFloorSyncs = size, h.n
+		res.SyncFloorP50NS, res.SyncFloorP99NS, res.SyncFloorMaxNS = h.quantile(0.50), h.quantile(0.99), h.max
 	}
 
 	if !o.noVerify {
@@ -794,6 +817,10 @@ func (a *app) printBench(r *benchResult) {
 		}
 	}
 	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints)
+	if r.SyncFloorSyncs > 0 {
+		fmt.Fprintf(tw, "device floor\t%d appends of %d B, each synced, no bus running: p50 %s, p99 %s, max %s\n",
+			r.SyncFloorSyncs, r.SyncFloorBytes, ms(r.SyncFloorP50NS), ms(r.SyncFloorP99NS), ms(r.SyncFloorMaxNS))
+	}
 	fmt.Fprintf(tw, "state\tLSN %d, hash %s\n", r.LastLSN, r.StateHash)
 	switch {
 	case !r.ReplayChecked:

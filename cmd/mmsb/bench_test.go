@@ -133,6 +133,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--stall-causes", "--concurrency", "2"}, "--stall-causes"},
 		{[]string{"--stall-causes", "--pipeline", "2"}, "--stall-causes"},
 		{[]string{"--stall-threads"}, "--stall-threads needs --stall-causes"},
+		{[]string{"--sync-floor", "10"}, "--sync-floor"},
+		{[]string{"--sync-floor", "-1", "--dir", full}, "--sync-floor"},
 		{[]string{"extra-arg"}, "unknown command"},
 	}
 	for _, tc := range tests {
