@@ -828,6 +828,10 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 	// filesystem's lock, which the log's writes (under the bus lock) wait
 	// for: reserve the expected size once instead.
 	w.SizeHint(snap.bytesHint)
+	if !e.memory {
+		w.SetRate(e.checkpointWriteRate())
+		defer func() { e.ckptPaced.Add(int64(w.Paced())) }()
+	}
 	fail := func(err error) (CheckpointInfo, error) {
 		w.Abort()
 		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
@@ -961,6 +965,19 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 		}
 	}
 	return CheckpointInfo{Path: path, LSN: lsn, Pages: len(snap.ids)}, nil
+}
+
+// checkpointWriteRate is the rate a checkpoint writes at (bytes per
+// second; 0: unlimited), from Options.CheckpointWriteRate.
+func (e *Bus) checkpointWriteRate() int64 {
+	switch r := e.opts.CheckpointWriteRate; {
+	case r == 0:
+		return defaultCheckpointWriteRate
+	case r < 0:
+		return 0
+	default:
+		return r
+	}
 }
 
 // retainedCheckpoints is how many checkpoints the bus keeps: keepCheckpoints

@@ -1,7 +1,9 @@
 package mmsb
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -356,5 +358,64 @@ func TestChunkedRelease(t *testing.T) {
 	}
 	if !reused || len(b.spare) != 0 || len(b.chunks) != 3 {
 		t.Fatalf("kept chunks reused %v, %d left spare, %d chunks", reused, len(b.spare), len(b.chunks))
+	}
+}
+
+// TestCheckpointPaced: Options.CheckpointWriteRate holds a checkpoint of a
+// bus in a directory to its rate (Stats.CheckpointPaced counts the sleep)
+// and changes nothing in the file: the same state checkpointed at 1 MiB/s
+// and unpaced gives the same bytes. An in-memory bus is never paced.
+// Controls: the unpaced bus (-1) must show no sleep, and a paced one
+// must; SetRate not called for a directory fails the second, a writer
+// that drops or reorders a buffer while sleeping fails the byte
+// comparison.
+func TestCheckpointPaced(t *testing.T) {
+	const pages, size = 900, 1024 // ~0.9 MB: more than three buffers of 256 KiB
+	checkpoint := func(dir string, rate int64) ([]byte, time.Duration) {
+		fs := vfs.NewMem()
+		e := openT(t, dir, &Options{FS: fs, Clock: testClock(), CheckpointBytes: -1, CheckpointWriteRate: rate})
+		ids := mustCreate(t, e, pages, size)
+		// Whole pages of varied bytes: zeros would encode small.
+		rng := rand.New(rand.NewPCG(1, 2))
+		ds := make([]Delta, len(ids))
+		for i, id := range ids {
+			data := make([]byte, size)
+			for k := range data {
+				data[k] = byte(rng.Uint32())
+			}
+			ds[i] = Delta{Page: id, Runs: []Run{{Data: data}}}
+		}
+		if _, err := e.Commit(t.Context(), ds); err != nil {
+			t.Fatal(err)
+		}
+		info, err := e.Checkpoint(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		paced := e.Stats().CheckpointPaced
+		if dir == "" {
+			return nil, paced
+		}
+		f, err := fs.Open(info.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, paced
+	}
+	fast, fastPaced := checkpoint("/db", -1)
+	slow, slowPaced := checkpoint("/db", 1<<20)
+	if fastPaced != 0 || slowPaced <= 0 {
+		t.Fatalf("paced %v unlimited, %v at 1 MiB/s (checkpoint of %d bytes)", fastPaced, slowPaced, len(fast))
+	}
+	if len(fast) < 3*256<<10 || !bytes.Equal(fast, slow) {
+		t.Fatalf("checkpoint of %d bytes unpaced and %d paced, equal %v", len(fast), len(slow), bytes.Equal(fast, slow))
+	}
+	if _, paced := checkpoint("", 1<<20); paced != 0 {
+		t.Fatalf("an in-memory bus's checkpoint paced %v", paced)
 	}
 }

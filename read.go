@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime/metrics"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -210,6 +211,10 @@ type Stats struct {
 	CheckpointFailures   uint64
 	CheckpointFailStreak uint64
 	LastCheckpointErr    error
+
+	// CheckpointPaced is the time checkpoints have slept since Open to
+	// hold Options.CheckpointWriteRate: how much the rate stretched them.
+	CheckpointPaced time.Duration
 }
 
 // Stats returns current statistics. It keeps working after Close (with
@@ -236,6 +241,7 @@ func (e *Bus) Stats() Stats {
 	s.CheckpointFailures, s.LastCheckpointErr = e.ckptFailures, e.ckptLastErr
 	e.ckptStatMu.Unlock()
 	s.CheckpointFailStreak = e.ckptFailStreak.Load()
+	s.CheckpointPaced = time.Duration(e.ckptPaced.Load())
 	s.HeapBytes = heapBytes()
 	return s
 }

@@ -49,6 +49,7 @@ type benchOptions struct {
 	stallCauses     bool
 	stallThreads    bool
 	syncFloor       int
+	checkpointRate  int64
 	lazyPages       bool
 	memCheckpoints  bool
 	hugePages       bool
@@ -90,6 +91,7 @@ type benchResult struct {
 	Seed            uint64 `json:"seed"`
 	CreateOnly      bool   `json:"create_only"`
 	CheckpointBytes int64  `json:"checkpoint_bytes"`
+	CheckpointRate  int64  `json:"checkpoint_rate,omitempty"`
 	LazyPageMemory  bool   `json:"lazy_page_memory"`
 	HugePages       bool   `json:"huge_pages"`
 	MemCheckpoints  bool   `json:"memory_checkpoints,omitempty"`
@@ -127,6 +129,8 @@ type benchResult struct {
 	LogRoomsReused int64  `json:"log_rooms_reused"`
 	LogRoomsMade   int64  `json:"log_rooms_made"`
 	Checkpoints    uint64 `json:"checkpoints"`
+	// Time checkpoints slept to hold --checkpoint-rate (Stats.CheckpointPaced).
+	CheckpointPacedSec float64 `json:"checkpoint_paced_sec"`
 	// --sync-floor: appends of the log's mean bytes per sync, each synced,
 	// with no bus running, and their latency: the device's floor.
 	SyncFloorBytes int    `json:"sync_floor_bytes,omitempty"`
@@ -196,6 +200,7 @@ hash). --create-only times page creation alone.`,
 	f.BoolVar(&o.createOnly, "create-only", false, "only time creating the pages")
 	f.BoolVar(&o.noVerify, "no-verify", false, "skip the replay check at the end")
 	f.Int64Var(&o.checkpointBytes, "checkpoint-bytes", 0, "automatic checkpoint after this much log (0: bus default, -1: never)")
+	f.Int64Var(&o.checkpointRate, "checkpoint-rate", 0, "on disk: bytes per second a checkpoint writes at most (0: bus default, 64 MiB/s; -1: unlimited) (Options.CheckpointWriteRate)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	f.BoolVar(&o.lazyPages, "lazy-page-memory", false, "fault page memory in at first write instead of pre-faulting it when pages are created (Options.LazyPageMemory)")
 	f.BoolVar(&o.memCheckpoints, "memory-checkpoints", false, "in-memory bus: keep its checkpoints in RAM instead of scratch files in $TMPDIR (Options.MemoryCheckpoints)")
@@ -285,7 +290,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	}
 	mode, _ := mmsb.ParseSyncMode(o.sync)
 	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes,
-		Shared: o.shared, SharedDir: o.shmDir, LazyPageMemory: o.lazyPages, HugePages: o.hugePages,
+		CheckpointWriteRate: o.checkpointRate, Shared: o.shared, SharedDir: o.shmDir, LazyPageMemory: o.lazyPages, HugePages: o.hugePages,
 		MemoryCheckpoints: o.memCheckpoints})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
@@ -295,7 +300,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	res := &benchResult{Pages: o.pages, PageSize: o.pageSize, DeltaSize: o.deltaSize, Batch: o.batch,
 		Count: o.count, Sync: mode.String(), Dir: o.dir, InMemory: o.dir == "", Shared: o.shared, Workers: o.workers,
 		Concurrency: o.concurrency, Pipeline: o.pipeline, Seed: o.seed, CreateOnly: o.createOnly, CheckpointBytes: o.checkpointBytes,
-		LazyPageMemory: o.lazyPages, HugePages: o.hugePages, MemCheckpoints: o.memCheckpoints}
+		CheckpointRate: o.checkpointRate, LazyPageMemory: o.lazyPages, HugePages: o.hugePages, MemCheckpoints: o.memCheckpoints}
 
 	gc0, host0 := readGCState(), readHostState()
 	reused0, made0 := vfs.RoomCounts()
@@ -344,6 +349,7 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	}
 	st := bus.Stats()
 	res.LogBytes, res.LogSyncs, res.Checkpoints = st.Log.Bytes, st.Log.Syncs, st.Checkpoints
+	res.CheckpointPacedSec = st.CheckpointPaced.Seconds()
 	res.LastLSN = uint64(bus.LastLSN())
 	if res.StateHash, err = stateHash(bus); err != nil {
 		return err
@@ -816,7 +822,7 @@ func (a *app) printBench(r *benchResult) {
 			}
 		}
 	}
-	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints)
+	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints (%.2f s paced)\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints, r.CheckpointPacedSec)
 	if r.SyncFloorSyncs > 0 {
 		fmt.Fprintf(tw, "device floor\t%d appends of %d B, each synced, no bus running: p50 %s, p99 %s, max %s\n",
 			r.SyncFloorSyncs, r.SyncFloorBytes, ms(r.SyncFloorP50NS), ms(r.SyncFloorP99NS), ms(r.SyncFloorMaxNS))

@@ -59,10 +59,13 @@ func TestSyncFloor(t *testing.T) {
 
 // TestBenchSyncFloor: an on-disk bench with --sync-floor reports that
 // many syncs of the log's mean bytes per sync, leaves no file behind, and
-// without the flag reports none.
+// without the flag reports none; --checkpoint-rate is echoed.
 func TestBenchSyncFloor(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "bus")
-	res := benchJSON(t, "--dir", dir, "--sync-floor", "5", "--no-verify")
+	res := benchJSON(t, "--dir", dir, "--sync-floor", "5", "--checkpoint-rate", "12345678", "--no-verify")
+	if res.CheckpointRate != 12345678 {
+		t.Fatalf("checkpoint_rate %d, want the flag's 12345678", res.CheckpointRate)
+	}
 	if res.SyncFloorSyncs != 5 || res.LogSyncs == 0 || res.SyncFloorBytes != int(res.LogBytes/res.LogSyncs) ||
 		res.SyncFloorP50NS <= 0 || res.SyncFloorP99NS > res.SyncFloorMaxNS {
 		t.Fatalf("floor: %d syncs of %d B (log %d B in %d syncs), p50 %d p99 %d max %d", res.SyncFloorSyncs,

@@ -124,7 +124,8 @@ type Writer struct {
 	crc     uint32 // CRC32C of every byte written so far
 	records uint64
 	hdr     [FrameHeaderSize]byte
-	err     error // set once the writer is finished or failed
+	pace    *pacer // nil: no rate limit (SetRate)
+	err     error  // set once the writer is finished or failed
 }
 
 // Create starts a checkpoint covering every operation with LSN <= lsn, in
@@ -210,6 +211,7 @@ func (w *Writer) flush() error {
 	}
 	w.flushed += int64(n)
 	w.n = 0
+	w.pace.wait(n)
 	if w.direct {
 		w.waited, w.synced = w.flushed, w.flushed // nothing is left dirty
 		return nil
