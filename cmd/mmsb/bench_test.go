@@ -193,6 +193,34 @@ func TestBenchFillValidAndSeeded(t *testing.T) {
 	}
 }
 
+// TestBenchFillConsecutive: with consecutive page IDs fill computes the
+// k-th instead of loading it, and must pick the very pages the load would
+// have: the same batch drawn over IDs whose last one is moved (so that
+// fill takes the loading path) differs only where that page was picked.
+// Control: an off-by-one in the computed ID fails it at once.
+func TestBenchFillConsecutive(t *testing.T) {
+	const n = 1000
+	ids := make([]mmsb.PageID, n)
+	for i := range ids {
+		ids[i] = mmsb.PageID(100 + i)
+	}
+	moved := slices.Clone(ids)
+	moved[n-1] = 5000
+	computed := slices.Clone(newBenchWorker(n, 8).fill(7, 3, n, ids, 64))
+	loaded := newBenchWorker(n, 8).fill(7, 3, n, moved, 64)
+	last := 0
+	for i := range computed {
+		want := computed[i].Page
+		if want == ids[n-1] {
+			want, last = 5000, last+1
+		}
+		if loaded[i].Page != want || computed[i].Page < ids[0] || computed[i].Page > ids[n-1] {
+			t.Fatalf("delta %d: computed page %d, loaded %d", i, computed[i].Page, loaded[i].Page)
+		}
+	}
+	t.Logf("%d deltas, %d to the moved page", n, last)
+}
+
 func TestLatencyBuckets(t *testing.T) {
 	// Every value maps into a bucket whose midpoint is within 1/16.
 	for _, v := range []uint64{0, 1, 15, 16, 17, 31, 32, 33, 1000, 123456789, 1 << 40, 1<<63 - 1} {
