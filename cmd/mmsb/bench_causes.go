@@ -20,7 +20,7 @@ import (
 // thread hands its processor over through the kernel whenever it blocks,
 // so each wait for the checkpoint's read lock becomes two thread wake-ups
 // (on the 2-core AMD EPYC VM, commit p99 during checkpoints 2.3-4.1 ms
-// with --stall-threads, 1.2-1.9 ms without: docs/benchmarks.md).
+// with --stall-threads, 1.2-2.4 ms without: docs/benchmarks.md).
 type StallCauses struct {
 	// ThreadCounters says whether the committing thread's own counters
 	// were read (--stall-threads); the fields marked "threads" are zero
