@@ -236,6 +236,9 @@ func TestLeaderAndFollowersConverge(t *testing.T) {
 			t.Fatal(err)
 		}
 		first, err := (&Follower{res: leader.res, metrics: &Metrics{}}).getMsg(context.Background(), info.State.FirstSeq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // trimmed between Info and GetMsg (seen once under -race in CI): read the new first
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
