@@ -117,6 +117,49 @@ func ExampleOptions_memoryCheckpoints() {
 	// checkpoints in RAM true: checkpoint at LSN 2, replay from it equal: true
 }
 
+// A checkpoint of a bus in a directory writes at most CheckpointWriteRate
+// bytes a second (64 MiB/s by default), so that the log's fsyncs do not
+// flush it at the disk's full speed; Stats.CheckpointPaced is the time it
+// slept to hold the rate. Pacing changes only time, never the file.
+func ExampleOptions_checkpointWriteRate() {
+	ctx := context.Background()
+	for _, rate := range []int64{-1, 1 << 20} { // unlimited, then 1 MiB/s
+		dir, err := os.MkdirTemp("", "mmsb-example")
+		if err != nil {
+			panic(err)
+		}
+		bus, err := mmsb.Open(dir, &mmsb.Options{CheckpointWriteRate: rate, CheckpointBytes: -1})
+		if err != nil {
+			panic(err)
+		}
+		// 768 KiB of varied bytes: three of the writer's 256 KiB buffers.
+		page := make([]byte, 1024)
+		for i := range page {
+			page[i] = byte(i * 7)
+		}
+		ds := make([]mmsb.Delta, 0, 768)
+		for range 768 {
+			id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: len(page)})
+			if err != nil {
+				panic(err)
+			}
+			ds = append(ds, mmsb.Write(id, 0, page))
+		}
+		if _, err := bus.Commit(ctx, ds); err != nil {
+			panic(err)
+		}
+		if _, err := bus.Checkpoint(ctx); err != nil {
+			panic(err)
+		}
+		fmt.Printf("rate %d: paced %v\n", rate, bus.Stats().CheckpointPaced > 0)
+		bus.Close()
+		os.RemoveAll(dir)
+	}
+	// Output:
+	// rate -1: paced false
+	// rate 1048576: paced true
+}
+
 // CommitAsync applies and logs a batch without waiting for its fsync, so
 // that a writer can prepare the next batch meanwhile; WaitDurable waits.
 func ExampleBus_CommitAsync() {
