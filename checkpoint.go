@@ -351,7 +351,10 @@ const cowMissBytes = 64 << 10
 
 // cowState is the copy-on-write bookkeeping of a running checkpoint.
 // Guarded by e.mu: commits change it under the write lock, the checkpoint
-// writer reads it (and advances written) under the read lock.
+// writer reads it (and advances written) under the read lock. What was
+// kept of a page is final once the page is below nextUnwritten: no commit
+// keeps anything for it any more, so the writer reads those records
+// without the lock (see frozen).
 //
 // It keeps an undo log rather than page copies: the first change to a
 // snapshot page the checkpoint has not written yet keeps the page's
@@ -370,9 +373,9 @@ type cowState struct {
 	// nextUnwritten is snap.ids[written], or the largest ID once every page
 	// is written.
 	nextUnwritten PageID
-	// A touched page's index in pages, plus one: by ID in dense (4 bytes
-	// per ID, no hashing and no map growth under the commits' lock) and in
-	// sparse beyond it.
+	// A touched page's entry (see entry): by ID in dense (4 bytes per ID,
+	// no hashing and no map growth under the commits' lock) and in sparse
+	// beyond it.
 	dense  []int32
 	sparse map[PageID]int32
 	pages  chunked[cowPage]
@@ -394,10 +397,10 @@ type cowPage struct {
 	epoch   base.Epoch
 	lastLSN LSN
 	// img is the page at the snapshot once a full touch kept it: scalars
-	// and metadata, Data only once whole. Nil while partial.
+	// and metadata, Data only once the page is kept whole (its entry is
+	// negative: later changes keep nothing). Nil while partial.
 	img     *record.PageImage
 	undo    int32 // newest undo record + 1; 0: none
-	whole   bool  // img.Data is the page's bytes at the snapshot; later changes keep nothing
 	skip    bool  // not in the snapshot (created after it): nothing to keep
 	partial bool  // only epoch and lastLSN are kept (see cowTouch)
 }
@@ -421,24 +424,56 @@ func newCowState(s *snapshot, dense []int32, pool cowBlockPool) *cowState {
 	return c
 }
 
-// page returns what was kept of page id, if it was touched.
-func (c *cowState) page(id PageID) *cowPage {
-	var k int32
+// entry returns page id's entry in the index: 0 if it was not touched,
+// k+1 for record k of pages, -(k+1) for record k once the page is kept
+// whole. The sign lets the checkpoint's first step tell a freed page from
+// the index alone, which it reads in ID order, instead of loading the
+// record of every touched page at a random place (a fifth of a 1 GiB
+// checkpoint's time under the lock, docs/benchmarks.md).
+func (c *cowState) entry(id PageID) int32 {
 	if uint64(id) < uint64(len(c.dense)) {
-		k = c.dense[id]
-	} else {
-		k = c.sparse[id] // nil map: 0
+		return c.dense[id]
 	}
-	if k == 0 {
-		return nil
+	return c.sparse[id] // nil map: 0
+}
+
+func (c *cowState) setEntry(id PageID, k int32) {
+	if uint64(id) < uint64(len(c.dense)) {
+		c.dense[id] = k
+		return
 	}
-	return c.pages.at(int(k - 1))
+	if c.sparse == nil {
+		c.sparse = map[PageID]int32{}
+	}
+	c.sparse[id] = k
+}
+
+// frozen returns the records kept so far, for reading those of pages
+// below nextUnwritten after the lock is released: records are never moved
+// (chunks only grow), and those pages' records and undo chains never
+// change again.
+func (c *cowState) frozen() cowRecords {
+	return cowRecords{pages: c.pages.chunks, undos: c.undos.chunks}
+}
+
+// cowRecords are a cowState's records as of one moment.
+type cowRecords struct {
+	pages [][]cowPage
+	undos [][]cowUndo
+}
+
+// page returns the record of index entry k (nonzero, either sign).
+func (r cowRecords) page(k int32) *cowPage {
+	if k < 0 {
+		k = -k
+	}
+	return &r.pages[(k-1)/chunkLen][(k-1)%chunkLen]
 }
 
 // rollBack turns b, page p's live bytes, into its bytes at the snapshot.
-func (c *cowState) rollBack(p *cowPage, b []byte) {
+func (r cowRecords) rollBack(p *cowPage, b []byte) {
 	for k := p.undo; k != 0; {
-		u := c.undos.at(int(k - 1))
+		u := &r.undos[(k-1)/chunkLen][(k-1)%chunkLen]
 		copy(b[u.off:], u.old)
 		k = u.prev
 	}
@@ -547,8 +582,12 @@ func (e *Bus) cowTouch(id PageID, sl page.Slot, full bool) *cowPage {
 	if c == nil || id < c.nextUnwritten {
 		return nil // no checkpoint, or written already (or not in the snapshot)
 	}
-	if p := c.page(id); p != nil {
-		if p.whole || p.skip {
+	if k := c.entry(id); k != 0 {
+		if k < 0 {
+			return nil // kept whole
+		}
+		p := c.pages.at(int(k - 1))
+		if p.skip {
 			return nil
 		}
 		if full && p.partial {
@@ -563,14 +602,7 @@ func (e *Bus) cowTouch(id PageID, sl page.Slot, full bool) *cowPage {
 	}
 	k := c.pages.add()
 	p := c.pages.at(k)
-	if uint64(id) < uint64(len(c.dense)) {
-		c.dense[id] = int32(k + 1)
-	} else {
-		if c.sparse == nil {
-			c.sparse = map[PageID]int32{}
-		}
-		c.sparse[id] = int32(k + 1)
-	}
+	c.setEntry(id, int32(k+1))
 	// Every change to a snapshot page passes here first, so a page written
 	// after the snapshot and untouched so far was created after it.
 	if e.store.LastLSN(sl) > c.snap.state.LastLSN {
@@ -607,7 +639,7 @@ func (c *cowState) warm(st *page.Store, ds []delta.Delta, slots []page.Slot) {
 			continue // written already: cowTouch returns at once
 		}
 		if uint64(d.Page) < uint64(len(c.dense)) {
-			if k := c.dense[d.Page]; k != 0 {
+			if k := c.dense[d.Page]; k > 0 { // a page kept whole keeps nothing more
 				// Touched before in this checkpoint: its record, at a
 				// random place in the chunks. cowTouch's first test of
 				// it was its costliest line; loaded here, a CPU profile
@@ -672,9 +704,11 @@ func (e *Bus) cowSaveWhole(id PageID) {
 	if p == nil {
 		return
 	}
-	p.img.Data = e.cow.blocks.copy(e.store.Bytes(sl))
-	e.cow.rollBack(p, p.img.Data)
-	p.whole, p.undo = true, 0
+	c := e.cow
+	p.img.Data = c.blocks.copy(e.store.Bytes(sl))
+	c.frozen().rollBack(p, p.img.Data)
+	p.undo = 0
+	c.setEntry(id, -c.entry(id)) // whole
 }
 
 // cowBlocks holds the bytes copy on write keeps in large blocks: one
@@ -767,10 +801,11 @@ func (e *Bus) pageImage(sl page.Slot, img *record.PageImage) {
 //  2. without the lock: copy the bytes (memory-bound: a 1 MiB range of
 //     cold pages took 235 µs idle and twice that beside a committer, time
 //     every commit waited for while the copy ran under the lock);
-//  3. under the read lock, ckptRollbackPages pages per hold: pages changed
-//     since the snapshot take the scalars copy on write kept, and their
-//     copied bytes are rolled back through its undo records; then those
-//     pages count as written.
+//  3. under the read lock, the range's pages count as written, so that
+//     commits keep nothing more for them, and their index entries are
+//     read; then, without the lock, pages changed since the snapshot take
+//     the scalars copy on write kept, and their copied bytes are rolled
+//     back through its undo records, which no commit changes any more.
 //
 // Step 2 reads page memory that a commit may be writing. That is outside
 // the Go memory model on purpose (the memory is a mapping, not Go heap,
@@ -779,18 +814,22 @@ func (e *Bus) pageImage(sl page.Slot, img *record.PageImage) {
 // is not written yet until step 3), and step 3 rolls every such byte back
 // to its value at the snapshot, so whatever step 2 read of it, torn or
 // not, is overwritten. Bytes no undo record covers did not change. Between
-// the pieces of step 3, commits keep undo records for the pages not rolled
-// back yet; those records undo changes made after step 2's copy, so
-// applying them to the copy rewrites bytes it already holds. A large
-// page (its own mapping, unmapped when freed) is copied in step 1 instead.
+// steps 2 and 3, commits keep undo records for the range's pages; those
+// records undo changes made after step 2's copy, so applying them to the
+// copy rewrites bytes it already holds. A large page (its own mapping,
+// unmapped when freed) is copied in step 1 instead.
 //
 // Each step that takes the lock waits for the commit in progress, and a
-// commit waits for the hold in progress: 30 ns a page idle, but 130 ns
-// (step 1) and 220 ns (step 3, rolling pages back) beside a committer at
-// 1M pages. Ranges of 1 MiB measured best there: commits during the
-// checkpoint p99 1.5-1.7 ms against 1.8-2.6 ms with 2 MiB at the same
-// throughput; 512 KiB gave 1.5-1.7 ms but stretched the checkpoint so that
-// throughput fell by a quarter.
+// commit waits for the hold in progress, so the holds are kept short:
+// step 1 reads the copy-on-write index in ID order and no record but a
+// freed page's, and step 3 rolls back outside the lock. Rolling back
+// under the lock (256 pages a hold) and loading every touched page's
+// record in step 1 held the lock 19-29 % of a 1 GiB checkpoint, holds of
+// 0.16-0.34 ms at the median and up to 4.7 ms (docs/benchmarks.md).
+// Ranges of 1 MiB measured best: commits during the checkpoint p99
+// 1.5-1.7 ms against 1.8-2.6 ms with 2 MiB at the same throughput; 512 KiB
+// gave 1.5-1.7 ms but stretched the checkpoint so that throughput fell by
+// a quarter.
 const (
 	ckptRangeBytes = 1 << 20
 	ckptRangePages = 4096
@@ -808,17 +847,6 @@ const (
 // checkpoints of 1M pages: commit p50 and p99 during checkpoints lower and
 // throughput 5 % higher; the max unchanged (docs/benchmarks.md).
 func yieldToCommitter() { runtime.Gosched() }
-
-// ckptRollbackPages is how many pages step 3 rolls back per hold of the
-// read lock. Late in a checkpoint nearly every page of a range has undo
-// records (commits touched it since the snapshot), and rolling a whole
-// 1 MiB range back took 0.36 ms at the median and 2.0 ms at p99 under
-// one hold, which the commits waiting for the lock paid: the slowest 6 %
-// of commits during a checkpoint spent 1.6–1.8 ms of their time there.
-// Pieces advance the written prefix as they go, so a commit after a piece
-// keeps nothing for its pages; between pieces, commits add undo records
-// for the rest of the range, which the next piece rolls back too.
-const ckptRollbackPages = 256
 
 // writeCheckpoint writes snap to a new checkpoint file. Pages are encoded
 // under the read lock in small batches (so commits interleave) and written
@@ -851,8 +879,9 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 	var batch []byte
 	stage, imgs := e.ckptScratch.stage, e.ckptScratch.imgs // one range's copies, reused (Meta buffers too)
 	defer func() { e.ckptScratch.stage, e.ckptScratch.imgs = stage[:0], imgs }()
-	var refs []*record.PageImage // the range's images, in ID order
-	var views [][]byte           // live bytes still to copy (step 2), by index in refs
+	var refs []*record.PageImage             // the range's images, in ID order
+	var views [][]byte                       // live bytes still to copy (step 2), by index in refs
+	ents := make([]int32, 0, ckptRangePages) // the range's copy-on-write index entries (step 3)
 	for i := 0; i < len(snap.ids); {
 		// Step 1: scalars, metadata and where the bytes are.
 		start, size, nlive := i, 0, 0
@@ -864,8 +893,8 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 		}
 		for ; i < len(snap.ids) && i-start < ckptRangePages && size < ckptRangeBytes; i++ {
 			id := snap.ids[i]
-			if kept := e.cow.page(id); kept != nil && kept.whole {
-				refs = append(refs, kept.img) // freed since: its image, never changed again
+			if k := e.cow.entry(id); k < 0 {
+				refs = append(refs, e.cow.frozen().page(k).img) // freed since: its image, never changed again
 				views = append(views, nil)
 				continue
 			}
@@ -892,6 +921,9 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 			views = append(views, nil)
 		}
 		e.mu.RUnlock()
+		if e.ckptAfterStep1 != nil {
+			e.ckptAfterStep1()
+		}
 		yieldToCommitter()
 
 		// Step 2: the bytes, without the lock (see ckptRangeBytes).
@@ -903,41 +935,46 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 			}
 		}
 
-		// Step 3: what changed since the snapshot is rolled back, a piece
-		// of the range per hold (see ckptRollbackPages).
-		for lo := start; lo < i; lo += ckptRollbackPages {
-			hi := min(lo+ckptRollbackPages, i)
-			e.rlockSettled()
-			if e.closed {
-				e.mu.RUnlock()
-				return fail(ErrClosed)
-			}
-			for k := lo; k < hi; k++ {
-				kept := e.cow.page(snap.ids[k])
-				if kept == nil || kept.skip {
-					continue
-				}
-				img := refs[k-start]
-				if kept.whole {
-					refs[k-start] = kept.img
-					continue
-				}
-				if kept.partial {
-					// Only bytes, epoch and LSN changed: step 1 read the
-					// rest as it was at the snapshot.
-					img.Epoch, img.LastLSN = kept.epoch, kept.lastLSN
-					e.cow.rollBack(kept, img.Data)
-					continue
-				}
-				// Scalars and metadata as kept; Meta into img's own
-				// buffer, which the next range reuses.
-				meta, data := img.Meta[:0], img.Data
-				*img = *kept.img
-				img.Meta, img.Data = append(meta, kept.img.Meta...), data
-				e.cow.rollBack(kept, data)
-			}
-			e.cow.advance(hi)
+		// Step 3: the range counts as written, and what changed since the
+		// snapshot is rolled back, outside the lock (see ckptRangeBytes).
+		e.rlockSettled()
+		if e.closed {
 			e.mu.RUnlock()
+			return fail(ErrClosed)
+		}
+		e.cow.advance(i)
+		ents = ents[:0]
+		for _, id := range snap.ids[start:i] {
+			ents = append(ents, e.cow.entry(id))
+		}
+		kept := e.cow.frozen()
+		e.mu.RUnlock()
+		for k, ent := range ents {
+			if ent == 0 {
+				continue
+			}
+			if ent < 0 {
+				refs[k] = kept.page(ent).img // kept whole (step 1 saw it live)
+				continue
+			}
+			p := kept.page(ent)
+			if p.skip {
+				continue
+			}
+			img := refs[k]
+			if p.partial {
+				// Only bytes, epoch and LSN changed: step 1 read the rest as
+				// it was at the snapshot.
+				img.Epoch, img.LastLSN = p.epoch, p.lastLSN
+				kept.rollBack(p, img.Data)
+				continue
+			}
+			// Scalars and metadata as kept; Meta into img's own buffer,
+			// which the next range reuses.
+			meta, data := img.Meta[:0], img.Data
+			*img = *p.img
+			img.Meta, img.Data = append(meta, p.img.Meta...), data
+			kept.rollBack(p, data)
 		}
 		yieldToCommitter()
 		pool.fill(1) // keep copy on write ahead of its page faults

@@ -258,9 +258,13 @@ type Bus struct {
 	// Stats after Close.
 	finalStore page.Stats
 
-	ckptMu          sync.Mutex
-	ckptScratch     ckptScratch  // guarded by ckptMu
-	ckptPool        cowBlockPool // guarded by ckptMu: kept from one checkpoint to the next
+	ckptMu      sync.Mutex
+	ckptScratch ckptScratch  // guarded by ckptMu
+	ckptPool    cowBlockPool // guarded by ckptMu: kept from one checkpoint to the next
+	// ckptAfterStep1, set by tests before a checkpoint, runs on the
+	// checkpoint's goroutine after each range's first step, without the
+	// lock (to change pages between the steps).
+	ckptAfterStep1  func()
 	lastCkptLSN     LSN
 	checkpointCount uint64
 	// Read by every commit (maybeCheckpoint) without ckptMu, which a
