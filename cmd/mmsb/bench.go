@@ -443,6 +443,7 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	if o.stallCauses {
 		causes = &StallCauses{ThreadCounters: o.stallThreads} // one worker (validate)
 	}
+	ckptsDone := func() uint64 { return bus.Stats().Checkpoints }
 	for _, w := range workers {
 		wg.Add(1)
 		go func() {
@@ -516,7 +517,7 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 					ckpt = ckpt || bus.CheckpointRunning()
 					if causes != nil {
 						u1 := counters.read()
-						causes.note(time.Duration(lat), o.stallThreshold, ckpt, u0, u1)
+						causes.note(time.Duration(lat), o.stallThreshold, ckpt, ckptsDone, u0, u1)
 						u0 = u1
 					}
 					w.lat.record(lat)

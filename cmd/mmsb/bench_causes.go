@@ -62,14 +62,18 @@ type StallCauses struct {
 
 // Stall is one commit over the threshold and what its thread did.
 type Stall struct {
-	LatencyNS  int64  `json:"latency_ns"`
-	UserNS     int64  `json:"user_ns"`
-	SysNS      int64  `json:"sys_ns"`
-	RunDelayNS int64  `json:"run_delay_ns"` // runnable, not running
-	StealNS    int64  `json:"steal_ns"`     // taken by the hypervisor, all the VM's CPUs (10 ms ticks)
-	Faults     int64  `json:"faults"`
-	Checkpoint bool   `json:"checkpoint"`      // a checkpoint ran during the commit
-	Cause      string `json:"cause,omitempty"` // stallCause's class (threads)
+	LatencyNS  int64 `json:"latency_ns"`
+	UserNS     int64 `json:"user_ns"`
+	SysNS      int64 `json:"sys_ns"`
+	RunDelayNS int64 `json:"run_delay_ns"` // runnable, not running
+	StealNS    int64 `json:"steal_ns"`     // taken by the hypervisor, all the VM's CPUs (10 ms ticks)
+	Faults     int64 `json:"faults"`
+	Checkpoint bool  `json:"checkpoint"` // a checkpoint ran during the commit
+	// CheckpointsDone is how many checkpoints had completed when the
+	// commit ended: 0 for a commit during the process's first, whose
+	// fresh memory a VM's host may charge to the VM's CPU budget.
+	CheckpointsDone uint64 `json:"checkpoints_done"`
+	Cause           string `json:"cause,omitempty"` // stallCause's class (threads)
 }
 
 // stallWorstKept is how many of the slowest stalls StallCauses keeps.
@@ -99,8 +103,9 @@ func stallCause(lat, user, sys time.Duration) string {
 }
 
 // note adds one commit of latency lat, between the readings before and
-// after, to the counts; ckpt says whether it overlapped a checkpoint.
-func (c *StallCauses) note(lat, threshold time.Duration, ckpt bool, before, after threadUsage) {
+// after, to the counts; ckpt says whether it overlapped a checkpoint, and
+// done, called only for a stall, how many checkpoints had completed.
+func (c *StallCauses) note(lat, threshold time.Duration, ckpt bool, done func() uint64, before, after threadUsage) {
 	user, sys := after.user-before.user, after.sys-before.sys
 	if after.thread {
 		c.CommitFaults += after.faults - before.faults
@@ -113,7 +118,7 @@ func (c *StallCauses) note(lat, threshold time.Duration, ckpt bool, before, afte
 		return
 	}
 	c.Stalls++
-	s := Stall{LatencyNS: int64(lat), StealNS: int64(after.steal - before.steal), Checkpoint: ckpt}
+	s := Stall{LatencyNS: int64(lat), StealNS: int64(after.steal - before.steal), Checkpoint: ckpt, CheckpointsDone: done()}
 	if 2*s.StealNS >= s.LatencyNS {
 		c.StallsStolen++
 	}

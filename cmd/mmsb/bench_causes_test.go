@@ -64,6 +64,11 @@ func TestBenchStallCauses(t *testing.T) {
 		if !threads && (classes != 0 || c.CommitCPUP99NS != 0 || c.Worst[0].Cause != "") {
 			t.Fatalf("thread counters read without --stall-threads: %+v", *c)
 		}
+		for _, s := range c.Worst {
+			if s.CheckpointsDone > res.Checkpoints {
+				t.Fatalf("a stall after %d checkpoints of %d", s.CheckpointsDone, res.Checkpoints)
+			}
+		}
 	}
 	if res := benchJSON(t, "--no-verify"); res.StallCauses != nil {
 		t.Fatalf("stall causes without --stall-causes: %+v", *res.StallCauses)
@@ -107,10 +112,13 @@ func TestStallNote(t *testing.T) {
 		var c StallCauses
 		before := threadUsage{thread: tc.thread, steal: 100 * ms}
 		after := threadUsage{thread: tc.thread, steal: 100*ms + tc.steal}
-		c.note(tc.lat, 2*ms, false, before, after)
-		c.note(ms, 2*ms, false, before, after) // under the threshold: no stall
-		if c.Stalls != 1 || c.StallsStolen != tc.stolen || c.StallsOffCPU != tc.offCPU || c.Worst[0].StealNS != int64(tc.steal) {
-			t.Errorf("%+v: %d stalls, %d stolen, %d off CPU, worst %+v", tc, c.Stalls, c.StallsStolen, c.StallsOffCPU, c.Worst)
+		calls := 0
+		done := func() uint64 { calls++; return 3 }
+		c.note(tc.lat, 2*ms, false, done, before, after)
+		c.note(ms, 2*ms, false, done, before, after) // under the threshold: no stall, done not asked
+		if c.Stalls != 1 || c.StallsStolen != tc.stolen || c.StallsOffCPU != tc.offCPU || c.Worst[0].StealNS != int64(tc.steal) ||
+			c.Worst[0].CheckpointsDone != 3 || calls != 1 {
+			t.Errorf("%+v: %d stalls, %d stolen, %d off CPU, worst %+v, checkpoints asked %d times", tc, c.Stalls, c.StallsStolen, c.StallsOffCPU, c.Worst, calls)
 		}
 	}
 }
