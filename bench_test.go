@@ -116,6 +116,7 @@ func BenchmarkCommitMemoryWorkers(b *testing.B) {
 // idle bus's helper has parked (it polls at most maxIdleSpin), short
 // enough that both buses see the same phases of the machine.
 const workersSlice = 100
+
 func BenchmarkCommitDiskGroup(b *testing.B) {
 	benchCommit(b, b.TempDir(), SyncGroup, 1, 1000)
 }
