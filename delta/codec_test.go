@@ -290,7 +290,7 @@ func TestEncodeGolden(t *testing.T) {
 // bytes; this pins that the two paths cannot drift apart.
 func TestEncodeOneRunMatchesFields(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		widths := rapid.SampledFrom([]uint64{0, 1, 127, 128, 16383, 16384, 1<<21 - 1, 1 << 21, 1<<32 - 1, 1<<63 + 5})
+		widths := rapid.SampledFrom([]uint64{0, 1, 127, 128, 16383, 16384, 1<<21 - 1, 1 << 21, 1<<28 - 1, 1 << 28, 1<<32 - 1, 1<<63 + 5})
 		d := &Delta{
 			Page: PageID(widths.Draw(t, "page")),
 			Runs: []Run{{
