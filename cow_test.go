@@ -110,23 +110,7 @@ func testCheckpointWhileCommitting(t *testing.T, workers int) {
 	}
 	t.Logf("checkpoint at LSN %d; %d pages touched under copy on write; bus now at LSN %d", info.LSN, saved.Load(), e.LastLSN())
 
-	// The checkpoint equals a replay of the log up to its LSN.
-	fromCkpt := newDetached(nil)
-	defer fromCkpt.Close()
-	if err := fromCkpt.loadCheckpointFrom(fs, info.Path); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	replayed, err := Replay(ctx, "/db", ReplayTarget{ToLSN: info.LSN, FromEmpty: true}, &Options{FS: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer replayed.Close()
-	if rep := compareStates(replayed, fromCkpt); !rep.Equal() {
-		t.Fatalf("checkpoint differs from the state at its LSN: %v", rep.Differences)
-	}
+	checkpointEqualsReplay(t, e, fs, info)
 	// Recovery from it reaches the live state.
 	hash, lsn := hashOf(t, e), e.LastLSN()
 	if err := e.Close(); err != nil {
@@ -471,6 +455,13 @@ func TestCheckpointChangesBetweenSteps(t *testing.T) {
 	if calls < 3 || info.LSN != before || e.LastLSN() <= before {
 		t.Fatalf("hook ran %d times (want a call per range, 3 or more); checkpoint LSN %d, before %d, now %d", calls, info.LSN, before, e.LastLSN())
 	}
+	checkpointEqualsReplay(t, e, fs, info)
+}
+
+// checkpointEqualsReplay fails t unless the checkpoint info of bus e (log
+// in fs at /db) equals a replay of the log up to its LSN.
+func checkpointEqualsReplay(t *testing.T, e *Bus, fs vfs.FS, info CheckpointInfo) {
+	t.Helper()
 	fromCkpt := newDetached(nil)
 	defer fromCkpt.Close()
 	if err := fromCkpt.loadCheckpointFrom(fs, info.Path); err != nil {
