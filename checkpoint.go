@@ -467,13 +467,13 @@ func (r cowRecords) page(k int32) *cowPage {
 	if k < 0 {
 		k = -k
 	}
-	return &r.pages[(k-1)/chunkLen][(k-1)%chunkLen]
+	return chunkAt(r.pages, int(k-1))
 }
 
 // rollBack turns b, page p's live bytes, into its bytes at the snapshot.
 func (r cowRecords) rollBack(p *cowPage, b []byte) {
 	for k := p.undo; k != 0; {
-		u := &r.undos[(k-1)/chunkLen][(k-1)%chunkLen]
+		u := chunkAt(r.undos, int(k-1))
 		copy(b[u.off:], u.old)
 		k = u.prev
 	}
@@ -500,7 +500,11 @@ type chunked[T any] struct {
 
 const chunkLen = 1024
 
-func (a *chunked[T]) at(k int) *T { return &a.chunks[k/chunkLen][k%chunkLen] }
+func (a *chunked[T]) at(k int) *T { return chunkAt(a.chunks, k) }
+
+// chunkAt returns element k of chunks of chunkLen elements (a chunked's,
+// or a copy of its chunk list taken earlier: see cowState.frozen).
+func chunkAt[T any](chunks [][]T, k int) *T { return &chunks[k/chunkLen][k%chunkLen] }
 
 // add appends a zero element and returns its index.
 func (a *chunked[T]) add() int {
