@@ -13,12 +13,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/page"
 )
 
 // growthPoint is one measurement of `mmsb bench --workload growth`: the
@@ -152,25 +152,18 @@ func (a *app) growthPoint(ctx context.Context, o *benchOptions, pages, batch int
 }
 
 // runBareLoop applies the bench's deltas (the same batches, from the same
-// seed) with copy into one pre-faulted anonymous mapping holding every page
-// back to back, with huge pages requested as the bus does: the speed limit
+// seed) with copy into one anonymous mapping holding every page back to
+// back, pre-faulted, and with huge pages if asked, as the store prepares
+// its chunks (page.MapAnon): the speed limit
 // of the hardware for this access pattern, with no validation, log,
 // history or epochs.
 func runBareLoop(o *benchOptions) (benchResult, error) {
 	n := o.pages * o.pageSize
-	mem, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	mem, err := page.MapAnon(n, page.MemoryPolicy{Prefault: true, HugePages: o.hugePages})
 	if err != nil {
-		return benchResult{}, fmt.Errorf("bare loop: mmap %d bytes: %w", n, err)
+		return benchResult{}, fmt.Errorf("bare loop: %w", err)
 	}
-	defer unix.Munmap(mem) //nolint:errcheck // releasing scratch memory
-	if o.hugePages {
-		_ = unix.Madvise(mem, unix.MADV_HUGEPAGE)
-	}
-	if err := unix.Madvise(mem, unix.MADV_POPULATE_WRITE); err != nil {
-		for i := 0; i < len(mem); i += os.Getpagesize() {
-			mem[i] = 0
-		}
-	}
+	defer page.Unmap(mem) //nolint:errcheck // releasing scratch memory
 	// IDs as the bus assigns them to a fresh bus: 1..pages.
 	ids := make([]mmsb.PageID, o.pages)
 	for i := range ids {

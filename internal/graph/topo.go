@@ -41,7 +41,7 @@ const (
 
 // ordMid is where numbering starts (and is re-centred on renumbering), so
 // that parents can grow the range downwards and children upwards.
-const ordMid = 1 << 31
+const ordMid uint32 = 1 << 31
 
 // nextOrd returns a fresh ord value before (first) or after all others.
 func (g *Graph) nextOrd(first bool) uint32 {
@@ -76,7 +76,7 @@ func (g *Graph) renumber() {
 		}
 	}
 	slices.SortFunc(l, func(a, b uint32) int { return cmp.Compare(g.ord[a], g.ord[b]) })
-	lo := uint32(ordMid - len(l)/2)
+	lo := ordMid - uint32(len(l)/2)
 	for i, n := range l {
 		g.ord[n] = lo + uint32(i)
 	}
@@ -93,7 +93,7 @@ func (g *Graph) rebuildOrder() bool {
 	if len(q) != g.index.count {
 		return false
 	}
-	lo := uint32(ordMid - len(q)/2)
+	lo := ordMid - uint32(len(q)/2)
 	for i, n := range q {
 		g.ord[n] = lo + uint32(i)
 	}

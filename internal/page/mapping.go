@@ -45,10 +45,6 @@ func mapAnonPlain(n int) ([]byte, error) {
 	return b, nil
 }
 
-// adviseHugeRaw asks for transparent huge pages on b. Advisory: errors (no
-// THP) are ignored.
-func adviseHugeRaw(b []byte) { _ = unix.Madvise(b, unix.MADV_HUGEPAGE) }
-
 // unmap releases a mapping made by mapAnon or region.grow. A nil slice is a
 // no-op so callers can release optional mappings unconditionally.
 func unmap(b []byte) error {

@@ -40,12 +40,19 @@ func (s *Store) MemoryPolicy() MemoryPolicy { return s.policy }
 // memory) is an error, so that the creation fails cleanly instead of the
 // process dying at a later write.
 func (a *arena) prepareChunk(mem []byte) error {
+	p := a.policy
 	// Shared chunks always ask: on a huge=advise tmpfs they made commits
 	// 20-25 % and random reads 25-40 % faster (docs/shm.md).
-	if (a.policy.HugePages || a.shm != nil) && len(mem) >= hugeHintBytes {
+	p.HugePages = p.HugePages || a.shm != nil
+	return p.prepare(mem)
+}
+
+// prepare applies the policy to freshly mapped memory.
+func (p MemoryPolicy) prepare(mem []byte) error {
+	if p.HugePages && len(mem) >= hugeHintBytes {
 		adviseHugeRaw(mem)
 	}
-	if !a.policy.Prefault {
+	if !p.Prefault {
 		return nil
 	}
 	if err := populate(mem); err != nil {
@@ -54,6 +61,25 @@ func (a *arena) prepareChunk(mem []byte) error {
 	readPages(mem)
 	return nil
 }
+
+// MapAnon maps n bytes of private, zero-filled anonymous memory prepared
+// as the store prepares a chunk of page bytes under policy p, for code
+// that must meet the store on equal terms (mmsb bench's bare loop).
+// Release it with Unmap.
+func MapAnon(n int, p MemoryPolicy) ([]byte, error) {
+	mem, err := mapAnonPlain(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.prepare(mem); err != nil {
+		_ = unmap(mem) // the preparation's error is the one to report
+		return nil, err
+	}
+	return mem, nil
+}
+
+// Unmap releases memory mapped by MapAnon.
+func Unmap(mem []byte) error { return unmap(mem) }
 
 // readPages reads one byte per OS page of mem. On a virtual machine the
 // first access to a page can cost more than the fault that mapped it:

@@ -68,6 +68,32 @@ func TestPrefaultMakesChunkResident(t *testing.T) {
 	}
 }
 
+// TestMapAnonFollowsPolicy checks that memory from MapAnon (mmsb bench's
+// bare loop) is prepared as a store's chunk is: wholly resident and zero
+// with Prefault, not resident without it (the control that the check can
+// tell the two apart).
+func TestMapAnonFollowsPolicy(t *testing.T) {
+	for _, p := range []MemoryPolicy{{Prefault: true}, {Prefault: true, HugePages: true}, {}} {
+		mem, err := MapAnon(8<<20, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, total := residentPages(t, mem)
+		if p.Prefault && res != total {
+			t.Errorf("%+v: %d of %d OS pages resident, want all", p, res, total)
+		}
+		if !p.Prefault && res == total {
+			t.Errorf("%+v: all %d OS pages resident before any write, want lazily mapped", p, total)
+		}
+		if mem[0] != 0 || mem[len(mem)-1] != 0 {
+			t.Errorf("%+v: memory not zero", p)
+		}
+		if err := Unmap(mem); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestTouchPagesFallback checks the pre-MADV_POPULATE_WRITE fallback:
 // touching one byte per OS page makes a fresh mapping resident and leaves
 // it zero.

@@ -273,7 +273,7 @@ func (r *region) growShared(n int) error {
 // (advisory).
 func adviseHuge(b []byte) {
 	if len(b) >= hugeHintBytes {
-		_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
+		adviseHugeRaw(b)
 	}
 }
 
