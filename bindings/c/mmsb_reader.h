@@ -937,7 +937,8 @@ static inline MMSB_READER__UNUSED int mmsb_reader_pages(mmsb_reader *r, uint64_t
 	for (i = 0; i < r->icap; i++)
 		if (r->keys[i] != 0)
 			ids[n++] = r->keys[i];
-	qsort(ids, n, sizeof *ids, mmsb_reader__cmp_u64);
+	if (n > 1) /* ids may be NULL when there is no page: qsort's argument must not be */
+		qsort(ids, n, sizeof *ids, mmsb_reader__cmp_u64);
 	return MMSB_READER_OK;
 }
 

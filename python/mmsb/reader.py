@@ -488,7 +488,10 @@ class Reader:
         return sl < self._slots
 
     def _seq_word(self, sl):
-        return self._seq[sl]
+        # A remap may have found the slot files shorter than a PageView's
+        # slot (files removed or truncated): no word, so the view is not valid.
+        seq = self._seq
+        return seq[sl] if sl < len(seq) else None
 
     def _chunk(self, idx):
         """Chunk idx's mapping (mapping its current file if needed), or

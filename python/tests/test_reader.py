@@ -461,3 +461,20 @@ def test_fuzz_header_bytes(tmp_path):
         except mmsb.MMSBError:
             pass
     fr.close()
+
+
+def test_view_valid_after_slot_files_vanish(tmp_path):
+    """The slot files are gone (region removed, or truncated) while the
+    header still says live and promises more slots: a rebuild maps them
+    afresh, shorter than before. A PageView taken earlier is then no longer
+    valid (False), never an IndexError."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=4)
+    with mmsb.Reader(region=fr.path) as r:
+        v = r.view(4)
+        assert v.valid()  # control
+        fr.put(fr.hdr, "<QQ", L.H_HW, 20, 32)  # slots used beyond the mapping, within capacity
+        for name in (L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE):
+            os.unlink(os.path.join(fr.path, name))
+        assert r.pages() == []
+        assert not v.valid()
+    fr.close()

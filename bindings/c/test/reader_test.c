@@ -434,6 +434,20 @@ static void test_bad_headers(void) {
 	write_file(dir, "header", good, sizeof good);
 	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_OK); /* control: the copy itself opens */
 	mmsb_reader_close(&r);
+	/* a region with no live page: asking for the count (NULL array,
+	 * capacity 0) gives 0, with no NULL pointer passed on to qsort
+	 * (UBSan aborts on that) */
+	{
+		size_t n = 99;
+		memcpy(b, good, sizeof b);
+		memset(b + MMSB_READER__H_HW, 0, 8);
+		memset(b + MMSB_READER__H_LIVE, 0, 8);
+		write_file(dir, "header", b, sizeof b);
+		CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_OK);
+		CHECK_RC(mmsb_reader_pages(r, NULL, 0, &n), MMSB_READER_OK);
+		CHECK(n == 0);
+		mmsb_reader_close(&r);
+	}
 	/* fuzz-ish: random, mutated and truncated headers never crash */
 	for (i = 0; i < 3000; i++) {
 		size_t n = sizeof b;
