@@ -16,7 +16,9 @@ import (
 // last sequence returns nil.
 func TestCatchUpStallsOnMissingTarget(t *testing.T) {
 	defer func(d time.Duration) { catchUpStall = d }(catchUpStall)
-	catchUpStall = 500 * time.Millisecond
+	// Short, but long enough that a loaded 2-core CI machine under -race
+	// delivers the stored records within it (500 ms was thin for that).
+	catchUpStall = 2 * time.Second
 	ctx := context.Background()
 	c := startTestCluster(t, 1)
 	res := testResources(t, c, testConfig(1))
