@@ -123,6 +123,11 @@ func (e *Bus) ProvenanceWith(ctx context.Context, id PageID, off, n int, o Prove
 	if n <= 0 || off < 0 {
 		return nil, fmt.Errorf("%w: provenance range [%d, %d+%d) of page %d", ErrInvalidOption, off, off, n, id)
 	}
+	if off > MaxPageSize || n > MaxPageSize-off {
+		// Checked before the bounds become 32-bit: a range past 4 GiB
+		// would wrap around into the page.
+		return nil, fmt.Errorf("%w: provenance range [%d, %d+%d) of page %d is past the largest page size %d", ErrOutOfRange, off, off, n, id, MaxPageSize)
+	}
 	depth := o.Depth
 	if depth == 0 {
 		depth = DefaultProvenanceDepth

@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -102,6 +103,17 @@ func TestProvenanceErrors(t *testing.T) {
 		{ids[0], 10, 7, ErrOutOfRange},
 		{ids[0], 0, 0, ErrInvalidOption},
 		{ids[0], -1, 2, ErrInvalidOption},
+		// Ranges past the largest page, which as 32-bit bounds would
+		// wrap around into the page.
+		{ids[0], math.MaxInt - 8, 16, ErrOutOfRange},
+		{ids[0], 4, math.MaxInt, ErrOutOfRange},
+	}
+	if shift := 32; math.MaxInt > math.MaxUint32 { // 64-bit int: an end of 2^32 + 16
+		bad = append(bad, struct {
+			id     PageID
+			off, n int
+			want   error
+		}{ids[0], 1<<shift - 16, 32, ErrOutOfRange})
 	}
 	for _, b := range bad {
 		if _, err := e.Provenance(ctx, b.id, b.off, b.n, 0); !errors.Is(err, b.want) {

@@ -188,6 +188,11 @@ func TestProvenanceAndGraph(t *testing.T) {
 	if _, err := c.Provenance(ctx, connect.NewRequest(&inspectorv1.ProvenanceRequest{Page: uint64(l.Total)})); connect.CodeOf(err) != connect.CodeInvalidArgument {
 		t.Errorf("empty range: %v, want InvalidArgument", err)
 	}
+	// offset + length past 2^32: a range outside any page, not one that
+	// wraps around to the start of it.
+	if _, err := c.Provenance(ctx, connect.NewRequest(&inspectorv1.ProvenanceRequest{Page: uint64(l.Total), Offset: 0xFFFFFFF0, Length: 0x20})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("range past 2^32: %v, want InvalidArgument", err)
+	}
 
 	g, err := c.Graph(ctx, connect.NewRequest(&inspectorv1.GraphRequest{Page: uint64(l.Regions[1]), Depth: 2}))
 	if err != nil {
