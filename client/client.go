@@ -173,6 +173,9 @@ func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb
 	if err != nil {
 		return nil, err
 	}
+	if len(resp.Msg.GetIds()) != len(specs) {
+		return nil, fmt.Errorf("client: CreatePages: %d IDs answered for %d pages asked", len(resp.Msg.GetIds()), len(specs))
+	}
 	ids := make([]mmsb.PageID, len(resp.Msg.GetIds()))
 	for i, id := range resp.Msg.GetIds() {
 		ids[i] = mmsb.PageID(id)
@@ -207,12 +210,6 @@ func (c *Client) SetMetadata(ctx context.Context, id mmsb.PageID, entries []mmsb
 func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, error) {
 	// The request is encoded before Commit returns: it may alias ds.
 	req := &mmsbv1.CommitRequest{Deltas: wire.DeltasToProtoAliased(ds)}
-	for i := range ds {
-		if ds[i].CheckEpoch {
-			e := uint64(ds[i].ExpectEpoch)
-			req.Deltas[i].ExpectEpoch = &e
-		}
-	}
 	resp, err := c.rpc.Commit(ctx, connect.NewRequest(req))
 	if err != nil {
 		return mmsb.CommitInfo{}, err
@@ -318,6 +315,9 @@ func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
 		}
 		if next == 0 {
 			return ids, nil
+		}
+		if next <= after {
+			return nil, fmt.Errorf("client: PageIDs: the server answered next_after_id %d after %d", next, after)
 		}
 		after = next
 	}

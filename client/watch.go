@@ -177,6 +177,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 				c.Delta = &d
 			}
 			ev.Changes = append(ev.Changes, c)
+			*next = max(*next, lsn+1)
 		}
 		if ev.ProgressLSN+1 > *next {
 			*next = ev.ProgressLSN + 1

@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/mmsb-go/mmsb"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/internal/server"
 )
 
@@ -52,6 +53,8 @@ func TestBadInput(t *testing.T) {
 		{"cycle", "Bind", "application/json", `{"child":"1","func":"copy","parents":["1"]}`, connect.CodeInvalidArgument, "cycle"},
 		{"read unknown page", "Read", "application/json", `{"items":[{"page":"42"}]}`, connect.CodeNotFound, "42"},
 		{"read out of range", "Read", "application/json", `{"items":[{"page":"1","off":8,"length":9}]}`, connect.CodeInvalidArgument, "outside"},
+		{"read as of a future LSN", "Read", "application/json", `{"items":[{"page":"1"}],"asOfLsn":"1000"}`, connect.CodeInvalidArgument, "as_of_lsn 1000"},
+		{"provenance range past 4 GiB", "Provenance", "application/json", `{"page":"1","off":4294967280,"length":32}`, connect.CodeInvalidArgument, "past the largest page size"},
 		{"free unknown page", "FreePage", "application/json", `{"page":"42"}`, connect.CodeNotFound, "42"},
 		{"create existing page", "CreatePages", "application/json", `{"pages":[{"id":"1","size":4}]}`, connect.CodeAlreadyExists, "1"},
 		{"create bad size", "CreatePages", "application/json", `{"pages":[{"size":0}]}`, connect.CodeInvalidArgument, "size"},
@@ -142,4 +145,85 @@ func FuzzCommitRequest(f *testing.F) {
 			t.Fatalf("status %d: %s", resp.StatusCode, buf.String())
 		}
 	})
+}
+
+// TestReadResponseBound: a Read whose items add up to more page data than
+// one answer may hold is refused before it is built, naming the bound; a
+// few items of the same large page within it are answered.
+func TestReadResponseBound(t *testing.T) {
+	f := newFixture(t, fixOpts{})
+	ctx := context.Background()
+	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: mmsb.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := func(n int, length uint32) []*mmsbv1.ReadItem {
+		out := make([]*mmsbv1.ReadItem, n)
+		for i := range out {
+			out[i] = &mmsbv1.ReadItem{Page: uint64(id), Length: length}
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		items  []*mmsbv1.ReadItem
+		code   connect.Code // 0: success
+		answer int          // bytes answered on success
+	}{
+		{"whole pages over the bound", items(5, 0), connect.CodeResourceExhausted, 0},
+		{"whole pages within the bound", items(2, 0), 0, 2 * mmsb.MaxPageSize},
+		{"small ranges of a large page", items(16, 1), 0, 16},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := f.c.Read(ctx, c.items, 0)
+			if c.code != 0 {
+				wantCode(t, err, c.code)
+				if !strings.Contains(err.Error(), "bytes") {
+					t.Fatalf("the error does not name the bound: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, p := range resp.GetPages() {
+				n += len(p.GetData())
+			}
+			if n != c.answer {
+				t.Fatalf("answered %d bytes, want %d", n, c.answer)
+			}
+		})
+	}
+}
+
+// TestSubmitKeepsExpectedEpoch: a delta submitted through the client with
+// an expected epoch the page is not at is rejected by the tick, as it is
+// when submitted to the orchestrator in process; it is not applied
+// unchecked.
+func TestSubmitKeepsExpectedEpoch(t *testing.T) {
+	f := newFixture(t, fixOpts{ticks: true})
+	ctx := context.Background()
+	ids, err := f.c.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := mmsb.Write(ids[0], 0, []byte("stale"))
+	stale.CheckEpoch, stale.ExpectEpoch = true, 7
+	if err := f.c.Submit(ctx, []mmsb.Delta{stale, mmsb.Write(ids[1], 0, []byte("ok"))}); err != nil {
+		t.Fatal(err)
+	}
+	// The second delta is applied in the tick of the first or a later one.
+	waitFor(t, func() bool {
+		_, e, err := f.bus.ReadPage(ids[1], nil)
+		return err == nil && e == 1
+	})
+	data, epoch, err := f.bus.ReadPage(ids[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if epoch != 0 || !bytes.Equal(data, make([]byte, 8)) {
+		t.Fatalf("a delta expecting epoch 7 was applied to a page at epoch 0: now %q at epoch %d", data, epoch)
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,9 @@ const (
 	maxBatch         = 1 << 20 // deltas (or pages, or read items) in one request
 	defaultListLimit = 1000
 	maxListLimit     = 10000
+	// maxReadBytes bounds the page data of one Read answer: 2^20 items of
+	// a 16 MiB page would otherwise ask the server for 16 TiB.
+	maxReadBytes = 64 << 20
 )
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
@@ -112,12 +116,17 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 		return nil, err
 	}
 	asOf := mmsb.LSN(req.Msg.GetAsOfLsn())
+	if last := s.bus.LastLSN(); asOf > last {
+		return nil, invalid("Read: as_of_lsn %d is after the last LSN %d", asOf, last)
+	}
 	out := &mmsbv1.ReadResponse{Pages: make([]*mmsbv1.PageData, 0, len(items))}
+	var scratch []byte
 	// A live read of several pages is not one snapshot of the bus, so it
 	// reports the LSN read before the first page and retries until no
 	// commit moved the LSN meanwhile: the pages are then the state at it.
 	for attempt := 0; ; attempt++ {
 		out.Pages = out.Pages[:0]
+		total := uint64(0)
 		lsn := asOf
 		if asOf == 0 {
 			lsn = s.bus.LastLSN()
@@ -126,10 +135,17 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			var data []byte
 			var epoch mmsb.Epoch
 			var err error
-			if asOf != 0 {
+			whole := it.GetOff() == 0 && it.GetLength() == 0
+			switch {
+			case asOf != 0:
 				data, epoch, err = s.bus.ReadPageAt(ctx, mmsb.PageID(it.GetPage()), asOf)
-			} else {
+			case whole:
 				data, epoch, err = s.bus.ReadPage(mmsb.PageID(it.GetPage()), nil)
+			default:
+				// A range is copied out of a reused buffer, so that the
+				// answer holds the bytes asked for, not whole pages.
+				scratch, epoch, err = s.bus.ReadPage(mmsb.PageID(it.GetPage()), scratch[:0])
+				data = scratch
 			}
 			if err != nil {
 				return nil, toConnect(err)
@@ -141,7 +157,15 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			if off+n > uint64(len(data)) {
 				return nil, invalid("Read: page %d: range [%d, %d) outside its %d bytes", it.GetPage(), off, off+n, len(data))
 			}
-			out.Pages = append(out.Pages, &mmsbv1.PageData{Page: it.GetPage(), Off: uint32(off), Data: data[off : off+n], Epoch: uint64(epoch)})
+			if total += n; total > maxReadBytes {
+				return nil, connect.NewError(connect.CodeResourceExhausted,
+					errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
+			}
+			piece := data[off : off+n]
+			if !whole {
+				piece = bytes.Clone(piece)
+			}
+			out.Pages = append(out.Pages, &mmsbv1.PageData{Page: it.GetPage(), Off: uint32(off), Data: piece, Epoch: uint64(epoch)})
 		}
 		if asOf != 0 || s.bus.LastLSN() == lsn || attempt >= 8 {
 			out.Lsn = uint64(lsn)

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -47,7 +49,7 @@ const chunkChanges = 512
 
 type watcher struct {
 	pages  map[mmsb.PageID]struct{}
-	ranges []*mmsbv1.PageRange
+	ranges []pageRange // sorted, disjoint
 	all    bool
 	queue  chan []*mmsbv1.Change // owned by the hub: created at join, closed at demotion
 }
@@ -59,12 +61,31 @@ func (w *watcher) wants(p mmsb.PageID) bool {
 	if _, ok := w.pages[p]; ok {
 		return true
 	}
-	for _, r := range w.ranges {
-		if uint64(p) >= r.GetFirst() && uint64(p) <= r.GetLast() {
-			return true
-		}
+	i, _ := slices.BinarySearchFunc(w.ranges, uint64(p), func(r pageRange, p uint64) int { return cmp.Compare(r.last, p) })
+	return i < len(w.ranges) && w.ranges[i].first <= uint64(p)
+}
+
+// pageRange is an inclusive range of page IDs.
+type pageRange struct{ first, last uint64 }
+
+// mergeRanges sorts rs and merges those that overlap or touch, so that a
+// page is looked up in O(log n) however many ranges a watch names (the hub
+// filters under its lock, for every watcher).
+func mergeRanges(rs []*mmsbv1.PageRange) []pageRange {
+	out := make([]pageRange, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, pageRange{r.GetFirst(), r.GetLast()})
 	}
-	return false
+	slices.SortFunc(out, func(a, b pageRange) int { return cmp.Compare(a.first, b.first) })
+	merged := out[:0]
+	for _, r := range out {
+		if n := len(merged); n > 0 && (r.first <= merged[n-1].last || r.first-1 == merged[n-1].last) {
+			merged[n-1].last = max(merged[n-1].last, r.last)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged
 }
 
 func (w *watcher) filter(cs []*mmsbv1.Change, after mmsb.LSN) []*mmsbv1.Change {
@@ -352,15 +373,16 @@ func resumeError(pos mmsb.LSN) error {
 // Watch implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchRequest], stream *connect.ServerStream[mmsbv1.WatchResponse]) error {
 	m := req.Msg
-	w := &watcher{all: len(m.GetPages()) == 0 && len(m.GetRanges()) == 0, ranges: m.GetRanges()}
-	if len(m.GetPages()) > maxBatch {
-		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch: %d pages, more than %d", len(m.GetPages()), maxBatch))
+	w := &watcher{all: len(m.GetPages()) == 0 && len(m.GetRanges()) == 0}
+	if n := len(m.GetPages()) + len(m.GetRanges()); n > maxBatch {
+		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch: %d pages and ranges, more than %d", n, maxBatch))
 	}
 	for _, r := range m.GetRanges() {
 		if r.GetFirst() > r.GetLast() {
 			return invalid("watch: page range [%d, %d] is empty", r.GetFirst(), r.GetLast())
 		}
 	}
+	w.ranges = mergeRanges(m.GetRanges())
 	if len(m.GetPages()) > 0 {
 		w.pages = make(map[mmsb.PageID]struct{}, len(m.GetPages()))
 		for _, p := range m.GetPages() {
@@ -471,6 +493,12 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			if !ok {
 				q = nil // demoted: catch up from the log
 				continue
+			}
+			// The hub sends its whole step; a watch from an LSN the bus
+			// had not reached joined before it and wants none of it
+			// before from_lsn.
+			for len(cs) > 0 && mmsb.LSN(cs[0].GetLsn()) <= pos {
+				cs = cs[1:]
 			}
 			if err := send(cs); err != nil {
 				return err

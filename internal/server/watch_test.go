@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -298,4 +299,129 @@ func TestShutdownClosesWatches(t *testing.T) {
 	// Commits are refused once shutting down.
 	_, err = f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("b"))})
 	wantCode(t, err, connect.CodeUnavailable)
+}
+
+// TestWatchFromFutureLSN: a watch from an LSN the bus has not reached yet
+// delivers nothing before it (the contract: every operation with LSN >=
+// from_lsn), and its progress never goes back.
+func TestWatchFromFutureLSN(t *testing.T) {
+	f := newFixture(t, fixOpts{})
+	ctx := context.Background()
+	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := f.bus.LastLSN() + 3
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rpc := mmsbv1connect.NewBusServiceClient(http.DefaultClient, f.http.URL)
+	stream, err := rpc.Watch(wctx, connect.NewRequest(&mmsbv1.WatchRequest{FromLsn: uint64(from)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stream.Close() }()
+	if !stream.Receive() {
+		t.Fatalf("no first message: %v", stream.Err())
+	}
+	progress := stream.Msg().GetProgressLsn()
+	for i := range 6 {
+		if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte{byte(i)})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := uint64(f.bus.LastLSN())
+	var got []uint64
+	for progress < last && stream.Receive() {
+		m := stream.Msg()
+		for _, c := range m.GetChanges() {
+			got = append(got, c.GetLsn())
+		}
+		if m.GetProgressLsn() < progress {
+			t.Fatalf("progress went back from %d to %d", progress, m.GetProgressLsn())
+		}
+		progress = m.GetProgressLsn()
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []uint64{}
+	for l := uint64(from); l <= last; l++ {
+		want = append(want, l)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("watch from LSN %d delivered LSNs %v, want %v", from, got, want)
+	}
+}
+
+// TestWatchSelection: pages and overlapping, nested and touching ranges
+// select exactly the operations on the pages they name; a watch naming more
+// than 2^20 pages and ranges is refused.
+func TestWatchSelection(t *testing.T) {
+	f := newFixture(t, fixOpts{})
+	ctx := context.Background()
+	specs := make([]mmsb.PageSpec, 24)
+	for i := range specs {
+		specs[i] = mmsb.PageSpec{Size: 8}
+	}
+	ids, err := f.c.CreatePages(ctx, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := f.bus.LastLSN() + 1
+	for _, id := range ids {
+		if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte{1})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := f.bus.LastLSN()
+	r := func(a, b int) [2]mmsb.PageID { return [2]mmsb.PageID{ids[a], ids[b]} }
+	cases := []struct {
+		name   string
+		pages  []int
+		ranges [][2]mmsb.PageID
+	}{
+		{"one page", []int{2}, nil},
+		{"pages and a range", []int{0, 23}, [][2]mmsb.PageID{r(5, 7)}},
+		{"overlapping ranges", nil, [][2]mmsb.PageID{r(4, 8), r(3, 5), r(6, 10)}},
+		{"nested ranges", nil, [][2]mmsb.PageID{r(2, 20), r(5, 6)}},
+		{"touching ranges out of order", nil, [][2]mmsb.PageID{r(9, 12), r(13, 13), r(1, 8)}},
+		{"separate ranges", []int{15}, [][2]mmsb.PageID{r(20, 21), r(0, 0), r(10, 11)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts := client.WatchOptions{FromLSN: start, Ranges: c.ranges, Progress: 5 * time.Millisecond}
+			for _, i := range c.pages {
+				opts.Pages = append(opts.Pages, ids[i])
+			}
+			wanted := func(p mmsb.PageID) bool {
+				if slices.Contains(opts.Pages, p) {
+					return true
+				}
+				for _, r := range c.ranges {
+					if p >= r[0] && p <= r[1] {
+						return true
+					}
+				}
+				return false
+			}
+			got := collect(t, f.c, opts, func() mmsb.LSN { return last }, nil)
+			checkSame(t, got, logLSNs(t, f.bus, start, last, wanted))
+		})
+	}
+	t.Run("too many", func(t *testing.T) {
+		req := &mmsbv1.WatchRequest{Pages: []uint64{1}}
+		for i := range 1 << 20 {
+			req.Ranges = append(req.Ranges, &mmsbv1.PageRange{First: uint64(i), Last: uint64(i)})
+		}
+		rpc := mmsbv1connect.NewBusServiceClient(http.DefaultClient, f.http.URL)
+		stream, err := rpc.Watch(ctx, connect.NewRequest(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = stream.Close() }()
+		if stream.Receive() {
+			t.Fatal("a watch of 2^20 ranges and a page was accepted")
+		}
+		wantCode(t, stream.Err(), connect.CodeResourceExhausted)
+	})
 }

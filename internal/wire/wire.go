@@ -96,7 +96,18 @@ func DeltaToProto(d *mmsb.Delta) *mmsbv1.Delta {
 	} else {
 		p.Mask, p.MaskLen, p.Payload = Clone(d.Mask), d.MaskLen, Clone(d.Payload)
 	}
+	p.ExpectEpoch = expectEpoch(d)
 	return p
+}
+
+// expectEpoch is the wire form of a delta's epoch check: nil when it has
+// none (DeltaFromProto reads it back as CheckEpoch).
+func expectEpoch(d *mmsb.Delta) *uint64 {
+	if !d.CheckEpoch {
+		return nil
+	}
+	e := uint64(d.ExpectEpoch)
+	return &e
 }
 
 // DeltasToProtoAliased converts a batch for a request that is sent before
@@ -133,6 +144,7 @@ func DeltasToProtoAliased(ds []mmsb.Delta) []*mmsbv1.Delta {
 		if d.Form != mmsb.FormRuns {
 			p.Mask, p.MaskLen, p.Payload = d.Mask, d.MaskLen, d.Payload
 		}
+		p.ExpectEpoch = expectEpoch(d)
 		out[i] = p
 	}
 	return out

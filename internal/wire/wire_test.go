@@ -37,6 +37,10 @@ func TestDeltaRoundTrip(t *testing.T) {
 			}
 		}
 		d.Source, d.Intent = "src", []byte("why")
+		d.CheckEpoch = rapid.Bool().Draw(t, "check")
+		if d.CheckEpoch {
+			d.ExpectEpoch = mmsb.Epoch(rapid.Uint64().Draw(t, "expect"))
+		}
 		b, err := proto.Marshal(wire.DeltaToProto(&d))
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +59,8 @@ func TestDeltaRoundTrip(t *testing.T) {
 		a, c := make([]byte, size), make([]byte, size)
 		delta.Apply(&d, a)
 		delta.Apply(&got, c)
-		if !bytes.Equal(a, c) || got.Form != d.Form || got.Source != "src" || string(got.Intent) != "why" || got.Page != 7 {
+		if !bytes.Equal(a, c) || got.Form != d.Form || got.Source != "src" || string(got.Intent) != "why" || got.Page != 7 ||
+			got.CheckEpoch != d.CheckEpoch || got.ExpectEpoch != d.ExpectEpoch {
 			t.Fatalf("round trip changed the delta: %+v -> %+v", d, got)
 		}
 	})
@@ -111,6 +116,9 @@ func TestBatchConversions(t *testing.T) {
 				t.Fatal(err)
 			}
 			d.Source = rapid.SampledFrom([]string{"", "s"}).Draw(t, "source")
+			if d.CheckEpoch = rapid.Bool().Draw(t, "check"); d.CheckEpoch {
+				d.ExpectEpoch = mmsb.Epoch(rapid.Uint64().Draw(t, "expect"))
+			}
 			ds[i] = d
 		}
 		batch := wire.DeltasToProtoAliased(ds)
