@@ -201,14 +201,18 @@ func (h *hub) run() {
 						return
 					}
 					h.s.log.Error("watch hub: reading the log", "from_lsn", cursor+1, "err", err)
-					changes = nil
 					// Demote everyone: they re-read the log themselves
-					// and report the failure to their clients.
+					// and report the failure to their clients. The cursor
+					// moves past the step under the same lock, so that no
+					// watcher joins at the old cursor and is then skipped
+					// past a step it never got.
 					h.mu.Lock()
 					for w := range h.synced {
 						h.demoteLocked(w)
 					}
+					h.cursor = last
 					h.mu.Unlock()
+					break
 				}
 				read = true
 				continue
