@@ -18,6 +18,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/client"
 	"github.com/mmsb-go/mmsb/delta"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/internal/server"
 	"github.com/mmsb-go/mmsb/tick"
 )
@@ -368,6 +369,57 @@ func TestGzipOption(t *testing.T) {
 		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != c.want {
 			t.Fatalf("GzipMinBytes %d: status %d, Content-Encoding %q, want %q", c.min, resp.StatusCode, resp.Header.Get("Content-Encoding"), c.want)
+		}
+	}
+}
+
+// TestReadAsOfManyItems: a Read as of an LSN answers every item (whole
+// pages and ranges, of several pages, repeated) with the bytes and epoch
+// the bus held at that LSN, as Bus.ReadPageAt gives them one by one.
+func TestReadAsOfManyItems(t *testing.T) {
+	f := newFixture(t, fixOpts{})
+	ctx := context.Background()
+	ids, err := f.c.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lsns []mmsb.LSN
+	for i := range 4 {
+		info, err := f.c.Commit(ctx, []mmsb.Delta{
+			mmsb.Write(ids[0], uint32(i), []byte{byte('a' + i)}),
+			mmsb.Write(ids[1], uint32(2*i), []byte{byte('A' + i), byte('A' + i)}),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lsns = append(lsns, info.LastLSN)
+	}
+	items := []*mmsbv1.ReadItem{
+		{Page: uint64(ids[0])},
+		{Page: uint64(ids[1]), Off: 2, Length: 5},
+		{Page: uint64(ids[0]), Off: 1, Length: 2},
+		{Page: uint64(ids[1])},
+	}
+	for _, at := range lsns {
+		resp, err := f.c.Read(ctx, items, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetPages()) != len(items) || resp.GetLsn() != uint64(at) {
+			t.Fatalf("as of %d: %d pages at LSN %d, want %d at %d", at, len(resp.GetPages()), resp.GetLsn(), len(items), at)
+		}
+		for i, it := range items {
+			want, epoch, err := f.bus.ReadPageAt(ctx, mmsb.PageID(it.GetPage()), at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if it.GetLength() != 0 {
+				want = want[it.GetOff() : it.GetOff()+it.GetLength()]
+			}
+			got := resp.GetPages()[i]
+			if !bytes.Equal(got.GetData(), want) || got.GetEpoch() != uint64(epoch) {
+				t.Fatalf("as of %d, item %d: %q at epoch %d, want %q at epoch %d", at, i, got.GetData(), got.GetEpoch(), want, epoch)
+			}
 		}
 	}
 }
