@@ -171,8 +171,13 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 	}
 	rec := mmsb.ReplicatedRecord{FirstLSN: meta.First, LastLSN: meta.Last, Payload: data, StateHash: meta.Hash}
 	if err := f.bus.ApplyReplicated(ctx, &rec); err != nil {
-		if errors.Is(err, mmsb.ErrReplicaDiverged) {
+		switch {
+		case errors.Is(err, mmsb.ErrReplicaDiverged):
 			f.metrics.HashMismatches.Add(1)
+		case errors.Is(err, mmsb.ErrReplication):
+			// The payload does not decode: the message is bad, and
+			// reading it again will not change that (Node.Run stops).
+			return fmt.Errorf("%w: stream sequence %d: %w", ErrBadMessage, seq, err)
 		}
 		return fmt.Errorf("replicate: stream sequence %d: %w", seq, err)
 	}

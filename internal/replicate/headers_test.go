@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"context"
 	"errors"
 	"math"
 	"testing"
@@ -148,5 +149,34 @@ func TestFollowerRefusesOlderTerm(t *testing.T) {
 	}
 	if bus.LastLSN() != 0 {
 		t.Fatal("a refused record was applied")
+	}
+}
+
+// TestFollowerStopsOnUndecodablePayload: a record message whose headers
+// are sound but whose payload is not a record fails the follower with
+// ErrBadMessage (which stops Node.Run: reading it again cannot help),
+// applying nothing.
+func TestFollowerStopsOnUndecodablePayload(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := startTestCluster(t, 1)
+	cfg := testConfig(1)
+	res := testResources(t, c, cfg)
+	msg := &nats.Msg{Subject: res.cfg.Subject(), Header: nats.Header{}, Data: []byte("not a record")}
+	recordHeaders(msg.Header, 1, &mmsb.ReplicatedRecord{FirstLSN: 1, LastLSN: 1})
+	if _, err := res.js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	bus, err := mmsb.Open(t.TempDir(), &mmsb.Options{Follower: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = bus.Close() }()
+	err = newFollower(bus, res, &Metrics{}).Run(ctx)
+	if !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("following a stream whose record does not decode: %v, want ErrBadMessage", err)
+	}
+	if bus.LastLSN() != 0 {
+		t.Fatalf("follower at LSN %d, want nothing applied", bus.LastLSN())
 	}
 }
