@@ -42,7 +42,25 @@ func (f *replicationFlags) config() (replicate.Config, error) {
 	if f.leaseTTL < 500*time.Millisecond {
 		return cfg, usageErr("--lease-ttl %v: want at least 500ms", f.leaseTTL)
 	}
+	// Checked here, before any connection: replicate.Config would turn
+	// --replicas 0 into 1 silently, and negative intervals would mean
+	// "never" without saying so.
+	if err := checkReplicas(f.replicas); err != nil {
+		return cfg, err
+	}
+	if f.verifyEvery < 0 || f.statusEvery < 0 {
+		return cfg, usageErr("--verify-every and --status-every must not be negative (0: never)")
+	}
 	return cfg, nil
+}
+
+// checkReplicas refuses a replication factor JetStream cannot have
+// (replicate.Config takes 1..5).
+func checkReplicas(n int) error {
+	if n < 1 || n > 5 {
+		return usageErr("--replicas %d: want 1..5", n)
+	}
+	return nil
 }
 
 func (a *app) followCmd() *cobra.Command {

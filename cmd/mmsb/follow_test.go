@@ -113,3 +113,36 @@ func TestReplicateEmbedded(t *testing.T) {
 		t.Fatal("the directory holds no commits")
 	}
 }
+
+// TestReplicationFlagsRefused: bad replication flag values are usage
+// errors found before anything starts. Before, --replicas 0 became 1 and
+// negative intervals and durations meant "never" or "forever" without a
+// word, and serve dropped its replication flags when --replicate was
+// missing (--follow-only then served a writable bus). Each run has a
+// deadline so that a command that starts instead of refusing ends.
+func TestReplicationFlagsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	nats := "nats://127.0.0.1:1" // nothing listens: a run that gets this far fails with exit 1
+	for _, args := range [][]string{
+		{"follow", "--nats", nats, "--dir", dir, "--replicas", "0"},
+		{"follow", "--nats", nats, "--dir", dir, "--replicas", "-1"},
+		{"follow", "--nats", nats, "--dir", dir, "--replicas", "6"},
+		{"follow", "--nats", nats, "--dir", dir, "--verify-every", "-1"},
+		{"follow", "--nats", nats, "--dir", dir, "--status-every", "-1s"},
+		{"replicate", "--nats", nats, "--dir", dir, "--duration", "-1s"},
+		{"replicate", "bench", "--duration", "-1s"},
+		{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--follow-only"},
+		{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--nats", nats},
+		{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--replicas", "3"},
+		{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--replicate", "--nats", nats, "--replicas", "0"},
+		{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--shutdown-timeout", "-1s"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var stdout, stderr strings.Builder
+		code := run(ctx, args, &stdout, &stderr)
+		cancel()
+		if code != exitUsage {
+			t.Errorf("%v: exit status %d, want %d (usage)\nstderr: %s", args, code, exitUsage, stderr.String())
+		}
+	}
+}

@@ -28,17 +28,20 @@ type inspectPage struct {
 
 // inspectReport is what `mmsb inspect --json` prints.
 type inspectReport struct {
-	Dir          string            `json:"dir"`
-	Segments     []checkSegment    `json:"segments"`
-	LogProblems  int               `json:"log_problems"` // run `mmsb check` for details
-	Checkpoints  []checkCheckpoint `json:"checkpoints"`
-	LastLSN      uint64            `json:"last_lsn"`
-	StateHash    string            `json:"state_hash"`
-	PageCount    int               `json:"page_count"`
-	LogicalBytes int64             `json:"logical_bytes"`
-	Edges        int               `json:"edges"`
-	Bindings     int               `json:"bindings"`
-	Pages        []inspectPage     `json:"pages,omitempty"`
+	Dir         string            `json:"dir"`
+	Segments    []checkSegment    `json:"segments"`
+	LogProblems int               `json:"log_problems"` // run `mmsb check` for details
+	Checkpoints []checkCheckpoint `json:"checkpoints"`
+	// CheckpointProblems counts the checkpoints that do not verify
+	// (checkpoints[].ok false); `mmsb check` says why.
+	CheckpointProblems int           `json:"checkpoint_problems"`
+	LastLSN            uint64        `json:"last_lsn"`
+	StateHash          string        `json:"state_hash"`
+	PageCount          int           `json:"page_count"`
+	LogicalBytes       int64         `json:"logical_bytes"`
+	Edges              int           `json:"edges"`
+	Bindings           int           `json:"bindings"`
+	Pages              []inspectPage `json:"pages,omitempty"`
 }
 
 func (a *app) inspectCmd() *cobra.Command {
@@ -47,9 +50,9 @@ func (a *app) inspectCmd() *cobra.Command {
 		Use:   "inspect DIR",
 		Short: "Show the segments, checkpoints, pages and graph counts of a data directory",
 		Long: `inspect describes an MMSB data directory: every log segment (file, bytes,
-records, LSN range), every checkpoint (file, LSN, size), and the state the
-files hold (last LSN, state hash, page count, logical bytes, edge and
-binding counts). --pages lists every page (ID, size, epoch, last-write LSN,
+records, LSN range), every checkpoint (file, LSN, size, whether it verifies),
+and the state the files hold (last LSN, state hash, page count, logical
+bytes, edge and binding counts). --pages lists every page (ID, size, epoch, last-write LSN,
 flags, and whether it is derived, with its function).
 
 The state is rebuilt by a replay into memory (newest checkpoint plus the log
@@ -87,7 +90,14 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 		return fmt.Errorf("list checkpoints: %w", err)
 	}
 	for _, c := range ckpts {
-		rep.Checkpoints = append(rep.Checkpoints, checkCheckpoint{File: c.Path, LSN: uint64(c.LSN), Bytes: c.Size, OK: true})
+		// ok is what the file says, not an assumption: the replay below
+		// passes over a checkpoint that does not load, so a damaged one
+		// would otherwise look as good as the one the state came from.
+		ok := checkpoint.Verify(fs, c.Path) == nil
+		if !ok {
+			rep.CheckpointProblems++
+		}
+		rep.Checkpoints = append(rep.Checkpoints, checkCheckpoint{File: c.Path, LSN: uint64(c.LSN), Bytes: c.Size, OK: ok})
 	}
 	// Oldest first reads naturally next to the segments.
 	for i, j := 0, len(rep.Checkpoints)-1; i < j; i, j = i+1, j-1 {
@@ -149,9 +159,16 @@ func (a *app) printInspect(r *inspectReport) {
 		fmt.Fprintf(tw, "(none)\n")
 	}
 	for _, c := range r.Checkpoints {
-		fmt.Fprintf(tw, "%s\t%d\t%d\n", filepath.Base(c.File), c.LSN, c.Bytes)
+		damaged := ""
+		if !c.OK {
+			damaged = "\tdamaged"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d%s\n", filepath.Base(c.File), c.LSN, c.Bytes, damaged)
 	}
 	tw.Flush()
+	if r.CheckpointProblems > 0 {
+		fmt.Fprintf(w, "(%d checkpoint(s) do not verify: run `mmsb check %s`)\n", r.CheckpointProblems, r.Dir)
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "last LSN    %d\nstate hash  %s\npages       %d (%s)\nedges       %d\nbindings    %d\n",
 		r.LastLSN, r.StateHash, r.PageCount, humanBytes(r.LogicalBytes), r.Edges, r.Bindings)

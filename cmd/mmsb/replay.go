@@ -63,7 +63,8 @@ new, openable data directory DIR2 (which must be absent or empty):
                       2026-01-02T15:04:05.123Z, or nanoseconds since 1970)
   --page P --epoch E  stop as soon as page P reaches epoch E
 
-With no target it replays everything (a compact copy of the current state).
+The targets exclude each other. With no target it replays everything (a
+compact copy of the current state).
 The replay starts from the newest checkpoint at or before the target (time
 and epoch targets start from LSN 1 when the log still holds it); --from-empty
 forces a replay from LSN 1.
@@ -132,6 +133,18 @@ func (o *replayOptions) target() (mmsb.ReplayTarget, error) {
 			return t, usageErr("--epoch must be at least 1 (epoch 0 is the page's creation)")
 		}
 		t.Page, t.Epoch = mmsb.PageID(o.page), mmsb.Epoch(o.epoch)
+	}
+	// The targets are alternatives (the synopsis): given together, the
+	// replay would stop at whichever came first and print the state as if
+	// it were the one asked for.
+	targets := 0
+	for _, set := range []bool{o.toLSN != 0, o.toTime != "", o.page != 0} {
+		if set {
+			targets++
+		}
+	}
+	if targets > 1 {
+		return t, usageErr("--to-lsn, --to-time and --page/--epoch exclude each other")
 	}
 	return t, nil
 }

@@ -124,6 +124,12 @@ func TestReplayBadInput(t *testing.T) {
 		{"epoch without page", []string{tb.dir, "--epoch", "2", "--out", fresh}, exitUsage, "go together"},
 		{"epoch zero", []string{tb.dir, "--page", "2", "--epoch", "0", "--out", fresh}, exitUsage, "at least 1"},
 		{"bad time", []string{tb.dir, "--to-time", "yesterday", "--out", fresh}, exitUsage, "--to-time"},
+		// The targets are alternatives: together the replay would stop at
+		// whichever came first (a time before the first commit gave LSN 0
+		// and "the log ends at LSN 0, before --to-lsn 3", exit 0).
+		{"lsn and time", []string{tb.dir, "--to-lsn", "3", "--to-time", "2020-01-01T00:00:00Z", "--out", fresh}, exitUsage, "exclude each other"},
+		{"lsn and page", []string{tb.dir, "--to-lsn", "3", "--page", "1", "--epoch", "1", "--out", fresh}, exitUsage, "exclude each other"},
+		{"time and page", []string{tb.dir, "--to-time", "2020-01-01T00:00:00Z", "--page", "1", "--epoch", "1", "--out", fresh}, exitUsage, "exclude each other"},
 		{"out not empty", []string{tb.dir, "--out", full}, exitFailure, "not empty"},
 		{"out is source", []string{tb.dir, "--out", tb.dir}, exitFailure, "not empty"},
 		{"not a data dir", []string{full, "--out", fresh}, exitFailure, "not an MMSB data directory"},

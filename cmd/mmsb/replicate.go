@@ -38,8 +38,8 @@ func (l *loadFlags) add(cmd *cobra.Command) {
 }
 
 func (l *loadFlags) check() error {
-	if l.batch < 1 || l.committers < 1 || l.pages < 1 || l.rate < 0 {
-		return usageErr("--batch, --committers and --pages must be positive and --rate not negative")
+	if l.batch < 1 || l.committers < 1 || l.pages < 1 || l.rate < 0 || l.duration < 0 {
+		return usageErr("--batch, --committers and --pages must be positive and --rate and --duration not negative")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,6 +69,7 @@ few hundred pages, derived pages and a ticking writer.`,
   mmsb serve --ticks 16ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.replica.flagsSet = replicaFlagsSet(cmd)
 			return a.runServe(cmd.Context(), o)
 		},
 	}
@@ -116,8 +118,13 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return usageErr("--log-format %q: want text or json", o.logFormat)
 	}
 	log := slog.New(handler)
-	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.ticks < 0 || o.timeout < 0 || o.gzipMinBytes < 0 {
-		return usageErr("--max-request-bytes, --max-streams and --watch-queue must be > 0; --ticks, --timeout and --gzip-min-bytes >= 0")
+	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.ticks < 0 || o.timeout < 0 || o.shutdownTimeout < 0 || o.gzipMinBytes < 0 {
+		return usageErr("--max-request-bytes, --max-streams and --watch-queue must be > 0; --ticks, --timeout, --shutdown-timeout and --gzip-min-bytes >= 0")
+	}
+	// Without --replicate its flags would be dropped, and --follow-only
+	// (a read replica) would serve a writable bus.
+	if !o.replica.enabled && len(o.replica.flagsSet) > 0 {
+		return usageErr("%s need --replicate", strings.Join(o.replica.flagsSet, ", "))
 	}
 	if o.shared && o.dir == "" {
 		return usageErr("--shared needs --dir (shared mode needs an on-disk bus)")

@@ -33,6 +33,23 @@ type replicaOptions struct {
 	replicas   int
 	leaseTTL   time.Duration
 	followOnly bool
+	// flagsSet names the flags above (other than --replicate) given on
+	// the command line, which mean nothing without --replicate.
+	flagsSet []string
+}
+
+// replicaFlagNames are the flags of serve that only --replicate reads.
+var replicaFlagNames = []string{"nats", "replicate-bus", "replicas", "lease-ttl", "follow-only"}
+
+// replicaFlagsSet lists the replication flags given to cmd, as --name.
+func replicaFlagsSet(cmd *cobra.Command) []string {
+	var set []string
+	for _, name := range replicaFlagNames {
+		if cmd.Flags().Changed(name) {
+			set = append(set, "--"+name)
+		}
+	}
+	return set
 }
 
 func (r *replicaOptions) addFlags(cmd *cobra.Command) {
@@ -69,6 +86,9 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	}
 	if r.leaseTTL < 500*time.Millisecond {
 		return usageErr("--lease-ttl %v: want at least 500ms", r.leaseTTL)
+	}
+	if err := checkReplicas(r.replicas); err != nil {
+		return err
 	}
 	nc, stopNATS, url, err := replicate.Connect(r.natsURL, o.dir+".nats")
 	if err != nil {

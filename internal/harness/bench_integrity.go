@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 2, Key: "integrity", Name: "Integrity", Run: runIntegrity})
+	register(Benchmark{ID: 2, Key: "integrity", Name: "Integrity", Run: runIntegrity, Sizes: []string{"deltas"}})
 }
 
 // integrityConfig sizes benchmark #2; tamper damages the log after the

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 7, Key: "memory", Name: "Memory", Run: runMemory})
+	register(Benchmark{ID: 7, Key: "memory", Name: "Memory", Run: runMemory, Sizes: []string{"pages", "page_size"}})
 }
 
 // ReadRSS returns the process's resident set size (VmRSS of

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance})
+	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance, Sizes: []string{"depth"}})
 }
 
 // provenanceConfig sizes benchmark #10. Negative controls:

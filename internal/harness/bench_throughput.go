@@ -11,7 +11,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 5, Key: "throughput", Name: "Throughput", Run: runThroughput})
+	register(Benchmark{ID: 5, Key: "throughput", Name: "Throughput", Run: runThroughput,
+		Sizes: []string{"pages", "page_size", "delta_size", "batch", "deltas"}})
 }
 
 // ThroughputResult is one measured commit workload.

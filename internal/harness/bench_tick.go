@@ -17,7 +17,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 6, Key: "tick", Name: "Tick Latency", Run: runTick})
+	register(Benchmark{ID: 6, Key: "tick", Name: "Tick Latency", Run: runTick,
+		Sizes: []string{"ticks", "deltas_per_tick", "pages", "derived"}})
 }
 
 // tickConfig sizes benchmark #6. Negative controls: deferred runs the

@@ -67,8 +67,32 @@ func ParseTargets(b []byte) (*Targets, error) {
 		if !seen[b.Key] && !b.injected {
 			return nil, fmt.Errorf("harness: targets: no entry for benchmark %q", b.Key)
 		}
+		if err := t.checkSizes(b); err != nil {
+			return nil, err
+		}
 	}
 	return &t, nil
+}
+
+// checkSizes checks that every size b reads from its targets entry (and its
+// quick_ variant, where there is one) is a whole number of at least 1. A
+// size of 0 ran no work and let checks like "every step matched the
+// reference" pass over nothing (#9 with 0 steps, #10 with a 0-deep chain);
+// a missing one became int(NaN).
+func (t *Targets) checkSizes(b Benchmark) error {
+	e := t.Entry(b.Key)
+	for _, name := range b.Sizes {
+		v, ok := e.Thresholds[name]
+		if !ok {
+			return fmt.Errorf("harness: targets: %s: size %q missing", b.Key, name)
+		}
+		for _, n := range []string{name, "quick_" + name} {
+			if v, ok = e.Thresholds[n]; ok && !(v >= 1 && v == math.Trunc(v) && v <= 1<<40) {
+				return fmt.Errorf("harness: targets: %s: size %q is %g, want a whole number >= 1", b.Key, n, v)
+			}
+		}
+	}
+	return nil
 }
 
 // LoadTargets reads a targets file, or the embedded one when path is "".
@@ -176,6 +200,9 @@ type Benchmark struct {
 	Key  string
 	Name string
 	Run  func(ctx context.Context, env *Env, r *Result) error
+	// Sizes names the thresholds that size the work (ticks, deltas,
+	// pages, ...): each must be in the targets entry and at least 1.
+	Sizes []string
 
 	injected bool // added by Inject: needs no targets entry
 }
@@ -270,7 +297,12 @@ func Run(ctx context.Context, cfg Config, targets *Targets, only []int) *Report 
 		env := &Env{Config: cfg, Entry: targets.Entry(b.Key)}
 		res := Result{ID: b.ID, Key: b.Key, Name: b.Name, Target: env.Entry.Target}
 		t0 := time.Now()
-		err := runOne(ctx, b, env, &res)
+		// Targets built without ParseTargets are checked here too: a
+		// benchmark sized to do nothing fails instead of passing.
+		err := targets.checkSizes(b)
+		if err == nil {
+			err = runOne(ctx, b, env, &res)
+		}
 		res.Duration = time.Since(t0)
 		if err != nil {
 			res.Error = err.Error()

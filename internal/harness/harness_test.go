@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -85,5 +86,60 @@ func TestInject(t *testing.T) {
 	remove()
 	if n := len(All()); n != 10 {
 		t.Fatalf("%d benchmarks after remove, want 10", n)
+	}
+}
+
+// TestTargetsRefuseEmptySizes: a targets file whose sizes make a benchmark
+// do no work is refused, and so is a benchmark run on such targets built
+// by hand. Before, #9 with "steps": 0 and #10 with "depth": 0 passed every
+// check over nothing, and a missing size became int(NaN).
+func TestTargetsRefuseEmptySizes(t *testing.T) {
+	for _, tc := range []struct {
+		key, name string
+		value     any // nil: the size is left out
+	}{
+		{"stability", "steps", 0},
+		{"stability", "quick_steps", 0},
+		{"provenance", "depth", 0},
+		{"throughput", "deltas", -1},
+		{"invariants", "cycles", 0.5},
+		{"stability", "steps", nil},
+	} {
+		var raw map[string]any
+		if err := json.Unmarshal(DefaultTargets(), &raw); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range raw["benchmarks"].([]any) {
+			e := b.(map[string]any)
+			if e["key"] == tc.key {
+				th := e["thresholds"].(map[string]any)
+				if tc.value == nil {
+					delete(th, tc.name)
+				} else {
+					th[tc.name] = tc.value
+				}
+			}
+		}
+		b, err := json.Marshal(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseTargets(b); err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s %s=%v: targets accepted (%v)", tc.key, tc.name, tc.value, err)
+		}
+	}
+
+	tg, err := LoadTargets("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tg.Benchmarks {
+		if tg.Benchmarks[i].Key == "stability" {
+			tg.Benchmarks[i].Thresholds["quick_steps"] = 0
+		}
+	}
+	rep := Run(bg, Config{Quick: true}, tg, []int{9})
+	if rep.Total != 1 || rep.Passed != 0 || !strings.Contains(rep.Results[0].Error, "quick_steps") {
+		t.Fatalf("#9 with 0 steps: %+v", rep.Results)
 	}
 }

@@ -171,7 +171,8 @@ type Options struct {
 	// MaxProblems is how many problems Report.Problems keeps
 	// (0: DefaultMaxProblems; negative: none).
 	MaxProblems int
-	// Runs is how many times Purity calls each function (0: 3).
+	// Runs is how many times Purity calls each function (0: 3; at least
+	// 2, since one run cannot show non-determinism).
 	Runs int
 	// Samples is how many pages Provenance samples (0: 64; negative: all).
 	Samples int

@@ -703,3 +703,28 @@ func TestReplayLiveCorruptNewestCheckpoint(t *testing.T) {
 		t.Fatalf("problem kind %q, want %q", rep.Problems[0].Kind, KindFailed)
 	}
 }
+
+// TestPurityOneRunStillComparesRuns: Options.Runs 1 used to call each
+// function once, so a function with hidden state passed: the
+// non-determinism check had nothing to compare.
+func TestPurityOneRunStillComparesRuns(t *testing.T) {
+	calls := 0
+	funcs := map[string]mmsb.RecomputeFunc{
+		"counter": func(in [][]byte, _ []byte, out []byte) error { // impure: hidden state
+			calls++
+			out[0] = byte(calls)
+			return nil
+		},
+	}
+	e := openBus(t, vfs.NewMem(), funcs)
+	defer e.Close()
+	ids, err := e.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, ids[1], "counter", nil, []mmsb.PageID{ids[0]}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Purity(ctx, Live(e), Options{Runs: 1})
+	requireProblem(t, rep, err, "not deterministic")
+}
