@@ -272,10 +272,10 @@ func (e *Bus) batchEpochCounts(prefix []delta.Delta) map[PageID]Epoch {
 }
 
 // appendLocked appends a record holding n operations. Caller holds e.mu.
-// A record too large for the Replicator is refused first (not sticky:
-// nothing was logged).
+// A record too large for the log or the Replicator is refused first
+// (ErrRecordTooLarge, not sticky: nothing was logged).
 func (e *Bus) appendLocked(n uint32, payload []byte) (tlog.Ticket, LSN, error) {
-	if err := e.checkReplicable(len(payload)); err != nil {
+	if err := e.checkRecordBytes(len(payload)); err != nil {
 		return tlog.Ticket{}, 0, err
 	}
 	first := e.lastLSN + 1

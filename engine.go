@@ -738,10 +738,14 @@ func (e *Bus) rlockSettled() {
 	}
 }
 
-// fail records a sticky failure. Caller holds e.mu.
+// fail records a sticky failure. Caller holds e.mu exclusively.
 func (e *Bus) fail(err error) error {
 	if e.failErr == nil {
 		e.failErr = fmt.Errorf("%w: %w", ErrFailed, err)
+		// A failed bus logs nothing more: waiters for a later LSN would
+		// otherwise wait until their contexts end. Woken, they see the
+		// failure (WaitLSN).
+		e.wakeLSNWaiters()
 	}
 	return e.failErr
 }

@@ -21,15 +21,18 @@ package mmsb
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mmsb-go/mmsb/internal/testutil"
 
@@ -892,5 +895,42 @@ func TestLogEndsBeforeCheckpoint(t *testing.T) {
 				t.Fatalf("tlog.Check: %v %+v", err, problems)
 			}
 		})
+	}
+}
+
+// TestWaitLSNWokenByFailure: a WaitLSN already waiting when the bus fails
+// (a log write fails, so nothing is logged and no commit wakes it) returns
+// the failure. Before, it waited until its context ended.
+func TestWaitLSNWokenByFailure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tog := errorfs.NewToggle(errorfs.OnKind(errorfs.OpWrite, errorfs.ErrInjected))
+	bus, err := Open("/db", &Options{FS: errorfs.Wrap(vfs.NewMem(), tog), Sync: SyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	id, err := bus.CreatePage(ctx, PageSpec{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := bus.LastLSN()
+	waited := make(chan error, 1)
+	go func() {
+		_, err := bus.WaitLSN(ctx, last)
+		waited <- err
+	}()
+	for bus.lsnWake.Load() == nil { // the waiter has registered
+		if ctx.Err() != nil {
+			t.Fatal("WaitLSN never registered")
+		}
+		runtime.Gosched()
+	}
+	tog.On()
+	if _, err := bus.Commit(ctx, []delta.Delta{{Page: id, Runs: []delta.Run{{Data: []byte("x")}}}}); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Commit with failing writes = %v, want ErrFailed", err)
+	}
+	if err := <-waited; !errors.Is(err, ErrFailed) || !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("WaitLSN(%d) waiting when the bus failed = %v, want ErrFailed wrapping the injected error", last, err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // PropagationSource is the Source label of every delta written by
@@ -226,17 +225,12 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		buf = record.AppendFlags(buf, f.page, f.flags)
 	}
 	p.buf = buf
-	if len(buf) > tlog.MaxRecordBytes {
-		// Refuse before the log does: a log append error is sticky, while
-		// this wave can be retried in smaller pieces (deferred mode users
-		// flush more often).
-		e.mu.Unlock()
-		return fmt.Errorf("%w: propagation wave of %d ops is %d bytes, over the log's %d-byte record limit", ErrInvalidOption, n, len(buf), tlog.MaxRecordBytes)
-	}
+	// A wave over the log's record limit is refused here, not logged
+	// (ErrRecordTooLarge, not sticky): deferred mode users flush more often.
 	t, first, err := e.appendLocked(uint32(n), buf)
 	if err != nil {
 		e.mu.Unlock()
-		return err
+		return fmt.Errorf("propagation wave of %d ops: %w", n, err)
 	}
 	// Apply through the functions applyOp uses for OpDerived and OpSetFlags,
 	// so that replay reaches the same state.

@@ -33,9 +33,12 @@ var (
 	// leader's after a record, or from a full recomputation of its own pages.
 	// The follower fails (sticky): its state is not the leader's.
 	ErrReplicaDiverged = errors.New("mmsb: follower state diverged from the leader")
-	// ErrRecordTooLarge: a batch whose log record is larger than the
-	// replicator can carry in one message. Refused before it is logged.
-	ErrRecordTooLarge = errors.New("mmsb: batch record too large to replicate")
+	// ErrRecordTooLarge: a batch (or a propagation wave, or a call
+	// creating or changing many pages) whose log record is larger than one
+	// log record holds (256 MiB of payload) or than the Replicator carries
+	// in one message. Refused before it is logged: nothing changed, and the
+	// bus stays usable; commit it in smaller batches.
+	ErrRecordTooLarge = errors.New("mmsb: batch record too large")
 )
 
 // SyncReplicated acknowledges a commit only after an fsync of the local log
@@ -195,9 +198,14 @@ func (e *Bus) decodeOps(payload []byte, n int) ([]record.Op, error) {
 	return ops, nil
 }
 
-// checkReplicable refuses a record the replicator cannot carry, before it
-// is logged (nothing changes). Caller holds e.mu.
-func (e *Bus) checkReplicable(payloadBytes int) error {
+// checkRecordBytes refuses a record larger than the log's record limit or
+// than the Replicator carries, before it is logged (nothing changes, and
+// the bus stays usable: the log's own refusal would fail it). Caller holds
+// e.mu.
+func (e *Bus) checkRecordBytes(payloadBytes int) error {
+	if payloadBytes > tlog.MaxRecordBytes {
+		return fmt.Errorf("%w: %d bytes, a log record holds at most %d (commit smaller batches)", ErrRecordTooLarge, payloadBytes, tlog.MaxRecordBytes)
+	}
 	r := e.opts.Replicator
 	if r == nil {
 		return nil

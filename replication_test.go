@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 	"sync"
 	"testing"
 
@@ -290,6 +291,33 @@ func TestRecordTooLargeRefusedBeforeLogging(t *testing.T) {
 	}
 	if _, err := e.Commit(ctx, []delta.Delta{w(p[0], 0, "ok")}); err != nil {
 		t.Fatalf("a small batch after the refusal: %v", err)
+	}
+}
+
+// TestRecordOverLogLimitRefused: a batch whose record is over the log's
+// 256 MiB record limit is refused with ErrRecordTooLarge before it is
+// logged, and the bus stays usable. Before, the log refused the append and
+// the bus failed for good (a sticky ErrFailed) over one caller's batch.
+func TestRecordOverLogLimitRefused(t *testing.T) {
+	e := openMem(t, nil)
+	p := mustCreate(t, e, 1, MaxPageSize)
+	full := make([]byte, MaxPageSize)
+	ds := make([]delta.Delta, tlog.MaxRecordBytes/MaxPageSize+1) // just over the limit
+	for i := range ds {
+		ds[i] = delta.Delta{Page: p[0], Runs: []delta.Run{{Offset: 0, Data: full}}}
+	}
+	before := e.LastLSN()
+	if _, err := e.Commit(ctx, ds); !errors.Is(err, ErrRecordTooLarge) {
+		t.Fatalf("a batch over the log's record limit: %v, want ErrRecordTooLarge", err)
+	}
+	if e.Err() != nil || e.LastLSN() != before {
+		t.Fatalf("refusal changed the bus: err %v, LSN %d -> %d", e.Err(), before, e.LastLSN())
+	}
+	if _, err := e.Commit(ctx, ds[:1]); err != nil {
+		t.Fatalf("a batch under the limit after the refusal: %v", err)
+	}
+	if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+		t.Fatalf("replay after the refusal: %+v, %v", rep, err)
 	}
 }
 

@@ -16,9 +16,11 @@ import "context"
 func (e *Bus) WaitLSN(ctx context.Context, after LSN) (LSN, error) {
 	for {
 		e.rlockSettled()
-		if e.closed {
+		if err := e.usable(); err != nil {
+			// A failed bus logs nothing more: waiting for a later LSN
+			// would last until ctx ends, so report the failure instead.
 			e.mu.RUnlock()
-			return 0, ErrClosed
+			return 0, err
 		}
 		last := e.lastLSN
 		var wake chan struct{}

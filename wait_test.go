@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/vfs"
+	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
 
 func TestWaitLSN(t *testing.T) {
@@ -95,5 +98,34 @@ func TestLogStatsOldestLSN(t *testing.T) {
 	_ = bus.QueryLog(ctx, mmsb.LogQuery{}, func(lo *mmsb.LoggedOp) bool { first = lo.LSN; return false })
 	if first != oldest {
 		t.Fatalf("QueryLog starts at %d, OldestLSN says %d", first, oldest)
+	}
+}
+
+// TestWaitLSNOnFailedBus: once the bus has failed (sticky), WaitLSN for an
+// LSN not yet logged returns the failure, as its doc says, instead of
+// waiting for an operation that can never be logged (it waited until ctx
+// ended). The deadline only bounds a regression's wait: the assertion is
+// on the error.
+func TestWaitLSNOnFailedBus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tog := errorfs.NewToggle(errorfs.OnKind(errorfs.OpSync, errorfs.ErrInjected))
+	bus, err := mmsb.Open("/db", &mmsb.Options{FS: errorfs.Wrap(vfs.NewMem(), tog), Sync: mmsb.SyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tog.On()
+	if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); !errors.Is(err, mmsb.ErrFailed) {
+		t.Fatalf("Commit with failing fsync = %v, want mmsb.ErrFailed", err)
+	}
+	for _, after := range []mmsb.LSN{bus.LastLSN(), bus.LastLSN() + 5} {
+		if _, err := bus.WaitLSN(ctx, after); !errors.Is(err, mmsb.ErrFailed) || !errors.Is(err, errorfs.ErrInjected) {
+			t.Fatalf("WaitLSN(%d) on a failed bus = %v, want mmsb.ErrFailed wrapping the injected error", after, err)
+		}
 	}
 }

@@ -193,8 +193,14 @@ func (s *Subscription) deliver(ev *Event) {
 	}
 }
 
+// maxSubscriptionBuffer bounds Subscribe's bufferSize: the buffer is
+// allocated up front (about 90 bytes per event), and a huge size would
+// panic in make or exhaust memory.
+const maxSubscriptionBuffer = 1 << 20
+
 // Subscribe returns a subscription receiving the events that pass filter,
-// through a channel buffered to bufferSize (at least 1). A blocking
+// through a channel buffered to bufferSize (at least 1, at most 1<<20;
+// more is refused with mmsb.ErrInvalidOption). A blocking
 // subscription makes the publishing tick wait for room (a slow reader slows
 // the bus; it never loses events); a non-blocking one drops events when its
 // buffer is full and counts them in Dropped.
@@ -207,6 +213,9 @@ func (s *Subscription) deliver(ev *Event) {
 func (o *Orchestrator) Subscribe(filter EventFilter, bufferSize int, blocking bool) (*Subscription, error) {
 	if bufferSize < 1 {
 		bufferSize = 1
+	}
+	if bufferSize > maxSubscriptionBuffer {
+		return nil, fmt.Errorf("%w: subscription buffer of %d events, more than %d", mmsb.ErrInvalidOption, bufferSize, maxSubscriptionBuffer)
 	}
 	s := &Subscription{ch: make(chan Event, bufferSize), done: make(chan struct{}), o: o, blocking: blocking}
 	s.C = s.ch

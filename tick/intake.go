@@ -2,6 +2,7 @@ package tick
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -134,6 +135,11 @@ func (s *intakeSlot) fillCopy(d *delta.Delta) {
 
 // push enqueues d, waiting for room unless failWhenFull.
 func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failWhenFull bool) error {
+	if d == nil {
+		// Refused here: the tick could only report it without a page, and
+		// copying it would dereference nil.
+		return fmt.Errorf("%w: nil delta submitted", mmsb.ErrInvalidDelta)
+	}
 	for {
 		if q.closed.Load() {
 			return mmsb.ErrClosed
@@ -242,6 +248,17 @@ func (b *intakeBatch) grow() {
 	} else {
 		b.runs = append(b.runs, nil)
 	}
+}
+
+// keepRange moves entries [from, from+n) to the front, in order and with
+// their storage, and cuts the batch to them. Swapping forwards is safe even
+// when the ranges overlap: step i reads from+i, which no earlier step wrote.
+func (b *intakeBatch) keepRange(from, n int) {
+	for i := 0; i < n; i++ {
+		b.swap(i, from+i)
+	}
+	clear(b.ds[n:]) // release references to caller memory
+	b.ds, b.bufs, b.runs = b.ds[:n], b.bufs[:n], b.runs[:n]
 }
 
 // swap exchanges entries i and j with their storage.

@@ -24,10 +24,20 @@ const (
 	MaxRejectionReports = 64
 )
 
+// Upper bounds of the options that size memory up front. A larger value is
+// refused with mmsb.ErrInvalidOption: the intake ring costs about 250 bytes
+// per delta and the metrics window 8 bytes per tick and phase, so a typo'd
+// size would otherwise end the process (out of memory) or, past 2^62, never
+// finish rounding up to a power of two.
+const (
+	maxQueueSize     = 1 << 22
+	maxMetricsWindow = 1 << 20
+)
+
 // Options configure an Orchestrator. The zero value is usable.
 type Options struct {
 	// QueueSize is the intake queue's capacity in deltas, rounded up to a
-	// power of two (default 65536).
+	// power of two (default 65536, at most 1<<22).
 	QueueSize int
 	// FailWhenFull makes Submit return mmsb.ErrBusy when the queue is full
 	// instead of waiting for the next tick to make room.
@@ -42,7 +52,7 @@ type Options struct {
 	// counted and reported with an EventTickOverrun.
 	Budget time.Duration
 	// MetricsWindow is how many recent ticks the latency percentiles cover
-	// (default 1024).
+	// (default 1024, at most 1<<20).
 	MetricsWindow int
 	// SkipStartupResync: do not recompute every derived page at the first
 	// propagation. By default the orchestrator schedules a resync of all
@@ -106,7 +116,7 @@ type Result struct {
 	Drained           int             // deltas taken from the queue
 	Committed         int             // deltas committed
 	Rejected          int             // deltas refused for a reason of their own (validation), or whose logged batch failed to become durable
-	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus, writes refused): kept, in order, for the next tick
+	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus, writes refused) or did not fit in one log record (mmsb.ErrRecordTooLarge): kept, in order, for the next tick
 	Rejections        []Rejection     // the first MaxRejectionReports rejections
 	Commit            mmsb.CommitInfo // the committed batch (zero if none)
 	Propagated        bool            // a propagation wave ran
@@ -142,7 +152,7 @@ type Metrics struct {
 	InvariantRuns     uint64
 	InvariantFailures uint64
 	Budget            time.Duration
-	QueueLen          int
+	QueueLen          int // as QueueLen: queued deltas and those a tick kept
 	Pending           int // dirty pages awaiting propagation
 	Phases            [NumPhases]PhaseStats
 }
@@ -199,7 +209,8 @@ type Orchestrator struct {
 	tickMu sync.Mutex // serialises ticks and flushes; guards the fields below
 	tick   uint64
 	batch  intakeBatch
-	kept   int // batch.ds[:kept] are deltas an earlier tick could not commit
+	kept   int // batch.ds[keptAt:keptAt+kept] are deltas an earlier tick could not commit
+	keptAt int // where they start; the next tick moves them to the front
 	result Result
 	prop   mmsb.PropagateResult
 	events []Event
@@ -235,6 +246,9 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 	}
 	if o.QueueSize < 0 || o.MaxBatch < 0 || o.Budget < 0 || o.MetricsWindow < 0 {
 		return nil, fmt.Errorf("%w: negative tick option in %+v", mmsb.ErrInvalidOption, o)
+	}
+	if o.QueueSize > maxQueueSize || o.MetricsWindow > maxMetricsWindow {
+		return nil, fmt.Errorf("%w: tick QueueSize %d or MetricsWindow %d over its limit (%d, %d)", mmsb.ErrInvalidOption, o.QueueSize, o.MetricsWindow, maxQueueSize, maxMetricsWindow)
 	}
 	if o.QueueSize == 0 {
 		o.QueueSize = DefaultQueueSize
@@ -333,12 +347,15 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // hooks due, and publish events. Checkpoints happen inside Commit when due.
 //
 // A delta accepted by Submit is either committed or reported as rejected
-// for a reason of its own (its validation, or the failed durability of the
-// batch it was logged in); it is never dropped because a tick could not
-// run. A tick whose commit does not happen (ctx done, bus closed or failed,
-// writes refused) keeps the drained deltas, in order, ahead of the queue for
-// the next tick (Result.Kept) and returns the error. A ctx already done when
-// Tick is called returns ctx.Err() without draining.
+// for a reason of its own (its validation, the failed durability of the
+// batch it was logged in, or a size no log record can carry); it is never
+// dropped because a tick could not run. A batch too large for one record
+// (mmsb.ErrRecordTooLarge) commits the part that fits and keeps the rest
+// for the next tick (Result.Kept). A tick whose commit does not happen (ctx
+// done, bus closed or failed, writes refused) keeps the drained deltas, in
+// order, ahead of the queue for the next tick (Result.Kept) and returns the
+// error. A ctx already done when Tick is called returns ctx.Err() without
+// draining.
 //
 // The error is non-nil when the commit failed as above, when a logged batch
 // failed to become durable (its deltas are counted as rejected; the bus is
@@ -365,6 +382,9 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	// before anything still queued).
 	if o.kept == 0 {
 		o.batch.reset()
+	} else if o.keptAt > 0 {
+		o.batch.keepRange(o.keptAt, o.kept)
+		o.keptAt = 0
 	}
 	r.Carried = o.kept
 	r.Drained = o.queue.drain(&o.batch, max(o.opts.MaxBatch-o.kept, 0))
@@ -494,30 +514,49 @@ func (o *Orchestrator) reject(r *Result, d *delta.Delta, err error) {
 // bad ones individually, and commits the rest; it retries once more if the
 // state changed in between (another writer using the bus directly).
 //
+// When the batch does not fit in one log record (mmsb.ErrRecordTooLarge: a
+// Replicator's message limit), it commits the longest prefix that fits,
+// halving until one does, and keeps the rest for the next tick; a delta
+// that does not fit even alone is rejected. Keeping the whole batch would
+// refuse it again at every tick, so that nothing would ever commit again.
+//
 // When the commit does not happen for a reason that is no delta's own (ctx
 // done, bus closed or failed, writes refused, or the state still moving
 // after the retries), the candidates are kept, in order, for the next tick.
 // Only a batch that was logged but failed to become durable is rejected as
 // a whole: it is applied but was never acknowledged, and cannot be retried.
 func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
-	n := len(o.batch.ds)
-	for attempt := 0; ; attempt++ {
-		ci, err := o.bus.Commit(ctx, o.batch.ds[:n])
+	n := len(o.batch.ds) // the candidates: batch.ds[:n]
+	m := n               // how many of them the next Commit takes
+	for validations := 0; ; {
+		ci, err := o.bus.Commit(ctx, o.batch.ds[:m])
 		if err == nil {
-			r.Commit, r.Committed = ci, n
+			r.Commit, r.Committed = ci, m
+			o.keepTail(r, m, n)
 			return nil
 		}
 		if ci.LastLSN != 0 {
-			for i := range o.batch.ds[:n] {
+			for i := range o.batch.ds[:m] {
 				o.reject(r, &o.batch.ds[i], err)
 			}
-			return fmt.Errorf("mmsb: tick %d: commit of %d deltas: %w", o.tick, n, err)
+			o.keepTail(r, m, n)
+			return fmt.Errorf("mmsb: tick %d: commit of %d deltas: %w", o.tick, m, err)
+		}
+		if errors.Is(err, mmsb.ErrRecordTooLarge) {
+			if m > 1 {
+				m = (m + 1) / 2
+				continue
+			}
+			o.reject(r, &o.batch.ds[0], err)
+			o.keepTail(r, 1, n)
+			return nil
 		}
 		invalid := errors.Is(err, mmsb.ErrInvalidDelta) || errors.Is(err, mmsb.ErrPageNotFound) || errors.Is(err, mmsb.ErrConflict)
-		if !invalid || attempt > 1 {
+		if !invalid || validations == 2 {
 			o.keepBatch(r, n)
 			return fmt.Errorf("mmsb: tick %d: commit of %d deltas (kept for the next tick): %w", o.tick, n, err)
 		}
+		validations++
 		// Validate only the current candidates (a prefix of the batch); the
 		// rejected tail is cleared so that it holds no caller memory.
 		o.truncateBatch(n)
@@ -531,6 +570,7 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 		if n = valid; n == 0 {
 			return nil
 		}
+		m = min(m, n)
 	}
 }
 
@@ -542,10 +582,17 @@ func (o *Orchestrator) truncateBatch(n int) {
 }
 
 // keepBatch keeps the batch's first n deltas, in order, for the next tick.
-func (o *Orchestrator) keepBatch(r *Result, n int) {
+func (o *Orchestrator) keepBatch(r *Result, n int) { o.keepTail(r, 0, n) }
+
+// keepTail keeps the candidates batch.ds[from:n], in order, for the next
+// tick. The entries before them (committed or rejected by this tick) stay
+// in place until the tick's events are built; the next tick moves the kept
+// ones to the front.
+func (o *Orchestrator) keepTail(r *Result, from, n int) {
 	o.truncateBatch(n)
-	o.setKept(n)
-	r.Kept = n
+	o.keptAt = from
+	o.setKept(n - from)
+	r.Kept = n - from
 }
 
 // setKept records how many deltas the batch keeps for the next tick.
@@ -644,7 +691,7 @@ func (o *Orchestrator) Metrics() Metrics {
 		m.Phases[i] = o.phases[i].stats()
 	}
 	o.metricsMu.Unlock()
-	m.QueueLen = o.queue.Len()
+	m.QueueLen = o.QueueLen() // kept deltas wait for a tick too
 	m.Pending = o.bus.Pending()
 	return m
 }
@@ -738,6 +785,7 @@ func (o *Orchestrator) unlockTick() {
 	if o.closed.Load() && o.tickMu.TryLock() {
 		o.batch.reset()
 		o.setKept(0)
+		o.keptAt = 0
 		o.tickMu.Unlock()
 	}
 }
