@@ -143,7 +143,7 @@ func attach(dir, path string, every time.Duration) (*attachment, error) {
 		return nil, fmt.Errorf("mmsb: open reader for %s: %w", dir, err)
 	}
 	if err := sr.Alive(); err != nil {
-		_ = sr.Close()
+		_ = sr.Discard() // not handed out: unmap, see page.ShmReader.Discard
 		return nil, err
 	}
 	a := &attachment{r: sr, stop: make(chan struct{}), done: make(chan struct{})}
@@ -190,6 +190,15 @@ func (a *attachment) close() error {
 	return a.r.Close()
 }
 
+// discard is close for an attachment never published in Reader.cur (no
+// lock-free read can be inside it): its mappings are unmapped instead of
+// kept reserved.
+func (a *attachment) discard() error {
+	close(a.stop)
+	<-a.done
+	return a.r.Discard()
+}
+
 // reattachEvery caps the interval between reattach attempts.
 const reattachEvery = 10 * time.Millisecond
 
@@ -213,7 +222,7 @@ func (rd *Reader) check() error {
 		return err // no new writer yet: report the old one's failure
 	}
 	if a.r.Gen() == rd.a.r.Gen() {
-		_ = a.close()
+		_ = a.discard()
 		return err
 	}
 	rd.cur.Store(a)
@@ -250,13 +259,21 @@ func (rd *Reader) read(id PageID, fn func(b []byte) error) (page.SlotRead, error
 		// 64 attempts failed. A sequence word that is odd and has not
 		// moved since the last round means the writer stopped mid-write:
 		// give it WriterTimeout. A moving word is a busy page: keep going.
+		// An even word fails an attempt only by moving, except when the
+		// page's chunk is unavailable (a large page being freed, see
+		// page.ShmReader.readOnce): one that stays put is bounded the same
+		// way, so that a corrupt chunk table cannot make reads spin.
 		now := time.Now()
-		if res.Seq&1 == 0 || res.Seq != stuckSeq || deadline.IsZero() {
+		stuck := res.Seq == stuckSeq && !deadline.IsZero()
+		if !stuck {
 			stuckSeq, deadline, pause = res.Seq, now.Add(rd.opts.WriterTimeout), time.Microsecond
 		} else if now.After(deadline) {
+			if res.Seq&1 == 0 {
+				return res, fmt.Errorf("%w: page %d: its chunk stayed unavailable (sequence %d) for more than %v", ErrSharedCorrupt, id, res.Seq, rd.opts.WriterTimeout)
+			}
 			return res, fmt.Errorf("%w: page %d mid-write (sequence %d) for more than %v", ErrWriterGone, id, res.Seq, rd.opts.WriterTimeout)
 		}
-		if res.Seq&1 != 0 {
+		if res.Seq&1 != 0 || stuck {
 			time.Sleep(pause)
 			pause = min(2*pause, time.Millisecond)
 		} else {
@@ -377,15 +394,15 @@ func (rd *Reader) LastLSN() LSN {
 // ctx, the writer's liveness and a new generation are noticed within that.
 // It fails with ctx's error, ErrWriterGone or ErrStale.
 func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
 	spinUntil := time.Now().Add(rd.opts.WaitSpin)
 	for i := 0; ; i++ {
-		if l := LSN(rd.a.r.LSN()); l > afterLSN {
-			return l, nil
-		}
-		if err := rd.check(); err != nil {
-			return 0, err
+		// The mutex is held for one check at a time, never across a
+		// spin or a sleep: a Wait that may last until the next commit
+		// must not block the Reader's other calls (Close, LastLSN, a
+		// ReadPage's locked path) for that long.
+		l, a, err := rd.waitCheck(afterLSN)
+		if err != nil || l > afterLSN {
+			return l, err
 		}
 		if i&63 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -400,8 +417,29 @@ func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
 		if dl, ok := ctx.Deadline(); ok {
 			d = min(d, max(time.Until(dl), time.Microsecond))
 		}
-		rd.a.r.WaitLSN(uint64(afterLSN), d)
+		// Outside the mutex: a Close or reattach meanwhile turns a's
+		// mappings into zero pages (never unmaps them), where WaitLSN
+		// reads state 0 and returns at once; the next check reports it.
+		a.r.WaitLSN(uint64(afterLSN), d)
 	}
+}
+
+// waitCheck is one round of Wait's checks under the Reader's mutex: the
+// committed LSN (returned if past afterLSN), then the writer's state. It
+// returns the attachment to sleep on.
+func (rd *Reader) waitCheck(afterLSN LSN) (LSN, *attachment, error) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.closed {
+		return 0, nil, ErrClosed
+	}
+	if l := LSN(rd.a.r.LSN()); l > afterLSN {
+		return l, rd.a, nil
+	}
+	if err := rd.check(); err != nil {
+		return 0, nil, err
+	}
+	return 0, rd.a, nil
 }
 
 // waitSlice bounds one futex sleep in Wait.

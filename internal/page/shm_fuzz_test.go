@@ -3,6 +3,7 @@ package page
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -152,7 +153,13 @@ func FuzzShmRegion(f *testing.F) {
 			if !errors.Is(err, ErrBadShared) {
 				t.Fatalf("IDs: %v does not wrap ErrBadShared", err)
 			}
+			if !changed {
+				t.Fatalf("unchanged region: IDs: %v", err)
+			}
 		} else {
+			if want := slices.Sorted(maps.Keys(fr.pages)); !changed && !slices.Equal(got, want) {
+				t.Fatalf("unchanged region: IDs %v, want %v", got, want)
+			}
 			ids = append(ids, got...)
 		}
 		var buf []byte
@@ -170,8 +177,19 @@ func FuzzShmRegion(f *testing.F) {
 				t.Fatalf("unchanged region: page %d reads %d bytes, not as written", id, len(buf))
 			}
 			var res SlotRead
-			if _, _, err := r.TryRead(id, func(b []byte) error { _ = b[len(b)-1]; return nil }, &res); err != nil {
+			done, _, err := r.TryRead(id, func(b []byte) error { _ = b[len(b)-1]; buf = append(buf[:0], b...); return nil }, &res)
+			if err != nil {
 				t.Fatalf("TryRead page %d: %v", id, err)
+			}
+			// The same control for the lock-free path: after Read mapped
+			// everything, it reads a live page of the dense index (not
+			// the map's 1<<40+3, which it leaves to Read) byte for byte.
+			switch want := fr.pages[id]; {
+			case changed:
+			case done && (want == nil || !bytes.Equal(buf, want)):
+				t.Fatalf("unchanged region: TryRead page %d reads %d bytes, not as written", id, len(buf))
+			case !done && want != nil && id < 1<<40:
+				t.Fatalf("unchanged region: TryRead declined live page %d", id)
 			}
 		}
 	})

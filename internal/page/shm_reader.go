@@ -26,7 +26,7 @@ var (
 // ShmReader maps a shared region read-only. It writes nothing shared: a
 // reader that crashes or stops leaves nothing to clean up. Not safe for
 // concurrent use (the root package's Reader serialises it), except
-// TryRead, State and LSN, which may run beside any other method,
+// TryRead, State, LSN and WaitLSN, which may run beside any other method,
 // Close included: they read only the header and the immutable fastView
 // that the other methods publish, and no mapping is ever unmapped while
 // the ShmReader is open (remapped ones are kept, see retired), nor at
@@ -132,7 +132,11 @@ type readerChunk struct {
 // and the tail beyond it becomes zero pages; otherwise, or when over is
 // nil, it maps anywhere and leaves over alone.
 func mapRO(path string, minLen int, over []byte) ([]byte, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO planted in the region's place would
+	// otherwise block until some process opened its other end (a reader
+	// hung in OpenReader, or in a read under its mutex). It changes nothing
+	// for a regular file, and anything else is refused below.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +144,9 @@ func mapRO(path string, minLen int, over []byte) ([]byte, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file (%v)", ErrBadShared, path, st.Mode().Type())
 	}
 	n := st.Size()
 	if n < int64(minLen) {
@@ -180,18 +187,19 @@ func OpenShmReader(dir string) (*ShmReader, error) {
 	if r.hdr, err = mapRO(filepath.Join(dir, ShmHeaderFile), 0, nil); err != nil {
 		return nil, err
 	}
+	// On failure nothing was handed out: Discard, not Close.
 	h, err := DecodeShmHeader(r.hdr)
 	if err != nil {
-		_ = r.Close()
+		_ = r.Discard()
 		return nil, err
 	}
 	r.gen, r.pid, r.start = h.Gen, int(h.PID), h.Start
 	if r.chunkTab, err = mapRO(filepath.Join(dir, shmChunkTab), maxChunks*chunkEntryBytes, nil); err != nil {
-		_ = r.Close()
+		_ = r.Discard()
 		return nil, err
 	}
 	if err := r.remapSlots(); err != nil {
-		_ = r.Close()
+		_ = r.Discard()
 		return nil, err
 	}
 	r.publish()
@@ -221,6 +229,37 @@ func (r *ShmReader) Close() error {
 	}
 	for _, m := range all {
 		if err := zeroMapping(m); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Discard is Close for a ShmReader that no other goroutine can be reading
+// (its open failed, or the caller drops it before handing it out): it
+// unmaps instead of reserving the ranges, so that a caller that keeps
+// trying to attach (ReaderOptions.Reattach while a dead writer's region
+// is still in place, or a loop around OpenReader) does not reserve
+// another 16 MiB of address space (the chunk table) per failed attempt.
+func (r *ShmReader) Discard() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.fast.Store(nil)
+	var first error
+	// All made by unix.Mmap (mapRO without a range to reuse), which is
+	// what unix.Munmap can release.
+	all := append([][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq}, r.retired...)
+	for _, m := range all {
+		if err := unmap(m); err != nil && first == nil {
+			first = err
+		}
+	}
+	// A chunk may have been mapped over an old range (unix.MmapPtr, which
+	// unix.Munmap does not know): release it as Close does.
+	for _, c := range r.chunks {
+		if err := zeroMapping(c.mem); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -398,7 +437,9 @@ type SlotRead struct {
 	Epoch, LSN uint64
 	// Seq is the sequence word the attempt started from: a caller whose
 	// attempts keep failing tells a stuck writer (Seq odd and unchanged)
-	// from a busy one (Seq moving).
+	// from a busy one (Seq moving). Seq even and unchanged means the
+	// page's chunk stayed unavailable (see readOnce): a free in progress
+	// moves it soon, a corrupt chunk table never.
 	Seq uint64
 }
 
@@ -436,6 +477,17 @@ func (r *ShmReader) readOnce(sl int, id uint64, fn func(b []byte) error) (SlotRe
 		}
 		if size == 0 {
 			return out, readMissing, nil
+		}
+		if !ok {
+			// The slot still names the page, but its chunk is unpublished
+			// or its file is gone: the writer releases a large page's
+			// chunk before Free moves the slot's sequence word, and Close
+			// releases every chunk without moving any. Retry: the word
+			// moves once the free goes on, and the caller sees a closed
+			// writer in the header. A word that stays even and unchanged
+			// through such retries (a corrupt chunk table) is for the
+			// caller to bound, as an odd one.
+			return out, readRetry, nil
 		}
 		return out, readOK, fmt.Errorf("%w: slot %d (page %d): cell %#x, %d bytes outside its chunk", ErrBadShared, sl, id, ref, size)
 	}

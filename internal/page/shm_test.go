@@ -162,7 +162,10 @@ func TestShmReaderRejectsCorruptRegions(t *testing.T) {
 	}
 }
 
-// FuzzDecodeShmHeader: any bytes decode to a header or ErrBadShared.
+// FuzzDecodeShmHeader: any bytes decode to a header or ErrBadShared; a
+// header accepted holds the fields at their documented offsets and passed
+// every documented check, and the valid seed is accepted (a decoder that
+// refused everything, or read a field from the wrong place, fails it).
 func FuzzDecodeShmHeader(f *testing.F) {
 	valid := make([]byte, shmHdrSize)
 	binary.LittleEndian.PutUint64(valid[hMagic:], shmMagic)
@@ -175,15 +178,43 @@ func FuzzDecodeShmHeader(f *testing.F) {
 	f.Add(valid)
 	f.Add(valid[:hHeaderUsed])
 	f.Add([]byte{})
+	// Valid, with every counter distinct: a field read from another's
+	// offset fails the round trip below without fuzzing.
+	filled := slices.Clone(valid)
+	for off, v := range map[int]uint64{hGen: 11, hPID: 12, hStart: 13, hLSN: 14, hState: ShmSuperseded,
+		hHW: 5, hSlotCap: 9, hTableVer: 15, hChunks: 6, hLive: 4} {
+		binary.LittleEndian.PutUint64(filled[off:], v)
+	}
+	f.Add(filled)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := DecodeShmHeader(b)
 		if err != nil {
 			if !errors.Is(err, ErrBadShared) {
 				t.Fatalf("error %v does not wrap ErrBadShared", err)
 			}
+			if len(b) >= len(valid) && slices.Equal(b[:len(valid)], valid) {
+				t.Fatalf("valid header refused: %v", err)
+			}
 			return
 		}
-		if h.HW > h.SlotCap || h.Chunks > h.MaxChunks || h.Live > h.HW {
+		le := binary.LittleEndian
+		if len(b) < shmHdrSize || le.Uint64(b[hMagic:]) != shmMagic || le.Uint32(b[hVersion:]) != shmVersion ||
+			le.Uint32(b[hHdrSize:]) != shmHdrSize || !slices.Equal(b[hStrides:hStrides+4], []byte{8, 16, 8, 8}) {
+			t.Fatalf("accepted a header with a wrong size, magic, version or strides")
+		}
+		want := ShmHeader{
+			Gen: le.Uint64(b[hGen:]), PID: le.Uint64(b[hPID:]), Start: le.Uint64(b[hStart:]),
+			LSN: le.Uint64(b[hLSN:]), State: le.Uint64(b[hState:]),
+			HW: le.Uint64(b[hHW:]), SlotCap: le.Uint64(b[hSlotCap:]),
+			TableVer: le.Uint64(b[hTableVer:]), Chunks: le.Uint64(b[hChunks:]),
+			MaxChunks: le.Uint64(b[hMaxChunks:]), Live: le.Uint64(b[hLive:]),
+			CellBits: le.Uint32(b[hCellBits:]), SizeBits: le.Uint32(b[hSizeBits:]),
+		}
+		if h != want {
+			t.Fatalf("decoded %+v, the bytes hold %+v", h, want)
+		}
+		if h.CellBits != cellBits || h.SizeBits != sizeBits || h.MaxChunks != maxChunks || h.State > ShmSuperseded ||
+			h.SlotCap > maxSlots || h.HW > h.SlotCap || h.Chunks > h.MaxChunks || h.Live > h.HW {
 			t.Fatalf("accepted inconsistent header %+v", h)
 		}
 	})
