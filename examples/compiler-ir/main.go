@@ -24,11 +24,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/mmsb-go/mmsb/examples/internal/chart"
+	"github.com/mmsb-go/mmsb/examples/internal/runstat"
 )
 
 // config is a scenario.
@@ -172,7 +172,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	if n == 0 {
 		return nil, fmt.Errorf("the program has no functions")
 	}
-	rep := &report{Equal: true, Functions: n, Pages: 4 * n, Seed: cfg.Seed, LoadAverage: loadAverage()}
+	rep := &report{Equal: true, Functions: n, Pages: 4 * n, Seed: cfg.Seed, LoadAverage: runstat.LoadAverage()}
 	start := time.Now()
 	a, err := newBusAnalyzer(ctx, prog, noFaults)
 	if err != nil {
@@ -225,8 +225,8 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		cur = next
 	}
 	if cfg.Edits > 0 {
-		rep.IncrementalMS, rep.FullMS = median(incr), median(full)
-		rep.CommitMS, rep.ComputeMS, rep.BookkeepingMS = median(commit), median(compute), median(book)
+		rep.IncrementalMS, rep.FullMS = runstat.Median(incr), runstat.Median(full)
+		rep.CommitMS, rep.ComputeMS, rep.BookkeepingMS = runstat.Median(commit), runstat.Median(compute), runstat.Median(book)
 		rep.Speedup = rep.FullMS / rep.IncrementalMS
 		slices.Sort(recomputed)
 		rep.MedianRecomputed = recomputed[len(recomputed)/2]
@@ -264,8 +264,8 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		slices.Sort(prec)
 		slices.Sort(pcut)
 		slices.Sort(pvis)
-		sp := sweepPoint{Fraction: frac, Edited: k, IncrementalMS: median(pi), FullMS: median(pf), ComputeMS: median(pc),
-			BookkeepingMS: median(pb), CommitMS: median(pm), Recomputed: prec[len(prec)/2], Cutoffs: pcut[len(pcut)/2], Visited: pvis[len(pvis)/2]}
+		sp := sweepPoint{Fraction: frac, Edited: k, IncrementalMS: runstat.Median(pi), FullMS: runstat.Median(pf), ComputeMS: runstat.Median(pc),
+			BookkeepingMS: runstat.Median(pb), CommitMS: runstat.Median(pm), Recomputed: prec[len(prec)/2], Cutoffs: pcut[len(pcut)/2], Visited: pvis[len(pvis)/2]}
 		sp.Speedup = sp.FullMS / sp.IncrementalMS
 		if sp.Speedup < 1 && rep.Crossover == 0 {
 			rep.Crossover = frac
@@ -273,35 +273,9 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		rep.Sweep = append(rep.Sweep, sp)
 	}
 	if len(all) > 0 {
-		rep.BusRecomputeAllMS = median(all)
+		rep.BusRecomputeAllMS = runstat.Median(all)
 	}
 	return rep, nil
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// loadAverage returns the 1, 5 and 15 minute load averages ("" where
-// /proc/loadavg is not there).
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func printTable(w io.Writer, rep *report) {

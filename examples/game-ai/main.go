@@ -24,12 +24,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/examples/internal/chart"
+	"github.com/mmsb-go/mmsb/examples/internal/runstat"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
@@ -186,7 +186,7 @@ type tickRecord struct {
 
 func run(ctx context.Context, cfg config) (_ *report, err error) {
 	rep := &report{Equal: true, ReplayEqual: true, Ticks: cfg.Ticks, Agents: cfg.Agents, Map: cfg.Map, Seed: cfg.Seed,
-		LoadAverage: loadAverage()}
+		LoadAverage: runstat.LoadAverage()}
 	dir := ""
 	if cfg.Shared {
 		if dir, err = os.MkdirTemp("", "mmsb-game-ai-"); err != nil {
@@ -293,9 +293,9 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 			}
 		}
 	}
-	rep.IncrementalMS, rep.FullMS = median(rep.propMS), median(fullMS)
+	rep.IncrementalMS, rep.FullMS = runstat.Median(rep.propMS), runstat.Median(fullMS)
 	rep.Speedup = rep.FullMS / rep.IncrementalMS
-	rep.ComputeMS, rep.BookkeepingMS, rep.AgentStepMS = median(computeMS), median(bookMS), median(agentMS)
+	rep.ComputeMS, rep.BookkeepingMS, rep.AgentStepMS = runstat.Median(computeMS), runstat.Median(bookMS), runstat.Median(agentMS)
 	sorted := slices.Clone(rep.tickMS)
 	slices.Sort(sorted)
 	if len(sorted) > 0 {
@@ -386,40 +386,16 @@ func sweep(ctx context.Context, g *game, cfg config, rep *report, check func() (
 			all = append(all, ms(time.Since(start)))
 		}
 		slices.Sort(prec)
-		sp := sweepPoint{Pages: k, Fraction: float64(k) / float64(numPages), IncrementalMS: median(pi), FullMS: median(pf),
-			ComputeMS: median(pc), BookkeepingMS: median(pb), Recomputed: prec[len(prec)/2]}
+		sp := sweepPoint{Pages: k, Fraction: float64(k) / float64(numPages), IncrementalMS: runstat.Median(pi), FullMS: runstat.Median(pf),
+			ComputeMS: runstat.Median(pc), BookkeepingMS: runstat.Median(pb), Recomputed: prec[len(prec)/2]}
 		sp.Speedup = sp.FullMS / sp.IncrementalMS
 		if sp.Speedup < 1 && rep.Crossover == 0 {
 			rep.Crossover = sp.Fraction
 		}
 		rep.Sweep = append(rep.Sweep, sp)
 	}
-	rep.BusRecomputeAllMS = median(all)
+	rep.BusRecomputeAllMS = runstat.Median(all)
 	return nil
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func printTable(w io.Writer, rep *report) {
