@@ -61,7 +61,7 @@ func startServe(t *testing.T, args ...string) (string, *syncText, func()) {
 func TestServeReplicate(t *testing.T) {
 	root := t.TempDir()
 	leaderAddr, leaderLog, _ := startServe(t, "--replicate", "--dir", filepath.Join(root, "a"), "--addr", "127.0.0.1:0", "--lease-ttl", "1s")
-	natsRe := regexp.MustCompile(`embedded nats-server" url=(nats://[0-9.:]+)`)
+	natsRe := regexp.MustCompile(`embedded nats-server" url=(nats://[0-9a-f]+@[0-9.:]+)`)
 	m := natsRe.FindStringSubmatch(leaderLog.String())
 	if m == nil {
 		t.Fatalf("no embedded NATS URL in the log:\n%s", leaderLog.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -344,5 +345,40 @@ func TestFollowerRestartResumes(t *testing.T) {
 	}
 	if aside, _ := filepath.Glob(dir + ".diverged-*"); len(aside) != 0 {
 		t.Fatalf("a clean restart set the directory aside: %v", aside)
+	}
+}
+
+// TestEmbeddedServersRequireToken: the embedded servers (StartCluster,
+// Connect with no URL) listen on loopback, where any local user could
+// read the log's stream and publish forged records into it; they require
+// a random token, which the URLs they hand out carry. A client without it
+// is refused (the control: with it, the same client connects).
+func TestEmbeddedServersRequireToken(t *testing.T) {
+	c := startTestCluster(t, 1)
+	_, stop, embedded, err := Connect("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for _, withToken := range []string{c.URL(), embedded} {
+		u, err := url.Parse(withToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.User == nil || u.User.Username() == "" {
+			t.Fatalf("URL %s carries no token", withToken)
+		}
+		nc, err := nats.Connect(withToken)
+		if err != nil {
+			t.Fatalf("with the token: %v", err)
+		}
+		nc.Close()
+		u.User = nil
+		if nc, err := nats.Connect(u.String()); !errors.Is(err, nats.ErrAuthorization) {
+			if nc != nil {
+				nc.Close()
+			}
+			t.Fatalf("%s without the token: %v, want an authorization violation", u, err)
+		}
 	}
 }

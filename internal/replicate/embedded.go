@@ -1,6 +1,8 @@
 package replicate
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +31,26 @@ type ServerConfig struct {
 	// MaxPayload is the largest message the server accepts (default
 	// DefaultMaxRecordBytes plus room for headers).
 	MaxPayload int32
+	// Token, when set, is required of every client (the token of a URL
+	// nats://TOKEN@host:port, or nats.Token) and, as the password of user
+	// "mmsb", of every route between cluster members. The servers listen
+	// on loopback, where any local user could otherwise read the log's
+	// stream and publish forged records into it. StartCluster and Connect
+	// set a random one.
+	Token string
+}
+
+// routeUser is the user name cluster members authenticate routes with
+// (the password is ServerConfig.Token).
+const routeUser = "mmsb"
+
+// NewToken returns a random token for ServerConfig.Token (128 bits, hex).
+func NewToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("replicate: token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // StartServer starts an embedded nats-server with JetStream file storage
@@ -60,12 +82,19 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 	}
+	opts.Authorization = cfg.Token
 	if cfg.ClusterName != "" {
 		opts.Cluster = server.ClusterOpts{Name: cfg.ClusterName, Host: host, Port: cfg.ClusterPort}
+		if cfg.Token != "" {
+			opts.Cluster.Username, opts.Cluster.Password = routeUser, cfg.Token
+		}
 		for _, r := range cfg.Routes {
 			u, err := url.Parse(r)
 			if err != nil {
 				return nil, fmt.Errorf("replicate: route %q: %w", r, err)
+			}
+			if cfg.Token != "" {
+				u.User = url.UserPassword(routeUser, cfg.Token)
 			}
 			opts.Routes = append(opts.Routes, u)
 		}
@@ -109,10 +138,12 @@ func FreePorts(n int) ([]int, error) {
 }
 
 // Cluster is a set of embedded servers on loopback forming one JetStream
-// cluster (tests, benchmarks, demos).
+// cluster (tests, benchmarks, demos). Its servers require a random token
+// (ServerConfig.Token), which URL carries.
 type Cluster struct {
 	Servers []*server.Server
 	cfgs    []ServerConfig
+	token   string
 }
 
 // StartCluster starts n embedded servers in one cluster with storage
@@ -123,13 +154,17 @@ func StartCluster(name string, dirs []string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	token, err := NewToken()
+	if err != nil {
+		return nil, err
+	}
 	var routes []string
 	for i := 0; i < n; i++ {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[n+i]))
 	}
-	c := &Cluster{}
+	c := &Cluster{token: token}
 	for i := 0; i < n; i++ {
-		cfg := ServerConfig{Name: fmt.Sprintf("%s-%d", name, i), StoreDir: dirs[i], Port: ports[i]}
+		cfg := ServerConfig{Name: fmt.Sprintf("%s-%d", name, i), StoreDir: dirs[i], Port: ports[i], Token: token}
 		if n > 1 {
 			cfg.ClusterName, cfg.ClusterPort, cfg.Routes = name, ports[n+i], routes
 		}
@@ -157,7 +192,8 @@ func StartCluster(name string, dirs []string) (*Cluster, error) {
 	return c, nil
 }
 
-// URL returns a client URL naming every running server.
+// URL returns a client URL naming every running server, with the
+// cluster's token (nats://TOKEN@127.0.0.1:PORT,...).
 func (c *Cluster) URL() string {
 	u := ""
 	for i, s := range c.Servers {
@@ -167,7 +203,7 @@ func (c *Cluster) URL() string {
 		if u != "" {
 			u += ","
 		}
-		u += fmt.Sprintf("nats://127.0.0.1:%d", c.cfgs[i].Port)
+		u += fmt.Sprintf("nats://%s@127.0.0.1:%d", c.token, c.cfgs[i].Port)
 	}
 	return u
 }
@@ -258,13 +294,17 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) error {
 func Connect(url, storeDir string) (nc *nats.Conn, stop func(), clientURL string, err error) {
 	var s *server.Server
 	if url == "" {
-		if err := os.MkdirAll(storeDir, 0o755); err != nil {
+		if err := os.MkdirAll(storeDir, 0o700); err != nil { // the stream holds the whole log
 			return nil, nil, "", fmt.Errorf("replicate: %w", err)
 		}
-		if s, err = StartServer(ServerConfig{Name: "mmsb-embedded", StoreDir: storeDir}); err != nil {
+		token, err := NewToken()
+		if err != nil {
 			return nil, nil, "", err
 		}
-		url = s.ClientURL()
+		if s, err = StartServer(ServerConfig{Name: "mmsb-embedded", StoreDir: storeDir, Token: token}); err != nil {
+			return nil, nil, "", err
+		}
+		url = strings.Replace(s.ClientURL(), "nats://", "nats://"+token+"@", 1)
 	}
 	nc, err = nats.Connect(url, nats.Name("mmsb"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
