@@ -124,6 +124,10 @@ func (in *Inspector) ServiceHandler() (string, http.Handler) {
 	return inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, in.hopts...)
 }
 
+// uiPolicy is the UI's Content-Security-Policy (see UIHandler). img-src
+// allows data: for the empty favicon.
+const uiPolicy = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
 // UIHandler serves the embedded UI assets; mount it at UIPath. The assets
 // are public (no data in them): every datum comes through the RPC service,
 // which the server's auth guards.
@@ -137,6 +141,14 @@ func UIHandler() http.Handler {
 		// No caching: a rebuilt binary must serve its own UI.
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		// The UI shows strings anyone with the write role chose (sources,
+		// intents, metadata). It builds its DOM with textContent, and this
+		// policy is the second line: only the UI's own files run (no
+		// inline or injected script, no eval), it talks only to this
+		// server, and no other site may frame it.
+		w.Header().Set("Content-Security-Policy", uiPolicy)
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Referrer-Policy", "no-referrer")
 		files.ServeHTTP(w, r)
 	}))
 }

@@ -8,6 +8,9 @@ function build(el, attrs, children) {
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else if (k === "testid") el.setAttribute("data-testid", v);
     else if (k === "text") el.textContent = v;
+    // Through the CSSOM: the Content-Security-Policy refuses style
+    // attributes, not styles a script sets.
+    else if (k === "style") el.style.cssText = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
   for (const c of children.flat(Infinity)) {
