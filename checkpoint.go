@@ -1047,20 +1047,39 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 	if err != nil {
 		return err
 	}
+	removed := 0
+	usable := list[:0]
 	for _, c := range list {
 		if c.Path == info.Path {
 			info.Bytes = c.Size
+			delete(e.unloadable, c.Path) // replaced by the one just written
 		}
+		if e.unloadable[c.Path] {
+			// A checkpoint recovery could not load is no fallback: counted
+			// among the retained ones, it would displace the good older
+			// checkpoint and let the log be trimmed up to its own LSN,
+			// leaving one loadable checkpoint. The new checkpoint covers
+			// everything it held.
+			if err := checkpoint.Remove(e.fs, c.Path); err != nil {
+				return fmt.Errorf("mmsb: remove unloadable checkpoint: %w", err)
+			}
+			delete(e.unloadable, c.Path)
+			removed++
+			continue
+		}
+		usable = append(usable, c)
 	}
-	removed := 0
+	list = usable
 	if len(list) > keep {
-		removed = len(list) - keep
+		removed += len(list) - keep
 		for _, c := range list[keep:] {
 			if err := checkpoint.Remove(e.fs, c.Path); err != nil {
 				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
 			}
 		}
 		list = list[:keep]
+	}
+	if removed > 0 {
 		_ = e.fs.SyncDir(e.ckptDir())
 	}
 	if e.log != nil && len(list) >= keep {

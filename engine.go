@@ -261,6 +261,10 @@ type Bus struct {
 	ckptMu      sync.Mutex
 	ckptScratch ckptScratch  // guarded by ckptMu
 	ckptPool    cowBlockPool // guarded by ckptMu: kept from one checkpoint to the next
+	// unloadable holds the checkpoints recovery passed over because they
+	// did not load; guarded by ckptMu. Pruning must not count them among
+	// the retained ones (pruneAfterCheckpoint).
+	unloadable map[string]bool
 	// ckptAfterStep1, set by tests before a checkpoint, runs on the
 	// checkpoint's goroutine after each range's first step, without the
 	// lock (to change pages between the steps).
@@ -494,6 +498,10 @@ func (e *Bus) recover() error {
 			break
 		}
 		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, fmt.Sprintf("%s: %v", c.Path, err))
+		if e.unloadable == nil {
+			e.unloadable = map[string]bool{}
+		}
+		e.unloadable[c.Path] = true
 		e.resetState()
 	}
 	// If every checkpoint failed, the log is replayed from empty: replay
@@ -527,10 +535,38 @@ func (e *Bus) recover() error {
 	if e.lastLSN == 0 && len(ckpts) > 0 && e.recovery.Checkpoint == "" && rep.LastLSN == 0 {
 		return fmt.Errorf("%w: no checkpoint could be loaded (%v) and the log is empty", ErrCorruption, e.recovery.SkippedCheckpoint)
 	}
+	if err := e.checkSkippedCheckpoints(ckpts); err != nil {
+		return err
+	}
 	e.lastCkptBytes.Store(e.log.Stats().Bytes)
 	e.checkMissingFunctions()
 	if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
 		return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
+	}
+	return nil
+}
+
+// checkSkippedCheckpoints refuses a recovered state that ends before the
+// LSN of a checkpoint that did not load. A checkpoint is committed only
+// once the log durably holds its LSN, so the log should lead past it; when
+// it does not (the log damaged as well), operations that were committed
+// are missing and the state is older than the history. Repair accepts that
+// state and removes such checkpoints: the next operations reuse their LSNs.
+func (e *Bus) checkSkippedCheckpoints(ckpts []checkpoint.Info) error {
+	for _, c := range ckpts {
+		if !e.unloadable[c.Path] || c.LSN <= e.lastLSN {
+			continue
+		}
+		if !e.opts.Repair {
+			return fmt.Errorf("%w: checkpoint %s (LSN %d) does not load and the log ends at LSN %d: committed operations are missing", ErrCorruption, c.Path, c.LSN, e.lastLSN)
+		}
+		if err := e.fs.Remove(c.Path); err != nil {
+			return fmt.Errorf("mmsb: repair: remove checkpoint %s: %w", c.Path, err)
+		}
+		delete(e.unloadable, c.Path)
+		if err := e.fs.SyncDir(e.ckptDir()); err != nil {
+			return fmt.Errorf("mmsb: repair: %w", err)
+		}
 	}
 	return nil
 }

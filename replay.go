@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
@@ -95,18 +96,31 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 				cands = append(cands, c)
 			}
 		}
-		if len(cands) > 0 && (target.timeOrEpoch() || target.FromOldestCheckpoint) {
-			// Time and epoch targets may lie before a newer checkpoint.
-			cands = cands[len(cands)-1:]
+		if target.timeOrEpoch() || target.FromOldestCheckpoint {
+			// Oldest first: time and epoch targets may lie before a newer
+			// checkpoint. A checkpoint that does not load falls back to the
+			// next newer one (the oldest usable), as the newest falls back
+			// to older ones.
+			slices.Reverse(cands)
 		}
+		var loadErr error // why the candidates passed over did not load
 		for _, c := range cands {
 			if err := e.loadCheckpointFrom(fs, c.Path); err != nil {
 				e.resetState()
+				loadErr = errors.Join(loadErr, fmt.Errorf("checkpoint %s: %w", c.Path, err))
 				continue
 			}
 			e.replayedFrom = c.Path
 			loaded = true
 			break
+		}
+		// Without a checkpoint the replay starts from empty, which is right
+		// only when the log holds LSN 1, or when there is no history at all
+		// (an empty log and no checkpoint that failed to load). An empty log
+		// beside checkpoints that do not load is lost history, not an empty
+		// bus.
+		if !loaded && firstLSN != 1 && loadErr != nil {
+			return fmt.Errorf("%w: no checkpoint at or before the target loads and the log starts at LSN %d (0: empty): %w", ErrLogTruncated, firstLSN, loadErr)
 		}
 		if !loaded && firstLSN > 1 {
 			return fmt.Errorf("%w: no usable checkpoint at or before the target and the log starts at LSN %d", ErrLogTruncated, firstLSN)
@@ -121,10 +135,24 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 	if target.Page != 0 && e.pageEpoch(target.Page) == target.Epoch && target.Epoch != 0 {
 		return nil
 	}
+	// atEnd checks a replay that reached the end of the log. A checkpoint
+	// is committed only once the log durably holds its LSN, so a log that
+	// ends before one (a newer checkpoint that did not load, and a damaged
+	// log) has lost committed operations: the state is not the bus's.
+	atEnd := func() error {
+		if target.ToLSN != 0 && e.lastLSN < target.ToLSN {
+			return fmt.Errorf("%w: the log ends at LSN %d, before the target LSN %d", ErrLogTruncated, e.lastLSN, target.ToLSN)
+		}
+		if target.ToLSN == 0 && !target.timeOrEpoch() && len(ckpts) > 0 && ckpts[0].LSN > e.lastLSN {
+			return fmt.Errorf("%w: the log ends at LSN %d, before checkpoint %s (LSN %d): committed operations are missing",
+				ErrCorruption, e.lastLSN, ckpts[0].Path, ckpts[0].LSN)
+		}
+		return nil
+	}
 	r, err := tlog.NewReader(fs, walDir, e.lastLSN+1)
 	if err != nil {
 		if vfs.IsNotExist(err) {
-			return nil
+			return atEnd()
 		}
 		return err
 	}
@@ -136,10 +164,7 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		}
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			if target.ToLSN != 0 && e.lastLSN < target.ToLSN {
-				return fmt.Errorf("%w: the log ends at LSN %d, before the target LSN %d", ErrLogTruncated, e.lastLSN, target.ToLSN)
-			}
-			return nil
+			return atEnd()
 		}
 		if err != nil {
 			return err
@@ -369,6 +394,15 @@ func compareStates(live, rep *Bus) ReplayReport {
 				diff = true
 				note("page %d: size %d/%d epoch %d/%d", id, len(a), len(b), live.store.Epoch(ls), rep.store.Epoch(rs))
 			}
+			// The state hash covers only IDs, sizes, epochs and bytes: the
+			// rest of a page's state is compared here, or a replay that
+			// lost it would pass.
+			if !sameMeta(live.store.Meta(ls), rep.store.Meta(rs)) || live.flags[id] != rep.flags[id] ||
+				live.store.Location(ls) != rep.store.Location(rs) || live.store.LastLSN(ls) != rep.store.LastLSN(rs) {
+				diff = true
+				note("page %d: metadata, flags %d/%d, location %d/%d or last-write LSN %d/%d differ", id,
+					live.flags[id], rep.flags[id], live.store.Location(ls), rep.store.Location(rs), live.store.LastLSN(ls), rep.store.LastLSN(rs))
+			}
 			if !bytes.Equal(a, b) {
 				diff = true
 				n := min(len(a), len(b))
@@ -428,6 +462,18 @@ func sameGraph(a, b *Bus) bool {
 			if ba.Parents[k] != bb.Parents[k] {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+func sameMeta(a, b []page.MetaEntry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || !bytes.Equal(a[i].Value, b[i].Value) {
+			return false
 		}
 	}
 	return true

@@ -118,7 +118,9 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 			return info, nil
 		case frameBadCRC:
 			if isLast {
-				zero, err := sc.zerosFrom(sc.off)
+				// What recovery decides (tornAt): zeros after it, and no
+				// intact record swallowed by a corrupt length.
+				zero, err := sc.tornAt(st)
 				if err != nil {
 					return info, err
 				}

@@ -319,7 +319,22 @@ func (s *scanner) tornAt(st frameStatus) (bool, error) {
 		}
 		return true, nil
 	case frameBadCRC:
-		return s.zerosFrom(s.off)
+		if zero, err := s.zerosFrom(s.off); err != nil || !zero {
+			return false, err
+		}
+		// A corrupted length can also make the frame end exactly at the
+		// end of the file (or in zeros), swallowing intact records after
+		// the real frame: as for an incomplete frame, those must not be
+		// truncated away.
+		later, err := s.intactFrameAfter(s.frameOff + 1)
+		if err != nil {
+			return false, err
+		}
+		if later >= 0 {
+			s.reason += fmt.Sprintf("; an intact record follows at offset %d, so this is corruption, not a torn tail", later)
+			return false, nil
+		}
+		return true, nil
 	}
 	return false, nil
 }

@@ -53,15 +53,22 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 	if err != nil {
 		return *rep, err
 	}
-	if first > 1 {
+	if first > 1 || first == 0 && len(ckpts) > 0 {
 		// Start from the oldest checkpoint that covers the LSN before the
-		// log's first (more of the log is then checked against state).
+		// log's first (more of the log is then checked against state). An
+		// empty log beside checkpoints (recovery restarted a log that ended
+		// before its checkpoint) leaves the state to the newest one:
+		// tracked from empty instead, every live page would be reported as
+		// never created.
 		var from *checkpoint.Info
-		for i := len(ckpts) - 1; i >= 0; i-- {
+		for i := len(ckpts) - 1; i >= 0 && first > 1; i-- {
 			if ckpts[i].LSN >= first-1 {
 				from = &ckpts[i]
 				break
 			}
+		}
+		if first == 0 {
+			from = &ckpts[0]
 		}
 		if from == nil {
 			r.addf(KindLSN, first, 0, walDir, "log starts at LSN %d but no checkpoint covers LSN %d: operations cannot be checked against state", first, first-1)

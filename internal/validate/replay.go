@@ -114,7 +114,7 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 		return err
 	}
 	// mmsb.Replay passes over a checkpoint that does not load (falling back
-	// to an older one or to LSN 1) without saying so, so which starting
+	// to the next one, or to LSN 1) without saying so, so which starting
 	// point a replay really uses is decided here, from the checkpoints
 	// that verify.
 	var usable []checkpoint.Info // newest first
@@ -131,8 +131,9 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	if errors.Is(err, mmsb.ErrLogTruncated) {
 		r.note("log no longer holds LSN 1; replaying from the oldest checkpoint instead")
 		firstFrom, fromLSN1 = "oldest checkpoint", false
-		if len(ckpts) > 0 {
-			firstFrom = fmt.Sprintf("checkpoint %s (LSN %d)", ckpts[len(ckpts)-1].Path, ckpts[len(ckpts)-1].LSN)
+		if len(usable) > 0 {
+			// The replay starts from the oldest checkpoint that loads.
+			firstFrom = fmt.Sprintf("checkpoint %s (LSN %d)", usable[len(usable)-1].Path, usable[len(usable)-1].LSN)
 		}
 		full, err = mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, opts)
 	}
@@ -144,7 +145,7 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 		return err
 	}
 	defer full.Close() //nolint:errcheck // nothing written through it is lost by a failed close
-	distinct := len(usable) > 0 && (fromLSN1 || usable[0].Path != ckpts[len(ckpts)-1].Path)
+	distinct := len(usable) > 0 && (fromLSN1 || usable[0].Path != usable[len(usable)-1].Path)
 	if !distinct {
 		r.rep.NotCompared = fmt.Sprintf("only one starting point (%s; %d checkpoint(s), %d usable): a second replay would start from the same state", firstFrom, len(ckpts), len(usable))
 		r.note("not compared: %s", r.rep.NotCompared)
