@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mmsb-go/mmsb/internal/page"
@@ -86,6 +87,7 @@ type Reader struct {
 	a      *attachment                // the region mapped now; replaced by a reattach
 	cur    atomic.Pointer[attachment] // a, for the lock-free path; nil once closed
 	path   string                     // the bus's region directory
+	owner  int                        // the uid that owns the bus directory, so must own the region
 	opts   ReaderOptions
 	closed bool
 
@@ -117,25 +119,50 @@ type ReaderStats struct {
 // OpenReader attaches to the shared region of the bus in dir. It fails
 // with ErrWriterGone when no writer has published one (none runs in shared
 // mode), ErrStale when the region found was just superseded, and
-// ErrSharedCorrupt when it fails its checks.
+// ErrSharedCorrupt when it fails its checks, among them that the region
+// belongs to the owner of dir (docs/shm.md#security-what-a-reader-trusts).
 func OpenReader(dir string, opts *ReaderOptions) (*Reader, error) {
 	o := opts.withDefaults()
 	path, err := SharedRegionPath(dir, o.SharedDir)
 	if err != nil {
 		return nil, err
 	}
-	a, err := attach(dir, path, o.LivenessInterval)
+	owner, err := busOwner(dir)
 	if err != nil {
 		return nil, err
 	}
-	rd := &Reader{a: a, path: path, opts: o}
+	a, err := attach(dir, path, owner, o.LivenessInterval)
+	if err != nil {
+		return nil, err
+	}
+	rd := &Reader{a: a, path: path, owner: owner, opts: o}
 	rd.cur.Store(a)
 	return rd, nil
 }
 
-// attach maps the region in path and starts watching its writer.
-func attach(dir, path string, every time.Duration) (*attachment, error) {
-	sr, err := page.OpenShmReader(path)
+// busOwner returns the uid that owns the bus directory dir (symbolic
+// links followed, as SharedRegionPath follows them): the region's name is
+// derived from dir and can be created by anyone, so only a region that
+// this uid owns is trusted (docs/shm.md#security-what-a-reader-trusts).
+func busOwner(dir string) (int, error) {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("%w: no bus directory %s: %w", ErrWriterGone, dir, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: cannot check the owner of the bus directory, which must own its region: %w", ErrSharedCorrupt, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("%w: bus directory %s: no owner to check", ErrSharedCorrupt, dir)
+	}
+	return int(st.Uid), nil
+}
+
+// attach maps the region in path, which owner must own, and starts
+// watching its writer.
+func attach(dir, path string, owner int, every time.Duration) (*attachment, error) {
+	sr, err := page.OpenShmReaderOwned(path, owner)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: no shared region for %s (no writer runs with Options.Shared): %w", ErrWriterGone, dir, err)
@@ -217,7 +244,7 @@ func (rd *Reader) check() error {
 		return err
 	}
 	rd.nextReattach = now.Add(min(rd.opts.LivenessInterval, reattachEvery))
-	a, aerr := attach(rd.path, rd.path, rd.opts.LivenessInterval)
+	a, aerr := attach(rd.path, rd.path, rd.owner, rd.opts.LivenessInterval)
 	if aerr != nil {
 		return err // no new writer yet: report the old one's failure
 	}

@@ -3,8 +3,10 @@ package mmsb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,4 +157,136 @@ func TestReaderUnavailableChunkIsBounded(t *testing.T) {
 	case <-time.After(20 * time.Second): // a hang guard, not a timing check
 		t.Fatal("read with its chunk unpublished never returned")
 	}
+}
+
+// TestReaderChecksRegionOwner: region names are predictable and /dev/shm
+// is writable by everyone, so another user can create the region of a bus
+// before (or instead of) its writer, with a header naming a live process of
+// their own. A reader accepts a region only when the region directory and
+// every file it maps are owned by the owner of the bus directory and
+// writable by nobody else; otherwise ErrSharedCorrupt, naming the path and
+// both owners. Controls: the writer's own modes (0700/0600, 0750/0640 with
+// SharedGroup) and a bus named through a symbolic link owned by another
+// user are accepted. The cases with other owners need root (os.Chown).
+func TestReaderChecksRegionOwner(t *testing.T) {
+	for _, group := range []bool{false, true} {
+		dir, shm := t.TempDir(), shmTestDir(t)
+		bus, err := mmsb.Open(dir, &mmsb.Options{Shared: true, SharedDir: shm, SharedGroup: group, Sync: mmsb.SyncNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bus.Close()
+		id, err := bus.CreatePage(context.Background(), mmsb.PageSpec{Size: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := func() error {
+			rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm})
+			if err != nil {
+				return err
+			}
+			defer rd.Close()
+			_, _, _, err = rd.ReadPage(id, nil)
+			return err
+		}
+		if err := open(); err != nil {
+			t.Fatalf("group=%v: the writer's own region: %v", group, err)
+		}
+		region := bus.SharedPath()
+		for _, c := range []struct {
+			path string
+			mode os.FileMode
+		}{
+			{region, 0o770}, {region, 0o702},
+			{filepath.Join(region, "header"), 0o620},
+			{filepath.Join(region, "chunks"), 0o602},
+			{filepath.Join(region, "seq"), 0o660},
+		} {
+			st, err := os.Stat(c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(c.path, c.mode); err != nil {
+				t.Fatal(err)
+			}
+			err = open()
+			if !errors.Is(err, mmsb.ErrSharedCorrupt) || !strings.Contains(err.Error(), c.path+" (owner uid") {
+				t.Errorf("group=%v: %s mode %v: %v, want ErrSharedCorrupt naming it", group, c.path, c.mode, err)
+			}
+			if err := os.Chmod(c.path, st.Mode().Perm()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// A link planted under a bus's region name, naming the region of
+	// another bus of the same user: refused, not read as this bus.
+	dirA, dirB, shm := t.TempDir(), t.TempDir(), shmTestDir(t)
+	busB := openShared(t, dirB, shm)
+	defer busB.Close()
+	regionA, err := mmsb.SharedRegionPath(dirA, shm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(busB.SharedPath(), regionA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mmsb.OpenReader(dirA, &mmsb.ReaderOptions{SharedDir: shm}); !errors.Is(err, mmsb.ErrSharedCorrupt) ||
+		!strings.Contains(err.Error(), regionA+" is not a directory") {
+		t.Errorf("region name linked to another bus's region: %v, want ErrSharedCorrupt", err)
+	}
+
+	if os.Geteuid() != 0 {
+		t.Skip("the cases with other owners need root (os.Chown)")
+	}
+	const other = 65534
+	dir, shm := t.TempDir(), shmTestDir(t)
+	bus := openShared(t, dir, shm)
+	defer bus.Close()
+	if _, err := bus.CreatePage(context.Background(), mmsb.PageSpec{Size: 64}); err != nil {
+		t.Fatal(err) // the slot files exist from the first page on
+	}
+	region := bus.SharedPath()
+	me := os.Geteuid()
+	want := func(what string, err error, path string, found, expected int) {
+		t.Helper()
+		msg := fmt.Sprintf("%s is owned by uid %d, expected uid %d", path, found, expected)
+		if !errors.Is(err, mmsb.ErrSharedCorrupt) || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want ErrSharedCorrupt with %q", what, err, msg)
+		}
+	}
+	// A region the bus directory's owner does not own: as if another
+	// user had created it (here the bus directory changes hands instead).
+	if err := os.Chown(dir, other, other); err != nil {
+		t.Fatal(err)
+	}
+	_, err = mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm})
+	want("bus directory of another user", err, region, me, other)
+	if err := os.Chown(dir, me, me); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{region, filepath.Join(region, "header"), filepath.Join(region, "ids")} {
+		if err := os.Chown(path, other, other); err != nil {
+			t.Fatal(err)
+		}
+		_, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm})
+		want("a region file of another user", err, path, other, me)
+		if err := os.Chown(path, me, me); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Control: the owner that counts is the bus directory's, not that of
+	// a link naming it.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(link, other, other); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := mmsb.OpenReader(link, &mmsb.ReaderOptions{SharedDir: shm})
+	if err != nil {
+		t.Fatalf("bus named through a link of another user: %v", err)
+	}
+	_ = rd.Close()
 }

@@ -16,7 +16,7 @@
  *
  * Compile with POSIX and Linux declarations visible, e.g.
  *   cc -std=c99 -D_DEFAULT_SOURCE ... (or -std=gnu99, or -D_GNU_SOURCE)
- * because the header uses syscall(SYS_futex), realpath and kill.
+ * because the header uses syscall(SYS_futex), realpath, lstat and kill.
  *
  * Every function returns MMSB_READER_OK (0) or a negative mmsb_reader_status;
  * mmsb_reader_errmsg() returns this thread's last error message. A NULL reader,
@@ -140,6 +140,7 @@ typedef struct mmsb_reader__chunk {
 struct mmsb_reader {
 	uint64_t tag;
 	char region[PATH_MAX];
+	uid_t owner; /* owns the region and every file mapped (mmsb_reader__check_owner) */
 	mmsb_reader__map hdr, ct, ids, vers, cells, seq;
 	size_t slots;
 	mmsb_reader__chunk *chunks;
@@ -368,23 +369,53 @@ static inline void mmsb_reader__unmap(mmsb_reader__map *m) {
 	m->p = NULL, m->n = 0;
 }
 
+/* mmsb_reader__check_owner refuses (FORMAT) a region directory or file
+ * that uid owner does not own or that its group or others may write.
+ * Region names are predictable and /dev/shm is writable by everyone, so
+ * anyone can create a region for someone else's bus, with a header naming
+ * a live process of theirs; the writer creates it 0700/0600 (0750/0640
+ * with SharedGroup), as the user it runs as (docs/shm.md, "Security: what
+ * a reader trusts"). */
+static inline int mmsb_reader__check_owner(const char *path, const struct stat *st, uid_t owner) {
+	if (st->st_uid != owner)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s is owned by uid %lu, expected uid %lu", path, (unsigned long)st->st_uid,
+		                         (unsigned long)owner);
+	if ((st->st_mode & 022) != 0)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s (owner uid %lu, expected uid %lu) is writable by group or others (mode %o)", path,
+		                         (unsigned long)st->st_uid, (unsigned long)owner, (unsigned)(st->st_mode & 07777));
+	return MMSB_READER_OK;
+}
+
 /* mmsb_reader__map_ro maps a whole file read-only; an empty file maps to {NULL,0}.
+ * The file must be a regular file that passes mmsb_reader__check_owner.
  * Returns MMSB_READER_OK, MMSB_READER_ERR_NOT_FOUND (no file), FORMAT or SYSTEM. */
-static inline int mmsb_reader__map_ro(const char *dir, const char *name, size_t min_len, mmsb_reader__map *out) {
+static inline int mmsb_reader__map_ro(const char *dir, const char *name, size_t min_len, uid_t owner, mmsb_reader__map *out) {
 	char path[PATH_MAX];
 	struct stat st;
-	int fd, n = snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fd, rc, n = snprintf(path, sizeof path, "%s/%s", dir, name);
 	void *p;
 	out->p = NULL, out->n = 0;
 	if (n < 0 || (size_t)n >= sizeof path)
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "path too long");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO planted in the region's place would block
+	 * until some process opened its other end. It changes nothing for a
+	 * regular file, and anything else is refused below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? mmsb_reader__fail(MMSB_READER_ERR_NOT_FOUND, "%s: %s", path, strerror(errno))
 		                       : mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0) {
 		close(fd);
 		return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "stat %s: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s is not a regular file (mode %o)", path, (unsigned)st.st_mode);
+	}
+	/* Checked on the open descriptor: this is the file that gets mapped. */
+	if ((rc = mmsb_reader__check_owner(path, &st, owner)) != MMSB_READER_OK) {
+		close(fd);
+		return rc;
 	}
 	if ((uint64_t)st.st_size < min_len || (uint64_t)st.st_size > (UINT64_C(1) << 40)) {
 		close(fd);
@@ -411,7 +442,7 @@ static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
 	mmsb_reader__map m[4];
 	int i, rc;
 	for (i = 0; i < 4; i++) {
-		rc = mmsb_reader__map_ro(r->region, names[i], 0, &m[i]);
+		rc = mmsb_reader__map_ro(r->region, names[i], 0, r->owner, &m[i]);
 		if (rc != MMSB_READER_OK && rc != MMSB_READER_ERR_NOT_FOUND) {
 			while (--i >= 0)
 				mmsb_reader__unmap(&m[i]);
@@ -470,7 +501,7 @@ static inline mmsb_reader__chunk *mmsb_reader__get_chunk(mmsb_reader *r, uint32_
 		r->chunks = c, r->nchunks = n;
 	}
 	snprintf(name, sizeof name, "c%u.%u", idx, gen);
-	if (mmsb_reader__map_ro(r->region, name, 0, &m) != MMSB_READER_OK || m.p == NULL)
+	if (mmsb_reader__map_ro(r->region, name, 0, r->owner, &m) != MMSB_READER_OK || m.p == NULL)
 		return NULL;
 	mmsb_reader__unmap(&r->chunks[idx].m); /* a freed large page's index, reused */
 	r->chunks[idx].gen = gen, r->chunks[idx].cell_size = (uint32_t)(w >> 32), r->chunks[idx].m = m;
@@ -645,11 +676,11 @@ static inline int mmsb_reader__check(mmsb_reader *r) {
 	return MMSB_READER_OK;
 }
 
-/* mmsb_reader_open_region opens the region directory region_dir (as
- * named by mmsb_reader_region_path); opts may be NULL. On success *out is the
- * reader; on failure *out is NULL. WRITER_GONE when no region exists. */
-static inline MMSB_READER__UNUSED int mmsb_reader_open_region(const char *region_dir, const mmsb_reader_options *opts, mmsb_reader **out) {
+/* mmsb_reader__open opens region_dir, which must be owned by uid owner
+ * (by its own owner when any_owner), as must every file mapped from it. */
+static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t owner, const mmsb_reader_options *opts, mmsb_reader **out) {
 	mmsb_reader *r;
+	struct stat st;
 	int rc;
 	if (out == NULL)
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "open: NULL output pointer");
@@ -663,17 +694,29 @@ static inline MMSB_READER__UNUSED int mmsb_reader_open_region(const char *region
 		if (*(const unsigned char *)&one != 1)
 			return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "the shared-memory format is little-endian; this host is not");
 	}
+	/* lstat: a link planted under the region's name could name another
+	 * bus's region, owned by the right user. */
+	if (lstat(region_dir, &st) != 0)
+		return errno == ENOENT ? mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no shared region %s (no writer runs with Options.Shared)", region_dir)
+		                       : mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "stat %s: %s", region_dir, strerror(errno));
+	if (any_owner)
+		owner = st.st_uid;
+	if (!S_ISDIR(st.st_mode))
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s is not a directory (mode %o)", region_dir, (unsigned)st.st_mode);
+	if ((rc = mmsb_reader__check_owner(region_dir, &st, owner)) != MMSB_READER_OK)
+		return rc;
 	r = (mmsb_reader *)calloc(1, sizeof *r);
 	if (r == NULL)
 		return mmsb_reader__fail(MMSB_READER_ERR_NOMEM, "open");
 	strcpy(r->region, region_dir);
+	r->owner = owner;
 	if (opts != NULL)
 		r->o = *opts;
 	if (r->o.writer_timeout_ns <= 0) r->o.writer_timeout_ns = 200000000;
 	if (r->o.liveness_interval_ns <= 0) r->o.liveness_interval_ns = 10000000;
 	if (r->o.busy_timeout_ns <= 0) r->o.busy_timeout_ns = 1000000000;
 	if (r->o.snapshot_retries <= 0) r->o.snapshot_retries = 100;
-	rc = mmsb_reader__map_ro(region_dir, "header", 0, &r->hdr);
+	rc = mmsb_reader__map_ro(region_dir, "header", 0, owner, &r->hdr);
 	if (rc == MMSB_READER_ERR_NOT_FOUND)
 		rc = mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no shared region %s (no writer runs with Options.Shared)", region_dir);
 	if (rc == MMSB_READER_OK)
@@ -682,7 +725,7 @@ static inline MMSB_READER__UNUSED int mmsb_reader_open_region(const char *region
 		r->gen = mmsb_reader__le64(r->hdr.p + MMSB_READER__H_GEN);
 		r->pid = (int64_t)mmsb_reader__le64(r->hdr.p + MMSB_READER__H_PID);
 		r->start = mmsb_reader__le64(r->hdr.p + MMSB_READER__H_START);
-		rc = mmsb_reader__map_ro(region_dir, "chunks", (size_t)(MMSB_READER__MAX_CHUNKS * MMSB_READER__CHUNK_ENTRY_BYTES), &r->ct);
+		rc = mmsb_reader__map_ro(region_dir, "chunks", (size_t)(MMSB_READER__MAX_CHUNKS * MMSB_READER__CHUNK_ENTRY_BYTES), owner, &r->ct);
 		if (rc == MMSB_READER_ERR_NOT_FOUND)
 			rc = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "region %s has no chunk table", region_dir);
 	}
@@ -703,10 +746,24 @@ static inline MMSB_READER__UNUSED int mmsb_reader_open_region(const char *region
 	return MMSB_READER_OK;
 }
 
+/* mmsb_reader_open_region opens the region directory region_dir; opts may
+ * be NULL. On success *out is the reader; on failure *out is NULL.
+ * WRITER_GONE when no region exists. It trusts whoever owns region_dir
+ * (its files must have the same owner, and nothing may be writable by
+ * group or others): the caller chose the region. To read a bus, prefer
+ * mmsb_reader_open, which also checks that the owner of the bus directory
+ * owns the region (anyone can create a region under the bus's name). */
+static inline MMSB_READER__UNUSED int mmsb_reader_open_region(const char *region_dir, const mmsb_reader_options *opts, mmsb_reader **out) {
+	return mmsb_reader__open(region_dir, 1, 0, opts, out);
+}
+
 /* mmsb_reader_open opens the region of the bus in bus_dir under shared_dir
- * (NULL: /dev/shm). */
+ * (NULL: /dev/shm). The region and its files must be owned by the owner of
+ * bus_dir (symbolic links followed) and writable by nobody else: FORMAT
+ * otherwise (docs/shm.md, "Security: what a reader trusts"). */
 static inline MMSB_READER__UNUSED int mmsb_reader_open(const char *bus_dir, const char *shared_dir, const mmsb_reader_options *opts, mmsb_reader **out) {
 	char region[PATH_MAX];
+	struct stat st;
 	int rc;
 	if (out != NULL)
 		*out = NULL;
@@ -714,7 +771,11 @@ static inline MMSB_READER__UNUSED int mmsb_reader_open(const char *bus_dir, cons
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "open: NULL output pointer");
 	if ((rc = mmsb_reader_region_path(bus_dir, shared_dir, region, sizeof region)) != MMSB_READER_OK)
 		return rc;
-	return mmsb_reader_open_region(region, opts, out);
+	if (stat(bus_dir, &st) != 0)
+		return errno == ENOENT ? mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no bus directory %s", bus_dir)
+		                       : mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "cannot check the owner of the bus directory %s, which must own its region: %s",
+		                                           bus_dir, strerror(errno));
+	return mmsb_reader__open(region, 0, st.st_uid, opts, out);
 }
 
 /* mmsb_reader_close unmaps everything, frees the reader and sets *rp to
@@ -776,6 +837,14 @@ static inline int mmsb_reader__read_once(mmsb_reader *r, uint64_t sl, uint64_t i
 			return MMSB_READER__RETRY;
 		if (size == 0)
 			return MMSB_READER__MISSING;
+		/* The slot still names the page, but its chunk is unpublished or
+		 * its file is gone: the writer releases a large page's chunk
+		 * before the free moves the slot's word, and its Close releases
+		 * every chunk without moving any. Retry: the word moves, or the
+		 * check sees the writer closed; mmsb_reader__read bounds a word
+		 * that stays put. */
+		if (c == NULL)
+			return MMSB_READER__RETRY;
 		*err = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "slot %llu (page %llu): cell %#x, %u bytes outside its chunk",
 		                  (unsigned long long)sl, (unsigned long long)id, ref, size);
 		return MMSB_READER__OK;
@@ -794,11 +863,14 @@ static inline int mmsb_reader__read_once(mmsb_reader *r, uint64_t sl, uint64_t i
 }
 
 /* mmsb_reader__read: Go's Reader.read policy. A sequence word odd and unchanged
- * for writer_timeout: WRITER_GONE; moving for busy_timeout: BUSY. */
+ * for writer_timeout: WRITER_GONE; moving for busy_timeout: BUSY. An even
+ * word fails attempts without moving only while the page's chunk is
+ * unavailable (mmsb_reader__read_once): unchanged for writer_timeout, that
+ * is a corrupt chunk table (FORMAT), never an endless retry. */
 static inline int mmsb_reader__read(mmsb_reader *r, uint64_t id, mmsb_reader__dst *d, mmsb_reader_page_info *info) {
 	int64_t deadline = 0, busy_until = 0, pause = 1000, now;
 	uint64_t stuck = 0, s1 = 0, sl = 0;
-	int have_deadline = 0, rc, res, err, forced, tries;
+	int have_deadline = 0, still, rc, res, err, forced, tries;
 	for (;;) {
 		if ((rc = mmsb_reader__check(r)) != MMSB_READER_OK)
 			return rc;
@@ -831,16 +903,20 @@ static inline int mmsb_reader__read(mmsb_reader *r, uint64_t id, mmsb_reader__ds
 		now = mmsb_reader__now();
 		if (busy_until == 0)
 			busy_until = now + r->o.busy_timeout_ns;
-		if ((s1 & 1) == 0 || s1 != stuck || !have_deadline) {
+		still = s1 == stuck && have_deadline;
+		if (!still) {
 			stuck = s1, deadline = now + r->o.writer_timeout_ns, pause = 1000, have_deadline = 1;
 		} else if (now > deadline) {
+			if ((s1 & 1) == 0)
+				return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "page %llu: its chunk stayed unavailable (sequence %llu) for more than %lld ns",
+				                         (unsigned long long)id, (unsigned long long)s1, (long long)r->o.writer_timeout_ns);
 			return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "page %llu mid-write (sequence %llu) for more than %lld ns",
 			                  (unsigned long long)id, (unsigned long long)s1, (long long)r->o.writer_timeout_ns);
 		}
-		if ((s1 & 1) == 0 && now > busy_until)
+		if ((s1 & 1) == 0 && !still && now > busy_until)
 			return mmsb_reader__fail(MMSB_READER_ERR_BUSY, "page %llu changed under every copy for %lld ns", (unsigned long long)id,
 			                  (long long)r->o.busy_timeout_ns);
-		if (s1 & 1) {
+		if ((s1 & 1) || still) {
 			mmsb_reader__sleep_ns(pause);
 			pause = pause * 2 < 1000000 ? pause * 2 : 1000000;
 		} else {

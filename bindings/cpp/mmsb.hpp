@@ -431,12 +431,14 @@ struct page_copy {
 // another process. RAII, movable; not thread-safe: one per thread.
 class reader {
 public:
-    // Attaches to the region of the bus in bus_dir under shared_dir ("": /dev/shm).
+    // Attaches to the region of the bus in bus_dir under shared_dir ("": /dev/shm),
+    // which must belong to the owner of bus_dir (docs/shm.md, Security).
     explicit reader(const std::string &bus_dir, const std::string &shared_dir = "", const reader_options &o = {}) {
         mmsb_reader_options co = c_options(o);
         check_reader(mmsb_reader_open(bus_dir.c_str(), shared_dir.empty() ? nullptr : shared_dir.c_str(), &co, &r_));
     }
-    // Attaches to a region directory (bus::shared_path()).
+    // Attaches to a region directory (bus::shared_path()), trusting whoever
+    // owns it (mmsb_reader_open_region).
     static reader open_region(const std::string &region_dir, const reader_options &o = {}) {
         mmsb_reader_options co = c_options(o);
         mmsb_reader *r = nullptr;

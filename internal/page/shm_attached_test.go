@@ -22,7 +22,7 @@ func TestProcessesMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		m, err := mapRO(path, 0, nil)
+		m, err := mapRO(path, -1, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -33,6 +34,7 @@ var (
 // Close (see Close).
 type ShmReader struct {
 	dir      string
+	owner    int // the uid that owns the region and every file mapped (checkOwner)
 	hdr      []byte
 	chunkTab []byte
 	gen      uint64
@@ -127,11 +129,13 @@ type readerChunk struct {
 }
 
 // mapRO maps a whole file read-only; a missing file fails, an empty one
-// maps to nil. With over, a mapping being replaced, it reuses that range
-// when the file fits in it: the file is mapped over its start (MAP_FIXED)
-// and the tail beyond it becomes zero pages; otherwise, or when over is
-// nil, it maps anywhere and leaves over alone.
-func mapRO(path string, minLen int, over []byte) ([]byte, error) {
+// maps to nil, and one that fails checkOwner for owner is refused (owner
+// < 0 skips that check: tests of the mapping alone). With over, a mapping
+// being replaced, it reuses that range when the file fits in it: the file
+// is mapped over its start (MAP_FIXED) and the tail beyond it becomes zero
+// pages; otherwise, or when over is nil, it maps anywhere and leaves over
+// alone.
+func mapRO(path string, owner, minLen int, over []byte) ([]byte, error) {
 	// O_NONBLOCK: opening a FIFO planted in the region's place would
 	// otherwise block until some process opened its other end (a reader
 	// hung in OpenReader, or in a read under its mutex). It changes nothing
@@ -147,6 +151,13 @@ func mapRO(path string, minLen int, over []byte) ([]byte, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file (%v)", ErrBadShared, path, st.Mode().Type())
+	}
+	if owner >= 0 {
+		// Checked on the open descriptor: whatever the path names by
+		// now, this is the file that gets mapped.
+		if err := checkOwner(path, st, owner); err != nil {
+			return nil, err
+		}
 	}
 	n := st.Size()
 	if n < int64(minLen) {
@@ -180,11 +191,56 @@ func mapRO(path string, minLen int, over []byte) ([]byte, error) {
 	return unsafe.Slice((*byte)(p), int(n)), nil
 }
 
-// OpenShmReader maps the region in dir.
-func OpenShmReader(dir string) (*ShmReader, error) {
-	r := &ShmReader{dir: dir}
-	var err error
-	if r.hdr, err = mapRO(filepath.Join(dir, ShmHeaderFile), 0, nil); err != nil {
+// checkOwner refuses a region directory or file that uid owner does not
+// own or that its group or others may write. Region names are predictable
+// and /dev/shm is writable by everyone, so anyone can create a region for
+// someone else's bus, with a header naming a live process of theirs; the
+// writer creates the region 0700/0600 (0750/0640 with SharedGroup), as
+// the user it runs as (docs/shm.md#security-what-a-reader-trusts).
+func checkOwner(path string, fi os.FileInfo, owner int) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("%w: %s: no owner to check", ErrBadShared, path)
+	}
+	if int(st.Uid) != owner {
+		return fmt.Errorf("%w: %s is owned by uid %d, expected uid %d", ErrBadShared, path, st.Uid, owner)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: %s (owner uid %d, expected uid %d) is writable by group or others (mode %v)",
+			ErrBadShared, path, st.Uid, owner, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// OpenShmReader maps the region in dir, trusting whoever owns it: see
+// OpenShmReaderOwned.
+func OpenShmReader(dir string) (*ShmReader, error) { return OpenShmReaderOwned(dir, -1) }
+
+// OpenShmReaderOwned maps the region in dir. The directory, which must not
+// be a symbolic link, and every file mapped from it must be owned by uid
+// owner (the directory's own owner when owner < 0) and writable by nobody
+// else (checkOwner), else ErrBadShared. A missing directory is
+// os.ErrNotExist.
+func OpenShmReaderOwned(dir string, owner int) (*ShmReader, error) {
+	// Lstat: a link planted under the region's name could name another
+	// bus's region, owned by the right user.
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if owner < 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			owner = int(st.Uid)
+		}
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory (%v)", ErrBadShared, dir, fi.Mode().Type())
+	}
+	if err := checkOwner(dir, fi, owner); err != nil {
+		return nil, err
+	}
+	r := &ShmReader{dir: dir, owner: owner}
+	if r.hdr, err = mapRO(filepath.Join(dir, ShmHeaderFile), owner, 0, nil); err != nil {
 		return nil, err
 	}
 	// On failure nothing was handed out: Discard, not Close.
@@ -194,7 +250,7 @@ func OpenShmReader(dir string) (*ShmReader, error) {
 		return nil, err
 	}
 	r.gen, r.pid, r.start = h.Gen, int(h.PID), h.Start
-	if r.chunkTab, err = mapRO(filepath.Join(dir, shmChunkTab), maxChunks*chunkEntryBytes, nil); err != nil {
+	if r.chunkTab, err = mapRO(filepath.Join(dir, shmChunkTab), r.owner, maxChunks*chunkEntryBytes, nil); err != nil {
 		_ = r.Discard()
 		return nil, err
 	}
@@ -348,7 +404,7 @@ func (r *ShmReader) Alive() error {
 func (r *ShmReader) remapSlots() error {
 	var maps [4][]byte
 	for i, name := range []string{shmIDs, shmVers, shmCells, shmSeq} {
-		b, err := mapRO(filepath.Join(r.dir, name), 0, nil)
+		b, err := mapRO(filepath.Join(r.dir, name), r.owner, 0, nil)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			for _, m := range maps {
 				_ = unmap(m)
@@ -412,7 +468,7 @@ func (r *ShmReader) chunk(idx uint32) ([]byte, int, bool) {
 	// reader's address space stays bounded however often chunks are
 	// replaced; the old file is released either way.
 	old := r.chunks[idx].mem
-	mem, err := mapRO(filepath.Join(r.dir, ChunkFileName(idx, gen)), 0, old)
+	mem, err := mapRO(filepath.Join(r.dir, ChunkFileName(idx, gen)), r.owner, 0, old)
 	if err != nil {
 		return nil, 0, false
 	}

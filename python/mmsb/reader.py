@@ -39,6 +39,7 @@ import hashlib
 import mmap
 import os
 import platform
+import stat
 import sys
 import time
 
@@ -122,11 +123,35 @@ class _Map:
                 pass
 
 
-def _map_ro(path, min_len=0):
-    """Map a whole file read-only (PROT_READ, MAP_SHARED); None when empty."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def _check_owner(path, st, owner):
+    """Refuse a region directory or file that uid owner does not own or that
+    its group or others may write (FormatError). Region names are
+    predictable and /dev/shm is writable by everyone, so anyone can create
+    a region for someone else's bus, with a header naming a live process
+    of theirs; the writer creates it 0700/0600 (0750/0640 with
+    SharedGroup), as the user it runs as (docs/shm.md, "Security: what a
+    reader trusts")."""
+    if st.st_uid != owner:
+        raise FormatError("%s is owned by uid %d, expected uid %d" % (path, st.st_uid, owner))
+    if st.st_mode & 0o022:
+        raise FormatError("%s (owner uid %d, expected uid %d) is writable by group or others (mode %o)"
+                          % (path, st.st_uid, owner, stat.S_IMODE(st.st_mode)))
+
+
+def _map_ro(path, owner, min_len=0):
+    """Map a whole file read-only (PROT_READ, MAP_SHARED); None when empty.
+    The file must be a regular file that passes _check_owner."""
+    # O_NONBLOCK: opening a FIFO planted in the region's place would block
+    # until some process opened its other end. It changes nothing for a
+    # regular file, and anything else is refused below.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
-        n = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FormatError("%s is not a regular file (mode %o)" % (path, st.st_mode))
+        # Checked on the open descriptor: this is the file that gets mapped.
+        _check_owner(path, st, owner)
+        n = st.st_size
         if n < min_len:
             raise FormatError("%s is %d bytes, need at least %d" % (path, n, min_len))
         if n == 0:
@@ -136,6 +161,17 @@ def _map_ro(path, min_len=0):
         return _Map(mmap.mmap(fd, n, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ))
     finally:
         os.close(fd)
+
+
+def _bus_owner(bus_dir):
+    """The uid that owns the bus directory (links followed, as region_path
+    follows them): only a region this uid owns is trusted."""
+    try:
+        return os.stat(bus_dir).st_uid
+    except FileNotFoundError as e:
+        raise WriterGone("no bus directory %s: %s" % (bus_dir, e)) from None
+    except OSError as e:
+        raise FormatError("cannot check the owner of the bus directory, which must own its region: %s" % e) from None
 
 
 def _proc_stat(pid):
@@ -253,7 +289,8 @@ class Reader:
     mmsb.Options.Shared, from this process, without Go.
 
     Reader(dir, shared_dir="/dev/shm") finds the region from the bus
-    directory (region_path()); region= names a region directory directly.
+    directory (region_path()) and accepts it only if the owner of dir owns
+    it; region= names a region directory directly, trusting its owner.
     Everything is mapped read-only and nothing shared is written, so a
     reader that crashes leaves nothing to clean up. A Reader is not
     thread-safe: use one per thread. After os.fork() (multiprocessing) a
@@ -279,10 +316,12 @@ class Reader:
                             "x86-TSO load ordering; use bindings/c/mmsb_reader.h elsewhere)")
         if wait_mode not in ("auto", "futex", "poll"):
             raise ValueError("wait_mode must be auto, futex or poll, not %r" % (wait_mode,))
+        owner = None  # region=: whoever owns the region directory
         if region is None:
             if dir is None:
                 raise ValueError("Reader needs a bus directory or region=")
             region = region_path(dir, shared_dir)
+            owner = _bus_owner(dir)
         self._closed = True
         self.region = region
         self.writer_timeout = writer_timeout
@@ -301,7 +340,16 @@ class Reader:
         self.retries = 0  # read attempts that failed the sequence check
         self.snapshot_retries_used = 0
         try:
-            hdr = _map_ro(os.path.join(region, L.HEADER_FILE))
+            # lstat: a link planted under the region's name could name
+            # another bus's region, owned by the right user.
+            st = os.lstat(region)
+            if owner is None:
+                owner = st.st_uid
+            if not stat.S_ISDIR(st.st_mode):
+                raise FormatError("%s is not a directory (mode %o)" % (region, st.st_mode))
+            _check_owner(region, st, owner)
+            self._owner = owner
+            hdr = _map_ro(os.path.join(region, L.HEADER_FILE), owner)
         except FileNotFoundError as e:
             raise WriterGone("no shared region %s (no writer runs with Options.Shared): %s"
                              % (region, e)) from None
@@ -315,7 +363,7 @@ class Reader:
             self._hq = hdr.words("Q")
             self._hi = hdr.words("I")
             try:
-                ct = _map_ro(os.path.join(region, L.CHUNK_TABLE_FILE), L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
+                ct = _map_ro(os.path.join(region, L.CHUNK_TABLE_FILE), owner, L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
             except FileNotFoundError:
                 raise FormatError("region %s has no chunk table" % region) from None
             self._ct_map = ct
@@ -462,7 +510,7 @@ class Reader:
         try:
             for name in (L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE):
                 try:
-                    new.append(_map_ro(os.path.join(self.region, name)))
+                    new.append(_map_ro(os.path.join(self.region, name), self._owner))
                 except FileNotFoundError:
                     new.append(None)
         except BaseException:
@@ -507,7 +555,7 @@ class Reader:
         if c is not None and c.gen == gen:
             return c
         try:
-            m = _map_ro(os.path.join(self.region, L.chunk_file_name(idx, gen)))
+            m = _map_ro(os.path.join(self.region, L.chunk_file_name(idx, gen)), self._owner)
         except (OSError, FormatError):
             return None
         if m is None:
@@ -572,6 +620,14 @@ class Reader:
                 return _RETRY, None, 0, 0, s1
             if size == 0:
                 return _MISSING, None, 0, 0, s1
+            if c is None:
+                # The slot still names the page, but its chunk is
+                # unpublished or its file is gone: the writer releases a
+                # large page's chunk before the free moves the slot's
+                # word, and its Close releases every chunk without moving
+                # any. Retry: the word moves, or _check sees the writer
+                # closed; _read bounds a word that stays put.
+                return _RETRY, None, 0, 0, s1
             raise FormatError("slot %d (page %d): cell %#x, %d bytes outside its chunk"
                               % (sl, page_id, ref, size))
         out = fn(c, off, size)
@@ -605,7 +661,10 @@ class Reader:
         """A consistent attempt at page_id, with Go's Reader.read policy:
         a sequence word odd and unchanged for writer_timeout is a stuck
         writer (WriterGone); a moving one is a busy page, retried for at
-        most busy_timeout (ReadBusy)."""
+        most busy_timeout (ReadBusy). An even word fails attempts without
+        moving only while the page's chunk is unavailable (_read_once):
+        unchanged for writer_timeout, that is a corrupt chunk table
+        (FormatError), never an endless retry."""
         page_id = int(page_id)
         deadline = None
         stuck = None
@@ -621,14 +680,18 @@ class Reader:
             now = time.monotonic()
             if busy_until is None:
                 busy_until = now + self.busy_timeout
-            if s1 & 1 == 0 or s1 != stuck or deadline is None:
+            still = s1 == stuck and deadline is not None
+            if not still:
                 stuck, deadline, pause = s1, now + self.writer_timeout, 1e-6
             elif now > deadline:
+                if s1 & 1 == 0:
+                    raise FormatError("page %d: its chunk stayed unavailable (sequence %d) for more than %gs"
+                                      % (page_id, s1, self.writer_timeout))
                 raise WriterGone("page %d mid-write (sequence %d) for more than %gs"
                                  % (page_id, s1, self.writer_timeout))
-            if s1 & 1 == 0 and now > busy_until:
+            if s1 & 1 == 0 and not still and now > busy_until:
                 raise ReadBusy("page %d changed under every read for %gs" % (page_id, self.busy_timeout))
-            if s1 & 1:
+            if s1 & 1 or still:
                 time.sleep(pause)
                 pause = min(2 * pause, 1e-3)
             else:

@@ -17,6 +17,7 @@ CELL = 1024
 class FakeRegion:
     def __init__(self, path, pages=4, size=CELL, pid=None):
         os.mkdir(path)
+        os.chmod(path, 0o700)  # the writer's mode, whatever the umask: readers refuse g+w/o+w
         self.path = path
         self.maps = {}
         pid = os.getpid() if pid is None else pid

@@ -5,8 +5,10 @@
 import multiprocessing
 import os
 import random
+import re
 import signal
 import struct
+import threading
 import time
 
 import numpy as np
@@ -478,3 +480,150 @@ def test_view_valid_after_slot_files_vanish(tmp_path):
         assert r.pages() == []
         assert not v.valid()
     fr.close()
+
+
+def _release_chunk(fr):
+    """What the writer does to a large page's chunk before the free moves
+    the slot's sequence word, and to every chunk at Close: generation 0 in
+    the chunk table, file removed."""
+    fr.put(fr.maps[L.CHUNK_TABLE_FILE], "<I", 0, 0)
+    os.unlink(os.path.join(fr.path, L.chunk_file_name(0, 1)))
+
+
+@pytest.mark.parametrize("then", ["free", "close"])
+def test_unavailable_chunk_is_a_retry(tmp_path, then):
+    """A page whose chunk is released while its slot's sequence word has
+    not moved yet (a free in progress, a writer closing) is retried, not
+    reported as a corrupt region: the read ends as the writer goes on,
+    with the page gone or WriterGone. (It raised FormatError at once.)"""
+    fr = FakeRegion(str(tmp_path / "r"), pages=2)
+    with mmsb.Reader(region=fr.path, writer_timeout=10) as r:
+        assert r.read(1)  # control: the chunk is mapped
+        _release_chunk(fr)
+
+        def go_on():
+            if then == "free":  # the rest of the free of page 1 (LSN 5)
+                fr.put(fr.seq, "<Q", 0, 2 * 5 - 1)
+                fr.put(fr.ids, "<Q", 0, 0)
+                fr.put(fr.cells, "<II", 0, 0, 0)
+                fr.put(fr.seq, "<Q", 0, 2 * 5)
+                fr.put(fr.hdr, "<Q", L.H_TABLE_VER, 2)
+            else:
+                fr.put(fr.hdr, "<Q", L.H_STATE, L.STATE_CLOSED)
+
+        timer = threading.Timer(0.05, go_on)
+        timer.start()
+        t = time.monotonic()
+        try:
+            with pytest.raises(mmsb.PageNotFound if then == "free" else mmsb.WriterGone):
+                r.read(1)
+        finally:
+            timer.join()
+        assert time.monotonic() - t < 5
+    fr.close()
+
+
+def test_unavailable_chunk_is_bounded(tmp_path):
+    """A chunk that stays unavailable while the slot's word stays even and
+    unchanged (a corrupt chunk table) must not make reads spin: FormatError
+    after writer_timeout."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    with mmsb.Reader(region=fr.path, writer_timeout=0.05, busy_timeout=0.01) as r:
+        _release_chunk(fr)
+        t = time.monotonic()
+        with pytest.raises(mmsb.FormatError, match="chunk stayed unavailable"):
+            r.read(1)
+        assert time.monotonic() - t < 5
+    fr.close()
+
+
+def test_fifo_region_file_refused(tmp_path):
+    """A FIFO in place of a region file (anyone can create the region's
+    predictable name) is refused with FormatError. Opening it for reading
+    used to block until some process opened its other end; if the open
+    blocks, the test opens that end itself, so that it fails, not hangs."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    fr.close()
+    hdr = os.path.join(fr.path, L.HEADER_FILE)
+    os.unlink(hdr)
+    os.mkfifo(hdr, 0o600)
+    done = threading.Event()
+
+    def guard():  # a hang guard, not a timing check
+        if not done.wait(10):
+            os.close(os.open(hdr, os.O_WRONLY | os.O_NONBLOCK))
+
+    g = threading.Thread(target=guard, daemon=True)
+    g.start()
+    try:
+        with pytest.raises(mmsb.FormatError, match="not a regular file"):
+            mmsb.Reader(region=fr.path)
+    finally:
+        done.set()
+        g.join()
+
+
+@pytest.mark.parametrize("name,mode", [(None, 0o770), (None, 0o702), (L.HEADER_FILE, 0o620),
+                                       (L.CHUNK_TABLE_FILE, 0o602), (L.SEQ_FILE, 0o660)])
+def test_region_writable_by_others_refused(tmp_path, name, mode):
+    """Whoever may write the region directory or a file of it could change
+    what readers read: refused, naming the path."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    fr.close()
+    path = fr.path if name is None else os.path.join(fr.path, name)
+    os.chmod(path, mode)
+    with pytest.raises(mmsb.FormatError, match=re.escape(path) + r" \(owner uid \d+, expected uid \d+\) is writable"):
+        mmsb.Reader(region=fr.path)
+
+
+def test_shared_group_modes_accepted(tmp_path):
+    """Control: the modes of a writer with SharedGroup (0750, 0640) open."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    os.chmod(fr.path, 0o750)
+    for name in os.listdir(fr.path):
+        os.chmod(os.path.join(fr.path, name), 0o640)
+    with mmsb.Reader(region=fr.path) as r:
+        assert r.read(1) == struct.pack("<Q", 1) * 128
+    fr.close()
+
+
+def test_region_name_linked_elsewhere_refused(start_writer, tmp_path):
+    """A link planted under a bus's region name, naming another bus's
+    region of the same user, is refused, not read as this bus."""
+    w = start_writer(mode="static", pages=1)
+    other = str(tmp_path / "other-bus")
+    os.mkdir(other)
+    os.symlink(w.region, mmsb.region_path(other, w.shm))
+    with pytest.raises(mmsb.FormatError, match="is not a directory"):
+        mmsb.Reader(other, w.shm)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files to another user (os.chown) needs root")
+def test_region_owner_must_own_bus_dir(start_writer, tmp_path):
+    """The region directory and its files must belong to the owner of the
+    bus directory (links followed): a region created by another user, with
+    a header naming a live process of theirs, is refused."""
+    other, me = 65534, os.geteuid()
+    w = start_writer(mode="static", pages=1)
+    os.chown(w.bus_dir, other, other)  # as if another user had made the region
+    try:
+        with pytest.raises(mmsb.FormatError, match=re.escape("%s is owned by uid %d, expected uid %d"
+                                                             % (w.region, me, other))):
+            mmsb.Reader(w.bus_dir, w.shm)
+    finally:
+        os.chown(w.bus_dir, me, me)
+    for name in (None, L.HEADER_FILE, L.IDS_FILE):
+        path = w.region if name is None else os.path.join(w.region, name)
+        os.chown(path, other, other)
+        try:
+            with pytest.raises(mmsb.FormatError, match=re.escape("%s is owned by uid %d, expected uid %d"
+                                                                 % (path, other, me))):
+                mmsb.Reader(w.bus_dir, w.shm)
+        finally:
+            os.chown(path, me, me)
+    # Control: a link to the bus owned by someone else changes nothing.
+    link = str(tmp_path / "link")
+    os.symlink(w.bus_dir, link)
+    os.lchown(link, other, other)
+    with mmsb.Reader(link, w.shm) as r:
+        assert r.read(w.first)[:8] == struct.pack("<Q", w.first)

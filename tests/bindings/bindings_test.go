@@ -19,7 +19,7 @@ import (
 // empty run) fails the test instead of passing it.
 const (
 	minPytestPassed = 35
-	cCases          = 7
+	cCases          = 9
 )
 
 // repoRoot is the repository root, two levels above this package.
@@ -249,9 +249,9 @@ func TestCHarnessCatchesFailures(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
 		"silent":   `int main(void) { return 0; }`,
-		"failing":  `int main(void) { printf("ALL PASS 7\n"); return 1; }`,
+		"failing":  `int main(void) { printf("ALL PASS 9\n"); return 1; }`,
 		"too_few":  `int main(void) { printf("ALL PASS 2\n"); return 0; }`,
-		"complete": `int main(void) { printf("ALL PASS 7\n"); return 0; }`,
+		"complete": `int main(void) { printf("ALL PASS 9\n"); return 0; }`,
 	} {
 		src := filepath.Join(dir, name+".c")
 		if err := os.WriteFile(src, []byte("#include <stdio.h>\n"+body+"\n"), 0o600); err != nil {

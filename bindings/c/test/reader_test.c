@@ -470,9 +470,12 @@ static void test_bad_headers(void) {
 		else
 			formats++;
 		if (i % 20 == 0) {
+			/* the copy has no chunk file: a read of a page retries until
+			 * writer_timeout (test_unavailable_chunk), kept short here */
+			mmsb_reader_options o = {1000000, 0, 0, 0};
 			int rc;
 			write_file(dir, "header", b, n);
-			rc = mmsb_reader_open_region(dir, NULL, &r);
+			rc = mmsb_reader_open_region(dir, &o, &r);
 			if (rc == MMSB_READER_OK) {
 				unsigned char page[2048];
 				size_t m;
@@ -488,6 +491,156 @@ static void test_bad_headers(void) {
 	CHECK_RC(mmsb_reader_decode_header(NULL, 0), MMSB_READER_ERR_FORMAT);
 	stop_writer(&w);
 	ok("bad_headers");
+}
+
+/* A region copied from a live writer's: its slot files and chunk table
+ * linked, its header a copy (written by the test), no chunk file. */
+static void fake_region(const writer *w, const char *dir, unsigned char hdr[4096]) {
+	static const char *names[] = {"chunks", "ids", "vers", "cells", "seq"};
+	char p[PATH_MAX + 64];
+	int fd, i;
+	snprintf(p, sizeof p, "%s/header", w->region);
+	fd = open(p, O_RDONLY);
+	CHECK(fd >= 0 && read(fd, hdr, 4096) == 4096);
+	close(fd);
+	CHECK(mkdir(dir, 0700) == 0);
+	for (i = 0; i < 5; i++) {
+		char src[2 * PATH_MAX], dst[2 * PATH_MAX];
+		snprintf(src, sizeof src, "%s/%s", w->region, names[i]);
+		snprintf(dst, sizeof dst, "%s/%s", dir, names[i]);
+		CHECK(link(src, dst) == 0);
+	}
+	write_file(dir, "header", hdr, 4096);
+}
+
+/* A page whose chunk is unavailable (unpublished, or its file gone) while
+ * its slot's sequence word has not moved is retried, not a format error
+ * (it was one at once): the writer releases a large page's chunk before
+ * the free moves the word, and its Close releases every chunk without
+ * moving any. The read ends when the writer goes on (here the header says
+ * closed) with WRITER_GONE; a chunk that stays unavailable gives FORMAT
+ * after writer_timeout, never an endless retry. */
+static void test_unavailable_chunk(void) {
+	writer w;
+	char bus[PATH_MAX], dir[PATH_MAX], hp[PATH_MAX + 16];
+	unsigned char hdr[4096], buf[2048];
+	mmsb_reader *r = NULL;
+	mmsb_reader_options o;
+	size_t n;
+	int64_t t;
+	pid_t c;
+	int st;
+
+	snprintf(bus, sizeof bus, "%s/chunk-bus", work);
+	start_writer(&w, bus, "static", 0);
+	snprintf(dir, sizeof dir, "%s/chunk-region", work);
+	fake_region(&w, dir, hdr); /* the page's chunk file is not there */
+	snprintf(hp, sizeof hp, "%s/header", dir);
+	memset(&o, 0, sizeof o);
+	o.writer_timeout_ns = 10000000000LL;
+	CHECK_RC(mmsb_reader_open_region(dir, &o, &r), MMSB_READER_OK);
+	c = fork();
+	CHECK(c >= 0);
+	if (c == 0) { /* 50 ms later the writer has closed */
+		uint64_t closed = MMSB_READER__STATE_CLOSED;
+		int fd = open(hp, O_WRONLY);
+		mmsb_reader__sleep_ns(50000000);
+		_exit(fd >= 0 && pwrite(fd, &closed, 8, MMSB_READER__H_STATE) == 8 ? 0 : 1);
+	}
+	t = mmsb_reader__now();
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_WRITER_GONE);
+	CHECK(mmsb_reader__now() - t < 5000000000LL);
+	CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	mmsb_reader_close(&r);
+
+	write_file(dir, "header", hdr, sizeof hdr); /* live again */
+	o.writer_timeout_ns = 50000000;
+	o.busy_timeout_ns = 10000000;
+	CHECK_RC(mmsb_reader_open_region(dir, &o, &r), MMSB_READER_OK);
+	t = mmsb_reader__now();
+	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_FORMAT);
+	CHECK(strstr(mmsb_reader_errmsg(), "chunk stayed unavailable") != NULL);
+	CHECK(mmsb_reader__now() - t < 5000000000LL);
+	mmsb_reader_close(&r);
+	stop_writer(&w);
+	ok("unavailable_chunk");
+}
+
+/* What a reader maps must be a regular file (a FIFO hung the open), and
+ * the region directory and its files must be owned by the owner of the
+ * bus directory and writable by nobody else: region names are predictable
+ * and anyone may create one in /dev/shm. The cases with other owners need
+ * root (chown). */
+static void test_region_files(void) {
+	writer w;
+	char bus[PATH_MAX], dir[PATH_MAX], other[PATH_MAX], link_[PATH_MAX], p[PATH_MAX + 16], want[3 * PATH_MAX];
+	mmsb_reader *r = NULL;
+	struct stat st;
+	int i;
+	static const struct {
+		const char *name;
+		mode_t mode;
+	} modes[] = {{"", 0770}, {"", 0702}, {"header", 0620}, {"chunks", 0602}, {"seq", 0660}};
+
+	snprintf(dir, sizeof dir, "%s/fifo-region", work);
+	CHECK(mkdir(dir, 0700) == 0);
+	snprintf(p, sizeof p, "%s/header", dir);
+	CHECK(mkfifo(p, 0600) == 0);
+	alarm(10); /* a hang guard, not a timing check: the blocked open dies with SIGALRM */
+	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_ERR_FORMAT);
+	alarm(0);
+	CHECK(strstr(mmsb_reader_errmsg(), "not a regular file") != NULL);
+
+	snprintf(bus, sizeof bus, "%s/owner-bus", work);
+	start_writer(&w, bus, "static", 0);
+	for (i = 0; i < 5; i++) {
+		snprintf(p, sizeof p, "%s%s%s", w.region, modes[i].name[0] ? "/" : "", modes[i].name);
+		CHECK(stat(p, &st) == 0 && chmod(p, modes[i].mode) == 0);
+		CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_ERR_FORMAT);
+		snprintf(want, sizeof want, "%s (owner uid %lu, expected uid %lu) is writable by group or others", p, (unsigned long)geteuid(),
+		         (unsigned long)geteuid());
+		CHECK(strstr(mmsb_reader_errmsg(), want) != NULL);
+		CHECK(chmod(p, st.st_mode & 07777) == 0);
+	}
+	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_OK); /* control */
+	mmsb_reader_close(&r);
+
+	/* a link planted under another bus's region name, to this region */
+	snprintf(other, sizeof other, "%s/other-bus", work);
+	CHECK(mkdir(other, 0700) == 0);
+	CHECK_RC(mmsb_reader_region_path(other, work, p, sizeof p), MMSB_READER_OK);
+	CHECK(symlink(w.region, p) == 0);
+	CHECK_RC(mmsb_reader_open(other, work, NULL, &r), MMSB_READER_ERR_FORMAT);
+	CHECK(strstr(mmsb_reader_errmsg(), "is not a directory") != NULL);
+
+	if (geteuid() == 0) {
+		const uid_t them = 65534;
+		static const char *names[] = {"", "header", "ids"};
+		/* a region the bus directory's owner does not own (here the bus
+		 * directory changes hands instead) */
+		CHECK(chown(bus, them, them) == 0);
+		CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_ERR_FORMAT);
+		snprintf(want, sizeof want, "%s is owned by uid 0, expected uid %lu", w.region, (unsigned long)them);
+		CHECK(strstr(mmsb_reader_errmsg(), want) != NULL);
+		CHECK(chown(bus, 0, 0) == 0);
+		for (i = 0; i < 3; i++) {
+			snprintf(p, sizeof p, "%s%s%s", w.region, names[i][0] ? "/" : "", names[i]);
+			CHECK(chown(p, them, them) == 0);
+			CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_ERR_FORMAT);
+			snprintf(want, sizeof want, "%s is owned by uid %lu, expected uid 0", p, (unsigned long)them);
+			CHECK(strstr(mmsb_reader_errmsg(), want) != NULL);
+			CHECK(chown(p, 0, 0) == 0);
+		}
+		/* control: the owner of a link naming the bus does not count */
+		snprintf(link_, sizeof link_, "%s/owner-link", work);
+		CHECK(symlink(bus, link_) == 0 && lchown(link_, them, them) == 0);
+		CHECK_RC(mmsb_reader_open(link_, work, NULL, &r), MMSB_READER_OK);
+		mmsb_reader_close(&r);
+	} else {
+		printf("region_files: not root, the cases with other owners skipped\n");
+	}
+	stop_writer(&w);
+	ok("region_files");
 }
 
 int main(int argc, char **argv) {
@@ -506,6 +659,8 @@ int main(int argc, char **argv) {
 	test_growth();
 	test_killed_and_restarted();
 	test_bad_headers();
+	test_unavailable_chunk();
+	test_region_files();
 	printf("ALL PASS %d\n", passed);
 	return 0;
 }
