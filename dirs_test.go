@@ -1,8 +1,11 @@
 package mmsb
 
 import (
+	"io/fs"
+	"path/filepath"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -76,5 +79,49 @@ func TestNewDirectoriesSurviveCrash(t *testing.T) {
 				t.Fatalf("recovered batch %d, want the acknowledged batch 1", seq)
 			}
 		})
+	}
+}
+
+// TestDataDirectoryOwnerOnly: everything a bus creates in its data
+// directory (the directory itself, wal/, checkpoints/, segments,
+// checkpoints, LOCK) is readable by its owner alone, whatever the umask
+// allows: the log and checkpoints hold every page's bytes. Before, they
+// were created 0755/0644 (world-readable under the usual umask 022).
+func TestDataDirectoryOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bus")
+	e, err := Open(dir, &Options{Sync: SyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustCreate(t, e, 1, 64)
+	if _, err := e.Commit(ctx, []delta.Delta{{Page: p[0], Runs: []delta.Run{{Data: []byte("secret")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v, want no access for group or others", path, fi.Mode().Perm())
+		}
+		seen++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen < 6 { // the directory, wal/, checkpoints/, a segment, a checkpoint, LOCK
+		t.Fatalf("walked %d entries under %s, want at least 6", seen, dir)
 	}
 }

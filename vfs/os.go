@@ -26,8 +26,17 @@ func (f osFile) Size() (int64, error) {
 	return st.Size(), nil
 }
 
+// The modes of what the OS filesystem creates: owner only. A data
+// directory holds the whole state (the log and checkpoints are every
+// page's bytes), so nobody else may read it by default, as etcd does with
+// its data directory; an operator who wants more grants it on purpose.
+const (
+	dirMode  = 0o700
+	fileMode = 0o600
+)
+
 func (osFS) Create(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, fileMode)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +61,7 @@ func (osFS) OpenAppend(name string) (File, error) {
 
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
-func (osFS) MkdirAll(dir string) error            { return os.MkdirAll(dir, 0o755) }
+func (osFS) MkdirAll(dir string) error            { return os.MkdirAll(dir, dirMode) }
 func (osFS) Join(elem ...string) string           { return filepath.Join(elem...) }
 func (osFS) Exists(name string) bool              { _, err := os.Stat(name); return err == nil }
 
@@ -89,7 +98,7 @@ func (l osLock) Close() error {
 }
 
 func (osFS) Lock(name string) (io.Closer, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return nil, err
 	}
