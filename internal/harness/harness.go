@@ -82,12 +82,11 @@ func ParseTargets(b []byte) (*Targets, error) {
 func (t *Targets) checkSizes(b Benchmark) error {
 	e := t.Entry(b.Key)
 	for _, name := range b.Sizes {
-		v, ok := e.Thresholds[name]
-		if !ok {
+		if _, ok := e.Thresholds[name]; !ok {
 			return fmt.Errorf("harness: targets: %s: size %q missing", b.Key, name)
 		}
 		for _, n := range []string{name, "quick_" + name} {
-			if v, ok = e.Thresholds[n]; ok && !(v >= 1 && v == math.Trunc(v) && v <= 1<<40) {
+			if v, ok := e.Thresholds[n]; ok && !(v >= 1 && v == math.Trunc(v) && v <= 1<<40) {
 				return fmt.Errorf("harness: targets: %s: size %q is %g, want a whole number >= 1", b.Key, n, v)
 			}
 		}
