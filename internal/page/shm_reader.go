@@ -272,24 +272,7 @@ func OpenShmReaderOwned(dir string, owner int) (*ShmReader, error) {
 // its final check that the fast view is still published. The price is
 // address space, never memory: a closed ShmReader keeps its ranges
 // reserved for the life of the process.
-func (r *ShmReader) Close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	r.fast.Store(nil)
-	var first error
-	all := append([][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq}, r.retired...)
-	for _, c := range r.chunks {
-		all = append(all, c.mem)
-	}
-	for _, m := range all {
-		if err := zeroMapping(m); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
+func (r *ShmReader) Close() error { return r.release(zeroMapping) }
 
 // Discard is Close for a ShmReader that no other goroutine can be reading
 // (its open failed, or the caller drops it before handing it out): it
@@ -297,23 +280,23 @@ func (r *ShmReader) Close() error {
 // trying to attach (ReaderOptions.Reattach while a dead writer's region
 // is still in place, or a loop around OpenReader) does not reserve
 // another 16 MiB of address space (the chunk table) per failed attempt.
-func (r *ShmReader) Discard() error {
+func (r *ShmReader) Discard() error { return r.release(unmap) }
+
+// release ends the reader's mappings with end (zeroMapping or unmap); a
+// chunk is always zeroed, as it may have been mapped over an old range
+// (unix.MmapPtr, which unix.Munmap does not know).
+func (r *ShmReader) release(end func([]byte) error) error {
 	if r.closed {
 		return nil
 	}
 	r.closed = true
 	r.fast.Store(nil)
 	var first error
-	// All made by unix.Mmap (mapRO without a range to reuse), which is
-	// what unix.Munmap can release.
-	all := append([][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq}, r.retired...)
-	for _, m := range all {
-		if err := unmap(m); err != nil && first == nil {
+	for _, m := range append([][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq}, r.retired...) {
+		if err := end(m); err != nil && first == nil {
 			first = err
 		}
 	}
-	// A chunk may have been mapped over an old range (unix.MmapPtr, which
-	// unix.Munmap does not know): release it as Close does.
 	for _, c := range r.chunks {
 		if err := zeroMapping(c.mem); err != nil && first == nil {
 			first = err

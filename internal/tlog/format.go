@@ -306,37 +306,29 @@ func (s *scanner) tornAt(st frameStatus) (bool, error) {
 	switch st {
 	case frameIncomplete:
 		// A frame whose length runs past the end is what a torn write
-		// leaves, but also what a corrupted length field looks like. Only
-		// the former may be truncated: if an intact later frame follows,
-		// truncating would silently drop acknowledged records.
-		later, err := s.intactFrameAfter(s.frameOff + 1)
-		if err != nil {
-			return false, err
-		}
-		if later >= 0 {
-			s.reason += fmt.Sprintf("; an intact record follows at offset %d, so this is corruption, not a torn tail", later)
-			return false, nil
-		}
-		return true, nil
+		// leaves, but also what a corrupted length field looks like.
 	case frameBadCRC:
+		// A torn write leaves zeros (or nothing) after a bad frame; so does
+		// a corrupted length that makes the frame end exactly at the end
+		// of the file or in zeros.
 		if zero, err := s.zerosFrom(s.off); err != nil || !zero {
 			return false, err
 		}
-		// A corrupted length can also make the frame end exactly at the
-		// end of the file (or in zeros), swallowing intact records after
-		// the real frame: as for an incomplete frame, those must not be
-		// truncated away.
-		later, err := s.intactFrameAfter(s.frameOff + 1)
-		if err != nil {
-			return false, err
-		}
-		if later >= 0 {
-			s.reason += fmt.Sprintf("; an intact record follows at offset %d, so this is corruption, not a torn tail", later)
-			return false, nil
-		}
-		return true, nil
+	default:
+		return false, nil
 	}
-	return false, nil
+	// Only a torn write may be truncated: if an intact later frame
+	// follows, the length was corrupted, and truncating would silently
+	// drop acknowledged records.
+	later, err := s.intactFrameAfter(s.frameOff + 1)
+	if err != nil {
+		return false, err
+	}
+	if later >= 0 {
+		s.reason += fmt.Sprintf("; an intact record follows at offset %d, so this is corruption, not a torn tail", later)
+		return false, nil
+	}
+	return true, nil
 }
 
 // fill copies the last scanned record into r.
