@@ -397,7 +397,7 @@ func compareStates(live, rep *Bus) ReplayReport {
 			// The state hash covers only IDs, sizes, epochs and bytes: the
 			// rest of a page's state is compared here, or a replay that
 			// lost it would pass.
-			if !sameMeta(live.store.Meta(ls), rep.store.Meta(rs)) || live.flags[id] != rep.flags[id] ||
+			if !page.MetaEqual(live.store.Meta(ls), rep.store.Meta(rs)) || live.flags[id] != rep.flags[id] ||
 				live.store.Location(ls) != rep.store.Location(rs) || live.store.LastLSN(ls) != rep.store.LastLSN(rs) {
 				diff = true
 				note("page %d: metadata, flags %d/%d, location %d/%d or last-write LSN %d/%d differ", id,
@@ -467,17 +467,6 @@ func sameGraph(a, b *Bus) bool {
 	return true
 }
 
-func sameMeta(a, b []page.MetaEntry) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Key != b[i].Key || !bytes.Equal(a[i].Value, b[i].Value) {
-			return false
-		}
-	}
-	return true
-}
 
 func isF64(meta []page.MetaEntry) bool {
 	for _, m := range meta {

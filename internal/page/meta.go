@@ -1,6 +1,7 @@
 package page
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -187,4 +188,18 @@ func DecodeMeta(src []byte) ([]MetaEntry, error) {
 		return nil, fmt.Errorf("%w: %d trailing bytes after %d entries", ErrBadMeta, len(src)-off, n)
 	}
 	return out, nil
+}
+
+// MetaEqual reports whether two pages' metadata are the same entries, in
+// the same order, with the same values.
+func MetaEqual(a, b []MetaEntry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || !bytes.Equal(a[i].Value, b[i].Value) {
+			return false
+		}
+	}
+	return true
 }

@@ -9,17 +9,6 @@ import (
 	"pgregory.net/rapid"
 )
 
-func metaEqual(a, b []MetaEntry) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Key != b[i].Key || !bytes.Equal(a[i].Value, b[i].Value) {
-			return false
-		}
-	}
-	return true
-}
 
 func TestSetMeta(t *testing.T) {
 	s := newStore(t)
@@ -31,7 +20,7 @@ func TestSetMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []MetaEntry{{"a", []byte("three")}, {"b", []byte("2")}, {"", nil}}
-	if got := s.Meta(sl); !metaEqual(got, want) {
+	if got := s.Meta(sl); !MetaEqual(got, want) {
 		t.Fatalf("Meta = %q, want %q (first position, last value)", got, want)
 	}
 	in[1].Value[0] = 'X'
@@ -49,7 +38,7 @@ func TestSetMeta(t *testing.T) {
 	if err := s.SetMeta(sl, big); !errors.Is(err, ErrMetaTooLarge) || !strings.Contains(err.Error(), "page 1") {
 		t.Fatalf("oversized SetMeta = %v, want ErrMetaTooLarge naming page 1", err)
 	}
-	if !metaEqual(s.Meta(sl), want) {
+	if !MetaEqual(s.Meta(sl), want) {
 		t.Fatal("failed SetMeta changed the metadata")
 	}
 	exact := []MetaEntry{{"k", make([]byte, MaxMetaBytes-4-8-1)}}
@@ -116,7 +105,7 @@ func TestMetaEncoding(t *testing.T) {
 				t.Fatalf("AppendMeta = %v, want %v", got, tc.want)
 			}
 			back, err := DecodeMeta(got)
-			if err != nil || !metaEqual(back, tc.entries) {
+			if err != nil || !MetaEqual(back, tc.entries) {
 				t.Fatalf("DecodeMeta = %q, %v", back, err)
 			}
 		})
@@ -186,7 +175,7 @@ func TestMetaRoundTripProperty(t *testing.T) {
 		if err != nil {
 			t.Fatalf("DecodeMeta: %v", err)
 		}
-		if !metaEqual(back, entries) {
+		if !MetaEqual(back, entries) {
 			t.Fatalf("round trip: got %q want %q", back, entries)
 		}
 	})
@@ -226,7 +215,7 @@ func TestSetMetaProperty(t *testing.T) {
 			t.Fatalf("bad result %q for %q", got, entries)
 		}
 		again := append([]MetaEntry(nil), got...)
-		if err := s.SetMeta(sl, again); err != nil || !metaEqual(s.Meta(sl), got) {
+		if err := s.SetMeta(sl, again); err != nil || !MetaEqual(s.Meta(sl), got) {
 			t.Fatalf("SetMeta not idempotent")
 		}
 	})
