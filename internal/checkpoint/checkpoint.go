@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -469,6 +470,13 @@ func (r *Reader) readHeader() error {
 		return r.corrupt(8, "unsupported format version %d (want %d)", v, FormatVersion)
 	}
 	r.lsn = base.LSN(binary.LittleEndian.Uint64(h[12:]))
+	// Retention and log trimming go by the LSN in the file name: a file
+	// whose name says another LSN than its header (renamed by hand, or
+	// restored under the wrong name) would make them remove log records
+	// that no loadable checkpoint covers.
+	if named, ok := parseName(filepath.Base(r.path)); ok && named != r.lsn {
+		return r.corrupt(12, "file name says LSN %d, header says LSN %d", named, r.lsn)
+	}
 	r.crc = crc32.Update(0, castagnoli, h[:])
 	r.off = HeaderSize
 	return nil

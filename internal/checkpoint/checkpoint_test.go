@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/corruption"
@@ -383,5 +384,30 @@ func TestWritebackIsBounded(t *testing.T) {
 	}
 	if f.maxInFlight > 3*writebackBytes {
 		t.Fatalf("%d bytes were in flight at once, want at most about two ranges of %d", f.maxInFlight, writebackBytes)
+	}
+}
+
+// TestNameMustMatchHeader: a checkpoint whose file name says another LSN
+// than its header (renamed by hand, restored under the wrong name) is
+// corruption: retention and log trimming go by the name. The control: the
+// same file under its own name opens.
+func TestNameMustMatchHeader(t *testing.T) {
+	fs := vfs.NewMem()
+	const dir = "/ck"
+	if err := fs.MkdirAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	path := writeCheckpoint(t, fs, dir, 5, []record{{1, []byte("state")}})
+	if lsn, _, err := readCheckpoint(fs, path); err != nil || lsn != 5 {
+		t.Fatalf("under its own name: LSN %d, %v", lsn, err)
+	}
+	renamed := fs.Join(dir, FileName(7))
+	if err := fs.Rename(path, renamed); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := readCheckpoint(fs, renamed)
+	var ce *corruption.Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "file name says LSN 7, header says LSN 5") {
+		t.Fatalf("renamed to LSN 7: %v, want corruption naming both LSNs", err)
 	}
 }
