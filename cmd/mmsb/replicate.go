@@ -279,6 +279,8 @@ below the maximum rate.`,
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "1 (one embedded server, R1) or 3 (three-server cluster, R3)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object instead of text")
 	l.add(cmd)
+	// bench always ends: its --duration 0 means the default 10 s, not "until interrupted".
+	cmd.Flags().Lookup("duration").Usage = "how long to commit (0: 10s)"
 	return cmd
 }
 
