@@ -467,7 +467,6 @@ func sameGraph(a, b *Bus) bool {
 	return true
 }
 
-
 func isF64(meta []page.MetaEntry) bool {
 	for _, m := range meta {
 		if m.Key == TypeMetaKey {

@@ -346,7 +346,12 @@ func TestReplicationOptions(t *testing.T) {
 
 // FuzzApplyReplicated feeds arbitrary payloads and LSN ranges to a
 // follower: it must refuse or apply, never panic, and a refusal must leave
-// the follower usable.
+// the follower usable: not failed, still at LSN 0, and taking the leader's
+// first record afterwards. Only ErrReplicaDiverged (a record that decoded
+// but did not apply, or a hash mismatch) fails the follower by design. The
+// check once excused any refusal that also failed the follower, so a
+// decode error that killed the bus passed. The leader's first record must
+// be accepted, so a follower that refused everything fails too.
 func FuzzApplyReplicated(f *testing.F) {
 	rep := &fakeReplicator{}
 	leader, err := Open("", &Options{Replicator: rep})
@@ -360,18 +365,45 @@ func FuzzApplyReplicated(f *testing.F) {
 		f.Fatal(err)
 	}
 	_ = leader.Close()
-	for _, r := range rep.records() {
+	recs := rep.records()
+	if len(recs) < 2 {
+		f.Fatalf("the leader replicated %d records, want 2", len(recs))
+	}
+	genuine := recs[0]
+	for _, r := range recs {
 		f.Add(uint64(r.FirstLSN), uint64(r.LastLSN), r.Payload, r.StateHash)
 	}
+	// The first record's range with a payload that does not decode: the
+	// refusal the seed corpus must cover without fuzzing.
+	f.Add(uint64(genuine.FirstLSN), uint64(genuine.LastLSN), []byte("x"), genuine.StateHash)
 	f.Fuzz(func(t *testing.T, first, last uint64, payload []byte, hash uint64) {
 		fo, err := Open("", &Options{Follower: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer fo.Close()
-		rec := ReplicatedRecord{FirstLSN: LSN(first), LastLSN: LSN(last), Payload: payload, StateHash: hash}
-		if err := fo.ApplyReplicated(ctx, &rec); err != nil && fo.Err() == nil && fo.LastLSN() != 0 {
-			t.Fatalf("refused record left LSN %d", fo.LastLSN())
+		rec := ReplicatedRecord{FirstLSN: LSN(first), LastLSN: LSN(last), Payload: bytes.Clone(payload), StateHash: hash}
+		err = fo.ApplyReplicated(ctx, &rec)
+		isGenuine := rec.FirstLSN == genuine.FirstLSN && rec.LastLSN == genuine.LastLSN &&
+			bytes.Equal(payload, genuine.Payload) && rec.StateHash == genuine.StateHash
+		switch {
+		case err == nil:
+			return
+		case isGenuine:
+			t.Fatalf("the leader's first record refused: %v", err)
+		case errors.Is(err, ErrReplicaDiverged):
+			return
+		}
+		if fo.Err() != nil {
+			t.Fatalf("refusal (%v) failed the follower: %v", err, fo.Err())
+		}
+		if fo.LastLSN() != 0 {
+			t.Fatalf("refused record (%v) left LSN %d", err, fo.LastLSN())
+		}
+		g := genuine
+		g.Payload = bytes.Clone(genuine.Payload)
+		if gerr := fo.ApplyReplicated(ctx, &g); gerr != nil {
+			t.Fatalf("after a refusal (%v) the follower refuses the leader's first record: %v", err, gerr)
 		}
 	})
 }

@@ -42,8 +42,8 @@ func TestSizeOptionLimits(t *testing.T) {
 	e := openMem(t, nil)
 	// The first entries panicked before the limits; the MaxInt one hung.
 	for _, opts := range []Options{
-		{QueueSize: 1 << 60},
-		{MetricsWindow: 1 << 62},
+		{QueueSize: math.MaxInt >> 3}, // 2^60 on 64-bit machines
+		{MetricsWindow: math.MaxInt >> 1},
 		{QueueSize: math.MaxInt},
 		{QueueSize: maxQueueSize + 1},
 		{MetricsWindow: maxMetricsWindow + 1},
@@ -59,7 +59,7 @@ func TestSizeOptionLimits(t *testing.T) {
 func TestSubscribeBufferLimit(t *testing.T) {
 	e := openMem(t, nil)
 	o := newOrch(t, e, nil)
-	for _, size := range []int{1 << 62, math.MaxInt, maxSubscriptionBuffer + 1} {
+	for _, size := range []int{math.MaxInt >> 1, math.MaxInt, maxSubscriptionBuffer + 1} {
 		if _, err := o.Subscribe(EventFilter{}, size, false); !errors.Is(err, mmsb.ErrInvalidOption) {
 			t.Fatalf("Subscribe(buffer %d) = %v, want mmsb.ErrInvalidOption", size, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestMain lets this test binary stand in for the mmsb executable when a
@@ -54,12 +56,10 @@ func TestBenchReadersFailLoudly(t *testing.T) {
 	}
 	// A child that reports nothing: "true" exits at once, "cat" copies
 	// its empty stdin.
+	// A missing one skips, or fails under MMSB_REQUIRE_EXTERNAL=1 (CI),
+	// like every test that needs an outside program.
 	for _, name := range []string{"true", "cat"} {
-		exe, lerr := execLookPath(name)
-		if lerr != nil {
-			t.Skipf("%s not found", name)
-		}
-		p := newFakeReader(t, exe)
+		p := newFakeReader(t, testutil.LookPath(t, name))
 		if _, err := finishBenchReaders([]*readerProc{p}); err == nil {
 			t.Errorf("a reader process running %s passed as a reader", name)
 		}
@@ -73,8 +73,6 @@ func TestBenchReadersFailLoudly(t *testing.T) {
 		t.Errorf("a reader reporting no reads: %v", err)
 	}
 }
-
-var execLookPath = exec.LookPath
 
 // newFakeReader starts a process in place of a reader, with the pipes a
 // reader process has.

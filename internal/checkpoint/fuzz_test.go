@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,8 +10,9 @@ import (
 )
 
 // FuzzCheckpoint feeds arbitrary bytes to the reader: it must never panic
-// or allocate beyond the file, and anything it accepts must re-encode to the
-// same bytes.
+// or allocate beyond the file, anything it accepts must re-encode to the
+// same bytes, and the valid seed must be accepted (a reader that refused
+// everything passed this target before).
 func FuzzCheckpoint(f *testing.F) {
 	dir := f.TempDir()
 	path := writeCheckpoint(f, vfs.Default, dir, 42, sampleRecords(3))
@@ -30,6 +32,9 @@ func FuzzCheckpoint(f *testing.F) {
 		}
 		lsn, recs, err := readCheckpoint(vfs.Default, p)
 		if err != nil {
+			if bytes.Equal(data, valid) {
+				t.Fatalf("valid checkpoint refused: %v", err)
+			}
 			return
 		}
 		again := writeCheckpoint(t, vfs.Default, dir, lsn, recs)

@@ -9,7 +9,6 @@ import (
 	"pgregory.net/rapid"
 )
 
-
 func TestSetMeta(t *testing.T) {
 	s := newStore(t)
 	sl := mustCreate(t, s, 1, 16)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 func sharedStore(t testing.TB) (*Store, string) {
@@ -278,9 +279,10 @@ func TestSharedStoreMatchesPrivate(t *testing.T) {
 // parent is a zombie that still answers kill(pid, 0); Alive must call it
 // gone. Before the kill the same check says alive (the control).
 func TestAliveSeesZombieWriter(t *testing.T) {
-	cmd := exec.Command("sleep", "60")
+	// A missing sleep skips, or fails under MMSB_REQUIRE_EXTERNAL=1 (CI).
+	cmd := exec.Command(testutil.LookPath(t, "sleep"), "60")
 	if err := cmd.Start(); err != nil {
-		t.Skip("no sleep binary:", err)
+		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()

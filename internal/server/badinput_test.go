@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,10 +110,18 @@ func TestCommitAtomic(t *testing.T) {
 
 // FuzzCommitRequest feeds arbitrary bytes to the Commit handler as a
 // protobuf and as a JSON body: no panic, and either success or a
-// Connect error with a 4xx status; a failure leaves the state unchanged.
+// Connect error with a 4xx status; a failure leaves the state unchanged,
+// a success logs the batch (an accepted batch writes at least one byte),
+// and the valid seeds succeed: a handler that refused every request
+// passed this target before.
 func FuzzCommitRequest(f *testing.F) {
-	f.Add([]byte(`{"deltas":[{"page":"1","runs":[{"off":0,"data":"eQ=="}]}]}`), true)
-	f.Add([]byte(`{"deltas":[{"page":"1","form":"DELTA_FORM_MASKED_SPARSE","mask":"AQ==","maskLen":8,"payload":"eQ=="}]}`), true)
+	valid := []string{
+		`{"deltas":[{"page":"1","runs":[{"off":0,"data":"eQ=="}]}]}`,
+		`{"deltas":[{"page":"1","form":"DELTA_FORM_MASKED_SPARSE","mask":"AQ==","maskLen":8,"payload":"eQ=="}]}`,
+	}
+	for _, body := range valid {
+		f.Add([]byte(body), true)
+	}
 	f.Add([]byte{0x0a, 0x06, 0x08, 0x01, 0x1a, 0x02, 0x12, 0x00}, false)
 	f.Add([]byte{0x0a, 0x0a, 0x08, 0x01, 0x10, 0x01, 0x22, 0x01, 0x01, 0x28, 0x08, 0x32, 0x01}, false)
 	fx := newFixture(f, fixOpts{http: server.HTTPOptions{MaxRequestBytes: 1 << 16}})
@@ -137,6 +146,11 @@ func FuzzCommitRequest(f *testing.F) {
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode == http.StatusOK:
+			if fx.bus.LastLSN() <= lsn {
+				t.Fatalf("commit answered OK, logged nothing (LSN %d): %s", lsn, buf.String())
+			}
+		case json && slices.Contains(valid, string(body)):
+			t.Fatalf("valid request refused: status %d: %s", resp.StatusCode, buf.String())
 		case resp.StatusCode >= 400 && resp.StatusCode < 500 && strings.Contains(buf.String(), `"code"`):
 			if fx.hash(t) != before || fx.bus.LastLSN() != lsn {
 				t.Fatalf("refused request changed the state: %s", buf.String())
