@@ -70,15 +70,21 @@ func (e *Bus) CommitAsync(ctx context.Context, ds []Delta) (CommitInfo, error) {
 
 // WaitDurable waits until every operation up to lsn is durable per the sync
 // mode (an fsync covers it, for group and always; written to the OS, for
-// none). A failed fsync fails the bus (sticky) and is returned.
+// none). A failed fsync fails the bus (sticky) and is returned. An lsn
+// after the last committed one is ErrInvalidOption: nothing could make it
+// durable (WaitLSN waits for operations to come).
 func (e *Bus) WaitDurable(ctx context.Context, lsn LSN) error {
 	// No page bytes are read here: a pipelined apply still running is left
 	// to run beside the wait (rlockSettled would wait for it).
 	e.mu.RLock()
-	closed := e.closed
+	closed, last := e.closed, e.lastLSN
 	e.mu.RUnlock()
 	if closed {
 		return ErrClosed
+	}
+	if lsn > last {
+		// The log's flush would fsync over and over waiting for it.
+		return fmt.Errorf("%w: LSN %d was not committed (the last committed LSN is %d)", ErrInvalidOption, lsn, last)
 	}
 	if e.log == nil {
 		return nil

@@ -127,7 +127,9 @@ type Options struct {
 	// every worker count. Not pipelined, and applied before Commit
 	// returns: batches with masked deltas, batches committed while a
 	// checkpoint runs, and every batch of a shared-memory bus, of a bus
-	// with a Replicator, or of a build with the invariants tag.
+	// with a Replicator, or of a build with the invariants tag. At most
+	// MaxWorkers (more is ErrInvalidOption: each worker is a goroutine and
+	// per-worker state made at Open).
 	Workers int
 	// LazyPageMemory maps page memory lazily: the OS faults each page of
 	// memory in at its first write instead of when the page is created.
@@ -348,6 +350,11 @@ func (o *Options) withDefaults() Options {
 	return r
 }
 
+// MaxWorkers bounds Options.Workers. A garbage count (a C caller's
+// INT32_MAX) asked Open for hundreds of gigabytes of per-worker state, a
+// fatal out-of-memory no caller can recover from.
+const MaxWorkers = 1024
+
 // Open opens the bus in dir, recovering its state (newest valid checkpoint
 // plus the log tail), or an in-memory bus when dir is "" (its log lives in
 // memory). A second writer on the same dir gets ErrLocked.
@@ -358,6 +365,9 @@ func Open(dir string, o *Options) (*Bus, error) {
 	opts := o.withDefaults()
 	if err := opts.checkReplication(); err != nil {
 		return nil, err
+	}
+	if opts.Workers > MaxWorkers {
+		return nil, fmt.Errorf("%w: Workers %d, at most %d", ErrInvalidOption, opts.Workers, MaxWorkers)
 	}
 	e := &Bus{
 		opts:         opts,

@@ -3,6 +3,7 @@ package mmsb_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -128,4 +129,57 @@ func TestWaitLSNOnFailedBus(t *testing.T) {
 			t.Fatalf("WaitLSN(%d) on a failed bus = %v, want mmsb.ErrFailed wrapping the injected error", after, err)
 		}
 	}
+}
+
+// TestWaitDurableRefusesUncommittedLSN: WaitDurable of an LSN after the
+// last committed one is ErrInvalidOption at once: nothing could make it
+// durable, and the log's flush used to fsync over and over waiting for
+// it (Close then waited too). The bus stays usable.
+func TestWaitDurableRefusesUncommittedLSN(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, dir := range []string{"", t.TempDir()} {
+		bus, err := mmsb.Open(dir, &mmsb.Options{Sync: mmsb.SyncGroup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bus.WaitDurable(ctx, info.LastLSN); err != nil {
+			t.Fatalf("WaitDurable of the last LSN: %v", err)
+		}
+		for _, lsn := range []mmsb.LSN{info.LastLSN + 1, math.MaxUint64} {
+			if err := bus.WaitDurable(ctx, lsn); !errors.Is(err, mmsb.ErrInvalidOption) {
+				t.Fatalf("dir %q: WaitDurable(%d) after LSN %d = %v, want mmsb.ErrInvalidOption", dir, lsn, info.LastLSN, err)
+			}
+		}
+		if err := bus.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestOpenRefusesTooManyWorkers: a worker count over MaxWorkers is
+// ErrInvalidOption; it asked Open for per-worker state sized by the count
+// (INT32_MAX from a C caller was a fatal out-of-memory).
+func TestOpenRefusesTooManyWorkers(t *testing.T) {
+	for _, n := range []int{mmsb.MaxWorkers + 1, math.MaxInt32} {
+		if bus, err := mmsb.Open("", &mmsb.Options{Workers: n}); !errors.Is(err, mmsb.ErrInvalidOption) {
+			if bus != nil {
+				_ = bus.Close()
+			}
+			t.Fatalf("Open with %d workers = %v, want mmsb.ErrInvalidOption", n, err)
+		}
+	}
+	bus, err := mmsb.Open("", &mmsb.Options{Workers: mmsb.MaxWorkers})
+	if err != nil {
+		t.Fatalf("Open with MaxWorkers: %v", err)
+	}
+	_ = bus.Close()
 }

@@ -175,3 +175,26 @@ func TestPythonErrorsMatchHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapperBoundsMatchLibrary: the C++ and Python wrappers refuse a page
+// count above the library's maxCreatePages before allocating a vector of
+// that many sizes; their copies of the bound must equal it.
+func TestWrapperBoundsMatchLibrary(t *testing.T) {
+	for _, c := range []struct{ file, pattern string }{
+		{filepath.Join("..", "cpp", "mmsb.hpp"), `max_create_pages = std::size_t\(1\) << (\d+);`},
+		{filepath.Join("..", "..", "python", "mmsb", "writer.py"), `_MAX_CREATE_PAGES = 1 << (\d+)`},
+	} {
+		src, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(c.pattern).FindSubmatch(src)
+		if m == nil {
+			t.Errorf("%s: no %q", c.file, c.pattern)
+			continue
+		}
+		if shift, _ := strconv.Atoi(string(m[1])); 1<<shift != maxCreatePages {
+			t.Errorf("%s: bound 1<<%d, the library's maxCreatePages is %d", c.file, shift, maxCreatePages)
+		}
+	}
+}

@@ -124,7 +124,7 @@ typedef struct mmsb_options {
     const char *shared_dir;   /* tmpfs directory of shared regions (NULL: /dev/shm) */
     int64_t checkpoint_bytes; /* automatic checkpoint after this much log (0: 256 MiB; < 0: never) */
     int64_t segment_bytes;    /* log segment size (0: 64 MiB) */
-    int32_t workers;          /* goroutines applying a large batch (0: 1) */
+    int32_t workers;          /* goroutines applying a large batch (0: 1; at most 1024) */
     int32_t reserved;         /* must be 0 */
 } mmsb_options;
 
@@ -263,7 +263,9 @@ int mmsb_commit_array(mmsb_bus bus, const uint64_t *pages, const uint32_t *offse
                       const uint8_t *data, size_t n, size_t width, const uint64_t *expect_epochs,
                       uint32_t flags, mmsb_commit_info *info);
 
-/* Waits until every operation up to lsn is durable per the sync mode. */
+/* Waits until every operation up to lsn is durable per the sync mode. lsn
+ * must have been committed (at most mmsb_last_lsn's): a later one is
+ * MMSB_ERR_INVALID_OPTION. */
 int mmsb_wait_durable(mmsb_bus bus, uint64_t lsn);
 
 /* Waits until everything committed so far is durable (fsync). */

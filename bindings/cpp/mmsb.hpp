@@ -176,6 +176,10 @@ class bus {
 public:
     // Opens (or creates) the bus in dir ("" : in memory).
     explicit bus(const std::string &dir, const options &o = {}) {
+        // c_str() of a string holding a NUL ends there: "data\0x" would
+        // open "data", another bus than the one named.
+        no_nul(dir, "dir");
+        no_nul(o.shared_dir, "shared_dir");
         mmsb_options co{};
         co.struct_size = sizeof co;
         co.sync = static_cast<std::int32_t>(o.sync);
@@ -213,6 +217,11 @@ public:
 
     // Creates n pages of size bytes with the next free IDs; returns them.
     std::vector<std::uint64_t> create_pages(std::size_t n, std::uint32_t size) {
+        // Checked before the vector of n sizes is allocated: a garbage count
+        // threw std::bad_alloc (or took gigabytes) instead of mmsb::error.
+        if (n == 0 || n > max_create_pages)
+            throw invalid_argument("mmsb: page count " + std::to_string(n) + " is outside 1.." +
+                                   std::to_string(max_create_pages));
         std::vector<std::uint32_t> sizes(n, size);
         return create_pages(sizes);
     }
@@ -333,8 +342,15 @@ public:
         return s;
     }
 
+    // The most pages one create_pages call makes (the library's bound).
+    static constexpr std::size_t max_create_pages = std::size_t(1) << 24;
+
 private:
     explicit bus(mmsb_bus h) noexcept : h_(h) {}
+    static void no_nul(const std::string &s, const char *what) {
+        if (s.find('\0') != std::string::npos)
+            throw invalid_argument(std::string("mmsb: ") + what + " contains a NUL byte");
+    }
     static const std::uint64_t *expectations(std::span<const std::uint64_t> e, std::size_t n) {
         if (e.empty()) return nullptr;
         if (e.size() != n)

@@ -20,6 +20,7 @@ Processes that only read should use the Go-free reader.
 """
 
 import ctypes
+import operator
 import os
 import threading
 from collections import namedtuple
@@ -37,6 +38,81 @@ SYNC_MODES = {"group": 0, "always": 1, "none": 2}
 _SYNC_NAMES = {v: k for k, v in SYNC_MODES.items()}
 _COMMIT_ASYNC = 1
 _STATUS_BUFFER_TOO_SMALL = 102
+_U32_MAX = (1 << 32) - 1
+_U64_MAX = (1 << 64) - 1
+_MAX_CREATE_PAGES = 1 << 24  # the C ABI's bound on one mmsb_create_pages (maxCreatePages)
+
+
+# ctypes stores a Python int into a c_uint64/c_uint32 argument or field
+# modulo 2**64/2**32 without complaint, and numpy's astype wraps the same
+# way: page 2**64 + 1 became page 1 (free_page freed it), offset 2**32 + 8
+# wrote at offset 8. Every integer bound for the library is range-checked
+# here first.
+def _uint(v, limit, what, write=None):
+    """v as a Python int in 0..limit, else InvalidArgument naming what (of write number write, if given).
+
+    A non-integer is a TypeError. The message is only formatted on failure
+    (commit calls this per write).
+    """
+    i = operator.index(v)
+    if not 0 <= i <= limit:
+        if write is not None:
+            what = "%s of write %d" % (what, write)
+        raise errors.InvalidArgument("mmsb: %s %d is outside 0..%d" % (what, i, limit))
+    return i
+
+
+def _uint_array(a, dtype, what):
+    """a as a 1-D C-contiguous array of dtype, refusing values the conversion would change."""
+    if isinstance(a, np.ndarray) and a.dtype == dtype:
+        arr = a
+    else:
+        limit = int(np.iinfo(dtype).max)
+        try:
+            src = np.asarray(a)
+            if src.dtype.kind in "fO" and not isinstance(a, np.ndarray):
+                # A list mixing ints above 2**63 with others becomes float64
+                # (or objects): check the exact Python values instead.
+                src = np.asarray(a, dtype=object)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise errors.InvalidArgument("mmsb: %s: %s" % (what, e)) from None
+        if src.dtype.kind == "O":
+            arr = np.array([_exact_uint(v, limit, what) for v in src.flat], dtype=dtype).reshape(src.shape)
+        elif src.dtype.kind == "f":
+            # Whole numbers in range only; NaN fails every comparison.
+            if not np.all((src >= 0) & (src < float(limit + 1)) & (np.trunc(src) == src)):
+                raise errors.InvalidArgument("mmsb: %s must be integers in 0..%d" % (what, limit))
+            arr = src.astype(dtype)
+        elif src.dtype.kind in "iub":
+            arr = src.astype(dtype)
+            if not np.array_equal(arr, src):  # a negative or too large value wrapped
+                raise errors.InvalidArgument("mmsb: %s must be integers in 0..%d" % (what, limit))
+        else:
+            raise errors.InvalidArgument("mmsb: %s of dtype %s are not integers" % (what, src.dtype))
+    arr = np.ascontiguousarray(arr)
+    if arr.ndim != 1:
+        raise errors.InvalidArgument("mmsb: %s must be 1-D, not of shape %s" % (what, arr.shape))
+    return arr
+
+
+def _exact_uint(v, limit, what):
+    """One element of a list as an int in 0..limit: whole floats pass, anything else is InvalidArgument."""
+    try:
+        i = int(v)
+        ok = i == v and 0 <= i <= limit
+    except (TypeError, ValueError, OverflowError):  # None, a string, NaN, inf
+        ok = False
+    if not ok:
+        raise errors.InvalidArgument("mmsb: %s must be integers in 0..%d, not %r" % (what, limit, v))
+    return i
+
+
+def _path_bytes(p, what):
+    """p as bytes for a C string; an embedded NUL would silently cut the path there."""
+    b = os.fsencode(p)
+    if b"\0" in b:
+        raise errors.InvalidArgument("mmsb: %s %r contains a NUL byte" % (what, p))
+    return b
 
 
 class _Options(Structure):
@@ -279,13 +355,16 @@ class Bus:
         if sizes is None:
             if count is None or size is None:
                 raise errors.InvalidArgument("mmsb: create_pages needs count and size, or sizes=")
-            sizes = np.full(int(count), int(size), dtype=np.uint32)
+            # Checked before allocating: a garbage count would allocate
+            # gigabytes here before the library refused it.
+            count = _uint(count, _MAX_CREATE_PAGES, "page count")
+            sizes = np.full(count, _uint(size, _U32_MAX, "page size"), dtype=np.uint32)
         else:
-            sizes = np.ascontiguousarray(sizes, dtype=np.uint32)
+            sizes = _uint_array(sizes, np.uint32, "sizes")
         n = sizes.shape[0]
         idp = None
         if ids is not None:
-            ids = np.ascontiguousarray(ids, dtype=np.uint64)
+            ids = _uint_array(ids, np.uint64, "ids")
             if ids.shape != sizes.shape:
                 raise errors.InvalidArgument("mmsb: %d ids for %d sizes" % (ids.shape[0], n))
             idp = _ptr(ids)
@@ -299,7 +378,7 @@ class Bus:
 
     def free_page(self, page):
         """Frees a page (PageInUse while edges or a binding use it)."""
-        self._check(self._lib.mmsb_free_page(self._handle(), page))
+        self._check(self._lib.mmsb_free_page(self._handle(), _uint(page, _U64_MAX, "page")))
 
     # -- commits ---------------------------------------------------------
 
@@ -309,8 +388,8 @@ class Bus:
         if expect is None:
             return None
         if not isinstance(expect, np.ndarray):
-            expect = [ANY_EPOCH if e is None else e for e in expect]
-        arr = np.ascontiguousarray(expect, dtype=np.uint64)
+            expect = [ANY_EPOCH if e is None else _uint(e, _U64_MAX, "expected epoch") for e in expect]
+        arr = _uint_array(expect, np.uint64, "expected epochs")
         if arr.shape != (n,):
             raise errors.InvalidArgument("mmsb: %d expected epochs for %d writes" % (arr.size, n))
         return arr
@@ -331,12 +410,12 @@ class Bus:
         keep = []
         for i, (page, offset, data) in enumerate(writes):
             w = arr[i]
-            w.page = page
-            w.offset = offset
+            w.page = _uint(page, _U64_MAX, "page", i)
+            w.offset = _uint(offset, _U32_MAX, "offset", i)
             if not isinstance(data, bytes):
                 data = bytes(data)
             keep.append(data)
-            w.len = len(data)
+            w.len = _uint(len(data), _U32_MAX, "length", i)
             w.data = ctypes.cast(c_char_p(data), c_void_p).value if data else None
         info = _CommitInfo()
         ex = self._expect(expect, n)
@@ -354,13 +433,17 @@ class Bus:
         data's row i at offsets[i] of pages[i]; the batch is atomic. wait
         and expect (a uint64 array of n epochs) as for commit.
         """
-        pages = np.ascontiguousarray(pages, dtype=np.uint64)
-        offsets = np.ascontiguousarray(offsets, dtype=np.uint32)
+        pages = _uint_array(pages, np.uint64, "pages")
+        offsets = _uint_array(offsets, np.uint32, "offsets")
         n = pages.shape[0]
         if offsets.shape[0] != n:
             raise errors.InvalidArgument("mmsb: %d pages but %d offsets" % (n, offsets.shape[0]))
         if not isinstance(data, np.ndarray):
             data = np.frombuffer(data, dtype=np.uint8)
+        elif data.dtype.hasobject:
+            # Its bytes are PyObject pointers: committing them wrote this
+            # process's addresses into the pages.
+            raise errors.InvalidArgument("mmsb: data of dtype %s holds Python objects, not bytes" % data.dtype)
         elif not data.flags.c_contiguous:
             data = np.ascontiguousarray(data)
         nbytes = data.nbytes
@@ -374,8 +457,9 @@ class Bus:
         return CommitInfo(info.first_lsn, info.last_lsn, info.time)
 
     def wait_durable(self, lsn):
-        """Waits until every operation up to lsn is durable per the sync mode."""
-        self._check(self._lib.mmsb_wait_durable(self._handle(), lsn))
+        """Waits until every operation up to lsn is durable per the sync mode.
+        An lsn after the last committed one raises InvalidOption."""
+        self._check(self._lib.mmsb_wait_durable(self._handle(), _uint(lsn, _U64_MAX, "lsn")))
 
     def flush(self):
         """Waits until everything committed so far is durable."""
@@ -411,6 +495,7 @@ class Bus:
     def read_with_epoch(self, page):
         """Returns (bytes, epoch) of page."""
         lib = self._lib
+        page = _uint(page, _U64_MAX, "page")
         return self._read(lambda h, b, c, n, e: lib.mmsb_read(h, page, b, c, ctypes.byref(n), ctypes.byref(e)),
                           page)
 
@@ -425,19 +510,21 @@ class Bus:
         n = c_size_t()
         epoch = c_uint64()
         cbuf = (ctypes.c_char * len(mv)).from_buffer(mv) if len(mv) else None
+        page = _uint(page, _U64_MAX, "page")
         self._check(self._lib.mmsb_read(self._handle(), page, cbuf, len(mv), ctypes.byref(n), ctypes.byref(epoch)))
         return n.value, epoch.value
 
     def read_at(self, page, lsn):
         """Returns page's bytes as of LSN lsn (replayed from the log; LogTruncated if it no longer holds it)."""
         lib = self._lib
+        page, lsn = _uint(page, _U64_MAX, "page"), _uint(lsn, _U64_MAX, "lsn")
         return self._read(lambda h, b, c, n, e: lib.mmsb_read_at(h, page, lsn, b, c, ctypes.byref(n),
                                                                   ctypes.byref(e)), page)[0]
 
     def page_info(self, page):
         """Returns a PageInfo."""
         pi = _PageInfo()
-        self._check(self._lib.mmsb_page_info_get(self._handle(), page, ctypes.byref(pi)))
+        self._check(self._lib.mmsb_page_info_get(self._handle(), _uint(page, _U64_MAX, "page"), ctypes.byref(pi)))
         return PageInfo(pi.id, pi.size, pi.epoch, pi.last_lsn, pi.flags, bool(pi.derived))
 
     @property
@@ -492,6 +579,15 @@ class Bus:
         return "<mmsb.Bus %r%s>" % (self.path, " closed" if self.closed else "")
 
 
+def _int(v, bits, what):
+    """v as a Python int that fits a signed field of bits bits, else InvalidOption naming what."""
+    i = operator.index(v)
+    lim = 1 << (bits - 1)
+    if not -lim <= i < lim:
+        raise errors.InvalidOption("mmsb: %s %d does not fit %d bits" % (what, i, bits))
+    return i
+
+
 def open(dir, sync="group", *, shared=False, shared_dir=None, shared_group=False,  # noqa: A001,A002
          checkpoint_bytes=0, segment_bytes=0, workers=0):
     """Opens (or creates) the bus in dir and returns a Bus; dir "" is an in-memory bus.
@@ -509,13 +605,14 @@ def open(dir, sync="group", *, shared=False, shared_dir=None, shared_group=False
     o.sync = SYNC_MODES[sync]
     o.shared = 1 if shared else 0
     o.shared_group = 1 if shared_group else 0
-    o.shared_dir = os.fsencode(shared_dir) if shared_dir else None
-    o.checkpoint_bytes = checkpoint_bytes
-    o.segment_bytes = segment_bytes
-    o.workers = workers
+    o.shared_dir = _path_bytes(shared_dir, "shared_dir") if shared_dir else None
+    # The fields are int64/int32: ctypes would keep only the low bits.
+    o.checkpoint_bytes = _int(checkpoint_bytes, 64, "checkpoint_bytes")
+    o.segment_bytes = _int(segment_bytes, 64, "segment_bytes")
+    o.workers = _int(workers, 32, "workers")
     h = c_uint64()
     path = os.fspath(dir)
-    st = lib.mmsb_open(os.fsencode(path), ctypes.byref(o), ctypes.byref(h))
+    st = lib.mmsb_open(_path_bytes(path, "dir"), ctypes.byref(o), ctypes.byref(h))
     if st:
         _raise(lib, st)
     return Bus(lib, h.value, path)

@@ -293,3 +293,92 @@ def test_expected_epochs(bus):
     assert bus.page_info(1).epoch == 4 and bus.read(1)[:3] == b"xde"
     with pytest.raises(mmsb.InvalidArgument):
         bus.commit([(1, 0, b"a")], expect=[1, 2])
+
+
+def test_out_of_range_integers_are_refused_not_wrapped(bus):
+    """ctypes and numpy's astype keep an integer's low bits: page 2**64 + 2
+    was page 2 (free_page freed it), offset 2**32 + 8 wrote at offset 8. Every
+    such value is InvalidArgument now, and nothing is applied."""
+    bus.create_pages(2, 64)
+    lsn = bus.last_lsn
+    bad = [
+        lambda: bus.commit([(1, 2**32 + 8, b"AB")]),
+        lambda: bus.commit([(2**64 + 1, 0, b"AB")]),
+        lambda: bus.commit([(-1, 0, b"AB")]),
+        lambda: bus.commit([(1, 0, b"AB")], expect=[-1]),  # was MMSB_ANY_EPOCH: no check at all
+        lambda: bus.commit([(1, 0, b"AB")], expect=[2**64]),
+        lambda: bus.commit_array([1], np.array([2**32 + 20], dtype=np.int64), b"EF"),
+        lambda: bus.commit_array([1], [-1], b"EF"),
+        lambda: bus.commit_array(np.array([1.9]), [30], b"GH"),  # was page 1
+        lambda: bus.commit_array(np.array([-2**63 + 1]), [0], b"GH"),
+        lambda: bus.commit_array(np.array([[1, 2]]), [40], b"IJ"),  # 2-D: was read as pages 1, 2
+        lambda: bus.commit_array([1], [0], np.array([b"abcdefgh"], dtype=object)),  # pointer bytes
+        lambda: bus.commit_array([1], [0], b"EF", expect=np.array([-1])),
+        lambda: bus.free_page(2**64 + 2),
+        lambda: bus.create_pages(1, 2**32 + 16),  # was a page of 16 bytes
+        lambda: bus.create_pages(sizes=[16], ids=[-1]),
+        lambda: bus.create_pages(sizes=[-16]),
+        lambda: bus.create_pages(2**40, 64),  # refused before allocating 4 TiB (was MemoryError)
+        lambda: bus.read(2**64 + 1),
+        lambda: bus.read_into(2**64 + 1, bytearray(64)),
+        lambda: bus.read_at(1, 2**64 + 1),
+        lambda: bus.read_at(-1, 1),
+        lambda: bus.page_info(2**64 + 1),
+        lambda: bus.wait_durable(-1),
+    ]
+    for i, call in enumerate(bad):
+        with pytest.raises(mmsb.InvalidArgument):
+            call()
+    with pytest.raises(TypeError):
+        bus.create_pages(2.7, 64)  # was 2 pages
+    assert bus.last_lsn == lsn
+    assert bus.read(1) == bytes(64) and bus.read(2) == bytes(64)
+    # Values the conversion keeps are still fine: float zeros, int64 IDs.
+    bus.commit_array(np.array([2], dtype=np.int64), np.zeros(1), b"ok")
+    assert bus.read(2)[:2] == b"ok"
+
+
+def test_wait_durable_refuses_an_uncommitted_lsn(tmp_path):
+    """An LSN above the last committed one used to spin the log's fsync loop
+    forever (and close then waited for it); it is InvalidOption. Run in a
+    child so that a hang is a failure rather than a hung test run."""
+    prog = """
+import sys
+import mmsb
+with mmsb.open(sys.argv[1]) as bus:
+    bus.create_pages(1, 8)
+    info = bus.commit([(1, 0, b"x")])
+    bus.wait_durable(info.last_lsn)
+    try:
+        bus.wait_durable(info.last_lsn + 1)
+        print("no error")
+    except mmsb.InvalidOption as e:
+        print("refused:", e)
+"""
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), ".."))
+    try:
+        out = subprocess.run([sys.executable, "-c", prog, str(tmp_path / "bus")], env=env, capture_output=True,
+                             text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("wait_durable of an uncommitted LSN hung")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused:") and "not committed" in out.stdout, out.stdout
+
+
+def test_open_refuses_bad_paths_and_options(tmp_path):
+    """A NUL in a path cut it short (the bus opened in tmp/a for "tmp/a\\0b");
+    option values that do not fit the C fields, or a worker count that made
+    the Go runtime die of out-of-memory at open, are refused."""
+    base = str(tmp_path / "a")
+    with pytest.raises(mmsb.InvalidArgument, match="NUL"):
+        mmsb.open(base + "\0b")
+    assert not os.path.exists(base)
+    with pytest.raises(mmsb.InvalidArgument, match="NUL"):
+        mmsb.open(base, shared=True, shared_dir="/dev/shm\0x")
+    assert not os.path.exists(base)
+    for kw in ({"workers": 2**32 + 1}, {"workers": 2**31 - 1}, {"workers": 1025},
+               {"checkpoint_bytes": 2**64}, {"segment_bytes": -2**64}):
+        with pytest.raises(mmsb.InvalidOption):
+            mmsb.open("", **kw)
+    with mmsb.open("", sync="none", workers=4) as b:
+        assert b.stats()["in_memory"]

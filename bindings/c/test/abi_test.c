@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mmsb.h"
 
@@ -163,6 +164,12 @@ int main(int argc, char **argv) {
     o.reserved = 0;
     o.workers = -1;
     EXPECT(mmsb_open(dir, &o, &bus), MMSB_ERR_INVALID_OPTION);
+    /* A garbage worker count is refused, not a fatal out-of-memory of the
+     * Go runtime at open (which killed this process). */
+    o.workers = INT32_MAX;
+    EXPECT(mmsb_open(dir, &o, &bus), MMSB_ERR_INVALID_OPTION);
+    o.workers = 1025;
+    EXPECT(mmsb_open(dir, &o, &bus), MMSB_ERR_INVALID_OPTION);
     o.workers = 0;
     TRUE(bus == 0);
 
@@ -237,6 +244,13 @@ int main(int argc, char **argv) {
     TRUE(ai.first_lsn == ci.last_lsn + 1 && ai.last_lsn == ai.first_lsn + 3);
     EXPECT(mmsb_wait_durable(bus, ai.last_lsn), MMSB_OK);
     EXPECT(mmsb_flush(bus), MMSB_OK);
+    /* An LSN never committed is refused; it used to hang in an endless
+     * fsync loop (the alarm turns a hang into a failure of this program). */
+    alarm(60);
+    EXPECT(mmsb_wait_durable(bus, ai.last_lsn + 1), MMSB_ERR_INVALID_OPTION);
+    EXPECT(mmsb_wait_durable(bus, UINT64_MAX), MMSB_ERR_INVALID_OPTION);
+    alarm(0);
+    TRUE(mmsb_last_error(msg, sizeof msg) > 0 && strstr(msg, "not committed") != NULL);
     EXPECT(mmsb_commit_array(bus, NULL, offs, data, 4, 8, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
     EXPECT(mmsb_commit_array(bus, pages, NULL, data, 4, 8, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);
     EXPECT(mmsb_commit_array(bus, pages, offs, NULL, 4, 8, NULL, 0, NULL), MMSB_ERR_INVALID_ARGUMENT);

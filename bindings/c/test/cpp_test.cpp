@@ -151,6 +151,23 @@ int main(int argc, char **argv) {
     }
     THROWS(mmsb::bus(dir, {.sync = static_cast<mmsb::sync_mode>(9)}), mmsb::invalid_option);
     THROWS(mmsb::bus("/dev/null/x"), mmsb::io_error);
+    // A NUL inside a path: c_str() ends there, and the bus opened in dir/nul.
+    {
+        std::string cut = dir + "/nul";
+        std::string named = cut + std::string("\0rest", 5);
+        THROWS(mmsb::bus(named), mmsb::invalid_argument);
+        TRUE(!std::filesystem::exists(cut));
+        THROWS(mmsb::bus(cut, {.shared = true, .shared_dir = std::string("/dev/shm\0x", 10)}), mmsb::invalid_argument);
+        TRUE(!std::filesystem::exists(cut));
+    }
+    // A garbage page count is mmsb::invalid_argument before anything is
+    // allocated (it was std::bad_alloc from the vector of sizes).
+    {
+        mmsb::bus mem("", {.sync = mmsb::sync_mode::none});
+        THROWS(mem.create_pages(std::size_t(1) << 40, 64), mmsb::invalid_argument);
+        THROWS(mem.create_pages(0, 64), mmsb::invalid_argument);
+        TRUE(mem.get_stats().pages == 0);
+    }
 
 #ifdef MMSB_HPP_HAS_READER
     // The Go-free reader (mmsb_reader.h) over a writer in this process.
