@@ -257,6 +257,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	// refuses new commits, waits for those in flight and ends watches.
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- hs.Shutdown(sctx) }()
+	// The inspector's streams (a browser tab left open) end now, as the
+	// server's watches do, instead of holding the shutdown to its deadline.
+	_ = ins.Close()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("commits still in flight at the shutdown deadline", "err", err)
 	}

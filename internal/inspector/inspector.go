@@ -33,6 +33,12 @@ const UIPath = "/ui/"
 // ErrNoBus is returned by New when Options.Bus is nil.
 var ErrNoBus = errors.New("inspector: no bus")
 
+// ErrClosed ends the streams (Changes, Events) still open when the
+// inspector is closed, as a Connect Unavailable error: the browser then
+// reconnects, to the inspector that replaced this one (a role change of
+// `mmsb serve --replicate`) or to nothing (a server shutting down).
+var ErrClosed = errors.New("inspector: closed")
+
 // Options configure an Inspector.
 type Options struct {
 	// Bus is the bus inspected (required).
@@ -60,6 +66,9 @@ type Inspector struct {
 	events eventRing
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
+	// done is closed by Close: the streams still open end with ErrClosed
+	// rather than outlive the inspector.
+	done <-chan struct{}
 
 	// mux is where Mount put the inspector; Overview asks it whether the
 	// server also serves MetricsPath.
@@ -82,7 +91,7 @@ func New(o Options) (*Inspector, error) {
 	}
 	in.events.init(256)
 	ctx, cancel := context.WithCancel(context.Background())
-	in.stop = cancel
+	in.stop, in.done = cancel, ctx.Done()
 	if in.ticks != nil {
 		sub, err := in.ticks.Subscribe(tick.EventFilter{Types: inspectedEvents}, 1024, false)
 		if err != nil {
@@ -98,7 +107,10 @@ func New(o Options) (*Inspector, error) {
 	return in, nil
 }
 
-// Close stops collecting events. The handlers keep answering from the bus.
+// Close stops collecting events and ends the Changes and Events streams
+// still open (Unavailable, ErrClosed), so that a browser reconnects instead
+// of waiting on an inspector that was replaced, and a server shutting down
+// does not wait for them. The unary handlers keep answering from the bus.
 func (in *Inspector) Close() error {
 	in.stop()
 	in.wg.Wait()
@@ -138,6 +150,13 @@ func UIHandler() http.Handler {
 	}
 	files := http.FileServer(http.FS(sub))
 	return http.StripPrefix(UIPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The files are read-only: http.FileServer would answer a POST or
+		// a DELETE with the file as if it had been accepted.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "inspector UI: method "+r.Method+" not allowed (GET or HEAD)", http.StatusMethodNotAllowed)
+			return
+		}
 		// No caching: a rebuilt binary must serve its own UI.
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -72,6 +72,11 @@ func invalid(format string, args ...any) error {
 
 func (s *service) Overview(_ context.Context, _ *connect.Request[inspectorv1.OverviewRequest]) (*connect.Response[inspectorv1.OverviewResponse], error) {
 	st := s.bus().Stats()
+	if st.Closed {
+		// Stats keeps answering after Close with the final figures; the
+		// view must say the bus is gone, as every other method does.
+		return nil, connectErr(mmsb.ErrClosed)
+	}
 	out := &inspectorv1.OverviewResponse{
 		CommittedLsn:       uint64(st.LastLSN),
 		DurableLsn:         uint64(st.Log.DurableLSN),
@@ -640,8 +645,9 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 		Source: m.Source, FromTime: m.FromTimeUnixNano, ToTime: m.ToTimeUnixNano,
 	}
 	// Entries are copied out of the callback (its Op aliases the reader's
-	// buffer) and sent in batches, so a slow browser holds no log reader
-	// for long.
+	// buffer) and sent in batches from inside it: a slow browser keeps the
+	// log reader open while a batch is sent (the request's limit bounds
+	// how many batches).
 	var batch []*inspectorv1.LogEntry
 	sent := 0
 	var sendErr error
@@ -726,8 +732,27 @@ func writtenData(d *mmsb.Delta) ([]byte, bool) {
 	return append(out, d.Payload...), false
 }
 
+// closedErr returns Unavailable (mmsb.ErrClosed) once the bus is closed,
+// else nil. Bus.Err is the cheap test (nil while the bus is usable); Stats
+// then tells a closed bus from a failed one, which still serves reads.
+func (s *service) closedErr() error {
+	bus := s.bus()
+	if bus.Err() == nil || !bus.Stats().Closed {
+		return nil
+	}
+	return connectErr(mmsb.ErrClosed)
+}
+
+// inspectorClosed is the error the streams end with when Close is called.
+func inspectorClosed() error { return connect.NewError(connect.CodeUnavailable, ErrClosed) }
+
 func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.ChangesRequest], stream *connect.ServerStream[inspectorv1.ChangesResponse]) error {
 	bus := s.bus()
+	// A closed bus's LSN never moves: the stream would report it for ever
+	// and the browser would never learn the bus is gone.
+	if err := s.closedErr(); err != nil {
+		return err
+	}
 	last := mmsb.LSN(req.Msg.AfterLsn)
 	if last == 0 || last > bus.LastLSN() {
 		last = bus.LastLSN()
@@ -741,10 +766,15 @@ func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.in.done:
+			return inspectorClosed()
 		case <-t.C:
 		}
 		cur := bus.LastLSN()
 		if cur <= last {
+			if err := s.closedErr(); err != nil {
+				return err
+			}
 			continue
 		}
 		msg := &inspectorv1.ChangesResponse{CommittedLsn: uint64(cur)}
@@ -774,6 +804,13 @@ func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.
 				}
 				return connectErr(err)
 			}
+			// A checkpoint trimmed the log past last+1 (a client resuming
+			// from an old LSN, or a trim during the scan; trims only move
+			// the oldest LSN forward, so checking after the scan sees
+			// both): the pages written in the trimmed span are unknown.
+			if oldest := s.oldestLSN(); oldest > last+1 {
+				msg.PagesTruncated = true
+			}
 		}
 		if err := stream.Send(msg); err != nil {
 			return err
@@ -795,6 +832,8 @@ func (s *service) Events(ctx context.Context, _ *connect.Request[inspectorv1.Eve
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.in.done:
+			return inspectorClosed()
 		case <-woken:
 		}
 	}

@@ -114,15 +114,22 @@ function stopChanges() {
 }
 
 // The Changes stream drives live updates; it reconnects after a dropped
-// connection, and stops for good on an auth error.
+// connection, and stops for good on an auth error. Any other error (the bus
+// closed, the server gone) goes to the banner until the stream is back: the
+// views refresh only on its messages, so without it they would look live.
 function startChanges() {
   stopChanges();
   const ac = new AbortController();
   changes = ac;
   let after = 0;
+  let failed = false; // the banner shows this stream's error
   const run = () => {
     if (ac.signal.aborted) return;
     stream(SERVICE, "Changes", { afterLsn: String(after) }, (msg) => {
+      if (failed) {
+        failed = false;
+        clearError();
+      }
       after = num(msg.committedLsn);
       lsnEl.textContent = "LSN " + after;
       if (current && current.onChanges) current.onChanges(msg);
@@ -132,6 +139,8 @@ function startChanges() {
         showError(err);
         return;
       }
+      showError(err);
+      failed = true;
       setTimeout(run, 2000);
     });
   };
