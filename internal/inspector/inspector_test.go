@@ -273,6 +273,16 @@ func TestInspectorViews(t *testing.T) {
 		tb.waitFor("operations since 2000", jsCount(testid("log-row"))+" >= 3")
 		tb.route(fmt.Sprintf("#/log?page=%d&until=2000-01-01T00:00:00Z", sensor))
 		tb.waitFor("no operations until 2000", jsQuery("log-info")+`.textContent === "0 operations" && `+jsCount(testid("log-row"))+" === 0")
+		// A page's own log (the page view's link): its newest operations,
+		// even when the bus has written 300 others since.
+		other := f.layout.Sensors[4]
+		for i := range 300 {
+			if _, err := f.bus.Commit(ctx, []mmsb.Delta{mmsb.Write(other, 0, []byte{byte(i)})}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tb.route(fmt.Sprintf("#/log?page=%d", sensor))
+		tb.waitFor("the sensor's newest operations", fmt.Sprintf(`%s >= 3 && [...document.querySelectorAll('[data-testid="log-row"]')].every(r => r.children[3].textContent === "%d")`, jsCount(testid("log-row")), sensor))
 		tb.route("#/log")
 		tb.waitFor("the latest operations", jsCount(testid("log-row"))+" > 0")
 		tb.screenshot("log")

@@ -660,6 +660,9 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 		batch = batch[:0]
 		return true
 	}
+	if m.Newest {
+		return s.queryLogNewest(ctx, q, limit, stream)
+	}
 	err := s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
 		batch = append(batch, logEntry(op))
 		sent++
@@ -673,6 +676,35 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 	}
 	flush()
 	return sendErr
+}
+
+// queryLogNewest sends the newest limit operations matching q, in LSN
+// order. The log is read forwards only, so the whole range is scanned and
+// the last limit matches kept in a ring (at most limit entries, each with
+// at most maxShownBytes bytes): a page's log view then shows its last writes
+// even when they are far behind the bus's newest LSN.
+func (s *service) queryLogNewest(ctx context.Context, q mmsb.LogQuery, limit int, stream *connect.ServerStream[inspectorv1.LogEntry]) error {
+	ring := make([]*inspectorv1.LogEntry, 0, min(limit, 1024))
+	next := 0 // where the next entry goes once the ring is full
+	err := s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
+		e := logEntry(op)
+		if len(ring) < limit {
+			ring = append(ring, e)
+		} else {
+			ring[next] = e
+			next = (next + 1) % limit
+		}
+		return true
+	})
+	if err != nil {
+		return connectErr(err)
+	}
+	for i := range ring {
+		if err := stream.Send(ring[(next+i)%len(ring)]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
@@ -717,11 +749,14 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 func writtenData(d *mmsb.Delta) ([]byte, bool) {
 	var out []byte
 	if d.Form == delta.FormRuns {
+		// Only what is shown is copied: a run of megabytes must not be
+		// kept alive behind a 256-byte slice (queryLogNewest holds
+		// thousands of entries).
 		for _, r := range d.Runs {
-			out = append(out, r.Data...)
-			if len(out) > maxShownBytes {
-				return out[:maxShownBytes], true
+			if room := maxShownBytes - len(out); len(r.Data) > room {
+				return append(out, r.Data[:room]...), true
 			}
+			out = append(out, r.Data...)
 		}
 		return out, false
 	}

@@ -1647,7 +1647,11 @@ type QueryLogRequest struct {
 	FromTimeUnixNano int64                  `protobuf:"varint,5,opt,name=from_time_unix_nano,json=fromTimeUnixNano,proto3" json:"from_time_unix_nano,omitempty"`
 	ToTimeUnixNano   int64                  `protobuf:"varint,6,opt,name=to_time_unix_nano,json=toTimeUnixNano,proto3" json:"to_time_unix_nano,omitempty"`
 	// At most this many operations (0: 200; at most 10000).
-	Limit         uint32 `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit uint32 `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The newest `limit` matching operations rather than the oldest (still
+	// sent in LSN order): the whole range is scanned, so that a page's last
+	// writes are found however long ago they were.
+	Newest        bool `protobuf:"varint,8,opt,name=newest,proto3" json:"newest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1729,6 +1733,13 @@ func (x *QueryLogRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *QueryLogRequest) GetNewest() bool {
+	if x != nil {
+		return x.Newest
+	}
+	return false
 }
 
 type LogEntry struct {
@@ -2254,7 +2265,7 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\rGraphResponse\x122\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x1c.mmsb.inspector.v1.GraphNodeR\x05nodes\x122\n" +
 	"\x05edges\x18\x02 \x03(\v2\x1c.mmsb.inspector.v1.GraphEdgeR\x05edges\x12\x1c\n" +
-	"\ttruncated\x18\x03 \x01(\bR\ttruncated\"\xdf\x01\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\"\xf7\x01\n" +
 	"\x0fQueryLogRequest\x12\x19\n" +
 	"\bfrom_lsn\x18\x01 \x01(\x04R\afromLsn\x12\x15\n" +
 	"\x06to_lsn\x18\x02 \x01(\x04R\x05toLsn\x12\x12\n" +
@@ -2262,7 +2273,8 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12-\n" +
 	"\x13from_time_unix_nano\x18\x05 \x01(\x03R\x10fromTimeUnixNano\x12)\n" +
 	"\x11to_time_unix_nano\x18\x06 \x01(\x03R\x0etoTimeUnixNano\x12\x14\n" +
-	"\x05limit\x18\a \x01(\rR\x05limit\"\xa1\x02\n" +
+	"\x05limit\x18\a \x01(\rR\x05limit\x12\x16\n" +
+	"\x06newest\x18\b \x01(\bR\x06newest\"\xa1\x02\n" +
 	"\bLogEntry\x12\x10\n" +
 	"\x03lsn\x18\x01 \x01(\x04R\x03lsn\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x12\n" +

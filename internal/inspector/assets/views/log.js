@@ -30,10 +30,14 @@ export function render({ el, params, api, navigate }) {
       if (isNaN(t)) { info.textContent = `"${input.value}" is not a time (try 2026-11-30T19:00:00Z)`; return; }
       req[key] = String(BigInt(t) * 1000000n);
     }
-    // No range given: the most recent operations.
+    // No range given: the most recent operations. Filtered by page or
+    // source, the newest matches anywhere in the log (the server scans it);
+    // unfiltered, every LSN is an operation, so the last LSNs are enough.
     const tail = !from.value && !to.value && !since.value && !until.value;
+    const filtered = !!(page.value || source.value);
+    if (tail && filtered) req.newest = true;
     const start = async () => {
-      if (tail) {
+      if (tail && !filtered) {
         const o = await api.call("Overview", {});
         if (!o) return;
         req.fromLsn = String(Math.max(1, num(o.committedLsn) - Number(limit.value) + 1));
