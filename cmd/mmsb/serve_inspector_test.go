@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,24 +19,7 @@ import (
 // --shutdown-timeout: the stream ends with Unavailable (inspector closed)
 // and the server reports no connections left open at the deadline.
 func TestServeShutdownEndsInspectorStreams(t *testing.T) {
-	dir := t.TempDir()
-	var stdout, stderr syncText
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	exited := make(chan int, 1)
-	go func() {
-		exited <- run(ctx, []string{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--shutdown-timeout", "10s", "--log-level", "info"}, &stdout, &stderr)
-	}()
-	addrRe := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
-	var addr string
-	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(5 * time.Millisecond) {
-		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", stderr.String())
-		}
-	}
+	addr, stderr, stop := startServe(t, "--dir", t.TempDir(), "--addr", "127.0.0.1:0", "--shutdown-timeout", "10s", "--log-level", "info")
 	c := inspectorv1connect.NewInspectorServiceClient(http.DefaultClient, "http://"+addr)
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
@@ -48,21 +30,15 @@ func TestServeShutdownEndsInspectorStreams(t *testing.T) {
 	if !changes.Receive() {
 		t.Fatalf("Changes sent no first message: %v", changes.Err())
 	}
-	cancel() // what SIGTERM does
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }() // what SIGTERM does
 	for changes.Receive() {
 	}
 	err = changes.Err()
 	if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), inspector.ErrClosed.Error()) {
 		t.Errorf("the inspector's Changes stream ended with %v, want unavailable (%v)", err, inspector.ErrClosed)
 	}
-	select {
-	case code := <-exited:
-		if code != exitOK {
-			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	<-stopped
 	if strings.Contains(stderr.String(), "still open at the shutdown deadline") {
 		t.Errorf("the shutdown waited for the inspector's stream:\n%s", stderr.String())
 	}

@@ -41,7 +41,7 @@ func startServe(t *testing.T, args ...string) (string, *syncText, func()) {
 		})
 	}
 	t.Cleanup(stop)
-	addrRe := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+	addrRe := regexp.MustCompile(`msg=(?:listening|serving) addr=(127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := addrRe.FindStringSubmatch(stderr.String()); m != nil {
