@@ -92,6 +92,7 @@ type propagator struct {
 	arena    []byte
 	inputs   [][]byte
 	inCopy   []byte // private copies of the inputs of the function being called
+	params   []byte // private copy of the params of the function being called
 	reads    []record.ParentRead
 	flagAdd  map[PageID]uint8
 	flagIDs  []PageID
@@ -254,6 +255,10 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	last := first + LSN(n) - 1
 	e.lastLSN, e.lastTime = last, now
 	e.store.PublishLSN(uint64(last))
+	// The commit-time ring answers provenance's Time from memory (and
+	// recovery stamps every record, waves included): a wave left out
+	// had no time with NoLogDetails until the bus was reopened.
+	e.stampCommit(first, last, now)
 	r.FirstLSN, r.LastLSN = first, last
 	// The wave covered every descendant of the dirty pages; its own writes
 	// marked the derived pages dirty again, which must not start a new wave.
@@ -344,7 +349,7 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *Prop
 		p.arena = append(p.arena, cur...)
 		out := p.arena[off:]
 		r.Recomputed++
-		if err := callRecompute(fn, p.inputs, b.Params, out); err != nil {
+		if err := callRecompute(fn, p.inputs, p.copyParams(b.Params), out); err != nil {
 			return &RecomputeError{Page: child, Func: b.Func, Err: err}
 		}
 		idx := len(p.outs)
@@ -399,6 +404,19 @@ func (p *propagator) copyInputs() {
 		p.inputs[i] = p.inCopy[off:end:end] // capacity-limited: appending cannot reach the next input
 		off = end
 	}
+}
+
+// copyParams returns a private copy of a binding's params (in p.params,
+// reused), for the reason copyInputs gives: the binding's own slice is
+// engine state, written to checkpoints and compared by VerifyReplay, and a
+// function that wrote to it would change the binding outside the log (and
+// every later recompute with it). nil stays nil.
+func (p *propagator) copyParams(params []byte) []byte {
+	if len(params) == 0 {
+		return params
+	}
+	p.params = append(p.params[:0], params...)
+	return p.params[:len(params):len(params)]
 }
 
 // callRecompute calls fn, turning a panic into an error so that a faulty

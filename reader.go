@@ -77,7 +77,7 @@ func (o *ReaderOptions) withDefaults() ReaderOptions {
 // serialised by the Reader's mutex.
 //
 // Readers see the latest committed state, not a history: older versions
-// are read from the log (Bus.ReadAsOf) by the writer.
+// are read from the log (Bus.ReadPageAt) by the writer.
 //
 // A closed Reader keeps its address ranges reserved (zero pages, no
 // memory) for the life of the process, so that a read racing with Close
