@@ -174,10 +174,11 @@ type Options struct {
 	// tmpfs is RAM as well. Has no effect on a bus in a directory.
 	MemoryCheckpoints bool
 	// HistoryEntries sizes the in-memory write-history ring that answers
-	// provenance queries without reading the log (32 bytes per entry,
+	// provenance queries without reading the log (24 bytes per entry,
 	// rounded up to a power of two; default 4096, small enough to stay in
-	// cache on the commit hot path; negative disables it). Older history is
-	// read from the log.
+	// cache on the commit hot path; negative disables it; more than
+	// MaxHistoryEntries is ErrInvalidOption). Older history is read from
+	// the log.
 	HistoryEntries int
 	// Shared puts the page bytes and a page table in shared memory (files
 	// on tmpfs, MAP_SHARED) so that other processes can read committed
@@ -355,6 +356,12 @@ func (o *Options) withDefaults() Options {
 // fatal out-of-memory no caller can recover from.
 const MaxWorkers = 1024
 
+// MaxHistoryEntries bounds Options.HistoryEntries (16,777,216 entries,
+// 384 MiB of ring). A larger count asked Open for a ring it could not
+// give: math.MaxInt hung Open (rounding up to a power of two overflowed to
+// zero and never ended) and 1<<40 crashed it out of memory.
+const MaxHistoryEntries = 1 << 24
+
 // Open opens the bus in dir, recovering its state (newest valid checkpoint
 // plus the log tail), or an in-memory bus when dir is "" (its log lives in
 // memory). A second writer on the same dir gets ErrLocked.
@@ -368,6 +375,9 @@ func Open(dir string, o *Options) (*Bus, error) {
 	}
 	if opts.Workers > MaxWorkers {
 		return nil, fmt.Errorf("%w: Workers %d, at most %d", ErrInvalidOption, opts.Workers, MaxWorkers)
+	}
+	if opts.HistoryEntries > MaxHistoryEntries {
+		return nil, fmt.Errorf("%w: HistoryEntries %d, at most %d", ErrInvalidOption, opts.HistoryEntries, MaxHistoryEntries)
 	}
 	e := &Bus{
 		opts:         opts,

@@ -296,6 +296,9 @@ func TestReplayToLSNAndReadAt(t *testing.T) {
 			t.Fatalf("as of LSN %d: %q epoch %d", l, b[:1], ep)
 		}
 	}
+	if b, _, err := e.ReadPageAt(ctx, 1, 0); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("as of LSN 0: %q, %v; want ErrInvalidOption (it answered with the current page)", b, err)
+	}
 	r, err := e.Replay(ctx, ReplayTarget{Page: 1, Epoch: 2})
 	if err != nil {
 		t.Fatal(err)

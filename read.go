@@ -207,7 +207,11 @@ type Stats struct {
 	// successful one (writes are refused with ErrCheckpointFailing while it
 	// is non-zero and the log has reached its growth bound, see
 	// Options.CheckpointBytes). LastCheckpointErr is the most recent
-	// failure's error, kept after a later success for diagnosis.
+	// failure's error, kept after a later success for diagnosis. A
+	// checkpoint that was written but whose cleanup (removing older
+	// checkpoints and the log segments they cover) failed counts in both
+	// Checkpoints and CheckpointFailures: it can be recovered from, but the
+	// log it covers is not trimmed, and that must show.
 	CheckpointFailures   uint64
 	CheckpointFailStreak uint64
 	LastCheckpointErr    error

@@ -252,8 +252,13 @@ func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
 }
 
 // ReadPageAt returns page id's bytes and epoch as of LSN lsn (replaying
-// from the newest checkpoint at or before lsn).
+// from the newest checkpoint at or before lsn). lsn 0 is ErrInvalidOption:
+// it precedes every operation, and a replay target of 0 means "no limit",
+// so it used to answer with the current page instead (ReadPage reads that).
 func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch, error) {
+	if lsn == 0 {
+		return nil, 0, fmt.Errorf("%w: ReadPageAt needs an LSN >= 1 (ReadPage reads the current page)", ErrInvalidOption)
+	}
 	r, err := e.Replay(ctx, ReplayTarget{ToLSN: lsn})
 	if err != nil {
 		return nil, 0, err

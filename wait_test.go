@@ -183,3 +183,26 @@ func TestOpenRefusesTooManyWorkers(t *testing.T) {
 	}
 	_ = bus.Close()
 }
+
+// TestOpenRefusesHugeHistory: a history ring over MaxHistoryEntries is
+// ErrInvalidOption. math.MaxInt hung Open (the power-of-two round-up
+// overflowed to zero and looped forever) and 1<<40 entries crashed it out
+// of memory. A count within the bound is rounded up to a power of two.
+func TestOpenRefusesHugeHistory(t *testing.T) {
+	for _, n := range []int{mmsb.MaxHistoryEntries + 1, math.MaxInt} {
+		if bus, err := mmsb.Open("", &mmsb.Options{HistoryEntries: n}); !errors.Is(err, mmsb.ErrInvalidOption) {
+			if bus != nil {
+				_ = bus.Close()
+			}
+			t.Fatalf("Open with HistoryEntries %d = %v, want mmsb.ErrInvalidOption", n, err)
+		}
+	}
+	bus, err := mmsb.Open("", &mmsb.Options{HistoryEntries: 1000})
+	if err != nil {
+		t.Fatalf("Open with HistoryEntries 1000: %v", err)
+	}
+	if st := bus.Stats(); st.HistoryCapacity != 1024 {
+		t.Fatalf("history capacity %d, want 1024", st.HistoryCapacity)
+	}
+	_ = bus.Close()
+}
