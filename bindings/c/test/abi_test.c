@@ -285,6 +285,7 @@ int main(int argc, char **argv) {
     TRUE(len == 64);
     EXPECT(mmsb_read_at(bus, 1, ci.last_lsn, page, sizeof page, NULL, NULL), MMSB_ERR_INVALID_ARGUMENT);
     EXPECT(mmsb_read_at(bus, 1, 1000000000, page, sizeof page, &len, NULL), MMSB_ERR_LOG_TRUNCATED);
+    EXPECT(mmsb_read_at(bus, 1, 0, page, sizeof page, &len, NULL), MMSB_ERR_INVALID_OPTION); /* before every operation */
 
     /* Page info, LSN, hash. */
     mmsb_page_info pi;
