@@ -190,7 +190,7 @@ func (d *Demo) write(ctx context.Context, o Options) {
 		for range writesPerTx {
 			s := rng.IntN(len(d.Layout.Sensors))
 			slot := rng.IntN(ValueBytes / 8)
-			v := 10*math.Sin(float64(step)/20+float64(s)/10) + rng.NormFloat64()
+			v := float64(10*math.Sin(float64(step)/20+float64(s)/10)) + rng.NormFloat64() // float64(): never fused (package semiring's doc)
 			binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
 			dl := mmsb.Write(d.Layout.Sensors[s], uint32(slot*8), buf[:])
 			dl.Source = "demo-writer"

@@ -145,7 +145,9 @@ func combineF64(op f64Op, out []byte, inputs [][]byte, weights []byte) {
 			switch op {
 			case opSum:
 				if weights != nil {
-					v *= F64At(weights, i)
+					// float64(): rounded before the sum, never fused
+					// into it (package doc).
+					v = float64(v * F64At(weights, i))
 				}
 				acc += v // v*1 == v exactly, so no ⊗ One needed
 			case opMin:
@@ -308,7 +310,7 @@ func passthrough(inputs [][]byte, params, out []byte) error {
 		case TransformOffset:
 			v += a
 		case TransformAffine:
-			v = v*a + b
+			v = float64(v*a) + b // never fused (package doc)
 		case TransformReLU:
 			if v < 0 {
 				v = 0

@@ -356,3 +356,44 @@ func TestNaNIsCanonical(t *testing.T) {
 		t.Errorf("generic Combine NaN bits %#x", math.Float64bits(F64At(out, 0)))
 	}
 }
+
+// TestProductsAreRoundedBeforeSums: every product is rounded to float64
+// before it is added, on every platform. The Go spec lets a compiler fuse
+// x*y + z into one fused multiply-add (one rounding instead of two), and
+// arm64, ppc64 and s390x do, as does amd64 built with GOAMD64=v3: the same
+// binding then computed different bytes on different machines, and a
+// replay or purity check on one disagreed with a log written on another.
+// The values make the two differ: (1+2⁻³⁰)² = 1 + 2⁻²⁹ + 2⁻⁶⁰ rounds to
+// 1 + 2⁻²⁹, so the separately rounded sum is 0 and the fused one 2⁻⁶⁰.
+// Run under GOARCH=arm64 (qemu-aarch64) to see it fail without the
+// explicit conversions.
+func TestProductsAreRoundedBeforeSums(t *testing.T) {
+	x := 1 + math.Ldexp(1, -30)
+	y := -(1 + math.Ldexp(1, -29))
+	for _, tc := range []struct {
+		name   string
+		fn     string
+		inputs [][]byte
+		params []byte
+	}{
+		{"weighted", "f64.weighted", ins(f64s(y), f64s(x)), f64s(1, x)},
+		{"affine", "passthrough", ins(f64s(x)), PassthroughParams(TransformAffine, x, y)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := make([]byte, 8)
+			if err := mustFn(t, tc.fn)(tc.inputs, tc.params, out); err != nil {
+				t.Fatal(err)
+			}
+			if got := F64At(out, 0); got != 0 {
+				t.Fatalf("%s = %g, want 0: the product was fused into the sum (one rounding), so the result depends on the platform", tc.fn, got)
+			}
+		})
+	}
+	var acc float64
+	for _, v := range []float64{y, Real{}.Mul(x, x)} {
+		acc = Real{}.Add(acc, v)
+	}
+	if acc != 0 {
+		t.Fatalf("Real: y + x*x = %g, want 0", acc)
+	}
+}

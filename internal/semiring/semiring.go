@@ -2,6 +2,14 @@
 // built-in library of pure recompute functions over pages declared as typed
 // arrays (float64, int64, bool; little-endian), which propagate
 // reachability, shortest distances and weighted sums through the graph.
+//
+// Every function gives the same bytes on every machine: a log written on
+// one is replayed and checked on others. The Go spec lets a compiler fuse
+// x*y + z, even across statements, into one multiply-add with a single
+// rounding, and arm64, ppc64, s390x and amd64 built with GOAMD64=v3 do; so
+// every product that is later added is converted with float64(), which
+// the spec defines to round and so forbids fusion
+// (TestProductsAreRoundedBeforeSums).
 package semiring
 
 import "math"
@@ -107,7 +115,7 @@ func (Real) One() float64 { return 1 }
 func (Real) Add(a, b float64) float64 { return a + b }
 
 // Mul is ×.
-func (Real) Mul(a, b float64) float64 { return a * b }
+func (Real) Mul(a, b float64) float64 { return float64(a * b) } // rounded: never fused into a later Add (package doc)
 
 // Name returns "real".
 func (Real) Name() string { return "real" }
