@@ -3,8 +3,6 @@ package inspector_test
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
-	"github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1/inspectorv1connect"
 	"github.com/mmsb-go/mmsb/internal/inspector"
 )
 
@@ -55,16 +52,7 @@ func TestChangesAfterTrimmedLogIsTruncated(t *testing.T) {
 		t.Fatalf("precondition: the checkpoint left the log from LSN %d, want it trimmed past LSN %d", oldest, seen+1)
 	}
 
-	ins, err := inspector.New(inspector.Options{Bus: bus, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ins.Close() }()
-	mux := http.NewServeMux()
-	ins.Mount(mux)
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
-	c := inspectorv1connect.NewInspectorServiceClient(ts.Client(), ts.URL, connect.WithProtoJSON())
+	_, c, _ := serveInspector(t, inspector.Options{Bus: bus, PollInterval: 10 * time.Millisecond})
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st, err := c.Changes(sctx, connect.NewRequest(&inspectorv1.ChangesRequest{AfterLsn: uint64(seen)}))

@@ -466,15 +466,7 @@ func TestInspectorMillionPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ins, err := inspector.New(inspector.Options{Bus: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ins.Close() })
-	mux := http.NewServeMux()
-	ins.Mount(mux)
-	ts := httptest.NewServer(mux)
-	t.Cleanup(ts.Close)
+	_, _, url := serveInspector(t, inspector.Options{Bus: bus})
 
 	tb := newBrowser(t).newTab(t)
 	step := func(what, predicate string) {
@@ -489,7 +481,7 @@ func TestInspectorMillionPages(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	tb.open(ts.URL + "/ui/#/pages")
+	tb.open(url + "/ui/#/pages")
 	step("first page of 1M", fmt.Sprintf(`%s === 50 && %s.textContent.includes("of %s pages")`, jsCount(testid("page-row")), jsQuery("page-info"), "1,048,576"))
 	t.Logf("open to first rows: %v", time.Since(start).Round(time.Millisecond))
 	tb.eval(jsQuery("page-last") + ".click(); true")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -37,16 +36,8 @@ func lifecycleFixture(t *testing.T) (*mmsb.Bus, *inspector.Inspector, inspectorv
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = orch.Close() })
-	ins, err := inspector.New(inspector.Options{Bus: bus, Ticks: orch, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ins.Close() })
-	mux := http.NewServeMux()
-	ins.Mount(mux)
-	ts := httptest.NewServer(mux)
-	t.Cleanup(ts.Close)
-	return bus, ins, inspectorv1connect.NewInspectorServiceClient(ts.Client(), ts.URL, connect.WithProtoJSON()), ts.URL
+	ins, c, url := serveInspector(t, inspector.Options{Bus: bus, Ticks: orch, PollInterval: 10 * time.Millisecond})
+	return bus, ins, c, url
 }
 
 // streamEnd waits (at most 10 s, a bound for a hang, not a timing

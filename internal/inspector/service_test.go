@@ -42,7 +42,16 @@ func serviceFixture(t testing.TB) (*mmsb.Bus, demo.Layout, inspectorv1connect.In
 	if _, err := bus.Propagate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ins, err := inspector.New(inspector.Options{Bus: bus})
+	_, c, url := serveInspector(t, inspector.Options{Bus: bus})
+	return bus, l, c, url
+}
+
+// serveInspector starts an inspector with o on a test HTTP server (no
+// auth) and returns it, a Connect client speaking JSON, and its URL. The
+// test's cleanup closes the server and the inspector.
+func serveInspector(t testing.TB, o inspector.Options) (*inspector.Inspector, inspectorv1connect.InspectorServiceClient, string) {
+	t.Helper()
+	ins, err := inspector.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +60,7 @@ func serviceFixture(t testing.TB) (*mmsb.Bus, demo.Layout, inspectorv1connect.In
 	ins.Mount(mux)
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
-	return bus, l, inspectorv1connect.NewInspectorServiceClient(ts.Client(), ts.URL, connect.WithProtoJSON()), ts.URL
+	return ins, inspectorv1connect.NewInspectorServiceClient(ts.Client(), ts.URL, connect.WithProtoJSON()), ts.URL
 }
 
 func TestListPages(t *testing.T) {
