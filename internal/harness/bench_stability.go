@@ -84,7 +84,7 @@ func simulate(ctx context.Context, cfg stabilityConfig, perturb bool) (stability
 		for j := range vals[i] {
 			vals[i][j] = math.Sin(2*math.Pi*float64(i)/float64(n) + float64(j))
 			if perturb {
-				vals[i][j] += cfg.noise * (2*rng.Float64() - 1)
+				vals[i][j] += float64(cfg.noise * (2*rng.Float64() - 1))
 			}
 		}
 	}
@@ -132,7 +132,7 @@ func simulate(ctx context.Context, cfg stabilityConfig, perturb bool) (stability
 					out.refErr = math.Max(out.refErr, relErr(v, ref[i][j]))
 				}
 				if perturb {
-					v += cfg.noise * (2*rng.Float64() - 1)
+					v += float64(cfg.noise * (2*rng.Float64() - 1))
 					vals[i][j] = v
 				}
 				if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -165,10 +165,13 @@ func diffuseStep(next, s [][]float64, alpha float64) {
 		next[i] = next[i][:len(s[i])]
 		left, right := s[(i+n-1)%n], s[(i+1)%n]
 		for j := range s[i] {
+			// float64(): each product rounded before the sum, as
+			// f64.weighted does on every platform (a compiler may
+			// otherwise fuse them into multiply-adds: docs/semiring.md).
 			v := 0.0
-			v += left[j] * alpha
-			v += s[i][j] * (1 - 2*alpha)
-			v += right[j] * alpha
+			v += float64(left[j] * alpha)
+			v += float64(s[i][j] * (1 - 2*alpha))
+			v += float64(right[j] * alpha)
 			next[i][j] = v
 		}
 	}

@@ -88,3 +88,26 @@ func TestDiffuseStep(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffuseStepMatchesWeighted: the reference rounds each product before
+// it adds it, as f64.weighted does, so the two agree to the last bit on
+// every platform. Written as v += a*b, a compiler that fuses multiply-adds
+// (arm64; amd64 with GOAMD64=v3) rounded once instead of twice: with these
+// values the reference gave -2⁻⁶⁰ where the pages hold 0. Run under
+// GOARCH=arm64 (qemu-aarch64, as .ci/run does) to see it fail that way.
+func TestDiffuseStepMatchesWeighted(t *testing.T) {
+	x := 1 + math.Ldexp(1, -30) // x·x = 1 + 2⁻²⁹ + 2⁻⁶⁰ is not a float64
+	alpha := x
+	s := [][]float64{{0}, {-1}, {-x}}
+	next := make([][]float64, len(s))
+	diffuseStep(next, s, alpha)
+	fn, _ := semiring.Lookup("f64.weighted")
+	out := make([]byte, 8)
+	ins := [][]byte{semiring.AppendF64(nil, s[0]...), semiring.AppendF64(nil, s[1]...), semiring.AppendF64(nil, s[2]...)}
+	if err := fn(ins, semiring.AppendF64(nil, alpha, 1-2*alpha, alpha), out); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := next[1][0], semiring.F64At(out, 0); got != want || got != 0 {
+		t.Fatalf("reference %g, f64.weighted %g; want both 0 (each product rounded before the sum)", got, want)
+	}
+}
