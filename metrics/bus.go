@@ -1,6 +1,10 @@
 package metrics
 
 import (
+	"errors"
+	"fmt"
+	"math"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mmsb-go/mmsb"
@@ -95,12 +99,49 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.recomputed, m.PagesRecomputed)
 }
 
+// ErrInvalidHistogram is what a scrape reports, for that one metric, when
+// a histogram handed to a collector breaks the laws of mmsb.Histogram:
+// as many counts as bounds, bounds strictly ascending, counts cumulative
+// and at most Count.
+var ErrInvalidHistogram = errors.New("metrics: invalid histogram")
+
 // constHistogram turns a snapshot into a Prometheus histogram. Its
-// cumulative counts are exactly what Prometheus's buckets hold.
+// cumulative counts are exactly what Prometheus's buckets hold. A
+// malformed snapshot (the replication collector exports one its caller
+// built) becomes an invalid metric that fails the scrape of it alone,
+// naming it: before, short Counts panicked inside Collect and
+// non-cumulative ones were exported as they were, a histogram no query can
+// make sense of.
 func constHistogram(d *prometheus.Desc, h mmsb.Histogram, labels ...string) prometheus.Metric {
+	if err := checkHistogram(h); err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
 	buckets := make(map[float64]uint64, len(h.Bounds))
 	for i, b := range h.Bounds {
 		buckets[b] = h.Counts[i]
 	}
-	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
+	m, err := prometheus.NewConstHistogram(d, h.Count, h.Sum, buckets, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
+}
+
+// checkHistogram checks the laws of mmsb.Histogram.
+func checkHistogram(h mmsb.Histogram) error {
+	if len(h.Counts) != len(h.Bounds) {
+		return fmt.Errorf("%w: %d counts for %d bounds", ErrInvalidHistogram, len(h.Counts), len(h.Bounds))
+	}
+	for i := range h.Bounds {
+		if math.IsNaN(h.Bounds[i]) || i > 0 && h.Bounds[i] <= h.Bounds[i-1] {
+			return fmt.Errorf("%w: bound %d (%v) not above the one before", ErrInvalidHistogram, i, h.Bounds[i])
+		}
+		if i > 0 && h.Counts[i] < h.Counts[i-1] {
+			return fmt.Errorf("%w: count %d (%d) below the one before: counts are cumulative", ErrInvalidHistogram, i, h.Counts[i])
+		}
+	}
+	if n := len(h.Counts); n > 0 && h.Count < h.Counts[n-1] {
+		return fmt.Errorf("%w: Count %d below the last bucket's %d", ErrInvalidHistogram, h.Count, h.Counts[n-1])
+	}
+	return nil
 }

@@ -1,12 +1,18 @@
 package metrics
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/tick"
@@ -126,3 +132,205 @@ func (r *describeRecorder) MustRegister(cs ...prometheus.Collector) {
 }
 
 func (r *describeRecorder) Unregister(prometheus.Collector) bool { return false }
+
+// TestMetricsPageTypesLabelsAndBuckets keeps the tables of docs/metrics.md
+// true beyond the names: each row's type (counter, gauge, histogram), its
+// label names, and for a histogram the first and last bucket bounds and
+// the ×2 factor it states, against what a scrape of every collector
+// exports.
+func TestMetricsPageTypesLabelsAndBuckets(t *testing.T) {
+	page, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := docRows(string(page))
+	if len(rows) < 30 {
+		t.Fatalf("only %d table rows found on docs/metrics.md", len(rows))
+	}
+	for _, p := range checkDocRows(rows, exportedFamilies(t)) {
+		t.Error(p)
+	}
+}
+
+// TestMetricsPageRowCheckCatchesDrift is the negative control of
+// TestMetricsPageTypesLabelsAndBuckets: a wrong type, a missing or extra
+// label and a wrong bucket range are each reported.
+func TestMetricsPageRowCheckCatchesDrift(t *testing.T) {
+	page := "| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n" +
+		"| `mmsb_commits_total` | gauge | — | x |\n" +
+		"| `mmsb_commit_duration_seconds` | histogram, 2 µs … 8.4 s (×2) | — | x |\n" +
+		"| `mmsb_rpc_requests_total` | counter | `procedure` (e.g. `/a`), `code` (`ok`), `extra` | x |\n" +
+		"| `mmsb_log_fsync_duration_seconds` | histogram, 20 µs … 9 s (×2) | — | x |\n"
+	problems := checkDocRows(docRows(page), exportedFamilies(t))
+	for _, want := range []string{
+		"mmsb_commits_total: documented as gauge, exported as counter",
+		"mmsb_commit_duration_seconds: documented labels [], exported [sync]",
+		"mmsb_commit_duration_seconds: first bucket documented as 2e-06, exported 1e-06",
+		"mmsb_rpc_requests_total: documented labels [code extra procedure], exported [code procedure]",
+		"mmsb_log_fsync_duration_seconds: last bucket documented as 9, exported 5.24288",
+	} {
+		if !slices.Contains(problems, want) {
+			t.Errorf("drift not reported: %q (reported: %q)", want, problems)
+		}
+	}
+}
+
+// docRow is one row of a metrics table on the page.
+type docRow struct {
+	name, typ string
+	labels    []string // nil when the table has no Labels column
+	hasLabels bool
+	buckets   string // "1 µs … 8.4 s (×2)", or "" (also for "same buckets": filled from the row above)
+}
+
+// docRows reads every table row that names an mmsb_ metric.
+func docRows(page string) []docRow {
+	var rows []docRow
+	labelsCol := -1
+	prevBuckets := ""
+	for _, line := range strings.Split(page, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if cells[0] == "Metric" {
+			labelsCol = slices.Index(cells, "Labels")
+			continue
+		}
+		if !strings.HasPrefix(cells[0], "`mmsb_") || len(cells) < 2 {
+			continue
+		}
+		r := docRow{name: strings.Trim(cells[0], "`")}
+		r.typ, _, _ = strings.Cut(cells[1], " ")
+		r.typ = strings.TrimSuffix(r.typ, ",")
+		if _, b, ok := strings.Cut(cells[1], ", "); ok {
+			r.buckets = b
+			if b == "same buckets" {
+				r.buckets = prevBuckets
+			}
+			prevBuckets = r.buckets
+		}
+		if labelsCol > 0 && labelsCol < len(cells) {
+			r.hasLabels = true
+			r.labels = []string{}
+			for _, m := range backtickRE.FindAllStringSubmatch(stripParens(cells[labelsCol]), -1) {
+				r.labels = append(r.labels, m[1])
+			}
+			slices.Sort(r.labels)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+var (
+	backtickRE = regexp.MustCompile("`([^`]+)`")
+	// bucketsRE reads "FIRST [UNIT] … LAST [UNIT] (×2)".
+	bucketsRE = regexp.MustCompile(`^([0-9.]+) ?(µs|ms|s)? … ([0-9.]+) ?(µs|ms|s)? \(×2\)$`)
+)
+
+// stripParens drops parenthesised text (label values and remarks), nested
+// parentheses included.
+func stripParens(s string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range s {
+		switch {
+		case r == '(':
+			depth++
+		case r == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// checkDocRows compares the rows with the exported families and describes
+// every difference.
+func checkDocRows(rows []docRow, fams map[string]*dto.MetricFamily) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	for _, r := range rows {
+		f, ok := fams[r.name]
+		if !ok {
+			add("%s: documented but not exported by any collector", r.name)
+			continue
+		}
+		if want := strings.ToLower(f.GetType().String()); r.typ != want {
+			add("%s: documented as %s, exported as %s", r.name, r.typ, want)
+		}
+		var labels []string
+		for _, l := range f.Metric[0].Label {
+			labels = append(labels, l.GetName())
+		}
+		slices.Sort(labels)
+		if r.hasLabels && !slices.Equal(r.labels, labels) {
+			add("%s: documented labels %v, exported %v", r.name, r.labels, labels)
+		}
+		if f.GetType() != dto.MetricType_HISTOGRAM {
+			continue
+		}
+		m := bucketsRE.FindStringSubmatch(r.buckets)
+		if m == nil {
+			add("%s: bucket range %q not in the form \"1 µs … 8.4 s (×2)\"", r.name, r.buckets)
+			continue
+		}
+		b := f.Metric[0].Histogram.Bucket
+		if n := len(b); n > 0 && math.IsInf(b[n-1].GetUpperBound(), 1) {
+			b = b[:n-1] // the text format's own +Inf bucket
+		}
+		first, last := b[0].GetUpperBound(), b[len(b)-1].GetUpperBound()
+		if got := docValue(m[1], m[2]); !near(got, first) {
+			add("%s: first bucket documented as %v, exported %v", r.name, got, first)
+		}
+		if got := docValue(m[3], m[4]); !near(got, last) {
+			add("%s: last bucket documented as %v, exported %v", r.name, got, last)
+		}
+		for i := 1; i < len(b); i++ {
+			if !near(b[i].GetUpperBound(), 2*b[i-1].GetUpperBound()) {
+				add("%s: bucket %d is not twice the one before", r.name, i)
+				break
+			}
+		}
+	}
+	return problems
+}
+
+func docValue(num, unit string) float64 {
+	v, _ := strconv.ParseFloat(num, 64)
+	return v * map[string]float64{"µs": 1e-6, "ms": 1e-3, "s": 1, "": 1}[unit]
+}
+
+// near: within 3 %, the rounding of "8.4 s" for 8.388608 s.
+func near(a, b float64) bool { return math.Abs(a-b) <= 0.03*math.Abs(b) }
+
+// exportedFamilies scrapes every collector of the package, with one RPC
+// recorded so that the RPC families have a sample.
+func exportedFamilies(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	bus, err := mmsb.Open("", &mmsb.Options{CheckpointBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	o, err := tick.New(bus, &tick.Options{SkipStartupResync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = o.Close() })
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewBusCollector(bus), NewTickCollector(o), NewBuildInfoCollector(),
+		NewWatchCollector(func() WatchStats { return WatchStats{} }),
+		NewReplicationCollector(func() ReplicationStats { return ReplicationStats{} }))
+	ic, err := NewRPCMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic.(*rpcMetrics).observe("/test.v1.EchoService/Say", time.Now(), nil)
+	return scrape(t, reg)
+}

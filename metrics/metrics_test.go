@@ -367,3 +367,41 @@ func TestReplicationCollector(t *testing.T) {
 		t.Errorf("lint: %v %v", err, problems)
 	}
 }
+
+// TestReplicationCollectorRefusesMalformedHistogram guards the scrape
+// against a malformed histogram in the ReplicationStats a caller's
+// function returns: the scrape reports an error naming the metric, and
+// the other metrics still come through. Before, a Counts slice shorter
+// than Bounds panicked inside Collect (index out of range; client_golang
+// recovers it and reports a stack trace naming only the collector), and
+// non-cumulative counts, descending bounds or a Count below a bucket were
+// exported as they were, without an error.
+func TestReplicationCollectorRefusesMalformedHistogram(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    mmsb.Histogram
+	}{
+		{"counts shorter than bounds", mmsb.Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{1}, Count: 1}},
+		{"counts not cumulative", mmsb.Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{3, 1}, Count: 3}},
+		{"bounds not ascending", mmsb.Histogram{Bounds: []float64{0.01, 0.001}, Counts: []uint64{1, 2}, Count: 2}},
+		{"count below a bucket", mmsb.Histogram{Bounds: []float64{0.001}, Counts: []uint64{5}, Count: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(NewReplicationCollector(func() ReplicationStats {
+				return ReplicationStats{AppliedLSN: 9, PublishLatency: tc.h}
+			}))
+			fams, err := reg.Gather()
+			if err == nil || !strings.Contains(err.Error(), "mmsb_replication_publish_duration_seconds") ||
+				!strings.Contains(err.Error(), ErrInvalidHistogram.Error()) {
+				t.Fatalf("gather: got %v, want an error naming the histogram", err)
+			}
+			for _, f := range fams {
+				if f.GetName() == "mmsb_replication_applied_lsn" {
+					return
+				}
+			}
+			t.Fatal("the other metrics were lost with the malformed histogram")
+		})
+	}
+}

@@ -19,7 +19,8 @@ type rpcMetrics struct {
 }
 
 // NewRPCMetrics registers mmsb_rpc_requests_total{procedure,code} and
-// mmsb_rpc_duration_seconds{procedure} in reg and returns a Connect
+// mmsb_rpc_duration_seconds{procedure} in reg (both or, with the
+// registry's error, neither) and returns a Connect
 // interceptor that records every call into them: unary calls when they
 // return, handler-side streams (server, client and bidi) when the handler
 // returns, so a Watch stream's duration is the stream's lifetime. code is
@@ -41,10 +42,14 @@ func NewRPCMetrics(reg prometheus.Registerer) (connect.Interceptor, error) {
 			Buckets: rpcDurationBuckets,
 		}, []string{"procedure"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := reg.Register(m.requests); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(m.duration); err != nil {
+		// All or nothing: a requests counter left registered would make
+		// every later call on this registry fail as a duplicate.
+		reg.Unregister(m.requests)
+		return nil, err
 	}
 	return m, nil
 }

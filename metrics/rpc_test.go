@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -120,4 +121,42 @@ func TestCodeLabel(t *testing.T) {
 			t.Errorf("codeLabel(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
+}
+
+// TestRPCMetricsFailedRegistrationLeavesNothing guards NewRPCMetrics's
+// all-or-nothing registration: when the second family cannot be
+// registered, the first must not stay behind. Before, the requests counter
+// stayed registered, so once the cause was gone every later NewRPCMetrics
+// on that registry failed with "duplicate metrics collector registration
+// attempted".
+func TestRPCMetricsFailedRegistrationLeavesNothing(t *testing.T) {
+	reg := &refusingRegisterer{Registry: prometheus.NewPedanticRegistry(), refuse: true}
+	if _, err := NewRPCMetrics(reg); !errors.Is(err, errRefused) {
+		t.Fatalf("got %v, want the registerer's error", err)
+	}
+	reg.refuse = false
+	if _, err := NewRPCMetrics(reg); err != nil {
+		t.Fatalf("NewRPCMetrics once the registerer accepts: %v", err)
+	}
+}
+
+var errRefused = errors.New("refused for the test")
+
+// refusingRegisterer refuses collectors whose descriptions mention
+// mmsb_rpc_duration_seconds while refuse is set.
+type refusingRegisterer struct {
+	*prometheus.Registry
+	refuse bool
+}
+
+func (r *refusingRegisterer) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc, 8)
+	c.Describe(ch)
+	close(ch)
+	for d := range ch {
+		if r.refuse && strings.Contains(d.String(), `"mmsb_rpc_duration_seconds"`) {
+			return errRefused
+		}
+	}
+	return r.Registry.Register(c)
 }

@@ -70,6 +70,12 @@ const (
 	MaxInstrs = (irPageSize - irHeaderSize) / instrSize
 )
 
+// MaxFuncs is the most functions a program may have. Every function's
+// reach page holds one bit per function, so the bus and the from-scratch
+// analysis each need about N²/8 bytes: 50 MB at this limit, four times the
+// default --funcs.
+const MaxFuncs = 20000
+
 // Errors of the text format and of IR pages.
 var (
 	// ErrSyntax: a line of the text format that does not parse.
@@ -83,6 +89,9 @@ var (
 	ErrRecursion = errors.New("compiler-ir: recursive call cycle")
 	// ErrTooLong: a function with more than MaxInstrs instructions.
 	ErrTooLong = errors.New("compiler-ir: function body too long")
+	// ErrTooLarge: a program text over 64 MiB, or a program of more than
+	// MaxFuncs functions.
+	ErrTooLarge = errors.New("compiler-ir: program too large")
 	// ErrBadPage: an IR page that does not decode.
 	ErrBadPage = errors.New("compiler-ir: malformed IR page")
 )
@@ -224,8 +233,24 @@ const maxTextBytes = 64 << 20
 //	end
 //
 // Calls may name functions defined later. Errors name the line and wrap
-// ErrSyntax, ErrUnknownFunc, ErrDuplicateFunc, ErrTooLong or ErrRecursion.
+// ErrSyntax, ErrUnknownFunc, ErrDuplicateFunc, ErrTooLong or ErrRecursion;
+// an input over 64 MiB or of more than MaxFuncs functions is refused with
+// ErrTooLarge.
 func Parse(r io.Reader) (*Program, error) {
+	// Read one byte past the limit so that a larger input is refused
+	// rather than cut: io.LimitReader alone ended the input silently at the
+	// limit, and a file cut between two functions parsed as a shorter
+	// program. An input over the limit is refused whatever parse made of
+	// its cut last line.
+	lr := &io.LimitedReader{R: r, N: maxTextBytes + 1}
+	p, err := parse(lr)
+	if lr.N == 0 {
+		return nil, fmt.Errorf("%w: the input is over %d bytes", ErrTooLarge, maxTextBytes)
+	}
+	return p, err
+}
+
+func parse(r io.Reader) (*Program, error) {
 	type pendingCall struct {
 		fn, instr, line int
 		name            string
@@ -234,7 +259,7 @@ func Parse(r io.Reader) (*Program, error) {
 	index := map[string]int{}
 	var calls []pendingCall
 	cur := -1 // function being read, -1 between functions
-	sc := bufio.NewScanner(io.LimitReader(r, maxTextBytes))
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	line := 0
 	for sc.Scan() {
@@ -263,6 +288,9 @@ func Parse(r io.Reader) (*Program, error) {
 			frame, err := strconv.ParseUint(strings.TrimPrefix(fields[2], "frame="), 10, 32)
 			if err != nil {
 				return nil, bad("bad frame size %q", fields[2])
+			}
+			if len(p.Funcs) == MaxFuncs {
+				return nil, fmt.Errorf("%w: line %d: more than %d functions", ErrTooLarge, line, MaxFuncs)
 			}
 			index[fields[1]] = len(p.Funcs)
 			cur = len(p.Funcs)

@@ -41,6 +41,9 @@ type config struct {
 	Input     string    // a program in the text format instead of a generated one
 }
 
+// ErrBadFlag: a command-line flag (a config field) out of its range.
+var ErrBadFlag = errors.New("compiler-ir: bad flag value")
+
 func defaultConfig() config {
 	return config{Seed: 1, Funcs: 5000, Edits: 100, Repeats: 3,
 		Fractions: []float64{0.0002, 0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1}}
@@ -130,7 +133,32 @@ func main() {
 	}
 }
 
+// validate refuses a config the run cannot honour. Without it --funcs -1
+// and --repeats 0 panicked (exit status 2, which means a failed
+// comparison), a huge --funcs exhausted memory and --edits -1 silently ran
+// no edits.
+func (c config) validate() error {
+	if c.Input == "" && (c.Funcs < 1 || c.Funcs > MaxFuncs) {
+		return fmt.Errorf("%w: --funcs %d: want 1 to %d", ErrBadFlag, c.Funcs, MaxFuncs)
+	}
+	if c.Edits < 0 {
+		return fmt.Errorf("%w: --edits %d: want 0 or more", ErrBadFlag, c.Edits)
+	}
+	if len(c.Fractions) > 0 && c.Repeats < 1 {
+		return fmt.Errorf("%w: --repeats %d: want 1 or more", ErrBadFlag, c.Repeats)
+	}
+	for _, f := range c.Fractions {
+		if !(f > 0 && f <= 1) {
+			return fmt.Errorf("%w: edit fraction %v: want more than 0 and at most 1", ErrBadFlag, f)
+		}
+	}
+	return nil
+}
+
 func dumpProgram(path string, cfg config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -164,6 +192,9 @@ func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 // single-function edits and the sweep over edit fractions, checking after
 // every edit.
 func run(ctx context.Context, cfg config) (_ *report, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	prog, err := loadProgram(cfg)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -241,4 +243,88 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("round trip changed the program")
 		}
 	})
+}
+
+// TestRunRejectsBadConfig guards the command's flags: a negative or huge
+// --funcs, a --repeats below 1 or a negative --edits must be refused with
+// ErrBadFlag naming the flag. Before, --funcs -1 and --repeats 0 panicked
+// (exit status 2, the status of a failed comparison), a huge --funcs ran
+// out of memory (the reach pages grow with the square of the functions)
+// and --edits -1 silently ran no edits.
+func TestRunRejectsBadConfig(t *testing.T) {
+	base := config{Seed: 1, Funcs: 20, Edits: 2, Repeats: 1, Fractions: []float64{0.5}}
+	for _, tc := range []struct {
+		name    string
+		edit    func(*config)
+		mention string
+	}{
+		{"negative funcs", func(c *config) { c.Funcs = -1 }, "--funcs"},
+		{"zero funcs", func(c *config) { c.Funcs = 0 }, "--funcs"},
+		{"huge funcs", func(c *config) { c.Funcs = 100_000_000_000 }, "--funcs"},
+		{"negative edits", func(c *config) { c.Edits = -1 }, "--edits"},
+		{"zero repeats", func(c *config) { c.Repeats = 0 }, "--repeats"},
+		{"negative repeats", func(c *config) { c.Repeats = -1 }, "--repeats"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			tc.edit(&cfg)
+			_, err := run(context.Background(), cfg)
+			if !errors.Is(err, ErrBadFlag) || !strings.Contains(err.Error(), tc.mention) {
+				t.Fatalf("got %v, want ErrBadFlag mentioning %s", err, tc.mention)
+			}
+		})
+	}
+	if _, err := run(context.Background(), base); err != nil {
+		t.Fatalf("the valid base config: %v", err)
+	}
+}
+
+// fillReader yields n bytes of comment lines, then EOF, without holding
+// them in memory.
+type fillReader struct{ n int }
+
+func (r *fillReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), r.n)
+	for i := range k {
+		p[i] = '#'
+		if (r.n-i)%64 == 1 {
+			p[i] = '\n'
+		}
+	}
+	r.n -= k
+	return k, nil
+}
+
+// TestParseRefusesTooLarge guards the size limits of Parse: an input over
+// 64 MiB and a program of more than MaxFuncs functions are refused with
+// ErrTooLarge. Before, the input was cut at 64 MiB without a word, so a
+// large file parsed as a shorter program (here: the function after the
+// padding vanished), and any number of functions was accepted, whose reach
+// pages (one bit per function each) need memory in the square of it.
+func TestParseRefusesTooLarge(t *testing.T) {
+	head := "func a frame=8\nend\n"
+	tail := "func b frame=8\n  call a\nend\n"
+	big := io.MultiReader(strings.NewReader(head), &fillReader{n: maxTextBytes}, strings.NewReader(tail))
+	if p, err := Parse(big); !errors.Is(err, ErrTooLarge) {
+		funcs := -1
+		if p != nil {
+			funcs = len(p.Funcs)
+		}
+		t.Fatalf("input over %d bytes: got %v (%d functions), want ErrTooLarge", maxTextBytes, err, funcs)
+	}
+	var many strings.Builder
+	for i := range MaxFuncs + 1 {
+		fmt.Fprintf(&many, "func f%d frame=8\nend\n", i)
+	}
+	if _, err := Parse(strings.NewReader(many.String())); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "functions") {
+		t.Fatalf("%d functions: got %v, want ErrTooLarge", MaxFuncs+1, err)
+	}
+	// Exactly at the limits is fine.
+	exact := io.MultiReader(strings.NewReader(head), &fillReader{n: maxTextBytes - len(head) - len(tail)}, strings.NewReader(tail))
+	if p, err := Parse(exact); err != nil || len(p.Funcs) != 2 {
+		t.Fatalf("input of exactly %d bytes: %v", maxTextBytes, err)
+	}
 }

@@ -69,7 +69,9 @@ func newGame(ctx context.Context, dir string, seed uint64, kind string, goals, a
 	}
 	// The first propagation above computed every derived page: the
 	// orchestrator's startup resync would only redo it.
-	g.orch, err = tick.New(g.bus, &tick.Options{SkipStartupResync: true, Budget: budget})
+	// FailWhenFull: the driver submits from the goroutine that ticks, so a
+	// Submit waiting for room would wait forever; mmsb.ErrBusy says why.
+	g.orch, err = tick.New(g.bus, &tick.Options{SkipStartupResync: true, Budget: budget, FailWhenFull: true})
 	if err != nil {
 		_ = g.bus.Close() // the error that stopped the build matters more
 		return nil, err

@@ -54,6 +54,9 @@ type config struct {
 	Shared bool
 }
 
+// ErrBadFlag: a command-line flag (a config field) out of its range.
+var ErrBadFlag = errors.New("game-ai: bad flag value")
+
 func defaultConfig() config {
 	return config{Seed: 1, Map: mapRooms, Goals: 8, Agents: 1024, Ticks: 300, EditsPerTick: 2, GoalEvery: 60,
 		CheckpointEvery: 60, Realtime: true, SweepPages: []int{1, 2, 4, 8, 16, 32, 64, 128, 256}, Repeats: 5}
@@ -146,10 +149,6 @@ func main() {
 		os.Exit(1)
 	}
 	setGridSide(*grid)
-	if cfg.Map != mapRooms && cfg.Map != mapOpen {
-		fmt.Fprintf(os.Stderr, "game-ai: --map %q: want rooms or open\n", cfg.Map)
-		os.Exit(1)
-	}
 	rep, err := run(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "game-ai:", err)
@@ -176,6 +175,37 @@ func main() {
 	}
 }
 
+// Limits of the flags. maxAgents is one agent per tile of the largest
+// grid (256 agent pages); maxEdits keeps one tick's deltas (edits, two
+// goal moves, one per agent page) well inside the tick intake queue: the
+// driver submits them from the goroutine that ticks, so a full queue would
+// wait for a drain that never comes.
+const (
+	maxAgents = defaultGridSide * defaultGridSide
+	maxEdits  = 10_000
+)
+
+// validate refuses a config the run cannot honour. Before it, --ticks -5
+// panicked, --ticks 0 reported NaN speed-ups, negative --agents and
+// --edits ran with none, a huge --agents failed deep in a commit and a
+// huge --edits deadlocked on the intake queue.
+func (c config) validate() error {
+	switch {
+	case c.Map != mapRooms && c.Map != mapOpen:
+		return fmt.Errorf("%w: --map %q: want rooms or open", ErrBadFlag, c.Map)
+	case c.Ticks < 1:
+		return fmt.Errorf("%w: --ticks %d: want 1 or more", ErrBadFlag, c.Ticks)
+	case c.Agents < 0 || c.Agents > maxAgents:
+		return fmt.Errorf("%w: --agents %d: want 0 to %d", ErrBadFlag, c.Agents, maxAgents)
+	case c.EditsPerTick < 0 || c.EditsPerTick > maxEdits:
+		return fmt.Errorf("%w: --edits %d: want 0 to %d", ErrBadFlag, c.EditsPerTick, maxEdits)
+	case c.Goals < 1 || c.GoalEvery < 0 || c.CheckpointEvery < 1 || len(c.SweepPages) > 0 && c.Repeats < 1:
+		return fmt.Errorf("%w: goals %d, goal every %d ticks, checkpoint every %d ticks, %d repeats", ErrBadFlag,
+			c.Goals, c.GoalEvery, c.CheckpointEvery, c.Repeats)
+	}
+	return nil
+}
+
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // tickRecord is what the replay check needs of a tick.
@@ -185,6 +215,9 @@ type tickRecord struct {
 }
 
 func run(ctx context.Context, cfg config) (_ *report, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	rep := &report{Equal: true, ReplayEqual: true, Ticks: cfg.Ticks, Agents: cfg.Agents, Map: cfg.Map, Seed: cfg.Seed,
 		LoadAverage: runstat.LoadAverage()}
 	dir := ""

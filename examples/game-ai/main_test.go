@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 )
@@ -210,5 +213,109 @@ func TestSharedReaderPicture(t *testing.T) {
 	if !reflect.DeepEqual(fromReader.field.Dist, full.Dist) || !reflect.DeepEqual(fromReader.field.Flow, full.Flow) ||
 		!reflect.DeepEqual(fromReader.world, g.world.Tiles) || len(fromReader.agents) != 300 {
 		t.Fatal("the reader's field, flow or tiles differ from the BFS and the model")
+	}
+}
+
+// TestRunRejectsBadConfig guards the command's flags: --ticks below 1,
+// --agents or --edits negative or too large must be refused with
+// ErrBadFlag naming the flag. Before, --ticks -5 panicked (makeslice),
+// --ticks 0 printed NaN speed-ups (and --json failed on them), negative
+// --agents and --edits silently ran with none, and --edits 100000000
+// deadlocked: the driver filled the tick intake queue from the goroutine
+// that must tick to drain it.
+func TestRunRejectsBadConfig(t *testing.T) {
+	useGrid(t, 32)
+	base := config{Seed: 1, Map: mapRooms, Goals: 2, Agents: 16, Ticks: 2, EditsPerTick: 1, GoalEvery: 2,
+		CheckpointEvery: 2, SweepPages: []int{1}, Repeats: 1}
+	for _, tc := range []struct {
+		name    string
+		edit    func(*config)
+		mention string
+	}{
+		{"negative ticks", func(c *config) { c.Ticks = -5 }, "--ticks"},
+		{"zero ticks", func(c *config) { c.Ticks = 0 }, "--ticks"},
+		{"negative agents", func(c *config) { c.Agents = -5 }, "--agents"},
+		{"huge agents", func(c *config) { c.Agents = 100_000_000 }, "--agents"},
+		{"negative edits", func(c *config) { c.EditsPerTick = -1 }, "--edits"},
+		{"huge edits", func(c *config) { c.EditsPerTick = 100_000_000 }, "--edits"},
+		{"bad map", func(c *config) { c.Map = "maze" }, "--map"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			tc.edit(&cfg)
+			done := make(chan error, 1)
+			go func() {
+				_, err := run(context.Background(), cfg)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrBadFlag) || !strings.Contains(err.Error(), tc.mention) {
+					t.Fatalf("got %v, want ErrBadFlag mentioning %s", err, tc.mention)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("run did not return in a minute (deadlocked?)")
+			}
+		})
+	}
+	if _, err := run(context.Background(), base); err != nil {
+		t.Fatalf("the valid base config: %v", err)
+	}
+}
+
+// TestAgentsFollowTheField guards the agents' step, which no other test
+// checked (reversing every step passed them all): an agent on a tile with
+// a direction moves one tile that way, to a tile one step nearer a goal;
+// an agent with nowhere to go respawns on a tile that has a direction. The
+// expectations come from the from-scratch BFS of the grid before the tick,
+// not from the bus.
+func TestAgentsFollowTheField(t *testing.T) {
+	useGrid(t, 64)
+	ctx := context.Background()
+	g, err := newGame(ctx, "", 6, mapRooms, 3, 500, noFaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var field Field
+	moved, respawned := 0, 0
+	for n := uint64(1); n <= 12; n++ {
+		field.Compute(g.world) // the field the bus holds before this tick's edits
+		before, err := g.busSnapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.scriptedEdits(ctx, n, 3, 4); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.stepAgents(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.orch.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		after, err := g.busSnapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for a, from := range before.agents {
+			to := after.agents[a]
+			src, dst := tileAt(from[0], from[1]), tileAt(to[0], to[1])
+			if dir := field.Flow[src]; dir != dirNone {
+				if to != [2]int{from[0] + dirDX[dir], from[1] + dirDY[dir]} || field.Dist[dst] != field.Dist[src]-1 {
+					t.Fatalf("tick %d agent %d: at %v (distance %d, direction %d) went to %v (distance %d)",
+						n, a, from, field.Dist[src], dir, to, field.Dist[dst])
+				}
+				moved++
+			} else {
+				if field.Flow[dst] == dirNone {
+					t.Fatalf("tick %d agent %d: stuck at %v, respawned at %v, a tile with no direction", n, a, from, to)
+				}
+				respawned++
+			}
+		}
+	}
+	if moved == 0 || respawned == 0 {
+		t.Fatalf("the test did not exercise both cases: %d moves, %d respawns", moved, respawned)
 	}
 }

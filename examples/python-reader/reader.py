@@ -20,9 +20,19 @@ def main():
     ap.add_argument("bus", nargs="?", default="/tmp/mmsb-python-demo")
     ap.add_argument("--count", type=int, default=20, help="commits to follow (0: until the writer stops)")
     a = ap.parse_args()
-    with mmsb.Reader(a.bus) as r:
+    if a.count < 0:
+        # A negative count used to end the loop at once, silently.
+        ap.error("--count %d: want 0 or more" % a.count)
+    try:
+        r = mmsb.Reader(a.bus)
+    except mmsb.MMSBError as e:
+        # A one-line reason (no writer, no bus directory), not a traceback.
+        sys.exit("reader: %s" % e)
+    with r:
         ids = r.pages()
         print("reader: generation %d, writer pid %d, pages %s" % (r.generation, r.writer_pid, ids))
+        if not ids:
+            sys.exit("reader: the bus has no pages (start the writer on a new directory)")
         lsn = r.last_lsn
         seen = 0
         while a.count == 0 or seen < a.count:

@@ -24,8 +24,8 @@ import (
 	"github.com/mmsb-go/mmsb"
 )
 
-// ErrNoProcStatus means the process status file is missing or lacks VmRSS (not
-// Linux, or a restricted /proc).
+// ErrNoProcStatus means the process status file is missing, lacks VmRSS or
+// VmHWM, or has a malformed one (not Linux, or a restricted /proc).
 var ErrNoProcStatus = errors.New("memmon: /proc/self/status unavailable")
 
 // ProcStatusPath is where RSS is read from (a variable for tests).
@@ -103,16 +103,16 @@ func ReadRSS() (rss, hwm uint64, err error) {
 // parseStatus extracts VmRSS and VmHWM ("VmRSS:\t  1234 kB") from a
 // /proc/<pid>/status file.
 func parseStatus(b []byte) (rss, hwm uint64, err error) {
-	found := 0
+	var haveRSS, haveHWM bool
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		line := sc.Bytes()
 		var dst *uint64
 		switch {
 		case bytes.HasPrefix(line, []byte("VmRSS:")):
-			dst = &rss
+			dst, haveRSS = &rss, true
 		case bytes.HasPrefix(line, []byte("VmHWM:")):
-			dst = &hwm
+			dst, haveHWM = &hwm, true
 		default:
 			continue
 		}
@@ -125,10 +125,15 @@ func parseStatus(b []byte) (rss, hwm uint64, err error) {
 			return 0, 0, fmt.Errorf("%w: malformed line %q", ErrNoProcStatus, line)
 		}
 		*dst = v * 1024
-		found++
 	}
-	if rss == 0 && found < 2 {
-		return 0, 0, fmt.Errorf("%w: no VmRSS/VmHWM lines", ErrNoProcStatus)
+	// Both lines are required, each for itself: counting lines let a
+	// status without VmHWM report a peak of 0, and one with two VmHWM
+	// lines and no VmRSS an RSS of 0, as if measured.
+	switch {
+	case !haveRSS:
+		return 0, 0, fmt.Errorf("%w: no VmRSS line", ErrNoProcStatus)
+	case !haveHWM:
+		return 0, 0, fmt.Errorf("%w: no VmHWM line", ErrNoProcStatus)
 	}
 	return rss, hwm, nil
 }

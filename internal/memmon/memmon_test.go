@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
@@ -130,5 +131,23 @@ func BenchmarkTake(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		_ = Take(e)
+	}
+}
+
+// TestParseStatusNeedsBothLines guards parseStatus against reporting a
+// figure it never read: a status without VmHWM returned a peak of 0 (below
+// the current RSS) and one without VmRSS but with two VmHWM lines returned
+// an RSS of 0, both without an error. Each must be refused with
+// ErrNoProcStatus naming the missing line.
+func TestParseStatusNeedsBothLines(t *testing.T) {
+	for _, tc := range []struct{ status, missing string }{
+		{"VmRSS:\t    1024 kB\n", "VmHWM"},
+		{"VmHWM:\t    2048 kB\nVmHWM:\t    2048 kB\n", "VmRSS"},
+		{"VmRSS:\t    1024 kB\nVmRSS:\t    1024 kB\n", "VmHWM"},
+	} {
+		rss, hwm, err := parseStatus([]byte(tc.status))
+		if !errors.Is(err, ErrNoProcStatus) || !strings.Contains(err.Error(), tc.missing) {
+			t.Errorf("parseStatus(%q) = %d, %d, %v; want ErrNoProcStatus naming %s", tc.status, rss, hwm, err, tc.missing)
+		}
 	}
 }

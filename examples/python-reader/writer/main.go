@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -30,7 +31,22 @@ func main() {
 	}
 }
 
+// errBadFlag: a flag out of its range.
+var errBadFlag = errors.New("bad flag value")
+
+// maxPages bounds -pages: the demo's signals are 1 KiB pages, and a
+// thousand of them is more than a terminal can follow.
+const maxPages = 1024
+
 func run(dir string, n int, every time.Duration) error {
+	// Checked before the bus is opened: -pages -1 used to panic and -pages
+	// 0 left an empty bus behind; -every 0 committed in a busy loop.
+	if n < 1 || n > maxPages {
+		return fmt.Errorf("%w: -pages %d: want 1 to %d", errBadFlag, n, maxPages)
+	}
+	if every <= 0 {
+		return fmt.Errorf("%w: -every %v: want a positive duration", errBadFlag, every)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	bus, err := mmsb.Open(dir, &mmsb.Options{Shared: true})
