@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -47,7 +48,17 @@ type CheckpointInfo struct {
 // pages without holding the bus lock and rolls those it finds changed back
 // to the snapshot. Extra memory is bounded by the bytes changed while the
 // checkpoint runs.
+//
+// A ctx that ends before the checkpoint is committed stops it between two
+// ranges of pages: it returns ctx's error and leaves no file, and is not
+// counted as a failed checkpoint (Stats).
 func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
+	// The context was ignored: a caller who gave up (a server request
+	// whose client went away) still had a whole checkpoint written, paced
+	// at CheckpointWriteRate (16 s a gigabyte at the default).
+	if err := ctx.Err(); err != nil {
+		return CheckpointInfo{}, err
+	}
 	e.ckptMu.Lock()
 	defer e.ckptMu.Unlock()
 	e.ckptWriting.Store(true)
@@ -87,7 +98,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		}
 	}
 
-	info, err := e.writeCheckpoint(snap, pool)
+	info, err := e.writeCheckpoint(ctx, snap, pool)
 
 	e.lockSettled()
 	done := e.cow
@@ -104,7 +115,12 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		e.ckptScratch.undoChunks = done.undos.release()
 	}
 	if err != nil {
-		e.noteCheckpointFailure(err, logBytes)
+		// A checkpoint its caller cancelled did not fail: counted, it
+		// would delay the next automatic one and bring the log's growth
+		// bound (logBoundErr) closer.
+		if cerr := ctx.Err(); cerr == nil || !errors.Is(err, cerr) {
+			e.noteCheckpointFailure(err, logBytes)
+		}
 		return info, err
 	}
 	e.ckptStatMu.Lock()
@@ -168,7 +184,13 @@ func (e *Bus) logBoundErr() error {
 	if per <= 0 {
 		per = defaultCheckpointBytes
 	}
-	bound := uint64(checkpointStallFactor) * uint64(per)
+	// Saturate: a huge CheckpointBytes (meaning "practically never by
+	// size") wrapped the product, down to 0 for 2^62, and refused every
+	// write after one failed checkpoint.
+	bound := uint64(math.MaxUint64)
+	if uint64(per) <= math.MaxUint64/checkpointStallFactor {
+		bound = checkpointStallFactor * uint64(per)
+	}
 	grown := e.log.Stats().Bytes - e.lastCkptBytes.Load()
 	if grown < bound {
 		return nil
@@ -855,7 +877,7 @@ func yieldToCommitter() { runtime.Gosched() }
 // writeCheckpoint writes snap to a new checkpoint file. Pages are encoded
 // under the read lock in small batches (so commits interleave) and written
 // to the file outside it.
-func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo, error) {
+func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlockPool) (CheckpointInfo, error) {
 	lsn := snap.state.LastLSN
 	w, err := checkpoint.Create(e.fs, e.ckptDir(), lsn)
 	if err != nil {
@@ -887,6 +909,9 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 	var views [][]byte                       // live bytes still to copy (step 2), by index in refs
 	ents := make([]int32, 0, ckptRangePages) // the range's copy-on-write index entries (step 3)
 	for i := 0; i < len(snap.ids); {
+		if err := ctx.Err(); err != nil {
+			return fail(err) // see Checkpoint
+		}
 		// Step 1: scalars, metadata and where the bytes are.
 		start, size, nlive := i, 0, 0
 		stage, refs, views = stage[:0], refs[:0], views[:0]
@@ -1002,6 +1027,9 @@ func (e *Bus) writeCheckpoint(snap *snapshot, pool cowBlockPool) (CheckpointInfo
 		if err := w.Append(record.CkptBinding, buf); err != nil {
 			return fail(err)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
 	}
 	path, err := w.Commit()
 	if err != nil {
@@ -1139,6 +1167,17 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 		case record.CkptPage:
 			if err := record.DecodePage(payload, &img); err != nil {
 				return corruption.Wrap(path, -1, err, "page record")
+			}
+			// Every record decodes on its own; these hold between the
+			// pages and the state record in every checkpoint a bus writes.
+			// Unchecked, a page last written after the checkpoint's LSN
+			// loaded, and copy on write then took it for a page created
+			// after the next checkpoint's snapshot and kept nothing of it.
+			if img.LastLSN > st.LastLSN {
+				return corruption.New(path, -1, "page %d last written at LSN %d, after the checkpoint's LSN %d", img.ID, img.LastLSN, st.LastLSN)
+			}
+			if img.ID >= st.NextID {
+				return corruption.New(path, -1, "page %d at or past the next page ID %d", img.ID, st.NextID)
 			}
 			sl, err := e.store.CreateAt(img.ID, int(img.Size), img.Location, uint64(img.LastLSN))
 			if err != nil {

@@ -307,14 +307,22 @@ func (w *Writer) Commit() (string, error) {
 		return "", w.failf("checkpoint: close %s: %w", w.tmp, err)
 	}
 	final := w.fs.Join(w.dir, FileName(w.lsn))
+	// A checkpoint taken again at the same LSN replaces the earlier one,
+	// which was whole and durable: a crash leaves one of the two, either
+	// a checkpoint of this LSN.
+	replaces := w.fs.Exists(final)
 	if err := w.fs.Rename(w.tmp, final); err != nil {
 		return "", w.failf("checkpoint: rename %s to %s: %w", w.tmp, final, err)
 	}
 	if err := w.fs.SyncDir(w.dir); err != nil {
-		// The rename may or may not be durable; take it back so that no
-		// caller relies on a checkpoint a crash could lose.
-		_ = w.fs.Remove(final)
-		_ = w.fs.SyncDir(w.dir)
+		// The rename may or may not be durable; take a new name back so
+		// that no caller relies on a checkpoint a crash could lose. A
+		// replaced one stays: removing it deleted the earlier durable
+		// checkpoint of this LSN too.
+		if !replaces {
+			_ = w.fs.Remove(final)
+			_ = w.fs.SyncDir(w.dir)
+		}
 		return "", w.failf("checkpoint: fsync directory %s: %w", w.dir, err)
 	}
 	w.err = ErrFinished
