@@ -102,7 +102,8 @@ type Options struct {
 	// but 1.4 ms with 128 MB/s and 3.1-3.9 ms at full speed
 	// (docs/benchmarks.md). The price is time: a 1 GiB checkpoint takes at
 	// least 16 s at the default, and the log it will let go grows
-	// meanwhile. An in-memory bus's checkpoints are not paced.
+	// meanwhile. A positive rate below MinCheckpointWriteRate is
+	// ErrInvalidOption. An in-memory bus's checkpoints are not paced.
 	CheckpointWriteRate int64
 	// Clock returns the time stamped on commits, in ns since the Unix
 	// epoch (default time.Now). Tests inject a deterministic clock.
@@ -362,6 +363,12 @@ const MaxWorkers = 1024
 // zero and never ended) and 1<<40 crashed it out of memory.
 const MaxHistoryEntries = 1 << 24
 
+// MinCheckpointWriteRate bounds a positive Options.CheckpointWriteRate
+// from below (1 MiB/s: a 1 GiB checkpoint then takes 17 minutes). A rate of
+// a few bytes a second made one automatic checkpoint take days, and Close,
+// which waits for it, with it.
+const MinCheckpointWriteRate = 1 << 20
+
 // Open opens the bus in dir, recovering its state (newest valid checkpoint
 // plus the log tail), or an in-memory bus when dir is "" (its log lives in
 // memory). A second writer on the same dir gets ErrLocked.
@@ -375,6 +382,9 @@ func Open(dir string, o *Options) (*Bus, error) {
 	}
 	if opts.Workers > MaxWorkers {
 		return nil, fmt.Errorf("%w: Workers %d, at most %d", ErrInvalidOption, opts.Workers, MaxWorkers)
+	}
+	if r := opts.CheckpointWriteRate; r > 0 && r < MinCheckpointWriteRate {
+		return nil, fmt.Errorf("%w: CheckpointWriteRate %d bytes/s, at least %d (or 0 for the default, negative for no limit)", ErrInvalidOption, r, MinCheckpointWriteRate)
 	}
 	if opts.HistoryEntries > MaxHistoryEntries {
 		return nil, fmt.Errorf("%w: HistoryEntries %d, at most %d", ErrInvalidOption, opts.HistoryEntries, MaxHistoryEntries)

@@ -184,6 +184,27 @@ func TestOpenRefusesTooManyWorkers(t *testing.T) {
 	_ = bus.Close()
 }
 
+// TestOpenRefusesCrawlingCheckpoints: a positive CheckpointWriteRate below
+// MinCheckpointWriteRate is ErrInvalidOption. At 1 byte/s one automatic
+// checkpoint of a megabyte took ten days, and Close waited for it.
+func TestOpenRefusesCrawlingCheckpoints(t *testing.T) {
+	for _, r := range []int64{1, mmsb.MinCheckpointWriteRate - 1} {
+		if bus, err := mmsb.Open(t.TempDir(), &mmsb.Options{CheckpointWriteRate: r}); !errors.Is(err, mmsb.ErrInvalidOption) {
+			if bus != nil {
+				_ = bus.Close()
+			}
+			t.Fatalf("Open with CheckpointWriteRate %d = %v, want mmsb.ErrInvalidOption", r, err)
+		}
+	}
+	for _, r := range []int64{-1, 0, mmsb.MinCheckpointWriteRate} {
+		bus, err := mmsb.Open(t.TempDir(), &mmsb.Options{CheckpointWriteRate: r})
+		if err != nil {
+			t.Fatalf("Open with CheckpointWriteRate %d: %v", r, err)
+		}
+		_ = bus.Close()
+	}
+}
+
 // TestOpenRefusesHugeHistory: a history ring over MaxHistoryEntries is
 // ErrInvalidOption. math.MaxInt hung Open (the power-of-two round-up
 // overflowed to zero and looped forever) and 1<<40 entries crashed it out

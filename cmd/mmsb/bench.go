@@ -200,7 +200,7 @@ hash). --create-only times page creation alone.`,
 	f.BoolVar(&o.createOnly, "create-only", false, "only time creating the pages")
 	f.BoolVar(&o.noVerify, "no-verify", false, "skip the replay check at the end")
 	f.Int64Var(&o.checkpointBytes, "checkpoint-bytes", 0, "automatic checkpoint after this much log (0: bus default, -1: never)")
-	f.Int64Var(&o.checkpointRate, "checkpoint-rate", 0, "on disk: bytes per second a checkpoint writes at most (0: bus default, 64 MiB/s; -1: unlimited) (Options.CheckpointWriteRate)")
+	f.Int64Var(&o.checkpointRate, "checkpoint-rate", 0, "on disk: bytes per second a checkpoint writes at most (0: bus default, 64 MiB/s; -1: unlimited; at least 1 MiB/s) (Options.CheckpointWriteRate)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	f.BoolVar(&o.lazyPages, "lazy-page-memory", false, "fault page memory in at first write instead of pre-faulting it when pages are created (Options.LazyPageMemory)")
 	f.BoolVar(&o.memCheckpoints, "memory-checkpoints", false, "in-memory bus: keep its checkpoints in RAM instead of scratch files in $TMPDIR (Options.MemoryCheckpoints)")
