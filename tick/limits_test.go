@@ -165,3 +165,27 @@ func TestMetricsQueueLenCountsKept(t *testing.T) {
 		t.Fatalf("QueueLen %d, Metrics().QueueLen %d; want 6 for both", q, mq)
 	}
 }
+
+// TestQueueLenAfterClose: Close drops the queued deltas, and QueueLen (and
+// the mmsb_tick_queue_deltas gauge with it) says so. It kept reporting
+// them: 3 after Close here.
+func TestQueueLenAfterClose(t *testing.T) {
+	e := openMem(t, nil)
+	id := mustCreate(t, e, 1, 64)[0]
+	o := newOrch(t, e, &Options{SkipStartupResync: true})
+	for i := range 3 {
+		d := mmsb.Write(id, uint32(i), []byte{1})
+		if err := o.Submit(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q := o.QueueLen(); q != 3 {
+		t.Fatalf("QueueLen %d before Close, want 3", q)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if q, mq := o.QueueLen(), o.Metrics().QueueLen; q != 0 || mq != 0 {
+		t.Fatalf("after Close: QueueLen %d, Metrics().QueueLen %d; want 0 (Close dropped them)", q, mq)
+	}
+}

@@ -296,8 +296,15 @@ func (o *Orchestrator) SubmitNoCopy(ctx context.Context, d *delta.Delta) error {
 }
 
 // QueueLen returns about how many deltas wait in the intake queue, counting
-// those a tick kept because it could not commit them.
-func (o *Orchestrator) QueueLen() int { return o.queue.Len() + int(o.keptLen.Load()) }
+// those a tick kept because it could not commit them. 0 once the
+// orchestrator is closed: Close dropped them, and the queue gauge kept
+// reporting them for ever.
+func (o *Orchestrator) QueueLen() int {
+	if o.closed.Load() {
+		return 0
+	}
+	return o.queue.Len() + int(o.keptLen.Load())
+}
 
 // RegisterInvariant adds a named check run every `every` ticks (on ticks
 // whose number is a multiple of every). Hooks run in name order, after
