@@ -60,6 +60,11 @@ func DecodeState(src []byte) (State, error) {
 		}
 		v[i] = x
 	}
+	// Exactly one encoding per state, as every other record: trailing
+	// bytes were accepted, so a file a bus never writes loaded.
+	if d.off != len(src) {
+		return s, fmt.Errorf("%w: %d bytes after the checkpoint state", ErrMalformed, len(src)-d.off)
+	}
 	s.LastLSN, s.NextID, s.Pages, s.Edges, s.Bindings = base.LSN(v[0]), base.PageID(v[1]), v[3], v[4], v[5]
 	return s, nil
 }

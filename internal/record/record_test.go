@@ -109,6 +109,11 @@ func TestCheckpointRecords(t *testing.T) {
 	if err != nil || got != st {
 		t.Fatalf("state round trip: %+v %v", got, err)
 	}
+	// One encoding per state: a trailing byte is malformed (it was
+	// accepted, so a checkpoint no bus writes loaded).
+	if _, err := DecodeState(append(AppendState(nil, &st), 0)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("state with a trailing byte: %v, want ErrMalformed", err)
+	}
 	img := PageImage{ID: 3, Size: 4, Epoch: 8, LastLSN: 40, Flags: 1, Meta: []byte{}, Data: []byte{1, 2, 3, 4}}
 	var p PageImage
 	if err := DecodePage(AppendPage(nil, &img), &p); err != nil || p.ID != 3 || p.Epoch != 8 || !bytes.Equal(p.Data, img.Data) {
