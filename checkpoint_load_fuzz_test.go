@@ -107,6 +107,7 @@ func loadFramed(t testing.TB, data []byte, lsn LSN) (*Bus, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = e.Close() })
 	return e, e.loadCheckpointFrom(fs, path)
 }
 
@@ -121,8 +122,7 @@ func FuzzLoadCheckpoint(f *testing.F) {
 	f.Add(valid[:len(valid)/2], uint64(validLSN))
 	f.Add([]byte{}, uint64(0))
 	f.Fuzz(func(t *testing.T, data []byte, lsn uint64) {
-		e, err := loadFramed(t, data, LSN(lsn))
-		defer e.Close()
+		e, err := loadFramed(t, data, LSN(lsn)) // closed by t's cleanup
 		if err != nil {
 			if bytes.Equal(data, valid) && LSN(lsn) == validLSN {
 				t.Fatalf("valid checkpoint refused: %v", err)
