@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +31,8 @@ const DefaultSharedDir = "/dev/shm"
 // dir: "mmsb-" and the first 16 bytes (hex) of the SHA-256 of dir's
 // absolute path (symbolic links resolved when dir exists, so a writer and
 // a reader that name the bus through different links agree), under
-// sharedDir (DefaultSharedDir when "").
+// sharedDir (DefaultSharedDir when ""). The result is absolute: a relative
+// sharedDir is taken from the working directory now.
 func SharedRegionPath(dir, sharedDir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -42,8 +44,16 @@ func SharedRegionPath(dir, sharedDir string) (string, error) {
 	if sharedDir == "" {
 		sharedDir = DefaultSharedDir
 	}
+	// Absolute, because the writer keeps using the path after Open: with a
+	// relative one, a process that changed its working directory grew
+	// its slot arrays and made chunks elsewhere (the bus failed), Close
+	// removed nothing, and SharedPath named nothing for other processes.
+	sharedAbs, err := filepath.Abs(sharedDir)
+	if err != nil {
+		return "", fmt.Errorf("%w: SharedDir %q: %w", ErrInvalidOption, sharedDir, err)
+	}
 	sum := sha256.Sum256([]byte(filepath.Clean(abs)))
-	return filepath.Join(sharedDir, "mmsb-"+hex.EncodeToString(sum[:16])), nil
+	return filepath.Join(sharedAbs, "mmsb-"+hex.EncodeToString(sum[:16])), nil
 }
 
 // openShared replaces the empty private store by a shared one built in a
@@ -60,10 +70,22 @@ func (e *Bus) openShared() error {
 	if err != nil {
 		return err
 	}
-	// Building directories left by writers that died mid-recovery.
-	if old, _ := filepath.Glob(final + ".building-*"); len(old) > 0 {
-		for _, p := range old {
-			_ = os.RemoveAll(p)
+	// Checked here so that the error names the option, not a build path.
+	parent := filepath.Dir(final)
+	if st, err := os.Stat(parent); err != nil {
+		return fmt.Errorf("%w: SharedDir %s: %w", ErrInvalidOption, parent, err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("%w: SharedDir %s is not a directory", ErrInvalidOption, parent)
+	}
+	// Building directories left by writers that died mid-recovery. Listed
+	// by name prefix, not with filepath.Glob: a SharedDir holding a glob
+	// metacharacter ("[") made the pattern invalid and left them all.
+	prefix := filepath.Base(final) + ".building-"
+	if ents, err := os.ReadDir(parent); err == nil {
+		for _, ent := range ents {
+			if strings.HasPrefix(ent.Name(), prefix) {
+				_ = os.RemoveAll(filepath.Join(parent, ent.Name()))
+			}
 		}
 	}
 	pid := os.Getpid()
@@ -93,10 +115,15 @@ func (e *Bus) openShared() error {
 // publishShared retires the previous writer's region (its readers get
 // ErrStale) and publishes ours under the bus's region name.
 func (e *Bus) publishShared() error {
-	if _, err := os.Stat(e.sharedDir); err == nil {
-		// Best effort: a region we cannot mark (corrupt header) is removed
-		// anyway; its readers then see its writer gone.
-		_ = page.MarkSuperseded(e.sharedDir)
+	// Lstat: only a directory is a previous writer's region. Anyone may
+	// create names in /dev/shm, and following a link planted here marked
+	// its target, another bus's live region, superseded.
+	if st, err := os.Lstat(e.sharedDir); err == nil {
+		if st.IsDir() {
+			// Best effort: a region we cannot mark (corrupt header) is
+			// removed anyway; its readers then see its writer gone.
+			_ = page.MarkSuperseded(e.sharedDir)
+		}
 		if err := os.RemoveAll(e.sharedDir); err != nil {
 			return fmt.Errorf("mmsb: shared mode: remove old region: %w", err)
 		}

@@ -20,6 +20,11 @@ func populate(mem []byte) error {
 	case errors.Is(err, unix.EINVAL):
 		touchPages(mem)
 		return nil
+	case errors.Is(err, unix.EFAULT):
+		// What a fault that would raise SIGBUS returns: for a shared
+		// chunk, its tmpfs has no room left ("bad address" alone named
+		// nothing a caller could act on).
+		return fmt.Errorf("%w: pre-fault %d bytes: the file behind them cannot be allocated (tmpfs full?): %w", ErrNoSpace, len(mem), err)
 	}
 	return fmt.Errorf("%w: pre-fault %d bytes: %w", ErrNoSpace, len(mem), err)
 }

@@ -142,6 +142,12 @@ type shmBacking struct {
 	chunkTab []byte
 	chunkGen []uint32 // per chunk index: the generation of its current file
 	seqR     region
+	// tabReserved is how many leading bytes of the chunk table file, and
+	// slotsReserved how many leading slots of every slot-array file, have
+	// their tmpfs space allocated (reserveFile): the store writes only
+	// there, so a full tmpfs is an error and never a SIGBUS.
+	tabReserved   int
+	slotsReserved int
 }
 
 // NewShared returns an empty store whose page bytes and slot arrays live in
@@ -169,10 +175,12 @@ func NewShared(dir string, perm os.FileMode, gen, pid, start uint64) (*Store, er
 		return nil, fmt.Errorf("page: shared region %s: %w", dir, err)
 	}
 	var err error
-	if b.hdr, err = b.mapFile(ShmHeaderFile, shmHdrSize); err != nil {
+	if b.hdr, err = b.mapFile(ShmHeaderFile, shmHdrSize, shmHdrSize); err != nil {
 		return fail(err)
 	}
-	if b.chunkTab, err = b.mapFile(shmChunkTab, maxChunks*chunkEntryBytes); err != nil {
+	// The chunk table stays sparse: newSharedChunk reserves the part its
+	// entries use.
+	if b.chunkTab, err = b.mapFile(shmChunkTab, maxChunks*chunkEntryBytes, 0); err != nil {
 		return fail(err)
 	}
 	b.initRegions(s)
@@ -227,15 +235,60 @@ func mapShared(f *os.File, n int) ([]byte, error) {
 	return b, nil
 }
 
-// mapFile creates name with n bytes and maps it. The descriptor is closed:
-// the mapping keeps the file alive.
-func (b *shmBacking) mapFile(name string, n int) ([]byte, error) {
+// mapFile creates name with n bytes, of which the first reserve are
+// allocated (reserveFile), and maps it. The descriptor is closed: the
+// mapping keeps the file alive.
+func (b *shmBacking) mapFile(name string, n, reserve int) ([]byte, error) {
 	f, err := createShmFile(b.dir, name, b.perm, n)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
+	if err := reserveFile(f, 0, int64(reserve)); err != nil {
+		return nil, err
+	}
 	return mapShared(f, n)
+}
+
+// reserve allocates bytes [from, to) of the region file name (see
+// reserveFile).
+func (b *shmBacking) reserve(name string, from, to int) error {
+	if to <= from {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(b.dir, name), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("%w: reserve %s: %w", ErrNoSpace, name, err)
+	}
+	defer func() { _ = f.Close() }() // nothing written through it
+	return reserveFile(f, int64(from), int64(to-from))
+}
+
+// slotReserveStep is the least number of slots reserveSlots allocates at
+// once (each costs an open and a fallocate per slot array).
+const slotReserveStep = 4096
+
+// reserveSlots allocates the slot-array files' space for the slots from
+// slotsReserved on, before Create writes a never-used slot: by a
+// sixteenth of what is reserved, at least slotReserveStep slots, within
+// the slot capacity (the files are at least that long). Reserving the
+// capacity at each growth instead would allocate up to twice the slots in
+// use, and a sparse write past the reserved part is what raised SIGBUS on
+// a full tmpfs.
+func (s *Store) reserveSlots() error {
+	b := s.shm
+	from := b.slotsReserved
+	to := min(s.slotCap, from+max(slotReserveStep, from/16))
+	for _, f := range []struct {
+		r      *region
+		stride int
+	}{{&s.idsR, 8}, {&s.versR, 16}, {&s.cellsR, 8}, {&b.seqR, 8}} {
+		if err := b.reserve(f.r.name, from*f.stride, to*f.stride); err != nil {
+			return err
+		}
+	}
+	b.slotsReserved = to
+	return nil
 }
 
 // growShared grows a file-backed region to n bytes: the file is extended
@@ -289,8 +342,21 @@ func (b *shmBacking) newSharedChunk(idx uint32, n, cellSize int) ([]byte, error)
 	for int(idx) >= len(b.chunkGen) {
 		b.chunkGen = append(b.chunkGen, 0)
 	}
+	// The table entry is written below: its page of the file must be
+	// allocated (see tabReserved).
+	if end := roundUp((int(idx)+1)*chunkEntryBytes, osPageSize); end > b.tabReserved {
+		if err := b.reserve(shmChunkTab, b.tabReserved, end); err != nil {
+			return nil, fmt.Errorf("chunk %d: %w", idx, err)
+		}
+		b.tabReserved = end
+	}
 	gen := b.chunkGen[idx] + 1
-	mem, err := b.mapFile(ChunkFileName(idx, gen), n)
+	// Page bytes are not reserved here: a fallocated tmpfs page is a
+	// small page even where the mapping asks for huge ones (huge=advise
+	// allocates huge pages only through an advised mapping), which would
+	// undo what adviseHuge buys. The memory policy's pre-fault populates
+	// them through the mapping instead (prepareChunk).
+	mem, err := b.mapFile(ChunkFileName(idx, gen), n, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: chunk %d: %w", ErrNoSpace, idx, err)
 	}

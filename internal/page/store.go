@@ -192,6 +192,11 @@ func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64
 			return -1, fmt.Errorf("page %d: growing slot arrays: %w", id, err)
 		}
 	}
+	if s.shm != nil && s.freeSlot == 0 && int(s.hw) >= s.shm.slotsReserved {
+		if err := s.reserveSlots(); err != nil {
+			return -1, fmt.Errorf("page %d: reserving shared slot arrays: %w", id, err)
+		}
+	}
 	ref, err := s.alloc(size)
 	if err != nil {
 		return -1, fmt.Errorf("page %d: allocating %d bytes: %w", id, size, err)
@@ -475,11 +480,20 @@ func (s *Store) releaseAllMemory() error {
 		// Reset in shared mode (recovery before publication): keep the
 		// header and directory, start the slot arrays and chunks afresh.
 		keep(shm.seqR.release())
-		clear(shm.chunkTab)
-		for _, w := range []int{hHW, hSlotCap, hLive, hChunks} {
-			atomic.StoreUint64(shmWord(shm.hdr, w), 0)
+		shm.slotsReserved = 0 // the slot files are gone
+		// hdr is nil when NewShared failed to map it (Close of the
+		// half-built store).
+		if shm.hdr != nil {
+			// Only the entries in use: clearing the whole 16 MiB sparse
+			// table made the tmpfs allocate all of it (and, when it was
+			// full, raised SIGBUS in Close).
+			used := min(atomic.LoadUint64(shmWord(shm.hdr, hChunks)), maxChunks)
+			clear(shm.chunkTab[:min(int(used)*chunkEntryBytes, len(shm.chunkTab))])
+			for _, w := range []int{hHW, hSlotCap, hLive, hChunks} {
+				atomic.StoreUint64(shmWord(shm.hdr, w), 0)
+			}
+			atomic.AddUint64(shmWord(shm.hdr, hTableVer), 1)
 		}
-		atomic.AddUint64(shmWord(shm.hdr, hTableVer), 1)
 	}
 	policy := s.policy
 	*s = Store{}
