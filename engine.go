@@ -10,6 +10,7 @@ package mmsb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -702,11 +703,23 @@ func (e *Bus) replayRecord(r *tlog.Record, from LSN, dec *record.Decoder, _ *rec
 		return corruption.New(r.File, r.Offset, "log resumes at LSN %d but state is at LSN %d (history missing)", first, e.lastLSN)
 	}
 	if i, err := e.applyOps(ops[skip:], first, dec.Time); err != nil {
-		return corruption.Wrap(r.File, r.Offset, err, "op at LSN %d does not apply", first+LSN(i))
+		return replayApplyErr(r.File, r.Offset, err, first+LSN(i))
 	}
 	e.recovery.ReplayedOps += uint64(len(ops) - skip)
 	e.stampCommit(first, r.LastLSN(), dec.Time)
 	return nil
+}
+
+// replayApplyErr is the error of a logged operation at lsn that does not
+// apply during recovery or replay: corruption of the log, unless the page
+// store ran out of space (a full shared-memory tmpfs, the address space),
+// which says nothing about the log. Reported as corruption, it sent an
+// operator to repair a whole log (TestRecoveryOutOfSpaceIsNotCorruption).
+func replayApplyErr(file string, off int64, err error, lsn LSN) error {
+	if errors.Is(err, page.ErrNoSpace) {
+		return fmt.Errorf("mmsb: %s at offset %d: op at LSN %d cannot be applied for lack of memory or space (the log is intact): %w", file, off, lsn, err)
+	}
+	return corruption.Wrap(file, off, err, "op at LSN %d does not apply", lsn)
 }
 
 // decodeRecord decodes every operation of a log record into e.replayOps

@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
@@ -192,7 +191,7 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		if target.Page == 0 && (target.ToLSN == 0 || last <= target.ToLSN) {
 			// No stop condition inside this record: apply it in bulk.
 			if i, err := e.applyOps(ops, first, dec.Time); err != nil {
-				return corruption.Wrap(rec.File, rec.Offset, err, "LSN %d does not apply", first+LSN(i))
+				return replayApplyErr(rec.File, rec.Offset, err, first+LSN(i))
 			}
 			if target.ToLSN != 0 && last >= target.ToLSN {
 				return nil
@@ -202,7 +201,7 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		for i := range ops {
 			lsn, op := first+LSN(i), &ops[i]
 			if err := e.applyOp(op, lsn, dec.Time); err != nil {
-				return corruption.Wrap(rec.File, rec.Offset, err, "LSN %d does not apply", lsn)
+				return replayApplyErr(rec.File, rec.Offset, err, lsn)
 			}
 			if target.ToLSN != 0 && lsn >= target.ToLSN {
 				return nil

@@ -12,15 +12,15 @@ import (
 // Tests of where the writer puts its shared region: odd Options.SharedDir
 // values and what it finds at the region's name.
 
-// reviewShmDir returns a fresh directory on /dev/shm (tmpfs) when there is
+// scratchShmDir returns a fresh directory on /dev/shm (tmpfs) when there is
 // one, else under the test's temporary directory; removed after the test.
-func reviewShmDir(t *testing.T) string {
+func scratchShmDir(t *testing.T) string {
 	t.Helper()
 	base := t.TempDir()
 	if st, err := os.Stat(DefaultSharedDir); err == nil && st.IsDir() {
 		base = DefaultSharedDir
 	}
-	d, err := os.MkdirTemp(base, "mmsb-review-")
+	d, err := os.MkdirTemp(base, "mmsb-test-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func reviewShmDir(t *testing.T) string {
 // SharedPath handed readers a path that only meant something in the
 // writer's old working directory. The region path is absolute now.
 func TestSharedRelativeSharedDir(t *testing.T) {
-	shm := reviewShmDir(t)
+	shm := scratchShmDir(t)
 	dir := t.TempDir()
 	t.Chdir(shm)
 	if err := os.Mkdir("s", 0o700); err != nil {
@@ -88,7 +88,7 @@ func TestSharedRelativeSharedDir(t *testing.T) {
 // region: mkdir /x/mmsb-....building-123: no such file or directory");
 // it is ErrInvalidOption naming SharedDir now, and nothing is created.
 func TestSharedDirMustBeADirectory(t *testing.T) {
-	shm := reviewShmDir(t)
+	shm := scratchShmDir(t)
 	file := filepath.Join(shm, "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestSharedDirMustBeADirectory(t *testing.T) {
 // its writer ran on. Only a directory is a previous writer's region; a
 // link is removed without touching its target.
 func TestSharedLinkAtRegionName(t *testing.T) {
-	shm := reviewShmDir(t)
+	shm := scratchShmDir(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
 	a, err := Open(dirA, &Options{Shared: true, SharedDir: shm, Sync: SyncNone})
 	if err != nil {
@@ -159,7 +159,7 @@ func TestSharedLinkAtRegionName(t *testing.T) {
 // ignored: stale build directories, with whatever they held, stayed in
 // the tmpfs for good ("stale build directory left: ...building-...").
 func TestSharedStaleBuildDirsOddSharedDir(t *testing.T) {
-	shm := filepath.Join(reviewShmDir(t), "odd[dir")
+	shm := filepath.Join(scratchShmDir(t), "odd[dir")
 	if err := os.Mkdir(shm, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestSharedStaleBuildDirsOddSharedDir(t *testing.T) {
 // left as it was (its readers keep seeing that writer gone); the next
 // Open that recovers publishes its own.
 func TestSharedFailedOpenLeavesNothing(t *testing.T) {
-	shm, dir := reviewShmDir(t), t.TempDir()
+	shm, dir := scratchShmDir(t), t.TempDir()
 	region, err := SharedRegionPath(dir, shm)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +250,7 @@ func TestSharedFailedOpenLeavesNothing(t *testing.T) {
 // [56] with length 0"). Every length around that limit must be an error
 // or a working bus, and a failed Open must leave nothing in SharedDir.
 func TestSharedLongSharedDir(t *testing.T) {
-	root := reviewShmDir(t)
+	root := scratchShmDir(t)
 	pidLen := len(fmt.Sprint(os.Getpid()))
 	// The build directory is SharedDir + "/mmsb-" + 32 hex digits +
 	// ".building-" + the PID; a path may be 4095 bytes long.

@@ -18,7 +18,7 @@ import (
 // live state. Shared mode changes where page bytes live, never what they
 // are.
 func TestSharedMemoryPoliciesKeepState(t *testing.T) {
-	shm := reviewShmDir(t)
+	shm := scratchShmDir(t)
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
