@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -422,6 +423,17 @@ func Open(dir string, o *Options) (*Bus, error) {
 	for name, fn := range opts.Functions {
 		e.funcs[name] = fn
 	}
+	if dir != "" && e.fs == vfs.Default && !filepath.IsAbs(dir) {
+		// The bus keeps using its directory after Open (new log segments,
+		// checkpoints, removals): a relative one followed the process's
+		// working directory, and after a chdir the next segment could not
+		// be created and the bus failed (TestRelativeDirSurvivesChdir).
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, fmt.Errorf("%w: dir %q: %w", ErrInvalidOption, dir, err)
+		}
+		e.dir = abs
+	}
 	if dir == "" {
 		if o.SegmentBytes <= 0 {
 			// In memory a segment is one growing []byte: small segments keep
@@ -752,7 +764,8 @@ func (e *Bus) decodeRecord(r *tlog.Record, dec *record.Decoder) ([]record.Op, er
 // Recovery returns what Open found and did.
 func (e *Bus) Recovery() Recovery { return e.recovery }
 
-// Dir returns the bus's data directory ("" for an in-memory bus).
+// Dir returns the bus's data directory ("" for an in-memory bus), made
+// absolute by Open on the operating system's filesystem.
 func (e *Bus) Dir() string {
 	if e.memory {
 		return ""
