@@ -726,7 +726,7 @@ func (e *Bus) replayRecord(r *tlog.Record, from LSN, dec *record.Decoder, _ *rec
 // apply during recovery or replay: corruption of the log, unless the page
 // store ran out of space (a full shared-memory tmpfs, the address space),
 // which says nothing about the log. Reported as corruption, it sent an
-// operator to repair a whole log (TestRecoveryOutOfSpaceIsNotCorruption).
+// operator to repair a whole log (TestSharedRecoveryOutOfSpaceIsNotCorruption).
 func replayApplyErr(file string, off int64, err error, lsn LSN) error {
 	if errors.Is(err, page.ErrNoSpace) {
 		return fmt.Errorf("mmsb: %s at offset %d: op at LSN %d cannot be applied for lack of memory or space (the log is intact): %w", file, off, lsn, err)
