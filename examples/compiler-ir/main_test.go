@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -260,7 +261,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}{
 		{"negative funcs", func(c *config) { c.Funcs = -1 }, "--funcs"},
 		{"zero funcs", func(c *config) { c.Funcs = 0 }, "--funcs"},
-		{"huge funcs", func(c *config) { c.Funcs = 100_000_000_000 }, "--funcs"},
+		{"huge funcs", func(c *config) { c.Funcs = math.MaxInt }, "--funcs"},
 		{"negative edits", func(c *config) { c.Edits = -1 }, "--edits"},
 		{"zero repeats", func(c *config) { c.Repeats = 0 }, "--repeats"},
 		{"negative repeats", func(c *config) { c.Repeats = -1 }, "--repeats"},
