@@ -99,7 +99,10 @@ func fakeTree() map[string]string {
 		"metrics/metrics_test.go": "package metrics\n\nimport \"testing\"\n\n" +
 			"func TestBusCollectorMovesWithTheWork(t *testing.T) {}\nfunc TestBusCollectorCountsFailedCheckpoints(t *testing.T) {}\n" +
 			"func TestRPCMetrics(t *testing.T) {}\nfunc TestNegativePedanticRegistryCatchesUndescribedMetric(t *testing.T) {}\n" +
-			"func TestNegativeLintCatchesBadNames(t *testing.T) {}\n",
+			"func TestNegativeLintCatchesBadNames(t *testing.T) {}\n" +
+			"func TestMetricsPageNamesEveryMetric(t *testing.T) {}\nfunc TestMetricsPageCheckCatchesDrift(t *testing.T) {}\n",
+		"docs/docs_test.go": "package docs\n\nimport \"testing\"\n\n" +
+			"func TestLinksResolve(t *testing.T) {}\nfunc TestNamedTestsExist(t *testing.T) {}\nfunc TestChecksCatchBadPages(t *testing.T) {}\n",
 		"bench/peers/go.mod": "module example.com/fake/bench/peers\n\ngo 1.22\n",
 		"bench/peers/peers_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestTargetsApplyTheWorkloadExactly(t *testing.T) {}\nfunc TestNegativeVerifyCatchesALostWrite(t *testing.T) {}\nfunc TestConcurrentServerClients(t *testing.T) {}\n",
@@ -108,7 +111,8 @@ func fakeTree() map[string]string {
 			"func TestInMemoryBusMemoryBound(t *testing.T) {}\nfunc TestCheckpointWhileCommitting(t *testing.T) {}\n",
 		"internal/page/prefault_test.go": "package page\n\nimport \"testing\"\n\nfunc TestPrefaultMakesChunkResident(t *testing.T) {}\n",
 		"cmd/mmsb/bench_test.go": "package main\n\nimport \"testing\"\n\n" +
-			"func TestBenchGrowth(t *testing.T) {}\nfunc TestBenchStallTrace(t *testing.T) {}\n",
+			"func TestBenchGrowth(t *testing.T) {}\nfunc TestBenchStallTrace(t *testing.T) {}\n" +
+			"func TestEveryFlagIsDocumented(t *testing.T) {}\nfunc TestUndocumentedFlagIsCaught(t *testing.T) {}\n",
 		"bindings/c/doc.go": "package main\n\nfunc main() {}\n",
 		"bindings/c/external_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestCABI(t *testing.T) {}\nfunc TestCPP(t *testing.T) {}\nfunc TestPythonWriter(t *testing.T) {}\n" +
@@ -192,6 +196,13 @@ func TestMissingSuiteFailsCI(t *testing.T) {
 		{"metrics negative control missing", func(f map[string]string) {
 			f["metrics/metrics_test.go"] = strings.Replace(f["metrics/metrics_test.go"], "func TestNegativeLintCatchesBadNames(", "func TestLint(", 1)
 		}, "TestNegativeLintCatchesBadNames in metrics"},
+		{"docs tests missing", func(f map[string]string) { delete(f, "docs/docs_test.go") }, "docs"},
+		{"docs negative control missing", func(f map[string]string) {
+			f["docs/docs_test.go"] = strings.Replace(f["docs/docs_test.go"], "func TestChecksCatchBadPages(", "func TestChecks(", 1)
+		}, "TestChecksCatchBadPages in docs"},
+		{"undocumented-flag control missing", func(f map[string]string) {
+			f["cmd/mmsb/bench_test.go"] = strings.Replace(f["cmd/mmsb/bench_test.go"], "func TestUndocumentedFlagIsCaught(", "func TestFlags(", 1)
+		}, "TestUndocumentedFlagIsCaught in cmd/mmsb"},
 		{"peers module missing", func(f map[string]string) { delete(f, "bench/peers/go.mod"); delete(f, "bench/peers/peers_test.go") }, "bench/peers"},
 		{"peers negative control missing", func(f map[string]string) {
 			f["bench/peers/peers_test.go"] = strings.Replace(f["bench/peers/peers_test.go"], "func TestNegativeVerifyCatchesALostWrite(", "func TestVerify(", 1)
