@@ -56,15 +56,20 @@ func BenchmarkCommitMemory2W(b *testing.B) { benchCommit(b, "", SyncNone, 2, 100
 // machine. Run apart, CommitMemory and CommitMemory2W gave ratios of
 // 1.37-2.61 between rounds on the 2-core VM (docs/benchmarks.md), the
 // machine's speed changing between the two runs. It reports each bus's
-// deltas/s and x2W, their ratio. Each bus is given the same batches; the
-// two states must hash equal at the end (a worker count never changes
-// the state).
+// deltas/s and x2W, their ratio, and the cores each bus kept busy
+// (cores-1W, cores-2W: the process's CPU time over wall time during that
+// bus's slices). A one-worker bus that already keeps more than one core
+// busy (its log's toucher, the garbage collector) caps x2W at 2 over its
+// cores on a 2-core machine, whatever the apply does. Each bus is given
+// the same batches; the two states must hash equal at the end (a worker
+// count never changes the state).
 func BenchmarkCommitMemoryWorkers(b *testing.B) {
 	const pages, pageSize, size, batch = 65536, 1024, 16, 1000
 	type side struct {
 		e   *Bus
 		rng *rand.Rand
 		t   time.Duration
+		cpu time.Duration
 	}
 	var sides [2]side
 	for k := range sides {
@@ -89,7 +94,7 @@ func BenchmarkCommitMemoryWorkers(b *testing.B) {
 		m := min(workersSlice, b.N-done)
 		for k := range sides {
 			s := &sides[k]
-			t0 := time.Now()
+			t0, cpu0 := time.Now(), processCPU(b)
 			for i := 0; i < m; i++ {
 				fillBatch(s.rng, ds, runs, data, pages, pageSize, size)
 				if _, err := s.e.Commit(ctx, ds); err != nil {
@@ -98,6 +103,7 @@ func BenchmarkCommitMemoryWorkers(b *testing.B) {
 			}
 			s.e.LastLSN() // a pipelined apply still running is this side's time
 			s.t += time.Since(t0)
+			s.cpu += processCPU(b) - cpu0
 		}
 	}
 	b.StopTimer()
@@ -106,6 +112,10 @@ func BenchmarkCommitMemoryWorkers(b *testing.B) {
 	b.ReportMetric(one, "deltas/s-1W")
 	b.ReportMetric(two, "deltas/s-2W")
 	b.ReportMetric(two/one, "x2W")
+	if sides[0].cpu > 0 { // processCPU is 0 where the platform has no getrusage
+		b.ReportMetric(sides[0].cpu.Seconds()/sides[0].t.Seconds(), "cores-1W")
+		b.ReportMetric(sides[1].cpu.Seconds()/sides[1].t.Seconds(), "cores-2W")
+	}
 	if h1, h2 := hashOf(b, sides[0].e), hashOf(b, sides[1].e); h1 != h2 {
 		b.Fatalf("one worker and two workers reached different states: %x, %x", h1, h2)
 	}
