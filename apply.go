@@ -357,6 +357,19 @@ func (e *Bus) markDirty(id PageID) {
 	e.dirty = append(e.dirty, id)
 }
 
+// forgetDirty drops a freed page from the dirty set: it no longer waits
+// for propagation (Pending counted it until the next wave). A scan, but
+// frees are rare and the set holds only pages written since the last wave.
+func (e *Bus) forgetDirty(id PageID) {
+	if _, ok := e.dirtySet[id]; !ok {
+		return
+	}
+	delete(e.dirtySet, id)
+	if i := slices.Index(e.dirty, id); i >= 0 {
+		e.dirty = slices.Delete(e.dirty, i, i+1)
+	}
+}
+
 // applyOp validates and applies one logged operation at lsn. It is the one
 // place where recovered operations change state, and live control
 // operations go through it too after they are logged.
@@ -400,6 +413,7 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 		}
 		delete(e.flags, op.Page)
 		delete(e.derivedReads, op.Page)
+		e.forgetDirty(op.Page)
 		e.recordHist(lsn, op.Page, t)
 	case record.OpSetMeta:
 		sl, ok := e.store.Lookup(op.Page)
