@@ -485,7 +485,10 @@ type SnapshotPage struct {
 // when no page was written after L (every write up to L was applied
 // before L was published, so the pages are exactly the state at L). It
 // retries otherwise, up to ReaderOptions.SnapshotRetries times, then fails
-// with ErrSnapshotBusy. A missing page gives ErrPageNotFound.
+// with ErrSnapshotBusy. A page missing at L gives ErrPageNotFound; a page
+// missing because a commit after L freed it (applied before its LSN is
+// published) makes it wait for that commit and retry, and fail with
+// ErrSnapshotBusy if the commit is not published within WriterTimeout.
 func (rd *Reader) Snapshot(ids []PageID) ([]SnapshotPage, LSN, error) {
 	return rd.SnapshotInto(ids, nil)
 }
@@ -513,6 +516,24 @@ func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage
 					ok = false // freed by a commit after at: retry
 					break
 				}
+				// The committed LSN has not moved, but the writer applies
+				// a commit's operations before it publishes the commit's
+				// LSN, so the page may have existed at at and been freed
+				// by a commit still being applied. The free word (loaded
+				// after the page was found missing; page.hFreeLSN) tells:
+				// above at, wait for that commit and retry; otherwise the
+				// page was missing at at. A writer "in progress" counter
+				// would also tell, but would cost every commit a store;
+				// the free word costs only frees.
+				if errors.Is(err, ErrPageNotFound) {
+					if f := LSN(a.r.FreeLSN()); f > at {
+						if err := rd.awaitFreeCommit(a, id, f); err != nil {
+							return nil, 0, err
+						}
+						ok = false
+						break
+					}
+				}
 				return nil, 0, err
 			}
 			p.ID, p.Epoch, p.LSN = id, Epoch(res.Epoch), LSN(res.LSN)
@@ -528,6 +549,32 @@ func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage
 		runtime.Gosched()
 	}
 	return nil, 0, fmt.Errorf("%w: %d attempts over %d pages", ErrSnapshotBusy, rd.opts.SnapshotRetries, len(ids))
+}
+
+// awaitFreeCommit waits until the writer has published the commit of
+// LSN freeLSN, whose free may be why page id is missing from a Snapshot,
+// at most WriterTimeout (the commit is normally published microseconds
+// after its operations are applied): ErrSnapshotBusy when it is not,
+// ErrWriterGone or ErrStale when the writer goes, nil when it is
+// published or the Reader reattached (the caller retries on the region it
+// has now). Caller holds rd.mu.
+func (rd *Reader) awaitFreeCommit(a *attachment, id PageID, freeLSN LSN) error {
+	deadline := time.Now().Add(rd.opts.WriterTimeout)
+	for LSN(a.r.LSN()) < freeLSN {
+		if err := rd.check(); err != nil {
+			return err
+		}
+		if rd.a != a {
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("%w: page %d is gone, freed by the commit of LSN %d, which the writer did not publish within %v (committed LSN %d)",
+				ErrSnapshotBusy, id, freeLSN, rd.opts.WriterTimeout, a.r.LSN())
+		}
+		a.r.WaitLSN(uint64(freeLSN)-1, min(left, waitSlice))
+	}
+	return nil
 }
 
 // Stats returns the reader-side metrics. (Readers attached are not

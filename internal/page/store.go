@@ -347,6 +347,7 @@ func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 	s.logical -= int64(s.cells[sl].size & sizeMask)
 	s.frees++
 	if s.shm != nil {
+		s.shm.noteFree(lsn) // before the slot changes: see hFreeLSN
 		s.BeginWrite(sl, lsn)
 	}
 	s.ids[sl] = 0
