@@ -8,3 +8,8 @@ package page
 //
 //go:noescape
 func storeSeq(p *uint64, v uint64)
+
+// beginSeq stores the odd sequence word that opens a write. On amd64 the
+// page stores that follow cannot become visible before it (TSO), so it is
+// storeSeq.
+func beginSeq(p *uint64, v uint64) { storeSeq(p, v) }

@@ -399,7 +399,7 @@ func (s *Store) SharedDir() string {
 
 // BeginWrite marks slot sl as being written by the operation at lsn
 // (sequence word odd). Shared mode only; pair with EndWrite.
-func (s *Store) BeginWrite(sl Slot, lsn uint64) { storeSeq(&s.seq[sl], 2*lsn-1) }
+func (s *Store) BeginWrite(sl Slot, lsn uint64) { beginSeq(&s.seq[sl], 2*lsn-1) }
 
 // EndWrite marks slot sl consistent again (sequence word even).
 func (s *Store) EndWrite(sl Slot, lsn uint64) { storeSeq(&s.seq[sl], 2*lsn) }
