@@ -75,7 +75,8 @@ typedef enum mmsb_reader_status {
 
 /* Reader options; zero fields take the defaults (as Go's ReaderOptions). */
 typedef struct mmsb_reader_options {
-	int64_t writer_timeout_ns;    /* page mid-write and unchanged this long: WRITER_GONE (200 ms) */
+	int64_t writer_timeout_ns;    /* page mid-write and unchanged this long: WRITER_GONE; a snapshot's
+	                                 wait for the commit of a free: SNAPSHOT_BUSY (200 ms) */
 	int64_t liveness_interval_ns; /* writer process checked at most this often (10 ms) */
 	int64_t busy_timeout_ns;      /* page changing under every copy this long: BUSY (1 s) */
 	int snapshot_retries;         /* snapshot attempts (100) */
@@ -112,6 +113,7 @@ enum {
 	MMSB_READER__H_LIVE = 104,
 	MMSB_READER__H_STRIDES = 112,
 	MMSB_READER__H_FUTEX = 120,
+	MMSB_READER__H_FREE_LSN = 128, /* u64: LSN of the last free applied, published or not (0: none) */
 	MMSB_READER__CELL_BITS = 12,
 	MMSB_READER__SIZE_BITS = 25,
 	MMSB_READER__STATE_LIVE = 1,
@@ -1018,12 +1020,33 @@ static inline MMSB_READER__UNUSED int mmsb_reader_pages(mmsb_reader *r, uint64_t
 	return MMSB_READER_OK;
 }
 
+/* mmsb_reader__await_free waits until the writer has published the commit
+ * of LSN freed, whose free may be why page id is missing from a snapshot,
+ * at most writer_timeout (the commit is normally published microseconds
+ * after its operations are applied): SNAPSHOT_BUSY when it is not,
+ * WRITER_GONE or STALE when the writer goes, OK when it is published (the
+ * caller starts the snapshot over). */
+static inline int mmsb_reader__await_free(mmsb_reader *r, uint64_t id, uint64_t freed) {
+	uint64_t l;
+	int rc = mmsb_reader_wait(r, freed - 1, r->o.writer_timeout_ns, &l);
+	if (rc != MMSB_READER_ERR_TIMEOUT)
+		return rc;
+	return mmsb_reader__fail(MMSB_READER_ERR_SNAPSHOT_BUSY,
+	                         "page %llu is gone, freed by the commit of LSN %llu, which the writer did not publish within %lld ns (committed LSN %llu)",
+	                         (unsigned long long)id, (unsigned long long)freed, (long long)r->o.writer_timeout_ns,
+	                         (unsigned long long)mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN));
+}
+
 /* mmsb_reader_snapshot copies pages ids[0:n] consistently at one committed
  * LSN (written to *lsn), as Go's Reader.Snapshot: read the committed LSN
  * L, then each page under its seqlock; accepted when no page was written
- * after L, else retried (snapshot_retries, then SNAPSHOT_BUSY). Page i
- * goes to bufs[i][0:caps[i]], its size to sizes[i], its epoch and LSN to
- * infos[i] (infos may be NULL). */
+ * after L, else retried (snapshot_retries, then SNAPSHOT_BUSY). A page
+ * missing at L is NOT_FOUND; a page missing because a commit after L freed
+ * it (applied before its LSN is published: the header's free word is
+ * above L) makes it wait for that commit and start over, and fail with
+ * SNAPSHOT_BUSY if the commit is not published within writer_timeout.
+ * Page i goes to bufs[i][0:caps[i]], its size to sizes[i], its epoch and
+ * LSN to infos[i] (infos may be NULL). */
 static inline MMSB_READER__UNUSED int mmsb_reader_snapshot(mmsb_reader *r, const uint64_t *ids, size_t n, void *const *bufs,
                                                    const size_t *caps, size_t *sizes, mmsb_reader_page_info *infos, uint64_t *lsn) {
 	int attempt, rc;
@@ -1042,9 +1065,29 @@ static inline MMSB_READER__UNUSED int mmsb_reader_snapshot(mmsb_reader *r, const
 			mmsb_reader_page_info info;
 			d.buf = bufs[i], d.cap = caps[i], d.size = 0;
 			rc = mmsb_reader__read(r, ids[i], &d, &info);
-			if (rc == MMSB_READER_ERR_NOT_FOUND && mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN) != at) {
-				ok = 0; /* freed by a commit after at: retry */
-				break;
+			if (rc == MMSB_READER_ERR_NOT_FOUND) {
+				uint64_t freed;
+				if (mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN) != at) {
+					ok = 0; /* freed by a commit after at: retry */
+					break;
+				}
+				/* The committed LSN has not moved, but the writer applies a
+				 * commit's operations before it publishes the commit's LSN:
+				 * the page may have existed at at and been freed by a
+				 * commit still being applied. The free word, stored before
+				 * the freed slot changes and loaded after the page was
+				 * found missing (the fence orders the loads), tells: above
+				 * at, wait for that commit and start over; otherwise every
+				 * free applied so far is published, and the page was
+				 * missing at at. */
+				__atomic_thread_fence(__ATOMIC_ACQUIRE);
+				freed = mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_FREE_LSN);
+				if (freed > at) {
+					if ((rc = mmsb_reader__await_free(r, ids[i], freed)) != MMSB_READER_OK)
+						return rc;
+					ok = 0;
+					break;
+				}
 			}
 			if (rc != MMSB_READER_OK)
 				return rc;

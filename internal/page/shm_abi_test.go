@@ -23,7 +23,7 @@ func shmABI() map[string]uint64 {
 		"H_VERSION": hVersion, "H_HDR_SIZE": hHdrSize, "H_GEN": hGen, "H_PID": hPID, "H_START": hStart,
 		"H_LSN": hLSN, "H_STATE": hState, "H_HW": hHW, "H_SLOT_CAP": hSlotCap, "H_TABLE_VER": hTableVer,
 		"H_CHUNKS": hChunks, "H_MAX_CHUNKS": hMaxChunks, "H_CELL_BITS": hCellBits, "H_SIZE_BITS": hSizeBits,
-		"H_LIVE": hLive, "H_STRIDES": hStrides, "H_FUTEX": hFutex,
+		"H_LIVE": hLive, "H_STRIDES": hStrides, "H_FUTEX": hFutex, "H_FREE_LSN": hFreeLSN,
 		"CELL_BITS": cellBits, "SIZE_BITS": sizeBits, "CHUNK_ENTRY_BYTES": chunkEntryBytes,
 		"STATE_LIVE": ShmLive, "STATE_CLOSED": ShmClosed, "STATE_SUPERSEDED": ShmSuperseded,
 	}

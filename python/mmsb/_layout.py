@@ -33,6 +33,7 @@ H_SIZE_BITS = 100  # u32
 H_LIVE = 104  # atomic
 H_STRIDES = 112  # u8 x4
 H_FUTEX = 120  # u32, atomic
+H_FREE_LSN = 128  # atomic: LSN of the last free applied, published or not (0: none)
 
 # States (header word H_STATE).
 STATE_BUILDING = 0

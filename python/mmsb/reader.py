@@ -297,7 +297,9 @@ class Reader:
     child may keep using an inherited Reader or open its own.
 
     writer_timeout: how long a page may stay mid-write (odd, unchanged
-    sequence word) before WriterGone (default 0.2 s, as in Go).
+    sequence word) before WriterGone, and how long snapshot() waits for the
+    commit of a free to be published before SnapshotBusy (default 0.2 s,
+    as in Go).
     liveness_interval: at most this long between checks that the writer
     process exists (kill(pid, 0) and its /proc start time) (default 0.01 s).
     busy_timeout: how long a page may keep changing under a read before
@@ -817,13 +819,18 @@ class Reader:
         """Consistent copies of pages ids at one committed LSN, as Go's
         Reader.Snapshot: read the committed LSN L, then every page under its
         seqlock, and accept when no page was written after L. Retries up to
-        snapshot_retries times, then SnapshotBusy."""
+        snapshot_retries times, then SnapshotBusy. A page missing at L is
+        PageNotFound; a page missing because a commit after L freed it
+        (applied before its LSN is published: the header's free word is
+        above L) makes it wait for that commit and start over, and raise
+        SnapshotBusy if the commit is not published within writer_timeout."""
         ids = [int(i) for i in ids]
         for _ in range(self.snapshot_retries):
             self._check()
             at = self._hq[L.H_LSN // 8]
             pages = {}
             ok = True
+            freed = None  # (page, LSN of the free) to wait for
             for pid in ids:
                 try:
                     data, epoch, lsn, _, _ = self._read(pid, _copy)
@@ -831,7 +838,21 @@ class Reader:
                     if self._hq[L.H_LSN // 8] != at:
                         ok = False  # freed by a commit after at: retry
                         break
-                    raise
+                    # The committed LSN has not moved, but the writer
+                    # applies a commit's operations before it publishes the
+                    # commit's LSN: the page may have existed at at and
+                    # been freed by a commit still being applied. The free
+                    # word, stored before the freed slot changes and loaded
+                    # after the page was found missing, tells: above at,
+                    # wait for that commit and start over; otherwise every
+                    # free applied so far is published, and the page was
+                    # missing at at.
+                    f = self._hq[L.H_FREE_LSN // 8]
+                    if f <= at:
+                        raise
+                    freed = (pid, f)
+                    ok = False
+                    break
                 if lsn > at:
                     ok = False
                     break
@@ -839,8 +860,24 @@ class Reader:
             if ok:
                 return Snapshot(at, pages)
             self.snapshot_retries_used += 1
-            os.sched_yield()
+            if freed is not None:
+                self._await_free_commit(*freed)
+            else:
+                os.sched_yield()
         raise SnapshotBusy("%d attempts over %d pages" % (self.snapshot_retries, len(ids)))
+
+    def _await_free_commit(self, page_id, free_lsn):
+        """Wait until the writer has published the commit of LSN free_lsn,
+        whose free may be why page_id is missing from a snapshot, at most
+        writer_timeout (the commit is normally published microseconds after
+        its operations are applied): SnapshotBusy when it is not,
+        WriterGone or Stale when the writer goes."""
+        try:
+            self.wait(free_lsn - 1, timeout=self.writer_timeout)
+        except Timeout:
+            raise SnapshotBusy("page %d is gone, freed by the commit of LSN %d, which the writer did not "
+                               "publish within %gs (committed LSN %d)"
+                               % (page_id, free_lsn, self.writer_timeout, self._hq[L.H_LSN // 8])) from None
 
     # ---- waiting --------------------------------------------------------
 
