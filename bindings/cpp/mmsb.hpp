@@ -427,7 +427,7 @@ inline void check_reader(int status) {
 
 // reader_options of reader::reader; zero fields take the defaults.
 struct reader_options {
-    std::chrono::nanoseconds writer_timeout{0};    // page mid-write this long: writer_gone (200 ms)
+    std::chrono::nanoseconds writer_timeout{0};    // page mid-write this long: writer_gone; a snapshot waiting this long for the commit of a free: snapshot_busy (200 ms)
     std::chrono::nanoseconds liveness_interval{0}; // writer process checked this often (10 ms)
     std::chrono::nanoseconds busy_timeout{0};      // page changing under every copy this long: read_busy (1 s)
     int snapshot_retries = 0;                      // snapshot attempts (100)
