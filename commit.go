@@ -417,6 +417,12 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 
 // CreatePages creates pages in one logged batch (all or none) and returns
 // their IDs. Specs with ID 0 get the next free IDs, in order.
+//
+// The memory the pages need (and, in shared mode, its tmpfs space) is
+// reserved before the batch is logged: a batch that does not fit is
+// refused whole with ErrNoSpace, nothing is logged, and the bus goes on.
+//
+// Errors: ErrPageExists, ErrInvalidPage, ErrNoSpace, ErrClosed, ErrFailed.
 func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, error) {
 	if len(specs) == 0 {
 		return nil, nil
@@ -429,6 +435,7 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 			break
 		}
 	}
+	reserved := false // room reserved in the store (check got to its end)
 	metaOf := func(i int) []byte {
 		if metas == nil {
 			return nil
@@ -477,6 +484,17 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 			}
 			ids[i] = id
 		}
+		// Last, once the batch is valid: the room its apply needs
+		// (slots, page memory, tmpfs space), so that a create logged
+		// below cannot fail to apply for lack of it, which would fail
+		// the bus. Refused, it logs nothing and the bus goes on.
+		if err := e.store.ReserveCreates(len(specs), func(i int) int { return specs[i].Size }); err != nil {
+			if errors.Is(err, page.ErrNoSpace) {
+				return fmt.Errorf("%w: a batch of %d creates: %w", ErrNoSpace, len(specs), err)
+			}
+			return fmt.Errorf("%w: %w", ErrInvalidPage, err)
+		}
+		reserved = true
 		return nil
 	}
 	encode := func(buf []byte) []byte {
@@ -486,6 +504,16 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 		return buf
 	}
 	if _, err := e.commitOps(ctx, len(specs), check, encode); err != nil {
+		if reserved {
+			// Reserved, then refused before it was logged (e.g.
+			// ErrRecordTooLarge): give the memory back. (Whatever else
+			// failed, what is still spare holds no page.)
+			e.lockSettled()
+			if !e.closed {
+				_ = e.store.ReleaseReserved()
+			}
+			e.mu.Unlock()
+		}
 		return nil, err
 	}
 	e.reserveCheckpointScratch()

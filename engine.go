@@ -729,7 +729,7 @@ func (e *Bus) replayRecord(r *tlog.Record, from LSN, dec *record.Decoder, _ *rec
 // operator to repair a whole log (TestSharedRecoveryOutOfSpaceIsNotCorruption).
 func replayApplyErr(file string, off int64, err error, lsn LSN) error {
 	if errors.Is(err, page.ErrNoSpace) {
-		return fmt.Errorf("mmsb: %s at offset %d: op at LSN %d cannot be applied for lack of memory or space (the log is intact): %w", file, off, lsn, err)
+		return fmt.Errorf("%w: %s at offset %d: op at LSN %d cannot be applied for lack of memory or space (the log is intact): %w", ErrNoSpace, file, off, lsn, err)
 	}
 	return corruption.Wrap(file, off, err, "op at LSN %d does not apply", lsn)
 }

@@ -53,6 +53,15 @@ var (
 	// (VerifyReplay(ctx, true)) could not start from it because it does not
 	// load; the error wraps the reason.
 	ErrNoCheckpoint = errors.New("mmsb: replay cannot start from the checkpoint")
+	// ErrNoSpace: pages cannot be created for lack of memory or space:
+	// the OS refused the mapping or the pre-fault of their memory, or, in
+	// shared mode (Options.Shared), the tmpfs is full. A create batch is
+	// refused whole before it is logged, and the bus goes on: pages that
+	// fit, frees and deltas still commit. The error wraps the cause (e.g.
+	// syscall.ENOSPC or syscall.ENOMEM). Open (recovery) returns it too
+	// when the logged state does not fit; the log is intact, and the same
+	// directory opens where there is room (docs/shm.md).
+	ErrNoSpace = errors.New("mmsb: no memory or space for the pages")
 	// ErrInvalidOption: an invalid option or argument.
 	ErrInvalidOption = errors.New("mmsb: invalid option")
 	// ErrCheckpointFailing: writes are refused because checkpoints keep

@@ -44,8 +44,25 @@ type sizeClass struct {
 	// through a stale Bytes view cannot corrupt the allocator, and freeing
 	// never touches page memory. LIFO reuse keeps recently used cells hot.
 	free []uint32
-	cur  int32 // chunk being carved, -1 when none
-	next int   // next never-used cell of cur
+	// spare holds chunks mapped ahead by reserveCells, in the order alloc
+	// takes them when cur is used up (the order it would have mapped
+	// them in, so the layout is the same as without the reservation).
+	spare []uint32
+	cur   int32 // chunk being carved, -1 when none
+	next  int   // next never-used cell of cur
+	// pending counts this class's cells claimed by the reservation in
+	// progress (reserveCells); zero outside it.
+	pending int
+}
+
+// room returns how many cells the class hands out before it must map a
+// chunk: freed cells, the rest of cur and the spare chunks.
+func (c *sizeClass) room() int {
+	n := len(c.free) + len(c.spare)*c.cellsPerChunk
+	if c.cur >= 0 {
+		n += c.cellsPerChunk - c.next
+	}
+	return n
 }
 
 // arena owns every mapping that holds page bytes.
@@ -59,6 +76,13 @@ type arena struct {
 	lastCell  int
 	lastClass int32
 	mapped    int64 // bytes mapped for page data
+	// spareLarge holds large pages' own chunks mapped ahead by
+	// reserveCells, claimed in batch order at its front.
+	spareLarge []uint32
+	// limit, when positive, is the most bytes mapped for page data: a
+	// chunk past it is refused with ErrNoSpace as if the OS had refused
+	// the mapping (SetArenaLimit).
+	limit int64
 	// shm is the shared-mode backing (nil in private mode): chunks are
 	// then files in its directory, published in its chunk table.
 	shm *shmBacking
@@ -109,6 +133,10 @@ func (a *arena) newChunk(n, cellSize int, ci int32) (uint32, error) {
 		}
 		idx = uint32(len(a.chunks))
 	}
+	if a.limit > 0 && a.mapped+int64(roundUp(n, osPageSize)) > a.limit {
+		return 0, fmt.Errorf("%w: mapping %d bytes would take page memory past the store's limit of %d bytes (%d mapped)",
+			ErrNoSpace, roundUp(n, osPageSize), a.limit, a.mapped)
+	}
 	var mem []byte
 	var err error
 	if a.shm != nil {
@@ -140,9 +168,12 @@ func (a *arena) newChunk(n, cellSize int, ci int32) (uint32, error) {
 func (a *arena) alloc(size int) (uint32, error) {
 	cs := cellSizeFor(size)
 	if size > largePage {
-		idx, err := a.newChunk(cs, cs, -1)
-		if err != nil {
-			return 0, err
+		idx, ok := a.takeLarge(cs)
+		if !ok {
+			var err error
+			if idx, err = a.newChunk(cs, cs, -1); err != nil {
+				return 0, err
+			}
 		}
 		return idx << cellBits, nil
 	}
@@ -158,11 +189,17 @@ func (a *arena) alloc(size int) (uint32, error) {
 		return ref, nil
 	}
 	if c.cur < 0 || c.next == c.cellsPerChunk {
-		idx, err := a.newChunk(cs*c.cellsPerChunk, cs, ci)
-		if err != nil {
-			return 0, err
+		var idx uint32
+		if len(c.spare) > 0 {
+			idx = c.spare[0]
+			c.spare = c.spare[:copy(c.spare, c.spare[1:])]
+		} else {
+			var err error
+			if idx, err = a.newChunk(cs*c.cellsPerChunk, cs, ci); err != nil {
+				return 0, err
+			}
+			c = &a.classes[ci]
 		}
-		c = &a.classes[ci]
 		c.cur, c.next = int32(idx), 0
 	}
 	// Fresh anonymous memory is already zero: no clearing needed.
@@ -181,6 +218,13 @@ func (a *arena) release(ref uint32) error {
 		c.free = append(c.free, ref)
 		return nil
 	}
+	return a.dropChunk(idx)
+}
+
+// dropChunk unmaps chunk idx, which holds no live page, and frees its
+// index for reuse. On error nothing changed.
+func (a *arena) dropChunk(idx uint32) error {
+	ch := &a.chunks[idx]
 	n := len(ch.mem)
 	if err := unmap(ch.mem); err != nil {
 		return err
@@ -192,6 +236,114 @@ func (a *arena) release(ref uint32) error {
 	a.freeChunks = append(a.freeChunks, idx)
 	a.mapped -= int64(n)
 	return nil
+}
+
+// takeLarge takes the first spare large-page chunk of cs bytes, if any.
+func (a *arena) takeLarge(cs int) (uint32, bool) {
+	for j, idx := range a.spareLarge {
+		if a.chunks[idx].cellSize == cs {
+			a.spareLarge = append(a.spareLarge[:j], a.spareLarge[j+1:]...)
+			return idx, true
+		}
+	}
+	return 0, false
+}
+
+// reserveCells maps ahead every chunk that alloc will need for n pages of
+// sizeOf(0..n-1) bytes allocated in that order, so that those allocs
+// cannot fail: for each small class, the chunks beyond its room (freed
+// cells, the rest of its current chunk, its spares); for each large page,
+// a chunk of its own. It maps nothing when the room exists. On error it
+// unmaps every spare chunk (none holds a page) and returns the error.
+//
+// Spare large chunks this batch does not claim are unmapped. Spare small
+// chunks left by an earlier reservation whose batch was not created stay
+// for later creates of their class (or ReleaseReserved).
+func (a *arena) reserveCells(n int, sizeOf func(int) int) error {
+	var err error
+	claimed := 0 // spareLarge[:claimed] are this batch's, in batch order
+	done := 0    // sizes counted in pending
+	for ; done < n && err == nil; done++ {
+		size := sizeOf(done)
+		cs := cellSizeFor(size)
+		if size > largePage {
+			claimed, err = a.claimLarge(claimed, cs)
+			continue
+		}
+		ci := a.class(cs)
+		c := &a.classes[ci]
+		c.pending++
+		if c.pending <= c.room() {
+			continue
+		}
+		var idx uint32
+		if idx, err = a.newChunk(cs*c.cellsPerChunk, cs, ci); err == nil {
+			c = &a.classes[ci]
+			c.spare = append(c.spare, idx)
+		}
+	}
+	for i := range done {
+		if size := sizeOf(i); size <= largePage {
+			a.classes[a.class(cellSizeFor(size))].pending = 0
+		}
+	}
+	if err != nil {
+		// Give the memory (or tmpfs space) back: the batch is refused,
+		// and smaller creates after it must find the room.
+		_ = a.releaseSpares(0)
+		return err
+	}
+	// The room is held; an unmap that fails here (it cannot short of a
+	// corrupted mapping table) costs address space, not the batch.
+	_ = a.dropSpareLarge(claimed)
+	return nil
+}
+
+// claimLarge makes spareLarge[k] a chunk of cs bytes, moving an unclaimed
+// spare of that size there or mapping one, and returns k+1.
+func (a *arena) claimLarge(k, cs int) (int, error) {
+	for j := k; j < len(a.spareLarge); j++ {
+		if a.chunks[a.spareLarge[j]].cellSize == cs {
+			a.spareLarge[k], a.spareLarge[j] = a.spareLarge[j], a.spareLarge[k]
+			return k + 1, nil
+		}
+	}
+	idx, err := a.newChunk(cs, cs, -1)
+	if err != nil {
+		return k, err
+	}
+	a.spareLarge = append(a.spareLarge, idx)
+	j := len(a.spareLarge) - 1
+	a.spareLarge[k], a.spareLarge[j] = a.spareLarge[j], a.spareLarge[k]
+	return k + 1, nil
+}
+
+// dropSpareLarge unmaps the spare large chunks from spareLarge[k] on.
+func (a *arena) dropSpareLarge(k int) error {
+	var first error
+	for _, idx := range a.spareLarge[k:] {
+		if err := a.dropChunk(idx); err != nil && first == nil {
+			first = err
+		}
+	}
+	a.spareLarge = a.spareLarge[:k]
+	return first
+}
+
+// releaseSpares unmaps every spare chunk: the large ones from
+// spareLarge[k] on, and all small classes' spares.
+func (a *arena) releaseSpares(k int) error {
+	first := a.dropSpareLarge(k)
+	for ci := range a.classes {
+		c := &a.classes[ci]
+		for _, idx := range c.spare {
+			if err := a.dropChunk(idx); err != nil && first == nil {
+				first = err
+			}
+		}
+		c.spare = c.spare[:0]
+	}
+	return first
 }
 
 // view returns the first size bytes of cell ref, capped so that appends
@@ -214,16 +366,16 @@ func (a *arena) releaseAll() error {
 			a.shm.releaseSharedChunk(uint32(i))
 		}
 	}
-	*a = arena{shm: a.shm, policy: a.policy}
+	*a = arena{shm: a.shm, policy: a.policy, limit: a.limit}
 	return first
 }
 
 // bookkeepingBytes is the Go-heap footprint of the arena's own tables.
 func (a *arena) bookkeepingBytes() int64 {
-	const chunkSize, classSize = 48, 72 // sizeof(chunk), sizeof(sizeClass) on 64-bit
-	n := int64(cap(a.chunks))*chunkSize + int64(cap(a.freeChunks))*4 + int64(cap(a.classes))*classSize
+	const chunkSize, classSize = 48, 104 // sizeof(chunk), sizeof(sizeClass) on 64-bit
+	n := int64(cap(a.chunks))*chunkSize + int64(cap(a.freeChunks)+cap(a.spareLarge))*4 + int64(cap(a.classes))*classSize
 	for i := range a.classes {
-		n += int64(cap(a.classes[i].free)) * 4
+		n += int64(cap(a.classes[i].free)+cap(a.classes[i].spare)) * 4
 	}
 	return n
 }

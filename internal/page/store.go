@@ -184,7 +184,11 @@ func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64
 	// needs no rollback.
 	if id-s.denseBase >= base.PageID(len(s.dense)) && s.creates >= s.denseRetry {
 		if err := s.placeDense(id); err != nil {
-			return -1, fmt.Errorf("page %d: growing id index: %w", id, err)
+			// The window's mapping could not grow: the page goes to the
+			// sparse map, which is always correct, and placement is
+			// retried later, as when the policy refuses. A create never
+			// fails for the index, which ReserveCreates cannot foresee.
+			s.denseRetry = s.creates + uint64(max(len(s.dense)/4, 1024))
 		}
 	}
 	if s.freeSlot == 0 && int(s.hw) == s.slotCap {
@@ -232,6 +236,72 @@ func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64
 	}
 	return sl, nil
 }
+
+// ReserveCreates makes room for n creates of sizeOf(0), ..., sizeOf(n-1)
+// bytes (each 1..base.MaxPageSize), made next and in that order, so that
+// none of them can fail for memory or space: it grows the slot arrays for
+// the creates that free slots do not cover (in shared mode it also
+// allocates their tmpfs space), and maps and prepares (pre-faults) the
+// chunks their bytes will take. The bus calls it before it logs a batch
+// of creates: a create it logged and then could not apply would fail the
+// bus. It is cheap when the room exists (nothing is mapped), and what it
+// maps is what those creates would have mapped, in the same order.
+//
+// On error (wrapping ErrNoSpace) the chunks it mapped are unmapped again
+// and the store is otherwise unchanged (slot arrays may stay grown, as
+// when a create fails). A reservation whose creates are not made is used
+// by later creates, or given back by ReleaseReserved.
+func (s *Store) ReserveCreates(n int, sizeOf func(i int) int) error {
+	for i := range n {
+		if size := sizeOf(i); size < 1 || size > base.MaxPageSize {
+			return fmt.Errorf("%w: reserving room for page %d of %d: size %d not in [1, %d]", ErrInvalidSize, i, n, size, base.MaxPageSize)
+		}
+	}
+	if err := s.reserveSlotsFor(n); err != nil {
+		return fmt.Errorf("reserving slots for %d new pages: %w", n, err)
+	}
+	if err := s.reserveCells(n, sizeOf); err != nil {
+		return fmt.Errorf("reserving page memory for %d new pages: %w", n, err)
+	}
+	return nil
+}
+
+// reserveSlotsFor grows the slot arrays (and, in shared mode, their
+// reserved tmpfs space) for n creates: those that the free slots (hw -
+// live of them) do not take need never-used slots.
+func (s *Store) reserveSlotsFor(n int) error {
+	fresh := int64(n) - int64(int(s.hw)-s.live)
+	if fresh <= 0 {
+		return nil
+	}
+	want := int64(s.hw) + fresh
+	if want > maxSlots {
+		return fmt.Errorf("%w: %d slots wanted, at most %d", ErrNoSpace, want, maxSlots)
+	}
+	for int64(s.slotCap) < want {
+		if err := s.growSlots(); err != nil {
+			return err
+		}
+	}
+	for s.shm != nil && int64(s.shm.slotsReserved) < want {
+		if err := s.reserveSlots(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReleaseReserved unmaps the chunks that ReserveCreates mapped for creates
+// that were not made (their batch was refused after its reservation).
+// Nothing else changes.
+func (s *Store) ReleaseReserved() error { return s.releaseSpares(0) }
+
+// SetArenaLimit bounds the bytes the store maps for page data (Stats'
+// ArenaBytes) at n; n <= 0 removes the bound. A create, or a reservation,
+// that would map past it fails with ErrNoSpace as if the OS had refused
+// the mapping, which lets tests refuse memory deterministically. Reset
+// keeps the bound.
+func (s *Store) SetArenaLimit(n int64) { s.limit = max(n, 0) }
 
 // slotVersion is a slot's epoch and last-write LSN.
 type slotVersion struct {
@@ -496,9 +566,9 @@ func (s *Store) releaseAllMemory() error {
 			atomic.AddUint64(shmWord(shm.hdr, hTableVer), 1)
 		}
 	}
-	policy := s.policy
+	policy, limit := s.policy, s.limit
 	*s = Store{}
-	s.policy = policy
+	s.policy, s.limit = policy, limit
 	if shm != nil {
 		s.shm = shm
 		shm.initRegions(s)
