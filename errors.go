@@ -92,6 +92,7 @@ var (
 	ErrSharedCorrupt = page.ErrBadShared
 	// ErrSnapshotBusy: Reader.Snapshot did not get one consistent view
 	// within ReaderOptions.SnapshotRetries attempts (the pages kept
-	// changing under it).
-	ErrSnapshotBusy = errors.New("mmsb: snapshot retries exhausted (pages kept changing)")
+	// changing under it), or a page it needed was freed by a commit the
+	// writer did not publish within ReaderOptions.WriterTimeout.
+	ErrSnapshotBusy = errors.New("mmsb: snapshot busy (pages kept changing, or a free's commit was not published)")
 )

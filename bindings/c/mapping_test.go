@@ -31,7 +31,7 @@ var sentinels = map[string]error{
 	"ErrNoCheckpoint": mmsb.ErrNoCheckpoint, "ErrInvalidOption": mmsb.ErrInvalidOption,
 	"ErrCheckpointFailing": mmsb.ErrCheckpointFailing, "ErrWriterGone": mmsb.ErrWriterGone,
 	"ErrStale": mmsb.ErrStale, "ErrSharedCorrupt": mmsb.ErrSharedCorrupt,
-	"ErrSnapshotBusy": mmsb.ErrSnapshotBusy,
+	"ErrSnapshotBusy": mmsb.ErrSnapshotBusy, "ErrNoSpace": mmsb.ErrNoSpace,
 }
 
 var headerCodeRE = regexp.MustCompile(`MMSB_ERR_\w+ = (\d+),?\s*/\* (Err\w+)`)

@@ -68,7 +68,7 @@ extern "C" {
 typedef uint64_t mmsb_bus;
 
 /*
- * Status codes. MMSB_ERR_PAGE_NOT_FOUND .. MMSB_ERR_SNAPSHOT_BUSY map one to
+ * Status codes. MMSB_ERR_PAGE_NOT_FOUND .. MMSB_ERR_NO_SPACE map one to
  * one to the Go sentinel errors of package mmsb (ErrPageNotFound ...
  * ErrSnapshotBusy). The codes from 100 up belong to the ABI itself.
  */
@@ -98,6 +98,7 @@ typedef enum mmsb_status {
     MMSB_ERR_STALE = 22,              /* ErrStale */
     MMSB_ERR_SHARED_CORRUPT = 23,     /* ErrSharedCorrupt */
     MMSB_ERR_SNAPSHOT_BUSY = 24,      /* ErrSnapshotBusy */
+    MMSB_ERR_NO_SPACE = 25,           /* ErrNoSpace (no memory or tmpfs space for new pages; nothing was logged) */
 
     MMSB_ERR_INVALID_HANDLE = 100,    /* 0, or a value no open returned */
     MMSB_ERR_INVALID_ARGUMENT = 101,  /* NULL pointer, bad size, count or struct_size */

@@ -49,6 +49,7 @@ var sentinelCodes = []struct {
 	{mmsb.ErrStale, C.MMSB_ERR_STALE},
 	{mmsb.ErrSharedCorrupt, C.MMSB_ERR_SHARED_CORRUPT},
 	{mmsb.ErrSnapshotBusy, C.MMSB_ERR_SNAPSHOT_BUSY},
+	{mmsb.ErrNoSpace, C.MMSB_ERR_NO_SPACE},
 }
 
 // statusOf returns err's status code: the first sentinel it wraps, else

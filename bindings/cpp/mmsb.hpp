@@ -81,6 +81,7 @@ MMSB_HPP_ERROR(writer_gone, MMSB_ERR_WRITER_GONE)
 MMSB_HPP_ERROR(stale, MMSB_ERR_STALE)
 MMSB_HPP_ERROR(shared_corrupt, MMSB_ERR_SHARED_CORRUPT)
 MMSB_HPP_ERROR(snapshot_busy, MMSB_ERR_SNAPSHOT_BUSY)
+MMSB_HPP_ERROR(no_space, MMSB_ERR_NO_SPACE)
 MMSB_HPP_ERROR(invalid_handle, MMSB_ERR_INVALID_HANDLE)
 MMSB_HPP_ERROR(invalid_argument, MMSB_ERR_INVALID_ARGUMENT)
 MMSB_HPP_ERROR(buffer_too_small, MMSB_ERR_BUFFER_TOO_SMALL)
@@ -118,6 +119,7 @@ MMSB_HPP_ERROR(internal_error, MMSB_ERR_INTERNAL)
     case MMSB_ERR_STALE: throw stale(msg);
     case MMSB_ERR_SHARED_CORRUPT: throw shared_corrupt(msg);
     case MMSB_ERR_SNAPSHOT_BUSY: throw snapshot_busy(msg);
+    case MMSB_ERR_NO_SPACE: throw no_space(msg);
     case MMSB_ERR_INVALID_HANDLE: throw invalid_handle(msg);
     case MMSB_ERR_INVALID_ARGUMENT: throw invalid_argument(msg);
     case MMSB_ERR_BUFFER_TOO_SMALL: throw buffer_too_small(msg);

@@ -38,7 +38,9 @@ func codeFor(err error) connect.Code {
 		errors.Is(err, mmsb.ErrNoCheckpoint), errors.Is(err, mmsb.ErrLogTruncated),
 		errors.Is(err, mmsb.ErrRecompute):
 		return connect.CodeFailedPrecondition
-	case errors.Is(err, mmsb.ErrBusy):
+	case errors.Is(err, mmsb.ErrBusy), errors.Is(err, mmsb.ErrNoSpace):
+		// Full for now (an intake queue; memory or tmpfs space for new
+		// pages): nothing was logged, and the bus goes on.
 		return connect.CodeResourceExhausted
 	case errors.Is(err, mmsb.ErrClosed):
 		return connect.CodeUnavailable

@@ -158,6 +158,13 @@ class SnapshotBusy(MMSBError):
     code = 24
 
 
+class NoSpace(MMSBError, MemoryError):
+    """ErrNoSpace: no memory (or, for a shared bus, tmpfs space) for the
+    pages of a create batch; the batch was refused whole before it was
+    logged, and the bus goes on. Also a MemoryError."""
+    code = 25
+
+
 class ReadBusy(MMSBError):
     """A page kept changing under the reader for longer than busy_timeout
     (the writer rewrites it faster than this process can copy it). The Go
