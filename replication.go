@@ -341,6 +341,10 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 		e.mu.Unlock()
 		return fmt.Errorf("%w: LSN %d..%d: %w", ErrReplication, rec.FirstLSN, rec.LastLSN, err)
 	}
+	if err := e.reserveReplicatedCreates(ops); err != nil {
+		e.mu.Unlock()
+		return err
+	}
 	_, first, err := e.appendLocked(uint32(n), rec.Payload)
 	if err != nil {
 		e.mu.Unlock()
@@ -366,6 +370,38 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 	// fsync per record in series.
 	e.log.Kick()
 	e.maybeCheckpoint()
+	return nil
+}
+
+// reserveReplicatedCreates reserves the room a replicated record's
+// creates take before the follower logs it, as CreatePages does on the
+// leader: a create the follower logged and then could not apply would fail
+// it (ErrReplicaDiverged), where a follower without room should refuse the
+// record with ErrNoSpace and take it again once there is room. Frees in
+// the same record are not counted against it (the reservation may map a
+// chunk too many, which later creates use). Caller holds e.mu.
+func (e *Bus) reserveReplicatedCreates(ops []record.Op) error {
+	k := 0
+	for i := range ops {
+		if ops[i].Kind == record.OpCreatePage {
+			k++
+		}
+	}
+	if k == 0 {
+		return nil
+	}
+	sizes := make([]int, 0, k)
+	for i := range ops {
+		if ops[i].Kind == record.OpCreatePage {
+			sizes = append(sizes, int(ops[i].Size))
+		}
+	}
+	if err := e.store.ReserveCreates(k, func(i int) int { return sizes[i] }); err != nil {
+		if errors.Is(err, page.ErrNoSpace) {
+			return fmt.Errorf("%w: a replicated record of %d creates: %w", ErrNoSpace, k, err)
+		}
+		return fmt.Errorf("%w: %w", ErrReplication, err)
+	}
 	return nil
 }
 
