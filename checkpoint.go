@@ -9,6 +9,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
@@ -874,6 +875,16 @@ const (
 // throughput 5 % higher; the max unchanged (docs/benchmarks.md).
 func yieldToCommitter() { runtime.Gosched() }
 
+// checkpointErr prefixes a checkpoint failure once: package checkpoint's
+// errors already say "checkpoint: " (they read "mmsb: checkpoint:
+// checkpoint: create ..."), a context's or the bus's own do not.
+func checkpointErr(err error) error {
+	if strings.HasPrefix(err.Error(), "checkpoint: ") {
+		return fmt.Errorf("mmsb: %w", err)
+	}
+	return fmt.Errorf("mmsb: checkpoint: %w", err)
+}
+
 // writeCheckpoint writes snap to a new checkpoint file. Pages are encoded
 // under the read lock in small batches (so commits interleave) and written
 // to the file outside it.
@@ -884,7 +895,7 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 		if e.memory && !e.opts.MemoryCheckpoints {
 			return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint (an in-memory bus writes it to a scratch file in $TMPDIR; Options.MemoryCheckpoints keeps it in RAM instead): %w", err)
 		}
-		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+		return CheckpointInfo{}, checkpointErr(err)
 	}
 	// An in-memory file that doubles as it grows copies itself under the
 	// filesystem's lock, which the log's writes (under the bus lock) wait
@@ -896,7 +907,7 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 	}
 	fail := func(err error) (CheckpointInfo, error) {
 		w.Abort()
-		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+		return CheckpointInfo{}, checkpointErr(err)
 	}
 	buf := record.AppendState(nil, &snap.state)
 	if err := w.Append(record.CkptState, buf); err != nil {
@@ -1033,7 +1044,7 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 	}
 	path, err := w.Commit()
 	if err != nil {
-		return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint: %w", err)
+		return CheckpointInfo{}, checkpointErr(err)
 	}
 	if invariants.Enabled {
 		// Read back what was just written: every frame and the trailer.
