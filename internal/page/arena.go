@@ -1,6 +1,9 @@
 package page
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Arena geometry. A cell reference (ref) is a uint32: chunk index in the high
 // bits, cell index within the chunk in the low cellBits bits. Four bytes per
@@ -320,12 +323,7 @@ func (a *arena) claimLarge(k, cs int) (int, error) {
 
 // dropSpareLarge unmaps the spare large chunks from spareLarge[k] on.
 func (a *arena) dropSpareLarge(k int) error {
-	var first error
-	for _, idx := range a.spareLarge[k:] {
-		if err := a.dropChunk(idx); err != nil && first == nil {
-			first = err
-		}
-	}
+	first := a.dropChunks(a.spareLarge[k:])
 	a.spareLarge = a.spareLarge[:k]
 	return first
 }
@@ -333,15 +331,34 @@ func (a *arena) dropSpareLarge(k int) error {
 // releaseSpares unmaps every spare chunk: the large ones from
 // spareLarge[k] on, and all small classes' spares.
 func (a *arena) releaseSpares(k int) error {
-	first := a.dropSpareLarge(k)
+	idxs := a.spareLarge[k:] // appended to in place: spareLarge ends at k below
 	for ci := range a.classes {
 		c := &a.classes[ci]
-		for _, idx := range c.spare {
-			if err := a.dropChunk(idx); err != nil && first == nil {
-				first = err
-			}
-		}
+		idxs = append(idxs, c.spare...)
 		c.spare = c.spare[:0]
+	}
+	first := a.dropChunks(idxs)
+	a.spareLarge = a.spareLarge[:k]
+	return first
+}
+
+// dropChunks unmaps the spare chunks idxs (sorting idxs), highest index
+// first: freeChunks is reused last in, first out, so later chunks take
+// the dropped indices lowest first, which is the order the spares were
+// mapped in when they were appended to the table (or took free indices
+// below those): the next creates lay pages out as if the spares had
+// never been mapped. Dropped in mapping order, they were taken backwards
+// after a refused batch (chunk k+1 before chunk k), which cut the flat
+// prefix (Stats.DirectPages) of pages created in order
+// (TestReserveRefusedKeepsLayout,
+// TestCreateAfterRefusedBatchKeepsDirectPages).
+func (a *arena) dropChunks(idxs []uint32) error {
+	slices.SortFunc(idxs, func(x, y uint32) int { return int(y) - int(x) })
+	var first error
+	for _, idx := range idxs {
+		if err := a.dropChunk(idx); err != nil && first == nil {
+			first = err
+		}
 	}
 	return first
 }
