@@ -893,7 +893,7 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 	w, err := checkpoint.Create(e.fs, e.ckptDir(), lsn)
 	if err != nil {
 		if e.memory && !e.opts.MemoryCheckpoints {
-			return CheckpointInfo{}, fmt.Errorf("mmsb: checkpoint (an in-memory bus writes it to a scratch file in $TMPDIR; Options.MemoryCheckpoints keeps it in RAM instead): %w", err)
+			return CheckpointInfo{}, fmt.Errorf("%w (an in-memory bus writes its checkpoints to a scratch file in $TMPDIR; Options.MemoryCheckpoints keeps them in RAM instead)", checkpointErr(err))
 		}
 		return CheckpointInfo{}, checkpointErr(err)
 	}
@@ -1084,7 +1084,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 	keep := e.retainedCheckpoints()
 	list, err := checkpoint.List(e.fs, e.ckptDir())
 	if err != nil {
-		return err
+		return checkpointErr(err)
 	}
 	removed := 0
 	usable := list[:0]
@@ -1100,7 +1100,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 			// leaving one loadable checkpoint. The new checkpoint covers
 			// everything it held.
 			if err := checkpoint.Remove(e.fs, c.Path); err != nil {
-				return fmt.Errorf("mmsb: remove unloadable checkpoint: %w", err)
+				return fmt.Errorf("mmsb: checkpoint: remove unloadable %s: %w", c.Path, err)
 			}
 			delete(e.unloadable, c.Path)
 			removed++
@@ -1113,7 +1113,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		removed += len(list) - keep
 		for _, c := range list[keep:] {
 			if err := checkpoint.Remove(e.fs, c.Path); err != nil {
-				return fmt.Errorf("mmsb: remove old checkpoint: %w", err)
+				return fmt.Errorf("mmsb: checkpoint: remove old %s: %w", c.Path, err)
 			}
 		}
 		list = list[:keep]
@@ -1151,6 +1151,16 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 	var st record.State
 	var img record.PageImage
 	var op record.Op
+	// What the pages may declare (see record.ZeroExpansion): AppendPage
+	// stores at least one byte per ZeroExpansion bytes of a page, so a
+	// file a bus wrote never declares more. Checked before each page's
+	// memory is taken, so that a small hand-made file cannot make the load
+	// map and fault in gigabytes of zeros.
+	pageBudget := int64(math.MaxInt64)
+	if r.Size() <= math.MaxInt64/record.ZeroExpansion {
+		pageBudget = record.ZeroExpansion * r.Size()
+	}
+	var declared int64 // page bytes declared so far
 	n := 0
 	for {
 		kind, payload, err := r.Next()
@@ -1161,23 +1171,34 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			return err
 		}
 		n++
+		off := r.Offset()
 		if n == 1 && kind != record.CkptState {
-			return corruption.New(path, -1, "first record is kind %d, want state", kind)
+			return corruption.New(path, off, "first record is kind %d, want the state record", kind)
 		}
 		switch kind {
 		case record.CkptState:
 			if n != 1 {
-				return corruption.New(path, -1, "second state record")
+				return corruption.New(path, off, "second state record")
 			}
 			if st, err = record.DecodeState(payload); err != nil {
-				return corruption.Wrap(path, -1, err, "state record")
+				return corruption.Wrap(path, off, err, "state record")
 			}
 			if st.LastLSN != r.LSN() {
-				return corruption.New(path, -1, "state LSN %d != header LSN %d", st.LastLSN, r.LSN())
+				return corruption.New(path, off, "state record: LSN %d != header LSN %d", st.LastLSN, r.LSN())
+			}
+			// Every page, edge and binding the state counts is a record of
+			// its own, at least a frame header and a byte: refuse counts
+			// the rest of the file cannot hold before reading on.
+			left := r.Remaining() - (checkpoint.FrameHeaderSize + checkpoint.TrailerPayloadSize)
+			most := uint64(max(left, 0)) / (checkpoint.FrameHeaderSize + 1)
+			if st.Pages > most || st.Edges > most || st.Bindings > most || st.Pages+st.Edges+st.Bindings > most {
+				return corruption.New(path, off, "state record declares %d pages, %d edges and %d bindings; the %d bytes after it hold at most %d records",
+					st.Pages, st.Edges, st.Bindings, max(left, 0), most)
 			}
 		case record.CkptPage:
-			if err := record.DecodePage(payload, &img); err != nil {
-				return corruption.Wrap(path, -1, err, "page record")
+			lead, err := record.DecodePageSpan(payload, &img)
+			if err != nil {
+				return corruption.Wrap(path, off, err, "page record")
 			}
 			// Every record decodes on its own; these hold between the
 			// pages and the state record in every checkpoint a bus writes.
@@ -1185,25 +1206,31 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			// loaded, and copy on write then took it for a page created
 			// after the next checkpoint's snapshot and kept nothing of it.
 			if img.LastLSN > st.LastLSN {
-				return corruption.New(path, -1, "page %d last written at LSN %d, after the checkpoint's LSN %d", img.ID, img.LastLSN, st.LastLSN)
+				return corruption.New(path, off, "page %d last written at LSN %d, after the checkpoint's LSN %d", img.ID, img.LastLSN, st.LastLSN)
 			}
 			if img.ID >= st.NextID {
-				return corruption.New(path, -1, "page %d at or past the next page ID %d", img.ID, st.NextID)
+				return corruption.New(path, off, "page %d at or past the next page ID %d", img.ID, st.NextID)
+			}
+			if declared += int64(img.Size); declared > pageBudget {
+				return corruption.New(path, off, "page record %d declares %d bytes, %d with the pages before it: more than the file's %d bytes hold (at most %d× as many, %d)",
+					img.ID, img.Size, declared, r.Size(), record.ZeroExpansion, pageBudget)
 			}
 			sl, err := e.store.CreateAt(img.ID, int(img.Size), img.Location, uint64(img.LastLSN))
 			if err != nil {
-				return corruption.Wrap(path, -1, err, "page %d", img.ID)
+				return corruption.Wrap(path, off, err, "page %d", img.ID)
 			}
-			copy(e.store.Bytes(sl), img.Data)
+			// A new page is zero: only the stored span is copied, once,
+			// from the record (no expanded copy of the page).
+			copy(e.store.Bytes(sl)[lead:], img.Data)
 			e.store.SetEpoch(sl, img.Epoch)
 			e.store.SetLastLSN(sl, img.LastLSN)
 			if len(img.Meta) > 0 {
 				entries, err := page.DecodeMeta(img.Meta)
 				if err != nil {
-					return corruption.Wrap(path, -1, err, "page %d metadata", img.ID)
+					return corruption.Wrap(path, off, err, "page %d metadata", img.ID)
 				}
 				if err := e.store.SetMeta(sl, entries); err != nil {
-					return err
+					return corruption.Wrap(path, off, err, "page %d metadata", img.ID)
 				}
 			}
 			if img.Flags != 0 {
@@ -1211,33 +1238,34 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			}
 		case record.CkptEdge:
 			if err := record.DecodeOne(payload, record.OpAddEdge, &op); err != nil {
-				return corruption.Wrap(path, -1, err, "edge record")
+				return corruption.Wrap(path, off, err, "edge record")
 			}
 			if err := e.checkEdgeEnds(op.Parent, op.Child, op.EdgeType); err != nil {
-				return corruption.Wrap(path, -1, err, "edge or binding does not apply")
+				return corruption.Wrap(path, off, err, "edge record does not apply")
 			}
 			if _, err := e.graph.AddEdge(op.Parent, op.Child, base.EdgeType(op.EdgeType)); err != nil {
-				return corruption.Wrap(path, -1, err, "edge or binding does not apply")
+				return corruption.Wrap(path, off, err, "edge record does not apply")
 			}
 			e.graphHasEdges = true
 		case record.CkptBinding:
 			if err := record.DecodeOne(payload, record.OpBind, &op); err != nil {
-				return corruption.Wrap(path, -1, err, "binding record")
+				return corruption.Wrap(path, off, err, "binding record")
 			}
 			if err := e.checkBind(op.Page, op.Parents, false); err != nil {
-				return corruption.Wrap(path, -1, err, "edge or binding does not apply")
+				return corruption.Wrap(path, off, err, "binding record does not apply")
 			}
 			e.bindings[op.Page] = &Binding{Func: op.Func, Params: append([]byte(nil), op.Params...),
 				Parents: append([]PageID(nil), op.Parents...)}
 		default:
-			return corruption.New(path, -1, "unknown record kind %d", kind)
+			return corruption.New(path, off, "unknown record kind %d", kind)
 		}
 	}
 	if n == 0 {
 		return corruption.New(path, -1, "no state record")
 	}
 	if uint64(e.store.Len()) != st.Pages || uint64(e.graph.NumEdges()) != st.Edges || uint64(len(e.bindings)) != st.Bindings {
-		return corruption.New(path, -1, "counts differ from state record")
+		return corruption.New(path, -1, "the state record counts %d pages, %d edges and %d bindings; the file holds %d, %d and %d",
+			st.Pages, st.Edges, st.Bindings, e.store.Len(), e.graph.NumEdges(), len(e.bindings))
 	}
 	e.lastLSN, e.nextID, e.lastTime = st.LastLSN, st.NextID, st.LastTime
 	return nil

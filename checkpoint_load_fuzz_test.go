@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -99,16 +100,44 @@ func sampleCheckpoint(t testing.TB) ([]byte, LSN) {
 }
 
 // loadFramed loads the records data describes into a fresh bus's empty
-// state, as recovery does with a checkpoint.
-func loadFramed(t testing.TB, data []byte, lsn LSN) (*Bus, error) {
+// state, as recovery does with a checkpoint, and returns the bus, the
+// checkpoint file's size and the load's error.
+func loadFramed(t testing.TB, data []byte, lsn LSN) (*Bus, int64, error) {
 	fs := vfs.NewMem()
 	path := frameRecords(t, fs, "/ck", lsn, data)
-	e, err := Open("", &Options{CheckpointBytes: -1, DisableLog: true, Clock: testClock()})
+	f, err := fs.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := f.Size()
+	_ = f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open("", &Options{CheckpointBytes: -1, DisableLog: true, LazyPageMemory: true, Clock: testClock()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	return e, e.loadCheckpointFrom(fs, path)
+	return e, size, e.loadCheckpointFrom(fs, path)
+}
+
+// hostileRecords describes (see ckptRecords) a state record and n page
+// records that store none of their size bytes: n pages of nearly
+// MaxPageSize in a few bytes each, which the loader must refuse before it
+// takes their memory (TestCheckpointLoadBoundsAllocation).
+func hostileRecords(n int, lsn LSN) []byte {
+	var out []byte
+	add := func(kind uint8, payload []byte) {
+		out = append(out, kind)
+		out = binary.LittleEndian.AppendUint16(out, uint16(len(payload)))
+		out = append(out, payload...)
+	}
+	add(record.CkptState, record.AppendState(nil, &record.State{LastLSN: lsn, NextID: PageID(n + 1), Pages: uint64(n)}))
+	for i := range n {
+		add(record.CkptPage, trimmedPage(PageID(i+1), MaxPageSize-i, 1))
+	}
+	return out
 }
 
 // FuzzLoadCheckpoint feeds well-framed checkpoints with arbitrary records
@@ -116,13 +145,21 @@ func loadFramed(t testing.TB, data []byte, lsn LSN) (*Bus, error) {
 // ErrCorruption, and a checkpoint it accepts must hold a state the bus
 // checkpoints again into one that loads the same state (StateHash). The frame
 // checks (FuzzCheckpoint) are below this: here every frame's CRC holds.
+// Whether it accepts or refuses, the pages it created never exceed
+// record.ZeroExpansion times the file's size (the allocation bound; seeds
+// with pages that store nothing of 16 MiB each exercise it).
 func FuzzLoadCheckpoint(f *testing.F) {
 	valid, validLSN := sampleCheckpoint(f)
 	f.Add(valid, uint64(validLSN))
 	f.Add(valid[:len(valid)/2], uint64(validLSN))
 	f.Add([]byte{}, uint64(0))
+	f.Add(hostileRecords(1, 5), uint64(5))
+	f.Add(hostileRecords(64, 5), uint64(5))
 	f.Fuzz(func(t *testing.T, data []byte, lsn uint64) {
-		e, err := loadFramed(t, data, LSN(lsn)) // closed by t's cleanup
+		e, size, err := loadFramed(t, data, LSN(lsn)) // closed by t's cleanup
+		if took := e.store.Stats().LogicalBytes; took > record.ZeroExpansion*size {
+			t.Fatalf("a %d-byte checkpoint made the load take %d bytes of pages (bound %d), then: %v", size, took, record.ZeroExpansion*size, err)
+		}
 		if err != nil {
 			if bytes.Equal(data, valid) && LSN(lsn) == validLSN {
 				t.Fatalf("valid checkpoint refused: %v", err)

@@ -426,6 +426,7 @@ type Reader struct {
 	br      *bufio.Reader
 	lsn     base.LSN
 	off     int64  // offset of the next frame
+	last    int64  // offset of the frame Next returned last
 	crc     uint32 // CRC32C of every byte before off
 	records uint64
 	hdr     [FrameHeaderSize]byte
@@ -486,12 +487,24 @@ func (r *Reader) readHeader() error {
 		return r.corrupt(12, "file name says LSN %d, header says LSN %d", named, r.lsn)
 	}
 	r.crc = crc32.Update(0, castagnoli, h[:])
-	r.off = HeaderSize
+	r.off, r.last = HeaderSize, HeaderSize
 	return nil
 }
 
 // LSN returns the LSN the checkpoint covers.
 func (r *Reader) LSN() base.LSN { return r.lsn }
+
+// Size returns the file's size in bytes: what a loader may bound the memory
+// the records declare by.
+func (r *Reader) Size() int64 { return r.size }
+
+// Offset returns the offset of the frame of the record Next returned last
+// (the header's size before the first), for errors that name the record.
+func (r *Reader) Offset() int64 { return r.last }
+
+// Remaining returns the bytes of the file after the record Next returned
+// last, the trailer included.
+func (r *Reader) Remaining() int64 { return r.size - r.off }
 
 // Next returns the next record. The payload is valid until the next call.
 // After the last record it verifies the trailer (count and whole-file CRC)
@@ -526,7 +539,8 @@ func (r *Reader) next() (uint8, []byte, error) {
 		return 0, nil, r.corrupt(off, "truncated: record length %d, %d bytes left", length, remaining-FrameHeaderSize)
 	}
 	if int64(cap(r.buf)) < length {
-		r.buf = make([]byte, length, max(length, 2*int64(cap(r.buf))))
+		// Doubling, but never past what the file has left to hold.
+		r.buf = make([]byte, length, min(max(length, 2*int64(cap(r.buf))), remaining-FrameHeaderSize))
 	}
 	payload := r.buf[:length]
 	if _, err := io.ReadFull(r.br, payload); err != nil {
@@ -539,6 +553,7 @@ func (r *Reader) next() (uint8, []byte, error) {
 	fileCRC := r.crc
 	r.crc = crc32.Update(crc32.Update(r.crc, castagnoli, r.hdr[:]), castagnoli, payload)
 	r.off = off + FrameHeaderSize + length
+	r.last = off
 	if kind != KindTrailer {
 		r.records++
 		return kind, payload, nil

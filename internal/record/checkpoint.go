@@ -95,10 +95,32 @@ func AppendPage(dst []byte, p *PageImage) []byte {
 	// byte are stored. Cheap (a random page stops both scans at once) and it
 	// makes never-written and partly written pages cost what they hold.
 	lead, end := nonZeroSpan(p.Data)
+	// But never fewer than MinStored(size) bytes (zeros taken back from the
+	// trimmed span), so that a checkpoint's pages declare at most
+	// ZeroExpansion times its bytes and a loader can bound what it
+	// allocates by the file's size.
+	if want := MinStored(len(p.Data)); end-lead < want {
+		end = min(len(p.Data), lead+want)
+		lead = end - want
+	}
 	dst = binary.AppendUvarint(dst, uint64(lead))
 	dst = binary.AppendUvarint(dst, uint64(end-lead))
 	return append(dst, p.Data[lead:end]...)
 }
+
+// ZeroExpansion bounds zero trimming: a page record stores at least one
+// byte per ZeroExpansion bytes of page (MinStored), so the pages of a
+// checkpoint written by AppendPage declare at most ZeroExpansion times the
+// bytes of the file that holds them. The loader refuses a checkpoint whose
+// pages declare more (a few kilobytes of hand-made records declaring pages
+// of base.MaxPageSize made Open allocate gigabytes). One byte per 4 KiB
+// costs a never-written page 1/4096 of its size on disk; a page with any
+// non-zero byte pays nothing below 4 KiB.
+const ZeroExpansion = 4096
+
+// MinStored is how many bytes AppendPage stores of a page of size bytes at
+// least: ceil(size / ZeroExpansion).
+func MinStored(size int) int { return (size + ZeroExpansion - 1) / ZeroExpansion }
 
 // nonZeroSpan returns the span [lead, end) of b outside which every byte is
 // zero (lead == end when b is all zeros). It skips zeros eight bytes at a
@@ -120,67 +142,82 @@ func nonZeroSpan(b []byte) (lead, end int) {
 	return lead, end
 }
 
-// DecodePage decodes AppendPage's encoding; slices alias src.
+// DecodePage decodes AppendPage's encoding; slices alias src, except Data
+// when zeros were trimmed: those are expanded into a buffer p keeps and
+// reuses (grown by doubling, so a run of ever larger pages allocates less
+// than twice the largest).
 func DecodePage(src []byte, p *PageImage) error {
-	d := Decoder{src: src}
-	var id, size, epoch, lsn uint64
-	var err error
-	if id, err = d.uvarint(); err != nil {
-		return err
-	}
-	if size, err = d.uvarint(); err != nil {
-		return err
-	}
-	if size == 0 || size > base.MaxPageSize {
-		return fmt.Errorf("%w: page %d size %d", ErrMalformed, id, size)
-	}
-	loc, err := d.byte()
+	lead, err := DecodePageSpan(src, p)
 	if err != nil {
 		return err
 	}
-	flags, err := d.byte()
-	if err != nil {
-		return err
-	}
-	if epoch, err = d.uvarint(); err != nil {
-		return err
-	}
-	if lsn, err = d.uvarint(); err != nil {
-		return err
-	}
-	meta, err := d.bytes()
-	if err != nil {
-		return err
-	}
-	lead, err := d.uvarint()
-	if err != nil {
-		return err
-	}
-	stored, err := d.uvarint()
-	if err != nil {
-		return err
-	}
-	if lead > size || stored > size-lead {
-		return fmt.Errorf("%w: page %d stores %d bytes at offset %d, beyond its size %d", ErrMalformed, id, stored, lead, size)
-	}
-	if uint64(len(src)-d.off) != stored {
-		return fmt.Errorf("%w: page %d has %d data bytes, want %d", ErrMalformed, id, len(src)-d.off, stored)
-	}
-	data := src[d.off:]
-	if stored != size {
+	if len(p.Data) != int(p.Size) {
 		// Expand the trimmed zeros into the reusable scratch buffer.
-		if uint64(cap(p.scratch)) < size {
-			p.scratch = make([]byte, size)
+		size := int(p.Size)
+		if cap(p.scratch) < size {
+			p.scratch = make([]byte, size, min(max(size, 2*cap(p.scratch)), base.MaxPageSize))
 		}
 		full := p.scratch[:size]
 		clear(full)
-		copy(full[lead:], data)
-		data = full
+		copy(full[lead:], p.Data)
+		p.Data = full
+	}
+	return nil
+}
+
+// DecodePageSpan decodes AppendPage's encoding like DecodePage but does not
+// expand trimmed zeros: Data is the stored span only, bytes [lead,
+// lead+len(Data)) of a page of Size bytes whose other bytes are zero, and
+// every slice aliases src. A loader that copies into zeroed memory needs no
+// more, and allocates nothing for the declared size.
+func DecodePageSpan(src []byte, p *PageImage) (lead uint32, err error) {
+	d := Decoder{src: src}
+	var id, size, epoch, lsn uint64
+	if id, err = d.uvarint(); err != nil {
+		return 0, err
+	}
+	if size, err = d.uvarint(); err != nil {
+		return 0, err
+	}
+	if size == 0 || size > base.MaxPageSize {
+		return 0, fmt.Errorf("%w: page %d size %d", ErrMalformed, id, size)
+	}
+	loc, err := d.byte()
+	if err != nil {
+		return 0, err
+	}
+	flags, err := d.byte()
+	if err != nil {
+		return 0, err
+	}
+	if epoch, err = d.uvarint(); err != nil {
+		return 0, err
+	}
+	if lsn, err = d.uvarint(); err != nil {
+		return 0, err
+	}
+	meta, err := d.bytes()
+	if err != nil {
+		return 0, err
+	}
+	start, err := d.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	stored, err := d.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	if start > size || stored > size-start {
+		return 0, fmt.Errorf("%w: page %d stores %d bytes at offset %d, beyond its size %d", ErrMalformed, id, stored, start, size)
+	}
+	if uint64(len(src)-d.off) != stored {
+		return 0, fmt.Errorf("%w: page %d has %d data bytes, want %d", ErrMalformed, id, len(src)-d.off, stored)
 	}
 	scratch := p.scratch
 	*p = PageImage{ID: base.PageID(id), Size: uint32(size), Location: base.Location(loc), Flags: flags,
-		Epoch: base.Epoch(epoch), LastLSN: base.LSN(lsn), Meta: meta, Data: data, scratch: scratch}
-	return nil
+		Epoch: base.Epoch(epoch), LastLSN: base.LSN(lsn), Meta: meta, Data: src[d.off:], scratch: scratch}
+	return uint32(start), nil
 }
 
 // DecodeOne decodes a payload holding exactly one operation of kind want:

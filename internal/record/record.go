@@ -325,7 +325,10 @@ func (d *Decoder) Next(op *Op) error {
 		err = fmt.Errorf("%w: unknown op kind %d", ErrMalformed, op.Kind)
 	}
 	if err != nil {
-		return fmt.Errorf("record: op at payload offset %d: %w", start, err)
+		// err says "record: " (ErrMalformed) or its own package's prefix
+		// already: prefixed again, a checkpoint's edge record read
+		// "record: op at payload offset 0: record: malformed payload".
+		return fmt.Errorf("operation at payload offset %d: %w", start, err)
 	}
 	return nil
 }

@@ -186,7 +186,7 @@ func FuzzDecode(f *testing.F) {
 
 func TestPageZeroTrimming(t *testing.T) {
 	for _, data := range [][]byte{
-		make([]byte, 64),                            // never written: stores nothing
+		make([]byte, 64),                            // never written: stores one byte (MinStored)
 		append(make([]byte, 60), 1, 2, 0, 0),        // leading and trailing zeros
 		{9, 0, 0, 0, 0, 0, 0, 7},                    // nothing to trim
 		append([]byte{0, 0, 5}, make([]byte, 9)...), // one byte kept
@@ -198,8 +198,48 @@ func TestPageZeroTrimming(t *testing.T) {
 			t.Fatalf("%v: decoded %v, %v", data, got.Data, err)
 		}
 		lead, end := nonZeroSpan(data)
-		if full := AppendPage(nil, &PageImage{ID: 1, Size: uint32(len(data)), Data: make([]byte, len(data))}); len(enc)-(end-lead) != len(full) {
-			t.Fatalf("%v: encoding is %d bytes, want header + %d stored bytes", data, len(enc), end-lead)
+		stored := max(end-lead, MinStored(len(data)))
+		if full := AppendPage(nil, &PageImage{ID: 1, Size: uint32(len(data)), Data: make([]byte, len(data))}); len(enc)-stored != len(full)-MinStored(len(data)) {
+			t.Fatalf("%v: encoding is %d bytes, want header + %d stored bytes", data, len(enc), stored)
+		}
+	}
+}
+
+// TestPageStoresMinStored: zero trimming keeps at least one byte per
+// ZeroExpansion bytes of page, so a checkpoint's pages declare at most
+// ZeroExpansion times its bytes (the loader's bound); before, a
+// never-written page of base.MaxPageSize stored nothing, and a 20-byte
+// record declared 16 MiB.
+func TestPageStoresMinStored(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		at   []int // non-zero bytes
+	}{
+		{1, nil}, {64, nil}, {4096, nil}, {4097, nil}, {base.MaxPageSize, nil},
+		{base.MaxPageSize, []int{0}}, {base.MaxPageSize, []int{base.MaxPageSize - 1}},
+		{base.MaxPageSize, []int{100, 200}}, {1 << 20, []int{5000}},
+	} {
+		data := make([]byte, tc.size)
+		for _, i := range tc.at {
+			data[i] = 7
+		}
+		img := PageImage{ID: 1, Size: uint32(tc.size), Data: data}
+		enc := AppendPage(nil, &img)
+		var got PageImage
+		lead, err := DecodePageSpan(enc, &got)
+		if err != nil {
+			t.Fatalf("size %d: %v", tc.size, err)
+		}
+		if len(got.Data) < MinStored(tc.size) || int(got.Size)/ZeroExpansion > len(enc) {
+			t.Fatalf("size %d, non-zero at %v: stores %d bytes, want at least %d", tc.size, tc.at, len(got.Data), MinStored(tc.size))
+		}
+		full := make([]byte, tc.size)
+		copy(full[lead:], got.Data)
+		if !bytes.Equal(full, data) {
+			t.Fatalf("size %d, non-zero at %v: span at %d does not restore the page", tc.size, tc.at, lead)
+		}
+		if err := DecodePage(enc, &got); err != nil || !bytes.Equal(got.Data, data) {
+			t.Fatalf("size %d: DecodePage: %v", tc.size, err)
 		}
 	}
 }
