@@ -1,15 +1,12 @@
 package mmsb_test
 
 import (
-	"bytes"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/shmtest"
 )
 
 // A Snapshot must be the state at one committed LSN. The writer applies a
@@ -25,65 +22,6 @@ import (
 // cannot be stopped: the region is a real one, published under the bus
 // directory's region name by this process, and read through OpenReader.
 
-// snapWriter is a writer stand-in: a published shared store for dir.
-type snapWriter struct {
-	t   *testing.T
-	st  *page.Store
-	lsn uint64 // the last LSN applied
-}
-
-// newSnapWriter publishes a region for dir holding pages 1 and 2 (64
-// bytes, every byte 1 and 2), created at LSNs 1 and 2, committed LSN 2.
-func newSnapWriter(t *testing.T, dir, shm string) *snapWriter {
-	t.Helper()
-	path, err := mmsb.SharedRegionPath(dir, shm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, err := page.ProcStartTime(os.Getpid())
-	if err != nil {
-		t.Skipf("no process start time: %v", err)
-	}
-	st, err := page.NewShared(path+".building-test", 0o600, 1, uint64(os.Getpid()), start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	w := &snapWriter{t: t, st: st}
-	w.create(1, 1)
-	w.create(2, 2)
-	if err := st.Publish(path, w.lsn); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-// create applies the creation of page id, filled with fill, at the next
-// LSN (not published).
-func (w *snapWriter) create(id base.PageID, fill byte) {
-	w.t.Helper()
-	w.lsn++
-	sl, err := w.st.CreateAt(id, 64, 0, w.lsn)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.st.BeginWrite(sl, w.lsn)
-	copy(w.st.Bytes(sl), bytes.Repeat([]byte{fill}, 64))
-	w.st.EndWrite(sl, w.lsn)
-}
-
-// free applies the free of page id at the next LSN (not published).
-func (w *snapWriter) free(id base.PageID) {
-	w.t.Helper()
-	w.lsn++
-	if err := w.st.FreeAt(id, w.lsn); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// publish publishes the last LSN applied, as a commit does last.
-func (w *snapWriter) publish() { w.st.PublishLSN(w.lsn) }
-
 // TestReaderSnapshotFreeNotPublished: a free applied by a commit not yet
 // published (the writer between applyOp and PublishLSN) is not reported
 // as ErrPageNotFound at the LSN before it, where the page existed: the
@@ -93,7 +31,7 @@ func (w *snapWriter) publish() { w.st.PublishLSN(w.lsn) }
 // never existed is ErrPageNotFound at once.
 func TestReaderSnapshotFreeNotPublished(t *testing.T) {
 	dir, shm := t.TempDir(), shmTestDir(t)
-	w := newSnapWriter(t, dir, shm)
+	w := shmtest.NewWriter(t, dir, shm)
 	rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm, WriterTimeout: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +41,7 @@ func TestReaderSnapshotFreeNotPublished(t *testing.T) {
 	if _, _, err := rd.Snapshot([]mmsb.PageID{99}); !errors.Is(err, mmsb.ErrPageNotFound) {
 		t.Fatalf("page 99 never existed: %v, want ErrPageNotFound", err)
 	}
-	w.free(1) // LSN 3, applied; committed LSN still 2
+	w.Free(1) // LSN 3, applied; committed LSN still 2
 	snap, at, err := rd.Snapshot([]mmsb.PageID{1})
 	if errors.Is(err, mmsb.ErrPageNotFound) {
 		t.Fatalf("page 1 freed at LSN 3, committed LSN 2: Snapshot says %v (page 1 exists at LSN 2)", err)
@@ -115,7 +53,7 @@ func TestReaderSnapshotFreeNotPublished(t *testing.T) {
 	if snap, at, err := rd.Snapshot([]mmsb.PageID{2}); err != nil || at != 2 || snap[0].Data[0] != 2 {
 		t.Fatalf("page 2 while the free of page 1 is pending: %v at %d, %v", snap, at, err)
 	}
-	w.publish()
+	w.Publish()
 	if _, _, err := rd.Snapshot([]mmsb.PageID{2, 1}); !errors.Is(err, mmsb.ErrPageNotFound) {
 		t.Fatalf("page 1 freed at published LSN 3: %v, want ErrPageNotFound", err)
 	}
@@ -133,7 +71,7 @@ func TestReaderSnapshotFreeNotPublished(t *testing.T) {
 // the scheduling, the one right answer is the state at LSN 4).
 func TestReaderSnapshotFreeAndRecreateInOneCommit(t *testing.T) {
 	dir, shm := t.TempDir(), shmTestDir(t)
-	w := newSnapWriter(t, dir, shm)
+	w := shmtest.NewWriter(t, dir, shm)
 	// A long WriterTimeout: the commit below is published well within it.
 	rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm, WriterTimeout: time.Minute})
 	if err != nil {
@@ -141,7 +79,7 @@ func TestReaderSnapshotFreeAndRecreateInOneCommit(t *testing.T) {
 	}
 	defer rd.Close()
 
-	w.free(1) // LSN 3
+	w.Free(1) // LSN 3
 	type result struct {
 		snap []mmsb.SnapshotPage
 		at   mmsb.LSN
@@ -159,8 +97,8 @@ func TestReaderSnapshotFreeAndRecreateInOneCommit(t *testing.T) {
 		t.Fatalf("Snapshot returned while the commit freeing page 1 is unpublished: %v at %d, %v", r.snap, r.at, r.err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	w.create(1, 9) // LSN 4: the same commit recreates page 1
-	w.publish()
+	w.Create(1, 9) // LSN 4: the same commit recreates page 1
+	w.Publish()
 	r := <-done
 	if r.err != nil {
 		t.Fatalf("page 1 exists at every committed LSN: Snapshot = %v", r.err)

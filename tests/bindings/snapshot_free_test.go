@@ -2,7 +2,6 @@ package bindings
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"os"
 	"os/exec"
@@ -12,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
-	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/shmtest"
 )
 
 // A snapshot must be the state at one committed LSN. The writer applies a
@@ -31,67 +29,6 @@ import (
 // publication of its LSN, and run each reader in a child process that
 // takes a snapshot for every line it is sent: bindings/c/test/snapshot_child.c
 // and python/tests/snapshot_child.py.
-
-// freeWriter is the writer stand-in: a published shared store for a bus
-// directory.
-type freeWriter struct {
-	t   *testing.T
-	st  *page.Store
-	lsn uint64 // the last LSN applied
-}
-
-// newFreeWriter publishes the region of the bus in dir under shm holding
-// pages 1 and 2 (64 bytes, every byte 1 and 2), created at LSNs 1 and 2,
-// committed LSN 2.
-func newFreeWriter(t *testing.T, dir, shm string) *freeWriter {
-	t.Helper()
-	path, err := mmsb.SharedRegionPath(dir, shm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, err := page.ProcStartTime(os.Getpid())
-	if err != nil {
-		t.Skipf("no process start time (the readers check the writer's): %v", err)
-	}
-	st, err := page.NewShared(path+".building-test", 0o600, 1, uint64(os.Getpid()), start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	w := &freeWriter{t: t, st: st}
-	w.create(1, 1)
-	w.create(2, 2)
-	if err := st.Publish(path, w.lsn); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-// create applies the creation of page id, every byte fill, at the next
-// LSN (not published).
-func (w *freeWriter) create(id base.PageID, fill byte) {
-	w.t.Helper()
-	w.lsn++
-	sl, err := w.st.CreateAt(id, 64, 0, w.lsn)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.st.BeginWrite(sl, w.lsn)
-	copy(w.st.Bytes(sl), bytes.Repeat([]byte{fill}, 64))
-	w.st.EndWrite(sl, w.lsn)
-}
-
-// free applies the free of page id at the next LSN (not published).
-func (w *freeWriter) free(id base.PageID) {
-	w.t.Helper()
-	w.lsn++
-	if err := w.st.FreeAt(id, w.lsn); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// publish publishes the last LSN applied, as a commit does last.
-func (w *freeWriter) publish() { w.st.PublishLSN(w.lsn) }
 
 // snapshotChild is a reader in a child process: each snap sends "snap
 // IDS" and the child answers one line, "ok LSN ID:LSN:BYTE:SIZE...",
@@ -225,7 +162,7 @@ func TestBindingsSnapshotFreeNotPublished(t *testing.T) {
 	for _, rd := range snapshotReaders {
 		t.Run(rd.name, func(t *testing.T) {
 			dir, shm := t.TempDir(), shmDir(t)
-			w := newFreeWriter(t, dir, shm)
+			w := shmtest.NewWriter(t, dir, shm)
 			c := rd.start(t, dir, shm, 20*time.Millisecond)
 			for _, step := range []struct {
 				what   string
@@ -236,10 +173,10 @@ func TestBindingsSnapshotFreeNotPublished(t *testing.T) {
 			}{
 				{what: "page 99 never existed", ids: []base.PageID{99}, want: "not_found", naming: []string{"99"}},
 				{what: "pages 2 and 1 at LSN 2", ids: []base.PageID{2, 1}, want: "ok 2 2:2:2:64 1:1:1:64"},
-				{what: "page 1 freed at LSN 3, committed LSN 2", before: func() { w.free(1) }, ids: []base.PageID{1},
+				{what: "page 1 freed at LSN 3, committed LSN 2", before: func() { w.Free(1) }, ids: []base.PageID{1},
 					want: "snapshot_busy", naming: []string{"page 1", "LSN 3", "committed LSN 2"}},
 				{what: "page 2 while the free of page 1 is unpublished", ids: []base.PageID{2}, want: "ok 2 2:2:2:64"},
-				{what: "page 1 freed at published LSN 3", before: w.publish, ids: []base.PageID{2, 1}, want: "not_found", naming: []string{"1"}},
+				{what: "page 1 freed at published LSN 3", before: w.Publish, ids: []base.PageID{2, 1}, want: "not_found", naming: []string{"1"}},
 				{what: "page 99 never existed, after the free", ids: []base.PageID{99}, want: "not_found", naming: []string{"99"}},
 				{what: "page 2 at LSN 3", ids: []base.PageID{2}, want: "ok 3 2:2:2:64"},
 			} {
@@ -279,11 +216,11 @@ func TestBindingsSnapshotFreeAndRecreateInOneCommit(t *testing.T) {
 	for _, rd := range snapshotReaders {
 		t.Run(rd.name, func(t *testing.T) {
 			dir, shm := t.TempDir(), shmDir(t)
-			w := newFreeWriter(t, dir, shm)
+			w := shmtest.NewWriter(t, dir, shm)
 			// A long writer timeout: the commit below is published well
 			// within it.
 			c := rd.start(t, dir, shm, time.Minute)
-			w.free(1) // LSN 3
+			w.Free(1) // LSN 3
 			c.send(2, 1)
 			// Give the snapshot time to meet the missing page (not needed
 			// for the result, which is the same whenever it runs).
@@ -292,8 +229,8 @@ func TestBindingsSnapshotFreeAndRecreateInOneCommit(t *testing.T) {
 				t.Fatalf("snapshot answered while the commit freeing page 1 is unpublished: %q", line)
 			case <-time.After(100 * time.Millisecond):
 			}
-			w.create(1, 9) // LSN 4: the same commit recreates page 1
-			w.publish()
+			w.Create(1, 9) // LSN 4: the same commit recreates page 1
+			w.Publish()
 			if got, want := c.reply(), "ok 4 2:2:2:64 1:4:9:64"; got != want {
 				t.Fatalf("page 1 exists at every committed LSN: snapshot of [2 1] = %q, want %q (pages 2 and 1, the new one, at LSN 4)", got, want)
 			}
