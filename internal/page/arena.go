@@ -3,6 +3,7 @@ package page
 import (
 	"fmt"
 	"slices"
+	"unsafe"
 )
 
 // Arena geometry. A cell reference (ref) is a uint32: chunk index in the high
@@ -389,7 +390,9 @@ func (a *arena) releaseAll() error {
 
 // bookkeepingBytes is the Go-heap footprint of the arena's own tables.
 func (a *arena) bookkeepingBytes() int64 {
-	const chunkSize, classSize = 48, 104 // sizeof(chunk), sizeof(sizeClass) on 64-bit
+	// The sizes of the element types themselves: constants written by hand
+	// went stale as the structs changed (48 and 104 against 40 and 88).
+	const chunkSize, classSize = int64(unsafe.Sizeof(chunk{})), int64(unsafe.Sizeof(sizeClass{}))
 	n := int64(cap(a.chunks))*chunkSize + int64(cap(a.freeChunks)+cap(a.spareLarge))*4 + int64(cap(a.classes))*classSize
 	for i := range a.classes {
 		n += int64(cap(a.classes[i].free)+cap(a.classes[i].spare)) * 4
