@@ -217,10 +217,12 @@ func createShmFile(dir, name string, perm os.FileMode, n int) (*os.File, error) 
 	}
 	if err := f.Chmod(perm); err != nil { // exact bits, whatever the umask
 		_ = f.Close()
+		_ = os.Remove(f.Name())
 		return nil, err
 	}
 	if err := f.Truncate(int64(n)); err != nil {
 		_ = f.Close()
+		_ = os.Remove(f.Name())
 		return nil, err
 	}
 	return f, nil
@@ -244,10 +246,19 @@ func (b *shmBacking) mapFile(name string, n, reserve int) ([]byte, error) {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
+	// On failure the file goes too: it was made with O_EXCL, and left
+	// behind it made every later file of that name fail (a chunk index
+	// whose generation did not move could never be made again).
 	if err := reserveFile(f, 0, int64(reserve)); err != nil {
+		_ = os.Remove(f.Name())
 		return nil, err
 	}
-	return mapShared(f, n)
+	mem, err := mapShared(f, n)
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return nil, err
+	}
+	return mem, nil
 }
 
 // reserve allocates bytes [from, to) of the region file name (see
