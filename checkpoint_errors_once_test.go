@@ -18,8 +18,8 @@ import (
 // record: op at payload offset 0: record: malformed payload ...", and the
 // bus returned package checkpoint's errors from after the commit bare
 // ("checkpoint: list ..."), and its removal errors without the checkpoint's
-// name ("mmsb: remove old checkpoint: ..."). The write path's
-// "mmsb: checkpoint: checkpoint: write ..." is TestCheckpointErrorsSayCheckpointOnce.
+// name ("mmsb: remove old checkpoint: ..."); every failure of writing
+// one read "mmsb: checkpoint: checkpoint: create/write/fsync/close/rename".
 func TestCheckpointErrorsSayEachThingOnce(t *testing.T) {
 	// take runs a checkpoint of a bus whose checkpoint directory fails op
 	// (after two good checkpoints, so that one is pruned); the error must
@@ -63,7 +63,11 @@ func TestCheckpointErrorsSayEachThingOnce(t *testing.T) {
 		run  func(t *testing.T) (file string, err error)
 		bus  bool // returned by the bus: starts "mmsb: "
 	}{
+		{"create fails", take(errorfs.OpCreate, "bus/checkpoints/checkpoint-00000000000000000006.ckpt.tmp"), true},
 		{"write fails", take(errorfs.OpWrite, "bus/checkpoints/checkpoint-00000000000000000006.ckpt.tmp"), true},
+		{"fsync fails", take(errorfs.OpSync, "bus/checkpoints/checkpoint-00000000000000000006.ckpt.tmp"), true},
+		{"close fails", take(errorfs.OpClose, "bus/checkpoints/checkpoint-00000000000000000006.ckpt.tmp"), true},
+		{"rename fails", take(errorfs.OpRename, "bus/checkpoints/checkpoint-00000000000000000006.ckpt"), true},
 		{"listing after the commit fails", take(errorfs.OpList, "bus/checkpoints"), true},
 		{"removing an old checkpoint fails", take(errorfs.OpRemove, "bus/checkpoints/checkpoint-00000000000000000002.ckpt:"), true},
 		{"corrupt file at load", load(func(fs *vfs.MemFS, path string) (vfs.FS, string) {
