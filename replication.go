@@ -334,6 +334,12 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 		e.mu.Unlock()
 		return err
 	}
+	// The size first: a record the log refuses must not be decoded, nor
+	// have its creates' room reserved (which would stay mapped).
+	if err := e.checkRecordBytes(len(rec.Payload)); err != nil {
+		e.mu.Unlock()
+		return err
+	}
 	n := rec.LastLSN - rec.FirstLSN + 1
 	r := tlog.Record{FirstLSN: rec.FirstLSN, Count: uint32(n), Payload: rec.Payload, File: "replicated record", Offset: 0}
 	ops, err := e.decodeRecord(&r, &e.rh.dec)

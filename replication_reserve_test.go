@@ -2,7 +2,11 @@ package mmsb
 
 import (
 	"errors"
+	"strconv"
 	"testing"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/record"
@@ -36,5 +40,34 @@ func TestReserveReplicatedHostileSizes(t *testing.T) {
 	}
 	if got, want := hashOf(t, f), hashOf(t, leader); got != want {
 		t.Fatalf("follower state hash %#x, leader %#x", got, want)
+	}
+}
+
+// TestFollowerRefusesLargeRecordBeforeReserving: a replicated record
+// larger than a log record may be (tlog.MaxRecordBytes) is refused with
+// ErrRecordTooLarge, the follower stays usable, and the room its creates
+// would take is not left mapped: the size is checked before the creates
+// are reserved (before, the 17 pages of 16 MiB stayed mapped, 272 MiB).
+func TestFollowerRefusesLargeRecordBeforeReserving(t *testing.T) {
+	if strconv.IntSize == 32 {
+		t.Skip("a 272 MiB record does not fit a 32-bit test's address space")
+	}
+	f := openMem(t, &Options{Follower: true})
+	before := f.Stats().Store.ArenaBytes
+	const pages = tlog.MaxRecordBytes/base.MaxPageSize + 1
+	payload := record.AppendHeader(make([]byte, 0, pages*(base.MaxPageSize+64)), 1)
+	for id := PageID(1); id <= pages; id++ {
+		payload = record.AppendCreate(payload, id, base.MaxPageSize, base.LocationCPU, nil)
+	}
+	data := make([]byte, base.MaxPageSize)
+	for id := PageID(1); id <= pages; id++ {
+		payload = record.AppendDelta(payload, &delta.Delta{Page: id, Runs: []delta.Run{{Data: data}}})
+	}
+	rec := ReplicatedRecord{FirstLSN: 1, LastLSN: 2 * pages, Payload: payload}
+	if err := f.ApplyReplicated(ctx, &rec); !errors.Is(err, ErrRecordTooLarge) || f.Err() != nil {
+		t.Fatalf("a record of %d bytes: %v (bus error %v), want ErrRecordTooLarge, follower usable", len(payload), err, f.Err())
+	}
+	if got := f.Stats().Store.ArenaBytes; got != before {
+		t.Fatalf("%d bytes of page memory mapped after the refused record, %d before", got, before)
 	}
 }
