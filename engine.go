@@ -145,7 +145,11 @@ type Options struct {
 	// 0.1-0.3 s per GiB more (1.6 s on a VM where the first access to
 	// each mapped page costs ~6 µs, which creation then pays too), and
 	// created but never written pages are resident. Set this for buses
-	// that create many more pages than they write.
+	// that create many more pages than they write. With Shared, the
+	// tmpfs space of page memory is still allocated when pages are
+	// created (fallocate; only the mapping is lazy): a full tmpfs is then
+	// ErrNoSpace from the create, where a sparse file raised SIGBUS at a
+	// later write.
 	LazyPageMemory bool
 	// HugePages asks for transparent huge pages (MADV_HUGEPAGE) for the
 	// anonymous memory that holds page bytes (shared-mode chunks always ask).

@@ -144,7 +144,7 @@ func (a *arena) newChunk(n, cellSize int, ci int32) (uint32, error) {
 	var mem []byte
 	var err error
 	if a.shm != nil {
-		mem, err = a.shm.newSharedChunk(idx, roundUp(n, osPageSize), cellSize)
+		mem, err = a.shm.newSharedChunk(idx, roundUp(n, osPageSize), cellSize, !a.policy.Prefault)
 	} else {
 		mem, err = mapAnonPlain(roundUp(n, osPageSize))
 	}

@@ -348,8 +348,9 @@ func ChunkFileName(idx, gen uint32) string {
 
 // newSharedChunk maps a chunk file for index idx and publishes it in the
 // chunk table (length and cell size before the generation, which readers
-// check first).
-func (b *shmBacking) newSharedChunk(idx uint32, n, cellSize int) ([]byte, error) {
+// check first). allocate allocates the file's bytes first (a store that
+// does not pre-fault its chunks: see below).
+func (b *shmBacking) newSharedChunk(idx uint32, n, cellSize int, allocate bool) ([]byte, error) {
 	for int(idx) >= len(b.chunkGen) {
 		b.chunkGen = append(b.chunkGen, 0)
 	}
@@ -362,13 +363,23 @@ func (b *shmBacking) newSharedChunk(idx uint32, n, cellSize int) ([]byte, error)
 		b.tabReserved = end
 	}
 	gen := b.chunkGen[idx] + 1
-	// Page bytes are not reserved here: a fallocated tmpfs page is a
-	// small page even where the mapping asks for huge ones (huge=advise
-	// allocates huge pages only through an advised mapping), which would
-	// undo what adviseHuge buys. The memory policy's pre-fault populates
-	// them through the mapping instead (prepareChunk).
-	mem, err := b.mapFile(ChunkFileName(idx, gen), n, 0)
-	if err != nil {
+	// Page bytes are not reserved here by default: a fallocated tmpfs
+	// page is a small page even where the mapping asks for huge ones
+	// (huge=advise allocates huge pages only through an advised mapping),
+	// which would undo what adviseHuge buys. The memory policy's
+	// pre-fault populates them through the mapping instead
+	// (prepareChunk). Without pre-faulting (LazyPageMemory) they are
+	// allocated here: left sparse, a full tmpfs raised SIGBUS at the
+	// first delta to a page it could not back, which killed the writer.
+	reserve := 0
+	if allocate {
+		reserve = n
+	}
+	mem, err := b.mapFile(ChunkFileName(idx, gen), n, reserve)
+	switch {
+	case errors.Is(err, ErrNoSpace): // the reservation's, which says so
+		return nil, fmt.Errorf("chunk %d: %w", idx, err)
+	case err != nil:
 		return nil, fmt.Errorf("%w: chunk %d: %w", ErrNoSpace, idx, err)
 	}
 	b.chunkGen[idx] = gen

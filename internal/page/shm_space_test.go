@@ -130,6 +130,33 @@ func fullTmpfsChild(mnt string) {
 		res("fail Close: %v", err)
 		return
 	}
+	// The same with lazy page memory: nothing pre-faults the chunk, so
+	// its bytes are allocated (fallocate) when it is made. Without that
+	// the create succeeded and the writes below raised SIGBUS about 1 MiB
+	// into the 4 MiB chunk.
+	s, err = NewShared(filepath.Join(mnt, "d"), 0o600, 1, uint64(os.Getpid()), 0)
+	if err != nil {
+		res("fail NewShared for the lazy store: %v", err)
+		return
+	}
+	s.SetMemoryPolicy(MemoryPolicy{})
+	var lazyErr error
+	for id := base.PageID(1); id <= 4096; id++ {
+		sl, err := s.CreateAt(id, 1024, base.LocationCPU, uint64(id))
+		if err != nil {
+			lazyErr = err
+			break
+		}
+		s.Bytes(sl)[1023] = byte(id)
+	}
+	if !errors.Is(lazyErr, ErrNoSpace) {
+		res("fail lazy creates of 4096 pages of 1 KiB (4 MiB) in a 1 MiB tmpfs: %v, want ErrNoSpace", lazyErr)
+		return
+	}
+	if err := s.Close(); err != nil {
+		res("fail Close of the lazy store: %v", err)
+		return
+	}
 	// Fill the tmpfs, then open a store on it.
 	f, err := os.Create(filepath.Join(mnt, "filler"))
 	if err != nil {
@@ -148,7 +175,7 @@ func fullTmpfsChild(mnt string) {
 		res("fail: failed NewShared left its directory: %v", serr)
 		return
 	}
-	res("ok %d pages, then: %v; chunk: %v; full: %v", created, createErr, chunkErr, err)
+	res("ok %d pages, then: %v; chunk: %v; lazy: %v; full: %v", created, createErr, chunkErr, lazyErr, err)
 }
 
 // TestNewSharedFailureBeforeHeader guards NewShared's cleanup when the
