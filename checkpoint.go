@@ -1142,6 +1142,9 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 // loadCheckpoint loads a checkpoint into the (empty) state.
 func (e *Bus) loadCheckpoint(path string) error { return e.loadCheckpointFrom(e.fs, path) }
 
+// loadCheckpointFrom loads the checkpoint at path into e. Every error it
+// returns names the file (checkpoint.Open's, the reader's and the
+// corruption errors below), so callers do not add it again.
 func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 	r, err := checkpoint.Open(fs, path)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -544,7 +545,8 @@ func (e *Bus) recover() error {
 			e.lastCkptLSN = e.lastLSN
 			break
 		}
-		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, fmt.Sprintf("%s: %v", c.Path, err))
+		// The loader's errors name the file (loadCheckpointFrom).
+		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, err.Error())
 		if e.unloadable == nil {
 			e.unloadable = map[string]bool{}
 		}
@@ -567,6 +569,15 @@ func (e *Bus) recover() error {
 	})
 	e.recovery.Log = LogRecovery(rep)
 	if err != nil {
+		if len(e.recovery.SkippedCheckpoint) > 0 {
+			// Most likely the log needed one of them ("history
+			// missing"): say that they did not load, and why.
+			which := "no checkpoint loaded"
+			if e.recovery.Checkpoint != "" {
+				which = "newer checkpoints than " + e.recovery.Checkpoint + " did not load"
+			}
+			return fmt.Errorf("%w (%s: %s)", err, which, strings.Join(e.recovery.SkippedCheckpoint, "; "))
+		}
 		return err
 	}
 	e.log = log
@@ -580,7 +591,7 @@ func (e *Bus) recover() error {
 		}
 	}
 	if e.lastLSN == 0 && len(ckpts) > 0 && e.recovery.Checkpoint == "" && rep.LastLSN == 0 {
-		return fmt.Errorf("%w: no checkpoint could be loaded (%v) and the log is empty", ErrCorruption, e.recovery.SkippedCheckpoint)
+		return fmt.Errorf("%w: no checkpoint could be loaded (%s) and the log is empty", ErrCorruption, strings.Join(e.recovery.SkippedCheckpoint, "; "))
 	}
 	if err := e.checkSkippedCheckpoints(ckpts); err != nil {
 		return err

@@ -106,7 +106,7 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		for _, c := range cands {
 			if err := e.loadCheckpointFrom(fs, c.Path); err != nil {
 				e.resetState()
-				loadErr = errors.Join(loadErr, fmt.Errorf("checkpoint %s: %w", c.Path, err))
+				loadErr = errors.Join(loadErr, err) // it names the file (loadCheckpointFrom)
 				continue
 			}
 			e.replayedFrom = c.Path
