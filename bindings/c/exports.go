@@ -294,7 +294,7 @@ func mmsb_commit_array(h C.mmsb_bus, pages *C.uint64_t, offsets *C.uint32_t, dat
 		return nullArg("data")
 	}
 	hi, total := bits.Mul64(uint64(n), uint64(width))
-	if hi != 0 || total > maxBufferBytes {
+	if hi != 0 || total > maxBufferBytes || total > math.MaxInt {
 		return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: %d writes of %d bytes is too much data for one batch", uint64(n), uint64(width))
 	}
 	pv := unsafe.Slice((*uint64)(unsafe.Pointer(pages)), int(n))
@@ -345,10 +345,9 @@ func callerBuffer(buf unsafe.Pointer, capacity C.size_t) []byte {
 	if buf == nil {
 		return nil
 	}
-	c := uint64(capacity)
-	if c > maxBufferBytes {
-		c = maxBufferBytes
-	}
+	// Also below MaxInt: on a 32-bit platform a capacity of 2 GiB or more
+	// became a negative length, and unsafe.Slice panicked.
+	c := min(uint64(capacity), maxBufferBytes, uint64(math.MaxInt))
 	return unsafe.Slice((*byte)(buf), int(c))[:0]
 }
 

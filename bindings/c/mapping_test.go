@@ -32,6 +32,10 @@ var sentinels = map[string]error{
 	"ErrCheckpointFailing": mmsb.ErrCheckpointFailing, "ErrWriterGone": mmsb.ErrWriterGone,
 	"ErrStale": mmsb.ErrStale, "ErrSharedCorrupt": mmsb.ErrSharedCorrupt,
 	"ErrSnapshotBusy": mmsb.ErrSnapshotBusy, "ErrNoSpace": mmsb.ErrNoSpace,
+	// replication.go
+	"ErrReplication": mmsb.ErrReplication, "ErrFollower": mmsb.ErrFollower,
+	"ErrReplicaOrder": mmsb.ErrReplicaOrder, "ErrReplicaDiverged": mmsb.ErrReplicaDiverged,
+	"ErrRecordTooLarge": mmsb.ErrRecordTooLarge,
 }
 
 var headerCodeRE = regexp.MustCompile(`MMSB_ERR_\w+ = (\d+),?\s*/\* (Err\w+)`)
@@ -53,23 +57,34 @@ func headerCodes(t *testing.T) map[string]int {
 }
 
 // rootSentinels returns the names of the exported Err variables of the
-// root package's errors.go.
+// root package's non-test files (errors.go, and replication.go's: a commit
+// from C too large for one log record was MMSB_ERR_IO, wrapping no sentinel
+// with a code).
 func rootSentinels(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "..", "errors.go"), nil, 0)
+	files, err := filepath.Glob(filepath.Join("..", "..", "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, d := range f.Decls {
-		g, ok := d.(*ast.GenDecl)
-		if !ok || g.Tok != token.VAR {
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
 			continue
 		}
-		for _, s := range g.Specs {
-			for _, n := range s.(*ast.ValueSpec).Names {
-				if strings.HasPrefix(n.Name, "Err") {
-					names = append(names, n.Name)
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.VAR {
+				continue
+			}
+			for _, s := range g.Specs {
+				for _, n := range s.(*ast.ValueSpec).Names {
+					if strings.HasPrefix(n.Name, "Err") && ast.IsExported(n.Name) {
+						names = append(names, n.Name)
+					}
 				}
 			}
 		}
@@ -85,10 +100,10 @@ func TestSentinelsCovered(t *testing.T) {
 	codes := headerCodes(t)
 	for _, n := range names {
 		if _, ok := sentinels[n]; !ok {
-			t.Errorf("%s (errors.go) is missing from this test's table", n)
+			t.Errorf("%s (root package) is missing from this test's table", n)
 		}
 		if _, ok := codes[n]; !ok {
-			t.Errorf("%s (errors.go) has no status code in mmsb.h", n)
+			t.Errorf("%s (root package) has no status code in mmsb.h", n)
 		}
 	}
 }
@@ -120,6 +135,9 @@ func TestStatusOfEverySentinel(t *testing.T) {
 		{fmt.Errorf("batch delta 3: %w: %w", mmsb.ErrInvalidDelta, mmsb.ErrOutOfRange), "ErrOutOfRange"},
 		{fmt.Errorf("%w: %w", mmsb.ErrNoCheckpoint, mmsb.ErrCorruption), "ErrNoCheckpoint"},
 		{fmt.Errorf("batch delta 0: %w: %w", mmsb.ErrInvalidDelta, mmsb.ErrPageNotFound), "ErrPageNotFound"},
+		// A bus failed by replication stays MMSB_ERR_FAILED (the sticky state a caller acts on).
+		{fmt.Errorf("%w: %w", mmsb.ErrFailed, fmt.Errorf("%w: LSN 9 not stored", mmsb.ErrReplication)), "ErrFailed"},
+		{fmt.Errorf("%w: %w", mmsb.ErrFailed, mmsb.ErrReplicaDiverged), "ErrFailed"},
 	}
 	for _, tc := range nested {
 		if got := int(statusOf(tc.err)); got != codes[tc.want] {
@@ -195,6 +213,45 @@ func TestWrapperBoundsMatchLibrary(t *testing.T) {
 		}
 		if shift, _ := strconv.Atoi(string(m[1])); 1<<shift != maxCreatePages {
 			t.Errorf("%s: bound 1<<%d, the library's maxCreatePages is %d", c.file, shift, maxCreatePages)
+		}
+	}
+}
+
+var headerEnumRE = regexp.MustCompile(`(?m)^\s*(MMSB_ERR_\w+) = \d+`)
+
+// TestEveryCodeNamedAndThrown: every status code of mmsb.h has a name in
+// mmsb_status_name (errmsg.c) and its own exception class in mmsb.hpp,
+// which throw_status throws; a code added to the header without them was
+// "MMSB_ERR_UNKNOWN" in C and a bare mmsb::error in C++.
+func TestEveryCodeNamedAndThrown(t *testing.T) {
+	hdr, err := os.ReadFile("mmsb.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := os.ReadFile("errmsg.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hpp, err := os.ReadFile(filepath.Join("..", "cpp", "mmsb.hpp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := headerEnumRE.FindAllStringSubmatch(string(hdr), -1)
+	if len(codes) < 30 {
+		t.Fatalf("found only %d MMSB_ERR_ codes in mmsb.h", len(codes))
+	}
+	for _, m := range codes {
+		code := m[1]
+		if !strings.Contains(string(names), fmt.Sprintf("case %s: return %q;", code, code)) {
+			t.Errorf("errmsg.c: mmsb_status_name does not name %s", code)
+		}
+		class := regexp.MustCompile(`MMSB_HPP_ERROR\((\w+), ` + code + `\)`).FindStringSubmatch(string(hpp))
+		if class == nil {
+			t.Errorf("mmsb.hpp: no exception class for %s", code)
+			continue
+		}
+		if !strings.Contains(string(hpp), fmt.Sprintf("case %s: throw %s(msg);", code, class[1])) {
+			t.Errorf("mmsb.hpp: throw_status does not throw %s for %s", class[1], code)
 		}
 	}
 }

@@ -60,17 +60,19 @@
 extern "C" {
 #endif
 
-/* The ABI version: major * 10000 + minor. */
-#define MMSB_ABI_VERSION 10000
+/* The ABI version: major * 10000 + minor (1.1: status codes 26..30). */
+#define MMSB_ABI_VERSION 10001
 #define MMSB_ABI_MAJOR(v) ((v) / 10000)
 
 /* An open bus. 0 is never a valid handle. */
 typedef uint64_t mmsb_bus;
 
 /*
- * Status codes. MMSB_ERR_PAGE_NOT_FOUND .. MMSB_ERR_NO_SPACE map one to
- * one to the Go sentinel errors of package mmsb (ErrPageNotFound ...
- * ErrSnapshotBusy). The codes from 100 up belong to the ABI itself.
+ * Status codes. MMSB_ERR_PAGE_NOT_FOUND .. MMSB_ERR_RECORD_TOO_LARGE map
+ * one to one to the Go sentinel errors of package mmsb (ErrPageNotFound ...
+ * ErrRecordTooLarge); where the bus wraps one sentinel in another, the
+ * more specific one is reported, except that a failed bus is always
+ * MMSB_ERR_FAILED. The codes from 100 up belong to the ABI itself.
  */
 typedef enum mmsb_status {
     MMSB_OK = 0,
@@ -99,6 +101,12 @@ typedef enum mmsb_status {
     MMSB_ERR_SHARED_CORRUPT = 23,     /* ErrSharedCorrupt */
     MMSB_ERR_SNAPSHOT_BUSY = 24,      /* ErrSnapshotBusy */
     MMSB_ERR_NO_SPACE = 25,           /* ErrNoSpace (no memory or tmpfs space for new pages; nothing was logged) */
+    /* Since ABI 1.1 (10001): the sentinels of replication.go. */
+    MMSB_ERR_REPLICATION = 26,        /* ErrReplication (reported as MMSB_ERR_FAILED, which wraps it, once the bus failed) */
+    MMSB_ERR_FOLLOWER = 27,           /* ErrFollower (a write to a read-only follower) */
+    MMSB_ERR_REPLICA_ORDER = 28,      /* ErrReplicaOrder */
+    MMSB_ERR_REPLICA_DIVERGED = 29,   /* ErrReplicaDiverged (reported as MMSB_ERR_FAILED, which wraps it) */
+    MMSB_ERR_RECORD_TOO_LARGE = 30,   /* ErrRecordTooLarge (a batch larger than one log record holds; nothing changed: commit smaller batches) */
 
     MMSB_ERR_INVALID_HANDLE = 100,    /* 0, or a value no open returned */
     MMSB_ERR_INVALID_ARGUMENT = 101,  /* NULL pointer, bad size, count or struct_size */

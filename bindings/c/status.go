@@ -26,7 +26,7 @@ var sentinelCodes = []struct {
 	code C.int
 }{
 	{mmsb.ErrClosed, C.MMSB_ERR_CLOSED},
-	{mmsb.ErrFailed, C.MMSB_ERR_FAILED},
+	{mmsb.ErrFailed, C.MMSB_ERR_FAILED}, // wraps ErrReplication or ErrReplicaDiverged when they failed the bus
 	{mmsb.ErrLocked, C.MMSB_ERR_LOCKED},
 	{mmsb.ErrNoCheckpoint, C.MMSB_ERR_NO_CHECKPOINT},
 	{mmsb.ErrCheckpointFailing, C.MMSB_ERR_CHECKPOINT_FAILING},
@@ -35,6 +35,7 @@ var sentinelCodes = []struct {
 	{mmsb.ErrPageExists, C.MMSB_ERR_PAGE_EXISTS},
 	{mmsb.ErrOutOfRange, C.MMSB_ERR_OUT_OF_RANGE},
 	{mmsb.ErrConflict, C.MMSB_ERR_CONFLICT},
+	{mmsb.ErrRecordTooLarge, C.MMSB_ERR_RECORD_TOO_LARGE},
 	{mmsb.ErrCycle, C.MMSB_ERR_CYCLE},
 	{mmsb.ErrPageInUse, C.MMSB_ERR_PAGE_IN_USE},
 	{mmsb.ErrNotDerived, C.MMSB_ERR_NOT_DERIVED},
@@ -50,6 +51,10 @@ var sentinelCodes = []struct {
 	{mmsb.ErrSharedCorrupt, C.MMSB_ERR_SHARED_CORRUPT},
 	{mmsb.ErrSnapshotBusy, C.MMSB_ERR_SNAPSHOT_BUSY},
 	{mmsb.ErrNoSpace, C.MMSB_ERR_NO_SPACE},
+	{mmsb.ErrReplication, C.MMSB_ERR_REPLICATION},
+	{mmsb.ErrFollower, C.MMSB_ERR_FOLLOWER},
+	{mmsb.ErrReplicaOrder, C.MMSB_ERR_REPLICA_ORDER},
+	{mmsb.ErrReplicaDiverged, C.MMSB_ERR_REPLICA_DIVERGED},
 }
 
 // statusOf returns err's status code: the first sentinel it wraps, else

@@ -82,6 +82,11 @@ MMSB_HPP_ERROR(stale, MMSB_ERR_STALE)
 MMSB_HPP_ERROR(shared_corrupt, MMSB_ERR_SHARED_CORRUPT)
 MMSB_HPP_ERROR(snapshot_busy, MMSB_ERR_SNAPSHOT_BUSY)
 MMSB_HPP_ERROR(no_space, MMSB_ERR_NO_SPACE)
+MMSB_HPP_ERROR(replication, MMSB_ERR_REPLICATION)
+MMSB_HPP_ERROR(follower, MMSB_ERR_FOLLOWER)
+MMSB_HPP_ERROR(replica_order, MMSB_ERR_REPLICA_ORDER)
+MMSB_HPP_ERROR(replica_diverged, MMSB_ERR_REPLICA_DIVERGED)
+MMSB_HPP_ERROR(record_too_large, MMSB_ERR_RECORD_TOO_LARGE)
 MMSB_HPP_ERROR(invalid_handle, MMSB_ERR_INVALID_HANDLE)
 MMSB_HPP_ERROR(invalid_argument, MMSB_ERR_INVALID_ARGUMENT)
 MMSB_HPP_ERROR(buffer_too_small, MMSB_ERR_BUFFER_TOO_SMALL)
@@ -120,6 +125,11 @@ MMSB_HPP_ERROR(internal_error, MMSB_ERR_INTERNAL)
     case MMSB_ERR_SHARED_CORRUPT: throw shared_corrupt(msg);
     case MMSB_ERR_SNAPSHOT_BUSY: throw snapshot_busy(msg);
     case MMSB_ERR_NO_SPACE: throw no_space(msg);
+    case MMSB_ERR_REPLICATION: throw replication(msg);
+    case MMSB_ERR_FOLLOWER: throw follower(msg);
+    case MMSB_ERR_REPLICA_ORDER: throw replica_order(msg);
+    case MMSB_ERR_REPLICA_DIVERGED: throw replica_diverged(msg);
+    case MMSB_ERR_RECORD_TOO_LARGE: throw record_too_large(msg);
     case MMSB_ERR_INVALID_HANDLE: throw invalid_handle(msg);
     case MMSB_ERR_INVALID_ARGUMENT: throw invalid_argument(msg);
     case MMSB_ERR_BUFFER_TOO_SMALL: throw buffer_too_small(msg);
@@ -452,12 +462,16 @@ public:
     // Attaches to the region of the bus in bus_dir under shared_dir ("": /dev/shm),
     // which must belong to the owner of bus_dir (docs/shm.md, Security).
     explicit reader(const std::string &bus_dir, const std::string &shared_dir = "", const reader_options &o = {}) {
+        // As for bus: c_str() of "bus\0x" is "bus", another bus's region.
+        no_nul(bus_dir, "bus_dir");
+        no_nul(shared_dir, "shared_dir");
         mmsb_reader_options co = c_options(o);
         check_reader(mmsb_reader_open(bus_dir.c_str(), shared_dir.empty() ? nullptr : shared_dir.c_str(), &co, &r_));
     }
     // Attaches to a region directory (bus::shared_path()), trusting whoever
     // owns it (mmsb_reader_open_region).
     static reader open_region(const std::string &region_dir, const reader_options &o = {}) {
+        no_nul(region_dir, "region_dir");
         mmsb_reader_options co = c_options(o);
         mmsb_reader *r = nullptr;
         check_reader(mmsb_reader_open_region(region_dir.c_str(), &co, &r));
@@ -575,6 +589,10 @@ public:
 
 private:
     explicit reader(mmsb_reader *r) noexcept : r_(r) {}
+    static void no_nul(const std::string &s, const char *what) {
+        if (s.find('\0') != std::string::npos)
+            throw invalid_argument(std::string("mmsb: ") + what + " contains a NUL byte");
+    }
     static mmsb_reader_options c_options(const reader_options &o) {
         mmsb_reader_options co{};
         co.writer_timeout_ns = o.writer_timeout.count();

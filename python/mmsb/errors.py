@@ -165,6 +165,36 @@ class NoSpace(MMSBError, MemoryError):
     code = 25
 
 
+class Replication(MMSBError):
+    """ErrReplication: a replicated record was not stored by the replication
+    target. Once it failed the bus, calls raise Failed (which wraps it)."""
+    code = 26
+
+
+class Follower(MMSBError):
+    """ErrFollower: a write to a bus opened as a read-only follower."""
+    code = 27
+
+
+class ReplicaOrder(MMSBError):
+    """ErrReplicaOrder: a replicated record that does not continue the
+    follower's log; nothing was applied."""
+    code = 28
+
+
+class ReplicaDiverged(MMSBError):
+    """ErrReplicaDiverged: the follower's state differs from the leader's
+    (the bus fails: later calls raise Failed)."""
+    code = 29
+
+
+class RecordTooLarge(MMSBError, ValueError):
+    """ErrRecordTooLarge: a batch larger than one log record holds (256 MiB
+    of payload); refused before it was logged, nothing changed, the bus
+    goes on: commit smaller batches. Also a ValueError."""
+    code = 30
+
+
 class ReadBusy(MMSBError):
     """A page kept changing under the reader for longer than busy_timeout
     (the writer rewrites it faster than this process can copy it). The Go

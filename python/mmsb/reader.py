@@ -37,6 +37,7 @@ import ctypes
 import errno
 import hashlib
 import mmap
+import operator
 import os
 import platform
 import stat
@@ -49,6 +50,8 @@ from . import _layout as L
 from .errors import (
     Closed,
     FormatError,
+    InvalidArgument,
+    IOFailure,
     MMSBError,
     PageNotFound,
     ReadBusy,
@@ -78,6 +81,8 @@ def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
     mmsb.SharedRegionPath computes it: "mmsb-" and the hex of the first 16
     bytes of SHA-256 of the bus directory's absolute path (symbolic links
     resolved when it exists), under shared_dir."""
+    _no_nul(bus_dir, "bus directory")
+    _no_nul(shared_dir, "shared_dir")
     p = os.path.abspath(os.fsdecode(bus_dir))
     try:
         p = os.path.realpath(p, strict=True)
@@ -87,6 +92,25 @@ def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
         p = "/" + p.lstrip("/")  # Go's Clean collapses a leading "//"
     digest = hashlib.sha256(os.fsencode(p)).hexdigest()[:32]
     return os.path.join(shared_dir or DEFAULT_SHARED_DIR, "mmsb-" + digest)
+
+
+def _no_nul(p, what):
+    """InvalidArgument for a path holding a NUL byte (os functions raised a
+    bare ValueError; C's open would cut the path there)."""
+    if p is not None and "\0" in os.fsdecode(p):
+        raise InvalidArgument("mmsb: %s %r contains a NUL byte" % (what, p))
+
+
+def _page_id(v):
+    """A page ID as an int: an integer (numpy's too), else TypeError.
+    int() made read(1.5) and read("1") read page 1."""
+    return operator.index(v)
+
+
+def _os_error(path, e):
+    """IOFailure (an OSError, as C's MMSB_READER_ERR_SYSTEM) for a system
+    call on path that failed other than with ENOENT."""
+    return IOFailure("mmsb: %s: %s" % (path, os.strerror(e.errno) if e.errno else e))
 
 
 class _Map:
@@ -144,7 +168,12 @@ def _map_ro(path, owner, min_len=0):
     # O_NONBLOCK: opening a FIFO planted in the region's place would block
     # until some process opened its other end. It changes nothing for a
     # regular file, and anything else is refused below.
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        raise  # the caller decides what a missing file means
+    except OSError as e:
+        raise _os_error(path, e) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -158,7 +187,10 @@ def _map_ro(path, owner, min_len=0):
             return None
         if n > 1 << 40:
             raise FormatError("%s is %d bytes" % (path, n))
-        return _Map(mmap.mmap(fd, n, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ))
+        try:
+            return _Map(mmap.mmap(fd, n, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ))
+        except OSError as e:
+            raise _os_error(path, e) from None
     finally:
         os.close(fd)
 
@@ -318,6 +350,7 @@ class Reader:
                             "x86-TSO load ordering; use bindings/c/mmsb_reader.h elsewhere)")
         if wait_mode not in ("auto", "futex", "poll"):
             raise ValueError("wait_mode must be auto, futex or poll, not %r" % (wait_mode,))
+        _no_nul(region, "region")
         owner = None  # region=: whoever owns the region directory
         if region is None:
             if dir is None:
@@ -355,6 +388,10 @@ class Reader:
         except FileNotFoundError as e:
             raise WriterGone("no shared region %s (no writer runs with Options.Shared): %s"
                              % (region, e)) from None
+        except IOFailure:
+            raise
+        except OSError as e:  # EACCES, ENOTDIR, ELOOP, ...: was a bare OSError
+            raise _os_error(region, e) from None
         if hdr is None:
             raise FormatError("header is 0 bytes, need %d" % L.HEADER_USED)
         self._hdr = hdr
@@ -366,7 +403,7 @@ class Reader:
             self._hi = hdr.words("I")
             try:
                 ct = _map_ro(os.path.join(region, L.CHUNK_TABLE_FILE), owner, L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 raise FormatError("region %s has no chunk table" % region) from None
             self._ct_map = ct
             self._ct = ct.words("Q")
@@ -513,7 +550,7 @@ class Reader:
             for name in (L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE):
                 try:
                     new.append(_map_ro(os.path.join(self.region, name), self._owner))
-                except FileNotFoundError:
+                except (FileNotFoundError, NotADirectoryError):  # removed, or the directory replaced
                     new.append(None)
         except BaseException:
             for m in new:
@@ -667,7 +704,7 @@ class Reader:
         moving only while the page's chunk is unavailable (_read_once):
         unchanged for writer_timeout, that is a corrupt chunk table
         (FormatError), never an endless retry."""
-        page_id = int(page_id)
+        page_id = _page_id(page_id)
         deadline = None
         stuck = None
         busy_until = None
@@ -733,6 +770,7 @@ class Reader:
 
     def read(self, page_id):
         """A consistent copy of page page_id's bytes."""
+        page_id = _page_id(page_id)
         f = self._fast(page_id)
         if f is not None:
             c, off, size, sl, s1 = f
@@ -744,12 +782,14 @@ class Reader:
     def read_page(self, page_id):
         """A consistent copy of the page with its epoch and last-write LSN
         (a Page)."""
+        page_id = _page_id(page_id)
         data, epoch, lsn, _, _ = self._read(page_id, _copy)
-        return Page(int(page_id), data, epoch, lsn)
+        return Page(page_id, data, epoch, lsn)
 
     def read_into(self, page_id, buf):
         """Copy page page_id consistently into buf (a writable buffer of at
         least the page's size); returns the page's size."""
+        page_id = _page_id(page_id)
         dst = memoryview(buf).cast("B")
 
         def into(c, off, size):
@@ -767,8 +807,14 @@ class Reader:
         """A zero-copy, read-only numpy view of the page (a PageView). The
         view was consistent when taken; call .valid() after reading from
         .array (see PageView for the lifetime rule)."""
+        page_id = _page_id(page_id)
         dt = np.dtype(dtype)
         item = dt.itemsize
+        if item == 0 or dt.hasobject:
+            # A size-less dtype ("U", "V0") divided by zero; objects cannot
+            # be made from mapped bytes (numpy raised its own ValueError).
+            raise InvalidArgument("mmsb: cannot view a page as dtype %s (%s)"
+                                  % (dt, "it holds Python objects" if dt.hasobject else "its items have no size"))
         f = self._fast(page_id)
         if f is not None:
             c, off, size, sl, s1 = f
@@ -776,7 +822,7 @@ class Reader:
                 arr = c.array(dt)[off // item:(off + size) // item]
                 epoch, lsn = self._vers[2 * sl], self._vers[2 * sl + 1]
                 if self._seq[sl] == s1:
-                    return PageView(self, arr, sl, s1, int(page_id), epoch, lsn)
+                    return PageView(self, arr, sl, s1, page_id, epoch, lsn)
 
         def make(c, off, size):
             if size % item:
@@ -789,7 +835,7 @@ class Reader:
         if not isinstance(arr, np.ndarray):
             raise ValueError("page %d is %d bytes, not a multiple of %s's %d"
                              % (page_id, arr, dt, dt.itemsize))
-        return PageView(self, arr, sl, s1, int(page_id), epoch, lsn)
+        return PageView(self, arr, sl, s1, page_id, epoch, lsn)
 
     def apply(self, page_id, fn, dtype=np.uint8):
         """fn(array) on a consistent zero-copy view of the page: fn runs,
@@ -824,7 +870,7 @@ class Reader:
         (applied before its LSN is published: the header's free word is
         above L) makes it wait for that commit and start over, and raise
         SnapshotBusy if the commit is not published within writer_timeout."""
-        ids = [int(i) for i in ids]
+        ids = [_page_id(i) for i in ids]
         for _ in range(self.snapshot_retries):
             self._check()
             at = self._hq[L.H_LSN // 8]

@@ -570,10 +570,17 @@ class Bus:
     @property
     def shared_path(self):
         """The directory of the bus's shared region ("" unless opened with shared=True)."""
+        # Asked for its size first: a fixed 4 KiB buffer raised BufferTooSmall
+        # for a longer path. Decoded as os functions decode paths: a
+        # shared_dir with bytes that are not UTF-8 raised UnicodeDecodeError.
+        h = self._handle()
         n = c_size_t()
-        buf = ctypes.create_string_buffer(4096)
-        self._check(self._lib.mmsb_shared_path(self._handle(), buf, len(buf), ctypes.byref(n)))
-        return buf.value.decode()
+        st = self._lib.mmsb_shared_path(h, None, 0, ctypes.byref(n))
+        if st != _STATUS_BUFFER_TOO_SMALL:
+            self._check(st)
+        buf = ctypes.create_string_buffer(n.value + 1)
+        self._check(self._lib.mmsb_shared_path(h, buf, len(buf), ctypes.byref(n)))
+        return os.fsdecode(buf.raw[:n.value])
 
     def __repr__(self):
         return "<mmsb.Bus %r%s>" % (self.path, " closed" if self.closed else "")

@@ -187,7 +187,7 @@ def test_every_code_has_one_class():
         e = errors.error_for(code, "msg")
         assert type(e) is cls and str(e) == "msg"
         codes.add(code)
-    assert len(codes) == 30
+    assert len(codes) == 35  # 1..30 (Go sentinels) and 100..104 (the ABI's)
     assert isinstance(errors.error_for(555, "x"), mmsb.MMSBError)
 
 
@@ -382,3 +382,32 @@ def test_open_refuses_bad_paths_and_options(tmp_path):
             mmsb.open("", **kw)
     with mmsb.open("", sync="none", workers=4) as b:
         assert b.stats()["in_memory"]
+
+
+def test_shared_path_is_any_path(tmp_path):
+    """shared_path decoded the region's path as UTF-8 (UnicodeDecodeError
+    for a shared_dir holding other bytes) from a fixed 4 KiB buffer; it is
+    now decoded as os functions decode paths (os.fsdecode)."""
+    import shutil
+    import tempfile
+    shm = tempfile.mkdtemp(dir="/dev/shm", prefix="mmsb-py-\udcff-")
+    try:
+        with mmsb.open(str(tmp_path / "bus"), shared=True, shared_dir=shm) as b:
+            p = b.shared_path
+            assert os.path.dirname(p) == shm and os.path.isdir(p)
+            assert os.fsencode(p).startswith(b"/dev/shm/mmsb-py-\xff-")
+        with mmsb.open("", sync="none") as b:
+            assert b.shared_path == ""
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def test_replication_errors_have_classes():
+    """The sentinels of replication.go had no code: ErrRecordTooLarge (a
+    batch larger than one log record) reached Python as IOFailure."""
+    for name, code in (("Replication", 26), ("Follower", 27), ("ReplicaOrder", 28),
+                       ("ReplicaDiverged", 29), ("RecordTooLarge", 30)):
+        cls = getattr(mmsb, name)
+        assert cls.code == code and errors.BY_CODE[code] is cls
+        assert writer.load_library().mmsb_status_name(code).decode() != "MMSB_ERR_UNKNOWN"
+    assert issubclass(mmsb.RecordTooLarge, ValueError)

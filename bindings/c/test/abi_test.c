@@ -134,6 +134,7 @@ int main(int argc, char **argv) {
     TRUE(mmsb_abi_version() == MMSB_ABI_VERSION);
     TRUE(MMSB_ABI_MAJOR(mmsb_abi_version()) == 1);
     TRUE(strcmp(mmsb_status_name(MMSB_ERR_CONFLICT), "MMSB_ERR_CONFLICT") == 0);
+    TRUE(strcmp(mmsb_status_name(MMSB_ERR_RECORD_TOO_LARGE), "MMSB_ERR_RECORD_TOO_LARGE") == 0);  /* ABI 1.1 */
     TRUE(strcmp(mmsb_status_name(12345), "MMSB_ERR_UNKNOWN") == 0);
     TRUE(mmsb_last_error(NULL, 0) == 0); /* nothing failed on this thread yet */
 

@@ -200,6 +200,13 @@ int main(int argc, char **argv) {
             THROWS(r.read(99), mmsb::page_not_found);
             std::vector<std::uint8_t> small(4);
             THROWS(r.read_into(1, small), mmsb::buffer_too_small);
+            // A NUL cut the path short: "bus\0x" opened bus's region.
+            THROWS(mmsb::reader(bus_dir + std::string("\0x", 2), shm), mmsb::invalid_argument);
+            THROWS(mmsb::reader(bus_dir, std::string(shm) + std::string("\0x", 2)), mmsb::invalid_argument);
+            THROWS(mmsb::reader::open_region(w.shared_path() + std::string("\0x", 2)), mmsb::invalid_argument);
+            // Every code has its class (the replication ones came with ABI 1.1).
+            THROWS(mmsb::throw_status(MMSB_ERR_RECORD_TOO_LARGE), mmsb::record_too_large);
+            THROWS(mmsb::throw_status(MMSB_ERR_FOLLOWER), mmsb::follower);
             auto r2 = mmsb::reader::open_region(w.shared_path());
             TRUE(r2.read(2).data[0] == 'x' && r2.info().writer_pid > 0);
             w.close();  // the writer leaves: readers notice
