@@ -3,14 +3,11 @@
 package mmsb
 
 import (
-	"context"
-	"errors"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
@@ -65,34 +62,5 @@ func TestSharedCreateOutOfSpace(t *testing.T) {
 			defer func() { _ = e.Close() }()
 			checkCreateRefusedKeepsBus(t, e, tc, nil, &Options{Shared: true, SharedDir: mnt})
 		})
-	}
-}
-
-// TestSharedRecoveryOutOfSpaceIsErrNoSpace: recovery that cannot apply a
-// logged create for lack of tmpfs space fails Open with ErrNoSpace (and
-// page.ErrNoSpace, ENOSPC or the pre-fault's error in its chain), the
-// sentinel a live create refused for space returns, not ErrCorruption.
-// It returned only the internal page.ErrNoSpace, which callers of the
-// root package cannot name.
-func TestSharedRecoveryOutOfSpaceIsErrNoSpace(t *testing.T) {
-	mnt := mountTmpfs(t, "1m")
-	dir := t.TempDir()
-	e, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.CreatePage(context.Background(), PageSpec{Size: 4 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e, err = Open(dir, &Options{Shared: true, SharedDir: mnt})
-	if err == nil {
-		_ = e.Close()
-		t.Fatal("Open with a 4 MiB page on a 1 MiB tmpfs succeeded")
-	}
-	if !errors.Is(err, ErrNoSpace) || !errors.Is(err, page.ErrNoSpace) || errors.Is(err, ErrCorruption) {
-		t.Fatalf("Open = %v; want ErrNoSpace (wrapping page.ErrNoSpace), not ErrCorruption", err)
 	}
 }

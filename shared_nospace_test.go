@@ -7,17 +7,15 @@ import (
 	"errors"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mmsb-go/mmsb/internal/page"
-	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestSharedRecoveryOutOfSpaceIsNotCorruption: an operation of the log that
 // recovery cannot apply because the shared-memory tmpfs (or the address
 // space) has no room says nothing about the log: Open fails with the
-// space error (page.ErrNoSpace, with ENOSPC or the failed pre-fault in its
-// chain), not ErrCorruption. It was reported as
+// space error (ErrNoSpace, the sentinel a live create refused for space
+// returns, wrapping page.ErrNoSpace with ENOSPC or the failed pre-fault in
+// its chain), not ErrCorruption. It was reported as
 // "corruption in .../wal/...log at offset 24: op at LSN 1 does not apply",
 // which sends an operator to repair a log that is whole. The control
 // reopens the same directory without Shared: the log replays.
@@ -26,11 +24,7 @@ import (
 // TestShared* for .ci/run's qemu-arm step, which skips those: there the
 // pre-fault falls back to touching pages, and a full tmpfs is a SIGBUS.
 func TestSharedRecoveryOutOfSpaceIsNotCorruption(t *testing.T) {
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
-		testutil.Missing(t, "needs a private tmpfs (root): mount: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	mnt := mountTmpfs(t, "1m")
 	dir := t.TempDir()
 	// Written without Shared: a 4 MiB page, more than the tmpfs holds.
 	e, err := Open(dir, nil)
@@ -48,8 +42,8 @@ func TestSharedRecoveryOutOfSpaceIsNotCorruption(t *testing.T) {
 		_ = e.Close()
 		t.Fatal("Open with a 4 MiB page on a 1 MiB tmpfs succeeded")
 	}
-	if errors.Is(err, ErrCorruption) || !errors.Is(err, page.ErrNoSpace) {
-		t.Fatalf("Open = %v; want the space error (page.ErrNoSpace), not ErrCorruption: the log is whole", err)
+	if errors.Is(err, ErrCorruption) || !errors.Is(err, ErrNoSpace) || !errors.Is(err, page.ErrNoSpace) {
+		t.Fatalf("Open = %v; want ErrNoSpace (wrapping page.ErrNoSpace), not ErrCorruption: the log is whole", err)
 	}
 	e, err = Open(dir, nil) // control: the log is whole
 	if err != nil {

@@ -48,20 +48,7 @@ func TestReserveRefusedKeepsLayout(t *testing.T) {
 				t.Fatalf("reservation past the limit: %v, want ErrNoSpace", err)
 			}
 			refused.SetArenaLimit(0)
-			for i, size := range tc.sizes {
-				id := first + base.PageID(i)
-				psl, err := plain.Create(id, size, base.LocationCPU)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rsl, err := refused.Create(id, size, base.LocationCPU)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if psl != rsl || plain.cells[psl] != refused.cells[rsl] {
-					t.Fatalf("create %d: slot %d cell %+v after the refused reservation, slot %d cell %+v without", i, rsl, refused.cells[rsl], psl, plain.cells[psl])
-				}
-			}
+			createAlike(t, plain, refused, first, tc.sizes, "after the refused reservation")
 			if p, r := plain.Stats(), refused.Stats(); p.DirectPages != r.DirectPages || p.ArenaBytes != r.ArenaBytes {
 				t.Fatalf("after a refused reservation: DirectPages %d, %d bytes mapped; without: %d, %d", r.DirectPages, r.ArenaBytes, p.DirectPages, p.ArenaBytes)
 			}
@@ -98,20 +85,7 @@ func TestReserveCreatesBoundarySizes(t *testing.T) {
 			}
 			mapped := reserved.Stats().ArenaBytes
 			reserved.SetArenaLimit(mapped)
-			for i, size := range tc.sizes {
-				id := first + base.PageID(i)
-				psl, err := plain.Create(id, size, base.LocationCPU)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rsl, err := reserved.Create(id, size, base.LocationCPU)
-				if err != nil {
-					t.Fatalf("create %d (%d bytes) after the reservation: %v", i, size, err)
-				}
-				if psl != rsl || plain.cells[psl] != reserved.cells[rsl] {
-					t.Fatalf("create %d (%d bytes): slot %d cell %+v with the reservation, slot %d cell %+v without", i, size, rsl, reserved.cells[rsl], psl, plain.cells[psl])
-				}
-			}
+			createAlike(t, plain, reserved, first, tc.sizes, "with the reservation")
 			if p, r := plain.Stats(), reserved.Stats(); p.ArenaBytes != r.ArenaBytes || r.ArenaBytes != mapped {
 				t.Fatalf("reserved store maps %d bytes (%d after the reservation), plain %d", r.ArenaBytes, mapped, p.ArenaBytes)
 			}

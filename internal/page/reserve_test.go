@@ -56,6 +56,28 @@ func prepareStore(t *testing.T, s *Store) base.PageID {
 	return id
 }
 
+// createAlike creates pages of sizes, from ID first on, in plain and in
+// other, and fails unless each lands in the same slot and cell in both
+// (other's condition, e.g. "with the reservation", names it in the
+// failure).
+func createAlike(t *testing.T, plain, other *Store, first base.PageID, sizes []int, cond string) {
+	t.Helper()
+	for i, size := range sizes {
+		id := first + base.PageID(i)
+		psl, err := plain.Create(id, size, base.LocationCPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		osl, err := other.Create(id, size, base.LocationCPU)
+		if err != nil {
+			t.Fatalf("create %d (%d bytes) %s: %v", i, size, cond, err)
+		}
+		if psl != osl || plain.cells[psl] != other.cells[osl] {
+			t.Fatalf("create %d (%d bytes): slot %d cell %+v %s, slot %d cell %+v without", i, size, osl, other.cells[osl], cond, psl, plain.cells[psl])
+		}
+	}
+}
+
 // TestReserveCreatesHoldsRoom: after ReserveCreates, the creates it
 // reserved for succeed with no chunk left to map (the arena limit set to
 // what is mapped), and they lay pages out exactly as creates without a
@@ -72,20 +94,7 @@ func TestReserveCreatesHoldsRoom(t *testing.T) {
 				t.Fatal(err)
 			}
 			reserved.SetArenaLimit(reserved.Stats().ArenaBytes) // nothing more may be mapped
-			for i, size := range tc.sizes {
-				id := first + base.PageID(i)
-				psl, err := plain.Create(id, size, base.LocationCPU)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rsl, err := reserved.Create(id, size, base.LocationCPU)
-				if err != nil {
-					t.Fatalf("create %d (%d bytes) after the reservation: %v", i, size, err)
-				}
-				if psl != rsl || plain.cells[psl] != reserved.cells[rsl] {
-					t.Fatalf("create %d: slot %d cell %+v with the reservation, slot %d cell %+v without", i, rsl, reserved.cells[rsl], psl, plain.cells[psl])
-				}
-			}
+			createAlike(t, plain, reserved, first, tc.sizes, "with the reservation")
 			if p, r := plain.Stats(), reserved.Stats(); p.ArenaBytes != r.ArenaBytes || p.Pages != r.Pages {
 				t.Fatalf("reserved store maps %d bytes for %d pages, plain %d for %d", r.ArenaBytes, r.Pages, p.ArenaBytes, p.Pages)
 			}
