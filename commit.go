@@ -36,7 +36,11 @@ type PageSpec struct {
 // logged; once logged, Commit waits for its durability regardless.
 //
 // Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
-// reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed.
+// reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed. A batch
+// that was logged and applied but then failed to become durable or to
+// replicate (ErrFailed, with ErrReplication for the latter) is named by
+// the CommitInfo returned with the error; when the batch was refused
+// before it was logged, the CommitInfo is zero.
 func (e *Bus) Commit(ctx context.Context, ds []Delta) (CommitInfo, error) {
 	start := time.Now()
 	info, t, err := e.commitDeltas(ctx, ds)
@@ -169,14 +173,16 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.assertBatchApplied(ds, slots, first)
 	}
 	e.stampCommit(first, last, now)
+	info := CommitInfo{FirstLSN: first, LastLSN: last, Time: now}
 	if err := e.replicateLocked(first, last, buf); err != nil {
+		// Logged and applied: the info says so, as for a failed fsync.
 		e.mu.Unlock()
-		return CommitInfo{}, tlog.Ticket{}, err
+		return info, tlog.Ticket{}, err
 	}
 	e.mu.Unlock()
 	e.met.commits.Add(1)
 	e.met.deltas.Add(uint64(len(ds)))
-	return CommitInfo{FirstLSN: first, LastLSN: last, Time: now}, t, nil
+	return info, t, nil
 }
 
 // checkAndEncode validates every delta of a batch and appends its encoding
@@ -398,12 +404,13 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 	last := first + LSN(n) - 1
 	e.store.PublishLSN(uint64(last))
 	e.stampCommit(first, last, now)
+	info := CommitInfo{FirstLSN: first, LastLSN: last, Time: now}
 	if err := e.replicateLocked(first, last, buf); err != nil {
 		e.mu.Unlock()
-		return CommitInfo{}, err
+		return info, err
 	}
 	e.mu.Unlock()
-	return e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
+	return e.finishCommit(ctx, t, info)
 }
 
 // CreatePage creates one page and returns its ID.

@@ -18,7 +18,7 @@ const (
 	EventDeltaCommitted  EventType = 1 // a submitted delta was committed: Page, LSN, Epoch
 	EventPageRecomputed  EventType = 2 // propagation wrote a derived page: Page, LSN, Epoch
 	EventFlagRaised      EventType = 3 // an edge raised flags on a page: Page, LSN, Flags (new bits), Epoch unused
-	EventDeltaRejected   EventType = 4 // a submitted delta failed validation: Page, Err
+	EventDeltaRejected   EventType = 4 // a submitted delta failed validation: Page, Err; one per rejected delta (Result.Rejections keeps only the first MaxRejectionReports)
 	EventRecomputeFailed EventType = 5 // a recompute function failed; the wave was not applied: Page, Name (function), Err
 	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
 	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration
@@ -237,7 +237,7 @@ func (o *Orchestrator) Subscribe(filter EventFilter, bufferSize int, blocking bo
 	o.subMu.Lock()
 	defer o.subMu.Unlock()
 	if o.closed.Load() {
-		return nil, mmsb.ErrClosed
+		return nil, errClosed
 	}
 	o.nextSubID++
 	s.id = o.nextSubID

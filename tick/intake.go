@@ -133,6 +133,10 @@ func (s *intakeSlot) fillCopy(d *delta.Delta) {
 	s.buf, s.runs = buf, runs
 }
 
+// testHookBeforeWait, when set by a test, runs when push found the queue
+// full and is about to wait for room.
+var testHookBeforeWait func()
+
 // push enqueues d, waiting for room unless failWhenFull.
 func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failWhenFull bool) error {
 	if d == nil {
@@ -142,7 +146,7 @@ func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failW
 	}
 	for {
 		if q.closed.Load() {
-			return mmsb.ErrClosed
+			return errClosed
 		}
 		if q.tryPush(d, copyBytes) {
 			return nil
@@ -150,12 +154,21 @@ func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failW
 		if failWhenFull {
 			return mmsb.ErrBusy
 		}
+		if testHookBeforeWait != nil {
+			testHookBeforeWait()
+		}
 		// Register as a waiter before the second attempt, so that a consumer
 		// that frees room after it sees us and wakes us.
 		q.waiters.Add(1)
 		q.wakeMu.Lock()
 		ch := q.wake
 		q.wakeMu.Unlock()
+		// close sets closed before it replaces wake under wakeMu: a wake
+		// read after that replacement is a channel nobody will close.
+		if q.closed.Load() {
+			q.waiters.Add(-1)
+			return errClosed
+		}
 		if q.tryPush(d, copyBytes) {
 			q.waiters.Add(-1)
 			return nil

@@ -62,6 +62,16 @@ type Options struct {
 	SkipStartupResync bool
 }
 
+// errClosed is what the orchestrator returns once closed. It is
+// mmsb.ErrClosed for errors.Is, but says that the orchestrator is closed:
+// the bus's "bus closed" would be wrong, the bus may well be open.
+var errClosed error = orchestratorClosedError{}
+
+type orchestratorClosedError struct{}
+
+func (orchestratorClosedError) Error() string { return "tick: orchestrator closed" }
+func (orchestratorClosedError) Unwrap() error { return mmsb.ErrClosed }
+
 // Phase is a stage of a tick, for metrics.
 type Phase int
 
@@ -214,9 +224,12 @@ type Orchestrator struct {
 	result Result
 	prop   mmsb.PropagateResult
 	events []Event
-	due    []invariantHook // the hooks due this tick (scratch)
-	keep   []int           // indexes of rejected deltas (validate scratch)
-	pubTo  []*Subscription // the subscriptions a publish delivers to (scratch)
+	// rejEvents are the EventDeltaRejected of the tick, one per rejected
+	// delta: Result.Rejections keeps only the first MaxRejectionReports.
+	rejEvents []Event
+	due       []invariantHook // the hooks due this tick (scratch)
+	keep      []int           // indexes of rejected deltas (validate scratch)
+	pubTo     []*Subscription // the subscriptions a publish delivers to (scratch)
 
 	// hooksMu guards hooks. It is never held while a hook runs, so a hook
 	// may register or unregister hooks (effective from the next tick).
@@ -232,7 +245,8 @@ type Orchestrator struct {
 	nextSubID uint64
 	subMask   atomic.Uint32
 	closed    atomic.Bool
-	keptLen   atomic.Int64 // kept, for QueueLen without tickMu
+	done      chan struct{} // closed by Close, so that Run stops waiting for its next tick
+	keptLen   atomic.Int64  // kept, for QueueLen without tickMu
 
 	ckptFailSeen uint64 // the bus's checkpoint failure count at the last tick; guarded by tickMu
 }
@@ -240,6 +254,9 @@ type Orchestrator struct {
 // New returns an orchestrator over e. Unless SkipStartupResync,
 // it schedules a recompute of every derived page at the first propagation.
 func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
+	if e == nil {
+		return nil, fmt.Errorf("%w: tick orchestrator over a nil bus", mmsb.ErrInvalidOption)
+	}
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -262,7 +279,7 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 	if o.MetricsWindow == 0 {
 		o.MetricsWindow = DefaultMetricsWindow
 	}
-	or := &Orchestrator{bus: e, opts: o, queue: newIntakeQueue(o.QueueSize)}
+	or := &Orchestrator{bus: e, opts: o, queue: newIntakeQueue(o.QueueSize), done: make(chan struct{})}
 	for i := range or.phases {
 		or.phases[i].ring = make([]time.Duration, o.MetricsWindow)
 		or.phases[i].hist = metric.New(phaseBounds)
@@ -374,7 +391,7 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	o.tickMu.Lock()
 	defer o.unlockTick()
 	if o.closed.Load() {
-		return nil, mmsb.ErrClosed
+		return nil, errClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -454,6 +471,8 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	// Events, in deterministic order.
 	o.buildEvents(r, tickErr, invErrs, ckptErr, total)
 	o.publish()
+	clear(o.rejEvents) // drop error references
+	o.rejEvents = o.rejEvents[:0]
 	end := time.Now()
 	r.Durations[PhasePublish] = end.Sub(t)
 	r.Durations[PhaseTotal] = end.Sub(start)
@@ -513,6 +532,9 @@ func (o *Orchestrator) reject(r *Result, d *delta.Delta, err error) {
 	r.Rejected++
 	if len(r.Rejections) < MaxRejectionReports {
 		r.Rejections = append(r.Rejections, Rejection{Page: d.Page, Source: d.Source, Err: err})
+	}
+	if o.wantsType(EventDeltaRejected) {
+		o.rejEvents = append(o.rejEvents, Event{Type: EventDeltaRejected, Page: d.Page, Err: err, Name: d.Source})
 	}
 }
 
@@ -618,8 +640,8 @@ func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, 
 		o.events = append(o.events, ev)
 	}
 	if o.wantsType(EventDeltaRejected) {
-		for _, rj := range r.Rejections {
-			add(Event{Type: EventDeltaRejected, Page: rj.Page, Err: rj.Err, Name: rj.Source})
+		for _, ev := range o.rejEvents {
+			add(ev)
 		}
 	}
 	if o.wantsType(EventDeltaCommitted) {
@@ -710,7 +732,7 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 	o.tickMu.Lock()
 	defer o.unlockTick()
 	if o.closed.Load() {
-		return nil, mmsb.ErrClosed
+		return nil, errClosed
 	}
 	err := o.bus.PropagateInto(ctx, &o.prop)
 	o.metricsMu.Lock()
@@ -736,6 +758,11 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 // do not stop the loop. Deltas submitted but not committed when Run returns
 // (still queued, or kept by a tick that ctx interrupted) stay in line: a
 // later Tick or Run commits them.
+//
+// The orchestrator's Close stops Run at once (mmsb.ErrClosed), without
+// waiting for the next tick. A bus closed or failed is seen at the next
+// tick, also in deferred mode, where an idle tick does not touch the bus
+// (TestRunStopsWhenClosed).
 func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("%w: tick interval %v", mmsb.ErrInvalidOption, interval)
@@ -746,9 +773,17 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-o.done:
+			return errClosed
 		case <-tk.C:
 		}
-		if _, err := o.Tick(ctx); err != nil {
+		_, err := o.Tick(ctx)
+		if err == nil {
+			// A tick that neither commits nor propagates (deferred mode,
+			// nothing queued) does not learn that the bus is gone.
+			err = o.bus.Err()
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -760,7 +795,8 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 }
 
 // Close stops the orchestrator: later Submits and ticks fail with
-// ErrClosed, waiting submitters are released, subscriptions are closed.
+// ErrClosed, waiting submitters are released, Run returns ErrClosed,
+// subscriptions are closed.
 // Deltas still queued, or kept by a tick that could not commit them, are
 // dropped (tick once more before Close to commit them). It does not close
 // the engine.
@@ -774,6 +810,7 @@ func (o *Orchestrator) Close() error {
 	if o.closed.Swap(true) {
 		return nil
 	}
+	close(o.done)
 	o.queue.close()
 	o.closeSubscriptions()
 	if o.tickMu.TryLock() {
