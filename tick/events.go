@@ -22,13 +22,21 @@ const (
 	EventRecomputeFailed EventType = 5 // a recompute function failed; the wave was not applied: Page, Name (function), Err
 	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
 	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration
-	numEventTypes                  = 9
+	numEventTypes                  = 10
 )
 
 // EventCheckpointFailed means checkpoints (automatic ones run in the background)
 // failed since the previous tick, so the log is not trimmed: Err is the
 // last failure. The bus's Stats has the count.
 const EventCheckpointFailed EventType = 8
+
+// EventCommitFailed means the tick's commit did not happen and its deltas
+// were kept for the next tick (Result.Kept): Err says why (the bus refuses
+// writes: a follower, the log's growth bound; ctx done; the bus closed or
+// failed). Run goes on after the refusals it can outlive, so this event is
+// how its caller learns of them. A batch that was logged but failed to
+// become durable is not one: its deltas are rejected (EventDeltaRejected).
+const EventCommitFailed EventType = 9
 
 // String names the event type.
 func (t EventType) String() string {
@@ -49,6 +57,8 @@ func (t EventType) String() string {
 		return "overrun"
 	case EventCheckpointFailed:
 		return "checkpoint-failed"
+	case EventCommitFailed:
+		return "commit-failed"
 	}
 	return fmt.Sprintf("event(%d)", uint8(t))
 }
@@ -63,7 +73,7 @@ type Event struct {
 	Epoch    mmsb.Epoch  // the page's epoch after the delta
 	Flags    uint8       // EventFlagRaised: the bits newly set
 	Name     string      // hook or function name
-	Err      error       // why (rejected, recompute-failed, invariant-failed)
+	Err      error       // why (rejected, recompute-failed, invariant-failed, checkpoint-failed, commit-failed)
 	Duration time.Duration
 }
 

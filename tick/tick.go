@@ -227,6 +227,9 @@ type Orchestrator struct {
 	// rejEvents are the EventDeltaRejected of the tick, one per rejected
 	// delta: Result.Rejections keeps only the first MaxRejectionReports.
 	rejEvents []Event
+	// commitErr is why the tick's commit did not happen and its deltas
+	// were kept (EventCommitFailed); nil otherwise.
+	commitErr error
 	due       []invariantHook // the hooks due this tick (scratch)
 	keep      []int           // indexes of rejected deltas (validate scratch)
 	pubTo     []*Subscription // the subscriptions a publish delivers to (scratch)
@@ -472,7 +475,7 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	o.buildEvents(r, tickErr, invErrs, ckptErr, total)
 	o.publish()
 	clear(o.rejEvents) // drop error references
-	o.rejEvents = o.rejEvents[:0]
+	o.rejEvents, o.commitErr = o.rejEvents[:0], nil
 	end := time.Now()
 	r.Durations[PhasePublish] = end.Sub(t)
 	r.Durations[PhaseTotal] = end.Sub(start)
@@ -583,7 +586,8 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 		invalid := errors.Is(err, mmsb.ErrInvalidDelta) || errors.Is(err, mmsb.ErrPageNotFound) || errors.Is(err, mmsb.ErrConflict)
 		if !invalid || validations == 2 {
 			o.keepBatch(r, n)
-			return fmt.Errorf("mmsb: tick %d: commit of %d deltas (kept for the next tick): %w", o.tick, n, err)
+			o.commitErr = fmt.Errorf("mmsb: tick %d: commit of %d deltas (kept for the next tick): %w", o.tick, n, err)
+			return o.commitErr
 		}
 		validations++
 		// Validate only the current candidates (a prefix of the batch); the
@@ -594,7 +598,8 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 		r.Durations[PhaseValidate] += time.Since(vs)
 		if verr != nil {
 			o.keepBatch(r, n)
-			return fmt.Errorf("mmsb: tick %d: validate %d deltas (kept for the next tick): %w", o.tick, n, verr)
+			o.commitErr = fmt.Errorf("mmsb: tick %d: validate %d deltas (kept for the next tick): %w", o.tick, n, verr)
+			return o.commitErr
 		}
 		if n = valid; n == 0 {
 			return nil
@@ -658,6 +663,9 @@ func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, 
 	}
 	if ckptErr != nil && o.wantsType(EventCheckpointFailed) {
 		add(Event{Type: EventCheckpointFailed, Err: ckptErr})
+	}
+	if o.commitErr != nil && o.wantsType(EventCommitFailed) {
+		add(Event{Type: EventCommitFailed, Err: o.commitErr})
 	}
 	if r.Overrun && o.wantsType(EventTickOverrun) {
 		add(Event{Type: EventTickOverrun, Duration: total})
