@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // DefaultMaxRecordBytes is the largest record payload a message carries by
@@ -51,7 +53,9 @@ type Config struct {
 
 var busName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// ErrConfig is returned for an invalid Config.
+// ErrConfig is returned for an invalid Config or NodeConfig: a bad bus
+// name, a negative duration or count, a MaxRecordBytes beyond what one log
+// record holds, a node without a connection or a directory.
 var ErrConfig = errors.New("replicate: invalid configuration")
 
 func (c Config) withDefaults() (Config, error) {
@@ -67,6 +71,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = DefaultMaxRecordBytes
 	}
+	if c.MaxRecordBytes < 0 || c.MaxRecordBytes > tlog.MaxRecordBytes {
+		return c, fmt.Errorf("%w: max record bytes %d (want 1..%d, the largest log record)", ErrConfig, c.MaxRecordBytes, tlog.MaxRecordBytes)
+	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 3 * time.Second
 	}
@@ -76,11 +83,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AckTimeout == 0 {
 		c.AckTimeout = 5 * time.Second
 	}
+	if c.AckTimeout < 0 {
+		return c, fmt.Errorf("%w: ack timeout %v (want a positive duration, or 0 for the default)", ErrConfig, c.AckTimeout)
+	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 256
 	}
+	if c.MaxInFlight < 0 {
+		return c, fmt.Errorf("%w: max in flight %d (want a positive count, or 0 for the default)", ErrConfig, c.MaxInFlight)
+	}
 	if c.CheckpointsKept == 0 {
 		c.CheckpointsKept = 2
+	}
+	if c.CheckpointsKept < 0 {
+		return c, fmt.Errorf("%w: checkpoints kept %d (want a positive count, or 0 for the default)", ErrConfig, c.CheckpointsKept)
 	}
 	return c, nil
 }

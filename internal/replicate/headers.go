@@ -3,6 +3,7 @@ package replicate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/nats-io/nats.go"
@@ -68,6 +69,10 @@ func parseHeaders(h nats.Header) (recordMeta, error) {
 	}
 	if first == 0 || last < first {
 		return m, fmt.Errorf("%w: LSN range %d..%d", ErrBadMessage, first, last)
+	}
+	if last-first >= math.MaxUint32 {
+		// A record counts its operations in 32 bits.
+		return m, fmt.Errorf("%w: LSN range %d..%d holds more operations than a record can (%d)", ErrBadMessage, first, last, uint64(math.MaxUint32))
 	}
 	if m.Term, err = num(HeaderTerm, 10); err != nil {
 		return m, err

@@ -1,7 +1,10 @@
 package replicate
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,7 +27,7 @@ var ErrLeaseHeld = errors.New("replicate: the leader lease is held by another no
 // stream's expected-last-sequence fence is what guarantees a single writer.
 type Lease struct {
 	kv    jetstream.KeyValue
-	node  string
+	token []byte // the key's value: the node ID and a random nonce, unique to this holding
 	ttl   time.Duration
 	rev   uint64
 	valid atomic.Int64 // unix ns until which this holder may act as leader
@@ -40,15 +43,20 @@ func safety(ttl time.Duration) time.Duration { return ttl / 3 }
 
 // acquireLease takes the lease for node if nobody holds it.
 func acquireLease(ctx context.Context, kv jetstream.KeyValue, node string, ttl time.Duration) (*Lease, error) {
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, fmt.Errorf("replicate: take lease: %w", err)
+	}
+	token := []byte(node + " " + hex.EncodeToString(nonce[:]))
 	start := time.Now()
-	rev, err := kv.Create(ctx, leaseKey, []byte(node))
+	rev, err := kv.Create(ctx, leaseKey, token)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, ErrLeaseHeld
 		}
 		return nil, fmt.Errorf("replicate: take lease: %w", err)
 	}
-	l := &Lease{kv: kv, node: node, ttl: ttl, rev: rev, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Lease{kv: kv, token: token, ttl: ttl, rev: rev, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	l.valid.Store(start.Add(ttl - safety(ttl)).UnixNano())
 	go l.keep()
 	return l, nil
@@ -68,12 +76,18 @@ func (l *Lease) keep() {
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), l.ttl/4)
-		rev, err := l.kv.Update(ctx, leaseKey, []byte(l.node), l.rev)
+		rev, err := l.kv.Update(ctx, leaseKey, l.token, l.rev)
 		cancel()
+		if err != nil && errors.Is(err, jetstream.ErrKeyExists) {
+			if l.adoptLostRenewal() {
+				continue // ours: renew from that revision at the next tick
+			}
+			l.markLost() // someone else holds it
+			return
+		}
 		if err != nil {
-			if errors.Is(err, jetstream.ErrKeyExists) || time.Now().UnixNano() >= l.valid.Load() {
-				// Someone else holds it, or it has expired for us: lost.
-				l.markLost()
+			if time.Now().UnixNano() >= l.valid.Load() {
+				l.markLost() // expired for us
 				return
 			}
 			continue // a transient error: retry while the lease is valid
@@ -81,6 +95,28 @@ func (l *Lease) keep() {
 		l.rev = rev
 		l.valid.Store(start.Add(l.ttl - safety(l.ttl)).UnixNano())
 	}
+}
+
+// adoptLostRenewal handles a renewal refused for a revision mismatch: when
+// the key still holds this holding's token at a newer revision, an earlier
+// renewal was stored but its answer was lost (it timed out): the lease is
+// still ours, at that revision. Validity is not extended: the stored
+// renewal's start is not known, and the next renewal extends it. It reports
+// false when another holder has the key (or it is gone) or it cannot tell
+// and the lease has expired for us.
+func (l *Lease) adoptLostRenewal() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), l.ttl/4)
+	defer cancel()
+	e, err := l.kv.Get(ctx, leaseKey)
+	if err != nil {
+		// Gone (expired, deleted): lost. Could not read: ours while valid.
+		return !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted) && l.Valid()
+	}
+	if !bytes.Equal(e.Value(), l.token) || e.Revision() <= l.rev {
+		return false
+	}
+	l.rev = e.Revision()
+	return l.Valid()
 }
 
 func (l *Lease) markLost() {

@@ -20,9 +20,9 @@ type NodeConfig struct {
 	Config
 	// ID names this node in the lease (default: host name and process ID).
 	ID string
-	// Dir is the bus directory.
+	// Dir is the bus directory (required).
 	Dir string
-	// Conn is a connection to the NATS cluster.
+	// Conn is a connection to the NATS cluster (required).
 	Conn *nats.Conn
 	// BusOptions are the options the bus is opened with (nil: defaults).
 	// Sync, Replicator and Follower are set by the node.
@@ -34,7 +34,7 @@ type NodeConfig struct {
 	// FollowOnly: never take the lease (a read replica).
 	FollowOnly bool
 	// VerifyEvery: followers recompute the rolling hash from every page
-	// after this many records (0: never).
+	// after this many records (0: never; negative: ErrConfig).
 	VerifyEvery int
 	// OnRole, when set, is called with the bus each time the node becomes
 	// leader (leader true) or follower, and with a nil bus when that role
@@ -77,6 +77,16 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	cfg.Config = c
+	switch {
+	case cfg.Conn == nil:
+		return nil, fmt.Errorf("%w: no NATS connection (NodeConfig.Conn)", ErrConfig)
+	case cfg.Dir == "":
+		// An empty Dir would make the node read, and set aside, wal/ and
+		// checkpoints/ of the working directory.
+		return nil, fmt.Errorf("%w: no bus directory (NodeConfig.Dir)", ErrConfig)
+	case cfg.VerifyEvery < 0:
+		return nil, fmt.Errorf("%w: verify every %d records (want 0 for never, or a positive count)", ErrConfig, cfg.VerifyEvery)
+	}
 	if cfg.ID == "" {
 		h, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d", h, os.Getpid())
@@ -261,10 +271,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		}
 		n.logf("node %s: role ended: %v", n.cfg.ID, err)
-		if err != nil && (errors.Is(err, mmsb.ErrReplicaDiverged) || errors.Is(err, ErrStaleTerm) || errors.Is(err, ErrBadMessage)) {
-			// A follower whose state differs from the leader's stops here
-			// (mmsb_replication_hash_mismatch_total counts it): an operator
-			// decides, instead of the node silently rebuilding.
+		if stopsNode(err) {
 			return err
 		}
 		select {
@@ -273,6 +280,26 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stopsNode reports whether err ends Node.Run instead of another cycle. A
+// follower whose state differs from the leader's stops here
+// (mmsb_replication_hash_mismatch_total counts it): an operator decides,
+// instead of the node silently rebuilding. So does one that cannot take
+// the next record where it runs (no memory or space for its pages, a
+// record larger than its log holds): following again would reopen the
+// bus and refuse the same record, for ever; restarted where there is
+// room, it takes it.
+func stopsNode(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, fatal := range []error{mmsb.ErrReplicaDiverged, ErrStaleTerm, ErrBadMessage, mmsb.ErrNoSpace, mmsb.ErrRecordTooLarge} {
+		if errors.Is(err, fatal) {
+			return true
+		}
+	}
+	return false
 }
 
 // followThenLead is one cycle: follow until the lease is free, then lead

@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -132,10 +133,12 @@ func isFence(err error) bool {
 // Later publishes that raced ahead of a republished one are refused by the
 // fence (their expected sequence is not yet the last) and republished too.
 // A fence error is final only when the stream shows another record at the
-// sequence or a newer term (checkFence).
+// sequence or a newer term (checkFence); when it shows this very record
+// there (stored by an attempt whose ack was lost), the record is stored.
+// A duplicate acknowledgement counts only once the stored message is seen
+// to be this record (checkDuplicate).
 func (p *Publisher) ackLoop() {
 	defer close(p.done)
-	resync := false
 	for in := range p.queue {
 		var ack *jetstream.PubAck
 		var err error
@@ -144,14 +147,13 @@ func (p *Publisher) ackLoop() {
 		case err = <-in.fut.Err():
 		}
 		if err != nil && p.Err() == nil {
-			resync = true
 			ack, err = p.republish(in, err)
-		} else if err == nil {
-			resync = false
 		}
-		_ = resync
 		if err == nil && ack.Sequence != in.seq {
 			err = fmt.Errorf("%w: record ending at LSN %d stored at sequence %d, expected %d", ErrFenced, in.last, ack.Sequence, in.seq)
+		}
+		if err == nil && ack.Duplicate {
+			err = p.checkDuplicate(in)
 		}
 		if err != nil {
 			if isFence(err) {
@@ -181,8 +183,8 @@ func (p *Publisher) checkFence(in inflight) (ack *jetstream.PubAck, fenced bool)
 	ctx, cancel := context.WithTimeout(context.Background(), p.ackTimeout)
 	defer cancel()
 	if m, err := p.stream.GetMsg(ctx, in.seq); err == nil {
-		if m.Header.Get(nats.MsgIdHdr) == in.msg.Header.Get(nats.MsgIdHdr) {
-			return &jetstream.PubAck{Sequence: in.seq, Duplicate: true}, false
+		if sameRecord(m, in) {
+			return &jetstream.PubAck{Sequence: in.seq}, false
 		}
 		return nil, true
 	}
@@ -194,6 +196,39 @@ func (p *Publisher) checkFence(in inflight) (ack *jetstream.PubAck, fenced bool)
 		return nil, true
 	}
 	return nil, false
+}
+
+// sameRecord reports whether the stream message m is the record of in: the
+// same message ID, LSN range, term, state hash and payload. The message ID
+// alone does not prove it: two leaders of one term (the second took over
+// before the first published anything, so both lead "last term + 1") give
+// their first records the same ID, and a replicated stream deduplicates
+// before it checks the expected last sequence.
+func sameRecord(m *jetstream.RawStreamMsg, in inflight) bool {
+	for _, k := range []string{nats.MsgIdHdr, HeaderFirstLSN, HeaderLastLSN, HeaderTerm, HeaderStateHash} {
+		if m.Header.Get(k) != in.msg.Header.Get(k) {
+			return false
+		}
+	}
+	return bytes.Equal(m.Data, in.msg.Data)
+}
+
+// checkDuplicate verifies a duplicate acknowledgement: the stream stored a
+// message with this record's ID at its sequence before, and it must be this
+// record, not another same-term leader's (sameRecord). Anything else is the
+// fence.
+func (p *Publisher) checkDuplicate(in inflight) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.ackTimeout)
+	defer cancel()
+	m, err := p.stream.GetMsg(ctx, in.seq)
+	if err != nil {
+		return fmt.Errorf("duplicate acknowledgement at sequence %d not verified: %w", in.seq, err)
+	}
+	if !sameRecord(m, in) {
+		p.metrics.FencedPublishes.Add(1)
+		return fmt.Errorf("%w: sequence %d holds another leader's record with this record's message ID %s", ErrFenced, in.seq, in.msg.Header.Get(nats.MsgIdHdr))
+	}
+	return nil
 }
 
 // republish publishes in again synchronously until the stream answers or
@@ -212,8 +247,11 @@ func (p *Publisher) republish(in inflight, cause error) (*jetstream.PubAck, erro
 		}
 		if isFence(err) {
 			ack, fenced := p.checkFence(in)
-			if ack != nil || fenced {
-				return ack, err
+			if ack != nil {
+				return ack, nil // stored by an earlier attempt whose ack was lost
+			}
+			if fenced {
+				return nil, err
 			}
 		}
 		time.Sleep(50 * time.Millisecond)

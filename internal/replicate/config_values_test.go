@@ -1,0 +1,59 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// Config values that make no sense are refused with ErrConfig, naming the
+// field, instead of panicking later (a negative MaxInFlight is a negative
+// channel size, a negative CheckpointsKept an index out of range in trim)
+// or making every call time out at once.
+func TestConfigRefusesNonsenseValues(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"negative max in flight", Config{Bus: "b", MaxInFlight: -1}},
+		{"negative checkpoints kept", Config{Bus: "b", CheckpointsKept: -1}},
+		{"negative ack timeout", Config{Bus: "b", AckTimeout: -time.Second}},
+		{"negative max record bytes", Config{Bus: "b", MaxRecordBytes: -1}},
+		{"max record bytes above a log record", Config{Bus: "b", MaxRecordBytes: 1 << 31}},
+		{"negative lease TTL", Config{Bus: "b", LeaseTTL: -time.Second}},
+		{"negative replicas", Config{Bus: "b", Replicas: -1}},
+	}
+	for _, tc := range tests {
+		if _, err := tc.cfg.withDefaults(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v, want ErrConfig", tc.name, err)
+		}
+	}
+}
+
+// NodeConfig values that make no sense are refused by NewNode with
+// ErrConfig before it touches the network.
+func TestNewNodeRefusesNonsenseValues(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  NodeConfig
+	}{
+		{"no connection", NodeConfig{Config: Config{Bus: "b"}, Dir: t.TempDir()}},
+		{"no directory", NodeConfig{Config: Config{Bus: "b", MaxInFlight: 1}, Dir: ""}},
+		{"negative verify every", NodeConfig{Config: Config{Bus: "b"}, Dir: t.TempDir(), VerifyEvery: -1}},
+	}
+	for _, tc := range tests {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: panic %v, want ErrConfig", tc.name, r)
+				}
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := NewNode(ctx, tc.cfg); !errors.Is(err, ErrConfig) {
+				t.Errorf("%s: %v, want ErrConfig", tc.name, err)
+			}
+		}()
+	}
+}
