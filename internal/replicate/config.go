@@ -148,6 +148,23 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (*resources
 	if err != nil {
 		return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
 	}
+	// Every node of a bus must agree on the lease's TTL: a node believes it
+	// leads for LeaseTTL minus a margin after each renewal, and the key
+	// lives for the bucket's TTL. Updating the bucket to this node's TTL
+	// (as CreateOrUpdateKeyValue would) would shorten the key's life under
+	// a leader that started with a longer TTL, which would then be fenced
+	// over and over by nodes that see the key expire.
+	if kv, err := js.KeyValue(ctx, cfg.LeaseBucket()); err == nil {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
+		}
+		if st.TTL() != cfg.LeaseTTL {
+			return nil, fmt.Errorf("%w: lease TTL %v, but the lease bucket %s has %v: every node of a bus needs the same LeaseTTL (to change it, stop every node and delete the bucket)", ErrConfig, cfg.LeaseTTL, cfg.LeaseBucket(), st.TTL())
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
+	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: cfg.LeaseBucket(), TTL: cfg.LeaseTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, History: 1,
 	})

@@ -108,7 +108,7 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		rctx, cancel := context.WithTimeout(ctx, c.AckTimeout)
 		res, err = ensure(rctx, js, c)
 		cancel()
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+		if err == nil || errors.Is(err, ErrConfig) || ctx.Err() != nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
