@@ -74,16 +74,18 @@ func WithConnectOptions(opts ...connect.ClientOption) Option {
 }
 
 // New returns a client of the server at baseURL ("http://127.0.0.1:7070").
+// A base URL that is not http:// or https://, or negative retries or
+// backoff, fail with an error wrapping mmsb.ErrInvalidOption.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	o := options{retries: 4, backoff: 50 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
 	}
 	if !strings.HasPrefix(baseURL, "http://") && !strings.HasPrefix(baseURL, "https://") {
-		return nil, fmt.Errorf("client: base URL %q: want http:// or https://", baseURL)
+		return nil, fmt.Errorf("%w: client: base URL %q: want http:// or https://", mmsb.ErrInvalidOption, baseURL)
 	}
 	if o.retries < 0 || o.backoff < 0 {
-		return nil, errors.New("client: negative retries or backoff")
+		return nil, fmt.Errorf("%w: client: %d retries, first backoff %v: neither may be negative", mmsb.ErrInvalidOption, o.retries, o.backoff)
 	}
 	hc := o.hc
 	if hc == nil {
@@ -141,11 +143,19 @@ func retryable(err error) bool {
 	return connect.CodeOf(err) == connect.CodeUnavailable
 }
 
+// noRetry marks an error that idempotent returns as it is, unretried.
+type noRetry struct{ err error }
+
+func (e *noRetry) Error() string { return e.err.Error() }
+
 // idempotent runs call, retrying Unavailable errors with backoff.
 func idempotent[T any](ctx context.Context, c *Client, call func() (T, error)) (T, error) {
 	wait := c.backoff
 	for attempt := 0; ; attempt++ {
 		v, err := call()
+		if nr := (*noRetry)(nil); errors.As(err, &nr) {
+			return v, nr.err
+		}
 		if err == nil || attempt >= c.retries || !retryable(err) {
 			return v, err
 		}
@@ -324,19 +334,17 @@ func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
 }
 
 // QueryLog streams the logged operations matching q, in LSN order, until fn
-// returns false. Ops are retried from the start only if none was
-// delivered yet.
+// returns false. A broken stream is retried from the start only if no
+// operation was delivered yet; otherwise its error is returned, wrapped
+// (connect.CodeOf still gives its code).
 func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.LoggedOp) bool) error {
 	req := &mmsbv1.QueryLogRequest{Page: uint64(q.Page), FromLsn: uint64(q.FromLSN), ToLsn: uint64(q.ToLSN),
 		FromTime: q.FromTime, ToTime: q.ToTime, Source: q.Source}
 	for _, k := range q.Kinds {
 		req.Kinds = append(req.Kinds, k.String())
 	}
-	delivered := false
+	delivered := 0
 	_, err := idempotent(ctx, c, func() (struct{}, error) {
-		if delivered {
-			return struct{}{}, errors.New("client: QueryLog stream broke after delivering operations")
-		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		stream, err := c.rpc.QueryLog(ctx, connect.NewRequest(req))
@@ -346,12 +354,16 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 		defer func() { _ = stream.Close() }()
 		for stream.Receive() {
 			for _, p := range stream.Msg().GetOps() {
-				delivered = true
+				delivered++
 				lo := wire.OpFromProto(p)
 				if !fn(&lo) {
 					return struct{}{}, nil
 				}
 			}
+		}
+		if err := stream.Err(); err != nil && delivered > 0 {
+			// Retrying would deliver those operations again.
+			return struct{}{}, &noRetry{fmt.Errorf("client: QueryLog: the stream broke after %d operations: %w", delivered, err)}
 		}
 		return struct{}{}, stream.Err()
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"connectrpc.com/connect"
@@ -43,7 +44,8 @@ type WatchOptions struct {
 	// both empty: every page.
 	Pages  []mmsb.PageID
 	Ranges [][2]mmsb.PageID
-	// Progress is the interval of progress events (0: the server's).
+	// Progress is the interval of progress events (0: the server's; the
+	// server raises it to at least 10 ms; negative: ErrInvalidOption).
 	Progress time.Duration
 	// MaxReconnects bounds consecutive failed reconnections (0: 10).
 	MaxReconnects int
@@ -70,12 +72,18 @@ type WatchEvent struct {
 }
 
 // Watch streams every durable change from opts.FromLSN on to fn, until
-// fn returns an error (returned), ctx ends, or the server says the start
-// was compacted (a *CompactedError). A dropped stream, or a server
+// fn returns an error (returned), ctx ends, the server says the start
+// was compacted (a *CompactedError), or it sends a change the client
+// cannot decode (an error wrapping mmsb.ErrInvalidDelta, naming its LSN;
+// nothing of that message is delivered). A dropped stream, or a server
 // shutting down, is resumed from the LSN after the last change delivered:
 // fn sees no gap and no duplicate.
 func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEvent) error) error {
-	req := &mmsbv1.WatchRequest{ProgressMs: uint32(opts.Progress / time.Millisecond)}
+	ms, err := progressMs(opts.Progress)
+	if err != nil {
+		return err
+	}
+	req := &mmsbv1.WatchRequest{ProgressMs: ms}
 	for _, p := range opts.Pages {
 		req.Pages = append(req.Pages, uint64(p))
 	}
@@ -95,7 +103,7 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		var ue *userError
+		var ue *stopError
 		if errors.As(err, &ue) {
 			return ue.err
 		}
@@ -133,6 +141,17 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 	}
 }
 
+// progressMs is WatchOptions.Progress as progress_ms: rounded up to a
+// millisecond (a positive interval never becomes 0, the server's
+// default) and capped at what the field holds.
+func progressMs(d time.Duration) (uint32, error) {
+	if d < 0 {
+		return 0, fmt.Errorf("%w: watch progress interval %v is negative", mmsb.ErrInvalidOption, d)
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	return uint32(min(ms, math.MaxUint32)), nil
+}
+
 // resumable: the stream broke or the server is going away, not a refusal.
 func resumable(err error) bool {
 	switch connect.CodeOf(err) {
@@ -142,9 +161,11 @@ func resumable(err error) bool {
 	return false
 }
 
-type userError struct{ err error }
+// stopError ends Watch at once with err: fn's error, or a change the
+// client cannot decode.
+type stopError struct{ err error }
 
-func (u *userError) Error() string { return u.err.Error() }
+func (u *stopError) Error() string { return u.err.Error() }
 
 // watchOnce runs one stream, advancing *next past every change delivered.
 // A nil error means the server ended the stream cleanly (it never does
@@ -162,29 +183,35 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		progressed = true // connected: reconnection failures count afresh
 		m := stream.Msg()
 		ev := WatchEvent{ProgressLSN: mmsb.LSN(m.GetProgressLsn())}
+		// *next moves only once fn has the whole message: a change that
+		// cannot be decoded must not skip the changes before it.
+		nx := *next
 		for _, ch := range m.GetChanges() {
 			lsn := mmsb.LSN(ch.GetLsn())
-			if lsn < *next {
+			if lsn < nx {
 				continue // never deliver twice, whatever the server sends
 			}
 			c := Change{LSN: lsn, Page: mmsb.PageID(ch.GetPage()), Kind: wire.OpKinds[ch.GetKind()], Time: ch.GetTime()}
 			if ch.GetDelta() != nil {
 				d, derr := wire.DeltaFromProto(ch.GetDelta(), "", nil)
 				if derr != nil {
-					return progressed, fmt.Errorf("client: watch: change at LSN %d: %w", lsn, derr)
+					// The same change would come again on every
+					// reconnection: end the watch.
+					return progressed, &stopError{fmt.Errorf("client: watch: change at LSN %d: %w", lsn, derr)}
 				}
 				d.LSN, d.Time, d.Epoch = lsn, c.Time, mmsb.Epoch(ch.GetEpoch())
 				c.Delta = &d
 			}
 			ev.Changes = append(ev.Changes, c)
-			*next = max(*next, lsn+1)
+			nx = max(nx, lsn+1)
 		}
-		if ev.ProgressLSN+1 > *next {
-			*next = ev.ProgressLSN + 1
+		if ev.ProgressLSN+1 > nx {
+			nx = ev.ProgressLSN + 1
 		}
 		if err := fn(ev); err != nil {
-			return progressed, &userError{err}
+			return progressed, &stopError{err}
 		}
+		*next = nx
 	}
 	if err := stream.Err(); err != nil {
 		return progressed, err

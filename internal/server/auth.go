@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -104,7 +105,8 @@ func RequiredRole(procedure string) Role {
 // read, write or admin; token at least MinTokenLength printable characters
 // without spaces), blank lines and lines starting with # ignored. The file
 // must not be readable or writable by group or others (mode 0600 or
-// stricter), like an SSH key. Errors never quote a token.
+// stricter), like an SSH key. A token may appear once. Errors never quote
+// a token.
 func LoadTokenFile(path string) ([]Token, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -119,6 +121,7 @@ func LoadTokenFile(path string) ([]Token, error) {
 		return nil, fmt.Errorf("%w: %s has mode %v: group or others may access it (chmod 600)", ErrTokenFile, path, fi.Mode().Perm())
 	}
 	var toks []Token
+	lineOf := map[string]int{} // token -> its line
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
@@ -131,11 +134,17 @@ func LoadTokenFile(path string) ([]Token, error) {
 		}
 		role, err := ParseRole(fields[0])
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			// Not ParseRole's error: it quotes the field, which is the
+			// token when a line has its fields swapped.
+			return nil, fmt.Errorf("%w: %s:%d: unknown role (want read, write or admin, then the token: \"ROLE TOKEN\")", ErrTokenFile, path, line)
 		}
 		if len(fields[1]) < MinTokenLength {
 			return nil, fmt.Errorf("%w: %s:%d: token shorter than %d characters", ErrTokenFile, path, line, MinTokenLength)
 		}
+		if first, ok := lineOf[fields[1]]; ok {
+			return nil, fmt.Errorf("%w: %s:%d: the token of line %d again (one role per token)", ErrTokenFile, path, line, first)
+		}
+		lineOf[fields[1]] = line
 		toks = append(toks, Token{Role: role, Value: fields[1]})
 	}
 	if err := sc.Err(); err != nil {
@@ -190,8 +199,11 @@ func (a *Auth) roleOf(ctx context.Context, header http.Header) (Role, error) {
 		}
 		return RoleNone, errors.New("no credentials: send \"Authorization: Bearer TOKEN\" or a client certificate")
 	}
-	tok, ok := strings.CutPrefix(authz, "Bearer ")
-	if !ok {
+	// The scheme is case-insensitive and followed by one or more spaces
+	// (RFC 7235 section 2.1, RFC 6750 section 2.1).
+	scheme, tok, _ := strings.Cut(authz, " ")
+	tok = strings.TrimLeft(tok, " ")
+	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return RoleNone, errors.New("the Authorization header is not \"Bearer TOKEN\"")
 	}
 	found := RoleNone
@@ -215,6 +227,41 @@ func (a *Auth) check(ctx context.Context, procedure string, header http.Header) 
 		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s needs role %s; the credential has role %s", procedure, need, role))
 	}
 	return nil
+}
+
+// Gate wraps the service's HTTP handler so that a call the interceptor
+// will refuse is refused without reading its message: Connect reads and
+// decodes a unary request before any interceptor runs, which let a client
+// without a credential make the server buffer and decode messages of up
+// to the read limit. Such a call's body is replaced by an empty message
+// in its protocol's framing; the interceptor then refuses it as before,
+// so the logs and the RPC metrics still count it.
+func (a *Auth) Gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.check(r.Context(), r.URL.Path, r.Header) != nil {
+			r = withEmptyMessage(r)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withEmptyMessage returns r with its body replaced by an empty,
+// uncompressed message: an empty envelope for the enveloped protocols
+// (gRPC, gRPC-Web, Connect streaming), else an empty Connect unary
+// message ("{}" in JSON).
+func withEmptyMessage(r *http.Request) *http.Request {
+	ct := r.Header.Get("Content-Type")
+	var body string
+	switch {
+	case strings.HasPrefix(ct, "application/grpc"), strings.HasPrefix(ct, "application/connect+"):
+		body = "\x00\x00\x00\x00\x00" // flags 0 (uncompressed), length 0
+	case strings.Contains(ct, "json"):
+		body = "{}"
+	}
+	r = r.Clone(r.Context())
+	r.Header.Del("Content-Encoding")
+	r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+	return r
 }
 
 // WrapUnary implements connect.Interceptor.

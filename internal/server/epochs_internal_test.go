@@ -100,7 +100,7 @@ func TestEpochTracker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs, err := readChanges(ctx, bus, s+1, last)
+		cs, _, err := readChanges(ctx, bus, s+1, last)
 		if s == last {
 			cs, err = nil, nil
 		}

@@ -42,7 +42,9 @@ func codeFor(err error) connect.Code {
 		// Full for now (an intake queue; memory or tmpfs space for new
 		// pages): nothing was logged, and the bus goes on.
 		return connect.CodeResourceExhausted
-	case errors.Is(err, mmsb.ErrClosed):
+	case errors.Is(err, mmsb.ErrClosed), errors.Is(err, mmsb.ErrFailed):
+		// Closed, or failed for good after a log write or fsync error
+		// (/readyz answers 503): a restarted server recovers from the log.
 		return connect.CodeUnavailable
 	case errors.Is(err, mmsb.ErrCorruption):
 		return connect.CodeDataLoss

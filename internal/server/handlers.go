@@ -246,18 +246,24 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 		q.Kinds = append(q.Kinds, kind)
 	}
 	limit := int(m.GetLimit())
+	// A message holds at most chunk operations and, beyond its last one,
+	// stepBytes of delta data (256 deltas of 16 MiB would not fit a
+	// message's 4 GiB frame).
 	const chunk = 256
 	var batch []*mmsbv1.Op
 	var sendErr error
-	n := 0
+	n, size := 0, 0
 	err := s.bus.QueryLog(ctx, q, func(lo *mmsb.LoggedOp) bool {
 		batch = append(batch, wire.OpToProto(lo))
 		n++
-		if len(batch) == chunk {
+		if lo.Op.Kind == mmsb.OpDelta || lo.Op.Kind == mmsb.OpDerived {
+			size += deltaBytes(&lo.Op.Delta)
+		}
+		if len(batch) == chunk || size >= stepBytes {
 			if sendErr = stream.Send(&mmsbv1.QueryLogResponse{Ops: batch}); sendErr != nil {
 				return false
 			}
-			batch = nil
+			batch, size = nil, 0
 		}
 		return limit == 0 || n < limit
 	})

@@ -63,6 +63,9 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
 	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin))
+	if o.Auth != nil {
+		h = o.Auth.Gate(h)
+	}
 	mux.Handle(path, h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")
@@ -190,6 +193,10 @@ func NewHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger) *http
 		Protocols:         &p,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxStreams},
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Idle keep-alive connections (no request, no stream) are closed:
+		// without it, and with no ReadTimeout (streams cannot have one),
+		// a quiet client kept a descriptor and a goroutine forever.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

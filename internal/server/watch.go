@@ -47,18 +47,36 @@ const hubStep = 16384
 // chunkChanges bounds the changes in one WatchResponse.
 const chunkChanges = 512
 
+// stepBytes bounds the delta data of one step beyond its last operation.
+// A step is held in memory whole (by the hub, or by a catching-up
+// watcher) and its changes are sent in messages of at most chunkChanges,
+// so this also bounds a message: counting operations alone, 512 deltas
+// of 1 MiB made one 512 MiB message, and past 4 GiB a message cannot be
+// framed at all (TestWatchMessageSize).
+const stepBytes = 4 << 20
+
 type watcher struct {
-	pages  map[mmsb.PageID]struct{}
+	pages  []uint64    // sorted, no duplicates
 	ranges []pageRange // sorted, disjoint
 	all    bool
-	queue  chan []*mmsbv1.Change // owned by the hub: created at join, closed at demotion
+	queue  chan queued // owned by the hub: created at join, closed and emptied at demotion
+	seq    uint64      // the hub's number for the next step queued (0 at join)
+}
+
+// queued is one step's changes for one watcher. The hub numbers them so
+// that the watcher can tell when the hub emptied its queue at demotion
+// (while the watcher may be receiving from it too): a step out of
+// sequence means the ones before it were dropped.
+type queued struct {
+	seq     uint64
+	changes []*mmsbv1.Change
 }
 
 func (w *watcher) wants(p mmsb.PageID) bool {
 	if w.all {
 		return true
 	}
-	if _, ok := w.pages[p]; ok {
+	if _, ok := slices.BinarySearch(w.pages, uint64(p)); ok {
 		return true
 	}
 	i, _ := slices.BinarySearchFunc(w.ranges, uint64(p), func(r pageRange, p uint64) int { return cmp.Compare(r.last, p) })
@@ -192,8 +210,10 @@ func (h *hub) run() {
 				// Read outside the lock; joins meanwhile are at cursor, which
 				// has not moved, so they get this step too.
 				h.mu.Unlock()
-				changes, err = readChanges(h.ctx, h.s.bus, cursor+1, last)
+				var end mmsb.LSN
+				changes, end, err = readChanges(h.ctx, h.s.bus, cursor+1, last)
 				if err == nil {
+					last = end // the step may stop early (stepBytes)
 					h.assignEpochs(changes, cursor, last)
 				}
 				if err != nil {
@@ -223,7 +243,8 @@ func (h *hub) run() {
 					continue
 				}
 				select {
-				case w.queue <- sel:
+				case w.queue <- queued{w.seq, sel}:
+					w.seq++
 				default:
 					h.demoteLocked(w)
 					h.s.slow.Add(1)
@@ -286,21 +307,28 @@ func (h *hub) deactivate() {
 	h.mu.Unlock()
 }
 
+// demoteLocked drops w from the synced watchers and empties its queue:
+// a demoted watcher reads those steps again from the log, and a stalled
+// one must not keep a full queue of changes alive for as long as its
+// client holds the connection open. The watcher notices the dropped
+// steps by the gap in their numbers.
 func (h *hub) demoteLocked(w *watcher) {
 	delete(h.synced, w)
 	close(w.queue)
+	for range w.queue {
+	}
 	w.queue = nil
 }
 
 // join makes w synced if it has read everything up to the hub's cursor;
 // it returns w's queue, or nil when the cursor moved on (read more first).
-func (h *hub) join(w *watcher, pos mmsb.LSN) (chan []*mmsbv1.Change, mmsb.LSN) {
+func (h *hub) join(w *watcher, pos mmsb.LSN) (chan queued, mmsb.LSN) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.stopped || h.idle || pos < h.cursor {
 		return nil, h.cursor
 	}
-	w.queue = make(chan []*mmsbv1.Change, h.qcap)
+	w.queue, w.seq = make(chan queued, h.qcap), 0
 	h.synced[w] = struct{}{}
 	return w.queue, h.cursor
 }
@@ -313,7 +341,7 @@ func (h *hub) leave(w *watcher) {
 
 // progress returns the LSN a synced watcher can report: the hub's cursor
 // when nothing is queued for it (everything fanned out has been sent).
-func (h *hub) progress(w *watcher, q chan []*mmsbv1.Change, pos mmsb.LSN) mmsb.LSN {
+func (h *hub) progress(w *watcher, q chan queued, pos mmsb.LSN) mmsb.LSN {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.synced[w]; ok && w.queue == q && len(q) == 0 {
@@ -322,11 +350,14 @@ func (h *hub) progress(w *watcher, q chan []*mmsbv1.Change, pos mmsb.LSN) mmsb.L
 	return pos
 }
 
-// readChanges reads every operation in [from, to] from the log. It fails
-// with errCompacted when the log no longer starts at from.
-func readChanges(ctx context.Context, bus *mmsb.Bus, from, to mmsb.LSN) ([]*mmsbv1.Change, error) {
+// readChanges reads the operations in [from, to] from the log, stopping
+// early once their delta data reaches stepBytes; it returns them and the
+// LSN of the last one read. It fails with mmsb.ErrLogTruncated when the
+// log no longer starts at from.
+func readChanges(ctx context.Context, bus *mmsb.Bus, from, to mmsb.LSN) ([]*mmsbv1.Change, mmsb.LSN, error) {
 	var out []*mmsbv1.Change
 	next := from
+	size, full := 0, false
 	err := bus.QueryLog(ctx, mmsb.LogQuery{FromLSN: from, ToLSN: to}, func(lo *mmsb.LoggedOp) bool {
 		if lo.LSN != next {
 			return false
@@ -335,17 +366,28 @@ func readChanges(ctx context.Context, bus *mmsb.Bus, from, to mmsb.LSN) ([]*mmsb
 		c := &mmsbv1.Change{Lsn: uint64(lo.LSN), Page: uint64(wire.OpPage(lo.Op)), Kind: lo.Op.Kind.String(), Time: lo.Time}
 		if lo.Op.Kind == mmsb.OpDelta || lo.Op.Kind == mmsb.OpDerived {
 			c.Delta = wire.DeltaToProto(&lo.Op.Delta)
+			size += deltaBytes(&lo.Op.Delta)
 		}
 		out = append(out, c)
-		return true
+		full = size >= stepBytes
+		return !full
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if next != to+1 {
-		return nil, fmt.Errorf("%w: wanted LSN %d, the log starts later", mmsb.ErrLogTruncated, next)
+	if next != to+1 && !full {
+		return nil, 0, fmt.Errorf("%w: wanted LSN %d, the log starts later", mmsb.ErrLogTruncated, next)
 	}
-	return out, nil
+	return out, next - 1, nil
+}
+
+// deltaBytes is the size of a delta's variable-length data.
+func deltaBytes(d *mmsb.Delta) int {
+	n := len(d.Mask) + len(d.Payload) + len(d.Intent) + len(d.Source)
+	for _, r := range d.Runs {
+		n += len(r.Data)
+	}
+	return n
 }
 
 // compactedError is the OutOfRange error of a watch whose start is gone.
@@ -374,24 +416,34 @@ func resumeError(pos mmsb.LSN) error {
 	return err
 }
 
-// Watch implements mmsbv1connect.BusServiceHandler.
-func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchRequest], stream *connect.ServerStream[mmsbv1.WatchResponse]) error {
-	m := req.Msg
+// newWatcher builds the selection of a watch request: every page when it
+// names none, else its pages and ranges.
+func newWatcher(m *mmsbv1.WatchRequest) (*watcher, error) {
 	w := &watcher{all: len(m.GetPages()) == 0 && len(m.GetRanges()) == 0}
 	if n := len(m.GetPages()) + len(m.GetRanges()); n > maxBatch {
-		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch: %d pages and ranges, more than %d", n, maxBatch))
+		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch: %d pages and ranges, more than %d", n, maxBatch))
 	}
 	for _, r := range m.GetRanges() {
 		if r.GetFirst() > r.GetLast() {
-			return invalid("watch: page range [%d, %d] is empty", r.GetFirst(), r.GetLast())
+			return nil, invalid("watch: page range [%d, %d] is empty", r.GetFirst(), r.GetLast())
 		}
 	}
 	w.ranges = mergeRanges(m.GetRanges())
-	if len(m.GetPages()) > 0 {
-		w.pages = make(map[mmsb.PageID]struct{}, len(m.GetPages()))
-		for _, p := range m.GetPages() {
-			w.pages[mmsb.PageID(p)] = struct{}{}
-		}
+	// The request's own slice, sorted in place and searched: a watch holds
+	// about what it was sent for as long as it stays open (a set of 2^20
+	// pages as a map held 11 times its request: TestWatchPageListMemory).
+	pages := m.GetPages()
+	slices.Sort(pages)
+	w.pages = slices.Compact(pages)
+	return w, nil
+}
+
+// Watch implements mmsbv1connect.BusServiceHandler.
+func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchRequest], stream *connect.ServerStream[mmsbv1.WatchResponse]) error {
+	m := req.Msg
+	w, err := newWatcher(m)
+	if err != nil {
+		return err
 	}
 	interval := s.progress
 	if ms := m.GetProgressMs(); ms > 0 {
@@ -428,13 +480,13 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 		}
 		return nil
 	}
-	var q chan []*mmsbv1.Change
+	var q chan queued
+	var want uint64 // the number of the next step expected from q
 	// While catching up from the log, the watcher follows epochs itself
 	// (epochs.go), from position epochsAt.
 	var (
 		epochs   *epochTracker
 		epochsAt mmsb.LSN
-		err      error
 	)
 	for {
 		if q == nil {
@@ -448,6 +500,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			}
 			var cursor mmsb.LSN
 			if q, cursor = s.hub.join(w, pos); q != nil {
+				want = 0
 				epochs = nil // the hub's changes carry epochs
 				continue
 			}
@@ -473,7 +526,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 					return toConnect(err)
 				}
 			}
-			cs, err := readChanges(ctx, s.bus, pos+1, to)
+			cs, end, err := readChanges(ctx, s.bus, pos+1, to)
 			if errors.Is(err, mmsb.ErrLogTruncated) {
 				return s.compactedError(pos + 1)
 			}
@@ -481,11 +534,11 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 				return toConnect(err)
 			}
 			epochs.assign(cs)
-			epochsAt = to
+			epochsAt = end
 			if err := send(w.filter(cs, pos)); err != nil {
 				return err
 			}
-			pos = to
+			pos = end
 			continue
 		}
 		select {
@@ -493,11 +546,15 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			return toConnect(ctx.Err())
 		case <-s.hub.stopCh:
 			return resumeError(pos)
-		case cs, ok := <-q:
-			if !ok {
-				q = nil // demoted: catch up from the log
+		case step, ok := <-q:
+			if !ok || step.seq != want {
+				// Demoted, and the hub dropped the rest of the queue
+				// (steps before this one too): catch up from the log.
+				q = nil
 				continue
 			}
+			want++
+			cs := step.changes
 			// The hub sends its whole step; a watch from an LSN the bus
 			// had not reached joined before it and wants none of it
 			// before from_lsn.
