@@ -132,8 +132,11 @@ type resources struct {
 // ensure creates (or opens) the stream, the lease bucket and the checkpoint
 // bucket. The stream uses file storage and the replica count of cfg; the
 // embedded servers sync every write (StartServer), and docs/replication.md
-// gives the loss window of servers run with another sync_interval.
-func ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (*resources, error) {
+// gives the loss window of servers run with another sync_interval. A
+// lease bucket that exists keeps its TTL: a node configured with another
+// is ErrConfig, unless followOnly (it never leads), which takes the
+// bucket's (resources.cfg.LeaseTTL).
+func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly bool) (*resources, error) {
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.StreamName(),
 		Subjects:    []string{cfg.Subject()},
@@ -159,7 +162,13 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config) (*resources
 		if err != nil {
 			return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
 		}
-		if st.TTL() != cfg.LeaseTTL {
+		switch {
+		case st.TTL() == cfg.LeaseTTL:
+		case followOnly:
+			// A node that never leads takes the bus's TTL: its own
+			// would only pace its retries.
+			cfg.LeaseTTL = st.TTL()
+		default:
 			return nil, fmt.Errorf("%w: lease TTL %v, but the lease bucket %s has %v: every node of a bus needs the same LeaseTTL (to change it, stop every node and delete the bucket)", ErrConfig, cfg.LeaseTTL, cfg.LeaseBucket(), st.TTL())
 		}
 	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {

@@ -21,7 +21,7 @@ func testResources(t *testing.T, c *Cluster, cfg Config) *resources {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := ensure(context.Background(), js, cfg)
+	res, err := ensure(context.Background(), js, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestLeaseSurvivesLostRenewalAnswer(t *testing.T) {
 		t.Fatal("lease not valid after its renewals")
 	}
 	// Another node still cannot take it.
-	if _, err := acquireLease(t.Context(), res.lease, "node-b", cfg.LeaseTTL); err != ErrLeaseHeld {
+	if _, err := acquireLease(t.Context(), res.lease, "node-b", cfg.LeaseTTL); !errors.Is(err, ErrLeaseHeld) {
 		t.Fatalf("second holder: %v, want ErrLeaseHeld", err)
 	}
 }

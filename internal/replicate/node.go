@@ -106,7 +106,7 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, c.AckTimeout)
-		res, err = ensure(rctx, js, c)
+		res, err = ensure(rctx, js, c, cfg.FollowOnly)
 		cancel()
 		if err == nil || errors.Is(err, ErrConfig) || ctx.Err() != nil || time.Now().After(deadline) {
 			break
@@ -116,6 +116,7 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.LeaseTTL = res.cfg.LeaseTTL // a follow-only node takes the bus's
 	return &Node{cfg: cfg, res: res, changed: make(chan struct{})}, nil
 }
 

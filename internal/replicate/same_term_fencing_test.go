@@ -28,7 +28,7 @@ func clusterResources(t *testing.T, c *Cluster, cfg Config) *resources {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.AckTimeout)
-		res, err := ensure(ctx, js, cfg)
+		res, err := ensure(ctx, js, cfg, false)
 		cancel()
 		if err == nil {
 			return res
