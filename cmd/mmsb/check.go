@@ -109,6 +109,11 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 	// Problems stream out as they are found, so that a long check of a
 	// damaged directory shows its findings at once.
 	report := func(p checkProblem) {
+		if ctx.Err() != nil {
+			// Interrupted: a replay or validator that stopped says so,
+			// which is no problem of the directory.
+			return
+		}
 		rep.Problems = append(rep.Problems, p)
 		if !jsonOut {
 			fmt.Fprintf(a.stdout, "PROBLEM %s\n", formatProblem(p))
@@ -147,7 +152,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 
 	// 3. Replays: the whole history, and the recovery path.
 	if err := ctx.Err(); err != nil {
-		return err
+		return checkInterrupted(dir, len(rep.Problems), err)
 	}
 	rep.Replay = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, report)
 
@@ -170,6 +175,9 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 		}
 	}
 
+	if err := ctx.Err(); err != nil {
+		return checkInterrupted(dir, len(rep.Problems), err)
+	}
 	rep.OK = len(rep.Problems) == 0
 	if jsonOut {
 		if err := a.printJSON(rep); err != nil {
@@ -182,6 +190,12 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("%d problem(s) found in %s", len(rep.Problems), dir)}
 	}
 	return nil
+}
+
+// checkInterrupted is the error of a check stopped by SIGINT/SIGTERM
+// before it finished: no verdict on dir, and no summary or JSON.
+func checkInterrupted(dir string, found int, err error) error {
+	return fmt.Errorf("check of %s interrupted before it finished (%d problem(s) found until then): %w", dir, found, err)
 }
 
 // checkReplays replays dir from as far back as the files allow and again

@@ -41,7 +41,7 @@ type inspectReport struct {
 	LogicalBytes       int64         `json:"logical_bytes"`
 	Edges              int           `json:"edges"`
 	Bindings           int           `json:"bindings"`
-	Pages              []inspectPage `json:"pages,omitempty"`
+	Pages              []inspectPage `json:"pages,omitzero"` // [] with --pages and no page; absent without --pages
 }
 
 func (a *app) inspectCmd() *cobra.Command {

@@ -159,7 +159,10 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 		res.Watch = fan.latencies()
 	}
 	if o.asJSON {
-		return a.printJSON(res)
+		if err := a.printJSON(res); err != nil {
+			return err
+		}
+		return noCommitError(res.Commits)
 	}
 	fmt.Fprintf(a.stdout, "server %s (sync %s): %d clients, batches of %d × %d-byte writes over %d pages of %d B, %.1fs\n",
 		res.Server, res.SyncMode, res.Clients, res.Batch, res.DeltaBytes, res.Pages, res.PageSize, res.Seconds)
@@ -172,7 +175,13 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 	if res.FirstError != "" {
 		fmt.Fprintf(a.stdout, "first error: %s\n", res.FirstError)
 	}
-	if res.Commits == 0 {
+	return noCommitError(res.Commits)
+}
+
+// noCommitError is the failure of a load test in which no commit
+// succeeded (exit 1, with text and --json alike), nil otherwise.
+func noCommitError(commits int) error {
+	if commits == 0 {
 		return &exitError{code: exitFailure, msg: "no commit succeeded"}
 	}
 	return nil

@@ -357,7 +357,10 @@ func (a *app) runStalledComparison(ctx context.Context, o loadtestOptions, opts 
 	res.CommitsPerS = float64(res.Commits) / res.Seconds
 	res.DeltasPerS = float64(res.Deltas) / res.Seconds
 	if o.asJSON {
-		return a.printJSON(res)
+		if err := a.printJSON(res); err != nil {
+			return err
+		}
+		return noCommitError(res.Commits)
 	}
 	fmt.Fprintf(a.stdout, "server %s (sync %s): %d clients, batches of %d × %d-byte writes over %d pages of %d B, 4 phases of %.1fs\n",
 		res.Server, res.SyncMode, res.Clients, res.Batch, res.DeltaBytes, res.Pages, res.PageSize, (o.duration / 4).Seconds())
@@ -376,8 +379,5 @@ func (a *app) runStalledComparison(ctx context.Context, o loadtestOptions, opts 
 	if res.FirstError != "" {
 		fmt.Fprintf(a.stdout, "first error: %s\n", res.FirstError)
 	}
-	if res.Commits == 0 {
-		return &exitError{code: exitFailure, msg: "no commit succeeded"}
-	}
-	return nil
+	return noCommitError(res.Commits)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,7 +57,7 @@ func (a *app) replayCmd() *cobra.Command {
 		Use:   "replay DIR --out DIR2 [--to-lsn N | --to-time T | --page P --epoch E]",
 		Short: "Replay a data directory to a point in time into a new data directory",
 		Long: `replay rebuilds the state of DIR as of a point in history and writes it as a
-new, openable data directory DIR2 (which must be absent or empty):
+new, openable data directory DIR2 (absent or empty, and outside DIR):
 
   --to-lsn N          every operation up to and including LSN N
   --to-time T         every batch committed at or before T (RFC 3339, e.g.
@@ -91,7 +92,7 @@ DIR is only read (no lock), so replay works next to a running writer.`,
 	f.Uint64Var(&o.page, "page", 0, "with --epoch: stop once this page reaches the epoch")
 	f.Uint64Var(&o.epoch, "epoch", 0, "with --page: the epoch to stop at")
 	f.BoolVar(&o.fromEmpty, "from-empty", false, "replay from LSN 1, ignoring checkpoints (fails if the log no longer starts at LSN 1)")
-	f.StringVar(&o.out, "out", "", "new data directory to write (must be absent or empty; required)")
+	f.StringVar(&o.out, "out", "", "new data directory to write (absent or empty, outside DIR; required)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of text")
 	return cmd
 }
@@ -164,6 +165,57 @@ func requireFreshDir(dir string) error {
 	return nil
 }
 
+// requireOutsideSource refuses an --out that is the source directory or
+// lies anywhere inside it, also through symbolic links or "..": replay
+// promises to only read DIR, and writing DIR2 there would add to it.
+func requireOutsideSource(src, out string) error {
+	srcReal, err := resolvePath(src)
+	if err != nil {
+		return fmt.Errorf("resolve DIR %s: %w", src, err)
+	}
+	outReal, err := resolvePath(out)
+	if err != nil {
+		return fmt.Errorf("resolve --out %s: %w", out, err)
+	}
+	rel, err := filepath.Rel(srcReal, outReal)
+	if err != nil {
+		return nil // on different volumes: not inside
+	}
+	switch {
+	case rel == ".":
+		return usageErr("--out %s must differ from DIR %s", out, src)
+	case rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)):
+		return usageErr("--out %s lies inside DIR %s (replay only reads DIR): choose a directory outside it", out, src)
+	}
+	return nil
+}
+
+// resolvePath returns the absolute path of p with every symbolic link of
+// its longest existing prefix resolved; the part that does not exist yet
+// is appended as written (cleaned).
+func resolvePath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for cur := abs; ; {
+		real, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return filepath.Join(append([]string{real}, rest...)...), nil
+		}
+		if !os.IsNotExist(err) {
+			return "", err
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return abs, nil
+		}
+		rest = append([]string{filepath.Base(cur)}, rest...)
+		cur = parent
+	}
+}
+
 func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error {
 	target, err := o.target()
 	if err != nil {
@@ -175,10 +227,8 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	if err := requireFreshDir(o.out); err != nil {
 		return err
 	}
-	srcAbs, _ := filepath.Abs(dir)
-	outAbs, _ := filepath.Abs(o.out)
-	if srcAbs == outAbs {
-		return usageErr("--out must differ from DIR")
+	if err := requireOutsideSource(dir, o.out); err != nil {
+		return err
 	}
 	start := time.Now()
 	state, err := mmsb.Replay(ctx, dir, target, nil)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -71,6 +72,19 @@ With --load the leader commits batches of --batch 16-byte deltas from
 			}
 			if err := l.check(); err != nil {
 				return err
+			}
+			// Without --load these would be dropped: the node would run
+			// and commit nothing.
+			if !l.load {
+				var set []string
+				for _, name := range []string{"batch", "committers", "pages", "rate"} {
+					if cmd.Flags().Changed(name) {
+						set = append(set, "--"+name)
+					}
+				}
+				if len(set) > 0 {
+					return usageErr("%s shape the demonstration load: give --load too", strings.Join(set, ", "))
+				}
 			}
 			ctx := cmd.Context()
 			if l.duration > 0 {

@@ -95,36 +95,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
-	err = errors.Join(err, a.stopProfile())
+	// A usage error attempted nothing: its profile is dropped, and an
+	// earlier one at --cpuprofile stays as it was.
+	keep := err == nil || a.started && !errors.Is(err, errUsage)
+	err = errors.Join(err, a.stopProfile(keep))
 	return a.exitStatus(cmd, err)
 }
 
-// startProfile starts the --cpuprofile CPU profile, if asked for.
+// startProfile starts the --cpuprofile CPU profile, if asked for. It is
+// written to a temporary file beside --cpuprofile, which stopProfile
+// renames over it, so that a run whose profile is dropped (a usage error)
+// leaves an earlier profile there untouched.
 func (a *app) startProfile() error {
 	if a.cpuProfile == "" {
 		return nil
 	}
-	f, err := os.Create(a.cpuProfile)
+	f, err := os.CreateTemp(filepath.Dir(a.cpuProfile), "."+filepath.Base(a.cpuProfile)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("--cpuprofile: %w", err)
+		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		_ = f.Close()
+		_ = os.Remove(f.Name())
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
 	}
 	a.profiling = f
 	return nil
 }
 
-// stopProfile ends the CPU profile started by startProfile and writes it
-// out; a no-op when none runs.
-func (a *app) stopProfile() error {
+// stopProfile ends the CPU profile started by startProfile and, with keep,
+// moves it to --cpuprofile; without, removes it. A no-op when none runs.
+func (a *app) stopProfile(keep bool) error {
 	if a.profiling == nil {
 		return nil
 	}
 	pprof.StopCPUProfile()
+	tmp := a.profiling.Name()
 	err := a.profiling.Close()
 	a.profiling = nil
+	if err == nil && keep {
+		err = os.Rename(tmp, a.cpuProfile)
+	}
+	if err != nil || !keep {
+		_ = os.Remove(tmp)
+	}
 	if err != nil {
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
 	}

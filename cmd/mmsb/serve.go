@@ -132,6 +132,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if !o.shared && (o.shmDir != "" || o.sharedGroup) {
 		return usageErr("--shm-dir and --shm-group need --shared")
 	}
+	if err := checkListenAddr(o.addr); err != nil {
+		return err
+	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErr("--tls-cert and --tls-key go together")
 	}
@@ -164,12 +167,19 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		}
 		return a.serveReplicated(ctx, o, log, auth, tlsCfg)
 	}
+	if o.demo && (o.dir != "" || o.ticks > 0) {
+		return usageErr("--demo runs its own in-memory bus and ticks: drop --dir and --ticks")
+	}
+	// Listen before opening the bus: an address that is taken must not
+	// leave a new, empty data directory behind.
+	ln, err := listen(o.addr, tlsCfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ln.Close() }() // after Serve, already closed by Shutdown
 	var dm *demo.Demo
 	var bus *mmsb.Bus
 	if o.demo {
-		if o.dir != "" || o.ticks > 0 {
-			return usageErr("--demo runs its own in-memory bus and ticks: drop --dir and --ticks")
-		}
 		if dm, err = demo.Start(demo.Options{Sync: mode}); err != nil {
 			return err
 		}
@@ -210,7 +220,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	ins, err := inspector.New(inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: inspectorOptions(auth, o.maxRequestBytes)})
+	ins, err := inspector.New(inspectorOptions(bus, orch, auth, o.maxRequestBytes))
 	if err != nil {
 		return err
 	}
@@ -231,13 +241,6 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	hs := server.NewHTTPServer(root, o.maxStreams, log)
 	hs.TLSConfig = tlsCfg
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
 	log.Info("serving", "addr", ln.Addr().String(), "dir", o.dir, "sync", mode.String(), "tls", tlsCfg != nil,
 		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "shared", bus.SharedPath(), "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
 
@@ -279,6 +282,31 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	return nil
 }
 
+// checkListenAddr refuses an --addr that is no HOST:PORT (or whose port
+// is out of range or an unknown service name) before anything is opened.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return usageErr("--addr %q: want HOST:PORT (port 0 picks one): %v", addr, err)
+	}
+	return nil
+}
+
+// listen opens the --addr listener, wrapped in TLS when tlsCfg is set.
+func listen(addr string, tlsCfg *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %s: %w", addr, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	return ln, nil
+}
+
 // inspectorURL is where a browser on this machine opens the inspector.
 func inspectorURL(addr string, tls bool) string {
 	scheme := "http"
@@ -289,13 +317,15 @@ func inspectorURL(addr string, tls bool) string {
 }
 
 // inspectorOptions puts the inspector's service behind the server's auth
-// and request limit.
-func inspectorOptions(auth *server.Auth, maxRequestBytes int) []connect.HandlerOption {
-	opts := []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)}
+// (its gate too: a call without a valid credential is refused before its
+// message is read) and request limit.
+func inspectorOptions(bus *mmsb.Bus, orch *tick.Orchestrator, auth *server.Auth, maxRequestBytes int) inspector.Options {
+	o := inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)}}
 	if auth != nil {
-		opts = append(opts, connect.WithInterceptors(auth))
+		o.HandlerOptions = append(o.HandlerOptions, connect.WithInterceptors(auth))
+		o.Gate = auth.Gate
 	}
-	return opts
+	return o
 }
 
 // serverTLS loads the certificate and, with --client-ca, requires client

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os/signal"
 	"sync"
@@ -90,6 +89,13 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if err := checkReplicas(r.replicas); err != nil {
 		return err
 	}
+	// Listen before the node opens the bus: returning on a taken address
+	// after the node started would leave its bus closing in the background.
+	ln, err := listen(o.addr, tlsCfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ln.Close() }() // after Serve, already closed by Shutdown
 	nc, stopNATS, url, err := replicate.Connect(r.natsURL, o.dir+".nats")
 	if err != nil {
 		return err
@@ -131,7 +137,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			log.Error("role change: no metrics", "err", err)
 			return
 		}
-		ins, err := inspector.New(inspector.Options{Bus: bus, HandlerOptions: inspectorOptions(auth, o.maxRequestBytes)})
+		ins, err := inspector.New(inspectorOptions(bus, nil, auth, o.maxRequestBytes))
 		if err != nil {
 			log.Error("role change: no inspector", "err", err)
 			return
@@ -179,13 +185,6 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 
 	hs := server.NewHTTPServer(root, o.maxStreams, log)
 	hs.TLSConfig = tlsCfg
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
 	log.Info("listening", "addr", ln.Addr().String(), "dir", o.dir, "replicate", true, "bus", r.bus,
 		"replicas", r.replicas, "follow_only", r.followOnly, "tls", tlsCfg != nil, "auth", auth != nil)
 

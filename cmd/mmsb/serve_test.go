@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -69,6 +70,21 @@ func TestServe(t *testing.T) {
 			t.Fatalf("%s: %v %v", p, resp, err)
 		}
 		resp.Body.Close()
+	}
+	// Calls without a token are refused before their message is read, on
+	// the inspector's service too: a malformed body is not decoded (it
+	// answered invalid_argument, showing an unauthenticated client that
+	// the server had buffered and decoded it).
+	for _, svc := range []string{"/mmsb.v1.BusService/Commit", "/mmsb.inspector.v1.InspectorService/Overview"} {
+		resp, err := http.Post(base+svc, "application/proto", strings.NewReader("\xff\xff\xff\xff"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), `"code":"unauthenticated"`) {
+			t.Fatalf("%s with a malformed body and no token: %d %s, want unauthenticated", svc, resp.StatusCode, b)
+		}
 	}
 	c, err := client.New(base, client.WithToken(tok), client.WithRetries(0, 0))
 	if err != nil {

@@ -28,7 +28,8 @@ commit). Changes are sampled at each committed LSN the reader sees, so
 several writes to one page between two looks print as one line.
 
 It stops after --count lines (0: until interrupted) and fails when the
-writer goes away.`,
+writer goes away. Without --count, SIGINT or SIGTERM ends it with exit status
+0; with --count, before that many lines, with exit status 1.`,
 		Example: `  mmsb watch ./data --page 3 --page 4
   mmsb watch ./data --count 10`,
 		Args: dirArg,
@@ -118,6 +119,14 @@ func (a *app) runWatch(ctx context.Context, dir string, ids []mmsb.PageID, count
 	last := rd.LastLSN()
 	for {
 		l, err := rd.Wait(ctx, last)
+		if err != nil && ctx.Err() != nil {
+			// SIGINT/SIGTERM: the normal end of a watch without --count;
+			// with one, fewer lines than asked for were printed.
+			if count == 0 {
+				return nil
+			}
+			return fmt.Errorf("interrupted after %d of %d lines: %w", printed, count, err)
+		}
 		if err != nil {
 			return err
 		}

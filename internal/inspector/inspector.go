@@ -52,6 +52,10 @@ type Options struct {
 	// HandlerOptions are passed to the Connect handler (the server's auth
 	// and metrics interceptors, read limits).
 	HandlerOptions []connect.HandlerOption
+	// Gate, when set, wraps the RPC service's HTTP handler: the server's
+	// auth gate (server.Auth.Gate), which refuses a call without a valid
+	// credential before Connect reads and decodes its message.
+	Gate func(http.Handler) http.Handler
 }
 
 // Inspector serves the inspector UI and its RPC service for one bus.
@@ -60,6 +64,7 @@ type Inspector struct {
 	ticks *tick.Orchestrator
 	poll  time.Duration
 	hopts []connect.HandlerOption
+	gate  func(http.Handler) http.Handler
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.
@@ -85,7 +90,7 @@ func New(o Options) (*Inspector, error) {
 	if o.Bus == nil {
 		return nil, ErrNoBus
 	}
-	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions}
+	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate}
 	if in.poll <= 0 {
 		in.poll = 100 * time.Millisecond
 	}
@@ -179,5 +184,8 @@ func (in *Inspector) Mount(mux *http.ServeMux) {
 	mux.Handle(UIPath, UIHandler())
 	mux.Handle("GET /{$}", http.RedirectHandler(UIPath, http.StatusFound))
 	path, h := in.ServiceHandler()
+	if in.gate != nil {
+		h = in.gate(h)
+	}
 	mux.Handle(path, h)
 }
