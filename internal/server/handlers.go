@@ -22,6 +22,12 @@ const (
 	// maxReadBytes bounds the page data of one Read answer: 2^20 items of
 	// a 16 MiB page would otherwise ask the server for 16 TiB.
 	maxReadBytes = 64 << 20
+	// maxReadCopyBytes bounds the page bytes one Read attempt copies to
+	// answer range items: a range is cut from a copy of its page, and
+	// ranges of one page in a row share that copy. Without it, 2^20
+	// one-byte ranges alternating between two 16 MiB pages asked for 32
+	// TiB of copying in a request of a few MB.
+	maxReadCopyBytes = 16 * maxReadBytes
 )
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
@@ -137,23 +143,42 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	// commit moved the LSN meanwhile: the pages are then the state at it.
 	for attempt := 0; ; attempt++ {
 		out.Pages = out.Pages[:0]
-		total := uint64(0)
+		total, copied := uint64(0), 0
 		lsn := asOf
 		if asOf == 0 {
 			lsn = s.bus.LastLSN()
 		}
+		var (
+			inScratch    mmsb.PageID // the page scratch holds (0: none)
+			scratchEpoch mmsb.Epoch
+		)
 		for _, it := range items {
+			if err := ctx.Err(); err != nil {
+				return nil, toConnect(err)
+			}
 			var data []byte
 			var epoch mmsb.Epoch
 			var err error
+			page := mmsb.PageID(it.GetPage())
 			whole := it.GetOff() == 0 && it.GetLength() == 0
-			if whole {
-				data, epoch, err = read(mmsb.PageID(it.GetPage()), nil)
-			} else {
+			switch {
+			case whole:
+				data, epoch, err = read(page, nil)
+			case page != 0 && page == inScratch:
+				data, epoch = scratch, scratchEpoch // ranges of one page in a row share its copy
+			default:
 				// A range is copied out of a reused buffer, so that the
 				// answer holds the bytes asked for, not whole pages.
-				scratch, epoch, err = read(mmsb.PageID(it.GetPage()), scratch[:0])
+				inScratch = 0
+				scratch, epoch, err = read(page, scratch[:0])
 				data = scratch
+				if err == nil {
+					inScratch, scratchEpoch = page, epoch
+					if copied += len(scratch); copied > maxReadCopyBytes {
+						return nil, connect.NewError(connect.CodeResourceExhausted,
+							errorf("Read: the ranges need more than %d bytes of pages copied; put the ranges of a page next to each other, or read it whole", maxReadCopyBytes))
+					}
+				}
 			}
 			if err != nil {
 				return nil, toConnect(err)
