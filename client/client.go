@@ -73,6 +73,15 @@ func WithConnectOptions(opts ...connect.ClientOption) Option {
 	return func(o *options) { o.conn = append(o.conn, opts...) }
 }
 
+// DefaultReadMaxBytes is the largest message a client reads from the
+// server unless WithConnectOptions(connect.WithReadMaxBytes(n)) says
+// otherwise: above the largest answer a server of this module sends (a
+// Read answer of 64 MiB of page data and the framing of its 2^20 items,
+// about 80 MiB; watch and log messages stop after 4 MiB of delta data
+// and one more operation). A larger one fails the call with
+// connect.CodeResourceExhausted.
+const DefaultReadMaxBytes = 128 << 20
+
 // New returns a client of the server at baseURL ("http://127.0.0.1:7070").
 // A base URL that is not http:// or https://, or negative retries or
 // backoff, fail with an error wrapping mmsb.ErrInvalidOption.
@@ -105,7 +114,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		tr.Protocols = &p
 		hc = &http.Client{Transport: tr}
 	}
-	copts := append([]connect.ClientOption(nil), o.conn...)
+	// The default read limit first, so that WithConnectOptions can raise
+	// it (connect.WithReadMaxBytes): without one a server could make the
+	// client buffer messages of up to 4 GiB.
+	copts := append([]connect.ClientOption{connect.WithReadMaxBytes(DefaultReadMaxBytes)}, o.conn...)
 	if o.grpc {
 		copts = append(copts, connect.WithGRPC())
 	}
