@@ -262,13 +262,26 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	if err != nil {
 		return fmt.Errorf("snapshot the replayed state: %w", err)
 	}
-	res.Checkpoint, res.Bytes, err = copyCheckpoint(state.FS(), info.Path, filepath.Join(o.out, "checkpoints"))
+	// DIR2 is built beside its final name and renamed into place once it
+	// is proven: a replay that fails midway (a full disk, a failed check)
+	// leaves no half-written DIR2 that a retry would refuse as not empty.
+	parent := filepath.Dir(filepath.Clean(o.out))
+	if err := vfs.MkdirAllAndSync(vfs.Default, parent); err != nil {
+		return fmt.Errorf("write %s: %w", o.out, err)
+	}
+	build, err := os.MkdirTemp(parent, "."+filepath.Base(filepath.Clean(o.out))+".replay-")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
+	defer func() { _ = os.RemoveAll(build) }() // gone once renamed
+	ckptPath, n, err := copyCheckpoint(state.FS(), info.Path, filepath.Join(build, "checkpoints"))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", o.out, err)
+	}
+	res.Checkpoint, res.Bytes = filepath.Join(o.out, "checkpoints", filepath.Base(ckptPath)), n
 
 	// Prove that DIR2 is a working bus holding exactly the replayed state.
-	bus, err := mmsb.Open(o.out, &mmsb.Options{AllowMissingFunctions: true, CheckpointBytes: -1})
+	bus, err := mmsb.Open(build, &mmsb.Options{AllowMissingFunctions: true, CheckpointBytes: -1})
 	if err != nil {
 		return fmt.Errorf("open the new directory %s: %w", o.out, err)
 	}
@@ -283,6 +296,16 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	}
 	if gotLSN != res.LSN || gotHash != res.StateHash {
 		return fmt.Errorf("%s recovers LSN %d hash %s, want LSN %d hash %s", o.out, gotLSN, gotHash, res.LSN, res.StateHash)
+	}
+	// An empty --out (requireFreshDir) gives way to the built one.
+	if err := os.Remove(o.out); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("write %s: %w", o.out, err)
+	}
+	if err := os.Rename(build, o.out); err != nil {
+		return fmt.Errorf("write %s: %w", o.out, err)
+	}
+	if err := vfs.Default.SyncDir(parent); err != nil {
+		return fmt.Errorf("write %s: %w", o.out, err)
 	}
 	res.DurationSec = time.Since(start).Seconds()
 
