@@ -48,7 +48,7 @@ func TestCPUProfileUntouchedOnUsageError(t *testing.T) {
 			if tc.existing {
 				want = []string{"cpu.prof"}
 			}
-			if !slices.Equal(names, want) && !(len(names) == 0 && len(want) == 0) {
+			if !slices.Equal(names, want) && (len(names) != 0 || len(want) != 0) {
 				t.Errorf("left in the profile's directory: %q, want %q", names, want)
 			}
 		})

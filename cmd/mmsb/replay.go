@@ -200,9 +200,9 @@ func resolvePath(p string) (string, error) {
 	}
 	var rest []string
 	for cur := abs; ; {
-		real, err := filepath.EvalSymlinks(cur)
+		resolved, err := filepath.EvalSymlinks(cur)
 		if err == nil {
-			return filepath.Join(append([]string{real}, rest...)...), nil
+			return filepath.Join(append([]string{resolved}, rest...)...), nil
 		}
 		if !os.IsNotExist(err) {
 			return "", err
