@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // Config values that make no sense are refused with ErrConfig, naming the
@@ -20,7 +22,7 @@ func TestConfigRefusesNonsenseValues(t *testing.T) {
 		{"negative checkpoints kept", Config{Bus: "b", CheckpointsKept: -1}},
 		{"negative ack timeout", Config{Bus: "b", AckTimeout: -time.Second}},
 		{"negative max record bytes", Config{Bus: "b", MaxRecordBytes: -1}},
-		{"max record bytes above a log record", Config{Bus: "b", MaxRecordBytes: 1 << 31}},
+		{"max record bytes above a log record", Config{Bus: "b", MaxRecordBytes: tlog.MaxRecordBytes + 1}},
 		{"negative lease TTL", Config{Bus: "b", LeaseTTL: -time.Second}},
 		{"negative replicas", Config{Bus: "b", Replicas: -1}},
 	}
