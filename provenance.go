@@ -75,7 +75,9 @@ type ProvenanceWrite struct {
 	// its ancestors are listed there, not again.
 	Repeat bool
 	// Lost: the history needed is no longer anywhere (older than the
-	// oldest log record, or a bus without a log).
+	// oldest log record, or a bus without a log). A derived write whose
+	// derivation record is gone has one Lost entry (Page 0) for its
+	// parents.
 	Lost bool
 }
 
@@ -347,7 +349,9 @@ func (q *provQuery) apply(w *ProvenanceWrite, oi *opInfo) {
 	w.Kind = OpKind(oi.kind)
 	w.Derived = oi.kind == record.OpDerived
 	w.Lo, w.Hi = oi.bounds()
-	w.Source, w.Intent = oi.source, oi.intent
+	// The op is cached and shared by later queries: the answer gets its own
+	// copy of the intent.
+	w.Source, w.Intent = oi.source, slices.Clone(oi.intent)
 	if w.Time == 0 {
 		w.Time = oi.time
 	}
@@ -367,11 +371,21 @@ func (q *provQuery) expand(ctx context.Context) error {
 			res.Truncated = true
 			continue
 		}
-		reads, err := q.readsOf(ctx, w.Page, w.LSN)
+		reads, known, err := q.readsOf(ctx, w.Page, w.LSN)
 		if err != nil {
 			return err
 		}
 		parentDepth, parentIdx := w.Depth+1, i
+		if !known {
+			// The derivation record is gone: its parents cannot be named,
+			// and listing none would say the write read nothing.
+			if len(res.Writes) >= MaxProvenanceWrites {
+				res.Truncated = true
+				return nil
+			}
+			res.Writes = append(res.Writes, ProvenanceWrite{Depth: parentDepth, Parent: parentIdx, Lost: true})
+			continue
+		}
 		for _, r := range reads {
 			if len(res.Writes) >= MaxProvenanceWrites {
 				res.Truncated = true
@@ -380,7 +394,7 @@ func (q *provQuery) expand(ctx context.Context) error {
 			c := ProvenanceWrite{Page: r.Page, LSN: r.LSN, Depth: parentDepth, Parent: parentIdx, Exact: true}
 			if first, dup := q.seen[r.LSN]; dup && r.LSN != 0 {
 				src := res.Writes[first]
-				c.Kind, c.Lo, c.Hi, c.Derived, c.Source, c.Intent, c.Time = src.Kind, src.Lo, src.Hi, src.Derived, src.Source, src.Intent, src.Time
+				c.Kind, c.Lo, c.Hi, c.Derived, c.Source, c.Intent, c.Time = src.Kind, src.Lo, src.Hi, src.Derived, src.Source, slices.Clone(src.Intent), src.Time
 				c.Repeat = true
 			} else if r.LSN == 0 {
 				c.Lost = true
@@ -397,21 +411,22 @@ func (q *provQuery) expand(ctx context.Context) error {
 }
 
 // readsOf returns the parent reads of the derived write of page at lsn,
-// from memory when it is the page's latest derivation, else from the log.
-func (q *provQuery) readsOf(ctx context.Context, id PageID, lsn LSN) ([]ParentRead, error) {
+// from memory when it is the page's latest derivation, else from the log;
+// known is false when neither holds them any more.
+func (q *provQuery) readsOf(ctx context.Context, id PageID, lsn LSN) (reads []ParentRead, known bool, err error) {
 	e := q.e
 	e.rlockSettled()
 	if d, ok := e.derivedReads[id]; ok && d.LSN == lsn {
 		reads := slices.Clone(d.Reads)
 		e.mu.RUnlock()
-		return reads, nil
+		return reads, true, nil
 	}
 	e.mu.RUnlock()
 	oi, err := q.lookup(ctx, lsn)
 	if err != nil || oi == nil {
-		return nil, err
+		return nil, false, err
 	}
-	return oi.reads, nil
+	return oi.reads, true, nil
 }
 
 // lookup returns the decoded op at lsn (nil if the log does not hold it).

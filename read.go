@@ -12,7 +12,7 @@ import (
 	"github.com/mmsb-go/mmsb/internal/page"
 )
 
-// PageInfo describes a page.
+// PageInfo describes a page. It is the caller's: its Meta is a copy.
 type PageInfo struct {
 	ID       PageID
 	Size     int
@@ -56,7 +56,28 @@ func (e *Bus) pageInfoLocked(sl page.Slot) PageInfo {
 	id := e.store.ID(sl)
 	_, derived := e.bindings[id]
 	return PageInfo{ID: id, Size: e.store.Size(sl), Location: Location(e.store.Location(sl)), Epoch: e.store.Epoch(sl),
-		LastLSN: e.store.LastLSN(sl), Flags: e.flags[id], Meta: metaOut(e.store.Meta(sl)), Derived: derived}
+		LastLSN: e.store.LastLSN(sl), Flags: e.flags[id], Meta: metaCopy(e.store.Meta(sl)), Derived: derived}
+}
+
+// metaCopy returns a page's metadata with values the caller owns (one
+// backing array for all of them): the store's values must not change
+// outside a logged operation.
+func metaCopy(ms []page.MetaEntry) []MetaEntry {
+	out := metaOut(ms)
+	n := 0
+	for _, m := range out {
+		n += len(m.Value)
+	}
+	buf := make([]byte, 0, n)
+	for i := range out {
+		if len(out[i].Value) == 0 {
+			continue // nothing to write into; nil stays nil
+		}
+		start := len(buf)
+		buf = append(buf, out[i].Value...)
+		out[i].Value = buf[start:len(buf):len(buf)]
+	}
+	return out
 }
 
 // Pages returns every page's description in ascending ID order, or

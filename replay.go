@@ -21,7 +21,11 @@ import (
 type ReplayTarget struct {
 	ToLSN  LSN   // stop after this LSN (0: no limit)
 	ToTime int64 // stop before the first operation committed after this time (0: no limit)
-	// Page/Epoch: stop once Page reaches Epoch (Page 0: no limit).
+	// Page/Epoch: stop once Page reaches Epoch, right after the delta
+	// that takes it there (its creation for epoch 0; Page 0: no limit).
+	// ErrLogTruncated if the log ends before that (without ToTime), or if
+	// the page reached it before the oldest checkpoint the replay can
+	// start from and later operations followed.
 	Page  PageID
 	Epoch Epoch
 	// FromEmpty ignores checkpoints: replay the log from LSN 1 (fails with
@@ -127,11 +131,18 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		if target.ToTime != 0 && e.lastTime > target.ToTime || target.Page != 0 && e.pageEpoch(target.Page) > target.Epoch {
 			return fmt.Errorf("%w: the oldest checkpoint is already past the target", ErrLogTruncated)
 		}
+		if target.Page != 0 && e.pageReached(target.Page, target.Epoch) {
+			// The page reached the epoch at its last write: the checkpoint's
+			// state is the target only if nothing followed that write. Later
+			// operations cannot be undone, and the log before them is gone.
+			if last := e.pageLastLSN(target.Page); last != e.lastLSN {
+				return fmt.Errorf("%w: page %d reached epoch %d at LSN %d, before the oldest checkpoint (LSN %d) the replay can start from",
+					ErrLogTruncated, target.Page, target.Epoch, last, e.lastLSN)
+			}
+			return nil
+		}
 	}
 	if target.ToLSN != 0 && e.lastLSN >= target.ToLSN {
-		return nil
-	}
-	if target.Page != 0 && e.pageEpoch(target.Page) == target.Epoch && target.Epoch != 0 {
 		return nil
 	}
 	// atEnd checks a replay that reached the end of the log. A checkpoint
@@ -141,6 +152,13 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 	atEnd := func() error {
 		if target.ToLSN != 0 && e.lastLSN < target.ToLSN {
 			return fmt.Errorf("%w: the log ends at LSN %d, before the target LSN %d", ErrLogTruncated, e.lastLSN, target.ToLSN)
+		}
+		if target.Page != 0 && target.ToTime == 0 {
+			// A replay that reaches the page's epoch stops before the end
+			// of the log: the full state is not the one asked for. (With
+			// ToTime, every operation is at or before it: the time stop
+			// comes first and is the whole log.)
+			return fmt.Errorf("%w: page %d never reached epoch %d: the log ends at LSN %d", ErrLogTruncated, target.Page, target.Epoch, e.lastLSN)
 		}
 		if target.ToLSN == 0 && !target.timeOrEpoch() && len(ckpts) > 0 && ckpts[0].LSN > e.lastLSN {
 			return fmt.Errorf("%w: the log ends at LSN %d, before checkpoint %s (LSN %d): committed operations are missing",
@@ -206,12 +224,39 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 			if target.ToLSN != 0 && lsn >= target.ToLSN {
 				return nil
 			}
-			if target.Page != 0 && (op.Kind == record.OpDelta || op.Kind == record.OpDerived) &&
-				op.Delta.Page == target.Page && e.pageEpoch(target.Page) >= target.Epoch {
+			if target.Page != 0 && opWrites(op, target.Page) && e.pageReached(target.Page, target.Epoch) {
 				return nil
 			}
 		}
 	}
+}
+
+// pageReached reports whether page id exists at epoch ep or later (a page
+// is at epoch 0 from its creation).
+func (e *Bus) pageReached(id PageID, ep Epoch) bool {
+	sl, ok := e.store.Lookup(id)
+	return ok && e.store.Epoch(sl) >= ep
+}
+
+// pageLastLSN returns the LSN of page id's creation or last delta (0 if it
+// does not exist).
+func (e *Bus) pageLastLSN(id PageID) LSN {
+	if sl, ok := e.store.Lookup(id); ok {
+		return e.store.LastLSN(sl)
+	}
+	return 0
+}
+
+// opWrites reports whether op creates page id or writes its bytes: the
+// operations that set a page's epoch.
+func opWrites(op *record.Op, id PageID) bool {
+	switch op.Kind {
+	case record.OpDelta, record.OpDerived:
+		return op.Delta.Page == id
+	case record.OpCreatePage:
+		return op.Page == id
+	}
+	return false
 }
 
 func (e *Bus) pageEpoch(id PageID) Epoch {
@@ -253,10 +298,22 @@ func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
 // ReadPageAt returns page id's bytes and epoch as of LSN lsn (replaying
 // from the newest checkpoint at or before lsn). lsn 0 is ErrInvalidOption:
 // it precedes every operation, and a replay target of 0 means "no limit",
-// so it used to answer with the current page instead (ReadPage reads that).
+// so it used to answer with the current page instead (ReadPage reads that);
+// so is an LSN past LastLSN. ErrLogTruncated when the log and checkpoints
+// no longer reach back to lsn.
 func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch, error) {
 	if lsn == 0 {
 		return nil, 0, fmt.Errorf("%w: ReadPageAt needs an LSN >= 1 (ReadPage reads the current page)", ErrInvalidOption)
+	}
+	e.rlockSettled()
+	closed, last := e.closed, e.lastLSN
+	e.mu.RUnlock()
+	if closed {
+		return nil, 0, ErrClosed
+	}
+	if lsn > last {
+		// Not lost history but a state that does not exist yet.
+		return nil, 0, fmt.Errorf("%w: ReadPageAt of LSN %d, past the last committed LSN %d", ErrInvalidOption, lsn, last)
 	}
 	r, err := e.Replay(ctx, ReplayTarget{ToLSN: lsn})
 	if err != nil {

@@ -289,7 +289,8 @@ int mmsb_read(mmsb_bus bus, uint64_t page, uint8_t *buf, size_t cap, size_t *len
 
 /* mmsb_read as of LSN lsn (replayed from the newest checkpoint at or before
  * it; MMSB_ERR_LOG_TRUNCATED when the log no longer holds it; lsn 0, before
- * every operation, is MMSB_ERR_INVALID_OPTION). */
+ * every operation, and an lsn after the last committed one are
+ * MMSB_ERR_INVALID_OPTION). */
 int mmsb_read_at(mmsb_bus bus, uint64_t page, uint64_t lsn, uint8_t *buf, size_t cap,
                  size_t *len, uint64_t *epoch);
 

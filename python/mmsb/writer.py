@@ -515,7 +515,7 @@ class Bus:
         return n.value, epoch.value
 
     def read_at(self, page, lsn):
-        """Returns page's bytes as of LSN lsn (replayed from the log; LogTruncated if it no longer holds it)."""
+        """Returns page's bytes as of LSN lsn (replayed from the log; LogTruncated if it no longer holds it, InvalidOption for an LSN not yet committed)."""
         lib = self._lib
         page, lsn = _uint(page, _U64_MAX, "page"), _uint(lsn, _U64_MAX, "lsn")
         return self._read(lambda h, b, c, n, e: lib.mmsb_read_at(h, page, lsn, b, c, ctypes.byref(n),
