@@ -134,7 +134,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	pipelined := e.canPipeline(len(ds))
 	buf := record.AppendHeader(e.buf[:0], now)
 	buf, slots, err := e.checkAndEncode(buf, ds, pipelined)
-	e.buf = buf
+	e.keepBuf(buf)
 	if err != nil {
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
@@ -241,6 +241,12 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, pipelined bool) ([]by
 		}
 		slots[i] = sl
 		buf = record.AppendDelta(buf, d)
+		if len(buf) > tlog.MaxRecordBytes {
+			// Stop here rather than encode the rest of a batch the log
+			// will refuse: a caller's batch of gigabytes would
+			// otherwise be copied whole first.
+			return buf, nil, recordTooLargeAt(len(buf), i)
+		}
 		if i >= histFrom {
 			// Recorded before the batch is logged and applied: should either
 			// fail, the bus fails (sticky) and the entry is never read.
@@ -281,6 +287,26 @@ func (e *Bus) batchEpochCounts(prefix []delta.Delta) map[PageID]Epoch {
 		m[prefix[i].Page]++
 	}
 	return m
+}
+
+// maxKeptBuf is the largest encoding buffer a bus keeps between commits.
+// A larger one (a batch of hundreds of MiB, or one refused as too large)
+// is dropped after its commit, or the bus would hold it for its life.
+const maxKeptBuf = 16 << 20
+
+// keepBuf keeps a commit's encoding buffer for the next commit, unless
+// it is larger than maxKeptBuf. Caller holds e.mu.
+func (e *Bus) keepBuf(buf []byte) {
+	if cap(buf) > maxKeptBuf {
+		buf = nil
+	}
+	e.buf = buf
+}
+
+// recordTooLargeAt is the refusal of a batch whose encoding passed the
+// log's record limit at delta i, before the rest was encoded.
+func recordTooLargeAt(encoded, i int) error {
+	return fmt.Errorf("%w: more than %d bytes by batch delta %d, a log record holds at most %d (commit smaller batches)", ErrRecordTooLarge, encoded, i, tlog.MaxRecordBytes)
 }
 
 // appendLocked appends a record holding n operations. Caller holds e.mu.
@@ -374,7 +400,7 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 	}
 	now := e.commitClock()
 	buf := encode(record.AppendHeader(e.buf[:0], now))
-	e.buf = buf
+	e.keepBuf(buf)
 	t, first, err := e.appendLocked(uint32(n), buf)
 	if err != nil {
 		e.mu.Unlock()

@@ -356,10 +356,29 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 			return buf, nil, err // the first failing chunk holds the lowest bad index
 		}
 	}
+	total := len(buf)
+	for c := 0; c < chunks; c++ {
+		total += len(p.chunkBufs[c])
+	}
+	if err := e.checkRecordBytes(total); err != nil {
+		p.dropLargeChunkBufs()
+		return buf, nil, err // before the chunks are copied into one
+	}
 	for c := 0; c < chunks; c++ {
 		buf = append(buf, p.chunkBufs[c]...)
 	}
+	p.dropLargeChunkBufs()
 	return buf, slots, nil
+}
+
+// dropLargeChunkBufs lets go of chunk buffers larger than maxKeptBuf, as
+// the bus does with its own encoding buffer (keepBuf).
+func (p *parallelApplier) dropLargeChunkBufs() {
+	for c, b := range p.chunkBufs {
+		if cap(b) > maxKeptBuf {
+			p.chunkBufs[c] = nil
+		}
+	}
 }
 
 // errSerialCheck is checkAndEncode's signal that the batch holds a

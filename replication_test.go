@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mmsb-go/mmsb/internal/tlog"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // fakeReplicator keeps every record it is handed, in order; err (when set)
@@ -298,27 +301,67 @@ func TestRecordTooLargeRefusedBeforeLogging(t *testing.T) {
 // 256 MiB record limit is refused with ErrRecordTooLarge before it is
 // logged, and the bus stays usable. Before, the log refused the append and
 // the bus failed for good (a sticky ErrFailed) over one caller's batch.
+// The serial batch is twice the limit: its encoding stops at the delta
+// that passes the limit (it once encoded all 514 MiB first). No bus
+// keeps the memory it encoded into: the bus kept its encoding buffer, and
+// the parallel check its chunk buffers, for life, however large.
 func TestRecordOverLogLimitRefused(t *testing.T) {
-	e := openMem(t, nil)
-	p := mustCreate(t, e, 1, MaxPageSize)
-	full := make([]byte, MaxPageSize)
-	ds := make([]delta.Delta, tlog.MaxRecordBytes/MaxPageSize+1) // just over the limit
-	for i := range ds {
-		ds[i] = delta.Delta{Page: p[0], Runs: []delta.Run{{Offset: 0, Data: full}}}
+	if strconv.IntSize == 32 {
+		t.Skip("a record over the 256 MiB limit needs more of a 32-bit address space than the test binary can spare; the 64-bit run covers it")
 	}
-	before := e.LastLSN()
-	if _, err := e.Commit(ctx, ds); !errors.Is(err, ErrRecordTooLarge) {
-		t.Fatalf("a batch over the log's record limit: %v, want ErrRecordTooLarge", err)
+	const size = 1 << 20
+	perLimit := tlog.MaxRecordBytes / size // their headers pass the limit
+	for _, tc := range []struct {
+		name string
+		opts Options
+		n    int
+		stop string // where the encoding stopped, in the error
+	}{
+		{"serial", Options{Workers: 1}, 2*perLimit + 2, fmt.Sprintf("by batch delta %d,", perLimit-1)},
+		// A replicated bus does not pipeline, so its workers check and
+		// encode a large batch in chunks, and the whole is measured
+		// before the chunks are copied into one.
+		{"parallel", Options{Workers: 2, Replicator: &fakeReplicator{}}, perLimit + 44, " bytes, a log record holds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := openMem(t, &tc.opts)
+			p := mustCreate(t, e, 1, size)
+			full := make([]byte, size)
+			ds := make([]delta.Delta, tc.n)
+			for i := range ds {
+				ds[i] = delta.Delta{Page: p[0], Runs: []delta.Run{{Offset: 0, Data: full}}}
+			}
+			heapBefore := heapInUse()
+			before := e.LastLSN()
+			_, err := e.Commit(ctx, ds)
+			if !errors.Is(err, ErrRecordTooLarge) {
+				t.Fatalf("a batch over the log's record limit: %v, want ErrRecordTooLarge", err)
+			}
+			if !strings.Contains(err.Error(), tc.stop) {
+				t.Errorf("refusal %q: want %q in it", err, tc.stop)
+			}
+			if grew := heapInUse() - heapBefore; grew > 32<<20 {
+				t.Errorf("the bus holds %d more bytes of heap after the refusal", grew)
+			}
+			if e.Err() != nil || e.LastLSN() != before {
+				t.Fatalf("refusal changed the bus: err %v, LSN %d -> %d", e.Err(), before, e.LastLSN())
+			}
+			if _, err := e.Commit(ctx, ds[:1]); err != nil {
+				t.Fatalf("a batch under the limit after the refusal: %v", err)
+			}
+			if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+				t.Fatalf("replay after the refusal: %+v, %v", rep, err)
+			}
+		})
 	}
-	if e.Err() != nil || e.LastLSN() != before {
-		t.Fatalf("refusal changed the bus: err %v, LSN %d -> %d", e.Err(), before, e.LastLSN())
-	}
-	if _, err := e.Commit(ctx, ds[:1]); err != nil {
-		t.Fatalf("a batch under the limit after the refusal: %v", err)
-	}
-	if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
-		t.Fatalf("replay after the refusal: %+v, %v", rep, err)
-	}
+}
+
+// heapInUse is the heap's live bytes after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 func TestReplicationOptions(t *testing.T) {
