@@ -3,6 +3,7 @@ package mmsb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/mmsb-go/mmsb/corruption"
@@ -128,7 +129,9 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // QueryLogDir streams the operations of the log in dir (on fs) that match
 // q, in LSN order, calling fn for each until it returns false. It never
 // loads the whole log: one record is in memory at a time, and segments that
-// end before q.FromLSN are skipped.
+// end before q.FromLSN are skipped. A q.FromLSN older than the log's first
+// record (its segments were removed once a checkpoint covered them) is
+// ErrLogTruncated, before fn is called.
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
 	return queryLog(ctx, fs, dir, q, nil, fn)
 }
@@ -155,7 +158,7 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 	var dec record.Decoder
 	var op record.Op
 	lo := LoggedOp{Op: &Op{}}
-	for {
+	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -165,6 +168,11 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 		}
 		if err != nil {
 			return err
+		}
+		if first && q.FromLSN != 0 && rec.FirstLSN > q.FromLSN {
+			// The segments holding q.FromLSN were removed: answering
+			// from later on would pass a gap off as the whole history.
+			return fmt.Errorf("%w: wanted LSN %d, the log starts at LSN %d", ErrLogTruncated, q.FromLSN, rec.FirstLSN)
 		}
 		if q.ToLSN != 0 && rec.FirstLSN > q.ToLSN {
 			return nil
@@ -195,10 +203,22 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 }
 
 // QueryLog streams this bus's logged operations matching q (see QueryLogDir).
-// Everything committed before the call is visible.
+// Everything committed before the call is visible. A q.FromLSN the log no
+// longer holds, or a bus without a log, is ErrLogTruncated.
 func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := e.Flush(ctx); err != nil {
 		return err
+	}
+	if q.FromLSN != 0 && q.FromLSN <= e.LastLSN() {
+		var oldest LSN
+		if e.log != nil {
+			oldest = e.log.Stats().OldestLSN
+		}
+		if oldest == 0 || q.FromLSN < oldest {
+			// No record holds q.FromLSN (QueryLogDir sees that only
+			// when a later record is left).
+			return fmt.Errorf("%w: wanted LSN %d, the log holds none before LSN %d", ErrLogTruncated, q.FromLSN, max(oldest, e.LastLSN()+1))
+		}
 	}
 	if e.log != nil && q.FromLSN > 0 {
 		if pos, ok := e.log.Locate(q.FromLSN); ok {

@@ -1,6 +1,7 @@
 package mmsb
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -55,5 +56,66 @@ func TestQueryLog(t *testing.T) {
 	_ = e.QueryLog(ctx, LogQuery{}, func(*LoggedOp) bool { n++; return n < 2 })
 	if n != 2 {
 		t.Fatalf("callback returning false did not stop the query: %d calls", n)
+	}
+}
+
+// TestQueryLogFromTrimmedLSN: a query from an LSN whose segments a
+// checkpoint removed is ErrLogTruncated before any operation is handed
+// over, from the bus and from the directory alike; it once answered from
+// the log's first remaining LSN, passing the gap off as the whole history.
+// Queries from the oldest LSN on, or with no FromLSN, still answer.
+func TestQueryLogFromTrimmedLSN(t *testing.T) {
+	dir := t.TempDir()
+	e := openT(t, dir, &Options{SegmentBytes: 4096, CheckpointBytes: -1})
+	defer e.Close()
+	p := mustCreate(t, e, 1, 1024)
+	for round := range 2 { // the log is trimmed to the older checkpoint kept
+		for i := range 40 { // 36 KB of deltas: several segments
+			if _, err := e.Commit(ctx, []delta.Delta{w(p[0], 0, string(make([]byte, 900+i+round)))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Commit(ctx, []delta.Delta{w(p[0], 0, "after")}); err != nil {
+		t.Fatal(err)
+	}
+	oldest := e.Stats().Log.OldestLSN
+	if oldest <= 2 {
+		t.Fatalf("precondition: the checkpoint left the log from LSN %d", oldest)
+	}
+	query := func(via string, q LogQuery) (int, error) {
+		n := 0
+		fn := func(*LoggedOp) bool { n++; return true }
+		if via == "bus" {
+			return n, e.QueryLog(ctx, q, fn)
+		}
+		return n, QueryLogDir(ctx, e.FS(), dir, q, fn)
+	}
+	for _, via := range []string{"bus", "dir"} {
+		for _, tc := range []struct {
+			q         LogQuery
+			truncated bool
+			n         int
+		}{
+			{LogQuery{FromLSN: 1}, true, 0},
+			{LogQuery{FromLSN: oldest - 1, ToLSN: oldest + 1}, true, 0},
+			{LogQuery{FromLSN: oldest}, false, int(e.LastLSN() - oldest + 1)},
+			{LogQuery{}, false, int(e.LastLSN() - oldest + 1)},
+			{LogQuery{FromLSN: e.LastLSN() + 1}, false, 0},
+		} {
+			n, err := query(via, tc.q)
+			if errors.Is(err, ErrLogTruncated) != tc.truncated || (!tc.truncated && err != nil) || n != tc.n {
+				t.Errorf("%s: from %d to %d: %d ops, %v; want %d ops, truncated %v", via, tc.q.FromLSN, tc.q.ToLSN, n, err, tc.n, tc.truncated)
+			}
+		}
+	}
+	// A bus without a log holds no history at all.
+	nolog := openMem(t, &Options{DisableLog: true})
+	mustCreate(t, nolog, 1, 8)
+	if err := nolog.QueryLog(ctx, LogQuery{FromLSN: 1}, func(*LoggedOp) bool { return true }); !errors.Is(err, ErrLogTruncated) {
+		t.Errorf("a bus without a log, from LSN 1: %v, want ErrLogTruncated", err)
 	}
 }

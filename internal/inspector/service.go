@@ -80,6 +80,7 @@ func (s *service) Overview(_ context.Context, _ *connect.Request[inspectorv1.Ove
 	out := &inspectorv1.OverviewResponse{
 		CommittedLsn:       uint64(st.LastLSN),
 		DurableLsn:         uint64(st.Log.DurableLSN),
+		OldestLsn:          uint64(st.Log.OldestLSN),
 		Pages:              uint64(st.Pages),
 		LogicalBytes:       uint64(st.LogicalBytes),
 		Edges:              uint64(st.Edges),
@@ -472,6 +473,9 @@ func (s *service) recentWrites(ctx context.Context, id mmsb.PageID, upTo, oldest
 			batch = append(batch, w)
 			return true
 		})
+		if errors.Is(err, mmsb.ErrLogTruncated) {
+			break // a checkpoint trimmed the older writes away meanwhile
+		}
 		if err != nil {
 			return nil, connectErr(err)
 		}
@@ -533,6 +537,9 @@ func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.L
 		out = buf[lo:min(hi, lo+maxShownBytes)]
 		return false
 	})
+	if errors.Is(err, mmsb.ErrLogTruncated) {
+		return nil, nil // the write is known (from the bus's history) but no longer logged: no bytes to show
+	}
 	if err != nil {
 		return nil, connectErr(err)
 	}
@@ -833,16 +840,20 @@ func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.
 				msg.Pages = append(msg.Pages, uint64(id))
 				return true
 			})
-			if err != nil {
+			switch {
+			case errors.Is(err, mmsb.ErrLogTruncated):
+				// A client resuming from an LSN a checkpoint trimmed
+				// away: the pages written in the trimmed span are
+				// unknown.
+				msg.PagesTruncated = true
+			case err != nil:
 				if ctx.Err() != nil {
 					return nil
 				}
 				return connectErr(err)
 			}
-			// A checkpoint trimmed the log past last+1 (a client resuming
-			// from an old LSN, or a trim during the scan; trims only move
-			// the oldest LSN forward, so checking after the scan sees
-			// both): the pages written in the trimmed span are unknown.
+			// A trim during the scan (trims only move the oldest LSN
+			// forward, so checking after the scan sees it).
 			if oldest := s.oldestLSN(); oldest > last+1 {
 				msg.PagesTruncated = true
 			}

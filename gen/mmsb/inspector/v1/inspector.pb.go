@@ -229,7 +229,10 @@ type OverviewResponse struct {
 	HeapBytes    uint64 `protobuf:"varint,25,opt,name=heap_bytes,json=heapBytes,proto3" json:"heap_bytes,omitempty"`
 	// Where the server serves Prometheus metrics ("" when it does not): the
 	// Overview charts log fsync latency from its histogram.
-	MetricsPath   string `protobuf:"bytes,26,opt,name=metrics_path,json=metricsPath,proto3" json:"metrics_path,omitempty"`
+	MetricsPath string `protobuf:"bytes,26,opt,name=metrics_path,json=metricsPath,proto3" json:"metrics_path,omitempty"`
+	// Oldest LSN the log still holds (0: none): the log view's tail starts
+	// no earlier.
+	OldestLsn     uint64 `protobuf:"varint,27,opt,name=oldest_lsn,json=oldestLsn,proto3" json:"oldest_lsn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -444,6 +447,13 @@ func (x *OverviewResponse) GetMetricsPath() string {
 		return x.MetricsPath
 	}
 	return ""
+}
+
+func (x *OverviewResponse) GetOldestLsn() uint64 {
+	if x != nil {
+		return x.OldestLsn
+	}
+	return 0
 }
 
 type ListPagesRequest struct {
@@ -2132,7 +2142,7 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\vp99_seconds\x18\x05 \x01(\x01R\n" +
 	"p99Seconds\x12\x1f\n" +
 	"\vmax_seconds\x18\x06 \x01(\x01R\n" +
-	"maxSeconds\"\x94\a\n" +
+	"maxSeconds\"\xb3\a\n" +
 	"\x10OverviewResponse\x12#\n" +
 	"\rcommitted_lsn\x18\x01 \x01(\x04R\fcommittedLsn\x12\x1f\n" +
 	"\vdurable_lsn\x18\x02 \x01(\x04R\n" +
@@ -2163,7 +2173,9 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\x0etime_unix_nano\x18\x18 \x01(\x03R\ftimeUnixNano\x12\x1d\n" +
 	"\n" +
 	"heap_bytes\x18\x19 \x01(\x04R\theapBytes\x12!\n" +
-	"\fmetrics_path\x18\x1a \x01(\tR\vmetricsPath\"\xa9\x01\n" +
+	"\fmetrics_path\x18\x1a \x01(\tR\vmetricsPath\x12\x1d\n" +
+	"\n" +
+	"oldest_lsn\x18\x1b \x01(\x04R\toldestLsn\"\xa9\x01\n" +
 	"\x10ListPagesRequest\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x04R\x06offset\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x12/\n" +

@@ -40,7 +40,10 @@ export function render({ el, params, api, navigate }) {
       if (tail && !filtered) {
         const o = await api.call("Overview", {});
         if (!o) return;
-        req.fromLsn = String(Math.max(1, num(o.committedLsn) - Number(limit.value) + 1));
+        // No earlier than the log's oldest LSN: asking for a trimmed
+        // LSN is an error (the log no longer holds it).
+        const oldest = num(o.oldestLsn) || num(o.committedLsn) + 1; // 0: the log holds none
+        req.fromLsn = String(Math.max(1, oldest, num(o.committedLsn) - Number(limit.value) + 1));
       }
       info.textContent = "streaming…";
       ac = api.stream("QueryLog", req, (e) => {
