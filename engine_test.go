@@ -299,6 +299,14 @@ func TestReplayToLSNAndReadAt(t *testing.T) {
 	if b, _, err := e.ReadPageAt(ctx, 1, 0); !errors.Is(err, ErrInvalidOption) {
 		t.Fatalf("as of LSN 0: %q, %v; want ErrInvalidOption (it answered with the current page)", b, err)
 	}
+	// A state that does not exist yet is a bad argument, not lost history
+	// (Replay said ErrLogTruncated, as if the log had lost it).
+	if b, _, err := e.ReadPageAt(ctx, 1, e.LastLSN()+1); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("as of the LSN after the last: %q, %v; want ErrInvalidOption", b, err)
+	}
+	if r, err := e.Replay(ctx, ReplayTarget{ToLSN: e.LastLSN() + 1}); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("replay to the LSN after the last: %v, %v; want ErrInvalidOption", r, err)
+	}
 	r, err := e.Replay(ctx, ReplayTarget{Page: 1, Epoch: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -287,10 +287,17 @@ func firstLogLSN(fs vfs.FS, walDir string) (LSN, error) {
 }
 
 // Replay rebuilds this bus's state up to target into a new detached bus
-// (see the package-level Replay).
+// (see the package-level Replay). A target.ToLSN past the last committed
+// LSN is ErrInvalidOption: that state does not exist yet (the
+// package-level Replay, which sees only the directory, cannot tell it from
+// a log that lost its tail, and says ErrLogTruncated).
 func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
+	last := e.LastLSN() // before Flush, which then makes the log hold it
 	if err := e.Flush(ctx); err != nil {
 		return nil, err
+	}
+	if target.ToLSN > last {
+		return nil, fmt.Errorf("%w: replay to LSN %d, past the last committed LSN %d", ErrInvalidOption, target.ToLSN, last)
 	}
 	return Replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions})
 }
@@ -304,16 +311,6 @@ func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
 func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch, error) {
 	if lsn == 0 {
 		return nil, 0, fmt.Errorf("%w: ReadPageAt needs an LSN >= 1 (ReadPage reads the current page)", ErrInvalidOption)
-	}
-	e.rlockSettled()
-	closed, last := e.closed, e.lastLSN
-	e.mu.RUnlock()
-	if closed {
-		return nil, 0, ErrClosed
-	}
-	if lsn > last {
-		// Not lost history but a state that does not exist yet.
-		return nil, 0, fmt.Errorf("%w: ReadPageAt of LSN %d, past the last committed LSN %d", ErrInvalidOption, lsn, last)
 	}
 	r, err := e.Replay(ctx, ReplayTarget{ToLSN: lsn})
 	if err != nil {
