@@ -205,6 +205,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	err := e.computeWave(ctx, p, first, r)
 	e.met.recomputed.Add(uint64(r.Recomputed))
 	if err != nil {
+		p.trim()
 		e.mu.Unlock()
 		return err
 	}
@@ -213,6 +214,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	if n == 0 {
 		e.clearDirty()
 		p.resync = false
+		p.trim()
 		e.mu.Unlock()
 		return nil
 	}
@@ -230,6 +232,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	// (ErrRecordTooLarge, not sticky): deferred mode users flush more often.
 	t, first, err := e.appendLocked(uint32(n), buf)
 	if err != nil {
+		p.trim()
 		e.mu.Unlock()
 		return fmt.Errorf("propagation wave of %d ops: %w", n, err)
 	}
@@ -264,6 +267,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	// marked the derived pages dirty again, which must not start a new wave.
 	e.clearDirty()
 	p.resync = false
+	p.trim()
 	if err := e.replicateLocked(first, last, buf); err != nil {
 		e.mu.Unlock()
 		return err
@@ -379,6 +383,27 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *Prop
 		p.overlay[child] = int32(idx)
 	}
 	return nil
+}
+
+// trim lets go of the scratch a large wave grew past maxKeptBuf (its
+// outputs, its record, the inputs' copies), as a commit does with its
+// buffer (keepBuf): one wave over large pages would otherwise keep that
+// memory for the bus's life. Caller holds e.mu; the wave is applied or
+// abandoned.
+func (p *propagator) trim() {
+	if cap(p.arena) > maxKeptBuf {
+		p.arena = nil
+		clear(p.outs[:cap(p.outs)]) // their runs alias the arena
+		p.outs = p.outs[:0]
+	}
+	if cap(p.buf) > maxKeptBuf {
+		p.buf = nil
+	}
+	if cap(p.inCopy) > maxKeptBuf {
+		p.inCopy = nil
+		clear(p.inputs[:cap(p.inputs)]) // they alias inCopy
+		p.inputs = p.inputs[:0]
+	}
 }
 
 // copyInputs replaces p.inputs by private copies (in p.inCopy, reused).
