@@ -89,7 +89,14 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 	// that is wanted or needed, else the newest usable checkpoint.
 	fromEmpty := firstLSN == 1 && (target.FromEmpty || target.timeOrEpoch())
 	if target.FromEmpty && !fromEmpty {
-		return fmt.Errorf("%w: log starts at LSN %d, not 1", ErrLogTruncated, firstLSN)
+		switch {
+		case firstLSN == 0 && len(ckpts) == 0:
+			fromEmpty = true // no history at all: the empty state is the whole of it
+		case firstLSN == 0:
+			return fmt.Errorf("%w: the log holds no record (a checkpoint covered and removed its segments)", ErrLogTruncated)
+		default:
+			return fmt.Errorf("%w: log starts at LSN %d, not 1", ErrLogTruncated, firstLSN)
+		}
 	}
 	if !fromEmpty {
 		loaded := false

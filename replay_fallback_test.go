@@ -3,6 +3,7 @@ package mmsb
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -201,5 +202,44 @@ func TestReplayCheckpointFallback(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReplayFromEmptyOfEmptyLog: FromEmpty on a bus with no history at all
+// replays to the empty state (it said "log starts at LSN 0, not 1"); on a
+// directory whose log holds no record beside checkpoints it is
+// ErrLogTruncated saying so.
+func TestReplayFromEmptyOfEmptyLog(t *testing.T) {
+	ctx := context.Background()
+	fs := vfs.NewMem()
+	e, err := Open("/fresh", &Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Replay(ctx, ReplayTarget{FromEmpty: true})
+	if err != nil {
+		t.Fatalf("replay from empty of a bus with no history: %v", err)
+	}
+	if st := r.Stats(); st.LastLSN != 0 || st.Pages != 0 {
+		t.Fatalf("replay of no history: LSN %d, %d pages", st.LastLSN, st.Pages)
+	}
+	r.Close()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ckFS, _, _ := replayFallbackDir(t, 1, false)
+	segs, err := ckFS.List("/db/wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range segs {
+		if err := ckFS.Remove(ckFS.Join("/db/wal", s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Replay(ctx, "/db", ReplayTarget{FromEmpty: true}, &Options{FS: ckFS})
+	if !errors.Is(err, ErrLogTruncated) || !strings.Contains(err.Error(), "holds no record") {
+		t.Fatalf("replay from empty of an emptied log beside a checkpoint: %v, want ErrLogTruncated saying the log holds no record", err)
 	}
 }
