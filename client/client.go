@@ -448,10 +448,16 @@ func (c *Client) Checkpoint(ctx context.Context) (mmsb.CheckpointInfo, error) {
 	return mmsb.CheckpointInfo{LSN: mmsb.LSN(m.GetLsn()), Pages: int(m.GetPages()), Bytes: m.GetBytes(), SegmentsRemoved: int(m.GetSegmentsRemoved())}, nil
 }
 
-// Stats returns the server's bus statistics and state hash.
+// Stats returns the server's bus statistics. Its state hash is 0: the
+// server computes one only when asked (StateHash), since it hashes every
+// page under the bus's read lock.
 func (c *Client) Stats(ctx context.Context) (*mmsbv1.StatsResponse, error) {
+	return c.stats(ctx, false)
+}
+
+func (c *Client) stats(ctx context.Context, stateHash bool) (*mmsbv1.StatsResponse, error) {
 	resp, err := idempotent(ctx, c, func() (*connect.Response[mmsbv1.StatsResponse], error) {
-		return c.rpc.Stats(ctx, connect.NewRequest(&mmsbv1.StatsRequest{}))
+		return c.rpc.Stats(ctx, connect.NewRequest(&mmsbv1.StatsRequest{StateHash: stateHash}))
 	})
 	if err != nil {
 		return nil, err
@@ -459,9 +465,11 @@ func (c *Client) Stats(ctx context.Context) (*mmsbv1.StatsResponse, error) {
 	return resp.Msg, nil
 }
 
-// StateHash returns the bus's state hash (see Bus.StateHash).
+// StateHash returns the bus's state hash (see Bus.StateHash). The server
+// hashes every page under the bus's read lock: on a large bus this is
+// slow and holds its writers back while it runs.
 func (c *Client) StateHash(ctx context.Context) (uint64, error) {
-	st, err := c.Stats(ctx)
+	st, err := c.stats(ctx, true)
 	if err != nil {
 		return 0, err
 	}

@@ -51,6 +51,10 @@ func (s *Server) CreatePages(ctx context.Context, req *connect.Request[mmsbv1.Cr
 	for i, p := range req.Msg.GetPages() {
 		specs[i] = mmsb.PageSpec{ID: mmsb.PageID(p.GetId()), Size: int(p.GetSize()), Meta: wire.MetaFromProto(p.GetMeta())}
 	}
+	if err := s.beginWrite("CreatePages"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	ids, err := s.bus.CreatePages(ctx, specs)
 	if err != nil {
 		return nil, toConnect(err)
@@ -64,6 +68,10 @@ func (s *Server) CreatePages(ctx context.Context, req *connect.Request[mmsbv1.Cr
 
 // FreePage implements mmsbv1connect.BusServiceHandler.
 func (s *Server) FreePage(ctx context.Context, req *connect.Request[mmsbv1.FreePageRequest]) (*connect.Response[mmsbv1.FreePageResponse], error) {
+	if err := s.beginWrite("FreePage"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	if err := s.bus.FreePage(ctx, mmsb.PageID(req.Msg.GetPage())); err != nil {
 		return nil, toConnect(err)
 	}
@@ -72,6 +80,10 @@ func (s *Server) FreePage(ctx context.Context, req *connect.Request[mmsbv1.FreeP
 
 // SetMetadata implements mmsbv1connect.BusServiceHandler.
 func (s *Server) SetMetadata(ctx context.Context, req *connect.Request[mmsbv1.SetMetadataRequest]) (*connect.Response[mmsbv1.SetMetadataResponse], error) {
+	if err := s.beginWrite("SetMetadata"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	if err := s.bus.SetMetadata(ctx, mmsb.PageID(req.Msg.GetPage()), wire.MetaFromProto(req.Msg.GetMeta())); err != nil {
 		return nil, toConnect(err)
 	}
@@ -99,8 +111,8 @@ func (s *Server) Commit(ctx context.Context, req *connect.Request[mmsbv1.CommitR
 	if err != nil {
 		return nil, err
 	}
-	if !s.beginWrite() {
-		return nil, connect.NewError(connect.CodeUnavailable, errors.New("server shutting down"))
+	if err := s.beginWrite("Commit"); err != nil {
+		return nil, err
 	}
 	defer s.endWrite()
 	info, err := s.bus.Commit(ctx, ds)
@@ -325,6 +337,10 @@ func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.Pro
 
 // AddEdge implements mmsbv1connect.BusServiceHandler.
 func (s *Server) AddEdge(ctx context.Context, req *connect.Request[mmsbv1.AddEdgeRequest]) (*connect.Response[mmsbv1.AddEdgeResponse], error) {
+	if err := s.beginWrite("AddEdge"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	t, err := wire.EdgeTypeFromProto(req.Msg.GetType())
 	if err == nil {
 		err = s.bus.AddEdge(ctx, mmsb.PageID(req.Msg.GetParent()), mmsb.PageID(req.Msg.GetChild()), t)
@@ -337,6 +353,10 @@ func (s *Server) AddEdge(ctx context.Context, req *connect.Request[mmsbv1.AddEdg
 
 // RemoveEdge implements mmsbv1connect.BusServiceHandler.
 func (s *Server) RemoveEdge(ctx context.Context, req *connect.Request[mmsbv1.RemoveEdgeRequest]) (*connect.Response[mmsbv1.RemoveEdgeResponse], error) {
+	if err := s.beginWrite("RemoveEdge"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	parent, child := mmsb.PageID(req.Msg.GetParent()), mmsb.PageID(req.Msg.GetChild())
 	var err error
 	if req.Msg.GetAllTypes() {
@@ -360,6 +380,10 @@ func (s *Server) Bind(ctx context.Context, req *connect.Request[mmsbv1.BindReque
 	for i, p := range m.GetParents() {
 		parents[i] = mmsb.PageID(p)
 	}
+	if err := s.beginWrite("Bind"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	if err := s.bus.Bind(ctx, mmsb.PageID(m.GetChild()), m.GetFunc(), m.GetParams(), parents); err != nil {
 		return nil, toConnect(err)
 	}
@@ -368,6 +392,10 @@ func (s *Server) Bind(ctx context.Context, req *connect.Request[mmsbv1.BindReque
 
 // Unbind implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Unbind(ctx context.Context, req *connect.Request[mmsbv1.UnbindRequest]) (*connect.Response[mmsbv1.UnbindResponse], error) {
+	if err := s.beginWrite("Unbind"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	if err := s.bus.Unbind(ctx, mmsb.PageID(req.Msg.GetChild())); err != nil {
 		return nil, toConnect(err)
 	}
@@ -383,6 +411,10 @@ func (s *Server) Submit(ctx context.Context, req *connect.Request[mmsbv1.SubmitR
 	if err != nil {
 		return nil, err
 	}
+	if err := s.beginWrite("Submit"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	for i := range ds {
 		if err := s.orch.Submit(ctx, &ds[i]); err != nil {
 			return nil, connect.NewError(codeFor(err), fmt.Errorf("Submit: delta %d (%d accepted before it): %w", i, i, err))
@@ -393,6 +425,10 @@ func (s *Server) Submit(ctx context.Context, req *connect.Request[mmsbv1.SubmitR
 
 // Checkpoint implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Checkpoint(ctx context.Context, _ *connect.Request[mmsbv1.CheckpointRequest]) (*connect.Response[mmsbv1.CheckpointResponse], error) {
+	if err := s.beginWrite("Checkpoint"); err != nil {
+		return nil, err
+	}
+	defer s.endWrite()
 	info, err := s.bus.Checkpoint(ctx)
 	if err != nil {
 		return nil, toConnect(err)
@@ -401,12 +437,18 @@ func (s *Server) Checkpoint(ctx context.Context, _ *connect.Request[mmsbv1.Check
 		SegmentsRemoved: uint32(info.SegmentsRemoved)}), nil
 }
 
-// Stats implements mmsbv1connect.BusServiceHandler.
-func (s *Server) Stats(_ context.Context, _ *connect.Request[mmsbv1.StatsRequest]) (*connect.Response[mmsbv1.StatsResponse], error) {
+// Stats implements mmsbv1connect.BusServiceHandler. The state hash is
+// computed only when asked for: it hashes every page under the bus's read
+// lock, which on a large bus is slow and holds writers back, and most
+// callers (LastLSN, probes) want only the counters.
+func (s *Server) Stats(_ context.Context, req *connect.Request[mmsbv1.StatsRequest]) (*connect.Response[mmsbv1.StatsResponse], error) {
 	st := s.bus.Stats()
-	hash, err := s.bus.StateHash()
-	if err != nil {
-		return nil, toConnect(err)
+	var hash uint64
+	if req.Msg.GetStateHash() {
+		var err error
+		if hash, err = s.bus.StateHash(); err != nil {
+			return nil, toConnect(err)
+		}
 	}
 	return connect.NewResponse(&mmsbv1.StatsResponse{Pages: uint64(st.Pages), LogicalBytes: st.LogicalBytes, LastLsn: uint64(st.LastLSN),
 		DurableLsn: uint64(st.Log.DurableLSN), OldestLsn: uint64(st.Log.OldestLSN), SyncMode: st.SyncMode, Checkpoints: st.Checkpoints,

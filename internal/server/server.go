@@ -12,6 +12,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -54,7 +55,9 @@ type Server struct {
 
 	progress time.Duration
 
-	// writes counts commits in flight, so that Shutdown can let them finish.
+	// writes counts the writing calls in flight (every state change,
+	// Submit and Checkpoint), so that Shutdown can let them finish before
+	// its caller closes the bus; once draining, new ones are refused.
 	writeMu  sync.Mutex
 	writes   sync.WaitGroup
 	draining bool
@@ -103,20 +106,26 @@ func (s *Server) SlowWatcherDemotions() uint64 { return s.slow.Load() }
 // no longer in the log.
 func (s *Server) CompactedWatches() uint64 { return s.compacted.Load() }
 
-// beginWrite registers a commit in flight; false once Shutdown began.
-func (s *Server) beginWrite() bool {
+// beginWrite registers a writing call in flight, or refuses it with
+// Unavailable once Shutdown began: the bus is closed after Shutdown
+// returns, and a write it did not wait for would be cut off (or fail with
+// the closed bus's error) instead of answering with its own result. Every
+// handler that changes the bus, or queues a change (Submit), or writes a
+// checkpoint calls it before touching the bus, and endWrite when done.
+func (s *Server) beginWrite(what string) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if s.draining {
-		return false
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("%s: server shutting down; retry after the restart or on another server", what))
 	}
 	s.writes.Add(1)
-	return true
+	return nil
 }
 
 func (s *Server) endWrite() { s.writes.Done() }
 
-// Shutdown refuses new commits, waits for those in flight (or ctx), and
+// Shutdown refuses new writing calls (state changes, Submit, Checkpoint)
+// with Unavailable, waits for those in flight (or ctx), and
 // closes every watch with a resumable Unavailable error carrying the last
 // LSN it delivered. The HTTP server should stop accepting connections
 // first (http.Server.Shutdown does, but waits for streams: call this

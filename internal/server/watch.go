@@ -276,7 +276,12 @@ func (h *hub) assignEpochs(changes []*mmsbv1.Change, cursor, last mmsb.LSN) {
 }
 
 // fail stops the hub after a bus error (not after stop): watches end
-// with the resumable error.
+// with the resumable error. Closing stopCh is what wakes them: every wait
+// of a watch (on its queue, on an idle hub, before joining) selects on it,
+// and one reading the log by itself sees the bus error there. h.ctx is
+// the hub goroutine's own, and fail runs on that goroutine as it returns,
+// so nothing is left waiting on it (TestWatchEndsWhenHubFails); it is
+// cancelled all the same, to release it.
 func (h *hub) fail(err error) {
 	if h.ctx.Err() != nil {
 		return
@@ -288,6 +293,7 @@ func (h *hub) fail(err error) {
 		close(h.stopCh)
 	}
 	h.mu.Unlock()
+	h.cancel()
 }
 
 // activate registers an open watch and wakes an idle hub.

@@ -2,20 +2,12 @@ package server_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http/httptest"
-	"runtime"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/client"
-	"github.com/mmsb-go/mmsb/internal/server"
 )
 
 // TestDemotedWatcherReleasesQueue: a watcher that stops reading is
@@ -30,19 +22,8 @@ func TestDemotedWatcherReleasesQueue(t *testing.T) {
 		deltaSize = 1 << 20
 		commits   = 200
 	)
-	bus, err := mmsb.Open(t.TempDir(), &mmsb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bus.Close()
-	srv, err := server.New(server.Config{Bus: bus, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		WatchQueue: queue, ProgressInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Mux(server.HTTPOptions{}))
-	defer hs.Close()
-	defer func() { _ = srv.Shutdown(context.Background()) }()
+	m := newMemServer(t, t.TempDir(), queue)
+	bus, srv := m.bus, m.srv
 	ctx := context.Background()
 	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: deltaSize})
 	if err != nil {
@@ -56,35 +37,23 @@ func TestDemotedWatcherReleasesQueue(t *testing.T) {
 		}
 	}
 	commit(0)
-	heapInUse := func() uint64 {
-		var ms runtime.MemStats
-		for range 3 {
-			runtime.GC()
-		}
-		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse
-	}
+	heapInUse := func() uint64 { h, _ := memInUse(); return h }
 	heap0 := heapInUse()
 
 	// A watch on every page from the next LSN, over a raw connection
 	// with a small receive buffer that the test never reads.
 	from := bus.LastLSN() + 1
-	body := fmt.Appendf(nil, `{"fromLsn":"%d"}`, from)
-	frame := append([]byte{0, 0, 0, 0, 0}, body...)
-	binary.BigEndian.PutUint32(frame[1:5], uint32(len(body)))
-	addr := strings.TrimPrefix(hs.URL, "http://")
-	conn, err := net.Dial("tcp", addr)
+	conn, err := net.Dial("tcp", m.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
-	if _, err := fmt.Fprintf(conn, "POST /mmsb.v1.BusService/Watch HTTP/1.1\r\nHost: %s\r\nContent-Type: application/connect+json\r\nContent-Length: %d\r\n\r\n%s",
-		addr, len(frame), frame); err != nil {
+	if _, err := conn.Write(m.rawWatchRequest("application/connect+json", fmt.Appendf(nil, `{"fromLsn":"%d"}`, from))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return srv.Watchers() == 1 })
-	c, err := client.New(hs.URL)
+	c, err := client.New(m.http.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

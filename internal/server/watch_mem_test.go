@@ -3,19 +3,11 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http/httptest"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/server"
 )
 
 // idleWatchers opens n watches on all pages over raw HTTP/1.1 connections
@@ -25,40 +17,16 @@ import (
 // then idle: the progress interval is an hour.
 func idleWatchers(t testing.TB, n int) (heapPer, stackPer float64) {
 	t.Helper()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bus.Close()
-	srv, err := server.New(server.Config{Bus: bus, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ProgressInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Mux(server.HTTPOptions{}))
-	defer hs.Close()
-	defer func() { _ = srv.Shutdown(context.Background()) }()
+	m := newMemServer(t, "", 0)
+	bus, srv := m.bus, m.srv
 	ctx := context.Background()
 	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A Connect streaming request: one frame (flag byte, big-endian
-	// length, JSON message).
-	body := []byte(`{"fromLsn":"2"}`)
-	frame := append([]byte{0, 0, 0, 0, 0}, body...)
-	binary.BigEndian.PutUint32(frame[1:5], uint32(len(body)))
-	req := fmt.Sprintf("POST /mmsb.v1.BusService/Watch HTTP/1.1\r\nHost: %s\r\nContent-Type: application/connect+json\r\nContent-Length: %d\r\n\r\n%s",
-		strings.TrimPrefix(hs.URL, "http://"), len(frame), frame)
+	req := m.rawWatchRequest("application/connect+json", []byte(`{"fromLsn":"2"}`))
 
-	measure := func() (heap, stack uint64) {
-		var ms runtime.MemStats
-		for range 3 {
-			runtime.GC()
-		}
-		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse, ms.StackInuse
-	}
-	heap0, stack0 := measure()
+	heap0, stack0 := memInUse()
 	conns := make([]net.Conn, n)
 	defer func() {
 		for _, c := range conns {
@@ -67,14 +35,13 @@ func idleWatchers(t testing.TB, n int) (heapPer, stackPer float64) {
 			}
 		}
 	}()
-	addr := strings.TrimPrefix(hs.URL, "http://")
 	for i := range conns {
-		c, err := net.Dial("tcp", addr)
+		c, err := net.Dial("tcp", m.addr)
 		if err != nil {
 			t.Fatalf("watch %d: %v", i, err)
 		}
 		conns[i] = c
-		if _, err := io.WriteString(c, req); err != nil {
+		if _, err := c.Write(req); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +63,7 @@ func idleWatchers(t testing.TB, n int) (heapPer, stackPer float64) {
 			got = append(got, buf[:k]...)
 		}
 	}
-	heap1, stack1 := measure()
+	heap1, stack1 := memInUse()
 	if w := srv.Watchers(); w != int64(n) {
 		t.Fatalf("%d watches open, want %d", w, n)
 	}

@@ -2609,7 +2609,11 @@ func (x *CheckpointResponse) GetSegmentsRemoved() uint32 {
 }
 
 type StatsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Compute state_hash: hashes every page under the bus's read lock, which
+	// on a large bus is expensive and holds writers back; without it the
+	// response carries only counters and state_hash is 0.
+	StateHash     bool `protobuf:"varint,1,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2644,6 +2648,13 @@ func (*StatsRequest) Descriptor() ([]byte, []int) {
 	return file_mmsb_v1_bus_proto_rawDescGZIP(), []int{41}
 }
 
+func (x *StatsRequest) GetStateHash() bool {
+	if x != nil {
+		return x.StateHash
+	}
+	return false
+}
+
 type StatsResponse struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Pages          uint64                 `protobuf:"varint,1,opt,name=pages,proto3" json:"pages,omitempty"`
@@ -2656,7 +2667,7 @@ type StatsResponse struct {
 	LastCheckpoint uint64                 `protobuf:"varint,8,opt,name=last_checkpoint,json=lastCheckpoint,proto3" json:"last_checkpoint,omitempty"`
 	Edges          uint64                 `protobuf:"varint,9,opt,name=edges,proto3" json:"edges,omitempty"`
 	Bindings       uint64                 `protobuf:"varint,10,opt,name=bindings,proto3" json:"bindings,omitempty"`
-	StateHash      uint64                 `protobuf:"varint,11,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"`
+	StateHash      uint64                 `protobuf:"varint,11,opt,name=state_hash,json=stateHash,proto3" json:"state_hash,omitempty"` // only when StatsRequest.state_hash is set, else 0
 	InMemory       bool                   `protobuf:"varint,12,opt,name=in_memory,json=inMemory,proto3" json:"in_memory,omitempty"`
 	Watchers       uint64                 `protobuf:"varint,13,opt,name=watchers,proto3" json:"watchers,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -3202,8 +3213,10 @@ const file_mmsb_v1_bus_proto_rawDesc = "" +
 	"\x03lsn\x18\x01 \x01(\x04R\x03lsn\x12\x14\n" +
 	"\x05pages\x18\x02 \x01(\rR\x05pages\x12\x14\n" +
 	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x12)\n" +
-	"\x10segments_removed\x18\x04 \x01(\rR\x0fsegmentsRemoved\"\x0e\n" +
-	"\fStatsRequest\"\x97\x03\n" +
+	"\x10segments_removed\x18\x04 \x01(\rR\x0fsegmentsRemoved\"-\n" +
+	"\fStatsRequest\x12\x1d\n" +
+	"\n" +
+	"state_hash\x18\x01 \x01(\bR\tstateHash\"\x97\x03\n" +
 	"\rStatsResponse\x12\x14\n" +
 	"\x05pages\x18\x01 \x01(\x04R\x05pages\x12#\n" +
 	"\rlogical_bytes\x18\x02 \x01(\x03R\flogicalBytes\x12\x19\n" +
