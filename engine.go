@@ -320,7 +320,12 @@ type Bus struct {
 	replayOps     []record.Op // decode buffer of recovery and replay
 	sink          int         // keeps cache-warming loads from being optimised away
 	replayedFrom  string      // detached replays: the checkpoint the replay started from
-	cow           *cowState   // copy-on-write state of a running checkpoint (nil: none)
+	// replayOnly, in a detached replay (ReadPageAt), restricts it to one
+	// page: other pages, edges and bindings are checked in the checkpoint
+	// but not loaded, and operations not on the page are skipped, so that
+	// reading a page as of an LSN costs the page's memory, not the bus's.
+	replayOnly PageID
+	cow        *cowState // copy-on-write state of a running checkpoint (nil: none)
 
 	provCache *provCache // decoded log operations recently used by provenance queries
 
