@@ -14,10 +14,15 @@ import (
 )
 
 // TestMain lets this test binary stand in for the mmsb executable when a
-// command re-runs itself (bench --readers starts reader processes so).
+// command re-runs itself (bench --readers starts reader processes so) or a
+// test runs it as a child process; it does what main does, signal handling
+// included, so that such tests see the real binary's behaviour.
 func TestMain(m *testing.M) {
 	if os.Getenv(cliSelfEnv) == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		ctx, stop := interruptContext(os.Stderr, os.Exit)
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

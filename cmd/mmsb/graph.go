@@ -115,6 +115,9 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 // summariseGraph computes the summary of an edge list (in the engine's
 // (parent, child, type) order) and the bindings.
 func summariseGraph(edges []mmsb.Edge, bindings map[mmsb.PageID]string) (*graphSummary, error) {
+	if err := checkAcyclic(edges); err != nil {
+		return nil, err
+	}
 	s := &graphSummary{Edges: len(edges), EdgesByType: map[string]int{}, Bindings: len(bindings),
 		BindingsByFunction: map[string]int{}, LongestChainPages: []uint64{}, Roots: []uint64{}}
 	for _, t := range edgeTypes {
@@ -176,13 +179,8 @@ func summariseGraph(edges []mmsb.Edge, bindings map[mmsb.PageID]string) (*graphS
 		}
 	}
 	if len(queue) != len(nodes) {
-		var stuck []string
-		for _, id := range nodes {
-			if left[id] > 0 && len(stuck) < 10 {
-				stuck = append(stuck, fmt.Sprint(id))
-			}
-		}
-		return nil, fmt.Errorf("%w: pages %s are on or below a cycle", errGraphCycle, strings.Join(stuck, ", "))
+		// checkAcyclic passed, so Kahn's algorithm cannot stall.
+		return nil, fmt.Errorf("%w: topological walk stalled", errGraphCycle)
 	}
 	var end mmsb.PageID
 	for _, id := range nodes {
@@ -202,6 +200,106 @@ func summariseGraph(edges []mmsb.Edge, bindings map[mmsb.PageID]string) (*graphS
 	return s, nil
 }
 
+// checkAcyclic returns an errGraphCycle naming one cycle of the edges
+// (found deterministically: depth-first from the smallest page, children
+// ascending) and the pages on or below a cycle, or nil. The bus and replay
+// refuse cycles, so this guards against a state built some other way; both
+// outputs of graph call it, so they report a cycle alike.
+func checkAcyclic(edges []mmsb.Edge) error {
+	children := map[mmsb.PageID][]mmsb.PageID{}
+	indeg := map[mmsb.PageID]int{}
+	var nodes []mmsb.PageID
+	seen := map[mmsb.PageID]bool{}
+	edges = sortedEdges(edges)
+	for i, e := range edges {
+		for _, id := range []mmsb.PageID{e.Parent, e.Child} {
+			if !seen[id] {
+				seen[id] = true
+				nodes = append(nodes, id)
+			}
+		}
+		if i > 0 && edges[i-1].Parent == e.Parent && edges[i-1].Child == e.Child {
+			continue
+		}
+		children[e.Parent] = append(children[e.Parent], e.Child)
+		indeg[e.Child]++
+	}
+	slices.Sort(nodes)
+	// Kahn's algorithm: what it never reaches is on or below a cycle.
+	var queue []mmsb.PageID
+	for _, id := range nodes {
+		if indeg[id] == 0 {
+			queue = append(queue, id)
+		}
+	}
+	for i := 0; i < len(queue); i++ {
+		for _, c := range children[queue[i]] {
+			if indeg[c]--; indeg[c] == 0 {
+				queue = append(queue, c)
+			}
+		}
+	}
+	if len(queue) == len(nodes) {
+		return nil
+	}
+	var stuck []string
+	for _, id := range nodes {
+		if indeg[id] > 0 && len(stuck) < 10 {
+			stuck = append(stuck, fmt.Sprint(id))
+		}
+	}
+	return fmt.Errorf("%w: %s (pages on or below a cycle: %s)", errGraphCycle, findCycle(nodes, children), strings.Join(stuck, ", "))
+}
+
+// findCycle returns one cycle of a graph that has one, as "a -> b -> a".
+// The walk is iterative: a long dependency chain must not exhaust the
+// stack.
+func findCycle(nodes []mmsb.PageID, children map[mmsb.PageID][]mmsb.PageID) string {
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := map[mmsb.PageID]int{}
+	type frame struct {
+		id   mmsb.PageID
+		next int
+	}
+	for _, root := range nodes {
+		if state[root] != unvisited {
+			continue
+		}
+		path := []frame{{id: root}}
+		state[root] = onPath
+		for len(path) > 0 {
+			top := &path[len(path)-1]
+			if top.next == len(children[top.id]) {
+				state[top.id] = done
+				path = path[:len(path)-1]
+				continue
+			}
+			c := children[top.id][top.next]
+			top.next++
+			switch state[c] {
+			case unvisited:
+				state[c] = onPath
+				path = append(path, frame{id: c})
+			case onPath:
+				var ids []string
+				for i := len(path) - 1; i >= 0; i-- {
+					ids = append(ids, fmt.Sprint(path[i].id))
+					if path[i].id == c {
+						break
+					}
+				}
+				slices.Reverse(ids)
+				return strings.Join(append(ids, fmt.Sprint(c)), " -> ")
+			}
+		}
+	}
+	return "(none found)"
+}
+
 // copyDegrees returns a copy of an in-degree map.
 func copyDegrees(m map[mmsb.PageID]int) map[mmsb.PageID]int {
 	out := make(map[mmsb.PageID]int, len(m))
@@ -211,8 +309,12 @@ func copyDegrees(m map[mmsb.PageID]int) map[mmsb.PageID]int {
 	return out
 }
 
-// writeDOT prints the graph in Graphviz DOT, deterministically.
+// writeDOT prints the graph in Graphviz DOT, deterministically. A cyclic
+// graph is refused as the summary refuses it, before anything is written.
 func writeDOT(w io.Writer, edges []mmsb.Edge, bindings map[mmsb.PageID]string) error {
+	if err := checkAcyclic(edges); err != nil {
+		return err
+	}
 	nodes := make([]mmsb.PageID, 0, len(bindings))
 	seen := map[mmsb.PageID]bool{}
 	add := func(id mmsb.PageID) {

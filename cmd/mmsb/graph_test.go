@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -111,5 +112,29 @@ func TestWriteDOTDeterministic(t *testing.T) {
 	}
 	if strings.Index(first, `"1" -> "2"`) > strings.Index(first, `"1" -> "3"`) {
 		t.Error("edges not in (parent, child) order")
+	}
+}
+
+// TestGraphCycleSameInBothOutputs: a cyclic edge list (the bus refuses
+// cycles, and replay refuses a log or checkpoint that would close one, so
+// only a graph built some other way can hold one) is refused the same way
+// by the summary and by --dot: an errGraphCycle naming the cycle itself,
+// and no DOT written.
+func TestGraphCycleSameInBothOutputs(t *testing.T) {
+	edges := []mmsb.Edge{{Parent: 1, Child: 2}, {Parent: 2, Child: 3}, {Parent: 3, Child: 1}, {Parent: 3, Child: 4}, {Parent: 5, Child: 1}}
+	const cycle = "1 -> 2 -> 3 -> 1"
+	_, sumErr := summariseGraph(edges, nil)
+	var b strings.Builder
+	dotErr := writeDOT(&b, edges, nil)
+	for name, err := range map[string]error{"summary": sumErr, "dot": dotErr} {
+		if !errors.Is(err, errGraphCycle) || !strings.Contains(fmt.Sprint(err), cycle) {
+			t.Errorf("%s: error %v, want %v naming %s", name, err, errGraphCycle, cycle)
+		}
+	}
+	if b.Len() != 0 {
+		t.Errorf("--dot wrote a cyclic graph:\n%s", b.String())
+	}
+	if fmt.Sprint(sumErr) != fmt.Sprint(dotErr) {
+		t.Errorf("the outputs report the cycle differently:\nsummary: %v\ndot:     %v", sumErr, dotErr)
 	}
 }

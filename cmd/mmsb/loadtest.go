@@ -158,11 +158,11 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 		res.Watchers = o.watchers
 		res.Watch = fan.latencies()
 	}
+	if err := loadtestFailure(ctx, &res); err != nil {
+		return err
+	}
 	if o.asJSON {
-		if err := a.printJSON(res); err != nil {
-			return err
-		}
-		return noCommitError(res.Commits)
+		return a.printJSON(res)
 	}
 	fmt.Fprintf(a.stdout, "server %s (sync %s): %d clients, batches of %d × %d-byte writes over %d pages of %d B, %.1fs\n",
 		res.Server, res.SyncMode, res.Clients, res.Batch, res.DeltaBytes, res.Pages, res.PageSize, res.Seconds)
@@ -172,17 +172,27 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 		fmt.Fprintf(a.stdout, "%d watchers on all pages: delivery latency from the commit's acknowledgement p50 %.2f ms  p99 %.2f ms  max %.2f ms (%.1f%% delivered before the acknowledgement); from the commit's send p50 %.2f ms  p99 %.2f ms\n",
 			res.Watchers, w.AckP50Ms, w.AckP99Ms, w.AckMaxMs, 100*w.BeforeAck, w.SendP50Ms, w.SendP99Ms)
 	}
-	if res.FirstError != "" {
-		fmt.Fprintf(a.stdout, "first error: %s\n", res.FirstError)
-	}
-	return noCommitError(res.Commits)
+	return nil
 }
 
-// noCommitError is the failure of a load test in which no commit
-// succeeded (exit 1, with text and --json alike), nil otherwise.
-func noCommitError(commits int) error {
-	if commits == 0 {
-		return &exitError{code: exitFailure, msg: "no commit succeeded"}
+// loadtestFailure is the failure of a run whose figures are no
+// measurement, nil for a clean run: a commit failed (after the client's
+// retries: throughput and latency then describe a server that was
+// refusing work), none succeeded, or an interrupt cut the run short. The
+// command then prints no result, in text and --json alike (a failed
+// command writes nothing to stdout), and exits 1 with this message.
+func loadtestFailure(ctx context.Context, res *loadtestResult) error {
+	var msg string
+	switch {
+	case ctx.Err() != nil:
+		msg = fmt.Sprintf("interrupted after %.1fs (%d commits): no result", res.Seconds, res.Commits)
+	case res.Commits == 0:
+		msg = fmt.Sprintf("no commit succeeded: %d commits failed, the first with: %s", res.Errors, res.FirstError)
+	case res.Errors > 0:
+		msg = fmt.Sprintf("%d of %d commits failed, the first with: %s; no result: a run with failed commits is not a measurement",
+			res.Errors, res.Errors+res.Commits, res.FirstError)
+	default:
+		return nil
 	}
-	return nil
+	return &exitError{code: exitFailure, msg: msg}
 }

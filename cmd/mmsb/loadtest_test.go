@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,19 +11,34 @@ import (
 	"github.com/mmsb-go/mmsb/internal/server"
 )
 
-func TestLoadtest(t *testing.T) {
+// startLoadtestServer serves a fresh in-memory bus over HTTP for the
+// loadtest tests, with opts, until the test ends. wrap, when set, wraps
+// the server's handler (to inject failures).
+func startLoadtestServer(t *testing.T, opts server.HTTPOptions, wrap func(http.Handler) http.Handler) (*httptest.Server, *mmsb.Bus) {
+	t.Helper()
 	bus, err := mmsb.Open("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bus.Close()
+	t.Cleanup(func() { _ = bus.Close() })
 	srv, err := server.New(server.Config{Bus: bus})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Mux(server.HTTPOptions{}))
-	defer hs.Close()
-	defer func() { _ = srv.Shutdown(context.Background()) }()
+	var h http.Handler = srv.Mux(opts)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := httptest.NewServer(h)
+	// Cleanups run last-in first-out: the server shuts down, then the
+	// listener closes, then the bus.
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return hs, bus
+}
+
+func TestLoadtest(t *testing.T) {
+	hs, bus := startLoadtestServer(t, server.HTTPOptions{}, nil)
 	r := runCLI(t, "loadtest", "--server", hs.URL, "--clients", "2", "--duration", "300ms", "--batch", "10", "--pages", "16", "--json").mustCode(t, exitOK)
 	var res loadtestResult
 	r.decodeJSON(t, &res)
@@ -43,18 +59,7 @@ func TestLoadtest(t *testing.T) {
 // (one latency sample per commit and watcher); --stalled-watchers runs
 // four phases, the stalled watches open during the second and fourth.
 func TestLoadtestWatchers(t *testing.T) {
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bus.Close()
-	srv, err := server.New(server.Config{Bus: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Mux(server.HTTPOptions{}))
-	defer hs.Close()
-	defer func() { _ = srv.Shutdown(context.Background()) }()
+	hs, _ := startLoadtestServer(t, server.HTTPOptions{}, nil)
 	r := runCLI(t, "loadtest", "--server", hs.URL, "--clients", "2", "--duration", "300ms", "--batch", "10", "--pages", "16",
 		"--watchers", "3", "--json").mustCode(t, exitOK)
 	var res loadtestResult

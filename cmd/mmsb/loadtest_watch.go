@@ -356,11 +356,11 @@ func (a *app) runStalledComparison(ctx context.Context, o loadtestOptions, opts 
 	}
 	res.CommitsPerS = float64(res.Commits) / res.Seconds
 	res.DeltasPerS = float64(res.Deltas) / res.Seconds
+	if err := loadtestFailure(ctx, &res); err != nil {
+		return err
+	}
 	if o.asJSON {
-		if err := a.printJSON(res); err != nil {
-			return err
-		}
-		return noCommitError(res.Commits)
+		return a.printJSON(res)
 	}
 	fmt.Fprintf(a.stdout, "server %s (sync %s): %d clients, batches of %d × %d-byte writes over %d pages of %d B, 4 phases of %.1fs\n",
 		res.Server, res.SyncMode, res.Clients, res.Batch, res.DeltaBytes, res.Pages, res.PageSize, (o.duration / 4).Seconds())
@@ -376,8 +376,5 @@ func (a *app) runStalledComparison(ctx context.Context, o loadtestOptions, opts 
 	}
 	fmt.Fprintf(a.stdout, "deltas/s without %.0f, with %d stalled watchers %.0f (ratio %.2f)  errors %d\n",
 		without, o.stalledWatchers, with, with/max(without, 1), res.Errors)
-	if res.FirstError != "" {
-		fmt.Fprintf(a.stdout, "first error: %s\n", res.FirstError)
-	}
-	return noCommitError(res.Commits)
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,6 +94,7 @@ With --load the leader commits batches of --batch 16-byte deltas from
 				defer cancel()
 			}
 			var onLeader func(context.Context, *replicate.Node)
+			var loadErr atomic.Pointer[error]
 			if l.load {
 				onLeader = func(ctx context.Context, n *replicate.Node) {
 					bus := n.Leader()
@@ -100,11 +102,24 @@ With --load the leader commits batches of --batch 16-byte deltas from
 						return
 					}
 					st, err := runLoad(ctx, bus, l, nil)
-					fmt.Fprintf(a.stdout, "load: %d commits, %d deltas, %.0f deltas/s, commit p50 %v p99 %v (err: %v)\n",
-						st.commits, st.deltas, st.deltasPerSec(), st.pct(0.50), st.pct(0.99), err)
+					if err != nil {
+						// Figures of a load that failed midway are no
+						// measurement: the failure goes to stderr and
+						// decides the exit status.
+						err = fmt.Errorf("load failed after %d commits: %w", st.commits, err)
+						fmt.Fprintf(a.stderr, "%v\n", err)
+						loadErr.CompareAndSwap(nil, &err)
+						return
+					}
+					fmt.Fprintf(a.stdout, "load: %d commits, %d deltas, %.0f deltas/s, commit p50 %v p99 %v\n",
+						st.commits, st.deltas, st.deltasPerSec(), st.pct(0.50), st.pct(0.99))
 				}
 			}
-			return a.runNode(ctx, f, cfg, false, onLeader)
+			err = a.runNode(ctx, f, cfg, false, onLeader)
+			if p := loadErr.Load(); err == nil && p != nil {
+				return &exitError{code: exitFailure, msg: (*p).Error()}
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&f.natsURL, "nats", "", "NATS server URLs, comma-separated (default: start an embedded server)")
@@ -270,24 +285,7 @@ below the maximum rate.`,
 			if err != nil {
 				return err
 			}
-			if jsonOut {
-				return a.printJSON(r)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "replicas\t%d (embedded servers on loopback, file storage, sync always)\n", r.Replicas)
-			fmt.Fprintf(tw, "load\t%d committers x %d deltas of 16 bytes, target %s\n", r.Committers, r.Batch, rateText(r.RateTarget))
-			fmt.Fprintf(tw, "throughput\t%.0f deltas/s (%d commits in %.1f s)\n", r.DeltasPerSec, r.Commits, r.DurationSec)
-			fmt.Fprintf(tw, "commit latency\tp50 %v  p99 %v\n", time.Duration(r.CommitP50NS), time.Duration(r.CommitP99NS))
-			fmt.Fprintf(tw, "follower lag\tp50 %v  p99 %v  (%d records)\n", time.Duration(r.LagP50NS), time.Duration(r.LagP99NS), r.LagSamples)
-			fmt.Fprintf(tw, "state hashes\tfollower %s leader at LSN %d\n", map[bool]string{true: "equals", false: "DIFFERS from"}[r.HashesEqual], r.LeaderLSN)
-			fmt.Fprintf(tw, "load average\t%s\n", r.LoadAverage1m)
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if !r.HashesEqual {
-				return &exitError{code: exitFailure, msg: "the follower's state differs from the leader's"}
-			}
-			return nil
+			return a.reportReplBench(r, jsonOut)
 		},
 	}
 	cmd.Flags().IntVar(&replicas, "replicas", 1, "1 (one embedded server, R1) or 3 (three-server cluster, R3)")
@@ -296,6 +294,38 @@ below the maximum rate.`,
 	// bench always ends: its --duration 0 means the default 10 s, not "until interrupted".
 	cmd.Flags().Lookup("duration").Usage = "how long to commit (0: 10s)"
 	return cmd
+}
+
+// reportReplBench prints a replication benchmark's result.
+// A state difference is the benchmark's finding, as a replay mismatch is
+// bench's: the figures are printed, and the exit status is 1 in text and
+// --json alike. A run that failed returns its error before this, with no
+// result.
+func (a *app) reportReplBench(r *replBenchResult, jsonOut bool) error {
+	differ := func() error {
+		if !r.HashesEqual {
+			return &exitError{code: exitFailure, msg: "the follower's state differs from the leader's"}
+		}
+		return nil
+	}
+	if jsonOut {
+		if err := a.printJSON(r); err != nil {
+			return err
+		}
+		return differ()
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "replicas\t%d (embedded servers on loopback, file storage, sync always)\n", r.Replicas)
+	fmt.Fprintf(tw, "load\t%d committers x %d deltas of 16 bytes, target %s\n", r.Committers, r.Batch, rateText(r.RateTarget))
+	fmt.Fprintf(tw, "throughput\t%.0f deltas/s (%d commits in %.1f s)\n", r.DeltasPerSec, r.Commits, r.DurationSec)
+	fmt.Fprintf(tw, "commit latency\tp50 %v  p99 %v\n", time.Duration(r.CommitP50NS), time.Duration(r.CommitP99NS))
+	fmt.Fprintf(tw, "follower lag\tp50 %v  p99 %v  (%d records)\n", time.Duration(r.LagP50NS), time.Duration(r.LagP99NS), r.LagSamples)
+	fmt.Fprintf(tw, "state hashes\tfollower %s leader at LSN %d\n", map[bool]string{true: "equals", false: "DIFFERS from"}[r.HashesEqual], r.LeaderLSN)
+	fmt.Fprintf(tw, "load average\t%s\n", r.LoadAverage1m)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return differ()
 }
 
 func rateText(r float64) string {
@@ -383,6 +413,9 @@ func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replB
 	if err != nil {
 		return nil, err
 	}
+	// Whatever the outcome, the nodes stop (their context ended: nothing
+	// to report) before the cluster and their directories go.
+	defer func() { stopNodes(); <-ldone; <-fdone }()
 	lctx, cancel := context.WithTimeout(ctx, l.duration)
 	defer cancel()
 	st, err := runLoad(lctx, bus, l, func(info mmsb.CommitInfo, at time.Time) {
@@ -397,6 +430,10 @@ func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replB
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	// An interrupted run is shorter than asked for: no result.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("interrupted after %.1fs (%d commits): %w", st.elapsed.Seconds(), st.commits, err)
+	}
 	r := &replBenchResult{
 		Replicas: replicas, Batch: l.batch, Committers: l.committers, RateTarget: l.rate,
 		Commits: st.commits, DeltasPerSec: st.deltasPerSec(), DurationSec: st.elapsed.Seconds(),
@@ -404,22 +441,41 @@ func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replB
 	}
 	last := bus.LastLSN()
 	r.LeaderLSN = uint64(last)
+	caughtUp := false
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if fb := follower.Bus(); fb != nil && fb.LastLSN() >= last {
 			lh, err1 := bus.StateHash()
 			fh, err2 := fb.StateHash()
-			r.HashesEqual = err1 == nil && err2 == nil && lh == fh
-			r.FollowerLSN = uint64(fb.LastLSN())
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, fmt.Errorf("state hashes: %w", err)
+			}
+			r.HashesEqual, r.FollowerLSN, caughtUp = lh == fh, uint64(fb.LastLSN()), true
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// A follower that never caught up was reported as a state difference,
+	// which it is not: the run failed, and has no result.
+	if !caughtUp {
+		var at mmsb.LSN
+		if fb := follower.Bus(); fb != nil {
+			at = fb.LastLSN()
+		}
+		return nil, fmt.Errorf("the follower did not catch up: at LSN %d of the leader's %d", at, last)
+	}
+	// A node that stopped by itself during the run failed (its error was
+	// dropped, and the figures printed as if the run was sound).
+	for name, done := range map[string]chan error{"leader": ldone, "follower": fdone} {
+		select {
+		case err := <-done:
+			done <- err // for the deferred wait
+			return nil, fmt.Errorf("the %s node stopped during the run: %v", name, err)
+		default:
+		}
+	}
 	lagMu.Lock()
 	r.LagP50NS, r.LagP99NS, r.LagSamples = int64(percentile(lags, 0.5)), int64(percentile(lags, 0.99)), len(lags)
 	lagMu.Unlock()
-	stopNodes()
-	// The nodes stopped because their context ended: nothing to report.
-	_, _ = <-ldone, <-fdone
 	return r, nil
 }

@@ -10,9 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -244,14 +242,14 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	log.Info("serving", "addr", ln.Addr().String(), "dir", o.dir, "sync", mode.String(), "tls", tlsCfg != nil,
 		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "shared", bus.SharedPath(), "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
 
-	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	// ctx ends at the first SIGTERM or SIGINT (main's interruptContext,
+	// where a second one exits at once, cutting this shutdown short).
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
-	case <-sigCtx.Done():
+	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)

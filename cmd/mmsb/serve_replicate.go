@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -188,8 +186,8 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	log.Info("listening", "addr", ln.Addr().String(), "dir", o.dir, "replicate", true, "bus", r.bus,
 		"replicas", r.replicas, "follow_only", r.followOnly, "tls", tlsCfg != nil, "auth", auth != nil)
 
-	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	// ctx ends at the first SIGTERM or SIGINT (main's interruptContext,
+	// where a second one exits at once, cutting this shutdown short).
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	var runErr error
@@ -199,7 +197,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	case err := <-nodeDone:
 		nodeDone <- err
 		runErr = err
-	case <-sigCtx.Done():
+	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
