@@ -406,40 +406,9 @@ func (s *service) oldestLSN() mmsb.LSN {
 	return s.bus().Stats().Log.OldestLSN
 }
 
-// pageAsOf rebuilds one page as of lsn from its own log entries (creation,
-// then every write), which costs one log scan and one page of memory. When
-// the creation is no longer in the log (a checkpoint trimmed it), it falls
-// back to the bus's full replay.
+// pageAsOf returns page id as of lsn: Bus.ReadPageAt replays that page
+// alone (one page of memory), from the newest checkpoint at or before lsn.
 func (s *service) pageAsOf(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([]byte, mmsb.Epoch, error) {
-	var (
-		buf     []byte
-		epoch   mmsb.Epoch
-		created bool
-	)
-	q := mmsb.LogQuery{Page: id, ToLSN: lsn, Kinds: []mmsb.OpKind{mmsb.OpCreatePage, mmsb.OpFreePage, mmsb.OpDelta, mmsb.OpDerived}}
-	err := s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
-		switch op.Op.Kind {
-		case mmsb.OpCreatePage:
-			buf, epoch, created = make([]byte, op.Op.Size), 0, true
-		case mmsb.OpFreePage:
-			buf = nil
-		default:
-			if buf != nil {
-				delta.Apply(&op.Op.Delta, buf)
-				epoch++
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return nil, 0, connectErr(err)
-	}
-	if created {
-		if buf == nil {
-			return nil, 0, connect.NewError(connect.CodeNotFound, fmt.Errorf("%w: page %d did not exist at LSN %d", mmsb.ErrPageNotFound, id, lsn))
-		}
-		return buf, epoch, nil
-	}
 	data, ep, err := s.bus().ReadPageAt(ctx, id, lsn)
 	if err != nil {
 		return nil, 0, connectErr(err)
