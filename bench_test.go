@@ -322,3 +322,52 @@ func fillBatch(rng *rand.Rand, ds []delta.Delta, runs []delta.Run, data []byte, 
 		ds[i] = delta.Delta{Page: PageID(1 + rng.IntN(pages)), Runs: runs[i : i+1]}
 	}
 }
+
+// BenchmarkReadPageAt reads one page as of the last LSN of a bus of 65,536
+// pages of 1 KiB, checkpointed and then written 100,000 times: ReadPageAt
+// (a replay of that page alone) next to a replay of the whole bus read
+// afterwards, which is what ReadPageAt did before. B/op shows the memory.
+func BenchmarkReadPageAt(b *testing.B) {
+	e, err := Open(b.TempDir(), &Options{Sync: SyncNone, CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	const pages, pageSize, size, batch, total = 65536, 1024, 16, 1000, 100_000
+	benchPages(b, e, pages, pageSize)
+	if _, err := e.Checkpoint(ctx); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]delta.Delta, batch)
+	runs := make([]delta.Run, batch)
+	data := make([]byte, batch*size)
+	for n := 0; n < total/batch; n++ {
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
+		if _, err := e.Commit(ctx, ds); err != nil {
+			b.Fatal(err)
+		}
+	}
+	last := e.LastLSN()
+	b.Run("page", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := e.ReadPageAt(ctx, 1, last); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("whole-bus", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := e.Replay(ctx, ReplayTarget{ToLSN: last})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := r.ReadPage(1, nil); err != nil {
+				b.Fatal(err)
+			}
+			r.Close()
+		}
+	})
+}
