@@ -34,6 +34,7 @@ type serveOptions struct {
 	insecure, demo                  bool
 	maxRequestBytes                 int
 	maxStreams, watchQueue          int
+	maxAsOfReads                    int
 	gzipMinBytes                    int
 	logLevel, logFormat             string
 	shared, sharedGroup             bool
@@ -86,6 +87,7 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.IntVar(&o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
 	f.IntVar(&o.gzipMinBytes, "gzip-min-bytes", 0, "gzip response messages of at least this many bytes for clients that accept it (0: never)")
 	f.IntVar(&o.watchQueue, "watch-queue", 256, "per-watcher queue, in batches of changes, before a slow watcher is demoted")
+	f.IntVar(&o.maxAsOfReads, "max-asof-reads", server.DefaultMaxAsOfReads, "Read calls with an as-of LSN replaying at once (each replays a page, or the bus for several pages); others wait")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of unary calls that bring none (0: none)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for calls in flight")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -116,8 +118,8 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return usageErr("--log-format %q: want text or json", o.logFormat)
 	}
 	log := slog.New(handler)
-	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.ticks < 0 || o.timeout < 0 || o.shutdownTimeout < 0 || o.gzipMinBytes < 0 {
-		return usageErr("--max-request-bytes, --max-streams and --watch-queue must be > 0; --ticks, --timeout, --shutdown-timeout and --gzip-min-bytes >= 0")
+	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.maxAsOfReads <= 0 || o.ticks < 0 || o.timeout < 0 || o.shutdownTimeout < 0 || o.gzipMinBytes < 0 {
+		return usageErr("--max-request-bytes, --max-streams, --watch-queue and --max-asof-reads must be > 0; --ticks, --timeout, --shutdown-timeout and --gzip-min-bytes >= 0")
 	}
 	// Without --replicate its flags would be dropped, and --follow-only
 	// (a read replica) would serve a writable bus.
@@ -214,7 +216,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	} else {
 		close(tickDone)
 	}
-	srv, err := server.New(server.Config{Bus: bus, Orchestrator: orch, Logger: log, WatchQueue: o.watchQueue})
+	srv, err := server.New(server.Config{Bus: bus, Orchestrator: orch, Logger: log, WatchQueue: o.watchQueue, MaxAsOfReads: o.maxAsOfReads})
 	if err != nil {
 		return err
 	}

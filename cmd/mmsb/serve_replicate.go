@@ -120,7 +120,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		if bus == nil {
 			return
 		}
-		srv, err := server.New(server.Config{Bus: bus, Logger: log, WatchQueue: o.watchQueue})
+		srv, err := server.New(server.Config{Bus: bus, Logger: log, WatchQueue: o.watchQueue, MaxAsOfReads: o.maxAsOfReads})
 		if err != nil {
 			log.Error("role change: no server", "err", err)
 			return

@@ -69,14 +69,27 @@ func TestEpochTracker(t *testing.T) {
 	for range 20 {
 		commit()
 	}
+	// Bases taken along the way, for trackers that scan forward from them
+	// (Server.epochTracker shares a base older than the watch's start).
+	var bases []*epochBase
+	snap := func() {
+		b, err := newEpochBase(bus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bases = append(bases, b)
+	}
+	snap()
 	// Recycle a page: free it, create it again with the same ID, write it.
 	recycled := ids[2]
 	if err := bus.FreePage(ctx, recycled); err != nil {
 		t.Fatal(err)
 	}
+	snap()
 	if _, err := bus.CreatePages(ctx, []mmsb.PageSpec{{ID: recycled, Size: 8}}); err != nil {
 		t.Fatal(err)
 	}
+	snap()
 	for range 20 {
 		commit()
 	}
@@ -94,11 +107,39 @@ func TestEpochTracker(t *testing.T) {
 		}
 		return true
 	})
-	zeros := 0
+	zeros, forward := 0, 0
 	for s := mmsb.LSN(0); s <= last; s++ {
 		tr, err := newEpochTracker(ctx, bus, s)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// From an older base, scanning forward to s: an epoch is exact or
+		// 0, never wrong (forward it knows more: a page created between
+		// the base and s starts at 0).
+		for _, b := range bases {
+			if b.at > s {
+				continue
+			}
+			ftr, err := newEpochTrackerOn(ctx, bus, b, s, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, _, err := readChanges(ctx, bus, s+1, last)
+			if s == last {
+				cs, err = nil, nil
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ftr.assign(cs)
+			for _, c := range cs {
+				if c.GetKind() == kindDelta && c.GetEpoch() != 0 {
+					forward++
+					if want := truth[mmsb.LSN(c.GetLsn())]; mmsb.Epoch(c.GetEpoch()) != want {
+						t.Fatalf("tracker at %d on a base at %d: LSN %d (page %d) has epoch %d, want %d", s, b.at, c.GetLsn(), c.GetPage(), c.GetEpoch(), want)
+					}
+				}
+			}
 		}
 		cs, _, err := readChanges(ctx, bus, s+1, last)
 		if s == last {
@@ -131,6 +172,9 @@ func TestEpochTracker(t *testing.T) {
 				t.Fatalf("tracker at %d: LSN %d (page %d) has epoch %d, want %d", s, l, p, c.GetEpoch(), want)
 			}
 		}
+	}
+	if forward == 0 {
+		t.Fatal("no tracker on an older base assigned an epoch")
 	}
 	if zeros == 0 {
 		t.Fatal("no position left a delta's epoch unknown: the recycled page was not exercised")

@@ -127,6 +127,49 @@ func (s *Server) Commit(ctx context.Context, req *connect.Request[mmsbv1.CommitR
 	return connect.NewResponse(out), nil
 }
 
+// asOfSlot waits for one of the Config.MaxAsOfReads slots of as-of reads
+// and returns its release, or the context's error (canceled or
+// deadline_exceeded) when the caller gives up first.
+//
+// It waits rather than refusing with resource_exhausted: an as-of read is
+// a legitimate request, and a burst of them is then served in turn
+// instead of failing and being retried in a loop. Waiting is cheap, the
+// decoded request and a goroutine, both bounded as for any call
+// (--max-request-bytes, --max-streams), and not unbounded in time: unary
+// calls carry a deadline (the client's, or --timeout's).
+func (s *Server) asOfSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.asOfSlots <- struct{}{}:
+	default:
+		if h := s.hooks.asOfWaiting; h != nil {
+			h()
+		}
+		select {
+		case s.asOfSlots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, toConnect(fmt.Errorf("Read: waiting for one of the %d as-of read slots: %w", cap(s.asOfSlots), ctx.Err()))
+		}
+	}
+	if h := s.hooks.asOfStarted; h != nil {
+		h()
+	}
+	return func() { <-s.asOfSlots }, nil
+}
+
+// onePage returns the page every item names, if they name one.
+func onePage(items []*mmsbv1.ReadItem) (mmsb.PageID, bool) {
+	if len(items) == 0 {
+		return 0, false
+	}
+	id := items[0].GetPage()
+	for _, it := range items[1:] {
+		if it.GetPage() != id {
+			return 0, false
+		}
+	}
+	return mmsb.PageID(id), true
+}
+
 // Read implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadRequest]) (*connect.Response[mmsbv1.ReadResponse], error) {
 	items := req.Msg.GetItems()
@@ -138,15 +181,29 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 		return nil, invalid("Read: as_of_lsn %d is after the last LSN %d", asOf, last)
 	}
 	// Every item of a read as of an LSN comes from one replay to it (a
-	// replay per item made a request of 2^20 items as dear as 2^20 replays).
+	// replay per item made a request of 2^20 items as dear as 2^20
+	// replays): of that page alone when the items name one page (the
+	// common case, and one page of memory), else of the whole bus.
 	read := s.bus.ReadPage
 	if asOf != 0 {
-		r, err := s.bus.Replay(ctx, mmsb.ReplayTarget{ToLSN: asOf})
+		release, err := s.asOfSlot(ctx)
 		if err != nil {
-			return nil, toConnect(err)
+			return nil, err
 		}
-		defer func() { _ = r.Close() }() // detached, in memory: nothing to lose
-		read = r.ReadPage
+		defer release() // after the replayed bus is closed (defers run last first)
+		if id, ok := onePage(items); ok {
+			data, epoch, err := s.bus.ReadPageAt(ctx, id, asOf)
+			read = func(_ mmsb.PageID, dst []byte) ([]byte, mmsb.Epoch, error) {
+				return append(dst[:0], data...), epoch, err
+			}
+		} else {
+			r, err := s.bus.Replay(ctx, mmsb.ReplayTarget{ToLSN: asOf})
+			if err != nil {
+				return nil, toConnect(err)
+			}
+			defer func() { _ = r.Close() }() // detached, in memory: nothing to lose
+			read = r.ReadPage
+		}
 	}
 	out := &mmsbv1.ReadResponse{Pages: make([]*mmsbv1.PageData, 0, len(items))}
 	var scratch []byte

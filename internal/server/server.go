@@ -42,7 +42,19 @@ type Config struct {
 	// ProgressInterval is the default interval of watch progress messages
 	// (default 1 s).
 	ProgressInterval time.Duration
+	// MaxAsOfReads bounds the Read calls with an as_of_lsn that run at
+	// once (0: DefaultMaxAsOfReads): each replays the checkpoint and log
+	// into a detached in-memory bus, of one page when the items name one,
+	// else of the whole bus (memory in proportion to its state), so that
+	// unbounded, a client with the read role could exhaust the server's
+	// CPU and memory. Others wait for a slot until their deadline.
+	MaxAsOfReads int
 }
+
+// DefaultMaxAsOfReads is the default of Config.MaxAsOfReads: two replays
+// at once keep a reader's as-of read from waiting behind another one
+// alone, while bounding the memory of replays to twice the bus's state.
+const DefaultMaxAsOfReads = 2
 
 // Server implements mmsbv1connect.BusServiceHandler over a bus.
 type Server struct {
@@ -61,6 +73,19 @@ type Server struct {
 	writeMu  sync.Mutex
 	writes   sync.WaitGroup
 	draining bool
+
+	// hooks, set by tests only (export_test.go), observe as-of reads:
+	// asOfStarted when one has its slot and starts replaying, asOfWaiting
+	// when one finds every slot taken.
+	hooks struct{ asOfStarted, asOfWaiting func() }
+
+	// asOfSlots holds a token per as-of Read running (Config.MaxAsOfReads).
+	asOfSlots chan struct{}
+
+	// epochBase is the page epochs the watchers' epoch trackers start
+	// from (epochs.go), shared; epochBaseMu guards it and its rebuilding.
+	epochBaseMu sync.Mutex
+	epochBase   *epochBase
 
 	watchers  atomic.Int64
 	slow      atomic.Uint64
@@ -84,6 +109,14 @@ func New(cfg Config) (*Server, error) {
 	if q <= 0 {
 		q = 256
 	}
+	if cfg.MaxAsOfReads < 0 {
+		return nil, fmt.Errorf("server: Config.MaxAsOfReads is %d: want 0 (the default, %d) or more", cfg.MaxAsOfReads, DefaultMaxAsOfReads)
+	}
+	n := cfg.MaxAsOfReads
+	if n == 0 {
+		n = DefaultMaxAsOfReads
+	}
+	s.asOfSlots = make(chan struct{}, n)
 	s.hub = newHub(s, q)
 	go s.hub.run()
 	return s, nil

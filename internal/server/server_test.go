@@ -62,6 +62,8 @@ type fixOpts struct {
 	queue   int
 	ticks   bool
 	clientO []client.Option
+	maxAsOf int                  // Config.MaxAsOfReads
+	setup   func(*server.Server) // runs before the server serves
 }
 
 func newFixture(t testing.TB, o fixOpts) *fixture {
@@ -79,7 +81,8 @@ func newFixture(t testing.TB, o fixOpts) *fixture {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := server.Config{Bus: bus, Logger: logger, WatchQueue: o.queue, ProgressInterval: 20 * time.Millisecond}
+	cfg := server.Config{Bus: bus, Logger: logger, WatchQueue: o.queue, ProgressInterval: 20 * time.Millisecond,
+		MaxAsOfReads: o.maxAsOf}
 	if o.ticks {
 		orch, err := tick.New(bus, nil)
 		if err != nil {
@@ -94,6 +97,9 @@ func newFixture(t testing.TB, o fixOpts) *fixture {
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.setup != nil {
+		o.setup(srv)
 	}
 	hs := httptest.NewUnstartedServer(srv.Mux(o.http))
 	var p http.Protocols
@@ -398,12 +404,24 @@ func TestReadAsOfManyItems(t *testing.T) {
 		}
 		lsns = append(lsns, info.LastLSN)
 	}
-	items := []*mmsbv1.ReadItem{
+	several := []*mmsbv1.ReadItem{
 		{Page: uint64(ids[0])},
 		{Page: uint64(ids[1]), Off: 2, Length: 5},
 		{Page: uint64(ids[0]), Off: 1, Length: 2},
 		{Page: uint64(ids[1])},
 	}
+	// Items of one page are answered by a replay of that page alone.
+	one := []*mmsbv1.ReadItem{{Page: uint64(ids[1]), Off: 2, Length: 5}, {Page: uint64(ids[1])}}
+	for _, items := range [][]*mmsbv1.ReadItem{several, one} {
+		readAsOfEach(t, f, items, lsns)
+	}
+}
+
+// readAsOfEach reads items as of each LSN and compares every answer with
+// Bus.ReadPageAt.
+func readAsOfEach(t *testing.T, f *fixture, items []*mmsbv1.ReadItem, lsns []mmsb.LSN) {
+	t.Helper()
+	ctx := context.Background()
 	for _, at := range lsns {
 		resp, err := f.c.Read(ctx, items, at)
 		if err != nil {

@@ -83,6 +83,15 @@ func (w *watcher) wants(p mmsb.PageID) bool {
 	return i < len(w.ranges) && w.ranges[i].first <= uint64(p)
 }
 
+// tracked is the page selection an epoch tracker follows for w: nil
+// (every page) for a watch on all of them.
+func (w *watcher) tracked() func(mmsb.PageID) bool {
+	if w.all {
+		return nil
+	}
+	return w.wants
+}
+
 // pageRange is an inclusive range of page IDs.
 type pageRange struct{ first, last uint64 }
 
@@ -127,6 +136,9 @@ type hub struct {
 	cursor  mmsb.LSN // every durable operation up to cursor has been fanned out
 	synced  map[*watcher]struct{}
 	stopped bool
+	// failErr is the bus error that stopped the hub (nil after stop): the
+	// watches it ends name it rather than a shutdown that never happened.
+	failErr error
 	// active counts open watches; with none the hub idles (no wake-up per
 	// commit) and refuses joins until it has moved its cursor to the
 	// durable end of the log again.
@@ -261,7 +273,7 @@ func (h *hub) run() {
 // A tracker that cannot be built leaves them 0 (unknown), never wrong.
 func (h *hub) assignEpochs(changes []*mmsbv1.Change, cursor, last mmsb.LSN) {
 	if h.epochs == nil || h.epochsAt != cursor {
-		t, err := newEpochTracker(h.ctx, h.s.bus, cursor)
+		t, err := h.s.epochTracker(h.ctx, cursor, nil)
 		if err != nil {
 			h.epochs = nil
 			if h.ctx.Err() == nil {
@@ -290,10 +302,25 @@ func (h *hub) fail(err error) {
 	h.mu.Lock()
 	if !h.stopped {
 		h.stopped = true
+		h.failErr = err
 		close(h.stopCh)
 	}
 	h.mu.Unlock()
 	h.cancel()
+}
+
+// endError is the error of a watch ended by the hub stopping, pos the
+// last LSN it delivered: resumable either way (the client resumes on the
+// code and the Mmsb-Last-Lsn header), but worded after the cause, so that
+// an operator reading it after a bus failure does not look for a shutdown.
+func (h *hub) endError(pos mmsb.LSN) error {
+	h.mu.Lock()
+	cause := h.failErr
+	h.mu.Unlock()
+	if cause == nil {
+		return resumeError(pos, errors.New("server shutting down"))
+	}
+	return resumeError(pos, fmt.Errorf("the server's bus stopped serving watches: %w", cause))
 }
 
 // activate registers an open watch and wakes an idle hub.
@@ -412,9 +439,10 @@ func (s *Server) compactedError(from mmsb.LSN) error {
 	return err
 }
 
-// resumeError is the Unavailable error that closes a watch at shutdown.
-func resumeError(pos mmsb.LSN) error {
-	err := connect.NewError(connect.CodeUnavailable, fmt.Errorf("server shutting down; resume the watch from LSN %d", pos+1))
+// resumeError is the Unavailable error that closes a watch when the hub
+// stops (at shutdown, or on a bus error: cause), pos the last LSN delivered.
+func resumeError(pos mmsb.LSN, cause error) error {
+	err := connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w; resume the watch from LSN %d", cause, pos+1))
 	if d, derr := connect.NewErrorDetail(&mmsbv1.Resume{LastLsn: uint64(pos)}); derr == nil {
 		err.AddDetail(d)
 	}
@@ -501,7 +529,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			case <-ctx.Done():
 				return toConnect(ctx.Err())
 			case <-s.hub.stopCh:
-				return resumeError(pos)
+				return s.hub.endError(pos)
 			default:
 			}
 			var cursor mmsb.LSN
@@ -520,13 +548,13 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 					return toConnect(ctx.Err())
 				case <-s.hub.stopCh:
 					t.Stop()
-					return resumeError(pos)
+					return s.hub.endError(pos)
 				case <-t.C:
 				}
 				continue
 			}
 			if epochs == nil || epochsAt != pos {
-				if epochs, err = newEpochTracker(ctx, s.bus, pos); errors.Is(err, mmsb.ErrLogTruncated) {
+				if epochs, err = s.epochTracker(ctx, pos, w.tracked()); errors.Is(err, mmsb.ErrLogTruncated) {
 					return s.compactedError(pos + 1)
 				} else if err != nil {
 					return toConnect(err)
@@ -551,7 +579,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 		case <-ctx.Done():
 			return toConnect(ctx.Err())
 		case <-s.hub.stopCh:
-			return resumeError(pos)
+			return s.hub.endError(pos)
 		case step, ok := <-q:
 			if !ok || step.seq != want {
 				// Demoted, and the hub dropped the rest of the queue

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
+	"github.com/mmsb-go/mmsb/internal/server"
 	"github.com/mmsb-go/mmsb/vfs"
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
@@ -22,15 +24,16 @@ import (
 // of hanging until their clients give up.
 func TestWatchEndsWhenHubFails(t *testing.T) {
 	cases := []struct {
-		name string
-		fail func(t *testing.T, f *fixture, tog *errorfs.Toggle, id mmsb.PageID)
+		name  string
+		cause string // what the error message must name
+		fail  func(t *testing.T, f *fixture, tog *errorfs.Toggle, id mmsb.PageID)
 	}{
-		{"bus closed", func(t *testing.T, f *fixture, _ *errorfs.Toggle, _ mmsb.PageID) {
+		{"bus closed", mmsb.ErrClosed.Error(), func(t *testing.T, f *fixture, _ *errorfs.Toggle, _ mmsb.PageID) {
 			if err := f.bus.Close(); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"bus failed", func(t *testing.T, f *fixture, tog *errorfs.Toggle, id mmsb.PageID) {
+		{"bus failed", mmsb.ErrFailed.Error(), func(t *testing.T, f *fixture, tog *errorfs.Toggle, id mmsb.PageID) {
 			tog.On()
 			if _, err := f.bus.Commit(context.Background(), []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); err == nil {
 				t.Fatal("a commit whose fsync failed succeeded")
@@ -67,6 +70,17 @@ func TestWatchEndsWhenHubFails(t *testing.T) {
 			select {
 			case err := <-ended:
 				wantCode(t, err, connect.CodeUnavailable)
+				// The message names the real cause, not a shutdown that
+				// never happened, and still says where to resume; the
+				// client resumes on the code and the Mmsb-Last-Lsn header.
+				msg := err.Error()
+				if strings.Contains(msg, "shutting down") || !strings.Contains(msg, c.cause) || !strings.Contains(msg, "resume the watch from LSN") {
+					t.Fatalf("a watch ended by the hub failing (%s) says %q: want the cause %q and where to resume, not a shutdown", c.name, msg, c.cause)
+				}
+				var ce *connect.Error
+				if !errors.As(err, &ce) || ce.Meta().Get(server.LastLSNKey) == "" {
+					t.Fatalf("the error %v lacks the %s header the client resumes from", err, server.LastLSNKey)
+				}
 				// The hub's failure path ran, not only the watch's own
 				// reading of the log.
 				waitFor(t, func() bool { return strings.Contains(f.logs.String(), "watch hub stopped") })

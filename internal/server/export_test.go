@@ -1,0 +1,9 @@
+package server
+
+// SetAsOfHooks sets the functions an as-of Read calls when it takes a
+// slot and starts replaying (started) and when it finds every slot taken
+// (waiting), so that tests observe the bound without timing. Set before
+// the server serves.
+func SetAsOfHooks(s *Server, started, waiting func()) {
+	s.hooks.asOfStarted, s.hooks.asOfWaiting = started, waiting
+}
