@@ -18,6 +18,11 @@ import (
 // producer that never calls Wait cannot grow the buffer without limit.
 const maxBuffered = 16 << 20
 
+// maxSpareBytes is the largest write buffer the log keeps for reuse: the
+// buffer a group of records was framed in grows to hold the largest record
+// (up to MaxRecordBytes), and is let go afterwards when larger than this.
+const maxSpareBytes = 2 * maxBuffered
+
 // Log is an open, writable transaction log.
 //
 // Concurrency: one mutex guards all state. I/O for a commit group is done
@@ -35,7 +40,7 @@ type Log struct {
 	mu        sync.Mutex
 	buf       []byte // framed records appended but not yet written
 	bufRecs   int    // records in buf
-	spare     []byte // the buffer the last leader wrote, reused for the next swap
+	spare     []byte // the buffer the last leader wrote, reused for the next swap (if at most maxSpareBytes)
 	flushing  bool
 	flushDone chan struct{} // closed when the in-flight flush ends; made only when someone waits
 
@@ -347,7 +352,9 @@ func (l *Log) flushLocked(ctx context.Context, target base.LSN, needSync bool) e
 		}
 
 		l.mu.Lock()
-		l.spare = buf[:0]
+		if cap(buf) <= maxSpareBytes {
+			l.spare = buf[:0]
+		} // else let it go: one large record would keep it for the log's life
 		l.flushing = false
 		l.stats.Writes += uint64(writes)
 		l.stats.Syncs += uint64(syncs)
