@@ -236,8 +236,19 @@ type intakeBatch struct {
 	runs [][]delta.Run
 }
 
+// maxKeptDeltaBytes is the largest copy buffer an intake entry keeps for
+// reuse once its delta is committed or dropped: buffers cycle between the
+// queue's cells and the batch, so without a bound every entry would keep
+// the size of the largest delta it ever held.
+const maxKeptDeltaBytes = 64 << 10
+
 func (b *intakeBatch) reset() {
 	clear(b.ds) // release references to caller memory
+	for i, buf := range b.bufs {
+		if cap(buf) > maxKeptDeltaBytes {
+			b.bufs[i], b.runs[i] = nil, nil // the runs point into the buffer
+		}
+	}
 	b.ds = b.ds[:0]
 	b.bufs = b.bufs[:0]
 	b.runs = b.runs[:0]
