@@ -177,7 +177,8 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 	}
 	out.bindings = int(out.rep.Checked)
 	out.impure = len(bad)
-	out.calls = int64(out.bindings * cfg.runs)
+	calls, _ := out.rep.Figure("calls") // calls made, as the validator counted them
+	out.calls = int64(calls)
 	sort.Strings(out.uncovered)
 	return out, nil
 }

@@ -128,7 +128,7 @@ func (iv *Invariants) Check(ctx context.Context, e *mmsb.Bus, o Options) (Report
 			rep.Checked++
 			// Only pages whose latest derivation read the parents' current
 			// writes can be compared; the others are counted as skipped.
-			if checked, _ := checkBinding(e, id, 1, r, false); !checked {
+			if checked, _, _ := checkBinding(e, id, 1, r, false); !checked {
 				rep.Skipped++
 			}
 		}

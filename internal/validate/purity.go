@@ -42,8 +42,8 @@ func Purity(ctx context.Context, t Target, o Options) (Report, error) {
 		if err := ctx.Err(); err != nil {
 			return *rep, err
 		}
-		c, ok := checkBinding(e, id, runs, r, true)
-		calls += int64(runs)
+		c, ok, n := checkBinding(e, id, runs, r, true)
+		calls += int64(n) // calls made: a binding that fails or cannot run makes fewer
 		if c {
 			consistent++
 		}
@@ -123,11 +123,12 @@ func readBinding(e *mmsb.Bus, id mmsb.PageID, r *reporter) (bindingInputs, bool)
 
 // checkBinding runs one binding's function runs times and reports what is
 // wrong. consistent says whether derived consistency was checked; ok is
-// false when the binding could not be run.
-func checkBinding(e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity bool) (consistent, ok bool) {
+// false when the binding could not be run; calls is how many times the
+// function was called (a failed run ends the binding's check).
+func checkBinding(e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity bool) (consistent, ok bool, calls int) {
 	bi, ok := readBinding(e, id, r)
 	if !ok {
-		return false, false
+		return false, false, 0
 	}
 	where := fmt.Sprintf("binding of page %d (%s)", id, bi.b.Func)
 	var first []byte
@@ -137,9 +138,10 @@ func checkBinding(e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity boo
 			ins[i] = bytes.Clone(in)
 		}
 		out := bytes.Clone(bi.cur)
+		calls++
 		if err := call(bi.fn, ins, bytes.Clone(bi.b.Params), out); err != nil {
 			r.addf(KindFailed, 0, id, where, "run %d failed: %v", k, err)
-			return false, true
+			return false, true, calls
 		}
 		if purity {
 			for i := range ins {
@@ -160,9 +162,9 @@ func checkBinding(e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity boo
 		if off := firstDiff(first, bi.cur); off >= 0 {
 			r.addf(KindInconsistent, 0, id, where, "page %d holds bytes different from its function of its parents (first at offset %d) although no parent changed since its last derivation", id, off)
 		}
-		return true, true
+		return true, true, calls
 	}
-	return false, true
+	return false, true, calls
 }
 
 // call runs fn, turning a panic into an error.

@@ -200,9 +200,18 @@ func compareEngines(a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals
 				diff = true
 				r.addf(KindDivergence, 0, x.ID, where, "page %d: size %d vs %d, epoch %d vs %d", x.ID, x.Size, y.Size, x.Epoch, y.Epoch)
 			}
-			bufA, _, _ = a.ReadPage(x.ID, bufA[:0])
-			bufB, _, _ = b.ReadPage(y.ID, bufB[:0])
-			if !bytes.Equal(bufA, bufB) {
+			if x.Flags != y.Flags || !metaEqual(x.Meta, y.Meta) {
+				diff = true
+				r.addf(KindDivergence, 0, x.ID, where, "page %d: metadata or flags differ: flags %#x vs %#x, metadata %v vs %v", x.ID, x.Flags, y.Flags, x.Meta, y.Meta)
+			}
+			var errA, errB error
+			bufA, _, errA = a.ReadPage(x.ID, bufA[:0])
+			bufB, _, errB = b.ReadPage(y.ID, bufB[:0])
+			if err := errors.Join(errA, errB); err != nil {
+				// Two unreadable pages would compare equal as two empty ones.
+				diff = true
+				r.addf(KindFailed, 0, x.ID, where, "page %d cannot be read: %v", x.ID, err)
+			} else if !bytes.Equal(bufA, bufB) {
 				diff = true
 				n, nb := min(len(bufA), len(bufB)), int64(0)
 				first := -1
@@ -257,6 +266,20 @@ func compareEngines(a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals
 			r.addf(KindDivergence, 0, id, where, "binding of page %d differs: %s%v vs %s%v", id, x.Func, x.Parents, y.Func, y.Parents)
 		}
 	}
+}
+
+// metaEqual reports whether two pages' metadata entries are the same, in
+// the same order.
+func metaEqual(a, b []mmsb.MetaEntry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || !bytes.Equal(a[i].Value, b[i].Value) {
+			return false
+		}
+	}
+	return true
 }
 
 func isF64(p mmsb.PageInfo) bool {

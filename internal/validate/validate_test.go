@@ -168,6 +168,16 @@ func TestReportCapsAndStreams(t *testing.T) {
 // byte changed (a well-framed but wrong checkpoint).
 func rewriteCheckpoint(t *testing.T, fs vfs.FS, id mmsb.PageID) {
 	t.Helper()
+	rewriteCheckpointWith(t, fs, id, func(img *record.PageImage) {
+		img.Data = append([]byte(nil), img.Data...)
+		img.Data[7] ^= 0x40 // the exponent of element 0: a large float difference
+	})
+}
+
+// rewriteCheckpointWith rewrites the newest checkpoint with page id's image
+// changed by mutate.
+func rewriteCheckpointWith(t *testing.T, fs vfs.FS, id mmsb.PageID, mutate func(*record.PageImage)) {
+	t.Helper()
 	ckDir := fs.Join(busDir, "checkpoints")
 	list, err := checkpoint.List(fs, ckDir)
 	if err != nil || len(list) == 0 {
@@ -194,8 +204,7 @@ func rewriteCheckpoint(t *testing.T, fs vfs.FS, id mmsb.PageID) {
 				t.Fatal(err)
 			}
 			if img.ID == id {
-				img.Data = append([]byte(nil), img.Data...)
-				img.Data[7] ^= 0x40 // the exponent of element 0: a large float difference
+				mutate(&img)
 				payload = record.AppendPage(nil, &img)
 			}
 		}
