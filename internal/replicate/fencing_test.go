@@ -11,6 +11,9 @@ import (
 	"github.com/mmsb-go/mmsb"
 )
 
+// testResources opens the JetStream resources of cfg on c. A cluster may
+// still be placing its first R3 stream ("no suitable peers") or electing
+// its meta leader: it retries for a while, as NewNode does.
 func testResources(t *testing.T, c *Cluster, cfg Config) *resources {
 	t.Helper()
 	cfg, err := cfg.withDefaults()
@@ -21,11 +24,19 @@ func testResources(t *testing.T, c *Cluster, cfg Config) *resources {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := ensure(context.Background(), js, cfg, false)
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.AckTimeout)
+		res, err := ensure(ctx, js, cfg, false)
+		cancel()
+		if err == nil {
+			return res
+		}
+		if errors.Is(err, ErrConfig) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	return res
 }
 
 func openLeader(t *testing.T, dir string, pub *Publisher) *mmsb.Bus {

@@ -19,7 +19,7 @@ type Metrics struct {
 	HashMismatches   atomic.Uint64 // mmsb_replication_hash_mismatch_total
 	Leader           atomic.Uint64 // mmsb_leader: 1 while this node leads, else 0
 	LeaderChanges    atomic.Uint64 // mmsb_leader_changes_total: times this node became or stopped being leader
-	FencedPublishes  atomic.Uint64 // mmsb_replication_fenced_total: publishes the stream refused (wrong last sequence)
+	FencedPublishes  atomic.Uint64 // mmsb_replication_fenced_total: publishes refused because another leader published
 	RecordsPublished atomic.Uint64 // mmsb_replication_published_records_total
 	RecordsApplied   atomic.Uint64 // mmsb_replication_applied_records_total
 

@@ -67,6 +67,15 @@ type Node struct {
 	leader  bool
 	changed chan struct{}
 	lease   *Lease // while leading
+
+	// termSeen is the highest leader term this node has applied, read in
+	// the stream or led (Run's goroutine only). A leader takes the term
+	// after the stream's last record's, but a stream emptied by a purge
+	// has no last record: this keeps a node that saw term T from leading
+	// term 1 again, below what followers applied and reusing term 1's
+	// message IDs. It is memory only: a restarted node knows the stream's
+	// terms alone.
+	termSeen uint64
 }
 
 // NewNode connects a node to its stream, creating the JetStream resources
@@ -321,6 +330,7 @@ func (n *Node) followThenLead(ctx context.Context) error {
 		select {
 		case err := <-errc:
 			cancel()
+			n.termSeen = max(n.termSeen, f.maxTerm)
 			n.setRole(nil, false)
 			_ = bus.Close()
 			return err
@@ -347,7 +357,9 @@ func (n *Node) followThenLead(ctx context.Context) error {
 		}
 	}
 	cancel()
-	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+	err = <-errc
+	n.termSeen = max(n.termSeen, f.maxTerm)
+	if err != nil && !errors.Is(err, context.Canceled) {
 		lease.release(context.Background())
 		n.setRole(nil, false)
 		_ = bus.Close()
@@ -377,7 +389,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 		_ = bus.Close()
 		return fmt.Errorf("replicate: catch up to sequence %d before leading: %w", last, err)
 	}
-	var term uint64
+	term := max(n.termSeen, f.maxTerm)
 	if info.State.Msgs > 0 {
 		meta, err := f.getMsg(ctx, last)
 		if err != nil {
@@ -385,8 +397,10 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 			_ = bus.Close()
 			return err
 		}
-		term = meta.Term
+		term = max(term, meta.Term)
 	}
+	term++
+	n.termSeen = term
 	caughtUp := bus.LastLSN()
 	n.setRole(nil, false)
 	if err := bus.Close(); err != nil {
@@ -396,7 +410,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 	if n.cfg.noLeaseCheck {
 		pubLease = nil
 	}
-	pub := newPublisher(n.res, term+1, last, caughtUp, pubLease, &n.Metrics)
+	pub := newPublisher(n.res, term, last, caughtUp, pubLease, &n.Metrics)
 	o := n.busOptions()
 	o.Replicator, o.Sync = pub, mmsb.SyncReplicated
 	lb, err := mmsb.Open(n.cfg.Dir, &o)
@@ -419,7 +433,10 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *Lease) error {
 	t := time.NewTicker(n.cfg.LeaseTTL / 8)
 	defer t.Stop()
-	var archived uint64
+	// RecordsPublished counts over the node's life: a node that leads again
+	// counts its CheckpointEvery records from where this term starts, not
+	// from zero (which would archive at once for its earlier terms).
+	archived := n.Metrics.RecordsPublished.Load()
 	lost := lease.Lost()
 	if n.cfg.noLeaseCheck {
 		lost = nil

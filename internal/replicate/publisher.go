@@ -146,7 +146,11 @@ func (p *Publisher) ackLoop() {
 		case ack = <-in.fut.Ok():
 		case err = <-in.fut.Err():
 		}
-		if err != nil && p.Err() == nil {
+		// A publish refused after the publisher failed proves nothing about
+		// another leader: the stream refuses every publish queued behind a
+		// record it never stored.
+		failed := p.Err() != nil
+		if err != nil && !failed {
 			ack, err = p.republish(in, err)
 		}
 		if err == nil && ack.Sequence != in.seq {
@@ -156,7 +160,7 @@ func (p *Publisher) ackLoop() {
 			err = p.checkDuplicate(in)
 		}
 		if err != nil {
-			if isFence(err) {
+			if isFence(err) && !failed {
 				p.metrics.FencedPublishes.Add(1)
 				err = fmt.Errorf("%w: %w", ErrFenced, err)
 			}
@@ -178,15 +182,22 @@ func (p *Publisher) ackLoop() {
 // last committed messages yet and refuses the next expected sequence): it
 // returns an ack when the stream holds this very record at its sequence,
 // fenced when a newer term published or another record holds the sequence,
-// and neither when the stream is merely behind (retry).
+// and neither when the stream is merely behind or cannot be read (retry).
 func (p *Publisher) checkFence(in inflight) (ack *jetstream.PubAck, fenced bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.ackTimeout)
 	defer cancel()
-	if m, err := p.stream.GetMsg(ctx, in.seq); err == nil {
+	m, err := p.stream.GetMsg(ctx, in.seq)
+	switch {
+	case err == nil:
 		if sameRecord(m, in) {
 			return &jetstream.PubAck{Sequence: in.seq}, false
 		}
 		return nil, true
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		// Unreadable (the disruption that lost the acknowledgement may
+		// still be on): the sequence may hold this very record, so
+		// the stream's last message proves nothing yet. Ask again.
+		return nil, false
 	}
 	last, err := p.stream.GetLastMsgForSubject(ctx, p.subject)
 	if err != nil {
@@ -255,6 +266,14 @@ func (p *Publisher) republish(in inflight, cause error) (*jetstream.PubAck, erro
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if isFence(err) {
+		// Refused, but checkFence saw neither another record at the
+		// sequence nor a newer term: the stream stayed behind this
+		// leader, or could not be read. No other leader is known to have
+		// published, so this is no fence (the refusal is quoted, not
+		// wrapped, so that ackLoop does not count it as one).
+		return nil, fmt.Errorf("no acknowledgement within %v: the stream did not confirm sequence %d (%v)", 2*p.ackTimeout, in.seq, err)
 	}
 	return nil, fmt.Errorf("no acknowledgement within %v: %w", 2*p.ackTimeout, err)
 }

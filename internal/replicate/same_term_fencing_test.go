@@ -12,34 +12,6 @@ import (
 	"github.com/mmsb-go/mmsb"
 )
 
-// clusterResources is testResources on a cluster that may still be placing
-// its first R3 stream ("no suitable peers"): it retries for a while, as
-// NewNode does.
-func clusterResources(t *testing.T, c *Cluster, cfg Config) *resources {
-	t.Helper()
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(connect(t, c.URL()), jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.AckTimeout)
-		res, err := ensure(ctx, js, cfg, false)
-		cancel()
-		if err == nil {
-			return res
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
 // Two leaders can lead the same term: a node takes the lease, catches up
 // and leads term T = last term in the stream + 1, then stalls before
 // publishing anything; its lease expires and another node, reading the
@@ -53,7 +25,7 @@ func TestSameTermLeadersAreFenced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := startTestCluster(t, 3)
-	res := clusterResources(t, c, testConfig(3))
+	res := testResources(t, c, testConfig(3))
 
 	pubB := newPublisher(res, 1, 0, 0, nil, &Metrics{})
 	busB := openLeader(t, t.TempDir(), pubB)
