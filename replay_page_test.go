@@ -125,7 +125,7 @@ func TestPropertyReadPageAtEqualsFullReplay(t *testing.T) {
 // sameErr reports whether a and b are both nil or both the same sentinel.
 func sameErr(a, b error) bool {
 	if a == nil || b == nil {
-		return a == b
+		return a == nil && b == nil
 	}
 	for _, s := range []error{ErrPageNotFound, ErrLogTruncated, ErrCorruption, ErrInvalidOption} {
 		if errors.Is(a, s) != errors.Is(b, s) {

@@ -415,7 +415,12 @@ func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replB
 	}
 	// Whatever the outcome, the nodes stop (their context ended: nothing
 	// to report) before the cluster and their directories go.
-	defer func() { stopNodes(); <-ldone; <-fdone }()
+	defer func() {
+		stopNodes()
+		for _, done := range []chan error{ldone, fdone} {
+			<-done //nolint:errcheck // stopped by their context: nothing to report
+		}
+	}()
 	lctx, cancel := context.WithTimeout(ctx, l.duration)
 	defer cancel()
 	st, err := runLoad(lctx, bus, l, func(info mmsb.CommitInfo, at time.Time) {
@@ -466,11 +471,11 @@ func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replB
 	}
 	// A node that stopped by itself during the run failed (its error was
 	// dropped, and the figures printed as if the run was sound).
-	for name, done := range map[string]chan error{"leader": ldone, "follower": fdone} {
+	for i, done := range []chan error{ldone, fdone} {
 		select {
 		case err := <-done:
 			done <- err // for the deferred wait
-			return nil, fmt.Errorf("the %s node stopped during the run: %v", name, err)
+			return nil, fmt.Errorf("the %s node stopped during the run: %w", []string{"leader", "follower"}[i], err)
 		default:
 		}
 	}

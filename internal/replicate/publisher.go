@@ -273,7 +273,7 @@ func (p *Publisher) republish(in inflight, cause error) (*jetstream.PubAck, erro
 		// leader, or could not be read. No other leader is known to have
 		// published, so this is no fence (the refusal is quoted, not
 		// wrapped, so that ackLoop does not count it as one).
-		return nil, fmt.Errorf("no acknowledgement within %v: the stream did not confirm sequence %d (%v)", 2*p.ackTimeout, in.seq, err)
+		return nil, fmt.Errorf("no acknowledgement within %v: the stream did not confirm sequence %d (%v)", 2*p.ackTimeout, in.seq, err) //nolint:errorlint // quoted on purpose, see above
 	}
 	return nil, fmt.Errorf("no acknowledgement within %v: %w", 2*p.ackTimeout, err)
 }
