@@ -20,12 +20,15 @@ func init() {
 
 // graphConfig sizes benchmark #3. The hooks are negative controls:
 // acyclic replaces the cycle detector under test, and mutateView edits the
-// engine's graph view before validation (e.g. a dangling edge).
+// engine's graph view before validation (e.g. a dangling edge), and
+// closeEdge adds the injected cycle's closing edge to the bus in place of
+// its AddEdge (an insert path that lets a cycle through).
 type graphConfig struct {
 	pages, large, degree int
 	seed                 uint64
 	acyclic              func(*graph.Graph) error
 	mutateView           func(*validate.GraphView)
+	closeEdge            func(ctx context.Context, e *mmsb.Bus, parent, child mmsb.PageID) error
 }
 
 // graphOutcome is what #3 measured.
@@ -184,7 +187,13 @@ func measureGraph(ctx context.Context, cfg graphConfig) (graphOutcome, error) {
 	bad := view
 	bad.Edges = append(slices.Clone(view.Edges), mmsb.Edge{Parent: end, Child: start, Type: mmsb.EdgeControl})
 	out.validatorFound = validate.CheckGraphView(bad, validate.Options{}).Total > out.validationProblems
-	out.engineRefused = errors.Is(e.AddEdge(ctx, end, start, mmsb.EdgeControl), mmsb.ErrCycle) && end != start
+	closeEdge := cfg.closeEdge
+	if closeEdge == nil {
+		closeEdge = func(ctx context.Context, e *mmsb.Bus, p, c mmsb.PageID) error {
+			return e.AddEdge(ctx, p, c, mmsb.EdgeControl)
+		}
+	}
+	out.engineRefused = errors.Is(closeEdge(ctx, e, end, start), mmsb.ErrCycle) && end != start
 
 	// Large graph: acyclicity of cfg.large pages, built directly.
 	if cfg.large > 0 {

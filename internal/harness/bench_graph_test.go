@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
@@ -34,4 +36,51 @@ func TestGraphNegativeDangling(t *testing.T) {
 			v.Edges = append(v.Edges, mmsb.Edge{Parent: 1, Child: 1 << 40})
 		}})
 	requireFail(t, &r, err, "graph_valid")
+}
+
+// TestGraphNegativeFalseCycle: a detector that reports a cycle in every
+// graph (it finds the injected one too): the acyclic graph's verdict is
+// wrong, and only acyclic_verdict may fail (no large graph in this run).
+func TestGraphNegativeFalseCycle(t *testing.T) {
+	env := testEnv(t, "graph", nil)
+	var r Result
+	err := graphBench(bg, env, &r, graphConfig{pages: 500, degree: 4, seed: 5,
+		acyclic: func(*graph.Graph) error { return graph.ErrCycle }})
+	requireOnlyFail(t, &r, err, "acyclic_verdict")
+}
+
+// TestGraphNegativeCycleAccepted: the bus's insert path answers nil to the
+// edge that closes the injected cycle (and adds nothing); CheckAcyclic and
+// the validator still find the cycle, so only cycle_refused may fail.
+func TestGraphNegativeCycleAccepted(t *testing.T) {
+	env := testEnv(t, "graph", nil)
+	var r Result
+	err := graphBench(bg, env, &r, graphConfig{pages: 500, large: 2000, degree: 4, seed: 5,
+		closeEdge: func(ctx context.Context, e *mmsb.Bus, p, c mmsb.PageID) error {
+			if err := e.AddEdge(ctx, p, c, mmsb.EdgeControl); !errors.Is(err, mmsb.ErrCycle) {
+				return err
+			}
+			return nil
+		}})
+	requireOnlyFail(t, &r, err, "cycle_refused")
+}
+
+// TestGraphNegativeBlindOnLarge: a detector that gives up on graphs of
+// more than 1000 pages and answers "acyclic": the 500-page graph's checks
+// hold, the large graph's injected cycle is missed, and only large_verdict
+// may fail.
+func TestGraphNegativeBlindOnLarge(t *testing.T) {
+	env := testEnv(t, "graph", nil)
+	var r Result
+	err := graphBench(bg, env, &r, graphConfig{pages: 500, large: 2000, degree: 4, seed: 5,
+		acyclic: func(g *graph.Graph) error {
+			if g.NumNodes() > 1000 {
+				return nil
+			}
+			return g.CheckAcyclic()
+		}})
+	requireOnlyFail(t, &r, err, "large_verdict")
+	var clean Result
+	err = graphBench(bg, env, &clean, graphConfig{pages: 500, large: 2000, degree: 4, seed: 5})
+	requireCheckPasses(t, &clean, err, "large_verdict")
 }

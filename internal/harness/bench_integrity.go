@@ -18,12 +18,18 @@ func init() {
 	register(Benchmark{ID: 2, Key: "integrity", Name: "Integrity", Run: runIntegrity, Sizes: []string{"deltas"}})
 }
 
-// integrityConfig sizes benchmark #2; tamper damages the log after the
-// workload (negative controls).
+// integrityConfig sizes benchmark #2. Negative controls: tamper damages
+// the log after the workload; skip names a kind of structural operation
+// ("edge", "unedge", "free", "meta", "unbind", "flags") the workload leaves
+// out; segmentBytes (> 0) opens the bus with log segments that small, so
+// the midway checkpoint removes the segments it covers and the scan sees
+// only part of the workload's log.
 type integrityConfig struct {
-	deltas int
-	seed   uint64
-	tamper func(fs vfs.FS, walDir string) error
+	deltas       int
+	seed         uint64
+	tamper       func(fs vfs.FS, walDir string) error
+	skip         string
+	segmentBytes int64
 }
 
 // integrityOutcome is what #2 measured.
@@ -38,8 +44,9 @@ type integrityOutcome struct {
 // mixedWorkload drives every kind of logged operation: page creation,
 // client deltas (sparse runs and masked), frees, metadata, Control and
 // Data edges, bindings and unbindings, flag clears, propagation (derived
-// deltas) and a checkpoint midway. It returns how many of each it did.
-func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (map[string]int, error) {
+// deltas) and a checkpoint midway, except the structural kind skip (""
+// for none: negative controls). It returns how many of each it did.
+func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64, skip string) (map[string]int, error) {
 	kinds := map[string]int{}
 	const plain, floats, elems = 512, 64, 8
 	specs := make([]mmsb.PageSpec, plain)
@@ -109,7 +116,11 @@ func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (m
 			return nil, err
 		}
 		// Structural operations, a few per round.
-		switch round % 8 {
+		op := round % 8
+		if kinds := [...]string{"edge", "unedge", "free", "meta", "unbind", "flags"}; op < len(kinds) && kinds[op] == skip {
+			op = -1
+		}
+		switch op {
 		case 0:
 			a, b := plainIDs[rng.IntN(plain/2)], plainIDs[plain/2+rng.IntN(plain/2)]
 			if err := e.AddEdge(ctx, a, b, mmsb.EdgeControl); err != nil {
@@ -174,13 +185,20 @@ func mixedWorkload(ctx context.Context, e *mmsb.Bus, deltas int, seed uint64) (m
 // the integrity validator.
 func measureIntegrity(ctx context.Context, cfg integrityConfig) (integrityOutcome, error) {
 	var out integrityOutcome
-	e, err := openMem(nil)
+	open := func() (*mmsb.Bus, error) { return openMem(nil) }
+	if cfg.segmentBytes > 0 {
+		open = func() (*mmsb.Bus, error) {
+			return mmsb.Open("", &mmsb.Options{Sync: mmsb.SyncNone, CheckpointBytes: -1, SegmentBytes: cfg.segmentBytes,
+				Clock: deterministicClock()})
+		}
+	}
+	e, err := open()
 	if err != nil {
 		return out, err
 	}
 	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	t0 := time.Now()
-	out.kinds, err = mixedWorkload(ctx, e, cfg.deltas, cfg.seed)
+	out.kinds, err = mixedWorkload(ctx, e, cfg.deltas, cfg.seed, cfg.skip)
 	if err != nil {
 		return out, err
 	}

@@ -74,3 +74,28 @@ func TestIntegrityHandWrittenLog(t *testing.T) {
 		t.Errorf("orphan reported at LSN %d, want 3", rep.Problems[0].LSN)
 	}
 }
+
+// TestIntegrityNegativeKindSkipped: the workload never frees a page, so
+// one kind of logged operation goes unexercised (and unvalidated); the log
+// is clean, so only mixed_workload may fail. The clean run is
+// TestIntegrityQuick.
+func TestIntegrityNegativeKindSkipped(t *testing.T) {
+	env := testEnv(t, "integrity", nil)
+	var r Result
+	err := integrityBench(bg, env, &r, integrityConfig{deltas: 3000, seed: 3, skip: "free"})
+	requireOnlyFail(t, &r, err, "mixed_workload")
+}
+
+// TestIntegrityNegativePartialScan: with 4 KiB log segments the midway
+// checkpoint removes the segments it covers, so the validator scans (and
+// finds nothing wrong in) only the second half of the workload's log; only
+// schema_coverage may fail.
+func TestIntegrityNegativePartialScan(t *testing.T) {
+	env := testEnv(t, "integrity", nil)
+	var r Result
+	err := integrityBench(bg, env, &r, integrityConfig{deltas: 3000, seed: 3, segmentBytes: 4 << 10})
+	requireOnlyFail(t, &r, err, "schema_coverage")
+	if c := checkNamed(t, &r, "schema_coverage"); c.Value >= 100 || c.Value <= 0 {
+		t.Fatalf("coverage %v%%, want strictly between 0 and 100", c.Value)
+	}
+}

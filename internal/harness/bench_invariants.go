@@ -24,13 +24,18 @@ func init() {
 // one at that cycle and overwrites it with a finite value the next cycle
 // (a violation that lasts one cycle: a sampled check misses it);
 // failingUser registers a user invariant that fails in the second half of
-// the run.
+// the run; checkEvery runs the validator only every that many cycles (0 or
+// 1: every cycle); addEdge, when set, adds the workload's Control edges in
+// place of the bus's AddEdge (an insert path that lets a cycle through, or
+// fails).
 type invariantsConfig struct {
 	cycles         int
 	seed           uint64
 	nanAt          int
 	transientNaNAt int
 	failingUser    bool
+	checkEvery     int
+	addEdge        func(ctx context.Context, e *mmsb.Bus, parent, child mmsb.PageID) error
 }
 
 // invariantsOutcome is what #8 measured.
@@ -127,7 +132,12 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 	}
 	tryEdge := func(p, c mmsb.PageID) {
 		wouldCycle := reaches(e, c, p)
-		err := e.AddEdge(ctx, p, c, mmsb.EdgeControl)
+		var err error
+		if cfg.addEdge != nil {
+			err = cfg.addEdge(ctx, e, p, c)
+		} else {
+			err = e.AddEdge(ctx, p, c, mmsb.EdgeControl)
+		}
 		refused := errors.Is(err, mmsb.ErrCycle)
 		if wouldCycle {
 			out.cycleAttempts++
@@ -215,6 +225,9 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 		}
 		if _, err := o.Tick(ctx); err != nil {
 			out.tickErrors++
+		}
+		if cfg.checkEvery > 1 && c%cfg.checkEvery != 0 {
+			continue
 		}
 		t := time.Now()
 		rep, err := iv.Check(ctx, e, validate.Options{})

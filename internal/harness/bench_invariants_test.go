@@ -1,6 +1,13 @@
 package harness
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/mmsb-go/mmsb"
+)
 
 func TestInvariantsQuick(t *testing.T) {
 	env := testEnv(t, "invariants", nil)
@@ -36,4 +43,70 @@ func TestInvariantsNegativeUser(t *testing.T) {
 	var r Result
 	err := invariantsBench(bg, env, &r, invariantsConfig{cycles: 200, seed: 4, failingUser: true})
 	requireFail(t, &r, err, "failures")
+}
+
+// TestInvariantsNegativeSampledChecks: the validator runs only every 10th
+// cycle (a sampled check, which a one-cycle violation can slip past);
+// nothing is wrong with the bus, so only checks_every_cycle may fail. The
+// clean run is TestInvariantsQuick.
+func TestInvariantsNegativeSampledChecks(t *testing.T) {
+	env := testEnv(t, "invariants", nil)
+	var r Result
+	err := invariantsBench(bg, env, &r, invariantsConfig{cycles: 200, seed: 4, checkEvery: 10})
+	requireOnlyFail(t, &r, err, "checks_every_cycle")
+	if c := checkNamed(t, &r, "checks_every_cycle"); c.Value != 20 {
+		t.Fatalf("%v checks, want 20", c.Value)
+	}
+}
+
+// TestInvariantsNegativeCycleNotRefused: an insert path that answers nil
+// to an edge that would close a cycle (and does not add it, so the graph
+// stays acyclic and the invariants hold): only cycles_refused may fail.
+func TestInvariantsNegativeCycleNotRefused(t *testing.T) {
+	env := testEnv(t, "invariants", nil)
+	var r Result
+	err := invariantsBench(bg, env, &r, invariantsConfig{cycles: 200, seed: 4,
+		addEdge: func(ctx context.Context, e *mmsb.Bus, p, c mmsb.PageID) error {
+			if err := e.AddEdge(ctx, p, c, mmsb.EdgeControl); !errors.Is(err, mmsb.ErrCycle) {
+				return err
+			}
+			return nil
+		}})
+	requireOnlyFail(t, &r, err, "cycles_refused")
+}
+
+// TestInvariantsNegativeAcyclicRefused: an insert path that refuses an
+// edge closing no cycle with ErrCycle (an over-eager cycle check): only
+// cycles_refused may fail.
+func TestInvariantsNegativeAcyclicRefused(t *testing.T) {
+	env := testEnv(t, "invariants", nil)
+	refused := false
+	var r Result
+	err := invariantsBench(bg, env, &r, invariantsConfig{cycles: 200, seed: 4,
+		addEdge: func(ctx context.Context, e *mmsb.Bus, p, c mmsb.PageID) error {
+			if !refused && !reaches(e, c, p) {
+				refused = true
+				return fmt.Errorf("add edge %d -> %d: %w", p, c, mmsb.ErrCycle)
+			}
+			return e.AddEdge(ctx, p, c, mmsb.EdgeControl)
+		}})
+	requireOnlyFail(t, &r, err, "cycles_refused")
+}
+
+// TestInvariantsNegativeMutationFails: one acyclic edge insert fails with
+// an error other than ErrCycle (an I/O failure, say); only operations_ok
+// may fail.
+func TestInvariantsNegativeMutationFails(t *testing.T) {
+	env := testEnv(t, "invariants", nil)
+	failed := false
+	var r Result
+	err := invariantsBench(bg, env, &r, invariantsConfig{cycles: 200, seed: 4,
+		addEdge: func(ctx context.Context, e *mmsb.Bus, p, c mmsb.PageID) error {
+			if !failed && !reaches(e, c, p) {
+				failed = true
+				return errors.New("injected: edge insert failed")
+			}
+			return e.AddEdge(ctx, p, c, mmsb.EdgeControl)
+		}})
+	requireOnlyFail(t, &r, err, "operations_ok")
 }

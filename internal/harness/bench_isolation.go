@@ -40,11 +40,14 @@ func userMean(inputs [][]byte, params, out []byte) error {
 
 // isolationConfig sizes benchmark #4. extra functions (negative controls:
 // an impure one) are registered and bound to float64 pages with two
-// parents and no params.
+// parents and no params; unspecified functions (a negative control) are
+// registered with no binding spec, as a new built-in without an
+// isolationSpecs entry would be.
 type isolationConfig struct {
-	runs  int
-	seed  uint64
-	extra map[string]mmsb.RecomputeFunc
+	runs        int
+	seed        uint64
+	extra       map[string]mmsb.RecomputeFunc
+	unspecified map[string]mmsb.RecomputeFunc
 }
 
 // isolationOutcome is what #4 measured.
@@ -96,6 +99,9 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 	var out isolationOutcome
 	funcs := map[string]mmsb.RecomputeFunc{UserMeanFunc: userMean}
 	for n, f := range cfg.extra {
+		funcs[n] = f
+	}
+	for n, f := range cfg.unspecified {
 		funcs[n] = f
 	}
 	e, err := openMem(funcs)
@@ -210,7 +216,7 @@ func isolationBench(ctx context.Context, env *Env, r *Result, cfg isolationConfi
 	r.Semantic("purity", purity >= minPurity && out.rep.Total == 0, purity*100, fmt.Sprintf(">= %g%% (deterministic, consistent with the page)", minPurity*100))
 	r.Semantic("side_effects", float64(out.sideEffects) <= maxSide, float64(out.sideEffects), fmt.Sprintf("<= %g inputs modified", maxSide))
 	r.Summary = fmt.Sprintf("%d functions (%d built-in + user) re-run %d× on copied inputs: purity %.0f%%, %d side effects, %d non-deterministic",
-		out.funcs, out.funcs-1-len(cfg.extra), cfg.runs, purity*100, out.sideEffects, out.nondeterministic)
+		out.funcs, out.funcs-1-len(cfg.extra)-len(cfg.unspecified), cfg.runs, purity*100, out.sideEffects, out.nondeterministic)
 	if len(out.rep.Problems) > 0 {
 		r.Summary += "; first: " + out.rep.Problems[0].String()
 	}

@@ -43,3 +43,15 @@ func TestIsolationNegativeNondeterministic(t *testing.T) {
 		}}})
 	requireFail(t, &r, err, "purity")
 }
+
+// TestIsolationNegativeUnspecified: a registered function with no binding
+// spec (as a new built-in without an isolationSpecs entry would be) is
+// never bound, so never checked; it is pure, so only coverage may fail.
+// The clean run is TestIsolationQuick.
+func TestIsolationNegativeUnspecified(t *testing.T) {
+	env := testEnv(t, "isolation", nil)
+	var r Result
+	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 1, unspecified: map[string]mmsb.RecomputeFunc{
+		"harness.unspecified": userMean}})
+	requireOnlyFail(t, &r, err, "coverage")
+}

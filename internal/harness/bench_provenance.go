@@ -20,13 +20,17 @@ func init() {
 // overwriteMiddle writes directly into the middle of the chain after the
 // waves, so that the last page's bytes no longer come from the chain's
 // root; deepQueryDepth asks the deeper-than-the-limit chain with that depth
-// instead of the default (a query that does not stop at the limit).
+// instead of the default (a query that does not stop at the limit);
+// validatorAnswers, when set, gives the answers the provenance validator
+// checks against the log instead of the bus's own (answers that disagree
+// with the log).
 type provenanceConfig struct {
-	depth           int // derivation hops: depth+1 pages
-	limit           int // the depth limit a default query must stop at (mmsb.DefaultProvenanceDepth)
-	queries         int // warm queries timed
-	overwriteMiddle bool
-	deepQueryDepth  int
+	depth            int // derivation hops: depth+1 pages
+	limit            int // the depth limit a default query must stop at (mmsb.DefaultProvenanceDepth)
+	queries          int // warm queries timed
+	overwriteMiddle  bool
+	deepQueryDepth   int
+	validatorAnswers func(e *mmsb.Bus) func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error)
 }
 
 // provenanceOutcome is what #10 measured.
@@ -148,7 +152,12 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 		_, _ = e.Provenance(ctx, last, 0, 16, 0)
 	})
 	// The provenance validator cross-checks sampled answers with the log.
-	rep, err := validate.Provenance(ctx, validate.Live(e), validate.Options{Samples: -1})
+	var rep validate.Report
+	if cfg.validatorAnswers != nil {
+		rep, err = validate.ProvenanceWith(ctx, e, validate.Options{Samples: -1}, cfg.validatorAnswers(e))
+	} else {
+		rep, err = validate.Provenance(ctx, validate.Live(e), validate.Options{Samples: -1})
+	}
 	if err != nil {
 		return out, err
 	}

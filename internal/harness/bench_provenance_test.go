@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -83,4 +84,26 @@ func TestWalkDepth(t *testing.T) {
 	if _, err := walkDepth(&mmsb.ProvenanceResult{}); !errors.Is(err, errBadAnswer) {
 		t.Fatalf("empty answer accepted: %v", err)
 	}
+}
+
+// TestProvenanceNegativeValidatorAnswers: the provenance validator is fed
+// answers whose first write is one LSN early (the bus's own answers, which
+// the benchmark's chain checks use, are untouched); it must find that they
+// disagree with the log, and only validator may fail. The clean run is
+// TestProvenanceQuick.
+func TestProvenanceNegativeValidatorAnswers(t *testing.T) {
+	env := testEnv(t, "provenance", nil)
+	cfg := tinyProvenance()
+	cfg.validatorAnswers = func(e *mmsb.Bus) func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+		return func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+			res, err := e.Provenance(ctx, id, off, n, 0)
+			if err == nil && len(res.Writes) > 0 && res.Writes[0].LSN > 1 {
+				res.Writes[0].LSN--
+			}
+			return res, err
+		}
+	}
+	var r Result
+	err := provenanceBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "validator")
 }

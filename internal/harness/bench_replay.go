@@ -23,7 +23,9 @@ func init() {
 // replayConfig sizes benchmark #1. Negative controls: tamper damages the
 // log and tamperCheckpoint the midway checkpoint, after the run and before
 // the replays; l3Func (with funcs) replaces the third layer's affine
-// passthrough with another function.
+// passthrough with another function; invalidDelta submits one extra delta
+// to a page that does not exist on the first tick (the tick rejects it);
+// noBindings builds no derivation graph, so nothing propagates.
 type replayConfig struct {
 	ticks            int
 	sources          int // source pages (float64)
@@ -34,6 +36,8 @@ type replayConfig struct {
 	tamperCheckpoint func(fs vfs.FS, path string) error
 	l3Func           string
 	funcs            map[string]mmsb.RecomputeFunc
+	invalidDelta     bool
+	noBindings       bool
 }
 
 // replayOutcome is what #1 measured.
@@ -108,8 +112,10 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 	if err != nil {
 		return out, err
 	}
-	if out.bindings, err = replayGraph(ctx, e, src, cfg.elems, cfg.l3Func); err != nil {
-		return out, err
+	if !cfg.noBindings {
+		if out.bindings, err = replayGraph(ctx, e, src, cfg.elems, cfg.l3Func); err != nil {
+			return out, err
+		}
 	}
 	o, err := tick.New(e, &tick.Options{QueueSize: 1024, Budget: time.Hour})
 	if err != nil {
@@ -134,6 +140,11 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 			run[0] = delta.Run{Offset: uint32(off * 8), Data: f64Page(vals[:n])}
 			d = delta.Delta{Page: src[rng.IntN(len(src))], Runs: run}
 			if err := o.Submit(ctx, &d); err != nil {
+				return out, err
+			}
+		}
+		if cfg.invalidDelta && t == 0 {
+			if err := o.Submit(ctx, &delta.Delta{Page: missingPage, Runs: []delta.Run{{Data: []byte{1}}}}); err != nil {
 				return out, err
 			}
 		}

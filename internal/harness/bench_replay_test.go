@@ -114,3 +114,31 @@ func TestF64SumSqEveryCell(t *testing.T) {
 		t.Fatalf("length mismatch: %v, want +Inf", got)
 	}
 }
+
+// TestReplayNegativeRejectedDelta: one tick is handed a delta to a page
+// that does not exist, which it rejects; the rest of the run (and every
+// replay) is as before, so only ticks_ok may fail. The clean run is
+// TestReplayQuick.
+func TestReplayNegativeRejectedDelta(t *testing.T) {
+	env := testEnv(t, "replay", nil)
+	cfg := tinyReplay(env)
+	cfg.invalidDelta = true
+	var r Result
+	err := replayBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "ticks_ok")
+	if c := checkNamed(t, &r, "ticks_ok"); c.Value != 1 {
+		t.Fatalf("%v failed ticks, want 1", c.Value)
+	}
+}
+
+// TestReplayNegativeNothingPropagated: the derivation graph is never
+// bound, so the ticks log no derived delta and the replays exercise none;
+// they still agree, so only propagation_logged may fail.
+func TestReplayNegativeNothingPropagated(t *testing.T) {
+	env := testEnv(t, "replay", nil)
+	cfg := tinyReplay(env)
+	cfg.noBindings = true
+	var r Result
+	err := replayBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "propagation_logged")
+}

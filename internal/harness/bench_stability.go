@@ -20,7 +20,9 @@ func init() {
 // stabilityConfig sizes benchmark #9: a diffusion on a ring of cells pages
 // of elems float64 each (every element index is its own ring). fn and
 // weights choose the update (negative controls bind a function that
-// blows up).
+// blows up); invalidDelta submits, on the first step, one extra delta to a
+// page that does not exist (the tick rejects it; the diffusion is
+// unaffected).
 type stabilityConfig struct {
 	steps, cells, elems int
 	alpha               float64 // diffusion coefficient (stable for alpha <= 0.5)
@@ -29,6 +31,7 @@ type stabilityConfig struct {
 	fn                  string
 	weights             []float64
 	funcs               map[string]mmsb.RecomputeFunc
+	invalidDelta        bool
 }
 
 // stabilityRun is one simulation's trajectory summary.
@@ -39,7 +42,7 @@ type stabilityRun struct {
 	maxJump    float64 // largest per-step change of any value
 	maxAbs     float64
 	steps      int
-	tickErrors int
+	tickErrors int       // ticks that failed, or did not commit every submitted delta
 	traj       []float64 // the value of cell 0, element 0, per step (chart)
 }
 
@@ -107,7 +110,14 @@ func simulate(ctx context.Context, cfg stabilityConfig, perturb bool) (stability
 				return out, err
 			}
 		}
-		if _, err := o.Tick(ctx); err != nil {
+		if cfg.invalidDelta && step == 0 {
+			if err := o.Submit(ctx, &delta.Delta{Page: missingPage, Runs: []delta.Run{{Data: []byte{1}}}}); err != nil {
+				return out, err
+			}
+		}
+		// A tick that returns no error but rejected a delta did not do the
+		// step either: count it, as #1 and #6 do.
+		if res, err := o.Tick(ctx); err != nil || res.Rejected != 0 || res.Committed != n {
 			out.tickErrors++
 		}
 		out.traj = append(out.traj, vals[0][0])
@@ -279,7 +289,7 @@ func stabilityBench(ctx context.Context, env *Env, r *Result, cfg stabilityConfi
 	maxRef := env.Threshold("max_reference_error")
 	r.Semantic("matches_reference", refErr <= maxRef, refErr,
 		fmt.Sprintf("<= %g relative to a plain-loop diffusion (α = %g): every step of both runs, and the unperturbed final state", maxRef, cfg.alpha))
-	r.Semantic("ticks_ok", out.base.tickErrors+out.pert.tickErrors == 0 && out.base.steps == cfg.steps, float64(out.base.tickErrors+out.pert.tickErrors), "every step's tick succeeded")
+	r.Semantic("ticks_ok", out.base.tickErrors+out.pert.tickErrors == 0 && out.base.steps == cfg.steps, float64(out.base.tickErrors+out.pert.tickErrors), "every step's tick succeeded, committed every state delta and rejected none")
 	r.Semantic("no_nan", nonFinite == 0, float64(nonFinite), "0 NaN/Inf values in any step")
 	r.Semantic("bounded_divergence", out.maxDivergence < maxDiv, out.maxDivergence, fmt.Sprintf("< %g between unperturbed and perturbed runs", maxDiv))
 	r.Semantic("smooth", nonFinite == 0 && jump < maxJump, jump, fmt.Sprintf("max per-step change < %g", maxJump))

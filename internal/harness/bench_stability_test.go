@@ -111,3 +111,17 @@ func TestDiffuseStepMatchesWeighted(t *testing.T) {
 		t.Fatalf("reference %g, f64.weighted %g; want both 0 (each product rounded before the sum)", got, want)
 	}
 }
+
+// TestStabilityNegativeRejectedDelta: the first step's tick is handed one
+// extra delta, to a page that does not exist; the tick returns no error
+// but rejects it. The diffusion is unaffected, so only ticks_ok may fail
+// (it counted only tick errors before, and passed this run). The clean run
+// is TestStabilityQuick.
+func TestStabilityNegativeRejectedDelta(t *testing.T) {
+	env := testEnv(t, "stability", nil)
+	cfg := defaultStability(60, 1)
+	cfg.invalidDelta = true
+	var r Result
+	err := stabilityBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "ticks_ok")
+}

@@ -86,3 +86,27 @@ func TestBatchGen(t *testing.T) {
 		t.Fatal("seeds 7 and 8 gave the same batches")
 	}
 }
+
+// TestThroughputNegativeLyingLog: after the serial run, a data byte of its
+// last logged delta is changed and the CRC recomputed (a log that does not
+// hold what was applied). The live state, and so the state hash every
+// worker count is compared with, is untouched; only single_replay_equal may
+// fail. The clean run is TestThroughputQuick.
+func TestThroughputNegativeLyingLog(t *testing.T) {
+	env := testEnv(t, "throughput", tinyThroughput)
+	env.Workers = 2
+	var r Result
+	err := throughputBench(bg, env, &r, func(workers int) func(context.Context, *mmsb.Bus) error {
+		if workers != 1 {
+			return nil
+		}
+		return func(ctx context.Context, e *mmsb.Bus) error {
+			if err := e.Flush(ctx); err != nil {
+				return err
+			}
+			_, err := CorruptLastClientDelta(e.FS(), e.WALDir(), true)
+			return err
+		}
+	})
+	requireOnlyFail(t, &r, err, "single_replay_equal")
+}

@@ -24,12 +24,18 @@ func init() {
 // tickConfig sizes benchmark #6. Negative controls: deferred runs the
 // orchestrator in deferred mode without ever flushing, so derived pages go
 // stale; sparseParents writes the derived pages' parents only every other
-// tick, so half the ticks recompute nothing (everything else holds).
+// tick, so half the ticks recompute nothing (everything else holds);
+// invalidDelta submits one extra delta to a page that does not exist on the
+// first measured tick (the tick rejects it); strayNaN creates one more
+// float64 page, bound to nothing, and the first measured tick writes a NaN
+// into it in place of one random write (no derived page sees it).
 type tickConfig struct {
 	ticks, deltasPerTick, pages, derived, pageSize int
 	seed                                           uint64
 	deferred                                       bool
 	sparseParents                                  bool
+	invalidDelta                                   bool
+	strayNaN                                       bool
 }
 
 // tickOutcome is what #6 measured.
@@ -128,6 +134,12 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 		return out, err
 	}
 	firstPlain := int(derived[len(derived)-1]) + 1
+	var stray []mmsb.PageID
+	if cfg.strayNaN {
+		if stray, err = createF64Pages(ctx, e, 1, elems); err != nil {
+			return out, err
+		}
+	}
 	for i, id := range derived {
 		if err := e.Bind(ctx, id, "f64.sum", nil, []mmsb.PageID{parents[2*i], parents[2*i+1]}); err != nil {
 			return out, err
@@ -170,7 +182,16 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 				run[0] = delta.Run{Offset: uint32(rng.IntN(cfg.pageSize - len(data) + 1)), Data: data}
 				d = delta.Delta{Page: mmsb.PageID(firstPlain + rng.IntN(plain)), Runs: run}
 			}
+			if cfg.strayNaN && t == 0 && k == cfg.deltasPerTick-1 {
+				run[0] = delta.Run{Offset: 0, Data: semiring.AppendF64(nil, math.NaN())}
+				d = delta.Delta{Page: stray[0], Runs: run}
+			}
 			if err := o.Submit(ctx, &d); err != nil {
+				return out, err
+			}
+		}
+		if cfg.invalidDelta && t == 0 {
+			if err := o.Submit(ctx, &delta.Delta{Page: missingPage, Runs: []delta.Run{{Data: []byte{1}}}}); err != nil {
 				return out, err
 			}
 		}

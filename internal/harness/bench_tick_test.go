@@ -50,3 +50,29 @@ func TestTickNegativeFewerRecomputes(t *testing.T) {
 		}
 	}
 }
+
+// TestTickNegativeRejectedDelta: the first measured tick is handed one
+// extra delta, to a page that does not exist, and rejects it; every
+// derived page is still recomputed and consistent, so only ticks_ok may
+// fail. The clean run is TestTickQuick.
+func TestTickNegativeRejectedDelta(t *testing.T) {
+	env := testEnv(t, "tick", nil)
+	cfg := tinyTick()
+	cfg.invalidDelta = true
+	var r Result
+	err := tickBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "ticks_ok")
+}
+
+// TestTickNegativeStrayNaN: a tick writes a NaN into a float64 page that
+// no derived page reads. The sampled invariant and the derived-page check
+// look only at derived pages and see nothing; the full invariant validator
+// at the end must, so only final_invariants may fail.
+func TestTickNegativeStrayNaN(t *testing.T) {
+	env := testEnv(t, "tick", nil)
+	cfg := tinyTick()
+	cfg.strayNaN = true
+	var r Result
+	err := tickBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "final_invariants")
+}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"slices"
 	"testing"
 )
 
@@ -88,4 +89,36 @@ func checkNamed(t *testing.T, r *Result, name string) Check {
 	}
 	t.Fatalf("no check %q among %+v", name, r.Checks)
 	return Check{}
+}
+
+// requireOnlyFail fails the test unless the run succeeded and the semantic
+// checks that failed are exactly names (each must be a check of r): the
+// negative control was caught by the gate it targets, and by no other.
+func requireOnlyFail(t *testing.T, r *Result, err error, names ...string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("benchmark error (a negative control must be reported as a failed check): %v", err)
+	}
+	for _, n := range names {
+		checkNamed(t, r, n)
+	}
+	failed := semanticFailures(r)
+	slices.Sort(failed)
+	want := slices.Sorted(slices.Values(names))
+	if !slices.Equal(failed, want) {
+		t.Fatalf("failed semantic checks %v, want exactly %v\n%+v\nsummary: %s", failed, want, r.Checks, r.Summary)
+	}
+	t.Logf("caught: %v; summary: %s", failed, r.Summary)
+}
+
+// requireCheckPasses fails the test unless r's check name passed (the same
+// run without the fault passes the gate a negative control targets).
+func requireCheckPasses(t *testing.T, r *Result, err error, name string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("benchmark error: %v", err)
+	}
+	if c := checkNamed(t, r, name); !c.Pass {
+		t.Fatalf("%s failed without the fault: %+v\nsummary: %s", name, c, r.Summary)
+	}
 }

@@ -398,6 +398,10 @@ func isF64Info(p mmsb.PageInfo) bool {
 	return false
 }
 
+// missingPage is a page ID no benchmark creates: a delta to it is invalid
+// (negative controls submit one to make a tick reject it).
+const missingPage mmsb.PageID = 1 << 40
+
 // openMem opens an in-memory bus with the harness's reproducible settings.
 func openMem(funcs map[string]mmsb.RecomputeFunc) (*mmsb.Bus, error) {
 	return mmsb.Open("", &mmsb.Options{Sync: mmsb.SyncNone, CheckpointBytes: -1,

@@ -44,6 +44,14 @@ func Provenance(ctx context.Context, t Target, o Options) (Report, error) {
 	return checkProvenance(ctx, e, o, prov)
 }
 
+// ProvenanceWith is Provenance on a live bus with the answers given by ask
+// instead of e.Provenance (depth 0): the seam through which negative
+// controls (internal/harness's #10) feed the validator answers that
+// disagree with the log.
+func ProvenanceWith(ctx context.Context, e *mmsb.Bus, o Options, ask func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error)) (Report, error) {
+	return checkProvenance(ctx, e, o, ask)
+}
+
 type provSample struct {
 	page    mmsb.PageID
 	lo, hi  uint32
