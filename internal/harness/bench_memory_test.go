@@ -51,6 +51,22 @@ func TestMemoryNegativeZeroRSS(t *testing.T) {
 	requireFail(t, &r, err, "rss_1m_pages")
 }
 
+// TestMemoryNegativeNoPauseHistogram: a runtime without the GC pause
+// histogram gives no pause figure; the gate fails rather than passing on
+// the 0 it once read as "no pause".
+func TestMemoryNegativeNoPauseHistogram(t *testing.T) {
+	env := testEnv(t, "memory", nil)
+	cfg := tinyMemory(env)
+	cfg.readPauses = func() GCPauses { return GCPauses{missing: true} }
+	var r Result
+	if err := memoryBench(bg, env, &r, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, &r, "gc_pause_max"); c.Pass { // a timing check: it gates full runs only
+		t.Fatalf("gc_pause_max passed without a pause histogram: %+v", c)
+	}
+}
+
 // TestMemoryNegativeOverBudget: the process holds 4 KiB more per page (what
 // a bus leaking per-page memory would hold); RSS shows it, so the average
 // page cost and the 1M-page projection exceed their budgets.
