@@ -79,21 +79,21 @@ const MaxFuncs = 20000
 // Errors of the text format and of IR pages.
 var (
 	// ErrSyntax: a line of the text format that does not parse.
-	ErrSyntax = errors.New("compiler-ir: syntax error")
+	ErrSyntax = errors.New("syntax error")
 	// ErrUnknownFunc: a call to a function the program does not define.
-	ErrUnknownFunc = errors.New("compiler-ir: call to an undefined function")
+	ErrUnknownFunc = errors.New("call to an undefined function")
 	// ErrDuplicateFunc: two functions with the same name.
-	ErrDuplicateFunc = errors.New("compiler-ir: function defined twice")
+	ErrDuplicateFunc = errors.New("function defined twice")
 	// ErrRecursion: the call graph has a cycle (MMSB dependency graphs are
 	// acyclic; see README "Recursion").
-	ErrRecursion = errors.New("compiler-ir: recursive call cycle")
+	ErrRecursion = errors.New("recursive call cycle")
 	// ErrTooLong: a function with more than MaxInstrs instructions.
-	ErrTooLong = errors.New("compiler-ir: function body too long")
+	ErrTooLong = errors.New("function body too long")
 	// ErrTooLarge: a program text over 64 MiB, or a program of more than
 	// MaxFuncs functions.
-	ErrTooLarge = errors.New("compiler-ir: program too large")
+	ErrTooLarge = errors.New("program too large")
 	// ErrBadPage: an IR page that does not decode.
-	ErrBadPage = errors.New("compiler-ir: malformed IR page")
+	ErrBadPage = errors.New("malformed IR page")
 )
 
 // appendIRPage appends f's IR page (irPageSize bytes) to dst.

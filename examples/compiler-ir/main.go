@@ -42,7 +42,7 @@ type config struct {
 }
 
 // ErrBadFlag: a command-line flag (a config field) out of its range.
-var ErrBadFlag = errors.New("compiler-ir: bad flag value")
+var ErrBadFlag = errors.New("bad flag value")
 
 func defaultConfig() config {
 	return config{Seed: 1, Funcs: 5000, Edits: 100, Repeats: 3,
@@ -102,21 +102,21 @@ func main() {
 	flag.Parse()
 	if *dump != "" {
 		if err := dumpProgram(*dump, cfg); err != nil {
-			fmt.Fprintln(os.Stderr, "compiler-ir:", err)
+			fmt.Fprintln(os.Stderr, errorLine(err))
 			os.Exit(1)
 		}
 		return
 	}
 	rep, err := run(context.Background(), cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "compiler-ir:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(os.Stderr, "compiler-ir:", err)
+			fmt.Fprintln(os.Stderr, errorLine(err))
 			os.Exit(1)
 		}
 	} else {
@@ -124,7 +124,7 @@ func main() {
 	}
 	if *plotDir != "" {
 		if err := writeCharts(*plotDir, rep); err != nil {
-			fmt.Fprintln(os.Stderr, "compiler-ir:", err)
+			fmt.Fprintln(os.Stderr, errorLine(err))
 			os.Exit(1)
 		}
 	}
@@ -357,3 +357,8 @@ func writeCharts(dir string, rep *report) error {
 		},
 	})
 }
+
+// errorLine is the line main prints for err: the command's name once. The
+// sentinel errors do not repeat it (main used to print "compiler-ir: compiler-ir: bad
+// flag value: ...").
+func errorLine(err error) string { return "compiler-ir: " + err.Error() }

@@ -329,3 +329,20 @@ func TestParseRefusesTooLarge(t *testing.T) {
 		t.Fatalf("input of exactly %d bytes: %v", maxTextBytes, err)
 	}
 }
+
+// TestErrorLineOnePrefix: the command's error line names the command
+// once. Its sentinel errors carry the "compiler-ir:" prefix (they also
+// surface inside mmsb's errors), and main used to add another:
+// "compiler-ir: compiler-ir: bad flag value: --funcs 0: ...".
+func TestErrorLineOnePrefix(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("%w: --funcs 0: want 1 to %d", ErrBadFlag, MaxFuncs),
+		fmt.Errorf("prog.ir: %w", ErrRecursion),
+		errors.New("open prog.ir: no such file or directory"),
+	} {
+		line := errorLine(err)
+		if strings.Count(line, "compiler-ir:") != 1 || !strings.HasPrefix(line, "compiler-ir: ") {
+			t.Errorf("error line %q: want the command named once, at the start", line)
+		}
+	}
+}

@@ -2,7 +2,10 @@
 // through shared memory, without Go (mmsb::reader over mmsb_reader.h).
 // Each time the writer commits, it takes a consistent snapshot of the 8
 // counter pages at one LSN and prints the sum of the counters, until the
-// writer leaves. Build and run: see README.md.
+// writer leaves. Every delta writer.cpp commits is one increment with one
+// LSN, so between two snapshots the sum grows by exactly the LSNs between
+// them; the reader checks it and exits with status 2 if a snapshot
+// disagrees. Build and run: see README.md.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -25,12 +28,22 @@ int main(int argc, char **argv) {
             }
         }
     }();
-    std::vector<std::uint64_t> pages = rd.pages();
-    std::printf("attached: writer pid %lld, %zu pages\n", (long long)rd.info().writer_pid, pages.size());
     std::uint64_t seen = 0, printed = 0;
+    std::uint64_t first_at = 0, first_sum = 0;  // the first snapshot: later ones are checked against it
+    bool first = true;
+    std::vector<std::uint64_t> pages;
     try {
+        // A reader started beside the writer may attach before the writer
+        // has created its pages: wait for them (a reader that read the page
+        // list once printed sums of no pages, 0, for ever).
+        while ((pages = rd.pages()).empty()) seen = rd.wait(seen, std::chrono::seconds(5));
+        std::printf("attached: writer pid %lld, %zu pages\n", (long long)rd.info().writer_pid, pages.size());
         for (;;) {
             std::uint64_t lsn = rd.wait(seen, std::chrono::seconds(5));
+            if (auto now = rd.pages(); now != pages) {  // the writer was still creating pages: start the check again
+                pages = now;
+                first = true;
+            }
             std::uint64_t at = 0;
             auto snap = rd.snapshot(pages, &at);
             std::uint64_t sum = 0;
@@ -40,6 +53,15 @@ int main(int argc, char **argv) {
                     std::memcpy(&v, p.data.data() + off, 8);
                     sum += v;
                 }
+            if (first) {
+                first = false;
+                first_at = at;
+                first_sum = sum;
+            } else if (sum - first_sum != at - first_at) {
+                std::printf("MISMATCH: snapshot at LSN %llu: sum of counters %llu, want %llu\n", (unsigned long long)at,
+                            (unsigned long long)sum, (unsigned long long)(first_sum + (at - first_at)));
+                return 2;
+            }
             if (printed == 0 || at >= printed + 10000) {
                 printed = at;
                 std::printf("LSN %llu: sum of counters %llu (snapshot at LSN %llu)\n", (unsigned long long)lsn,

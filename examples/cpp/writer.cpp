@@ -76,6 +76,7 @@ int main(int argc, char **argv) {
         } catch (const mmsb::page_not_found &e) {
             std::printf("reading a missing page throws mmsb::page_not_found: %s\n", e.what());
         }
+        if (!rr.equal) return 2;  // as the Go examples: a failed check is exit status 2
     } catch (const mmsb::error &e) {
         std::fprintf(stderr, "%s: %s\n", e.code_name(), e.what());
         return 1;

@@ -42,7 +42,7 @@ const (
 )
 
 // errBadInput: a recompute function given inputs of the wrong shape.
-var errBadInput = errors.New("game-ai: bad recompute input")
+var errBadInput = errors.New("bad recompute input")
 
 // computeTimer accumulates the time spent inside the recompute functions, to
 // report the propagation's bookkeeping apart from the field's own work. It

@@ -22,8 +22,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -55,7 +57,7 @@ type config struct {
 }
 
 // ErrBadFlag: a command-line flag (a config field) out of its range.
-var ErrBadFlag = errors.New("game-ai: bad flag value")
+var ErrBadFlag = errors.New("bad flag value")
 
 func defaultConfig() config {
 	return config{Seed: 1, Map: mapRooms, Goals: 8, Agents: 1024, Ticks: 300, EditsPerTick: 2, GoalEvery: 60,
@@ -144,21 +146,31 @@ func main() {
 	flag.BoolVar(&cfg.Realtime, "realtime", cfg.Realtime, "pace the ticks at 60 Hz (false: back to back)")
 	flag.BoolVar(&cfg.Shared, "shared", false, "bus on disk in a temporary directory with shared-memory pages; the picture is read through a shared-memory reader")
 	flag.Parse()
-	if *grid < pageSide || *grid > defaultGridSide || *grid%pageSide != 0 {
-		fmt.Fprintf(os.Stderr, "game-ai: --grid %d: want a multiple of %d between %d and %d\n", *grid, pageSide, pageSide, defaultGridSide)
+	if err := checkGrid(*grid); err != nil {
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
 	setGridSide(*grid)
-	rep, err := run(context.Background(), cfg)
+	// Ctrl-C (or SIGTERM) cancels the run, which then closes the bus and
+	// removes --shared's temporary directory and shared region: killed
+	// outright, it left both behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	rep, err := run(ctx, cfg)
+	interrupted := ctx.Err() != nil
+	stop()
+	if interrupted {
+		fmt.Fprintln(os.Stderr, "game-ai: interrupted")
+		os.Exit(130)
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "game-ai:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(os.Stderr, "game-ai:", err)
+			fmt.Fprintln(os.Stderr, errorLine(err))
 			os.Exit(1)
 		}
 	} else {
@@ -166,7 +178,7 @@ func main() {
 	}
 	if *plotDir != "" {
 		if err := writeCharts(*plotDir, rep); err != nil {
-			fmt.Fprintln(os.Stderr, "game-ai:", err)
+			fmt.Fprintln(os.Stderr, errorLine(err))
 			os.Exit(1)
 		}
 	}
@@ -501,4 +513,17 @@ func writeCharts(dir string, rep *report) error {
 		return err
 	}
 	return writeGridPicture(filepath.Join(dir, "grid.png"), rep.finalGame)
+}
+
+// errorLine is the line main prints for err: the command's name once. The
+// sentinel errors do not repeat it (main used to print "game-ai: game-ai: bad
+// flag value: ...").
+func errorLine(err error) string { return "game-ai: " + err.Error() }
+
+// checkGrid refuses a --grid the field's pages cannot tile.
+func checkGrid(side int) error {
+	if side < pageSide || side > defaultGridSide || side%pageSide != 0 {
+		return fmt.Errorf("%w: --grid %d: want a multiple of %d between %d and %d", ErrBadFlag, side, pageSide, pageSide, defaultGridSide)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -317,5 +318,33 @@ func TestAgentsFollowTheField(t *testing.T) {
 	}
 	if moved == 0 || respawned == 0 {
 		t.Fatalf("the test did not exercise both cases: %d moves, %d respawns", moved, respawned)
+	}
+}
+
+// TestErrorLineOnePrefix: the command's error line names the command
+// once; main used to print "game-ai: game-ai: bad flag value: ...".
+func TestErrorLineOnePrefix(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("%w: --ticks 0: want 1 or more", ErrBadFlag),
+		errors.New("open /tmp/x: permission denied"),
+	} {
+		line := errorLine(err)
+		if strings.Count(line, "game-ai:") != 1 || !strings.HasPrefix(line, "game-ai: ") {
+			t.Errorf("error line %q: want the command named once, at the start", line)
+		}
+	}
+}
+
+// TestGridFlagRefused: --grid out of range is refused with ErrBadFlag
+// naming it, as the README says of every flag (it used to be a message of
+// its own, outside ErrBadFlag).
+func TestGridFlagRefused(t *testing.T) {
+	for _, side := range []int{0, 20, 512} {
+		if err := checkGrid(side); !errors.Is(err, ErrBadFlag) || !strings.Contains(err.Error(), "--grid") {
+			t.Errorf("--grid %d: got %v, want ErrBadFlag naming --grid", side, err)
+		}
+	}
+	if err := checkGrid(64); err != nil {
+		t.Errorf("--grid 64: %v", err)
 	}
 }

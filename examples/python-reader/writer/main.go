@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -25,7 +26,10 @@ func main() {
 	pages := flag.Int("pages", 4, "signals (pages of 128 float64 samples)")
 	every := flag.Duration("every", 100*time.Millisecond, "time between commits")
 	flag.Parse()
-	if err := run(*dir, *pages, *every); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout, *dir, *pages, *every)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "writer:", err)
 		os.Exit(1)
 	}
@@ -38,7 +42,9 @@ var errBadFlag = errors.New("bad flag value")
 // thousand of them is more than a terminal can follow.
 const maxPages = 1024
 
-func run(dir string, n int, every time.Duration) error {
+// run commits until ctx is done (main: Ctrl-C or SIGTERM), then closes the
+// bus; it reports on out.
+func run(ctx context.Context, out io.Writer, dir string, n int, every time.Duration) error {
 	// Checked before the bus is opened: -pages -1 used to panic and -pages
 	// 0 left an empty bus behind; -every 0 committed in a busy loop.
 	if n < 1 || n > maxPages {
@@ -47,8 +53,6 @@ func run(dir string, n int, every time.Duration) error {
 	if every <= 0 {
 		return fmt.Errorf("%w: -every %v: want a positive duration", errBadFlag, every)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	bus, err := mmsb.Open(dir, &mmsb.Options{Shared: true})
 	if err != nil {
 		return err
@@ -71,7 +75,7 @@ func run(dir string, n int, every time.Duration) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stdout, "writer: bus %s, pages %v, shared region %s\n", dir, ids, bus.SharedPath())
+	fmt.Fprintf(out, "writer: bus %s, pages %v, shared region %s\n", dir, ids, bus.SharedPath())
 	for tick := 0; ctx.Err() == nil; tick++ {
 		ds := make([]mmsb.Delta, len(ids))
 		for i, id := range ids {
@@ -93,6 +97,6 @@ func run(dir string, n int, every time.Duration) error {
 	if err := bus.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stdout, "writer: closed")
+	fmt.Fprintln(out, "writer: closed")
 	return nil
 }

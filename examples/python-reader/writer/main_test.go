@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +29,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			done := make(chan error, 1)
-			go func() { done <- run(t.TempDir(), tc.pages, tc.every) }()
+			go func() { done <- run(context.Background(), io.Discard, t.TempDir(), tc.pages, tc.every) }()
 			select {
 			case err := <-done:
 				if !errors.Is(err, errBadFlag) || !strings.Contains(err.Error(), tc.mention) {
