@@ -169,16 +169,7 @@ func BenchmarkReplay(b *testing.B) {
 	defer e.Close()
 	const pages, pageSize, size, batch, total = 65536, 1024, 16, 1000, 1_000_000
 	benchPages(b, e, pages, pageSize)
-	rng := rand.New(rand.NewPCG(1, 2))
-	ds := make([]delta.Delta, batch)
-	runs := make([]delta.Run, batch)
-	data := make([]byte, batch*size)
-	for n := 0; n < total/batch; n++ {
-		fillBatch(rng, ds, runs, data, pages, pageSize, size)
-		if _, err := e.Commit(ctx, ds); err != nil {
-			b.Fatal(err)
-		}
-	}
+	commitRandom(b, e, total, batch, pages, pageSize, size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
@@ -316,6 +307,21 @@ func benchPages(b *testing.B, e *Bus, n, size int) {
 
 // fillBatch makes ds a batch of size-byte deltas (slices of data) at random
 // offsets of random pages among pages pages of pageSize bytes, reusing runs.
+// commitRandom commits total random deltas of size bytes, in batches of
+// batch, to pages of pageSize bytes (IDs 1..pages).
+func commitRandom(b *testing.B, e *Bus, total, batch, pages, pageSize, size int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]delta.Delta, batch)
+	runs := make([]delta.Run, batch)
+	data := make([]byte, batch*size)
+	for n := 0; n < total/batch; n++ {
+		fillBatch(rng, ds, runs, data, pages, pageSize, size)
+		if _, err := e.Commit(ctx, ds); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func fillBatch(rng *rand.Rand, ds []delta.Delta, runs []delta.Run, data []byte, pages, pageSize, size int) {
 	for i := range ds {
 		runs[i] = delta.Run{Offset: uint32(rng.IntN(pageSize - size)), Data: data[i*size : (i+1)*size]}
@@ -338,16 +344,7 @@ func BenchmarkReadPageAt(b *testing.B) {
 	if _, err := e.Checkpoint(ctx); err != nil {
 		b.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	ds := make([]delta.Delta, batch)
-	runs := make([]delta.Run, batch)
-	data := make([]byte, batch*size)
-	for n := 0; n < total/batch; n++ {
-		fillBatch(rng, ds, runs, data, pages, pageSize, size)
-		if _, err := e.Commit(ctx, ds); err != nil {
-			b.Fatal(err)
-		}
-	}
+	commitRandom(b, e, total, batch, pages, pageSize, size)
 	last := e.LastLSN()
 	b.Run("page", func(b *testing.B) {
 		b.ReportAllocs()
