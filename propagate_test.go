@@ -5,6 +5,7 @@ import (
 
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/semiring"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestPropagateSteadyStateAllocs: once buffers have grown, a propagation
@@ -189,12 +190,12 @@ func TestPropagateLargeWaveReleasesScratch(t *testing.T) {
 	if _, err := e.Commit(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	heapBefore := heapInUse()
+	heapBefore := testutil.HeapAlloc()
 	r, err := e.Propagate(ctx)
 	if err != nil || len(r.Writes) != n {
 		t.Fatalf("wave: %d writes, %v; want %d", len(r.Writes), err, n)
 	}
-	if grew := heapInUse() - heapBefore; grew > 16<<20 {
+	if grew := testutil.HeapAlloc() - heapBefore; grew > 16<<20 {
 		t.Errorf("the bus holds %d more bytes of heap after the wave", grew)
 	}
 	got, _, err := e.ReadPage(ids[n], nil)

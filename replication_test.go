@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
@@ -331,7 +331,7 @@ func TestRecordOverLogLimitRefused(t *testing.T) {
 			for i := range ds {
 				ds[i] = delta.Delta{Page: p[0], Runs: []delta.Run{{Offset: 0, Data: full}}}
 			}
-			heapBefore := heapInUse()
+			heapBefore := testutil.HeapAlloc()
 			before := e.LastLSN()
 			_, err := e.Commit(ctx, ds)
 			if !errors.Is(err, ErrRecordTooLarge) {
@@ -340,7 +340,7 @@ func TestRecordOverLogLimitRefused(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.stop) {
 				t.Errorf("refusal %q: want %q in it", err, tc.stop)
 			}
-			if grew := heapInUse() - heapBefore; grew > 32<<20 {
+			if grew := testutil.HeapAlloc() - heapBefore; grew > 32<<20 {
 				t.Errorf("the bus holds %d more bytes of heap after the refusal", grew)
 			}
 			if e.Err() != nil || e.LastLSN() != before {
@@ -354,14 +354,6 @@ func TestRecordOverLogLimitRefused(t *testing.T) {
 			}
 		})
 	}
-}
-
-// heapInUse is the heap's live bytes after a collection.
-func heapInUse() int64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
 }
 
 func TestReplicationOptions(t *testing.T) {

@@ -1,11 +1,11 @@
 package tick
 
 import (
-	"runtime"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestIntakeLetsGoOfLargeDeltaBuffers: the intake's buffers, which hold the
@@ -17,7 +17,7 @@ func TestIntakeLetsGoOfLargeDeltaBuffers(t *testing.T) {
 	e := openMem(t, &mmsb.Options{DisableLog: true, HistoryEntries: -1}) // no log: it would hold the bytes, rightly
 	ids := mustCreate(t, e, n, size)
 	o := newOrch(t, e, &Options{SkipStartupResync: true})
-	heapBefore := heapAlloc()
+	heapBefore := testutil.HeapAlloc()
 	for _, id := range ids {
 		submitAll(t, o, delta.Delta{Page: id, Runs: []delta.Run{{Data: make([]byte, size)}}})
 	}
@@ -32,15 +32,7 @@ func TestIntakeLetsGoOfLargeDeltaBuffers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if grew := heapAlloc() - heapBefore; grew > 8<<20 {
+	if grew := testutil.HeapAlloc() - heapBefore; grew > 8<<20 {
 		t.Fatalf("the orchestrator holds %d more bytes of heap after the large writes were committed", grew)
 	}
-}
-
-// heapAlloc is the heap's live bytes after a collection.
-func heapAlloc() int64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
 }

@@ -1,11 +1,11 @@
 package tlog
 
 import (
-	"runtime"
 	"strconv"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -18,7 +18,7 @@ func TestLargeRecordBufferNotKept(t *testing.T) {
 	}
 	l := openLog(t, Options{FS: vfs.Default, Dir: t.TempDir(), Sync: SyncNone})
 	defer l.Close()
-	heapBefore := heapAlloc()
+	heapBefore := testutil.HeapAlloc()
 	if _, err := l.Append(1, 1, make([]byte, 64<<20)); err != nil {
 		t.Fatal(err)
 	}
@@ -33,15 +33,7 @@ func TestLargeRecordBufferNotKept(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if grew := heapAlloc() - heapBefore; grew > 16<<20 {
+	if grew := testutil.HeapAlloc() - heapBefore; grew > 16<<20 {
 		t.Fatalf("the log holds %d more bytes of heap after one 64 MiB record", grew)
 	}
-}
-
-// heapAlloc is the heap's live bytes after a collection.
-func heapAlloc() int64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
 }

@@ -1,0 +1,13 @@
+package testutil
+
+import "runtime"
+
+// HeapAlloc returns the bytes of live heap objects after a collection, for
+// tests that bound what a component keeps once it is done with a large
+// input (deterministic enough to assert with a margin of megabytes).
+func HeapAlloc() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
