@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // cliResult is the outcome of one in-process command line.
@@ -234,7 +234,7 @@ func TestProgressOffWhenNotTerminal(t *testing.T) {
 	if a.stderr.(*bytes.Buffer).Len() != 0 {
 		t.Fatal("progress wrote to a non-terminal stderr")
 	}
-	buf := &lockedBuffer{}
+	buf := &testutil.SyncBuffer{}
 	a = &app{stderr: buf, terminal: true}
 	p = a.progress(10, "x", "units")
 	p.add(3)
@@ -248,29 +248,11 @@ func TestProgressOffWhenNotTerminal(t *testing.T) {
 		t.Fatal("no progress drawn on a terminal")
 	}
 	// --no-progress wins over a terminal.
-	buf = &lockedBuffer{}
+	buf = &testutil.SyncBuffer{}
 	a = &app{stderr: buf, terminal: true, noProgress: true}
 	if p := a.progress(10, "x", "units"); p.bar != nil {
 		t.Fatal("--no-progress drew a bar")
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the progress goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }
 
 // The hook validate.go uses: a registered command runs like the built-ins

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/mmsb-go/mmsb/delta"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/internal/server"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
@@ -35,24 +35,7 @@ type fixture struct {
 	srv  *server.Server
 	http *httptest.Server
 	c    *client.Client
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testutil.SyncBuffer
 }
 
 type fixOpts struct {
@@ -79,7 +62,7 @@ func newFixture(t testing.TB, o fixOpts) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := server.Config{Bus: bus, Logger: logger, WatchQueue: o.queue, ProgressInterval: 20 * time.Millisecond,
 		MaxAsOfReads: o.maxAsOf}

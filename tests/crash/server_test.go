@@ -28,6 +28,7 @@ import (
 	"github.com/mmsb-go/mmsb/client"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // The server crash tests run the real `mmsb serve` (built once per test
@@ -102,25 +103,8 @@ func TestMain(m *testing.M) {
 type serverProc struct {
 	cmd    *exec.Cmd
 	url    string
-	out    *lockedBuffer
+	out    *testutil.SyncBuffer
 	exited chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var servingAddr = regexp.MustCompile(`msg=serving addr=(\S+)`)
@@ -133,7 +117,7 @@ func startServer(t *testing.T, dir string) *serverProc {
 		"--shutdown-timeout", "10s", "--log-level", "info")
 	// The server dies with the test binary if the test is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &serverProc{cmd: cmd, out: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &serverProc{cmd: cmd, out: &testutil.SyncBuffer{}, exited: make(chan error, 1)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
