@@ -19,7 +19,11 @@ import (
 
 // ReplayTarget says where a replay stops. The zero value replays everything.
 type ReplayTarget struct {
-	ToLSN  LSN   // stop after this LSN (0: no limit)
+	// ToLSN: stop after this LSN (0: no limit). An LSN past the last one
+	// the log holds is ErrInvalidOption, or ErrCorruption where a
+	// checkpoint newer than the log's end shows committed operations
+	// missing.
+	ToLSN  LSN
 	ToTime int64 // stop before the first operation committed after this time (0: no limit)
 	// Page/Epoch: stop once Page reaches Epoch, right after the delta
 	// that takes it there (its creation for epoch 0; Page 0: no limit).
@@ -163,8 +167,15 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 	// ends before one (a newer checkpoint that did not load, and a damaged
 	// log) has lost committed operations: the state is not the bus's.
 	atEnd := func() error {
+		if !target.timeOrEpoch() && len(ckpts) > 0 && ckpts[0].LSN > e.lastLSN {
+			return fmt.Errorf("%w: the log ends at LSN %d, before checkpoint %s (LSN %d): committed operations are missing",
+				ErrCorruption, e.lastLSN, ckpts[0].Path, ckpts[0].LSN)
+		}
 		if target.ToLSN != 0 && e.lastLSN < target.ToLSN {
-			return fmt.Errorf("%w: the log ends at LSN %d, before the target LSN %d", ErrLogTruncated, e.lastLSN, target.ToLSN)
+			// Nothing says the directory ever held the target: it is
+			// past its history, as Bus.Replay says of an LSN past
+			// LastLSN.
+			return fmt.Errorf("%w: replay to LSN %d, past the last LSN %d the directory holds", ErrInvalidOption, target.ToLSN, e.lastLSN)
 		}
 		if target.Page != 0 && target.ToTime == 0 {
 			// A replay that reaches the page's epoch stops before the end
@@ -172,10 +183,6 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 			// ToTime, every operation is at or before it: the time stop
 			// comes first and is the whole log.)
 			return fmt.Errorf("%w: page %d never reached epoch %d: the log ends at LSN %d", ErrLogTruncated, target.Page, target.Epoch, e.lastLSN)
-		}
-		if target.ToLSN == 0 && !target.timeOrEpoch() && len(ckpts) > 0 && ckpts[0].LSN > e.lastLSN {
-			return fmt.Errorf("%w: the log ends at LSN %d, before checkpoint %s (LSN %d): committed operations are missing",
-				ErrCorruption, e.lastLSN, ckpts[0].Path, ckpts[0].LSN)
 		}
 		return nil
 	}
@@ -318,9 +325,7 @@ func firstLogLSN(fs vfs.FS, walDir string) (LSN, error) {
 
 // Replay rebuilds this bus's state up to target into a new detached bus
 // (see the package-level Replay). A target.ToLSN past the last committed
-// LSN is ErrInvalidOption: that state does not exist yet (the
-// package-level Replay, which sees only the directory, cannot tell it from
-// a log that lost its tail, and says ErrLogTruncated).
+// LSN is ErrInvalidOption: that state does not exist yet.
 func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
 	return e.replayPage(ctx, target, 0)
 }

@@ -236,9 +236,6 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 		return fmt.Errorf("replay %s: %w", dir, err)
 	}
 	defer state.Close() //nolint:errcheck // nothing written through it is lost by a failed close
-	if target.ToLSN != 0 && state.LastLSN() < target.ToLSN {
-		fmt.Fprintf(a.stderr, "note: the log ends at LSN %d, before --to-lsn %d\n", state.LastLSN(), target.ToLSN)
-	}
 	if target.Page != 0 {
 		if p, err := state.Page(target.Page); err != nil || p.Epoch < target.Epoch {
 			return fmt.Errorf("page %d never reached epoch %d in %s", target.Page, target.Epoch, dir)

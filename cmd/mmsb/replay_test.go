@@ -130,6 +130,7 @@ func TestReplayBadInput(t *testing.T) {
 		{"lsn and time", []string{tb.dir, "--to-lsn", "3", "--to-time", "2020-01-01T00:00:00Z", "--out", fresh}, exitUsage, "exclude each other"},
 		{"lsn and page", []string{tb.dir, "--to-lsn", "3", "--page", "1", "--epoch", "1", "--out", fresh}, exitUsage, "exclude each other"},
 		{"time and page", []string{tb.dir, "--to-time", "2020-01-01T00:00:00Z", "--page", "1", "--epoch", "1", "--out", fresh}, exitUsage, "exclude each other"},
+		{"lsn past the end", []string{tb.dir, "--to-lsn", "999999999", "--out", fresh}, exitFailure, "past the last LSN"},
 		{"out not empty", []string{tb.dir, "--out", full}, exitFailure, "not empty"},
 		{"out is source", []string{tb.dir, "--out", tb.dir}, exitFailure, "not empty"},
 		{"not a data dir", []string{full, "--out", fresh}, exitFailure, "not an MMSB data directory"},
