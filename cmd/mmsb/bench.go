@@ -428,9 +428,12 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 		errOnce  sync.Once
 		wg       sync.WaitGroup
 	)
+	// No batch holds more than --count deltas: a --batch far larger than
+	// the run must not size the buffers (10^8 asked for 10 GB).
+	largest := int(min(int64(o.batch), o.count))
 	workers := make([]*benchWorker, o.concurrency)
 	for w := range workers {
-		workers[w] = newBenchWorker(o.batch, o.deltaSize)
+		workers[w] = newBenchWorker(largest, o.deltaSize)
 	}
 	stalls, err := startStallRecorder(o.stallTrace, o.stallThreshold)
 	if err != nil {

@@ -169,7 +169,7 @@ func runBareLoop(o *benchOptions) (benchResult, error) {
 	for i := range ids {
 		ids[i] = mmsb.PageID(i + 1)
 	}
-	w := newBenchWorker(o.batch, o.deltaSize)
+	w := newBenchWorker(int(min(int64(o.batch), o.count)), o.deltaSize)
 	batches := (o.count + int64(o.batch) - 1) / int64(o.batch)
 	start := time.Now()
 	for b := int64(0); b < batches; b++ {
