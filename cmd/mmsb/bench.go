@@ -428,10 +428,12 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 		errOnce  sync.Once
 		wg       sync.WaitGroup
 	)
-	// No batch holds more than --count deltas: a --batch far larger than
-	// the run must not size the buffers (10^8 asked for 10 GB).
+	// No batch holds more than --count deltas, and no goroutine past the
+	// number of batches has one to commit: a --batch or --concurrency far
+	// larger than the run must not size the buffers (--batch 10^8 asked
+	// for 20 GB).
 	largest := int(min(int64(o.batch), o.count))
-	workers := make([]*benchWorker, o.concurrency)
+	workers := make([]*benchWorker, min(int64(o.concurrency), max(batches, 1)))
 	for w := range workers {
 		workers[w] = newBenchWorker(largest, o.deltaSize)
 	}
