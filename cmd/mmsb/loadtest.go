@@ -92,13 +92,35 @@ It refuses a non-loopback server unless --allow-remote: it writes to the bus.`,
 	return cmd
 }
 
-func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
-	if o.watchers < 0 || o.watchers > 10000 || o.stalledWatchers < 0 || o.stalledWatchers > 10000 || (o.watchers > 0 && o.stalledWatchers > 0) {
-		return usageErr("--watchers and --stalled-watchers: 0..10000, not both")
+// check refuses flag values the load test cannot run with, naming the
+// first flag that is wrong and its value.
+func (o *loadtestOptions) check() error {
+	switch {
+	case o.clients < 1 || o.clients > 4096:
+		return usageErr("--clients must be in 1..4096, got %d", o.clients)
+	case o.batch < 1 || o.batch > 1<<20:
+		return usageErr("--batch must be in 1..%d, got %d", 1<<20, o.batch)
+	case o.pages < 1:
+		return usageErr("--pages must be at least 1, got %d", o.pages)
+	case o.duration <= 0:
+		return usageErr("--duration must be positive, got %s", o.duration)
+	case o.pageSize < 1 || o.pageSize > mmsb.MaxPageSize:
+		return usageErr("--page-size must be in 1..%d, got %d", mmsb.MaxPageSize, o.pageSize)
+	case o.deltaBytes < 1 || o.deltaBytes > o.pageSize:
+		return usageErr("--delta-bytes must be in 1..page size (%d), got %d", o.pageSize, o.deltaBytes)
+	case o.watchers < 0 || o.watchers > 10000:
+		return usageErr("--watchers must be in 0..10000, got %d", o.watchers)
+	case o.stalledWatchers < 0 || o.stalledWatchers > 10000:
+		return usageErr("--stalled-watchers must be in 0..10000, got %d", o.stalledWatchers)
+	case o.watchers > 0 && o.stalledWatchers > 0:
+		return usageErr("--watchers and --stalled-watchers exclude each other")
 	}
-	if o.clients <= 0 || o.batch <= 0 || o.pages <= 0 || o.duration <= 0 || o.deltaBytes <= 0 ||
-		o.pageSize < o.deltaBytes || o.pageSize > mmsb.MaxPageSize || o.clients > 4096 || o.batch > 1<<20 {
-		return usageErr("--clients (1..4096), --batch (1..2^20), --pages, --duration and --delta-bytes must be > 0, with --delta-bytes <= --page-size <= 16 MiB")
+	return nil
+}
+
+func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
+	if err := o.check(); err != nil {
+		return err
 	}
 	u, err := url.Parse(o.server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

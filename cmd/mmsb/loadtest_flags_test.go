@@ -1,0 +1,37 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// Each bad loadtest flag is refused before any connection, naming the
+// flag and the value given (one message listed every constraint at once).
+func TestLoadtestBadFlagsNamed(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--clients", "0"}, "--clients must be in 1..4096, got 0"},
+		{[]string{"--clients", "5000"}, "--clients must be in 1..4096, got 5000"},
+		{[]string{"--batch", "0"}, "--batch must be in 1..1048576, got 0"},
+		{[]string{"--batch", "100000000"}, "--batch must be in 1..1048576, got 100000000"},
+		{[]string{"--pages", "0"}, "--pages must be at least 1, got 0"},
+		{[]string{"--duration", "0s"}, "--duration must be positive, got 0s"},
+		{[]string{"--duration", "-1s"}, "--duration must be positive, got -1s"},
+		{[]string{"--page-size", "0"}, "--page-size must be in 1..16777216, got 0"},
+		{[]string{"--delta-bytes", "0"}, "--delta-bytes must be in 1..page size (1024), got 0"},
+		{[]string{"--delta-bytes", "2000"}, "--delta-bytes must be in 1..page size (1024), got 2000"},
+		{[]string{"--watchers", "-1"}, "--watchers must be in 0..10000, got -1"},
+		{[]string{"--stalled-watchers", "100000"}, "--stalled-watchers must be in 0..10000, got 100000"},
+		{[]string{"--watchers", "1", "--stalled-watchers", "1"}, "exclude each other"},
+	}
+	for _, tc := range tests {
+		// An address nothing listens on: a flag check that let a run
+		// start would fail later with exit 1, not 2.
+		r := runCLI(t, append([]string{"loadtest", "--server", "http://127.0.0.1:1"}, tc.args...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("loadtest %v: exit %d, stderr %q; want exit %d naming %q", tc.args, r.code, r.stderr, exitUsage, tc.want)
+		}
+	}
+}
