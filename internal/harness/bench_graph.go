@@ -78,6 +78,9 @@ func longPath(g *graph.Graph, start mmsb.PageID, hops int) mmsb.PageID {
 	return cur
 }
 
+// medianDuration times runs calls of f and returns their median, by
+// nearest rank as every harness percentile is (percentile(…, 50): for an
+// even count the lower of the two middle samples).
 func medianDuration(runs int, f func()) time.Duration {
 	ds := make([]time.Duration, runs)
 	for i := range ds {
@@ -86,7 +89,7 @@ func medianDuration(runs int, f func()) time.Duration {
 		ds[i] = time.Since(t)
 	}
 	slices.Sort(ds)
-	return ds[runs/2]
+	return percentile(ds, 50)
 }
 
 // measureGraph builds the bus graph, validates it, times cycle detection,

@@ -99,3 +99,26 @@ func TestIntegrityNegativePartialScan(t *testing.T) {
 		t.Fatalf("coverage %v%%, want strictly between 0 and 100", c.Value)
 	}
 }
+
+// TestIntegrityNegativeKindClaimedNotLogged: the workload skips one kind
+// of operation but its own tally says it made them. mixed_workload must
+// count the kinds the bus's log holds, not the harness's tally, so it
+// fails, naming the kind, and only it fails (the log is clean). It used to
+// count the tally and passed both: metadata changes were tallied, and edge
+// removals were not among the kinds it required at all.
+func TestIntegrityNegativeKindClaimedNotLogged(t *testing.T) {
+	for _, kind := range []string{"meta", "unedge"} {
+		t.Run(kind, func(t *testing.T) {
+			env := testEnv(t, "integrity", nil)
+			var r Result
+			err := integrityBench(bg, env, &r, integrityConfig{deltas: 3000, seed: 3, skip: kind, claimSkipped: true})
+			requireOnlyFail(t, &r, err, "mixed_workload")
+			if c := checkNamed(t, &r, "mixed_workload"); !strings.Contains(c.Target, "missing: "+kind) {
+				t.Fatalf("the missing kind is not named: %+v", c)
+			}
+			if r.Metrics["workload_"+kind] == 0 || r.Metrics["logged_"+kind] != 0 {
+				t.Fatalf("tally %v, log %v: want a tally the log does not hold", r.Metrics["workload_"+kind], r.Metrics["logged_"+kind])
+			}
+		})
+	}
+}

@@ -110,3 +110,19 @@ func TestInvariantsNegativeMutationFails(t *testing.T) {
 		}})
 	requireOnlyFail(t, &r, err, "operations_ok")
 }
+
+// TestInvariantsNegativeSkippedTick: one cycle runs no tick (its deltas
+// wait for the next one), while the harness still counts the cycle and
+// checks after it. checks_every_cycle must count the ticks the
+// orchestrator ran, not the harness's loop counter, so only it fails. It
+// compared the loop counter with the configured count, which cannot
+// differ, and passed.
+func TestInvariantsNegativeSkippedTick(t *testing.T) {
+	env := testEnv(t, "invariants", nil)
+	var r Result
+	err := invariantsBench(bg, env, &r, invariantsConfig{cycles: 200, seed: 4, skipTickAt: 50})
+	requireOnlyFail(t, &r, err, "checks_every_cycle")
+	if v := r.Metrics["ticks"]; v != 199 {
+		t.Fatalf("ticks metric %v, want 199", v)
+	}
+}

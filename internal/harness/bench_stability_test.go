@@ -125,3 +125,21 @@ func TestStabilityNegativeRejectedDelta(t *testing.T) {
 	err := stabilityBench(bg, env, &r, cfg)
 	requireOnlyFail(t, &r, err, "ticks_ok")
 }
+
+// TestStabilityNegativePerturbedStopsEarly: the perturbed run stops after
+// 30 of its 60 steps. Its final state is still close to the unperturbed
+// one (diffusion is slow), finite and smooth, so only the step count can
+// show that it did not run: only steps_done may fail. ticks_ok compared
+// the unperturbed run's steps with the configured count and never looked
+// at the perturbed run's, so this passed.
+func TestStabilityNegativePerturbedStopsEarly(t *testing.T) {
+	env := testEnv(t, "stability", nil)
+	cfg := defaultStability(60, 1)
+	cfg.perturbedSteps = 30
+	var r Result
+	err := stabilityBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "steps_done")
+	if c := checkNamed(t, &r, "steps_done"); c.Value != 30 {
+		t.Fatalf("steps_done value %v, want 30 (the perturbed run's steps)", c.Value)
+	}
+}

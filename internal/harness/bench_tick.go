@@ -238,11 +238,22 @@ func runTick(ctx context.Context, env *Env, r *Result) error {
 		pages: env.Int("pages"), derived: env.Int("derived"), pageSize: 1024, seed: env.Seed})
 }
 
+// percentile returns the p-th percentile (p in 0..100) of ascending
+// samples by nearest rank: the sample of 1-based rank ceil(p·n/100), at
+// least 1: always a measured sample, never an interpolation. p99 of 50
+// samples is therefore the maximum (rank 50), of 100 the 99th, of 1000 the
+// 990th; the usual definition for a latency gate, which must not drop the
+// worst tick of a short run. No samples give 0.
+// Every target that reports a percentile or median uses it (#6 p50/p99/max,
+// medianDuration for #3 and #10).
 func percentile(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
+	n := len(sorted)
+	if n == 0 {
 		return 0
 	}
-	return sorted[(len(sorted)-1)*p/100]
+	p = min(max(p, 0), 100)
+	rank := max((p*n+99)/100, 1)
+	return sorted[rank-1]
 }
 
 // tickBench runs #6 with cfg and records its checks.

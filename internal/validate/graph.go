@@ -77,10 +77,10 @@ func checkGraph(v GraphView, r *reporter) {
 		// on every tick, and on a clean graph nothing is reported.
 		where := func() string { return fmt.Sprintf("edge %d -> %d (%v)", ed.Parent, ed.Child, ed.Type) }
 		if _, ok := v.Pages[ed.Parent]; !ok {
-			r.addf(KindOrphan, 0, ed.Parent, where(), "edge parent %d does not exist", ed.Parent)
+			r.addf(KindUnresolved, 0, ed.Parent, where(), "edge parent %d does not exist", ed.Parent)
 		}
 		if _, ok := v.Pages[ed.Child]; !ok {
-			r.addf(KindOrphan, 0, ed.Child, where(), "edge child %d does not exist", ed.Child)
+			r.addf(KindUnresolved, 0, ed.Child, where(), "edge child %d does not exist", ed.Child)
 		}
 		if ed.Parent == ed.Child {
 			r.addf(KindCycle, 0, ed.Child, where(), "self-loop on page %d", ed.Child)
@@ -105,7 +105,7 @@ func checkGraph(v GraphView, r *reporter) {
 		b := v.Bindings[id]
 		where := func() string { return fmt.Sprintf("binding of page %d (%s)", id, b.Func) }
 		if _, ok := v.Pages[id]; !ok {
-			r.addf(KindOrphan, 0, id, where(), "bound page %d does not exist", id)
+			r.addf(KindUnresolved, 0, id, where(), "bound page %d does not exist", id)
 		}
 		if v.HasFunc != nil && !v.HasFunc(b.Func) {
 			r.addf(KindUnknownFunc, 0, id, where(), "function %q is not registered", b.Func)
@@ -116,7 +116,7 @@ func checkGraph(v GraphView, r *reporter) {
 		want := slices.Clone(b.Parents)
 		for _, p := range b.Parents {
 			if _, ok := v.Pages[p]; !ok {
-				r.addf(KindOrphan, 0, id, where(), "parent %d does not exist", p)
+				r.addf(KindUnresolved, 0, id, where(), "parent %d does not exist", p)
 			}
 		}
 		slices.Sort(want)

@@ -20,8 +20,10 @@ const DefaultPurityRuns = 3
 // runs (non-determinism), and inputs changed by the call (compared with
 // saved copies). When the page's latest derivation is known and no parent
 // nor the page itself was written since, the output must also equal the
-// page's current bytes (derived consistency). Checked counts bindings;
-// figures: calls, consistency_checked.
+// page's current bytes (derived consistency). Checked counts the bindings
+// run; Skipped those that could not be (function not registered, page or
+// parent unreadable: reported as problems too); figures: calls,
+// consistency_checked.
 func Purity(ctx context.Context, t Target, o Options) (Report, error) {
 	start := time.Now()
 	r, rep := newReporter("purity", &o)
@@ -47,10 +49,13 @@ func Purity(ctx context.Context, t Target, o Options) (Report, error) {
 		if c {
 			consistent++
 		}
+		// A binding that could not be run (reported) was not checked: it
+		// is skipped, never also counted as checked.
 		if !ok {
 			rep.Skipped++
+		} else {
+			rep.Checked++
 		}
-		rep.Checked++
 	}
 	r.figure("calls", float64(calls))
 	r.figure("consistency_checked", float64(consistent))

@@ -178,6 +178,19 @@ func rewriteCheckpoint(t *testing.T, fs vfs.FS, id mmsb.PageID) {
 // changed by mutate.
 func rewriteCheckpointWith(t *testing.T, fs vfs.FS, id mmsb.PageID, mutate func(*record.PageImage)) {
 	t.Helper()
+	editCheckpoint(t, fs, func(img *record.PageImage) bool {
+		if img.ID == id {
+			mutate(img)
+		}
+		return true
+	})
+}
+
+// editCheckpoint rewrites the newest checkpoint (a well-framed file, CRCs
+// valid) with every page image passed through edit, which may change it in
+// place; an image for which edit returns false is left out.
+func editCheckpoint(t *testing.T, fs vfs.FS, edit func(*record.PageImage) (keep bool)) {
+	t.Helper()
 	ckDir := fs.Join(busDir, "checkpoints")
 	list, err := checkpoint.List(fs, ckDir)
 	if err != nil || len(list) == 0 {
@@ -203,10 +216,12 @@ func rewriteCheckpointWith(t *testing.T, fs vfs.FS, id mmsb.PageID, mutate func(
 			if err := record.DecodePage(payload, &img); err != nil {
 				t.Fatal(err)
 			}
-			if img.ID == id {
-				mutate(&img)
-				payload = record.AppendPage(nil, &img)
+			img.Data = append([]byte(nil), img.Data...)
+			img.Meta = append([]byte(nil), img.Meta...)
+			if !edit(&img) {
+				continue
 			}
+			payload = record.AppendPage(nil, &img)
 		}
 		recs = append(recs, rec{kind, payload})
 	}
