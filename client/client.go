@@ -27,6 +27,20 @@ import (
 	"github.com/mmsb-go/mmsb/internal/wire"
 )
 
+// ErrBadResponse means the server answered something the request cannot
+// have asked for (a count that does not match, an operation kind or a
+// delta the client cannot decode): the client refuses it rather than
+// deliver it short or zeroed. The error names the call and what was wrong.
+var ErrBadResponse = errors.New("client: the server's answer does not match the request")
+
+// ErrCommitUncertain means the server logged and applied a Commit's batch
+// and then failed (it did not become durable, or did not replicate; the
+// wrapped server error says which): readers see the batch, and it may or
+// may not survive a restart. Commit returns its CommitInfo and fills the
+// deltas' LSNs and epochs along with the error: do not commit the batch
+// again blindly.
+var ErrCommitUncertain = errors.New("client: the batch was committed, then the commit failed")
+
 // Client talks to one server. It is safe for concurrent use.
 type Client struct {
 	rpc     mmsbv1connect.BusServiceClient
@@ -196,7 +210,7 @@ func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb
 		return nil, err
 	}
 	if len(resp.Msg.GetIds()) != len(specs) {
-		return nil, fmt.Errorf("client: CreatePages: %d IDs answered for %d pages asked", len(resp.Msg.GetIds()), len(specs))
+		return nil, fmt.Errorf("%w: CreatePages: %d IDs answered for %d pages asked", ErrBadResponse, len(resp.Msg.GetIds()), len(specs))
 	}
 	ids := make([]mmsb.PageID, len(resp.Msg.GetIds()))
 	for i, id := range resp.Msg.GetIds() {
@@ -234,15 +248,38 @@ func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, 
 	req := &mmsbv1.CommitRequest{Deltas: wire.DeltasToProtoAliased(ds)}
 	resp, err := c.rpc.Commit(ctx, connect.NewRequest(req))
 	if err != nil {
+		// A batch logged and applied before the commit failed comes
+		// named in a CommitResponse detail.
+		var ce *connect.Error
+		if !errors.As(err, &ce) {
+			return mmsb.CommitInfo{}, err
+		}
+		for _, d := range ce.Details() {
+			if m, derr := d.Value(); derr == nil {
+				if r, ok := m.(*mmsbv1.CommitResponse); ok && r.GetFirstLsn() != 0 {
+					info, ferr := fillCommit(ds, r)
+					if ferr != nil {
+						return mmsb.CommitInfo{}, fmt.Errorf("%w (and the server's error: %w)", ferr, err)
+					}
+					return info, fmt.Errorf("%w: LSNs %d..%d: %w", ErrCommitUncertain, info.FirstLSN, info.LastLSN, err)
+				}
+			}
+		}
 		return mmsb.CommitInfo{}, err
 	}
-	m := resp.Msg
+	return fillCommit(ds, resp.Msg)
+}
+
+// fillCommit sets each delta's LSN, Epoch and Time from the server's
+// answer, which must name one LSN and one epoch per delta.
+func fillCommit(ds []mmsb.Delta, m *mmsbv1.CommitResponse) (mmsb.CommitInfo, error) {
 	info := mmsb.CommitInfo{FirstLSN: mmsb.LSN(m.GetFirstLsn()), LastLSN: mmsb.LSN(m.GetLastLsn()), Time: m.GetTime()}
+	if info.FirstLSN == 0 || info.LastLSN < info.FirstLSN || uint64(info.LastLSN-info.FirstLSN) != uint64(len(ds)-1) || len(m.GetEpochs()) != len(ds) {
+		return mmsb.CommitInfo{}, fmt.Errorf("%w: Commit: LSNs %d..%d and %d epochs answered for %d deltas",
+			ErrBadResponse, info.FirstLSN, info.LastLSN, len(m.GetEpochs()), len(ds))
+	}
 	for i := range ds {
-		ds[i].LSN, ds[i].Time = info.FirstLSN+mmsb.LSN(i), info.Time
-		if i < len(m.GetEpochs()) {
-			ds[i].Epoch = mmsb.Epoch(m.GetEpochs()[i])
-		}
+		ds[i].LSN, ds[i].Time, ds[i].Epoch = info.FirstLSN+mmsb.LSN(i), info.Time, mmsb.Epoch(m.GetEpochs()[i])
 	}
 	return info, nil
 }
@@ -297,7 +334,7 @@ func (c *Client) Read(ctx context.Context, items []*mmsbv1.ReadItem, asOf mmsb.L
 		return nil, err
 	}
 	if len(resp.Msg.GetPages()) != len(items) {
-		return nil, fmt.Errorf("client: Read: %d pages answered for %d asked", len(resp.Msg.GetPages()), len(items))
+		return nil, fmt.Errorf("%w: Read: %d pages answered for %d asked", ErrBadResponse, len(resp.Msg.GetPages()), len(items))
 	}
 	return resp.Msg, nil
 }
@@ -339,7 +376,7 @@ func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
 			return ids, nil
 		}
 		if next <= after {
-			return nil, fmt.Errorf("client: PageIDs: the server answered next_after_id %d after %d", next, after)
+			return nil, fmt.Errorf("%w: PageIDs: next_after_id %d answered after %d", ErrBadResponse, next, after)
 		}
 		after = next
 	}
@@ -366,8 +403,12 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 		defer func() { _ = stream.Close() }()
 		for stream.Receive() {
 			for _, p := range stream.Msg().GetOps() {
+				lo, err := opFromProto(p)
+				if err != nil {
+					// The same operation would come again on a retry.
+					return struct{}{}, &noRetry{err}
+				}
 				delivered++
-				lo := wire.OpFromProto(p)
 				if !fn(&lo) {
 					return struct{}{}, nil
 				}
@@ -380,6 +421,22 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 		return struct{}{}, stream.Err()
 	})
 	return err
+}
+
+// opFromProto decodes one operation of QueryLog, refusing what
+// wire.OpFromProto would turn into a zero kind or an empty delta (until
+// 2026-12-04 delivered as such: TestQueryLogUndecodableOp).
+func opFromProto(p *mmsbv1.Op) (mmsb.LoggedOp, error) {
+	if _, ok := wire.OpKinds[p.GetKind()]; !ok {
+		return mmsb.LoggedOp{}, fmt.Errorf("%w: QueryLog: operation at LSN %d has unknown kind %q", ErrBadResponse, p.GetLsn(), p.GetKind())
+	}
+	if p.GetDelta() != nil {
+		// Decoding aliases p's bytes: checking first costs no copy.
+		if _, err := wire.DeltaFromProto(p.GetDelta(), "", nil); err != nil {
+			return mmsb.LoggedOp{}, fmt.Errorf("client: QueryLog: operation at LSN %d: %w", p.GetLsn(), err)
+		}
+	}
+	return wire.OpFromProto(p), nil
 }
 
 // Provenance asks which operations wrote bytes [off, off+n) of page id.

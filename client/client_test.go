@@ -72,7 +72,8 @@ func noPanic(call func() error) (err error) {
 }
 
 // TestOddReplies: the client refuses replies that do not match what it
-// asked, with an error, instead of panicking or looping.
+// asked, with an error wrapping client.ErrBadResponse, instead of
+// panicking or looping.
 func TestOddReplies(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
@@ -101,8 +102,8 @@ func TestOddReplies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cl := oddClient(t, c.srv)
 			err := noPanic(func() error { return c.call(cl) })
-			if err == nil || errors.Is(err, errLooped) || strings.HasPrefix(err.Error(), "panic:") {
-				t.Fatalf("want the client's own error, got %v", err)
+			if !errors.Is(err, client.ErrBadResponse) || errors.Is(err, errLooped) || strings.HasPrefix(err.Error(), "panic:") {
+				t.Fatalf("want the client's own error, wrapping client.ErrBadResponse, got %v", err)
 			}
 		})
 	}

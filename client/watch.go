@@ -74,8 +74,9 @@ type WatchEvent struct {
 // Watch streams every durable change from opts.FromLSN on to fn, until
 // fn returns an error (returned), ctx ends, the server says the start
 // was compacted (a *CompactedError), or it sends a change the client
-// cannot decode (an error wrapping mmsb.ErrInvalidDelta, naming its LSN;
-// nothing of that message is delivered). A dropped stream, or a server
+// cannot decode (an error wrapping mmsb.ErrInvalidDelta, or ErrBadResponse
+// for an unknown kind, naming its LSN; nothing of that message is
+// delivered). A dropped stream, or a server
 // shutting down, is resumed from the LSN after the last change delivered:
 // fn sees no gap and no duplicate.
 func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEvent) error) error {
@@ -191,7 +192,12 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 			if lsn < nx {
 				continue // never deliver twice, whatever the server sends
 			}
-			c := Change{LSN: lsn, Page: mmsb.PageID(ch.GetPage()), Kind: wire.OpKinds[ch.GetKind()], Time: ch.GetTime()}
+			kind, ok := wire.OpKinds[ch.GetKind()]
+			if !ok {
+				// Delivered as kind 0 until 2026-12-04 (TestWatchUnknownKind).
+				return progressed, &stopError{fmt.Errorf("%w: watch: change at LSN %d has unknown kind %q", ErrBadResponse, lsn, ch.GetKind())}
+			}
+			c := Change{LSN: lsn, Page: mmsb.PageID(ch.GetPage()), Kind: kind, Time: ch.GetTime()}
 			if ch.GetDelta() != nil {
 				d, derr := wire.DeltaFromProto(ch.GetDelta(), "", nil)
 				if derr != nil {

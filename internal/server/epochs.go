@@ -89,7 +89,8 @@ type overEpoch struct {
 
 // epochTracker follows page epochs along the log.
 type epochTracker struct {
-	base  *epochBase
+	base  *epochBase                // nil while parked
+	gen   uint64                    // the Server.epochBaseGen of base
 	over  map[mmsb.PageID]overEpoch // the pages whose epoch is not base's
 	wants func(mmsb.PageID) bool    // the pages followed (nil: all)
 }
@@ -216,6 +217,9 @@ func (s *Server) epochTracker(ctx context.Context, at mmsb.LSN, wants func(mmsb.
 	if b := s.epochBase; b != nil && dist(b.at, at) <= dist(s.bus.LastLSN(), at)+hubStep {
 		t, err := newEpochTrackerOn(ctx, s.bus, b, at, wants)
 		if !errors.Is(err, mmsb.ErrLogTruncated) {
+			if t != nil {
+				t.gen = s.epochBaseGen
+			}
 			return t, err
 		}
 		// Compacted between the base and at: a fresh base is after at.
@@ -225,7 +229,38 @@ func (s *Server) epochTracker(ctx context.Context, at mmsb.LSN, wants func(mmsb.
 		return nil, err
 	}
 	s.epochBase = b
-	return newEpochTrackerOn(ctx, s.bus, b, at, wants)
+	s.epochBaseGen++
+	t, err := newEpochTrackerOn(ctx, s.bus, b, at, wants)
+	if t != nil {
+		t.gen = s.epochBaseGen
+	}
+	return t, err
+}
+
+// A watcher catching up sends each step it read, and a client that stops
+// reading stalls it there for as long as it keeps its connection open.
+// A tracker kept its base meanwhile: once the server had replaced the
+// shared base, each stalled watcher could hold a base of every page of
+// its own (TestStalledWatcherReleasesEpochBase). So a watcher parks its
+// tracker while it sends (the tracker drops its base) and unparks it
+// after: the tracker takes the base back if it is still the server's,
+// and is rebuilt at the watcher's position otherwise, as if the watch
+// started there. A parked tracker keeps its overlay, which is bounded by
+// the stretch of log it scanned and its own steps, not by the bus.
+
+// park drops t's reference to its base until unparkEpochs.
+func (t *epochTracker) park() { t.base = nil }
+
+// unparkEpochs gives the parked t its base back; false when the server
+// rebuilt the base meanwhile (t is then of no use: build another).
+func (s *Server) unparkEpochs(t *epochTracker) bool {
+	s.epochBaseMu.Lock()
+	defer s.epochBaseMu.Unlock()
+	if s.epochBase == nil || t.gen != s.epochBaseGen {
+		return false
+	}
+	t.base = s.epochBase
+	return true
 }
 
 // The Change.Kind strings of the operations that move epochs.

@@ -7,3 +7,11 @@ package server
 func SetAsOfHooks(s *Server, started, waiting func()) {
 	s.hooks.asOfStarted, s.hooks.asOfWaiting = started, waiting
 }
+
+// EpochBaseBuilds returns how many times the server built its shared
+// epoch base (epochs.go).
+func EpochBaseBuilds(s *Server) uint64 {
+	s.epochBaseMu.Lock()
+	defer s.epochBaseMu.Unlock()
+	return s.epochBaseGen
+}

@@ -116,15 +116,39 @@ func (s *Server) Commit(ctx context.Context, req *connect.Request[mmsbv1.CommitR
 	}
 	defer s.endWrite()
 	info, err := s.bus.Commit(ctx, ds)
-	if err != nil {
-		return nil, toConnect(err)
-	}
 	out := &mmsbv1.CommitResponse{FirstLsn: uint64(info.FirstLSN), LastLsn: uint64(info.LastLSN), Time: info.Time,
 		Epochs: make([]uint64, len(ds))}
 	for i := range ds {
 		out.Epochs[i] = uint64(ds[i].Epoch)
 	}
+	if err != nil && info.FirstLSN != 0 {
+		return nil, committedError(out, err)
+	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
 	return connect.NewResponse(out), nil
+}
+
+// CommittedLSNsKey carries, as "first-last", the LSNs of a batch that the
+// bus logged and applied before the Commit failed (it did not become
+// durable, or did not replicate): the caller must not commit it again
+// blindly, as readers see it.
+const CommittedLSNsKey = "Mmsb-Committed-Lsns"
+
+// committedError is the error of a Commit whose batch was logged and
+// applied, then failed (the bus's CommitInfo came with the error; until
+// 2026-12-04 it was dropped, and a caller told Unavailable committed the
+// batch again: TestCommitFailedAfterLogging). It names the batch in its
+// message, a CommitResponse detail and the CommittedLSNsKey header.
+func committedError(out *mmsbv1.CommitResponse, cause error) error {
+	err := connect.NewError(codeFor(cause), fmt.Errorf("Commit: the batch was logged and applied at LSNs %d..%d, then failed: %w",
+		out.GetFirstLsn(), out.GetLastLsn(), cause))
+	if d, derr := connect.NewErrorDetail(out); derr == nil {
+		err.AddDetail(d)
+	}
+	err.Meta().Set(CommittedLSNsKey, fmt.Sprintf("%d-%d", out.GetFirstLsn(), out.GetLastLsn()))
+	return err
 }
 
 // asOfSlot waits for one of the Config.MaxAsOfReads slots of as-of reads

@@ -36,8 +36,8 @@ type Config struct {
 	// Logger receives structured logs (default: slog.Default()).
 	Logger *slog.Logger
 	// WatchQueue is each watcher's queue, in batches of changes (default
-	// 256). A watcher whose queue fills is demoted to reading the log by
-	// itself until it has caught up.
+	// 256, at most MaxWatchQueue). A watcher whose queue fills is demoted
+	// to reading the log by itself until it has caught up.
 	WatchQueue int
 	// ProgressInterval is the default interval of watch progress messages
 	// (default 1 s).
@@ -83,14 +83,20 @@ type Server struct {
 	asOfSlots chan struct{}
 
 	// epochBase is the page epochs the watchers' epoch trackers start
-	// from (epochs.go), shared; epochBaseMu guards it and its rebuilding.
-	epochBaseMu sync.Mutex
-	epochBase   *epochBase
+	// from (epochs.go), shared; epochBaseGen counts its rebuildings (a
+	// parked tracker takes it back only if it is still the one it was
+	// built on); epochBaseMu guards both and the rebuilding.
+	epochBaseMu  sync.Mutex
+	epochBase    *epochBase
+	epochBaseGen uint64
 
 	watchers  atomic.Int64
 	slow      atomic.Uint64
 	compacted atomic.Uint64
 }
+
+// MaxWatchQueue bounds Config.WatchQueue (batches per watcher).
+const MaxWatchQueue = 1 << 16
 
 // New returns a server for cfg.Bus and starts its watch hub; Shutdown
 // stops it.
@@ -108,6 +114,11 @@ func New(cfg Config) (*Server, error) {
 	q := cfg.WatchQueue
 	if q <= 0 {
 		q = 256
+	}
+	if q > MaxWatchQueue {
+		// Each watcher's queue is made at its start: 10^12 entries
+		// crashed the server at the first watch.
+		return nil, fmt.Errorf("server: Config.WatchQueue is %d: at most %d", q, MaxWatchQueue)
 	}
 	if cfg.MaxAsOfReads < 0 {
 		return nil, fmt.Errorf("server: Config.MaxAsOfReads is %d: want 0 (the default, %d) or more", cfg.MaxAsOfReads, DefaultMaxAsOfReads)

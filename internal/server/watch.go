@@ -569,10 +569,16 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 			}
 			epochs.assign(cs)
 			epochsAt = end
+			// Parked while sending: a client that stops reading holds up
+			// the watch here, and must not hold the base with it.
+			epochs.park()
 			if err := send(w.filter(cs, pos)); err != nil {
 				return err
 			}
 			pos = end
+			if !s.unparkEpochs(epochs) {
+				epochs = nil // the server rebuilt its base meanwhile
+			}
 			continue
 		}
 		select {
