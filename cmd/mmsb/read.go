@@ -97,6 +97,11 @@ func (a *app) runRead(ctx context.Context, dir string, id mmsb.PageID, atLSN mms
 		for i := 0; i+8 <= len(data); i += 8 {
 			fmt.Fprintf(a.stdout, "%6d  %v\n", i, math.Float64frombits(binary.LittleEndian.Uint64(data[i:])))
 		}
+		// A size that is not a multiple of 8 leaves bytes no float64
+		// holds: show them rather than drop them unseen.
+		if tail := len(data) % 8; tail != 0 {
+			fmt.Fprintf(a.stdout, "%6d  %d trailing bytes, not a float64: % x\n", len(data)-tail, tail, data[len(data)-tail:])
+		}
 		return nil
 	}
 	_, err := fmt.Fprint(a.stdout, hex.Dump(data))

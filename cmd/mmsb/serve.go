@@ -99,6 +99,47 @@ few hundred pages, derived pages and a ticking writer.`,
 	return cmd
 }
 
+// Upper bounds of serve's limits: past them a value is a typo, not a
+// setting, and would let one caller make the server hold gigabytes (a
+// request of --max-request-bytes, a watcher's queue of --watch-queue
+// batches made at its start).
+const (
+	maxServeRequestBytes = 1 << 30
+	maxServeStreams      = 1 << 16
+	maxServeWatchQueue   = server.MaxWatchQueue
+	maxServeAsOfReads    = 1 << 10
+)
+
+// checkLimits refuses limits serve cannot run with, naming the first
+// flag that is wrong and its value.
+func (o *serveOptions) checkLimits() error {
+	for _, l := range []struct {
+		flag   string
+		v, max int
+	}{
+		{"--max-request-bytes", o.maxRequestBytes, maxServeRequestBytes},
+		{"--max-streams", o.maxStreams, maxServeStreams},
+		{"--watch-queue", o.watchQueue, maxServeWatchQueue},
+		{"--max-asof-reads", o.maxAsOfReads, maxServeAsOfReads},
+	} {
+		if l.v < 1 || l.v > l.max {
+			return usageErr("%s must be in 1..%d, got %d", l.flag, l.max, l.v)
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--ticks", o.ticks}, {"--timeout", o.timeout}, {"--shutdown-timeout", o.shutdownTimeout}} {
+		if d.v < 0 {
+			return usageErr("%s must not be negative, got %s", d.flag, d.v)
+		}
+	}
+	if o.gzipMinBytes < 0 {
+		return usageErr("--gzip-min-bytes must not be negative, got %d", o.gzipMinBytes)
+	}
+	return nil
+}
+
 func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	mode, err := mmsb.ParseSyncMode(o.sync)
 	if err != nil {
@@ -118,8 +159,8 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return usageErr("--log-format %q: want text or json", o.logFormat)
 	}
 	log := slog.New(handler)
-	if o.maxRequestBytes <= 0 || o.maxStreams <= 0 || o.watchQueue <= 0 || o.maxAsOfReads <= 0 || o.ticks < 0 || o.timeout < 0 || o.shutdownTimeout < 0 || o.gzipMinBytes < 0 {
-		return usageErr("--max-request-bytes, --max-streams, --watch-queue and --max-asof-reads must be > 0; --ticks, --timeout, --shutdown-timeout and --gzip-min-bytes >= 0")
+	if err := o.checkLimits(); err != nil {
+		return err
 	}
 	// Without --replicate its flags would be dropped, and --follow-only
 	// (a read replica) would serve a writable bus.
