@@ -231,6 +231,15 @@ static inline int64_t mmsb_reader__now(void) {
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* mmsb_reader__after is the time ns after now, saturating at INT64_MAX:
+ * a caller's timeout of INT64_MAX ("no limit in practice") overflowed
+ * now + timeout, undefined behaviour that UBSan aborts on and that
+ * otherwise wrapped to a deadline in the past (mmsb_reader_wait returned
+ * TIMEOUT at once). */
+static inline int64_t mmsb_reader__after(int64_t now, int64_t ns) {
+	return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 static inline void mmsb_reader__sleep_ns(int64_t ns) {
 	struct timespec ts;
 	ts.tv_sec = (time_t)(ns / 1000000000);
@@ -904,10 +913,10 @@ static inline int mmsb_reader__read(mmsb_reader *r, uint64_t id, mmsb_reader__ds
 		}
 		now = mmsb_reader__now();
 		if (busy_until == 0)
-			busy_until = now + r->o.busy_timeout_ns;
+			busy_until = mmsb_reader__after(now, r->o.busy_timeout_ns);
 		still = s1 == stuck && have_deadline;
 		if (!still) {
-			stuck = s1, deadline = now + r->o.writer_timeout_ns, pause = 1000, have_deadline = 1;
+			stuck = s1, deadline = mmsb_reader__after(now, r->o.writer_timeout_ns), pause = 1000, have_deadline = 1;
 		} else if (now > deadline) {
 			if ((s1 & 1) == 0)
 				return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "page %llu: its chunk stayed unavailable (sequence %llu) for more than %lld ns",
@@ -962,7 +971,7 @@ static inline MMSB_READER__UNUSED int mmsb_reader_last_lsn(mmsb_reader *r, uint6
  * suffices). Each sleep lasts at most 5 ms so writer death is noticed.
  * timeout_ns < 0: no limit. TIMEOUT, WRITER_GONE or STALE otherwise. */
 static inline MMSB_READER__UNUSED int mmsb_reader_wait(mmsb_reader *r, uint64_t after, int64_t timeout_ns, uint64_t *lsn) {
-	int64_t end = timeout_ns < 0 ? 0 : mmsb_reader__now() + timeout_ns, left;
+	int64_t end = timeout_ns < 0 ? 0 : mmsb_reader__after(mmsb_reader__now(), timeout_ns), left;
 	int rc;
 	MMSB_READER__CHECK_HANDLE(r, "wait");
 	if (lsn == NULL)

@@ -22,8 +22,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -100,37 +102,69 @@ func main() {
 	flag.IntVar(&cfg.Repeats, "repeats", cfg.Repeats, "runs per swept fraction")
 	flag.StringVar(&cfg.Input, "input", "", "read the program from this text file (README: Text format)")
 	flag.Parse()
-	if *dump != "" {
-		if err := dumpProgram(*dump, cfg); err != nil {
-			fmt.Fprintln(os.Stderr, errorLine(err))
-			os.Exit(1)
+	// Ctrl-C (or SIGTERM) cancels the run, which then closes the bus and
+	// exits with status 130, leaving no half-written --dump file or chart.
+	// Killed outright by the signal, it left a truncated --dump or PNG
+	// behind and reported nothing (TestInterruptCleansUp).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runMain(ctx, cfg, *dump, *plotDir, *asJSON)
+	stop()
+	os.Exit(code)
+}
+
+// runMain is main after the flags: it returns the exit status (130 when
+// ctx was cancelled by an interrupt).
+func runMain(ctx context.Context, cfg config, dump, plotDir string, asJSON bool) int {
+	interrupted := func() bool {
+		if ctx.Err() == nil {
+			return false
 		}
-		return
+		fmt.Fprintln(os.Stderr, "compiler-ir: interrupted")
+		return true
 	}
-	rep, err := run(context.Background(), cfg)
+	if dump != "" {
+		err := dumpProgram(ctx, dump, cfg)
+		if interrupted() {
+			return 130
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, errorLine(err))
+			return 1
+		}
+		return 0
+	}
+	rep, err := run(ctx, cfg)
+	if interrupted() {
+		return 130
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))
-		os.Exit(1)
+		return 1
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			fmt.Fprintln(os.Stderr, errorLine(err))
-			os.Exit(1)
+			return 1
 		}
 	} else {
 		printTable(os.Stdout, rep)
 	}
-	if *plotDir != "" {
-		if err := writeCharts(*plotDir, rep); err != nil {
+	if plotDir != "" {
+		err := writeCharts(ctx, plotDir, rep)
+		if interrupted() {
+			return 130
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, errorLine(err))
-			os.Exit(1)
+			return 1
 		}
 	}
 	if !rep.Equal {
-		os.Exit(2)
+		return 2
 	}
+	return 0
 }
 
 // validate refuses a config the run cannot honour. Without it --funcs -1
@@ -155,7 +189,10 @@ func (c config) validate() error {
 	return nil
 }
 
-func dumpProgram(path string, cfg config) error {
+// dumpProgram writes the generated program to path. An interrupt (ctx
+// cancelled) before the file is complete removes it: a truncated program
+// would fail to parse later, far from the cause.
+func dumpProgram(ctx context.Context, path string, cfg config) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
@@ -163,6 +200,18 @@ func dumpProgram(path string, cfg config) error {
 	if err != nil {
 		return err
 	}
+	// Only a regular file is removed: --dump /dev/stdout must not delete
+	// the device's name.
+	st, statErr := f.Stat()
+	regular := statErr == nil && st.Mode().IsRegular()
+	defer func() {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil && regular {
+			_ = os.Remove(path) // incomplete: the error says why
+		}
+	}()
 	if err := Format(f, Generate(cfg.Seed, cfg.Funcs)); err != nil {
 		_ = f.Close() // the write error is the one to report
 		return err
@@ -185,6 +234,10 @@ func loadProgram(cfg config) (*Program, error) {
 	}
 	return p, nil
 }
+
+// editChecked, when set (by the interrupt test's child process), is
+// called after each single-function edit is applied and checked.
+var editChecked func()
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
@@ -239,6 +292,9 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 	var incr, full, commit, compute, book []float64
 	var recomputed []int
 	for range cfg.Edits {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		next := cur.Clone()
 		fn := rng.IntN(n)
 		randomEdit(rng, next, a.rank, a.order, fn)
@@ -254,6 +310,9 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		commit, compute, book = append(commit, ms(t.Rebind+t.Commit)), append(compute, ms(t.Compute)), append(book, ms(t.Bookkeeping()))
 		recomputed = append(recomputed, t.Recomputed)
 		cur = next
+		if editChecked != nil {
+			editChecked()
+		}
 	}
 	if cfg.Edits > 0 {
 		rep.IncrementalMS, rep.FullMS = runstat.Median(incr), runstat.Median(full)
@@ -268,6 +327,9 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		var pi, pf, pc, pb, pm []float64
 		var prec, pcut, pvis []int
 		for range cfg.Repeats {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			next := cur.Clone()
 			changed := rng.Perm(n)[:k]
 			slices.Sort(changed)
@@ -338,7 +400,12 @@ func printTable(w io.Writer, rep *report) {
 	}
 }
 
-func writeCharts(dir string, rep *report) error {
+// writeCharts writes the PNG charts of rep into dir; when ctx is cancelled
+// first (an interrupt) it writes nothing and returns ctx's error.
+func writeCharts(ctx context.Context, dir string, rep *report) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	var x, incr, full, book, compute []float64
 	for _, s := range rep.Sweep {
 		x = append(x, 100*s.Fraction)

@@ -22,14 +22,48 @@ import mmsb  # noqa: E402
 ROWS, COLS, STEPS = 64, 256, 50
 
 
+class ShapeError(Exception):
+    """The bus holds pages of another shape than this grid's (ROWS pages 1..ROWS of COLS*8 bytes)."""
+
+
+def check_shape(bus):
+    """Raises ShapeError naming the first difference between the bus's pages and the grid's.
+
+    A reopened bus is read as the grid: pages 1..ROWS of COLS*8 bytes and no
+    others. A bus of another shape (another program's, or this one's with
+    other constants) used to end in a traceback from numpy or the reader.
+    """
+    pages = bus.stats()["pages"]
+    if pages != ROWS:
+        raise ShapeError("has %d pages, want %d (one per grid row)" % (pages, ROWS))
+    for p in range(1, ROWS + 1):
+        try:
+            size = bus.page_info(p).size
+        except mmsb.PageNotFound:
+            raise ShapeError("has no page %d, want pages 1..%d (one per grid row)" % (p, ROWS)) from None
+        if size != COLS * 8:
+            raise ShapeError("page %d is %d bytes, want %d (%d float64 cells)" % (p, size, COLS * 8, COLS))
+
+
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "heat-data"
+    try:
+        return run(d)
+    except ShapeError as e:
+        print("writer.py: bus %s %s: not this example's grid" % (d, e), file=sys.stderr)
+    except mmsb.MMSBError as e:  # e.g. Locked, or a directory that is not a bus
+        print("writer.py: bus %s: %s" % (d, e), file=sys.stderr)
+    return 1
+
+
+def run(d):
     grid = np.zeros((ROWS, COLS))
     grid[ROWS // 2, COLS // 2] = 1000.0  # a hot spot
     with mmsb.open(d, sync="group") as bus:
         if bus.last_lsn == 0:
             rows = bus.create_pages(ROWS, COLS * 8)  # page i+1 holds row i
         else:
+            check_shape(bus)
             rows = np.arange(1, ROWS + 1, dtype=np.uint64)  # reopened: continue from the stored state
             grid = np.stack([np.frombuffer(bus.read(int(p)), dtype=np.float64) for p in rows])
         for _ in range(STEPS):
@@ -45,8 +79,9 @@ def main():
         print("state hash  %016x" % bus.state_hash())
         print("centre cell %.3f" % np.frombuffer(bus.read(int(rows[ROWS // 2])), dtype=np.float64)[COLS // 2])
     if not report.equal:
-        sys.exit(2)  # as the Go examples: a failed check is exit status 2
+        return 2  # as the Go examples: a failed check is exit status 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -7,6 +7,7 @@ package pythonwriter_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,4 +69,69 @@ func TestWriterAfterInterruptedFirstRun(t *testing.T) {
 		!strings.Contains(string(out), "state hash") {
 		t.Fatalf("writer.py on a bus of zero rows: %v, want a report of 0 writes and replay equal; output:\n%s", err, out)
 	}
+}
+
+// TestWriterRefusesOtherShape: writer.py pointed at a bus whose pages are
+// not its grid's (64 pages, 1..64, of 2,048 bytes) prints one error line
+// naming what differs and exits with status 1. It printed a Python
+// traceback instead (PageNotFound from the reader, or numpy's ValueError
+// from stacking rows of another length). The right shape is the control:
+// TestWriterAfterInterruptedFirstRun runs the same code on it and passes.
+func TestWriterRefusesOtherShape(t *testing.T) {
+	py, lib := library(t)
+	for _, tc := range []struct {
+		name  string
+		specs func() []mmsb.PageSpec
+		want  string
+	}{
+		{"fewer pages", func() []mmsb.PageSpec { return pageSpecs(10, 2048, 0) }, "has 10 pages, want 64"},
+		{"more pages", func() []mmsb.PageSpec { return pageSpecs(65, 2048, 0) }, "has 65 pages, want 64"},
+		{"other page size", func() []mmsb.PageSpec { return pageSpecs(64, 1024, 0) }, "page 1 is 1024 bytes, want 2048"},
+		{"one row longer", func() []mmsb.PageSpec {
+			s := pageSpecs(64, 2048, 0)
+			s[40].Size = 4096
+			return s
+		}, "page 41 is 4096 bytes, want 2048"},
+		{"other page IDs", func() []mmsb.PageSpec { return pageSpecs(64, 2048, 100) }, "has no page 1, want pages 1..64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "other")
+			bus, err := mmsb.Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bus.CreatePages(context.Background(), tc.specs()); err != nil {
+				t.Fatal(err)
+			}
+			if err := bus.Close(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, py, "writer.py", dir)
+			cmd.Env = append(os.Environ(), "MMSB_LIB="+lib, "PYTHONDONTWRITEBYTECODE=1")
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Errorf("writer.py on a bus of another shape: %v, want exit status 1; output:\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "writer.py: bus ") || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("writer.py on a bus of another shape printed:\n%s\nwant one line naming %q", out, tc.want)
+			}
+		})
+	}
+}
+
+// pageSpecs is n page specs of size bytes, with IDs from first+1 (first
+// 0: the bus assigns them).
+func pageSpecs(n, size int, first mmsb.PageID) []mmsb.PageSpec {
+	specs := make([]mmsb.PageSpec, n)
+	for i := range specs {
+		specs[i].Size = size
+		if first != 0 {
+			specs[i].ID = first + mmsb.PageID(i) + 1
+		}
+	}
+	return specs
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runMainEnv makes the test binary run the command's main with the
+// arguments after "--" instead of the tests (TestInterruptCleansUp starts
+// it as a separate process, so that it can be sent SIGINT). In that child
+// editChecked prints editCheckedLine once, so that the test interrupts a
+// run that is inside its edit loop, with its bus open.
+const (
+	runMainEnv      = "COMPILER_IR_TEST_RUN_MAIN"
+	editCheckedLine = "TEST: edit checked"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		for i, a := range os.Args {
+			if a == "--" {
+				os.Args = append([]string{os.Args[0]}, os.Args[i+1:]...)
+				break
+			}
+		}
+		var once sync.Once
+		editChecked = func() { once.Do(func() { fmt.Println(editCheckedLine) }) }
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestInterruptCleansUp: Ctrl-C (SIGINT) during a run stops it cleanly:
+// the command says it was interrupted and exits with status 130, without
+// a Go traceback, writes no --plot chart and leaves nothing in its TMPDIR. Before, the signal killed it
+// outright (no message, "signal: interrupt"), leaving whatever it was
+// writing half-written.
+func TestInterruptCleansUp(t *testing.T) {
+	plots := filepath.Join(t.TempDir(), "plots")
+	tmp := t.TempDir() // the child's TMPDIR (the in-memory bus's checkpoint scratch files)
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--",
+		"--funcs", "2000", "--edits", "100000000", "--repeats", "1", "--plot", plots)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "TMPDIR="+tmp)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu  sync.Mutex
+		out bytes.Buffer
+	)
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(p)
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(stdout)
+		signalled := false
+		for sc.Scan() {
+			mu.Lock()
+			out.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if sc.Text() == editCheckedLine && !signalled {
+				signalled = true
+				close(ready)
+			}
+		}
+	}()
+	output := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.String()
+	}
+	select {
+	case <-ready:
+	case <-copied:
+		err := cmd.Wait()
+		t.Fatalf("the run ended before its first edit was checked: %v\n%s", err, output())
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		<-copied
+		_ = cmd.Wait()
+		t.Fatalf("no edit checked after 2 minutes:\n%s", output())
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		<-copied // Wait closes the pipe: read it to the end first
+		waited <- cmd.Wait()
+	}()
+	select {
+	case err = <-waited:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		<-waited
+		t.Fatalf("still running a minute after SIGINT:\n%s", output())
+	}
+	got := output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 || !strings.Contains(got, "compiler-ir: interrupted") {
+		t.Errorf("after SIGINT: %v, want exit status 130 and \"compiler-ir: interrupted\"; output:\n%s", err, got)
+	}
+	if strings.Contains(got, "goroutine ") || strings.Contains(got, "panic:") {
+		t.Errorf("a Go traceback after SIGINT:\n%s", got)
+	}
+	if pngs, _ := filepath.Glob(filepath.Join(plots, "*.png")); len(pngs) > 0 {
+		t.Errorf("charts written by an interrupted run: %v", pngs)
+	}
+	if left, err := os.ReadDir(tmp); err != nil || len(left) > 0 {
+		t.Errorf("the interrupted run left temporary files: %v %v", left, err)
+	}
+}
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestDumpInterruptedLeavesNoFile: a --dump interrupted before its file is
+// complete removes the file and reports the interruption; a dump not
+// interrupted leaves a program that parses back (the control).
+func TestDumpInterruptedLeavesNoFile(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Funcs = 50
+	dir := t.TempDir()
+
+	done := filepath.Join(dir, "done.ir")
+	if err := dumpProgram(context.Background(), done, cfg); err != nil {
+		t.Fatalf("dump: %v", err)
+	}
+	f, err := os.Open(done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(f)
+	_ = f.Close() // read-only
+	if err != nil || len(p.Funcs) != cfg.Funcs {
+		t.Fatalf("the dumped program: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cut := filepath.Join(dir, "cut.ir")
+	if err := dumpProgram(ctx, cut, cfg); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted dump: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(cut); !os.IsNotExist(err) {
+		t.Errorf("an interrupted dump left %s behind (%v)", cut, err)
+	}
+	if err := writeCharts(ctx, filepath.Join(dir, "plots"), &report{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("charts after an interrupt: %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plots")); !os.IsNotExist(err) {
+		t.Errorf("charts after an interrupt made their directory (%v)", err)
+	}
+}
