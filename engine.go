@@ -146,7 +146,11 @@ type Options struct {
 	// 0.1-0.3 s per GiB more (1.6 s on a VM where the first access to
 	// each mapped page costs ~6 µs, which creation then pays too), and
 	// created but never written pages are resident. Set this for buses
-	// that create many more pages than they write. With Shared, the
+	// that create many more pages than they write. Pre-faulted page
+	// memory is bounded by the machine's memory (RAM, or the cgroup's
+	// memory.max when smaller): a create whose pages, with those live,
+	// add up to more is ErrNoSpace before anything is mapped, where it
+	// ended the process out of memory; a lazy bus is not bounded. With Shared, the
 	// tmpfs space of page memory is still allocated when pages are
 	// created (fallocate; only the mapping is lazy): a full tmpfs is then
 	// ErrNoSpace from the create, where a sparse file raised SIGBUS at a
@@ -364,6 +368,10 @@ func (o *Options) withDefaults() Options {
 	return r
 }
 
+// physicalMemory bounds pre-faulted page memory (a variable: tests make
+// it small).
+var physicalMemory = page.PhysicalMemory
+
 // MaxWorkers bounds Options.Workers. A garbage count (a C caller's
 // INT32_MAX) asked Open for hundreds of gigabytes of per-worker state, a
 // fatal out-of-memory no caller can recover from.
@@ -427,6 +435,11 @@ func Open(dir string, o *Options) (*Bus, error) {
 		e.commits = make([]commitStamp, commitRing)
 	}
 	e.store.SetMemoryPolicy(opts.memoryPolicy())
+	if !opts.LazyPageMemory {
+		// Pre-faulted page memory past the machine's memory would end the
+		// process (the OOM killer) instead of refusing the create.
+		e.store.SetArenaLimit(physicalMemory())
+	}
 	for _, b := range semiring.Builtins() {
 		e.funcs[b.Name] = b.Fn
 	}

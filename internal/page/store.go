@@ -252,10 +252,20 @@ func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64
 // when a create fails). A reservation whose creates are not made is used
 // by later creates, or given back by ReleaseReserved.
 func (s *Store) ReserveCreates(n int, sizeOf func(i int) int) error {
+	var total int64
 	for i := range n {
-		if size := sizeOf(i); size < 1 || size > base.MaxPageSize {
+		size := sizeOf(i)
+		if size < 1 || size > base.MaxPageSize {
 			return fmt.Errorf("%w: reserving room for page %d of %d: size %d not in [1, %d]", ErrInvalidSize, i, n, size, base.MaxPageSize)
 		}
+		total += int64(size)
+	}
+	// A batch that cannot fit, whatever cells it reuses, is refused before
+	// anything is mapped: chunk by chunk, a batch of 128 GiB of pages was
+	// pre-faulted until the OOM killer ended the process.
+	if s.limit > 0 && s.logical+total > s.limit {
+		return fmt.Errorf("%w: %d new pages of %d bytes in all, with %d bytes of pages live, exceed the limit of %d bytes of page memory",
+			ErrNoSpace, n, total, s.logical, s.limit)
 	}
 	if err := s.reserveSlotsFor(n); err != nil {
 		return fmt.Errorf("reserving slots for %d new pages: %w", n, err)
@@ -299,8 +309,10 @@ func (s *Store) ReleaseReserved() error { return s.releaseSpares(0) }
 // SetArenaLimit bounds the bytes the store maps for page data (Stats'
 // ArenaBytes) at n; n <= 0 removes the bound. A create, or a reservation,
 // that would map past it fails with ErrNoSpace as if the OS had refused
-// the mapping, which lets tests refuse memory deterministically. Reset
-// keeps the bound.
+// the mapping, and a reservation whose pages with the live ones add up to
+// more is refused before it maps anything. The bus sets it to the
+// machine's memory (PhysicalMemory) when it pre-faults page memory; tests
+// set it to refuse memory deterministically. Reset keeps the bound.
 func (s *Store) SetArenaLimit(n int64) { s.limit = max(n, 0) }
 
 // slotVersion is a slot's epoch and last-write LSN.
