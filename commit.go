@@ -439,13 +439,15 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 	return e.finishCommit(ctx, t, info)
 }
 
-// CreatePage creates one page and returns its ID.
+// CreatePage creates one page and returns its ID (with the error too
+// when the create was logged and applied and then failed: see
+// CreatePages).
 func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 	ids, err := e.CreatePages(ctx, []PageSpec{spec})
-	if err != nil {
+	if len(ids) == 0 {
 		return 0, err
 	}
-	return ids[0], nil
+	return ids[0], err
 }
 
 // CreatePages creates pages in one logged batch (all or none) and returns
@@ -454,6 +456,10 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 // The memory the pages need (and, in shared mode, its tmpfs space) is
 // reserved before the batch is logged: a batch that does not fit is
 // refused whole with ErrNoSpace, nothing is logged, and the bus goes on.
+//
+// A batch logged and applied whose fsync or replication then failed
+// (ErrFailed) returns its IDs with the error, as Commit returns its
+// CommitInfo: the pages exist. On any other error the IDs are nil.
 //
 // Errors: ErrPageExists, ErrInvalidPage, ErrNoSpace, ErrClosed, ErrFailed.
 func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, error) {
@@ -536,7 +542,13 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 		}
 		return buf
 	}
-	if _, err := e.commitOps(ctx, len(specs), check, encode); err != nil {
+	if info, err := e.commitOps(ctx, len(specs), check, encode); err != nil {
+		if info.FirstLSN != 0 {
+			// Logged and applied, then the fsync or the replication
+			// failed: the pages exist (readers see them), and a caller
+			// told nothing would create them again.
+			return ids, err
+		}
 		if reserved {
 			// Reserved, then refused before it was logged (e.g.
 			// ErrRecordTooLarge): give the memory back. (Whatever else

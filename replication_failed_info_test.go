@@ -46,3 +46,32 @@ func TestCommitNamesBatchWhenReplicationFails(t *testing.T) {
 		})
 	}
 }
+
+// TestCreatePagesNamesPagesWhenReplicationFails: a create batch logged
+// and applied whose replication then fails returns its page IDs with the
+// error, as Commit returns its LSNs: the pages exist, and a caller told
+// nothing (the IDs were nil) would create them again elsewhere.
+func TestCreatePagesNamesPagesWhenReplicationFails(t *testing.T) {
+	rep := &fakeReplicator{}
+	e := openMem(t, &Options{Replicator: rep, Sync: SyncReplicated})
+	mustCreate(t, e, 1, 16)
+	rep.mu.Lock()
+	rep.err = errors.New("broker down")
+	rep.mu.Unlock()
+	ids, err := e.CreatePages(ctx, []PageSpec{{Size: 16}, {Size: 32}})
+	if !errors.Is(err, ErrReplication) || !errors.Is(err, ErrFailed) {
+		t.Fatalf("CreatePages = %v, %v; want ErrReplication and ErrFailed", ids, err)
+	}
+	if len(ids) != 2 || ids[0] != 2 || ids[1] != 3 {
+		t.Fatalf("CreatePages returned IDs %v with the error, want [2 3]: the batch was logged and applied", ids)
+	}
+	for i, id := range ids {
+		if p, err := e.Page(id); err != nil || p.Size != 16<<i {
+			t.Fatalf("page %d after the failed create: %+v, %v", id, p, err)
+		}
+	}
+	// A batch refused before it is logged names no page.
+	if ids, err := e.CreatePages(ctx, []PageSpec{{Size: 16}}); ids != nil || !errors.Is(err, ErrFailed) {
+		t.Fatalf("CreatePages on the failed bus = %v, %v; want nil and ErrFailed", ids, err)
+	}
+}

@@ -34,11 +34,11 @@ import (
 var ErrBadResponse = errors.New("client: the server's answer does not match the request")
 
 // ErrCommitUncertain means the server logged and applied a Commit's batch
-// and then failed (it did not become durable, or did not replicate; the
-// wrapped server error says which): readers see the batch, and it may or
-// may not survive a restart. Commit returns its CommitInfo and fills the
-// deltas' LSNs and epochs along with the error: do not commit the batch
-// again blindly.
+// (or a CreatePages batch) and then failed (it did not become durable, or
+// did not replicate; the wrapped server error says which): readers see
+// the batch, and it may or may not survive a restart. Commit returns its
+// CommitInfo and fills the deltas' LSNs and epochs along with the error,
+// CreatePages the pages' IDs: do not commit the batch again blindly.
 var ErrCommitUncertain = errors.New("client: the batch was committed, then the commit failed")
 
 // Client talks to one server. It is safe for concurrent use.
@@ -207,13 +207,34 @@ func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb
 	}
 	resp, err := c.rpc.CreatePages(ctx, connect.NewRequest(req))
 	if err != nil {
+		// Pages created before the call failed come named in a
+		// CreatePagesResponse detail.
+		var ce *connect.Error
+		if errors.As(err, &ce) {
+			for _, d := range ce.Details() {
+				if m, derr := d.Value(); derr == nil {
+					if r, ok := m.(*mmsbv1.CreatePagesResponse); ok && len(r.GetIds()) > 0 {
+						ids, ierr := createdIDs(r, len(specs))
+						if ierr != nil {
+							return nil, fmt.Errorf("%w (and the server's error: %w)", ierr, err)
+						}
+						return ids, fmt.Errorf("%w: pages %d..%d: %w", ErrCommitUncertain, ids[0], ids[len(ids)-1], err)
+					}
+				}
+			}
+		}
 		return nil, err
 	}
-	if len(resp.Msg.GetIds()) != len(specs) {
-		return nil, fmt.Errorf("%w: CreatePages: %d IDs answered for %d pages asked", ErrBadResponse, len(resp.Msg.GetIds()), len(specs))
+	return createdIDs(resp.Msg, len(specs))
+}
+
+// createdIDs are the IDs of a CreatePages answer, one per page asked.
+func createdIDs(r *mmsbv1.CreatePagesResponse, n int) ([]mmsb.PageID, error) {
+	if len(r.GetIds()) != n {
+		return nil, fmt.Errorf("%w: CreatePages: %d IDs answered for %d pages asked", ErrBadResponse, len(r.GetIds()), n)
 	}
-	ids := make([]mmsb.PageID, len(resp.Msg.GetIds()))
-	for i, id := range resp.Msg.GetIds() {
+	ids := make([]mmsb.PageID, n)
+	for i, id := range r.GetIds() {
 		ids[i] = mmsb.PageID(id)
 	}
 	return ids, nil

@@ -141,14 +141,16 @@ func mmsb_create_pages(h C.mmsb_bus, ids *C.uint64_t, sizes *C.uint32_t, n C.siz
 		}
 	}
 	got, err := b.CreatePages(context.Background(), specs)
-	if err != nil {
-		return fail(err)
-	}
-	if outIDs != nil {
+	// A batch logged and applied, then failed (MMSB_ERR_FAILED), names
+	// its pages too: they exist.
+	if outIDs != nil && len(got) == int(n) {
 		out := unsafe.Slice((*uint64)(unsafe.Pointer(outIDs)), int(n))
 		for i, id := range got {
 			out[i] = uint64(id)
 		}
+	}
+	if err != nil {
+		return fail(err)
 	}
 	return C.MMSB_OK
 }

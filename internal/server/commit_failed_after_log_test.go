@@ -77,3 +77,34 @@ func TestCommitFailedAfterLogging(t *testing.T) {
 		t.Fatalf("a batch refused by the failed bus: got %+v, %v; want a zero CommitInfo and an error that is not ErrCommitUncertain", info, err)
 	}
 }
+
+// TestCreatePagesFailedAfterLogging: a create batch logged and applied
+// whose fsync then failed names its pages: the server's error carries a
+// CreatePagesResponse detail and client.CreatePages returns the IDs with
+// an error wrapping client.ErrCommitUncertain (it returned nil IDs, and a
+// caller would have created the pages again). A batch the failed bus
+// refuses names none.
+func TestCreatePagesFailedAfterLogging(t *testing.T) {
+	tog := errorfs.NewToggle(errorfs.OnKind(errorfs.OpSync, errorfs.ErrInjected))
+	f := newFixture(t, fixOpts{dir: "/bus", bus: &mmsb.Options{FS: errorfs.Wrap(vfs.NewMem(), tog), Sync: mmsb.SyncGroup}})
+	ctx := context.Background()
+	if _, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 8}); err != nil {
+		t.Fatal(err)
+	}
+	tog.On()
+	ids, err := f.c.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 16}})
+	tog.Off()
+	if !errors.Is(err, client.ErrCommitUncertain) || connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "pages 2..3 were logged and created") {
+		t.Fatalf("CreatePages whose fsync failed: %v, %v; want client.ErrCommitUncertain, unavailable, naming pages 2..3", ids, err)
+	}
+	if len(ids) != 2 || ids[0] != 2 || ids[1] != 3 {
+		t.Fatalf("CreatePages returned IDs %v with the error, want [2 3]", ids)
+	}
+	if p, err := f.bus.Page(3); err != nil || p.Size != 16 {
+		t.Fatalf("page 3 after the failed create: %+v, %v", p, err)
+	}
+	ids, err = f.c.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}})
+	if err == nil || errors.Is(err, client.ErrCommitUncertain) || ids != nil {
+		t.Fatalf("a create refused by the failed bus: %v, %v; want nil IDs and an error that is not ErrCommitUncertain", ids, err)
+	}
+}

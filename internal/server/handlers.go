@@ -56,12 +56,22 @@ func (s *Server) CreatePages(ctx context.Context, req *connect.Request[mmsbv1.Cr
 	}
 	defer s.endWrite()
 	ids, err := s.bus.CreatePages(ctx, specs)
-	if err != nil {
-		return nil, toConnect(err)
-	}
 	out := &mmsbv1.CreatePagesResponse{Ids: make([]uint64, len(ids))}
 	for i, id := range ids {
 		out.Ids[i] = uint64(id)
+	}
+	if err != nil && len(ids) > 0 {
+		// Logged and applied, then failed (fsync, replication): the
+		// pages exist, and the caller must learn their IDs
+		// (TestCreatePagesFailedAfterLogging).
+		cerr := connect.NewError(codeFor(err), fmt.Errorf("CreatePages: pages %d..%d were logged and created, then the create failed: %w", ids[0], ids[len(ids)-1], err))
+		if d, derr := connect.NewErrorDetail(out); derr == nil {
+			cerr.AddDetail(d)
+		}
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, toConnect(err)
 	}
 	return connect.NewResponse(out), nil
 }
