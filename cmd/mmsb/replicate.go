@@ -101,12 +101,21 @@ With --load the leader commits batches of --batch 16-byte deltas from
 					if bus == nil {
 						return
 					}
+					term0, _ := n.LastLead()
 					st, err := runLoad(ctx, bus, l, nil)
+					if term, ended := n.LastLead(); err == nil && (ended != nil || term != term0) {
+						// The role ended under the load and ended its
+						// context first: the commit in flight then
+						// reports the context, not the lost role, and
+						// the figures (cut short) looked like a run.
+						err = errRoleEnded
+					}
 					if err != nil {
 						// Figures of a load that failed midway are no
 						// measurement: the failure goes to stderr and
-						// decides the exit status.
-						err = fmt.Errorf("load failed after %d commits: %w", st.commits, err)
+						// decides the exit status (1: the load asked
+						// for did not run to its end).
+						err = loadFailure(ctx, n, term0, st.commits, err, cfg.LeaseTTL)
 						fmt.Fprintf(a.stderr, "%v\n", err)
 						loadErr.CompareAndSwap(nil, &err)
 						return
@@ -128,6 +137,50 @@ With --load the leader commits batches of --batch 16-byte deltas from
 	l.add(cmd)
 	cmd.AddCommand(a.replicateBenchCmd())
 	return cmd
+}
+
+// Why a demonstration load stopped before its end.
+var (
+	// errLoadLeaseLost: the node lost the leader lease and stepped down
+	// (its bus refuses commits).
+	errLoadLeaseLost = errors.New("the node lost the leader lease and stepped down")
+	// errRoleEnded: the leader role ended while the load ran.
+	errRoleEnded = errors.New("the leader role ended during the load")
+)
+
+// loadFailure describes a load that failed after commits commits with err,
+// in the leader role of term term0. A commit fails when the role ends
+// under it (the lease was lost, another leader fenced it): then the error
+// it got ("bus closed", "bus failed") does not say why. loadFailure waits
+// until the role ended (ctx, which ends with it) or leaseTTL passed (the
+// node notices a lost lease within that), and names the reason the node
+// gives (LastLead): for a lost lease, the node, the lease and the term.
+func loadFailure(ctx context.Context, n *replicate.Node, term0 uint64, commits int, err error, leaseTTL time.Duration) error {
+	if leaseTTL <= 0 {
+		leaseTTL = 3 * time.Second // replicate.Config's default
+	}
+	t := time.NewTimer(leaseTTL)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	term, ended := n.LastLead()
+	if term != term0 {
+		// Another role began since: what ended term0's is gone.
+		ended = nil
+	}
+	switch {
+	case errors.Is(ended, replicate.ErrLeaseLost):
+		return fmt.Errorf("load stopped after %d commits: %w (%w; the commit in flight: %v)", commits, errLoadLeaseLost, ended, err) //nolint:errorlint // the commit's error is the symptom, quoted
+	case errors.Is(err, replicate.ErrLeaseLost):
+		return fmt.Errorf("load stopped after %d commits: %w (node %s, term %d): %w", commits, errLoadLeaseLost, n.ID(), term0, err)
+	case ended != nil:
+		return fmt.Errorf("load failed after %d commits: the node stopped leading term %d: %w (the commit in flight: %v)", commits, term0, ended, err) //nolint:errorlint // the commit's error is the symptom, quoted
+	case errors.Is(err, errRoleEnded):
+		return fmt.Errorf("load failed after %d commits: %w (term %d)", commits, err, term0)
+	}
+	return fmt.Errorf("load failed after %d commits: %w", commits, err)
 }
 
 // loadStats are a load run's figures.
@@ -195,8 +248,16 @@ func runLoad(ctx context.Context, bus *mmsb.Bus, l loadFlags, acked func(mmsb.Co
 			for ctx.Err() == nil {
 				if interval > 0 {
 					next = next.Add(interval)
+					// The wait ends with ctx: at a low --rate it
+					// outlasted --duration (a sleep of one interval).
 					if d := time.Until(next); d > 0 {
-						time.Sleep(d)
+						t := time.NewTimer(d)
+						select {
+						case <-ctx.Done():
+							t.Stop()
+							return
+						case <-t.C:
+						}
 					}
 				}
 				s := seq.Add(1)
@@ -438,6 +499,12 @@ func runReplicationBench(ctx context.Context, replicas int, l loadFlags) (*replB
 	// An interrupted run is shorter than asked for: no result.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted after %.1fs (%d commits): %w", st.elapsed.Seconds(), st.commits, err)
+	}
+	// No commit acknowledged within --duration (a --rate below one batch
+	// per --duration): there is nothing to measure, and the figures of
+	// zeros looked like a sound run.
+	if st.commits == 0 {
+		return nil, fmt.Errorf("no commit acknowledged within %v (--rate %s): nothing measured", l.duration, rateText(l.rate))
 	}
 	r := &replBenchResult{
 		Replicas: replicas, Batch: l.batch, Committers: l.committers, RateTarget: l.rate,

@@ -53,6 +53,10 @@ type Follower struct {
 	VerifyEvery int
 
 	onApplied func(last mmsb.LSN)
+	// onTerm, when set, is told each term before the first record of it
+	// is applied (Node.sawTerm keeps it across restarts); an error stops
+	// the follower before the record.
+	onTerm func(term uint64) error
 
 	seq     uint64 // stream sequence of the last applied record
 	maxTerm uint64
@@ -160,14 +164,28 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 		f.metrics.HashMismatches.Add(1)
 		return 0, fmt.Errorf("%w: at LSN %d the local rolling hash is %016x, the stream's %016x", ErrDiverged, lsn, hash, meta.Hash)
 	}
+	if err := f.seeTerm(meta.Term); err != nil {
+		return 0, err
+	}
 	f.maxTerm = meta.Term
 	return seq, nil
+}
+
+// seeTerm reports a term the follower is about to hold to onTerm.
+func (f *Follower) seeTerm(term uint64) error {
+	if f.onTerm == nil || term <= f.maxTerm {
+		return nil
+	}
+	return f.onTerm(term)
 }
 
 // apply applies one record message.
 func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta recordMeta) error {
 	if meta.Term < f.maxTerm {
 		return fmt.Errorf("%w: stream sequence %d (LSN %d..%d) is from term %d after term %d", ErrStaleTerm, seq, meta.First, meta.Last, meta.Term, f.maxTerm)
+	}
+	if err := f.seeTerm(meta.Term); err != nil {
+		return err
 	}
 	rec := mmsb.ReplicatedRecord{FirstLSN: meta.First, LastLSN: meta.Last, Payload: data, StateHash: meta.Hash}
 	if err := f.bus.ApplyReplicated(ctx, &rec); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -67,14 +68,17 @@ type Node struct {
 	leader  bool
 	changed chan struct{}
 	lease   *Lease // while leading
+	term    uint64 // the term of the last leader role
+	leadErr error  // what ended the last leader role (nil while it lasts)
 
 	// termSeen is the highest leader term this node has applied, read in
-	// the stream or led (Run's goroutine only). A leader takes the term
-	// after the stream's last record's, but a stream emptied by a purge
-	// has no last record: this keeps a node that saw term T from leading
-	// term 1 again, below what followers applied and reusing term 1's
-	// message IDs. It is memory only: a restarted node knows the stream's
-	// terms alone.
+	// the stream or led. A leader takes the term after the stream's last
+	// record's, but a stream emptied by a purge has no last record: this
+	// keeps a node that saw term T from leading term 1 again, below what
+	// followers applied and reusing term 1's message IDs. It is kept in
+	// DIR/replicate-term (termFile) before it is acted on: a node
+	// restarted after the purge still leads above T.
+	termMu   sync.Mutex
 	termSeen uint64
 }
 
@@ -126,7 +130,45 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	cfg.LeaseTTL = res.cfg.LeaseTTL // a follow-only node takes the bus's
-	return &Node{cfg: cfg, res: res, changed: make(chan struct{})}, nil
+	n := &Node{cfg: cfg, res: res, changed: make(chan struct{})}
+	if n.termSeen, err = loadTerm(cfg.Dir, n.streamID()); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// streamID names the stream a term file belongs to: its name and creation
+// time. A stream deleted and made again starts its terms afresh, and a term
+// seen in the old one must not fence the new one's.
+func (n *Node) streamID() string {
+	id := n.res.cfg.StreamName()
+	if info := n.res.stream.CachedInfo(); info != nil {
+		id += "@" + strconv.FormatInt(info.Created.UnixNano(), 10)
+	}
+	return id
+}
+
+// sawTerm raises termSeen to term and, when that raises it, writes it to
+// the term file first: a term is acted on (led, or applied) only once a
+// restart would remember it.
+func (n *Node) sawTerm(term uint64) error {
+	n.termMu.Lock()
+	defer n.termMu.Unlock()
+	if term <= n.termSeen {
+		return nil
+	}
+	if err := saveTerm(n.cfg.Dir, n.streamID(), term); err != nil {
+		return err
+	}
+	n.termSeen = term
+	return nil
+}
+
+// seenTerm returns termSeen.
+func (n *Node) seenTerm() uint64 {
+	n.termMu.Lock()
+	defer n.termMu.Unlock()
+	return n.termSeen
 }
 
 // Leader returns the bus while this node leads (nil otherwise). Commits
@@ -138,6 +180,22 @@ func (n *Node) Leader() *mmsb.Bus {
 		return nil
 	}
 	return n.bus
+}
+
+// ID returns the node's ID (NodeConfig.ID, or its default).
+func (n *Node) ID() string { return n.cfg.ID }
+
+// LastLead returns the term of this node's last leader role (0: it never
+// led) and the error that ended that role: nil while it lasts, or when the
+// context passed to Run ended it; ErrLeaseLost (naming the lease and the
+// term) when the lease was lost, ErrFenced when another leader published.
+// It is set before the role's bus is closed, so a caller whose commits
+// failed because the role ended finds the reason here once Leader no
+// longer returns that bus.
+func (n *Node) LastLead() (term uint64, ended error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.term, n.leadErr
 }
 
 // currentLease returns the lease while leading (tests pause it).
@@ -236,7 +294,7 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			return nil, nil, err
 		}
 		f := newFollower(bus, n.res, &n.Metrics)
-		f.VerifyEvery, f.onApplied = n.cfg.VerifyEvery, n.cfg.OnApplied
+		f.VerifyEvery, f.onApplied, f.onTerm = n.cfg.VerifyEvery, n.cfg.OnApplied, n.sawTerm
 		seq, err := f.position(ctx)
 		if err == nil {
 			f.seq = seq
@@ -330,7 +388,6 @@ func (n *Node) followThenLead(ctx context.Context) error {
 		select {
 		case err := <-errc:
 			cancel()
-			n.termSeen = max(n.termSeen, f.maxTerm)
 			n.setRole(nil, false)
 			_ = bus.Close()
 			return err
@@ -358,7 +415,6 @@ func (n *Node) followThenLead(ctx context.Context) error {
 	}
 	cancel()
 	err = <-errc
-	n.termSeen = max(n.termSeen, f.maxTerm)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		lease.release(context.Background())
 		n.setRole(nil, false)
@@ -384,12 +440,13 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 	}
 	last := info.State.LastSeq
 	f := newFollower(bus, n.res, &n.Metrics)
+	f.onTerm = n.sawTerm
 	if err := f.CatchUp(ctx, last); err != nil {
 		n.setRole(nil, false)
 		_ = bus.Close()
 		return fmt.Errorf("replicate: catch up to sequence %d before leading: %w", last, err)
 	}
-	term := max(n.termSeen, f.maxTerm)
+	term := max(n.seenTerm(), f.maxTerm)
 	if info.State.Msgs > 0 {
 		meta, err := f.getMsg(ctx, last)
 		if err != nil {
@@ -400,7 +457,11 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 		term = max(term, meta.Term)
 	}
 	term++
-	n.termSeen = term
+	if err := n.sawTerm(term); err != nil {
+		n.setRole(nil, false)
+		_ = bus.Close()
+		return err
+	}
 	caughtUp := bus.LastLSN()
 	n.setRole(nil, false)
 	if err := bus.Close(); err != nil {
@@ -419,10 +480,16 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 		return err
 	}
 	n.mu.Lock()
-	n.lease = lease
+	n.lease, n.term, n.leadErr = lease, term, nil
 	n.mu.Unlock()
 	n.setRole(lb, true)
 	err = n.serve(ctx, lb, pub, lease)
+	if errors.Is(err, ErrLeaseLost) {
+		err = fmt.Errorf("node %s, term %d, lease %s key %q: %w", n.cfg.ID, term, n.res.cfg.LeaseBucket(), leaseKey, err)
+	}
+	n.mu.Lock()
+	n.leadErr = err
+	n.mu.Unlock()
 	n.setRole(nil, false)
 	_ = lb.Close()
 	pub.close()

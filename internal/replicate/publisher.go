@@ -224,16 +224,33 @@ func sameRecord(m *jetstream.RawStreamMsg, in inflight) bool {
 	return bytes.Equal(m.Data, in.msg.Data)
 }
 
+// checkDuplicateAttempts bounds the reads of checkDuplicate: a read that
+// fails (a timeout while the stream elects a leader, the connection moving
+// to another server) is tried again this many times in all, within
+// 2 × AckTimeout, before the record counts as not stored.
+const checkDuplicateAttempts = 5
+
 // checkDuplicate verifies a duplicate acknowledgement: the stream stored a
 // message with this record's ID at its sequence before, and it must be this
 // record, not another same-term leader's (sameRecord). Anything else is the
-// fence.
+// fence. A read that fails proves nothing either way and is tried again
+// (checkDuplicateAttempts, 2 × AckTimeout in all); only the last failure
+// fails the publisher.
 func (p *Publisher) checkDuplicate(in inflight) error {
-	ctx, cancel := context.WithTimeout(context.Background(), p.ackTimeout)
-	defer cancel()
-	m, err := p.stream.GetMsg(ctx, in.seq)
-	if err != nil {
-		return fmt.Errorf("duplicate acknowledgement at sequence %d not verified: %w", in.seq, err)
+	deadline := time.Now().Add(2 * p.ackTimeout)
+	var m *jetstream.RawStreamMsg
+	var err error
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), min(p.ackTimeout, max(time.Until(deadline), time.Millisecond)))
+		m, err = p.stream.GetMsg(ctx, in.seq)
+		cancel()
+		if err == nil {
+			break
+		}
+		if attempt >= checkDuplicateAttempts || !time.Now().Before(deadline) {
+			return fmt.Errorf("duplicate acknowledgement at sequence %d not verified after %d reads: %w", in.seq, attempt, err)
+		}
+		time.Sleep(min(time.Duration(attempt)*50*time.Millisecond, time.Until(deadline)))
 	}
 	if !sameRecord(m, in) {
 		p.metrics.FencedPublishes.Add(1)

@@ -1,0 +1,65 @@
+package replicate
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// termFile is the file in a node's bus directory that keeps the highest
+// leader term the node saw (Node.termSeen) across restarts. It stays when
+// the bus files are set aside: the term belongs to the node's view of the
+// stream, not to the local state.
+const termFile = "replicate-term"
+
+// ErrTermFile is returned when the term file exists but does not say which
+// term the node saw. The node refuses to start rather than forget it (it
+// could lead a term that followers already passed); the file is written
+// whole or not at all, so this is damage, not a crash mid-write.
+var ErrTermFile = errors.New("replicate: unreadable term file")
+
+// loadTerm reads the term saved for stream (Node.streamID) in dir: 0 when
+// there is no file or it belongs to another stream (one deleted and made
+// again).
+func loadTerm(dir, stream string) (uint64, error) {
+	path := filepath.Join(dir, termFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("replicate: read %s: %w", path, err)
+	}
+	id, num, ok := strings.Cut(strings.TrimSuffix(string(b), "\n"), " ")
+	term, perr := strconv.ParseUint(num, 10, 64)
+	if !ok || id == "" || perr != nil || term == 0 {
+		return 0, fmt.Errorf("%w: %s holds %q (want \"<stream>@<created> <term>\")", ErrTermFile, path, b)
+	}
+	if id != stream {
+		return 0, nil
+	}
+	return term, nil
+}
+
+// saveTerm writes term for stream to dir's term file: a temporary file,
+// synced, renamed over the old one, and the directory synced.
+func saveTerm(dir, stream string, term uint64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("replicate: save term %d: %w", term, err)
+	}
+	path := filepath.Join(dir, termFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(stream+" "+strconv.FormatUint(term, 10)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("replicate: save term %d: %w", term, err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replicate: save term %d: %w", term, err)
+	}
+	return syncFile(dir)
+}
