@@ -301,4 +301,14 @@ type LogRecovery struct {
 	RepairedOffset int64
 	DroppedRecords int // Repair: records dropped (including later segments)
 	DroppedFiles   []string
+	// CoveredDamage counts damaged log records (a bad checksum, invalid
+	// fields) that recovery skipped because the checkpoint it started from
+	// covers every LSN they can hold: the state is whole, the history
+	// before the checkpoint is not (Replay from empty, QueryLog over them
+	// and mmsb check still report the damage). The first one's file,
+	// offset and reason are kept.
+	CoveredDamage       int
+	CoveredDamageFile   string
+	CoveredDamageOffset int64
+	CoveredDamageReason string
 }

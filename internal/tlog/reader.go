@@ -105,6 +105,26 @@ func (r *Reader) next() (*Record, error) {
 		if err != nil {
 			return nil, err
 		}
+		if st != frameOK && st != frameEOF && isLast {
+			torn, err := sc.tornAt(st)
+			if err != nil {
+				return nil, err
+			}
+			if torn {
+				return nil, io.EOF
+			}
+		}
+		if st == frameBadCRC || st == frameInvalid {
+			// Damage below from, in a record the reader is not asked
+			// for, is passed over (see skipCovered).
+			skip, err := sc.skipCovered(r.expected, r.from)
+			if err != nil {
+				return nil, err
+			}
+			if skip {
+				r.expected, st = sc.first, frameOK
+			}
+		}
 		switch st {
 		case frameEOF:
 			r.closeFile()
@@ -121,15 +141,6 @@ func (r *Reader) next() (*Record, error) {
 			}
 			sc.fill(&r.rec)
 			return &r.rec, nil
-		}
-		if isLast {
-			torn, err := sc.tornAt(st)
-			if err != nil {
-				return nil, err
-			}
-			if torn {
-				return nil, io.EOF
-			}
 		}
 		return nil, &corruption.Error{File: sc.path, Offset: sc.frameOff, Reason: sc.reason}
 	}

@@ -114,17 +114,10 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 			}
 			return nil
 		case frameOK:
-			if sc.first != *expected {
-				return rc.corrupt(i, sc.frameOff, fmt.Sprintf("LSN gap: record starts at LSN %d, want %d", sc.first, *expected), *expected)
+			if err := rc.good(i, expected); err != nil {
+				return err
 			}
-			*expected = sc.last() + 1
 			records++
-			if sc.last() > rc.replayFrom && rc.fn != nil {
-				sc.fill(&rc.rec)
-				if err := rc.fn(&rc.rec); err != nil {
-					return err
-				}
-			}
 			continue
 		}
 		if isLast {
@@ -145,8 +138,45 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 				return nil
 			}
 		}
-		return rc.corrupt(i, sc.frameOff, sc.reason, *expected)
+		off, reason := sc.frameOff, sc.reason
+		skip, err := sc.skipCovered(*expected, rc.replayFrom+1)
+		if err != nil {
+			return err
+		}
+		if !skip {
+			return rc.corrupt(i, sc.frameOff, sc.reason, *expected)
+		}
+		// A damaged record whose LSNs the checkpoint recovered from
+		// covers: reported, kept (Check and the validators still name
+		// it), and recovery goes on with the intact record after it.
+		if rc.report.CoveredDamage == 0 {
+			rc.report.CoveredDamageFile, rc.report.CoveredDamageOffset, rc.report.CoveredDamageReason = seg.path, off, reason
+		}
+		rc.report.CoveredDamage++
+		*expected = sc.first
+		if err := rc.good(i, expected); err != nil {
+			return err
+		}
+		records++
 	}
+}
+
+// good takes the intact record the scanner holds in segment i: it must
+// start at *expected, which it advances; records past replayFrom are
+// replayed.
+func (rc *recovery) good(i int, expected *base.LSN) error {
+	sc := &rc.sc
+	if sc.first != *expected {
+		return rc.corrupt(i, sc.frameOff, fmt.Sprintf("LSN gap: record starts at LSN %d, want %d", sc.first, *expected), *expected)
+	}
+	*expected = sc.last() + 1
+	if sc.last() > rc.replayFrom && rc.fn != nil {
+		sc.fill(&rc.rec)
+		if err := rc.fn(&rc.rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dropEmptyLast removes segment i, the last one, which holds no records.

@@ -113,6 +113,13 @@ type RecoveryReport struct {
 	RepairedOffset int64
 	DroppedRecords int // Repair: records dropped (including later segments)
 	DroppedFiles   []string
+	// CoveredDamage counts damaged records that were skipped because the
+	// checkpoint recovery started from covers every LSN they can hold;
+	// the first one's file, offset and reason are kept.
+	CoveredDamage       int
+	CoveredDamageFile   string
+	CoveredDamageOffset int64
+	CoveredDamageReason string
 }
 
 // Stats are cumulative counters of a Log.
