@@ -63,6 +63,10 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, jsonOut bool) error
 		fmt.Fprintf(a.stderr, "note: recovery truncated a torn tail of %d bytes in %s at offset %d\n",
 			rec.Log.TornBytes, rec.Log.TornFile, rec.Log.TornOffset)
 	}
+	if rec.Log.CoveredDamage > 0 {
+		fmt.Fprintf(a.stderr, "note: recovery skipped %d damaged log record(s) that a checkpoint covers, the first in %s at offset %d (%s); run mmsb check for the history\n",
+			rec.Log.CoveredDamage, rec.Log.CoveredDamageFile, rec.Log.CoveredDamageOffset, rec.Log.CoveredDamageReason)
+	}
 	info, err := bus.Checkpoint(ctx)
 	if cerr := bus.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)

@@ -228,6 +228,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	} else if bus, err = mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Shared: o.shared, SharedDir: o.shmDir, SharedGroup: o.sharedGroup}); err != nil {
 		return err
 	}
+	if r := bus.Recovery().Log; r.CoveredDamage > 0 {
+		log.Warn("recovery skipped damaged log records that a checkpoint covers (the state is whole; run mmsb check for the history)",
+			"records", r.CoveredDamage, "file", r.CoveredDamageFile, "offset", r.CoveredDamageOffset, "reason", r.CoveredDamageReason)
+	}
 	defer func() {
 		closeBus := bus.Close
 		if dm != nil {
