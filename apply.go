@@ -100,7 +100,7 @@ func (e *Bus) checkDelta(d *delta.Delta, pending Epoch) (page.Slot, error) {
 // page's epoch plus the number of accepted deltas to the same page before it
 // in ds, so the accepted deltas, committed in order as one batch, succeed
 // unless the state changes in between. It returns the number of accepted
-// deltas, or ErrClosed.
+// deltas, or ErrClosed. reject may be nil: only the count is wanted.
 //
 // The tick orchestrator uses it to reject bad submissions one by one instead
 // of failing a whole tick.
@@ -131,7 +131,9 @@ func (e *Bus) ValidateBatch(ds []Delta, reject func(i int, err error)) (int, err
 			p = pending[d.Page]
 		}
 		if _, err := e.checkDelta(d, p); err != nil {
-			reject(i, err)
+			if reject != nil { // it panicked on a nil reject
+				reject(i, err)
+			}
 			rejected = append(rejected, i)
 			continue
 		}

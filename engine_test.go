@@ -394,6 +394,10 @@ func TestValidateBatchCountsOnlyAcceptedDeltas(t *testing.T) {
 	if n != 2 || !slices.Equal(got, []int{1, 3}) {
 		t.Fatalf("accepted %d, rejected %v; want 2 accepted, [1 3] rejected", n, got)
 	}
+	// A nil reject asks for the count only (it panicked).
+	if n, err := e.ValidateBatch(ds, nil); n != 2 || err != nil {
+		t.Fatalf("ValidateBatch with a nil reject: %d, %v; want 2 accepted", n, err)
+	}
 	if _, err := e.Commit(ctx, []delta.Delta{ds[0], ds[2]}); err != nil {
 		t.Fatalf("committing the accepted deltas: %v", err)
 	}

@@ -27,9 +27,9 @@ type ReplayTarget struct {
 	ToTime int64 // stop before the first operation committed after this time (0: no limit)
 	// Page/Epoch: stop once Page reaches Epoch, right after the delta
 	// that takes it there (its creation for epoch 0; Page 0: no limit).
-	// ErrLogTruncated if the log ends before that (without ToTime), or if
-	// the page reached it before the oldest checkpoint the replay can
-	// start from and later operations followed.
+	// ErrInvalidOption if the log ends before that (without ToTime);
+	// ErrLogTruncated if the page reached it before the oldest checkpoint
+	// the replay can start from and later operations followed.
 	Page  PageID
 	Epoch Epoch
 	// FromEmpty ignores checkpoints: replay the log from LSN 1 (fails with
@@ -182,7 +182,9 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 			// of the log: the full state is not the one asked for. (With
 			// ToTime, every operation is at or before it: the time stop
 			// comes first and is the whole log.)
-			return fmt.Errorf("%w: page %d never reached epoch %d: the log ends at LSN %d", ErrLogTruncated, target.Page, target.Epoch, e.lastLSN)
+			// As of a target LSN past the end: nothing says the history
+			// held that epoch (ErrLogTruncated said it was lost).
+			return fmt.Errorf("%w: page %d never reached epoch %d: the log ends at LSN %d", ErrInvalidOption, target.Page, target.Epoch, e.lastLSN)
 		}
 		return nil
 	}

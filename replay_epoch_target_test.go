@@ -6,9 +6,11 @@ import (
 )
 
 // A replay to a page's epoch stops right after the operation that took the
-// page to that epoch (its creation for epoch 0), and fails with
-// ErrLogTruncated, never answering with another state, when the history
-// it needs is gone or the page never reaches the epoch.
+// page to that epoch (its creation for epoch 0), and fails, never
+// answering with another state, when the history it needs is gone
+// (ErrLogTruncated) or the page never reaches the epoch (ErrInvalidOption:
+// a target past the history, as a ToLSN past the last LSN; it said
+// ErrLogTruncated, history lost).
 func TestReplayToPageEpoch(t *testing.T) {
 	e := openT(t, t.TempDir(), nil)
 	defer e.Close()
@@ -29,8 +31,8 @@ func TestReplayToPageEpoch(t *testing.T) {
 		{"epoch 1", ReplayTarget{Page: a, Epoch: 1}, 3, nil, 1},
 		{"epoch 2", ReplayTarget{Page: a, Epoch: 2}, 5, nil, 2},
 		{"epoch 0 is the creation", ReplayTarget{Page: b, Epoch: 0}, 2, nil, 0},
-		{"epoch never reached", ReplayTarget{Page: b, Epoch: 7}, 0, ErrLogTruncated, 0},
-		{"page never created", ReplayTarget{Page: 99, Epoch: 1}, 0, ErrLogTruncated, 0},
+		{"epoch never reached", ReplayTarget{Page: b, Epoch: 7}, 0, ErrInvalidOption, 0},
+		{"page never created", ReplayTarget{Page: 99, Epoch: 1}, 0, ErrInvalidOption, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
