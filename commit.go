@@ -11,6 +11,7 @@ import (
 	"github.com/mmsb-go/mmsb/internal/invariants"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/semiring"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
@@ -651,6 +652,9 @@ func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, 
 		if _, ok := e.funcs[fn]; !ok {
 			return fmt.Errorf("%w: %q (binding page %d)", ErrUnknownFunc, fn, child)
 		}
+		if err := e.checkBuiltinShape(child, fn, params, parents); err != nil {
+			return err
+		}
 		return e.checkBind(child, parents, true)
 	}
 	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendBind(b, child, fn, params, parents) })
@@ -660,6 +664,46 @@ func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, 
 		e.mu.Unlock()
 	}
 	return err
+}
+
+// checkBuiltinShape refuses a binding that a built-in function (one the
+// options did not replace) can never compute: its params, its number of
+// parents or the pages' sizes do not fit the function (f64.sum with
+// params, passthrough of two parents, a float page of 10 bytes). A wave
+// stops at a failing recompute and is retried whole, so such a binding
+// stopped every later propagation of the bus, the others' too. The
+// function is run once on zero bytes of the pages' sizes, which every
+// built-in accepts as values: what it refuses is the shape. Pages that do
+// not exist are left to checkBind.
+func (e *Bus) checkBuiltinShape(child PageID, fn string, params []byte, parents []PageID) error {
+	f, ok := semiring.Lookup(fn)
+	if !ok || e.opts.Functions[fn] != nil {
+		return nil
+	}
+	sl, ok := e.store.Lookup(child)
+	if !ok {
+		return nil
+	}
+	sizes := make([]int, len(parents))
+	largest := 0
+	for i, p := range parents {
+		psl, ok := e.store.Lookup(p)
+		if !ok {
+			return nil
+		}
+		sizes[i] = e.store.Size(psl)
+		largest = max(largest, sizes[i])
+	}
+	zero := make([]byte, largest)
+	inputs := make([][]byte, len(parents))
+	for i, n := range sizes {
+		inputs[i] = zero[:n:n]
+	}
+	if err := f(inputs, params, make([]byte, e.store.Size(sl))); err != nil {
+		return fmt.Errorf("%w: %q cannot compute page %d (%d bytes) from %d parent(s) and %d bytes of params: %w",
+			ErrInvalidOption, fn, child, e.store.Size(sl), len(parents), len(params), err)
+	}
+	return nil
 }
 
 // Unbind removes child's binding and its Data edges; the page keeps its bytes.

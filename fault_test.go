@@ -317,6 +317,14 @@ func (env *faultEnv) verifyReplay(e *Bus, what string) {
 			}
 			continue
 		}
+		if d := e.Recovery().Log; !newest && d.CoveredDamage > 0 {
+			// Recovery skipped a damaged record the newest checkpoint
+			// covers: a replay through it must fail, naming it.
+			if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), d.CoveredDamageFile) {
+				env.t.Fatalf("%s: VerifyReplay from the oldest state over covered damage in %s: %v, want ErrCorruption naming it", what, d.CoveredDamageFile, err)
+			}
+			continue
+		}
 		if err != nil {
 			env.t.Fatalf("%s: VerifyReplay(newest=%v): %v", what, newest, err)
 		}
@@ -841,11 +849,14 @@ func equalStrings(a, b []string) bool {
 
 // TestLogEndsBeforeCheckpoint: recovery can leave the log ending before the
 // newest checkpoint's LSN, when the records it loses are ones the checkpoint
-// already covers: a damaged last record (truncated as a torn tail) or a
-// Repair cut. The state is whole (the checkpoint holds it), so the bus must
-// open, take new commits, reopen and replay. It once failed its first
-// commit ("append out of LSN order"): the log expected to continue from its
-// own last LSN, the engine from the checkpoint's.
+// already covers: a damaged last record (truncated as a torn tail). The
+// state is whole (the checkpoint holds it), so the bus must open, take new
+// commits, reopen and replay. It once failed its first commit ("append out
+// of LSN order"): the log expected to continue from its own last LSN, the
+// engine from the checkpoint's. With records after the damaged one (and
+// Repair asked for), the damaged record is skipped since the checkpoint
+// covers it, and nothing after it is lost (Repair cut the log there and
+// dropped the records after the checkpoint: TestOpenSkipsCoveredDamage).
 func TestLogEndsBeforeCheckpoint(t *testing.T) {
 	for _, repair := range []bool{false, true} {
 		t.Run(fmt.Sprintf("repair=%v", repair), func(t *testing.T) {
@@ -879,19 +890,23 @@ func TestLogEndsBeforeCheckpoint(t *testing.T) {
 			if err != nil {
 				t.Fatalf("open: %v", err)
 			}
-			if seq := fRecoveredSeq(t, e); seq != fSeqOfLSN(ck.LSN) {
-				t.Fatalf("recovered batch %d, want %d (the checkpoint's)", seq, fSeqOfLSN(ck.LSN))
+			want := fSeqOfLSN(ck.LSN)
+			if repair {
+				want = env.acked // the records after the damaged one are kept
+			}
+			if seq := fRecoveredSeq(t, e); seq != want {
+				t.Fatalf("recovered batch %d, want %d", seq, want)
 			}
 			rep := e.Recovery().Log
-			if repair && rep.RepairedFile != file || !repair && rep.TornFile != file {
+			if repair && (rep.CoveredDamage != 1 || rep.CoveredDamageFile != file || rep.RepairedFile != "") || !repair && rep.TornFile != file {
 				t.Fatalf("damage at %s not reported: %+v", file, rep)
 			}
 			e.Close()
-			env.acked = fSeqOfLSN(ck.LSN)
+			env.acked = want
 			e2, _ := env.recovered(env.base, env.acked, env.acked, "reopen")
 			e2.Close()
 			var problems []tlog.Problem
-			if _, err := tlog.Check(env.base, env.fs.Join(env.dir, "wal"), nil, func(p tlog.Problem) { problems = append(problems, p) }); err != nil || len(problems) > 0 {
+			if _, err := tlog.Check(env.base, env.fs.Join(env.dir, "wal"), nil, func(p tlog.Problem) { problems = append(problems, p) }); err != nil || len(problems) != map[bool]int{false: 0, true: 1}[repair] {
 				t.Fatalf("tlog.Check: %v %+v", err, problems)
 			}
 		})
