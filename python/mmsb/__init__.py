@@ -10,6 +10,7 @@ from .errors import *  # noqa: F401,F403  (one class per C ABI status code)
 from .errors import (  # noqa: F401
     Closed,
     FormatError,
+    InvalidType,
     MMSBError,
     PageNotFound,
     ReadBusy,

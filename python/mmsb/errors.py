@@ -73,8 +73,14 @@ class Closed(MMSBError, ValueError):
 
 
 class Failed(MMSBError):
-    """ErrFailed: an earlier write or fsync failed; writes are refused."""
+    """ErrFailed: an earlier write or fsync failed; writes are refused.
+
+    ``page_ids``: raised by Bus.create_pages for a batch that was logged
+    and created before the bus failed (its fsync or replication), the
+    numpy uint64 IDs of those pages, which exist; None otherwise (the
+    batch was refused before it was logged, or another call failed)."""
     code = 10
+    page_ids = None
 
 
 class Locked(MMSBError):
@@ -216,8 +222,17 @@ class InvalidArgument(MMSBError, ValueError):
     code = 101
 
 
-class BufferTooSmall(MMSBError):
-    """MMSB_ERR_BUFFER_TOO_SMALL: a caller buffer cannot hold the result."""
+class InvalidType(InvalidArgument, TypeError):
+    """An argument of the wrong type (a float or str where an integer
+    belongs, a str where bytes do, None), named in the message. Raised by
+    this package before anything reaches the library or the region, with
+    InvalidArgument's code; also a TypeError, as Python raises for wrong
+    types. (No code of its own: a refinement of MMSB_ERR_INVALID_ARGUMENT.)"""
+
+
+class BufferTooSmall(MMSBError, ValueError):
+    """MMSB_ERR_BUFFER_TOO_SMALL: a caller buffer cannot hold the result
+    (Bus.read_into, Reader.read_into). Also a ValueError."""
     code = 102
 
 
@@ -233,8 +248,15 @@ class InternalError(MMSBError):
 
 def _classes():
     # Only classes that set a code of their own map to one (reader-only
-    # conditions such as a wait timeout have none).
-    return {c.code: c for c in MMSBError.__subclasses__() if "code" in c.__dict__}
+    # conditions such as a wait timeout, and InvalidType, have none); a
+    # subclass at any depth counts.
+    out, todo = {}, list(MMSBError.__subclasses__())
+    while todo:
+        c = todo.pop()
+        todo.extend(c.__subclasses__())
+        if "code" in c.__dict__:
+            out[c.code] = c
+    return out
 
 
 BY_CODE = _classes()

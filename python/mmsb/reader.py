@@ -37,6 +37,7 @@ import ctypes
 import errno
 import hashlib
 import mmap
+import numbers
 import operator
 import os
 import platform
@@ -48,9 +49,12 @@ import numpy as np
 
 from . import _layout as L
 from .errors import (
+    BufferTooSmall,
     Closed,
     FormatError,
     InvalidArgument,
+    InvalidOption,
+    InvalidType,
     IOFailure,
     MMSBError,
     PageNotFound,
@@ -74,6 +78,7 @@ Snapshot.__doc__ = ("Pages read at one committed LSN: lsn, and pages, a dict "
 _OK, _RETRY, _MISSING = 0, 1, 2
 
 _TRIES_PER_ROUND = 64  # attempts before checking liveness and backing off
+_U64_MAX = (1 << 64) - 1
 
 
 def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
@@ -81,6 +86,8 @@ def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
     mmsb.SharedRegionPath computes it: "mmsb-" and the hex of the first 16
     bytes of SHA-256 of the bus directory's absolute path (symbolic links
     resolved when it exists), under shared_dir."""
+    if bus_dir is None:
+        raise _wrong_type("bus directory", bus_dir, "a path (str, bytes or os.PathLike)")
     _no_nul(bus_dir, "bus directory")
     _no_nul(shared_dir, "shared_dir")
     p = os.path.abspath(os.fsdecode(bus_dir))
@@ -91,20 +98,51 @@ def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
     if p.startswith("//"):
         p = "/" + p.lstrip("/")  # Go's Clean collapses a leading "//"
     digest = hashlib.sha256(os.fsencode(p)).hexdigest()[:32]
-    return os.path.join(shared_dir or DEFAULT_SHARED_DIR, "mmsb-" + digest)
+    # Decoded: a bytes shared_dir with a str bus directory could not be joined.
+    return os.path.join(os.fsdecode(shared_dir) if shared_dir else DEFAULT_SHARED_DIR, "mmsb-" + digest)
+
+
+def _wrong_type(what, v, want):
+    """InvalidType (also a TypeError) naming the argument what, which should be want."""
+    return InvalidType("mmsb: %s must be %s, not %s" % (what, want, type(v).__name__))
 
 
 def _no_nul(p, what):
     """InvalidArgument for a path holding a NUL byte (os functions raised a
-    bare ValueError; C's open would cut the path there)."""
-    if p is not None and "\0" in os.fsdecode(p):
+    bare ValueError; C's open would cut the path there), InvalidType for
+    something that is not a path."""
+    if p is None:
+        return
+    try:
+        s = os.fsdecode(p)
+    except TypeError:
+        raise _wrong_type(what, p, "a path (str, bytes or os.PathLike)") from None
+    if "\0" in s:
         raise InvalidArgument("mmsb: %s %r contains a NUL byte" % (what, p))
 
 
 def _page_id(v):
-    """A page ID as an int: an integer (numpy's too), else TypeError.
-    int() made read(1.5) and read("1") read page 1."""
-    return operator.index(v)
+    """A page ID as an int in 0..2**64-1: an integer (numpy's too), else
+    InvalidType (a TypeError). int() made read(1.5) and read("1") read page
+    1; a negative ID was PageNotFound as if it could exist."""
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise _wrong_type("page ID", v, "an integer") from None
+    if not 0 <= i <= _U64_MAX:
+        raise InvalidArgument("mmsb: page ID %d is outside 0..%d" % (i, _U64_MAX))
+    return i
+
+
+def _seconds(v, what):
+    """An option or argument in seconds: a real number >= 0 (inf allowed).
+    NaN compared false with every deadline and disabled the limit."""
+    if not isinstance(v, numbers.Real):
+        raise _wrong_type(what, v, "a number of seconds")
+    f = float(v)
+    if not f >= 0:
+        raise InvalidOption("mmsb: %s %r is not a number of seconds >= 0" % (what, v))
+    return f
 
 
 def _os_error(path, e):
@@ -348,13 +386,24 @@ class Reader:
         if sys.byteorder != "little" or platform.machine() not in _SYS_FUTEX:
             raise MMSBError("the Python reader needs x86-64 (its seqlock relies on "
                             "x86-TSO load ordering; use bindings/c/mmsb_reader.h elsewhere)")
-        if wait_mode not in ("auto", "futex", "poll"):
-            raise ValueError("wait_mode must be auto, futex or poll, not %r" % (wait_mode,))
+        if not isinstance(wait_mode, str) or wait_mode not in ("auto", "futex", "poll"):
+            raise InvalidOption("mmsb: wait_mode must be auto, futex or poll, not %r" % (wait_mode,))
+        # Checked here: stored unchecked they failed inside a later read
+        # (a TypeError), or a NaN made a stuck page retry forever.
+        writer_timeout = _seconds(writer_timeout, "writer_timeout")
+        liveness_interval = _seconds(liveness_interval, "liveness_interval")
+        busy_timeout = _seconds(busy_timeout, "busy_timeout")
+        try:
+            snapshot_retries = operator.index(snapshot_retries)
+        except TypeError:
+            raise _wrong_type("snapshot_retries", snapshot_retries, "an integer") from None
+        if snapshot_retries < 1:
+            raise InvalidOption("mmsb: snapshot_retries %d must be at least 1" % snapshot_retries)
         _no_nul(region, "region")
         owner = None  # region=: whoever owns the region directory
         if region is None:
             if dir is None:
-                raise ValueError("Reader needs a bus directory or region=")
+                raise InvalidArgument("mmsb: Reader needs a bus directory or region=")
             region = region_path(dir, shared_dir)
             owner = _bus_owner(dir)
         self._closed = True
@@ -790,7 +839,16 @@ class Reader:
         """Copy page page_id consistently into buf (a writable buffer of at
         least the page's size); returns the page's size."""
         page_id = _page_id(page_id)
-        dst = memoryview(buf).cast("B")
+        try:
+            dst = memoryview(buf)
+        except TypeError:
+            raise _wrong_type("read_into's buffer", buf, "a writable buffer (bytearray, a numpy array)") from None
+        if dst.readonly:
+            # Found before the read: writing into it failed inside the seqlock.
+            raise InvalidArgument("mmsb: read_into needs a writable buffer, not a read-only %s" % type(buf).__name__)
+        if not dst.c_contiguous:
+            raise InvalidArgument("mmsb: read_into needs a C-contiguous buffer")
+        dst = dst.cast("B")
 
         def into(c, off, size):
             if size > len(dst):
@@ -800,7 +858,7 @@ class Reader:
 
         n = self._read(page_id, into)[0]
         if n < 0:
-            raise ValueError("page %d is %d bytes, buffer holds %d" % (page_id, -n, len(dst)))
+            raise BufferTooSmall("mmsb: page %d is %d bytes, buffer holds %d" % (page_id, -n, len(dst)))
         return n
 
     def view(self, page_id, dtype=np.uint8):
@@ -808,7 +866,12 @@ class Reader:
         view was consistent when taken; call .valid() after reading from
         .array (see PageView for the lifetime rule)."""
         page_id = _page_id(page_id)
-        dt = np.dtype(dtype)
+        if dtype is None:  # numpy reads None as float64
+            raise _wrong_type("dtype", dtype, "a numpy dtype")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError as e:
+            raise InvalidType("mmsb: dtype %r is not a numpy dtype: %s" % (dtype, e)) from None
         item = dt.itemsize
         if item == 0 or dt.hasobject:
             # A size-less dtype ("U", "V0") divided by zero; objects cannot
@@ -833,8 +896,8 @@ class Reader:
 
         arr, epoch, lsn, s1, sl = self._read(page_id, make)
         if not isinstance(arr, np.ndarray):
-            raise ValueError("page %d is %d bytes, not a multiple of %s's %d"
-                             % (page_id, arr, dt, dt.itemsize))
+            raise InvalidArgument("mmsb: page %d is %d bytes, not a multiple of %s's %d"
+                                  % (page_id, arr, dt, dt.itemsize))
         return PageView(self, arr, sl, s1, page_id, epoch, lsn)
 
     def apply(self, page_id, fn, dtype=np.uint8):
@@ -843,6 +906,8 @@ class Reader:
         if the page moved (so fn must not keep the array and must tolerate
         torn contents in a call that is then repeated). Returns fn's result
         from the consistent call; ReadBusy after busy_timeout."""
+        if not callable(fn):
+            raise _wrong_type("fn", fn, "callable")
         until = None
         while True:
             with self.view(page_id, dtype) as v:
@@ -870,6 +935,12 @@ class Reader:
         (applied before its LSN is published: the header's free word is
         above L) makes it wait for that commit and start over, and raise
         SnapshotBusy if the commit is not published within writer_timeout."""
+        if isinstance(ids, (str, bytes, bytearray, memoryview)):
+            raise _wrong_type("ids", ids, "a sequence of page IDs")  # b"\x01\x02" read pages 1 and 2
+        try:
+            ids = list(ids)
+        except TypeError:
+            raise _wrong_type("ids", ids, "a sequence of page IDs") from None
         ids = [_page_id(i) for i in ids]
         for _ in range(self.snapshot_retries):
             self._check()
@@ -934,6 +1005,15 @@ class Reader:
         every commit; FUTEX_WAIT only reads the word, so the read-only
         mapping suffices), at most 5 ms at a time so that writer death is
         noticed; wait_mode="poll" sleeps with backoff instead."""
+        try:
+            after_lsn = operator.index(after_lsn)
+        except TypeError:
+            raise _wrong_type("after_lsn", after_lsn, "an integer") from None
+        if timeout is not None:
+            if not isinstance(timeout, numbers.Real):
+                raise _wrong_type("timeout", timeout, "a number of seconds or None")
+            if timeout != timeout:  # NaN: no deadline would ever pass
+                raise InvalidArgument("mmsb: timeout nan is not a number of seconds")
         end = None if timeout is None else time.monotonic() + timeout
         pause = 50e-6
         while True:

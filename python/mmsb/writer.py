@@ -54,7 +54,12 @@ def _uint(v, limit, what, write=None):
     A non-integer is a TypeError. The message is only formatted on failure
     (commit calls this per write).
     """
-    i = operator.index(v)
+    try:
+        i = operator.index(v)
+    except TypeError:
+        if write is not None:
+            what = "%s of write %d" % (what, write)
+        raise _wrong_type(what, v, "an integer") from None
     if not 0 <= i <= limit:
         if write is not None:
             what = "%s of write %d" % (what, write)
@@ -62,10 +67,40 @@ def _uint(v, limit, what, write=None):
     return i
 
 
+def _wrong_type(what, v, want):
+    """InvalidType (also a TypeError) naming the argument what, which should be want."""
+    return errors.InvalidType("mmsb: %s must be %s, not %s" % (what, want, type(v).__name__))
+
+
+def _sequence(v, what):
+    """v as a list; a str or bytes-like is refused (iterating b"\x01" gave 1)."""
+    if isinstance(v, (str, bytes, bytearray, memoryview)):
+        raise _wrong_type(what, v, "a sequence")
+    try:
+        return list(v)
+    except TypeError:
+        raise _wrong_type(what, v, "a sequence") from None
+
+
+def _data_bytes(data, i):
+    """Write i's data as bytes. Only buffers: bytes(5) was 5 zero bytes and
+    bytes([1, 2]) took a list of ints; an object array's buffer holds
+    PyObject pointers."""
+    try:
+        mv = memoryview(data)
+    except TypeError:
+        raise _wrong_type("data of write %d" % i, data, "bytes-like (bytes, bytearray, memoryview, an array)") from None
+    if "O" in mv.format:
+        raise errors.InvalidArgument("mmsb: data of write %d holds Python objects, not bytes" % i)
+    return mv.tobytes()
+
+
 def _uint_array(a, dtype, what):
     """a as a 1-D C-contiguous array of dtype, refusing values the conversion would change."""
     if isinstance(a, np.ndarray) and a.dtype == dtype:
         arr = a
+    elif isinstance(a, (str, bytes, bytearray, memoryview)):
+        raise _wrong_type(what, a, "a 1-D array or sequence of integers")
     else:
         limit = int(np.iinfo(dtype).max)
         try:
@@ -88,11 +123,12 @@ def _uint_array(a, dtype, what):
             if not np.array_equal(arr, src):  # a negative or too large value wrapped
                 raise errors.InvalidArgument("mmsb: %s must be integers in 0..%d" % (what, limit))
         else:
-            raise errors.InvalidArgument("mmsb: %s of dtype %s are not integers" % (what, src.dtype))
-    arr = np.ascontiguousarray(arr)
+            raise errors.InvalidType("mmsb: %s of dtype %s are not integers" % (what, src.dtype))
+    # Checked before ascontiguousarray, which makes a scalar a 1-element
+    # array: create_pages(sizes=5) made one page of 5 bytes.
     if arr.ndim != 1:
         raise errors.InvalidArgument("mmsb: %s must be 1-D, not of shape %s" % (what, arr.shape))
-    return arr
+    return np.ascontiguousarray(arr)
 
 
 def _exact_uint(v, limit, what):
@@ -109,7 +145,10 @@ def _exact_uint(v, limit, what):
 
 def _path_bytes(p, what):
     """p as bytes for a C string; an embedded NUL would silently cut the path there."""
-    b = os.fsencode(p)
+    try:
+        b = os.fsencode(p)
+    except TypeError:
+        raise _wrong_type(what, p, "a path (str, bytes or os.PathLike)") from None
     if b"\0" in b:
         raise errors.InvalidArgument("mmsb: %s %r contains a NUL byte" % (what, p))
     return b
@@ -350,7 +389,9 @@ class Bus:
 
         ``create_pages(n, size)`` makes n pages of size bytes with the next free
         IDs; ``create_pages(sizes=[...], ids=[...])`` gives each its size and
-        ID (0: assign). Raises PageExists, InvalidPage.
+        ID (0: assign). Raises PageExists, InvalidPage; Failed when the bus
+        failed, with the IDs in its page_ids if the batch was logged and
+        created first (the pages exist), else page_ids None.
         """
         if sizes is None:
             if count is None or size is None:
@@ -369,7 +410,17 @@ class Bus:
                 raise errors.InvalidArgument("mmsb: %d ids for %d sizes" % (ids.shape[0], n))
             idp = _ptr(ids)
         out = np.zeros(n, dtype=np.uint64)
-        self._check(self._lib.mmsb_create_pages(self._handle(), idp, _ptr(sizes), n, _ptr(out)))
+        st = self._lib.mmsb_create_pages(self._handle(), idp, _ptr(sizes), n, _ptr(out))
+        if st:
+            try:
+                _raise(self._lib, st)
+            except errors.Failed as e:
+                # Logged and created, then the bus failed (fsync,
+                # replication): the library filled out, and the pages
+                # exist. IDs are never 0, so a zero means it did not.
+                if n and out.all():
+                    e.page_ids = out
+                raise
         return out
 
     def create_page(self, size, id=0):  # noqa: A002 - the bus's own name for it
@@ -388,7 +439,8 @@ class Bus:
         if expect is None:
             return None
         if not isinstance(expect, np.ndarray):
-            expect = [ANY_EPOCH if e is None else _uint(e, _U64_MAX, "expected epoch") for e in expect]
+            expect = [ANY_EPOCH if e is None else _uint(e, _U64_MAX, "expected epoch")
+                      for e in _sequence(expect, "expect")]
         arr = _uint_array(expect, np.uint64, "expected epochs")
         if arr.shape != (n,):
             raise errors.InvalidArgument("mmsb: %d expected epochs for %d writes" % (arr.size, n))
@@ -405,15 +457,24 @@ class Bus:
         nothing applies. For large batches of equal-sized writes use
         commit_array.
         """
+        if not isinstance(writes, (list, tuple)):
+            writes = _sequence(writes, "writes")
         n = len(writes)
         arr = (_Write * n)()
         keep = []
-        for i, (page, offset, data) in enumerate(writes):
+        for i, wr in enumerate(writes):
+            try:
+                page, offset, data = wr
+            except TypeError:
+                raise _wrong_type("write %d" % i, wr, "a (page, offset, data) tuple") from None
+            except ValueError:
+                raise errors.InvalidArgument("mmsb: write %d must be a (page, offset, data) tuple, not %d values"
+                                             % (i, len(wr))) from None
             w = arr[i]
             w.page = _uint(page, _U64_MAX, "page", i)
             w.offset = _uint(offset, _U32_MAX, "offset", i)
             if not isinstance(data, bytes):
-                data = bytes(data)
+                data = _data_bytes(data, i)
             keep.append(data)
             w.len = _uint(len(data), _U32_MAX, "length", i)
             w.data = ctypes.cast(c_char_p(data), c_void_p).value if data else None
@@ -439,7 +500,14 @@ class Bus:
         if offsets.shape[0] != n:
             raise errors.InvalidArgument("mmsb: %d pages but %d offsets" % (n, offsets.shape[0]))
         if not isinstance(data, np.ndarray):
-            data = np.frombuffer(data, dtype=np.uint8)
+            try:
+                mv = memoryview(data)
+            except TypeError:
+                raise _wrong_type("data", data, "bytes-like (bytes, bytearray, memoryview, an array)") from None
+            if "O" in mv.format:
+                raise errors.InvalidArgument("mmsb: data holds Python objects, not bytes")
+            # np.frombuffer refused a non-contiguous buffer with a BufferError.
+            data = np.frombuffer(mv if mv.c_contiguous else mv.tobytes(), dtype=np.uint8)
         elif data.dtype.hasobject:
             # Its bytes are PyObject pointers: committing them wrote this
             # process's addresses into the pages.
@@ -504,9 +572,15 @@ class Bus:
 
         Raises BufferTooSmall when out cannot hold the page.
         """
-        mv = memoryview(out).cast("B")
+        try:
+            mv = memoryview(out)
+        except TypeError:
+            raise _wrong_type("read_into's buffer", out, "a writable buffer (bytearray, a numpy array)") from None
         if mv.readonly:
             raise errors.InvalidArgument("mmsb: read_into needs a writable buffer")
+        if not mv.c_contiguous:
+            raise errors.InvalidArgument("mmsb: read_into needs a C-contiguous buffer")
+        mv = mv.cast("B")
         n = c_size_t()
         epoch = c_uint64()
         cbuf = (ctypes.c_char * len(mv)).from_buffer(mv) if len(mv) else None
@@ -588,7 +662,10 @@ class Bus:
 
 def _int(v, bits, what):
     """v as a Python int that fits a signed field of bits bits, else InvalidOption naming what."""
-    i = operator.index(v)
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise _wrong_type(what, v, "an integer") from None
     lim = 1 << (bits - 1)
     if not -lim <= i < lim:
         raise errors.InvalidOption("mmsb: %s %d does not fit %d bits" % (what, i, bits))
@@ -604,7 +681,7 @@ def open(dir, sync="group", *, shared=False, shared_dir=None, shared_group=False
     OS). shared=True publishes pages in shared memory for readers in other
     processes. Raises Locked when another writer holds dir.
     """
-    if sync not in SYNC_MODES:
+    if not isinstance(sync, str) or sync not in SYNC_MODES:
         raise errors.InvalidOption("mmsb: sync mode %r is not one of %s" % (sync, ", ".join(SYNC_MODES)))
     lib = load_library()
     o = _Options()
@@ -618,7 +695,10 @@ def open(dir, sync="group", *, shared=False, shared_dir=None, shared_group=False
     o.segment_bytes = _int(segment_bytes, 64, "segment_bytes")
     o.workers = _int(workers, 32, "workers")
     h = c_uint64()
-    path = os.fspath(dir)
+    try:
+        path = os.fspath(dir)
+    except TypeError:
+        raise _wrong_type("dir", dir, "a path (str, bytes or os.PathLike)") from None
     st = lib.mmsb_open(_path_bytes(path, "dir"), ctypes.byref(o), ctypes.byref(h))
     if st:
         _raise(lib, st)

@@ -92,3 +92,139 @@ def test_region_directory_replaced_by_a_file(region, tmp_path):
         assert r.pages() == []
         with pytest.raises(mmsb.PageNotFound):
             r.read_page(1)
+
+
+def _wrong_type(call, what):
+    with pytest.raises(mmsb.InvalidType) as ei:
+        call()
+    e = ei.value
+    assert isinstance(e, TypeError) and isinstance(e, mmsb.InvalidArgument), e
+    assert what in str(e), (what, str(e))
+
+
+def test_wrong_types_name_the_argument(region, tmp_path):
+    """Wrong types raised TypeErrors from inside the package naming no
+    argument ("'>' not supported between instances of 'int' and
+    'NoneType'", "'NoneType' object is not callable", "expected str, bytes
+    or os.PathLike object, not int", numpy's "data type 'foo' not
+    understood"); now InvalidType (a TypeError and an InvalidArgument)
+    naming it."""
+    bus = str(tmp_path / "bus")
+    os.mkdir(bus)
+    _wrong_type(lambda: mmsb.Reader(123), "bus directory")
+    _wrong_type(lambda: mmsb.Reader(bus, shared_dir=5), "shared_dir")
+    _wrong_type(lambda: mmsb.Reader(region=5), "region")
+    _wrong_type(lambda: mmsb.region_path(None), "bus directory")
+    with mmsb.Reader(region=region.path) as r:
+        _wrong_type(lambda: r.read(None), "page ID")
+        _wrong_type(lambda: r.read_into(1, None), "buffer")
+        _wrong_type(lambda: r.read_into(1, "x" * 2048), "buffer")
+        _wrong_type(lambda: r.view(1, "foo"), "dtype")
+        _wrong_type(lambda: r.view(1, None), "dtype")  # numpy made None float64
+        _wrong_type(lambda: r.apply(1, None), "fn")
+        _wrong_type(lambda: r.apply(1, 5), "fn")
+        _wrong_type(lambda: r.snapshot(None), "ids")
+        _wrong_type(lambda: r.snapshot(5), "ids")
+        _wrong_type(lambda: r.snapshot(np.array([[1, 2]])), "page ID")
+        _wrong_type(lambda: r.wait(None, timeout=0.01), "after_lsn")
+        _wrong_type(lambda: r.wait("1", timeout=0.01), "after_lsn")
+        _wrong_type(lambda: r.wait(100, timeout="x"), "timeout")
+
+
+def test_ids_as_bytes_are_refused(region):
+    """snapshot(b"\\x01\\x02") iterated the bytes and returned pages 1 and 2."""
+    with mmsb.Reader(region=region.path) as r:
+        for ids in (b"\x01\x02", bytearray(b"\x01"), "12"):
+            _wrong_type(lambda: r.snapshot(ids), "ids")
+        assert sorted(r.snapshot(np.array([2, 1], dtype=np.uint64)).pages) == [1, 2]
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64, -2**70])
+def test_page_ids_outside_uint64_are_invalid(region, bad):
+    """A negative page ID, or one past 2**64 - 1, was PageNotFound (a
+    KeyError) as if it could exist; it is InvalidArgument, as in the
+    writer."""
+    with mmsb.Reader(region=region.path) as r:
+        for call in (lambda: r.read(bad), lambda: r.read_page(bad), lambda: r.view(bad),
+                     lambda: r.read_into(bad, bytearray(2048)), lambda: r.snapshot([1, bad])):
+            with pytest.raises(mmsb.InvalidArgument, match="outside"):
+                call()
+        with pytest.raises(mmsb.PageNotFound):
+            r.read(0)  # in range, never a live page
+
+
+def test_read_into_buffer_problems_are_mmsb_errors(region):
+    """A read-only buffer raised "cannot modify read-only memory" from
+    inside the seqlock, a non-contiguous one memoryview's TypeError, a
+    short one a bare ValueError; now InvalidArgument, InvalidArgument and
+    BufferTooSmall (still a ValueError)."""
+    with mmsb.Reader(region=region.path) as r:
+        for buf in (bytes(2048), np.frombuffer(bytes(2048), dtype=np.uint8)):
+            with pytest.raises(mmsb.InvalidArgument, match="read-only"):
+                r.read_into(1, buf)
+        with pytest.raises(mmsb.InvalidArgument, match="contiguous"):
+            r.read_into(1, np.zeros(4096, dtype=np.uint8)[::2])
+        with pytest.raises(mmsb.BufferTooSmall, match="1024 bytes") as ei:
+            r.read_into(1, bytearray(10))
+        assert isinstance(ei.value, ValueError)
+        out = np.zeros((4, 32), dtype=np.float64)  # any writable C-contiguous buffer
+        assert r.read_into(1, out) == 1024 and out.view("<u8").ravel()[0] == 1
+
+
+def test_view_of_a_dtype_not_dividing_the_page(region):
+    """A page that is not a whole number of dtype's items raised a bare
+    ValueError; InvalidArgument (still a ValueError) naming the sizes."""
+    with mmsb.Reader(region=region.path) as r:
+        for call in (lambda: r.view(1, "S3"), lambda: r.apply(1, len, dtype="V3")):
+            with pytest.raises(mmsb.InvalidArgument, match="1024 bytes"):
+                call()
+
+
+@pytest.mark.parametrize("kw", [
+    {"writer_timeout": "a"}, {"writer_timeout": float("nan")}, {"writer_timeout": -1},
+    {"busy_timeout": float("nan")}, {"liveness_interval": None}, {"snapshot_retries": 1.5},
+    {"snapshot_retries": 0}, {"wait_mode": "x"}, {"wait_mode": []},
+])
+def test_reader_options_checked_at_open(region, kw):
+    """Options were stored unchecked: a string or None timeout failed later
+    with a TypeError inside a read, a NaN writer_timeout made a stuck page
+    retry forever, snapshot_retries=0 made every snapshot SnapshotBusy "0
+    attempts", and 1.5 a TypeError inside snapshot. Now the constructor
+    raises InvalidOption (a ValueError) or InvalidType naming the option."""
+    name = next(iter(kw))
+    with pytest.raises((mmsb.InvalidOption, mmsb.InvalidType), match=name):
+        mmsb.Reader(region=region.path, **kw)
+
+
+def test_wait_timeout_nan_is_refused(region):
+    """wait(after, timeout=nan) compared nothing with NaN and waited
+    forever; it is InvalidArgument. Run with an alarm so that the old hang
+    fails the test."""
+    import signal
+
+    def hung(*_):
+        raise AssertionError("wait(timeout=nan) hung")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        with mmsb.Reader(region=region.path) as r:
+            with pytest.raises(mmsb.InvalidArgument, match="timeout"):
+                r.wait(r.last_lsn, timeout=float("nan"))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_reader_needs_a_directory(region):
+    """Reader() raised a bare ValueError; InvalidArgument (still one)."""
+    with pytest.raises(mmsb.InvalidArgument, match="region="):
+        mmsb.Reader()
+
+
+def test_bytes_bus_dir_with_str_shared_dir(region, tmp_path):
+    """A str bus directory with a bytes shared_dir raised "Can't mix
+    strings and bytes in path components"; both are paths."""
+    bus = str(tmp_path / "bus")
+    os.mkdir(bus)
+    assert mmsb.region_path(bus, os.fsencode(str(tmp_path))) == mmsb.region_path(bus, str(tmp_path))
+    assert mmsb.region_path(os.fsencode(bus), str(tmp_path)) == mmsb.region_path(bus, str(tmp_path))

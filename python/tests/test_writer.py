@@ -411,3 +411,271 @@ def test_replication_errors_have_classes():
         assert cls.code == code and errors.BY_CODE[code] is cls
         assert writer.load_library().mmsb_status_name(code).decode() != "MMSB_ERR_UNKNOWN"
     assert issubclass(mmsb.RecordTooLarge, ValueError)
+
+
+def _wrong_type(call):
+    """call raises InvalidType: an MMSBError, an InvalidArgument and a TypeError."""
+    with pytest.raises(mmsb.InvalidType) as ei:
+        call()
+    e = ei.value
+    assert isinstance(e, mmsb.InvalidArgument) and isinstance(e, TypeError) and e.code == mmsb.InvalidArgument.code
+    return str(e)
+
+
+def test_wrong_types_name_the_argument(tmp_path, bus):
+    """Wrong types gave tracebacks from inside the package that named no
+    argument ("'float' object cannot be interpreted as an integer",
+    "object of type 'NoneType' has no len()", "unhashable type: 'list'");
+    now InvalidType (also a TypeError) naming what was wrong."""
+    bus.create_pages(2, 64)
+    lsn = bus.last_lsn
+    cases = [
+        (lambda: mmsb.open(None), "dir"),
+        (lambda: mmsb.open(123), "dir"),
+        (lambda: mmsb.open("", shared=True, shared_dir=5), "shared_dir"),
+        (lambda: mmsb.open("", workers=1.5), "workers"),
+        (lambda: mmsb.open("", checkpoint_bytes=None), "checkpoint_bytes"),
+        (lambda: bus.create_pages(2.7, 64), "page count"),
+        (lambda: bus.create_pages("2", 64), "page count"),
+        (lambda: bus.create_pages(2, 64.0), "page size"),
+        (lambda: bus.commit(None), "writes"),
+        (lambda: bus.commit(5), "writes"),
+        (lambda: bus.commit([5]), "write 0"),
+        (lambda: bus.commit([(1.0, 0, b"x")]), "page of write 0"),
+        (lambda: bus.commit([(1, None, b"x")]), "offset of write 0"),
+        (lambda: bus.commit([(1, 0, b"x"), (2, 0, "text")]), "data of write 1"),
+        (lambda: bus.commit([(1, 0, None)]), "data of write 0"),
+        (lambda: bus.commit([(1, 0, b"x")], expect=5), "expect"),
+        (lambda: bus.commit([(1, 0, b"x")], expect=[1.5]), "expected epoch"),
+        (lambda: bus.commit_array([1], [0], "ab"), "data"),
+        (lambda: bus.commit_array([1], [0], None), "data"),
+        (lambda: bus.commit_array([1], [0], [1, 2]), "data"),
+        (lambda: bus.read(None), "page"),
+        (lambda: bus.read_with_epoch("1"), "page"),
+        (lambda: bus.read_at(1, 1.5), "lsn"),
+        (lambda: bus.read_into(1, None), "buffer"),
+        (lambda: bus.read_into(1, "s" * 100), "buffer"),
+        (lambda: bus.page_info(None), "page"),
+        (lambda: bus.free_page(1.0), "page"),
+        (lambda: bus.wait_durable(None), "lsn"),
+        (lambda: bus.create_page(64, id="3"), "ids"),
+    ]
+    for call, what in cases:
+        msg = _wrong_type(call)
+        assert what in msg, (what, msg)
+    with pytest.raises(mmsb.InvalidOption, match="sync"):
+        mmsb.open("", sync=[])  # was TypeError: unhashable type: 'list'
+    with pytest.raises(mmsb.InvalidArgument, match="write 0"):
+        bus.commit([(1, 0)])  # was ValueError: not enough values to unpack
+    assert bus.last_lsn == lsn and bus.read(1) == bytes(64) and bus.read(2) == bytes(64)
+
+
+def test_data_must_be_bytes_like(bus):
+    """commit took an int as that many zero bytes (bytes(5); bytes(10**10)
+    allocated 10 GB), a list of ints as bytes, and an object array as this
+    process's PyObject pointers; commit_array's non-contiguous memoryview
+    was a BufferError. Only buffers are data now, and contiguity is the
+    package's business."""
+    bus.create_pages(2, 64)
+    lsn = bus.last_lsn
+    for data in (5, 10**10, [1, 2]):
+        with pytest.raises(mmsb.InvalidType, match="bytes-like"):
+            bus.commit([(1, 0, data)])
+    with pytest.raises(mmsb.InvalidArgument, match="Python objects"):
+        bus.commit([(1, 0, np.array([b"abcdefgh"], dtype=object))])
+    assert bus.last_lsn == lsn and bus.read(1) == bytes(64)
+    # Non-contiguous buffers are copied, not refused.
+    bus.commit([(1, 0, np.arange(8, dtype=np.uint8)[::2])])
+    assert bus.read(1)[:4] == bytes([0, 2, 4, 6])
+    bus.commit_array([2], [0], memoryview(bytearray(b"aXbXcXdX"))[::2])
+    assert bus.read(2)[:4] == b"abcd"
+
+
+def test_scalars_are_not_one_element_lists(bus):
+    """A scalar where a list belongs was taken as a list of one:
+    create_pages(sizes=5) made one page of 5 bytes, commit_array(5, ...)
+    wrote page 5, and expect=b"\\x01" was epoch 1."""
+    bus.create_pages(6, 16)
+    lsn = bus.last_lsn
+    for call in (lambda: bus.create_pages(sizes=5), lambda: bus.create_pages(sizes=[8], ids=3),
+                 lambda: bus.commit_array(5, [0], b"ab"), lambda: bus.commit_array([5], 0, b"ab"),
+                 lambda: bus.commit_array([5], [0], b"ab", expect=np.array(0, dtype=np.uint64))):
+        with pytest.raises(mmsb.InvalidArgument, match="1-D"):
+            call()
+    for call in (lambda: bus.commit([(1, 0, b"ab")], expect=b"\x00"),
+                 lambda: bus.commit([(1, 0, b"ab")], expect="0"),
+                 lambda: bus.commit_array([5], [0], b"ab", expect=np.uint64(0))):
+        with pytest.raises(mmsb.InvalidType, match="expect"):
+            call()
+    assert bus.last_lsn == lsn and bus.read(5) == bytes(16)
+
+
+def test_read_into_buffer_checked_first(bus):
+    """read_into with a non-contiguous array raised memoryview's TypeError;
+    it is InvalidArgument naming the buffer (a read-only one already was)."""
+    bus.create_pages(1, 64)
+    with pytest.raises(mmsb.InvalidArgument, match="contiguous"):
+        bus.read_into(1, np.zeros(256, dtype=np.uint8)[::2])
+    out = np.zeros((2, 4), dtype=np.float64)  # C-contiguous 2-D of another dtype: fine
+    assert bus.read_into(1, out) == (64, 0)
+
+
+def _header_codes():
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "bindings", "c", "mmsb.h")) as f:
+        src = f.read()
+    import re
+    return {name: int(v) for name, v in re.findall(r"\b(MMSB_(?:OK|ERR_\w+)) = (\d+)", src)}
+
+
+def _coded_classes():
+    """Every class of errors.py (at any depth) that sets a code of its own."""
+    out, todo = [], [errors.MMSBError]
+    while todo:
+        c = todo.pop()
+        todo.extend(c.__subclasses__())
+        if "code" in c.__dict__ and c is not errors.MMSBError:
+            out.append(c)
+    return out
+
+
+def check_errors_match_header(codes, classes, by_code):
+    """Problems between mmsb.h's codes and errors.py's classes, as strings."""
+    bad = []
+    for name, code in sorted(codes.items(), key=lambda kv: kv[1]):
+        if code == 0:
+            continue
+        cls = by_code.get(code)
+        if cls is None:
+            bad.append("%s = %d has no class in errors.py" % (name, code))
+        elif cls.code != code:
+            bad.append("%s = %d maps to %s with code %d" % (name, code, cls.__name__, cls.code))
+    want = {c for c in codes.values() if c}
+    for cls in classes:
+        if cls.code not in want:
+            bad.append("%s.code = %d is not a code of mmsb.h" % (cls.__name__, cls.code))
+        elif by_code.get(cls.code) is not cls:
+            bad.append("%s.code = %d but error_for(%d) gives %s" % (cls.__name__, cls.code, cls.code,
+                                                                   getattr(by_code.get(cls.code), "__name__", None)))
+    return bad
+
+
+def test_errors_match_header():
+    """Every MMSB_ERR_ code of bindings/c/mmsb.h (1..30 and the ABI's own
+    100..104) has exactly one class in errors.py with that code, and every
+    class with a code is one of the header's (TestPythonErrorsMatchHeader
+    in Go checks only the codes whose comment names a Go sentinel)."""
+    codes = _header_codes()
+    assert codes["MMSB_OK"] == 0 and codes["MMSB_ERR_INTERNAL"] == 104 and len(codes) >= 36
+    assert check_errors_match_header(codes, _coded_classes(), errors.BY_CODE) == []
+    for code in codes.values():
+        if code:
+            assert type(errors.error_for(code, "m")) is errors.BY_CODE[code]
+
+
+def test_errors_match_header_negative_control():
+    """The check catches a code without a class, a class whose code the
+    header lacks, and a class a nested subclass hides from error_for."""
+    codes = _header_codes()
+    assert check_errors_match_header(dict(codes, MMSB_ERR_NEW=31), _coded_classes(), errors.BY_CODE) == [
+        "MMSB_ERR_NEW = 31 has no class in errors.py"]
+
+    class Orphan(errors.MMSBError.__base__):  # a code the header lacks (kept out of errors' hierarchy)
+        code = 99
+
+    class Nested(Orphan):  # a second class for code 102, which error_for does not give
+        code = 102
+    assert check_errors_match_header(codes, _coded_classes() + [Orphan, Nested], errors.BY_CODE) == [
+        "Orphan.code = 99 is not a code of mmsb.h", "Nested.code = 102 but error_for(102) gives BufferTooSmall"]
+    by_code = dict(errors.BY_CODE)
+    del by_code[102]
+    assert check_errors_match_header(codes, _coded_classes(), by_code) == [
+        "MMSB_ERR_BUFFER_TOO_SMALL = 102 has no class in errors.py",
+        "BufferTooSmall.code = 102 but error_for(102) gives None"]
+
+
+_FAIL_FSYNC_CHILD = r"""
+import ctypes, json, struct, sys
+import mmsb
+
+
+def fail_fsync():
+    import platform
+    if platform.machine() != "x86_64":  # the filter below knows x86-64's syscall numbers only
+        raise OSError(0, "the fsync filter is written for x86-64, not " + platform.machine())
+    # A seccomp filter on every thread of this process (TSYNC: the Go
+    # runtime's threads too) that answers fsync(2) and fdatasync(2) with
+    # EIO: the log's next sync fails, and the bus with it.
+    ld, jeq, ret = 0x20, 0x15, 0x06
+    prog = [(ld, 0, 0, 4), (jeq, 0, 4, 0xC000003E),  # another architecture: allow
+            (ld, 0, 0, 0), (jeq, 2, 0, 74), (jeq, 1, 0, 75),  # fsync, fdatasync on x86-64
+            (ret, 0, 0, 0x7FFF0000), (ret, 0, 0, 0x00050000 | 5)]  # allow; errno EIO
+    code = ctypes.create_string_buffer(b"".join(struct.pack("<HBBI", *f) for f in prog))
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    p = Prog(len(prog), ctypes.addressof(code))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "prctl")
+    if libc.syscall(ctypes.c_long(317), ctypes.c_long(1), ctypes.c_long(1), ctypes.byref(p)) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp")  # SECCOMP_SET_MODE_FILTER, FILTER_FLAG_TSYNC
+
+
+out = {}
+bus = mmsb.open(sys.argv[1], sync=sys.argv[2])
+bus.create_pages(1, 16)
+try:
+    fail_fsync()
+except OSError as e:
+    print(json.dumps({"skip": str(e)}))
+    sys.exit(0)
+try:
+    out["created"] = bus.create_pages(sizes=[32, 48]).tolist()
+except mmsb.Failed as e:
+    out["error"] = str(e)
+    out["ids"] = None if e.page_ids is None else e.page_ids.tolist()
+    out["sizes"] = [bus.page_info(i).size for i in (e.page_ids if e.page_ids is not None else [])]
+try:
+    bus.create_pages(1, 8)
+except mmsb.Failed as e:
+    out["again"] = None if e.page_ids is None else e.page_ids.tolist()
+try:
+    bus.close()
+except mmsb.MMSBError:
+    pass
+print(json.dumps(out))
+"""
+
+
+def _create_with_failing_fsync(tmp_path, sync):
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), ".."))
+    r = subprocess.run([sys.executable, "-c", _FAIL_FSYNC_CHILD, str(tmp_path / sync), sync], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    if "skip" in out:
+        pytest.skip("seccomp is not available to make fsync fail: %s" % out["skip"])
+    return out
+
+
+def test_create_pages_failed_after_logging_names_its_pages(tmp_path):
+    """mmsb_create_pages fills out_ids also when it returns MMSB_ERR_FAILED
+    after the batch was logged and created; Python dropped them (the
+    exception said nothing of pages that exist). The bus is made to fail
+    for real: a seccomp filter makes fsync fail in a child process. With
+    sync="group" the batch is logged and applied before the shared fsync,
+    so the pages exist and Failed.page_ids names them; a later batch on
+    the failed bus is refused before it is logged (page_ids None)."""
+    out = _create_with_failing_fsync(tmp_path, "group")
+    assert "created" not in out and "fsync" in out["error"], out
+    assert out["ids"] == [2, 3] and out["sizes"] == [32, 48], out
+    assert out["again"] is None, out
+
+
+def test_create_pages_failed_before_applying_names_none(tmp_path):
+    """The control: with sync="always" the failed fsync comes before the
+    batch is applied, the pages do not exist, and page_ids is None (not
+    the zeroed output array)."""
+    out = _create_with_failing_fsync(tmp_path, "always")
+    assert "fsync" in out["error"] and out["ids"] is None and out["again"] is None, out
