@@ -306,14 +306,27 @@ func fillCommit(ds []mmsb.Delta, m *mmsbv1.CommitResponse) (mmsb.CommitInfo, err
 }
 
 // Submit queues deltas into the server's tick orchestrator (the server must
-// run with --ticks).
+// run with --ticks), all or none (tick.Orchestrator.SubmitBatch): an error
+// the server answers means none of ds was queued (a bad delta, named by
+// index; the queue full with FailWhenFull; more deltas than the queue
+// holds), so the same call may be made again without submitting a delta
+// twice. A transport error (the connection lost before the answer) leaves
+// it unknown whether the batch was queued; Submit is never retried by
+// itself. Queued deltas are committed by the server's ticks, each one
+// validated again there (an expected epoch is checked only then).
 func (c *Client) Submit(ctx context.Context, ds []mmsb.Delta) error {
 	req := &mmsbv1.SubmitRequest{Deltas: make([]*mmsbv1.Delta, len(ds))}
 	for i := range ds {
 		req.Deltas[i] = wire.DeltaToProto(&ds[i])
 	}
-	_, err := c.rpc.Submit(ctx, connect.NewRequest(req))
-	return err
+	resp, err := c.rpc.Submit(ctx, connect.NewRequest(req))
+	if err != nil {
+		return err
+	}
+	if n := resp.Msg.GetAccepted(); n != uint32(len(ds)) {
+		return fmt.Errorf("%w: Submit: %d deltas accepted of %d sent", ErrBadResponse, n, len(ds))
+	}
+	return nil
 }
 
 // ReadRange reads n bytes at off of page id (n 0: to the end), with the

@@ -89,7 +89,7 @@ func (ev Event) String() string {
 		return fmt.Sprintf("%v page=%d fn=%s: %v", ev.Type, ev.Page, ev.Name, ev.Err)
 	case EventInvariantFailed:
 		return fmt.Sprintf("%v %s: %v", ev.Type, ev.Name, ev.Err)
-	case EventCheckpointFailed:
+	case EventCheckpointFailed, EventCommitFailed:
 		return fmt.Sprintf("%v: %v", ev.Type, ev.Err)
 	case EventTickOverrun:
 		return fmt.Sprintf("%v %v", ev.Type, ev.Duration)
@@ -110,8 +110,8 @@ type EventFilter struct {
 // Subscription receives events on C until Close. Events arrive in the
 // order they were produced: per tick, rejected deltas (in submission
 // order), then committed and propagated operations in LSN order, then
-// recompute and invariant failures, then checkpoint failures, then an
-// overrun.
+// recompute and invariant failures, then a checkpoint failure, then a
+// commit failure, then an overrun.
 type Subscription struct {
 	// C delivers the events. It is closed by Close (and by the
 	// orchestrator's Close).

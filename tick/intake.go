@@ -2,7 +2,6 @@ package tick
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -70,24 +69,37 @@ func (q *intakeQueue) Len() int {
 	return int(t - h)
 }
 
-// tryPush claims a cell and fills it with d (copying its bytes when copyBytes).
-// It reports false when the queue is full.
-func (q *intakeQueue) tryPush(d *delta.Delta, copyBytes bool) bool {
+// tryPush claims len(ds) consecutive cells (len(ds) >= 1, at most the
+// capacity) and fills them with ds in order (copying their bytes when
+// copyBytes). It reports false, claiming nothing, when the queue lacks room
+// for all of them.
+//
+// One CAS on the tail claims the whole range, so no other producer's delta
+// lands inside it. The last cell of the range decides: the consumer frees
+// cells in position order, so when the last one is free for this lap every
+// cell before it is too, and a tail still at pos (the CAS) means none of
+// them was claimed meanwhile.
+func (q *intakeQueue) tryPush(ds []delta.Delta, copyBytes bool) bool {
+	k := uint64(len(ds))
 	for {
 		pos := q.tail.Load()
-		c := &q.cells[pos&q.mask]
-		seq := c.seq.Load()
-		switch dif := int64(seq) - int64(pos); {
+		last := pos + k - 1
+		seq := q.cells[last&q.mask].seq.Load()
+		switch dif := int64(seq) - int64(last); {
 		case dif == 0:
-			if !q.tail.CompareAndSwap(pos, pos+1) {
+			if !q.tail.CompareAndSwap(pos, pos+k) {
 				continue
 			}
-			if copyBytes {
-				c.fillCopy(d)
-			} else {
-				c.d = *d
+			for i := range ds {
+				p := pos + uint64(i)
+				c := &q.cells[p&q.mask]
+				if copyBytes {
+					c.fillCopy(&ds[i])
+				} else {
+					c.d = ds[i]
+				}
+				c.seq.Store(p + 1) // publish to the consumer
 			}
-			c.seq.Store(pos + 1) // publish to the consumer
 			return true
 		case dif < 0:
 			return false // the cell still holds an unconsumed delta: full
@@ -137,18 +149,14 @@ func (s *intakeSlot) fillCopy(d *delta.Delta) {
 // full and is about to wait for room.
 var testHookBeforeWait func()
 
-// push enqueues d, waiting for room unless failWhenFull.
-func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failWhenFull bool) error {
-	if d == nil {
-		// Refused here: the tick could only report it without a page, and
-		// copying it would dereference nil.
-		return fmt.Errorf("%w: nil delta submitted", mmsb.ErrInvalidDelta)
-	}
+// push enqueues ds (1 to cap(q) deltas, all or none), waiting for room
+// for all of them unless failWhenFull.
+func (q *intakeQueue) push(ctx context.Context, ds []delta.Delta, copyBytes, failWhenFull bool) error {
 	for {
 		if q.closed.Load() {
 			return errClosed
 		}
-		if q.tryPush(d, copyBytes) {
+		if q.tryPush(ds, copyBytes) {
 			return nil
 		}
 		if failWhenFull {
@@ -169,7 +177,7 @@ func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failW
 			q.waiters.Add(-1)
 			return errClosed
 		}
-		if q.tryPush(d, copyBytes) {
+		if q.tryPush(ds, copyBytes) {
 			q.waiters.Add(-1)
 			return nil
 		}
@@ -182,6 +190,9 @@ func (q *intakeQueue) push(ctx context.Context, d *delta.Delta, copyBytes, failW
 		}
 	}
 }
+
+// capacity is how many deltas the queue holds (QueueSize rounded up).
+func (q *intakeQueue) capacity() int { return len(q.cells) }
 
 // wakeWaiters releases producers waiting for room.
 func (q *intakeQueue) wakeWaiters() {

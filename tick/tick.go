@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/mmsb-go/mmsb"
 
@@ -314,14 +315,97 @@ func (o *Orchestrator) Bus() *mmsb.Bus { return o.bus }
 // (until ctx is done), or returns mmsb.ErrBusy with FailWhenFull. Validation
 // happens at the tick: an invalid delta is rejected there, alone.
 func (o *Orchestrator) Submit(ctx context.Context, d *delta.Delta) error {
-	return o.queue.push(ctx, d, true, o.opts.FailWhenFull)
+	if d == nil {
+		return errNilDelta
+	}
+	return o.queue.push(ctx, unsafe.Slice(d, 1), true, o.opts.FailWhenFull)
 }
 
 // SubmitNoCopy is Submit without the copy: the queue keeps d's byte slices,
 // and the caller must not modify them until the tick that commits or
 // rejects d has returned (a tick that cannot commit keeps d for the next).
 func (o *Orchestrator) SubmitNoCopy(ctx context.Context, d *delta.Delta) error {
-	return o.queue.push(ctx, d, false, o.opts.FailWhenFull)
+	if d == nil {
+		return errNilDelta
+	}
+	return o.queue.push(ctx, unsafe.Slice(d, 1), false, o.opts.FailWhenFull)
+}
+
+// errNilDelta refuses a nil delta at Submit: the tick could only report it
+// without a page, and copying it would dereference nil.
+var errNilDelta = fmt.Errorf("%w: nil delta submitted", mmsb.ErrInvalidDelta)
+
+// ErrBatchTooLarge is returned (wrapped, with both sizes) by SubmitBatch for
+// a batch of more deltas than the intake queue can ever hold at once: it
+// would wait for room for ever. Split the batch or raise Options.QueueSize.
+// It is also mmsb.ErrInvalidOption for errors.Is (a request the options
+// refuse for good), so that the server answers InvalidArgument.
+var ErrBatchTooLarge error = batchTooLargeError{}
+
+type batchTooLargeError struct{}
+
+func (batchTooLargeError) Error() string { return "tick: batch larger than the intake queue" }
+func (batchTooLargeError) Unwrap() error { return mmsb.ErrInvalidOption }
+
+// SubmitBatch queues copies of the deltas of ds, all or none: either every
+// delta is accepted, in order and contiguous in the intake queue (no other
+// submitter's delta between them), or none is and the error says why.
+// Retrying a failed SubmitBatch therefore never submits a delta twice.
+//
+// Before queuing anything it checks every delta against the current state
+// as the tick will (the page exists, the delta is well formed and within
+// it), and refuses the whole batch for the first bad one with an error
+// wrapping the bus's (mmsb.ErrPageNotFound, mmsb.ErrInvalidDelta) that
+// names its index. An expected epoch (CheckEpoch) is not checked here:
+// deltas queued before the batch may still move the page's epoch, so the
+// tick checks it, and a delta valid here can still be rejected there
+// alone (its page freed meanwhile, an epoch conflict).
+//
+// It then waits for room for the whole batch (until ctx is done), or
+// returns mmsb.ErrBusy with FailWhenFull; a batch larger than the queue's
+// capacity is refused at once with ErrBatchTooLarge. An empty batch queues
+// nothing and returns nil. The deltas' bytes are copied, as by Submit.
+//
+// Accepted together does not mean committed together: a tick drains at
+// most MaxBatch deltas and may cut a batch between two ticks, and each
+// delta is validated at its tick on its own. Commit the batch through
+// mmsb.Bus.Commit where it must apply atomically.
+func (o *Orchestrator) SubmitBatch(ctx context.Context, ds []delta.Delta) error {
+	if o.closed.Load() {
+		return errClosed
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	if n := o.queue.capacity(); len(ds) > n {
+		return fmt.Errorf("%w: %d deltas, the queue holds at most %d", ErrBatchTooLarge, len(ds), n)
+	}
+	if err := o.checkBatch(ds); err != nil {
+		return err
+	}
+	err := o.queue.push(ctx, ds, true, o.opts.FailWhenFull)
+	if errors.Is(err, mmsb.ErrBusy) {
+		return fmt.Errorf("%w: no room for a batch of %d deltas (%d of %d queued)", err, len(ds), o.queue.Len(), o.queue.capacity())
+	}
+	return err
+}
+
+// checkBatch validates ds against the current state, leaving out epoch
+// conflicts (see SubmitBatch), and returns the first delta's failure.
+func (o *Orchestrator) checkBatch(ds []delta.Delta) error {
+	bad, badErr := -1, error(nil)
+	_, err := o.bus.ValidateBatch(ds, func(i int, err error) {
+		if bad < 0 && !errors.Is(err, mmsb.ErrConflict) {
+			bad, badErr = i, err
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("tick: validate batch of %d deltas: %w", len(ds), err)
+	}
+	if bad >= 0 {
+		return fmt.Errorf("tick: batch of %d deltas refused at delta %d: %w", len(ds), bad, badErr)
+	}
+	return nil
 }
 
 // QueueLen returns about how many deltas wait in the intake queue, counting
@@ -777,7 +861,8 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 // later Tick or Run commits them.
 //
 // The orchestrator's Close stops Run at once (mmsb.ErrClosed), without
-// waiting for the next tick. A bus closed or failed is seen at the next
+// waiting for the next tick; closed and ctx done both is ErrClosed
+// (TestRunClosedAndCancelled). A bus closed or failed is seen at the next
 // tick, also in deferred mode, where an idle tick does not touch the bus
 // (TestRunStopsWhenClosed).
 func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
@@ -789,6 +874,11 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// Closed and cancelled both: ErrClosed, whichever channel the
+			// select happened to pick (it picks at random among ready ones).
+			if o.closed.Load() {
+				return errClosed
+			}
 			return nil
 		case <-o.done:
 			return errClosed
@@ -802,6 +892,9 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
+				if o.closed.Load() {
+					return errClosed
+				}
 				return nil
 			}
 			if errors.Is(err, mmsb.ErrClosed) || errors.Is(err, mmsb.ErrFailed) {

@@ -734,10 +734,10 @@ func TestMissingFunctionFailsPropagation(t *testing.T) {
 func TestSubmitSteadyStateAllocs(t *testing.T) {
 	q := newIntakeQueue(64)
 	var b intakeBatch
-	d := delta.Delta{Page: 1, Runs: []delta.Run{{Data: []byte("0123456789abcdef")}}, Intent: []byte("why")}
+	d := []delta.Delta{{Page: 1, Runs: []delta.Run{{Data: []byte("0123456789abcdef")}}, Intent: []byte("why")}}
 	for lap := 0; lap < 4; lap++ {
 		for i := 0; i < 64; i++ {
-			if err := q.push(ctx, &d, true, true); err != nil {
+			if err := q.push(ctx, d, true, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -746,7 +746,7 @@ func TestSubmitSteadyStateAllocs(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(50, func() {
 		for i := 0; i < 64; i++ {
-			if err := q.push(ctx, &d, true, true); err != nil {
+			if err := q.push(ctx, d, true, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -888,9 +888,9 @@ func BenchmarkSubmit(b *testing.B) {
 	}()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		d := delta.Delta{Page: 1, Runs: []delta.Run{{Data: make([]byte, 16)}}}
+		d := []delta.Delta{{Page: 1, Runs: []delta.Run{{Data: make([]byte, 16)}}}}
 		for pb.Next() {
-			if err := q.push(ctx, &d, true, false); err != nil {
+			if err := q.push(ctx, d, true, false); err != nil {
 				b.Error(err)
 				return
 			}

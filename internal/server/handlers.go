@@ -506,10 +506,14 @@ func (s *Server) Submit(ctx context.Context, req *connect.Request[mmsbv1.SubmitR
 		return nil, err
 	}
 	defer s.endWrite()
-	for i := range ds {
-		if err := s.orch.Submit(ctx, &ds[i]); err != nil {
-			return nil, connect.NewError(codeFor(err), fmt.Errorf("Submit: delta %d (%d accepted before it): %w", i, i, err))
-		}
+	// All or nothing (tick.Orchestrator.SubmitBatch): a failed Submit queued
+	// none of its deltas, so the caller may send it again as is. Before, the
+	// deltas went in one at a time, and those before a failure stayed queued
+	// and were committed twice by a retry (TestSubmitAllOrNothing).
+	if err := s.orch.SubmitBatch(ctx, ds); err != nil {
+		// A batch over the queue's capacity (tick.ErrBatchTooLarge) is
+		// ErrInvalidOption: InvalidArgument, as retrying cannot help.
+		return nil, connect.NewError(codeFor(err), fmt.Errorf("Submit: none of %d deltas accepted: %w", len(ds), err))
 	}
 	return connect.NewResponse(&mmsbv1.SubmitResponse{Accepted: uint32(len(ds))}), nil
 }
