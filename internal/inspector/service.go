@@ -20,11 +20,16 @@ import (
 // Bounds on what one request may ask for, so that a browser (or anyone with
 // a read token) cannot make the server build an unbounded answer.
 const (
-	defaultPageRows  = 50
-	maxPageRows      = 1000
-	defaultRecent    = 8
-	maxRecent        = 64
-	maxShownBytes    = 256 // bytes of one delta or provenance step shown
+	defaultPageRows = 50
+	maxPageRows     = 1000
+	defaultRecent   = 8
+	maxRecent       = 64
+	maxShownBytes   = 256 // bytes of one delta or provenance step shown
+	// maxShownRanges bounds the byte ranges listed for one write: a
+	// masked delta can write every other byte of a 16 MiB page (8M
+	// ranges). The log view shows 3 per operation; the page view also
+	// gets every range that meets its window, to highlight it.
+	maxShownRanges   = 64
 	defaultLogRows   = 200
 	maxLogRows       = 10000
 	maxChangedPages  = 1000
@@ -58,6 +63,14 @@ func connectErr(err error) error {
 		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, mmsb.ErrOutOfRange), errors.Is(err, mmsb.ErrInvalidOption):
 		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, mmsb.ErrLogTruncated):
+		// History a checkpoint trimmed from the log: the request asks
+		// for what the bus no longer holds (BusService answers the same).
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, mmsb.ErrFailed):
+		return connect.NewError(connect.CodeUnavailable, err)
+	case errors.Is(err, mmsb.ErrCorruption):
+		return connect.NewError(connect.CodeDataLoss, err)
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, err)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -146,6 +159,9 @@ func (s *service) ListPages(_ context.Context, req *connect.Request[inspectorv1.
 		limit = defaultPageRows
 	case limit > maxPageRows:
 		return nil, invalid("limit %d is over %d rows", limit, maxPageRows)
+	}
+	if _, ok := inspectorv1.PageSort_name[int32(m.Sort)]; !ok {
+		return nil, invalid("sort %d is not a column (0 ID, 1 size, 2 epoch, 3 last LSN)", m.Sort)
 	}
 	bus := s.bus()
 	committed := bus.LastLSN()
@@ -392,7 +408,8 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	}
 	out.WindowOffset = m.WindowOffset
 	out.Data = out.Data[m.WindowOffset:min(len(out.Data), int(m.WindowOffset)+window)]
-	ws, err := s.recentWrites(ctx, id, upTo, oldest, recent)
+	shown := [2]uint32{m.WindowOffset, m.WindowOffset + uint32(len(out.Data))}
+	ws, err := s.recentWrites(ctx, id, upTo, oldest, recent, shown)
 	if err != nil {
 		return nil, err
 	}
@@ -417,8 +434,11 @@ func (s *service) pageAsOf(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([
 }
 
 // recentWrites returns the last n writes of page id at or before upTo,
-// newest first, searching the log backwards in doubling LSN windows.
-func (s *service) recentWrites(ctx context.Context, id mmsb.PageID, upTo, oldest mmsb.LSN, n int) ([]*inspectorv1.RecentWrite, error) {
+// newest first, searching the log backwards in doubling LSN windows. Each
+// lists its first maxShownRanges byte ranges and every range that meets
+// the window shown ([shown[0], shown[1])), which the view highlights: at
+// most maxShownRanges plus half the window, however many the write has.
+func (s *service) recentWrites(ctx context.Context, id mmsb.PageID, upTo, oldest mmsb.LSN, n int, shown [2]uint32) ([]*inspectorv1.RecentWrite, error) {
 	if upTo == 0 {
 		return nil, nil
 	}
@@ -436,8 +456,12 @@ func (s *service) recentWrites(ctx context.Context, id mmsb.PageID, upTo, oldest
 				Lsn: uint64(op.LSN), Source: op.Op.Delta.Source, Derived: op.Op.Kind == mmsb.OpDerived,
 				TimeUnixNano: op.Time, Epoch: uint64(op.Op.Delta.Epoch),
 			}
+			listed := 0
 			delta.Ranges(&op.Op.Delta, func(off, n uint32) {
-				w.Ranges = append(w.Ranges, &inspectorv1.ByteRange{Lo: off, Hi: off + n})
+				listed++
+				if listed <= maxShownRanges || (off+n > shown[0] && off < shown[1]) {
+					w.Ranges = append(w.Ranges, &inspectorv1.ByteRange{Lo: off, Hi: off + n})
+				}
 			})
 			batch = append(batch, w)
 			return true
@@ -616,6 +640,14 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 	if m.ToLsn != 0 && m.ToLsn < m.FromLsn {
 		return invalid("to_lsn %d is before from_lsn %d", m.ToLsn, m.FromLsn)
 	}
+	if m.ToTimeUnixNano != 0 && m.ToTimeUnixNano < m.FromTimeUnixNano {
+		return invalid("to_time_unix_nano %d is before from_time_unix_nano %d", m.ToTimeUnixNano, m.FromTimeUnixNano)
+	}
+	// The bus reads the whole log looking for an LSN it has not reached
+	// yet, to answer with nothing.
+	if committed := uint64(s.bus().LastLSN()); m.FromLsn > committed {
+		return invalid("from_lsn %d is after the committed LSN %d", m.FromLsn, committed)
+	}
 	q := mmsb.LogQuery{
 		Page: mmsb.PageID(m.Page), FromLSN: mmsb.LSN(m.FromLsn), ToLSN: mmsb.LSN(m.ToLsn),
 		Source: m.Source, FromTime: m.FromTimeUnixNano, ToTime: m.ToTimeUnixNano,
@@ -691,7 +723,9 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 		d := &o.Delta
 		e.Page, e.Source, e.Epoch = uint64(d.Page), d.Source, uint64(d.Epoch)
 		delta.Ranges(d, func(off, n uint32) {
-			e.Ranges = append(e.Ranges, &inspectorv1.ByteRange{Lo: off, Hi: off + n})
+			if len(e.Ranges) < maxShownRanges {
+				e.Ranges = append(e.Ranges, &inspectorv1.ByteRange{Lo: off, Hi: off + n})
+			}
 		})
 		e.Data, e.DataTruncated = writtenData(d)
 		if len(d.Intent) > 0 {

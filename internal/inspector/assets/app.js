@@ -50,14 +50,19 @@ function makeApi(gen) {
   const live = () => gen === generation;
   return {
     live,
-    async call(method, req) {
+    // call resolves to the answer, or to null after showing the error
+    // (onError, if given, then gets it too).
+    async call(method, req, onError) {
       try {
         const res = await unary(SERVICE, method, req);
         if (!live()) return null;
         clearError();
         return res;
       } catch (err) {
-        if (live()) showError(err);
+        if (live()) {
+          showError(err);
+          if (onError) onError(err);
+        }
         return null;
       }
     },
@@ -127,8 +132,16 @@ function startChanges() {
     if (ac.signal.aborted) return;
     stream(SERVICE, "Changes", { afterLsn: String(after) }, (msg) => {
       if (failed) {
+        // Back: what the view shows may be stale (or was never loaded),
+        // so it re-reads everything, and restarts its own streams.
         failed = false;
         clearError();
+        lsnEl.classList.remove("stale");
+        if (current && current.onReconnect) current.onReconnect();
+        else if (current && current.onChanges) current.onChanges({ ...msg, pagesTruncated: true });
+        after = num(msg.committedLsn);
+        lsnEl.textContent = "LSN " + after;
+        return;
       }
       after = num(msg.committedLsn);
       lsnEl.textContent = "LSN " + after;
@@ -139,7 +152,8 @@ function startChanges() {
         showError(err);
         return;
       }
-      showError(err);
+      showError(new Error(`${err.message} — live updates stopped; retrying every 2 s`));
+      lsnEl.classList.add("stale");
       failed = true;
       setTimeout(run, 2000);
     });

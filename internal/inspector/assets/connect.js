@@ -45,14 +45,32 @@ async function errorFrom(resp) {
   return new RPCError(code, msg);
 }
 
+// unreachable turns a failed fetch or read (the server stopped, the
+// network dropped: a TypeError such as "Failed to fetch") into an RPCError
+// a person can read; an abort stays an abort.
+function unreachable(err) {
+  if (err instanceof RPCError || (err && err.name === "AbortError")) return err;
+  return new RPCError("unavailable", `server unreachable (${err && err.message ? err.message : err})`);
+}
+
+// post sends one call; a network failure is an RPCError "unavailable".
+async function post(service, method, contentType, body, signal) {
+  try {
+    return await fetch(`/${service}/${method}`, { method: "POST", headers: headers(contentType), body, signal });
+  } catch (err) {
+    throw unreachable(err);
+  }
+}
+
 // unary calls /service/method with req and resolves to the response object.
 export async function unary(service, method, req, signal) {
-  const resp = await fetch(`/${service}/${method}`, {
-    method: "POST", headers: headers("application/json"),
-    body: JSON.stringify(req || {}), signal,
-  });
+  const resp = await post(service, method, "application/json", JSON.stringify(req || {}), signal);
   if (!resp.ok) throw await errorFrom(resp);
-  return resp.json();
+  try {
+    return await resp.json();
+  } catch (err) {
+    throw unreachable(err);
+  }
 }
 
 const FLAG_END = 0x02;
@@ -69,10 +87,7 @@ function envelope(obj) {
 // message. It resolves when the stream ends cleanly and rejects with an
 // RPCError when the server ends it with an error. Abort signal to stop.
 export async function stream(service, method, req, onMessage, signal) {
-  const resp = await fetch(`/${service}/${method}`, {
-    method: "POST", headers: headers("application/connect+json"),
-    body: envelope(req), signal,
-  });
+  const resp = await post(service, method, "application/connect+json", envelope(req), signal);
   if (!resp.ok) throw await errorFrom(resp);
   const reader = resp.body.getReader();
   const dec = new TextDecoder();
@@ -93,10 +108,17 @@ export async function stream(service, method, req, onMessage, signal) {
       }
       onMessage(obj);
     }
-    const { value, done } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (err) {
+      throw unreachable(err); // the connection dropped mid-stream
+    }
+    const { value, done } = chunk;
     if (done) {
-      if (buf.length) throw new RPCError("internal", "stream ended inside a frame");
-      return;
+      // A clean end carries an end-of-stream frame: without one, the
+      // connection was cut (the server went away).
+      throw new RPCError("unavailable", buf.length ? "stream ended inside a frame" : "stream ended without its end frame (server gone?)");
     }
     const grown = new Uint8Array(buf.length + value.length);
     grown.set(buf);

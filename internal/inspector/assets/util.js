@@ -30,7 +30,10 @@ export function fmtBytes(n) {
   const u = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : String(n)) + " " + u[i];
+  // Below 1 KiB: whole bytes, or two decimals of a rate (an idle
+  // chart's axis tops at 1e-12, which String() wrote as "1e-12 B").
+  const b = Number.isInteger(n) ? String(n) : n < 0.005 ? "0" : n.toFixed(2);
+  return (i ? n.toFixed(1) : b) + " " + u[i];
 }
 
 export function fmtNum(n) {

@@ -12,11 +12,23 @@ export function render({ el, api, navigate }) {
     h("table", { testid: "events" },
       h("thead", {}, h("tr", {}, ["time", "tick", "type", "page", "LSN", "what"].map((c) => h("th", {}, c)))), body));
   let n = 0;
+  let ac = null;
   (async () => {
     const o = await api.call("Overview", {});
     if (o && !o.ticking) info.textContent = "this server runs no ticks (mmsb serve --ticks 16ms): no tick events will come";
   })();
-  const ac = api.stream("Events", {}, (e) => {
+  // The stream sends the server's recent history first, then live events;
+  // after the server was gone it is opened again, history included, so
+  // the table restarts from it.
+  const open = () => {
+    if (ac) ac.abort();
+    n = 0;
+    body.replaceChildren();
+    ac = api.stream("Events", {}, onEvent, (err) => {
+      if (err) info.textContent = "disconnected: waiting for the server…";
+    });
+  };
+  const onEvent = (e) => {
     n++;
     info.textContent = `${fmtNum(n)} events`;
     const p = num(e.page);
@@ -26,6 +38,7 @@ export function render({ el, api, navigate }) {
       h("td", {}, p ? h("a", { onclick: () => navigate("#/page/" + p) }, String(p)) : ""),
       h("td", { class: "num" }, num(e.lsn) ? fmtNum(num(e.lsn)) : ""), h("td", {}, what)));
     while (body.childElementCount > KEEP) body.lastElementChild.remove();
-  });
-  return { dispose: () => ac.abort() };
+  };
+  open();
+  return { onReconnect: open, dispose: () => ac.abort() };
 }

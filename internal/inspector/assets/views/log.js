@@ -43,6 +43,7 @@ export function render({ el, params, api, navigate }) {
         // No earlier than the log's oldest LSN: asking for a trimmed
         // LSN is an error (the log no longer holds it).
         const oldest = num(o.oldestLsn) || num(o.committedLsn) + 1; // 0: the log holds none
+        if (oldest > num(o.committedLsn)) { info.textContent = "the log holds no operations"; return; }
         req.fromLsn = String(Math.max(1, oldest, num(o.committedLsn) - Number(limit.value) + 1));
       }
       info.textContent = "streaming…";

@@ -24,6 +24,9 @@ export function render({ el, params, api, navigate }) {
   const recent = h("div", { testid: "recent" });
   const prov = h("div", { class: "panel", testid: "provenance" }, h("div", { class: "muted" }, "Select bytes in the hex view (drag, or click then shift-click) to see their provenance."));
   const winInfo = h("span", { class: "muted", testid: "window-info" });
+  // A page of up to 16 MiB is 16,384 windows: jump to a byte instead of
+  // clicking through them.
+  const gotoInput = h("input", { type: "number", min: 0, testid: "window-goto", style: "width:110px", placeholder: "go to byte" });
 
   el.append(title, meta,
     h("div", { class: "toolbar" },
@@ -35,17 +38,30 @@ export function render({ el, params, api, navigate }) {
     h("div", { class: "toolbar" },
       h("button", { testid: "window-prev", onclick: () => { if (offset > 0) { offset -= WINDOW; load(); } } }, "◀ bytes"),
       h("button", { testid: "window-next", onclick: () => { if (data && offset + WINDOW < num(data.page.size)) { offset += WINDOW; load(); } } }, "bytes ▶"),
-      winInfo),
+      gotoInput, winInfo),
     h("div", { class: "split" }, h("div", {}, hex, typed), h("div", {}, prov, recent)));
 
   asofInput.addEventListener("change", () => { asOf = Number(asofInput.value) || 0; load(); });
   slider.addEventListener("change", () => { asOf = Number(slider.value); load(); });
+  gotoInput.addEventListener("change", () => {
+    const at = Math.floor(Number(gotoInput.value));
+    if (!Number.isFinite(at) || at < 0) return;
+    const size = data ? num(data.page.size) : Infinity;
+    const to = Math.min(at, Math.max(0, size - 1));
+    if (to !== at) gotoInput.value = to; // past the end: the last byte
+    offset = Math.floor(to / WINDOW) * WINDOW;
+    load();
+  });
 
   let loading = false, again = false;
   async function load() {
     if (loading) { again = true; return; }
     loading = true;
-    const r = await api.call("GetPage", { id: String(id), asOfLsn: String(asOf), recent: RECENT, windowOffset: offset, windowLength: WINDOW });
+    const r = await api.call("GetPage", { id: String(id), asOfLsn: String(asOf), recent: RECENT, windowOffset: offset, windowLength: WINDOW }, (err) => {
+      // Freed (or never created, or not yet at that LSN): show no bytes
+      // rather than the last ones read as if they were still there.
+      if (err.code === "not_found") gone(err);
+    });
     loading = false;
     if (r) { data = r; draw(); }
     if (again) { again = false; load(); }
@@ -90,6 +106,15 @@ export function render({ el, params, api, navigate }) {
           h("td", { class: "mono" }, list(w.ranges).slice(0, 4).map((r) => `[${num(r.lo)},${num(r.hi)})`).join(" ") + (list(w.ranges).length > 4 ? " …" : "")),
           h("td", { class: "muted" }, fmtTime(w.timeUnixNano))))));
     if (sel) loadProvenance();
+  }
+
+  function gone(err) {
+    data = null;
+    meta.replaceChildren(h("span", { testid: "page-gone" }, asOf ? `page ${id} did not exist at LSN ${fmtNum(asOf)} (${err.rawMessage})` : `page ${id} does not exist (freed, or never created): ${err.rawMessage}`));
+    hex.replaceChildren();
+    typed.replaceChildren();
+    recent.replaceChildren();
+    winInfo.textContent = "";
   }
 
   function drawHex(win, level) {
