@@ -209,7 +209,12 @@ func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool)
 	if err := e.Flush(ctx); err != nil {
 		return err
 	}
-	if q.FromLSN != 0 && q.FromLSN <= e.LastLSN() {
+	if q.FromLSN > e.LastLSN() {
+		// Nothing committed holds it: answered without reading the log
+		// (it read every segment looking for it).
+		return nil
+	}
+	if q.FromLSN != 0 {
 		var oldest LSN
 		if e.log != nil {
 			oldest = e.log.Stats().OldestLSN
@@ -217,7 +222,11 @@ func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool)
 		if oldest == 0 || q.FromLSN < oldest {
 			// No record holds q.FromLSN (QueryLogDir sees that only
 			// when a later record is left).
-			return fmt.Errorf("%w: wanted LSN %d, the log holds none before LSN %d", ErrLogTruncated, q.FromLSN, max(oldest, e.LastLSN()+1))
+			first := oldest // the oldest LSN held, or past the last one when it holds none
+			if first == 0 {
+				first = e.LastLSN() + 1
+			}
+			return fmt.Errorf("%w: wanted LSN %d, the log holds none before LSN %d", ErrLogTruncated, q.FromLSN, first)
 		}
 	}
 	if e.log != nil && q.FromLSN > 0 {

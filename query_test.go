@@ -2,9 +2,13 @@ package mmsb
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/vfs"
+	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
 
 func TestQueryLog(t *testing.T) {
@@ -112,10 +116,36 @@ func TestQueryLogFromTrimmedLSN(t *testing.T) {
 			}
 		}
 	}
+	// The bus's error names the oldest LSN the log holds (it named the
+	// last LSN + 1).
+	if _, err := query("bus", LogQuery{FromLSN: 1}); !strings.Contains(err.Error(), fmt.Sprintf("holds none before LSN %d", oldest)) {
+		t.Errorf("bus, from LSN 1: %v; want it to name the oldest LSN held, %d", err, oldest)
+	}
 	// A bus without a log holds no history at all.
 	nolog := openMem(t, &Options{DisableLog: true})
 	mustCreate(t, nolog, 1, 8)
 	if err := nolog.QueryLog(ctx, LogQuery{FromLSN: 1}, func(*LoggedOp) bool { return true }); !errors.Is(err, ErrLogTruncated) {
 		t.Errorf("a bus without a log, from LSN 1: %v, want ErrLogTruncated", err)
+	}
+}
+
+// TestQueryLogPastLastReadsNothing: a query from an LSN past the last
+// committed one answers nothing without opening the log (it read every
+// segment looking for the LSN): here every log open fails, and the query
+// still answers; the control, from LSN 1, hits the failure.
+func TestQueryLogPastLastReadsNothing(t *testing.T) {
+	tog := errorfs.NewToggle(errorfs.OnKind(errorfs.OpOpen, errorfs.ErrInjected))
+	e := openT(t, "/db", &Options{FS: errorfs.Wrap(vfs.NewMem(), tog), CheckpointBytes: -1})
+	defer e.Close()
+	p := mustCreate(t, e, 1, 8)
+	commitT(t, e, w(p[0], 0, "x"))
+	tog.On()
+	defer tog.Off()
+	n := 0
+	if err := e.QueryLog(ctx, LogQuery{FromLSN: e.LastLSN() + 1}, func(*LoggedOp) bool { n++; return true }); err != nil || n != 0 {
+		t.Fatalf("QueryLog past the last LSN: %d ops, %v; want none and no error", n, err)
+	}
+	if err := e.QueryLog(ctx, LogQuery{FromLSN: 1}, func(*LoggedOp) bool { return true }); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("QueryLog from LSN 1 with log opens failing: %v, want the injected error", err)
 	}
 }

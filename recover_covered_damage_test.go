@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // logFrame is one record frame of a segment file: its offset and LSNs.
@@ -63,18 +65,6 @@ func coveredDamageDir(t *testing.T) (dir, seg string, frames []logFrame, ckpt LS
 	return dir, segs[0], segmentFrames(t, segs[0]), ckpt, hash
 }
 
-func flipAt(t *testing.T, path string, off int64) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[off] ^= 0x40
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestOpenSkipsCoveredDamage: a flipped bit in a log record that the
 // newest checkpoint covers made Open fail with ErrCorruption (and Repair
 // truncate the log there, dropping the records after the checkpoint),
@@ -95,7 +85,7 @@ func TestOpenSkipsCoveredDamage(t *testing.T) {
 	if victim.off == 0 {
 		t.Fatalf("no covered record among %d frames (checkpoint at LSN %d)", len(frames), ckpt)
 	}
-	flipAt(t, seg, victim.off+20+victim.length/2)
+	flipByte(t, vfs.Default, seg, victim.off+20+victim.length/2)
 
 	e, err := Open(dir, &Options{CheckpointBytes: -1})
 	if err != nil {
@@ -133,7 +123,7 @@ func TestOpenSkipsCoveredDamage(t *testing.T) {
 				victim = f
 			}
 		}
-		flipAt(t, seg, victim.off+20+victim.length/2)
+		flipByte(t, vfs.Default, seg, victim.off+20+victim.length/2)
 		if e, err := Open(dir, &Options{CheckpointBytes: -1}); !errors.Is(err, ErrCorruption) {
 			if err == nil {
 				e.Close()
@@ -149,7 +139,7 @@ func TestOpenSkipsCoveredDamage(t *testing.T) {
 				victim = f
 			}
 		}
-		flipAt(t, seg, victim.off) // the length's low byte: the next frame is not where it says
+		flipByte(t, vfs.Default, seg, victim.off) // the length's low byte: the next frame is not where it says
 		if e, err := Open(dir, &Options{CheckpointBytes: -1}); !errors.Is(err, ErrCorruption) {
 			if err == nil {
 				e.Close()
