@@ -63,8 +63,11 @@ export function render({ el, params, api, navigate }) {
       if (err.code === "not_found") gone(err);
     });
     loading = false;
+    // Asked for another window or LSN meanwhile: this answer is for the
+    // old one, and drawn under the new offset it showed bytes at the
+    // wrong place (a write at byte 16,000,000 in the last window).
+    if (again) { again = false; load(); return; }
     if (r) { data = r; draw(); }
-    if (again) { again = false; load(); }
   }
 
   function draw() {
