@@ -98,7 +98,8 @@ type BusServiceClient interface {
 	Bind(context.Context, *connect.Request[v1.BindRequest]) (*connect.Response[v1.BindResponse], error)
 	Unbind(context.Context, *connect.Request[v1.UnbindRequest]) (*connect.Response[v1.UnbindResponse], error)
 	// Submit queues deltas into the tick orchestrator's intake (server run
-	// with --ticks); FailedPrecondition otherwise.
+	// with --ticks); FailedPrecondition otherwise. All or nothing: every
+	// delta is checked first, and a failed Submit queued none of them.
 	Submit(context.Context, *connect.Request[v1.SubmitRequest]) (*connect.Response[v1.SubmitResponse], error)
 	Checkpoint(context.Context, *connect.Request[v1.CheckpointRequest]) (*connect.Response[v1.CheckpointResponse], error)
 	Stats(context.Context, *connect.Request[v1.StatsRequest]) (*connect.Response[v1.StatsResponse], error)
@@ -352,7 +353,8 @@ type BusServiceHandler interface {
 	Bind(context.Context, *connect.Request[v1.BindRequest]) (*connect.Response[v1.BindResponse], error)
 	Unbind(context.Context, *connect.Request[v1.UnbindRequest]) (*connect.Response[v1.UnbindResponse], error)
 	// Submit queues deltas into the tick orchestrator's intake (server run
-	// with --ticks); FailedPrecondition otherwise.
+	// with --ticks); FailedPrecondition otherwise. All or nothing: every
+	// delta is checked first, and a failed Submit queued none of them.
 	Submit(context.Context, *connect.Request[v1.SubmitRequest]) (*connect.Response[v1.SubmitResponse], error)
 	Checkpoint(context.Context, *connect.Request[v1.CheckpointRequest]) (*connect.Response[v1.CheckpointResponse], error)
 	Stats(context.Context, *connect.Request[v1.StatsRequest]) (*connect.Response[v1.StatsResponse], error)
