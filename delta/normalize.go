@@ -265,9 +265,9 @@ func ToMaskedDense(d *Delta, maskLen uint32) (Delta, error) {
 	return out, nil
 }
 
-// ToMaskedSparse converts d to FormMaskedSparse covering maskLen positions
-// (maskLen must cover every written byte; it panics otherwise). Metadata is
-// copied.
+// ToMaskedSparse converts d to FormMaskedSparse covering maskLen positions.
+// maskLen must cover every written byte; otherwise the error wraps
+// ErrOutOfRange. Metadata is copied.
 func ToMaskedSparse(d *Delta, maskLen uint32) (Delta, error) {
 	var stack [16]seg
 	segs, err := checkCovered(segments(d, stack[:0]), maskLen)
