@@ -502,6 +502,12 @@ func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage
 		dst = make([]SnapshotPage, len(ids))
 	}
 	for attempt := 0; attempt < rd.opts.SnapshotRetries; attempt++ {
+		// Checked here, not only by each page's read: a Snapshot of no
+		// pages read none, and returned the LSN of a closed Reader's
+		// zero pages (0) or of a writer gone.
+		if err := rd.check(); err != nil {
+			return nil, 0, err
+		}
 		a := rd.a
 		at := LSN(a.r.LSN())
 		ok := true

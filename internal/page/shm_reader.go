@@ -33,7 +33,14 @@ var (
 // the ShmReader is open (remapped ones are kept, see retired), nor at
 // Close (see Close).
 type ShmReader struct {
-	dir      string
+	dir string
+	// dirFD is the region directory the reader opened: every file is
+	// mapped relative to it (mapAt), never by path, so that a region
+	// renamed into dir's place by a new writer (whose chunk files have the
+	// same names: generations restart at 1) is never mixed into this one.
+	// The old region's files are removed with it: a file not mapped yet is
+	// then unavailable, as for a closed writer.
+	dirFD    int
 	owner    int // the uid that owns the region and every file mapped (checkOwner)
 	hdr      []byte
 	chunkTab []byte
@@ -128,22 +135,34 @@ type readerChunk struct {
 	mem      []byte
 }
 
-// mapRO maps a whole file read-only; a missing file fails, an empty one
+// mapRO maps a whole file read-only, by path: mapAt relative to the
+// working directory.
+func mapRO(path string, owner, minLen int, over []byte) ([]byte, error) {
+	return mapAt(unix.AT_FDCWD, "", path, owner, minLen, over)
+}
+
+// mapAt maps the whole file name of directory dirFD (dir names it in
+// errors) read-only; a missing file fails (os.ErrNotExist), an empty one
 // maps to nil, and one that fails checkOwner for owner is refused (owner
 // < 0 skips that check: tests of the mapping alone). With over, a mapping
 // being replaced, it reuses that range when the file fits in it: the file
 // is mapped over its start (MAP_FIXED) and the tail beyond it becomes zero
 // pages; otherwise, or when over is nil, it maps anywhere and leaves over
 // alone.
-func mapRO(path string, owner, minLen int, over []byte) ([]byte, error) {
+func mapAt(dirFD int, dir, name string, owner, minLen int, over []byte) ([]byte, error) {
+	path := name
+	if dir != "" {
+		path = filepath.Join(dir, name)
+	}
 	// O_NONBLOCK: opening a FIFO planted in the region's place would
 	// otherwise block until some process opened its other end (a reader
 	// hung in OpenReader, or in a read under its mutex). It changes nothing
 	// for a regular file, and anything else is refused below.
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	fd, err := unix.Openat(dirFD, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
+	f := os.NewFile(uintptr(fd), path)
 	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
 	st, err := f.Stat()
 	if err != nil {
@@ -239,8 +258,13 @@ func OpenShmReaderOwned(dir string, owner int) (*ShmReader, error) {
 	if err := checkOwner(dir, fi, owner); err != nil {
 		return nil, err
 	}
-	r := &ShmReader{dir: dir, owner: owner}
-	if r.hdr, err = mapRO(filepath.Join(dir, ShmHeaderFile), owner, 0, nil); err != nil {
+	fd, err := openRegionDir(dir, fi)
+	if err != nil {
+		return nil, err
+	}
+	r := &ShmReader{dir: dir, dirFD: fd, owner: owner}
+	if r.hdr, err = mapAt(fd, dir, ShmHeaderFile, owner, 0, nil); err != nil {
+		_ = r.Discard()
 		return nil, err
 	}
 	// On failure nothing was handed out: Discard, not Close.
@@ -250,16 +274,39 @@ func OpenShmReaderOwned(dir string, owner int) (*ShmReader, error) {
 		return nil, err
 	}
 	r.gen, r.pid, r.start = h.Gen, int(h.PID), h.Start
-	if r.chunkTab, err = mapRO(filepath.Join(dir, shmChunkTab), r.owner, maxChunks*chunkEntryBytes, nil); err != nil {
+	if r.chunkTab, err = mapAt(fd, dir, shmChunkTab, r.owner, maxChunks*chunkEntryBytes, nil); err != nil {
 		_ = r.Discard()
 		return nil, err
 	}
-	if err := r.remapSlots(); err != nil {
+	if err := r.remapSlots(0); err != nil {
 		_ = r.Discard()
 		return nil, err
 	}
 	r.publish()
 	return r, nil
+}
+
+// openRegionDir opens the region directory dir, which Lstat found as fi,
+// for mapAt: the directory opened must be that one (not a link, nor
+// another directory renamed into its place since).
+func openRegionDir(dir string, fi os.FileInfo) (int, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return -1, &os.PathError{Op: "open", Path: dir, Err: err}
+		}
+		return -1, fmt.Errorf("%w: open region directory %s: %w", ErrBadShared, dir, err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	if want, ok := fi.Sys().(*syscall.Stat_t); err == nil && (!ok || uint64(st.Dev) != uint64(want.Dev) || uint64(st.Ino) != uint64(want.Ino)) {
+		err = errors.New("replaced while it was being opened")
+	}
+	if err != nil {
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("%w: region directory %s: %w", ErrBadShared, dir, err)
+	}
+	return fd, nil
 }
 
 // Close releases every mapping. It does not unmap them: a TryRead running
@@ -292,6 +339,10 @@ func (r *ShmReader) release(end func([]byte) error) error {
 	r.closed = true
 	r.fast.Store(nil)
 	var first error
+	if r.dirFD >= 0 {
+		first = unix.Close(r.dirFD)
+		r.dirFD = -1
+	}
 	for _, m := range append([][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq}, r.retired...) {
 		if err := end(m); err != nil && first == nil {
 			first = err
@@ -384,23 +435,39 @@ func (r *ShmReader) Alive() error {
 // remapSlots maps the slot-array files afresh (after the writer grew them).
 // Growth never waits for readers: the writer extends files that readers
 // map at whatever length they saw; this picks up the new length.
-func (r *ShmReader) remapSlots() error {
+//
+// The writer publishes the slot capacity after every file grew, so files
+// that hold fewer slots than the capacity loaded before mapping them
+// (capacity, or the header's now) are damaged: ErrBadShared, with the old
+// mappings kept and the new ones unmapped (keeping them would leak four
+// mappings per refused call).
+func (r *ShmReader) remapSlots(capacity uint64) error {
+	capacity = max(capacity, atomic.LoadUint64(shmWord(r.hdr, hSlotCap)))
 	var maps [4][]byte
+	drop := func() {
+		for _, m := range maps {
+			_ = unmap(m)
+		}
+	}
 	for i, name := range []string{shmIDs, shmVers, shmCells, shmSeq} {
-		b, err := mapRO(filepath.Join(r.dir, name), r.owner, 0, nil)
+		b, err := mapAt(r.dirFD, r.dir, name, r.owner, 0, nil)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			for _, m := range maps {
-				_ = unmap(m)
-			}
+			drop()
 			return err
 		}
 		maps[i] = b
+	}
+	slots := min(len(maps[0])/8, len(maps[1])/16, len(maps[2])/8, len(maps[3])/8)
+	if uint64(slots) < min(capacity, maxSlots) {
+		drop()
+		return fmt.Errorf("%w: %s: slot arrays (ids %d, vers %d, cells %d, seq %d bytes) hold %d slots, the header publishes %d",
+			ErrBadShared, r.dir, len(maps[0]), len(maps[1]), len(maps[2]), len(maps[3]), slots, capacity)
 	}
 	for _, m := range [][]byte{r.ids, r.vers, r.cells, r.seq} {
 		r.retire(m)
 	}
 	r.ids, r.vers, r.cells, r.seq = maps[0], maps[1], maps[2], maps[3]
-	r.slots = min(len(r.ids)/8, len(r.vers)/16, len(r.cells)/8, len(r.seq)/8)
+	r.slots = slots
 	r.publish()
 	return nil
 }
@@ -411,10 +478,11 @@ func (r *ShmReader) ensureSlot(sl int) (bool, error) {
 	if sl < r.slots {
 		return true, nil
 	}
-	if uint64(sl) >= atomic.LoadUint64(shmWord(r.hdr, hSlotCap)) {
+	capacity := atomic.LoadUint64(shmWord(r.hdr, hSlotCap))
+	if uint64(sl) >= capacity {
 		return false, nil
 	}
-	if err := r.remapSlots(); err != nil {
+	if err := r.remapSlots(capacity); err != nil {
 		return false, err
 	}
 	return sl < r.slots, nil
@@ -451,7 +519,7 @@ func (r *ShmReader) chunk(idx uint32) ([]byte, int, bool) {
 	// reader's address space stays bounded however often chunks are
 	// replaced; the old file is released either way.
 	old := r.chunks[idx].mem
-	mem, err := mapRO(filepath.Join(r.dir, ChunkFileName(idx, gen)), r.owner, 0, old)
+	mem, err := mapAt(r.dirFD, r.dir, ChunkFileName(idx, gen), r.owner, 0, old)
 	if err != nil {
 		return nil, 0, false
 	}
@@ -510,7 +578,9 @@ func (r *ShmReader) readOnce(sl int, id uint64, fn func(b []byte) error) (SlotRe
 	out.LSN = atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.vers[sl*16+8])))
 	mem, cs, ok := r.chunk(ref >> cellBits)
 	off := int(ref&cellMask) * cs
-	if size == 0 || !ok || off+size > len(mem) {
+	// A page never exceeds its cell: a larger size (a damaged cells
+	// array) would read the next cell's bytes as this page's.
+	if size == 0 || !ok || size > cs || off+size > len(mem) {
 		if r.seqWord(sl) != s1 {
 			return out, readRetry, nil
 		}
@@ -528,7 +598,10 @@ func (r *ShmReader) readOnce(sl int, id uint64, fn func(b []byte) error) (SlotRe
 			// caller to bound, as an odd one.
 			return out, readRetry, nil
 		}
-		return out, readOK, fmt.Errorf("%w: slot %d (page %d): cell %#x, %d bytes outside its chunk", ErrBadShared, sl, id, ref, size)
+		if size > cs {
+			return out, readOK, fmt.Errorf("%w: slot %d (page %d): %d bytes in cell %#x of %d bytes", ErrBadShared, sl, id, size, ref, cs)
+		}
+		return out, readOK, fmt.Errorf("%w: slot %d (page %d): cell %#x, %d bytes outside its chunk of %d bytes", ErrBadShared, sl, id, ref, size, len(mem))
 	}
 	ferr := fn(mem[off : off+size : off+size])
 	readFence()
@@ -786,8 +859,8 @@ func (r *ShmReader) callCell(v *fastView, ref uint32, size int, fn func(b []byte
 	c := &v.chunks[idx]
 	off := int(ref&cellMask) * c.cellSize
 	gen := atomic.LoadUint32((*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.chunkTab)), idx*chunkEntryBytes)))
-	if size == 0 || gen != c.gen || off+size > len(c.mem) {
-		return false
+	if size == 0 || gen != c.gen || size > c.cellSize || off+size > len(c.mem) {
+		return false // Read reports a size over the cell (readOnce)
 	}
 	*err = fn(c.mem[off : off+size : off+size])
 	return true
