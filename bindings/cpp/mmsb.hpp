@@ -14,9 +14,11 @@
 #ifndef MMSB_HPP
 #define MMSB_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <span>
 #include <stdexcept>
@@ -44,18 +46,68 @@ public:
     error(int code, const std::string &message) : std::runtime_error(message), code_(code) {}
     // The C ABI status code (MMSB_ERR_...).
     int code() const noexcept { return code_; }
-    // The status code's name ("MMSB_ERR_CONFLICT").
-    const char *code_name() const noexcept { return mmsb_status_name(code_); }
+    // The status code's name ("MMSB_ERR_CONFLICT"; "MMSB_READER_ERR_TIMEOUT"
+    // for the reader's own codes, which mmsb_status_name does not know).
+    const char *code_name() const noexcept {
+#ifdef MMSB_HPP_HAS_READER
+        switch (code_) {
+        case MMSB_READER_ERR_INVALID: return "MMSB_READER_ERR_INVALID";
+        case MMSB_READER_ERR_WRITER_GONE: return "MMSB_READER_ERR_WRITER_GONE";
+        case MMSB_READER_ERR_STALE: return "MMSB_READER_ERR_STALE";
+        case MMSB_READER_ERR_NOT_FOUND: return "MMSB_READER_ERR_NOT_FOUND";
+        case MMSB_READER_ERR_FORMAT: return "MMSB_READER_ERR_FORMAT";
+        case MMSB_READER_ERR_BUSY: return "MMSB_READER_ERR_BUSY";
+        case MMSB_READER_ERR_SNAPSHOT_BUSY: return "MMSB_READER_ERR_SNAPSHOT_BUSY";
+        case MMSB_READER_ERR_TIMEOUT: return "MMSB_READER_ERR_TIMEOUT";
+        case MMSB_READER_ERR_TOO_SMALL: return "MMSB_READER_ERR_TOO_SMALL";
+        case MMSB_READER_ERR_SYSTEM: return "MMSB_READER_ERR_SYSTEM";
+        case MMSB_READER_ERR_NOMEM: return "MMSB_READER_ERR_NOMEM";
+        default: break;
+        }
+#endif
+        return mmsb_status_name(code_);
+    }
 
 private:
     int code_;
 };
 
+class bus;
+
+// error_of<status> is the base of status's class: what a class carries
+// beyond code and message goes into its specialization.
+template <int Status> class error_of : public error {
+protected:
+    explicit error_of(const std::string &message) : error(Status, message) {}
+};
+
+// mmsb::failed: the bus failed (a write, fsync or replication failed;
+// sticky). From bus::create_pages it may name the pages the batch created.
+template <> class error_of<MMSB_ERR_FAILED> : public error {
+public:
+    // The IDs of the pages create_pages created before the bus failed: the
+    // batch was logged and applied (the pages exist, and are in the log
+    // that may not be durable), then its fsync or replication failed.
+    // Empty when nothing was created, and from every other call.
+    std::span<const std::uint64_t> page_ids() const noexcept {
+        if (!ids_) return {};
+        return *ids_;
+    }
+
+protected:
+    explicit error_of(const std::string &message) : error(MMSB_ERR_FAILED, message) {}
+
+private:
+    friend class bus;
+    // Shared, so that copying the exception cannot throw.
+    std::shared_ptr<const std::vector<std::uint64_t>> ids_;
+};
+
 #define MMSB_HPP_ERROR(cls, status)                                                    \
-    class cls : public error {                                                         \
+    class cls : public error_of<status> {                                              \
     public:                                                                            \
         static constexpr int status_code = status;                                     \
-        explicit cls(const std::string &message) : error(status, message) {}           \
+        explicit cls(const std::string &message) : error_of<status>(message) {}        \
     };
 MMSB_HPP_ERROR(page_not_found, MMSB_ERR_PAGE_NOT_FOUND)
 MMSB_HPP_ERROR(page_exists, MMSB_ERR_PAGE_EXISTS)
@@ -94,11 +146,17 @@ MMSB_HPP_ERROR(io_error, MMSB_ERR_IO)
 MMSB_HPP_ERROR(internal_error, MMSB_ERR_INTERNAL)
 #undef MMSB_HPP_ERROR
 
+// last_error is the calling thread's last error message (mmsb_last_error).
+inline std::string last_error() {
+    std::string msg(mmsb_last_error(nullptr, 0), '\0');
+    mmsb_last_error(msg.data(), msg.size() + 1);
+    return msg;
+}
+
 // throw_status throws the exception of status with the calling thread's
 // last error message (see mmsb_last_error).
 [[noreturn]] inline void throw_status(int status) {
-    std::string msg(mmsb_last_error(nullptr, 0), '\0');
-    mmsb_last_error(msg.data(), msg.size() + 1);
+    std::string msg = last_error();
     switch (status) {
     case MMSB_ERR_PAGE_NOT_FOUND: throw page_not_found(msg);
     case MMSB_ERR_PAGE_EXISTS: throw page_exists(msg);
@@ -159,7 +217,7 @@ enum class sync_mode : std::int32_t {
 struct options {
     sync_mode sync = sync_mode::group;
     bool shared = false;          // publish pages in shared memory for readers
-    std::string shared_dir;       // "" : /dev/shm
+    std::string shared_dir{};     // "" : /dev/shm (initialized: {.sync = ...} is -Wextra clean)
     bool shared_group = false;
     std::int64_t checkpoint_bytes = 0;
     std::int64_t segment_bytes = 0;
@@ -228,13 +286,17 @@ public:
     mmsb_bus handle() const noexcept { return h_; }
 
     // Creates n pages of size bytes with the next free IDs; returns them.
-    std::vector<std::uint64_t> create_pages(std::size_t n, std::uint32_t size) {
+    std::vector<std::uint64_t> create_pages(std::size_t n, std::uint64_t size) {
         // Checked before the vector of n sizes is allocated: a garbage count
         // threw std::bad_alloc (or took gigabytes) instead of mmsb::error.
         if (n == 0 || n > max_create_pages)
             throw invalid_argument("mmsb: page count " + std::to_string(n) + " is outside 1.." +
                                    std::to_string(max_create_pages));
-        std::vector<std::uint32_t> sizes(n, size);
+        // A uint32_t parameter cut 2^32 + 64 to 64: a page of 64 bytes. The
+        // library checks the range it accepts (1 B .. 16 MiB: invalid_page).
+        if (size > UINT32_MAX)
+            throw invalid_argument("mmsb: page size " + std::to_string(size) + " does not fit in 32 bits");
+        std::vector<std::uint32_t> sizes(n, static_cast<std::uint32_t>(size));
         return create_pages(sizes);
     }
     // Creates one page per size (ids empty: assign; else one ID per size, 0: assign).
@@ -243,9 +305,17 @@ public:
         if (!ids.empty() && ids.size() != sizes.size())
             throw invalid_argument("mmsb: " + std::to_string(ids.size()) + " ids for " +
                                    std::to_string(sizes.size()) + " sizes");
-        std::vector<std::uint64_t> out(sizes.size());
-        check(mmsb_create_pages(live(), ids.empty() ? nullptr : ids.data(), sizes.data(), sizes.size(),
-                                out.data()));
+        std::vector<std::uint64_t> out(sizes.size());  // zeros: no page ID is 0
+        int st = mmsb_create_pages(live(), ids.empty() ? nullptr : ids.data(), sizes.data(), sizes.size(),
+                                   out.data());
+        // The library fills out also when the batch was logged and created
+        // before the bus failed: the pages exist, and the exception says so.
+        if (st == MMSB_ERR_FAILED && !out.empty() && std::find(out.begin(), out.end(), 0) == out.end()) {
+            failed e(last_error());
+            e.ids_ = std::make_shared<const std::vector<std::uint64_t>>(std::move(out));
+            throw e;
+        }
+        check(st);
         return out;
     }
     void free_page(std::uint64_t page) { check(mmsb_free_page(live(), page)); }
@@ -528,6 +598,14 @@ public:
         check_reader(mmsb_reader_wait(live(), after, limit.count(), &v));
         return v;
     }
+    // wait with a timeout of any std::chrono duration: one beyond what
+    // nanoseconds hold (std::chrono::seconds::max() for "forever") waits
+    // INT64_MAX ns, where converting it to nanoseconds overflowed (UB; it
+    // wrapped to -10^9 ns, no limit by chance, or to a short timeout).
+    template <class Rep, class Period>
+    std::uint64_t wait(std::uint64_t after, std::chrono::duration<Rep, Period> limit) {
+        return wait(after, saturate_ns(limit));
+    }
     // The live page IDs, ascending.
     std::vector<std::uint64_t> pages() {
         std::vector<std::uint64_t> ids(1024);
@@ -589,6 +667,16 @@ public:
 
 private:
     explicit reader(mmsb_reader *r) noexcept : r_(r) {}
+    // saturate_ns converts d to nanoseconds, clamped to what they hold
+    // (any negative: -1, no limit) instead of overflowing.
+    template <class Rep, class Period> static std::chrono::nanoseconds saturate_ns(std::chrono::duration<Rep, Period> d) {
+        using ns = std::chrono::nanoseconds;
+        const long double v = std::chrono::duration<long double, std::nano>(d).count();
+        if (v != v) throw invalid_argument("mmsb: a timeout that is not a number");
+        if (v >= static_cast<long double>(ns::max().count())) return ns::max();
+        if (v < 0) return ns(-1);
+        return std::chrono::duration_cast<ns>(d);
+    }
     static void no_nul(const std::string &s, const char *what) {
         if (s.find('\0') != std::string::npos)
             throw invalid_argument(std::string("mmsb: ") + what + " contains a NUL byte");
