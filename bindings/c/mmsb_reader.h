@@ -16,7 +16,7 @@
  *
  * Compile with POSIX and Linux declarations visible, e.g.
  *   cc -std=c99 -D_DEFAULT_SOURCE ... (or -std=gnu99, or -D_GNU_SOURCE)
- * because the header uses syscall(SYS_futex), realpath, lstat and kill.
+ * because the header uses syscall(SYS_futex), realpath, lstat, openat and kill.
  *
  * Every function returns MMSB_READER_OK (0) or a negative mmsb_reader_status;
  * mmsb_reader_errmsg() returns this thread's last error message. A NULL reader,
@@ -142,6 +142,11 @@ typedef struct mmsb_reader__chunk {
 struct mmsb_reader {
 	uint64_t tag;
 	char region[PATH_MAX];
+	/* The region directory opened at open, held until close: every file is
+	 * opened relative to it (openat), never by path, so that a region a
+	 * new writer renamed into the same path (its chunk files have the same
+	 * names: generations restart at 1) is never read as this one. */
+	int dirfd;
 	uid_t owner; /* owns the region and every file mapped (mmsb_reader__check_owner) */
 	mmsb_reader__map hdr, ct, ids, vers, cells, seq;
 	size_t slots;
@@ -397,10 +402,12 @@ static inline int mmsb_reader__check_owner(const char *path, const struct stat *
 	return MMSB_READER_OK;
 }
 
-/* mmsb_reader__map_ro maps a whole file read-only; an empty file maps to {NULL,0}.
- * The file must be a regular file that passes mmsb_reader__check_owner.
- * Returns MMSB_READER_OK, MMSB_READER_ERR_NOT_FOUND (no file), FORMAT or SYSTEM. */
-static inline int mmsb_reader__map_ro(const char *dir, const char *name, size_t min_len, uid_t owner, mmsb_reader__map *out) {
+/* mmsb_reader__map_ro maps the whole file name of the directory open as
+ * dirfd (dir names it in messages) read-only; an empty file maps to
+ * {NULL,0}. The file must be a regular file that passes
+ * mmsb_reader__check_owner. Returns MMSB_READER_OK,
+ * MMSB_READER_ERR_NOT_FOUND (no file), FORMAT or SYSTEM. */
+static inline int mmsb_reader__map_ro(int dirfd, const char *dir, const char *name, size_t min_len, uid_t owner, mmsb_reader__map *out) {
 	char path[PATH_MAX];
 	struct stat st;
 	int fd, rc, n = snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -411,7 +418,7 @@ static inline int mmsb_reader__map_ro(const char *dir, const char *name, size_t 
 	/* O_NONBLOCK: opening a FIFO planted in the region's place would block
 	 * until some process opened its other end. It changes nothing for a
 	 * regular file, and anything else is refused below. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? mmsb_reader__fail(MMSB_READER_ERR_NOT_FOUND, "%s: %s", path, strerror(errno))
 		                       : mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "open %s: %s", path, strerror(errno));
@@ -453,7 +460,7 @@ static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
 	mmsb_reader__map m[4];
 	int i, rc;
 	for (i = 0; i < 4; i++) {
-		rc = mmsb_reader__map_ro(r->region, names[i], 0, r->owner, &m[i]);
+		rc = mmsb_reader__map_ro(r->dirfd, r->region, names[i], 0, r->owner, &m[i]);
 		if (rc != MMSB_READER_OK && rc != MMSB_READER_ERR_NOT_FOUND) {
 			while (--i >= 0)
 				mmsb_reader__unmap(&m[i]);
@@ -512,7 +519,7 @@ static inline mmsb_reader__chunk *mmsb_reader__get_chunk(mmsb_reader *r, uint32_
 		r->chunks = c, r->nchunks = n;
 	}
 	snprintf(name, sizeof name, "c%u.%u", idx, gen);
-	if (mmsb_reader__map_ro(r->region, name, 0, r->owner, &m) != MMSB_READER_OK || m.p == NULL)
+	if (mmsb_reader__map_ro(r->dirfd, r->region, name, 0, r->owner, &m) != MMSB_READER_OK || m.p == NULL)
 		return NULL;
 	mmsb_reader__unmap(&r->chunks[idx].m); /* a freed large page's index, reused */
 	r->chunks[idx].gen = gen, r->chunks[idx].cell_size = (uint32_t)(w >> 32), r->chunks[idx].m = m;
@@ -687,6 +694,33 @@ static inline int mmsb_reader__check(mmsb_reader *r) {
 	return MMSB_READER_OK;
 }
 
+/* mmsb_reader__open_dir opens the region directory dir, which lstat found
+ * as st, into *fd: it must be that directory (not a link, nor another
+ * directory renamed into its place since). WRITER_GONE when it is gone,
+ * FORMAT when it is another, SYSTEM when open fails otherwise. */
+static inline int mmsb_reader__open_dir(const char *dir, const struct stat *st, int *fd) {
+	struct stat got;
+	int d = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d < 0) {
+		if (errno == ENOENT)
+			return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no shared region %s (no writer runs with Options.Shared)", dir);
+		if (errno == ELOOP || errno == ENOTDIR)
+			return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "region directory %s was replaced while it was being opened: %s", dir, strerror(errno));
+		return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "open %s: %s", dir, strerror(errno));
+	}
+	if (fstat(d, &got) != 0) {
+		int e = errno;
+		close(d);
+		return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "stat %s: %s", dir, strerror(e));
+	}
+	if (got.st_dev != st->st_dev || got.st_ino != st->st_ino) {
+		close(d);
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "region directory %s was replaced while it was being opened", dir);
+	}
+	*fd = d;
+	return MMSB_READER_OK;
+}
+
 /* mmsb_reader__open opens region_dir, which must be owned by uid owner
  * (by its own owner when any_owner), as must every file mapped from it. */
 static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t owner, const mmsb_reader_options *opts, mmsb_reader **out) {
@@ -719,6 +753,7 @@ static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t
 	r = (mmsb_reader *)calloc(1, sizeof *r);
 	if (r == NULL)
 		return mmsb_reader__fail(MMSB_READER_ERR_NOMEM, "open");
+	r->dirfd = -1; /* 0 is a descriptor: close must not close it */
 	strcpy(r->region, region_dir);
 	r->owner = owner;
 	if (opts != NULL)
@@ -727,7 +762,9 @@ static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t
 	if (r->o.liveness_interval_ns <= 0) r->o.liveness_interval_ns = 10000000;
 	if (r->o.busy_timeout_ns <= 0) r->o.busy_timeout_ns = 1000000000;
 	if (r->o.snapshot_retries <= 0) r->o.snapshot_retries = 100;
-	rc = mmsb_reader__map_ro(region_dir, "header", 0, owner, &r->hdr);
+	rc = mmsb_reader__open_dir(region_dir, &st, &r->dirfd);
+	if (rc == MMSB_READER_OK)
+		rc = mmsb_reader__map_ro(r->dirfd, region_dir, "header", 0, owner, &r->hdr);
 	if (rc == MMSB_READER_ERR_NOT_FOUND)
 		rc = mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no shared region %s (no writer runs with Options.Shared)", region_dir);
 	if (rc == MMSB_READER_OK)
@@ -736,7 +773,7 @@ static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t
 		r->gen = mmsb_reader__le64(r->hdr.p + MMSB_READER__H_GEN);
 		r->pid = (int64_t)mmsb_reader__le64(r->hdr.p + MMSB_READER__H_PID);
 		r->start = mmsb_reader__le64(r->hdr.p + MMSB_READER__H_START);
-		rc = mmsb_reader__map_ro(region_dir, "chunks", (size_t)(MMSB_READER__MAX_CHUNKS * MMSB_READER__CHUNK_ENTRY_BYTES), owner, &r->ct);
+		rc = mmsb_reader__map_ro(r->dirfd, region_dir, "chunks", (size_t)(MMSB_READER__MAX_CHUNKS * MMSB_READER__CHUNK_ENTRY_BYTES), owner, &r->ct);
 		if (rc == MMSB_READER_ERR_NOT_FOUND)
 			rc = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "region %s has no chunk table", region_dir);
 	}
@@ -802,6 +839,8 @@ static inline MMSB_READER__UNUSED void mmsb_reader_close(mmsb_reader **rp) {
 	*rp = NULL;
 	mmsb_reader__unmap(&r->hdr), mmsb_reader__unmap(&r->ct), mmsb_reader__unmap(&r->ids), mmsb_reader__unmap(&r->vers);
 	mmsb_reader__unmap(&r->cells), mmsb_reader__unmap(&r->seq);
+	if (r->dirfd >= 0)
+		close(r->dirfd);
 	for (i = 0; i < r->nchunks; i++)
 		mmsb_reader__unmap(&r->chunks[i].m);
 	free(r->chunks), free(r->keys), free(r->vals);
@@ -842,7 +881,9 @@ static inline int mmsb_reader__read_once(mmsb_reader *r, uint64_t sl, uint64_t i
 	c = mmsb_reader__get_chunk(r, ref >> MMSB_READER__CELL_BITS);
 	if (c != NULL)
 		off = (uint64_t)(ref & MMSB_READER__CELL_MASK) * c->cell_size;
-	if (size == 0 || c == NULL || off + size > c->m.n) {
+	/* A page never exceeds its cell: a larger size (a damaged cells
+	 * array) would read the next cell's bytes as this page's. */
+	if (size == 0 || c == NULL || size > c->cell_size || off + size > c->m.n) {
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (mmsb_reader__ld64(seqp) != s1)
 			return MMSB_READER__RETRY;
@@ -856,8 +897,13 @@ static inline int mmsb_reader__read_once(mmsb_reader *r, uint64_t sl, uint64_t i
 		 * that stays put. */
 		if (c == NULL)
 			return MMSB_READER__RETRY;
-		*err = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "slot %llu (page %llu): cell %#x, %u bytes outside its chunk",
-		                  (unsigned long long)sl, (unsigned long long)id, ref, size);
+		if (off + size <= c->m.n) {
+			*err = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "slot %llu (page %llu): %u bytes in cell %#x of %u bytes", (unsigned long long)sl,
+			                         (unsigned long long)id, size, ref, c->cell_size);
+			return MMSB_READER__OK;
+		}
+		*err = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "slot %llu (page %llu): cell %#x, %u bytes outside its chunk of %zu bytes",
+		                  (unsigned long long)sl, (unsigned long long)id, ref, size, c->m.n);
 		return MMSB_READER__OK;
 	}
 	/* The deliberate racy copy; the sequence check below discards it if a

@@ -200,14 +200,16 @@ def _check_owner(path, st, owner):
                           % (path, st.st_uid, owner, stat.S_IMODE(st.st_mode)))
 
 
-def _map_ro(path, owner, min_len=0):
-    """Map a whole file read-only (PROT_READ, MAP_SHARED); None when empty.
-    The file must be a regular file that passes _check_owner."""
+def _map_ro(dir_fd, region, name, owner, min_len=0):
+    """Map the whole file name of the directory open as dir_fd (region
+    names it in messages) read-only (PROT_READ, MAP_SHARED); None when
+    empty. The file must be a regular file that passes _check_owner."""
+    path = os.path.join(region, name)
     # O_NONBLOCK: opening a FIFO planted in the region's place would block
     # until some process opened its other end. It changes nothing for a
     # regular file, and anything else is refused below.
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
     except (FileNotFoundError, NotADirectoryError):
         raise  # the caller decides what a missing file means
     except OSError as e:
@@ -231,6 +233,33 @@ def _map_ro(path, owner, min_len=0):
             raise _os_error(path, e) from None
     finally:
         os.close(fd)
+
+
+def _open_region_dir(region, st):
+    """A descriptor of the region directory region, which lstat found as
+    st: it must be that directory (not a link, nor another directory
+    renamed into its place since). Every file is then opened relative to
+    it (_map_ro), never by path, so that a region a new writer renamed
+    into the same path (its chunk files have the same names: generations
+    restart at 1) is never read as this one."""
+    try:
+        fd = os.open(region, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise  # the caller: WriterGone
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise FormatError("region directory %s was replaced while it was being opened: %s"
+                              % (region, os.strerror(e.errno))) from None
+        raise _os_error(region, e) from None
+    try:
+        got = os.fstat(fd)
+    except OSError as e:
+        os.close(fd)
+        raise _os_error(region, e) from None
+    if (got.st_dev, got.st_ino) != (st.st_dev, st.st_ino):
+        os.close(fd)
+        raise FormatError("region directory %s was replaced while it was being opened" % region)
+    return fd
 
 
 def _bus_owner(bus_dir):
@@ -407,6 +436,7 @@ class Reader:
             region = region_path(dir, shared_dir)
             owner = _bus_owner(dir)
         self._closed = True
+        self._dir_fd = None
         self.region = region
         self.writer_timeout = writer_timeout
         self.liveness_interval = liveness_interval
@@ -424,25 +454,30 @@ class Reader:
         self.retries = 0  # read attempts that failed the sequence check
         self.snapshot_retries_used = 0
         try:
-            # lstat: a link planted under the region's name could name
-            # another bus's region, owned by the right user.
-            st = os.lstat(region)
-            if owner is None:
-                owner = st.st_uid
-            if not stat.S_ISDIR(st.st_mode):
-                raise FormatError("%s is not a directory (mode %o)" % (region, st.st_mode))
-            _check_owner(region, st, owner)
-            self._owner = owner
-            hdr = _map_ro(os.path.join(region, L.HEADER_FILE), owner)
-        except FileNotFoundError as e:
-            raise WriterGone("no shared region %s (no writer runs with Options.Shared): %s"
-                             % (region, e)) from None
-        except IOFailure:
+            try:
+                # lstat: a link planted under the region's name could name
+                # another bus's region, owned by the right user.
+                st = os.lstat(region)
+                if owner is None:
+                    owner = st.st_uid
+                if not stat.S_ISDIR(st.st_mode):
+                    raise FormatError("%s is not a directory (mode %o)" % (region, st.st_mode))
+                _check_owner(region, st, owner)
+                self._owner = owner
+                self._dir_fd = _open_region_dir(region, st)
+                hdr = _map_ro(self._dir_fd, region, L.HEADER_FILE, owner)
+            except FileNotFoundError as e:
+                raise WriterGone("no shared region %s (no writer runs with Options.Shared): %s"
+                                 % (region, e)) from None
+            except IOFailure:
+                raise
+            except OSError as e:  # EACCES, ENOTDIR, ELOOP, ...: was a bare OSError
+                raise _os_error(region, e) from None
+            if hdr is None:
+                raise FormatError("header is 0 bytes, need %d" % L.HEADER_USED)
+        except BaseException:
+            self._close_dir()
             raise
-        except OSError as e:  # EACCES, ENOTDIR, ELOOP, ...: was a bare OSError
-            raise _os_error(region, e) from None
-        if hdr is None:
-            raise FormatError("header is 0 bytes, need %d" % L.HEADER_USED)
         self._hdr = hdr
         self._closed = False
         try:
@@ -451,7 +486,7 @@ class Reader:
             self._hq = hdr.words("Q")
             self._hi = hdr.words("I")
             try:
-                ct = _map_ro(os.path.join(region, L.CHUNK_TABLE_FILE), owner, L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
+                ct = _map_ro(self._dir_fd, region, L.CHUNK_TABLE_FILE, owner, L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
             except (FileNotFoundError, NotADirectoryError):
                 raise FormatError("region %s has no chunk table" % region) from None
             self._ct_map = ct
@@ -471,6 +506,7 @@ class Reader:
         taken from this reader. Memory that a numpy array taken from a
         PageView still points to stays mapped until that array is freed.
         Closing twice is fine."""
+        self._close_dir()
         if getattr(self, "_hdr", None) is None:
             self._closed = True
             return
@@ -489,6 +525,11 @@ class Reader:
             if m is not None:
                 m.release()
         self._ct_map = self._hdr = None
+
+    def _close_dir(self):
+        fd, self._dir_fd = getattr(self, "_dir_fd", None), None
+        if fd is not None:
+            os.close(fd)
 
     @property
     def closed(self):
@@ -598,7 +639,7 @@ class Reader:
         try:
             for name in (L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE):
                 try:
-                    new.append(_map_ro(os.path.join(self.region, name), self._owner))
+                    new.append(_map_ro(self._dir_fd, self.region, name, self._owner))
                 except (FileNotFoundError, NotADirectoryError):  # removed, or the directory replaced
                     new.append(None)
         except BaseException:
@@ -643,7 +684,7 @@ class Reader:
         if c is not None and c.gen == gen:
             return c
         try:
-            m = _map_ro(os.path.join(self.region, L.chunk_file_name(idx, gen)), self._owner)
+            m = _map_ro(self._dir_fd, self.region, L.chunk_file_name(idx, gen), self._owner)
         except (OSError, FormatError):
             return None
         if m is None:
@@ -703,7 +744,9 @@ class Reader:
         lsn = self._vers[2 * sl + 1]
         c = self._chunk(ref >> L.CELL_BITS)
         off = (ref & L.CELL_MASK) * c.cell_size if c is not None else 0
-        if size == 0 or c is None or off + size > len(c.map.mv):
+        # A page never exceeds its cell: a larger size (a damaged cells
+        # array) would read the next cell's bytes as this page's.
+        if size == 0 or c is None or size > c.cell_size or off + size > len(c.map.mv):
             if seq[sl] != s1:
                 return _RETRY, None, 0, 0, s1
             if size == 0:
@@ -716,8 +759,11 @@ class Reader:
                 # any. Retry: the word moves, or _check sees the writer
                 # closed; _read bounds a word that stays put.
                 return _RETRY, None, 0, 0, s1
-            raise FormatError("slot %d (page %d): cell %#x, %d bytes outside its chunk"
-                              % (sl, page_id, ref, size))
+            if off + size > len(c.map.mv):
+                raise FormatError("slot %d (page %d): cell %#x, %d bytes outside its chunk of %d bytes"
+                                  % (sl, page_id, ref, size, len(c.map.mv)))
+            raise FormatError("slot %d (page %d): %d bytes in cell %#x of %d bytes"
+                              % (sl, page_id, size, ref, c.cell_size))
         out = fn(c, off, size)
         if seq[sl] != s1:
             return _RETRY, None, 0, 0, s1
@@ -813,8 +859,8 @@ class Reader:
             return None
         off = (ref & L.CELL_MASK) * c.cell_size
         size = (cw >> 32) & L.SIZE_MASK
-        if size == 0 or off + size > c.length:
-            return None
+        if size == 0 or size > c.cell_size or off + size > c.length:
+            return None  # _read_once reports a size over the cell
         return c, off, size, sl, s1
 
     def read(self, page_id):

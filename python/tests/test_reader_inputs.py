@@ -79,13 +79,18 @@ def test_os_errors_at_open_are_iofailure(region, tmp_path):
 def test_region_directory_replaced_by_a_file(region, tmp_path):
     """The region directory replaced by a file under an open reader, and
     the header saying the slot arrays grew: the remap of the slot files
-    raised NotADirectoryError from pages(); the files are gone, as when
-    they are removed (no pages, PageNotFound)."""
+    raised NotADirectoryError from pages(). The reader opens files
+    relative to the directory it opened (test_reader_damage.py), so the
+    file in its path is never looked at; with the slot files removed from
+    that directory too, they are gone (no pages, PageNotFound)."""
     with mmsb.Reader(region=region.path) as r:
         assert r.pages() == [1, 2]
-        os.rename(region.path, str(tmp_path / "moved"))
+        moved = str(tmp_path / "moved")
+        os.rename(region.path, moved)
         with open(region.path, "wb") as f:
             f.write(b"x")
+        for name in (L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE):
+            os.unlink(os.path.join(moved, name))
         region.put(region.hdr, "<Q", L.H_SLOT_CAP, 64)
         region.put(region.hdr, "<Q", L.H_HW, 20)
         region.put(region.hdr, "<Q", L.H_TABLE_VER, 2)
