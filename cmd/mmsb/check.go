@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -141,6 +142,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 	if err != nil {
 		report(problemFromError(ckDir, err))
 	}
+	reportStrayCheckpoints(fs, ckDir, report)
 	for _, c := range ckpts {
 		cc := checkCheckpoint{File: c.Path, LSN: uint64(c.LSN), Bytes: c.Size, OK: true}
 		if err := checkpoint.Verify(fs, c.Path); err != nil {
@@ -190,6 +192,30 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("%d problem(s) found in %s", len(rep.Problems), dir)}
 	}
 	return nil
+}
+
+// reportStrayCheckpoints reports each file in the checkpoint directory
+// that looks like a checkpoint (checkpoint-... or ....ckpt) but is named
+// neither as a checkpoint (checkpoint-<20-digit LSN>.ckpt) nor as one
+// being written (....ckpt.tmp): recovery and every command ignore it, so
+// a checkpoint restored or copied under such a name (a second copy of an
+// LSN, too few digits) silently takes no part. A directory check.go cannot
+// list is reported by the checkpoint listing already.
+func reportStrayCheckpoints(fs vfs.FS, ckDir string, report func(checkProblem)) {
+	names, err := fs.List(ckDir)
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, "checkpoint-") && !strings.HasSuffix(name, ".ckpt") {
+			continue
+		}
+		if _, ok := checkpoint.ParseName(name); ok || checkpoint.IsTempName(name) {
+			continue
+		}
+		report(checkProblem{File: fs.Join(ckDir, name), Offset: -1,
+			Reason: "not a checkpoint file name (want checkpoint-<20-digit LSN>.ckpt): recovery ignores this file"})
+	}
 }
 
 // checkInterrupted is the error of a check stopped by SIGINT/SIGTERM

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -163,7 +164,11 @@ func (a *app) printInspect(r *inspectReport) {
 		if !c.OK {
 			damaged = "\tdamaged"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d%s\n", filepath.Base(c.File), c.LSN, c.Bytes, damaged)
+		size := strconv.FormatInt(c.Bytes, 10)
+		if c.Bytes < 0 {
+			size = "unreadable" // JSON says -1
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s%s\n", filepath.Base(c.File), c.LSN, size, damaged)
 	}
 	tw.Flush()
 	if r.CheckpointProblems > 0 {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -32,6 +33,11 @@ var (
 	ErrTooLarge = errors.New("checkpoint: record too large")
 	// ErrFinished: the Writer was already committed, aborted or failed.
 	ErrFinished = errors.New("checkpoint: writer finished")
+	// ErrNotRegular: a checkpoint's name holds something other than a
+	// regular file (a directory, a named pipe, a device).
+	// The text has no "checkpoint: " prefix: it is only ever wrapped in
+	// "checkpoint: open FILE: ".
+	ErrNotRegular = errors.New("not a regular file")
 )
 
 // Format constants; the layout is documented in docs/checkpoint.md.
@@ -97,7 +103,49 @@ func parseName(name string) (base.LSN, bool) {
 type Info struct {
 	Path string
 	LSN  base.LSN
-	Size int64
+	Size int64 // -1 when Err is set
+	// Err is why the file could not be opened or sized (a file the
+	// process may not read, a dangling link, a named pipe): the file is
+	// listed all the same, so that one unreadable checkpoint neither hides
+	// the others nor fails recovery, which skips it as it skips a damaged
+	// one (Open returns the same error, naming the file).
+	Err error
+}
+
+// ParseName reports the LSN a final checkpoint file name
+// (checkpoint-<20-digit LSN>.ckpt) states, and whether name is one.
+func ParseName(name string) (base.LSN, bool) { return parseName(name) }
+
+// IsTempName reports whether name is a temporary checkpoint file name
+// (checkpoint-<20-digit LSN>.ckpt.tmp): a checkpoint being written, or
+// one a crash interrupted, which recovery removes.
+func IsTempName(name string) bool {
+	stem, ok := strings.CutSuffix(name, ".tmp")
+	if !ok {
+		return false
+	}
+	_, ok = parseName(stem)
+	return ok
+}
+
+// openRegular opens path for reading, refusing anything but a regular
+// file where the filesystem is the operating system's: opening a named
+// pipe planted under a checkpoint's name blocks until a writer opens it,
+// so recovery, Verify and `mmsb check` hung on one (and a device would
+// stream forever). The check is by name before the open; a file swapped
+// between the two is not defended against (nothing here runs against an
+// adversary with write access to the directory).
+func openRegular(fs vfs.FS, path string) (vfs.File, error) {
+	if fs == vfs.Default {
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w but %s", ErrNotRegular, fileType(st.Mode()))
+		}
+	}
+	return fs.Open(path)
 }
 
 // Writer writes one checkpoint. It is not safe for concurrent use.
@@ -333,7 +381,21 @@ func (w *Writer) Commit() (string, error) {
 // (which List ignores and RemoveTemp removes after a crash), then freed a
 // few MiB at a time (vfs.RemoveGradually), so that other files' fsyncs do
 // not wait for a gigabyte of blocks to be freed in one journal commit.
+//
+// A name that holds no regular file (a dangling link, a named pipe, an
+// empty directory: a checkpoint recovery skipped as unreadable) has no
+// blocks to free and cannot be opened to shrink: it is removed at once.
+// Before, the rename succeeded and the open failed, so the checkpoint
+// that pruned it failed, leaving it under a temporary name.
 func Remove(fs vfs.FS, path string) error {
+	if fs == vfs.Default {
+		if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
+			if err := fs.Remove(path); err != nil {
+				return fmt.Errorf("checkpoint: remove %s: %w", path, err)
+			}
+			return nil
+		}
+	}
 	tmp := strings.TrimSuffix(path, nameSuffix) + tmpSuffix
 	return vfs.RemoveGradually(fs, path, tmp, vfs.RemoveStep, vfs.RemovePause)
 }
@@ -353,7 +415,8 @@ func (w *Writer) Abort() {
 
 // List returns the checkpoints in dir, newest (highest LSN) first. Leftover
 // temporary files are ignored (and may be removed by RemoveTemp). A missing
-// directory holds no checkpoints.
+// directory holds no checkpoints. A checkpoint that cannot be opened is
+// listed with Info.Err set; the error is only for the directory itself.
 func List(fs vfs.FS, dir string) ([]Info, error) {
 	if fs == nil {
 		fs = vfs.Default
@@ -372,19 +435,43 @@ func List(fs vfs.FS, dir string) ([]Info, error) {
 			continue
 		}
 		path := fs.Join(dir, name)
-		f, err := fs.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint: open %s: %w", path, err)
-		}
-		size, err := f.Size()
-		_ = f.Close() // already failing or read-only: the error above is the one to report
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint: size of %s: %w", path, err)
-		}
-		infos = append(infos, Info{Path: path, LSN: lsn, Size: size})
+		infos = append(infos, stat(fs, path, lsn))
 	}
 	sort.Slice(infos, func(i, j int) bool { return infos[i].LSN > infos[j].LSN })
 	return infos, nil
+}
+
+// fileType names what a non-regular file is, for errors.
+func fileType(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	default:
+		return fmt.Sprintf("of type %v", m.Type())
+	}
+}
+
+// stat describes the checkpoint at path; a file that cannot be opened or
+// sized is described with Err set (before, List failed as a whole on it:
+// `mmsb check` verified no other checkpoint and Open refused to recover
+// from the older, whole one).
+func stat(fs vfs.FS, path string, lsn base.LSN) Info {
+	f, err := openRegular(fs, path)
+	if err != nil {
+		return Info{Path: path, LSN: lsn, Size: -1, Err: fmt.Errorf("checkpoint: open %s: %w", path, err)}
+	}
+	size, err := f.Size()
+	_ = f.Close() // read-only: nothing to lose
+	if err != nil {
+		return Info{Path: path, LSN: lsn, Size: -1, Err: fmt.Errorf("checkpoint: size of %s: %w", path, err)}
+	}
+	return Info{Path: path, LSN: lsn, Size: size}
 }
 
 // RemoveTemp removes leftover temporary checkpoint files in dir.
@@ -439,7 +526,7 @@ func Open(fs vfs.FS, path string) (*Reader, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	f, err := fs.Open(path)
+	f, err := openRegular(fs, path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: open %s: %w", path, err)
 	}

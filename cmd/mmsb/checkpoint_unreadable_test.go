@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+)
+
+// TestOfflineCommandsUnreadableAndStrayCheckpoints: a named pipe under the
+// name of the newest checkpoint (a file nothing can read) and a copy of
+// the checkpoint under a name recovery does not take (too few digits).
+// check must report both, naming each file, still verify the real
+// checkpoint, and exit 1; inspect, graph and read answer from the whole
+// checkpoint and the log. Before, every command blocked for ever opening
+// the pipe (checkpoint.List), and check passed the stray copy over in
+// silence ("OK").
+func TestOfflineCommandsUnreadableAndStrayCheckpoints(t *testing.T) {
+	tb := newTestBus(t)
+	ckDir := filepath.Join(tb.dir, "checkpoints")
+	list, err := checkpoint.List(nil, ckDir)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("checkpoints %v (%v)", list, err)
+	}
+	pipe := filepath.Join(ckDir, checkpoint.FileName(base.LSN(tb.lastLSN)))
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	stray := filepath.Join(ckDir, "checkpoint-"+strings.TrimLeft(strings.TrimPrefix(filepath.Base(list[0].Path), "checkpoint-"), "0"))
+	b, err := os.ReadFile(list[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stray, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCLI(t, "check", "--json", tb.dir).mustCode(t, exitFailure)
+	var rep checkReport
+	r.decodeJSON(t, &rep)
+	want := map[string]string{pipe: "not a regular file but a named pipe", stray: "not a checkpoint file name"}
+	for _, p := range rep.Problems {
+		if w, ok := want[p.File]; ok && strings.Contains(p.Reason, w) {
+			delete(want, p.File)
+		}
+	}
+	for file, reason := range want {
+		t.Errorf("check does not report %s (%q); problems: %+v", file, reason, rep.Problems)
+	}
+	if len(rep.Checkpoints) != 2 || rep.Checkpoints[0].File != pipe || rep.Checkpoints[0].OK ||
+		rep.Checkpoints[1].File != list[0].Path || !rep.Checkpoints[1].OK {
+		t.Errorf("checkpoints %+v, want the pipe damaged and %s whole", rep.Checkpoints, list[0].Path)
+	}
+
+	r = runCLI(t, "inspect", tb.dir).mustCode(t, exitOK)
+	if !strings.Contains(r.stdout, "unreadable") || !strings.Contains(r.stdout, "damaged") {
+		t.Errorf("inspect does not show the pipe as unreadable and damaged:\n%s", r.stdout)
+	}
+	runCLI(t, "graph", tb.dir).mustCode(t, exitOK)
+	if r := runCLI(t, "read", tb.dir, "--page", "1").mustCode(t, exitOK); !strings.Contains(r.stdout, "state at LSN "+itoa(uint64(tb.lastLSN))) {
+		t.Errorf("read: %s", r.stdout)
+	}
+}
