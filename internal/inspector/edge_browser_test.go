@@ -190,7 +190,7 @@ func TestInspectorEdgeCases(t *testing.T) {
 		tb.eval(fmt.Sprintf(`{ const g = %s; g.value = "%d"; g.dispatchEvent(new Event("change")); true }`, jsQuery("window-goto"), at))
 		tb.waitFor("the written bytes, highlighted", fmt.Sprintf(`%s.textContent === "de" && %s.classList.contains("changed-0")`, byteCell(at), byteCell(at)))
 		// Past the end: the last window.
-		tb.eval(fmt.Sprintf(`{ const g = %s; g.value = "%d"; g.dispatchEvent(new Event("change")); true }`, jsQuery("window-goto"), 1<<40))
+		tb.eval(fmt.Sprintf(`{ const g = %s; g.value = "%d"; g.dispatchEvent(new Event("change")); true }`, jsQuery("window-goto"), int64(1)<<40))
 		tb.waitFor("the last window", jsQuery("window-info")+`.textContent === "bytes 16,776,192–16,777,215 of 16,777,216" && `+
 			byteCell(big-1024)+`.textContent === "00" && `+jsQuery("window-goto")+`.value === "16777215"`)
 		tb.screenshot("page-16mib")

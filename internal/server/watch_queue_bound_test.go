@@ -11,7 +11,7 @@ import (
 )
 
 // A watch queue past MaxWatchQueue is refused by New: each watcher's
-// queue is made when it starts, and 10^12 entries crashed the server at
+// queue is made when it starts, and 10^12 entries (accepted before) crashed the server at
 // the first watch. The bound itself is accepted.
 func TestWatchQueueBound(t *testing.T) {
 	bus, err := mmsb.Open("", nil)
@@ -20,8 +20,8 @@ func TestWatchQueueBound(t *testing.T) {
 	}
 	defer bus.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if _, err := server.New(server.Config{Bus: bus, Logger: quiet, WatchQueue: 1e12}); err == nil {
-		t.Fatal("New with WatchQueue 1e12: <nil>, want an error")
+	if _, err := server.New(server.Config{Bus: bus, Logger: quiet, WatchQueue: server.MaxWatchQueue + 1}); err == nil {
+		t.Fatal("New with WatchQueue MaxWatchQueue+1: <nil>, want an error")
 	}
 	srv, err := server.New(server.Config{Bus: bus, Logger: quiet, WatchQueue: server.MaxWatchQueue})
 	if err != nil {
