@@ -110,7 +110,11 @@ func (a *arena) class(cs int) int32 {
 	ci, ok := a.classOf[cs]
 	if !ok {
 		cells := maxCellsPerChunk
-		if cs*maxCellsPerChunk > chunkBytes {
+		// Compared by division: on 32-bit, cs*maxCellsPerChunk overflowed
+		// for cells of 512 KiB and 1 MiB (2 GiB and 4 GiB chunks: "mmap
+		// -2147483648 bytes", "mmap 0 bytes"), so pages of those sizes
+		// could not be created (TestCreateEverySize under qemu-arm).
+		if cs > chunkBytes/maxCellsPerChunk {
 			cells = chunkBytes / cs
 		}
 		if a.classOf == nil {
