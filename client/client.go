@@ -209,23 +209,35 @@ func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb
 	if err != nil {
 		// Pages created before the call failed come named in a
 		// CreatePagesResponse detail.
-		var ce *connect.Error
-		if errors.As(err, &ce) {
-			for _, d := range ce.Details() {
-				if m, derr := d.Value(); derr == nil {
-					if r, ok := m.(*mmsbv1.CreatePagesResponse); ok && len(r.GetIds()) > 0 {
-						ids, ierr := createdIDs(r, len(specs))
-						if ierr != nil {
-							return nil, fmt.Errorf("%w (and the server's error: %w)", ierr, err)
-						}
-						return ids, fmt.Errorf("%w: pages %d..%d: %w", ErrCommitUncertain, ids[0], ids[len(ids)-1], err)
-					}
-				}
+		if r, ok := appliedAnswer[*mmsbv1.CreatePagesResponse](err); ok && len(r.GetIds()) > 0 {
+			ids, ierr := createdIDs(r, len(specs))
+			if ierr != nil {
+				return nil, fmt.Errorf("%w (and the server's error: %w)", ierr, err)
 			}
+			return ids, fmt.Errorf("%w: pages %d..%d: %w", ErrCommitUncertain, ids[0], ids[len(ids)-1], err)
 		}
 		return nil, err
 	}
 	return createdIDs(resp.Msg, len(specs))
+}
+
+// appliedAnswer returns the answer of type T that a server error carries
+// as a detail when the bus logged and applied the write before it failed
+// (the server's appliedThenFailed).
+func appliedAnswer[T any](err error) (T, bool) {
+	var zero T
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return zero, false
+	}
+	for _, d := range ce.Details() {
+		if m, derr := d.Value(); derr == nil {
+			if r, ok := m.(T); ok {
+				return r, true
+			}
+		}
+	}
+	return zero, false
 }
 
 // createdIDs are the IDs of a CreatePages answer, one per page asked.
@@ -271,20 +283,12 @@ func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, 
 	if err != nil {
 		// A batch logged and applied before the commit failed comes
 		// named in a CommitResponse detail.
-		var ce *connect.Error
-		if !errors.As(err, &ce) {
-			return mmsb.CommitInfo{}, err
-		}
-		for _, d := range ce.Details() {
-			if m, derr := d.Value(); derr == nil {
-				if r, ok := m.(*mmsbv1.CommitResponse); ok && r.GetFirstLsn() != 0 {
-					info, ferr := fillCommit(ds, r)
-					if ferr != nil {
-						return mmsb.CommitInfo{}, fmt.Errorf("%w (and the server's error: %w)", ferr, err)
-					}
-					return info, fmt.Errorf("%w: LSNs %d..%d: %w", ErrCommitUncertain, info.FirstLSN, info.LastLSN, err)
-				}
+		if r, ok := appliedAnswer[*mmsbv1.CommitResponse](err); ok && r.GetFirstLsn() != 0 {
+			info, ferr := fillCommit(ds, r)
+			if ferr != nil {
+				return mmsb.CommitInfo{}, fmt.Errorf("%w (and the server's error: %w)", ferr, err)
 			}
+			return info, fmt.Errorf("%w: LSNs %d..%d: %w", ErrCommitUncertain, info.FirstLSN, info.LastLSN, err)
 		}
 		return mmsb.CommitInfo{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mmsb-go/mmsb"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
@@ -64,11 +65,7 @@ func (s *Server) CreatePages(ctx context.Context, req *connect.Request[mmsbv1.Cr
 		// Logged and applied, then failed (fsync, replication): the
 		// pages exist, and the caller must learn their IDs
 		// (TestCreatePagesFailedAfterLogging).
-		cerr := connect.NewError(codeFor(err), fmt.Errorf("CreatePages: pages %d..%d were logged and created, then the create failed: %w", ids[0], ids[len(ids)-1], err))
-		if d, derr := connect.NewErrorDetail(out); derr == nil {
-			cerr.AddDetail(d)
-		}
-		return nil, cerr
+		return nil, appliedThenFailed(out, fmt.Errorf("CreatePages: pages %d..%d were logged and created, then the create failed: %w", ids[0], ids[len(ids)-1], err), err)
 	}
 	if err != nil {
 		return nil, toConnect(err)
@@ -152,12 +149,21 @@ const CommittedLSNsKey = "Mmsb-Committed-Lsns"
 // batch again: TestCommitFailedAfterLogging). It names the batch in its
 // message, a CommitResponse detail and the CommittedLSNsKey header.
 func committedError(out *mmsbv1.CommitResponse, cause error) error {
-	err := connect.NewError(codeFor(cause), fmt.Errorf("Commit: the batch was logged and applied at LSNs %d..%d, then failed: %w",
-		out.GetFirstLsn(), out.GetLastLsn(), cause))
-	if d, derr := connect.NewErrorDetail(out); derr == nil {
+	err := appliedThenFailed(out, fmt.Errorf("Commit: the batch was logged and applied at LSNs %d..%d, then failed: %w",
+		out.GetFirstLsn(), out.GetLastLsn(), cause), cause)
+	err.Meta().Set(CommittedLSNsKey, fmt.Sprintf("%d-%d", out.GetFirstLsn(), out.GetLastLsn()))
+	return err
+}
+
+// appliedThenFailed is the error of a write the bus logged and applied
+// before it failed (Commit, CreatePages): msg says so, the code is the
+// cause's, and the answer the call would have given rides along as a
+// detail, for the client to hand back with the error.
+func appliedThenFailed(answer proto.Message, msg, cause error) *connect.Error {
+	err := connect.NewError(codeFor(cause), msg)
+	if d, derr := connect.NewErrorDetail(answer); derr == nil {
 		err.AddDetail(d)
 	}
-	err.Meta().Set(CommittedLSNsKey, fmt.Sprintf("%d-%d", out.GetFirstLsn(), out.GetLastLsn()))
 	return err
 }
 
