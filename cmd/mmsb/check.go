@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -148,6 +149,13 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 		if err := checkpoint.Verify(fs, c.Path); err != nil {
 			cc.OK = false
 			report(problemFromError(c.Path, err))
+		} else if err := loadCheckpoint(ctx, fs, dir, c); err != nil {
+			// Whole frames holding what the loader refuses (a page
+			// written after the checkpoint's LSN, an edge to a page it
+			// does not hold): recovery passes it over as it passes over
+			// a damaged one.
+			cc.OK = false
+			report(problemFromError(c.Path, err))
 		}
 		rep.Checkpoints = append(rep.Checkpoints, cc)
 	}
@@ -192,6 +200,48 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("%d problem(s) found in %s", len(rep.Problems), dir)}
 	}
 	return nil
+}
+
+// loadCheckpoint loads the checkpoint c of dir the way recovery does and
+// returns the loader's reason for refusing it, or nil. The loader is the
+// bus's own (no second one here): a replay to c's LSN over a view of dir
+// in which the checkpoint directory holds c alone and the log is absent,
+// so that the replay can neither fall back to another checkpoint nor reach
+// the LSN through the log. Call it only for a checkpoint checkpoint.Verify
+// passed: through the view, the checkpoint package no longer sees the
+// operating system's filesystem and so does not refuse a non-regular file.
+func loadCheckpoint(ctx context.Context, fs vfs.FS, dir string, c checkpoint.Info) error {
+	view := &oneCheckpointFS{FS: fs, walDir: fs.Join(dir, "wal"), ckDir: fs.Join(dir, "checkpoints"), name: filepath.Base(c.Path)}
+	bus, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{ToLSN: mmsb.LSN(c.LSN)}, &mmsb.Options{FS: view})
+	if err != nil {
+		// The replay's error says that no checkpoint loaded and the
+		// log is missing; the loader's error in it is the reason, and
+		// names the file.
+		var ce *corruption.Error
+		if errors.As(err, &ce) {
+			return ce
+		}
+		return fmt.Errorf("load checkpoint %s: %w", c.Path, err)
+	}
+	_ = bus.Close() // a detached replay: nothing to lose
+	return nil
+}
+
+// oneCheckpointFS is fs as loadCheckpoint's replay sees it: the checkpoint
+// directory lists one name, and the log directory does not exist.
+type oneCheckpointFS struct {
+	vfs.FS
+	walDir, ckDir, name string
+}
+
+func (v *oneCheckpointFS) List(dir string) ([]string, error) {
+	switch dir {
+	case v.walDir:
+		return nil, fmt.Errorf("list %s: hidden while loading checkpoint %s alone: %w", dir, v.name, os.ErrNotExist)
+	case v.ckDir:
+		return []string{v.name}, nil
+	}
+	return v.FS.List(dir)
 }
 
 // reportStrayCheckpoints reports each file in the checkpoint directory

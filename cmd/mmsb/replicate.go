@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,11 +40,40 @@ func (l *loadFlags) add(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&l.duration, "duration", 0, "stop after this long (0: until interrupted)")
 }
 
+// check refuses flags that shape no load, naming the first one wrong. No
+// flag asks for a number of commits: a load commits until --duration (or
+// an interrupt) ends it, so one that committed nothing is a failure of the
+// run ("load: no commit"), not of its flags.
 func (l *loadFlags) check() error {
-	if l.batch < 1 || l.committers < 1 || l.pages < 1 || l.rate < 0 || l.duration < 0 {
-		return usageErr("--batch, --committers and --pages must be positive and --rate and --duration not negative")
+	for _, f := range []struct {
+		name  string
+		value int
+	}{{"--batch", l.batch}, {"--committers", l.committers}, {"--pages", l.pages}} {
+		if f.value < 1 {
+			return usageErr("%s %d: must be at least 1", f.name, f.value)
+		}
+	}
+	if l.rate < 0 || math.IsNaN(l.rate) || math.IsInf(l.rate, 0) {
+		return usageErr("--rate %v: must be a finite number of deltas/s, not negative (0: as fast as possible)", l.rate)
+	}
+	if l.duration < 0 {
+		return usageErr("--duration %v: must not be negative (0: until interrupted)", l.duration)
 	}
 	return nil
+}
+
+// interval is the time between two commits of one committer under --rate
+// (0: none), saturated: a tiny --rate overflowed time.Duration to a
+// negative interval, which paced nothing.
+func (l *loadFlags) interval() time.Duration {
+	if l.rate <= 0 {
+		return 0
+	}
+	d := float64(time.Second) * float64(l.batch) * float64(l.committers) / l.rate
+	if d >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(d)
 }
 
 func (a *app) replicateCmd() *cobra.Command {
@@ -95,6 +125,11 @@ With --load the leader commits batches of --batch 16-byte deltas from
 			}
 			var onLeader func(context.Context, *replicate.Node)
 			var loadErr atomic.Pointer[error]
+			// What the load committed over every leader term, and why the
+			// last term committed nothing: a run that committed nothing
+			// fails (it printed "load: 0 commits ..." and exited 0).
+			var committed atomic.Int64
+			var noCommit atomic.Pointer[string]
 			if l.load {
 				onLeader = func(ctx context.Context, n *replicate.Node) {
 					bus := n.Leader()
@@ -120,6 +155,13 @@ With --load the leader commits batches of --batch 16-byte deltas from
 						loadErr.CompareAndSwap(nil, &err)
 						return
 					}
+					committed.Add(int64(st.commits))
+					if st.commits == 0 {
+						// Figures of zeros are no measurement either.
+						why := l.noCommitWhy(st.elapsed)
+						noCommit.Store(&why)
+						return
+					}
 					fmt.Fprintf(a.stdout, "load: %d commits, %d deltas, %.0f deltas/s, commit p50 %v p99 %v\n",
 						st.commits, st.deltas, st.deltasPerSec(), st.pct(0.50), st.pct(0.99))
 				}
@@ -127,6 +169,13 @@ With --load the leader commits batches of --batch 16-byte deltas from
 			err = a.runNode(ctx, f, cfg, false, onLeader)
 			if p := loadErr.Load(); err == nil && p != nil {
 				return &exitError{code: exitFailure, msg: (*p).Error()}
+			}
+			if err == nil && l.load && committed.Load() == 0 {
+				why := fmt.Sprintf("the node never led before the run ended (%s)", l.endText())
+				if p := noCommit.Load(); p != nil {
+					why = *p
+				}
+				return &exitError{code: exitFailure, msg: "load: no commit: " + why}
 			}
 			return err
 		},
@@ -147,6 +196,23 @@ var (
 	// errRoleEnded: the leader role ended while the load ran.
 	errRoleEnded = errors.New("the leader role ended during the load")
 )
+
+// endText says what ends a run: --duration, or an interrupt.
+func (l *loadFlags) endText() string {
+	if l.duration > 0 {
+		return fmt.Sprintf("--duration %v", l.duration)
+	}
+	return "interrupted"
+}
+
+// noCommitWhy says why a load that ran for elapsed committed nothing.
+func (l *loadFlags) noCommitWhy(elapsed time.Duration) string {
+	if iv := l.interval(); iv > 0 && elapsed < iv {
+		return fmt.Sprintf("at --rate %v with --batch %d and --committers %d a committer's first commit is due after %v, and the run ended (%s) %v after the load began",
+			l.rate, l.batch, l.committers, iv, l.endText(), elapsed.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("the run ended (%s) %v after the load began, before its first commit completed", l.endText(), elapsed.Round(time.Millisecond))
+}
 
 // loadFailure describes a load that failed after commits commits with err,
 // in the leader role of term term0. A commit fails when the role ends
@@ -231,10 +297,7 @@ func runLoad(ctx context.Context, bus *mmsb.Bus, l loadFlags, acked func(mmsb.Co
 		}
 		specs = specs[n:]
 	}
-	var interval time.Duration
-	if l.rate > 0 {
-		interval = time.Duration(float64(time.Second) * float64(l.batch*l.committers) / l.rate)
-	}
+	interval := l.interval()
 	var seq atomic.Uint64
 	start := time.Now()
 	var wg sync.WaitGroup

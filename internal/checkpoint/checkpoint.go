@@ -37,7 +37,7 @@ var (
 	// regular file (a directory, a named pipe, a device).
 	// The text has no "checkpoint: " prefix: it is only ever wrapped in
 	// "checkpoint: open FILE: ".
-	ErrNotRegular = errors.New("not a regular file")
+	ErrNotRegular = vfs.ErrNotRegular
 )
 
 // Format constants; the layout is documented in docs/checkpoint.md.
@@ -126,26 +126,6 @@ func IsTempName(name string) bool {
 	}
 	_, ok = parseName(stem)
 	return ok
-}
-
-// openRegular opens path for reading, refusing anything but a regular
-// file where the filesystem is the operating system's: opening a named
-// pipe planted under a checkpoint's name blocks until a writer opens it,
-// so recovery, Verify and `mmsb check` hung on one (and a device would
-// stream forever). The check is by name before the open; a file swapped
-// between the two is not defended against (nothing here runs against an
-// adversary with write access to the directory).
-func openRegular(fs vfs.FS, path string) (vfs.File, error) {
-	if fs == vfs.Default {
-		st, err := os.Stat(path)
-		if err != nil {
-			return nil, err
-		}
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%w but %s", ErrNotRegular, fileType(st.Mode()))
-		}
-	}
-	return fs.Open(path)
 }
 
 // Writer writes one checkpoint. It is not safe for concurrent use.
@@ -441,28 +421,12 @@ func List(fs vfs.FS, dir string) ([]Info, error) {
 	return infos, nil
 }
 
-// fileType names what a non-regular file is, for errors.
-func fileType(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	default:
-		return fmt.Sprintf("of type %v", m.Type())
-	}
-}
-
 // stat describes the checkpoint at path; a file that cannot be opened or
 // sized is described with Err set (before, List failed as a whole on it:
 // `mmsb check` verified no other checkpoint and Open refused to recover
 // from the older, whole one).
 func stat(fs vfs.FS, path string, lsn base.LSN) Info {
-	f, err := openRegular(fs, path)
+	f, err := vfs.OpenRegular(fs, path)
 	if err != nil {
 		return Info{Path: path, LSN: lsn, Size: -1, Err: fmt.Errorf("checkpoint: open %s: %w", path, err)}
 	}
@@ -526,7 +490,7 @@ func Open(fs vfs.FS, path string) (*Reader, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	f, err := openRegular(fs, path)
+	f, err := vfs.OpenRegular(fs, path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: open %s: %w", path, err)
 	}

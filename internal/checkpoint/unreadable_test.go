@@ -25,7 +25,7 @@ import (
 func TestListUnreadableCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	good := writeCheckpoint(t, vfs.Default, dir, 7, sampleRecords(2))
-	bad := map[base.LSN]string{9: "no such file", 11: "not a regular file but a named pipe", 13: "not a regular file but a directory"}
+	bad := map[base.LSN]string{9: "not a regular file but a dangling symbolic link", 11: "not a regular file but a named pipe", 13: "not a regular file but a directory"}
 	if err := os.Symlink(filepath.Join(dir, "missing"), filepath.Join(dir, FileName(9))); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestListUnreadableCheckpoint(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), in.Path) || !strings.Contains(err.Error(), want) {
 			t.Errorf("Verify(%s): %v, want %q", in.Path, err, want)
 		}
-		if in.LSN != 9 && !errors.Is(err, ErrNotRegular) {
+		if !errors.Is(err, ErrNotRegular) {
 			t.Errorf("Verify(%s): %v, want ErrNotRegular", in.Path, err)
 		}
 	}

@@ -1,8 +1,10 @@
 package tlog
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -46,9 +48,17 @@ func Check(fs vfs.FS, dir string, record func(r *Record) error, problem func(Pro
 func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record, expected *base.LSN,
 	record func(r *Record) error, problem func(Problem)) (SegmentInfo, error) {
 	info := SegmentInfo{File: seg.path}
-	f, err := fs.Open(seg.path)
+	f, err := openSegmentFile(fs, seg.path)
+	var notRegular *corruption.Error
+	if errors.As(err, &notRegular) {
+		// A finding, not an I/O failure: the segments after it are
+		// checked too, and the LSN contiguity starts over after it.
+		problem(Problem{File: seg.path, Offset: -1, Reason: notRegular.Reason})
+		*expected = 0
+		return info, nil
+	}
 	if err != nil {
-		return info, fmt.Errorf("tlog: open %s: %w", seg.path, err)
+		return info, err
 	}
 	defer f.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	size, err := f.Size()

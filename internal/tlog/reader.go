@@ -1,6 +1,7 @@
 package tlog
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -149,9 +150,9 @@ func (r *Reader) next() (*Record, error) {
 func (r *Reader) openSegment() error {
 	seg := r.segs[r.idx]
 	isLast := r.idx == len(r.segs)-1
-	f, err := r.fs.Open(seg.path)
+	f, err := openSegmentFile(r.fs, seg.path)
 	if err != nil {
-		return fmt.Errorf("tlog: open %s: %w", seg.path, err)
+		return err
 	}
 	size, err := f.Size()
 	if err != nil {
@@ -189,6 +190,21 @@ func (r *Reader) openSegment() error {
 	}
 	r.start = Position{}
 	return nil
+}
+
+// openSegmentFile opens the segment at path for reading. A name that
+// holds no regular file (vfs.OpenRegular: a named pipe, on which open(2)
+// would block, a directory, a dangling link) is a *corruption.Error naming
+// the file and what it holds. Other errors are wrapped as they are.
+func openSegmentFile(fsys vfs.FS, path string) (vfs.File, error) {
+	f, err := vfs.OpenRegular(fsys, path)
+	if errors.Is(err, vfs.ErrNotRegular) {
+		return nil, corruption.New(path, -1, "%v", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tlog: open %s: %w", path, err)
+	}
+	return f, nil
 }
 
 func (r *Reader) closeFile() {

@@ -55,9 +55,12 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 	fs := rc.opts.FS
 	seg := rc.segs[i]
 	isLast := i == len(rc.segs)-1
-	f, err := fs.Open(seg.path)
+	// A name that holds no regular file is corruption that Repair does
+	// not cut away either: no crash or bad disk leaves one, and there is
+	// nothing to truncate.
+	f, err := openSegmentFile(fs, seg.path)
 	if err != nil {
-		return fmt.Errorf("tlog: open %s: %w", seg.path, err)
+		return err
 	}
 	defer f.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	size, err := f.Size()
@@ -262,7 +265,7 @@ func countFrames(sc *scanner) int {
 
 // countSegment counts the frames of a whole segment, best effort.
 func countSegment(fs vfs.FS, path string, sc *scanner) int {
-	f, err := fs.Open(path)
+	f, err := openSegmentFile(fs, path)
 	if err != nil {
 		return 0
 	}
