@@ -322,7 +322,9 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 	var res page.SlotRead
 	ok, retry := false, false
 	if a := rd.cur.Load(); a != nil {
-		ok, retry, _ = a.r.TryRead(uint64(id), fn, &res) // fn returns no error
+		// fn returns no error: err is a mapped file that shrank under the
+		// reader (ErrSharedCorrupt), reported with ok true.
+		ok, retry, err = a.r.TryRead(uint64(id), fn, &res)
 	}
 	if !ok {
 		if retry {
@@ -347,7 +349,10 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 // retain b, must tolerate torn contents in a call that is then repeated,
 // and should be short; it must not call the Reader's Close (when the read
 // falls back to the locked path, fn runs under the Reader's mutex). fn's
-// error is returned only from the consistent call.
+// error is returned only from the consistent call. A region file truncated
+// under the Reader (by its owner) makes fn's access to b fail View with
+// ErrSharedCorrupt; b read after View returned (kept against these rules)
+// is not protected: that access is a fatal SIGBUS.
 //
 // ReadPage and View first make one seqlock attempt on the current
 // attachment without the Reader's mutex, changing nothing in the reader

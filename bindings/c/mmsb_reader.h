@@ -458,6 +458,8 @@ static inline void mmsb_reader_close(mmsb_reader **rp);
 static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
 	static const char *names[4] = {"ids", "vers", "cells", "seq"};
 	mmsb_reader__map m[4];
+	size_t slots;
+	uint64_t cap;
 	int i, rc;
 	for (i = 0; i < 4; i++) {
 		rc = mmsb_reader__map_ro(r->dirfd, r->region, names[i], 0, r->owner, &m[i]);
@@ -467,12 +469,25 @@ static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
 			return rc;
 		}
 	}
+	/* The writer publishes the slot capacity after every file grew, so
+	 * files holding fewer slots than the capacity are damaged (truncated
+	 * by the region's owner): refused, as the Go reader refuses them,
+	 * with the old mappings kept and the new ones unmapped. A file
+	 * truncated after this check stays a SIGBUS on access (docs/shm.md). */
+	slots = m[0].n / 8;
+	if (m[1].n / 16 < slots) slots = m[1].n / 16;
+	if (m[2].n / 8 < slots) slots = m[2].n / 8;
+	if (m[3].n / 8 < slots) slots = m[3].n / 8;
+	cap = mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_SLOT_CAP);
+	if ((uint64_t)slots < (cap < MMSB_READER__MAX_SLOTS ? cap : MMSB_READER__MAX_SLOTS)) {
+		for (i = 0; i < 4; i++)
+			mmsb_reader__unmap(&m[i]);
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s: slot arrays (ids %zu, vers %zu, cells %zu, seq %zu bytes) hold %zu slots, the header publishes %llu",
+		                         r->region, m[0].n, m[1].n, m[2].n, m[3].n, slots, (unsigned long long)cap);
+	}
 	mmsb_reader__unmap(&r->ids), mmsb_reader__unmap(&r->vers), mmsb_reader__unmap(&r->cells), mmsb_reader__unmap(&r->seq);
 	r->ids = m[0], r->vers = m[1], r->cells = m[2], r->seq = m[3];
-	r->slots = r->ids.n / 8;
-	if (r->vers.n / 16 < r->slots) r->slots = r->vers.n / 16;
-	if (r->cells.n / 8 < r->slots) r->slots = r->cells.n / 8;
-	if (r->seq.n / 8 < r->slots) r->slots = r->seq.n / 8;
+	r->slots = slots;
 	return MMSB_READER_OK;
 }
 

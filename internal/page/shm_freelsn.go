@@ -36,5 +36,9 @@ func (b *shmBacking) noteFree(lsn uint64) {
 // or not (0: none, or a writer that predates the free word). A reader
 // that found a page missing loads it afterwards: a value above the
 // committed LSN it read before means the page may exist at that LSN and
-// have been freed by a commit not published yet (see hFreeLSN).
-func (r *ShmReader) FreeLSN() uint64 { return atomic.LoadUint64(shmWord(r.hdr, hFreeLSN)) }
+// have been freed by a commit not published yet (see hFreeLSN). 0 if the
+// header cannot be read (State then says StateUnreadable).
+func (r *ShmReader) FreeLSN() uint64 {
+	l, _ := r.loadHdr(hFreeLSN, "load the free word")
+	return l
+}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -263,28 +265,140 @@ func OpenShmReaderOwned(dir string, owner int) (*ShmReader, error) {
 		return nil, err
 	}
 	r := &ShmReader{dir: dir, dirFD: fd, owner: owner}
-	if r.hdr, err = mapAt(fd, dir, ShmHeaderFile, owner, 0, nil); err != nil {
+	if err := r.init(); err != nil {
+		// Nothing was handed out: Discard, not Close.
 		_ = r.Discard()
 		return nil, err
 	}
-	// On failure nothing was handed out: Discard, not Close.
-	h, err := DecodeShmHeader(r.hdr)
-	if err != nil {
-		_ = r.Discard()
-		return nil, err
-	}
-	r.gen, r.pid, r.start = h.Gen, int(h.PID), h.Start
-	if r.chunkTab, err = mapAt(fd, dir, shmChunkTab, r.owner, maxChunks*chunkEntryBytes, nil); err != nil {
-		_ = r.Discard()
-		return nil, err
-	}
-	if err := r.remapSlots(0); err != nil {
-		_ = r.Discard()
-		return nil, err
-	}
-	r.publish()
 	return r, nil
 }
+
+// init maps the region's header, chunk table and slot arrays, and
+// publishes the fast view. A file that shrinks while it runs (after mapAt
+// checked its size) is ErrBadShared (recoverFault).
+func (r *ShmReader) init() (err error) {
+	defer r.recoverFault(debug.SetPanicOnFault(true), nil, "open", 0, nil, &err)
+	if r.hdr, err = mapAt(r.dirFD, r.dir, ShmHeaderFile, r.owner, 0, nil); err != nil {
+		return err
+	}
+	h, err := DecodeShmHeader(r.hdr)
+	if err != nil {
+		return err
+	}
+	r.gen, r.pid, r.start = h.Gen, int(h.PID), h.Start
+	if r.chunkTab, err = mapAt(r.dirFD, r.dir, shmChunkTab, r.owner, maxChunks*chunkEntryBytes, nil); err != nil {
+		return err
+	}
+	if err := r.remapSlots(0); err != nil {
+		return err
+	}
+	r.publish()
+	return nil
+}
+
+// Mapped files that shrink. The writer never shrinks a file it shared
+// (slot arrays only grow, chunk files are replaced, never cut), but the
+// region's owner (or root) can truncate one under a reader: the reader's
+// next access to the lost part raises SIGBUS, which would kill the
+// reading process. Every method that reads mapped memory therefore runs
+// with debug.SetPanicOnFault(true), which turns such a fault into a panic
+// of the reading goroutine, and defers recoverFault, which turns a panic
+// at an address inside one of the reader's mappings into ErrBadShared and
+// re-panics anything else. Once per call, not per access: two cheap
+// runtime calls and an open-coded defer, no allocation (tested).
+//
+// What it cannot cover: memory the caller still touches after the call
+// returned (a View callback that kept its slice against View's rules),
+// and a caller's own faults inside fn, which it re-panics.
+
+// faultAddr is the panic value of a fault under debug.SetPanicOnFault (a
+// runtime.Error that also reports the faulting address).
+type faultAddr interface {
+	error
+	Addr() uintptr
+}
+
+// recoverFault is deferred by every read path: it restores the
+// goroutine's panic-on-fault setting to old (what SetPanicOnFault(true)
+// returned) and, if the call panicked with a fault inside one of the
+// reader's mappings (v's, or the reader's own when v is nil; see
+// mappingAt), sets *err to ErrBadShared naming op, page id (0: none) and
+// the file, and *done (if not nil) to true. Any other panic goes on.
+func (r *ShmReader) recoverFault(old bool, v *fastView, op string, id uint64, done *bool, err *error) {
+	debug.SetPanicOnFault(old)
+	p := recover()
+	if p == nil {
+		return
+	}
+	f, ok := p.(faultAddr)
+	if !ok {
+		panic(p)
+	}
+	name, off, ok := r.mappingAt(f.Addr(), v)
+	if !ok {
+		panic(p)
+	}
+	if id != 0 {
+		op += " " + strconv.FormatUint(id, 10)
+	}
+	*err = fmt.Errorf("%w: %s: %s: fault at offset %d of its mapping of %s (the file shrank under the reader)",
+		ErrBadShared, r.dir, op, off, name)
+	if done != nil {
+		*done = true
+	}
+}
+
+// mappingAt names the file of the reader's mapping that holds addr, and
+// addr's offset in it. With v (TryRead, which may run beside the methods
+// that replace mappings) it looks only at v's mappings and the header and
+// chunk table (fixed once open); otherwise at the reader's current and
+// retired ones.
+func (r *ShmReader) mappingAt(addr uintptr, v *fastView) (string, uintptr, bool) {
+	in := func(m []byte) (uintptr, bool) {
+		if len(m) == 0 {
+			return 0, false
+		}
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+		return addr - base, addr >= base && addr-base < uintptr(len(m))
+	}
+	ids, vers, cells, seq, chunks := r.ids, r.vers, r.cells, r.seq, r.chunks
+	if v != nil {
+		ids, vers, cells, seq, chunks = v.ids, v.vers, v.cells, v.seq, v.chunks
+	}
+	for _, m := range []struct {
+		name string
+		mem  []byte
+	}{{ShmHeaderFile, r.hdr}, {shmChunkTab, r.chunkTab}, {shmIDs, ids}, {shmVers, vers}, {shmCells, cells}, {shmSeq, seq}} {
+		if off, ok := in(m.mem); ok {
+			return m.name, off, true
+		}
+	}
+	for i, c := range chunks {
+		if off, ok := in(c.mem); ok {
+			return ChunkFileName(uint32(i), c.gen), off, true
+		}
+	}
+	if v == nil {
+		for _, m := range r.retired {
+			if off, ok := in(m); ok {
+				return "a slot array (replaced mapping)", off, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
+// loadHdr loads the header word at off, guarded (see recoverFault).
+func (r *ShmReader) loadHdr(off int, what string) (w uint64, err error) {
+	defer r.recoverFault(debug.SetPanicOnFault(true), nil, what, 0, nil, &err)
+	return atomic.LoadUint64(shmWord(r.hdr, off)), nil
+}
+
+// StateUnreadable is what State returns when the header's state word
+// cannot be read (the header file shrank under the reader): no region is
+// in that state, so callers that wait for ShmLive stop, and Alive reports
+// ErrBadShared.
+const StateUnreadable = ^uint64(0)
 
 // openRegionDir opens the region directory dir, which Lstat found as fi,
 // for mapAt: the directory opened must be that one (not a link, nor
@@ -380,31 +494,59 @@ func (r *ShmReader) Gen() uint64 { return r.gen }
 // PID returns the writer's process ID.
 func (r *ShmReader) PID() int { return r.pid }
 
-// LSN returns the committed LSN the writer published last.
-func (r *ShmReader) LSN() uint64 { return atomic.LoadUint64(shmWord(r.hdr, hLSN)) }
+// LSN returns the committed LSN the writer published last (0 if the
+// header cannot be read: State then says StateUnreadable).
+func (r *ShmReader) LSN() uint64 {
+	l, _ := r.loadHdr(hLSN, "load the committed LSN")
+	return l
+}
 
 // WaitLSN sleeps until the committed LSN may have passed after (futex on
 // the header's LSN word), at most d. Callers re-check: wake-ups may be
-// early or spurious.
+// early or spurious. It returns at once if the header cannot be read.
 func (r *ShmReader) WaitLSN(after uint64, d time.Duration) {
-	f := (*uint32)(unsafe.Pointer(&r.hdr[hFutex]))
-	v := atomic.LoadUint32(f)
-	if r.LSN() > after || r.State() != ShmLive {
+	var err error
+	f, v := r.futexWord(&err)
+	if err != nil || r.LSN() > after || r.State() != ShmLive {
 		return
 	}
 	futexWaitFor(f, v, d)
 }
 
-// State returns the header's state word.
-func (r *ShmReader) State() uint64 { return atomic.LoadUint64(shmWord(r.hdr, hState)) }
+// futexWord returns the header's futex word and its value, guarded.
+func (r *ShmReader) futexWord(err *error) (f *uint32, v uint32) {
+	defer r.recoverFault(debug.SetPanicOnFault(true), nil, "load the futex word", 0, nil, err)
+	f = (*uint32)(unsafe.Pointer(&r.hdr[hFutex]))
+	return f, atomic.LoadUint32(f)
+}
+
+// State returns the header's state word, or StateUnreadable.
+func (r *ShmReader) State() uint64 {
+	st, err := r.loadHdr(hState, "load the state word")
+	if err != nil {
+		return StateUnreadable
+	}
+	return st
+}
+
+// state is State inside a guarded method.
+func (r *ShmReader) state() uint64 { return atomic.LoadUint64(shmWord(r.hdr, hState)) }
 
 // Header decodes the current header.
-func (r *ShmReader) Header() (ShmHeader, error) { return DecodeShmHeader(r.hdr) }
+func (r *ShmReader) Header() (h ShmHeader, err error) {
+	defer r.recoverFault(debug.SetPanicOnFault(true), nil, "decode the header", 0, nil, &err)
+	return DecodeShmHeader(r.hdr)
+}
 
 // Alive checks the writer: nil while it runs, ErrWriterGone or ErrStale
-// otherwise. It costs a kill(pid, 0) and a read of /proc/PID/stat.
+// otherwise, ErrBadShared if the header cannot be read. It costs a
+// kill(pid, 0) and a read of /proc/PID/stat.
 func (r *ShmReader) Alive() error {
-	switch st := r.State(); st {
+	st, err := r.loadHdr(hState, "load the state word")
+	if err != nil {
+		return err
+	}
+	switch st {
 	case ShmLive:
 	case ShmSuperseded:
 		return fmt.Errorf("%w: generation %d", ErrStale, r.gen)
@@ -698,8 +840,11 @@ func (r *ShmReader) rebuild() error {
 // counts). spin bounds attempts before the caller checks liveness: it
 // returns (read, found, retries, err) with retries = attempts that failed
 // the sequence check; found false means no such page.
-func (r *ShmReader) Read(id uint64, fn func(b []byte) error, maxTries int) (SlotRead, bool, int, error) {
-	retries := 0
+//
+// A mapped file that shrank under the reader (see recoverFault) makes it
+// fail with ErrBadShared.
+func (r *ShmReader) Read(id uint64, fn func(b []byte) error, maxTries int) (_ SlotRead, _ bool, retries int, err error) {
+	defer r.recoverFault(debug.SetPanicOnFault(true), nil, "read page", id, nil, &err)
 	forced := false
 	for {
 		sl, ok, err := r.lookup(id)
@@ -741,9 +886,10 @@ var errRetry = errors.New("page: shared read retries exhausted")
 // IsRetry reports whether err is Read's retries-exhausted signal.
 func IsRetry(err error) bool { return errors.Is(err, errRetry) }
 
-// IDs returns the live page IDs in ascending order.
+// IDs returns the live page IDs in ascending order (ErrBadShared if a
+// mapped file shrank under the reader, see recoverFault).
 func (r *ShmReader) IDs() ([]uint64, error) {
-	if err := r.rebuild(); err != nil {
+	if err := r.guardedRebuild(); err != nil {
 		return nil, err
 	}
 	ids := make([]uint64, 0, r.live)
@@ -758,6 +904,12 @@ func (r *ShmReader) IDs() ([]uint64, error) {
 	}
 	slices.Sort(ids[n:]) // map order must not leak; all exceed the dense IDs
 	return ids, nil
+}
+
+// guardedRebuild is rebuild for a caller that is not guarded itself.
+func (r *ShmReader) guardedRebuild() (err error) {
+	defer r.recoverFault(debug.SetPanicOnFault(true), nil, "list pages", 0, nil, &err)
+	return r.rebuild()
 }
 
 // word returns the uint64 at byte offset off of a mapping whose bounds the
@@ -779,9 +931,16 @@ func word(b []byte, off int) *uint64 {
 // TryRead may run beside any other method, Close included: it reads only
 // the published fast view, whose mappings stay readable, and an attempt
 // that overlapped Close is discarded (it may have read zero pages).
+//
+// A mapped file that shrank under the reader (see recoverFault) makes it
+// return done true with ErrBadShared; fn's bytes are then partial.
 func (r *ShmReader) TryRead(id uint64, fn func(b []byte) error, res *SlotRead) (done, retry bool, err error) {
 	v := r.fast.Load() // nil once closed or the writer is gone (SetGone)
-	if v == nil || r.State() != ShmLive {
+	if v == nil {
+		return false, false, nil
+	}
+	defer r.recoverFault(debug.SetPanicOnFault(true), v, "read page", id, &done, &err)
+	if r.state() != ShmLive {
 		return false, false, nil
 	}
 	// Slot id-1 first: a bus whose pages were created in ID order and not

@@ -647,11 +647,27 @@ class Reader:
                 if m is not None:
                     m.release()
             raise
+        words = [m.words("Q") if m is not None else memoryview(b"").cast("Q") for m in new]
+        slots = min(len(words[0]), len(words[1]) // 2, len(words[2]), len(words[3]))
+        # The writer publishes the slot capacity after every file grew, so
+        # files holding fewer slots than the capacity are damaged (truncated
+        # by the region's owner): refused, as the Go reader refuses them,
+        # with the old mappings kept and the new ones released. A file
+        # truncated after this check stays a SIGBUS on access (docs/shm.md).
+        cap = self._hq[L.H_SLOT_CAP // 8]
+        if slots < min(cap, L.MAX_SLOTS):
+            lens = [len(w) * 8 for w in words]
+            for w in words:
+                w.release()
+            for m in new:
+                if m is not None:
+                    m.release()
+            raise FormatError("%s: slot arrays (ids %d, vers %d, cells %d, seq %d bytes) hold %d slots, the header publishes %d"
+                              % (self.region, lens[0], lens[1], lens[2], lens[3], slots, cap))
         old = self._slot_maps
         self._slot_maps = tuple(new)
-        words = [m.words("Q") if m is not None else memoryview(b"").cast("Q") for m in new]
         self._ids, self._vers, self._cells, self._seq = words
-        self._slots = min(len(words[0]), len(words[1]) // 2, len(words[2]), len(words[3]))
+        self._slots = slots
         for m in old:
             if m is not None:
                 m.release()

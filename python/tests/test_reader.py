@@ -468,8 +468,10 @@ def test_fuzz_header_bytes(tmp_path):
 def test_view_valid_after_slot_files_vanish(tmp_path):
     """The slot files are gone (region removed, or truncated) while the
     header still says live and promises more slots: a rebuild maps them
-    afresh, shorter than before. A PageView taken earlier is then no longer
-    valid (False), never an IndexError."""
+    afresh, shorter than the capacity. That is refused (FormatError, as
+    the Go reader's remapSlots refuses it), never an IndexError, and the
+    old mappings are kept: a PageView taken earlier still answers valid()
+    from them (its page's sequence word there has not moved)."""
     fr = FakeRegion(str(tmp_path / "r"), pages=4)
     with mmsb.Reader(region=fr.path) as r:
         v = r.view(4)
@@ -477,8 +479,9 @@ def test_view_valid_after_slot_files_vanish(tmp_path):
         fr.put(fr.hdr, "<QQ", L.H_HW, 20, 32)  # slots used beyond the mapping, within capacity
         for name in (L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE):
             os.unlink(os.path.join(fr.path, name))
-        assert r.pages() == []
-        assert not v.valid()
+        with pytest.raises(mmsb.FormatError, match="hold 0 slots, the header publishes 32"):
+            r.pages()
+        assert v.valid()
     fr.close()
 
 

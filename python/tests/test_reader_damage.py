@@ -138,3 +138,30 @@ def test_region_directory_descriptor_released(tmp_path):
     assert len(os.listdir("/proc/self/fd")) == before
     fr.close()
     bad.close()
+
+
+def test_slot_files_shorter_than_capacity(tmp_path):
+    """Slot files that hold fewer slots than the header's slot capacity
+    (truncated by the region's owner): the Go reader refuses them at
+    open; this reader opened them and used the slots they held.
+    FormatError naming the slot count and the capacity, as Go's message
+    does. Control: the whole region opens and reads."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=2)
+    with mmsb.Reader(region=fr.path) as r:  # control
+        assert len(r.read(1)) == CELL
+    os.truncate(os.path.join(fr.path, L.IDS_FILE), 8)
+    with pytest.raises(mmsb.FormatError, match="hold 1 slots, the header publishes 16"):
+        mmsb.Reader(region=fr.path)
+    fr.close()
+
+
+def test_chunk_file_shorter_than_a_cell(tmp_path):
+    """A chunk file shorter than the page's cell (truncated before the
+    reader mapped it) is checked before reading, as the Go reader's
+    TestShmCellOutsideItsChunk: FormatError, no read past the mapping."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=2)
+    os.truncate(os.path.join(fr.path, L.chunk_file_name(0, 1)), 16)
+    with mmsb.Reader(region=fr.path) as r:
+        with pytest.raises(mmsb.FormatError, match="outside its chunk"):
+            r.read(1)
+    fr.close()
