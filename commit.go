@@ -669,10 +669,11 @@ func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, 
 // checkBuiltinShape refuses a binding that a built-in function (one the
 // options did not replace) can never compute: its params, its number of
 // parents or the pages' sizes do not fit the function (f64.sum with
-// params, passthrough of two parents, a float page of 10 bytes). A wave
-// stops at a failing recompute and is retried whole, so such a binding
-// stopped every later propagation of the bus, the others' too. The
-// function is run once on zero bytes of the pages' sizes, which every
+// params, passthrough of two parents, a float page of 10 bytes). Such a
+// binding would fail every wave: its page and all its descendants would
+// never be computed (before partial waves it stopped every propagation of
+// the bus, the others' too). Refused at Bind, the mistake is named where it
+// is made. The function is run once on zero bytes of the pages' sizes, which every
 // built-in accepts as values: what it refuses is the shape. Pages that do
 // not exist are left to checkBind.
 func (e *Bus) checkBuiltinShape(child PageID, fn string, params []byte, parents []PageID) error {

@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -17,16 +18,43 @@ import (
 const PropagationSource = "propagation"
 
 // RecomputeError reports a recompute function that failed (returned an
-// error or panicked) during propagation. errors.Is(err, ErrRecompute) holds,
-// and errors.Is/As also reach the function's own error.
+// error or panicked, or is not registered) during propagation.
+// errors.Is(err, ErrRecompute) holds, and errors.Is/As also reach the
+// function's own error.
+//
+// The wave that returns it is partial: the failing pages and their Data-edge
+// descendants were held back (not computed), the rest of the wave was
+// logged and applied. HeldBack and Failures say how much was held back;
+// this error is the first failure in the wave's topological order.
 type RecomputeError struct {
 	Page PageID // the derived page being recomputed
 	Func string // the function bound to it
 	Err  error  // what the function returned (or the recovered panic)
+
+	// HeldBack counts the derived pages the wave held back: the pages
+	// whose function failed and every bound page that depends on one of
+	// them. The next wave recomputes them.
+	HeldBack int
+	// Failures counts the recompute functions that failed in the wave.
+	Failures int
 }
 
 func (e *RecomputeError) Error() string {
-	return fmt.Sprintf("%v: page %d, function %q: %v", ErrRecompute, e.Page, e.Func, e.Err)
+	msg := fmt.Sprintf("%v: page %d, function %q: %v", ErrRecompute, e.Page, e.Func, e.Err)
+	switch {
+	case e.HeldBack == 0: // not from a wave's result
+		return msg
+	case e.Failures > 1:
+		return fmt.Sprintf("%s (partial wave: %d functions failed, %s held back)", msg, e.Failures, pagesWord(e.HeldBack))
+	}
+	return fmt.Sprintf("%s (partial wave: %s held back)", msg, pagesWord(e.HeldBack))
+}
+
+func pagesWord(n int) string {
+	if n == 1 {
+		return "1 page"
+	}
+	return fmt.Sprintf("%d pages", n)
 }
 
 // Unwrap returns ErrRecompute and the function's error.
@@ -49,20 +77,23 @@ type FlagRaise struct {
 }
 
 // PropagateResult describes one propagation wave. Writes and Flags are in
-// LSN order; PropagateInto reuses their capacity.
+// LSN order, Failed in the wave's topological order; PropagateInto reuses
+// their capacity.
 type PropagateResult struct {
 	Roots      int         // dirty pages the wave started from
 	Visited    int         // Data-edge descendants considered
-	Recomputed int         // recompute functions called
+	Recomputed int         // recompute functions called (failed calls included)
 	Cutoffs    int         // recomputes whose output was unchanged (the wave stopped there)
 	FirstLSN   LSN         // first LSN of the wave's record (0: nothing logged)
 	LastLSN    LSN         // last LSN of the wave's record
 	Writes     []PageWrite // derived deltas, one per changed derived page
 	Flags      []FlagRaise // flag changes raised by Control, GPU-sync and Compiler edges
+	HeldBack   int         // derived pages held back by failed functions (see RecomputeError)
+	Failed     []PageID    // pages whose recompute function failed
 }
 
 func (r *PropagateResult) reset() {
-	*r = PropagateResult{Writes: r.Writes[:0], Flags: r.Flags[:0]}
+	*r = PropagateResult{Writes: r.Writes[:0], Flags: r.Flags[:0], Failed: r.Failed[:0]}
 }
 
 // waveOut is one changed derived page of the wave being computed.
@@ -103,10 +134,24 @@ type propagator struct {
 	flagOnly [base.NumEdgeTypes]bool
 	flagScan []PageID
 	resync   bool // recompute every derived page at the next wave
+
+	// A failed recompute holds back its page and the page's Data-edge
+	// descendants (heldSet, bound and unbound; held lists the bound ones
+	// in wave order). Once the wave is applied they become retry/retrySet:
+	// the next wave recomputes them whether or not a parent changed (their
+	// parents may have changed in this wave, and a parent recomputed
+	// unchanged next time would cut the wave off above them).
+	heldSet  map[PageID]struct{}
+	held     []PageID
+	retrySet map[PageID]struct{}
+	retry    []PageID
 }
 
 func newPropagator() *propagator {
-	p := &propagator{overlay: map[PageID]int32{}, flagAdd: map[PageID]uint8{}}
+	p := &propagator{
+		overlay: map[PageID]int32{}, flagAdd: map[PageID]uint8{},
+		heldSet: map[PageID]struct{}{}, retrySet: map[PageID]struct{}{},
+	}
 	p.dataOnly[base.EdgeData] = true
 	p.flagOnly[base.EdgeControl] = true
 	p.flagOnly[base.EdgeGPUSync] = true
@@ -127,12 +172,23 @@ func edgeFlag(t base.EdgeType) uint8 {
 	return 0
 }
 
-// Pending returns how many dirty pages wait for propagation (written since
-// the last successful wave and having dependency edges).
+// Pending returns how many pages wait for propagation: dirty pages (written
+// since the last wave and having dependency edges) and derived pages the
+// last wave held back because a recompute function failed.
 func (e *Bus) Pending() int {
 	e.rlockSettled()
 	defer e.mu.RUnlock()
-	return len(e.dirty)
+	n := len(e.dirty)
+	if e.prop != nil {
+		for _, id := range e.prop.retry {
+			_, bound := e.bindings[id]
+			_, dirty := e.dirtySet[id]
+			if bound && !dirty {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // ScheduleResync makes the next propagation wave recompute every derived
@@ -158,7 +214,8 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 }
 
 // PropagateInto runs one propagation wave over the pages written since the
-// last successful wave (the dirty set), filling r (whose slices are reused).
+// last wave (the dirty set) and the pages the last wave held back, filling
+// r (whose slices are reused).
 //
 // The wave takes the Data-edge descendants of the dirty pages in
 // deterministic topological order (ties by page ID) and recomputes each
@@ -174,12 +231,20 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // (OpSetFlags, only when a bit actually changes).
 //
 // The whole wave is computed first, then logged as one record (derived ops
-// in topological order, then flag ops in page order), then applied. If a
-// function fails (error or panic) nothing of the wave is logged or applied,
-// the dirty set is kept so that the next wave retries, and the error is a
-// *RecomputeError (errors.Is ErrRecompute). Recompute functions run with
-// the engine's write lock held: they must be pure and must not call the
-// engine. It returns once the record is durable per the sync mode.
+// in topological order, then flag ops in page order), then applied.
+//
+// A function that fails (error, panic, or not registered) holds back its
+// page and every page that depends on it through Data edges: they are not
+// computed, and the next wave recomputes them. The rest of the wave is
+// computed with the same inputs, logged and applied as above, so one
+// failing function does not stop the others. The error is then the
+// *RecomputeError of the first failure in topological order (errors.Is
+// ErrRecompute), saying how many pages were held back; r reports what was
+// committed, r.HeldBack and r.Failed what was not. A wave interrupted by
+// ctx, or refused by the log (ErrRecordTooLarge), applies nothing and keeps
+// the dirty set. Recompute functions run with the engine's write lock held:
+// they must be pure and must not call the engine. It returns once the
+// record is durable per the sync mode.
 func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	r.reset()
 	e.lockSettled()
@@ -196,27 +261,29 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.prop = newPropagator()
 	}
 	p := e.prop
-	if len(e.dirty) == 0 && !p.resync {
+	if len(e.dirty) == 0 && !p.resync && len(p.retry) == 0 {
 		e.mu.Unlock()
 		return nil
 	}
 	r.Roots = len(e.dirty)
 	first := e.lastLSN + 1
-	err := e.computeWave(ctx, p, first, r)
+	failure, err := e.computeWave(ctx, p, first, r)
 	e.met.recomputed.Add(uint64(r.Recomputed))
 	if err != nil {
 		p.trim()
 		e.mu.Unlock()
 		return err
 	}
+	var waveErr error // the failure, if any, as an error (never a nil *RecomputeError)
+	if failure != nil {
+		waveErr = failure
+	}
 	e.computeFlags(p)
 	n := len(p.outs) + len(p.flagOps)
 	if n == 0 {
-		e.clearDirty()
-		p.resync = false
-		p.trim()
+		e.endWave(p)
 		e.mu.Unlock()
-		return nil
+		return waveErr
 	}
 	now := e.commitClock()
 	buf := record.AppendHeader(p.buf[:0], now)
@@ -234,7 +301,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	if err != nil {
 		p.trim()
 		e.mu.Unlock()
-		return fmt.Errorf("propagation wave of %d ops: %w", n, err)
+		return withFailure(fmt.Errorf("propagation wave of %d ops: %w", n, err), waveErr)
 	}
 	// Apply through the functions applyOp uses for OpDerived and OpSetFlags,
 	// so that replay reaches the same state.
@@ -263,18 +330,38 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	// had no time with NoLogDetails until the bus was reopened.
 	e.stampCommit(first, last, now)
 	r.FirstLSN, r.LastLSN = first, last
-	// The wave covered every descendant of the dirty pages; its own writes
-	// marked the derived pages dirty again, which must not start a new wave.
-	e.clearDirty()
-	p.resync = false
-	p.trim()
+	e.endWave(p)
 	if err := e.replicateLocked(first, last, buf); err != nil {
 		e.mu.Unlock()
-		return err
+		return withFailure(err, waveErr)
 	}
 	e.mu.Unlock()
-	_, err = e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now})
-	return err
+	if _, err := e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now}); err != nil {
+		return withFailure(err, waveErr)
+	}
+	return waveErr
+}
+
+// endWave ends a wave that was applied (or had nothing to log). The wave
+// covered every descendant of the dirty pages, so the dirty set is cleared
+// (the wave's own writes would have marked derived pages dirty again, which
+// must not start a new wave); what it held back is what the next wave
+// retries. Caller holds e.mu.
+func (e *Bus) endWave(p *propagator) {
+	e.clearDirty()
+	p.resync = false
+	p.retry, p.held = p.held, p.retry[:0]
+	p.retrySet, p.heldSet = p.heldSet, p.retrySet
+	p.trim()
+}
+
+// withFailure adds a wave's recompute failure (nil: none) to err, the
+// failure that ended the wave's commit.
+func withFailure(err, failure error) error {
+	if failure == nil {
+		return err
+	}
+	return errors.Join(err, failure)
 }
 
 // clearDirty empties the dirty set, keeping its capacity. Caller holds e.mu.
@@ -298,26 +385,47 @@ func (e *Bus) waveView(p *propagator, id PageID, first LSN) (b []byte, lsn LSN, 
 	return e.store.Bytes(sl), e.store.LastLSN(sl), dirty, true
 }
 
-// computeWave fills p.outs with the changed derived pages of the wave.
-// Caller holds e.mu; nothing in the engine changes.
-func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *PropagateResult) error {
+// computeWave fills p.outs with the changed derived pages of the wave, and
+// p.held with the pages it held back. It returns the wave's first recompute
+// failure (nil: none), counting all of them in it, or an error when ctx
+// ended the wave (nothing of it is to be applied then). Caller holds e.mu;
+// nothing in the engine changes.
+func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *PropagateResult) (*RecomputeError, error) {
 	roots := e.dirty
-	if p.resync {
+	if p.resync || len(p.retry) > 0 {
 		p.roots = append(p.roots[:0], e.dirty...)
-		for _, b := range e.bindings { // order does not matter: roots only seed the traversal
-			p.roots = append(p.roots, b.Parents...)
+		if p.resync {
+			for _, b := range e.bindings { // order does not matter: roots only seed the traversal
+				p.roots = append(p.roots, b.Parents...)
+			}
+		}
+		// Pages to retry enter the order through their parents: a root is
+		// left out of it unless another root reaches it.
+		for _, id := range p.retry {
+			if b, ok := e.bindings[id]; ok {
+				p.roots = append(p.roots, b.Parents...)
+			}
 		}
 		roots = p.roots
 	}
 	p.order = e.graph.AppendDescendants(p.order[:0], roots, &p.dataOnly)
 	clear(p.overlay)
+	clear(p.heldSet)
+	p.held = p.held[:0]
 	p.outs = p.outs[:0]
 	p.arena = p.arena[:0]
 	p.reads = p.reads[:0]
 	r.Visited = len(p.order)
+	var failure *RecomputeError
 	for k, child := range p.order {
 		if k&1023 == 1023 && ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
+		}
+		// The order is topological: a page below a held-back one comes
+		// after it, and is held back too.
+		if len(p.heldSet) > 0 && e.belowHeld(p, child) {
+			p.hold(e, child)
+			continue
 		}
 		b, bound := e.bindings[child]
 		if !bound {
@@ -327,61 +435,108 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *Prop
 		if !ok {
 			continue
 		}
-		p.inputs = p.inputs[:0]
-		readsLo := len(p.reads)
-		trigger := p.resync
-		for _, par := range b.Parents {
-			in, lsn, changed, ok := e.waveView(p, par, first)
-			if !ok {
-				return &RecomputeError{Page: child, Func: b.Func, Err: fmt.Errorf("%w: parent %d", ErrPageNotFound, par)}
+		if err := e.recomputePage(p, child, b, sl, first, r); err != nil {
+			if failure == nil {
+				failure = err
 			}
-			trigger = trigger || changed
-			p.inputs = append(p.inputs, in)
-			p.reads = append(p.reads, record.ParentRead{Page: par, LSN: lsn})
+			p.hold(e, child)
+			r.Failed = append(r.Failed, child)
 		}
-		if !trigger {
-			p.reads = p.reads[:readsLo]
-			continue
-		}
-		fn, ok := e.funcs[b.Func]
-		if !ok {
-			return &RecomputeError{Page: child, Func: b.Func, Err: ErrUnknownFunc}
-		}
-		p.copyInputs()
-		cur := e.store.Bytes(sl)
-		off := len(p.arena)
-		p.arena = append(p.arena, cur...)
-		out := p.arena[off:]
-		r.Recomputed++
-		if err := callRecompute(fn, p.inputs, p.copyParams(b.Params), out); err != nil {
-			return &RecomputeError{Page: child, Func: b.Func, Err: err}
-		}
-		idx := len(p.outs)
-		if idx < cap(p.outs) {
-			p.outs = p.outs[:idx+1]
-		} else {
-			p.outs = append(p.outs, waveOut{})
-		}
-		o := &p.outs[idx]
-		o.d.Runs = o.d.Runs[:0]
-		if err := delta.AppendDiff(&o.d, cur, out); err != nil {
-			// out is a copy of cur, so the lengths agree; were a function to
-			// break that, fail the wave rather than log a wrong delta.
-			return &RecomputeError{Page: child, Func: b.Func, Err: err}
-		}
-		if len(o.d.Runs) == 0 {
-			r.Cutoffs++
-			p.outs = p.outs[:idx]
-			p.arena = p.arena[:off]
-			p.reads = p.reads[:readsLo]
-			continue
-		}
-		o.page, o.slot, o.off, o.n = child, sl, off, len(cur)
-		o.readsLo, o.readsHi = readsLo, len(p.reads)
-		o.d.Page = child
-		o.d.Source = PropagationSource
-		p.overlay[child] = int32(idx)
 	}
+	if failure != nil {
+		failure.HeldBack, failure.Failures = len(p.held), len(r.Failed)
+		r.HeldBack = len(p.held)
+	}
+	return failure, nil
+}
+
+// belowHeld reports whether a Data-edge parent of id is held back in this
+// wave. Caller holds e.mu.
+func (e *Bus) belowHeld(p *propagator, id PageID) bool {
+	p.edges = e.graph.AppendParents(p.edges[:0], id)
+	for _, ed := range p.edges {
+		if _, held := p.heldSet[ed.Parent]; held && ed.Type == base.EdgeData {
+			return true
+		}
+	}
+	return false
+}
+
+// hold holds page id back in this wave. Caller holds e.mu.
+func (p *propagator) hold(e *Bus, id PageID) {
+	p.heldSet[id] = struct{}{}
+	if _, bound := e.bindings[id]; bound {
+		p.held = append(p.held, id)
+	}
+}
+
+// recomputePage recomputes derived page child (binding b, slot sl) if one
+// of its parents is dirty or changed earlier in the wave (or the wave is a
+// resync, or child was held back by the last wave), adding its delta to
+// p.outs when its bytes change. On failure it leaves p as it found it.
+func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slot, first LSN, r *PropagateResult) *RecomputeError {
+	p.inputs = p.inputs[:0]
+	readsLo := len(p.reads)
+	trigger := p.resync
+	if !trigger && len(p.retrySet) > 0 {
+		_, trigger = p.retrySet[child]
+	}
+	for _, par := range b.Parents {
+		in, lsn, changed, ok := e.waveView(p, par, first)
+		if !ok {
+			p.reads = p.reads[:readsLo]
+			return &RecomputeError{Page: child, Func: b.Func, Err: fmt.Errorf("%w: parent %d", ErrPageNotFound, par)}
+		}
+		trigger = trigger || changed
+		p.inputs = append(p.inputs, in)
+		p.reads = append(p.reads, record.ParentRead{Page: par, LSN: lsn})
+	}
+	if !trigger {
+		p.reads = p.reads[:readsLo]
+		return nil
+	}
+	fn, ok := e.funcs[b.Func]
+	if !ok {
+		p.reads = p.reads[:readsLo]
+		return &RecomputeError{Page: child, Func: b.Func, Err: ErrUnknownFunc}
+	}
+	p.copyInputs()
+	cur := e.store.Bytes(sl)
+	off := len(p.arena)
+	p.arena = append(p.arena, cur...)
+	out := p.arena[off:]
+	r.Recomputed++
+	if err := callRecompute(fn, p.inputs, p.copyParams(b.Params), out); err != nil {
+		p.arena = p.arena[:off]
+		p.reads = p.reads[:readsLo]
+		return &RecomputeError{Page: child, Func: b.Func, Err: err}
+	}
+	idx := len(p.outs)
+	if idx < cap(p.outs) {
+		p.outs = p.outs[:idx+1]
+	} else {
+		p.outs = append(p.outs, waveOut{})
+	}
+	o := &p.outs[idx]
+	o.d.Runs = o.d.Runs[:0]
+	err := delta.AppendDiff(&o.d, cur, out)
+	if err != nil || len(o.d.Runs) == 0 {
+		p.outs = p.outs[:idx]
+		p.arena = p.arena[:off]
+		p.reads = p.reads[:readsLo]
+		if err != nil {
+			// out is a copy of cur, so the lengths agree; were a function
+			// to break that, fail the page rather than log a wrong delta.
+			return &RecomputeError{Page: child, Func: b.Func, Err: err}
+		}
+		r.Cutoffs++
+		return nil
+	}
+	o.page, o.slot, o.off, o.n = child, sl, off, len(cur)
+	o.readsLo, o.readsHi = readsLo, len(p.reads)
+	o.d.Page = child
+	o.d.Source = PropagationSource
+	p.overlay[child] = int32(idx)
 	return nil
 }
 

@@ -19,7 +19,7 @@ const (
 	EventPageRecomputed  EventType = 2 // propagation wrote a derived page: Page, LSN, Epoch
 	EventFlagRaised      EventType = 3 // an edge raised flags on a page: Page, LSN, Flags (new bits), Epoch unused
 	EventDeltaRejected   EventType = 4 // a submitted delta failed validation: Page, Err; one per rejected delta (Result.Rejections keeps only the first MaxRejectionReports)
-	EventRecomputeFailed EventType = 5 // a recompute function failed; the wave was not applied: Page, Name (function), Err
+	EventRecomputeFailed EventType = 5 // a recompute function failed; its page and descendants were held back, the rest of the wave applied: Page, Name (function), Err
 	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
 	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration
 	numEventTypes                  = 10

@@ -165,7 +165,7 @@ type Metrics struct {
 	InvariantFailures uint64
 	Budget            time.Duration
 	QueueLen          int // as QueueLen: queued deltas and those a tick kept
-	Pending           int // dirty pages awaiting propagation
+	Pending           int // pages awaiting propagation: dirty, or held back by a failed recompute
 	Phases            [NumPhases]PhaseStats
 }
 
@@ -479,9 +479,9 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 //
 // The error is non-nil when the commit failed as above, when a logged batch
 // failed to become durable (its deltas are counted as rejected; the bus is
-// failed then), or when propagation failed (a *RecomputeError: the tick's
-// client deltas stay committed, its propagation is not applied and is
-// retried next tick). The result is filled in whenever the tick ran and is
+// failed then), or when a recompute function failed (a *RecomputeError: the
+// tick's client deltas stay committed, the rest of the wave is applied, and
+// the pages it held back are retried next tick). The result is filled in whenever the tick ran and is
 // valid until the next tick.
 func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	o.tickMu.Lock()
