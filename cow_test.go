@@ -462,7 +462,7 @@ func TestCheckpointChangesBetweenSteps(t *testing.T) {
 // in fs at /db) equals a replay of the log up to its LSN.
 func checkpointEqualsReplay(t *testing.T, e *Bus, fs vfs.FS, info CheckpointInfo) {
 	t.Helper()
-	fromCkpt := newDetached(nil)
+	fromCkpt := newDetached(nil, false)
 	defer fromCkpt.Close()
 	if err := fromCkpt.loadCheckpointFrom(fs, info.Path); err != nil {
 		t.Fatal(err)

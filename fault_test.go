@@ -94,7 +94,7 @@ var (
 func fRef(t *testing.T, seq uint64) uint64 {
 	t.Helper()
 	fRefOnce.Do(func() {
-		e := newDetached(nil)
+		e := newDetached(nil, false)
 		defer e.Close()
 		specs := make([]PageSpec, fPages)
 		for i := range specs {

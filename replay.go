@@ -49,8 +49,8 @@ func (e *Bus) discard() { _ = e.Close() }
 
 // newDetached returns an engine with no log, no directory and no lock, for
 // replays and offline checks.
-func newDetached(funcs map[string]RecomputeFunc) *Bus {
-	e, err := Open("", &Options{DisableLog: true, Functions: funcs, AllowMissingFunctions: true, HistoryEntries: -1})
+func newDetached(funcs map[string]RecomputeFunc, lazy bool) *Bus {
+	e, err := Open("", &Options{DisableLog: true, Functions: funcs, AllowMissingFunctions: true, HistoryEntries: -1, LazyPageMemory: lazy})
 	if err != nil {
 		panic(err) // an in-memory, log-less open cannot fail
 	}
@@ -61,8 +61,11 @@ func newDetached(funcs map[string]RecomputeFunc) *Bus {
 // new detached bus: in memory, with no log, so it refuses writes and has no
 // history of its own (Close it when done). It reads while a live bus may be
 // writing the directory. Of opts (which may be nil) only FS (default: the OS
-// filesystem) and Functions (for bindings' recompute functions) are used;
-// bindings naming unregistered functions are allowed.
+// filesystem), Functions (for bindings' recompute functions) and
+// LazyPageMemory are used; bindings naming unregistered functions are
+// allowed. Without LazyPageMemory the replay pre-faults its page memory and
+// is bounded by the machine's memory (ErrNoSpace), as Open is: replay a
+// directory written by a lazy bus with LazyPageMemory too.
 func Replay(ctx context.Context, dir string, target ReplayTarget, opts *Options) (*Bus, error) {
 	return replay(ctx, dir, target, opts, 0)
 }
@@ -76,7 +79,7 @@ func replay(ctx context.Context, dir string, target ReplayTarget, opts *Options,
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
-	out := newDetached(o.Functions)
+	out := newDetached(o.Functions, o.LazyPageMemory)
 	out.replayOnly = only
 	if err := out.replayInto(ctx, o.FS, dir, target); err != nil {
 		out.discard()
@@ -326,7 +329,8 @@ func firstLogLSN(fs vfs.FS, walDir string) (LSN, error) {
 }
 
 // Replay rebuilds this bus's state up to target into a new detached bus
-// (see the package-level Replay). A target.ToLSN past the last committed
+// (see the package-level Replay), with this bus's LazyPageMemory (so do
+// VerifyReplay and ReadPageAt). A target.ToLSN past the last committed
 // LSN is ErrInvalidOption: that state does not exist yet.
 func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
 	return e.replayPage(ctx, target, 0)
@@ -341,7 +345,7 @@ func (e *Bus) replayPage(ctx context.Context, target ReplayTarget, only PageID) 
 	if target.ToLSN > last {
 		return nil, fmt.Errorf("%w: replay to LSN %d, past the last committed LSN %d", ErrInvalidOption, target.ToLSN, last)
 	}
-	return replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions}, only)
+	return replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions, LazyPageMemory: e.opts.LazyPageMemory}, only)
 }
 
 // ReadPageAt returns page id's bytes and epoch as of LSN lsn (replaying
@@ -436,7 +440,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		target.FromEmpty = first == 1
 		target.FromOldestCheckpoint = true
 	}
-	r := newDetached(e.opts.Functions)
+	r := newDetached(e.opts.Functions, e.opts.LazyPageMemory)
 	defer r.discard()
 	if e.lastLSN > 0 || fromNewestCheckpoint && newest.Path != "" {
 		if err := r.replayInto(ctx, e.fs, e.dir, target); err != nil {
@@ -446,7 +450,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 	if fromNewestCheckpoint && newest.Path != "" && r.replayedFrom != newest.Path {
 		// replayInto passes over a checkpoint that does not load; load it
 		// again to name the reason.
-		probe := newDetached(e.opts.Functions)
+		probe := newDetached(e.opts.Functions, e.opts.LazyPageMemory)
 		why := probe.loadCheckpointFrom(e.fs, newest.Path)
 		probe.discard()
 		if why == nil {
