@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -26,7 +27,56 @@ func TestCheckCountsCheckpointTheLoaderRefuses(t *testing.T) {
 		t.Fatalf("control: check of a whole directory:\n%s", r.stdout)
 	}
 
-	ckDir := filepath.Join(tb.dir, "checkpoints")
+	path, lsn := refusedCheckpoint(t, tb.dir)
+
+	r = runCLI(t, "check", tb.dir).mustCode(t, exitFailure)
+	if !strings.Contains(r.stdout, "checkpoints: 0 of 1 valid") {
+		t.Errorf("check does not count the refused checkpoint as invalid:\n%s", r.stdout)
+	}
+	reason := "page 1 last written at LSN " + itoa(uint64(lsn+1)) + ", after the checkpoint's LSN " + itoa(uint64(lsn))
+	found := false
+	for line := range strings.Lines(r.stdout) {
+		found = found || strings.HasPrefix(line, "PROBLEM "+path) && strings.Contains(line, reason)
+	}
+	if !found {
+		t.Errorf("no problem line names %s and the loader's reason %q:\n%s", path, reason, r.stdout)
+	}
+
+	r = runCLI(t, "check", "--json", tb.dir).mustCode(t, exitFailure)
+	var rep checkReport
+	r.decodeJSON(t, &rep)
+	if len(rep.Checkpoints) != 1 || rep.Checkpoints[0].File != path || rep.Checkpoints[0].OK || rep.Checkpoints[0].LSN != uint64(lsn) {
+		t.Errorf("checkpoints %+v, want %s not ok", rep.Checkpoints, path)
+	}
+}
+
+// TestInspectMarksCheckpointTheLoaderRefuses: inspect's checkpoint table
+// marks such a checkpoint damaged and counts it. Before, inspect judged by
+// the framing alone and showed it as good.
+func TestInspectMarksCheckpointTheLoaderRefuses(t *testing.T) {
+	tb := newTestBus(t)
+	r := runCLI(t, "inspect", tb.dir).mustCode(t, exitOK)
+	if strings.Contains(r.stdout, "damaged") {
+		t.Fatalf("control: inspect of a whole directory:\n%s", r.stdout)
+	}
+	path, _ := refusedCheckpoint(t, tb.dir)
+	r = runCLI(t, "inspect", tb.dir)
+	found := false
+	for line := range strings.Lines(r.stdout) {
+		found = found || strings.HasPrefix(line, filepath.Base(path)) && strings.Contains(line, "damaged")
+	}
+	if !found || !strings.Contains(r.stdout, "1 checkpoint(s) do not verify") {
+		t.Errorf("inspect does not mark %s damaged:\n%s", filepath.Base(path), r.stdout)
+	}
+}
+
+// refusedCheckpoint replaces the only checkpoint of dir by one whose
+// framing and checksums are whole (checkpoint.Verify passes) but whose
+// content the loader refuses: a page last written after the checkpoint's
+// LSN. It returns its path and LSN.
+func refusedCheckpoint(t *testing.T, dir string) (string, base.LSN) {
+	t.Helper()
+	ckDir := filepath.Join(dir, "checkpoints")
 	list, err := checkpoint.List(nil, ckDir)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("checkpoints %v (%v)", list, err)
@@ -57,23 +107,5 @@ func TestCheckCountsCheckpointTheLoaderRefuses(t *testing.T) {
 		t.Fatalf("the crafted checkpoint's framing must verify: %v", err)
 	}
 
-	r = runCLI(t, "check", tb.dir).mustCode(t, exitFailure)
-	if !strings.Contains(r.stdout, "checkpoints: 0 of 1 valid") {
-		t.Errorf("check does not count the refused checkpoint as invalid:\n%s", r.stdout)
-	}
-	reason := "page 1 last written at LSN " + itoa(uint64(lsn+1)) + ", after the checkpoint's LSN " + itoa(uint64(lsn))
-	found := false
-	for line := range strings.Lines(r.stdout) {
-		found = found || strings.HasPrefix(line, "PROBLEM "+path) && strings.Contains(line, reason)
-	}
-	if !found {
-		t.Errorf("no problem line names %s and the loader's reason %q:\n%s", path, reason, r.stdout)
-	}
-
-	r = runCLI(t, "check", "--json", tb.dir).mustCode(t, exitFailure)
-	var rep checkReport
-	r.decodeJSON(t, &rep)
-	if len(rep.Checkpoints) != 1 || rep.Checkpoints[0].File != path || rep.Checkpoints[0].OK || rep.Checkpoints[0].LSN != uint64(lsn) {
-		t.Errorf("checkpoints %+v, want %s not ok", rep.Checkpoints, path)
-	}
+	return path, lsn
 }

@@ -94,7 +94,9 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 		// ok is what the file says, not an assumption: the replay below
 		// passes over a checkpoint that does not load, so a damaged one
 		// would otherwise look as good as the one the state came from.
-		ok := checkpoint.Verify(fs, c.Path) == nil
+		// Whole frames are not enough: the loader must take the content
+		// too (loadCheckpoint, as check does).
+		ok := checkpoint.Verify(fs, c.Path) == nil && loadCheckpoint(ctx, fs, dir, c) == nil
 		if !ok {
 			rep.CheckpointProblems++
 		}
