@@ -9,8 +9,8 @@ import (
 // A binding a built-in function can never compute (params it takes none
 // of, a parent count or page sizes that do not fit) is refused by Bind,
 // naming the function and the shape. Accepted, it failed at every
-// propagation, and since a wave stops at a failing recompute, no other
-// derived page of the bus was ever computed again. Shapes the functions
+// propagation: its page and descendants were never computed (and, before
+// partial waves, no other derived page of the bus either). Shapes the functions
 // take are accepted (the control), and a function the options register
 // under a built-in's name is not second-guessed.
 func TestBindRefusesShapeBuiltinCannotCompute(t *testing.T) {
