@@ -7,10 +7,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
@@ -40,28 +40,6 @@ func plantNotRegular(t *testing.T, walDir string, next base.LSN, kind string) (p
 	}
 }
 
-// withinDeadline runs fn and fails the test if it has not returned after
-// 20 seconds: a blocked open(2) of a named pipe must fail the test, not
-// hang it. A pipe in path is then opened for writing, which releases a
-// reader blocked on it.
-func withinDeadline(t *testing.T, what, path string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			_ = f.Close() // only there to release the blocked reader
-		}
-		<-done
-		t.Fatalf("%s blocked for 20 s on %s", what, path)
-	}
-}
-
 // TestOfflineCommandsSegmentNotRegular: a named pipe, a directory or a
 // dangling symbolic link under a log segment's name is corruption that
 // names the file and what it is; Open, check, inspect and replay fail on
@@ -78,7 +56,7 @@ func TestOfflineCommandsSegmentNotRegular(t *testing.T) {
 			path, what := plantNotRegular(t, filepath.Join(tb.dir, "wal"), base.LSN(tb.lastLSN)+1, kind)
 			want := "not a regular file but " + what
 
-			withinDeadline(t, "Open", path, func() {
+			testutil.WithinDeadline(t, "Open", path, func() {
 				bus, err := mmsb.Open(tb.dir, nil)
 				if err == nil {
 					_ = bus.Close() // the test has failed already
@@ -93,7 +71,7 @@ func TestOfflineCommandsSegmentNotRegular(t *testing.T) {
 				t.Errorf("Open removed or changed %s: %v", path, err)
 			}
 
-			withinDeadline(t, "check", path, func() {
+			testutil.WithinDeadline(t, "check", path, func() {
 				r := runCLI(t, "check", "--json", tb.dir)
 				if r.code != exitFailure {
 					t.Errorf("check: exit %d, want %d\n%s%s", r.code, exitFailure, r.stdout, r.stderr)
@@ -114,7 +92,7 @@ func TestOfflineCommandsSegmentNotRegular(t *testing.T) {
 				{"inspect", tb.dir},
 				{"replay", tb.dir, "--out", filepath.Join(t.TempDir(), "out")},
 			} {
-				withinDeadline(t, args[0], path, func() {
+				testutil.WithinDeadline(t, args[0], path, func() {
 					r := runCLI(t, args...)
 					if r.code != exitFailure || !strings.Contains(r.stderr, path) || !strings.Contains(r.stderr, want) {
 						t.Errorf("%s: exit %d, want %d and an error naming %s and %q\nstdout:\n%s\nstderr:\n%s",

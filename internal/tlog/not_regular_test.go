@@ -9,32 +9,11 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/vfs"
 )
-
-// within runs fn and fails the test if it has not returned after 20
-// seconds (a blocked open(2) of a named pipe), after releasing such an
-// open by opening the pipe at path for writing.
-func within(t *testing.T, what, path string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			_ = f.Close() // only there to release the blocked reader
-		}
-		<-done
-		t.Fatalf("%s blocked for 20 s on %s", what, path)
-	}
-}
 
 // TestSegmentNotRegular: a named pipe, a directory or a dangling symbolic
 // link under the name of a segment in the middle of the log is a
@@ -108,7 +87,7 @@ func TestSegmentNotRegular(t *testing.T) {
 				probs []Problem
 				err   error
 			)
-			within(t, "Check", path, func() {
+			testutil.WithinDeadline(t, "Check", path, func() {
 				_, err = Check(vfs.Default, dir, func(r *Record) error {
 					got = append(got, rec{r.FirstLSN, r.Count, bytes.Clone(r.Payload)})
 					return nil
@@ -130,7 +109,7 @@ func TestSegmentNotRegular(t *testing.T) {
 			}
 
 			got = nil
-			within(t, "Reader", path, func() {
+			testutil.WithinDeadline(t, "Reader", path, func() {
 				var r *Reader
 				if r, err = NewReader(vfs.Default, dir, 0); err != nil {
 					return
@@ -156,7 +135,7 @@ func TestSegmentNotRegular(t *testing.T) {
 
 			for _, repair := range []bool{false, true} {
 				var l *Log
-				within(t, "Open", path, func() {
+				testutil.WithinDeadline(t, "Open", path, func() {
 					got, _, l, err = replay(t, Options{FS: vfs.Default, Dir: dir, Repair: repair}, 0)
 				})
 				if l != nil {
