@@ -3,6 +3,7 @@ package replicate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -57,23 +58,78 @@ func TestParseHeadersRefusesBadMessages(t *testing.T) {
 	}
 }
 
-// FuzzParseHeaders: any header values are refused or give a valid range,
-// never a panic.
+// FuzzParseHeaders: any header values are refused with ErrBadMessage or
+// give a valid range, never a panic, and what is accepted round-trips:
+// the headers recordHeaders writes for it parse to the same values
+// (checkHeadersRoundTrip; TestHeadersCheckCanFail is the negative control).
 func FuzzParseHeaders(f *testing.F) {
 	f.Add("1", "2", "3", "0000000000000003")
 	f.Add("18446744073709551615", "18446744073709551615", "0", "ffffffffffffffff")
 	f.Add("", "x", "-1", "")
+	f.Add("0010", "12", "07", "ABCDEF0123456789")
 	f.Fuzz(func(t *testing.T, first, last, term, hash string) {
 		h := nats.Header{}
 		h.Set(HeaderFirstLSN, first)
 		h.Set(HeaderLastLSN, last)
 		h.Set(HeaderTerm, term)
 		h.Set(HeaderStateHash, hash)
-		m, err := parseHeaders(h)
-		if err == nil && (m.First == 0 || m.Last < m.First) {
-			t.Fatalf("accepted range %d..%d", m.First, m.Last)
+		if err := checkHeadersRoundTrip(h, recordHeaders); err != nil {
+			t.Fatal(err)
 		}
 	})
+}
+
+// checkHeadersRoundTrip is the law of the record headers on one header
+// block: parseHeaders refuses it with ErrBadMessage, or accepts a range
+// a record can hold, and enc (recordHeaders, or a broken one in the
+// negative control) writes headers that parse back to the same meta.
+func checkHeadersRoundTrip(h nats.Header, enc func(nats.Header, uint64, *mmsb.ReplicatedRecord)) error {
+	m, err := parseHeaders(h)
+	if err != nil {
+		if !errors.Is(err, ErrBadMessage) {
+			return fmt.Errorf("refusal does not wrap ErrBadMessage: %w", err)
+		}
+		return nil
+	}
+	if m.First == 0 || m.Last < m.First || m.Last-m.First >= math.MaxUint32 {
+		return fmt.Errorf("accepted range %d..%d", m.First, m.Last)
+	}
+	h2 := nats.Header{}
+	enc(h2, m.Term, &mmsb.ReplicatedRecord{FirstLSN: m.First, LastLSN: m.Last, StateHash: m.Hash})
+	back, err := parseHeaders(h2)
+	if err != nil {
+		return fmt.Errorf("headers written for %+v do not parse: %w", m, err)
+	}
+	if back != m {
+		return fmt.Errorf("headers written for %+v parse as %+v", m, back)
+	}
+	return nil
+}
+
+// TestHeadersCheckCanFail: the round-trip law accepts genuine headers and
+// catches writers that lose or bend a field.
+func TestHeadersCheckCanFail(t *testing.T) {
+	good := nats.Header{}
+	recordHeaders(good, 5, &mmsb.ReplicatedRecord{FirstLSN: 10, LastLSN: 12, StateHash: 0xabc})
+	if _, err := parseHeaders(good); err != nil {
+		t.Fatalf("genuine headers refused: %v", err)
+	}
+	if err := checkHeadersRoundTrip(good, recordHeaders); err != nil {
+		t.Fatalf("genuine headers: %v", err)
+	}
+	for name, bend := range map[string]func(nats.Header){
+		"term dropped":  func(h nats.Header) { h.Set(HeaderTerm, "0") },
+		"hash in short": func(h nats.Header) { h.Set(HeaderStateHash, fmt.Sprintf("%x", 0xabc)) },
+		"last = first":  func(h nats.Header) { h.Set(HeaderLastLSN, h.Get(HeaderFirstLSN)) },
+	} {
+		enc := func(h nats.Header, term uint64, rec *mmsb.ReplicatedRecord) {
+			recordHeaders(h, term, rec)
+			bend(h)
+		}
+		if err := checkHeadersRoundTrip(good, enc); err == nil {
+			t.Errorf("a header writer with %s passed", name)
+		}
+	}
 }
 
 func TestConfigValidation(t *testing.T) {

@@ -33,6 +33,18 @@ func loadTerm(dir, stream string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("replicate: read %s: %w", path, err)
 	}
+	return parseTerm(b, path, stream)
+}
+
+// termLine is the term file's content for stream and term, as saveTerm
+// writes it and parseTerm reads it.
+func termLine(stream string, term uint64) []byte {
+	return []byte(stream + " " + strconv.FormatUint(term, 10) + "\n")
+}
+
+// parseTerm reads a term file's bytes b (path names it in errors) for
+// stream, as loadTerm describes.
+func parseTerm(b []byte, path, stream string) (uint64, error) {
 	id, num, ok := strings.Cut(strings.TrimSuffix(string(b), "\n"), " ")
 	term, perr := strconv.ParseUint(num, 10, 64)
 	if !ok || id == "" || perr != nil || term == 0 {
@@ -52,7 +64,7 @@ func saveTerm(dir, stream string, term uint64) error {
 	}
 	path := filepath.Join(dir, termFile)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(stream+" "+strconv.FormatUint(term, 10)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, termLine(stream, term), 0o644); err != nil {
 		return fmt.Errorf("replicate: save term %d: %w", term, err)
 	}
 	if err := syncFile(tmp); err != nil {

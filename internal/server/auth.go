@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -103,8 +105,8 @@ func RequiredRole(procedure string) Role {
 }
 
 // LoadTokenFile reads a token file: one "ROLE TOKEN" pair per line (role
-// read, write or admin; token at least MinTokenLength printable characters
-// without spaces), blank lines and lines starting with # ignored. The file
+// read, write or admin; token at least MinTokenLength printable UTF-8
+// characters without spaces), blank lines and lines starting with # ignored. The file
 // must not be readable or writable by group or others (mode 0600 or
 // stricter), like an SSH key. A token may appear once. Errors never quote
 // a token.
@@ -121,9 +123,15 @@ func LoadTokenFile(path string) ([]Token, error) {
 	if fi.Mode()&fs.FileMode(0o077) != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %v: group or others may access it (chmod 600)", ErrTokenFile, path, fi.Mode().Perm())
 	}
+	return parseTokens(f, path)
+}
+
+// parseTokens reads a token file's lines from r (path names it in
+// errors), by the rules LoadTokenFile states.
+func parseTokens(r io.Reader, path string) ([]Token, error) {
 	var toks []Token
 	lineOf := map[string]int{} // token -> its line
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
 		if text == "" || strings.HasPrefix(text, "#") {
@@ -139,8 +147,14 @@ func LoadTokenFile(path string) ([]Token, error) {
 			// token when a line has its fields swapped.
 			return nil, fmt.Errorf("%w: %s:%d: unknown role (want read, write or admin, then the token: \"ROLE TOKEN\")", ErrTokenFile, path, line)
 		}
-		if len(fields[1]) < MinTokenLength {
+		if utf8.RuneCountInString(fields[1]) < MinTokenLength {
 			return nil, fmt.Errorf("%w: %s:%d: token shorter than %d characters", ErrTokenFile, path, line, MinTokenLength)
+		}
+		if !printable(fields[1]) {
+			// A control character or a byte that is not UTF-8 cannot be
+			// sent in an Authorization header, so such a token could
+			// never authenticate: most likely a damaged file.
+			return nil, fmt.Errorf("%w: %s:%d: token has a character that is not printable UTF-8", ErrTokenFile, path, line)
 		}
 		if first, ok := lineOf[fields[1]]; ok {
 			return nil, fmt.Errorf("%w: %s:%d: the token of line %d again (one role per token)", ErrTokenFile, path, line, first)
@@ -155,6 +169,19 @@ func LoadTokenFile(path string) ([]Token, error) {
 		return nil, fmt.Errorf("%w: %s holds no token", ErrTokenFile, path)
 	}
 	return toks, nil
+}
+
+// printable reports whether s is valid UTF-8 of printable characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // compareTokens compares credentials; a variable so that tests can check

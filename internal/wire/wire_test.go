@@ -2,7 +2,11 @@ package wire_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -67,28 +71,115 @@ func TestDeltaRoundTrip(t *testing.T) {
 }
 
 // FuzzDeltaFromProto: any bytes decoded as a wire delta convert without
-// panicking, and the result either fails validation or applies safely.
+// panicking; a refusal wraps mmsb.ErrInvalidDelta; what converts, converts
+// back to the same message (checkDeltaProto), and either fails validation
+// or applies safely. TestDeltaProtoCheckCanFail is its negative control.
 func FuzzDeltaFromProto(f *testing.F) {
-	d := mmsb.Write(1, 2, []byte("ab"))
-	seed, _ := proto.Marshal(wire.DeltaToProto(&d))
-	f.Add(seed)
-	m, _ := delta.ToMaskedSparse(&d, 8)
-	seed, _ = proto.Marshal(wire.DeltaToProto(&m))
-	f.Add(seed)
+	for _, seed := range deltaProtoSeeds(f) {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var p mmsbv1.Delta
-		if proto.Unmarshal(b, &p) != nil {
-			return
-		}
-		got, err := wire.DeltaFromProto(&p, "", nil)
-		if err != nil {
-			return
-		}
-		page := make([]byte, 64)
-		if delta.Validate(&got, len(page)) == nil {
-			delta.Apply(&got, page)
+		if err := checkDeltaProto(b, wire.DeltaToProto); err != nil {
+			t.Fatal(err)
 		}
 	})
+}
+
+// deltaProtoSeeds are wire deltas of every form, with and without the
+// optional fields; each must convert.
+func deltaProtoSeeds(tb testing.TB) [][]byte {
+	tb.Helper()
+	d := mmsb.Write(1, 2, []byte("ab"))
+	m, err := delta.ToMaskedSparse(&d, 8)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dense, err := delta.ToMaskedDense(&d, 8)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	full := mmsb.Delta{Page: 9, Runs: []mmsb.Run{{Offset: 1, Data: []byte("x")}, {Offset: 5, Data: []byte("yz")}},
+		Source: "src", Intent: []byte("why"), CheckEpoch: true, ExpectEpoch: 4}
+	var out [][]byte
+	for _, x := range []*mmsb.Delta{&d, &m, &dense, &full} {
+		b, err := proto.Marshal(wire.DeltaToProto(x))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// checkDeltaProto is FuzzDeltaFromProto's law on one input, with the
+// encoder as a parameter so that the negative control can break it. The
+// message is read without unknown fields (which the conversion drops by
+// design); if DeltaFromProto accepts it, toProto must give it back field
+// for field: page, form, runs or mask, mask length and payload, source,
+// intent, and the epoch check's presence and value.
+func checkDeltaProto(b []byte, toProto func(*mmsb.Delta) *mmsbv1.Delta) error {
+	var p mmsbv1.Delta
+	if (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, &p) != nil {
+		return nil
+	}
+	got, err := wire.DeltaFromProto(&p, "", nil)
+	if err != nil {
+		if !errors.Is(err, mmsb.ErrInvalidDelta) {
+			return fmt.Errorf("refusal does not wrap ErrInvalidDelta: %w", err)
+		}
+		return nil
+	}
+	if back := toProto(&got); !proto.Equal(back, &p) {
+		return fmt.Errorf("converted back differently:\n got %v\nwant %v", back, &p)
+	}
+	page := make([]byte, 64)
+	if delta.Validate(&got, len(page)) == nil {
+		delta.Apply(&got, page)
+	}
+	return nil
+}
+
+// TestDeltaProtoCheckCanFail: the seeds convert (so the fuzz target does
+// not pass by refusing everything), and a conversion that loses any one
+// field fails the law on some seed.
+func TestDeltaProtoCheckCanFail(t *testing.T) {
+	seeds := deltaProtoSeeds(t)
+	for i, b := range seeds {
+		var p mmsbv1.Delta
+		if err := proto.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wire.DeltaFromProto(&p, "", nil); err != nil {
+			t.Fatalf("seed %d refused: %v", i, err)
+		}
+		if err := checkDeltaProto(b, wire.DeltaToProto); err != nil {
+			t.Fatalf("seed %d: %v", i, err)
+		}
+	}
+	lossy := map[string]func(p *mmsbv1.Delta){
+		"page":         func(p *mmsbv1.Delta) { p.Page++ },
+		"intent":       func(p *mmsbv1.Delta) { p.Intent = nil },
+		"source":       func(p *mmsbv1.Delta) { p.Source = "" },
+		"epoch check":  func(p *mmsbv1.Delta) { p.ExpectEpoch = nil },
+		"last run":     func(p *mmsbv1.Delta) { p.Runs = p.Runs[:max(len(p.Runs)-1, 0)] },
+		"mask length":  func(p *mmsbv1.Delta) { p.MaskLen = 0 },
+		"payload":      func(p *mmsbv1.Delta) { p.Payload = nil },
+		"masked forms": func(p *mmsbv1.Delta) { p.Form = min(p.Form, mmsbv1.DeltaForm_DELTA_FORM_MASKED_DENSE) },
+	}
+	for _, name := range slices.Sorted(maps.Keys(lossy)) {
+		enc := func(d *mmsb.Delta) *mmsbv1.Delta {
+			p := wire.DeltaToProto(d)
+			lossy[name](p)
+			return p
+		}
+		caught := false
+		for _, b := range seeds {
+			caught = caught || checkDeltaProto(b, enc) != nil
+		}
+		if !caught {
+			t.Errorf("a conversion that loses the %s passed on every seed", name)
+		}
+	}
 }
 
 // TestBatchConversions: the batch conversions (one allocation per batch)
