@@ -230,6 +230,9 @@ func FuzzDecodeMeta(f *testing.F) {
 			if entries != nil {
 				t.Fatalf("entries %q returned with error %v", entries, err)
 			}
+			if !errors.Is(err, ErrBadMeta) && !errors.Is(err, ErrMetaTooLarge) {
+				t.Fatalf("refusal of %x wraps no sentinel: %v", in, err)
+			}
 			return
 		}
 		// Accepted encodings are canonical: re-encoding reproduces them.
@@ -237,4 +240,24 @@ func FuzzDecodeMeta(f *testing.F) {
 			t.Fatalf("re-encoding %x gave %x", in, out)
 		}
 	})
+}
+
+// TestDecodeMetaSeedsDecode is FuzzDecodeMeta's control: its valid seeds
+// decode to what was encoded, so a decoder that refused everything (which
+// the fuzz property alone would let pass) fails here.
+func TestDecodeMetaSeedsDecode(t *testing.T) {
+	for _, want := range [][]MetaEntry{{{"k", []byte("v")}, {"", nil}}, {{"mmsb.type", []byte("f64")}}} {
+		got, err := DecodeMeta(AppendMeta(nil, want))
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("DecodeMeta of %q: %q, %v", want, got, err)
+		}
+		for i := range want {
+			if got[i].Key != want[i].Key || !bytes.Equal(got[i].Value, want[i].Value) {
+				t.Fatalf("entry %d: %q, want %q", i, got[i], want[i])
+			}
+		}
+	}
+	if got, err := DecodeMeta(nil); err != nil || got != nil {
+		t.Fatalf("DecodeMeta of no bytes: %q, %v; want no entries", got, err)
+	}
 }

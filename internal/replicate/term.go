@@ -48,7 +48,12 @@ func parseTerm(b []byte, path, stream string) (uint64, error) {
 	id, num, ok := strings.Cut(strings.TrimSuffix(string(b), "\n"), " ")
 	term, perr := strconv.ParseUint(num, 10, 64)
 	if !ok || id == "" || perr != nil || term == 0 {
-		return 0, fmt.Errorf("%w: %s holds %q (want \"<stream>@<created> <term>\")", ErrTermFile, path, b)
+		// Quote a bounded head: a damaged file may be large.
+		head, more := b, ""
+		if len(head) > 80 {
+			head, more = head[:80], fmt.Sprintf(" (first 80 of %d bytes)", len(b))
+		}
+		return 0, fmt.Errorf("%w: %s holds %q%s (want \"<stream>@<created> <term>\")", ErrTermFile, path, head, more)
 	}
 	if id != stream {
 		return 0, nil

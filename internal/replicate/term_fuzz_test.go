@@ -3,6 +3,7 @@ package replicate
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -63,5 +64,19 @@ func TestTermFileControls(t *testing.T) {
 		if err := checkTermFile([]byte(bad), s); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestTermFileErrorQuotesBoundedHead: a large damaged term file is named by
+// its first 80 bytes and its size, not quoted whole (before, a 1 MiB file
+// made a 1 MiB error message).
+func TestTermFileErrorQuotesBoundedHead(t *testing.T) {
+	big := make([]byte, 1<<20)
+	for i := range big {
+		big[i] = 'x'
+	}
+	_, err := parseTerm(big, "term", "MMSB_LOG_b@1")
+	if !errors.Is(err, ErrTermFile) || len(err.Error()) > 300 || !strings.Contains(err.Error(), "first 80 of 1048576 bytes") {
+		t.Fatalf("error of %d bytes: %.200s", len(err.Error()), err)
 	}
 }
