@@ -238,6 +238,24 @@ func ExampleBus_Commit_conflict() {
 	// retry: <nil>
 }
 
+// ReadPageRange copies a window of a page, not the whole page: a viewer
+// showing 16 bytes of a 1 MiB page copies 16 bytes.
+func ExampleBus_ReadPageRange() {
+	ctx := context.Background()
+	bus, _ := mmsb.Open("", nil)
+	defer bus.Close()
+	id, _ := bus.CreatePage(ctx, mmsb.PageSpec{Size: 1 << 20})
+	_, _ = bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 1<<19, []byte("in the middle"))})
+
+	b, epoch, _ := bus.ReadPageRange(id, 1<<19, 13, nil)
+	fmt.Printf("%q (epoch %d)\n", b, epoch)
+	tail, _, _ := bus.ReadPageRange(id, 1<<20-4, 16, nil)
+	fmt.Println("bytes left at the end:", len(tail))
+	// Output:
+	// "in the middle" (epoch 1)
+	// bytes left at the end: 4
+}
+
 // Every past state the log still holds can be rebuilt: ReadPageAt reads a
 // page as of an LSN, Replay rebuilds a whole bus up to a target.
 func ExampleBus_ReadPageAt() {

@@ -38,6 +38,32 @@ func (e *Bus) ReadPage(id PageID, dst []byte) ([]byte, Epoch, error) {
 	return append(dst, e.store.Bytes(sl)...), e.store.Epoch(sl), nil
 }
 
+// ReadPageRange appends at most n bytes of page id, from byte off, to dst
+// and returns them with the page's epoch: fewer than n when the page ends
+// first, none when off is the page's size. It copies only that range, so
+// showing a window of a large page does not copy the page (commits wait
+// while a read copies). A negative off or n is ErrInvalidOption, an off
+// past the page's end ErrOutOfRange.
+func (e *Bus) ReadPageRange(id PageID, off, n int, dst []byte) ([]byte, Epoch, error) {
+	if off < 0 || n < 0 {
+		return dst, 0, fmt.Errorf("%w: ReadPageRange of page %d at offset %d, length %d: both must be >= 0", ErrInvalidOption, id, off, n)
+	}
+	e.rlockSettled()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return dst, 0, ErrClosed
+	}
+	sl, ok := e.store.Lookup(id)
+	if !ok {
+		return dst, 0, fmt.Errorf("%w: page %d", ErrPageNotFound, id)
+	}
+	b := e.store.Bytes(sl)
+	if off > len(b) {
+		return dst, 0, fmt.Errorf("%w: offset %d is past the end of page %d (%d bytes)", ErrOutOfRange, off, id, len(b))
+	}
+	return append(dst, b[off:off+min(n, len(b)-off)]...), e.store.Epoch(sl), nil
+}
+
 // Page returns a page's description.
 func (e *Bus) Page(id PageID) (PageInfo, error) {
 	e.rlockSettled()

@@ -383,11 +383,16 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	out.OldestLsn = uint64(oldest)
 	upTo := info.LastLSN
 	if m.AsOfLsn == 0 {
-		data, epoch, err := bus.ReadPage(id, nil)
+		// Only the window is copied (the page may be MiBs; commits wait
+		// while a read copies).
+		if int(m.WindowOffset) > info.Size {
+			return nil, invalid("window_offset %d is past the end of page %d (%d bytes)", m.WindowOffset, id, info.Size)
+		}
+		data, epoch, err := bus.ReadPageRange(id, int(m.WindowOffset), window, nil)
 		if err != nil {
 			return nil, connectErr(err)
 		}
-		out.Data, out.Epoch = data, uint64(epoch)
+		out.Data, out.Epoch, out.WindowOffset = data, uint64(epoch), m.WindowOffset
 	} else {
 		asOf := mmsb.LSN(m.AsOfLsn)
 		if asOf > committed {
@@ -402,12 +407,12 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 		}
 		out.Data, out.Epoch, out.AsOfLsn = data, uint64(epoch), uint64(asOf)
 		upTo = min(upTo, asOf)
+		if int(m.WindowOffset) > len(out.Data) {
+			return nil, invalid("window_offset %d is past the end of page %d (%d bytes)", m.WindowOffset, id, len(out.Data))
+		}
+		out.WindowOffset = m.WindowOffset
+		out.Data = out.Data[m.WindowOffset:min(len(out.Data), int(m.WindowOffset)+window)]
 	}
-	if int(m.WindowOffset) > len(out.Data) {
-		return nil, invalid("window_offset %d is past the end of page %d (%d bytes)", m.WindowOffset, id, len(out.Data))
-	}
-	out.WindowOffset = m.WindowOffset
-	out.Data = out.Data[m.WindowOffset:min(len(out.Data), int(m.WindowOffset)+window)]
 	shown := [2]uint32{m.WindowOffset, m.WindowOffset + uint32(len(out.Data))}
 	ws, err := s.recentWrites(ctx, id, upTo, oldest, recent, shown)
 	if err != nil {
