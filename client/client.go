@@ -131,7 +131,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	// The default read limit first, so that WithConnectOptions can raise
 	// it (connect.WithReadMaxBytes): without one a server could make the
 	// client buffer messages of up to 4 GiB.
-	copts := append([]connect.ClientOption{connect.WithReadMaxBytes(DefaultReadMaxBytes)}, o.conn...)
+	// The server names the mmsb sentinels of its errors (errors.go).
+	copts := append([]connect.ClientOption{connect.WithReadMaxBytes(DefaultReadMaxBytes),
+		connect.WithInterceptors(sentinelInterceptor{})}, o.conn...)
 	if o.grpc {
 		copts = append(copts, connect.WithGRPC())
 	}
@@ -452,11 +454,12 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 				}
 			}
 		}
-		if err := stream.Err(); err != nil && delivered > 0 {
+		err = withSentinels(stream.Err())
+		if err != nil && delivered > 0 {
 			// Retrying would deliver those operations again.
 			return struct{}{}, &noRetry{fmt.Errorf("client: QueryLog: the stream broke after %d operations: %w", delivered, err)}
 		}
-		return struct{}{}, stream.Err()
+		return struct{}{}, err
 	})
 	return err
 }

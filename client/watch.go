@@ -220,7 +220,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		*next = nx
 	}
 	if err := stream.Err(); err != nil {
-		return progressed, err
+		return progressed, withSentinels(err)
 	}
 	return progressed, connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
 }

@@ -7,7 +7,20 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/wire"
 )
+
+// busError is the Connect error of code with message msg for a cause
+// from the bus: it names the sentinels cause wraps under wire.SentinelsKey.
+func busError(code connect.Code, msg, cause error) *connect.Error {
+	ce := connect.NewError(code, msg)
+	for _, s := range wire.Sentinels {
+		if errors.Is(cause, s.Err) {
+			ce.Meta().Add(wire.SentinelsKey, s.Name)
+		}
+	}
+	return ce
+}
 
 // codeFor maps a bus error to the Connect code a client can act on.
 func codeFor(err error) connect.Code {
@@ -62,7 +75,7 @@ func toConnect(err error) error {
 	if errors.As(err, &ce) {
 		return err
 	}
-	return connect.NewError(codeFor(err), err)
+	return busError(codeFor(err), err, err)
 }
 
 func invalid(format string, args ...any) error {

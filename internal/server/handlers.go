@@ -106,7 +106,7 @@ func (s *Server) deltas(what string, ps []*mmsbv1.Delta, source string, intent [
 	}
 	ds, i, err := wire.DeltasFromProto(ps, source, intent)
 	if err != nil {
-		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("delta %d: %w", i, err))
+		return nil, busError(connect.CodeInvalidArgument, fmt.Errorf("delta %d: %w", i, err), err)
 	}
 	return ds, nil
 }
@@ -160,7 +160,7 @@ func committedError(out *mmsbv1.CommitResponse, cause error) error {
 // cause's, and the answer the call would have given rides along as a
 // detail, for the client to hand back with the error.
 func appliedThenFailed(answer proto.Message, msg, cause error) *connect.Error {
-	err := connect.NewError(codeFor(cause), msg)
+	err := busError(codeFor(cause), msg, cause)
 	if d, derr := connect.NewErrorDetail(answer); derr == nil {
 		err.AddDetail(d)
 	}
@@ -519,7 +519,7 @@ func (s *Server) Submit(ctx context.Context, req *connect.Request[mmsbv1.SubmitR
 	if err := s.orch.SubmitBatch(ctx, ds); err != nil {
 		// A batch over the queue's capacity (tick.ErrBatchTooLarge) is
 		// ErrInvalidOption: InvalidArgument, as retrying cannot help.
-		return nil, connect.NewError(codeFor(err), fmt.Errorf("Submit: none of %d deltas accepted: %w", len(ds), err))
+		return nil, busError(codeFor(err), fmt.Errorf("Submit: none of %d deltas accepted: %w", len(ds), err), err)
 	}
 	return connect.NewResponse(&mmsbv1.SubmitResponse{Accepted: uint32(len(ds))}), nil
 }

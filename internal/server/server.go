@@ -49,7 +49,22 @@ type Config struct {
 	// unbounded, a client with the read role could exhaust the server's
 	// CPU and memory. Others wait for a slot until their deadline.
 	MaxAsOfReads int
+	// MaxWatchers bounds the Watch streams open at once (0:
+	// DefaultMaxWatchers); one more fails with ResourceExhausted naming
+	// the bound. Each holds a goroutine, its queue (WatchQueue steps)
+	// and its page selection, and the hub visits every synced watcher at
+	// each step under its lock: unbounded, a client with the read role
+	// could open watches over as many connections as it liked
+	// (--max-streams bounds them per connection only) until the server
+	// ran out of memory.
+	MaxWatchers int
 }
+
+// DefaultMaxWatchers is the default of Config.MaxWatchers: far above the
+// hundreds of watchers a server was measured with (docs/server.md, "Watch
+// figures"), and at the default WatchQueue at most 4,096 queues of 256
+// steps.
+const DefaultMaxWatchers = 4096
 
 // DefaultMaxAsOfReads is the default of Config.MaxAsOfReads: two replays
 // at once keep a reader's as-of read from waiting behind another one
@@ -90,9 +105,10 @@ type Server struct {
 	epochBase    *epochBase
 	epochBaseGen uint64
 
-	watchers  atomic.Int64
-	slow      atomic.Uint64
-	compacted atomic.Uint64
+	watchers    atomic.Int64
+	maxWatchers int64
+	slow        atomic.Uint64
+	compacted   atomic.Uint64
 }
 
 // MaxWatchQueue bounds Config.WatchQueue (batches per watcher).
@@ -128,6 +144,13 @@ func New(cfg Config) (*Server, error) {
 		n = DefaultMaxAsOfReads
 	}
 	s.asOfSlots = make(chan struct{}, n)
+	if cfg.MaxWatchers < 0 {
+		return nil, fmt.Errorf("server: Config.MaxWatchers is %d: want 0 (the default, %d) or more", cfg.MaxWatchers, DefaultMaxWatchers)
+	}
+	s.maxWatchers = int64(cfg.MaxWatchers)
+	if s.maxWatchers == 0 {
+		s.maxWatchers = DefaultMaxWatchers
+	}
 	s.hub = newHub(s, q)
 	go s.hub.run()
 	return s, nil

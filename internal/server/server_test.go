@@ -39,14 +39,15 @@ type fixture struct {
 }
 
 type fixOpts struct {
-	dir     string
-	bus     *mmsb.Options
-	http    server.HTTPOptions
-	queue   int
-	ticks   bool
-	clientO []client.Option
-	maxAsOf int                  // Config.MaxAsOfReads
-	setup   func(*server.Server) // runs before the server serves
+	dir      string
+	bus      *mmsb.Options
+	http     server.HTTPOptions
+	queue    int
+	ticks    bool
+	clientO  []client.Option
+	maxAsOf  int                  // Config.MaxAsOfReads
+	maxWatch int                  // Config.MaxWatchers
+	setup    func(*server.Server) // runs before the server serves
 }
 
 func newFixture(t testing.TB, o fixOpts) *fixture {
@@ -65,7 +66,7 @@ func newFixture(t testing.TB, o fixOpts) *fixture {
 	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := server.Config{Bus: bus, Logger: logger, WatchQueue: o.queue, ProgressInterval: 20 * time.Millisecond,
-		MaxAsOfReads: o.maxAsOf}
+		MaxAsOfReads: o.maxAsOf, MaxWatchers: o.maxWatch}
 	if o.ticks {
 		orch, err := tick.New(bus, nil)
 		if err != nil {

@@ -431,7 +431,7 @@ func (s *Server) compactedError(from mmsb.LSN) error {
 	if oldest == 0 {
 		oldest = st.LastLSN + 1
 	}
-	err := connect.NewError(connect.CodeOutOfRange, fmt.Errorf("watch: from_lsn %d was compacted; the log starts at LSN %d: read the pages, then watch from the read's LSN + 1", from, oldest))
+	err := busError(connect.CodeOutOfRange, fmt.Errorf("watch: from_lsn %d was compacted; the log starts at LSN %d: read the pages, then watch from the read's LSN + 1", from, oldest), mmsb.ErrLogTruncated)
 	if d, derr := connect.NewErrorDetail(&mmsbv1.WatchCompacted{RequestedLsn: uint64(from), OldestLsn: uint64(oldest)}); derr == nil {
 		err.AddDetail(d)
 	}
@@ -486,7 +486,11 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 	from := max(mmsb.LSN(m.GetFromLsn()), 1)
 	pos := from - 1 // the last LSN delivered (or skipped as not wanted)
 
-	s.watchers.Add(1)
+	// Counted first, then checked: concurrent watches cannot all pass.
+	if n := s.watchers.Add(1); n > s.maxWatchers {
+		s.watchers.Add(-1)
+		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch: %d watches are open, the most this server allows (Config.MaxWatchers); close one, or watch more pages in one", s.maxWatchers))
+	}
 	defer s.watchers.Add(-1)
 	s.hub.activate()
 	defer s.hub.deactivate()

@@ -1,0 +1,64 @@
+package client
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb/internal/wire"
+)
+
+// serverError is an error the server answered, with the sentinels it
+// named: errors.Is(err, mmsb.ErrPageNotFound) holds as with an embedded
+// bus, and errors.As and connect.CodeOf still find the *connect.Error.
+// Its message is the server's (which already names the sentinel).
+type serverError struct {
+	err       *connect.Error
+	sentinels []error
+}
+
+func (e *serverError) Error() string { return e.err.Error() }
+
+func (e *serverError) Unwrap() []error { return append([]error{e.err}, e.sentinels...) }
+
+// withSentinels returns err with the sentinels its metadata names, or
+// err itself when it names none (or none this client knows).
+func withSentinels(err error) error {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	var found []error
+	for _, name := range ce.Meta().Values(wire.SentinelsKey) {
+		if s, ok := wire.SentinelNamed(name); ok {
+			found = append(found, s)
+		}
+	}
+	if len(found) == 0 {
+		return err
+	}
+	return &serverError{err: ce, sentinels: found}
+}
+
+// sentinelInterceptor applies withSentinels to the errors of unary
+// calls (streams apply it where they read their error).
+type sentinelInterceptor struct{}
+
+func (sentinelInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		resp, err := next(ctx, req)
+		if err != nil {
+			return resp, withSentinels(err)
+		}
+		return resp, nil
+	}
+}
+
+func (sentinelInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (sentinelInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
