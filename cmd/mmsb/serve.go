@@ -34,6 +34,7 @@ type serveOptions struct {
 	insecure, demo                  bool
 	maxRequestBytes                 int
 	maxStreams, watchQueue          int
+	maxWatchers                     int
 	maxAsOfReads                    int
 	gzipMinBytes                    int
 	logLevel, logFormat             string
@@ -87,6 +88,7 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.IntVar(&o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
 	f.IntVar(&o.gzipMinBytes, "gzip-min-bytes", 0, "gzip response messages of at least this many bytes for clients that accept it (0: never)")
 	f.IntVar(&o.watchQueue, "watch-queue", 256, "per-watcher queue, in batches of changes, before a slow watcher is demoted")
+	f.IntVar(&o.maxWatchers, "max-watchers", server.DefaultMaxWatchers, "open watches over all connections; the next one is refused (resource_exhausted)")
 	f.IntVar(&o.maxAsOfReads, "max-asof-reads", server.DefaultMaxAsOfReads, "Read calls with an as-of LSN replaying at once (each replays a page, or the bus for several pages); others wait")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of unary calls that bring none (0: none)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for calls in flight")
@@ -107,6 +109,7 @@ const (
 	maxServeRequestBytes = 1 << 30
 	maxServeStreams      = 1 << 16
 	maxServeWatchQueue   = server.MaxWatchQueue
+	maxServeWatchers     = 1 << 20
 	maxServeAsOfReads    = 1 << 10
 )
 
@@ -120,6 +123,7 @@ func (o *serveOptions) checkLimits() error {
 		{"--max-request-bytes", o.maxRequestBytes, maxServeRequestBytes},
 		{"--max-streams", o.maxStreams, maxServeStreams},
 		{"--watch-queue", o.watchQueue, maxServeWatchQueue},
+		{"--max-watchers", o.maxWatchers, maxServeWatchers},
 		{"--max-asof-reads", o.maxAsOfReads, maxServeAsOfReads},
 	} {
 		if l.v < 1 || l.v > l.max {
@@ -261,7 +265,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	} else {
 		close(tickDone)
 	}
-	srv, err := server.New(server.Config{Bus: bus, Orchestrator: orch, Logger: log, WatchQueue: o.watchQueue, MaxAsOfReads: o.maxAsOfReads})
+	srv, err := server.New(server.Config{Bus: bus, Orchestrator: orch, Logger: log, WatchQueue: o.watchQueue, MaxWatchers: o.maxWatchers, MaxAsOfReads: o.maxAsOfReads})
 	if err != nil {
 		return err
 	}

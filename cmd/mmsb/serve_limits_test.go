@@ -19,6 +19,8 @@ func TestServeLimitsNamed(t *testing.T) {
 		{[]string{"--max-streams", "0"}, "--max-streams must be in 1..65536, got 0"},
 		{[]string{"--watch-queue", "-1"}, "--watch-queue must be in 1..65536, got -1"},
 		{[]string{"--watch-queue", "999999999999"}, "--watch-queue must be in 1..65536, got 999999999999"},
+		{[]string{"--max-watchers", "0"}, "--max-watchers must be in 1..1048576, got 0"},
+		{[]string{"--max-watchers", "99999999"}, "--max-watchers must be in 1..1048576, got 99999999"},
 		{[]string{"--max-asof-reads", "0"}, "--max-asof-reads must be in 1..1024, got 0"},
 		{[]string{"--ticks", "-1s"}, "--ticks must not be negative, got -1s"},
 		{[]string{"--timeout", "-1s"}, "--timeout must not be negative, got -1s"},
