@@ -193,16 +193,17 @@ func TestEveryMethodAfterClose(t *testing.T) {
 			_, err := e.ProvenanceWith(c, a, 0, 1, ProvenanceOptions{})
 			return closedErr(err)
 		},
-		"QueryLog":     func() error { return closedErr(e.QueryLog(c, LogQuery{}, func(*LoggedOp) bool { return true })) },
-		"ReadPage":     func() error { _, _, err := e.ReadPage(a, nil); return closedErr(err) },
-		"Page":         func() error { _, err := e.Page(a); return closedErr(err) },
-		"Pages":        func() error { _, err := e.Pages(); return closedErr(err) },
-		"PageIDs":      func() error { _, err := e.PageIDs(); return closedErr(err) },
-		"Flags":        func() error { _, err := e.Flags(a); return closedErr(err) },
-		"StateHash":    func() error { _, err := e.StateHash(); return closedErr(err) },
-		"Replay":       func() error { _, err := e.Replay(c, ReplayTarget{}); return closedErr(err) },
-		"ReadPageAt":   func() error { _, _, err := e.ReadPageAt(c, a, lsn); return closedErr(err) },
-		"VerifyReplay": func() error { _, err := e.VerifyReplay(c, false); return closedErr(err) },
+		"QueryLog":      func() error { return closedErr(e.QueryLog(c, LogQuery{}, func(*LoggedOp) bool { return true })) },
+		"ReadPage":      func() error { _, _, err := e.ReadPage(a, nil); return closedErr(err) },
+		"ReadPageRange": func() error { _, _, err := e.ReadPageRange(a, 0, 1, nil); return closedErr(err) },
+		"Page":          func() error { _, err := e.Page(a); return closedErr(err) },
+		"Pages":         func() error { _, err := e.Pages(); return closedErr(err) },
+		"PageIDs":       func() error { _, err := e.PageIDs(); return closedErr(err) },
+		"Flags":         func() error { _, err := e.Flags(a); return closedErr(err) },
+		"StateHash":     func() error { _, err := e.StateHash(); return closedErr(err) },
+		"Replay":        func() error { _, err := e.Replay(c, ReplayTarget{}); return closedErr(err) },
+		"ReadPageAt":    func() error { _, _, err := e.ReadPageAt(c, a, lsn); return closedErr(err) },
+		"VerifyReplay":  func() error { _, err := e.VerifyReplay(c, false); return closedErr(err) },
 		// Counts processes mapping the shared region: ErrClosed after Close.
 		"SharedReaders": func() error { _, err := e.SharedReaders(); return closedErr(err) },
 		// Descriptions of what the bus was: ordinary Go memory, kept.
