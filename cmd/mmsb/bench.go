@@ -241,6 +241,17 @@ func (o *benchOptions) validate() error {
 		return usageErr("--concurrency must be at least 1, got %d", o.concurrency)
 	case o.pipeline < 1:
 		return usageErr("--pipeline must be at least 1, got %d", o.pipeline)
+	case o.checkpointRate > 0 && o.checkpointRate < mmsb.MinCheckpointWriteRate:
+		// The bus refuses it too, but only once opened: a flag value
+		// is a usage error, found before any work (docs/cli.md).
+		return usageErr("--checkpoint-rate must be 0 (bus default), negative (unlimited) or at least %d (1 MiB/s), got %d",
+			mmsb.MinCheckpointWriteRate, o.checkpointRate)
+	case o.workload == "growth" && o.growthBatchPages < 1:
+		return usageErr("--growth-batch-pages must be at least 1, got %d", o.growthBatchPages)
+	case o.workload == "tick" && o.derived > 0 && o.fanin > o.pages:
+		// Each derived page takes --fanin distinct source pages: more
+		// than there are could never be drawn.
+		return usageErr("--fanin %d: a derived page's parents are distinct source pages, and --pages is %d", o.fanin, o.pages)
 	}
 	if _, err := mmsb.ParseSyncMode(o.sync); err != nil {
 		return usageErr("--sync: %v", err)
