@@ -114,7 +114,11 @@ With --load the leader commits batches of --batch 16-byte deltas from
 					}
 				}
 				if len(set) > 0 {
-					return usageErr("%s shape the demonstration load: give --load too", strings.Join(set, ", "))
+					verb := "shape"
+					if len(set) == 1 {
+						verb = "shapes"
+					}
+					return usageErr("%s %s the demonstration load: give --load too", strings.Join(set, ", "), verb)
 				}
 			}
 			ctx := cmd.Context()

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,12 +22,6 @@ const (
 	// maxReadBytes bounds the page data of one Read answer: 2^20 items of
 	// a 16 MiB page would otherwise ask the server for 16 TiB.
 	maxReadBytes = 64 << 20
-	// maxReadCopyBytes bounds the page bytes one Read attempt copies to
-	// answer range items: a range is cut from a copy of its page, and
-	// ranges of one page in a row share that copy. Without it, 2^20
-	// one-byte ranges alternating between two 16 MiB pages asked for 32
-	// TiB of copying in a request of a few MB.
-	maxReadCopyBytes = 16 * maxReadBytes
 )
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
@@ -224,7 +217,11 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	// replay per item made a request of 2^20 items as dear as 2^20
 	// replays): of that page alone when the items name one page (the
 	// common case, and one page of memory), else of the whole bus.
-	read := s.bus.ReadPage
+	// readRange copies at most n bytes of a page from off (Bus.ReadPageRange:
+	// only the range is copied, so ranges of large pages cost what they
+	// return; before, each was cut from a copy of its whole page, and a
+	// bound on those copies refused ranges that alternated between pages).
+	readRange := s.bus.ReadPageRange
 	if asOf != 0 {
 		release, err := s.asOfSlot(ctx)
 		if err != nil {
@@ -233,8 +230,14 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 		defer release() // after the replayed bus is closed (defers run last first)
 		if id, ok := onePage(items); ok {
 			data, epoch, err := s.bus.ReadPageAt(ctx, id, asOf)
-			read = func(_ mmsb.PageID, dst []byte) ([]byte, mmsb.Epoch, error) {
-				return append(dst[:0], data...), epoch, err
+			readRange = func(_ mmsb.PageID, off, n int, dst []byte) ([]byte, mmsb.Epoch, error) {
+				if err != nil {
+					return dst, 0, err
+				}
+				if off > len(data) {
+					return dst, 0, fmt.Errorf("%w: offset %d is past the end of page %d (%d bytes)", mmsb.ErrOutOfRange, off, id, len(data))
+				}
+				return append(dst, data[off:off+min(n, len(data)-off)]...), epoch, nil
 			}
 		} else {
 			r, err := s.bus.Replay(ctx, mmsb.ReplayTarget{ToLSN: asOf})
@@ -242,72 +245,50 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 				return nil, toConnect(err)
 			}
 			defer func() { _ = r.Close() }() // detached, in memory: nothing to lose
-			read = r.ReadPage
+			readRange = r.ReadPageRange
 		}
 	}
 	out := &mmsbv1.ReadResponse{Pages: make([]*mmsbv1.PageData, 0, len(items))}
-	var scratch []byte
 	// A live read of several pages is not one snapshot of the bus, so it
 	// reports the LSN read before the first page and retries until no
 	// commit moved the LSN meanwhile: the pages are then the state at it.
 	for attempt := 0; ; attempt++ {
 		out.Pages = out.Pages[:0]
-		total, copied := uint64(0), 0
+		total := uint64(0)
 		lsn := asOf
 		if asOf == 0 {
 			lsn = s.bus.LastLSN()
 		}
-		var (
-			inScratch    mmsb.PageID // the page scratch holds (0: none)
-			scratchEpoch mmsb.Epoch
-		)
 		for _, it := range items {
 			if err := ctx.Err(); err != nil {
 				return nil, toConnect(err)
 			}
-			var data []byte
-			var epoch mmsb.Epoch
-			var err error
-			page := mmsb.PageID(it.GetPage())
-			whole := it.GetOff() == 0 && it.GetLength() == 0
-			switch {
-			case whole:
-				data, epoch, err = read(page, nil)
-			case page != 0 && page == inScratch:
-				data, epoch = scratch, scratchEpoch // ranges of one page in a row share its copy
-			default:
-				// A range is copied out of a reused buffer, so that the
-				// answer holds the bytes asked for, not whole pages.
-				inScratch = 0
-				scratch, epoch, err = read(page, scratch[:0])
-				data = scratch
-				if err == nil {
-					inScratch, scratchEpoch = page, epoch
-					if copied += len(scratch); copied > maxReadCopyBytes {
-						return nil, connect.NewError(connect.CodeResourceExhausted,
-							errorf("Read: the ranges need more than %d bytes of pages copied; put the ranges of a page next to each other, or read it whole", maxReadCopyBytes))
-					}
-				}
+			off, n := uint64(it.GetOff()), uint64(it.GetLength())
+			// The answer's bound first: a range (or a whole page: n 0,
+			// to its end) is copied only if it can still fit.
+			want := n
+			if n == 0 {
+				want = maxReadBytes - total + 1 // to the end, but no further than the bound allows
+			}
+			if total+want > maxReadBytes+1 {
+				return nil, connect.NewError(connect.CodeResourceExhausted,
+					errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
+			}
+			data, epoch, err := readRange(mmsb.PageID(it.GetPage()), int(off), int(want), nil)
+			if errors.Is(err, mmsb.ErrOutOfRange) {
+				return nil, invalid("Read: page %d: range [%d, %d) outside its bytes: %v", it.GetPage(), off, off+n, err)
 			}
 			if err != nil {
 				return nil, toConnect(err)
 			}
-			off, n := uint64(it.GetOff()), uint64(it.GetLength())
-			if n == 0 {
-				n = uint64(len(data)) - min(off, uint64(len(data)))
+			if n != 0 && uint64(len(data)) < n {
+				return nil, invalid("Read: page %d: range [%d, %d) outside its %d bytes", it.GetPage(), off, off+n, off+uint64(len(data)))
 			}
-			if off+n > uint64(len(data)) {
-				return nil, invalid("Read: page %d: range [%d, %d) outside its %d bytes", it.GetPage(), off, off+n, len(data))
-			}
-			if total += n; total > maxReadBytes {
+			if total += uint64(len(data)); total > maxReadBytes {
 				return nil, connect.NewError(connect.CodeResourceExhausted,
 					errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
 			}
-			piece := data[off : off+n]
-			if !whole {
-				piece = bytes.Clone(piece)
-			}
-			out.Pages = append(out.Pages, &mmsbv1.PageData{Page: it.GetPage(), Off: uint32(off), Data: piece, Epoch: uint64(epoch)})
+			out.Pages = append(out.Pages, &mmsbv1.PageData{Page: it.GetPage(), Off: uint32(off), Data: data, Epoch: uint64(epoch)})
 		}
 		if asOf != 0 || s.bus.LastLSN() == lsn || attempt >= 8 {
 			out.Lsn = uint64(lsn)
