@@ -3,6 +3,7 @@ package mmsb
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime/metrics"
 	"time"
 
@@ -26,16 +27,7 @@ type PageInfo struct {
 
 // ReadPage appends page id's bytes to dst and returns them with its epoch.
 func (e *Bus) ReadPage(id PageID, dst []byte) ([]byte, Epoch, error) {
-	e.rlockSettled()
-	defer e.mu.RUnlock()
-	if e.closed {
-		return dst, 0, ErrClosed
-	}
-	sl, ok := e.store.Lookup(id)
-	if !ok {
-		return dst, 0, fmt.Errorf("%w: page %d", ErrPageNotFound, id)
-	}
-	return append(dst, e.store.Bytes(sl)...), e.store.Epoch(sl), nil
+	return e.ReadPageRange(id, 0, math.MaxInt, dst)
 }
 
 // ReadPageRange appends at most n bytes of page id, from byte off, to dst
