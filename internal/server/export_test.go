@@ -15,3 +15,16 @@ func EpochBaseBuilds(s *Server) uint64 {
 	defer s.epochBaseMu.Unlock()
 	return s.epochBaseGen
 }
+
+// Draining reports whether Shutdown has begun (new writing and long
+// calls are refused), without touching the bus.
+func Draining(s *Server) bool {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.draining
+}
+
+// SetStatsHook sets the function Stats calls between reading the counters
+// and hashing the state (each try), so that a test can commit there.
+// Set before the server serves.
+func SetStatsHook(s *Server, hashing func()) { s.hooks.statsHashing = hashing }

@@ -507,13 +507,14 @@ func (s *Server) Submit(ctx context.Context, req *connect.Request[mmsbv1.SubmitR
 
 // Checkpoint implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Checkpoint(ctx context.Context, _ *connect.Request[mmsbv1.CheckpointRequest]) (*connect.Response[mmsbv1.CheckpointResponse], error) {
-	if err := s.beginWrite("Checkpoint"); err != nil {
+	ctx, done, err := s.beginLong(ctx, "Checkpoint")
+	if err != nil {
 		return nil, err
 	}
-	defer s.endWrite()
+	defer done()
 	info, err := s.bus.Checkpoint(ctx)
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, longError(ctx, "Checkpoint", err)
 	}
 	return connect.NewResponse(&mmsbv1.CheckpointResponse{Lsn: uint64(info.LSN), Pages: uint32(info.Pages), Bytes: info.Bytes,
 		SegmentsRemoved: uint32(info.SegmentsRemoved)}), nil
@@ -523,12 +524,32 @@ func (s *Server) Checkpoint(ctx context.Context, _ *connect.Request[mmsbv1.Check
 // computed only when asked for: it hashes every page under the bus's read
 // lock, which on a large bus is slow and holds writers back, and most
 // callers (LastLSN, probes) want only the counters.
-func (s *Server) Stats(_ context.Context, req *connect.Request[mmsbv1.StatsRequest]) (*connect.Response[mmsbv1.StatsResponse], error) {
+//
+// The hash is the state's at the answer's last_lsn: the counters are read
+// again after it and the hash retried until no operation was applied in
+// between, as a live Read of several pages does. Until 2026-12-04 a
+// commit between the two reads paired the counters of one LSN with the
+// hash of a later state (TestStatsHashMatchesLSN).
+func (s *Server) Stats(ctx context.Context, req *connect.Request[mmsbv1.StatsRequest]) (*connect.Response[mmsbv1.StatsResponse], error) {
 	st := s.bus.Stats()
 	var hash uint64
-	if req.Msg.GetStateHash() {
+	for attempt := 0; req.Msg.GetStateHash(); attempt++ {
+		if h := s.hooks.statsHashing; h != nil {
+			h()
+		}
 		var err error
 		if hash, err = s.bus.StateHash(); err != nil {
+			return nil, toConnect(err)
+		}
+		again := s.bus.Stats()
+		if again.LastLSN == st.LastLSN {
+			break
+		}
+		st = again
+		if attempt >= 8 {
+			return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("Stats: the state kept changing while it was hashed (LSN %d at the last try); retry", st.LastLSN))
+		}
+		if err := ctx.Err(); err != nil {
 			return nil, toConnect(err)
 		}
 	}
@@ -540,9 +561,14 @@ func (s *Server) Stats(_ context.Context, req *connect.Request[mmsbv1.StatsReque
 
 // VerifyReplay implements mmsbv1connect.BusServiceHandler.
 func (s *Server) VerifyReplay(ctx context.Context, req *connect.Request[mmsbv1.VerifyReplayRequest]) (*connect.Response[mmsbv1.VerifyReplayResponse], error) {
+	ctx, done, err := s.beginLong(ctx, "VerifyReplay")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	r, err := s.bus.VerifyReplay(ctx, req.Msg.GetFromNewestCheckpoint())
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, longError(ctx, "VerifyReplay", err)
 	}
 	return connect.NewResponse(&mmsbv1.VerifyReplayResponse{Lsn: uint64(r.LSN), LiveHash: r.LiveHash, ReplayHash: r.ReplayHash,
 		Pages: uint32(r.Pages), PagesDiffering: uint32(r.PagesDiffering), GraphEqual: r.GraphEqual, Differences: r.Differences,

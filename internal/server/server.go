@@ -83,16 +83,24 @@ type Server struct {
 	progress time.Duration
 
 	// writes counts the writing calls in flight (every state change,
-	// Submit and Checkpoint), so that Shutdown can let them finish before
-	// its caller closes the bus; once draining, new ones are refused.
+	// Submit) and the long calls (Checkpoint, VerifyReplay), so that
+	// Shutdown can let them finish before its caller closes the bus; once
+	// draining, new ones are refused.
 	writeMu  sync.Mutex
 	writes   sync.WaitGroup
 	draining bool
 
+	// cutCtx ends (cut) when Shutdown stops waiting: the long calls still
+	// running then stop (beginLong), instead of running on past the
+	// shutdown deadline and holding up the bus's Close.
+	cutCtx context.Context
+	cut    context.CancelFunc
+
 	// hooks, set by tests only (export_test.go), observe as-of reads:
 	// asOfStarted when one has its slot and starts replaying, asOfWaiting
-	// when one finds every slot taken.
-	hooks struct{ asOfStarted, asOfWaiting func() }
+	// when one finds every slot taken; statsHashing runs in Stats after it
+	// read the counters, before each state hash.
+	hooks struct{ asOfStarted, asOfWaiting, statsHashing func() }
 
 	// asOfSlots holds a token per as-of Read running (Config.MaxAsOfReads).
 	asOfSlots chan struct{}
@@ -121,6 +129,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Bus is nil")
 	}
 	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval}
+	s.cutCtx, s.cut = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -191,10 +200,43 @@ func (s *Server) beginWrite(what string) error {
 
 func (s *Server) endWrite() { s.writes.Done() }
 
-// Shutdown refuses new writing calls (state changes, Submit, Checkpoint)
-// with Unavailable, waits for those in flight (or ctx), and
-// closes every watch with a resumable Unavailable error carrying the last
-// LSN it delivered. The HTTP server should stop accepting connections
+// errCutShort is the cause with which Shutdown ends a long call's context.
+var errCutShort = errors.New("server shutting down")
+
+// beginLong registers a long call (Checkpoint, VerifyReplay) as
+// beginWrite does, refused once Shutdown began, and returns the context
+// it must run with: ctx, also ended when Shutdown's own context ends with
+// the call still running. Until 2026-12-04 VerifyReplay was not counted
+// at all (Shutdown returned while it replayed under the bus's lock, and
+// the bus's Close then waited for the whole replay), and a Checkpoint
+// Shutdown gave up on ran to its end, past the deadline
+// (TestShutdownLongCalls). Both stop at their context (between log
+// records; between ranges of pages), so the bus's Close is not held up.
+// done must be called when the call returns.
+func (s *Server) beginLong(ctx context.Context, what string) (_ context.Context, done func(), _ error) {
+	if err := s.beginWrite(what); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.cutCtx, func() { cancel(errCutShort) })
+	return ctx, func() { stop(); cancel(nil); s.endWrite() }, nil
+}
+
+// longError is the error of a long call that failed with err, ctx the
+// context beginLong gave it: Unavailable, saying so, when Shutdown cut it
+// short (the bus's error is then only the context's).
+func longError(ctx context.Context, what string, err error) error {
+	if errors.Is(context.Cause(ctx), errCutShort) {
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("%s: cut short by the server shutting down (its shutdown deadline passed first); retry after the restart or on another server", what))
+	}
+	return toConnect(err)
+}
+
+// Shutdown refuses new writing calls (state changes, Submit) and long
+// calls (Checkpoint, VerifyReplay) with Unavailable, waits for those in
+// flight (or ctx: the long calls still running are then cut short, and
+// answer Unavailable), and closes every watch with a resumable
+// Unavailable error carrying the last LSN it delivered. The HTTP server should stop accepting connections
 // first (http.Server.Shutdown does, but waits for streams: call this
 // concurrently with it, or before it).
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -209,6 +251,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	s.cut()
 	s.hub.stop()
 	return err
 }
