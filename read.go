@@ -278,11 +278,14 @@ func (e *Bus) Stats() Stats {
 	if e.log != nil {
 		s.Log = LogStats(e.log.Stats())
 	}
-	e.mu.RUnlock()
+	// Under e.mu too (ckptStatMu is a leaf lock): read after releasing
+	// it, a checkpoint of a commit made meanwhile could show a
+	// LastCheckpoint past LastLSN.
 	e.ckptStatMu.Lock()
 	s.Checkpoints, s.LastCheckpoint = e.checkpointCount, e.lastCkptLSN
 	s.CheckpointFailures, s.LastCheckpointErr = e.ckptFailures, e.ckptLastErr
 	e.ckptStatMu.Unlock()
+	e.mu.RUnlock()
 	s.CheckpointFailStreak = e.ckptFailStreak.Load()
 	s.CheckpointPaced = time.Duration(e.ckptPaced.Load())
 	s.HeapBytes = heapBytes()
