@@ -1,6 +1,7 @@
 package vfs_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,4 +112,23 @@ func ExampleRoomCounts() {
 	reused, made := vfs.RoomCounts()
 	fmt.Printf("reused %d, made %d\n", reused-reused0, made-made0)
 	// Output: reused 0, made 1
+}
+
+// OpenRegular opens a file only if its name holds a regular file: a named
+// pipe planted under a log segment's name would block a plain open until
+// a writer came.
+func ExampleOpenRegular() {
+	dir, err := os.MkdirTemp("", "openregular")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	seg := filepath.Join(dir, "00000000000000000001.log")
+	if err := os.Mkdir(seg, 0o700); err != nil { // a directory under a file's name
+		panic(err)
+	}
+	_, err = vfs.OpenRegular(vfs.Default, seg)
+	fmt.Println(errors.Is(err, vfs.ErrNotRegular), err)
+	// Output:
+	// true not a regular file but a directory
 }
