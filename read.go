@@ -267,6 +267,33 @@ type Stats struct {
 // comes from runtime/metrics, not runtime.ReadMemStats).
 func (e *Bus) Stats() Stats {
 	e.rlockSettled()
+	s := e.statsLocked()
+	e.mu.RUnlock()
+	e.statsUnlocked(&s)
+	return s
+}
+
+// StatsWithHash returns Stats and StateHash read under one hold of the
+// read lock: the hash is the state's at the returned LastLSN, with the
+// returned page count. Two separate calls cannot promise that, as a commit
+// may land between them. Hashing reads every page and holds writers back
+// meanwhile, so it is for checks, not for polling. ErrClosed once closed.
+func (e *Bus) StatsWithHash() (Stats, uint64, error) {
+	e.rlockSettled()
+	if e.closed {
+		e.mu.RUnlock()
+		return Stats{}, 0, ErrClosed
+	}
+	s := e.statsLocked()
+	h := e.stateHashLocked()
+	e.mu.RUnlock()
+	e.statsUnlocked(&s)
+	return s, h, nil
+}
+
+// statsLocked reads the figures that e.mu guards (held by the caller, for
+// reading at least).
+func (e *Bus) statsLocked() Stats {
 	st := e.store.Stats()
 	if e.closed {
 		st = e.finalStore
@@ -285,11 +312,14 @@ func (e *Bus) Stats() Stats {
 	s.Checkpoints, s.LastCheckpoint = e.checkpointCount, e.lastCkptLSN
 	s.CheckpointFailures, s.LastCheckpointErr = e.ckptFailures, e.ckptLastErr
 	e.ckptStatMu.Unlock()
-	e.mu.RUnlock()
+	return s
+}
+
+// statsUnlocked fills the figures that need no lock.
+func (e *Bus) statsUnlocked(s *Stats) {
 	s.CheckpointFailStreak = e.ckptFailStreak.Load()
 	s.CheckpointPaced = time.Duration(e.ckptPaced.Load())
 	s.HeapBytes = heapBytes()
-	return s
 }
 
 // CheckpointFailures returns how many checkpoints have failed since Open and

@@ -290,8 +290,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	hs := server.NewHTTPServer(root, o.maxStreams, log)
 	hs.TLSConfig = tlsCfg
 
+	ticks := o.ticks
+	if dm != nil {
+		ticks = dm.TickInterval // it logged 0s: --ticks is refused with --demo
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "dir", o.dir, "sync", mode.String(), "tls", tlsCfg != nil,
-		"auth", auth != nil, "ticks", o.ticks, "demo", o.demo, "shared", bus.SharedPath(), "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
+		"auth", auth != nil, "ticks", ticks, "demo", o.demo, "shared", bus.SharedPath(), "inspector", inspectorURL(ln.Addr().String(), tlsCfg != nil))
 
 	// ctx ends at the first SIGTERM or SIGINT (main's interruptContext,
 	// where a second one exits at once, cutting this shutdown short).

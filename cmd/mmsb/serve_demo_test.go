@@ -38,6 +38,10 @@ func TestServeDemo(t *testing.T) {
 			t.Fatalf("serve --demo did not start:\n%s", stderr.String())
 		}
 	}
+	// The log names the demo's tick period (it said ticks=0s).
+	if !strings.Contains(stderr.String(), "ticks=100ms") {
+		t.Errorf("serve --demo's log does not name its tick period, 100ms:\n%s", stderr.String())
+	}
 	base := "http://" + addr
 	resp, err := http.Get(base + "/")
 	if err != nil {

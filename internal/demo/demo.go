@@ -64,6 +64,10 @@ type Demo struct {
 	Ticks  *tick.Orchestrator
 	Layout Layout
 
+	// TickInterval is the period Ticks runs at (half the writer's
+	// Interval, so that every submission meets a tick).
+	TickInterval time.Duration
+
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 	mu   sync.Mutex
@@ -143,11 +147,11 @@ func Start(o Options) (*Demo, error) {
 		cancel()
 		return nil, errors.Join(err, bus.Close())
 	}
-	d := &Demo{Bus: bus, Ticks: orch, Layout: l, stop: cancel}
+	d := &Demo{Bus: bus, Ticks: orch, Layout: l, TickInterval: o.Interval / 2, stop: cancel}
 	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
-		d.setErr(orch.Run(ctx, o.Interval/2))
+		d.setErr(orch.Run(ctx, d.TickInterval))
 	}()
 	go func() {
 		defer d.wg.Done()

@@ -525,33 +525,24 @@ func (s *Server) Checkpoint(ctx context.Context, _ *connect.Request[mmsbv1.Check
 // lock, which on a large bus is slow and holds writers back, and most
 // callers (LastLSN, probes) want only the counters.
 //
-// The hash is the state's at the answer's last_lsn: the counters are read
-// again after it and the hash retried until no operation was applied in
-// between, as a live Read of several pages does. Until 2026-12-04 a
-// commit between the two reads paired the counters of one LSN with the
-// hash of a later state (TestStatsHashMatchesLSN).
+// The hash is the state's at the answer's last_lsn: Bus.StatsWithHash
+// reads both under one hold of the lock. Until 2026-12-04 a commit between
+// two separate reads paired the counters of one LSN with the hash of a
+// later state (TestStatsHashMatchesLSN), and the retry loop that fixed it
+// answered Aborted while commits kept landing.
 func (s *Server) Stats(ctx context.Context, req *connect.Request[mmsbv1.StatsRequest]) (*connect.Response[mmsbv1.StatsResponse], error) {
-	st := s.bus.Stats()
+	var st mmsb.Stats
 	var hash uint64
-	for attempt := 0; req.Msg.GetStateHash(); attempt++ {
+	if req.Msg.GetStateHash() {
 		if h := s.hooks.statsHashing; h != nil {
 			h()
 		}
 		var err error
-		if hash, err = s.bus.StateHash(); err != nil {
+		if st, hash, err = s.bus.StatsWithHash(); err != nil {
 			return nil, toConnect(err)
 		}
-		again := s.bus.Stats()
-		if again.LastLSN == st.LastLSN {
-			break
-		}
-		st = again
-		if attempt >= 8 {
-			return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("Stats: the state kept changing while it was hashed (LSN %d at the last try); retry", st.LastLSN))
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, toConnect(err)
-		}
+	} else {
+		st = s.bus.Stats()
 	}
 	return connect.NewResponse(&mmsbv1.StatsResponse{Pages: uint64(st.Pages), LogicalBytes: st.LogicalBytes, LastLsn: uint64(st.LastLSN),
 		DurableLsn: uint64(st.Log.DurableLSN), OldestLsn: uint64(st.Log.OldestLSN), SyncMode: st.SyncMode, Checkpoints: st.Checkpoints,

@@ -98,8 +98,8 @@ type Server struct {
 
 	// hooks, set by tests only (export_test.go), observe as-of reads:
 	// asOfStarted when one has its slot and starts replaying, asOfWaiting
-	// when one finds every slot taken; statsHashing runs in Stats after it
-	// read the counters, before each state hash.
+	// when one finds every slot taken; statsHashing runs in Stats before
+	// it reads the counters and the state hash.
 	hooks struct{ asOfStarted, asOfWaiting, statsHashing func() }
 
 	// asOfSlots holds a token per as-of Read running (Config.MaxAsOfReads).
