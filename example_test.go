@@ -282,6 +282,26 @@ func ExampleBus_ReadPageAt() {
 	// full replay equals live state: true
 }
 
+// StatsWithHash pairs the state hash with the LSN it is the state of, as
+// two calls cannot while commits go on: a replay to that LSN hashes the same.
+func ExampleBus_StatsWithHash() {
+	ctx := context.Background()
+	bus, _ := mmsb.Open("", nil)
+	defer bus.Close()
+	id, _ := bus.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	_, _ = bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("state 1."))})
+
+	st, hash, _ := bus.StatsWithHash()
+	_, _ = bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("state 2."))})
+
+	past, _ := bus.Replay(ctx, mmsb.ReplayTarget{ToLSN: st.LastLSN})
+	defer past.Close()
+	replayed, _ := past.StateHash()
+	fmt.Printf("LSN %d, %d page, hash equals the replay's: %v\n", st.LastLSN, st.Pages, hash == replayed)
+	// Output:
+	// LSN 2, 1 page, hash equals the replay's: true
+}
+
 // Bind makes a page derived: a tick recomputes it when a parent changes,
 // and logs the result like any other delta.
 func ExampleBus_Bind() {
