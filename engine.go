@@ -283,7 +283,10 @@ type Bus struct {
 	// ckptAfterStep1, set by tests before a checkpoint, runs on the
 	// checkpoint's goroutine after each range's first step, without the
 	// lock (to change pages between the steps).
-	ckptAfterStep1  func()
+	ckptAfterStep1 func()
+	// verifyReplayed, set by tests, runs in VerifyReplay once the replay
+	// reached the LSN it started at, before it catches up, without a lock.
+	verifyReplayed  func()
 	lastCkptLSN     LSN
 	checkpointCount uint64
 	// Read by every commit (maybeCheckpoint) without ckptMu, which a

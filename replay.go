@@ -191,6 +191,14 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		}
 		return nil
 	}
+	return e.replayLog(ctx, fs, walDir, target, atEnd)
+}
+
+// replayLog applies the log in walDir from e.lastLSN+1 up to target (its
+// ToLSN, ToTime and Page/Epoch stops) and calls atEnd when the log ends
+// first. replayInto calls it after choosing where to start; VerifyReplay
+// calls it again to catch a replay up with commits made while it ran.
+func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, target ReplayTarget, atEnd func() error) error {
 	r, err := tlog.NewReader(fs, walDir, e.lastLSN+1)
 	if err != nil {
 		if vfs.IsNotExist(err) {
@@ -393,7 +401,13 @@ func (r *ReplayReport) Equal() bool {
 // VerifyReplay replays the log (from LSN 1 when the log still holds it,
 // else from the oldest checkpoint; or from the newest checkpoint when
 // fromNewestCheckpoint) and compares every page with the live state, bit for
-// bit. Commits wait while it runs.
+// bit.
+//
+// Commits go on while it replays: it replays up to the LSN reached when it
+// starts, catches up with the commits made meanwhile, and holds the bus's
+// lock (commits and reads wait) only for the last of them and the
+// comparison. The report's LSN is the state compared. Checkpoints wait for
+// it, so that none removes log or checkpoints the replay reads.
 //
 // A replay from the newest checkpoint starts from that checkpoint or fails:
 // when it does not load the error wraps ErrNoCheckpoint and the reason
@@ -402,25 +416,25 @@ func (r *ReplayReport) Equal() bool {
 // With no checkpoint at all it replays from LSN 1, as recovery would; the
 // report's FromCheckpoint and CheckpointLSN always say where it started.
 func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (ReplayReport, error) {
-	if fromNewestCheckpoint {
-		// The checkpoint that is the newest must not change (a background
-		// checkpoint finishing, or pruning) between choosing it and
-		// loading it. Same lock order as Checkpoint: ckptMu, then mu.
-		e.ckptMu.Lock()
-		defer e.ckptMu.Unlock()
-	}
-	e.lockSettled()
-	defer e.mu.Unlock()
-	if err := e.usable(); err != nil {
+	// The checkpoints and the log must not change under the replay (a
+	// checkpoint finishing, pruning, trimming the log), and the newest
+	// checkpoint not between choosing it and loading it. Same lock order
+	// as Checkpoint: ckptMu, then mu.
+	e.ckptMu.Lock()
+	defer e.ckptMu.Unlock()
+	e.rlockSettled()
+	err, hasLog, start := e.usable(), e.log != nil, e.lastLSN
+	e.mu.RUnlock()
+	if err != nil {
 		return ReplayReport{}, err
 	}
-	if e.log == nil {
+	if !hasLog {
 		return ReplayReport{}, fmt.Errorf("%w: bus runs without a log", ErrInvalidOption)
 	}
-	if err := e.log.Sync(); err != nil {
-		return ReplayReport{}, e.fail(err)
+	if err := e.Flush(ctx); err != nil {
+		return ReplayReport{}, err
 	}
-	target := ReplayTarget{ToLSN: e.lastLSN}
+	target := ReplayTarget{ToLSN: start}
 	first, err := firstLogLSN(e.fs, e.walDir())
 	if err != nil {
 		return ReplayReport{}, err
@@ -431,7 +445,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 	}
 	var newest checkpoint.Info // the newest checkpoint the replay may start from
 	for _, c := range ckpts {
-		if c.LSN <= e.lastLSN {
+		if c.LSN <= start {
 			newest = c
 			break
 		}
@@ -442,7 +456,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 	}
 	r := newDetached(e.opts.Functions, e.opts.LazyPageMemory)
 	defer r.discard()
-	if e.lastLSN > 0 || fromNewestCheckpoint && newest.Path != "" {
+	if start > 0 || fromNewestCheckpoint && newest.Path != "" {
 		if err := r.replayInto(ctx, e.fs, e.dir, target); err != nil {
 			return ReplayReport{}, err
 		}
@@ -458,6 +472,35 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		}
 		return ReplayReport{}, fmt.Errorf("%w: newest checkpoint %s (LSN %d): %w", ErrNoCheckpoint, newest.Path, newest.LSN, why)
 	}
+	if h := e.verifyReplayed; h != nil {
+		h()
+	}
+	// Catch up without the lock while commits made meanwhile are many, so
+	// that the locked catch-up below is short; a few rounds, since commits
+	// may outrun a replay.
+	for range verifyCatchUpRounds {
+		to := e.LastLSN()
+		if to-r.lastLSN < verifyLockedCatchUp {
+			break
+		}
+		if err := e.Flush(ctx); err != nil {
+			return ReplayReport{}, err
+		}
+		if err := r.catchUp(ctx, e.fs, e.walDir(), to); err != nil {
+			return ReplayReport{}, err
+		}
+	}
+	e.lockSettled()
+	defer e.mu.Unlock()
+	if err := e.usable(); err != nil {
+		return ReplayReport{}, err
+	}
+	if err := e.log.Sync(); err != nil {
+		return ReplayReport{}, e.fail(err)
+	}
+	if err := r.catchUp(ctx, e.fs, e.walDir(), e.lastLSN); err != nil {
+		return ReplayReport{}, err
+	}
 	rep := compareStates(e, r)
 	rep.LSN = e.lastLSN
 	rep.FromCheckpoint = r.replayedFrom
@@ -467,6 +510,25 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		}
 	}
 	return rep, nil
+}
+
+// VerifyReplay catches its replay up without the bus's lock for at most
+// verifyCatchUpRounds rounds, until fewer than verifyLockedCatchUp
+// operations are left for the locked catch-up.
+const (
+	verifyCatchUpRounds = 4
+	verifyLockedCatchUp = 1 << 12
+)
+
+// catchUp applies the log from e.lastLSN+1 to lsn: the operations
+// committed after a replay reached e.lastLSN. The log must hold them all.
+func (e *Bus) catchUp(ctx context.Context, fs vfs.FS, walDir string, lsn LSN) error {
+	if e.lastLSN >= lsn {
+		return nil
+	}
+	return e.replayLog(ctx, fs, walDir, ReplayTarget{ToLSN: lsn}, func() error {
+		return fmt.Errorf("%w: the log ends at LSN %d, before LSN %d that the bus has applied", ErrCorruption, e.lastLSN, lsn)
+	})
 }
 
 // compareStates compares live (locked by caller) with replayed.
