@@ -6,6 +6,7 @@ import (
 
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/invariants"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 )
@@ -233,7 +234,11 @@ func (e *Bus) applyBatch(ds []delta.Delta, slots []page.Slot, first LSN, t int64
 		// flight (one worker +18 %, docs/benchmarks.md). Same state: each
 		// loop runs in batch order.
 		for i := range ds {
-			delta.Apply(&ds[i], e.store.Bytes(slots[i]))
+			// checkDeltaAt validated ds[i] against this page's size, so
+			// Apply cannot refuse it; invariants builds check that.
+			if err := delta.Apply(&ds[i], e.store.Bytes(slots[i])); invariants.Enabled && err != nil {
+				panic(fmt.Sprintf("invariants: validated delta %d does not apply: %v", i, err))
+			}
 		}
 		for i := range ds {
 			e.stampPage(slots[i], &ds[i], first+LSN(i), t)
@@ -255,7 +260,12 @@ func (e *Bus) applyToPage(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
 		e.applyToPageShared(sl, d, lsn, t)
 		return
 	}
-	delta.Apply(d, e.store.Bytes(sl))
+	// d was validated against this page's size (checkDeltaAt) or is a
+	// Diff of its bytes (propagation), so Apply cannot refuse it;
+	// invariants builds check that.
+	if err := delta.Apply(d, e.store.Bytes(sl)); invariants.Enabled && err != nil {
+		panic(fmt.Sprintf("invariants: validated delta does not apply: %v", err))
+	}
 	e.stampPage(sl, d, lsn, t)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/invariants"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 )
@@ -440,7 +441,11 @@ func (p *parallelApplier) applyShard(s int) {
 	}
 	// Bytes, then stamps, as applyBatch does (see there).
 	for _, i := range p.shardIdx[s] {
-		delta.Apply(&ds[i], e.store.Bytes(p.slots[i]))
+		// Validated against the page's size (checkDeltaAt): Apply cannot
+		// refuse it; invariants builds check that.
+		if err := delta.Apply(&ds[i], e.store.Bytes(p.slots[i])); invariants.Enabled && err != nil {
+			panic(fmt.Sprintf("invariants: validated delta %d does not apply: %v", i, err))
+		}
 	}
 	for _, i := range p.shardIdx[s] {
 		e.stampPage(p.slots[i], &ds[i], p.first+LSN(i), p.now)
@@ -587,6 +592,5 @@ func (p *parallelApplier) applyOp(st *page.Store) error {
 	if err := delta.Validate(d, len(b)); err != nil {
 		return fmt.Errorf("page %d: %w", d.Page, err)
 	}
-	delta.Apply(d, b)
-	return nil
+	return delta.Apply(d, b)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/invariants"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -141,7 +142,11 @@ func (e *Bus) publishShared() error {
 // copied the page meanwhile sees the word moved and retries.
 func (e *Bus) applyToPageShared(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
 	e.store.BeginWrite(sl, uint64(lsn))
-	delta.Apply(d, e.store.Bytes(sl))
+	// As in applyToPage, d was validated against this page's size or is a
+	// Diff of its bytes: Apply cannot refuse it; invariants builds check that.
+	if err := delta.Apply(d, e.store.Bytes(sl)); invariants.Enabled && err != nil {
+		panic(fmt.Sprintf("invariants: validated delta does not apply: %v", err))
+	}
 	ep := e.store.Epoch(sl) + 1
 	e.store.SetEpoch(sl, ep)
 	e.store.SetLastLSN(sl, lsn)

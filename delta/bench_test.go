@@ -14,7 +14,9 @@ func BenchmarkApplyRuns16B(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(16)
 	for b.Loop() {
-		Apply(d, page)
+		if err := Apply(d, page); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -28,7 +30,9 @@ func BenchmarkApplyMaskedDense4KiB(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(4096)
 	for b.Loop() {
-		Apply(&d, page)
+		if err := Apply(&d, page); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -199,7 +199,9 @@ func FuzzDecode(f *testing.F) {
 		const ps = 512
 		if Validate(&d, ps) == nil {
 			page := make([]byte, ps)
-			Apply(&d, page)
+			if err := Apply(&d, page); err != nil {
+				t.Fatalf("Validate accepts, Apply refuses: %v", err)
+			}
 			n := Normalize(&d)
 			m := mustMerge(t, &d, &d)
 			if !sameRuns(n.Runs, m.Runs) {

@@ -10,8 +10,9 @@ import (
 	"fmt"
 )
 
-// Errors returned by Validate, Decode, Merge and Diff. They are wrapped with details
-// (page, offset, lengths) and are testable with errors.Is.
+// Errors returned by Validate, Apply, Decode, Merge, Diff and the form
+// conversions. They are wrapped with details (page, offset, lengths) and
+// are testable with errors.Is.
 var (
 	// ErrEmpty: the delta writes no bytes.
 	ErrEmpty = errors.New("delta: empty delta")
@@ -89,8 +90,9 @@ type Delta struct {
 //
 // FormRuns: at least one run; no run may have empty Data (a delta whose runs
 // are all empty is ErrEmpty, a single empty run among others ErrMalformed);
-// every run must end within the page (checked in 64-bit arithmetic so that
-// Offset+len cannot wrap).
+// every run must end within the page and within the 2^32 positions a uint32
+// offset can name (checked in 64-bit arithmetic so that Offset+len cannot
+// wrap).
 //
 // Masked forms: MaskLen must be non-zero and at most pageSize (strict: a mask
 // that merely covers positions past the page end is ErrOutOfRange even when
@@ -107,13 +109,16 @@ func Validate(d *Delta, pageSize int) error {
 	case FormMaskedDense, FormMaskedSparse:
 		return validateMasked(d, ps)
 	}
-	return fmt.Errorf("%w: page %d: unknown form %d", ErrMalformed, d.Page, d.Form)
+	return errUnknownForm(d)
 }
 
 func validateRuns(d *Delta, ps uint64) error {
 	if len(d.Runs) == 0 {
 		return fmt.Errorf("%w: page %d: no runs", ErrEmpty, d.Page)
 	}
+	// Positions past 2^32 fit no page the bus holds, and Ranges, Normalize,
+	// Merge and the conversions cannot name them (offsets are uint32).
+	ps = min(ps, addrSpace)
 	firstEmpty := -1
 	for i := range d.Runs {
 		r := &d.Runs[i]
@@ -123,10 +128,8 @@ func validateRuns(d *Delta, ps uint64) error {
 			}
 			continue
 		}
-		end := uint64(r.Offset) + uint64(len(r.Data))
-		if end > ps {
-			return fmt.Errorf("%w: page %d: run %d [%d,%d) exceeds page size %d",
-				ErrOutOfRange, d.Page, i, r.Offset, end, ps)
+		if uint64(r.Offset)+uint64(len(r.Data)) > ps {
+			return errRunPastPage(d, i, ps)
 		}
 	}
 	if firstEmpty >= 0 {
@@ -147,19 +150,24 @@ func validateMasked(d *Delta, ps uint64) error {
 	if d.MaskLen == 0 {
 		return fmt.Errorf("%w: page %d: mask length 0", ErrEmpty, d.Page)
 	}
-	need := maskBytes(d.MaskLen)
-	if uint64(len(d.Mask)) < need {
-		return fmt.Errorf("%w: page %d: mask has %d bytes, MaskLen %d needs %d",
-			ErrSizeMismatch, d.Page, len(d.Mask), d.MaskLen, need)
+	if maskShort(d) {
+		return errMaskShort(d)
 	}
 	if uint64(d.MaskLen) > ps {
-		return fmt.Errorf("%w: page %d: mask length %d exceeds page size %d",
-			ErrOutOfRange, d.Page, d.MaskLen, ps)
+		return errMaskPastPage(d, ps)
 	}
 	set := popcount(d.Mask, d.MaskLen)
 	if set == 0 {
 		return fmt.Errorf("%w: page %d: mask of %d positions has no bit set", ErrEmpty, d.Page, d.MaskLen)
 	}
+	return checkPayload(d, set)
+}
+
+// checkPayload checks a masked delta's payload length against its mask:
+// MaskLen bytes (dense) or set bytes, one per set bit (sparse). Validate
+// and Apply share it, so they agree on the sentinel and on refusing a
+// payload longer than the mask needs as well as a shorter one.
+func checkPayload(d *Delta, set uint64) error {
 	if d.Form == FormMaskedDense {
 		if uint64(len(d.Payload)) != uint64(d.MaskLen) {
 			return fmt.Errorf("%w: page %d: dense payload has %d bytes, MaskLen is %d",
@@ -172,6 +180,32 @@ func validateMasked(d *Delta, ps uint64) error {
 			ErrSizeMismatch, d.Page, len(d.Payload), set)
 	}
 	return nil
+}
+
+// maskShort reports whether Mask holds fewer than MaskLen bits.
+func maskShort(d *Delta) bool { return uint64(len(d.Mask)) < maskBytes(d.MaskLen) }
+
+// The errors below are built out of line so that Validate and Apply word
+// them alike and their fast paths stay small.
+
+func errUnknownForm(d *Delta) error {
+	return fmt.Errorf("%w: page %d: unknown form %d", ErrMalformed, d.Page, d.Form)
+}
+
+func errRunPastPage(d *Delta, i int, ps uint64) error {
+	r := &d.Runs[i]
+	return fmt.Errorf("%w: page %d: run %d [%d,%d) exceeds page size %d",
+		ErrOutOfRange, d.Page, i, r.Offset, uint64(r.Offset)+uint64(len(r.Data)), ps)
+}
+
+func errMaskShort(d *Delta) error {
+	return fmt.Errorf("%w: page %d: mask has %d bytes, MaskLen %d needs %d",
+		ErrSizeMismatch, d.Page, len(d.Mask), d.MaskLen, maskBytes(d.MaskLen))
+}
+
+func errMaskPastPage(d *Delta, ps uint64) error {
+	return fmt.Errorf("%w: page %d: mask length %d exceeds page size %d",
+		ErrOutOfRange, d.Page, d.MaskLen, ps)
 }
 
 // ApplyRun writes one run into page, as Apply writes each run of a
@@ -200,17 +234,70 @@ func ApplyRun(r *Run, page []byte) error {
 	return nil
 }
 
-// Apply writes d into page. d must have passed Validate for len(page).
-// It never allocates. FormRuns runs are applied in slice order, so a later
+// Apply writes d into page and returns nil, or returns an error and writes
+// nothing: every check precedes the first write. It never allocates when
+// it succeeds and never panics, whatever d holds.
+//
+// A delta Validate accepts for len(page) always applies. Apply refuses,
+// with Validate's sentinels and wording, every delta that does not fit:
+// a run ending past the page (ErrOutOfRange; an empty run counts as ending
+// at its offset), MaskLen past the page (ErrOutOfRange, even when the bits
+// past it are clear, as in Validate), a mask shorter than MaskLen bits, a
+// dense payload of other than MaskLen bytes or a sparse one of other than
+// one byte per set bit (ErrSizeMismatch), an unknown form (ErrMalformed).
+// It does not refuse a delta for writing nothing (Validate's ErrEmpty, and
+// its ErrMalformed for an empty run among others): that applies as the
+// nothing it writes. FormRuns runs are applied in slice order, so a later
 // run wins where runs overlap.
-func Apply(d *Delta, page []byte) {
+//
+// The checks cost O(runs) for FormRuns (nothing beyond ApplyRun's own for
+// the common one-run delta) and one popcount pass over the mask for
+// FormMaskedSparse; Validate does more.
+func Apply(d *Delta, page []byte) error {
 	switch d.Form {
 	case FormRuns:
-		for i := range d.Runs {
-			_ = ApplyRun(&d.Runs[i], page) // d passed Validate: every run lies within page
+		if len(d.Runs) == 1 {
+			// The common delta: ApplyRun checks the run before writing.
+			if ApplyRun(&d.Runs[0], page) != nil {
+				return errRunPastPage(d, 0, uint64(len(page)))
+			}
+			return nil
 		}
-	case FormMaskedDense:
-		it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
+		for i := range d.Runs {
+			r := &d.Runs[i]
+			if uint64(r.Offset)+uint64(len(r.Data)) > uint64(len(page)) {
+				return errRunPastPage(d, i, uint64(len(page)))
+			}
+		}
+		for i := range d.Runs {
+			_ = ApplyRun(&d.Runs[i], page) // every run was checked to fit above
+		}
+		return nil
+	case FormMaskedDense, FormMaskedSparse:
+		if maskShort(d) {
+			return errMaskShort(d)
+		}
+		if uint64(d.MaskLen) > uint64(len(page)) {
+			return errMaskPastPage(d, uint64(len(page)))
+		}
+		var set uint64
+		if d.Form == FormMaskedSparse {
+			set = popcount(d.Mask, d.MaskLen)
+		}
+		if err := checkPayload(d, set); err != nil {
+			return err
+		}
+		applyMasked(d, page)
+		return nil
+	}
+	return errUnknownForm(d)
+}
+
+// applyMasked writes a masked delta whose mask, MaskLen and payload Apply
+// has checked: every set bit lies within page and has its payload byte.
+func applyMasked(d *Delta, page []byte) {
+	it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
+	if d.Form == FormMaskedDense {
 		for {
 			off, n, ok := it.next()
 			if !ok {
@@ -218,17 +305,15 @@ func Apply(d *Delta, page []byte) {
 			}
 			copy(page[off:off+n], d.Payload[off:off+n])
 		}
-	case FormMaskedSparse:
-		it := bitRuns{mask: d.Mask, maskLen: d.MaskLen}
-		p := uint32(0)
-		for {
-			off, n, ok := it.next()
-			if !ok {
-				return
-			}
-			copy(page[off:off+n], d.Payload[p:p+n])
-			p += n
+	}
+	p := uint32(0)
+	for {
+		off, n, ok := it.next()
+		if !ok {
+			return
 		}
+		copy(page[off:off+n], d.Payload[p:p+n])
+		p += n
 	}
 }
 
@@ -236,15 +321,19 @@ func Apply(d *Delta, page []byte) {
 // ascending offset order, without allocating for FormRuns deltas whose runs
 // are sorted and non-overlapping (other shapes may allocate).
 // Masked forms never allocate. Adjacent ranges are reported as one.
+//
+// It is defined for any d, valid or not: masked forms report the set bits
+// among the first MaskLen that Mask holds (whatever the payload); bytes of
+// a run at positions 2^32 and beyond, which no uint32 offset can name, are
+// left out (so off+n never exceeds 2^32); an unknown form writes nothing.
 func Ranges(d *Delta, fn func(off, n uint32)) {
 	var c coalescer
 	switch d.Form {
 	case FormRuns:
 		if runsSorted(d.Runs) {
 			for i := range d.Runs {
-				r := &d.Runs[i]
-				if len(r.Data) > 0 {
-					c.add(r.Offset, uint32(len(r.Data)), fn)
+				if s := runSeg(&d.Runs[i]); len(s.data) > 0 {
+					c.add(s.off, uint32(len(s.data)), fn)
 				}
 			}
 			break
@@ -270,14 +359,16 @@ func Ranges(d *Delta, fn func(off, n uint32)) {
 }
 
 // coalescer joins adjacent ranges reported in ascending order so that
-// callers see maximal ranges.
+// callers see maximal ranges. Sums are taken in 64 bits: a range ending at
+// 2^32 must not look adjacent to one at offset 0, and a length that would
+// not fit uint32 is reported in two pieces.
 type coalescer struct {
 	off, n uint32
 	have   bool
 }
 
 func (c *coalescer) add(off, n uint32, fn func(off, n uint32)) {
-	if c.have && c.off+c.n == off {
+	if c.have && uint64(c.off)+uint64(c.n) == uint64(off) && uint64(c.n)+uint64(n) <= 1<<32-1 {
 		c.n += n
 		return
 	}
@@ -292,7 +383,9 @@ func (c *coalescer) flush(fn func(off, n uint32)) {
 	}
 }
 
-// WrittenBytes returns the number of distinct page bytes d writes.
+// WrittenBytes returns the number of distinct page bytes d writes: the
+// total length of the ranges Ranges reports (for masked forms, the set bits
+// among the first MaskLen that Mask holds), defined for any d.
 func WrittenBytes(d *Delta) int {
 	switch d.Form {
 	case FormMaskedDense, FormMaskedSparse:

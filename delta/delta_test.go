@@ -136,7 +136,9 @@ func TestApplyMatchesModel(t *testing.T) {
 			}
 			got := bytes.Repeat([]byte{0xee}, 200)
 			want := slices.Clone(got)
-			Apply(d, got)
+			if err := Apply(d, got); err != nil {
+				t.Fatal(err)
+			}
 			eff := model(d, 200)
 			applyModel(eff, want)
 			if !bytes.Equal(got, want) {
@@ -333,13 +335,16 @@ func TestAllocs(t *testing.T) {
 	}
 	var diff Delta
 	diff.Runs = make([]Run, 0, 64)
+	d2 := runs(Run{0, seq(0, 16)}, Run{200, seq(0, 40)})
+	var applyErr error
 	checks := map[string]func(){
 		"Validate runs":   func() { _ = Validate(d16, 4096) },
 		"Validate dense":  func() { _ = Validate(&dense, 4096) },
 		"Validate sparse": func() { _ = Validate(&sparse, 4096) },
-		"Apply runs":      func() { Apply(d16, page) },
-		"Apply dense":     func() { Apply(&dense, page) },
-		"Apply sparse":    func() { Apply(&sparse, page) },
+		"Apply runs":      func() { applyErr = Apply(d16, page) },
+		"Apply two runs":  func() { applyErr = Apply(d2, page) },
+		"Apply dense":     func() { applyErr = Apply(&dense, page) },
+		"Apply sparse":    func() { applyErr = Apply(&sparse, page) },
 		"Ranges sorted":   func() { Ranges(d16, func(off, n uint32) {}) },
 		"Ranges dense":    func() { Ranges(&dense, func(off, n uint32) {}) },
 		"WrittenBytes":    func() { _ = WrittenBytes(d16) },
@@ -354,6 +359,9 @@ func TestAllocs(t *testing.T) {
 		if a := testing.AllocsPerRun(100, fn); a != 0 {
 			t.Errorf("%s: %v allocs per run, want 0", name, a)
 		}
+	}
+	if applyErr != nil {
+		t.Fatalf("Apply: %v", applyErr)
 	}
 	if len(diff.Runs) != 41 {
 		t.Fatalf("AppendDiff found %d runs", len(diff.Runs))
@@ -380,7 +388,9 @@ func TestApplyWordRunsMatchCopy(t *testing.T) {
 					got[i], want[i] = byte(i), byte(i)
 				}
 				d := Delta{Page: 1, Runs: runs}
-				Apply(&d, got)
+				if err := Apply(&d, got); err != nil {
+					t.Fatal(err)
+				}
 				for _, r := range runs {
 					copy(want[r.Offset:], r.Data)
 				}

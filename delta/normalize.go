@@ -16,6 +16,22 @@ type seg struct {
 
 func (s seg) end() uint64 { return uint64(s.off) + uint64(len(s.data)) }
 
+// addrSpace is the number of page positions a uint32 offset can name.
+const addrSpace = 1 << 32
+
+// runSeg returns r as a segment without its bytes at positions addrSpace
+// and beyond: no offset, range or mask can name them, and a segment
+// reaching past addrSpace would split into pieces whose offsets wrap,
+// breaking the sorted order everything below relies on. Validate refuses
+// such runs; the algebra drops those bytes so that it stays defined.
+func runSeg(r *Run) seg {
+	s := seg{r.Offset, r.Data}
+	if s.end() > addrSpace {
+		s.data = s.data[:addrSpace-uint64(r.Offset)]
+	}
+	return s
+}
+
 // headTo keeps the part of s before position p (s.off < p < s.end()).
 func (s seg) headTo(p uint64) seg { return seg{s.off, s.data[:p-uint64(s.off)]} }
 
@@ -34,7 +50,7 @@ func runsSorted(runs []Run) bool {
 		if uint64(r.Offset) < prevEnd {
 			return false
 		}
-		prevEnd = uint64(r.Offset) + uint64(len(r.Data))
+		prevEnd = runSeg(r).end()
 	}
 	return true
 }
@@ -43,23 +59,23 @@ func runsSorted(runs []Run) bool {
 // runs in order produces (later runs win). Already sorted input costs one
 // pass; otherwise each run is inserted into the sorted list, replacing what
 // it covers, which is O(n log n) searching plus memmove per insertion: fine
-// for the tens of runs real deltas carry.
+// for the tens of runs real deltas carry. Runs are clipped at addrSpace
+// (runSeg).
 func resolveRuns(runs []Run, dst []seg) []seg {
 	base := len(dst)
 	if runsSorted(runs) {
 		for i := range runs {
-			if len(runs[i].Data) > 0 {
-				dst = append(dst, seg{runs[i].Offset, runs[i].Data})
+			if s := runSeg(&runs[i]); len(s.data) > 0 {
+				dst = append(dst, s)
 			}
 		}
 		return dst
 	}
 	for ri := range runs {
-		r := &runs[ri]
-		if len(r.Data) == 0 {
+		s := runSeg(&runs[ri])
+		if len(s.data) == 0 {
 			continue
 		}
-		s := seg{r.Offset, r.Data}
 		o, e := uint64(s.off), s.end()
 		segs := dst[base:]
 		i := sort.Search(len(segs), func(k int) bool { return segs[k].end() > o })
@@ -82,8 +98,10 @@ func resolveRuns(runs []Run, dst []seg) []seg {
 }
 
 // segments appends d's effect to dst as sorted, disjoint segments aliasing
-// d's data. Masked deltas are read defensively: a payload shorter than the
-// mask demands ends the walk instead of panicking.
+// d's data. It is defined for any d: masked deltas are read defensively (a
+// mask shorter than MaskLen bits is read as far as it goes, a payload
+// shorter than the mask demands ends the walk, extra payload is ignored),
+// runs are clipped at addrSpace, and an unknown form writes nothing.
 func segments(d *Delta, dst []seg) []seg {
 	switch d.Form {
 	case FormRuns:
@@ -211,9 +229,12 @@ func copyMeta(dst, src *Delta) {
 // Metadata fields (Page, Source, Intent, epochs, LSN, Time) are copied;
 // Intent is shared, not cloned. The run data is a fresh copy, so the result
 // does not alias d's buffers. A delta that writes nothing normalizes to one
-// with nil Runs. d should be valid (see Validate): an invalid masked delta
-// is read only as far as its payload allows, and runs that wrap past 2^32
-// give an unspecified (but non-panicking) result.
+// with nil Runs. It is defined for any d, valid or not: a masked delta is
+// read only as far as its mask and payload allow (a sparse payload shorter
+// than the mask's popcount, or a dense one shorter than a written position,
+// ends the effect there; extra payload bytes are ignored), bytes of a run at
+// positions 2^32 and beyond are dropped (no uint32 offset names them), and
+// an unknown form writes nothing.
 func Normalize(d *Delta) Delta {
 	var stack [16]seg
 	out := build(segments(d, stack[:0]))
@@ -225,7 +246,8 @@ func Normalize(d *Delta) Delta {
 // (b wins on overlap). Both must target the same page: deltas to different
 // pages cannot be one delta, and the error wraps ErrPageMismatch. The result
 // is normalized (and owns its data). Merge is associative and the empty
-// delta is its identity as far as the written bytes go.
+// delta is its identity as far as the written bytes go. Each side is read
+// as Normalize reads it, so Merge is defined for invalid deltas too.
 //
 // Metadata (Page, Source, Intent, CheckEpoch, ExpectEpoch) come from a: the
 // merged delta is checked against the epoch a expected. The commit-path
@@ -248,6 +270,8 @@ func Merge(a, b *Delta) (Delta, error) {
 // ToMaskedDense converts d to FormMaskedDense covering maskLen positions.
 // maskLen must cover every written byte; otherwise the error wraps
 // ErrOutOfRange. Unwritten payload positions are zero. Metadata is copied.
+// d's effect is read as Normalize reads it, so any d converts without
+// panicking; the result allocates maskLen payload bytes, whatever d writes.
 func ToMaskedDense(d *Delta, maskLen uint32) (Delta, error) {
 	var stack [16]seg
 	segs, err := checkCovered(segments(d, stack[:0]), maskLen)
@@ -267,7 +291,8 @@ func ToMaskedDense(d *Delta, maskLen uint32) (Delta, error) {
 
 // ToMaskedSparse converts d to FormMaskedSparse covering maskLen positions.
 // maskLen must cover every written byte; otherwise the error wraps
-// ErrOutOfRange. Metadata is copied.
+// ErrOutOfRange. Metadata is copied. d's effect is read as Normalize reads
+// it, so any d converts without panicking.
 func ToMaskedSparse(d *Delta, maskLen uint32) (Delta, error) {
 	var stack [16]seg
 	segs, err := checkCovered(segments(d, stack[:0]), maskLen)
@@ -289,6 +314,8 @@ func ToMaskedSparse(d *Delta, maskLen uint32) (Delta, error) {
 	return out, nil
 }
 
+// checkCovered checks that maskLen covers segs. They are sorted (segments
+// clips runs at addrSpace so no offset wraps), so the last one decides.
 func checkCovered(segs []seg, maskLen uint32) ([]seg, error) {
 	if k := len(segs) - 1; k >= 0 && segs[k].end() > uint64(maskLen) {
 		return nil, fmt.Errorf("%w: mask length %d does not cover write [%d,%d)",

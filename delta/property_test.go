@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"testing"
 
@@ -70,7 +71,9 @@ func TestPropApplyMatchesModel(t *testing.T) {
 		eff := model(d, size)
 		init := rapid.SliceOfN(rapid.Byte(), size, size).Draw(t, "page")
 		got, want := slices.Clone(init), slices.Clone(init)
-		Apply(d, got)
+		if err := Apply(d, got); err != nil {
+			t.Fatal(err)
+		}
 		applyModel(eff, want)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("Apply differs from model")
@@ -112,9 +115,9 @@ func TestPropMergeComposes(t *testing.T) {
 		// apply(merge(a,b)) == apply(a); apply(b) on a real page.
 		init := rapid.SliceOfN(rapid.Byte(), size, size).Draw(t, "page")
 		p1, p2 := slices.Clone(init), slices.Clone(init)
-		Apply(&m, p1)
-		Apply(a, p2)
-		Apply(b, p2)
+		if err := errors.Join(Apply(&m, p1), Apply(a, p2), Apply(b, p2)); err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Equal(p1, p2) {
 			t.Fatal("apply(merge(a,b)) != apply(a); apply(b)")
 		}
@@ -213,7 +216,9 @@ func TestPropDiff(t *testing.T) {
 		}
 		checkNormalized(t, &d)
 		got := slices.Clone(old)
-		Apply(&d, got)
+		if err := Apply(&d, got); err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Equal(got, new) {
 			t.Fatal("apply(Diff(old,new), old) != new")
 		}

@@ -527,11 +527,16 @@ func (s *service) Provenance(ctx context.Context, req *connect.Request[inspector
 // (positions it did not write read as zero), at most maxShownBytes.
 func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.LSN, lo, hi uint32) ([]byte, error) {
 	var out []byte
+	var applyErr error
 	err := s.bus().QueryLog(ctx, mmsb.LogQuery{Page: page, FromLSN: lsn, ToLSN: lsn, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
+		d := &op.Op.Delta
 		end := uint32(0)
-		delta.Ranges(&op.Op.Delta, func(off, n uint32) { end = max(end, off+n) })
+		delta.Ranges(d, func(off, n uint32) { end = max(end, off+n) })
+		if d.Form != delta.FormRuns {
+			end = max(end, d.MaskLen) // Apply refuses a mask longer than the buffer
+		}
 		buf := make([]byte, max(end, hi))
-		delta.Apply(&op.Op.Delta, buf)
+		applyErr = delta.Apply(d, buf)
 		out = buf[lo:min(hi, lo+maxShownBytes)]
 		return false
 	})
@@ -540,6 +545,12 @@ func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.L
 	}
 	if err != nil {
 		return nil, connectErr(err)
+	}
+	if applyErr != nil {
+		// A logged delta was validated against its page when committed:
+		// one that does not apply to a buffer covering it is the bus's
+		// fault, not the request's.
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("page %d LSN %d: logged delta does not apply: %w", page, lsn, applyErr))
 	}
 	return out, nil
 }

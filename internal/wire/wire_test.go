@@ -61,8 +61,9 @@ func TestDeltaRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, c := make([]byte, size), make([]byte, size)
-		delta.Apply(&d, a)
-		delta.Apply(&got, c)
+		if err := errors.Join(delta.Apply(&d, a), delta.Apply(&got, c)); err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Equal(a, c) || got.Form != d.Form || got.Source != "src" || string(got.Intent) != "why" || got.Page != 7 ||
 			got.CheckEpoch != d.CheckEpoch || got.ExpectEpoch != d.ExpectEpoch {
 			t.Fatalf("round trip changed the delta: %+v -> %+v", d, got)
@@ -134,7 +135,9 @@ func checkDeltaProto(b []byte, toProto func(*mmsb.Delta) *mmsbv1.Delta) error {
 	}
 	page := make([]byte, 64)
 	if delta.Validate(&got, len(page)) == nil {
-		delta.Apply(&got, page)
+		if err := delta.Apply(&got, page); err != nil {
+			return fmt.Errorf("a delta Validate accepts does not apply: %w", err)
+		}
 	}
 	return nil
 }
