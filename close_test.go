@@ -201,6 +201,7 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"PageIDs":       func() error { _, err := e.PageIDs(); return closedErr(err) },
 		"Flags":         func() error { _, err := e.Flags(a); return closedErr(err) },
 		"StateHash":     func() error { _, err := e.StateHash(); return closedErr(err) },
+		"StatsWithHash": func() error { _, _, err := e.StatsWithHash(); return closedErr(err) },
 		"Replay":        func() error { _, err := e.Replay(c, ReplayTarget{}); return closedErr(err) },
 		"ReadPageAt":    func() error { _, _, err := e.ReadPageAt(c, a, lsn); return closedErr(err) },
 		"VerifyReplay":  func() error { _, err := e.VerifyReplay(c, false); return closedErr(err) },

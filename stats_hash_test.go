@@ -1,6 +1,7 @@
 package mmsb
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -95,7 +96,7 @@ func TestStatsWithHashIsOneState(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.StatsWithHash(); err != ErrClosed {
+	if _, _, err := e.StatsWithHash(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("StatsWithHash after Close: %v, want ErrClosed", err)
 	}
 }
