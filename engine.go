@@ -286,7 +286,10 @@ type Bus struct {
 	ckptAfterStep1 func()
 	// verifyReplayed, set by tests, runs in VerifyReplay once the replay
 	// reached the LSN it started at, before it catches up, without a lock.
-	verifyReplayed  func()
+	verifyReplayed func()
+	// verifyStepped, set by tests, runs in VerifyReplay after each step
+	// but the last, without a lock, with the first page ID not compared.
+	verifyStepped   func(next PageID)
 	lastCkptLSN     LSN
 	checkpointCount uint64
 	// Read by every commit (maybeCheckpoint) without ckptMu, which a

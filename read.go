@@ -206,16 +206,21 @@ func (e *Bus) StateHash() (uint64, error) {
 
 func (e *Bus) stateHashLocked() uint64 {
 	h := xxhash.New()
-	var hdr [24]byte
 	e.store.ForEach(func(sl page.Slot) bool {
-		binary.LittleEndian.PutUint64(hdr[0:], uint64(e.store.ID(sl)))
-		binary.LittleEndian.PutUint64(hdr[8:], uint64(e.store.Size(sl)))
-		binary.LittleEndian.PutUint64(hdr[16:], uint64(e.store.Epoch(sl)))
-		h.Write(hdr[:])
-		h.Write(e.store.Bytes(sl))
+		hashPage(h, e.store, sl)
 		return true
 	})
 	return h.Sum64()
+}
+
+// hashPage adds one page to a state hash: ID, size, epoch, bytes.
+func hashPage(h *xxhash.Digest, s *page.Store, sl page.Slot) {
+	var hdr [24]byte
+	binary.LittleEndian.PutUint64(hdr[0:], uint64(s.ID(sl)))
+	binary.LittleEndian.PutUint64(hdr[8:], uint64(s.Size(sl)))
+	binary.LittleEndian.PutUint64(hdr[16:], uint64(s.Epoch(sl)))
+	h.Write(hdr[:])
+	h.Write(s.Bytes(sl))
 }
 
 // Stats describes the bus.

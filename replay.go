@@ -9,6 +9,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
@@ -191,15 +193,23 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		}
 		return nil
 	}
-	return e.replayLog(ctx, fs, walDir, target, atEnd)
+	return e.replayLog(ctx, fs, walDir, nil, target, atEnd)
 }
 
 // replayLog applies the log in walDir from e.lastLSN+1 up to target (its
 // ToLSN, ToTime and Page/Epoch stops) and calls atEnd when the log ends
-// first. replayInto calls it after choosing where to start; VerifyReplay
+// first. A non-nil at starts the read there (a record boundary at or
+// before e.lastLSN+1, from tlog.Log.Locate) instead of at the beginning of
+// the segment. replayInto calls it after choosing where to start; VerifyReplay
 // calls it again to catch a replay up with commits made while it ran.
-func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, target ReplayTarget, atEnd func() error) error {
-	r, err := tlog.NewReader(fs, walDir, e.lastLSN+1)
+func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, at *tlog.Position, target ReplayTarget, atEnd func() error) error {
+	var r *tlog.Reader
+	var err error
+	if at != nil {
+		r, err = tlog.NewReaderAt(fs, walDir, *at, e.lastLSN+1)
+	} else {
+		r, err = tlog.NewReader(fs, walDir, e.lastLSN+1)
+	}
 	if err != nil {
 		if vfs.IsNotExist(err) {
 			return atEnd()
@@ -379,13 +389,19 @@ func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch
 }
 
 // ReplayReport compares a replay of the log with the live state.
+//
+// VerifyReplay compares the pages in ranges of IDs while commits go on,
+// each range with the replay and the live bus at one LSN (the LSN of that
+// step). LiveHash and ReplayHash hash every page as StateHash does, each
+// page as it was when its range was compared: with no commit during the
+// verification they are the two states' StateHash at LSN.
 type ReplayReport struct {
-	LSN            LSN    // state compared: every operation up to this LSN
+	LSN            LSN    // the state compared last: every operation up to this LSN (the graphs are compared at it)
 	FromCheckpoint string // the checkpoint the replay started from; "" when replayed from LSN 1
 	CheckpointLSN  LSN    // the LSN FromCheckpoint covers (0 when replayed from LSN 1)
 	LiveHash       uint64
 	ReplayHash     uint64
-	Pages          int      // pages compared
+	Pages          int      // pages compared (a page created during the verification below the range being compared is not)
 	PagesDiffering int      // pages whose bytes, size or epoch differ, or that exist on one side only
 	BytesDiffering int64    // differing bytes over pages present on both sides
 	L2Divergence   float64  // sqrt(sum of squared differences) over float64 pages ("mmsb.type"="f64")
@@ -403,13 +419,15 @@ func (r *ReplayReport) Equal() bool {
 // fromNewestCheckpoint) and compares every page with the live state, bit for
 // bit.
 //
-// Commits go on while it replays: it replays up to the LSN reached when it
-// starts, catches up with the commits made meanwhile, and holds the bus's
-// read lock (commits wait, and reads that come behind a waiting commit)
-// only for the last of them and the comparison. When commits outrun the
-// replay, that last catch-up is what a few rounds of replay fell behind
-// (BenchmarkVerifyReplayWhileCommitting). The report's LSN is the state compared. Checkpoints wait for
-// it, so that none removes log or checkpoints the replay reads.
+// Commits go on while it runs. It replays up to the LSN reached when it
+// starts, without the bus's lock, and catches up with the commits made
+// meanwhile. Then it compares in steps, each under the read lock with the
+// replay caught up to the live LSN: a step catches up at most 16,384
+// operations or compares at most 4,096 pages or 1 MiB of them, and
+// commits waiting for the lock get in between steps, so a commit waits for
+// one step, not for the verification (see ReplayReport for what this means
+// for its hashes). Checkpoints wait for it, so that none removes log or
+// checkpoints the replay reads.
 //
 // A replay from the newest checkpoint starts from that checkpoint or fails:
 // when it does not load the error wraps ErrNoCheckpoint and the reason
@@ -477,139 +495,262 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 	if h := e.verifyReplayed; h != nil {
 		h()
 	}
-	// Catch up without the lock while commits made meanwhile are many, so
-	// that the locked catch-up below is short; a few rounds, since commits
-	// may outrun a replay.
+	// Catch up without the lock while the commits made meanwhile are many
+	// (a few rounds only: commits may outrun a replay).
 	for range verifyCatchUpRounds {
 		to := e.LastLSN()
-		if to-r.lastLSN < verifyLockedCatchUp {
+		if to-r.lastLSN < verifyStepOps {
 			break
 		}
-		if err := e.Flush(ctx); err != nil {
+		if err := e.log.WriteThrough(ctx, to); err != nil {
 			return ReplayReport{}, err
 		}
-		if err := r.catchUp(ctx, e.fs, e.walDir(), to); err != nil {
+		if err := r.catchUp(ctx, e, to); err != nil {
 			return ReplayReport{}, err
 		}
 	}
-	// The last of it under the read lock: commits wait.
-	e.rlockSettled()
-	defer e.mu.RUnlock()
-	if err := e.usable(); err != nil {
-		return ReplayReport{}, err
+	c := newReplayComparer()
+	var next PageID // the pages below it are compared
+	for {
+		done, err := e.verifyStep(ctx, r, c, &next)
+		if err != nil {
+			return ReplayReport{}, err
+		}
+		if done {
+			break
+		}
+		if h := e.verifyStepped; h != nil {
+			h(next)
+		}
 	}
-	if err := e.log.Sync(); err != nil {
-		return ReplayReport{}, err // as Flush: the commit whose sync fails fails the bus
-	}
-	if err := r.catchUp(ctx, e.fs, e.walDir(), e.lastLSN); err != nil {
-		return ReplayReport{}, err
-	}
-	rep := compareStates(e, r)
-	rep.LSN = e.lastLSN
+	rep := c.out
 	rep.FromCheckpoint = r.replayedFrom
-	for _, c := range ckpts {
-		if c.Path == r.replayedFrom {
-			rep.CheckpointLSN = c.LSN
+	for _, ck := range ckpts {
+		if ck.Path == r.replayedFrom {
+			rep.CheckpointLSN = ck.LSN
 		}
 	}
 	return rep, nil
 }
 
 // VerifyReplay catches its replay up without the bus's lock for at most
-// verifyCatchUpRounds rounds, until fewer than verifyLockedCatchUp
-// operations are left for the locked catch-up.
+// verifyCatchUpRounds rounds, while verifyStepOps operations or more are
+// left. Then each step under the read lock catches up at most
+// verifyStepOps operations, or compares at most verifyStepPages pages or
+// verifyStepBytes bytes of them (at least one page): one step is what a
+// commit may wait for.
 const (
 	verifyCatchUpRounds = 4
-	verifyLockedCatchUp = 1 << 12
+	verifyStepOps       = 1 << 14
+	verifyStepPages     = 4096
+	verifyStepBytes     = 1 << 20
 )
 
-// catchUp applies the log from e.lastLSN+1 to lsn: the operations
-// committed after a replay reached e.lastLSN. The log must hold them all.
-func (e *Bus) catchUp(ctx context.Context, fs vfs.FS, walDir string, lsn LSN) error {
+// verifyStep holds the read lock once. It catches r up with the live bus
+// by at most verifyStepOps operations; once r is at the live LSN it
+// compares the next range of pages, from *next on, and after the last
+// range the graphs (c.out is then the report). It reports whether the
+// comparison is complete.
+func (e *Bus) verifyStep(ctx context.Context, r *Bus, c *replayComparer, next *PageID) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	e.rlockSettled()
+	defer e.mu.RUnlock()
+	if err := e.usable(); err != nil {
+		return false, err
+	}
+	if r.lastLSN < e.lastLSN {
+		to := min(e.lastLSN, r.lastLSN+verifyStepOps)
+		if err := e.log.WriteThrough(ctx, to); err != nil {
+			return false, err
+		}
+		if err := r.catchUp(ctx, e, to); err != nil {
+			return false, err
+		}
+		if r.lastLSN < e.lastLSN {
+			return false, nil // let the commits waiting for the lock in
+		}
+	}
+	liveIDs, liveCut := stepRange(e.store, e.store.AppendIDsFrom(c.liveIDs[:0], *next, verifyStepPages))
+	repIDs, repCut := stepRange(r.store, r.store.AppendIDsFrom(c.repIDs[:0], *next, verifyStepPages))
+	// Pages up to bound are all in both lists: a list that was cut holds
+	// every page up to its last ID.
+	bound := ^PageID(0)
+	if liveCut {
+		bound = liveIDs[len(liveIDs)-1]
+	}
+	if repCut {
+		bound = min(bound, repIDs[len(repIDs)-1])
+	}
+	liveIDs, repIDs = idsUpTo(liveIDs, bound), idsUpTo(repIDs, bound)
+	c.pages(e, r, liveIDs, repIDs)
+	c.liveIDs, c.repIDs = liveIDs[:0], repIDs[:0]
+	if liveCut || repCut {
+		if bound != ^PageID(0) {
+			*next = bound + 1
+			return false, nil
+		}
+	}
+	c.out = c.finish(e, r)
+	c.out.LSN = e.lastLSN
+	return true, nil
+}
+
+// stepRange cuts ids, the next pages of s in ID order, after the page that
+// takes their bytes to verifyStepBytes, and reports whether the list may
+// leave pages out: it was cut, or it holds verifyStepPages pages.
+func stepRange(s *page.Store, ids []PageID) ([]PageID, bool) {
+	sum := 0
+	for k, id := range ids {
+		sl, _ := s.Lookup(id)
+		if sum += s.Size(sl); sum >= verifyStepBytes && k+1 < len(ids) {
+			return ids[:k+1], true
+		}
+	}
+	return ids, len(ids) == verifyStepPages
+}
+
+// idsUpTo returns the prefix of ascending ids that are <= bound.
+func idsUpTo(ids []PageID, bound PageID) []PageID {
+	k, _ := slices.BinarySearch(ids, bound+1)
+	if bound == ^PageID(0) {
+		k = len(ids)
+	}
+	return ids[:k]
+}
+
+// catchUp applies the live bus's log from e.lastLSN+1 to lsn: the
+// operations committed after the replay e reached e.lastLSN. The log must
+// hold them all, written out (tlog.Log.WriteThrough).
+func (e *Bus) catchUp(ctx context.Context, live *Bus, lsn LSN) error {
 	if e.lastLSN >= lsn {
 		return nil
 	}
-	return e.replayLog(ctx, fs, walDir, ReplayTarget{ToLSN: lsn}, func() error {
+	var at *tlog.Position
+	if pos, ok := live.log.Locate(e.lastLSN + 1); ok {
+		at = &pos
+	}
+	return e.replayLog(ctx, live.fs, live.walDir(), at, ReplayTarget{ToLSN: lsn}, func() error {
 		return fmt.Errorf("%w: the log ends at LSN %d, before LSN %d that the bus has applied", ErrCorruption, e.lastLSN, lsn)
 	})
 }
 
-// compareStates compares live (locked by caller) with replayed.
+// compareStates compares live (locked by caller) with replayed, whole.
 func compareStates(live, rep *Bus) ReplayReport {
-	out := ReplayReport{LiveHash: live.stateHashLocked(), ReplayHash: rep.stateHashLocked()}
-	note := func(format string, args ...any) {
-		if len(out.Differences) < 10 {
-			out.Differences = append(out.Differences, fmt.Sprintf(format, args...))
-		}
+	c := newReplayComparer()
+	c.pages(live, rep, live.store.AppendIDs(nil), rep.store.AppendIDs(nil))
+	return c.finish(live, rep)
+}
+
+// replayComparer compares a live bus with a replay of its log, a range of
+// page IDs at a time, each range with both at one LSN (VerifyReplay), or
+// whole (compareStates). It hashes every page it visits, in ID order, as
+// StateHash does: compared in one piece, its hashes are the two buses'
+// state hashes.
+type replayComparer struct {
+	out             ReplayReport
+	live, rep       *xxhash.Digest
+	sumSq           float64
+	liveIDs, repIDs []PageID // scratch for the ranges
+}
+
+func newReplayComparer() *replayComparer {
+	return &replayComparer{live: xxhash.New(), rep: xxhash.New()}
+}
+
+func (c *replayComparer) note(format string, args ...any) {
+	if len(c.out.Differences) < 10 {
+		c.out.Differences = append(c.out.Differences, fmt.Sprintf(format, args...))
 	}
-	liveIDs := live.store.AppendIDs(nil)
-	repIDs := rep.store.AppendIDs(nil)
-	var sumSq float64
+}
+
+// pages compares the pages liveIDs of live with the pages repIDs of rep
+// (both ascending, the live pages of one ID range on each side).
+func (c *replayComparer) pages(live, rep *Bus, liveIDs, repIDs []PageID) {
 	i, j := 0, 0
 	for i < len(liveIDs) || j < len(repIDs) {
 		switch {
 		case j >= len(repIDs) || i < len(liveIDs) && liveIDs[i] < repIDs[j]:
-			out.PagesDiffering++
-			note("page %d missing from replay", liveIDs[i])
+			ls, _ := live.store.Lookup(liveIDs[i])
+			hashPage(c.live, live.store, ls)
+			c.out.PagesDiffering++
+			c.note("page %d missing from replay", liveIDs[i])
 			i++
 		case i >= len(liveIDs) || repIDs[j] < liveIDs[i]:
-			out.PagesDiffering++
-			note("page %d only in replay", repIDs[j])
+			rs, _ := rep.store.Lookup(repIDs[j])
+			hashPage(c.rep, rep.store, rs)
+			c.out.PagesDiffering++
+			c.note("page %d only in replay", repIDs[j])
 			j++
 		default:
 			id := liveIDs[i]
 			ls, _ := live.store.Lookup(id)
 			rs, _ := rep.store.Lookup(id)
-			a, b := live.store.Bytes(ls), rep.store.Bytes(rs)
-			out.Pages++
-			diff := false
-			if len(a) != len(b) || live.store.Epoch(ls) != rep.store.Epoch(rs) {
-				diff = true
-				note("page %d: size %d/%d epoch %d/%d", id, len(a), len(b), live.store.Epoch(ls), rep.store.Epoch(rs))
+			hashPage(c.live, live.store, ls)
+			hashPage(c.rep, rep.store, rs)
+			if c.differ(live, rep, id, ls, rs) {
+				c.out.PagesDiffering++
 			}
-			// The state hash covers only IDs, sizes, epochs and bytes: the
-			// rest of a page's state is compared here, or a replay that
-			// lost it would pass.
-			if !page.MetaEqual(live.store.Meta(ls), rep.store.Meta(rs)) || live.flags[id] != rep.flags[id] ||
-				live.store.Location(ls) != rep.store.Location(rs) || live.store.LastLSN(ls) != rep.store.LastLSN(rs) {
-				diff = true
-				note("page %d: metadata, flags %d/%d, location %d/%d or last-write LSN %d/%d differ", id,
-					live.flags[id], rep.flags[id], live.store.Location(ls), rep.store.Location(rs), live.store.LastLSN(ls), rep.store.LastLSN(rs))
-			}
-			if !bytes.Equal(a, b) {
-				diff = true
-				n := min(len(a), len(b))
-				var nb int64
-				for k := 0; k < n; k++ {
-					if a[k] != b[k] {
-						nb++
-					}
-				}
-				nb += int64(max(len(a), len(b)) - n)
-				out.BytesDiffering += nb
-				note("page %d: %d bytes differ", id, nb)
-				if isF64(live.store.Meta(ls)) {
-					for k := 0; k+8 <= n; k += 8 {
-						x := math.Float64frombits(le64(a[k:]))
-						y := math.Float64frombits(le64(b[k:]))
-						d := x - y
-						if !math.IsNaN(d) {
-							sumSq += float64(d * d) // never fused: the same figure on every platform
-						}
-					}
-				}
-			}
-			if diff {
-				out.PagesDiffering++
-			}
+			c.out.Pages++
 			i++
 			j++
 		}
 	}
-	out.L2Divergence = math.Sqrt(sumSq)
+}
+
+// differ compares page id, at slot ls of live and rs of rep, and notes how
+// they differ.
+func (c *replayComparer) differ(live, rep *Bus, id PageID, ls, rs page.Slot) bool {
+	a, b := live.store.Bytes(ls), rep.store.Bytes(rs)
+	diff := false
+	if len(a) != len(b) || live.store.Epoch(ls) != rep.store.Epoch(rs) {
+		diff = true
+		c.note("page %d: size %d/%d epoch %d/%d", id, len(a), len(b), live.store.Epoch(ls), rep.store.Epoch(rs))
+	}
+	// The state hash covers only IDs, sizes, epochs and bytes: the rest of
+	// a page's state is compared here, or a replay that lost it would pass.
+	if !page.MetaEqual(live.store.Meta(ls), rep.store.Meta(rs)) || live.flags[id] != rep.flags[id] ||
+		live.store.Location(ls) != rep.store.Location(rs) || live.store.LastLSN(ls) != rep.store.LastLSN(rs) {
+		diff = true
+		c.note("page %d: metadata, flags %d/%d, location %d/%d or last-write LSN %d/%d differ", id,
+			live.flags[id], rep.flags[id], live.store.Location(ls), rep.store.Location(rs), live.store.LastLSN(ls), rep.store.LastLSN(rs))
+	}
+	if bytes.Equal(a, b) {
+		return diff
+	}
+	n := min(len(a), len(b))
+	var nb int64
+	for k := 0; k < n; k++ {
+		if a[k] != b[k] {
+			nb++
+		}
+	}
+	nb += int64(max(len(a), len(b)) - n)
+	c.out.BytesDiffering += nb
+	c.note("page %d: %d bytes differ", id, nb)
+	if isF64(live.store.Meta(ls)) {
+		for k := 0; k+8 <= n; k += 8 {
+			x := math.Float64frombits(le64(a[k:]))
+			y := math.Float64frombits(le64(b[k:]))
+			d := x - y
+			if !math.IsNaN(d) {
+				c.sumSq += float64(d * d) // never fused: the same figure on every platform
+			}
+		}
+	}
+	return true
+}
+
+// finish compares the graphs (live locked by the caller) and returns the
+// report.
+func (c *replayComparer) finish(live, rep *Bus) ReplayReport {
+	out := c.out
+	out.LiveHash, out.ReplayHash = c.live.Sum64(), c.rep.Sum64()
+	out.L2Divergence = math.Sqrt(c.sumSq)
 	out.GraphEqual = sameGraph(live, rep)
-	if !out.GraphEqual {
-		note("edges or bindings differ")
+	if !out.GraphEqual && len(out.Differences) < 10 {
+		out.Differences = append(out.Differences, "edges or bindings differ")
 	}
 	return out
 }

@@ -28,7 +28,7 @@ func commitWithin(t *testing.T, e *Bus, ds []Delta) bool {
 // replays (until 2026-12-04 it held the bus's lock for the whole replay, so
 // every commit, read and Stats waited for it). The hook commits, once the
 // replay reached the LSN it started at, a few small batches and one larger
-// than the locked catch-up takes; each must return while VerifyReplay is
+// than a locked step catches up; each must return while VerifyReplay is
 // still running, and the report must compare the state with all of them
 // (its LSN is the bus's after them, and the replay equals the live state).
 // The negative control changes a live page's bytes behind the log at the
@@ -80,7 +80,7 @@ func TestVerifyReplayLetsCommitsThrough(t *testing.T) {
 						return
 					}
 				}
-				big := make([]Delta, verifyLockedCatchUp+10)
+				big := make([]Delta, verifyStepOps+10)
 				for i := range big {
 					big[i] = Write(ids[0], uint32(i%4000), []byte{byte(i), byte(i >> 8)})
 				}
@@ -105,11 +105,96 @@ func TestVerifyReplayLetsCommitsThrough(t *testing.T) {
 			if !rep.Equal() {
 				t.Fatalf("replay under commits differs: %+v", rep)
 			}
-			if want := start + 3 + LSN(verifyLockedCatchUp+10); rep.LSN != want || e.LastLSN() != want {
+			if want := start + 3 + LSN(verifyStepOps+10); rep.LSN != want || e.LastLSN() != want {
 				t.Fatalf("report at LSN %d, bus at %d; want both %d (started at %d)", rep.LSN, e.LastLSN(), want, start)
 			}
 			if tc.fromNewest != (rep.FromCheckpoint != "") {
 				t.Fatalf("replay started from %q", rep.FromCheckpoint)
+			}
+		})
+	}
+}
+
+// TestVerifyReplayStepsInterleaveCommits: VerifyReplay compares in steps,
+// and a commit lands after every step (the hook), on pages of ranges
+// compared and not yet compared, creating and freeing pages too: every
+// step must catch the replay up before comparing, so the report is equal,
+// at the LSN after the last commit. Controls: a byte changed behind the log
+// in a range not compared yet is caught; one changed in a range already
+// compared is not (what ReplayReport says a step-wise comparison is).
+func TestVerifyReplayStepsInterleaveCommits(t *testing.T) {
+	const pages = 3*verifyStepPages + 100 // four ranges of pages of 64 bytes
+	for _, tc := range []struct {
+		name   string
+		behind func(next PageID) PageID // a page to change behind the log after the first step, 0: none
+		caught bool
+	}{
+		{"commits between steps", nil, false},
+		{"control: a change behind the log ahead of the comparison", func(next PageID) PageID { return next + 10 }, true},
+		{"control: a change behind the log already compared", func(next PageID) PageID { return next - 10 }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := openT(t, t.TempDir(), &Options{CheckpointBytes: -1})
+			defer func() { _ = e.Close() }()
+			specs := make([]PageSpec, pages)
+			for i := range specs {
+				specs[i] = PageSpec{Size: 64}
+			}
+			ids, err := e.CreatePages(ctx, specs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 500 {
+				if _, err := e.Commit(ctx, []Delta{Write(ids[(i*97)%pages], uint32(i%56), []byte{byte(i), 7, 7, 7})}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			steps := 0
+			e.verifyStepped = func(next PageID) {
+				steps++
+				if steps == 1 && tc.behind != nil {
+					e.lockSettled()
+					sl, _ := e.store.Lookup(tc.behind(next))
+					e.store.Bytes(sl)[3] ^= 0xff
+					e.mu.Unlock()
+				}
+				if tc.behind != nil {
+					return
+				}
+				ds := []Delta{Write(ids[steps%pages], 1, []byte{byte(steps)}), Write(ids[pages-1-steps], 2, []byte{byte(steps)})}
+				if !commitWithin(t, e, ds) {
+					t.Errorf("a commit between steps waited %v", livenessBound)
+				}
+				if _, err := e.CreatePage(ctx, PageSpec{Size: 16}); err != nil {
+					t.Error(err)
+				}
+				if err := e.FreePage(ctx, ids[pages/2+steps]); err != nil {
+					t.Error(err)
+				}
+			}
+			rep, err := e.VerifyReplay(ctx, false)
+			e.verifyStepped = nil
+			if err != nil {
+				t.Fatal(err)
+			}
+			if steps < 3 {
+				t.Fatalf("%d steps between ranges, want at least 3: the comparison was not stepped", steps)
+			}
+			if tc.behind != nil {
+				if caught := !rep.Equal(); caught != tc.caught {
+					t.Fatalf("change behind the log caught: %v, want %v (%+v)", caught, tc.caught, rep)
+				}
+				return
+			}
+			if !rep.Equal() || rep.LSN != e.LastLSN() {
+				t.Fatalf("report at LSN %d (bus at %d): %+v", rep.LSN, e.LastLSN(), rep)
+			}
+			// With no commit during it, the stepped hashes are the state's.
+			if rep, err = e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+				t.Fatalf("quiet VerifyReplay: %v %+v", err, rep)
+			}
+			if h := hashOf(t, e); rep.LiveHash != h || rep.ReplayHash != h {
+				t.Fatalf("quiet VerifyReplay: live hash %#x, replay hash %#x, the bus's state hash %#x", rep.LiveHash, rep.ReplayHash, h)
 			}
 		})
 	}

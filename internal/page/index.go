@@ -247,3 +247,37 @@ func (s *Store) forEachID(fn func(id base.PageID, sl Slot) bool) {
 		}
 	}
 }
+
+// AppendIDsFrom appends to dst, in ascending order, the n smallest live
+// page IDs >= from (fewer when fewer are left), for walks of the pages in
+// pieces with the lock released between them (VerifyReplay). It costs
+// O(window entries walked + sparse IDs), not O(live pages).
+func (s *Store) AppendIDsFrom(dst []base.PageID, from base.PageID, n int) []base.PageID {
+	var sparse []base.PageID
+	for id := range s.sparse {
+		if id >= from {
+			sparse = append(sparse, id)
+		}
+	}
+	slices.Sort(sparse) // map order must not leak
+	i := 0
+	if from > s.denseBase {
+		i = int(min(from-s.denseBase, base.PageID(len(s.dense))))
+	}
+	j := 0
+	for n > 0 && (i < len(s.dense) || j < len(sparse)) {
+		if i < len(s.dense) && s.dense[i] == 0 {
+			i++
+			continue
+		}
+		if i < len(s.dense) && (j >= len(sparse) || s.denseBase+base.PageID(i) < sparse[j]) {
+			dst = append(dst, s.denseBase+base.PageID(i))
+			i++
+		} else {
+			dst = append(dst, sparse[j])
+			j++
+		}
+		n--
+	}
+	return dst
+}

@@ -549,3 +549,47 @@ func TestDenseWindowMovesBack(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendIDsFrom: pieces of AppendIDsFrom, each from the ID after the
+// last one of the piece before, put together are AppendIDs, with dense
+// and sparse IDs mixed, freed pages, and starts below, inside and above
+// the dense window; every piece is the ascending IDs >= from, at most n.
+func TestAppendIDsFrom(t *testing.T) {
+	s := newStore(t)
+	for id := base.PageID(300000); id >= 1; id -= 3 {
+		mustCreate(t, s, id, 8)
+	}
+	for _, id := range []base.PageID{1 << 63, 1 << 40, 5 << 50, ^base.PageID(0), 400001} {
+		mustCreate(t, s, id, 8)
+	}
+	for id := base.PageID(30000); id < 60000; id += 3 {
+		if err := s.Free(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := s.AppendIDs(nil)
+	for _, n := range []int{1, 7, 1000, len(all) + 5} {
+		var walked []base.PageID
+		for from := base.PageID(0); ; {
+			piece := s.AppendIDsFrom(nil, from, n)
+			if len(piece) > n {
+				t.Fatalf("n=%d from %d: %d IDs", n, from, len(piece))
+			}
+			walked = append(walked, piece...)
+			if len(piece) < n || piece[len(piece)-1] == ^base.PageID(0) {
+				break
+			}
+			from = piece[len(piece)-1] + 1
+		}
+		if !slices.Equal(walked, all) {
+			t.Fatalf("n=%d: pieces put together hold %d IDs, AppendIDs %d (or the order differs)", n, len(walked), len(all))
+		}
+	}
+	for _, from := range []base.PageID{0, 1, 2, 30001, 59999, 299998, 300001, 400001, 1 << 40, ^base.PageID(0)} {
+		i, _ := slices.BinarySearch(all, from)
+		want := all[i:min(i+50, len(all))]
+		if got := s.AppendIDsFrom([]base.PageID{9}, from, 50); !slices.Equal(got[1:], want) || got[0] != 9 {
+			t.Fatalf("AppendIDsFrom(from %d, 50) = %v..., want %v...", from, got[:min(len(got), 4)], want[:min(len(want), 3)])
+		}
+	}
+}

@@ -481,6 +481,18 @@ func (l *Log) Sync() error {
 	return l.flushLocked(context.Background(), l.lastLSN, true)
 }
 
+// WriteThrough writes every record holding an LSN <= lsn to its segment
+// file, without an fsync: a Reader opened after it returns sees them. A
+// replay that follows a live log (the bus's VerifyReplay) needs no more, and
+// an fsync under the bus's lock would keep commits waiting on the device.
+// It returns the sticky error of a failed log, or ctx.Err() if ctx ends
+// while an in-flight flush is waited for.
+func (l *Log) WriteThrough(ctx context.Context, lsn base.LSN) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flushLocked(ctx, min(lsn, l.lastLSN), false)
+}
+
 // LastLSN returns the last LSN appended (0 if none).
 func (l *Log) LastLSN() base.LSN {
 	l.mu.Lock()
