@@ -20,9 +20,11 @@ import (
 // mutex guards the whole tree and every open file, which keeps the model
 // simple and every observable state consistent (throughput is not a goal).
 //
-// Paths are slash-separated and cleaned with [path.Clean]; a leading slash is
-// optional, so "db/x" and "/db/x" name the same file. As on the OS, a file can
-// only be created in an existing directory ([MemFS.MkdirAll] first).
+// Paths are slash-separated and resolved as Linux resolves them (not
+// cleaned: "x/../a" fails when x is missing, and "a/" must be a directory);
+// a leading slash is optional, so "db/x" and "/db/x" name the same file. As
+// on the OS, a file can only be created in an existing directory
+// ([MemFS.MkdirAll] first), and a file grows to at most 64 GiB (EFBIG).
 //
 // # Crash model
 //
@@ -113,50 +115,154 @@ func NewMem() *MemFS {
 
 var _ FS = (*MemFS)(nil)
 
-// splitPath cleans name and returns its components ("" and "/" give none).
-func splitPath(name string) []string {
-	p := strings.TrimPrefix(path.Clean("/"+name), "/")
-	if p == "" {
-		return nil
+// Names are resolved as Linux resolves them, not cleaned: every component
+// before the last must be an existing directory ("x/.." fails when x is
+// missing, as it does on the OS), ".." climbs to the parent (the root's is
+// the root), empty components and "." stay where they are, and a trailing
+// slash (or a last component "." or "..") says the name must be a
+// directory. A leading slash is optional: every name starts at the root.
+
+// Linux's limits on names: NAME_MAX for one component, PATH_MAX (with its
+// terminating NUL) for the whole name.
+const (
+	maxNameLen = 255
+	maxPathLen = 4096
+)
+
+// memPath is a name split for resolution.
+type memPath struct {
+	dir   []string // the components before the last, as written
+	last  string   // the last component; "" for the root ("/")
+	slash bool     // a trailing slash: the name must be a directory
+}
+
+// dotted reports whether the last component names a directory by its
+// relation to another ("", "." or ".."), so that no entry can be created,
+// removed or renamed under it.
+func (p memPath) dotted() bool { return p.last == "" || p.last == "." || p.last == ".." }
+
+// checkName refuses, as the OS does, a name with a NUL byte (EINVAL), an
+// empty name (ENOENT) and a name longer than PATH_MAX (ENAMETOOLONG).
+func checkName(op, name string) error {
+	switch {
+	case strings.IndexByte(name, 0) >= 0:
+		return pathErr(op, name, syscall.EINVAL)
+	case name == "":
+		return pathErr(op, name, syscall.ENOENT)
+	case len(name) >= maxPathLen:
+		return pathErr(op, name, syscall.ENAMETOOLONG)
 	}
-	return strings.Split(p, "/")
+	return nil
+}
+
+// splitName checks name and splits it for resolution.
+func splitName(op, name string) (memPath, error) {
+	if err := checkName(op, name); err != nil {
+		return memPath{}, err
+	}
+	trimmed := strings.TrimRight(name, "/")
+	p := memPath{slash: len(trimmed) < len(name)}
+	if trimmed == "" {
+		return p, nil // the root
+	}
+	comps := strings.Split(trimmed, "/")
+	p.dir, p.last = comps[:len(comps)-1], comps[len(comps)-1]
+	return p, nil
 }
 
 func pathErr(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
-// walk returns the node named by comps, or an error naming op and name.
-func (m *MemFS) walk(op, name string, comps []string) (*memNode, error) {
-	n := m.root
+// walkDir resolves comps from the root, each to a directory, and returns
+// the directories from the root to the one comps name (the last element).
+func (m *MemFS) walkDir(op, name string, comps []string) ([]*memNode, error) {
+	stack := []*memNode{m.root}
 	for _, c := range comps {
-		if !n.isDir {
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(stack) > 1 {
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		if len(c) > maxNameLen {
+			return nil, pathErr(op, name, syscall.ENAMETOOLONG)
+		}
+		next := stack[len(stack)-1].children[c]
+		switch {
+		case next == nil:
+			return nil, pathErr(op, name, syscall.ENOENT)
+		case !next.isDir:
 			return nil, pathErr(op, name, syscall.ENOTDIR)
 		}
-		next := n.children[c]
-		if next == nil {
-			return nil, pathErr(op, name, syscall.ENOENT)
-		}
-		n = next
+		stack = append(stack, next)
+	}
+	return stack, nil
+}
+
+// lookup returns the node name resolves to.
+func (m *MemFS) lookup(op, name string) (*memNode, error) {
+	p, err := splitName(op, name)
+	if err != nil {
+		return nil, err
+	}
+	stack, err := m.walkDir(op, name, p.dir)
+	if err != nil {
+		return nil, err
+	}
+	switch p.last {
+	case "", ".":
+		return stack[len(stack)-1], nil
+	case "..":
+		return stack[max(len(stack)-2, 0)], nil
+	}
+	if len(p.last) > maxNameLen {
+		return nil, pathErr(op, name, syscall.ENAMETOOLONG)
+	}
+	n := stack[len(stack)-1].children[p.last]
+	switch {
+	case n == nil:
+		return nil, pathErr(op, name, syscall.ENOENT)
+	case p.slash && !n.isDir:
+		return nil, pathErr(op, name, syscall.ENOTDIR)
 	}
 	return n, nil
 }
 
-// parent returns the directory that holds name and name's last component.
-func (m *MemFS) parent(op, name string) (*memNode, string, error) {
-	comps := splitPath(name)
-	if len(comps) == 0 {
-		// The root has no parent entry to create, remove or rename.
-		return nil, "", pathErr(op, name, syscall.EINVAL)
-	}
-	dir, err := m.walk(op, name, comps[:len(comps)-1])
+// parent resolves the directory that holds name's entry: the directories
+// from the root to it (the last element), and name split. A name whose last
+// component is "", "." or ".." has no entry to create, remove or rename:
+// once its directories resolve, it fails with dotErr, the errno the OS
+// gives for op (or, when dotErr is 0, is returned for the caller to judge).
+func (m *MemFS) parent(op, name string, dotErr syscall.Errno) ([]*memNode, memPath, error) {
+	p, err := splitName(op, name)
 	if err != nil {
-		return nil, "", err
+		return nil, p, err
 	}
-	if !dir.isDir {
-		return nil, "", pathErr(op, name, syscall.ENOTDIR)
+	stack, err := m.walkDir(op, name, p.dir)
+	if err != nil {
+		return nil, p, err
 	}
-	return dir, comps[len(comps)-1], nil
+	if p.dotted() {
+		if dotErr == 0 {
+			return stack, p, nil // the caller decides
+		}
+		return nil, p, pathErr(op, name, dotErr)
+	}
+	return stack, p, nil
+}
+
+// lastTooLong refuses a last component longer than NAME_MAX, which the OS
+// finds when it looks the entry up (after resolving the directories of
+// both names of a rename).
+func (p memPath) lastTooLong(op, name string) error {
+	if len(p.last) > maxNameLen {
+		return pathErr(op, name, syscall.ENAMETOOLONG)
+	}
+	return nil
 }
 
 // setEntry changes entries of dir in the current namespace and records
@@ -243,15 +349,23 @@ func (n *memNode) sync() {
 // durable only after SyncDir) if absent; existed says which. A directory at
 // name is an error. Caller holds m.mu.
 func (m *MemFS) fileNodeLocked(name string) (n *memNode, existed bool, err error) {
-	dir, base, err := m.parent("open", name)
+	stack, p, err := m.parent("open", name, syscall.EISDIR)
+	if err == nil {
+		err = p.lastTooLong("open", name)
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	n = dir.children[base]
+	if p.slash {
+		// open(2) with O_CREAT refuses a trailing slash, whatever is there.
+		return nil, false, pathErr("open", name, syscall.EISDIR)
+	}
+	dir := stack[len(stack)-1]
+	n = dir.children[p.last]
 	switch {
 	case n == nil:
 		n = &memNode{}
-		dir.setEntry(memDirOp{{base, n}})
+		dir.setEntry(memDirOp{{p.last, n}})
 		return n, false, nil
 	case n.isDir:
 		return nil, false, pathErr("open", name, syscall.EISDIR)
@@ -277,7 +391,7 @@ func (m *MemFS) Create(name string) (File, error) {
 
 // openFile returns the file node called name.
 func (m *MemFS) openFile(name string) (*memNode, error) {
-	n, err := m.walk("open", name, splitPath(name))
+	n, err := m.lookup("open", name)
 	if err != nil {
 		return nil, err
 	}
@@ -318,18 +432,24 @@ func (m *MemFS) OpenAppend(name string) (File, error) {
 func (m *MemFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dir, base, err := m.parent("remove", name)
+	stack, p, err := m.parent("remove", name, syscall.EINVAL)
+	if err == nil {
+		err = p.lastTooLong("remove", name)
+	}
 	if err != nil {
 		return err
 	}
-	n := dir.children[base]
+	dir := stack[len(stack)-1]
+	n := dir.children[p.last]
 	switch {
 	case n == nil:
 		return pathErr("remove", name, syscall.ENOENT)
+	case p.slash && !n.isDir:
+		return pathErr("remove", name, syscall.ENOTDIR)
 	case n.isDir && len(n.children) != 0:
 		return pathErr("remove", name, syscall.ENOTEMPTY)
 	}
-	dir.setEntry(memDirOp{{base, nil}})
+	dir.setEntry(memDirOp{{p.last, nil}})
 	return nil
 }
 
@@ -338,26 +458,70 @@ func (m *MemFS) Remove(name string) error {
 // once the directories involved are synced; a rename within one directory is
 // atomic in the crash model too (a crash shows either the old or the new
 // name, never both or neither).
+//
+// The outcome is the OS's (os.Rename on Linux): renaming onto an existing
+// directory fails (os.Rename refuses it before rename(2) is called, even
+// for an empty one, and even for a directory renamed to its own name), a
+// name with a trailing slash must be a directory, and a directory cannot
+// move into its own subtree.
 func (m *MemFS) Rename(oldname, newname string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	odir, obase, err := m.parent("rename", oldname)
+	// os.Rename: an existing directory at newname is refused, after
+	// reporting a problem with oldname.
+	if dst, err := m.lookup("rename", newname); err == nil && dst.isDir {
+		src, err := m.lookup("rename", oldname)
+		if err != nil {
+			return err
+		}
+		if oldname == newname || src != dst {
+			return pathErr("rename", newname, syscall.EEXIST)
+		}
+	}
+	// rename(2): both names are converted before either is resolved.
+	for _, name := range []string{oldname, newname} {
+		if strings.IndexByte(name, 0) >= 0 {
+			return pathErr("rename", name, syscall.EINVAL)
+		}
+	}
+	// rename(2) resolves both directories before it looks at the names.
+	ostack, op, err := m.parent("rename", oldname, 0)
 	if err != nil {
 		return err
 	}
-	ndir, nbase, err := m.parent("rename", newname)
+	nstack, np, err := m.parent("rename", newname, 0)
 	if err != nil {
 		return err
 	}
-	n := odir.children[obase]
+	switch {
+	case op.dotted():
+		return pathErr("rename", oldname, syscall.EBUSY)
+	case np.dotted():
+		return pathErr("rename", newname, syscall.EBUSY)
+	}
+	if err := op.lastTooLong("rename", oldname); err != nil {
+		return err
+	}
+	odir, ndir := ostack[len(ostack)-1], nstack[len(nstack)-1]
+	n := odir.children[op.last]
 	if n == nil {
 		return pathErr("rename", oldname, syscall.ENOENT)
 	}
-	if odir == ndir && obase == nbase {
-		return nil // POSIX: renaming a file to itself does nothing
+	if err := np.lastTooLong("rename", newname); err != nil {
+		return err
 	}
-	dst := ndir.children[nbase]
+	if !n.isDir && (op.slash || np.slash) {
+		return pathErr("rename", oldname, syscall.ENOTDIR)
+	}
+	dst := ndir.children[np.last]
 	switch {
+	case n.isDir && slices.Contains(nstack, n):
+		// A directory cannot move inside itself.
+		return pathErr("rename", newname, syscall.EINVAL)
+	case dst != nil && slices.Contains(ostack, dst):
+		return pathErr("rename", newname, syscall.ENOTEMPTY)
+	case dst == n:
+		return nil // POSIX: renaming a file to itself does nothing
 	case !n.isDir && dst != nil && dst.isDir:
 		return pathErr("rename", newname, syscall.EISDIR)
 	case n.isDir && dst != nil && !dst.isDir:
@@ -365,18 +529,11 @@ func (m *MemFS) Rename(oldname, newname string) error {
 	case n.isDir && dst != nil && len(dst.children) != 0:
 		return pathErr("rename", newname, syscall.ENOTEMPTY)
 	}
-	if n.isDir {
-		// A directory cannot move inside itself.
-		ocomps, ncomps := splitPath(oldname), splitPath(newname)
-		if len(ncomps) > len(ocomps) && slices.Equal(ncomps[:len(ocomps)], ocomps) {
-			return pathErr("rename", newname, syscall.EINVAL)
-		}
-	}
 	if odir == ndir {
-		odir.setEntry(memDirOp{{nbase, n}, {obase, nil}})
+		odir.setEntry(memDirOp{{np.last, n}, {op.last, nil}})
 	} else {
-		ndir.setEntry(memDirOp{{nbase, n}})
-		odir.setEntry(memDirOp{{obase, nil}})
+		ndir.setEntry(memDirOp{{np.last, n}})
+		odir.setEntry(memDirOp{{op.last, nil}})
 	}
 	return nil
 }
@@ -384,20 +541,60 @@ func (m *MemFS) Rename(oldname, newname string) error {
 // MkdirAll creates a directory and any missing parents. Each new directory is
 // durable only after SyncDir of its parent (see the crash model on [MemFS]);
 // [MkdirAllAndSync] does both.
+//
+// It does what os.MkdirAll does, step for step: a name that is already a
+// directory succeeds, otherwise the parent (the name without its last
+// component) is made first, then the name itself; so "x/.." makes x, as on
+// the OS.
 func (m *MemFS) MkdirAll(dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := m.root
-	for _, c := range splitPath(dir) {
-		next := n.children[c]
-		if next == nil {
-			next = newMemDir()
-			n.setEntry(memDirOp{{c, next}})
-		} else if !next.isDir {
-			return pathErr("mkdir", dir, syscall.ENOTDIR)
+	return m.mkdirAllLocked(dir)
+}
+
+func (m *MemFS) mkdirAllLocked(dir string) error {
+	n, err := m.lookup("mkdir", dir)
+	if err == nil {
+		if n.isDir {
+			return nil
 		}
-		n = next
+		return pathErr("mkdir", dir, syscall.ENOTDIR)
 	}
+	i := len(dir) - 1
+	for i >= 0 && dir[i] == '/' {
+		i--
+	}
+	for i >= 0 && dir[i] != '/' {
+		i--
+	}
+	if parent := dir[:max(i, 0)]; parent != "" {
+		if err := m.mkdirAllLocked(parent); err != nil {
+			return err
+		}
+	}
+	if err := m.mkdirLocked(dir); err != nil {
+		if n, lerr := m.lookup("mkdir", dir); lerr == nil && n.isDir {
+			return nil // "d/." and the like
+		}
+		return err
+	}
+	return nil
+}
+
+// mkdirLocked makes one directory, as mkdir(2). Caller holds m.mu.
+func (m *MemFS) mkdirLocked(dir string) error {
+	stack, p, err := m.parent("mkdir", dir, syscall.EEXIST)
+	if err == nil {
+		err = p.lastTooLong("mkdir", dir)
+	}
+	if err != nil {
+		return err
+	}
+	parent := stack[len(stack)-1]
+	if parent.children[p.last] != nil {
+		return pathErr("mkdir", dir, syscall.EEXIST)
+	}
+	parent.setEntry(memDirOp{{p.last, newMemDir()}})
 	return nil
 }
 
@@ -405,7 +602,7 @@ func (m *MemFS) MkdirAll(dir string) error {
 func (m *MemFS) List(dir string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, err := m.walk("open", dir, splitPath(dir))
+	n, err := m.lookup("open", dir)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +621,7 @@ func (m *MemFS) List(dir string) ([]string, error) {
 func (m *MemFS) Exists(name string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, err := m.walk("stat", name, splitPath(name))
+	_, err := m.lookup("stat", name)
 	return err == nil
 }
 
@@ -433,7 +630,7 @@ func (m *MemFS) Exists(name string) bool {
 func (m *MemFS) SyncDir(dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, err := m.walk("open", dir, splitPath(dir))
+	n, err := m.lookup("open", dir)
 	if err != nil {
 		return err
 	}
@@ -631,6 +828,12 @@ const maxPrefaultHint = 64 << 20
 // maxSizeHint is the largest size hint a MemFS file follows.
 const maxSizeHint = 1 << 36
 
+// maxMemFileSize is the largest a MemFS file may grow: a truncation or a
+// write past it fails with EFBIG, as one past the filesystem's largest
+// file does on the OS, instead of asking Go for a slice it cannot make
+// (Truncate(math.MaxInt64) panicked in makeslice).
+const maxMemFileSize = 1 << 36
+
 // SizeHint reserves capacity for the file to grow to n bytes, so that
 // appends up to n never copy the file (a growing log segment would
 // otherwise be copied at every doubling, under the filesystem's lock).
@@ -784,11 +987,16 @@ func (f *memFile) Read(p []byte) (int, error) {
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if err := f.check("read", false); err != nil {
-		return 0, err
-	}
 	if off < 0 {
 		return 0, pathErr("readat", f.name, syscall.EINVAL)
+	}
+	if len(p) == 0 {
+		// As (*os.File).ReadAt, which reads nothing and so checks
+		// nothing, even on a closed file.
+		return 0, nil
+	}
+	if err := f.check("read", false); err != nil {
+		return 0, err
 	}
 	if off >= int64(len(f.n.data)) {
 		if len(p) == 0 {
@@ -823,6 +1031,9 @@ func (f *memFile) Write(p []byte) (int, error) {
 			f.pos = int64(len(f.n.data))
 		}
 	}
+	if f.pos > maxMemFileSize-int64(len(p)) {
+		return 0, pathErr("write", f.name, syscall.EFBIG)
+	}
 	f.n.writeAt(p, int(f.pos))
 	f.pos += int64(len(p))
 	return len(p), nil
@@ -846,6 +1057,9 @@ func (f *memFile) Truncate(size int64) error {
 	}
 	if size < 0 {
 		return pathErr("truncate", f.name, syscall.EINVAL)
+	}
+	if size > maxMemFileSize {
+		return pathErr("truncate", f.name, syscall.EFBIG)
 	}
 	for f.n.claimed(len(f.n.data), int(size)) {
 		f.fs.touched.Wait()
