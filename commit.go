@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -452,7 +453,9 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 }
 
 // CreatePages creates pages in one logged batch (all or none) and returns
-// their IDs. Specs with ID 0 get the next free IDs, in order.
+// their IDs. Specs with ID 0 get the next free IDs, in order, above the
+// largest ID used so far: once a page with ID math.MaxUint64 has been
+// created, none is left, and a spec with ID 0 is ErrInvalidPage.
 //
 // The memory the pages need (and, in shared mode, its tmpfs space) is
 // reserved before the batch is logged: a batch that does not fit is
@@ -497,6 +500,11 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 			id := s.ID
 			if id == 0 {
 				for {
+					if next == 0 {
+						// The IDs above the largest in use ran out (it was
+						// given explicitly): the next one would wrap to 0.
+						return fmt.Errorf("%w: spec %d: no page ID left to assign above page %d (give IDs explicitly)", ErrInvalidPage, i, uint64(math.MaxUint64))
+					}
 					if _, ok := e.store.Lookup(next); !ok {
 						if _, dup := seen[next]; !dup && (seen == nil || !explicitLater(specs[i+1:], next)) {
 							break

@@ -77,9 +77,11 @@ type Options struct {
 	// FS is the filesystem (default vfs.Default; in-memory buses use a
 	// private vfs.NewMem()).
 	FS vfs.FS
-	// Sync is the log's sync mode (default group).
+	// Sync is the log's sync mode (default group). Another value is
+	// ErrInvalidOption.
 	Sync SyncMode
-	// SegmentBytes is the log segment size (default 64 MiB).
+	// SegmentBytes is the log segment size (0 or negative: 64 MiB; 4 MiB
+	// for an in-memory bus).
 	SegmentBytes int64
 	// CheckpointBytes: take a checkpoint automatically once the log has
 	// grown this much since the last one (0: 256 MiB; negative: never).
@@ -115,7 +117,8 @@ type Options struct {
 	// instead of failing Open.
 	Repair bool
 	// Functions are recompute functions available to bindings, by name, in
-	// addition to the built-ins of internal/semiring.
+	// addition to the built-ins of internal/semiring (one of the same name
+	// replaces the built-in). A nil function is ErrInvalidOption.
 	Functions map[string]RecomputeFunc
 	// AllowMissingFunctions lets Open succeed when bindings name
 	// unregistered functions (offline tools); such pages are listed in
@@ -403,6 +406,21 @@ func Open(dir string, o *Options) (*Bus, error) {
 		o = &Options{}
 	}
 	opts := o.withDefaults()
+	if opts.Sync > SyncReplicated {
+		return nil, fmt.Errorf("%w: Sync %d is not a sync mode (SyncGroup, SyncAlways, SyncNone or SyncReplicated)", ErrInvalidOption, opts.Sync)
+	}
+	var nilFuncs []string
+	for name, fn := range opts.Functions {
+		if fn == nil {
+			nilFuncs = append(nilFuncs, name)
+		}
+	}
+	if len(nilFuncs) > 0 {
+		// A nil function would be bound and then called: every wave would
+		// fail on it, and callers of Func (the purity validator) panicked.
+		sort.Strings(nilFuncs)
+		return nil, fmt.Errorf("%w: Functions%q: nil recompute function", ErrInvalidOption, nilFuncs)
+	}
 	if err := opts.checkReplication(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 
@@ -52,6 +53,16 @@ func (e *Bus) discard() { _ = e.Close() }
 // newDetached returns an engine with no log, no directory and no lock, for
 // replays and offline checks.
 func newDetached(funcs map[string]RecomputeFunc, lazy bool) *Bus {
+	for _, fn := range funcs {
+		if fn == nil {
+			// Open refuses nil functions (the package-level Replay passes
+			// the caller's map unchecked); a replay calls none, and bindings
+			// naming a missing one are allowed, so they are left out.
+			funcs = maps.Clone(funcs)
+			maps.DeleteFunc(funcs, func(_ string, fn RecomputeFunc) bool { return fn == nil })
+			break
+		}
+	}
 	e, err := Open("", &Options{DisableLog: true, Functions: funcs, AllowMissingFunctions: true, HistoryEntries: -1, LazyPageMemory: lazy})
 	if err != nil {
 		panic(err) // an in-memory, log-less open cannot fail
