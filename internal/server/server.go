@@ -90,11 +90,13 @@ type Server struct {
 	writes   sync.WaitGroup
 	draining bool
 
-	// cutCtx ends (cut) when Shutdown stops waiting: the long calls still
-	// running then stop (beginLong), instead of running on past the
-	// shutdown deadline and holding up the bus's Close.
-	cutCtx context.Context
-	cut    context.CancelFunc
+	// longs holds the cancel functions of the long calls in flight
+	// (beginLong): when Shutdown stops waiting it cancels each (cutLongs)
+	// before it returns, so that they stop instead of running on past the
+	// shutdown deadline and holding up the bus's Close. cut says it did.
+	longMu   sync.Mutex
+	longs    map[*context.CancelCauseFunc]struct{}
+	longsCut bool
 
 	// hooks, set by tests only (export_test.go), observe as-of reads:
 	// asOfStarted when one has its slot and starts replaying, asOfWaiting
@@ -129,7 +131,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Bus is nil")
 	}
 	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval}
-	s.cutCtx, s.cut = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -218,8 +219,39 @@ func (s *Server) beginLong(ctx context.Context, what string) (_ context.Context,
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(s.cutCtx, func() { cancel(errCutShort) })
-	return ctx, func() { stop(); cancel(nil); s.endWrite() }, nil
+	key := &cancel
+	s.longMu.Lock()
+	if s.longsCut {
+		cancel(errCutShort) // Shutdown gave up between beginWrite and here
+	} else {
+		if s.longs == nil {
+			s.longs = make(map[*context.CancelCauseFunc]struct{})
+		}
+		s.longs[key] = struct{}{}
+	}
+	s.longMu.Unlock()
+	return ctx, func() {
+		s.longMu.Lock()
+		delete(s.longs, key)
+		s.longMu.Unlock()
+		cancel(nil)
+		s.endWrite()
+	}, nil
+}
+
+// cutLongs cancels every long call in flight, and any that begins later,
+// with errCutShort. It returns once each has its context cancelled (a
+// context.AfterFunc on a shared context cancelled them on goroutines of
+// their own, after Shutdown returned: a call let go just then could still
+// finish as if nothing had cut it, which TestShutdownLongCalls caught
+// about once in ten runs).
+func (s *Server) cutLongs() {
+	s.longMu.Lock()
+	defer s.longMu.Unlock()
+	s.longsCut = true
+	for c := range s.longs {
+		(*c)(errCutShort)
+	}
 }
 
 // longError is the error of a long call that failed with err, ctx the
@@ -251,7 +283,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	s.cut()
+	if err != nil {
+		s.cutLongs()
+	}
 	s.hub.stop()
 	return err
 }
