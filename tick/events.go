@@ -1,6 +1,7 @@
 package tick
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -135,8 +136,10 @@ type Subscription struct {
 	gone   bool // ch is closed; guarded by sendMu
 }
 
-// Dropped returns how many events a non-blocking subscription lost because
-// its buffer was full.
+// Dropped returns how many events the subscription lost because its buffer
+// was full: a non-blocking one whenever it is, a blocking one only when the
+// publishing Tick's or FlushPropagation's context ended while it waited for
+// the reader (Run's context, under Run).
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
 // Close ends the subscription and closes C. A publisher blocked on this
@@ -172,8 +175,9 @@ func (s *Subscription) wants(ev *Event) bool {
 }
 
 // deliverAll sends the events s wants, blocking or dropping per its mode,
-// unless it has been closed.
-func (s *Subscription) deliverAll(evs []Event) {
+// unless it has been closed. Once ctx is done a blocking subscription no
+// longer waits: what does not fit in its buffer is dropped and counted.
+func (s *Subscription) deliverAll(ctx context.Context, evs []Event) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	if s.gone {
@@ -181,20 +185,26 @@ func (s *Subscription) deliverAll(evs []Event) {
 	}
 	for i := range evs {
 		if s.wants(&evs[i]) {
-			s.deliver(&evs[i])
+			s.deliver(ctx, &evs[i])
 		}
 	}
 }
 
 // deliver sends ev, blocking or dropping per the subscription's mode.
-// Caller holds sendMu.
-func (s *Subscription) deliver(ev *Event) {
+// A blocking delivery waits until the reader takes ev, the subscription is
+// closed, or ctx (the publishing Tick's or FlushPropagation's) is done:
+// then ev is dropped, as in a non-blocking subscription, rather than make
+// the tick outlive its context (it waited for ever on a reader gone,
+// whatever the deadline: TestTickBadInput). Caller holds sendMu.
+func (s *Subscription) deliver(ctx context.Context, ev *Event) {
 	if s.blocking {
 		select {
 		case s.ch <- *ev:
+			return
 		case <-s.done:
+			return
+		case <-ctx.Done():
 		}
-		return
 	}
 	select {
 	case s.ch <- *ev:
@@ -212,8 +222,9 @@ const maxSubscriptionBuffer = 1 << 20
 // through a channel buffered to bufferSize (at least 1, at most 1<<20;
 // more is refused with mmsb.ErrInvalidOption). A blocking
 // subscription makes the publishing tick wait for room (a slow reader slows
-// the bus; it never loses events); a non-blocking one drops events when its
-// buffer is full and counts them in Dropped.
+// the bus; it loses events only when the publishing tick's context ends
+// while it waits, and counts them in Dropped); a non-blocking one drops
+// events when its buffer is full and counts them in Dropped.
 //
 // A reader may call Subscribe, close any subscription, register or
 // unregister invariants, Submit while the queue has room and Close the
@@ -274,8 +285,9 @@ func (o *Orchestrator) wantsType(t EventType) bool { return o.subMask.Load()&(1<
 // so that a reader woken by an event may Subscribe or close any
 // subscription while this publish waits on a blocking one. A subscription
 // added meanwhile gets events from the next publish; one closed meanwhile
-// gets no more. Caller holds tickMu (which guards pubTo and events).
-func (o *Orchestrator) publish() {
+// gets no more. A blocking subscription waits for its reader only until ctx
+// is done (deliver). Caller holds tickMu (which guards pubTo and events).
+func (o *Orchestrator) publish(ctx context.Context) {
 	if len(o.events) == 0 {
 		return
 	}
@@ -283,7 +295,7 @@ func (o *Orchestrator) publish() {
 	o.pubTo = append(o.pubTo[:0], o.subs...)
 	o.subMu.RUnlock()
 	for _, s := range o.pubTo {
-		s.deliverAll(o.events)
+		s.deliverAll(ctx, o.events)
 	}
 	clear(o.pubTo)
 	clear(o.events) // drop error references

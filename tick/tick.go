@@ -475,7 +475,9 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // done, bus closed or failed, writes refused) keeps the drained deltas, in
 // order, ahead of the queue for the next tick (Result.Kept) and returns the
 // error. A ctx already done when Tick is called returns ctx.Err() without
-// draining.
+// draining. A ctx that ends while the tick's events wait for the reader of
+// a blocking subscription drops those events (counted in its Dropped)
+// instead of holding the tick: what the tick committed stays committed.
 //
 // The error is non-nil when the commit failed as above, when a logged batch
 // failed to become durable (its deltas are counted as rejected; the bus is
@@ -566,7 +568,7 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 
 	// Events, in deterministic order.
 	o.buildEvents(r, tickErr, invErrs, ckptErr, total)
-	o.publish()
+	o.publish(ctx)
 	clear(o.rejEvents) // drop error references
 	o.rejEvents, o.commitErr = o.rejEvents[:0], nil
 	end := time.Now()
@@ -848,7 +850,7 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 			ev.Tick = o.tick
 			o.events = append(o.events, ev)
 		})
-		o.publish()
+		o.publish(ctx)
 	}
 	return &o.prop, err
 }
