@@ -15,7 +15,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -61,7 +63,8 @@ type options struct {
 	conn    []connect.ClientOption
 }
 
-// WithToken sends "Authorization: Bearer token" with every call.
+// WithToken sends "Authorization: Bearer token" with every call. A token
+// with a control character (no header can carry it) makes New fail.
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WithHTTPClient uses hc instead of the default (HTTP/1.1 or HTTP/2 over
@@ -69,7 +72,9 @@ func WithToken(token string) Option { return func(o *options) { o.token = token 
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = hc } }
 
 // WithTLS sets the TLS configuration (server CA, client certificate) of
-// the default HTTP client.
+// the default HTTP client. It needs an https:// base URL, and no
+// WithHTTPClient (configure that client's transport instead): New refuses
+// either, where the configuration would go unused.
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // WithGRPC speaks gRPC instead of the Connect protocol.
@@ -97,18 +102,21 @@ func WithConnectOptions(opts ...connect.ClientOption) Option {
 const DefaultReadMaxBytes = 128 << 20
 
 // New returns a client of the server at baseURL ("http://127.0.0.1:7070").
-// A base URL that is not http:// or https://, or negative retries or
-// backoff, fail with an error wrapping mmsb.ErrInvalidOption.
+// What it cannot use fails with an error wrapping mmsb.ErrInvalidOption
+// that names it: a base URL that is not http:// or https://, does not
+// parse, has no host, or has a query or fragment; a nil Option or connect
+// option; negative retries or backoff; a token with a control character;
+// WithTLS with an http:// URL or with WithHTTPClient.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	o := options{retries: 4, backoff: 50 * time.Millisecond}
-	for _, f := range opts {
+	for i, f := range opts {
+		if f == nil {
+			return nil, fmt.Errorf("%w: client: option %d is nil", mmsb.ErrInvalidOption, i)
+		}
 		f(&o)
 	}
-	if !strings.HasPrefix(baseURL, "http://") && !strings.HasPrefix(baseURL, "https://") {
-		return nil, fmt.Errorf("%w: client: base URL %q: want http:// or https://", mmsb.ErrInvalidOption, baseURL)
-	}
-	if o.retries < 0 || o.backoff < 0 {
-		return nil, fmt.Errorf("%w: client: %d retries, first backoff %v: neither may be negative", mmsb.ErrInvalidOption, o.retries, o.backoff)
+	if err := o.check(baseURL); err != nil {
+		return nil, err
 	}
 	hc := o.hc
 	if hc == nil {
@@ -142,6 +150,46 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	return &Client{rpc: mmsbv1connect.NewBusServiceClient(hc, strings.TrimRight(baseURL, "/"), copts...),
 		retries: o.retries, backoff: o.backoff}, nil
+}
+
+// check refuses options New cannot use, naming the first one wrong: each
+// would otherwise fail every call (a URL that does not parse, has no host,
+// or has a query or fragment the procedure paths would be appended to; a
+// token no header can carry), panic (a nil connect option), or be silently
+// unused (a TLS configuration for an http:// URL or a caller's HTTP
+// client).
+func (o *options) check(baseURL string) error {
+	u, err := url.Parse(baseURL)
+	switch {
+	case !strings.HasPrefix(baseURL, "http://") && !strings.HasPrefix(baseURL, "https://"):
+		return fmt.Errorf("%w: client: base URL %q: want http:// or https://", mmsb.ErrInvalidOption, baseURL)
+	case err != nil:
+		return fmt.Errorf("%w: client: base URL %q: %w", mmsb.ErrInvalidOption, baseURL, err)
+	case u.Host == "":
+		return fmt.Errorf("%w: client: base URL %q has no host", mmsb.ErrInvalidOption, baseURL)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("%w: client: base URL %q has a query or fragment", mmsb.ErrInvalidOption, baseURL)
+	}
+	if o.retries < 0 || o.backoff < 0 {
+		return fmt.Errorf("%w: client: %d retries, first backoff %v: neither may be negative", mmsb.ErrInvalidOption, o.retries, o.backoff)
+	}
+	for i, c := range o.token {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return fmt.Errorf("%w: client: token has control character %q at byte %d: no header can carry it", mmsb.ErrInvalidOption, c, i)
+		}
+	}
+	if o.tls != nil && o.hc != nil {
+		return fmt.Errorf("%w: client: WithTLS with WithHTTPClient: the TLS configuration belongs in that client's transport", mmsb.ErrInvalidOption)
+	}
+	if o.tls != nil && u.Scheme != "https" {
+		return fmt.Errorf("%w: client: WithTLS with base URL %q: TLS needs https://", mmsb.ErrInvalidOption, baseURL)
+	}
+	for i, c := range o.conn {
+		if c == nil {
+			return fmt.Errorf("%w: client: connect option %d is nil", mmsb.ErrInvalidOption, i)
+		}
+	}
+	return nil
 }
 
 // bearer adds the token to every request (unary and streaming).
@@ -365,7 +413,13 @@ func (c *Client) read(ctx context.Context, id mmsb.PageID, off, n uint32, at mms
 }
 
 // Read reads several pages or ranges at one LSN (as of asOf when non-zero).
+// A nil item is refused with mmsb.ErrInvalidOption.
 func (c *Client) Read(ctx context.Context, items []*mmsbv1.ReadItem, asOf mmsb.LSN) (*mmsbv1.ReadResponse, error) {
+	for i, it := range items {
+		if it == nil {
+			return nil, fmt.Errorf("%w: client: Read: item %d is nil", mmsb.ErrInvalidOption, i)
+		}
+	}
 	req := &mmsbv1.ReadRequest{Items: items, AsOfLsn: uint64(asOf)}
 	resp, err := idempotent(ctx, c, func() (*connect.Response[mmsbv1.ReadResponse], error) {
 		return c.rpc.Read(ctx, connect.NewRequest(req))
@@ -400,7 +454,9 @@ func (c *Client) ListPages(ctx context.Context, after mmsb.PageID, limit int) ([
 	return out, mmsb.PageID(resp.Msg.GetNextAfterId()), nil
 }
 
-// PageIDs returns every live page ID, paging through ListPages.
+// PageIDs returns every live page ID, paging through ListPages. A server
+// whose cursor does not advance, or names a next page after answering
+// none, is refused with ErrBadResponse rather than asked again.
 func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
 	var ids []mmsb.PageID
 	after := mmsb.PageID(0)
@@ -415,6 +471,11 @@ func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
 		if next == 0 {
 			return ids, nil
 		}
+		if len(ps) == 0 {
+			// The server names a next_after_id only after a page it
+			// listed; without one, asking again may never end.
+			return nil, fmt.Errorf("%w: PageIDs: no page answered, yet next_after_id %d after %d", ErrBadResponse, next, after)
+		}
 		if next <= after {
 			return nil, fmt.Errorf("%w: PageIDs: next_after_id %d answered after %d", ErrBadResponse, next, after)
 		}
@@ -425,8 +486,12 @@ func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
 // QueryLog streams the logged operations matching q, in LSN order, until fn
 // returns false. A broken stream is retried from the start only if no
 // operation was delivered yet; otherwise its error is returned, wrapped
-// (connect.CodeOf still gives its code).
+// (connect.CodeOf still gives its code). A nil fn is refused with
+// mmsb.ErrInvalidOption.
 func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.LoggedOp) bool) error {
+	if fn == nil {
+		return fmt.Errorf("%w: client: QueryLog with a nil function", mmsb.ErrInvalidOption)
+	}
 	req := &mmsbv1.QueryLogRequest{Page: uint64(q.Page), FromLsn: uint64(q.FromLSN), ToLsn: uint64(q.ToLSN),
 		FromTime: q.FromTime, ToTime: q.ToTime, Source: q.Source}
 	for _, k := range q.Kinds {
@@ -480,22 +545,45 @@ func opFromProto(p *mmsbv1.Op) (mmsb.LoggedOp, error) {
 	return wire.OpFromProto(p), nil
 }
 
-// Provenance asks which operations wrote bytes [off, off+n) of page id.
+// Provenance asks which operations wrote bytes [off, off+n) of page id,
+// following depth derivation hops (as mmsb.ProvenanceOptions.Depth; a
+// depth beyond an int32 is clamped to one). An answer with a write of an
+// unknown kind, or a Parent that is not -1 for the first write and an
+// earlier write's index for the others, is refused with ErrBadResponse.
 func (c *Client) Provenance(ctx context.Context, id mmsb.PageID, off, n, depth int) (*mmsb.ProvenanceResult, error) {
 	if off < 0 || n <= 0 || uint64(off)+uint64(n) > 1<<32 {
 		return nil, fmt.Errorf("%w: range off %d n %d", mmsb.ErrInvalidOption, off, n)
 	}
-	req := &mmsbv1.ProvenanceRequest{Page: uint64(id), Off: uint32(off), Length: uint32(n), Depth: int32(depth)}
+	// The depth travels as an int32: clamped, not truncated (1<<31 became
+	// -1<<31, "the direct writer only"; 1<<32 became 0, the default).
+	req := &mmsbv1.ProvenanceRequest{Page: uint64(id), Off: uint32(off), Length: uint32(n),
+		Depth: int32(min(max(depth, math.MinInt32), math.MaxInt32))}
 	resp, err := idempotent(ctx, c, func() (*connect.Response[mmsbv1.ProvenanceResponse], error) {
 		return c.rpc.Provenance(ctx, connect.NewRequest(req))
 	})
 	if err != nil {
 		return nil, err
 	}
-	r := &mmsb.ProvenanceResult{Page: id, Off: off, N: n, Truncated: resp.Msg.GetTruncated()}
-	for _, w := range resp.Msg.GetWrites() {
+	return provenanceFromProto(resp.Msg, id, off, n)
+}
+
+// provenanceFromProto decodes a Provenance answer, refusing with
+// ErrBadResponse what mmsb.ProvenanceResult cannot hold: a kind this
+// client does not know (it became kind 0, the mark of a lost write), or a
+// Parent that is not -1 for the first write and the index of an earlier
+// write for the others (a caller following it indexed out of range).
+func provenanceFromProto(m *mmsbv1.ProvenanceResponse, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+	r := &mmsb.ProvenanceResult{Page: id, Off: off, N: n, Truncated: m.GetTruncated()}
+	for i, w := range m.GetWrites() {
+		kind, ok := wire.OpKinds[w.GetKind()]
+		if !ok && w.GetKind() != "" {
+			return nil, fmt.Errorf("%w: Provenance: write %d (LSN %d) has unknown kind %q", ErrBadResponse, i, w.GetLsn(), w.GetKind())
+		}
+		if p := int(w.GetParent()); (i == 0) != (p == -1) || p >= i {
+			return nil, fmt.Errorf("%w: Provenance: write %d names parent %d", ErrBadResponse, i, p)
+		}
 		r.Writes = append(r.Writes, mmsb.ProvenanceWrite{Page: mmsb.PageID(w.GetPage()), LSN: mmsb.LSN(w.GetLsn()),
-			Kind: wire.OpKinds[w.GetKind()], Lo: w.GetLo(), Hi: w.GetHi(), Derived: w.GetDerived(), Source: w.GetSource(),
+			Kind: kind, Lo: w.GetLo(), Hi: w.GetHi(), Derived: w.GetDerived(), Source: w.GetSource(),
 			Intent: w.GetIntent(), Time: w.GetTime(), Depth: int(w.GetDepth()), Parent: int(w.GetParent()), Lost: w.GetLost()})
 		r.ChainDepth = max(r.ChainDepth, int(w.GetDepth()))
 	}

@@ -47,7 +47,8 @@ type WatchOptions struct {
 	// Progress is the interval of progress events (0: the server's; the
 	// server raises it to at least 10 ms; negative: ErrInvalidOption).
 	Progress time.Duration
-	// MaxReconnects bounds consecutive failed reconnections (0: 10).
+	// MaxReconnects bounds consecutive failed reconnections (0: 10;
+	// negative: ErrInvalidOption).
 	MaxReconnects int
 }
 
@@ -78,11 +79,18 @@ type WatchEvent struct {
 // for an unknown kind, naming its LSN; nothing of that message is
 // delivered). A dropped stream, or a server
 // shutting down, is resumed from the LSN after the last change delivered:
-// fn sees no gap and no duplicate.
+// fn sees no gap and no duplicate. A nil fn, a negative Progress or
+// MaxReconnects are refused with mmsb.ErrInvalidOption.
 func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEvent) error) error {
 	ms, err := progressMs(opts.Progress)
 	if err != nil {
 		return err
+	}
+	if fn == nil {
+		return fmt.Errorf("%w: client: Watch with a nil function", mmsb.ErrInvalidOption)
+	}
+	if opts.MaxReconnects < 0 {
+		return fmt.Errorf("%w: client: watch MaxReconnects %d is negative", mmsb.ErrInvalidOption, opts.MaxReconnects)
 	}
 	req := &mmsbv1.WatchRequest{ProgressMs: ms}
 	for _, p := range opts.Pages {
@@ -182,37 +190,9 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 	progressed := false
 	for stream.Receive() {
 		progressed = true // connected: reconnection failures count afresh
-		m := stream.Msg()
-		ev := WatchEvent{ProgressLSN: mmsb.LSN(m.GetProgressLsn())}
-		// *next moves only once fn has the whole message: a change that
-		// cannot be decoded must not skip the changes before it.
-		nx := *next
-		for _, ch := range m.GetChanges() {
-			lsn := mmsb.LSN(ch.GetLsn())
-			if lsn < nx {
-				continue // never deliver twice, whatever the server sends
-			}
-			kind, ok := wire.OpKinds[ch.GetKind()]
-			if !ok {
-				// Delivered as kind 0 until 2026-12-04 (TestWatchUnknownKind).
-				return progressed, &stopError{fmt.Errorf("%w: watch: change at LSN %d has unknown kind %q", ErrBadResponse, lsn, ch.GetKind())}
-			}
-			c := Change{LSN: lsn, Page: mmsb.PageID(ch.GetPage()), Kind: kind, Time: ch.GetTime()}
-			if ch.GetDelta() != nil {
-				d, derr := wire.DeltaFromProto(ch.GetDelta(), "", nil)
-				if derr != nil {
-					// The same change would come again on every
-					// reconnection: end the watch.
-					return progressed, &stopError{fmt.Errorf("client: watch: change at LSN %d: %w", lsn, derr)}
-				}
-				d.LSN, d.Time, d.Epoch = lsn, c.Time, mmsb.Epoch(ch.GetEpoch())
-				c.Delta = &d
-			}
-			ev.Changes = append(ev.Changes, c)
-			nx = max(nx, lsn+1)
-		}
-		if ev.ProgressLSN+1 > nx {
-			nx = ev.ProgressLSN + 1
+		ev, nx, err := watchEvent(stream.Msg(), *next)
+		if err != nil {
+			return progressed, &stopError{err}
 		}
 		if err := fn(ev); err != nil {
 			return progressed, &stopError{err}
@@ -223,4 +203,48 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		return progressed, withSentinels(err)
 	}
 	return progressed, connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
+}
+
+// watchEvent decodes one Watch message for a watch whose first LSN not yet
+// delivered is next. It returns the event, with the changes at or after
+// next (never one twice, whatever the server sends), and the next LSN once
+// the event is delivered. *next moves only once fn has the whole message,
+// so a change that cannot be decoded refuses the whole message: the
+// changes before it come again at the reconnection.
+func watchEvent(m *mmsbv1.WatchResponse, next mmsb.LSN) (WatchEvent, mmsb.LSN, error) {
+	ev := WatchEvent{ProgressLSN: mmsb.LSN(m.GetProgressLsn())}
+	nx := next
+	for _, ch := range m.GetChanges() {
+		lsn := mmsb.LSN(ch.GetLsn())
+		if lsn < nx {
+			continue // never deliver twice, whatever the server sends
+		}
+		if lsn == math.MaxUint64 {
+			// No LSN follows it, so the watch could not resume past it
+			// and would deliver it again.
+			return WatchEvent{}, next, fmt.Errorf("%w: watch: change at LSN %d, the last there is", ErrBadResponse, lsn)
+		}
+		kind, ok := wire.OpKinds[ch.GetKind()]
+		if !ok {
+			// Delivered as kind 0 until 2026-12-04 (TestWatchUnknownKind).
+			return WatchEvent{}, next, fmt.Errorf("%w: watch: change at LSN %d has unknown kind %q", ErrBadResponse, lsn, ch.GetKind())
+		}
+		c := Change{LSN: lsn, Page: mmsb.PageID(ch.GetPage()), Kind: kind, Time: ch.GetTime()}
+		if ch.GetDelta() != nil {
+			d, derr := wire.DeltaFromProto(ch.GetDelta(), "", nil)
+			if derr != nil {
+				// The same change would come again on every
+				// reconnection: the caller ends the watch.
+				return WatchEvent{}, next, fmt.Errorf("client: watch: change at LSN %d: %w", lsn, derr)
+			}
+			d.LSN, d.Time, d.Epoch = lsn, c.Time, mmsb.Epoch(ch.GetEpoch())
+			c.Delta = &d
+		}
+		ev.Changes = append(ev.Changes, c)
+		nx = max(nx, lsn+1)
+	}
+	if ev.ProgressLSN+1 > nx {
+		nx = ev.ProgressLSN + 1
+	}
+	return ev, nx, nil
 }
