@@ -29,8 +29,12 @@ type busCollector struct {
 //
 //	prometheus.WrapRegistererWith(prometheus.Labels{"bus": "orders"}, reg).MustRegister(metrics.NewBusCollector(b))
 //
-// A closed bus keeps reporting its final values.
+// A closed bus keeps reporting its final values. A nil bus makes a
+// collector that Register refuses (an error wrapping mmsb.ErrInvalidOption).
 func NewBusCollector(bus *mmsb.Bus) prometheus.Collector {
+	if bus == nil {
+		return noSource("NewBusCollector of a nil bus")
+	}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("mmsb_"+name, help, labels, nil)
 	}
@@ -99,10 +103,30 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.recomputed, m.PagesRecomputed)
 }
 
+// noSource is the collector a constructor returns when given nothing to
+// read: Register refuses it with an error wrapping mmsb.ErrInvalidOption
+// that names the constructor, and a scrape without registering reports the
+// same error. Before, Register accepted such a collector and every scrape
+// panicked on the nil bus, orchestrator or function (TestMetricsBadInput).
+type noSourceCollector struct{ desc *prometheus.Desc }
+
+func noSource(what string) prometheus.Collector {
+	return noSourceCollector{prometheus.NewInvalidDesc(fmt.Errorf("%w: metrics: %s", mmsb.ErrInvalidOption, what))}
+}
+
+// Describe sends the invalid description, which makes Register fail.
+func (c noSourceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect sends an invalid metric, which makes the scrape fail.
+func (c noSourceCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, c.desc.Err())
+}
+
 // ErrInvalidHistogram is what a scrape reports, for that one metric, when
 // a histogram handed to a collector breaks the laws of mmsb.Histogram:
 // as many counts as bounds, bounds strictly ascending, counts cumulative
-// and at most Count.
+// and at most Count, and a +Inf bound (if any) counting all Count
+// observations.
 var ErrInvalidHistogram = errors.New("metrics: invalid histogram")
 
 // constHistogram turns a snapshot into a Prometheus histogram. Its
@@ -135,6 +159,11 @@ func checkHistogram(h mmsb.Histogram) error {
 	for i := range h.Bounds {
 		if math.IsNaN(h.Bounds[i]) || i > 0 && h.Bounds[i] <= h.Bounds[i-1] {
 			return fmt.Errorf("%w: bound %d (%v) not above the one before", ErrInvalidHistogram, i, h.Bounds[i])
+		}
+		if math.IsInf(h.Bounds[i], 1) && h.Counts[i] != h.Count {
+			// Prometheus's +Inf bucket is Count: exported as is, the
+			// exposition's le="+Inf" bucket disagreed with its _count.
+			return fmt.Errorf("%w: bound %d (+Inf) counts %d, not Count %d", ErrInvalidHistogram, i, h.Counts[i], h.Count)
 		}
 		if i > 0 && h.Counts[i] < h.Counts[i-1] {
 			return fmt.Errorf("%w: count %d (%d) below the one before: counts are cumulative", ErrInvalidHistogram, i, h.Counts[i])

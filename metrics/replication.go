@@ -35,8 +35,13 @@ type replicationCollector struct {
 // mmsb_replication_applied_records_total and the histogram
 // mmsb_replication_publish_duration_seconds. Like NewWatchCollector, it
 // lets the replication node export itself without this package knowing it;
-// stats must be cheap and safe from the scraping goroutine.
+// stats must be cheap and safe from the scraping goroutine. A nil stats
+// makes a collector that Register refuses (an error wrapping
+// mmsb.ErrInvalidOption).
 func NewReplicationCollector(stats func() ReplicationStats) prometheus.Collector {
+	if stats == nil {
+		return noSource("NewReplicationCollector of a nil stats function")
+	}
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc("mmsb_"+name, help, nil, nil) }
 	return &replicationCollector{
 		stats:          stats,

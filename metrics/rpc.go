@@ -3,10 +3,13 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mmsb-go/mmsb"
 )
 
 // rpcDurationBuckets: 50 µs (a loopback unary call) to ~6.5 s.
@@ -27,10 +30,14 @@ type rpcMetrics struct {
 // "ok" or the Connect code's name ("invalid_argument", "unauthenticated",
 // ...). procedure is the full procedure path, bounded by the service
 // definition (unknown procedures never reach an interceptor). Client-side
-// streams pass through unrecorded.
+// streams pass through unrecorded. A nil reg is refused with an error
+// wrapping mmsb.ErrInvalidOption (it panicked).
 //
 // Install it on the handlers: connect.WithInterceptors(ic).
 func NewRPCMetrics(reg prometheus.Registerer) (connect.Interceptor, error) {
+	if reg == nil {
+		return nil, fmt.Errorf("%w: metrics: NewRPCMetrics with a nil registerer", mmsb.ErrInvalidOption)
+	}
 	m := &rpcMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mmsb_rpc_requests_total",

@@ -18,8 +18,12 @@ type tickCollector struct {
 // NewTickCollector returns a collector of o's tick metrics
 // (tick.Orchestrator.Metrics), read at every scrape: tick and per-phase
 // durations as histograms, overruns and the intake queue. Register it next
-// to the collector of o's bus (NewBusCollector).
+// to the collector of o's bus (NewBusCollector). A nil o makes a collector
+// that Register refuses (an error wrapping mmsb.ErrInvalidOption).
 func NewTickCollector(o *tick.Orchestrator) prometheus.Collector {
+	if o == nil {
+		return noSource("NewTickCollector of a nil orchestrator")
+	}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("mmsb_"+name, help, labels, nil)
 	}

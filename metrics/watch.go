@@ -27,8 +27,12 @@ type watchCollector struct {
 // mmsb_watch_compacted_total and mmsb_watch_pending_batches. stats must be
 // safe to call from the scraping goroutine and cheap. The watch hub lives
 // in the server; this is how it exports itself without package metrics
-// knowing it.
+// knowing it. A nil stats makes a collector that Register refuses (an
+// error wrapping mmsb.ErrInvalidOption).
 func NewWatchCollector(stats func() WatchStats) prometheus.Collector {
+	if stats == nil {
+		return noSource("NewWatchCollector of a nil stats function")
+	}
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc("mmsb_"+name, help, nil, nil) }
 	return &watchCollector{
 		stats:     stats,
