@@ -13,7 +13,9 @@ import (
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
-// LogQuery selects logged operations. Zero fields do not filter.
+// LogQuery selects logged operations. Zero fields do not filter. ToTime
+// before FromTime, or a kind that is not one, is ErrInvalidOption; an
+// empty LSN range (ToLSN before FromLSN) selects nothing.
 type LogQuery struct {
 	Page     PageID // operations on this page (deltas, create, free, meta, flags, bind; edges by either end)
 	FromLSN  LSN    // first LSN (inclusive)
@@ -133,7 +135,27 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // record (its segments were removed once a checkpoint covered them) is
 // ErrLogTruncated, before fn is called.
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
+	if err := q.check(); err != nil {
+		return err
+	}
 	return queryLog(ctx, fs, dir, q, nil, fn)
+}
+
+// check refuses a query that contradicts itself: ToTime before FromTime,
+// or a kind that is not one. Each answered nothing, which reads as "no
+// such operation" (found by review: TestQueryContradictionsRefused). An LSN
+// range [FromLSN, ToLSN] that is empty stays an empty answer: an
+// incremental reader asks for [last+1, current], empty when nothing came.
+func (q *LogQuery) check() error {
+	if q.ToTime != 0 && q.ToTime < q.FromTime {
+		return fmt.Errorf("%w: log query: ToTime %d is before FromTime %d", ErrInvalidOption, q.ToTime, q.FromTime)
+	}
+	for i, k := range q.Kinds {
+		if k < OpDelta || k > OpDerived {
+			return fmt.Errorf("%w: log query: Kinds[%d] is %v, not an operation kind", ErrInvalidOption, i, k)
+		}
+	}
+	return nil
 }
 
 // queryLog is QueryLogDir starting at pos (a record boundary at or before
@@ -206,6 +228,9 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 // Everything committed before the call is visible. A q.FromLSN the log no
 // longer holds, or a bus without a log, is ErrLogTruncated.
 func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
+	if err := q.check(); err != nil {
+		return err
+	}
 	if err := e.Flush(ctx); err != nil {
 		return err
 	}
