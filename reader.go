@@ -14,7 +14,8 @@ import (
 	"github.com/mmsb-go/mmsb/internal/page"
 )
 
-// ReaderOptions configures OpenReader. The zero value is usable.
+// ReaderOptions configures OpenReader. The zero value is usable: a zero
+// or negative duration or count takes its default.
 type ReaderOptions struct {
 	// SharedDir is the tmpfs directory the writer's Options.SharedDir
 	// named (default DefaultSharedDir).

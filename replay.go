@@ -39,7 +39,10 @@ type ReplayTarget struct {
 	// ErrLogTruncated if segments before the first checkpoint were removed).
 	FromEmpty bool
 	// FromOldestCheckpoint starts from the oldest usable checkpoint instead
-	// of the newest (replaying as much of the log as possible).
+	// of the newest (replaying as much of the log as possible). With
+	// FromEmpty set too, FromEmpty decides: VerifyReplay sets both, to
+	// replay from LSN 1 where the log still holds it and from the oldest
+	// checkpoint where it does not.
 	FromOldestCheckpoint bool
 }
 
