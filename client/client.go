@@ -641,6 +641,15 @@ func (c *Client) Stats(ctx context.Context) (*mmsbv1.StatsResponse, error) {
 	return c.stats(ctx, false)
 }
 
+// StatsWithHash returns the server's bus statistics with the state hash,
+// both of one state: the hash is the state's at the answer's last_lsn (the
+// server reads them under one hold of the bus's lock, Bus.StatsWithHash),
+// so it can be compared with a replay to that LSN, which StateHash alone
+// cannot say. As slow on a large bus as StateHash.
+func (c *Client) StatsWithHash(ctx context.Context) (*mmsbv1.StatsResponse, error) {
+	return c.stats(ctx, true)
+}
+
 func (c *Client) stats(ctx context.Context, stateHash bool) (*mmsbv1.StatsResponse, error) {
 	resp, err := idempotent(ctx, c, func() (*connect.Response[mmsbv1.StatsResponse], error) {
 		return c.rpc.Stats(ctx, connect.NewRequest(&mmsbv1.StatsRequest{StateHash: stateHash}))

@@ -53,6 +53,9 @@ func TestStatsStateHashOnRequest(t *testing.T) {
 	if got, err := f.c.StateHash(ctx); err != nil || got != want {
 		t.Fatalf("client StateHash: %#x %v, want %#x", got, err, want)
 	}
+	if st, err := f.c.StatsWithHash(ctx); err != nil || st.GetStateHash() != want || st.GetLastLsn() != uint64(f.bus.LastLSN()) {
+		t.Fatalf("client StatsWithHash: %v %v, want hash %#x at LSN %d", st, err, want, f.bus.LastLSN())
+	}
 	if st, err := f.c.Stats(ctx); err != nil || st.GetStateHash() != 0 {
 		t.Fatalf("client Stats: state hash %#x %v, want 0 (not asked for)", st.GetStateHash(), err)
 	}
