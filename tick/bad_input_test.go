@@ -241,8 +241,17 @@ func TestTickBadInput(t *testing.T) {
 					return err
 				}
 			}
-			c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			// Cancelled once the first event fills the buffer: the commit
+			// is done by then and the tick waits on the reader for the
+			// second (a timeout could end before a slow machine committed).
+			c, cancel := context.WithCancel(ctx)
 			defer cancel()
+			go func() {
+				for deadline := time.Now().Add(10 * time.Second); len(s.C) == 0 && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+				cancel()
+			}()
 			r, err := e.o.Tick(c)
 			if err != nil || r.Committed != 3 {
 				return failf("tick: %+v, %v; want 3 committed", r, err)
@@ -285,7 +294,13 @@ func TestTickBadInput(t *testing.T) {
 				if _, err := e.o.Tick(ctx); err != nil {
 					return err
 				}
-				c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+				// The first flush fills the buffer and must not depend on
+				// time; the second ends by its deadline (1 s: long enough
+				// for a loaded machine to propagate before it).
+				c, cancel := ctx, context.CancelFunc(func() {})
+				if i == 1 {
+					c, cancel = context.WithTimeout(ctx, time.Second)
+				}
 				_, err := e.o.FlushPropagation(c)
 				cancel()
 				if err != nil {
