@@ -50,3 +50,30 @@ func Example() {
 	// LSN 1: create page 1
 	// LSN 2: delta page 1
 }
+
+// StatsWithHash pairs the state hash with the LSN it is the state of, so a
+// local replay to that LSN can be compared with it.
+func ExampleClient_StatsWithHash() {
+	bus, _ := mmsb.Open("", nil)
+	defer bus.Close()
+	srv, _ := server.New(server.Config{Bus: bus})
+	hs := httptest.NewServer(srv.Mux(server.HTTPOptions{}))
+	defer hs.Close()
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+
+	ctx := context.Background()
+	c, _ := client.New(hs.URL)
+	id, _ := c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	_, _ = c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("state 1"))})
+
+	st, err := c.StatsWithHash(ctx)
+	if err != nil {
+		panic(err)
+	}
+	past, _ := bus.Replay(ctx, mmsb.ReplayTarget{ToLSN: mmsb.LSN(st.GetLastLsn())})
+	defer past.Close()
+	h, _ := past.StateHash()
+	fmt.Printf("LSN %d: the server's hash equals the replay's: %v\n", st.GetLastLsn(), st.GetStateHash() == h)
+	// Output:
+	// LSN 2: the server's hash equals the replay's: true
+}

@@ -255,6 +255,17 @@ func (m *MemFS) parent(op, name string, dotErr syscall.Errno) ([]*memNode, memPa
 	return stack, p, nil
 }
 
+// entryParent is parent for a call that creates or removes one entry:
+// the directories from the root to the one holding it, name split, and a
+// last component longer than NAME_MAX refused once they resolve.
+func (m *MemFS) entryParent(op, name string, dotErr syscall.Errno) ([]*memNode, memPath, error) {
+	stack, p, err := m.parent(op, name, dotErr)
+	if err == nil {
+		err = p.lastTooLong(op, name)
+	}
+	return stack, p, err
+}
+
 // lastTooLong refuses a last component longer than NAME_MAX, which the OS
 // finds when it looks the entry up (after resolving the directories of
 // both names of a rename).
@@ -349,10 +360,7 @@ func (n *memNode) sync() {
 // durable only after SyncDir) if absent; existed says which. A directory at
 // name is an error. Caller holds m.mu.
 func (m *MemFS) fileNodeLocked(name string) (n *memNode, existed bool, err error) {
-	stack, p, err := m.parent("open", name, syscall.EISDIR)
-	if err == nil {
-		err = p.lastTooLong("open", name)
-	}
+	stack, p, err := m.entryParent("open", name, syscall.EISDIR)
 	if err != nil {
 		return nil, false, err
 	}
@@ -432,10 +440,7 @@ func (m *MemFS) OpenAppend(name string) (File, error) {
 func (m *MemFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	stack, p, err := m.parent("remove", name, syscall.EINVAL)
-	if err == nil {
-		err = p.lastTooLong("remove", name)
-	}
+	stack, p, err := m.entryParent("remove", name, syscall.EINVAL)
 	if err != nil {
 		return err
 	}
@@ -583,10 +588,7 @@ func (m *MemFS) mkdirAllLocked(dir string) error {
 
 // mkdirLocked makes one directory, as mkdir(2). Caller holds m.mu.
 func (m *MemFS) mkdirLocked(dir string) error {
-	stack, p, err := m.parent("mkdir", dir, syscall.EEXIST)
-	if err == nil {
-		err = p.lastTooLong("mkdir", dir)
-	}
+	stack, p, err := m.entryParent("mkdir", dir, syscall.EEXIST)
 	if err != nil {
 		return err
 	}
