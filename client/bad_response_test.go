@@ -59,8 +59,10 @@ func badAnswerClient(t *testing.T, s *badAnswerServer) *client.Client {
 // nothing of it is delivered. Before, Commit filled LSNs from an answer
 // with too few epochs (leaving epochs 0) or the wrong LSN range, and Watch
 // and QueryLog delivered an unknown kind as kind 0 and an undecodable
-// delta as an empty one. The negative control is an answer that matches:
-// accepted.
+// delta as an empty one; until 2026-12-04 they delivered a delta of
+// another page than the change's (or operation's), a delta change without
+// its delta and a meta change with one. The negative control is an answer
+// that matches: accepted.
 func TestBadResponses(t *testing.T) {
 	ctx := context.Background()
 	two := func() []mmsb.Delta {
@@ -117,6 +119,23 @@ func TestBadResponses(t *testing.T) {
 			watch, client.ErrBadResponse, `LSN 4 has unknown kind "teleport"`},
 		{"Watch change of a known kind", &badAnswerServer{change: &mmsbv1.Change{Lsn: 4, Page: 1, Kind: "meta"}},
 			watch, nil, ""},
+		// Before 2026-12-04: delivered, a delta of page 1 as a change of page 2.
+		{"Watch change whose delta names another page", &badAnswerServer{change: &mmsbv1.Change{Lsn: 4, Page: 2, Kind: "delta", Delta: runs}},
+			watch, client.ErrBadResponse, "LSN 4 names page 2 and carries a delta of page 1"},
+		// Before 2026-12-04: delivered with a nil Delta.
+		{"Watch delta change without a delta", &badAnswerServer{change: &mmsbv1.Change{Lsn: 4, Page: 1, Kind: "derived"}},
+			watch, client.ErrBadResponse, `LSN 4 of kind "derived" carries no delta`},
+		// Before 2026-12-04: delivered with the delta.
+		{"Watch meta change with a delta", &badAnswerServer{change: &mmsbv1.Change{Lsn: 4, Page: 1, Kind: "meta", Delta: runs}},
+			watch, client.ErrBadResponse, `LSN 4 of kind "meta" carries a delta`},
+		{"Watch delta change of its page", &badAnswerServer{change: &mmsbv1.Change{Lsn: 4, Page: 1, Kind: "delta", Delta: runs}},
+			watch, nil, ""},
+		// Before 2026-12-04: delivered, Op.Page 2 and Op.Delta.Page 1.
+		{"QueryLog delta of another page", &badAnswerServer{ops: []*mmsbv1.Op{{Lsn: 3, Kind: "delta", Page: 2, Delta: runs}}},
+			queryLog, client.ErrBadResponse, "LSN 3 names page 2 and carries a delta of page 1"},
+		// Before 2026-12-04: delivered with a zero delta.
+		{"QueryLog delta without a delta", &badAnswerServer{ops: []*mmsbv1.Op{{Lsn: 3, Kind: "delta", Page: 1}}},
+			queryLog, client.ErrBadResponse, `LSN 3 of kind "delta" carries no delta`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -536,10 +536,22 @@ func opFromProto(p *mmsbv1.Op) (mmsb.LoggedOp, error) {
 	if _, ok := wire.OpKinds[p.GetKind()]; !ok {
 		return mmsb.LoggedOp{}, fmt.Errorf("%w: QueryLog: operation at LSN %d has unknown kind %q", ErrBadResponse, p.GetLsn(), p.GetKind())
 	}
+	if err := deltaPresence("QueryLog: operation", p.GetLsn(), p.GetKind(), p.GetDelta() != nil); err != nil {
+		// Delivered with a zero delta, or with one where the kind has
+		// none, until 2026-12-04 (TestBadResponses).
+		return mmsb.LoggedOp{}, err
+	}
 	if p.GetDelta() != nil {
 		// Decoding aliases p's bytes: checking first costs no copy.
-		if _, err := wire.DeltaFromProto(p.GetDelta(), "", nil); err != nil {
+		d, err := wire.DeltaFromProto(p.GetDelta(), "", nil)
+		if err != nil {
 			return mmsb.LoggedOp{}, fmt.Errorf("client: QueryLog: operation at LSN %d: %w", p.GetLsn(), err)
+		}
+		if uint64(d.Page) != p.GetPage() {
+			// LoggedOp.Op.Page and Op.Delta.Page disagreed, until
+			// 2026-12-04 (TestBadResponses).
+			return mmsb.LoggedOp{}, fmt.Errorf("%w: QueryLog: operation at LSN %d names page %d and carries a delta of page %d",
+				ErrBadResponse, p.GetLsn(), p.GetPage(), d.Page)
 		}
 	}
 	return wire.OpFromProto(p), nil

@@ -57,9 +57,10 @@ type Change struct {
 	LSN  mmsb.LSN
 	Page mmsb.PageID
 	Kind mmsb.OpKind
-	// Delta is set for OpDelta and OpDerived; its Epoch is the page's epoch
-	// after it (0 only when the server could not know it: docs/server.md,
-	// "Epochs").
+	// Delta is set for OpDelta and OpDerived, and only for them, with
+	// Delta.Page equal to Page (a server answer otherwise is refused with
+	// ErrBadResponse); its Epoch is the page's epoch after it (0 only when
+	// the server could not know it: docs/server.md, "Epochs").
 	Delta *mmsb.Delta
 	Time  int64
 }
@@ -230,12 +231,26 @@ func watchEvent(m *mmsbv1.WatchResponse, next mmsb.LSN) (WatchEvent, mmsb.LSN, e
 			return WatchEvent{}, next, fmt.Errorf("%w: watch: change at LSN %d has unknown kind %q", ErrBadResponse, lsn, ch.GetKind())
 		}
 		c := Change{LSN: lsn, Page: mmsb.PageID(ch.GetPage()), Kind: kind, Time: ch.GetTime()}
+		if err := deltaPresence("watch: change", uint64(lsn), ch.GetKind(), ch.GetDelta() != nil); err != nil {
+			// Change.Delta is documented as set for these kinds and only
+			// them: a delta change without one reached the application
+			// as a nil Delta until 2026-12-04 (TestBadResponses).
+			return WatchEvent{}, next, err
+		}
 		if ch.GetDelta() != nil {
 			d, derr := wire.DeltaFromProto(ch.GetDelta(), "", nil)
 			if derr != nil {
 				// The same change would come again on every
 				// reconnection: the caller ends the watch.
 				return WatchEvent{}, next, fmt.Errorf("client: watch: change at LSN %d: %w", lsn, derr)
+			}
+			if d.Page != c.Page {
+				// A server bug, or a man in the middle of a plaintext
+				// link, would have the application apply bytes to the
+				// wrong page: delivered until 2026-12-04
+				// (TestBadResponses, FuzzWatchMessages).
+				return WatchEvent{}, next, fmt.Errorf("%w: watch: change at LSN %d names page %d and carries a delta of page %d",
+					ErrBadResponse, lsn, c.Page, d.Page)
 			}
 			d.LSN, d.Time, d.Epoch = lsn, c.Time, mmsb.Epoch(ch.GetEpoch())
 			c.Delta = &d
@@ -247,4 +262,19 @@ func watchEvent(m *mmsbv1.WatchResponse, next mmsb.LSN) (WatchEvent, mmsb.LSN, e
 		nx = ev.ProgressLSN + 1
 	}
 	return ev, nx, nil
+}
+
+// deltaPresence refuses, with ErrBadResponse, an operation (what, at LSN
+// lsn, of kind kind: a Watch change or a QueryLog operation) that carries
+// a delta although its kind has none, or none although it is a "delta" or
+// "derived" one: the server sends a delta exactly with these kinds.
+func deltaPresence(what string, lsn uint64, kind string, hasDelta bool) error {
+	k := wire.OpKinds[kind]
+	switch want := k == mmsb.OpDelta || k == mmsb.OpDerived; {
+	case want && !hasDelta:
+		return fmt.Errorf("%w: %s at LSN %d of kind %q carries no delta", ErrBadResponse, what, lsn, kind)
+	case !want && hasDelta:
+		return fmt.Errorf("%w: %s at LSN %d of kind %q carries a delta", ErrBadResponse, what, lsn, kind)
+	}
+	return nil
 }

@@ -16,10 +16,13 @@ import (
 // decode without panicking, and what watchEvent delivers keeps the watch's
 // promise: changes in strictly increasing LSN order, none before the
 // watch's next LSN, none twice across the two messages, the next LSN never
-// going back; a message it refuses (ErrBadResponse or mmsb.ErrInvalidDelta)
-// delivers nothing and leaves the next LSN where it was. Before, a change
-// at LSN 2^64-1 left the next LSN behind it (lsn+1 wrapped to 0), so the
-// second message delivered it again (seed 4).
+// going back, a delta on exactly the "delta" and "derived" changes and of
+// the change's page; a message it refuses (ErrBadResponse or
+// mmsb.ErrInvalidDelta) delivers nothing and leaves the next LSN where it
+// was. Before, a change at LSN 2^64-1 left the next LSN behind it (lsn+1
+// wrapped to 0), so the second message delivered it again (seed 4); and
+// until 2026-12-04 a change on page 4 carrying a delta of page 3, and a
+// delta change without a delta (nil Delta), were delivered (seeds 6, 7).
 func FuzzWatchMessages(f *testing.F) {
 	d := mmsb.Write(3, 2, []byte("ab"))
 	enc := func(m *mmsbv1.WatchResponse) []byte {
@@ -43,6 +46,8 @@ func FuzzWatchMessages(f *testing.F) {
 		{&mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{{Lsn: 6, Kind: "delta", Delta: &mmsbv1.Delta{Page: 1, Form: 7}}}}, &mmsbv1.WatchResponse{}, 1},
 		{&mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{change(math.MaxUint64, "meta")}}, &mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{change(math.MaxUint64, "meta")}}, 1},
 		{&mmsbv1.WatchResponse{ProgressLsn: math.MaxUint64}, &mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{change(7, "meta")}}, 1},
+		{&mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{{Lsn: 5, Page: 4, Kind: "delta", Delta: wire.DeltaToProto(&d), Epoch: 2}}}, &mmsbv1.WatchResponse{}, 1},
+		{&mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{change(5, "derived")}}, &mmsbv1.WatchResponse{}, 1},
 	}
 	for _, s := range seeds {
 		f.Add(enc(s.a), enc(s.b), s.next)
@@ -77,8 +82,11 @@ func FuzzWatchMessages(f *testing.F) {
 				if seen[c.LSN] {
 					t.Fatalf("change at LSN %d delivered twice", c.LSN)
 				}
-				if (c.Kind == mmsb.OpDelta || c.Kind == mmsb.OpDerived) && c.Delta != nil && c.Delta.LSN != c.LSN {
-					t.Fatalf("delta of the change at LSN %d has LSN %d", c.LSN, c.Delta.LSN)
+				if isDelta := c.Kind == mmsb.OpDelta || c.Kind == mmsb.OpDerived; isDelta != (c.Delta != nil) {
+					t.Fatalf("change at LSN %d of kind %v delivered with Delta set: %v", c.LSN, c.Kind, c.Delta != nil)
+				}
+				if c.Delta != nil && (c.Delta.LSN != c.LSN || c.Delta.Page != c.Page) {
+					t.Fatalf("change at LSN %d on page %d delivered with a delta at LSN %d of page %d", c.LSN, c.Page, c.Delta.LSN, c.Delta.Page)
 				}
 				seen[c.LSN], prev = true, c.LSN
 			}

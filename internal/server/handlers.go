@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/internal/wire"
 )
@@ -101,7 +102,31 @@ func (s *Server) deltas(what string, ps []*mmsbv1.Delta, source string, intent [
 	if err != nil {
 		return nil, busError(connect.CodeInvalidArgument, fmt.Errorf("delta %d: %w", i, err), err)
 	}
+	for i := range ds {
+		if reservedSource(ds[i].Source) {
+			err := fmt.Errorf("%s: delta %d (page %d): %w: source %q is reserved for deltas the engine writes itself; a client cannot claim it",
+				what, i, ds[i].Page, mmsb.ErrInvalidDelta, ds[i].Source)
+			return nil, busError(connect.CodeInvalidArgument, err, err)
+		}
+	}
 	return ds, nil
+}
+
+// reservedSource reports whether a delta with Source s may come only from
+// the engine: "propagation" (mmsb.PropagationSource) labels the writes of
+// recompute functions, by which QueryLog's source filter selects derived
+// writes and which provenance reports as their source, and "replay"
+// (delta.SourceReplay) those of replay. A client sending one, as the
+// request's source or a delta's own, had its client writes pass for
+// derived ones until 2026-12-04 (TestCommitReservedSource).
+// The other well-known labels ("api", "bench") and any other string stay
+// the client's to choose.
+func reservedSource(s string) bool {
+	switch s {
+	case mmsb.PropagationSource, delta.SourceReplay: // mmsb.PropagationSource is delta.SourcePropagation
+		return true
+	}
+	return false
 }
 
 // Commit implements mmsbv1connect.BusServiceHandler. The bus commits the
