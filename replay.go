@@ -207,7 +207,7 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		}
 		return nil
 	}
-	return e.replayLog(ctx, fs, walDir, nil, target, atEnd)
+	return e.replayLog(ctx, fs, walDir, nil, target, atEnd, nil)
 }
 
 // replayLog applies the log in walDir from e.lastLSN+1 up to target (its
@@ -215,8 +215,9 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 // first. A non-nil at starts the read there (a record boundary at or
 // before e.lastLSN+1, from tlog.Log.Locate) instead of at the beginning of
 // the segment. replayInto calls it after choosing where to start; VerifyReplay
-// calls it again to catch a replay up with commits made while it ran.
-func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, at *tlog.Position, target ReplayTarget, atEnd func() error) error {
+// calls it again to catch a replay up with commits made while it ran. A
+// non-nil seen is called with the operations applied, once they are.
+func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, at *tlog.Position, target ReplayTarget, atEnd func() error, seen func([]record.Op)) error {
 	var r *tlog.Reader
 	var err error
 	if at != nil {
@@ -268,6 +269,9 @@ func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, at *tlog.
 			if i, err := e.applyOps(ops, first, dec.Time); err != nil {
 				return replayApplyErr(rec.File, rec.Offset, err, first+LSN(i))
 			}
+			if seen != nil {
+				seen(ops)
+			}
 			if target.ToLSN != 0 && last >= target.ToLSN {
 				return nil
 			}
@@ -279,6 +283,8 @@ func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, at *tlog.
 				e.lastLSN, e.lastTime = lsn, dec.Time
 			} else if err := e.applyOp(op, lsn, dec.Time); err != nil {
 				return replayApplyErr(rec.File, rec.Offset, err, lsn)
+			} else if seen != nil {
+				seen(ops[i : i+1])
 			}
 			if target.ToLSN != 0 && lsn >= target.ToLSN {
 				return nil
@@ -406,8 +412,14 @@ func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch
 //
 // VerifyReplay compares the pages in ranges of IDs while commits go on,
 // each range with the replay and the live bus at one LSN (the LSN of that
-// step). LiveHash and ReplayHash hash every page as StateHash does, each
-// page as it was when its range was compared: with no commit during the
+// step). Then it compares again, in ID order and in steps of the same
+// size, every page that an operation replayed during those steps created,
+// freed or gave new metadata or flags while its ID was below the range
+// being compared (or after the last range): those that exist on either
+// side then. A page whose bytes alone changed after its range was compared
+// is not compared again (the log carries those bytes). LiveHash and
+// ReplayHash hash every page compared as StateHash does, in the order
+// compared, each page as it was when compared: with no commit during the
 // verification they are the two states' StateHash at LSN.
 type ReplayReport struct {
 	LSN            LSN    // the state compared last: every operation up to this LSN (the graphs are compared at it)
@@ -415,7 +427,7 @@ type ReplayReport struct {
 	CheckpointLSN  LSN    // the LSN FromCheckpoint covers (0 when replayed from LSN 1)
 	LiveHash       uint64
 	ReplayHash     uint64
-	Pages          int      // pages compared (a page created during the verification below the range being compared is not)
+	Pages          int      // pages compared on both sides (a page compared in its range and again counts twice)
 	PagesDiffering int      // pages whose bytes, size or epoch differ, or that exist on one side only
 	BytesDiffering int64    // differing bytes over pages present on both sides
 	L2Divergence   float64  // sqrt(sum of squared differences) over float64 pages ("mmsb.type"="f64")
@@ -439,9 +451,13 @@ func (r *ReplayReport) Equal() bool {
 // replay caught up to the live LSN: a step catches up at most 16,384
 // operations or compares at most 4,096 pages or 1 MiB of them, and
 // commits waiting for the lock get in between steps, so a commit waits for
-// one step, not for the verification (see ReplayReport for what this means
-// for its hashes). Checkpoints wait for it, so that none removes log or
-// checkpoints the replay reads.
+// one step, not for the verification. After the ranges it compares, in
+// steps of the same size, the pages that the commits replayed during the
+// steps created, freed, or gave new metadata or flags below the range
+// being compared, so that a page created meanwhile with a low ID
+// (PageSpec.ID, or a page freed and created again) is compared too (see
+// ReplayReport for what this means for its hashes and Pages). Checkpoints
+// wait for it, so that none removes log or checkpoints the replay reads.
 //
 // A replay from the newest checkpoint starts from that checkpoint or fails:
 // when it does not load the error wraps ErrNoCheckpoint and the reason
@@ -522,7 +538,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		if err := e.log.WriteThrough(ctx, to); err != nil {
 			return ReplayReport{}, err
 		}
-		if err := r.catchUp(ctx, e, to); err != nil {
+		if err := r.catchUp(ctx, e, to, nil); err != nil {
 			return ReplayReport{}, err
 		}
 	}
@@ -564,10 +580,12 @@ const (
 )
 
 // verifyStep holds the read lock once. It catches r up with the live bus
-// by at most verifyStepOps operations; once r is at the live LSN it
-// compares the next range of pages, from *next on, and after the last
-// range the graphs (c.out is then the report). It reports whether the
-// comparison is complete.
+// by at most verifyStepOps operations, noting the pages below *next whose
+// existence, size, metadata or flags the operations it applies change
+// (c.again); once r is at the live LSN it compares the next range of
+// pages, from *next on, or, after the last range, the next piece of the
+// pages noted; after the last piece it compares the graphs (c.out is then
+// the report). It reports whether the comparison is complete.
 func (e *Bus) verifyStep(ctx context.Context, r *Bus, c *replayComparer, next *PageID) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -582,13 +600,36 @@ func (e *Bus) verifyStep(ctx context.Context, r *Bus, c *replayComparer, next *P
 		if err := e.log.WriteThrough(ctx, to); err != nil {
 			return false, err
 		}
-		if err := r.catchUp(ctx, e, to); err != nil {
+		seen := func(ops []record.Op) { c.noteChanged(ops, *next) }
+		if err := r.catchUp(ctx, e, to, seen); err != nil {
 			return false, err
 		}
 		if r.lastLSN < e.lastLSN {
 			return false, nil // let the commits waiting for the lock in
 		}
 	}
+	// The ranges first, then the pages changed below them, in steps of
+	// their own: a step compares at most one range's worth.
+	if !c.rangesDone {
+		if !c.compareRange(e, r, next) {
+			return false, nil
+		}
+		c.rangesDone = true
+		if len(c.again) > 0 {
+			return false, nil
+		}
+	}
+	if !c.compareAgain(e, r) {
+		return false, nil
+	}
+	c.out = c.finish(e, r)
+	c.out.LSN = e.lastLSN
+	return true, nil
+}
+
+// compareRange compares the next range of pages, from *next on, and moves
+// *next past it. It reports whether that was the last range.
+func (c *replayComparer) compareRange(e, r *Bus, next *PageID) bool {
 	liveIDs, liveCut := stepRange(e.store, e.store.AppendIDsFrom(c.liveIDs[:0], *next, verifyStepPages))
 	repIDs, repCut := stepRange(r.store, r.store.AppendIDsFrom(c.repIDs[:0], *next, verifyStepPages))
 	// Pages up to bound are all in both lists: a list that was cut holds
@@ -603,15 +644,61 @@ func (e *Bus) verifyStep(ctx context.Context, r *Bus, c *replayComparer, next *P
 	liveIDs, repIDs = idsUpTo(liveIDs, bound), idsUpTo(repIDs, bound)
 	c.pages(e, r, liveIDs, repIDs)
 	c.liveIDs, c.repIDs = liveIDs[:0], repIDs[:0]
-	if liveCut || repCut {
-		if bound != ^PageID(0) {
-			*next = bound + 1
-			return false, nil
+	if (liveCut || repCut) && bound != ^PageID(0) {
+		*next = bound + 1
+		return false
+	}
+	return true
+}
+
+// noteChanged notes, of ops that the replay applied while catching up,
+// the pages below next (all of them once the ranges are compared) that
+// they created, freed or gave new metadata or flags: their range may have
+// been compared before, so compareAgain compares them again. Writes are
+// left out: they change bytes, which the log carries and the replay
+// applies as the live bus did, and noting them would compare again every
+// page written during the verification.
+func (c *replayComparer) noteChanged(ops []record.Op, next PageID) {
+	for k := range ops {
+		switch op := &ops[k]; op.Kind {
+		case record.OpCreatePage, record.OpFreePage, record.OpSetMeta, record.OpSetFlags:
+			if c.rangesDone || op.Page < next {
+				c.again = append(c.again, op.Page)
+			}
 		}
 	}
-	c.out = c.finish(e, r)
-	c.out.LSN = e.lastLSN
-	return true, nil
+}
+
+// compareAgain compares the next piece of the pages noted by noteChanged
+// (in ID order, at most verifyStepPages pages or verifyStepBytes bytes of
+// them, at least one page), those that exist on either side, and reports
+// whether none is left.
+func (c *replayComparer) compareAgain(e, r *Bus) bool {
+	slices.Sort(c.again)
+	c.again = slices.Compact(c.again)
+	n, sum := 0, 0
+	for n < len(c.again) && n < verifyStepPages && (n == 0 || sum < verifyStepBytes) {
+		id := c.again[n]
+		if sl, ok := e.store.Lookup(id); ok {
+			sum += e.store.Size(sl)
+		} else if sl, ok := r.store.Lookup(id); ok {
+			sum += r.store.Size(sl)
+		}
+		n++
+	}
+	liveIDs, repIDs := c.liveIDs[:0], c.repIDs[:0]
+	for _, id := range c.again[:n] {
+		if _, ok := e.store.Lookup(id); ok {
+			liveIDs = append(liveIDs, id)
+		}
+		if _, ok := r.store.Lookup(id); ok {
+			repIDs = append(repIDs, id)
+		}
+	}
+	c.pages(e, r, liveIDs, repIDs)
+	c.liveIDs, c.repIDs = liveIDs[:0], repIDs[:0]
+	c.again = slices.Delete(c.again, 0, n)
+	return len(c.again) == 0
 }
 
 // stepRange cuts ids, the next pages of s in ID order, after the page that
@@ -639,8 +726,9 @@ func idsUpTo(ids []PageID, bound PageID) []PageID {
 
 // catchUp applies the live bus's log from e.lastLSN+1 to lsn: the
 // operations committed after the replay e reached e.lastLSN. The log must
-// hold them all, written out (tlog.Log.WriteThrough).
-func (e *Bus) catchUp(ctx context.Context, live *Bus, lsn LSN) error {
+// hold them all, written out (tlog.Log.WriteThrough). A non-nil seen is
+// called with the operations applied (see replayLog).
+func (e *Bus) catchUp(ctx context.Context, live *Bus, lsn LSN, seen func([]record.Op)) error {
 	if e.lastLSN >= lsn {
 		return nil
 	}
@@ -650,7 +738,7 @@ func (e *Bus) catchUp(ctx context.Context, live *Bus, lsn LSN) error {
 	}
 	return e.replayLog(ctx, live.fs, live.walDir(), at, ReplayTarget{ToLSN: lsn}, func() error {
 		return fmt.Errorf("%w: the log ends at LSN %d, before LSN %d that the bus has applied", ErrCorruption, e.lastLSN, lsn)
-	})
+	}, seen)
 }
 
 // compareStates compares live (locked by caller) with replayed, whole.
@@ -670,6 +758,10 @@ type replayComparer struct {
 	live, rep       *xxhash.Digest
 	sumSq           float64
 	liveIDs, repIDs []PageID // scratch for the ranges
+	// rangesDone: every range of IDs has been compared (VerifyReplay);
+	// again: pages to compare again (noteChanged).
+	rangesDone bool
+	again      []PageID
 }
 
 func newReplayComparer() *replayComparer {
