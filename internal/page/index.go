@@ -64,25 +64,35 @@ func (s *Store) lookupIndex(id base.PageID) (Slot, bool) {
 	return Slot(sl), true
 }
 
-// indexInsert records id -> sl; id must not be indexed yet.
-func (s *Store) indexInsert(id base.PageID, sl Slot) {
-	if id == s.ident+1 && sl == Slot(s.ident) {
+// indexInsert records id -> sl; id must not be indexed yet. It reports
+// whether id joined the in-order prefix (ident).
+func (s *Store) indexInsert(id base.PageID, sl Slot) bool {
+	inOrder := id == s.ident+1 && sl == Slot(s.ident)
+	if inOrder {
 		s.ident++
 	}
 	if i := id - s.denseBase; i < base.PageID(len(s.dense)) {
 		s.dense[i] = int32(sl) + 1
 		s.denseLive++
-		return
+		return inOrder
 	}
 	if s.sparse == nil {
 		s.sparse = make(map[base.PageID]int32)
 	}
 	s.sparse[id] = int32(sl)
+	return inOrder
 }
 
 // indexRemove removes id, which is indexed at sl.
 func (s *Store) indexRemove(id base.PageID, sl Slot) {
 	if id <= s.ident {
+		// In private mode the prefix's IDs were not stored (see CreateAt):
+		// store those of the pages after id, which loads will now read.
+		if s.shm == nil {
+			for j := id; j < s.ident; j++ {
+				s.ids[j] = uint64(j) + 1
+			}
+		}
 		s.ident = id - 1
 	}
 	if i := id - s.denseBase; i < base.PageID(len(s.dense)) && s.dense[i] == int32(sl)+1 {

@@ -35,8 +35,8 @@ func (s *Store) Meta(sl Slot) []MetaEntry { return s.meta[sl] }
 // the value of its last one; the size limit applies to the deduplicated
 // list. An empty list removes the page's metadata.
 func (s *Store) SetMeta(sl Slot, entries []MetaEntry) error {
-	id := s.ids[sl]
-	if s.cells[sl].size == 0 {
+	id := s.ID(sl)
+	if s.cell(sl).size == 0 {
 		return fmt.Errorf("%w: slot %d holds no page", ErrNotFound, sl)
 	}
 	// order[i] is the index in entries of the value the i-th distinct key takes.

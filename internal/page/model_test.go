@@ -121,6 +121,7 @@ func TestStoreMatchesModel(t *testing.T) {
 					t.Fatalf("AppendIDs %v, model %v", got, ids)
 				}
 				var logical int64
+				owner := make(map[uint32]base.PageID, len(ids)) // cell ref -> page
 				for _, id := range ids {
 					m := model[id]
 					logical += int64(len(m.data))
@@ -131,10 +132,22 @@ func TestStoreMatchesModel(t *testing.T) {
 					if !bytes.Equal(s.Bytes(sl), m.data) {
 						t.Fatalf("page %d bytes differ from the model", id)
 					}
-					// A computed cell must be the stored one, or the
-					// prefix points a page at another page's bytes.
-					if c := s.cell(sl); c != s.cells[sl] {
-						t.Fatalf("page %d slot %d: computed cell %+v, stored %+v (flat prefix %d)", id, sl, c, s.cells[sl], s.flat)
+					// A computed cell or ID (the prefixes, not stored in
+					// private mode) that a cut left wrong, or a stored one
+					// a cut did not write, points a page at another page's
+					// bytes or names another page: no two pages may share
+					// a cell, and past the prefixes the stored entries are
+					// the ones read.
+					c := s.cell(sl)
+					if prev, dup := owner[c.ref]; dup || int(c.size&sizeMask) != len(m.data) {
+						t.Fatalf("page %d slot %d: cell %+v (flat prefix %d) also holds page %d (dup %v) or has the wrong size", id, sl, c, s.flat, prev, dup)
+					}
+					owner[c.ref] = id
+					if uint32(sl) >= s.flat && c != s.cells[sl] {
+						t.Fatalf("page %d slot %d: cell %+v, stored %+v (flat prefix %d)", id, sl, c, s.cells[sl], s.flat)
+					}
+					if base.PageID(sl) >= s.ident && base.PageID(s.ids[sl]) != id {
+						t.Fatalf("page %d slot %d: stored ID %d (in-order prefix %d)", id, sl, s.ids[sl], s.ident)
 					}
 				}
 				// Absent IDs stay absent, whatever prefix Lookup answers

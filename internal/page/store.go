@@ -217,13 +217,22 @@ func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64
 	if s.shm != nil {
 		s.BeginWrite(sl, lsn)
 	}
-	s.ids[sl] = uint64(id)
 	s.vers[sl].epoch = 0
 	s.vers[sl].lsn = lsn
-	s.cells[sl].ref = ref
-	s.cells[sl].size = uint32(size) | uint32(loc)<<sizeBits
-	s.extendFlat(sl)
-	s.indexInsert(id, sl)
+	// A slot the prefixes take has its ID and cell computed, not loaded
+	// (ID, cell): in private mode they are not stored either, which keeps
+	// the ids and cells arrays' pages untouched, 16 B per page of RSS for
+	// pages created in order (docs/page.md, "What a page costs in
+	// memory"). Cutting a prefix stores what it covered (unflatten,
+	// indexRemove). Shared-memory readers read the arrays: there they are
+	// always written.
+	word := uint32(size) | uint32(loc)<<sizeBits
+	if !s.extendFlat(sl, ref, word) || s.shm != nil {
+		s.cells[sl] = slotCell{ref: ref, size: word}
+	}
+	if !s.indexInsert(id, sl) || s.shm != nil {
+		s.ids[sl] = uint64(id)
+	}
 	s.live++
 	if s.shm != nil {
 		s.EndWrite(sl, lsn)
@@ -327,22 +336,36 @@ type slotCell struct {
 	size uint32 // size | location<<sizeBits; 0 for a free slot
 }
 
-// extendFlat grows the flat prefix by slot sl, just created, if sl is the
-// slot after it and its cell continues the prefix's layout. The
+// extendFlat grows the flat prefix by slot sl, being created with cell
+// ref and size word size, if sl is the slot after it and its cell
+// continues the prefix's layout, and reports whether it did. The
 // allocator's own answer is compared, so a cell that is not the next one
 // (a reused cell, a new chunk that is not the next index, another size)
 // ends the prefix instead of corrupting it.
-func (s *Store) extendFlat(sl Slot) {
+func (s *Store) extendFlat(sl Slot, ref, size uint32) bool {
 	if uint32(sl) != s.flat {
-		return
+		return false
 	}
-	c := s.cells[sl]
 	if s.flat == 0 {
-		s.flatRef, s.flatSize = c.ref, c.size
-	} else if c.ref != s.flatRef+s.flat || c.size != s.flatSize {
-		return
+		s.flatRef, s.flatSize = ref, size
+	} else if ref != s.flatRef+s.flat || size != s.flatSize {
+		return false
 	}
 	s.flat++
+	return true
+}
+
+// unflatten cuts the flat prefix to slots 0..sl-1 (sl is being freed). In
+// private mode the cells of the slots it covered were never stored:
+// those after sl are stored now, so that loads find them. This costs 8 B
+// written per slot cut off, at most once per slot the prefix gained.
+func (s *Store) unflatten(sl Slot) {
+	if s.shm == nil {
+		for j := uint32(sl) + 1; j < s.flat; j++ {
+			s.cells[j] = slotCell{ref: s.flatRef + j, size: s.flatSize}
+		}
+	}
+	s.flat = uint32(sl)
 }
 
 // cell returns slot sl's cell reference and size word: computed for a
@@ -412,12 +435,13 @@ func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 	if !ok {
 		return fmt.Errorf("%w: page %d", ErrNotFound, id)
 	}
-	if err := s.release(s.cells[sl].ref); err != nil {
+	c := s.cell(sl)
+	if err := s.release(c.ref); err != nil {
 		return fmt.Errorf("page %d: %w", id, err)
 	}
 	s.indexRemove(id, sl)
 	if uint32(sl) < s.flat {
-		s.flat = uint32(sl)
+		s.unflatten(sl)
 	}
 	if s.meta != nil {
 		if old, ok := s.meta[sl]; ok {
@@ -426,7 +450,7 @@ func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 		}
 	}
 	s.live--
-	s.logical -= int64(s.cells[sl].size & sizeMask)
+	s.logical -= int64(c.size & sizeMask)
 	s.frees++
 	if s.shm != nil {
 		s.shm.noteFree(lsn) // before the slot changes: see hFreeLSN
@@ -463,7 +487,12 @@ func (s *Store) InSharedChunk(sl Slot) bool {
 }
 
 // ID returns the page ID in slot sl.
-func (s *Store) ID(sl Slot) base.PageID { return base.PageID(s.ids[sl]) }
+func (s *Store) ID(sl Slot) base.PageID {
+	if base.PageID(sl) < s.ident { // the in-order prefix: not stored in private mode
+		return base.PageID(sl) + 1
+	}
+	return base.PageID(s.ids[sl])
+}
 
 // Size returns the page size in slot sl.
 func (s *Store) Size(sl Slot) int { return int(s.cell(sl).size & sizeMask) }
@@ -526,13 +555,24 @@ func (s *Store) Stats() Stats {
 		LogicalBytes: s.logical,
 		ArenaBytes:   s.mapped,
 		ArenaFree:    s.mapped - s.logical,
-		MetaBytes: int64(s.hw)*slotBytes + int64(len(s.dense))*4 +
+		MetaBytes: s.slotArrayBytes() + int64(len(s.dense))*4 +
 			int64(len(s.sparse))*sparseEntryBytes + s.bookkeepingBytes(),
 		Creates:     s.creates,
 		Frees:       s.frees,
 		DirectPages: min(int(s.ident), int(s.flat)),
 		KVBytes:     s.kvBytes,
 	}
+}
+
+// slotArrayBytes is what the slot arrays hold for the slots handed out:
+// in private mode, the IDs of the in-order prefix and the cells of the
+// flat prefix are computed and not stored (see CreateAt).
+func (s *Store) slotArrayBytes() int64 {
+	n := int64(s.hw) * slotBytes
+	if s.shm == nil {
+		n -= 8 * (int64(s.ident) + int64(s.flat))
+	}
+	return n
 }
 
 // Reset frees every page and returns all memory to the OS, leaving an empty,
