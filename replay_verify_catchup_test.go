@@ -136,14 +136,7 @@ func TestVerifyReplayStepsInterleaveCommits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := openT(t, t.TempDir(), &Options{CheckpointBytes: -1})
 			defer func() { _ = e.Close() }()
-			specs := make([]PageSpec, pages)
-			for i := range specs {
-				specs[i] = PageSpec{Size: 64}
-			}
-			ids, err := e.CreatePages(ctx, specs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ids := mustCreate(t, e, pages, 64)
 			for i := range 500 {
 				if _, err := e.Commit(ctx, []Delta{Write(ids[(i*97)%pages], uint32(i%56), []byte{byte(i), 7, 7, 7})}); err != nil {
 					t.Fatal(err)
@@ -172,14 +165,7 @@ func TestVerifyReplayStepsInterleaveCommits(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			rep, err := e.VerifyReplay(ctx, false)
-			e.verifyStepped = nil
-			if err != nil {
-				t.Fatal(err)
-			}
-			if steps < 3 {
-				t.Fatalf("%d steps between ranges, want at least 3: the comparison was not stepped", steps)
-			}
+			rep := verifySteppedReport(t, e, &steps)
 			if tc.behind != nil {
 				if caught := !rep.Equal(); caught != tc.caught {
 					t.Fatalf("change behind the log caught: %v, want %v (%+v)", caught, tc.caught, rep)
@@ -190,7 +176,8 @@ func TestVerifyReplayStepsInterleaveCommits(t *testing.T) {
 				t.Fatalf("report at LSN %d (bus at %d): %+v", rep.LSN, e.LastLSN(), rep)
 			}
 			// With no commit during it, the stepped hashes are the state's.
-			if rep, err = e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+			rep, err := e.VerifyReplay(ctx, false)
+			if err != nil || !rep.Equal() {
 				t.Fatalf("quiet VerifyReplay: %v %+v", err, rep)
 			}
 			if h := hashOf(t, e); rep.LiveHash != h || rep.ReplayHash != h {
@@ -198,4 +185,20 @@ func TestVerifyReplayStepsInterleaveCommits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// verifySteppedReport runs VerifyReplay with the step hook the caller set
+// (which counts the steps in *steps), removes the hook, and fails unless
+// the comparison took at least three steps.
+func verifySteppedReport(t *testing.T, e *Bus, steps *int) ReplayReport {
+	t.Helper()
+	rep, err := e.VerifyReplay(ctx, false)
+	e.verifyStepped = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *steps < 3 {
+		t.Fatalf("%d steps between ranges, want at least 3: the comparison was not stepped", *steps)
+	}
+	return rep
 }

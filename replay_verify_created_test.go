@@ -75,14 +75,7 @@ func TestVerifyReplayComparesPagesCreatedBelowTheCursor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := openT(t, t.TempDir(), &Options{CheckpointBytes: -1})
 			defer func() { _ = e.Close() }()
-			specs := make([]PageSpec, pages)
-			for i := range specs {
-				specs[i] = PageSpec{Size: 64}
-			}
-			ids, err := e.CreatePages(ctx, specs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ids := mustCreate(t, e, pages, 64)
 			if err := e.FreePage(ctx, ids[hole]); err != nil {
 				t.Fatal(err)
 			}
@@ -99,14 +92,7 @@ func TestVerifyReplayComparesPagesCreatedBelowTheCursor(t *testing.T) {
 					tc.h.step2(t, e, ids)
 				}
 			}
-			rep, err := e.VerifyReplay(ctx, false)
-			e.verifyStepped = nil
-			if err != nil {
-				t.Fatal(err)
-			}
-			if steps < 3 {
-				t.Fatalf("%d steps between ranges, want at least 3: the comparison was not stepped", steps)
-			}
+			rep := verifySteppedReport(t, e, &steps)
 			if tc.diff {
 				if rep.Equal() || rep.PagesDiffering != 1 || rep.Pages != tc.wantPages {
 					t.Fatalf("a change behind the log of a page created below the cursor was not caught (want 1 differing page of %d): %+v", tc.wantPages, rep)
@@ -128,14 +114,7 @@ func TestVerifyReplayManyPagesCreatedBelowTheCursor(t *testing.T) {
 	const holes = verifyStepPages + 10 // freed before, created again after the second step
 	e := openT(t, t.TempDir(), &Options{CheckpointBytes: -1})
 	defer func() { _ = e.Close() }()
-	specs := make([]PageSpec, pages)
-	for i := range specs {
-		specs[i] = PageSpec{Size: 64}
-	}
-	ids, err := e.CreatePages(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := mustCreate(t, e, pages, 64)
 	// The holes are the first pages after the first range: the second
 	// range passes over them.
 	for _, id := range ids[verifyStepPages : verifyStepPages+holes] {
