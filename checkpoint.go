@@ -403,6 +403,7 @@ type cowState struct {
 	sparse map[PageID]int32
 	pages  chunked[cowPage]
 	undos  chunked[cowUndo]
+	bigs   chunked[[]byte] // the bytes of undo records too large to hold them (in blocks)
 	blocks cowBlocks
 	sink   uint64 // see warm
 }
@@ -428,12 +429,23 @@ type cowPage struct {
 	partial bool  // only epoch and lastLSN are kept (see cowTouch)
 }
 
-// cowUndo is the bytes one change overwrote.
+// cowUndo is the bytes one change overwrote: n bytes at off, in data when
+// they fit (a delta of up to 16 bytes, the common one), else in the
+// cowState's bigs at big-1. Kept inline, a roll back step loads one
+// record instead of a record and then the bytes it points at (two cache
+// misses one after the other), and a commit writes one record instead of
+// a record and the bytes in a block; the record stays 32 bytes (a slice
+// header took the room the bytes take now).
 type cowUndo struct {
 	prev int32 // the page's previous (older) undo record + 1; 0: none
 	off  uint32
-	old  []byte
+	n    uint32
+	big  int32 // 0: the bytes are in data; else their index in bigs + 1
+	data [cowInline]byte
 }
+
+// cowInline is how many overwritten bytes an undo record holds itself.
+const cowInline = 16
 
 // cowDenseSlack bounds the dense index: used while IDs stay below
 // 4 × pages + cowDenseSlack.
@@ -476,13 +488,22 @@ func (c *cowState) setEntry(id PageID, k int32) {
 // (chunks only grow), and those pages' records and undo chains never
 // change again.
 func (c *cowState) frozen() cowRecords {
-	return cowRecords{pages: c.pages.chunks, undos: c.undos.chunks}
+	return cowRecords{pages: c.pages.chunks, undos: c.undos.chunks, bigs: c.bigs.chunks}
 }
 
 // cowRecords are a cowState's records as of one moment.
 type cowRecords struct {
 	pages [][]cowPage
 	undos [][]cowUndo
+	bigs  [][][]byte
+}
+
+// old returns the bytes undo record u kept.
+func (r cowRecords) old(u *cowUndo) []byte {
+	if u.big == 0 {
+		return u.data[:u.n]
+	}
+	return *chunkAt(r.bigs, int(u.big-1))
 }
 
 // page returns the record of index entry k (nonzero, either sign).
@@ -519,8 +540,9 @@ const rollLanes = 16
 // two jobs share bytes, so the result is rollBack's
 // (TestRollBackAllMatchesOneByOne). Walked one chain at a time, the roll
 // back was 4.0 s of a 1 GiB checkpoint's 5.0 s of CPU during a 30M-delta
-// run at 1M pages on disk; 1.2 s of 2.1 s now (32 lanes gained nothing
-// more; docs/benchmarks.md).
+// run at 1M pages on disk; 1.2 s of 2.1 s in lanes (32 lanes gained
+// nothing more), and 0.9 s of 1.6 s once records held their bytes
+// (cowUndo; docs/benchmarks.md).
 func (r cowRecords) rollBackAll(jobs []rollJob) {
 	var lanes [rollLanes]rollJob
 	var us [rollLanes]*cowUndo
@@ -539,7 +561,7 @@ func (r cowRecords) rollBackAll(jobs []rollJob) {
 		}
 		for j := range lanes[:n] {
 			u := us[j]
-			copy(lanes[j].b[u.off:], u.old)
+			copy(lanes[j].b[u.off:], r.old(u))
 			lanes[j].undo = u.prev
 		}
 		for j := 0; j < n; {
@@ -771,7 +793,15 @@ func (e *Bus) cowSaveBytes(sl page.Slot, d *delta.Delta) {
 	lo = min(lo, hi)
 	c := e.cow
 	k := c.undos.add()
-	*c.undos.at(k) = cowUndo{prev: p.undo, off: lo, old: c.blocks.copy(b[lo:hi])}
+	u := c.undos.at(k)
+	u.prev, u.off, u.n = p.undo, lo, hi-lo
+	if old := b[lo:hi]; len(old) <= cowInline {
+		copy(u.data[:], old)
+	} else {
+		kb := c.bigs.add()
+		*c.bigs.at(kb) = c.blocks.copy(old)
+		u.big = int32(kb + 1)
+	}
 	p.undo = int32(k + 1)
 }
 
@@ -796,9 +826,10 @@ func (e *Bus) cowSaveWhole(id PageID) {
 	c.setEntry(id, -c.entry(id)) // whole
 }
 
-// cowBlocks holds the bytes copy on write keeps in large blocks: one
-// allocation per cowBlockBytes instead of one per change, and nothing for
-// the GC to scan.
+// cowBlocks holds the bytes copy on write keeps beyond what an undo
+// record holds itself (changes of more than cowInline bytes, and whole
+// pages before a free) in large blocks: one allocation per cowBlockBytes
+// instead of one per change, and nothing for the GC to scan.
 type cowBlocks struct {
 	cur  []byte   // the block being filled (len: bytes used)
 	full [][]byte // blocks filled before cur (the undo records point into them)

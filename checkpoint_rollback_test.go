@@ -17,6 +17,7 @@ func TestRollBackAllMatchesOneByOne(t *testing.T) {
 	const pages, size = 3*rollLanes + 5, 64
 	r := rand.New(rand.NewPCG(7, 11))
 	var undos chunked[cowUndo]
+	var bigs chunked[[]byte]
 	heads := make([]int32, pages) // newest undo + 1 per page
 	// Every page but a few gets changes; records are added in a random
 	// page order, as commits add them.
@@ -25,16 +26,25 @@ func TestRollBackAllMatchesOneByOne(t *testing.T) {
 		if p%7 == 3 {
 			continue // some pages keep no undo at all
 		}
-		off := uint32(r.IntN(size - 8))
-		old := make([]byte, 1+r.IntN(8))
+		// Mostly bytes the record holds, some it does not (bigs).
+		old := make([]byte, 1+r.IntN(cowInline+8))
 		for i := range old {
 			old[i] = byte(r.Uint32())
 		}
+		off := uint32(r.IntN(size - len(old)))
 		k := undos.add()
-		*undos.at(k) = cowUndo{prev: heads[p], off: off, old: old}
+		u := undos.at(k)
+		u.prev, u.off, u.n = heads[p], off, uint32(len(old))
+		if len(old) <= cowInline {
+			copy(u.data[:], old)
+		} else {
+			kb := bigs.add()
+			*bigs.at(kb) = old
+			u.big = int32(kb + 1)
+		}
 		heads[p] = int32(k + 1)
 	}
-	recs := cowRecords{undos: undos.chunks}
+	recs := cowRecords{undos: undos.chunks, bigs: bigs.chunks}
 	live := make([][]byte, pages)
 	for p := range live {
 		live[p] = make([]byte, size)
@@ -65,7 +75,7 @@ func TestRollBackAllMatchesOneByOne(t *testing.T) {
 		}
 		b := bytes.Clone(live[p])
 		for i := len(chain) - 1; i >= 0; i-- {
-			copy(b[chain[i].off:], chain[i].old)
+			copy(b[chain[i].off:], recs.old(chain[i]))
 		}
 		if !bytes.Equal(b, want[p]) {
 			differs = true

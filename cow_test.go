@@ -324,7 +324,7 @@ func TestChunkedRelease(t *testing.T) {
 	var a chunked[cowUndo]
 	for range chunkLen + 10 { // two chunks, the second partly used
 		k := a.add()
-		*a.at(k) = cowUndo{prev: 7, off: 9, old: []byte("kept")}
+		*a.at(k) = cowUndo{prev: 7, off: 9, n: 4, big: 3, data: [cowInline]byte{'k', 'e', 'p', 't'}}
 	}
 	first := &a.chunks[0][0]
 	spare := a.release()
@@ -335,7 +335,7 @@ func TestChunkedRelease(t *testing.T) {
 	var reused bool
 	for range 2*chunkLen + 1 { // the two kept chunks, then a new one
 		k := b.add()
-		if u := b.at(k); u.prev != 0 || u.off != 0 || u.old != nil {
+		if u := b.at(k); *u != (cowUndo{}) {
 			t.Fatalf("element %d of a reused chunk is not zero: %+v", k, *u)
 		}
 		reused = reused || b.at(k) == first
