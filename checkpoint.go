@@ -832,7 +832,7 @@ func (e *Bus) cowSaveWhole(id PageID) {
 // instead of one per change, and nothing for the GC to scan.
 type cowBlocks struct {
 	cur  []byte   // the block being filled (len: bytes used)
-	full [][]byte // blocks filled before cur (the undo records point into them)
+	full [][]byte // blocks filled before cur (bigs and whole images point into them)
 	pool cowBlockPool
 	// spare is the earlier checkpoint's full-size blocks beyond what the
 	// pool holds, used first (see recycle).
