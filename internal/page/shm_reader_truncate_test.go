@@ -117,9 +117,15 @@ func TestShmReaderTruncatedFile(t *testing.T) {
 	}
 
 	t.Run("child dies unguarded", func(t *testing.T) {
+		// The child dies without its cleanups: its region goes in a
+		// directory of this test's, removed here.
+		root := shmTestRoot(t)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestShmReaderTruncatedFile$", "-test.count=1")
-		cmd.Env = append(os.Environ(), truncChildEnv+"=raw")
+		cmd.Env = append(os.Environ(), truncChildEnv+"=raw", shmTestRootEnv+"="+root)
 		out, err := cmd.CombinedOutput()
+		if left, _ := os.ReadDir(root); len(left) == 0 {
+			t.Errorf("the child made no region in %s: it did not run the access checked below", root)
+		}
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
 			t.Fatalf("child: %v, want it to die of SIGBUS; output:\n%s", err, out)
@@ -306,4 +312,20 @@ func TestShmReaderGuardNoAlloc(t *testing.T) {
 			t.Errorf("%s: %v allocations per call", name, n)
 		}
 	}
+}
+
+// shmTestRoot is a directory on the shared-memory filesystem (when there
+// is one) that the test removes when it ends.
+func shmTestRoot(t *testing.T) string {
+	t.Helper()
+	root := ""
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		root = "/dev/shm"
+	}
+	d, err := os.MkdirTemp(root, "mmsb-page-test-child-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(d) })
+	return d
 }
