@@ -22,15 +22,7 @@ import (
 func TestCReaderShortFiles(t *testing.T) {
 	lookPath(t, "gcc")
 	lib := buildLibrary(t)
-	root := ""
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		root = "/dev/shm"
-	}
-	d, err := os.MkdirTemp(root, "mmsb-c-short-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(d) })
+	d := testutil.ShmTempDir(t, "", "mmsb-c-short-")
 	start, err := page.ProcStartTime(os.Getpid())
 	if err != nil {
 		testutil.Missing(t, "no process start time: %v", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -119,7 +120,7 @@ func TestShmReaderTruncatedFile(t *testing.T) {
 	t.Run("child dies unguarded", func(t *testing.T) {
 		// The child dies without its cleanups: its region goes in a
 		// directory of this test's, removed here.
-		root := shmTestRoot(t)
+		root := testutil.ShmTempDir(t, "", "mmsb-page-test-child-")
 		cmd := exec.Command(os.Args[0], "-test.run=^TestShmReaderTruncatedFile$", "-test.count=1")
 		cmd.Env = append(os.Environ(), truncChildEnv+"=raw", shmTestRootEnv+"="+root)
 		out, err := cmd.CombinedOutput()
@@ -312,20 +313,4 @@ func TestShmReaderGuardNoAlloc(t *testing.T) {
 			t.Errorf("%s: %v allocations per call", name, n)
 		}
 	}
-}
-
-// shmTestRoot is a directory on the shared-memory filesystem (when there
-// is one) that the test removes when it ends.
-func shmTestRoot(t *testing.T) string {
-	t.Helper()
-	root := ""
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		root = "/dev/shm"
-	}
-	d, err := os.MkdirTemp(root, "mmsb-page-test-child-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(d) })
-	return d
 }

@@ -25,15 +25,8 @@ const shmTestRootEnv = "MMSB_PAGE_TEST_SHM_ROOT"
 
 func sharedStore(t testing.TB) (*Store, string) {
 	t.Helper()
-	root := os.Getenv(shmTestRootEnv) // a child process's: its parent removes it
-	if st, err := os.Stat("/dev/shm"); root == "" && err == nil && st.IsDir() {
-		root = "/dev/shm"
-	}
-	d, err := os.MkdirTemp(root, "mmsb-page-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(d) })
+	// A child process's root is its parent's, which removes it.
+	d := testutil.ShmTempDir(t, os.Getenv(shmTestRootEnv), "mmsb-page-test-")
 	dir := filepath.Join(d, "region")
 	s, err := NewShared(dir+".building", 0o600, 1, uint64(os.Getpid()), 0)
 	if err != nil {
