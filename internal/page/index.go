@@ -86,13 +86,8 @@ func (s *Store) indexInsert(id base.PageID, sl Slot) bool {
 // indexRemove removes id, which is indexed at sl.
 func (s *Store) indexRemove(id base.PageID, sl Slot) {
 	if id <= s.ident {
-		// In private mode the prefix's IDs were not stored (see CreateAt):
-		// store those of the pages after id, which loads will now read.
-		if s.shm == nil {
-			for j := id; j < s.ident; j++ {
-				s.ids[j] = uint64(j) + 1
-			}
-		}
+		// The pages after id keep their unwritten ids entries, which ID
+		// goes on computing (a zero entry): the cut writes nothing.
 		s.ident = id - 1
 	}
 	if i := id - s.denseBase; i < base.PageID(len(s.dense)) && s.dense[i] == int32(sl)+1 {

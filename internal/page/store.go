@@ -124,9 +124,16 @@ type Store struct {
 	// (the slot's vers entry and the page bytes) instead of three. The
 	// cells entries are still written (shared-memory readers and slots
 	// past the prefix read them); flat only saves loading them.
+	//
+	// flatRef and flatSize are set once, by the first page the prefix
+	// takes, and never change: a slot the prefix held before a free cut
+	// it keeps its computed cell (cell), which must stay the same.
 	flat     uint32
 	flatRef  uint32
 	flatSize uint32
+	// unstored counts the 8-byte ids and cells entries of live slots left
+	// unwritten (computed instead; private mode only), for Stats.
+	unstored int64
 
 	arena
 
@@ -207,9 +214,10 @@ func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64
 	}
 
 	var sl Slot
-	if s.freeSlot != 0 {
+	fresh := s.freeSlot == 0 // a slot never handed out: its entries are zero
+	if !fresh {
 		sl = Slot(s.freeSlot - 1)
-		s.freeSlot = int32(s.cells[sl].ref)
+		s.freeSlot = int32(s.cells[sl].ref &^ freeLink)
 	} else {
 		sl = Slot(s.hw)
 		s.hw++
@@ -220,17 +228,25 @@ func (s *Store) CreateAt(id base.PageID, size int, loc base.Location, lsn uint64
 	s.vers[sl].epoch = 0
 	s.vers[sl].lsn = lsn
 	// A slot the prefixes take has its ID and cell computed, not loaded
-	// (ID, cell): in private mode they are not stored either, which keeps
-	// the ids and cells arrays' pages untouched, 16 B per page of RSS for
-	// pages created in order (docs/page.md, "What a page costs in
-	// memory"). Cutting a prefix stores what it covered (unflatten,
-	// indexRemove). Shared-memory readers read the arrays: there they are
-	// always written.
+	// (ID, cell): in private mode, for a fresh slot, they are not stored
+	// either, which keeps the ids and cells arrays' pages untouched, 16 B
+	// per page of RSS for pages created in order (docs/page.md, "What a
+	// page costs in memory"). The entry stays zero, and a zero entry is
+	// what tells ID and cell, once a free has cut the prefix below the
+	// slot, to go on computing it: a cut writes nothing. A reused slot's
+	// entries hold its last page's (a free link) and are written.
+	// Shared-memory readers read the arrays: there they are always
+	// written.
+	keep := fresh && s.shm == nil
 	word := uint32(size) | uint32(loc)<<sizeBits
-	if !s.extendFlat(sl, ref, word) || s.shm != nil {
+	if s.extendFlat(sl, ref, word) && keep {
+		s.unstored++
+	} else {
 		s.cells[sl] = slotCell{ref: ref, size: word}
 	}
-	if !s.indexInsert(id, sl) || s.shm != nil {
+	if s.indexInsert(id, sl) && keep {
+		s.unstored++
+	} else {
 		s.ids[sl] = uint64(id)
 	}
 	s.live++
@@ -346,7 +362,7 @@ func (s *Store) extendFlat(sl Slot, ref, size uint32) bool {
 	if uint32(sl) != s.flat {
 		return false
 	}
-	if s.flat == 0 {
+	if s.flatSize == 0 { // the prefix's first page: its layout is set for good
 		s.flatRef, s.flatSize = ref, size
 	} else if ref != s.flatRef+s.flat || size != s.flatSize {
 		return false
@@ -355,27 +371,31 @@ func (s *Store) extendFlat(sl Slot, ref, size uint32) bool {
 	return true
 }
 
-// unflatten cuts the flat prefix to slots 0..sl-1 (sl is being freed). In
-// private mode the cells of the slots it covered were never stored:
-// those after sl are stored now, so that loads find them. This costs 8 B
-// written per slot cut off, at most once per slot the prefix gained.
-func (s *Store) unflatten(sl Slot) {
-	if s.shm == nil {
-		for j := uint32(sl) + 1; j < s.flat; j++ {
-			s.cells[j] = slotCell{ref: s.flatRef + j, size: s.flatSize}
-		}
-	}
-	s.flat = uint32(sl)
-}
-
 // cell returns slot sl's cell reference and size word: computed for a
-// slot in the flat prefix, loaded otherwise.
+// slot in the flat prefix, loaded otherwise. A zero entry is a slot the
+// flat prefix held when it was cut below it (a live slot has a size, a
+// free slot a free link): its cell is still computed. Cutting the prefix
+// therefore writes nothing, where storing the entries it cut off held the
+// bus lock 38 ms at 4M pages (docs/page.md).
 func (s *Store) cell(sl Slot) slotCell {
 	if uint32(sl) < s.flat {
-		return slotCell{ref: s.flatRef + uint32(sl), size: s.flatSize}
+		return s.flatCell(sl)
 	}
-	return s.cells[sl]
+	if c := s.cells[sl]; c != (slotCell{}) {
+		return c
+	}
+	return s.flatCell(sl)
 }
+
+// flatCell is the cell the flat prefix's layout gives slot sl.
+func (s *Store) flatCell(sl Slot) slotCell {
+	return slotCell{ref: s.flatRef + uint32(sl), size: s.flatSize}
+}
+
+// freeLink marks a free slot's cells.ref, which holds the next free
+// slot + 1: with it no free slot's entry is zero, the mark of a slot
+// whose cell is computed (cell). Slots stay below 2^31.
+const freeLink = 1 << 31
 
 // growSlots doubles the capacity of every slot array.
 func (s *Store) growSlots() error {
@@ -439,9 +459,17 @@ func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 	if err := s.release(c.ref); err != nil {
 		return fmt.Errorf("page %d: %w", id, err)
 	}
+	// An entry left zero was computed (see CreateAt); both are written
+	// below. A reused slot in a prefix has its entries written.
+	if s.ids[sl] == 0 {
+		s.unstored--
+	}
+	if s.cells[sl] == (slotCell{}) {
+		s.unstored--
+	}
 	s.indexRemove(id, sl)
 	if uint32(sl) < s.flat {
-		s.unflatten(sl)
+		s.flat = uint32(sl) // the cells past it stay unwritten: see cell
 	}
 	if s.meta != nil {
 		if old, ok := s.meta[sl]; ok {
@@ -460,7 +488,7 @@ func (s *Store) FreeAt(id base.PageID, lsn uint64) error {
 	s.vers[sl].epoch = 0
 	s.vers[sl].lsn = 0
 	s.cells[sl].size = 0
-	s.cells[sl].ref = uint32(s.freeSlot)
+	s.cells[sl].ref = uint32(s.freeSlot) | freeLink
 	s.freeSlot = int32(sl) + 1
 	if s.shm != nil {
 		s.EndWrite(sl, lsn)
@@ -491,7 +519,12 @@ func (s *Store) ID(sl Slot) base.PageID {
 	if base.PageID(sl) < s.ident { // the in-order prefix: not stored in private mode
 		return base.PageID(sl) + 1
 	}
-	return base.PageID(s.ids[sl])
+	if id := s.ids[sl]; id != 0 {
+		return base.PageID(id)
+	}
+	// A zero entry is a slot the in-order prefix held when a free cut it
+	// below the slot (page IDs are never 0): its ID is still computed.
+	return base.PageID(sl) + 1
 }
 
 // Size returns the page size in slot sl.
@@ -565,14 +598,11 @@ func (s *Store) Stats() Stats {
 }
 
 // slotArrayBytes is what the slot arrays hold for the slots handed out:
-// in private mode, the IDs of the in-order prefix and the cells of the
-// flat prefix are computed and not stored (see CreateAt).
+// in private mode, the IDs and cells of pages created into the prefixes
+// are computed and not stored (see CreateAt), even once a free cut the
+// prefix below them.
 func (s *Store) slotArrayBytes() int64 {
-	n := int64(s.hw) * slotBytes
-	if s.shm == nil {
-		n -= 8 * (int64(s.ident) + int64(s.flat))
-	}
-	return n
+	return int64(s.hw)*slotBytes - 8*s.unstored
 }
 
 // Reset frees every page and returns all memory to the OS, leaving an empty,

@@ -394,10 +394,11 @@ func TestFlatCellPrefix(t *testing.T) {
 	if sl := mustCreate(t, s, 40, 1024); sl != 39 || s.flat != 40 {
 		t.Fatalf("page 40 re-created in slot %d, flat prefix %d; want slot 39, prefix 40", sl, s.flat)
 	}
-	// The cut stored the cells the prefix had computed past slot 39
-	// (private mode stores none inside the prefix).
+	// The cut wrote nothing past slot 39: those cells are still computed
+	// (private mode stores none for pages created into the prefix), and
+	// the same as before the cut.
 	for sl := Slot(0); sl < n; sl++ {
-		if c := s.cell(sl); c != computed[sl] || (uint32(sl) >= s.flat && c != s.cells[sl]) {
+		if c := s.cell(sl); c != computed[sl] || (sl != 39 && s.cells[sl] != slotCell{}) {
 			t.Fatalf("slot %d: cell %+v, stored %+v, computed before the cut %+v", sl, c, s.cells[sl], computed[sl])
 		}
 	}
@@ -410,6 +411,28 @@ func TestFlatCellPrefix(t *testing.T) {
 	mustCreate(t, s2, 12, 64)
 	if s2.flat != 10 {
 		t.Fatalf("flat prefix %d after ten 64-byte pages, one of 72 and one of 64, want 10", s2.flat)
+	}
+
+	// A prefix cut to nothing keeps its layout: the slots it cut off
+	// still compute their cells from it. Page 1 freed (slot 0), then a
+	// page of another size takes slot 0 again. Before, the empty prefix
+	// took the new page's layout, and pages 2..10 read 72-byte cells of
+	// other pages.
+	s3 := newStore(t)
+	for id := base.PageID(1); id <= 10; id++ {
+		binary.LittleEndian.PutUint32(s3.Bytes(mustCreate(t, s3, id, 64)), uint32(id))
+	}
+	if err := s3.Free(1); err != nil {
+		t.Fatal(err)
+	}
+	if sl := mustCreate(t, s3, 1, 72); sl != 0 || s3.flat != 0 {
+		t.Fatalf("a 72-byte page 1 re-created in slot %d with flat prefix %d, want slot 0 and no prefix", sl, s3.flat)
+	}
+	for id := base.PageID(2); id <= 10; id++ {
+		sl, ok := s3.Lookup(id)
+		if !ok || s3.Size(sl) != 64 || binary.LittleEndian.Uint32(s3.Bytes(sl)) != uint32(id) {
+			t.Fatalf("page %d after its prefix was cut to nothing and slot 0 reused: size %d, reads page %d", id, s3.Size(sl), binary.LittleEndian.Uint32(s3.Bytes(sl)))
+		}
 	}
 }
 
