@@ -73,7 +73,26 @@ func BenchmarkCommitMemoryWorkers(b *testing.B) { benchWorkers(b, func() string 
 // memory that one worker's toucher spends most of the second core on.
 func BenchmarkCommitDiskWorkers(b *testing.B) { benchWorkers(b, b.TempDir) }
 
-func benchWorkers(b *testing.B, dir func() string) {
+// BenchmarkCommitMemorySplit and BenchmarkCommitDiskSplit measure the
+// split of a pipelined batch (stampSplit) side by side, as the Workers
+// benchmarks measure worker counts: both buses have two workers, the
+// first with the helper pinned to every batch's whole (fixedShare 64: the
+// pipeline before the split), the second with the adaptive split. Their
+// ratio is reported as x2W (here: split over unsplit); the states must
+// hash equal.
+func BenchmarkCommitMemorySplit(b *testing.B) { benchSides(b, func() string { return "" }, splitSides) }
+func BenchmarkCommitDiskSplit(b *testing.B)   { benchSides(b, b.TempDir, splitSides) }
+
+// workerSides and splitSides configure benchSides' two buses: workers
+// and the helper's pinned share (-1: adaptive).
+var (
+	workerSides = [2][2]int{{1, -1}, {2, -1}}
+	splitSides  = [2][2]int{{2, 64}, {2, -1}}
+)
+
+func benchWorkers(b *testing.B, dir func() string) { benchSides(b, dir, workerSides) }
+
+func benchSides(b *testing.B, dir func() string, config [2][2]int) {
 	const pages, pageSize, size, batch = 65536, 1024, 16, 1000
 	type side struct {
 		e   *Bus
@@ -83,11 +102,12 @@ func benchWorkers(b *testing.B, dir func() string) {
 	}
 	var sides [2]side
 	for k := range sides {
-		e, err := Open(dir(), &Options{Sync: SyncNone, Workers: k + 1, CheckpointBytes: -1})
+		e, err := Open(dir(), &Options{Sync: SyncNone, Workers: config[k][0], CheckpointBytes: -1})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer e.Close()
+		e.applier.fixedShare = config[k][1]
 		benchPages(b, e, pages, pageSize)
 		sides[k] = side{e: e, rng: rand.New(rand.NewPCG(1, 2))}
 	}
@@ -126,6 +146,9 @@ func benchWorkers(b *testing.B, dir func() string) {
 		b.ReportMetric(sides[0].cpu.Seconds()/sides[0].t.Seconds(), "cores-1W")
 		b.ReportMetric(sides[1].cpu.Seconds()/sides[1].t.Seconds(), "cores-2W")
 	}
+	// The part of each pipelined batch the two-worker bus's helper applies
+	// at the end (stampSplit; the committer applies the rest).
+	b.ReportMetric(float64(sides[1].e.applier.share)/64, "helper-share")
 	if h1, h2 := hashOf(b, sides[0].e), hashOf(b, sides[1].e); h1 != h2 {
 		b.Fatalf("one worker and two workers reached different states: %x, %x", h1, h2)
 	}

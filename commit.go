@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -146,20 +147,23 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
-	// A pipelined batch: the committer stamps pages and deltas now, and a
-	// helper copies the bytes while the caller builds its next batch.
-	// Every reader of page bytes settles the job first (rlockSettled).
+	// A pipelined batch: the committer stamps pages and deltas now; a
+	// helper copies the bytes of the batch's head while the committer
+	// copies its tail, and goes on with the head while the caller builds
+	// its next batch. Every reader of page bytes settles the job first
+	// (rlockSettled).
+	tail := len(ds)
 	if pipelined {
-		for i := range ds {
-			e.stampPage(slots[i], &ds[i], first+LSN(i), now)
-		}
+		tail = e.applier.stampSplit(e, ds, slots, first, now)
+		e.applier.adaptShare()
 	}
 	if err := e.settle(); err != nil {
 		e.mu.Unlock()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
 	if pipelined {
-		e.applier.applyPipelined(e, buf, first, e.historyFrom(len(ds)))
+		e.applier.applyPipelined(e, buf, first, e.historyFrom(len(ds)), tail)
+		e.applier.applyTail(e, ds, slots, first, tail)
 		if e.graphHasEdges {
 			for i := range ds {
 				e.markDirty(ds[i].Page)
@@ -204,6 +208,7 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, pipelined bool) ([]by
 	histFrom := e.historyFrom(len(ds))
 	if pipelined {
 		histFrom = len(ds)
+		e.applier.recOffs = slices.Grow(e.applier.recOffs[:0], len(ds))[:len(ds)]
 	} else if e.applier.historyOverlaps(e, first+LSN(len(ds))) {
 		// The history entries about to be written here would land in
 		// ring slots that a pipelined apply still running writes.
@@ -242,6 +247,9 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, pipelined bool) ([]by
 			pending[d.Page]++
 		}
 		slots[i] = sl
+		if pipelined {
+			e.applier.recOffs[i] = int32(len(buf))
+		}
 		buf = record.AppendDelta(buf, d)
 		if len(buf) > tlog.MaxRecordBytes {
 			// Stop here rather than encode the rest of a batch the log

@@ -99,6 +99,25 @@ type parallelApplier struct {
 	// job of the next batch sets those while this one runs.
 	pipeFirst, pipeHistLSN LSN
 
+	// The split of a pipelined batch (stampSplit): the helper applies the
+	// record's operations before headEnd (the batch's deltas before
+	// pipeTail), then those at the offsets in deferred (tail deltas whose
+	// pages the head writes too, in batch order); the committer applies
+	// the other tail deltas from the caller's deltas before Commit
+	// returns (applyTail). recOffs holds each delta's offset in the
+	// record, written by the committer's check. split is the batch being
+	// stamped's choice, which applyPipelined swaps with pipeSplit, the
+	// running job's (the helper reads it while the next batch is split).
+	pipeTail         int
+	headEnd          int
+	recOffs          []int32
+	split, pipeSplit tailSplit
+	// share is the helper's part of a pipelined batch, in 64ths: one
+	// less after a batch whose head the helper had not finished when the
+	// committer needed it (settle), one more after one it had. fixedShare
+	// >= 0 pins it (tests).
+	share, fixedShare int
+
 	// holdApplyWrites, set by tests before the first commit, runs before
 	// a pipelined apply copies its bytes (to hold the helper back).
 	holdApplyWrites func()
@@ -147,7 +166,7 @@ func idleSpin(gap time.Duration) time.Duration {
 }
 
 func newParallelApplier(workers int) *parallelApplier {
-	p := &parallelApplier{workers: workers}
+	p := &parallelApplier{workers: workers, share: initialShare, fixedShare: -1}
 	if workers <= 1 {
 		return p
 	}
@@ -488,7 +507,7 @@ const pipeRingBytes = 4 << 20
 // write-history ring, as the committer's check would have (first is the
 // batch's first LSN): readers of the ring settle first, as readers of
 // page bytes do.
-func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom int) {
+func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom, tail int) {
 	if len(p.ring) < max(pipeRingBytes, len(rec)) {
 		p.ring, p.ringPos = make([]byte, max(pipeRingBytes, len(rec))), 0
 	}
@@ -499,7 +518,123 @@ func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom
 	p.ringPos += len(rec)
 	p.e = e
 	p.pipeFirst, p.pipeHistLSN = first, first+LSN(histFrom)
+	p.split, p.pipeSplit = p.pipeSplit, p.split
+	p.pipeTail, p.headEnd = tail, len(rec)
+	if tail < len(p.recOffs) {
+		p.headEnd = int(p.recOffs[tail])
+	}
 	p.publish(jobApplyWrites, 1, 0)
+}
+
+// tailSplit is the deferred tail deltas of a split pipelined batch: their
+// offsets in the record (for the helper) and their batch indices (for the
+// committer to skip), in batch order.
+type tailSplit struct{ offs, idx []int32 }
+
+// initialShare is the helper's part of a pipelined batch when a bus
+// opens, in 64ths (adaptShare moves it).
+const initialShare = 48
+
+// maxDeferred is the most tail deltas of a pipelined batch that may wait
+// for the head (stampSplit): past it the batch is not split, so that the
+// committer's scan of the deferred pages stays short.
+const maxDeferred = 64
+
+// stampSplit stamps a pipelined batch's pages and deltas (epoch, LSN,
+// time) in batch order and chooses where it splits: the helper applies
+// the deltas before the returned index (the head), the committer those
+// from it on (the tail, applyTail), at the same time. A tail delta whose
+// page the head writes too must be applied after the head, by the helper
+// (deferred), and so must every later delta to that page; the other tail
+// pages are the committer's alone. A page's last-write LSN before its
+// stamp says whether the batch wrote it before: in the head, or earlier
+// in the tail (then it is deferred if that delta was). Too many deferred
+// deltas (a batch of few hot pages) and the helper takes the whole batch.
+// The split changes who copies which bytes, never the state: each page's
+// deltas are applied by one goroutine, in batch order. Caller holds e.mu.
+func (p *parallelApplier) stampSplit(e *Bus, ds []delta.Delta, slots []page.Slot, first LSN, now int64) int {
+	share := p.share
+	if p.fixedShare >= 0 {
+		share = p.fixedShare
+	}
+	tail := len(ds) * share / 64
+	for i := range ds[:tail] {
+		e.stampPage(slots[i], &ds[i], first+LSN(i), now)
+	}
+	sp := &p.split
+	sp.offs, sp.idx = sp.offs[:0], sp.idx[:0]
+	headEnd := first + LSN(tail)
+	for i := tail; i < len(ds); i++ {
+		sl := slots[i]
+		prev := e.store.LastLSN(sl)
+		e.stampPage(sl, &ds[i], first+LSN(i), now)
+		if prev < first {
+			continue // not written before in this batch
+		}
+		if prev >= headEnd && !p.deferredSlot(slots, sl) {
+			continue // written earlier in the tail, by the committer
+		}
+		if len(sp.idx) == maxDeferred {
+			for j := i + 1; j < len(ds); j++ {
+				e.stampPage(slots[j], &ds[j], first+LSN(j), now)
+			}
+			sp.offs, sp.idx = sp.offs[:0], sp.idx[:0]
+			return len(ds)
+		}
+		sp.offs = append(sp.offs, p.recOffs[i])
+		sp.idx = append(sp.idx, int32(i))
+	}
+	return tail
+}
+
+// deferredSlot reports whether slot sl has a deferred delta in the batch
+// being split.
+func (p *parallelApplier) deferredSlot(slots []page.Slot, sl page.Slot) bool {
+	for _, i := range p.split.idx {
+		if slots[i] == sl {
+			return true
+		}
+	}
+	return false
+}
+
+// adaptShare moves the helper's share of the next pipelined batches
+// toward the split where the helper finishes a head about when the
+// committer has stamped the next batch: one 64th less if the helper is
+// still applying the previous head now, one more if it is done. Called by
+// the committer before it settles. Caller holds e.mu exclusively.
+func (p *parallelApplier) adaptShare() {
+	if !p.current || p.job != jobApplyWrites {
+		return
+	}
+	if p.done.Load() == 0 {
+		p.share = max(p.share-1, 0)
+	} else {
+		p.share = min(p.share+1, 64)
+	}
+}
+
+// applyTail copies the tail of a pipelined batch (deltas from tail on,
+// but the deferred ones) into their pages, from the caller's deltas, while
+// a helper applies the head, and records the tail's history (deferred
+// deltas included: the helper records only the head's). Caller holds e.mu
+// exclusively.
+func (p *parallelApplier) applyTail(e *Bus, ds []delta.Delta, slots []page.Slot, first LSN, tail int) {
+	st := e.store
+	k, skip := 0, p.pipeSplit.idx
+	for i := tail; i < len(ds); i++ {
+		if k < len(skip) && int(skip[k]) == i {
+			k++
+			continue
+		}
+		// checkDeltaAt validated ds[i] against this page's size.
+		_ = delta.Apply(&ds[i], st.Bytes(slots[i]))
+	}
+	if e.hist != nil {
+		for i := max(tail, e.historyFrom(len(ds))); i < len(ds); i++ {
+			e.recordHistory(first+LSN(i), &ds[i], false)
+		}
+	}
 }
 
 // historyOverlaps reports whether a pipelined apply is still running whose
@@ -536,6 +671,7 @@ func (p *parallelApplier) applyWrites() {
 		p.applyErr = err
 		return
 	}
+	p.dec.Window(p.dec.Offset(), p.headEnd)
 	var group [applyGroup]pageWrite
 	n := 0
 	lsn, histLSN := p.pipeFirst, p.pipeHistLSN
@@ -575,6 +711,19 @@ func (p *parallelApplier) applyWrites() {
 		n++
 	}
 	flush()
+	// The tail deltas whose pages the head wrote too, after it (their
+	// history is the committer's).
+	for _, off := range p.pipeSplit.offs {
+		if err := p.dec.Reset(p.rec); err != nil {
+			p.applyErr = err
+			return
+		}
+		p.dec.Window(int(off), len(p.rec))
+		if err := p.applyOp(st); err != nil {
+			p.applyErr = err
+			return
+		}
+	}
 }
 
 // applyOp decodes the record's next operation in full and applies it: a

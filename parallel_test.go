@@ -291,11 +291,20 @@ func TestPipelinedApplyRing(t *testing.T) {
 // batch still writes (a ring of 256 entries, batches of up to 1,000; the
 // race detector sees a missing settle there).
 func TestPipelinedApplyRecordsHistory(t *testing.T) {
+	// The helper records the history of the batch's head, the committer
+	// that of its tail (stampSplit): every split, and the adaptive one.
+	for _, share := range []int{-1, 0, 30, 64} {
+		t.Run(fmt.Sprintf("share %d", share), func(t *testing.T) { testPipelinedApplyRecordsHistory(t, share) })
+	}
+}
+
+func testPipelinedApplyRecordsHistory(t *testing.T, share int) {
 	serial := openT(t, "", &Options{Clock: testClock(), Workers: 1, HistoryEntries: 256})
 	e := openT(t, "", &Options{Clock: testClock(), Workers: 2, HistoryEntries: 256})
 	ids := mustCreate(t, e, 97, 64)
 	mustCreate(t, serial, 97, 64)
 	e.applier.holdApplyWrites = func() { time.Sleep(2 * time.Millisecond) }
+	e.applier.fixedShare = share
 	batch := func(round, n int) []delta.Delta {
 		ds := make([]delta.Delta, n)
 		for i := range ds {
@@ -361,6 +370,7 @@ func TestPipelinedApplyBadRecordFailsBus(t *testing.T) {
 				ds[i] = w(id, 8, "abcdefgh")
 			}
 			e.applier.holdApplyWrites = func() { tc.corrupt(e.applier.rec) }
+			e.applier.fixedShare = 64 // the helper decodes the whole record, its corrupted end too
 			if _, err := e.Commit(ctx, ds); err != nil {
 				t.Fatalf("the commit itself: %v", err)
 			}

@@ -213,6 +213,15 @@ func (d *Decoder) Reset(payload []byte) error {
 	return nil
 }
 
+// Window restricts the decoding to the operations in payload[from:to]
+// of the payload Reset started: from and to must be operation boundaries
+// (offsets the encoder recorded, or Offset). A pipelined apply decodes a
+// batch's record in parts this way.
+func (d *Decoder) Window(from, to int) {
+	to = min(max(to, 0), len(d.src))
+	d.src, d.off = d.src[:to], min(max(from, 0), to)
+}
+
 // More reports whether operations remain.
 func (d *Decoder) More() bool { return d.off < len(d.src) }
 

@@ -1,0 +1,123 @@
+package mmsb
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/page"
+)
+
+// TestPipelinedSplitEqualsSerial: a pipelined batch is split (stampSplit)
+// between the helper, which applies its head from the logged record, and
+// the committer, which applies its tail from the caller's deltas at the
+// same time; tail deltas to pages the head also writes wait for the head,
+// on the helper. Batches over few pages, whose deltas overlap inside the
+// pages across the split, of every form, are committed to a one-worker bus
+// and to two-worker buses with the split pinned at every 64th that
+// matters and adaptive; after every batch the states must hash equal,
+// and at the end each bus replays to its live state. The helper is held
+// back on some batches, so that the committer's tail is surely copied
+// first. Negative controls (by hand): deferring no tail delta fails at
+// the first batch ("state ... the one-worker bus ..."); deferring only
+// those whose page the head wrote, not later ones to a page deferred
+// before, fails within a few batches.
+func TestPipelinedSplitEqualsSerial(t *testing.T) {
+	shares := []int{-1, 0, 1, 8, 32, 48, 63, 64}
+	serial := openT(t, "", &Options{Clock: testClock(), Workers: 1})
+	buses := make([]*Bus, len(shares))
+	for i, share := range shares {
+		buses[i] = openT(t, "", &Options{Clock: testClock(), Workers: 2})
+		buses[i].applier.fixedShare = share
+	}
+	const pages = 40
+	ids := mustCreate(t, serial, pages, 64)
+	for _, e := range buses {
+		mustCreate(t, e, pages, 64)
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	for b := 0; b < 60; b++ {
+		n := parallelMin + rng.IntN(3*parallelMin)
+		hot := 1 + rng.IntN(pages) // few hot pages: deltas to one page on both sides of the split
+		ds := make([]delta.Delta, n)
+		for i := range ds {
+			id := ids[rng.IntN(hot)]
+			off := rng.IntN(56)
+			switch rng.IntN(8) {
+			case 0: // masked: the helper's full decode
+				ds[i] = delta.Delta{Page: id, Form: delta.FormMaskedDense, Mask: []byte{byte(rng.Uint32()) | 1}, MaskLen: 8, Payload: []byte(fmt.Sprintf("%08d", i))}
+			case 1: // two runs
+				ds[i] = delta.Delta{Page: id, Runs: []delta.Run{{Offset: uint32(off), Data: []byte{byte(b), byte(i)}}, {Offset: 60, Data: []byte{byte(i >> 8), byte(i)}}}}
+			default:
+				ds[i] = w(id, off, fmt.Sprintf("%d.%d", b, i))
+			}
+		}
+		hold := b%3 == 0
+		for _, e := range buses {
+			if hold {
+				e.applier.holdApplyWrites = func() { time.Sleep(time.Millisecond) }
+			} else {
+				e.applier.holdApplyWrites = nil
+			}
+		}
+		for _, e := range append([]*Bus{serial}, buses...) {
+			if _, err := e.Commit(ctx, append([]delta.Delta(nil), ds...)); err != nil {
+				t.Fatalf("batch %d, %d workers: %v", b, e.applier.workers, err)
+			}
+		}
+		want := hashOf(t, serial)
+		for i, e := range buses {
+			if got := hashOf(t, e); got != want {
+				t.Fatalf("batch %d (%d deltas over %d pages), helper's share %d/64: state %x, the one-worker bus %x", b, n, hot, shares[i], got, want)
+			}
+		}
+	}
+	for i, e := range buses {
+		rep, err := e.VerifyReplay(ctx, false)
+		if err != nil || !rep.Equal() {
+			t.Fatalf("share %d: replay: %v %v", shares[i], err, rep.Differences)
+		}
+	}
+}
+
+// TestPipelinedSplitDefersTailDeltas checks stampSplit's choice on a
+// batch built for it: with the split after delta 4 of 8, a tail delta to
+// a page the head wrote is deferred, and so is a later one to that page;
+// tail deltas to pages the head did not write are the committer's, and
+// over maxDeferred deferred deltas the batch is not split.
+func TestPipelinedSplitDefersTailDeltas(t *testing.T) {
+	e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
+	ids := mustCreate(t, e, 8, 64)
+	p := e.applier
+	p.fixedShare = 32 // half: head 0-3, tail 4-7
+	pagesOf := []int{0, 1, 2, 3, 1, 5, 1, 5}
+	ds := make([]delta.Delta, len(pagesOf))
+	for i, k := range pagesOf {
+		ds[i] = w(ids[k], 0, "x")
+	}
+	split := func(ds []delta.Delta) (int, []int32) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		slots := make([]page.Slot, len(ds))
+		for i := range ds {
+			slots[i], _ = e.store.Lookup(ds[i].Page)
+		}
+		p.recOffs = make([]int32, len(ds))
+		// Stamps only (nothing is applied or logged): a throwaway bus.
+		tail := p.stampSplit(e, ds, slots, e.lastLSN+1, 0)
+		e.lastLSN += LSN(len(ds))
+		return tail, append([]int32(nil), p.split.idx...)
+	}
+	if tail, got := split(ds); tail != 4 || fmt.Sprint(got) != "[4 6]" {
+		t.Fatalf("split at %d, deferred %v; want 4 and [4 6] (the tail's deltas to page %d, which the head writes)", tail, got, ids[1])
+	}
+	hot := make([]delta.Delta, 2*maxDeferred+4)
+	for i := range hot {
+		hot[i] = w(ids[0], 0, "y")
+	}
+	if tail, got := split(hot); tail != len(hot) || len(got) != 0 {
+		t.Fatalf("one hot page: split at %d with %d deferred, want no split (%d) past %d deferred", tail, len(got), len(hot), maxDeferred)
+	}
+}
