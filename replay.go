@@ -456,8 +456,11 @@ func (r *ReplayReport) Equal() bool {
 // steps created, freed, or gave new metadata or flags below the range
 // being compared, so that a page created meanwhile with a low ID
 // (PageSpec.ID, or a page freed and created again) is compared too (see
-// ReplayReport for what this means for its hashes and Pages). Checkpoints
-// wait for it, so that none removes log or checkpoints the replay reads.
+// ReplayReport for what this means for its hashes and Pages). Commits that
+// outrun the steps cannot keep it from finishing: after a budget of steps
+// (twice what the bus's size needs, plus 64) the last step catches up and
+// compares the rest in one hold of the read lock. Checkpoints wait for
+// it, so that none removes log or checkpoints the replay reads.
 //
 // A replay from the newest checkpoint starts from that checkpoint or fails:
 // when it does not load the error wraps ErrNoCheckpoint and the reason
@@ -544,8 +547,9 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 	}
 	c := newReplayComparer()
 	var next PageID // the pages below it are compared
-	for {
-		done, err := e.verifyStep(ctx, r, c, &next)
+	budget := e.verifyStepBudget()
+	for steps := 1; ; steps++ {
+		done, err := e.verifyStep(ctx, r, c, &next, steps >= budget)
 		if err != nil {
 			return ReplayReport{}, err
 		}
@@ -572,6 +576,12 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 // verifyStepOps operations, or compares at most verifyStepPages pages or
 // verifyStepBytes bytes of them (at least one page): one step is what a
 // commit may wait for.
+//
+// Commits that outrun the steps (more operations between two steps than
+// one catches up, more pages created than one compares) would keep the
+// verification from ever finishing: after verifyStepBudget steps, the
+// next one catches up and compares all that is left in one hold of the
+// read lock, as VerifyReplay did before it took steps.
 const (
 	verifyCatchUpRounds = 4
 	verifyStepOps       = 1 << 14
@@ -579,14 +589,28 @@ const (
 	verifyStepBytes     = 1 << 20
 )
 
+// verifyStepBudget is how many steps VerifyReplay takes before its last,
+// unbounded one: twice what the bus's pages need at its current size,
+// plus slack for catching up (a bus that grows during the verification
+// needs more steps, and gets them up to this bound).
+func (e *Bus) verifyStepBudget() int {
+	e.mu.RLock()
+	st := e.store.Stats()
+	e.mu.RUnlock()
+	need := st.Pages/verifyStepPages + int(st.LogicalBytes/verifyStepBytes) + 1
+	return 2*need + 64
+}
+
 // verifyStep holds the read lock once. It catches r up with the live bus
 // by at most verifyStepOps operations, noting the pages below *next whose
 // existence, size, metadata or flags the operations it applies change
 // (c.again); once r is at the live LSN it compares the next range of
 // pages, from *next on, or, after the last range, the next piece of the
 // pages noted; after the last piece it compares the graphs (c.out is then
-// the report). It reports whether the comparison is complete.
-func (e *Bus) verifyStep(ctx context.Context, r *Bus, c *replayComparer, next *PageID) (bool, error) {
+// the report). It reports whether the comparison is complete. The last
+// step (last) catches up, compares every range and every page noted, and
+// completes.
+func (e *Bus) verifyStep(ctx context.Context, r *Bus, c *replayComparer, next *PageID, last bool) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -596,7 +620,10 @@ func (e *Bus) verifyStep(ctx context.Context, r *Bus, c *replayComparer, next *P
 		return false, err
 	}
 	if r.lastLSN < e.lastLSN {
-		to := min(e.lastLSN, r.lastLSN+verifyStepOps)
+		to := e.lastLSN
+		if !last {
+			to = min(to, r.lastLSN+verifyStepOps)
+		}
 		if err := e.log.WriteThrough(ctx, to); err != nil {
 			return false, err
 		}
@@ -611,16 +638,20 @@ func (e *Bus) verifyStep(ctx context.Context, r *Bus, c *replayComparer, next *P
 	// The ranges first, then the pages changed below them, in steps of
 	// their own: a step compares at most one range's worth.
 	if !c.rangesDone {
-		if !c.compareRange(e, r, next) {
-			return false, nil
+		for !c.compareRange(e, r, next) {
+			if !last {
+				return false, nil
+			}
 		}
 		c.rangesDone = true
-		if len(c.again) > 0 {
+		if len(c.again) > 0 && !last {
 			return false, nil
 		}
 	}
-	if !c.compareAgain(e, r) {
-		return false, nil
+	for !c.compareAgain(e, r) {
+		if !last {
+			return false, nil
+		}
 	}
 	c.out = c.finish(e, r)
 	c.out.LSN = e.lastLSN
