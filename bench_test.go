@@ -65,7 +65,7 @@ func BenchmarkCommitMemory2W(b *testing.B) { benchCommit(b, "", SyncNone, 2, 100
 // cores on a 2-core machine, whatever the apply does. Each bus is given
 // the same batches; the two states must hash equal at the end (a worker
 // count never changes the state).
-func BenchmarkCommitMemoryWorkers(b *testing.B) { benchWorkers(b, func() string { return "" }) }
+func BenchmarkCommitMemoryWorkers(b *testing.B) { benchWorkers(b, memDir) }
 
 // BenchmarkCommitDiskWorkers is BenchmarkCommitMemoryWorkers with each
 // bus's log in a directory (SyncNone): the log's memory is the kernel's
@@ -79,9 +79,14 @@ func BenchmarkCommitDiskWorkers(b *testing.B) { benchWorkers(b, b.TempDir) }
 // first with the helper pinned to every batch's whole (fixedShare 64: the
 // pipeline before the split), the second with the adaptive split. Their
 // ratio is reported as x2W (here: split over unsplit); the states must
-// hash equal.
-func BenchmarkCommitMemorySplit(b *testing.B) { benchSides(b, func() string { return "" }, splitSides) }
-func BenchmarkCommitDiskSplit(b *testing.B)   { benchSides(b, b.TempDir, splitSides) }
+// hash equal. BenchmarkCommitNoLogSplit is the same without a log, where
+// the helper, not the committer, is the bottleneck.
+func BenchmarkCommitMemorySplit(b *testing.B) { benchSides(b, memDir, splitSides, false) }
+func BenchmarkCommitDiskSplit(b *testing.B)   { benchSides(b, b.TempDir, splitSides, false) }
+func BenchmarkCommitNoLogSplit(b *testing.B)  { benchSides(b, memDir, splitSides, true) }
+
+// memDir is benchSides' directory for an in-memory bus.
+func memDir() string { return "" }
 
 // workerSides and splitSides configure benchSides' two buses: workers
 // and the helper's pinned share (-1: adaptive).
@@ -90,9 +95,9 @@ var (
 	splitSides  = [2][2]int{{2, 64}, {2, -1}}
 )
 
-func benchWorkers(b *testing.B, dir func() string) { benchSides(b, dir, workerSides) }
+func benchWorkers(b *testing.B, dir func() string) { benchSides(b, dir, workerSides, false) }
 
-func benchSides(b *testing.B, dir func() string, config [2][2]int) {
+func benchSides(b *testing.B, dir func() string, config [2][2]int, noLog bool) {
 	const pages, pageSize, size, batch = 65536, 1024, 16, 1000
 	type side struct {
 		e   *Bus
@@ -102,7 +107,7 @@ func benchSides(b *testing.B, dir func() string, config [2][2]int) {
 	}
 	var sides [2]side
 	for k := range sides {
-		e, err := Open(dir(), &Options{Sync: SyncNone, Workers: config[k][0], CheckpointBytes: -1})
+		e, err := Open(dir(), &Options{Sync: SyncNone, Workers: config[k][0], CheckpointBytes: -1, DisableLog: noLog})
 		if err != nil {
 			b.Fatal(err)
 		}
