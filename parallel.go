@@ -523,6 +523,9 @@ func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom
 	if tail < len(p.recOffs) {
 		p.headEnd = int(p.recOffs[tail])
 	}
+	if cap(p.recOffs) > maxKeptOffsets {
+		p.recOffs = nil // as the encoding buffer: a huge batch's is not kept
+	}
 	p.publish(jobApplyWrites, 1, 0)
 }
 
@@ -530,6 +533,11 @@ func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom
 // offsets in the record (for the helper) and their batch indices (for the
 // committer to skip), in batch order.
 type tailSplit struct{ offs, idx []int32 }
+
+// maxKeptOffsets is the most record offsets (stampSplit's recOffs, 4
+// bytes a delta) kept between pipelined batches: a batch of millions of
+// deltas would otherwise leave its offsets with the bus for its life.
+const maxKeptOffsets = 1 << 18
 
 // initialShare is the helper's part of a pipelined batch when a bus
 // opens, in 64ths (adaptShare moves it).

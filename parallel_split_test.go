@@ -121,3 +121,31 @@ func TestPipelinedSplitDefersTailDeltas(t *testing.T) {
 		t.Fatalf("one hot page: split at %d with %d deferred, want no split (%d) past %d deferred", tail, len(got), len(hot), maxDeferred)
 	}
 }
+
+// TestPipelinedSplitDropsLargeOffsets: the record offsets a pipelined
+// batch needs (4 bytes a delta) are kept for the next batch up to
+// maxKeptOffsets, not for the bus's life after one huge batch. Before, a
+// batch of 262,145 deltas left 1 MiB of offsets behind (a 10M-delta
+// batch, 40 MB).
+func TestPipelinedSplitDropsLargeOffsets(t *testing.T) {
+	e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
+	ids := mustCreate(t, e, 1024, 64)
+	for _, n := range []int{parallelMin, maxKeptOffsets + 1} {
+		ds := make([]delta.Delta, n)
+		for i := range ds {
+			ds[i] = w(ids[i%len(ids)], i%60, "z")
+		}
+		if _, err := e.Commit(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+		e.lockSettled()
+		kept := cap(e.applier.recOffs)
+		e.mu.Unlock()
+		if n <= maxKeptOffsets && kept < n {
+			t.Fatalf("a batch of %d deltas: %d offsets kept, want them kept for the next batch", n, kept)
+		}
+		if n > maxKeptOffsets && kept != 0 {
+			t.Fatalf("a batch of %d deltas: %d offsets kept, want none past %d", n, kept, maxKeptOffsets)
+		}
+	}
+}
