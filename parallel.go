@@ -100,15 +100,14 @@ type parallelApplier struct {
 	pipeFirst, pipeHistLSN LSN
 
 	// The split of a pipelined batch (stampSplit): the helper applies the
-	// record's operations before headEnd (the batch's deltas before
-	// pipeTail), then those at the offsets in deferred (tail deltas whose
-	// pages the head writes too, in batch order); the committer applies
-	// the other tail deltas from the caller's deltas before Commit
-	// returns (applyTail). recOffs holds each delta's offset in the
-	// record, written by the committer's check. split is the batch being
-	// stamped's choice, which applyPipelined swaps with pipeSplit, the
-	// running job's (the helper reads it while the next batch is split).
-	pipeTail         int
+	// record's operations before headEnd (the batch's head), then those
+	// at the offsets in pipeSplit.offs (tail deltas whose pages the head
+	// writes too, in batch order); the committer applies the other tail
+	// deltas from the caller's deltas before Commit returns (applyTail).
+	// recOffs holds each delta's offset in the record, written by the
+	// committer's check. split is the batch being stamped's choice, which
+	// applyPipelined swaps with pipeSplit, the running job's (the helper
+	// reads it while the next batch is split).
 	headEnd          int
 	recOffs          []int32
 	split, pipeSplit tailSplit
@@ -488,8 +487,10 @@ func (p *parallelApplier) close() {
 const pipeRingBytes = 4 << 20
 
 // applyPipelined hands a validated, logged and stamped batch to the
-// helpers and returns at once: a helper copies its bytes into the pages
-// while the caller builds its next batch. rec is the batch's logged record
+// helpers and returns at once: a helper copies the bytes of its head (the
+// deltas before tail) and of its deferred tail deltas into the pages
+// while the committer copies the rest (applyTail) and the caller builds
+// its next batch. rec is the batch's logged record
 // (header and deltas), which the helper decodes: the record is the batch's
 // one copy that outlives the caller's deltas, and decoding it costs the
 // helper, which has time to spare, what a separate staging list cost the
@@ -503,10 +504,10 @@ const pipeRingBytes = 4 << 20
 // fewer deltas per second than one (docs/benchmarks.md). The previous job
 // must be finished (Bus.settle), so nothing reads the ring meanwhile.
 //
-// The helper also records the batch's deltas from histFrom on in the
+// The helper also records the head's deltas from histFrom on in the
 // write-history ring, as the committer's check would have (first is the
-// batch's first LSN): readers of the ring settle first, as readers of
-// page bytes do.
+// batch's first LSN; applyTail records the tail's): readers of the ring
+// settle first, as readers of page bytes do.
 func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom, tail int) {
 	if len(p.ring) < max(pipeRingBytes, len(rec)) {
 		p.ring, p.ringPos = make([]byte, max(pipeRingBytes, len(rec))), 0
@@ -519,7 +520,7 @@ func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom
 	p.e = e
 	p.pipeFirst, p.pipeHistLSN = first, first+LSN(histFrom)
 	p.split, p.pipeSplit = p.pipeSplit, p.split
-	p.pipeTail, p.headEnd = tail, len(rec)
+	p.headEnd = len(rec)
 	if tail < len(p.recOffs) {
 		p.headEnd = int(p.recOffs[tail])
 	}
@@ -665,8 +666,9 @@ type pageWrite struct {
 	data []byte
 }
 
-// applyWrites decodes the pipelined batch's record and copies each delta
-// into its page, in batch order. A record that does not decode (it was
+// applyWrites decodes the pipelined batch's head from its record and
+// copies each delta into its page, in batch order, then the deferred tail
+// deltas. A record that does not decode (it was
 // encoded by this process and validated: a bug) stops the apply and is
 // kept in applyErr; the committer fails the bus with it (Bus.settle).
 func (p *parallelApplier) applyWrites() {

@@ -121,9 +121,10 @@ type Store struct {
 	// cells, none freed since). Their size and address are computed from
 	// the slot, so a delta to such a page loads no cells entry: with
 	// ident, the commit path touches two random cache lines per delta
-	// (the slot's vers entry and the page bytes) instead of three. The
-	// cells entries are still written (shared-memory readers and slots
-	// past the prefix read them); flat only saves loading them.
+	// (the slot's vers entry and the page bytes) instead of three. In
+	// shared mode the cells entries are still written (readers in other
+	// processes load them); in private mode a fresh slot's is not (see
+	// CreateAt and cell).
 	//
 	// flatRef and flatSize are set once, by the first page the prefix
 	// takes, and never change: a slot the prefix held before a free cut
