@@ -64,3 +64,62 @@ func TestCatchUpStallsOnMissingTarget(t *testing.T) {
 		t.Fatalf("stalled follower at LSN %d, want everything the stream holds (%d)", fb.LastLSN(), leader.LastLSN())
 	}
 }
+
+// TestCatchUpEndsWhenConsumerCannotBeRecreated: a catch-up whose consumer
+// is lost (here: the server restarts without the stream, so the ordered
+// consumer's re-creation fails every time) returns an error instead of
+// retrying for ever: a leader-to-be catches up holding the lease, which it
+// renews in the background, so a catch-up that never ends keeps every node
+// from leading. The control is the stall test above: with the stream in
+// place the same catch-up applies what the stream holds.
+func TestCatchUpEndsWhenConsumerCannotBeRecreated(t *testing.T) {
+	defer func(d time.Duration) { catchUpStall = d }(catchUpStall)
+	catchUpStall = 5 * time.Second
+	ctx := context.Background()
+	c := startTestCluster(t, 1)
+	res := testResources(t, c, testConfig(1))
+	pub := newPublisher(res, 1, 0, 0, nil, &Metrics{})
+	leader := openLeader(t, t.TempDir(), pub)
+	defer func() { _ = leader.Close(); pub.close() }()
+	pages := createPages(t, leader, 4)
+	if _, err := load(ctx, leader, pages, 1, 3, 5); err != nil {
+		t.Fatal(err)
+	}
+	info, err := res.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := mmsb.Open(t.TempDir(), &mmsb.Options{Follower: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fb.Close() })
+	applied := make(chan mmsb.LSN, 64)
+	f := newFollower(fb, res, &Metrics{})
+	f.onApplied = func(lsn mmsb.LSN) { applied <- lsn }
+	done := make(chan error, 1)
+	go func() { done <- f.CatchUp(ctx, info.State.LastSeq+3) }()
+	for lsn := mmsb.LSN(0); lsn < leader.LastLSN(); {
+		select {
+		case lsn = <-applied:
+		case err := <-done:
+			t.Fatalf("catch-up ended before the restart: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("catch-up applied nothing in 30 s")
+		}
+	}
+	c.Stop(0)
+	c.cfgs[0].StoreDir = t.TempDir() // the restarted server has no stream
+	if err := c.Restart(0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("catch-up to a sequence the stream never held returned nil")
+		}
+		t.Logf("%v", err)
+	case <-time.After(90 * time.Second):
+		t.Fatal("catch-up whose consumer cannot be recreated still running after 90 s")
+	}
+}

@@ -1,11 +1,14 @@
 package replicate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,7 +94,13 @@ func waitLeader(t testing.TB, nodes ...*testNode) (*testNode, *mmsb.Bus) {
 	t.Helper()
 	// Generous: after a quorum loss, a node may first wait out a stalled
 	// catch-up (catchUpStall) and a lease TTL, on a loaded CI machine.
-	deadline := time.Now().Add(60 * time.Second)
+	return waitLeaderWithin(t, 60*time.Second, nodes...)
+}
+
+// waitLeaderWithin is waitLeader with its own deadline.
+func waitLeaderWithin(t testing.TB, wait time.Duration, nodes ...*testNode) (*testNode, *mmsb.Bus) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		for _, n := range nodes {
 			if b := n.Leader(); b != nil {
@@ -100,8 +109,31 @@ func waitLeader(t testing.TB, nodes ...*testNode) (*testNode, *mmsb.Bus) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("no node became leader")
+	logStuckNodes(t, nodes)
+	t.Fatalf("no node became leader within %v", wait)
 	return nil, nil
+}
+
+// logStuckNodes logs what each node is doing when a wait on them failed:
+// its role, LSN and last leader term, and the stacks of the goroutines in
+// this package (where a node that holds the lease without leading waits).
+func logStuckNodes(t testing.TB, nodes []*testNode) {
+	t.Helper()
+	for _, n := range nodes {
+		lsn := mmsb.LSN(0)
+		if b := n.Bus(); b != nil {
+			lsn = b.LastLSN()
+		}
+		term, ended := n.LastLead()
+		t.Logf("node %s: leader %v, LSN %d, last term %d ended by %v", n.ID(), n.Leader() != nil, lsn, term, ended)
+	}
+	var all bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&all, 2)
+	for _, g := range strings.Split(all.String(), "\n\n") {
+		if strings.Contains(g, "replicate.(*") && !strings.Contains(g, "logStuckNodes") {
+			t.Logf("%s", g)
+		}
+	}
 }
 
 // waitApplied waits until n's bus is a follower at LSN lsn.

@@ -234,9 +234,18 @@ func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	if bounded && f.seq >= until {
 		return nil
 	}
-	cons, err := f.res.js.OrderedConsumer(ctx, f.res.cfg.StreamName(), jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: f.seq + 1,
-	})
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: f.seq + 1}
+	if bounded {
+		// The ordered consumer re-creates its server-side consumer after
+		// a gap or a lost heartbeat, by default for ever (each attempt
+		// waits up to 10 s, and backs off): a leader-to-be would hold
+		// the lease all that time. One failed re-creation ends the
+		// catch-up; the node gives the lease up and tries again.
+		cfg.MaxResetAttempts = 1
+	}
+	cctx, cancel := f.res.call(ctx)
+	cons, err := f.res.js.OrderedConsumer(cctx, f.res.cfg.StreamName(), cfg)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("replicate: consumer: %w", err)
 	}

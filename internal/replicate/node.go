@@ -382,6 +382,7 @@ func (n *Node) followThenLead(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- f.Run(fctx) }()
 	var lease *Lease
+	held := false // the last attempt found the lease held
 	tick := time.NewTicker(n.cfg.LeaseTTL / 4)
 	defer tick.Stop()
 	for lease == nil {
@@ -411,6 +412,12 @@ func (n *Node) followThenLead(ctx context.Context) error {
 			lease = l
 		case !errors.Is(err, ErrLeaseHeld):
 			n.logf("node %s: %v", n.cfg.ID, err)
+			held = false
+		case !held:
+			// Once per spell, so that a log shows which node waits on
+			// whose lease without a line every LeaseTTL/4.
+			n.logf("node %s: following: %v", n.cfg.ID, err)
+			held = true
 		}
 	}
 	cancel()

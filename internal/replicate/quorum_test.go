@@ -20,7 +20,7 @@ func TestQuorumLoss(t *testing.T) {
 	cfg.AckTimeout = 2 * time.Second
 	a := startNode(t, c, NodeConfig{Config: cfg, ID: "a"})
 	b := startNode(t, c, NodeConfig{Config: cfg, ID: "b"})
-	leader, bus := waitLeader(t, a, b)
+	_, bus := waitLeader(t, a, b)
 	pages := createPages(t, bus, 64)
 	acked, err := load(ctx, bus, pages, 2, 5, 50)
 	if err != nil {
@@ -61,7 +61,6 @@ func TestQuorumLoss(t *testing.T) {
 		t.Fatal("Healthy: a cluster with two servers of three down stayed healthy for 30s")
 	}
 	t.Logf("health without quorum: %v", unhealthy)
-	_ = leader
 
 	if err := c.Restart(1); err != nil {
 		t.Fatal(err)
@@ -85,10 +84,14 @@ func TestQuorumLoss(t *testing.T) {
 	// a new leader took over: that leader is then fenced ("another leader
 	// published") and steps down, which is the safe outcome. Commit on
 	// whichever node leads until a commit is acknowledged.
+	// Two servers that rejoin under -race on a loaded 2-core CI machine
+	// have answered JetStream requests with 503s for tens of seconds
+	// after reporting healthy: the waits below are liveness bounds, not
+	// timings, and generous.
 	var nb *mmsb.Bus
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		_, nb = waitLeader(t, a, b)
+		_, nb = waitLeaderWithin(t, 2*time.Minute, a, b)
 		for nb.LastLSN() < top && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
