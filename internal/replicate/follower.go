@@ -221,8 +221,9 @@ func (f *Follower) Run(ctx context.Context) error { return f.run(ctx, 0, false) 
 
 // CatchUp applies records until the one at stream sequence until. It
 // returns ErrCatchUpStalled if no record arrives for catchUpStall before
-// then: a leader-to-be catches up holding the lease, and a target the
-// stream never delivers must not keep every node from leading.
+// then, and the error of the first failed re-creation of its consumer: a
+// leader-to-be catches up holding the lease, and a target the stream never
+// delivers must not keep every node from leading.
 func (f *Follower) CatchUp(ctx context.Context, until uint64) error { return f.run(ctx, until, true) }
 
 func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
