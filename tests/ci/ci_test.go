@@ -61,7 +61,7 @@ func fakeTree() map[string]string {
 		"internal/replicate/replicate_test.go": "package replicate\n\nimport \"testing\"\n\n" +
 			"func TestLeaderAndFollowersConverge(t *testing.T) {}\nfunc TestFencingRejectsStaleLeader(t *testing.T) {}\n" +
 			"func TestLeaseLossStopsLeader(t *testing.T) {}\nfunc TestQuorumLoss(t *testing.T) {}\n" +
-			"func TestCatchUpStallsOnMissingTarget(t *testing.T) {}\n" +
+			"func TestCatchUpStallsOnMissingTarget(t *testing.T) {}\nfunc TestCatchUpEndsWhenConsumerCannotBeRecreated(t *testing.T) {}\n" +
 			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n",
 		"internal/checkpoint/checkpoint_test.go": "package checkpoint\n\nimport \"testing\"\n\n" +
 			"func TestDirectWrites(t *testing.T) {}\nfunc TestDirectRefusedFallsBack(t *testing.T) {}\n" +
