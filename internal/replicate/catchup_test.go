@@ -9,6 +9,28 @@ import (
 	"github.com/mmsb-go/mmsb"
 )
 
+// catchUpStream starts a one-server cluster whose stream holds a few
+// records from a leader, and returns the cluster, its resources, the
+// leader's bus and the stream's last sequence.
+func catchUpStream(t *testing.T) (*Cluster, *resources, *mmsb.Bus, uint64) {
+	t.Helper()
+	ctx := context.Background()
+	c := startTestCluster(t, 1)
+	res := testResources(t, c, testConfig(1))
+	pub := newPublisher(res, 1, 0, 0, nil, &Metrics{})
+	leader := openLeader(t, t.TempDir(), pub)
+	t.Cleanup(func() { _ = leader.Close(); pub.close() })
+	pages := createPages(t, leader, 4)
+	if _, err := load(ctx, leader, pages, 1, 3, 5); err != nil {
+		t.Fatal(err)
+	}
+	info, err := res.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, res, leader, info.State.LastSeq
+}
+
 // TestCatchUpStallsOnMissingTarget: CatchUp to a stream sequence the
 // stream does not hold (as a sequence reported during a quorum loss and
 // never stored) gives ErrCatchUpStalled instead of waiting for ever, after
@@ -20,20 +42,7 @@ func TestCatchUpStallsOnMissingTarget(t *testing.T) {
 	// delivers the stored records within it (500 ms was thin for that).
 	catchUpStall = 2 * time.Second
 	ctx := context.Background()
-	c := startTestCluster(t, 1)
-	res := testResources(t, c, testConfig(1))
-	pub := newPublisher(res, 1, 0, 0, nil, &Metrics{})
-	leader := openLeader(t, t.TempDir(), pub)
-	defer func() { _ = leader.Close(); pub.close() }()
-	pages := createPages(t, leader, 4)
-	if _, err := load(ctx, leader, pages, 1, 3, 5); err != nil {
-		t.Fatal(err)
-	}
-	info, err := res.stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := info.State.LastSeq
+	_, res, leader, last := catchUpStream(t)
 
 	open := func() *mmsb.Bus {
 		b, err := mmsb.Open(t.TempDir(), &mmsb.Options{Follower: true})
@@ -76,19 +85,7 @@ func TestCatchUpEndsWhenConsumerCannotBeRecreated(t *testing.T) {
 	defer func(d time.Duration) { catchUpStall = d }(catchUpStall)
 	catchUpStall = 5 * time.Second
 	ctx := context.Background()
-	c := startTestCluster(t, 1)
-	res := testResources(t, c, testConfig(1))
-	pub := newPublisher(res, 1, 0, 0, nil, &Metrics{})
-	leader := openLeader(t, t.TempDir(), pub)
-	defer func() { _ = leader.Close(); pub.close() }()
-	pages := createPages(t, leader, 4)
-	if _, err := load(ctx, leader, pages, 1, 3, 5); err != nil {
-		t.Fatal(err)
-	}
-	info, err := res.stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, res, leader, last := catchUpStream(t)
 	fb, err := mmsb.Open(t.TempDir(), &mmsb.Options{Follower: true})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +95,7 @@ func TestCatchUpEndsWhenConsumerCannotBeRecreated(t *testing.T) {
 	f := newFollower(fb, res, &Metrics{})
 	f.onApplied = func(lsn mmsb.LSN) { applied <- lsn }
 	done := make(chan error, 1)
-	go func() { done <- f.CatchUp(ctx, info.State.LastSeq+3) }()
+	go func() { done <- f.CatchUp(ctx, last+3) }()
 	for lsn := mmsb.LSN(0); lsn < leader.LastLSN(); {
 		select {
 		case lsn = <-applied:
