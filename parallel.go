@@ -724,10 +724,6 @@ func (p *parallelApplier) applyWrites() {
 	// The tail deltas whose pages the head wrote too, after it (their
 	// history is the committer's).
 	for _, off := range p.pipeSplit.offs {
-		if err := p.dec.Reset(p.rec); err != nil {
-			p.applyErr = err
-			return
-		}
 		p.dec.Window(int(off), len(p.rec))
 		if err := p.applyOp(st); err != nil {
 			p.applyErr = err

@@ -188,15 +188,16 @@ func appendBytes(dst, b []byte) []byte {
 
 // Decoder walks the operations of one batch payload.
 type Decoder struct {
-	src  []byte
-	off  int
-	Time int64 // commit time from the header
+	src     []byte
+	off     int
+	payload []byte // what Reset started: Window may widen src again up to it
+	Time    int64  // commit time from the header
 }
 
 // Reset starts decoding payload. It checks the version byte and reads the
 // commit time.
 func (d *Decoder) Reset(payload []byte) error {
-	d.src, d.off = payload, 0
+	d.src, d.off, d.payload = payload, 0, payload
 	if len(payload) < 1 {
 		return fmt.Errorf("%w: empty payload", ErrMalformed)
 	}
@@ -218,8 +219,8 @@ func (d *Decoder) Reset(payload []byte) error {
 // (offsets the encoder recorded, or Offset). A pipelined apply decodes a
 // batch's record in parts this way.
 func (d *Decoder) Window(from, to int) {
-	to = min(max(to, 0), len(d.src))
-	d.src, d.off = d.src[:to], min(max(from, 0), to)
+	to = min(max(to, 0), len(d.payload))
+	d.src, d.off = d.payload[:to], min(max(from, 0), to)
 }
 
 // More reports whether operations remain.
