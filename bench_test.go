@@ -85,19 +85,29 @@ func BenchmarkCommitMemorySplit(b *testing.B) { benchSides(b, memDir, splitSides
 func BenchmarkCommitDiskSplit(b *testing.B)   { benchSides(b, b.TempDir, splitSides, false) }
 func BenchmarkCommitNoLogSplit(b *testing.B)  { benchSides(b, memDir, splitSides, true) }
 
+// BenchmarkCommitMemoryDepth and BenchmarkCommitDiskDepth measure the
+// pipeline's depth side by side: both buses have two workers, the first
+// with at most one batch waiting for the helper (a commit waits for the
+// previous batch's apply), the second with pipeDepth. x2W is the second
+// over the first; the states must hash equal.
+func BenchmarkCommitMemoryDepth(b *testing.B) { benchSides(b, memDir, depthSides, false) }
+func BenchmarkCommitDiskDepth(b *testing.B)   { benchSides(b, b.TempDir, depthSides, false) }
+
 // memDir is benchSides' directory for an in-memory bus.
 func memDir() string { return "" }
 
-// workerSides and splitSides configure benchSides' two buses: workers
-// and the helper's pinned share (-1: adaptive).
+// workerSides, splitSides and depthSides configure benchSides' two
+// buses: workers, the helper's pinned share (-1: adaptive) and the
+// pipeline's depth.
 var (
-	workerSides = [2][2]int{{1, -1}, {2, -1}}
-	splitSides  = [2][2]int{{2, 64}, {2, -1}}
+	workerSides = [2][3]int{{1, -1, pipeDepth}, {2, -1, pipeDepth}}
+	splitSides  = [2][3]int{{2, 64, pipeDepth}, {2, -1, pipeDepth}}
+	depthSides  = [2][3]int{{2, -1, 1}, {2, -1, pipeDepth}}
 )
 
 func benchWorkers(b *testing.B, dir func() string) { benchSides(b, dir, workerSides, false) }
 
-func benchSides(b *testing.B, dir func() string, config [2][2]int, noLog bool) {
+func benchSides(b *testing.B, dir func() string, config [2][3]int, noLog bool) {
 	const pages, pageSize, size, batch = 65536, 1024, 16, 1000
 	type side struct {
 		e   *Bus
@@ -112,7 +122,7 @@ func benchSides(b *testing.B, dir func() string, config [2][2]int, noLog bool) {
 			b.Fatal(err)
 		}
 		defer e.Close()
-		e.applier.fixedShare = config[k][1]
+		e.applier.fixedShare, e.applier.depth = config[k][1], config[k][2]
 		benchPages(b, e, pages, pageSize)
 		sides[k] = side{e: e, rng: rand.New(rand.NewPCG(1, 2))}
 	}

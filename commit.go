@@ -152,17 +152,25 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	// copies its tail, and goes on with the head while the caller builds
 	// its next batch. Every reader of page bytes settles the job first
 	// (rlockSettled).
+	// Batches still waiting for the helper are settled first unless this
+	// one can wait behind them (canQueue).
 	tail := len(ds)
 	if pipelined {
 		tail = e.applier.stampSplit(e, ds, slots, first, now)
 		e.applier.adaptShare()
 	}
-	if err := e.settle(); err != nil {
-		e.mu.Unlock()
-		return CommitInfo{}, tlog.Ticket{}, err
+	if !pipelined || !e.applier.canQueue(e, len(buf), first+LSN(max(tail, e.historyFrom(len(ds)))), first+LSN(len(ds))) {
+		if err := e.settle(); err != nil {
+			e.mu.Unlock()
+			return CommitInfo{}, tlog.Ticket{}, err
+		}
 	}
 	if pipelined {
-		e.applier.applyPipelined(e, buf, first, e.historyFrom(len(ds)), tail)
+		if err := e.applier.applyPipelined(e, buf, first, e.historyFrom(len(ds)), tail); err != nil {
+			err = e.fail(fmt.Errorf("pipelined apply of a logged batch: %w", err))
+			e.mu.Unlock()
+			return CommitInfo{}, tlog.Ticket{}, err
+		}
 		e.applier.applyTail(e, ds, slots, first, tail)
 		if e.graphHasEdges {
 			for i := range ds {

@@ -11,6 +11,7 @@ import (
 	"github.com/mmsb-go/mmsb/internal/invariants"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
+	"golang.org/x/sys/cpu"
 )
 
 // parallelMin is the batch size from which a batch is validated, encoded
@@ -60,7 +61,6 @@ type parallelApplier struct {
 	// own clock reading, committer-only); commitGap is the gap from it to
 	// the start of the next commit's first job, read by the helpers.
 	lastApplyEnd time.Time
-	lastPublish  time.Time    // the last pipelined apply job's publish
 	commitGap    atomic.Int64 // ns
 
 	// current: a job is published and not yet ended by finish. Written
@@ -84,42 +84,54 @@ type parallelApplier struct {
 	// check/encode job: ds[histFrom:] go to the history ring
 	histFrom int
 
-	// Pipelined apply (see applyPipelined): rec is the logged record the
-	// current jobApplyWrites applies, a copy in ring at ringPos; dec and
-	// op are its decoder's state; applyErr is a decode failure, for the
-	// committer to fail the bus with (settle).
-	ring     []byte
-	ringPos  int
-	rec      []byte
+	// Pipelined apply (see applyPipelined): up to depth logged batches
+	// wait for the helper in pipe, a ring of more than depth entries:
+	// batch n (counting pushes from 0) is pipe[n%len(pipe)]. The committer
+	// fills the entry of batch pushed, then bumps pushed; whoever runs the
+	// current jobApplyWrites (drain) applies batches in push order and
+	// bumps applied after each. active is true while a drain runs or is
+	// about to: the committer starts a job only when it finds it false
+	// (applyPipelined), so that one drain runs at a time. Records are
+	// copied into ring at ringPos. dec and op are the drain's decoder
+	// state; applyErr is a decode failure, for the committer to fail the
+	// bus with (settle), and failed says so to a committer that has not
+	// settled.
+	// The counters and flags sit on cache lines of their own: the drain
+	// polls pushed while the committer writes its fields, and the helper
+	// writes its decoder's state for every delta.
+	_        cpu.CacheLinePad
+	pushed   atomic.Uint64
+	pushGap  atomic.Int64 // ns between the last two pushes
+	_        cpu.CacheLinePad
+	applied  atomic.Uint64
+	_        cpu.CacheLinePad
+	active   atomic.Bool
+	failed   atomic.Bool
+	hurry    atomic.Bool // someone waits for the drain to end: stop polling for pushes
+	_        cpu.CacheLinePad
 	dec      record.Decoder
 	op       record.Op
 	applyErr error
-	// The pipelined batch's first LSN and the first LSN it records in the
-	// write-history ring. Fields apart from first and histFrom: a check
-	// job of the next batch sets those while this one runs.
-	pipeFirst, pipeHistLSN LSN
+	_        cpu.CacheLinePad
+	pipe     [maxPipeDepth + 1]pipeBatch
+	depth    int // batches that may wait: pipeDepth, or pinned by tests
+	ring     []byte
+	ringPos  int
+	lastPush time.Time // committer-only
 
-	// The split of a pipelined batch (stampSplit): the helper applies the
-	// record's operations before headEnd (the batch's head), then those
-	// at the offsets in pipeSplit.offs (tail deltas whose pages the head
-	// writes too, in batch order); the committer applies the other tail
-	// deltas from the caller's deltas before Commit returns (applyTail).
-	// recOffs holds each delta's offset in the record, written by the
-	// committer's check. split is the batch being stamped's choice, which
-	// applyPipelined swaps with pipeSplit, the running job's (the helper
-	// reads it while the next batch is split).
-	headEnd          int
-	recOffs          []int32
-	split, pipeSplit tailSplit
+	// recOffs holds each delta's offset in the record of the batch being
+	// committed, written by the committer's check (stampSplit reads it).
+	recOffs []int32
 	// share is the helper's part of a pipelined batch, in 64ths: one
-	// less after a batch whose head the helper had not finished when the
-	// committer needed it (settle), one more after one it had. fixedShare
-	// >= 0 pins it (tests).
+	// less after a batch that found the queue full (the committer would
+	// wait for the helper), one more after one that found it empty (the
+	// helper waited for the committer). fixedShare >= 0 pins it (tests).
 	share, fixedShare int
 
 	// holdApplyWrites, set by tests before the first commit, runs before
-	// a pipelined apply copies its bytes (to hold the helper back).
-	holdApplyWrites func()
+	// a pipelined batch's bytes are copied (to hold the helper back), with
+	// the batch's record.
+	holdApplyWrites func(rec []byte)
 
 	chunkBufs  [][]byte // check+encode output per chunk
 	chunkErrs  []error
@@ -165,7 +177,7 @@ func idleSpin(gap time.Duration) time.Duration {
 }
 
 func newParallelApplier(workers int) *parallelApplier {
-	p := &parallelApplier{workers: workers, share: initialShare, fixedShare: -1}
+	p := &parallelApplier{workers: workers, share: initialShare, fixedShare: -1, depth: pipeDepth}
 	if workers <= 1 {
 		return p
 	}
@@ -200,11 +212,12 @@ func (p *parallelApplier) helper(w int) {
 		// job's fields before they can be reused.
 		p.running.Add(1)
 		if p.seq.Load() == next {
-			if p.job == jobCheckEncode {
+			switch p.job {
+			case jobCheckEncode:
 				spin = betweenJobsSpin // the apply job follows shortly
-			} else {
+			case jobApply:
 				spin = idleSpin(time.Duration(p.commitGap.Load()))
-			}
+			} // a drain polled for pushes before it ended: park at once
 			p.work()
 		}
 		p.running.Add(-1)
@@ -254,14 +267,9 @@ func (p *parallelApplier) run(job jobKind, units int) {
 // ended it.
 func (p *parallelApplier) publish(job jobKind, units, from int) {
 	if job == jobApplyWrites {
-		// A pipelined apply job starts nothing else: the helper's next job
-		// comes one commit later, so the gap to poll for is the time
-		// between two publishes.
-		now := time.Now()
-		if !p.lastPublish.IsZero() {
-			p.commitGap.Store(int64(now.Sub(p.lastPublish)))
-		}
-		p.lastPublish = now
+		// A drain polls for pushes itself (drain) and ends once none came:
+		// its helper then parks (helper).
+		p.hurry.Store(false)
 	} else if job == jobCheckEncode || p.job != jobCheckEncode {
 		// The first job of a commit (an apply job without a parallel
 		// check+encode before it starts a commit too).
@@ -312,6 +320,7 @@ func (p *parallelApplier) finish() {
 // apply through (several at once: units are claimed atomically); it leaves
 // the job current, for finish to end.
 func (p *parallelApplier) help() {
+	p.hurry.Store(true) // a drain stops polling for pushes that cannot come
 	p.work()
 	// Units claimed by someone else may still be running; they are short.
 	for i := 0; p.done.Load() != int64(p.units); i++ {
@@ -334,7 +343,7 @@ func (p *parallelApplier) work() {
 		case jobApply:
 			p.applyShard(u)
 		case jobApplyWrites:
-			p.applyWrites()
+			p.drain()
 		}
 		p.done.Add(1)
 	}
@@ -486,48 +495,148 @@ func (p *parallelApplier) close() {
 // applyPipelined).
 const pipeRingBytes = 4 << 20
 
-// applyPipelined hands a validated, logged and stamped batch to the
-// helpers and returns at once: a helper copies the bytes of its head (the
-// deltas before tail) and of its deferred tail deltas into the pages
-// while the committer copies the rest (applyTail) and the caller builds
-// its next batch. rec is the batch's logged record
-// (header and deltas), which the helper decodes: the record is the batch's
-// one copy that outlives the caller's deltas, and decoding it costs the
-// helper, which has time to spare, what a separate staging list cost the
-// committer.
+// pipeDepth is how many logged batches may wait for the helper at once.
+// With one, a commit waited for the helper to finish the previous batch
+// before it handed on its own, so every batch on which either side was
+// the slower idled the other: on the 2-core VM the committer was busy 86
+// % of the time and the helper 72 % (docs/benchmarks.md). A second
+// batch in the queue lets the faster side run ahead while the slower
+// catches up.
+const pipeDepth = 2
+
+// maxPipeDepth bounds the depth a test or benchmark may pin
+// (parallelApplier.depth): the pipeline's entries are an array.
+const maxPipeDepth = 4
+
+// pipeBatch is one logged batch waiting in the pipeline: its record (in
+// the ring), first LSN, the first LSN whose history the helper records,
+// where its head ends in the record, and its deferred tail deltas.
+type pipeBatch struct {
+	rec            []byte
+	first, histLSN LSN
+	headEnd        int
+	split          tailSplit
+}
+
+// preparing is the pipeline entry of the batch being committed (the
+// committer's alone until it is pushed). Caller holds e.mu exclusively.
+func (p *parallelApplier) preparing() *pipeBatch {
+	return &p.pipe[p.pushed.Load()%uint64(len(p.pipe))]
+}
+
+// pending is how many pushed batches are not yet applied. Under e.mu held
+// either way it can only fall.
+func (p *parallelApplier) pending() int {
+	return int(p.pushed.Load() - p.applied.Load())
+}
+
+// oldestPending returns the oldest batch not yet applied (nil if none).
+// It may be applied as the caller reads it: what it says is a bound,
+// never too late. Caller holds e.mu.
+func (p *parallelApplier) oldestPending() *pipeBatch {
+	a := p.applied.Load()
+	if a == p.pushed.Load() {
+		return nil
+	}
+	// Batch a's entry is not reused before batch a+len(pipe) is pushed,
+	// which needs a applied: only the caller (the committer) pushes.
+	return &p.pipe[a%uint64(len(p.pipe))]
+}
+
+// canQueue reports whether a pipelined batch whose record is recLen bytes
+// can be pushed behind the batches still waiting, without settling them
+// first: the queue has room, no drain failed, the record fits in the ring
+// after the last one (a wrap or a larger ring would overwrite records
+// still waiting), and the history entries the committer records for its
+// tail, from LSN tailHist to end, cannot land in ring slots that a
+// waiting batch's helper has yet to write (historyOverlaps). Caller holds
+// e.mu exclusively.
+//
+// A full queue with its drain running is waited on until the drain
+// finishes its oldest batch: the committer goes on as soon as there is
+// room, rather than waiting for every batch as a settle would.
+func (p *parallelApplier) canQueue(e *Bus, recLen int, tailHist, end LSN) bool {
+	n := p.pending()
+	if n == 0 {
+		return !p.failed.Load()
+	}
+	if p.failed.Load() || p.ringPos+recLen > len(p.ring) || (tailHist < end && p.historyOverlaps(e, end)) {
+		return false
+	}
+	for i := 0; n >= p.depth; i++ {
+		if !p.active.Load() {
+			return false // no drain runs to make room: settle
+		}
+		if i%64 == 63 {
+			runtime.Gosched()
+		}
+		n = p.pending()
+	}
+	return !p.failed.Load()
+}
+
+// applyPipelined pushes a validated, logged and stamped batch into the
+// pipeline and returns at once: a helper copies the bytes of its head (the
+// deltas before tail) and of its deferred tail deltas into the pages,
+// after the batches before it, while the committer copies the rest
+// (applyTail) and the caller builds its next batch. rec is the batch's
+// logged record (header and deltas), which the helper decodes: the record
+// is the batch's one copy that outlives the caller's deltas, and decoding
+// it costs the helper, which has time to spare, what a separate staging
+// list cost the committer.
 //
 // rec is copied into a ring of at least pipeRingBytes, each batch after
 // the last, so that the committer writes lines the helper read many
 // batches ago, long gone from its cache. Rewriting one buffer that the
 // helper had just read made the committer wait for the other core to give
 // up every line of it: on a 2-core AMD EPYC VM, two workers then committed
-// fewer deltas per second than one (docs/benchmarks.md). The previous job
-// must be finished (Bus.settle), so nothing reads the ring meanwhile.
+// fewer deltas per second than one (docs/benchmarks.md). The caller
+// checked canQueue, or settled: no record still waiting is overwritten.
 //
 // The helper also records the head's deltas from histFrom on in the
 // write-history ring, as the committer's check would have (first is the
 // batch's first LSN; applyTail records the tail's): readers of the ring
 // settle first, as readers of page bytes do.
-func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom, tail int) {
+//
+// If no drain is running, applyPipelined ends the last one's job and
+// starts one; a drain that failed before (a record that did not decode)
+// is reported then, and the caller fails the bus. Caller holds e.mu
+// exclusively.
+func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom, tail int) error {
 	if len(p.ring) < max(pipeRingBytes, len(rec)) {
 		p.ring, p.ringPos = make([]byte, max(pipeRingBytes, len(rec))), 0
 	}
 	if p.ringPos+len(rec) > len(p.ring) {
 		p.ringPos = 0
 	}
-	p.rec = p.ring[p.ringPos : p.ringPos+copy(p.ring[p.ringPos:], rec)]
+	b := p.preparing()
+	b.rec = p.ring[p.ringPos : p.ringPos+copy(p.ring[p.ringPos:], rec)]
 	p.ringPos += len(rec)
-	p.e = e
-	p.pipeFirst, p.pipeHistLSN = first, first+LSN(histFrom)
-	p.split, p.pipeSplit = p.pipeSplit, p.split
-	p.headEnd = len(rec)
+	b.first, b.histLSN = first, first+LSN(histFrom)
+	b.headEnd = len(rec)
 	if tail < len(p.recOffs) {
-		p.headEnd = int(p.recOffs[tail])
+		b.headEnd = int(p.recOffs[tail])
 	}
 	if cap(p.recOffs) > maxKeptOffsets {
 		p.recOffs = nil // as the encoding buffer: a huge batch's is not kept
 	}
+	now := time.Now()
+	if !p.lastPush.IsZero() {
+		p.pushGap.Store(int64(now.Sub(p.lastPush)))
+	}
+	p.lastPush = now
+	p.pushed.Add(1)
+	if !p.active.CompareAndSwap(false, true) {
+		return nil // a drain is running and will apply it
+	}
+	// No drain runs: the last one has left its job (or there was none).
+	p.finish()
+	if p.applyErr != nil {
+		return p.applyErr
+	}
+	p.e = e
 	p.publish(jobApplyWrites, 1, 0)
+	return nil
 }
 
 // tailSplit is the deferred tail deltas of a split pipelined batch: their
@@ -553,14 +662,16 @@ const maxDeferred = 64
 // time) in batch order and chooses where it splits: the helper applies
 // the deltas before the returned index (the head), the committer those
 // from it on (the tail, applyTail), at the same time. A tail delta whose
-// page the head writes too must be applied after the head, by the helper
-// (deferred), and so must every later delta to that page; the other tail
-// pages are the committer's alone. A page's last-write LSN before its
-// stamp says whether the batch wrote it before: in the head, or earlier
-// in the tail (then it is deferred if that delta was). Too many deferred
-// deltas (a batch of few hot pages) and the helper takes the whole batch.
-// The split changes who copies which bytes, never the state: each page's
-// deltas are applied by one goroutine, in batch order. Caller holds e.mu.
+// page the head or a batch still waiting in the pipeline writes too must
+// be applied after them, by the helper (deferred), and so must every
+// later delta to that page; the other tail pages are the committer's
+// alone. A page's last-write LSN before its stamp says whether such a
+// batch wrote it: it is at or after the oldest waiting batch's first LSN
+// (or this batch's), before the tail, or in the tail at a deferred
+// delta. Too many deferred deltas (a batch of few hot pages) and the
+// helper takes the whole batch. The split changes who copies which
+// bytes, never the state: each page's deltas are applied by one goroutine
+// at a time, in LSN order. Caller holds e.mu exclusively.
 func (p *parallelApplier) stampSplit(e *Bus, ds []delta.Delta, slots []page.Slot, first LSN, now int64) int {
 	share := p.share
 	if p.fixedShare >= 0 {
@@ -570,15 +681,19 @@ func (p *parallelApplier) stampSplit(e *Bus, ds []delta.Delta, slots []page.Slot
 	for i := range ds[:tail] {
 		e.stampPage(slots[i], &ds[i], first+LSN(i), now)
 	}
-	sp := &p.split
+	sp := &p.preparing().split
 	sp.offs, sp.idx = sp.offs[:0], sp.idx[:0]
 	headEnd := first + LSN(tail)
+	from := first
+	if b := p.oldestPending(); b != nil {
+		from = b.first
+	}
 	for i := tail; i < len(ds); i++ {
 		sl := slots[i]
 		prev := e.store.LastLSN(sl)
 		e.stampPage(sl, &ds[i], first+LSN(i), now)
-		if prev < first {
-			continue // not written before in this batch
+		if prev < from {
+			continue // written by no batch the helper has yet to apply
 		}
 		if prev >= headEnd && !p.deferredSlot(slots, sl) {
 			continue // written earlier in the tail, by the committer
@@ -599,7 +714,7 @@ func (p *parallelApplier) stampSplit(e *Bus, ds []delta.Delta, slots []page.Slot
 // deferredSlot reports whether slot sl has a deferred delta in the batch
 // being split.
 func (p *parallelApplier) deferredSlot(slots []page.Slot, sl page.Slot) bool {
-	for _, i := range p.split.idx {
+	for _, i := range p.preparing().split.idx {
 		if slots[i] == sl {
 			return true
 		}
@@ -608,29 +723,32 @@ func (p *parallelApplier) deferredSlot(slots []page.Slot, sl page.Slot) bool {
 }
 
 // adaptShare moves the helper's share of the next pipelined batches
-// toward the split where the helper finishes a head about when the
-// committer has stamped the next batch: one 64th less if the helper is
-// still applying the previous head now, one more if it is done. Called by
-// the committer before it settles. Caller holds e.mu exclusively.
+// toward the split where neither side waits for the other: one 64th less
+// if the queue is full now (the committer would wait for the helper), one
+// more if it is empty while a drain runs (the helper waits for the
+// committer). Called by the committer before it pushes. Caller holds
+// e.mu exclusively.
 func (p *parallelApplier) adaptShare() {
 	if !p.current || p.job != jobApplyWrites {
 		return
 	}
-	if p.done.Load() == 0 {
+	switch n := p.pending(); {
+	case n >= p.depth:
 		p.share = max(p.share-1, 0)
-	} else {
+	case n == 0:
 		p.share = min(p.share+1, 64)
 	}
 }
 
-// applyTail copies the tail of a pipelined batch (deltas from tail on,
-// but the deferred ones) into their pages, from the caller's deltas, while
-// a helper applies the head, and records the tail's history (deferred
-// deltas included: the helper records only the head's). Caller holds e.mu
-// exclusively.
+// applyTail copies the tail of the pipelined batch just pushed (deltas
+// from tail on, but the deferred ones) into their pages, from the
+// caller's deltas, while a helper applies the head, and records the
+// tail's history (deferred deltas included: the helper records only the
+// head's). Caller holds e.mu exclusively.
 func (p *parallelApplier) applyTail(e *Bus, ds []delta.Delta, slots []page.Slot, first LSN, tail int) {
 	st := e.store
-	k, skip := 0, p.pipeSplit.idx
+	pushed := &p.pipe[(p.pushed.Load()-1)%uint64(len(p.pipe))]
+	k, skip := 0, pushed.split.idx
 	for i := tail; i < len(ds); i++ {
 		if k < len(skip) && int(skip[k]) == i {
 			k++
@@ -646,12 +764,15 @@ func (p *parallelApplier) applyTail(e *Bus, ds []delta.Delta, slots []page.Slot,
 	}
 }
 
-// historyOverlaps reports whether a pipelined apply is still running whose
-// history entries share ring slots with entries for LSNs before end (the
-// ring holds len(e.hist) consecutive LSNs: the pipelined batch's and the
-// next batch's entries collide once they span more). Caller holds e.mu.
+// historyOverlaps reports whether a pipelined batch still waiting has
+// history entries to record (its head's, from its histLSN) that share
+// ring slots with entries for LSNs before end (the ring holds len(e.hist)
+// consecutive LSNs: the waiting batches' and the next batch's entries
+// collide once they span more, and the helper would then write an older
+// entry over a newer one). Caller holds e.mu.
 func (p *parallelApplier) historyOverlaps(e *Bus, end LSN) bool {
-	return p.current && p.job == jobApplyWrites && e.hist != nil && end > p.pipeFirst+LSN(len(e.hist))
+	b := p.oldestPending()
+	return b != nil && e.hist != nil && end > b.histLSN+LSN(len(e.hist))
 }
 
 // applyGroup is how many decoded runs applyWrites gathers before it
@@ -666,25 +787,78 @@ type pageWrite struct {
 	data []byte
 }
 
-// applyWrites decodes the pipelined batch's head from its record and
-// copies each delta into its page, in batch order, then the deferred tail
-// deltas. A record that does not decode (it was
-// encoded by this process and validated: a bug) stops the apply and is
-// kept in applyErr; the committer fails the bus with it (Bus.settle).
-func (p *parallelApplier) applyWrites() {
+// drain is a jobApplyWrites unit: it applies pushed batches in push order
+// until none is left, then polls for the next push for about twice the
+// time between the last two (at most maxIdleSpin, and not once someone
+// waits for it: hurry) before it ends. It ends with active false, after a
+// last look at pushed: a push after that look finds active false and
+// starts the next job (applyPipelined), a push before it is applied here.
+// A batch that fails stops the drain (applyErr, failed).
+func (p *parallelApplier) drain() {
+	for {
+		n := p.applied.Load()
+		if n == p.pushed.Load() && !p.awaitPush(n) {
+			p.active.Store(false)
+			if p.pushed.Load() == n || !p.active.CompareAndSwap(false, true) {
+				return
+			}
+			continue // pushed meanwhile, and no new job was started for it
+		}
+		if p.applyErr == nil {
+			p.applyErr = p.applyWrites(&p.pipe[n%uint64(len(p.pipe))])
+		}
+		if p.applyErr != nil {
+			p.failed.Store(true)
+			p.active.Store(false)
+			return
+		}
+		p.applied.Store(n + 1)
+	}
+}
+
+// awaitPush polls until batch n is pushed (true), or for about twice the
+// time between the last two pushes, or until someone waits for the drain
+// (false).
+func (p *parallelApplier) awaitPush(n uint64) bool {
+	spin := idleSpin(time.Duration(p.pushGap.Load()))
+	if spin == 0 {
+		return false
+	}
+	deadline := time.Now().Add(spin)
+	for i := 0; ; i++ {
+		if p.pushed.Load() != n {
+			return true
+		}
+		if p.hurry.Load() || p.quit.Load() {
+			return false
+		}
+		if i%64 == 63 {
+			if time.Now().After(deadline) {
+				return false
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// applyWrites decodes a pipelined batch's head from its record and copies
+// each delta into its page, in batch order, then the deferred tail
+// deltas. A record that does not decode (it was encoded by this process
+// and validated: a bug) stops the apply with an error; the committer
+// fails the bus with it (Bus.settle).
+func (p *parallelApplier) applyWrites(b *pipeBatch) error {
 	if p.holdApplyWrites != nil {
-		p.holdApplyWrites()
+		p.holdApplyWrites(b.rec)
 	}
 	e := p.e
 	st := e.store
-	if err := p.dec.Reset(p.rec); err != nil {
-		p.applyErr = err
-		return
+	if err := p.dec.Reset(b.rec); err != nil {
+		return err
 	}
-	p.dec.Window(p.dec.Offset(), p.headEnd)
+	p.dec.Window(p.dec.Offset(), b.headEnd)
 	var group [applyGroup]pageWrite
 	n := 0
-	lsn, histLSN := p.pipeFirst, p.pipeHistLSN
+	lsn, histLSN := b.first, b.histLSN
 	flush := func() {
 		for _, w := range group[:n] {
 			_ = delta.ApplyRun(&delta.Run{Offset: w.off, Data: w.data}, st.Bytes(w.slot))
@@ -698,8 +872,7 @@ func (p *parallelApplier) applyWrites() {
 			// in full and applied at once.
 			flush()
 			if err := p.applyOp(st); err != nil {
-				p.applyErr = err
-				return
+				return err
 			}
 			if lsn >= histLSN {
 				e.recordHistory(lsn, &p.op.Delta, false)
@@ -711,8 +884,7 @@ func (p *parallelApplier) applyWrites() {
 		}
 		sl, found := st.Lookup(id)
 		if !found || uint64(off)+uint64(len(data)) > uint64(st.Size(sl)) {
-			p.applyErr = fmt.Errorf("run [%d, +%d) of page %d: no such page or past its end", off, len(data), id)
-			return
+			return fmt.Errorf("run [%d, +%d) of page %d: no such page or past its end", off, len(data), id)
 		}
 		if n == applyGroup {
 			flush()
@@ -721,15 +893,15 @@ func (p *parallelApplier) applyWrites() {
 		n++
 	}
 	flush()
-	// The tail deltas whose pages the head wrote too, after it (their
-	// history is the committer's).
-	for _, off := range p.pipeSplit.offs {
-		p.dec.Window(int(off), len(p.rec))
+	// The tail deltas whose pages the head (or a batch before it) wrote
+	// too, after it (their history is the committer's).
+	for _, off := range b.split.offs {
+		p.dec.Window(int(off), len(b.rec))
 		if err := p.applyOp(st); err != nil {
-			p.applyErr = err
-			return
+			return err
 		}
 	}
+	return nil
 }
 
 // applyOp decodes the record's next operation in full and applies it: a

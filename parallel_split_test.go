@@ -3,6 +3,8 @@ package mmsb
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,25 +42,13 @@ func TestPipelinedSplitEqualsSerial(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(7, 9))
 	for b := 0; b < 60; b++ {
-		n := parallelMin + rng.IntN(3*parallelMin)
 		hot := 1 + rng.IntN(pages) // few hot pages: deltas to one page on both sides of the split
-		ds := make([]delta.Delta, n)
-		for i := range ds {
-			id := ids[rng.IntN(hot)]
-			off := rng.IntN(56)
-			switch rng.IntN(8) {
-			case 0: // masked: the helper's full decode
-				ds[i] = delta.Delta{Page: id, Form: delta.FormMaskedDense, Mask: []byte{byte(rng.Uint32()) | 1}, MaskLen: 8, Payload: []byte(fmt.Sprintf("%08d", i))}
-			case 1: // two runs
-				ds[i] = delta.Delta{Page: id, Runs: []delta.Run{{Offset: uint32(off), Data: []byte{byte(b), byte(i)}}, {Offset: 60, Data: []byte{byte(i >> 8), byte(i)}}}}
-			default:
-				ds[i] = w(id, off, fmt.Sprintf("%d.%d", b, i))
-			}
-		}
+		ds := overlappingBatch(rng, ids[:hot], b)
+		n := len(ds)
 		hold := b%3 == 0
 		for _, e := range buses {
 			if hold {
-				e.applier.holdApplyWrites = func() { time.Sleep(time.Millisecond) }
+				e.applier.holdApplyWrites = func([]byte) { time.Sleep(time.Millisecond) }
 			} else {
 				e.applier.holdApplyWrites = nil
 			}
@@ -81,6 +71,114 @@ func TestPipelinedSplitEqualsSerial(t *testing.T) {
 			t.Fatalf("share %d: replay: %v %v", shares[i], err, rep.Differences)
 		}
 	}
+}
+
+// overlappingBatch makes batch b of the split and queue tests: 1 to 4
+// times parallelMin deltas over the pages ids, of every form, overlapping
+// inside the pages (each is written in its first 64 bytes).
+func overlappingBatch(rng *rand.Rand, ids []PageID, b int) []delta.Delta {
+	n := parallelMin + rng.IntN(3*parallelMin)
+	ds := make([]delta.Delta, n)
+	for i := range ds {
+		id := ids[rng.IntN(len(ids))]
+		off := rng.IntN(56)
+		switch rng.IntN(8) {
+		case 0: // masked: the helper's full decode
+			ds[i] = delta.Delta{Page: id, Form: delta.FormMaskedDense, Mask: []byte{byte(rng.Uint32()) | 1}, MaskLen: 8, Payload: []byte(fmt.Sprintf("%08d", i))}
+		case 1: // two runs
+			ds[i] = delta.Delta{Page: id, Runs: []delta.Run{{Offset: uint32(off), Data: []byte{byte(b), byte(i)}}, {Offset: 60, Data: []byte{byte(i >> 8), byte(i)}}}}
+		default:
+			ds[i] = w(id, off, fmt.Sprintf("%d.%d", b, i))
+		}
+	}
+	return ds
+}
+
+// TestPipelinedQueueEqualsSerial: with batches waiting in the pipeline
+// (up to pipeDepth, the helper held back so that the queue fills), a
+// batch's tail deltas to pages that a waiting batch writes must wait for
+// it too. Batches as in TestPipelinedSplitEqualsSerial are committed back
+// to back, with no read between them (a read settles the queue), to a
+// one-worker bus and to two-worker buses with the split pinned and
+// adaptive; every few batches, and at the end, the states must hash
+// equal, and each bus replays to its live state. The test checks that
+// the queue did fill. Negative control (by hand): deferring only tail
+// deltas whose page this batch's head wrote (prev >= first in
+// stampSplit) fails it ("state ... the one-worker bus ...").
+func TestPipelinedQueueEqualsSerial(t *testing.T) {
+	if invariants.Enabled {
+		t.Skip("invariant builds apply every batch before Commit returns: nothing is queued (the default build runs this test)")
+	}
+	shares := []int{-1, 0, 16, 48, 64}
+	var serial *Bus
+	buses := make([]*Bus, len(shares))
+	deepest := make([]atomic.Int64, len(shares))
+	// A history ring of 1,024 entries: a batch's tail entries, recorded
+	// by the committer, share slots with a waiting batch's head entries
+	// when the two span more (then the batch must wait: historyOverlaps).
+	serial = openT(t, "", &Options{Clock: testClock(), Workers: 1, HistoryEntries: 1024})
+	for i, share := range shares {
+		e := openT(t, "", &Options{Clock: testClock(), Workers: 2, HistoryEntries: 1024})
+		e.applier.fixedShare = share
+		hold := holdUntilQueued(e.applier)
+		e.applier.holdApplyWrites = func(rec []byte) {
+			hold(rec)
+			// The batch being applied still counts as pending.
+			if n := int64(e.applier.pending()); n > deepest[i].Load() {
+				deepest[i].Store(n)
+			}
+		}
+		buses[i] = e
+	}
+	// Batches over 2,048 pages leave most of a batch's tail pages out of
+	// its head, some of them written by the batch before, still waiting;
+	// batches over 1 to 40 pages defer most of their tails.
+	const pages = 2048
+	ids := mustCreate(t, serial, pages, 64)
+	for _, e := range buses {
+		mustCreate(t, e, pages, 64)
+	}
+	rng := rand.New(rand.NewPCG(11, 13))
+	for b := 0; b < 80; b++ {
+		spread := pages
+		if b%4 == 3 {
+			spread = 1 + rng.IntN(40)
+		}
+		ds := overlappingBatch(rng, ids[:spread], b)
+		for _, e := range append([]*Bus{serial}, buses...) {
+			if _, err := e.Commit(ctx, append([]delta.Delta(nil), ds...)); err != nil {
+				t.Fatalf("batch %d, %d workers: %v", b, e.applier.workers, err)
+			}
+		}
+		if b%10 != 9 {
+			continue
+		}
+		want, wantHist := hashOf(t, serial), historyOf(serial)
+		for i, e := range buses {
+			if got := hashOf(t, e); got != want {
+				t.Fatalf("after batch %d, helper's share %d/64: state %x, the one-worker bus %x", b, shares[i], got, want)
+			}
+			if got := historyOf(e); !slices.Equal(got, wantHist) {
+				t.Fatalf("after batch %d, helper's share %d/64: the write-history ring differs from the one-worker bus's", b, shares[i])
+			}
+		}
+	}
+	for i, e := range buses {
+		if d := deepest[i].Load(); d < pipeDepth {
+			t.Errorf("share %d: at most %d batches waited for the helper, want the queue full (%d)", shares[i], d, pipeDepth)
+		}
+		rep, err := e.VerifyReplay(ctx, false)
+		if err != nil || !rep.Equal() {
+			t.Fatalf("share %d: replay: %v %v", shares[i], err, rep.Differences)
+		}
+	}
+}
+
+// historyOf returns a copy of the bus's write-history ring, settled.
+func historyOf(b *Bus) []histEntry {
+	b.lockSettled()
+	defer b.mu.Unlock()
+	return slices.Clone(b.hist)
 }
 
 // TestPipelinedSplitDefersTailDeltas checks stampSplit's choice on a
@@ -109,7 +207,7 @@ func TestPipelinedSplitDefersTailDeltas(t *testing.T) {
 		// Stamps only (nothing is applied or logged): a throwaway bus.
 		tail := p.stampSplit(e, ds, slots, e.lastLSN+1, 0)
 		e.lastLSN += LSN(len(ds))
-		return tail, append([]int32(nil), p.split.idx...)
+		return tail, append([]int32(nil), p.preparing().split.idx...)
 	}
 	if tail, got := split(ds); tail != 4 || fmt.Sprint(got) != "[4 6]" {
 		t.Fatalf("split at %d, deferred %v; want 4 and [4 6] (the tail's deltas to page %d, which the head writes)", tail, got, ids[1])

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,7 +104,7 @@ func TestPipelinedApplyReadsSettle(t *testing.T) {
 	e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
 	ids := mustCreate(t, e, 2*parallelMin, 64)
 	mustCreate(t, serial, 2*parallelMin, 64)
-	e.applier.holdApplyWrites = func() { time.Sleep(20 * time.Millisecond) }
+	e.applier.holdApplyWrites = func([]byte) { time.Sleep(20 * time.Millisecond) }
 	batch := func(round int) []delta.Delta {
 		ds := make([]delta.Delta, len(ids))
 		for i, id := range ids {
@@ -196,7 +197,7 @@ func TestPipelinedApplyBatchForms(t *testing.T) {
 			e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
 			ids := mustCreate(t, e, 2*parallelMin+1, 64)
 			mustCreate(t, serial, 2*parallelMin+1, 64)
-			e.applier.holdApplyWrites = func() { time.Sleep(5 * time.Millisecond) }
+			e.applier.holdApplyWrites = func([]byte) { time.Sleep(5 * time.Millisecond) }
 			batch := func(round int) []delta.Delta {
 				ds := make([]delta.Delta, len(ids))
 				for i, id := range ids[:len(ids)-1] {
@@ -247,10 +248,11 @@ func TestPipelinedApplyRing(t *testing.T) {
 		mu      sync.Mutex
 		changed int
 	)
-	e.applier.holdApplyWrites = func() {
-		before := slices.Clone(e.applier.rec)
-		time.Sleep(2 * time.Millisecond)
-		if !bytes.Equal(before, e.applier.rec) {
+	hold := holdUntilQueued(e.applier)
+	e.applier.holdApplyWrites = func(rec []byte) {
+		before := slices.Clone(rec)
+		hold(rec)
+		if !bytes.Equal(before, rec) {
 			mu.Lock()
 			changed++
 			mu.Unlock()
@@ -284,6 +286,88 @@ func TestPipelinedApplyRing(t *testing.T) {
 	}
 }
 
+// holdUntilQueued returns a holdApplyWrites hook that keeps the helper
+// from a batch until the committer has pushed the next one behind it (the
+// queue is full) and a millisecond more (for the committer to finish that
+// commit), or until someone waits for the drain (a read, a settle), or a
+// second has passed: a test's next commit then surely finds the batch
+// still waiting, whatever the machine's speed.
+func holdUntilQueued(p *parallelApplier) func([]byte) {
+	return func([]byte) {
+		deadline := time.Now().Add(time.Second)
+		for p.pending() < p.depth && !p.hurry.Load() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Microsecond)
+		}
+		if !p.hurry.Load() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// TestPipelinedApplyRingWrapWaits: a record that does not fit in the
+// staging ring after the last one goes to the ring's start, over records
+// applied long ago, unless a batch still waiting has its record there:
+// then the committer waits for it first (canQueue). Here batch B's record
+// fills the ring from a quarter to seven eighths and waits for the helper
+// while batch C's, half the ring, is committed. Negative control (by
+// hand): letting C wrap without waiting rewrites B's record before the
+// helper reads it ("records changed", or a failed bus).
+func TestPipelinedApplyRingWrapWaits(t *testing.T) {
+	if invariants.Enabled {
+		t.Skip("invariant builds apply every batch before Commit returns: nothing is queued (the default build runs this test)")
+	}
+	// No write history: batches this large would otherwise wait for the
+	// one before them anyway, for the history ring (historyOverlaps).
+	serial := openT(t, "", &Options{Clock: testClock(), Workers: 1, CheckpointBytes: -1, HistoryEntries: -1})
+	e := openT(t, "", &Options{Clock: testClock(), Workers: 2, CheckpointBytes: -1, HistoryEntries: -1})
+	const pages = 1024
+	ids := mustCreate(t, e, pages, 64)
+	mustCreate(t, serial, pages, 64)
+	batch := func(k, n int) []delta.Delta {
+		ds := make([]delta.Delta, n)
+		for i := range ds {
+			x := uint32(k*104729 + i*31)
+			ds[i] = w(ids[x%pages], int(x%48), fmt.Sprintf("%08x", x))
+		}
+		return ds
+	}
+	commit := func(k, n int) {
+		t.Helper()
+		for _, b := range []*Bus{serial, e} {
+			if _, err := b.Commit(ctx, batch(k, n)); err != nil {
+				t.Fatalf("batch %d (%d deltas), %d workers: %v", k, n, b.applier.workers, err)
+			}
+		}
+	}
+	// A's record gives the bytes a delta takes.
+	const ring = pipeRingBytes
+	commit(0, 40000)
+	e.LastLSN() // settles A
+	perDelta := float64(e.applier.ringPos) / 40000
+	commit(1, int((ring/4-float64(e.applier.ringPos))/perDelta)) // up to a quarter
+	e.LastLSN()
+	var changed atomic.Int32
+	hold := holdUntilQueued(e.applier)
+	e.applier.holdApplyWrites = func(rec []byte) {
+		before := slices.Clone(rec)
+		hold(rec)
+		if !bytes.Equal(before, rec) {
+			changed.Add(1)
+		}
+	}
+	commit(2, int(ring*5/8/perDelta)) // B: [1/4, 7/8)
+	commit(3, int(ring/2/perDelta))   // C: does not fit after B
+	if got, want := hashOf(t, e), hashOf(t, serial); got != want {
+		t.Fatalf("state hash %x, the one-worker bus %x", got, want)
+	}
+	if n := changed.Load(); n != 0 {
+		t.Fatalf("%d records changed while their apply waited", n)
+	}
+	if len(e.applier.ring) != ring {
+		t.Fatalf("the ring grew to %d bytes: the test's records no longer fit its plan", len(e.applier.ring))
+	}
+}
+
 // TestPipelinedApplyRecordsHistory: a pipelined batch's write history is
 // recorded by the helper that applies it; the ring must end up exactly as
 // a one-worker bus's after every commit, including when a batch checked by
@@ -303,7 +387,7 @@ func testPipelinedApplyRecordsHistory(t *testing.T, share int) {
 	e := openT(t, "", &Options{Clock: testClock(), Workers: 2, HistoryEntries: 256})
 	ids := mustCreate(t, e, 97, 64)
 	mustCreate(t, serial, 97, 64)
-	e.applier.holdApplyWrites = func() { time.Sleep(2 * time.Millisecond) }
+	e.applier.holdApplyWrites = holdUntilQueued(e.applier)
 	e.applier.fixedShare = share
 	batch := func(round, n int) []delta.Delta {
 		ds := make([]delta.Delta, n)
@@ -320,14 +404,9 @@ func testPipelinedApplyRecordsHistory(t *testing.T, share int) {
 		}
 		return ds
 	}
-	histOf := func(b *Bus) []histEntry {
-		b.lockSettled()
-		defer b.mu.Unlock()
-		return slices.Clone(b.hist)
-	}
 	// Each round's batches are committed back to back (nothing settles in
 	// between), then the rings are compared.
-	for round, sizes := range [][]int{{600, 10}, {parallelMin, parallelMin, 5}, {1000, 300, 1}, {300, 300, 300}} {
+	for round, sizes := range [][]int{{600, 10}, {parallelMin, parallelMin, 5}, {1000, 300, 1}, {300, 300, 300}, {300, 300}, {100, 100, 100}} {
 		for _, b := range []*Bus{serial, e} {
 			for k, n := range sizes {
 				if _, err := b.Commit(ctx, batch(round*10+k, n)); err != nil {
@@ -335,7 +414,7 @@ func testPipelinedApplyRecordsHistory(t *testing.T, share int) {
 				}
 			}
 		}
-		got, want := histOf(e), histOf(serial)
+		got, want := historyOf(e), historyOf(serial)
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("round %d (batches of %v deltas): history slot %d is %+v, the one-worker bus's %+v", round, sizes, i, got[i], want[i])
@@ -349,8 +428,10 @@ func testPipelinedApplyRecordsHistory(t *testing.T, share int) {
 
 // TestPipelinedApplyBadRecordFailsBus: a pipelined batch's record that
 // the helper cannot decode (corrupted here, in the ring, before the helper
-// reads it) must fail the bus at the next commit rather than leave pages
-// silently short of a logged batch.
+// reads it) must fail the bus rather than leave pages silently short of a
+// logged batch: the next commit after the drain stopped fails (here a read
+// waits for the drain first), or, while batches wait in the queue, the
+// first commit that finds the queue full.
 func TestPipelinedApplyBadRecordFailsBus(t *testing.T) {
 	if invariants.Enabled {
 		t.Skip("invariant builds apply every batch before Commit returns: no pipelined record to corrupt (the default build runs this test)")
@@ -369,17 +450,49 @@ func TestPipelinedApplyBadRecordFailsBus(t *testing.T) {
 			for i, id := range ids {
 				ds[i] = w(id, 8, "abcdefgh")
 			}
-			e.applier.holdApplyWrites = func() { tc.corrupt(e.applier.rec) }
+			e.applier.holdApplyWrites = func(rec []byte) { tc.corrupt(rec) }
 			e.applier.fixedShare = 64 // the helper decodes the whole record, its corrupted end too
 			if _, err := e.Commit(ctx, ds); err != nil {
 				t.Fatalf("the commit itself: %v", err)
 			}
+			e.LastLSN() // waits for the drain
 			_, err := e.Commit(ctx, ds)
 			if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "pipelined apply") {
 				t.Fatalf("the commit after a bad pipelined record: %v, want ErrFailed naming the pipelined apply", err)
 			}
 		})
 	}
+	t.Run("queued behind it", func(t *testing.T) {
+		e := openT(t, "", &Options{Clock: testClock(), Workers: 2})
+		ids := mustCreate(t, e, 2*parallelMin, 64)
+		ds := make([]delta.Delta, len(ids))
+		for i, id := range ids {
+			ds[i] = w(id, 8, "abcdefgh")
+		}
+		release := make(chan struct{})
+		first := true
+		e.applier.holdApplyWrites = func(rec []byte) {
+			if first {
+				first = false
+				<-release
+				rec[len(rec)-30] = 0xff
+			}
+		}
+		e.applier.fixedShare = 64
+		var err error
+		for k := 0; k <= pipeDepth+1 && err == nil; k++ {
+			if k == 1 {
+				close(release) // batch 0 fails once batch 1 waits behind it
+			}
+			_, err = e.Commit(ctx, ds)
+		}
+		if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "pipelined apply") {
+			t.Fatalf("commits behind a bad pipelined record: %v, want ErrFailed naming the pipelined apply within %d commits", err, pipeDepth+1)
+		}
+		if _, err := e.Commit(ctx, ds); !errors.Is(err, ErrFailed) {
+			t.Fatalf("a commit after the failure: %v, want ErrFailed", err)
+		}
+	})
 }
 
 // TestPipelinedApplyPropagates: batches applied by the pipeline mark their
