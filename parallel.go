@@ -509,10 +509,11 @@ const pipeDepth = 2
 const maxPipeDepth = 4
 
 // pipeBatch is one logged batch waiting in the pipeline: its record (in
-// the ring), first LSN, the first LSN whose history the helper records,
+// the ring, at pos), first LSN, the first LSN whose history the helper records,
 // where its head ends in the record, and its deferred tail deltas.
 type pipeBatch struct {
 	rec            []byte
+	pos            int // rec's offset in the ring
 	first, histLSN LSN
 	headEnd        int
 	split          tailSplit
@@ -560,7 +561,7 @@ func (p *parallelApplier) canQueue(e *Bus, recLen int, tailHist, end LSN) bool {
 	if n == 0 {
 		return !p.failed.Load()
 	}
-	if p.failed.Load() || p.ringPos+recLen > len(p.ring) || (tailHist < end && p.historyOverlaps(e, end)) {
+	if p.failed.Load() || !p.ringFree(recLen) || (tailHist < end && p.historyOverlaps(e, end)) {
 		return false
 	}
 	for i := 0; n >= p.depth; i++ {
@@ -573,6 +574,34 @@ func (p *parallelApplier) canQueue(e *Bus, recLen int, tailHist, end LSN) bool {
 		n = p.pending()
 	}
 	return !p.failed.Load()
+}
+
+// ringSlot returns where in the ring a record of recLen bytes goes: after
+// the last one, or at the ring's start when it does not fit there. A ring
+// too small for it is replaced (applyPipelined).
+func (p *parallelApplier) ringSlot(recLen int) int {
+	if p.ringPos+recLen > len(p.ring) {
+		return 0
+	}
+	return p.ringPos
+}
+
+// ringFree reports whether a record of recLen bytes can be copied into
+// the ring (ringSlot) without overwriting the record of a batch still
+// waiting. Caller holds e.mu exclusively.
+func (p *parallelApplier) ringFree(recLen int) bool {
+	if recLen > len(p.ring) {
+		return false // a new ring: settle first (applyPipelined replaces it)
+	}
+	lo := p.ringSlot(recLen)
+	hi := lo + recLen
+	for n, a := p.pushed.Load(), p.applied.Load(); a < n; a++ {
+		b := &p.pipe[a%uint64(len(p.pipe))]
+		if b.pos < hi && lo < b.pos+len(b.rec) {
+			return false
+		}
+	}
+	return true
 }
 
 // applyPipelined pushes a validated, logged and stamped batch into the
@@ -606,11 +635,9 @@ func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom
 	if len(p.ring) < max(pipeRingBytes, len(rec)) {
 		p.ring, p.ringPos = make([]byte, max(pipeRingBytes, len(rec))), 0
 	}
-	if p.ringPos+len(rec) > len(p.ring) {
-		p.ringPos = 0
-	}
+	p.ringPos = p.ringSlot(len(rec))
 	b := p.preparing()
-	b.rec = p.ring[p.ringPos : p.ringPos+copy(p.ring[p.ringPos:], rec)]
+	b.rec, b.pos = p.ring[p.ringPos:p.ringPos+copy(p.ring[p.ringPos:], rec)], p.ringPos
 	p.ringPos += len(rec)
 	b.first, b.histLSN = first, first+LSN(histFrom)
 	b.headEnd = len(rec)
