@@ -546,34 +546,30 @@ func (p *parallelApplier) oldestPending() *pipeBatch {
 
 // canQueue reports whether a pipelined batch whose record is recLen bytes
 // can be pushed behind the batches still waiting, without settling them
-// first: the queue has room, no drain failed, the record fits in the ring
-// after the last one (a wrap or a larger ring would overwrite records
-// still waiting), and the history entries the committer records for its
+// first: the queue has room, no drain failed, the record's copy in the
+// staging ring overwrites no waiting batch's (ringFree; a ring too small
+// for it is replaced only once none waits), and the history entries the
+// committer records for its
 // tail, from LSN tailHist to end, cannot land in ring slots that a
 // waiting batch's helper has yet to write (historyOverlaps). Caller holds
 // e.mu exclusively.
 //
-// A full queue with its drain running is waited on until the drain
+// A full queue with its drain running is waited on first, until the drain
 // finishes its oldest batch: the committer goes on as soon as there is
 // room, rather than waiting for every batch as a settle would.
 func (p *parallelApplier) canQueue(e *Bus, recLen int, tailHist, end LSN) bool {
-	n := p.pending()
-	if n == 0 {
-		return !p.failed.Load()
-	}
-	if p.failed.Load() || !p.ringFree(recLen) || (tailHist < end && p.historyOverlaps(e, end)) {
-		return false
-	}
-	for i := 0; n >= p.depth; i++ {
+	for i := 0; p.pending() >= p.depth; i++ {
 		if !p.active.Load() {
-			return false // no drain runs to make room: settle
+			return false // no drain runs to make room (it failed): settle
 		}
 		if i%64 == 63 {
 			runtime.Gosched()
 		}
-		n = p.pending()
 	}
-	return !p.failed.Load()
+	if p.failed.Load() {
+		return false
+	}
+	return p.pending() == 0 || p.ringFree(recLen) && !(tailHist < end && p.historyOverlaps(e, end))
 }
 
 // ringSlot returns where in the ring a record of recLen bytes goes: after
