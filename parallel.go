@@ -155,10 +155,11 @@ const (
 const betweenJobsSpin = 50 * time.Microsecond
 
 // maxIdleSpin bounds how long a helper polls for the next commit after a
-// commit's apply job. A helper polls only when the committer came back
-// quickly last time (the gap between the end of one commit's apply and the
-// start of the next commit's jobs was under maxIdleSpin), and then for at
-// most twice that gap: a committer that commits back to back keeps its
+// commit's apply job, and a drain for the next pipelined batch (awaitPush).
+// A helper polls only when the committer came back quickly last time (the
+// gap between the end of one commit's apply and the start of the next
+// commit's jobs, or between two pushes, was under maxIdleSpin), and then
+// for at most twice that gap (TestHelperParksWhenCommitsPause): a committer that commits back to back keeps its
 // helpers hot (parking them cost a third of the 2-worker throughput), and
 // one that pauses (a tick loop, a bursty client) finds them parked at once,
 // so that on a shared machine an idle bus burns no core (the helpers used
@@ -212,13 +213,20 @@ func (p *parallelApplier) helper(w int) {
 		// job's fields before they can be reused.
 		p.running.Add(1)
 		if p.seq.Load() == next {
-			switch p.job {
+			job := p.job
+			switch job {
 			case jobCheckEncode:
 				spin = betweenJobsSpin // the apply job follows shortly
 			case jobApply:
 				spin = idleSpin(time.Duration(p.commitGap.Load()))
-			} // a drain polled for pushes before it ended: park at once
+			}
 			p.work()
+			if job == jobApplyWrites && p.hurry.Load() {
+				// A reader ended the drain, not a pause of the commits: the
+				// next push may come as soon as it is done. A drain that
+				// ended on its own polled already: park at once.
+				spin = idleSpin(time.Duration(p.pushGap.Load()))
+			}
 		}
 		p.running.Add(-1)
 	}
@@ -362,6 +370,8 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 	// done, then share the rest.
 	if !p.current {
 		p.e = e // else the pipelined apply's job holds this bus already
+	} else {
+		p.hurry.Store(true) // its drain stops polling for pushes
 	}
 	p.ds, p.slots, p.first, p.histFrom = ds, slots, first, histFrom
 	c := 0

@@ -618,3 +618,55 @@ func TestPipelinedApplyConcurrentReaders(t *testing.T) {
 		t.Fatalf("replay: %v %v", err, rep.Differences)
 	}
 }
+
+// TestHelperParksWhenCommitsPause: a helper polls for the next batch only
+// while commits come back to back (for at most twice the last gap between
+// pushes, never over maxIdleSpin); once they pause it must end its drain
+// and park, so that an idle bus burns no core (issue 15 item 4: the
+// helpers used to poll 500 µs after every batch). Batches are committed
+// back to back, then nothing: the helper must be parked, with no drain
+// running, well within the test's generous bound. Negative control (by
+// hand): a drain that polls until a push comes, whatever the time, fails
+// it ("still polling").
+func TestHelperParksWhenCommitsPause(t *testing.T) {
+	if invariants.Enabled {
+		t.Skip("invariant builds apply every batch before Commit returns: nothing is pipelined (the default build runs this test)")
+	}
+	e := openT(t, "", &Options{Clock: testClock(), Workers: 2, CheckpointBytes: -1})
+	ids := mustCreate(t, e, 2*parallelMin, 64)
+	ds := make([]delta.Delta, len(ids))
+	for round := 0; round < 3; round++ {
+		for k := 0; k < 20; k++ {
+			for i, id := range ids {
+				ds[i] = w(id, 8, fmt.Sprintf("%d.%d.%d", round, k, i))
+			}
+			if _, err := e.Commit(ctx, ds); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := e.applier
+		deadline := time.Now().Add(10 * time.Second)
+		for p.active.Load() || !p.parked[1].Load() {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: 10 s after the last commit the helper is still polling (drain running %v, parked %v)", round, p.active.Load(), p.parked[1].Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if p.pending() != 0 {
+			t.Fatalf("round %d: the helper parked with %d batches waiting", round, p.pending())
+		}
+	}
+	for _, tc := range []struct {
+		gap, want time.Duration
+	}{
+		{0, 0},
+		{50 * time.Microsecond, 100 * time.Microsecond},
+		{150 * time.Microsecond, maxIdleSpin},
+		{maxIdleSpin, 0},
+		{time.Millisecond, 0},
+	} {
+		if got := idleSpin(tc.gap); got != tc.want {
+			t.Errorf("idleSpin(%v) = %v, want %v", tc.gap, got, tc.want)
+		}
+	}
+}
