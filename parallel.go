@@ -579,7 +579,11 @@ func (p *parallelApplier) canQueue(e *Bus, recLen int, tailHist, end LSN) bool {
 	if p.failed.Load() {
 		return false
 	}
-	return p.pending() == 0 || p.ringFree(recLen) && !(tailHist < end && p.historyOverlaps(e, end))
+	if p.pending() == 0 {
+		return true
+	}
+	historyClash := tailHist < end && p.historyOverlaps(e, end)
+	return p.ringFree(recLen) && !historyClash
 }
 
 // ringSlot returns where in the ring a record of recLen bytes goes: after
