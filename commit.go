@@ -151,9 +151,8 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	// helper copies the bytes of the batch's head while the committer
 	// copies its tail, and goes on with the head while the caller builds
 	// its next batch. Every reader of page bytes settles the job first
-	// (rlockSettled).
-	// Batches still waiting for the helper are settled first unless this
-	// one can wait behind them (canQueue).
+	// (rlockSettled). Batches still waiting for the helper are settled
+	// here unless this one can wait behind them (canQueue).
 	tail := len(ds)
 	if pipelined {
 		tail = e.applier.stampSplit(e, ds, slots, first, now)

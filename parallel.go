@@ -159,11 +159,12 @@ const betweenJobsSpin = 50 * time.Microsecond
 // A helper polls only when the committer came back quickly last time (the
 // gap between the end of one commit's apply and the start of the next
 // commit's jobs, or between two pushes, was under maxIdleSpin), and then
-// for at most twice that gap (TestHelperParksWhenCommitsPause): a committer that commits back to back keeps its
-// helpers hot (parking them cost a third of the 2-worker throughput), and
-// one that pauses (a tick loop, a bursty client) finds them parked at once,
-// so that on a shared machine an idle bus burns no core (the helpers used
-// to poll 500 µs after every batch). A parked helper is woken at the next
+// for at most twice that gap: a committer that commits back to back keeps
+// its helpers hot (parking them cost a third of the 2-worker throughput),
+// and one that pauses (a tick loop, a bursty client) finds them parked at
+// once, so that on a shared machine an idle bus burns no core (the
+// helpers used to poll 500 µs after every batch;
+// TestHelperParksWhenCommitsPause). A parked helper is woken at the next
 // job, and the committer never waits for it, so parking costs parallelism
 // at the start of a job, never latency.
 const maxIdleSpin = 200 * time.Microsecond
@@ -508,10 +509,10 @@ const pipeRingBytes = 4 << 20
 // pipeDepth is how many logged batches may wait for the helper at once.
 // With one, a commit waited for the helper to finish the previous batch
 // before it handed on its own, so every batch on which either side was
-// the slower idled the other: on the 2-core VM the committer was busy 86
-// % of the time and the helper 72 % (docs/benchmarks.md). A second
+// the slower idled the other: on the 2-core VM the committer was busy
+// 86 % of the time and the helper 72 % (docs/benchmarks.md). A second
 // batch in the queue lets the faster side run ahead while the slower
-// catches up.
+// catches up; a third or fourth measured no better.
 const pipeDepth = 2
 
 // maxPipeDepth bounds the depth a test or benchmark may pin
@@ -519,8 +520,9 @@ const pipeDepth = 2
 const maxPipeDepth = 4
 
 // pipeBatch is one logged batch waiting in the pipeline: its record (in
-// the ring, at pos), first LSN, the first LSN whose history the helper records,
-// where its head ends in the record, and its deferred tail deltas.
+// the ring, at pos), first LSN, the first LSN whose history the helper
+// records, where its head ends in the record, and its deferred tail
+// deltas.
 type pipeBatch struct {
 	rec            []byte
 	pos            int // rec's offset in the ring
@@ -559,10 +561,9 @@ func (p *parallelApplier) oldestPending() *pipeBatch {
 // first: the queue has room, no drain failed, the record's copy in the
 // staging ring overwrites no waiting batch's (ringFree; a ring too small
 // for it is replaced only once none waits), and the history entries the
-// committer records for its
-// tail, from LSN tailHist to end, cannot land in ring slots that a
-// waiting batch's helper has yet to write (historyOverlaps). Caller holds
-// e.mu exclusively.
+// committer records for its tail, from LSN tailHist to end, cannot land
+// in ring slots that a waiting batch's helper has yet to write
+// (historyOverlaps). Caller holds e.mu exclusively.
 //
 // A full queue with its drain running is waited on first, until the drain
 // finishes its oldest batch: the committer goes on as soon as there is
