@@ -36,10 +36,7 @@ func TestPipelinedSplitEqualsSerial(t *testing.T) {
 		buses[i].applier.fixedShare = share
 	}
 	const pages = 40
-	ids := mustCreate(t, serial, pages, 64)
-	for _, e := range buses {
-		mustCreate(t, e, pages, 64)
-	}
+	ids := mustCreateOnEach(t, pages, 64, append([]*Bus{serial}, buses...))
 	rng := rand.New(rand.NewPCG(7, 9))
 	for b := 0; b < 60; b++ {
 		hot := 1 + rng.IntN(pages) // few hot pages: deltas to one page on both sides of the split
@@ -71,6 +68,17 @@ func TestPipelinedSplitEqualsSerial(t *testing.T) {
 			t.Fatalf("share %d: replay: %v %v", shares[i], err, rep.Differences)
 		}
 	}
+}
+
+// mustCreateOnEach creates n pages of size bytes on each bus, in the same
+// order, and returns their IDs (the same on every bus).
+func mustCreateOnEach(t *testing.T, n, size int, buses []*Bus) []PageID {
+	t.Helper()
+	var ids []PageID
+	for _, e := range buses {
+		ids = mustCreate(t, e, n, size)
+	}
+	return ids
 }
 
 // overlappingBatch makes batch b of the split and queue tests: 1 to 4
@@ -134,10 +142,7 @@ func TestPipelinedQueueEqualsSerial(t *testing.T) {
 	// its head, some of them written by the batch before, still waiting;
 	// batches over 1 to 40 pages defer most of their tails.
 	const pages = 2048
-	ids := mustCreate(t, serial, pages, 64)
-	for _, e := range buses {
-		mustCreate(t, e, pages, 64)
-	}
+	ids := mustCreateOnEach(t, pages, 64, append([]*Bus{serial}, buses...))
 	rng := rand.New(rand.NewPCG(11, 13))
 	for b := 0; b < 80; b++ {
 		spread := pages
