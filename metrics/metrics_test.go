@@ -339,7 +339,7 @@ func TestWatchCollector(t *testing.T) {
 
 func TestReplicationCollector(t *testing.T) {
 	s := ReplicationStats{AppliedLSN: 42, LagLSN: 3, HashMismatches: 1, Leader: true, LeaderChanges: 2,
-		FencedPublishes: 5, RecordsPublished: 40, RecordsApplied: 7,
+		FencedPublishes: 5, RecordsPublished: 40, RecordsApplied: 7, StreamRetries: 9,
 		PublishLatency: mmsb.Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{1, 3}, Count: 4, Sum: 2.5}}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewReplicationCollector(func() ReplicationStats { return s }))
@@ -347,7 +347,7 @@ func TestReplicationCollector(t *testing.T) {
 	for name, want := range map[string]float64{"mmsb_replication_applied_lsn": 42, "mmsb_replication_lag_lsn": 3,
 		"mmsb_replication_hash_mismatch_total": 1, "mmsb_leader": 1, "mmsb_leader_changes_total": 2,
 		"mmsb_replication_fenced_total": 5, "mmsb_replication_published_records_total": 40,
-		"mmsb_replication_applied_records_total": 7} {
+		"mmsb_replication_applied_records_total": 7, "mmsb_replication_stream_retries_total": 9} {
 		if got := value(t, fams, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}

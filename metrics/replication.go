@@ -17,6 +17,7 @@ type ReplicationStats struct {
 	FencedPublishes  uint64 // publishes the stream refused (expected-last-sequence fence)
 	RecordsPublished uint64 // records published and acknowledged by the stream
 	RecordsApplied   uint64 // records applied by this follower
+	StreamRetries    uint64 // spells of following that lost the stream and started over
 	PublishLatency   mmsb.Histogram
 }
 
@@ -24,7 +25,7 @@ type ReplicationStats struct {
 type replicationCollector struct {
 	stats func() ReplicationStats
 	applied, lag, mismatches, leader, changes,
-	fenced, published, appliedRecords, publish *prometheus.Desc
+	fenced, published, appliedRecords, retries, publish *prometheus.Desc
 }
 
 // NewReplicationCollector returns a collector that calls stats at every
@@ -32,7 +33,8 @@ type replicationCollector struct {
 // mmsb_replication_hash_mismatch_total, mmsb_leader,
 // mmsb_leader_changes_total, mmsb_replication_fenced_total,
 // mmsb_replication_published_records_total,
-// mmsb_replication_applied_records_total and the histogram
+// mmsb_replication_applied_records_total,
+// mmsb_replication_stream_retries_total and the histogram
 // mmsb_replication_publish_duration_seconds. Like NewWatchCollector, it
 // lets the replication node export itself without this package knowing it;
 // stats must be cheap and safe from the scraping goroutine. A nil stats
@@ -53,13 +55,14 @@ func NewReplicationCollector(stats func() ReplicationStats) prometheus.Collector
 		fenced:         d("replication_fenced_total", "Publishes refused by the stream's expected-last-sequence fence."),
 		published:      d("replication_published_records_total", "Records published and acknowledged by the stream."),
 		appliedRecords: d("replication_applied_records_total", "Records applied by this follower."),
+		retries:        d("replication_stream_retries_total", "Times this follower lost the stream (server unreachable, stream or consumer gone) and started over."),
 		publish:        d("replication_publish_duration_seconds", "Time from publishing a record to the stream's acknowledgement."),
 	}
 }
 
 // Describe sends every metric's description.
 func (c *replicationCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.applied, c.lag, c.mismatches, c.leader, c.changes, c.fenced, c.published, c.appliedRecords, c.publish} {
+	for _, d := range []*prometheus.Desc{c.applied, c.lag, c.mismatches, c.leader, c.changes, c.fenced, c.published, c.appliedRecords, c.retries, c.publish} {
 		ch <- d
 	}
 }
@@ -79,5 +82,6 @@ func (c *replicationCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.fenced, prometheus.CounterValue, float64(s.FencedPublishes))
 	ch <- prometheus.MustNewConstMetric(c.published, prometheus.CounterValue, float64(s.RecordsPublished))
 	ch <- prometheus.MustNewConstMetric(c.appliedRecords, prometheus.CounterValue, float64(s.RecordsApplied))
+	ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(s.StreamRetries))
 	ch <- constHistogram(c.publish, s.PublishLatency)
 }

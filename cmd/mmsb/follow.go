@@ -155,8 +155,8 @@ func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Con
 			return nil
 		case <-tick:
 			m := &n.Metrics
-			fmt.Fprintf(a.stdout, "leader=%d applied_lsn=%d lag_lsn=%d records_applied=%d records_published=%d hash_mismatches=%d leader_changes=%d\n",
-				m.Leader.Load(), m.AppliedLSN.Load(), m.LagLSN.Load(), m.RecordsApplied.Load(), m.RecordsPublished.Load(), m.HashMismatches.Load(), m.LeaderChanges.Load())
+			fmt.Fprintf(a.stdout, "leader=%d applied_lsn=%d lag_lsn=%d records_applied=%d records_published=%d hash_mismatches=%d leader_changes=%d stream_retries=%d\n",
+				m.Leader.Load(), m.AppliedLSN.Load(), m.LagLSN.Load(), m.RecordsApplied.Load(), m.RecordsPublished.Load(), m.HashMismatches.Load(), m.LeaderChanges.Load(), m.StreamRetries.Load())
 		}
 	}
 }

@@ -32,6 +32,10 @@ var (
 	// quorum loss and then never stored. The caller retries from fresh
 	// stream information rather than wait for ever holding the lease.
 	ErrCatchUpStalled = errors.New("replicate: catch-up stalled")
+	// ErrStreamUnavailable: the stream could not be read (its server
+	// unreachable, the stream or the follower's consumer gone). Run
+	// retries after it; CatchUp and Node's start return it.
+	ErrStreamUnavailable = errors.New("replicate: stream unavailable")
 )
 
 // catchUpStall is how long CatchUp waits for the next record before it
@@ -39,6 +43,14 @@ var (
 // back to back; a wait this long means the stream is not delivering the
 // target. A variable so that tests can shorten it.
 var catchUpStall = 10 * time.Second
+
+// Run's pause after a failed spell of following: it starts at
+// retryFirst, doubles after each spell that applied nothing, and stays at
+// retryMax. Variables so that tests can shorten them.
+var (
+	retryFirst = time.Second
+	retryMax   = 10 * time.Second
+)
 
 // Follower applies the stream's records, in order, to a bus opened with
 // mmsb.Options.Follower, checking the leader's rolling state hash after
@@ -57,6 +69,8 @@ type Follower struct {
 	// is applied (Node.sawTerm keeps it across restarts); an error stops
 	// the follower before the record.
 	onTerm func(term uint64) error
+	// logf, when set, is told each failed spell of Run's and its retry.
+	logf func(format string, args ...any)
 
 	seq     uint64 // stream sequence of the last applied record
 	maxTerm uint64
@@ -73,7 +87,7 @@ func (f *Follower) getMsg(ctx context.Context, seq uint64) (recordMeta, error) {
 	defer cancel()
 	m, err := f.res.stream.GetMsg(ctx, seq)
 	if err != nil {
-		return recordMeta{}, fmt.Errorf("replicate: read stream sequence %d: %w", seq, err)
+		return recordMeta{}, fmt.Errorf("%w: read stream sequence %d: %w", ErrStreamUnavailable, seq, err)
 	}
 	meta, err := parseHeaders(m.Header)
 	if err != nil {
@@ -121,7 +135,7 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 	info, err := f.res.stream.Info(ictx)
 	cancel()
 	if err != nil {
-		return 0, fmt.Errorf("replicate: stream info: %w", err)
+		return 0, fmt.Errorf("%w: stream info: %w", ErrStreamUnavailable, err)
 	}
 	st := info.State
 	lsn := f.bus.LastLSN()
@@ -216,15 +230,84 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 }
 
 // Run checks the bus's position in the stream, then applies records until
-// ctx ends or an error stops it.
-func (f *Follower) Run(ctx context.Context) error { return f.run(ctx, 0, false) }
+// ctx ends or an error stops it. A spell that ends with
+// ErrStreamUnavailable (the server unreachable, the stream or the consumer
+// gone) is logged and counted (mmsb_replication_stream_retries_total), and
+// Run starts over from the position check after a pause (1 s, doubling to
+// 10 s while nothing is applied), so a follower rides out an outage
+// without reopening its bus. Run returns as soon as ctx ends, even while
+// the client library is re-creating the consumer.
+func (f *Follower) Run(ctx context.Context) error {
+	pause := retryFirst
+	for {
+		applied := f.applied
+		err := f.run(ctx, 0, false)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !errors.Is(err, ErrStreamUnavailable) {
+			return err
+		}
+		if f.applied > applied {
+			pause = retryFirst
+		}
+		f.metrics.StreamRetries.Add(1)
+		if f.logf != nil {
+			f.logf("following at LSN %d: %v; retrying in %v", f.bus.LastLSN(), err, pause)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, retryMax)
+	}
+}
 
 // CatchUp applies records until the one at stream sequence until. It
 // returns ErrCatchUpStalled if no record arrives for catchUpStall before
-// then, and the error of the first failed re-creation of its consumer: a
-// leader-to-be catches up holding the lease, and a target the stream never
-// delivers must not keep every node from leading.
+// then, and ErrStreamUnavailable when its consumer fails and cannot be
+// re-created at the first attempt: a leader-to-be catches up holding the
+// lease, and a target the stream never delivers must not keep every node
+// from leading.
 func (f *Follower) CatchUp(ctx context.Context, until uint64) error { return f.run(ctx, until, true) }
+
+// delivery is one result of the consumer's iterator.
+type delivery struct {
+	msg jetstream.Msg
+	err error
+}
+
+// consume sends the consumer's messages, then the error that ended them,
+// to out until done is closed. It runs apart from the apply loop because
+// the library's calls that create and re-create the server-side consumer
+// take no context and may block up to 10 s: run returns when its ctx
+// ends, and this goroutine ends within that bound after it.
+func consume(cons jetstream.Consumer, next []jetstream.NextOpt, out chan<- delivery, done <-chan struct{}) {
+	send := func(d delivery) bool {
+		select {
+		case out <- d:
+			return true
+		case <-done:
+			return false
+		}
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		send(delivery{err: fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)})
+		return
+	}
+	go func() { <-done; it.Stop() }()
+	for {
+		msg, err := it.Next(next...)
+		if err != nil && !errors.Is(err, nats.ErrTimeout) {
+			err = fmt.Errorf("%w: consume: %w", ErrStreamUnavailable, err)
+		}
+		if !send(delivery{msg, err}) || err != nil {
+			return
+		}
+	}
+}
 
 func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	seq, err := f.position(ctx)
@@ -235,55 +318,60 @@ func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	if bounded && f.seq >= until {
 		return nil
 	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: f.seq + 1}
-	if bounded {
-		// The ordered consumer re-creates its server-side consumer after
-		// a gap or a lost heartbeat, by default for ever (each attempt
-		// waits up to 10 s, and backs off): a leader-to-be would hold
-		// the lease all that time. One failed re-creation ends the
-		// catch-up; the node gives the lease up and tries again.
-		cfg.MaxResetAttempts = 1
+	// The ordered consumer re-creates its server-side consumer after a
+	// gap or a lost heartbeat, by default for ever (each attempt waits up
+	// to 10 s, and backs off), holding a lock its Stop needs and telling
+	// nobody. One attempt here: when it fails the spell ends with
+	// ErrStreamUnavailable, which Run logs and retries and which ends a
+	// leader-to-be's catch-up (the node gives the lease up and tries
+	// again).
+	cfg := jetstream.OrderedConsumerConfig{
+		DeliverPolicy:    jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:      f.seq + 1,
+		MaxResetAttempts: 1,
 	}
 	cctx, cancel := f.res.call(ctx)
 	cons, err := f.res.js.OrderedConsumer(cctx, f.res.cfg.StreamName(), cfg)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("replicate: consumer: %w", err)
+		return fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)
 	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("replicate: consumer: %w", err)
-	}
-	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	lagCtx, cancelLag := context.WithCancel(ctx)
-	defer cancelLag()
-	go f.trackLag(lagCtx)
 	var next []jetstream.NextOpt
 	if bounded {
 		next = append(next, jetstream.NextMaxWait(catchUpStall))
 	}
+	msgs := make(chan delivery, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go consume(cons, next, msgs, done)
+	lagCtx, cancelLag := context.WithCancel(ctx)
+	defer cancelLag()
+	go f.trackLag(lagCtx)
 	for {
-		msg, err := it.Next(next...)
-		if err != nil {
+		var d delivery
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case d = <-msgs:
+		}
+		if d.err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if bounded && errors.Is(err, nats.ErrTimeout) {
+			if bounded && errors.Is(d.err, nats.ErrTimeout) {
 				return fmt.Errorf("%w: no record for %v at stream sequence %d of %d", ErrCatchUpStalled, catchUpStall, f.seq, until)
 			}
-			return fmt.Errorf("replicate: consume: %w", err)
+			return d.err
 		}
-		md, err := msg.Metadata()
+		md, err := d.msg.Metadata()
 		if err != nil {
 			return fmt.Errorf("replicate: message metadata: %w", err)
 		}
-		meta, err := parseHeaders(msg.Headers())
+		meta, err := parseHeaders(d.msg.Headers())
 		if err != nil {
 			return fmt.Errorf("stream sequence %d: %w", md.Sequence.Stream, err)
 		}
-		if err := f.apply(ctx, md.Sequence.Stream, msg.Data(), meta); err != nil {
+		if err := f.apply(ctx, md.Sequence.Stream, d.msg.Data(), meta); err != nil {
 			return err
 		}
 		if bounded && f.seq >= until {

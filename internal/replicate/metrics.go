@@ -22,6 +22,7 @@ type Metrics struct {
 	FencedPublishes  atomic.Uint64 // mmsb_replication_fenced_total: publishes refused because another leader published
 	RecordsPublished atomic.Uint64 // mmsb_replication_published_records_total
 	RecordsApplied   atomic.Uint64 // mmsb_replication_applied_records_total
+	StreamRetries    atomic.Uint64 // mmsb_replication_stream_retries_total: spells of following that ended with ErrStreamUnavailable and were retried
 
 	publishOnce sync.Once
 	publish     *metric.Histogram // mmsb_replication_publish_duration_seconds: publish to stream acknowledgement
@@ -49,6 +50,7 @@ func (m *Metrics) Stats() metrics.ReplicationStats {
 		FencedPublishes:  m.FencedPublishes.Load(),
 		RecordsPublished: m.RecordsPublished.Load(),
 		RecordsApplied:   m.RecordsApplied.Load(),
+		StreamRetries:    m.StreamRetries.Load(),
 		PublishLatency:   mmsb.Histogram{Bounds: h.Bounds, Counts: h.Counts, Count: h.Count, Sum: h.Sum},
 	}
 }

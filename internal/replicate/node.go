@@ -295,6 +295,7 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		}
 		f := newFollower(bus, n.res, &n.Metrics)
 		f.VerifyEvery, f.onApplied, f.onTerm = n.cfg.VerifyEvery, n.cfg.OnApplied, n.sawTerm
+		f.logf = func(format string, args ...any) { n.logf("node %s: "+format, append([]any{n.cfg.ID}, args...)...) }
 		seq, err := f.position(ctx)
 		if err == nil {
 			f.seq = seq
