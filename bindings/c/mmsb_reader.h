@@ -24,6 +24,12 @@
  * never a crash; mmsb_reader_close(&r) sets r to NULL, so a later call
  * with r gets MMSB_READER_ERR_INVALID. An mmsb_reader is not thread-safe: use
  * one per thread.
+ * A region file that its owner truncates while it is mapped makes the next
+ * access past its new end a SIGBUS. Calls that read the mappings catch it
+ * (see "the fault guard" below): the call returns MMSB_READER_ERR_FORMAT and
+ * the reader refuses every later call but close. The guard installs a SIGBUS
+ * handler (SA_ONSTACK, chaining to the one before it) at the first such
+ * call; define MMSB_READER_NO_FAULT_GUARD to leave SIGBUS alone.
  * All definitions are static: every translation unit gets its own copy.
  * Every name this header defines starts with mmsb_reader / MMSB_READER,
  * so it can be included together with the writer's mmsb.h (whose
@@ -37,6 +43,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -164,6 +171,7 @@ struct mmsb_reader {
 	uint64_t index_ver;
 	int index_ok;
 	uint64_t retries; /* attempts that failed the sequence check */
+	int faulted;      /* a mapped file shrank under a read (SIGBUS): every call but close refused */
 };
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -453,6 +461,121 @@ static inline int mmsb_reader__map_ro(int dirfd, const char *dir, const char *na
 
 static inline int mmsb_reader__valid(const mmsb_reader *r) { return r != NULL && r->tag == MMSB_READER__LIVE_TAG; }
 
+/* ---- the fault guard -----------------------------------------------------
+ * The writer's user can truncate a region file that this reader mapped;
+ * the next access past the file's new end is then a SIGBUS, whose default
+ * action kills the reading process. Every public call that reads the
+ * mappings runs under a guard: sigsetjmp (without the signal mask: no
+ * system call) and a thread-local pointer to its jump buffer. The SIGBUS
+ * handler, installed once per translation unit at the first guarded call,
+ * jumps back to the innermost guarded call of the faulting thread, which
+ * marks the reader faulted and returns FORMAT. A SIGBUS on a thread in no
+ * guarded call goes to the handler installed before this one, or gets the
+ * default action, as without the guard. SA_NODEFER keeps SIGBUS unblocked
+ * after the jump; SA_ONSTACK is what a process that also runs Go requires
+ * of other handlers. What a faulted call had allocated (an index being
+ * rebuilt) may leak; its reader can only be closed. */
+static inline void mmsb_reader__free(mmsb_reader *r);
+
+#ifndef MMSB_READER_NO_FAULT_GUARD
+static MMSB_READER__TLS sigjmp_buf *mmsb_reader__jump;     /* the innermost guarded call's, on this thread */
+static MMSB_READER__TLS void *mmsb_reader__fault_addr;     /* where the last caught SIGBUS hit */
+static MMSB_READER__TLS mmsb_reader *mmsb_reader__opening; /* the reader an open is building */
+static struct sigaction mmsb_reader__prev_bus;
+static int mmsb_reader__guard_state; /* 0 none, 1 installing, 2 installed */
+
+static void mmsb_reader__on_sigbus(int sig, siginfo_t *si, void *uc) {
+	sigjmp_buf *j = mmsb_reader__jump;
+	struct sigaction dfl;
+	if (j != NULL) {
+		mmsb_reader__jump = NULL;
+		mmsb_reader__fault_addr = si != NULL ? si->si_addr : NULL;
+		siglongjmp(*j, 1);
+	}
+	if ((mmsb_reader__prev_bus.sa_flags & SA_SIGINFO) && mmsb_reader__prev_bus.sa_sigaction != NULL) {
+		mmsb_reader__prev_bus.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (!(mmsb_reader__prev_bus.sa_flags & SA_SIGINFO) && mmsb_reader__prev_bus.sa_handler != SIG_DFL &&
+	    mmsb_reader__prev_bus.sa_handler != SIG_IGN) {
+		mmsb_reader__prev_bus.sa_handler(sig);
+		return;
+	}
+	/* Nobody else handles it: the default action. A fault recurs when the
+	 * access runs again; a SIGBUS sent by a process is raised again. */
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGBUS, &dfl, NULL);
+	if (si == NULL || si->si_code <= 0)
+		raise(SIGBUS);
+}
+
+/* mmsb_reader__guard_install installs the handler once; 0 or -1 (errno). */
+static inline int mmsb_reader__guard_install(void) {
+	int want = 0;
+	struct sigaction sa;
+	if (__atomic_load_n(&mmsb_reader__guard_state, __ATOMIC_ACQUIRE) == 2)
+		return 0;
+	if (!__atomic_compare_exchange_n(&mmsb_reader__guard_state, &want, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(&mmsb_reader__guard_state, __ATOMIC_ACQUIRE) == 1)
+			sched_yield();
+		return __atomic_load_n(&mmsb_reader__guard_state, __ATOMIC_ACQUIRE) == 2 ? 0 : -1;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = mmsb_reader__on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &mmsb_reader__prev_bus) != 0) {
+		__atomic_store_n(&mmsb_reader__guard_state, 0, __ATOMIC_RELEASE);
+		return -1;
+	}
+	__atomic_store_n(&mmsb_reader__guard_state, 2, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* mmsb_reader__faulted is a guarded call's result after a SIGBUS: r (a
+ * reader, or NULL in an open of region what) is refused from now on; an
+ * open's reader under construction is freed. */
+static inline int mmsb_reader__faulted(mmsb_reader *r, const char *what) {
+	const char *region = what;
+	if (mmsb_reader__valid(r))
+		r->faulted = 1, region = r->region;
+	if (mmsb_reader__opening != NULL) {
+		mmsb_reader__free(mmsb_reader__opening);
+		mmsb_reader__opening = NULL;
+	}
+	return mmsb_reader__fail(MMSB_READER_ERR_FORMAT,
+	                         "a file of region %s shrank while mapped (SIGBUS at %p: its writer's user truncated it); reopen the region",
+	                         region, mmsb_reader__fault_addr);
+}
+
+/* MMSB_READER__GUARDED(r, what, call) returns call's result, or FORMAT
+ * when call takes a SIGBUS or r took one before. */
+#define MMSB_READER__GUARDED(r, what, call)                                                                                          \
+	do {                                                                                                                         \
+		sigjmp_buf mmsb_reader__jb;                                                                                          \
+		sigjmp_buf *volatile mmsb_reader__outer = mmsb_reader__jump;                                                         \
+		int mmsb_reader__rc;                                                                                                 \
+		if (mmsb_reader__valid(r) && (r)->faulted)                                                                           \
+			return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "a file of region %s shrank under an earlier read; reopen the region", \
+			                         (r)->region);                                                                               \
+		if (mmsb_reader__guard_install() != 0)                                                                               \
+			return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "install the SIGBUS handler: %s", strerror(errno));              \
+		if (sigsetjmp(mmsb_reader__jb, 0) != 0) {                                                                            \
+			mmsb_reader__jump = mmsb_reader__outer;                                                                      \
+			return mmsb_reader__faulted(r, what);                                                                        \
+		}                                                                                                                    \
+		mmsb_reader__jump = &mmsb_reader__jb;                                                                                \
+		mmsb_reader__rc = (call);                                                                                            \
+		mmsb_reader__jump = mmsb_reader__outer;                                                                              \
+		return mmsb_reader__rc;                                                                                              \
+	} while (0)
+#define MMSB_READER__OPENING(r) (mmsb_reader__opening = (r))
+#else
+#define MMSB_READER__GUARDED(r, what, call) return (call)
+#define MMSB_READER__OPENING(r) ((void)(r))
+#endif
+
 static inline void mmsb_reader_close(mmsb_reader **rp);
 
 static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
@@ -738,7 +861,7 @@ static inline int mmsb_reader__open_dir(const char *dir, const struct stat *st, 
 
 /* mmsb_reader__open opens region_dir, which must be owned by uid owner
  * (by its own owner when any_owner), as must every file mapped from it. */
-static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t owner, const mmsb_reader_options *opts, mmsb_reader **out) {
+static inline int mmsb_reader__open_unguarded(const char *region_dir, int any_owner, uid_t owner, const mmsb_reader_options *opts, mmsb_reader **out) {
 	mmsb_reader *r;
 	struct stat st;
 	int rc;
@@ -768,6 +891,7 @@ static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t
 	r = (mmsb_reader *)calloc(1, sizeof *r);
 	if (r == NULL)
 		return mmsb_reader__fail(MMSB_READER_ERR_NOMEM, "open");
+	MMSB_READER__OPENING(r);
 	r->dirfd = -1; /* 0 is a descriptor: close must not close it */
 	strcpy(r->region, region_dir);
 	r->owner = owner;
@@ -797,6 +921,7 @@ static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t
 	r->tag = MMSB_READER__LIVE_TAG;
 	if (rc == MMSB_READER_OK)
 		rc = mmsb_reader__alive(r);
+	MMSB_READER__OPENING(NULL);
 	if (rc != MMSB_READER_OK) {
 		char msg[sizeof mmsb_reader__msg];
 		memcpy(msg, mmsb_reader__msg, sizeof msg);
@@ -807,6 +932,10 @@ static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t
 	mmsb_reader__msg[0] = '\0';
 	*out = r;
 	return MMSB_READER_OK;
+}
+
+static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t owner, const mmsb_reader_options *opts, mmsb_reader **out) {
+	MMSB_READER__GUARDED((mmsb_reader *)NULL, region_dir, mmsb_reader__open_unguarded(region_dir, any_owner, owner, opts, out));
 }
 
 /* mmsb_reader_open_region opens the region directory region_dir; opts may
@@ -846,12 +975,17 @@ static inline MMSB_READER__UNUSED int mmsb_reader_open(const char *bus_dir, cons
  * instead of touching freed memory (rp NULL or *rp NULL: nothing to do).
  * Copies of the pointer elsewhere must not be used after close. */
 static inline MMSB_READER__UNUSED void mmsb_reader_close(mmsb_reader **rp) {
-	size_t i;
 	mmsb_reader *r;
 	if (rp == NULL || !mmsb_reader__valid(*rp))
 		return;
 	r = *rp;
 	*rp = NULL;
+	mmsb_reader__free(r);
+}
+
+/* mmsb_reader__free releases everything r holds, open or half built. */
+static inline void mmsb_reader__free(mmsb_reader *r) {
+	size_t i;
 	mmsb_reader__unmap(&r->hdr), mmsb_reader__unmap(&r->ct), mmsb_reader__unmap(&r->ids), mmsb_reader__unmap(&r->vers);
 	mmsb_reader__unmap(&r->cells), mmsb_reader__unmap(&r->seq);
 	if (r->dirfd >= 0)
@@ -1001,7 +1135,7 @@ static inline int mmsb_reader__read(mmsb_reader *r, uint64_t id, mmsb_reader__ds
  * *size to the page's size. A page larger than cap gives TOO_SMALL with
  * *size set to the size needed (buf NULL with cap 0 asks for the size).
  * info (may be NULL) receives the page's epoch and last-write LSN. */
-static inline MMSB_READER__UNUSED int mmsb_reader_read(mmsb_reader *r, uint64_t id, void *buf, size_t cap, size_t *size, mmsb_reader_page_info *info) {
+static inline int mmsb_reader__read_unguarded(mmsb_reader *r, uint64_t id, void *buf, size_t cap, size_t *size, mmsb_reader_page_info *info) {
 	mmsb_reader__dst d;
 	int rc;
 	MMSB_READER__CHECK_HANDLE(r, "read");
@@ -1017,8 +1151,13 @@ static inline MMSB_READER__UNUSED int mmsb_reader_read(mmsb_reader *r, uint64_t 
 	return MMSB_READER_OK;
 }
 
+/* mmsb_reader_read: the call above, under the fault guard. */
+static inline MMSB_READER__UNUSED int mmsb_reader_read(mmsb_reader *r, uint64_t id, void *buf, size_t cap, size_t *size, mmsb_reader_page_info *info) {
+	MMSB_READER__GUARDED(r, "?", mmsb_reader__read_unguarded(r, id, buf, cap, size, info));
+}
+
 /* mmsb_reader_last_lsn: the committed LSN the writer published last. */
-static inline MMSB_READER__UNUSED int mmsb_reader_last_lsn(mmsb_reader *r, uint64_t *lsn) {
+static inline int mmsb_reader__last_lsn_unguarded(mmsb_reader *r, uint64_t *lsn) {
 	MMSB_READER__CHECK_HANDLE(r, "last_lsn");
 	if (lsn == NULL)
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "last_lsn: NULL output pointer");
@@ -1026,12 +1165,17 @@ static inline MMSB_READER__UNUSED int mmsb_reader_last_lsn(mmsb_reader *r, uint6
 	return MMSB_READER_OK;
 }
 
+/* mmsb_reader_last_lsn: the call above, under the fault guard. */
+static inline MMSB_READER__UNUSED int mmsb_reader_last_lsn(mmsb_reader *r, uint64_t *lsn) {
+	MMSB_READER__GUARDED(r, "?", mmsb_reader__last_lsn_unguarded(r, lsn));
+}
+
 /* mmsb_reader_wait blocks until the committed LSN exceeds after (then
  * *lsn is it), sleeping on the header's futex word, which the writer wakes
  * at every commit (FUTEX_WAIT only reads the word: the read-only mapping
  * suffices). Each sleep lasts at most 5 ms so writer death is noticed.
  * timeout_ns < 0: no limit. TIMEOUT, WRITER_GONE or STALE otherwise. */
-static inline MMSB_READER__UNUSED int mmsb_reader_wait(mmsb_reader *r, uint64_t after, int64_t timeout_ns, uint64_t *lsn) {
+static inline int mmsb_reader__wait_unguarded(mmsb_reader *r, uint64_t after, int64_t timeout_ns, uint64_t *lsn) {
 	int64_t end = timeout_ns < 0 ? 0 : mmsb_reader__after(mmsb_reader__now(), timeout_ns), left;
 	int rc;
 	MMSB_READER__CHECK_HANDLE(r, "wait");
@@ -1062,6 +1206,11 @@ static inline MMSB_READER__UNUSED int mmsb_reader_wait(mmsb_reader *r, uint64_t 
 	}
 }
 
+/* mmsb_reader_wait: the call above, under the fault guard. */
+static inline MMSB_READER__UNUSED int mmsb_reader_wait(mmsb_reader *r, uint64_t after, int64_t timeout_ns, uint64_t *lsn) {
+	MMSB_READER__GUARDED(r, "?", mmsb_reader__wait_unguarded(r, after, timeout_ns, lsn));
+}
+
 /* mmsb_reader_pages writes the live page IDs, ascending, to ids[0:cap]
  * and their number to *count. TOO_SMALL (with *count set) when cap is
  * smaller; ids NULL with cap 0 asks for the count. */
@@ -1069,7 +1218,7 @@ static inline int mmsb_reader__cmp_u64(const void *a, const void *b) {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
 }
-static inline MMSB_READER__UNUSED int mmsb_reader_pages(mmsb_reader *r, uint64_t *ids, size_t cap, size_t *count) {
+static inline int mmsb_reader__pages_unguarded(mmsb_reader *r, uint64_t *ids, size_t cap, size_t *count) {
 	size_t i, n = 0;
 	int rc;
 	MMSB_READER__CHECK_HANDLE(r, "pages");
@@ -1088,6 +1237,11 @@ static inline MMSB_READER__UNUSED int mmsb_reader_pages(mmsb_reader *r, uint64_t
 	if (n > 1) /* ids may be NULL when there is no page: qsort's argument must not be */
 		qsort(ids, n, sizeof *ids, mmsb_reader__cmp_u64);
 	return MMSB_READER_OK;
+}
+
+/* mmsb_reader_pages: the call above, under the fault guard. */
+static inline MMSB_READER__UNUSED int mmsb_reader_pages(mmsb_reader *r, uint64_t *ids, size_t cap, size_t *count) {
+	MMSB_READER__GUARDED(r, "?", mmsb_reader__pages_unguarded(r, ids, cap, count));
 }
 
 /* mmsb_reader__await_free waits until the writer has published the commit
@@ -1117,8 +1271,8 @@ static inline int mmsb_reader__await_free(mmsb_reader *r, uint64_t id, uint64_t 
  * SNAPSHOT_BUSY if the commit is not published within writer_timeout.
  * Page i goes to bufs[i][0:caps[i]], its size to sizes[i], its epoch and
  * LSN to infos[i] (infos may be NULL). */
-static inline MMSB_READER__UNUSED int mmsb_reader_snapshot(mmsb_reader *r, const uint64_t *ids, size_t n, void *const *bufs,
-                                                   const size_t *caps, size_t *sizes, mmsb_reader_page_info *infos, uint64_t *lsn) {
+static inline int mmsb_reader__snapshot_unguarded(mmsb_reader *r, const uint64_t *ids, size_t n, void *const *bufs, const size_t *caps,
+                                                 size_t *sizes, mmsb_reader_page_info *infos, uint64_t *lsn) {
 	int attempt, rc;
 	size_t i;
 	MMSB_READER__CHECK_HANDLE(r, "snapshot");
@@ -1177,6 +1331,12 @@ static inline MMSB_READER__UNUSED int mmsb_reader_snapshot(mmsb_reader *r, const
 		sched_yield();
 	}
 	return mmsb_reader__fail(MMSB_READER_ERR_SNAPSHOT_BUSY, "%d attempts over %zu pages", r->o.snapshot_retries, n);
+}
+
+/* mmsb_reader_snapshot: the call above, under the fault guard. */
+static inline MMSB_READER__UNUSED int mmsb_reader_snapshot(mmsb_reader *r, const uint64_t *ids, size_t n, void *const *bufs,
+                                                   const size_t *caps, size_t *sizes, mmsb_reader_page_info *infos, uint64_t *lsn) {
+	MMSB_READER__GUARDED(r, "?", mmsb_reader__snapshot_unguarded(r, ids, n, bufs, caps, sizes, infos, lsn));
 }
 
 /* mmsb_reader_generation and mmsb_reader_writer_pid describe the region;

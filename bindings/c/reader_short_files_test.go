@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/page"
@@ -22,47 +26,9 @@ import (
 func TestCReaderShortFiles(t *testing.T) {
 	lookPath(t, "gcc")
 	lib := buildLibrary(t)
-	d := testutil.ShmTempDir(t, "", "mmsb-c-short-")
-	start, err := page.ProcStartTime(os.Getpid())
-	if err != nil {
-		testutil.Missing(t, "no process start time: %v", err)
-	}
-	region := filepath.Join(d, "region")
-	s, err := page.NewShared(region+".building", 0o600, 1, uint64(os.Getpid()), start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	sl, err := s.Create(1, 100, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Bytes(sl)[0] = 7
-	if err := s.Publish(region, 1); err != nil {
-		t.Fatal(err)
-	}
+	d, region := goRegion(t)
 	cp := func(name string, cut func(dir string)) string {
-		dst := filepath.Join(d, name)
-		if err := os.Mkdir(dst, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		ents, err := os.ReadDir(region)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join(region, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if cut != nil {
-			cut(dst)
-		}
-		return dst
+		return copyRegion(t, region, filepath.Join(d, name), cut)
 	}
 	truncate := func(path string, n int64) {
 		if err := os.Truncate(path, n); err != nil {
@@ -102,6 +68,104 @@ func TestCReaderShortFiles(t *testing.T) {
 		}
 		if !strings.Contains(out, "== MMSB_READER_ERR_FORMAT") {
 			t.Errorf("the control failed for another reason: %v\n%s", err, out)
+		}
+	})
+}
+
+// goRegion publishes a region of one page (page 1, 100 bytes, the first
+// byte 7) written by a Go writer, this process, in a directory on
+// /dev/shm removed at cleanup, and returns that directory and the
+// region's path. The writer stays open until cleanup.
+func goRegion(t *testing.T) (dir, region string) {
+	t.Helper()
+	dir = testutil.ShmTempDir(t, "", "mmsb-c-short-")
+	start, err := page.ProcStartTime(os.Getpid())
+	if err != nil {
+		testutil.Missing(t, "no process start time: %v", err)
+	}
+	region = filepath.Join(dir, "region")
+	s, err := page.NewShared(region+".building", 0o600, 1, uint64(os.Getpid()), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	sl, err := s.Create(1, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Bytes(sl)[0] = 7
+	if err := s.Publish(region, 1); err != nil {
+		t.Fatal(err)
+	}
+	return dir, region
+}
+
+// copyRegion copies the files of region into a new directory dst, then
+// lets cut (may be nil) damage the copy, and returns dst.
+func copyRegion(t *testing.T, region, dst string, cut func(dir string)) string {
+	t.Helper()
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(region, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cut != nil {
+		cut(dst)
+	}
+	return dst
+}
+
+// TestCReaderTruncatedWhileMapped runs test/reader_truncated_test.c on
+// two copies of a Go writer's region, whose chunk and header files the
+// program truncates after mapping them: the reads after it must fail with
+// FORMAT and the process live on (mmsb_reader.h's fault guard). Its
+// negative control builds the program without the guard
+// (MMSB_READER_NO_FAULT_GUARD): it must die of SIGBUS.
+func TestCReaderTruncatedWhileMapped(t *testing.T) {
+	lookPath(t, "gcc")
+	lib := buildLibrary(t)
+	d, region := goRegion(t)
+	src := filepath.Join("test", "reader_truncated_test.c")
+	runs := 0
+	run := func(t *testing.T, flags []string) (string, error) {
+		t.Helper()
+		runs++
+		return compileAndRun(t, "gcc", src, lib, flags,
+			"CHUNK_COPY="+copyRegion(t, region, filepath.Join(d, fmt.Sprintf("chunk-%d", runs)), nil),
+			"HEADER_COPY="+copyRegion(t, region, filepath.Join(d, fmt.Sprintf("header-%d", runs)), nil))
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"plain", []string{"-O2"}},
+		{"sanitized", sanitizers},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if out, err := run(t, tc.flags); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		})
+	}
+	t.Run("negative control", func(t *testing.T) {
+		out, err := run(t, []string{"-O2", "-DMMSB_READER_NO_FAULT_GUARD"})
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("without the guard the program did not fail: %v\n%s", err, out)
+		}
+		if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGBUS {
+			t.Fatalf("without the guard the program ended with %v, want death by SIGBUS\n%s", err, out)
 		}
 	})
 }

@@ -62,7 +62,8 @@ func fakeTree() map[string]string {
 			"func TestLeaderAndFollowersConverge(t *testing.T) {}\nfunc TestFencingRejectsStaleLeader(t *testing.T) {}\n" +
 			"func TestLeaseLossStopsLeader(t *testing.T) {}\nfunc TestQuorumLoss(t *testing.T) {}\n" +
 			"func TestCatchUpStallsOnMissingTarget(t *testing.T) {}\nfunc TestCatchUpEndsWhenConsumerCannotBeRecreated(t *testing.T) {}\n" +
-			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n",
+			"func TestReplicaChildMustRun(t *testing.T) {}\nfunc FuzzParseHeaders(f *testing.F) {}\n" +
+			"func TestFollowerRunRetriesWhenStreamIsGone(t *testing.T) {}\nfunc TestFollowerRunRidesOutServerRestart(t *testing.T) {}\n",
 		"internal/checkpoint/checkpoint_test.go": "package checkpoint\n\nimport \"testing\"\n\n" +
 			"func TestDirectWrites(t *testing.T) {}\nfunc TestDirectRefusedFallsBack(t *testing.T) {}\n" +
 			"func TestDirectWriteFailureLeavesNothing(t *testing.T) {}\nfunc TestWritebackIsBounded(t *testing.T) {}\n",
@@ -117,7 +118,8 @@ func fakeTree() map[string]string {
 		"bindings/c/external_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestCABI(t *testing.T) {}\nfunc TestCPP(t *testing.T) {}\nfunc TestPythonWriter(t *testing.T) {}\n" +
 			"func TestHeaderMatchesExports(t *testing.T) {}\nfunc TestHeaderCheckNegativeControl(t *testing.T) {}\n" +
-			"func TestCProgramFailureIsCaught(t *testing.T) {}\nfunc TestPytestNegativeControl(t *testing.T) {}\n",
+			"func TestCProgramFailureIsCaught(t *testing.T) {}\nfunc TestPytestNegativeControl(t *testing.T) {}\n" +
+			"func TestCReaderTruncatedWhileMapped(t *testing.T) {}\n",
 		"examples/compiler-ir/main.go": "package main\n\nfunc main() {}\n",
 		"examples/compiler-ir/main_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestIncrementalEqualsFull(t *testing.T) {}\nfunc TestCheckerCatchesFaults(t *testing.T) {}\nfunc FuzzParse(f *testing.F) {}\n",
