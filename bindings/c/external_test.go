@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -119,18 +120,25 @@ func compileAndRun(t *testing.T, compiler, src, lib string, flags []string, env 
 // its per-thread message blocks and Go memory is not malloc'd.
 var sanitizers = []string{"-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"}
 
-func TestCABI(t *testing.T) {
-	lookPath(t, "gcc")
-	lib := buildLibrary(t)
+// runBuilds compiles src with compiler twice, plainly (-O2) and with the
+// sanitizers, each time after the flags base, and runs each build as a
+// subtest that must pass; env (may be nil) gives each run its
+// environment, made afresh for every build.
+func runBuilds(t *testing.T, compiler, src, lib string, base []string, env func(t *testing.T) []string) {
+	t.Helper()
 	for _, tc := range []struct {
 		name  string
 		flags []string
 	}{
-		{"plain", []string{"-O2"}},
-		{"sanitized", sanitizers},
+		{"plain", append(slices.Clip(base), "-O2")},
+		{"sanitized", append(slices.Clip(base), sanitizers...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := compileAndRun(t, "gcc", filepath.Join("test", "abi_test.c"), lib, tc.flags)
+			var vars []string
+			if env != nil {
+				vars = env(t)
+			}
+			out, err := compileAndRun(t, compiler, src, lib, tc.flags, vars...)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
@@ -138,23 +146,14 @@ func TestCABI(t *testing.T) {
 	}
 }
 
+func TestCABI(t *testing.T) {
+	lookPath(t, "gcc")
+	runBuilds(t, "gcc", filepath.Join("test", "abi_test.c"), buildLibrary(t), nil, nil)
+}
+
 func TestCPP(t *testing.T) {
 	lookPath(t, "g++")
-	lib := buildLibrary(t)
-	for _, tc := range []struct {
-		name  string
-		flags []string
-	}{
-		{"plain", []string{"-std=c++20", "-O2"}},
-		{"sanitized", append([]string{"-std=c++20"}, sanitizers...)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			out, err := compileAndRun(t, "g++", filepath.Join("test", "cpp_test.cpp"), lib, tc.flags)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-		})
-	}
+	runBuilds(t, "g++", filepath.Join("test", "cpp_test.cpp"), buildLibrary(t), []string{"-std=c++20"}, nil)
 }
 
 // TestCProgramFailureIsCaught is the negative control of the C runner: a

@@ -47,20 +47,9 @@ func TestCReaderShortFiles(t *testing.T) {
 		}
 	})
 	src := filepath.Join("test", "reader_short_files_test.c")
-	for _, tc := range []struct {
-		name  string
-		flags []string
-	}{
-		{"plain", []string{"-O2"}},
-		{"sanitized", sanitizers},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			out, err := compileAndRun(t, "gcc", src, lib, tc.flags, "GOOD="+good, "SHORT_SLOTS="+shortSlots, "SHORT_CHUNK="+shortChunk)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-		})
-	}
+	runBuilds(t, "gcc", src, lib, nil, func(*testing.T) []string {
+		return []string{"GOOD=" + good, "SHORT_SLOTS=" + shortSlots, "SHORT_CHUNK=" + shortChunk}
+	})
 	t.Run("negative control", func(t *testing.T) {
 		out, err := compileAndRun(t, "gcc", src, lib, []string{"-O2"}, "GOOD="+good, "SHORT_SLOTS="+good, "SHORT_CHUNK="+shortChunk)
 		if err == nil {
@@ -138,28 +127,16 @@ func TestCReaderTruncatedWhileMapped(t *testing.T) {
 	d, region := goRegion(t)
 	src := filepath.Join("test", "reader_truncated_test.c")
 	runs := 0
-	run := func(t *testing.T, flags []string) (string, error) {
-		t.Helper()
+	copies := func(t *testing.T) []string {
 		runs++
-		return compileAndRun(t, "gcc", src, lib, flags,
-			"CHUNK_COPY="+copyRegion(t, region, filepath.Join(d, fmt.Sprintf("chunk-%d", runs)), nil),
-			"HEADER_COPY="+copyRegion(t, region, filepath.Join(d, fmt.Sprintf("header-%d", runs)), nil))
+		return []string{
+			"CHUNK_COPY=" + copyRegion(t, region, filepath.Join(d, fmt.Sprintf("chunk-%d", runs)), nil),
+			"HEADER_COPY=" + copyRegion(t, region, filepath.Join(d, fmt.Sprintf("header-%d", runs)), nil),
+		}
 	}
-	for _, tc := range []struct {
-		name  string
-		flags []string
-	}{
-		{"plain", []string{"-O2"}},
-		{"sanitized", sanitizers},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if out, err := run(t, tc.flags); err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-		})
-	}
+	runBuilds(t, "gcc", src, lib, nil, copies)
 	t.Run("negative control", func(t *testing.T) {
-		out, err := run(t, []string{"-O2", "-DMMSB_READER_NO_FAULT_GUARD"})
+		out, err := compileAndRun(t, "gcc", src, lib, []string{"-O2", "-DMMSB_READER_NO_FAULT_GUARD"}, copies(t)...)
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
 			t.Fatalf("without the guard the program did not fail: %v\n%s", err, out)

@@ -20,26 +20,8 @@
 
 #include "mmsb.h"
 #include "mmsb_reader.h"
+#include "reader_check.h"
 
-static int failures;
-
-#define TRUE(cond)                                                                   \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: expected %s (reader: %s)\n", __FILE__, __LINE__, \
-                    #cond, mmsb_reader_errmsg());                                    \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    if (v == NULL) {
-        fprintf(stderr, "%s not set\n", name);
-        exit(2);
-    }
-    return v;
-}
 
 int main(void) {
     mmsb_reader_options o;

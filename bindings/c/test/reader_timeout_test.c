@@ -23,17 +23,8 @@
 
 #include "mmsb.h"
 #include "mmsb_reader.h"
+#include "reader_check.h"
 
-static int failures;
-
-#define TRUE(cond)                                                                    \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: expected %s (reader: %s)\n", __FILE__, __LINE__,  \
-                    #cond, mmsb_reader_errmsg());                                     \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
 
 static mmsb_bus bus;
 static uint64_t page;
