@@ -166,8 +166,13 @@ const betweenJobsSpin = 50 * time.Microsecond
 // helpers used to poll 500 µs after every batch;
 // TestHelperParksWhenCommitsPause). A parked helper is woken at the next
 // job, and the committer never waits for it, so parking costs parallelism
-// at the start of a job, never latency.
-const maxIdleSpin = 200 * time.Microsecond
+// at the start of a job, never latency. 100 µs, not 200: a committer that
+// spends 100–200 µs between pushes (validate #5 makes each batch between
+// its commits) kept the helper polling through most of every batch, which
+// on the 2-core VM took two workers from 16.4–17.2M to 11.9–13.6M
+// deltas/s, under one worker's 17M; back-to-back commits come every 60–80
+// µs a batch and poll as before (docs/benchmarks.md, 2026-12-05).
+const maxIdleSpin = 100 * time.Microsecond
 
 // idleSpin is how long a helper polls for the next commit, given the last
 // gap between commits.

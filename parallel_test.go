@@ -660,9 +660,10 @@ func TestHelperParksWhenCommitsPause(t *testing.T) {
 		gap, want time.Duration
 	}{
 		{0, 0},
-		{50 * time.Microsecond, 100 * time.Microsecond},
-		{150 * time.Microsecond, maxIdleSpin},
+		{30 * time.Microsecond, 60 * time.Microsecond},
+		{75 * time.Microsecond, maxIdleSpin},
 		{maxIdleSpin, 0},
+		{150 * time.Microsecond, 0},
 		{time.Millisecond, 0},
 	} {
 		if got := idleSpin(tc.gap); got != tc.want {
