@@ -20,10 +20,13 @@ type checkpointResult struct {
 	DurationSec     float64 `json:"duration_sec"`
 	SegmentsRemoved int     `json:"segments_removed"`
 	RecoverySec     float64 `json:"recovery_sec"`
+	// PacedSec is how long the checkpoint slept to hold --rate.
+	PacedSec float64 `json:"paced_sec"`
 }
 
 func (a *app) checkpointCmd() *cobra.Command {
 	var jsonOut bool
+	var rate int64
 	cmd := &cobra.Command{
 		Use:   "checkpoint DIR",
 		Short: "Take a checkpoint of a data directory now",
@@ -35,23 +38,35 @@ and prints the checkpoint's path, LSN, page count, size, duration and the
 number of segments removed.
 
 It needs the directory's write lock: while another process has the bus open,
-checkpoint fails and changes nothing (that process checkpoints by itself).`,
+checkpoint fails and changes nothing (that process checkpoints by itself).
+
+The checkpoint is written as fast as the device takes it: a running bus paces
+its checkpoints (64 MiB/s by default) so that its commits' log syncs do not
+wait behind them, but no commit runs while this command holds the directory.
+--rate paces it anyway, for a disk other programs are using.`,
 		Example: `  mmsb checkpoint ./data
-  mmsb checkpoint --json ./data`,
+  mmsb checkpoint --json ./data
+  mmsb checkpoint --rate 33554432 ./data`,
 		Args: dirArg,
-		RunE: func(cmd *cobra.Command, args []string) error { return a.runCheckpoint(cmd.Context(), args[0], jsonOut) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runCheckpoint(cmd.Context(), args[0], rate, jsonOut)
+		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object instead of text")
+	cmd.Flags().Int64Var(&rate, "rate", -1, "bytes per second the checkpoint writes at most (-1: no limit; 0: a running bus's default, 64 MiB/s; at least 1 MiB/s) (Options.CheckpointWriteRate)")
 	return cmd
 }
 
-func (a *app) runCheckpoint(ctx context.Context, dir string, jsonOut bool) error {
+func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut bool) error {
+	if rate > 0 && rate < mmsb.MinCheckpointWriteRate {
+		return usageErr("--rate %d: a limit must be at least %d bytes a second (-1: no limit)", rate, mmsb.MinCheckpointWriteRate)
+	}
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
 	// Bindings to functions this binary does not know must not stop a
 	// checkpoint: it copies their bytes and never recomputes them.
-	bus, err := mmsb.Open(dir, &mmsb.Options{AllowMissingFunctions: true, CheckpointBytes: -1})
+	bus, err := mmsb.Open(dir, &mmsb.Options{AllowMissingFunctions: true, CheckpointBytes: -1, CheckpointWriteRate: rate})
 	if errors.Is(err, mmsb.ErrLocked) {
 		return fmt.Errorf("%s is in use: another process holds its write lock (a running bus checkpoints by itself; stop it first to checkpoint from here): %w", dir, err)
 	}
@@ -68,6 +83,7 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, jsonOut bool) error
 			rec.Log.CoveredDamage, rec.Log.CoveredDamageFile, rec.Log.CoveredDamageOffset, rec.Log.CoveredDamageReason)
 	}
 	info, err := bus.Checkpoint(ctx)
+	paced := bus.Stats().CheckpointPaced
 	if cerr := bus.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
@@ -75,11 +91,15 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, jsonOut bool) error
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	res := checkpointResult{Dir: dir, Path: info.Path, LSN: uint64(info.LSN), Pages: info.Pages, Bytes: info.Bytes,
-		DurationSec: info.Duration.Seconds(), SegmentsRemoved: info.SegmentsRemoved, RecoverySec: rec.Duration.Seconds()}
+		DurationSec: info.Duration.Seconds(), SegmentsRemoved: info.SegmentsRemoved, RecoverySec: rec.Duration.Seconds(),
+		PacedSec: paced.Seconds()}
 	if jsonOut {
 		return a.printJSON(res)
 	}
 	fmt.Fprintf(a.stdout, "checkpoint        %s\nLSN               %d\npages             %d\nbytes             %d (%s)\nduration          %s\nsegments removed  %d\n",
 		res.Path, res.LSN, res.Pages, res.Bytes, humanBytes(res.Bytes), info.Duration.Round(1000), res.SegmentsRemoved)
+	if paced > 0 {
+		fmt.Fprintf(a.stdout, "paced             %s (--rate %d)\n", paced.Round(1000), rate)
+	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,5 +56,64 @@ func TestCheckpointLocked(t *testing.T) {
 	}
 	if r.stdout != "" {
 		t.Errorf("stdout: %q", r.stdout)
+	}
+}
+
+// TestCheckpointCommandUnpaced: the command writes its checkpoint at the
+// device's speed by default (nothing commits while it holds the
+// directory: a bus's pacing, 64 MiB/s by default, only made a 1 GiB
+// checkpoint take 15 s instead of 2), and --rate paces it. The control is
+// the paced run: paced_sec must be positive there, so a zero is not a
+// field that is never set. A rate below the minimum is a usage error
+// that opens nothing.
+func TestCheckpointCommandUnpaced(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	bus, err := mmsb.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About 0.9 MB of varied bytes: over three of the writer's 256 KiB
+	// buffers, so that 1 MiB/s must sleep.
+	specs := make([]mmsb.PageSpec, 900)
+	for i := range specs {
+		specs[i] = mmsb.PageSpec{Size: 1024}
+	}
+	ids, err := bus.CreatePages(t.Context(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]mmsb.Delta, len(ids))
+	for i, id := range ids {
+		data := make([]byte, 1024)
+		for k := range data {
+			data[k] = byte(rng.Uint32())
+		}
+		ds[i] = mmsb.Write(id, 0, data)
+	}
+	if _, err := bus.Commit(t.Context(), ds); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args  []string
+		paced bool
+	}{
+		{nil, false},
+		{[]string{"--rate", "-1"}, false},
+		{[]string{"--rate", "1048576"}, true},
+	} {
+		r := runCLI(t, append(append([]string{"checkpoint", "--json"}, c.args...), dir)...).mustCode(t, exitOK)
+		var res checkpointResult
+		r.decodeJSON(t, &res)
+		if res.Bytes < 3*256<<10 || (res.PacedSec > 0) != c.paced {
+			t.Errorf("checkpoint %v: %d bytes, paced %.3f s; want paced %v", c.args, res.Bytes, res.PacedSec, c.paced)
+		}
+	}
+	r := runCLI(t, "checkpoint", "--rate", "1000", dir).mustCode(t, exitUsage)
+	if !strings.Contains(r.stderr, "--rate 1000: a limit must be at least 1048576 bytes a second") {
+		t.Errorf("stderr: %q", r.stderr)
 	}
 }
