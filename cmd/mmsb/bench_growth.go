@@ -284,12 +284,15 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 			p.Add(line, points)
 			p.Legend.Add(s.name, line, points)
 		}
-		// Headroom above the lines for the legend.
+		// Headroom above the lines for the legend, a margin left and right
+		// so that the first and last points are not cut by the axes, and
+		// throughput from zero.
 		if strings.Contains(c.ylabel, "log") {
 			p.Y.Max *= 8
 		} else {
-			p.Y.Max *= 1.3
+			p.Y.Min, p.Y.Max = 0, p.Y.Max*1.3
 		}
+		p.X.Min, p.X.Max = p.X.Min/1.3, p.X.Max*1.3
 		path := filepath.Join(dir, c.file)
 		if err := p.Save(7*vg.Inch, 4*vg.Inch, path); err != nil {
 			return nil, fmt.Errorf("--plot: %w", err)
