@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
 )
 
 // checkpointResult is what `mmsb checkpoint --json` prints.
@@ -98,8 +102,30 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	}
 	fmt.Fprintf(a.stdout, "checkpoint        %s\nLSN               %d\npages             %d\nbytes             %d (%s)\nduration          %s\nsegments removed  %d\n",
 		res.Path, res.LSN, res.Pages, res.Bytes, humanBytes(res.Bytes), info.Duration.Round(1000), res.SegmentsRemoved)
+	if res.SegmentsRemoved == 0 {
+		if lsns := checkpointLSNs(filepath.Join(dir, "checkpoints")); len(lsns) < 2 {
+			fmt.Fprintf(a.stderr, "note: no log segment removed: segments go once the older of the two newest checkpoints covers them, and %s holds one checkpoint (a second, after more commits, lets the log before this one go)\n", dir)
+		}
+	}
 	if paced > 0 {
 		fmt.Fprintf(a.stdout, "paced             %s (--rate %d)\n", paced.Round(1000), rate)
 	}
 	return nil
+}
+
+// checkpointLSNs lists the LSNs of the final checkpoint files in dir,
+// ascending (none when dir cannot be read).
+func checkpointLSNs(dir string) []uint64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var lsns []uint64
+	for _, e := range entries {
+		if lsn, ok := checkpoint.ParseName(e.Name()); ok {
+			lsns = append(lsns, uint64(lsn))
+		}
+	}
+	slices.Sort(lsns)
+	return lsns
 }

@@ -117,3 +117,41 @@ func TestCheckpointCommandUnpaced(t *testing.T) {
 		t.Errorf("stderr: %q", r.stderr)
 	}
 }
+
+// TestCheckpointCommandSaysWhyNoSegmentGoes: a log segment goes only once
+// the older of the two newest checkpoints covers it, so a directory with
+// one checkpoint keeps its whole log, and running the command again
+// without commits in between writes the same checkpoint again. The
+// command says so on stderr, and not once a second checkpoint exists.
+func TestCheckpointCommandSaysWhyNoSegmentGoes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	create := func() {
+		t.Helper()
+		bus, err := mmsb.Open(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bus.CreatePages(t.Context(), []mmsb.PageSpec{{Size: 8}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := bus.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create()
+	const note = "holds one checkpoint"
+	for range 2 {
+		r := runCLI(t, "checkpoint", dir).mustCode(t, exitOK)
+		if !strings.Contains(r.stderr, note) || !strings.Contains(r.stdout, "segments removed  0") {
+			t.Fatalf("one checkpoint: stdout %q, stderr %q", r.stdout, r.stderr)
+		}
+	}
+	create()
+	r := runCLI(t, "checkpoint", dir).mustCode(t, exitOK)
+	if strings.Contains(r.stderr, note) {
+		t.Fatalf("two checkpoints: stderr %q", r.stderr)
+	}
+	if got := checkpointLSNs(filepath.Join(dir, "checkpoints")); len(got) != 2 {
+		t.Fatalf("checkpoints at LSNs %v, want two", got)
+	}
+}
