@@ -97,16 +97,16 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	res := checkpointResult{Dir: dir, Path: info.Path, LSN: uint64(info.LSN), Pages: info.Pages, Bytes: info.Bytes,
 		DurationSec: info.Duration.Seconds(), SegmentsRemoved: info.SegmentsRemoved, RecoverySec: rec.Duration.Seconds(),
 		PacedSec: paced.Seconds()}
-	if jsonOut {
-		return a.printJSON(res)
-	}
-	fmt.Fprintf(a.stdout, "checkpoint        %s\nLSN               %d\npages             %d\nbytes             %d (%s)\nduration          %s\nsegments removed  %d\n",
-		res.Path, res.LSN, res.Pages, res.Bytes, humanBytes(res.Bytes), info.Duration.Round(1000), res.SegmentsRemoved)
 	if res.SegmentsRemoved == 0 {
 		if lsns := checkpointLSNs(filepath.Join(dir, "checkpoints")); len(lsns) < 2 {
 			fmt.Fprintf(a.stderr, "note: no log segment removed: segments go once the older of the two newest checkpoints covers them, and %s holds one checkpoint (a second, after more commits, lets the log before this one go)\n", dir)
 		}
 	}
+	if jsonOut {
+		return a.printJSON(res)
+	}
+	fmt.Fprintf(a.stdout, "checkpoint        %s\nLSN               %d\npages             %d\nbytes             %d (%s)\nduration          %s\nsegments removed  %d\n",
+		res.Path, res.LSN, res.Pages, res.Bytes, humanBytes(res.Bytes), info.Duration.Round(1000), res.SegmentsRemoved)
 	if paced > 0 {
 		fmt.Fprintf(a.stdout, "paced             %s (--rate %d)\n", paced.Round(1000), rate)
 	}

@@ -140,10 +140,10 @@ func TestCheckpointCommandSaysWhyNoSegmentGoes(t *testing.T) {
 	}
 	create()
 	const note = "holds one checkpoint"
-	for range 2 {
-		r := runCLI(t, "checkpoint", dir).mustCode(t, exitOK)
-		if !strings.Contains(r.stderr, note) || !strings.Contains(r.stdout, "segments removed  0") {
-			t.Fatalf("one checkpoint: stdout %q, stderr %q", r.stdout, r.stderr)
+	for _, args := range [][]string{{"checkpoint", dir}, {"checkpoint", "--json", dir}} {
+		r := runCLI(t, args...).mustCode(t, exitOK)
+		if !strings.Contains(r.stderr, note) || !strings.Contains(r.stdout, "segments") {
+			t.Fatalf("one checkpoint, %v: stdout %q, stderr %q", args, r.stdout, r.stderr)
 		}
 	}
 	create()
