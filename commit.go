@@ -257,12 +257,8 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, pipelined bool) ([]by
 		if pipelined {
 			e.applier.recOffs[i] = int32(len(buf))
 		}
-		buf = record.AppendDelta(buf, d)
-		if len(buf) > tlog.MaxRecordBytes {
-			// Stop here rather than encode the rest of a batch the log
-			// will refuse: a caller's batch of gigabytes would
-			// otherwise be copied whole first.
-			return buf, nil, recordTooLargeAt(len(buf), i)
+		if buf, err = appendDeltaBounded(buf, d, i); err != nil {
+			return buf, nil, err
 		}
 		if i >= histFrom {
 			// Recorded before the batch is logged and applied: should either
@@ -318,6 +314,24 @@ func (e *Bus) keepBuf(buf []byte) {
 		buf = nil
 	}
 	e.buf = buf
+}
+
+// appendDeltaBounded appends the encoding of d, batch delta i, to buf,
+// or refuses it once buf would pass the log's record limit. It stops at
+// the delta that passes the limit rather than encode the rest of a batch
+// the log will refuse (a caller's batch of gigabytes would otherwise be
+// copied whole first), and checks Intent and Source, the fields no page
+// size bounds, before copying them (one of hundreds of MiB is refused
+// without a copy).
+func appendDeltaBounded(buf []byte, d *delta.Delta, i int) ([]byte, error) {
+	if n := len(buf) + len(d.Intent) + len(d.Source); n > tlog.MaxRecordBytes {
+		return buf, recordTooLargeAt(n, i)
+	}
+	buf = record.AppendDelta(buf, d)
+	if len(buf) > tlog.MaxRecordBytes {
+		return buf, recordTooLargeAt(len(buf), i)
+	}
+	return buf, nil
 }
 
 // recordTooLargeAt is the refusal of a batch whose encoding passed the
@@ -674,6 +688,11 @@ func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, 
 	check := func() error {
 		if _, ok := e.funcs[fn]; !ok {
 			return fmt.Errorf("%w: %q (binding page %d)", ErrUnknownFunc, fn, child)
+		}
+		if err := e.checkRecordBytes(len(params)); err != nil {
+			// Before the record is encoded: params of hundreds of MiB
+			// would be copied only to be refused.
+			return fmt.Errorf("binding page %d: params: %w", child, err)
 		}
 		if err := e.checkBuiltinShape(child, fn, params, parents); err != nil {
 			return err

@@ -397,7 +397,8 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 	}
 	for c := 0; c < chunks; c++ {
 		if err := p.chunkErrs[c]; err != nil {
-			return buf, nil, err // the first failing chunk holds the lowest bad index
+			p.dropLargeChunkBufs() // a chunk refused as too large may hold up to the limit
+			return buf, nil, err   // the first failing chunk holds the lowest bad index
 		}
 	}
 	total := len(buf)
@@ -451,7 +452,11 @@ func (p *parallelApplier) checkEncodeChunk(c int) {
 			break
 		}
 		p.slots[i] = sl
-		b = record.AppendDelta(b, &ds[i])
+		if b, err = appendDeltaBounded(b, &ds[i], i); err != nil {
+			// The chunk alone passes the limit: so does the batch.
+			p.chunkErrs[c] = err
+			break
+		}
 		if i >= p.histFrom {
 			e.recordHistory(p.first+LSN(i), &ds[i], false)
 		}

@@ -309,21 +309,25 @@ func TestRecordOverLogLimitRefused(t *testing.T) {
 	if strconv.IntSize == 32 {
 		t.Skip("a record over the 256 MiB limit needs more of a 32-bit address space than the test binary can spare; the 64-bit run covers it")
 	}
-	const size = 1 << 20
-	perLimit := tlog.MaxRecordBytes / size // their headers pass the limit
+	perLimit := func(size int) int { return tlog.MaxRecordBytes / size } // their headers pass the limit
 	for _, tc := range []struct {
 		name string
 		opts Options
+		size int // bytes a delta writes
 		n    int
 		stop string // where the encoding stopped, in the error
 	}{
-		{"serial", Options{Workers: 1}, 2*perLimit + 2, fmt.Sprintf("by batch delta %d,", perLimit-1)},
+		{"serial", Options{Workers: 1}, 1 << 20, 2*perLimit(1<<20) + 2, fmt.Sprintf("by batch delta %d,", perLimit(1<<20)-1)},
 		// A replicated bus does not pipeline, so its workers check and
 		// encode a large batch in chunks, and the whole is measured
-		// before the chunks are copied into one.
-		{"parallel", Options{Workers: 2, Replicator: &fakeReplicator{}}, perLimit + 44, " bytes, a log record holds"},
+		// before the chunks are copied into one: chunks of 256 deltas
+		// of 512 KiB are each under the limit, three together over it.
+		{"parallel", Options{Workers: 2, Replicator: &fakeReplicator{}}, 512 << 10, perLimit(512<<10) + 44, " bytes, a log record holds"},
+		// A chunk alone over the limit stops where it passes it.
+		{"parallel chunk", Options{Workers: 2, Replicator: &fakeReplicator{}}, 1 << 20, perLimit(1<<20) + 44, fmt.Sprintf("by batch delta %d,", chunkDeltas-1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			size := tc.size
 			e := openMem(t, &tc.opts)
 			p := mustCreate(t, e, 1, size)
 			full := make([]byte, size)
@@ -351,6 +355,67 @@ func TestRecordOverLogLimitRefused(t *testing.T) {
 			}
 			if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
 				t.Fatalf("replay after the refusal: %+v, %v", rep, err)
+			}
+		})
+	}
+}
+
+// TestRecordOverLimitRefusedUncopied: an Intent or Bind params over the
+// log's record limit is refused before it is copied into the record, on
+// the serial check, the parallel one (a chunk's worker) and Bind. Each
+// refusal once encoded its 300 MiB first: a few seconds of page faults,
+// over 20 s under the race detector, to say no.
+func TestRecordOverLimitRefusedUncopied(t *testing.T) {
+	if strconv.IntSize == 32 {
+		t.Skip("an Intent over the 256 MiB limit needs more of a 32-bit address space than the test binary can spare; the 64-bit run covers it")
+	}
+	big := make([]byte, 300<<20) // never written: its pages stay unfaulted unless copied
+	const at = 270               // in the second chunk of the parallel check
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"serial", Options{Workers: 1, Functions: fuzzFuncs()}},
+		// A replicated bus does not pipeline: its workers check and
+		// encode chunks.
+		{"parallel", Options{Workers: 2, Replicator: &fakeReplicator{}, Functions: fuzzFuncs()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := openMem(t, &tc.opts)
+			p := mustCreate(t, e, 2, 8)
+			ds := make([]delta.Delta, parallelMin+20)
+			for i := range ds {
+				ds[i] = delta.Delta{Page: p[0], Runs: []delta.Run{{Offset: 0, Data: []byte("x")}}}
+			}
+			ds[at].Intent = big
+			before := e.LastLSN()
+			calls := []struct {
+				name, names string
+				call        func() error
+			}{
+				{"Commit", fmt.Sprintf("by batch delta %d,", at), func() error { _, err := e.Commit(ctx, ds); return err }},
+				{"Bind", "binding page", func() error { return e.Bind(ctx, p[1], "fuzz.keep", big, []PageID{p[0]}) }},
+			}
+			for _, c := range calls {
+				alloc0 := testutil.TotalAlloc()
+				err := c.call()
+				allocated := testutil.TotalAlloc() - alloc0
+				if !errors.Is(err, ErrRecordTooLarge) || !strings.Contains(err.Error(), c.names) {
+					t.Errorf("%s with 300 MiB: %v, want ErrRecordTooLarge naming %q", c.name, err, c.names)
+				}
+				if allocated > 16<<20 {
+					t.Errorf("%s allocated %d bytes to refuse 300 MiB: it was copied", c.name, allocated)
+				}
+			}
+			if e.Err() != nil || e.LastLSN() != before {
+				t.Fatalf("refusals changed the bus: err %v, LSN %d -> %d", e.Err(), before, e.LastLSN())
+			}
+			ds[at].Intent = []byte("small")
+			if _, err := e.Commit(ctx, ds); err != nil {
+				t.Fatalf("the batch with a small intent: %v", err)
+			}
+			if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+				t.Fatalf("replay after the refusals: %+v, %v", rep, err)
 			}
 		})
 	}

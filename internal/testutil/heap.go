@@ -11,3 +11,12 @@ func HeapAlloc() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
 }
+
+// TotalAlloc returns the bytes allocated on the heap so far, freed or
+// not: the difference across a call is what it allocated, whatever the
+// garbage collector took back meanwhile.
+func TotalAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc
+}
