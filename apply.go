@@ -386,6 +386,9 @@ func (e *Bus) forgetDirty(id PageID) {
 // place where recovered operations change state, and live control
 // operations go through it too after they are logged.
 func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
+	if op.Kind != record.OpDelta && op.Kind != record.OpDerived {
+		e.ctrlGen++
+	}
 	switch op.Kind {
 	case record.OpDelta, record.OpDerived:
 		sl, err := e.checkDelta(&op.Delta, 0)

@@ -83,9 +83,11 @@
 //
 // # Caveats
 //
-// Recompute functions run under the bus's write lock, on private copies of
-// their inputs, and must be pure and fast; the validators (mmsb validate,
-// and package tick's invariant hooks) check purity by re-running them. After
+// Recompute functions run on private copies of their inputs, without the
+// bus's lock (commits and reads go on meanwhile; a wave whose inputs were
+// written in that time is computed again with the lock held), and must be
+// pure, fast and must not call the bus; the validators (mmsb validate, and
+// package tick's invariant hooks) check purity by re-running them. After
 // Close, methods that read or write state return ErrClosed; accessors that
 // only describe the bus (LastLSN, Edges, Stats with Closed set) keep
 // answering from memory. A page's bytes returned by ReadPage are a

@@ -342,7 +342,18 @@ type Bus struct {
 
 	provCache *provCache // decoded log operations recently used by provenance queries
 
-	prop *propagator // propagation scratch, reused across waves (propagate.go); guarded by mu
+	// prop is the propagation scratch, reused across waves (propagate.go).
+	// waveMu makes waves one at a time: a wave computes its pages with mu
+	// released between steps, and prop is its own until it ends. Taken
+	// before mu, never while holding it.
+	prop   *propagator
+	waveMu sync.Mutex
+	// ctrlGen counts the control operations applied (every logged
+	// operation but a delta: creates, frees, edges, bindings, metadata,
+	// flags). A wave computed without the lock checks it at each step: an
+	// unchanged count means the graph, the bindings and the page slots are
+	// the ones it planned with. Guarded by mu.
+	ctrlGen uint64
 
 	met busMetrics // counters and histograms behind Metrics (metrics.go)
 

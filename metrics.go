@@ -56,6 +56,11 @@ type Metrics struct {
 	Pages           int    // live pages
 	PageBytes       int64  // sum of their sizes
 	PagesRecomputed uint64 // recompute function calls by propagation (derived pages recomputed)
+	// WavesComputedAgain counts propagation waves computed a second time,
+	// with the bus's lock held, because a page they read was written, or a
+	// page, edge or binding changed, while their functions ran without the
+	// lock (see PropagateInto). Their first calls are in PagesRecomputed.
+	WavesComputedAgain uint64
 }
 
 // Histogram is a snapshot of a fixed-bucket histogram in the unit its
@@ -83,6 +88,7 @@ type busMetrics struct {
 	commits      atomic.Uint64
 	deltas       atomic.Uint64
 	recomputed   atomic.Uint64
+	wavesAgain   atomic.Uint64
 	ckptBytes    atomic.Int64
 	commitNanos  *metric.Histogram
 	fsyncNanos   *metric.Histogram
@@ -121,6 +127,7 @@ func (e *Bus) Metrics() Metrics {
 		Pages:                 s.Pages,
 		PageBytes:             s.LogicalBytes,
 		PagesRecomputed:       e.met.recomputed.Load(),
+		WavesComputedAgain:    e.met.wavesAgain.Load(),
 	}
 	return m
 }

@@ -114,7 +114,8 @@ type flagOp struct {
 }
 
 // propagator is the reusable scratch of propagation waves; it lives on the
-// Bus and is used only with e.mu held, so one wave at a time.
+// Bus and belongs to the wave that holds e.waveMu (its fields that Pending
+// reads, retry and resync, change only with e.mu held too).
 type propagator struct {
 	dataOnly [base.NumEdgeTypes]bool
 	order    []PageID
@@ -134,6 +135,14 @@ type propagator struct {
 	flagOnly [base.NumEdgeTypes]bool
 	flagScan []PageID
 	resync   bool // recompute every derived page at the next wave
+
+	// A wave computed without the lock (unlocked) checks at each step
+	// that no control operation ran since it was planned (gen, the bus's
+	// ctrlGen then), and once done that the pages it read (checks) still
+	// have the last-write LSNs it read.
+	unlocked bool
+	gen      uint64
+	checks   []record.ParentRead
 
 	// A failed recompute holds back its page and the page's Data-edge
 	// descendants (heldSet, bound and unbound; held lists the bound ones
@@ -198,6 +207,8 @@ func (e *Bus) Pending() int {
 // after a restart from a checkpoint taken between a commit and its
 // propagation, this is what brings derived pages up to date.
 func (e *Bus) ScheduleResync() {
+	e.waveMu.Lock() // a wave running clears resync when it ends
+	defer e.waveMu.Unlock()
 	e.lockSettled()
 	defer e.mu.Unlock()
 	if e.prop == nil {
@@ -242,10 +253,21 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // ErrRecompute), saying how many pages were held back; r reports what was
 // committed, r.HeldBack and r.Failed what was not. A wave interrupted by
 // ctx, or refused by the log (ErrRecordTooLarge), applies nothing and keeps
-// the dirty set. Recompute functions run with the engine's write lock held:
-// they must be pure and must not call the engine. It returns once the
-// record is durable per the sync mode.
+// the dirty set. It returns once the record is durable per the sync mode.
+//
+// Recompute functions run without the engine's lock: commits, reads and
+// queries go on while a wave computes (one slow function does not stop
+// them). Each step of the wave reads the state under the lock, and the
+// wave is logged only if nothing it read changed meanwhile (no page it
+// read was written, no page, edge or binding was added or removed);
+// otherwise it is computed again with the lock held throughout. Pages
+// written while the wave computed stay dirty for the next wave. Either
+// way the wave logged is the one a wave over a state of the bus computes.
+// Functions must be pure and must not call the engine (the second
+// computation holds its lock). One wave runs at a time.
 func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
+	e.waveMu.Lock()
+	defer e.waveMu.Unlock()
 	r.reset()
 	e.lockSettled()
 	if err := e.writable(); err != nil {
@@ -265,10 +287,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.mu.Unlock()
 		return nil
 	}
-	r.Roots = len(e.dirty)
-	first := e.lastLSN + 1
-	failure, err := e.computeWave(ctx, p, first, r)
-	e.met.recomputed.Add(uint64(r.Recomputed))
+	failure, covered, err := e.computeWave(ctx, p, r)
 	if err != nil {
 		p.trim()
 		e.mu.Unlock()
@@ -278,10 +297,10 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	if failure != nil {
 		waveErr = failure
 	}
-	e.computeFlags(p)
+	e.computeFlags(p, e.dirty[:covered])
 	n := len(p.outs) + len(p.flagOps)
 	if n == 0 {
-		e.endWave(p)
+		e.endWave(p, covered)
 		e.mu.Unlock()
 		return waveErr
 	}
@@ -330,7 +349,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	// had no time with NoLogDetails until the bus was reopened.
 	e.stampCommit(first, last, now)
 	r.FirstLSN, r.LastLSN = first, last
-	e.endWave(p)
+	e.endWave(p, covered)
 	if err := e.replicateLocked(first, last, buf); err != nil {
 		e.mu.Unlock()
 		return withFailure(err, waveErr)
@@ -343,12 +362,16 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 }
 
 // endWave ends a wave that was applied (or had nothing to log). The wave
-// covered every descendant of the dirty pages, so the dirty set is cleared
-// (the wave's own writes would have marked derived pages dirty again, which
-// must not start a new wave); what it held back is what the next wave
-// retries. Caller holds e.mu.
-func (e *Bus) endWave(p *propagator) {
-	e.clearDirty()
+// covered every descendant of the first covered dirty pages, so they leave
+// the dirty set (the wave's own writes would have marked derived pages
+// dirty again, which must not start a new wave); pages written while it
+// computed stay. What it held back is what the next wave retries. Caller
+// holds e.mu.
+func (e *Bus) endWave(p *propagator, covered int) {
+	for _, id := range e.dirty[:covered] {
+		delete(e.dirtySet, id)
+	}
+	e.dirty = append(e.dirty[:0], e.dirty[covered:]...)
 	p.resync = false
 	p.retry, p.held = p.held, p.retry[:0]
 	p.retrySet, p.heldSet = p.heldSet, p.retrySet
@@ -362,12 +385,6 @@ func withFailure(err, failure error) error {
 		return err
 	}
 	return errors.Join(err, failure)
-}
-
-// clearDirty empties the dirty set, keeping its capacity. Caller holds e.mu.
-func (e *Bus) clearDirty() {
-	e.dirty = e.dirty[:0]
-	clear(e.dirtySet)
 }
 
 // changedInWave reports whether page id was dirty or got new bytes earlier
@@ -385,12 +402,67 @@ func (e *Bus) waveView(p *propagator, id PageID, first LSN) (b []byte, lsn LSN, 
 	return e.store.Bytes(sl), e.store.LastLSN(sl), dirty, true
 }
 
-// computeWave fills p.outs with the changed derived pages of the wave, and
-// p.held with the pages it held back. It returns the wave's first recompute
-// failure (nil: none), counting all of them in it, or an error when ctx
-// ended the wave (nothing of it is to be applied then). Caller holds e.mu;
-// nothing in the engine changes.
-func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *PropagateResult) (*RecomputeError, error) {
+// errWaveStale says that what a wave computing without the lock planned
+// with or read changed before it was done: it is computed again with the
+// lock held.
+var errWaveStale = errors.New("mmsb: the wave's inputs changed while it computed")
+
+// computeWave fills p.outs with the changed derived pages of the wave and
+// p.held with the pages it held back. It returns the wave's first
+// recompute failure (nil: none), counting all of them in it; how many
+// pages at the front of e.dirty the wave covered; and an error when ctx
+// ended the wave or the bus closed or failed (nothing of it is to be
+// applied then). The parent reads in p name the LSNs of a wave logged at
+// e.lastLSN+1.
+//
+// Caller holds e.mu exclusively, and holds it again on return. The wave
+// is first computed with e.mu released between its steps (runWave); if a
+// page it read was written meanwhile, or a control operation changed the
+// graph, the bindings or the pages, it is computed again with e.mu held
+// throughout, so that a stream of writes to its inputs cannot starve it.
+func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult) (*RecomputeError, int, error) {
+	for _, unlocked := range [...]bool{true, false} {
+		e.planWave(p)
+		covered, first := len(e.dirty), e.lastLSN+1
+		p.unlocked, p.gen = unlocked, e.ctrlGen
+		r.Roots = covered
+		if !unlocked {
+			failure, err := e.runWave(ctx, p, first, r)
+			e.met.recomputed.Add(uint64(r.Recomputed))
+			return failure, covered, err
+		}
+		e.mu.Unlock()
+		failure, err := e.runWave(ctx, p, first, r)
+		e.met.recomputed.Add(uint64(r.Recomputed))
+		e.lockSettled()
+		if err == nil {
+			err = e.writable()
+		}
+		if err != nil && !errors.Is(err, errWaveStale) {
+			return nil, 0, err
+		}
+		if err == nil && e.waveStillHolds(p) {
+			// Commits may have taken LSNs meanwhile: the wave's reads of
+			// its own pages name the LSNs it is logged at.
+			if shift := e.lastLSN + 1 - first; shift != 0 {
+				for i := range p.reads {
+					if p.reads[i].LSN >= first {
+						p.reads[i].LSN += shift
+					}
+				}
+			}
+			return failure, covered, nil
+		}
+		e.met.wavesAgain.Add(1)
+		r.reset()
+	}
+	panic("unreachable")
+}
+
+// planWave computes the wave's order (the Data-edge descendants of the
+// dirty pages, the pages to retry and, on a resync, every binding's
+// parents) and resets its scratch. Caller holds e.mu exclusively.
+func (e *Bus) planWave(p *propagator) {
 	roots := e.dirty
 	if p.resync || len(p.retry) > 0 {
 		p.roots = append(p.roots[:0], e.dirty...)
@@ -415,39 +487,100 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, first LSN, r *Prop
 	p.outs = p.outs[:0]
 	p.arena = p.arena[:0]
 	p.reads = p.reads[:0]
+	p.checks = p.checks[:0]
+}
+
+// runWave computes the planned wave (see computeWave), a page at a time
+// in p.order. With p.unlocked, the caller does not hold e.mu, each step
+// takes it shared (enter) and the recompute functions run without it;
+// the wave ends with errWaveStale as soon as a step finds the graph or
+// the bindings changed. It returns without e.mu then, and with e.mu as
+// the caller held it otherwise.
+func (e *Bus) runWave(ctx context.Context, p *propagator, first LSN, r *PropagateResult) (*RecomputeError, error) {
 	r.Visited = len(p.order)
 	var failure *RecomputeError
 	for k, child := range p.order {
 		if k&1023 == 1023 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if err := p.enter(e); err != nil {
+			return nil, err
+		}
 		// The order is topological: a page below a held-back one comes
 		// after it, and is held back too.
 		if len(p.heldSet) > 0 && e.belowHeld(p, child) {
 			p.hold(e, child)
+			p.leave(e)
 			continue
 		}
 		b, bound := e.bindings[child]
 		if !bound {
+			p.leave(e)
 			continue // plain Data edges without a binding only order the wave
 		}
 		sl, ok := e.store.Lookup(child)
 		if !ok {
+			p.leave(e)
 			continue
 		}
-		if err := e.recomputePage(p, child, b, sl, first, r); err != nil {
+		ferr, err := e.recomputePage(p, child, b, sl, first, r)
+		if err != nil {
+			return nil, err
+		}
+		if ferr != nil {
 			if failure == nil {
-				failure = err
+				failure = ferr
 			}
 			p.hold(e, child)
 			r.Failed = append(r.Failed, child)
 		}
+		p.leave(e)
 	}
 	if failure != nil {
 		failure.HeldBack, failure.Failures = len(p.held), len(r.Failed)
 		r.HeldBack = len(p.held)
 	}
 	return failure, nil
+}
+
+// enter starts a step of a wave computed without the lock: it takes e.mu
+// shared, and ends the wave (errWaveStale, e.mu released) if the bus
+// closed or failed or a control operation ran since the wave was planned.
+// A no-op for a wave computed under the lock.
+func (p *propagator) enter(e *Bus) error {
+	if !p.unlocked {
+		return nil
+	}
+	e.rlockSettled()
+	if e.usable() != nil || e.ctrlGen != p.gen {
+		e.mu.RUnlock()
+		return errWaveStale
+	}
+	return nil
+}
+
+// leave ends a step that enter started.
+func (p *propagator) leave(e *Bus) {
+	if p.unlocked {
+		e.mu.RUnlock()
+	}
+}
+
+// waveStillHolds reports whether the pages, graph and bindings a wave
+// computed without the lock read are still the bus's: no control
+// operation ran, and every page it read (parents, and the derived pages'
+// own bytes) has the last-write LSN it had when read. Caller holds e.mu.
+func (e *Bus) waveStillHolds(p *propagator) bool {
+	if e.ctrlGen != p.gen {
+		return false
+	}
+	for _, c := range p.checks {
+		sl, ok := e.store.Lookup(c.Page)
+		if !ok || e.store.LastLSN(sl) != c.LSN {
+			return false
+		}
+	}
+	return true
 }
 
 // belowHeld reports whether a Data-edge parent of id is held back in this
@@ -473,8 +606,12 @@ func (p *propagator) hold(e *Bus, id PageID) {
 // recomputePage recomputes derived page child (binding b, slot sl) if one
 // of its parents is dirty or changed earlier in the wave (or the wave is a
 // resync, or child was held back by the last wave), adding its delta to
-// p.outs when its bytes change. On failure it leaves p as it found it.
-func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slot, first LSN, r *PropagateResult) *RecomputeError {
+// p.outs when its bytes change. On failure it leaves p as it found it. A
+// wave computed without the lock calls the function without it (leave,
+// enter), and ends (errWaveStale, e.mu released) if the wave went stale
+// meanwhile or a parent it reads from the store was written since the
+// wave was planned.
+func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slot, first LSN, r *PropagateResult) (*RecomputeError, error) {
 	p.inputs = p.inputs[:0]
 	readsLo := len(p.reads)
 	trigger := p.resync
@@ -485,7 +622,15 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 		in, lsn, changed, ok := e.waveView(p, par, first)
 		if !ok {
 			p.reads = p.reads[:readsLo]
-			return &RecomputeError{Page: child, Func: b.Func, Err: fmt.Errorf("%w: parent %d", ErrPageNotFound, par)}
+			return &RecomputeError{Page: child, Func: b.Func, Err: fmt.Errorf("%w: parent %d", ErrPageNotFound, par)}, nil
+		}
+		if p.unlocked && lsn >= first {
+			if _, own := p.overlay[par]; !own {
+				// Written by a commit since the wave was planned: its
+				// LSN would be taken for one of the wave's own.
+				e.mu.RUnlock()
+				return nil, errWaveStale
+			}
 		}
 		trigger = trigger || changed
 		p.inputs = append(p.inputs, in)
@@ -493,24 +638,40 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 	}
 	if !trigger {
 		p.reads = p.reads[:readsLo]
-		return nil
+		return nil, nil
 	}
 	fn, ok := e.funcs[b.Func]
 	if !ok {
 		p.reads = p.reads[:readsLo]
-		return &RecomputeError{Page: child, Func: b.Func, Err: ErrUnknownFunc}
+		return &RecomputeError{Page: child, Func: b.Func, Err: ErrUnknownFunc}, nil
+	}
+	if p.unlocked {
+		// What the result depends on, to check once the wave is done:
+		// the page's own bytes (the delta is their difference) and the
+		// parents read from the store (not those computed in the wave).
+		p.checks = append(p.checks, record.ParentRead{Page: child, LSN: e.store.LastLSN(sl)})
+		for _, rd := range p.reads[readsLo:] {
+			if rd.LSN < first {
+				p.checks = append(p.checks, rd)
+			}
+		}
 	}
 	p.copyInputs()
-	cur := e.store.Bytes(sl)
 	off := len(p.arena)
-	p.arena = append(p.arena, cur...)
+	p.arena = append(p.arena, e.store.Bytes(sl)...)
 	out := p.arena[off:]
 	r.Recomputed++
-	if err := callRecompute(fn, p.inputs, p.copyParams(b.Params), out); err != nil {
+	p.leave(e)
+	ferr := callRecompute(fn, p.inputs, p.copyParams(b.Params), out)
+	if err := p.enter(e); err != nil {
+		return nil, err
+	}
+	if ferr != nil {
 		p.arena = p.arena[:off]
 		p.reads = p.reads[:readsLo]
-		return &RecomputeError{Page: child, Func: b.Func, Err: err}
+		return &RecomputeError{Page: child, Func: b.Func, Err: ferr}, nil
 	}
+	cur := e.store.Bytes(sl) // unchanged since it was copied, or the wave is computed again
 	idx := len(p.outs)
 	if idx < cap(p.outs) {
 		p.outs = p.outs[:idx+1]
@@ -527,17 +688,17 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 		if err != nil {
 			// out is a copy of cur, so the lengths agree; were a function
 			// to break that, fail the page rather than log a wrong delta.
-			return &RecomputeError{Page: child, Func: b.Func, Err: err}
+			return &RecomputeError{Page: child, Func: b.Func, Err: err}, nil
 		}
 		r.Cutoffs++
-		return nil
+		return nil, nil
 	}
 	o.page, o.slot, o.off, o.n = child, sl, off, len(cur)
 	o.readsLo, o.readsHi = readsLo, len(p.reads)
 	o.d.Page = child
 	o.d.Source = PropagationSource
 	p.overlay[child] = int32(idx)
-	return nil
+	return nil, nil
 }
 
 // trim lets go of the scratch a large wave grew past maxKeptBuf (its
@@ -563,9 +724,11 @@ func (p *propagator) trim() {
 
 // copyInputs replaces p.inputs by private copies (in p.inCopy, reused).
 // The inputs are live page memory (and earlier outputs of the wave), and
-// recompute functions are user code run under the write lock: an impure
-// one that wrote to its inputs, or kept them and wrote later, would change
-// state outside the log, which replay could never reproduce. A copy makes
+// recompute functions are user code, run without the lock while commits
+// write page memory: an impure one that wrote to its inputs, or kept them
+// and wrote later, would change state outside the log, which replay could
+// never reproduce, and reading page memory there would race with the
+// commits. A copy, taken under the lock, makes
 // that impossible rather than detectable, in every build; it costs one
 // memcpy of the inputs per call, which the function reads anyway (measured
 // in docs/propagation.md).
@@ -613,14 +776,14 @@ func callRecompute(fn func([][]byte, []byte, []byte) error, inputs [][]byte, par
 // computeFlags fills p.flagOps: the flags that Control, GPU-sync and
 // Compiler edges from dirty or changed pages raise on their children, in
 // page order, only where a bit changes. Caller holds e.mu.
-func (e *Bus) computeFlags(p *propagator) {
+func (e *Bus) computeFlags(p *propagator, dirty []PageID) {
 	clear(p.flagAdd)
 	p.flagIDs = p.flagIDs[:0]
 	p.flagOps = p.flagOps[:0]
 	// Cheap pre-check: one traversal over flag edges only. In the common
 	// case (no flag edge leaves any written page) it finds nothing and the
 	// per-page child listing below is skipped.
-	p.roots = append(p.roots[:0], e.dirty...)
+	p.roots = append(p.roots[:0], dirty...)
 	for i := range p.outs {
 		p.roots = append(p.roots, p.outs[i].page)
 	}
@@ -642,10 +805,12 @@ func (e *Bus) computeFlags(p *propagator) {
 			p.flagAdd[ed.Child] = old | f
 		}
 	}
-	for _, id := range e.dirty {
+	for _, id := range dirty {
 		visit(id)
 	}
 	for i := range p.outs {
+		// A page still in the dirty set was visited above, or is left
+		// dirty (written while the wave computed) for the next wave.
 		if _, dirty := e.dirtySet[p.outs[i].page]; !dirty {
 			visit(p.outs[i].page)
 		}

@@ -132,7 +132,9 @@ func metaOut(ms []page.MetaEntry) []MetaEntry {
 // its size). It must be pure and deterministic and must neither retain nor
 // modify inputs: the Isolation validator re-runs it to check. The bus
 // passes private copies of the parents as inputs, so a function that breaks
-// this spoils only its own output, never state outside the log.
+// this spoils only its own output, never state outside the log. It runs
+// without the bus's lock, except when a wave is computed again
+// (Bus.PropagateInto), so it must not call the bus.
 type RecomputeFunc = func(inputs [][]byte, params []byte, out []byte) error
 
 // SyncMode says when a commit is acknowledged; the package documentation

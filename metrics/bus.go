@@ -20,7 +20,7 @@ type busCollector struct {
 	checkpoints, ckptFailures, ckptDuration           *prometheus.Desc
 	ckptBytes, ckptLastLSN                            *prometheus.Desc
 	committedLSN, durableLSN, oldestLSN               *prometheus.Desc
-	pages, pageBytes, recomputed                      *prometheus.Desc
+	pages, pageBytes, recomputed, wavesAgain          *prometheus.Desc
 }
 
 // NewBusCollector returns a collector of bus's metrics (mmsb.Bus.Metrics),
@@ -58,13 +58,14 @@ func NewBusCollector(bus *mmsb.Bus) prometheus.Collector {
 		pages:          d("pages", "Live pages."),
 		pageBytes:      d("page_bytes", "Sum of the live pages' sizes."),
 		recomputed:     d("pages_recomputed_total", "Derived pages recomputed by propagation (recompute function calls)."),
+		wavesAgain:     d("propagation_waves_computed_again_total", "Propagation waves computed a second time, under the bus's lock, because what they read changed while their functions ran."),
 	}
 }
 
 func (c *busCollector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{c.commits, c.deltas, c.commitDuration, c.fsyncDuration, c.logBytes, c.logLogical,
 		c.groupRecords, c.checkpoints, c.ckptFailures, c.ckptDuration, c.ckptBytes, c.ckptLastLSN,
-		c.committedLSN, c.durableLSN, c.oldestLSN, c.pages, c.pageBytes, c.recomputed}
+		c.committedLSN, c.durableLSN, c.oldestLSN, c.pages, c.pageBytes, c.recomputed, c.wavesAgain}
 }
 
 // Describe sends every metric's description.
@@ -101,6 +102,7 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.pages, float64(m.Pages))
 	gauge(c.pageBytes, float64(m.PageBytes))
 	counter(c.recomputed, m.PagesRecomputed)
+	counter(c.wavesAgain, m.WavesComputedAgain)
 }
 
 // noSource is the collector a constructor returns when given nothing to

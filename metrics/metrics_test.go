@@ -191,6 +191,7 @@ func TestBusCollectorMovesWithTheWork(t *testing.T) {
 		{"mmsb_checkpoints_total", nil, 1},
 		{"mmsb_checkpoint_failures_total", nil, 0},
 		{"mmsb_pages_recomputed_total", nil, 1},
+		{"mmsb_propagation_waves_computed_again_total", nil, 0},
 		{"mmsb_committed_lsn", nil, float64(info.LSN - mmsb.LSN(value(t, before, "mmsb_committed_lsn")))},
 	} {
 		if got := moved(c.name, c.labels...); got != c.want {

@@ -1,0 +1,432 @@
+package mmsb
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// gate is a recompute function that stops in every call until released:
+// out = inputs[0] + 1, byte by byte (all inputs summed when there are
+// several). started receives once per call; calls counts them.
+type gate struct {
+	started chan struct{}
+	release chan struct{}
+	calls   atomic.Int64
+	open    atomic.Bool // calls pass without stopping (and are not counted)
+	once    sync.Once
+}
+
+// free releases every call, now and later.
+func (g *gate) free() { g.once.Do(func() { close(g.release) }) }
+
+func newGate() *gate {
+	return &gate{started: make(chan struct{}, 16), release: make(chan struct{})}
+}
+
+func (g *gate) fn(inputs [][]byte, _ []byte, out []byte) error {
+	if g.open.Load() {
+		plusOne(inputs, out)
+		return nil
+	}
+	g.calls.Add(1)
+	select {
+	case g.started <- struct{}{}:
+	default:
+	}
+	<-g.release
+	plusOne(inputs, out)
+	return nil
+}
+
+// plusOne writes out[i] = 1 + the sum of the inputs' byte i.
+func plusOne(inputs [][]byte, out []byte) {
+	for i := range out {
+		v := byte(1)
+		for _, in := range inputs {
+			v += in[i]
+		}
+		out[i] = v
+	}
+}
+
+// waitDone fails the test if done does not close within a bound long
+// enough to mean "blocked" (a commit normally returns in microseconds).
+func waitDone(t *testing.T, what string, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s did not return while a recompute function was running: it waits for the function", what)
+	}
+}
+
+// readByte returns byte 0 of page id.
+func readByte(t *testing.T, e *Bus, id PageID) byte {
+	t.Helper()
+	b, _, err := e.ReadPage(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b[0]
+}
+
+// gateFixture opens a bus with page a, derived page d = a+1 through the
+// gate, and a plain page u; a is written (7) and not yet propagated.
+func gateFixture(t *testing.T) (e *Bus, g *gate, a, d, u PageID) {
+	t.Helper()
+	g = newGate()
+	e = openMem(t, &Options{Functions: map[string]RecomputeFunc{"gate": g.fn}})
+	ids := mustCreate(t, e, 3, 8)
+	a, d, u = ids[0], ids[1], ids[2]
+	if err := e.Bind(ctx, d, "gate", nil, []PageID{a}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{7})}); err != nil {
+		t.Fatal(err)
+	}
+	return e, g, a, d, u
+}
+
+// startWave runs Propagate in a goroutine and waits until its function
+// runs. The returned channel yields the wave's result once released.
+func startWave(t *testing.T, e *Bus, g *gate) <-chan error {
+	t.Helper()
+	res := make(chan error, 1)
+	t.Cleanup(g.free) // a failed test must not leave the wave (and Close) waiting
+	go func() { _, err := e.Propagate(ctx); res <- err }()
+	select {
+	case <-g.started:
+	case err := <-res:
+		t.Fatalf("Propagate returned %v before calling the function", err)
+	}
+	return res
+}
+
+// TestRecomputeRunsWithoutTheLock: while a recompute function runs,
+// commits, reads and queries of the bus go on; the wave, whose inputs
+// nobody wrote, is logged after the commit that overtook it, naming the
+// LSN of the parent it read.
+func TestRecomputeRunsWithoutTheLock(t *testing.T) {
+	e, g, a, d, u := gateFixture(t)
+	aLSN := e.LastLSN()
+	res := startWave(t, e, g)
+
+	done := make(chan struct{})
+	var commitErr, readErr error
+	var pending int
+	go func() {
+		defer close(done)
+		_, commitErr = e.Commit(ctx, []Delta{Write(u, 0, []byte{9})})
+		if commitErr == nil {
+			_, _, readErr = e.ReadPage(a, nil)
+			pending = e.Pending()
+		}
+	}()
+	waitDone(t, "Commit, ReadPage and Pending", done)
+	if commitErr != nil || readErr != nil {
+		t.Fatalf("commit %v, read %v while the function ran", commitErr, readErr)
+	}
+	if pending != 1 {
+		t.Fatalf("Pending while the wave ran = %d, want 1 (page a)", pending)
+	}
+	uLSN := e.LastLSN()
+	g.free()
+	if err := <-res; err != nil {
+		t.Fatal(err)
+	}
+	if n := g.calls.Load(); n != 1 {
+		t.Fatalf("the function ran %d times, want 1 (nothing it read changed)", n)
+	}
+	if got := readByte(t, e, d); got != 8 {
+		t.Fatalf("d = %d, want 8", got)
+	}
+	der, ok := e.LastDerivation(d)
+	if !ok || der.LSN <= uLSN || len(der.Reads) != 1 || der.Reads[0].LSN != aLSN {
+		t.Fatalf("derivation %+v, want one logged after the commit at %d, reading a at %d", der, uLSN, aLSN)
+	}
+	if p := e.Pending(); p != 0 {
+		t.Fatalf("Pending after the wave = %d", p)
+	}
+	if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+		t.Fatalf("replay: %+v, %v", rep, err)
+	}
+}
+
+// TestWaveComputedAgainWhenItsInputsChange: a wave whose parent was
+// written, or whose graph changed (a control operation), while its
+// function ran is computed again with the lock held, from the state as it
+// is then; a write to a page the wave did not read leaves it valid and
+// that page dirty for the next wave.
+func TestWaveComputedAgainWhenItsInputsChange(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		during    func(e *Bus, a, u PageID) error
+		calls     int64 // function calls of the wave
+		d         byte  // d after the wave
+		pendingAt int   // Pending after the wave
+	}{
+		{"parent written", func(e *Bus, a, _ PageID) error {
+			_, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{20})})
+			return err
+		}, 2, 21, 0},
+		{"page created", func(e *Bus, _, _ PageID) error {
+			_, err := e.CreatePage(ctx, PageSpec{Size: 8})
+			return err
+		}, 2, 8, 0},
+		{"edge added", func(e *Bus, a, u PageID) error {
+			return e.AddEdge(ctx, u, a, EdgeControl)
+		}, 2, 8, 0},
+		{"unrelated page written", func(e *Bus, _, u PageID) error {
+			_, err := e.Commit(ctx, []Delta{Write(u, 0, []byte{5})})
+			return err
+		}, 1, 8, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, g, a, d, u := gateFixture(t)
+			res := startWave(t, e, g)
+			done := make(chan struct{})
+			var err error
+			go func() { defer close(done); err = tc.during(e, a, u) }()
+			waitDone(t, tc.name, done)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.free()
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+			if n := g.calls.Load(); n != tc.calls {
+				t.Errorf("the function ran %d times, want %d", n, tc.calls)
+			}
+			if again := e.Metrics().WavesComputedAgain; again != uint64(tc.calls-1) {
+				t.Errorf("Metrics().WavesComputedAgain = %d, want %d", again, tc.calls-1)
+			}
+			if got := readByte(t, e, d); got != tc.d {
+				t.Errorf("d = %d, want %d", got, tc.d)
+			}
+			if p := e.Pending(); p != tc.pendingAt {
+				t.Errorf("Pending after the wave = %d, want %d", p, tc.pendingAt)
+			}
+			if der, ok := e.LastDerivation(d); !ok || der.Reads[0].LSN != mustLastLSNOf(t, e, a) {
+				t.Errorf("derivation %+v does not name a's last write", der)
+			}
+			if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+				t.Fatalf("replay: %+v, %v", rep, err)
+			}
+		})
+	}
+}
+
+// mustLastLSNOf returns the LSN of page id's last write.
+func mustLastLSNOf(t *testing.T, e *Bus, id PageID) LSN {
+	t.Helper()
+	info, err := e.Page(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.LastLSN
+}
+
+// TestWaveLeavesPagesWrittenMeanwhileDirty: a root written while a wave
+// computes, whose descendants the wave does not cover, stays dirty and
+// the next wave computes its child.
+func TestWaveLeavesPagesWrittenMeanwhileDirty(t *testing.T) {
+	g := newGate()
+	e := openMem(t, &Options{Functions: map[string]RecomputeFunc{"gate": g.fn, "plus": func(in [][]byte, _ []byte, out []byte) error {
+		plusOne(in, out)
+		return nil
+	}}})
+	ids := mustCreate(t, e, 4, 8)
+	a, d, b, f := ids[0], ids[1], ids[2], ids[3]
+	if err := e.Bind(ctx, d, "gate", nil, []PageID{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, f, "plus", nil, []PageID{b}); err != nil {
+		t.Fatal(err)
+	}
+	g.open.Store(true) // the binds' own wave: d = 1, f = 1
+	if _, err := e.Propagate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.open.Store(false)
+	if _, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{1})}); err != nil {
+		t.Fatal(err)
+	}
+	res := startWave(t, e, g)
+	done := make(chan struct{})
+	var err error
+	go func() { defer close(done); _, err = e.Commit(ctx, []Delta{Write(b, 0, []byte{40})}) }()
+	waitDone(t, "Commit of b", done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.free()
+	if err := <-res; err != nil {
+		t.Fatal(err)
+	}
+	if got, p := readByte(t, e, f), e.Pending(); got != 1 || p != 1 {
+		t.Fatalf("after the first wave f = %d, Pending %d; want 1 (not computed) and 1 (b dirty)", got, p)
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, dv, p := readByte(t, e, f), readByte(t, e, d), e.Pending(); got != 41 || dv != 2 || p != 0 {
+		t.Fatalf("after the second wave f = %d, d = %d, Pending %d; want 41, 2, 0", got, dv, p)
+	}
+}
+
+// TestWavesWithConcurrentCommitsEqualFullRecompute: writers commit to the
+// parents of a two-level graph while another goroutine runs waves; once
+// they stop and the bus settles, every derived page equals its function
+// of its parents (incremental equals full recomputation), and a replay of
+// the log equals the state. Run with -race, it also checks that a wave
+// computing without the lock touches nothing a commit writes.
+func TestWavesWithConcurrentCommitsEqualFullRecompute(t *testing.T) {
+	const n, size = 16, 64
+	var calls atomic.Int64
+	plus := func(in [][]byte, _ []byte, out []byte) error {
+		calls.Add(1)
+		runtime.Gosched() // let the writers in while the wave computes
+		plusOne(in, out)
+		return nil
+	}
+	e := openMem(t, &Options{Functions: map[string]RecomputeFunc{"plus": plus}})
+	base := mustCreate(t, e, n, size)
+	mid := mustCreate(t, e, n, size)
+	top := mustCreate(t, e, n, size)
+	for i := 0; i < n; i++ {
+		// mid[i] = base[i] + 1; top[i] = mid[i] + base[(i+1)%n] + 1.
+		if err := e.Bind(ctx, mid[i], "plus", nil, []PageID{base[i]}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Bind(ctx, top[i], "plus", nil, []PageID{mid[i], base[(i+1)%n]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const commits = 400 // per writer
+	var wg sync.WaitGroup
+	var writing atomic.Int32
+	errs := make(chan error, 8)
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		writing.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			defer writing.Add(-1)
+			rng := rand.New(rand.NewPCG(seed, 1))
+			buf := make([]byte, size)
+			for k := 0; k < commits; k++ {
+				runtime.Gosched()
+				for j := range buf {
+					buf[j] = byte(rng.Uint32())
+				}
+				ds := []Delta{Write(base[rng.IntN(n)], 0, buf), Write(base[rng.IntN(n)], uint32(rng.IntN(size)), buf[:1])}
+				if _, err := e.Commit(ctx, ds); err != nil {
+					errs <- fmt.Errorf("writer commit %d: %w", k, err)
+					return
+				}
+			}
+		}(uint64(w))
+	}
+	waves := 0
+	for writing.Load() > 0 {
+		if _, err := e.Propagate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waves++
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for e.Pending() > 0 {
+		if _, err := e.Propagate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(id PageID) []byte {
+		b, _, err := e.ReadPage(id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	want := make([]byte, size)
+	for i := 0; i < n; i++ {
+		plusOne([][]byte{read(base[i])}, want)
+		if got := read(mid[i]); !bytes.Equal(got, want) {
+			t.Fatalf("mid[%d] = %v, want %v", i, got[:4], want[:4])
+		}
+		plusOne([][]byte{read(mid[i]), read(base[(i+1)%n])}, want)
+		if got := read(top[i]); !bytes.Equal(got, want) {
+			t.Fatalf("top[%d] = %v, want %v", i, got[:4], want[:4])
+		}
+	}
+	if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+		t.Fatalf("replay: %+v, %v", rep, err)
+	}
+	t.Logf("%d waves, %d function calls, %d waves computed again", waves, calls.Load(), e.Metrics().WavesComputedAgain)
+}
+
+// TestWaveNamesTheLSNOfAParentWrittenSinceItWasPlanned: a page the wave
+// reads after a commit wrote it (while an earlier function of the wave
+// ran) carries an LSN past the wave's planned first one. The wave is
+// computed again, and the derivation names that parent's real last write
+// (not an LSN moved along with the wave's own).
+func TestWaveNamesTheLSNOfAParentWrittenSinceItWasPlanned(t *testing.T) {
+	g := newGate()
+	e := openMem(t, &Options{Functions: map[string]RecomputeFunc{"gate": g.fn, "plus": func(in [][]byte, _ []byte, out []byte) error {
+		plusOne(in, out)
+		return nil
+	}}})
+	ids := mustCreate(t, e, 4, 8)
+	a, d, u, d2 := ids[0], ids[1], ids[2], ids[3] // d2 after d in the wave's order
+	// The binds' own waves pass the gate.
+	g.open.Store(true)
+	if err := e.Bind(ctx, d, "gate", nil, []PageID{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, d2, "plus", nil, []PageID{a, u}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.open.Store(false)
+	if _, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{7})}); err != nil {
+		t.Fatal(err)
+	}
+	res := startWave(t, e, g)
+	done := make(chan struct{})
+	var err error
+	go func() { defer close(done); _, err = e.Commit(ctx, []Delta{Write(u, 0, []byte{9})}) }()
+	waitDone(t, "Commit of u", done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uLSN := e.LastLSN()
+	g.free()
+	if err := <-res; err != nil {
+		t.Fatal(err)
+	}
+	if got := readByte(t, e, d2); got != 17 {
+		t.Fatalf("d2 = %d, want 17 (7 + 9 + 1)", got)
+	}
+	der, ok := e.LastDerivation(d2)
+	if !ok || len(der.Reads) != 2 || der.Reads[1].Page != u || der.Reads[1].LSN != uLSN {
+		t.Fatalf("derivation of d2 %+v, want it to read u at %d", der, uLSN)
+	}
+	if again := e.Metrics().WavesComputedAgain; again != 1 {
+		t.Fatalf("Metrics().WavesComputedAgain = %d, want 1", again)
+	}
+	if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+		t.Fatalf("replay: %+v, %v", rep, err)
+	}
+}
