@@ -368,8 +368,12 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 // computed stay. What it held back is what the next wave retries. Caller
 // holds e.mu.
 func (e *Bus) endWave(p *propagator, covered int) {
-	for _, id := range e.dirty[:covered] {
-		delete(e.dirtySet, id)
+	if covered == len(e.dirty) {
+		clear(e.dirtySet) // the common case, and much cheaper than deletes
+	} else {
+		for _, id := range e.dirty[:covered] {
+			delete(e.dirtySet, id)
+		}
 	}
 	e.dirty = append(e.dirty[:0], e.dirty[covered:]...)
 	p.resync = false
@@ -491,36 +495,42 @@ func (e *Bus) planWave(p *propagator) {
 }
 
 // runWave computes the planned wave (see computeWave), a page at a time
-// in p.order. With p.unlocked, the caller does not hold e.mu, each step
-// takes it shared (enter) and the recompute functions run without it;
-// the wave ends with errWaveStale as soon as a step finds the graph or
+// in p.order. With p.unlocked, the caller does not hold e.mu: the steps
+// take it shared (enter), releasing it around each function call and
+// every 1,024 steps, so the recompute functions run without it; the wave
+// ends with errWaveStale as soon as a step finds the graph or
 // the bindings changed. It returns without e.mu then, and with e.mu as
 // the caller held it otherwise.
 func (e *Bus) runWave(ctx context.Context, p *propagator, first LSN, r *PropagateResult) (*RecomputeError, error) {
 	r.Visited = len(p.order)
 	var failure *RecomputeError
+	if err := p.enter(e); err != nil {
+		return nil, err
+	}
 	for k, child := range p.order {
-		if k&1023 == 1023 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err := p.enter(e); err != nil {
-			return nil, err
+		if k&1023 == 1023 {
+			// Let writers in between long runs of steps that call no
+			// function (recomputePage lets them in around each call).
+			p.leave(e)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := p.enter(e); err != nil {
+				return nil, err
+			}
 		}
 		// The order is topological: a page below a held-back one comes
 		// after it, and is held back too.
 		if len(p.heldSet) > 0 && e.belowHeld(p, child) {
 			p.hold(e, child)
-			p.leave(e)
 			continue
 		}
 		b, bound := e.bindings[child]
 		if !bound {
-			p.leave(e)
 			continue // plain Data edges without a binding only order the wave
 		}
 		sl, ok := e.store.Lookup(child)
 		if !ok {
-			p.leave(e)
 			continue
 		}
 		ferr, err := e.recomputePage(p, child, b, sl, first, r)
@@ -534,8 +544,8 @@ func (e *Bus) runWave(ctx context.Context, p *propagator, first LSN, r *Propagat
 			p.hold(e, child)
 			r.Failed = append(r.Failed, child)
 		}
-		p.leave(e)
 	}
+	p.leave(e)
 	if failure != nil {
 		failure.HeldBack, failure.Failures = len(p.held), len(r.Failed)
 		r.HeldBack = len(p.held)
@@ -543,8 +553,8 @@ func (e *Bus) runWave(ctx context.Context, p *propagator, first LSN, r *Propagat
 	return failure, nil
 }
 
-// enter starts a step of a wave computed without the lock: it takes e.mu
-// shared, and ends the wave (errWaveStale, e.mu released) if the bus
+// enter starts the steps of a wave computed without the lock up to its
+// next function call: it takes e.mu shared, and ends the wave (errWaveStale, e.mu released) if the bus
 // closed or failed or a control operation ran since the wave was planned.
 // A no-op for a wave computed under the lock.
 func (p *propagator) enter(e *Bus) error {
@@ -559,7 +569,7 @@ func (p *propagator) enter(e *Bus) error {
 	return nil
 }
 
-// leave ends a step that enter started.
+// leave releases what enter took.
 func (p *propagator) leave(e *Bus) {
 	if p.unlocked {
 		e.mu.RUnlock()
