@@ -439,8 +439,8 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult
 		failure, err := e.runWave(ctx, p, first, r)
 		e.met.recomputed.Add(uint64(r.Recomputed))
 		e.lockSettled()
-		if err == nil {
-			err = e.writable()
+		if werr := e.writable(); werr != nil { // closed or failed meanwhile
+			return nil, 0, werr
 		}
 		if err != nil && !errors.Is(err, errWaveStale) {
 			return nil, 0, err

@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -428,5 +429,28 @@ func TestWaveNamesTheLSNOfAParentWrittenSinceItWasPlanned(t *testing.T) {
 	}
 	if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
 		t.Fatalf("replay: %+v, %v", rep, err)
+	}
+}
+
+// TestCloseWhileAWaveComputes: Close returns while a recompute function
+// is stopped in its call (the wave holds no lock), and the wave then ends
+// with ErrClosed, logging nothing.
+func TestCloseWhileAWaveComputes(t *testing.T) {
+	e, g, _, _, _ := gateFixture(t)
+	last := e.LastLSN()
+	res := startWave(t, e, g)
+	done := make(chan struct{})
+	var err error
+	go func() { defer close(done); err = e.Close() }()
+	waitDone(t, "Close", done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.free()
+	if err := <-res; !errors.Is(err, ErrClosed) {
+		t.Fatalf("the wave returned %v, want ErrClosed", err)
+	}
+	if got := e.LastLSN(); got != last {
+		t.Fatalf("LastLSN after the closed wave = %d, want %d", got, last)
 	}
 }
