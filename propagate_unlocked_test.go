@@ -67,6 +67,29 @@ func waitDone(t *testing.T, what string, done <-chan struct{}) {
 	}
 }
 
+// duringWave runs f, which must not wait for the wave, while a function
+// of the wave is stopped, and fails the test if f blocks or fails.
+func duringWave(t *testing.T, what string, f func() error) {
+	t.Helper()
+	done := make(chan struct{})
+	var err error
+	go func() { defer close(done); err = f() }()
+	waitDone(t, what, done)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// settleOpen runs the waves pending (the binds' own) with the gate open.
+func settleOpen(t *testing.T, e *Bus, g *gate) {
+	t.Helper()
+	g.open.Store(true)
+	defer g.open.Store(false)
+	if _, err := e.Propagate(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // readByte returns byte 0 of page id.
 func readByte(t *testing.T, e *Bus, id PageID) byte {
 	t.Helper()
@@ -191,13 +214,7 @@ func TestWaveComputedAgainWhenItsInputsChange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e, g, a, d, u := gateFixture(t)
 			res := startWave(t, e, g)
-			done := make(chan struct{})
-			var err error
-			go func() { defer close(done); err = tc.during(e, a, u) }()
-			waitDone(t, tc.name, done)
-			if err != nil {
-				t.Fatal(err)
-			}
+			duringWave(t, tc.name, func() error { return tc.during(e, a, u) })
 			g.free()
 			if err := <-res; err != nil {
 				t.Fatal(err)
@@ -251,22 +268,15 @@ func TestWaveLeavesPagesWrittenMeanwhileDirty(t *testing.T) {
 	if err := e.Bind(ctx, f, "plus", nil, []PageID{b}); err != nil {
 		t.Fatal(err)
 	}
-	g.open.Store(true) // the binds' own wave: d = 1, f = 1
-	if _, err := e.Propagate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	g.open.Store(false)
+	settleOpen(t, e, g) // d = 1, f = 1
 	if _, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{1})}); err != nil {
 		t.Fatal(err)
 	}
 	res := startWave(t, e, g)
-	done := make(chan struct{})
-	var err error
-	go func() { defer close(done); _, err = e.Commit(ctx, []Delta{Write(b, 0, []byte{40})}) }()
-	waitDone(t, "Commit of b", done)
-	if err != nil {
-		t.Fatal(err)
-	}
+	duringWave(t, "Commit of b", func() error {
+		_, err := e.Commit(ctx, []Delta{Write(b, 0, []byte{40})})
+		return err
+	})
 	g.free()
 	if err := <-res; err != nil {
 		t.Fatal(err)
@@ -389,29 +399,21 @@ func TestWaveNamesTheLSNOfAParentWrittenSinceItWasPlanned(t *testing.T) {
 	}}})
 	ids := mustCreate(t, e, 4, 8)
 	a, d, u, d2 := ids[0], ids[1], ids[2], ids[3] // d2 after d in the wave's order
-	// The binds' own waves pass the gate.
-	g.open.Store(true)
 	if err := e.Bind(ctx, d, "gate", nil, []PageID{a}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Bind(ctx, d2, "plus", nil, []PageID{a, u}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Propagate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	g.open.Store(false)
+	settleOpen(t, e, g)
 	if _, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{7})}); err != nil {
 		t.Fatal(err)
 	}
 	res := startWave(t, e, g)
-	done := make(chan struct{})
-	var err error
-	go func() { defer close(done); _, err = e.Commit(ctx, []Delta{Write(u, 0, []byte{9})}) }()
-	waitDone(t, "Commit of u", done)
-	if err != nil {
-		t.Fatal(err)
-	}
+	duringWave(t, "Commit of u", func() error {
+		_, err := e.Commit(ctx, []Delta{Write(u, 0, []byte{9})})
+		return err
+	})
 	uLSN := e.LastLSN()
 	g.free()
 	if err := <-res; err != nil {
@@ -439,13 +441,7 @@ func TestCloseWhileAWaveComputes(t *testing.T) {
 	e, g, _, _, _ := gateFixture(t)
 	last := e.LastLSN()
 	res := startWave(t, e, g)
-	done := make(chan struct{})
-	var err error
-	go func() { defer close(done); err = e.Close() }()
-	waitDone(t, "Close", done)
-	if err != nil {
-		t.Fatal(err)
-	}
+	duringWave(t, "Close", e.Close)
 	g.free()
 	if err := <-res; !errors.Is(err, ErrClosed) {
 		t.Fatalf("the wave returned %v, want ErrClosed", err)
