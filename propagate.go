@@ -143,6 +143,10 @@ type propagator struct {
 	unlocked bool
 	gen      uint64
 	checks   []record.ParentRead
+	// After a wave computed without the lock went stale, the next
+	// lockedLeft waves are computed under it (backoff, doubling while
+	// the tries keep going stale; see computeWave).
+	lockedLeft, backoff int
 
 	// A failed recompute holds back its page and the page's Data-edge
 	// descendants (heldSet, bound and unbound; held lists the bound ones
@@ -423,9 +427,14 @@ var errWaveStale = errors.New("mmsb: the wave's inputs changed while it computed
 // is first computed with e.mu released between its steps (runWave); if a
 // page it read was written meanwhile, or a control operation changed the
 // graph, the bindings or the pages, it is computed again with e.mu held
-// throughout, so that a stream of writes to its inputs cannot starve it.
+// throughout, so that a stream of writes to its inputs cannot starve it,
+// and so are the next waves for a while (p.lockedLeft).
 func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult) (*RecomputeError, int, error) {
-	for _, unlocked := range [...]bool{true, false} {
+	unlocked := p.lockedLeft == 0
+	if !unlocked {
+		p.lockedLeft--
+	}
+	for {
 		e.planWave(p)
 		covered, first := len(e.dirty), e.lastLSN+1
 		p.unlocked, p.gen = unlocked, e.ctrlGen
@@ -455,13 +464,25 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult
 					}
 				}
 			}
+			p.backoff = 0
 			return failure, covered, nil
 		}
 		e.met.wavesAgain.Add(1)
+		// Writers that overtook this wave will likely overtake the next
+		// ones too, and a wave computed again holds the lock anyway:
+		// compute the next waves under it from the start (1, 2, 4, ...
+		// up to maxLockedWaves of them) rather than twice.
+		p.backoff = min(max(2*p.backoff, 1), maxLockedWaves)
+		p.lockedLeft = p.backoff
 		r.reset()
+		unlocked = false
 	}
-	panic("unreachable")
 }
+
+// maxLockedWaves bounds how many waves in a row are computed under the lock
+// after waves computed without it went stale: one in that many tries again
+// without it.
+const maxLockedWaves = 64
 
 // planWave computes the wave's order (the Data-edge descendants of the
 // dirty pages, the pages to retry and, on a resync, every binding's

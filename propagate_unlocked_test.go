@@ -450,3 +450,78 @@ func TestCloseWhileAWaveComputes(t *testing.T) {
 		t.Fatalf("LastLSN after the closed wave = %d, want %d", got, last)
 	}
 }
+
+// TestWaveAfterAStaleOneComputesUnderTheLock: once a wave went stale (a
+// writer overtook it), the next wave is computed under the lock from the
+// start, once, instead of twice; the one after tries without the lock
+// again.
+func TestWaveAfterAStaleOneComputesUnderTheLock(t *testing.T) {
+	var cur atomic.Pointer[gate]
+	cur.Store(newGate())
+	e := openMem(t, &Options{Functions: map[string]RecomputeFunc{"gate": func(in [][]byte, params []byte, out []byte) error {
+		return cur.Load().fn(in, params, out)
+	}}})
+	ids := mustCreate(t, e, 3, 8)
+	a, d, u := ids[0], ids[1], ids[2]
+	if err := e.Bind(ctx, d, "gate", nil, []PageID{a}); err != nil {
+		t.Fatal(err)
+	}
+	settleOpen(t, e, cur.Load())
+	write := func(id PageID, v byte) func() error {
+		return func() error {
+			_, err := e.Commit(ctx, []Delta{Write(id, 0, []byte{v})})
+			return err
+		}
+	}
+	// wave runs one wave through a fresh gate while during runs, and
+	// returns how many times the function ran.
+	wave := func(during func()) int64 {
+		g := newGate()
+		cur.Store(g)
+		res := startWave(t, e, g)
+		during()
+		g.free()
+		if err := <-res; err != nil {
+			t.Fatal(err)
+		}
+		return g.calls.Load()
+	}
+
+	if err := write(a, 7)(); err != nil {
+		t.Fatal(err)
+	}
+	if n := wave(func() { duringWave(t, "Commit of a", write(a, 20)) }); n != 2 {
+		t.Fatalf("the stale wave ran the function %d times, want 2", n)
+	}
+
+	if err := write(a, 30)(); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	if n := wave(func() {
+		go func() { committed <- write(a, 40)() }()
+		select {
+		case err := <-committed:
+			t.Fatalf("a commit returned (%v) while the wave after a stale one computed: it was not under the lock", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}); n != 1 {
+		t.Fatalf("the wave after the stale one ran the function %d times, want 1", n)
+	}
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if got, p := readByte(t, e, d), e.Pending(); got != 31 || p != 1 {
+		t.Fatalf("after the locked wave d = %d, Pending %d; want 31 and 1 (a written after it)", got, p)
+	}
+
+	if n := wave(func() { duringWave(t, "Commit of u", write(u, 5)) }); n != 1 {
+		t.Fatalf("the next wave ran the function %d times, want 1", n)
+	}
+	if got := readByte(t, e, d); got != 41 {
+		t.Fatalf("d = %d, want 41", got)
+	}
+	if again := e.Metrics().WavesComputedAgain; again != 1 {
+		t.Fatalf("Metrics().WavesComputedAgain = %d, want 1", again)
+	}
+}
