@@ -142,7 +142,7 @@ type propagator struct {
 	// have the last-write LSNs it read.
 	unlocked bool
 	gen      uint64
-	checks   []record.ParentRead
+	checks   []waveCheck
 	// After a wave computed without the lock went stale, the next
 	// lockedLeft waves are computed under it (backoff, doubling while
 	// the tries keep going stale; see computeWave).
@@ -395,19 +395,27 @@ func withFailure(err, failure error) error {
 	return errors.Join(err, failure)
 }
 
-// changedInWave reports whether page id was dirty or got new bytes earlier
-// in the wave, and the bytes and last-write LSN a reader sees for it.
-func (e *Bus) waveView(p *propagator, id PageID, first LSN) (b []byte, lsn LSN, changed, ok bool) {
+// waveView reports whether page id was dirty or got new bytes earlier in
+// the wave, the bytes and last-write LSN a reader sees for it, and its slot.
+func (e *Bus) waveView(p *propagator, id PageID, first LSN) (b []byte, sl page.Slot, lsn LSN, changed, ok bool) {
 	if i, in := p.overlay[id]; in {
 		o := &p.outs[i]
-		return p.arena[o.off : o.off+o.n], first + LSN(i), true, true
+		return p.arena[o.off : o.off+o.n], o.slot, first + LSN(i), true, true
 	}
 	sl, found := e.store.Lookup(id)
 	if !found {
-		return nil, 0, false, false
+		return nil, sl, 0, false, false
 	}
 	_, dirty := e.dirtySet[id]
-	return e.store.Bytes(sl), e.store.LastLSN(sl), dirty, true
+	return e.store.Bytes(sl), sl, e.store.LastLSN(sl), dirty, true
+}
+
+// waveCheck is a page a wave computed without the lock read from the
+// store (by slot: slots do not change while no control operation runs),
+// with the last-write LSN it had then.
+type waveCheck struct {
+	slot page.Slot
+	lsn  LSN
 }
 
 // errWaveStale says that what a wave computing without the lock planned
@@ -605,9 +613,8 @@ func (e *Bus) waveStillHolds(p *propagator) bool {
 	if e.ctrlGen != p.gen {
 		return false
 	}
-	for _, c := range p.checks {
-		sl, ok := e.store.Lookup(c.Page)
-		if !ok || e.store.LastLSN(sl) != c.LSN {
+	for _, c := range p.checks { // slots are the same while ctrlGen is
+		if e.store.LastLSN(c.slot) != c.lsn {
 			return false
 		}
 	}
@@ -644,15 +651,15 @@ func (p *propagator) hold(e *Bus, id PageID) {
 // wave was planned.
 func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slot, first LSN, r *PropagateResult) (*RecomputeError, error) {
 	p.inputs = p.inputs[:0]
-	readsLo := len(p.reads)
+	readsLo, checksLo := len(p.reads), len(p.checks)
 	trigger := p.resync
 	if !trigger && len(p.retrySet) > 0 {
 		_, trigger = p.retrySet[child]
 	}
 	for _, par := range b.Parents {
-		in, lsn, changed, ok := e.waveView(p, par, first)
+		in, psl, lsn, changed, ok := e.waveView(p, par, first)
 		if !ok {
-			p.reads = p.reads[:readsLo]
+			p.reads, p.checks = p.reads[:readsLo], p.checks[:checksLo]
 			return &RecomputeError{Page: child, Func: b.Func, Err: fmt.Errorf("%w: parent %d", ErrPageNotFound, par)}, nil
 		}
 		if p.unlocked && lsn >= first {
@@ -662,30 +669,28 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 				e.mu.RUnlock()
 				return nil, errWaveStale
 			}
+		} else if p.unlocked {
+			// Read from the store: to check once the wave is done.
+			p.checks = append(p.checks, waveCheck{psl, lsn})
 		}
 		trigger = trigger || changed
 		p.inputs = append(p.inputs, in)
 		p.reads = append(p.reads, record.ParentRead{Page: par, LSN: lsn})
 	}
 	if !trigger {
-		p.reads = p.reads[:readsLo]
+		p.reads, p.checks = p.reads[:readsLo], p.checks[:checksLo]
 		return nil, nil
 	}
 	fn, ok := e.funcs[b.Func]
 	if !ok {
-		p.reads = p.reads[:readsLo]
+		p.reads, p.checks = p.reads[:readsLo], p.checks[:checksLo]
 		return &RecomputeError{Page: child, Func: b.Func, Err: ErrUnknownFunc}, nil
 	}
 	if p.unlocked {
-		// What the result depends on, to check once the wave is done:
-		// the page's own bytes (the delta is their difference) and the
-		// parents read from the store (not those computed in the wave).
-		p.checks = append(p.checks, record.ParentRead{Page: child, LSN: e.store.LastLSN(sl)})
-		for _, rd := range p.reads[readsLo:] {
-			if rd.LSN < first {
-				p.checks = append(p.checks, rd)
-			}
-		}
+		// What the result depends on, to check once the wave is done: the
+		// parents read from the store (above) and the page's own bytes
+		// (the delta is their difference).
+		p.checks = append(p.checks, waveCheck{sl, e.store.LastLSN(sl)})
 	}
 	p.copyInputs()
 	off := len(p.arena)
