@@ -59,7 +59,9 @@ type Metrics struct {
 	// WavesComputedAgain counts propagation waves computed a second time,
 	// with the bus's lock held, because a page they read was written, or a
 	// page, edge or binding changed, while their functions ran without the
-	// lock (see PropagateInto). Their first calls are in PagesRecomputed.
+	// lock (see PropagateInto). The calls of both tries are in
+	// PagesRecomputed (a second try calls only the functions whose inputs
+	// changed).
 	WavesComputedAgain uint64
 }
 

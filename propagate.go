@@ -82,7 +82,7 @@ type FlagRaise struct {
 type PropagateResult struct {
 	Roots      int         // dirty pages the wave started from
 	Visited    int         // Data-edge descendants considered
-	Recomputed int         // recompute functions called (failed calls included)
+	Recomputed int         // derived pages recomputed (failed calls included; a result kept from the wave's stale try counts once)
 	Cutoffs    int         // recomputes whose output was unchanged (the wave stopped there)
 	FirstLSN   LSN         // first LSN of the wave's record (0: nothing logged)
 	LastLSN    LSN         // last LSN of the wave's record
@@ -103,7 +103,18 @@ type waveOut struct {
 	off, n  int // new bytes: arena[off:off+n]
 	readsLo int // reads[readsLo:readsHi] are its parent reads
 	readsHi int
+	own     LSN         // the page's last-write LSN when its bytes were copied
+	fresh   bool        // computed by a call in this pass, not kept from the stale try
 	d       delta.Delta // its Runs alias arena; capacity reused across waves
+}
+
+// waveCut is a derived page a wave computed without the lock recomputed
+// to its own bytes (a cutoff): what a wave computed again needs to keep
+// that result (see keptResult).
+type waveCut struct {
+	page             PageID
+	own              LSN
+	readsLo, readsHi int
 }
 
 // flagOp is a flag change of the wave.
@@ -143,9 +154,22 @@ type propagator struct {
 	unlocked bool
 	gen      uint64
 	checks   []waveCheck
-	// After a wave computed without the lock went stale, the next
-	// lockedLeft waves are computed under it (backoff, doubling while
-	// the tries keep going stale; see computeWave).
+	stale    bool // a step read a parent written since the plan (and skipped its call)
+	calls    int  // recompute functions called in this pass
+	cuts     []waveCut
+	// A wave computed again under the lock keeps the results of its stale
+	// try whose inputs did not change (keep, keptResult): the try's outs,
+	// arena, reads and cuts are swapped into these, indexed by kept.
+	keep      bool
+	kept      map[PageID]int32 // page -> index in keptOuts, or -1-index in keptCuts
+	keptOuts  []waveOut
+	keptArena []byte
+	keptReads []record.ParentRead
+	keptCuts  []waveCut
+	keptFirst LSN // the try's planned first LSN: its reads at or past it are of its own pages
+	// After a wave went stale and most of it had to be computed again,
+	// the next lockedLeft waves are computed under the lock (backoff,
+	// doubling while it keeps happening; see computeWave).
 	lockedLeft, backoff int
 
 	// A failed recompute holds back its page and the page's Data-edge
@@ -162,7 +186,7 @@ type propagator struct {
 
 func newPropagator() *propagator {
 	p := &propagator{
-		overlay: map[PageID]int32{}, flagAdd: map[PageID]uint8{},
+		overlay: map[PageID]int32{}, flagAdd: map[PageID]uint8{}, kept: map[PageID]int32{},
 		heldSet: map[PageID]struct{}{}, retrySet: map[PageID]struct{}{},
 	}
 	p.dataOnly[base.EdgeData] = true
@@ -264,7 +288,8 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // them). Each step of the wave reads the state under the lock, and the
 // wave is logged only if nothing it read changed meanwhile (no page it
 // read was written, no page, edge or binding was added or removed);
-// otherwise it is computed again with the lock held throughout. Pages
+// otherwise it is computed again with the lock held throughout, calling
+// only the functions whose inputs changed (the other results are kept). Pages
 // written while the wave computed stay dirty for the next wave. Either
 // way the wave logged is the one a wave over a state of the bus computes.
 // Functions must be pure and must not call the engine (the second
@@ -435,13 +460,18 @@ var errWaveStale = errors.New("mmsb: the wave's inputs changed while it computed
 // is first computed with e.mu released between its steps (runWave); if a
 // page it read was written meanwhile, or a control operation changed the
 // graph, the bindings or the pages, it is computed again with e.mu held
-// throughout, so that a stream of writes to its inputs cannot starve it,
-// and so are the next waves for a while (p.lockedLeft).
+// throughout, so that a stream of writes to its inputs cannot starve it.
+// Computed again after a write, it keeps the first try's results whose
+// inputs did not change (keptResult), so commits wait only for the
+// functions the write concerns. When most of the wave had to be computed
+// again anyway, the next waves are computed under the lock from the start
+// for a while (p.lockedLeft).
 func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult) (*RecomputeError, int, error) {
 	unlocked := p.lockedLeft == 0
 	if !unlocked {
 		p.lockedLeft--
 	}
+	tried := -1 // function calls of the stale try (-1: none went stale)
 	for {
 		e.planWave(p)
 		covered, first := len(e.dirty), e.lastLSN+1
@@ -449,12 +479,27 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult
 		r.Roots = covered
 		if !unlocked {
 			failure, err := e.runWave(ctx, p, first, r)
-			e.met.recomputed.Add(uint64(r.Recomputed))
+			e.met.recomputed.Add(uint64(p.calls))
+			if tried >= 0 {
+				if 2*p.calls > tried {
+					// Writers that overtook this wave where most of it
+					// depends on what they write will likely overtake
+					// the next ones too, and computing those twice costs
+					// more than holding the lock: compute them under it
+					// from the start (1, 2, 4, ... up to maxLockedWaves).
+					p.backoff = min(max(2*p.backoff, 1), maxLockedWaves)
+					p.lockedLeft = p.backoff
+				} else {
+					p.backoff = 0
+				}
+				p.keep = false
+				clear(p.kept)
+			}
 			return failure, covered, err
 		}
 		e.mu.Unlock()
 		failure, err := e.runWave(ctx, p, first, r)
-		e.met.recomputed.Add(uint64(r.Recomputed))
+		e.met.recomputed.Add(uint64(p.calls))
 		e.lockSettled()
 		if werr := e.writable(); werr != nil { // closed or failed meanwhile
 			return nil, 0, werr
@@ -462,7 +507,7 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult
 		if err != nil && !errors.Is(err, errWaveStale) {
 			return nil, 0, err
 		}
-		if err == nil && e.waveStillHolds(p) {
+		if err == nil && !p.stale && e.waveStillHolds(p) {
 			// Commits may have taken LSNs meanwhile: the wave's reads of
 			// its own pages name the LSNs it is logged at.
 			if shift := e.lastLSN + 1 - first; shift != 0 {
@@ -476,15 +521,74 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult
 			return failure, covered, nil
 		}
 		e.met.wavesAgain.Add(1)
-		// Writers that overtook this wave will likely overtake the next
-		// ones too, and a wave computed again holds the lock anyway:
-		// compute the next waves under it from the start (1, 2, 4, ...
-		// up to maxLockedWaves of them) rather than twice.
-		p.backoff = min(max(2*p.backoff, 1), maxLockedWaves)
-		p.lockedLeft = p.backoff
+		if err == nil && e.ctrlGen == p.gen {
+			p.keepTry(first)
+		}
+		tried = p.calls
 		r.reset()
 		unlocked = false
 	}
+}
+
+// keepTry keeps the results of the stale try of a wave planned at LSN
+// first for the wave computed again (keptResult): the try's outs, arena,
+// reads and cuts become the kept ones, and the kept ones the scratch of
+// the next pass. Only a try during which no control operation ran is
+// kept: its slots, graph and bindings are the bus's.
+func (p *propagator) keepTry(first LSN) {
+	p.keep, p.keptFirst = true, first
+	p.outs, p.keptOuts = p.keptOuts, p.outs
+	p.arena, p.keptArena = p.keptArena, p.arena
+	p.reads, p.keptReads = p.keptReads, p.reads
+	p.cuts, p.keptCuts = p.keptCuts, p.cuts
+	clear(p.kept)
+	for i := range p.keptOuts {
+		p.kept[p.keptOuts[i].page] = int32(i)
+	}
+	for k := range p.keptCuts {
+		p.kept[p.keptCuts[k].page] = int32(-1 - k)
+	}
+}
+
+// keptResult reports whether the stale try of this wave computed derived
+// page child from the inputs it has now, and where its result is (an
+// index in keptOuts, or -1-index in keptCuts). Its inputs are the same
+// when the page's own bytes have the same last-write LSN, and so has each
+// parent read from the store, while each parent computed in this wave
+// was computed in the try too and its result kept (its bytes are the
+// try's). reads are child's parent reads in this pass. Caller holds e.mu
+// exclusively.
+func (p *propagator) keptResult(child PageID, own LSN, reads []record.ParentRead) (int32, bool) {
+	if !p.keep {
+		return 0, false
+	}
+	k, ok := p.kept[child]
+	if !ok {
+		return 0, false
+	}
+	var was []record.ParentRead
+	var wasOwn LSN
+	if k >= 0 {
+		o := &p.keptOuts[k]
+		was, wasOwn = p.keptReads[o.readsLo:o.readsHi], o.own
+	} else {
+		c := &p.keptCuts[-1-k]
+		was, wasOwn = p.keptReads[c.readsLo:c.readsHi], c.own
+	}
+	if wasOwn != own || len(was) != len(reads) {
+		return 0, false
+	}
+	for i, rd := range reads {
+		wasInWave := was[i].LSN >= p.keptFirst
+		if j, inWave := p.overlay[rd.Page]; inWave {
+			if !wasInWave || p.outs[j].fresh {
+				return 0, false
+			}
+		} else if wasInWave || was[i].LSN != rd.LSN {
+			return 0, false
+		}
+	}
+	return k, true
 }
 
 // maxLockedWaves bounds how many waves in a row are computed under the lock
@@ -521,6 +625,8 @@ func (e *Bus) planWave(p *propagator) {
 	p.arena = p.arena[:0]
 	p.reads = p.reads[:0]
 	p.checks = p.checks[:0]
+	p.cuts = p.cuts[:0]
+	p.stale, p.calls = false, 0
 }
 
 // runWave computes the planned wave (see computeWave), a page at a time
@@ -664,10 +770,13 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 		}
 		if p.unlocked && lsn >= first {
 			if _, own := p.overlay[par]; !own {
-				// Written by a commit since the wave was planned: its
-				// LSN would be taken for one of the wave's own.
-				e.mu.RUnlock()
-				return nil, errWaveStale
+				// Written by a commit since the wave was planned (its
+				// LSN would be taken for one of the wave's own): the
+				// wave is stale. Its other steps go on, for the wave
+				// computed again to keep their results.
+				p.stale = true
+				p.reads, p.checks = p.reads[:readsLo], p.checks[:checksLo]
+				return nil, nil
 			}
 		} else if p.unlocked {
 			// Read from the store: to check once the wave is done.
@@ -686,22 +795,36 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 		p.reads, p.checks = p.reads[:readsLo], p.checks[:checksLo]
 		return &RecomputeError{Page: child, Func: b.Func, Err: ErrUnknownFunc}, nil
 	}
+	own := e.store.LastLSN(sl)
 	if p.unlocked {
 		// What the result depends on, to check once the wave is done: the
 		// parents read from the store (above) and the page's own bytes
 		// (the delta is their difference).
-		p.checks = append(p.checks, waveCheck{sl, e.store.LastLSN(sl)})
+		p.checks = append(p.checks, waveCheck{sl, own})
 	}
-	p.copyInputs()
-	off := len(p.arena)
-	p.arena = append(p.arena, e.store.Bytes(sl)...)
-	out := p.arena[off:]
 	r.Recomputed++
-	p.leave(e)
-	ferr := callRecompute(fn, p.inputs, p.copyParams(b.Params), out)
-	if err := p.enter(e); err != nil {
-		return nil, err
+	off := len(p.arena)
+	var ferr error
+	k, kept := p.keptResult(child, own, p.reads[readsLo:])
+	switch {
+	case kept && k < 0: // the stale try's cutoff
+		p.reads = p.reads[:readsLo]
+		r.Cutoffs++
+		return nil, nil
+	case kept:
+		ko := &p.keptOuts[k]
+		p.arena = append(p.arena, p.keptArena[ko.off:ko.off+ko.n]...)
+	default:
+		p.copyInputs()
+		p.arena = append(p.arena, e.store.Bytes(sl)...)
+		p.calls++
+		p.leave(e)
+		ferr = callRecompute(fn, p.inputs, p.copyParams(b.Params), p.arena[off:])
+		if err := p.enter(e); err != nil {
+			return nil, err
+		}
 	}
+	out := p.arena[off:]
 	if ferr != nil {
 		p.arena = p.arena[:off]
 		p.reads = p.reads[:readsLo]
@@ -720,16 +843,23 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 	if err != nil || len(o.d.Runs) == 0 {
 		p.outs = p.outs[:idx]
 		p.arena = p.arena[:off]
-		p.reads = p.reads[:readsLo]
 		if err != nil {
 			// out is a copy of cur, so the lengths agree; were a function
 			// to break that, fail the page rather than log a wrong delta.
+			p.reads = p.reads[:readsLo]
 			return &RecomputeError{Page: child, Func: b.Func, Err: err}, nil
 		}
 		r.Cutoffs++
+		if p.unlocked {
+			// Kept, with its reads, should the wave be computed again.
+			p.cuts = append(p.cuts, waveCut{page: child, own: own, readsLo: readsLo, readsHi: len(p.reads)})
+		} else {
+			p.reads = p.reads[:readsLo]
+		}
 		return nil, nil
 	}
 	o.page, o.slot, o.off, o.n = child, sl, off, len(cur)
+	o.own, o.fresh = own, !kept
 	o.readsLo, o.readsHi = readsLo, len(p.reads)
 	o.d.Page = child
 	o.d.Source = PropagationSource
@@ -747,6 +877,11 @@ func (p *propagator) trim() {
 		p.arena = nil
 		clear(p.outs[:cap(p.outs)]) // their runs alias the arena
 		p.outs = p.outs[:0]
+	}
+	if cap(p.keptArena) > maxKeptBuf {
+		p.keptArena = nil
+		clear(p.keptOuts[:cap(p.keptOuts)])
+		p.keptOuts = p.keptOuts[:0]
 	}
 	if cap(p.buf) > maxKeptBuf {
 		p.buf = nil

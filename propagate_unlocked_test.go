@@ -525,3 +525,121 @@ func TestWaveAfterAStaleOneComputesUnderTheLock(t *testing.T) {
 		t.Fatalf("Metrics().WavesComputedAgain = %d, want 1", again)
 	}
 }
+
+// TestStaleWaveKeepsWhatItsWritersDidNotTouch: a wave that went stale
+// because a writer wrote one of its inputs while it computed is computed
+// again under the lock, calling only the functions whose inputs changed
+// (or that follow one that did); the first try's other results are kept,
+// changed pages and cutoffs alike. As less than half of it was computed
+// twice, the next wave computes without the lock again.
+func TestStaleWaveKeepsWhatItsWritersDidNotTouch(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		b     byte // b's value for the wave (0: d2's result is its bytes already, a cutoff)
+		d2    byte
+		gcCnt int64 // d3's function calls in the wave
+	}{
+		{"changed page kept", 5, 6, 1},
+		{"cutoff kept", 0, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cur atomic.Pointer[gate]
+			cur.Store(newGate())
+			var gaCalls, gcCalls, gdCalls, geCalls atomic.Int64
+			counted := func(n *atomic.Int64) RecomputeFunc {
+				return func(in [][]byte, _ []byte, out []byte) error {
+					n.Add(1)
+					plusOne(in, out)
+					return nil
+				}
+			}
+			e := openMem(t, &Options{Functions: map[string]RecomputeFunc{
+				"ga": counted(&gaCalls), "gc": counted(&gcCalls), "gd": counted(&gdCalls), "ge": counted(&geCalls),
+				"gb": func(in [][]byte, params []byte, out []byte) error { return cur.Load().fn(in, params, out) },
+			}})
+			ids := mustCreate(t, e, 8, 8)
+			a, b, d1, d2, d3, d4 := ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]
+			// e1 and e2 (= b + 1, like d2) make the part of the wave that a
+			// depends on (d1, d4) its smaller part.
+			for _, bd := range []struct {
+				page, parent PageID
+				fn           string
+			}{{d1, a, "ga"}, {d2, b, "gb"}, {d3, d2, "gc"}, {d4, d1, "gd"}, {ids[6], b, "ge"}, {ids[7], b, "ge"}} {
+				if err := e.Bind(ctx, bd.page, bd.fn, nil, []PageID{bd.parent}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			settleOpen(t, e, cur.Load()) // d1 = 1, d2 = 1, d3 = 2, d4 = 2
+			if _, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{7}), Write(b, 0, []byte{tc.b})}); err != nil {
+				t.Fatal(err)
+			}
+			gaCalls.Store(0)
+			gcCalls.Store(0)
+			gdCalls.Store(0)
+			geCalls.Store(0)
+			callsBefore := e.Metrics().PagesRecomputed
+			g := cur.Load()
+			res := startWave(t, e, g) // stopped in d2's function
+			duringWave(t, "Commit of a", func() error {
+				_, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{20})})
+				return err
+			})
+			aLSN := e.LastLSN()
+			g.free()
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+			if n := g.calls.Load(); n != 1 {
+				t.Errorf("d2's function ran %d times, want 1 (b was not written while the wave computed)", n)
+			}
+			if n := gcCalls.Load(); n != tc.gcCnt {
+				t.Errorf("d3's function ran %d times, want %d", n, tc.gcCnt)
+			}
+			if n := geCalls.Load(); n != 2 {
+				t.Errorf("e1's and e2's function ran %d times, want 2", n)
+			}
+			if again := e.Metrics().WavesComputedAgain; again != 1 {
+				t.Errorf("Metrics().WavesComputedAgain = %d, want 1", again)
+			}
+			calls := uint64(g.calls.Load() + gaCalls.Load() + gcCalls.Load() + gdCalls.Load() + geCalls.Load())
+			if got := e.Metrics().PagesRecomputed - callsBefore; got != calls {
+				t.Errorf("Metrics().PagesRecomputed grew by %d, want %d (the calls made)", got, calls)
+			}
+			want := map[PageID]byte{d1: 21, d2: tc.d2, d3: tc.d2 + 1, d4: 22, ids[6]: tc.d2, ids[7]: tc.d2}
+			for _, id := range []PageID{d1, d2, d3, d4, ids[6], ids[7]} {
+				if got := readByte(t, e, id); got != want[id] {
+					t.Errorf("page %d = %d, want %d", id, got, want[id])
+				}
+			}
+			if der, ok := e.LastDerivation(d1); !ok || der.Reads[0].LSN != aLSN {
+				t.Errorf("derivation of d1 %+v, want it to read a at %d", der, aLSN)
+			}
+			if p := e.Pending(); p != 0 {
+				t.Errorf("Pending after the wave = %d", p)
+			}
+			if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+				t.Fatalf("replay: %+v, %v", rep, err)
+			}
+
+			// The next wave computes without the lock: a commit returns
+			// while its function is stopped.
+			if _, err := e.Commit(ctx, []Delta{Write(b, 0, []byte{30})}); err != nil {
+				t.Fatal(err)
+			}
+			g = newGate()
+			cur.Store(g)
+			res = startWave(t, e, g)
+			duringWave(t, "Commit of a in the next wave", func() error {
+				_, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{40})})
+				return err
+			})
+			g.free()
+			if err := <-res; err != nil {
+				t.Fatal(err)
+			}
+			if got := readByte(t, e, d3); got != 32 {
+				t.Errorf("d3 after the next wave = %d, want 32", got)
+			}
+		})
+	}
+}
