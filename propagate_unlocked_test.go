@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 // gate is a recompute function that stops in every call until released:
@@ -642,4 +644,139 @@ func TestStaleWaveKeepsWhatItsWritersDidNotTouch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPropertyStaleWavesEqualFullRecompute: on random graphs of derived
+// pages (functions that change their output, and one that mostly cuts
+// off), commits to random roots land while a random function of a wave
+// runs without the lock, so waves go stale at random points and are
+// computed again keeping part of their first try. Once the bus settles,
+// every derived page equals its function of its parents (incremental
+// equals full recomputation) and a replay of the log equals the state.
+func TestPropertyStaleWavesEqualFullRecompute(t *testing.T) {
+	const size = 4
+	parity := func(in [][]byte, _ []byte, out []byte) {
+		var s byte
+		for _, b := range in {
+			s += b[0]
+		}
+		clear(out)
+		out[0] = s & 1
+	}
+	funcs := map[string]func([][]byte, []byte, []byte){
+		"plus":   func(in [][]byte, _ []byte, out []byte) { plusOne(in, out) },
+		"parity": parity,
+	}
+	var again uint64 // waves computed again, over all cases
+	rapid.Check(t, func(rt *rapid.T) {
+		var e *Bus
+		var inject func() // runs once, in the call it is armed for
+		calls, armedAt := 0, -1
+		wrap := func(f func([][]byte, []byte, []byte)) RecomputeFunc {
+			return func(in [][]byte, params []byte, out []byte) error {
+				calls++
+				if calls == armedAt && e.mu.TryLock() {
+					// The wave computes without the lock (a wave computed
+					// under it holds e.mu): commit as a writer would.
+					e.mu.Unlock()
+					inject()
+				}
+				f(in, params, out)
+				return nil
+			}
+		}
+		opts := &Options{Clock: testClock(), CheckpointBytes: -1, Functions: map[string]RecomputeFunc{}}
+		for name, f := range funcs {
+			opts.Functions[name] = wrap(f)
+		}
+		var err error
+		if e, err = Open("", opts); err != nil {
+			rt.Fatal(err)
+		}
+		defer e.Close()
+		nRoots := rapid.IntRange(1, 4).Draw(rt, "roots")
+		nDerived := rapid.IntRange(1, 10).Draw(rt, "derived")
+		specs := make([]PageSpec, nRoots+nDerived)
+		for i := range specs {
+			specs[i] = PageSpec{Size: size}
+		}
+		ids, err := e.CreatePages(ctx, specs)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		roots := ids[:nRoots]
+		type bound struct {
+			fn      string
+			parents []PageID
+		}
+		binds := map[PageID]bound{}
+		for i := nRoots; i < len(ids); i++ {
+			np := rapid.IntRange(1, 3).Draw(rt, "parents")
+			ps := make([]PageID, np)
+			for k := range ps {
+				ps[k] = ids[rapid.IntRange(0, i-1).Draw(rt, "parent")]
+			}
+			b := bound{rapid.SampledFrom([]string{"plus", "plus", "parity"}).Draw(rt, "fn"), ps}
+			if err := e.Bind(ctx, ids[i], b.fn, nil, b.parents); err != nil {
+				rt.Fatal(err)
+			}
+			binds[ids[i]] = b
+		}
+		writeRoots := func(label string) []Delta {
+			n := rapid.IntRange(1, 3).Draw(rt, label+" writes")
+			ds := make([]Delta, n)
+			for k := range ds {
+				ds[k] = Write(rapid.SampledFrom(roots).Draw(rt, label+" root"), uint32(rapid.IntRange(0, size-1).Draw(rt, label+" off")),
+					[]byte{byte(rapid.IntRange(0, 3).Draw(rt, label+" value"))})
+			}
+			return ds
+		}
+		for w := rapid.IntRange(1, 8).Draw(rt, "waves"); w > 0; w-- {
+			if _, err := e.Commit(ctx, writeRoots("before")); err != nil {
+				rt.Fatal(err)
+			}
+			during := writeRoots("during")
+			calls, armedAt = 0, 1+rapid.IntRange(0, nDerived).Draw(rt, "inject at call")
+			inject = func() {
+				if _, err := e.Commit(ctx, during); err != nil {
+					rt.Error(err)
+				}
+			}
+			if _, err := e.Propagate(ctx); err != nil {
+				rt.Fatal(err)
+			}
+		}
+		armedAt = -1
+		for e.Pending() > 0 {
+			if _, err := e.Propagate(ctx); err != nil {
+				rt.Fatal(err)
+			}
+		}
+		want := make([]byte, size)
+		for _, id := range ids[nRoots:] {
+			b := binds[id]
+			in := make([][]byte, len(b.parents))
+			for k, p := range b.parents {
+				if in[k], _, err = e.ReadPage(p, nil); err != nil {
+					rt.Fatal(err)
+				}
+			}
+			funcs[b.fn](in, nil, want)
+			got, _, err := e.ReadPage(id, nil)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				rt.Fatalf("derived page %d (%s of %v) = %v, want %v (%d waves computed again)", id, b.fn, b.parents, got, want, e.Metrics().WavesComputedAgain)
+			}
+		}
+		if rep, err := e.VerifyReplay(ctx, false); err != nil || !rep.Equal() {
+			rt.Fatalf("replay: %+v, %v", rep, err)
+		}
+		again += e.Metrics().WavesComputedAgain
+	})
+	if again == 0 {
+		t.Fatal("no wave was computed again: the commits during waves did not make any stale")
+	}
+	t.Logf("%d waves computed again", again)
 }
