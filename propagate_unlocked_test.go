@@ -570,6 +570,8 @@ func TestStaleWaveKeepsWhatItsWritersDidNotTouch(t *testing.T) {
 			var cur atomic.Pointer[gate]
 			cur.Store(newGate())
 			var gaCalls, gcCalls, gdCalls, geCalls atomic.Int64
+			var gbLocked atomic.Bool
+			var e *Bus
 			counted := func(n *atomic.Int64) RecomputeFunc {
 				return func(in [][]byte, _ []byte, out []byte) error {
 					n.Add(1)
@@ -577,9 +579,19 @@ func TestStaleWaveKeepsWhatItsWritersDidNotTouch(t *testing.T) {
 					return nil
 				}
 			}
-			e := openMem(t, &Options{Functions: map[string]RecomputeFunc{
+			e = openMem(t, &Options{Functions: map[string]RecomputeFunc{
 				"ga": counted(&gaCalls), "gc": counted(&gcCalls), "gd": counted(&gdCalls), "ge": counted(&geCalls),
-				"gb": func(in [][]byte, params []byte, out []byte) error { return cur.Load().fn(in, params, out) },
+				"gb": func(in [][]byte, params []byte, out []byte) error {
+					// Whether the wave holds the bus's lock as the call
+					// starts (nothing else takes it then).
+					if e.mu.TryLock() {
+						e.mu.Unlock()
+						gbLocked.Store(false)
+					} else {
+						gbLocked.Store(true)
+					}
+					return cur.Load().fn(in, params, out)
+				},
 			}})
 			ids := mustCreate(t, e, 8, 8)
 			a, b, d1, d2, d3, d4 := ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]
@@ -645,14 +657,17 @@ func TestStaleWaveKeepsWhatItsWritersDidNotTouch(t *testing.T) {
 				t.Fatalf("replay: %+v, %v", rep, err)
 			}
 
-			// The next wave computes without the lock: a commit returns
-			// while its function is stopped.
+			// The next wave computes without the lock: its call starts
+			// without it, and a commit returns while it is stopped.
 			if _, err := e.Commit(ctx, []Delta{Write(b, 0, []byte{30})}); err != nil {
 				t.Fatal(err)
 			}
 			g = newGate()
 			cur.Store(g)
 			res = startWave(t, e, g)
+			if gbLocked.Load() {
+				t.Fatal("the next wave called d2's function with the lock held")
+			}
 			duringWave(t, "Commit of a in the next wave", func() error {
 				_, err := e.Commit(ctx, []Delta{Write(a, 0, []byte{40})})
 				return err
