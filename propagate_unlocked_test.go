@@ -92,6 +92,18 @@ func settleOpen(t *testing.T, e *Bus, g *gate) {
 	}
 }
 
+// waveHoldsLock reports, from inside a recompute function, whether its
+// wave holds the bus's lock (a wave computed again, or under the lock from
+// the start) or calls it without (tests in which nothing else takes the
+// lock while a call starts).
+func waveHoldsLock(e *Bus) bool {
+	if e.mu.TryLock() {
+		e.mu.Unlock()
+		return false
+	}
+	return true
+}
+
 // readByte returns byte 0 of page id.
 func readByte(t *testing.T, e *Bus, id PageID) byte {
 	t.Helper()
@@ -465,10 +477,9 @@ func TestWaveAfterAStaleOneComputesUnderTheLock(t *testing.T) {
 	var mu sync.Mutex
 	var calls []string // per call of the current wave: "locked" or "unlocked"
 	e = openMem(t, &Options{Functions: map[string]RecomputeFunc{"gate": func(in [][]byte, params []byte, out []byte) error {
-		state := "locked"
-		if e.mu.TryLock() {
-			e.mu.Unlock()
-			state = "unlocked"
+		state := "unlocked"
+		if waveHoldsLock(e) {
+			state = "locked"
 		}
 		mu.Lock()
 		calls = append(calls, state)
@@ -582,14 +593,7 @@ func TestStaleWaveKeepsWhatItsWritersDidNotTouch(t *testing.T) {
 			e = openMem(t, &Options{Functions: map[string]RecomputeFunc{
 				"ga": counted(&gaCalls), "gc": counted(&gcCalls), "gd": counted(&gdCalls), "ge": counted(&geCalls),
 				"gb": func(in [][]byte, params []byte, out []byte) error {
-					// Whether the wave holds the bus's lock as the call
-					// starts (nothing else takes it then).
-					if e.mu.TryLock() {
-						e.mu.Unlock()
-						gbLocked.Store(false)
-					} else {
-						gbLocked.Store(true)
-					}
+					gbLocked.Store(waveHoldsLock(e))
 					return cur.Load().fn(in, params, out)
 				},
 			}})
@@ -712,11 +716,8 @@ func TestPropertyStaleWavesEqualFullRecompute(t *testing.T) {
 		wrap := func(f func([][]byte, []byte, []byte)) RecomputeFunc {
 			return func(in [][]byte, params []byte, out []byte) error {
 				calls++
-				if calls == armedAt && e.mu.TryLock() {
-					// The wave computes without the lock (a wave computed
-					// under it holds e.mu): commit as a writer would.
-					e.mu.Unlock()
-					inject()
+				if calls == armedAt && !waveHoldsLock(e) {
+					inject() // commit as a writer would
 				}
 				f(in, params, out)
 				return nil
