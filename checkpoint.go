@@ -1304,7 +1304,9 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			if img.LastLSN > st.LastLSN {
 				return corruption.New(path, off, "page %d last written at LSN %d, after the checkpoint's LSN %d", img.ID, img.LastLSN, st.LastLSN)
 			}
-			if img.ID >= st.NextID {
+			// A next ID of 0 says that no ID is left to assign: a page
+			// with ID 2^64-1 exists (the next would wrap; CreatePages).
+			if st.NextID != 0 && img.ID >= st.NextID {
 				return corruption.New(path, off, "page %d at or past the next page ID %d", img.ID, st.NextID)
 			}
 			if declared += int64(img.Size); declared > pageBudget {

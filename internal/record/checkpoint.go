@@ -18,7 +18,7 @@ const (
 // State is the bus-wide part of a checkpoint.
 type State struct {
 	LastLSN  base.LSN
-	NextID   base.PageID // next auto-assigned page ID
+	NextID   base.PageID // next auto-assigned page ID; 0: none is left (page 2^64-1 exists)
 	LastTime int64       // commit time of the last logged batch
 	Pages    uint64      // number of page records that follow
 	Edges    uint64
