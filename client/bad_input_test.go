@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -215,6 +216,13 @@ func TestClientBadInput(t *testing.T) {
 				_, err := c.Provenance(ctx, 1, 0, 1, 0)
 				return err
 			}, want: client.ErrBadResponse, says: "write 1 names parent 7"},
+		// Before: delivered; a caller following Parent indexed at -7.
+		{name: "Provenance answer with a negative parent", srv: &inputServer{writes: []*mmsbv1.ProvenanceWrite{
+			{Page: 1, Lsn: 5, Kind: "derived", Parent: -1}, {Page: 2, Lsn: 4, Kind: "delta", Depth: 1, Parent: -7}}},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.Provenance(ctx, 1, 0, 1, 0)
+				return err
+			}, want: client.ErrBadResponse, says: "write 1 names parent -7"},
 		{name: "Provenance answer of a lost write", srv: &inputServer{writes: []*mmsbv1.ProvenanceWrite{
 			{Page: 1, Lsn: 5, Kind: "derived", Parent: -1}, {Depth: 1, Parent: 0, Lost: true}}},
 			call: func(ctx context.Context, c *client.Client) error {
@@ -243,6 +251,42 @@ func TestClientBadInput(t *testing.T) {
 				_, _, _, err := c.ReadPage(ctx, 1)
 				return err
 			}, want: client.ErrBadResponse, says: "0 pages answered for 1 asked"},
+		// Before: the short answer was returned as the range, and a
+		// caller reading its 8 bytes indexed out of range.
+		{name: "ReadRange answered with fewer bytes", srv: &inputServer{read: func(*mmsbv1.ReadRequest) []*mmsbv1.PageData {
+			return []*mmsbv1.PageData{{Page: 1, Off: 4, Data: []byte("xy")}}
+		}},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, _, _, err := c.ReadRange(ctx, 1, 4, 8)
+				return err
+			}, want: client.ErrBadResponse, says: "asked for 8 bytes, answered 2"},
+		// Before: another page's bytes were returned as page 1's.
+		{name: "ReadPage answered with another page", srv: &inputServer{read: func(*mmsbv1.ReadRequest) []*mmsbv1.PageData {
+			return []*mmsbv1.PageData{{Page: 2, Data: []byte("page two")}}
+		}},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, _, _, err := c.ReadPage(ctx, 1)
+				return err
+			}, want: client.ErrBadResponse, says: "answered page 2"},
+		// Before: the live state was returned as the state as of LSN 3.
+		{name: "ReadPageAt answered at another LSN", srv: &inputServer{read: func(*mmsbv1.ReadRequest) []*mmsbv1.PageData {
+			return []*mmsbv1.PageData{{Page: 1, Data: []byte("now")}}
+		}},
+			call: func(ctx context.Context, c *client.Client) error {
+				_, _, err := c.ReadPageAt(ctx, 1, 3)
+				return err
+			}, want: client.ErrBadResponse, says: "as of LSN 3, answered as of LSN 0"},
+		// Control: an answer that matches is delivered.
+		{name: "ReadRange answered as asked", srv: &inputServer{read: func(*mmsbv1.ReadRequest) []*mmsbv1.PageData {
+			return []*mmsbv1.PageData{{Page: 1, Off: 4, Data: []byte("12345678")}}
+		}},
+			call: func(ctx context.Context, c *client.Client) error {
+				b, _, _, err := c.ReadRange(ctx, 1, 4, 8)
+				if err == nil && string(b) != "12345678" {
+					return fmt.Errorf("read %q", b)
+				}
+				return err
+			}},
 		{name: "ReadPageAt LSN 0", srv: &inputServer{},
 			call: func(ctx context.Context, c *client.Client) error {
 				_, _, err := c.ReadPageAt(ctx, 1, 0)

@@ -413,7 +413,9 @@ func (c *Client) read(ctx context.Context, id mmsb.PageID, off, n uint32, at mms
 }
 
 // Read reads several pages or ranges at one LSN (as of asOf when non-zero).
-// A nil item is refused with mmsb.ErrInvalidOption.
+// A nil item is refused with mmsb.ErrInvalidOption; an answer that is not
+// of the items asked for (count, page, offset, range length, as-of LSN)
+// with ErrBadResponse.
 func (c *Client) Read(ctx context.Context, items []*mmsbv1.ReadItem, asOf mmsb.LSN) (*mmsbv1.ReadResponse, error) {
 	for i, it := range items {
 		if it == nil {
@@ -430,7 +432,32 @@ func (c *Client) Read(ctx context.Context, items []*mmsbv1.ReadItem, asOf mmsb.L
 	if len(resp.Msg.GetPages()) != len(items) {
 		return nil, fmt.Errorf("%w: Read: %d pages answered for %d asked", ErrBadResponse, len(resp.Msg.GetPages()), len(items))
 	}
+	if err := checkRead(items, asOf, resp.Msg); err != nil {
+		return nil, err
+	}
 	return resp.Msg, nil
+}
+
+// checkRead refuses, with ErrBadResponse, a Read answer whose pages are
+// not the items asked for: another page or offset, a range of another
+// length, or another LSN than asOf. Until 2026-12-05 only the count was
+// checked, and ReadRange handed a caller who asked for n bytes fewer (it
+// indexed out of range) or another page's bytes (TestClientBadInput).
+func checkRead(items []*mmsbv1.ReadItem, asOf mmsb.LSN, m *mmsbv1.ReadResponse) error {
+	for i, p := range m.GetPages() {
+		it := items[i]
+		if p.GetPage() != it.GetPage() || p.GetOff() != it.GetOff() {
+			return fmt.Errorf("%w: Read: item %d asked for page %d at offset %d, answered page %d at offset %d",
+				ErrBadResponse, i, it.GetPage(), it.GetOff(), p.GetPage(), p.GetOff())
+		}
+		if n := it.GetLength(); n != 0 && uint64(len(p.GetData())) != uint64(n) {
+			return fmt.Errorf("%w: Read: item %d (page %d) asked for %d bytes, answered %d", ErrBadResponse, i, it.GetPage(), n, len(p.GetData()))
+		}
+	}
+	if asOf != 0 && mmsb.LSN(m.GetLsn()) != asOf {
+		return fmt.Errorf("%w: Read: asked as of LSN %d, answered as of LSN %d", ErrBadResponse, asOf, m.GetLsn())
+	}
+	return nil
 }
 
 // ListPages returns up to limit pages with IDs above after, in ID order,
@@ -591,7 +618,10 @@ func provenanceFromProto(m *mmsbv1.ProvenanceResponse, id mmsb.PageID, off, n in
 		if !ok && w.GetKind() != "" {
 			return nil, fmt.Errorf("%w: Provenance: write %d (LSN %d) has unknown kind %q", ErrBadResponse, i, w.GetLsn(), w.GetKind())
 		}
-		if p := int(w.GetParent()); (i == 0) != (p == -1) || p >= i {
+		// The first write has parent -1, every other an earlier write's
+		// index: a parent below -1 (say -7) passed this check until
+		// 2026-12-05, and a caller following Parent indexed out of range.
+		if p := int(w.GetParent()); (i == 0) != (p == -1) || p < -1 || p >= i {
 			return nil, fmt.Errorf("%w: Provenance: write %d names parent %d", ErrBadResponse, i, p)
 		}
 		r.Writes = append(r.Writes, mmsb.ProvenanceWrite{Page: mmsb.PageID(w.GetPage()), LSN: mmsb.LSN(w.GetLsn()),

@@ -48,7 +48,9 @@ type WatchOptions struct {
 	// server raises it to at least 10 ms; negative: ErrInvalidOption).
 	Progress time.Duration
 	// MaxReconnects bounds consecutive failed reconnections (0: 10;
-	// negative: ErrInvalidOption).
+	// negative: ErrInvalidOption). A stream ended before it delivered a
+	// change or a message after the server's opening progress message
+	// counts as failed.
 	MaxReconnects int
 }
 
@@ -188,22 +190,29 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		return false, err
 	}
 	defer func() { _ = stream.Close() }()
-	progressed := false
+	// The server opens every watch with a progress message, and a server
+	// whose bus failed ends the watch right after it: only a change, or a
+	// message after the opening one, shows that the watch was up, and
+	// counts the reconnection failures afresh. Counting the opening
+	// message made the client reconnect to such a server without end
+	// (TestWatchClientGivesUpOnFailedBus).
+	start, received := *next, 0
+	progressed := func() bool { return received > 1 || *next != start }
 	for stream.Receive() {
-		progressed = true // connected: reconnection failures count afresh
+		received++
 		ev, nx, err := watchEvent(stream.Msg(), *next)
 		if err != nil {
-			return progressed, &stopError{err}
+			return progressed(), &stopError{err}
 		}
 		if err := fn(ev); err != nil {
-			return progressed, &stopError{err}
+			return progressed(), &stopError{err}
 		}
 		*next = nx
 	}
 	if err := stream.Err(); err != nil {
-		return progressed, withSentinels(err)
+		return progressed(), withSentinels(err)
 	}
-	return progressed, connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
+	return progressed(), connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
 }
 
 // watchEvent decodes one Watch message for a watch whose first LSN not yet

@@ -99,11 +99,13 @@ func FuzzWatchMessages(f *testing.F) {
 // decode without panicking, and an accepted answer is one a caller can
 // walk: every Parent is -1 for the first write and an earlier write's
 // index for the others, and no kind is unknown. Seeds: an answer the
-// server sends, one with a parent out of range, one of an unknown kind.
+// server sends, one with a parent out of range (after the write, and below
+// -1: accepted until 2026-12-05), one of an unknown kind.
 func FuzzProvenanceAnswer(f *testing.F) {
 	for _, m := range []*mmsbv1.ProvenanceResponse{
 		{Writes: []*mmsbv1.ProvenanceWrite{{Page: 1, Lsn: 5, Kind: "derived", Parent: -1}, {Page: 2, Lsn: 4, Kind: "delta", Depth: 1, Parent: 0}, {Depth: 2, Parent: 1, Lost: true}}},
 		{Writes: []*mmsbv1.ProvenanceWrite{{Page: 1, Lsn: 5, Kind: "derived", Parent: -1}, {Page: 2, Lsn: 4, Kind: "delta", Parent: 9}}},
+		{Writes: []*mmsbv1.ProvenanceWrite{{Page: 1, Lsn: 5, Kind: "derived", Parent: -1}, {Page: 2, Lsn: 4, Kind: "delta", Parent: -7}}},
 		{Writes: []*mmsbv1.ProvenanceWrite{{Page: 1, Lsn: 5, Kind: "teleport", Parent: -1}}},
 	} {
 		b, err := proto.Marshal(m)
