@@ -78,6 +78,13 @@ func (a *app) runGrowthBench(ctx context.Context, o *benchOptions) error {
 	if o.dir != "" || o.shared {
 		return usageErr("--workload growth measures in-memory buses: drop --dir and --shared")
 	}
+	if o.plotDir != "" {
+		// Made before the run, not with the charts after it: a --plot
+		// that cannot be a directory lost every point measured.
+		if err := os.MkdirAll(o.plotDir, 0o755); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+	}
 	res := &growthResult{PageSize: o.pageSize, DeltaSize: o.deltaSize, Seed: o.seed}
 	for _, p := range pagesList {
 		pt, err := a.growthPoint(ctx, o, p, o.batch)
@@ -212,11 +219,9 @@ func (a *app) printGrowth(r *growthResult) {
 }
 
 // writeGrowthCharts draws throughput and latency against page count and
-// against batch size, as PNG files in dir, and returns their paths.
+// against batch size, as PNG files in dir (made before the run), and
+// returns their paths.
 func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("--plot: %w", err)
-	}
 	type series struct {
 		name string
 		y    func(growthPoint) float64

@@ -51,6 +51,11 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 	if o.derived < 0 || o.fanin < 1 || o.ticks < 1 || o.deltasPerTick < 1 || o.pageSize < 8 {
 		return usageErr("tick workload needs --derived >= 0, --fanin >= 1, --ticks >= 1, --deltas-per-tick >= 1, --page-size >= 8")
 	}
+	if o.derived > 0 && o.pageSize%8 != 0 {
+		// f64.sum refuses such a page at its binding, which came after the
+		// bus was opened and the pages created (exit 1, --dir left full).
+		return usageErr("--page-size %d: the tick workload's derived pages are f64.sum of float64 pages, so it must be a multiple of 8 (or --derived 0)", o.pageSize)
+	}
 	mode, _ := mmsb.ParseSyncMode(o.sync)
 	bus, err := mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Workers: o.workers, CheckpointBytes: o.checkpointBytes})
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -10,13 +11,16 @@ import (
 // nothing on stdout, and nothing attempted. Before, --growth-batch-pages 0
 // or -5 panicked (index out of range, makeslice), --fanin above --pages made
 // the tick workload draw distinct parents forever (a hang no signal ended),
-// and --checkpoint-rate below 1 MiB/s opened the bus first and exited 1.
+// and --checkpoint-rate below 1 MiB/s or --workers above mmsb.MaxWorkers
+// opened the bus first and exited 1; a --stall-trace that could not be
+// written failed the bench only after it had run.
 // Each case has a control: the nearest good value runs to exit status 0, so
 // the check is not refusing everything.
 func TestBenchBadFlagValuesAreUsageErrors(t *testing.T) {
 	tiny := []string{"bench", "--no-progress", "--pages", "8", "--count", "16", "--batch", "4"}
 	growth := []string{"--workload", "growth", "--growth-pages", "8", "--growth-batches", "1", "--page-size", "64"}
 	tick := []string{"--workload", "tick", "--derived", "2", "--ticks", "1", "--deltas-per-tick", "2", "--page-size", "64"}
+	traces := t.TempDir()
 	cases := []struct {
 		name      string
 		bad, good []string
@@ -26,6 +30,18 @@ func TestBenchBadFlagValuesAreUsageErrors(t *testing.T) {
 		{"growth batch pages negative", append(growth, "--growth-batch-pages", "-5"), append(growth, "--growth-batch-pages", "1"), "--growth-batch-pages"},
 		{"tick fanin above pages", append(tick, "--fanin", "9"), append(tick, "--fanin", "8"), "--fanin"},
 		{"checkpoint rate below the minimum", []string{"--checkpoint-rate", "1000"}, []string{"--checkpoint-rate", "1048576"}, "--checkpoint-rate"},
+		// Options.Workers above mmsb.MaxWorkers: the bus refused it once
+		// opened, "open bus: mmsb: invalid option: Workers 1025", exit 1.
+		{"workers above the maximum", []string{"--workers", "1025"}, []string{"--workers", "1024"}, "--workers"},
+		{"tick workers above the maximum", append(tick, "--workers", "1025"), append(tick, "--workers", "2"), "--workers"},
+		// The trace is written at the first stall (every commit, at 1ns):
+		// a path it cannot be written to failed the bench after its run
+		// ("--stall-trace: open ...", exit 1), or went unnoticed without
+		// a stall.
+		{"stall trace in a missing directory", []string{"--stall-threshold", "1ns", "--stall-trace", filepath.Join(traces, "missing", "t.trace")},
+			[]string{"--stall-trace", filepath.Join(traces, "t.trace")}, "--stall-trace"},
+		{"stall trace is a directory", []string{"--stall-threshold", "1ns", "--stall-trace", traces},
+			[]string{"--stall-trace", filepath.Join(traces, "t.trace")}, "--stall-trace"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ func init() { registerCommand(func(a *app) *cobra.Command { return a.followCmd()
 type replicationFlags struct {
 	natsURL     string
 	bus         string
+	busFlag     string // the name of bus's flag: bus (replicate) or stream (follow)
 	dir         string
 	replicas    int
 	leaseTTL    time.Duration
@@ -26,6 +27,7 @@ type replicationFlags struct {
 }
 
 func (f *replicationFlags) add(cmd *cobra.Command, busFlag string) {
+	f.busFlag = busFlag
 	cmd.Flags().StringVar(&f.bus, busFlag, "mmsb", "name of the replicated bus: the stream is MMSB_LOG_<NAME>")
 	cmd.Flags().StringVar(&f.dir, "dir", "", "bus data directory (required)")
 	cmd.Flags().IntVar(&f.replicas, "replicas", 1, "stream, lease and checkpoint bucket replicas (3 on a three-server cluster)")
@@ -39,6 +41,9 @@ func (f *replicationFlags) config() (replicate.Config, error) {
 		return replicate.Config{}, usageErr("--dir is required")
 	}
 	cfg := replicate.Config{Bus: strings.TrimPrefix(f.bus, "MMSB_LOG_"), Replicas: f.replicas, LeaseTTL: f.leaseTTL}
+	if err := checkBusName("--"+f.busFlag, f.bus, cfg.Bus); err != nil {
+		return cfg, err
+	}
 	if f.leaseTTL < 500*time.Millisecond {
 		return cfg, usageErr("--lease-ttl %v: want at least 500ms", f.leaseTTL)
 	}
@@ -52,6 +57,18 @@ func (f *replicationFlags) config() (replicate.Config, error) {
 		return cfg, usageErr("--verify-every and --status-every must not be negative (0: never)")
 	}
 	return cfg, nil
+}
+
+// checkBusName refuses a bus name (value as given to flag, name once its
+// MMSB_LOG_ prefix is dropped) that replicate.Config would refuse. The
+// node checks it only once connected: without --nats an embedded
+// nats-server had started, DIR.nats was made and its URL printed on
+// stdout before the command failed with exit status 1.
+func checkBusName(flag, value, name string) error {
+	if err := replicate.CheckBusName(name); err != nil {
+		return usageErr("%s %q: %v (the stream is MMSB_LOG_<NAME>)", flag, value, err)
+	}
+	return nil
 }
 
 // checkReplicas refuses a replication factor JetStream cannot have

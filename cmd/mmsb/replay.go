@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,7 @@ type replayOptions struct {
 	toTime    string
 	page      uint64
 	epoch     uint64
+	pageSet   bool
 	epochSet  bool
 	fromEmpty bool
 	out       string
@@ -82,7 +84,7 @@ DIR is only read (no lock), so replay works next to a running writer.`,
   mmsb replay ./data --page 42 --epoch 7 --out ./page42-v7 --json`,
 		Args: dirArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.epochSet = cmd.Flags().Changed("epoch")
+			o.pageSet, o.epochSet = cmd.Flags().Changed("page"), cmd.Flags().Changed("epoch")
 			return a.runReplay(cmd.Context(), args[0], o)
 		},
 	}
@@ -97,6 +99,14 @@ DIR is only read (no lock), so replay works next to a running writer.`,
 	return cmd
 }
 
+// Commits are stamped in int64 nanoseconds since 1970, and ToTime 0 means
+// "no time target": a --to-time must lie in (1970, lastStampTime].
+// time.Time.UnixNano is undefined outside that range (year 2999 wrapped to
+// a negative stamp and replayed nothing, year 1600 to one in 2184 that
+// replayed everything), and 1970-01-01T00:00:00Z gave 0, which replayed
+// everything too.
+var lastStampTime = time.Unix(0, math.MaxInt64)
+
 // parseTime parses an RFC 3339 time or an integer of nanoseconds since the
 // Unix epoch (the unit commits are stamped in).
 func parseTime(s string) (int64, error) {
@@ -105,10 +115,16 @@ func parseTime(s string) (int64, error) {
 			return 0, fmt.Errorf("time %d: must be positive", ns)
 		}
 		return ns, nil
+	} else if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("time %s out of range: nanoseconds since 1970 must be in 1..%d: %w", s, int64(math.MaxInt64), err)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return 0, fmt.Errorf("time %q: want RFC 3339 (2006-01-02T15:04:05Z) or nanoseconds since 1970", s)
+	}
+	if !t.After(time.Unix(0, 0)) || t.After(lastStampTime) {
+		return 0, fmt.Errorf("time %s out of range: must be after %s and not after %s (commit times are int64 nanoseconds since 1970)",
+			s, time.Unix(0, 0).UTC().Format(time.RFC3339), lastStampTime.UTC().Format(time.RFC3339Nano))
 	}
 	return t.UnixNano(), nil
 }
@@ -126,7 +142,12 @@ func (o *replayOptions) target() (mmsb.ReplayTarget, error) {
 		}
 		t.ToTime = ns
 	}
-	if (o.page != 0) != o.epochSet {
+	// --page 0 names no page: alone it was taken as no target (the whole
+	// log replayed, exit 0), and with --epoch it read "go together".
+	if o.pageSet && o.page == 0 {
+		return t, usageErr("--page must be at least 1 (page IDs start at 1), got 0")
+	}
+	if o.pageSet != o.epochSet {
 		return t, usageErr("--page and --epoch go together")
 	}
 	if o.page != 0 {
@@ -150,11 +171,15 @@ func (o *replayOptions) target() (mmsb.ReplayTarget, error) {
 	return t, nil
 }
 
-// requireFreshDir checks that dir is absent or an empty directory.
+// requireFreshDir checks that dir is absent or an empty directory. A
+// symbolic link to nothing is neither: replay would replace the link.
 func requireFreshDir(dir string) error {
 	names, err := os.ReadDir(dir)
 	if err != nil {
 		if os.IsNotExist(err) {
+			if target, lerr := os.Readlink(dir); lerr == nil {
+				return fmt.Errorf("output directory %s is a symbolic link to %s, which does not exist: %w", dir, target, err)
+			}
 			return nil
 		}
 		return fmt.Errorf("output directory %s: %w", dir, err)
@@ -167,27 +192,28 @@ func requireFreshDir(dir string) error {
 
 // requireOutsideSource refuses an --out that is the source directory or
 // lies anywhere inside it, also through symbolic links or "..": replay
-// promises to only read DIR, and writing DIR2 there would add to it.
-func requireOutsideSource(src, out string) error {
+// promises to only read DIR, and writing DIR2 there would add to it. It
+// returns where DIR2 is to be written: out resolved (resolvePath).
+func requireOutsideSource(src, out string) (string, error) {
 	srcReal, err := resolvePath(src)
 	if err != nil {
-		return fmt.Errorf("resolve DIR %s: %w", src, err)
+		return "", fmt.Errorf("resolve DIR %s: %w", src, err)
 	}
 	outReal, err := resolvePath(out)
 	if err != nil {
-		return fmt.Errorf("resolve --out %s: %w", out, err)
+		return "", fmt.Errorf("resolve --out %s: %w", out, err)
 	}
 	rel, err := filepath.Rel(srcReal, outReal)
 	if err != nil {
-		return nil // on different volumes: not inside
+		return outReal, nil // on different volumes: not inside
 	}
 	switch {
 	case rel == ".":
-		return usageErr("--out %s must differ from DIR %s", out, src)
+		return "", usageErr("--out %s must differ from DIR %s", out, src)
 	case rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)):
-		return usageErr("--out %s lies inside DIR %s (replay only reads DIR): choose a directory outside it", out, src)
+		return "", usageErr("--out %s lies inside DIR %s (replay only reads DIR): choose a directory outside it", out, src)
 	}
-	return nil
+	return outReal, nil
 }
 
 // resolvePath returns the absolute path of p with every symbolic link of
@@ -227,7 +253,12 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	if err := requireFreshDir(o.out); err != nil {
 		return err
 	}
-	if err := requireOutsideSource(dir, o.out); err != nil {
+	// DIR2 is written where --out leads: named as given, "." (whose
+	// parent is itself) failed after the whole replay with "remove .:
+	// invalid argument", and a symbolic link to an empty directory was
+	// replaced by the new directory, the one it named left empty.
+	outPath, err := requireOutsideSource(dir, o.out)
+	if err != nil {
 		return err
 	}
 	start := time.Now()
@@ -262,11 +293,11 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	// DIR2 is built beside its final name and renamed into place once it
 	// is proven: a replay that fails midway (a full disk, a failed check)
 	// leaves no half-written DIR2 that a retry would refuse as not empty.
-	parent := filepath.Dir(filepath.Clean(o.out))
+	parent := filepath.Dir(outPath)
 	if err := vfs.MkdirAllAndSync(vfs.Default, parent); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
-	build, err := os.MkdirTemp(parent, "."+filepath.Base(filepath.Clean(o.out))+".replay-")
+	build, err := os.MkdirTemp(parent, "."+filepath.Base(outPath)+".replay-")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
@@ -295,10 +326,10 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 		return fmt.Errorf("%s recovers LSN %d hash %s, want LSN %d hash %s", o.out, gotLSN, gotHash, res.LSN, res.StateHash)
 	}
 	// An empty --out (requireFreshDir) gives way to the built one.
-	if err := os.Remove(o.out); err != nil && !os.IsNotExist(err) {
+	if err := os.Remove(outPath); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
-	if err := os.Rename(build, o.out); err != nil {
+	if err := os.Rename(build, outPath); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
 	if err := vfs.Default.SyncDir(parent); err != nil {

@@ -123,6 +123,10 @@ func TestReplayBadInput(t *testing.T) {
 		{"page without epoch", []string{tb.dir, "--page", "2", "--out", fresh}, exitUsage, "go together"},
 		{"epoch without page", []string{tb.dir, "--epoch", "2", "--out", fresh}, exitUsage, "go together"},
 		{"epoch zero", []string{tb.dir, "--page", "2", "--epoch", "0", "--out", fresh}, exitUsage, "at least 1"},
+		// --page 0 names no page: alone it replayed the whole log (exit 0),
+		// with --epoch it was told that the two go together.
+		{"page zero", []string{tb.dir, "--page", "0", "--out", fresh}, exitUsage, "--page must be at least 1"},
+		{"page zero with epoch", []string{tb.dir, "--page", "0", "--epoch", "2", "--out", fresh}, exitUsage, "--page must be at least 1"},
 		{"bad time", []string{tb.dir, "--to-time", "yesterday", "--out", fresh}, exitUsage, "--to-time"},
 		// The targets are alternatives: together the replay would stop at
 		// whichever came first (a time before the first commit gave LSN 0

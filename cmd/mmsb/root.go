@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/mattn/go-isatty"
 	"github.com/mmsb-go/mmsb"
@@ -110,6 +111,12 @@ func (a *app) startProfile() error {
 	if a.cpuProfile == "" {
 		return nil
 	}
+	// A directory there would refuse the rename only once the command
+	// had done its work (a checkpoint taken, a replay written), which then
+	// printed its result and exited 1.
+	if err := checkOutputFile(a.cpuProfile); err != nil {
+		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
+	}
 	f, err := os.CreateTemp(filepath.Dir(a.cpuProfile), "."+filepath.Base(a.cpuProfile)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
@@ -120,6 +127,25 @@ func (a *app) startProfile() error {
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
 	}
 	a.profiling = f
+	return nil
+}
+
+// checkOutputFile says why a file that a command writes at its end (a
+// profile, a trace) could not be created at path: path is a directory, or
+// its directory is missing or no directory. Checked before the command
+// works, so that its work is not lost to a bad path.
+func checkOutputFile(path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%w: name a file", syscall.EISDIR)
+	}
+	parent := filepath.Dir(path)
+	st, err := os.Stat(parent)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s: %w", parent, syscall.ENOTDIR)
+	}
 	return nil
 }
 
@@ -226,7 +252,34 @@ usage error.`,
 	for _, f := range extraCommands {
 		root.AddCommand(f(a))
 	}
+	strictHelpTopics(root)
 	return root
+}
+
+// strictHelpTopics makes `mmsb help TOPIC` a usage error (exit 2) when
+// TOPIC is not a command path: cobra's help command printed "Unknown help
+// topic" and the usage on stdout and exited 0 (and showed the help of
+// "replicate" for "replicate nope"). Known topics keep cobra's help.
+func strictHelpTopics(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "help" || c.Run == nil {
+			continue
+		}
+		show := c.Run
+		c.Run = nil
+		c.RunE = func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err == nil && len(rest) > 0 {
+				err = fmt.Errorf("%q is no command of %q", rest[0], cmd.CommandPath())
+			}
+			if err != nil {
+				return usageErr("no help topic %q: %v", strings.Join(args, " "), err)
+			}
+			show(c, args)
+			return nil
+		}
+	}
 }
 
 // isTerminal reports whether w is a terminal (or a Cygwin/MSYS pty).

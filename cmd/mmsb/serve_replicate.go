@@ -87,6 +87,9 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if err := checkReplicas(r.replicas); err != nil {
 		return err
 	}
+	if err := checkBusName("--replicate-bus", r.bus, r.bus); err != nil {
+		return err
+	}
 	// Listen before the node opens the bus: returning on a taken address
 	// after the node started would leave its bus closing in the background.
 	ln, err := listen(o.addr, tlsCfg)

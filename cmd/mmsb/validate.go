@@ -64,7 +64,7 @@ Exit status: 0 only when every selected benchmark passed; 1 when one failed;
 	f.StringVar(&o.report, "report", "", "write an HTML report with PNG charts to DIR/index.html")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of every random workload (runs with the same seed do the same work)")
 	f.IntVar(&o.workers, "workers", 0, "worker count for multi-threaded measurements (default: number of CPUs)")
-	f.StringVar(&o.dir, "dir", "", "scratch directory for benchmarks that use the disk (default: the system temp dir)")
+	f.StringVar(&o.dir, "dir", "", "existing scratch directory for benchmarks that use the disk (default: the system temp dir)")
 	return cmd
 }
 
@@ -97,6 +97,16 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 	}
 	if o.workers < 0 {
 		return usageErr("--workers must be >= 0, got %d", o.workers)
+	}
+	if o.dir != "" {
+		// Only the memory benchmark uses it: a missing --dir failed that
+		// benchmark as if the bus had ("✗ #7: Memory () error: stat
+		// ...", exit 1), after every other benchmark had run.
+		if st, err := os.Stat(o.dir); err != nil {
+			return usageErr("--dir: %v", err)
+		} else if !st.IsDir() {
+			return usageErr("--dir %s is not a directory", o.dir)
+		}
 	}
 	targets, err := harness.LoadTargets(o.targets)
 	if err != nil {

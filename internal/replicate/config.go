@@ -58,9 +58,19 @@ var busName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // record holds, a node without a connection or a directory.
 var ErrConfig = errors.New("replicate: invalid configuration")
 
+// CheckBusName refuses, with ErrConfig, a bus name Config refuses (it
+// names the stream, MMSB_LOG_<NAME>, and the buckets). Commands check
+// their flags with it before they connect or start a server.
+func CheckBusName(name string) error {
+	if !busName.MatchString(name) {
+		return fmt.Errorf("%w: bus name %q (want 1-64 letters, digits, '-' or '_')", ErrConfig, name)
+	}
+	return nil
+}
+
 func (c Config) withDefaults() (Config, error) {
-	if !busName.MatchString(c.Bus) {
-		return c, fmt.Errorf("%w: bus name %q (want 1-64 letters, digits, '-' or '_')", ErrConfig, c.Bus)
+	if err := CheckBusName(c.Bus); err != nil {
+		return c, err
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
