@@ -906,12 +906,38 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 	}
 }
 
+// Drain ticks until no submitted delta waits (QueueLen 0): each is
+// committed, or rejected by its tick, as a tick does. It is the graceful
+// stop before Close, which drops what waits: call it once Run has
+// returned and nothing submits any more (Submits meanwhile are drained
+// too, as long as they keep coming). It returns how many deltas still
+// wait and why, when ctx ended or a tick left the queue no shorter (a
+// bus that refuses writes: its error).
+func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
+	for {
+		n := o.QueueLen()
+		if n == 0 {
+			return 0, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		_, err := o.Tick(ctx)
+		if left := o.QueueLen(); left >= n {
+			if err == nil {
+				err = fmt.Errorf("tick: a tick left %d of %d submitted deltas waiting", left, n)
+			}
+			return left, err
+		}
+	}
+}
+
 // Close stops the orchestrator: later Submits and ticks fail with
 // ErrClosed, waiting submitters are released, Run returns ErrClosed,
 // subscriptions are closed.
 // Deltas still queued, or kept by a tick that could not commit them, are
-// dropped (tick once more before Close to commit them). It does not close
-// the engine.
+// dropped (Drain before Close commits them). It does not close the
+// engine.
 //
 // Close does not wait for a running tick: that tick completes (what it
 // committed stays committed, its events go nowhere) and drops the batch

@@ -326,6 +326,14 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	stopTicks()
 	<-tickDone
 	if orch != nil && dm == nil {
+		// Deltas Submit accepted and no tick committed yet are committed
+		// now (the server refuses new ones since its Shutdown): Close
+		// dropped them, acknowledged to their clients, at every stop.
+		dctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+		if left, err := orch.Drain(dctx); err != nil {
+			log.Error("submitted deltas not committed at shutdown", "deltas", left, "err", err)
+		}
+		cancel()
 		_ = orch.Close()
 	}
 	if err := bus.Flush(context.Background()); err != nil {

@@ -217,9 +217,21 @@ func (d *Demo) write(ctx context.Context, o Options) {
 	}
 }
 
-// Close stops the writer and the orchestrator and closes the bus.
+// Close stops the writer, commits what was submitted and no tick has
+// committed yet (the writer's deltas, and those of clients of `mmsb serve
+// --demo`, which shuts its server down first), and closes the
+// orchestrator and the bus.
 func (d *Demo) Close() error {
 	d.stop()
 	d.wg.Wait()
-	return errors.Join(d.Ticks.Close(), d.Bus.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	var drainErr error
+	if left, err := d.Ticks.Drain(ctx); err != nil {
+		drainErr = fmt.Errorf("demo: %d submitted deltas not committed: %w", left, err)
+	}
+	return errors.Join(drainErr, d.Ticks.Close(), d.Bus.Close())
 }
+
+// drainTimeout bounds the ticks Close runs to commit what waits.
+const drainTimeout = 10 * time.Second
