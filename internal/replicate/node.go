@@ -332,15 +332,21 @@ func (n *Node) setAside() error {
 }
 
 // Run follows and leads until ctx ends or an error that retrying cannot
-// fix. The last bus is closed when it returns.
+// fix. The last bus is closed when it returns. A directory another writer
+// holds when Run starts (mmsb.ErrLocked: a second node, or a command, on
+// the same directory) ends it at once: it retried every LeaseTTL/4 for
+// ever, and `mmsb replicate` on a directory in use exited 0 at its end
+// having done nothing. Later cycles close their bus before the next opens
+// it, so a lock found then is another writer's too, but a node that has
+// run keeps retrying through it as through other outages.
 func (n *Node) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
+	for first := true; ctx.Err() == nil; first = false {
 		err := n.followThenLead(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		n.logf("node %s: role ended: %v", n.cfg.ID, err)
-		if stopsNode(err) {
+		if stopsNode(err) || first && errors.Is(err, mmsb.ErrLocked) {
 			return err
 		}
 		select {
