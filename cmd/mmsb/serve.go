@@ -269,7 +269,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	ins, err := inspector.New(inspectorOptions(bus, orch, auth, o.maxRequestBytes))
+	ins, err := inspector.New(inspectorOptions(bus, srv, orch, auth, o.maxRequestBytes))
 	if err != nil {
 		return err
 	}
@@ -379,9 +379,10 @@ func inspectorURL(addr string, tls bool) string {
 
 // inspectorOptions puts the inspector's service behind the server's auth
 // (its gate too: a call without a valid credential is refused before its
-// message is read) and request limit.
-func inspectorOptions(bus *mmsb.Bus, orch *tick.Orchestrator, auth *server.Auth, maxRequestBytes int) inspector.Options {
-	o := inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)}}
+// message is read), request limit and slots for as-of replays.
+func inspectorOptions(bus *mmsb.Bus, srv *server.Server, orch *tick.Orchestrator, auth *server.Auth, maxRequestBytes int) inspector.Options {
+	o := inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)},
+		AsOfSlot: srv.AsOfSlot}
 	if auth != nil {
 		o.HandlerOptions = append(o.HandlerOptions, connect.WithInterceptors(auth))
 		o.Gate = auth.Gate

@@ -56,6 +56,11 @@ type Options struct {
 	// auth gate (server.Auth.Gate), which refuses a call without a valid
 	// credential before Connect reads and decodes its message.
 	Gate func(http.Handler) http.Handler
+	// AsOfSlot, when set, is taken around each as-of page view's replay
+	// (Bus.ReadPageAt) and released after it: the server's bound on
+	// replays running at once (server.Server.AsOfSlot, --max-asof-reads).
+	// Nil: unbounded (an inspector served on its own).
+	AsOfSlot func(ctx context.Context) (release func(), err error)
 }
 
 // Inspector serves the inspector UI and its RPC service for one bus.
@@ -65,6 +70,7 @@ type Inspector struct {
 	poll  time.Duration
 	hopts []connect.HandlerOption
 	gate  func(http.Handler) http.Handler
+	asOf  func(ctx context.Context) (func(), error)
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.
@@ -90,7 +96,7 @@ func New(o Options) (*Inspector, error) {
 	if o.Bus == nil {
 		return nil, ErrNoBus
 	}
-	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate}
+	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate, asOf: o.AsOfSlot}
 	if in.poll <= 0 {
 		in.poll = 100 * time.Millisecond
 	}

@@ -431,6 +431,16 @@ func (s *service) oldestLSN() mmsb.LSN {
 // pageAsOf returns page id as of lsn: Bus.ReadPageAt replays that page
 // alone (one page of memory), from the newest checkpoint at or before lsn.
 func (s *service) pageAsOf(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([]byte, mmsb.Epoch, error) {
+	if s.in.asOf != nil {
+		// The server's slots for replays (Options.AsOfSlot): without
+		// them a read-role user of the inspector ran as many replays at
+		// once as it sent, past --max-asof-reads.
+		release, err := s.in.asOf(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer release()
+	}
 	data, ep, err := s.bus().ReadPageAt(ctx, id, lsn)
 	if err != nil {
 		return nil, 0, connectErr(err)

@@ -185,9 +185,11 @@ func appliedThenFailed(answer proto.Message, msg, cause error) *connect.Error {
 	return err
 }
 
-// asOfSlot waits for one of the Config.MaxAsOfReads slots of as-of reads
+// AsOfSlot waits for one of the Config.MaxAsOfReads slots of as-of reads
 // and returns its release, or the context's error (canceled or
-// deadline_exceeded) when the caller gives up first.
+// deadline_exceeded) when the caller gives up first. The inspector's
+// as-of page views take their slot here too (inspector.Options.AsOfSlot),
+// so that the bound holds for every replay the HTTP server runs.
 //
 // It waits rather than refusing with resource_exhausted: an as-of read is
 // a legitimate request, and a burst of them is then served in turn
@@ -195,7 +197,7 @@ func appliedThenFailed(answer proto.Message, msg, cause error) *connect.Error {
 // decoded request and a goroutine, both bounded as for any call
 // (--max-request-bytes, --max-streams), and not unbounded in time: unary
 // calls carry a deadline (the client's, or --timeout's).
-func (s *Server) asOfSlot(ctx context.Context) (release func(), err error) {
+func (s *Server) AsOfSlot(ctx context.Context) (release func(), err error) {
 	select {
 	case s.asOfSlots <- struct{}{}:
 	default:
@@ -205,7 +207,7 @@ func (s *Server) asOfSlot(ctx context.Context) (release func(), err error) {
 		select {
 		case s.asOfSlots <- struct{}{}:
 		case <-ctx.Done():
-			return nil, toConnect(fmt.Errorf("Read: waiting for one of the %d as-of read slots: %w", cap(s.asOfSlots), ctx.Err()))
+			return nil, toConnect(fmt.Errorf("as-of read: waiting for one of the %d slots: %w", cap(s.asOfSlots), ctx.Err()))
 		}
 	}
 	if h := s.hooks.asOfStarted; h != nil {
@@ -248,7 +250,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	// bound on those copies refused ranges that alternated between pages).
 	readRange := s.bus.ReadPageRange
 	if asOf != 0 {
-		release, err := s.asOfSlot(ctx)
+		release, err := s.AsOfSlot(ctx)
 		if err != nil {
 			return nil, err
 		}
