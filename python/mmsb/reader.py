@@ -36,6 +36,7 @@ import collections
 import ctypes
 import errno
 import hashlib
+import math
 import mmap
 import numbers
 import operator
@@ -134,12 +135,22 @@ def _page_id(v):
     return i
 
 
+def _float_seconds(v):
+    """A real number of seconds as a float. An integer beyond any float
+    (10**400) saturates to +-inf, as C++'s reader::wait saturates to
+    INT64_MAX ns: float() raised a bare OverflowError."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
 def _seconds(v, what):
     """An option or argument in seconds: a real number >= 0 (inf allowed).
     NaN compared false with every deadline and disabled the limit."""
     if not isinstance(v, numbers.Real):
         raise _wrong_type(what, v, "a number of seconds")
-    f = float(v)
+    f = _float_seconds(v)
     if not f >= 0:
         raise InvalidOption("mmsb: %s %r is not a number of seconds >= 0" % (what, v))
     return f
@@ -1076,6 +1087,7 @@ class Reader:
                 raise _wrong_type("timeout", timeout, "a number of seconds or None")
             if timeout != timeout:  # NaN: no deadline would ever pass
                 raise InvalidArgument("mmsb: timeout nan is not a number of seconds")
+            timeout = _float_seconds(timeout)  # monotonic() + 10**400 raised OverflowError
         end = None if timeout is None else time.monotonic() + timeout
         pause = 50e-6
         while True:

@@ -233,3 +233,22 @@ def test_bytes_bus_dir_with_str_shared_dir(region, tmp_path):
     os.mkdir(bus)
     assert mmsb.region_path(bus, os.fsencode(str(tmp_path))) == mmsb.region_path(bus, str(tmp_path))
     assert mmsb.region_path(os.fsencode(bus), str(tmp_path)) == mmsb.region_path(bus, str(tmp_path))
+
+
+def test_seconds_beyond_any_float_saturate(region):
+    """An integer number of seconds too large for a float (10**400, a
+    "forever" a caller may pass) raised a bare OverflowError, from
+    time.monotonic() + timeout in wait and from float() in the
+    constructor. It now saturates to infinity (as C++'s reader::wait
+    saturates to INT64_MAX ns): a huge timeout waits as long as needed, a
+    hugely negative one times out at once, and as an option it is the same
+    as inf (a negative one is InvalidOption)."""
+    with mmsb.Reader(region=region.path, writer_timeout=10**400, busy_timeout=10**400) as r:
+        lsn = r.last_lsn
+        assert lsn > 0
+        assert r.wait(lsn - 1, timeout=10**400) == lsn  # already past: returns at once
+        with pytest.raises(mmsb.Timeout):
+            r.wait(lsn, timeout=-10**400)
+        assert r.read(1)[:8] == struct.pack("<Q", 1)
+    with pytest.raises(mmsb.InvalidOption, match="writer_timeout"):
+        mmsb.Reader(region=region.path, writer_timeout=-10**400)
