@@ -38,6 +38,9 @@ SYNC_MODES = {"group": 0, "always": 1, "none": 2}
 _SYNC_NAMES = {v: k for k, v in SYNC_MODES.items()}
 _COMMIT_ASYNC = 1
 _STATUS_BUFFER_TOO_SMALL = 102
+# How many times a read grows its buffer and asks again when the page grew
+# between calls (see Bus._read).
+_READ_RETRIES = 8
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
 _MAX_CREATE_PAGES = 1 << 24  # the C ABI's bound on one mmsb_create_pages (maxCreatePages)
@@ -337,15 +340,22 @@ class Bus:
         self._h = handle
         self.path = path
         self._local = threading.local()
+        # Taken by close alone: two threads closing at once must not both
+        # take the handle (the second would raise Closed from mmsb_close,
+        # and closing twice is documented as a no-op). With the GIL the
+        # check and the swap below cannot interleave; without it
+        # (free-threaded builds) they can.
+        self._close_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------
 
     def close(self):
         """Syncs the log and closes the bus (no checkpoint). Closing twice is a no-op."""
-        if self._h is None or _forked:  # a forked child must not enter the Go runtime
-            self._h = None
-            return
-        h, self._h = self._h, None
+        with self._close_lock:
+            if self._h is None or _forked:  # a forked child must not enter the Go runtime
+                self._h = None
+                return
+            h, self._h = self._h, None
         st = self._lib.mmsb_close(h)
         if st:
             _raise(self._lib, st)
@@ -550,7 +560,14 @@ class Bus:
         epoch = c_uint64()
         buf = self._scratch(0)
         st = call(h, buf, len(buf), n, epoch)
-        if st == _STATUS_BUFFER_TOO_SMALL:
+        # A page freed and created again with the same ID and a larger size
+        # between two calls makes the second one too small as well: grow and
+        # ask again while the size keeps changing. Each retry needs another
+        # re-creation to land between two calls, so this ends; the bound
+        # turns a library that reports sizes it then refuses into an error.
+        for _ in range(_READ_RETRIES):
+            if st != _STATUS_BUFFER_TOO_SMALL:
+                break
             buf = self._scratch(n.value)
             st = call(h, buf, len(buf), n, epoch)
         self._check(st)

@@ -7,6 +7,7 @@ tests with both set, or by hand:
     /usr/bin/python3 -m pytest python/tests/test_writer.py
 """
 
+import ctypes
 import json
 import os
 import subprocess
@@ -679,3 +680,49 @@ def test_create_pages_failed_before_applying_names_none(tmp_path):
     the zeroed output array)."""
     out = _create_with_failing_fsync(tmp_path, "always")
     assert "fsync" in out["error"] and out["ids"] is None and out["again"] is None, out
+
+
+class _FakeLib:
+    """Stands in for libmmsb.so behind a writer.Bus: reports the page sizes
+    of sizes in turn (the page re-created larger between calls)."""
+
+    def __init__(self, sizes=(64,)):
+        self.sizes = list(sizes)
+        self.reads = 0
+
+    def mmsb_read(self, h, page, buf, cap, n, epoch):
+        size = self.sizes[min(self.reads, len(self.sizes) - 1)]
+        self.reads += 1
+        n._obj.value = size
+        if cap < size:
+            return writer._STATUS_BUFFER_TOO_SMALL
+        ctypes.memset(buf, 7, size)
+        return 0
+
+    def mmsb_close(self, h):
+        return 0
+
+    def mmsb_last_error(self, buf, n):
+        return 0
+
+
+def test_read_follows_a_page_that_keeps_growing():
+    """A page freed and created again larger between the size question and
+    the read made the second call too small too: read raised BufferTooSmall
+    for a page that exists. It now grows and asks again."""
+    lib = _FakeLib(sizes=[5000, 9000, 20000])
+    b = writer.Bus(lib, 1, "fake")
+    data = b.read(1)
+    assert len(data) == 20000 and data == b"\x07" * 20000
+    assert lib.reads == 4  # 4096 (the scratch buffer), 5000, 9000, 20000
+
+
+def test_read_of_sizes_without_end_is_refused():
+    """The bound: a library that keeps reporting larger sizes ends in
+    BufferTooSmall, not an endless loop."""
+    lib = _FakeLib(sizes=[5000 * (i + 1) for i in range(100)])
+    b = writer.Bus(lib, 1, "fake")
+    with pytest.raises(errors.BufferTooSmall):
+        b.read(1)
+    assert lib.reads == 1 + writer._READ_RETRIES
+
