@@ -36,6 +36,7 @@ type serveOptions struct {
 	maxStreams, watchQueue          int
 	maxWatchers                     int
 	maxAsOfReads                    int
+	maxLogQueries                   int
 	gzipMinBytes                    int
 	logLevel, logFormat             string
 	shared, sharedGroup             bool
@@ -90,6 +91,7 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.IntVar(&o.watchQueue, "watch-queue", 256, "per-watcher queue, in batches of changes, before a slow watcher is demoted")
 	f.IntVar(&o.maxWatchers, "max-watchers", server.DefaultMaxWatchers, "open watches over all connections; the next one is refused (resource_exhausted)")
 	f.IntVar(&o.maxAsOfReads, "max-asof-reads", server.DefaultMaxAsOfReads, "Read calls with an as-of LSN replaying at once (each replays a page, or the bus for several pages); others wait")
+	f.IntVar(&o.maxLogQueries, "max-log-queries", server.DefaultMaxLogQueries, "QueryLog streams (the inspector's too) reading the log at once; the next one is refused (resource_exhausted)")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of unary calls that bring none (0: none)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for calls in flight")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -111,6 +113,7 @@ const (
 	maxServeWatchQueue   = server.MaxWatchQueue
 	maxServeWatchers     = 1 << 20
 	maxServeAsOfReads    = 1 << 10
+	maxServeLogQueries   = 1 << 10
 )
 
 // checkLimits refuses limits serve cannot run with, naming the first
@@ -125,6 +128,7 @@ func (o *serveOptions) checkLimits() error {
 		{"--watch-queue", o.watchQueue, maxServeWatchQueue},
 		{"--max-watchers", o.maxWatchers, maxServeWatchers},
 		{"--max-asof-reads", o.maxAsOfReads, maxServeAsOfReads},
+		{"--max-log-queries", o.maxLogQueries, maxServeLogQueries},
 	} {
 		if l.v < 1 || l.v > l.max {
 			return usageErr("%s must be in 1..%d, got %d", l.flag, l.max, l.v)
@@ -265,7 +269,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	} else {
 		close(tickDone)
 	}
-	srv, err := server.New(server.Config{Bus: bus, Orchestrator: orch, Logger: log, WatchQueue: o.watchQueue, MaxWatchers: o.maxWatchers, MaxAsOfReads: o.maxAsOfReads})
+	srv, err := server.New(o.serverConfig(bus, orch, log))
 	if err != nil {
 		return err
 	}
@@ -377,12 +381,21 @@ func inspectorURL(addr string, tls bool) string {
 	return scheme + "://" + addr + inspector.UIPath
 }
 
+// serverConfig is the server's configuration from serve's flags, for a
+// plain serve and for each term a --replicate node leads alike (that one
+// once left --max-watchers out).
+func (o *serveOptions) serverConfig(bus *mmsb.Bus, orch *tick.Orchestrator, log *slog.Logger) server.Config {
+	return server.Config{Bus: bus, Orchestrator: orch, Logger: log, WatchQueue: o.watchQueue,
+		MaxWatchers: o.maxWatchers, MaxAsOfReads: o.maxAsOfReads, MaxLogQueries: o.maxLogQueries}
+}
+
 // inspectorOptions puts the inspector's service behind the server's auth
 // (its gate too: a call without a valid credential is refused before its
-// message is read), request limit and slots for as-of replays.
+// message is read), request limit and slots for as-of replays and log
+// queries.
 func inspectorOptions(bus *mmsb.Bus, srv *server.Server, orch *tick.Orchestrator, auth *server.Auth, maxRequestBytes int) inspector.Options {
 	o := inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)},
-		AsOfSlot: srv.AsOfSlot}
+		AsOfSlot: srv.AsOfSlot, LogQuerySlot: srv.LogQuerySlot}
 	if auth != nil {
 		o.HandlerOptions = append(o.HandlerOptions, connect.WithInterceptors(auth))
 		o.Gate = auth.Gate

@@ -22,6 +22,8 @@ func TestServeLimitsNamed(t *testing.T) {
 		{[]string{"--max-watchers", "0"}, "--max-watchers must be in 1..1048576, got 0"},
 		{[]string{"--max-watchers", "99999999"}, "--max-watchers must be in 1..1048576, got 99999999"},
 		{[]string{"--max-asof-reads", "0"}, "--max-asof-reads must be in 1..1024, got 0"},
+		{[]string{"--max-log-queries", "0"}, "--max-log-queries must be in 1..1024, got 0"},
+		{[]string{"--max-log-queries", "1025"}, "--max-log-queries must be in 1..1024, got 1025"},
 		{[]string{"--ticks", "-1s"}, "--ticks must not be negative, got -1s"},
 		{[]string{"--timeout", "-1s"}, "--timeout must not be negative, got -1s"},
 		{[]string{"--shutdown-timeout", "-2s"}, "--shutdown-timeout must not be negative, got -2s"},

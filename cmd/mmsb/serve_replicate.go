@@ -123,7 +123,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		if bus == nil {
 			return
 		}
-		srv, err := server.New(server.Config{Bus: bus, Logger: log, WatchQueue: o.watchQueue, MaxAsOfReads: o.maxAsOfReads})
+		srv, err := server.New(o.serverConfig(bus, nil, log))
 		if err != nil {
 			log.Error("role change: no server", "err", err)
 			return

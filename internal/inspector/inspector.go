@@ -61,6 +61,11 @@ type Options struct {
 	// replays running at once (server.Server.AsOfSlot, --max-asof-reads).
 	// Nil: unbounded (an inspector served on its own).
 	AsOfSlot func(ctx context.Context) (release func(), err error)
+	// LogQuerySlot, when set, is taken around each QueryLog stream and
+	// released when it ends, or refuses it: the server's bound on log
+	// queries running at once (server.Server.LogQuerySlot,
+	// --max-log-queries). Nil: unbounded (an inspector served on its own).
+	LogQuerySlot func() (release func(), err error)
 }
 
 // Inspector serves the inspector UI and its RPC service for one bus.
@@ -71,6 +76,8 @@ type Inspector struct {
 	hopts []connect.HandlerOption
 	gate  func(http.Handler) http.Handler
 	asOf  func(ctx context.Context) (func(), error)
+	// logQuery is Options.LogQuerySlot.
+	logQuery func() (func(), error)
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.
@@ -96,7 +103,7 @@ func New(o Options) (*Inspector, error) {
 	if o.Bus == nil {
 		return nil, ErrNoBus
 	}
-	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate, asOf: o.AsOfSlot}
+	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate, asOf: o.AsOfSlot, logQuery: o.LogQuerySlot}
 	if in.poll <= 0 {
 		in.poll = 100 * time.Millisecond
 	}

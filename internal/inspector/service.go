@@ -710,6 +710,15 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 		Page: mmsb.PageID(m.Page), FromLSN: mmsb.LSN(m.FromLsn), ToLSN: mmsb.LSN(m.ToLsn),
 		Source: m.Source, FromTime: m.FromTimeUnixNano, ToTime: m.ToTimeUnixNano,
 	}
+	if s.in.logQuery != nil {
+		// The server's bound on log queries running at once
+		// (Options.LogQuerySlot, --max-log-queries).
+		release, err := s.in.logQuery()
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	// Entries are copied out of the callback (its Op aliases the reader's
 	// buffer) and sent in batches from inside it: a slow browser keeps the
 	// log reader open while a batch is sent (the request's limit bounds

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -216,6 +217,24 @@ func (s *Server) AsOfSlot(ctx context.Context) (release func(), err error) {
 	return func() { <-s.asOfSlots }, nil
 }
 
+// LogQuerySlot takes one of the Config.MaxLogQueries slots of log queries
+// and returns its release, or ResourceExhausted naming the bound when all
+// are taken. The inspector's log queries take theirs here too
+// (inspector.Options.LogQuerySlot).
+//
+// It refuses rather than waits (as AsOfSlot does): a log query is a
+// stream, and streams carry no deadline, so a query waiting behind
+// another one that a slow client reads would wait as long as that client
+// liked.
+func (s *Server) LogQuerySlot() (release func(), err error) {
+	if n := s.logQueries.Add(1); n > s.maxLogQueries {
+		s.logQueries.Add(-1)
+		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("log query: %d are running, the most this server allows (Config.MaxLogQueries, --max-log-queries); retry when one ends", s.maxLogQueries))
+	}
+	var once sync.Once
+	return func() { once.Do(func() { s.logQueries.Add(-1) }) }, nil
+}
+
 // onePage returns the page every item names, if they name one.
 func onePage(items []*mmsbv1.ReadItem) (mmsb.PageID, bool) {
 	if len(items) == 0 {
@@ -387,6 +406,11 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 		}
 		q.Kinds = append(q.Kinds, kind)
 	}
+	release, err := s.LogQuerySlot()
+	if err != nil {
+		return err
+	}
+	defer release()
 	limit := int(m.GetLimit())
 	// A message holds at most chunk operations and, beyond its last one,
 	// stepBytes of delta data (256 deltas of 16 MiB would not fit a
@@ -395,7 +419,7 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 	var batch []*mmsbv1.Op
 	var sendErr error
 	n, size := 0, 0
-	err := s.bus.QueryLog(ctx, q, func(lo *mmsb.LoggedOp) bool {
+	err = s.bus.QueryLog(ctx, q, func(lo *mmsb.LoggedOp) bool {
 		batch = append(batch, wire.OpToProto(lo))
 		n++
 		if lo.Op.Kind == mmsb.OpDelta || lo.Op.Kind == mmsb.OpDerived {

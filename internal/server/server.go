@@ -58,6 +58,15 @@ type Config struct {
 	// (--max-streams bounds them per connection only) until the server
 	// ran out of memory.
 	MaxWatchers int
+	// MaxLogQueries bounds the QueryLog streams (the inspector's log
+	// queries included, inspector.Options.LogQuerySlot) running at once
+	// (0: DefaultMaxLogQueries); one more fails with ResourceExhausted
+	// naming the bound. Each reads the log by itself with a buffer as
+	// large as the largest record it meets (up to the log's 256 MiB
+	// record limit), and one whose filter matches little reads every
+	// segment: unbounded, a client with the read role could open them
+	// over as many connections as it liked.
+	MaxLogQueries int
 }
 
 // DefaultMaxWatchers is the default of Config.MaxWatchers: far above the
@@ -65,6 +74,11 @@ type Config struct {
 // figures"), and at the default WatchQueue at most 4,096 queues of 256
 // steps.
 const DefaultMaxWatchers = 4096
+
+// DefaultMaxLogQueries is the default of Config.MaxLogQueries: at the
+// log's record limit, 4 GiB of record buffers at most, and far more
+// queries than a person at an inspector or a script runs at once.
+const DefaultMaxLogQueries = 16
 
 // DefaultMaxAsOfReads is the default of Config.MaxAsOfReads: two replays
 // at once keep a reader's as-of read from waiting behind another one
@@ -117,8 +131,11 @@ type Server struct {
 
 	watchers    atomic.Int64
 	maxWatchers int64
-	slow        atomic.Uint64
-	compacted   atomic.Uint64
+
+	logQueries    atomic.Int64
+	maxLogQueries int64
+	slow          atomic.Uint64
+	compacted     atomic.Uint64
 }
 
 // MaxWatchQueue bounds Config.WatchQueue (batches per watcher).
@@ -160,6 +177,13 @@ func New(cfg Config) (*Server, error) {
 	s.maxWatchers = int64(cfg.MaxWatchers)
 	if s.maxWatchers == 0 {
 		s.maxWatchers = DefaultMaxWatchers
+	}
+	if cfg.MaxLogQueries < 0 {
+		return nil, fmt.Errorf("server: Config.MaxLogQueries is %d: want 0 (the default, %d) or more", cfg.MaxLogQueries, DefaultMaxLogQueries)
+	}
+	s.maxLogQueries = int64(cfg.MaxLogQueries)
+	if s.maxLogQueries == 0 {
+		s.maxLogQueries = DefaultMaxLogQueries
 	}
 	s.hub = newHub(s, q)
 	go s.hub.run()

@@ -47,6 +47,7 @@ type fixOpts struct {
 	clientO  []client.Option
 	maxAsOf  int                  // Config.MaxAsOfReads
 	maxWatch int                  // Config.MaxWatchers
+	maxLogQ  int                  // Config.MaxLogQueries
 	setup    func(*server.Server) // runs before the server serves
 }
 
@@ -66,7 +67,7 @@ func newFixture(t testing.TB, o fixOpts) *fixture {
 	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := server.Config{Bus: bus, Logger: logger, WatchQueue: o.queue, ProgressInterval: 20 * time.Millisecond,
-		MaxAsOfReads: o.maxAsOf, MaxWatchers: o.maxWatch}
+		MaxAsOfReads: o.maxAsOf, MaxWatchers: o.maxWatch, MaxLogQueries: o.maxLogQ}
 	if o.ticks {
 		orch, err := tick.New(bus, nil)
 		if err != nil {
