@@ -273,7 +273,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	ins, err := inspector.New(inspectorOptions(bus, srv, orch, auth, o.maxRequestBytes))
+	ins, err := inspector.New(inspectorOptions(bus, srv, orch, auth, o.maxRequestBytes, o.timeout))
 	if err != nil {
 		return err
 	}
@@ -391,14 +391,21 @@ func (o *serveOptions) serverConfig(bus *mmsb.Bus, orch *tick.Orchestrator, log 
 
 // inspectorOptions puts the inspector's service behind the server's auth
 // (its gate too: a call without a valid credential is refused before its
-// message is read), request limit and slots for as-of replays and log
-// queries.
-func inspectorOptions(bus *mmsb.Bus, srv *server.Server, orch *tick.Orchestrator, auth *server.Auth, maxRequestBytes int) inspector.Options {
+// message is read), request limit, unary deadline (--timeout; 0: none)
+// and slots for as-of replays and log queries.
+func inspectorOptions(bus *mmsb.Bus, srv *server.Server, orch *tick.Orchestrator, auth *server.Auth, maxRequestBytes int, timeout time.Duration) inspector.Options {
 	o := inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)},
 		AsOfSlot: srv.AsOfSlot, LogQuerySlot: srv.LogQuerySlot}
+	var ics []connect.Interceptor
 	if auth != nil {
-		o.HandlerOptions = append(o.HandlerOptions, connect.WithInterceptors(auth))
+		ics = append(ics, auth)
 		o.Gate = auth.Gate
+	}
+	if timeout > 0 {
+		ics = append(ics, server.UnaryTimeout(timeout))
+	}
+	if len(ics) > 0 {
+		o.HandlerOptions = append(o.HandlerOptions, connect.WithInterceptors(ics...))
 	}
 	return o
 }

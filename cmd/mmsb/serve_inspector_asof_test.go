@@ -2,10 +2,18 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
 	"github.com/mmsb-go/mmsb"
+	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
+	"github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1/inspectorv1connect"
+	"github.com/mmsb-go/mmsb/internal/inspector"
 	"github.com/mmsb-go/mmsb/internal/server"
 )
 
@@ -24,7 +32,7 @@ func TestInspectorSharesTheServersAsOfSlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := inspectorOptions(bus, srv, nil, nil, 1<<20)
+	o := inspectorOptions(bus, srv, nil, nil, 1<<20, 0)
 	if o.AsOfSlot == nil {
 		t.Fatal("the inspector's options take no as-of slot: its page views replay unbounded")
 	}
@@ -59,7 +67,7 @@ func TestInspectorSharesTheServersLogQuerySlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := inspectorOptions(bus, srv, nil, nil, 1<<20)
+	o := inspectorOptions(bus, srv, nil, nil, 1<<20, 0)
 	if o.LogQuerySlot == nil {
 		t.Fatal("the inspector's options take no log query slot: its log queries run unbounded")
 	}
@@ -77,4 +85,63 @@ func TestInspectorSharesTheServersLogQuerySlots(t *testing.T) {
 		t.Fatalf("the inspector's log query slot once the server's is free: %v", err)
 	}
 	r()
+}
+
+// TestInspectorCallsTakeTheServeTimeout: the inspector's unary calls get
+// serve's --timeout deadline when they bring none, as the bus service's
+// do. They had none: an as-of page view waiting for a held as-of slot
+// waited as long as its browser did. Here it ends after --timeout (100
+// ms) with the server's own message, long before the client's 10 s.
+func TestInspectorCallsTakeTheServeTimeout(t *testing.T) {
+	ctx := context.Background()
+	bus, err := mmsb.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("old"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Bus: bus, MaxAsOfReads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := inspector.New(inspectorOptions(bus, srv, nil, nil, 1<<20, 100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	mux := http.NewServeMux()
+	ins.Mount(mux)
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	c := inspectorv1connect.NewInspectorServiceClient(ts.Client(), ts.URL)
+	release, err := srv.AsOfSlot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// A context with no deadline: a client's deadline travels with the
+	// call, and --timeout applies to calls that bring none.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.GetPage(cctx, connect.NewRequest(&inspectorv1.GetPageRequest{Id: uint64(id), AsOfLsn: uint64(info.LastLSN), WindowLength: 8}))
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("an as-of page view waiting for a held slot still waits after 10 s; --timeout is 100 ms (then: %v)", <-done)
+	}
+	if connect.CodeOf(err) != connect.CodeDeadlineExceeded || !strings.Contains(err.Error(), "waiting for one of the 1 slots") {
+		t.Fatalf("an as-of page view waiting for a held slot: %v (code %v), want the server's deadline_exceeded after --timeout", err, connect.CodeOf(err))
+	}
 }

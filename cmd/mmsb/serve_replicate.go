@@ -138,7 +138,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			log.Error("role change: no metrics", "err", err)
 			return
 		}
-		ins, err := inspector.New(inspectorOptions(bus, srv, nil, auth, o.maxRequestBytes))
+		ins, err := inspector.New(inspectorOptions(bus, srv, nil, auth, o.maxRequestBytes, o.timeout))
 		if err != nil {
 			log.Error("role change: no inspector", "err", err)
 			return

@@ -54,7 +54,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 		ics = append(ics, o.Auth)
 	}
 	if o.Timeout > 0 {
-		ics = append(ics, timeoutInterceptor(o.Timeout))
+		ics = append(ics, UnaryTimeout(o.Timeout))
 	}
 	compressMin := math.MaxInt // never
 	if o.GzipMinBytes > 0 {
@@ -128,6 +128,12 @@ func (l logInterceptor) done(ctx context.Context, proc, peer string, start time.
 	}
 	l.log.Log(ctx, level, "rpc", attrs...)
 }
+
+// UnaryTimeout returns the interceptor that gives unary calls without a
+// deadline one of d (HTTPOptions.Timeout, --timeout); streams get none.
+// The inspector's service takes it too, so that a page view waiting for
+// an as-of slot ends as a Read does.
+func UnaryTimeout(d time.Duration) connect.Interceptor { return timeoutInterceptor(d) }
 
 // timeoutInterceptor gives unary calls without a deadline one.
 type timeoutInterceptor time.Duration
