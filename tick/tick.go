@@ -262,6 +262,7 @@ type Orchestrator struct {
 	keptLen   atomic.Int64  // kept, for QueueLen without tickMu
 
 	ckptFailSeen uint64 // the bus's checkpoint failure count at the last tick; guarded by tickMu
+	droppedKept  int    // kept deltas dropped once closed (Drain reports them); guarded by tickMu
 }
 
 // New returns an orchestrator over e. Unless SkipStartupResync,
@@ -912,10 +913,20 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 // returned and nothing submits any more (Submits meanwhile are drained
 // too, as long as they keep coming). It returns how many deltas still
 // wait and why, when ctx ended or a tick left the queue no shorter (a
-// bus that refuses writes: its error).
+// bus that refuses writes: its error). On an orchestrator closed before
+// or while it drains, where Close dropped submitted deltas uncommitted, it
+// returns their number and mmsb.ErrClosed (it returned 0, nil, as if all
+// were committed: TestDrainReportsWhatCloseDropped); 0, nil where Close
+// dropped none.
 func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
 	for {
 		n := o.QueueLen()
+		if o.closed.Load() {
+			if left := o.droppedByClose(); left > 0 {
+				return left, fmt.Errorf("%w: %d submitted deltas dropped uncommitted", errClosed, left)
+			}
+			return 0, nil
+		}
 		if n == 0 {
 			return 0, nil
 		}
@@ -923,6 +934,9 @@ func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
 			return n, err
 		}
 		_, err := o.Tick(ctx)
+		if o.closed.Load() {
+			continue // closed during the tick: report what Close dropped
+		}
 		if left := o.QueueLen(); left >= n {
 			if err == nil {
 				err = fmt.Errorf("tick: a tick left %d of %d submitted deltas waiting", left, n)
@@ -932,11 +946,22 @@ func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
 	}
 }
 
+// droppedByClose returns how many submitted deltas a closed orchestrator
+// dropped: those a tick had kept, and those still in the intake queue
+// (which nothing drains once closed).
+func (o *Orchestrator) droppedByClose() int {
+	o.tickMu.Lock()
+	n := o.kept + o.droppedKept // whichever side of the drop at the last unlock
+	o.unlockTick()
+	return n + o.queue.Len()
+}
+
 // Close stops the orchestrator: later Submits and ticks fail with
 // ErrClosed, waiting submitters are released, Run returns ErrClosed,
 // subscriptions are closed.
 // Deltas still queued, or kept by a tick that could not commit them, are
-// dropped (Drain before Close commits them). It does not close the
+// dropped (Drain before Close commits them; a Drain running or called
+// once closed returns their number with ErrClosed). It does not close the
 // engine.
 //
 // Close does not wait for a running tick: that tick completes (what it
@@ -966,6 +991,7 @@ func (o *Orchestrator) unlockTick() {
 	o.tickMu.Unlock()
 	if o.closed.Load() && o.tickMu.TryLock() {
 		o.batch.reset()
+		o.droppedKept += o.kept
 		o.setKept(0)
 		o.keptAt = 0
 		o.tickMu.Unlock()

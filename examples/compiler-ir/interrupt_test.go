@@ -175,3 +175,65 @@ func TestDumpInterruptedLeavesNoFile(t *testing.T) {
 		t.Errorf("charts after an interrupt made their directory (%v)", err)
 	}
 }
+
+// TestCommandRefusesArguments: an argument after the flags is refused with
+// ErrBadFlag naming it (exit status 1). Before, `compiler-ir prog.ir`
+// (without --input) ignored it and every flag after it, analysed the
+// generated program and exited 0. The child is given small flags first, so
+// that the command without the check finishes quickly.
+func TestCommandRefusesArguments(t *testing.T) {
+	small := []string{"--funcs", "2", "--edits", "1", "--repeats", "1"}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"a program file without --input", append(small[:len(small):len(small)], "testdata/small.ir")},
+		{"flags after an argument", append(small[:len(small):len(small)], "x", "--funcs", "3")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, tc.args...)...)
+			cmd.Env = append(os.Environ(), runMainEnv+"=1", "TMPDIR="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 ||
+				!strings.Contains(string(out), "compiler-ir: bad flag value: unexpected argument") {
+				t.Fatalf("compiler-ir %s: %v, output:\n%s\nwant exit status 1 and the unexpected argument named", strings.Join(tc.args, " "), err, out)
+			}
+		})
+	}
+}
+
+// TestDumpRefusesInput: --dump writes the generated program, so --dump
+// with --input is refused with ErrBadFlag naming both, and writes nothing.
+// Before, it wrote a generated program of --funcs (5,000) functions in
+// place of the input and exited 0. Without --input (the control) the dump
+// is written.
+func TestDumpRefusesInput(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input string
+	}{
+		{"with --input", "testdata/small.ir"},
+		{"without --input", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			cfg.Funcs, cfg.Input = 5, tc.input
+			out := filepath.Join(t.TempDir(), "out.ir")
+			err := dumpProgram(context.Background(), out, cfg)
+			_, statErr := os.Stat(out)
+			if tc.input == "" {
+				if err != nil || statErr != nil {
+					t.Fatalf("dump: %v (stat: %v), want the program written", err, statErr)
+				}
+				return
+			}
+			if !errors.Is(err, ErrBadFlag) || !strings.Contains(err.Error(), "--dump") || !strings.Contains(err.Error(), "--input") {
+				t.Fatalf("dump with --input: %v, want ErrBadFlag naming --dump and --input", err)
+			}
+			if !os.IsNotExist(statErr) {
+				t.Fatalf("the refused dump wrote %s (stat: %v)", out, statErr)
+			}
+		})
+	}
+}

@@ -102,6 +102,10 @@ func main() {
 	flag.IntVar(&cfg.Repeats, "repeats", cfg.Repeats, "runs per swept fraction")
 	flag.StringVar(&cfg.Input, "input", "", "read the program from this text file (README: Text format)")
 	flag.Parse()
+	if err := checkNoArgs(flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, errorLine(err))
+		os.Exit(1)
+	}
 	// Ctrl-C (or SIGTERM) cancels the run, which then closes the bus and
 	// exits with status 130, leaving no half-written --dump file or chart.
 	// Killed outright by the signal, it left a truncated --dump or PNG
@@ -195,6 +199,12 @@ func (c config) validate() error {
 func dumpProgram(ctx context.Context, path string, cfg config) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
+	}
+	// --dump writes the generated program: with --input it wrote a
+	// generated program of --funcs functions, not the input, and said
+	// nothing.
+	if cfg.Input != "" {
+		return fmt.Errorf("%w: --dump writes the generated program (--funcs, --seed), not --input %s", ErrBadFlag, cfg.Input)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -429,3 +439,15 @@ func writeCharts(ctx context.Context, dir string, rep *report) error {
 // sentinel errors do not repeat it (main used to print "compiler-ir: compiler-ir: bad
 // flag value: ...").
 func errorLine(err error) string { return "compiler-ir: " + err.Error() }
+
+// checkNoArgs refuses arguments after the flags: every setting is a flag,
+// and the flag package stops at the first argument that is none, so the
+// flags after it were ignored too. Before, `compiler-ir prog.ir` (without
+// --input) ran the generated program, reported on it as if on prog.ir and
+// exited with status 0.
+func checkNoArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (every setting is a flag; see -h)", ErrBadFlag, args[0])
+	}
+	return nil
+}

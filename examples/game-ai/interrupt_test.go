@@ -99,3 +99,30 @@ func TestInterruptCleansUp(t *testing.T) {
 		t.Errorf("the shared region %s was left behind (%v)", region, regionErr)
 	}
 }
+
+// TestCommandRefusesArguments: an argument after the flags is refused with
+// ErrBadFlag naming it (exit status 1). Before, `game-ai open` (meant as
+// --map open) ignored it and every flag after it, ran the rooms map and
+// exited 0. The child is given small flags first, so that the command
+// without the check finishes quickly.
+func TestCommandRefusesArguments(t *testing.T) {
+	small := []string{"--grid", "16", "--ticks", "1", "--agents", "0", "--realtime=false"}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"a map kind without --map", append(small[:len(small):len(small)], "open")},
+		{"flags after an argument", append(small[:len(small):len(small)], "x", "--ticks", "2")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, tc.args...)...)
+			cmd.Env = append(os.Environ(), runMainEnv+"=1")
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 ||
+				!strings.Contains(string(out), "game-ai: bad flag value: unexpected argument") {
+				t.Fatalf("game-ai %s: %v, output:\n%s\nwant exit status 1 and the unexpected argument named", strings.Join(tc.args, " "), err, out)
+			}
+		})
+	}
+}

@@ -146,6 +146,10 @@ func main() {
 	flag.BoolVar(&cfg.Realtime, "realtime", cfg.Realtime, "pace the ticks at 60 Hz (false: back to back)")
 	flag.BoolVar(&cfg.Shared, "shared", false, "bus on disk in a temporary directory with shared-memory pages; the picture is read through a shared-memory reader")
 	flag.Parse()
+	if err := checkNoArgs(flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, errorLine(err))
+		os.Exit(1)
+	}
 	if err := checkGrid(*grid); err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
@@ -524,6 +528,17 @@ func errorLine(err error) string { return "game-ai: " + err.Error() }
 func checkGrid(side int) error {
 	if side < pageSide || side > defaultGridSide || side%pageSide != 0 {
 		return fmt.Errorf("%w: --grid %d: want a multiple of %d between %d and %d", ErrBadFlag, side, pageSide, pageSide, defaultGridSide)
+	}
+	return nil
+}
+
+// checkNoArgs refuses arguments after the flags: every setting is a flag,
+// and the flag package stops at the first argument that is none, so the
+// flags after it were ignored too. Before, `game-ai open` (meant as --map
+// open) ran the rooms map and exited with status 0.
+func checkNoArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (every setting is a flag; see -h)", ErrBadFlag, args[0])
 	}
 	return nil
 }

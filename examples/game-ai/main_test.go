@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -346,5 +349,40 @@ func TestGridFlagRefused(t *testing.T) {
 	}
 	if err := checkGrid(64); err != nil {
 		t.Errorf("--grid 64: %v", err)
+	}
+}
+
+// TestGridPictureEveryGridSide: --plot draws grid.png for every --grid the
+// flag accepts. On a 16×16 grid the 32-tile zoom window started at tile
+// -16 and writeGridPicture panicked (index out of range [-272]).
+func TestGridPictureEveryGridSide(t *testing.T) {
+	for _, side := range []int{pageSide, 2 * pageSide, 3 * pageSide} {
+		t.Run(fmt.Sprintf("grid %d", side), func(t *testing.T) {
+			useGrid(t, side)
+			cfg := config{Seed: 1, Map: mapRooms, Goals: 2, Agents: 8, Ticks: 2, EditsPerTick: 1, GoalEvery: 2,
+				CheckpointEvery: 2, SweepPages: []int{1}, Repeats: 1}
+			rep, err := run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "grid.png")
+			if err := writeGridPicture(path, rep.finalGame); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			img, err := png.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zoom := min(zoomTiles, side)
+			want := image.Pt(side*wholeScale+8+zoom*zoomScale, max(side*wholeScale, zoom*zoomScale))
+			if got := img.Bounds().Size(); got != want {
+				t.Fatalf("grid.png is %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 // Picture layout: the whole grid at 2 px per tile on the left, and on the
 // right a 32×32-tile window around a goal at 16 px per tile with the flow
-// arrows.
+// arrows (the whole grid when it is smaller: --grid 16).
 const (
 	wholeScale = 2
 	zoomTiles  = 32
@@ -51,8 +51,11 @@ func writeGridPicture(path string, s *snapshot) error {
 	if s == nil {
 		return nil
 	}
-	w := gridSide*wholeScale + 8 + zoomTiles*zoomScale
-	h := max(gridSide*wholeScale, zoomTiles*zoomScale)
+	// The zoom window cannot be larger than the grid: on a 16×16 grid a
+	// 32-tile window started at tile -16 (index out of range).
+	zoom := min(zoomTiles, gridSide)
+	w := gridSide*wholeScale + 8 + zoom*zoomScale
+	h := max(gridSide*wholeScale, zoom*zoomScale)
 	img := image.NewPaletted(image.Rect(0, 0, w, h), picturePalette())
 	for i := range img.Pix {
 		img.Pix[i] = colFrame
@@ -93,14 +96,14 @@ func writeGridPicture(path string, s *snapshot) error {
 		if v == tileGoal {
 			x, y := t%gridSide, t/gridSide
 			if zx == 0 && zy == 0 {
-				zx, zy = min(max(0, x-zoomTiles/2), gridSide-zoomTiles), min(max(0, y-zoomTiles/2), gridSide-zoomTiles)
+				zx, zy = min(max(0, x-zoom/2), gridSide-zoom), min(max(0, y-zoom/2), gridSide-zoom)
 			}
 			fill(min(max(0, x*wholeScale-2), gridSide*wholeScale-6), min(max(0, y*wholeScale-2), gridSide*wholeScale-6), 6, colGoal)
 		}
 	}
 	ox := gridSide*wholeScale + 8
-	for ty := range zoomTiles {
-		for tx := range zoomTiles {
+	for ty := range zoom {
+		for tx := range zoom {
 			t := tileAt(zx+tx, zy+ty)
 			px, py := ox+tx*zoomScale, ty*zoomScale
 			fill(px, py, zoomScale, tileColour(t))
@@ -110,7 +113,7 @@ func writeGridPicture(path string, s *snapshot) error {
 		}
 	}
 	for _, a := range s.agents {
-		if ax, ay := a[0]-zx, a[1]-zy; ax >= 0 && ay >= 0 && ax < zoomTiles && ay < zoomTiles {
+		if ax, ay := a[0]-zx, a[1]-zy; ax >= 0 && ay >= 0 && ax < zoom && ay < zoom {
 			fill(ox+ax*zoomScale+4, ay*zoomScale+4, zoomScale-8, colAgent)
 		}
 	}

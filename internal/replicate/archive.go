@@ -141,6 +141,16 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 	}
 	final := filepath.Join(ckDir, fmt.Sprintf("checkpoint-%020d.ckpt", lsn))
 	tmp := final + ".tmp"
+	// A download cut short (the server gone, a timeout, a digest
+	// mismatch) left its part behind: the directory then looked like a
+	// bus (hasState), so the next attempt opened an empty one instead of
+	// bootstrapping, and set it aside as diverged.
+	renamed := false
+	defer func() {
+		if !renamed {
+			_ = os.Remove(tmp)
+		}
+	}()
 	if err := r.ckpts.GetFile(ctx, ckptObjectName(lsn), tmp); err != nil {
 		return 0, fmt.Errorf("replicate: download checkpoint at LSN %d: %w", lsn, err)
 	}
@@ -150,6 +160,7 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 	if err := os.Rename(tmp, final); err != nil {
 		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
 	}
+	renamed = true
 	return lsn, syncFile(ckDir)
 }
 

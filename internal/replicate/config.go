@@ -31,31 +31,48 @@ type Config struct {
 	// checkpoint bucket MMSB_CKPT_<Bus>. Letters, digits, '-' and '_'.
 	Bus string
 	// Replicas is the stream, bucket and object store replication factor:
-	// 1 for a single server, 3 for a three-server cluster (default 1).
+	// 1 for a single server, 3 for a three-server cluster (default 1). A
+	// node does not lower an existing stream's: fewer is ErrConfig, and a
+	// FollowOnly node takes the stream's.
 	Replicas int
 	// MaxRecordBytes: the largest record payload (default
-	// DefaultMaxRecordBytes). The server's max_payload must allow it.
+	// DefaultMaxRecordBytes, or less where the server's max_payload is
+	// smaller: max_payload minus 64 KiB for the headers). The server's
+	// max_payload must allow it: NewNode refuses a larger value with
+	// ErrConfig.
 	MaxRecordBytes int
 	// LeaseTTL is the leader lease's time to live (default 3 s); the
 	// leader renews it every LeaseTTL/4 and stops committing when a
 	// renewal has not succeeded for LeaseTTL minus a safety margin.
 	LeaseTTL time.Duration
 	// AckTimeout bounds the wait for the stream's acknowledgement of one
-	// publish (default 5 s); a timeout fails the leader.
+	// publish (default 5 s, at most 24 h); a timeout fails the leader.
 	AckTimeout time.Duration
 	// MaxInFlight is the number of publishes awaiting acknowledgement
-	// (default 256): the pipeline depth that decides replicated throughput.
+	// (default 256, at most 65,536): the pipeline depth that decides
+	// replicated throughput.
 	MaxInFlight int
 	// CheckpointsKept is the number of checkpoints kept in the object store
 	// (default 2); the stream is trimmed below the oldest kept one.
 	CheckpointsKept int
 }
 
+// Upper bounds of Config values. The leader allocates its acknowledgement
+// queue, MaxInFlight entries, up front when it takes the lease: 1<<40 ended
+// the process (fatal error: out of memory, which no caller can recover).
+// Bootstraps and catch-ups wait 10 × AckTimeout, which past 29 years
+// overflowed to a negative duration: every such wait failed at once.
+const (
+	maxInFlight   = 1 << 16
+	maxAckTimeout = 24 * time.Hour
+)
+
 var busName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // ErrConfig is returned for an invalid Config or NodeConfig: a bad bus
 // name, a negative duration or count, a MaxRecordBytes beyond what one log
-// record holds, a node without a connection or a directory.
+// record holds, a MaxInFlight or AckTimeout over its limit, a node
+// without a connection or a directory.
 var ErrConfig = errors.New("replicate: invalid configuration")
 
 // CheckBusName refuses, with ErrConfig, a bus name Config refuses (it
@@ -93,14 +110,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AckTimeout == 0 {
 		c.AckTimeout = 5 * time.Second
 	}
-	if c.AckTimeout < 0 {
-		return c, fmt.Errorf("%w: ack timeout %v (want a positive duration, or 0 for the default)", ErrConfig, c.AckTimeout)
+	if c.AckTimeout < 0 || c.AckTimeout > maxAckTimeout {
+		return c, fmt.Errorf("%w: ack timeout %v (want a positive duration up to %v, or 0 for the default)", ErrConfig, c.AckTimeout, maxAckTimeout)
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 256
 	}
-	if c.MaxInFlight < 0 {
-		return c, fmt.Errorf("%w: max in flight %d (want a positive count, or 0 for the default)", ErrConfig, c.MaxInFlight)
+	if c.MaxInFlight < 0 || c.MaxInFlight > maxInFlight {
+		return c, fmt.Errorf("%w: max in flight %d (want 1..%d, or 0 for the default)", ErrConfig, c.MaxInFlight, maxInFlight)
 	}
 	if c.CheckpointsKept == 0 {
 		c.CheckpointsKept = 2
@@ -108,6 +125,34 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CheckpointsKept < 0 {
 		return c, fmt.Errorf("%w: checkpoints kept %d (want a positive count, or 0 for the default)", ErrConfig, c.CheckpointsKept)
 	}
+	return c, nil
+}
+
+// payloadHeadroom is the part of the server's max_payload that a record
+// message keeps for its headers: a record payload is at most max_payload
+// minus this.
+const payloadHeadroom = 64 << 10
+
+// fitMaxPayload fits c.MaxRecordBytes to the server's max_payload
+// (maxPayload; 0 when unknown). A record message larger than max_payload
+// is refused by the client after the leader logged the record: the commit
+// failed the bus (ErrFailed, not ErrRecordTooLarge before logging), the
+// leader stepped down and set its directory aside as diverged, and a
+// default nats-server (max_payload 1 MiB) did that to every commit over
+// 1 MiB. The default is lowered to fit; a value set explicitly (explicit)
+// that does not fit is ErrConfig.
+func fitMaxPayload(c Config, explicit bool, maxPayload int64) (Config, error) {
+	if maxPayload <= 0 {
+		return c, nil
+	}
+	fit := maxPayload - payloadHeadroom
+	if int64(c.MaxRecordBytes) <= fit {
+		return c, nil
+	}
+	if explicit || fit < 1 {
+		return c, fmt.Errorf("%w: max record bytes %d, but the NATS server's max_payload is %d: a record message needs its payload plus %d bytes of headroom (raise max_payload or lower MaxRecordBytes)", ErrConfig, c.MaxRecordBytes, maxPayload, payloadHeadroom)
+	}
+	c.MaxRecordBytes = int(fit)
 	return c, nil
 }
 
@@ -145,14 +190,42 @@ type resources struct {
 // gives the loss window of servers run with another sync_interval. A
 // lease bucket that exists keeps its TTL: a node configured with another
 // is ErrConfig, unless followOnly (it never leads), which takes the
-// bucket's (resources.cfg.LeaseTTL).
+// bucket's (resources.cfg.LeaseTTL). A stream that exists keeps a larger
+// message limit and replica count than this node's: fewer replicas is
+// ErrConfig, unless followOnly, which takes the stream's.
 func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly bool) (*resources, error) {
+	// A stream that exists keeps a larger message limit: a node with a
+	// smaller MaxRecordBytes (a read replica, a node connected to a server
+	// of smaller max_payload) lowered it, and the leader's next record
+	// over the new limit was refused ("message size exceeds maximum
+	// allowed"): its bus failed and it stepped down.
+	//
+	// Nor does a node lower the replica count: a node started without
+	// --replicas 3 turned the stream, the lease and the checkpoints of a
+	// three-server bus into single copies, and said nothing. A node that
+	// never leads takes the stream's count; one that may lead with fewer
+	// is ErrConfig, as for the lease TTL below. Raising it is allowed.
+	maxMsgSize := int32(cfg.MaxRecordBytes + 4<<10)
+	if old, err := js.Stream(ctx, cfg.StreamName()); err == nil {
+		oc := old.CachedInfo().Config
+		if cur := oc.MaxMsgSize; cur <= 0 || cur > maxMsgSize {
+			maxMsgSize = cur // unlimited, or larger than this node's
+		}
+		if cur := max(oc.Replicas, 1); cur > cfg.Replicas {
+			if !followOnly {
+				return nil, fmt.Errorf("%w: replicas %d, but the stream %s has %d: a node would make its copies fewer (every node of a bus needs the same Replicas)", ErrConfig, cfg.Replicas, cfg.StreamName(), cur)
+			}
+			cfg.Replicas = cur
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
+	}
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.StreamName(),
 		Subjects:    []string{cfg.Subject()},
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
-		MaxMsgSize:  int32(cfg.MaxRecordBytes + 4<<10),
+		MaxMsgSize:  maxMsgSize,
 		Duplicates:  2 * time.Minute,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,

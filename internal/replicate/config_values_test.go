@@ -3,6 +3,7 @@ package replicate
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -19,6 +20,10 @@ func TestConfigRefusesNonsenseValues(t *testing.T) {
 		cfg  Config
 	}{
 		{"negative max in flight", Config{Bus: "b", MaxInFlight: -1}},
+		{"huge max in flight", Config{Bus: "b", MaxInFlight: 1 << 40}}, // fatal out of memory when the node led
+		{"max in flight one over its limit", Config{Bus: "b", MaxInFlight: maxInFlight + 1}},
+		{"huge ack timeout", Config{Bus: "b", AckTimeout: math.MaxInt64}}, // 10× overflowed: every bootstrap timed out at once
+		{"ack timeout one over its limit", Config{Bus: "b", AckTimeout: maxAckTimeout + 1}},
 		{"negative checkpoints kept", Config{Bus: "b", CheckpointsKept: -1}},
 		{"negative ack timeout", Config{Bus: "b", AckTimeout: -time.Second}},
 		{"negative max record bytes", Config{Bus: "b", MaxRecordBytes: -1}},
@@ -30,6 +35,10 @@ func TestConfigRefusesNonsenseValues(t *testing.T) {
 		if _, err := tc.cfg.withDefaults(); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: %v, want ErrConfig", tc.name, err)
 		}
+	}
+	// The limits themselves are accepted.
+	if _, err := (Config{Bus: "b", MaxInFlight: maxInFlight, AckTimeout: maxAckTimeout}).withDefaults(); err != nil {
+		t.Errorf("max in flight and ack timeout at their limits: %v", err)
 	}
 }
 

@@ -89,7 +89,6 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Config = c
 	switch {
 	case cfg.Conn == nil:
 		return nil, fmt.Errorf("%w: no NATS connection (NodeConfig.Conn)", ErrConfig)
@@ -100,6 +99,10 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	case cfg.VerifyEvery < 0:
 		return nil, fmt.Errorf("%w: verify every %d records (want 0 for never, or a positive count)", ErrConfig, cfg.VerifyEvery)
 	}
+	if c, err = fitMaxPayload(c, cfg.MaxRecordBytes != 0, cfg.Conn.MaxPayload()); err != nil {
+		return nil, err
+	}
+	cfg.Config = c
 	if cfg.ID == "" {
 		h, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d", h, os.Getpid())

@@ -22,17 +22,43 @@ import (
 )
 
 func main() {
-	dir := flag.String("dir", "/tmp/mmsb-python-demo", "bus directory")
-	pages := flag.Int("pages", 4, "signals (pages of 128 float64 samples)")
-	every := flag.Duration("every", 100*time.Millisecond, "time between commits")
-	flag.Parse()
+	f, err := parseFlags(flag.CommandLine, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "writer:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Stdout, *dir, *pages, *every)
+	err = run(ctx, os.Stdout, f.dir, f.pages, f.every)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "writer:", err)
 		os.Exit(1)
 	}
+}
+
+// flags are the writer's settings.
+type flags struct {
+	dir   string
+	pages int
+	every time.Duration
+}
+
+// parseFlags parses args with fs. An argument that is no flag is refused:
+// `writer /tmp/x` (for -dir /tmp/x) ignored it and every flag after it,
+// and wrote to the default directory, where a reader of /tmp/x found no
+// bus.
+func parseFlags(fs *flag.FlagSet, args []string) (flags, error) {
+	var f flags
+	fs.StringVar(&f.dir, "dir", "/tmp/mmsb-python-demo", "bus directory")
+	fs.IntVar(&f.pages, "pages", 4, "signals (pages of 128 float64 samples)")
+	fs.DurationVar(&f.every, "every", 100*time.Millisecond, "time between commits")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("%w: unexpected argument %q (every setting is a flag: -dir, -pages, -every)", errBadFlag, fs.Arg(0))
+	}
+	return f, nil
 }
 
 // errBadFlag: a flag out of its range.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -37,6 +38,38 @@ func TestRunRejectsBadFlags(t *testing.T) {
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatal("run kept running: the flag was accepted")
+			}
+		})
+	}
+}
+
+// TestFlagsRefuseArguments: an argument that is no flag is refused with
+// errBadFlag naming it. Before, `writer /tmp/x` (meant as -dir /tmp/x)
+// ignored it and every flag after it and wrote to the default directory.
+func TestFlagsRefuseArguments(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string // "" for none
+		want    flags
+	}{
+		{"no arguments", nil, "", flags{"/tmp/mmsb-python-demo", 4, 100 * time.Millisecond}},
+		{"every flag", []string{"-dir", "/tmp/x", "-pages", "2", "-every", "1s"}, "", flags{"/tmp/x", 2, time.Second}},
+		{"a directory without -dir", []string{"/tmp/x"}, `unexpected argument "/tmp/x"`, flags{}},
+		{"flags after an argument", []string{"-pages", "2", "x", "-dir", "/tmp/x"}, `unexpected argument "x"`, flags{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("writer", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			got, err := parseFlags(fs, tc.args)
+			if tc.wantErr != "" {
+				if !errors.Is(err, errBadFlag) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseFlags(%q) = %v, want errBadFlag with %s", tc.args, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("parseFlags(%q) = %+v, %v; want %+v", tc.args, got, err, tc.want)
 			}
 		})
 	}
