@@ -186,9 +186,14 @@ func TestCommandRefusesArguments(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		args []string
+		want string
 	}{
-		{"a program file without --input", append(small[:len(small):len(small)], "testdata/small.ir")},
-		{"flags after an argument", append(small[:len(small):len(small)], "x", "--funcs", "3")},
+		{"a program file without --input", append(small[:len(small):len(small)], "testdata/small.ir"), "compiler-ir: bad flag value: unexpected argument"},
+		{"flags after an argument", append(small[:len(small):len(small)], "x", "--funcs", "3"), "compiler-ir: bad flag value: unexpected argument"},
+		// The flag package's own refusals exited with its status 2, the
+		// status of a failed comparison.
+		{"a value the flag package refuses", append(small[:len(small):len(small)], "--seed=x"), `invalid value "x" for flag -seed`},
+		{"an unknown flag", append(small[:len(small):len(small)], "--no-such-flag"), "flag provided but not defined: -no-such-flag"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, tc.args...)...)
@@ -196,8 +201,8 @@ func TestCommandRefusesArguments(t *testing.T) {
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 ||
-				!strings.Contains(string(out), "compiler-ir: bad flag value: unexpected argument") {
-				t.Fatalf("compiler-ir %s: %v, output:\n%s\nwant exit status 1 and the unexpected argument named", strings.Join(tc.args, " "), err, out)
+				!strings.Contains(string(out), tc.want) {
+				t.Fatalf("compiler-ir %s: %v, output:\n%s\nwant exit status 1 and %q", strings.Join(tc.args, " "), err, out, tc.want)
 			}
 		})
 	}

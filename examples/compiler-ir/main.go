@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/examples/internal/chart"
+	"github.com/mmsb-go/mmsb/examples/internal/cliflags"
 	"github.com/mmsb-go/mmsb/examples/internal/runstat"
 )
 
@@ -101,7 +102,7 @@ func main() {
 	flag.IntVar(&cfg.Edits, "edits", cfg.Edits, "single-function edits checked and timed")
 	flag.IntVar(&cfg.Repeats, "repeats", cfg.Repeats, "runs per swept fraction")
 	flag.StringVar(&cfg.Input, "input", "", "read the program from this text file (README: Text format)")
-	flag.Parse()
+	cliflags.Parse()
 	if err := checkNoArgs(flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)

@@ -31,6 +31,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/examples/internal/chart"
+	"github.com/mmsb-go/mmsb/examples/internal/cliflags"
 	"github.com/mmsb-go/mmsb/examples/internal/runstat"
 	"github.com/mmsb-go/mmsb/tick"
 )
@@ -145,7 +146,7 @@ func main() {
 	flag.IntVar(&cfg.EditsPerTick, "edits", cfg.EditsPerTick, "random wall toggles per tick")
 	flag.BoolVar(&cfg.Realtime, "realtime", cfg.Realtime, "pace the ticks at 60 Hz (false: back to back)")
 	flag.BoolVar(&cfg.Shared, "shared", false, "bus on disk in a temporary directory with shared-memory pages; the picture is read through a shared-memory reader")
-	flag.Parse()
+	cliflags.Parse()
 	if err := checkNoArgs(flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
