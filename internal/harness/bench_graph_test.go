@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
@@ -83,4 +84,42 @@ func TestGraphNegativeBlindOnLarge(t *testing.T) {
 	var clean Result
 	err = graphBench(bg, env, &clean, graphConfig{pages: 500, large: 2000, degree: 4, seed: 5})
 	requireCheckPasses(t, &clean, err, "large_verdict")
+}
+
+// TestGraphNegativePartialView: the view handed to the validator keeps
+// only the first 50 pages and the edges and bindings among them: a
+// consistent graph, so graph_valid holds, validated fast. The timings were
+// divided by the configured page count, so such a run passed the timing
+// gates too; now only validated_whole_graph fails.
+func TestGraphNegativePartialView(t *testing.T) {
+	env := testEnv(t, "graph", nil)
+	var r Result
+	err := graphBench(bg, env, &r, graphConfig{pages: 500, large: 2000, degree: 4, seed: 5,
+		mutateView: func(v *validate.GraphView) {
+			keep := func(id mmsb.PageID) bool { return id <= 50 }
+			for id := range v.Pages {
+				if !keep(id) {
+					delete(v.Pages, id)
+				}
+			}
+			var edges []mmsb.Edge
+			for _, ed := range v.Edges {
+				if keep(ed.Parent) && keep(ed.Child) {
+					edges = append(edges, ed)
+				}
+			}
+			v.Edges = edges
+			for id, b := range v.Bindings {
+				if !keep(id) || !slices.ContainsFunc(b.Parents, keep) {
+					delete(v.Bindings, id)
+				}
+			}
+		}})
+	requireFail(t, &r, err, "validated_whole_graph")
+	if failed := semanticFailures(&r); len(failed) != 1 {
+		t.Fatalf("want only validated_whole_graph failed, got %v", failed)
+	}
+	if c := checkNamed(t, &r, "validated_whole_graph"); c.Value != 50 {
+		t.Fatalf("validated %v pages, want 50", c.Value)
+	}
 }

@@ -28,7 +28,8 @@ func init() {
 // 1: every cycle); addEdge, when set, adds the workload's Control edges in
 // place of the bus's AddEdge (an insert path that lets a cycle through, or
 // fails); skipTickAt leaves that cycle without its tick (0: never), a run
-// that did less than it counts.
+// that did less than it counts; deferred runs the orchestrator in deferred
+// mode, never flushed, so no derived page is ever up to date.
 type invariantsConfig struct {
 	cycles         int
 	seed           uint64
@@ -37,6 +38,7 @@ type invariantsConfig struct {
 	failingUser    bool
 	checkEvery     int
 	skipTickAt     int
+	deferred       bool
 	addEdge        func(ctx context.Context, e *mmsb.Bus, parent, child mmsb.PageID) error
 }
 
@@ -45,6 +47,8 @@ type invariantsOutcome struct {
 	cycles, checks       int
 	ticks                int // ticks the orchestrator ran (its own counter)
 	failures             int64
+	derivedStale         int // checks in which a derived page was not compared with its function (stale: not propagated)
+	firstStale           string
 	firstFailure         string
 	deltas, tickErrors   int
 	edgesAdded, removed  int
@@ -109,8 +113,30 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 			return out, fmt.Errorf("bind %d: %w", i, err)
 		}
 	}
+	// Give every source page non-zero values and derive every bound page
+	// once, so that from the first cycle each derived page has a logged
+	// derivation that read its parents' current bytes, and the
+	// derived-consistent invariant compares it. (A recompute whose output
+	// equals the page's bytes, as f64.sum of zero pages does, logs no
+	// write: the page then has no derivation the invariant can judge.)
+	// A generator of its own, so the workload below stays as it was.
+	initRNG := rand.New(rand.NewPCG(cfg.seed, 0x1a8))
+	ds := make([]delta.Delta, len(src))
+	for i, id := range src {
+		vals := make([]float64, elems)
+		for k := range vals {
+			vals[k] = initRNG.Float64() + 0.5 // in [0.5, 1.5): never 0
+		}
+		ds[i] = delta.Delta{Page: id, Runs: []delta.Run{{Data: semiring.AppendF64(nil, vals...)}}}
+	}
+	if _, err := e.Commit(ctx, ds); err != nil {
+		return out, err
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		return out, err
+	}
 	all := append(append([]mmsb.PageID(nil), src...), der...)
-	o, err := tick.New(e, &tick.Options{QueueSize: 64, Budget: time.Hour})
+	o, err := tick.New(e, &tick.Options{QueueSize: 64, Budget: time.Hour, Deferred: cfg.deferred})
 	if err != nil {
 		return out, err
 	}
@@ -242,6 +268,16 @@ func measureInvariants(ctx context.Context, cfg invariantsConfig) (invariantsOut
 		}
 		out.checks++
 		out.failures += rep.Total
+		// Every derived page is propagated by the tick just run, so the
+		// derived-consistent invariant must have compared every one: a
+		// stale page is skipped by it, never failed, and a bus that stopped
+		// propagating passed this benchmark with 0 failures.
+		if bound, compared := len(e.Bindings()), figureOr(rep, "derived_compared", -1); compared != float64(bound) {
+			out.derivedStale++
+			if out.firstStale == "" {
+				out.firstStale = fmt.Sprintf("cycle %d: %g of %d derived pages compared with their function (the others not up to date)", c, compared, bound)
+			}
+		}
 		if rep.Total > 0 && out.firstFailure == "" {
 			out.firstFailure = fmt.Sprintf("cycle %d: %s", c, rep.Problems[0])
 		}
@@ -280,14 +316,27 @@ func invariantsBench(ctx context.Context, env *Env, r *Result, cfg invariantsCon
 	r.Semantic("failures", float64(out.failures) <= maxFail, float64(out.failures), fmt.Sprintf("<= %g over %d checks", maxFail, out.checks))
 	r.Semantic("cycles_refused", out.cycleAttempts > 0 && out.cyclesRefused == out.cycleAttempts && out.wrongVerdicts == 0,
 		float64(out.cyclesRefused), fmt.Sprintf("all %d attempted cycles refused with ErrCycle, no acyclic edge refused", out.cycleAttempts))
+	r.Semantic("derived_compared", out.derivedStale == 0 && out.checks > 0, float64(out.derivedStale),
+		fmt.Sprintf("every derived page up to date and compared with its function at each of the %d checks (checks short of it: %d)", out.checks, out.derivedStale))
 	r.Semantic("operations_ok", out.tickErrors == 0 && out.otherErrors == 0, float64(out.tickErrors+out.otherErrors), "every tick and mutation succeeded")
 	r.Summary = fmt.Sprintf("%d cycles (%d deltas, +%d/-%d edges), %d checks: %d failures; %d/%d attempted cycles refused",
 		out.cycles, out.deltas, out.edgesAdded, out.removed, out.checks, out.failures, out.cyclesRefused, out.cycleAttempts)
 	if out.firstFailure != "" {
 		r.Summary += "; first: " + out.firstFailure
 	}
+	if out.firstStale != "" {
+		r.Summary += "; " + out.firstStale
+	}
 	if out.firstWrong != "" {
 		r.Summary += "; " + out.firstWrong
 	}
 	return nil
+}
+
+// figureOr returns a validator report's figure, or def when it has none.
+func figureOr(rep validate.Report, name string, def float64) float64 {
+	if v, ok := rep.Figure(name); ok {
+		return v
+	}
+	return def
 }

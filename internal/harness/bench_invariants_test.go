@@ -126,3 +126,19 @@ func TestInvariantsNegativeSkippedTick(t *testing.T) {
 		t.Fatalf("ticks metric %v, want 199", v)
 	}
 }
+
+// TestInvariantsNegativeNoPropagation: an orchestrator in deferred mode
+// that never flushes leaves every derived page stale. The invariant
+// validator skips a stale page (it can only compare a page whose last
+// derivation read its parents' current bytes), so every check found 0
+// failures and #8 passed. The derived pages compared at each check are
+// now counted: only derived_compared fails.
+func TestInvariantsNegativeNoPropagation(t *testing.T) {
+	env := testEnv(t, "invariants", nil)
+	var r Result
+	err := invariantsBench(bg, env, &r, invariantsConfig{cycles: 200, seed: 4, deferred: true})
+	requireFail(t, &r, err, "derived_compared")
+	if failed := semanticFailures(&r); len(failed) != 1 {
+		t.Fatalf("want only derived_compared failed, got %v", failed)
+	}
+}

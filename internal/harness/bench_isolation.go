@@ -42,12 +42,15 @@ func userMean(inputs [][]byte, params, out []byte) error {
 // an impure one) are registered and bound to float64 pages with two
 // parents and no params; unspecified functions (a negative control) are
 // registered with no binding spec, as a new built-in without an
-// isolationSpecs entry would be.
+// isolationSpecs entry would be; noPropagate (a negative control) skips
+// the propagation after the inputs are written, leaving every bound page
+// stale, so that no page can be compared with its function's output.
 type isolationConfig struct {
 	runs        int
 	seed        uint64
 	extra       map[string]mmsb.RecomputeFunc
 	unspecified map[string]mmsb.RecomputeFunc
+	noPropagate bool
 }
 
 // isolationOutcome is what #4 measured.
@@ -58,6 +61,7 @@ type isolationOutcome struct {
 	bindings, impure   int
 	sideEffects, calls int64
 	nondeterministic   int64
+	consistent         int // bound pages compared with their function's output
 }
 
 // bindSpec is how #4 binds one function: the page type, and params.
@@ -163,8 +167,10 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 			return out, err
 		}
 	}
-	if _, err := e.Propagate(ctx); err != nil {
-		return out, err
+	if !cfg.noPropagate {
+		if _, err := e.Propagate(ctx); err != nil {
+			return out, err
+		}
 	}
 	out.rep, err = validate.Purity(ctx, validate.Live(e), validate.Options{Runs: cfg.runs, OnProblem: func(p validate.Problem) {
 		switch p.Kind {
@@ -185,6 +191,11 @@ func measureIsolation(ctx context.Context, cfg isolationConfig) (isolationOutcom
 	out.impure = len(bad)
 	calls, _ := out.rep.Figure("calls") // calls made, as the validator counted them
 	out.calls = int64(calls)
+	// Pages the validator compared with their function's output: only a
+	// page whose last derivation read its parents' current bytes can be,
+	// and a stale one is passed over without a problem.
+	consistent, _ := out.rep.Figure("consistency_checked")
+	out.consistent = int(consistent)
 	sort.Strings(out.uncovered)
 	return out, nil
 }
@@ -210,10 +221,13 @@ func isolationBench(ctx context.Context, env *Env, r *Result, cfg isolationConfi
 	r.Metric("side_effects", float64(out.sideEffects))
 	r.Metric("nondeterministic", float64(out.nondeterministic))
 	r.Metric("problems", float64(out.rep.Total))
+	r.Metric("consistency_checked", float64(out.consistent))
 	minPurity, maxSide := env.Threshold("min_purity"), env.Threshold("max_side_effects")
 	r.Semantic("coverage", len(out.uncovered) == 0 && out.covered == out.funcs, float64(out.covered),
 		fmt.Sprintf("every registered function bound and checked (%d)%s", out.funcs, listIf(" missing: ", out.uncovered)))
 	r.Semantic("purity", purity >= minPurity && out.rep.Total == 0, purity*100, fmt.Sprintf(">= %g%% (deterministic, consistent with the page)", minPurity*100))
+	r.Semantic("consistent", out.bindings > 0 && out.consistent == out.bindings, float64(out.consistent),
+		fmt.Sprintf("every bound page (%d) compared with its function of its parents", out.bindings))
 	r.Semantic("side_effects", float64(out.sideEffects) <= maxSide, float64(out.sideEffects), fmt.Sprintf("<= %g inputs modified", maxSide))
 	r.Summary = fmt.Sprintf("%d functions (%d built-in + user) re-run %d× on copied inputs: purity %.0f%%, %d side effects, %d non-deterministic",
 		out.funcs, out.funcs-1-len(cfg.extra)-len(cfg.unspecified), cfg.runs, purity*100, out.sideEffects, out.nondeterministic)

@@ -55,3 +55,19 @@ func TestIsolationNegativeUnspecified(t *testing.T) {
 		"harness.unspecified": userMean}})
 	requireOnlyFail(t, &r, err, "coverage")
 }
+
+// TestIsolationNegativeNotPropagated: the inputs are written but never
+// propagated, so every bound page is stale. The purity validator compares
+// a page with its function's output only when the page's last derivation
+// read its parents' current bytes, and passes over a stale one: #4 showed
+// "purity 100% (deterministic, consistent with the page)" having compared
+// no page. Only consistent fails.
+func TestIsolationNegativeNotPropagated(t *testing.T) {
+	env := testEnv(t, "isolation", nil)
+	var r Result
+	err := isolationBench(bg, env, &r, isolationConfig{runs: 3, seed: 3, noPropagate: true})
+	requireFail(t, &r, err, "consistent")
+	if failed := semanticFailures(&r); len(failed) != 1 {
+		t.Fatalf("want only consistent failed, got %v", failed)
+	}
+}

@@ -76,3 +76,19 @@ func TestTickNegativeStrayNaN(t *testing.T) {
 	err := tickBench(bg, env, &r, cfg)
 	requireOnlyFail(t, &r, err, "final_invariants")
 }
+
+// TestTickNegativeSampledInvariantSkipsTicks: the sampled invariant is
+// registered to run every 10th tick. It still ran (> 0 runs) and found
+// nothing, and #6 passed; the runs are now held to the ticks the
+// orchestrator ran. Only invariants_sampled fails.
+func TestTickNegativeSampledInvariantSkipsTicks(t *testing.T) {
+	env := testEnv(t, "tick", nil)
+	cfg := tinyTick()
+	cfg.invariantEvery = 10
+	var r Result
+	err := tickBench(bg, env, &r, cfg)
+	requireFail(t, &r, err, "invariants_sampled")
+	if failed := semanticFailures(&r); len(failed) != 1 {
+		t.Fatalf("want only invariants_sampled failed, got %v", failed)
+	}
+}

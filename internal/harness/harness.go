@@ -271,7 +271,7 @@ type Report struct {
 	Results  []Result  `json:"results"`
 	Passed   int       `json:"passed"`
 	Total    int       `json:"total"`
-	AllPass  bool      `json:"all_pass"`
+	AllPass  bool      `json:"all_pass"` // at least one benchmark ran, and every one passed
 	Duration float64   `json:"duration_seconds"`
 }
 
@@ -306,12 +306,20 @@ func Run(ctx context.Context, cfg Config, targets *Targets, only []int) *Report 
 		if err != nil {
 			res.Error = err.Error()
 		}
-		res.Pass = err == nil && len(res.Checks) > 0
+		// A pass needs at least one check that gates in this mode: in a
+		// quick run a benchmark that recorded only timing checks gated on
+		// nothing and passed.
+		gating := 0
+		res.Pass = err == nil
 		for _, c := range res.Checks {
-			if !c.Pass && (c.Semantic || !cfg.Quick) {
-				res.Pass = false
+			if c.Semantic || !cfg.Quick {
+				gating++
+				if !c.Pass {
+					res.Pass = false
+				}
 			}
 		}
+		res.Pass = res.Pass && gating > 0
 		if res.Pass {
 			rep.Passed++
 		}
@@ -319,7 +327,8 @@ func Run(ctx context.Context, cfg Config, targets *Targets, only []int) *Report 
 		rep.Results = append(rep.Results, res)
 		runtime.GC()
 	}
-	rep.AllPass = rep.Passed == rep.Total
+	// A run that selected no benchmark checked nothing: not a pass.
+	rep.AllPass = rep.Total > 0 && rep.Passed == rep.Total
 	rep.Duration = time.Since(start).Seconds()
 	return rep
 }
@@ -367,6 +376,9 @@ func (rep *Report) WriteTable(w io.Writer) {
 			}
 		}
 		line += "  target: " + r.Target
+		if !r.Pass && r.Error == "" && len(failed) == 0 {
+			failed = append(failed, "no check gates in this mode")
+		}
 		if len(failed) > 0 {
 			line += "  ← " + strings.Join(failed, "; ")
 		}

@@ -143,3 +143,49 @@ func TestTargetsRefuseEmptySizes(t *testing.T) {
 		t.Fatalf("#9 with 0 steps: %+v", rep.Results)
 	}
 }
+
+// TestRunOfNothingIsNotAPass: a selection that matches no benchmark runs
+// nothing, and a report of nothing must not say every benchmark passed
+// (0 of 0 was AllPass).
+func TestRunOfNothingIsNotAPass(t *testing.T) {
+	tg, err := LoadTargets("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := Run(context.Background(), Config{Quick: true}, tg, []int{987654})
+	if rep.Total != 0 || rep.AllPass {
+		t.Fatalf("a run of no benchmark: total %d, all pass %v", rep.Total, rep.AllPass)
+	}
+}
+
+// TestQuickRunNeedsAGatingCheck: a benchmark that records only timing
+// checks gates on nothing in a quick run (timings do not gate there), so it
+// must not pass; in a full run its timing checks gate and it passes. It
+// passed in both, having "recorded at least one check".
+func TestQuickRunNeedsAGatingCheck(t *testing.T) {
+	remove, err := Inject(Benchmark{ID: 91, Key: "timing-only", Name: "Timing only",
+		Run: func(_ context.Context, _ *Env, r *Result) error {
+			r.Timing("rate", true, 1, "ops/s", ">= 1 ops/s")
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remove()
+	tg, err := LoadTargets("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, quick := range []bool{true, false} {
+		rep := Run(context.Background(), Config{Quick: quick}, tg, []int{91})
+		if len(rep.Results) != 1 || rep.Results[0].Pass == quick {
+			t.Fatalf("quick %v: %+v, want pass %v", quick, rep.Results, !quick)
+		}
+		var tbl bytes.Buffer
+		rep.WriteTable(&tbl)
+		h := rep.History()
+		if quick && (!strings.Contains(tbl.String(), "no check gates in this mode") || len(h.Results[0].Failed) != 1) {
+			t.Fatalf("a failure with no failed check must say why:\n%s\nhistory %+v", tbl.String(), h.Results)
+		}
+	}
+}

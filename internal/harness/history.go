@@ -49,6 +49,9 @@ func (rep *Report) History() HistoryEntry {
 		if r.Error != "" {
 			p.Failed = append(p.Failed, "error")
 		}
+		if !r.Pass && len(p.Failed) == 0 {
+			p.Failed = append(p.Failed, "no-gating-check") // failed with no check that gates in this mode
+		}
 		h.Results = append(h.Results, p)
 	}
 	return h

@@ -88,11 +88,13 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 		}
 	}
 	var records, ops int64
+	var lastScanned mmsb.LSN
 	segs, err := tlog.Check(fs, walDir, func(rec *tlog.Record) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		records++
+		lastScanned = max(lastScanned, rec.LastLSN())
 		n := s.record(rec)
 		ops += n
 		return nil
@@ -108,6 +110,19 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 	})
 	if err != nil && !vfs.IsNotExist(err) {
 		return *rep, err
+	}
+	// A checkpoint is written only once the log durably holds its LSN, and
+	// recovery restarts a log that ends before its checkpoint (leaving it
+	// empty). A log that holds records but ends before a checkpoint has
+	// lost committed operations, and that checkpoint was never compared
+	// with anything: it passed in silence.
+	if records > 0 {
+		for _, c := range ckpts {
+			if c.LSN > lastScanned && c.LSN > s.base {
+				r.addf(KindLSN, c.LSN, 0, c.Path, "the log ends at LSN %d, before checkpoint %s (LSN %d): committed operations %d..%d are missing, and the checkpoint cannot be compared with the log",
+					lastScanned, c.Path, c.LSN, lastScanned+1, c.LSN)
+			}
+		}
 	}
 	var bytes int64
 	for _, sg := range segs {

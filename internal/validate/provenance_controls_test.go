@@ -3,6 +3,8 @@ package validate
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
@@ -110,4 +112,132 @@ func TestProvenanceCatchesWrongWrites(t *testing.T) {
 	}
 	rep, err = checkProvenance(ctx, e, o, otherPage)
 	requireProblem(t, rep, err, "the log holds a")
+}
+
+// TestProvenanceCatchesEmptyAnswers: an answer that lists no write (or no
+// answer at all, with no error) is a provenance problem for every sample;
+// the check indexed the answer's first write and panicked.
+func TestProvenanceCatchesEmptyAnswers(t *testing.T) {
+	e := sparseBus(t)
+	defer e.Close()
+	for _, c := range []struct {
+		name string
+		res  *mmsb.ProvenanceResult
+	}{{"no writes", &mmsb.ProvenanceResult{}}, {"nil answer", nil}} {
+		res := c.res
+		t.Run(c.name, func(t *testing.T) {
+			ask := func(context.Context, mmsb.PageID, int, int) (*mmsb.ProvenanceResult, error) { return res, nil }
+			rep, err := ProvenanceWith(ctx, e, Options{Samples: -1}, ask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Total != 24 || len(rep.Problems) == 0 || rep.Problems[0].Kind != KindProvenance {
+				t.Fatalf("want a provenance problem for each of 24 pages, got %d: %v", rep.Total, rep.Problems)
+			}
+		})
+	}
+}
+
+// TestProvenanceCatchesFalseTruncation: answers that keep only their first
+// write and say Truncated, though the walk stopped nowhere near the depth
+// limit (or the write cap): every derivation's parents are dropped. A
+// truncated answer was allowed to list no parents at any depth, and these
+// passed. The bus's own answers pass first.
+func TestProvenanceCatchesFalseTruncation(t *testing.T) {
+	e := openBus(t, vfs.NewMem(), nil)
+	defer e.Close()
+	populate(t, e, 10, 4)
+	rep, err := Provenance(ctx, Live(e), Options{Samples: -1})
+	requireOK(t, rep, err)
+	cut := func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+		r, err := e.Provenance(ctx, id, off, n, 0)
+		if err != nil || len(r.Writes) < 2 {
+			return r, err
+		}
+		c := *r
+		c.Writes, c.Truncated, c.ChainDepth = c.Writes[:1], true, 0
+		return &c, nil
+	}
+	rep, err = ProvenanceWith(ctx, e, Options{Samples: -1}, cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every sample whose answer had parents to drop (a range last written
+	// by propagation) is caught, and nothing else.
+	if rep.Total == 0 {
+		t.Fatal("answers that dropped every parent passed as truncated")
+	}
+	for _, p := range rep.Problems {
+		if p.Kind != KindProvenance || !strings.Contains(p.What, "lists parents []") {
+			t.Fatalf("unexpected problem %v", p)
+		}
+	}
+}
+
+// TestProvenanceCatchesFalseRepeat: on a diamond (a -> b, a -> c,
+// d = f64.sum(b, c)) the bus's answer for d lists a's write twice, the
+// second time as a Repeat, and passes. Answers that keep d's write and its
+// two parents, both marked Repeat although nothing before them lists their
+// LSNs, and drop a's writes, hid the rest of the chain: a repeat's parents
+// were never checked, and they passed.
+func TestProvenanceCatchesFalseRepeat(t *testing.T) {
+	e := openBus(t, vfs.NewMem(), nil)
+	defer e.Close()
+	specs := make([]mmsb.PageSpec, 4)
+	for i := range specs {
+		specs[i] = mmsb.PageSpec{Size: 16, Meta: f64Meta()}
+	}
+	p, err := e.CreatePages(ctx, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c, d := p[0], p[1], p[2], p[3]
+	for _, bind := range []struct {
+		page    mmsb.PageID
+		fn      string
+		parents []mmsb.PageID
+	}{{b, "passthrough", []mmsb.PageID{a}}, {c, "passthrough", []mmsb.PageID{a}}, {d, "f64.sum", []mmsb.PageID{b, c}}} {
+		if err := e.Bind(ctx, bind.page, bind.fn, nil, bind.parents); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := make([]byte, 16)
+	v[7] = 0x3f // 1.0 in element 0
+	if _, err := e.Commit(ctx, []delta.Delta{{Page: a, Runs: []delta.Run{{Data: v}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Provenance(ctx, d, 0, 8, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(res.Writes, func(w mmsb.ProvenanceWrite) bool { return w.Repeat }) {
+		t.Fatalf("the diamond's answer lists no repeat: %+v", res.Writes)
+	}
+	rep, err := Provenance(ctx, Live(e), Options{Samples: -1})
+	requireOK(t, rep, err)
+
+	fake := func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+		r, err := e.Provenance(ctx, id, off, n, 0)
+		if err != nil || id != d || len(r.Writes) < 3 {
+			return r, err
+		}
+		// Keep d's write and both its parents (so d's listing is right),
+		// drop a's writes, and mark the parents Repeat, so that no check
+		// looks for what they read.
+		c := *r
+		c.Writes = nil
+		for _, w := range r.Writes {
+			if w.Depth <= 1 {
+				w.Repeat = w.Depth == 1
+				c.Writes = append(c.Writes, w)
+			}
+		}
+		c.ChainDepth = 1
+		return &c, nil
+	}
+	rep, err = ProvenanceWith(ctx, e, Options{Samples: -1}, fake)
+	requireKind(t, rep, err, "marked a repeat", KindProvenance, 0)
 }

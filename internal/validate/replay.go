@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 // holds LSN 1), and again from the newest checkpoint when there is one, and
 // compares every page with the live state bit for bit
 // (mmsb.VerifyReplay). Offline, it rebuilds the bus from LSN 1 and from
-// the newest usable checkpoint and compares the two; when both would start
+// the newest usable checkpoint (well framed, and loaded by the bus's own
+// loader) and compares the two; when both would start
 // from the same point (no usable checkpoint, or only the one the first
 // replay starts from) nothing is compared and Report.NotCompared says so.
 //
@@ -123,6 +125,18 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 			r.note("checkpoint %s (LSN %d) is not usable as a starting point: %v", c.Path, c.LSN, err)
 			continue
 		}
+		// Well framed is not enough: a checkpoint whose records the loader
+		// refuses (a page image left out) was counted usable, mmsb.Replay
+		// passed over it in silence, and with no other checkpoint the
+		// "replay from the newest checkpoint" replayed from LSN 1: a replay
+		// compared with itself, reported as a pass.
+		if err := checkpointLoads(ctx, fs, c, t.Funcs); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.note("checkpoint %s (LSN %d) is not usable as a starting point: it does not load: %v", c.Path, c.LSN, err)
+			continue
+		}
 		usable = append(usable, c)
 	}
 	opts := &mmsb.Options{FS: fs, Functions: t.Funcs}
@@ -167,6 +181,42 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 		r.addf(KindDivergence, 0, 0, where, "replays end at different LSNs: %d from %s, %d from %s", a, firstFrom, b, newestFrom)
 	}
 	compareEngines(full, newest, where, r, tot)
+	return nil
+}
+
+// checkpointLoads reports whether the bus's own loader accepts checkpoint
+// c. The file is copied into an in-memory directory that holds nothing
+// else (no log, no other checkpoint) and replayed there: where a
+// checkpoint that does not load cannot be passed over for an older one or
+// for LSN 1, so the replay fails instead. The directory checked is only
+// read.
+func checkpointLoads(ctx context.Context, fs vfs.FS, c checkpoint.Info, funcs map[string]mmsb.RecomputeFunc) error {
+	mem := vfs.NewMem()
+	const dir = "/checkpoint-load"
+	ckDir := mem.Join(dir, "checkpoints")
+	if err := mem.MkdirAll(ckDir); err != nil {
+		return err
+	}
+	src, err := vfs.OpenRegular(fs, c.Path)
+	if err != nil {
+		return err
+	}
+	defer src.Close() //nolint:errcheck // read-only
+	dst, err := mem.Create(mem.Join(ckDir, checkpoint.FileName(c.LSN)))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	b, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: mem, Functions: funcs})
+	if err != nil {
+		return err
+	}
+	_ = b.Close() // a detached replay: nothing to lose
 	return nil
 }
 
