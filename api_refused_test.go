@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // callBound runs f with a bound on its time, turning a panic into a test
@@ -561,6 +566,10 @@ func TestReaderRefused(t *testing.T) {
 				t.Errorf("Snapshot(%d, %d) = %v, want ErrPageNotFound", ids[0], id, err)
 			}
 		}
+		// A nil function panicked inside the seqlock read.
+		if err := callBound(t, "View nil function", func() error { return rd.View(ids[0], nil) }); !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "nil function") {
+			t.Errorf("View(%d, nil) = %v, want ErrInvalidOption naming the nil function", ids[0], err)
+		}
 		if b, _, _, err := rd.ReadPage(ids[0], nil); err != nil || len(b) != 8 {
 			t.Errorf("control: ReadPage(%d) = %d bytes, %v", ids[0], len(b), err)
 		}
@@ -615,6 +624,120 @@ func TestReplayWithNilFunction(t *testing.T) {
 	}
 	if fn, ok := b.Func("x"); ok || fn != nil {
 		t.Fatalf("the replay registered the nil function x")
+	}
+}
+
+// TestNilArgumentsRefused: a nil pointer or callback where the API needs
+// one is refused with the sentinel, naming it, and the bus goes on. Each
+// panicked: ApplyReplicated with the bus's write lock held, so that a
+// caller that recovered (an RPC server) found every later call hung.
+func TestNilArgumentsRefused(t *testing.T) {
+	e, ids := refusedFixture(t)
+	all := func(*LoggedOp) bool { return true }
+	d := Write(ids[0], 0, []byte("x"))
+	checkRefused(t, e, []refusedCase{
+		{"QueryLog nil callback", func(e *Bus) error { return e.QueryLog(ctx, LogQuery{}, nil) }, ErrInvalidOption, []string{"nil callback"}},
+		{"QueryLogDir nil callback", func(e *Bus) error { return QueryLogDir(ctx, e.FS(), "/mmsb", LogQuery{}, nil) }, ErrInvalidOption, []string{"nil callback"}},
+		{"QueryLogDir nil filesystem", func(e *Bus) error { return QueryLogDir(ctx, nil, t.TempDir(), LogQuery{}, all) }, ErrInvalidOption, []string{"nil filesystem"}},
+		{"PropagateInto nil result", func(e *Bus) error { return e.PropagateInto(ctx, nil) }, ErrInvalidOption, []string{"nil *PropagateResult"}},
+		{"Merge nil first", func(*Bus) error { _, err := Merge(nil, &d); return err }, ErrInvalidDelta, []string{"nil delta"}},
+		{"Merge nil second", func(*Bus) error { _, err := Merge(&d, nil); return err }, ErrInvalidDelta, []string{"nil delta"}},
+	})
+}
+
+// TestMissingBusDirRefused: Replay and QueryLogDir read a missing wal/ or
+// checkpoints/ as no history, so a directory that does not exist (a typo)
+// answered with an empty state at LSN 0, or no operations, and no error.
+// It must be ErrInvalidOption naming the directory; an existing directory
+// with no bus in it is still an empty history (the control).
+func TestMissingBusDirRefused(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-bus")
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	all := func(*LoggedOp) bool { return true }
+	for _, dir := range []string{missing, file, ""} {
+		err := callBound(t, "Replay "+dir, func() error {
+			b, err := Replay(ctx, dir, ReplayTarget{}, nil)
+			if b != nil {
+				b.Close()
+			}
+			return err
+		})
+		if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), fmt.Sprintf("%q", dir)) {
+			t.Errorf("Replay(%q) = %v, want ErrInvalidOption naming it", dir, err)
+		}
+		err = callBound(t, "QueryLogDir "+dir, func() error { return QueryLogDir(ctx, vfs.Default, dir, LogQuery{}, all) })
+		if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), fmt.Sprintf("%q", dir)) {
+			t.Errorf("QueryLogDir(%q) = %v, want ErrInvalidOption naming it", dir, err)
+		}
+	}
+	empty := t.TempDir()
+	b, err := Replay(ctx, empty, ReplayTarget{}, nil)
+	if err != nil || b.LastLSN() != 0 {
+		t.Fatalf("control: Replay of an empty directory = %v, want an empty state", err)
+	}
+	b.Close()
+	if err := QueryLogDir(ctx, vfs.Default, empty, LogQuery{}, all); err != nil {
+		t.Fatalf("control: QueryLogDir of an empty directory = %v", err)
+	}
+
+	f := openMem(t, &Options{Follower: true})
+	checkRefused(t, f, []refusedCase{
+		{"ApplyReplicated nil record", func(f *Bus) error { return f.ApplyReplicated(ctx, nil) }, ErrInvalidOption, []string{"nil record"}},
+	})
+	// The follower is not left locked: a call after the refusal returns.
+	if err := callBound(t, "ApplyReplicated after a nil record", func() error {
+		return f.ApplyReplicated(ctx, &ReplicatedRecord{FirstLSN: 5, LastLSN: 5})
+	}); !errors.Is(err, ErrReplicaOrder) {
+		t.Fatalf("ApplyReplicated after a nil record = %v, want ErrReplicaOrder", err)
+	}
+}
+
+// TestClockPanicRefused: Options.Clock is called with the bus's write lock
+// held; a panic in it left the lock held, so that a caller that recovered
+// it found every later call, Close too, hung. Each call that stamps a time
+// must fail with ErrInvalidOption naming the clock, log nothing, and leave
+// the bus usable once the clock works.
+func TestClockPanicRefused(t *testing.T) {
+	var broken atomic.Bool
+	var now int64
+	e := openMem(t, &Options{Functions: fuzzFuncs(), Clock: func() int64 {
+		if broken.Load() {
+			panic("clock unplugged")
+		}
+		now += 1000
+		return now
+	}})
+	ids, err := e.CreatePages(ctx, []PageSpec{{Size: 8}, {Size: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, ids[1], "passthrough", nil, ids[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Commit(ctx, []Delta{Write(ids[0], 0, []byte("a"))}); err != nil { // ids[1] waits for a wave
+		t.Fatal(err)
+	}
+	names := []string{"Options.Clock panicked", "clock unplugged"}
+	broken.Store(true)
+	checkRefused(t, e, []refusedCase{
+		{"Commit", func(e *Bus) error { _, err := e.Commit(ctx, []Delta{Write(ids[0], 0, []byte("b"))}); return err }, ErrInvalidOption, names},
+		{"CommitAsync", func(e *Bus) error { _, err := e.CommitAsync(ctx, []Delta{Write(ids[0], 0, []byte("b"))}); return err }, ErrInvalidOption, names},
+		{"CreatePages", func(e *Bus) error { _, err := e.CreatePages(ctx, []PageSpec{{Size: 8}}); return err }, ErrInvalidOption, names},
+		{"SetMetadata", func(e *Bus) error { return e.SetMetadata(ctx, ids[0], []MetaEntry{{Key: "k"}}) }, ErrInvalidOption, names},
+		{"Propagate", func(e *Bus) error { _, err := e.Propagate(ctx); return err }, ErrInvalidOption, names},
+	})
+	broken.Store(false)
+	if err := callBound(t, "Propagate with the clock back", func() error { _, err := e.Propagate(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err := e.ReadPage(ids[1], nil); err != nil || b[0] != 'a' {
+		t.Fatalf("derived page after the wave = %q, %v; want the parent's byte", b, err)
+	}
+	if err := callBound(t, "Close", e.Close); err != nil {
+		t.Fatal(err)
 	}
 }
 

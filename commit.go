@@ -127,7 +127,11 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.startCheckpoint()
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
-	now := e.commitClock()
+	now, err := e.commitClock()
+	if err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, tlog.Ticket{}, err
+	}
 	// A pipelined batch (canPipeline) is checked by the committer alone
 	// while a helper applies the previous one, and a helper copies its
 	// bytes into the pages while the caller builds the next: the caller
@@ -429,7 +433,11 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 		e.mu.Unlock()
 		return CommitInfo{}, err
 	}
-	now := e.commitClock()
+	now, err := e.commitClock()
+	if err != nil {
+		e.mu.Unlock()
+		return CommitInfo{}, err
+	}
 	buf := encode(record.AppendHeader(e.buf[:0], now))
 	e.keepBuf(buf)
 	t, first, err := e.appendLocked(uint32(n), buf)
@@ -832,13 +840,21 @@ func explicitLater(specs []PageSpec, id PageID) bool {
 // commitClock returns the time to stamp on a commit: the injected clock,
 // but never earlier than the previous commit, so that commit times never
 // decrease along the log (time-based replay and queries rely on it).
-// Caller holds e.mu.
-func (e *Bus) commitClock() int64 {
-	now := e.clock()
+// Caller holds e.mu. A panic of the injected clock is returned as an error
+// wrapping ErrInvalidOption: it left e.mu locked, and every later call of
+// the bus, Close too, hung (recompute functions' panics are recovered as
+// well).
+func (e *Bus) commitClock() (now int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			now, err = 0, fmt.Errorf("%w: Options.Clock panicked: %v", ErrInvalidOption, r)
+		}
+	}()
+	now = e.clock()
 	if now < e.lastTime {
 		now = e.lastTime
 	}
-	return now
+	return now, nil
 }
 
 // assertBatchApplied checks (invariants builds only) what a committed batch

@@ -111,7 +111,9 @@ type Options struct {
 	// ErrInvalidOption. An in-memory bus's checkpoints are not paced.
 	CheckpointWriteRate int64
 	// Clock returns the time stamped on commits, in ns since the Unix
-	// epoch (default time.Now). Tests inject a deterministic clock.
+	// epoch (default time.Now). Tests inject a deterministic clock. A
+	// panic in it fails the call that stamps (a commit, a control
+	// operation, a wave) with ErrInvalidOption, which logs nothing.
 	Clock func() int64
 	// Repair: truncate the log at corruption (reporting what was dropped)
 	// instead of failing Open.
@@ -218,7 +220,10 @@ type Options struct {
 	Follower bool
 }
 
-// Recovery reports what Open did.
+// Recovery reports what Open did. For a bus that Replay or Bus.Replay
+// returned, Checkpoint and CheckpointLSN say where the replay started
+// (""/0: from LSN 1), and SkippedCheckpoint which checkpoints it passed
+// over because they did not load.
 type Recovery struct {
 	Checkpoint        string   // checkpoint loaded ("" if none)
 	CheckpointLSN     LSN      // LSN it covered
@@ -332,7 +337,6 @@ type Bus struct {
 	derivedReads  map[PageID]*Derivation
 	replayOps     []record.Op // decode buffer of recovery and replay
 	sink          int         // keeps cache-warming loads from being optimised away
-	replayedFrom  string      // detached replays: the checkpoint the replay started from
 	// replayOnly, in a detached replay (ReadPageAt), restricts it to one
 	// page: other pages, edges and bindings are checked in the checkpoint
 	// but not loaded, and operations not on the page are skipped, so that
@@ -639,6 +643,19 @@ func (e *Bus) recover() error {
 		// were cut (a damaged last record truncated as a torn tail, or a
 		// Repair). The log cannot continue at the checkpoint's next LSN
 		// (it appends contiguously), so start it afresh there.
+		//
+		// A checkpoint is taken only once the log durably holds its LSN,
+		// so a log that ends before it with nothing cut by this Open is
+		// not this checkpoint's: a segment is missing, or the checkpoint
+		// was copied in from another bus. Restarting then deleted every
+		// segment and the bus's own older checkpoints, and opened at the
+		// other state. (A crash between a torn tail's truncation and the
+		// restart also lands here: the refusal names Repair, which
+		// finishes it.)
+		if rep.TornFile == "" && rep.RepairedFile == "" && !e.opts.Repair {
+			return fmt.Errorf("%w: the log in %s ends at LSN %d, before checkpoint %s (LSN %d), and no damaged record was cut: a log segment is missing or the checkpoint belongs to another bus (Options.Repair opens at the checkpoint and deletes the log and the older checkpoints)",
+				ErrCorruption, e.walDir(), rep.LastLSN, e.recovery.Checkpoint, e.lastLSN)
+		}
 		if err := e.restartLog(); err != nil {
 			return err
 		}

@@ -254,7 +254,7 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 
 // PropagateInto runs one propagation wave over the pages written since the
 // last wave (the dirty set) and the pages the last wave held back, filling
-// r (whose slices are reused).
+// r (whose slices are reused; a nil r is ErrInvalidOption).
 //
 // The wave takes the Data-edge descendants of the dirty pages in
 // deterministic topological order (ties by page ID) and recomputes each
@@ -295,6 +295,10 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // Functions must be pure and must not call the engine (the second
 // computation holds its lock). One wave runs at a time.
 func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
+	if r == nil {
+		// Refused before the wave: a nil result panicked in its reset.
+		return fmt.Errorf("%w: PropagateInto: nil *PropagateResult", ErrInvalidOption)
+	}
 	e.waveMu.Lock()
 	defer e.waveMu.Unlock()
 	r.reset()
@@ -333,7 +337,12 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.mu.Unlock()
 		return waveErr
 	}
-	now := e.commitClock()
+	now, err := e.commitClock()
+	if err != nil {
+		p.trim()
+		e.mu.Unlock()
+		return withFailure(fmt.Errorf("propagation wave: %w", err), waveErr)
+	}
 	buf := record.AppendHeader(p.buf[:0], now)
 	for i := range p.outs {
 		o := &p.outs[i]

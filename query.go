@@ -133,12 +133,31 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // loads the whole log: one record is in memory at a time, and segments that
 // end before q.FromLSN are skipped. A q.FromLSN older than the log's first
 // record (its segments were removed once a checkpoint covered them) is
-// ErrLogTruncated, before fn is called.
+// ErrLogTruncated, before fn is called. A nil fs or fn, or a dir that does
+// not exist, is ErrInvalidOption.
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := q.check(); err != nil {
 		return err
 	}
+	if fs == nil {
+		return fmt.Errorf("%w: QueryLogDir: nil filesystem (vfs.Default is the OS's)", ErrInvalidOption)
+	}
+	if err := checkQueryFunc(fn); err != nil {
+		return err
+	}
+	if err := checkBusDir(fs, dir); err != nil {
+		return fmt.Errorf("log query: %w", err)
+	}
 	return queryLog(ctx, fs, dir, q, nil, fn)
+}
+
+// checkQueryFunc refuses a nil callback before anything is read: it
+// panicked at the first matching operation, or never when none matched.
+func checkQueryFunc(fn func(*LoggedOp) bool) error {
+	if fn == nil {
+		return fmt.Errorf("%w: log query: nil callback", ErrInvalidOption)
+	}
+	return nil
 }
 
 // check refuses a query that contradicts itself: ToTime before FromTime,
@@ -226,9 +245,13 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 
 // QueryLog streams this bus's logged operations matching q (see QueryLogDir).
 // Everything committed before the call is visible. A q.FromLSN the log no
-// longer holds, or a bus without a log, is ErrLogTruncated.
+// longer holds, or a bus without a log, is ErrLogTruncated; a nil fn is
+// ErrInvalidOption.
 func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := q.check(); err != nil {
+		return err
+	}
+	if err := checkQueryFunc(fn); err != nil {
 		return err
 	}
 	if err := e.Flush(ctx); err != nil {
@@ -259,5 +282,5 @@ func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool)
 			return queryLog(ctx, e.fs, e.dir, q, &pos, fn)
 		}
 	}
-	return QueryLogDir(ctx, e.fs, e.dir, q, fn)
+	return queryLog(ctx, e.fs, e.dir, q, nil, fn) // q and fn checked above; the bus's dir exists
 }

@@ -353,7 +353,8 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 // error is returned only from the consistent call. A region file truncated
 // under the Reader (by its owner) makes fn's access to b fail View with
 // ErrSharedCorrupt; b read after View returned (kept against these rules)
-// is not protected: that access is a fatal SIGBUS.
+// is not protected: that access is a fatal SIGBUS. A nil fn is
+// ErrInvalidOption.
 //
 // ReadPage and View first make one seqlock attempt on the current
 // attachment without the Reader's mutex, changing nothing in the reader
@@ -369,6 +370,10 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 // that (page.ShmReader.Close), so a read racing with Close or reattach
 // never touches an unmapped address and never reports zeros.
 func (rd *Reader) View(id PageID, fn func(b []byte) error) error {
+	if fn == nil {
+		// It panicked inside the seqlock read (one predictable branch).
+		return fmt.Errorf("%w: View: nil function", ErrInvalidOption)
+	}
 	if a := rd.cur.Load(); a != nil {
 		ok, retry, err := a.r.TryRead(uint64(id), fn, nil)
 		if ok {

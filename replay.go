@@ -81,9 +81,28 @@ func newDetached(funcs map[string]RecomputeFunc, lazy bool) *Bus {
 // LazyPageMemory are used; bindings naming unregistered functions are
 // allowed. Without LazyPageMemory the replay pre-faults its page memory and
 // is bounded by the machine's memory (ErrNoSpace), as Open is: replay a
-// directory written by a lazy bus with LazyPageMemory too.
+// directory written by a lazy bus with LazyPageMemory too. A dir that does
+// not exist is ErrInvalidOption.
 func Replay(ctx context.Context, dir string, target ReplayTarget, opts *Options) (*Bus, error) {
+	fs := vfs.Default
+	if opts != nil && opts.FS != nil {
+		fs = opts.FS
+	}
+	if err := checkBusDir(fs, dir); err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
 	return replay(ctx, dir, target, opts, 0)
+}
+
+// checkBusDir refuses a bus directory that does not exist (or cannot be
+// listed). Replay and QueryLogDir read a missing wal/ or checkpoints/ as
+// no history, so a mistyped directory answered with an empty state (mmsb
+// replay printed LSN 0) or no operations, and no error.
+func checkBusDir(fs vfs.FS, dir string) error {
+	if _, err := fs.List(dir); err != nil {
+		return fmt.Errorf("%w: bus directory %q: %w", ErrInvalidOption, dir, err)
+	}
+	return nil
 }
 
 // replay is Replay, of page only when it is not 0 (see Bus.replayOnly).
@@ -147,9 +166,13 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 			if err := e.loadCheckpointFrom(fs, c.Path); err != nil {
 				e.resetState()
 				loadErr = errors.Join(loadErr, err) // it names the file (loadCheckpointFrom)
+				e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, err.Error())
 				continue
 			}
-			e.replayedFrom = c.Path
+			// Where the replay started, for Recovery: a checkpoint passed
+			// over is otherwise invisible to a caller comparing two
+			// replays, which would compare one with itself.
+			e.recovery.Checkpoint, e.recovery.CheckpointLSN = c.Path, e.lastLSN
 			loaded = true
 			break
 		}
@@ -517,14 +540,14 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 			return ReplayReport{}, err
 		}
 	}
-	if fromNewestCheckpoint && newest.Path != "" && r.replayedFrom != newest.Path {
+	if fromNewestCheckpoint && newest.Path != "" && r.recovery.Checkpoint != newest.Path {
 		// replayInto passes over a checkpoint that does not load; load it
 		// again to name the reason.
 		probe := newDetached(e.opts.Functions, e.opts.LazyPageMemory)
 		why := probe.loadCheckpointFrom(e.fs, newest.Path)
 		probe.discard()
 		if why == nil {
-			why = fmt.Errorf("the replay started from %q instead", r.replayedFrom)
+			why = fmt.Errorf("the replay started from %q instead", r.recovery.Checkpoint)
 		}
 		return ReplayReport{}, fmt.Errorf("%w: newest checkpoint %s (LSN %d): %w", ErrNoCheckpoint, newest.Path, newest.LSN, why)
 	}
@@ -561,9 +584,9 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		}
 	}
 	rep := c.out
-	rep.FromCheckpoint = r.replayedFrom
+	rep.FromCheckpoint = r.recovery.Checkpoint
 	for _, ck := range ckpts {
-		if ck.Path == r.replayedFrom {
+		if ck.Path == r.recovery.Checkpoint {
 			rep.CheckpointLSN = ck.LSN
 		}
 	}

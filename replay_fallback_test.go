@@ -197,7 +197,7 @@ func TestReplayCheckpointFallback(t *testing.T) {
 			// The damaged checkpoint is not the starting point.
 			ckpts, _ := checkpoint.List(fs, "/db/checkpoints")
 			for _, c := range ckpts {
-				if c.Path == r.replayedFrom && checkpoint.Verify(fs, c.Path) != nil {
+				if c.Path == r.recovery.Checkpoint && checkpoint.Verify(fs, c.Path) != nil {
 					t.Fatalf("replay started from the damaged %s", c.Path)
 				}
 			}

@@ -317,9 +317,15 @@ func (e *Bus) VerifyRollingHash() error {
 // rec.StateHash: a mismatch fails the bus with ErrReplicaDiverged. It
 // returns once the record is logged and applied; the local log syncs in
 // the background (the stream is the durable copy), and Flush waits for it.
+// A nil rec is ErrInvalidOption.
 func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if rec == nil {
+		// Checked before the lock: a nil record dereferenced under it
+		// panicked with the bus's lock held, and every later call hung.
+		return fmt.Errorf("%w: ApplyReplicated: nil record", ErrInvalidOption)
 	}
 	e.lockSettled()
 	if err := e.usable(); err != nil {

@@ -219,8 +219,12 @@ func Write(id PageID, off uint32, data []byte) Delta {
 }
 
 // Merge returns a ⊕ b (b wins on overlap). Deltas to different pages are
-// refused with an error wrapping ErrInvalidDelta and delta.ErrPageMismatch.
+// refused with an error wrapping ErrInvalidDelta and delta.ErrPageMismatch,
+// a nil a or b with one wrapping ErrInvalidDelta.
 func Merge(a, b *Delta) (Delta, error) {
+	if a == nil || b == nil {
+		return Delta{}, fmt.Errorf("%w: Merge: nil delta", ErrInvalidDelta)
+	}
 	m, err := delta.Merge(a, b)
 	if err != nil {
 		return Delta{}, fmt.Errorf("%w: %w", ErrInvalidDelta, err)

@@ -326,10 +326,6 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 // problemFromError turns an error into a problem, taking the file and
 // offset from a corruption error in its chain when there is one.
 func problemFromError(file string, err error) checkProblem {
-	var te *corruption.Error
-	if errors.As(err, &te) {
-		return checkProblem{File: te.File, Offset: te.Offset, Reason: err.Error()}
-	}
 	var ce *corruption.Error
 	if errors.As(err, &ce) {
 		return checkProblem{File: ce.File, Offset: ce.Offset, Reason: err.Error()}

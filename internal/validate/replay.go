@@ -5,8 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mmsb-go/mmsb"
@@ -115,57 +116,34 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	if err != nil && !vfs.IsNotExist(err) {
 		return err
 	}
-	// mmsb.Replay passes over a checkpoint that does not load (falling back
-	// to the next one, or to LSN 1) without saying so, so which starting
-	// point a replay really uses is decided here, from the checkpoints
-	// that verify.
-	var usable []checkpoint.Info // newest first
+	// Checkpoints that fail their checksums are named here; one that
+	// verifies may still not load, and the replays pass over it: where
+	// each really started is asked of it (Bus.Recovery), so that two
+	// replays that started from one state are not compared as two.
+	var unverified []string
 	for _, c := range ckpts {
 		if err := checkpoint.Verify(fs, c.Path); err != nil {
 			r.note("checkpoint %s (LSN %d) is not usable as a starting point: %v", c.Path, c.LSN, err)
-			continue
+			unverified = append(unverified, c.Path)
 		}
-		// Well framed is not enough: a checkpoint whose records the loader
-		// refuses (a page image left out) was counted usable, mmsb.Replay
-		// passed over it in silence, and with no other checkpoint the
-		// "replay from the newest checkpoint" replayed from LSN 1: a replay
-		// compared with itself, reported as a pass.
-		if err := checkpointLoads(ctx, fs, c, t.Funcs); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			r.note("checkpoint %s (LSN %d) is not usable as a starting point: it does not load: %v", c.Path, c.LSN, err)
-			continue
-		}
-		usable = append(usable, c)
 	}
 	opts := &mmsb.Options{FS: fs, Functions: t.Funcs}
-	firstFrom, fromLSN1 := "LSN 1", true
+	first := "LSN 1"
 	full, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, opts)
 	if errors.Is(err, mmsb.ErrLogTruncated) {
 		r.note("log no longer holds LSN 1; replaying from the oldest checkpoint instead")
-		firstFrom, fromLSN1 = "oldest checkpoint", false
-		if len(usable) > 0 {
-			// The replay starts from the oldest checkpoint that loads.
-			firstFrom = fmt.Sprintf("checkpoint %s (LSN %d)", usable[len(usable)-1].Path, usable[len(usable)-1].LSN)
-		}
+		first = "the oldest checkpoint"
 		full, err = mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, opts)
 	}
 	if err != nil {
 		if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
-			r.addf(KindFailed, 0, 0, dir, "replay from %s failed: %v", firstFrom, err)
+			r.addf(KindFailed, 0, 0, dir, "replay from %s failed: %v", first, err)
 			return nil
 		}
 		return err
 	}
 	defer full.Close() //nolint:errcheck // nothing written through it is lost by a failed close
-	distinct := len(usable) > 0 && (fromLSN1 || usable[0].Path != usable[len(usable)-1].Path)
-	if !distinct {
-		r.rep.NotCompared = fmt.Sprintf("only one starting point (%s; %d checkpoint(s), %d usable): a second replay would start from the same state", firstFrom, len(ckpts), len(usable))
-		r.note("not compared: %s", r.rep.NotCompared)
-		return nil
-	}
-	newestFrom := fmt.Sprintf("checkpoint %s (LSN %d)", usable[0].Path, usable[0].LSN)
+	firstFrom := startedFrom(full.Recovery())
 	newest, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, opts)
 	if err != nil {
 		if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
@@ -175,6 +153,19 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 		return err
 	}
 	defer newest.Close() //nolint:errcheck // nothing written through it is lost by a failed close
+	for _, why := range newest.Recovery().SkippedCheckpoint {
+		for _, c := range ckpts {
+			if strings.Contains(why, c.Path) && !slices.Contains(unverified, c.Path) {
+				r.note("checkpoint %s (LSN %d) is not usable as a starting point: it does not load: %s", c.Path, c.LSN, why)
+			}
+		}
+	}
+	newestFrom := startedFrom(newest.Recovery())
+	if newestFrom == firstFrom {
+		r.rep.NotCompared = fmt.Sprintf("only one starting point (%s; %d checkpoint(s)): both replays started from the same state", firstFrom, len(ckpts))
+		r.note("not compared: %s", r.rep.NotCompared)
+		return nil
+	}
 	tot.comparisons++
 	where := fmt.Sprintf("replay from %s vs from %s", firstFrom, newestFrom)
 	if a, b := full.LastLSN(), newest.LastLSN(); a != b {
@@ -184,40 +175,12 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	return nil
 }
 
-// checkpointLoads reports whether the bus's own loader accepts checkpoint
-// c. The file is copied into an in-memory directory that holds nothing
-// else (no log, no other checkpoint) and replayed there: where a
-// checkpoint that does not load cannot be passed over for an older one or
-// for LSN 1, so the replay fails instead. The directory checked is only
-// read.
-func checkpointLoads(ctx context.Context, fs vfs.FS, c checkpoint.Info, funcs map[string]mmsb.RecomputeFunc) error {
-	mem := vfs.NewMem()
-	const dir = "/checkpoint-load"
-	ckDir := mem.Join(dir, "checkpoints")
-	if err := mem.MkdirAll(ckDir); err != nil {
-		return err
+// startedFrom names where a detached replay started.
+func startedFrom(rec mmsb.Recovery) string {
+	if rec.Checkpoint == "" {
+		return "LSN 1"
 	}
-	src, err := vfs.OpenRegular(fs, c.Path)
-	if err != nil {
-		return err
-	}
-	defer src.Close() //nolint:errcheck // read-only
-	dst, err := mem.Create(mem.Join(ckDir, checkpoint.FileName(c.LSN)))
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		return err
-	}
-	if err := dst.Close(); err != nil {
-		return err
-	}
-	b, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: mem, Functions: funcs})
-	if err != nil {
-		return err
-	}
-	_ = b.Close() // a detached replay: nothing to lose
-	return nil
+	return fmt.Sprintf("checkpoint %s (LSN %d)", rec.Checkpoint, rec.CheckpointLSN)
 }
 
 // compareEngines compares two quiescent engines page by page, reporting
