@@ -20,7 +20,7 @@ func TestConfigRefusesNonsenseValues(t *testing.T) {
 		cfg  Config
 	}{
 		{"negative max in flight", Config{Bus: "b", MaxInFlight: -1}},
-		{"huge max in flight", Config{Bus: "b", MaxInFlight: 1 << 40}}, // fatal out of memory when the node led
+		{"huge max in flight", Config{Bus: "b", MaxInFlight: math.MaxInt}}, // 1<<40 was a fatal out of memory when the node led
 		{"max in flight one over its limit", Config{Bus: "b", MaxInFlight: maxInFlight + 1}},
 		{"huge ack timeout", Config{Bus: "b", AckTimeout: math.MaxInt64}}, // 10× overflowed: every bootstrap timed out at once
 		{"ack timeout one over its limit", Config{Bus: "b", AckTimeout: maxAckTimeout + 1}},
