@@ -18,31 +18,8 @@ import (
 // had not loaded, and Replay and Recovery.SkippedCheckpoint named each
 // file twice ("checkpoint P: mmsb: corruption in P at offset 90: ...").
 func TestSkippedCheckpointsNamedOnce(t *testing.T) {
-	fs := vfs.NewMem()
+	fs, ckpts := busWithTwoCheckpoints(t)
 	o := &Options{FS: fs, SegmentBytes: 4096, CheckpointBytes: -1}
-	e, err := Open("bus", o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := mustCreate(t, e, 1, 1024)[0]
-	for range 3 {
-		for range 10 { // a new 4 KiB segment every few commits
-			d := delta.Delta{Page: id, Runs: []delta.Run{{Data: make([]byte, 1000)}}}
-			if _, err := e.Commit(ctx, []delta.Delta{d}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := e.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ckpts, err := checkpoint.List(fs, "bus/checkpoints")
-	if err != nil || len(ckpts) != 2 {
-		t.Fatalf("checkpoints: %v, %v; want the 2 retained", ckpts, err)
-	}
 	for _, c := range ckpts {
 		f, err := fs.OpenAppend(c.Path)
 		if err != nil {
@@ -97,4 +74,36 @@ func TestSkippedCheckpointsNamedOnce(t *testing.T) {
 	if msg := r.SkippedCheckpoint[0]; strings.Count(msg, ckpts[0].Path) != 1 || !strings.Contains(msg, "bytes after the trailer") {
 		t.Errorf("Recovery.SkippedCheckpoint[0] = %q, want %s named once, with the reason", msg, ckpts[0].Path)
 	}
+}
+
+// busWithTwoCheckpoints writes a bus "bus" in a memory file system whose
+// log spans several 4 KiB segments and whose directory keeps two
+// checkpoints (newest first), and closes it.
+func busWithTwoCheckpoints(t *testing.T) (*vfs.MemFS, []checkpoint.Info) {
+	t.Helper()
+	fs := vfs.NewMem()
+	e, err := Open("bus", &Options{FS: fs, SegmentBytes: 4096, CheckpointBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustCreate(t, e, 1, 1024)[0]
+	for range 3 {
+		for range 10 { // a new 4 KiB segment every few commits
+			d := delta.Delta{Page: id, Runs: []delta.Run{{Data: make([]byte, 1000)}}}
+			if _, err := e.Commit(ctx, []delta.Delta{d}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ckpts, err := checkpoint.List(fs, "bus/checkpoints")
+	if err != nil || len(ckpts) != 2 {
+		t.Fatalf("checkpoints: %v, %v; want the 2 retained", ckpts, err)
+	}
+	return fs, ckpts
 }

@@ -4,9 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // TestReplayRecoverySaysWhereItStarted: a bus that Replay returns says in
@@ -18,30 +15,7 @@ import (
 // itself (internal/validate copied and loaded every checkpoint to find
 // out). Undamaged, the replay starts from the newest and skips none.
 func TestReplayRecoverySaysWhereItStarted(t *testing.T) {
-	fs := vfs.NewMem()
-	e, err := Open("bus", &Options{FS: fs, SegmentBytes: 4096, CheckpointBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := mustCreate(t, e, 1, 1024)[0]
-	for range 3 {
-		for range 10 {
-			d := delta.Delta{Page: id, Runs: []delta.Run{{Data: make([]byte, 1000)}}}
-			if _, err := e.Commit(ctx, []delta.Delta{d}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := e.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ckpts, err := checkpoint.List(fs, "bus/checkpoints")
-	if err != nil || len(ckpts) != 2 {
-		t.Fatalf("checkpoints: %v, %v; want the 2 retained", ckpts, err)
-	}
+	fs, ckpts := busWithTwoCheckpoints(t)
 	replayed := func() Recovery {
 		t.Helper()
 		b, err := Replay(ctx, "bus", ReplayTarget{}, &Options{FS: fs})
