@@ -3,7 +3,6 @@ package mmsb
 import (
 	"strings"
 	"testing"
-
 )
 
 // TestReplayRecoverySaysWhereItStarted: a bus that Replay returns says in
