@@ -68,11 +68,14 @@ func internSource(b []byte) string {
 // AppendEncode appends d's binary encoding (page, form, runs or mask and
 // payload, source, intent, check-epoch; see docs/delta.md) to dst. LSN,
 // Epoch and Time are not encoded: the log record that holds the delta
-// carries them. It allocates only when dst must grow.
+// carries them; nor is ExpectEpoch without CheckEpoch, which gives it its
+// meaning. It allocates only when dst must grow.
 //
 // Masked deltas are written with exactly ceil(MaskLen/8) mask bytes and the
 // bits past MaskLen cleared, so equal deltas encode identically; a mask
-// shorter than that (an invalid delta) is padded with zero bytes.
+// shorter than that (an invalid delta) is padded with zero bytes. A delta
+// of an unknown Form is written with form bits 3, which Decode refuses
+// with ErrMalformed, so no unknown form decodes as a known one.
 func AppendEncode(dst []byte, d *Delta) []byte {
 	if d.Form == FormRuns && len(d.Runs) == 1 && len(d.Intent) == 0 && !d.CheckEpoch {
 		if d.Source == "" {
@@ -118,7 +121,14 @@ func appendOneRun(dst []byte, d *Delta, hdr byte, src int) []byte {
 
 // appendEncodeFields is AppendEncode for any delta, field by field.
 func appendEncodeFields(dst []byte, d *Delta) []byte {
-	hdr := byte(d.Form) & hdrFormMask
+	hdr := byte(d.Form)
+	if d.Form > FormMaskedSparse {
+		// Every unknown form gets the form bits no known form has, so
+		// Decode refuses it. Keeping its low two bits instead made Form 4
+		// decode as a runs delta writing its Runs, and 5 and 6 as masked
+		// ones, where the delta encoded writes nothing.
+		hdr = hdrFormMask
+	}
 	if d.CheckEpoch {
 		hdr |= hdrCheckEpoch
 	}
@@ -145,8 +155,8 @@ func appendEncodeFields(dst []byte, d *Delta) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(d.Payload)))
 		dst = append(dst, d.Payload...)
 	default:
-		// FormRuns, and any unknown form (encoded as runs with its form
-		// bits, so Decode reports it as malformed rather than guessing).
+		// FormRuns, and any unknown form (encoded as runs with form bits
+		// 3, so Decode reports it as malformed rather than guessing).
 		dst = binary.AppendUvarint(dst, uint64(len(d.Runs)))
 		for i := range d.Runs {
 			r := &d.Runs[i]

@@ -350,3 +350,29 @@ func FuzzDecodeOneRun(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeUnknownFormStaysMalformed: a delta of any unknown Form, with
+// runs or mask fields set, encodes to bytes Decode refuses with
+// ErrMalformed. Before, AppendEncode kept the Form's low two bits, so
+// Form 4 (and 0xf0...) decoded as a FormRuns delta writing its runs, and 5
+// and 6 as masked deltas, where the delta encoded writes nothing.
+func TestEncodeUnknownFormStaysMalformed(t *testing.T) {
+	for _, form := range []Form{3, 4, 5, 6, 7, 8, 0x7f, 0xf0, 0xf1, 0xf2, 0xff} {
+		for _, d := range []Delta{
+			{Page: 1, Form: form, Runs: []Run{{Offset: 0, Data: []byte("ab")}}},
+			{Page: 1, Form: form, Runs: []Run{{Offset: 0, Data: []byte("ab")}}, Source: SourceAPI},
+			{Page: 1, Form: form, MaskLen: 8, Mask: []byte{3}, Payload: []byte("xy"), Source: "lit", CheckEpoch: true},
+		} {
+			enc := AppendEncode(nil, &d)
+			var got Delta
+			n, err := Decode(enc, &got)
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("form %d (%+v): encoded % x, Decode = %d, %v (form %d writing %d bytes), want ErrMalformed",
+					form, d, enc, n, err, got.Form, WrittenBytes(&got))
+			}
+			if _, _, _, _, ok := DecodeOneRun(enc); ok {
+				t.Errorf("form %d: DecodeOneRun accepts % x", form, enc)
+			}
+		}
+	}
+}

@@ -2,6 +2,9 @@
 // three forms (sparse runs, the original's dense and sparse bit-masked forms,
 // whole-page writes as a single run), with validation, application, merge,
 // diff, form conversion and an append-style binary codec.
+//
+// Every function is defined for any Delta value, valid or not (see
+// docs/delta.md); the *Delta, *Run and function arguments must not be nil.
 package delta
 
 import (

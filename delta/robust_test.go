@@ -189,11 +189,13 @@ func fuzzRun(mode byte, v uint32, n byte) []byte {
 // run. Ranges must report sorted, maximal ranges within 2^32 that add up to
 // WrittenBytes; Normalize and Merge must be canonical; and for deltas
 // Validate accepts, Normalize, Merge, the masked conversions, the encoding
-// and Diff must preserve the effect. Negative controls (run by hand, each
+// and Diff must preserve the effect; a delta of an unknown form must encode
+// to bytes Decode refuses. Negative controls (run by hand, each
 // fails on a seed at once): dropping Apply's MaskLen check or its sparse
 // popcount check panics; letting Apply accept a sparse payload longer than
 // the popcount fails the Validate agreement; writing the first of two runs
-// before checking the second fails the page-unchanged check.
+// before checking the second fails the page-unchanged check; encoding an
+// unknown form with its low two bits fails the 0xf0 seed.
 func FuzzDeltaAPINeverPanics(f *testing.F) {
 	type in struct {
 		form    byte
@@ -230,6 +232,10 @@ func FuzzDeltaAPINeverPanics(f *testing.F) {
 		// Unknown forms.
 		{3, 8, 32, []byte{1}, seq(1, 1), fuzzRun(0, 0, 1)},
 		{0xff, 8, 32, []byte{1}, seq(1, 1), none},
+		// Unknown forms whose low bits are a known form's: they encoded
+		// as that form (0xf0 as runs, 0xf1 as dense).
+		{0xf0, 0, 32, none, none, fuzzRun(0, 0, 2)},
+		{0xf1, 8, 32, []byte{3}, seq(1, 8), none},
 	}
 	for _, s := range seeds {
 		f.Add(s.form, s.maskLen, s.pageLen, s.mask, s.payload, s.runs)
@@ -320,6 +326,11 @@ func checkAPI(t *testing.T, d *Delta, before []byte) {
 	var dec Delta
 	_, decErr := Decode(enc, &dec)
 	_, _, _, _, _ = DecodeOneRun(enc)
+	if d.Form > FormMaskedSparse && !errors.Is(decErr, ErrMalformed) {
+		// An unknown form must not decode as a known one, which would
+		// write bytes where the delta encoded writes none.
+		t.Fatalf("unknown form %d encoded as % x decodes (%v) as form %d", d.Form, enc, decErr, dec.Form)
+	}
 
 	if verr != nil {
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -202,6 +203,111 @@ func TestConformance(t *testing.T) {
 			ck(t, f.Close())
 			if got := readFile(t, fs, p); got != "one,two,three" {
 				t.Fatalf("read %q", got)
+			}
+		}},
+		// An append handle writes at the end as it is at each write, not
+		// as it was when the handle opened: after another handle grew the
+		// file, and after a truncation. Scratch files (and so a Mount of
+		// one) wrote at the end as of OpenAppend: "one,APP," (the other
+		// handle's "two," overwritten) and "on\x00...X" (a gap).
+		{"append-follows-the-end", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			w, err := fs.Create(p)
+			ck(t, err)
+			_, err = w.Write([]byte("one,"))
+			ck(t, err)
+			a, err := fs.OpenAppend(p)
+			ck(t, err)
+			_, err = w.Write([]byte("two,"))
+			ck(t, err)
+			_, err = a.Write([]byte("APP"))
+			ck(t, err)
+			ck(t, w.Close())
+			if got := readFile(t, fs, p); got != "one,two,APP" {
+				t.Fatalf("after another handle's write: read %q, want %q", got, "one,two,APP")
+			}
+			ck(t, a.Truncate(2))
+			_, err = a.Write([]byte("X"))
+			ck(t, err)
+			ck(t, a.Close())
+			if got := readFile(t, fs, p); got != "onX" {
+				t.Fatalf("after a truncation: read %q, want %q", got, "onX")
+			}
+		}},
+		// An empty write past the end (the offset left there by a
+		// truncation) changes nothing, as write(2). On a scratch file it
+		// set the length to the offset: Size said 10 while reads stopped
+		// at 2.
+		{"empty-write-past-end", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			f, err := fs.Create(p)
+			ck(t, err)
+			_, err = f.Write([]byte("0123456789"))
+			ck(t, err)
+			ck(t, f.Truncate(2))
+			if n, err := f.Write(nil); n != 0 || err != nil {
+				t.Fatalf("empty write = %d, %v", n, err)
+			}
+			if sz, err := f.Size(); sz != 2 || err != nil {
+				t.Fatalf("size %d (%v) after an empty write past the end, want 2", sz, err)
+			}
+			ck(t, f.Close())
+			if got := readFile(t, fs, p); got != "01" {
+				t.Fatalf("read %q, want %q", got, "01")
+			}
+		}},
+		// A negative read offset or size is refused with an error naming
+		// the file. A scratch file named its unnamed OS file instead
+		// ("read /tmp/(unnamed): negative offset"). (A Mount names the
+		// path on the mounted side, "/mnt/a", hence only "/a:" here.)
+		{"negative-offset-names-the-file", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "a")
+			f, err := fs.Create(p)
+			ck(t, err)
+			defer f.Close()
+			_, rerr := f.ReadAt(make([]byte, 1), -1)
+			terr := f.Truncate(-1)
+			for what, err := range map[string]error{"ReadAt(-1)": rerr, "Truncate(-1)": terr} {
+				if err == nil || !strings.Contains(err.Error(), "/a:") {
+					t.Errorf("%s = %v, want an error naming %s", what, err, p)
+				}
+			}
+		}},
+		// Closing a lock a second time releases nothing: the lock taken
+		// since by another holder stays held. A scratch lock's second
+		// Close dropped it, so a third Lock succeeded beside the second.
+		{"lock-closed-twice", func(t *testing.T, fs vfs.FS, dir string) {
+			p := fs.Join(dir, "LOCK")
+			l1, err := fs.Lock(p)
+			ck(t, err)
+			ck(t, l1.Close())
+			l2, err := fs.Lock(p)
+			ck(t, err)
+			defer l2.Close()
+			if err := l1.Close(); err == nil {
+				t.Error("second Close of a lock succeeded")
+			}
+			if l3, err := fs.Lock(p); !errors.Is(err, vfs.ErrLocked) {
+				if l3 != nil {
+					_ = l3.Close() // failing anyway
+				}
+				t.Fatalf("Lock while another holder has it, after a stale Close: %v, want ErrLocked", err)
+			}
+		}},
+		// Opening a directory is not "no such file": the OS opens it, the
+		// others refuse it as a directory. A scratch FS said it did not
+		// exist, beside an Exists that said it did.
+		{"open-a-directory", func(t *testing.T, fs vfs.FS, dir string) {
+			d := fs.Join(dir, "sub")
+			ck(t, fs.MkdirAll(d))
+			for name, open := range map[string]func(string) (vfs.File, error){"Open": fs.Open, "OpenAppend": fs.OpenAppend} {
+				f, err := open(d)
+				if f != nil {
+					_ = f.Close() // only the error matters
+				}
+				if vfs.IsNotExist(err) {
+					t.Errorf("%s of an existing directory: %v (not-exist)", name, err)
+				}
 			}
 		}},
 		{"truncate", func(t *testing.T, fs vfs.FS, dir string) {
@@ -446,6 +552,50 @@ func TestConcurrentWriters(t *testing.T) {
 				if got != string(bytes.Repeat([]byte{byte(w)}, 100)) {
 					t.Fatalf("writer %d: wrong contents %q", w, got)
 				}
+			}
+		})
+	}
+}
+
+// TestConcurrentAppenders: handles from OpenAppend on one file, appending
+// from several goroutines, never overwrite one another: every record
+// lands whole, once. A scratch file's append handles wrote at their own
+// offsets, so records overwrote each other.
+func TestConcurrentAppenders(t *testing.T) {
+	const writers, records = 4, 50
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			fs, dir := im.new(t)
+			p := fs.Join(dir, "log")
+			writeFile(t, fs, p, "")
+			var wg sync.WaitGroup
+			for w := range writers {
+				f, err := fs.OpenAppend(p)
+				ck(t, err)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer f.Close()
+					for i := range records {
+						if _, err := f.Write([]byte{'<', byte('a' + w), byte(i), '>'}); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			got := []byte(readFile(t, fs, p))
+			if len(got) != writers*records*4 {
+				t.Fatalf("%d bytes, want %d", len(got), writers*records*4)
+			}
+			seen := map[[2]byte]bool{}
+			for k := 0; k < len(got); k += 4 {
+				r := got[k : k+4]
+				if r[0] != '<' || r[3] != '>' || seen[[2]byte{r[1], r[2]}] {
+					t.Fatalf("record %d torn or repeated: %q", k/4, r)
+				}
+				seen[[2]byte{r[1], r[2]}] = true
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"os"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,21 @@ func (f osFile) WaitWriteback(off, n int64) error {
 	}
 	return nil
 }
+
+// memoryForHints is the most room a MemFS size hint reserves: half the
+// machine's RAM (sysinfo(2)). Reserving more makes the kernel refuse the
+// mapping (its overcommit heuristic compares it with RAM and swap), and
+// the Go runtime dies of it ("fatal error: runtime: out of memory") where
+// a hint must change nothing: SizeHint(64 GiB) killed a process on a
+// 23 GiB machine. A file written that large fails anyway; one hinted
+// large and written small must not.
+var memoryForHints = sync.OnceValue(func() int64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil || si.Totalram == 0 {
+		return maxSizeHint
+	}
+	return min(int64(uint64(si.Totalram)*max(uint64(si.Unit), 1)/2), maxSizeHint)
+})
 
 // prefaultSupported says whether touchAhead runs: where
 // MADV_POPULATE_WRITE maps memory ahead.

@@ -32,3 +32,7 @@ func (f osFile) SetDirect(on bool) error {
 	}
 	return &os.PathError{Op: "set direct", Path: f.Name(), Err: errors.ErrUnsupported}
 }
+
+// memoryForHints is the most room a MemFS size hint reserves; the RAM
+// bound of Linux (datasync_linux.go) is not computed here.
+func memoryForHints() int64 { return maxSizeHint }

@@ -132,3 +132,49 @@ func ExampleOpenRegular() {
 	// Output:
 	// true not a regular file but a directory
 }
+
+// A MemFS remembers what a power failure would leave: bytes are durable
+// once their file is synced, a new name once its directory is synced.
+// CrashClone returns that image; the original is unchanged. MkdirAllAndSync
+// makes new directories durable.
+func ExampleMemFS_CrashClone() {
+	mem := vfs.NewMem()
+	if err := vfs.MkdirAllAndSync(mem, "/db"); err != nil {
+		panic(err)
+	}
+	write := func(name, data string, syncFile, syncDir bool) {
+		f, err := mem.Create(name)
+		if err != nil {
+			panic(err)
+		}
+		_, _ = f.Write([]byte(data))
+		if syncFile {
+			_ = f.Sync()
+		}
+		_ = f.Close()
+		if syncDir {
+			_ = mem.SyncDir("/db")
+		}
+	}
+	write("/db/synced", "kept", true, true)
+	write("/db/unsynced-bytes", "lost", false, true)
+	write("/db/unsynced-name", "lost too", true, false)
+
+	img := mem.CrashClone()
+	for _, name := range []string{"synced", "unsynced-bytes", "unsynced-name"} {
+		f, err := img.Open("/db/" + name)
+		if err != nil {
+			fmt.Printf("%s: missing (%v)\n", name, vfs.IsNotExist(err))
+			continue
+		}
+		size, _ := f.Size()
+		fmt.Printf("%s: %d bytes\n", name, size)
+		_ = f.Close()
+	}
+	fmt.Println("original untouched:", mem.Exists("/db/unsynced-name"))
+	// Output:
+	// synced: 4 bytes
+	// unsynced-bytes: 0 bytes
+	// unsynced-name: missing (true)
+	// original untouched: true
+}

@@ -846,8 +846,9 @@ const maxMemFileSize = 1 << 36
 func (f *memFile) SizeHint(n int64) {
 	// The upper bound only guards against a nonsense hint: a checkpoint of
 	// 4M 1 KiB pages is over 4 GiB, and growing it by doubling copies it
-	// under the filesystem's lock.
-	if n > maxSizeHint {
+	// under the filesystem's lock. Nor is more than half the RAM reserved:
+	// the runtime cannot get it and dies (memoryForHints).
+	if n > maxSizeHint || n > memoryForHints() {
 		return
 	}
 	f.fs.mu.Lock()

@@ -15,7 +15,7 @@ func TestMemSizeHintLarge(t *testing.T) {
 	for _, tc := range []struct {
 		hint   int64
 		follow bool
-	}{{1<<31 + 4096, true}, {1 << 40, false}} {
+	}{{1<<31 + 4096, 1<<31+4096 <= memoryForHints()}, {1 << 40, false}} {
 		fs := NewMem()
 		f, err := fs.Create("/big")
 		if err != nil {
@@ -24,6 +24,34 @@ func TestMemSizeHintLarge(t *testing.T) {
 		f.(SizeHinter).SizeHint(tc.hint)
 		if got := int64(cap(f.(*memFile).n.data)) >= tc.hint; got != tc.follow {
 			t.Fatalf("hint %d: capacity %d, followed %v, want %v", tc.hint, cap(f.(*memFile).n.data), got, tc.follow)
+		}
+		_ = f.Close()
+	}
+}
+
+// TestMemSizeHintBeyondMemory: a hint for more than half the machine's
+// RAM reserves nothing, and the largest hint MemFS knows (64 GiB) is
+// survived. Before, SizeHint(64 GiB) on a 23 GiB machine killed the
+// process ("fatal error: runtime: out of memory"); the control here, a
+// hint just past the bound, was followed.
+func TestMemSizeHintBeyondMemory(t *testing.T) {
+	limit := memoryForHints()
+	if limit >= maxSizeHint {
+		t.Skipf("hints bounded only by maxSizeHint here (%d bytes)", limit)
+	}
+	for _, hint := range []int64{limit + 4096, maxSizeHint} {
+		fs := NewMem()
+		f, err := fs.Create("/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.(SizeHinter).SizeHint(hint)
+		if c := cap(f.(*memFile).n.data); int64(c) >= hint {
+			t.Fatalf("hint %d past the bound %d reserved %d bytes", hint, limit, c)
+		}
+		// Still a working file.
+		if _, err := f.Write([]byte("x")); err != nil {
+			t.Fatal(err)
 		}
 		_ = f.Close()
 	}

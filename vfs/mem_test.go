@@ -687,6 +687,18 @@ func TestMkdirAllAndSync(t *testing.T) {
 			t.Fatalf("%s not created", dir)
 		}
 	})
+	// A name that holds a file is not a directory: MkdirAll refuses it,
+	// and so must MkdirAllAndSync (it returned nil, as the name existed).
+	t.Run("a file", func(t *testing.T) {
+		for _, im := range impls {
+			fs, dir := im.new(t)
+			p := fs.Join(dir, "f")
+			writeFile(t, fs, p, "x")
+			if err := vfs.MkdirAllAndSync(fs, p); err == nil || !strings.Contains(err.Error(), "not a directory") {
+				t.Errorf("%s: MkdirAllAndSync of a file = %v, want \"not a directory\"", im.name, err)
+			}
+		}
+	})
 }
 
 // injectFunc adapts a function to errorfs.Injector.

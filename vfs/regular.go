@@ -23,11 +23,18 @@ var ErrNotRegular = errors.New("not a regular file")
 // the open: a file swapped between the two is not defended against
 // (nothing here runs against an adversary with write access to the data
 // directory). Other filesystems hold only regular files.
+//
+// A filesystem that passes names through to the operating system's is
+// checked the same way: one whose Unwrap method returns it (an errorfs
+// wrapper) and a Mount serving path from it. Before, only Default itself
+// was checked, so a log read through errorfs.Wrap(vfs.Default, ...) opened
+// a directory, or waited on a named pipe, as the checks above were made
+// to prevent.
 func OpenRegular(fsys FS, path string) (File, error) {
-	if fsys == Default {
-		st, err := os.Stat(path)
+	if osName, ok := onOS(fsys, path); ok {
+		st, err := os.Stat(osName)
 		if errors.Is(err, fs.ErrNotExist) {
-			if lst, lerr := os.Lstat(path); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
+			if lst, lerr := os.Lstat(osName); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
 				return nil, fmt.Errorf("%w but a dangling symbolic link", ErrNotRegular)
 			}
 		}
@@ -39,6 +46,25 @@ func OpenRegular(fsys FS, path string) (File, error) {
 		}
 	}
 	return fsys.Open(path)
+}
+
+// onOS reports whether fsys serves name from the operating system's
+// filesystem, and under which name there: through Unwrap (errorfs) and
+// Mount's routing, as far as they lead.
+func onOS(fsys FS, name string) (string, bool) {
+	for range 64 { // wrappers nest a few deep; the bound only stops a cycle
+		switch f := fsys.(type) {
+		case osFS:
+			return name, true
+		case *mountFS:
+			fsys, name, _ = f.route(name)
+		case interface{ Unwrap() FS }:
+			fsys = f.Unwrap()
+		default:
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // fileType names what a non-regular file is, for errors.

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -37,7 +38,14 @@ var sleep = time.Sleep
 // writeback: RangeSyncer): a file in memory has no blocks to spread, and an
 // in-memory bus freeing hundreds of 4 MiB log segments after a checkpoint
 // would otherwise sleep for each, with its checkpoint still running.
+//
+// A step of zero or less is refused, before anything is renamed, with an
+// error wrapping os.ErrInvalid (fs.ErrInvalid): it used to loop forever
+// (zero) or grow the file without end (negative).
 func RemoveGradually(fs FS, name, hidden string, step int64, pause time.Duration) error {
+	if step <= 0 {
+		return fmt.Errorf("vfs: remove %s gradually: step of %d bytes: %w", name, step, os.ErrInvalid)
+	}
 	if err := fs.Rename(name, hidden); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Scratch returns a filesystem for files that need no durability and must
@@ -151,12 +152,14 @@ func (fs *scratchFS) open(name string, appendAt bool) (File, error) {
 	defer fs.mu.Unlock()
 	n := fs.files[name]
 	if n == nil {
+		if fs.dirs[name] {
+			// As MemFS: a directory cannot be used through File. It is
+			// not "no such file", which it used to be.
+			return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EISDIR}
+		}
 		return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrNotExist}
 	}
-	h := &scratchFile{fs: fs, n: n, name: name, readOnly: !appendAt}
-	if appendAt {
-		h.off = n.size.Load()
-	}
+	h := &scratchFile{fs: fs, n: n, name: name, readOnly: !appendAt, appendMode: appendAt}
 	n.refs++
 	return h, nil
 }
@@ -311,14 +314,21 @@ func (fs *scratchFS) SyncDir(dir string) error {
 }
 
 type scratchLock struct {
-	fs   *scratchFS
-	name string
+	fs     *scratchFS
+	name   string
+	closed bool // guarded by fs.mu
 }
 
+// Close releases the lock. A second Close fails and releases nothing: it
+// used to drop whatever lock the name held by then, another holder's.
 func (l *scratchLock) Close() error {
 	l.fs.mu.Lock()
+	defer l.fs.mu.Unlock()
+	if l.closed {
+		return &os.PathError{Op: "unlock", Path: l.name, Err: os.ErrClosed}
+	}
+	l.closed = true
 	delete(l.fs.locks, l.name)
-	l.fs.mu.Unlock()
 	return nil
 }
 
@@ -352,7 +362,10 @@ type scratchFile struct {
 	name     string
 	off      int64
 	readOnly bool
-	closed   atomic.Bool
+	// appendMode: every write goes to the file's end at that moment, as
+	// with O_APPEND, wherever other handles or a truncation left it.
+	appendMode bool
+	closed     atomic.Bool
 }
 
 func (f *scratchFile) check(op string, write bool) error {
@@ -380,6 +393,11 @@ func (f *scratchFile) Read(p []byte) (int, error) {
 func (f *scratchFile) ReadAt(p []byte, off int64) (int, error) {
 	if err := f.check("read", false); err != nil {
 		return 0, err
+	}
+	if off < 0 {
+		// Named by the file's name: the node's OS file has none (its
+		// errors said "/tmp/(unnamed)").
+		return 0, &os.PathError{Op: "readat", Path: f.name, Err: syscall.EINVAL}
 	}
 	return f.n.readAt(p, off)
 }
@@ -412,26 +430,39 @@ func (f *scratchFile) Write(p []byte) (int, error) {
 	if err := f.check("write", true); err != nil {
 		return 0, err
 	}
-	n, err := f.n.writeAt(p, f.off)
-	f.off += int64(n)
+	if len(p) == 0 {
+		// As write(2): an empty write neither extends the file nor moves
+		// the offset, even past the end or in append mode. (It used to
+		// set the length to the offset, past the OS file's end, so Size
+		// counted bytes no read could return.)
+		return 0, nil
+	}
+	n, end, err := f.n.writeAt(p, f.off, f.appendMode)
+	f.off = end
 	return n, err
 }
 
-// writeAt writes p at off. A write starting past the file's length first
-// cuts the OS file back to it, so the gap reads as zeros, not as an
-// earlier file's bytes.
-func (n *scratchNode) writeAt(p []byte, off int64) (int, error) {
+// writeAt writes p at off, or at the file's end when atEnd (the end read
+// under wmu, so that appends through several handles never overwrite one
+// another), and returns the bytes written and where they end. A write
+// starting past the file's length first cuts the OS file back to it, so
+// the gap reads as zeros, not as an earlier file's bytes.
+func (n *scratchNode) writeAt(p []byte, off int64, atEnd bool) (int, int64, error) {
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
+	if atEnd {
+		off = n.size.Load()
+	}
 	if err := n.cutTo(off); err != nil {
-		return 0, err
+		return 0, off, err
 	}
 	k, err := n.f.WriteAt(p, off)
-	if end := off + int64(k); end > n.size.Load() {
+	end := off + int64(k)
+	if end > n.size.Load() {
 		n.phys = max(n.phys, end)
 		n.size.Store(end)
 	}
-	return k, err
+	return k, end, err
 }
 
 // cutTo truncates the OS file to the file's length when off is past it
@@ -473,6 +504,9 @@ func (f *scratchFile) Truncate(size int64) error {
 	if err := f.check("truncate", true); err != nil {
 		return err
 	}
+	if size < 0 {
+		return &os.PathError{Op: "truncate", Path: f.name, Err: syscall.EINVAL}
+	}
 	return f.n.truncate(size)
 }
 
@@ -495,7 +529,8 @@ func (f *scratchFile) Close() error {
 
 // Mount returns a filesystem that serves dir and the paths under it from
 // sub, at subDir (dir's prefix replaced by subDir), and every other path
-// from base. Joins use base's rules. A rename between the two sides fails.
+// from base. Joins use base's rules. A rename between the two sides fails
+// with an error wrapping syscall.EXDEV, as rename(2) across filesystems.
 // An in-memory bus mounts a Scratch filesystem at its checkpoint
 // directory, so that its log stays in memory and its checkpoints do not.
 func Mount(base FS, dir string, sub FS, subDir string) FS {
@@ -545,7 +580,9 @@ func (m *mountFS) Rename(oldname, newname string) error {
 	ofs, op, oin := m.route(oldname)
 	_, np, nin := m.route(newname)
 	if oin != nin {
-		return fmt.Errorf("vfs: rename %s to %s: across the mount at %s", oldname, newname, m.dir)
+		// EXDEV, as rename(2) between two filesystems, so that callers can
+		// tell it with errors.Is (it wrapped nothing).
+		return fmt.Errorf("vfs: rename %s to %s: across the mount at %s: %w", oldname, newname, m.dir, syscall.EXDEV)
 	}
 	return ofs.Rename(op, np)
 }

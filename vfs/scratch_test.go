@@ -1,11 +1,15 @@
 package vfs_test
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -38,8 +42,9 @@ func TestMountRoutes(t *testing.T) {
 		t.Fatal("/bus/checkpoints2 was routed to the mount")
 	}
 	err := fs.Rename("/bus/log", "/bus/checkpoints/log")
-	if err == nil || !strings.Contains(err.Error(), "across the mount") {
-		t.Fatalf("rename across the mount: %v", err)
+	// EXDEV, as rename(2) across two filesystems: testable with errors.Is.
+	if !errors.Is(err, syscall.EXDEV) || !strings.Contains(err.Error(), "across the mount") {
+		t.Fatalf("rename across the mount: %v, want EXDEV", err)
 	}
 	if !mem.Exists("/bus/log") {
 		t.Fatal("a refused rename lost the file")
@@ -131,6 +136,32 @@ func TestRemoveGradually(t *testing.T) {
 		}
 		if fmt.Sprint(fs.sizes) != fmt.Sprint(tc.want) {
 			t.Fatalf("size %d: truncated to %v, want %v", tc.size, fs.sizes, tc.want)
+		}
+	}
+}
+
+// TestRemoveGraduallyRefusesBadStep: a step of zero or less is refused
+// with os.ErrInvalid, naming the step, and leaves the file where it was.
+// Before, a zero step looped forever and a negative one grew the file
+// without end (17 MB in two seconds on MemFS).
+func TestRemoveGraduallyRefusesBadStep(t *testing.T) {
+	for _, step := range []int64{0, -1, math.MinInt64} {
+		mem := vfs.NewMem()
+		ck(t, mem.MkdirAll("/d"))
+		writeFile(t, mem, "/d/f", "0123456789")
+		done := make(chan error, 1)
+		go func() { done <- vfs.RemoveGradually(mem, "/d/f", "/d/f.del", step, 0) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("step %d: still running after 5 s (file now %d bytes)", step, mem.Usage())
+		}
+		if !errors.Is(err, os.ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("step of %d bytes", step)) {
+			t.Fatalf("step %d: %v, want os.ErrInvalid naming the step", step, err)
+		}
+		if got := readFile(t, mem, "/d/f"); got != "0123456789" || mem.Exists("/d/f.del") {
+			t.Fatalf("step %d: file changed or renamed: %q", step, got)
 		}
 	}
 }

@@ -69,6 +69,8 @@ type SizeHinter interface {
 // back to storage without waiting for it (sync_file_range on Linux). It is
 // not a durability point: File.Sync still is.
 type RangeSyncer interface {
+	// StartWriteback starts writing bytes [off, off+n) back and returns
+	// without waiting; n <= 0 does nothing.
 	StartWriteback(off, n int64) error
 }
 
@@ -77,6 +79,9 @@ type RangeSyncer interface {
 // writer bounds the dirty data it leaves queued ahead of other files'
 // fsyncs. Not a durability point either.
 type RangeWaiter interface {
+	// WaitWriteback writes back what is still dirty in bytes [off, off+n)
+	// and waits until the writeback of all of them has ended; n <= 0 does
+	// nothing.
 	WaitWriteback(off, n int64) error
 }
 
@@ -119,7 +124,8 @@ func IsNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 // outermost first. MkdirAll alone is not durable: until its parent is
 // fsynced a new directory, and so every file in it however well synced, can
 // vanish in a power failure. A dir that already exists is left as it is,
-// without a sync.
+// without a sync. A dir that names a file fails, as MkdirAll does (it
+// used to succeed, since the name existed).
 func MkdirAllAndSync(fs FS, dir string) error {
 	var created []string // deepest first
 	for d := filepath.Clean(dir); !fs.Exists(d); {
@@ -130,9 +136,7 @@ func MkdirAllAndSync(fs FS, dir string) error {
 		}
 		d = parent
 	}
-	if len(created) == 0 {
-		return nil
-	}
+	// Called even when dir exists: it checks that dir is a directory.
 	if err := fs.MkdirAll(dir); err != nil {
 		return err
 	}
