@@ -97,6 +97,8 @@ type Reader struct {
 	retries     atomic.Uint64 // read attempts that failed the sequence check
 	snapRetries atomic.Uint64 // Snapshot attempts discarded
 	reattaches  atomic.Uint64 // regions of new generations attached
+
+	waitSleeping func() // tests: called before each of Wait's sleeps
 }
 
 // attachment is one mapped region and the goroutine that watches its
@@ -348,8 +350,12 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 // it moved, fn is called again (up to the same bounds as ReadPage) and the
 // earlier call's effects must be discarded by the caller. So fn must not
 // retain b, must tolerate torn contents in a call that is then repeated,
-// and should be short; it must not call the Reader's Close (when the read
-// falls back to the locked path, fn runs under the Reader's mutex). fn's
+// and should be short; it must not call any of the Reader's methods:
+// when the read falls back to the locked path (as the first View of a
+// page whose chunk the Reader has not mapped yet does), fn runs under the
+// Reader's mutex, and a method that takes it (LastLSN, Pages, Snapshot,
+// Stats, Close, a ReadPage or View that misses the lock-free path)
+// blocks for ever. fn's
 // error is returned only from the consistent call. A region file truncated
 // under the Reader (by its owner) makes fn's access to b fail View with
 // ErrSharedCorrupt; b read after View returned (kept against these rules)
@@ -430,7 +436,9 @@ func (rd *Reader) LastLSN() LSN {
 // on a futex on that word, which the writer wakes at every commit (Linux;
 // elsewhere it polls every millisecond). Sleeps last at most waitSlice, so
 // ctx, the writer's liveness and a new generation are noticed within that.
-// It fails with ctx's error, ErrWriterGone or ErrStale.
+// It fails with ctx's error (checked before every sleep), ErrWriterGone,
+// ErrStale, ErrClosed once the Reader is closed, or ErrSharedCorrupt when
+// the header became unreadable (a file truncated under the Reader).
 func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
 	spinUntil := time.Now().Add(rd.opts.WaitSpin)
 	for i := 0; ; i++ {
@@ -442,14 +450,23 @@ func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
 		if err != nil || l > afterLSN {
 			return l, err
 		}
-		if i&63 == 0 {
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-		}
 		if i < 64 || time.Now().Before(spinUntil) {
+			if i&63 == 0 {
+				if err := ctx.Err(); err != nil {
+					return 0, err
+				}
+			}
 			runtime.Gosched()
 			continue
+		}
+		// Before every sleep, not every 64th round: once past the spin,
+		// a round is a sleep of up to waitSlice, and a cancelled ctx was
+		// noticed only after up to 63 of them (~315 ms).
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if h := rd.waitSleeping; h != nil {
+			h()
 		}
 		d := waitSlice
 		if dl, ok := ctx.Deadline(); ok {

@@ -53,3 +53,45 @@ func TestSharedStuckWriter(t *testing.T) {
 		t.Fatalf("after the write ended: %v", err)
 	}
 }
+
+// TestReaderWaitChecksCancelBeforeEachSleep: once past its spin, each round
+// of Wait is a futex sleep of up to waitSlice, and ctx is checked before
+// every one. It was checked every 64th round only, so a cancel was noticed
+// up to 63 sleeps (~315 ms) later. The hook cancels ctx at the first sleep
+// and counts sleeps: Wait must return context.Canceled before a second.
+func TestReaderWaitChecksCancelBeforeEachSleep(t *testing.T) {
+	shm := t.TempDir()
+	if st, err := os.Stat(DefaultSharedDir); err == nil && st.IsDir() {
+		d, err := os.MkdirTemp(DefaultSharedDir, "mmsb-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(d) })
+		shm = d
+	}
+	dir := t.TempDir()
+	bus, err := Open(dir, &Options{Shared: true, SharedDir: shm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	rd, err := OpenReader(dir, &ReaderOptions{SharedDir: shm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sleeps := 0
+	rd.waitSleeping = func() {
+		if sleeps++; sleeps == 1 {
+			cancel()
+		}
+	}
+	if _, err := rd.Wait(ctx, rd.LastLSN()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait: %v, want context.Canceled", err)
+	}
+	if sleeps != 1 {
+		t.Fatalf("Wait slept %d times after its context was cancelled at the first sleep, want it to return before the next", sleeps)
+	}
+}

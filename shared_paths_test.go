@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/page"
 )
 
 // Tests of where the writer puts its shared region: odd Options.SharedDir
@@ -149,6 +151,59 @@ func TestSharedLinkAtRegionName(t *testing.T) {
 	}
 	if st, err := os.Lstat(regionB); err != nil || !st.IsDir() {
 		t.Errorf("region of the bus opened: %v (%v), want its directory in place of the link", st, err)
+	}
+}
+
+// TestSharedLinkedHeaderAtRegionName: a directory at a bus's region
+// name whose header is a symbolic link to another bus's live header (what
+// anyone may plant in /dev/shm) must not make the bus's Open mark that
+// other region superseded. The directory itself was checked with Lstat
+// (TestSharedLinkAtRegionName), but MarkSuperseded opened the header by
+// path, following the link: the other bus's readers got ErrStale ("read
+// of the link's target after the other bus opened: ... superseded").
+func TestSharedLinkedHeaderAtRegionName(t *testing.T) {
+	shm := scratchShmDir(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a, err := Open(dirA, &Options{Shared: true, SharedDir: shm, Sync: SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	id, err := a.CreatePage(ctx, PageSpec{Size: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := OpenReader(dirA, &ReaderOptions{SharedDir: shm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	regionB, err := SharedRegionPath(dirB, shm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range []struct {
+		name string
+		make func(target, name string) error
+	}{{"symbolic link", os.Symlink}, {"hard link", os.Link}} {
+		t.Run(link.name, func(t *testing.T) {
+			if err := os.Mkdir(regionB, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := link.make(filepath.Join(a.SharedPath(), page.ShmHeaderFile), filepath.Join(regionB, page.ShmHeaderFile)); err != nil {
+				t.Skipf("no %s: %v", link.name, err)
+			}
+			b, err := Open(dirB, &Options{Shared: true, SharedDir: shm, Sync: SyncNone})
+			if err != nil {
+				t.Fatalf("open with a linked header at the region name: %v", err)
+			}
+			if _, _, _, err := rd.ReadPage(id, nil); err != nil {
+				t.Errorf("read of the link's target after the other bus opened: %v", err)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

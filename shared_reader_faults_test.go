@@ -290,3 +290,52 @@ func TestReaderChecksRegionOwner(t *testing.T) {
 	}
 	_ = rd.Close()
 }
+
+// TestReaderRefusesLinkedRegionFile: a region file replaced by a symbolic
+// link (to a regular file of the right owner and mode: here another live
+// bus's) is refused with ErrSharedCorrupt, as docs/shm.md says every file
+// mapped must be a regular file. Files were opened following links, and
+// fstat saw the target: a region whose header linked to another bus's
+// opened, reading that bus's header over this one's slot arrays.
+func TestReaderRefusesLinkedRegionFile(t *testing.T) {
+	dirA, dirB, shm := t.TempDir(), t.TempDir(), shmTestDir(t)
+	a := openShared(t, dirA, shm)
+	defer a.Close()
+	b := openShared(t, dirB, shm)
+	defer b.Close()
+	for _, bus := range []*mmsb.Bus{a, b} {
+		if _, err := bus.CreatePage(t.Context(), mmsb.PageSpec{Size: 64}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{page.ShmHeaderFile, "seq", "c0.1"} {
+		file := filepath.Join(b.SharedPath(), name)
+		saved := file + ".saved"
+		if err := os.Rename(file, saved); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(a.SharedPath(), name), file); err != nil {
+			t.Skip("no symlinks:", err)
+		}
+		opts := &mmsb.ReaderOptions{SharedDir: shm, WriterTimeout: 20 * time.Millisecond}
+		rd, err := mmsb.OpenReader(dirB, opts)
+		if err == nil { // a chunk is mapped at the first read of a page in it
+			_, _, _, err = rd.ReadPage(1, nil)
+			rd.Close()
+		}
+		if !errors.Is(err, mmsb.ErrSharedCorrupt) {
+			t.Errorf("OpenReader and read with %s linked to another bus's: %v, want ErrSharedCorrupt", name, err)
+		}
+		if err := os.Remove(file); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(saved, file); err != nil {
+			t.Fatal(err)
+		}
+		rd, err = mmsb.OpenReader(dirB, &mmsb.ReaderOptions{SharedDir: shm}) // control: restored
+		if err != nil {
+			t.Fatalf("OpenReader with %s restored: %v", name, err)
+		}
+		rd.Close()
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -473,15 +474,32 @@ func (s *Store) publishTable() {
 // MarkSuperseded sets the state word of an existing region's header file
 // (a previous writer's) so that its readers learn to reopen. Errors are
 // returned for logging only: the caller removes the directory regardless.
+//
+// Only a regular header file with no other link is marked, opened
+// without following links (the directory and the header): anyone may
+// plant a directory under a region name in /dev/shm, and a header there
+// linked (symbolically or hard) to another bus's live header made the
+// bus's Open mark that region superseded, failing all its readers with
+// ErrStale (TestSharedLinkedHeaderAtRegionName).
 func MarkSuperseded(dir string) error {
-	f, err := os.OpenFile(filepath.Join(dir, ShmHeaderFile), os.O_RDWR, 0)
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: dir, Err: err}
 	}
+	defer func() { _ = unix.Close(dfd) }()
+	// O_NONBLOCK: a FIFO planted as the header would block the open.
+	fd, err := unix.Openat(dfd, ShmHeaderFile, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: filepath.Join(dir, ShmHeaderFile), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(dir, ShmHeaderFile))
 	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
 	st, err := f.Stat()
-	if err != nil || st.Size() < shmHdrSize {
-		return fmt.Errorf("%w: header too short", ErrBadShared)
+	if err != nil || !st.Mode().IsRegular() || st.Size() < shmHdrSize {
+		return fmt.Errorf("%w: header not a regular file of %d bytes or more", ErrBadShared, shmHdrSize)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Nlink != 1 {
+		return fmt.Errorf("%w: header has other links", ErrBadShared)
 	}
 	b, err := mapShared(f, shmHdrSize)
 	if err != nil {

@@ -160,7 +160,13 @@ func mapAt(dirFD int, dir, name string, owner, minLen int, over []byte) ([]byte,
 	// otherwise block until some process opened its other end (a reader
 	// hung in OpenReader, or in a read under its mutex). It changes nothing
 	// for a regular file, and anything else is refused below.
-	fd, err := unix.Openat(dirFD, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	// O_NOFOLLOW: a symbolic link is refused (ELOOP), not followed to a
+	// regular file that fstat would then accept, another bus's header,
+	// say (TestReaderRefusesLinkedRegionFile).
+	fd, err := unix.Openat(dirFD, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%w: %s is a symbolic link, not a regular file", ErrBadShared, path)
+	}
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
