@@ -425,8 +425,12 @@ static inline int mmsb_reader__map_ro(int dirfd, const char *dir, const char *na
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "path too long");
 	/* O_NONBLOCK: opening a FIFO planted in the region's place would block
 	 * until some process opened its other end. It changes nothing for a
-	 * regular file, and anything else is refused below. */
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	 * regular file, and anything else is refused below. O_NOFOLLOW: a
+	 * symbolic link is refused, not followed to a regular file that fstat
+	 * would accept (another bus's header, say), as the Go reader does. */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s is a symbolic link, not a regular file", path);
 	if (fd < 0)
 		return errno == ENOENT ? mmsb_reader__fail(MMSB_READER_ERR_NOT_FOUND, "%s: %s", path, strerror(errno))
 		                       : mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "open %s: %s", path, strerror(errno));

@@ -218,12 +218,16 @@ def _map_ro(dir_fd, region, name, owner, min_len=0):
     path = os.path.join(region, name)
     # O_NONBLOCK: opening a FIFO planted in the region's place would block
     # until some process opened its other end. It changes nothing for a
-    # regular file, and anything else is refused below.
+    # regular file, and anything else is refused below. O_NOFOLLOW: a
+    # symbolic link is refused, not followed to a regular file that fstat
+    # would accept (another bus's header, say), as the Go reader does.
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW, dir_fd=dir_fd)
     except (FileNotFoundError, NotADirectoryError):
         raise  # the caller decides what a missing file means
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise FormatError("%s is a symbolic link, not a regular file" % path) from None
         raise _os_error(path, e) from None
     try:
         st = os.fstat(fd)

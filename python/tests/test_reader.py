@@ -566,6 +566,21 @@ def test_fifo_region_file_refused(tmp_path):
         g.join()
 
 
+def test_symlinked_region_file_refused(tmp_path):
+    """A region file replaced by a symbolic link (here to the same header,
+    moved elsewhere) is refused with FormatError, as the Go and C readers
+    refuse it: the link was followed and fstat saw a regular file, so a
+    header linked to another bus's was read as this bus's."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    fr.close()
+    hdr = os.path.join(fr.path, L.HEADER_FILE)
+    moved = str(tmp_path / "moved-header")
+    os.rename(hdr, moved)
+    os.symlink(moved, hdr)
+    with pytest.raises(mmsb.FormatError, match="symbolic link, not a regular file"):
+        mmsb.Reader(region=fr.path)
+
+
 @pytest.mark.parametrize("name,mode", [(None, 0o770), (None, 0o702), (L.HEADER_FILE, 0o620),
                                        (L.CHUNK_TABLE_FILE, 0o602), (L.SEQ_FILE, 0o660)])
 def test_region_writable_by_others_refused(tmp_path, name, mode):

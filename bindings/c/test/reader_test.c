@@ -593,6 +593,15 @@ static void test_region_files(void) {
 
 	snprintf(bus, sizeof bus, "%s/owner-bus", work);
 	start_writer(&w, bus, "static", 0);
+	/* A region file that is a symbolic link (to another region's header)
+	 * is refused, not followed: fstat saw the target, a regular file. */
+	snprintf(dir, sizeof dir, "%s/linked-region", work);
+	CHECK(mkdir(dir, 0700) == 0);
+	snprintf(p, sizeof p, "%s/header", dir);
+	snprintf(want, sizeof want, "%s/header", w.region);
+	CHECK(symlink(want, p) == 0);
+	CHECK_RC(mmsb_reader_open_region(dir, NULL, &r), MMSB_READER_ERR_FORMAT);
+	CHECK(strstr(mmsb_reader_errmsg(), "is a symbolic link, not a regular file") != NULL);
 	for (i = 0; i < 5; i++) {
 		snprintf(p, sizeof p, "%s%s%s", w.region, modes[i].name[0] ? "/" : "", modes[i].name);
 		CHECK(stat(p, &st) == 0 && chmod(p, modes[i].mode) == 0);
