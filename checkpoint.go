@@ -1211,7 +1211,15 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		list = list[:keep]
 	}
 	if removed > 0 {
-		_ = e.fs.SyncDir(e.ckptDir())
+		// The log may be trimmed only once the removals are durable: a
+		// power failure would otherwise bring a removed checkpoint back
+		// beside a log that no longer reaches the present from it (its
+		// replay fails, and so would recovery through it should the newer
+		// ones be damaged). The error was ignored until 2026-12-05
+		// (TestPruneDirSyncFailureKeepsLog, found by TestFaultSweep).
+		if err := e.fs.SyncDir(e.ckptDir()); err != nil {
+			return fmt.Errorf("mmsb: checkpoint: fsync %s after removing old checkpoints (the log is not trimmed): %w", e.ckptDir(), err)
+		}
 	}
 	if e.log != nil && len(list) >= keep {
 		n, err := e.log.RemoveThrough(list[len(list)-1].LSN)

@@ -42,8 +42,12 @@ type PageSpec struct {
 // reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed. A batch
 // that was logged and applied but then failed to become durable or to
 // replicate (ErrFailed, with ErrReplication for the latter) is named by
-// the CommitInfo returned with the error; when the batch was refused
-// before it was logged, the CommitInfo is zero.
+// the CommitInfo returned with the error; it may be present after a
+// restart. Otherwise the CommitInfo is zero and the batch was not applied:
+// absent after a restart, unless the error is ErrFailed from the batch's
+// own log write or fsync (sync always and none write the record in the
+// call), whose record may have reached the file: such a batch may be
+// present after a restart, though this bus never applied it.
 func (e *Bus) Commit(ctx context.Context, ds []Delta) (CommitInfo, error) {
 	start := time.Now()
 	info, t, err := e.commitDeltas(ctx, ds)
@@ -500,7 +504,11 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 //
 // A batch logged and applied whose fsync or replication then failed
 // (ErrFailed) returns its IDs with the error, as Commit returns its
-// CommitInfo: the pages exist. On any other error the IDs are nil.
+// CommitInfo: the pages exist. On any other error the IDs are nil; after
+// an ErrFailed whose cause is the batch's own log write or fsync (sync
+// always and none write the record in the call) the pages were not
+// created, but the record may have reached the file, so they may exist
+// after a restart.
 //
 // Errors: ErrPageExists, ErrInvalidPage, ErrNoSpace, ErrClosed, ErrFailed.
 func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, error) {

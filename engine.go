@@ -979,7 +979,11 @@ func (e *Bus) Close() error {
 	return err
 }
 
-// Flush waits until everything committed so far is durable (fsync).
+// Flush waits until everything committed so far is durable (fsync). A
+// failed fsync fails the bus (sticky ErrFailed wrapping the cause), as a
+// commit's does. (Until 2026-12-05 Flush returned the log's error bare and
+// Err and Stats().Failed kept reporting a healthy bus until the next write:
+// TestFlushFailureFailsBus.)
 func (e *Bus) Flush(ctx context.Context) error {
 	e.rlockSettled()
 	log, closed := e.log, e.closed
@@ -990,5 +994,14 @@ func (e *Bus) Flush(ctx context.Context) error {
 	if log == nil {
 		return nil
 	}
-	return log.Sync()
+	if err := log.Sync(); err != nil {
+		if errors.Is(err, tlog.ErrClosed) {
+			return ErrClosed // Close ran meanwhile: nothing failed
+		}
+		e.lockSettled()
+		err = e.fail(err)
+		e.mu.Unlock()
+		return err
+	}
+	return nil
 }

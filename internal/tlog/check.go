@@ -76,7 +76,11 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 	}
 	if reason != "" {
 		if isLast && size < SegmentHeaderSize {
-			reason += " (empty last segment; recovery removes it)"
+			if torn, err := tornHeader(f, seg, size); err != nil {
+				return info, err
+			} else if torn {
+				reason += " (empty last segment; recovery removes it)"
+			}
 		}
 		report(0, reason)
 		*expected = 0

@@ -242,7 +242,9 @@ func (l *Log) activePath() string {
 // (or anything when the log is empty). payload is copied. Under SyncAlways
 // the record is durable when Append returns, under SyncNone it has been
 // written to the OS. After any write or fsync failure the log is failed:
-// this and every later call returns the sticky error.
+// this and every later call returns the sticky error. A record whose own
+// write or fsync failed may still have reached the file, whole, and be
+// found by a later Open.
 func (l *Log) Append(first base.LSN, count uint32, payload []byte) (Ticket, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -1,8 +1,10 @@
 package tlog
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -75,10 +77,11 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 	}
 	if reason != "" && isLast {
 		// A crash between creating a segment and making its header durable
-		// leaves a short or zero-filled file. It holds no records.
-		if zero, err := zeroRange(f, seg.path, 0, size); err != nil {
+		// leaves a short or zero-filled file, and a failed (short) write of
+		// the header leaves part of it. It holds no records.
+		if torn, err := tornHeader(f, seg, size); err != nil {
 			return err
-		} else if zero {
+		} else if torn {
 			rc.report.TornFile, rc.report.TornOffset, rc.report.TornBytes = seg.path, 0, size
 			return rc.dropEmptyLast(i, *expected)
 		}
@@ -162,6 +165,26 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 		}
 		records++
 	}
+}
+
+// tornHeader reports whether the last segment seg, whose header is bad,
+// holds only what a crash or a failed write leaves while its header is
+// written: zero bytes, or fewer bytes than a header that begin the header
+// written for its name (a short write of it, or a torn tail of it that
+// was never synced). Until 2026-12-05 only zeros counted, so a short
+// header write failed every later Open with ErrCorruption
+// (TestOpenDropsPartialSegmentHeader).
+func tornHeader(f vfs.File, seg segment, size int64) (bool, error) {
+	if size < SegmentHeaderSize {
+		var got [SegmentHeaderSize]byte
+		if _, err := f.ReadAt(got[:size], 0); err != nil && !errors.Is(err, io.EOF) {
+			return false, fmt.Errorf("tlog: read %s: %w", seg.path, err)
+		}
+		if bytes.Equal(got[:size], appendSegmentHeader(nil, seg.first)[:size]) {
+			return true, nil
+		}
+	}
+	return zeroRange(f, seg.path, 0, size)
 }
 
 // good takes the intact record the scanner holds in segment i: it must
