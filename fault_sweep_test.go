@@ -237,10 +237,12 @@ func sweepRun(t *testing.T, mode SyncMode, mem *vfs.MemFS, fs *errorfs.FS, inj *
 			m.ceiling, m.lastLSN[seq], m.logged = seq, info.LastLSN, info.LastLSN
 		} else if err == nil {
 			m.problemf("%s succeeded with a zero CommitInfo", what)
-		} else if errors.Is(err, ErrFailed) {
-			// Not applied, but its own log write or fsync may have failed
-			// after the record reached the file: may be present (Commit's
-			// documentation), at the LSNs it would have had.
+		} else if errors.Is(err, ErrFailed) && inj.injected() != before {
+			// The fault hit this call: not applied, but its own log write
+			// or fsync may have failed after the record reached the file,
+			// so it may be present (Commit's documentation), at the LSNs
+			// it would have had. A call refused by a bus that had already
+			// failed must not be.
 			m.ceiling, m.lastLSN[seq], m.logged = seq, m.logged+fPages, m.logged+fPages
 		}
 		switch {
