@@ -60,15 +60,7 @@ func TestSharedStuckWriter(t *testing.T) {
 // up to 63 sleeps (~315 ms) later. The hook cancels ctx at the first sleep
 // and counts sleeps: Wait must return context.Canceled before a second.
 func TestReaderWaitChecksCancelBeforeEachSleep(t *testing.T) {
-	shm := t.TempDir()
-	if st, err := os.Stat(DefaultSharedDir); err == nil && st.IsDir() {
-		d, err := os.MkdirTemp(DefaultSharedDir, "mmsb-test-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.RemoveAll(d) })
-		shm = d
-	}
+	shm := scratchShmDir(t)
 	dir := t.TempDir()
 	bus, err := Open(dir, &Options{Shared: true, SharedDir: shm})
 	if err != nil {

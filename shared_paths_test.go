@@ -119,21 +119,8 @@ func TestSharedDirMustBeADirectory(t *testing.T) {
 // link is removed without touching its target.
 func TestSharedLinkAtRegionName(t *testing.T) {
 	shm := scratchShmDir(t)
-	dirA, dirB := t.TempDir(), t.TempDir()
-	a, err := Open(dirA, &Options{Shared: true, SharedDir: shm, Sync: SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	id, err := a.CreatePage(ctx, PageSpec{Size: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := OpenReader(dirA, &ReaderOptions{SharedDir: shm})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	a, id, rd := liveSharedBus(t, shm)
+	dirB := t.TempDir()
 	regionB, err := SharedRegionPath(dirB, shm)
 	if err != nil {
 		t.Fatal(err)
@@ -163,21 +150,8 @@ func TestSharedLinkAtRegionName(t *testing.T) {
 // of the link's target after the other bus opened: ... superseded").
 func TestSharedLinkedHeaderAtRegionName(t *testing.T) {
 	shm := scratchShmDir(t)
-	dirA, dirB := t.TempDir(), t.TempDir()
-	a, err := Open(dirA, &Options{Shared: true, SharedDir: shm, Sync: SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	id, err := a.CreatePage(ctx, PageSpec{Size: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd, err := OpenReader(dirA, &ReaderOptions{SharedDir: shm})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	a, id, rd := liveSharedBus(t, shm)
+	dirB := t.TempDir()
 	regionB, err := SharedRegionPath(dirB, shm)
 	if err != nil {
 		t.Fatal(err)
@@ -346,4 +320,25 @@ func TestSharedLongSharedDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// liveSharedBus opens a shared bus in a new directory with one 64-byte
+// page, and a reader of it; both are closed when the test ends.
+func liveSharedBus(t *testing.T, shm string) (*Bus, PageID, *Reader) {
+	t.Helper()
+	a, err := Open(t.TempDir(), &Options{Shared: true, SharedDir: shm, Sync: SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	id, err := a.CreatePage(ctx, PageSpec{Size: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := OpenReader(a.Dir(), &ReaderOptions{SharedDir: shm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rd.Close() })
+	return a, id, rd
 }
