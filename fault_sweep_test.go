@@ -164,8 +164,15 @@ func sweepRun(t *testing.T, mode SyncMode, mem *vfs.MemFS, fs *errorfs.FS, inj *
 		if hit := inj.injected(); hitBefore == nil && hit != nil && err != nil && !errors.Is(err, inj.err) {
 			m.problemf("%s failed during the injected fault on %s with an error that does not wrap it: %v", what, hit, err)
 		}
-		if hit := inj.injected(); sweepCritical(hit) && !m.reopened && e != nil && !strings.HasPrefix(what, "Close") && what != "Open" {
-			// Failed closed, and says so: the call's error and Err.
+		if hit := inj.injected(); sweepCritical(hit) && ack && !m.reopened && e != nil && !strings.HasPrefix(what, "Close") && what != "Open" {
+			// Failed closed, and says so: the call's error and Err. Not
+			// checked after a CommitAsync (ack false): under sync group
+			// the background flusher may meet the fault while the call
+			// returns and fail the bus a moment later, which the next
+			// waiting call (WaitDurable) observes and is checked for.
+			// (Checked there too, this failed under qemu-arm, where the
+			// flusher's write landed in that moment: scheduling, not a
+			// defect.)
 			if err != nil && !errors.Is(err, ErrFailed) {
 				m.problemf("%s after a failed %s: %v, want ErrFailed", what, hit, err)
 			}
