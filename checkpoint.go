@@ -9,6 +9,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -215,6 +216,9 @@ type snapshot struct {
 	edges    []graph.Edge
 	bindings []PageID
 	binds    map[PageID]Binding
+	// pending is the dirty set at the LSN (pages written and not yet
+	// propagated), in the order the bus keeps it; sorted when written.
+	pending []PageID
 	// bytesHint is about the size of the checkpoint file.
 	bytesHint int64
 }
@@ -647,10 +651,11 @@ func (e *Bus) beginSnapshotLocked(pool cowBlockPool) *snapshot {
 		ids:      e.store.AppendIDs(e.ckptScratch.ids[:0]),
 		bindings: e.sortedBindingIDs(),
 		binds:    make(map[PageID]Binding, len(e.bindings)),
+		pending:  slices.Clone(e.dirty), // sorted outside the lock
 	}
 	e.graph.Edges(func(ed graph.Edge) bool { s.edges = append(s.edges, ed); return true })
 	s.bytesHint = e.store.Stats().LogicalBytes + int64(len(s.ids))*pageRecordOverhead +
-		int64(len(s.edges))*32 + int64(len(s.bindings))*64 + 4096
+		int64(len(s.edges))*32 + int64(len(s.bindings))*64 + int64(len(s.pending))*4 + 4096
 	for id, b := range e.bindings {
 		s.binds[id] = *b // bindings are replaced, never mutated, so sharing slices is safe
 	}
@@ -1131,6 +1136,19 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 			return fail(err)
 		}
 	}
+	// The dirty set goes last, and only when there is one: a checkpoint
+	// taken between a commit and its propagation would otherwise lose the
+	// flags the next wave raises (a Control edge's FlagStale), which a
+	// resync does not raise.
+	slices.Sort(snap.pending)
+	for rest := snap.pending; len(rest) > 0; {
+		n := min(len(rest), record.MaxPendingPerRecord)
+		buf = record.AppendPending(buf[:0], rest[:n])
+		if err := w.Append(record.CkptPending, buf); err != nil {
+			return fail(err)
+		}
+		rest = rest[n:]
+	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
@@ -1268,6 +1286,7 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 	var declared int64 // page bytes declared so far
 	n := 0
 	var pages, edges, bindings uint64 // records seen (replayOnly loads fewer)
+	var pending []PageID              // the dirty set, strictly ascending
 	for {
 		kind, payload, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -1374,6 +1393,14 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			}
 			e.bindings[op.Page] = &Binding{Func: op.Func, Params: append([]byte(nil), op.Params...),
 				Parents: append([]PageID(nil), op.Parents...)}
+		case record.CkptPending:
+			from := len(pending)
+			if pending, err = record.DecodePending(payload, pending); err != nil {
+				return corruption.Wrap(path, off, err, "pending record")
+			}
+			if from > 0 && pending[from] <= pending[from-1] {
+				return corruption.New(path, off, "pending record starts at page %d, not after page %d of the one before", pending[from], pending[from-1])
+			}
 		default:
 			return corruption.New(path, off, "unknown record kind %d", kind)
 		}
@@ -1388,6 +1415,18 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 	if pages != st.Pages || edges != st.Edges || bindings != st.Bindings {
 		return corruption.New(path, -1, "the state record counts %d pages, %d edges and %d bindings; the file holds %d, %d and %d",
 			st.Pages, st.Edges, st.Bindings, pages, edges, bindings)
+	}
+	if e.replayOnly == 0 {
+		// Only live pages wait for propagation (a free leaves the set).
+		for _, id := range pending {
+			if _, ok := e.store.Lookup(id); !ok {
+				return corruption.New(path, -1, "pending record names page %d, which the checkpoint does not hold", id)
+			}
+		}
+		for _, id := range pending {
+			e.dirtySet[id] = struct{}{}
+		}
+		e.dirty = append(e.dirty[:0], pending...)
 	}
 	e.lastLSN, e.nextID, e.lastTime = st.LastLSN, st.NextID, st.LastTime
 	return nil

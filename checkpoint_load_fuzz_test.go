@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
@@ -67,7 +68,8 @@ func frameRecords(t testing.TB, fs vfs.FS, dir string, lsn LSN, data []byte) str
 }
 
 // sampleCheckpoint returns a checkpoint's records (ckptRecords) and LSN:
-// pages with bytes, metadata and flags, a freed page, edges and a binding.
+// pages with bytes, metadata and flags, a freed page, edges, a binding and
+// a page waiting for propagation.
 func sampleCheckpoint(t testing.TB) ([]byte, LSN) {
 	ctx := context.Background()
 	fs := vfs.NewMem()
@@ -90,6 +92,10 @@ func sampleCheckpoint(t testing.TB) ([]byte, LSN) {
 		t.Fatal(err)
 	}
 	if err := e.Bind(ctx, ids[2], "f64.sum", nil, []PageID{ids[0]}); err != nil {
+		t.Fatal(err)
+	}
+	// Written after its edge and not propagated: a pending record.
+	if _, err := e.Commit(ctx, []Delta{w(ids[0], 0, "p")}); err != nil {
 		t.Fatal(err)
 	}
 	ck, err := e.Checkpoint(ctx)
@@ -188,6 +194,9 @@ func FuzzLoadCheckpoint(f *testing.F) {
 		}
 		if got := hashOf(t, again); got != want {
 			t.Fatalf("state hash %x after a checkpoint round trip, want %x", got, want)
+		}
+		if !slices.Equal(again.dirty, e.dirty) {
+			t.Fatalf("pending pages %v after a checkpoint round trip, want %v", again.dirty, e.dirty)
 		}
 	})
 }

@@ -774,6 +774,8 @@ func (e *Bus) resetState() {
 	e.flags = map[PageID]uint8{}
 	e.derivedReads = map[PageID]*Derivation{}
 	e.graphHasEdges = false
+	clear(e.dirtySet)
+	e.dirty = e.dirty[:0]
 	for i := range e.hist {
 		e.hist[i] = histEntry{}
 	}

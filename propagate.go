@@ -231,9 +231,9 @@ func (e *Bus) Pending() int {
 // ScheduleResync makes the next propagation wave recompute every derived
 // page (with early cutoff, so a page already up to date costs one function
 // call and logs nothing). Unlike a write, it raises no flags. The
-// orchestrator calls it when it starts: the dirty set is not persisted, so
-// after a restart from a checkpoint taken between a commit and its
-// propagation, this is what brings derived pages up to date.
+// orchestrator calls it when it starts: checkpoints keep the dirty set, but
+// not the pages a failed recompute held back (the retry set), so after a
+// restart this is what brings those derived pages up to date.
 func (e *Bus) ScheduleResync() {
 	e.waveMu.Lock() // a wave running clears resync when it ends
 	defer e.waveMu.Unlock()

@@ -57,9 +57,10 @@ type Options struct {
 	MetricsWindow int
 	// SkipStartupResync: do not recompute every derived page at the first
 	// propagation. By default the orchestrator schedules a resync of all
-	// derived pages when it starts (Bus.ScheduleResync), because the dirty
-	// set is not persisted and a restart may have lost the propagation of the
-	// last committed deltas.
+	// derived pages when it starts (Bus.ScheduleResync), because the pages a
+	// failed recompute held back are not persisted (checkpoints keep the
+	// dirty set, not the retry set) and a restart would otherwise leave them
+	// stale until a parent changes.
 	SkipStartupResync bool
 }
 

@@ -13,7 +13,13 @@ const (
 	CkptPage    uint8 = 2 // one page: header fields then raw bytes
 	CkptEdge    uint8 = 3 // one dependency edge
 	CkptBinding uint8 = 4 // one derived-page binding (an OpBind body)
+	CkptPending uint8 = 5 // pages written and not yet propagated (AppendPending)
 )
+
+// MaxPendingPerRecord bounds the page IDs of one CkptPending record, so
+// that a bus with millions of pending pages writes several records of at
+// most about 640 KiB each rather than one past checkpoint.MaxRecordBytes.
+const MaxPendingPerRecord = 1 << 16
 
 // State is the bus-wide part of a checkpoint.
 type State struct {
@@ -218,6 +224,61 @@ func DecodePageSpan(src []byte, p *PageImage) (lead uint32, err error) {
 	*p = PageImage{ID: base.PageID(id), Size: uint32(size), Location: base.Location(loc), Flags: flags,
 		Epoch: base.Epoch(epoch), LastLSN: base.LSN(lsn), Meta: meta, Data: src[d.off:], scratch: scratch}
 	return uint32(start), nil
+}
+
+// AppendPending encodes a CkptPending record: the page IDs ids, which must
+// be strictly ascending and at most MaxPendingPerRecord (at least one), as
+// uvarint count, uvarint first ID, then for each further ID the uvarint gap
+// from the one before it (at least 1). Gaps keep a dense pending set at about
+// a byte per page.
+func AppendPending(dst []byte, ids []base.PageID) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ids)))
+	for i, id := range ids {
+		if i == 0 {
+			dst = binary.AppendUvarint(dst, uint64(id))
+		} else {
+			dst = binary.AppendUvarint(dst, uint64(id-ids[i-1]))
+		}
+	}
+	return dst
+}
+
+// DecodePending decodes AppendPending's encoding, appending the IDs to dst.
+// Every ID count, gap and overflow AppendPending cannot write is
+// ErrMalformed.
+func DecodePending(src []byte, dst []base.PageID) ([]base.PageID, error) {
+	d := Decoder{src: src}
+	n, err := d.uvarint()
+	if err != nil {
+		return dst, err
+	}
+	if n == 0 || n > MaxPendingPerRecord {
+		return dst, fmt.Errorf("%w: pending record holds %d page IDs, want 1 to %d", ErrMalformed, n, MaxPendingPerRecord)
+	}
+	// Each ID takes at least a byte: a count the payload cannot hold is
+	// refused before anything is appended.
+	if n > uint64(len(src)-d.off) {
+		return dst, fmt.Errorf("%w: pending record declares %d page IDs in %d bytes", ErrMalformed, n, len(src)-d.off)
+	}
+	var id uint64
+	for i := uint64(0); i < n; i++ {
+		v, err := d.uvarint()
+		if err != nil {
+			return dst, err
+		}
+		if i > 0 {
+			if v == 0 || id+v < id {
+				return dst, fmt.Errorf("%w: pending record: gap %d after page ID %d (want 1 to %d)", ErrMalformed, v, id, ^uint64(0)-id)
+			}
+			v += id
+		}
+		id = v
+		dst = append(dst, base.PageID(id))
+	}
+	if d.More() {
+		return dst, fmt.Errorf("%w: %d bytes after the pending record's page IDs", ErrMalformed, len(src)-d.off)
+	}
+	return dst, nil
 }
 
 // DecodeOne decodes a payload holding exactly one operation of kind want:

@@ -81,6 +81,8 @@ const (
 	docCkptPage    = 2
 	docCkptEdge    = 3
 	docCkptBinding = 4
+	docCkptPending = 5
+	docMaxPending  = 65536
 )
 
 // docDelta16 is docs/delta.md's worked example: page 1000, one 16-byte
@@ -178,9 +180,12 @@ func TestLogPayloadMatchesFormatsDoc(t *testing.T) {
 }
 
 func TestCheckpointPayloadsMatchFormatsDoc(t *testing.T) {
-	if CkptState != docCkptState || CkptPage != docCkptPage || CkptEdge != docCkptEdge || CkptBinding != docCkptBinding {
-		t.Errorf("checkpoint record kinds %d %d %d %d, the doc says %d %d %d %d",
-			CkptState, CkptPage, CkptEdge, CkptBinding, docCkptState, docCkptPage, docCkptEdge, docCkptBinding)
+	if CkptState != docCkptState || CkptPage != docCkptPage || CkptEdge != docCkptEdge || CkptBinding != docCkptBinding || CkptPending != docCkptPending {
+		t.Errorf("checkpoint record kinds %d %d %d %d %d, the doc says %d %d %d %d %d",
+			CkptState, CkptPage, CkptEdge, CkptBinding, CkptPending, docCkptState, docCkptPage, docCkptEdge, docCkptBinding, docCkptPending)
+	}
+	if MaxPendingPerRecord != docMaxPending {
+		t.Errorf("a pending record holds up to %d page IDs, the doc says %d", MaxPendingPerRecord, docMaxPending)
 	}
 
 	// state: u8 version, uvarint last LSN, uvarint next ID, varint last
@@ -230,5 +235,16 @@ func TestCheckpointPayloadsMatchFormatsDoc(t *testing.T) {
 	docBind := docBytes(t, fU8(docKindBind), fUv(9), fBlob("f64.sum"), fBytes(nil), fUv(1), fUv(300))
 	if err := DecodeOne(docBind, OpBind, &op); err != nil || op.Page != 9 || op.Func != "f64.sum" || !reflect.DeepEqual(op.Parents, []base.PageID{300}) {
 		t.Errorf("binding record: decoded %+v, %v", op, err)
+	}
+
+	// pending: uvarint count, uvarint first page ID, then the uvarint gap
+	// from the page before for each further ID.
+	pend := []base.PageID{7, 8, 300, 100000}
+	docPend := docBytes(t, fUv(4), fUv(7), fUv(1), fUv(292), fUv(99700))
+	if enc := AppendPending(nil, pend); !bytes.Equal(enc, docPend) {
+		t.Errorf("pending record: encoder writes % x\n  the doc's layout is % x", enc, docPend)
+	}
+	if got, err := DecodePending(docPend, nil); err != nil || !reflect.DeepEqual(got, pend) {
+		t.Errorf("pending record: decoded %v, %v; want %v", got, err, pend)
 	}
 }

@@ -3,6 +3,8 @@ package record
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,6 +169,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(sampleBatch())
 	f.Add(AppendHeader(nil, 0))
 	f.Add([]byte{1, 2, 3})
+	f.Add(AppendPending(nil, []base.PageID{1, 2, 9, 1 << 40}))
 	f.Add(AppendState(nil, &State{LastLSN: 42, NextID: 9, LastTime: -5, Pages: 3, Edges: 2, Bindings: 1}))
 	f.Add(AppendPage(nil, &PageImage{ID: 3, Size: 8, Epoch: 8, LastLSN: 40, Flags: 1, Meta: []byte{7}, Data: []byte{0, 1, 2, 0, 4, 0, 0, 0}}))
 	f.Fuzz(func(t *testing.T, payload []byte) {
@@ -179,9 +182,37 @@ func FuzzDecode(f *testing.F) {
 		if err := checkPageRoundTrip(payload, AppendPage); err != nil {
 			t.Fatal(err)
 		}
+		if err := checkPendingRoundTrip(payload); err != nil {
+			t.Fatal(err)
+		}
 		var op Op
 		_ = DecodeOne(payload, OpAddEdge, &op)
 	})
+}
+
+// checkPendingRoundTrip: a pending record that decodes holds 1 to
+// MaxPendingPerRecord strictly ascending IDs, and encoding them decodes
+// to the same IDs and is canonical.
+func checkPendingRoundTrip(payload []byte) error {
+	ids, err := DecodePending(payload, nil)
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			return fmt.Errorf("pending record refused with %v, want ErrMalformed", err)
+		}
+		return nil
+	}
+	if len(ids) == 0 || len(ids) > MaxPendingPerRecord || !slices.IsSorted(ids) || len(slices.Compact(slices.Clone(ids))) != len(ids) {
+		return fmt.Errorf("pending record accepted with %d IDs %v: want 1 to %d, strictly ascending", len(ids), ids, MaxPendingPerRecord)
+	}
+	enc := AppendPending(nil, ids)
+	again, err := DecodePending(enc, nil)
+	if err != nil || !slices.Equal(again, ids) {
+		return fmt.Errorf("pending IDs %v encode to % x, which decodes to %v, %v", ids, enc, again, err)
+	}
+	if enc2 := AppendPending(nil, again); !bytes.Equal(enc2, enc) {
+		return fmt.Errorf("pending record not canonical: % x then % x", enc, enc2)
+	}
+	return nil
 }
 
 func TestPageZeroTrimming(t *testing.T) {
