@@ -221,7 +221,9 @@ func (s *Store) rebalance() {
 }
 
 // forEachID calls fn for every live page in ascending ID order until fn
-// returns false, merging the window walk with the sorted sparse IDs.
+// returns false, merging the window walk with the sorted sparse IDs. It
+// costs O(window entries up to the last live one + k log k) for k sparse
+// IDs.
 func (s *Store) forEachID(fn func(id base.PageID, sl Slot) bool) {
 	var sparse []base.PageID
 	if len(s.sparse) != 0 {
@@ -232,10 +234,17 @@ func (s *Store) forEachID(fn func(id base.PageID, sl Slot) bool) {
 		slices.Sort(sparse)
 	}
 	j := 0
+	// The window is at least denseMin entries: the walk stops at its last
+	// live one (a 4-page bus walked 65,536 entries, 43 µs, per Pages call).
+	left := s.denseLive
 	for i, v := range s.dense {
+		if left == 0 {
+			break
+		}
 		if v == 0 {
 			continue
 		}
+		left--
 		id := s.denseBase + base.PageID(i)
 		for ; j < len(sparse) && sparse[j] < id; j++ {
 			if !fn(sparse[j], Slot(s.sparse[sparse[j]])) {

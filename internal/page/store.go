@@ -554,7 +554,8 @@ func (s *Store) Len() int { return s.live }
 // ForEach calls fn for every live slot in ascending page-ID order until fn
 // returns false. fn must not create or free pages. The dense window is
 // walked in order and merged with the sorted sparse IDs, so map order never
-// leaks. Cost is O(len(dense window) + k log k) for k sparse IDs.
+// leaks. Cost is O(window entries up to the last live one + k log k) for
+// k sparse IDs.
 func (s *Store) ForEach(fn func(sl Slot) bool) {
 	s.forEachID(func(_ base.PageID, sl Slot) bool { return fn(sl) })
 }
@@ -573,9 +574,14 @@ func (s *Store) AppendIDs(dst []base.PageID) []base.PageID {
 		})
 		return dst
 	}
+	left := s.denseLive // stop at the last live entry (see forEachID)
 	for i, v := range s.dense {
+		if left == 0 {
+			break
+		}
 		if v != 0 {
 			dst = append(dst, s.denseBase+base.PageID(i))
+			left--
 		}
 	}
 	return dst
