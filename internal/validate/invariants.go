@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -281,14 +282,28 @@ func (iv *Invariants) Attach(o *tick.Orchestrator, every int, opts Options, onRe
 
 // Strict registers validators to run after every tick (strict mode, as in
 // a test harness), each as its own hook "validate.<name>". Offline-only
-// costs apply: Replay and Integrity read the whole log each time.
+// costs apply: Replay and Integrity read the whole log each time. No
+// names, or an unknown one, is ErrUnknownValidator and registers nothing:
+// a strict mode that checks nothing must not look like one that passes.
 func Strict(o *tick.Orchestrator, opts Options, onReport func(Report), names ...string) error {
 	t := Live(o.Bus())
-	for _, name := range names {
+	known := make([]string, 0, len(All()))
+	for _, v := range All() {
+		known = append(known, v.Name)
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: Strict was given no validator names (known: %s)", ErrUnknownValidator, strings.Join(known, ", "))
+	}
+	fns := make([]Func, len(names))
+	for i, name := range names {
 		fn, ok := Lookup(name)
 		if !ok {
-			return fmt.Errorf("%w: %q", ErrUnknownValidator, name)
+			return fmt.Errorf("%w: %q (known: %s)", ErrUnknownValidator, name, strings.Join(known, ", "))
 		}
+		fns[i] = fn
+	}
+	for i, name := range names {
+		fn := fns[i]
 		err := o.RegisterInvariant("validate."+name, 1, func() error {
 			rep, err := fn(context.Background(), t, opts)
 			if onReport != nil {
