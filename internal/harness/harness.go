@@ -36,6 +36,48 @@ type Targets struct {
 	Version    int           `json:"version"`
 	Note       string        `json:"machine_note"`
 	Benchmarks []TargetEntry `json:"benchmarks"`
+
+	// changes lists how the file differs from the published (embedded)
+	// targets, one "key.threshold published → this" each, in order.
+	changes []string
+}
+
+// Changes reports how these targets differ from the published (embedded)
+// ones: one "key.threshold: published → this" a threshold, sorted; none
+// for the embedded file. A run's report carries them, so that a pass
+// against looser targets (say replay's max_bytes_differing raised from 0)
+// never reads as a pass against the published ones.
+func (t *Targets) Changes() []string { return t.changes }
+
+// diffTargets lists what t changes of the published targets pub.
+func diffTargets(pub, t *Targets) []string {
+	var out []string
+	for _, b := range All() {
+		was, now := pub.Entry(b.Key).Thresholds, t.Entry(b.Key).Thresholds
+		names := make([]string, 0, len(was)+len(now))
+		for n := range was {
+			names = append(names, n)
+		}
+		for n := range now {
+			if _, ok := was[n]; !ok {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			a, inPub := was[n]
+			v, inT := now[n]
+			switch {
+			case !inT:
+				out = append(out, fmt.Sprintf("%s.%s: %g → (absent)", b.Key, n, a))
+			case !inPub:
+				out = append(out, fmt.Sprintf("%s.%s: (absent) → %g", b.Key, n, v))
+			case a != v && !(math.IsNaN(a) && math.IsNaN(v)):
+				out = append(out, fmt.Sprintf("%s.%s: %g → %g", b.Key, n, a, v))
+			}
+		}
+	}
+	return out
 }
 
 // TargetEntry is one benchmark's target.
@@ -96,14 +138,20 @@ func (t *Targets) checkSizes(b Benchmark) error {
 
 // LoadTargets reads a targets file, or the embedded one when path is "".
 func LoadTargets(path string) (*Targets, error) {
-	if path == "" {
-		return ParseTargets(defaultTargets)
+	pub, err := ParseTargets(defaultTargets)
+	if err != nil || path == "" {
+		return pub, err
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("harness: targets: %w", err)
 	}
-	return ParseTargets(b)
+	t, err := ParseTargets(b)
+	if err != nil {
+		return nil, err
+	}
+	t.changes = diffTargets(pub, t)
+	return t, nil
 }
 
 // Entry returns the target entry for key.
@@ -273,6 +321,9 @@ type Report struct {
 	Total    int       `json:"total"`
 	AllPass  bool      `json:"all_pass"` // at least one benchmark ran, and every one passed
 	Duration float64   `json:"duration_seconds"`
+	// TargetChanges: how the targets run against differ from the
+	// published ones (Targets.Changes); empty for the published targets.
+	TargetChanges []string `json:"target_changes,omitempty"`
 }
 
 // Run runs the selected benchmarks (all when only is empty).
@@ -284,7 +335,8 @@ func Run(ctx context.Context, cfg Config, targets *Targets, only []int) *Report 
 		cfg.Seed = 1
 	}
 	rep := &Report{Started: time.Now().UTC(), Quick: cfg.Quick, GoVer: runtime.Version(),
-		Machine: fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
+		Machine:       fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
+		TargetChanges: targets.Changes()}
 	start := time.Now()
 	for _, b := range All() {
 		if len(only) > 0 && !contains(only, b.ID) {
@@ -388,7 +440,13 @@ func (rep *Report) WriteTable(w io.Writer) {
 	if rep.Quick {
 		mode = "quick: timing checks shown, not gating"
 	}
+	if len(rep.TargetChanges) > 0 {
+		mode += fmt.Sprintf("; NOT the published targets: %d thresholds changed", len(rep.TargetChanges))
+	}
 	fmt.Fprintf(w, "\nResult: %d/%d PASS (%s; %s; %.1fs)\n", rep.Passed, rep.Total, mode, rep.Machine, rep.Duration)
+	for _, c := range rep.TargetChanges {
+		fmt.Fprintf(w, "  target changed: %s\n", c)
+	}
 }
 
 func fmtValue(v float64, unit string) string {

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -187,5 +190,75 @@ func TestQuickRunNeedsAGatingCheck(t *testing.T) {
 		if quick && (!strings.Contains(tbl.String(), "no check gates in this mode") || len(h.Results[0].Failed) != 1) {
 			t.Fatalf("a failure with no failed check must say why:\n%s\nhistory %+v", tbl.String(), h.Results)
 		}
+	}
+}
+
+// A run against targets that differ from the published ones says so, in
+// the table's result line and in the JSON report, threshold by threshold:
+// before, --targets with replay's max_bytes_differing raised from 0 passed
+// as "10/10 PASS" with nothing to tell it from the published gate.
+func TestChangedTargetsReported(t *testing.T) {
+	write := func(edit func(th map[string]any)) string {
+		t.Helper()
+		var d map[string]any
+		if err := json.Unmarshal(DefaultTargets(), &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range d["benchmarks"].([]any) {
+			if e := b.(map[string]any); e["key"] == "replay" {
+				edit(e["thresholds"].(map[string]any))
+			}
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "targets.json")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(th map[string]any)
+		want []string
+	}{
+		{"the published targets, copied (control)", func(map[string]any) {}, nil},
+		{"a semantic threshold loosened", func(th map[string]any) { th["max_bytes_differing"] = 1000 },
+			[]string{"replay.max_bytes_differing: 0 → 1000"}},
+		{"one removed, one added", func(th map[string]any) { delete(th, "max_divergence"); th["extra"] = 2 },
+			[]string{"replay.extra: (absent) → 2", "replay.max_divergence: 1e-09 → (absent)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg, err := LoadTargets(write(tc.edit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tg.Changes(); !slices.Equal(got, tc.want) {
+				t.Fatalf("Changes() = %q, want %q", got, tc.want)
+			}
+			rep := Run(context.Background(), Config{Quick: true, Dir: t.TempDir()}, tg, []int{-1}) // runs nothing
+			var buf bytes.Buffer
+			rep.WriteTable(&buf)
+			js, err := json.Marshal(rep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hist, err := json.Marshal(rep.History())
+			if err != nil {
+				t.Fatal(err)
+			}
+			said := strings.Contains(buf.String(), "NOT the published targets") && strings.Contains(string(js), `"target_changes"`) &&
+				strings.Contains(string(hist), `"target_changes"`)
+			if said != (len(tc.want) > 0) {
+				t.Fatalf("report says the targets changed: %v, want %v:\n%s\n%s", said, len(tc.want) > 0, buf.String(), js)
+			}
+			for _, c := range tc.want {
+				if !strings.Contains(buf.String(), "target changed: "+c) {
+					t.Errorf("table does not list %q:\n%s", c, buf.String())
+				}
+			}
+		})
 	}
 }

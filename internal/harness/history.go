@@ -24,6 +24,8 @@ type HistoryEntry struct {
 	Total    int            `json:"total"`
 	Duration float64        `json:"duration_seconds"`
 	Results  []HistoryPoint `json:"results"`
+	// TargetChanges: as Report.TargetChanges (a run against other targets).
+	TargetChanges []string `json:"target_changes,omitempty"`
 }
 
 // HistoryPoint is one benchmark's line item in a HistoryEntry.
@@ -38,7 +40,7 @@ type HistoryPoint struct {
 // History condenses a report to a HistoryEntry.
 func (rep *Report) History() HistoryEntry {
 	h := HistoryEntry{Started: rep.Started, Quick: rep.Quick, Machine: rep.Machine, GoVer: rep.GoVer,
-		Passed: rep.Passed, Total: rep.Total, Duration: rep.Duration}
+		Passed: rep.Passed, Total: rep.Total, Duration: rep.Duration, TargetChanges: rep.TargetChanges}
 	for _, r := range rep.Results {
 		p := HistoryPoint{ID: r.ID, Key: r.Key, Pass: r.Pass, Metrics: r.Metrics}
 		for _, c := range r.Checks {
