@@ -135,6 +135,7 @@ type propagator struct {
 	arena    []byte
 	inputs   [][]byte
 	inCopy   []byte // private copies of the inputs of the function being called
+	outCopy  []byte // the out of the function being called (copied into arena after the call)
 	params   []byte // private copy of the params of the function being called
 	reads    []record.ParentRead
 	flagAdd  map[PageID]uint8
@@ -677,7 +678,7 @@ func (e *Bus) runWave(ctx context.Context, p *propagator, first LSN, r *Propagat
 		if !ok {
 			continue
 		}
-		ferr, err := e.recomputePage(p, child, b, sl, first, r)
+		ferr, err := e.recomputePage(ctx, p, child, b, sl, first, r)
 		if err != nil {
 			return nil, err
 		}
@@ -763,8 +764,9 @@ func (p *propagator) hold(e *Bus, id PageID) {
 // wave computed without the lock calls the function without it (leave,
 // enter), and ends (errWaveStale, e.mu released) if the wave went stale
 // meanwhile or a parent it reads from the store was written since the
-// wave was planned.
-func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slot, first LSN, r *PropagateResult) (*RecomputeError, error) {
+// wave was planned. A function is not called once ctx is done: the wave
+// ends with ctx's error (e.mu released as by errWaveStale).
+func (e *Bus) recomputePage(ctx context.Context, p *propagator, child PageID, b *Binding, sl page.Slot, first LSN, r *PropagateResult) (*RecomputeError, error) {
 	p.inputs = p.inputs[:0]
 	readsLo, checksLo := len(p.reads), len(p.checks)
 	trigger := p.resync
@@ -824,13 +826,23 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 		ko := &p.keptOuts[k]
 		p.arena = append(p.arena, p.keptArena[ko.off:ko.off+ko.n]...)
 	default:
+		if err := ctx.Err(); err != nil {
+			// Before each call, not only every 1,024 steps: a wave of a
+			// few hundred slow functions ran them all, and was logged,
+			// with its context long done (TestWaveStopsWhenItsContextEnds).
+			p.leave(e)
+			return nil, err
+		}
 		p.copyInputs()
-		p.arena = append(p.arena, e.store.Bytes(sl)...)
+		out := p.copyOut(e.store.Bytes(sl))
 		p.calls++
 		p.leave(e)
-		ferr = callRecompute(fn, p.inputs, p.copyParams(b.Params), p.arena[off:])
+		ferr = callRecompute(fn, p.inputs, p.copyParams(b.Params), out)
 		if err := p.enter(e); err != nil {
 			return nil, err
+		}
+		if ferr == nil {
+			p.arena = append(p.arena, out...)
 		}
 	}
 	out := p.arena[off:]
@@ -877,9 +889,9 @@ func (e *Bus) recomputePage(p *propagator, child PageID, b *Binding, sl page.Slo
 }
 
 // trim lets go of the scratch a large wave grew past maxKeptBuf (its
-// outputs, its record, the inputs' copies), as a commit does with its
-// buffer (keepBuf): one wave over large pages would otherwise keep that
-// memory for the bus's life. Caller holds e.mu; the wave is applied or
+// outputs, its record, the copies of a call's inputs and out), as a
+// commit does with its buffer (keepBuf): one wave over large pages would
+// otherwise keep that memory for the bus's life. Caller holds e.mu; the wave is applied or
 // abandoned.
 func (p *propagator) trim() {
 	if cap(p.arena) > maxKeptBuf {
@@ -895,7 +907,8 @@ func (p *propagator) trim() {
 	if cap(p.buf) > maxKeptBuf {
 		p.buf = nil
 	}
-	if cap(p.inCopy) > maxKeptBuf {
+	if cap(p.inCopy)+cap(p.outCopy) >= maxKeptBuf { // the copies of one call: together under maxKeptBuf
+		p.outCopy = nil
 		p.inCopy = nil
 		clear(p.inputs[:cap(p.inputs)]) // they alias inCopy
 		p.inputs = p.inputs[:0]
@@ -927,6 +940,21 @@ func (p *propagator) copyInputs() {
 		p.inputs[i] = p.inCopy[off:end:end] // capacity-limited: appending cannot reach the next input
 		off = end
 	}
+}
+
+// copyOut returns the out a function is called with: a private copy of
+// the page's bytes (in p.outCopy, reused), copied into the arena once the
+// call returned. Handing the function arena memory instead let one that
+// kept its out and wrote to it at a later call change another page's
+// result: by then that memory held the output of a page computed earlier
+// in that wave, already diffed into its delta, and the wave logged the
+// other page's bytes with the write in them
+// (TestFunctionKeepingOutCannotChangeOtherPages). Like the inputs, a kept
+// out is now the same buffer as the out of the function's later calls, so
+// writing it changes only the function's own output.
+func (p *propagator) copyOut(cur []byte) []byte {
+	p.outCopy = append(p.outCopy[:0], cur...)
+	return p.outCopy[:len(cur):len(cur)]
 }
 
 // copyParams returns a private copy of a binding's params (in p.params,
