@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -205,9 +207,17 @@ func python(t *testing.T) string {
 	return py
 }
 
+// minWriterTests is the fewest tests of python/tests/test_writer.py that
+// TestPythonWriter must see pass (28 now; one skips without seccomp):
+// " passed" alone accepted a run of 1 passed and 27 skipped.
+const minWriterTests = 24
+
+var pytestPassedCount = regexp.MustCompile(`(\d+) passed`)
+
 // runPytest runs pytest on target with the library and CLI of lib; an exit
-// status other than 0 (including 5, "no tests collected") is an error.
-func runPytest(t *testing.T, py, target, lib string) (string, error) {
+// status other than 0 (including 5, "no tests collected"), or fewer than
+// min tests passed, is an error.
+func runPytest(t *testing.T, py, target, lib string, min int) (string, error) {
 	t.Helper()
 	cmd := exec.Command(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", target)
 	cmd.Env = append(os.Environ(),
@@ -218,8 +228,12 @@ func runPytest(t *testing.T, py, target, lib string) (string, error) {
 	if err != nil {
 		return string(out), fmt.Errorf("pytest %s: %w", target, err)
 	}
-	if !bytes.Contains(out, []byte(" passed")) {
+	m := pytestPassedCount.FindAllSubmatch(out, -1)
+	if len(m) == 0 {
 		return string(out), fmt.Errorf("pytest %s passed nothing", target)
+	}
+	if n, _ := strconv.Atoi(string(m[len(m)-1][1])); n < min {
+		return string(out), fmt.Errorf("pytest %s passed %d tests, want at least %d", target, n, min)
 	}
 	return string(out), nil
 }
@@ -227,28 +241,31 @@ func runPytest(t *testing.T, py, target, lib string) (string, error) {
 func TestPythonWriter(t *testing.T) {
 	py := python(t)
 	lib := buildLibrary(t)
-	out, err := runPytest(t, py, filepath.Join(repoRoot, "python", "tests", "test_writer.py"), lib)
+	out, err := runPytest(t, py, filepath.Join(repoRoot, "python", "tests", "test_writer.py"), lib, minWriterTests)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	t.Log(strings.TrimSpace(out[strings.LastIndexByte(strings.TrimSpace(out), '\n')+1:]))
 }
 
-// TestPytestNegativeControl: a failing test, and a file with no tests
-// (pytest exits 5), are failures of the runner.
+// TestPytestNegativeControl: a failing test, a file with no tests
+// (pytest exits 5), and a file whose tests pass but are too few (or
+// skip), are failures of the runner.
 func TestPytestNegativeControl(t *testing.T) {
 	py := python(t)
 	lib := buildLibrary(t)
 	for name, src := range map[string]string{
 		"failing":  "def test_fails():\n    assert 1 == 2\n",
 		"no-tests": "x = 1\n",
+		"too-few": "import pytest\n\ndef test_passes():\n    pass\n\n" +
+			"@pytest.mark.parametrize('i', range(30))\ndef test_skips(i):\n    pytest.skip('no')\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := filepath.Join(t.TempDir(), "test_control.py")
 			if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if out, err := runPytest(t, py, f, lib); err == nil {
+			if out, err := runPytest(t, py, f, lib, minWriterTests); err == nil {
 				t.Fatalf("pytest on a %s file passed:\n%s", name, out)
 			}
 		})

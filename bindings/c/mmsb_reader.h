@@ -30,7 +30,9 @@
  * the reader refuses every later call but close. The guard installs a SIGBUS
  * handler (SA_ONSTACK, chaining to the one before it) at the first such
  * call; define MMSB_READER_NO_FAULT_GUARD to leave SIGBUS alone.
- * All definitions are static: every translation unit gets its own copy.
+ * All functions are static: every translation unit gets its own copy; the
+ * last error message is one per thread for the whole program (or shared
+ * library), so mmsb_reader_errmsg() may be called from any source file.
  * Every name this header defines starts with mmsb_reader / MMSB_READER,
  * so it can be included together with the writer's mmsb.h (whose
  * mmsb_status, MMSB_OK, MMSB_ERR_* and mmsb_page_info are a different,
@@ -182,10 +184,20 @@ struct mmsb_reader {
 #define MMSB_READER__UNUSED
 #endif
 
-static MMSB_READER__TLS char mmsb_reader__msg[512];
+/* The last error message of this thread. One buffer for every translation
+ * unit of the program or shared library (a weak definition with hidden
+ * visibility: the linker keeps one, no other library sees it), so that
+ * mmsb_reader_errmsg() in one file returns the message of a call made in
+ * another: as a static, each file had its own buffer, and it returned ""
+ * there. Compilers without these attributes keep one buffer per file. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((weak, visibility("hidden"))) MMSB_READER__TLS char mmsb_reader__msg[512];
+#else
+static char mmsb_reader__msg[512];
+#endif
 
 /* mmsb_reader_errmsg returns this thread's last error message ("" after success
- * of a call that sets none). */
+ * of a call that sets none), whichever file of the program made the call. */
 static inline MMSB_READER__UNUSED const char *mmsb_reader_errmsg(void) { return mmsb_reader__msg; }
 
 /* mmsb_reader_strerror names a status code. */
@@ -317,11 +329,46 @@ static inline MMSB_READER__UNUSED void mmsb_reader_sha256(const void *data, size
 	}
 }
 
+/* mmsb_reader__clean rewrites the absolute path p in place as Go's
+ * filepath.Clean does: repeated slashes and "." elements removed, ".."
+ * taking out the element before it ("/.." is "/"), no trailing slash. */
+static inline void mmsb_reader__clean(char *p) {
+	size_t r = 0, w = 0, n = strlen(p);
+	if (n == 0 || p[0] != '/')
+		return;
+	while (r < n) {
+		size_t e;
+		while (r < n && p[r] == '/')
+			r++;
+		for (e = r; e < n && p[e] != '/'; e++)
+			;
+		if (e == r)
+			break;
+		if (e - r == 1 && p[r] == '.') {
+			/* nothing */
+		} else if (e - r == 2 && p[r] == '.' && p[r + 1] == '.') {
+			while (w > 0 && p[w - 1] != '/')
+				w--;
+			if (w > 0)
+				w--; /* the slash before the removed element */
+		} else {
+			p[w++] = '/';
+			memmove(p + w, p + r, e - r);
+			w += e - r;
+		}
+		r = e;
+	}
+	if (w == 0)
+		p[w++] = '/';
+	p[w] = '\0';
+}
+
 /* mmsb_reader_region_path writes the region directory of the bus in bus_dir to
  * buf, as Go's mmsb.SharedRegionPath: "<shared_dir>/mmsb-" and the hex of
  * the first 16 bytes of SHA-256 of the bus directory's absolute path
  * (symbolic links resolved; a directory that does not exist is taken as
- * given, made absolute). shared_dir NULL or "" means /dev/shm. */
+ * given, made absolute and cleaned as Go's filepath.Abs does). shared_dir
+ * NULL or "" means /dev/shm. */
 static inline MMSB_READER__UNUSED int mmsb_reader_region_path(const char *bus_dir, const char *shared_dir, char *buf, size_t len) {
 	char abs[PATH_MAX];
 	unsigned char sum[32];
@@ -331,17 +378,26 @@ static inline MMSB_READER__UNUSED int mmsb_reader_region_path(const char *bus_di
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "region path: NULL or empty argument");
 	if (shared_dir == NULL || shared_dir[0] == '\0')
 		shared_dir = "/dev/shm";
-	if (realpath(bus_dir, abs) == NULL) {
-		if (bus_dir[0] == '/') {
-			n = snprintf(abs, sizeof abs, "%s", bus_dir);
-		} else {
-			char cwd[PATH_MAX];
-			if (getcwd(cwd, sizeof cwd) == NULL)
-				return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "getcwd: %s", strerror(errno));
-			n = snprintf(abs, sizeof abs, "%s/%s", cwd, bus_dir);
-		}
-		if (n < 0 || (size_t)n >= sizeof abs)
-			return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "bus directory path too long");
+	/* As Go: filepath.Abs (absolute, then cleaned), then EvalSymlinks of
+	 * that, kept only when it succeeds. Before, the path as spelled went
+	 * to realpath and, when that failed, was hashed as spelled:
+	 * "/data/bus/" or "/data/./bus" of a directory that does not exist,
+	 * and "/data/x/../bus" with no x, named another region than Go's. */
+	if (bus_dir[0] == '/') {
+		n = snprintf(abs, sizeof abs, "%s", bus_dir);
+	} else {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof cwd) == NULL)
+			return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "getcwd: %s", strerror(errno));
+		n = snprintf(abs, sizeof abs, "%s/%s", cwd, bus_dir);
+	}
+	if (n < 0 || (size_t)n >= sizeof abs)
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "bus directory path too long");
+	mmsb_reader__clean(abs);
+	{
+		char resolved[PATH_MAX];
+		if (realpath(abs, resolved) != NULL)
+			memcpy(abs, resolved, strlen(resolved) + 1);
 	}
 	mmsb_reader_sha256(abs, strlen(abs), sum);
 	for (i = 0; i < 16; i++)
@@ -1123,7 +1179,10 @@ static inline int mmsb_reader__read(mmsb_reader *r, uint64_t id, mmsb_reader__ds
 			return mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "page %llu mid-write (sequence %llu) for more than %lld ns",
 			                  (unsigned long long)id, (unsigned long long)s1, (long long)r->o.writer_timeout_ns);
 		}
-		if ((s1 & 1) == 0 && !still && now > busy_until)
+		/* Any word that moved, odd included: one odd at every look but
+		 * moving (a writer rewriting the page faster than the reader
+		 * looks) was retried forever. */
+		if (!still && now > busy_until)
 			return mmsb_reader__fail(MMSB_READER_ERR_BUSY, "page %llu changed under every copy for %lld ns", (unsigned long long)id,
 			                  (long long)r->o.busy_timeout_ns);
 		if ((s1 & 1) || still) {

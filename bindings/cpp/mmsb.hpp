@@ -203,6 +203,35 @@ inline void check(int status) {
 }
 
 // bytes views a string's characters as bytes (for literals in writes).
+namespace detail {
+
+// read_retries bounds how often read_growing grows its buffer and asks again.
+inline constexpr int read_retries = 8;
+
+// read_growing reads into buf with call(data, capacity, &size), which
+// returns too_small with the size needed when the buffer is too small;
+// buf ends up holding exactly the page. A page freed and created again,
+// larger, between two calls (another thread, another process) makes the
+// second call too small as well: a single retry threw buffer_too_small
+// for a page that exists. It grows and asks again while the size keeps
+// changing, at most read_retries times (each retry needs another
+// re-creation to land between two calls; the bound turns a source that
+// reports sizes it then refuses into an error). Returns call's last
+// status.
+template <class F> int read_growing(std::vector<std::uint8_t> &buf, int too_small, F call) {
+    if (buf.size() < 4096) buf.resize(4096);
+    std::size_t n = 0;
+    int st = call(buf.data(), buf.size(), &n);
+    for (int i = 0; i < read_retries && st == too_small; i++) {
+        buf.resize(n);
+        st = call(buf.data(), buf.size(), &n);
+    }
+    if (st == 0) buf.resize(n);
+    return st;
+}
+
+} // namespace detail
+
 inline std::span<const std::uint8_t> bytes(std::string_view s) noexcept {
     return {reinterpret_cast<const std::uint8_t *>(s.data()), s.size()};
 }
@@ -448,15 +477,8 @@ private:
         return h_;
     }
     template <class F> std::vector<std::uint8_t> read_sized(F call) {
-        std::vector<std::uint8_t> buf(4096);
-        std::size_t n = 0;
-        int st = call(buf.data(), buf.size(), &n);
-        if (st == MMSB_ERR_BUFFER_TOO_SMALL) {
-            buf.resize(n);
-            st = call(buf.data(), buf.size(), &n);
-        }
-        check(st);
-        buf.resize(n);
+        std::vector<std::uint8_t> buf;
+        check(detail::read_growing(buf, MMSB_ERR_BUFFER_TOO_SMALL, call));
         return buf;
     }
 
@@ -565,16 +587,12 @@ public:
     page_copy read(std::uint64_t id) {
         page_copy p;
         p.id = id;
-        p.data.resize(4096);
         mmsb_reader_page_info info{};
-        std::size_t n = 0;
-        int st = mmsb_reader_read(live(), id, p.data.data(), p.data.size(), &n, &info);
-        if (st == MMSB_READER_ERR_TOO_SMALL) {
-            p.data.resize(n);
-            st = mmsb_reader_read(live(), id, p.data.data(), p.data.size(), &n, &info);
-        }
-        check_reader(st);
-        p.data.resize(n);
+        mmsb_reader *r = live();
+        check_reader(detail::read_growing(p.data, MMSB_READER_ERR_TOO_SMALL,
+                                          [&](std::uint8_t *b, std::size_t c, std::size_t *n) {
+                                              return mmsb_reader_read(r, id, b, c, n, &info);
+                                          }));
         p.epoch = info.epoch;
         p.lsn = info.lsn;
         return p;

@@ -16,8 +16,24 @@
 
 #include "mmsb.hpp"
 
+static int follow(const std::string &dir);
+
 int main(int argc, char **argv) {
     std::string dir = argc > 1 ? argv[1] : "counters-data";
+    try {
+        return follow(dir);
+    } catch (const mmsb::error &e) {
+        // A damaged or foreign region (shared_corrupt), a new writer
+        // (stale), no writer within 5 s (writer_gone at open): one line
+        // and status 1. They escaped main, and std::terminate aborted the
+        // program ("terminate called after throwing an instance of
+        // 'mmsb::shared_corrupt'", status 134).
+        std::fprintf(stderr, "reader: %s (status %d)\n", e.what(), e.code());
+        return 1;
+    }
+}
+
+static int follow(const std::string &dir) {
     mmsb::reader rd = [&] {
         for (int i = 0;; i++) {  // the writer may not have published its region yet
             try {

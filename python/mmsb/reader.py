@@ -92,10 +92,16 @@ def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
     _no_nul(bus_dir, "bus directory")
     _no_nul(shared_dir, "shared_dir")
     p = os.path.abspath(os.fsdecode(bus_dir))
+    # realpath(p, strict=True) is Python 3.10's: on 3.9, which
+    # pyproject.toml accepts, it raised TypeError for every bus. A path
+    # that stat resolves is one strict realpath resolves, and there the
+    # two agree.
     try:
-        p = os.path.realpath(p, strict=True)
+        os.stat(p)
     except OSError:
         pass  # Go's EvalSymlinks failed too: the cleaned absolute path
+    else:
+        p = os.path.realpath(p)
     if p.startswith("//"):
         p = "/" + p.lstrip("/")  # Go's Clean collapses a leading "//"
     digest = hashlib.sha256(os.fsencode(p)).hexdigest()[:32]
@@ -444,6 +450,12 @@ class Reader:
         if snapshot_retries < 1:
             raise InvalidOption("mmsb: snapshot_retries %d must be at least 1" % snapshot_retries)
         _no_nul(region, "region")
+        if region is not None and (dir is not None or shared_dir != DEFAULT_SHARED_DIR):
+            # region= won silently: the bus directory was ignored, and with
+            # it the check that its owner owns the region.
+            raise InvalidArgument("mmsb: Reader takes a bus directory (with shared_dir) or region=, not both "
+                                  "(region=%r would be read without checking it against the bus directory's owner)"
+                                  % (region,))
         owner = None  # region=: whoever owns the region directory
         if region is None:
             if dir is None:
@@ -854,7 +866,10 @@ class Reader:
                                       % (page_id, s1, self.writer_timeout))
                 raise WriterGone("page %d mid-write (sequence %d) for more than %gs"
                                  % (page_id, s1, self.writer_timeout))
-            if s1 & 1 == 0 and not still and now > busy_until:
+            # Any word that moved, odd included: one odd at every look
+            # but moving (a writer rewriting the page faster than the
+            # reader looks) was retried forever.
+            if not still and now > busy_until:
                 raise ReadBusy("page %d changed under every read for %gs" % (page_id, self.busy_timeout))
             if s1 & 1 or still:
                 time.sleep(pause)
@@ -920,6 +935,8 @@ class Reader:
             dst = memoryview(buf)
         except TypeError:
             raise _wrong_type("read_into's buffer", buf, "a writable buffer (bytearray, a numpy array)") from None
+        except ValueError as e:  # numpy's datetime64 arrays export no buffer: a bare ValueError escaped
+            raise InvalidType("mmsb: read_into's buffer (%s) exports no buffer: %s" % (type(buf).__name__, e)) from None
         if dst.readonly:
             # Found before the read: writing into it failed inside the seqlock.
             raise InvalidArgument("mmsb: read_into needs a writable buffer, not a read-only %s" % type(buf).__name__)

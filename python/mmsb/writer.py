@@ -75,6 +75,13 @@ def _wrong_type(what, v, want):
     return errors.InvalidType("mmsb: %s must be %s, not %s" % (what, want, type(v).__name__))
 
 
+def _no_buffer(what, v, e):
+    """InvalidType for an object whose buffer export fails with a
+    ValueError (numpy: "cannot include dtype 'M' in a buffer"), which
+    escaped bare, naming no argument."""
+    return errors.InvalidType("mmsb: %s (%s) must be bytes-like, and it exports no buffer: %s" % (what, type(v).__name__, e))
+
+
 def _sequence(v, what):
     """v as a list; a str or bytes-like is refused (iterating b"\x01" gave 1)."""
     if isinstance(v, (str, bytes, bytearray, memoryview)):
@@ -93,6 +100,8 @@ def _data_bytes(data, i):
         mv = memoryview(data)
     except TypeError:
         raise _wrong_type("data of write %d" % i, data, "bytes-like (bytes, bytearray, memoryview, an array)") from None
+    except ValueError as e:  # an object that refuses to export its buffer: numpy's datetime64 arrays
+        raise _no_buffer("data of write %d" % i, data, e) from None
     if "O" in mv.format:
         raise errors.InvalidArgument("mmsb: data of write %d holds Python objects, not bytes" % i)
     return mv.tobytes()
@@ -290,12 +299,25 @@ def load_library():
     with _lib_lock:
         if _lib is None:
             path = library_path()
-            lib = ctypes.CDLL(path)
-            _declare(lib)
-            v = lib.mmsb_abi_version()
+            # A file that is no shared library raised ctypes' bare OSError,
+            # and a library without MMSB's functions (MMSB_LIB naming
+            # another one) an AttributeError from _declare, before the
+            # version check could say which library was wrong.
+            try:
+                lib = ctypes.CDLL(path)
+                version = lib.mmsb_abi_version
+            except (OSError, AttributeError) as e:
+                raise errors.IOFailure("mmsb: %s is not libmmsb.so: %s" % (path, e)) from None
+            version.restype, version.argtypes = c_uint32, []
+            v = version()
             if v // 10000 != ABI_MAJOR:
                 raise errors.IOFailure("mmsb: %s has ABI version %d; this module speaks major %d"
                                        % (path, v, ABI_MAJOR))
+            try:
+                _declare(lib)
+            except AttributeError as e:
+                raise errors.IOFailure("mmsb: %s (ABI version %d) lacks a function of this module's: %s"
+                                       % (path, v, e)) from None
             _lib = lib
             # The Go runtime does not survive fork (the child has one thread
             # and a runtime whose others are gone): refuse every call in a
@@ -514,6 +536,8 @@ class Bus:
                 mv = memoryview(data)
             except TypeError:
                 raise _wrong_type("data", data, "bytes-like (bytes, bytearray, memoryview, an array)") from None
+            except ValueError as e:
+                raise _no_buffer("data", data, e) from None
             if "O" in mv.format:
                 raise errors.InvalidArgument("mmsb: data holds Python objects, not bytes")
             # np.frombuffer refused a non-contiguous buffer with a BufferError.
@@ -593,6 +617,8 @@ class Bus:
             mv = memoryview(out)
         except TypeError:
             raise _wrong_type("read_into's buffer", out, "a writable buffer (bytearray, a numpy array)") from None
+        except ValueError as e:
+            raise _no_buffer("read_into's buffer", out, e) from None
         if mv.readonly:
             raise errors.InvalidArgument("mmsb: read_into needs a writable buffer")
         if not mv.c_contiguous:

@@ -318,6 +318,43 @@ def test_stuck_writer_gives_writer_gone(tmp_path):
     fr.close()
 
 
+def test_page_always_mid_write_but_moving_gives_read_busy(tmp_path, monkeypatch):
+    """A sequence word found odd at every attempt, but a different odd
+    value each time (a writer that rewrites the page faster than the reader
+    looks, and is mid-write whenever it looks), is a busy page: ReadBusy
+    after busy_timeout. The reader retried it forever: ReadBusy was given
+    for an even word only, and WriterGone needs an unchanged one. Here the
+    word moves by 2 at each of the reader's pauses (time.sleep, patched);
+    an alarm turns the old endless retry into a failure."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    real_sleep = time.sleep
+    word = [2 * 5 - 1]
+
+    def moving_sleep(s):
+        word[0] += 2  # still odd: another write in progress
+        fr.put(fr.seq, "<Q", 0, word[0])
+        real_sleep(s)
+
+    def hung(*_):
+        raise AssertionError("read of a page always mid-write under a moving word never ended")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        with mmsb.Reader(region=fr.path, writer_timeout=60, busy_timeout=0.05) as r:
+            fr.put(fr.seq, "<Q", 0, word[0])
+            monkeypatch.setattr(time, "sleep", moving_sleep)
+            with pytest.raises(mmsb.ReadBusy, match="page 1"):
+                r.read(1)
+            monkeypatch.setattr(time, "sleep", real_sleep)
+            assert word[0] > 2 * 5 - 1  # the word did move
+            fr.put(fr.seq, "<Q", 0, word[0] + 1)  # the write ends
+            assert r.read(1) == struct.pack("<Q", 1) * 128
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    fr.close()
+
+
 def test_seqlock_negative_control(tmp_path):
     """The checks can fail: a torn page under an even, unchanged sequence
     word is returned as is (the reader trusts only the sequence word, so

@@ -176,6 +176,16 @@ def test_read_into_buffer_problems_are_mmsb_errors(region):
         assert r.read_into(1, out) == 1024 and out.view("<u8").ravel()[0] == 1
 
 
+def test_read_into_buffer_that_refuses_export(region):
+    """A numpy datetime64 array exports no buffer: memoryview() raised a
+    bare ValueError ("cannot include dtype 'M' in a buffer") out of
+    read_into; now InvalidType naming the buffer."""
+    with mmsb.Reader(region=region.path) as r:
+        with pytest.raises(mmsb.InvalidType, match="read_into's buffer .*exports no buffer"):
+            r.read_into(1, np.zeros(128, dtype="M8[s]"))
+        assert r.read(1)[:8] == (1).to_bytes(8, "little")
+
+
 def test_view_of_a_dtype_not_dividing_the_page(region):
     """A page that is not a whole number of dtype's items raised a bare
     ValueError; InvalidArgument (still a ValueError) naming the sizes."""
@@ -226,6 +236,21 @@ def test_reader_needs_a_directory(region):
         mmsb.Reader()
 
 
+def test_reader_refuses_bus_dir_and_region(region, tmp_path):
+    """Reader(bus_dir, region=...) read region= and silently ignored the
+    bus directory, and with it the check that the bus directory's owner
+    owns the region; so did a shared_dir with region=. Both are
+    InvalidArgument now; either alone opens."""
+    bus = str(tmp_path / "bus")
+    os.mkdir(bus)
+    for call in (lambda: mmsb.Reader(bus, region=region.path),
+                 lambda: mmsb.Reader(shared_dir=str(tmp_path), region=region.path)):
+        with pytest.raises(mmsb.InvalidArgument, match="not both"):
+            call()
+    with mmsb.Reader(region=region.path) as r:
+        assert r.pages() == [1, 2]
+
+
 def test_bytes_bus_dir_with_str_shared_dir(region, tmp_path):
     """A str bus directory with a bytes shared_dir raised "Can't mix
     strings and bytes in path components"; both are paths."""
@@ -233,6 +258,34 @@ def test_bytes_bus_dir_with_str_shared_dir(region, tmp_path):
     os.mkdir(bus)
     assert mmsb.region_path(bus, os.fsencode(str(tmp_path))) == mmsb.region_path(bus, str(tmp_path))
     assert mmsb.region_path(os.fsencode(bus), str(tmp_path)) == mmsb.region_path(bus, str(tmp_path))
+
+
+def test_region_path_with_realpath_of_python_3_9(tmp_path, monkeypatch):
+    """pyproject.toml accepts Python 3.9, whose os.path.realpath has no
+    strict parameter: region_path (so every Reader(dir)) raised
+    "TypeError: realpath() got an unexpected keyword argument 'strict'".
+    With a realpath of 3.9's signature it gives Go's names: the resolved
+    path of a directory reached through a link, the cleaned absolute path
+    of one that does not exist or of a dangling link (Go's EvalSymlinks
+    fails there)."""
+    import hashlib
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    resolved = os.path.realpath(real)  # the temporary directory may itself be reached through a link
+    cases = {
+        str(real): resolved,
+        str(tmp_path / "link"): resolved,
+        str(tmp_path / "missing" / ".." / "gone"): str(tmp_path / "gone"),
+        str(tmp_path / "dangling"): str(tmp_path / "dangling"),
+    }
+    realpath = os.path.realpath
+    monkeypatch.setattr(os.path, "realpath", lambda path: realpath(path))
+    for bus, hashed in cases.items():
+        want = "/shm/mmsb-" + hashlib.sha256(os.fsencode(hashed)).hexdigest()[:32]
+        assert mmsb.region_path(bus, "/shm") == want, bus
 
 
 def test_seconds_beyond_any_float_saturate(region):

@@ -233,6 +233,24 @@ def test_library_not_found_names_both_places(monkeypatch):
     assert "MMSB_LIB" in msg and "/no/build/libmmsb.so" in msg and "/no/pkg/libmmsb.so" in msg
 
 
+def test_library_that_is_not_libmmsb(monkeypatch, tmp_path):
+    """MMSB_LIB naming a file that is no shared library raised ctypes' bare
+    OSError ("file too short"), and one naming another library an
+    AttributeError ("undefined symbol: mmsb_abi_version"). Both are
+    IOFailure naming the file now."""
+    import _ctypes
+
+    junk = tmp_path / "libjunk.so"
+    junk.write_text("not a library\n")
+    monkeypatch.setattr(writer, "_lib", None)  # load again (restored after the test)
+    for path, why in ((str(junk), "file too short"), (_ctypes.__file__, "mmsb_abi_version")):
+        monkeypatch.setenv("MMSB_LIB", path)
+        with pytest.raises(mmsb.IOFailure, match="is not libmmsb.so") as ei:
+            writer.load_library()
+        assert path in str(ei.value) and why in str(ei.value)
+        assert writer._lib is None
+
+
 def test_threads_share_a_bus(bus):
     import threading
     bus.create_pages(4, 64)
@@ -519,6 +537,22 @@ def test_read_into_buffer_checked_first(bus):
         bus.read_into(1, np.zeros(256, dtype=np.uint8)[::2])
     out = np.zeros((2, 4), dtype=np.float64)  # C-contiguous 2-D of another dtype: fine
     assert bus.read_into(1, out) == (64, 0)
+
+
+def test_buffers_that_refuse_export_are_invalid_type(bus):
+    """numpy's datetime64 arrays export no buffer: memoryview() raises a
+    ValueError ("cannot include dtype 'M' in a buffer"), which commit's data
+    and read_into's buffer let escape bare, naming no argument. Now
+    InvalidType (a TypeError and an MMSBError) naming the argument; nothing
+    is committed."""
+    bus.create_pages(1, 64)
+    lsn = bus.last_lsn
+    stamps = np.zeros(8, dtype="M8[s]")
+    with pytest.raises(mmsb.InvalidType, match="data of write 0 .*exports no buffer"):
+        bus.commit([(1, 0, stamps)])
+    with pytest.raises(mmsb.InvalidType, match="read_into's buffer .*exports no buffer"):
+        bus.read_into(1, stamps)
+    assert bus.last_lsn == lsn and bus.read(1) == bytes(64)
 
 
 def _header_codes():

@@ -3,10 +3,12 @@ package bindings
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +23,18 @@ const (
 	minPytestPassed = 35
 	cCases          = 9
 )
+
+// pytestFileFloors are the fewest tests of each file of python/tests that
+// TestPythonReader's run must pass (a few below the counts now, for the
+// tests that skip where seccomp is missing or the run is not root). The
+// total alone could not fail: with 120 tests, a run that lost all 51 of
+// test_reader.py (renamed, or an import that skips it) still passed 35.
+var pytestFileFloors = map[string]int{
+	"test_reader.py":        45,
+	"test_reader_damage.py": 6,
+	"test_reader_inputs.py": 30,
+	"test_writer.py":        24,
+}
 
 // repoRoot is the repository root, two levels above this package.
 func repoRoot(t *testing.T) string {
@@ -114,6 +128,28 @@ func pytestVerdict(exit int, out string, min int) error {
 	return nil
 }
 
+var pytestPassedLine = regexp.MustCompile(`(?m)^PASSED (\S+?)::`)
+
+// pytestFilesVerdict judges the per-file counts of a pytest run made with
+// -rA (one "PASSED path::test" line per passed test): each file of floors
+// must have passed at least its floor.
+func pytestFilesVerdict(out string, floors map[string]int) error {
+	passed := map[string]int{}
+	for _, m := range pytestPassedLine.FindAllStringSubmatch(out, -1) {
+		passed[filepath.Base(m[1])]++
+	}
+	var short []string
+	for _, f := range slices.Sorted(maps.Keys(floors)) {
+		if passed[f] < floors[f] {
+			short = append(short, fmt.Sprintf("%s passed %d, want at least %d", f, passed[f], floors[f]))
+		}
+	}
+	if len(short) > 0 {
+		return fmt.Errorf("%w: %s", errChild, strings.Join(short, "; "))
+	}
+	return nil
+}
+
 // cVerdict judges the C test program: exit 0 and "ALL PASS <cases>".
 func cVerdict(exit int, out string, cases int) error {
 	if exit != 0 {
@@ -156,9 +192,12 @@ func runPytest(t *testing.T, py, writer, dir string, extra ...string) (int, stri
 func TestPythonReader(t *testing.T) {
 	py := python(t)
 	writer := buildWriter(t)
-	exit, out := runPytest(t, py, writer, "python/tests")
+	exit, out := runPytest(t, py, writer, "python/tests", "-rA")
 	t.Log(out)
 	if err := pytestVerdict(exit, out, minPytestPassed); err != nil {
+		t.Fatal(err)
+	}
+	if err := pytestFilesVerdict(out, pytestFileFloors); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -195,6 +234,34 @@ func TestPythonHarnessCatchesFailures(t *testing.T) {
 	}
 	if err := pytestVerdict(0, "35 passed in 3.2s", minPytestPassed); err != nil {
 		t.Fatalf("a good run judged failed: %v", err)
+	}
+	// Per file: a run missing one file, or with too few of one, fails.
+	full := func(skip string, less int) string {
+		var b strings.Builder
+		for f, n := range pytestFileFloors {
+			if f == skip {
+				n -= less
+			}
+			for i := range n {
+				fmt.Fprintf(&b, "PASSED python/tests/%s::test_%d\n", f, i)
+			}
+		}
+		return b.String()
+	}
+	if err := pytestFilesVerdict(full("", 0), pytestFileFloors); err != nil {
+		t.Fatalf("a run with every file judged failed: %v", err)
+	}
+	for _, tc := range []struct {
+		file string
+		less int
+	}{
+		{"test_reader.py", pytestFileFloors["test_reader.py"]},
+		{"test_reader_inputs.py", 1},
+	} {
+		err := pytestFilesVerdict(full(tc.file, tc.less), pytestFileFloors)
+		if !errors.Is(err, errChild) || !strings.Contains(err.Error(), tc.file) {
+			t.Errorf("a run with %d fewer tests of %s judged %v, want a failure naming it", tc.less, tc.file, err)
+		}
 	}
 }
 

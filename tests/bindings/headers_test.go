@@ -156,3 +156,70 @@ func TestCReaderHeaderNamespaceCheckCatchesForeignName(t *testing.T) {
 		t.Fatalf("foreignNames = %v, want %v", got, want)
 	}
 }
+
+// errmsgFiles are two source files of one program: a.* opens a region
+// that does not exist, b.* prints what mmsb_reader_errmsg() says there.
+var errmsgFiles = [2]string{
+	`#include "mmsb_reader.h"
+int mmsb_test_open_missing(const char *region) {
+	mmsb_reader *r = 0;
+	return mmsb_reader_open_region(region, 0, &r);
+}
+`,
+	`#include <stdio.h>
+#include "mmsb_reader.h"
+int mmsb_test_open_missing(const char *region);
+int main(int argc, char **argv) {
+	int rc = mmsb_test_open_missing(argc > 1 ? argv[1] : "/nonexistent");
+	printf("rc %d msg [%s]\n", rc, mmsb_reader_errmsg());
+	return 0;
+}
+`,
+}
+
+// TestCReaderErrmsgAcrossFiles: the message of a call made in one source
+// file is what mmsb_reader_errmsg() returns in another, as C and as C++,
+// plain and sanitized. Before, the message buffer was a static of each
+// file: the other file read "" ("rc -2 msg []").
+func TestCReaderErrmsgAcrossFiles(t *testing.T) {
+	for _, c := range []struct {
+		name, program, ext string
+		flags              []string
+	}{
+		{"c", "gcc", ".c", []string{"-std=c99", "-D_DEFAULT_SOURCE"}},
+		{"c++", "g++", ".cpp", []string{"-std=c++17"}},
+	} {
+		program := testutil.LookPath(t, c.program) // builds a two-file program with mmsb_reader.h
+		for _, build := range []struct {
+			name  string
+			flags []string
+		}{
+			{"plain", []string{"-O2"}},
+			{"sanitized", []string{"-fsanitize=address,undefined", "-fno-sanitize-recover=all"}},
+		} {
+			t.Run(c.name+"/"+build.name, func(t *testing.T) {
+				dir := t.TempDir()
+				args := append(append([]string{"-Wall", "-Wextra", "-Werror"}, c.flags...), build.flags...)
+				args = append(args, "-I", filepath.Join(repoRoot(t), "bindings", "c"), "-o", filepath.Join(dir, "errmsg"))
+				for i, src := range errmsgFiles {
+					f := filepath.Join(dir, fmt.Sprintf("%c%s", 'a'+i, c.ext))
+					if err := os.WriteFile(f, []byte(src), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					args = append(args, f)
+				}
+				if out, err := exec.Command(program, args...).CombinedOutput(); err != nil {
+					t.Fatalf("%s %v: %v\n%s", c.program, args, err, out)
+				}
+				missing := filepath.Join(dir, "no-such-region")
+				out, err := exec.Command(filepath.Join(dir, "errmsg"), missing).CombinedOutput()
+				if err != nil {
+					t.Fatalf("errmsg: %v\n%s", err, out)
+				}
+				if want := "rc -2 msg [mmsb: shared-memory writer gone: no shared region " + missing; !strings.HasPrefix(string(out), want) {
+					t.Fatalf("the other file's mmsb_reader_errmsg():\n%s\nwant it to start with %q", out, want)
+				}
+			})
+		}
+	}
+}

@@ -244,3 +244,61 @@ func TestCReaderPageLargerThanItsCell(t *testing.T) {
 		})
 	}
 }
+
+// TestCReaderPageMidWriteButMoving: a page whose sequence word is odd at
+// every look but a different odd value each time (a writer rewriting it
+// faster than the reader looks, mid-write whenever it looks) is a busy
+// page: BUSY after the busy timeout (1 s, the default). The reader
+// retried it forever: BUSY was given for an even word only, and
+// WRITER_GONE needs an unchanged one (the writer timeout here is a minute,
+// so it cannot end the read). Before the fix the child gave no answer
+// (replyBound). Control: once the writes stop, the page reads.
+func TestCReaderPageMidWriteButMoving(t *testing.T) {
+	for _, b := range damageBuilds {
+		t.Run(b.name, func(t *testing.T) {
+			region := filepath.Join(shmDir(t), "region")
+			s := newRegionStore(t, region+".building", 1)
+			sl := createPage(t, s, 1, 100, 7, 1)
+			if err := s.Publish(region, 1); err != nil {
+				t.Fatal(err)
+			}
+			c := startDamageChild(t, b.flags, region, time.Minute)
+			if got, want := c.command("read 1"), okPage(100, 7); got != want {
+				t.Fatalf("before the writes: %s, want %s", short(got), short(want))
+			}
+			stop, done := make(chan struct{}), make(chan uint64)
+			go func() { // the writer: a new write begins every 50 µs, none ends
+				lsn := uint64(2)
+				for {
+					s.BeginWrite(sl, lsn) // sequence word 2·lsn − 1: odd, and moving
+					select {
+					case <-stop:
+						done <- lsn
+						return
+					case <-time.After(50 * time.Microsecond):
+					}
+					lsn++
+				}
+			}()
+			stopped := false
+			stopWrites := func() uint64 { // also on a failure below: the store closes after the test
+				if stopped {
+					return 0
+				}
+				stopped = true
+				close(stop)
+				return <-done
+			}
+			defer stopWrites()
+			got := c.command("read 1")
+			lsn := stopWrites()
+			if !strings.HasPrefix(got, "error -6 ") || !strings.Contains(got, "page 1 changed under every copy") {
+				t.Fatalf("page 1 mid-write at every look, its word moving: %q; want BUSY (-6)", got)
+			}
+			s.EndWrite(sl, lsn)
+			if got, want := c.command("read 1"), okPage(100, 7); got != want {
+				t.Fatalf("control: after the writes, page 1 = %s, want %s", short(got), short(want))
+			}
+		})
+	}
+}
