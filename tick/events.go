@@ -23,7 +23,7 @@ const (
 	EventRecomputeFailed EventType = 5 // a recompute function failed; its page and descendants were held back, the rest of the wave applied: Page, Name (function), Err
 	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
 	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration
-	numEventTypes                  = 10
+	numEventTypes                  = 11
 )
 
 // EventCheckpointFailed means checkpoints (automatic ones run in the background)
@@ -38,6 +38,16 @@ const EventCheckpointFailed EventType = 8
 // how its caller learns of them. A batch that was logged but failed to
 // become durable is not one: its deltas are rejected (EventDeltaRejected).
 const EventCommitFailed EventType = 9
+
+// EventPropagationFailed means the tick's propagation wave applied nothing
+// (not a recompute failure, which applies the rest of the wave and is an
+// EventRecomputeFailed): the log refused its record (ErrRecordTooLarge, the
+// log's growth bound) or the bus closed or failed. Err says why; the pages
+// stay pending for the next wave. Run goes on after it, so this is how its
+// caller learns that derived pages are not being computed: a wave larger
+// than the log's record limit was refused at every tick in silence before
+// (TestRunReportsRefusedWave). A wave ended by the tick's context is not one.
+const EventPropagationFailed EventType = 10
 
 // String names the event type.
 func (t EventType) String() string {
@@ -60,6 +70,8 @@ func (t EventType) String() string {
 		return "checkpoint-failed"
 	case EventCommitFailed:
 		return "commit-failed"
+	case EventPropagationFailed:
+		return "propagation-failed"
 	}
 	return fmt.Sprintf("event(%d)", uint8(t))
 }
@@ -74,7 +86,7 @@ type Event struct {
 	Epoch    mmsb.Epoch  // the page's epoch after the delta
 	Flags    uint8       // EventFlagRaised: the bits newly set
 	Name     string      // hook or function name
-	Err      error       // why (rejected, recompute-failed, invariant-failed, checkpoint-failed, commit-failed)
+	Err      error       // why (rejected, recompute-failed, invariant-failed, checkpoint-failed, commit-failed, propagation-failed)
 	Duration time.Duration
 }
 

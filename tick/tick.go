@@ -752,7 +752,11 @@ func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, 
 			add(Event{Type: EventDeltaCommitted, Page: d.Page, LSN: d.LSN, Epoch: d.Epoch})
 		}
 	}
-	o.propagationEvents(&r.Propagation, tickErr, add)
+	var propErr error // the wave's error: tickErr is the commit's when it failed
+	if r.Propagated {
+		propErr = tickErr
+	}
+	o.propagationEvents(&r.Propagation, propErr, add)
 	if o.wantsType(EventInvariantFailed) {
 		for _, f := range inv {
 			add(Event{Type: EventInvariantFailed, Name: f.name, Err: f.err})
@@ -788,8 +792,18 @@ func (o *Orchestrator) propagationEvents(p *mmsb.PropagateResult, err error, add
 		}
 	}
 	var re *mmsb.RecomputeError
-	if errors.As(err, &re) && o.wantsType(EventRecomputeFailed) {
-		add(Event{Type: EventRecomputeFailed, Page: re.Page, Name: re.Func, Err: re.Err})
+	switch {
+	case err == nil:
+	case errors.As(err, &re):
+		if o.wantsType(EventRecomputeFailed) {
+			add(Event{Type: EventRecomputeFailed, Page: re.Page, Name: re.Func, Err: re.Err})
+		}
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// The caller ended the tick: it knows.
+	default:
+		if o.wantsType(EventPropagationFailed) {
+			add(Event{Type: EventPropagationFailed, Err: err})
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 var inspectedEvents = []tick.EventType{
 	tick.EventFlagRaised, tick.EventDeltaRejected, tick.EventRecomputeFailed,
 	tick.EventInvariantFailed, tick.EventTickOverrun, tick.EventCheckpointFailed,
-	tick.EventCommitFailed,
+	tick.EventCommitFailed, tick.EventPropagationFailed,
 }
 
 // eventRing keeps the most recent events and wakes streams waiting for more.
