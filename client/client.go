@@ -40,7 +40,9 @@ var ErrBadResponse = errors.New("client: the server's answer does not match the 
 // did not replicate; the wrapped server error says which): readers see
 // the batch, and it may or may not survive a restart. Commit returns its
 // CommitInfo and fills the deltas' LSNs and epochs along with the error,
-// CreatePages the pages' IDs: do not commit the batch again blindly.
+// CreatePages the pages' IDs: do not commit the batch again blindly. When
+// the server's account of them does not match the batch, the error wraps
+// ErrBadResponse too, and the CommitInfo and IDs are zero.
 var ErrCommitUncertain = errors.New("client: the batch was committed, then the commit failed")
 
 // Client talks to one server. It is safe for concurrent use.
@@ -262,7 +264,9 @@ func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb
 		if r, ok := appliedAnswer[*mmsbv1.CreatePagesResponse](err); ok && len(r.GetIds()) > 0 {
 			ids, ierr := createdIDs(r, len(specs))
 			if ierr != nil {
-				return nil, fmt.Errorf("%w (and the server's error: %w)", ierr, err)
+				// Still uncertain: the server says pages were created,
+				// only not which (TestAppliedAnswerMalformedStaysUncertain).
+				return nil, fmt.Errorf("%w: %w (and the server's error: %w)", ErrCommitUncertain, ierr, err)
 			}
 			return ids, fmt.Errorf("%w: pages %d..%d: %w", ErrCommitUncertain, ids[0], ids[len(ids)-1], err)
 		}
@@ -336,7 +340,13 @@ func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, 
 		if r, ok := appliedAnswer[*mmsbv1.CommitResponse](err); ok && r.GetFirstLsn() != 0 {
 			info, ferr := fillCommit(ds, r)
 			if ferr != nil {
-				return mmsb.CommitInfo{}, fmt.Errorf("%w (and the server's error: %w)", ferr, err)
+				// Still uncertain: the server says the batch was logged
+				// and applied, only not at which LSNs. Until 2026-12-06
+				// the error wrapped ErrBadResponse alone, and a caller
+				// checking ErrCommitUncertain before committing again
+				// would commit the batch twice
+				// (TestAppliedAnswerMalformedStaysUncertain).
+				return mmsb.CommitInfo{}, fmt.Errorf("%w: %w (and the server's error: %w)", ErrCommitUncertain, ferr, err)
 			}
 			return info, fmt.Errorf("%w: LSNs %d..%d: %w", ErrCommitUncertain, info.FirstLSN, info.LastLSN, err)
 		}

@@ -92,6 +92,10 @@ It refuses a non-loopback server unless --allow-remote: it writes to the bus.`,
 	return cmd
 }
 
+// maxLoadtestPayload bounds the batches the clients hold at once (also
+// the largest request any `mmsb serve` accepts, --max-request-bytes).
+const maxLoadtestPayload = maxServeRequestBytes
+
 // check refuses flag values the load test cannot run with, naming the
 // first flag that is wrong and its value.
 func (o *loadtestOptions) check() error {
@@ -108,6 +112,12 @@ func (o *loadtestOptions) check() error {
 		return usageErr("--page-size must be in 1..%d, got %d", mmsb.MaxPageSize, o.pageSize)
 	case o.deltaBytes < 1 || o.deltaBytes > o.pageSize:
 		return usageErr("--delta-bytes must be in 1..page size (%d), got %d", o.pageSize, o.deltaBytes)
+	case o.clients*o.batch*o.deltaBytes > maxLoadtestPayload:
+		// Each client fills a batch's payload before its first commit:
+		// --batch 1048576 --delta-bytes 16777216 asked for 16 TiB and
+		// the process died ("fatal error: runtime: out of memory").
+		return usageErr("--clients × --batch × --delta-bytes must be at most %d (1 GiB, each client holds a batch), got %d × %d × %d",
+			maxLoadtestPayload, o.clients, o.batch, o.deltaBytes)
 	case o.watchers < 0 || o.watchers > 10000:
 		return usageErr("--watchers must be in 0..10000, got %d", o.watchers)
 	case o.stalledWatchers < 0 || o.stalledWatchers > 10000:

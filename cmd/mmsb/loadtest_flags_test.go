@@ -25,6 +25,11 @@ func TestLoadtestBadFlagsNamed(t *testing.T) {
 		{[]string{"--watchers", "-1"}, "--watchers must be in 0..10000, got -1"},
 		{[]string{"--stalled-watchers", "100000"}, "--stalled-watchers must be in 0..10000, got 100000"},
 		{[]string{"--watchers", "1", "--stalled-watchers", "1"}, "exclude each other"},
+		// Each client holds its batch's payload: 16 TiB here, and the
+		// run died out of memory until 2026-12-06.
+		{[]string{"--batch", "1048576", "--page-size", "16777216", "--delta-bytes", "16777216"},
+			"--clients × --batch × --delta-bytes must be at most 1073741824 (1 GiB, each client holds a batch), got 1 × 1048576 × 16777216"},
+		{[]string{"--clients", "64", "--batch", "1024", "--delta-bytes", "32768", "--page-size", "1048576"}, "got 64 × 1024 × 32768"},
 	}
 	for _, tc := range tests {
 		// An address nothing listens on: a flag check that let a run

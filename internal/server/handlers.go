@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -24,6 +27,10 @@ const (
 	// maxReadBytes bounds the page data of one Read answer: 2^20 items of
 	// a 16 MiB page would otherwise ask the server for 16 TiB.
 	maxReadBytes = 64 << 20
+	// maxListBytes bounds one ListPages answer (a page's metadata may
+	// take 64 KiB): the answer ends early, with a next_after_id, once it
+	// would grow past it.
+	maxListBytes = 16 << 20
 )
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
@@ -93,6 +100,11 @@ func (s *Server) SetMetadata(ctx context.Context, req *connect.Request[mmsbv1.Se
 }
 
 func (s *Server) deltas(what string, ps []*mmsbv1.Delta, source string, intent []byte) ([]mmsb.Delta, error) {
+	if len(ps) == 0 {
+		// What Bus.Commit answers (ErrInvalidDelta), named as such.
+		err := fmt.Errorf("%s: empty batch: %w", what, mmsb.ErrInvalidDelta)
+		return nil, busError(connect.CodeInvalidArgument, err, err)
+	}
 	if err := checkCount(what, len(ps)); err != nil {
 		return nil, err
 	}
@@ -257,7 +269,20 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	}
 	asOf := mmsb.LSN(req.Msg.GetAsOfLsn())
 	if last := s.bus.LastLSN(); asOf > last {
-		return nil, invalid("Read: as_of_lsn %d is after the last LSN %d", asOf, last)
+		// What Bus.ReadPageAt answers (ErrInvalidOption), named as such.
+		err := fmt.Errorf("Read: as_of_lsn %d is after the last LSN %d: %w", asOf, last, mmsb.ErrInvalidOption)
+		return nil, busError(connect.CodeInvalidArgument, err, err)
+	}
+	// A range that ends past the largest page size fits no page: refused
+	// as such, before the bound on the answer's size would refuse it as
+	// too large for one answer (resource_exhausted, which says to ask
+	// for less per call).
+	for i, it := range items {
+		if end := uint64(it.GetOff()) + uint64(it.GetLength()); end > mmsb.MaxPageSize {
+			err := fmt.Errorf("Read: item %d: page %d: range [%d, %d) outside the largest page size %d: %w",
+				i, it.GetPage(), it.GetOff(), end, mmsb.MaxPageSize, mmsb.ErrOutOfRange)
+			return nil, busError(connect.CodeInvalidArgument, err, err)
+		}
 	}
 	// Every item of a read as of an LSN comes from one replay to it (a
 	// replay per item made a request of 2^20 items as dear as 2^20
@@ -305,7 +330,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 		if asOf == 0 {
 			lsn = s.bus.LastLSN()
 		}
-		for _, it := range items {
+		for i, it := range items {
 			if err := ctx.Err(); err != nil {
 				return nil, toConnect(err)
 			}
@@ -321,14 +346,21 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 					errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
 			}
 			data, epoch, err := readRange(mmsb.PageID(it.GetPage()), int(off), int(want), nil)
+			// Out of range is the bus's ErrOutOfRange, named in the
+			// error's metadata as every bus error is (until 2026-12-06
+			// only in the text: errors.Is(err, mmsb.ErrOutOfRange) was
+			// false on the client, TestReadErrorsNameSentinels).
 			if errors.Is(err, mmsb.ErrOutOfRange) {
-				return nil, invalid("Read: page %d: range [%d, %d) outside its bytes: %v", it.GetPage(), off, off+n, err)
+				err = fmt.Errorf("Read: item %d: page %d: range [%d, %d) outside its bytes: %w", i, it.GetPage(), off, off+n, err)
+				return nil, busError(connect.CodeInvalidArgument, err, err)
 			}
 			if err != nil {
 				return nil, toConnect(err)
 			}
 			if n != 0 && uint64(len(data)) < n {
-				return nil, invalid("Read: page %d: range [%d, %d) outside its %d bytes", it.GetPage(), off, off+n, off+uint64(len(data)))
+				err := fmt.Errorf("Read: item %d: page %d: range [%d, %d) outside its %d bytes: %w",
+					i, it.GetPage(), off, off+n, off+uint64(len(data)), mmsb.ErrOutOfRange)
+				return nil, busError(connect.CodeInvalidArgument, err, err)
 			}
 			if total += uint64(len(data)); total > maxReadBytes {
 				return nil, connect.NewError(connect.CodeResourceExhausted,
@@ -363,6 +395,12 @@ func (s *Server) ListPages(_ context.Context, req *connect.Request[mmsbv1.ListPa
 	after := mmsb.PageID(req.Msg.GetAfterId())
 	i, _ := searchIDs(ids, after)
 	out := &mmsbv1.ListPagesResponse{Total: uint64(len(ids))}
+	// The answer also stops at maxListBytes: 10,000 pages of 64 KiB of
+	// metadata made one of 640 MiB, and from 2,000 such pages on the Go
+	// client (which reads at most client.DefaultReadMaxBytes) could never
+	// list them: PageIDs failed with resource_exhausted on every try
+	// until 2026-12-06 (TestListPagesAnswerBound).
+	size := 0
 	for ; i < len(ids) && len(out.Pages) < limit; i++ {
 		pi, err := s.bus.Page(ids[i])
 		if errors.Is(err, mmsb.ErrPageNotFound) {
@@ -371,8 +409,14 @@ func (s *Server) ListPages(_ context.Context, req *connect.Request[mmsbv1.ListPa
 		if err != nil {
 			return nil, toConnect(err)
 		}
-		out.Pages = append(out.Pages, &mmsbv1.PageInfo{Id: uint64(pi.ID), Size: uint32(pi.Size), Epoch: uint64(pi.Epoch),
-			LastLsn: uint64(pi.LastLSN), Flags: uint32(pi.Flags), Meta: wire.MetaToProto(pi.Meta), Derived: pi.Derived})
+		p := &mmsbv1.PageInfo{Id: uint64(pi.ID), Size: uint32(pi.Size), Epoch: uint64(pi.Epoch),
+			LastLsn: uint64(pi.LastLSN), Flags: uint32(pi.Flags), Meta: wire.MetaToProto(pi.Meta), Derived: pi.Derived}
+		n := proto.Size(p) + 8 // and its field's tag and length
+		if len(out.Pages) > 0 && size+n > maxListBytes {
+			break // the next answer starts with it
+		}
+		size += n
+		out.Pages = append(out.Pages, p)
 	}
 	if i < len(ids) && len(out.Pages) > 0 {
 		out.NextAfterId = out.Pages[len(out.Pages)-1].Id
@@ -397,14 +441,9 @@ func searchIDs(ids []mmsb.PageID, after mmsb.PageID) (int, bool) {
 // QueryLog implements mmsbv1connect.BusServiceHandler.
 func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.QueryLogRequest], stream *connect.ServerStream[mmsbv1.QueryLogResponse]) error {
 	m := req.Msg
-	q := mmsb.LogQuery{Page: mmsb.PageID(m.GetPage()), FromLSN: mmsb.LSN(m.GetFromLsn()), ToLSN: mmsb.LSN(m.GetToLsn()),
-		FromTime: m.GetFromTime(), ToTime: m.GetToTime(), Source: m.GetSource()}
-	for _, k := range m.GetKinds() {
-		kind, ok := wire.OpKinds[k]
-		if !ok {
-			return invalid("QueryLog: unknown operation kind %q", k)
-		}
-		q.Kinds = append(q.Kinds, kind)
+	q, err := logQuery(m)
+	if err != nil {
+		return err
 	}
 	release, err := s.LogQuerySlot()
 	if err != nil {
@@ -413,8 +452,10 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 	defer release()
 	limit := int(m.GetLimit())
 	// A message holds at most chunk operations and, beyond its last one,
-	// stepBytes of delta data (256 deltas of 16 MiB would not fit a
-	// message's 4 GiB frame).
+	// stepBytes of their data (256 deltas of 16 MiB would not fit a
+	// message's 4 GiB frame; until 2026-12-06 only delta data counted, and
+	// 140 bindings with 1 MiB of params each made one message of 147 MB,
+	// which the Go client could never read: TestQueryLogMessageSizeAllKinds).
 	const chunk = 256
 	var batch []*mmsbv1.Op
 	var sendErr error
@@ -422,9 +463,7 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 	err = s.bus.QueryLog(ctx, q, func(lo *mmsb.LoggedOp) bool {
 		batch = append(batch, wire.OpToProto(lo))
 		n++
-		if lo.Op.Kind == mmsb.OpDelta || lo.Op.Kind == mmsb.OpDerived {
-			size += deltaBytes(&lo.Op.Delta)
-		}
+		size += opBytes(lo.Op)
 		if len(batch) == chunk || size >= stepBytes {
 			if sendErr = stream.Send(&mmsbv1.QueryLogResponse{Ops: batch}); sendErr != nil {
 				return false
@@ -443,6 +482,62 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 		return stream.Send(&mmsbv1.QueryLogResponse{Ops: batch})
 	}
 	return nil
+}
+
+// opBytes is the size of the variable-length data QueryLog sends for op:
+// that of its kind only (wire.OpToProto's fields; the log reader leaves
+// other kinds' fields as they were).
+func opBytes(op *mmsb.Op) int {
+	n := 0
+	switch op.Kind {
+	case mmsb.OpDelta, mmsb.OpDerived:
+		return deltaBytes(&op.Delta)
+	case mmsb.OpCreatePage, mmsb.OpSetMeta:
+		for _, m := range op.Meta {
+			n += len(m.Key) + len(m.Value)
+		}
+	case mmsb.OpBind:
+		n = len(op.Func) + len(op.Params) + 8*len(op.Parents)
+	}
+	return n
+}
+
+// logQuery is the bus's query for a QueryLog request. Its kinds filter
+// holds each kind once, in the order first named: the bus compares every
+// operation it reads with every kind listed, so a request naming "delta"
+// a million times (7 bytes each, well within --max-request-bytes) made
+// each operation cost a million comparisons, and one query over a log of
+// a thousand operations took seconds of the server's CPU
+// (TestQueryLogKindsOnce). An unknown kind is refused naming its index,
+// quoted only in part: the message is logged and sent back.
+func logQuery(m *mmsbv1.QueryLogRequest) (mmsb.LogQuery, error) {
+	q := mmsb.LogQuery{Page: mmsb.PageID(m.GetPage()), FromLSN: mmsb.LSN(m.GetFromLsn()), ToLSN: mmsb.LSN(m.GetToLsn()),
+		FromTime: m.GetFromTime(), ToTime: m.GetToTime(), Source: m.GetSource()}
+	for i, k := range m.GetKinds() {
+		kind, ok := wire.OpKinds[k]
+		if !ok {
+			return q, invalid("QueryLog: kinds[%d]: unknown operation kind %s", i, quoteShort(k))
+		}
+		if !slices.Contains(q.Kinds, kind) {
+			q.Kinds = append(q.Kinds, kind)
+		}
+	}
+	return q, nil
+}
+
+// quoteShort quotes s as %q does, cut to its first 64 bytes (at a
+// character boundary) when it is longer: for a value from the request in
+// an error message, which the server also logs.
+func quoteShort(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return strconv.Quote(s)
+	}
+	n := most
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:n], len(s))
 }
 
 // Provenance implements mmsbv1connect.BusServiceHandler.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 )
@@ -62,7 +63,8 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	}
 	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
-	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin))
+	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin),
+		boundedGzip(maxBytes))
 	if o.Auth != nil {
 		h = o.Auth.Gate(h)
 	}
@@ -124,9 +126,29 @@ func (l logInterceptor) done(ctx context.Context, proc, peer string, start time.
 	}
 	attrs := []any{"procedure", proc, "code", code, "duration", time.Since(start), "peer", peer}
 	if err != nil {
-		attrs = append(attrs, "err", err.Error())
+		attrs = append(attrs, "err", loggedError(err))
 	}
 	l.log.Log(ctx, level, "rpc", attrs...)
+}
+
+// maxLoggedError bounds the error text of one request log line.
+const maxLoggedError = 1024
+
+// loggedError is err's text for the request log, cut to maxLoggedError
+// bytes (at a character boundary) with its full length named: an error
+// may quote what the request sent (a function name, a key), and every
+// failed call is logged at Info, so a client sending megabytes of name
+// wrote megabytes to the log per call (TestFailedCallLogBounded).
+func loggedError(err error) string {
+	msg := err.Error()
+	if len(msg) <= maxLoggedError {
+		return msg
+	}
+	n := maxLoggedError
+	for n > 0 && !utf8.RuneStart(msg[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", msg[:n], len(msg))
 }
 
 // UnaryTimeout returns the interceptor that gives unary calls without a
