@@ -61,10 +61,15 @@ type Options struct {
 	// replays running at once (server.Server.AsOfSlot, --max-asof-reads).
 	// Nil: unbounded (an inspector served on its own).
 	AsOfSlot func(ctx context.Context) (release func(), err error)
-	// LogQuerySlot, when set, is taken around each QueryLog stream and
-	// released when it ends, or refuses it: the server's bound on log
-	// queries running at once (server.Server.LogQuerySlot,
-	// --max-log-queries). Nil: unbounded (an inspector served on its own).
+	// LogQuerySlot, when set, is taken around every read of the log and
+	// released after it, or refuses it: the server's bound on log queries
+	// running at once (server.Server.LogQuerySlot, --max-log-queries).
+	// The reads are a QueryLog stream (until it ends), a GetPage's search
+	// for the page's recent writes, a Provenance answer, and each scan of
+	// a Changes stream for the pages written. Refused, QueryLog, GetPage
+	// and Provenance fail with its error (resource_exhausted), and a
+	// Changes message reports pages_truncated instead of the pages. Nil:
+	// unbounded (an inspector served on its own).
 	LogQuerySlot func() (release func(), err error)
 }
 

@@ -414,6 +414,14 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 		out.Data = out.Data[m.WindowOffset:min(len(out.Data), int(m.WindowOffset)+window)]
 	}
 	shown := [2]uint32{m.WindowOffset, m.WindowOffset + uint32(len(out.Data))}
+	// Finding the recent writes reads the log (windows of up to
+	// maxRecentWindow LSNs): it holds one of the server's log query slots,
+	// as the QueryLog stream does.
+	release, err := s.logSlot()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ws, err := s.recentWrites(ctx, id, upTo, oldest, recent, shown)
 	if err != nil {
 		return nil, err
@@ -534,6 +542,14 @@ func (s *service) Provenance(ctx context.Context, req *connect.Request[inspector
 	if m.Length == 0 {
 		return nil, invalid("provenance of an empty byte range (length 0)")
 	}
+	// Provenance reads the log (the bus scans it where its history ring
+	// no longer holds the chain; each step's bytes are looked up in it):
+	// one of the server's log query slots for the whole answer.
+	release, err := s.logSlot()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	bus := s.bus()
 	res, err := bus.Provenance(ctx, mmsb.PageID(m.Page), int(m.Offset), int(m.Length), int(m.Depth))
 	if err != nil {
@@ -710,15 +726,11 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 		Page: mmsb.PageID(m.Page), FromLSN: mmsb.LSN(m.FromLsn), ToLSN: mmsb.LSN(m.ToLsn),
 		Source: m.Source, FromTime: m.FromTimeUnixNano, ToTime: m.ToTimeUnixNano,
 	}
-	if s.in.logQuery != nil {
-		// The server's bound on log queries running at once
-		// (Options.LogQuerySlot, --max-log-queries).
-		release, err := s.in.logQuery()
-		if err != nil {
-			return err
-		}
-		defer release()
+	release, err := s.logSlot()
+	if err != nil {
+		return err
 	}
+	defer release()
 	// Entries are copied out of the callback (its Op aliases the reader's
 	// buffer) and sent in batches from inside it: a slow browser keeps the
 	// log reader open while a batch is sent (the request's limit bounds
@@ -738,7 +750,7 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 	if m.Newest {
 		return s.queryLogNewest(ctx, q, limit, stream)
 	}
-	err := s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
+	err = s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
 		batch = append(batch, logEntry(op))
 		sent++
 		if len(batch) == 64 && !flush() {
@@ -844,6 +856,19 @@ func writtenData(d *mmsb.Delta) ([]byte, bool) {
 	return append(out, d.Payload...), false
 }
 
+// logSlot takes one of the server's log query slots (Options.LogQuerySlot,
+// --max-log-queries) for a method that reads the log, or refuses with the
+// server's resource_exhausted error naming the bound. It refuses rather
+// than waits, as the server's own QueryLog does: the slots may be held by
+// streams a slow client reads for as long as it likes. Without
+// LogQuerySlot (an inspector served on its own) it takes nothing.
+func (s *service) logSlot() (release func(), err error) {
+	if s.in.logQuery == nil {
+		return func() {}, nil
+	}
+	return s.in.logQuery()
+}
+
 // closedErr returns Unavailable (mmsb.ErrClosed) once the bus is closed,
 // else nil. Bus.Err is the cheap test (nil while the bus is usable); Stats
 // then tells a closed bus from a failed one, which still serves reads.
@@ -892,47 +917,64 @@ func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.
 		msg := &inspectorv1.ChangesResponse{CommittedLsn: uint64(cur)}
 		if cur-last > maxChangeScan {
 			msg.PagesTruncated = true
-		} else {
-			seen := map[mmsb.PageID]bool{}
-			err := bus.QueryLog(ctx, mmsb.LogQuery{FromLSN: last + 1, ToLSN: cur}, func(op *mmsb.LoggedOp) bool {
-				id := op.Op.Page
-				if op.Op.Kind == mmsb.OpDelta || op.Op.Kind == mmsb.OpDerived {
-					id = op.Op.Delta.Page
-				}
-				if id == 0 || seen[id] {
-					return true
-				}
-				if len(msg.Pages) == maxChangedPages {
-					msg.PagesTruncated = true
-					return false
-				}
-				seen[id] = true
-				msg.Pages = append(msg.Pages, uint64(id))
-				return true
-			})
-			switch {
-			case errors.Is(err, mmsb.ErrLogTruncated):
-				// A client resuming from an LSN a checkpoint trimmed
-				// away: the pages written in the trimmed span are
-				// unknown.
-				msg.PagesTruncated = true
-			case err != nil:
-				if ctx.Err() != nil {
-					return nil
-				}
-				return connectErr(err)
+		} else if err := s.changedPages(ctx, last, cur, msg); err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
-			// A trim during the scan (trims only move the oldest LSN
-			// forward, so checking after the scan sees it).
-			if oldest := s.oldestLSN(); oldest > last+1 {
-				msg.PagesTruncated = true
-			}
+			return err
 		}
 		if err := stream.Send(msg); err != nil {
 			return err
 		}
 		last = cur
 	}
+}
+
+// changedPages sets msg.Pages to the pages written in (last, cur], or
+// msg.PagesTruncated when they are more than maxChangedPages or not all
+// known: the span was trimmed from the log, or every log query slot is
+// taken. A scan reads the log, so it holds one of the server's log query
+// slots; refused one, it reads nothing and the view re-reads what it shows
+// (the stream does not end: it is the UI's only sign of life, and would
+// reconnect to the same refusal).
+func (s *service) changedPages(ctx context.Context, last, cur mmsb.LSN, msg *inspectorv1.ChangesResponse) error {
+	release, err := s.logSlot()
+	if err != nil {
+		msg.PagesTruncated = true
+		return nil
+	}
+	defer release()
+	seen := map[mmsb.PageID]bool{}
+	err = s.bus().QueryLog(ctx, mmsb.LogQuery{FromLSN: last + 1, ToLSN: cur}, func(op *mmsb.LoggedOp) bool {
+		id := op.Op.Page
+		if op.Op.Kind == mmsb.OpDelta || op.Op.Kind == mmsb.OpDerived {
+			id = op.Op.Delta.Page
+		}
+		if id == 0 || seen[id] {
+			return true
+		}
+		if len(msg.Pages) == maxChangedPages {
+			msg.PagesTruncated = true
+			return false
+		}
+		seen[id] = true
+		msg.Pages = append(msg.Pages, uint64(id))
+		return true
+	})
+	switch {
+	case errors.Is(err, mmsb.ErrLogTruncated):
+		// A client resuming from an LSN a checkpoint trimmed away: the
+		// pages written in the trimmed span are unknown.
+		msg.PagesTruncated = true
+	case err != nil:
+		return connectErr(err)
+	}
+	// A trim during the scan (trims only move the oldest LSN forward, so
+	// checking after the scan sees it).
+	if oldest := s.oldestLSN(); oldest > last+1 {
+		msg.PagesTruncated = true
+	}
+	return nil
 }
 
 func (s *service) Events(ctx context.Context, _ *connect.Request[inspectorv1.EventsRequest], stream *connect.ServerStream[inspectorv1.Event]) error {

@@ -178,7 +178,40 @@ $('[data-testid="token-form"]').addEventListener("submit", (e) => {
   input.value = "";
 });
 
-window.addEventListener("hashchange", route);
+// A tab out of sight holds no stream. Over HTTP/1.1 (a server without
+// TLS) the browser opens at most 6 connections to a server, for all its
+// tabs together, and each stream keeps one: three tabs left on the events
+// view (Changes and Events) used them all, and every other call of every
+// tab, the next tab's page load included, waited for ever. A hidden tab
+// stops its streams and its view; shown again, it reconnects and re-reads
+// the view.
+let paused = false;
+
+function pause() {
+  paused = true;
+  stopChanges();
+  if (current && current.dispose) current.dispose();
+  current = null;
+  generation++; // answers still on their way are dropped
+}
+
+function resume() {
+  if (!paused) return;
+  paused = false;
+  startChanges();
+  route();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") pause();
+  else resume();
+});
+
+window.addEventListener("hashchange", () => { if (!paused) route(); });
 setToken(sessionStorage.getItem(TOKEN_KEY) || "");
-startChanges();
-route();
+if (document.visibilityState === "hidden") {
+  paused = true; // opened in the background: starts when first shown
+} else {
+  startChanges();
+  route();
+}

@@ -65,20 +65,23 @@ export function hexString(bytes, max) {
 // lineChart draws series (arrays of {t, v}) as an SVG line chart with a
 // y axis from 0 to the largest value.
 export function lineChart(title, series, opts = {}) {
-  const W = opts.width || 420, H = opts.height || 120, L = 48, R = 6, T = 6, B = 16;
   const all = series.flatMap((sr) => sr.points);
   const maxV = Math.max(1e-12, ...all.map((p) => p.v));
+  const fmt = opts.format || ((v) => v.toFixed(v < 10 ? 2 : 0));
+  const top = fmt(maxV);
+  // The left margin holds the axis label: a fixed 48 cut the first digit
+  // of "1023.4 KiB" off (about 6 units a character at 10px).
+  const W = opts.width || 420, H = opts.height || 120, L = Math.max(48, Math.ceil(top.length * 6.5) + 6), R = 6, T = 6, B = 16;
   const t0 = Math.min(...all.map((p) => p.t), Infinity);
   const t1 = Math.max(...all.map((p) => p.t), -Infinity);
   const span = Math.max(1, t1 - t0);
   const x = (t) => L + ((t - t0) / span) * (W - L - R);
   const y = (v) => T + (1 - v / maxV) * (H - T - B);
-  const fmt = opts.format || ((v) => v.toFixed(v < 10 ? 2 : 0));
   const secs = Math.round(span / 1e9);
   const svg = s("svg", { width: "100%", viewBox: `0 0 ${W} ${H}`, role: "img" },
     s("line", { x1: L, y1: T, x2: L, y2: H - B, stroke: "#d0d5dd" }),
     s("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, stroke: "#d0d5dd" }),
-    s("text", { x: L - 4, y: T + 8, "text-anchor": "end", "font-size": 10, fill: "#667085" }, fmt(maxV)),
+    s("text", { x: L - 4, y: T + 8, "text-anchor": "end", "font-size": 10, fill: "#667085", testid: "chart-max" }, top),
     s("text", { x: L - 4, y: H - B, "text-anchor": "end", "font-size": 10, fill: "#667085" }, "0"),
     s("text", { x: W - R, y: H - 3, "text-anchor": "end", "font-size": 10, fill: "#667085" }, opts.xlabel || (all.length ? `last ${secs} s` : "waiting for samples")),
   );
