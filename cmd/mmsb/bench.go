@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -257,6 +258,20 @@ func (o *benchOptions) validate() error {
 		// than there are could never be drawn.
 		return usageErr("--fanin %d: a derived page's parents are distinct source pages, and --pages is %d", o.fanin, o.pages)
 	}
+	switch o.workload {
+	case "commit":
+		if err := checkPageMemory("--pages", o.pages, o.pageSize, o.lazyPages); err != nil {
+			return err
+		}
+	case "tick":
+		if o.derived > math.MaxInt-o.pages {
+			return usageErr("--pages %d + --derived %d: more pages than an int counts", o.pages, o.derived)
+		}
+		// The tick workload's bus pre-faults its pages (no --lazy-page-memory there).
+		if err := checkPageMemory("--pages + --derived", o.pages+max(o.derived, 0), o.pageSize, false); err != nil {
+			return err
+		}
+	}
 	if _, err := mmsb.ParseSyncMode(o.sync); err != nil {
 		return usageErr("--sync: %v", err)
 	}
@@ -414,9 +429,35 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	return nil
 }
 
+// pageMemoryLimit is the memory a bus may pre-fault for its pages, as the
+// bus itself bounds it (page.PhysicalMemory: RAM, or the cgroup's
+// memory.max when smaller; 0 where unknown). A variable for tests.
+var pageMemoryLimit = page.PhysicalMemory
+
+// checkPageMemory refuses, as a usage error naming flag, a page count
+// whose pages of pageSize bytes could never be held: more bytes than an
+// int64 counts, or, with page memory pre-faulted (not lazy), more than
+// pageMemoryLimit. The bus refuses the latter too, but only at the create
+// call that crosses the limit, after it has pre-faulted the machine's
+// memory up to there; and the page IDs were preallocated from the flag
+// first, which panicked (makeslice: cap out of range) past 2^48 bytes.
+func checkPageMemory(flag string, pages, pageSize int, lazy bool) error {
+	if pages > 0 && pageSize > 0 && int64(pages) > math.MaxInt64/int64(pageSize) {
+		return usageErr("%s %d of %d bytes: more page memory than an int64 counts", flag, pages, pageSize)
+	}
+	need := int64(pages) * int64(pageSize)
+	if limit := pageMemoryLimit(); !lazy && limit > 0 && need > limit {
+		return usageErr("%s %d of %d bytes: %s of page memory, more than the %s of this machine that pre-faulted pages must fit in",
+			flag, pages, pageSize, humanBytes(need), humanBytes(limit))
+	}
+	return nil
+}
+
 // benchCreate creates the pages in chunks and records how long it took.
 func (a *app) benchCreate(ctx context.Context, bus *mmsb.Bus, o *benchOptions, res *benchResult) ([]mmsb.PageID, error) {
-	ids := make([]mmsb.PageID, 0, o.pages)
+	// Grown as the bus creates pages, not sized from the flag up front:
+	// the bus, not a preallocation, is what refuses too many.
+	ids := make([]mmsb.PageID, 0, min(o.pages, 1<<20))
 	specs := make([]mmsb.PageSpec, min(createChunk, o.pages))
 	for i := range specs {
 		specs[i] = mmsb.PageSpec{Size: o.pageSize}

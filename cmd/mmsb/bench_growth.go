@@ -78,6 +78,17 @@ func (a *app) runGrowthBench(ctx context.Context, o *benchOptions) error {
 	if o.dir != "" || o.shared {
 		return usageErr("--workload growth measures in-memory buses: drop --dir and --shared")
 	}
+	// Every point's pages are pre-faulted by the bare loop (and by the bus
+	// unless --lazy-page-memory): a count past the machine's memory is
+	// refused before the first point is measured.
+	for _, p := range pagesList {
+		if err := checkPageMemory("--growth-pages", p, o.pageSize, false); err != nil {
+			return err
+		}
+	}
+	if err := checkPageMemory("--growth-batch-pages", o.growthBatchPages, o.pageSize, false); err != nil {
+		return err
+	}
 	if o.plotDir != "" {
 		// Made before the run, not with the charts after it: a --plot
 		// that cannot be a directory lost every point measured.

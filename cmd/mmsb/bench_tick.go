@@ -43,13 +43,36 @@ type tickBenchResult struct {
 	ReplayEqual      bool    `json:"replay_equal"`
 }
 
+// maxDeltasPerTick is the largest --deltas-per-tick: the orchestrator's
+// intake queue (tick.Options.QueueSize, twice the deltas of a tick) holds
+// at most 1<<22 deltas.
+const maxDeltasPerTick = 1 << 21
+
+// tickLoopHook runs as the tick workload's loop is about to start (a
+// variable for tests; a no-op otherwise).
+var tickLoopHook = func() {}
+
 // runTickBench is `mmsb bench --workload tick`: ticks through an
 // orchestrator, each draining --deltas-per-tick submitted float64 writes
 // over --pages source pages, committing them and recomputing the --derived
 // pages (each the f64.sum of --fanin random source pages) they affect.
 func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
-	if o.derived < 0 || o.fanin < 1 || o.ticks < 1 || o.deltasPerTick < 1 || o.pageSize < 8 {
-		return usageErr("tick workload needs --derived >= 0, --fanin >= 1, --ticks >= 1, --deltas-per-tick >= 1, --page-size >= 8")
+	// Each flag is named with its value: one message listing every
+	// condition left the user to find which value broke it.
+	for _, c := range []struct {
+		flag     string
+		val, min int
+	}{{"--derived", o.derived, 0}, {"--fanin", o.fanin, 1}, {"--ticks", o.ticks, 1}, {"--deltas-per-tick", o.deltasPerTick, 1}, {"--page-size", o.pageSize, 8}} {
+		if c.val < c.min {
+			return usageErr("tick workload: %s must be at least %d, got %d", c.flag, c.min, c.val)
+		}
+	}
+	if o.deltasPerTick > maxDeltasPerTick {
+		// The orchestrator's intake queue holds two ticks' deltas and
+		// is bounded: past it, tick.New refused after the pages had
+		// been created and bound (exit 1, "tick QueueSize ... over its
+		// limit"), and near MaxInt the doubled size wrapped negative.
+		return usageErr("tick workload: --deltas-per-tick must be at most %d (the intake queue holds two ticks' deltas), got %d", maxDeltasPerTick, o.deltasPerTick)
 	}
 	if o.derived > 0 && o.pageSize%8 != 0 {
 		// f64.sum refuses such a page at its binding, which came after the
@@ -102,7 +125,10 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 	slots := o.pageSize / 8
 	d := mmsb.Delta{Runs: make([]mmsb.Run, 1)}
 	var val [8]byte
-	ticks := make([]time.Duration, 0, o.ticks)
+	// Grown tick by tick: sized from --ticks it panicked (makeslice) on
+	// a large value before the first tick.
+	ticks := make([]time.Duration, 0, min(o.ticks, 1<<16))
+	tickLoopHook()
 	bar := a.progress(int64(o.ticks), "ticking", "ticks")
 	start := time.Now()
 	for t := 0; t < o.ticks; t++ {

@@ -87,7 +87,7 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 	}
 	st, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, nil)
 	if err != nil {
-		return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
+		return interrupted(ctx, "graph of "+dir, fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err))
 	}
 	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	edges := st.Edges()

@@ -109,7 +109,7 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 
 	st, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs})
 	if err != nil {
-		return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
+		return interrupted(ctx, "inspect of "+dir, fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err))
 	}
 	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	stats := st.Stats()

@@ -79,7 +79,7 @@ func (a *app) runRead(ctx context.Context, dir string, id mmsb.PageID, atLSN mms
 	if source == "" {
 		st, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{ToLSN: atLSN}, &mmsb.Options{FS: vfs.Default})
 		if err != nil {
-			return fmt.Errorf("replay %s: %w", dir, err)
+			return interrupted(ctx, "read of "+dir, fmt.Errorf("replay %s: %w", dir, err))
 		}
 		defer st.Close() //nolint:errcheck // a detached replay: nothing written through it
 		info, err := st.Page(id)

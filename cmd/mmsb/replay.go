@@ -250,21 +250,23 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
-	if err := requireFreshDir(o.out); err != nil {
-		return err
-	}
 	// DIR2 is written where --out leads: named as given, "." (whose
 	// parent is itself) failed after the whole replay with "remove .:
 	// invalid argument", and a symbolic link to an empty directory was
 	// replaced by the new directory, the one it named left empty.
+	// Checked before requireFreshDir: DIR itself (or a link to it) is
+	// a usage error, and was refused as "not empty" (exit 1).
 	outPath, err := requireOutsideSource(dir, o.out)
 	if err != nil {
+		return err
+	}
+	if err := requireFreshDir(o.out); err != nil {
 		return err
 	}
 	start := time.Now()
 	state, err := mmsb.Replay(ctx, dir, target, nil)
 	if err != nil {
-		return fmt.Errorf("replay %s: %w", dir, err)
+		return replayInterrupted(ctx, dir, fmt.Errorf("replay %s: %w", dir, err))
 	}
 	defer state.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	if target.Page != 0 {
@@ -288,8 +290,9 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	// fsync) as a checkpoint taken by a live bus.
 	info, err := state.Checkpoint(ctx)
 	if err != nil {
-		return fmt.Errorf("snapshot the replayed state: %w", err)
+		return replayInterrupted(ctx, dir, fmt.Errorf("snapshot the replayed state: %w", err))
 	}
+	replaySnapshotHook()
 	// DIR2 is built beside its final name and renamed into place once it
 	// is proven: a replay that fails midway (a full disk, a failed check)
 	// leaves no half-written DIR2 that a retry would refuse as not empty.
@@ -302,9 +305,9 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
 	defer func() { _ = os.RemoveAll(build) }() // gone once renamed
-	ckptPath, n, err := copyCheckpoint(state.FS(), info.Path, filepath.Join(build, "checkpoints"))
+	ckptPath, n, err := copyCheckpoint(ctx, state.FS(), info.Path, filepath.Join(build, "checkpoints"))
 	if err != nil {
-		return fmt.Errorf("write %s: %w", o.out, err)
+		return replayInterrupted(ctx, dir, fmt.Errorf("write %s: %w", o.out, err))
 	}
 	res.Checkpoint, res.Bytes = filepath.Join(o.out, "checkpoints", filepath.Base(ckptPath)), n
 
@@ -324,6 +327,11 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	}
 	if gotLSN != res.LSN || gotHash != res.StateHash {
 		return fmt.Errorf("%s recovers LSN %d hash %s, want LSN %d hash %s", o.out, gotLSN, gotHash, res.LSN, res.StateHash)
+	}
+	// The last moment an interrupt can still leave nothing at DIR2 (the
+	// proof above takes a while on a large state and cannot be stopped).
+	if err := ctx.Err(); err != nil {
+		return replayInterrupted(ctx, dir, err)
 	}
 	// An empty --out (requireFreshDir) gives way to the built one.
 	if err := os.Remove(outPath); err != nil && !os.IsNotExist(err) {
@@ -346,10 +354,26 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	return nil
 }
 
+// replaySnapshotHook runs once the replayed state's checkpoint is taken,
+// before it is copied (a variable for tests; a no-op otherwise).
+var replaySnapshotHook = func() {}
+
+// replayInterrupted returns err, or, when ctx was cancelled (SIGINT,
+// SIGTERM), says that the replay of dir was interrupted: nothing is left
+// at --out then. The copy and the proof after the replay ran on after an
+// interrupt, for seconds on a large state, and exited 0.
+func replayInterrupted(ctx context.Context, dir string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("replay of %s interrupted before it finished; nothing was written to --out: %w", dir, cerr)
+	}
+	return err
+}
+
 // copyCheckpoint copies the checkpoint at path on src into dstDir on the
 // OS filesystem, re-framing every record through a checkpoint.Writer, and
-// returns the new path and size.
-func copyCheckpoint(src vfs.FS, path, dstDir string) (string, int64, error) {
+// returns the new path and size. It stops at the first record after ctx
+// is cancelled.
+func copyCheckpoint(ctx context.Context, src vfs.FS, path, dstDir string) (string, int64, error) {
 	r, err := checkpoint.Open(src, path)
 	if err != nil {
 		return "", 0, err
@@ -365,6 +389,10 @@ func copyCheckpoint(src vfs.FS, path, dstDir string) (string, int64, error) {
 		return "", 0, err
 	}
 	for {
+		if err := ctx.Err(); err != nil {
+			w.Abort()
+			return "", 0, err
+		}
 		kind, payload, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break

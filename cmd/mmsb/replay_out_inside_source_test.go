@@ -40,6 +40,9 @@ func treeOf(t *testing.T, dir string) []string {
 // TestReplayRefusesOutInsideSource: replay promises to only read DIR, so
 // an --out inside it (directly, below a subdirectory, or through a
 // symbolic link) is refused as a usage error before anything is written.
+// So is DIR itself, named again or through a link: it was refused as
+// "output directory is not empty" with exit 1 (the emptiness check ran
+// first).
 func TestReplayRefusesOutInsideSource(t *testing.T) {
 	tb := newTestBus(t)
 	link := filepath.Join(t.TempDir(), "link")
@@ -50,16 +53,20 @@ func TestReplayRefusesOutInsideSource(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		out  string
+		want string
 	}{
-		{"subdirectory", filepath.Join(tb.dir, "copy")},
-		{"below wal", filepath.Join(tb.dir, "wal", "copy")},
-		{"dot dot back in", filepath.Join(tb.dir, "wal", "..", "copy")},
-		{"through a symlink", filepath.Join(link, "copy")},
+		{"subdirectory", filepath.Join(tb.dir, "copy"), "inside"},
+		{"below wal", filepath.Join(tb.dir, "wal", "copy"), "inside"},
+		{"dot dot back in", filepath.Join(tb.dir, "wal", "..", "copy"), "inside"},
+		{"through a symlink", filepath.Join(link, "copy"), "inside"},
+		{"the source itself", tb.dir, "must differ from DIR"},
+		{"the source through dot dot", filepath.Join(tb.dir, "wal", ".."), "must differ from DIR"},
+		{"a symlink to the source", link, "must differ from DIR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, "replay", tb.dir, "--out", tc.out).mustCode(t, exitUsage)
-			if !strings.Contains(r.stderr, "--out") || !strings.Contains(r.stderr, "inside") {
-				t.Errorf("stderr %q does not say that --out lies inside DIR", r.stderr)
+			if !strings.Contains(r.stderr, "--out") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr %q does not say that --out is or lies inside DIR (%q)", r.stderr, tc.want)
 			}
 			if r.stdout != "" {
 				t.Errorf("a refused replay wrote to stdout: %q", r.stdout)

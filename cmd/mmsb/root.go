@@ -149,6 +149,30 @@ func checkOutputFile(path string) error {
 	return nil
 }
 
+// checkOutputDir says why a directory that a command makes and writes
+// into at its end could not be made at path: path, or the nearest of its
+// parents that exists, is no directory. Checked before the command
+// works; nothing is created.
+func checkOutputDir(path string) error {
+	for p := filepath.Clean(path); ; {
+		st, err := os.Stat(p)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s: %w", p, syscall.ENOTDIR)
+			}
+			return nil
+		}
+		if !os.IsNotExist(err) {
+			return err
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
+}
+
 // stopProfile ends the CPU profile started by startProfile and, with keep,
 // moves it to --cpuprofile; without, removes it. A no-op when none runs.
 func (a *app) stopProfile(keep bool) error {
@@ -289,6 +313,17 @@ func isTerminal(w io.Writer) bool {
 		return false
 	}
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// interrupted returns err, or, when ctx was cancelled (SIGINT, SIGTERM),
+// an error saying that what was interrupted: the replay's own error then
+// ("replay DIR (run `mmsb check DIR` for every problem): context
+// canceled") blamed the directory for the user's interrupt.
+func interrupted(ctx context.Context, what string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%s interrupted before it finished: %w", what, cerr)
+	}
+	return err
 }
 
 // dirArg validates a command's single data-directory argument.

@@ -108,6 +108,18 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 			return usageErr("--dir %s is not a directory", o.dir)
 		}
 	}
+	// The history line and the HTML report are written after the run:
+	// a path that can never be a directory failed the command only
+	// then (exit 1, "harness: report: mkdir ...: not a directory"),
+	// after every benchmark had run.
+	for _, out := range []struct{ flag, dir string }{{"--history", o.history}, {"--report", o.report}} {
+		if out.dir == "" {
+			continue
+		}
+		if err := checkOutputDir(out.dir); err != nil {
+			return usageErr("%s %s: %v", out.flag, out.dir, err)
+		}
+	}
 	targets, err := harness.LoadTargets(o.targets)
 	if err != nil {
 		if o.targets != "" {

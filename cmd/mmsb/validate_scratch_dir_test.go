@@ -41,3 +41,43 @@ func TestValidateScratchDir(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateOutputDirsCheckedFirst: --report and --history name
+// directories written after the run; one that can never be a directory
+// (a file, or below one) is a usage error naming the flag before any
+// benchmark runs, and nothing is created. It failed only after the run
+// ("harness: report: mkdir ...: not a directory", exit 1). The controls
+// are directories that do not exist yet: made at the end.
+func TestValidateOutputDirsCheckedFirst(t *testing.T) {
+	base := t.TempDir()
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--report", "--history"} {
+		for _, tc := range []struct {
+			name, dir string
+			code      int
+		}{
+			{"a file", file, exitUsage},
+			{"below a file", filepath.Join(file, "sub"), exitUsage},
+			{"a new directory", filepath.Join(base, flag[2:], "new"), exitOK},
+		} {
+			t.Run(flag+" "+tc.name, func(t *testing.T) {
+				r := runCLI(t, "validate", "--quick", "--only", "4", "--no-progress", flag, tc.dir).mustCode(t, tc.code)
+				if tc.code == exitOK {
+					if _, err := os.Stat(tc.dir); err != nil {
+						t.Errorf("%s %s was not written: %v", flag, tc.dir, err)
+					}
+					return
+				}
+				if !strings.Contains(r.stderr, flag) || !strings.Contains(r.stderr, "usage") {
+					t.Errorf("stderr %q does not name %s as a usage error", r.stderr, flag)
+				}
+				if r.stdout != "" {
+					t.Errorf("benchmarks ran:\n%s", r.stdout)
+				}
+			})
+		}
+	}
+}

@@ -197,7 +197,7 @@ func checkPendingRoundTrip(payload []byte) error {
 	ids, err := DecodePending(payload, nil)
 	if err != nil {
 		if !errors.Is(err, ErrMalformed) {
-			return fmt.Errorf("pending record refused with %v, want ErrMalformed", err)
+			return fmt.Errorf("pending record refused with %w, want ErrMalformed", err)
 		}
 		return nil
 	}
@@ -207,7 +207,7 @@ func checkPendingRoundTrip(payload []byte) error {
 	enc := AppendPending(nil, ids)
 	again, err := DecodePending(enc, nil)
 	if err != nil || !slices.Equal(again, ids) {
-		return fmt.Errorf("pending IDs %v encode to % x, which decodes to %v, %v", ids, enc, again, err)
+		return fmt.Errorf("pending IDs %v encode to % x, which decodes to %v, %w", ids, enc, again, err)
 	}
 	if enc2 := AppendPending(nil, again); !bytes.Equal(enc2, enc) {
 		return fmt.Errorf("pending record not canonical: % x then % x", enc, enc2)
