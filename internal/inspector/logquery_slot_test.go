@@ -22,22 +22,7 @@ import (
 // released, the same query answers.
 func TestLogQueryTakesTheServersSlot(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
-	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Bus: bus, MaxLogQueries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus, _, srv := busWithOneLogSlot(t)
 	_, c, _ := serveInspector(t, inspector.Options{Bus: bus, LogQuerySlot: srv.LogQuerySlot})
 	entries := func() (int, error) {
 		st, err := c.QueryLog(ctx, connect.NewRequest(&inspectorv1.QueryLogRequest{}))
@@ -75,22 +60,7 @@ func TestLogQueryTakesTheServersSlot(t *testing.T) {
 // answer and Changes names the page written.
 func TestUnaryLogReadsTakeTheServersSlot(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
-	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Bus: bus, MaxLogQueries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus, id, srv := busWithOneLogSlot(t)
 	_, c, _ := serveInspector(t, inspector.Options{Bus: bus, LogQuerySlot: srv.LogQuerySlot, PollInterval: time.Millisecond})
 	getPage := func() error {
 		_, err := c.GetPage(ctx, connect.NewRequest(&inspectorv1.GetPageRequest{Id: uint64(id), WindowLength: 16}))
@@ -159,4 +129,28 @@ func TestUnaryLogReadsTakeTheServersSlot(t *testing.T) {
 		t.Fatalf("the server's slot after the inspector's reads: %v (one was not released)", err)
 	}
 	r()
+}
+
+// busWithOneLogSlot opens an in-memory bus with one page written once
+// and a server over it that allows one log query at a time.
+func busWithOneLogSlot(t *testing.T) (*mmsb.Bus, mmsb.PageID, *server.Server) {
+	t.Helper()
+	ctx := context.Background()
+	bus, err := mmsb.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Bus: bus, MaxLogQueries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bus, id, srv
 }
