@@ -986,7 +986,14 @@ func (e *Bus) Close() error {
 // commit's does. (Until 2026-12-05 Flush returned the log's error bare and
 // Err and Stats().Failed kept reporting a healthy bus until the next write:
 // TestFlushFailureFailsBus.)
-func (e *Bus) Flush(ctx context.Context) error {
+func (e *Bus) Flush(ctx context.Context) error { return e.pushLog(ctx, true) }
+
+// pushLog hands everything committed so far to the log's files, with an
+// fsync when sync is set (Flush) and without one otherwise: a reader of
+// the files (QueryLog) needs the bytes in the OS, not on the device, and
+// an fsync there made every watch under SyncNone pay for one. A failed
+// write or fsync fails the bus.
+func (e *Bus) pushLog(ctx context.Context, sync bool) error {
 	e.rlockSettled()
 	log, closed := e.log, e.closed
 	e.mu.RUnlock()
@@ -996,9 +1003,18 @@ func (e *Bus) Flush(ctx context.Context) error {
 	if log == nil {
 		return nil
 	}
-	if err := log.Sync(); err != nil {
+	var err error
+	if sync {
+		err = log.Sync()
+	} else {
+		err = log.WriteThrough(ctx, log.LastLSN())
+	}
+	if err != nil {
 		if errors.Is(err, tlog.ErrClosed) {
 			return ErrClosed // Close ran meanwhile: nothing failed
+		}
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err // only the wait for another flush ended
 		}
 		e.lockSettled()
 		err = e.fail(err)

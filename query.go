@@ -244,7 +244,9 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 }
 
 // QueryLog streams this bus's logged operations matching q (see QueryLogDir).
-// Everything committed before the call is visible. A q.FromLSN the log no
+// Everything committed before the call is visible: the query writes the
+// log's buffered records out to its files first, without an fsync. A
+// q.FromLSN the log no
 // longer holds, or a bus without a log, is ErrLogTruncated; a nil fn is
 // ErrInvalidOption.
 func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
@@ -254,7 +256,7 @@ func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool)
 	if err := checkQueryFunc(fn); err != nil {
 		return err
 	}
-	if err := e.Flush(ctx); err != nil {
+	if err := e.pushLog(ctx, false); err != nil {
 		return err
 	}
 	if q.FromLSN > e.LastLSN() {
