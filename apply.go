@@ -469,6 +469,9 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 			return err
 		}
 		e.bind(op.Page, op.Func, op.Params, op.Parents)
+		// The next wave computes the new page, from the log too (a
+		// recovered bus computes a binding whose wave never ran).
+		e.markRecompute(op.Page)
 		e.recordHist(lsn, op.Page, t)
 	case record.OpUnbind:
 		if _, ok := e.bindings[op.Page]; !ok {
@@ -581,10 +584,25 @@ func (e *Bus) bind(child PageID, fn string, params []byte, parents []PageID) {
 	e.graphHasEdges = true
 }
 
+// markRecompute makes the next wave compute derived page id whether or not
+// a parent changed, raising no flag (see Bus.recompute). Caller holds e.mu.
+func (e *Bus) markRecompute(id PageID) {
+	if _, ok := e.recomputeSet[id]; !ok {
+		e.recomputeSet[id] = struct{}{}
+		e.recompute = append(e.recompute, id)
+	}
+}
+
 func (e *Bus) unbind(child PageID) {
 	b := e.bindings[child]
 	delete(e.bindings, child)
 	delete(e.derivedReads, child)
+	if _, ok := e.recomputeSet[child]; ok {
+		// A bus that runs no waves (a follower) must not keep every page
+		// it ever saw bound.
+		delete(e.recomputeSet, child)
+		e.recompute = slices.DeleteFunc(e.recompute, func(id PageID) bool { return id == child })
+	}
 	for _, p := range b.Parents {
 		e.graph.RemoveEdge(p, child, base.EdgeData)
 	}

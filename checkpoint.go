@@ -219,6 +219,10 @@ type snapshot struct {
 	// pending is the dirty set at the LSN (pages written and not yet
 	// propagated), in the order the bus keeps it; sorted when written.
 	pending []PageID
+	// recompute is the derived pages the next wave computes whether or not
+	// a parent changed (Bus.recompute and the propagator's retry set,
+	// bound ones only), sorted and deduplicated when written.
+	recompute []PageID
 	// bytesHint is about the size of the checkpoint file.
 	bytesHint int64
 }
@@ -648,14 +652,15 @@ func (e *Bus) beginSnapshotLocked(pool cowBlockPool) *snapshot {
 	s := &snapshot{
 		state: record.State{LastLSN: e.lastLSN, NextID: e.nextID, LastTime: e.lastTime,
 			Pages: uint64(e.store.Len()), Edges: uint64(e.graph.NumEdges()), Bindings: uint64(len(e.bindings))},
-		ids:      e.store.AppendIDs(e.ckptScratch.ids[:0]),
-		bindings: e.sortedBindingIDs(),
-		binds:    make(map[PageID]Binding, len(e.bindings)),
-		pending:  slices.Clone(e.dirty), // sorted outside the lock
+		ids:       e.store.AppendIDs(e.ckptScratch.ids[:0]),
+		bindings:  e.sortedBindingIDs(),
+		binds:     make(map[PageID]Binding, len(e.bindings)),
+		pending:   slices.Clone(e.dirty), // sorted outside the lock
+		recompute: e.appendRecompute(nil),
 	}
 	e.graph.Edges(func(ed graph.Edge) bool { s.edges = append(s.edges, ed); return true })
 	s.bytesHint = e.store.Stats().LogicalBytes + int64(len(s.ids))*pageRecordOverhead +
-		int64(len(s.edges))*32 + int64(len(s.bindings))*64 + int64(len(s.pending))*4 + 4096
+		int64(len(s.edges))*32 + int64(len(s.bindings))*64 + int64(len(s.pending)+len(s.recompute))*4 + 4096
 	for id, b := range e.bindings {
 		s.binds[id] = *b // bindings are replaced, never mutated, so sharing slices is safe
 	}
@@ -1149,6 +1154,19 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 		}
 		rest = rest[n:]
 	}
+	// Then the pages to compute whatever their parents do (bound, not yet
+	// computed, or held back by a failed function): without them a
+	// restart forgot them until a parent was written or a resync ran.
+	slices.Sort(snap.recompute)
+	snap.recompute = slices.Compact(snap.recompute)
+	for rest := snap.recompute; len(rest) > 0; {
+		n := min(len(rest), record.MaxPendingPerRecord)
+		buf = record.AppendPending(buf[:0], rest[:n])
+		if err := w.Append(record.CkptRecompute, buf); err != nil {
+			return fail(err)
+		}
+		rest = rest[n:]
+	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
@@ -1287,6 +1305,7 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 	n := 0
 	var pages, edges, bindings uint64 // records seen (replayOnly loads fewer)
 	var pending []PageID              // the dirty set, strictly ascending
+	var recompute []PageID            // pages to compute at the next wave, strictly ascending
 	for {
 		kind, payload, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -1401,6 +1420,14 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			if from > 0 && pending[from] <= pending[from-1] {
 				return corruption.New(path, off, "pending record starts at page %d, not after page %d of the one before", pending[from], pending[from-1])
 			}
+		case record.CkptRecompute:
+			from := len(recompute)
+			if recompute, err = record.DecodePending(payload, recompute); err != nil {
+				return corruption.Wrap(path, off, err, "recompute record")
+			}
+			if from > 0 && recompute[from] <= recompute[from-1] {
+				return corruption.New(path, off, "recompute record starts at page %d, not after page %d of the one before", recompute[from], recompute[from-1])
+			}
 		default:
 			return corruption.New(path, off, "unknown record kind %d", kind)
 		}
@@ -1427,6 +1454,15 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			e.dirtySet[id] = struct{}{}
 		}
 		e.dirty = append(e.dirty[:0], pending...)
+		// Only derived pages are computed (an unbind leaves the set).
+		for _, id := range recompute {
+			if _, ok := e.bindings[id]; !ok {
+				return corruption.New(path, -1, "recompute record names page %d, which is not a derived page in the checkpoint", id)
+			}
+		}
+		for _, id := range recompute {
+			e.markRecompute(id)
+		}
 	}
 	e.lastLSN, e.nextID, e.lastTime = st.LastLSN, st.NextID, st.LastTime
 	return nil

@@ -94,7 +94,8 @@ func sampleCheckpoint(t testing.TB) ([]byte, LSN) {
 	if err := e.Bind(ctx, ids[2], "f64.sum", nil, []PageID{ids[0]}); err != nil {
 		t.Fatal(err)
 	}
-	// Written after its edge and not propagated: a pending record.
+	// Bound and not computed: a recompute record. Written after its edge
+	// and not propagated: a pending record.
 	if _, err := e.Commit(ctx, []Delta{w(ids[0], 0, "p")}); err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +198,9 @@ func FuzzLoadCheckpoint(f *testing.F) {
 		}
 		if !slices.Equal(again.dirty, e.dirty) {
 			t.Fatalf("pending pages %v after a checkpoint round trip, want %v", again.dirty, e.dirty)
+		}
+		if !slices.Equal(again.recompute, e.recompute) {
+			t.Fatalf("pages to recompute %v after a checkpoint round trip, want %v", again.recompute, e.recompute)
 		}
 	})
 }

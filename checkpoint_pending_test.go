@@ -191,7 +191,7 @@ func TestLoadCheckpointRefusesBadPendingRecords(t *testing.T) {
 		{"a page twice across records", [][]byte{pending(1), pending(1, 2)}, "starts at page 1, not after page 1"},
 		{"no page IDs", [][]byte{{0}}, "holds 0 page IDs"},
 		{"a gap of zero", [][]byte{{2, 1, 0}}, "gap 0 after page ID 1"},
-		{"bytes after the IDs", [][]byte{append(pending(1), 7)}, "1 bytes after the pending record"},
+		{"bytes after the IDs", [][]byte{append(pending(1), 7)}, "1 bytes after the page set"},
 		{"a count the payload cannot hold", [][]byte{{0xff, 0xff, 0x03, 1}}, "declares 65535 page IDs in 1 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

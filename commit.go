@@ -699,7 +699,10 @@ func (e *Bus) checkRemoveEdge(parent, child PageID, typ uint8) error {
 
 // Bind makes child a derived page: child = fn(parents..., params),
 // recomputed by propagation whenever a parent changes. It adds the Data
-// edges parent -> child (refusing cycles) and is logged.
+// edges parent -> child (refusing cycles) and is logged. The next wave
+// computes child (Pending counts it) and raises no flag for it; a bus
+// recovered from a checkpoint or log that holds the binding, not yet
+// computed, computes it at its first wave too.
 func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, parents []PageID) error {
 	check := func() error {
 		if _, ok := e.funcs[fn]; !ok {
@@ -715,12 +718,11 @@ func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, 
 		}
 		return e.checkBind(child, parents, true)
 	}
+	// Applied through applyOp, which makes the next wave compute the new
+	// page (markRecompute). It marked parents[0] dirty until 2026-12-06:
+	// that parent then counted as written, and its Control, GPU-sync and
+	// Compiler children had their flags raised for nothing.
 	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendBind(b, child, fn, params, parents) })
-	if err == nil {
-		e.lockSettled()
-		e.markDirty(parents[0]) // compute the new derived page at the next propagation
-		e.mu.Unlock()
-	}
 	return err
 }
 

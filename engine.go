@@ -268,6 +268,15 @@ type Bus struct {
 	// children in the graph; dirtySet dedups it.
 	dirty    []PageID
 	dirtySet map[PageID]struct{}
+	// recompute lists derived pages the next wave computes whether or not
+	// a parent changed: pages bound since (Bind, live or replayed) and
+	// those a checkpoint recorded as held back by a failed recompute.
+	// The wave's plan moves them into the propagator's retry set. They
+	// wait here, under mu alone, because a wave computing without the
+	// lock reads that set (Bind bumps ctrlGen, so such a wave plans
+	// again and takes them). recomputeSet dedups it.
+	recompute    []PageID
+	recomputeSet map[PageID]struct{}
 
 	log      *tlog.Log
 	lock     io.Closer
@@ -458,6 +467,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 		bindings:     map[PageID]*Binding{},
 		flags:        map[PageID]uint8{},
 		dirtySet:     map[PageID]struct{}{},
+		recomputeSet: map[PageID]struct{}{},
 		nextID:       1,
 		funcs:        map[string]RecomputeFunc{},
 		derivedReads: map[PageID]*Derivation{},
@@ -776,6 +786,12 @@ func (e *Bus) resetState() {
 	e.graphHasEdges = false
 	clear(e.dirtySet)
 	e.dirty = e.dirty[:0]
+	clear(e.recomputeSet)
+	e.recompute = e.recompute[:0]
+	if e.prop != nil {
+		clear(e.prop.retrySet)
+		e.prop.retry = e.prop.retry[:0]
+	}
 	for i := range e.hist {
 		e.hist[i] = histEntry{}
 	}

@@ -211,18 +211,27 @@ func edgeFlag(t base.EdgeType) uint8 {
 }
 
 // Pending returns how many pages wait for propagation: dirty pages (written
-// since the last wave and having dependency edges) and derived pages the
-// last wave held back because a recompute function failed.
+// since the last wave and having dependency edges), derived pages bound and
+// not yet computed, and derived pages the last wave held back because a
+// recompute function failed.
 func (e *Bus) Pending() int {
 	e.rlockSettled()
 	defer e.mu.RUnlock()
 	n := len(e.dirty)
+	count := func(id PageID) {
+		_, bound := e.bindings[id]
+		_, dirty := e.dirtySet[id]
+		if bound && !dirty {
+			n++
+		}
+	}
+	for _, id := range e.recompute {
+		count(id)
+	}
 	if e.prop != nil {
 		for _, id := range e.prop.retry {
-			_, bound := e.bindings[id]
-			_, dirty := e.dirtySet[id]
-			if bound && !dirty {
-				n++
+			if _, listed := e.recomputeSet[id]; !listed {
+				count(id)
 			}
 		}
 	}
@@ -232,9 +241,11 @@ func (e *Bus) Pending() int {
 // ScheduleResync makes the next propagation wave recompute every derived
 // page (with early cutoff, so a page already up to date costs one function
 // call and logs nothing). Unlike a write, it raises no flags. The
-// orchestrator calls it when it starts: checkpoints keep the dirty set, but
-// not the pages a failed recompute held back (the retry set), so after a
-// restart this is what brings those derived pages up to date.
+// orchestrator calls it when it starts: checkpoints keep the dirty and
+// retry sets, and log replay marks the pages it writes and binds, but not
+// which pages a wave in the replayed log tail held back (waves are not
+// replayed as waves), so after a restart this is what brings those up to
+// date.
 func (e *Bus) ScheduleResync() {
 	e.waveMu.Lock() // a wave running clears resync when it ends
 	defer e.waveMu.Unlock()
@@ -317,7 +328,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.prop = newPropagator()
 	}
 	p := e.prop
-	if len(e.dirty) == 0 && !p.resync && len(p.retry) == 0 {
+	if len(e.dirty) == 0 && !p.resync && len(p.retry) == 0 && len(e.recompute) == 0 {
 		e.mu.Unlock()
 		return nil
 	}
@@ -610,6 +621,16 @@ const maxLockedWaves = 64
 // dirty pages, the pages to retry and, on a resync, every binding's
 // parents) and resets its scratch. Caller holds e.mu exclusively.
 func (e *Bus) planWave(p *propagator) {
+	// Pages to compute whatever their parents did join the retry set
+	// (e.mu is held exclusively here: no wave reads it now).
+	for _, id := range e.recompute {
+		if _, ok := p.retrySet[id]; !ok {
+			p.retrySet[id] = struct{}{}
+			p.retry = append(p.retry, id)
+		}
+	}
+	clear(e.recomputeSet)
+	e.recompute = e.recompute[:0]
 	roots := e.dirty
 	if p.resync || len(p.retry) > 0 {
 		p.roots = append(p.roots[:0], e.dirty...)
@@ -747,6 +768,25 @@ func (e *Bus) belowHeld(p *propagator, id PageID) bool {
 		}
 	}
 	return false
+}
+
+// appendRecompute appends the derived pages the next wave computes whether
+// or not a parent changed (e.recompute and the retry set; bound ones only,
+// unsorted, possibly twice) to dst. Caller holds e.mu.
+func (e *Bus) appendRecompute(dst []PageID) []PageID {
+	for _, id := range e.recompute {
+		if _, ok := e.bindings[id]; ok {
+			dst = append(dst, id)
+		}
+	}
+	if e.prop != nil {
+		for _, id := range e.prop.retry {
+			if _, ok := e.bindings[id]; ok {
+				dst = append(dst, id)
+			}
+		}
+	}
+	return dst
 }
 
 // hold holds page id back in this wave. Caller holds e.mu.

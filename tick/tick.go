@@ -57,10 +57,10 @@ type Options struct {
 	MetricsWindow int
 	// SkipStartupResync: do not recompute every derived page at the first
 	// propagation. By default the orchestrator schedules a resync of all
-	// derived pages when it starts (Bus.ScheduleResync), because the pages a
-	// failed recompute held back are not persisted (checkpoints keep the
-	// dirty set, not the retry set) and a restart would otherwise leave them
-	// stale until a parent changes.
+	// derived pages when it starts (Bus.ScheduleResync), because which pages
+	// a failed recompute held back in a wave of the log replayed at Open is
+	// not known (checkpoints keep them, the log does not) and a restart would
+	// otherwise leave them stale until a parent changes.
 	SkipStartupResync bool
 }
 
@@ -166,7 +166,7 @@ type Metrics struct {
 	InvariantFailures uint64
 	Budget            time.Duration
 	QueueLen          int // as QueueLen: queued deltas and those a tick kept
-	Pending           int // pages awaiting propagation: dirty, or held back by a failed recompute
+	Pending           int // pages awaiting propagation: dirty, bound and not yet computed, or held back by a failed recompute
 	Phases            [NumPhases]PhaseStats
 }
 

@@ -14,6 +14,10 @@ const (
 	CkptEdge    uint8 = 3 // one dependency edge
 	CkptBinding uint8 = 4 // one derived-page binding (an OpBind body)
 	CkptPending uint8 = 5 // pages written and not yet propagated (AppendPending)
+	// CkptRecompute lists derived pages the next wave computes although no
+	// parent changed: bound and not yet computed, or held back by a failed
+	// recompute function (AppendPending's encoding).
+	CkptRecompute uint8 = 6
 )
 
 // MaxPendingPerRecord bounds the page IDs of one CkptPending record, so
@@ -226,7 +230,8 @@ func DecodePageSpan(src []byte, p *PageImage) (lead uint32, err error) {
 	return uint32(start), nil
 }
 
-// AppendPending encodes a CkptPending record: the page IDs ids, which must
+// AppendPending encodes a CkptPending or CkptRecompute record (a page set):
+// the page IDs ids, which must
 // be strictly ascending and at most MaxPendingPerRecord (at least one), as
 // uvarint count, uvarint first ID, then for each further ID the uvarint gap
 // from the one before it (at least 1). Gaps keep a dense pending set at about
@@ -253,12 +258,12 @@ func DecodePending(src []byte, dst []base.PageID) ([]base.PageID, error) {
 		return dst, err
 	}
 	if n == 0 || n > MaxPendingPerRecord {
-		return dst, fmt.Errorf("%w: pending record holds %d page IDs, want 1 to %d", ErrMalformed, n, MaxPendingPerRecord)
+		return dst, fmt.Errorf("%w: page set holds %d page IDs, want 1 to %d", ErrMalformed, n, MaxPendingPerRecord)
 	}
 	// Each ID takes at least a byte: a count the payload cannot hold is
 	// refused before anything is appended.
 	if n > uint64(len(src)-d.off) {
-		return dst, fmt.Errorf("%w: pending record declares %d page IDs in %d bytes", ErrMalformed, n, len(src)-d.off)
+		return dst, fmt.Errorf("%w: page set declares %d page IDs in %d bytes", ErrMalformed, n, len(src)-d.off)
 	}
 	var id uint64
 	for i := uint64(0); i < n; i++ {
@@ -268,7 +273,7 @@ func DecodePending(src []byte, dst []base.PageID) ([]base.PageID, error) {
 		}
 		if i > 0 {
 			if v == 0 || id+v < id {
-				return dst, fmt.Errorf("%w: pending record: gap %d after page ID %d (want 1 to %d)", ErrMalformed, v, id, ^uint64(0)-id)
+				return dst, fmt.Errorf("%w: page set: gap %d after page ID %d (want 1 to %d)", ErrMalformed, v, id, ^uint64(0)-id)
 			}
 			v += id
 		}
@@ -276,7 +281,7 @@ func DecodePending(src []byte, dst []base.PageID) ([]base.PageID, error) {
 		dst = append(dst, base.PageID(id))
 	}
 	if d.More() {
-		return dst, fmt.Errorf("%w: %d bytes after the pending record's page IDs", ErrMalformed, len(src)-d.off)
+		return dst, fmt.Errorf("%w: %d bytes after the page set's IDs", ErrMalformed, len(src)-d.off)
 	}
 	return dst, nil
 }

@@ -82,6 +82,7 @@ const (
 	docCkptEdge    = 3
 	docCkptBinding = 4
 	docCkptPending = 5
+	docCkptRecomp  = 6
 	docMaxPending  = 65536
 )
 
@@ -183,6 +184,9 @@ func TestCheckpointPayloadsMatchFormatsDoc(t *testing.T) {
 	if CkptState != docCkptState || CkptPage != docCkptPage || CkptEdge != docCkptEdge || CkptBinding != docCkptBinding || CkptPending != docCkptPending {
 		t.Errorf("checkpoint record kinds %d %d %d %d %d, the doc says %d %d %d %d %d",
 			CkptState, CkptPage, CkptEdge, CkptBinding, CkptPending, docCkptState, docCkptPage, docCkptEdge, docCkptBinding, docCkptPending)
+	}
+	if CkptRecompute != docCkptRecomp {
+		t.Errorf("the recompute record's kind is %d, the doc says %d", CkptRecompute, docCkptRecomp)
 	}
 	if MaxPendingPerRecord != docMaxPending {
 		t.Errorf("a pending record holds up to %d page IDs, the doc says %d", MaxPendingPerRecord, docMaxPending)

@@ -1,0 +1,212 @@
+package mmsb
+
+import (
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/record"
+)
+
+// Bind makes the next wave compute the new page and raises no flag: it
+// marked its first parent dirty until 2026-12-06, so that parent counted as
+// written and its Control child was flagged stale although nothing wrote
+// it. A page bound to a parent already computed into it is computed too.
+func TestBindRaisesNoFlag(t *testing.T) {
+	e := openMem(t, nil)
+	ids := mustCreate(t, e, 3, 8)
+	p, c, k := ids[0], ids[1], ids[2]
+	if err := e.AddEdge(ctx, p, k, EdgeControl); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Commit(ctx, []delta.Delta{w(p, 0, "parent")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Propagate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ClearFlags(ctx, k, FlagStale); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bind(ctx, c, "passthrough", nil, []PageID{p}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Pending(); got != 1 {
+		t.Fatalf("Pending after Bind = %d, want 1 (the bound page)", got)
+	}
+	r, err := e.Propagate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Writes) != 1 || r.Writes[0].Page != c || len(r.Flags) != 0 {
+		t.Fatalf("the wave after Bind wrote %+v and raised %+v; want page %d written, no flag", r.Writes, r.Flags, c)
+	}
+	if f, err := e.Flags(k); err != nil || f != 0 {
+		t.Fatalf("flags of the parent's Control child after the wave = %#x, %v; want 0", f, err)
+	}
+	if got := string(readPage(t, e, c)[:6]); got != "parent" {
+		t.Fatalf("bound page holds %q, want its parent's bytes", got)
+	}
+	if got := e.Pending(); got != 0 {
+		t.Fatalf("Pending after the wave = %d, want 0", got)
+	}
+}
+
+// The pages the next wave must compute whatever their parents do survive a
+// restart, without a ScheduleResync: a binding not yet computed, from a
+// checkpoint or from the log after it, and a page held back by a failed
+// function, from a checkpoint. Before, a restart forgot them (only the
+// orchestrator's startup resync computed them), and a checkpoint taken
+// after Bind kept its first parent as dirty instead.
+func TestRecomputeSurvivesRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// failFirst: the function fails on the first bus, so the wave
+		// holds the page back; checkpoint: one is taken before Close.
+		failFirst, checkpoint bool
+	}{
+		{name: "bound, checkpointed", checkpoint: true},
+		{name: "bound, in the log after the checkpoint"},
+		{name: "held back by a failed function, checkpointed", failFirst: true, checkpoint: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fail := tc.failFirst
+			fns := map[string]RecomputeFunc{"copy": func(in [][]byte, _ []byte, out []byte) error {
+				if fail {
+					return errors.New("refused on purpose")
+				}
+				copy(out, in[0])
+				return nil
+			}}
+			e := openT(t, dir, &Options{Functions: fns, CheckpointBytes: -1})
+			ids := mustCreate(t, e, 2, 8)
+			p, c := ids[0], ids[1]
+			if _, err := e.Commit(ctx, []delta.Delta{w(p, 0, "parent")}); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.checkpoint {
+				if _, err := e.Checkpoint(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.Bind(ctx, c, "copy", nil, []PageID{p}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.failFirst {
+				if _, err := e.Propagate(ctx); err == nil {
+					t.Fatal("the failing function's wave succeeded")
+				}
+			}
+			if tc.checkpoint {
+				if _, err := e.Checkpoint(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fail = false
+			e = openT(t, dir, &Options{Functions: fns, CheckpointBytes: -1})
+			if got := e.Pending(); got != 1 {
+				t.Fatalf("Pending after the restart = %d, want 1 (page %d)", got, c)
+			}
+			r, err := e.Propagate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Writes) != 1 || r.Writes[0].Page != c || len(r.Flags) != 0 {
+				t.Fatalf("first wave after the restart wrote %+v, raised %+v; want page %d written, no flag", r.Writes, r.Flags, c)
+			}
+			if got := string(readPage(t, e, c)[:6]); got != "parent" {
+				t.Fatalf("page %d holds %q after the wave, want its parent's bytes", c, got)
+			}
+		})
+	}
+}
+
+// The loader refuses recompute records a bus never writes, with
+// ErrCorruption naming what is wrong; a well-formed one makes the next
+// wave compute its page.
+func TestLoadCheckpointRefusesBadRecomputeRecords(t *testing.T) {
+	const lsn = 10
+	page := func(id PageID) []byte {
+		img := record.PageImage{ID: id, Size: 8, Epoch: 1, LastLSN: 4, Data: []byte("abcdefgh")}
+		return record.AppendPage(nil, &img)
+	}
+	set := func(ids ...PageID) []byte { return record.AppendPending(nil, ids) }
+	for _, tc := range []struct {
+		name    string
+		records [][]byte
+		want    string // "" when the load must succeed
+	}{
+		{"the derived page (control)", [][]byte{set(2)}, ""},
+		{"a page that is not derived", [][]byte{set(1, 2)}, "names page 1, which is not a derived page"},
+		{"a page the checkpoint does not hold", [][]byte{set(2, 3)}, "names page 3, which is not a derived page"},
+		{"a page twice across records", [][]byte{set(2), set(2)}, "starts at page 2, not after page 2"},
+		{"no page IDs", [][]byte{{0}}, "recompute record: record: malformed payload: page set holds 0 page IDs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var data []byte
+			add := func(kind uint8, payload []byte) {
+				data = append(data, kind)
+				data = binary.LittleEndian.AppendUint16(data, uint16(len(payload)))
+				data = append(data, payload...)
+			}
+			add(record.CkptState, record.AppendState(nil, &record.State{LastLSN: lsn, NextID: 3, Pages: 2, Edges: 1, Bindings: 1}))
+			add(record.CkptPage, page(1))
+			add(record.CkptPage, page(2))
+			add(record.CkptEdge, record.AppendEdge(nil, record.OpAddEdge, 1, 2, uint8(EdgeData)))
+			add(record.CkptBinding, record.AppendBind(nil, 2, "passthrough", nil, []PageID{1}))
+			for _, p := range tc.records {
+				add(record.CkptRecompute, p)
+			}
+			e, _, err := loadFramed(t, data, lsn)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("load: %v", err)
+				}
+				if got := e.Pending(); got != 1 {
+					t.Fatalf("Pending after the load = %d, want 1", got)
+				}
+				return
+			}
+			if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("load: %v; want ErrCorruption saying %q", err, tc.want)
+			}
+			if got := e.Pending(); got != 0 {
+				t.Fatalf("Pending after a refused load = %d, want 0", got)
+			}
+		})
+	}
+}
+
+func readPage(t *testing.T, e *Bus, id PageID) []byte {
+	t.Helper()
+	b, _, err := e.ReadPage(id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Unbind drops the page from the pages to compute: a bus that runs no
+// waves (a follower applying a leader's binds and unbinds) keeps none of
+// them, and a checkpoint names none.
+func TestUnbindLeavesNothingToRecompute(t *testing.T) {
+	e := openMem(t, nil)
+	ids := mustCreate(t, e, 3, 8)
+	for _, c := range ids[1:] {
+		if err := e.Bind(ctx, c, "passthrough", nil, ids[:1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Unbind(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Pending(); got != 1 || len(e.recompute) != 1 || e.recompute[0] != ids[2] {
+		t.Fatalf("after Unbind of page %d: Pending %d, pages to compute %v; want 1, [%d]", ids[1], got, e.recompute, ids[2])
+	}
+}
