@@ -175,10 +175,6 @@ func pendingRecords(t *testing.T, fs vfs.FS, path string) int {
 // older checkpoint instead of propagating from pages that do not exist.
 func TestLoadCheckpointRefusesBadPendingRecords(t *testing.T) {
 	const lsn = 10
-	page := func(id PageID) []byte {
-		img := record.PageImage{ID: id, Size: 8, Epoch: 1, LastLSN: 4, Data: []byte("abcdefgh")}
-		return record.AppendPage(nil, &img)
-	}
 	pending := func(ids ...PageID) []byte { return record.AppendPending(nil, ids) }
 	for _, tc := range []struct {
 		name    string
@@ -195,34 +191,53 @@ func TestLoadCheckpointRefusesBadPendingRecords(t *testing.T) {
 		{"a count the payload cannot hold", [][]byte{{0xff, 0xff, 0x03, 1}}, "declares 65535 page IDs in 1 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var data []byte
-			add := func(kind uint8, payload []byte) {
-				data = append(data, kind)
-				data = binary.LittleEndian.AppendUint16(data, uint16(len(payload)))
-				data = append(data, payload...)
-			}
-			add(record.CkptState, record.AppendState(nil, &record.State{LastLSN: lsn, NextID: 3, Pages: 2}))
-			add(record.CkptPage, page(1))
-			add(record.CkptPage, page(2))
+			var f framedRecords
+			f.add(record.CkptState, record.AppendState(nil, &record.State{LastLSN: lsn, NextID: 3, Pages: 2}))
+			f.add(record.CkptPage, smallPage(1))
+			f.add(record.CkptPage, smallPage(2))
 			for _, p := range tc.pending {
-				add(record.CkptPending, p)
+				f.add(record.CkptPending, p)
 			}
-			e, _, err := loadFramed(t, data, lsn)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("load: %v", err)
-				}
-				if got := e.Pending(); got != 2 {
-					t.Fatalf("Pending after the load = %d, want 2", got)
-				}
-				return
-			}
-			if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("load: %v; want ErrCorruption saying %q", err, tc.want)
-			}
-			if got := e.Pending(); got != 0 {
-				t.Fatalf("Pending after a refused load = %d, want 0", got)
-			}
+			checkFramedLoad(t, f, lsn, tc.want, 2)
 		})
+	}
+}
+
+// framedRecords is a checkpoint's records as loadFramed takes them: each a
+// kind byte, a little-endian u16 payload length, then the payload.
+type framedRecords []byte
+
+func (f *framedRecords) add(kind uint8, payload []byte) {
+	*f = append(*f, kind)
+	*f = binary.LittleEndian.AppendUint16(*f, uint16(len(payload)))
+	*f = append(*f, payload...)
+}
+
+// smallPage is the page record of an 8-byte page id last written at LSN 4.
+func smallPage(id PageID) []byte {
+	img := record.PageImage{ID: id, Size: 8, Epoch: 1, LastLSN: 4, Data: []byte("abcdefgh")}
+	return record.AppendPage(nil, &img)
+}
+
+// checkFramedLoad loads f (see loadFramed) and checks the outcome: with
+// want "", a load that succeeds and leaves wantPending pages pending; else
+// ErrCorruption saying want, and nothing pending.
+func checkFramedLoad(t *testing.T, f framedRecords, lsn LSN, want string, wantPending int) {
+	t.Helper()
+	e, _, err := loadFramed(t, f, lsn)
+	if want == "" {
+		if err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		if got := e.Pending(); got != wantPending {
+			t.Fatalf("Pending after the load = %d, want %d", got, wantPending)
+		}
+		return
+	}
+	if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("load: %v; want ErrCorruption saying %q", err, want)
+	}
+	if got := e.Pending(); got != 0 {
+		t.Fatalf("Pending after a refused load = %d, want 0", got)
 	}
 }

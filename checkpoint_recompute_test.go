@@ -1,9 +1,7 @@
 package mmsb
 
 import (
-	"encoding/binary"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -132,10 +130,6 @@ func TestRecomputeSurvivesRestart(t *testing.T) {
 // wave compute its page.
 func TestLoadCheckpointRefusesBadRecomputeRecords(t *testing.T) {
 	const lsn = 10
-	page := func(id PageID) []byte {
-		img := record.PageImage{ID: id, Size: 8, Epoch: 1, LastLSN: 4, Data: []byte("abcdefgh")}
-		return record.AppendPage(nil, &img)
-	}
 	set := func(ids ...PageID) []byte { return record.AppendPending(nil, ids) }
 	for _, tc := range []struct {
 		name    string
@@ -149,36 +143,16 @@ func TestLoadCheckpointRefusesBadRecomputeRecords(t *testing.T) {
 		{"no page IDs", [][]byte{{0}}, "recompute record: record: malformed payload: page set holds 0 page IDs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var data []byte
-			add := func(kind uint8, payload []byte) {
-				data = append(data, kind)
-				data = binary.LittleEndian.AppendUint16(data, uint16(len(payload)))
-				data = append(data, payload...)
-			}
-			add(record.CkptState, record.AppendState(nil, &record.State{LastLSN: lsn, NextID: 3, Pages: 2, Edges: 1, Bindings: 1}))
-			add(record.CkptPage, page(1))
-			add(record.CkptPage, page(2))
-			add(record.CkptEdge, record.AppendEdge(nil, record.OpAddEdge, 1, 2, uint8(EdgeData)))
-			add(record.CkptBinding, record.AppendBind(nil, 2, "passthrough", nil, []PageID{1}))
+			var f framedRecords
+			f.add(record.CkptState, record.AppendState(nil, &record.State{LastLSN: lsn, NextID: 3, Pages: 2, Edges: 1, Bindings: 1}))
+			f.add(record.CkptPage, smallPage(1))
+			f.add(record.CkptPage, smallPage(2))
+			f.add(record.CkptEdge, record.AppendEdge(nil, record.OpAddEdge, 1, 2, uint8(EdgeData)))
+			f.add(record.CkptBinding, record.AppendBind(nil, 2, "passthrough", nil, []PageID{1}))
 			for _, p := range tc.records {
-				add(record.CkptRecompute, p)
+				f.add(record.CkptRecompute, p)
 			}
-			e, _, err := loadFramed(t, data, lsn)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("load: %v", err)
-				}
-				if got := e.Pending(); got != 1 {
-					t.Fatalf("Pending after the load = %d, want 1", got)
-				}
-				return
-			}
-			if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("load: %v; want ErrCorruption saying %q", err, tc.want)
-			}
-			if got := e.Pending(); got != 0 {
-				t.Fatalf("Pending after a refused load = %d, want 0", got)
-			}
+			checkFramedLoad(t, f, lsn, tc.want, 1)
 		})
 	}
 }
