@@ -30,8 +30,10 @@ var (
 	// follower's log (a gap or a duplicate). Nothing was applied.
 	ErrReplicaOrder = errors.New("mmsb: replicated record out of order")
 	// ErrReplicaDiverged: the follower's rolling state hash differs from the
-	// leader's after a record, or from a full recomputation of its own pages.
-	// The follower fails (sticky): its state is not the leader's.
+	// leader's after a record, or from a full recomputation of its own pages,
+	// or a replicated record does not apply to the follower's state (it is
+	// then not logged). The follower fails (sticky): its state is not the
+	// leader's.
 	ErrReplicaDiverged = errors.New("mmsb: follower state diverged from the leader")
 	// ErrRecordTooLarge: a batch (or a propagation wave, or a call
 	// creating or changing many pages) whose log record is larger than one
@@ -311,10 +313,13 @@ func (e *Bus) VerifyRollingHash() error {
 // ApplyReplicated applies a leader's record on a follower
 // (Options.Follower): rec must continue the follower's log exactly
 // (FirstLSN = LastLSN()+1; a gap or a duplicate is refused with
-// ErrReplicaOrder and nothing changes). The record is appended to the
-// follower's own log and applied through the code recovery uses
-// (decodeRecord, applyOps), then the rolling hash is compared with
-// rec.StateHash: a mismatch fails the bus with ErrReplicaDiverged. It
+// ErrReplicaOrder and nothing changes). The record is applied through the
+// code recovery uses (decodeRecord, applyOps) and then appended to the
+// follower's own log; a record that does not apply fails the bus with
+// ErrReplicaDiverged and is not logged (the ops before the failing one
+// stay applied in the failed bus's memory only). Then the rolling hash is
+// compared with rec.StateHash: a mismatch fails the bus with
+// ErrReplicaDiverged. It
 // returns once the record is logged and applied; the local log syncs in
 // the background (the stream is the durable copy), and Flush waits for it.
 // A nil rec is ErrInvalidOption.
@@ -357,16 +362,30 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 		e.mu.Unlock()
 		return err
 	}
-	_, first, err := e.appendLocked(uint32(n), rec.Payload)
-	if err != nil {
-		e.mu.Unlock()
-		return err
-	}
+	// Applied before it is logged: a record that decodes but does not
+	// apply (a delta past its page, a page that does not exist: a buggy
+	// or hostile leader, or a follower whose state differs) must not
+	// reach the follower's log. Logged first, it stayed there, and every
+	// later Open of the directory stopped on it as log corruption ("op at
+	// LSN N does not apply"), so the node could not even restart.
+	first := rec.FirstLSN
 	if i, err := e.applyOps(ops, first, e.rh.dec.Time); err != nil {
-		err = e.fail(fmt.Errorf("%w: replicated LSN %d does not apply: %w", ErrReplicaDiverged, first+LSN(i), err))
+		err = e.fail(fmt.Errorf("%w: replicated record LSN %d..%d: the op at LSN %d does not apply (the record is not logged; the ops before it are applied in memory only): %w",
+			ErrReplicaDiverged, rec.FirstLSN, rec.LastLSN, first+LSN(i), err))
 		e.mu.Unlock()
 		return err
 	}
+	if e.log != nil {
+		// Applied, not logged: a failure here fails the bus, and a
+		// follower reopened recovers the logged prefix and takes the
+		// record from the stream again.
+		if _, err := e.log.Append(first, uint32(n), rec.Payload); err != nil {
+			err = e.fail(fmt.Errorf("%w: replicated record LSN %d..%d applied but not logged: %w", ErrReplication, rec.FirstLSN, rec.LastLSN, err))
+			e.mu.Unlock()
+			return err
+		}
+	}
+	e.wakeLSNWaiters()
 	e.store.PublishLSN(uint64(rec.LastLSN))
 	e.stampCommit(first, rec.LastLSN, e.rh.dec.Time)
 	e.rollOps(ops)

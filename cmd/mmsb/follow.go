@@ -87,8 +87,8 @@ func (a *app) followCmd() *cobra.Command {
 		Short: "Follow a replicated bus: apply the leader's records from NATS JetStream",
 		Long: `follow keeps the bus in DIR a read-only replica of a replicated bus
 (docs/replication.md). It bootstraps an empty DIR from the newest checkpoint in
-the JetStream object store, then consumes the stream MMSB_LOG_<NAME> with an
-ordered consumer from its applied LSN, applies each batch record through the
+the JetStream object store, then consumes the stream MMSB_LOG_<NAME> with a
+pull consumer from its applied LSN, applies each batch record through the
 bus's recovery code, and compares its rolling state hash with the leader's
 after every record. A difference stops it (exit 1) with an error naming the
 LSN and both hashes. A DIR whose log went beyond the stream (a failed old

@@ -75,8 +75,8 @@ func TestCatchUpStallsOnMissingTarget(t *testing.T) {
 }
 
 // TestCatchUpEndsWhenConsumerCannotBeRecreated: a catch-up whose consumer
-// is lost (here: the server restarts without the stream, so the ordered
-// consumer's re-creation fails every time) returns an error instead of
+// is lost (here: the server restarts without the stream, so the consumer
+// is gone and cannot be made again) returns an error instead of
 // retrying for ever: a leader-to-be catches up holding the lease, which it
 // renews in the background, so a catch-up that never ends keeps every node
 // from leading. The control is the stall test above: with the stream in

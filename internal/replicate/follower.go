@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mmsb-go/mmsb"
@@ -71,6 +70,13 @@ type Follower struct {
 	onTerm func(term uint64) error
 	// logf, when set, is told each failed spell of Run's and its retry.
 	logf func(format string, args ...any)
+
+	// bootstrapped is the LSN of the stored checkpoint the bus was just
+	// rebuilt from (0: it was not): position accepts that state at the
+	// checkpoint's LSN against a stream that holds no records (an
+	// operator purged it). The checkpoint is the leader's state, stored
+	// only once the stream held every record it covers.
+	bootstrapped mmsb.LSN
 
 	seq     uint64 // stream sequence of the last applied record
 	maxTerm uint64
@@ -144,7 +150,7 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	if st.Msgs == 0 {
-		if lsn > 0 {
+		if lsn > 0 && lsn != f.bootstrapped {
 			return 0, fmt.Errorf("%w: the stream holds no records, the local bus is at LSN %d", ErrDiverged, lsn)
 		}
 		return st.LastSeq, nil
@@ -198,6 +204,14 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 	if meta.Term < f.maxTerm {
 		return fmt.Errorf("%w: stream sequence %d (LSN %d..%d) is from term %d after term %d", ErrStaleTerm, seq, meta.First, meta.Last, meta.Term, f.maxTerm)
 	}
+	if at := f.bus.LastLSN(); meta.First <= at {
+		// The position check started the consumer after the record
+		// ending at the bus's LSN: a record the bus already holds after
+		// it means the stream repeats records, and following it again
+		// would meet the same one (Node.Run reopened the bus and stopped
+		// on it every LeaseTTL/4, for ever; no node could lead).
+		return fmt.Errorf("%w: stream sequence %d holds LSN %d..%d, which the follower already applied (it is at LSN %d): the stream repeats records", ErrBadMessage, seq, meta.First, meta.Last, at)
+	}
 	if err := f.seeTerm(meta.Term); err != nil {
 		return err
 	}
@@ -235,8 +249,8 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 // gone) is logged and counted (mmsb_replication_stream_retries_total), and
 // Run starts over from the position check after a pause (1 s, doubling to
 // 10 s while nothing is applied), so a follower rides out an outage
-// without reopening its bus. Run returns as soon as ctx ends, even while
-// the client library is re-creating the consumer.
+// without reopening its bus. Run returns as soon as ctx ends, and no
+// goroutine it started outlives it.
 func (f *Follower) Run(ctx context.Context) error {
 	pause := retryFirst
 	for {
@@ -266,48 +280,19 @@ func (f *Follower) Run(ctx context.Context) error {
 
 // CatchUp applies records until the one at stream sequence until. It
 // returns ErrCatchUpStalled if no record arrives for catchUpStall before
-// then, and ErrStreamUnavailable when its consumer fails and cannot be
-// re-created at the first attempt: a leader-to-be catches up holding the
-// lease, and a target the stream never delivers must not keep every node
-// from leading.
+// then, and ErrStreamUnavailable when its consumer fails (it is not made
+// again): a leader-to-be catches up holding the lease, and a target the
+// stream never delivers must not keep every node from leading.
 func (f *Follower) CatchUp(ctx context.Context, until uint64) error { return f.run(ctx, until, true) }
 
-// delivery is one result of the consumer's iterator.
-type delivery struct {
-	msg jetstream.Msg
-	err error
-}
+// consumerInactive is how long the server keeps a spell's consumer once
+// nobody pulls from it (a spell that ended does not wait to delete it: the
+// server may be unreachable then).
+const consumerInactive = 5 * time.Minute
 
-// consume sends the consumer's messages, then the error that ended them,
-// to out until done is closed. It runs apart from the apply loop because
-// the library's calls that create and re-create the server-side consumer
-// take no context and may block up to 10 s: run returns when its ctx
-// ends, and this goroutine ends within that bound after it.
-func consume(cons jetstream.Consumer, next []jetstream.NextOpt, out chan<- delivery, done <-chan struct{}) {
-	send := func(d delivery) bool {
-		select {
-		case out <- d:
-			return true
-		case <-done:
-			return false
-		}
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		send(delivery{err: fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)})
-		return
-	}
-	go func() { <-done; it.Stop() }()
-	for {
-		msg, err := it.Next(next...)
-		if err != nil && !errors.Is(err, nats.ErrTimeout) {
-			err = fmt.Errorf("%w: consume: %w", ErrStreamUnavailable, err)
-		}
-		if !send(delivery{msg, err}) || err != nil {
-			return
-		}
-	}
-}
+// consumerHeartbeat is the idle heartbeat a spell's consumer asks for; two
+// missed end the spell with ErrStreamUnavailable.
+const consumerHeartbeat = 5 * time.Second
 
 func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	seq, err := f.position(ctx)
@@ -318,60 +303,75 @@ func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	if bounded && f.seq >= until {
 		return nil
 	}
-	// The ordered consumer re-creates its server-side consumer after a
-	// gap or a lost heartbeat, by default for ever (each attempt waits up
-	// to 10 s, and backs off), holding a lock its Stop needs and telling
-	// nobody. One attempt here: when it fails the spell ends with
-	// ErrStreamUnavailable, which Run logs and retries and which ends a
+	// One ephemeral pull consumer per spell, made and read with calls
+	// that take ctx, so that no goroutine of the spell outlives it. It
+	// was an ordered consumer, whose making and re-making take no
+	// context and may block 10 s each (holding a lock its Stop needs):
+	// they ran in a goroutine of their own that outlived Run, Node.Run
+	// and the bus's Close by up to 10 s. Where the ordered consumer
+	// re-made itself, the spell ends with ErrStreamUnavailable (a gap in
+	// delivery, missed heartbeats, the consumer gone), which Run logs
+	// and retries from the position check and which ends a
 	// leader-to-be's catch-up (the node gives the lease up and tries
 	// again).
-	cfg := jetstream.OrderedConsumerConfig{
-		DeliverPolicy:    jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:      f.seq + 1,
-		MaxResetAttempts: 1,
+	cfg := jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       f.seq + 1,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: consumerInactive,
+		Replicas:          1,
+		MemoryStorage:     true,
 	}
 	cctx, cancel := f.res.call(ctx)
-	cons, err := f.res.js.OrderedConsumer(cctx, f.res.cfg.StreamName(), cfg)
+	cons, err := f.res.stream.CreateConsumer(cctx, cfg)
 	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)
+	}
+	it, err := cons.Messages(jetstream.PullHeartbeat(consumerHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)
 	}
-	var next []jetstream.NextOpt
-	if bounded {
-		next = append(next, jetstream.NextMaxWait(catchUpStall))
-	}
-	msgs := make(chan delivery, 1)
-	done := make(chan struct{})
-	defer close(done)
-	go consume(cons, next, msgs, done)
+	defer it.Stop()
 	lagCtx, cancelLag := context.WithCancel(ctx)
-	defer cancelLag()
-	go f.trackLag(lagCtx)
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); f.trackLag(lagCtx) }()
+	defer func() { cancelLag(); <-lagDone }()
+	var delivered uint64 // the consumer's delivery sequence
 	for {
-		var d delivery
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case d = <-msgs:
+		nctx, ncancel := ctx, context.CancelFunc(func() {})
+		if bounded {
+			nctx, ncancel = context.WithTimeout(ctx, catchUpStall)
 		}
-		if d.err != nil {
+		msg, err := it.Next(jetstream.NextContext(nctx))
+		ncancel()
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if bounded && errors.Is(d.err, nats.ErrTimeout) {
+			if bounded && errors.Is(err, context.DeadlineExceeded) {
 				return fmt.Errorf("%w: no record for %v at stream sequence %d of %d", ErrCatchUpStalled, catchUpStall, f.seq, until)
 			}
-			return d.err
+			return fmt.Errorf("%w: consume: %w", ErrStreamUnavailable, err)
 		}
-		md, err := d.msg.Metadata()
+		md, err := msg.Metadata()
 		if err != nil {
 			return fmt.Errorf("replicate: message metadata: %w", err)
 		}
-		meta, err := parseHeaders(d.msg.Headers())
+		if md.Sequence.Consumer != delivered+1 {
+			// A message the consumer delivered did not arrive: start over
+			// from the position check (the bus would refuse the gap).
+			return fmt.Errorf("%w: consume: delivery %d after %d (stream sequence %d after %d)", ErrStreamUnavailable, md.Sequence.Consumer, delivered, md.Sequence.Stream, f.seq)
+		}
+		delivered = md.Sequence.Consumer
+		meta, err := parseHeaders(msg.Headers())
 		if err != nil {
 			return fmt.Errorf("stream sequence %d: %w", md.Sequence.Stream, err)
 		}
-		if err := f.apply(ctx, md.Sequence.Stream, d.msg.Data(), meta); err != nil {
+		if err := f.apply(ctx, md.Sequence.Stream, msg.Data(), meta); err != nil {
 			return err
 		}
 		if bounded && f.seq >= until {

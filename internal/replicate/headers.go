@@ -20,7 +20,8 @@ const (
 )
 
 // ErrBadMessage is returned for a stream message whose headers do not
-// describe a record.
+// describe a record, whose payload does not decode, or that repeats LSNs
+// the follower already applied. Node.Run stops on it.
 var ErrBadMessage = errors.New("replicate: malformed record message")
 
 // msgID is the Nats-Msg-Id of a record: "<term>-<first LSN>". A publish

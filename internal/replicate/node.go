@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,7 +138,30 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if n.termSeen, err = loadTerm(cfg.Dir, n.streamID()); err != nil {
 		return nil, err
 	}
+	if err := checkDirBus(cfg.Dir, res.cfg.StreamName()); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// checkDirBus refuses a directory that holds a bus and whose term file
+// says it followed or led another bus's stream (stream: this node's).
+// Such a directory (a mistyped --stream or --bus) was "not a prefix" of
+// this bus's stream: it was set aside and rebuilt as a replica of the
+// other bus, with one log line to say so.
+func checkDirBus(dir, stream string) error {
+	path := filepath.Join(dir, termFile)
+	b, err := os.ReadFile(path)
+	if err != nil || !hasState(dir) {
+		return nil // no term file: loadTerm reported what matters
+	}
+	id, _, _ := strings.Cut(string(b), " ")
+	name, _, _ := strings.Cut(id, "@")
+	if name == stream {
+		return nil
+	}
+	return fmt.Errorf("%w: %s holds a replica of the stream %q (%s), not of %q: name that bus, or use another directory",
+		ErrConfig, dir, name, path, stream)
 }
 
 // streamID names the stream a term file belongs to: its name and creation
@@ -282,13 +306,15 @@ func (n *Node) busOptions() mmsb.Options {
 // behind the stream's trimmed start, or diverged.
 func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 	for attempt := 0; ; attempt++ {
+		rebuilt, from := false, mmsb.LSN(0)
 		if !hasState(n.cfg.Dir) {
 			bctx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
-			_, err := bootstrap(bctx, n.res, n.cfg.Dir)
+			lsn, err := bootstrap(bctx, n.res, n.cfg.Dir)
 			cancel()
 			if err != nil {
 				return nil, nil, err
 			}
+			rebuilt, from = true, lsn
 		}
 		o := n.busOptions()
 		o.Follower = true
@@ -299,12 +325,27 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		f := newFollower(bus, n.res, &n.Metrics)
 		f.VerifyEvery, f.onApplied, f.onTerm = n.cfg.VerifyEvery, n.cfg.OnApplied, n.sawTerm
 		f.logf = func(format string, args ...any) { n.logf("node %s: "+format, append([]any{n.cfg.ID}, args...)...) }
+		if rebuilt && from > 0 && bus.LastLSN() == from {
+			f.bootstrapped = from
+		}
 		seq, err := f.position(ctx)
 		if err == nil {
 			f.seq = seq
 			return bus, f, nil
 		}
 		_ = bus.Close()
+		if rebuilt && (errors.Is(err, ErrDiverged) || errors.Is(err, ErrNeedBootstrap)) {
+			// A directory just rebuilt from the stored checkpoint holds
+			// nothing of its own: it is emptied, not set aside, so that
+			// the next cycle bootstraps again. Set aside, every cycle
+			// left one more copy of the checkpoint beside the directory
+			// (16 in 15 s with a 3 s lease) while the stream's head was
+			// beyond the newest checkpoint.
+			if rerr := removeBusFiles(n.cfg.Dir); rerr != nil {
+				return nil, nil, rerr
+			}
+			return nil, nil, err
+		}
 		if attempt > 0 || !errors.Is(err, ErrDiverged) && !errors.Is(err, ErrNeedBootstrap) {
 			return nil, nil, err
 		}
@@ -312,6 +353,21 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			return nil, nil, err
 		}
 	}
+}
+
+// busDirs are the subdirectories of a bus directory that hold its state.
+var busDirs = []string{"wal", "checkpoints", "shared"}
+
+// removeBusFiles removes the bus files of a directory rebuilt from the
+// stored checkpoint that the stream does not continue (nothing in it is
+// not in the object store).
+func removeBusFiles(dir string) error {
+	for _, sub := range busDirs {
+		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+			return fmt.Errorf("replicate: clear rebuilt %s: %w", dir, err)
+		}
+	}
+	return syncFile(dir)
 }
 
 // setAside moves the bus files of a directory whose state the stream
@@ -324,7 +380,7 @@ func (n *Node) setAside() error {
 	if err := os.MkdirAll(aside, 0o755); err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 	}
-	for _, sub := range []string{"wal", "checkpoints", "shared"} {
+	for _, sub := range busDirs {
 		err := os.Rename(filepath.Join(n.cfg.Dir, sub), filepath.Join(aside, sub))
 		if err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
@@ -438,15 +494,16 @@ func (n *Node) followThenLead(ctx context.Context) error {
 		_ = bus.Close()
 		return err
 	}
-	err = n.lead(ctx, bus, lease)
+	err = n.lead(ctx, bus, lease, f.bootstrapped)
 	lease.release(context.Background())
 	return err
 }
 
 // lead catches up to the stream's end, reopens the bus as leader of the
 // next term and serves until the lease is lost, the publisher fails or ctx
-// ends.
-func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
+// ends. bootstrapped is the LSN of the stored checkpoint the bus was just
+// rebuilt from (0: none; Follower.bootstrapped).
+func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease, bootstrapped mmsb.LSN) error {
 	ictx, cancel := n.res.call(ctx)
 	info, err := n.res.stream.Info(ictx)
 	cancel()
@@ -457,7 +514,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease) error {
 	}
 	last := info.State.LastSeq
 	f := newFollower(bus, n.res, &n.Metrics)
-	f.onTerm = n.sawTerm
+	f.onTerm, f.bootstrapped = n.sawTerm, bootstrapped
 	if err := f.CatchUp(ctx, last); err != nil {
 		n.setRole(nil, false)
 		_ = bus.Close()
