@@ -1,6 +1,8 @@
 // Package docs holds MMSB's documentation as Markdown pages. It has no
 // code: its tests keep the pages true to the tree (every relative link and
-// anchor resolves, and every test, fuzz target and benchmark a page names
-// exists), so that a renamed test or heading fails go test instead of
-// leaving a page that points nowhere.
+// anchor resolves, every test, fuzz target and benchmark a page names
+// exists, the format tables match the code, dependencies.md names every
+// module go.mod requires directly, and validate.md names every check of
+// the ten benchmarks), so that a renamed test or heading, or a new module
+// or check, fails go test instead of leaving a page that is wrong.
 package docs

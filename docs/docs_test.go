@@ -292,3 +292,171 @@ func definedTests(t *testing.T, fsys fs.FS) map[string]bool {
 	}
 	return defined
 }
+
+// TestDependenciesPageNamesEveryModule checks that docs/dependencies.md
+// names, in a code span, every module go.mod requires directly (each one
+// not marked indirect): the page is where a reader learns why a module is
+// here, and a module added without a row went unexplained.
+func TestDependenciesPageNamesEveryModule(t *testing.T) {
+	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(repoRoot, "docs", "dependencies.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods := directModules(string(gomod))
+	if len(mods) < 5 {
+		t.Fatalf("found %d direct modules in go.mod: is the parser reading it?", len(mods))
+	}
+	if missing := unexplainedModules(mods, string(page)); len(missing) > 0 {
+		t.Errorf("docs/dependencies.md has no row for these modules go.mod requires: %s", strings.Join(missing, ", "))
+	}
+}
+
+// TestDependenciesCheckCatchesMissingModule is the negative control of the
+// test above: a direct module the page does not name is reported, in a
+// require block or on a require line of its own; an indirect one, and one
+// the page names by a package below it, are not.
+func TestDependenciesCheckCatchesMissingModule(t *testing.T) {
+	gomod := "module example.com/m\n\ngo 1.26\n\nrequire (\n\ta.example/one v1.0.0\n" +
+		"\tb.example/two v1.0.0 // indirect\n\tc.example/three/v2 v2.0.0\n\td.example/sys v0.1.0\n)\n\n" +
+		"require e.example/five v0.1.0\n"
+	page := "| `a.example/one` | why |\n| `c.example/three` | not the /v2 module |\n" +
+		"| `d.example/sys/unix` | a package of it |\n| a.example/five, not in a code span | |\n"
+	mods := directModules(gomod)
+	if want := []string{"a.example/one", "c.example/three/v2", "d.example/sys", "e.example/five"}; !slices.Equal(mods, want) {
+		t.Fatalf("direct modules = %q, want %q", mods, want)
+	}
+	if got, want := unexplainedModules(mods, page), []string{"c.example/three/v2", "e.example/five"}; !slices.Equal(got, want) {
+		t.Errorf("unexplained modules = %q, want %q", got, want)
+	}
+}
+
+// directModules returns the module paths a go.mod requires directly, in
+// file order.
+func directModules(gomod string) []string {
+	var mods []string
+	inBlock := false
+	for _, line := range strings.Split(gomod, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "require (":
+			inBlock = true
+			continue
+		case inBlock && line == ")":
+			inBlock = false
+			continue
+		case strings.HasPrefix(line, "require "):
+			line = strings.TrimPrefix(line, "require ")
+		case !inBlock:
+			continue
+		}
+		if strings.Contains(line, "// indirect") {
+			continue
+		}
+		if f := strings.Fields(line); len(f) >= 2 && !strings.HasPrefix(f[0], "//") {
+			mods = append(mods, f[0])
+		}
+	}
+	return mods
+}
+
+// unexplainedModules lists, sorted, the modules that no code span of page
+// names, as the module's path or a package path below it.
+func unexplainedModules(mods []string, page string) []string {
+	var spans []string
+	for _, s := range codeSpanRE.FindAllString(page, -1) {
+		spans = append(spans, strings.Trim(s, "`"))
+	}
+	var missing []string
+	for _, m := range mods {
+		if !slices.ContainsFunc(spans, func(s string) bool { return s == m || strings.HasPrefix(s, m+"/") }) {
+			missing = append(missing, m)
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+// TestValidatePageNamesEveryCheck checks that docs/validate.md names, in
+// a code span, every check the validation benchmarks record
+// (Result.Semantic and Result.Timing in internal/harness), so that the
+// page's table of gating checks and controls cannot silently miss one.
+func TestValidatePageNamesEveryCheck(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "internal", "harness", "bench_*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, string(b))
+	}
+	page, err := os.ReadFile(filepath.Join(repoRoot, "docs", "validate.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := recordedChecks(sources)
+	if len(checks) < 10 {
+		t.Fatalf("found %d checks in %d benchmark files: is the pattern still the harness's?", len(checks), len(sources))
+	}
+	if missing := unnamedChecks(checks, string(page)); len(missing) > 0 {
+		t.Errorf("docs/validate.md does not name these checks of internal/harness: %s", strings.Join(missing, ", "))
+	}
+}
+
+// TestValidateCheckCatchesUnnamedCheck is the negative control of the
+// test above: a check the page does not name in a code span is reported,
+// one it names is not.
+func TestValidateCheckCatchesUnnamedCheck(t *testing.T) {
+	src := []string{"r.Semantic(\"named_one\", ok, 0, \"\", \"\")\nr.Timing(\"p99_ms\", ok, v, \"ms\", \"< 16\")\n",
+		"r.Semantic(\"only_in_prose\", ok, 0, \"\", \"\")\n"}
+	checks := recordedChecks(src)
+	if want := []string{"named_one", "only_in_prose", "p99_ms"}; !slices.Equal(checks, want) {
+		t.Fatalf("checks = %q, want %q", checks, want)
+	}
+	page := "| `named_one` ✗ | timing `p99_ms` | only_in_prose, without backquotes |"
+	if got, want := unnamedChecks(checks, page), []string{"only_in_prose"}; !slices.Equal(got, want) {
+		t.Errorf("unnamed checks = %q, want %q", got, want)
+	}
+}
+
+// checkCallRE matches a benchmark recording a check: r.Semantic("name", or
+// r.Timing("name".
+var checkCallRE = regexp.MustCompile(`\.(?:Semantic|Timing)\("([a-z0-9_]+)"`)
+
+// recordedChecks returns, sorted and without repeats, the names of the
+// checks the sources record.
+func recordedChecks(sources []string) []string {
+	var names []string
+	for _, s := range sources {
+		for _, m := range checkCallRE.FindAllStringSubmatch(s, -1) {
+			names = append(names, m[1])
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// unnamedChecks lists the checks that no code span of page names.
+func unnamedChecks(checks []string, page string) []string {
+	spans := make(map[string]bool)
+	for _, s := range codeSpanRE.FindAllString(page, -1) {
+		spans[strings.Trim(s, "`")] = true
+	}
+	var missing []string
+	for _, c := range checks {
+		if !spans[c] {
+			missing = append(missing, c)
+		}
+	}
+	return missing
+}
