@@ -344,9 +344,9 @@ func runStability(t *testing.T, cfg stConfig) (stCounts, []stViolation) {
 					continue
 				}
 				// A Data edge into a derived page from a page that is not
-				// one of its binding's parents is accepted by the engine but
-				// reported by the graph validator (see TestDataEdgesMatchBindings):
-				// the workload adds raw Data edges only into pages that are
+				// one of its binding's parents is refused by the engine
+				// (ErrPageInUse; see TestDataEdgesMatchBindings): the
+				// workload adds raw Data edges only into pages that are
 				// not bound, and binds only pages without raw Data edges.
 				if ed.Type == mmsb.EdgeData && m.bound[ed.Child] && !m.reaches(ed.Child, ed.Parent) {
 					ed.Type = mmsb.EdgeControl
