@@ -516,6 +516,13 @@ func TestInvariantsNegativeControls(t *testing.T) {
 	if err := iv.Register("panics", func(*mmsb.Bus) error { return nil }); !errors.Is(err, ErrInvalidInvariant) {
 		t.Fatalf("duplicate register: %v", err)
 	}
+	// A nameless or nil invariant could never be reported or run.
+	if err := iv.Register("", func(*mmsb.Bus) error { return nil }); !errors.Is(err, ErrInvalidInvariant) {
+		t.Fatalf("register with no name: %v", err)
+	}
+	if err := iv.Register("nil", nil); !errors.Is(err, ErrInvalidInvariant) {
+		t.Fatalf("register of a nil function: %v", err)
+	}
 	rep, err = iv.Check(ctx, e, Options{})
 	requireProblem(t, rep, err, "user says no")
 	requireProblem(t, rep, err, "panic: bad")
