@@ -57,8 +57,10 @@ type ProvenanceWrite struct {
 	Lo, Hi  uint32
 	Derived bool   // written by propagation
 	Source  string // the delta's source label (empty with NoLogDetails)
-	Intent  []byte // the delta's intent metadata
-	Time    int64  // commit time, ns since the Unix epoch (0 if unknown)
+	// Intent is the delta's intent metadata: the answer's own copy, which a
+	// Repeat entry shares with the entry it repeats (capacity-limited).
+	Intent []byte
+	Time   int64 // commit time, ns since the Unix epoch (0 if unknown)
 	// Depth is the number of derivation hops from the answer (0 for
 	// Writes[0]); Parent is the index in Writes of the derived write that
 	// read this one (-1 for Writes[0]).
@@ -394,7 +396,10 @@ func (q *provQuery) expand(ctx context.Context) error {
 			c := ProvenanceWrite{Page: r.Page, LSN: r.LSN, Depth: parentDepth, Parent: parentIdx, Exact: true}
 			if first, dup := q.seen[r.LSN]; dup && r.LSN != 0 {
 				src := res.Writes[first]
-				c.Kind, c.Lo, c.Hi, c.Derived, c.Source, c.Intent, c.Time = src.Kind, src.Lo, src.Hi, src.Derived, src.Source, slices.Clone(src.Intent), src.Time
+				// The intent is shared, not copied again: a write named by
+				// up to MaxProvenanceWrites paths, each copy of a 1 MiB
+				// intent, made an answer of gigabytes.
+				c.Kind, c.Lo, c.Hi, c.Derived, c.Source, c.Intent, c.Time = src.Kind, src.Lo, src.Hi, src.Derived, src.Source, src.Intent[:len(src.Intent):len(src.Intent)], src.Time
 				c.Repeat = true
 			} else if r.LSN == 0 {
 				c.Lost = true
