@@ -263,6 +263,14 @@ func mmsb_commit(h C.mmsb_bus, writes *C.mmsb_write, n C.size_t, expect *C.uint6
 		if w.len > 0 && w.data == nil {
 			return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: write %d (page %d) has len %d and NULL data", i, uint64(w.page), uint32(w.len))
 		}
+		// Refused before the slice is made: on a 32-bit platform a len of
+		// 2 GiB or more is a negative int, on which unsafe.Slice panics
+		// (MMSB_ERR_INTERNAL). No page is larger, so the write is out of
+		// range on every platform, the status a 64-bit build gave it.
+		if w.len > mmsb.MaxPageSize {
+			return failf(C.MMSB_ERR_OUT_OF_RANGE, "mmsb: write %d (page %d) has len %d, over the largest page size (%d bytes); nothing was committed",
+				i, uint64(w.page), uint32(w.len), mmsb.MaxPageSize)
+		}
 		var data []byte
 		if w.len > 0 {
 			data = unsafe.Slice((*byte)(unsafe.Pointer(w.data)), int(w.len))

@@ -137,7 +137,9 @@ typedef struct mmsb_options {
     int32_t reserved;         /* must be 0 */
 } mmsb_options;
 
-/* One write of a batch: len bytes of data at offset of page. */
+/* One write of a batch: len bytes of data at offset of page. A len over
+ * the largest page (16 MiB) is MMSB_ERR_OUT_OF_RANGE naming the write,
+ * refused before data is read. */
 typedef struct mmsb_write {
     uint64_t page;
     uint32_t offset;

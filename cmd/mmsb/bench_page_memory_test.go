@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,9 +21,12 @@ import (
 // --growth-pages and --growth-batch-pages; a tick --pages near MaxInt
 // panicked adding --derived; and a count just past the machine's memory
 // pre-faulted pages up to the whole machine before the bus refused the
-// create call that crossed it. The machine's memory is set to 1 MiB here
-// (pageMemoryLimit); the controls fit it, or ask for lazy page memory,
-// which the limit does not bound.
+// create call that crossed it. Each page's bookkeeping counts too, lazy
+// or not (pageBookkeepingBytes): --lazy-page-memory bounded nothing, so
+// a count of lazy pages whose bookkeeping alone is past the machine's
+// memory was accepted; and with --shared, whose tmpfs space is allocated
+// at creation even for lazy pages, the pages' bytes count. The machine's
+// memory is set to 1 MiB here (pageMemoryLimit); the controls fit it.
 func TestBenchPageMemoryBeyondTheMachine(t *testing.T) {
 	saved := pageMemoryLimit
 	pageMemoryLimit = func() int64 { return 1 << 20 }
@@ -35,12 +40,15 @@ func TestBenchPageMemoryBeyondTheMachine(t *testing.T) {
 		bad, good []string
 		flag      string
 	}{
-		{"pages past the machine", append(commit, "--pages", "2048"), append(commit, "--pages", "1024"), "--pages 2048"},
+		{"pages past the machine", append(commit, "--pages", "2048"), append(commit, "--pages", "960"), "--pages 2048"},
+		{"pages and bookkeeping past the machine", append(commit, "--pages", "1024"), append(commit, "--pages", "960"), "--pages 1024"},
+		{"lazy pages' bookkeeping past the machine", append(commit, "--lazy-page-memory", "--pages", "20000"), append(commit, "--lazy-page-memory", "--pages", "16000"), "--pages 20000"},
+		{"lazy shared pages past the machine", append(commit, "--shared", "--dir", sharedDir(t), "--lazy-page-memory", "--pages", "2048"), append(commit, "--shared", "--dir", sharedDir(t), "--lazy-page-memory", "--pages", "960"), "--pages 2048"},
 		{"pages past int64 bytes", append(commit, "--pages", maxInt), append(commit, "--pages", "8", "--lazy-page-memory"), "--pages " + maxInt},
 		{"lazy pages past int64 bytes", append(commit, "--lazy-page-memory", "--pages", maxInt), append(commit, "--lazy-page-memory", "--pages", "2048"), "--pages " + maxInt},
-		{"tick pages and derived past the machine", append(tickArgs, "--pages", "1000", "--derived", "100"), append(tickArgs, "--pages", "1000", "--derived", "24"), "--pages + --derived"},
+		{"tick pages and derived past the machine", append(tickArgs, "--pages", "1000", "--derived", "100"), append(tickArgs, "--pages", "900", "--derived", "24"), "--pages + --derived"},
 		{"tick pages past int", append(tickArgs, "--pages", maxInt, "--derived", "2"), append(tickArgs, "--pages", "8", "--derived", "2"), "--pages " + maxInt},
-		{"growth pages past the machine", append(growth, "--growth-batch-pages", "8", "--growth-pages", "8,99999999999999"), append(growth, "--growth-batch-pages", "8", "--growth-pages", "8,1024"), "--growth-pages 99999999999999"},
+		{"growth pages past the machine", append(growth, "--growth-batch-pages", "8", "--growth-pages", "8,99999999999999"), append(growth, "--growth-batch-pages", "8", "--growth-pages", "8,960"), "--growth-pages 99999999999999"},
 		{"growth batch pages past int64 bytes", append(growth, "--growth-pages", "8", "--growth-batch-pages", maxInt), append(growth, "--growth-pages", "8", "--growth-batch-pages", "8"), "--growth-batch-pages " + maxInt},
 	}
 	for _, c := range cases {
@@ -110,4 +118,14 @@ func TestBenchTickFlagsNamed(t *testing.T) {
 	if code := run(ctx, args, &out, &errb); code != exitFailure || !reached || !strings.Contains(errb.String(), "context canceled") {
 		t.Fatalf("exit status %d (want 1, cancelled in the tick loop), loop reached %v\nstdout:\n%s\nstderr:\n%s", code, reached, out.String(), errb.String())
 	}
+}
+
+// sharedDir returns a fresh path for an on-disk bus in shared mode,
+// skipping the test where shared memory is unavailable.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(mmsb.DefaultSharedDir); err != nil {
+		t.Skipf("shared mode needs %s: %v", mmsb.DefaultSharedDir, err)
+	}
+	return filepath.Join(t.TempDir(), "bus")
 }

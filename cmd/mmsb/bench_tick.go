@@ -182,11 +182,11 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 		fmt.Fprintf(tw, "workload\ttick: %d ticks × %d deltas over %d pages of %d B, %d derived pages (f64.sum of %d)\n",
 			o.ticks, o.deltasPerTick, o.pages, o.pageSize, o.derived, o.fanin)
 		fmt.Fprintf(tw, "tick latency\tp50 %s  p99 %s  max %s  (budget overruns: %d)\n",
-			time.Duration(res.TickP50NS), time.Duration(res.TickP99NS), time.Duration(res.TickMaxNS), res.Overruns)
-		fmt.Fprintf(tw, "phases (p50)\tcommit %s  propagate %s\n", time.Duration(res.CommitP50NS), time.Duration(res.PropagateP50NS))
-		fmt.Fprintf(tw, "throughput\t%.2fM deltas/s, %.2fM recomputed pages/s (propagate phase)\n", res.DeltasPerSec/1e6, res.RecomputedPerSec/1e6)
+			shortDuration(res.TickP50NS), shortDuration(res.TickP99NS), shortDuration(res.TickMaxNS), res.Overruns)
+		fmt.Fprintf(tw, "phases (p50)\tcommit %s  propagate %s\n", shortDuration(res.CommitP50NS), shortDuration(res.PropagateP50NS))
+		fmt.Fprintf(tw, "throughput\t%s deltas/s, %s recomputed pages/s (propagate phase)\n", humanCount(res.DeltasPerSec), humanCount(res.RecomputedPerSec))
 		fmt.Fprintf(tw, "recomputed\t%d calls, %d derived writes\n", res.Recomputed, res.DerivedWrites)
-		fmt.Fprintf(tw, "memory\tRSS %.1f MiB, max GC pause %s\n", float64(res.RSSBytes)/(1<<20), time.Duration(res.GCPauseMaxNS))
+		fmt.Fprintf(tw, "memory\tRSS %.1f MiB, max GC pause %s\n", float64(res.RSSBytes)/(1<<20), shortDuration(res.GCPauseMaxNS))
 		if res.ReplayChecked {
 			fmt.Fprintf(tw, "replay\tequal=%v\n", res.ReplayEqual)
 		}
@@ -196,4 +196,17 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 		return &exitError{code: exitFailure, msg: "replay of the log differs from the live state"}
 	}
 	return nil
+}
+
+// shortDuration formats ns with three significant digits ("1.06ms",
+// "35.7µs"), as docs/cli.md shows the tick report: time.Duration's own
+// String printed every nanosecond ("1.062426ms"), and throughput under
+// 5,000 a second read "0.00M" (now humanCount's "4.2k").
+func shortDuration(ns int64) string {
+	d := time.Duration(ns)
+	r := time.Duration(1)
+	for d >= 1000*r && r < time.Second {
+		r *= 10
+	}
+	return d.Round(r).String()
 }

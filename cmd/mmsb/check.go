@@ -136,6 +136,12 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 	if err != nil && !vfs.IsNotExist(err) {
 		report(problemFromError(walDir, fmt.Errorf("reading the log: %w", err)))
 	}
+	if err := requireLogDir(dir); err != nil {
+		// Read as an empty log, this said OK: the replays agree with
+		// what the checkpoints hold, and nothing else knows how far the
+		// log went.
+		report(checkProblem{File: walDir, Offset: -1, Reason: err.Error()})
+	}
 	for _, s := range segs {
 		rep.Segments = append(rep.Segments, checkSegment{File: s.File, Bytes: s.Bytes, Records: s.Records,
 			FirstLSN: uint64(s.FirstLSN), LastLSN: uint64(s.LastLSN)})
@@ -384,4 +390,28 @@ func (a *app) printCheckSummary(r *checkReport) {
 	} else {
 		fmt.Fprintf(a.stdout, "FAILED: %d problem(s)\n", len(r.Problems))
 	}
+}
+
+// requireLogDir refuses a data directory that has checkpoints/ but no
+// wal/: every bus with a log makes both at its first Open, so wal/ was
+// removed, and with it every commit after the newest checkpoint. Open
+// refuses such a directory once it holds a checkpoint (ErrCorruption,
+// Bus.checkLogDir); `mmsb check`, which reads the files without opening a
+// bus, read it as an empty log ("OK"), and `mmsb checkpoint` wrote a
+// checkpoint of what was left.
+func requireLogDir(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "checkpoints")); err != nil {
+		return nil // requireDataDir found wal/, or reports the directory
+	}
+	switch st, err := os.Stat(filepath.Join(dir, "wal")); {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s has checkpoints/ but no wal/: its log was removed, and with it every commit after the newest checkpoint; "+
+			"a checkpoint now would record the loss as the bus's state (restore %s, or create it empty to accept the loss)",
+			dir, filepath.Join(dir, "wal"))
+	case err != nil:
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "wal"), err)
+	case !st.IsDir():
+		return fmt.Errorf("%s is not a directory: the log cannot be read", filepath.Join(dir, "wal"))
+	}
+	return nil
 }

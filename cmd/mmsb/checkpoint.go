@@ -57,7 +57,7 @@ wait behind them, but no commit runs while this command holds the directory.
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object instead of text")
-	cmd.Flags().Int64Var(&rate, "rate", -1, "bytes per second the checkpoint writes at most (-1: no limit; 0: a running bus's default, 64 MiB/s; at least 1 MiB/s) (Options.CheckpointWriteRate)")
+	cmd.Flags().Int64Var(&rate, "rate", -1, "bytes per second the checkpoint writes at most (-1: no limit; 0: a running bus's default, 64 MiB/s; at least 1 MiB/s; other values are a usage error) (Options.CheckpointWriteRate)")
 	return cmd
 }
 
@@ -65,7 +65,18 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	if rate > 0 && rate < mmsb.MinCheckpointWriteRate {
 		return usageErr("--rate %d: a limit must be at least %d bytes a second (-1: no limit)", rate, mmsb.MinCheckpointWriteRate)
 	}
+	if rate < -1 {
+		// Every negative rate is "no limit" to the bus, so --rate -5 (a
+		// slip for 5, or for a limit) ran unpaced without a word.
+		return usageErr("--rate %d: -1 means no limit and 0 the bus default; a limit must be at least %d bytes a second", rate, mmsb.MinCheckpointWriteRate)
+	}
 	if err := requireDataDir(dir); err != nil {
+		return err
+	}
+	// Open refuses checkpoints without wal/ too; this also catches a
+	// directory whose log went before its first checkpoint (Open takes
+	// checkpoints/ alone for an Open that failed before making wal/).
+	if err := requireLogDir(dir); err != nil {
 		return err
 	}
 	// Bindings to functions this binary does not know must not stop a

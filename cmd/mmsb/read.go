@@ -42,13 +42,20 @@ the write lock.`,
 			if asHex && asF64 {
 				return usageErr("--hex and --f64 exclude each other")
 			}
+			if atLSN == 0 && cmd.Flags().Changed("at-lsn") {
+				// 0 is also the flag's "not given": --at-lsn 0 printed the
+				// latest state (from shared memory when a writer ran),
+				// where the state at LSN 0, before every operation, holds
+				// no page (Bus.ReadAt refuses LSN 0 too).
+				return usageErr("--at-lsn 0: LSN 0 is before every operation and holds no page; LSNs start at 1 (omit --at-lsn for the latest state)")
+			}
 			return a.runRead(cmd.Context(), args[0], mmsb.PageID(page), mmsb.LSN(atLSN), asF64, shmDir)
 		},
 	}
 	cmd.Flags().Uint64Var(&page, "page", 0, "page ID to print")
 	cmd.Flags().BoolVar(&asHex, "hex", false, "print the bytes as a hex dump (the default)")
 	cmd.Flags().BoolVar(&asF64, "f64", false, "print the bytes as little-endian float64 values")
-	cmd.Flags().Uint64Var(&atLSN, "at-lsn", 0, "read the page as of this LSN (from the files)")
+	cmd.Flags().Uint64Var(&atLSN, "at-lsn", 0, "read the page as of this LSN, 1 or more (from the files)")
 	cmd.Flags().StringVar(&shmDir, "shm-dir", "", "directory of shared regions (default "+mmsb.DefaultSharedDir+")")
 	return cmd
 }

@@ -423,7 +423,9 @@ class Reader:
     liveness_interval: at most this long between checks that the writer
     process exists (kill(pid, 0) and its /proc start time) (default 0.01 s).
     busy_timeout: how long a page may keep changing under a read before
-    ReadBusy (default 1 s). snapshot_retries: attempts of snapshot() before
+    ReadBusy (default 1 s). writer_timeout and busy_timeout must be
+    positive: 0, the default in C, C++ and Go, is InvalidOption here.
+    snapshot_retries: attempts of snapshot() before
     SnapshotBusy (default 100). wait_mode: "futex" (sleep on the header's
     futex word, woken by every commit), "poll" (sleep with backoff from
     50 us to 1 ms), or "auto" (futex, falling back to poll if the syscall is
@@ -443,6 +445,16 @@ class Reader:
         writer_timeout = _seconds(writer_timeout, "writer_timeout")
         liveness_interval = _seconds(liveness_interval, "liveness_interval")
         busy_timeout = _seconds(busy_timeout, "busy_timeout")
+        # 0 is the default in C's mmsb_reader_options, C++'s reader_options
+        # and Go's ReaderOptions; here it was 0 s, so a read that looked
+        # twice at a page mid-write (or moving) failed with WriterGone (or
+        # ReadBusy) at once.
+        for what, v, default, fails in (("writer_timeout", writer_timeout, 0.2, "WriterGone"),
+                                        ("busy_timeout", busy_timeout, 1.0, "ReadBusy")):
+            if v == 0:
+                raise InvalidOption("mmsb: %s 0 would fail a read with %s as soon as it meets a page being written; "
+                                    "in C, C++ and Go 0 means the default (%gs): leave it out or pass a positive "
+                                    "number of seconds" % (what, fails, default))
         try:
             snapshot_retries = operator.index(snapshot_retries)
         except TypeError:
@@ -1094,21 +1106,32 @@ class Reader:
 
     def wait(self, after_lsn, timeout=None):
         """Block until the committed LSN exceeds after_lsn and return it.
-        Raises Timeout after timeout seconds (None: no limit), WriterGone or
-        Stale. Sleeps on the header's futex word (the writer wakes it after
-        every commit; FUTEX_WAIT only reads the word, so the read-only
-        mapping suffices), at most 5 ms at a time so that writer death is
-        noticed; wait_mode="poll" sleeps with backoff instead."""
+        Raises Timeout after timeout seconds (None: no limit; 0: check
+        once), WriterGone or Stale. A negative timeout is InvalidArgument:
+        C's mmsb_reader_wait and C++'s reader::wait read one as "no
+        limit", and here it timed out at once, so code ported from them
+        failed instead of waiting. Sleeps on the header's futex word (the
+        writer wakes it after every commit; FUTEX_WAIT only reads the word,
+        so the read-only mapping suffices), at most 5 ms at a time so that
+        writer death is noticed; wait_mode="poll" sleeps with backoff
+        instead."""
         try:
             after_lsn = operator.index(after_lsn)
         except TypeError:
             raise _wrong_type("after_lsn", after_lsn, "an integer") from None
+        if not 0 <= after_lsn <= _U64_MAX:
+            # A negative one returned at once (every LSN exceeds it), where
+            # C's uint64_t after took -1 as 2**64-1 and waited.
+            raise InvalidArgument("mmsb: after_lsn %d is outside 0..%d" % (after_lsn, _U64_MAX))
         if timeout is not None:
             if not isinstance(timeout, numbers.Real):
                 raise _wrong_type("timeout", timeout, "a number of seconds or None")
             if timeout != timeout:  # NaN: no deadline would ever pass
                 raise InvalidArgument("mmsb: timeout nan is not a number of seconds")
             timeout = _float_seconds(timeout)  # monotonic() + 10**400 raised OverflowError
+            if timeout < 0:
+                raise InvalidArgument("mmsb: timeout %gs is negative: pass None to wait without limit "
+                                      "(what a negative timeout means in C and C++), 0 to check once" % timeout)
         end = None if timeout is None else time.monotonic() + timeout
         pause = 50e-6
         while True:

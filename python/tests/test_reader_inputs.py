@@ -211,6 +211,25 @@ def test_reader_options_checked_at_open(region, kw):
         mmsb.Reader(region=region.path, **kw)
 
 
+@pytest.mark.parametrize("kw", [
+    {"writer_timeout": 0}, {"writer_timeout": 0.0}, {"writer_timeout": -0.0},
+    {"busy_timeout": 0}, {"busy_timeout": False},
+])
+def test_zero_reader_timeouts_are_refused(region, kw):
+    """writer_timeout=0 and busy_timeout=0 were 0 s: a read that looked
+    twice at a page mid-write, or moving, raised WriterGone or ReadBusy at
+    once, where C's mmsb_reader_options, C++'s reader_options and Go's
+    ReaderOptions read a zero field as the default (0.2 s, 1 s), so a
+    setting ported from them failed reads. Now InvalidOption naming the
+    option and the default; liveness_interval=0 (check the writer at every
+    read) and small positive timeouts still open."""
+    name = next(iter(kw))
+    with pytest.raises(mmsb.InvalidOption, match=r"%s 0 would fail .* 0 means the default" % name):
+        mmsb.Reader(region=region.path, **kw)
+    with mmsb.Reader(region=region.path, liveness_interval=0, **{name: 1e-3}) as r:
+        assert r.read(1)[:8] == struct.pack("<Q", 1)
+
+
 def test_wait_timeout_nan_is_refused(region):
     """wait(after, timeout=nan) compared nothing with NaN and waited
     forever; it is InvalidArgument. Run with an alarm so that the old hang
@@ -228,6 +247,40 @@ def test_wait_timeout_nan_is_refused(region):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("timeout", [-1, -0.001, -1e-9, float("-inf"), -10**400])
+@pytest.mark.parametrize("after", ["past", "current"])
+def test_wait_negative_timeout_is_refused(region, timeout, after):
+    """A negative wait timeout means "no limit" to C's mmsb_reader_wait
+    and C++'s reader::wait; here it timed out at once (Timeout, or the
+    LSN when already past), so a call ported from C failed instead of
+    waiting. It is InvalidArgument naming the timeout and pointing at
+    None, whether or not the LSN is already past (checked before the
+    region is read, as every argument is); 0 still checks once."""
+    with mmsb.Reader(region=region.path) as r:
+        lsn = r.last_lsn
+        target = lsn - 1 if after == "past" else lsn
+        with pytest.raises(mmsb.InvalidArgument, match=r"timeout .* is negative: pass None"):
+            r.wait(target, timeout=timeout)
+        assert r.wait(lsn - 1, timeout=0) == lsn
+        with pytest.raises(mmsb.Timeout):
+            r.wait(lsn, timeout=0)
+
+
+@pytest.mark.parametrize("after", [-1, -2**70, 2**64, 2**64 + 5])
+def test_wait_after_lsn_outside_uint64_is_invalid(region, after):
+    """wait(-1) returned the committed LSN at once (every LSN exceeds -1),
+    where C's mmsb_reader_wait reads -1 as 2**64-1 and waits; an
+    after_lsn past 2**64-1 waited for an LSN no bus reaches. Both are
+    InvalidArgument naming after_lsn, as page IDs outside uint64 are
+    (test_page_ids_outside_uint64_are_invalid); 2**64-1 itself is in
+    range and times out."""
+    with mmsb.Reader(region=region.path) as r:
+        with pytest.raises(mmsb.InvalidArgument, match="after_lsn .* is outside"):
+            r.wait(after, timeout=0)
+        with pytest.raises(mmsb.Timeout):
+            r.wait(2**64 - 1, timeout=0)
 
 
 def test_reader_needs_a_directory(region):
@@ -294,13 +347,14 @@ def test_seconds_beyond_any_float_saturate(region):
     time.monotonic() + timeout in wait and from float() in the
     constructor. It now saturates to infinity (as C++'s reader::wait
     saturates to INT64_MAX ns): a huge timeout waits as long as needed, a
-    hugely negative one times out at once, and as an option it is the same
-    as inf (a negative one is InvalidOption)."""
+    hugely negative one is refused as every negative one is
+    (test_wait_negative_timeout_is_refused), and as an option it is the
+    same as inf (a negative one is InvalidOption)."""
     with mmsb.Reader(region=region.path, writer_timeout=10**400, busy_timeout=10**400) as r:
         lsn = r.last_lsn
         assert lsn > 0
         assert r.wait(lsn - 1, timeout=10**400) == lsn  # already past: returns at once
-        with pytest.raises(mmsb.Timeout):
+        with pytest.raises(mmsb.InvalidArgument, match="negative"):
             r.wait(lsn, timeout=-10**400)
         assert r.read(1)[:8] == struct.pack("<Q", 1)
     with pytest.raises(mmsb.InvalidOption, match="writer_timeout"):

@@ -212,6 +212,26 @@ int main(int argc, char **argv) {
     EXPECT(mmsb_commit(bus, &missing, 1, NULL, 0, NULL), MMSB_ERR_PAGE_NOT_FOUND);
     mmsb_write past = {1, 62, 5, hello};
     EXPECT(mmsb_commit(bus, &past, 1, NULL, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
+    /* A len over the largest page is refused before the library slices
+     * the data (a len of 2 GiB or more is a negative int on a 32-bit
+     * platform, where slicing it panics: MMSB_ERR_INTERNAL), naming the
+     * write; nothing commits. */
+    uint64_t before_lsn = 0, after_lsn = 0;
+    EXPECT(mmsb_last_lsn(bus, &before_lsn), MMSB_OK);
+    const uint32_t huge_lens[] = {(16u << 20) + 1, 0x80000000u, 0xffffffffu};
+    for (size_t i = 0; i < sizeof huge_lens / sizeof huge_lens[0]; i++) {
+        mmsb_write huge[2] = {{3, 0, 5, hello}, {1, 0, huge_lens[i], hello}};
+        EXPECT(mmsb_commit(bus, huge, 2, NULL, 0, NULL), MMSB_ERR_OUT_OF_RANGE);
+        char hmsg[256];
+        mmsb_last_error(hmsg, sizeof hmsg);
+        if (strstr(hmsg, "write 1 (page 1)") == NULL || strstr(hmsg, "over the largest page size") == NULL) {
+            fprintf(stderr, "%s:%d: len %u: last error %s, want it to name write 1 (page 1) over the largest page size\n",
+                    __FILE__, __LINE__, huge_lens[i], hmsg);
+            failures++;
+        }
+    }
+    EXPECT(mmsb_last_lsn(bus, &after_lsn), MMSB_OK);
+    TRUE(after_lsn == before_lsn);
     mmsb_write empty = {1, 0, 0, NULL};
     EXPECT(mmsb_commit(bus, &empty, 1, NULL, 0, NULL), MMSB_ERR_INVALID_DELTA);
     /* A bad write anywhere refuses the whole batch. */
