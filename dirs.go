@@ -1,6 +1,32 @@
 package mmsb
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+)
+
+// checkLogDir refuses a data directory that holds checkpoints but no wal/.
+// Every Open with a log makes wal/ before it can take a checkpoint, so wal/
+// was removed, and with it every operation committed after the newest
+// checkpoint. Open made an empty log there and went on: the loss went
+// unreported and the next commits reused the lost LSNs. (An empty wal/ is a
+// log that holds nothing past the newest checkpoint, as `mmsb replay --out`
+// and a replica's bootstrap write it; checkpoints/ alone, with no
+// checkpoint in it, is an Open that failed before making wal/.) Repair
+// accepts the loss, and so does a bus without a log. (An in-memory bus
+// starts empty; its checkpoints/ is a scratch directory mounted before
+// Open.)
+func (e *Bus) checkLogDir() error {
+	if e.memory || e.opts.DisableLog || e.opts.Repair || e.fs.Exists(e.walDir()) {
+		return nil
+	}
+	if ckpts, err := checkpoint.List(e.fs, e.ckptDir()); err != nil || len(ckpts) == 0 {
+		return nil // nothing that a log continued; a listing error is recovery's to report
+	}
+	return fmt.Errorf("%w: %s has checkpoints/ but no wal/: its log was removed, and with it every operation committed after the newest checkpoint "+
+		"(restore %s; Options.Repair, or creating it empty, opens at the newest checkpoint and accepts the loss)", ErrCorruption, e.dir, e.walDir())
+}
 
 // makeDirs creates the checkpoint and log directories and makes their
 // entries durable by syncing the data directory. Without that sync a power

@@ -116,7 +116,8 @@ type Options struct {
 	// operation, a wave) with ErrInvalidOption, which logs nothing.
 	Clock func() int64
 	// Repair: truncate the log at corruption (reporting what was dropped)
-	// instead of failing Open.
+	// instead of failing Open; it also opens a directory whose wal/ was
+	// removed at its newest checkpoint (ErrCorruption without it).
 	Repair bool
 	// Functions are recompute functions available to bindings, by name, in
 	// addition to the built-ins of internal/semiring (one of the same name
@@ -596,6 +597,9 @@ func (e *Bus) ckptDir() string { return e.fs.Join(e.dir, "checkpoints") }
 
 // recover loads the newest loadable checkpoint and replays the log tail.
 func (e *Bus) recover() error {
+	if err := e.checkLogDir(); err != nil {
+		return err
+	}
 	if err := e.makeDirs(); err != nil {
 		return err
 	}

@@ -305,6 +305,11 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
 	defer func() { _ = os.RemoveAll(build) }() // gone once renamed
+	// The empty log that continues the checkpoint (a checkpoint without
+	// wal/ is a directory whose log was removed: Open refuses it).
+	if err := vfs.MkdirAllAndSync(vfs.Default, filepath.Join(build, "wal")); err != nil {
+		return fmt.Errorf("write %s: %w", o.out, err)
+	}
 	ckptPath, n, err := copyCheckpoint(ctx, state.FS(), info.Path, filepath.Join(build, "checkpoints"))
 	if err != nil {
 		return replayInterrupted(ctx, dir, fmt.Errorf("write %s: %w", o.out, err))

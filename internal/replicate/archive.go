@@ -135,9 +135,18 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 		return 0, err
 	}
 	lsn := lsns[len(lsns)-1]
+	// An empty log first: a checkpoint without wal/ is a directory whose
+	// log was removed, which Open refuses (an empty wal/ is not state, to
+	// hasState, should the download not finish).
+	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
+		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
+	}
 	ckDir := filepath.Join(dir, "checkpoints")
 	if err := os.MkdirAll(ckDir, 0o755); err != nil {
 		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
+	}
+	if err := syncFile(dir); err != nil {
+		return 0, err
 	}
 	final := filepath.Join(ckDir, fmt.Sprintf("checkpoint-%020d.ckpt", lsn))
 	tmp := final + ".tmp"

@@ -1,0 +1,105 @@
+package mmsb
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// TestOpenRefusesMissingLogDir: a data directory whose wal/ was removed
+// lost every operation committed after its newest checkpoint. Open made an
+// empty log and opened at the checkpoint: nothing reported the loss, and
+// the next commits reused the lost LSNs. It is ErrCorruption now, naming
+// wal/, and Open creates nothing. Repair opens; so do an intact directory
+// and one whose wal/ was made again empty (the controls).
+func TestOpenRefusesMissingLogDir(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		remove, remake  bool
+		repair, refused bool
+		wantLSN         int
+	}{
+		{name: "intact (control)", wantLSN: 9},
+		{name: "wal removed", remove: true, refused: true},
+		{name: "wal removed, Repair", remove: true, repair: true, wantLSN: 5},
+		{name: "wal removed and made again empty", remove: true, remake: true, wantLSN: 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := mustCreate(t, e, 1, 16)[0]
+			for i := range 8 {
+				if _, err := e.Commit(ctx, []Delta{Write(id, uint32(i), []byte{1})}); err != nil {
+					t.Fatal(err)
+				}
+				if i == 3 {
+					if _, err := e.Checkpoint(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.remove {
+				names, err := fs.List("/db/wal")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range names {
+					if err := fs.Remove(fs.Join("/db/wal", n)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := fs.Remove("/db/wal"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.remake {
+				if err := fs.MkdirAll("/db/wal"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e, err = Open("/db", &Options{FS: fs, CheckpointBytes: -1, Repair: tc.repair, Clock: testClock()})
+			if tc.refused {
+				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "has checkpoints/ but no wal/") {
+					t.Fatalf("Open = %v, want ErrCorruption saying the directory has checkpoints/ but no wal/", err)
+				}
+				if fs.Exists("/db/wal") {
+					t.Fatal("the refused Open made wal/")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if got := e.LastLSN(); got != LSN(tc.wantLSN) {
+				t.Fatalf("LastLSN after Open = %d, want %d", got, tc.wantLSN)
+			}
+		})
+	}
+}
+
+// An Open that failed after making checkpoints/ and before wal/ leaves
+// checkpoints/ with no checkpoint in it: nothing a log continued, so the
+// next Open goes on (the fault sweep fails that mkdir).
+func TestOpenAfterOpenFailedBeforeLogDir(t *testing.T) {
+	fs := vfs.NewMem()
+	if err := fs.MkdirAll("/db/checkpoints"); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open("/db", &Options{FS: fs, Clock: testClock()})
+	if err != nil {
+		t.Fatalf("Open of a directory with an empty checkpoints/ and no wal/: %v", err)
+	}
+	defer e.Close()
+	if e.LastLSN() != 0 {
+		t.Fatalf("LastLSN %d, want 0", e.LastLSN())
+	}
+}
