@@ -37,6 +37,8 @@ type serveOptions struct {
 	maxWatchers                     int
 	maxAsOfReads                    int
 	maxLogQueries                   int
+	maxConns                        int
+	allowedHosts                    []string
 	gzipMinBytes                    int
 	logLevel, logFormat             string
 	shared, sharedGroup             bool
@@ -57,9 +59,11 @@ writes, /metrics serves Prometheus metrics (docs/metrics.md).
 
 It listens on loopback by default. Any other address needs authentication
 (--token-file, or TLS with client certificates: --tls-cert, --tls-key,
---client-ca) or --insecure. SIGTERM or SIGINT shuts down gracefully: stop
-accepting, finish commits in flight, close watches with a resumable error,
-flush the log, close the bus. See docs/server.md.
+--client-ca) or --insecure. Without authentication it answers only
+requests addressed to localhost, an IP address, --addr's host or
+--allowed-hosts (a guard against DNS rebinding). SIGTERM or SIGINT shuts
+down gracefully: stop accepting, finish commits in flight, close watches
+with a resumable error, flush the log, close the bus. See docs/server.md.
 
 The web inspector is served at /ui/ (docs/inspector.md), behind the same
 auth (the read role suffices). --demo serves an in-memory demo bus with a
@@ -87,6 +91,8 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.BoolVar(&o.demo, "demo", false, "serve an in-memory demo bus with derived pages and a ticking writer (see /ui/)")
 	f.IntVar(&o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest request message accepted")
 	f.IntVar(&o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
+	f.IntVar(&o.maxConns, "max-conns", server.DefaultMaxConns, "open connections; one more is closed at once, unanswered")
+	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "without authentication: host names, besides localhost, IP addresses and --addr's host, that requests may address (comma-separated; * allows any); others get 403 (DNS rebinding guard)")
 	f.IntVar(&o.gzipMinBytes, "gzip-min-bytes", 0, "gzip response messages of at least this many bytes for clients that accept it (0: never)")
 	f.IntVar(&o.watchQueue, "watch-queue", 256, "per-watcher queue, in batches of changes, before a slow watcher is demoted")
 	f.IntVar(&o.maxWatchers, "max-watchers", server.DefaultMaxWatchers, "open watches over all connections; the next one is refused (resource_exhausted)")
@@ -110,6 +116,7 @@ few hundred pages, derived pages and a ticking writer.`,
 const (
 	maxServeRequestBytes = 1 << 30
 	maxServeStreams      = 1 << 16
+	maxServeConns        = 1 << 20
 	maxServeWatchQueue   = server.MaxWatchQueue
 	maxServeWatchers     = 1 << 20
 	maxServeAsOfReads    = 1 << 10
@@ -125,6 +132,7 @@ func (o *serveOptions) checkLimits() error {
 	}{
 		{"--max-request-bytes", o.maxRequestBytes, maxServeRequestBytes},
 		{"--max-streams", o.maxStreams, maxServeStreams},
+		{"--max-conns", o.maxConns, maxServeConns},
 		{"--watch-queue", o.watchQueue, maxServeWatchQueue},
 		{"--max-watchers", o.maxWatchers, maxServeWatchers},
 		{"--max-asof-reads", o.maxAsOfReads, maxServeAsOfReads},
@@ -144,6 +152,11 @@ func (o *serveOptions) checkLimits() error {
 	}
 	if o.gzipMinBytes < 0 {
 		return usageErr("--gzip-min-bytes must not be negative, got %d", o.gzipMinBytes)
+	}
+	for _, h := range o.allowedHosts {
+		if err := server.CheckAllowedHost(h); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	return nil
 }
@@ -203,6 +216,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if err := server.CheckExposure(o.addr, auth != nil, o.insecure); err != nil {
 		return err
 	}
+	if auth != nil && len(o.allowedHosts) > 0 {
+		return usageErr("--allowed-hosts is for a server without authentication (with --token-file or --client-ca every host is answered)")
+	}
 	var tlsCfg *tls.Config
 	if o.tlsCert != "" {
 		if tlsCfg, err = serverTLS(o); err != nil {
@@ -221,7 +237,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	// Listen before opening the bus: an address that is taken must not
 	// leave a new, empty data directory behind.
-	ln, err := listen(o.addr, tlsCfg)
+	ln, err := o.listen(tlsCfg, log)
 	if err != nil {
 		return err
 	}
@@ -291,7 +307,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if o.clientCA != "" {
 		root = server.ClientCertMiddleware(mux)
 	}
-	hs := server.NewHTTPServer(root, o.maxStreams, log)
+	hs := server.NewHTTPServer(o.hostGuard(root, auth != nil), o.maxStreams, log)
 	hs.TLSConfig = tlsCfg
 
 	ticks := o.ticks
@@ -360,12 +376,28 @@ func checkListenAddr(addr string) error {
 	return nil
 }
 
-// listen opens the --addr listener, wrapped in TLS when tlsCfg is set.
-func listen(addr string, tlsCfg *tls.Config) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--addr %s: %w", addr, err)
+// hostGuard puts server.HostGuard in front of everything serve mounts
+// (the RPCs, /ui/, /metrics, the probes) when the server has no
+// authentication: a web page whose name rebinds to this address must not
+// reach the bus through the browser of someone on this machine. With
+// tokens or client certificates such a page has no credential, and every
+// Host is answered.
+func (o *serveOptions) hostGuard(h http.Handler, authenticated bool) http.Handler {
+	if authenticated {
+		return h
 	}
+	return server.HostGuard(h, o.addr, o.allowedHosts)
+}
+
+// listen opens the --addr listener, holding at most --max-conns
+// connections open (counted before TLS: one refused costs no handshake),
+// wrapped in TLS when tlsCfg is set.
+func (o *serveOptions) listen(tlsCfg *tls.Config, log *slog.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %s: %w", o.addr, err)
+	}
+	ln = server.LimitConns(ln, o.maxConns, log)
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}

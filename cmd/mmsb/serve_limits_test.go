@@ -28,6 +28,8 @@ func TestServeLimitsNamed(t *testing.T) {
 		{[]string{"--timeout", "-1s"}, "--timeout must not be negative, got -1s"},
 		{[]string{"--shutdown-timeout", "-2s"}, "--shutdown-timeout must not be negative, got -2s"},
 		{[]string{"--gzip-min-bytes", "-1"}, "--gzip-min-bytes must not be negative, got -1"},
+		{[]string{"--max-conns", "0"}, "--max-conns must be in 1..1048576, got 0"},
+		{[]string{"--allowed-hosts", "dev.example:7070"}, `--allowed-hosts entry "dev.example:7070" is no host name`},
 	}
 	for _, tc := range tests {
 		r := runCLI(t, append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)...)

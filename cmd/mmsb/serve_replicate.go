@@ -92,7 +92,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	}
 	// Listen before the node opens the bus: returning on a taken address
 	// after the node started would leave its bus closing in the background.
-	ln, err := listen(o.addr, tlsCfg)
+	ln, err := o.listen(tlsCfg, log)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- node.Run(nodeCtx) }()
 
-	hs := server.NewHTTPServer(root, o.maxStreams, log)
+	hs := server.NewHTTPServer(o.hostGuard(root, auth != nil), o.maxStreams, log)
 	hs.TLSConfig = tlsCfg
 	log.Info("listening", "addr", ln.Addr().String(), "dir", o.dir, "replicate", true, "bus", r.bus,
 		"replicas", r.replicas, "follow_only", r.followOnly, "tls", tlsCfg != nil, "auth", auth != nil)

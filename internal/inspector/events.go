@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -83,15 +84,40 @@ func eventOut(ev *tick.Event) *inspectorv1.Event {
 		Page:            uint64(ev.Page),
 		Lsn:             uint64(ev.LSN),
 		Flags:           uint32(ev.Flags),
-		Name:            ev.Name,
+		Name:            eventText(ev.Name),
 		DurationSeconds: ev.Duration.Seconds(),
 		TimeUnixNano:    time.Now().UnixNano(),
-		Text:            ev.String(),
+		Text:            eventText(ev.String()),
 	}
 	if ev.Err != nil {
-		out.Error = ev.Err.Error()
+		out.Error = eventText(ev.Err.Error())
 	}
 	return out
+}
+
+// maxEventText bounds each text of an event (name, error, text), in bytes.
+const maxEventText = 1024
+
+// eventText returns s as an event's text: valid UTF-8 (validText), cut at
+// maxEventText bytes (on a rune boundary, marked "…"). The ring keeps 256
+// events and every Events stream opened gets them all: a refused AddEdge
+// names every page of the cycle it would close, 8 MB of text for a chain
+// of a million pages, so 256 of them held gigabytes
+// (TestEventTextIsBounded).
+func eventText(s string) string { return cutText(s, maxEventText) }
+
+// cutText returns s valid UTF-8 (validText) and, when longer than most
+// bytes, cut there on a rune boundary and marked "…".
+func cutText(s string, most int) string {
+	s = validText(s)
+	if len(s) <= most {
+		return s
+	}
+	n := most
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Interceptor returns a Connect interceptor for the server's BusService
@@ -108,8 +134,8 @@ func (c cycleRecorder) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		resp, err := next(ctx, req)
 		if err != nil && !req.Spec().IsClient && errors.Is(err, mmsb.ErrCycle) {
 			ev := &inspectorv1.Event{
-				Type: "cycle-refused", Name: req.Spec().Procedure, Error: err.Error(),
-				TimeUnixNano: time.Now().UnixNano(), Text: "refused: " + err.Error(),
+				Type: "cycle-refused", Name: req.Spec().Procedure, Error: eventText(err.Error()),
+				TimeUnixNano: time.Now().UnixNano(), Text: eventText("refused: " + err.Error()),
 			}
 			switch m := req.Any().(type) {
 			case *mmsbv1.AddEdgeRequest:

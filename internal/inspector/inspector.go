@@ -10,6 +10,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1/inspectorv1connect"
+	"github.com/mmsb-go/mmsb/internal/server"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
@@ -32,6 +34,23 @@ const UIPath = "/ui/"
 
 // ErrNoBus is returned by New when Options.Bus is nil.
 var ErrNoBus = errors.New("inspector: no bus")
+
+// ErrTooManyStreams refuses a Changes or Events stream while
+// Options.MaxStreams of them are open, as a Connect ResourceExhausted
+// error naming the bound.
+var ErrTooManyStreams = errors.New("inspector: too many streams")
+
+// DefaultMaxStreams is the default of Options.MaxStreams: each open tab
+// holds one or two streams (Changes, and Events on the events view), and a
+// browser speaking HTTP/1.1 holds at most 6 connections to one server, so
+// 256 is room for dozens of people; past it, a client opening streams in a
+// loop is refused instead of costing the server a goroutine, a poll of the
+// bus every PollInterval and a connection each.
+const DefaultMaxStreams = 256
+
+// DefaultMaxRequestBytes is the default of Options.MaxRequestBytes: the
+// inspector's requests are a few numbers and a search string.
+const DefaultMaxRequestBytes = 1 << 20
 
 // ErrClosed ends the streams (Changes, Events) still open when the
 // inspector is closed, as a Connect Unavailable error: the browser then
@@ -50,8 +69,21 @@ type Options struct {
 	// (default 100 ms).
 	PollInterval time.Duration
 	// HandlerOptions are passed to the Connect handler (the server's auth
-	// and metrics interceptors, read limits).
+	// and metrics interceptors, read limits), after the inspector's own
+	// read limit and gzip decompressor (see MaxRequestBytes), which they
+	// may replace.
 	HandlerOptions []connect.HandlerOption
+	// MaxRequestBytes bounds one request message, compressed or as it
+	// inflates: a gzip request stops being decompressed past it, instead
+	// of Connect's default inflating all of it to measure it (a gzip
+	// bomb). 0: DefaultMaxRequestBytes. A connect.WithReadMaxBytes in
+	// HandlerOptions (the server's --max-request-bytes) replaces the read
+	// limit; the decompression stops at this bound either way.
+	MaxRequestBytes int
+	// MaxStreams bounds the Changes and Events streams open at once; the
+	// next is refused with ResourceExhausted (ErrTooManyStreams). 0:
+	// DefaultMaxStreams.
+	MaxStreams int
 	// Gate, when set, wraps the RPC service's HTTP handler: the server's
 	// auth gate (server.Auth.Gate), which refuses a call without a valid
 	// credential before Connect reads and decodes its message.
@@ -83,6 +115,14 @@ type Inspector struct {
 	asOf  func(ctx context.Context) (func(), error)
 	// logQuery is Options.LogQuerySlot.
 	logQuery func() (func(), error)
+	// maxRequest is Options.MaxRequestBytes.
+	maxRequest int
+	// streams holds a token for each open Changes or Events stream; its
+	// capacity is Options.MaxStreams.
+	streams chan struct{}
+	// streamOpened and streamClosed, when set (by tests), are called
+	// when a stream has taken its token and after it gave it back.
+	streamOpened, streamClosed func()
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.
@@ -108,10 +148,25 @@ func New(o Options) (*Inspector, error) {
 	if o.Bus == nil {
 		return nil, ErrNoBus
 	}
-	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate, asOf: o.AsOfSlot, logQuery: o.LogQuerySlot}
+	if o.MaxStreams < 0 {
+		return nil, fmt.Errorf("%w: inspector: Options.MaxStreams is %d: want 0 (the default, %d) or more", mmsb.ErrInvalidOption, o.MaxStreams, DefaultMaxStreams)
+	}
+	if o.MaxRequestBytes < 0 {
+		return nil, fmt.Errorf("%w: inspector: Options.MaxRequestBytes is %d: want 0 (the default, %d) or more", mmsb.ErrInvalidOption, o.MaxRequestBytes, DefaultMaxRequestBytes)
+	}
+	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate, asOf: o.AsOfSlot, logQuery: o.LogQuerySlot,
+		maxRequest: o.MaxRequestBytes}
 	if in.poll <= 0 {
 		in.poll = 100 * time.Millisecond
 	}
+	if in.maxRequest == 0 {
+		in.maxRequest = DefaultMaxRequestBytes
+	}
+	maxStreams := o.MaxStreams
+	if maxStreams == 0 {
+		maxStreams = DefaultMaxStreams
+	}
+	in.streams = make(chan struct{}, maxStreams)
 	in.events.init(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	in.stop, in.done = cancel, ctx.Done()
@@ -156,8 +211,20 @@ func (in *Inspector) metricsPath() string {
 // ServiceHandler returns the path to mount the RPC service on and its
 // handler.
 func (in *Inspector) ServiceHandler() (string, http.Handler) {
-	return inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, in.hopts...)
+	// The inspector's bounds come first, so that the caller's options
+	// (the server's read limit) replace them.
+	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(in.maxRequest), requestGzip(in.maxRequest)}, in.hopts...)
+	return inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, opts...)
 }
+
+// requestGzip is the handler option that decompresses gzip requests (and
+// compresses answers) for the inspector's service.
+//
+// requestGzip is the server's decompressor that stops at the read limit
+// (server.BoundedGzip): Connect's default inflates a whole message to
+// measure it, so a small gzip request could take gigabytes
+// (TestInspectorGzipBombRefused).
+func requestGzip(maxBytes int) connect.HandlerOption { return server.BoundedGzip(maxBytes) }
 
 // uiPolicy is the UI's Content-Security-Policy (see UIHandler). img-src
 // allows data: for the empty favicon.

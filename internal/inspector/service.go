@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -153,12 +155,16 @@ func phaseName(p tick.Phase) string {
 
 func (s *service) ListPages(_ context.Context, req *connect.Request[inspectorv1.ListPagesRequest]) (*connect.Response[inspectorv1.ListPagesResponse], error) {
 	m := req.Msg
+	// The request's numbers are compared before they become ints: on a
+	// 32-bit platform int of a uint32 of 2^31 or more is negative, passed
+	// every "over the most" check, and a slice bound or a make panicked
+	// (TestRequestNumbersPastInt32).
 	limit := int(m.Limit)
 	switch {
-	case limit == 0:
+	case m.Limit == 0:
 		limit = defaultPageRows
-	case limit > maxPageRows:
-		return nil, invalid("limit %d is over %d rows", limit, maxPageRows)
+	case m.Limit > maxPageRows:
+		return nil, invalid("limit %d is over %d rows", m.Limit, maxPageRows)
 	}
 	if _, ok := inspectorv1.PageSort_name[int32(m.Sort)]; !ok {
 		return nil, invalid("sort %d is not a column (0 ID, 1 size, 2 epoch, 3 last LSN)", m.Sort)
@@ -228,7 +234,10 @@ func (s *service) searchPages(search string, withInfo bool) ([]mmsb.PageID, []mm
 			break
 		}
 		if _, ok := bus.Func(search); !ok {
-			return nil, nil, invalid("search %q is not a page ID, an ID range (10-20), \"derived\", \"flagged\" or a function name", search)
+			// Quoted, a search of control characters is 4 times as
+			// long: the error names its first 64 characters and its
+			// length, not all of it (TestSearchErrorIsBounded).
+			return nil, nil, invalid("search %.64q (%d bytes) is not a page ID, an ID range (10-20), \"derived\", \"flagged\" or a function name", search, len(search))
 		}
 		for _, id := range bus.Bindings() {
 			if b, ok := bus.Binding(id); ok && b.Func == search {
@@ -326,14 +335,39 @@ func compareU64(a, b uint64) int {
 func (s *service) row(p *mmsb.PageInfo) *inspectorv1.PageRow {
 	r := &inspectorv1.PageRow{
 		Id: uint64(p.ID), Size: uint32(p.Size), Epoch: uint64(p.Epoch), LastLsn: uint64(p.LastLSN),
-		Flags: uint32(p.Flags), FlagNames: mmsb.FlagNames(p.Flags), Type: pageType(p.Meta),
+		Flags: uint32(p.Flags), FlagNames: mmsb.FlagNames(p.Flags), Type: validText(pageType(p.Meta)),
 	}
 	if p.Derived {
 		if b, ok := s.bus().Binding(p.ID); ok {
-			r.Func = b.Func
+			r.Func = validText(b.Func)
 		}
 	}
 	return r
+}
+
+// validText returns s, with each byte that is not part of valid UTF-8
+// written as \xNN. The answers' string fields (sources, function names,
+// the mmsb.type metadata, event texts) hold what writers chose, and a
+// string field must be valid UTF-8: the codec refuses to encode a message
+// holding one that is not, so a page whose mmsb.type metadata (bytes) a
+// client set to "f\xff64" failed every ListPages listing it, and one delta
+// with such a source every GetPage, Provenance and QueryLog that met it,
+// with internal: "contains invalid UTF-8" (TestInvalidUTF8IsShownEscaped).
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func pageType(meta []mmsb.MetaEntry) string {
@@ -351,17 +385,17 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	m := req.Msg
 	recent := int(m.Recent)
 	switch {
-	case recent == 0:
+	case m.Recent == 0:
 		recent = defaultRecent
-	case recent > maxRecent:
-		return nil, invalid("recent %d is over %d", recent, maxRecent)
+	case m.Recent > maxRecent:
+		return nil, invalid("recent %d is over %d", m.Recent, maxRecent)
 	}
 	window := int(m.WindowLength)
 	switch {
-	case window == 0:
+	case m.WindowLength == 0:
 		window = defaultWindow
-	case window > maxWindow:
-		return nil, invalid("window_length %d is over %d bytes", window, maxWindow)
+	case m.WindowLength > maxWindow:
+		return nil, invalid("window_length %d is over %d bytes", m.WindowLength, maxWindow)
 	}
 	bus := s.bus()
 	id := mmsb.PageID(m.Id)
@@ -372,7 +406,7 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	}
 	out := &inspectorv1.GetPageResponse{Page: s.row(&info), CommittedLsn: uint64(committed)}
 	for _, e := range info.Meta {
-		out.Meta = append(out.Meta, &inspectorv1.MetaEntry{Key: e.Key, Value: e.Value})
+		out.Meta = append(out.Meta, &inspectorv1.MetaEntry{Key: validText(e.Key), Value: e.Value})
 	}
 	if b, ok := bus.Binding(id); ok {
 		for _, p := range b.Parents {
@@ -385,7 +419,9 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	if m.AsOfLsn == 0 {
 		// Only the window is copied (the page may be MiBs; commits wait
 		// while a read copies).
-		if int(m.WindowOffset) > info.Size {
+		// Compared as uint64: as an int, on a 32-bit platform, an offset
+		// of 2^31 or more is negative and passed (TestWindowOffsetPastThePage).
+		if uint64(m.WindowOffset) > uint64(info.Size) {
 			return nil, invalid("window_offset %d is past the end of page %d (%d bytes)", m.WindowOffset, id, info.Size)
 		}
 		data, epoch, err := bus.ReadPageRange(id, int(m.WindowOffset), window, nil)
@@ -407,7 +443,7 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 		}
 		out.Data, out.Epoch, out.AsOfLsn = data, uint64(epoch), uint64(asOf)
 		upTo = min(upTo, asOf)
-		if int(m.WindowOffset) > len(out.Data) {
+		if uint64(m.WindowOffset) > uint64(len(out.Data)) {
 			return nil, invalid("window_offset %d is past the end of page %d (%d bytes)", m.WindowOffset, id, len(out.Data))
 		}
 		out.WindowOffset = m.WindowOffset
@@ -517,7 +553,7 @@ func (s *service) newestWrites(ctx context.Context, id mmsb.PageID, lo, hi mmsb.
 	batch := make([]*inspectorv1.RecentWrite, 0, len(ring))
 	err = s.bus().QueryLog(ctx, mmsb.LogQuery{Page: id, FromLSN: from, ToLSN: hi, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
 		w := &inspectorv1.RecentWrite{
-			Lsn: uint64(op.LSN), Source: op.Op.Delta.Source, Derived: op.Op.Kind == mmsb.OpDerived,
+			Lsn: uint64(op.LSN), Source: shownSource(op.Op.Delta.Source), Derived: op.Op.Kind == mmsb.OpDerived,
 			TimeUnixNano: op.Time, Epoch: uint64(op.Op.Delta.Epoch),
 		}
 		listed := 0
@@ -542,6 +578,9 @@ func (s *service) Provenance(ctx context.Context, req *connect.Request[inspector
 	if m.Length == 0 {
 		return nil, invalid("provenance of an empty byte range (length 0)")
 	}
+	if uint64(m.Offset)+uint64(m.Length) > mmsb.MaxPageSize {
+		return nil, invalid("provenance range [%d, %d+%d) is past the largest page size %d", m.Offset, m.Offset, m.Length, mmsb.MaxPageSize)
+	}
 	// Provenance reads the log (the bus scans it where its history ring
 	// no longer holds the chain; each step's bytes are looked up in it):
 	// one of the server's log query slots for the whole answer.
@@ -551,7 +590,7 @@ func (s *service) Provenance(ctx context.Context, req *connect.Request[inspector
 	}
 	defer release()
 	bus := s.bus()
-	res, err := bus.Provenance(ctx, mmsb.PageID(m.Page), int(m.Offset), int(m.Length), int(m.Depth))
+	res, err := bus.Provenance(ctx, mmsb.PageID(m.Page), int(m.Offset), int(m.Length), int(min(m.Depth, math.MaxInt32)))
 	if err != nil {
 		return nil, connectErr(err)
 	}
@@ -563,7 +602,7 @@ func (s *service) Provenance(ctx context.Context, req *connect.Request[inspector
 		w := &res.Writes[i]
 		step := &inspectorv1.ProvenanceStep{
 			Page: uint64(w.Page), Lsn: uint64(w.LSN), Lo: w.Lo, Hi: w.Hi, Derived: w.Derived,
-			Source: w.Source, Intent: w.Intent, TimeUnixNano: w.Time, Depth: uint32(w.Depth),
+			Source: shownSource(w.Source), Intent: shownIntent(w.Intent), TimeUnixNano: w.Time, Depth: uint32(w.Depth),
 			Parent: int32(w.Parent), Lost: w.Lost, Repeat: w.Repeat, FromLog: w.FromLog,
 		}
 		if !w.Lost {
@@ -579,6 +618,25 @@ func (s *service) Provenance(ctx context.Context, req *connect.Request[inspector
 		out.Steps = append(out.Steps, step)
 	}
 	return connect.NewResponse(out), nil
+}
+
+// shownSource returns a write's source as answers show it: valid UTF-8,
+// cut at maxShownBytes (marked "…"). A source is a label ("api",
+// "propagation"), but a writer may make it megabytes long, and a
+// provenance answer names one write once for every path it reaches the
+// range by (a write of one page read by 64 derived pages that one page
+// sums is named 64 times): each with a 1 MiB source, 64 MiB of answer
+// (TestSourcesAreCut).
+func shownSource(s string) string { return cutText(s, maxShownBytes) }
+
+// shownIntent returns the first maxShownBytes of a step's intent. Intents
+// are opaque and as long as a writer likes, and an answer lists up to
+// mmsb.MaxProvenanceWrites steps: whole, an 8 MiB intent on each of a
+// derived page's parents made every provenance of its bytes an answer of
+// that many MiB times the parents (TestProvenanceIntentIsCut). The view
+// shows the intent as text, marked cut when it has all maxShownBytes.
+func shownIntent(intent []byte) []byte {
+	return intent[:min(len(intent), maxShownBytes)]
 }
 
 // writtenBytes returns the bytes the write at lsn put in [lo, hi) of page
@@ -617,17 +675,17 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 	m := req.Msg
 	depth := int(m.Depth)
 	switch {
-	case depth == 0:
+	case m.Depth == 0:
 		depth = 1
-	case depth > maxGraphDepth:
-		return nil, invalid("graph depth %d is over %d", depth, maxGraphDepth)
+	case m.Depth > maxGraphDepth:
+		return nil, invalid("graph depth %d is over %d", m.Depth, maxGraphDepth)
 	}
 	limit := int(m.MaxNodes)
 	switch {
-	case limit == 0:
+	case m.MaxNodes == 0:
 		limit = defaultGraphSize
-	case limit > maxGraphSize:
-		return nil, invalid("max_nodes %d is over %d", limit, maxGraphSize)
+	case m.MaxNodes > maxGraphSize:
+		return nil, invalid("max_nodes %d is over %d", m.MaxNodes, maxGraphSize)
 	}
 	bus := s.bus()
 	root := mmsb.PageID(m.Page)
@@ -681,7 +739,7 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 		node := &inspectorv1.GraphNode{Id: uint64(id), Layer: int32(layer[id])}
 		if b, ok := bus.Binding(id); ok {
 			bindings[id] = b
-			node.Func = b.Func
+			node.Func = validText(b.Func)
 		}
 		if f, err := bus.Flags(id); err == nil {
 			node.Flags = uint32(f)
@@ -706,10 +764,10 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 	m := req.Msg
 	limit := int(m.Limit)
 	switch {
-	case limit == 0:
+	case m.Limit == 0:
 		limit = defaultLogRows
-	case limit > maxLogRows:
-		return invalid("limit %d is over %d operations", limit, maxLogRows)
+	case m.Limit > maxLogRows:
+		return invalid("limit %d is over %d operations", m.Limit, maxLogRows)
 	}
 	if m.ToLsn != 0 && m.ToLsn < m.FromLsn {
 		return invalid("to_lsn %d is before from_lsn %d", m.ToLsn, m.FromLsn)
@@ -800,7 +858,7 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 	switch o.Kind {
 	case mmsb.OpDelta, mmsb.OpDerived:
 		d := &o.Delta
-		e.Page, e.Source, e.Epoch = uint64(d.Page), d.Source, uint64(d.Epoch)
+		e.Page, e.Source, e.Epoch = uint64(d.Page), shownSource(d.Source), uint64(d.Epoch)
 		delta.Ranges(d, func(off, n uint32) {
 			if len(e.Ranges) < maxShownRanges {
 				e.Ranges = append(e.Ranges, &inspectorv1.ByteRange{Lo: off, Hi: off + n})
@@ -826,7 +884,7 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 		for i, p := range o.Parents {
 			ps[i] = strconv.FormatUint(uint64(p), 10)
 		}
-		e.Detail = fmt.Sprintf("%s(%s)", o.Func, strings.Join(ps, ", "))
+		e.Detail = fmt.Sprintf("%s(%s)", validText(o.Func), strings.Join(ps, ", "))
 	case mmsb.OpSetFlags:
 		e.Detail = mmsb.FlagNames(o.Flags)
 	}
@@ -883,6 +941,28 @@ func (s *service) closedErr() error {
 // inspectorClosed is the error the streams end with when Close is called.
 func inspectorClosed() error { return connect.NewError(connect.CodeUnavailable, ErrClosed) }
 
+// openStream takes a token for a Changes or Events stream, or refuses the
+// stream with ResourceExhausted (ErrTooManyStreams) while
+// Options.MaxStreams are open. It refuses rather than waits: a stream
+// holds its token until its client goes away, which may be never.
+func (s *service) openStream(method string) (release func(), err error) {
+	select {
+	case s.in.streams <- struct{}{}:
+	default:
+		return nil, connect.NewError(connect.CodeResourceExhausted,
+			fmt.Errorf("%w: %s: %d Changes and Events streams are open, the most this inspector allows (inspector.Options.MaxStreams); close an inspector tab or view", ErrTooManyStreams, method, cap(s.in.streams)))
+	}
+	if s.in.streamOpened != nil {
+		s.in.streamOpened()
+	}
+	return func() {
+		<-s.in.streams
+		if s.in.streamClosed != nil {
+			s.in.streamClosed()
+		}
+	}, nil
+}
+
 func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.ChangesRequest], stream *connect.ServerStream[inspectorv1.ChangesResponse]) error {
 	bus := s.bus()
 	// A closed bus's LSN never moves: the stream would report it for ever
@@ -890,6 +970,11 @@ func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.
 	if err := s.closedErr(); err != nil {
 		return err
 	}
+	release, err := s.openStream("Changes")
+	if err != nil {
+		return err
+	}
+	defer release()
 	last := mmsb.LSN(req.Msg.AfterLsn)
 	if last == 0 || last > bus.LastLSN() {
 		last = bus.LastLSN()
@@ -978,6 +1063,11 @@ func (s *service) changedPages(ctx context.Context, last, cur mmsb.LSN, msg *ins
 }
 
 func (s *service) Events(ctx context.Context, _ *connect.Request[inspectorv1.EventsRequest], stream *connect.ServerStream[inspectorv1.Event]) error {
+	release, err := s.openStream("Events")
+	if err != nil {
+		return err
+	}
+	defer release()
 	var seq uint64
 	for {
 		evs, next, woken := s.in.events.since(seq)

@@ -28,3 +28,11 @@ func Draining(s *Server) bool {
 // and hashing the state (each try), so that a test can commit there.
 // Set before the server serves.
 func SetStatsHook(s *Server, hashing func()) { s.hooks.statsHashing = hashing }
+
+// SetConnRefusedHook sets the function a LimitConns listener calls after
+// it closed a connection beyond its bound.
+func SetConnRefusedHook(ln any, refused func()) { ln.(*limitListener).refused = refused }
+
+// SetStatsWaitingHook sets the function a Stats call asking for the
+// state hash calls when another one holds the hash slot.
+func SetStatsWaitingHook(s *Server, waiting func()) { s.hooks.statsWaiting = waiting }

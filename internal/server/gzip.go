@@ -13,7 +13,7 @@ import (
 // inflates past the read limit.
 var errInflatedPastLimit = errors.New("server: the compressed message inflates past the read limit; decompression stopped")
 
-// boundedGzip returns the handler option that decompresses gzip request
+// BoundedGzip returns the handler option that decompresses gzip request
 // messages, and compresses responses, as Connect's default does, except
 // that a message inflating past maxBytes stops being decompressed there.
 // Connect's own decompressor refuses such a message too
@@ -21,7 +21,7 @@ var errInflatedPastLimit = errors.New("server: the compressed message inflates p
 // size: a 2 MiB request inflating to 2 GiB cost the server 7 s of CPU, so
 // one of --max-request-bytes (64 MiB) would have cost it many minutes
 // (TestGzipBombStopsAtLimit).
-func boundedGzip(maxBytes int) connect.HandlerOption {
+func BoundedGzip(maxBytes int) connect.HandlerOption {
 	return connect.WithCompression("gzip",
 		func() connect.Decompressor { return &boundedGunzip{most: int64(maxBytes) + 1} },
 		func() connect.Compressor { return gzip.NewWriter(io.Discard) })

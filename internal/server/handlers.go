@@ -29,7 +29,7 @@ const (
 	maxReadBytes = 64 << 20
 	// maxListBytes bounds one ListPages answer (a page's metadata may
 	// take 64 KiB): the answer ends early, with a next_after_id, once it
-	// would grow past it.
+	// would grow past it. A Provenance answer stops there too, truncated.
 	maxListBytes = 16 << 20
 )
 
@@ -543,18 +543,45 @@ func quoteShort(s string) string {
 // Provenance implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.ProvenanceRequest]) (*connect.Response[mmsbv1.ProvenanceResponse], error) {
 	m := req.Msg
+	// A provenance query reads the log where the bus's history ring no
+	// longer holds the chain (a scan of every segment, at worst for each
+	// of its writes), as QueryLog does: it takes one of the same slots,
+	// as the inspector's Provenance does. Until 2026-12-06 it took none,
+	// and read-role clients could run any number at once
+	// (TestProvenanceTakesALogQuerySlot).
+	release, err := s.LogQuerySlot()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	r, err := s.bus.Provenance(ctx, mmsb.PageID(m.GetPage()), int(m.GetOff()), int(m.GetLength()), int(m.GetDepth()))
 	if err != nil {
 		return nil, toConnect(err)
 	}
 	out := &mmsbv1.ProvenanceResponse{Truncated: r.Truncated}
+	// The answer stops at maxListBytes, truncated, as ListPages does: it
+	// lists up to mmsb.MaxProvenanceWrites writes, each with its delta's
+	// intent and source (as large as a request), and 4,096 of them made
+	// answers of gigabytes that the Go client (which reads at most
+	// client.DefaultReadMaxBytes) refused whole (TestProvenanceAnswerBound).
+	// The writes kept are a prefix of the list: each one's Parent comes
+	// before it, so every index they hold still names one of them. The
+	// first write is always sent.
+	size := 0
 	for _, w := range r.Writes {
 		kind := ""
 		if w.Kind != 0 {
 			kind = w.Kind.String()
 		}
-		out.Writes = append(out.Writes, &mmsbv1.ProvenanceWrite{Page: uint64(w.Page), Lsn: uint64(w.LSN), Kind: kind, Lo: w.Lo, Hi: w.Hi,
-			Derived: w.Derived, Source: w.Source, Intent: wire.Clone(w.Intent), Time: w.Time, Depth: int32(w.Depth), Parent: int32(w.Parent), Lost: w.Lost})
+		pw := &mmsbv1.ProvenanceWrite{Page: uint64(w.Page), Lsn: uint64(w.LSN), Kind: kind, Lo: w.Lo, Hi: w.Hi,
+			Derived: w.Derived, Source: w.Source, Intent: wire.Clone(w.Intent), Time: w.Time, Depth: int32(w.Depth), Parent: int32(w.Parent), Lost: w.Lost}
+		n := proto.Size(pw) + 8 // and its field's tag and length
+		if len(out.Writes) > 0 && size+n > maxListBytes {
+			out.Truncated = true
+			break
+		}
+		size += n
+		out.Writes = append(out.Writes, pw)
 	}
 	return connect.NewResponse(out), nil
 }
@@ -680,6 +707,25 @@ func (s *Server) Stats(ctx context.Context, req *connect.Request[mmsbv1.StatsReq
 	var st mmsb.Stats
 	var hash uint64
 	if req.Msg.GetStateHash() {
+		// One hash at a time, the others waiting for their deadline, as
+		// as-of reads wait for theirs: each reads every page under the
+		// bus's read lock, and until 2026-12-06 a read-role client asking
+		// for it over many connections at once took every core, with each
+		// commit waiting behind all the hashes in flight
+		// (TestStatsHashOneAtATime).
+		select {
+		case s.hashSlot <- struct{}{}:
+		default:
+			if h := s.hooks.statsWaiting; h != nil {
+				h()
+			}
+			select {
+			case s.hashSlot <- struct{}{}:
+			case <-ctx.Done():
+				return nil, toConnect(fmt.Errorf("Stats: waiting for the state hash another call is computing: %w", ctx.Err()))
+			}
+		}
+		defer func() { <-s.hashSlot }()
 		if h := s.hooks.statsHashing; h != nil {
 			h()
 		}

@@ -64,7 +64,8 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
 	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin),
-		boundedGzip(maxBytes))
+		BoundedGzip(maxBytes))
+	h = s.trackWatches(h)
 	if o.Auth != nil {
 		h = o.Auth.Gate(h)
 	}
@@ -74,7 +75,16 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.bus.Err(); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			// The bus's error names files, offsets and the system's
+			// errors, and /readyz is served without authentication (a
+			// probe has no token): the detail goes to the log, once per
+			// error (probes ask every few seconds), and to callers with a
+			// credential through the RPCs, which fail with it
+			// (TestReadyzHidesBusError).
+			if !s.readyzLogged.Swap(true) {
+				s.log.Error("not ready: the bus failed", "err", err)
+			}
+			http.Error(w, "not ready: the bus failed (the server's log has the error)", http.StatusServiceUnavailable)
 			return
 		}
 		s.writeMu.Lock()

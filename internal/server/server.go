@@ -115,8 +115,14 @@ type Server struct {
 	// hooks, set by tests only (export_test.go), observe as-of reads:
 	// asOfStarted when one has its slot and starts replaying, asOfWaiting
 	// when one finds every slot taken; statsHashing runs in Stats before
-	// it reads the counters and the state hash.
-	hooks struct{ asOfStarted, asOfWaiting, statsHashing func() }
+	// it reads the counters and the state hash (holding the hash slot),
+	// statsWaiting when a Stats asking for the state hash finds the slot
+	// taken.
+	hooks struct{ asOfStarted, asOfWaiting, statsHashing, statsWaiting func() }
+
+	// hashSlot holds a token while a Stats call hashes the state: one at
+	// a time.
+	hashSlot chan struct{}
 
 	// asOfSlots holds a token per as-of Read running (Config.MaxAsOfReads).
 	asOfSlots chan struct{}
@@ -131,6 +137,12 @@ type Server struct {
 
 	watchers    atomic.Int64
 	maxWatchers int64
+
+	// watchStreams: the Watch requests being served (watchcut.go).
+	watchStreams watchStreams
+
+	// readyzLogged: /readyz logged the bus's error (once).
+	readyzLogged atomic.Bool
 
 	logQueries    atomic.Int64
 	maxLogQueries int64
@@ -171,6 +183,7 @@ func New(cfg Config) (*Server, error) {
 		n = DefaultMaxAsOfReads
 	}
 	s.asOfSlots = make(chan struct{}, n)
+	s.hashSlot = make(chan struct{}, 1)
 	if cfg.MaxWatchers < 0 {
 		return nil, fmt.Errorf("server: Config.MaxWatchers is %d: want 0 (the default, %d) or more", cfg.MaxWatchers, DefaultMaxWatchers)
 	}
@@ -292,7 +305,9 @@ func longError(ctx context.Context, what string, err error) error {
 // calls (Checkpoint, VerifyReplay) with Unavailable, waits for those in
 // flight (or ctx: the long calls still running are then cut short, and
 // answer Unavailable), and closes every watch with a resumable
-// Unavailable error carrying the last LSN it delivered. The HTTP server should stop accepting connections
+// Unavailable error carrying the last LSN it delivered; a watch whose
+// client does not take that end (it stopped reading) within a second is
+// cut (its stream reset). The HTTP server should stop accepting connections
 // first (http.Server.Shutdown does, but waits for streams: call this
 // concurrently with it, or before it).
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -311,5 +326,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cutLongs()
 	}
 	s.hub.stop()
+	s.cutWatches()
 	return err
 }

@@ -133,6 +133,22 @@ export const num = (v) => (v === undefined || v === null ? 0 : Number(v));
 export const str = (v) => (v === undefined || v === null ? "" : String(v));
 export const list = (v) => v || [];
 
+// pageID returns a page ID of an answer (a uint64, which the JSON mapping
+// sends as a decimal string) as that string, "0" for none. IDs reach
+// 2^64-1 (a client may choose them) and a Number holds integers exactly
+// only up to 2^53: read as one, page 9007199254740993 was shown as
+// 9007199254740992 and its links opened that other page.
+export const pageID = (v) => (v === undefined || v === null || v === "" ? "0" : String(v));
+
+// parsePageID returns the page ID a person or a URL gave, in decimal
+// without leading zeros, or "" when it is none (not digits, 0, past 2^64-1).
+export function parsePageID(v) {
+  const t = String(v ?? "").trim();
+  if (!/^[0-9]+$/.test(t)) return "";
+  const n = BigInt(t);
+  return n > 0n && n < 1n << 64n ? n.toString() : "";
+}
+
 export function bytes(b64) {
   if (!b64) return new Uint8Array(0);
   const bin = atob(b64);

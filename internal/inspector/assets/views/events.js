@@ -1,7 +1,7 @@
 // Events: the orchestrator's tick events, live (overruns, rejected deltas,
 // recompute, invariant and checkpoint failures, raised flags).
 import { h, fmtNum, fmtTime, fmtSeconds } from "../util.js";
-import { num, str } from "../connect.js";
+import { num, str, pageID } from "../connect.js";
 
 const KEEP = 500;
 
@@ -31,11 +31,11 @@ export function render({ el, api, navigate }) {
   const onEvent = (e) => {
     n++;
     info.textContent = `${fmtNum(n)} events`;
-    const p = num(e.page);
+    const p = pageID(e.page);
     const what = [str(e.name), str(e.error), e.durationSeconds ? "took " + fmtSeconds(e.durationSeconds) : ""].filter(Boolean).join(" · ") || str(e.text);
     body.prepend(h("tr", { testid: "event-row", class: "ev-" + str(e.type) },
       h("td", { class: "muted" }, fmtTime(e.timeUnixNano)), h("td", { class: "num" }, num(e.tick) ? fmtNum(num(e.tick)) : ""), h("td", {}, str(e.type)),
-      h("td", {}, p ? h("a", { onclick: () => navigate("#/page/" + p) }, String(p)) : ""),
+      h("td", {}, p !== "0" ? h("a", { onclick: () => navigate("#/page/" + p) }, String(p)) : ""),
       h("td", { class: "num" }, num(e.lsn) ? fmtNum(num(e.lsn)) : ""), h("td", {}, what)));
     while (body.childElementCount > KEEP) body.lastElementChild.remove();
   };

@@ -2,7 +2,7 @@
 // the left, descendants to the right. Click a node to centre on it;
 // double-click to open the page.
 import { h, s } from "../util.js";
-import { num, str, list } from "../connect.js";
+import { num, str, list, pageID, parsePageID } from "../connect.js";
 
 const NODE_W = 150, COL = 210, PAD = 24;
 
@@ -22,7 +22,7 @@ export function render({ el, params, api, navigate }) {
   depthSel.addEventListener("change", go);
 
   function go() {
-    const id = Number(idInput.value);
+    const id = parsePageID(idInput.value);
     if (id) navigate(`#/graph/${id}?depth=${depthSel.value}`);
   }
 
@@ -51,24 +51,24 @@ export function render({ el, params, api, navigate }) {
     for (const l of layers) {
       const col = byLayer.get(l);
       const top = PAD + ((tallest - col.length) * ROW) / 2;
-      col.forEach((n, i) => pos.set(num(n.id), { x: PAD + (l - minL) * COL, y: top + i * ROW }));
+      col.forEach((n, i) => pos.set(pageID(n.id), { x: PAD + (l - minL) * COL, y: top + i * ROW }));
     }
     const svg = s("svg", { class: "graph", testid: "graph", width: W, height: H, viewBox: `0 0 ${W} ${H}` },
       s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
         s("path", { d: "M0,0 L10,5 L0,10 z", fill: "#667085" }))));
     for (const e of edges) {
-      const a = pos.get(num(e.parent)), b = pos.get(num(e.child));
+      const a = pos.get(pageID(e.parent)), b = pos.get(pageID(e.child));
       if (!a || !b) continue;
       const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
       const bend = Math.max(40, Math.abs(x2 - x1) / 2);
       const d = `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
       svg.append(s("path", {
         d, class: `edge ${str(e.type)}${e.bound ? " bound" : ""}`, "marker-end": "url(#arrow)", testid: "graph-edge",
-        "data-parent": num(e.parent), "data-child": num(e.child), "data-type": str(e.type),
-      }, s("title", {}, `${num(e.parent)} → ${num(e.child)} (${str(e.type)}${e.bound ? ", binding" : ""})`)));
+        "data-parent": pageID(e.parent), "data-child": pageID(e.child), "data-type": str(e.type),
+      }, s("title", {}, `${pageID(e.parent)} → ${pageID(e.child)} (${str(e.type)}${e.bound ? ", binding" : ""})`)));
     }
     for (const n of nodes) {
-      const id = num(n.id), p = pos.get(id), fn = str(n.func);
+      const id = pageID(n.id), p = pos.get(id), fn = str(n.func);
       const cls = "node" + (id === root ? " root" : "") + (fn ? " derived" : "") + (num(n.flags) ? " flagged" : "");
       svg.append(s("g", {
         class: cls, testid: "graph-node", "data-id": id, transform: `translate(${p.x},${p.y})`,
@@ -82,13 +82,13 @@ export function render({ el, params, api, navigate }) {
   }
 
   (async () => {
-    let id = Number(params.id);
+    let id = parsePageID(params.id);
     if (!id) {
       // No page chosen: start from the first derived page, else the first page.
       const d = await api.call("ListPages", { limit: 1, search: "derived" });
       const any = d && list(d.rows).length ? d : await api.call("ListPages", { limit: 1 });
       if (!any || !list(any.rows).length) { info.textContent = "the bus has no pages"; return; }
-      id = num(any.rows[0].id);
+      id = pageID(any.rows[0].id);
       idInput.value = id;
     }
     load(id);

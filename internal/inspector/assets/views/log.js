@@ -1,7 +1,7 @@
 // Log browser: committed operations by LSN range, page, source or time,
 // streamed from the server (QueryLog) with the bytes each delta wrote.
 import { h, fmtNum, fmtTime, hexString } from "../util.js";
-import { num, str, list, bytes } from "../connect.js";
+import { num, str, list, bytes, pageID } from "../connect.js";
 
 export function render({ el, params, api, navigate }) {
   const field = (name, ph, width) => h("input", { name, placeholder: ph, testid: "log-" + name, style: `width:${width}px`, value: params[name] || "" });
@@ -49,11 +49,11 @@ export function render({ el, params, api, navigate }) {
       info.textContent = "streaming…";
       ac = api.stream("QueryLog", req, (e) => {
         n++;
-        const p = num(e.page);
+        const p = pageID(e.page);
         const data = bytes(e.data);
         body.append(h("tr", { testid: "log-row", "data-lsn": num(e.lsn) },
           h("td", { class: "num" }, fmtNum(num(e.lsn))), h("td", { class: "muted" }, fmtTime(e.timeUnixNano)),
-          h("td", {}, str(e.kind)), h("td", {}, p ? h("a", { onclick: () => navigate("#/page/" + p) }, String(p)) : ""),
+          h("td", {}, str(e.kind)), h("td", {}, p !== "0" ? h("a", { onclick: () => navigate("#/page/" + p) }, p) : ""),
           h("td", {}, str(e.source)),
           h("td", { class: "mono" }, list(e.ranges).slice(0, 3).map((r) => `[${num(r.lo)},${num(r.hi)})`).join(" ") + (list(e.ranges).length > 3 ? " …" : "")),
           h("td", { class: "mono", testid: "log-data" }, data.length ? hexString(data, 24) + (e.dataTruncated ? " …" : "") : ""),

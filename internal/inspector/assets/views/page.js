@@ -2,13 +2,19 @@
 // page declares a type, the bytes written by its last deltas highlighted,
 // an as-of-LSN field and slider, and the provenance of a selected range.
 import { h, fmtNum, fmtTime, hex2, hexString } from "../util.js";
-import { num, str, list, bytes } from "../connect.js";
+import { num, str, list, bytes, pageID, parsePageID } from "../connect.js";
 
 const WINDOW = 1024;
 const RECENT = 4; // deltas whose bytes are highlighted, newest darkest
 
+// SHOWN_BYTES is where the server cuts a provenance step's intent (and its
+// bytes): an intent that long is marked cut.
+const SHOWN_BYTES = 256;
+
+const intentText = (b) => new TextDecoder().decode(b) + (b.length >= SHOWN_BYTES ? " …" : "");
+
 export function render({ el, params, api, navigate }) {
-  const id = Number(params.id);
+  const id = parsePageID(params.id) || "0";
   let asOf = Number(params.lsn || 0);
   let offset = Math.floor(Number(params.off || 0) / WINDOW) * WINDOW;
   let sel = params.lo !== undefined ? { lo: Number(params.lo), hi: Number(params.hi) } : null;
@@ -75,7 +81,7 @@ export function render({ el, params, api, navigate }) {
     const size = num(p.size);
     const type = str(p.type);
     const fn = str(p.func);
-    const parents = list(data.parents).map(num);
+    const parents = list(data.parents).map(pageID);
     meta.replaceChildren(
       `size ${fmtNum(size)} B · epoch ${fmtNum(num(data.epoch))}` + (asOf ? ` as of LSN ${fmtNum(asOf)} (now ${fmtNum(num(p.epoch))})` : "") +
       ` · last LSN ${fmtNum(num(p.lastLsn))}` +
@@ -191,10 +197,10 @@ export function render({ el, params, api, navigate }) {
       h("div", { class: "muted" }, `chain depth ${num(r.chainDepth)}${r.truncated ? " (truncated)" : ""}; click a step to open it`),
       ...steps.map((st) => {
         const depth = num(st.depth);
-        const page = num(st.page);
+        const page = pageID(st.page);
         const text = st.lost ? `page ${page}: history no longer in the log` :
           `${str(st.kind)} LSN ${fmtNum(num(st.lsn))} · page ${page} bytes [${num(st.lo)},${num(st.hi)}) · source ${str(st.source) || "–"}` +
-          (st.intent ? ` · intent ${new TextDecoder().decode(bytes(st.intent))}` : "") + (st.repeat ? " · (listed above)" : "");
+          (st.intent ? ` · intent ${intentText(bytes(st.intent))}` : "") + (st.repeat ? " · (listed above)" : "");
         return h("div", {
           class: "step", testid: "prov-step", "data-page": page, "data-lsn": num(st.lsn), style: `margin-left:${depth * 18}px`,
           onclick: () => navigate(`#/page/${page}?lo=${num(st.lo)}&hi=${Math.min(num(st.hi), num(st.lo) + 64)}&off=${num(st.lo)}`),
@@ -207,7 +213,7 @@ export function render({ el, params, api, navigate }) {
   return {
     onChanges(msg) {
       if (asOf) return; // a view of the past does not move
-      if (!msg.pagesTruncated && !list(msg.pages).map(num).includes(id)) return;
+      if (!msg.pagesTruncated && !list(msg.pages).map(pageID).includes(id)) return;
       if (pending) return;
       pending = setTimeout(() => { pending = null; load(); }, 200);
     },

@@ -2,7 +2,7 @@
 // paging happen on the server), refreshed when the Changes stream names a
 // page on screen.
 import { h, fmtNum } from "../util.js";
-import { num, str, list } from "../connect.js";
+import { num, str, list, pageID } from "../connect.js";
 
 // Kept across visits to the view.
 const state = { offset: 0, limit: 50, sort: "PAGE_SORT_ID", descending: false, search: "" };
@@ -70,7 +70,7 @@ export function render({ el, api, navigate }) {
     const rows = list(r.rows);
     const next = new Map();
     const trs = rows.map((row) => {
-      const id = num(row.id), epoch = num(row.epoch);
+      const id = pageID(row.id), epoch = num(row.epoch);
       next.set(id, epoch);
       const changed = shown.has(id) && shown.get(id) !== epoch;
       const vals = { id, size: num(row.size), epoch, lastLsn: num(row.lastLsn), flagNames: row.flags ? str(row.flagNames) : "", type: str(row.type), func: str(row.func) };
@@ -89,7 +89,7 @@ export function render({ el, api, navigate }) {
   let pending = null;
   return {
     onChanges(msg) {
-      const ids = list(msg.pages).map(num);
+      const ids = list(msg.pages).map(pageID);
       if (!msg.pagesTruncated && !ids.some((id) => shown.has(id)) && state.sort === "PAGE_SORT_ID") return;
       if (pending) return;
       // At most one refresh every 300 ms; every 2 s when the server must

@@ -1,0 +1,15 @@
+package inspector
+
+// SetStreamHooks sets the functions called when a Changes or Events stream
+// has taken its token (opened) and after it gave it back (closed), so that
+// a test knows how many streams are open without waiting on a clock. Set
+// them before any stream starts.
+func SetStreamHooks(in *Inspector, opened, closed func()) {
+	in.streamOpened, in.streamClosed = opened, closed
+}
+
+// ValidText is validText.
+var ValidText = validText
+
+// EventText is eventText.
+var EventText = eventText
