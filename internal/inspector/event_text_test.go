@@ -23,11 +23,7 @@ import (
 // ring keeps 256 of them and sends them all to every Events stream.
 func TestEventTextIsBounded(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	specs := make([]mmsb.PageSpec, 3000)
 	for i := range specs {
 		specs[i].Size = 8

@@ -46,11 +46,7 @@ func gzipPadded(msg string, pad int) []byte {
 // inflating of all of it), and an inspector given no handler options had
 // no read limit at all.
 func TestInspectorGzipBombRefused(t *testing.T) {
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	const limit = 1 << 20
 	_, _, own := serveInspector(t, inspector.Options{Bus: bus, MaxRequestBytes: limit})
 	_, _, served := serveInspector(t, inspector.Options{Bus: bus, HandlerOptions: []connect.HandlerOption{connect.WithReadMaxBytes(limit)}})
@@ -101,11 +97,7 @@ func TestInspectorGzipBombRefused(t *testing.T) {
 // loop cost the server a goroutine, a poll of the bus and a connection
 // each, without bound.
 func TestStreamsPastTheCapRefused(t *testing.T) {
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ins, c, _ := serveInspector(t, inspector.Options{Bus: bus, MaxStreams: 3, PollInterval: 5 * time.Millisecond})
@@ -204,11 +196,7 @@ func TestStreamsPastTheCapRefused(t *testing.T) {
 // is refused with mmsb.ErrInvalidOption naming the field; 0 (the
 // defaults) and positive values are taken.
 func TestNewRefusesNegativeBounds(t *testing.T) {
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	for _, c := range []struct {
 		name  string
 		o     inspector.Options

@@ -17,11 +17,7 @@ import (
 // 9007199254740992, and the second's link opened the first page.
 func TestInspectorLargePageIDs(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	const first, second = mmsb.PageID(1 << 53), mmsb.PageID(1<<53 + 1)
 	if _, err := bus.CreatePages(ctx, []mmsb.PageSpec{{ID: first, Size: 16}, {ID: second, Size: 16}}); err != nil {
 		t.Fatal(err)

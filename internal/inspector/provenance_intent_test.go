@@ -20,11 +20,7 @@ import (
 // provenance of its bytes an answer of 8 MiB times its parents.
 func TestProvenanceIntentIsCut(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	long := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	cases := []struct {
 		name   string

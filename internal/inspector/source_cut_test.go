@@ -22,11 +22,7 @@ import (
 // of 63 MiB.
 func TestSourcesAreCut(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	specs := make([]mmsb.PageSpec, 66)
 	for i := range specs {
 		specs[i].Size = 8

@@ -23,11 +23,7 @@ import (
 // valid throughout, is the control.
 func TestInvalidUTF8IsShownEscaped(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 8, Meta: []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("f64")}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -132,11 +128,7 @@ func TestValidText(t *testing.T) {
 // serve`, whose read limit is 64 MiB, a request in the binary codec made
 // one of 256 MiB).
 func TestSearchErrorIsBounded(t *testing.T) {
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	_, c, _ := serveInspector(t, inspector.Options{Bus: bus, MaxRequestBytes: 8 << 20})
 	for _, tc := range []struct {
 		name, search, says string

@@ -23,18 +23,7 @@ import (
 // TestWindowOffsetPastThePage ./internal/inspector/).
 func TestWindowOffsetPastThePage(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
-	ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 64}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], 0, []byte{7})}); err != nil {
-		t.Fatal(err)
-	}
+	bus, ids := busWithOneWrite(t)
 	asOf := uint64(bus.LastLSN())
 	_, c, _ := serveInspector(t, inspector.Options{Bus: bus})
 	for _, lsn := range []uint64{0, asOf} {
@@ -76,18 +65,7 @@ func TestWindowOffsetPastThePage(t *testing.T) {
 // TestRequestNumbersPastInt32 ./internal/inspector/).
 func TestRequestNumbersPastInt32(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
-	ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 64}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], 0, []byte{7})}); err != nil {
-		t.Fatal(err)
-	}
+	bus, ids := busWithOneWrite(t)
 	_, c, _ := serveInspector(t, inspector.Options{Bus: bus})
 	id := uint64(ids[0])
 	logErr := func(req *inspectorv1.QueryLogRequest) error {
@@ -149,4 +127,30 @@ func TestRequestNumbersPastInt32(t *testing.T) {
 			})
 		}
 	}
+}
+
+// memBus opens an in-memory bus closed when the test ends.
+func memBus(t *testing.T) *mmsb.Bus {
+	t.Helper()
+	bus, err := mmsb.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	return bus
+}
+
+// busWithOneWrite is memBus with one page of 64 bytes whose byte 0 one
+// commit wrote; it returns the bus and the page's ID in a slice.
+func busWithOneWrite(t *testing.T) (*mmsb.Bus, []mmsb.PageID) {
+	t.Helper()
+	bus := memBus(t)
+	ids, err := bus.CreatePages(context.Background(), []mmsb.PageSpec{{Size: 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Commit(context.Background(), []mmsb.Delta{mmsb.Write(ids[0], 0, []byte{7})}); err != nil {
+		t.Fatal(err)
+	}
+	return bus, ids
 }

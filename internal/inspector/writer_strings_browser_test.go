@@ -20,11 +20,7 @@ import (
 // invalid UTF-8" in the banner, and no rows at all.
 func TestInspectorShowsWritersStrings(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 64, Meta: []mmsb.MetaEntry{{Key: mmsb.TypeMetaKey, Value: []byte("<b id=x1>f\xff64</b>")}}}})
 	if err != nil {
 		t.Fatal(err)

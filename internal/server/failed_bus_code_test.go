@@ -18,18 +18,8 @@ import (
 // again; a restarted one recovers from the log), not with Internal, which
 // says the server has a bug.
 func TestFailedBusCode(t *testing.T) {
-	tog := errorfs.NewToggle(errorfs.OnKind(errorfs.OpSync, errorfs.ErrInjected))
-	f := newFixture(t, fixOpts{dir: "/bus", bus: &mmsb.Options{FS: errorfs.Wrap(vfs.NewMem(), tog), Sync: mmsb.SyncAlways}})
+	f, id := failedBusFixture(t)
 	ctx := context.Background()
-	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tog.On()
-	if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); err == nil {
-		t.Fatal("a commit whose fsync failed succeeded")
-	}
-	tog.Off()
 	cases := []struct {
 		name string
 		call func() error
@@ -54,4 +44,24 @@ func TestFailedBusCode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failedBusFixture serves a bus that failed for good: a commit through the
+// server met a failed fsync (SyncAlways). It returns the fixture and the
+// page that commit wrote.
+func failedBusFixture(t *testing.T) (*fixture, mmsb.PageID) {
+	t.Helper()
+	tog := errorfs.NewToggle(errorfs.OnKind(errorfs.OpSync, errorfs.ErrInjected))
+	f := newFixture(t, fixOpts{dir: "/bus", bus: &mmsb.Options{FS: errorfs.Wrap(vfs.NewMem(), tog), Sync: mmsb.SyncAlways}})
+	ctx := context.Background()
+	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tog.On()
+	if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); err == nil {
+		t.Fatal("a commit whose fsync failed succeeded")
+	}
+	tog.Off()
+	return f, id
 }

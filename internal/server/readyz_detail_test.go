@@ -1,14 +1,11 @@
 package server_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/vfs"
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
 
@@ -18,18 +15,7 @@ import (
 // error) goes to the server's log, once. Until 2026-12-06 the body quoted
 // the error to anyone who asked.
 func TestReadyzHidesBusError(t *testing.T) {
-	tog := errorfs.NewToggle(errorfs.OnKind(errorfs.OpSync, errorfs.ErrInjected))
-	f := newFixture(t, fixOpts{dir: "/bus", bus: &mmsb.Options{FS: errorfs.Wrap(vfs.NewMem(), tog), Sync: mmsb.SyncAlways}})
-	ctx := context.Background()
-	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tog.On()
-	if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); err == nil {
-		t.Fatal("a commit whose fsync failed succeeded")
-	}
-	tog.Off()
+	f, _ := failedBusFixture(t)
 	busErr := f.bus.Err()
 	if busErr == nil {
 		t.Fatal("the bus did not fail")
