@@ -12,6 +12,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/internal/wire"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
@@ -98,7 +99,7 @@ func eventOut(ev *tick.Event) *inspectorv1.Event {
 // maxEventText bounds each text of an event (name, error, text), in bytes.
 const maxEventText = 1024
 
-// eventText returns s as an event's text: valid UTF-8 (validText), cut at
+// eventText returns s as an event's text: valid UTF-8 (wire.ValidText), cut at
 // maxEventText bytes (on a rune boundary, marked "…"). The ring keeps 256
 // events and every Events stream opened gets them all: a refused AddEdge
 // names every page of the cycle it would close, 8 MB of text for a chain
@@ -106,10 +107,10 @@ const maxEventText = 1024
 // (TestEventTextIsBounded).
 func eventText(s string) string { return cutText(s, maxEventText) }
 
-// cutText returns s valid UTF-8 (validText) and, when longer than most
+// cutText returns s valid UTF-8 (wire.ValidText) and, when longer than most
 // bytes, cut there on a rune boundary and marked "…".
 func cutText(s string, most int) string {
-	s = validText(s)
+	s = wire.ValidText(s)
 	if len(s) <= most {
 		return s
 	}

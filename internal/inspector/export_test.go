@@ -8,8 +8,5 @@ func SetStreamHooks(in *Inspector, opened, closed func()) {
 	in.streamOpened, in.streamClosed = opened, closed
 }
 
-// ValidText is validText.
-var ValidText = validText
-
 // EventText is eventText.
 var EventText = eventText

@@ -9,13 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
 	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
+	"github.com/mmsb-go/mmsb/internal/wire"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
@@ -335,39 +335,14 @@ func compareU64(a, b uint64) int {
 func (s *service) row(p *mmsb.PageInfo) *inspectorv1.PageRow {
 	r := &inspectorv1.PageRow{
 		Id: uint64(p.ID), Size: uint32(p.Size), Epoch: uint64(p.Epoch), LastLsn: uint64(p.LastLSN),
-		Flags: uint32(p.Flags), FlagNames: mmsb.FlagNames(p.Flags), Type: validText(pageType(p.Meta)),
+		Flags: uint32(p.Flags), FlagNames: mmsb.FlagNames(p.Flags), Type: wire.ValidText(pageType(p.Meta)),
 	}
 	if p.Derived {
 		if b, ok := s.bus().Binding(p.ID); ok {
-			r.Func = validText(b.Func)
+			r.Func = wire.ValidText(b.Func)
 		}
 	}
 	return r
-}
-
-// validText returns s, with each byte that is not part of valid UTF-8
-// written as \xNN. The answers' string fields (sources, function names,
-// the mmsb.type metadata, event texts) hold what writers chose, and a
-// string field must be valid UTF-8: the codec refuses to encode a message
-// holding one that is not, so a page whose mmsb.type metadata (bytes) a
-// client set to "f\xff64" failed every ListPages listing it, and one delta
-// with such a source every GetPage, Provenance and QueryLog that met it,
-// with internal: "contains invalid UTF-8" (TestInvalidUTF8IsShownEscaped).
-func validText(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		} else {
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
 }
 
 func pageType(meta []mmsb.MetaEntry) string {
@@ -406,7 +381,7 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	}
 	out := &inspectorv1.GetPageResponse{Page: s.row(&info), CommittedLsn: uint64(committed)}
 	for _, e := range info.Meta {
-		out.Meta = append(out.Meta, &inspectorv1.MetaEntry{Key: validText(e.Key), Value: e.Value})
+		out.Meta = append(out.Meta, &inspectorv1.MetaEntry{Key: wire.ValidText(e.Key), Value: e.Value})
 	}
 	if b, ok := bus.Binding(id); ok {
 		for _, p := range b.Parents {
@@ -739,7 +714,7 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 		node := &inspectorv1.GraphNode{Id: uint64(id), Layer: int32(layer[id])}
 		if b, ok := bus.Binding(id); ok {
 			bindings[id] = b
-			node.Func = validText(b.Func)
+			node.Func = wire.ValidText(b.Func)
 		}
 		if f, err := bus.Flags(id); err == nil {
 			node.Flags = uint32(f)
@@ -884,7 +859,7 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 		for i, p := range o.Parents {
 			ps[i] = strconv.FormatUint(uint64(p), 10)
 		}
-		e.Detail = fmt.Sprintf("%s(%s)", validText(o.Func), strings.Join(ps, ", "))
+		e.Detail = fmt.Sprintf("%s(%s)", wire.ValidText(o.Func), strings.Join(ps, ", "))
 	case mmsb.OpSetFlags:
 		e.Detail = mmsb.FlagNames(o.Flags)
 	}

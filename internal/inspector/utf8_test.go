@@ -103,24 +103,6 @@ func TestInvalidUTF8IsShownEscaped(t *testing.T) {
 	}
 }
 
-// TestValidText: valid UTF-8 is kept as it is, and each byte of an invalid
-// sequence (a stray byte, a rune cut short) is written as \xNN.
-func TestValidText(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"", ""},
-		{"f64", "f64"},
-		{"naïve ✓", "naïve ✓"},
-		{`\x41`, `\x41`},
-		{"f\xff64", `f\xff64`},
-		{"cut \xe2\x9c", `cut \xe2\x9c`},
-		{"\xc3\xa9\xc3", `é\xc3`},
-	} {
-		if got := inspector.ValidText(c.in); got != c.want {
-			t.Errorf("validText(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
 // TestSearchErrorIsBounded: a ListPages search that is nothing known is
 // invalid_argument naming the search by its first 64 characters and its
 // length, whatever its length. Before, the error quoted all of it: 1 MiB

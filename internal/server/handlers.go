@@ -574,7 +574,7 @@ func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.Pro
 			kind = w.Kind.String()
 		}
 		pw := &mmsbv1.ProvenanceWrite{Page: uint64(w.Page), Lsn: uint64(w.LSN), Kind: kind, Lo: w.Lo, Hi: w.Hi,
-			Derived: w.Derived, Source: w.Source, Intent: wire.Clone(w.Intent), Time: w.Time, Depth: int32(w.Depth), Parent: int32(w.Parent), Lost: w.Lost}
+			Derived: w.Derived, Source: wire.ValidText(w.Source), Intent: wire.Clone(w.Intent), Time: w.Time, Depth: int32(w.Depth), Parent: int32(w.Parent), Lost: w.Lost}
 		n := proto.Size(pw) + 8 // and its field's tag and length
 		if len(out.Writes) > 0 && size+n > maxListBytes {
 			out.Truncated = true

@@ -4,6 +4,8 @@ package wire
 
 import (
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/mmsb-go/mmsb"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
@@ -81,7 +83,7 @@ func deltaFromProto(p *mmsbv1.Delta, defSource string, defIntent []byte, runs []
 // DeltaToProto converts a delta (copying its slices, which may alias a log
 // reader's buffer).
 func DeltaToProto(d *mmsb.Delta) *mmsbv1.Delta {
-	p := &mmsbv1.Delta{Page: uint64(d.Page), Source: d.Source, Intent: Clone(d.Intent)}
+	p := &mmsbv1.Delta{Page: uint64(d.Page), Source: ValidText(d.Source), Intent: Clone(d.Intent)}
 	switch d.Form {
 	case mmsb.FormMaskedDense:
 		p.Form = mmsbv1.DeltaForm_DELTA_FORM_MASKED_DENSE
@@ -177,7 +179,7 @@ func MetaToProto(ms []mmsb.MetaEntry) []*mmsbv1.MetaEntry {
 	}
 	out := make([]*mmsbv1.MetaEntry, len(ms))
 	for i, m := range ms {
-		out[i] = &mmsbv1.MetaEntry{Key: m.Key, Value: Clone(m.Value)}
+		out[i] = &mmsbv1.MetaEntry{Key: ValidText(m.Key), Value: Clone(m.Value)}
 	}
 	return out
 }
@@ -219,7 +221,7 @@ func OpToProto(lo *mmsb.LoggedOp) *mmsbv1.Op {
 		case mmsb.OpSetFlags:
 			p.Flags = uint32(op.Flags)
 		case mmsb.OpBind:
-			p.Func, p.Params = op.Func, Clone(op.Params)
+			p.Func, p.Params = ValidText(op.Func), Clone(op.Params)
 			for _, q := range op.Parents {
 				p.Parents = append(p.Parents, uint64(q))
 			}
@@ -290,4 +292,32 @@ func edgeTypeName(t mmsb.EdgeType) string {
 		return "all"
 	}
 	return t.String()
+}
+
+// ValidText returns s with each byte that is not part of valid UTF-8
+// written as \xNN. Answers' string fields (sources, function names,
+// metadata keys, the inspector's page types and event texts) hold what
+// writers chose, and a protobuf string must be valid UTF-8: the codec
+// refuses to encode a message holding one that is not. Over the network
+// such a string cannot be written (requests are decoded by the same
+// rule), but the Go API and the C binding take any bytes, and one delta
+// with the source "src\xfe" failed every QueryLog, Watch and Provenance
+// answer that met it with internal: "contains invalid UTF-8"
+// (TestInvalidUTF8AnswersEscaped, the inspector's
+// TestInvalidUTF8IsShownEscaped).
+func ValidText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

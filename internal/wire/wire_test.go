@@ -241,3 +241,21 @@ func TestBatchConversions(t *testing.T) {
 		}
 	})
 }
+
+// TestValidText: valid UTF-8 is kept as it is, and each byte of an invalid
+// sequence (a stray byte, a rune cut short) is written as \xNN.
+func TestValidText(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"f64", "f64"},
+		{"naïve ✓", "naïve ✓"},
+		{`\x41`, `\x41`},
+		{"f\xff64", `f\xff64`},
+		{"cut \xe2\x9c", `cut \xe2\x9c`},
+		{"\xc3\xa9\xc3", `é\xc3`},
+	} {
+		if got := wire.ValidText(c.in); got != c.want {
+			t.Errorf("ValidText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
