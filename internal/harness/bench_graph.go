@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 3, Key: "graph", Name: "Graph", Run: runGraph, Sizes: []string{"pages"}})
+	register(Benchmark{ID: 3, Key: "graph", Name: "Graph", Run: runGraph, Sizes: []string{"pages", "large_pages"}})
 }
 
 // graphConfig sizes benchmark #3. The hooks are negative controls:

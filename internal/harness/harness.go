@@ -19,6 +19,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -123,8 +124,8 @@ func ParseTargets(b []byte) (*Targets, error) {
 // a missing one became int(NaN).
 func (t *Targets) checkSizes(b Benchmark) error {
 	e := t.Entry(b.Key)
-	for _, name := range b.Sizes {
-		if _, ok := e.Thresholds[name]; !ok {
+	for i, name := range append(slices.Clone(b.Sizes), b.OptionalSizes...) {
+		if _, ok := e.Thresholds[name]; !ok && i < len(b.Sizes) {
 			return fmt.Errorf("harness: targets: %s: size %q missing", b.Key, name)
 		}
 		for _, n := range []string{name, "quick_" + name} {
@@ -250,6 +251,10 @@ type Benchmark struct {
 	// Sizes names the thresholds that size the work (ticks, deltas,
 	// pages, ...): each must be in the targets entry and at least 1.
 	Sizes []string
+	// OptionalSizes names the thresholds that size the work when given
+	// (the benchmark has a default otherwise): each, when given, must be
+	// at least 1 too.
+	OptionalSizes []string
 
 	injected bool // added by Inject: needs no targets entry
 }

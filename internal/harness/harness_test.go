@@ -107,6 +107,16 @@ func TestTargetsRefuseEmptySizes(t *testing.T) {
 		{"throughput", "deltas", -1},
 		{"invariants", "cycles", 0.5},
 		{"stability", "steps", nil},
+		// The large graph's check (large_verdict) ran only for
+		// large_pages > 0: 0, or a missing size (int(NaN), negative),
+		// dropped it from #3 and the run passed without it.
+		{"graph", "large_pages", 0},
+		{"graph", "quick_large_pages", 0},
+		{"graph", "large_pages", nil},
+		// #1's sources is optional (32 when left out); 0 or -1 made the
+		// benchmark fail with "panic: invalid argument to IntN".
+		{"replay", "sources", 0},
+		{"replay", "quick_sources", -1},
 	} {
 		var raw map[string]any
 		if err := json.Unmarshal(DefaultTargets(), &raw); err != nil {

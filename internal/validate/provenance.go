@@ -41,7 +41,13 @@ func Provenance(ctx context.Context, t Target, o Options) (Report, error) {
 	prov := func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
 		return e.Provenance(ctx, id, off, n, 0)
 	}
-	return checkProvenance(ctx, e, o, prov)
+	rep, err := checkProvenance(ctx, e, o, prov)
+	if err == nil && t.Engine == nil && rep.NotCompared != "" {
+		// Name the cause: the rebuilt bus answers every range as lost.
+		rep.NotCompared = "offline, the bus rebuilt from the directory keeps no log: " + rep.NotCompared
+		rep.Notes[len(rep.Notes)-1] = "not compared: " + rep.NotCompared
+	}
+	return rep, err
 }
 
 // ProvenanceWith is Provenance on a live bus with the answers given by ask
@@ -131,9 +137,18 @@ func checkProvenance(ctx context.Context, e *mmsb.Bus, o Options, prov provFunc)
 	if err != nil {
 		return *rep, err
 	}
+	skippedBefore := rep.Skipped
 	for _, s := range samples {
 		rep.Checked++
 		checkSample(s, need, first, r, rep)
+	}
+	compared := int64(len(samples)) - (rep.Skipped - skippedBefore)
+	if rep.Total == 0 && rep.Skipped > 0 && compared == 0 {
+		// Every sample was skipped: no answer met the log, so a pass
+		// would prove nothing (offline, the bus rebuilt from the
+		// directory keeps no log and answers every range as lost).
+		rep.NotCompared = fmt.Sprintf("none of %d sample(s) could be compared with the log (each written while asked, or its last writer older than the log)", rep.Skipped)
+		r.note("not compared: %s", rep.NotCompared)
 	}
 	rep.Duration = time.Since(start)
 	return *rep, nil

@@ -140,6 +140,14 @@ func TestCleanBusPassesEveryValidator(t *testing.T) {
 				t.Fatalf("%d reports", len(reps))
 			}
 			for _, rep := range reps {
+				if target.name == "offline" && rep.Name == "provenance" {
+					// The rebuilt bus keeps no log: every sample is
+					// skipped (TestProvenanceNotComparedWhenEverySampleSkipped).
+					if rep.Outcome() != OutcomeNotCompared {
+						t.Fatalf("offline provenance: outcome %q, want %q", rep.Outcome(), OutcomeNotCompared)
+					}
+					continue
+				}
 				requireOK(t, rep, nil)
 			}
 		})

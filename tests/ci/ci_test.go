@@ -54,7 +54,7 @@ func fakeTree() map[string]string {
 			"func TestServerCrashCatchesMissingAck(t *testing.T) {}\nfunc TestCheckWatchEndControl(t *testing.T) {}\n",
 		"tests/stress/stress_test.go": "//go:build stress\n\npackage stress\n\nimport \"testing\"\n\n" +
 			"func TestThroughput(t *testing.T) {}\nfunc TestMemory(t *testing.T) {}\n" +
-			"func TestStability(t *testing.T) {}\nfunc TestStabilityControl(t *testing.T) {}\n",
+			"func TestStability(t *testing.T) {}\nfunc TestStabilityControl(t *testing.T) {}\nfunc TestEmptyWorkloadsFail(t *testing.T) {}\n",
 		"fake.go": "package fake\n",
 		"api_test.go": "package fake\n\nimport \"testing\"\n\nfunc TestAPI(t *testing.T) {}\n" +
 			"func TestSharedTorture(t *testing.T) {}\nfunc TestSharedWriterKilled(t *testing.T) {}\nfunc TestSharedChildMustRun(t *testing.T) {}\n" +

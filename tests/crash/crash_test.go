@@ -358,7 +358,17 @@ func TestCrash(t *testing.T) {
 // children acknowledged was ever checked against a recovered state: every
 // check would then have passed without testing the durability promise
 // (children killed before their first commit, or acks not being read).
+//
+// A run in which no child ran at all (-crash.iterations=0 or negative)
+// checked nothing and fails too: it passed, printing "0 iterations".
 func (st *stats) requireVerified() error {
+	ran := 0
+	for _, n := range st.ran {
+		ran += n
+	}
+	if ran == 0 {
+		return errors.New("no child ran (-crash.iterations < 1): nothing was killed or checked")
+	}
 	var missing []string
 	for _, mode := range []mmsb.SyncMode{mmsb.SyncAlways, mmsb.SyncGroup, mmsb.SyncNone} {
 		if st.ran[mode] > 0 && st.verified[mode] == 0 {
@@ -661,6 +671,8 @@ func TestRequireVerified(t *testing.T) {
 		{"nothing verified", map[mmsb.SyncMode]int{A: 5, G: 5}, map[mmsb.SyncMode]int{}, false},
 		{"group verified nothing", map[mmsb.SyncMode]int{A: 5, G: 5}, map[mmsb.SyncMode]int{A: 40}, false},
 		{"always verified nothing", map[mmsb.SyncMode]int{A: 5, G: 5}, map[mmsb.SyncMode]int{G: 40}, false},
+		{"no iteration ran", map[mmsb.SyncMode]int{}, map[mmsb.SyncMode]int{}, false},
+		{"no iteration ran (nil maps)", nil, nil, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,25 @@ import (
 	"testing"
 )
 
+// workloadErr says why a workload flag's value v is too small to check
+// anything: below min, a suite ran no work (or, for the stability suite,
+// no validator check) and passed vacuously; -stress.pages=0 divided by
+// zero.
+func workloadErr(flagName string, v, min int) error {
+	if v < min {
+		return fmt.Errorf("-%s=%d: at least %d needed, a smaller run checks nothing", flagName, v, min)
+	}
+	return nil
+}
+
+// requireWorkload fails the test when workloadErr refuses v.
+func requireWorkload(t testing.TB, flagName string, v, min int) {
+	t.Helper()
+	if err := workloadErr(flagName, v, min); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Workload sizes. The defaults are the sizes the suites are specified at;
 // the flags let a developer run a smaller version while iterating, e.g.
 // `go test -tags stress ./tests/stress/ -stress.deltas=1000000`.

@@ -134,6 +134,7 @@ func checkPages(t *testing.T, e *mmsb.Bus, ids []mmsb.PageID, stride int) {
 func TestMemory(t *testing.T) {
 	ctx := context.Background()
 	n := *flagPages
+	requireWorkload(t, "stress.pages", n, 1)
 	rss0 := settledRSS(t)
 	pauses0 := harness.ReadGCPauses()
 	e := openDisk(t)

@@ -174,6 +174,7 @@ type stViolation struct {
 // nothing. At the end the log must replay to the same state and the graph
 // and integrity validators must be clean.
 func TestStability(t *testing.T) {
+	requireWorkload(t, "stress.cycles", *flagCycles, stCheck)
 	c, viol := runStability(t, stConfig{cycles: *flagCycles})
 	for _, v := range viol {
 		t.Errorf("tick %d: %v", v.tick, v.p)

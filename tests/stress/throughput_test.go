@@ -119,6 +119,7 @@ func workerCounts() []int {
 func TestThroughput(t *testing.T) {
 	ctx := context.Background()
 	count := *flagDeltas
+	requireWorkload(t, "stress.deltas", count, 1)
 	seed := *flagSeed
 	model := buildModel(seed, count)
 	want := model.hash()
