@@ -19,7 +19,7 @@ const (
 	EventDeltaCommitted  EventType = 1 // a submitted delta was committed: Page, LSN, Epoch
 	EventPageRecomputed  EventType = 2 // propagation wrote a derived page: Page, LSN, Epoch
 	EventFlagRaised      EventType = 3 // an edge raised flags on a page: Page, LSN, Flags (new bits), Epoch unused
-	EventDeltaRejected   EventType = 4 // a submitted delta failed validation: Page, Err; one per rejected delta (Result.Rejections keeps only the first MaxRejectionReports)
+	EventDeltaRejected   EventType = 4 // a submitted delta was rejected (its validation, a logged batch that failed to become durable, a size no log record carries): Page, Name (the delta's Source), Err; one per rejected delta (Result.Rejections keeps only the first MaxRejectionReports)
 	EventRecomputeFailed EventType = 5 // a recompute function failed; its page and descendants were held back, the rest of the wave applied: Page, Name (function), Err
 	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
 	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration
@@ -102,7 +102,7 @@ func (ev Event) String() string {
 		return fmt.Sprintf("%v page=%d fn=%s: %v", ev.Type, ev.Page, ev.Name, ev.Err)
 	case EventInvariantFailed:
 		return fmt.Sprintf("%v %s: %v", ev.Type, ev.Name, ev.Err)
-	case EventCheckpointFailed, EventCommitFailed:
+	case EventCheckpointFailed, EventCommitFailed, EventPropagationFailed:
 		return fmt.Sprintf("%v: %v", ev.Type, ev.Err)
 	case EventTickOverrun:
 		return fmt.Sprintf("%v %v", ev.Type, ev.Duration)
@@ -123,8 +123,8 @@ type EventFilter struct {
 // Subscription receives events on C until Close. Events arrive in the
 // order they were produced: per tick, rejected deltas (in submission
 // order), then committed and propagated operations in LSN order, then
-// recompute and invariant failures, then a checkpoint failure, then a
-// commit failure, then an overrun.
+// a recompute or propagation failure, then invariant failures, then a
+// checkpoint failure, then a commit failure, then an overrun.
 type Subscription struct {
 	// C delivers the events. It is closed by Close (and by the
 	// orchestrator's Close).

@@ -846,7 +846,10 @@ func (o *Orchestrator) Metrics() Metrics {
 
 // FlushPropagation runs a propagation wave now (the explicit flush of
 // deferred mode; harmless in immediate mode) and publishes its events under
-// the current tick number.
+// the current tick number. The result is the caller's: the next tick or
+// flush does not touch it (it returned the orchestrator's own, which the
+// next wave overwrote, under Run while the caller read it:
+// TestFlushResultOwnedByCaller).
 func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateResult, error) {
 	o.tickMu.Lock()
 	defer o.unlockTick()
@@ -868,7 +871,9 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 		})
 		o.publish(ctx)
 	}
-	return &o.prop, err
+	res := o.prop
+	res.Writes, res.Flags, res.Failed = slices.Clone(o.prop.Writes), slices.Clone(o.prop.Flags), slices.Clone(o.prop.Failed)
+	return &res, err
 }
 
 // Run ticks every interval until ctx is done (returning nil) or the engine

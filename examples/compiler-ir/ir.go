@@ -225,6 +225,10 @@ func Format(w io.Writer, p *Program) error {
 // allocate without limit.
 const maxTextBytes = 64 << 20
 
+// maxLineBytes bounds one line of the text format; a longer one is
+// ErrSyntax.
+const maxLineBytes = 1 << 20
+
 // Parse reads a program in the text format (README "Text format"): blank
 // lines and lines starting with # are ignored; each function is
 //
@@ -235,7 +239,7 @@ const maxTextBytes = 64 << 20
 // Calls may name functions defined later. Errors name the line and wrap
 // ErrSyntax, ErrUnknownFunc, ErrDuplicateFunc, ErrTooLong or ErrRecursion;
 // an input over 64 MiB or of more than MaxFuncs functions is refused with
-// ErrTooLarge.
+// ErrTooLarge. An error of r itself is returned wrapped, as no ErrSyntax.
 func Parse(r io.Reader) (*Program, error) {
 	// Read one byte past the limit so that a larger input is refused
 	// rather than cut: io.LimitReader alone ended the input silently at the
@@ -260,7 +264,7 @@ func parse(r io.Reader) (*Program, error) {
 	var calls []pendingCall
 	cur := -1 // function being read, -1 between functions
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	sc.Buffer(make([]byte, 0, 4096), maxLineBytes)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -323,8 +327,13 @@ func parse(r io.Reader) (*Program, error) {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: line %d: %w", ErrSyntax, line+1, err)
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, fmt.Errorf("%w: line %d: longer than %d bytes", ErrSyntax, line+1, maxLineBytes)
+	} else if err != nil {
+		// The reader failed (a directory, an I/O error): the text itself
+		// may be fine, so this is no ErrSyntax ("syntax error: line 1:
+		// read prog.ir: is a directory" before).
+		return nil, fmt.Errorf("reading the program after line %d: %w", line, err)
 	}
 	if cur >= 0 {
 		return nil, fmt.Errorf("%w: end of input inside function %q (missing end)", ErrSyntax, p.Funcs[cur].Name)

@@ -90,6 +90,10 @@ type report struct {
 	Mismatch          string       `json:"mismatch,omitempty"`
 	Seed              uint64       `json:"seed"`
 	LoadAverage       string       `json:"load_average"`
+	// singleEdits is how many single-function edits were timed: with none
+	// (--edits 0) the table says so instead of printing their medians as
+	// zeros (a speed-up of 0.0× that nothing measured).
+	singleEdits int
 }
 
 func main() {
@@ -325,6 +329,7 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 			editChecked()
 		}
 	}
+	rep.singleEdits = cfg.Edits
 	if cfg.Edits > 0 {
 		rep.IncrementalMS, rep.FullMS = runstat.Median(incr), runstat.Median(full)
 		rep.CommitMS, rep.ComputeMS, rep.BookkeepingMS = runstat.Median(commit), runstat.Median(compute), runstat.Median(book)
@@ -368,11 +373,14 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		slices.Sort(prec)
 		slices.Sort(pcut)
 		slices.Sort(pvis)
-		sp := sweepPoint{Fraction: frac, Edited: k, IncrementalMS: runstat.Median(pi), FullMS: runstat.Median(pf), ComputeMS: runstat.Median(pc),
+		// The fraction actually edited: at least one function is, so on a
+		// small program the swept 0.02% is 1 of 10 functions, 10%. The
+		// table, the chart and the crossover said 0.02% for it.
+		sp := sweepPoint{Fraction: float64(k) / float64(n), Edited: k, IncrementalMS: runstat.Median(pi), FullMS: runstat.Median(pf), ComputeMS: runstat.Median(pc),
 			BookkeepingMS: runstat.Median(pb), CommitMS: runstat.Median(pm), Recomputed: prec[len(prec)/2], Cutoffs: pcut[len(pcut)/2], Visited: pvis[len(pvis)/2]}
 		sp.Speedup = sp.FullMS / sp.IncrementalMS
 		if sp.Speedup < 1 && rep.Crossover == 0 {
-			rep.Crossover = frac
+			rep.Crossover = sp.Fraction
 		}
 		rep.Sweep = append(rep.Sweep, sp)
 	}
@@ -389,14 +397,18 @@ func printTable(w io.Writer, rep *report) {
 	if rep.Mismatch != "" {
 		fmt.Fprintf(w, "MISMATCH: %s\n", rep.Mismatch)
 	}
-	fmt.Fprintf(w, "\nOne function edited per commit (median of the single edits):\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "incremental ms\tcommit+rebind\tcompute\tbookkeeping\tpages recomputed\tfull ms\tspeed-up\t\n")
-	fmt.Fprintf(tw, "%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.3f\t%.1f×\t\n", rep.IncrementalMS, rep.CommitMS, rep.ComputeMS, rep.BookkeepingMS,
-		rep.MedianRecomputed, rep.FullMS, rep.Speedup)
-	tw.Flush()
+	if rep.singleEdits == 0 {
+		fmt.Fprintf(w, "\nOne function edited per commit: none timed (--edits 0)\n")
+	} else {
+		fmt.Fprintf(w, "\nOne function edited per commit (median of the single edits):\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "incremental ms\tcommit+rebind\tcompute\tbookkeeping\tpages recomputed\tfull ms\tspeed-up\t\n")
+		fmt.Fprintf(tw, "%.3f\t%.3f\t%.3f\t%.3f\t%d\t%.3f\t%.1f×\t\n", rep.IncrementalMS, rep.CommitMS, rep.ComputeMS, rep.BookkeepingMS,
+			rep.MedianRecomputed, rep.FullMS, rep.Speedup)
+		tw.Flush()
+	}
 	fmt.Fprintf(w, "\nA fraction of the functions edited in one commit (median of the runs):\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "fraction\tfunctions\tincremental ms\tcompute\tbookkeeping\tvisited\trecomputed\tcutoffs\tfull ms\tspeed-up\t\n")
 	for _, s := range rep.Sweep {
 		fmt.Fprintf(tw, "%.2f%%\t%d\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%.3f\t%.2f×\t\n", 100*s.Fraction, s.Edited, s.IncrementalMS, s.ComputeMS,

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"pgregory.net/rapid"
 )
@@ -344,5 +345,87 @@ func TestErrorLineOnePrefix(t *testing.T) {
 		if strings.Count(line, "compiler-ir:") != 1 || !strings.HasPrefix(line, "compiler-ir: ") {
 			t.Errorf("error line %q: want the command named once, at the start", line)
 		}
+	}
+}
+
+// TestParseReadErrors: a reader that fails is reported as its own error,
+// not as ErrSyntax ("syntax error: line 1: read prog.ir: is a directory"
+// before, for --input naming a directory); a line over the scanner's limit
+// is still ErrSyntax, naming the line.
+func TestParseReadErrors(t *testing.T) {
+	readFailed := errors.New("disk on fire")
+	for _, tc := range []struct {
+		name    string
+		r       io.Reader
+		want    error
+		notWant error
+		mention string
+	}{
+		{"reader fails", io.MultiReader(strings.NewReader("func a frame=8\nend\n"), iotest.ErrReader(readFailed)), readFailed, ErrSyntax, "after line 2"},
+		{"line too long", strings.NewReader("func a frame=8\n  const " + strings.Repeat("1", maxLineBytes) + "\nend\n"), ErrSyntax, nil, "line 2: longer than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.r)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.mention) {
+				t.Fatalf("got %v, want %v mentioning %q", err, tc.want, tc.mention)
+			}
+			if tc.notWant != nil && errors.Is(err, tc.notWant) {
+				t.Fatalf("got %v, which is %v: the text was never at fault", err, tc.notWant)
+			}
+		})
+	}
+}
+
+// TestTableWithoutSingleEdits: with --edits 0 nothing times a single edit,
+// and the table says so; it printed a row of medians of nothing as
+// measurements ("0.000 ... 0.0×"). The run with edits is the negative
+// control: its row is there.
+func TestTableWithoutSingleEdits(t *testing.T) {
+	for _, tc := range []struct {
+		edits   int
+		want    string
+		notWant string
+	}{
+		{0, "none timed (--edits 0)", "median of the single edits"},
+		{2, "median of the single edits", "none timed"},
+	} {
+		t.Run(fmt.Sprint("edits=", tc.edits), func(t *testing.T) {
+			rep, err := run(context.Background(), config{Seed: 1, Funcs: 20, Edits: tc.edits, Repeats: 1, Fractions: []float64{0.5}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			printTable(&b, rep)
+			if out := b.String(); !strings.Contains(out, tc.want) || strings.Contains(out, tc.notWant) {
+				t.Fatalf("--edits %d table:\n%s\nwant %q and no %q", tc.edits, out, tc.want, tc.notWant)
+			}
+		})
+	}
+}
+
+// TestSweepReportsFractionEdited: a sweep point's fraction is the share of
+// the functions its commits edited. At least one function is edited, so on
+// a program of 10 functions the swept 0.02% edits 1 of 10: 10%, which the
+// table, the chart and crossover_fraction reported as 0.02%. On 5,000
+// functions (the default) the two agree, as the 0.5 point does here.
+func TestSweepReportsFractionEdited(t *testing.T) {
+	rep, err := run(context.Background(), config{Seed: 1, Funcs: 10, Edits: 0, Repeats: 1, Fractions: []float64{0.0002, 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		edited   int
+		fraction float64
+	}{{1, 0.1}, {5, 0.5}}
+	if len(rep.Sweep) != len(want) {
+		t.Fatalf("%d sweep points, want %d", len(rep.Sweep), len(want))
+	}
+	for i, w := range want {
+		if sp := rep.Sweep[i]; sp.Edited != w.edited || sp.Fraction != w.fraction {
+			t.Errorf("sweep point %d: %d functions edited, fraction %v; want %d, %v", i, sp.Edited, sp.Fraction, w.edited, w.fraction)
+		}
+	}
+	if c := rep.Crossover; c != 0 && c != 0.1 && c != 0.5 {
+		t.Errorf("crossover_fraction %v, want one of the fractions edited (0.1, 0.5) or 0", c)
 	}
 }

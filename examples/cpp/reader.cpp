@@ -19,6 +19,13 @@
 static int follow(const std::string &dir);
 
 int main(int argc, char **argv) {
+    // One argument at most, the writer's bus directory: a flag or a second
+    // argument was ignored, and a flag taken for the directory waited 5 s
+    // for a writer that could never come.
+    if (argc > 2 || (argc > 1 && argv[1][0] == '-')) {
+        std::fprintf(stderr, "usage: %s [DIR]\n", argv[0]);
+        return 1;
+    }
     std::string dir = argc > 1 ? argv[1] : "counters-data";
     try {
         return follow(dir);

@@ -18,16 +18,50 @@
 #include "mmsb.hpp"
 
 int main(int argc, char **argv) {
+    // Arguments: [DIR] [--shared]. Anything else is refused: a mistyped
+    // --shared was ignored (a run without shared memory, which no reader
+    // can follow), and `cpp-writer --shared` made a bus in a directory
+    // named --shared.
+    if (argc > 3 || (argc > 1 && argv[1][0] == '-') || (argc > 2 && std::strcmp(argv[2], "--shared") != 0)) {
+        std::fprintf(stderr, "usage: %s [DIR] [--shared]\n", argv[0]);
+        return 1;
+    }
     std::string dir = argc > 1 ? argv[1] : "counters-data";
-    bool shared = argc > 2 && std::strcmp(argv[2], "--shared") == 0;
+    bool shared = argc > 2;
     constexpr std::uint32_t page_size = 1024, slots_per_page = page_size / 8, counters = 1000;
+    constexpr std::uint64_t npages = (counters + slots_per_page - 1) / slots_per_page;
     try {
         mmsb::bus bus(dir, {.sync = mmsb::sync_mode::group, .shared = shared});
         std::vector<std::uint64_t> pages;
-        if (bus.last_lsn() == 0) {
-            pages = bus.create_pages((counters + slots_per_page - 1) / slots_per_page, page_size);
+        if (auto n = bus.get_stats().pages; n == 0) {
+            pages = bus.create_pages(npages, page_size);
         } else {
-            for (std::uint64_t p = 1; p <= (counters + slots_per_page - 1) / slots_per_page; p++) pages.push_back(p);
+            // A bus of another shape is refused in one line. It was taken
+            // for this table: pages of another size were read past their
+            // end and then refused mid-batch, and another example's bus
+            // of larger pages (python-writer's heat grid) had 100,000
+            // increments written into its first pages, with status 0.
+            if (n != npages) {
+                std::fprintf(stderr, "cpp-writer: bus %s has %llu pages, want %llu (pages 1..%llu of %u bytes): not this example's counters\n",
+                             dir.c_str(), (unsigned long long)n, (unsigned long long)npages, (unsigned long long)npages, page_size);
+                return 1;
+            }
+            for (std::uint64_t p = 1; p <= npages; p++) {
+                mmsb::page_info pi{};
+                try {
+                    pi = bus.info(p);
+                } catch (const mmsb::page_not_found &) {
+                    std::fprintf(stderr, "cpp-writer: bus %s has no page %llu (want pages 1..%llu of %u bytes): not this example's counters\n",
+                                 dir.c_str(), (unsigned long long)p, (unsigned long long)npages, page_size);
+                    return 1;
+                }
+                if (pi.size != page_size) {
+                    std::fprintf(stderr, "cpp-writer: bus %s page %llu is %llu bytes, want %u: not this example's counters\n",
+                                 dir.c_str(), (unsigned long long)p, (unsigned long long)pi.size, page_size);
+                    return 1;
+                }
+                pages.push_back(p);
+            }
         }
         std::vector<std::uint64_t> values(counters);
         for (std::uint32_t c = 0; c < counters; c++) {

@@ -46,6 +46,11 @@ def check_shape(bus):
 
 
 def main():
+    # One argument at most, the bus directory: a second one was ignored, and
+    # a flag (--help) was taken for the directory and a bus made there.
+    if len(sys.argv) > 2 or (len(sys.argv) == 2 and sys.argv[1].startswith("-")):
+        print("usage: writer.py [DIR]", file=sys.stderr)
+        return 1
     d = sys.argv[1] if len(sys.argv) > 1 else "heat-data"
     try:
         return run(d)

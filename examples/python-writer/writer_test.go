@@ -135,3 +135,31 @@ func pageSpecs(n, size int, first mmsb.PageID) []mmsb.PageSpec {
 	}
 	return specs
 }
+
+// TestWriterRefusesBadArguments: writer.py takes one argument, the bus
+// directory; anything else prints its usage in one line with exit status
+// 1 and creates nothing. "--help" was taken for the directory (a bus made
+// in ./--help, a run, exit 0) and a second argument was ignored.
+func TestWriterRefusesBadArguments(t *testing.T) {
+	py, lib := library(t)
+	for _, args := range [][]string{{"--help"}, {"-x"}, {"dir", "extra"}} {
+		work := t.TempDir()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		script, err := filepath.Abs("writer.py")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, py, append([]string{script}, args...)...)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "MMSB_LIB="+lib, "PYTHONDONTWRITEBYTECODE=1")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || strings.TrimSpace(string(out)) != "usage: writer.py [DIR]" {
+			t.Errorf("writer.py %q: %v, want exit status 1 and the usage line; output:\n%s", args, err, out)
+		}
+		if entries, _ := os.ReadDir(work); len(entries) != 0 {
+			t.Errorf("writer.py %q left %d entries in its working directory (%s...), want none", args, len(entries), entries[0].Name())
+		}
+	}
+}

@@ -126,6 +126,8 @@ func fakeTree() map[string]string {
 			"func TestCProgramFailureIsCaught(t *testing.T) {}\nfunc TestPytestNegativeControl(t *testing.T) {}\n" +
 			"func TestCReaderTruncatedWhileMapped(t *testing.T) {}\n",
 		"examples/compiler-ir/main.go": "package main\n\nfunc main() {}\n",
+		"examples/cpp/writertest/writer_test.go": "package writertest\n\nimport \"testing\"\n\n" +
+			"func TestWriterRefusesBadArgumentsAndOtherShapes(t *testing.T) {}\nfunc TestReaderRefusesBadArguments(t *testing.T) {}\n",
 		"examples/compiler-ir/main_test.go": "package main\n\nimport \"testing\"\n\n" +
 			"func TestIncrementalEqualsFull(t *testing.T) {}\nfunc TestCheckerCatchesFaults(t *testing.T) {}\nfunc FuzzParse(f *testing.F) {}\n",
 		"examples/game-ai/main.go": "package main\n\nfunc main() {}\n",

@@ -64,6 +64,12 @@ func parseFlags(fs *flag.FlagSet, args []string) (flags, error) {
 // errBadFlag: a flag out of its range.
 var errBadFlag = errors.New("bad flag value")
 
+// errOtherBus: -dir holds a bus whose pages are not this writer's signals.
+var errOtherBus = errors.New("not this example's bus")
+
+// pageBytes is the size of a signal's page: 128 float64 samples.
+const pageBytes = 128 * 8
+
 // maxPages bounds -pages: the demo's signals are 1 KiB pages, and a
 // thousand of them is more than a terminal can follow.
 const maxPages = 1024
@@ -90,12 +96,18 @@ func run(ctx context.Context, out io.Writer, dir string, n int, every time.Durat
 	}
 	var ids []mmsb.PageID
 	for _, p := range infos {
+		// A bus of other pages is refused: its pages of more than 1 KiB
+		// (python-writer's heat grid) had their first 1 KiB overwritten
+		// with signals, and smaller ones failed at the first commit.
+		if p.Size != pageBytes {
+			return fmt.Errorf("%w: bus %s page %d is %d bytes, want %d (128 float64 samples): not this example's signals", errOtherBus, dir, p.ID, p.Size, pageBytes)
+		}
 		ids = append(ids, p.ID)
 	}
 	if len(ids) == 0 {
 		specs := make([]mmsb.PageSpec, n)
 		for i := range specs {
-			specs[i].Size = 128 * 8
+			specs[i].Size = pageBytes
 		}
 		if ids, err = bus.CreatePages(ctx, specs); err != nil {
 			return err
@@ -105,7 +117,7 @@ func run(ctx context.Context, out io.Writer, dir string, n int, every time.Durat
 	for tick := 0; ctx.Err() == nil; tick++ {
 		ds := make([]mmsb.Delta, len(ids))
 		for i, id := range ids {
-			buf := make([]byte, 128*8) // the delta keeps it until the commit
+			buf := make([]byte, pageBytes) // the delta keeps it until the commit
 			for k := range 128 {
 				v := float64(i) + float64(i+1)*math.Sin(float64(tick)/10+float64(k)/20)
 				binary.LittleEndian.PutUint64(buf[8*k:], math.Float64bits(v))

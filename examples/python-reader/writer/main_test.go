@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mmsb-go/mmsb"
 )
 
 // TestRunRejectsBadFlags guards the writer's flags: -pages below 1 or too
@@ -70,6 +72,50 @@ func TestFlagsRefuseArguments(t *testing.T) {
 			}
 			if err != nil || got != tc.want {
 				t.Fatalf("parseFlags(%q) = %+v, %v; want %+v", tc.args, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunRefusesOtherBus: a -dir holding a bus whose pages are not 1 KiB
+// signals is refused with errOtherBus naming the page, before any commit.
+// Before, larger pages (python-writer's heat grid of 2 KiB rows) had their
+// first 1 KiB overwritten with signals, and smaller ones failed mid-run.
+// The bus of 1 KiB pages is the control: it is reused.
+func TestRunRefusesOtherBus(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		size    int
+		wantErr error
+		mention string
+	}{
+		{"heat grid rows", 2048, errOtherBus, "page 1 is 2048 bytes, want 1024"},
+		{"small pages", 16, errOtherBus, "page 1 is 16 bytes"},
+		{"signals", 1024, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			bus, err := mmsb.Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bus.CreatePages(context.Background(), []mmsb.PageSpec{{Size: tc.size}, {Size: tc.size}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := bus.Close(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // no commit: run opens the bus, checks it and closes it
+			err = run(ctx, io.Discard, dir, 4, time.Millisecond)
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("run on a bus of 1 KiB pages: %v, want it reused", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.mention) {
+				t.Fatalf("run on a bus of %d-byte pages: %v, want %v mentioning %q", tc.size, err, tc.wantErr, tc.mention)
 			}
 		})
 	}
