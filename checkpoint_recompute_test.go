@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -182,5 +183,74 @@ func TestUnbindLeavesNothingToRecompute(t *testing.T) {
 	}
 	if got := e.Pending(); got != 1 || len(e.recompute) != 1 || e.recompute[0] != ids[2] {
 		t.Fatalf("after Unbind of page %d: Pending %d, pages to compute %v; want 1, [%d]", ids[1], got, e.recompute, ids[2])
+	}
+}
+
+// Unbind takes a page out of the pages to compute by moving at most one
+// other page of the list (the last one into its place), not every page
+// after it: a bus that runs no waves (a follower, a recovery replaying a
+// log tail, deferred mode) unbinding n pages bound since the last wave took
+// n*n/2 steps (40,000 pages: 2.8 s). Moves are counted, not timed. Which
+// pages stay listed, and Pending, are checked against a model whatever the
+// order of the unbinds.
+func TestUnbindMovesAtMostOnePageToCompute(t *testing.T) {
+	const n = 64
+	for _, tc := range []struct {
+		name  string
+		order func(i int) int // the i-th unbind takes bound page order(i)
+	}{
+		{"first bound first", func(i int) int { return i }},
+		{"last bound first", func(i int) int { return n - 1 - i }},
+		{"interleaved", func(i int) int { return (i * 37) % n }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := openMem(t, nil)
+			ids := mustCreate(t, e, n+1, 8)
+			bound := ids[1:]
+			for _, c := range bound {
+				if err := e.Bind(ctx, c, "passthrough", nil, ids[:1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			listed := map[PageID]bool{}
+			for _, c := range bound {
+				listed[c] = true
+			}
+			for i := range n {
+				c := bound[tc.order(i)]
+				before := slices.Clone(e.recompute)
+				if err := e.Unbind(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+				delete(listed, c)
+				moved := 0
+				for j, id := range e.recompute {
+					if before[j] != id {
+						moved++
+					}
+				}
+				if moved > 1 {
+					t.Fatalf("Unbind of page %d moved %d other pages to compute; want at most 1", c, moved)
+				}
+				if len(e.recompute) != len(listed) || e.Pending() != len(listed) {
+					t.Fatalf("after Unbind of page %d: %d pages to compute, Pending %d; want %d", c, len(e.recompute), e.Pending(), len(listed))
+				}
+				for _, id := range e.recompute {
+					if !listed[id] {
+						t.Fatalf("after Unbind of page %d: page %d still to compute", c, id)
+					}
+				}
+			}
+			// Bound again, a page is computed by the next wave.
+			if err := e.Bind(ctx, bound[0], "passthrough", nil, ids[:1]); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.Pending(); got != 1 {
+				t.Fatalf("Pending after binding page %d again = %d, want 1", bound[0], got)
+			}
+			if r, err := e.Propagate(ctx); err != nil || r.Recomputed != 1 {
+				t.Fatalf("wave after binding page %d again: %+v, %v; want it computed", bound[0], r, err)
+			}
+		})
 	}
 }

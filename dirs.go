@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // checkLogDir refuses a data directory that holds checkpoints but no wal/.
@@ -17,8 +19,31 @@ import (
 // accepts the loss, and so does a bus without a log. (An in-memory bus
 // starts empty; its checkpoints/ is a scratch directory mounted before
 // Open.)
+//
+// A bus without a log is refused a directory whose wal/ holds a log
+// segment: it loaded the newest checkpoint and ignored every operation
+// the log held after it, and its own commits took those operations' LSNs;
+// a checkpoint it then wrote made the next Open with the log apply the
+// rest of the old log on top of it, a state no bus had (the middle of
+// three commits lost, the last kept).
 func (e *Bus) checkLogDir() error {
-	if e.memory || e.opts.DisableLog || e.opts.Repair || e.fs.Exists(e.walDir()) {
+	if !e.memory && e.opts.DisableLog {
+		names, err := e.fs.List(e.walDir())
+		if vfs.IsNotExist(err) {
+			return nil // a bus that never had a log
+		}
+		if err != nil {
+			return fmt.Errorf("mmsb: list %s: %w", e.walDir(), err)
+		}
+		for _, name := range names {
+			if _, ok := tlog.ParseSegmentName(name); ok {
+				return fmt.Errorf("%w: Options.DisableLog on %s, whose log %s holds segment %s: the bus would ignore the operations it holds past the newest checkpoint "+
+					"and commit over their LSNs (open it with its log)", ErrInvalidOption, e.dir, e.walDir(), name)
+			}
+		}
+		return nil
+	}
+	if e.memory || e.opts.Repair || e.fs.Exists(e.walDir()) {
 		return nil
 	}
 	if ckpts, err := checkpoint.List(e.fs, e.ckptDir()); err != nil || len(ckpts) == 0 {

@@ -174,7 +174,9 @@ type Options struct {
 	// DisableLog runs with no log at all (detached replay targets only):
 	// nothing is durable and replay, provenance from the log and
 	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
-	// in memory unless this is set.
+	// in memory unless this is set. A directory whose wal/ holds a log
+	// segment is refused (ErrInvalidOption): the bus would ignore what the
+	// log holds past the newest checkpoint.
 	DisableLog bool
 	// MemoryCheckpoints keeps an in-memory bus's checkpoints in its private
 	// in-memory filesystem, beside its log. By default they are unnamed
@@ -275,9 +277,10 @@ type Bus struct {
 	// The wave's plan moves them into the propagator's retry set. They
 	// wait here, under mu alone, because a wave computing without the
 	// lock reads that set (Bind bumps ctrlGen, so such a wave plans
-	// again and takes them). recomputeSet dedups it.
+	// again and takes them). recomputeSet dedups it and holds each page's
+	// index in it (Unbind removes a page in constant time).
 	recompute    []PageID
-	recomputeSet map[PageID]struct{}
+	recomputeSet map[PageID]int
 
 	log      *tlog.Log
 	lock     io.Closer
@@ -468,7 +471,7 @@ func Open(dir string, o *Options) (*Bus, error) {
 		bindings:     map[PageID]*Binding{},
 		flags:        map[PageID]uint8{},
 		dirtySet:     map[PageID]struct{}{},
-		recomputeSet: map[PageID]struct{}{},
+		recomputeSet: map[PageID]int{},
 		nextID:       1,
 		funcs:        map[string]RecomputeFunc{},
 		derivedReads: map[PageID]*Derivation{},

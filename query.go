@@ -246,9 +246,8 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 // QueryLog streams this bus's logged operations matching q (see QueryLogDir).
 // Everything committed before the call is visible: the query writes the
 // log's buffered records out to its files first, without an fsync. A
-// q.FromLSN the log no
-// longer holds, or a bus without a log, is ErrLogTruncated; a nil fn is
-// ErrInvalidOption.
+// q.FromLSN the log no longer holds, or a bus without a log, is
+// ErrLogTruncated; a nil fn is ErrInvalidOption.
 func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := q.check(); err != nil {
 		return err
