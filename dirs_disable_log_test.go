@@ -56,15 +56,7 @@ func TestOpenWithoutLogRefusesALoggedDirectory(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.emptied {
-				names, err := fs.List("/db/wal")
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, n := range names {
-					if err := fs.Remove(fs.Join("/db/wal", n)); err != nil {
-						t.Fatal(err)
-					}
-				}
+				emptyDir(t, fs, "/db/wal")
 			}
 			d, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock(), DisableLog: true})
 			if !tc.refused {

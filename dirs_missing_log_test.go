@@ -47,15 +47,7 @@ func TestOpenRefusesMissingLogDir(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.remove {
-				names, err := fs.List("/db/wal")
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, n := range names {
-					if err := fs.Remove(fs.Join("/db/wal", n)); err != nil {
-						t.Fatal(err)
-					}
-				}
+				emptyDir(t, fs, "/db/wal")
 				if err := fs.Remove("/db/wal"); err != nil {
 					t.Fatal(err)
 				}
@@ -101,5 +93,19 @@ func TestOpenAfterOpenFailedBeforeLogDir(t *testing.T) {
 	defer e.Close()
 	if e.LastLSN() != 0 {
 		t.Fatalf("LastLSN %d, want 0", e.LastLSN())
+	}
+}
+
+// emptyDir removes every file in dir on fs, leaving dir.
+func emptyDir(t *testing.T, fs vfs.FS, dir string) {
+	t.Helper()
+	names, err := fs.List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if err := fs.Remove(fs.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
