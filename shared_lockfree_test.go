@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestReaderCloseInsideView closes the Reader from inside View's fn, the
@@ -244,7 +245,7 @@ func TestReaderChunkReuseKeepsAddressSpace(t *testing.T) {
 func zeroPageBytes(t *testing.T) int64 {
 	b, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		t.Skipf("no /proc/self/maps: %v", err)
+		testutil.Missing(t, "no /proc/self/maps: %v", err)
 	}
 	var total int64
 	for _, line := range strings.Split(string(b), "\n") {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestReaderFailedOpensKeepAddressSpace: a region whose writer is gone
@@ -30,7 +31,7 @@ func TestReaderFailedOpensKeepAddressSpace(t *testing.T) {
 	}
 	start, err := page.ProcStartTime(os.Getpid())
 	if err != nil {
-		t.Skipf("no process start time: %v", err)
+		testutil.Missing(t, "no process start time: %v", err)
 	}
 	// A region whose writer "died": this PID with another start time, as
 	// after the writer's PID was recycled.
@@ -237,7 +238,7 @@ func TestReaderChecksRegionOwner(t *testing.T) {
 	}
 
 	if os.Geteuid() != 0 {
-		t.Skip("the cases with other owners need root (os.Chown)")
+		testutil.Missing(t, "the cases with other owners need root (os.Chown)")
 	}
 	const other = 65534
 	dir, shm := t.TempDir(), shmTestDir(t)
@@ -315,7 +316,7 @@ func TestReaderRefusesLinkedRegionFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := os.Symlink(filepath.Join(a.SharedPath(), name), file); err != nil {
-			t.Skip("no symlinks:", err)
+			testutil.Missing(t, "no symlinks: %v", err)
 		}
 		opts := &mmsb.ReaderOptions{SharedDir: shm, WriterTimeout: 20 * time.Millisecond}
 		rd, err := mmsb.OpenReader(dirB, opts)

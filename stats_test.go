@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/vfs"
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
@@ -64,7 +65,7 @@ func stopTheWorldPauses(t *testing.T) uint64 {
 	s := []metrics.Sample{{Name: "/sched/pauses/total/other:seconds"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
-		t.Skip("runtime does not report stop-the-world pauses")
+		testutil.Missing(t, "runtime does not report stop-the-world pauses")
 	}
 	var n uint64
 	for _, c := range s[0].Value.Float64Histogram().Counts {

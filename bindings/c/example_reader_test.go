@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestCPPReaderExampleErrors builds examples/cpp/reader.cpp as its README
@@ -22,7 +23,7 @@ import (
 func TestCPPReaderExampleErrors(t *testing.T) {
 	lookPath(t, "g++")
 	if st, err := os.Stat(mmsb.DefaultSharedDir); err != nil || !st.IsDir() {
-		t.Skipf("no %s: the example reads regions there", mmsb.DefaultSharedDir)
+		testutil.Missing(t, "no %s: the example reads regions there", mmsb.DefaultSharedDir)
 	}
 	exe := filepath.Join(t.TempDir(), "cpp-reader")
 	src := filepath.Join(repoRoot, "examples", "cpp", "reader.cpp")

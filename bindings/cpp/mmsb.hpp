@@ -357,8 +357,14 @@ public:
                        std::span<const std::uint64_t> expect_epochs = {}) {
         std::vector<mmsb_write> ws;
         ws.reserve(writes.size());
-        for (const auto &w : writes) {
-            if (w.data.size() > UINT32_MAX) throw invalid_argument("mmsb: a write longer than 4 GiB");
+        for (std::size_t i = 0; i < writes.size(); i++) {
+            const auto &w = writes[i];
+            // Named: "a write longer than 4 GiB" did not say which of a batch.
+            if (w.data.size() > UINT32_MAX)
+                throw invalid_argument("mmsb: write " + std::to_string(i) + " (page " + std::to_string(w.page) +
+                                       ", offset " + std::to_string(w.offset) + ") is " +
+                                       std::to_string(w.data.size()) + " bytes, more than a write can carry (" +
+                                       std::to_string(UINT32_MAX) + ")");
             ws.push_back({w.page, w.offset, static_cast<std::uint32_t>(w.data.size()), w.data.data()});
         }
         return commit_raw(ws, wait, expect_epochs);

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
@@ -125,7 +126,7 @@ func TestBenchTickFlagsNamed(t *testing.T) {
 func sharedDir(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat(mmsb.DefaultSharedDir); err != nil {
-		t.Skipf("shared mode needs %s: %v", mmsb.DefaultSharedDir, err)
+		testutil.Missing(t, "shared mode needs %s: %v", mmsb.DefaultSharedDir, err)
 	}
 	return filepath.Join(t.TempDir(), "bus")
 }

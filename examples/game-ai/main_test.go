@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"pgregory.net/rapid"
+
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestIncrementalEqualsFull is the example's law: after any sequence of
@@ -178,7 +180,7 @@ func useGrid(t *testing.T, side int) {
 // from-scratch BFS.
 func TestSharedReaderPicture(t *testing.T) {
 	if _, err := os.Stat("/dev/shm"); err != nil {
-		t.Skip("shared mode needs /dev/shm:", err)
+		testutil.Missing(t, "shared mode needs /dev/shm: %v", err)
 	}
 	useGrid(t, 64)
 	ctx := context.Background()

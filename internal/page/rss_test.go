@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // vmRSS returns the process's resident set size in bytes.
@@ -18,7 +19,7 @@ func vmRSS(t *testing.T) int64 {
 	t.Helper()
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
+		testutil.Missing(t, "no /proc/self/status: %v", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // chunkFiles lists the chunk files in region dir.
@@ -126,7 +127,7 @@ func TestSharedReserveFaultsAsPolicy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, dir := sharedStore(t)
 			if !strings.HasPrefix(dir, "/dev/shm/") {
-				t.Skip("no /dev/shm: file blocks need not follow faults")
+				testutil.Missing(t, "no /dev/shm: file blocks need not follow faults")
 			}
 			s.SetMemoryPolicy(tc.policy)
 			if err := s.ReserveCreates(1, func(int) int { return 2 << 20 }); err != nil {

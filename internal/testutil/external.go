@@ -12,9 +12,11 @@ import (
 const RequireExternalEnv = "MMSB_REQUIRE_EXTERNAL"
 
 // Missing reports that a test cannot run because something outside Go is
-// absent (a program, a Python module): it skips the test with the message,
-// or fails it when RequireExternalEnv is "1", so that CI cannot pass by
-// skipping.
+// absent (a program, a Python module, or an OS facility that CI's machine
+// has: /dev/shm, a /proc file, symbolic links, FIFOs, root): it skips the
+// test with the message, or fails it when RequireExternalEnv is "1", so
+// that CI cannot pass by skipping. A skip that depends on the platform
+// (GOOS, 32-bit), the build (race, invariants) or -short stays t.Skip.
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv(RequireExternalEnv) == "1" {

@@ -32,9 +32,11 @@ load each; struct.unpack would assemble them byte by byte, which could
 tear a word the writer changes).
 """
 
+import array
 import collections
 import ctypes
 import errno
+import fcntl
 import hashlib
 import math
 import mmap
@@ -44,6 +46,7 @@ import os
 import platform
 import stat
 import sys
+import termios
 import time
 
 import numpy as np
@@ -169,7 +172,9 @@ def _os_error(path, e):
 
 
 class _Map:
-    """One read-only mapping and the memoryview the reader reads it through.
+    """One read-only mapping and the memoryview the reader reads it through,
+    with the name and inode of the file it maps (to check that the file has
+    not shrunk under it: Reader._guard).
 
     release() drops both. It never unmaps memory that something still uses:
     a numpy array from PageView holds a buffer export on the memoryview,
@@ -177,11 +182,12 @@ class _Map:
     left to the garbage collector, which unmaps it when the last array is
     gone (numpy#9537 is the crash this avoids)."""
 
-    __slots__ = ("mm", "mv")
+    __slots__ = ("mm", "mv", "name", "ino", "length")
 
-    def __init__(self, mm):
+    def __init__(self, mm, name=None, ino=None):
         self.mm = mm
         self.mv = memoryview(mm)
+        self.name, self.ino, self.length = name, ino, len(self.mv)
 
     def words(self, fmt="Q"):
         n = len(self.mv) // 8 * 8
@@ -217,10 +223,12 @@ def _check_owner(path, st, owner):
                           % (path, st.st_uid, owner, stat.S_IMODE(st.st_mode)))
 
 
-def _map_ro(dir_fd, region, name, owner, min_len=0):
+def _map_ro(dir_fd, region, name, owner, min_len=0, watch=None):
     """Map the whole file name of the directory open as dir_fd (region
     names it in messages) read-only (PROT_READ, MAP_SHARED); None when
-    empty. The file must be a regular file that passes _check_owner."""
+    empty. The file must be a regular file that passes _check_owner.
+    watch(fd), when given, is called with the open file before it is
+    mapped (Reader._watch: an inotify watch on its inode)."""
     path = os.path.join(region, name)
     # O_NONBLOCK: opening a FIFO planted in the region's place would block
     # until some process opened its other end. It changes nothing for a
@@ -248,8 +256,12 @@ def _map_ro(dir_fd, region, name, owner, min_len=0):
             return None
         if n > 1 << 40:
             raise FormatError("%s is %d bytes" % (path, n))
+        if watch is not None:
+            # Before the size is mapped: a truncation from here on is an
+            # event (one before it is found by the size check in _guard).
+            watch(fd)
         try:
-            return _Map(mmap.mmap(fd, n, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ))
+            return _Map(mmap.mmap(fd, n, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ), name, st.st_ino)
         except OSError as e:
             raise _os_error(path, e) from None
     finally:
@@ -316,12 +328,53 @@ _FUTEX_WAIT = 0
 _libc = None
 
 
-def _futex_fn():
+def _libc_fn():
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
         _libc.syscall.restype = ctypes.c_long
-    return _libc.syscall
+    return _libc
+
+
+def _futex_fn():
+    return _libc_fn().syscall
+
+
+# Truncation. The writer never shrinks a region file, but its user (or
+# root) can truncate one that this reader has mapped; a load past the
+# file's new end is then a SIGBUS, which kills the interpreter (Python's
+# mmap cannot catch it, and a signal.signal handler returns to the load,
+# which faults again). So before every call that loads mapped memory the
+# reader checks that no mapped file shrank (Reader._guard): it keeps an
+# inotify watch on every mapped file's inode, and the kernel queues an
+# IN_MODIFY event for each truncation (through any name or descriptor),
+# so the common check is one FIONREAD ioctl on the inotify descriptor;
+# only after an event does it stat the files. Without inotify (no /proc,
+# the per-user limit of instances or watches reached, or after fork,
+# whose child shares the parent's event queue) it stats the files it is
+# about to read instead, one system call each. A truncation that lands
+# between the check and the load still faults.
+_IN_MODIFY = 0x2
+_IN_NONBLOCK = os.O_NONBLOCK
+_IN_CLOEXEC = os.O_CLOEXEC
+_fork_gen = 0
+
+
+def _after_fork():
+    global _fork_gen
+    _fork_gen += 1
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _inotify_init():
+    """A non-blocking inotify descriptor, or None when there is none."""
+    try:
+        fd = _libc_fn().inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+    except (AttributeError, OSError):
+        return None
+    return fd if fd >= 0 else None
 
 
 class _Chunk:
@@ -384,9 +437,9 @@ class PageView:
     def valid(self):
         """True while the page has not been written since the view was
         taken (one load of its sequence word). Raises Closed after the
-        reader closed."""
+        reader closed, FormatError once a mapped file shrank."""
         r = self._reader
-        r._check_open()
+        r._check_mapped()
         return self._array is not None and r._seq_word(self._slot) == self._seq
 
     def release(self):
@@ -430,6 +483,12 @@ class Reader:
     futex word, woken by every commit), "poll" (sleep with backoff from
     50 us to 1 ms), or "auto" (futex, falling back to poll if the syscall is
     refused).
+
+    A region file truncated under the reader (by its owner; the writer
+    never shrinks one) would make a load from it a SIGBUS that kills the
+    interpreter: every call that loads mapped memory checks first and
+    raises FormatError "shrank while mapped", then on every later call but
+    close (see _IN_MODIFY; a truncation inside a call still faults).
     """
 
     def __init__(self, dir=None, shared_dir=DEFAULT_SHARED_DIR, *, region=None,
@@ -476,6 +535,8 @@ class Reader:
             owner = _bus_owner(dir)
         self._closed = True
         self._dir_fd = None
+        self._ifd = None
+        self._broken = None  # the FormatError of a file that shrank: sticky
         self.region = region
         self.writer_timeout = writer_timeout
         self.liveness_interval = liveness_interval
@@ -504,7 +565,9 @@ class Reader:
                 _check_owner(region, st, owner)
                 self._owner = owner
                 self._dir_fd = _open_region_dir(region, st)
-                hdr = _map_ro(self._dir_fd, region, L.HEADER_FILE, owner)
+                self._ifd, self._ifd_gen = _inotify_init(), _fork_gen
+                self._fionread = array.array("i", [0])
+                hdr = _map_ro(self._dir_fd, region, L.HEADER_FILE, owner, watch=self._watch)
             except FileNotFoundError as e:
                 raise WriterGone("no shared region %s (no writer runs with Options.Shared): %s"
                                  % (region, e)) from None
@@ -525,7 +588,8 @@ class Reader:
             self._hq = hdr.words("Q")
             self._hi = hdr.words("I")
             try:
-                ct = _map_ro(self._dir_fd, region, L.CHUNK_TABLE_FILE, owner, L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES)
+                ct = _map_ro(self._dir_fd, region, L.CHUNK_TABLE_FILE, owner, L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES,
+                             watch=self._watch)
             except (FileNotFoundError, NotADirectoryError):
                 raise FormatError("region %s has no chunk table" % region) from None
             self._ct_map = ct
@@ -569,6 +633,95 @@ class Reader:
         fd, self._dir_fd = getattr(self, "_dir_fd", None), None
         if fd is not None:
             os.close(fd)
+        fd, self._ifd = getattr(self, "_ifd", None), None
+        if fd is not None:
+            os.close(fd)
+
+    # ---- truncation (see _IN_MODIFY) -------------------------------------
+
+    def _watch(self, fd):
+        """An inotify watch for IN_MODIFY on the inode of fd, about to be
+        mapped. Where one cannot be added, the reader stats files instead."""
+        if self._ifd is None or self._ifd_gen != _fork_gen:
+            return  # after fork, _guard drops the parent's queue
+        if _libc_fn().inotify_add_watch(self._ifd, b"/proc/self/fd/%d" % fd, _IN_MODIFY) < 0:
+            self._drop_inotify()
+
+    def _drop_inotify(self):
+        """Stat files from now on: inotify is unusable (or inherited over
+        fork, its queue shared with the parent). The maps are checked once
+        now, for what the lost queue might have said."""
+        fd, self._ifd = self._ifd, None
+        if fd is not None:
+            os.close(fd)
+        self._verify(self._all_maps())
+
+    def _all_maps(self):
+        maps = [getattr(self, "_hdr", None), getattr(self, "_ct_map", None)]
+        maps.extend(self._slot_maps)
+        maps.extend(c.map for c in self._chunks.values())
+        return maps
+
+    def _verify(self, maps):
+        """FormatError, kept for every later call, if a file of maps is
+        shorter than its mapping. A file no longer under its name in the
+        region (a chunk the writer removed, a region replaced) cannot be
+        found to check, and the writer never writes to one again."""
+        for m in maps:
+            if m is None or m.mv is None or m.name is None:
+                continue
+            try:
+                st = os.stat(m.name, dir_fd=self._dir_fd, follow_symlinks=False)
+            except (OSError, TypeError):
+                continue
+            if st.st_ino == m.ino and st.st_size < m.length:
+                self._broken = FormatError(
+                    "a file of region %s shrank while mapped: %s is %d bytes, the reader maps %d "
+                    "(its writer's user truncated it; reading it would be a SIGBUS); reopen the region"
+                    % (self.region, m.name, st.st_size, m.length))
+                raise self._broken
+
+    def _guard(self):
+        """Raise FormatError when a mapped file shrank: the check before
+        every call that loads mapped memory (a load past a file's end is a
+        SIGBUS that kills the interpreter)."""
+        if self._broken is not None:
+            raise self._broken
+        ifd = self._ifd
+        if ifd is not None and self._ifd_gen == _fork_gen:
+            try:
+                fcntl.ioctl(ifd, termios.FIONREAD, self._fionread, True)
+            except OSError:
+                self._drop_inotify()
+                return
+            if self._fionread[0] == 0:
+                return
+            try:
+                while len(os.read(ifd, 1 << 16)) == 1 << 16:
+                    pass
+            except BlockingIOError:
+                pass
+            except OSError:
+                self._drop_inotify()
+                return
+            self._verify(self._all_maps())
+            return
+        if ifd is not None:
+            # Inherited over fork: the queue is shared with the parent,
+            # so events one process reads the other would miss.
+            self._drop_inotify()
+            return
+        self._verify((self._hdr, self._ct_map) + self._slot_maps)
+
+    def _guard_chunk(self, c):
+        """The chunk's share of _guard where the reader stats files (with
+        inotify, _guard covered every mapped file)."""
+        if self._ifd is None:
+            self._verify((c.map,))
+
+    def _check_mapped(self):
+        self._check_open()
+        self._guard()
 
     @property
     def closed(self):
@@ -637,6 +790,7 @@ class Reader:
         every call; the process check runs every liveness_interval."""
         if self._closed:
             raise Closed("mmsb reader of %s is closed" % self.region)
+        self._guard()
         if self._gone is not None:
             raise self._gone
         if (self._hq[L.H_STATE // 8] != L.STATE_LIVE
@@ -646,7 +800,7 @@ class Reader:
     def alive(self):
         """None while the writer runs; raises WriterGone or Stale (sticky:
         a gone writer stays gone for this reader)."""
-        self._check_open()
+        self._check_mapped()
         if self._gone is not None:
             raise self._gone
         self._alive()
@@ -655,18 +809,18 @@ class Reader:
     def last_lsn(self):
         """The committed LSN the writer published last: every write up to
         it is visible to reads that start afterwards."""
-        self._check_open()
+        self._check_mapped()
         return self._hq[L.H_LSN // 8]
 
     @property
     def state(self):
         """The header's state word (1 live, 2 closed, 3 superseded)."""
-        self._check_open()
+        self._check_mapped()
         return self._hq[L.H_STATE // 8]
 
     def header(self):
         """The decoded header (validated like at open)."""
-        self._check_open()
+        self._check_mapped()
         return L.decode_header(self._hdr.mv)
 
     # ---- mappings -------------------------------------------------------
@@ -678,7 +832,7 @@ class Reader:
         try:
             for name in (L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE):
                 try:
-                    new.append(_map_ro(self._dir_fd, self.region, name, self._owner))
+                    new.append(_map_ro(self._dir_fd, self.region, name, self._owner, watch=self._watch))
                 except (FileNotFoundError, NotADirectoryError):  # removed, or the directory replaced
                     new.append(None)
         except BaseException:
@@ -739,7 +893,7 @@ class Reader:
         if c is not None and c.gen == gen:
             return c
         try:
-            m = _map_ro(self._dir_fd, self.region, L.chunk_file_name(idx, gen), self._owner)
+            m = _map_ro(self._dir_fd, self.region, L.chunk_file_name(idx, gen), self._owner, watch=self._watch)
         except (OSError, FormatError):
             return None
         if m is None:
@@ -819,6 +973,7 @@ class Reader:
                                   % (sl, page_id, ref, size, len(c.map.mv)))
             raise FormatError("slot %d (page %d): %d bytes in cell %#x of %d bytes"
                               % (sl, page_id, size, ref, c.cell_size))
+        self._guard_chunk(c)
         out = fn(c, off, size)
         if seq[sl] != s1:
             return _RETRY, None, 0, 0, s1
@@ -899,6 +1054,7 @@ class Reader:
         copies or views the bytes and then re-checks seq[slot] == s1."""
         if self._closed or self._gone is not None or not self._index_ok:
             return None
+        self._guard()
         hq = self._hq
         if (hq[6] != L.STATE_LIVE or hq[9] != self._index_ver  # H_STATE, H_TABLE_VER
                 or time.monotonic() - self._last_alive >= self.liveness_interval):
@@ -919,6 +1075,7 @@ class Reader:
         size = (cw >> 32) & L.SIZE_MASK
         if size == 0 or size > c.cell_size or off + size > c.length:
             return None  # _read_once reports a size over the cell
+        self._guard_chunk(c)
         return c, off, size, sl, s1
 
     def read(self, page_id):
@@ -1135,6 +1292,8 @@ class Reader:
         end = None if timeout is None else time.monotonic() + timeout
         pause = 50e-6
         while True:
+            if not self._closed:
+                self._guard()
             lsn = self._hq[L.H_LSN // 8] if not self._closed else None
             if lsn is not None and lsn > after_lsn:
                 return lsn

@@ -22,6 +22,9 @@ sys.path.insert(0, PYDIR)
 
 
 def _need(what):
+    """Skip the running test for want of what (a program, root, an OS
+    facility), or fail it under MMSB_REQUIRE_EXTERNAL=1 (CI), so that CI
+    cannot pass by skipping."""
     if os.environ.get("MMSB_REQUIRE_EXTERNAL") == "1":
         pytest.fail("%s is required (MMSB_REQUIRE_EXTERNAL=1)" % what)
     pytest.skip("%s not available" % what)

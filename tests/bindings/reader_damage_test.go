@@ -15,6 +15,7 @@ import (
 
 	"github.com/mmsb-go/mmsb/internal/base"
 	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // The C reader (bindings/c/mmsb_reader.h) against a region replaced or
@@ -65,7 +66,7 @@ func newRegionStore(t *testing.T, path string, gen uint64) *page.Store {
 	t.Helper()
 	start, err := page.ProcStartTime(os.Getpid())
 	if err != nil {
-		t.Skipf("no process start time (the reader checks the writer's): %v", err)
+		testutil.Missing(t, "no process start time (the reader checks the writer's): %v", err)
 	}
 	s, err := page.NewShared(path, 0o600, gen, uint64(os.Getpid()), start)
 	if err != nil {
@@ -168,7 +169,7 @@ func TestCReaderBoundToItsRegion(t *testing.T) {
 			fds := func() int {
 				e, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", c.cmd.Process.Pid))
 				if err != nil {
-					t.Skipf("no /proc/PID/fd: %v", err)
+					testutil.Missing(t, "no /proc/PID/fd: %v", err)
 				}
 				return len(e)
 			}

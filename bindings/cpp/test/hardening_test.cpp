@@ -25,6 +25,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -112,6 +113,32 @@ static void misuse(const std::string &dir) {
     std::vector<std::uint32_t> offs{0};
     THROWS(mem.commit_array(pages, offs, mmsb::bytes("ab")), mmsb::invalid_argument);
     TRUE(mem.last_lsn() == lsn);
+
+    // A write over 4 GiB is refused naming it (which of the batch, its
+    // page, its size): the message was "a write longer than 4 GiB". Its
+    // bytes are a reserved mapping, never touched.
+    {
+        const std::size_t n = (std::size_t(1) << 32) + 1;
+        void *p = mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        TRUE(p != MAP_FAILED);
+        if (p != MAP_FAILED) {
+            std::span<const std::uint8_t> huge(static_cast<const std::uint8_t *>(p), n);
+            try {
+                mem.commit({{1, 0, mmsb::bytes("a")}, {2, 3, huge}});
+                std::fprintf(stderr, "%s:%d: a write of %zu bytes did not throw\n", __FILE__, __LINE__, n);
+                failures++;
+            } catch (const mmsb::invalid_argument &e) {
+                const std::string msg = e.what();
+                if (msg.find("write 1 (page 2, offset 3) is 4294967297 bytes") == std::string::npos) {
+                    std::fprintf(stderr, "%s:%d: a write of %zu bytes: \"%s\" does not name it\n", __FILE__,
+                                 __LINE__, n, msg.c_str());
+                    failures++;
+                }
+            }
+            munmap(p, n);
+        }
+        TRUE(mem.last_lsn() == lsn);
+    }
 
     // The reader's own codes are named (code_name() said MMSB_ERR_UNKNOWN).
 #ifdef MMSB_HPP_HAS_READER

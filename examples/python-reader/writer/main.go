@@ -22,9 +22,18 @@ import (
 )
 
 func main() {
-	f, err := parseFlags(flag.CommandLine, os.Args[1:])
+	// ContinueOnError: flag.CommandLine's ExitOnError exited with status 2
+	// for an unknown flag or a bad value, where every other example (and
+	// this one's own checks) exits 1. The flag package has printed the
+	// error and the usage by then; -h prints the usage and exits 0.
+	f, err := parseFlags(flag.NewFlagSet(os.Args[0], flag.ContinueOnError), os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "writer:", err)
+		if errors.Is(err, errBadFlag) {
+			fmt.Fprintln(os.Stderr, "writer:", err)
+		}
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

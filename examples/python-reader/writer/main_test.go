@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +118,54 @@ func TestRunRefusesOtherBus(t *testing.T) {
 			}
 			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.mention) {
 				t.Fatalf("run on a bus of %d-byte pages: %v, want %v mentioning %q", tc.size, err, tc.wantErr, tc.mention)
+			}
+		})
+	}
+}
+
+// mainEnv makes the test binary run main instead of the tests
+// (TestBadFlagsExitOne runs it as the writer).
+const mainEnv = "MMSB_PYTHON_READER_WRITER_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestBadFlagsExitOne: the writer exits with status 1 for any flag it
+// cannot use, as the other examples do (examples/*/README.md), and 0 for
+// -h. Before, an unknown flag or a value the flag package could not parse
+// exited 2 (flag.CommandLine's ExitOnError), the status game-ai and
+// compiler-ir keep for a failed check. No case reaches the bus.
+func TestBadFlagsExitOne(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		code    int
+		mention string
+	}{
+		{"unknown flag", []string{"-bogus"}, 1, "flag provided but not defined: -bogus"},
+		{"pages not a number", []string{"-pages", "x"}, 1, `invalid value "x" for flag -pages`},
+		{"every not a duration", []string{"-every", "soon"}, 1, `invalid value "soon" for flag -every`},
+		{"an argument", []string{"/tmp/x"}, 1, `unexpected argument "/tmp/x"`},
+		{"help", []string{"-h"}, 0, "-every"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], tc.args...)
+			cmd.Env = append(os.Environ(), mainEnv+"=1")
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.mention) {
+				t.Fatalf("writer %s: exit status %d, output:\n%s\nwant status %d mentioning %q", strings.Join(tc.args, " "), code, out, tc.code, tc.mention)
 			}
 		})
 	}
