@@ -315,9 +315,11 @@ func (e *Bus) VerifyRollingHash() error {
 // (FirstLSN = LastLSN()+1; a gap or a duplicate is refused with
 // ErrReplicaOrder and nothing changes). The record is applied through the
 // code recovery uses (decodeRecord, applyOps) and then appended to the
-// follower's own log; a record that does not apply fails the bus with
-// ErrReplicaDiverged and is not logged (the ops before the failing one
-// stay applied in the failed bus's memory only). Then the rolling hash is
+// follower's own log. Every op is checked before any is applied: a record
+// that does not apply (or that no leader writes: a control op among
+// others, a delta to a page the same record creates) fails the bus with
+// ErrReplicaDiverged and changes nothing, in memory or in the log, so the
+// failed bus's reads show the state before it. Then the rolling hash is
 // compared with rec.StateHash: a mismatch fails the bus with
 // ErrReplicaDiverged. It
 // returns once the record is logged and applied; the local log syncs in
@@ -358,19 +360,30 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 		e.mu.Unlock()
 		return fmt.Errorf("%w: LSN %d..%d: %w", ErrReplication, rec.FirstLSN, rec.LastLSN, err)
 	}
+	first := rec.FirstLSN
+	// Every op is checked before any is applied: a record that does not
+	// apply (a delta past its page, a page that does not exist: a buggy
+	// or hostile leader, or a follower whose state differs) changes
+	// nothing, so reads of the failed bus show whole records, as after any
+	// other failure. Applied op by op, its first ops stayed in memory.
+	// (The creates' room first: a record whose creates cannot have it, or
+	// have sizes no page has, is refused without failing the bus.)
 	if err := e.reserveReplicatedCreates(ops); err != nil {
 		e.mu.Unlock()
 		return err
 	}
-	// Applied before it is logged: a record that decodes but does not
-	// apply (a delta past its page, a page that does not exist: a buggy
-	// or hostile leader, or a follower whose state differs) must not
+	if i, err := e.checkReplicatedOps(ops); err != nil {
+		err = e.fail(fmt.Errorf("%w: replicated record LSN %d..%d: the op at LSN %d does not apply (nothing of the record is applied or logged): %w",
+			ErrReplicaDiverged, rec.FirstLSN, rec.LastLSN, first+LSN(i), err))
+		e.mu.Unlock()
+		return err
+	}
+	// Applied before it is logged: a record that does not apply must not
 	// reach the follower's log. Logged first, it stayed there, and every
 	// later Open of the directory stopped on it as log corruption ("op at
 	// LSN N does not apply"), so the node could not even restart.
-	first := rec.FirstLSN
 	if i, err := e.applyOps(ops, first, e.rh.dec.Time); err != nil {
-		err = e.fail(fmt.Errorf("%w: replicated record LSN %d..%d: the op at LSN %d does not apply (the record is not logged; the ops before it are applied in memory only): %w",
+		err = e.fail(fmt.Errorf("%w: replicated record LSN %d..%d: the op at LSN %d does not apply although it was checked (the record is not logged; the ops before it are applied in memory only): %w",
 			ErrReplicaDiverged, rec.FirstLSN, rec.LastLSN, first+LSN(i), err))
 		e.mu.Unlock()
 		return err
@@ -402,6 +415,97 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 	e.log.Kick()
 	e.maybeCheckpoint()
 	return nil
+}
+
+// checkReplicatedOps checks every op of a replicated record against the
+// follower's state before any is applied, with the checks the leader ran
+// before it logged them (checkDelta as Commit and ValidateBatch run it,
+// CheckEpoch counting the earlier deltas to the page in the record;
+// checkCreate as CreatePages), and returns the index of the first op that
+// would not apply. The leader writes three shapes of record: the deltas of
+// a Commit, the derived deltas and flags of a propagation wave, and the
+// creates of a CreatePages; every other op (a free, an edge, a binding, a
+// metadata change) is a record of its own. Ops of those shapes do not
+// depend on one another beyond the CheckEpoch count and distinct created
+// IDs, so the state before the record decides each exactly. A record of
+// another shape (a delta or flags for a page the same record creates, a
+// control op among others) comes from no leader and is refused here too:
+// its ops would depend on one another. A control op alone is left to
+// applyOp, which checks it before it changes anything. Caller holds e.mu.
+func (e *Bus) checkReplicatedOps(ops []record.Op) (int, error) {
+	if plainDeltas(ops) {
+		// A Commit's record without CheckEpoch: applyOps checks the
+		// whole run before it applies any (applyDeltaRun), so checking
+		// here would only repeat it on the follower's hot path.
+		// TestFollowerRecordThatDoesNotApplyChangesNothing holds it to
+		// that.
+		return 0, nil
+	}
+	var pending map[PageID]Epoch    // deltas to a page earlier in the record, once a CheckEpoch needs them
+	var created map[PageID]struct{} // pages the record creates
+	for i := range ops {
+		op := &ops[i]
+		switch op.Kind {
+		case record.OpDelta, record.OpDerived:
+			id := op.Delta.Page
+			if _, ok := created[id]; ok {
+				return i, fmt.Errorf("%w: delta for page %d, which the same record creates (no leader writes such a record)", ErrInvalidDelta, id)
+			}
+			var p Epoch
+			if op.Delta.CheckEpoch && pending == nil {
+				pending = map[PageID]Epoch{}
+				for j := range ops[:i] {
+					if k := ops[j].Kind; k == record.OpDelta || k == record.OpDerived {
+						pending[ops[j].Delta.Page]++
+					}
+				}
+			}
+			if pending != nil {
+				p = pending[id]
+			}
+			if _, err := e.checkDelta(&op.Delta, p); err != nil {
+				return i, err
+			}
+			if pending != nil {
+				pending[id]++
+			}
+		case record.OpSetFlags:
+			if _, ok := created[op.Page]; ok {
+				return i, fmt.Errorf("%w: flags for page %d, which the same record creates (no leader writes such a record)", ErrInvalidPage, op.Page)
+			}
+			if _, ok := e.store.Lookup(op.Page); !ok {
+				return i, fmt.Errorf("%w: page %d", ErrPageNotFound, op.Page)
+			}
+		case record.OpCreatePage:
+			if _, ok := created[op.Page]; ok {
+				return i, fmt.Errorf("%w: page %d is created twice in the record", ErrPageExists, op.Page)
+			}
+			if err := e.checkCreate(op.Page, op.Size, op.Location, op.Meta); err != nil {
+				return i, err
+			}
+			if len(ops) > 1 {
+				if created == nil {
+					created = map[PageID]struct{}{}
+				}
+				created[op.Page] = struct{}{}
+			}
+		default:
+			if len(ops) > 1 {
+				return i, fmt.Errorf("a %v op in a record of %d ops (the leader logs each such op as a record of its own)", op.Kind, len(ops))
+			}
+		}
+	}
+	return 0, nil
+}
+
+// plainDeltas reports whether every op is a delta without CheckEpoch.
+func plainDeltas(ops []record.Op) bool {
+	for i := range ops {
+		if ops[i].Kind != record.OpDelta || ops[i].Delta.CheckEpoch {
+			return false
+		}
+	}
+	return true
 }
 
 // reserveReplicatedCreates reserves the room a replicated record's

@@ -220,9 +220,13 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 		switch {
 		case errors.Is(err, mmsb.ErrReplicaDiverged):
 			f.metrics.HashMismatches.Add(1)
-		case errors.Is(err, mmsb.ErrReplication):
-			// The payload does not decode: the message is bad, and
-			// reading it again will not change that (Node.Run stops).
+		case errors.Is(err, mmsb.ErrReplication) && !errors.Is(err, mmsb.ErrFailed):
+			// The payload does not decode (or its creates have sizes
+			// no page has): the message is bad, and reading it again
+			// will not change that (Node.Run stops). A failed bus is
+			// not the message's fault: its own log could not take the
+			// record (a disk error), and a node that reopens the bus
+			// takes the record again.
 			return fmt.Errorf("%w: stream sequence %d: %w", ErrBadMessage, seq, err)
 		}
 		return fmt.Errorf("replicate: stream sequence %d: %w", seq, err)

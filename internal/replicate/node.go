@@ -423,12 +423,13 @@ func (n *Node) Run(ctx context.Context) error {
 // the next record where it runs (no memory or space for its pages, a
 // record larger than its log holds): following again would reopen the
 // bus and refuse the same record, for ever; restarted where there is
-// room, it takes it.
+// room, it takes it. A node with no term left to lead (ErrTermsExhausted)
+// would meet the same term at every cycle.
 func stopsNode(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, fatal := range []error{mmsb.ErrReplicaDiverged, ErrStaleTerm, ErrBadMessage, mmsb.ErrNoSpace, mmsb.ErrRecordTooLarge} {
+	for _, fatal := range []error{mmsb.ErrReplicaDiverged, ErrStaleTerm, ErrBadMessage, mmsb.ErrNoSpace, mmsb.ErrRecordTooLarge, ErrTermsExhausted} {
 		if errors.Is(err, fatal) {
 			return true
 		}
@@ -530,8 +531,11 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease, bootstrapp
 		}
 		term = max(term, meta.Term)
 	}
-	term++
-	if err := n.sawTerm(term); err != nil {
+	term, err = nextTerm(term)
+	if err == nil {
+		err = n.sawTerm(term)
+	}
+	if err != nil {
 		n.setRole(nil, false)
 		_ = bus.Close()
 		return err

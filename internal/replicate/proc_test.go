@@ -3,12 +3,14 @@ package replicate
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,14 +44,42 @@ type replChild struct {
 	lines chan string
 	mu    sync.Mutex
 	out   strings.Builder
+	// stderr keeps the head of the child's standard error: a panic or a
+	// runtime error is printed there.
+	stderr headWriter
+	// exited is closed once the child exited and its output was read;
+	// waitErr is Wait's answer then.
+	exited  chan struct{}
+	waitErr error
+}
+
+// headWriter keeps the first 16 KiB written to it.
+type headWriter struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if room := 16<<10 - len(w.buf); room > 0 {
+		w.buf = append(w.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (w *headWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf)
 }
 
 func startReplChild(t *testing.T, run, url, dir string, env ...string) *replChild {
 	t.Helper()
-	c := &replChild{lines: make(chan string, 1<<16)}
+	c := &replChild{lines: make(chan string, 1<<16), exited: make(chan struct{})}
 	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1", "-test.v")
 	cmd.Env = append(append(os.Environ(), envReplChild+"=leader", envReplURL+"="+url, envReplDir+"="+dir), env...)
-	cmd.Stderr = io.Discard
+	cmd.Stderr = &c.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -63,13 +93,49 @@ func startReplChild(t *testing.T, run, url, dir string, env ...string) *replChil
 		for sc.Scan() {
 			c.lines <- sc.Text()
 		}
-		_ = cmd.Wait()
+		_, _ = io.Copy(io.Discard, stdout) // a line too long for the scanner
+		c.waitErr = cmd.Wait()
+		close(c.exited)
 		close(c.lines)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Kill)
 	})
 	return c
+}
+
+// errChildCrashed: the child ended by a panic or a runtime error, or
+// with an exit status other than the kill the test sent.
+var errChildCrashed = errors.New("the child process crashed")
+
+// signal sends sig to the child. It reports false, with a nil error, when
+// the child had already exited on its own (os.ErrProcessDone: a leader
+// fenced or stepped down may end), and errChildCrashed when it ended by a
+// panic or a runtime error: what the child did before it ended is still
+// checked by the caller, from its output and the stream.
+func (c *replChild) signal(sig os.Signal) (bool, error) {
+	err := c.cmd.Process.Signal(sig)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, os.ErrProcessDone) {
+		return false, fmt.Errorf("signal %v to the child: %w", sig, err)
+	}
+	return false, c.crashed()
+}
+
+// crashed waits until the child's exit is known and reports
+// errChildCrashed if it ended by a panic or a runtime error.
+func (c *replChild) crashed() error {
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("the child is gone but its output did not end:\n%s", c.tail())
+	}
+	if se := c.stderr.String(); strings.Contains(se, "panic:") || strings.Contains(se, "fatal error:") {
+		return fmt.Errorf("%w (exit: %s):\n%s", errChildCrashed, exitText(c.waitErr), se)
+	}
+	return nil
 }
 
 // expect waits for a line starting with prefix; the lines before it are
@@ -110,6 +176,9 @@ func (c *replChild) tail() string {
 	if len(s) > 4000 {
 		s = s[len(s)-4000:]
 	}
+	if se := c.stderr.String(); se != "" {
+		s += "stderr:\n" + se[:min(len(se), 4000)]
+	}
 	return s
 }
 
@@ -118,8 +187,13 @@ func (c *replChild) tail() string {
 // commit, "FAIL <error>" when a commit fails and "ROLE follower" when it
 // steps down.
 func TestReplicaChild(t *testing.T) {
-	if os.Getenv(envReplChild) == "" {
+	switch os.Getenv(envReplChild) {
+	case "":
 		t.Skip("helper process for the failover tests")
+	case "panic":
+		panic("a child asked to crash (TestReplicaChildExit)")
+	case "sleep":
+		time.Sleep(time.Hour) // until the parent kills it (TestReplicaChildExit)
 	}
 	nc, err := nats.Connect(os.Getenv(envReplURL), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
@@ -194,4 +268,46 @@ func TestReplicaChildMustRun(t *testing.T) {
 	if _, err := c.expect("LEADER", 30*time.Second, nil); err == nil {
 		t.Fatal("a child that ran no test was taken as leader")
 	}
+}
+
+// TestReplicaChildExit: signal tells a child that exited on its own (no
+// error: what it did is checked from its output and the stream) from one
+// that crashed (a panic: errChildCrashed, with its standard error), and a
+// live child takes the signal.
+func TestReplicaChildExit(t *testing.T) {
+	for _, tc := range []struct {
+		name, run string
+		env       []string
+		alive     bool
+		err       error
+	}{
+		{"exits", "^TestNoSuchTest$", nil, false, nil},
+		{"panics", "^TestReplicaChild$", []string{envReplChild + "=panic"}, false, errChildCrashed},
+		{"runs", "^TestReplicaChild$", []string{envReplChild + "=sleep"}, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startReplChild(t, tc.run, "nats://127.0.0.1:1", t.TempDir(), tc.env...)
+			if !tc.alive {
+				if _, err := c.expect("LEADER", time.Minute, nil); err == nil {
+					t.Fatal("the child reported LEADER")
+				}
+				<-c.exited
+			}
+			alive, err := c.signal(syscall.SIGCONT)
+			if alive != tc.alive || !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
+				t.Fatalf("signal: %v, %v; want %v, %v", alive, err, tc.alive, tc.err)
+			}
+			if tc.err != nil && !strings.Contains(err.Error(), "asked to crash") {
+				t.Fatalf("the crash report does not quote the child's standard error: %v", err)
+			}
+		})
+	}
+}
+
+// exitText describes a child's Wait error for a report.
+func exitText(err error) string {
+	if err == nil {
+		return "status 0"
+	}
+	return err.Error()
 }

@@ -3,6 +3,7 @@ package replicate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,21 @@ const termFile = "replicate-term"
 // could lead a term that followers already passed); the file is written
 // whole or not at all, so this is damage, not a crash mid-write.
 var ErrTermFile = errors.New("replicate: unreadable term file")
+
+// ErrTermsExhausted is returned when a node would lead the term after
+// 2^64-1: the next one would wrap to 0, below every term followers
+// applied (they refuse its records as ErrStaleTerm) and reusing message
+// IDs. Such a term comes only from a damaged or hostile stream header or
+// term file; the node stops (an operator decides) instead of leading.
+var ErrTermsExhausted = errors.New("replicate: no leader term left")
+
+// nextTerm returns the term after term, or ErrTermsExhausted.
+func nextTerm(term uint64) (uint64, error) {
+	if term == math.MaxUint64 {
+		return 0, fmt.Errorf("%w: the highest term seen is %d, the largest a term can be", ErrTermsExhausted, term)
+	}
+	return term + 1, nil
+}
 
 // loadTerm reads the term saved for stream (Node.streamID) in dir: 0 when
 // there is no file or it belongs to another stream (one deleted and made
