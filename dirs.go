@@ -43,14 +43,26 @@ func (e *Bus) checkLogDir() error {
 		}
 		return nil
 	}
-	if e.memory || e.opts.Repair || e.fs.Exists(e.walDir()) {
+	if e.memory || e.opts.Repair {
 		return nil
 	}
-	if ckpts, err := checkpoint.List(e.fs, e.ckptDir()); err != nil || len(ckpts) == 0 {
+	return checkLogRemoved(e.fs, e.dir)
+}
+
+// checkLogRemoved is ErrCorruption when dir on fs holds a checkpoint and
+// no wal/ (see Bus.checkLogDir), naming wal/. Open and the package-level
+// Replay refuse such a directory; both accept it with Options.Repair or
+// Options.DisableLog.
+func checkLogRemoved(fs vfs.FS, dir string) error {
+	walDir := fs.Join(dir, "wal")
+	if fs.Exists(walDir) {
+		return nil
+	}
+	if ckpts, err := checkpoint.List(fs, fs.Join(dir, "checkpoints")); err != nil || len(ckpts) == 0 {
 		return nil // nothing that a log continued; a listing error is recovery's to report
 	}
 	return fmt.Errorf("%w: %s has checkpoints/ but no wal/: its log was removed, and with it every operation committed after the newest checkpoint "+
-		"(restore %s; Options.Repair, or creating it empty, opens at the newest checkpoint and accepts the loss)", ErrCorruption, e.dir, e.walDir())
+		"(restore %s; Options.Repair, or creating it empty, accepts the loss: the state is then the newest checkpoint's)", ErrCorruption, dir, walDir)
 }
 
 // makeDirs creates the checkpoint and log directories and makes their

@@ -117,7 +117,8 @@ type Options struct {
 	Clock func() int64
 	// Repair: truncate the log at corruption (reporting what was dropped)
 	// instead of failing Open; it also opens a directory whose wal/ was
-	// removed at its newest checkpoint (ErrCorruption without it).
+	// removed at its newest checkpoint (ErrCorruption without it), and so
+	// does the package-level Replay.
 	Repair bool
 	// Functions are recompute functions available to bindings, by name, in
 	// addition to the built-ins of internal/semiring (one of the same name
@@ -176,7 +177,9 @@ type Options struct {
 	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
 	// in memory unless this is set. A directory whose wal/ holds a log
 	// segment is refused (ErrInvalidOption): the bus would ignore what the
-	// log holds past the newest checkpoint.
+	// log holds past the newest checkpoint. To the package-level Replay
+	// it says that the directory was written without a log: its
+	// checkpoints without wal/ are not refused.
 	DisableLog bool
 	// MemoryCheckpoints keeps an in-memory bus's checkpoints in its private
 	// in-memory filesystem, beside its log. By default they are unnamed
@@ -613,6 +616,9 @@ func (e *Bus) recover() error {
 	}
 	for _, c := range ckpts {
 		err := e.loadCheckpoint(c.Path)
+		if err == nil {
+			err = e.checkContinuesLog(e.fs, e.walDir(), c.Path)
+		}
 		if err == nil {
 			e.recovery.Checkpoint = c.Path
 			e.recovery.CheckpointLSN = e.lastLSN

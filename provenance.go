@@ -175,6 +175,10 @@ type provQuery struct {
 	cache   *provCache
 	res     *ProvenanceResult
 	seen    map[LSN]int // LSN -> index of its first listing in Writes
+	// rd reads every operation the query looks up in the log, reset for
+	// each (tlog.Reader.ResetAt): its 256 KiB read buffer is allocated
+	// once a query, not once a step (a 64-step chain made 16 MiB).
+	rd *tlog.Reader
 }
 
 // opInfo is what provenance needs of one logged operation.
@@ -448,14 +452,14 @@ func (q *provQuery) lookup(ctx context.Context, lsn LSN) (*opInfo, error) {
 	}
 	q.res.LogScans++
 	pos, _ := q.e.locate(lsn)
-	oi, err := readOpAt(fs, wal, pos, lsn)
+	oi, err := q.readOpAt(fs, wal, pos, lsn)
 	if err == nil && oi == nil {
 		// The op may be applied but not yet written by its committer: make
 		// everything appended so far readable and look once more.
 		if ferr := q.e.Flush(ctx); ferr != nil {
 			return nil, ferr
 		}
-		oi, err = readOpAt(fs, wal, pos, lsn)
+		oi, err = q.readOpAt(fs, wal, pos, lsn)
 	}
 	if err != nil || oi == nil {
 		return nil, err
@@ -486,15 +490,22 @@ func (e *Bus) locate(lsn LSN) (tlog.Position, bool) {
 
 // readOpAt reads and decodes the operation at lsn from the log in walDir,
 // starting at pos (from the log's sparse index; the zero Position scans
-// lsn's segment from its start); nil if the log does not hold it.
-func readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn LSN) (*opInfo, error) {
-	r, err := tlog.NewReaderAt(fs, walDir, pos, lsn)
+// lsn's segment from its start); nil if the log does not hold it. It
+// reads with the query's reader (q.rd), closed again when it returns.
+func (q *provQuery) readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn LSN) (*opInfo, error) {
+	var err error
+	if q.rd == nil {
+		q.rd, err = tlog.NewReaderAt(fs, walDir, pos, lsn)
+	} else {
+		err = q.rd.ResetAt(fs, walDir, pos, lsn)
+	}
 	if err != nil {
 		if vfs.IsNotExist(err) {
 			return nil, nil
 		}
 		return nil, err
 	}
+	r := q.rd
 	defer r.Close()
 	var dec record.Decoder
 	var op record.Op

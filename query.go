@@ -134,7 +134,9 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // end before q.FromLSN are skipped. A q.FromLSN older than the log's first
 // record (its segments were removed once a checkpoint covered them) is
 // ErrLogTruncated, before fn is called. A nil fs or fn, or a dir that does
-// not exist, is ErrInvalidOption.
+// not exist, is ErrInvalidOption. A dir holding a checkpoint and no wal/
+// is ErrCorruption naming wal/, as Open and Replay refuse it: its log was
+// removed (it was answered as a log holding no operation).
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := q.check(); err != nil {
 		return err
@@ -146,6 +148,9 @@ func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func
 		return err
 	}
 	if err := checkBusDir(fs, dir); err != nil {
+		return fmt.Errorf("log query: %w", err)
+	}
+	if err := checkLogRemoved(fs, dir); err != nil {
 		return fmt.Errorf("log query: %w", err)
 	}
 	return queryLog(ctx, fs, dir, q, nil, fn)

@@ -242,6 +242,11 @@ type Stats struct {
 	Failed          bool
 	HistoryCapacity int
 
+	// NoLog: the bus was opened with Options.DisableLog. It keeps no log,
+	// so it has no history to replay, query or check its state against
+	// (the integrity validator reports it not compared).
+	NoLog bool
+
 	// Closed: the bus is closed; Store and Log then hold their final
 	// values (the arenas are gone).
 	Closed bool
@@ -306,7 +311,7 @@ func (e *Bus) statsLocked() Stats {
 	s := Stats{Pages: st.Pages, LogicalBytes: st.LogicalBytes, Store: StoreStats(st), Edges: e.graph.NumEdges(),
 		GraphNodes: e.graph.NumNodes(), GraphBytes: e.graph.MemoryBytes(), Bindings: len(e.bindings),
 		LastLSN: e.lastLSN, SyncMode: e.opts.Sync.String(), InMemory: e.memory, Failed: e.failErr != nil,
-		Closed: e.closed, HistoryCapacity: len(e.hist)}
+		Closed: e.closed, HistoryCapacity: len(e.hist), NoLog: e.opts.DisableLog}
 	if e.log != nil {
 		s.Log = LogStats(e.log.Stats())
 	}

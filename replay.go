@@ -77,12 +77,20 @@ func newDetached(funcs map[string]RecomputeFunc, lazy bool) *Bus {
 // new detached bus: in memory, with no log, so it refuses writes and has no
 // history of its own (Close it when done). It reads while a live bus may be
 // writing the directory. Of opts (which may be nil) only FS (default: the OS
-// filesystem), Functions (for bindings' recompute functions) and
-// LazyPageMemory are used; bindings naming unregistered functions are
-// allowed. Without LazyPageMemory the replay pre-faults its page memory and
-// is bounded by the machine's memory (ErrNoSpace), as Open is: replay a
-// directory written by a lazy bus with LazyPageMemory too. A dir that does
-// not exist is ErrInvalidOption.
+// filesystem), Functions (for bindings' recompute functions),
+// LazyPageMemory, Repair and DisableLog (below) are used; bindings naming
+// unregistered functions are allowed. Without LazyPageMemory the replay
+// pre-faults its page memory and is bounded by the machine's memory
+// (ErrNoSpace), as Open is: replay a directory written by a lazy bus with
+// LazyPageMemory too. A dir that does not exist is ErrInvalidOption.
+//
+// A dir that holds a checkpoint but no wal/ is ErrCorruption naming wal/,
+// as Open refuses it: its log was removed, and with it every operation
+// after the newest checkpoint (the replay read the missing log as an empty
+// one and answered with the newest checkpoint's state, which `mmsb replay
+// --out` wrote as an intact directory). As with Open, opts.Repair accepts
+// the loss, an empty wal/ made by hand does too, and opts.DisableLog
+// replays a directory written by a bus without a log.
 func Replay(ctx context.Context, dir string, target ReplayTarget, opts *Options) (*Bus, error) {
 	fs := vfs.Default
 	if opts != nil && opts.FS != nil {
@@ -90,6 +98,11 @@ func Replay(ctx context.Context, dir string, target ReplayTarget, opts *Options)
 	}
 	if err := checkBusDir(fs, dir); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
+	}
+	if opts == nil || !opts.Repair && !opts.DisableLog {
+		if err := checkLogRemoved(fs, dir); err != nil {
+			return nil, fmt.Errorf("replay: %w", err)
+		}
 	}
 	return replay(ctx, dir, target, opts, 0)
 }
@@ -163,7 +176,11 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		}
 		var loadErr error // why the candidates passed over did not load
 		for _, c := range cands {
-			if err := e.loadCheckpointFrom(fs, c.Path); err != nil {
+			err := e.loadCheckpointFrom(fs, c.Path)
+			if err == nil {
+				err = e.checkContinuesLog(fs, walDir, c.Path)
+			}
+			if err != nil {
 				e.resetState()
 				loadErr = errors.Join(loadErr, err) // it names the file (loadCheckpointFrom)
 				e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, err.Error())
@@ -367,6 +384,44 @@ func (e *Bus) pageEpoch(id PageID) Epoch {
 		return e.store.Epoch(sl)
 	}
 	return 0
+}
+
+// checkContinuesLog refuses the checkpoint just loaded from path when the
+// log in walDir still holds the record of its LSN and that record's commit
+// time is not the checkpoint's last commit time. A bus stamps its state
+// with the time of the record it applied last, so a checkpoint of this
+// bus's history at LSN L carries the time of the log's record holding L;
+// one copied in from another bus (whose LSNs overlap this one's) does not,
+// and recovery and replay applied this log's operations after L on top of
+// the other bus's state: a mixture no bus had, without a word. The format
+// holds no bus identity, and this is the one check the files allow; a log
+// that no longer holds L (trimmed, restarted, or an empty wal/ written
+// with the checkpoint) leaves nothing to compare, and a log that cannot be
+// read there is for the replay that follows to report.
+func (e *Bus) checkContinuesLog(fs vfs.FS, walDir, path string) error {
+	at, stamp := e.lastLSN, e.lastTime
+	if at == 0 {
+		return nil
+	}
+	r, err := tlog.NewReader(fs, walDir, at)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	rec, err := r.Next()
+	if err != nil || rec.FirstLSN > at || rec.LastLSN() < at {
+		return nil
+	}
+	var dec record.Decoder
+	if dec.Reset(rec.Payload) != nil {
+		return nil
+	}
+	if dec.Time != stamp {
+		return fmt.Errorf("%w: checkpoint %s (LSN %d) is not of this log's history: its last commit is stamped %d ns, the log's record holding LSN %d (%s offset %d) %d ns "+
+			"(a checkpoint copied in from another bus? its state and this log's operations after LSN %d would mix two histories)",
+			ErrCorruption, path, at, stamp, at, rec.File, rec.Offset, dec.Time, at)
+	}
+	return nil
 }
 
 // firstLogLSN returns the first LSN held by the log in walDir (0 if empty).

@@ -78,7 +78,9 @@ and an empty log that continues at the next LSN; the history before that
 point is not copied. replay then opens DIR2 as a bus and checks that it
 recovers the same state hash, which it prints with the LSN.
 
-DIR is only read (no lock), so replay works next to a running writer.`,
+DIR is only read (no lock), so replay works next to a running writer. A DIR
+with checkpoints/ but no wal/ lost its log and is refused, as Open refuses
+it (restore wal/, or create it empty to accept the loss).`,
 		Example: `  mmsb replay ./data --to-lsn 5000 --out ./data-at-5000
   mmsb replay ./data --to-time 2026-01-02T15:04:05Z --out ./before-incident
   mmsb replay ./data --page 42 --epoch 7 --out ./page42-v7 --json`,
@@ -248,6 +250,15 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 		return err
 	}
 	if err := requireDataDir(dir); err != nil {
+		return err
+	}
+	// A DIR whose wal/ was removed lost every commit after its newest
+	// checkpoint (or all of them): the replay read the missing log as an
+	// empty one, and DIR2 was that loss written as an intact directory.
+	// mmsb.Replay refuses it once a checkpoint is left; this also catches
+	// a directory whose log went before its first checkpoint, as check
+	// and checkpoint do.
+	if err := requireLogDir(dir); err != nil {
 		return err
 	}
 	// DIR2 is written where --out leads: named as given, "." (whose

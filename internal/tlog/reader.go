@@ -44,9 +44,23 @@ type Position struct {
 // Log.Locate) instead of the beginning of pos's segment, returning records
 // holding LSNs >= from. If pos's segment is gone it falls back to NewReader.
 func NewReaderAt(fs vfs.FS, dir string, pos Position, from base.LSN) (*Reader, error) {
-	r, err := NewReader(fs, dir, from)
-	if err != nil {
+	r := &Reader{}
+	if err := r.ResetAt(fs, dir, pos, from); err != nil {
 		return nil, err
+	}
+	return r, nil
+}
+
+// ResetAt makes r read as NewReaderAt(fs, dir, pos, from) would (closing
+// the file it had open, and after Close too), keeping its buffers: the
+// 256 KiB read buffer and the largest payload read so far. A caller that
+// reads many short stretches of the log (a provenance query reads one
+// record per step) allocates them once instead of once a read. The record
+// Next returned last is no longer valid. On an error r returns it from
+// Next.
+func (r *Reader) ResetAt(fs vfs.FS, dir string, pos Position, from base.LSN) error {
+	if err := r.reset(fs, dir, from); err != nil {
+		return err
 	}
 	for i, seg := range r.segs {
 		if seg.path == pos.File && pos.Offset > SegmentHeaderSize && pos.FirstLSN <= from {
@@ -55,24 +69,38 @@ func NewReaderAt(fs vfs.FS, dir string, pos Position, from base.LSN) (*Reader, e
 			break
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // NewReader returns a reader positioned at the first record holding an LSN
 // >= from (skipping whole segments that end before it).
 func NewReader(fs vfs.FS, dir string, from base.LSN) (*Reader, error) {
+	r := &Reader{}
+	if err := r.reset(fs, dir, from); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// reset makes r a new reader of dir from from (NewReader), keeping its
+// scanner's buffers.
+func (r *Reader) reset(fs vfs.FS, dir string, from base.LSN) error {
 	if fs == nil {
 		fs = vfs.Default
 	}
+	r.closeFile()
+	br, buf := r.sc.br, r.sc.buf
 	segs, err := listSegments(fs, dir)
 	if err != nil {
-		return nil, err
+		*r = Reader{err: err, sc: scanner{br: br, buf: buf}}
+		return err
 	}
 	start := 0
 	for start+1 < len(segs) && segs[start+1].first <= from {
 		start++
 	}
-	return &Reader{fs: fs, from: from, segs: segs[start:]}, nil
+	*r = Reader{fs: fs, from: from, segs: segs[start:], sc: scanner{br: br, buf: buf}}
+	return nil
 }
 
 // Next returns the next record, io.EOF at the end of the log (a torn tail

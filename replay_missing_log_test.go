@@ -1,0 +1,192 @@
+package mmsb
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// TestReplayRefusesMissingLogDir: Replay of a directory whose wal/ was
+// removed read the missing log as an empty one and answered with the
+// newest checkpoint's state (LSN 5 of 9), and `mmsb replay --out` wrote
+// that as an intact directory: the loss went unreported. It is
+// ErrCorruption naming wal/ now, as Open's refusal. Repair, an empty wal/
+// made by hand, and DisableLog (a directory written without a log) replay
+// the checkpoint, as Open opens it; a live bus without a log replays its
+// own directory (it was opened, so nothing is refused).
+func TestReplayRefusesMissingLogDir(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		remove, remake     bool
+		repair, disableLog bool
+		refused            bool
+		wantLSN            LSN
+	}{
+		{name: "intact (control)", wantLSN: 9},
+		{name: "wal removed", remove: true, refused: true},
+		{name: "wal removed, Repair", remove: true, repair: true, wantLSN: 5},
+		{name: "wal removed, DisableLog", remove: true, disableLog: true, wantLSN: 5},
+		{name: "wal removed and made again empty", remove: true, remake: true, wantLSN: 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := mustCreate(t, e, 1, 16)[0]
+			for i := range 8 {
+				if _, err := e.Commit(ctx, []Delta{Write(id, uint32(i), []byte{1})}); err != nil {
+					t.Fatal(err)
+				}
+				if i == 3 {
+					if _, err := e.Checkpoint(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.remove {
+				emptyDir(t, fs, "/db/wal")
+				if err := fs.Remove("/db/wal"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.remake {
+				if err := fs.MkdirAll("/db/wal"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs, Repair: tc.repair, DisableLog: tc.disableLog})
+			if tc.refused {
+				if err == nil {
+					defer r.Close()
+					t.Fatalf("Replay of a directory without wal/ = LSN %d, want ErrCorruption", r.LastLSN())
+				}
+				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "has checkpoints/ but no wal/") || !strings.Contains(err.Error(), "/db/wal") {
+					t.Fatalf("Replay = %v, want ErrCorruption saying /db has checkpoints/ but no wal/", err)
+				}
+				if fs.Exists("/db/wal") {
+					t.Fatal("the refused Replay made wal/")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if got := r.LastLSN(); got != tc.wantLSN {
+				t.Fatalf("Replay LastLSN = %d, want %d", got, tc.wantLSN)
+			}
+		})
+	}
+}
+
+// TestReplayOfBusWithoutLog: a bus opened with DisableLog on a directory
+// writes checkpoints and never wal/. Its own Replay and ReadPageAt still
+// work (Open accepted the directory), and the package-level Replay of the
+// directory needs DisableLog to say it was written without a log.
+func TestReplayOfBusWithoutLog(t *testing.T) {
+	fs := vfs.NewMem()
+	e, err := Open("/db", &Options{FS: fs, DisableLog: true, CheckpointBytes: -1, Clock: testClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	id := mustCreate(t, e, 1, 16)[0]
+	if _, err := e.Commit(ctx, []Delta{Write(id, 0, []byte{7})}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Exists("/db/wal") {
+		t.Fatal("a bus without a log made wal/")
+	}
+	own, err := e.Replay(ctx, ReplayTarget{})
+	if err != nil {
+		t.Fatalf("Bus.Replay of a bus without a log: %v", err)
+	}
+	if own.LastLSN() != e.LastLSN() {
+		t.Errorf("Bus.Replay LastLSN %d, want %d", own.LastLSN(), e.LastLSN())
+	}
+	own.Close()
+	if _, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs}); !errors.Is(err, ErrCorruption) {
+		t.Errorf("Replay without DisableLog = %v, want ErrCorruption", err)
+	}
+	r, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs, DisableLog: true})
+	if err != nil {
+		t.Fatalf("Replay with DisableLog: %v", err)
+	}
+	defer r.Close()
+	if r.LastLSN() != e.LastLSN() {
+		t.Errorf("Replay with DisableLog: LastLSN %d, want %d", r.LastLSN(), e.LastLSN())
+	}
+}
+
+// TestQueryLogDirRefusesMissingLogDir: QueryLogDir of a directory whose
+// wal/ was removed answered no operation and no error, from any LSN: a
+// log holding nothing. It is ErrCorruption naming wal/ now, as Open and
+// Replay refuse the directory; an empty wal/ made by hand (the loss
+// accepted) answers nothing, and the intact directory its operations
+// (the controls).
+func TestQueryLogDirRefusesMissingLogDir(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		remove, remake bool
+		refused        bool
+		wantOps        int
+	}{
+		{name: "intact (control)", wantOps: 9},
+		{name: "wal removed", remove: true, refused: true},
+		{name: "wal removed and made again empty", remove: true, remake: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := mustCreate(t, e, 1, 16)[0]
+			for i := range 8 {
+				if _, err := e.Commit(ctx, []Delta{Write(id, uint32(i), []byte{1})}); err != nil {
+					t.Fatal(err)
+				}
+				if i == 3 {
+					if _, err := e.Checkpoint(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.remove {
+				emptyDir(t, fs, "/db/wal")
+				if err := fs.Remove("/db/wal"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.remake {
+				if err := fs.MkdirAll("/db/wal"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := 0
+			err = QueryLogDir(ctx, fs, "/db", LogQuery{}, func(*LoggedOp) bool { n++; return true })
+			if tc.refused {
+				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "has checkpoints/ but no wal/") {
+					t.Fatalf("QueryLogDir = %d operation(s), %v; want ErrCorruption saying /db has checkpoints/ but no wal/", n, err)
+				}
+				return
+			}
+			if err != nil || n != tc.wantOps {
+				t.Fatalf("QueryLogDir = %d operation(s), %v; want %d", n, err, tc.wantOps)
+			}
+		})
+	}
+}
