@@ -23,11 +23,7 @@ import (
 // of the live page takes no slot.
 func TestAsOfPageViewTakesTheServersSlot(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 16})
 	if err != nil {
 		t.Fatal(err)

@@ -76,11 +76,7 @@ func (r *restartableServer) url() string { return "http://" + r.addr }
 // history and live events again.
 func TestInspectorServerGoneAndBack(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	layout, err := demo.Build(ctx, bus)
 	if err != nil {
 		t.Fatal(err)
@@ -140,11 +136,7 @@ func TestInspectorServerGoneAndBack(t *testing.T) {
 // page view.
 func TestInspectorEdgeCases(t *testing.T) {
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	rs := newRestartableServer(t, inspector.Options{Bus: bus, PollInterval: 50 * time.Millisecond})
 	tb := newBrowser(t).newTab(t)
 

@@ -136,6 +136,11 @@ type Inspector struct {
 	// mux is where Mount put the inspector; Overview asks it whether the
 	// server also serves MetricsPath.
 	mux atomic.Pointer[http.ServeMux]
+
+	// streamCut holds the stream requests being served (QueryLog,
+	// Changes, Events), which Close cuts: one blocked writing to a client
+	// that stopped reading does not see done.
+	streamCut server.StreamCut
 }
 
 // MetricsPath is where the server's Prometheus metrics are looked for. When
@@ -188,9 +193,16 @@ func New(o Options) (*Inspector, error) {
 // Close stops collecting events and ends the Changes and Events streams
 // still open (Unavailable, ErrClosed), so that a browser reconnects instead
 // of waiting on an inspector that was replaced, and a server shutting down
-// does not wait for them. The unary handlers keep answering from the bus.
+// does not wait for them; a stream (QueryLog included) whose client
+// stopped reading is blocked writing and cannot send that end, so its
+// writes fail server.StreamEndGrace later (the stream is reset, or its
+// HTTP/1.1 connection closed): until 2026-12-06 one such client held
+// `mmsb serve`'s shutdown to its whole --shutdown-timeout
+// (TestCloseCutsStalledStream). The unary handlers keep answering from
+// the bus.
 func (in *Inspector) Close() error {
 	in.stop()
+	in.streamCut.Cut(nil)
 	in.wg.Wait()
 	return nil
 }
@@ -214,7 +226,9 @@ func (in *Inspector) ServiceHandler() (string, http.Handler) {
 	// The inspector's bounds come first, so that the caller's options
 	// (the server's read limit) replace them.
 	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(in.maxRequest), requestGzip(in.maxRequest)}, in.hopts...)
-	return inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, opts...)
+	path, h := inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, opts...)
+	return path, in.streamCut.Track(h, inspectorv1connect.InspectorServiceQueryLogProcedure,
+		inspectorv1connect.InspectorServiceChangesProcedure, inspectorv1connect.InspectorServiceEventsProcedure)
 }
 
 // requestGzip is the handler option that decompresses gzip requests (and
@@ -223,7 +237,7 @@ func (in *Inspector) ServiceHandler() (string, http.Handler) {
 // requestGzip is the server's decompressor that stops at the read limit
 // (server.BoundedGzip): Connect's default inflates a whole message to
 // measure it, so a small gzip request could take gigabytes
-// (TestInspectorGzipBombRefused).
+// (TestGzipBombRequestRefused).
 func requestGzip(maxBytes int) connect.HandlerOption { return server.BoundedGzip(maxBytes) }
 
 // uiPolicy is the UI's Content-Security-Policy (see UIHandler). img-src

@@ -43,11 +43,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	layout, err := demo.Build(ctx, bus)
 	if err != nil {
 		t.Fatal(err)
@@ -442,11 +438,7 @@ func TestInspectorMillionPages(t *testing.T) {
 	}
 	const n = 1 << 20
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	specs := make([]mmsb.PageSpec, 1<<16)
 	for i := range specs {
 		specs[i] = mmsb.PageSpec{Size: 64}

@@ -23,11 +23,7 @@ import (
 func lifecycleFixture(t *testing.T) (*mmsb.Bus, *inspector.Inspector, inspectorv1connect.InspectorServiceClient, string) {
 	t.Helper()
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	if _, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 64}}); err != nil {
 		t.Fatal(err)
 	}

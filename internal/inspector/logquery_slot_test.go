@@ -136,11 +136,7 @@ func TestUnaryLogReadsTakeTheServersSlot(t *testing.T) {
 func busWithOneLogSlot(t *testing.T) (*mmsb.Bus, mmsb.PageID, *server.Server) {
 	t.Helper()
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	id, err := bus.CreatePage(ctx, mmsb.PageSpec{Size: 16})
 	if err != nil {
 		t.Fatal(err)

@@ -616,19 +616,42 @@ func shownIntent(intent []byte) []byte {
 
 // writtenBytes returns the bytes the write at lsn put in [lo, hi) of page
 // (positions it did not write read as zero), at most maxShownBytes.
+// shownWrite returns bytes [lo, hi) of what d writes (zero where it
+// writes nothing), in a slice of their own. A runs delta is applied to
+// the window only: applied to a buffer as large as the page, each of the
+// maxProvBytes steps of a provenance answer allocated up to 16 MiB and
+// kept it alive behind its few shown bytes until the answer was sent, 512
+// MiB for one request (TestProvenanceBytesCopyOnlyTheWindow). A masked
+// delta, whose payload is indexed through its mask, is applied whole and
+// the window copied out.
+func shownWrite(d *mmsb.Delta, lo, hi uint32) ([]byte, error) {
+	out := make([]byte, hi-lo)
+	if d.Form == delta.FormRuns {
+		for _, r := range d.Runs { // in order: a later run wins, as in Apply
+			end := uint64(r.Offset) + uint64(len(r.Data))
+			from, to := max(uint64(r.Offset), uint64(lo)), min(end, uint64(hi))
+			if from < to {
+				copy(out[from-uint64(lo):to-uint64(lo)], r.Data[from-uint64(r.Offset):to-uint64(r.Offset)])
+			}
+		}
+		return out, nil
+	}
+	end := uint32(0)
+	delta.Ranges(d, func(off, n uint32) { end = max(end, off+n) })
+	end = max(end, d.MaskLen) // Apply refuses a mask longer than the buffer
+	buf := make([]byte, max(end, hi))
+	if err := delta.Apply(d, buf); err != nil {
+		return nil, err
+	}
+	copy(out, buf[lo:hi])
+	return out, nil
+}
+
 func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.LSN, lo, hi uint32) ([]byte, error) {
 	var out []byte
 	var applyErr error
 	err := s.bus().QueryLog(ctx, mmsb.LogQuery{Page: page, FromLSN: lsn, ToLSN: lsn, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
-		d := &op.Op.Delta
-		end := uint32(0)
-		delta.Ranges(d, func(off, n uint32) { end = max(end, off+n) })
-		if d.Form != delta.FormRuns {
-			end = max(end, d.MaskLen) // Apply refuses a mask longer than the buffer
-		}
-		buf := make([]byte, max(end, hi))
-		applyErr = delta.Apply(d, buf)
-		out = buf[lo:min(hi, lo+maxShownBytes)]
+		out, applyErr = shownWrite(&op.Op.Delta, lo, min(hi, lo+maxShownBytes))
 		return false
 	})
 	if errors.Is(err, mmsb.ErrLogTruncated) {

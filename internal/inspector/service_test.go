@@ -25,11 +25,7 @@ import (
 func serviceFixture(t testing.TB) (*mmsb.Bus, demo.Layout, inspectorv1connect.InspectorServiceClient, string) {
 	t.Helper()
 	ctx := context.Background()
-	bus, err := mmsb.Open("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
+	bus := memBus(t)
 	l, err := demo.Build(ctx, bus)
 	if err != nil {
 		t.Fatal(err)

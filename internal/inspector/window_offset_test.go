@@ -130,7 +130,7 @@ func TestRequestNumbersPastInt32(t *testing.T) {
 }
 
 // memBus opens an in-memory bus closed when the test ends.
-func memBus(t *testing.T) *mmsb.Bus {
+func memBus(t testing.TB) *mmsb.Bus {
 	t.Helper()
 	bus, err := mmsb.Open("", nil)
 	if err != nil {

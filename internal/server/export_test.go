@@ -1,5 +1,7 @@
 package server
 
+import "context"
+
 // SetAsOfHooks sets the functions an as-of Read calls when it takes a
 // slot and starts replaying (started) and when it finds every slot taken
 // (waiting), so that tests observe the bound without timing. Set before
@@ -36,3 +38,8 @@ func SetConnRefusedHook(ln any, refused func()) { ln.(*limitListener).refused = 
 // SetStatsWaitingHook sets the function a Stats call asking for the
 // state hash calls when another one holds the hash slot.
 func SetStatsWaitingHook(s *Server, waiting func()) { s.hooks.statsWaiting = waiting }
+
+// SetQueryLogHook sets the function QueryLog calls, with its context,
+// before it takes each operation the log query yields. Set before the
+// server serves.
+func SetQueryLogHook(s *Server, op func(context.Context)) { s.hooks.queryLogOp = op }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -108,6 +109,9 @@ func (s *Server) deltas(what string, ps []*mmsbv1.Delta, source string, intent [
 	if err := checkCount(what, len(ps)); err != nil {
 		return nil, err
 	}
+	if err := checkStamped(what, ps, source, intent); err != nil {
+		return nil, err
+	}
 	if source == "" {
 		source = "rpc"
 	}
@@ -123,6 +127,51 @@ func (s *Server) deltas(what string, ps []*mmsbv1.Delta, source string, intent [
 		}
 	}
 	return ds, nil
+}
+
+// maxStampedBytes bounds the bytes of source and intent a request's
+// defaults (CommitRequest.source and .intent) make the log hold: each is
+// given to every delta of the batch that has none of its own, and the log
+// stores it with each. At DefaultMaxRequestBytes, a batch logs no more of
+// them than a request could carry in its deltas' own fields. Until
+// 2026-12-06 only the log's 256 MiB record limit bounded them: a request
+// of 1.3 MB (a 1 MiB intent, or source, on 255 one-byte deltas) logged
+// 255 MiB, and one of 1,000 deltas had the bus encode 256 MiB before
+// refusing it (TestCommitStampedIntentBound).
+const maxStampedBytes = DefaultMaxRequestBytes
+
+// checkStamped refuses a batch whose request source and intent, given to
+// each of its deltas without one of their own, would add up to more than
+// maxStampedBytes, naming the sizes.
+func checkStamped(what string, ps []*mmsbv1.Delta, source string, intent []byte) error {
+	if len(source) == 0 && len(intent) == 0 {
+		return nil
+	}
+	sourced, intented := 0, 0
+	for _, p := range ps {
+		if len(p.GetSource()) == 0 {
+			sourced++
+		}
+		if len(p.GetIntent()) == 0 {
+			intented++
+		}
+	}
+	// At most 1 GiB (--max-request-bytes' largest) times 2^20 deltas,
+	// twice: no overflow in 64 bits (an int product overflows on 32-bit).
+	total := uint64(len(source))*uint64(sourced) + uint64(len(intent))*uint64(intented)
+	if total <= maxStampedBytes {
+		return nil
+	}
+	var parts []string
+	if len(source) > 0 && sourced > 0 {
+		parts = append(parts, fmt.Sprintf("source of %d bytes on %d deltas", len(source), sourced))
+	}
+	if len(intent) > 0 && intented > 0 {
+		parts = append(parts, fmt.Sprintf("intent of %d bytes on %d deltas", len(intent), intented))
+	}
+	err := fmt.Errorf("%s: %w: the request's %s without their own would log %d bytes, more than %d: send shorter ones, commit smaller batches, or give the deltas their own",
+		what, mmsb.ErrInvalidDelta, strings.Join(parts, " and "), total, maxStampedBytes)
+	return busError(connect.CodeInvalidArgument, err, err)
 }
 
 // reservedSource reports whether a delta with Source s may come only from
@@ -459,8 +508,15 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 	const chunk = 256
 	var batch []*mmsbv1.Op
 	var sendErr error
+	var sent mmsb.LSN // the last LSN sent
 	n, size := 0, 0
 	err = s.bus.QueryLog(ctx, q, func(lo *mmsb.LoggedOp) bool {
+		if h := s.hooks.queryLogOp; h != nil {
+			h(ctx)
+		}
+		if ctx.Err() != nil {
+			return false // a record's operations are not checked between
+		}
 		batch = append(batch, wire.OpToProto(lo))
 		n++
 		size += opBytes(lo.Op)
@@ -468,12 +524,28 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 			if sendErr = stream.Send(&mmsbv1.QueryLogResponse{Ops: batch}); sendErr != nil {
 				return false
 			}
+			sent = lo.LSN
 			batch, size = nil, 0
 		}
 		return limit == 0 || n < limit
 	})
+	if errors.Is(context.Cause(ctx), errCutShort) {
+		// Shutdown ended the query (cutQueries); a send it cut fails
+		// with the stream, whose end then cannot be written either.
+		where := "before any operation was sent"
+		if sent != 0 {
+			where = fmt.Sprintf("after the operation at LSN %d (resume from LSN %d)", sent, sent+1)
+		}
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("QueryLog: %w: the query was cut short %s; retry after the restart or on another server", errCutShort, where))
+	}
 	if sendErr != nil {
 		return sendErr
+	}
+	if err == nil {
+		// The callback stops at the context's end between a record's
+		// operations, where the bus's query returns nil: the answer is
+		// not whole, and must not end as if it were.
+		err = ctx.Err()
 	}
 	if err != nil {
 		return toConnect(err)

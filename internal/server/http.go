@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
 )
 
 // DefaultMaxRequestBytes bounds a request message (64 MiB): larger ones
@@ -65,7 +67,8 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	mux := http.NewServeMux()
 	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin),
 		BoundedGzip(maxBytes))
-	h = s.trackWatches(h)
+	h = s.watchCut.Track(h, mmsbv1connect.BusServiceWatchProcedure)
+	h = s.queryCut.Track(h, mmsbv1connect.BusServiceQueryLogProcedure)
 	if o.Auth != nil {
 		h = o.Auth.Gate(h)
 	}

@@ -117,8 +117,12 @@ type Server struct {
 	// when one finds every slot taken; statsHashing runs in Stats before
 	// it reads the counters and the state hash (holding the hash slot),
 	// statsWaiting when a Stats asking for the state hash finds the slot
-	// taken.
-	hooks struct{ asOfStarted, asOfWaiting, statsHashing, statsWaiting func() }
+	// taken; queryLogOp runs in QueryLog, with its context, before it
+	// takes each operation.
+	hooks struct {
+		asOfStarted, asOfWaiting, statsHashing, statsWaiting func()
+		queryLogOp                                           func(context.Context)
+	}
 
 	// hashSlot holds a token while a Stats call hashes the state: one at
 	// a time.
@@ -138,8 +142,9 @@ type Server struct {
 	watchers    atomic.Int64
 	maxWatchers int64
 
-	// watchStreams: the Watch requests being served (watchcut.go).
-	watchStreams watchStreams
+	// watchCut and queryCut: the Watch and the QueryLog requests being
+	// served, which Shutdown cuts (cutWatches, cutQueries).
+	watchCut, queryCut StreamCut
 
 	// readyzLogged: /readyz logged the bus's error (once).
 	readyzLogged atomic.Bool
@@ -301,19 +306,36 @@ func longError(ctx context.Context, what string, err error) error {
 	return toConnect(err)
 }
 
+// cutWatches cuts every Watch stream being served, and any that starts
+// later, StreamEndGrace after the hub has ended it with its resumable
+// error: one whose client stopped reading cannot write that end.
+func (s *Server) cutWatches() { s.watchCut.Cut(nil) }
+
+// cutQueries ends every QueryLog stream being served, and any that
+// starts later: its context is cancelled with errCutShort (the query
+// stops between operations and answers Unavailable, naming where to
+// resume) and its writes fail StreamEndGrace later, so that one blocked
+// writing to a client that stopped reading ends too. A query only reads:
+// a shutdown loses nothing by cutting it, so it is not given the grace
+// period the writing calls are.
+func (s *Server) cutQueries() { s.queryCut.Cut(errCutShort) }
+
 // Shutdown refuses new writing calls (state changes, Submit) and long
 // calls (Checkpoint, VerifyReplay) with Unavailable, waits for those in
 // flight (or ctx: the long calls still running are then cut short, and
 // answer Unavailable), and closes every watch with a resumable
 // Unavailable error carrying the last LSN it delivered; a watch whose
 // client does not take that end (it stopped reading) within a second is
-// cut (its stream reset). The HTTP server should stop accepting connections
+// cut (its stream reset). QueryLog streams are ended at once, with
+// Unavailable naming the LSN to resume from (they only read: nothing is
+// lost), and cut a second later if their client stopped reading. The HTTP server should stop accepting connections
 // first (http.Server.Shutdown does, but waits for streams: call this
 // concurrently with it, or before it).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.writeMu.Lock()
 	s.draining = true
 	s.writeMu.Unlock()
+	s.cutQueries()
 	done := make(chan struct{})
 	go func() { s.writes.Wait(); close(done) }()
 	var err error
