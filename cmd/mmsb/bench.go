@@ -22,6 +22,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -246,6 +247,16 @@ func (o *benchOptions) validate() error {
 		return usageErr("--concurrency must be at least 1, got %d", o.concurrency)
 	case o.pipeline < 1:
 		return usageErr("--pipeline must be at least 1, got %d", o.pipeline)
+	case o.workload == "commit" && min(int64(o.batch), o.count) > tlog.MaxRecordBytes/int64(o.deltaSize):
+		// One batch is one log record: a larger one is refused by the
+		// bus at its first commit, after its buffers were allocated
+		// (--batch 10^9 --count 10^9 asked for about 90 GB first).
+		return usageErr("--batch %d × --delta-size %d: more than the %d bytes a log record holds (commit smaller batches)",
+			min(int64(o.batch), o.count), o.deltaSize, tlog.MaxRecordBytes)
+	case o.stallThreshold < 0:
+		// 0 counts every commit as a stall (a trace on demand); a
+		// negative latency means nothing.
+		return usageErr("--stall-threshold must not be negative (0: every commit), got %s", o.stallThreshold)
 	case o.checkpointRate > 0 && o.checkpointRate < mmsb.MinCheckpointWriteRate:
 		// The bus refuses it too, but only once opened: a flag value
 		// is a usage error, found before any work (docs/cli.md).
@@ -306,7 +317,10 @@ func (o *benchOptions) validate() error {
 	if o.dir != "" {
 		names, err := os.ReadDir(o.dir)
 		if err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("bench directory: %w", err)
+			// A flag value that names no usable directory (a file, one
+			// that cannot be read): exit 2 like --dir not empty, where it
+			// exited 1 as if the bench had run and failed.
+			return usageErr("--dir %s: %v", o.dir, err)
 		}
 		if len(names) > 0 {
 			return usageErr("--dir %s is not empty: bench measures a fresh bus and never writes into existing data", o.dir)
@@ -504,7 +518,7 @@ func (a *app) benchCreate(ctx context.Context, bus *mmsb.Bus, o *benchOptions, r
 
 // benchCommit runs the commit workload from o.concurrency goroutines.
 func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, ids []mmsb.PageID, res *benchResult) error {
-	batches := (o.count + int64(o.batch) - 1) / int64(o.batch)
+	batches := ceilDiv(o.count, int64(o.batch))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -678,6 +692,17 @@ type benchWorker struct {
 	// latCkpt: the commits that overlapped a checkpoint (one was running
 	// when the commit started or when it ended), also counted in lat.
 	latCkpt latencyHist
+}
+
+// ceilDiv is n/d rounded up, for n >= 0 and d >= 1, without the overflow of
+// (n+d-1)/d: with --batch near MaxInt64 that went negative, and bench
+// reported "1000 deltas in 0 batches" at a rate while committing none.
+func ceilDiv(n, d int64) int64 {
+	q := n / d
+	if n%d != 0 {
+		q++
+	}
+	return q
 }
 
 func newBenchWorker(batch, deltaSize int) *benchWorker {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // growthPoint is one measurement of `mmsb bench --workload growth`: the
@@ -89,6 +90,13 @@ func (a *app) runGrowthBench(ctx context.Context, o *benchOptions) error {
 	if err := checkPageMemory("--growth-batch-pages", o.growthBatchPages, o.pageSize, false); err != nil {
 		return err
 	}
+	for _, b := range append([]int{o.batch}, batches...) {
+		// One batch is one log record (see benchOptions.validate).
+		if n := min(int64(b), growthDeltas(o, b)); n > tlog.MaxRecordBytes/int64(o.deltaSize) {
+			return usageErr("batch %d × --delta-size %d: more than the %d bytes a log record holds (--batch and --growth-batches)",
+				n, o.deltaSize, tlog.MaxRecordBytes)
+		}
+	}
 	if o.plotDir != "" {
 		// Made before the run, not with the charts after it: a --plot
 		// that cannot be a directory lost every point measured.
@@ -126,7 +134,13 @@ func (a *app) runGrowthBench(ctx context.Context, o *benchOptions) error {
 // growthDeltas is how many deltas one point commits: --count, but at most
 // 20,000 batches, so that batches of one delta still finish in seconds.
 func growthDeltas(o *benchOptions, batch int) int64 {
-	return min(o.count, int64(batch)*20_000)
+	if int64(batch) > o.count/20_000 {
+		// batch × 20,000 is past --count (and may be past MaxInt64:
+		// --growth-batches 9223372036854775807 went negative and
+		// panicked in makeslice).
+		return o.count
+	}
+	return int64(batch) * 20_000
 }
 
 // growthPoint measures one (pages, batch) point: the bus first, then the
@@ -188,7 +202,7 @@ func runBareLoop(o *benchOptions) (benchResult, error) {
 		ids[i] = mmsb.PageID(i + 1)
 	}
 	w := newBenchWorker(int(min(int64(o.batch), o.count)), o.deltaSize)
-	batches := (o.count + int64(o.batch) - 1) / int64(o.batch)
+	batches := ceilDiv(o.count, int64(o.batch))
 	start := time.Now()
 	for b := int64(0); b < batches; b++ {
 		k := int(min(int64(o.batch), o.count-b*int64(o.batch)))

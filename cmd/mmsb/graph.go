@@ -90,6 +90,7 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 		return interrupted(ctx, "graph of "+dir, fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err))
 	}
 	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
+	a.noteMissingLog(dir)
 	edges := st.Edges()
 	bindings := map[mmsb.PageID]string{}
 	for _, id := range st.Bindings() {

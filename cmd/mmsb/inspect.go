@@ -29,9 +29,13 @@ type inspectPage struct {
 
 // inspectReport is what `mmsb inspect --json` prints.
 type inspectReport struct {
-	Dir         string            `json:"dir"`
-	Segments    []checkSegment    `json:"segments"`
-	LogProblems int               `json:"log_problems"` // run `mmsb check` for details
+	Dir         string         `json:"dir"`
+	Segments    []checkSegment `json:"segments"`
+	LogProblems int            `json:"log_problems"` // run `mmsb check` for details
+	// LogMissing: DIR has no wal/ (so no segment). Open makes an empty log
+	// there, or refuses the directory once it holds a checkpoint (the log
+	// was removed: Bus.checkLogDir), and so does inspect.
+	LogMissing  bool              `json:"log_missing,omitempty"`
 	Checkpoints []checkCheckpoint `json:"checkpoints"`
 	// CheckpointProblems counts the checkpoints that do not verify
 	// (checkpoints[].ok false); `mmsb check` says why.
@@ -78,8 +82,14 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 	}
 	fs := vfs.Default
 	rep := &inspectReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}}
-	segs, err := tlog.Check(fs, filepath.Join(dir, "wal"), nil, func(tlog.Problem) { rep.LogProblems++ })
-	if err != nil && !vfs.IsNotExist(err) {
+	wal := filepath.Join(dir, "wal")
+	segs, err := tlog.Check(fs, wal, nil, func(tlog.Problem) { rep.LogProblems++ })
+	switch {
+	case vfs.IsNotExist(err):
+		// Said, not shown as an empty log: "(none)" and exit 0 read as a
+		// bus with nothing logged.
+		rep.LogMissing = true
+	case err != nil:
 		return fmt.Errorf("read log: %w", err)
 	}
 	for _, s := range segs {
@@ -89,6 +99,11 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 	ckpts, err := checkpoint.List(fs, filepath.Join(dir, "checkpoints"))
 	if err != nil {
 		return fmt.Errorf("list checkpoints: %w", err)
+	}
+	if rep.LogMissing && len(ckpts) > 0 {
+		return fmt.Errorf("%s has checkpoints/ but no wal/ (%s is missing): its log was removed, and with it every commit after the newest checkpoint; "+
+			"Open refuses this directory, and inspect cannot show its state (restore %s, or create it empty to accept the loss: the state is then the newest checkpoint's)",
+			dir, wal, wal)
 	}
 	for _, c := range ckpts {
 		// ok is what the file says, not an assumption: the replay below
@@ -145,7 +160,10 @@ func (a *app) printInspect(r *inspectReport) {
 	fmt.Fprintf(w, "directory %s\n\n", r.Dir)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "SEGMENT\tBYTES\tRECORDS\tFIRST LSN\tLAST LSN\n")
-	if len(r.Segments) == 0 {
+	switch {
+	case r.LogMissing:
+		fmt.Fprintf(tw, "(none: no log directory)\n")
+	case len(r.Segments) == 0:
 		fmt.Fprintf(tw, "(none)\n")
 	}
 	for _, s := range r.Segments {
@@ -154,6 +172,10 @@ func (a *app) printInspect(r *inspectReport) {
 	tw.Flush()
 	if r.LogProblems > 0 {
 		fmt.Fprintf(w, "(%d log problem(s): run `mmsb check %s`)\n", r.LogProblems, r.Dir)
+	}
+	if r.LogMissing {
+		fmt.Fprintf(w, "(log directory %s is missing: whatever it held is not in the state below; Open would make an empty one, "+
+			"and refuses the directory once it holds a checkpoint)\n", filepath.Join(r.Dir, "wal"))
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -89,6 +89,7 @@ func (a *app) runRead(ctx context.Context, dir string, id mmsb.PageID, atLSN mms
 			return interrupted(ctx, "read of "+dir, fmt.Errorf("replay %s: %w", dir, err))
 		}
 		defer st.Close() //nolint:errcheck // a detached replay: nothing written through it
+		a.noteMissingLog(dir)
 		info, err := st.Page(id)
 		if err != nil {
 			return err

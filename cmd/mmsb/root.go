@@ -353,6 +353,18 @@ func requireDataDir(dir string) error {
 	return fmt.Errorf("%w: %s has neither wal/ nor checkpoints/", errNotDataDir, dir)
 }
 
+// noteMissingLog tells stderr when dir has no wal/: a state read from it
+// holds nothing that log held, and graph and read showed it as a bus that
+// never logged anything. (With a checkpoint there the replay refuses the
+// directory, naming wal/; inspect says it in its report.)
+func (a *app) noteMissingLog(dir string) {
+	wal := filepath.Join(dir, "wal")
+	if _, err := os.Lstat(wal); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(a.stderr, "note: log directory %s is missing: whatever it held is not in this state "+
+			"(Open would make an empty one, and refuses the directory once it holds a checkpoint)\n", wal)
+	}
+}
+
 // printJSON writes v to stdout as one indented JSON object.
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/harness"
 )
 
@@ -95,8 +96,11 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.workers < 0 {
-		return usageErr("--workers must be >= 0, got %d", o.workers)
+	if o.workers < 0 || o.workers > mmsb.MaxWorkers {
+		// #5 measures every worker count from 2 to --workers, each a
+		// bus of that many workers: --workers 100000000 ran 1,023 full
+		// measurements before the bus refused 1,025 workers (exit 1).
+		return usageErr("--workers must be in 0..%d (0: the number of CPUs), got %d", mmsb.MaxWorkers, o.workers)
 	}
 	if o.dir != "" {
 		// Only the memory benchmark uses it: a missing --dir failed that

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 3, Key: "graph", Name: "Graph", Run: runGraph, Sizes: []string{"pages", "large_pages"}})
+	register(Benchmark{ID: 3, Key: "graph", Name: "Graph", Run: runGraph, Sizes: []Size{{"pages", 1_000_000}, {"large_pages", 10_000_000}}})
 }
 
 // graphConfig sizes benchmark #3. The hooks are negative controls:

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 2, Key: "integrity", Name: "Integrity", Run: runIntegrity, Sizes: []string{"deltas"}})
+	register(Benchmark{ID: 2, Key: "integrity", Name: "Integrity", Run: runIntegrity, Sizes: []Size{{"deltas", 2_000_000}}})
 }
 
 // integrityConfig sizes benchmark #2. Negative controls: tamper damages

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 8, Key: "invariants", Name: "Invariants", Run: runInvariants, Sizes: []string{"cycles"}})
+	register(Benchmark{ID: 8, Key: "invariants", Name: "Invariants", Run: runInvariants, Sizes: []Size{{"cycles", 1_000_000}}})
 }
 
 // invariantsConfig sizes benchmark #8. Negative controls: nanAt writes a

@@ -17,7 +17,14 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 7, Key: "memory", Name: "Memory", Run: runMemory, Sizes: []string{"pages", "page_size"}})
+	register(Benchmark{ID: 7, Key: "memory", Name: "Memory", Run: runMemory, Sizes: []Size{{"pages", 10_000_000}, {"page_size", 64 << 10}},
+		Limits: func(size func(string) float64) error {
+			// touchPages writes an 8-byte stamp into every page.
+			if size("page_size") < 8 {
+				return fmt.Errorf("page_size %g is under the 8-byte stamp each page is written", size("page_size"))
+			}
+			return atMost(size, 8<<30, "bytes of pages", "pages", "page_size")
+		}})
 }
 
 // ReadRSS returns the process's resident set size (VmRSS of

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance, Sizes: []string{"depth"}})
+	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance, Sizes: []Size{{"depth", 1024}}})
 }
 
 // provenanceConfig sizes benchmark #10. Negative controls:

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 1, Key: "replay", Name: "Replay", Run: runReplay, Sizes: []string{"cycles"}, OptionalSizes: []string{"sources"}})
+	register(Benchmark{ID: 1, Key: "replay", Name: "Replay", Run: runReplay, Sizes: []Size{{"cycles", 100_000}}, OptionalSizes: []Size{{"sources", 4096}}})
 }
 
 // replayConfig sizes benchmark #1. Negative controls: tamper damages the

@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 9, Key: "stability", Name: "Stability", Run: runStability, Sizes: []string{"steps"}})
+	register(Benchmark{ID: 9, Key: "stability", Name: "Stability", Run: runStability, Sizes: []Size{{"steps", 100_000}}})
 }
 
 // stabilityConfig sizes benchmark #9: a diffusion on a ring of cells pages

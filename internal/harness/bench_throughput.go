@@ -12,7 +12,20 @@ import (
 
 func init() {
 	register(Benchmark{ID: 5, Key: "throughput", Name: "Throughput", Run: runThroughput,
-		Sizes: []string{"pages", "page_size", "delta_size", "batch", "deltas"}})
+		Sizes: []Size{{"pages", 4 << 20}, {"page_size", 64 << 10}, {"delta_size", 64 << 10}, {"batch", 1_000_000}, {"deltas", 100_000_000}},
+		Limits: func(size func(string) float64) error {
+			if size("delta_size") > size("page_size") {
+				return fmt.Errorf("delta_size %g is over page_size %g", size("delta_size"), size("page_size"))
+			}
+			// The bus is in memory, its log included.
+			if err := atMost(size, 4<<30, "bytes of pages", "pages", "page_size"); err != nil {
+				return err
+			}
+			if err := atMost(size, 256<<20, "bytes of batch", "batch", "delta_size"); err != nil {
+				return err
+			}
+			return atMost(size, 4<<30, "bytes of deltas logged", "deltas", "delta_size")
+		}})
 }
 
 // ThroughputResult is one measured commit workload.

@@ -18,7 +18,19 @@ import (
 
 func init() {
 	register(Benchmark{ID: 6, Key: "tick", Name: "Tick Latency", Run: runTick,
-		Sizes: []string{"ticks", "deltas_per_tick", "pages", "derived"}})
+		Sizes: []Size{{"ticks", 100_000}, {"deltas_per_tick", 1_000_000}, {"pages", 4_000_000}, {"derived", 1_000_000}},
+		Limits: func(size func(string) float64) error {
+			// Each derived page has two parents, and the random writes
+			// need at least one plain page besides them.
+			if size("pages") < 3*size("derived")+1 {
+				return fmt.Errorf("pages %g is under 3 × derived %g + 1 (two parents a derived page, and one plain page)", size("pages"), size("derived"))
+			}
+			// The bus is in memory, its log included.
+			if err := atMost(size, 100_000_000, "deltas logged", "ticks", "deltas_per_tick"); err != nil {
+				return err
+			}
+			return atMost(size, 100_000_000, "derived pages recomputed", "ticks", "derived")
+		}})
 }
 
 // tickConfig sizes benchmark #6. Negative controls: deferred runs the

@@ -90,25 +90,50 @@ type TargetEntry struct {
 	Thresholds map[string]float64 `json:"thresholds"`
 }
 
-// ParseTargets parses a targets file and checks every benchmark is present.
+// ErrTargets means a targets file (or Targets built by hand) cannot be run
+// against: unreadable, malformed, missing a benchmark, or sizing one
+// outside its bounds.
+var ErrTargets = errors.New("harness: targets")
+
+// maxTargetsFileBytes bounds the targets file LoadTargets reads: the
+// published one is under 4 KiB, and a path to a device (/dev/zero) or a
+// huge file read forever or ran out of memory.
+const maxTargetsFileBytes = 1 << 20
+
+// ParseTargets parses a targets file and checks every benchmark is present,
+// once, and that every size it reads is within its bounds.
 func ParseTargets(b []byte) (*Targets, error) {
 	var t Targets
 	if err := json.Unmarshal(b, &t); err != nil {
-		return nil, fmt.Errorf("harness: targets: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrTargets, err)
 	}
 	if t.Version != 1 {
-		return nil, fmt.Errorf("harness: targets: unsupported version %d", t.Version)
+		return nil, fmt.Errorf("%w: unsupported version %d", ErrTargets, t.Version)
+	}
+	known := map[string]bool{}
+	for _, b := range All() {
+		known[b.Key] = true
 	}
 	seen := map[string]bool{}
 	for _, e := range t.Benchmarks {
 		if e.Key == "" || e.ID == 0 {
-			return nil, fmt.Errorf("harness: targets: entry without id/key: %+v", e)
+			return nil, fmt.Errorf("%w: entry without id/key: %+v", ErrTargets, e)
+		}
+		// Entry reads the first entry of a key: a second one (say a
+		// loosened copy appended at the end) was silently ignored.
+		if seen[e.Key] {
+			return nil, fmt.Errorf("%w: benchmark %q has two entries", ErrTargets, e.Key)
+		}
+		// An entry no benchmark reads (a misspelt key beside the right
+		// one) was silently ignored.
+		if !known[e.Key] {
+			return nil, fmt.Errorf("%w: entry %q names no benchmark", ErrTargets, e.Key)
 		}
 		seen[e.Key] = true
 	}
 	for _, b := range All() {
 		if !seen[b.Key] && !b.injected {
-			return nil, fmt.Errorf("harness: targets: no entry for benchmark %q", b.Key)
+			return nil, fmt.Errorf("%w: no entry for benchmark %q", ErrTargets, b.Key)
 		}
 		if err := t.checkSizes(b); err != nil {
 			return nil, err
@@ -118,21 +143,58 @@ func ParseTargets(b []byte) (*Targets, error) {
 }
 
 // checkSizes checks that every size b reads from its targets entry (and its
-// quick_ variant, where there is one) is a whole number of at least 1. A
-// size of 0 ran no work and let checks like "every step matched the
-// reference" pass over nothing (#9 with 0 steps, #10 with a 0-deep chain);
-// a missing one became int(NaN).
+// quick_ variant, where there is one) is a whole number from 1 to its
+// bound, and that the sizes of each mode meet b's Limits. A size of 0 ran
+// no work and let checks like "every step matched the reference" pass over
+// nothing (#9 with 0 steps, #10 with a 0-deep chain); a missing one became
+// int(NaN); a huge one ("sources": 1e12) ran out of memory or for hours.
 func (t *Targets) checkSizes(b Benchmark) error {
 	e := t.Entry(b.Key)
-	for i, name := range append(slices.Clone(b.Sizes), b.OptionalSizes...) {
-		if _, ok := e.Thresholds[name]; !ok && i < len(b.Sizes) {
-			return fmt.Errorf("harness: targets: %s: size %q missing", b.Key, name)
+	for i, s := range append(slices.Clone(b.Sizes), b.OptionalSizes...) {
+		if _, ok := e.Thresholds[s.Name]; !ok && i < len(b.Sizes) {
+			return fmt.Errorf("%w: %s: size %q missing", ErrTargets, b.Key, s.Name)
 		}
-		for _, n := range []string{name, "quick_" + name} {
-			if v, ok := e.Thresholds[n]; ok && !(v >= 1 && v == math.Trunc(v) && v <= 1<<40) {
-				return fmt.Errorf("harness: targets: %s: size %q is %g, want a whole number >= 1", b.Key, n, v)
+		for _, n := range []string{s.Name, "quick_" + s.Name} {
+			v, ok := e.Thresholds[n]
+			if !ok {
+				continue
+			}
+			if !(v >= 1 && v == math.Trunc(v)) {
+				return fmt.Errorf("%w: %s: size %q is %g, want a whole number >= 1", ErrTargets, b.Key, n, v)
+			}
+			if v > s.Max {
+				return fmt.Errorf("%w: %s: size %q is %g, above its bound %g", ErrTargets, b.Key, n, v, s.Max)
 			}
 		}
+	}
+	if b.Limits == nil {
+		return nil
+	}
+	for _, quick := range []bool{false, true} {
+		env := Env{Config: Config{Quick: quick}, Entry: e}
+		if err := b.Limits(env.Threshold); err != nil {
+			mode := "full"
+			if quick {
+				mode = "quick"
+			}
+			return fmt.Errorf("%w: %s (%s sizes): %w", ErrTargets, b.Key, mode, err)
+		}
+	}
+	return nil
+}
+
+// atMost returns an error when the product of the named sizes is over
+// bound, naming each size and its value.
+func atMost(size func(string) float64, bound float64, what string, names ...string) error {
+	p := 1.0
+	parts := make([]string, len(names))
+	for i, n := range names {
+		v := size(n)
+		p *= v
+		parts[i] = fmt.Sprintf("%s %g", n, v)
+	}
+	if p > bound {
+		return fmt.Errorf("%s = %g %s, above its bound %g", strings.Join(parts, " × "), p, what, bound)
 	}
 	return nil
 }
@@ -143,9 +205,9 @@ func LoadTargets(path string) (*Targets, error) {
 	if err != nil || path == "" {
 		return pub, err
 	}
-	b, err := os.ReadFile(path)
+	b, err := readTargetsFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("harness: targets: %w", err)
+		return nil, err
 	}
 	t, err := ParseTargets(b)
 	if err != nil {
@@ -153,6 +215,38 @@ func LoadTargets(path string) (*Targets, error) {
 	}
 	t.changes = diffTargets(pub, t)
 	return t, nil
+}
+
+// readTargetsFile reads path, refusing anything but a regular file of at
+// most maxTargetsFileBytes.
+func readTargetsFile(path string) ([]byte, error) {
+	// Checked before the open too: opening a FIFO blocks until a writer
+	// comes.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTargets, err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrTargets, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTargets, err)
+	}
+	defer f.Close() //nolint:errcheck // read only
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTargets, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrTargets, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxTargetsFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTargets, err)
+	}
+	if len(b) > maxTargetsFileBytes {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTargets, path, maxTargetsFileBytes)
+	}
+	return b, nil
 }
 
 // Entry returns the target entry for key.
@@ -249,14 +343,28 @@ type Benchmark struct {
 	Name string
 	Run  func(ctx context.Context, env *Env, r *Result) error
 	// Sizes names the thresholds that size the work (ticks, deltas,
-	// pages, ...): each must be in the targets entry and at least 1.
-	Sizes []string
+	// pages, ...): each must be in the targets entry, a whole number from
+	// 1 to its Max.
+	Sizes []Size
 	// OptionalSizes names the thresholds that size the work when given
 	// (the benchmark has a default otherwise): each, when given, must be
-	// at least 1 too.
-	OptionalSizes []string
+	// from 1 to its Max too.
+	OptionalSizes []Size
+	// Limits, when set, checks what the sizes of one mode (size returns
+	// the quick_ variant in quick mode, NaN for a size left out) allow
+	// together: a product that bounds memory, or a size that must fit in
+	// another. It runs after every size is checked on its own.
+	Limits func(size func(name string) float64) error
 
 	injected bool // added by Inject: needs no targets entry
+}
+
+// Size is a threshold that sizes a benchmark's work, and its upper bound:
+// the published size with a wide margin, low enough that the work fits in
+// memory and ends. docs/validate.md lists every bound.
+type Size struct {
+	Name string
+	Max  float64
 }
 
 // ErrInject means Inject was given a benchmark without an ID, key or Run
