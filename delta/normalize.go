@@ -55,12 +55,20 @@ func runsSorted(runs []Run) bool {
 	return true
 }
 
+// insertRunsMax is the most unsorted runs resolveRuns inserts one by one;
+// more are resolved by resolveSweep.
+const insertRunsMax = 64
+
 // resolveRuns appends to dst the sorted, disjoint segments that applying
 // runs in order produces (later runs win). Already sorted input costs one
 // pass; otherwise each run is inserted into the sorted list, replacing what
 // it covers, which is O(n log n) searching plus memmove per insertion: fine
-// for the tens of runs real deltas carry. Runs are clipped at addrSpace
-// (runSeg).
+// for the tens of runs real deltas carry, and allocation-free for up to 16
+// pieces. More than insertRunsMax unsorted runs go to resolveSweep: the
+// memmoves made insertion quadratic, and one logged delta of a million
+// runs in descending order (a valid delta, well within a log record) took
+// hours in every Ranges, Normalize or Merge of it. Runs are clipped at
+// addrSpace (runSeg).
 func resolveRuns(runs []Run, dst []seg) []seg {
 	base := len(dst)
 	if runsSorted(runs) {
@@ -70,6 +78,9 @@ func resolveRuns(runs []Run, dst []seg) []seg {
 			}
 		}
 		return dst
+	}
+	if len(runs) > insertRunsMax {
+		return resolveSweep(runs, dst)
 	}
 	for ri := range runs {
 		s := runSeg(&runs[ri])
@@ -93,6 +104,71 @@ func resolveRuns(runs []Run, dst []seg) []seg {
 			nr++
 		}
 		dst = slices.Replace(dst, base+i, base+j, repl[:nr]...)
+	}
+	return dst
+}
+
+// resolveSweep is resolveRuns for many unsorted runs, in O(n log n) time
+// and O(n) space. The runs' starts and ends cut the positions into
+// elementary pieces; the runs, latest first, each take the pieces within
+// them that no later run took (next skips taken pieces, with path
+// compression), and the pieces are then emitted in order, a stretch of
+// pieces taken by one run as one segment of its data.
+func resolveSweep(runs []Run, dst []seg) []seg {
+	cuts := make([]uint64, 0, 2*len(runs))
+	for i := range runs {
+		if s := runSeg(&runs[i]); len(s.data) > 0 {
+			cuts = append(cuts, uint64(s.off), s.end())
+		}
+	}
+	if len(cuts) == 0 {
+		return dst
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	pieces := len(cuts) - 1 // piece k is [cuts[k], cuts[k+1])
+	owner := make([]int, pieces)
+	next := make([]int, pieces+1) // next[k] leads to the first untaken piece >= k
+	for k := range next {
+		next[k] = k
+	}
+	for k := range owner {
+		owner[k] = -1
+	}
+	find := func(k int) int {
+		root := k
+		for next[root] != root {
+			root = next[root]
+		}
+		for next[k] != root {
+			next[k], k = root, next[k]
+		}
+		return root
+	}
+	for ri := len(runs) - 1; ri >= 0; ri-- {
+		s := runSeg(&runs[ri])
+		if len(s.data) == 0 {
+			continue
+		}
+		lo, _ := slices.BinarySearch(cuts, uint64(s.off))
+		hi, _ := slices.BinarySearch(cuts, s.end())
+		for k := find(lo); k < hi; k = find(k) {
+			owner[k] = ri
+			next[k] = k + 1
+		}
+	}
+	for k := 0; k < pieces; {
+		ri := owner[k]
+		j := k + 1
+		for j < pieces && owner[j] == ri {
+			j++
+		}
+		if ri >= 0 {
+			s := runSeg(&runs[ri])
+			from, to := cuts[k]-uint64(s.off), cuts[j]-uint64(s.off)
+			dst = append(dst, seg{uint32(cuts[k]), s.data[from:to]})
+		}
+		k = j
 	}
 	return dst
 }

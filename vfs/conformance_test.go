@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -478,6 +479,52 @@ func TestConformance(t *testing.T) {
 			}
 			if err := f.Close(); err == nil {
 				t.Fatal("second close succeeded")
+			}
+		}},
+		{"closed-file-says-closed", func(t *testing.T, fs vfs.FS, dir string) {
+			// Every call on a closed file fails with os.ErrClosed, as an
+			// os.File's do: Sync and the writeback calls of the OS files
+			// said "bad file descriptor" (they ran on the closed
+			// descriptor, -1) where MemFS said the file was closed.
+			f, err := fs.Create(fs.Join(dir, "a"))
+			ck(t, err)
+			_, err = f.Write([]byte("data"))
+			ck(t, err)
+			ck(t, f.Close())
+			calls := []struct {
+				name string
+				call func() error
+			}{
+				{"Write", func() error { _, err := f.Write([]byte("x")); return err }},
+				{"Read", func() error { _, err := f.Read(make([]byte, 1)); return err }},
+				{"ReadAt", func() error { _, err := f.ReadAt(make([]byte, 1), 0); return err }},
+				{"Sync", f.Sync},
+				{"Truncate", func() error { return f.Truncate(1) }},
+				{"Size", func() error { _, err := f.Size(); return err }},
+				{"Close", f.Close},
+			}
+			if rs, ok := f.(vfs.RangeSyncer); ok {
+				calls = append(calls, struct {
+					name string
+					call func() error
+				}{"StartWriteback", func() error { return rs.StartWriteback(0, 4) }})
+			}
+			if rw, ok := f.(vfs.RangeWaiter); ok {
+				calls = append(calls, struct {
+					name string
+					call func() error
+				}{"WaitWriteback", func() error { return rw.WaitWriteback(0, 4) }})
+			}
+			if dw, ok := f.(vfs.DirectWriter); ok {
+				calls = append(calls, struct {
+					name string
+					call func() error
+				}{"SetDirect", func() error { return dw.SetDirect(false) }})
+			}
+			for _, c := range calls {
+				if err := c.call(); !errors.Is(err, os.ErrClosed) {
+					t.Errorf("%s after Close = %v, want an error wrapping os.ErrClosed", c.name, err)
+				}
 			}
 		}},
 		{"large-file", func(t *testing.T, fs vfs.FS, dir string) {

@@ -12,10 +12,26 @@ import (
 // data back does not need (timestamps), which saves a journal write per
 // commit compared with fsync.
 func datasync(f *os.File) error {
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+	fd, err := openFd(f, "fdatasync")
+	if err != nil {
+		return err
+	}
+	if err := unix.Fdatasync(fd); err != nil {
 		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
 	}
 	return nil
+}
+
+// openFd returns f's descriptor, or, once f is closed (its descriptor is
+// then -1), an error wrapping os.ErrClosed as the os.File methods and
+// MemFS give: the calls below used to run on -1 and report a bare "bad
+// file descriptor".
+func openFd(f *os.File, op string) (int, error) {
+	fd := f.Fd()
+	if fd == ^uintptr(0) {
+		return -1, &os.PathError{Op: op, Path: f.Name(), Err: os.ErrClosed}
+	}
+	return int(fd), nil
 }
 
 // StartWriteback starts writing [off, off+n) back with sync_file_range
@@ -24,7 +40,11 @@ func (f osFile) StartWriteback(off, n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	if err := unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE); err != nil {
+	fd, err := openFd(f.File, "sync_file_range")
+	if err != nil {
+		return err
+	}
+	if err := unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE); err != nil {
 		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: err}
 	}
 	return nil
@@ -38,7 +58,11 @@ func (f osFile) WaitWriteback(off, n int64) error {
 		return nil
 	}
 	const flags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-	if err := unix.SyncFileRange(int(f.Fd()), off, n, flags); err != nil {
+	fd, err := openFd(f.File, "sync_file_range")
+	if err != nil {
+		return err
+	}
+	if err := unix.SyncFileRange(fd, off, n, flags); err != nil {
 		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: err}
 	}
 	return nil
@@ -77,7 +101,10 @@ func populate(b []byte) {
 // F_SETFL). The kernel refuses it with EINVAL where the filesystem cannot
 // write directly.
 func (f osFile) SetDirect(on bool) error {
-	fd := int(f.Fd())
+	fd, err := openFd(f.File, "fcntl")
+	if err != nil {
+		return err
+	}
 	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {
 		return &os.PathError{Op: "fcntl", Path: f.Name(), Err: err}

@@ -334,7 +334,9 @@ func (n *memNode) grow(size, keep int) {
 	if size > cap(n.data) {
 		// Double: append's gentler growth for large slices copies a
 		// growing log several times over.
-		grown := make([]byte, old, max(size, 2*cap(n.data), 512))
+		// Doubling stops at the file size limit: room past it could
+		// never be used, and Go zeroes reused memory it hands out.
+		grown := make([]byte, old, max(size, min(2*cap(n.data), int(memFileLimit())), 512))
 		copy(grown, n.data)
 		n.data = grown
 	}
@@ -830,11 +832,19 @@ const maxPrefaultHint = 64 << 20
 // maxSizeHint is the largest size hint a MemFS file follows.
 const maxSizeHint = 1 << 36
 
-// maxMemFileSize is the largest a MemFS file may grow: a truncation or a
-// write past it fails with EFBIG, as one past the filesystem's largest
-// file does on the OS, instead of asking Go for a slice it cannot make
-// (Truncate(math.MaxInt64) panicked in makeslice).
+// maxMemFileSize is the most a MemFS file may ever grow to: a truncation
+// or a write past it fails with EFBIG, as one past the filesystem's
+// largest file does on the OS, instead of asking Go for a slice it cannot
+// make (Truncate(math.MaxInt64) panicked in makeslice).
 const maxMemFileSize = 1 << 36
+
+// memFileLimit is the most a MemFS file may grow to on this machine:
+// maxMemFileSize, and no more than half the RAM (memoryForHints). A file's
+// bytes are Go memory, zeroed as it grows: Truncate(32 GiB) on a 23 GiB
+// machine made a 32 GiB slice and the process died of it (the runtime's
+// "out of memory", or the kernel's OOM killer while zeroing it), where
+// EFBIG leaves the file and the process as they were.
+func memFileLimit() int64 { return min(maxMemFileSize, memoryForHints()) }
 
 // SizeHint reserves capacity for the file to grow to n bytes, so that
 // appends up to n never copy the file (a growing log segment would
@@ -1034,7 +1044,7 @@ func (f *memFile) Write(p []byte) (int, error) {
 			f.pos = int64(len(f.n.data))
 		}
 	}
-	if f.pos > maxMemFileSize-int64(len(p)) {
+	if f.pos > memFileLimit()-int64(len(p)) {
 		return 0, pathErr("write", f.name, syscall.EFBIG)
 	}
 	f.n.writeAt(p, int(f.pos))
@@ -1061,7 +1071,7 @@ func (f *memFile) Truncate(size int64) error {
 	if size < 0 {
 		return pathErr("truncate", f.name, syscall.EINVAL)
 	}
-	if size > maxMemFileSize {
+	if size > memFileLimit() {
 		return pathErr("truncate", f.name, syscall.EFBIG)
 	}
 	for f.n.claimed(len(f.n.data), int(size)) {

@@ -2,7 +2,10 @@ package vfs
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -192,5 +195,36 @@ func TestTouchAheadStops(t *testing.T) {
 	defer fs.mu.Unlock()
 	if nd := f.(*memFile).n; nd.claimHi != 0 {
 		t.Fatalf("claim [%d, %d) left behind", nd.claimLo, nd.claimHi)
+	}
+}
+
+// TestMemFileBoundedByMemory: a MemFS file may not grow past half the
+// machine's RAM (memoryForHints; 64 GiB at most): a truncation past it
+// fails with EFBIG naming the file, and the file keeps its size and
+// bytes. Before, the bound was 64 GiB whatever the RAM, and
+// Truncate(32 GiB) on a 23 GiB machine made the slice and the process
+// died ("fatal error: out of memory", or the OOM killer while the bytes
+// were zeroed). Nothing here allocates what it asks for.
+func TestMemFileBoundedByMemory(t *testing.T) {
+	limit := memoryForHints()
+	for _, size := range []int64{limit + 1, limit + 4096, maxMemFileSize + 1} {
+		fs := NewMem()
+		f, err := fs.Create("/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write([]byte("kept")); err != nil {
+			t.Fatal(err)
+		}
+		err = f.Truncate(size)
+		if !errors.Is(err, syscall.EFBIG) || !strings.Contains(err.Error(), "/f") {
+			t.Fatalf("Truncate(%d) with %d bytes of memory for files = %v, want EFBIG naming /f", size, limit, err)
+		}
+		buf := make([]byte, 8)
+		n, _ := f.ReadAt(buf, 0)
+		if sz, _ := f.Size(); sz != 4 || string(buf[:n]) != "kept" {
+			t.Fatalf("after the refused Truncate(%d): size %d, bytes %q", size, sz, buf[:n])
+		}
+		_ = f.Close()
 	}
 }

@@ -529,7 +529,8 @@ func (f *scratchFile) Close() error {
 
 // Mount returns a filesystem that serves dir and the paths under it from
 // sub, at subDir (dir's prefix replaced by subDir), and every other path
-// from base. Joins use base's rules. A rename between the two sides fails
+// from base (a dir of "/" holds every absolute path, "." every relative
+// one that does not climb out). Joins use base's rules. A rename between the two sides fails
 // with an error wrapping syscall.EXDEV, as rename(2) across filesystems.
 // An in-memory bus mounts a Scratch filesystem at its checkpoint
 // directory, so that its log stays in memory and its checkpoints do not.
@@ -550,10 +551,28 @@ func (m *mountFS) route(name string) (FS, string, bool) {
 	if c == m.dir {
 		return m.sub, m.subDir, true
 	}
-	if rest, ok := strings.CutPrefix(c, m.dir+"/"); ok {
+	if rest, ok := m.under(c); ok {
 		return m.sub, m.sub.Join(m.subDir, rest), true
 	}
 	return m.base, name, false
+}
+
+// under reports whether the clean path c lies below the mount's dir, and
+// the rest of c past it. A mount at "/" holds every absolute path, one at
+// "." every relative one that does not climb out: the prefix "//" or
+// "./", which no clean path has, made such mounts serve nothing below
+// them from sub.
+func (m *mountFS) under(c string) (string, bool) {
+	switch m.dir {
+	case "/":
+		return strings.CutPrefix(c, "/")
+	case ".":
+		if filepath.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") {
+			return "", false
+		}
+		return c, true
+	}
+	return strings.CutPrefix(c, m.dir+"/")
 }
 
 func (m *mountFS) Create(name string) (File, error) {

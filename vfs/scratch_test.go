@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,5 +164,45 @@ func TestRemoveGraduallyRefusesBadStep(t *testing.T) {
 		if got := readFile(t, mem, "/d/f"); got != "0123456789" || mem.Exists("/d/f.del") {
 			t.Fatalf("step %d: file changed or renamed: %q", step, got)
 		}
+	}
+}
+
+// TestMountAtRootOrDot mounts at "/" and at ".": every path below the
+// mount's directory must come from the mounted filesystem, and a path
+// outside it from the base. Before, route looked for the prefix "//" or
+// "./", which no clean path has, so such a mount served only its
+// directory itself from sub and every file in it from base.
+func TestMountAtRootOrDot(t *testing.T) {
+	cases := []struct {
+		dir      string
+		inside   []string // created through the mount; must land in sub
+		subNames []string // where they land in sub (under /s)
+		outside  []string // must land in base
+	}{
+		{"/", []string{"/a", "/d/b"}, []string{"/s/a", "/s/d/b"}, nil},
+		{".", []string{"a", "d/b", "./c"}, []string{"/s/a", "/s/d/b", "/s/c"}, []string{"/abs"}},
+	}
+	for _, c := range cases {
+		t.Run(c.dir, func(t *testing.T) {
+			base, sub := vfs.NewMem(), vfs.NewMem()
+			ck(t, sub.MkdirAll("/s/d"))
+			ck(t, base.MkdirAll("/d"))
+			fs := vfs.Mount(base, c.dir, sub, "/s")
+			for _, name := range append(slices.Clone(c.inside), c.outside...) {
+				f, err := fs.Create(name)
+				ck(t, err)
+				ck(t, f.Close())
+			}
+			for i, name := range c.inside {
+				if !sub.Exists(c.subNames[i]) || base.Exists(name) {
+					t.Errorf("%s: in sub at %s %v, in base %v; want sub only", name, c.subNames[i], sub.Exists(c.subNames[i]), base.Exists(name))
+				}
+			}
+			for _, name := range c.outside {
+				if !base.Exists(name) {
+					t.Errorf("%s: not in base", name)
+				}
+			}
+		})
 	}
 }

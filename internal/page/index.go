@@ -152,23 +152,39 @@ func (s *Store) placeDense(id base.PageID) error {
 		return err
 	}
 	oldLen := len(s.dense)
-	s.dense = i32s(s.denseR.mem)
+	full := i32s(s.denseR.mem) // the mapping may have moved
+	s.dense = full
 	switch {
 	case newBase < s.denseBase:
 		s.evictDense()
 	case newBase > s.denseBase && s.denseLive > 0:
 		// newBase is at the first live entry, so nothing below it is lost.
 		d := int(newBase - s.denseBase)
-		copy(s.dense, s.dense[d:oldLen])
-		clear(s.dense[oldLen-d : oldLen])
+		copy(full, full[d:oldLen])
+		clear(full[oldLen-d : oldLen])
 	}
 	s.denseBase = newBase
+	// The window must not run past the last ID: entry i stands for ID
+	// denseBase+i, and a window placed at a huge ID (2^64-1) whose entries
+	// wrapped round to 0, 1, ... held small IDs after it, so the ID walks
+	// (AppendIDs, AppendIDsFrom, ForEach) went out of ascending order. The
+	// entries past the cap stay zero: only the capped view is written.
+	s.dense = full[:min(uint64(len(full)), windowRoom(newBase))]
 	// Migration walks the whole map: do it here only when that is paid for
 	// by the window's size; rebalance does it otherwise.
 	if len(s.sparse) > 0 && len(s.sparse) <= len(s.dense) {
 		s.migrate()
 	}
 	return nil
+}
+
+// windowRoom is the number of IDs from b to the last ID, 2^64-1, included
+// (saturated: from ID 0 that is 2^64, more than any window).
+func windowRoom(b base.PageID) uint64 {
+	if b == 0 {
+		return ^uint64(0)
+	}
+	return -uint64(b)
 }
 
 // evictDense moves every window entry into the map (few: see maxEvict).

@@ -595,7 +595,7 @@ func (s *Store) Stats() Stats {
 		LogicalBytes: s.logical,
 		ArenaBytes:   s.mapped,
 		ArenaFree:    s.mapped - s.logical,
-		MetaBytes: s.slotArrayBytes() + int64(len(s.dense))*4 +
+		MetaBytes: s.slotArrayBytes() + int64(len(s.denseR.mem)) + // the window as mapped (its view may be capped)
 			int64(len(s.sparse))*sparseEntryBytes + s.bookkeepingBytes(),
 		Creates:     s.creates,
 		Frees:       s.frees,
