@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb/internal/replicate"
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 func init() { registerCommand(func(a *app) *cobra.Command { return a.followCmd() }) }
@@ -113,9 +118,61 @@ follow never takes the leader lease; 'mmsb replicate' runs a node that can.`,
 	return cmd
 }
 
+// checkNodeDir refuses a --dir that exists and is not a directory (exit
+// 1), before anything starts: the node found it only once connected, so
+// replicate and serve --replicate without --nats had started an embedded
+// nats-server, made DIR.nats and printed its URL, then failed with "read
+// DIR/replicate-term: ... not a directory".
+func checkNodeDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // the node makes it
+	case err != nil:
+		return fmt.Errorf("--dir %s: %w", dir, err)
+	case !st.IsDir():
+		return fmt.Errorf("--dir %s: not a directory (a replication node keeps its bus there)", dir)
+	}
+	return nil
+}
+
+// embeddedStoreLock is the file in an embedded nats-server's store
+// directory (DIR.nats) that the process running the server holds locked.
+const embeddedStoreLock = "mmsb.lock"
+
+// lockEmbeddedStore makes storeDir and locks it for the embedded
+// nats-server this process is about to start on it; closing the lock
+// releases it, after the server stopped. A second node on the same --dir
+// (replicate or serve --replicate, a mistake) started a second
+// nats-server on the JetStream files the first one's server was writing,
+// printed its URL and only then failed on the bus's lock.
+func lockEmbeddedStore(storeDir string) (io.Closer, error) {
+	if err := os.MkdirAll(storeDir, 0o700); err != nil { // the stream holds the whole log
+		return nil, fmt.Errorf("embedded nats-server store: %w", err)
+	}
+	l, err := vfs.Default.Lock(filepath.Join(storeDir, embeddedStoreLock))
+	if errors.Is(err, vfs.ErrLocked) {
+		return nil, fmt.Errorf("embedded nats-server store %s: another process runs its embedded nats-server there (a node on the same --dir?): %w", storeDir, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats-server store: %w", err)
+	}
+	return l, nil
+}
+
 // runNode runs a replication node until ctx ends; onLeader, when set, runs
 // each time the node leads, until the role ends.
 func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Config, followOnly bool, onLeader func(context.Context, *replicate.Node)) error {
+	if err := checkNodeDir(f.dir); err != nil {
+		return err
+	}
+	if f.natsURL == "" {
+		l, err := lockEmbeddedStore(f.dir + ".nats")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = l.Close() }() // after the server stopped (deferred below)
+	}
 	nc, stop, url, err := replicate.Connect(f.natsURL, f.dir+".nats")
 	if err != nil {
 		return err

@@ -13,10 +13,14 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unsafe"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/page"
+	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/replicate"
 )
 
@@ -33,24 +37,83 @@ type loadFlags struct {
 }
 
 func (l *loadFlags) add(cmd *cobra.Command) {
-	cmd.Flags().IntVar(&l.batch, "batch", 1000, "deltas per commit (16 bytes each)")
-	cmd.Flags().IntVar(&l.committers, "committers", 8, "concurrent committing goroutines")
-	cmd.Flags().IntVar(&l.pages, "pages", 4096, "pages of 64 bytes the workload writes")
+	cmd.Flags().IntVar(&l.batch, "batch", 1000, fmt.Sprintf("deltas per commit (16 bytes each; at most %d, what one replicated record carries)", maxLoadBatch))
+	cmd.Flags().IntVar(&l.committers, "committers", 8, fmt.Sprintf("concurrent committing goroutines (at most %d)", maxLoadCommitters))
+	cmd.Flags().IntVar(&l.pages, "pages", 4096, "pages of 64 bytes the workload writes (as many as this machine's memory holds)")
 	cmd.Flags().Float64Var(&l.rate, "rate", 0, "target deltas/s over all committers (0: as fast as possible)")
 	cmd.Flags().DurationVar(&l.duration, "duration", 0, "stop after this long (0: until interrupted)")
 }
 
-// check refuses flags that shape no load, naming the first one wrong. No
-// flag asks for a number of commits: a load commits until --duration (or
-// an interrupt) ends it, so one that committed nothing is a failure of the
-// run ("load: no commit"), not of its flags.
+// Bounds of the load flags, from what a replicated bus takes.
+const (
+	// loadPageSize is the size of the load's pages, and loadDataBytes
+	// that of each delta's write.
+	loadPageSize  = 64
+	loadDataBytes = 16
+	// maxLoadCommitters bounds --committers: the most publishes a leader
+	// keeps awaiting acknowledgement (replicate.Config.MaxInFlight's
+	// limit), so more committers add no concurrency, only goroutines and
+	// batches held.
+	maxLoadCommitters = 1 << 16
+)
+
+// maxLoadBatch bounds --batch: the most of the load's deltas (at their
+// smallest encoding: page 1, offset 0) that one record of a replicated
+// bus carries (replicate.DefaultMaxRecordBytes, which the commands leave
+// as it is, less the largest record header). A larger batch could never
+// commit (ErrRecordTooLarge), and each committer allocated it first. A
+// server whose max_payload is smaller lowers the limit further (a
+// default nats-server: 1 MiB); that is known only once connected, and the
+// first commit then fails naming it.
+var maxLoadBatch = func() int {
+	d := mmsb.Write(1, 0, make([]byte, loadDataBytes))
+	header := len(record.AppendHeader(nil, math.MinInt64))
+	return (replicate.DefaultMaxRecordBytes - header) / len(record.AppendDelta(nil, &d))
+}()
+
+// loadHeldDeltaBytes is the least memory one delta of a committer's batch
+// holds while it is built and committed: the Delta, its one Run and the
+// run's bytes.
+const loadHeldDeltaBytes = int64(unsafe.Sizeof(mmsb.Delta{}) + unsafe.Sizeof(delta.Run{}) + loadDataBytes)
+
+// loadMemoryLimit is the memory the load's batches must fit in: the
+// machine's (page.PhysicalMemory: RAM, or the cgroup's memory.max when
+// smaller; 0 where unknown). A variable for tests.
+var loadMemoryLimit = page.PhysicalMemory
+
+// check refuses flags that shape no load, or one that could never run
+// (a batch no record carries, more memory than the machine has), naming
+// the first one wrong, its value and its bound, before anything is
+// allocated. No flag asks for a number of commits: a load commits until
+// --duration (or an interrupt) ends it, so one that committed nothing is
+// a failure of the run ("load: no commit"), not of its flags.
 func (l *loadFlags) check() error {
 	for _, f := range []struct {
-		name  string
-		value int
-	}{{"--batch", l.batch}, {"--committers", l.committers}, {"--pages", l.pages}} {
-		if f.value < 1 {
-			return usageErr("%s %d: must be at least 1", f.name, f.value)
+		name     string
+		value    int
+		max      int
+		whyBound string
+	}{
+		{"--batch", l.batch, maxLoadBatch, fmt.Sprintf("the %d-byte record a replicated bus carries holds no more of these deltas", replicate.DefaultMaxRecordBytes)},
+		{"--committers", l.committers, maxLoadCommitters, "the most publishes a leader keeps in flight"},
+	} {
+		if f.value < 1 || f.value > f.max {
+			return usageErr("%s %d: want 1..%d (%s)", f.name, f.value, f.max, f.whyBound)
+		}
+	}
+	if l.pages < 1 {
+		return usageErr("--pages %d: must be at least 1", l.pages)
+	}
+	if err := checkPageMemory("--pages", l.pages, loadPageSize, false); err != nil {
+		return err
+	}
+	// Every committer holds a batch: their product is bounded by the
+	// memory (each flag alone is at most 2^16 and 2^19 here, so the
+	// product does not overflow).
+	if need := int64(l.committers) * int64(l.batch) * loadHeldDeltaBytes; need > 0 {
+		if limit := loadMemoryLimit(); limit > 0 && need > limit {
+			return usageErr("--committers %d × --batch %d: %s of deltas held at once (at least %d bytes each), more than the %s of this machine",
+				l.committers, l.batch, humanBytes(need), loadHeldDeltaBytes, humanBytes(limit))
 		}
 	}
 	if l.rate < 0 || math.IsNaN(l.rate) || math.IsInf(l.rate, 0) {
@@ -91,8 +154,11 @@ and acknowledged only once the stream stored it (sync mode replicated), with
 checkpoints archived to the object store and the stream trimmed below them.
 
 With --load the leader commits batches of --batch 16-byte deltas from
---committers goroutines and prints commits, deltas/s and commit latency each
---status-every. The network server (mmsb serve) embeds the same node.`,
+--committers goroutines until --duration (or, with --duration 0, an
+interrupt) ends the run, then prints its commits, deltas/s and commit latency
+(an interrupt before --duration prints none and exits 1); the node prints a
+status line each --status-every. The network server (mmsb serve) embeds the
+same node.`,
 		Example: `  mmsb replicate --dir ./a --load --duration 30s
   mmsb replicate --dir ./b --nats nats://127.0.0.1:4222 --replicas 3`,
 		Args: cobra.NoArgs,
@@ -127,6 +193,9 @@ With --load the leader commits batches of --batch 16-byte deltas from
 				ctx, cancel = context.WithTimeout(ctx, l.duration)
 				defer cancel()
 			}
+			// runCtx ends with --duration (DeadlineExceeded) or, first,
+			// with an interrupt (Canceled).
+			runCtx := ctx
 			var onLeader func(context.Context, *replicate.Node)
 			var loadErr atomic.Pointer[error]
 			// What the load committed over every leader term, and why the
@@ -142,6 +211,17 @@ With --load the leader commits batches of --batch 16-byte deltas from
 					}
 					term0, _ := n.LastLead()
 					st, err := runLoad(ctx, bus, l, nil)
+					if err == nil && l.duration > 0 && errors.Is(runCtx.Err(), context.Canceled) {
+						// An interrupt ended the load (and the role)
+						// before its --duration: its figures, of a
+						// shorter run, looked like the run asked for
+						// (exit 0), as an interrupted bench's would.
+						err := fmt.Errorf("%w after %v of --duration %v (%d commits): no result",
+							errLoadInterrupted, st.elapsed.Round(time.Millisecond), l.duration, st.commits)
+						fmt.Fprintf(a.stderr, "%v\n", err)
+						loadErr.CompareAndSwap(nil, &err)
+						return
+					}
 					if term, ended := n.LastLead(); err == nil && (ended != nil || term != term0) {
 						// The role ended under the load and ended its
 						// context first: the commit in flight then
@@ -199,6 +279,8 @@ var (
 	errLoadLeaseLost = errors.New("the node lost the leader lease and stepped down")
 	// errRoleEnded: the leader role ended while the load ran.
 	errRoleEnded = errors.New("the leader role ended during the load")
+	// errLoadInterrupted: an interrupt ended a load before its --duration.
+	errLoadInterrupted = errors.New("load interrupted")
 )
 
 // endText says what ends a run: --duration, or an interrupt.
@@ -287,19 +369,21 @@ func percentile(d []time.Duration, p float64) time.Duration {
 // acknowledged commit and the time it was acknowledged.
 func runLoad(ctx context.Context, bus *mmsb.Bus, l loadFlags, acked func(mmsb.CommitInfo, time.Time)) (*loadStats, error) {
 	st := &loadStats{}
-	specs := make([]mmsb.PageSpec, 0, l.pages)
+	// Created in chunks as they are found missing: the list was sized
+	// from --pages up front.
+	const chunk = 4096
+	specs := make([]mmsb.PageSpec, 0, min(l.pages, chunk))
 	for i := 0; i < l.pages; i++ {
 		id := mmsb.PageID(i + 1)
 		if _, err := bus.Page(id); err != nil {
-			specs = append(specs, mmsb.PageSpec{ID: id, Size: 64})
+			specs = append(specs, mmsb.PageSpec{ID: id, Size: loadPageSize})
 		}
-	}
-	for len(specs) > 0 {
-		n := min(len(specs), 4096)
-		if _, err := bus.CreatePages(ctx, specs[:n]); err != nil {
-			return st, err
+		if len(specs) == chunk || i == l.pages-1 && len(specs) > 0 {
+			if _, err := bus.CreatePages(ctx, specs); err != nil {
+				return st, err
+			}
+			specs = specs[:0]
 		}
-		specs = specs[n:]
 	}
 	interval := l.interval()
 	var seq atomic.Uint64
@@ -310,7 +394,7 @@ func runLoad(ctx context.Context, bus *mmsb.Bus, l loadFlags, acked func(mmsb.Co
 		go func(w int) {
 			defer wg.Done()
 			ds := make([]mmsb.Delta, l.batch)
-			data := make([]byte, 16)
+			data := make([]byte, loadDataBytes)
 			next := time.Now()
 			for ctx.Err() == nil {
 				if interval > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,15 +105,18 @@ func TestReplicateLoadLeaseLost(t *testing.T) {
 // keeps leading (a batch larger than a record may be) reports the commit's
 // error, exits 1, and is not taken for a lost lease (the control of
 // TestReplicateLoadLeaseLost's message). The lease lasts 10 s: with 1 s,
-// building and encoding the 15 MB batch on a loaded 2-core machine once
+// building and encoding a batch of 15 MB on a loaded 2-core machine once
 // kept the node from renewing it, and the lease loss, a true report, was
-// not what this test is about.
+// not what this test is about. The batch is --batch's bound, which counts
+// the smallest deltas (page IDs below 128): over 100,000 pages most IDs
+// take 3 bytes, and the record passes the 8 MiB a replicated record
+// carries (refusedLoadBatch).
 func TestReplicateLoadCommitFailure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr syncText
 	exited := make(chan int, 1)
-	args := []string{"replicate", "--dir", filepath.Join(t.TempDir(), "a"), "--load", "--batch", "700000", "--committers", "1", "--pages", "16", "--lease-ttl", "10s", "--status-every", "0"}
+	args := append([]string{"replicate", "--dir", filepath.Join(t.TempDir(), "a"), "--load", "--committers", "1", "--lease-ttl", "10s", "--status-every", "0"}, refusedLoadBatch()...)
 	go func() { exited <- run(ctx, args, &stdout, &stderr) }()
 	waitText(t, &stderr, "load failed after 0 commits")
 	cancel()
@@ -137,7 +141,7 @@ func TestReplicateLoadCommitFailure(t *testing.T) {
 // 1 s, then printed a result of zeros and exited 0), and an interrupt
 // (here before the leader is elected).
 func TestReplicateBenchFailures(t *testing.T) {
-	r := runCLI(t, "replicate", "bench", "--replicas", "1", "--duration", "60s", "--batch", "700000", "--committers", "1", "--pages", "16", "--json").mustCode(t, exitFailure)
+	r := runCLI(t, append([]string{"replicate", "bench", "--replicas", "1", "--duration", "60s", "--committers", "1", "--json"}, refusedLoadBatch()...)...).mustCode(t, exitFailure)
 	if r.stdout != "" || !strings.Contains(r.stderr, "load: ") {
 		t.Fatalf("bench with a refused commit: stdout %q, stderr %q; want no result and the load's error", r.stdout, r.stderr)
 	}
@@ -165,4 +169,13 @@ func TestReplicateBenchFailures(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("interrupted bench still running after 60 s")
 	}
+}
+
+// refusedLoadBatch are load flags whose every commit the leader refuses
+// (ErrRecordTooLarge) though each flag is within its bound: --batch's
+// bound counts the smallest deltas (page IDs below 128, 22 bytes), and
+// over 100,000 pages most page IDs take 3 bytes (24), so the batch passes
+// the 8 MiB a replicated record carries.
+func refusedLoadBatch() []string {
+	return []string{"--batch", strconv.Itoa(maxLoadBatch), "--pages", "100000"}
 }

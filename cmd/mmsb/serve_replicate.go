@@ -90,6 +90,9 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if err := checkBusName("--replicate-bus", r.bus, r.bus); err != nil {
 		return err
 	}
+	if err := checkNodeDir(o.dir); err != nil {
+		return err
+	}
 	// Listen before the node opens the bus: returning on a taken address
 	// after the node started would leave its bus closing in the background.
 	ln, err := o.listen(tlsCfg, log)
@@ -97,6 +100,13 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		return err
 	}
 	defer func() { _ = ln.Close() }() // after Serve, already closed by Shutdown
+	if r.natsURL == "" {
+		l, err := lockEmbeddedStore(o.dir + ".nats")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = l.Close() }() // after the server stopped (deferred below)
+	}
 	nc, stopNATS, url, err := replicate.Connect(r.natsURL, o.dir+".nats")
 	if err != nil {
 		return err
