@@ -61,8 +61,12 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 	if ckpts, err := checkpoint.List(fs, fs.Join(dir, "checkpoints")); err != nil || len(ckpts) == 0 {
 		return nil // nothing that a log continued; a listing error is recovery's to report
 	}
+	// A bus opened with DisableLog writes such a directory too, and the
+	// files cannot tell the two apart: the error says how to read it, or
+	// its owner had no way to know (the CLI's refusal named only the loss).
 	return fmt.Errorf("%w: %s has checkpoints/ but no wal/: its log was removed, and with it every operation committed after the newest checkpoint "+
-		"(restore %s; Options.Repair, or creating it empty, accepts the loss: the state is then the newest checkpoint's)", ErrCorruption, dir, walDir)
+		"(restore %s; Options.Repair, or creating it empty, accepts the loss: the state is then the newest checkpoint's; "+
+		"if a bus opened with Options.DisableLog wrote it, it never had a log: open or replay it with DisableLog)", ErrCorruption, dir, walDir)
 }
 
 // makeDirs creates the checkpoint and log directories and makes their

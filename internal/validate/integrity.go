@@ -36,17 +36,25 @@ import (
 //     (online) and the epoch recorded in every checkpoint the scan passes;
 //   - a directory holding checkpoints and no wal/ (its log was removed).
 //
-// A live bus that keeps no log (Options.DisableLog) is not compared
-// (Report.NotCompared): it has no history to check.
+// A live bus that keeps no log (Options.DisableLog), and a directory one
+// wrote (Target.NoLog), are not compared (Report.NotCompared): they have
+// no history to check.
 //
 // Checked counts operations; figures: records, ops, segments, bytes.
 func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 	start := time.Now()
 	r, rep := newReporter("integrity", &o)
-	if t.Engine != nil && t.Engine.Stats().NoLog {
+	if t.Engine == nil && t.NoLog {
+		if _, _, err := t.location(ctx); err != nil {
+			return *rep, err // NoLog on a directory with a log
+		}
+	}
+	if t.Engine != nil && t.Engine.Stats().NoLog || t.Engine == nil && t.NoLog {
 		// Its state has no history to be checked against: scanned, the
 		// directory's log (none, or an empty wal/) left every live page
-		// "never created" and an empty bus passed.
+		// "never created" and an empty bus passed. Offline, a directory
+		// written without a log was reported as one whose log was
+		// removed (Target.NoLog says which it is).
 		rep.NotCompared = "the bus keeps no log (Options.DisableLog): there is no history to check its state against"
 		r.note("not compared: %s", rep.NotCompared)
 		rep.Duration = time.Since(start)

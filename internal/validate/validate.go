@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -191,6 +192,15 @@ type Target struct {
 	// Funcs are the recompute functions (beyond the built-ins) that an
 	// offline check registers in the bus it rebuilds.
 	Funcs map[string]mmsb.RecomputeFunc
+	// NoLog says that Dir was written by a bus without a log
+	// (mmsb.Options.DisableLog): its checkpoints and no wal/ are its
+	// whole history. The offline checks rebuild its newest checkpoint's
+	// state (mmsb.Replay with DisableLog), and integrity and replay, which
+	// check a state against its log, report not compared. Without it
+	// such a directory reads as one whose log was removed: integrity
+	// reports that, and the checks that rebuild the bus fail with
+	// mmsb.ErrCorruption. Ignored with Engine.
+	NoLog bool
 }
 
 // Live returns a Target for a live mmsb.
@@ -221,7 +231,32 @@ func (t Target) location(ctx context.Context) (vfs.FS, string, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
+	if t.NoLog {
+		if err := checkNoLog(fs, t.Dir); err != nil {
+			return nil, "", err
+		}
+	}
 	return fs, t.Dir, nil
+}
+
+// checkNoLog refuses Target.NoLog for a directory whose wal/ holds a log
+// segment: it was written with a log, and "not compared" would hide every
+// problem of that log.
+func checkNoLog(fs vfs.FS, dir string) error {
+	walDir := fs.Join(dir, "wal")
+	names, err := fs.List(walDir)
+	if vfs.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, ok := tlog.ParseSegmentName(name); ok {
+			return fmt.Errorf("%w: Target.NoLog, but %s holds log segment %s: the directory was written with a log", mmsb.ErrInvalidOption, walDir, name)
+		}
+	}
+	return nil
 }
 
 // open returns the engine to check: the live one, or a bus rebuilt from
@@ -234,7 +269,7 @@ func (t Target) open(ctx context.Context) (*mmsb.Bus, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs, Functions: t.Funcs})
+	e, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs, Functions: t.Funcs, DisableLog: t.NoLog})
 	if err != nil {
 		return nil, nil, fmt.Errorf("validate: rebuild %s: %w", dir, err)
 	}
