@@ -75,12 +75,14 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 // files were synced. It syncs even when both already exist: a process that
 // crashed between creating one and syncing leaves it present but not
 // durable, and everything later committed into it would share its fate.
+//
+// A bus without a log (DisableLog) makes wal/ too, and leaves it empty: an
+// empty wal/ beside checkpoints says that nothing was committed past the
+// newest one, which is what such a bus's directory holds. Without it the
+// directory looked like one whose log was removed, and Open, Replay and
+// every CLI command that reads a directory refused it (checkLogRemoved).
 func (e *Bus) makeDirs() error {
-	dirs := []string{e.ckptDir()}
-	if !e.opts.DisableLog {
-		dirs = append(dirs, e.walDir())
-	}
-	for _, d := range dirs {
+	for _, d := range []string{e.ckptDir(), e.walDir()} {
 		if err := e.fs.MkdirAll(d); err != nil {
 			return fmt.Errorf("mmsb: create %s: %w", d, err)
 		}

@@ -9,9 +9,10 @@ import (
 )
 
 // TestRefusalOfDirectoryWithoutLogNamesDisableLog: a bus opened with
-// DisableLog writes checkpoints and no wal/, as a directory whose log was
-// removed holds; Open, Replay and QueryLogDir refuse it (ErrCorruption)
-// unless told. The refusal named only the loss (restore wal/, Repair, or
+// DisableLog wrote checkpoints and no wal/ until 2026-12-06 (it makes an
+// empty wal/ now), as a directory whose log was removed holds; Open,
+// Replay and QueryLogDir refuse such a directory (ErrCorruption) unless
+// told. The refusal named only the loss (restore wal/, Repair, or
 // make it empty to accept the loss), so the owner of a directory written
 // without a log, which lost nothing, was told it had lost data and not
 // how to read it: every CLI command reading the directory (inspect, read,
@@ -28,6 +29,11 @@ func TestRefusalOfDirectoryWithoutLogNamesDisableLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// As the directory was written before 2026-12-06 (see
+	// TestReplayOfBusWithoutLog for one written now).
+	if err := fs.Remove("/db/wal"); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -177,9 +177,12 @@ type Options struct {
 	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
 	// in memory unless this is set. A directory whose wal/ holds a log
 	// segment is refused (ErrInvalidOption): the bus would ignore what the
-	// log holds past the newest checkpoint. To the package-level Replay
-	// it says that the directory was written without a log: its
-	// checkpoints without wal/ are not refused.
+	// log holds past the newest checkpoint. The bus makes an empty wal/
+	// (a log holding nothing past the newest checkpoint), so that its
+	// directory reads as its checkpoints' state to Open with a log, Replay
+	// and the CLI. To the package-level Replay it says that the directory
+	// was written without a log: its checkpoints without wal/ (as written
+	// before 2026-12-06) are not refused.
 	DisableLog bool
 	// MemoryCheckpoints keeps an in-memory bus's checkpoints in its private
 	// in-memory filesystem, beside its log. By default they are unnamed

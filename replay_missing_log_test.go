@@ -87,9 +87,12 @@ func TestReplayRefusesMissingLogDir(t *testing.T) {
 }
 
 // TestReplayOfBusWithoutLog: a bus opened with DisableLog on a directory
-// writes checkpoints and never wal/. Its own Replay and ReadPageAt still
-// work (Open accepted the directory), and the package-level Replay of the
-// directory needs DisableLog to say it was written without a log.
+// writes checkpoints and an empty wal/ (since 2026-12-06; it made none
+// before, so its directory read as one whose log was removed, refused by
+// Open, Replay and every CLI command that reads a directory). Its own
+// Replay works; the package-level Replay and Open with a log read the
+// directory as its newest checkpoint, with no option. A directory written
+// before, without wal/, needs DisableLog (or an empty wal/) to be read.
 func TestReplayOfBusWithoutLog(t *testing.T) {
 	fs := vfs.NewMem()
 	e, err := Open("/db", &Options{FS: fs, DisableLog: true, CheckpointBytes: -1, Clock: testClock()})
@@ -104,8 +107,8 @@ func TestReplayOfBusWithoutLog(t *testing.T) {
 	if _, err := e.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if fs.Exists("/db/wal") {
-		t.Fatal("a bus without a log made wal/")
+	if names, err := fs.List("/db/wal"); err != nil || len(names) != 0 {
+		t.Fatalf("a bus without a log left wal/ holding %v (%v), want it there and empty", names, err)
 	}
 	own, err := e.Replay(ctx, ReplayTarget{})
 	if err != nil {
@@ -115,17 +118,64 @@ func TestReplayOfBusWithoutLog(t *testing.T) {
 		t.Errorf("Bus.Replay LastLSN %d, want %d", own.LastLSN(), e.LastLSN())
 	}
 	own.Close()
-	if _, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs}); !errors.Is(err, ErrCorruption) {
-		t.Errorf("Replay without DisableLog = %v, want ErrCorruption", err)
+	want := e.LastLSN()
+	readsSeven := func(what string, b *Bus) {
+		t.Helper()
+		if b.LastLSN() != want {
+			t.Errorf("%s: LastLSN %d, want %d", what, b.LastLSN(), want)
+		}
+		if got, _, err := b.ReadPage(id, nil); err != nil || len(got) == 0 || got[0] != 7 {
+			t.Errorf("%s: page %d = %v, %v; want its checkpointed byte 7", what, id, got, err)
+		}
 	}
-	r, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs, DisableLog: true})
+	r, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs})
+	if err != nil {
+		t.Fatalf("Replay of a directory written without a log: %v", err)
+	}
+	readsSeven("Replay", r)
+	r.Close()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1})
+	if err != nil {
+		t.Fatalf("Open with a log of a directory written without one: %v", err)
+	}
+	readsSeven("Open", b)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Written before 2026-12-06: no wal/. (Open above made one again,
+	// holding the log it kept; a fresh directory is written for this.)
+	fs = vfs.NewMem()
+	e2, err := Open("/db", &Options{FS: fs, DisableLog: true, CheckpointBytes: -1, Clock: testClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = mustCreate(t, e2, 1, 16)[0]
+	if _, err := e2.Commit(ctx, []Delta{Write(id, 0, []byte{7})}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e2.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want = e2.LastLSN()
+	if err := e2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove("/db/wal"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs}); !errors.Is(err, ErrCorruption) {
+		t.Errorf("Replay without DisableLog of a directory without wal/ = %v, want ErrCorruption", err)
+	}
+	r, err = Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs, DisableLog: true})
 	if err != nil {
 		t.Fatalf("Replay with DisableLog: %v", err)
 	}
-	defer r.Close()
-	if r.LastLSN() != e.LastLSN() {
-		t.Errorf("Replay with DisableLog: LastLSN %d, want %d", r.LastLSN(), e.LastLSN())
-	}
+	readsSeven("Replay with DisableLog", r)
+	r.Close()
 }
 
 // TestQueryLogDirRefusesMissingLogDir: QueryLogDir of a directory whose

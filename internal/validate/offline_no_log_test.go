@@ -2,6 +2,8 @@ package validate
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
@@ -9,8 +11,10 @@ import (
 )
 
 // TestOfflineDirectoryWithoutLog: a directory written by a bus without a
-// log (Options.DisableLog) holds checkpoints and no wal/, as one whose log
-// was removed does, and mmsb.Replay refuses it unless told (DisableLog).
+// log (Options.DisableLog) before 2026-12-06 holds checkpoints and no
+// wal/, as one whose log was removed does, and mmsb.Replay refuses it
+// unless told (DisableLog). (Such a bus makes an empty wal/ now, and its
+// directory needs nothing: the last case.)
 // Every offline validator then failed on it (the rebuild: ErrCorruption;
 // integrity: a problem, "the log was removed"), with no way to say what
 // the directory is. Target.NoLog says it: the checks of the state run on
@@ -18,6 +22,7 @@ import (
 // need a log, report not compared. NoLog on a directory with a log is
 // refused: "not compared" would hide its log's problems.
 func TestOfflineDirectoryWithoutLog(t *testing.T) {
+	keepEmptyLog := false
 	write := func(t *testing.T, disableLog bool) vfs.FS {
 		t.Helper()
 		fs := vfs.NewMem()
@@ -47,6 +52,11 @@ func TestOfflineDirectoryWithoutLog(t *testing.T) {
 		}
 		if err := e.Close(); err != nil {
 			t.Fatal(err)
+		}
+		if disableLog && !keepEmptyLog {
+			if err := fs.Remove(busDir + "/wal"); err != nil { // as written before 2026-12-06
+				t.Fatal(err)
+			}
 		}
 		return fs
 	}
@@ -86,6 +96,28 @@ func TestOfflineDirectoryWithoutLog(t *testing.T) {
 		for _, v := range All() {
 			if _, err := v.Fn(ctx, tgt, Options{}); !errors.Is(err, mmsb.ErrInvalidOption) {
 				t.Errorf("%s: %v, want ErrInvalidOption (NoLog on a directory whose log holds records)", v.Name, err)
+			}
+		}
+	})
+	t.Run("written without a log since 2026-12-06, not said", func(t *testing.T) {
+		keepEmptyLog = true
+		defer func() { keepEmptyLog = false }()
+		fs := write(t, true)
+		for _, v := range All() {
+			rep, err := v.Fn(ctx, Offline(fs, busDir, nil), Options{})
+			if v.Name == "replay" {
+				// Replay from the oldest checkpoint cannot reach the
+				// newest through an empty log, and an emptied log
+				// (rm wal/*) looks the same: it is reported, and NoLog
+				// (the first case) is how to say the directory never
+				// had a log.
+				if err != nil || !strings.Contains(fmt.Sprint(rep.Problems), "committed operations are missing") {
+					t.Errorf("replay: outcome %s, %v (problems: %v); want the operations between checkpoints reported missing", rep.Outcome(), err, rep.Problems)
+				}
+				continue
+			}
+			if err != nil || rep.Outcome() == OutcomeFail {
+				t.Errorf("%s: outcome %s, %v (problems: %v); want no failure (its empty wal/ says nothing was logged past the newest checkpoint)", v.Name, rep.Outcome(), err, rep.Problems)
 			}
 		}
 	})
