@@ -2,7 +2,8 @@
 // code: its tests keep the pages true to the tree (every relative link and
 // anchor resolves, every test, fuzz target and benchmark a page names
 // exists, the format tables match the code, dependencies.md names every
-// module go.mod requires directly, and validate.md names every check of
-// the ten benchmarks), so that a renamed test or heading, or a new module
-// or check, fails go test instead of leaving a page that is wrong.
+// module go.mod requires directly, validate.md names every check of the
+// ten benchmarks, and architecture.md's package table every directory
+// holding Go files), so that a renamed test or heading, or a new module,
+// check or package, fails go test instead of leaving a page that is wrong.
 package docs

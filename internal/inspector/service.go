@@ -614,8 +614,6 @@ func shownIntent(intent []byte) []byte {
 	return intent[:min(len(intent), maxShownBytes)]
 }
 
-// writtenBytes returns the bytes the write at lsn put in [lo, hi) of page
-// (positions it did not write read as zero), at most maxShownBytes.
 // shownWrite returns bytes [lo, hi) of what d writes (zero where it
 // writes nothing), in a slice of their own. A runs delta is applied to
 // the window only: applied to a buffer as large as the page, each of the
@@ -647,6 +645,8 @@ func shownWrite(d *mmsb.Delta, lo, hi uint32) ([]byte, error) {
 	return out, nil
 }
 
+// writtenBytes returns the bytes the write at lsn put in [lo, hi) of page
+// (positions it did not write read as zero), at most maxShownBytes.
 func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.LSN, lo, hi uint32) ([]byte, error) {
 	var out []byte
 	var applyErr error
