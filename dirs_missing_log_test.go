@@ -27,37 +27,8 @@ func TestOpenRefusesMissingLogDir(t *testing.T) {
 		{name: "wal removed and made again empty", remove: true, remake: true, wantLSN: 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := vfs.NewMem()
-			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := mustCreate(t, e, 1, 16)[0]
-			for i := range 8 {
-				if _, err := e.Commit(ctx, []Delta{Write(id, uint32(i), []byte{1})}); err != nil {
-					t.Fatal(err)
-				}
-				if i == 3 {
-					if _, err := e.Checkpoint(ctx); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if err := e.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if tc.remove {
-				emptyDir(t, fs, "/db/wal")
-				if err := fs.Remove("/db/wal"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if tc.remake {
-				if err := fs.MkdirAll("/db/wal"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			e, err = Open("/db", &Options{FS: fs, CheckpointBytes: -1, Repair: tc.repair, Clock: testClock()})
+			fs := logRemovedDir(t, tc.remove, tc.remake)
+			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Repair: tc.repair, Clock: testClock()})
 			if tc.refused {
 				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "has checkpoints/ but no wal/") {
 					t.Fatalf("Open = %v, want ErrCorruption saying the directory has checkpoints/ but no wal/", err)
@@ -108,4 +79,43 @@ func emptyDir(t *testing.T, fs vfs.FS, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// logRemovedDir writes /db on a new in-memory filesystem: a page, 8
+// commits, a checkpoint after the 4th (LSN 5 of 9). With remove its wal/
+// is then removed (the log lost); with remake too, made again empty (the
+// loss accepted by hand).
+func logRemovedDir(t *testing.T, remove, remake bool) vfs.FS {
+	t.Helper()
+	fs := vfs.NewMem()
+	e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustCreate(t, e, 1, 16)[0]
+	for i := range 8 {
+		if _, err := e.Commit(ctx, []Delta{Write(id, uint32(i), []byte{1})}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 3 {
+			if _, err := e.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if remove {
+		emptyDir(t, fs, "/db/wal")
+		if err := fs.Remove("/db/wal"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if remake {
+		if err := fs.MkdirAll("/db/wal"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fs
 }

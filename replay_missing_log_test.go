@@ -31,36 +31,7 @@ func TestReplayRefusesMissingLogDir(t *testing.T) {
 		{name: "wal removed and made again empty", remove: true, remake: true, wantLSN: 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := vfs.NewMem()
-			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := mustCreate(t, e, 1, 16)[0]
-			for i := range 8 {
-				if _, err := e.Commit(ctx, []Delta{Write(id, uint32(i), []byte{1})}); err != nil {
-					t.Fatal(err)
-				}
-				if i == 3 {
-					if _, err := e.Checkpoint(ctx); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if err := e.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if tc.remove {
-				emptyDir(t, fs, "/db/wal")
-				if err := fs.Remove("/db/wal"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if tc.remake {
-				if err := fs.MkdirAll("/db/wal"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			fs := logRemovedDir(t, tc.remove, tc.remake)
 			r, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs, Repair: tc.repair, DisableLog: tc.disableLog})
 			if tc.refused {
 				if err == nil {
@@ -196,38 +167,9 @@ func TestQueryLogDirRefusesMissingLogDir(t *testing.T) {
 		{name: "wal removed and made again empty", remove: true, remake: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := vfs.NewMem()
-			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := mustCreate(t, e, 1, 16)[0]
-			for i := range 8 {
-				if _, err := e.Commit(ctx, []Delta{Write(id, uint32(i), []byte{1})}); err != nil {
-					t.Fatal(err)
-				}
-				if i == 3 {
-					if _, err := e.Checkpoint(ctx); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if err := e.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if tc.remove {
-				emptyDir(t, fs, "/db/wal")
-				if err := fs.Remove("/db/wal"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if tc.remake {
-				if err := fs.MkdirAll("/db/wal"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			fs := logRemovedDir(t, tc.remove, tc.remake)
 			n := 0
-			err = QueryLogDir(ctx, fs, "/db", LogQuery{}, func(*LoggedOp) bool { n++; return true })
+			err := QueryLogDir(ctx, fs, "/db", LogQuery{}, func(*LoggedOp) bool { n++; return true })
 			if tc.refused {
 				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "has checkpoints/ but no wal/") {
 					t.Fatalf("QueryLogDir = %d operation(s), %v; want ErrCorruption saying /db has checkpoints/ but no wal/", n, err)

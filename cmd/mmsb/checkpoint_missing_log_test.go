@@ -19,35 +19,6 @@ import (
 // checkpoint written). The controls checkpoint the intact directory, and
 // the damaged one once wal/ is made again by hand (the loss accepted).
 func TestCheckpointMissingLogDir(t *testing.T) {
-	ctx := context.Background()
-	// makeBus writes 8 commits, with a checkpoint after the first 4 when
-	// checkpointed, and returns the directory.
-	makeBus := func(t *testing.T, checkpointed bool) string {
-		dir := filepath.Join(t.TempDir(), "data")
-		bus, err := mmsb.Open(dir, &mmsb.Options{CheckpointBytes: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bus.Close()
-		ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 64}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range 8 {
-			if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], uint32(i), []byte{byte(i + 1)})}); err != nil {
-				t.Fatal(err)
-			}
-			if i == 3 && checkpointed {
-				if _, err := bus.Checkpoint(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if err := bus.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
 	for _, c := range []struct {
 		name         string
 		checkpointed bool
@@ -61,7 +32,7 @@ func TestCheckpointMissingLogDir(t *testing.T) {
 		{"log removed and made again empty", true, true, true, exitOK},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := makeBus(t, c.checkpointed)
+			dir := missingLogBus(t, c.checkpointed)
 			wal := filepath.Join(dir, "wal")
 			if c.removeLog {
 				if err := os.RemoveAll(wal); err != nil {
@@ -124,4 +95,37 @@ func TestCheckMissingLogDir(t *testing.T) {
 			}
 		})
 	}
+}
+
+// missingLogBus writes a data directory with 8 commits to one page, with a
+// checkpoint after the first 4 (LSN 5 of 9) when checkpointed, and
+// returns it: the tests of commands on a directory whose wal/ is then
+// removed start from it.
+func missingLogBus(t *testing.T, checkpointed bool) string {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	bus, err := mmsb.Open(dir, &mmsb.Options{CheckpointBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], uint32(i), []byte{byte(i + 1)})}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 3 && checkpointed {
+			if _, err := bus.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

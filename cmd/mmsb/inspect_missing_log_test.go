@@ -18,31 +18,6 @@ import (
 // with the replay's error only). The control is the intact directory,
 // which says nothing of a missing log.
 func TestInspectMissingLogDir(t *testing.T) {
-	ctx := context.Background()
-	makeBus := func(t *testing.T, checkpointed bool) string {
-		dir := filepath.Join(t.TempDir(), "data")
-		bus, err := mmsb.Open(dir, &mmsb.Options{CheckpointBytes: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bus.Close()
-		ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 64}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], 0, []byte{1})}); err != nil {
-			t.Fatal(err)
-		}
-		if checkpointed {
-			if _, err := bus.Checkpoint(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := bus.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
 	for _, tc := range []struct {
 		name         string
 		checkpointed bool
@@ -60,7 +35,7 @@ func TestInspectMissingLogDir(t *testing.T) {
 		{"intact, json (control)", true, false, true, exitOK, `"segments"`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := makeBus(t, tc.checkpointed)
+			dir := missingLogBus(t, tc.checkpointed)
 			wal := filepath.Join(dir, "wal")
 			if tc.removeLog {
 				if err := os.RemoveAll(wal); err != nil {

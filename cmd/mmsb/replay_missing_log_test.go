@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/mmsb-go/mmsb"
 )
 
 // TestReplayMissingLogDir: `mmsb replay --out` of a directory whose wal/
@@ -18,7 +15,6 @@ import (
 // --out. The controls replay the intact directory, and the damaged one once
 // wal/ is made again by hand (the loss accepted).
 func TestReplayMissingLogDir(t *testing.T) {
-	ctx := context.Background()
 	for _, c := range []struct {
 		name         string
 		checkpointed bool
@@ -33,28 +29,7 @@ func TestReplayMissingLogDir(t *testing.T) {
 		{"log removed and made again empty", true, true, true, exitOK, 5},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "data")
-			bus, err := mmsb.Open(dir, &mmsb.Options{CheckpointBytes: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 64}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range 8 {
-				if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], uint32(i), []byte{byte(i + 1)})}); err != nil {
-					t.Fatal(err)
-				}
-				if i == 3 && c.checkpointed {
-					if _, err := bus.Checkpoint(ctx); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if err := bus.Close(); err != nil {
-				t.Fatal(err)
-			}
+			dir := missingLogBus(t, c.checkpointed)
 			wal := filepath.Join(dir, "wal")
 			if c.removeLog {
 				if err := os.RemoveAll(wal); err != nil {
