@@ -44,7 +44,7 @@ type checkCheckpoint struct {
 
 // checkReplay is the outcome of replaying the directory.
 type checkReplay struct {
-	From      string `json:"from"` // "empty" (LSN 1) or "oldest-checkpoint"
+	From      string `json:"from"` // "empty" (LSN 1), "oldest-checkpoint", or "newest-checkpoint" (--no-log: no log to replay)
 	LSN       uint64 `json:"lsn"`
 	StateHash string `json:"state_hash"`
 	Pages     int    `json:"pages"`
@@ -67,7 +67,7 @@ type checkReport struct {
 }
 
 func (a *app) checkCmd() *cobra.Command {
-	var jsonOut bool
+	var jsonOut, noLog bool
 	cmd := &cobra.Command{
 		Use:   "check DIR",
 		Short: "Verify every file of a data directory without modifying it",
@@ -92,13 +92,22 @@ without taking the write lock:
 Derived pages bound to functions this binary does not know are accepted
 (their bytes are logged; only recomputation needs the function).
 
+A DIR written by a bus opened without a log (Options.DisableLog) has no log
+to lead from one checkpoint to the next, which reads as committed operations
+missing; --no-log says so: its wal/ must hold no segment, the state checked
+is the newest checkpoint's (step 3 replays only the way recovery does), and
+integrity reports not compared.
+
 Exit status 1 if any problem was found.`,
 		Example: `  mmsb check ./data
   mmsb check --json ./data | jq '.problems[]'`,
 		Args: dirArg,
-		RunE: func(cmd *cobra.Command, args []string) error { return a.runCheck(cmd.Context(), args[0], jsonOut) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runCheck(cmd.Context(), args[0], jsonOut, noLog)
+		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object (problems included) instead of text")
+	cmd.Flags().BoolVar(&noLog, "no-log", false, "DIR was written by a bus without a log (Options.DisableLog): check its checkpoints' state, replay nothing between them")
 	return cmd
 }
 
@@ -106,7 +115,7 @@ Exit status 1 if any problem was found.`,
 // system's (a variable so that tests can count what check reads).
 var checkFS vfs.FS = vfs.Default
 
-func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
+func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) error {
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
@@ -136,11 +145,15 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 	if err != nil && !vfs.IsNotExist(err) {
 		report(problemFromError(walDir, fmt.Errorf("reading the log: %w", err)))
 	}
-	if err := requireLogDir(dir); err != nil {
+	if noLog && len(segs) > 0 {
+		// A log's problems would go unreported as "not compared".
+		report(checkProblem{File: walDir, Offset: -1, Reason: fmt.Sprintf(
+			"--no-log, but %s holds %d log segment(s): the directory was written with a log (check it without --no-log)", walDir, len(segs))})
+	} else if err := requireLogDir(dir); err != nil && !noLog {
 		// Read as an empty log, this said OK: the replays agree with
 		// what the checkpoints hold, and nothing else knows how far the
 		// log went.
-		report(checkProblem{File: walDir, Offset: -1, Reason: err.Error()})
+		report(checkProblem{File: walDir, Offset: -1, Reason: err.Error() + " (written by a bus without a log, it has none: check it with --no-log)"})
 	}
 	for _, s := range segs {
 		rep.Segments = append(rep.Segments, checkSegment{File: s.File, Bytes: s.Bytes, Records: s.Records,
@@ -159,7 +172,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 		if err := checkpoint.Verify(fs, c.Path); err != nil {
 			cc.OK = false
 			report(problemFromError(c.Path, err))
-		} else if err := loadCheckpoint(ctx, fs, dir, c); err != nil {
+		} else if err := loadCheckpoint(ctx, fs, dir, c, noLog); err != nil {
 			// Whole frames holding what the loader refuses (a page
 			// written after the checkpoint's LSN, an edge to a page it
 			// does not hold): recovery passes it over as it passes over
@@ -175,7 +188,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 		return checkInterrupted(dir, len(rep.Problems), err)
 	}
 	var recovered *mmsb.Bus
-	rep.Replay, recovered = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, report)
+	rep.Replay, recovered = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, noLog, report)
 	if recovered != nil {
 		defer recovered.Close() //nolint:errcheck // a detached replay: nothing to lose
 	}
@@ -186,6 +199,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 	for _, name := range []string{"integrity", "graph", "invariants"} {
 		fn, _ := validate.Lookup(name)
 		target := validate.Offline(fs, dir, nil)
+		target.NoLog = noLog
 		if name != "integrity" && recovered != nil {
 			// Offline, graph and invariants each rebuilt the state the
 			// recovery replay above holds (the same mmsb.Replay of dir
@@ -234,9 +248,9 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut bool) error {
 // the LSN through the log. Call it only for a checkpoint checkpoint.Verify
 // passed: through the view, the checkpoint package no longer sees the
 // operating system's filesystem and so does not refuse a non-regular file.
-func loadCheckpoint(ctx context.Context, fs vfs.FS, dir string, c checkpoint.Info) error {
+func loadCheckpoint(ctx context.Context, fs vfs.FS, dir string, c checkpoint.Info, noLog bool) error {
 	view := &oneCheckpointFS{FS: fs, walDir: fs.Join(dir, "wal"), ckDir: fs.Join(dir, "checkpoints"), name: filepath.Base(c.Path)}
-	bus, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{ToLSN: mmsb.LSN(c.LSN)}, &mmsb.Options{FS: view})
+	bus, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{ToLSN: mmsb.LSN(c.LSN)}, &mmsb.Options{FS: view, DisableLog: noLog})
 	if err != nil {
 		// The replay's error says that no checkpoint loaded and the
 		// log is missing; the loader's error in it is the reason, and
@@ -302,7 +316,26 @@ func checkInterrupted(dir string, found int, err error) error {
 // the way recovery does, reporting failures and disagreements as problems.
 // It returns the state the recovery replay reached, for the validators
 // that read it, which the caller closes (nil when that replay failed).
-func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheckpoints bool, report func(checkProblem)) (*checkReplay, *mmsb.Bus) {
+func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheckpoints, noLog bool, report func(checkProblem)) (*checkReplay, *mmsb.Bus) {
+	if noLog {
+		// No log leads from one checkpoint to the next (replayed from
+		// the oldest, the directory read as operations missing): the
+		// state is the newest checkpoint's, replayed as recovery does.
+		out := &checkReplay{From: "newest-checkpoint"}
+		rec, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs, DisableLog: true})
+		if err != nil {
+			report(problemFromError(dir, fmt.Errorf("replay of the newest checkpoint: %w", err)))
+			return out, nil
+		}
+		st := rec.Stats()
+		out.LSN, out.RecoveryLSN = uint64(rec.LastLSN()), uint64(rec.LastLSN())
+		if out.StateHash, err = stateHash(rec); err != nil {
+			report(problemFromError(dir, fmt.Errorf("hash the replayed state: %w", err)))
+		}
+		out.RecoveryHash = out.StateHash
+		out.Pages, out.Edges, out.Bindings = st.Pages, st.Edges, st.Bindings
+		return out, rec
+	}
 	out := &checkReplay{From: "empty"}
 	full, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, &mmsb.Options{FS: fs})
 	if errors.Is(err, mmsb.ErrLogTruncated) {

@@ -111,7 +111,7 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 		// would otherwise look as good as the one the state came from.
 		// Whole frames are not enough: the loader must take the content
 		// too (loadCheckpoint, as check does).
-		ok := checkpoint.Verify(fs, c.Path) == nil && loadCheckpoint(ctx, fs, dir, c) == nil
+		ok := checkpoint.Verify(fs, c.Path) == nil && loadCheckpoint(ctx, fs, dir, c, false) == nil
 		if !ok {
 			rep.CheckpointProblems++
 		}
