@@ -1,12 +1,8 @@
 package inspector_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/inspector"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestCloseCutsStalledStream: an inspector stream whose client stopped
@@ -61,39 +58,7 @@ func TestCloseCutsStalledStream(t *testing.T) {
 			hs.Start()
 			t.Cleanup(hs.Close)
 
-			body := []byte(`{"limit":10000}`)
-			env := append([]byte{0, 0, 0, 0, byte(len(body))}, body...)
-			const path = "/mmsb.inspector.v1.InspectorService/QueryLog"
-			addr := strings.TrimPrefix(hs.URL, "http://")
-			var stalled io.Closer
-			if proto == "HTTP/1.1" {
-				conn, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				stalled = conn
-				_ = conn.(*net.TCPConn).SetReadBuffer(4096) // less than the answer by far
-				if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/connect+json\r\nContent-Length: %d\r\n\r\n%s", path, addr, len(env), env); err != nil {
-					t.Fatal(err)
-				}
-				// The status line: the handler runs and has sent.
-				status, err := bufio.NewReader(conn).ReadString('\n')
-				if err != nil || !strings.Contains(status, "200") {
-					t.Fatalf("QueryLog over HTTP/1.1: %q, %v", status, err)
-				}
-			} else {
-				var p http.Protocols
-				p.SetUnencryptedHTTP2(true)
-				hc := &http.Client{Transport: &http.Transport{Protocols: &p}}
-				resp, err := hc.Post(hs.URL+path, "application/connect+json", bytes.NewReader(env))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
-					t.Fatalf("QueryLog over HTTP/2: %s %s", resp.Proto, resp.Status)
-				}
-				stalled = resp.Body // never read
-			}
+			stalled := testutil.StalledStream(t, hs.URL, "/mmsb.inspector.v1.InspectorService/QueryLog", []byte(`{"limit":10000}`), proto, true)
 			defer stalled.Close()
 			if err := ins.Close(); err != nil {
 				t.Fatal(err)

@@ -1,13 +1,7 @@
 package server_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +12,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/server"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestShutdownCutsStalledQueryLog: a QueryLog whose client opened the
@@ -37,48 +32,8 @@ func TestShutdownCutsStalledQueryLog(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// 64 MiB of log: more than the socket buffers and an HTTP/2
-			// stream's window hold, so the query blocks writing.
-			data := make([]byte, 1<<20)
-			for i := range 64 {
-				for j := range data {
-					data[j] = byte(i + j)
-				}
-				if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, data)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			body := []byte(`{}`)
-			env := append([]byte{0, 0, 0, 0, byte(len(body))}, body...)
-			addr := strings.TrimPrefix(f.http.URL, "http://")
-			var stalled io.Closer
-			if proto == "HTTP/1.1" {
-				conn, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				stalled = conn
-				if _, err := fmt.Fprintf(conn, "POST /mmsb.v1.BusService/QueryLog HTTP/1.1\r\nHost: %s\r\nContent-Type: application/connect+json\r\nContent-Length: %d\r\n\r\n%s", addr, len(env), env); err != nil {
-					t.Fatal(err)
-				}
-				// The status line: the handler runs and has sent.
-				status, err := bufio.NewReader(conn).ReadString('\n')
-				if err != nil || !strings.Contains(status, "200") {
-					t.Fatalf("QueryLog over HTTP/1.1: %q, %v", status, err)
-				}
-			} else {
-				var p http.Protocols
-				p.SetUnencryptedHTTP2(true)
-				hc := &http.Client{Transport: &http.Transport{Protocols: &p}}
-				resp, err := hc.Post(f.http.URL+"/mmsb.v1.BusService/QueryLog", "application/connect+json", bytes.NewReader(env))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
-					t.Fatalf("QueryLog over HTTP/2: %s %s", resp.Proto, resp.Status)
-				}
-				stalled = resp.Body // never read
-			}
+			commitMiBs(t, f, id, 64) // more than the socket buffers and an HTTP/2 stream's window hold: the query blocks writing
+			stalled := testutil.StalledStream(t, f.http.URL, "/mmsb.v1.BusService/QueryLog", []byte(`{}`), proto, true)
 			defer stalled.Close()
 			sctx, cancel := context.WithTimeout(ctx, time.Hour)
 			defer cancel()

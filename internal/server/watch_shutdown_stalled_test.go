@@ -1,17 +1,13 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestShutdownCutsStalledWatch: a watch whose client stopped reading is
@@ -33,43 +29,9 @@ func TestShutdownCutsStalledWatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := []byte(`{"fromLsn":"1","pages":["` + fmt.Sprint(uint64(id)) + `"]}`)
-			env := append([]byte{0, 0, 0, 0, byte(len(body))}, body...)
-			addr := strings.TrimPrefix(f.http.URL, "http://")
-			var stalled io.Closer
-			if proto == "HTTP/1.1" {
-				conn, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				stalled = conn
-				if _, err := fmt.Fprintf(conn, "POST /mmsb.v1.BusService/Watch HTTP/1.1\r\nHost: %s\r\nContent-Type: application/connect+json\r\nContent-Length: %d\r\n\r\n%s", addr, len(env), env); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				var p http.Protocols
-				p.SetUnencryptedHTTP2(true)
-				hc := &http.Client{Transport: &http.Transport{Protocols: &p}}
-				resp, err := hc.Post(f.http.URL+"/mmsb.v1.BusService/Watch", "application/connect+json", bytes.NewReader(env))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
-					t.Fatalf("watch over HTTP/2: %s %s", resp.Proto, resp.Status)
-				}
-				stalled = resp.Body // never read
-			}
+			stalled := testutil.StalledStream(t, f.http.URL, "/mmsb.v1.BusService/Watch", body, proto, false)
 			defer stalled.Close()
-			// 64 MiB of changes: more than the socket buffers and an
-			// HTTP/2 stream's window hold, so the watch blocks writing.
-			data := make([]byte, 1<<20)
-			for i := range 64 {
-				for j := range data {
-					data[j] = byte(i + j)
-				}
-				if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, data)}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			commitMiBs(t, f, id, 64) // 64 MiB of changes: more than the socket buffers and an HTTP/2 stream's window hold, so the watch blocks writing
 			if err := f.srv.Shutdown(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -85,5 +47,20 @@ func TestShutdownCutsStalledWatch(t *testing.T) {
 				t.Fatal("the HTTP server's shutdown still waits for the watch whose client stopped reading")
 			}
 		})
+	}
+}
+
+// commitMiBs commits n writes of 1 MiB (each byte different from the
+// last write's) to page id, a page of 1 MiB, through f's client.
+func commitMiBs(t *testing.T, f *fixture, id mmsb.PageID, n int) {
+	t.Helper()
+	data := make([]byte, 1<<20)
+	for i := range n {
+		for j := range data {
+			data[j] = byte(i + j)
+		}
+		if _, err := f.c.Commit(context.Background(), []mmsb.Delta{mmsb.Write(id, 0, data)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
