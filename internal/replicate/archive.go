@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
 )
 
 // ckptPrefix names checkpoint objects: "checkpoint-<LSN, 20 digits>", so
@@ -145,6 +146,11 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 	if err := os.MkdirAll(ckDir, 0o755); err != nil {
 		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
 	}
+	// A bootstrap killed mid-download (no deferred removal then) left
+	// its part: hasState ignores it, and it goes here, before the next.
+	if err := checkpoint.RemoveTemp(nil, ckDir); err != nil {
+		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
+	}
 	if err := syncFile(dir); err != nil {
 		return 0, err
 	}
@@ -186,11 +192,21 @@ func syncFile(path string) error {
 }
 
 // hasState reports whether dir holds a bus (log segments or checkpoints).
+// A temporary file (*.tmp) is not state: a checkpoint, written or
+// downloaded, is renamed into place only once whole. One that a hard kill
+// left during a bootstrap made the directory count as a bus: the next
+// start opened an empty one, found it "not a prefix" of the trimmed
+// stream and set the directory aside before bootstrapping again.
 func hasState(dir string) bool {
 	for _, sub := range []string{"wal", "checkpoints"} {
 		ents, err := os.ReadDir(filepath.Join(dir, sub))
-		if err == nil && len(ents) > 0 {
-			return true
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name(), ".tmp") {
+				return true
+			}
 		}
 	}
 	return false

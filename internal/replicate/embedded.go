@@ -88,10 +88,12 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		if cfg.Token != "" {
 			opts.Cluster.Username, opts.Cluster.Password = routeUser, cfg.Token
 		}
-		for _, r := range cfg.Routes {
+		for i, r := range cfg.Routes {
 			u, err := url.Parse(r)
 			if err != nil {
-				return nil, fmt.Errorf("replicate: route %q: %w", r, err)
+				// Not quoted when it may hold a password (url.Parse's
+				// error quotes the whole URL).
+				return nil, fmt.Errorf("%w: route URL %d of %d does not parse (%w)", ErrConfig, i+1, len(cfg.Routes), parseError(r, err))
 			}
 			if cfg.Token != "" {
 				u.User = url.UserPassword(routeUser, cfg.Token)
@@ -306,12 +308,29 @@ func Connect(url, storeDir string) (nc *nats.Conn, stop func(), clientURL string
 		}
 		url = strings.Replace(s.ClientURL(), "nats://", "nats://"+token+"@", 1)
 	}
+	// Errors name the servers without their passwords or tokens (the
+	// URL came from a command line: its error goes to stderr and logs),
+	// and a URL that does not parse is refused here, not by nats.go,
+	// whose error quotes it whole.
+	servers := serverURLs(url)
+	if len(servers) == 0 {
+		// nats.go would connect to its default, 127.0.0.1:4222.
+		return nil, nil, "", fmt.Errorf("%w: no NATS server URL in %q", ErrConfig, url)
+	}
+	for i, raw := range servers {
+		if _, err := parseServerURL(raw); err != nil {
+			if s != nil {
+				s.Shutdown()
+			}
+			return nil, nil, "", fmt.Errorf("%w: NATS server URL %d of %d does not parse (%w)", ErrConfig, i+1, len(servers), err)
+		}
+	}
 	nc, err = nats.Connect(url, nats.Name("mmsb"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		if s != nil {
 			s.Shutdown()
 		}
-		return nil, nil, "", fmt.Errorf("replicate: connect %s: %w", url, err)
+		return nil, nil, "", fmt.Errorf("replicate: connect %s: %w", redactURLs(url), err)
 	}
 	return nc, func() {
 		nc.Close()
