@@ -209,7 +209,10 @@ func TestTickBadInput(t *testing.T) {
 			return nil
 		}},
 		{name: "a non-blocking subscription nobody reads", call: func(_ *testing.T, e env) error {
-			s, err := e.o.Subscribe(EventFilter{}, 1, false)
+			// Committed events only: a tick over its budget on a loaded
+			// machine also publishes an overrun event, which took the
+			// buffer's one place first once in CI (5 dropped).
+			s, err := e.o.Subscribe(EventFilter{Types: []EventType{EventDeltaCommitted}}, 1, false)
 			if err != nil {
 				return err
 			}
