@@ -17,11 +17,23 @@
  *     pointer crosses the boundary. 0 is never a valid handle. Handles are
  *     not reused: a handle that was closed answers MMSB_ERR_CLOSED forever,
  *     any other unknown value MMSB_ERR_INVALID_HANDLE.
- *   - The caller owns every buffer. Functions that return bytes copy them
- *     into a caller buffer of a given capacity; when it is too small they
- *     return MMSB_ERR_BUFFER_TOO_SMALL and store the size needed (call with
- *     capacity 0 to ask for it). Pointers passed in are not retained after
- *     the call returns.
+ *   - The caller owns every buffer. Functions that return bytes or a
+ *     string copy them into a caller buffer buf of capacity cap, by one
+ *     rule (snprintf's): *len receives the full length of the result, a
+ *     string's without its NUL. Page bytes carry no NUL and fit when
+ *     cap >= *len; a string fits only with its NUL, cap >= *len + 1 (cap
+ *     equal to the string's length is too small). A result that does not
+ *     fit is MMSB_ERR_BUFFER_TOO_SMALL, with *len set, the message naming
+ *     the size needed, and nothing written to buf or to the other
+ *     out-parameters. buf may be NULL when cap is 0: that asks for the
+ *     length. buf NULL with a non-zero cap, and len NULL, are
+ *     MMSB_ERR_INVALID_ARGUMENT. Only the result (and a string's NUL) is
+ *     written, however large cap is. mmsb_last_error alone truncates, as
+ *     snprintf does (it reports a failure, so it cannot fail itself).
+ *     An out-parameter must not overlap another buffer of the same call
+ *     (mmsb_create_pages' out_ids may be its ids: they are read before any
+ *     is written). Pointers passed in are not retained after the call
+ *     returns.
  *   - After a call fails, mmsb_last_error() gives a message naming what was
  *     wrong. The message is per thread (thread-local): it describes the
  *     most recent failed call made by the calling thread and is left
@@ -234,8 +246,11 @@ uint32_t mmsb_abi_version(void);
 const char *mmsb_status_name(int status);
 
 /* Copies the calling thread's last error message into buf (at most cap - 1
- * bytes and a NUL; nothing when cap is 0) and returns its full length
- * without the NUL. 0: no call of this thread has failed yet. */
+ * bytes and a NUL; nothing when cap is 0 or buf is NULL) and returns its
+ * full length without the NUL, as snprintf: a value >= cap means the copy
+ * was cut (call again with the value + 1). 0: no call of this thread has
+ * failed yet. A message longer than 4095 bytes is kept cut to 4095, and
+ * that is the length returned. */
 size_t mmsb_last_error(char *buf, size_t cap);
 
 /* Opens the bus in dir (created if missing), recovering its state; dir ""
@@ -285,9 +300,10 @@ int mmsb_wait_durable(mmsb_bus bus, uint64_t lsn);
 int mmsb_flush(mmsb_bus bus);
 
 /* Copies page's current bytes into buf (capacity cap) and stores their
- * length in *len and the page's epoch in *epoch (epoch may be NULL). When
- * cap is too small: MMSB_ERR_BUFFER_TOO_SMALL with the size needed in *len
- * (buf may be NULL when cap is 0). */
+ * length in *len and the page's epoch in *epoch (epoch may be NULL). No
+ * NUL is added: cap equal to the page's size suffices. When cap is too
+ * small: MMSB_ERR_BUFFER_TOO_SMALL with the size needed in *len, nothing
+ * written to buf or *epoch (buf may be NULL when cap is 0). */
 int mmsb_read(mmsb_bus bus, uint64_t page, uint8_t *buf, size_t cap, size_t *len,
               uint64_t *epoch);
 
@@ -321,7 +337,10 @@ int mmsb_stats_get(mmsb_bus bus, mmsb_stats *out);
 
 /* Copies the directory of the bus's shared region (NUL-terminated) into buf
  * and stores its length (without the NUL) in *len; "" unless opened with
- * shared set. MMSB_ERR_BUFFER_TOO_SMALL when cap <= length. */
+ * shared set. It fits only with its NUL: cap <= *len (cap 0, and cap equal
+ * to the length, included) is MMSB_ERR_BUFFER_TOO_SMALL with *len set and
+ * nothing written to buf; then call with cap = *len + 1. buf may be NULL
+ * when cap is 0 (the size query). */
 int mmsb_shared_path(mmsb_bus bus, char *buf, size_t cap, size_t *len);
 
 #endif /* MMSB_BUILDING_LIBRARY */

@@ -363,16 +363,39 @@ static inline void mmsb_reader__clean(char *p) {
 	p[w] = '\0';
 }
 
+/* mmsb_reader__abs writes p made absolute (from the working directory) and
+ * cleaned, as Go's filepath.Abs, to out[0:PATH_MAX]; what names p in an
+ * error. */
+static inline int mmsb_reader__abs(const char *p, char *out, const char *what) {
+	int n;
+	if (p[0] == '/') {
+		n = snprintf(out, PATH_MAX, "%s", p);
+	} else {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof cwd) == NULL)
+			return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "getcwd: %s", strerror(errno));
+		n = snprintf(out, PATH_MAX, "%s/%s", cwd, p);
+	}
+	if (n < 0 || n >= PATH_MAX)
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "%s path too long", what);
+	mmsb_reader__clean(out);
+	return MMSB_READER_OK;
+}
+
 /* mmsb_reader_region_path writes the region directory of the bus in bus_dir to
  * buf, as Go's mmsb.SharedRegionPath: "<shared_dir>/mmsb-" and the hex of
  * the first 16 bytes of SHA-256 of the bus directory's absolute path
  * (symbolic links resolved; a directory that does not exist is taken as
  * given, made absolute and cleaned as Go's filepath.Abs does). shared_dir
- * NULL or "" means /dev/shm. */
+ * NULL or "" means /dev/shm; it is made absolute and cleaned as Go does
+ * (no links resolved). The path and its NUL must fit in len: a smaller len
+ * (len equal to the path's length included) is TOO_SMALL, its message
+ * naming the size needed, with nothing written to buf. buf NULL is
+ * INVALID (there is no size out-parameter to answer a size query with). */
 static inline MMSB_READER__UNUSED int mmsb_reader_region_path(const char *bus_dir, const char *shared_dir, char *buf, size_t len) {
-	char abs[PATH_MAX];
+	char abs[PATH_MAX], sdir[PATH_MAX];
 	unsigned char sum[32];
-	int i, n;
+	int i, n, rc;
 	char hex[33];
 	if (bus_dir == NULL || buf == NULL || bus_dir[0] == '\0')
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "region path: NULL or empty argument");
@@ -383,28 +406,32 @@ static inline MMSB_READER__UNUSED int mmsb_reader_region_path(const char *bus_di
 	 * to realpath and, when that failed, was hashed as spelled:
 	 * "/data/bus/" or "/data/./bus" of a directory that does not exist,
 	 * and "/data/x/../bus" with no x, named another region than Go's. */
-	if (bus_dir[0] == '/') {
-		n = snprintf(abs, sizeof abs, "%s", bus_dir);
-	} else {
-		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof cwd) == NULL)
-			return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "getcwd: %s", strerror(errno));
-		n = snprintf(abs, sizeof abs, "%s/%s", cwd, bus_dir);
-	}
-	if (n < 0 || (size_t)n >= sizeof abs)
-		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "bus directory path too long");
-	mmsb_reader__clean(abs);
+	if ((rc = mmsb_reader__abs(bus_dir, abs, "bus directory")) != MMSB_READER_OK)
+		return rc;
 	{
 		char resolved[PATH_MAX];
 		if (realpath(abs, resolved) != NULL)
 			memcpy(abs, resolved, strlen(resolved) + 1);
 	}
+	/* The shared directory as Go's filepath.Abs and Join leave it: taken as
+	 * spelled, "/dev/shm/" gave "/dev/shm//mmsb-...", another string than
+	 * the writer's SharedPath, and "/a/link/../shm" was resolved through
+	 * the link by the kernel where Go drops "link/.." (another directory). */
+	if ((rc = mmsb_reader__abs(shared_dir, sdir, "shared directory")) != MMSB_READER_OK)
+		return rc;
+	if (strcmp(sdir, "/") == 0)
+		sdir[0] = '\0'; /* Join("/", "mmsb-...") is "/mmsb-..." */
 	mmsb_reader_sha256(abs, strlen(abs), sum);
 	for (i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
-	n = snprintf(buf, len, "%s/mmsb-%s", shared_dir, hex);
-	if (n < 0 || (size_t)n >= len)
-		return mmsb_reader__fail(MMSB_READER_ERR_TOO_SMALL, "region path needs %d bytes, buffer holds %zu", n + 1, len);
+	/* Measured first: snprintf into a buffer too small left a cut (and
+	 * terminated) path there under a status saying too small. */
+	n = snprintf(NULL, 0, "%s/mmsb-%s", sdir, hex);
+	if (n < 0)
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "region path under %s does not format", sdir);
+	if ((size_t)n >= len)
+		return mmsb_reader__fail(MMSB_READER_ERR_TOO_SMALL, "region path needs %zu bytes with its NUL, buffer holds %zu", (size_t)n + 1, len);
+	snprintf(buf, len, "%s/mmsb-%s", sdir, hex);
 	return MMSB_READER_OK;
 }
 
@@ -1195,22 +1222,29 @@ static inline int mmsb_reader__read(mmsb_reader *r, uint64_t id, mmsb_reader__ds
 }
 
 /* mmsb_reader_read copies page id consistently into buf[0:cap] and sets
- * *size to the page's size. A page larger than cap gives TOO_SMALL with
- * *size set to the size needed (buf NULL with cap 0 asks for the size).
- * info (may be NULL) receives the page's epoch and last-write LSN. */
+ * *size to the page's size. Page bytes carry no NUL: cap equal to the size
+ * suffices. A page larger than cap gives TOO_SMALL with *size set to the
+ * size needed (buf NULL with cap 0 asks for the size); the page is not
+ * copied. info (may be NULL) receives the page's epoch and last-write LSN,
+ * on success only. After an error buf[0:cap] may hold bytes of a copy the
+ * sequence check discarded (a page written, or freed and created again,
+ * between two tries): its contents are then unspecified. */
 static inline int mmsb_reader__read_unguarded(mmsb_reader *r, uint64_t id, void *buf, size_t cap, size_t *size, mmsb_reader_page_info *info) {
 	mmsb_reader__dst d;
+	mmsb_reader_page_info pi;
 	int rc;
 	MMSB_READER__CHECK_HANDLE(r, "read");
 	if (size == NULL || (buf == NULL && cap != 0))
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "read: NULL size pointer or NULL buffer with capacity %zu", cap);
 	d.buf = buf, d.cap = cap, d.size = 0;
-	rc = mmsb_reader__read(r, id, &d, info);
+	rc = mmsb_reader__read(r, id, &d, &pi);
 	if (rc != MMSB_READER_OK)
 		return rc;
 	*size = d.size;
 	if (d.size > cap)
 		return mmsb_reader__fail(MMSB_READER_ERR_TOO_SMALL, "page %llu is %zu bytes, buffer holds %zu", (unsigned long long)id, d.size, cap);
+	if (info != NULL)
+		*info = pi;
 	return MMSB_READER_OK;
 }
 
@@ -1333,7 +1367,10 @@ static inline int mmsb_reader__await_free(mmsb_reader *r, uint64_t id, uint64_t 
  * above L) makes it wait for that commit and start over, and fail with
  * SNAPSHOT_BUSY if the commit is not published within writer_timeout.
  * Page i goes to bufs[i][0:caps[i]], its size to sizes[i], its epoch and
- * LSN to infos[i] (infos may be NULL). */
+ * LSN to infos[i] (infos may be NULL). TOO_SMALL: sizes[i] holds the size
+ * of the first page i larger than caps[i] (its message names i), and that
+ * buffer is not written; the other buffers, sizes and infos are then
+ * unspecified, as after every error, and *lsn is not written. */
 static inline int mmsb_reader__snapshot_unguarded(mmsb_reader *r, const uint64_t *ids, size_t n, void *const *bufs, const size_t *caps,
                                                  size_t *sizes, mmsb_reader_page_info *infos, uint64_t *lsn) {
 	int attempt, rc;

@@ -270,7 +270,11 @@ using checkpoint_info = mmsb_checkpoint_info;
 using replay_report = mmsb_replay_report;
 using stats = mmsb_stats;
 
-// bus is an open bus (RAII; movable, not copyable).
+// bus is an open bus (RAII; movable, not copyable). Its methods may be
+// called from several threads at once (the library is thread-safe, and a
+// call racing a close of the same handle throws mmsb::closed), but close(),
+// a move and the destructor need the object to themselves, as for any
+// standard library object: they write the handle the others read.
 class bus {
 public:
     // Opens (or creates) the bus in dir ("" : in memory).
