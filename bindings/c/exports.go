@@ -356,8 +356,12 @@ func callerBuffer(buf unsafe.Pointer, capacity C.size_t) []byte {
 		return nil
 	}
 	// Also below MaxInt: on a 32-bit platform a capacity of 2 GiB or more
-	// became a negative length, and unsafe.Slice panicked.
-	c := min(uint64(capacity), maxBufferBytes, uint64(math.MaxInt))
+	// became a negative length, and unsafe.Slice panicked. And short of the
+	// address space's end: a generous capacity (SIZE_MAX) for a buffer high
+	// in a 32-bit address space made buf+cap wrap, which unsafe.Slice
+	// refuses with a panic (only the result is written, so the clamp is
+	// safe).
+	c := min(uint64(capacity), maxBufferBytes, uint64(math.MaxInt), uint64(^uintptr(buf)))
 	return unsafe.Slice((*byte)(buf), int(c))[:0]
 }
 
