@@ -109,7 +109,14 @@ def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
         p = "/" + p.lstrip("/")  # Go's Clean collapses a leading "//"
     digest = hashlib.sha256(os.fsencode(p)).hexdigest()[:32]
     # Decoded: a bytes shared_dir with a str bus directory could not be joined.
-    return os.path.join(os.fsdecode(shared_dir) if shared_dir else DEFAULT_SHARED_DIR, "mmsb-" + digest)
+    # Made absolute and cleaned as Go's filepath.Abs does (no links
+    # resolved): joined as spelled, "/dev/shm/" gave "/dev/shm//mmsb-...",
+    # and "SHM/x/.." was resolved through x by the kernel where Go drops
+    # "x/.." (another directory when x is a link or missing).
+    sd = os.path.abspath(os.fsdecode(shared_dir) if shared_dir else DEFAULT_SHARED_DIR)
+    if sd.startswith("//"):
+        sd = "/" + sd.lstrip("/")
+    return os.path.join(sd, "mmsb-" + digest)
 
 
 def _wrong_type(what, v, want):
