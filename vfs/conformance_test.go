@@ -5,13 +5,16 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/vfs"
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
+	"golang.org/x/sys/unix"
 )
 
 // impl is one filesystem under test, with a fresh empty directory to work in.
@@ -293,6 +296,29 @@ func TestConformance(t *testing.T) {
 					_ = l3.Close() // failing anyway
 				}
 				t.Fatalf("Lock while another holder has it, after a stale Close: %v, want ErrLocked", err)
+			}
+		}},
+		// A lock is on the file, not the name (flock): a new file made
+		// after the locked one's removal can be locked, and a locked
+		// file renamed stays locked. Scratch locked names: the new L
+		// was refused, the renamed M was not.
+		{"lock-follows-the-file", func(t *testing.T, fs vfs.FS, dir string) {
+			p, q := fs.Join(dir, "L"), fs.Join(dir, "M")
+			l1, err := fs.Lock(p)
+			ck(t, err)
+			defer l1.Close()
+			ck(t, fs.Remove(p))
+			l2, err := fs.Lock(p)
+			if err != nil {
+				t.Fatalf("Lock of a new file where a locked one was removed: %v", err)
+			}
+			defer l2.Close()
+			ck(t, fs.Rename(p, q))
+			if l3, err := fs.Lock(q); !errors.Is(err, vfs.ErrLocked) {
+				if l3 != nil {
+					_ = l3.Close() // failing anyway
+				}
+				t.Fatalf("Lock of a locked file under its new name: %v, want ErrLocked", err)
 			}
 		}},
 		// Opening a directory is not "no such file": the OS opens it, the
@@ -646,4 +672,189 @@ func TestConcurrentAppenders(t *testing.T) {
 			}
 		})
 	}
+}
+
+// errKind names the sentinel err wraps, so that two filesystems' failures
+// compare exactly: the errno (ENOENT, ENOTDIR, EISDIR, ENOTEMPTY, EEXIST,
+// EINVAL, EBUSY, EBADF...), or a held lock, end of file, a closed file;
+// "ok" for nil, and "other" for an error wrapping none of them (whose
+// text, naming each side's own path, cannot be compared).
+func errKind(err error) string {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &errno):
+		return unix.ErrnoName(errno)
+	case errors.Is(err, vfs.ErrLocked):
+		return "locked"
+	case errors.Is(err, io.EOF):
+		return "eof"
+	case errors.Is(err, os.ErrClosed):
+		return "closed"
+	case errors.Is(err, os.ErrNotExist):
+		return "not-exist"
+	}
+	return "other"
+}
+
+// TestConformancePaths runs path edge cases ("", ".", "..", "x/..",
+// trailing slashes, "//", a non-empty directory, renames onto directories
+// and into themselves) on every implementation, each in a directory
+// holding a file a ("A"), an empty directory d and a directory e holding a
+// file f ("F"), and requires the errno Linux gives (the "os" rows check
+// the table itself) and the tree it leaves. Each case's comment says what
+// went wrong before. Linux only: the errnos are Linux's.
+func TestConformancePaths(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the table holds Linux's errnos")
+	}
+	type change struct{ name, contents string } // "" contents: removed
+	cases := []struct {
+		name string
+		run  func(fs vfs.FS, r string) error
+		want string   // errKind of the outcome
+		tree []change // what the call changes in the tree
+	}{
+		// MemFS said EINVAL (rmdir's errno for "."), the OS ENOTEMPTY;
+		// scratch (and a Mount of one) cleaned the name to the working
+		// directory and tried to remove it.
+		{"path-remove-dotdot", func(fs vfs.FS, r string) error { return fs.Remove(r + "/d/..") }, "ENOTEMPTY", nil},
+		{"path-remove-missing-dotdot", func(fs vfs.FS, r string) error { return fs.Remove(r + "/x/..") }, "ENOENT", nil},
+		{"path-remove-file-dotdot", func(fs vfs.FS, r string) error { return fs.Remove(r + "/e/f/..") }, "ENOTDIR", nil},
+		// Scratch removed d, and then the file a.
+		{"path-remove-dot", func(fs vfs.FS, r string) error { return fs.Remove(r + "/d/.") }, "EINVAL", nil},
+		{"path-remove-file-dot", func(fs vfs.FS, r string) error { return fs.Remove(r + "/a/.") }, "ENOTDIR", nil},
+		{"path-remove-file-slash", func(fs vfs.FS, r string) error { return fs.Remove(r + "/a/") }, "ENOTDIR", nil},
+		// Scratch removed its relative root ".".
+		{"path-remove-empty", func(fs vfs.FS, r string) error { return fs.Remove("") }, "ENOENT", nil},
+		{"path-remove-nonempty-dir", func(fs vfs.FS, r string) error { return fs.Remove(r + "/e/") }, "ENOTEMPTY", nil},
+		{"path-remove-dir-slashes", func(fs vfs.FS, r string) error { return fs.Remove(r + "/d//") }, "ok", []change{{"d", ""}}},
+		{"path-remove-double-slash", func(fs vfs.FS, r string) error { return fs.Remove(r + "//e//f") }, "ok", []change{{"e/f", ""}}},
+		// Scratch: "is a directory" wrapping no errno, for the working
+		// directory ("x/.." cleaned away).
+		{"path-create-empty", func(fs vfs.FS, r string) error { _, err := fs.Create(""); return err }, "ENOENT", nil},
+		{"path-create-dot", func(fs vfs.FS, r string) error { _, err := fs.Create(r + "/."); return err }, "EISDIR", nil},
+		{"path-create-dotdot", func(fs vfs.FS, r string) error { _, err := fs.Create(r + "/.."); return err }, "EISDIR", nil},
+		{"path-create-missing-dotdot", func(fs vfs.FS, r string) error { _, err := fs.Create(r + "/x/.."); return err }, "ENOENT", nil},
+		// Scratch made a file n.
+		{"path-create-slash", func(fs vfs.FS, r string) error { _, err := fs.Create(r + "/n/"); return err }, "EISDIR", nil},
+		{"path-create-under-file", func(fs vfs.FS, r string) error { _, err := fs.Create(r + "/a/b"); return err }, "ENOTDIR", nil},
+		{"path-create-double-slash", func(fs vfs.FS, r string) error {
+			f, err := fs.Create(r + "/d//b")
+			if err == nil {
+				err = f.Close()
+			}
+			return err
+		}, "ok", []change{{"d/b", "<new>"}}},
+		// Scratch opened a and a: the slash and x/.. were cleaned away.
+		{"path-open-file-slash", func(fs vfs.FS, r string) error { _, err := fs.Open(r + "/a/"); return err }, "ENOTDIR", nil},
+		{"path-open-through-missing", func(fs vfs.FS, r string) error { _, err := fs.Open(r + "/x/../a"); return err }, "ENOENT", nil},
+		{"path-open-through-dotdot", func(fs vfs.FS, r string) error {
+			f, err := fs.Open(r + "/d/../a")
+			if err == nil {
+				err = f.Close()
+			}
+			return err
+		}, "ok", nil},
+		// Scratch: "destination exists" wrapping no errno for d onto e,
+		// and e renamed over the empty d (os.Rename refuses both).
+		{"path-rename-dir-onto-dir", func(fs vfs.FS, r string) error { return fs.Rename(r+"/d", r+"/e") }, "EEXIST", nil},
+		{"path-rename-dir-onto-empty-dir", func(fs vfs.FS, r string) error { return fs.Rename(r+"/e", r+"/d") }, "EEXIST", nil},
+		{"path-rename-file-onto-dir", func(fs vfs.FS, r string) error { return fs.Rename(r+"/a", r+"/d") }, "EEXIST", nil},
+		{"path-rename-dir-onto-file", func(fs vfs.FS, r string) error { return fs.Rename(r+"/d", r+"/a") }, "ENOTDIR", nil},
+		// Scratch moved e into itself: e/f became e/g/f under an e that
+		// no longer existed, out of reach of every List.
+		{"path-rename-dir-into-itself", func(fs vfs.FS, r string) error { return fs.Rename(r+"/e", r+"/e/g") }, "EINVAL", nil},
+		{"path-rename-dir-into-itself-dotdot", func(fs vfs.FS, r string) error { return fs.Rename(r+"/e", r+"/d/../e/g") }, "EINVAL", nil},
+		// Scratch succeeded (os.Rename refuses a directory onto its own name).
+		{"path-rename-dir-to-itself", func(fs vfs.FS, r string) error { return fs.Rename(r+"/d", r+"/d") }, "EEXIST", nil},
+		{"path-rename-dir-to-itself-slash", func(fs vfs.FS, r string) error { return fs.Rename(r+"/e", r+"/e/") }, "ok", nil},
+		{"path-rename-file-to-itself", func(fs vfs.FS, r string) error { return fs.Rename(r+"/a", r+"/a") }, "ok", nil},
+		// Scratch renamed a to x, and d (a dot name) to z.
+		{"path-rename-file-to-slash", func(fs vfs.FS, r string) error { return fs.Rename(r+"/a", r+"/x/") }, "ENOTDIR", nil},
+		{"path-rename-file-from-slash", func(fs vfs.FS, r string) error { return fs.Rename(r+"/a/", r+"/x") }, "ENOTDIR", nil},
+		{"path-rename-dot", func(fs vfs.FS, r string) error { return fs.Rename(r+"/d/.", r+"/z") }, "EBUSY", nil},
+		{"path-rename-missing-dotdot", func(fs vfs.FS, r string) error { return fs.Rename(r+"/x/..", r+"/z") }, "ENOENT", nil},
+		{"path-rename-dir-slashes", func(fs vfs.FS, r string) error { return fs.Rename(r+"/d/", r+"/z/") }, "ok", []change{{"d", ""}, {"z", "<dir>"}}},
+		{"path-rename-to-missing-dir", func(fs vfs.FS, r string) error { return fs.Rename(r+"/a", r+"/x/b") }, "ENOENT", nil},
+		// Scratch: "not a directory" wrapping no errno.
+		{"path-mkdirall-file", func(fs vfs.FS, r string) error { return fs.MkdirAll(r + "/a/b") }, "ENOTDIR", nil},
+		{"path-mkdirall-missing-dotdot", func(fs vfs.FS, r string) error { return fs.MkdirAll(r + "/x/..") }, "ok", []change{{"x", "<dir>"}}},
+		// Scratch succeeded: "" cleaned to its relative root ".".
+		{"path-mkdirall-empty", func(fs vfs.FS, r string) error { return fs.MkdirAll("") }, "ENOENT", nil},
+		{"path-mkdirall-slashes", func(fs vfs.FS, r string) error { return fs.MkdirAll(r + "/d//g/") }, "ok", []change{{"d/g", "<dir>"}}},
+		// Scratch: not-exist for a file, and listed the working directory.
+		{"path-list-file", func(fs vfs.FS, r string) error { _, err := fs.List(r + "/a"); return err }, "ENOTDIR", nil},
+		{"path-list-empty", func(fs vfs.FS, r string) error { _, err := fs.List(""); return err }, "ENOENT", nil},
+		{"path-list-missing-dotdot", func(fs vfs.FS, r string) error { _, err := fs.List(r + "/x/.."); return err }, "ENOENT", nil},
+		{"path-syncdir-missing-dotdot", func(fs vfs.FS, r string) error { return fs.SyncDir(r + "/x/..") }, "ENOENT", nil},
+		{"path-syncdir-file-slash", func(fs vfs.FS, r string) error { return fs.SyncDir(r + "/a/") }, "ENOTDIR", nil},
+		// Scratch said both existed.
+		{"path-exists-file-slash", func(fs vfs.FS, r string) error { return existsErr(fs, r+"/a/") }, "not-exist", nil},
+		{"path-exists-missing-dotdot", func(fs vfs.FS, r string) error { return existsErr(fs, r+"/x/..") }, "not-exist", nil},
+		// Scratch locked the directory d, and made a lock file L.
+		{"path-lock-dir", func(fs vfs.FS, r string) error { return lockErr(fs, r+"/d") }, "EISDIR", nil},
+		{"path-lock-file-slash", func(fs vfs.FS, r string) error { return lockErr(fs, r+"/a/") }, "EISDIR", nil},
+		{"path-lock-missing-dotdot", func(fs vfs.FS, r string) error { return lockErr(fs, r+"/x/../L") }, "ENOENT", nil},
+		// Scratch: "file opened read-only" wrapping no errno; MemFS
+		// refused the truncation with EBADF where Linux says EINVAL.
+		{"write-read-only", func(fs vfs.FS, r string) error {
+			f, err := fs.Open(r + "/a")
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.Write([]byte("x"))
+			return err
+		}, "EBADF", nil},
+		{"truncate-read-only", func(fs vfs.FS, r string) error {
+			f, err := fs.Open(r + "/a")
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return f.Truncate(0)
+		}, "EINVAL", nil},
+	}
+	for _, im := range impls {
+		for _, c := range cases {
+			t.Run(im.name+"/"+c.name, func(t *testing.T) {
+				fs, dir := im.new(t)
+				writeFile(t, fs, dir+"/a", "A")
+				ck(t, fs.MkdirAll(dir+"/d"))
+				ck(t, fs.MkdirAll(dir+"/e"))
+				writeFile(t, fs, dir+"/e/f", "F")
+				want := map[string]string{"a": "A", "d": "<dir>", "e": "<dir>", "e/f": "F"}
+				for _, ch := range c.tree {
+					switch ch.contents {
+					case "":
+						delete(want, ch.name)
+					case "<new>":
+						want[ch.name] = ""
+					default:
+						want[ch.name] = ch.contents
+					}
+				}
+				err := c.run(fs, dir)
+				if got := errKind(err); got != c.want {
+					t.Errorf("%v (%s), want %s", err, got, c.want)
+				}
+				tree, terr := fuzzTree(fs, dir)
+				ck(t, terr)
+				if !mapsEqual(tree, want) {
+					t.Errorf("tree %s, want %s", treeString(tree), treeString(want))
+				}
+			})
+		}
+	}
+}
+
+// lockErr takes and releases a lock on name, returning Lock's error.
+func lockErr(fs vfs.FS, name string) error {
+	l, err := fs.Lock(name)
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }

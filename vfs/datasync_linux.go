@@ -12,26 +12,45 @@ import (
 // data back does not need (timestamps), which saves a journal write per
 // commit compared with fsync.
 func datasync(f *os.File) error {
-	fd, err := openFd(f, "fdatasync")
-	if err != nil {
-		return err
-	}
-	if err := unix.Fdatasync(fd); err != nil {
-		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-	}
-	return nil
+	return withFd(f, "fdatasync", func(fd int) error { return unix.Fdatasync(fd) })
 }
 
-// openFd returns f's descriptor, or, once f is closed (its descriptor is
-// then -1), an error wrapping os.ErrClosed as the os.File methods and
-// MemFS give: the calls below used to run on -1 and report a bare "bad
-// file descriptor".
-func openFd(f *os.File, op string) (int, error) {
-	fd := f.Fd()
-	if fd == ^uintptr(0) {
-		return -1, &os.PathError{Op: op, Path: f.Name(), Err: os.ErrClosed}
+// withFd runs call on f's descriptor while holding a reference to it (the
+// os.File's own count, taken by SyscallConn's Control), so that a Close
+// racing the call waits to close(2) the descriptor until the call returns,
+// and a call that starts after Close fails with an error wrapping
+// os.ErrClosed, as the os.File methods and MemFS give. An error from call
+// is returned as a PathError naming op and the file.
+//
+// These calls used to read the descriptor with Fd() and run on the bare
+// number: a Close in between (a data race on the descriptor under -race)
+// closed it, and the number, once reused by another open, could have been
+// fdatasynced, or had O_DIRECT set, in another file's name. A call after
+// Close ran on -1 and reported "bad file descriptor" until it was checked.
+func withFd(f *os.File, op string, call func(fd int) error) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return &os.PathError{Op: op, Path: f.Name(), Err: err}
 	}
-	return int(fd), nil
+	var callErr error
+	err = rc.Control(func(fd uintptr) {
+		for {
+			// As internal/poll's Fsync: a signal can interrupt the call.
+			if callErr = call(int(fd)); callErr != unix.EINTR {
+				return
+			}
+		}
+	})
+	if err != nil {
+		// Control fails only once Close has begun ("use of closed
+		// file", internal/poll's, which os.File's methods report as
+		// os.ErrClosed).
+		return &os.PathError{Op: op, Path: f.Name(), Err: os.ErrClosed}
+	}
+	if callErr != nil {
+		return &os.PathError{Op: op, Path: f.Name(), Err: callErr}
+	}
+	return nil
 }
 
 // StartWriteback starts writing [off, off+n) back with sync_file_range
@@ -40,14 +59,9 @@ func (f osFile) StartWriteback(off, n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	fd, err := openFd(f.File, "sync_file_range")
-	if err != nil {
-		return err
-	}
-	if err := unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE); err != nil {
-		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: err}
-	}
-	return nil
+	return withFd(f.File, "sync_file_range", func(fd int) error {
+		return unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE)
+	})
 }
 
 // WaitWriteback waits until the writeback of [off, off+n) started earlier
@@ -58,14 +72,9 @@ func (f osFile) WaitWriteback(off, n int64) error {
 		return nil
 	}
 	const flags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-	fd, err := openFd(f.File, "sync_file_range")
-	if err != nil {
-		return err
-	}
-	if err := unix.SyncFileRange(fd, off, n, flags); err != nil {
-		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: err}
-	}
-	return nil
+	return withFd(f.File, "sync_file_range", func(fd int) error {
+		return unix.SyncFileRange(fd, off, n, flags)
+	})
 }
 
 // memoryForHints is the most room a MemFS size hint reserves: half the
@@ -101,21 +110,17 @@ func populate(b []byte) {
 // F_SETFL). The kernel refuses it with EINVAL where the filesystem cannot
 // write directly.
 func (f osFile) SetDirect(on bool) error {
-	fd, err := openFd(f.File, "fcntl")
-	if err != nil {
+	return withFd(f.File, "fcntl O_DIRECT", func(fd int) error {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if err != nil {
+			return err
+		}
+		if on {
+			flags |= unix.O_DIRECT
+		} else {
+			flags &^= unix.O_DIRECT
+		}
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags)
 		return err
-	}
-	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	if err != nil {
-		return &os.PathError{Op: "fcntl", Path: f.Name(), Err: err}
-	}
-	if on {
-		flags |= unix.O_DIRECT
-	} else {
-		flags &^= unix.O_DIRECT
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags); err != nil {
-		return &os.PathError{Op: "fcntl O_DIRECT", Path: f.Name(), Err: err}
-	}
-	return nil
+	})
 }

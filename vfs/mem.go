@@ -442,9 +442,24 @@ func (m *MemFS) OpenAppend(name string) (File, error) {
 func (m *MemFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	stack, p, err := m.entryParent("remove", name, syscall.EINVAL)
+	stack, p, err := m.entryParent("remove", name, 0)
 	if err != nil {
 		return err
+	}
+	if p.dotted() {
+		// rmdir(2)'s errno for a last component that names no entry
+		// (os.Remove reports rmdir's, unlink's being EISDIR): "." is
+		// EINVAL, ".." ENOTEMPTY, the root EBUSY. All were EINVAL, so
+		// Remove("x/..") said "invalid argument" where the OS says
+		// "directory not empty".
+		errno := syscall.EINVAL
+		switch p.last {
+		case "..":
+			errno = syscall.ENOTEMPTY
+		case "":
+			errno = syscall.EBUSY
+		}
+		return pathErr("remove", name, errno)
 	}
 	dir := stack[len(stack)-1]
 	n := dir.children[p.last]
@@ -1065,8 +1080,13 @@ func (f *memFile) Sync() error {
 func (f *memFile) Truncate(size int64) error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	if err := f.check("truncate", true); err != nil {
+	if err := f.check("truncate", false); err != nil {
 		return err
+	}
+	if !f.writable {
+		// ftruncate(2) of a descriptor not open for writing is EINVAL
+		// on Linux (a write is EBADF); MemFS said EBADF.
+		return pathErr("truncate", f.name, syscall.EINVAL)
 	}
 	if size < 0 {
 		return pathErr("truncate", f.name, syscall.EINVAL)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +18,17 @@ type osFile struct{ *os.File }
 // Sync flushes the file's data (and the metadata needed to read it back,
 // such as its size) but not its other metadata; see datasync.
 func (f osFile) Sync() error { return datasync(f.File) }
+
+// ReadAt refuses a negative offset with EINVAL, the errno pread(2) gives
+// and the one MemFS and scratch files give: (*os.File).ReadAt's own
+// "negative offset" wraps no errno, so the differential fuzzer could not
+// tell it from any other failure.
+func (f osFile) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, &os.PathError{Op: "readat", Path: f.Name(), Err: syscall.EINVAL}
+	}
+	return f.File.ReadAt(p, off)
+}
 
 func (f osFile) Size() (int64, error) {
 	st, err := f.Stat()

@@ -33,7 +33,7 @@ func Scratch(dir string) FS {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	return &scratchFS{dir: dir, files: map[string]*scratchNode{}, dirs: map[string]bool{"/": true, ".": true}, locks: map[string]bool{}}
+	return &scratchFS{dir: dir, files: map[string]*scratchNode{}, dirs: map[string]bool{"/": true, ".": true}, locks: map[*scratchNode]bool{}}
 }
 
 type scratchFS struct {
@@ -41,7 +41,11 @@ type scratchFS struct {
 	mu    sync.Mutex
 	files map[string]*scratchNode
 	dirs  map[string]bool
-	locks map[string]bool
+	// locks holds the files locked, as flock(2) locks a file, not a
+	// name: keyed by name, a lock stayed on the name after its file was
+	// removed (a new file there could never be locked) and did not
+	// follow a rename.
+	locks map[*scratchNode]bool
 
 	// spare is the unnamed OS file of the last node released (nil when
 	// none), kept for the next new file, and spareLen its length. Closing
@@ -94,31 +98,20 @@ func (fs *scratchFS) release(n *scratchNode) error {
 	return nil
 }
 
-func (fs *scratchFS) parentExists(name string) error {
-	if d := path.Dir(name); !fs.dirs[d] {
-		return &os.PathError{Op: "open", Path: name, Err: os.ErrNotExist}
-	}
-	return nil
-}
-
 func (fs *scratchFS) Create(name string) (File, error) {
-	name = path.Clean(name)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.dirs[name] {
-		return nil, &os.PathError{Op: "create", Path: name, Err: errors.New("is a directory")}
-	}
-	if err := fs.parentExists(name); err != nil {
+	t, err := fs.fileEntry("open", name)
+	if err != nil {
 		return nil, err
 	}
-	n := fs.files[name]
+	n := fs.files[t]
 	if n != nil {
 		if err := n.truncate(0); err != nil {
 			return nil, err
 		}
 	} else {
-		var err error
-		if n, err = fs.newNode(name, true); err != nil {
+		if n, err = fs.newNode(t, true); err != nil {
 			return nil, err
 		}
 	}
@@ -147,18 +140,18 @@ func (fs *scratchFS) newNode(name string, reuse bool) (*scratchNode, error) {
 }
 
 func (fs *scratchFS) open(name string, appendAt bool) (File, error) {
-	name = path.Clean(name)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	n := fs.files[name]
-	if n == nil {
-		if fs.dirs[name] {
-			// As MemFS: a directory cannot be used through File. It is
-			// not "no such file", which it used to be.
-			return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EISDIR}
-		}
-		return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrNotExist}
+	t, isDir, err := fs.lookup("open", name)
+	if err != nil {
+		return nil, err
 	}
+	if isDir {
+		// As MemFS: a directory cannot be used through File. It is
+		// not "no such file", which it used to be.
+		return nil, pathErr("open", name, syscall.EISDIR)
+	}
+	n := fs.files[t]
 	h := &scratchFile{fs: fs, n: n, name: name, readOnly: !appendAt, appendMode: appendAt}
 	n.refs++
 	return h, nil
@@ -168,61 +161,132 @@ func (fs *scratchFS) Open(name string) (File, error)       { return fs.open(name
 func (fs *scratchFS) OpenAppend(name string) (File, error) { return fs.open(name, true) }
 
 func (fs *scratchFS) Remove(name string) error {
-	name = path.Clean(name)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if n := fs.files[name]; n != nil {
-		delete(fs.files, name)
+	p, err := fs.resolve("remove", name)
+	if err != nil {
+		return err
+	}
+	if p.dotted() {
+		// As MemFS.Remove: rmdir(2)'s errno for ".", ".." and the root.
+		errno := syscall.EINVAL
+		switch p.last {
+		case "..":
+			errno = syscall.ENOTEMPTY
+		case "":
+			errno = syscall.EBUSY
+		}
+		return pathErr("remove", name, errno)
+	}
+	if err := p.lastTooLong("remove", name); err != nil {
+		return err
+	}
+	t, _ := p.target()
+	if n := fs.files[t]; n != nil {
+		if p.slash {
+			return pathErr("remove", name, syscall.ENOTDIR)
+		}
+		delete(fs.files, t)
 		n.named = false
 		return fs.release(n)
 	}
-	if !fs.dirs[name] {
-		return &os.PathError{Op: "remove", Path: name, Err: os.ErrNotExist}
+	if !fs.dirs[t] {
+		return pathErr("remove", name, syscall.ENOENT)
 	}
-	if len(fs.children(name)) > 0 {
-		return &os.PathError{Op: "remove", Path: name, Err: errors.New("directory not empty")}
+	if len(fs.children(t)) > 0 {
+		return pathErr("remove", name, syscall.ENOTEMPTY)
 	}
-	delete(fs.dirs, name)
+	delete(fs.dirs, t)
 	return nil
 }
 
+// Rename renames oldname to newname with the outcomes of os.Rename on
+// Linux, as MemFS.Rename (whose checks, in the same order, it follows):
+// an existing directory at newname is refused (EEXIST), a file named with
+// a trailing slash is ENOTDIR, a directory cannot move into itself
+// (EINVAL) nor replace a file (ENOTDIR), and a file cannot replace a
+// directory (EISDIR).
 func (fs *scratchFS) Rename(oldname, newname string) error {
-	oldname, newname = path.Clean(oldname), path.Clean(newname)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if err := fs.parentExists(newname); err != nil {
+	if dst, dstDir, err := fs.lookup("rename", newname); err == nil && dstDir {
+		src, _, err := fs.lookup("rename", oldname)
+		if err != nil {
+			return err
+		}
+		if oldname == newname || src != dst {
+			return pathErr("rename", newname, syscall.EEXIST)
+		}
+	}
+	for _, name := range []string{oldname, newname} {
+		if strings.IndexByte(name, 0) >= 0 {
+			return pathErr("rename", name, syscall.EINVAL)
+		}
+	}
+	op, err := fs.resolve("rename", oldname)
+	if err != nil {
 		return err
 	}
-	if n := fs.files[oldname]; n != nil {
-		if oldname == newname {
-			return nil
-		}
-		if fs.dirs[newname] {
-			return &os.PathError{Op: "rename", Path: newname, Err: errors.New("is a directory")}
-		}
-		if old := fs.files[newname]; old != nil {
-			old.named = false
-			if err := fs.release(old); err != nil {
+	np, err := fs.resolve("rename", newname)
+	if err != nil {
+		return err
+	}
+	switch {
+	case op.dotted():
+		return pathErr("rename", oldname, syscall.EBUSY)
+	case np.dotted():
+		return pathErr("rename", newname, syscall.EBUSY)
+	}
+	if err := op.lastTooLong("rename", oldname); err != nil {
+		return err
+	}
+	src, _ := op.target()
+	srcFile, srcDir := fs.files[src], fs.dirs[src]
+	if srcFile == nil && !srcDir {
+		return pathErr("rename", oldname, syscall.ENOENT)
+	}
+	if err := np.lastTooLong("rename", newname); err != nil {
+		return err
+	}
+	if srcFile != nil && (op.slash || np.slash) {
+		return pathErr("rename", oldname, syscall.ENOTDIR)
+	}
+	dst, _ := np.target()
+	dstFile, dstDir := fs.files[dst], fs.dirs[dst]
+	switch {
+	case srcDir && within(np.dir, src):
+		// A directory cannot move inside itself.
+		return pathErr("rename", newname, syscall.EINVAL)
+	case dstDir && within(op.dir, dst):
+		return pathErr("rename", newname, syscall.ENOTEMPTY)
+	case src == dst:
+		return nil // POSIX: renaming a file to itself does nothing
+	case srcFile != nil && dstDir:
+		return pathErr("rename", newname, syscall.EISDIR)
+	case srcDir && dstFile != nil:
+		return pathErr("rename", newname, syscall.ENOTDIR)
+	case srcDir && dstDir && len(fs.children(dst)) != 0:
+		return pathErr("rename", newname, syscall.ENOTEMPTY)
+	}
+	if srcFile != nil {
+		if dstFile != nil {
+			dstFile.named = false
+			if err := fs.release(dstFile); err != nil {
 				return err
 			}
 		}
-		delete(fs.files, oldname)
-		fs.files[newname] = n
+		delete(fs.files, src)
+		fs.files[dst] = srcFile
 		return nil
 	}
-	if !fs.dirs[oldname] {
-		return &os.PathError{Op: "rename", Path: oldname, Err: os.ErrNotExist}
-	}
-	if fs.files[newname] != nil || (fs.dirs[newname] && len(fs.children(newname)) > 0) {
-		return &os.PathError{Op: "rename", Path: newname, Err: errors.New("destination exists")}
-	}
-	// Move the directory and everything under it.
+	// Move the directory and everything under it (onto dst, an empty
+	// directory or nothing).
 	move := func(p string) (string, bool) {
-		if p == oldname {
-			return newname, true
+		if p == src {
+			return dst, true
 		}
-		if rest, ok := strings.CutPrefix(p, oldname+"/"); ok {
-			return newname + "/" + rest, true
+		if rest, ok := strings.CutPrefix(p, src+"/"); ok {
+			return dst + "/" + rest, true
 		}
 		return "", false
 	}
@@ -255,16 +319,61 @@ func (fs *scratchFS) Rename(oldname, newname string) error {
 	return nil
 }
 
+// MkdirAll does what os.MkdirAll does, step for step, as MemFS.MkdirAll:
+// a name that is already a directory succeeds, a file fails (ENOTDIR),
+// otherwise the name without its last component is made first, then the
+// name itself; so "x/.." makes x, as on the OS.
 func (fs *scratchFS) MkdirAll(dir string) error {
-	dir = path.Clean(dir)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	for d := dir; !fs.dirs[d]; d = path.Dir(d) {
-		if fs.files[d] != nil {
-			return &os.PathError{Op: "mkdir", Path: d, Err: errors.New("not a directory")}
+	return fs.mkdirAllLocked(dir)
+}
+
+func (fs *scratchFS) mkdirAllLocked(dir string) error {
+	if _, isDir, err := fs.lookup("mkdir", dir); err == nil {
+		if isDir {
+			return nil
 		}
-		fs.dirs[d] = true
+		return pathErr("mkdir", dir, syscall.ENOTDIR)
 	}
+	i := len(dir) - 1
+	for i >= 0 && dir[i] == '/' {
+		i--
+	}
+	for i >= 0 && dir[i] != '/' {
+		i--
+	}
+	if parent := dir[:max(i, 0)]; parent != "" {
+		if err := fs.mkdirAllLocked(parent); err != nil {
+			return err
+		}
+	}
+	if err := fs.mkdirLocked(dir); err != nil {
+		if _, isDir, lerr := fs.lookup("mkdir", dir); lerr == nil && isDir {
+			return nil // "d/." and the like
+		}
+		return err
+	}
+	return nil
+}
+
+// mkdirLocked makes one directory, as mkdir(2). Caller holds fs.mu.
+func (fs *scratchFS) mkdirLocked(dir string) error {
+	p, err := fs.resolve("mkdir", dir)
+	if err != nil {
+		return err
+	}
+	if p.dotted() {
+		return pathErr("mkdir", dir, syscall.EEXIST)
+	}
+	if err := p.lastTooLong("mkdir", dir); err != nil {
+		return err
+	}
+	t, _ := p.target()
+	if fs.dirs[t] || fs.files[t] != nil {
+		return pathErr("mkdir", dir, syscall.EEXIST)
+	}
+	fs.dirs[t] = true
 	return nil
 }
 
@@ -287,34 +396,41 @@ func (fs *scratchFS) children(dir string) []string {
 }
 
 func (fs *scratchFS) List(dir string) ([]string, error) {
-	dir = path.Clean(dir)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if !fs.dirs[dir] {
-		return nil, &os.PathError{Op: "open", Path: dir, Err: os.ErrNotExist}
+	t, isDir, err := fs.lookup("open", dir)
+	if err != nil {
+		return nil, err
 	}
-	return fs.children(dir), nil
+	if !isDir {
+		return nil, pathErr("readdirent", dir, syscall.ENOTDIR)
+	}
+	return fs.children(t), nil
 }
 
 func (fs *scratchFS) Exists(name string) bool {
-	name = path.Clean(name)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	return fs.files[name] != nil || fs.dirs[name]
+	_, _, err := fs.lookup("stat", name)
+	return err == nil
 }
 
 func (fs *scratchFS) SyncDir(dir string) error {
-	dir = path.Clean(dir)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if !fs.dirs[dir] {
-		return &os.PathError{Op: "sync", Path: dir, Err: os.ErrNotExist}
+	_, isDir, err := fs.lookup("open", dir)
+	if err != nil {
+		return err
+	}
+	if !isDir {
+		return pathErr("sync", dir, syscall.ENOTDIR)
 	}
 	return nil
 }
 
 type scratchLock struct {
 	fs     *scratchFS
+	n      *scratchNode
 	name   string
 	closed bool // guarded by fs.mu
 }
@@ -328,28 +444,29 @@ func (l *scratchLock) Close() error {
 		return &os.PathError{Op: "unlock", Path: l.name, Err: os.ErrClosed}
 	}
 	l.closed = true
-	delete(l.fs.locks, l.name)
+	delete(l.fs.locks, l.n)
 	return nil
 }
 
 func (fs *scratchFS) Lock(name string) (io.Closer, error) {
-	name = path.Clean(name)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.locks[name] {
+	t, err := fs.fileEntry("open", name)
+	if err != nil {
+		return nil, err
+	}
+	n := fs.files[t]
+	if n == nil { // like the OS's, a lock is a file
+		// Not on the spare: a lock file stays, and would keep it.
+		if n, err = fs.newNode(t, false); err != nil {
+			return nil, err
+		}
+	}
+	if fs.locks[n] {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
 	}
-	if fs.files[name] == nil { // like the OS's, a lock is a file
-		if err := fs.parentExists(name); err != nil {
-			return nil, err
-		}
-		// Not on the spare: a lock file stays, and would keep it.
-		if _, err := fs.newNode(name, false); err != nil {
-			return nil, err
-		}
-	}
-	fs.locks[name] = true
-	return &scratchLock{fs: fs, name: name}, nil
+	fs.locks[n] = true
+	return &scratchLock{fs: fs, n: n, name: t}, nil
 }
 
 func (fs *scratchFS) Join(elem ...string) string { return path.Join(elem...) }
@@ -365,23 +482,51 @@ type scratchFile struct {
 	// appendMode: every write goes to the file's end at that moment, as
 	// with O_APPEND, wherever other handles or a truncation left it.
 	appendMode bool
-	closed     atomic.Bool
+	// inUse is held shared by every call for as long as it runs and
+	// exclusively by Close, so that Close waits for the calls in flight.
+	// Without it a Write that had passed its check when Close ran
+	// wrote afterwards into the node's OS file, which by then could be
+	// the filesystem's spare, reused by the next file created: the
+	// closed handle's bytes landed in another file
+	// (TestScratchCloseWaitsForWrite).
+	inUse  sync.RWMutex
+	closed atomic.Bool
 }
+
+// begin starts a call: it holds inUse shared (the caller releases it
+// with end) and checks the handle, releasing inUse if the check fails.
+func (f *scratchFile) begin(op string, write bool) error {
+	f.inUse.RLock()
+	if err := f.check(op, write); err != nil {
+		f.inUse.RUnlock()
+		return err
+	}
+	return nil
+}
+
+func (f *scratchFile) end() { f.inUse.RUnlock() }
+
+// testHookScratchWrite, when set (by tests), runs inside Write once the
+// handle is checked.
+var testHookScratchWrite func()
 
 func (f *scratchFile) check(op string, write bool) error {
 	if f.closed.Load() {
 		return &os.PathError{Op: op, Path: f.name, Err: os.ErrClosed}
 	}
 	if write && f.readOnly {
-		return &os.PathError{Op: op, Path: f.name, Err: errors.New("file opened read-only")}
+		// As write(2) on a descriptor opened read-only (it was a plain
+		// "file opened read-only", wrapping no errno).
+		return &os.PathError{Op: op, Path: f.name, Err: syscall.EBADF}
 	}
 	return nil
 }
 
 func (f *scratchFile) Read(p []byte) (int, error) {
-	if err := f.check("read", false); err != nil {
+	if err := f.begin("read", false); err != nil {
 		return 0, err
 	}
+	defer f.end()
 	n, err := f.n.readAt(p, f.off)
 	f.off += int64(n)
 	if errors.Is(err, io.EOF) && n > 0 {
@@ -391,14 +536,22 @@ func (f *scratchFile) Read(p []byte) (int, error) {
 }
 
 func (f *scratchFile) ReadAt(p []byte, off int64) (int, error) {
-	if err := f.check("read", false); err != nil {
-		return 0, err
-	}
 	if off < 0 {
 		// Named by the file's name: the node's OS file has none (its
-		// errors said "/tmp/(unnamed)").
+		// errors said "/tmp/(unnamed)"). Checked first, even on a
+		// closed handle, as the OS file and MemFS do (it said "closed";
+		// FuzzScratchMatchesOS).
 		return 0, &os.PathError{Op: "readat", Path: f.name, Err: syscall.EINVAL}
 	}
+	if len(p) == 0 {
+		// As (*os.File).ReadAt, which reads nothing and so checks
+		// nothing, even on a closed handle (it said "closed").
+		return 0, nil
+	}
+	if err := f.begin("read", false); err != nil {
+		return 0, err
+	}
+	defer f.end()
 	return f.n.readAt(p, off)
 }
 
@@ -427,15 +580,19 @@ func (n *scratchNode) readAt(p []byte, off int64) (int, error) {
 }
 
 func (f *scratchFile) Write(p []byte) (int, error) {
-	if err := f.check("write", true); err != nil {
+	if err := f.begin("write", true); err != nil {
 		return 0, err
 	}
+	defer f.end()
 	if len(p) == 0 {
 		// As write(2): an empty write neither extends the file nor moves
 		// the offset, even past the end or in append mode. (It used to
 		// set the length to the offset, past the OS file's end, so Size
 		// counted bytes no read could return.)
 		return 0, nil
+	}
+	if testHookScratchWrite != nil {
+		testHookScratchWrite()
 	}
 	n, end, err := f.n.writeAt(p, f.off, f.appendMode)
 	f.off = end
@@ -501,8 +658,13 @@ func (n *scratchNode) truncate(size int64) error {
 func (f *scratchFile) Sync() error { return f.check("sync", false) }
 
 func (f *scratchFile) Truncate(size int64) error {
-	if err := f.check("truncate", true); err != nil {
+	if err := f.begin("truncate", false); err != nil {
 		return err
+	}
+	defer f.end()
+	if f.readOnly {
+		// As ftruncate(2) on Linux of a descriptor not open for writing.
+		return &os.PathError{Op: "truncate", Path: f.name, Err: syscall.EINVAL}
 	}
 	if size < 0 {
 		return &os.PathError{Op: "truncate", Path: f.name, Err: syscall.EINVAL}
@@ -511,14 +673,18 @@ func (f *scratchFile) Truncate(size int64) error {
 }
 
 func (f *scratchFile) Size() (int64, error) {
-	if err := f.check("stat", false); err != nil {
+	if err := f.begin("stat", false); err != nil {
 		return 0, err
 	}
+	defer f.end()
 	return f.n.size.Load(), nil
 }
 
 func (f *scratchFile) Close() error {
-	if f.closed.Swap(true) {
+	f.inUse.Lock() // wait for the calls in flight
+	already := f.closed.Swap(true)
+	f.inUse.Unlock()
+	if already {
 		return &os.PathError{Op: "close", Path: f.name, Err: os.ErrClosed}
 	}
 	f.fs.mu.Lock()
@@ -546,15 +712,72 @@ type mountFS struct {
 }
 
 // route returns the filesystem serving name and name on it.
+//
+// The side is chosen on the cleaned name, but the name given to sub keeps
+// the components written below the mount, so that sub resolves "x/..",
+// "." and a trailing slash as the OS does: the cleaned name lost them, so
+// Remove("dir/x/..") removed (or, not empty, failed on) the mount's own
+// directory, and Open("dir/a/") opened the file a (conformance cases
+// path-*, mount-sub).
 func (m *mountFS) route(name string) (FS, string, bool) {
 	c := filepath.Clean(name)
 	if c == m.dir {
+		if raw, ok := m.rawRest(name); ok {
+			return m.sub, joinRaw(m.subDir, raw), true
+		}
 		return m.sub, m.subDir, true
 	}
 	if rest, ok := m.under(c); ok {
+		if raw, ok := m.rawRest(name); ok {
+			return m.sub, joinRaw(m.subDir, raw), true
+		}
 		return m.sub, m.sub.Join(m.subDir, rest), true
 	}
 	return m.base, name, false
+}
+
+// rawRest returns what name, as written, has past the mount's dir, when
+// it starts with dir itself and no ".." in the rest climbs out of it;
+// otherwise ok is false and the caller falls back to the cleaned name.
+func (m *mountFS) rawRest(name string) (string, bool) {
+	var rest string
+	switch m.dir {
+	case "/":
+		if !strings.HasPrefix(name, "/") {
+			return "", false
+		}
+		rest = name
+	case ".":
+		if strings.HasPrefix(name, "/") {
+			return "", false
+		}
+		rest = name
+	default:
+		r, ok := strings.CutPrefix(name, m.dir)
+		if !ok || (r != "" && r[0] != '/') {
+			return "", false
+		}
+		rest = r
+	}
+	rel := strings.TrimLeft(rest, "/")
+	if c := path.Clean(rel); c == ".." || strings.HasPrefix(c, "../") {
+		return "", false
+	}
+	return rest, true
+}
+
+// joinRaw appends rest (empty, or as written below a mount) to dir
+// without cleaning it: one slash between them, rest's own trailing
+// slash, ".", ".." and empty components kept.
+func joinRaw(dir, rest string) string {
+	rel := strings.TrimLeft(rest, "/")
+	if rel == "" {
+		if rest != "" {
+			return strings.TrimRight(dir, "/") + "/"
+		}
+		return dir
+	}
+	return strings.TrimRight(dir, "/") + "/" + rel
 }
 
 // under reports whether the clean path c lies below the mount's dir, and

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"testing"
+	"time"
 )
 
 // TestScratchReusesRemovedFile: the OS file of a removed scratch file is
@@ -101,4 +103,86 @@ func TestScratchReusesRemovedFile(t *testing.T) {
 	}
 	ap.Close()
 	check("appended", []byte("x\x00z!"))
+}
+
+// TestScratchCloseWaitsForWrite: a Write that has passed its checks when
+// the handle is closed finishes before Close returns, so it cannot land
+// in the handle's OS file after that file became the spare and was reused
+// by the next file created. Before, Close returned at once, the next file
+// was made on the spare, and the late write put "LATE" into it (it read
+// "LATEimvictim..." where "victimvictim..." was written).
+func TestScratchCloseWaitsForWrite(t *testing.T) {
+	fs := Scratch(t.TempDir()).(*scratchFS)
+	f, err := fs.Create("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove("/a"); err != nil { // Close will make it the spare
+		t.Fatal(err)
+	}
+	inWrite, release := make(chan struct{}), make(chan struct{})
+	testHookScratchWrite = func() {
+		close(inWrite)
+		<-release
+	}
+	defer func() { testHookScratchWrite = nil }()
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := f.Write([]byte("LATE"))
+		wrote <- err
+	}()
+	<-inWrite
+	testHookScratchWrite = nil // only the first Write waits
+	closed := make(chan error, 1)
+	go func() { closed <- f.Close() }()
+	// Close either returns (the write still to come: the old behaviour)
+	// or waits for the write; after a bounded wait, let the write go.
+	select {
+	case err := <-closed:
+		closed <- err
+	case <-time.After(2 * time.Second):
+	}
+	victimData := bytes.Repeat([]byte("victim"), 100)
+	var victim File
+	select {
+	case err := <-closed:
+		// Close returned with the write still held: make the next file
+		// now, on the spare, then let the write go.
+		if err != nil {
+			t.Fatal(err)
+		}
+		if victim, err = fs.Create("/v"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := victim.Write(victimData); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		<-wrote
+	default:
+		close(release)
+		if err := <-wrote; err != nil {
+			t.Fatalf("the write in flight at Close: %v", err)
+		}
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		if victim, err = fs.Create("/v"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := victim.Write(victimData); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer victim.Close()
+	got := make([]byte, len(victimData))
+	if _, err := victim.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, victimData) {
+		t.Fatalf("the next file reads %q..., want %q...: a write to a closed handle landed in it", got[:12], victimData[:12])
+	}
+	if _, err := f.Write([]byte("x")); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("Write after Close: %v, want os.ErrClosed", err)
+	}
 }
