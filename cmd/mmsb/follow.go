@@ -49,8 +49,8 @@ func (f *replicationFlags) config() (replicate.Config, error) {
 	if err := checkBusName("--"+f.busFlag, f.bus, cfg.Bus); err != nil {
 		return cfg, err
 	}
-	if f.leaseTTL < 500*time.Millisecond {
-		return cfg, usageErr("--lease-ttl %v: want at least 500ms", f.leaseTTL)
+	if f.leaseTTL < replicate.MinLeaseTTL || f.leaseTTL > replicate.MaxLeaseTTL {
+		return cfg, usageErr("--lease-ttl %v: want %v to %v", f.leaseTTL, replicate.MinLeaseTTL, replicate.MaxLeaseTTL)
 	}
 	// Checked here, before any connection: replicate.Config would turn
 	// --replicas 0 into 1 silently, and negative intervals would mean
@@ -97,7 +97,9 @@ pull consumer from its applied LSN, applies each batch record through the
 bus's recovery code, and compares its rolling state hash with the leader's
 after every record. A difference stops it (exit 1) with an error naming the
 LSN and both hashes. A DIR whose log went beyond the stream (a failed old
-leader) is moved aside to DIR.diverged-<time> and rebuilt.
+leader) is moved aside to DIR.diverged-<time> and rebuilt; a DIR holding a bus
+that is not a replica of the stream (no DIR/replicate-stream or
+DIR/replicate-term: made by another command) is refused (exit 1).
 
 follow never takes the leader lease; 'mmsb replicate' runs a node that can.`,
 		Example: `  mmsb follow --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222 --stream demo --dir ./replica`,
@@ -118,12 +120,14 @@ follow never takes the leader lease; 'mmsb replicate' runs a node that can.`,
 	return cmd
 }
 
-// checkNodeDir refuses a --dir that exists and is not a directory (exit
-// 1), before anything starts: the node found it only once connected, so
-// replicate and serve --replicate without --nats had started an embedded
+// checkNodeDir refuses a --dir that exists and is not a directory, or
+// that the node would refuse as a replica of stream (a bus no node made,
+// or a replica of another bus: replicate.CheckDir) (exit 1), before
+// anything starts: the node found it only once connected, so replicate
+// and serve --replicate without --nats had started an embedded
 // nats-server, made DIR.nats and printed its URL, then failed with "read
 // DIR/replicate-term: ... not a directory".
-func checkNodeDir(dir string) error {
+func checkNodeDir(dir, stream string) error {
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -133,7 +137,7 @@ func checkNodeDir(dir string) error {
 	case !st.IsDir():
 		return fmt.Errorf("--dir %s: not a directory (a replication node keeps its bus there)", dir)
 	}
-	return nil
+	return replicate.CheckDir(dir, stream)
 }
 
 // embeddedStoreLock is the file in an embedded nats-server's store
@@ -163,7 +167,7 @@ func lockEmbeddedStore(storeDir string) (io.Closer, error) {
 // runNode runs a replication node until ctx ends; onLeader, when set, runs
 // each time the node leads, until the role ends.
 func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Config, followOnly bool, onLeader func(context.Context, *replicate.Node)) error {
-	if err := checkNodeDir(f.dir); err != nil {
+	if err := checkNodeDir(f.dir, cfg.StreamName()); err != nil {
 		return err
 	}
 	if f.natsURL == "" {

@@ -18,6 +18,9 @@ func TestFollowAndReplicateUsageErrors(t *testing.T) {
 		{"follow", "--stream", "x", "--dir", dir},
 		{"follow", "--nats", "nats://127.0.0.1:1", "--stream", "x"},
 		{"follow", "--nats", "nats://127.0.0.1:1", "--dir", dir, "--lease-ttl", "1ms"},
+		{"follow", "--nats", "nats://127.0.0.1:1", "--dir", dir, "--lease-ttl", "2h"},
+		{"replicate", "--dir", dir, "--lease-ttl", "2562047h"},
+		{"serve", "--replicate", "--dir", dir, "--addr", "127.0.0.1:0", "--lease-ttl", "2h"},
 		{"replicate", "--dir", dir, "--batch", "0"},
 		{"replicate", "bench", "--replicas", "2"},
 	} {

@@ -81,8 +81,8 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if o.ticks > 0 {
 		return usageErr("--ticks and --replicate together are not supported yet")
 	}
-	if r.leaseTTL < 500*time.Millisecond {
-		return usageErr("--lease-ttl %v: want at least 500ms", r.leaseTTL)
+	if r.leaseTTL < replicate.MinLeaseTTL || r.leaseTTL > replicate.MaxLeaseTTL {
+		return usageErr("--lease-ttl %v: want %v to %v", r.leaseTTL, replicate.MinLeaseTTL, replicate.MaxLeaseTTL)
 	}
 	if err := checkReplicas(r.replicas); err != nil {
 		return err
@@ -90,7 +90,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if err := checkBusName("--replicate-bus", r.bus, r.bus); err != nil {
 		return err
 	}
-	if err := checkNodeDir(o.dir); err != nil {
+	if err := checkNodeDir(o.dir, replicate.Config{Bus: r.bus}.StreamName()); err != nil {
 		return err
 	}
 	// Listen before the node opens the bus: returning on a taken address

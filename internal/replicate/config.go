@@ -67,6 +67,26 @@ const (
 	maxAckTimeout = 24 * time.Hour
 )
 
+// Bounds of Config.LeaseTTL. A node tries the lease every LeaseTTL/4 and
+// a failover takes about LeaseTTL: with no ceiling, a TTL of years (the
+// largest a duration holds is 292) was taken, and the node waited that
+// long before its first try, silently, leaving the bus without a leader.
+// An hour is far beyond any useful lease; the floor keeps renewals
+// (every LeaseTTL/4) apart from the acknowledgement round trip.
+const (
+	MinLeaseTTL = 500 * time.Millisecond
+	MaxLeaseTTL = time.Hour
+)
+
+// checkLeaseTTL refuses a lease TTL outside [MinLeaseTTL, MaxLeaseTTL]
+// (what names where it comes from) with ErrConfig.
+func checkLeaseTTL(what string, ttl time.Duration) error {
+	if ttl < MinLeaseTTL || ttl > MaxLeaseTTL {
+		return fmt.Errorf("%w: %s %v (want %v to %v)", ErrConfig, what, ttl, MinLeaseTTL, MaxLeaseTTL)
+	}
+	return nil
+}
+
 var busName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // ErrConfig is returned for an invalid Config or NodeConfig: a bad bus
@@ -105,8 +125,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 3 * time.Second
 	}
-	if c.LeaseTTL < 500*time.Millisecond {
-		return c, fmt.Errorf("%w: lease TTL %v (want at least 500ms)", ErrConfig, c.LeaseTTL)
+	if err := checkLeaseTTL("lease TTL", c.LeaseTTL); err != nil {
+		return c, err
 	}
 	if c.AckTimeout == 0 {
 		c.AckTimeout = 5 * time.Second
@@ -249,6 +269,12 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 		switch {
 		case st.TTL() == cfg.LeaseTTL:
 		case followOnly:
+			// Unless it is one no node could lead with: a bucket made
+			// outside MMSB with no TTL (0) stopped the node with a
+			// panic (a ticker of LeaseTTL/4).
+			if err := checkLeaseTTL("the TTL of the lease bucket "+cfg.LeaseBucket()+":", st.TTL()); err != nil {
+				return nil, err
+			}
 			// A node that never leads takes the bus's TTL: its own
 			// would only pace its retries.
 			cfg.LeaseTTL = st.TTL()

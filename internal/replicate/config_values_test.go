@@ -29,6 +29,9 @@ func TestConfigRefusesNonsenseValues(t *testing.T) {
 		{"negative max record bytes", Config{Bus: "b", MaxRecordBytes: -1}},
 		{"max record bytes above a log record", Config{Bus: "b", MaxRecordBytes: tlog.MaxRecordBytes + 1}},
 		{"negative lease TTL", Config{Bus: "b", LeaseTTL: -time.Second}},
+		{"huge lease TTL", Config{Bus: "b", LeaseTTL: math.MaxInt64}}, // the node waited 73 years before its first try of the lease
+		{"lease TTL one over its limit", Config{Bus: "b", LeaseTTL: MaxLeaseTTL + 1}},
+		{"lease TTL one under its floor", Config{Bus: "b", LeaseTTL: MinLeaseTTL - 1}},
 		{"negative replicas", Config{Bus: "b", Replicas: -1}},
 	}
 	for _, tc := range tests {
@@ -39,6 +42,11 @@ func TestConfigRefusesNonsenseValues(t *testing.T) {
 	// The limits themselves are accepted.
 	if _, err := (Config{Bus: "b", MaxInFlight: maxInFlight, AckTimeout: maxAckTimeout}).withDefaults(); err != nil {
 		t.Errorf("max in flight and ack timeout at their limits: %v", err)
+	}
+	for _, ttl := range []time.Duration{MinLeaseTTL, MaxLeaseTTL} {
+		if _, err := (Config{Bus: "b", LeaseTTL: ttl}).withDefaults(); err != nil {
+			t.Errorf("lease TTL %v, at its bound: %v", ttl, err)
+		}
 	}
 }
 

@@ -80,6 +80,10 @@ func TestFencingRejectsStaleLeader(t *testing.T) {
 
 	mA := &Metrics{}
 	dirA := t.TempDir()
+	// A replica's directory, as NewNode marks it before it leads.
+	if err := saveMarker(dirA, cfg.StreamName()); err != nil {
+		t.Fatal(err)
+	}
 	pubA := newPublisher(res, 1, 0, 0, nil, mA)
 	busA := openLeader(t, dirA, pubA)
 	pages := createPages(t, busA, 8)

@@ -2,8 +2,12 @@ package replicate
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -151,7 +155,20 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 	}
 	if st.Msgs == 0 {
 		if lsn > 0 && lsn != f.bootstrapped {
-			return 0, fmt.Errorf("%w: the stream holds no records, the local bus is at LSN %d", ErrDiverged, lsn)
+			// A directory rebuilt from the newest stored checkpoint by an
+			// earlier run (a follow-only replica restarted while the
+			// stream stays empty) holds that checkpoint's file: it is
+			// the stored state, not ahead of it. Without this check it
+			// was set aside, and rebuilt from the same checkpoint, at
+			// every restart.
+			same, err := f.holdsNewestCheckpoint(ctx, lsn)
+			if err != nil {
+				return 0, err
+			}
+			if !same {
+				return 0, fmt.Errorf("%w: the stream holds no records, the local bus is at LSN %d", ErrDiverged, lsn)
+			}
+			f.bootstrapped = lsn
 		}
 		return st.LastSeq, nil
 	}
@@ -189,6 +206,52 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 	}
 	f.maxTerm = meta.Term
 	return seq, nil
+}
+
+// holdsNewestCheckpoint reports whether the bus, at lsn, is the newest
+// stored checkpoint: that checkpoint is at lsn and the bus directory holds
+// its file, byte for byte (the object store's SHA-256 digest). The file is
+// the one a bootstrap downloaded; the bus at its LSN holds the state it
+// holds. A bus at an older checkpoint is behind the stored state and is
+// not taken.
+func (f *Follower) holdsNewestCheckpoint(ctx context.Context, lsn mmsb.LSN) (bool, error) {
+	lsns, err := f.res.checkpointObjects(ctx)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrStreamUnavailable, err)
+	}
+	if len(lsns) == 0 || lsns[len(lsns)-1] != lsn || f.bus.Dir() == "" {
+		return false, nil
+	}
+	path := filepath.Join(f.bus.Dir(), "checkpoints", fmt.Sprintf("checkpoint-%020d.ckpt", lsn))
+	local, err := fileDigest(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ictx, cancel := f.res.call(ctx)
+	info, err := f.res.ckpts.GetInfo(ictx, ckptObjectName(lsn))
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("%w: checkpoint at LSN %d: %w", ErrStreamUnavailable, lsn, err)
+	}
+	return info.Digest == local, nil
+}
+
+// fileDigest returns the SHA-256 digest of the file at path in the form
+// the object store gives an object's (ObjectInfo.Digest).
+func fileDigest(path string) (string, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = file.Close() }() // read only: nothing to lose
+	h := sha256.New()
+	if _, err := io.Copy(h, file); err != nil {
+		return "", fmt.Errorf("replicate: read %s: %w", path, err)
+	}
+	return jetstream.GetObjectDigestValue(h), nil
 }
 
 // seeTerm reports a term the follower is about to hold to onTerm.
@@ -290,9 +353,27 @@ func (f *Follower) Run(ctx context.Context) error {
 func (f *Follower) CatchUp(ctx context.Context, until uint64) error { return f.run(ctx, until, true) }
 
 // consumerInactive is how long the server keeps a spell's consumer once
-// nobody pulls from it (a spell that ended does not wait to delete it: the
-// server may be unreachable then).
+// nobody pulls from it: the consumer of a follower that crashed, or whose
+// delete at the spell's end failed (the server unreachable then).
 const consumerInactive = 5 * time.Minute
+
+// consumerDeleteTimeout bounds the delete of a spell's consumer when the
+// spell ends (a stop, a retry, a catch-up done): best effort, so that a
+// follower that goes away cleanly leaves no consumer for consumerInactive,
+// without holding up its stop for long when the server does not answer.
+const consumerDeleteTimeout = time.Second
+
+// dropConsumer deletes the spell's consumer name, best effort: a failure
+// leaves it to the server's inactivity threshold.
+func (f *Follower) dropConsumer(name string) {
+	d := consumerDeleteTimeout
+	if a := f.res.cfg.AckTimeout; a > 0 && a < d {
+		d = a
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = f.res.stream.DeleteConsumer(ctx, name)
+}
 
 // consumerHeartbeat is the idle heartbeat a spell's consumer asks for; two
 // missed end the spell with ErrStreamUnavailable.
@@ -335,6 +416,8 @@ func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 		}
 		return fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)
 	}
+	// Deleted after the iterator stops (defers run last first).
+	defer f.dropConsumer(cons.CachedInfo().Name)
 	it, err := cons.Messages(jetstream.PullHeartbeat(consumerHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)

@@ -13,14 +13,20 @@ import (
 // leaves a bus directory with no term file. It is a replica of this
 // stream: started again, the node follows it, neither refusing it nor
 // setting it aside. (A directory holding a bus and no term file is not
-// proof of a standalone bus made by mmsb.Open: this test keeps a check
-// that refused such directories from breaking these replicas.)
+// proof of a standalone bus made by mmsb.Open: NewNode writes
+// DIR/replicate-stream before the bootstrap, and the refusal of a bus
+// without either file, TestNodeRefusesStandaloneBus, must not break these
+// replicas.)
 func TestNodeFollowsBootstrappedDirectoryWithoutTermFile(t *testing.T) {
 	ctx := context.Background()
 	c := startTestCluster(t, 1)
 	parent := t.TempDir()
 	a, ckpt := leadWithStoredCheckpoint(t, c, parent, t.Logf)
 	dir := filepath.Join(parent, "b")
+	// The killed node: NewNode marked the directory, Run bootstrapped it.
+	if _, err := NewNode(ctx, NodeConfig{Config: testConfig(1), ID: "b", Dir: dir, Conn: connect(t, c.URL()), FollowOnly: true}); err != nil {
+		t.Fatal(err)
+	}
 	if lsn, err := bootstrap(ctx, a.res, dir); err != nil || lsn != ckpt {
 		t.Fatalf("bootstrap = %d, %v; want %d, nil", lsn, err, ckpt)
 	}

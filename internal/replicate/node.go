@@ -138,7 +138,9 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if n.termSeen, err = loadTerm(cfg.Dir, n.streamID()); err != nil {
 		return nil, err
 	}
-	if err := checkDirBus(cfg.Dir, res.cfg.StreamName()); err != nil {
+	// Marked before Run bootstraps or follows anything: a directory a
+	// node filled is known as a replica at every later start.
+	if err := claimDir(cfg.Dir, res.cfg.StreamName()); err != nil {
 		return nil, err
 	}
 	return n, nil

@@ -18,6 +18,10 @@ import (
 func TestNodeOnALockedDirectoryStops(t *testing.T) {
 	c := startTestCluster(t, 1)
 	dir := t.TempDir()
+	// A replica's directory (NewNode marked it) that a command holds.
+	if err := saveMarker(dir, testConfig(1).StreamName()); err != nil {
+		t.Fatal(err)
+	}
 	holder, err := mmsb.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)

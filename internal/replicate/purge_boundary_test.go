@@ -54,6 +54,10 @@ func TestPurgeKeepsWhatCheckpointFollowersNeed(t *testing.T) {
 
 	// A follower applies the stream so far, then stops: it falls behind.
 	dirB := filepath.Join(t.TempDir(), "b")
+	// A replica's directory, as NewNode marks it before it follows.
+	if err := saveMarker(dirB, res.cfg.StreamName()); err != nil {
+		t.Fatal(err)
+	}
 	fb, err := mmsb.Open(dirB, &mmsb.Options{Follower: true})
 	if err != nil {
 		t.Fatal(err)
