@@ -120,22 +120,20 @@ follow never takes the leader lease; 'mmsb replicate' runs a node that can.`,
 	return cmd
 }
 
-// checkNodeDir refuses a --dir that exists and is not a directory, or
-// that the node would refuse as a replica of stream (a bus no node made,
-// or a replica of another bus: replicate.CheckDir) (exit 1), before
-// anything starts: the node found it only once connected, so replicate
-// and serve --replicate without --nats had started an embedded
-// nats-server, made DIR.nats and printed its URL, then failed with "read
-// DIR/replicate-term: ... not a directory".
+// checkNodeDir refuses, before anything starts, a --dir that is a file
+// or lies below one (a usage error, as every command's --dir), or that
+// the node would refuse as a replica of stream (a bus no node made, or a
+// replica of another bus: replicate.CheckDir; exit 1): the node found
+// either only once connected, so replicate and serve --replicate without
+// --nats had started an embedded nats-server, made DIR.nats and printed
+// its URL, then failed with "read DIR/replicate-term: ... not a
+// directory".
 func checkNodeDir(dir, stream string) error {
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if err := checkOutputDir(dir); err != nil {
+		return usageErr("--dir %s: %v (a replication node keeps its bus there)", dir, err)
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil // the node makes it
-	case err != nil:
-		return fmt.Errorf("--dir %s: %w", dir, err)
-	case !st.IsDir():
-		return fmt.Errorf("--dir %s: not a directory (a replication node keeps its bus there)", dir)
 	}
 	return replicate.CheckDir(dir, stream)
 }

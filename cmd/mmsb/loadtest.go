@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -124,8 +128,24 @@ func (o *loadtestOptions) check() error {
 		return usageErr("--stalled-watchers must be in 0..10000, got %d", o.stalledWatchers)
 	case o.watchers > 0 && o.stalledWatchers > 0:
 		return usageErr("--watchers and --stalled-watchers exclude each other")
+	case o.token != "" && !plausibleToken(o.token):
+		// Such a token can never authenticate (serve's --token-file
+		// refuses it): one with a control character failed at the
+		// first call, one with a space after it was sent. The token
+		// itself is never quoted.
+		return usageErr("--token: want at least %d printable characters without spaces, as every token of serve's --token-file", server.MinTokenLength)
 	}
 	return nil
+}
+
+// plausibleToken says whether tok could be a token of a server's token
+// file: valid UTF-8, at least server.MinTokenLength characters, each
+// printable and no space.
+func plausibleToken(tok string) bool {
+	if !utf8.ValidString(tok) || utf8.RuneCountInString(tok) < server.MinTokenLength {
+		return false
+	}
+	return !strings.ContainsFunc(tok, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) })
 }
 
 func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
@@ -135,6 +155,17 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 	u, err := url.Parse(o.server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usageErr("--server %q: want http://HOST:PORT or https://HOST:PORT", o.server)
+	}
+	// A port out of range, or a query or fragment the client refuses,
+	// failed only when the first call was made (exit 1, "dial tcp:
+	// address 99999: invalid port").
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return usageErr("--server %q: port %s is not in 1..65535", o.server, p)
+		}
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return usageErr("--server %q: want no query or fragment", o.server)
 	}
 	host := u.Hostname()
 	if !o.allowRemote && !server.IsLoopback(host) {

@@ -49,6 +49,18 @@ the write lock.`,
 				// no page (Bus.ReadAt refuses LSN 0 too).
 				return usageErr("--at-lsn 0: LSN 0 is before every operation and holds no page; LSNs start at 1 (omit --at-lsn for the latest state)")
 			}
+			if shmDir != "" {
+				// --at-lsn reads the files: the shared memory holds only
+				// the latest state, and --shm-dir was ignored.
+				if atLSN != 0 {
+					return usageErr("--shm-dir and --at-lsn exclude each other (--at-lsn rebuilds the page from the files)")
+				}
+				// A missing --shm-dir read the page from the files, as
+				// if no writer ran, even beside one (exit 0).
+				if err := existingDirFlag("--shm-dir", shmDir); err != nil {
+					return err
+				}
+			}
 			return a.runRead(cmd.Context(), args[0], mmsb.PageID(page), mmsb.LSN(atLSN), asF64, shmDir)
 		},
 	}

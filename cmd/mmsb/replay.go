@@ -267,6 +267,12 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	// replaced by the new directory, the one it named left empty.
 	// Checked before requireFreshDir: DIR itself (or a link to it) is
 	// a usage error, and was refused as "not empty" (exit 1).
+	// An --out that is a file, or below one, can never be made: it
+	// failed with exit 1 ("output directory X: open X: not a
+	// directory", "resolve --out ...: not a directory").
+	if err := checkOutputDir(o.out); err != nil {
+		return usageErr("--out %s: %v", o.out, err)
+	}
 	outPath, err := requireOutsideSource(dir, o.out)
 	if err != nil {
 		return err

@@ -10,8 +10,8 @@ import (
 )
 
 // TestReplicationDirNotADirectory: a --dir that is a file fails replicate,
-// follow and serve --replicate with exit 1 and "--dir PATH: not a
-// directory", before anything starts: nothing on stdout, no DIR.nats,
+// follow and serve --replicate with a usage error (exit 2) naming --dir
+// and "not a directory", before anything starts: nothing on stdout, no DIR.nats,
 // the file as it was. The node found it only once connected: replicate
 // and serve without --nats had started an embedded nats-server, made
 // DIR.nats, printed its URL (replicate, on stdout) and then failed with
@@ -50,11 +50,13 @@ func TestReplicationDirNotADirectory(t *testing.T) {
 			defer cancel()
 			var stdout, stderr strings.Builder
 			code := run(ctx, tc.args(dir), &stdout, &stderr)
-			if code != exitFailure {
-				t.Fatalf("exit status %d, want %d\nstdout: %s\nstderr: %s", code, exitFailure, stdout.String(), stderr.String())
+			if code != exitUsage {
+				t.Fatalf("exit status %d, want %d\nstdout: %s\nstderr: %s", code, exitUsage, stdout.String(), stderr.String())
 			}
-			if want := "--dir " + dir + ": not a directory"; !strings.Contains(stderr.String(), want) {
-				t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+			for _, want := range []string{"--dir " + dir + ": ", "not a directory"} {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+				}
 			}
 			if stdout.Len() > 0 {
 				t.Errorf("a failed command printed on stdout: %q", stdout.String())

@@ -173,6 +173,33 @@ func checkOutputDir(path string) error {
 	}
 }
 
+// existingDirFlag refuses, as a usage error naming flag, a path given to
+// it that is not an existing directory (a typo, or a file).
+func existingDirFlag(flag, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return usageErr("%s %s: %v", flag, path, err)
+	}
+	if !st.IsDir() {
+		return usageErr("%s %s: %v: name a directory", flag, path, syscall.ENOTDIR)
+	}
+	return nil
+}
+
+// existingFileFlag refuses, as a usage error naming flag, a path given
+// to it that does not exist or is a directory. Other kinds (a pipe from
+// the shell's <(...)) are left to the code that reads it.
+func existingFileFlag(flag, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return usageErr("%s %s: %v", flag, path, err)
+	}
+	if st.IsDir() {
+		return usageErr("%s %s: %v: name a file", flag, path, syscall.EISDIR)
+	}
+	return nil
+}
+
 // stopProfile ends the CPU profile started by startProfile and, with keep,
 // moves it to --cpuprofile; without, removes it. A no-op when none runs.
 func (a *app) stopProfile(keep bool) error {
@@ -255,10 +282,22 @@ usage error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Runs after flags and arguments were validated: errors from here
-		// on are failures, not usage errors.
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		// on are failures, not usage errors. The root itself only
+		// refuses to run (below): nothing starts for it.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.HasParent() {
+				return nil
+			}
 			a.started = true
 			return a.startProfile()
+		},
+		// `mmsb` with no command printed the help on stdout and exited 0,
+		// so a script that lost its subcommand (an empty variable) read
+		// as a success; an unknown command is a usage error (cobra's
+		// "unknown command", before this runs), and so is none at all.
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprint(a.stderr, cmd.UsageString())
+			return usageErr("no command given: name one of the commands above")
 		},
 	}
 	root.PersistentFlags().BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are drawn only when stderr is a terminal)")

@@ -167,6 +167,9 @@ func TestRootBadInput(t *testing.T) {
 		stderr string
 	}{
 		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
+		// No command at all printed the help on stdout and exited 0.
+		{"no command", nil, exitUsage, "no command given"},
+		{"no command, usage on stderr", []string{"--no-progress"}, exitUsage, "Available Commands"},
 		{"unknown flag", []string{"check", "--frob", "x"}, exitUsage, "unknown flag"},
 		{"no dir", []string{"check"}, exitUsage, "exactly one data directory"},
 		{"two dirs", []string{"inspect", "a", "b"}, exitUsage, "exactly one data directory"},

@@ -161,6 +161,35 @@ func (o *serveOptions) checkLimits() error {
 	return nil
 }
 
+// checkPaths refuses, as usage errors naming the flag, paths that can
+// never work: they failed with exit 1 and messages that named no flag
+// ("mmsb: create X: mkdir X: not a directory" for a --dir that is a file,
+// "invalid option: SharedDir ..." for a missing --shm-dir, "bad token
+// file: open ..."). A --dir that does not exist yet is made.
+func (o *serveOptions) checkPaths() error {
+	if o.dir != "" {
+		if err := checkOutputDir(o.dir); err != nil {
+			return usageErr("--dir %s: %v", o.dir, err)
+		}
+	}
+	if o.shmDir != "" {
+		if err := existingDirFlag("--shm-dir", o.shmDir); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ flag, path string }{
+		{"--token-file", o.tokenFile}, {"--tls-cert", o.tlsCert}, {"--tls-key", o.tlsKey}, {"--client-ca", o.clientCA},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := existingFileFlag(f.flag, f.path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	mode, err := mmsb.ParseSyncMode(o.sync)
 	if err != nil {
@@ -202,6 +231,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	if o.clientCA != "" && o.tlsCert == "" {
 		return usageErr("--client-ca needs --tls-cert and --tls-key")
+	}
+	if err := o.checkPaths(); err != nil {
+		return err
 	}
 	var auth *server.Auth
 	if o.tokenFile != "" {

@@ -3,14 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/harness"
 )
 
@@ -63,8 +61,8 @@ Exit status: 0 only when every selected benchmark passed; 1 when one failed;
 	f.StringVar(&o.targets, "targets", "", "targets JSON file (default: the embedded benchmarks_targets.json)")
 	f.StringVar(&o.history, "history", "", "append one JSON line per run to DIR/history.jsonl")
 	f.StringVar(&o.report, "report", "", "write an HTML report with PNG charts to DIR/index.html")
-	f.Uint64Var(&o.seed, "seed", 1, "seed of every random workload (runs with the same seed do the same work)")
-	f.IntVar(&o.workers, "workers", 0, "worker count for multi-threaded measurements (default: number of CPUs)")
+	f.Uint64Var(&o.seed, "seed", 1, "seed of every random workload, 0 included (runs with the same seed do the same work)")
+	f.IntVar(&o.workers, "workers", 0, "largest worker count of the multi-threaded measurements, 0..1024 (0: the number of CPUs)")
 	f.StringVar(&o.dir, "dir", "", "existing scratch directory for benchmarks that use the disk (default: the system temp dir)")
 	return cmd
 }
@@ -96,21 +94,16 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.workers < 0 || o.workers > mmsb.MaxWorkers {
-		// #5 measures every worker count from 2 to --workers, each a
-		// bus of that many workers: --workers 100000000 ran 1,023 full
-		// measurements before the bus refused 1,025 workers (exit 1).
-		return usageErr("--workers must be in 0..%d (0: the number of CPUs), got %d", mmsb.MaxWorkers, o.workers)
-	}
-	if o.dir != "" {
-		// Only the memory benchmark uses it: a missing --dir failed that
-		// benchmark as if the bus had ("✗ #7: Memory () error: stat
-		// ...", exit 1), after every other benchmark had run.
-		if st, err := os.Stat(o.dir); err != nil {
-			return usageErr("--dir: %v", err)
-		} else if !st.IsDir() {
-			return usageErr("--dir %s is not a directory", o.dir)
+	cfg := harness.Config{Quick: o.quick, Seed: o.seed, Workers: o.workers, Dir: o.dir}
+	// harness.Config.Validate is the one check of --workers and --dir
+	// (a huge --workers ran 1,023 measurements of #5 before failing; a
+	// missing --dir failed #7 after every other benchmark had run).
+	if err := cfg.Validate(); err != nil {
+		var ce *harness.ConfigError
+		if errors.As(err, &ce) {
+			return usageErr("--%s %v: %s", strings.ToLower(ce.Field), ce.Value, ce.Reason)
 		}
+		return usageErr("%v", err)
 	}
 	// The history line and the HTML report are written after the run:
 	// a path that can never be a directory failed the command only
@@ -135,22 +128,22 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 	if total == 0 {
 		total = len(harness.All())
 	}
-	if o.dir == "" {
-		o.dir = os.TempDir()
-	}
 	bar := a.progress(int64(total), "validate", "benchmarks")
 	started := 0
-	cfg := harness.Config{Quick: o.quick, Seed: o.seed, Workers: o.workers, Dir: o.dir,
-		Progress: func(id int, name string) {
-			if started > 0 {
-				bar.add(1)
-			}
-			started++
-			if bar.bar != nil {
-				bar.bar.Describe(fmt.Sprintf("#%d %s", id, name))
-			}
-		}}
-	rep := harness.Run(cmd.Context(), cfg, targets, only)
+	cfg.Progress = func(id int, name string) {
+		if started > 0 {
+			bar.add(1)
+		}
+		started++
+		if bar.bar != nil {
+			bar.bar.Describe(fmt.Sprintf("#%d %s", id, name))
+		}
+	}
+	rep, err := harness.Run(cmd.Context(), cfg, targets, only)
+	if err != nil {
+		bar.finish()
+		return err
+	}
 	if started > 0 {
 		bar.add(1)
 	}

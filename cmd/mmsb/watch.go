@@ -44,6 +44,13 @@ writer goes away. Without --count, SIGINT or SIGTERM ends it with exit status
 				}
 				ids = append(ids, mmsb.PageID(p))
 			}
+			// A --shm-dir that is missing or a file failed as if the
+			// writer had gone (exit 1, "shared-memory writer gone").
+			if shmDir != "" {
+				if err := existingDirFlag("--shm-dir", shmDir); err != nil {
+					return err
+				}
+			}
 			return a.runWatch(cmd.Context(), args[0], ids, count, shmDir)
 		},
 	}

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mmsb-go/mmsb"
 )
 
 //go:embed benchmarks_targets.json
@@ -259,14 +261,67 @@ func (t *Targets) Entry(key string) TargetEntry {
 	return TargetEntry{Key: key, Thresholds: map[string]float64{}}
 }
 
-// Config is one harness run's settings.
+// Config is one harness run's settings. Run checks it with Validate.
 type Config struct {
-	Quick   bool
-	Seed    uint64
-	Workers int // multi-threaded measurements (default runtime.NumCPU())
-	Dir     string
+	Quick bool
+	// Seed seeds every random workload, as it is: runs with the same
+	// seed do the same work, and 0 is a seed like any other (it ran as
+	// seed 1, so that seeds 0 and 1 did the same work).
+	Seed uint64
+	// Workers is the largest worker count of the multi-threaded
+	// measurements, 0..mmsb.MaxWorkers; 0 means runtime.NumCPU(), at
+	// most mmsb.MaxWorkers.
+	Workers int
+	// Dir is an existing directory for the benchmarks that use the
+	// disk; "" means the system's temporary directory.
+	Dir string
 	// Progress, if set, is told about each benchmark as it starts.
 	Progress func(id int, name string)
+}
+
+// ErrConfig marks a Config that Run refuses (Config.Validate); the
+// error is a *ConfigError.
+var ErrConfig = errors.New("harness: invalid config")
+
+// ConfigError names the Config field that Validate refuses, its value
+// and the reason (with the bound).
+type ConfigError struct {
+	Field  string // "Workers", "Dir"
+	Value  any
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%v: %s %v: %s", ErrConfig, e.Field, e.Value, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrConfig) hold.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+// Validate says what is wrong with c (a *ConfigError); nil when Run can
+// use it. It is the one check of these settings: `mmsb validate` passes
+// its flags through it.
+func (c Config) Validate() error {
+	if c.Workers < 0 || c.Workers > mmsb.MaxWorkers {
+		// #5 measures every worker count from 2 to Workers, each a bus
+		// of that many workers: 100,000,000 ran 1,023 full measurements
+		// before the bus refused 1,025 workers, and a Go caller's huge
+		// count started that many goroutines.
+		return &ConfigError{Field: "Workers", Value: c.Workers,
+			Reason: fmt.Sprintf("must be in 0..%d (0: the number of CPUs)", mmsb.MaxWorkers)}
+	}
+	if c.Dir != "" {
+		// Only #7 uses it: a missing one failed that benchmark as if
+		// the bus had, after every other benchmark had run.
+		st, err := os.Stat(c.Dir)
+		if err != nil {
+			return &ConfigError{Field: "Dir", Value: c.Dir, Reason: err.Error()}
+		}
+		if !st.IsDir() {
+			return &ConfigError{Field: "Dir", Value: c.Dir, Reason: "not a directory"}
+		}
+	}
+	return nil
 }
 
 // Env is what a benchmark sees: its thresholds, the run's mode, and a
@@ -427,6 +482,7 @@ func All() []Benchmark {
 type Report struct {
 	Started  time.Time `json:"started"`
 	Quick    bool      `json:"quick"`
+	Seed     uint64    `json:"seed"` // Config.Seed: a rerun with it does the same work
 	Machine  string    `json:"machine"`
 	GoVer    string    `json:"go_version"`
 	Results  []Result  `json:"results"`
@@ -439,15 +495,20 @@ type Report struct {
 	TargetChanges []string `json:"target_changes,omitempty"`
 }
 
-// Run runs the selected benchmarks (all when only is empty).
-func Run(ctx context.Context, cfg Config, targets *Targets, only []int) *Report {
-	if cfg.Workers <= 0 {
-		cfg.Workers = runtime.NumCPU()
+// Run runs the selected benchmarks (all when only is empty). It runs
+// nothing and returns an error wrapping ErrConfig when cfg.Validate
+// refuses cfg; a benchmark that fails is reported in the Report, not as
+// an error.
+func Run(ctx context.Context, cfg Config, targets *Targets, only []int) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 1
+	if cfg.Workers == 0 {
+		// A machine with more CPUs than a bus takes workers measures
+		// up to the most it takes.
+		cfg.Workers = min(runtime.NumCPU(), mmsb.MaxWorkers)
 	}
-	rep := &Report{Started: time.Now().UTC(), Quick: cfg.Quick, GoVer: runtime.Version(),
+	rep := &Report{Started: time.Now().UTC(), Quick: cfg.Quick, Seed: cfg.Seed, GoVer: runtime.Version(),
 		Machine:       fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
 		TargetChanges: targets.Changes()}
 	start := time.Now()
@@ -495,7 +556,7 @@ func Run(ctx context.Context, cfg Config, targets *Targets, only []int) *Report 
 	// A run that selected no benchmark checked nothing: not a pass.
 	rep.AllPass = rep.Total > 0 && rep.Passed == rep.Total
 	rep.Duration = time.Since(start).Seconds()
-	return rep
+	return rep, nil
 }
 
 // runOne runs a benchmark, turning a panic into a failure.

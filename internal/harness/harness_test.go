@@ -45,7 +45,7 @@ func TestQuickRunSubset(t *testing.T) {
 			th["pages"] = 4096
 		}
 	}
-	rep := Run(context.Background(), Config{Quick: true, Dir: t.TempDir(), Workers: 2}, tg, []int{5, 7})
+	rep := mustRun(t, context.Background(), Config{Quick: true, Dir: t.TempDir(), Workers: 2}, tg, []int{5, 7})
 	var buf bytes.Buffer
 	rep.WriteTable(&buf)
 	t.Log(buf.String())
@@ -82,7 +82,7 @@ func TestInject(t *testing.T) {
 	if err != nil {
 		t.Fatalf("targets refused while a benchmark is injected: %v", err)
 	}
-	rep := Run(bg, Config{Quick: true}, tg, []int{50})
+	rep := mustRun(t, bg, Config{Quick: true}, tg, []int{50})
 	if rep.Total != 1 || rep.Passed != 0 || rep.Results[0].Key != "injected" {
 		t.Fatalf("injected run: %+v", rep)
 	}
@@ -151,7 +151,7 @@ func TestTargetsRefuseEmptySizes(t *testing.T) {
 			tg.Benchmarks[i].Thresholds["quick_steps"] = 0
 		}
 	}
-	rep := Run(bg, Config{Quick: true}, tg, []int{9})
+	rep := mustRun(t, bg, Config{Quick: true}, tg, []int{9})
 	if rep.Total != 1 || rep.Passed != 0 || !strings.Contains(rep.Results[0].Error, "quick_steps") {
 		t.Fatalf("#9 with 0 steps: %+v", rep.Results)
 	}
@@ -165,7 +165,7 @@ func TestRunOfNothingIsNotAPass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := Run(context.Background(), Config{Quick: true}, tg, []int{987654})
+	rep := mustRun(t, context.Background(), Config{Quick: true}, tg, []int{987654})
 	if rep.Total != 0 || rep.AllPass {
 		t.Fatalf("a run of no benchmark: total %d, all pass %v", rep.Total, rep.AllPass)
 	}
@@ -190,7 +190,7 @@ func TestQuickRunNeedsAGatingCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, quick := range []bool{true, false} {
-		rep := Run(context.Background(), Config{Quick: quick}, tg, []int{91})
+		rep := mustRun(t, context.Background(), Config{Quick: quick}, tg, []int{91})
 		if len(rep.Results) != 1 || rep.Results[0].Pass == quick {
 			t.Fatalf("quick %v: %+v, want pass %v", quick, rep.Results, !quick)
 		}
@@ -248,7 +248,7 @@ func TestChangedTargetsReported(t *testing.T) {
 			if got := tg.Changes(); !slices.Equal(got, tc.want) {
 				t.Fatalf("Changes() = %q, want %q", got, tc.want)
 			}
-			rep := Run(context.Background(), Config{Quick: true, Dir: t.TempDir()}, tg, []int{-1}) // runs nothing
+			rep := mustRun(t, context.Background(), Config{Quick: true, Dir: t.TempDir()}, tg, []int{-1}) // runs nothing
 			var buf bytes.Buffer
 			rep.WriteTable(&buf)
 			js, err := json.Marshal(rep)

@@ -18,6 +18,7 @@ const HistoryFile = "history.jsonl"
 type HistoryEntry struct {
 	Started  time.Time      `json:"started"`
 	Quick    bool           `json:"quick"`
+	Seed     uint64         `json:"seed"` // Report.Seed
 	Machine  string         `json:"machine"`
 	GoVer    string         `json:"go_version"`
 	Passed   int            `json:"passed"`
@@ -39,7 +40,7 @@ type HistoryPoint struct {
 
 // History condenses a report to a HistoryEntry.
 func (rep *Report) History() HistoryEntry {
-	h := HistoryEntry{Started: rep.Started, Quick: rep.Quick, Machine: rep.Machine, GoVer: rep.GoVer,
+	h := HistoryEntry{Started: rep.Started, Quick: rep.Quick, Seed: rep.Seed, Machine: rep.Machine, GoVer: rep.GoVer,
 		Passed: rep.Passed, Total: rep.Total, Duration: rep.Duration, TargetChanges: rep.TargetChanges}
 	for _, r := range rep.Results {
 		p := HistoryPoint{ID: r.ID, Key: r.Key, Pass: r.Pass, Metrics: r.Metrics}

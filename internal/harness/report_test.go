@@ -149,7 +149,7 @@ func TestQuickRunAll(t *testing.T) {
 		}
 	}
 	var seen []int
-	rep := Run(bg, Config{Quick: true, Dir: t.TempDir(), Workers: 2, Progress: func(id int, _ string) { seen = append(seen, id) }}, tg,
+	rep := mustRun(t, bg, Config{Quick: true, Dir: t.TempDir(), Workers: 2, Progress: func(id int, _ string) { seen = append(seen, id) }}, tg,
 		[]int{1, 2, 3, 4, 5, 6, 8, 9, 10})
 	var buf bytes.Buffer
 	rep.WriteTable(&buf)

@@ -86,7 +86,7 @@ func TestTargetsRefuseHugeSizes(t *testing.T) {
 			tg.Benchmarks[i].Thresholds["quick_sources"] = 1e12
 		}
 	}
-	rep := Run(context.Background(), Config{Quick: true}, tg, []int{1})
+	rep := mustRun(t, context.Background(), Config{Quick: true}, tg, []int{1})
 	if rep.Total != 1 || rep.Passed != 0 || !strings.Contains(rep.Results[0].Error, `size "quick_sources" is 1e+12, above its bound 4096`) {
 		t.Fatalf("#1 with 1e12 sources: %+v", rep.Results)
 	}
