@@ -6,7 +6,9 @@
 // Idempotent calls (reads, listings, stats, log queries before their first
 // result) are retried with exponential backoff when the server is
 // unavailable; calls that change state (Commit, CreatePages, ...) never are:
-// a retry could apply them twice. Watch resumes by itself after a dropped
+// a retry could apply them twice. A call whose context ends while it waits
+// to retry returns an error wrapping both the context's error and the
+// server's last answer. Watch resumes by itself after a dropped
 // stream, from the LSN after the last change it delivered.
 package client
 
@@ -45,11 +47,19 @@ var ErrBadResponse = errors.New("client: the server's answer does not match the 
 // ErrBadResponse too, and the CommitInfo and IDs are zero.
 var ErrCommitUncertain = errors.New("client: the batch was committed, then the commit failed")
 
-// Client talks to one server. It is safe for concurrent use.
+// Client talks to one server. It is safe for concurrent use. Close
+// releases its connections.
 type Client struct {
 	rpc     mmsbv1connect.BusServiceClient
 	retries int
 	backoff time.Duration
+	// closed ends at Close: it refuses later calls and ends the watches
+	// and log queries in flight.
+	closed  context.Context
+	closeFn context.CancelFunc
+	// idle closes the idle connections of the transport New made (nil
+	// with WithHTTPClient: that client is the caller's).
+	idle func()
 }
 
 // Option configures a Client.
@@ -121,6 +131,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	hc := o.hc
+	var idle func()
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = o.tls
@@ -137,21 +148,79 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		}
 		tr.Protocols = &p
 		hc = &http.Client{Transport: tr}
+		idle = tr.CloseIdleConnections
 	}
+	closed, closeFn := context.WithCancel(context.Background())
+	c := &Client{retries: o.retries, backoff: o.backoff, closed: closed, closeFn: closeFn, idle: idle}
 	// The default read limit first, so that WithConnectOptions can raise
 	// it (connect.WithReadMaxBytes): without one a server could make the
 	// client buffer messages of up to 4 GiB.
 	// The server names the mmsb sentinels of its errors (errors.go).
 	copts := append([]connect.ClientOption{connect.WithReadMaxBytes(DefaultReadMaxBytes),
-		connect.WithInterceptors(sentinelInterceptor{})}, o.conn...)
+		connect.WithInterceptors(closedInterceptor{c}, sentinelInterceptor{})}, o.conn...)
 	if o.grpc {
 		copts = append(copts, connect.WithGRPC())
 	}
 	if o.token != "" {
 		copts = append(copts, connect.WithInterceptors(bearer(o.token)))
 	}
-	return &Client{rpc: mmsbv1connect.NewBusServiceClient(hc, strings.TrimRight(baseURL, "/"), copts...),
-		retries: o.retries, backoff: o.backoff}, nil
+	c.rpc = mmsbv1connect.NewBusServiceClient(hc, strings.TrimRight(baseURL, "/"), copts...)
+	return c, nil
+}
+
+// Close ends the client: the watches and log queries in flight end with an
+// error wrapping mmsb.ErrClosed, as does every later call (naming it), and
+// the idle connections of the HTTP client New made are closed (a unary
+// call in flight finishes, and the idle connections are closed again when
+// it returns; one that goes back to the pool only after that closes at the
+// transport's idle timeout, 90 s). A client given by
+// WithHTTPClient is left as it is: it is the caller's. Close is safe to
+// call more than once and always returns nil. Until 2026-12-06 there was no
+// Close: a client's idle connections, two goroutines each, stayed open
+// until the transport's idle timeout (TestCloseReleasesClient).
+func (c *Client) Close() error {
+	c.closeFn()
+	c.closeIdle()
+	return nil
+}
+
+func (c *Client) closeIdle() {
+	if c.idle != nil {
+		c.idle()
+	}
+}
+
+// errIfClosed is the error of a call (what) made after Close, or nil.
+func (c *Client) errIfClosed(what string) error {
+	if c.closed.Err() != nil {
+		return fmt.Errorf("client: %s after Close: %w", what, mmsb.ErrClosed)
+	}
+	return nil
+}
+
+// closedInterceptor refuses unary calls after Close, and closes the
+// connection of one that was in flight when Close ran.
+type closedInterceptor struct{ c *Client }
+
+func (i closedInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if err := i.c.errIfClosed(req.Spec().Procedure); err != nil {
+			return nil, err
+		}
+		resp, err := next(ctx, req)
+		if i.c.closed.Err() != nil {
+			i.c.closeIdle()
+		}
+		return resp, err
+	}
+}
+
+func (closedInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (closedInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
 }
 
 // check refuses options New cannot use, naming the first one wrong: each
@@ -162,15 +231,22 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 // client).
 func (o *options) check(baseURL string) error {
 	u, err := url.Parse(baseURL)
+	// Errors show the URL without its password (a reverse proxy with
+	// basic authentication takes one): until 2026-12-06 they quoted it
+	// whole, and url.Parse's own error still does (TestNewHidesURLPassword).
+	shown := shownURL(baseURL)
+	var perr *url.Error
 	switch {
 	case !strings.HasPrefix(baseURL, "http://") && !strings.HasPrefix(baseURL, "https://"):
-		return fmt.Errorf("%w: client: base URL %q: want http:// or https://", mmsb.ErrInvalidOption, baseURL)
+		return fmt.Errorf("%w: client: base URL %q: want http:// or https://", mmsb.ErrInvalidOption, shown)
+	case errors.As(err, &perr):
+		return fmt.Errorf("%w: client: base URL %q does not parse: %w", mmsb.ErrInvalidOption, shown, perr.Err)
 	case err != nil:
-		return fmt.Errorf("%w: client: base URL %q: %w", mmsb.ErrInvalidOption, baseURL, err)
+		return fmt.Errorf("%w: client: base URL %q does not parse", mmsb.ErrInvalidOption, shown)
 	case u.Host == "":
-		return fmt.Errorf("%w: client: base URL %q has no host", mmsb.ErrInvalidOption, baseURL)
+		return fmt.Errorf("%w: client: base URL %q has no host", mmsb.ErrInvalidOption, shown)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return fmt.Errorf("%w: client: base URL %q has a query or fragment", mmsb.ErrInvalidOption, baseURL)
+		return fmt.Errorf("%w: client: base URL %q has a query or fragment", mmsb.ErrInvalidOption, shown)
 	}
 	if o.retries < 0 || o.backoff < 0 {
 		return fmt.Errorf("%w: client: %d retries, first backoff %v: neither may be negative", mmsb.ErrInvalidOption, o.retries, o.backoff)
@@ -184,7 +260,7 @@ func (o *options) check(baseURL string) error {
 		return fmt.Errorf("%w: client: WithTLS with WithHTTPClient: the TLS configuration belongs in that client's transport", mmsb.ErrInvalidOption)
 	}
 	if o.tls != nil && u.Scheme != "https" {
-		return fmt.Errorf("%w: client: WithTLS with base URL %q: TLS needs https://", mmsb.ErrInvalidOption, baseURL)
+		return fmt.Errorf("%w: client: WithTLS with base URL %q: TLS needs https://", mmsb.ErrInvalidOption, shown)
 	}
 	for i, c := range o.conn {
 		if c == nil {
@@ -192,6 +268,29 @@ func (o *options) check(baseURL string) error {
 		}
 	}
 	return nil
+}
+
+// shownURL is rawURL as errors show it: the password of its user
+// information, if any, replaced by "xxxxx" (as url.URL.Redacted does),
+// also where the URL does not parse.
+func shownURL(rawURL string) string {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return rawURL
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return rawURL
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return rawURL
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
 // bearer adds the token to every request (unary and streaming).
@@ -226,7 +325,8 @@ type noRetry struct{ err error }
 
 func (e *noRetry) Error() string { return e.err.Error() }
 
-// idempotent runs call, retrying Unavailable errors with backoff.
+// idempotent runs call, retrying Unavailable errors with backoff. When ctx
+// ends while it waits, its error wraps ctx.Err() and the last error.
 func idempotent[T any](ctx context.Context, c *Client, call func() (T, error)) (T, error) {
 	wait := c.backoff
 	for attempt := 0; ; attempt++ {
@@ -239,9 +339,16 @@ func idempotent[T any](ctx context.Context, c *Client, call func() (T, error)) (
 		}
 		t := time.NewTimer(wait)
 		select {
+		case <-c.closed.Done():
+			t.Stop()
+			return v, fmt.Errorf("client: closed while waiting to retry, after %d tries: %w (the last: %w)", attempt+1, mmsb.ErrClosed, err)
 		case <-ctx.Done():
 			t.Stop()
-			return v, err
+			// Both: the caller's cancellation (errors.Is) and the
+			// server's last answer (connect.CodeOf). Until 2026-12-06
+			// only the answer, as if the retries had run out
+			// (TestRetryCanceledSaysSo).
+			return v, fmt.Errorf("client: %w while waiting to retry, after %d tries: %w", ctx.Err(), attempt+1, err)
 		case <-t.C:
 		}
 		wait = min(2*wait, 2*time.Second)
@@ -306,13 +413,16 @@ func createdIDs(r *mmsbv1.CreatePagesResponse, n int) ([]mmsb.PageID, error) {
 	return ids, nil
 }
 
-// CreatePage creates one page and returns its ID.
+// CreatePage creates one page and returns its ID. With ErrCommitUncertain
+// it returns the ID too, as CreatePages does (the page exists, and may or
+// may not survive a restart); it returned 0 until 2026-12-06
+// (TestCreatePageUncertainKeepsID).
 func (c *Client) CreatePage(ctx context.Context, spec mmsb.PageSpec) (mmsb.PageID, error) {
 	ids, err := c.CreatePages(ctx, []mmsb.PageSpec{spec})
-	if err != nil {
+	if len(ids) != 1 {
 		return 0, err
 	}
-	return ids[0], nil
+	return ids[0], err
 }
 
 // FreePage frees a page.
@@ -471,7 +581,10 @@ func checkRead(items []*mmsbv1.ReadItem, asOf mmsb.LSN, m *mmsbv1.ReadResponse) 
 }
 
 // ListPages returns up to limit pages with IDs above after, in ID order,
-// and the after to pass for the next page of results (0 when done).
+// and the after to pass for the next page of results (0 when done). An
+// answer that is not such a page of the listing (more pages than limit,
+// IDs out of order or not above after, another next_after_id than the
+// last page's) is refused with ErrBadResponse.
 func (c *Client) ListPages(ctx context.Context, after mmsb.PageID, limit int) ([]mmsb.PageInfo, mmsb.PageID, error) {
 	if limit < 0 {
 		return nil, 0, fmt.Errorf("%w: negative limit", mmsb.ErrInvalidOption)
@@ -483,12 +596,45 @@ func (c *Client) ListPages(ctx context.Context, after mmsb.PageID, limit int) ([
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := checkList(after, limit, resp.Msg); err != nil {
+		return nil, 0, err
+	}
 	out := make([]mmsb.PageInfo, len(resp.Msg.GetPages()))
 	for i, p := range resp.Msg.GetPages() {
 		out[i] = mmsb.PageInfo{ID: mmsb.PageID(p.GetId()), Size: int(p.GetSize()), Location: mmsb.CPU, Epoch: mmsb.Epoch(p.GetEpoch()),
 			LastLSN: mmsb.LSN(p.GetLastLsn()), Flags: uint8(p.GetFlags()), Meta: wire.MetaFromProto(p.GetMeta()), Derived: p.GetDerived()}
 	}
 	return out, mmsb.PageID(resp.Msg.GetNextAfterId()), nil
+}
+
+// checkList refuses, with ErrBadResponse, a ListPages answer that is not
+// a page of the listing asked for: more pages than limit (when not 0, the
+// server's default), IDs not strictly ascending above after, or a
+// next_after_id that is neither 0 nor the last page's ID. Until
+// 2026-12-06 it was delivered as it came, and PageIDs returned a page
+// twice, or out of order, when the server repeated or shuffled pages
+// (TestListPagesAnswerChecked).
+func checkList(after mmsb.PageID, limit int, m *mmsbv1.ListPagesResponse) error {
+	ps := m.GetPages()
+	if limit > 0 && len(ps) > limit {
+		return fmt.Errorf("%w: ListPages: %d pages answered, limit %d", ErrBadResponse, len(ps), limit)
+	}
+	prev := uint64(after)
+	for i, p := range ps {
+		if p.GetId() <= prev {
+			return fmt.Errorf("%w: ListPages: page %d answered at place %d, after page %d: IDs must ascend above %d",
+				ErrBadResponse, p.GetId(), i, prev, after)
+		}
+		prev = p.GetId()
+	}
+	switch next := m.GetNextAfterId(); {
+	case next != 0 && len(ps) == 0:
+		// Asking again after it may never end (PageIDs).
+		return fmt.Errorf("%w: ListPages: next_after_id %d answered with no page", ErrBadResponse, next)
+	case next != 0 && next != prev:
+		return fmt.Errorf("%w: ListPages: next_after_id %d answered with %d pages, the last %d", ErrBadResponse, next, len(ps), prev)
+	}
+	return nil
 }
 
 // PageIDs returns every live page ID, paging through ListPages. A server
@@ -523,8 +669,10 @@ func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
 // QueryLog streams the logged operations matching q, in LSN order, until fn
 // returns false. A broken stream is retried from the start only if no
 // operation was delivered yet; otherwise its error is returned, wrapped
-// (connect.CodeOf still gives its code). A nil fn is refused with
-// mmsb.ErrInvalidOption.
+// (connect.CodeOf still gives its code). Operations that do not come in
+// ascending LSN order (one repeated, or one below the one before) are
+// refused with ErrBadResponse. Close ends it with an error
+// wrapping mmsb.ErrClosed. A nil fn is refused with mmsb.ErrInvalidOption.
 func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.LoggedOp) bool) error {
 	if fn == nil {
 		return fmt.Errorf("%w: client: QueryLog with a nil function", mmsb.ErrInvalidOption)
@@ -534,10 +682,15 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 	for _, k := range q.Kinds {
 		req.Kinds = append(req.Kinds, k.String())
 	}
+	if err := c.errIfClosed("QueryLog"); err != nil {
+		return err
+	}
 	delivered := 0
+	var last uint64 // the LSN of the last operation delivered
 	_, err := idempotent(ctx, c, func() (struct{}, error) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		defer context.AfterFunc(c.closed, cancel)()
 		stream, err := c.rpc.QueryLog(ctx, connect.NewRequest(req))
 		if err != nil {
 			return struct{}{}, err
@@ -545,12 +698,19 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 		defer func() { _ = stream.Close() }()
 		for stream.Receive() {
 			for _, p := range stream.Msg().GetOps() {
+				if p.GetLsn() <= last {
+					// Each operation has an LSN of its own, and they come
+					// in LSN order: a repeated or earlier one reached fn
+					// as it came until 2026-12-06 (TestQueryLogRefusesOpsOutOfOrder).
+					return struct{}{}, &noRetry{fmt.Errorf("%w: QueryLog: operation at LSN %d after one at LSN %d: operations must come in ascending LSN order",
+						ErrBadResponse, p.GetLsn(), last)}
+				}
 				lo, err := opFromProto(p)
 				if err != nil {
 					// The same operation would come again on a retry.
 					return struct{}{}, &noRetry{err}
 				}
-				delivered++
+				delivered, last = delivered+1, p.GetLsn()
 				if !fn(&lo) {
 					return struct{}{}, nil
 				}
@@ -563,6 +723,9 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 		}
 		return struct{}{}, err
 	})
+	if err != nil && !errors.Is(err, mmsb.ErrClosed) && c.closed.Err() != nil {
+		return fmt.Errorf("client: QueryLog ended by Close: %w (%w)", mmsb.ErrClosed, err)
+	}
 	return err
 }
 

@@ -26,6 +26,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	defer c.Close()
 	id, _ := c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
 	info, err := c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("hi"))})
 	if err != nil {
@@ -76,4 +77,26 @@ func ExampleClient_StatsWithHash() {
 	fmt.Printf("LSN %d: the server's hash equals the replay's: %v\n", st.GetLastLsn(), st.GetStateHash() == h)
 	// Output:
 	// LSN 2: the server's hash equals the replay's: true
+}
+
+// Close releases the client's connections and ends its watches; a call
+// after it fails with mmsb.ErrClosed.
+func ExampleClient_Close() {
+	bus, _ := mmsb.Open("", nil)
+	defer bus.Close()
+	srv, _ := server.New(server.Config{Bus: bus})
+	hs := httptest.NewServer(srv.Mux(server.HTTPOptions{}))
+	defer hs.Close()
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+
+	ctx := context.Background()
+	c, _ := client.New(hs.URL)
+	lsn, _ := c.LastLSN(ctx)
+	fmt.Println("last LSN:", lsn)
+	_ = c.Close()
+	_, err := c.LastLSN(ctx)
+	fmt.Println("after Close:", errors.Is(err, mmsb.ErrClosed))
+	// Output:
+	// last LSN: 0
+	// after Close: true
 }

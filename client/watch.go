@@ -76,11 +76,12 @@ type WatchEvent struct {
 }
 
 // Watch streams every durable change from opts.FromLSN on to fn, until
-// fn returns an error (returned), ctx ends, the server says the start
+// fn returns an error (returned), ctx ends, Close ends the client (an
+// error wrapping mmsb.ErrClosed), the server says the start
 // was compacted (a *CompactedError), or it sends a change the client
 // cannot decode (an error wrapping mmsb.ErrInvalidDelta, or ErrBadResponse
-// for an unknown kind, naming its LSN; nothing of that message is
-// delivered). A dropped stream, or a server
+// for an unknown kind or changes out of LSN order, naming the LSN; nothing
+// of that message is delivered). A dropped stream, or a server
 // shutting down, is resumed from the LSN after the last change delivered:
 // fn sees no gap and no duplicate. A nil fn, a negative Progress or
 // MaxReconnects are refused with mmsb.ErrInvalidOption.
@@ -94,6 +95,9 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 	}
 	if opts.MaxReconnects < 0 {
 		return fmt.Errorf("%w: client: watch MaxReconnects %d is negative", mmsb.ErrInvalidOption, opts.MaxReconnects)
+	}
+	if err := c.errIfClosed("Watch"); err != nil {
+		return err
 	}
 	req := &mmsbv1.WatchRequest{ProgressMs: ms}
 	for _, p := range opts.Pages {
@@ -112,12 +116,19 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 	for {
 		req.FromLsn = uint64(next)
 		progressed, err := c.watchOnce(ctx, req, &next, fn)
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
+		// fn's error (or a change the client cannot decode) first: a
+		// function that cancels ctx and returns its own error got the
+		// internal wrapper, which unwraps to nothing, until 2026-12-06
+		// (TestWatchFnErrorAfterCancel).
 		var ue *stopError
 		if errors.As(err, &ue) {
 			return ue.err
+		}
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if c.closed.Err() != nil {
+			return fmt.Errorf("client: watch ended by Close: %w (%w)", mmsb.ErrClosed, err)
 		}
 		if connect.CodeOf(err) == connect.CodeOutOfRange {
 			ce := &CompactedError{RequestedLSN: next, Err: err}
@@ -147,6 +158,9 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
+		case <-c.closed.Done():
+			t.Stop()
+			return fmt.Errorf("client: watch ended by Close: %w (%w)", mmsb.ErrClosed, err)
 		case <-t.C:
 		}
 		wait = min(2*wait, 2*time.Second)
@@ -185,6 +199,7 @@ func (u *stopError) Error() string { return u.err.Error() }
 func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *mmsb.LSN, fn func(WatchEvent) error) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer context.AfterFunc(c.closed, cancel)() // Close ends the stream
 	stream, err := c.rpc.Watch(ctx, connect.NewRequest(req))
 	if err != nil {
 		return false, err
@@ -224,8 +239,18 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 func watchEvent(m *mmsbv1.WatchResponse, next mmsb.LSN) (WatchEvent, mmsb.LSN, error) {
 	ev := WatchEvent{ProgressLSN: mmsb.LSN(m.GetProgressLsn())}
 	nx := next
-	for _, ch := range m.GetChanges() {
+	var prev mmsb.LSN // the LSN of the message's change before this one
+	for i, ch := range m.GetChanges() {
 		lsn := mmsb.LSN(ch.GetLsn())
+		if lsn < prev {
+			// The server sends a message's changes in LSN order: one
+			// below the change before it was passed over as delivered
+			// until 2026-12-06, a gap the application never learnt of
+			// (TestWatchRefusesChangesOutOfOrder).
+			return WatchEvent{}, next, fmt.Errorf("%w: watch: change %d at LSN %d follows one at LSN %d: changes must come in LSN order",
+				ErrBadResponse, i, lsn, prev)
+		}
+		prev = lsn
 		if lsn < nx {
 			continue // never deliver twice, whatever the server sends
 		}
