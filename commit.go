@@ -687,12 +687,11 @@ func (e *Bus) checkRemoveEdge(parent, child PageID, typ uint8) error {
 	if typ != record.AllEdgeTypes && typ >= base.NumEdgeTypes {
 		return fmt.Errorf("%w: unknown edge type %d", ErrInvalidOption, typ)
 	}
-	if b, ok := e.bindings[child]; ok && (typ == record.AllEdgeTypes || typ == uint8(base.EdgeData)) {
-		for _, p := range b.Parents {
-			if p == parent {
-				return fmt.Errorf("%w: data edge %d -> %d belongs to the binding of page %d (unbind instead)", ErrPageInUse, parent, child, child)
-			}
-		}
+	// A Data edge into a derived page is its binding's (see
+	// checkDataEdgeOwner): one probe instead of a scan of the parents.
+	if _, ok := e.bindings[child]; ok && (typ == record.AllEdgeTypes || typ == uint8(base.EdgeData)) &&
+		e.graph.HasEdge(parent, child, base.EdgeData) {
+		return fmt.Errorf("%w: data edge %d -> %d belongs to the binding of page %d (unbind instead)", ErrPageInUse, parent, child, child)
 	}
 	return nil
 }

@@ -172,6 +172,10 @@ type propagator struct {
 	// the next lockedLeft waves are computed under the lock (backoff,
 	// doubling while it keeps happening; see computeWave).
 	lockedLeft, backoff int
+	// inCall is set while a recompute function runs: still set when
+	// PropagateInto returns, the function ended the goroutine
+	// (releaseAfterGoexit).
+	inCall bool
 
 	// A failed recompute holds back its page and the page's Data-edge
 	// descendants (heldSet, bound and unbound; held lists the bound ones
@@ -328,6 +332,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.prop = newPropagator()
 	}
 	p := e.prop
+	defer p.releaseAfterGoexit(e)
 	if len(e.dirty) == 0 && !p.resync && len(p.retry) == 0 && len(e.recompute) == 0 {
 		e.mu.Unlock()
 		return nil
@@ -877,7 +882,9 @@ func (e *Bus) recomputePage(ctx context.Context, p *propagator, child PageID, b 
 		out := p.copyOut(e.store.Bytes(sl))
 		p.calls++
 		p.leave(e)
+		p.inCall = true
 		ferr = callRecompute(fn, p.inputs, p.copyParams(b.Params), out)
+		p.inCall = false
 		if err := p.enter(e); err != nil {
 			return nil, err
 		}
@@ -1008,6 +1015,29 @@ func (p *propagator) copyParams(params []byte) []byte {
 	}
 	p.params = append(p.params[:0], params...)
 	return p.params[:len(params):len(params)]
+}
+
+// releaseAfterGoexit runs as PropagateInto returns (deferred). A
+// recompute function still in its call then ended the wave's goroutine
+// with runtime.Goexit (as t.FailNow does): callRecompute recovers panics,
+// and nothing else leaves a call early. Goexit cannot be stopped, but the
+// bus must not stay locked by a goroutine that is gone: a wave computed
+// under the lock held e.mu through the call, and every later commit,
+// read and Close hung (TestRecomputeGoexitReleasesTheBus). Nothing of the
+// wave was applied (a wave is applied only once computed whole), so
+// releasing the lock is all there is to do, besides dropping a stale
+// try's results kept for this wave. The wave's scratch is replanned by
+// the next wave; its pages stay dirty or to retry.
+func (p *propagator) releaseAfterGoexit(e *Bus) {
+	if !p.inCall {
+		return
+	}
+	p.inCall = false
+	p.keep = false
+	clear(p.kept)
+	if !p.unlocked {
+		e.mu.Unlock() // computed under the lock: held exclusively through the call
+	}
 }
 
 // callRecompute calls fn, turning a panic into an error so that a faulty

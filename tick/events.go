@@ -20,7 +20,7 @@ const (
 	EventPageRecomputed  EventType = 2 // propagation wrote a derived page: Page, LSN, Epoch
 	EventFlagRaised      EventType = 3 // an edge raised flags on a page: Page, LSN, Flags (new bits), Epoch unused
 	EventDeltaRejected   EventType = 4 // a submitted delta was rejected (its validation, a logged batch that failed to become durable, a size no log record carries): Page, Name (the delta's Source), Err; one per rejected delta (Result.Rejections keeps only the first MaxRejectionReports)
-	EventRecomputeFailed EventType = 5 // a recompute function failed; its page and descendants were held back, the rest of the wave applied: Page, Name (function), Err
+	EventRecomputeFailed EventType = 5 // a recompute function failed; its page and descendants were held back, the rest of the wave applied: Page, Name (function), Err; one per failed page, the wave's first failure first with its function's error (the others' errors are not kept)
 	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
 	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration
 	numEventTypes                  = 11
@@ -47,6 +47,9 @@ const EventCommitFailed EventType = 9
 // caller learns that derived pages are not being computed: a wave larger
 // than the log's record limit was refused at every tick in silence before
 // (TestRunReportsRefusedWave). A wave ended by the tick's context is not one.
+// A wave in which a recompute function failed and whose record was then
+// refused publishes both events: EventRecomputeFailed, then this one with
+// the refusal alone.
 const EventPropagationFailed EventType = 10
 
 // String names the event type.

@@ -792,12 +792,33 @@ func (o *Orchestrator) propagationEvents(p *mmsb.PropagateResult, err error, add
 		}
 	}
 	var re *mmsb.RecomputeError
-	switch {
-	case err == nil:
-	case errors.As(err, &re):
+	if errors.As(err, &re) {
 		if o.wantsType(EventRecomputeFailed) {
 			add(Event{Type: EventRecomputeFailed, Page: re.Page, Name: re.Func, Err: re.Err})
+			// The other functions that failed in the wave (p.Failed, in
+			// the wave's order) get one each too: a subscriber following
+			// such a page heard nothing of it, only of the wave's first
+			// failure (TestEveryFailedFunctionReported). The wave keeps
+			// only the first failure's error.
+			for _, id := range p.Failed {
+				if id == re.Page {
+					continue
+				}
+				b, _ := o.bus.Binding(id)
+				add(Event{Type: EventRecomputeFailed, Page: id, Name: b.Func, Err: fmt.Errorf(
+					"%w: page %d, function %q, in the wave whose first failure was page %d (only that failure's error is kept)",
+					mmsb.ErrRecompute, id, b.Func, re.Page)})
+			}
 		}
+		// A wave whose commit then failed returns both errors joined: the
+		// commit's is reported too. Only the recompute failure was, and
+		// its event says the rest of the wave was applied, while a
+		// refused record (ErrRecordTooLarge, the log's growth bound) or a
+		// closed bus applied nothing (TestRefusedWaveWithRecomputeFailureReportsBoth).
+		err = withoutRecomputeError(err, re)
+	}
+	switch {
+	case err == nil:
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		// The caller ended the tick: it knows.
 	default:
@@ -805,6 +826,34 @@ func (o *Orchestrator) propagationEvents(p *mmsb.PropagateResult, err error, add
 			add(Event{Type: EventPropagationFailed, Err: err})
 		}
 	}
+}
+
+// withoutRecomputeError returns err less the recompute failure re, which
+// it holds: the other errors when err joins re with them (the commit's
+// failure, see mmsb.Bus.PropagateInto), nil when err is re (wrapped or not).
+func withoutRecomputeError(err error, re *mmsb.RecomputeError) error {
+	// Type assertions on err itself, not on what it wraps: a
+	// RecomputeError unwraps to two errors too, but is no join.
+	if _, isRE := err.(*mmsb.RecomputeError); isRE { //nolint:errorlint // see above
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error }) //nolint:errorlint // see above
+	if !ok {
+		return nil
+	}
+	var rest []error
+	for _, e := range j.Unwrap() {
+		if !errors.Is(e, re) {
+			rest = append(rest, e)
+		}
+	}
+	switch len(rest) {
+	case 0:
+		return nil
+	case 1:
+		return rest[0]
+	}
+	return errors.Join(rest...)
 }
 
 // record folds a tick into the metrics.

@@ -85,6 +85,12 @@ type Graph struct {
 	arena  arena
 	nEdges int
 
+	// hubs holds the position index of every node with at least hubMin
+	// edge ends (see hub.go): without it, finding one edge of a hub
+	// scans the hub's block, and removing a hub's edges one at a time
+	// took quadratic time.
+	hubs map[uint32]*hubTable
+
 	// Maintained topological order for the insert-time cycle check; see
 	// topo.go. 4 bytes per node.
 	ord          []uint32
@@ -160,6 +166,7 @@ func (g *Graph) dropIfBare(n uint32) {
 		return
 	}
 	g.freeBlock(n)
+	delete(g.hubs, n) // a no-op for a non-hub (and a nil map)
 	g.index.remove(g.ids, g.ids[n])
 	g.ids[n] = 0
 	g.freeN = append(g.freeN, n)
@@ -206,40 +213,86 @@ func (g *Graph) reserve(n uint32) []uint32 {
 func (g *Graph) pushOut(n, e uint32) {
 	b := g.reserve(n)
 	o, i := g.nOut[n], g.nIn[n]
+	h := g.hub(n)
+	moved := -1 // the hub slot of the in-entry that moves
+	if h != nil && i > 0 {
+		moved = g.hubSlot(n, h, b[o], true)
+	}
 	if i > 0 {
 		b[o+i] = b[o] // make room: the first in-entry moves to the end
 	}
 	b[o] = e
 	g.nOut[n]++
+	if h != nil {
+		if moved >= 0 {
+			h.slots[moved] = o + i + 1
+		}
+		g.hubInsert(n, h, o)
+	}
+	g.indexIfHub(n)
 }
 
 func (g *Graph) pushIn(n, e uint32) {
 	b := g.reserve(n)
-	b[g.nOut[n]+g.nIn[n]] = e
+	k := g.nOut[n] + g.nIn[n]
+	b[k] = e
 	g.nIn[n]++
+	if h := g.hub(n); h != nil {
+		g.hubInsert(n, h, k)
+	}
+	g.indexIfHub(n)
 }
 
 // delOut removes the out-entry at position k of n's block.
 func (g *Graph) delOut(n uint32, k uint32) {
 	b := g.adj(n)
 	o, i := g.nOut[n], g.nIn[n]
+	h := g.hub(n)
+	movedOut, movedIn := -1, -1 // hub slots of the entries that move
+	if h != nil {
+		// While the block still holds every entry where the index says.
+		g.hubRemove(n, h, b[k], false)
+		if k != o-1 {
+			movedOut = g.hubSlot(n, h, b[o-1], false)
+		}
+		if i > 0 {
+			movedIn = g.hubSlot(n, h, b[o+i-1], true)
+		}
+	}
 	b[k] = b[o-1]
 	b[o-1] = b[o+i-1] // the last in-entry fills the out-segment's hole
 	g.nOut[n]--
+	if movedOut >= 0 {
+		h.slots[movedOut] = k + 1
+	}
+	if movedIn >= 0 {
+		h.slots[movedIn] = o // position o-1, plus one
+	}
+	g.unindexIfSmall(n)
 }
 
 // delIn removes in-entry e of n.
 func (g *Graph) delIn(n uint32, e uint32) {
+	k := g.findIn(n, e)
+	if k < 0 {
+		panic("graph: in-entry missing for an existing out-entry")
+	}
 	b := g.adj(n)
-	o, i := g.nOut[n], g.nIn[n]
-	for k := o; k < o+i; k++ {
-		if b[k] == e {
-			b[k] = b[o+i-1]
-			g.nIn[n]--
-			return
+	last := g.nOut[n] + g.nIn[n] - 1
+	h := g.hub(n)
+	moved := -1
+	if h != nil {
+		g.hubRemove(n, h, e, true)
+		if uint32(k) != last {
+			moved = g.hubSlot(n, h, b[last], true)
 		}
 	}
-	panic("graph: in-entry missing for an existing out-entry")
+	b[k] = b[last]
+	g.nIn[n]--
+	if moved >= 0 {
+		h.slots[moved] = uint32(k) + 1
+	}
+	g.unindexIfSmall(n)
 }
 
 func findEntry(s []uint32, e uint32) int {
@@ -268,7 +321,7 @@ func (g *Graph) AddEdge(parent, child base.PageID, t base.EdgeType) (added bool,
 	p, pok := g.lookup(parent)
 	c, cok := g.lookup(child)
 	if pok && cok {
-		if findEntry(g.outs(p), pack(c, t)) >= 0 {
+		if g.findOut(p, pack(c, t)) >= 0 {
 			return false, nil
 		}
 		if path := g.checkInsert(p, c); path != nil {
@@ -298,7 +351,7 @@ func (g *Graph) AddEdgeUnchecked(parent, child base.PageID, t base.EdgeType) boo
 	}
 	p := g.node(parent, true)
 	c := g.node(child, false)
-	if findEntry(g.outs(p), pack(c, t)) >= 0 {
+	if g.findOut(p, pack(c, t)) >= 0 {
 		return false
 	}
 	g.pushOut(p, pack(c, t))
@@ -387,7 +440,7 @@ func (g *Graph) RemoveEdge(parent, child base.PageID, t base.EdgeType) bool {
 	if !ok1 || !ok2 {
 		return false
 	}
-	k := findEntry(g.outs(p), pack(c, t))
+	k := g.findOut(p, pack(c, t))
 	if k < 0 {
 		return false
 	}
@@ -427,8 +480,7 @@ func (g *Graph) RemovePage(id base.PageID) []Edge {
 	for _, e := range g.ins(n) {
 		m := entNode(e)
 		edges = append(edges, Edge{Parent: g.ids[m], Child: id, Type: entType(e)})
-		b := g.outs(m)
-		g.delOut(m, uint32(findEntry(b, pack(n, entType(e)))))
+		g.delOut(m, uint32(g.findOut(m, pack(n, entType(e)))))
 		g.dropIfBare(m)
 	}
 	g.nEdges -= len(edges)
@@ -447,6 +499,14 @@ func (g *Graph) edgeRemoved() {
 	if g.ordState == ordCyclic {
 		g.ordState = ordStale
 	}
+}
+
+// HasEdge reports whether the edge parent -> child of type t exists. It
+// costs a scan of parent's out-edges, or one probe of its hub index.
+func (g *Graph) HasEdge(parent, child base.PageID, t base.EdgeType) bool {
+	p, ok1 := g.lookup(parent)
+	c, ok2 := g.lookup(child)
+	return ok1 && ok2 && t < base.NumEdgeTypes && g.findOut(p, pack(c, t)) >= 0
 }
 
 // HasEdges reports whether id has any edge.
@@ -511,7 +571,8 @@ func (g *Graph) NumEdges() int { return g.nEdges }
 func (g *Graph) NumNodes() int { return g.index.count }
 
 // MemoryBytes estimates the graph's heap footprint: index slots, per-node
-// arrays (the maintained order included), arena chunks and free lists, and the traversal scratch.
+// arrays (the maintained order included), arena chunks and free lists, hub
+// position indexes, and the traversal scratch.
 func (g *Graph) MemoryBytes() int64 {
 	b := int64(cap(g.index.slots)) * 4
 	b += int64(cap(g.ids))*8 + int64(cap(g.off)+cap(g.nOut)+cap(g.nIn)+cap(g.ord))*4 + int64(cap(g.cls))
@@ -522,6 +583,9 @@ func (g *Graph) MemoryBytes() int64 {
 	}
 	for _, blk := range g.arena.big {
 		b += int64(cap(blk))*4 + 48
+	}
+	for _, h := range g.hubs {
+		b += int64(cap(h.slots))*4 + 64
 	}
 	g.smu.Lock()
 	b += int64(cap(g.s.stamp)+cap(g.s.aux)+cap(g.s.stack)+cap(g.s.list)+cap(g.s.back)+cap(g.s.pool)) * 4

@@ -41,9 +41,23 @@ func (m model) sorted() []Edge {
 	return es
 }
 
+// hubMins are the hub index thresholds the property tests run with: the
+// real one, which their small graphs never reach, and small ones that
+// index most nodes (and drop the index again as edges go).
+var hubMins = []uint32{hubMin, 4, 8}
+
+// useHubMin sets hubMin for one rapid run (the package's tests run one at
+// a time).
+func useHubMin(t *rapid.T, v uint32) {
+	old := hubMin
+	hubMin = v
+	t.Cleanup(func() { hubMin = old })
+}
+
 func TestPropertyGraph(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		g := newAt(rapid.SampledFrom(ordStarts).Draw(t, "ordStart"))
+		useHubMin(t, rapid.SampledFrom(hubMins).Draw(t, "hubMin"))
 		m := model{}
 		page := rapid.Uint64Range(1, 24)
 		typ := rapid.Uint8Range(0, base.NumEdgeTypes-1)
@@ -110,6 +124,9 @@ func TestPropertyGraph(t *testing.T) {
 				t.Fatalf("order state %d", g.ordState)
 			}
 			if err := g.verifyOrder(); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.checkHubIndex(); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -222,6 +239,7 @@ func (m model) acyclic() bool {
 func TestPropertyOrderUnchecked(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		g := newAt(rapid.SampledFrom(ordStarts).Draw(t, "ordStart"))
+		useHubMin(t, rapid.SampledFrom(hubMins).Draw(t, "hubMin"))
 		m := model{}
 		page := rapid.Uint64Range(1, 12)
 		steps := rapid.IntRange(1, 150).Draw(t, "steps")
@@ -278,6 +296,9 @@ func TestPropertyOrderUnchecked(t *testing.T) {
 				g.RemovePage(p)
 			}
 			if err := g.verifyOrder(); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.checkHubIndex(); err != nil {
 				t.Fatal(err)
 			}
 			if g.ordState == ordCyclic && m.acyclic() {
