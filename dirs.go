@@ -1,6 +1,7 @@
 package mmsb
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
@@ -8,13 +9,16 @@ import (
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
-// checkLogDir refuses a data directory that holds checkpoints but no wal/.
-// Every Open with a log makes wal/ before it can take a checkpoint, so wal/
-// was removed, and with it every operation committed after the newest
+// checkLogDir refuses a data directory that holds checkpoints but no wal/,
+// or a wal/ without a segment where checkpoints/log-mode says a log
+// continues them (checkLogRemoved). Every Open with a log makes wal/ and a
+// segment in it before it can take a checkpoint, and keeps one, so the
+// log was removed, and with it every operation committed after the newest
 // checkpoint. Open made an empty log there and went on: the loss went
-// unreported and the next commits reused the lost LSNs. (An empty wal/ is a
-// log that holds nothing past the newest checkpoint, as `mmsb replay --out`
-// and a replica's bootstrap write it; checkpoints/ alone, with no
+// unreported and the next commits reused the lost LSNs. (An empty wal/
+// without the log-mode file is a log that holds nothing past the newest
+// checkpoint, as `mmsb replay --out`, a replica's bootstrap and buses
+// before the file existed write it; checkpoints/ alone, with no
 // checkpoint in it, is an Open that failed before making wal/.) Repair
 // accepts the loss, and so does a bus without a log. (An in-memory bus
 // starts empty; its checkpoints/ is a scratch directory mounted before
@@ -50,23 +54,56 @@ func (e *Bus) checkLogDir() error {
 }
 
 // checkLogRemoved is ErrCorruption when dir on fs holds a checkpoint and
-// no wal/ (see Bus.checkLogDir), naming wal/. Open and the package-level
-// Replay refuse such a directory; both accept it with Options.Repair or
-// Options.DisableLog.
+// its log was removed (see Bus.checkLogDir), naming wal/: no wal/ at all,
+// or a wal/ without a segment where the log-mode file says a log
+// continues the checkpoints (`rm DIR/wal/*`: the bus keeps a segment from
+// the first Open with a log, see tlog.Options.KeepSegment). It is the one
+// check: Open, the package-level Replay (and so `mmsb replay`, `mmsb
+// check`, the offline validators' rebuild) and QueryLogDir call it, and
+// the integrity validator calls tlog.CheckRemoved as it does. Open and
+// Replay accept the loss with Options.Repair or Options.DisableLog.
 func checkLogRemoved(fs vfs.FS, dir string) error {
-	walDir := fs.Join(dir, "wal")
-	if fs.Exists(walDir) {
-		return nil
-	}
-	if ckpts, err := checkpoint.List(fs, fs.Join(dir, "checkpoints")); err != nil || len(ckpts) == 0 {
+	walDir, ckDir := fs.Join(dir, "wal"), fs.Join(dir, "checkpoints")
+	if ckpts, err := checkpoint.List(fs, ckDir); err != nil || len(ckpts) == 0 {
 		return nil // nothing that a log continued; a listing error is recovery's to report
 	}
-	// A bus opened with DisableLog writes such a directory too, and the
-	// files cannot tell the two apart: the error says how to read it, or
-	// its owner had no way to know (the CLI's refusal named only the loss).
-	return fmt.Errorf("%w: %s has checkpoints/ but no wal/: its log was removed, and with it every operation committed after the newest checkpoint "+
-		"(restore %s; Options.Repair, or creating it empty, accepts the loss: the state is then the newest checkpoint's; "+
-		"if a bus opened with Options.DisableLog wrote it, it never had a log: open or replay it with DisableLog)", ErrCorruption, dir, walDir)
+	removed, _, err := tlog.CheckRemoved(fs, walDir, ckDir)
+	if errors.Is(err, tlog.ErrBadMode) {
+		return fmt.Errorf("%w: %w (written whole by a rename, it was damaged or replaced: remove it, and the directory opens as one written before the file existed)", ErrCorruption, err)
+	}
+	if err != nil {
+		return fmt.Errorf("mmsb: %w", err)
+	}
+	switch removed {
+	case tlog.DirRemoved:
+		// A bus opened with DisableLog before the log-mode file existed
+		// wrote such a directory too, and the files cannot tell the two
+		// apart: the error says how to read it, or its owner had no way
+		// to know (the CLI's refusal named only the loss).
+		return fmt.Errorf("%w: %s has checkpoints/ but no wal/: its log was removed, and with it every operation committed after the newest checkpoint "+
+			"(restore %s; Options.Repair, or creating it empty, accepts the loss: the state is then the newest checkpoint's; "+
+			"if a bus opened with Options.DisableLog wrote it, it never had a log: open or replay it with DisableLog)", ErrCorruption, dir, walDir)
+	case tlog.SegmentsRemoved:
+		return fmt.Errorf("%w: %s holds no log segment, but %s says a log continues the checkpoints of %s: its segments were removed, and with them every operation committed after the newest checkpoint "+
+			"(restore them into %s; Options.Repair accepts the loss: the state is then the newest checkpoint's, and the next commits take the lost LSNs; "+
+			"Options.DisableLog opens it without a log)", ErrCorruption, walDir, fs.Join(ckDir, tlog.ModeFileName), dir, walDir)
+	}
+	return nil
+}
+
+// writeLogMode records how the bus's history continues its checkpoints
+// (tlog.ModeLog once Open made or found a log segment, tlog.ModeNoLog for
+// a bus without a log): the file by which checkLogRemoved tells a log
+// holding nothing past the newest checkpoint from one whose segments were
+// removed. An in-memory bus keeps no directory to describe.
+func (e *Bus) writeLogMode(m tlog.Mode) error {
+	if e.memory {
+		return nil
+	}
+	if err := tlog.WriteMode(e.fs, e.ckptDir(), m); err != nil {
+		return fmt.Errorf("mmsb: %w", err)
+	}
+	return nil
 }
 
 // makeDirs creates the checkpoint and log directories and makes their
@@ -76,11 +113,11 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 // crashed between creating one and syncing leaves it present but not
 // durable, and everything later committed into it would share its fate.
 //
-// A bus without a log (DisableLog) makes wal/ too, and leaves it empty: an
-// empty wal/ beside checkpoints says that nothing was committed past the
-// newest one, which is what such a bus's directory holds. Without it the
-// directory looked like one whose log was removed, and Open, Replay and
-// every CLI command that reads a directory refused it (checkLogRemoved).
+// A bus without a log (DisableLog) makes wal/ too, and leaves it empty,
+// and records tlog.ModeNoLog in checkpoints/log-mode: its checkpoints are
+// continued by nothing, which Open with a log, Replay and every CLI
+// command that reads a directory accept (checkLogRemoved); `mmsb check`
+// checks it as with --no-log.
 func (e *Bus) makeDirs() error {
 	for _, d := range []string{e.ckptDir(), e.walDir()} {
 		if err := e.fs.MkdirAll(d); err != nil {
@@ -89,6 +126,12 @@ func (e *Bus) makeDirs() error {
 	}
 	if err := e.fs.SyncDir(e.dir); err != nil {
 		return fmt.Errorf("mmsb: sync %s: %w", e.dir, err)
+	}
+	if e.opts.DisableLog {
+		// checkLogDir refused a wal/ holding a segment: the directory now
+		// has no log, and says so (a bus with a log opened it before and
+		// recorded tlog.ModeLog, which would read as a removed log).
+		return e.writeLogMode(tlog.ModeNoLog)
 	}
 	return nil
 }

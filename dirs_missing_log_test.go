@@ -12,8 +12,10 @@ import (
 // lost every operation committed after its newest checkpoint. Open made an
 // empty log and opened at the checkpoint: nothing reported the loss, and
 // the next commits reused the lost LSNs. It is ErrCorruption now, naming
-// wal/, and Open creates nothing. Repair opens; so do an intact directory
-// and one whose wal/ was made again empty (the controls).
+// wal/, and Open creates nothing. Repair opens; so does an intact
+// directory (the control). A wal/ made again empty was accepted as the
+// loss accepted by hand until checkpoints/log-mode: it is the emptied log
+// of TestEmptiedLogRefused now, refused too, and Repair opens it.
 func TestOpenRefusesMissingLogDir(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
@@ -24,16 +26,24 @@ func TestOpenRefusesMissingLogDir(t *testing.T) {
 		{name: "intact (control)", wantLSN: 9},
 		{name: "wal removed", remove: true, refused: true},
 		{name: "wal removed, Repair", remove: true, repair: true, wantLSN: 5},
-		{name: "wal removed and made again empty", remove: true, remake: true, wantLSN: 5},
+		// Since checkpoints/log-mode, an empty wal/ beside it is a log whose
+		// segments were removed (TestEmptiedLogRefused): making it again
+		// empty no longer accepts the loss; Repair does.
+		{name: "wal removed and made again empty", remove: true, remake: true, refused: true},
+		{name: "wal removed and made again empty, Repair", remove: true, remake: true, repair: true, wantLSN: 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := logRemovedDir(t, tc.remove, tc.remake)
 			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Repair: tc.repair, Clock: testClock()})
 			if tc.refused {
-				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "has checkpoints/ but no wal/") {
-					t.Fatalf("Open = %v, want ErrCorruption saying the directory has checkpoints/ but no wal/", err)
+				want := "has checkpoints/ but no wal/"
+				if tc.remake {
+					want = "/db/wal holds no log segment"
 				}
-				if fs.Exists("/db/wal") {
+				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), want) {
+					t.Fatalf("Open = %v, want ErrCorruption saying %q", err, want)
+				}
+				if !tc.remake && fs.Exists("/db/wal") {
 					t.Fatal("the refused Open made wal/")
 				}
 				return
@@ -83,8 +93,8 @@ func emptyDir(t *testing.T, fs vfs.FS, dir string) {
 
 // logRemovedDir writes /db on a new in-memory filesystem: a page, 8
 // commits, a checkpoint after the 4th (LSN 5 of 9). With remove its wal/
-// is then removed (the log lost); with remake too, made again empty (the
-// loss accepted by hand).
+// is then removed (the log lost); with remake too, made again empty (an
+// emptied log: refused as well since checkpoints/log-mode).
 func logRemovedDir(t *testing.T, remove, remake bool) vfs.FS {
 	t.Helper()
 	fs := vfs.NewMem()

@@ -645,7 +645,7 @@ func (e *Bus) recover() error {
 	var op record.Op
 	var dec record.Decoder
 	log, rep, err := tlog.Open(tlog.Options{
-		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.logSync(), Repair: e.opts.Repair,
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.logSync(), Repair: e.opts.Repair, KeepSegment: true,
 		FsyncNanos: e.met.fsyncNanos, GroupRecords: e.met.groupRecords,
 	}, from, func(r *tlog.Record) error {
 		return e.replayRecord(r, from, &dec, &op)
@@ -685,6 +685,11 @@ func (e *Bus) recover() error {
 		if err := e.restartLog(); err != nil {
 			return err
 		}
+	}
+	// The log holds a segment now (KeepSegment): from here on a wal/
+	// without one is a removed log (checkLogRemoved).
+	if err := e.writeLogMode(tlog.ModeLog); err != nil {
+		return err
 	}
 	if e.lastLSN == 0 && len(ckpts) > 0 && e.recovery.Checkpoint == "" && rep.LastLSN == 0 {
 		return fmt.Errorf("%w: no checkpoint could be loaded (%s) and the log is empty", ErrCorruption, strings.Join(e.recovery.SkippedCheckpoint, "; "))
@@ -739,8 +744,16 @@ func (e *Bus) restartLog() error {
 	if err != nil {
 		return fmt.Errorf("mmsb: restart log: %w", err)
 	}
+	// The new log's (empty) segment first, then the old ones go: a crash
+	// in between leaves both, and the old ones end before the checkpoint,
+	// so recovery passes over them; the other order left a wal/ without a
+	// segment, which reads as a removed log.
+	fresh := tlog.SegmentName(e.lastLSN + 1)
+	if err := tlog.CreateEmptySegment(e.fs, e.walDir(), e.lastLSN+1); err != nil {
+		return fmt.Errorf("mmsb: restart log: %w", err)
+	}
 	for _, name := range names {
-		if _, ok := tlog.ParseSegmentName(name); ok {
+		if _, ok := tlog.ParseSegmentName(name); ok && name != fresh {
 			if err := e.fs.Remove(e.fs.Join(e.walDir(), name)); err != nil {
 				return fmt.Errorf("mmsb: restart log: %w", err)
 			}
@@ -764,7 +777,7 @@ func (e *Bus) restartLog() error {
 		return fmt.Errorf("mmsb: restart log: %w", err)
 	}
 	log, _, err := tlog.Open(tlog.Options{
-		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.logSync(),
+		FS: e.fs, Dir: e.walDir(), SegmentBytes: e.opts.SegmentBytes, Sync: e.opts.logSync(), KeepSegment: true,
 		FsyncNanos: e.met.fsyncNanos, GroupRecords: e.met.groupRecords,
 	}, e.lastLSN, nil)
 	if err != nil {

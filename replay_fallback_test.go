@@ -9,6 +9,7 @@ import (
 	"github.com/mmsb-go/mmsb/delta"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/testutil"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -237,6 +238,17 @@ func TestReplayFromEmptyOfEmptyLog(t *testing.T) {
 		if err := ckFS.Remove(ckFS.Join("/db/wal", s)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Emptied beside checkpoints/log-mode, the log's segments were
+	// removed (TestEmptiedLogRefused); without that file (a directory
+	// written before it, or `mmsb replay --out`'s before its first Open)
+	// the empty log holds nothing past the checkpoint.
+	_, err = Replay(ctx, "/db", ReplayTarget{FromEmpty: true}, &Options{FS: ckFS})
+	if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "holds no log segment") {
+		t.Fatalf("replay from empty of an emptied log beside log-mode: %v, want ErrCorruption saying wal/ holds no log segment", err)
+	}
+	if err := ckFS.Remove("/db/checkpoints/" + tlog.ModeFileName); err != nil {
+		t.Fatal(err)
 	}
 	_, err = Replay(ctx, "/db", ReplayTarget{FromEmpty: true}, &Options{FS: ckFS})
 	if !errors.Is(err, ErrLogTruncated) || !strings.Contains(err.Error(), "holds no record") {

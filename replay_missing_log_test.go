@@ -28,7 +28,9 @@ func TestReplayRefusesMissingLogDir(t *testing.T) {
 		{name: "wal removed", remove: true, refused: true},
 		{name: "wal removed, Repair", remove: true, repair: true, wantLSN: 5},
 		{name: "wal removed, DisableLog", remove: true, disableLog: true, wantLSN: 5},
-		{name: "wal removed and made again empty", remove: true, remake: true, wantLSN: 5},
+		// An emptied log since checkpoints/log-mode (TestEmptiedLogRefused).
+		{name: "wal removed and made again empty", remove: true, remake: true, refused: true},
+		{name: "wal removed and made again empty, Repair", remove: true, remake: true, repair: true, wantLSN: 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := logRemovedDir(t, tc.remove, tc.remake)
@@ -38,10 +40,14 @@ func TestReplayRefusesMissingLogDir(t *testing.T) {
 					defer r.Close()
 					t.Fatalf("Replay of a directory without wal/ = LSN %d, want ErrCorruption", r.LastLSN())
 				}
-				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "has checkpoints/ but no wal/") || !strings.Contains(err.Error(), "/db/wal") {
-					t.Fatalf("Replay = %v, want ErrCorruption saying /db has checkpoints/ but no wal/", err)
+				want := "has checkpoints/ but no wal/"
+				if tc.remake {
+					want = "holds no log segment"
 				}
-				if fs.Exists("/db/wal") {
+				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "/db/wal") {
+					t.Fatalf("Replay = %v, want ErrCorruption naming /db/wal and saying %q", err, want)
+				}
+				if !tc.remake && fs.Exists("/db/wal") {
 					t.Fatal("the refused Replay made wal/")
 				}
 				return
@@ -152,9 +158,9 @@ func TestReplayOfBusWithoutLog(t *testing.T) {
 // TestQueryLogDirRefusesMissingLogDir: QueryLogDir of a directory whose
 // wal/ was removed answered no operation and no error, from any LSN: a
 // log holding nothing. It is ErrCorruption naming wal/ now, as Open and
-// Replay refuse the directory; an empty wal/ made by hand (the loss
-// accepted) answers nothing, and the intact directory its operations
-// (the controls).
+// Replay refuse the directory, and so is an empty wal/ made by hand (an
+// emptied log since checkpoints/log-mode); the intact directory answers
+// its operations (the control).
 func TestQueryLogDirRefusesMissingLogDir(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
@@ -164,15 +170,20 @@ func TestQueryLogDirRefusesMissingLogDir(t *testing.T) {
 	}{
 		{name: "intact (control)", wantOps: 9},
 		{name: "wal removed", remove: true, refused: true},
-		{name: "wal removed and made again empty", remove: true, remake: true},
+		// An emptied log since checkpoints/log-mode (TestEmptiedLogRefused).
+		{name: "wal removed and made again empty", remove: true, remake: true, refused: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := logRemovedDir(t, tc.remove, tc.remake)
 			n := 0
 			err := QueryLogDir(ctx, fs, "/db", LogQuery{}, func(*LoggedOp) bool { n++; return true })
 			if tc.refused {
-				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), "has checkpoints/ but no wal/") {
-					t.Fatalf("QueryLogDir = %d operation(s), %v; want ErrCorruption saying /db has checkpoints/ but no wal/", n, err)
+				want := "has checkpoints/ but no wal/"
+				if tc.remake {
+					want = "/db/wal holds no log segment"
+				}
+				if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), want) {
+					t.Fatalf("QueryLogDir = %d operation(s), %v; want ErrCorruption saying %q", n, err, want)
 				}
 				return
 			}

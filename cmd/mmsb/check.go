@@ -120,6 +120,12 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		return err
 	}
 	fs := checkFS
+	if m, err := tlog.ReadMode(fs, filepath.Join(dir, "checkpoints")); err == nil && m == tlog.ModeNoLog {
+		// Written by a bus without a log since checkpoints/log-mode
+		// exists: checked as --no-log says (before, the flag was needed,
+		// as an empty wal/ also looked like a removed log).
+		noLog = true
+	}
 	rep := &checkReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}, Problems: []checkProblem{}}
 	// Problems stream out as they are found, so that a long check of a
 	// damaged directory shows its findings at once.
@@ -266,10 +272,20 @@ func loadCheckpoint(ctx context.Context, fs vfs.FS, dir string, c checkpoint.Inf
 }
 
 // oneCheckpointFS is fs as loadCheckpoint's replay sees it: the checkpoint
-// directory lists one name, and the log directory does not exist.
+// directory lists one name, and the log directory does not exist. Its
+// checkpoints/log-mode is hidden too: saying that a log continues the
+// checkpoint, beside a log that lists nothing, it made the replay refuse
+// the directory as one whose log segments were removed.
 type oneCheckpointFS struct {
 	vfs.FS
 	walDir, ckDir, name string
+}
+
+func (v *oneCheckpointFS) Open(name string) (vfs.File, error) {
+	if name == v.FS.Join(v.ckDir, tlog.ModeFileName) {
+		return nil, fmt.Errorf("open %s: hidden while loading checkpoint %s alone: %w", name, v.name, os.ErrNotExist)
+	}
+	return v.FS.Open(name)
 }
 
 func (v *oneCheckpointFS) List(dir string) ([]string, error) {

@@ -16,8 +16,10 @@ import (
 // was left, at the old checkpoint's LSN or at LSN 0, and exited 0: the
 // loss went unreported, and the next writer reused the lost LSNs. The
 // command now refuses, naming wal/, and changes nothing (no wal/ made, no
-// checkpoint written). The controls checkpoint the intact directory, and
-// the damaged one once wal/ is made again by hand (the loss accepted).
+// checkpoint written). The control checkpoints the intact directory. A
+// wal/ made again by hand (empty) was the loss accepted until
+// checkpoints/log-mode; it is a log emptied of its segments now, refused
+// the same way (Options.Repair accepts the loss).
 func TestCheckpointMissingLogDir(t *testing.T) {
 	for _, c := range []struct {
 		name         string
@@ -29,7 +31,7 @@ func TestCheckpointMissingLogDir(t *testing.T) {
 		{"log removed, no checkpoint", false, true, false, exitFailure},
 		{"log removed after a checkpoint", true, true, false, exitFailure},
 		{"intact", true, false, false, exitOK},
-		{"log removed and made again empty", true, true, true, exitOK},
+		{"log removed and made again empty", true, true, true, exitFailure},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := missingLogBus(t, c.checkpointed)
@@ -49,10 +51,14 @@ func TestCheckpointMissingLogDir(t *testing.T) {
 			if c.code == exitOK {
 				return
 			}
-			if !strings.Contains(r.stderr, "has checkpoints/ but no wal/") || !strings.Contains(r.stderr, wal) {
-				t.Errorf("stderr %q, want it to say that %s is missing", r.stderr, wal)
+			want := "has checkpoints/ but no wal/"
+			if c.remakeLog {
+				want = "holds no log segment"
 			}
-			if _, err := os.Stat(wal); !os.IsNotExist(err) {
+			if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, wal) {
+				t.Errorf("stderr %q, want it to name %s and say %q", r.stderr, wal, want)
+			}
+			if _, err := os.Stat(wal); !c.remakeLog && !os.IsNotExist(err) {
 				t.Errorf("the refused checkpoint made %s (stat: %v)", wal, err)
 			}
 			if after := checkpointLSNs(filepath.Join(dir, "checkpoints")); len(after) != len(before) {

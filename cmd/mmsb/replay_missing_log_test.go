@@ -12,8 +12,9 @@ import (
 // checkpoint's state (or, with no checkpoint, an empty bus at LSN 0) as a
 // new directory that opens and checks clean, exit 0: the lost commits were
 // gone without a word. It refuses now, naming wal/, and writes nothing at
-// --out. The controls replay the intact directory, and the damaged one once
-// wal/ is made again by hand (the loss accepted).
+// --out. The control replays the intact directory. A wal/ made again by
+// hand (empty) was the loss accepted until checkpoints/log-mode; it is a
+// log emptied of its segments now, refused the same way.
 func TestReplayMissingLogDir(t *testing.T) {
 	for _, c := range []struct {
 		name         string
@@ -26,7 +27,7 @@ func TestReplayMissingLogDir(t *testing.T) {
 		{"log removed, no checkpoint", false, true, false, exitFailure, 0},
 		{"log removed after a checkpoint", true, true, false, exitFailure, 0},
 		{"intact", true, false, false, exitOK, 9},
-		{"log removed and made again empty", true, true, true, exitOK, 5},
+		{"log removed and made again empty", true, true, true, exitFailure, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := missingLogBus(t, c.checkpointed)
@@ -51,13 +52,17 @@ func TestReplayMissingLogDir(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(r.stderr, "has checkpoints/ but no wal/") || !strings.Contains(r.stderr, wal) {
-				t.Errorf("stderr %q, want it to say that %s is missing", r.stderr, wal)
+			want := "has checkpoints/ but no wal/"
+			if c.remakeLog {
+				want = "holds no log segment"
+			}
+			if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, wal) {
+				t.Errorf("stderr %q, want it to name %s and say %q", r.stderr, wal, want)
 			}
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Errorf("the refused replay wrote %s (stat: %v)", out, err)
 			}
-			if _, err := os.Stat(wal); !os.IsNotExist(err) {
+			if _, err := os.Stat(wal); !c.remakeLog && !os.IsNotExist(err) {
 				t.Errorf("the refused replay made %s (stat: %v)", wal, err)
 			}
 		})

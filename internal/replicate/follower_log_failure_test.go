@@ -59,7 +59,11 @@ func TestFollowerLogFailureIsNotBadMessage(t *testing.T) {
 		}
 		return nil
 	}))
-	bus, err := mmsb.Open("/f", &mmsb.Options{Follower: true, FS: fs})
+	// Segments of one byte: the record goes to a new segment, whose
+	// file cannot be made (the log keeps a segment from Open, so a
+	// default-sized one would take the record in memory and meet the
+	// disk only at its sync).
+	bus, err := mmsb.Open("/f", &mmsb.Options{Follower: true, FS: fs, SegmentBytes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

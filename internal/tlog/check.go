@@ -79,7 +79,7 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 			if torn, err := tornHeader(f, seg, size); err != nil {
 				return info, err
 			} else if torn {
-				reason += " (empty last segment; recovery removes it)"
+				reason += " (empty last segment; recovery removes it, or rewrites the header of an only one where the log continues)"
 			}
 		}
 		report(0, reason)

@@ -209,6 +209,19 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 		}
 		l.f, l.segSize, l.wbFrom = f, rc.activeSize, rc.activeSize
 	}
+	if opts.KeepSegment && len(l.segs) == 0 {
+		// An empty log keeps a segment where it continues (see
+		// Options.KeepSegment): beside a checkpoint, a log directory
+		// without one is a log whose segments were removed.
+		next := replayFrom + 1
+		if l.hasLast {
+			next = l.lastLSN + 1
+		}
+		if err := l.createSegment(next); err != nil {
+			return nil, rc.report, err
+		}
+		l.hasLast, l.lastLSN, l.written, l.synced = true, next-1, next-1, next-1
+	}
 	l.stats.Segments = len(l.segs)
 	rep := rc.report
 	rep.Segments = len(l.segs)

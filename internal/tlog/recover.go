@@ -209,6 +209,25 @@ func (rc *recovery) good(i int, expected *base.LSN) error {
 // The log then ends where the previous segment ended.
 func (rc *recovery) dropEmptyLast(i int, expected base.LSN) error {
 	seg := rc.segs[i]
+	if rc.opts.KeepSegment && i == 0 && seg.first == rc.replayFrom+1 {
+		// The only segment, empty, starting where the log continues:
+		// removed, a crash before Open made the next one would leave a
+		// directory without a segment, which KeepSegment says is a
+		// removed log. Its header is rewritten in place instead (a crash
+		// meanwhile leaves a torn header that the next Open rewrites).
+		if err := rewriteHeader(rc.opts.FS, seg); err != nil {
+			return err
+		}
+		// Its entry too: a crash before the fsync of the directory that
+		// made it may have left it on disk but not durably.
+		if err := rc.opts.FS.SyncDir(rc.opts.Dir); err != nil {
+			return fmt.Errorf("tlog: fsync directory %s: %w", rc.opts.Dir, err)
+		}
+		rc.segs = rc.segs[:1]
+		rc.activeSize = SegmentHeaderSize
+		rc.hasLast, rc.lastLSN = true, seg.first-1
+		return errStop
+	}
 	if err := removeSynced(rc.opts.FS, rc.opts.Dir, seg.path); err != nil {
 		return err
 	}

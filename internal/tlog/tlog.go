@@ -81,6 +81,15 @@ type Options struct {
 	// Repair: on corruption before the tail, truncate the log at the bad
 	// record (reporting what was dropped) instead of failing Open.
 	Repair bool
+	// KeepSegment: the directory always holds a segment once Open
+	// returns. An empty log gets an empty segment starting at the next
+	// LSN (replayFrom+1), and recovery keeps (or rewrites the header of)
+	// an empty only segment that starts there instead of removing it. A
+	// data directory whose checkpoints a log continues then never shows a
+	// wal/ without a segment unless segments were removed by hand (see
+	// ModeLog). Without it an empty log directory stays empty until the
+	// first Append.
+	KeepSegment bool
 	// FsyncNanos, if set, records the duration of every segment fsync
 	// (directory fsyncs excluded), in nanoseconds.
 	FsyncNanos *metric.Histogram

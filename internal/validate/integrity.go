@@ -34,7 +34,9 @@ import (
 //   - epochs: the epoch of every page (counted +1 per delta from its
 //     creation or checkpoint image) must equal the live page's epoch
 //     (online) and the epoch recorded in every checkpoint the scan passes;
-//   - a directory holding checkpoints and no wal/ (its log was removed).
+//   - a directory holding checkpoints and no wal/, or a wal/ without a
+//     segment where checkpoints/log-mode says a log continues them (its
+//     log or its segments were removed: tlog.CheckRemoved).
 //
 // A live bus that keeps no log (Options.DisableLog), and a directory one
 // wrote (Target.NoLog), are not compared (Report.NotCompared): they have
@@ -69,13 +71,22 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 	if err != nil && !vfs.IsNotExist(err) {
 		return *rep, err
 	}
-	if len(ckpts) > 0 && !fs.Exists(walDir) {
-		// Every bus with a log makes wal/ before its first checkpoint: the
-		// log was removed, with every operation after the newest
-		// checkpoint (Open and mmsb.Replay refuse the directory). Scanned
-		// as an empty log, the directory passed.
-		r.addf(KindLSN, ckpts[0].LSN, 0, walDir, "%s has checkpoints but no log directory: the log was removed, and with it every operation committed after checkpoint %s (LSN %d)",
-			dir, ckpts[0].Path, ckpts[0].LSN)
+	if len(ckpts) > 0 {
+		// The check Open and mmsb.Replay make (tlog.CheckRemoved): every
+		// bus with a log makes wal/ and a segment before its first
+		// checkpoint and keeps one, so the log was removed, with every
+		// operation after the newest checkpoint. Scanned as an empty log,
+		// the directory passed.
+		switch removed, _, err := tlog.CheckRemoved(fs, walDir, ckDir); {
+		case err != nil:
+			r.addf(KindFailed, ckpts[0].LSN, 0, ckDir, "%v", err)
+		case removed == tlog.DirRemoved:
+			r.addf(KindLSN, ckpts[0].LSN, 0, walDir, "%s has checkpoints but no log directory: the log was removed, and with it every operation committed after checkpoint %s (LSN %d)",
+				dir, ckpts[0].Path, ckpts[0].LSN)
+		case removed == tlog.SegmentsRemoved:
+			r.addf(KindLSN, ckpts[0].LSN, 0, walDir, "%s holds no log segment, but %s says a log continues the checkpoints: its segments were removed, and with them every operation committed after checkpoint %s (LSN %d)",
+				walDir, fs.Join(ckDir, tlog.ModeFileName), ckpts[0].Path, ckpts[0].LSN)
+		}
 	}
 	s := &intState{r: r, fs: fs, pages: map[mmsb.PageID]*intPage{}, bound: map[mmsb.PageID]bool{}}
 	first, err := firstLSN(fs, walDir)

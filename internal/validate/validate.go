@@ -199,19 +199,25 @@ type Target struct {
 	// check a state against its log, report not compared. Without it
 	// such a directory reads as one whose log was removed: integrity
 	// reports that, and the checks that rebuild the bus fail with
-	// mmsb.ErrCorruption. Ignored with Engine.
+	// mmsb.ErrCorruption. Ignored with Engine. Offline sets it for a
+	// directory whose checkpoints/log-mode says so (written since
+	// 2026-12-06).
 	NoLog bool
 }
 
 // Live returns a Target for a live mmsb.
 func Live(e *mmsb.Bus) Target { return Target{Engine: e} }
 
-// Offline returns a Target for the data directory dir on fs.
+// Offline returns a Target for the data directory dir on fs. NoLog is set
+// when dir's checkpoints/log-mode says a bus without a log wrote it
+// (tlog.ModeNoLog); a mode file that does not read leaves it unset, and
+// the checks that rebuild the bus report it (mmsb.Replay refuses it).
 func Offline(fs vfs.FS, dir string, funcs map[string]mmsb.RecomputeFunc) Target {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	return Target{FS: fs, Dir: dir, Funcs: funcs}
+	mode, err := tlog.ReadMode(fs, fs.Join(dir, "checkpoints"))
+	return Target{FS: fs, Dir: dir, Funcs: funcs, NoLog: err == nil && mode == tlog.ModeNoLog}
 }
 
 // location returns the filesystem and directory holding the bus's files,

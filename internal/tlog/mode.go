@@ -1,0 +1,279 @@
+package tlog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// The log-mode file records, beside a data directory's checkpoints, how
+// their history continues: in log segments under wal/ (ModeLog), or
+// nowhere (ModeNoLog, a bus opened with Options.DisableLog). It exists
+// because an empty wal/ cannot tell "nothing past the newest checkpoint"
+// from "every segment removed": with ModeLog, a wal/ without a segment is
+// a removed log (a bus with a log always keeps one segment, see
+// Options.KeepSegment). It lives in checkpoints/, not in wal/, so that
+// `rm DIR/wal/*` does not remove it with the segments; removing
+// checkpoints/ removes it with the state it describes.
+//
+// Format (docs/formats.md, "Log-mode file"), 16 bytes:
+//
+//	0   8  magic "MMSBLOGM"
+//	8   1  version: 1 (ModeFormatVersion)
+//	9   1  mode: 1 ModeLog, 2 ModeNoLog
+//	10  2  zero
+//	12  4  CRC-32C (Castagnoli) of bytes 0..11, little endian
+const (
+	ModeFileName      = "log-mode"
+	ModeFormatVersion = 1
+	modeFileSize      = 16
+	modeMagic         = "MMSBLOGM"
+)
+
+// Mode says how a data directory's history continues its checkpoints.
+type Mode uint8
+
+// The modes a log-mode file records (ModeUnknown: none recorded).
+const (
+	ModeUnknown Mode = 0 // no log-mode file: written before it existed, or never opened
+	ModeLog     Mode = 1 // log segments under wal/
+	ModeNoLog   Mode = 2 // no log (Options.DisableLog)
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeLog:
+		return "log"
+	case ModeNoLog:
+		return "no log"
+	}
+	return "unknown"
+}
+
+// ErrBadMode is a log-mode file that does not decode.
+var ErrBadMode = errors.New("tlog: malformed log-mode file")
+
+var modeCRC = crc32.MakeTable(crc32.Castagnoli)
+
+func encodeMode(m Mode) []byte {
+	b := make([]byte, modeFileSize)
+	copy(b, modeMagic)
+	b[8], b[9] = ModeFormatVersion, byte(m)
+	binary.LittleEndian.PutUint32(b[12:], crc32.Checksum(b[:12], modeCRC))
+	return b
+}
+
+// decodeMode decodes a log-mode file's bytes.
+func decodeMode(b []byte) (Mode, error) {
+	if len(b) != modeFileSize {
+		return 0, fmt.Errorf("%w: %d bytes, want %d", ErrBadMode, len(b), modeFileSize)
+	}
+	if !bytes.Equal(b[:8], []byte(modeMagic)) {
+		return 0, fmt.Errorf("%w: magic %q, want %q", ErrBadMode, b[:8], modeMagic)
+	}
+	if got, want := binary.LittleEndian.Uint32(b[12:]), crc32.Checksum(b[:12], modeCRC); got != want {
+		return 0, fmt.Errorf("%w: CRC %08x, want %08x", ErrBadMode, got, want)
+	}
+	if b[8] != ModeFormatVersion {
+		return 0, fmt.Errorf("%w: version %d, want %d", ErrBadMode, b[8], ModeFormatVersion)
+	}
+	m := Mode(b[9])
+	if m != ModeLog && m != ModeNoLog {
+		return 0, fmt.Errorf("%w: mode %d, want 1 (log) or 2 (no log)", ErrBadMode, b[9])
+	}
+	if b[10]|b[11] != 0 {
+		return 0, fmt.Errorf("%w: reserved bytes %x, want zero", ErrBadMode, b[10:12])
+	}
+	return m, nil
+}
+
+// ReadMode reads the log-mode file of the checkpoint directory ckDir:
+// ModeUnknown when there is none, an error (wrapping ErrBadMode) when it
+// does not decode.
+func ReadMode(fs vfs.FS, ckDir string) (Mode, error) {
+	path := fs.Join(ckDir, ModeFileName)
+	f, err := vfs.OpenRegular(fs, path)
+	if vfs.IsNotExist(err) {
+		return ModeUnknown, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tlog: open %s: %w", path, err)
+	}
+	defer f.Close() //nolint:errcheck // read only
+	// One byte more than the format: a longer file is refused, and a
+	// huge one is not read whole.
+	b, err := io.ReadAll(io.LimitReader(f, modeFileSize+1))
+	if err != nil {
+		return 0, fmt.Errorf("tlog: read %s: %w", path, err)
+	}
+	m, err := decodeMode(b)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// WriteMode makes m the log-mode of the checkpoint directory ckDir, crash
+// safely: a temporary file written and fsynced, renamed over the old one,
+// and the directory fsynced. A crash leaves the old file or the new one
+// (and perhaps the temporary, which the next write replaces). It writes
+// nothing when the file already says m.
+func WriteMode(fs vfs.FS, ckDir string, m Mode) error {
+	if m != ModeLog && m != ModeNoLog {
+		return fmt.Errorf("tlog: write log mode %d: want %d or %d", m, ModeLog, ModeNoLog)
+	}
+	path := fs.Join(ckDir, ModeFileName)
+	tmp := path + ".tmp"
+	if cur, err := ReadMode(fs, ckDir); err == nil && cur == m {
+		// A crash during an earlier write may have left its temporary:
+		// nothing reads it, but a directory's *.tmp files are taken for
+		// unfinished work (the crash suite's check).
+		if fs.Exists(tmp) {
+			if err := fs.Remove(tmp); err != nil && !vfs.IsNotExist(err) {
+				return fmt.Errorf("tlog: remove %s: %w", tmp, err)
+			}
+		}
+		return nil
+	}
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("tlog: create %s: %w", tmp, err)
+	}
+	if _, err := f.Write(encodeMode(m)); err != nil {
+		_ = f.Close() // the write error is the one to report
+		return fmt.Errorf("tlog: write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close() // the fsync error is the one to report
+		return fmt.Errorf("tlog: fsync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("tlog: close %s: %w", tmp, err)
+	}
+	if err := fs.Rename(tmp, path); err != nil {
+		return fmt.Errorf("tlog: rename %s: %w", tmp, err)
+	}
+	if err := fs.SyncDir(ckDir); err != nil {
+		return fmt.Errorf("tlog: fsync directory %s: %w", ckDir, err)
+	}
+	return nil
+}
+
+// HasSegment reports whether the log directory dir holds a segment file
+// (by name; what it holds is recovery's to judge). A missing dir holds
+// none.
+func HasSegment(fs vfs.FS, dir string) (bool, error) {
+	names, err := fs.List(dir)
+	if vfs.IsNotExist(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("tlog: list %s: %w", dir, err)
+	}
+	for _, name := range names {
+		if _, ok := ParseSegmentName(name); ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Removal is what CheckRemoved found missing of a data directory's log.
+type Removal uint8
+
+// What CheckRemoved finds.
+const (
+	NotRemoved      Removal = iota // the log is there, or none is due
+	DirRemoved                     // no wal/ at all
+	SegmentsRemoved                // wal/ without a segment, where the log-mode file says a log continues the checkpoints
+)
+
+// CheckRemoved is the one check of whether the log of a data directory
+// was removed, for a directory whose checkpoint directory ckDir holds a
+// checkpoint (the caller knows; without one nothing continues and nothing
+// is due). It returns the directory's log mode too. A log-mode file that
+// does not decode is an error wrapping ErrBadMode.
+//
+//   - wal/ missing: DirRemoved (every bus makes wal/, a bus without a
+//     log too);
+//   - wal/ without a segment and ModeLog: SegmentsRemoved. A bus with a
+//     log keeps one segment (Options.KeepSegment) from the Open that
+//     wrote ModeLog on;
+//   - wal/ without a segment and no mode file (ModeUnknown): not
+//     removed. Directories written before the file existed, a checkpoint
+//     put beside an empty wal/ (mmsb replay --out, a replica's bootstrap)
+//     read as a log holding nothing past the newest checkpoint, as they
+//     did before; the first Open with a log gives them a segment and
+//     ModeLog.
+func CheckRemoved(fs vfs.FS, walDir, ckDir string) (Removal, Mode, error) {
+	mode, err := ReadMode(fs, ckDir)
+	if err != nil {
+		return NotRemoved, 0, err
+	}
+	if !fs.Exists(walDir) {
+		// Whatever the mode: every bus makes wal/, with a log or without.
+		return DirRemoved, mode, nil
+	}
+	if mode != ModeLog {
+		return NotRemoved, mode, nil
+	}
+	has, err := HasSegment(fs, walDir)
+	if err != nil {
+		return NotRemoved, mode, err
+	}
+	if !has {
+		return SegmentsRemoved, mode, nil
+	}
+	return NotRemoved, mode, nil
+}
+
+// CreateEmptySegment makes the segment of dir starting at first, holding
+// its header only, durably (file and directory fsynced). A log that
+// restarts at first (the bus's restartLog) makes it before removing the
+// old segments, so that no crash leaves the directory without one.
+func CreateEmptySegment(fs vfs.FS, dir string, first base.LSN) error {
+	path := fs.Join(dir, SegmentName(first))
+	f, err := fs.Create(path)
+	if err != nil {
+		return fmt.Errorf("tlog: create %s: %w", path, err)
+	}
+	_ = f.Close() // empty: rewriteHeader writes and syncs it
+	if err := rewriteHeader(fs, segment{first: first, path: path}); err != nil {
+		return err
+	}
+	if err := fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("tlog: fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// rewriteHeader makes seg a segment holding its header only, durably.
+func rewriteHeader(fs vfs.FS, seg segment) error {
+	f, err := fs.OpenAppend(seg.path)
+	if err != nil {
+		return fmt.Errorf("tlog: open %s: %w", seg.path, err)
+	}
+	var hdr [SegmentHeaderSize]byte
+	if err := f.Truncate(0); err != nil {
+		_ = f.Close() // the truncate error is the one to report
+		return fmt.Errorf("tlog: truncate %s: %w", seg.path, err)
+	}
+	if _, err := f.Write(appendSegmentHeader(hdr[:0], seg.first)); err != nil {
+		_ = f.Close() // the write error is the one to report
+		return fmt.Errorf("tlog: write header of %s: %w", seg.path, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close() // the fsync error is the one to report
+		return fmt.Errorf("tlog: fsync %s: %w", seg.path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("tlog: close %s: %w", seg.path, err)
+	}
+	return nil
+}
