@@ -59,8 +59,9 @@ var (
 	// refused whole before it is logged, and the bus goes on: pages that
 	// fit, frees and deltas still commit. The error wraps the cause (e.g.
 	// syscall.ENOSPC or syscall.ENOMEM). Open (recovery) returns it too
-	// when the logged state does not fit; the log is intact, and the same
-	// directory opens where there is room (docs/shm.md).
+	// when the logged state does not fit, or when SharedDir has no room
+	// for a new region; the log is intact, and the same directory opens
+	// where there is room (docs/shm.md).
 	ErrNoSpace = errors.New("mmsb: no memory or space for the pages")
 	// ErrInvalidOption: an invalid option or argument.
 	ErrInvalidOption = errors.New("mmsb: invalid option")

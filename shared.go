@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -104,6 +106,23 @@ func (e *Bus) openShared() error {
 	build := final + ".building-" + strconv.Itoa(pid)
 	st, err := page.NewShared(build, perm, gen, uint64(pid), start)
 	if err != nil {
+		// No room in SharedDir (or no memory for the mappings): the
+		// sentinel a create refused for space gives, so that a caller can
+		// tell it from other failures. Only for those causes: the page
+		// package files every failed mmap under its ErrNoSpace, and a
+		// filesystem that cannot map files (ENODEV) is not short of room.
+		if errors.Is(err, page.ErrNoSpace) && (errors.Is(err, syscall.ENOSPC) ||
+			errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.ENOMEM)) {
+			return fmt.Errorf("%w: shared mode: %w", ErrNoSpace, err)
+		}
+		// A SharedDir this process may not write (no write or search
+		// permission, a read-only filesystem: the build directory's
+		// mkdir, or a file's creation, refused) can never hold a region:
+		// named by the option, as a missing one is. A refused mmap is
+		// page.ErrNoSpace and stays as it is.
+		if !errors.Is(err, page.ErrNoSpace) && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+			return fmt.Errorf("%w: SharedDir %s is not writable: %w", ErrInvalidOption, parent, err)
+		}
 		return fmt.Errorf("mmsb: shared mode: %w", err)
 	}
 	st.SetMemoryPolicy(e.opts.memoryPolicy())

@@ -161,7 +161,7 @@ func NewShared(dir string, perm os.FileMode, gen, pid, start uint64) (*Store, er
 		dperm = 0o750
 	}
 	if err := os.Mkdir(dir, dperm); err != nil {
-		return nil, fmt.Errorf("page: shared region: %w", err)
+		return nil, fmt.Errorf("page: shared region: %w", noSpace(err))
 	}
 	// Mkdir applies the umask; set the intended bits exactly.
 	if err := os.Chmod(dir, dperm); err != nil {
@@ -229,6 +229,18 @@ func createShmFile(dir, name string, perm os.FileMode, n int) (*os.File, error) 
 	return f, nil
 }
 
+// noSpace wraps err with ErrNoSpace when it is the filesystem's "no
+// room": ENOSPC (no space, or no inode left: a tmpfs's nr_inodes) or
+// EDQUOT. A SharedDir without room for a new region's directory or files
+// was otherwise a bare errno that no caller could tell from any other
+// failed Open (TestSharedOpenOutOfSpace).
+func noSpace(err error) error {
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
+
 // mapShared maps n bytes of f read-write and shared.
 func mapShared(f *os.File, n int) ([]byte, error) {
 	b, err := unix.Mmap(int(f.Fd()), 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -244,7 +256,7 @@ func mapShared(f *os.File, n int) ([]byte, error) {
 func (b *shmBacking) mapFile(name string, n, reserve int) ([]byte, error) {
 	f, err := createShmFile(b.dir, name, b.perm, n)
 	if err != nil {
-		return nil, err
+		return nil, noSpace(err)
 	}
 	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
 	// On failure the file goes too: it was made with O_EXCL, and left
@@ -325,7 +337,19 @@ func (r *region) growShared(n int) error {
 		return fmt.Errorf("%w: grow %s to %d bytes: %w", ErrNoSpace, path, n, err)
 	}
 	defer func() { _ = f.Close() }() // read-only use or mapped already: nothing to flush
-	return r.mapTo(n, func() ([]byte, error) { return mapShared(f, n) })
+	created := r.mem == nil
+	if err := r.mapTo(n, func() ([]byte, error) { return mapShared(f, n) }); err != nil {
+		// A file created here goes with its failed first mapping: made
+		// with O_EXCL, left behind it failed every later first growth of
+		// this array with EEXIST (TestShmFailedSlotArrayMapLeavesNoFile).
+		// A grown file keeps its length: the mapping still covers its
+		// prefix, and files never shrink under readers.
+		if created {
+			_ = os.Remove(path)
+		}
+		return err
+	}
+	return nil
 }
 
 // adviseHuge asks for transparent huge pages on a chunk mapping of at
@@ -364,6 +388,16 @@ func (b *shmBacking) newSharedChunk(idx uint32, n, cellSize int, allocate bool) 
 		b.tabReserved = end
 	}
 	gen := b.chunkGen[idx] + 1
+	if gen == 0 {
+		// 0 marks an unused entry: after 2^32-1 files for this index
+		// the count goes on at 1. Published as 0, the chunk was unused to
+		// every reader, and its pages unreadable for as long as it lived
+		// (TestShmChunkGenerationWrapSkipsZero). A reader that kept
+		// generation 1's mapping of this index unused through all 2^32
+		// replacements would take the new file for it; the format has
+		// only 32 bits for the generation.
+		gen = 1
+	}
 	// Page bytes are not reserved here by default: a fallocated tmpfs
 	// page is a small page even where the mapping asks for huge ones
 	// (huge=advise allocates huge pages only through an advised mapping),

@@ -163,45 +163,87 @@ func TestShmReaderRejectsCorruptRegions(t *testing.T) {
 	}
 }
 
-// FuzzDecodeShmHeader: any bytes decode to a header or ErrBadShared; a
-// header accepted holds the fields at their documented offsets and passed
-// every documented check, and the valid seed is accepted (a decoder that
-// refused everything, or read a field from the wrong place, fails it).
+// FuzzDecodeShmHeader: any bytes decode to a header or ErrBadShared, and
+// the decoder agrees both ways with shmHeaderValid, the documented checks
+// written out again: a header accepted holds the fields at their
+// documented offsets and passes every check, and a header that passes
+// every check is accepted. The seeds alone are a unit test of every check
+// from both sides: one header just past each bound (a decoder that lost
+// the check accepts it), one just inside every bound (a decoder whose
+// check is off by one refuses it), and one with every counter distinct (a
+// field read from another's offset fails the round trip).
 func FuzzDecodeShmHeader(f *testing.F) {
+	le := binary.LittleEndian
 	valid := make([]byte, shmHdrSize)
-	binary.LittleEndian.PutUint64(valid[hMagic:], shmMagic)
-	binary.LittleEndian.PutUint32(valid[hVersion:], shmVersion)
-	binary.LittleEndian.PutUint32(valid[hHdrSize:], shmHdrSize)
-	binary.LittleEndian.PutUint64(valid[hMaxChunks:], maxChunks)
-	binary.LittleEndian.PutUint32(valid[hCellBits:], cellBits)
-	binary.LittleEndian.PutUint32(valid[hSizeBits:], sizeBits)
+	le.PutUint64(valid[hMagic:], shmMagic)
+	le.PutUint32(valid[hVersion:], shmVersion)
+	le.PutUint32(valid[hHdrSize:], shmHdrSize)
+	le.PutUint64(valid[hMaxChunks:], maxChunks)
+	le.PutUint32(valid[hCellBits:], cellBits)
+	le.PutUint32(valid[hSizeBits:], sizeBits)
 	copy(valid[hStrides:], []byte{8, 16, 8, 8})
 	f.Add(valid)
 	f.Add(valid[:hHeaderUsed])
+	f.Add(valid[:shmHdrSize-1])
 	f.Add([]byte{})
-	// Valid, with every counter distinct: a field read from another's
-	// offset fails the round trip below without fuzzing.
-	filled := slices.Clone(valid)
-	for off, v := range map[int]uint64{hGen: 11, hPID: 12, hStart: 13, hLSN: 14, hState: ShmSuperseded,
-		hHW: 5, hSlotCap: 9, hTableVer: 15, hChunks: 6, hLive: 4} {
-		binary.LittleEndian.PutUint64(filled[off:], v)
+	with := func(b []byte, set func(b []byte)) []byte {
+		b = slices.Clone(b)
+		set(b)
+		return b
 	}
+	// Valid, with every counter distinct.
+	filled := with(valid, func(b []byte) {
+		for off, v := range map[int]uint64{hGen: 11, hPID: 12, hStart: 13, hLSN: 14, hState: ShmClosed,
+			hHW: 5, hSlotCap: 9, hTableVer: 15, hChunks: 6, hLive: 4} {
+			le.PutUint64(b[off:], v)
+		}
+	})
 	f.Add(filled)
+	// Valid, every bound reached.
+	full := with(filled, func(b []byte) {
+		le.PutUint64(b[hState:], ShmSuperseded)
+		le.PutUint64(b[hSlotCap:], maxSlots)
+		le.PutUint64(b[hHW:], maxSlots)
+		le.PutUint64(b[hLive:], maxSlots)
+		le.PutUint64(b[hChunks:], maxChunks)
+	})
+	f.Add(full)
+	// One bound passed each.
+	for _, set := range []func(b []byte){
+		func(b []byte) { b[hMagic]++ },
+		func(b []byte) { le.PutUint32(b[hVersion:], shmVersion+1) },
+		func(b []byte) { le.PutUint32(b[hHdrSize:], shmHdrSize*2) },
+		func(b []byte) { le.PutUint32(b[hCellBits:], cellBits+1) },
+		func(b []byte) { le.PutUint32(b[hSizeBits:], sizeBits-1) },
+		func(b []byte) { b[hStrides+0]++ },
+		func(b []byte) { b[hStrides+1]++ },
+		func(b []byte) { b[hStrides+2]++ },
+		func(b []byte) { b[hStrides+3]++ },
+		func(b []byte) { le.PutUint64(b[hMaxChunks:], maxChunks-1) },
+		func(b []byte) { le.PutUint64(b[hMaxChunks:], maxChunks+1) },
+		func(b []byte) { le.PutUint64(b[hChunks:], maxChunks+1) },
+		func(b []byte) { le.PutUint64(b[hSlotCap:], maxSlots+1) },
+		func(b []byte) { le.PutUint64(b[hHW:], le.Uint64(b[hSlotCap:])+1) },
+		func(b []byte) { le.PutUint64(b[hLive:], le.Uint64(b[hHW:])+1) },
+		func(b []byte) { le.PutUint64(b[hState:], ShmSuperseded+1) },
+	} {
+		f.Add(with(filled, set))
+		f.Add(with(full, set))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		ok := shmHeaderValid(b)
 		h, err := DecodeShmHeader(b)
 		if err != nil {
 			if !errors.Is(err, ErrBadShared) {
 				t.Fatalf("error %v does not wrap ErrBadShared", err)
 			}
-			if len(b) >= len(valid) && slices.Equal(b[:len(valid)], valid) {
+			if ok {
 				t.Fatalf("valid header refused: %v", err)
 			}
 			return
 		}
-		le := binary.LittleEndian
-		if len(b) < shmHdrSize || le.Uint64(b[hMagic:]) != shmMagic || le.Uint32(b[hVersion:]) != shmVersion ||
-			le.Uint32(b[hHdrSize:]) != shmHdrSize || !slices.Equal(b[hStrides:hStrides+4], []byte{8, 16, 8, 8}) {
-			t.Fatalf("accepted a header with a wrong size, magic, version or strides")
+		if !ok {
+			t.Fatalf("accepted a header that fails a documented check: %+v", h)
 		}
 		want := ShmHeader{
 			Gen: le.Uint64(b[hGen:]), PID: le.Uint64(b[hPID:]), Start: le.Uint64(b[hStart:]),
@@ -214,11 +256,25 @@ func FuzzDecodeShmHeader(f *testing.F) {
 		if h != want {
 			t.Fatalf("decoded %+v, the bytes hold %+v", h, want)
 		}
-		if h.CellBits != cellBits || h.SizeBits != sizeBits || h.MaxChunks != maxChunks || h.State > ShmSuperseded ||
-			h.SlotCap > maxSlots || h.HW > h.SlotCap || h.Chunks > h.MaxChunks || h.Live > h.HW {
-			t.Fatalf("accepted inconsistent header %+v", h)
-		}
 	})
+}
+
+// shmHeaderValid is DecodeShmHeader's acceptance as docs/formats.md
+// states it, written independently of the decoder.
+func shmHeaderValid(b []byte) bool {
+	if len(b) < shmHdrSize {
+		return false
+	}
+	le := binary.LittleEndian
+	u64 := func(off int) uint64 { return le.Uint64(b[off:]) }
+	hw, slotCap := u64(hHW), u64(hSlotCap)
+	return u64(hMagic) == shmMagic && le.Uint32(b[hVersion:]) == shmVersion &&
+		le.Uint32(b[hHdrSize:]) == shmHdrSize &&
+		le.Uint32(b[hCellBits:]) == cellBits && le.Uint32(b[hSizeBits:]) == sizeBits &&
+		slices.Equal(b[hStrides:hStrides+4], []byte{8, 16, 8, 8}) &&
+		u64(hMaxChunks) == maxChunks && u64(hChunks) <= maxChunks &&
+		slotCap <= maxSlots && hw <= slotCap && u64(hLive) <= hw &&
+		u64(hState) <= ShmSuperseded
 }
 
 // TestSharedStoreMatchesPrivate: the same operations give the same bytes,
