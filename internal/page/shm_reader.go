@@ -727,10 +727,12 @@ func (r *ShmReader) readOnce(sl int, id uint64, fn func(b []byte) error) (SlotRe
 	out.Epoch = atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.vers[sl*16])))
 	out.LSN = atomic.LoadUint64((*uint64)(unsafe.Pointer(&r.vers[sl*16+8])))
 	mem, cs, ok := r.chunk(ref >> cellBits)
-	off := int(ref&cellMask) * cs
+	// In uint64: a damaged chunk table's cell size times a cell index
+	// overflows a 32-bit int (a negative offset, and a panic slicing).
+	off := uint64(ref&cellMask) * uint64(cs)
 	// A page never exceeds its cell: a larger size (a damaged cells
 	// array) would read the next cell's bytes as this page's.
-	if size == 0 || !ok || size > cs || off+size > len(mem) {
+	if size == 0 || !ok || size > cs || off+uint64(size) > uint64(len(mem)) {
 		if r.seqWord(sl) != s1 {
 			return out, readRetry, nil
 		}
@@ -753,7 +755,8 @@ func (r *ShmReader) readOnce(sl int, id uint64, fn func(b []byte) error) (SlotRe
 		}
 		return out, readOK, fmt.Errorf("%w: slot %d (page %d): cell %#x, %d bytes outside its chunk of %d bytes", ErrBadShared, sl, id, ref, size, len(mem))
 	}
-	ferr := fn(mem[off : off+size : off+size])
+	end := off + uint64(size)
+	ferr := fn(mem[off:end:end])
 	readFence()
 	if r.seqWord(sl) != s1 {
 		return out, readRetry, nil
@@ -1024,12 +1027,13 @@ func (r *ShmReader) callCell(v *fastView, ref uint32, size int, fn func(b []byte
 		return false
 	}
 	c := &v.chunks[idx]
-	off := int(ref&cellMask) * c.cellSize
+	off := uint64(ref&cellMask) * uint64(c.cellSize) // uint64: see readOnce
 	gen := atomic.LoadUint32((*uint32)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.chunkTab)), idx*chunkEntryBytes)))
-	if size == 0 || gen != c.gen || size > c.cellSize || off+size > len(c.mem) {
+	end := off + uint64(size)
+	if size == 0 || gen != c.gen || size > c.cellSize || end > uint64(len(c.mem)) {
 		return false // Read reports a size over the cell (readOnce)
 	}
-	*err = fn(c.mem[off : off+size : off+size])
+	*err = fn(c.mem[off:end:end])
 	return true
 }
 

@@ -197,6 +197,43 @@ func TestShmCellOutsideItsChunk(t *testing.T) {
 			t.Fatalf("page 1 at cell %d of its chunk: %d bytes, found %v, %v; want ErrBadShared", cellMask, len(b), found, err)
 		}
 	})
+	t.Run("cell size whose offset overflows an int", func(t *testing.T) {
+		// A chunk table claiming 1 GiB cells: page 3's offset, cell index
+		// 2 × 2^30, is 2^31, past a 32-bit int. On 386 and arm the
+		// reader multiplied in int and sliced at a negative offset
+		// (a panic: "slice bounds out of range [::-2147483548]").
+		s, dir := sharedStore(t)
+		createFilled(t, s, 1, 100, 1, 1)
+		createFilled(t, s, 2, 100, 2, 2)
+		sl := createFilled(t, s, 3, 100, 3, 3)
+		if s.cells[sl].ref&cellMask != 2 {
+			t.Fatalf("page 3 is at cell %d of its chunk, want 2", s.cells[sl].ref&cellMask)
+		}
+		if err := s.Publish(dir, 3); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, shmChunkTab), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var cs [4]byte
+		binary.LittleEndian.PutUint32(cs[:], 1<<30)
+		if _, err := f.WriteAt(cs[:], int64(s.cells[sl].ref>>cellBits)*chunkEntryBytes+4); err != nil {
+			t.Fatal(err)
+		}
+		r, err := OpenShmReader(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if done, _, err := r.TryRead(3, func([]byte) error { return nil }, nil); done && err == nil {
+			t.Fatal("TryRead of a cell past its chunk succeeded")
+		}
+		if b, found, err := readCopy(r, 3, 4); !errors.Is(err, ErrBadShared) {
+			t.Fatalf("page 3 in a chunk of 1 GiB cells: %d bytes, found %v, %v; want ErrBadShared", len(b), found, err)
+		}
+	})
 }
 
 // TestShmOversizedFileRefused (negative control of mapRO's size bound): a
