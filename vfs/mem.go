@@ -575,9 +575,20 @@ func (m *MemFS) MkdirAll(dir string) error {
 }
 
 func (m *MemFS) mkdirAllLocked(dir string) error {
-	n, err := m.lookup("mkdir", dir)
-	if err == nil {
-		if n.isDir {
+	return mkdirAll(dir, func(name string) (bool, error) {
+		n, err := m.lookup("mkdir", name)
+		return err == nil && n.isDir, err
+	}, m.mkdirLocked)
+}
+
+// mkdirAll makes dir and its missing parents as os.MkdirAll does, for an
+// in-memory filesystem (MemFS, scratch) whose lock the caller holds:
+// isDir looks a name up (an error when it does not resolve), mkdir makes
+// one directory as mkdir(2). A parent is dir without its last element,
+// not a cleaned path, so that "x/.." makes x, as on the OS.
+func mkdirAll(dir string, isDir func(string) (bool, error), mkdir func(string) error) error {
+	if d, err := isDir(dir); err == nil {
+		if d {
 			return nil
 		}
 		return pathErr("mkdir", dir, syscall.ENOTDIR)
@@ -590,12 +601,12 @@ func (m *MemFS) mkdirAllLocked(dir string) error {
 		i--
 	}
 	if parent := dir[:max(i, 0)]; parent != "" {
-		if err := m.mkdirAllLocked(parent); err != nil {
+		if err := mkdirAll(parent, isDir, mkdir); err != nil {
 			return err
 		}
 	}
-	if err := m.mkdirLocked(dir); err != nil {
-		if n, lerr := m.lookup("mkdir", dir); lerr == nil && n.isDir {
+	if err := mkdir(dir); err != nil {
+		if d, lerr := isDir(dir); lerr == nil && d {
 			return nil // "d/." and the like
 		}
 		return err

@@ -330,31 +330,10 @@ func (fs *scratchFS) MkdirAll(dir string) error {
 }
 
 func (fs *scratchFS) mkdirAllLocked(dir string) error {
-	if _, isDir, err := fs.lookup("mkdir", dir); err == nil {
-		if isDir {
-			return nil
-		}
-		return pathErr("mkdir", dir, syscall.ENOTDIR)
-	}
-	i := len(dir) - 1
-	for i >= 0 && dir[i] == '/' {
-		i--
-	}
-	for i >= 0 && dir[i] != '/' {
-		i--
-	}
-	if parent := dir[:max(i, 0)]; parent != "" {
-		if err := fs.mkdirAllLocked(parent); err != nil {
-			return err
-		}
-	}
-	if err := fs.mkdirLocked(dir); err != nil {
-		if _, isDir, lerr := fs.lookup("mkdir", dir); lerr == nil && isDir {
-			return nil // "d/." and the like
-		}
-		return err
-	}
-	return nil
+	return mkdirAll(dir, func(name string) (bool, error) {
+		_, isDir, err := fs.lookup("mkdir", name)
+		return isDir, err
+	}, fs.mkdirLocked)
 }
 
 // mkdirLocked makes one directory, as mkdir(2). Caller holds fs.mu.
