@@ -266,6 +266,22 @@ func (m *MemFS) entryParent(op, name string, dotErr syscall.Errno) ([]*memNode, 
 	return stack, p, err
 }
 
+// removeDottedErr is Remove's error for a name whose last component names
+// no entry (p.dotted()): rmdir(2)'s errno, which os.Remove reports
+// (unlink's being EISDIR): "." is EINVAL, ".." ENOTEMPTY, the root EBUSY.
+// All were EINVAL, so Remove("x/..") said "invalid argument" where the OS
+// says "directory not empty".
+func (p memPath) removeDottedErr(name string) error {
+	errno := syscall.EINVAL
+	switch p.last {
+	case "..":
+		errno = syscall.ENOTEMPTY
+	case "":
+		errno = syscall.EBUSY
+	}
+	return pathErr("remove", name, errno)
+}
+
 // lastTooLong refuses a last component longer than NAME_MAX, which the OS
 // finds when it looks the entry up (after resolving the directories of
 // both names of a rename).
@@ -447,19 +463,7 @@ func (m *MemFS) Remove(name string) error {
 		return err
 	}
 	if p.dotted() {
-		// rmdir(2)'s errno for a last component that names no entry
-		// (os.Remove reports rmdir's, unlink's being EISDIR): "." is
-		// EINVAL, ".." ENOTEMPTY, the root EBUSY. All were EINVAL, so
-		// Remove("x/..") said "invalid argument" where the OS says
-		// "directory not empty".
-		errno := syscall.EINVAL
-		switch p.last {
-		case "..":
-			errno = syscall.ENOTEMPTY
-		case "":
-			errno = syscall.EBUSY
-		}
-		return pathErr("remove", name, errno)
+		return p.removeDottedErr(name)
 	}
 	dir := stack[len(stack)-1]
 	n := dir.children[p.last]

@@ -168,15 +168,7 @@ func (fs *scratchFS) Remove(name string) error {
 		return err
 	}
 	if p.dotted() {
-		// As MemFS.Remove: rmdir(2)'s errno for ".", ".." and the root.
-		errno := syscall.EINVAL
-		switch p.last {
-		case "..":
-			errno = syscall.ENOTEMPTY
-		case "":
-			errno = syscall.EBUSY
-		}
-		return pathErr("remove", name, errno)
+		return p.removeDottedErr(name)
 	}
 	if err := p.lastTooLong("remove", name); err != nil {
 		return err
