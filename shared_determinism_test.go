@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/mmsb-go/mmsb/delta"
 )
 
 // TestSharedCheckpointAndLogBytesMatchPrivate: shared mode is where page
@@ -64,61 +62,24 @@ func TestSharedCheckpointAndLogBytesMatchPrivate(t *testing.T) {
 				}
 			}()
 			var live []PageID
-			sizes := []int{1, 64, 1000, 4096, 1<<20 + 1}
 			for step := range 60 {
 				if step == 30 {
 					closeAll()
 					open()
 				}
-				var apply func(b *Bus) error
-				var created []PageID
-				switch op := rng.IntN(6); {
-				case op == 0 || len(live) == 0:
-					specs := make([]PageSpec, 1+rng.IntN(6))
-					for i := range specs {
-						specs[i].Size = sizes[rng.IntN(len(sizes))]
-					}
-					apply = func(b *Bus) error {
-						ids, err := b.CreatePages(ctx, specs)
-						created = ids
-						return err
-					}
-				case op == 1:
-					i := rng.IntN(len(live))
-					id := live[i]
-					live = append(live[:i:i], live[i+1:]...)
-					apply = func(b *Bus) error { return b.FreePage(ctx, id) }
-				default:
-					var ds []delta.Delta
-					for range 1 + rng.IntN(20) {
-						id := live[rng.IntN(len(live))]
-						info, _ := members[0].bus.Page(id)
-						off := rng.IntN(info.Size)
-						n := 1 + rng.IntN(min(info.Size-off, 64))
-						data := make([]byte, n)
-						for i := range data {
-							data[i] = byte(rng.Uint32())
-						}
-						ds = append(ds, w(id, off, string(data)))
-					}
-					apply = func(b *Bus) error {
-						_, err := b.Commit(ctx, append([]delta.Delta(nil), ds...))
-						return err
-					}
-				}
+				apply, created := randomSharedStep(ctx, rng, &live, members[0].bus)
 				var first []PageID // the private bus's new IDs
 				for i, m := range members {
-					created = nil
 					if err := apply(m.bus); err != nil {
 						t.Fatalf("%s: step %d: %v", m.name, step, err)
 					}
 					if i == 0 {
-						first = created
-					} else if !slices.Equal(created, first) {
-						t.Fatalf("%s: step %d: created %v, private %v", m.name, step, created, first)
+						first = *created
+					} else if !slices.Equal(*created, first) {
+						t.Fatalf("%s: step %d: created %v, private %v", m.name, step, *created, first)
 					}
 				}
-				live = append(live, created...)
+				live = append(live, *created...)
 				want := hashOf(t, members[0].bus)
 				for _, m := range members[1:] {
 					if got := hashOf(t, m.bus); got != want {

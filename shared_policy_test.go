@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -47,50 +48,14 @@ func TestSharedMemoryPoliciesKeepState(t *testing.T) {
 				names, buses, readers = append(names, "shared-"+p.name), append(buses, b), append(readers, rd)
 			}
 			var live []PageID
-			sizes := []int{1, 64, 1000, 4096, 1<<20 + 1}
 			for step := range 40 {
-				var apply func(b *Bus) error
-				var created []PageID
-				switch op := rng.IntN(6); {
-				case op == 0 || len(live) == 0:
-					specs := make([]PageSpec, 1+rng.IntN(6))
-					for i := range specs {
-						specs[i].Size = sizes[rng.IntN(len(sizes))]
-					}
-					apply = func(b *Bus) error {
-						ids, err := b.CreatePages(ctx, specs)
-						created = ids
-						return err
-					}
-				case op == 1:
-					i := rng.IntN(len(live))
-					id := live[i]
-					live = append(live[:i:i], live[i+1:]...)
-					apply = func(b *Bus) error { return b.FreePage(ctx, id) }
-				default:
-					var ds []delta.Delta
-					for range 1 + rng.IntN(20) {
-						id := live[rng.IntN(len(live))]
-						info, _ := private.Page(id)
-						off := rng.IntN(info.Size)
-						n := 1 + rng.IntN(min(info.Size-off, 64))
-						data := make([]byte, n)
-						for i := range data {
-							data[i] = byte(rng.Uint32())
-						}
-						ds = append(ds, w(id, off, string(data)))
-					}
-					apply = func(b *Bus) error {
-						_, err := b.Commit(ctx, append([]delta.Delta(nil), ds...))
-						return err
-					}
-				}
+				apply, created := randomSharedStep(ctx, rng, &live, private)
 				for i, b := range buses {
 					if err := apply(b); err != nil {
 						t.Fatalf("%s: step %d: %v", names[i], step, err)
 					}
 				}
-				live = append(live, created...)
+				live = append(live, *created...)
 				want, err := private.StateHash()
 				if err != nil {
 					t.Fatal(err)
@@ -122,4 +87,48 @@ func TestSharedMemoryPoliciesKeepState(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomSharedStep draws one step of the shared-versus-private tests: a
+// create of 1 to 6 pages of mixed sizes (also whenever live is empty), a
+// free of a live page (removed from live), or a commit of 1 to 20 writes
+// to live pages (sizes read from ref). apply runs the step on one bus;
+// *created holds the IDs the last apply created.
+func randomSharedStep(ctx context.Context, rng *rand.Rand, live *[]PageID, ref *Bus) (apply func(b *Bus) error, created *[]PageID) {
+	created = new([]PageID)
+	sizes := []int{1, 64, 1000, 4096, 1<<20 + 1}
+	switch op := rng.IntN(6); {
+	case op == 0 || len(*live) == 0:
+		specs := make([]PageSpec, 1+rng.IntN(6))
+		for i := range specs {
+			specs[i].Size = sizes[rng.IntN(len(sizes))]
+		}
+		return func(b *Bus) error {
+			ids, err := b.CreatePages(ctx, specs)
+			*created = ids
+			return err
+		}, created
+	case op == 1:
+		i := rng.IntN(len(*live))
+		id := (*live)[i]
+		*live = append((*live)[:i:i], (*live)[i+1:]...)
+		return func(b *Bus) error { *created = nil; return b.FreePage(ctx, id) }, created
+	}
+	var ds []delta.Delta
+	for range 1 + rng.IntN(20) {
+		id := (*live)[rng.IntN(len(*live))]
+		info, _ := ref.Page(id)
+		off := rng.IntN(info.Size)
+		n := 1 + rng.IntN(min(info.Size-off, 64))
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		ds = append(ds, w(id, off, string(data)))
+	}
+	return func(b *Bus) error {
+		*created = nil
+		_, err := b.Commit(ctx, append([]delta.Delta(nil), ds...))
+		return err
+	}, created
 }
