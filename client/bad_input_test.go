@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -84,18 +83,6 @@ func (s *inputServer) Read(_ context.Context, req *connect.Request[mmsbv1.ReadRe
 func (s *inputServer) Commit(context.Context, *connect.Request[mmsbv1.CommitRequest]) (*connect.Response[mmsbv1.CommitResponse], error) {
 	s.calls.Add(1)
 	return connect.NewResponse(s.commit), nil
-}
-
-func inputClient(t *testing.T, s *inputServer, opts ...client.Option) *client.Client {
-	t.Helper()
-	_, h := mmsbv1connect.NewBusServiceHandler(s)
-	hs := httptest.NewServer(h)
-	t.Cleanup(hs.Close)
-	c, err := client.New(hs.URL, append([]client.Option{client.WithRetries(0, 0)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // TestClientBadInput feeds the client what a caller or a server may pass
@@ -319,7 +306,7 @@ func TestClientBadInput(t *testing.T) {
 			defer cancel()
 			var c *client.Client
 			if tc.srv != nil {
-				c = inputClient(t, tc.srv)
+				c = fakeClient(t, tc.srv)
 			}
 			err := noPanic(func() error { return tc.call(ctx, c) })
 			if ctx.Err() != nil {

@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -39,18 +38,6 @@ func (s *badAnswerServer) Watch(_ context.Context, _ *connect.Request[mmsbv1.Wat
 		return err
 	}
 	return connect.NewError(connect.CodeFailedPrecondition, errors.New("no more"))
-}
-
-func badAnswerClient(t *testing.T, s *badAnswerServer) *client.Client {
-	t.Helper()
-	_, h := mmsbv1connect.NewBusServiceHandler(s)
-	hs := httptest.NewServer(h)
-	t.Cleanup(hs.Close)
-	c, err := client.New(hs.URL, client.WithRetries(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // TestBadResponses: each answer that does not match the request is
@@ -139,7 +126,7 @@ func TestBadResponses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n, err := c.call(badAnswerClient(t, c.srv))
+			n, err := c.call(fakeClient(t, c.srv))
 			if c.want == nil {
 				if n != 1 || (err != nil && err.Error() != "delivered") {
 					t.Fatalf("a matching answer: %d delivered, error %v; want it delivered", n, err)

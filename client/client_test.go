@@ -49,18 +49,6 @@ func (s *oddServer) Watch(_ context.Context, _ *connect.Request[mmsbv1.WatchRequ
 	return connect.NewError(connect.CodeFailedPrecondition, errors.New("no more"))
 }
 
-func oddClient(t *testing.T, s *oddServer) *client.Client {
-	t.Helper()
-	_, h := mmsbv1connect.NewBusServiceHandler(s)
-	hs := httptest.NewServer(h)
-	t.Cleanup(hs.Close)
-	c, err := client.New(hs.URL, client.WithRetries(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // noPanic runs call and turns a panic into an error.
 func noPanic(call func() error) (err error) {
 	defer func() {
@@ -100,7 +88,7 @@ func TestOddReplies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cl := oddClient(t, c.srv)
+			cl := fakeClient(t, c.srv)
 			err := noPanic(func() error { return c.call(cl) })
 			if !errors.Is(err, client.ErrBadResponse) || errors.Is(err, errLooped) || strings.HasPrefix(err.Error(), "panic:") {
 				t.Fatalf("want the client's own error, wrapping client.ErrBadResponse, got %v", err)
@@ -119,7 +107,7 @@ func TestWatchNeverDeliversTwice(t *testing.T) {
 		{Changes: []*mmsbv1.Change{change(5)}},
 		{Changes: []*mmsbv1.Change{change(6)}, ProgressLsn: 6},
 	}}
-	c := oddClient(t, s)
+	c := fakeClient(t, s)
 	var got []mmsb.LSN
 	done := errors.New("done")
 	err := c.Watch(context.Background(), client.WatchOptions{FromLSN: 5}, func(ev client.WatchEvent) error {
@@ -137,4 +125,19 @@ func TestWatchNeverDeliversTwice(t *testing.T) {
 	if want := []mmsb.LSN{5, 6}; !slices.Equal(got, want) {
 		t.Fatalf("delivered LSNs %v, want %v", got, want)
 	}
+}
+
+// fakeClient is a client, without retries unless opts give some, of a
+// test server that implements the bus service with h (the handlers a test
+// overrides answer as it needs; the rest are Unimplemented).
+func fakeClient(t *testing.T, h mmsbv1connect.BusServiceHandler, opts ...client.Option) *client.Client {
+	t.Helper()
+	_, hh := mmsbv1connect.NewBusServiceHandler(h)
+	hs := httptest.NewServer(hh)
+	t.Cleanup(hs.Close)
+	c, err := client.New(hs.URL, append([]client.Option{client.WithRetries(0, 0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -42,18 +42,6 @@ func (hostileServer) CreatePages(context.Context, *connect.Request[mmsbv1.Create
 	return nil, cerr
 }
 
-func hostileClient(t *testing.T) *client.Client {
-	t.Helper()
-	_, h := mmsbv1connect.NewBusServiceHandler(hostileServer{})
-	hs := httptest.NewServer(h)
-	t.Cleanup(hs.Close)
-	c, err := client.New(hs.URL, client.WithRetries(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // TestWatchFnErrorAfterCancel: a watch function that has what it wants
 // cancels the watch's context and returns its own error; Watch returns
 // that error (errors.Is holds). Until 2026-12-06 Watch returned its
@@ -61,7 +49,7 @@ func hostileClient(t *testing.T) *client.Client {
 // ended by then: errors.Is(err, errDone) was false and the message was
 // all the caller had.
 func TestWatchFnErrorAfterCancel(t *testing.T) {
-	c := hostileClient(t)
+	c := fakeClient(t, hostileServer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errDone := errors.New("seen enough")
@@ -79,7 +67,7 @@ func TestWatchFnErrorAfterCancel(t *testing.T) {
 // ErrCommitUncertain), so the caller can look at the page instead of
 // creating another. Until 2026-12-06 CreatePage returned 0 with the error.
 func TestCreatePageUncertainKeepsID(t *testing.T) {
-	c := hostileClient(t)
+	c := fakeClient(t, hostileServer{})
 	id, err := c.CreatePage(context.Background(), mmsb.PageSpec{Size: 8})
 	if !errors.Is(err, client.ErrCommitUncertain) {
 		t.Fatalf("CreatePage: %v, want ErrCommitUncertain", err)
@@ -184,16 +172,6 @@ func (s listServer) ListPages(context.Context, *connect.Request[mmsbv1.ListPages
 // repeated page 3.
 func TestListPagesAnswerChecked(t *testing.T) {
 	ctx := context.Background()
-	listClient := func(s listServer) *client.Client {
-		_, h := mmsbv1connect.NewBusServiceHandler(s)
-		hs := httptest.NewServer(h)
-		t.Cleanup(hs.Close)
-		c, err := client.New(hs.URL, client.WithRetries(0, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
 	for _, tc := range []struct {
 		name  string
 		srv   listServer
@@ -207,7 +185,7 @@ func TestListPagesAnswerChecked(t *testing.T) {
 		{"next_after_id not the last page", listServer{pages: []uint64{1, 2}, next: 9}, 10, "next_after_id 9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := listClient(tc.srv)
+			c := fakeClient(t, tc.srv)
 			_, _, err := c.ListPages(ctx, 0, tc.limit)
 			if !errors.Is(err, client.ErrBadResponse) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("ListPages: %v, want ErrBadResponse naming %q", err, tc.want)
@@ -221,7 +199,7 @@ func TestListPagesAnswerChecked(t *testing.T) {
 		})
 	}
 	// The control: a well-formed answer, the last page of the listing.
-	ids, err := listClient(listServer{pages: []uint64{2, 3, 5}}).PageIDs(ctx)
+	ids, err := fakeClient(t, listServer{pages: []uint64{2, 3, 5}}).PageIDs(ctx)
 	if err != nil || len(ids) != 3 || ids[0] != 2 || ids[2] != 5 {
 		t.Fatalf("control: PageIDs %v, %v; want [2 3 5]", ids, err)
 	}
@@ -235,7 +213,7 @@ func TestListPagesAnswerChecked(t *testing.T) {
 // (TestWatchNeverDeliversTwice).
 func TestWatchRefusesChangesOutOfOrder(t *testing.T) {
 	change := func(lsn uint64) *mmsbv1.Change { return &mmsbv1.Change{Lsn: lsn, Page: 1, Kind: "meta"} }
-	c := oddClient(t, &oddServer{watch: []*mmsbv1.WatchResponse{
+	c := fakeClient(t, &oddServer{watch: []*mmsbv1.WatchResponse{
 		{Changes: []*mmsbv1.Change{change(5), change(7), change(6)}, ProgressLsn: 7},
 	}})
 	var got []mmsb.LSN
