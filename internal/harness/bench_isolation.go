@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 4, Key: "isolation", Name: "Isolation", Run: runIsolation, Sizes: []Size{{"runs", 1000}}})
+	register(Benchmark{ID: 4, Key: "isolation", Name: "Isolation", Run: runIsolation, Sizes: []Size{{"runs", validate.MaxPurityRuns}}})
 }
 
 // UserMeanFunc is the user recompute function registered by benchmark #4

@@ -48,6 +48,9 @@ func ViewOf(e *mmsb.Bus) (GraphView, error) {
 // edges are exactly its binding's parents. Checked counts edges plus
 // bindings; figure: acyclic_ns (the full cycle check's duration).
 func Graph(ctx context.Context, t Target, o Options) (Report, error) {
+	if err := begin(ctx, "graph", o); err != nil {
+		return Report{Name: "graph"}, err
+	}
 	e, done, err := t.open(ctx)
 	if err != nil {
 		return Report{Name: "graph"}, err
@@ -57,22 +60,36 @@ func Graph(ctx context.Context, t Target, o Options) (Report, error) {
 	if err != nil {
 		return Report{Name: "graph"}, err
 	}
-	return CheckGraphView(v, o), nil
+	start := time.Now()
+	r, rep := newReporter("graph", &o)
+	if err := checkGraph(ctx, v, r); err != nil {
+		return *rep, err
+	}
+	rep.Duration = time.Since(start)
+	return *rep, nil
 }
 
-// CheckGraphView runs the Graph validator's checks on v.
+// CheckGraphView runs the Graph validator's checks on v (to the end: it
+// takes no context).
 func CheckGraphView(v GraphView, o Options) Report {
 	start := time.Now()
 	r, rep := newReporter("graph", &o)
-	checkGraph(v, r)
+	_ = checkGraph(context.Background(), v, r) // fails only when its context ends
 	rep.Duration = time.Since(start)
 	return *rep
 }
 
-func checkGraph(v GraphView, r *reporter) {
+// checkGraph reports v's problems; it returns ctx's error (wrapped) when
+// ctx ends between two edges or bindings.
+func checkGraph(ctx context.Context, v GraphView, r *reporter) error {
 	g := graph.New()
 	dataIn := map[mmsb.PageID][]mmsb.PageID{}
-	for _, ed := range v.Edges {
+	for k, ed := range v.Edges {
+		if k&255 == 255 {
+			if err := ctxErr(ctx, "graph"); err != nil {
+				return err
+			}
+		}
 		// Formatted only for a problem: the invariants runner calls this
 		// on every tick, and on a clean graph nothing is reported.
 		where := func() string { return fmt.Sprintf("edge %d -> %d (%v)", ed.Parent, ed.Child, ed.Type) }
@@ -96,12 +113,20 @@ func checkGraph(v GraphView, r *reporter) {
 			g.AddEdgeUnchecked(ed.Parent, ed.Child, base.EdgeType(ed.Type))
 		}
 	}
+	if err := ctxErr(ctx, "graph"); err != nil {
+		return err
+	}
 	t0 := time.Now()
 	if err := g.CheckAcyclic(); err != nil {
 		r.addf(KindCycle, 0, 0, "graph", "not acyclic: %v", err)
 	}
 	r.figure("acyclic_ns", float64(time.Since(t0).Nanoseconds()))
-	for _, id := range sortedIDs(v.Bindings) {
+	for k, id := range sortedIDs(v.Bindings) {
+		if k&255 == 255 {
+			if err := ctxErr(ctx, "graph"); err != nil {
+				return err
+			}
+		}
 		b := v.Bindings[id]
 		where := func() string { return fmt.Sprintf("binding of page %d (%s)", id, b.Func) }
 		if _, ok := v.Pages[id]; !ok {
@@ -128,4 +153,5 @@ func checkGraph(v GraphView, r *reporter) {
 		}
 	}
 	r.rep.Checked = int64(len(v.Edges) + len(v.Bindings))
+	return nil
 }

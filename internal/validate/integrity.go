@@ -46,6 +46,9 @@ import (
 func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 	start := time.Now()
 	r, rep := newReporter("integrity", &o)
+	if err := begin(ctx, "integrity", o); err != nil {
+		return *rep, err
+	}
 	if t.Engine == nil && t.NoLog {
 		if _, _, err := t.location(ctx); err != nil {
 			return *rep, err // NoLog on a directory with a log

@@ -82,6 +82,9 @@ func (iv *Invariants) Register(name string, fn func(*mmsb.Bus) error) error {
 func (iv *Invariants) Disable(name string) {
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
+	if iv.disabled == nil {
+		iv.disabled = map[string]bool{} // a zero Invariants is usable too
+	}
 	iv.disabled[name] = true
 }
 
@@ -89,6 +92,9 @@ func (iv *Invariants) Disable(name string) {
 // previous snapshot, so the epoch invariant only checks epochs against
 // last writes).
 func CheckInvariants(ctx context.Context, t Target, o Options) (Report, error) {
+	if err := begin(ctx, "invariants", o); err != nil {
+		return Report{Name: "invariants"}, err
+	}
 	e, done, err := t.open(ctx)
 	if err != nil {
 		return Report{Name: "invariants"}, err
@@ -98,8 +104,17 @@ func CheckInvariants(ctx context.Context, t Target, o Options) (Report, error) {
 }
 
 // Check runs every enabled invariant on e and returns one report. Checked
-// counts invariant evaluations (per page for per-page invariants).
+// counts invariant evaluations (per page for per-page invariants). A nil
+// bus is ErrNoTarget; a cancelled ctx ends it between two pages, bindings
+// or user invariants with ctx's error (wrapped); cancelled during the
+// epoch invariant, it keeps the previous run's snapshot.
 func (iv *Invariants) Check(ctx context.Context, e *mmsb.Bus, o Options) (Report, error) {
+	if e == nil {
+		return Report{Name: "invariants"}, fmt.Errorf("%w: Invariants.Check was given a nil bus", ErrNoTarget)
+	}
+	if err := begin(ctx, "invariants", o); err != nil {
+		return Report{Name: "invariants"}, err
+	}
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	start := time.Now()
@@ -110,27 +125,38 @@ func (iv *Invariants) Check(ctx context.Context, e *mmsb.Bus, o Options) (Report
 	}
 	lastLSN := e.LastLSN()
 	if !iv.disabled[InvEpochMonotonic] {
-		iv.checkEpochs(pages, lastLSN, r)
+		if err := iv.checkEpochs(ctx, pages, lastLSN, r); err != nil {
+			return *rep, err
+		}
 	}
 	if !iv.disabled[InvPageSize] {
-		checkSizes(e, pages, lastLSN, r)
+		if err := checkSizes(ctx, e, pages, lastLSN, r); err != nil {
+			return *rep, err
+		}
 	}
 	if !iv.disabled[InvAcyclic] {
 		rep.Checked++
-		if err := acyclic(e); err != nil {
+		if err := acyclic(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				return *rep, err
+			}
 			r.addf(KindCycle, 0, 0, InvAcyclic, "%v", err)
 		}
 	}
 	if !iv.disabled[InvDerivedConsistent] {
 		var compared int64
 		for _, id := range e.Bindings() {
-			if err := ctx.Err(); err != nil {
+			if err := ctxErr(ctx, "invariants"); err != nil {
 				return *rep, err
 			}
 			rep.Checked++
 			// Only pages whose latest derivation read the parents' current
 			// writes can be compared; the others are counted as skipped.
-			if checked, _, _ := checkBinding(e, id, 1, r, false); checked {
+			checked, _, _, err := checkBinding(ctx, e, id, 1, r, false)
+			if err != nil {
+				return *rep, err
+			}
+			if checked {
 				compared++
 			} else {
 				rep.Skipped++
@@ -143,9 +169,14 @@ func (iv *Invariants) Check(ctx context.Context, e *mmsb.Bus, o Options) (Report
 		r.figure("derived_compared", float64(compared))
 	}
 	if !iv.disabled[InvFiniteF64] {
-		checkFinite(e, pages, r)
+		if err := checkFinite(ctx, e, pages, r); err != nil {
+			return *rep, err
+		}
 	}
 	for _, u := range iv.user {
+		if err := ctxErr(ctx, "invariants"); err != nil {
+			return *rep, err
+		}
 		rep.Checked++
 		if err := callUser(u.fn, e); err != nil {
 			r.addf(KindInvariant, 0, 0, u.name, "%v", err)
@@ -167,9 +198,14 @@ func callUser(fn func(*mmsb.Bus) error, e *mmsb.Bus) (err error) {
 // checkEpochs compares each page with the previous run and with the last
 // LSN: an epoch may only grow, and only together with the page's last
 // write; a page's last write is never beyond the bus's last LSN.
-func (iv *Invariants) checkEpochs(pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *reporter) {
+func (iv *Invariants) checkEpochs(ctx context.Context, pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *reporter) error {
 	next := make(map[mmsb.PageID]pageSnap, len(pages))
-	for _, p := range pages {
+	for k, p := range pages {
+		if k&255 == 255 {
+			if err := ctxErr(ctx, "invariants"); err != nil {
+				return err // iv.prev kept: the next run compares with the last whole one
+			}
+		}
 		r.rep.Checked++
 		next[p.ID] = pageSnap{epoch: p.Epoch, last: p.LastLSN}
 		if p.LastLSN > lastLSN {
@@ -190,14 +226,20 @@ func (iv *Invariants) checkEpochs(pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *re
 		}
 	}
 	iv.prev = next
+	return nil
 }
 
 // checkSizes checks every page's bytes against its size and the totals
 // against Stats.
-func checkSizes(e *mmsb.Bus, pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *reporter) {
+func checkSizes(ctx context.Context, e *mmsb.Bus, pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *reporter) error {
 	var logical int64
 	var buf []byte
-	for _, p := range pages {
+	for k, p := range pages {
+		if k&63 == 63 {
+			if err := ctxErr(ctx, "invariants"); err != nil {
+				return err
+			}
+		}
 		r.rep.Checked++
 		logical += int64(p.Size)
 		if p.Size <= 0 || p.Size > base.MaxPageSize {
@@ -218,15 +260,20 @@ func checkSizes(e *mmsb.Bus, pages []mmsb.PageInfo, lastLSN mmsb.LSN, r *reporte
 	if st.LastLSN == lastLSN && (st.Pages != len(pages) || st.LogicalBytes != logical) {
 		r.addf(KindSize, 0, 0, InvPageSize, "stats report %d pages / %d logical bytes, pages sum to %d / %d", st.Pages, st.LogicalBytes, len(pages), logical)
 	}
+	return nil
 }
 
-func acyclic(e *mmsb.Bus) error {
+// acyclic returns the graph validator's first finding on e's edges, or
+// ctx's error when ctx ended (the caller tells them apart by ctx.Err).
+func acyclic(ctx context.Context, e *mmsb.Bus) error {
 	v, err := ViewOf(e)
 	if err != nil {
 		return err
 	}
 	r, _ := newReporter("acyclic", &Options{})
-	checkGraph(GraphView{Pages: v.Pages, Edges: v.Edges}, r)
+	if err := checkGraph(ctx, GraphView{Pages: v.Pages, Edges: v.Edges}, r); err != nil {
+		return err
+	}
 	if r.rep.Total > 0 {
 		return errors.New(r.rep.Problems[0].What)
 	}
@@ -252,9 +299,14 @@ func readChecked(err error, id mmsb.PageID, inv string, r *reporter) bool {
 }
 
 // checkFinite checks that float64 pages hold no NaN or Inf.
-func checkFinite(e *mmsb.Bus, pages []mmsb.PageInfo, r *reporter) {
+func checkFinite(ctx context.Context, e *mmsb.Bus, pages []mmsb.PageInfo, r *reporter) error {
 	var buf []byte
-	for _, p := range pages {
+	for k, p := range pages {
+		if k&63 == 63 {
+			if err := ctxErr(ctx, "invariants"); err != nil {
+				return err
+			}
+		}
 		if !isF64(p) {
 			continue
 		}
@@ -281,6 +333,7 @@ func checkFinite(e *mmsb.Bus, pages []mmsb.PageInfo, r *reporter) {
 			r.addf(KindNonFinite, p.LastLSN, p.ID, InvFiniteF64, "f64 page %d holds %d NaN/Inf value(s), first at element %d (%v)", p.ID, bad, first, f64At(buf, first*8))
 		}
 	}
+	return nil
 }
 
 // Attach registers the invariants as an orchestrator hook run every
@@ -288,6 +341,12 @@ func checkFinite(e *mmsb.Bus, pages []mmsb.PageInfo, r *reporter) {
 // receives every report; the hook fails (an EventInvariantFailed) when
 // problems are found.
 func (iv *Invariants) Attach(o *tick.Orchestrator, every int, opts Options, onReport func(Report)) error {
+	if o == nil {
+		return fmt.Errorf("%w: Invariants.Attach was given a nil orchestrator", ErrNoTarget)
+	}
+	if err := opts.Check(); err != nil {
+		return err // refused now, not on every tick
+	}
 	e := o.Bus()
 	return o.RegisterInvariant("validate.invariants", every, func() error {
 		rep, err := iv.Check(context.Background(), e, opts)
@@ -307,6 +366,12 @@ func (iv *Invariants) Attach(o *tick.Orchestrator, every int, opts Options, onRe
 // names, or an unknown one, is ErrUnknownValidator and registers nothing:
 // a strict mode that checks nothing must not look like one that passes.
 func Strict(o *tick.Orchestrator, opts Options, onReport func(Report), names ...string) error {
+	if o == nil {
+		return fmt.Errorf("%w: Strict was given a nil orchestrator", ErrNoTarget)
+	}
+	if err := opts.Check(); err != nil {
+		return err // refused now, not on every tick
+	}
 	t := Live(o.Bus())
 	known := make([]string, 0, len(All()))
 	for _, v := range All() {

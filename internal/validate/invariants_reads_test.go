@@ -30,8 +30,8 @@ func TestPerPageInvariantsReportFailedReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, rep := newReporter("invariants", &Options{})
-	checkSizes(e, pages, lastLSN, r)
-	checkFinite(e, pages, r)
+	mustNil(t, checkSizes(ctx, e, pages, lastLSN, r))
+	mustNil(t, checkFinite(ctx, e, pages, r))
 	if rep.Total != 0 || rep.Skipped != 2 || rep.Checked != int64(2*(len(pages)-1)) {
 		t.Fatalf("after a free: %d problems %v, %d skipped, %d checked; want 0, 2 skipped, %d checked",
 			rep.Total, rep.Problems, rep.Skipped, rep.Checked, 2*(len(pages)-1))
@@ -42,8 +42,8 @@ func TestPerPageInvariantsReportFailedReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, rep = newReporter("invariants", &Options{})
-	checkSizes(e, pages, lastLSN, r)
-	checkFinite(e, pages, r)
+	mustNil(t, checkSizes(ctx, e, pages, lastLSN, r))
+	mustNil(t, checkFinite(ctx, e, pages, r))
 	if rep.Total != int64(2*len(pages)) {
 		t.Fatalf("closed bus: %d problems, want %d (one per page and check): %v", rep.Total, 2*len(pages), rep.Problems)
 	}

@@ -33,6 +33,9 @@ type provFunc func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.Prove
 // the parent reads its log record holds. Samples whose history is older
 // than the log are counted as skipped. Checked counts samples.
 func Provenance(ctx context.Context, t Target, o Options) (Report, error) {
+	if err := begin(ctx, "provenance", o); err != nil {
+		return Report{Name: "provenance"}, err
+	}
 	e, done, err := t.open(ctx)
 	if err != nil {
 		return Report{Name: "provenance"}, err
@@ -55,6 +58,12 @@ func Provenance(ctx context.Context, t Target, o Options) (Report, error) {
 // controls (internal/harness's #10) feed the validator answers that
 // disagree with the log.
 func ProvenanceWith(ctx context.Context, e *mmsb.Bus, o Options, ask func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error)) (Report, error) {
+	if e == nil || ask == nil {
+		return Report{Name: "provenance"}, fmt.Errorf("%w: ProvenanceWith needs a bus and a function (bus nil %v, ask nil %v)", ErrNoTarget, e == nil, ask == nil)
+	}
+	if err := begin(ctx, "provenance", o); err != nil {
+		return Report{Name: "provenance"}, err
+	}
 	return checkProvenance(ctx, e, o, ask)
 }
 
@@ -94,6 +103,11 @@ func checkProvenance(ctx context.Context, e *mmsb.Bus, o Options, prov provFunc)
 	}
 	var samples []*provSample
 	for _, id := range ids {
+		// An answer function may ignore ctx (ProvenanceWith's may be
+		// anything): the loop itself stops.
+		if err := ctxErr(ctx, "provenance"); err != nil {
+			return *rep, err
+		}
 		info, err := e.Page(id)
 		if err != nil {
 			continue // freed meanwhile
@@ -102,8 +116,8 @@ func checkProvenance(ctx context.Context, e *mmsb.Bus, o Options, prov provFunc)
 		hi := lo + 1 + uint32(rng.IntN(min(info.Size-int(lo), 64)))
 		res, err := prov(ctx, id, int(lo), int(hi-lo))
 		if err != nil {
-			if ctx.Err() != nil {
-				return *rep, err
+			if err := ctxErr(ctx, "provenance"); err != nil {
+				return *rep, err // the query ended with ctx: not a finding
 			}
 			r.addf(KindFailed, 0, id, fmt.Sprintf("page %d [%d, %d)", id, lo, hi), "provenance query failed: %v", err)
 			continue
@@ -170,8 +184,10 @@ func scanLogForProvenance(ctx context.Context, e *mmsb.Bus, byPage map[mmsb.Page
 	var op record.Op
 	var first mmsb.LSN
 	for k := 0; ; k++ {
-		if k&255 == 255 && ctx.Err() != nil {
-			return first, ctx.Err()
+		if k&255 == 255 {
+			if err := ctxErr(ctx, "provenance"); err != nil {
+				return first, err
+			}
 		}
 		rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {

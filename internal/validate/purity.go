@@ -14,7 +14,7 @@ import (
 const DefaultPurityRuns = 3
 
 // Purity re-runs the recompute function of every binding Options.Runs
-// times (default 3, at least 2), each time on fresh copies of the parents' bytes with
+// times (default 3, at least 2, at most MaxPurityRuns), each time on fresh copies of the parents' bytes with
 // out pre-filled with the page's current bytes, as propagation does. It
 // reports a function that fails or panics, outputs that differ between
 // runs (non-determinism), and inputs changed by the call (compared with
@@ -27,13 +27,16 @@ const DefaultPurityRuns = 3
 func Purity(ctx context.Context, t Target, o Options) (Report, error) {
 	start := time.Now()
 	r, rep := newReporter("purity", &o)
+	if err := begin(ctx, "purity", o); err != nil {
+		return *rep, err
+	}
 	e, done, err := t.open(ctx)
 	if err != nil {
 		return *rep, err
 	}
 	defer done()
 	runs := o.Runs
-	if runs <= 0 {
+	if runs == 0 { // negative is refused by begin
 		runs = DefaultPurityRuns
 	}
 	// Non-determinism shows only as two runs that differ: with one run
@@ -41,11 +44,14 @@ func Purity(ctx context.Context, t Target, o Options) (Report, error) {
 	runs = max(runs, 2)
 	var calls, consistent int64
 	for _, id := range e.Bindings() {
-		if err := ctx.Err(); err != nil {
+		if err := ctxErr(ctx, "purity"); err != nil {
 			return *rep, err
 		}
-		c, ok, n := checkBinding(e, id, runs, r, true)
+		c, ok, n, err := checkBinding(ctx, e, id, runs, r, true)
 		calls += int64(n) // calls made: a binding that fails or cannot run makes fewer
+		if err != nil {
+			return *rep, err
+		}
 		if c {
 			consistent++
 		}
@@ -129,15 +135,20 @@ func readBinding(e *mmsb.Bus, id mmsb.PageID, r *reporter) (bindingInputs, bool)
 // checkBinding runs one binding's function runs times and reports what is
 // wrong. consistent says whether derived consistency was checked; ok is
 // false when the binding could not be run; calls is how many times the
-// function was called (a failed run ends the binding's check).
-func checkBinding(e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity bool) (consistent, ok bool, calls int) {
+// function was called (a failed run ends the binding's check). err is
+// ctx's error (wrapped) when ctx ended between two runs: up to
+// MaxPurityRuns calls of a slow function must not outlast a cancel.
+func checkBinding(ctx context.Context, e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity bool) (consistent, ok bool, calls int, err error) {
 	bi, ok := readBinding(e, id, r)
 	if !ok {
-		return false, false, 0
+		return false, false, 0, nil
 	}
 	where := fmt.Sprintf("binding of page %d (%s)", id, bi.b.Func)
 	var first []byte
 	for k := 0; k < runs; k++ {
+		if err := ctxErr(ctx, r.rep.Name); err != nil {
+			return false, true, calls, err
+		}
 		ins := make([][]byte, len(bi.inputs))
 		for i, in := range bi.inputs {
 			ins[i] = bytes.Clone(in)
@@ -146,7 +157,7 @@ func checkBinding(e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity boo
 		calls++
 		if err := call(bi.fn, ins, bytes.Clone(bi.b.Params), out); err != nil {
 			r.addf(KindFailed, 0, id, where, "run %d failed: %v", k, err)
-			return false, true, calls
+			return false, true, calls, nil
 		}
 		if purity {
 			for i := range ins {
@@ -167,9 +178,9 @@ func checkBinding(e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity boo
 		if off := firstDiff(first, bi.cur); off >= 0 {
 			r.addf(KindInconsistent, 0, id, where, "page %d holds bytes different from its function of its parents (first at offset %d) although no parent changed since its last derivation", id, off)
 		}
-		return true, true, calls
+		return true, true, calls, nil
 	}
-	return false, true, calls
+	return false, true, calls, nil
 }
 
 // call runs fn, turning a panic into an error.

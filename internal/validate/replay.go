@@ -32,6 +32,9 @@ import (
 func Replay(ctx context.Context, t Target, o Options) (Report, error) {
 	start := time.Now()
 	r, rep := newReporter("replay", &o)
+	if err := begin(ctx, "replay", o); err != nil {
+		return *rep, err
+	}
 	var tot replayTotals
 	var err error
 	if t.Engine != nil && t.Engine.Stats().NoLog {
@@ -189,8 +192,7 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	if a, b := full.LastLSN(), newest.LastLSN(); a != b {
 		r.addf(KindDivergence, 0, 0, where, "replays end at different LSNs: %d from %s, %d from %s", a, firstFrom, b, newestFrom)
 	}
-	compareEngines(full, newest, where, r, tot)
-	return nil
+	return compareEngines(ctx, full, newest, where, r, tot)
 }
 
 // startedFrom names where a detached replay started.
@@ -202,18 +204,24 @@ func startedFrom(rec mmsb.Recovery) string {
 }
 
 // compareEngines compares two quiescent engines page by page, reporting
-// every difference.
-func compareEngines(a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals) {
+// every difference; it returns ctx's error (wrapped) when ctx ends
+// between two pages.
+func compareEngines(ctx context.Context, a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals) error {
 	pa, errA := a.Pages()
 	pb, errB := b.Pages()
 	if err := errors.Join(errA, errB); err != nil {
 		r.addf(KindFailed, 0, 0, where, "cannot list pages: %v", err)
-		return
+		return nil
 	}
 	i, j := 0, 0
 	var sumSq float64
 	var bufA, bufB []byte
-	for i < len(pa) || j < len(pb) {
+	for k := 0; i < len(pa) || j < len(pb); k++ {
+		if k&63 == 63 {
+			if err := ctxErr(ctx, "replay"); err != nil {
+				return err
+			}
+		}
 		switch {
 		case j >= len(pb) || i < len(pa) && pa[i].ID < pb[j].ID:
 			tot.pagesDiff++
@@ -288,7 +296,7 @@ func compareEngines(a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals
 	ba, bb := a.Bindings(), b.Bindings()
 	if fmt.Sprint(ba) != fmt.Sprint(bb) {
 		r.addf(KindDivergence, 0, 0, where, "bound pages differ: %v vs %v", ba, bb)
-		return
+		return nil
 	}
 	for _, id := range ba {
 		x, _ := a.Binding(id)
@@ -297,6 +305,7 @@ func compareEngines(a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals
 			r.addf(KindDivergence, 0, id, where, "binding of page %d differs: %s%v vs %s%v", id, x.Func, x.Parents, y.Func, y.Parents)
 		}
 	}
+	return nil
 }
 
 // metaEqual reports whether two pages' metadata entries are the same, in

@@ -172,13 +172,31 @@ type Options struct {
 	// MaxProblems is how many problems Report.Problems keeps
 	// (0: DefaultMaxProblems; negative: none).
 	MaxProblems int
-	// Runs is how many times Purity calls each function (0: 3; at least
-	// 2, since one run cannot show non-determinism).
+	// Runs is how many times Purity calls each function (0: 3; 1 runs
+	// as 2, since one run cannot show non-determinism; at most
+	// MaxPurityRuns; negative is refused).
 	Runs int
 	// Samples is how many pages Provenance samples (0: 64; negative: all).
 	Samples int
 	// Seed makes Provenance's sampling reproducible.
 	Seed uint64
+}
+
+// MaxPurityRuns bounds Options.Runs: Purity calls every function that
+// many times per binding, so a huge count (a typo, an overflowed
+// computation) held a check for hours. The harness's isolation benchmark
+// sizes its runs up to this bound too.
+const MaxPurityRuns = 1000
+
+// Check reports whether o is usable: Runs from 0 to MaxPurityRuns. Every
+// validator calls it before it starts (an ErrInvalidOption error naming
+// the value and the bound); MaxProblems and Samples accept any value (a
+// negative one means none kept and every page, as documented).
+func (o Options) Check() error {
+	if o.Runs < 0 || o.Runs > MaxPurityRuns {
+		return fmt.Errorf("%w: validate.Options.Runs is %d, want 0 (the default, %d) to %d", mmsb.ErrInvalidOption, o.Runs, DefaultPurityRuns, MaxPurityRuns)
+	}
+	return nil
 }
 
 // Target is what a validator checks: a live engine, or a data directory.
@@ -237,6 +255,13 @@ func (t Target) location(ctx context.Context) (vfs.FS, string, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
+	// A directory that is not there has no log to scan: integrity read it
+	// as an empty bus and passed (TestValidatorsRefuseHostileTargets).
+	if _, err := fs.List(t.Dir); vfs.IsNotExist(err) {
+		return nil, "", fmt.Errorf("%w: data directory %s does not exist", ErrNoTarget, t.Dir)
+	} else if err != nil {
+		return nil, "", fmt.Errorf("validate: data directory %s: %w", t.Dir, err)
+	}
 	if t.NoLog {
 		if err := checkNoLog(fs, t.Dir); err != nil {
 			return nil, "", err
@@ -269,6 +294,11 @@ func checkNoLog(fs vfs.FS, dir string) error {
 // the directory (closed by the returned function).
 func (t Target) open(ctx context.Context) (*mmsb.Bus, func(), error) {
 	if t.Engine != nil {
+		// A closed bus still answers Bindings and Edges (what it was), so
+		// a check that reads only those passed on it: refuse it up front.
+		if err := t.Engine.Err(); errors.Is(err, mmsb.ErrClosed) {
+			return nil, nil, err
+		}
 		return t.Engine, func() {}, nil
 	}
 	fs, dir, err := t.location(ctx)
@@ -280,6 +310,26 @@ func (t Target) open(ctx context.Context) (*mmsb.Bus, func(), error) {
 		return nil, nil, fmt.Errorf("validate: rebuild %s: %w", dir, err)
 	}
 	return e, func() { _ = e.Close() }, nil // a detached replay: no log to lose
+}
+
+// begin is what every validator checks before it starts: its options
+// (Options.Check) and its context (a cancelled one ends it before any
+// work, with ctx's error wrapped).
+func begin(ctx context.Context, name string, o Options) error {
+	if err := o.Check(); err != nil {
+		return err
+	}
+	return ctxErr(ctx, name)
+}
+
+// ctxErr returns ctx's error, if any, wrapped with the validator's name:
+// every long loop of a validator calls it, so that a cancelled check ends
+// promptly (errors.Is(err, context.Canceled) holds).
+func ctxErr(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("validate: %s: %w", name, err)
+	}
+	return nil
 }
 
 // reporter collects the problems of one run.
@@ -356,6 +406,9 @@ func Lookup(name string) (Func, bool) {
 // It stops at the first operational error (I/O, a target that cannot be
 // opened); problems found do not stop it.
 func RunAll(ctx context.Context, t Target, o Options) ([]Report, error) {
+	if err := o.Check(); err != nil {
+		return nil, err // before any validator: none of them would run
+	}
 	var out []Report
 	for _, v := range All() {
 		r, err := v.Fn(ctx, t, o)
