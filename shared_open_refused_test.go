@@ -147,7 +147,7 @@ func TestSharedDirNotWritable(t *testing.T) {
 	}
 	_, err = Open(dir, &Options{Sync: SyncNone, Shared: true, SharedDir: ro})
 	if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), "SharedDir "+ro+" is not writable") ||
-		!(errors.Is(err, syscall.EROFS) || errors.Is(err, os.ErrPermission)) {
+		!errors.Is(err, syscall.EROFS) && !errors.Is(err, os.ErrPermission) {
 		t.Fatalf("Open with SharedDir %s: %v; want ErrInvalidOption naming SharedDir, wrapping EROFS or EACCES", ro, err)
 	}
 	e, err = Open(dir, &Options{Sync: SyncNone, Shared: true, SharedDir: scratchShmDir(t)})

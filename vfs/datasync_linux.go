@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"errors"
 	"os"
 	"sync"
 	"unsafe"
@@ -12,7 +13,7 @@ import (
 // data back does not need (timestamps), which saves a journal write per
 // commit compared with fsync.
 func datasync(f *os.File) error {
-	return withFd(f, "fdatasync", func(fd int) error { return unix.Fdatasync(fd) })
+	return withFd(f, "fdatasync", unix.Fdatasync)
 }
 
 // withFd runs call on f's descriptor while holding a reference to it (the
@@ -36,7 +37,7 @@ func withFd(f *os.File, op string, call func(fd int) error) error {
 	err = rc.Control(func(fd uintptr) {
 		for {
 			// As internal/poll's Fsync: a signal can interrupt the call.
-			if callErr = call(int(fd)); callErr != unix.EINTR {
+			if callErr = call(int(fd)); !errors.Is(callErr, unix.EINTR) {
 				return
 			}
 		}

@@ -2,7 +2,6 @@ package validate
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"testing"
 
@@ -114,5 +113,5 @@ func deterministicRun(t *testing.T, seed uint64, workers int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("%s", b)
+	return string(b)
 }
