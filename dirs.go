@@ -3,6 +3,8 @@ package mmsb
 import (
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
@@ -24,12 +26,17 @@ import (
 // starts empty; its checkpoints/ is a scratch directory mounted before
 // Open.)
 //
-// A bus without a log is refused a directory whose wal/ holds a log
-// segment: it loaded the newest checkpoint and ignored every operation
+// A bus without a log is refused a directory whose wal/ holds logged
+// operations: it loaded the newest checkpoint and ignored every operation
 // the log held after it, and its own commits took those operations' LSNs;
 // a checkpoint it then wrote made the next Open with the log apply the
 // rest of the old log on top of it, a state no bus had (the middle of
 // three commits lost, the last kept).
+//
+// Segments holding no record do not refuse it: every Open with a log
+// leaves one (tlog.Options.KeepSegment), and a bus opened once with its
+// log and nothing committed, or reopened after a checkpoint that
+// restarted its log, lost nothing to a bus without one.
 func (e *Bus) checkLogDir() error {
 	if !e.memory && e.opts.DisableLog {
 		names, err := e.fs.List(e.walDir())
@@ -39,11 +46,21 @@ func (e *Bus) checkLogDir() error {
 		if err != nil {
 			return fmt.Errorf("mmsb: list %s: %w", e.walDir(), err)
 		}
-		for _, name := range names {
-			if _, ok := tlog.ParseSegmentName(name); ok {
-				return fmt.Errorf("%w: Options.DisableLog on %s, whose log %s holds segment %s: the bus would ignore the operations it holds past the newest checkpoint "+
-					"and commit over their LSNs (open it with its log)", ErrInvalidOption, e.dir, e.walDir(), name)
-			}
+		if !slices.ContainsFunc(names, isSegmentName) {
+			return nil
+		}
+		// Segments are refused for the operations they hold, not for
+		// being there: every Open with a log leaves one, empty when
+		// nothing was committed since its checkpoint (or at all), and a
+		// bus without a log loses nothing to it (makeDirs removes it).
+		lsn, file, err := firstLogged(e.fs, e.walDir())
+		if err != nil {
+			return fmt.Errorf("%w: Options.DisableLog on %s, whose log %s cannot be read to its end (%w): the bus would ignore the operations it holds past the newest checkpoint "+
+				"and commit over their LSNs (open it with its log)", ErrInvalidOption, e.dir, e.walDir(), err)
+		}
+		if file != "" {
+			return fmt.Errorf("%w: Options.DisableLog on %s, whose log %s holds segment %s (operations from LSN %d): the bus would ignore the operations it holds past the newest checkpoint "+
+				"and commit over their LSNs (open it with its log)", ErrInvalidOption, e.dir, e.walDir(), file, lsn)
 		}
 		return nil
 	}
@@ -91,6 +108,26 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 	return nil
 }
 
+// firstLogged returns the first record of the log in walDir: its first
+// LSN and its segment's path ("": the log holds no record). It only
+// reads. A log that cannot be read to its end is an error (a torn tail
+// ends it, as in recovery).
+func firstLogged(fs vfs.FS, walDir string) (LSN, string, error) {
+	r, err := tlog.NewReader(fs, walDir, 0)
+	if err != nil {
+		return 0, "", err
+	}
+	defer r.Close() //nolint:errcheck // read only
+	rec, err := r.Next()
+	if errors.Is(err, io.EOF) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return rec.FirstLSN, rec.File, nil
+}
+
 // writeLogMode records how the bus's history continues its checkpoints
 // (tlog.ModeLog once Open made or found a log segment, tlog.ModeNoLog for
 // a bus without a log): the file by which checkLogRemoved tells a log
@@ -128,10 +165,58 @@ func (e *Bus) makeDirs() error {
 		return fmt.Errorf("mmsb: sync %s: %w", e.dir, err)
 	}
 	if e.opts.DisableLog {
-		// checkLogDir refused a wal/ holding a segment: the directory now
+		// checkLogDir refused a wal/ holding a record: the directory now
 		// has no log, and says so (a bus with a log opened it before and
-		// recorded tlog.ModeLog, which would read as a removed log).
-		return e.writeLogMode(tlog.ModeNoLog)
+		// recorded tlog.ModeLog, which would read as a removed log), and
+		// the empty segment such a bus kept goes.
+		if err := e.writeLogMode(tlog.ModeNoLog); err != nil {
+			return err
+		}
+		return e.removeEmptySegments()
 	}
 	return nil
+}
+
+// removeEmptySegments removes the log segments holding no record that
+// checkLogDir found in the wal/ of a bus opened without a log (a bus with
+// a log keeps one): the directory is then one that a bus without a log
+// wrote, which `mmsb check` and the offline validators read as such
+// (they refuse "no log" beside a segment). The log-mode file says "no
+// log" first, so that a crash in between leaves no "log" beside a wal/
+// without a segment, which reads as a removed log.
+func (e *Bus) removeEmptySegments() error {
+	if e.memory {
+		return nil
+	}
+	names, err := e.fs.List(e.walDir())
+	if err != nil {
+		return fmt.Errorf("mmsb: list %s: %w", e.walDir(), err)
+	}
+	if !slices.ContainsFunc(names, isSegmentName) {
+		return nil
+	}
+	// checkLogDir found no record; the directory is locked since.
+	if _, file, err := firstLogged(e.fs, e.walDir()); err != nil {
+		return fmt.Errorf("mmsb: read %s: %w", e.walDir(), err)
+	} else if file != "" {
+		return fmt.Errorf("mmsb: %s holds a log record after all (%s): its segments are kept", e.walDir(), file)
+	}
+	for _, name := range names {
+		if !isSegmentName(name) {
+			continue
+		}
+		if err := e.fs.Remove(e.fs.Join(e.walDir(), name)); err != nil && !vfs.IsNotExist(err) {
+			return fmt.Errorf("mmsb: remove empty log segment: %w", err)
+		}
+	}
+	if err := e.fs.SyncDir(e.walDir()); err != nil {
+		return fmt.Errorf("mmsb: sync %s: %w", e.walDir(), err)
+	}
+	return nil
+}
+
+// isSegmentName reports whether name is a log segment's file name.
+func isSegmentName(name string) bool {
+	_, ok := tlog.ParseSegmentName(name)
+	return ok
 }

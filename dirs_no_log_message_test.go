@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -32,8 +33,13 @@ func TestRefusalOfDirectoryWithoutLogNamesDisableLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As the directory was written before 2026-12-06 (see
-	// TestReplayOfBusWithoutLog for one written now).
+	// TestReplayOfBusWithoutLog for one written now): no wal/, and no
+	// checkpoints/log-mode, whose "no log" tells that the missing wal/
+	// lost nothing (TestNoLogDirectoryWithoutWalDir).
 	if err := fs.Remove("/db/wal"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove("/db/checkpoints/" + tlog.ModeFileName); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -142,6 +143,11 @@ func TestReplayOfBusWithoutLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := fs.Remove("/db/wal"); err != nil {
+		t.Fatal(err)
+	}
+	// Nor its log-mode file, whose "no log" tells that the missing wal/
+	// lost nothing (TestNoLogDirectoryWithoutWalDir).
+	if err := fs.Remove("/db/checkpoints/" + tlog.ModeFileName); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Replay(ctx, "/db", ReplayTarget{}, &Options{FS: fs}); !errors.Is(err, ErrCorruption) {

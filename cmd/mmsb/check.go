@@ -441,18 +441,28 @@ func (a *app) printCheckSummary(r *checkReport) {
 	}
 }
 
+// writtenWithoutLog reports whether dir's checkpoints/log-mode says "no
+// log" (tlog.ModeNoLog): its checkpoints are continued by nothing.
+func writtenWithoutLog(dir string) bool {
+	m, err := tlog.ReadMode(vfs.Default, filepath.Join(dir, "checkpoints"))
+	return err == nil && m == tlog.ModeNoLog
+}
+
 // requireLogDir refuses a data directory that has checkpoints/ but no
 // wal/: every bus with a log makes both at its first Open, so wal/ was
 // removed, and with it every commit after the newest checkpoint. Open
 // refuses such a directory once it holds a checkpoint (ErrCorruption,
 // Bus.checkLogDir); `mmsb check`, which reads the files without opening a
 // bus, read it as an empty log ("OK"), and `mmsb checkpoint` wrote a
-// checkpoint of what was left.
+// checkpoint of what was left. A directory whose log-mode says "no log"
+// is not refused: its wal/ held nothing (tlog.CheckRemoved).
 func requireLogDir(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "checkpoints")); err != nil {
 		return nil // requireDataDir found wal/, or reports the directory
 	}
 	switch st, err := os.Stat(filepath.Join(dir, "wal")); {
+	case errors.Is(err, os.ErrNotExist) && writtenWithoutLog(dir):
+		return nil // a bus without a log leaves wal/ empty, and copies drop empty directories
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%s has checkpoints/ but no wal/: its log was removed, and with it every commit after the newest checkpoint; "+
 			"a checkpoint now would record the loss as the bus's state (restore %s, or create it empty to accept the loss)",

@@ -100,7 +100,9 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 	if err != nil {
 		return fmt.Errorf("list checkpoints: %w", err)
 	}
-	if rep.LogMissing && len(ckpts) > 0 {
+	// A bus without a log (log-mode "no log") leaves wal/ empty, and
+	// copies drop empty directories: nothing was lost (tlog.CheckRemoved).
+	if rep.LogMissing && len(ckpts) > 0 && !writtenWithoutLog(dir) {
 		return fmt.Errorf("%s has checkpoints/ but no wal/ (%s is missing): its log was removed, and with it every commit after the newest checkpoint; "+
 			"Open refuses this directory, and inspect cannot show its state (restore %s, or create it empty to accept the loss: the state is then the newest checkpoint's)",
 			dir, wal, wal)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // ckptPrefix names checkpoint objects: "checkpoint-<LSN, 20 digits>", so
@@ -197,6 +198,15 @@ func syncFile(path string) error {
 // left during a bootstrap made the directory count as a bus: the next
 // start opened an empty one, found it "not a prefix" of the trimmed
 // stream and set the directory aside before bootstrapping again.
+//
+// Nor is what every Open with a log leaves in a bus that holds nothing: a
+// log segment holding no record (its header only; the bus keeps one,
+// tlog.Options.KeepSegment) and checkpoints/log-mode. A replica that
+// opened its bus on an empty stream and applied nothing counted as a bus:
+// restarted on a stream emptied past a stored checkpoint it stayed at
+// LSN 0, and on a trimmed one it was set aside before bootstrapping. A
+// bootstrap writes its checkpoint beside them, and Open drops such a
+// segment that does not continue the checkpoint.
 func hasState(dir string) bool {
 	for _, sub := range []string{"wal", "checkpoints"} {
 		ents, err := os.ReadDir(filepath.Join(dir, sub))
@@ -204,10 +214,25 @@ func hasState(dir string) bool {
 			continue
 		}
 		for _, e := range ents {
-			if !strings.HasSuffix(e.Name(), ".tmp") {
+			name := e.Name()
+			switch {
+			case strings.HasSuffix(name, ".tmp"):
+			case sub == "checkpoints" && name == tlog.ModeFileName:
+			case sub == "wal" && emptySegment(e):
+			default:
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// emptySegment reports whether the wal/ entry e is a log segment holding
+// no record: no more than its header.
+func emptySegment(e os.DirEntry) bool {
+	if _, ok := tlog.ParseSegmentName(e.Name()); !ok || !e.Type().IsRegular() {
+		return false
+	}
+	info, err := e.Info()
+	return err == nil && info.Size() <= tlog.SegmentHeaderSize
 }

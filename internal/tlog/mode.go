@@ -201,7 +201,8 @@ const (
 // does not decode is an error wrapping ErrBadMode.
 //
 //   - wal/ missing: DirRemoved (every bus makes wal/, a bus without a
-//     log too);
+//     log too), unless the mode is ModeNoLog: that bus's wal/ is always
+//     empty, and a copy that drops empty directories lost nothing;
 //   - wal/ without a segment and ModeLog: SegmentsRemoved. A bus with a
 //     log keeps one segment (Options.KeepSegment) from the Open that
 //     wrote ModeLog on;
@@ -217,7 +218,13 @@ func CheckRemoved(fs vfs.FS, walDir, ckDir string) (Removal, Mode, error) {
 		return NotRemoved, 0, err
 	}
 	if !fs.Exists(walDir) {
-		// Whatever the mode: every bus makes wal/, with a log or without.
+		if mode == ModeNoLog {
+			// A bus without a log leaves wal/ empty, and copies drop
+			// empty directories (object stores, archives, git): nothing
+			// was in it, and nothing continues the checkpoints.
+			return NotRemoved, mode, nil
+		}
+		// Every bus makes wal/, with a log or without.
 		return DirRemoved, mode, nil
 	}
 	if mode != ModeLog {
