@@ -282,7 +282,7 @@ type oneCheckpointFS struct {
 }
 
 func (v *oneCheckpointFS) Open(name string) (vfs.File, error) {
-	if name == v.FS.Join(v.ckDir, tlog.ModeFileName) {
+	if name == v.Join(v.ckDir, tlog.ModeFileName) {
 		return nil, fmt.Errorf("open %s: hidden while loading checkpoint %s alone: %w", name, v.name, os.ErrNotExist)
 	}
 	return v.FS.Open(name)
