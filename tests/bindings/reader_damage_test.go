@@ -268,10 +268,13 @@ func TestCReaderPageMidWriteButMoving(t *testing.T) {
 				t.Fatalf("before the writes: %s, want %s", short(got), short(want))
 			}
 			stop, done := make(chan struct{}), make(chan uint64)
+			// The first write begins before the read is asked for: begun
+			// in the goroutine, a loaded machine could run the read first
+			// (it copied the page, "ok", in a CI run under -race).
+			s.BeginWrite(sl, 2) // sequence word 2·lsn − 1: odd
 			go func() { // the writer: a new write begins every 50 µs, none ends
 				lsn := uint64(2)
 				for {
-					s.BeginWrite(sl, lsn) // sequence word 2·lsn − 1: odd, and moving
 					select {
 					case <-stop:
 						done <- lsn
@@ -279,6 +282,7 @@ func TestCReaderPageMidWriteButMoving(t *testing.T) {
 					case <-time.After(50 * time.Microsecond):
 					}
 					lsn++
+					s.BeginWrite(sl, lsn) // odd, and moving
 				}
 			}()
 			stopped := false
