@@ -272,7 +272,8 @@ func TestCReaderPageMidWriteButMoving(t *testing.T) {
 			// in the goroutine, a loaded machine could run the read first
 			// (it copied the page, "ok", in a CI run under -race).
 			s.BeginWrite(sl, 2) // sequence word 2·lsn − 1: odd
-			go func() {         // the writer: a new write begins every 50 µs, none ends
+			// The writer: a new write begins every 50 µs, none ends.
+			go func() {
 				lsn := uint64(2)
 				for {
 					select {
