@@ -92,7 +92,8 @@ var busName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // ErrConfig is returned for an invalid Config or NodeConfig: a bad bus
 // name, a negative duration or count, a MaxRecordBytes beyond what one log
 // record holds, a MaxInFlight or AckTimeout over its limit, a node
-// without a connection or a directory, a NATS server or route URL that
+// without a connection or a directory, bus options a replica cannot be
+// opened with (NodeConfig.BusOptions), a NATS server or route URL that
 // does not parse, a server list that names no server (Connect).
 var ErrConfig = errors.New("replicate: invalid configuration")
 

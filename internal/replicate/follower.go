@@ -84,6 +84,9 @@ type Follower struct {
 
 	seq     uint64 // stream sequence of the last applied record
 	maxTerm uint64
+	// created is the creation time of the stream maxTerm was seen in
+	// (zero before the first position check).
+	created time.Time
 	applied int
 }
 
@@ -147,6 +150,14 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: stream info: %w", ErrStreamUnavailable, err)
 	}
+	if !info.Created.Equal(f.created) {
+		// The stream was deleted and made again while Run retried (an
+		// operator, or a restarted node's NewNode): its terms start
+		// afresh. Kept, the old stream's term made the new leader's
+		// first record "from an older leader term" (ErrStaleTerm), and
+		// the node stopped.
+		f.created, f.maxTerm = info.Created, 0
+	}
 	st := info.State
 	lsn := f.bus.LastLSN()
 	hash, _, err := f.bus.RollingHash()
@@ -154,6 +165,21 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	if st.Msgs == 0 {
+		if lsn == 0 {
+			// An empty bus on an empty stream is a prefix of it, but not
+			// of the leader's state when a checkpoint is stored (an
+			// operator purged the stream): taken as it was, the node led
+			// from the empty state, restarting the history at LSN 1 below
+			// the stored checkpoint. Behind the stored state, it is
+			// rebuilt from the newest checkpoint.
+			lsns, err := f.res.checkpointObjects(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("%w: %w", ErrStreamUnavailable, err)
+			}
+			if n := len(lsns); n > 0 && lsns[n-1] > 0 {
+				return 0, fmt.Errorf("%w: the stream holds no records, the local bus is at LSN 0, the newest stored checkpoint at LSN %d", ErrNeedBootstrap, lsns[n-1])
+			}
+		}
 		if lsn > 0 && lsn != f.bootstrapped {
 			// A directory rebuilt from the newest stored checkpoint by an
 			// earlier run (a follow-only replica restarted while the
@@ -213,7 +239,9 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 // its file, byte for byte (the object store's SHA-256 digest). The file is
 // the one a bootstrap downloaded; the bus at its LSN holds the state it
 // holds. A bus at an older checkpoint is behind the stored state and is
-// not taken.
+// not taken. The sizes are compared first: a file whose size is not the
+// object's is not it, and is not read (it was hashed whole, possibly GiB,
+// at every start on an empty stream).
 func (f *Follower) holdsNewestCheckpoint(ctx context.Context, lsn mmsb.LSN) (bool, error) {
 	lsns, err := f.res.checkpointObjects(ctx)
 	if err != nil {
@@ -223,12 +251,12 @@ func (f *Follower) holdsNewestCheckpoint(ctx context.Context, lsn mmsb.LSN) (boo
 		return false, nil
 	}
 	path := filepath.Join(f.bus.Dir(), "checkpoints", fmt.Sprintf("checkpoint-%020d.ckpt", lsn))
-	local, err := fileDigest(path)
+	st, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("replicate: %w", err)
 	}
 	ictx, cancel := f.res.call(ctx)
 	info, err := f.res.ckpts.GetInfo(ictx, ckptObjectName(lsn))
@@ -236,8 +264,22 @@ func (f *Follower) holdsNewestCheckpoint(ctx context.Context, lsn mmsb.LSN) (boo
 	if err != nil {
 		return false, fmt.Errorf("%w: checkpoint at LSN %d: %w", ErrStreamUnavailable, lsn, err)
 	}
+	if !st.Mode().IsRegular() || st.Size() < 0 || uint64(st.Size()) != info.Size {
+		return false, nil
+	}
+	local, err := checkpointDigest(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
 	return info.Digest == local, nil
 }
+
+// checkpointDigest is fileDigest; a variable so that a test can count
+// the files read.
+var checkpointDigest = fileDigest
 
 // fileDigest returns the SHA-256 digest of the file at path in the form
 // the object store gives an object's (ObjectInfo.Digest).

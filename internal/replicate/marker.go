@@ -146,8 +146,13 @@ func checkDir(dir, stream string) (marked bool, err error) {
 	if name == "" && state {
 		_, err := os.Stat(filepath.Join(dir, termFile))
 		if errors.Is(err, os.ErrNotExist) {
-			return false, fmt.Errorf("%w: %s holds a bus that is not a replica of the stream %q (it has no %s or %s: a bus made by mmsb.Open or another command): move it away, or give an empty directory",
-				ErrConfig, dir, stream, markerFile, termFile)
+			// A replica made before the marker that never read a record
+			// (killed right after its bootstrap) has neither file either.
+			// Nothing offline tells it from a standalone bus holding a
+			// checkpoint; it holds only a checkpoint it downloaded, which
+			// the stored ones cover, so emptying it loses nothing.
+			return false, fmt.Errorf("%w: %s holds a bus that is not a replica of the stream %q (it has no %s or %s: a bus made by mmsb.Open or another command, or a replica made before %s existed that never read a record): move it away, or give an empty directory (a replica of this stream holds nothing the stream and its stored checkpoints lack: emptied, it is bootstrapped again)",
+				ErrConfig, dir, stream, markerFile, termFile, markerFile)
 		}
 		if err != nil {
 			return false, fmt.Errorf("replicate: %w", err)

@@ -75,6 +75,10 @@ func TestNodeRefusesStandaloneBus(t *testing.T) {
 			t.Fatalf("follow-only %v: NewNode on a standalone bus = %v, want ErrConfig", followOnly, err)
 		case !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), `not a replica of the stream "MMSB_LOG_t"`):
 			t.Errorf("the refusal does not name the directory and the stream: %v", err)
+		case !strings.Contains(err.Error(), "made before replicate-stream existed") || !strings.Contains(err.Error(), "emptied, it is bootstrapped again"):
+			// A replica made before the marker with no term file is
+			// refused the same way: the message says what to do with it.
+			t.Errorf("the refusal does not say what to do with a replica made before the marker: %v", err)
 		}
 		checkUntouched(t, dir, lsn)
 	}

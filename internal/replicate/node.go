@@ -27,7 +27,10 @@ type NodeConfig struct {
 	// Conn is a connection to the NATS cluster (required).
 	Conn *nats.Conn
 	// BusOptions are the options the bus is opened with (nil: defaults).
-	// Sync, Replicator and Follower are set by the node.
+	// Sync, Replicator and Follower are set by the node. DisableLog is
+	// ErrConfig (replication needs the log), and so is an FS that does
+	// not show Dir as the operating system does (vfs.NewMem): the node
+	// bootstraps, marks and sets aside Dir through the operating system.
 	BusOptions *mmsb.Options
 	// CheckpointEvery: the leader archives a checkpoint to the object store
 	// and trims the stream after this many published records (default
@@ -99,6 +102,10 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("%w: no bus directory (NodeConfig.Dir)", ErrConfig)
 	case cfg.VerifyEvery < 0:
 		return nil, fmt.Errorf("%w: verify every %d records (want 0 for never, or a positive count)", ErrConfig, cfg.VerifyEvery)
+	case cfg.BusOptions != nil && cfg.BusOptions.DisableLog:
+		// Every open of the bus refused it: Run logged the refusal and
+		// tried again every LeaseTTL/4, for ever.
+		return nil, fmt.Errorf("%w: BusOptions.DisableLog: a replicated bus needs its log", ErrConfig)
 	}
 	if c, err = fitMaxPayload(c, cfg.MaxRecordBytes != 0, cfg.Conn.MaxPayload()); err != nil {
 		return nil, err
@@ -143,7 +150,27 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err := claimDir(cfg.Dir, res.cfg.StreamName()); err != nil {
 		return nil, err
 	}
+	if err := checkBusFS(cfg.BusOptions, cfg.Dir); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// checkBusFS refuses bus options whose FS does not show dir as the
+// operating system does: the node writes the marker, the term file and a
+// bootstrap's checkpoint with package os, so the bus must read them there
+// (a wrapper of vfs.Default does). With an in-memory FS the bus never saw
+// the downloaded checkpoint: it opened empty, was behind the stream and
+// was rebuilt, for ever, one cycle every LeaseTTL/4. The marker, which
+// claimDir has just made sure of, is the file to look for.
+func checkBusFS(o *mmsb.Options, dir string) error {
+	if o == nil || o.FS == nil {
+		return nil
+	}
+	if !o.FS.Exists(o.FS.Join(dir, markerFile)) {
+		return fmt.Errorf("%w: BusOptions.FS does not show %s, which the node wrote to the operating system's file system: the bus's FS must be that directory's (nil, vfs.Default or a wrapper of it)", ErrConfig, filepath.Join(dir, markerFile))
+	}
+	return nil
 }
 
 // checkDirBus refuses a directory that holds a bus and whose term file
@@ -351,7 +378,7 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		if attempt > 0 || !errors.Is(err, ErrDiverged) && !errors.Is(err, ErrNeedBootstrap) {
 			return nil, nil, err
 		}
-		if err := n.setAside(); err != nil {
+		if err := n.setAside(err); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -376,8 +403,9 @@ func removeBusFiles(dir string) error {
 // cannot continue (wal/, checkpoints/, shared/) into a sibling directory
 // DIR.diverged-<unix ns>, never deleting them: they may hold the only copy
 // of records that were logged but not replicated. Other files (an embedded
-// nats-server's storage) stay.
-func (n *Node) setAside() error {
+// nats-server's storage) stay. why is the position check's error, logged
+// with the move.
+func (n *Node) setAside(why error) error {
 	aside := fmt.Sprintf("%s.diverged-%d", n.cfg.Dir, time.Now().UnixNano())
 	if err := os.MkdirAll(aside, 0o755); err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
@@ -388,7 +416,7 @@ func (n *Node) setAside() error {
 			return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 		}
 	}
-	n.logf("node %s: local state is not a prefix of the stream; moved it to %s and rebuilding", n.cfg.ID, aside)
+	n.logf("node %s: local state is not a prefix of the stream (%v); moved it to %s and rebuilding", n.cfg.ID, why, aside)
 	return syncFile(filepath.Dir(n.cfg.Dir))
 }
 
