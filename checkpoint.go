@@ -31,12 +31,12 @@ const keepCheckpoints = 2
 
 // CheckpointInfo describes a checkpoint taken.
 type CheckpointInfo struct {
-	Path            string
-	LSN             LSN
-	Pages           int
-	Bytes           int64
-	Duration        time.Duration
-	SegmentsRemoved int
+	Path            string        // the file, as the bus's vfs.FS names it (an in-memory bus's is no OS path)
+	LSN             LSN           // every operation up to and including it is in the checkpoint
+	Pages           int           // pages it holds
+	Bytes           int64         // size of the file
+	Duration        time.Duration // wall time taken, pacing (Options.CheckpointWriteRate) included
+	SegmentsRemoved int           // log segments removed because the checkpoints kept now cover them
 }
 
 // Checkpoint writes a full snapshot (pages in ID order, metadata, flags,
@@ -54,6 +54,13 @@ type CheckpointInfo struct {
 // A ctx that ends before the checkpoint is committed stops it between two
 // ranges of pages: it returns ctx's error and leaves no file, and is not
 // counted as a failed checkpoint (Stats).
+//
+// Errors: ErrClosed; ErrFailed when the bus has failed, or when the log's
+// fsync that must precede the checkpoint fails (which fails the bus). A
+// checkpoint file that cannot be written returns an error wrapping the
+// filesystem's, counted in Stats.CheckpointFailures; the bus goes on, and
+// its earlier checkpoints and log still recover it. A checkpoint written
+// whose cleanup then failed returns its CheckpointInfo with the error.
 func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	// The context was ignored: a caller who gave up (a server request
 	// whose client went away) still had a whole checkpoint written, paced

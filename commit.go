@@ -26,10 +26,10 @@ type CommitInfo struct {
 
 // PageSpec describes a page to create.
 type PageSpec struct {
-	ID       PageID // 0: assign the next free ID
-	Size     int
-	Location Location
-	Meta     []MetaEntry
+	ID       PageID      // 0: assign the next free ID
+	Size     int         // bytes, 1..MaxPageSize, else ErrInvalidPage
+	Location Location    // CPU (the zero value); GPU and Unified are ErrInvalidPage
+	Meta     []MetaEntry // initial metadata, logged with the creation
 }
 
 // Commit validates ds as one batch and, if every delta is valid, logs it as
@@ -39,7 +39,9 @@ type PageSpec struct {
 // logged; once logged, Commit waits for its durability regardless.
 //
 // Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
-// reason, e.g. ErrOutOfRange), ErrConflict, ErrClosed, ErrFailed. A batch
+// reason, e.g. ErrOutOfRange; an empty batch too), ErrConflict,
+// ErrRecordTooLarge (the batch's record would pass the log's 256 MiB:
+// commit smaller batches), ErrCheckpointFailing, ErrClosed, ErrFailed. A batch
 // that was logged and applied but then failed to become durable or to
 // replicate (ErrFailed, with ErrReplication for the latter) is named by
 // the CommitInfo returned with the error; it may be present after a
@@ -628,7 +630,9 @@ func (e *Bus) FreePage(ctx context.Context, id PageID) error {
 	return err
 }
 
-// SetMetadata replaces a page's key/value metadata.
+// SetMetadata replaces a page's key/value metadata (logged). Errors:
+// ErrPageNotFound, ErrInvalidPage (more than 64 KiB of encoded metadata),
+// ErrClosed, ErrFailed.
 func (e *Bus) SetMetadata(ctx context.Context, id PageID, entries []MetaEntry) error {
 	meta := page.AppendMeta(nil, metaIn(entries))
 	check := func() error {
@@ -674,7 +678,9 @@ func (e *Bus) RemoveEdge(ctx context.Context, parent, child PageID, typ EdgeType
 	return err
 }
 
-// RemoveEdges removes every edge parent -> child, of any type.
+// RemoveEdges removes every edge parent -> child, of any type (logged);
+// no such edge is no error. Errors: ErrPageInUse (the Data edge of a
+// binding: Unbind instead), ErrClosed, ErrFailed.
 func (e *Bus) RemoveEdges(ctx context.Context, parent, child PageID) error {
 	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, record.AllEdgeTypes) },
 		func(b []byte) []byte {
@@ -702,6 +708,10 @@ func (e *Bus) checkRemoveEdge(parent, child PageID, typ uint8) error {
 // computes child (Pending counts it) and raises no flag for it; a bus
 // recovered from a checkpoint or log that holds the binding, not yet
 // computed, computes it at its first wave too.
+//
+// Errors: ErrUnknownFunc (fn not registered: Options.Functions),
+// ErrPageNotFound (child or a parent), ErrInvalidOption (no parents),
+// ErrPageInUse (child already bound), ErrCycle, ErrClosed, ErrFailed.
 func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, parents []PageID) error {
 	check := func() error {
 		if _, ok := e.funcs[fn]; !ok {
@@ -766,7 +776,9 @@ func (e *Bus) checkBuiltinShape(child PageID, fn string, params []byte, parents 
 	return nil
 }
 
-// Unbind removes child's binding and its Data edges; the page keeps its bytes.
+// Unbind removes child's binding and its Data edges; the page keeps its
+// bytes. Errors: ErrNotDerived (child is not bound, or does not exist),
+// ErrClosed, ErrFailed.
 func (e *Bus) Unbind(ctx context.Context, child PageID) error {
 	check := func() error {
 		if _, ok := e.bindings[child]; !ok {
@@ -778,7 +790,8 @@ func (e *Bus) Unbind(ctx context.Context, child PageID) error {
 	return err
 }
 
-// ClearFlags clears the given flag bits on a page (logged).
+// ClearFlags clears the given flag bits on a page (logged). Errors:
+// ErrPageNotFound, ErrClosed, ErrFailed.
 func (e *Bus) ClearFlags(ctx context.Context, id PageID, mask uint8) error {
 	var nf uint8
 	check := func() error {

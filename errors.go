@@ -30,7 +30,7 @@ var (
 	ErrCorruption = corruption.ErrCorruption
 	// ErrCycle: an edge or binding would close a cycle.
 	ErrCycle = graph.ErrCycle
-	// ErrClosed: the engine is closed.
+	// ErrClosed: the bus is closed (Bus.Close); a Reader or client, likewise.
 	ErrClosed = errors.New("mmsb: bus closed")
 	// ErrFailed: an earlier write or fsync failed; writes are refused (sticky).
 	ErrFailed = errors.New("mmsb: bus failed (an earlier write or fsync failed)")

@@ -25,7 +25,10 @@ type PageInfo struct {
 	Derived  bool // bound to a recompute function
 }
 
-// ReadPage appends page id's bytes to dst and returns them with its epoch.
+// ReadPage appends page id's bytes to dst and returns them with its epoch:
+// a copy, taken between two batches (never half of one), which later
+// commits do not change. Pass dst[:0] to reuse a buffer, nil for a new one.
+// Errors: ErrPageNotFound, ErrClosed.
 func (e *Bus) ReadPage(id PageID, dst []byte) ([]byte, Epoch, error) {
 	return e.ReadPageRange(id, 0, math.MaxInt, dst)
 }
@@ -56,7 +59,7 @@ func (e *Bus) ReadPageRange(id PageID, off, n int, dst []byte) ([]byte, Epoch, e
 	return append(dst, b[off:off+min(n, len(b)-off)]...), e.store.Epoch(sl), nil
 }
 
-// Page returns a page's description.
+// Page returns a page's description. Errors: ErrPageNotFound, ErrClosed.
 func (e *Bus) Page(id PageID) (PageInfo, error) {
 	e.rlockSettled()
 	defer e.mu.RUnlock()
@@ -125,6 +128,7 @@ func (e *Bus) PageIDs() ([]PageID, error) {
 }
 
 // Flags returns a page's flags (FlagStale, FlagSyncPending, FlagIRInvalid).
+// Errors: ErrPageNotFound, ErrClosed.
 func (e *Bus) Flags(id PageID) (uint8, error) {
 	e.rlockSettled()
 	defer e.mu.RUnlock()
@@ -225,22 +229,22 @@ func hashPage(h *xxhash.Digest, s *page.Store, sl page.Slot) {
 
 // Stats describes the bus.
 type Stats struct {
-	Pages           int
-	LogicalBytes    int64
-	Store           StoreStats
-	Edges           int
-	GraphNodes      int
-	GraphBytes      int64
-	Bindings        int
-	LastLSN         LSN
-	Log             LogStats
-	SyncMode        string
-	Checkpoints     uint64
-	LastCheckpoint  LSN
-	HeapBytes       uint64
-	InMemory        bool
-	Failed          bool
-	HistoryCapacity int
+	Pages           int        // live pages
+	LogicalBytes    int64      // sum of the live pages' sizes
+	Store           StoreStats // the page store's figures (arenas, metadata)
+	Edges           int        // dependency edges, all types
+	GraphNodes      int        // pages with at least one edge
+	GraphBytes      int64      // estimated heap bytes of the dependency graph
+	Bindings        int        // derived pages (Bind)
+	LastLSN         LSN        // LSN of the last operation applied
+	Log             LogStats   // the transaction log's figures (zero without a log)
+	SyncMode        string     // Options.Sync: "group", "always", "none" or "replicated"
+	Checkpoints     uint64     // checkpoints written since Open
+	LastCheckpoint  LSN        // LSN of the newest checkpoint: recovered by Open or written since (0: none)
+	HeapBytes       uint64     // Go heap bytes held by objects, the whole process's
+	InMemory        bool       // opened with dir "": nothing outlives the process
+	Failed          bool       // failed for good (log write, fsync, replication): writes return ErrFailed
+	HistoryCapacity int        // entries of the write-history ring (Options.HistoryEntries)
 
 	// NoLog: the bus was opened with Options.DisableLog. It keeps no log,
 	// so it has no history to replay, query or check its state against

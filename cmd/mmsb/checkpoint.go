@@ -85,6 +85,10 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	if errors.Is(err, mmsb.ErrLocked) {
 		return fmt.Errorf("%s is in use: another process holds its write lock (a running bus checkpoints by itself; stop it first to checkpoint from here): %w", dir, err)
 	}
+	if errors.Is(err, mmsb.ErrCorruption) {
+		// Say what to do next: the bare error named the damage and nothing else.
+		return fmt.Errorf("open %s: %w (nothing was changed: mmsb check %s lists every problem, and docs/operations.md, \"Recovery\", says how to open it with Options.Repair, accepting the loss)", dir, err, dir)
+	}
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}

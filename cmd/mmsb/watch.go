@@ -71,6 +71,12 @@ func (a *app) runWatch(ctx context.Context, dir string, ids []mmsb.PageID, count
 		return err
 	}
 	rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shmDir})
+	if errors.Is(err, mmsb.ErrWriterGone) {
+		// Say how to get what watch needs: a writer in plain mode (or
+		// none) publishes no region, and a user who started "mmsb serve
+		// --dir DIR" cannot tell that from "writer gone" alone.
+		return fmt.Errorf("%w (watch follows a writer running in shared mode: mmsb serve --dir %s --shared, or Options.Shared)", err, dir)
+	}
 	if err != nil {
 		return err
 	}
