@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
@@ -26,45 +27,21 @@ import (
 // starts empty; its checkpoints/ is a scratch directory mounted before
 // Open.)
 //
-// A bus without a log is refused a directory whose wal/ holds logged
-// operations: it loaded the newest checkpoint and ignored every operation
-// the log held after it, and its own commits took those operations' LSNs;
-// a checkpoint it then wrote made the next Open with the log apply the
-// rest of the old log on top of it, a state no bus had (the middle of
-// three commits lost, the last kept).
+// A bus without a log is refused a directory whose wal/ holds an
+// operation past the checkpoint it loaded: it ignored every such
+// operation, and its own commits took their LSNs; a checkpoint it then
+// wrote made the next Open with the log apply the rest of the old log on
+// top of it, a state no bus had (the middle of three commits lost, the
+// last kept). That is decided once the checkpoint is loaded
+// (coveredLog), before the bus writes anything but the directories.
 //
-// Segments holding no record do not refuse it: every Open with a log
-// leaves one (tlog.Options.KeepSegment), and a bus opened once with its
-// log and nothing committed, or reopened after a checkpoint that
-// restarted its log, lost nothing to a bus without one.
+// A log whose every record the loaded checkpoint covers does not refuse
+// it: nothing committed is lost to a bus without a log (only the history
+// before the checkpoint, which such a bus does not keep), and every Open
+// with a log leaves a segment (tlog.Options.KeepSegment), empty when
+// nothing was committed since its checkpoint.
 func (e *Bus) checkLogDir() error {
-	if !e.memory && e.opts.DisableLog {
-		names, err := e.fs.List(e.walDir())
-		if vfs.IsNotExist(err) {
-			return nil // a bus that never had a log
-		}
-		if err != nil {
-			return fmt.Errorf("mmsb: list %s: %w", e.walDir(), err)
-		}
-		if !slices.ContainsFunc(names, isSegmentName) {
-			return nil
-		}
-		// Segments are refused for the operations they hold, not for
-		// being there: every Open with a log leaves one, empty when
-		// nothing was committed since its checkpoint (or at all), and a
-		// bus without a log loses nothing to it (makeDirs removes it).
-		lsn, file, err := firstLogged(e.fs, e.walDir())
-		if err != nil {
-			return fmt.Errorf("%w: Options.DisableLog on %s, whose log %s cannot be read to its end (%w): the bus would ignore the operations it holds past the newest checkpoint "+
-				"and commit over their LSNs (open it with its log)", ErrInvalidOption, e.dir, e.walDir(), err)
-		}
-		if file != "" {
-			return fmt.Errorf("%w: Options.DisableLog on %s, whose log %s holds segment %s (operations from LSN %d): the bus would ignore the operations it holds past the newest checkpoint "+
-				"and commit over their LSNs (open it with its log)", ErrInvalidOption, e.dir, e.walDir(), file, lsn)
-		}
-		return nil
-	}
-	if e.memory || e.opts.Repair {
+	if e.memory || e.opts.Repair || e.opts.DisableLog {
 		return nil
 	}
 	return checkLogRemoved(e.fs, e.dir)
@@ -108,24 +85,30 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 	return nil
 }
 
-// firstLogged returns the first record of the log in walDir: its first
-// LSN and its segment's path ("": the log holds no record). It only
-// reads. A log that cannot be read to its end is an error (a torn tail
-// ends it, as in recovery).
-func firstLogged(fs vfs.FS, walDir string) (LSN, string, error) {
+// lastLogged reads the log in walDir to its end and returns the first
+// record holding an operation past LSN after (its first LSN and its
+// segment's path; "": none does). It only reads. A log that cannot be
+// read to its end is an error (a torn tail ends it, as in recovery).
+func lastLogged(fs vfs.FS, walDir string, after LSN) (LSN, string, error) {
 	r, err := tlog.NewReader(fs, walDir, 0)
 	if err != nil {
 		return 0, "", err
 	}
 	defer r.Close() //nolint:errcheck // read only
-	rec, err := r.Next()
-	if errors.Is(err, io.EOF) {
-		return 0, "", nil
+	var first LSN
+	var file string
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return first, file, nil
+		}
+		if err != nil {
+			return 0, "", err
+		}
+		if file == "" && rec.LastLSN() > after {
+			first, file = max(rec.FirstLSN, after+1), rec.File
+		}
 	}
-	if err != nil {
-		return 0, "", err
-	}
-	return rec.FirstLSN, rec.File, nil
 }
 
 // writeLogMode records how the bus's history continues its checkpoints
@@ -137,7 +120,9 @@ func (e *Bus) writeLogMode(m tlog.Mode) error {
 	if e.memory {
 		return nil
 	}
-	if err := tlog.WriteMode(e.fs, e.ckptDir(), m); err != nil {
+	if err := tlog.WriteMode(e.fs, e.ckptDir(), m); errors.Is(err, tlog.ErrBadMode) {
+		return fmt.Errorf("%w: %w", ErrCorruption, err) // not a file: a directory or device under its name
+	} else if err != nil {
 		return fmt.Errorf("mmsb: %w", err)
 	}
 	return nil
@@ -150,11 +135,10 @@ func (e *Bus) writeLogMode(m tlog.Mode) error {
 // crashed between creating one and syncing leaves it present but not
 // durable, and everything later committed into it would share its fate.
 //
-// A bus without a log (DisableLog) makes wal/ too, and leaves it empty,
-// and records tlog.ModeNoLog in checkpoints/log-mode: its checkpoints are
-// continued by nothing, which Open with a log, Replay and every CLI
-// command that reads a directory accept (checkLogRemoved); `mmsb check`
-// checks it as with --no-log.
+// A bus without a log (DisableLog) makes wal/ too, and leaves it empty
+// (dropLog): its checkpoints are continued by nothing, which Open
+// with a log, Replay and every CLI command that reads a directory accept
+// (checkLogRemoved); `mmsb check` checks it as with --no-log.
 func (e *Bus) makeDirs() error {
 	for _, d := range []string{e.ckptDir(), e.walDir()} {
 		if err := e.fs.MkdirAll(d); err != nil {
@@ -164,49 +148,80 @@ func (e *Bus) makeDirs() error {
 	if err := e.fs.SyncDir(e.dir); err != nil {
 		return fmt.Errorf("mmsb: sync %s: %w", e.dir, err)
 	}
-	if e.opts.DisableLog {
-		// checkLogDir refused a wal/ holding a record: the directory now
-		// has no log, and says so (a bus with a log opened it before and
-		// recorded tlog.ModeLog, which would read as a removed log), and
-		// the empty segment such a bus kept goes.
-		if err := e.writeLogMode(tlog.ModeNoLog); err != nil {
-			return err
-		}
-		return e.removeEmptySegments()
-	}
 	return nil
 }
 
-// removeEmptySegments removes the log segments holding no record that
-// checkLogDir found in the wal/ of a bus opened without a log (a bus with
-// a log keeps one): the directory is then one that a bus without a log
-// wrote, which `mmsb check` and the offline validators read as such
-// (they refuse "no log" beside a segment). The log-mode file says "no
-// log" first, so that a crash in between leaves no "log" beside a wal/
-// without a segment, which reads as a removed log.
-func (e *Bus) removeEmptySegments() error {
+// coveredLog returns the log segments in the wal/ of a bus opened
+// without a log, once its checkpoint is loaded (at LSN e.lastLSN), for
+// dropLog to remove. A log holding an operation past the checkpoint is
+// refused (checkLogDir says why), naming the way to keep those
+// operations, and so is one that cannot be read to its end. A log whose
+// every record the checkpoint covers goes: those operations are in the
+// checkpoint's state, and what goes with them is the history before it
+// (Replay from an older checkpoint, ReadPageAt of older LSNs), which a
+// bus without a log does not keep.
+func (e *Bus) coveredLog() ([]string, error) {
 	if e.memory {
-		return nil
+		return nil, nil
 	}
 	names, err := e.fs.List(e.walDir())
 	if err != nil {
-		return fmt.Errorf("mmsb: list %s: %w", e.walDir(), err)
+		return nil, fmt.Errorf("mmsb: list %s: %w", e.walDir(), err)
 	}
-	if !slices.ContainsFunc(names, isSegmentName) {
+	var segs []string
+	for _, name := range names {
+		if isSegmentName(name) {
+			segs = append(segs, name)
+		}
+	}
+	if len(segs) == 0 {
+		return nil, nil
+	}
+	lsn, file, err := lastLogged(e.fs, e.walDir(), e.lastLSN)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Options.DisableLog on %s, whose log %s cannot be read to its end (%w): the bus would ignore the operations it holds past the newest checkpoint "+
+			"and commit over their LSNs (open it with its log)", ErrInvalidOption, e.dir, e.walDir(), err)
+	}
+	if file != "" {
+		at := "no checkpoint"
+		if e.recovery.Checkpoint != "" {
+			at = fmt.Sprintf("checkpoint %s (LSN %d)", e.recovery.Checkpoint, e.lastLSN)
+		}
+		if len(e.recovery.SkippedCheckpoint) > 0 {
+			at += " (newer ones did not load: " + strings.Join(e.recovery.SkippedCheckpoint, "; ") + ")"
+		}
+		return nil, fmt.Errorf("%w: Options.DisableLog on %s, whose log %s holds segment %s (operations from LSN %d) past %s: the bus would ignore them "+
+			"and commit over their LSNs (open it with its log; a checkpoint taken then covers them, and DisableLog opens it after that)",
+			ErrInvalidOption, e.dir, e.walDir(), file, lsn, at)
+	}
+	slices.Sort(segs) // by first LSN: the names are zero-padded
+	return segs, nil
+}
+
+// dropLog makes the directory of a bus opened without a log one that a
+// bus without a log wrote: it records tlog.ModeNoLog in
+// checkpoints/log-mode and removes the segments coveredLog returned (a
+// bus with a log opened the directory before and recorded tlog.ModeLog,
+// which would read as a removed log without them; beside "no log" they
+// would make `mmsb check` and the offline validators check the directory
+// as one with a log).
+//
+// The log-mode file says "no log" first, so that a crash in between
+// leaves no "log" beside a wal/ without a segment, which reads as a
+// removed log; the segments go oldest first, so that what a crash leaves
+// of them is a log trimmed as a checkpoint trims it, which an Open with
+// the log reads as before, and which the next DisableLog Open removes
+// (TestDisableLogCrashAtEveryStep).
+func (e *Bus) dropLog(segs []string) error {
+	if err := e.writeLogMode(tlog.ModeNoLog); err != nil {
+		return err
+	}
+	if len(segs) == 0 {
 		return nil
 	}
-	// checkLogDir found no record; the directory is locked since.
-	if _, file, err := firstLogged(e.fs, e.walDir()); err != nil {
-		return fmt.Errorf("mmsb: read %s: %w", e.walDir(), err)
-	} else if file != "" {
-		return fmt.Errorf("mmsb: %s holds a log record after all (%s): its segments are kept", e.walDir(), file)
-	}
-	for _, name := range names {
-		if !isSegmentName(name) {
-			continue
-		}
+	for _, name := range segs {
 		if err := e.fs.Remove(e.fs.Join(e.walDir(), name)); err != nil && !vfs.IsNotExist(err) {
-			return fmt.Errorf("mmsb: remove empty log segment: %w", err)
+			return fmt.Errorf("mmsb: remove log segment covered by the checkpoint: %w", err)
 		}
 	}
 	if err := e.fs.SyncDir(e.walDir()); err != nil {

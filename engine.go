@@ -175,12 +175,17 @@ type Options struct {
 	// DisableLog runs with no log at all (detached replay targets only):
 	// nothing is durable and replay, provenance from the log and
 	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
-	// in memory unless this is set. A directory whose wal/ holds a log
-	// segment is refused (ErrInvalidOption): the bus would ignore what the
-	// log holds past the newest checkpoint. The bus makes an empty wal/
-	// (a log holding nothing past the newest checkpoint), so that its
-	// directory reads as its checkpoints' state to Open with a log, Replay
-	// and the CLI. To the package-level Replay it says that the directory
+	// in memory unless this is set. A directory whose log holds an
+	// operation past the checkpoint Open loads is refused
+	// (ErrInvalidOption): the bus would ignore it and commit over its LSN.
+	// A log whose every record that checkpoint covers is removed, and with
+	// it the history before the checkpoint (Replay from an older one,
+	// ReadPageAt of older LSNs); nothing committed is lost. A newest
+	// checkpoint that does not load is ErrCorruption (nothing leads past
+	// the older one; Repair accepts the loss). The bus leaves
+	// an empty wal/ and records "no log" in checkpoints/log-mode, so that
+	// its directory reads as its checkpoints' state to Open with a log,
+	// Replay and the CLI. To the package-level Replay it says that the directory
 	// was written without a log: its checkpoints without wal/ (as written
 	// before 2026-12-06) are not refused.
 	DisableLog bool
@@ -639,7 +644,32 @@ func (e *Bus) recover() error {
 	// If every checkpoint failed, the log is replayed from empty: replay
 	// checks that it then starts at LSN 1 (history missing otherwise).
 	if e.opts.DisableLog {
-		return nil
+		// Without a log nothing leads past the loaded checkpoint: a newer
+		// one that did not load holds committed state that is lost, and
+		// so does every checkpoint when none loaded. Such a bus opened at
+		// the older state (or empty), silently but for
+		// Recovery().SkippedCheckpoint, and its next commits took the
+		// lost LSNs (TestDisableLogRefusesUnloadableCheckpoint). A log
+		// holding what the checkpoint lacks is refused first: Open with
+		// it loses nothing.
+		segs, err := e.coveredLog()
+		if err != nil {
+			return err
+		}
+		if !e.memory && len(ckpts) > 0 && e.recovery.Checkpoint == "" {
+			return fmt.Errorf("%w: no checkpoint could be loaded (%s) and the bus keeps no log (Options.DisableLog): it would open empty (restore a checkpoint, or remove them to start empty)", ErrCorruption, strings.Join(e.recovery.SkippedCheckpoint, "; "))
+		}
+		if err := e.checkSkippedCheckpoints(ckpts); err != nil {
+			return err
+		}
+		// As with a log: the bindings' functions were not checked, and
+		// Recovery().MissingFunctions stayed empty
+		// (TestDisableLogRefusesMissingFunctions).
+		e.checkMissingFunctions()
+		if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
+			return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
+		}
+		return e.dropLog(segs)
 	}
 	from := e.lastLSN
 	var op record.Op
@@ -715,6 +745,10 @@ func (e *Bus) checkSkippedCheckpoints(ckpts []checkpoint.Info) error {
 	for _, c := range ckpts {
 		if !e.unloadable[c.Path] || c.LSN <= e.lastLSN {
 			continue
+		}
+		if !e.opts.Repair && e.opts.DisableLog {
+			return fmt.Errorf("%w: checkpoint %s (LSN %d) does not load and the bus keeps no log (Options.DisableLog): its state would be the older checkpoint's (LSN %d), committed operations missing "+
+				"(restore it; Options.Repair accepts the loss and removes it)", ErrCorruption, c.Path, c.LSN, e.lastLSN)
 		}
 		if !e.opts.Repair {
 			return fmt.Errorf("%w: checkpoint %s (LSN %d) does not load and the log ends at LSN %d: committed operations are missing", ErrCorruption, c.Path, c.LSN, e.lastLSN)

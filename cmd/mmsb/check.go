@@ -123,8 +123,14 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	if m, err := tlog.ReadMode(fs, filepath.Join(dir, "checkpoints")); err == nil && m == tlog.ModeNoLog {
 		// Written by a bus without a log since checkpoints/log-mode
 		// exists: checked as --no-log says (before, the flag was needed,
-		// as an empty wal/ also looked like a removed log).
-		noLog = true
+		// as an empty wal/ also looked like a removed log). Segments
+		// beside it are what a crash left in an Open without a log
+		// between recording "no log" and removing them: they are checked
+		// as a log (refused as "written with a log", with --no-log named
+		// though not given).
+		if has, err := tlog.HasSegment(fs, filepath.Join(dir, "wal")); err == nil && !has {
+			noLog = true
+		}
 	}
 	rep := &checkReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}, Problems: []checkProblem{}}
 	// Problems stream out as they are found, so that a long check of a

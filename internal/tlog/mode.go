@@ -102,6 +102,13 @@ func ReadMode(fs vfs.FS, ckDir string) (Mode, error) {
 	if vfs.IsNotExist(err) {
 		return ModeUnknown, nil
 	}
+	if errors.Is(err, vfs.ErrNotRegular) {
+		// A directory or a device under the file's name holds no mode:
+		// malformed, as the bus reports a damaged one (Open said only
+		// "open …: not a regular file", and WriteMode failed at its
+		// rename, leaving its temporary).
+		return 0, fmt.Errorf("%w: %s: %w", ErrBadMode, path, err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("tlog: open %s: %w", path, err)
 	}
@@ -130,7 +137,12 @@ func WriteMode(fs vfs.FS, ckDir string, m Mode) error {
 	}
 	path := fs.Join(ckDir, ModeFileName)
 	tmp := path + ".tmp"
-	if cur, err := ReadMode(fs, ckDir); err == nil && cur == m {
+	cur, err := ReadMode(fs, ckDir)
+	if errors.Is(err, vfs.ErrNotRegular) {
+		// The rename below cannot replace it: say so before writing.
+		return fmt.Errorf("%w (remove it)", err)
+	}
+	if err == nil && cur == m {
 		// A crash during an earlier write may have left its temporary:
 		// nothing reads it, but a directory's *.tmp files are taken for
 		// unfinished work (the crash suite's check).

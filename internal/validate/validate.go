@@ -228,14 +228,18 @@ func Live(e *mmsb.Bus) Target { return Target{Engine: e} }
 
 // Offline returns a Target for the data directory dir on fs. NoLog is set
 // when dir's checkpoints/log-mode says a bus without a log wrote it
-// (tlog.ModeNoLog); a mode file that does not read leaves it unset, and
+// (tlog.ModeNoLog) and wal/ holds no segment; a mode file that does not read leaves it unset, and
 // the checks that rebuild the bus report it (mmsb.Replay refuses it).
 func Offline(fs vfs.FS, dir string, funcs map[string]mmsb.RecomputeFunc) Target {
 	if fs == nil {
 		fs = vfs.Default
 	}
 	mode, err := tlog.ReadMode(fs, fs.Join(dir, "checkpoints"))
-	return Target{FS: fs, Dir: dir, Funcs: funcs, NoLog: err == nil && mode == tlog.ModeNoLog}
+	// Segments beside "no log" are what a crash left in an Open without a
+	// log between recording it and removing them: they are checked as a
+	// log (checkNoLog refused them as "written with a log").
+	has, herr := tlog.HasSegment(fs, fs.Join(dir, "wal"))
+	return Target{FS: fs, Dir: dir, Funcs: funcs, NoLog: err == nil && mode == tlog.ModeNoLog && herr == nil && !has}
 }
 
 // location returns the filesystem and directory holding the bus's files,
