@@ -49,6 +49,9 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 	if err := begin(ctx, "integrity", o); err != nil {
 		return *rep, err
 	}
+	if err := t.closed(); err != nil {
+		return *rep, err // before the no-log case: a closed bus is not "not compared"
+	}
 	if t.Engine == nil && t.NoLog {
 		if _, _, err := t.location(ctx); err != nil {
 			return *rep, err // NoLog on a directory with a log

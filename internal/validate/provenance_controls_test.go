@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -240,4 +241,29 @@ func TestProvenanceCatchesFalseRepeat(t *testing.T) {
 	}
 	rep, err = ProvenanceWith(ctx, e, Options{Samples: -1}, fake)
 	requireKind(t, rep, err, "marked a repeat", KindProvenance, 0)
+}
+
+// TestProvenanceCatchesFailedQueries: a provenance query that fails (not
+// through its context) is one problem of kind "failed" per sample, naming
+// the page, its range and the error; the run is a failure, not a pass
+// with every sample unchecked. With that report line removed, a bus
+// whose every query failed passed every test of the package (tried).
+func TestProvenanceCatchesFailedQueries(t *testing.T) {
+	e := sparseBus(t)
+	defer e.Close()
+	boom := errors.New("injected query failure")
+	ask := func(context.Context, mmsb.PageID, int, int) (*mmsb.ProvenanceResult, error) { return nil, boom }
+	rep, err := ProvenanceWith(ctx, e, Options{Samples: -1}, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != 24 || rep.OK() {
+		t.Fatalf("want a failed problem for each of 24 pages, got %d (outcome %s): %v", rep.Total, rep.Outcome(), rep.Problems)
+	}
+	for _, p := range rep.Problems {
+		if p.Kind != KindFailed || p.Page == 0 || !strings.HasPrefix(p.Where, fmt.Sprintf("page %d [", p.Page)) ||
+			p.What != "provenance query failed: injected query failure" {
+			t.Fatalf("problem %+v: want kind %q naming its page, range and the error", p, KindFailed)
+		}
+	}
 }

@@ -78,9 +78,21 @@ type bindingInputs struct {
 	upToDate bool // latest derivation known and nothing written since
 }
 
+// bindingBus is what a binding's check reads of a bus. *mmsb.Bus is the
+// only one outside tests; a test wraps it to make the reads of one page
+// fail, as a live bus's do only when it closes under the check
+// (TestPurityReportsFailedReads).
+type bindingBus interface {
+	Binding(id mmsb.PageID) (mmsb.Binding, bool)
+	Func(name string) (mmsb.RecomputeFunc, bool)
+	Page(id mmsb.PageID) (mmsb.PageInfo, error)
+	ReadPage(id mmsb.PageID, dst []byte) ([]byte, mmsb.Epoch, error)
+	LastDerivation(id mmsb.PageID) (mmsb.Derivation, bool)
+}
+
 // readBinding reads a binding's inputs; ok is false when the page or a
 // parent is missing (reported) or the function is not registered.
-func readBinding(e *mmsb.Bus, id mmsb.PageID, r *reporter) (bindingInputs, bool) {
+func readBinding(e bindingBus, id mmsb.PageID, r *reporter) (bindingInputs, bool) {
 	var bi bindingInputs
 	b, ok := e.Binding(id)
 	if !ok {
@@ -138,7 +150,7 @@ func readBinding(e *mmsb.Bus, id mmsb.PageID, r *reporter) (bindingInputs, bool)
 // function was called (a failed run ends the binding's check). err is
 // ctx's error (wrapped) when ctx ended between two runs: up to
 // MaxPurityRuns calls of a slow function must not outlast a cancel.
-func checkBinding(ctx context.Context, e *mmsb.Bus, id mmsb.PageID, runs int, r *reporter, purity bool) (consistent, ok bool, calls int, err error) {
+func checkBinding(ctx context.Context, e bindingBus, id mmsb.PageID, runs int, r *reporter, purity bool) (consistent, ok bool, calls int, err error) {
 	bi, ok := readBinding(e, id, r)
 	if !ok {
 		return false, false, 0, nil

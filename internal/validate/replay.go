@@ -35,6 +35,9 @@ func Replay(ctx context.Context, t Target, o Options) (Report, error) {
 	if err := begin(ctx, "replay", o); err != nil {
 		return *rep, err
 	}
+	if err := t.closed(); err != nil {
+		return *rep, err // before the no-log case: a closed bus is not "not compared"
+	}
 	var tot replayTotals
 	var err error
 	if t.Engine != nil && t.Engine.Stats().NoLog {
@@ -150,11 +153,11 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	}
 	opts := &mmsb.Options{FS: fs, Functions: t.Funcs}
 	first := "LSN 1"
-	full, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, opts)
+	full, err := rebuild(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, opts)
 	if errors.Is(err, mmsb.ErrLogTruncated) {
 		r.note("log no longer holds LSN 1; replaying from the oldest checkpoint instead")
 		first = "the oldest checkpoint"
-		full, err = mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, opts)
+		full, err = rebuild(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, opts)
 	}
 	if err != nil {
 		if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
@@ -165,7 +168,7 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 	}
 	defer full.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	firstFrom := startedFrom(full.Recovery())
-	newest, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, opts)
+	newest, err := rebuild(ctx, dir, mmsb.ReplayTarget{}, opts)
 	if err != nil {
 		if errors.Is(err, mmsb.ErrCorruption) || errors.Is(err, mmsb.ErrLogTruncated) {
 			r.addf(KindFailed, 0, 0, dir, "replay from the newest checkpoint failed: %v", err)
@@ -187,13 +190,28 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 		r.note("not compared: %s", r.rep.NotCompared)
 		return nil
 	}
-	tot.comparisons++
-	where := fmt.Sprintf("replay from %s vs from %s", firstFrom, newestFrom)
-	if a, b := full.LastLSN(), newest.LastLSN(); a != b {
-		r.addf(KindDivergence, 0, 0, where, "replays end at different LSNs: %d from %s, %d from %s", a, firstFrom, b, newestFrom)
-	}
-	return compareEngines(ctx, full, newest, where, r, tot)
+	return compareReplays(ctx, full, newest, firstFrom, newestFrom, r, tot)
 }
+
+// compareReplays compares two replays of one directory, a started from
+// aFrom and b from bFrom: where each ended, then everything
+// compareEngines compares. A separate function so that a test can feed it
+// two buses that end at different LSNs, which two replays of one log do
+// not (TestReplayCompareCatchesDifferentEnds).
+func compareReplays(ctx context.Context, a, b *mmsb.Bus, aFrom, bFrom string, r *reporter, tot *replayTotals) error {
+	tot.comparisons++
+	where := fmt.Sprintf("replay from %s vs from %s", aFrom, bFrom)
+	if x, y := a.LastLSN(), b.LastLSN(); x != y {
+		r.addf(KindDivergence, 0, 0, where, "replays end at different LSNs: %d from %s, %d from %s", x, aFrom, y, bFrom)
+	}
+	return compareEngines(ctx, a, b, where, r, tot)
+}
+
+// rebuild is mmsb.Replay; a test replaces it to make the replay from the
+// newest checkpoint fail after the one from LSN 1 succeeded, which a
+// directory does only when it changes between the two
+// (TestReplayOfflineReportsFailedNewestReplay).
+var rebuild = mmsb.Replay
 
 // startedFrom names where a detached replay started.
 func startedFrom(rec mmsb.Recovery) string {
@@ -203,10 +221,22 @@ func startedFrom(rec mmsb.Recovery) string {
 	return fmt.Sprintf("checkpoint %s (LSN %d)", rec.Checkpoint, rec.CheckpointLSN)
 }
 
+// comparedBus is what compareEngines reads of a bus. *mmsb.Bus is the
+// only one outside tests; a test wraps it to make a listing or a read
+// fail, which a replayed bus does only when it is closed under the
+// comparison (TestReplayCompareReportsFailedReads).
+type comparedBus interface {
+	Pages() ([]mmsb.PageInfo, error)
+	ReadPage(id mmsb.PageID, dst []byte) ([]byte, mmsb.Epoch, error)
+	Edges() []mmsb.Edge
+	Bindings() []mmsb.PageID
+	Binding(id mmsb.PageID) (mmsb.Binding, bool)
+}
+
 // compareEngines compares two quiescent engines page by page, reporting
 // every difference; it returns ctx's error (wrapped) when ctx ends
 // between two pages.
-func compareEngines(ctx context.Context, a, b *mmsb.Bus, where string, r *reporter, tot *replayTotals) error {
+func compareEngines(ctx context.Context, a, b comparedBus, where string, r *reporter, tot *replayTotals) error {
 	pa, errA := a.Pages()
 	pb, errB := b.Pages()
 	if err := errors.Join(errA, errB); err != nil {

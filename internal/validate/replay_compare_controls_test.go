@@ -113,3 +113,43 @@ func TestReplayLiveReportsEachDifference(t *testing.T) {
 	want := fmt.Sprintf("page %d: 1 bytes differ", src[3])
 	requireProblem(t, rep, err, want)
 }
+
+// TestReplayCompareCatchesDifferentEnds is the control of the offline
+// replay's first comparison: two replays that end at different LSNs. Two
+// replays of one log cannot be made to, so two buses are built alike
+// except that the second created and freed one more page after the
+// others: the same pages, bytes, edges and bindings, two more LSNs. The
+// end is then the only difference, and the finding the only one (with
+// it removed, the pair passed).
+func TestReplayCompareCatchesDifferentEnds(t *testing.T) {
+	build := func(extra bool) *mmsb.Bus {
+		e := openBus(t, vfs.NewMem(), nil)
+		t.Cleanup(func() { _ = e.Close() })
+		ids, err := e.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 8}})
+		mustNil(t, err)
+		_, err = e.Commit(ctx, []delta.Delta{{Page: ids[0], Runs: []delta.Run{{Data: []byte{7}}}}})
+		mustNil(t, err)
+		mustNil(t, e.Bind(ctx, ids[1], "passthrough", nil, ids[:1]))
+		if extra {
+			id, err := e.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+			mustNil(t, err)
+			mustNil(t, e.FreePage(ctx, id))
+		}
+		return e
+	}
+	a, b := build(false), build(true)
+	if a.LastLSN() == b.LastLSN() {
+		t.Fatalf("both buses end at LSN %d: the case needs two ends", a.LastLSN())
+	}
+	r, rep := newReporter("replay", &Options{})
+	var tot replayTotals
+	mustNil(t, compareReplays(ctx, a, b, "LSN 1", "checkpoint c (LSN 2)", r, &tot))
+	want := fmt.Sprintf("replays end at different LSNs: %d from LSN 1, %d from checkpoint c (LSN 2)", a.LastLSN(), b.LastLSN())
+	if rep.Total != 1 || rep.Problems[0].What != want || rep.Problems[0].Kind != KindDivergence ||
+		rep.Problems[0].Where != "replay from LSN 1 vs from checkpoint c (LSN 2)" {
+		t.Fatalf("%d problem(s) %+v, want exactly one: %q (kind %q)", rep.Total, rep.Problems, want, KindDivergence)
+	}
+	if tot.comparisons != 1 || tot.pagesDiff != 0 {
+		t.Fatalf("comparisons %d, pages differing %d; want 1 and 0", tot.comparisons, tot.pagesDiff)
+	}
+}

@@ -246,6 +246,9 @@ func Offline(fs vfs.FS, dir string, funcs map[string]mmsb.RecomputeFunc) Target 
 // after making a live engine's log readable.
 func (t Target) location(ctx context.Context) (vfs.FS, string, error) {
 	if t.Engine != nil {
+		if err := t.closed(); err != nil {
+			return nil, "", err
+		}
 		if err := t.Engine.Flush(ctx); err != nil {
 			return nil, "", err
 		}
@@ -300,7 +303,7 @@ func (t Target) open(ctx context.Context) (*mmsb.Bus, func(), error) {
 	if t.Engine != nil {
 		// A closed bus still answers Bindings and Edges (what it was), so
 		// a check that reads only those passed on it: refuse it up front.
-		if err := t.Engine.Err(); errors.Is(err, mmsb.ErrClosed) {
+		if err := t.closed(); err != nil {
 			return nil, nil, err
 		}
 		return t.Engine, func() {}, nil
@@ -314,6 +317,29 @@ func (t Target) open(ctx context.Context) (*mmsb.Bus, func(), error) {
 		return nil, nil, fmt.Errorf("validate: rebuild %s: %w", dir, err)
 	}
 	return e, func() { _ = e.Close() }, nil // a detached replay: no log to lose
+}
+
+// closed returns an mmsb.ErrClosed error when the target is a live bus
+// that was closed, nil otherwise. A bus that failed before it was closed
+// answers Err with its failure (mmsb.ErrFailed), not ErrClosed: purity
+// then ran on it and listed one "bus closed" problem per binding, and the
+// others failed with a bare ErrClosed from whichever read came first
+// (TestValidatorsRefuseFailedThenClosedBus). The error wraps both, so a
+// caller sees one error that says the bus is closed and why it had failed.
+func (t Target) closed() error {
+	if t.Engine == nil {
+		return nil
+	}
+	err := t.Engine.Err()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mmsb.ErrClosed):
+		return err
+	case t.Engine.Stats().Closed:
+		return fmt.Errorf("%w (it had failed before: %w)", mmsb.ErrClosed, err)
+	}
+	return nil // failed but open: its pages, graph and log still read
 }
 
 // begin is what every validator checks before it starts: its options
