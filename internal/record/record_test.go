@@ -205,6 +205,9 @@ func checkPendingRoundTrip(payload []byte) error {
 		return fmt.Errorf("pending record accepted with %d IDs %v: want 1 to %d, strictly ascending", len(ids), ids, MaxPendingPerRecord)
 	}
 	enc := AppendPending(nil, ids)
+	if len(enc) > len(payload) {
+		return fmt.Errorf("a %d-byte pending record decoded to IDs whose encoding takes %d bytes: % x", len(payload), len(enc), payload)
+	}
 	again, err := DecodePending(enc, nil)
 	if err != nil || !slices.Equal(again, ids) {
 		return fmt.Errorf("pending IDs %v encode to % x, which decodes to %v, %w", ids, enc, again, err)

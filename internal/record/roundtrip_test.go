@@ -74,6 +74,13 @@ func checkBatchRoundTrip(payload []byte, enc opEncoder) error {
 		return nil
 	}
 	again := encodeBatch(time, ops, enc)
+	// The encoders write the shortest form (minimal varints, short
+	// sources), and the decoders accept only longer spellings of it: a
+	// payload that decodes to more than it holds (a truncated field read
+	// as zero) is a refusal lost.
+	if len(again) > len(payload) {
+		return fmt.Errorf("a %d-byte payload decoded to operations whose encoding takes %d bytes\npayload %x\nre-encoded %x", len(payload), len(again), payload, again)
+	}
 	time2, ops2, err := decodeBatch(again)
 	if err != nil {
 		return fmt.Errorf("re-encoding of a valid payload does not decode: %w\npayload %x\nre-encoded %x", err, payload, again)
@@ -177,6 +184,9 @@ func checkStateRoundTrip(payload []byte, enc func([]byte, *State) []byte) error 
 		return nil
 	}
 	again := enc(nil, &st)
+	if len(again) > len(payload) {
+		return fmt.Errorf("a %d-byte state record decoded to a state whose encoding takes %d bytes: %x", len(payload), len(again), payload)
+	}
 	st2, err := DecodeState(again)
 	if err != nil {
 		return fmt.Errorf("re-encoded state does not decode: %w", err)

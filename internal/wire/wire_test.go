@@ -79,6 +79,20 @@ func FuzzDeltaFromProto(f *testing.F) {
 	for _, seed := range deltaProtoSeeds(f) {
 		f.Add(seed)
 	}
+	// And deltas that carry a field their form does not have: refused, and
+	// a conversion that took one would fail the round trip (the field is
+	// not converted back), so the seeds alone catch a lost refusal.
+	for _, p := range []*mmsbv1.Delta{
+		{Page: 1, Form: mmsbv1.DeltaForm_DELTA_FORM_RUNS, Runs: []*mmsbv1.Run{{Off: 1, Data: []byte("a")}}, Mask: []byte{1}},
+		{Page: 1, Form: mmsbv1.DeltaForm_DELTA_FORM_RUNS, Runs: []*mmsbv1.Run{{Off: 1, Data: []byte("a")}}, Payload: []byte{1}},
+		{Page: 1, Form: mmsbv1.DeltaForm_DELTA_FORM_MASKED_DENSE, Mask: []byte{1}, MaskLen: 8, Payload: []byte{7}, Runs: []*mmsbv1.Run{{Off: 1, Data: []byte("a")}}},
+	} {
+		b, err := proto.Marshal(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if err := checkDeltaProto(b, wire.DeltaToProto); err != nil {
 			t.Fatal(err)
