@@ -9,7 +9,9 @@
 // a retry could apply them twice. A call whose context ends while it waits
 // to retry returns an error wrapping both the context's error and the
 // server's last answer. Watch resumes by itself after a dropped
-// stream, from the LSN after the last change it delivered.
+// stream, from the LSN after the last change it delivered, and after a
+// stream silent for longer than WatchOptions.SilenceTimeout (a hung server
+// or a half-open connection).
 package client
 
 import (
@@ -716,7 +718,7 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 				}
 			}
 		}
-		err = withSentinels(stream.Err())
+		err = readLimitError("QueryLog", withSentinels(stream.Err()))
 		if err != nil && delivered > 0 {
 			// Retrying would deliver those operations again.
 			return struct{}{}, &noRetry{fmt.Errorf("client: QueryLog: the stream broke after %d operations: %w", delivered, err)}
@@ -774,9 +776,24 @@ func (c *Client) Provenance(ctx context.Context, id mmsb.PageID, off, n, depth i
 		return c.rpc.Provenance(ctx, connect.NewRequest(req))
 	})
 	if err != nil {
-		return nil, err
+		return nil, readLimitError("Provenance", err)
 	}
 	return provenanceFromProto(resp.Msg, id, off, n)
+}
+
+// readLimitError names the call and the bound to raise on an answer the
+// client's read limit refused (connect's own message, "message size N is
+// larger than configured max M", names neither): a Provenance answer's
+// first write is sent whole, and so is a QueryLog or Watch message's
+// last operation, with an intent of up to a log record
+// (TestProvenanceAnswerOverReadLimit, TestStreamOverReadLimit). Other
+// errors are returned as they are.
+func readLimitError(call string, err error) error {
+	if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "larger than configured max") {
+		return err
+	}
+	return fmt.Errorf("client: %s: the answer is larger than this client reads (DefaultReadMaxBytes, %d, unless WithConnectOptions(connect.WithReadMaxBytes(n)) set another): %w",
+		call, DefaultReadMaxBytes, err)
 }
 
 // provenanceFromProto decodes a Provenance answer, refusing with

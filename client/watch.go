@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -52,7 +54,34 @@ type WatchOptions struct {
 	// change or a message after the server's opening progress message
 	// counts as failed.
 	MaxReconnects int
+	// SilenceTimeout is how long a stream may bring no message before
+	// the client takes the connection for dead (a hung server, or a
+	// half-open connection nothing will ever close): it drops the stream
+	// and resumes from the LSN after the last change delivered, as after
+	// any drop; once reconnections run out, Watch returns an error
+	// wrapping ErrWatchSilent. The server sends a progress message at
+	// least every progress interval and says so in a response header;
+	// the bound is never below three such intervals, so that an idle
+	// watch is not dropped. A server that does not say so (before
+	// 2026-12-06) is watched for its opening message only. 0:
+	// DefaultSilenceTimeout; negative: no watchdog. The time fn takes
+	// does not count.
+	SilenceTimeout time.Duration
 }
+
+// DefaultSilenceTimeout is WatchOptions.SilenceTimeout's default: ten
+// progress intervals of the server's default (1 s), long enough for a
+// loaded server catching up on a long log.
+const DefaultSilenceTimeout = 10 * time.Second
+
+// ErrWatchSilent means a watch stream brought no message for longer than
+// its silence bound (WatchOptions.SilenceTimeout): the connection was
+// taken for dead.
+var ErrWatchSilent = errors.New("client: watch stream silent")
+
+// progressMsHeader is the response header in which the server gives a
+// Watch stream's progress interval in milliseconds (server.ProgressMsKey).
+const progressMsHeader = "Mmsb-Progress-Ms"
 
 // Change is one committed operation on a watched page.
 type Change struct {
@@ -83,8 +112,11 @@ type WatchEvent struct {
 // for an unknown kind or changes out of LSN order, naming the LSN; nothing
 // of that message is delivered). A dropped stream, or a server
 // shutting down, is resumed from the LSN after the last change delivered:
-// fn sees no gap and no duplicate. A nil fn, a negative Progress or
-// MaxReconnects are refused with mmsb.ErrInvalidOption.
+// fn sees no gap and no duplicate; so is a stream silent for longer than
+// WatchOptions.SilenceTimeout (a hung server or a half-open connection),
+// and when reconnections run out the error wraps ErrWatchSilent. A nil
+// fn, a negative Progress or MaxReconnects are refused with
+// mmsb.ErrInvalidOption.
 func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEvent) error) error {
 	ms, err := progressMs(opts.Progress)
 	if err != nil {
@@ -113,9 +145,13 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 	next := max(opts.FromLSN, 1) // the first LSN not yet delivered
 	fails := 0
 	wait := c.backoff
+	silence := opts.SilenceTimeout
+	if silence == 0 {
+		silence = DefaultSilenceTimeout
+	}
 	for {
 		req.FromLsn = uint64(next)
-		progressed, err := c.watchOnce(ctx, req, &next, fn)
+		progressed, err := c.watchOnce(ctx, req, &next, silence, fn)
 		// fn's error (or a change the client cannot decode) first: a
 		// function that cancels ctx and returns its own error got the
 		// internal wrapper, which unwraps to nothing, until 2026-12-06
@@ -163,6 +199,15 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 			return fmt.Errorf("client: watch ended by Close: %w (%w)", mmsb.ErrClosed, err)
 		case <-t.C:
 		}
+		if errors.Is(err, ErrWatchSilent) {
+			// Over HTTP/2 the next stream would go on the same
+			// connection, the silent one (HTTP/1.1 closes a cancelled
+			// request's): close it, idle now that its stream is gone,
+			// with the client's other idle ones (TestWatchSilentServer,
+			// gRPC). A caller's HTTP client (WithHTTPClient) is left
+			// alone.
+			c.closeIdle()
+		}
 		wait = min(2*wait, 2*time.Second)
 	}
 }
@@ -195,13 +240,37 @@ func (u *stopError) Error() string { return u.err.Error() }
 
 // watchOnce runs one stream, advancing *next past every change delivered.
 // A nil error means the server ended the stream cleanly (it never does
-// on its own, so it is treated as a drop by the caller's loop).
-func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *mmsb.LSN, fn func(WatchEvent) error) (bool, error) {
+// on its own, so it is treated as a drop by the caller's loop). A stream
+// silent for longer than silence (when positive; see
+// WatchOptions.SilenceTimeout) is cut and reported as an Unavailable
+// error wrapping ErrWatchSilent, which the caller resumes.
+func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *mmsb.LSN, silence time.Duration, fn func(WatchEvent) error) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.closed, cancel)() // Close ends the stream
+	// The watchdog: armed while the client waits for a message (not
+	// while fn runs), it cancels the stream when the wait outlasts the
+	// bound. A half-open connection to a hung server otherwise kept
+	// Watch waiting until ctx ended (TestWatchSilentServer).
+	var silent atomic.Bool
+	dog := time.AfterFunc(time.Hour, func() { silent.Store(true); cancel() })
+	dog.Stop()
+	defer dog.Stop()
+	arm := func() {
+		if silence > 0 {
+			dog.Reset(silence)
+		}
+	}
+	silentErr := func() error {
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: no message from the server for %v: the connection is taken for dead", ErrWatchSilent, silence))
+	}
+	arm() // the server's opening message comes at once
 	stream, err := c.rpc.Watch(ctx, connect.NewRequest(req))
 	if err != nil {
+		dog.Stop()
+		if silent.Load() {
+			return false, silentErr()
+		}
 		return false, err
 	}
 	defer func() { _ = stream.Close() }()
@@ -214,7 +283,11 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 	start, received := *next, 0
 	progressed := func() bool { return received > 1 || *next != start }
 	for stream.Receive() {
+		dog.Stop()
 		received++
+		if received == 1 {
+			silence = streamSilence(stream.ResponseHeader().Get(progressMsHeader), silence)
+		}
 		ev, nx, err := watchEvent(stream.Msg(), *next)
 		if err != nil {
 			return progressed(), &stopError{err}
@@ -223,11 +296,29 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 			return progressed(), &stopError{err}
 		}
 		*next = nx
+		arm()
+	}
+	dog.Stop()
+	if silent.Load() {
+		return progressed(), silentErr()
 	}
 	if err := stream.Err(); err != nil {
-		return progressed(), withSentinels(err)
+		return progressed(), readLimitError("Watch", withSentinels(err))
 	}
 	return progressed(), connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
+}
+
+// streamSilence is a stream's silence bound once its headers are in:
+// with the server's progress interval (header value hdr, in
+// milliseconds), at least three intervals; without one (a server before
+// 2026-12-06, which could be silent while a watch caught up), 0: no
+// watchdog for the rest of the stream. silence <= 0 stays off.
+func streamSilence(hdr string, silence time.Duration) time.Duration {
+	ms, err := strconv.ParseUint(hdr, 10, 32)
+	if silence <= 0 || err != nil || ms == 0 {
+		return 0
+	}
+	return max(silence, 3*time.Duration(ms)*time.Millisecond)
 }
 
 // watchEvent decodes one Watch message for a watch whose first LSN not yet

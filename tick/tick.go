@@ -16,6 +16,15 @@ import (
 	"github.com/mmsb-go/mmsb/internal/metric"
 )
 
+// MinInterval is the shortest period Run accepts. A tick batches the
+// deltas submitted since the last one and propagates them once; the
+// design target is one tick per 16 ms frame (DefaultBudget). A period
+// far below that batches nothing more and only burns CPU: with 1 ns
+// (a typo for 1s, or a unit left off) the ticker fires again before a
+// tick ends and Run ran ticks back to back, a whole core busy on an idle
+// bus. 1 ms leaves sixteen times the design rate.
+const MinInterval = time.Millisecond
+
 // Defaults of Options.
 const (
 	DefaultBudget        = 16 * time.Millisecond
@@ -930,7 +939,9 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 // usable (recompute failures) are reported through events and metrics and
 // do not stop the loop. Deltas submitted but not committed when Run returns
 // (still queued, or kept by a tick that ctx interrupted) stay in line: a
-// later Tick or Run commits them.
+// later Tick or Run commits them. An interval below MinInterval (1 ms)
+// is refused with mmsb.ErrInvalidOption naming it and the bound
+// (TestRunIntervalBelowMinimum): it ran ticks back to back.
 //
 // The orchestrator's Close stops Run at once (mmsb.ErrClosed), without
 // waiting for the next tick; closed and ctx done both is ErrClosed
@@ -940,6 +951,9 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("%w: tick interval %v", mmsb.ErrInvalidOption, interval)
+	}
+	if interval < MinInterval {
+		return fmt.Errorf("%w: tick interval %v is below the minimum %v (MinInterval)", mmsb.ErrInvalidOption, interval, MinInterval)
 	}
 	tk := time.NewTicker(interval)
 	defer tk.Stop()

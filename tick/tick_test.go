@@ -415,7 +415,7 @@ func TestConcurrentSubmit(t *testing.T) {
 	}()
 	runCtx, stop := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
-	go func() { runDone <- o.Run(runCtx, 200*time.Microsecond) }()
+	go func() { runDone <- o.Run(runCtx, MinInterval) }()
 	var wg sync.WaitGroup
 	for g := 0; g < goroutines; g++ {
 		wg.Add(1)

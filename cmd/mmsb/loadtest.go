@@ -100,6 +100,18 @@ It refuses a non-loopback server unless --allow-remote: it writes to the bus.`,
 // the largest request any `mmsb serve` accepts, --max-request-bytes).
 const maxLoadtestPayload = maxServeRequestBytes
 
+// Upper bounds of loadtest's flags: past them a value is a typo, not a
+// load test. --pages 10^12 was accepted, and the run created pages in
+// chunks (the client holding every ID) until the server's page memory
+// refused one, after minutes and gigabytes; each commit's latency is
+// kept for the percentiles, 8 bytes a commit, so --duration 1000h would
+// grow without bound too.
+const (
+	maxLoadtestPages     = 1 << 24        // 128 MiB of page IDs in the client
+	maxLoadtestPageBytes = int64(1) << 36 // 64 GiB of pages for the server to hold
+	maxLoadtestDuration  = time.Hour
+)
+
 // check refuses flag values the load test cannot run with, naming the
 // first flag that is wrong and its value.
 func (o *loadtestOptions) check() error {
@@ -108,20 +120,25 @@ func (o *loadtestOptions) check() error {
 		return usageErr("--clients must be in 1..4096, got %d", o.clients)
 	case o.batch < 1 || o.batch > 1<<20:
 		return usageErr("--batch must be in 1..%d, got %d", 1<<20, o.batch)
-	case o.pages < 1:
-		return usageErr("--pages must be at least 1, got %d", o.pages)
-	case o.duration <= 0:
-		return usageErr("--duration must be positive, got %s", o.duration)
+	case o.pages < 1 || o.pages > maxLoadtestPages:
+		return usageErr("--pages must be in 1..%d, got %d", maxLoadtestPages, o.pages)
+	case o.duration <= 0 || o.duration > maxLoadtestDuration:
+		return usageErr("--duration must be positive and at most %s, got %s", maxLoadtestDuration, o.duration)
 	case o.pageSize < 1 || o.pageSize > mmsb.MaxPageSize:
 		return usageErr("--page-size must be in 1..%d, got %d", mmsb.MaxPageSize, o.pageSize)
 	case o.deltaBytes < 1 || o.deltaBytes > o.pageSize:
 		return usageErr("--delta-bytes must be in 1..page size (%d), got %d", o.pageSize, o.deltaBytes)
-	case o.clients*o.batch*o.deltaBytes > maxLoadtestPayload:
+	case int64(o.clients)*int64(o.batch)*int64(o.deltaBytes) > maxLoadtestPayload:
+		// In int64: on a 32-bit platform the int product wrapped (64 ×
+		// 1024 × 32768 is 2^31) and passed.
 		// Each client fills a batch's payload before its first commit:
 		// --batch 1048576 --delta-bytes 16777216 asked for 16 TiB and
 		// the process died ("fatal error: runtime: out of memory").
 		return usageErr("--clients × --batch × --delta-bytes must be at most %d (1 GiB, each client holds a batch), got %d × %d × %d",
 			maxLoadtestPayload, o.clients, o.batch, o.deltaBytes)
+	case int64(o.pages)*int64(o.pageSize) > maxLoadtestPageBytes:
+		return usageErr("--pages × --page-size must be at most %d (64 GiB for the server to hold), got %d × %d",
+			maxLoadtestPageBytes, o.pages, o.pageSize)
 	case o.watchers < 0 || o.watchers > 10000:
 		return usageErr("--watchers must be in 0..10000, got %d", o.watchers)
 	case o.stalledWatchers < 0 || o.stalledWatchers > 10000:

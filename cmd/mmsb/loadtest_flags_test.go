@@ -6,7 +6,8 @@ import (
 )
 
 // Each bad loadtest flag is refused before any connection, naming the
-// flag and the value given (one message listed every constraint at once).
+// flag and the value given (one message listed every constraint at once),
+// above an upper bound too (--pages, --duration had none).
 func TestLoadtestBadFlagsNamed(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -16,9 +17,17 @@ func TestLoadtestBadFlagsNamed(t *testing.T) {
 		{[]string{"--clients", "5000"}, "--clients must be in 1..4096, got 5000"},
 		{[]string{"--batch", "0"}, "--batch must be in 1..1048576, got 0"},
 		{[]string{"--batch", "100000000"}, "--batch must be in 1..1048576, got 100000000"},
-		{[]string{"--pages", "0"}, "--pages must be at least 1, got 0"},
-		{[]string{"--duration", "0s"}, "--duration must be positive, got 0s"},
-		{[]string{"--duration", "-1s"}, "--duration must be positive, got -1s"},
+		{[]string{"--pages", "0"}, "--pages must be in 1..16777216, got 0"},
+		// No upper bound: the run created pages until the server's page
+		// memory refused one, minutes and gigabytes later.
+		{[]string{"--pages", "1000000000000"}, "--pages must be in 1..16777216, got 1000000000000"},
+		{[]string{"--pages", "16777217"}, "--pages must be in 1..16777216, got 16777217"},
+		{[]string{"--pages", "16777216", "--page-size", "8192"},
+			"--pages × --page-size must be at most 68719476736 (64 GiB for the server to hold), got 16777216 × 8192"},
+		{[]string{"--duration", "0s"}, "--duration must be positive and at most 1h0m0s, got 0s"},
+		{[]string{"--duration", "-1s"}, "--duration must be positive and at most 1h0m0s, got -1s"},
+		// Each commit's latency is kept: 1000h grew without bound.
+		{[]string{"--duration", "1000h"}, "--duration must be positive and at most 1h0m0s, got 1000h0m0s"},
 		{[]string{"--page-size", "0"}, "--page-size must be in 1..16777216, got 0"},
 		{[]string{"--delta-bytes", "0"}, "--delta-bytes must be in 1..page size (1024), got 0"},
 		{[]string{"--delta-bytes", "2000"}, "--delta-bytes must be in 1..page size (1024), got 2000"},
@@ -38,5 +47,14 @@ func TestLoadtestBadFlagsNamed(t *testing.T) {
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("loadtest %v: exit %d, stderr %q; want exit %d naming %q", tc.args, r.code, r.stderr, exitUsage, tc.want)
 		}
+	}
+}
+
+// TestLoadtestUpperBoundsAccepted: the upper bounds themselves are
+// accepted (the control of TestLoadtestBadFlagsNamed's rows past them).
+func TestLoadtestUpperBoundsAccepted(t *testing.T) {
+	o := loadtestOptions{clients: 1, batch: 1, pages: maxLoadtestPages, pageSize: 4096, deltaBytes: 16, duration: maxLoadtestDuration}
+	if err := o.check(); err != nil {
+		t.Fatalf("--pages %d --page-size %d --duration %s: %v, want it accepted", o.pages, o.pageSize, o.duration, err)
 	}
 }

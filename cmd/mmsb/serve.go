@@ -150,6 +150,11 @@ func (o *serveOptions) checkLimits() error {
 			return usageErr("%s must not be negative, got %s", d.flag, d.v)
 		}
 	}
+	// A period below tick.MinInterval ran ticks back to back, a core busy
+	// on an idle bus (--ticks 1ns, a unit mistyped).
+	if o.ticks > 0 && o.ticks < tick.MinInterval {
+		return usageErr("--ticks must be 0 (off) or at least %v, got %v", tick.MinInterval, o.ticks)
+	}
 	if o.gzipMinBytes < 0 {
 		return usageErr("--gzip-min-bytes must not be negative, got %d", o.gzipMinBytes)
 	}

@@ -1,6 +1,10 @@
 package server
 
-import "context"
+import (
+	"context"
+
+	"github.com/mmsb-go/mmsb"
+)
 
 // SetAsOfHooks sets the functions an as-of Read calls when it takes a
 // slot and starts replaying (started) and when it finds every slot taken
@@ -43,3 +47,12 @@ func SetStatsWaitingHook(s *Server, waiting func()) { s.hooks.statsWaiting = wai
 // before it takes each operation the log query yields. Set before the
 // server serves.
 func SetQueryLogHook(s *Server, op func(context.Context)) { s.hooks.queryLogOp = op }
+
+// SetWatchCatchUpHook sets the function a watch catching up from the log
+// calls after each step it read and sent, with its position. Set before
+// the server serves.
+func SetWatchCatchUpHook(s *Server, step func(pos mmsb.LSN)) { s.hooks.watchCatchUpStep = step }
+
+// SetMaxAnswerBytes lowers the bound of an answer that cannot stop early
+// (128 MiB) for a test. Set before the server serves.
+func SetMaxAnswerBytes(s *Server, n int) { s.maxAnswer = n }

@@ -32,7 +32,18 @@ const (
 	// take 64 KiB): the answer ends early, with a next_after_id, once it
 	// would grow past it. A Provenance answer stops there too, truncated.
 	maxListBytes = 16 << 20
+	// maxAnswerBytes bounds an answer that cannot stop early: the first
+	// write of a Provenance answer is always sent, and a delta's intent
+	// may take up to a log record (256 MiB). It is the largest message
+	// the Go client reads by default (client.DefaultReadMaxBytes).
+	maxAnswerBytes = 128 << 20
 )
+
+// ErrAnswerTooLarge is the error (code resource_exhausted) of a call whose
+// answer could not be cut short and would be larger than a client reads
+// (128 MiB, client.DefaultReadMaxBytes): a Provenance whose first write
+// carries an intent of hundreds of MiB.
+var ErrAnswerTooLarge = errors.New("server: answer larger than a client reads")
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
@@ -432,11 +443,13 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 
 // ListPages implements mmsbv1connect.BusServiceHandler.
 func (s *Server) ListPages(_ context.Context, req *connect.Request[mmsbv1.ListPagesRequest]) (*connect.Response[mmsbv1.ListPagesResponse], error) {
-	limit := int(req.Msg.GetLimit())
+	// Capped as a uint32 first: on a 32-bit platform int(limit) of 2^31
+	// or more was negative, and the answer listed no page
+	// (TestLimitsAtUint32Max).
+	limit := int(min(req.Msg.GetLimit(), maxListLimit))
 	if limit == 0 {
 		limit = defaultListLimit
 	}
-	limit = min(limit, maxListLimit)
 	ids, err := s.bus.PageIDs()
 	if err != nil {
 		return nil, toConnect(err)
@@ -499,7 +512,10 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 		return err
 	}
 	defer release()
-	limit := int(m.GetLimit())
+	// As an int64: on a 32-bit platform int(limit) of 2^31 or more was
+	// negative, and the query stopped after one operation
+	// (TestLimitsAtUint32Max).
+	limit := int64(m.GetLimit())
 	// A message holds at most chunk operations and, beyond its last one,
 	// stepBytes of their data (256 deltas of 16 MiB would not fit a
 	// message's 4 GiB frame; until 2026-12-06 only delta data counted, and
@@ -527,7 +543,7 @@ func (s *Server) QueryLog(ctx context.Context, req *connect.Request[mmsbv1.Query
 			sent = lo.LSN
 			batch, size = nil, 0
 		}
-		return limit == 0 || n < limit
+		return limit == 0 || int64(n) < limit
 	})
 	if errors.Is(context.Cause(ctx), errCutShort) {
 		// Shutdown ended the query (cutQueries); a send it cut fails
@@ -626,6 +642,14 @@ func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.Pro
 		return nil, err
 	}
 	defer release()
+	// The range is checked here, as sent: on a 32-bit platform int(off)
+	// of 2^31 or more was negative, and the bus's error named a range the
+	// caller never sent ("[-16, -16+32)": TestBadInput under GOARCH=386).
+	if end := uint64(m.GetOff()) + uint64(m.GetLength()); end > mmsb.MaxPageSize {
+		err := fmt.Errorf("%w: provenance range [%d, %d+%d) of page %d is past the largest page size %d",
+			mmsb.ErrOutOfRange, m.GetOff(), m.GetOff(), m.GetLength(), m.GetPage(), mmsb.MaxPageSize)
+		return nil, busError(connect.CodeInvalidArgument, err, err)
+	}
 	r, err := s.bus.Provenance(ctx, mmsb.PageID(m.GetPage()), int(m.GetOff()), int(m.GetLength()), int(m.GetDepth()))
 	if err != nil {
 		return nil, toConnect(err)
@@ -648,6 +672,14 @@ func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.Pro
 		pw := &mmsbv1.ProvenanceWrite{Page: uint64(w.Page), Lsn: uint64(w.LSN), Kind: kind, Lo: w.Lo, Hi: w.Hi,
 			Derived: w.Derived, Source: wire.ValidText(w.Source), Intent: wire.Clone(w.Intent), Time: w.Time, Depth: int32(w.Depth), Parent: int32(w.Parent), Lost: w.Lost}
 		n := proto.Size(pw) + 8 // and its field's tag and length
+		if len(out.Writes) == 0 && n > s.maxAnswer {
+			// The first write alone: an intent of up to a log record
+			// (256 MiB) went in one answer, which the Go client refused
+			// with its read limit (TestProvenanceFirstWriteTooLarge).
+			return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+				"%w: Provenance: write 0 (page %d, LSN %d) takes %d bytes (intent %d, source %d), more than the %d bytes of an answer (client.DefaultReadMaxBytes)",
+				ErrAnswerTooLarge, w.Page, w.LSN, n, len(w.Intent), len(w.Source), s.maxAnswer))
+		}
 		if len(out.Writes) > 0 && size+n > maxListBytes {
 			out.Truncated = true
 			break

@@ -95,6 +95,8 @@ type Server struct {
 	hub  *hub
 
 	progress time.Duration
+	// maxAnswer is maxAnswerBytes (lowered by tests: export_test.go).
+	maxAnswer int
 
 	// writes counts the writing calls in flight (every state change,
 	// Submit) and the long calls (Checkpoint, VerifyReplay), so that
@@ -122,6 +124,7 @@ type Server struct {
 	hooks struct {
 		asOfStarted, asOfWaiting, statsHashing, statsWaiting func()
 		queryLogOp                                           func(context.Context)
+		watchCatchUpStep                                     func(pos mmsb.LSN)
 	}
 
 	// hashSlot holds a token while a Stats call hashes the state: one at
@@ -164,7 +167,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Bus == nil {
 		return nil, errors.New("server: Config.Bus is nil")
 	}
-	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval}
+	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval, maxAnswer: maxAnswerBytes}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

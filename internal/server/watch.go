@@ -38,6 +38,13 @@ const (
 	// LastLSNKey carries the last LSN delivered on a shutdown error (code
 	// Unavailable): resume from it + 1.
 	LastLSNKey = "Mmsb-Last-Lsn"
+	// ProgressMsKey, a response header of every Watch stream, is the
+	// stream's progress interval in milliseconds: the server promises a
+	// message at least that often, while synced and while catching up,
+	// so that a client can take a longer silence for a dead connection
+	// (client.WatchOptions.SilenceTimeout). A server without it (before
+	// 2026-12-06) sent nothing while a filtered watch caught up.
+	ProgressMsKey = "Mmsb-Progress-Ms"
 )
 
 // hubStep bounds the operations the hub (or a catching-up watcher) reads
@@ -501,7 +508,9 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 		return s.compactedError(from)
 	}
 	// Tell the client the stream is up (headers and a first progress), so
-	// that it knows the watch was accepted before any change arrives.
+	// that it knows the watch was accepted before any change arrives, and
+	// how often it will hear from the server at the least.
+	stream.ResponseHeader().Set(ProgressMsKey, strconv.FormatInt(interval.Milliseconds(), 10))
 	if err := stream.Send(&mmsbv1.WatchResponse{ProgressLsn: uint64(pos)}); err != nil {
 		return err
 	}
@@ -534,6 +543,15 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 				return toConnect(ctx.Err())
 			case <-s.hub.stopCh:
 				return s.hub.endError(pos)
+			case <-ticker.C:
+				// The progress messages go on while catching up: a
+				// watch whose pages the stretch of log does not touch
+				// sent nothing until it joined the hub, a silence the
+				// client could not tell from a dead connection
+				// (TestWatchCatchUpSendsProgress).
+				if err := stream.Send(&mmsbv1.WatchResponse{ProgressLsn: uint64(pos)}); err != nil {
+					return err
+				}
 			default:
 			}
 			var cursor mmsb.LSN
@@ -580,6 +598,9 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 				return err
 			}
 			pos = end
+			if h := s.hooks.watchCatchUpStep; h != nil {
+				h(pos)
+			}
 			if !s.unparkEpochs(epochs) {
 				epochs = nil // the server rebuilt its base meanwhile
 			}
