@@ -72,7 +72,7 @@ const defaultCheckpointBytes = 256 << 20
 // defaultCheckpointWriteRate is Options.CheckpointWriteRate's default.
 const defaultCheckpointWriteRate = 64 << 20
 
-// Options configure an Bus. The zero value is usable.
+// Options configure a Bus. The zero value is usable.
 type Options struct {
 	// FS is the filesystem (default vfs.Default; in-memory buses use a
 	// private vfs.NewMem()).
@@ -439,7 +439,30 @@ const MinCheckpointWriteRate = 1 << 20
 
 // Open opens the bus in dir, recovering its state (newest valid checkpoint
 // plus the log tail), or an in-memory bus when dir is "" (its log lives in
-// memory). A second writer on the same dir gets ErrLocked.
+// memory). A failed Open leaves nothing open (no lock, file or goroutine).
+// Its errors (test with errors.Is):
+//
+//   - ErrLocked: another Bus (in this process or another) has dir open.
+//   - ErrInvalidOption: an option out of its range or inconsistent (the
+//     Sync mode, Workers, CheckpointWriteRate, HistoryEntries, a nil entry
+//     in Functions, the replication options, Shared without an on-disk
+//     dir or with a SharedDir that is missing or not writable), a dir
+//     whose absolute path cannot be found, or a DisableLog Open of a
+//     directory whose log holds operations no checkpoint covers.
+//   - ErrCorruption: the directory's files do not recover its state: a
+//     damaged log (see Options.Repair), a newest checkpoint that does not
+//     load where the log no longer holds what it covered, no loadable
+//     checkpoint and no log to rebuild from, a damaged log-mode file, or a
+//     log removed from under its checkpoints (wal/ or its segments gone:
+//     Options.Repair, or DisableLog, accepts the loss).
+//   - ErrUnknownFunc: derived pages are bound to recompute functions not
+//     registered in Options.Functions.
+//   - ErrNoSpace: no room in SharedDir or no memory for the shared region,
+//     or recovery ran out of memory or space applying the log (the log is
+//     intact: open it again with more room).
+//
+// Other failures (creating dir, an I/O error reading it) are returned
+// wrapped, naming the path.
 func Open(dir string, o *Options) (*Bus, error) {
 	if o == nil {
 		o = &Options{}

@@ -312,14 +312,19 @@ func (rd *Reader) read(id PageID, fn func(b []byte) error) (page.SlotRead, error
 	}
 }
 
-// ReadPage returns a consistent copy of page id's bytes (appended to
-// dst[:0]; pass a buffer with the page's capacity to avoid allocating),
-// with its epoch and the LSN of its last write. It retries while the page
-// changes under the copy; a page left mid-write longer than WriterTimeout
-// gives ErrWriterGone. A missing page gives ErrPageNotFound.
+// ReadPage appends a consistent copy of page id's bytes to dst and returns
+// them with the page's epoch and the LSN of its last write, as
+// Bus.ReadPage does: pass dst[:0] to reuse a buffer (one with the page's
+// capacity does not allocate), nil for a new one. It retries while the
+// page changes under the copy (each attempt appends to the same dst, so a
+// retried read still appends the page once); a page left mid-write longer
+// than WriterTimeout gives ErrWriterGone. A missing page gives
+// ErrPageNotFound. On an error data is nil.
 func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn LSN, err error) {
 	fn := func(b []byte) error {
-		data = append(dst[:0], b...)
+		// dst, not data: an attempt discarded by the seqlock must not
+		// stay in the result.
+		data = append(dst, b...)
 		return nil
 	}
 	var res page.SlotRead
@@ -522,11 +527,16 @@ func (rd *Reader) Snapshot(ids []PageID) ([]SnapshotPage, LSN, error) {
 }
 
 // SnapshotInto is Snapshot reusing dst's pages and their Data buffers when
-// len(dst) == len(ids) (no allocation in steady state).
+// cap(dst) >= len(ids) (no allocation in steady state): the result is
+// dst[:len(ids)], its page i overwritten with ids[i]'s, so dst and dst[:0]
+// (as for ReadPage's dst) both reuse the same pages.
 func (rd *Reader) SnapshotInto(ids []PageID, dst []SnapshotPage) ([]SnapshotPage, LSN, error) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
-	if len(dst) != len(ids) {
+	if cap(dst) >= len(ids) {
+		// dst[:0] reused nothing before: only len(dst) == len(ids) did.
+		dst = dst[:len(ids)]
+	} else {
 		dst = make([]SnapshotPage, len(ids))
 	}
 	for attempt := 0; attempt < rd.opts.SnapshotRetries; attempt++ {

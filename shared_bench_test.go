@@ -127,7 +127,7 @@ func benchReadPageOrder(b *testing.B, load, seq bool) {
 			id = randomID(rng, ids)
 		}
 		var err error
-		if buf, _, _, err = rd.ReadPage(id, buf); err != nil {
+		if buf, _, _, err = rd.ReadPage(id, buf[:0]); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -256,7 +256,7 @@ func tortureRead(rd *mmsb.Reader, dur time.Duration) (readerStats, error) {
 			return st, err
 		}
 		for _, id := range ids {
-			data, _, _, err := rd.ReadPage(id, buf)
+			data, _, _, err := rd.ReadPage(id, buf[:0])
 			switch {
 			case errors.Is(err, mmsb.ErrPageNotFound):
 				st.notFound++

@@ -169,7 +169,7 @@ func (a *app) benchReaderCmd() *cobra.Command {
 			for !stop.Load() {
 				for range 1024 {
 					id := mmsb.PageID(first + rng.IntN(pages))
-					if buf, _, _, err = rd.ReadPage(id, buf); err != nil {
+					if buf, _, _, err = rd.ReadPage(id, buf[:0]); err != nil {
 						return fmt.Errorf("bench-reader: page %d: %w", id, err)
 					}
 				}

@@ -55,6 +55,7 @@ func TestDocumentedJSONMatchesOutput(t *testing.T) {
 		{"mmsb replay", []string{"replay", tb.dir, "--json", "--to-time", "1", "--out", filepath.Join(out, "time")}, 0},
 		{"mmsb checkpoint", []string{"checkpoint", "--json", tb.dir}, 0},
 		{"mmsb graph", []string{"graph", "--json", tb.dir}, 0},
+		{"mmsb version", []string{"version", "--json"}, 0},
 	}
 	for _, r := range runs {
 		t.Run(r.section, func(t *testing.T) {

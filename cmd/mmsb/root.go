@@ -260,6 +260,7 @@ func (a *app) exitStatus(cmd *cobra.Command, err error) int {
 }
 
 func (a *app) rootCmd() *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "mmsb",
 		Short: "Tools for the Memory-Mapped State Bus",
@@ -296,12 +297,16 @@ usage error.`,
 		// as a success; an unknown command is a usage error (cobra's
 		// "unknown command", before this runs), and so is none at all.
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showVersion {
+				return a.printVersion(false) // as `mmsb version`
+			}
 			fmt.Fprint(a.stderr, cmd.UsageString())
 			return usageErr("no command given: name one of the commands above")
 		},
 	}
 	root.PersistentFlags().BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are drawn only when stderr is a terminal)")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof; cmd/mmsb/default.pgo is built from such profiles)")
+	root.Flags().BoolVar(&showVersion, "version", false, "print which build of mmsb this is and exit (as mmsb version)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
