@@ -151,14 +151,7 @@ func runDeterminismHistory(t *testing.T, workers int, replicated bool) *determin
 	plain := mustCreate(t, e, 700, 64)
 	ids := mustCreate(t, e, 12, 8)
 	src := ids[:4]
-	mustBind(t, e, ids[4], "test.nan", src[0])
-	mustBind(t, e, ids[5], "test.copy", ids[4])
-	mustBind(t, e, ids[6], "test.flaky", src[1])
-	mustBind(t, e, ids[7], "test.add", ids[5], ids[6])
-	mustBind(t, e, ids[8], "test.copy", src[2])
-	mustBind(t, e, ids[9], "test.add", ids[8], src[3])
-	mustBind(t, e, ids[10], "test.copy", ids[9])
-	mustBind(t, e, ids[11], "test.add", ids[10], ids[5])
+	bindPartialGraph(t, e, ids)
 	step("setup")
 	for round := range 16 {
 		// Creates of several sizes (one past a small page's chunk) and frees.

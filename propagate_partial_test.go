@@ -374,14 +374,7 @@ func TestPartialWaveDeterministic(t *testing.T) {
 		// joins so that the wave has several independent parts.
 		ids := mustCreate(t, e, 12, 8)
 		src := ids[:4]
-		mustBind(t, e, ids[4], "test.nan", src[0])
-		mustBind(t, e, ids[5], "test.copy", ids[4])
-		mustBind(t, e, ids[6], "test.flaky", src[1])
-		mustBind(t, e, ids[7], "test.add", ids[5], ids[6])
-		mustBind(t, e, ids[8], "test.copy", src[2])
-		mustBind(t, e, ids[9], "test.add", ids[8], src[3])
-		mustBind(t, e, ids[10], "test.copy", ids[9])
-		mustBind(t, e, ids[11], "test.add", ids[10], ids[5])
+		bindPartialGraph(t, e, ids)
 		var errs []string
 		twoFailures := 0
 		for round := 0; round < 8; round++ {
@@ -423,4 +416,20 @@ func TestPartialWaveDeterministic(t *testing.T) {
 		t.Fatalf("two buses fed the same operations differ: hash %x vs %x, logs equal %v, errors\n%s\nvs\n%s",
 			h1, h2, log1 == log2, strings.Join(errs1, "\n"), strings.Join(errs2, "\n"))
 	}
+}
+
+// bindPartialGraph binds ids[4:12] over the sources ids[:4] with
+// partialFuncs' functions: chains and joins, so that a wave has several
+// independent parts and a failing function holds back only its own.
+func bindPartialGraph(t *testing.T, e *Bus, ids []PageID) {
+	t.Helper()
+	src := ids[:4]
+	mustBind(t, e, ids[4], "test.nan", src[0])
+	mustBind(t, e, ids[5], "test.copy", ids[4])
+	mustBind(t, e, ids[6], "test.flaky", src[1])
+	mustBind(t, e, ids[7], "test.add", ids[5], ids[6])
+	mustBind(t, e, ids[8], "test.copy", src[2])
+	mustBind(t, e, ids[9], "test.add", ids[8], src[3])
+	mustBind(t, e, ids[10], "test.copy", ids[9])
+	mustBind(t, e, ids[11], "test.add", ids[10], ids[5])
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -16,15 +15,7 @@ import (
 func openAppendBus(t *testing.T, size int) (*Bus, *Reader, PageID, []byte) {
 	t.Helper()
 	ctx := context.Background()
-	shm := t.TempDir()
-	if st, err := os.Stat(DefaultSharedDir); err == nil && st.IsDir() {
-		d, err := os.MkdirTemp(DefaultSharedDir, "mmsb-test-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.RemoveAll(d) })
-		shm = d
-	}
+	shm := internalShmDir(t)
 	dir := t.TempDir()
 	bus, err := Open(dir, &Options{Shared: true, SharedDir: shm})
 	if err != nil {
