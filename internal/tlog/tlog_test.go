@@ -433,11 +433,7 @@ func TestBadLogs(t *testing.T) {
 			return p, 0
 		}, "header"},
 		{"bad version", func(t *testing.T, dir string) (string, int64) {
-			h := []byte("MMSBTLOG\x02\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00")
-			b := binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
-			b = appendFrame(b, 1, 1, nil)
-			p := filepath.Join(dir, SegmentName(1))
-			os.WriteFile(p, b, 0o644)
+			p := writeHeaderFirst(t, dir, "MMSBTLOG", 2)
 			writeRaw(t, dir, SegmentName(2), 2, r(2, 1))
 			return p, 0
 		}, "version"},
@@ -460,11 +456,7 @@ func TestBadLogs(t *testing.T) {
 		// that only the check named refuses it (the mutation review of
 		// 2026-12-06: without them, removing that check failed no test).
 		{"bad magic with a matching header checksum", func(t *testing.T, dir string) (string, int64) {
-			h := []byte("MMSBTLOX\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00")
-			b := binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
-			b = appendFrame(b, 1, 1, nil)
-			p := filepath.Join(dir, SegmentName(1))
-			os.WriteFile(p, b, 0o644)
+			p := writeHeaderFirst(t, dir, "MMSBTLOX", 1)
 			writeRaw(t, dir, SegmentName(2), 2, r(2, 1))
 			return p, 0
 		}, "magic"},
@@ -886,4 +878,22 @@ func TestRemoveLeftoverSegment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeHeaderFirst writes segment 1 with the given magic and version in a
+// header whose checksum matches (so that only the magic or version check
+// can refuse it) and one record; it returns segment
+// 1's path (the caller writes segment 2).
+func writeHeaderFirst(t *testing.T, dir, magic string, version uint32) string {
+	t.Helper()
+	h := append([]byte(magic), 0, 0, 0, 0)
+	binary.LittleEndian.PutUint32(h[8:], version)
+	h = binary.LittleEndian.AppendUint64(h, 1)
+	b := binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
+	b = appendFrame(b, 1, 1, nil)
+	p := filepath.Join(dir, SegmentName(1))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
