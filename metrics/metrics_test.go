@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -363,6 +364,12 @@ func TestReplicationCollector(t *testing.T) {
 	s.Leader = false // read again at the next scrape
 	if value(t, scrape(t, reg), "mmsb_leader") != 0 {
 		t.Error("the replication collector did not re-read its stats")
+	}
+	// A lag the follower could not refresh (the stream unreadable) is
+	// NaN, not the stale last value.
+	s.LagUnknown = true
+	if got := value(t, scrape(t, reg), "mmsb_replication_lag_lsn"); !math.IsNaN(got) {
+		t.Errorf("mmsb_replication_lag_lsn = %v with the lag unknown, want NaN", got)
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", err, problems)

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"math"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mmsb-go/mmsb"
@@ -11,6 +13,7 @@ import (
 type ReplicationStats struct {
 	AppliedLSN       uint64 // last LSN applied (follower) or stored by the stream (leader)
 	LagLSN           uint64 // the stream's last LSN minus the follower's applied LSN
+	LagUnknown       bool   // the stream could not be read since LagLSN was refreshed: the lag is exported as NaN
 	HashMismatches   uint64 // records after which the follower's rolling state hash differed
 	Leader           bool   // this node holds the leader lease and commits
 	LeaderChanges    uint64 // times this node became leader or stepped down
@@ -48,7 +51,7 @@ func NewReplicationCollector(stats func() ReplicationStats) prometheus.Collector
 	return &replicationCollector{
 		stats:          stats,
 		applied:        d("replication_applied_lsn", "Last LSN applied (follower) or stored by the stream (leader)."),
-		lag:            d("replication_lag_lsn", "The stream's last LSN minus the follower's applied LSN."),
+		lag:            d("replication_lag_lsn", "The stream's last LSN minus the follower's applied LSN (NaN while the stream cannot be read)."),
 		mismatches:     d("replication_hash_mismatch_total", "Records after which the follower's rolling state hash differed from the leader's."),
 		leader:         d("leader", "1 while this node holds the leader lease and commits, else 0."),
 		changes:        d("leader_changes_total", "Times this node became leader or stepped down."),
@@ -75,7 +78,11 @@ func (c *replicationCollector) Collect(ch chan<- prometheus.Metric) {
 		leader = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.applied, prometheus.GaugeValue, float64(s.AppliedLSN))
-	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(s.LagLSN))
+	lag := float64(s.LagLSN)
+	if s.LagUnknown {
+		lag = math.NaN() // a stale number must not read as the current lag
+	}
+	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, lag)
 	ch <- prometheus.MustNewConstMetric(c.mismatches, prometheus.CounterValue, float64(s.HashMismatches))
 	ch <- prometheus.MustNewConstMetric(c.leader, prometheus.GaugeValue, leader)
 	ch <- prometheus.MustNewConstMetric(c.changes, prometheus.CounterValue, float64(s.LeaderChanges))

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,8 +62,16 @@ func (f *replicationFlags) config() (replicate.Config, error) {
 	if f.verifyEvery < 0 || f.statusEvery < 0 {
 		return cfg, usageErr("--verify-every and --status-every must not be negative (0: never)")
 	}
+	// A status line every nanosecond printed lines flat out.
+	if f.statusEvery > 0 && f.statusEvery < minStatusEvery {
+		return cfg, usageErr("--status-every %v: want 0 (never) or at least %v", f.statusEvery, minStatusEvery)
+	}
 	return cfg, nil
 }
+
+// minStatusEvery is the shortest --status-every: ten lines a second are
+// more than a reader follows.
+const minStatusEvery = 100 * time.Millisecond
 
 // checkBusName refuses a bus name (value as given to flag, name once its
 // MMSB_LOG_ prefix is dropped) that replicate.Config would refuse. The
@@ -230,9 +239,20 @@ func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Con
 			}
 			return nil
 		case <-tick:
-			m := &n.Metrics
-			fmt.Fprintf(a.stdout, "leader=%d applied_lsn=%d lag_lsn=%d records_applied=%d records_published=%d hash_mismatches=%d leader_changes=%d stream_retries=%d\n",
-				m.Leader.Load(), m.AppliedLSN.Load(), m.LagLSN.Load(), m.RecordsApplied.Load(), m.RecordsPublished.Load(), m.HashMismatches.Load(), m.LeaderChanges.Load(), m.StreamRetries.Load())
+			fmt.Fprintln(a.stdout, statusLine(&n.Metrics))
 		}
 	}
+}
+
+// statusLine is runNode's status line. lag_lsn is "unknown" while the
+// follower cannot read the stream (its last value is not current: a
+// follower whose leader had gone kept printing the lag of its last
+// refresh).
+func statusLine(m *replicate.Metrics) string {
+	lag := strconv.FormatUint(m.LagLSN.Load(), 10)
+	if m.LagUnknown.Load() {
+		lag = "unknown"
+	}
+	return fmt.Sprintf("leader=%d applied_lsn=%d lag_lsn=%s records_applied=%d records_published=%d hash_mismatches=%d leader_changes=%d stream_retries=%d",
+		m.Leader.Load(), m.AppliedLSN.Load(), lag, m.RecordsApplied.Load(), m.RecordsPublished.Load(), m.HashMismatches.Load(), m.LeaderChanges.Load(), m.StreamRetries.Load())
 }

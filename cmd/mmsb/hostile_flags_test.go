@@ -115,6 +115,10 @@ func TestHostileFlagValues(t *testing.T) {
 		{"watch --count negative", []string{"watch", data, "--count", "-1"}, "--count must be >= 0"},
 		{"replay --to-time negative", []string{"replay", data, "--out", missing, "--to-time", "-5"}, "--to-time"},
 		{"replay two targets", []string{"replay", data, "--out", missing, "--to-lsn", "2", "--page", "1", "--epoch", "1"}, "exclude each other"},
+		// Printed status lines flat out. (An unreachable --nats: were the
+		// bound gone, the node would fail, not run.)
+		{"follow --status-every 1ns", []string{"follow", "--nats", "nats://127.0.0.1:1", "--dir", missing, "--status-every", "1ns"}, "--status-every 1ns: want 0 (never) or at least 100ms"},
+		{"replicate --status-every 99ms", []string{"replicate", "--nats", "nats://127.0.0.1:1", "--dir", missing, "--status-every", "99ms"}, "--status-every 99ms: want 0 (never) or at least 100ms"},
 		{"graph --json with --dot", []string{"graph", data, "--json", "--dot"}, "--json and --dot exclude each other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -246,8 +246,8 @@ same node.`,
 						noCommit.Store(&why)
 						return
 					}
-					fmt.Fprintf(a.stdout, "load: %d commits, %d deltas, %.0f deltas/s, commit p50 %v p99 %v\n",
-						st.commits, st.deltas, st.deltasPerSec(), st.pct(0.50), st.pct(0.99))
+					fmt.Fprintf(a.stdout, "load: %d commits, %d deltas, %.0f deltas/s, commit p50 %s p99 %s\n",
+						st.commits, st.deltas, st.deltasPerSec(), shortDuration(int64(st.pct(0.50))), shortDuration(int64(st.pct(0.99))))
 				}
 			}
 			err = a.runNode(ctx, f, cfg, false, onLeader)
@@ -530,8 +530,10 @@ func (a *app) reportReplBench(r *replBenchResult, jsonOut bool) error {
 	fmt.Fprintf(tw, "replicas\t%d (embedded servers on loopback, file storage, sync always)\n", r.Replicas)
 	fmt.Fprintf(tw, "load\t%d committers x %d deltas of 16 bytes, target %s\n", r.Committers, r.Batch, rateText(r.RateTarget))
 	fmt.Fprintf(tw, "throughput\t%.0f deltas/s (%d commits in %.1f s)\n", r.DeltasPerSec, r.Commits, r.DurationSec)
-	fmt.Fprintf(tw, "commit latency\tp50 %v  p99 %v\n", time.Duration(r.CommitP50NS), time.Duration(r.CommitP99NS))
-	fmt.Fprintf(tw, "follower lag\tp50 %v  p99 %v  (%d records)\n", time.Duration(r.LagP50NS), time.Duration(r.LagP99NS), r.LagSamples)
+	// Three significant digits, as bench's reports: Duration's String
+	// printed every nanosecond ("14.918269ms").
+	fmt.Fprintf(tw, "commit latency\tp50 %s  p99 %s\n", shortDuration(r.CommitP50NS), shortDuration(r.CommitP99NS))
+	fmt.Fprintf(tw, "follower lag\tp50 %s  p99 %s  (%d records)\n", shortDuration(r.LagP50NS), shortDuration(r.LagP99NS), r.LagSamples)
 	fmt.Fprintf(tw, "state hashes\tfollower %s leader at LSN %d\n", map[bool]string{true: "equals", false: "DIFFERS from"}[r.HashesEqual], r.LeaderLSN)
 	fmt.Fprintf(tw, "load average\t%s\n", r.LoadAverage1m)
 	if err := tw.Flush(); err != nil {

@@ -30,3 +30,24 @@ func TestReplBenchHashMismatchFailsInBothFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestReplBenchReportRoundsDurations: the text report prints latencies
+// with three significant digits, as bench's reports do; it printed
+// Duration's String to the nanosecond ("14.918269ms").
+func TestReplBenchReportRoundsDurations(t *testing.T) {
+	var out, errb bytes.Buffer
+	a := &app{stdout: &out, stderr: &errb}
+	r := &replBenchResult{Replicas: 1, Batch: 10, Committers: 1, Commits: 5, LeaderLSN: 50, FollowerLSN: 50, HashesEqual: true,
+		CommitP50NS: 14918269, CommitP99NS: 1234567890, LagP50NS: 35712, LagP99NS: 999999}
+	if err := a.reportReplBench(r, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"p50 14.9ms  p99 1.23s", "p50 35.7µs  p99 1ms"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "14.918269ms") {
+		t.Errorf("report prints a raw duration:\n%s", out.String())
+	}
+}

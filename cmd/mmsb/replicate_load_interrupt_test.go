@@ -32,7 +32,7 @@ func TestReplicateLoadInterruptedBeforeDuration(t *testing.T) {
 			var stdout, stderr syncText
 			exited := make(chan int, 1)
 			args := []string{"replicate", "--dir", filepath.Join(t.TempDir(), "a"), "--load", "--batch", "10", "--committers", "1",
-				"--pages", "16", "--duration", tc.duration, "--status-every", "20ms"}
+				"--pages", "16", "--duration", tc.duration, "--status-every", "100ms"} // the shortest --status-every
 			go func() { exited <- run(ctx, args, &stdout, &stderr) }()
 			for deadline := time.Now().Add(60 * time.Second); !published.MatchString(stdout.String()); time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {

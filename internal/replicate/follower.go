@@ -375,6 +375,9 @@ func (f *Follower) Run(ctx context.Context) error {
 			pause = retryFirst
 		}
 		f.metrics.StreamRetries.Add(1)
+		// Nothing refreshes the lag until a spell runs again, and the
+		// stream could not be read: the last value is not current.
+		f.metrics.LagUnknown.Store(true)
 		if f.logf != nil {
 			f.logf("following at LSN %d: %v; retrying in %v", f.bus.LastLSN(), err, pause)
 		}
@@ -509,7 +512,8 @@ func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	}
 }
 
-// trackLag refreshes the lag gauge from the stream's last record.
+// trackLag refreshes the lag gauge from the stream's last record every
+// 250 ms, and marks it unknown when the stream cannot be read.
 func (f *Follower) trackLag(ctx context.Context) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
@@ -523,10 +527,16 @@ func (f *Follower) trackLag(ctx context.Context) {
 		m, err := f.res.stream.GetLastMsgForSubject(cctx, f.res.cfg.Subject())
 		cancel()
 		if err != nil {
+			if ctx.Err() == nil {
+				// The last value is no longer current: say so rather
+				// than keep showing it (until 2026-12-06 it stayed).
+				f.metrics.LagUnknown.Store(true)
+			}
 			continue
 		}
 		meta, err := parseHeaders(m.Header)
 		if err != nil {
+			f.metrics.LagUnknown.Store(true)
 			continue
 		}
 		applied := mmsb.LSN(f.metrics.AppliedLSN.Load())
@@ -535,5 +545,6 @@ func (f *Follower) trackLag(ctx context.Context) {
 			lag = uint64(meta.Last - applied)
 		}
 		f.metrics.LagLSN.Store(lag)
+		f.metrics.LagUnknown.Store(false)
 	}
 }

@@ -16,6 +16,7 @@ import (
 type Metrics struct {
 	AppliedLSN       atomic.Uint64 // mmsb_replication_applied_lsn: last LSN applied (follower) or stored (leader)
 	LagLSN           atomic.Uint64 // mmsb_replication_lag_lsn: stream's last LSN minus the applied LSN (follower)
+	LagUnknown       atomic.Bool   // the follower could not read the stream since LagLSN was refreshed: lag_lsn=unknown, mmsb_replication_lag_lsn NaN (a stale number read as current)
 	HashMismatches   atomic.Uint64 // mmsb_replication_hash_mismatch_total
 	Leader           atomic.Uint64 // mmsb_leader: 1 while this node leads, else 0
 	LeaderChanges    atomic.Uint64 // mmsb_leader_changes_total: times this node became or stopped being leader
@@ -44,6 +45,7 @@ func (m *Metrics) Stats() metrics.ReplicationStats {
 	return metrics.ReplicationStats{
 		AppliedLSN:       m.AppliedLSN.Load(),
 		LagLSN:           m.LagLSN.Load(),
+		LagUnknown:       m.LagUnknown.Load(),
 		HashMismatches:   m.HashMismatches.Load(),
 		Leader:           m.Leader.Load() == 1,
 		LeaderChanges:    m.LeaderChanges.Load(),

@@ -307,6 +307,10 @@ func (n *Node) setRole(bus *mmsb.Bus, leader bool) {
 	n.bus, n.leader = bus, leader
 	if leader {
 		n.Metrics.Leader.Store(1)
+		// The leader writes the stream: it lags nothing, and no
+		// follower spell refreshes the value any more.
+		n.Metrics.LagLSN.Store(0)
+		n.Metrics.LagUnknown.Store(false)
 	} else {
 		n.Metrics.Leader.Store(0)
 	}
@@ -435,6 +439,8 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		}
 		n.logf("node %s: role ended: %v", n.cfg.ID, err)
+		// Nothing refreshes the lag until a follower runs again.
+		n.Metrics.LagUnknown.Store(true)
 		if stopsNode(err) || first && errors.Is(err, mmsb.ErrLocked) {
 			return err
 		}
