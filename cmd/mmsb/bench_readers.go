@@ -183,8 +183,8 @@ func (a *app) benchReaderCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "bus directory")
 	f.StringVar(&shmDir, "shm-dir", "", "directory of shared regions")
-	f.IntVar(&first, "first", 1, "first page ID")
-	f.IntVar(&pages, "pages", 0, "pages from --first")
+	intVar(f, &first, "first", 1, "first page ID")
+	intVar(f, &pages, "pages", 0, "pages from --first")
 	f.Uint64Var(&seed, "seed", 1, "random seed")
 	return cmd
 }

@@ -36,9 +36,9 @@ func (f *replicationFlags) add(cmd *cobra.Command, busFlag string) {
 	f.busFlag = busFlag
 	cmd.Flags().StringVar(&f.bus, busFlag, "mmsb", "name of the replicated bus: the stream is MMSB_LOG_<NAME>")
 	cmd.Flags().StringVar(&f.dir, "dir", "", "bus data directory (required)")
-	cmd.Flags().IntVar(&f.replicas, "replicas", 1, "stream, lease and checkpoint bucket replicas (3 on a three-server cluster)")
+	intVar(cmd.Flags(), &f.replicas, "replicas", 1, "stream, lease and checkpoint bucket replicas (3 on a three-server cluster)")
 	cmd.Flags().DurationVar(&f.leaseTTL, "lease-ttl", 3*time.Second, "leader lease time to live (failover takes about this long)")
-	cmd.Flags().IntVar(&f.verifyEvery, "verify-every", 1000, "followers recompute the state hash from every page after this many records (0: never)")
+	intVar(cmd.Flags(), &f.verifyEvery, "verify-every", 1000, "followers recompute the state hash from every page after this many records (0: never)")
 	cmd.Flags().DurationVar(&f.statusEvery, "status-every", time.Second, "print a status line this often (0: never)")
 }
 

@@ -37,9 +37,9 @@ type loadFlags struct {
 }
 
 func (l *loadFlags) add(cmd *cobra.Command) {
-	cmd.Flags().IntVar(&l.batch, "batch", 1000, fmt.Sprintf("deltas per commit (16 bytes each; at most %d, what one replicated record carries)", maxLoadBatch))
-	cmd.Flags().IntVar(&l.committers, "committers", 8, fmt.Sprintf("concurrent committing goroutines (at most %d)", maxLoadCommitters))
-	cmd.Flags().IntVar(&l.pages, "pages", 4096, "pages of 64 bytes the workload writes (as many as this machine's memory holds)")
+	intVar(cmd.Flags(), &l.batch, "batch", 1000, fmt.Sprintf("deltas per commit (16 bytes each; at most %d, what one replicated record carries)", maxLoadBatch))
+	intVar(cmd.Flags(), &l.committers, "committers", 8, fmt.Sprintf("concurrent committing goroutines (at most %d)", maxLoadCommitters))
+	intVar(cmd.Flags(), &l.pages, "pages", 4096, "pages of 64 bytes the workload writes (as many as this machine's memory holds)")
 	cmd.Flags().Float64Var(&l.rate, "rate", 0, "target deltas/s over all committers (0: as fast as possible)")
 	cmd.Flags().DurationVar(&l.duration, "duration", 0, "stop after this long (0: until interrupted)")
 }
@@ -500,7 +500,7 @@ below the maximum rate.`,
 			return a.reportReplBench(r, jsonOut)
 		},
 	}
-	cmd.Flags().IntVar(&replicas, "replicas", 1, "1 (one embedded server, R1) or 3 (three-server cluster, R3)")
+	intVar(cmd.Flags(), &replicas, "replicas", 1, "1 (one embedded server, R1) or 3 (three-server cluster, R3)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print one JSON object instead of text")
 	l.add(cmd)
 	// bench always ends: its --duration 0 means the default 10 s, not "until interrupted".

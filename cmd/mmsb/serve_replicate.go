@@ -54,7 +54,7 @@ func (r *replicaOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&r.enabled, "replicate", false, "replicate the bus through NATS JetStream (docs/replication.md): lead when holding the lease, else serve a read-only follower")
 	f.StringVar(&r.natsURL, "nats", "", "with --replicate: NATS server URLs, comma-separated (default: an embedded nats-server with storage in DIR.nats)")
 	f.StringVar(&r.bus, "replicate-bus", "mmsb", "with --replicate: name of the replicated bus (stream MMSB_LOG_<NAME>)")
-	f.IntVar(&r.replicas, "replicas", 1, "with --replicate: stream, lease and checkpoint replicas (3 on a three-server cluster)")
+	intVar(f, &r.replicas, "replicas", 1, "with --replicate: stream, lease and checkpoint replicas (3 on a three-server cluster)")
 	f.DurationVar(&r.leaseTTL, "lease-ttl", 3*time.Second, "with --replicate: leader lease time to live")
 	f.BoolVar(&r.followOnly, "follow-only", false, "with --replicate: never lead (a read replica)")
 }

@@ -62,7 +62,7 @@ Exit status: 0 only when every selected benchmark passed; 1 when one failed;
 	f.StringVar(&o.history, "history", "", "append one JSON line per run to DIR/history.jsonl")
 	f.StringVar(&o.report, "report", "", "write an HTML report with PNG charts to DIR/index.html")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of every random workload, 0 included (runs with the same seed do the same work)")
-	f.IntVar(&o.workers, "workers", 0, "largest worker count of the multi-threaded measurements, 0..1024 (0: the number of CPUs)")
+	intVar(f, &o.workers, "workers", 0, "largest worker count of the multi-threaded measurements, 0..1024 (0: the number of CPUs)")
 	f.StringVar(&o.dir, "dir", "", "existing scratch directory for benchmarks that use the disk (default: the system temp dir)")
 	return cmd
 }
