@@ -89,8 +89,13 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 // record holding an operation past LSN after (its first LSN and its
 // segment's path; "": none does). It only reads. A log that cannot be
 // read to its end is an error (a torn tail ends it, as in recovery).
+// Like recovery with the log, it skips the segments that end at or
+// before after: damage in a segment the checkpoint wholly covers is
+// history the checkpoint replaces, and read from LSN 1 it refused a
+// directory that Open with the log opened
+// (TestDisableLogOverDamagedCoveredLog).
 func lastLogged(fs vfs.FS, walDir string, after LSN) (LSN, string, error) {
-	r, err := tlog.NewReader(fs, walDir, 0)
+	r, err := tlog.NewReader(fs, walDir, after+1)
 	if err != nil {
 		return 0, "", err
 	}

@@ -156,8 +156,21 @@ func TestDisableLogOverCoveredLog(t *testing.T) {
 		_ = d.Close()
 	})
 	t.Run("log damaged (refused)", func(t *testing.T) {
-		mem, _, _, _ := coveredLogDir(t, 0)
-		seg := "/db/wal/" + tlog.SegmentName(1)
+		mem, _, _, lsn := coveredLogDir(t, 3)
+		// The first record past the checkpoint, with two after it (not a
+		// torn tail). Damage in a record the checkpoint covers is history
+		// the checkpoint replaces, not read, as in recovery with the log
+		// (TestDisableLogOverDamagedCoveredLog).
+		r, err := tlog.NewReader(mem, "/db/wal", lsn+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := r.Next()
+		if err != nil || rec.FirstLSN != lsn+1 {
+			t.Fatalf("the record of LSN %d: %+v, %v", lsn+1, rec, err)
+		}
+		seg, off := rec.File, rec.Offset
+		_ = r.Close() // read only
 		f, err := mem.Open(seg)
 		if err != nil {
 			t.Fatal(err)
@@ -171,8 +184,8 @@ func TestDisableLogOverCoveredLog(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = f.Close() // read only
-		// Inside the first record, in the oldest segment of three.
-		b[tlog.SegmentHeaderSize+20] ^= 0xff
+		// Inside the record past the checkpoint.
+		b[off+20] ^= 0xff
 		writeAll(t, mem, seg, b)
 		before := snapshotFiles(t, mem, "/db")
 		d, err := Open("/db", &Options{FS: mem, CheckpointBytes: -1, Clock: testClock(), DisableLog: true})

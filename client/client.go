@@ -11,7 +11,12 @@
 // server's last answer. Watch resumes by itself after a dropped
 // stream, from the LSN after the last change it delivered, and after a
 // stream silent for longer than WatchOptions.SilenceTimeout (a hung server
-// or a half-open connection).
+// or a half-open connection). Over HTTP/2 the client pings a connection
+// that has been silent (WithPings) and closes it when the ping goes
+// unanswered: the calls on it fail with ErrConnectionSilent (idempotent
+// ones are retried on a new connection). Over HTTP/1.1, and against a
+// server that answers pings but not a call, only the call's context
+// bounds it: the client sets no default deadline.
 package client
 
 import (
@@ -62,6 +67,9 @@ type Client struct {
 	// idle closes the idle connections of the transport New made (nil
 	// with WithHTTPClient: that client is the caller's).
 	idle func()
+	// pingAfter and pingTimeout are the HTTP/2 health check of the
+	// transport New made (WithPings); pingAfter 0: none.
+	pingAfter, pingTimeout time.Duration
 }
 
 // Option configures a Client.
@@ -75,6 +83,9 @@ type options struct {
 	retries int
 	backoff time.Duration
 	conn    []connect.ClientOption
+	// pingAfter and pingTimeout: WithPings (pingSet: it was given).
+	pingAfter, pingTimeout time.Duration
+	pingSet                bool
 }
 
 // WithToken sends "Authorization: Bearer token" with every call. A token
@@ -82,7 +93,8 @@ type options struct {
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WithHTTPClient uses hc instead of the default (HTTP/1.1 or HTTP/2 over
-// TLS; cleartext HTTP/2 with WithGRPC).
+// TLS; cleartext HTTP/2 with WithGRPC). hc is used as it is: the client
+// adds no HTTP/2 pings to it (WithPings), nor anything else.
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = hc } }
 
 // WithTLS sets the TLS configuration (server CA, client certificate) of
@@ -99,6 +111,41 @@ func WithGRPC() Option { return func(o *options) { o.grpc = true } }
 // (default 50 ms, doubling each time, capped at 2 s).
 func WithRetries(n int, firstBackoff time.Duration) Option {
 	return func(o *options) { o.retries, o.backoff = n, firstBackoff }
+}
+
+// DefaultPingAfter and DefaultPingTimeout are the HTTP/2 health check of
+// the HTTP client New makes, unless WithPings says otherwise: after 15 s
+// without a frame from the server the client sends a ping, and a
+// connection that does not answer it within 5 s is closed.
+const (
+	DefaultPingAfter   = 15 * time.Second
+	DefaultPingTimeout = 5 * time.Second
+)
+
+// ErrConnectionSilent means a call's HTTP/2 connection was closed because
+// it went silent: no frame for the ping interval, then no answer to a ping
+// (WithPings). The server hung, or the connection is half-open (the peer
+// gone, a NAT mapping dropped) and nothing closed it. The error wraps the
+// transport's too, with code Unavailable: idempotent calls are retried on
+// a new connection, calls that change state are not (whether the server
+// applied one is unknown).
+var ErrConnectionSilent = errors.New("client: the connection went silent")
+
+// WithPings sets the HTTP/2 health check of the HTTP client New makes
+// (gRPC, or HTTP/2 over TLS): after a connection brings no frame for after
+// (default DefaultPingAfter), the client pings the server, and closes the
+// connection if no answer comes within timeout (default
+// DefaultPingTimeout); the calls on it fail with an error wrapping
+// ErrConnectionSilent, and the next call opens a new connection. after 0
+// turns the check off. Without it a call with no context deadline on a
+// dead connection waits for ever, and so does every later call that the
+// transport puts on the same connection. It has no effect on HTTP/1.1
+// connections (Connect over http://), which have no pings: there a
+// call's context deadline is what bounds it. New refuses a negative
+// value, a zero timeout with a nonzero after, and WithPings with
+// WithHTTPClient (configure that client's transport: http.Transport.HTTP2).
+func WithPings(after, timeout time.Duration) Option {
+	return func(o *options) { o.pingAfter, o.pingTimeout, o.pingSet = after, timeout, true }
 }
 
 // WithConnectOptions passes options to the underlying Connect client.
@@ -120,9 +167,11 @@ const DefaultReadMaxBytes = 128 << 20
 // that names it: a base URL that is not http:// or https://, does not
 // parse, has no host, or has a query or fragment; a nil Option or connect
 // option; negative retries or backoff; a token with a control character;
-// WithTLS with an http:// URL or with WithHTTPClient.
+// WithTLS with an http:// URL or with WithHTTPClient; WithPings with a
+// negative value, a zero timeout after a nonzero interval, or with
+// WithHTTPClient.
 func New(baseURL string, opts ...Option) (*Client, error) {
-	o := options{retries: 4, backoff: 50 * time.Millisecond}
+	o := options{retries: 4, backoff: 50 * time.Millisecond, pingAfter: DefaultPingAfter, pingTimeout: DefaultPingTimeout}
 	for i, f := range opts {
 		if f == nil {
 			return nil, fmt.Errorf("%w: client: option %d is nil", mmsb.ErrInvalidOption, i)
@@ -149,24 +198,37 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			p.SetHTTP1(true)
 		}
 		tr.Protocols = &p
+		if o.pingAfter > 0 {
+			// An HTTP/2 connection carries every call to the server: one
+			// whose peer vanished without closing it (a hung server, a
+			// dropped NAT mapping) would hold each call put on it, those
+			// without a context deadline for ever. Until 2026-12-06 it
+			// did (TestUnarySilentConnection).
+			tr.HTTP2 = &http.HTTP2Config{SendPingTimeout: o.pingAfter, PingTimeout: o.pingTimeout}
+		}
 		hc = &http.Client{Transport: tr}
 		idle = tr.CloseIdleConnections
 	}
 	closed, closeFn := context.WithCancel(context.Background())
 	c := &Client{retries: o.retries, backoff: o.backoff, closed: closed, closeFn: closeFn, idle: idle}
+	if o.hc == nil {
+		c.pingAfter, c.pingTimeout = o.pingAfter, o.pingTimeout
+	}
 	// The default read limit first, so that WithConnectOptions can raise
 	// it (connect.WithReadMaxBytes): without one a server could make the
 	// client buffer messages of up to 4 GiB.
 	// The server names the mmsb sentinels of its errors (errors.go).
 	copts := append([]connect.ClientOption{connect.WithReadMaxBytes(DefaultReadMaxBytes),
-		connect.WithInterceptors(closedInterceptor{c}, sentinelInterceptor{})}, o.conn...)
+		connect.WithInterceptors(closedInterceptor{c}, sentinelInterceptor{c})}, o.conn...)
 	if o.grpc {
 		copts = append(copts, connect.WithGRPC())
 	}
 	if o.token != "" {
 		copts = append(copts, connect.WithInterceptors(bearer(o.token)))
 	}
-	c.rpc = mmsbv1connect.NewBusServiceClient(hc, strings.TrimRight(baseURL, "/"), copts...)
+	// withActivity: a copy of hc whose responses tell a watch's silence
+	// watchdog that bytes arrive (stream_activity.go).
+	c.rpc = mmsbv1connect.NewBusServiceClient(withActivity(hc), strings.TrimRight(baseURL, "/"), copts...)
 	return c, nil
 }
 
@@ -257,6 +319,12 @@ func (o *options) check(baseURL string) error {
 		if c < ' ' && c != '\t' || c == 0x7f {
 			return fmt.Errorf("%w: client: token has control character %q at byte %d: no header can carry it", mmsb.ErrInvalidOption, c, i)
 		}
+	}
+	if o.pingAfter < 0 || o.pingTimeout < 0 || o.pingAfter > 0 && o.pingTimeout == 0 {
+		return fmt.Errorf("%w: client: pings after %v, timeout %v: neither may be negative, nor the timeout 0 with pings on", mmsb.ErrInvalidOption, o.pingAfter, o.pingTimeout)
+	}
+	if o.pingSet && o.hc != nil {
+		return fmt.Errorf("%w: client: WithPings with WithHTTPClient: the health check belongs in that client's transport (http.Transport.HTTP2)", mmsb.ErrInvalidOption)
 	}
 	if o.tls != nil && o.hc != nil {
 		return fmt.Errorf("%w: client: WithTLS with WithHTTPClient: the TLS configuration belongs in that client's transport", mmsb.ErrInvalidOption)
@@ -718,7 +786,7 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 				}
 			}
 		}
-		err = readLimitError("QueryLog", withSentinels(stream.Err()))
+		err = c.silent("QueryLog", readLimitError("QueryLog", withSentinels(stream.Err())))
 		if err != nil && delivered > 0 {
 			// Retrying would deliver those operations again.
 			return struct{}{}, &noRetry{fmt.Errorf("client: QueryLog: the stream broke after %d operations: %w", delivered, err)}

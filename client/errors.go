@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -41,15 +43,32 @@ func withSentinels(err error) error {
 	return &serverError{err: ce, sentinels: found}
 }
 
-// sentinelInterceptor applies withSentinels to the errors of unary
-// calls (streams apply it where they read their error).
-type sentinelInterceptor struct{}
+// lostPing is the message of the error net/http's HTTP/2 transport closes
+// a connection with when a health-check ping goes unanswered (it exports
+// no sentinel for it).
+const lostPing = "http2: client connection lost"
 
-func (sentinelInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+// silent returns err wrapped with ErrConnectionSilent, naming the bounds,
+// when the transport closed the call's connection for an unanswered ping
+// (only a transport of New's makes such pings); otherwise err.
+func (c *Client) silent(what string, err error) error {
+	if err == nil || c.pingAfter <= 0 || !strings.Contains(err.Error(), lostPing) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: no frame for %v, then no answer to a ping within %v: %w",
+		ErrConnectionSilent, what, c.pingAfter, c.pingTimeout, err)
+}
+
+// sentinelInterceptor applies withSentinels to the errors of unary
+// calls, and Client.silent (streams apply them where they read their
+// error).
+type sentinelInterceptor struct{ c *Client }
+
+func (i sentinelInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		resp, err := next(ctx, req)
 		if err != nil {
-			return resp, withSentinels(err)
+			return resp, i.c.silent(req.Spec().Procedure, withSentinels(err))
 		}
 		return resp, nil
 	}

@@ -54,18 +54,19 @@ type WatchOptions struct {
 	// change or a message after the server's opening progress message
 	// counts as failed.
 	MaxReconnects int
-	// SilenceTimeout is how long a stream may bring no message before
-	// the client takes the connection for dead (a hung server, or a
-	// half-open connection nothing will ever close): it drops the stream
-	// and resumes from the LSN after the last change delivered, as after
-	// any drop; once reconnections run out, Watch returns an error
-	// wrapping ErrWatchSilent. The server sends a progress message at
-	// least every progress interval and says so in a response header;
-	// the bound is never below three such intervals, so that an idle
-	// watch is not dropped. A server that does not say so (before
-	// 2026-12-06) is watched for its opening message only. 0:
-	// DefaultSilenceTimeout; negative: no watchdog. The time fn takes
-	// does not count.
+	// SilenceTimeout is how long a stream may bring no bytes (neither a
+	// message nor part of one: a large message arriving slowly is not
+	// silence) before the client takes the connection for dead (a hung
+	// server, or a half-open connection nothing will ever close): it
+	// drops the stream and resumes from the LSN after the last change
+	// delivered, as after any drop; once reconnections run out, Watch
+	// returns an error wrapping ErrWatchSilent. The server sends a
+	// progress message at least every progress interval and says so in
+	// a response header; the bound is never below three such intervals,
+	// so that an idle watch is not dropped. A server that does not say
+	// so (before 2026-12-06) is watched for its opening message only.
+	// 0: DefaultSilenceTimeout; negative: no watchdog. The time fn
+	// takes does not count.
 	SilenceTimeout time.Duration
 }
 
@@ -251,22 +252,34 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 	// The watchdog: armed while the client waits for a message (not
 	// while fn runs), it cancels the stream when the wait outlasts the
 	// bound. A half-open connection to a hung server otherwise kept
-	// Watch waiting until ctx ended (TestWatchSilentServer).
-	var silent atomic.Bool
+	// Watch waiting until ctx ended (TestWatchSilentServer). Every read
+	// of the response that brings bytes re-arms it (withActivity): a
+	// large message arriving steadily over a slow link is not silence
+	// (TestWatchSlowLargeMessageNotSilent).
+	var silent, waiting atomic.Bool
+	var bound atomic.Int64 // silence while waiting, as a time.Duration
 	dog := time.AfterFunc(time.Hour, func() { silent.Store(true); cancel() })
 	dog.Stop()
 	defer dog.Stop()
 	arm := func() {
 		if silence > 0 {
+			bound.Store(int64(silence))
+			waiting.Store(true)
 			dog.Reset(silence)
 		}
 	}
+	ctx = withActivityFunc(ctx, func() {
+		if waiting.Load() {
+			dog.Reset(time.Duration(bound.Load()))
+		}
+	})
 	silentErr := func() error {
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: no message from the server for %v: the connection is taken for dead", ErrWatchSilent, silence))
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: nothing from the server for %v: the connection is taken for dead", ErrWatchSilent, silence))
 	}
 	arm() // the server's opening message comes at once
 	stream, err := c.rpc.Watch(ctx, connect.NewRequest(req))
 	if err != nil {
+		waiting.Store(false)
 		dog.Stop()
 		if silent.Load() {
 			return false, silentErr()
@@ -283,6 +296,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 	start, received := *next, 0
 	progressed := func() bool { return received > 1 || *next != start }
 	for stream.Receive() {
+		waiting.Store(false)
 		dog.Stop()
 		received++
 		if received == 1 {
@@ -298,6 +312,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		*next = nx
 		arm()
 	}
+	waiting.Store(false)
 	dog.Stop()
 	if silent.Load() {
 		return progressed(), silentErr()

@@ -116,13 +116,20 @@ func (p *freezingProxy) pipe(n int64, dst, src net.Conn) {
 // Without the watchdog Watch waited on the frozen connection until its
 // context ended, and the later changes never came.
 func TestWatchSilentServer(t *testing.T) {
-	t.Run("Connect over HTTP/1.1", func(t *testing.T) { testWatchSilentServer(t) })
+	t.Run("Connect over HTTP/1.1", func(t *testing.T) { testWatchSilentServer(t, 500*time.Millisecond) })
 	// A new stream goes on the same HTTP/2 connection, the frozen one,
 	// unless the transport finds it dead (its pings go unanswered).
-	t.Run("gRPC over HTTP/2", func(t *testing.T) { testWatchSilentServer(t, client.WithGRPC()) })
+	t.Run("gRPC over HTTP/2", func(t *testing.T) { testWatchSilentServer(t, 500*time.Millisecond, client.WithGRPC()) })
+	// With the watchdog off, the transport's pings (WithPings) find the
+	// silent connection and close it, and the watch resumes on a new one.
+	t.Run("gRPC over HTTP/2, pings only", func(t *testing.T) {
+		testWatchSilentServer(t, -1, client.WithGRPC(), client.WithPings(testPingAfter, testPingTimeout))
+	})
 }
 
-func testWatchSilentServer(t *testing.T, opts ...client.Option) {
+// testWatchSilentServer runs TestWatchSilentServer with the watch's
+// SilenceTimeout silence.
+func testWatchSilentServer(t *testing.T, silence time.Duration, opts ...client.Option) {
 	bus, err := mmsb.Open("", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +179,7 @@ func testWatchSilentServer(t *testing.T, opts ...client.Option) {
 	done := make(chan error, 1)
 	go func() {
 		done <- c.Watch(wctx, client.WatchOptions{FromLSN: 1, Pages: []mmsb.PageID{id}, Progress: 20 * time.Millisecond,
-			SilenceTimeout: 500 * time.Millisecond}, func(ev client.WatchEvent) error {
+			SilenceTimeout: silence}, func(ev client.WatchEvent) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, ch := range ev.Changes {

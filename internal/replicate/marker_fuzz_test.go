@@ -46,10 +46,18 @@ func FuzzReadMarker(f *testing.F) {
 		if !strings.HasPrefix(s, "MMSB_LOG_") || len(s) > len("MMSB_LOG_")+64 || len(s) == len("MMSB_LOG_") {
 			t.Fatalf("%q read as stream %q, not a stream name", b, s)
 		}
-		for _, c := range s[len("MMSB_LOG_"):] {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-				t.Fatalf("%q read as stream %q, which holds %q", b, s, c)
-			}
+		if i := strings.IndexFunc(s[len("MMSB_LOG_"):], notStreamNameRune); i >= 0 {
+			t.Fatalf("%q read as stream %q, which holds %q", b, s, s[len("MMSB_LOG_")+i:])
 		}
 	})
+}
+
+// notStreamNameRune reports whether c cannot be in a bus name: letters,
+// digits, '_' and '-' can.
+func notStreamNameRune(c rune) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		return false
+	}
+	return true
 }

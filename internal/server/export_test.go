@@ -52,7 +52,3 @@ func SetQueryLogHook(s *Server, op func(context.Context)) { s.hooks.queryLogOp =
 // calls after each step it read and sent, with its position. Set before
 // the server serves.
 func SetWatchCatchUpHook(s *Server, step func(pos mmsb.LSN)) { s.hooks.watchCatchUpStep = step }
-
-// SetMaxAnswerBytes lowers the bound of an answer that cannot stop early
-// (128 MiB) for a test. Set before the server serves.
-func SetMaxAnswerBytes(s *Server, n int) { s.maxAnswer = n }

@@ -95,8 +95,6 @@ type Server struct {
 	hub  *hub
 
 	progress time.Duration
-	// maxAnswer is maxAnswerBytes (lowered by tests: export_test.go).
-	maxAnswer int
 
 	// writes counts the writing calls in flight (every state change,
 	// Submit) and the long calls (Checkpoint, VerifyReplay), so that
@@ -167,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Bus == nil {
 		return nil, errors.New("server: Config.Bus is nil")
 	}
-	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval, maxAnswer: maxAnswerBytes}
+	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
