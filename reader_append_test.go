@@ -15,7 +15,7 @@ import (
 func openAppendBus(t *testing.T, size int) (*Bus, *Reader, PageID, []byte) {
 	t.Helper()
 	ctx := context.Background()
-	shm := internalShmDir(t)
+	shm := scratchShmDir(t)
 	dir := t.TempDir()
 	bus, err := Open(dir, &Options{Shared: true, SharedDir: shm})
 	if err != nil {

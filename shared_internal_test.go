@@ -3,7 +3,6 @@ package mmsb
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 )
@@ -13,7 +12,7 @@ import (
 // not an endless spin; once the write ends, reads succeed again.
 func TestSharedStuckWriter(t *testing.T) {
 	ctx := context.Background()
-	shm := internalShmDir(t)
+	shm := scratchShmDir(t)
 	dir := t.TempDir()
 	bus, err := Open(dir, &Options{Shared: true, SharedDir: shm})
 	if err != nil {
@@ -78,21 +77,4 @@ func TestReaderWaitChecksCancelBeforeEachSleep(t *testing.T) {
 	if sleeps != 1 {
 		t.Fatalf("Wait slept %d times after its context was cancelled at the first sleep, want it to return before the next", sleeps)
 	}
-}
-
-// internalShmDir returns a fresh directory for shared regions, on
-// /dev/shm when it exists (as in production), removed after the test: the
-// internal tests' shmTestDir (shared_test.go is another package).
-func internalShmDir(t testing.TB) string {
-	t.Helper()
-	base := t.TempDir()
-	if st, err := os.Stat(DefaultSharedDir); err == nil && st.IsDir() {
-		base = DefaultSharedDir
-	}
-	d, err := os.MkdirTemp(base, "mmsb-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(d) })
-	return d
 }
