@@ -60,14 +60,17 @@ def follow(r, count):
             # writer's -every may be long, and wait notices a writer that
             # left (WriterGone) by itself.
             lsn = r.wait(lsn)
+            # Zero-copy: compute on the mapped page, then check that no write
+            # overlapped (apply retries if one did).
+            means = [r.apply(pid, lambda a: float(a.mean()), dtype=np.float64) for pid in ids]
+            # A consistent copy of all pages at one committed LSN.
+            snap = r.snapshot(ids)
         except mmsb.WriterGone as e:
+            # Also when the writer leaves after wait returned: it ended the
+            # reader with status 1 and "reader: writer ... closed the bus"
+            # instead, depending on where the reader was when it left.
             print("reader: writer gone:", e)
             return
-        # Zero-copy: compute on the mapped page, then check that no write
-        # overlapped (apply retries if one did).
-        means = [r.apply(pid, lambda a: float(a.mean()), dtype=np.float64) for pid in ids]
-        # A consistent copy of all pages at one committed LSN.
-        snap = r.snapshot(ids)
         first = np.frombuffer(snap.pages[ids[0]].data, dtype=np.float64)
         print("lsn %6d  means %s  page %d[:3] at lsn %d = %s"
               % (lsn, " ".join("%+.3f" % m for m in means), ids[0], snap.lsn, np.round(first[:3], 3)), flush=True)

@@ -47,8 +47,10 @@ def check_shape(bus):
 
 def main():
     # One argument at most, the bus directory: a second one was ignored, and
-    # a flag (--help) was taken for the directory and a bus made there.
-    if len(sys.argv) > 2 or (len(sys.argv) == 2 and sys.argv[1].startswith("-")):
+    # a flag (--help) was taken for the directory and a bus made there. An
+    # empty one ("$DIR" with DIR unset) is mmsb.open's in-memory bus: it ran,
+    # printed a state hash and kept nothing.
+    if len(sys.argv) > 2 or (len(sys.argv) == 2 and (sys.argv[1].startswith("-") or sys.argv[1] == "")):
         print("usage: writer.py [DIR]", file=sys.stderr)
         return 1
     d = sys.argv[1] if len(sys.argv) > 1 else "heat-data"

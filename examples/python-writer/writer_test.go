@@ -139,10 +139,12 @@ func pageSpecs(n, size int, first mmsb.PageID) []mmsb.PageSpec {
 // TestWriterRefusesBadArguments: writer.py takes one argument, the bus
 // directory; anything else prints its usage in one line with exit status
 // 1 and creates nothing. "--help" was taken for the directory (a bus made
-// in ./--help, a run, exit 0) and a second argument was ignored.
+// in ./--help, a run, exit 0) and a second argument was ignored; an empty
+// one (writer.py "$DIR" with DIR unset) ran an in-memory bus, printed its
+// state hash and exited 0, with nothing stored to continue from.
 func TestWriterRefusesBadArguments(t *testing.T) {
 	py, lib := library(t)
-	for _, args := range [][]string{{"--help"}, {"-x"}, {"dir", "extra"}} {
+	for _, args := range [][]string{{"--help"}, {"-x"}, {"dir", "extra"}, {""}} {
 		work := t.TempDir()
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		script, err := filepath.Abs("writer.py")

@@ -416,7 +416,9 @@ class PageView:
     wait for readers). Read what you need from .array, then call .valid():
     True means no write touched the page between view() and that call, so
     what you read in between is consistent; on False discard it and take a
-    new view (Reader.apply() does this loop for you).
+    new view (Reader.apply() does this loop for you). Once the region is
+    superseded by a newer writer's, or its writer closed the bus, the page
+    changes elsewhere: valid() raises Stale or WriterGone then.
 
     Lifetime: .array and .valid() raise Closed once the reader is closed,
     and .array raises Closed after release() (or leaving a ``with``
@@ -443,8 +445,30 @@ class PageView:
 
     def valid(self):
         """True while the page has not been written since the view was
-        taken (one load of its sequence word). Raises Closed after the
-        reader closed, FormatError once a mapped file shrank."""
+        taken (a load of its sequence word, then of the header's state
+        word). Raises Closed after the reader closed, FormatError once a
+        mapped file shrank, and Stale or WriterGone (sticky, as every
+        call of the reader) once the header says superseded or closed."""
+        r = self._reader
+        if not self._unchanged():
+            return False
+        # A superseded or closed region's words never move again: the bus
+        # goes on in a newer writer's region, so an unchanged word there
+        # proved nothing and True passed the old bytes off as current.
+        # Loaded after the sequence word: a state still live means no newer
+        # writer had published when the word was found unchanged (it marks
+        # this header superseded before it publishes its region, shared.go's
+        # publishShared; where it cannot mark it, the header keeps saying
+        # live and the reader's calls find the writer dead instead).
+        if r._gone is not None or r._hq[L.H_STATE // 8] != L.STATE_LIVE:
+            r._check()
+        return True
+
+    def _unchanged(self):
+        """valid() without the state check: the page's sequence word has
+        not moved (apply's check, which returns what fn computed from a
+        consistent view, as Go's View does, even if the writer closed
+        meanwhile)."""
         r = self._reader
         r._check_mapped()
         return self._array is not None and r._seq_word(self._slot) == self._seq
@@ -474,7 +498,8 @@ class Reader:
     Everything is mapped read-only and nothing shared is written, so a
     reader that crashes leaves nothing to clean up. A Reader is not
     thread-safe: use one per thread. After os.fork() (multiprocessing) a
-    child may keep using an inherited Reader or open its own.
+    child may keep using an inherited Reader or open its own; a Reader
+    cannot be copied or pickled (InvalidType): open one in each process.
 
     writer_timeout: how long a page may stay mid-write (odd, unchanged
     sequence word) before WriterGone, and how long snapshot() waits for the
@@ -598,6 +623,7 @@ class Reader:
                 ct = _map_ro(self._dir_fd, region, L.CHUNK_TABLE_FILE, owner, L.MAX_CHUNKS * L.CHUNK_ENTRY_BYTES,
                              watch=self._watch)
             except (FileNotFoundError, NotADirectoryError):
+                self._going()
                 raise FormatError("region %s has no chunk table" % region) from None
             self._ct_map = ct
             self._ct = ct.words("Q")
@@ -748,6 +774,16 @@ class Reader:
         except Exception:
             pass
 
+    def __reduce_ex__(self, protocol):
+        # What copy.copy, copy.deepcopy and pickle (multiprocessing's spawn)
+        # call. A shallow copy shared this reader's descriptors and closed
+        # them under it when either was closed or collected (later calls
+        # then used, or closed, whatever file took the same numbers); the
+        # others raised bare TypeErrors about mmap or memoryview objects.
+        raise InvalidType("mmsb: a Reader cannot be copied or pickled (its mappings and descriptors belong to "
+                          "it and this process): open a Reader(dir) in each process or thread that reads %s"
+                          % self.region)
+
     def _check_open(self):
         if self._closed:
             raise Closed("mmsb reader of %s is closed" % self.region)
@@ -791,6 +827,17 @@ class Reader:
         if self._gone is not None:
             raise self._gone
         self._last_alive = time.monotonic()
+
+    def _going(self):
+        """Before a missing or short region file is reported as damage:
+        Stale or WriterGone when the header says superseded or closed. A
+        writer marks its region so (Close; a newer writer taking over) and
+        then removes the files, so a reader that opens or remaps in between
+        finds them missing: the region is going away, not corrupt (it was
+        FormatError, which callers that reopen on WriterGone or Stale do not
+        retry)."""
+        if self._hq[L.H_STATE // 8] != L.STATE_LIVE:
+            self._alive()  # raises for every state but live
 
     def _check(self):
         """Fail if closed or the writer is gone. The state word is read on
@@ -862,6 +909,7 @@ class Reader:
             for m in new:
                 if m is not None:
                     m.release()
+            self._going()
             raise FormatError("%s: slot arrays (ids %d, vers %d, cells %d, seq %d bytes) hold %d slots, the header publishes %d"
                               % (self.region, lens[0], lens[1], lens[2], lens[3], slots, cap))
         old = self._slot_maps
@@ -1182,7 +1230,7 @@ class Reader:
         while True:
             with self.view(page_id, dtype) as v:
                 out = fn(v.array)
-                if v.valid():
+                if v._unchanged():
                     return out
             now = time.monotonic()
             if until is None:

@@ -727,6 +727,13 @@ def open(dir, sync="group", *, shared=False, shared_dir=None, shared_group=False
     if not isinstance(sync, str) or sync not in SYNC_MODES:
         raise errors.InvalidOption("mmsb: sync mode %r is not one of %s" % (sync, ", ".join(SYNC_MODES)))
     lib = load_library()
+    if _forked:
+        # As Bus._handle: the Go runtime the parent loaded does not survive
+        # fork. mmsb_open entered it anyway and hung (6 of 30 forks while
+        # the parent's threads committed) or made a bus no call could use.
+        raise errors.Closed("mmsb: cannot open bus %r in a fork of the process that loaded libmmsb.so; the Go "
+                            "runtime does not survive fork: use multiprocessing.set_start_method(\"spawn\"), "
+                            "and mmsb.Reader to read in child processes" % (dir,))
     o = _Options()
     o.struct_size = ctypes.sizeof(_Options)
     o.sync = SYNC_MODES[sync]

@@ -245,6 +245,44 @@ def test_writer_restart_gives_stale(start_writer):
         assert len(r.read(w.first)) == 1024
 
 
+def test_view_valid_after_restart_gives_stale(start_writer):
+    """A PageView of the old region: once a new writer took over the bus
+    (the old header says superseded), the page is written in the new
+    region, never in the old one, so its sequence word there stays put.
+    valid() said True for ever, and code polling it kept using the old
+    bytes as current; it raises Stale now (sticky), as every other call."""
+    w = start_writer(mode="static", pages=1)  # writes nothing after READY
+    old = mmsb.Reader(w.bus_dir, w.shm)
+    v = old.view(w.first, dtype=np.uint64)
+    w.kill()
+    assert v.valid()  # control: the killed writer wrote nothing since
+    w2 = start_writer(mode="busy", pages=1, bus_dir=w.bus_dir)
+    with mmsb.Reader(w.bus_dir, w.shm) as r:
+        deadline = time.monotonic() + 10
+        while r.read_page(w.first).lsn <= w2.lsn and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the new writer rewrote the page
+        assert r.read_page(w.first).lsn > w2.lsn
+    with pytest.raises(mmsb.Stale):
+        v.valid()
+    with pytest.raises(mmsb.Stale):  # sticky
+        old.view(w.first)
+    old.close()
+
+
+def test_view_valid_after_close_of_the_writer(tmp_path):
+    """The same for a region whose writer closed the bus (a later writer
+    publishes a new region, and the old one's words no longer move):
+    WriterGone from valid(), not True."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    with mmsb.Reader(region=fr.path) as r:
+        v = r.view(1)
+        assert v.valid()  # control
+        fr.put(fr.hdr, "<Q", L.H_STATE, L.STATE_CLOSED)
+        with pytest.raises(mmsb.WriterGone, match="closed the bus"):
+            v.valid()
+    fr.close()
+
+
 def _child_read(reader, bus_dir, shm, ids, q):
     try:
         inherited = [reader.read(i) for i in ids]

@@ -165,3 +165,47 @@ def test_chunk_file_shorter_than_a_cell(tmp_path):
         with pytest.raises(mmsb.FormatError, match="outside its chunk"):
             r.read(1)
     fr.close()
+
+
+_SLOT_FILES = [L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE]
+
+
+@pytest.mark.parametrize("removed", [[L.CHUNK_TABLE_FILE], _SLOT_FILES, [L.SEQ_FILE]],
+                         ids=["chunk table", "slot files", "seq file"])
+@pytest.mark.parametrize("state,err,match", [
+    (L.STATE_SUPERSEDED, mmsb.Stale, "superseded"),
+    (L.STATE_CLOSED, mmsb.WriterGone, "closed the bus"),
+    (L.STATE_LIVE, mmsb.FormatError, "chunk table|slot arrays"),  # the control: damage
+], ids=["superseded", "closed", "live"])
+def test_region_being_removed_is_not_corrupt(tmp_path, removed, state, err, match):
+    """A writer marks its region closed (Close) or superseded (a newer
+    writer took over) and then removes its files. A reader opening it in
+    between found a file missing and raised FormatError ("has no chunk
+    table", "slot arrays ... hold 0 slots"), as if the region were
+    damaged, where it is going away: a caller that reopens on WriterGone
+    or Stale gave up. The header's state decides now; a live header with
+    files missing is damage still."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=2)
+    fr.put(fr.hdr, "<Q", L.H_STATE, state)
+    for name in removed:
+        os.unlink(os.path.join(fr.path, name))
+    with pytest.raises(err, match=match):
+        mmsb.Reader(region=fr.path)
+    fr.close()
+
+
+def test_slots_removed_under_an_open_reader_of_a_closing_writer(tmp_path):
+    """The same for an open reader whose next read maps the slot files
+    afresh (the header publishes more slots) after the writer's Close
+    marked the header and removed them: WriterGone, not FormatError."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=2)
+    with mmsb.Reader(region=fr.path) as r:
+        r._check = lambda: None  # the state flips after the call's own check (a race, staged)
+        fr.put(fr.hdr, "<QQ", L.H_HW, 20, 32)
+        fr.put(fr.hdr, "<Q", L.H_TABLE_VER, 2)
+        fr.put(fr.hdr, "<Q", L.H_STATE, L.STATE_CLOSED)
+        for name in _SLOT_FILES:
+            os.unlink(os.path.join(fr.path, name))
+        with pytest.raises(mmsb.WriterGone, match="closed the bus"):
+            r.pages()
+    fr.close()

@@ -359,3 +359,29 @@ def test_seconds_beyond_any_float_saturate(region):
         assert r.read(1)[:8] == struct.pack("<Q", 1)
     with pytest.raises(mmsb.InvalidOption, match="writer_timeout"):
         mmsb.Reader(region=region.path, writer_timeout=-10**400)
+
+
+@pytest.mark.parametrize("how", ["copy", "deepcopy", "pickle"])
+def test_reader_cannot_be_copied_or_pickled(region, how):
+    """copy.copy(reader) made a second Reader sharing the first's region
+    directory and inotify descriptors: when either was closed or collected
+    it closed them under the other, whose reads then failed ("chunk stayed
+    unavailable", "Bad file descriptor" from close), or used or closed
+    whatever file the process opened next under the same numbers.
+    deepcopy and pickle (multiprocessing's spawn) raised bare TypeErrors
+    naming mmap or memoryview. All three are InvalidType naming the
+    Reader, and the reader goes on; a PageView (which holds its reader)
+    pickles no better."""
+    import copy
+    import gc
+    import pickle
+    do = {"copy": copy.copy, "deepcopy": copy.deepcopy, "pickle": pickle.dumps}[how]
+    r = mmsb.Reader(region=region.path)
+    with pytest.raises(mmsb.InvalidType, match="Reader cannot be copied or pickled"):
+        do(r)
+    with pytest.raises(mmsb.InvalidType, match="Reader cannot be copied or pickled"):
+        do(r.view(1)) if how != "copy" else pickle.dumps(r.view(1))
+    gc.collect()  # a copy, had one been made, is closed by its finalizer here
+    assert r.read(2) == struct.pack("<Q", 2) * (len(r.read(2)) // 8)
+    assert r.read_page(1).id == 1 and r.pages() == [1, 2]
+    r.close()  # its own descriptors, still open
