@@ -484,6 +484,12 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 			return fmt.Errorf("%w: page %d", ErrPageNotFound, op.Page)
 		}
 		e.setFlags(op.Page, op.Flags, lsn, t)
+	case record.OpWave:
+		if err := e.checkWave(op); err != nil {
+			return err
+		}
+		e.applyWave(op)
+		e.recordHist(lsn, 0, t)
 	default:
 		return fmt.Errorf("%w: unknown op %v", ErrCorruption, op.Kind)
 	}

@@ -85,7 +85,7 @@ type PropagateResult struct {
 	Recomputed int         // derived pages recomputed (failed calls included; a result kept from the wave's stale try counts once)
 	Cutoffs    int         // recomputes whose output was unchanged (the wave stopped there)
 	FirstLSN   LSN         // first LSN of the wave's record (0: nothing logged)
-	LastLSN    LSN         // last LSN of the wave's record
+	LastLSN    LSN         // last LSN of the wave's record (its wave op, record.OpWave)
 	Writes     []PageWrite // derived deltas, one per changed derived page
 	Flags      []FlagRaise // flag changes raised by Control, GPU-sync and Compiler edges
 	HeldBack   int         // derived pages held back by failed functions (see RecomputeError)
@@ -187,6 +187,10 @@ type propagator struct {
 	held     []PageID
 	retrySet map[PageID]struct{}
 	retry    []PageID
+
+	// The wave op's page sets (sorted scratch): the dirty set and the
+	// retry set after the wave (see logsSets).
+	waveDirty, waveHeld []PageID
 }
 
 func newPropagator() *propagator {
@@ -246,10 +250,12 @@ func (e *Bus) Pending() int {
 // page (with early cutoff, so a page already up to date costs one function
 // call and logs nothing). Unlike a write, it raises no flags. The
 // orchestrator calls it when it starts: checkpoints keep the dirty and
-// retry sets, and log replay marks the pages it writes and binds, but not
-// which pages a wave in the replayed log tail held back (waves are not
-// replayed as waves), so after a restart this is what brings those up to
-// date.
+// retry sets, and each wave's record in the log tail ends with the sets it
+// left (record.OpWave), so a restart waits for exactly what the bus did;
+// a log written before OpWave existed is replayed conservatively (the
+// pages it wrote dirty, those it bound to compute), and functions
+// registered since may compute differently: this brings every derived
+// page up to date whatever the log says.
 func (e *Bus) ScheduleResync() {
 	e.waveMu.Lock() // a wave running clears resync when it ends
 	defer e.waveMu.Unlock()
@@ -286,7 +292,10 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // (OpSetFlags, only when a bit actually changes).
 //
 // The whole wave is computed first, then logged as one record (derived ops
-// in topological order, then flag ops in page order), then applied.
+// in topological order, then flag ops in page order, then a wave op naming
+// the dirty and retry sets the wave leaves, which recovery and followers
+// apply), then applied. A wave that writes nothing logs a record of its
+// wave op alone if it consumed dirty pages or changed the retry set.
 //
 // A function that fails (error, panic, or not registered) holds back its
 // page and every page that depends on it through Data edges: they are not
@@ -349,6 +358,10 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	}
 	e.computeFlags(p, e.dirty[:covered])
 	n := len(p.outs) + len(p.flagOps)
+	sets := e.logsSets(p, covered, n)
+	if sets {
+		n++ // the wave op, last
+	}
 	if n == 0 {
 		e.endWave(p, covered)
 		e.mu.Unlock()
@@ -360,13 +373,21 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		e.mu.Unlock()
 		return withFailure(fmt.Errorf("propagation wave: %w", err), waveErr)
 	}
-	buf := record.AppendHeader(p.buf[:0], now)
+	var buf []byte
+	if sets {
+		buf = record.AppendWaveHeader(p.buf[:0], now)
+	} else {
+		buf = record.AppendHeader(p.buf[:0], now)
+	}
 	for i := range p.outs {
 		o := &p.outs[i]
 		buf = record.AppendDerived(buf, p.reads[o.readsLo:o.readsHi], &o.d)
 	}
 	for _, f := range p.flagOps {
 		buf = record.AppendFlags(buf, f.page, f.flags)
+	}
+	if sets {
+		buf = record.AppendWave(buf, p.waveDirty, p.waveHeld)
 	}
 	p.buf = buf
 	// A wave over the log's record limit is refused here, not logged
@@ -397,6 +418,10 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		r.Flags = append(r.Flags, FlagRaise{Page: f.page, LSN: lsn, Raised: f.flags &^ f.old, Flags: f.flags})
 	}
 	last := first + LSN(n) - 1
+	if sets {
+		// The wave op: endWave below does what applyWave does on replay.
+		e.recordHist(last, 0, now)
+	}
 	e.lastLSN, e.lastTime = last, now
 	e.store.PublishLSN(uint64(last))
 	// The commit-time ring answers provenance's Time from memory (and
@@ -435,6 +460,87 @@ func (e *Bus) endWave(p *propagator, covered int) {
 	p.retry, p.held = p.held, p.retry[:0]
 	p.retrySet, p.heldSet = p.heldSet, p.retrySet
 	p.trim()
+}
+
+// logsSets reports whether the wave's record ends with a wave op (OpWave),
+// filling p.waveDirty and p.waveHeld with its page sets: the dirty set and
+// the retry set the wave leaves (endWave). It does when the wave writes
+// anything (replayed, the derived deltas would mark their pages dirty,
+// which the wave does not), consumes dirty pages, or changes which bound
+// pages are to retry (bound and newly bound pages the plan took, pages
+// held back). Without it, a bus recovered from the log counted every page
+// written in the log tail as dirty and every page bound there as not yet
+// computed: its first wave computed them again and raised flags that had
+// been cleared since (TestPendingAfterRestartFromLog). A wave that changes
+// none of that (a resync that wrote nothing) logs nothing, as before.
+// n counts the wave's other ops. Caller holds e.mu; the wave is computed.
+func (e *Bus) logsSets(p *propagator, covered, n int) bool {
+	changed := n > 0 || covered > 0
+	if !changed {
+		// p.retry holds the pages the plan took (the last wave's held
+		// back ones and those bound since); unbound ones no longer count.
+		bound := 0
+		for _, id := range p.retry {
+			if _, ok := e.bindings[id]; ok {
+				bound++
+				if _, held := p.heldSet[id]; !held {
+					changed = true
+					break
+				}
+			}
+		}
+		changed = changed || bound != len(p.held)
+	}
+	if !changed {
+		return false
+	}
+	p.waveDirty = append(p.waveDirty[:0], e.dirty[covered:]...)
+	slices.Sort(p.waveDirty)
+	p.waveHeld = append(p.waveHeld[:0], p.held...)
+	slices.Sort(p.waveHeld)
+	p.waveHeld = slices.Compact(p.waveHeld) // the encoding wants strictly ascending IDs
+	return true
+}
+
+// checkWave checks a logged wave op against the state before it: every
+// page it names as dirty exists, and every page it names as held back is
+// bound. Caller holds e.mu.
+func (e *Bus) checkWave(op *record.Op) error {
+	for _, id := range op.Dirty {
+		if _, ok := e.store.Lookup(id); !ok {
+			return fmt.Errorf("%w: wave op: dirty page %d", ErrPageNotFound, id)
+		}
+	}
+	for _, id := range op.Held {
+		if _, ok := e.bindings[id]; !ok {
+			return fmt.Errorf("%w: wave op: held-back page %d", ErrNotDerived, id)
+		}
+	}
+	return nil
+}
+
+// applyWave applies a logged wave op (checked by checkWave), as endWave
+// left the live bus: the dirty set becomes the op's (pages the wave's
+// snapshot did not cover), and the pages to compute whatever their
+// parents do become the ones it held back (the wave's plan took every
+// page bound before it, and no binding changes while a wave computes).
+// They go to e.recompute, which the next wave's plan moves to the retry
+// set. Caller holds e.mu.
+func (e *Bus) applyWave(op *record.Op) {
+	clear(e.dirtySet)
+	e.dirty = append(e.dirty[:0], op.Dirty...)
+	for _, id := range op.Dirty {
+		e.dirtySet[id] = struct{}{}
+	}
+	clear(e.recomputeSet)
+	e.recompute = e.recompute[:0]
+	if e.prop != nil {
+		clear(e.prop.retrySet)
+		e.prop.retry = e.prop.retry[:0]
+	}
+	for _, id := range op.Held {
+		e.markRecompute(id)
+	}
 }
 
 // withFailure adds a wave's recompute failure (nil: none) to err, the

@@ -17,10 +17,11 @@ func TestProvenanceDerivedWriteWithLostReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	commitT(t, e, w(src, 0, "first"))
-	if _, err := e.Propagate(ctx); err != nil {
-		t.Fatal(err)
+	wave, err := e.Propagate(ctx)
+	if err != nil || len(wave.Writes) != 1 {
+		t.Fatalf("wave %+v, %v: want dst written", wave, err)
 	}
-	derived := e.LastLSN() // dst's write of bytes [0, 5)
+	derived := wave.Writes[0].LSN // dst's write of bytes [0, 5) (the wave's record ends with its wave op)
 	for i := 0; i < 200; i++ {
 		commitT(t, e, w(src, 8, "filler-filler-filler-filler"))
 	}

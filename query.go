@@ -57,6 +57,11 @@ type Op struct {
 	Parents []PageID // bind: ordered parents
 
 	Reads []ParentRead // OpDerived: the parents read and their LSNs
+
+	// OpWave: the pages written while the wave computed (still dirty after
+	// it) and the derived pages it held back (the next wave retries them),
+	// each ascending.
+	Dirty, Held []PageID
 }
 
 // AllEdgeTypes is an Op's EdgeType in an OpRemoveEdge that removed every
@@ -70,6 +75,9 @@ func (o *Op) setFrom(op *record.Op) error {
 	*o = Op{Kind: OpKind(op.Kind), Delta: op.Delta, Page: op.Page, Size: op.Size, Location: Location(op.Location),
 		Flags: op.Flags, Parent: op.Parent, Child: op.Child, EdgeType: EdgeType(op.EdgeType),
 		Func: op.Func, Params: op.Params, Parents: op.Parents}
+	if op.Kind == record.OpWave {
+		o.Dirty, o.Held = op.Dirty, op.Held
+	}
 	for _, r := range op.Reads {
 		reads = append(reads, ParentRead(r))
 	}
@@ -175,7 +183,7 @@ func (q *LogQuery) check() error {
 		return fmt.Errorf("%w: log query: ToTime %d is before FromTime %d", ErrInvalidOption, q.ToTime, q.FromTime)
 	}
 	for i, k := range q.Kinds {
-		if k < OpDelta || k > OpDerived {
+		if k < OpDelta || k > OpWave {
 			return fmt.Errorf("%w: log query: Kinds[%d] is %v, not an operation kind", ErrInvalidOption, i, k)
 		}
 	}

@@ -423,7 +423,7 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 // CheckEpoch counting the earlier deltas to the page in the record;
 // checkCreate as CreatePages), and returns the index of the first op that
 // would not apply. The leader writes three shapes of record: the deltas of
-// a Commit, the derived deltas and flags of a propagation wave, and the
+// a Commit, the derived deltas, flags and wave op of a propagation wave, and the
 // creates of a CreatePages; every other op (a free, an edge, a binding, a
 // metadata change) is a record of its own. Ops of those shapes do not
 // depend on one another beyond the CheckEpoch count and distinct created
@@ -488,6 +488,13 @@ func (e *Bus) checkReplicatedOps(ops []record.Op) (int, error) {
 					created = map[PageID]struct{}{}
 				}
 				created[op.Page] = struct{}{}
+			}
+		case record.OpWave:
+			// Ends a wave's record: it names pages that exist before the
+			// record (no leader's wave creates or frees a page), so the
+			// state before the record decides it too.
+			if err := e.checkWave(op); err != nil {
+				return i, err
 			}
 		default:
 			if len(ops) > 1 {

@@ -189,6 +189,11 @@ const (
 	OpUnbind     = OpKind(record.OpUnbind)     // derived page binding removed
 	OpSetFlags   = OpKind(record.OpSetFlags)   // page flags replaced
 	OpDerived    = OpKind(record.OpDerived)    // a delta produced by propagation
+	// OpWave ends a propagation wave's record (or is one on its own): the
+	// pages still waiting for propagation after the wave (Op.Dirty, Op.Held),
+	// so that recovery and followers know what Pending counts exactly. It
+	// writes no page.
+	OpWave = OpKind(record.OpWave)
 )
 
 // String names the operation kind ("delta", "create", ...).

@@ -885,6 +885,8 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 		e.Detail = fmt.Sprintf("%s(%s)", wire.ValidText(o.Func), strings.Join(ps, ", "))
 	case mmsb.OpSetFlags:
 		e.Detail = mmsb.FlagNames(o.Flags)
+	case mmsb.OpWave:
+		e.Detail = fmt.Sprintf("end of wave: %d pages left dirty, %d held back", len(o.Dirty), len(o.Held))
 	}
 	return e
 }

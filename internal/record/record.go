@@ -1,7 +1,7 @@
 // Package record defines the payloads MMSB stores in its transaction log and
 // checkpoints: a log record is one committed batch of operations (deltas,
-// page creation/free, metadata, edges, bindings, flags), each operation
-// taking one LSN; a checkpoint is a sequence of state, page, edge and
+// page creation/free, metadata, edges, bindings, flags, the end of a
+// propagation wave), each operation taking one LSN; a checkpoint is a sequence of state, page, edge and
 // binding records. The framing (length, CRC) belongs to internal/tlog and
 // internal/checkpoint; this package only encodes what is inside.
 //
@@ -19,8 +19,16 @@ import (
 )
 
 // FormatVersion is the version of the batch payload layout. It is the first
-// byte of every log record payload.
+// byte of every log record payload that holds no OpWave.
 const FormatVersion = 1
+
+// WaveFormatVersion is the first byte of a payload that holds an OpWave
+// (AppendWaveHeader). A binary that predates OpWave refuses such a record
+// as an unknown payload version, rather than meeting an unknown operation
+// in the middle of one; payloads without it keep FormatVersion, so that
+// logs written before OpWave, and records of this version that hold none,
+// read as before. A version 1 payload holding an OpWave is malformed.
+const WaveFormatVersion = 2
 
 // ErrMalformed means a payload could not be decoded.
 var ErrMalformed = errors.New("record: malformed payload")
@@ -40,6 +48,7 @@ const (
 	OpUnbind     OpKind = 8  // derived page binding removed
 	OpSetFlags   OpKind = 9  // page flags (stale, sync-pending, IR-invalid) replaced
 	OpDerived    OpKind = 10 // a delta produced by propagation, with the parent LSNs it read
+	OpWave       OpKind = 11 // end of a propagation wave: the dirty and retry sets after it
 )
 
 // String names the op kind.
@@ -65,6 +74,8 @@ func (k OpKind) String() string {
 		return "flags"
 	case OpDerived:
 		return "derived"
+	case OpWave:
+		return "wave"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }
@@ -99,12 +110,48 @@ type Op struct {
 	Parents []base.PageID // bind: ordered parents
 
 	Reads []ParentRead // OpDerived
+
+	// OpWave: the pages still dirty after the wave (written while it
+	// computed, after its snapshot) and the derived pages it held back
+	// (the retry set), each strictly ascending.
+	Dirty, Held []base.PageID
 }
 
 // AppendHeader starts a batch payload: version byte and commit time.
 func AppendHeader(dst []byte, timeNanos int64) []byte {
 	dst = append(dst, FormatVersion)
 	return binary.AppendVarint(dst, timeNanos)
+}
+
+// AppendWaveHeader starts a batch payload that will hold an OpWave: as
+// AppendHeader, with WaveFormatVersion.
+func AppendWaveHeader(dst []byte, timeNanos int64) []byte {
+	dst = append(dst, WaveFormatVersion)
+	return binary.AppendVarint(dst, timeNanos)
+}
+
+// AppendWave appends an OpWave: the dirty set after the wave and the pages
+// it held back, each strictly ascending (possibly empty), as a page set:
+// uvarint count, then the first ID and the gaps from each ID to the next
+// (at least 1). The payload must start with AppendWaveHeader.
+func AppendWave(dst []byte, dirty, held []base.PageID) []byte {
+	dst = append(dst, byte(OpWave))
+	dst = appendSet(dst, dirty)
+	return appendSet(dst, held)
+}
+
+// appendSet encodes a strictly ascending page set (AppendPending's
+// encoding, but possibly empty).
+func appendSet(dst []byte, ids []base.PageID) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ids)))
+	for i, id := range ids {
+		if i == 0 {
+			dst = binary.AppendUvarint(dst, uint64(id))
+		} else {
+			dst = binary.AppendUvarint(dst, uint64(id-ids[i-1]))
+		}
+	}
+	return dst
 }
 
 // AppendDelta appends an OpDelta.
@@ -192,6 +239,7 @@ type Decoder struct {
 	off     int
 	payload []byte // what Reset started: Window may widen src again up to it
 	Time    int64  // commit time from the header
+	version byte   // the payload's version byte
 }
 
 // Reset starts decoding payload. It checks the version byte and reads the
@@ -201,9 +249,10 @@ func (d *Decoder) Reset(payload []byte) error {
 	if len(payload) < 1 {
 		return fmt.Errorf("%w: empty payload", ErrMalformed)
 	}
-	if payload[0] != FormatVersion {
+	if payload[0] != FormatVersion && payload[0] != WaveFormatVersion {
 		return fmt.Errorf("%w: unknown payload version %d", ErrMalformed, payload[0])
 	}
+	d.version = payload[0]
 	d.off = 1
 	t, n := binary.Varint(payload[1:])
 	if n <= 0 {
@@ -331,6 +380,15 @@ func (d *Decoder) Next(op *Op) error {
 			op.Page = base.PageID(id)
 			op.Flags, err = d.byte()
 		}
+	case OpWave:
+		if d.version != WaveFormatVersion {
+			err = fmt.Errorf("%w: operation kind %d (wave) in a version %d payload (want version %d)", ErrMalformed, op.Kind, d.version, WaveFormatVersion)
+			break
+		}
+		op.Page = 0 // about no one page (Next leaves other kinds' fields as they were)
+		if op.Dirty, err = d.set(op.Dirty[:0], "dirty"); err == nil {
+			op.Held, err = d.set(op.Held[:0], "held-back")
+		}
 	default:
 		err = fmt.Errorf("%w: unknown op kind %d", ErrMalformed, op.Kind)
 	}
@@ -357,6 +415,34 @@ func (d *Decoder) NextRun() (page base.PageID, off uint32, data []byte, ok bool)
 		d.off += 1 + n
 	}
 	return page, off, data, ok
+}
+
+// set decodes appendSet's encoding into dst: a count the payload cannot
+// hold, a gap of 0 and an ID past 2^64-1 are ErrMalformed.
+func (d *Decoder) set(dst []base.PageID, what string) ([]base.PageID, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return dst, err
+	}
+	if n > uint64(len(d.src)-d.off) { // each ID takes at least a byte
+		return dst, fmt.Errorf("%w: %s page set declares %d page IDs in %d bytes", ErrMalformed, what, n, len(d.src)-d.off)
+	}
+	var id uint64
+	for i := uint64(0); i < n; i++ {
+		v, err := d.uvarint()
+		if err != nil {
+			return dst, err
+		}
+		if i > 0 {
+			if v == 0 || id+v < id {
+				return dst, fmt.Errorf("%w: %s page set: gap %d after page ID %d (want 1 to %d)", ErrMalformed, what, v, id, ^uint64(0)-id)
+			}
+			v += id
+		}
+		id = v
+		dst = append(dst, base.PageID(id))
+	}
+	return dst, nil
 }
 
 func (d *Decoder) delta(dl *delta.Delta) error {

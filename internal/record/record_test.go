@@ -167,6 +167,7 @@ func TestNextAllocatesNothing(t *testing.T) {
 // The same laws hold for the checkpoint state and page records.
 func FuzzDecode(f *testing.F) {
 	f.Add(sampleBatch())
+	f.Add(sampleWaveBatch())
 	f.Add(AppendHeader(nil, 0))
 	f.Add([]byte{1, 2, 3})
 	f.Add(AppendPending(nil, []base.PageID{1, 2, 9, 1 << 40}))

@@ -53,7 +53,8 @@ func TestBatchRefusals(t *testing.T) {
 			"1000 parents exceed payload"},
 		{"bind: name longer than payload", uv(append(bytes.Clone(hdr), byte(OpBind)), 7, 50, 'f'), false, "length 50 exceeds payload"},
 		{"flags: flag byte missing", uv(append(bytes.Clone(hdr), byte(OpSetFlags)), 7), false, "truncated at offset"},
-		{"unknown op kind", append(bytes.Clone(hdr), 11), false, "unknown op kind 11"},
+		{"unknown op kind", append(bytes.Clone(hdr), 12), false, "unknown op kind 12"},
+		{"wave in a version 1 payload", AppendWave(bytes.Clone(hdr), nil, nil), false, "operation kind 11 (wave) in a version 1 payload"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

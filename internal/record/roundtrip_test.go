@@ -36,6 +36,8 @@ func appendOp(dst []byte, op *Op) []byte {
 		return AppendUnbind(dst, op.Page)
 	case OpSetFlags:
 		return AppendFlags(dst, op.Page, op.Flags)
+	case OpWave:
+		return AppendWave(dst, op.Dirty, op.Held)
 	}
 	panic(fmt.Sprintf("appendOp: decoder returned unknown kind %v", op.Kind))
 }
@@ -59,6 +61,12 @@ func decodeBatch(payload []byte) (time int64, ops []Op, err error) {
 
 func encodeBatch(time int64, ops []Op, enc opEncoder) []byte {
 	b := AppendHeader(nil, time)
+	for i := range ops {
+		if ops[i].Kind == OpWave {
+			b = AppendWaveHeader(nil, time) // a payload holding a wave op has version 2
+			break
+		}
+	}
 	for i := range ops {
 		b = enc(b, &ops[i])
 	}
@@ -144,6 +152,9 @@ func sameOp(a, b *Op) error {
 	case OpSetFlags:
 		field("page", a.Page == b.Page)
 		field("flags", a.Flags == b.Flags)
+	case OpWave:
+		field("dirty", slicesEqual(a.Dirty, b.Dirty))
+		field("held", slicesEqual(a.Held, b.Held))
 	}
 	if len(diffs) > 0 {
 		return fmt.Errorf("fields changed: %v (%+v became %+v)", diffs, *a, *b)

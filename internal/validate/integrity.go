@@ -395,6 +395,19 @@ func (s *intState) apply(op *record.Op, lsn mmsb.LSN, where string) {
 			r.addf(KindState, lsn, op.Page, where, "unbind of page %d, which is not bound", op.Page)
 		}
 		delete(s.bound, op.Page)
+	case record.OpWave:
+		// The end of a propagation wave: the pages it leaves dirty exist,
+		// the pages it held back are bound (mmsb's checkWave).
+		for _, id := range op.Dirty {
+			if s.pages[id] == nil {
+				r.addf(KindOrphan, lsn, id, where, "wave op names page %d as dirty, which does not exist", id)
+			}
+		}
+		for _, id := range op.Held {
+			if !s.bound[id] {
+				r.addf(KindState, lsn, id, where, "wave op names page %d as held back, which is not bound", id)
+			}
+		}
 	}
 }
 

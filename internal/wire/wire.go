@@ -225,6 +225,8 @@ func OpToProto(lo *mmsb.LoggedOp) *mmsbv1.Op {
 			for _, q := range op.Parents {
 				p.Parents = append(p.Parents, uint64(q))
 			}
+			// An OpWave goes out as its kind alone ("wave", page 0): its
+			// page sets (Op.Dirty, Op.Held) have no field on the wire.
 		}
 	}
 	return p
@@ -245,7 +247,7 @@ func OpPage(op *mmsb.Op) mmsb.PageID {
 var OpKinds = func() map[string]mmsb.OpKind {
 	m := map[string]mmsb.OpKind{}
 	for _, k := range []mmsb.OpKind{mmsb.OpDelta, mmsb.OpCreatePage, mmsb.OpFreePage, mmsb.OpSetMeta,
-		mmsb.OpAddEdge, mmsb.OpRemoveEdge, mmsb.OpBind, mmsb.OpUnbind, mmsb.OpSetFlags, mmsb.OpDerived} {
+		mmsb.OpAddEdge, mmsb.OpRemoveEdge, mmsb.OpBind, mmsb.OpUnbind, mmsb.OpSetFlags, mmsb.OpDerived, mmsb.OpWave} {
 		m[k.String()] = k
 	}
 	return m
