@@ -110,7 +110,10 @@ leader) is moved aside to DIR.diverged-<time> and rebuilt; a DIR holding a bus
 that is not a replica of the stream (no DIR/replicate-stream or
 DIR/replicate-term: made by another command) is refused (exit 1).
 
-follow never takes the leader lease; 'mmsb replicate' runs a node that can.`,
+follow never takes the leader lease; 'mmsb replicate' runs a node that can.
+Nor does it create the stream or its buckets: until a leader has made them
+it waits, saying so on stderr (is --stream right?) and with
+waiting_for_stream=1 on its status line.`,
 		Example: `  mmsb follow --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222 --stream demo --dir ./replica`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -247,12 +250,18 @@ func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Con
 // statusLine is runNode's status line. lag_lsn is "unknown" while the
 // follower cannot read the stream (its last value is not current: a
 // follower whose leader had gone kept printing the lag of its last
-// refresh).
+// refresh). waiting_for_stream is 1 while a follow-only node waits for a
+// leader to make its stream (it creates none; the log names the stream):
+// a mistyped --stream showed as a healthy follower at LSN 0.
 func statusLine(m *replicate.Metrics) string {
 	lag := strconv.FormatUint(m.LagLSN.Load(), 10)
 	if m.LagUnknown.Load() {
 		lag = "unknown"
 	}
-	return fmt.Sprintf("leader=%d applied_lsn=%d lag_lsn=%s records_applied=%d records_published=%d hash_mismatches=%d leader_changes=%d stream_retries=%d",
-		m.Leader.Load(), m.AppliedLSN.Load(), lag, m.RecordsApplied.Load(), m.RecordsPublished.Load(), m.HashMismatches.Load(), m.LeaderChanges.Load(), m.StreamRetries.Load())
+	waiting := 0
+	if m.WaitingForStream.Load() {
+		waiting = 1
+	}
+	return fmt.Sprintf("leader=%d applied_lsn=%d lag_lsn=%s records_applied=%d records_published=%d hash_mismatches=%d leader_changes=%d stream_retries=%d waiting_for_stream=%d",
+		m.Leader.Load(), m.AppliedLSN.Load(), lag, m.RecordsApplied.Load(), m.RecordsPublished.Load(), m.HashMismatches.Load(), m.LeaderChanges.Load(), m.StreamRetries.Load(), waiting)
 }

@@ -23,3 +23,17 @@ func TestStatusLineSaysLagUnknown(t *testing.T) {
 		t.Errorf("status line %q, want applied_lsn=4042096 lag_lsn=unknown", got)
 	}
 }
+
+// TestStatusLineSaysWaitingForStream: while a follow-only node waits for a
+// leader to make its stream, the status line says waiting_for_stream=1
+// (it printed a healthy-looking follower at applied_lsn=0).
+func TestStatusLineSaysWaitingForStream(t *testing.T) {
+	var m replicate.Metrics
+	if got := statusLine(&m); !strings.HasSuffix(got, " waiting_for_stream=0") {
+		t.Errorf("status line %q, want it to end with waiting_for_stream=0", got)
+	}
+	m.WaitingForStream.Store(true)
+	if got := statusLine(&m); !strings.HasSuffix(got, " waiting_for_stream=1") {
+		t.Errorf("status line %q, want it to end with waiting_for_stream=1", got)
+	}
+}

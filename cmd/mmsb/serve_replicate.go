@@ -56,7 +56,7 @@ func (r *replicaOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&r.bus, "replicate-bus", "mmsb", "with --replicate: name of the replicated bus (stream MMSB_LOG_<NAME>)")
 	intVar(f, &r.replicas, "replicas", 1, "with --replicate: stream, lease and checkpoint replicas (3 on a three-server cluster)")
 	f.DurationVar(&r.leaseTTL, "lease-ttl", 3*time.Second, "with --replicate: leader lease time to live")
-	f.BoolVar(&r.followOnly, "follow-only", false, "with --replicate: never lead (a read replica)")
+	f.BoolVar(&r.followOnly, "follow-only", false, "with --replicate: never lead (a read replica; it waits for a leader to create the stream)")
 }
 
 // roleServer is the server of one role's bus.
@@ -172,6 +172,13 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	root := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if rs := current.Load(); rs != nil {
 			rs.handler.ServeHTTP(w, req)
+			return
+		}
+		if m := nodeMetrics.Load(); m != nil && m.WaitingForStream.Load() {
+			// A follow-only node has no bus until a leader makes the
+			// stream: say so, not "changing roles", which reads as a
+			// moment's wait.
+			http.Error(w, "mmsb: the follow-only node is waiting for the stream "+replicate.Config{Bus: r.bus}.StreamName()+" (no leader has created it; is --replicate-bus right?); retry", http.StatusServiceUnavailable)
 			return
 		}
 		http.Error(w, "mmsb: the replication node is changing roles; retry", http.StatusServiceUnavailable)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -206,6 +207,22 @@ type resources struct {
 	ckpts  jetstream.ObjectStore
 }
 
+// missing names the resources a follow-only node's ensure did not find
+// ("" when it found all three).
+func (r *resources) missing() string {
+	var m []string
+	if r.stream == nil {
+		m = append(m, "stream "+r.cfg.StreamName())
+	}
+	if r.lease == nil {
+		m = append(m, "lease bucket "+r.cfg.LeaseBucket())
+	}
+	if r.ckpts == nil {
+		m = append(m, "checkpoint bucket "+r.cfg.CheckpointBucket())
+	}
+	return strings.Join(m, ", ")
+}
+
 // ensure creates (or opens) the stream, the lease bucket and the checkpoint
 // bucket. The stream uses file storage and the replica count of cfg; the
 // embedded servers sync every write (StartServer), and docs/replication.md
@@ -215,6 +232,13 @@ type resources struct {
 // bucket's (resources.cfg.LeaseTTL). A stream that exists keeps a larger
 // message limit and replica count than this node's: fewer replicas is
 // ErrConfig, unless followOnly, which takes the stream's.
+//
+// A followOnly node creates and changes nothing: it looks the three up,
+// checks those it finds, and leaves the handles of those it does not find
+// nil (resources.missing names them; Node.Run waits for them). Creating
+// them made a mistyped --stream or --bus a new, empty bus that the
+// follower followed at LSN 0 for ever, looking healthy; and a follower
+// with a larger MaxRecordBytes raised an existing stream's message limit.
 func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly bool) (*resources, error) {
 	// A stream that exists keeps a larger message limit: a node with a
 	// smaller MaxRecordBytes (a read replica, a node connected to a server
@@ -228,6 +252,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	// never leads takes the stream's count; one that may lead with fewer
 	// is ErrConfig, as for the lease TTL below. Raising it is allowed.
 	maxMsgSize := int32(cfg.MaxRecordBytes + 4<<10)
+	var st jetstream.Stream // the stream a followOnly node found
 	if old, err := js.Stream(ctx, cfg.StreamName()); err == nil {
 		oc := old.CachedInfo().Config
 		if cur := oc.MaxMsgSize; cur <= 0 || cur > maxMsgSize {
@@ -239,22 +264,28 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 			}
 			cfg.Replicas = cur
 		}
+		if followOnly {
+			st = old
+		}
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        cfg.StreamName(),
-		Subjects:    []string{cfg.Subject()},
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		MaxMsgSize:  maxMsgSize,
-		Duplicates:  2 * time.Minute,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		Description: "MMSB batch records of bus " + cfg.Bus + " (docs/replication.md)",
-	})
-	if err != nil {
-		return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
+	if !followOnly {
+		var err error
+		st, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        cfg.StreamName(),
+			Subjects:    []string{cfg.Subject()},
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			MaxMsgSize:  maxMsgSize,
+			Duplicates:  2 * time.Minute,
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			Description: "MMSB batch records of bus " + cfg.Bus + " (docs/replication.md)",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
+		}
 	}
 	// Every node of a bus must agree on the lease's TTL: a node believes it
 	// leads for LeaseTTL minus a margin after each renewal, and the key
@@ -262,8 +293,12 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	// (as CreateOrUpdateKeyValue would) would shorten the key's life under
 	// a leader that started with a longer TTL, which would then be fenced
 	// over and over by nodes that see the key expire.
-	if kv, err := js.KeyValue(ctx, cfg.LeaseBucket()); err == nil {
-		st, err := kv.Status(ctx)
+	var kv jetstream.KeyValue // the bucket a followOnly node found
+	if found, err := js.KeyValue(ctx, cfg.LeaseBucket()); err == nil {
+		if followOnly {
+			kv = found
+		}
+		st, err := found.Status(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
 		}
@@ -284,6 +319,16 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 		}
 	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
+	}
+	if followOnly {
+		obs, err := js.ObjectStore(ctx, cfg.CheckpointBucket())
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			obs, err = nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", cfg.CheckpointBucket(), err)
+		}
+		return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs}, nil
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: cfg.LeaseBucket(), TTL: cfg.LeaseTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, History: 1,

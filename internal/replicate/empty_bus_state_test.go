@@ -26,6 +26,9 @@ func TestReplicaOfEmptyBusBootstrapsInPlace(t *testing.T) {
 	c := startTestCluster(t, 1)
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "b")
+	// The empty stream a leader made: a follow-only node makes none, and
+	// waits for it without opening its bus (TestFollowOnlyNodeWaitsForStream).
+	testResources(t, c, testConfig(1))
 	b := startNode(t, c, NodeConfig{Config: testConfig(1), ID: "b", Dir: dir, FollowOnly: true})
 	waitApplied(t, b, 0)
 	b.stop()

@@ -87,7 +87,8 @@ type Node struct {
 }
 
 // NewNode connects a node to its stream, creating the JetStream resources
-// if needed.
+// if needed. A FollowOnly node creates none: it checks those that exist,
+// and Run waits for the others (Node.Run).
 func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -142,7 +143,16 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	}
 	cfg.LeaseTTL = res.cfg.LeaseTTL // a follow-only node takes the bus's
 	n := &Node{cfg: cfg, res: res, changed: make(chan struct{})}
-	if n.termSeen, err = loadTerm(cfg.Dir, n.streamID()); err != nil {
+	if res.stream == nil {
+		// A follow-only node whose stream does not exist yet: the term
+		// file is checked now (a damaged one is refused here, as for
+		// every node) and read for the stream Run finds (its ID holds
+		// the creation time).
+		_, err = loadTerm(cfg.Dir, "")
+	} else {
+		n.termSeen, err = loadTerm(cfg.Dir, n.streamID())
+	}
+	if err != nil {
 		return nil, err
 	}
 	// Marked before Run bootstraps or follows anything: a directory a
@@ -432,7 +442,13 @@ func (n *Node) setAside(why error) error {
 // having done nothing. Later cycles close their bus before the next opens
 // it, so a lock found then is another writer's too, but a node that has
 // run keeps retrying through it as through other outages.
+//
+// A follow-only node whose stream or buckets did not exist at NewNode
+// first waits for them (awaitResources), creating nothing.
 func (n *Node) Run(ctx context.Context) error {
+	if err := n.awaitResources(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
 	for first := true; ctx.Err() == nil; first = false {
 		err := n.followThenLead(ctx)
 		if ctx.Err() != nil {
@@ -450,6 +466,87 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// How a follow-only node waits for resources it did not find: it looks
+// them up every awaitPoll (a leader started later is followed within
+// about that) and logs that it waits at once and then every awaitLogEvery
+// (a line a second would bury the rest of the log).
+const (
+	awaitPoll     = time.Second
+	awaitLogEvery = time.Minute
+)
+
+// awaitResources waits, for a follow-only node, until the stream and the
+// buckets that NewNode did not find exist (a leader makes them), then
+// takes them: the stream, the bucket's lease TTL and the term saved for
+// that stream. It creates nothing: a follower that made them turned a
+// mistyped --stream or --bus into a new, empty bus, and followed it at LSN
+// 0 for ever, looking healthy. Metrics.WaitingForStream is set meanwhile.
+// It returns nil when ctx ends, and ErrConfig for a resource that appears
+// with a configuration no node can follow (a lease bucket's TTL out of
+// bounds).
+func (n *Node) awaitResources(ctx context.Context) error {
+	// Nothing else reads n.res or n.cfg before this returns: Run starts
+	// the follower after it.
+	missing := n.res.missing()
+	if missing == "" {
+		return nil
+	}
+	n.Metrics.WaitingForStream.Store(true)
+	n.Metrics.LagUnknown.Store(true)
+	defer n.Metrics.WaitingForStream.Store(false)
+	var logged time.Time
+	var lookupErr error // the last lookup's failure (a server unreachable)
+	for {
+		if logged.IsZero() || time.Since(logged) >= awaitLogEvery {
+			why := ""
+			if lookupErr != nil {
+				why = fmt.Sprintf("; last lookup: %v", lookupErr)
+			}
+			if n.res.stream == nil {
+				n.logf("node %s: follow-only: waiting for stream %s (no leader has created it; is --stream/--bus right?)%s", n.cfg.ID, n.res.cfg.StreamName(), why)
+			} else {
+				n.logf("node %s: follow-only: waiting for %s (a leader creates them beside the stream)%s", n.cfg.ID, missing, why)
+			}
+			logged = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(awaitPoll):
+		}
+		rctx, cancel := n.res.call(ctx)
+		res, err := ensure(rctx, n.res.js, n.res.cfg, true)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, ErrConfig):
+			return err
+		case err != nil:
+			lookupErr = err
+			continue
+		}
+		lookupErr = nil
+		if missing = res.missing(); missing != "" {
+			if res.stream != nil && n.res.stream == nil {
+				logged = time.Time{} // say what it waits for now
+			}
+			n.res = res
+			continue
+		}
+		n.res, n.cfg.LeaseTTL = res, res.cfg.LeaseTTL
+		term, err := loadTerm(n.cfg.Dir, n.streamID())
+		if err != nil {
+			return err
+		}
+		n.termMu.Lock()
+		n.termSeen = max(n.termSeen, term)
+		n.termMu.Unlock()
+		n.logf("node %s: follow-only: found stream %s; following", n.cfg.ID, res.cfg.StreamName())
+		return nil
+	}
 }
 
 // stopsNode reports whether err ends Node.Run instead of another cycle. A
