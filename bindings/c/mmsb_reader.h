@@ -431,7 +431,17 @@ static inline MMSB_READER__UNUSED int mmsb_reader_region_path(const char *bus_di
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "region path under %s does not format", sdir);
 	if ((size_t)n >= len)
 		return mmsb_reader__fail(MMSB_READER_ERR_TOO_SMALL, "region path needs %zu bytes with its NUL, buffer holds %zu", (size_t)n + 1, len);
-	snprintf(buf, len, "%s/mmsb-%s", sdir, hex);
+	/* Put together by hand, the fit being known: a second snprintf into
+	 * buf made gcc (12, -O1 and -Os, where mmsb_reader_open inlines this
+	 * function with its PATH_MAX buffer) warn that it may truncate, so a
+	 * program including this header failed to build under -Wall -Werror
+	 * (TestCReaderHeaderBuildsAtEveryLevel). */
+	{
+		size_t d = strlen(sdir);
+		memcpy(buf, sdir, d);
+		memcpy(buf + d, "/mmsb-", 6);
+		memcpy(buf + d + 6, hex, sizeof hex); /* 32 digits and the NUL */
+	}
 	return MMSB_READER_OK;
 }
 
@@ -664,6 +674,20 @@ static inline int mmsb_reader__faulted(mmsb_reader *r, const char *what) {
 #endif
 
 static inline void mmsb_reader_close(mmsb_reader **rp);
+static inline int mmsb_reader__alive(mmsb_reader *r);
+
+/* mmsb_reader__going is asked before a missing or short region file is
+ * reported as damage (FORMAT): a writer marks its region closed (Close)
+ * or superseded (a newer writer took over) and then removes the files, so
+ * a reader that opens or remaps in between finds them missing. Such a
+ * region is going away, not damaged: WRITER_GONE or STALE (sticky, as
+ * mmsb_reader__alive makes them), which callers that reopen on those
+ * retry; FORMAT made them give up. OK while the header says live. */
+static inline int mmsb_reader__going(mmsb_reader *r) {
+	if (mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_STATE) != MMSB_READER__STATE_LIVE)
+		return mmsb_reader__alive(r);
+	return MMSB_READER_OK;
+}
 
 static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
 	static const char *names[4] = {"ids", "vers", "cells", "seq"};
@@ -692,6 +716,8 @@ static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
 	if ((uint64_t)slots < (cap < MMSB_READER__MAX_SLOTS ? cap : MMSB_READER__MAX_SLOTS)) {
 		for (i = 0; i < 4; i++)
 			mmsb_reader__unmap(&m[i]);
+		if ((rc = mmsb_reader__going(r)) != MMSB_READER_OK)
+			return rc;
 		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s: slot arrays (ids %zu, vers %zu, cells %zu, seq %zu bytes) hold %zu slots, the header publishes %llu",
 		                         r->region, m[0].n, m[1].n, m[2].n, m[3].n, slots, (unsigned long long)cap);
 	}
@@ -1000,7 +1026,7 @@ static inline int mmsb_reader__open_unguarded(const char *region_dir, int any_ow
 		r->pid = (int64_t)mmsb_reader__le64(r->hdr.p + MMSB_READER__H_PID);
 		r->start = mmsb_reader__le64(r->hdr.p + MMSB_READER__H_START);
 		rc = mmsb_reader__map_ro(r->dirfd, region_dir, "chunks", (size_t)(MMSB_READER__MAX_CHUNKS * MMSB_READER__CHUNK_ENTRY_BYTES), owner, &r->ct);
-		if (rc == MMSB_READER_ERR_NOT_FOUND)
+		if (rc == MMSB_READER_ERR_NOT_FOUND && (rc = mmsb_reader__going(r)) == MMSB_READER_OK)
 			rc = mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "region %s has no chunk table", region_dir);
 	}
 	if (rc == MMSB_READER_OK)
@@ -1027,7 +1053,9 @@ static inline int mmsb_reader__open(const char *region_dir, int any_owner, uid_t
 
 /* mmsb_reader_open_region opens the region directory region_dir; opts may
  * be NULL. On success *out is the reader; on failure *out is NULL.
- * WRITER_GONE when no region exists. It trusts whoever owns region_dir
+ * WRITER_GONE when no region exists; WRITER_GONE or STALE when its header
+ * says closed or superseded (a region being removed, files missing
+ * included: mmsb_reader__going). It trusts whoever owns region_dir
  * (its files must have the same owner, and nothing may be writable by
  * group or others): the caller chose the region. To read a bus, prefer
  * mmsb_reader_open, which also checks that the owner of the bus directory
@@ -1370,7 +1398,8 @@ static inline int mmsb_reader__await_free(mmsb_reader *r, uint64_t id, uint64_t 
  * LSN to infos[i] (infos may be NULL). TOO_SMALL: sizes[i] holds the size
  * of the first page i larger than caps[i] (its message names i), and that
  * buffer is not written; the other buffers, sizes and infos are then
- * unspecified, as after every error, and *lsn is not written. */
+ * unspecified, as after every error, and *lsn is not written. Each
+ * attempt first checks the writer: WRITER_GONE or STALE, n 0 included. */
 static inline int mmsb_reader__snapshot_unguarded(mmsb_reader *r, const uint64_t *ids, size_t n, void *const *bufs, const size_t *caps,
                                                  size_t *sizes, mmsb_reader_page_info *infos, uint64_t *lsn) {
 	int attempt, rc;
@@ -1382,8 +1411,15 @@ static inline int mmsb_reader__snapshot_unguarded(mmsb_reader *r, const uint64_t
 		if (bufs[i] == NULL && caps[i] != 0)
 			return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "snapshot: NULL buffer %zu with capacity %zu", i, caps[i]);
 	for (attempt = 0; attempt < r->o.snapshot_retries; attempt++) {
-		uint64_t at = mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN);
+		uint64_t at;
 		int ok = 1;
+		/* Checked here, not only by each page's read (as Go's and
+		 * Python's snapshots do): a snapshot of no pages read none, and
+		 * returned OK with the frozen LSN of a writer that had closed,
+		 * died or been superseded. */
+		if ((rc = mmsb_reader__check(r)) != MMSB_READER_OK)
+			return rc;
+		at = mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN);
 		for (i = 0; i < n && ok; i++) {
 			mmsb_reader__dst d;
 			mmsb_reader_page_info info;

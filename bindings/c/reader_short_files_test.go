@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -22,7 +23,11 @@ import (
 // than the header's slot capacity (page's mapAt and remapSlots);
 // mmsb_reader.h opened them and used the slots they held. Its negative
 // control hands the program the whole copy as SHORT_SLOTS: the program
-// must fail on it.
+// must fail on it. Three more copies are caught mid-removal (header
+// closed or superseded, slot arrays or chunk table gone): WRITER_GONE
+// and STALE, not FORMAT (before: "expected
+// mmsb_reader_open_region(env("GOING_CLOSED"), &o, &r) ==
+// MMSB_READER_ERR_WRITER_GONE").
 func TestCReaderShortFiles(t *testing.T) {
 	lookPath(t, "gcc")
 	lib := buildLibrary(t)
@@ -46,12 +51,39 @@ func TestCReaderShortFiles(t *testing.T) {
 			}
 		}
 	})
+	// going marks a copy's header with state (as a writer does before it
+	// removes its region) and removes the files named, as that removal
+	// has when a reader opens the copy.
+	going := func(name string, state uint64, files ...string) string {
+		return cp(name, func(dir string) {
+			f, err := os.OpenFile(filepath.Join(dir, "header"), os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(binary.LittleEndian.AppendUint64(nil, state), shmStateOffset); err != nil {
+				t.Fatal(err)
+			}
+			for _, file := range files {
+				if err := os.Remove(filepath.Join(dir, file)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	slotArrays := []string{"ids", "vers", "cells", "seq"}
+	goingEnv := []string{
+		"GOING_CLOSED=" + going("going-closed", page.ShmClosed, slotArrays...),
+		"GOING_SUPERSEDED=" + going("going-superseded", page.ShmSuperseded, slotArrays...),
+		"GOING_NO_CHUNKS=" + going("going-no-chunks", page.ShmClosed, "chunks"),
+	}
 	src := filepath.Join("test", "reader_short_files_test.c")
 	runBuilds(t, "gcc", src, lib, nil, func(*testing.T) []string {
-		return []string{"GOOD=" + good, "SHORT_SLOTS=" + shortSlots, "SHORT_CHUNK=" + shortChunk}
+		return append([]string{"GOOD=" + good, "SHORT_SLOTS=" + shortSlots, "SHORT_CHUNK=" + shortChunk}, goingEnv...)
 	})
 	t.Run("negative control", func(t *testing.T) {
-		out, err := compileAndRun(t, "gcc", src, lib, []string{"-O2"}, "GOOD="+good, "SHORT_SLOTS="+good, "SHORT_CHUNK="+shortChunk)
+		out, err := compileAndRun(t, "gcc", src, lib, []string{"-O2"},
+			append([]string{"GOOD=" + good, "SHORT_SLOTS=" + good, "SHORT_CHUNK=" + shortChunk}, goingEnv...)...)
 		if err == nil {
 			t.Fatalf("a whole region passed as one with short slot files:\n%s", out)
 		}
@@ -60,6 +92,10 @@ func TestCReaderShortFiles(t *testing.T) {
 		}
 	})
 }
+
+// shmStateOffset is the byte offset of the header's state word
+// (docs/formats.md, shared-memory region; MMSB_READER__H_STATE).
+const shmStateOffset = 48
 
 // goRegion publishes a region of one page (page 1, 100 bytes, the first
 // byte 7) written by a Go writer, this process, in a directory on

@@ -293,6 +293,11 @@ func (r *ShmReader) init() (err error) {
 	}
 	r.gen, r.pid, r.start = h.Gen, int(h.PID), h.Start
 	if r.chunkTab, err = mapAt(r.dirFD, r.dir, shmChunkTab, r.owner, maxChunks*chunkEntryBytes, nil); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if gerr := r.going(); gerr != nil {
+				return gerr
+			}
+		}
 		return err
 	}
 	if err := r.remapSlots(0); err != nil {
@@ -610,6 +615,9 @@ func (r *ShmReader) remapSlots(capacity uint64) error {
 	slots := min(len(maps[0])/8, len(maps[1])/16, len(maps[2])/8, len(maps[3])/8)
 	if uint64(slots) < min(capacity, maxSlots) {
 		drop()
+		if err := r.going(); err != nil {
+			return err
+		}
 		return fmt.Errorf("%w: %s: slot arrays (ids %d, vers %d, cells %d, seq %d bytes) hold %d slots, the header publishes %d",
 			ErrBadShared, r.dir, len(maps[0]), len(maps[1]), len(maps[2]), len(maps[3]), slots, capacity)
 	}
@@ -620,6 +628,20 @@ func (r *ShmReader) remapSlots(capacity uint64) error {
 	r.slots = slots
 	r.publish()
 	return nil
+}
+
+// going is asked before a missing or short region file is reported: a
+// writer marks its region closed (Close) or superseded (a newer writer
+// took over) and then removes its files, so a reader that opens or remaps
+// in between finds them missing. Such a region is going away, not
+// damaged: ErrWriterGone or ErrStale (Alive's answer for those states),
+// which callers that reopen on them retry; ErrBadShared made them give
+// up. nil while the header says live.
+func (r *ShmReader) going() error {
+	if r.state() == ShmLive {
+		return nil
+	}
+	return r.Alive()
 }
 
 // ensureSlot makes slot sl mapped, remapping when the writer grew the

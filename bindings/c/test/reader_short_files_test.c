@@ -11,6 +11,12 @@
  *                 and use the slots the files held)
  *     SHORT_CHUNK a copy whose chunk file is shorter than page 1's cell:
  *                 the read must fail with FORMAT ("outside its chunk")
+ *     GOING_CLOSED, GOING_SUPERSEDED, GOING_NO_CHUNKS
+ *                 copies caught while their writer removes them: the
+ *                 header says closed (superseded) and the slot arrays
+ *                 (the chunk table) are gone. Open must fail with
+ *                 WRITER_GONE (STALE), as for a removed header: it was
+ *                 FORMAT, and callers that reopen on those gave up
  *
  *     reader_short_files_test DIR   (DIR unused: the harness's bus dir)
  */
@@ -53,6 +59,17 @@ int main(void) {
         TRUE(strstr(mmsb_reader_errmsg(), "outside its chunk") != NULL);
         mmsb_reader_close(&r);
     }
+
+    r = NULL;
+    TRUE(mmsb_reader_open_region(env("GOING_CLOSED"), &o, &r) == MMSB_READER_ERR_WRITER_GONE);
+    TRUE(strstr(mmsb_reader_errmsg(), "closed the bus") != NULL);
+    TRUE(r == NULL);
+    TRUE(mmsb_reader_open_region(env("GOING_SUPERSEDED"), &o, &r) == MMSB_READER_ERR_STALE);
+    TRUE(r == NULL);
+    TRUE(mmsb_reader_open_region(env("GOING_NO_CHUNKS"), &o, &r) == MMSB_READER_ERR_WRITER_GONE);
+    TRUE(r == NULL);
+    if (r != NULL)
+        mmsb_reader_close(&r);
 
     if (failures) {
         fprintf(stderr, "reader_short_files_test: %d failures\n", failures);

@@ -231,6 +231,12 @@ static void test_static_writer(void) {
 	stop_writer(&w); /* clean close: state closed */
 	CHECK_RC(mmsb_reader_read(r, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_WRITER_GONE);
 	CHECK(strstr(mmsb_reader_errmsg(), "closed the bus") != NULL);
+	/* A snapshot of no pages reads none, yet must see the writer gone (it
+	 * returned OK with the closed writer's last LSN, unlike Go and Python). */
+	{
+		uint64_t at = 0;
+		CHECK_RC(mmsb_reader_snapshot(r, NULL, 0, NULL, NULL, NULL, NULL, &at), MMSB_READER_ERR_WRITER_GONE);
+	}
 	mmsb_reader_close(&r);
 	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_ERR_WRITER_GONE);
 	ok("static_writer");
@@ -370,6 +376,7 @@ static void test_killed_and_restarted(void) {
 	start_writer(&w2, bus, "busy", 0);
 	CHECK_RC(mmsb_reader_read(old, w.first, buf, sizeof buf, &n, NULL), MMSB_READER_ERR_STALE);
 	CHECK_RC(mmsb_reader_pages(old, NULL, 0, &n), MMSB_READER_ERR_STALE);
+	CHECK_RC(mmsb_reader_snapshot(old, NULL, 0, NULL, NULL, NULL, NULL, &l), MMSB_READER_ERR_STALE);
 	mmsb_reader_close(&old);
 	CHECK_RC(mmsb_reader_open(bus, work, NULL, &r), MMSB_READER_OK);
 	CHECK_RC(mmsb_reader_info(r, &gen2, NULL, NULL), MMSB_READER_OK);
