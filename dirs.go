@@ -61,7 +61,7 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 	if ckpts, err := checkpoint.List(fs, ckDir); err != nil || len(ckpts) == 0 {
 		return nil // nothing that a log continued; a listing error is recovery's to report
 	}
-	removed, _, err := tlog.CheckRemoved(fs, walDir, ckDir)
+	removed, mode, err := tlog.CheckRemoved(fs, walDir, ckDir)
 	if errors.Is(err, tlog.ErrBadMode) {
 		return fmt.Errorf("%w: %w (written whole by a rename, it was damaged or replaced: remove it, and the directory opens as one written before the file existed)", ErrCorruption, err)
 	}
@@ -70,6 +70,15 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 	}
 	switch removed {
 	case tlog.DirRemoved:
+		if mode == tlog.ModeLog {
+			// The log-mode file says a log continued the checkpoints:
+			// no bus without a log wrote it, and an empty wal/ made by
+			// hand is refused as a log emptied of its segments (the
+			// advice to create one led there).
+			return fmt.Errorf("%w: %s has checkpoints/ but no wal/ (and %s says a log continues them): its log was removed, and with it every operation committed after the newest checkpoint "+
+				"(restore %s; Options.Repair accepts the loss: the state is then the newest checkpoint's, and the next commits take the lost LSNs)",
+				ErrCorruption, dir, fs.Join(ckDir, tlog.ModeFileName), walDir)
+		}
 		// A bus opened with DisableLog before the log-mode file existed
 		// wrote such a directory too, and the files cannot tell the two
 		// apart: the error says how to read it, or its owner had no way

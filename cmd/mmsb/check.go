@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -165,7 +166,12 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		// Read as an empty log, this said OK: the replays agree with
 		// what the checkpoints hold, and nothing else knows how far the
 		// log went.
-		report(checkProblem{File: walDir, Offset: -1, Reason: err.Error() + " (written by a bus without a log, it has none: check it with --no-log)"})
+		reason := err.Error()
+		if !writtenWithLog(dir) {
+			// Its log-mode file, when there is one, says a log went on.
+			reason += " (written by a bus without a log, it has none: check it with --no-log)"
+		}
+		report(checkProblem{File: walDir, Offset: -1, Reason: reason})
 	}
 	for _, s := range segs {
 		rep.Segments = append(rep.Segments, checkSegment{File: s.File, Bytes: s.Bytes, Records: s.Records,
@@ -181,14 +187,21 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	reportStrayCheckpoints(fs, ckDir, report)
 	for _, c := range ckpts {
 		cc := checkCheckpoint{File: c.Path, LSN: uint64(c.LSN), Bytes: c.Size, OK: true}
-		if err := checkpoint.Verify(fs, c.Path); err != nil {
-			cc.OK = false
-			report(problemFromError(c.Path, err))
-		} else if err := loadCheckpoint(ctx, fs, dir, c, noLog); err != nil {
+		err := checkpoint.Verify(fs, c.Path)
+		if err == nil {
 			// Whole frames holding what the loader refuses (a page
 			// written after the checkpoint's LSN, an edge to a page it
 			// does not hold): recovery passes it over as it passes over
 			// a damaged one.
+			err = loadCheckpoint(ctx, fs, dir, c, noLog)
+		}
+		if err != nil && removedSinceListed(fs, ckDir, c.Path, err) {
+			// A running writer's checkpoint removed the older ones
+			// (two are kept) after the listing: no problem of the
+			// directory, and nothing left to count.
+			continue
+		}
+		if err != nil {
 			cc.OK = false
 			report(problemFromError(c.Path, err))
 		}
@@ -205,6 +218,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		defer recovered.Close() //nolint:errcheck // a detached replay: nothing to lose
 	}
 
+	checkHook("validators")
 	// 4. The offline validators that add to the above: integrity (every
 	// operation against the state at its LSN: orphans, epochs, LSNs),
 	// graph (acyclic, everything resolves) and invariants (sizes, NaN/Inf).
@@ -221,17 +235,41 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 			// it would also compare the log with that engine's state).
 			target = validate.Live(recovered)
 		}
-		_, err := fn(ctx, target, validate.Options{OnProblem: func(p validate.Problem) {
-			switch p.Kind {
-			case validate.KindFraming:
-				return // already reported by the log check above
-			case validate.KindUnknownFunc:
-				return // custom functions live in the program that bound them, not in this binary
+		// The integrity validator reads the log and the checkpoints
+		// itself, at other moments than the listing it started from: a
+		// writer running beside check that rotated, checkpointed or
+		// trimmed meanwhile made it report what it saw half-changed (a
+		// checkpoint past the log it read, epochs behind a checkpoint).
+		// Its problems are held until it ends, and it runs again, as the
+		// replays do (replayBesideWriter), when it found some and the
+		// directory's files changed under it.
+		for attempt := 1; ; attempt++ {
+			before := dirFileNames(fs, dir)
+			var found []checkProblem
+			_, err := fn(ctx, target, validate.Options{OnProblem: func(p validate.Problem) {
+				switch p.Kind {
+				case validate.KindFraming:
+					return // already reported by the log check above
+				case validate.KindUnknownFunc:
+					return // custom functions live in the program that bound them, not in this binary
+				}
+				if checkpointGone(fs, ckDir, p.Where) {
+					// A running writer removed it after the validator
+					// listed it (as in step 2): "checkpoint does not
+					// load: ... no such file or directory".
+					return
+				}
+				found = append(found, checkProblem{File: p.Where, Offset: -1, Reason: fmt.Sprintf("%s: %s: %s", name, p.Kind, p.What)})
+			}})
+			if err != nil && ctx.Err() == nil {
+				found = append(found, problemFromError(dir, fmt.Errorf("%s validator: %w", name, err)))
 			}
-			report(checkProblem{File: p.Where, Offset: -1, Reason: fmt.Sprintf("%s: %s: %s", name, p.Kind, p.What)})
-		}})
-		if err != nil && ctx.Err() == nil {
-			report(problemFromError(dir, fmt.Errorf("%s validator: %w", name, err)))
+			if len(found) == 0 || ctx.Err() != nil || attempt == replayAttempts || dirFileNames(fs, dir) == before {
+				for _, p := range found {
+					report(p)
+				}
+				break
+			}
 		}
 	}
 
@@ -262,7 +300,12 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 // operating system's filesystem and so does not refuse a non-regular file.
 func loadCheckpoint(ctx context.Context, fs vfs.FS, dir string, c checkpoint.Info, noLog bool) error {
 	view := &oneCheckpointFS{FS: fs, walDir: fs.Join(dir, "wal"), ckDir: fs.Join(dir, "checkpoints"), name: filepath.Base(c.Path)}
-	bus, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{ToLSN: mmsb.LSN(c.LSN)}, &mmsb.Options{FS: view, DisableLog: noLog})
+	// Repair: the view hides the log, so the refusal of a removed log
+	// (no wal/ beside the checkpoints) is no verdict on c; with it, a
+	// directory whose wal/ was removed counted its whole checkpoints
+	// invalid ("0 of 2 valid"), though Repair opens at the newest.
+	// Replay's Repair accepts only that refusal.
+	bus, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{ToLSN: mmsb.LSN(c.LSN)}, &mmsb.Options{FS: view, DisableLog: noLog, Repair: true})
 	if err != nil {
 		// The replay's error says that no checkpoint loaded and the
 		// log is missing; the loader's error in it is the reason, and
@@ -275,6 +318,32 @@ func loadCheckpoint(ctx context.Context, fs vfs.FS, dir string, c checkpoint.Inf
 	}
 	_ = bus.Close() // a detached replay: nothing to lose
 	return nil
+}
+
+// removedSinceListed reports whether err, met reading the checkpoint at
+// path, is its absence and the checkpoint directory ckDir no longer lists
+// it: a writer running beside check removed it (its next checkpoint
+// removes the oldest of the two it keeps) after check listed it. It was
+// reported as a problem ("no such file or directory"), so that `mmsb
+// check` of a healthy directory whose writer checkpointed meanwhile
+// failed. A dangling symbolic link is still listed and stays a problem.
+func removedSinceListed(fs vfs.FS, ckDir, path string, err error) bool {
+	if !vfs.IsNotExist(err) {
+		return false
+	}
+	names, lerr := fs.List(ckDir)
+	return lerr == nil && !slices.Contains(names, filepath.Base(path))
+}
+
+// checkpointGone reports whether path names a checkpoint in ckDir that is
+// no longer there: a problem a validator found with it concerns a file a
+// running writer removed, which recovery will not read.
+func checkpointGone(fs vfs.FS, ckDir, path string) bool {
+	if filepath.Dir(path) != filepath.Clean(ckDir) {
+		return false
+	}
+	_, ok := checkpoint.ParseName(filepath.Base(path))
+	return ok && !fs.Exists(path) && removedSinceListed(fs, ckDir, path, os.ErrNotExist)
 }
 
 // oneCheckpointFS is fs as loadCheckpoint's replay sees it: the checkpoint
@@ -344,7 +413,7 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 		// the oldest, the directory read as operations missing): the
 		// state is the newest checkpoint's, replayed as recovery does.
 		out := &checkReplay{From: "newest-checkpoint"}
-		rec, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs, DisableLog: true})
+		rec, err := replayBesideWriter(ctx, fs, dir, mmsb.ReplayTarget{}, &mmsb.Options{DisableLog: true})
 		if err != nil {
 			report(problemFromError(dir, fmt.Errorf("replay of the newest checkpoint: %w", err)))
 			return out, nil
@@ -359,7 +428,7 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 		return out, rec
 	}
 	out := &checkReplay{From: "empty"}
-	full, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromEmpty: true}, &mmsb.Options{FS: fs})
+	full, err := replayBesideWriter(ctx, fs, dir, mmsb.ReplayTarget{FromEmpty: true}, nil)
 	if errors.Is(err, mmsb.ErrLogTruncated) {
 		// The log does not start at LSN 1: segments before the first
 		// checkpoint were removed (or the log is empty). The oldest
@@ -367,7 +436,7 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 		if haveCheckpoints {
 			out.From = "oldest-checkpoint"
 		}
-		full, err = mmsb.Replay(ctx, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, &mmsb.Options{FS: fs})
+		full, err = replayBesideWriter(ctx, fs, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, nil)
 	}
 	if err != nil {
 		report(problemFromError(dir, fmt.Errorf("replay from %s: %w", out.From, err)))
@@ -384,8 +453,28 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 		_ = full.Close() // a detached replay: nothing written through it is lost
 	}
 	// The recovery path runs even when the full replay failed: it tells
-	// whether the bus can still be opened.
-	rec, rerr := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs})
+	// whether the bus can still be opened. After a full replay it stops at
+	// the LSN that one reached (the newest checkpoint at or before it plus
+	// the log up to it): a writer running beside check commits between
+	// the two replays, and the second, replayed to the log's end, reached
+	// a later LSN and another hash, which was reported as a disagreement
+	// on every check of a busy bus. Where nothing writes, that LSN is the
+	// log's end, at or past the newest checkpoint: the same replay.
+	// checkHook lets a test commit there, as such a writer does.
+	checkHook("between replays")
+	recTarget := mmsb.ReplayTarget{}
+	if err == nil {
+		recTarget.ToLSN = mmsb.LSN(out.LSN)
+	}
+	rec, rerr := replayBesideWriter(ctx, fs, dir, recTarget, nil)
+	movedOn := false
+	if rerr != nil && recTarget.ToLSN != 0 && errors.Is(rerr, mmsb.ErrLogTruncated) {
+		// No checkpoint at or before that LSN is left and the log no
+		// longer reaches back to it: the writer's checkpoints removed
+		// them meanwhile. Recovery as Open would run it now.
+		movedOn = true
+		rec, rerr = replayBesideWriter(ctx, fs, dir, mmsb.ReplayTarget{}, nil)
+	}
 	if rerr != nil {
 		report(problemFromError(dir, fmt.Errorf("replay from the newest checkpoint (as recovery does): %w", rerr)))
 		return out, nil
@@ -395,6 +484,11 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 		report(problemFromError(dir, fmt.Errorf("hash the recovered state: %w", rerr)))
 		return out, rec
 	}
+	if movedOn && out.RecoveryLSN > out.LSN {
+		// The writer went on past the full replay: two states of
+		// different LSNs have nothing to agree on.
+		return out, rec
+	}
 	if err == nil && (out.RecoveryLSN != out.LSN || out.RecoveryHash != out.StateHash) {
 		report(checkProblem{File: dir, Offset: -1, Reason: fmt.Sprintf(
 			"replay from %s reaches LSN %d hash %s, but recovery (newest checkpoint + log) reaches LSN %d hash %s",
@@ -402,6 +496,54 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 	}
 	return out, rec
 }
+
+// replayAttempts bounds replayBesideWriter's attempts.
+const replayAttempts = 3
+
+// replayBesideWriter is mmsb.Replay of dir through fs, run again (up to
+// replayAttempts in all) when it failed and dir's files changed
+// meanwhile. A writer running beside the reading commands checkpoints
+// and then removes old checkpoints and the log segments they cover: a
+// replay that listed a segment or checkpoint before its removal and
+// opened it after failed ("log jumps from LSN ... to ...", "no such file
+// or directory"), which check reported as a problem and replay (the
+// backup procedure of docs/operations.md) as a failure. A replay
+// that fails on files nobody changed fails at once: damage is reported
+// as before.
+func replayBesideWriter(ctx context.Context, fs vfs.FS, dir string, target mmsb.ReplayTarget, opts *mmsb.Options) (*mmsb.Bus, error) {
+	o := mmsb.Options{}
+	if opts != nil {
+		o = *opts
+	}
+	o.FS = fs
+	for attempt := 1; ; attempt++ {
+		before := dirFileNames(fs, dir)
+		bus, err := mmsb.Replay(ctx, dir, target, &o)
+		if err == nil || ctx.Err() != nil || attempt == replayAttempts || dirFileNames(fs, dir) == before {
+			return bus, err
+		}
+	}
+}
+
+// dirFileNames lists the names in dir's wal/ and checkpoints/, which a
+// writer changes when it rotates its log, checkpoints or trims.
+func dirFileNames(fs vfs.FS, dir string) string {
+	var b strings.Builder
+	for _, sub := range []string{"wal", "checkpoints"} {
+		names, err := fs.List(fs.Join(dir, sub))
+		if err != nil {
+			b.WriteString(err.Error())
+		}
+		slices.Sort(names)
+		b.WriteString(strings.Join(names, "/"))
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// checkHook runs at the named stages of check (tests only): "between
+// replays", and "validators" before step 4.
+var checkHook = func(stage string) {}
 
 // problemFromError turns an error into a problem, taking the file and
 // offset from a corruption error in its chain when there is one.
@@ -454,6 +596,28 @@ func writtenWithoutLog(dir string) bool {
 	return err == nil && m == tlog.ModeNoLog
 }
 
+// writtenWithLog reports whether dir's checkpoints/log-mode says "log"
+// (tlog.ModeLog): a log continued its checkpoints.
+func writtenWithLog(dir string) bool {
+	m, err := tlog.ReadMode(vfs.Default, filepath.Join(dir, "checkpoints"))
+	return err == nil && m == tlog.ModeLog
+}
+
+// missingLogAdvice says what to do about dir's removed wal/. Creating it
+// empty accepts the loss only in a directory written before
+// checkpoints/log-mode existed: where log-mode says "log", an empty wal/
+// is refused as a log emptied of its segments (docs/operations.md), and
+// the advice to make one led the operator to a second refusal.
+func missingLogAdvice(dir string) string {
+	wal := filepath.Join(dir, "wal")
+	if writtenWithLog(dir) {
+		return fmt.Sprintf("restore %s; an empty one is refused too, as %s says a log continues the checkpoints: "+
+			"to accept the loss, open it once with Options.Repair (docs/operations.md, \"Recovery\"; no mmsb command sets it)",
+			wal, filepath.Join(dir, "checkpoints", tlog.ModeFileName))
+	}
+	return fmt.Sprintf("restore %s, or create it empty to accept the loss", wal)
+}
+
 // requireLogDir refuses a data directory that has checkpoints/ but no
 // wal/: every bus with a log makes both at its first Open, so wal/ was
 // removed, and with it every commit after the newest checkpoint. Open
@@ -471,8 +635,8 @@ func requireLogDir(dir string) error {
 		return nil // a bus without a log leaves wal/ empty, and copies drop empty directories
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%s has checkpoints/ but no wal/: its log was removed, and with it every commit after the newest checkpoint; "+
-			"a checkpoint now would record the loss as the bus's state (restore %s, or create it empty to accept the loss)",
-			dir, filepath.Join(dir, "wal"))
+			"a checkpoint now would record the loss as the bus's state (%s)",
+			dir, missingLogAdvice(dir))
 	case err != nil:
 		return fmt.Errorf("%s: %w", filepath.Join(dir, "wal"), err)
 	case !st.IsDir():

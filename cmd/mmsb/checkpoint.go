@@ -12,6 +12,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // checkpointResult is what `mmsb checkpoint --json` prints.
@@ -85,6 +86,12 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	if errors.Is(err, mmsb.ErrLocked) {
 		return fmt.Errorf("%s is in use: another process holds its write lock (a running bus checkpoints by itself; stop it first to checkpoint from here): %w", dir, err)
 	}
+	if errors.Is(err, tlog.ErrBadMode) {
+		// The error says what to do: the general advice below sent the
+		// operator to Options.Repair, "accepting the loss", for a file
+		// that only records whether a log continues the checkpoints.
+		return fmt.Errorf("open %s: %w (nothing was changed; that file only records whether a log continues the checkpoints: Options.Repair is not needed, and mmsb check %s lists any other problem)", dir, err, dir)
+	}
 	if errors.Is(err, mmsb.ErrCorruption) {
 		// Say what to do next: the bare error named the damage and nothing else.
 		return fmt.Errorf("open %s: %w (nothing was changed: mmsb check %s lists every problem, and docs/operations.md, \"Recovery\", says how to open it with Options.Repair, accepting the loss)", dir, err, dir)
@@ -96,6 +103,14 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	if rec.Log.TornFile != "" {
 		fmt.Fprintf(a.stderr, "note: recovery truncated a torn tail of %d bytes in %s at offset %d\n",
 			rec.Log.TornBytes, rec.Log.TornFile, rec.Log.TornOffset)
+	}
+	for _, why := range rec.SkippedCheckpoint {
+		// Recovery started from an older checkpoint and the log; Open
+		// succeeded, so nothing committed is lost. The command said
+		// nothing, and its checkpoint removes the damaged file (a
+		// skipped checkpoint is not one of the two kept): the only
+		// trace of a disk that damages files went with it.
+		fmt.Fprintf(a.stderr, "note: recovery passed over a checkpoint that does not load and started from an older one and the log (nothing committed is lost; this checkpoint removes it; damage can mean a failing disk): %s\n", why)
 	}
 	if rec.Log.CoveredDamage > 0 {
 		fmt.Fprintf(a.stderr, "note: recovery skipped %d damaged log record(s) that a checkpoint covers, the first in %s at offset %d (%s); run mmsb check for the history\n",

@@ -104,8 +104,8 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 	// copies drop empty directories: nothing was lost (tlog.CheckRemoved).
 	if rep.LogMissing && len(ckpts) > 0 && !writtenWithoutLog(dir) {
 		return fmt.Errorf("%s has checkpoints/ but no wal/ (%s is missing): its log was removed, and with it every commit after the newest checkpoint; "+
-			"Open refuses this directory, and inspect cannot show its state (restore %s, or create it empty to accept the loss: the state is then the newest checkpoint's)",
-			dir, wal, wal)
+			"Open refuses this directory, and inspect cannot show its state (%s: the state is then the newest checkpoint's)",
+			dir, wal, missingLogAdvice(dir))
 	}
 	for _, c := range ckpts {
 		// ok is what the file says, not an assumption: the replay below

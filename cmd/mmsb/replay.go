@@ -80,7 +80,9 @@ recovers the same state hash, which it prints with the LSN.
 
 DIR is only read (no lock), so replay works next to a running writer. A DIR
 with checkpoints/ but no wal/ lost its log and is refused, as Open refuses
-it (restore wal/, or create it empty to accept the loss).`,
+it (restore wal/; to accept the loss, create it empty where no
+checkpoints/log-mode says a log continues the checkpoints, else open DIR once
+with Options.Repair).`,
 		Example: `  mmsb replay ./data --to-lsn 5000 --out ./data-at-5000
   mmsb replay ./data --to-time 2026-01-02T15:04:05Z --out ./before-incident
   mmsb replay ./data --page 42 --epoch 7 --out ./page42-v7 --json`,
@@ -281,7 +283,7 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 		return err
 	}
 	start := time.Now()
-	state, err := mmsb.Replay(ctx, dir, target, nil)
+	state, err := replayBesideWriter(ctx, vfs.Default, dir, target, nil)
 	if err != nil {
 		return replayInterrupted(ctx, dir, fmt.Errorf("replay %s: %w", dir, err))
 	}
@@ -317,7 +319,20 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	if err := vfs.MkdirAllAndSync(vfs.Default, parent); err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}
-	build, err := os.MkdirTemp(parent, "."+filepath.Base(outPath)+".replay-")
+	// A replay killed (SIGKILL, a crash, the machine's power) after this
+	// point leaves its build directory, a whole copy of the state, hidden
+	// beside DIR2; nothing said so, and each retry could leave another.
+	// Named here, not removed: another replay into DIR2 may be running.
+	prefix := "." + filepath.Base(outPath) + ".replay-"
+	if entries, err := os.ReadDir(parent); err == nil {
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+				fmt.Fprintf(a.stderr, "note: %s is left by a replay into %s that did not finish (killed, or still running): once no replay runs, remove it (it holds only a copy of a replayed state)\n",
+					filepath.Join(parent, e.Name()), o.out)
+			}
+		}
+	}
+	build, err := os.MkdirTemp(parent, prefix)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", o.out, err)
 	}

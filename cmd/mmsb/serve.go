@@ -289,6 +289,18 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	} else if bus, err = mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Shared: o.shared, SharedDir: o.shmDir, SharedGroup: o.sharedGroup}); err != nil {
 		return err
 	}
+	// What recovery changed or passed over, which a restart after a
+	// crash or a damaged disk must show: serve said nothing of a torn
+	// tail it cut (the commits in it lost where they were not
+	// acknowledged as durable) or of a checkpoint that does not load.
+	if r := bus.Recovery().Log; r.TornFile != "" {
+		log.Warn("recovery truncated a torn tail (an incomplete last record: a crash during a write)",
+			"file", r.TornFile, "offset", r.TornOffset, "bytes", r.TornBytes)
+	}
+	for _, why := range bus.Recovery().SkippedCheckpoint {
+		log.Warn("recovery passed over a checkpoint that does not load and started from an older one and the log (nothing committed is lost; the next checkpoint removes it; damage can mean a failing disk: run mmsb check)",
+			"reason", why)
+	}
 	if r := bus.Recovery().Log; r.CoveredDamage > 0 {
 		log.Warn("recovery skipped damaged log records that a checkpoint covers (the state is whole; run mmsb check for the history)",
 			"records", r.CoveredDamage, "file", r.CoveredDamageFile, "offset", r.CoveredDamageOffset, "reason", r.CoveredDamageReason)
