@@ -708,10 +708,7 @@ func (e *Bus) applyOps(ops []record.Op, first LSN, t int64) (int, error) {
 }
 
 func (e *Bus) applyDeltaRun(ops []record.Op, first LSN, t int64) (int, error) {
-	if cap(e.slots) < len(ops) {
-		e.slots = make([]page.Slot, len(ops))
-	}
-	slots := e.slots[:len(ops)]
+	slots := e.slotsFor(len(ops))
 	for k := range ops {
 		sl, err := e.checkDelta(&ops[k].Delta, 0)
 		if err != nil {

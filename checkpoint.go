@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
@@ -53,7 +54,8 @@ type CheckpointInfo struct {
 //
 // A ctx that ends before the checkpoint is committed stops it between two
 // ranges of pages: it returns ctx's error and leaves no file, and is not
-// counted as a failed checkpoint (Stats).
+// counted as a failed checkpoint (Stats). One checkpoint runs at a time: a
+// call made while another runs waits for it, until ctx ends.
 //
 // Errors: ErrClosed; ErrFailed when the bus has failed, or when the log's
 // fsync that must precede the checkpoint fails (which fails the bus). A
@@ -68,8 +70,18 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return CheckpointInfo{}, err
 	}
-	e.ckptMu.Lock()
+	// The wait for a checkpoint already running (an automatic one, paced,
+	// can take minutes) ends with ctx too: it did not, and a caller whose
+	// deadline passed meanwhile stayed blocked until that checkpoint
+	// ended, then took a snapshot and an fsync of the log before its ctx
+	// was looked at again (TestCheckpointContextEndsWaitForRunning).
+	if err := e.ckptMu.LockContext(ctx); err != nil {
+		return CheckpointInfo{}, err
+	}
 	defer e.ckptMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return CheckpointInfo{}, err // ended as the lock came free
+	}
 	e.ckptWriting.Store(true)
 	defer e.ckptWriting.Store(false)
 	start := time.Now()
@@ -149,6 +161,53 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	e.met.ckptNanos.Observe(int64(info.Duration))
 	e.met.ckptBytes.Store(info.Bytes)
 	return info, nil
+}
+
+// ctxMutex is a mutex whose Lock can give up when a context ends
+// (LockContext): Bus.ckptMu, held for a checkpoint's whole duration. The
+// zero value is unlocked. A channel of one token: waiters queue in order.
+type ctxMutex struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (m *ctxMutex) sem() chan struct{} {
+	m.once.Do(func() { m.ch = make(chan struct{}, 1) })
+	return m.ch
+}
+
+// Lock waits for the mutex.
+func (m *ctxMutex) Lock() { m.sem() <- struct{}{} }
+
+// LockContext waits for the mutex until ctx ends, and then returns ctx's
+// error without it.
+func (m *ctxMutex) LockContext(ctx context.Context) error {
+	select {
+	case m.sem() <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TryLock takes the mutex if it is free.
+func (m *ctxMutex) TryLock() bool {
+	select {
+	case m.sem() <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Unlock releases the mutex; it panics if the mutex is not locked, as
+// sync.Mutex does.
+func (m *ctxMutex) Unlock() {
+	select {
+	case <-m.sem():
+	default:
+		panic("mmsb: unlock of an unlocked ctxMutex")
+	}
 }
 
 // CheckpointRunning reports whether a checkpoint, automatic or explicit,

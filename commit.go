@@ -217,10 +217,7 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 // the helper that applies it (applyWrites), off the committer's path.
 // Caller holds e.mu.
 func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, pipelined bool) ([]byte, []page.Slot, error) {
-	if cap(e.slots) < len(ds) {
-		e.slots = make([]page.Slot, len(ds), len(ds)+len(ds)/4)
-	}
-	slots := e.slots[:len(ds)]
+	slots := e.slotsFor(len(ds))
 	first := e.lastLSN + 1
 	histFrom := e.historyFrom(len(ds))
 	if pipelined {
@@ -326,6 +323,21 @@ func (e *Bus) keepBuf(buf []byte) {
 	e.buf = buf
 }
 
+// slotsFor returns a buffer for the page slots of a batch of n deltas:
+// the bus's own, kept from batch to batch, or, for a batch of more than
+// maxKeptOffsets deltas, one that goes with the batch. The bus kept
+// whatever the largest batch needed, for its life: 50 MB after one batch
+// of 10M deltas (TestHugeBatchBuffersNotKept). Caller holds e.mu.
+func (e *Bus) slotsFor(n int) []page.Slot {
+	if n > maxKeptOffsets {
+		return make([]page.Slot, n)
+	}
+	if cap(e.slots) < n {
+		e.slots = make([]page.Slot, n, min(n+n/4, maxKeptOffsets))
+	}
+	return e.slots[:n]
+}
+
 // appendDeltaBounded appends the encoding of d, batch delta i, to buf,
 // or refuses it once buf would pass the log's record limit. It stops at
 // the delta that passes the limit rather than encode the rest of a batch
@@ -409,6 +421,7 @@ func (e *Bus) settle() error {
 	if p.current {
 		p.finish()
 	}
+	p.dropLargeRing()
 	if err := p.applyErr; err != nil {
 		p.applyErr = nil
 		return e.fail(fmt.Errorf("pipelined apply of a logged batch: %w", err))

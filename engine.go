@@ -305,7 +305,7 @@ type Bus struct {
 	// Stats after Close.
 	finalStore page.Stats
 
-	ckptMu      sync.Mutex
+	ckptMu      ctxMutex     // held for a checkpoint's duration (Checkpoint waits for it with its ctx)
 	ckptScratch ckptScratch  // guarded by ckptMu
 	ckptPool    cowBlockPool // guarded by ckptMu: kept from one checkpoint to the next
 	// unloadable holds the checkpoints recovery passed over because they

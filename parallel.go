@@ -392,6 +392,7 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 	}
 	for c := 0; c < chunks; c++ {
 		if errors.Is(p.chunkErrs[c], errSerialCheck) {
+			p.dropLargeChunkBufs()
 			return buf, nil, errSerialCheck // before any error: the serial check reports in batch order
 		}
 	}
@@ -416,13 +417,21 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 	return buf, slots, nil
 }
 
-// dropLargeChunkBufs lets go of chunk buffers larger than maxKeptBuf, as
-// the bus does with its own encoding buffer (keepBuf).
+// dropLargeChunkBufs lets go of the chunk buffers once they hold more than
+// maxKeptBuf together, as the bus does with its own encoding buffer
+// (keepBuf), or are more than a batch of maxKeptOffsets deltas has. The
+// chunk buffers of a batch hold its whole encoding: only one larger than
+// maxKeptBuf was let go, and a huge batch left the rest, one a chunk (10M
+// deltas of 8 bytes: 160 MB in 39,063 buffers, none of them large;
+// TestHugeBatchBuffersNotKept). The next batch that large allocates them
+// again, as it does its encoding buffer.
 func (p *parallelApplier) dropLargeChunkBufs() {
-	for c, b := range p.chunkBufs {
-		if cap(b) > maxKeptBuf {
-			p.chunkBufs[c] = nil
-		}
+	total := 0
+	for _, b := range p.chunkBufs {
+		total += cap(b)
+	}
+	if total > maxKeptBuf || len(p.chunkBufs) > maxKeptOffsets/chunkDeltas {
+		p.chunkBufs, p.chunkErrs, p.chunkSinks = nil, nil, nil
 	}
 }
 
@@ -476,6 +485,17 @@ func (p *parallelApplier) apply(e *Bus, ds []delta.Delta, slots []page.Slot, fir
 		p.shardIdx[s] = append(p.shardIdx[s], int32(i))
 	}
 	p.run(jobApply, shards)
+	// The indices of a huge batch go with it, as its slots do (slotsFor):
+	// kept, they were 4 bytes a delta of the largest batch, for the bus's
+	// life. So do lists that batches of ordinary size grew past twice
+	// that bound together (each batch crowding a different shard).
+	kept := 0
+	for _, idx := range p.shardIdx {
+		kept += cap(idx)
+	}
+	if len(ds) > maxKeptOffsets || kept > 2*maxKeptOffsets {
+		clear(p.shardIdx)
+	}
 }
 
 // applyShard applies the deltas of page shard s, in batch order.
@@ -515,6 +535,35 @@ func (p *parallelApplier) close() {
 // pipeRingBytes is the smallest staging ring of a pipelined apply (see
 // applyPipelined).
 const pipeRingBytes = 4 << 20
+
+// maxKeptRing is the largest staging ring kept once no batch waits in it:
+// a ring grows to hold the largest record pipelined (up to the log's 256
+// MiB), and was kept that large for the bus's life. Dropped, the next
+// pipelined batch makes one of pipeRingBytes (applyPipelined), as settle
+// leaves it (dropLargeRing).
+const maxKeptRing = 2 * pipeRingBytes
+
+// dropLargeRing lets go of a staging ring larger than maxKeptRing once no
+// batch waits in it. Caller holds e.mu exclusively, with no drain running
+// (settle).
+func (p *parallelApplier) dropLargeRing() {
+	if len(p.ring) > maxKeptRing && p.pending() == 0 {
+		p.letGoRing()
+		// The drain's decoder, and the operation it decoded last, point
+		// into the ring too (no drain runs: the caller settled).
+		p.dec, p.op = record.Decoder{}, record.Op{}
+	}
+}
+
+// letGoRing drops the staging ring and the pipeline entries' records in
+// it, which would keep it reachable. No batch waits in it: pending is 0.
+// Caller holds e.mu exclusively.
+func (p *parallelApplier) letGoRing() {
+	p.ring, p.ringPos = nil, 0
+	for i := range p.pipe {
+		p.pipe[i].rec = nil
+	}
+}
 
 // pipeDepth is how many logged batches may wait for the helper at once.
 // With one, a commit waited for the helper to finish the previous batch
@@ -653,8 +702,12 @@ func (p *parallelApplier) ringFree(recLen int) bool {
 // is reported then, and the caller fails the bus. Caller holds e.mu
 // exclusively.
 func (p *parallelApplier) applyPipelined(e *Bus, rec []byte, first LSN, histFrom, tail int) error {
-	if len(p.ring) < max(pipeRingBytes, len(rec)) {
-		p.ring, p.ringPos = make([]byte, max(pipeRingBytes, len(rec))), 0
+	if n := max(pipeRingBytes, len(rec)); len(p.ring) < n || (len(p.ring) > maxKeptRing && n <= maxKeptRing && p.pending() == 0) {
+		// A new ring: none yet, one too small for rec (the caller
+		// settled), or one grown for a large record that no batch
+		// waits in any more (see maxKeptRing).
+		p.letGoRing()
+		p.ring = make([]byte, n)
 	}
 	p.ringPos = p.ringSlot(len(rec))
 	b := p.preparing()
