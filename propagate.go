@@ -85,7 +85,7 @@ type PropagateResult struct {
 	Recomputed int         // derived pages recomputed (failed calls included; a result kept from the wave's stale try counts once)
 	Cutoffs    int         // recomputes whose output was unchanged (the wave stopped there)
 	FirstLSN   LSN         // first LSN of the wave's record (0: nothing logged)
-	LastLSN    LSN         // last LSN of the wave's record (its wave op, record.OpWave)
+	LastLSN    LSN         // last LSN of the wave's record (its wave op, record.OpWave, unless too large: see PropagateInto)
 	Writes     []PageWrite // derived deltas, one per changed derived page
 	Flags      []FlagRaise // flag changes raised by Control, GPU-sync and Compiler edges
 	HeldBack   int         // derived pages held back by failed functions (see RecomputeError)
@@ -295,7 +295,9 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // in topological order, then flag ops in page order, then a wave op naming
 // the dirty and retry sets the wave leaves, which recovery and followers
 // apply), then applied. A wave that writes nothing logs a record of its
-// wave op alone if it consumed dirty pages or changed the retry set.
+// wave op alone if it consumed dirty pages or changed the retry set. A wave
+// op that would make the record too large (ErrRecordTooLarge) is left out:
+// recovery and followers treat that record as a log of before OpWave.
 //
 // A function that fails (error, panic, or not registered) holds back its
 // page and every page that depends on it through Data edges: they are not
@@ -387,7 +389,22 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		buf = record.AppendFlags(buf, f.page, f.flags)
 	}
 	if sets {
+		at := len(buf)
 		buf = record.AppendWave(buf, p.waveDirty, p.waveHeld)
+		if e.checkRecordBytes(len(buf)) != nil {
+			// The wave op does not fit the record (a failing function
+			// holding back a large subgraph, a small replication limit):
+			// leave it out rather than refuse the wave at every try while
+			// the function fails. The record is then one of before OpWave,
+			// which replay treats conservatively (formats.md).
+			record.AppendHeader(buf[:0], now) // rewrites the version byte in place (same length)
+			buf, sets = buf[:at], false
+			if n--; n == 0 {
+				e.endWave(p, covered)
+				e.mu.Unlock()
+				return waveErr
+			}
+		}
 	}
 	p.buf = buf
 	// A wave over the log's record limit is refused here, not logged

@@ -191,7 +191,8 @@ const (
 	OpDerived    = OpKind(record.OpDerived)    // a delta produced by propagation
 	// OpWave ends a propagation wave's record (or is one on its own): the
 	// pages still waiting for propagation after the wave (Op.Dirty, Op.Held),
-	// so that recovery and followers know what Pending counts exactly. It
+	// so that recovery and followers count Pending as the live bus does
+	// (a wave op too large for its record is left out: docs/formats.md). It
 	// writes no page.
 	OpWave = OpKind(record.OpWave)
 )

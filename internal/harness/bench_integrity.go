@@ -296,9 +296,9 @@ func integrityBench(ctx context.Context, env *Env, r *Result, cfg integrityConfi
 }
 
 // mixedKinds are the kinds #2's log must hold (names of loggedKinds): every
-// logged operation kind, both delta forms the workload writes, and a
-// checkpoint (last).
-var mixedKinds = []string{"create", "delta", "masked", "derived", "free", "meta", "flags", "edge", "unedge", "bind", "unbind", "checkpoint"}
+// logged operation kind (the wave op ending each propagation wave's record
+// included), both delta forms the workload writes, and a checkpoint (last).
+var mixedKinds = []string{"create", "delta", "masked", "derived", "free", "meta", "flags", "edge", "unedge", "bind", "unbind", "wave", "checkpoint"}
 
 // loggedKinds reads e's log back (Bus.QueryLog) and counts its operations
 // by kind (record.OpKind's names, add-edge and remove-edge as "edge" and

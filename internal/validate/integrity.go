@@ -31,6 +31,8 @@ import (
 //     missing pages or LSNs that were not the parent's last write; edges
 //     and bindings naming missing pages; creates of existing pages, frees of
 //     missing or bound pages; a delta expecting an epoch the page is not at;
+//     a wave op naming a missing page as dirty or an unbound one as held
+//     back;
 //   - epochs: the epoch of every page (counted +1 per delta from its
 //     creation or checkpoint image) must equal the live page's epoch
 //     (online) and the epoch recorded in every checkpoint the scan passes;

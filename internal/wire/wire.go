@@ -225,8 +225,9 @@ func OpToProto(lo *mmsb.LoggedOp) *mmsbv1.Op {
 			for _, q := range op.Parents {
 				p.Parents = append(p.Parents, uint64(q))
 			}
-			// An OpWave goes out as its kind alone ("wave", page 0): its
-			// page sets (Op.Dirty, Op.Held) have no field on the wire.
+		case mmsb.OpWave:
+			// Its kind alone ("wave", page 0): its page sets (Op.Dirty,
+			// Op.Held) have no field on the wire.
 		}
 	}
 	return p
