@@ -17,6 +17,38 @@
 // ones are retried on a new connection). Over HTTP/1.1, and against a
 // server that answers pings but not a call, only the call's context
 // bounds it: the client sets no default deadline.
+//
+// # Errors
+//
+// Every call returns one of these, besides what its own documentation
+// names:
+//
+//   - what the client refuses before asking the server (a nil context,
+//     a nil function or Read item, a negative option): an error wrapping
+//     mmsb.ErrInvalidOption that names the call and the value;
+//   - after Close, an error wrapping mmsb.ErrClosed that names the call;
+//   - the server's refusal: a *connect.Error (connect.CodeOf gives its
+//     code; docs/server.md, "Error codes") that also wraps the bus
+//     sentinels the server named, so errors.Is(err, mmsb.ErrPageNotFound)
+//     or mmsb.ErrConflict holds as with an embedded bus; a call the
+//     token's role does not allow fails with code PermissionDenied, one
+//     without a valid token with Unauthenticated;
+//   - an answer that does not match the request: an error wrapping
+//     ErrBadResponse, naming what was wrong;
+//   - an answer larger than the client reads (DefaultReadMaxBytes): code
+//     ResourceExhausted;
+//   - a lost or silent connection: code Unavailable (wrapping
+//     ErrConnectionSilent when a ping went unanswered), after the retries
+//     of an idempotent call;
+//   - ctx's end: the context's error, as a *connect.Error with code
+//     Canceled or DeadlineExceeded (errors.Is(err, context.Canceled)
+//     holds), or wrapping ctx.Err() while the call waited to retry.
+//
+// A call that changes state and fails with Unavailable, Canceled or
+// DeadlineExceeded may or may not have been applied (docs/server.md).
+// The functions given to Watch and QueryLog run on the caller's
+// goroutine; a panic in one is not recovered, and the stream it ran on
+// is closed as the panic unwinds (TestFnPanicEndsStream).
 package client
 
 import (
@@ -27,6 +59,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +111,7 @@ type Option func(*options)
 type options struct {
 	token   string
 	hc      *http.Client
+	hcSet   bool // WithHTTPClient was given (hc may be nil)
 	tls     *tls.Config
 	grpc    bool
 	retries int
@@ -89,18 +123,25 @@ type options struct {
 }
 
 // WithToken sends "Authorization: Bearer token" with every call. A token
-// with a control character (no header can carry it) makes New fail.
+// with a control character (no header can carry it) makes New fail; an
+// empty one sends no header (a server with tokens then answers every call
+// with code Unauthenticated).
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WithHTTPClient uses hc instead of the default (HTTP/1.1 or HTTP/2 over
 // TLS; cleartext HTTP/2 with WithGRPC). hc is used as it is: the client
-// adds no HTTP/2 pings to it (WithPings), nor anything else.
-func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.hc = hc } }
+// adds no HTTP/2 pings to it (WithPings), nor anything else. Its Timeout,
+// if any, bounds every call, the Watch and QueryLog streams included (a
+// watch resumes after it). A nil hc makes New fail.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) { o.hc, o.hcSet = hc, true }
+}
 
 // WithTLS sets the TLS configuration (server CA, client certificate) of
-// the default HTTP client. It needs an https:// base URL, and no
-// WithHTTPClient (configure that client's transport instead): New refuses
-// either, where the configuration would go unused.
+// the default HTTP client (nil: Go's default, the system's CAs). It needs
+// an https:// base URL, and no WithHTTPClient (configure that client's
+// transport instead): New refuses either, where the configuration would
+// go unused.
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // WithGRPC speaks gRPC instead of the Connect protocol.
@@ -167,9 +208,9 @@ const DefaultReadMaxBytes = 128 << 20
 // that names it: a base URL that is not http:// or https://, does not
 // parse, has no host, or has a query or fragment; a nil Option or connect
 // option; negative retries or backoff; a token with a control character;
-// WithTLS with an http:// URL or with WithHTTPClient; WithPings with a
-// negative value, a zero timeout after a nonzero interval, or with
-// WithHTTPClient.
+// WithHTTPClient(nil); WithTLS with an http:// URL or with
+// WithHTTPClient; WithPings with a negative value, a zero timeout after a
+// nonzero interval, or with WithHTTPClient.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	o := options{retries: 4, backoff: 50 * time.Millisecond, pingAfter: DefaultPingAfter, pingTimeout: DefaultPingTimeout}
 	for i, f := range opts {
@@ -262,6 +303,16 @@ func (c *Client) errIfClosed(what string) error {
 	return nil
 }
 
+// nilContext refuses a nil ctx given to call what, naming it: each call
+// panicked on it (in connect, or in context.WithCancel) until 2026-12-06
+// (TestClientNilContext).
+func nilContext(ctx context.Context, what string) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: client: %s with a nil context (pass context.Background())", mmsb.ErrInvalidOption, what)
+	}
+	return nil
+}
+
 // closedInterceptor refuses unary calls after Close, and closes the
 // connection of one that was in flight when Close ran.
 type closedInterceptor struct{ c *Client }
@@ -322,6 +373,11 @@ func (o *options) check(baseURL string) error {
 	}
 	if o.pingAfter < 0 || o.pingTimeout < 0 || o.pingAfter > 0 && o.pingTimeout == 0 {
 		return fmt.Errorf("%w: client: pings after %v, timeout %v: neither may be negative, nor the timeout 0 with pings on", mmsb.ErrInvalidOption, o.pingAfter, o.pingTimeout)
+	}
+	if o.hcSet && o.hc == nil {
+		// Taken for the default until 2026-12-06: a caller's client
+		// (a proxy, its own TLS) silently unused (TestNewRefusesBadOptions).
+		return fmt.Errorf("%w: client: WithHTTPClient(nil): pass a client, or leave the option out for the default", mmsb.ErrInvalidOption)
 	}
 	if o.pingSet && o.hc != nil {
 		return fmt.Errorf("%w: client: WithPings with WithHTTPClient: the health check belongs in that client's transport (http.Transport.HTTP2)", mmsb.ErrInvalidOption)
@@ -425,8 +481,15 @@ func idempotent[T any](ctx context.Context, c *Client, call func() (T, error)) (
 	}
 }
 
-// CreatePages creates pages in one batch (all or none) and returns their IDs.
+// CreatePages creates pages in one batch (all or none) and returns their
+// IDs (a spec's own ID where it names one). mmsb.ErrPageExists (code
+// AlreadyExists) for an ID taken, mmsb.ErrInvalidPage for a bad size. An
+// answer that is not one distinct, non-zero ID per page, a spec's own
+// where it names one, is refused with ErrBadResponse.
 func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb.PageID, error) {
+	if err := nilContext(ctx, "CreatePages"); err != nil {
+		return nil, err
+	}
 	req := &mmsbv1.CreatePagesRequest{Pages: make([]*mmsbv1.PageSpec, len(specs))}
 	for i, s := range specs {
 		if s.Size < 0 || s.Size > mmsb.MaxPageSize {
@@ -439,7 +502,7 @@ func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb
 		// Pages created before the call failed come named in a
 		// CreatePagesResponse detail.
 		if r, ok := appliedAnswer[*mmsbv1.CreatePagesResponse](err); ok && len(r.GetIds()) > 0 {
-			ids, ierr := createdIDs(r, len(specs))
+			ids, ierr := createdIDs(r, specs)
 			if ierr != nil {
 				// Still uncertain: the server says pages were created,
 				// only not which (TestAppliedAnswerMalformedStaysUncertain).
@@ -449,7 +512,7 @@ func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb
 		}
 		return nil, err
 	}
-	return createdIDs(resp.Msg, len(specs))
+	return createdIDs(resp.Msg, specs)
 }
 
 // appliedAnswer returns the answer of type T that a server error carries
@@ -471,14 +534,29 @@ func appliedAnswer[T any](err error) (T, bool) {
 	return zero, false
 }
 
-// createdIDs are the IDs of a CreatePages answer, one per page asked.
-func createdIDs(r *mmsbv1.CreatePagesResponse, n int) ([]mmsb.PageID, error) {
+// createdIDs are the IDs of a CreatePages answer, one per page asked:
+// none 0 (no page has ID 0), none twice, and a spec's own ID where it
+// names one. Until 2026-12-06 any IDs of the right count were returned,
+// and a caller wrote to page 0 or to another page than the one it asked
+// for (TestCreatePagesAnswerChecked).
+func createdIDs(r *mmsbv1.CreatePagesResponse, specs []mmsb.PageSpec) ([]mmsb.PageID, error) {
+	n := len(specs)
 	if len(r.GetIds()) != n {
 		return nil, fmt.Errorf("%w: CreatePages: %d IDs answered for %d pages asked", ErrBadResponse, len(r.GetIds()), n)
 	}
 	ids := make([]mmsb.PageID, n)
 	for i, id := range r.GetIds() {
 		ids[i] = mmsb.PageID(id)
+		if id == 0 || specs[i].ID != 0 && ids[i] != specs[i].ID {
+			return nil, fmt.Errorf("%w: CreatePages: page %d answered with ID %d, asked for ID %d (0: any)", ErrBadResponse, i, id, specs[i].ID)
+		}
+	}
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	for i := 1; i < n; i++ {
+		if sorted[i] == sorted[i-1] {
+			return nil, fmt.Errorf("%w: CreatePages: ID %d answered for two pages", ErrBadResponse, sorted[i])
+		}
 	}
 	return ids, nil
 }
@@ -488,6 +566,9 @@ func createdIDs(r *mmsbv1.CreatePagesResponse, n int) ([]mmsb.PageID, error) {
 // may not survive a restart); it returned 0 until 2026-12-06
 // (TestCreatePageUncertainKeepsID).
 func (c *Client) CreatePage(ctx context.Context, spec mmsb.PageSpec) (mmsb.PageID, error) {
+	if err := nilContext(ctx, "CreatePage"); err != nil {
+		return 0, err
+	}
 	ids, err := c.CreatePages(ctx, []mmsb.PageSpec{spec})
 	if len(ids) != 1 {
 		return 0, err
@@ -495,22 +576,37 @@ func (c *Client) CreatePage(ctx context.Context, spec mmsb.PageSpec) (mmsb.PageI
 	return ids[0], err
 }
 
-// FreePage frees a page.
+// FreePage frees a page: mmsb.ErrPageNotFound (code NotFound) for an
+// unknown one, mmsb.ErrPageInUse (FailedPrecondition) for one with
+// dependency edges or a binding.
 func (c *Client) FreePage(ctx context.Context, id mmsb.PageID) error {
+	if err := nilContext(ctx, "FreePage"); err != nil {
+		return err
+	}
 	_, err := c.rpc.FreePage(ctx, connect.NewRequest(&mmsbv1.FreePageRequest{Page: uint64(id)}))
 	return err
 }
 
-// SetMetadata replaces a page's metadata.
+// SetMetadata replaces a page's metadata: mmsb.ErrPageNotFound (code
+// NotFound) for an unknown page.
 func (c *Client) SetMetadata(ctx context.Context, id mmsb.PageID, entries []mmsb.MetaEntry) error {
+	if err := nilContext(ctx, "SetMetadata"); err != nil {
+		return err
+	}
 	_, err := c.rpc.SetMetadata(ctx, connect.NewRequest(&mmsbv1.SetMetadataRequest{Page: uint64(id), Meta: wire.MetaToProto(entries)}))
 	return err
 }
 
 // Commit commits ds as one atomic batch, like Bus.Commit: it fills each
 // delta's LSN, Epoch and Time. An epoch conflict is a connect error with
-// code Aborted; it is never retried.
+// code Aborted wrapping mmsb.ErrConflict; it is never retried. A bad delta
+// is refused (InvalidArgument, mmsb.ErrInvalidDelta; NotFound,
+// mmsb.ErrPageNotFound) with nothing applied; ErrCommitUncertain means
+// the batch was applied, then the commit failed.
 func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, error) {
+	if err := nilContext(ctx, "Commit"); err != nil {
+		return mmsb.CommitInfo{}, err
+	}
 	// The request is encoded before Commit returns: it may alias ds.
 	req := &mmsbv1.CommitRequest{Deltas: wire.DeltasToProtoAliased(ds)}
 	resp, err := c.rpc.Commit(ctx, connect.NewRequest(req))
@@ -559,6 +655,9 @@ func fillCommit(ds []mmsb.Delta, m *mmsbv1.CommitResponse) (mmsb.CommitInfo, err
 // itself. Queued deltas are committed by the server's ticks, each one
 // validated again there (an expected epoch is checked only then).
 func (c *Client) Submit(ctx context.Context, ds []mmsb.Delta) error {
+	if err := nilContext(ctx, "Submit"); err != nil {
+		return err
+	}
 	req := &mmsbv1.SubmitRequest{Deltas: make([]*mmsbv1.Delta, len(ds))}
 	for i := range ds {
 		req.Deltas[i] = wire.DeltaToProto(&ds[i])
@@ -574,18 +673,34 @@ func (c *Client) Submit(ctx context.Context, ds []mmsb.Delta) error {
 }
 
 // ReadRange reads n bytes at off of page id (n 0: to the end), with the
-// page's epoch and the LSN the read saw.
+// page's epoch and the LSN the read saw: mmsb.ErrPageNotFound (code
+// NotFound) for an unknown page, mmsb.ErrOutOfRange (InvalidArgument) for
+// a range past its end.
 func (c *Client) ReadRange(ctx context.Context, id mmsb.PageID, off, n uint32) ([]byte, mmsb.Epoch, mmsb.LSN, error) {
+	if err := nilContext(ctx, "ReadRange"); err != nil {
+		return nil, 0, 0, err
+	}
 	return c.read(ctx, id, off, n, 0)
 }
 
-// ReadPage returns page id's bytes, its epoch and the LSN the read saw.
+// ReadPage returns page id's bytes, its epoch and the LSN the read saw
+// (mmsb.ErrPageNotFound, code NotFound, for an unknown page).
 func (c *Client) ReadPage(ctx context.Context, id mmsb.PageID) ([]byte, mmsb.Epoch, mmsb.LSN, error) {
+	if err := nilContext(ctx, "ReadPage"); err != nil {
+		return nil, 0, 0, err
+	}
 	return c.read(ctx, id, 0, 0, 0)
 }
 
-// ReadPageAt returns page id's bytes and epoch as of LSN lsn.
+// ReadPageAt returns page id's bytes and epoch as of LSN lsn:
+// mmsb.ErrInvalidOption for lsn 0 (before the call) or after the server's
+// last LSN (code InvalidArgument), mmsb.ErrPageNotFound (NotFound) for a
+// page that did not exist then. The server replays the log to lsn: it can
+// wait for a replay slot (docs/server.md).
 func (c *Client) ReadPageAt(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([]byte, mmsb.Epoch, error) {
+	if err := nilContext(ctx, "ReadPageAt"); err != nil {
+		return nil, 0, err
+	}
 	if lsn == 0 {
 		return nil, 0, fmt.Errorf("%w: ReadPageAt needs an LSN >= 1", mmsb.ErrInvalidOption)
 	}
@@ -607,6 +722,9 @@ func (c *Client) read(ctx context.Context, id mmsb.PageID, off, n uint32, at mms
 // of the items asked for (count, page, offset, range length, as-of LSN)
 // with ErrBadResponse.
 func (c *Client) Read(ctx context.Context, items []*mmsbv1.ReadItem, asOf mmsb.LSN) (*mmsbv1.ReadResponse, error) {
+	if err := nilContext(ctx, "Read"); err != nil {
+		return nil, err
+	}
 	for i, it := range items {
 		if it == nil {
 			return nil, fmt.Errorf("%w: client: Read: item %d is nil", mmsb.ErrInvalidOption, i)
@@ -656,6 +774,9 @@ func checkRead(items []*mmsbv1.ReadItem, asOf mmsb.LSN, m *mmsbv1.ReadResponse) 
 // IDs out of order or not above after, another next_after_id than the
 // last page's) is refused with ErrBadResponse.
 func (c *Client) ListPages(ctx context.Context, after mmsb.PageID, limit int) ([]mmsb.PageInfo, mmsb.PageID, error) {
+	if err := nilContext(ctx, "ListPages"); err != nil {
+		return nil, 0, err
+	}
 	if limit < 0 {
 		return nil, 0, fmt.Errorf("%w: negative limit", mmsb.ErrInvalidOption)
 	}
@@ -711,6 +832,9 @@ func checkList(after mmsb.PageID, limit int, m *mmsbv1.ListPagesResponse) error 
 // whose cursor does not advance, or names a next page after answering
 // none, is refused with ErrBadResponse rather than asked again.
 func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
+	if err := nilContext(ctx, "PageIDs"); err != nil {
+		return nil, err
+	}
 	var ids []mmsb.PageID
 	after := mmsb.PageID(0)
 	for {
@@ -740,16 +864,29 @@ func (c *Client) PageIDs(ctx context.Context) ([]mmsb.PageID, error) {
 // returns false. A broken stream is retried from the start only if no
 // operation was delivered yet; otherwise its error is returned, wrapped
 // (connect.CodeOf still gives its code). Operations that do not come in
-// ascending LSN order (one repeated, or one below the one before) are
-// refused with ErrBadResponse. Close ends it with an error
-// wrapping mmsb.ErrClosed. A nil fn is refused with mmsb.ErrInvalidOption.
+// ascending LSN order (one repeated, or one below the one before), and
+// operations q does not ask for (another page, kind or source, outside
+// its LSN or time range), are refused with ErrBadResponse. Close ends it
+// with an error wrapping mmsb.ErrClosed. A nil fn, and a kind in q.Kinds
+// that is none, are refused with mmsb.ErrInvalidOption, as the bus
+// refuses them; so is a ToTime before FromTime, by the server. A wave op
+// (mmsb.OpWave) comes with Page 0 and without the Dirty and Held sets the
+// bus's own QueryLog gives: the wire does not carry them.
 func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.LoggedOp) bool) error {
+	if err := nilContext(ctx, "QueryLog"); err != nil {
+		return err
+	}
 	if fn == nil {
 		return fmt.Errorf("%w: client: QueryLog with a nil function", mmsb.ErrInvalidOption)
 	}
 	req := &mmsbv1.QueryLogRequest{Page: uint64(q.Page), FromLsn: uint64(q.FromLSN), ToLsn: uint64(q.ToLSN),
 		FromTime: q.FromTime, ToTime: q.ToTime, Source: q.Source}
-	for _, k := range q.Kinds {
+	for i, k := range q.Kinds {
+		if _, ok := wire.OpKinds[k.String()]; !ok {
+			// As the bus refuses it. The server's refusal named no
+			// sentinel until 2026-12-06 (TestQueryLogBadKind).
+			return fmt.Errorf("%w: client: QueryLog: Kinds[%d] is %v, not an operation kind", mmsb.ErrInvalidOption, i, k)
+		}
 		req.Kinds = append(req.Kinds, k.String())
 	}
 	if err := c.errIfClosed("QueryLog"); err != nil {
@@ -776,6 +913,9 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 						ErrBadResponse, p.GetLsn(), last)}
 				}
 				lo, err := opFromProto(p)
+				if err == nil {
+					err = checkLogMatch(&q, &lo)
+				}
 				if err != nil {
 					// The same operation would come again on a retry.
 					return struct{}{}, &noRetry{err}
@@ -797,6 +937,42 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 		return fmt.Errorf("client: QueryLog ended by Close: %w (%w)", mmsb.ErrClosed, err)
 	}
 	return err
+}
+
+// checkLogMatch refuses, with ErrBadResponse, an operation q does not
+// match (as mmsb.LogQuery matches on the bus: LSN and time range, kinds,
+// source, page): the server sends none. Until 2026-12-06 such operations
+// reached fn, an application reading one page's history got another's
+// (TestQueryLogRefusesUnmatchedOps).
+func checkLogMatch(q *mmsb.LogQuery, lo *mmsb.LoggedOp) error {
+	op := lo.Op
+	why := ""
+	isDelta := op.Kind == mmsb.OpDelta || op.Kind == mmsb.OpDerived
+	switch {
+	case q.FromLSN != 0 && lo.LSN < q.FromLSN || q.ToLSN != 0 && lo.LSN > q.ToLSN:
+		why = fmt.Sprintf("outside LSNs %d..%d", q.FromLSN, q.ToLSN)
+	case q.FromTime != 0 && lo.Time < q.FromTime || q.ToTime != 0 && lo.Time > q.ToTime:
+		why = fmt.Sprintf("at time %d, outside %d..%d", lo.Time, q.FromTime, q.ToTime)
+	case len(q.Kinds) > 0 && !slices.Contains(q.Kinds, op.Kind):
+		why = fmt.Sprintf("of kind %s, not one of %v", op.Kind, q.Kinds)
+	case q.Source != "" && (!isDelta || op.Delta.Source != q.Source):
+		why = fmt.Sprintf("not of source %q", q.Source)
+	case q.Page != 0 && !opOfPage(op, q.Page):
+		why = fmt.Sprintf("not of page %d", q.Page)
+	}
+	if why != "" {
+		return fmt.Errorf("%w: QueryLog: operation at LSN %d (%s) %s, which the query does not ask for", ErrBadResponse, lo.LSN, op.Kind, why)
+	}
+	return nil
+}
+
+// opOfPage says whether op is about page p as a query by page takes it:
+// an edge operation by its parent or child, another by its page.
+func opOfPage(op *mmsb.Op, p mmsb.PageID) bool {
+	if op.Kind == mmsb.OpAddEdge || op.Kind == mmsb.OpRemoveEdge {
+		return op.Parent == p || op.Child == p
+	}
+	return wire.OpPage(op) == p
 }
 
 // opFromProto decodes one operation of QueryLog, refusing what
@@ -833,6 +1009,9 @@ func opFromProto(p *mmsbv1.Op) (mmsb.LoggedOp, error) {
 // unknown kind, or a Parent that is not -1 for the first write and an
 // earlier write's index for the others, is refused with ErrBadResponse.
 func (c *Client) Provenance(ctx context.Context, id mmsb.PageID, off, n, depth int) (*mmsb.ProvenanceResult, error) {
+	if err := nilContext(ctx, "Provenance"); err != nil {
+		return nil, err
+	}
 	if off < 0 || n <= 0 || uint64(off)+uint64(n) > 1<<32 {
 		return nil, fmt.Errorf("%w: range off %d n %d", mmsb.ErrInvalidOption, off, n)
 	}
@@ -844,7 +1023,7 @@ func (c *Client) Provenance(ctx context.Context, id mmsb.PageID, off, n, depth i
 		return c.rpc.Provenance(ctx, connect.NewRequest(req))
 	})
 	if err != nil {
-		return nil, readLimitError("Provenance", err)
+		return nil, err // over the read limit: named by sentinelInterceptor
 	}
 	return provenanceFromProto(resp.Msg, id, off, n)
 }
@@ -890,26 +1069,73 @@ func provenanceFromProto(m *mmsbv1.ProvenanceResponse, id mmsb.PageID, off, n in
 	return r, nil
 }
 
-// AddEdge adds a dependency edge parent -> child.
+// AddEdge adds a dependency edge parent -> child: mmsb.ErrPageNotFound
+// (code NotFound) for an unknown page, mmsb.ErrCycle (InvalidArgument)
+// for an edge that would close a cycle; an unknown edge type is refused with
+// mmsb.ErrInvalidOption before the call.
 func (c *Client) AddEdge(ctx context.Context, parent, child mmsb.PageID, typ mmsb.EdgeType) error {
-	_, err := c.rpc.AddEdge(ctx, connect.NewRequest(&mmsbv1.AddEdgeRequest{Parent: uint64(parent), Child: uint64(child), Type: wire.EdgeTypeToProto(typ)}))
+	if err := nilContext(ctx, "AddEdge"); err != nil {
+		return err
+	}
+	pt, err := edgeType("AddEdge", typ)
+	if err != nil {
+		return err
+	}
+	_, err = c.rpc.AddEdge(ctx, connect.NewRequest(&mmsbv1.AddEdgeRequest{Parent: uint64(parent), Child: uint64(child), Type: pt}))
 	return err
 }
 
-// RemoveEdge removes the edge parent -> child of type typ.
+// edgeType is typ on the wire, for call what. An edge type the bus does
+// not define is refused with mmsb.ErrInvalidOption, as the bus refuses
+// it: until 2026-12-06 the wire's conversion made it a Data edge, so
+// AddEdge added one (driving recomputation) and RemoveEdge removed one
+// (TestEdgeTypeChecked).
+func edgeType(what string, typ mmsb.EdgeType) (mmsbv1.EdgeType, error) {
+	switch typ {
+	case mmsb.EdgeData, mmsb.EdgeControl, mmsb.EdgeGPUSync, mmsb.EdgeCompiler:
+		return wire.EdgeTypeToProto(typ), nil
+	}
+	return 0, fmt.Errorf("%w: client: %s: unknown edge type %d", mmsb.ErrInvalidOption, what, typ)
+}
+
+// RemoveEdge removes the edge parent -> child of type typ (no error if
+// there is none); typ mmsb.AllEdgeTypes removes every type, as
+// RemoveEdges. An unknown edge type is refused with mmsb.ErrInvalidOption;
+// the Data edge of a binding with mmsb.ErrPageInUse (code
+// FailedPrecondition: Unbind instead).
 func (c *Client) RemoveEdge(ctx context.Context, parent, child mmsb.PageID, typ mmsb.EdgeType) error {
-	_, err := c.rpc.RemoveEdge(ctx, connect.NewRequest(&mmsbv1.RemoveEdgeRequest{Parent: uint64(parent), Child: uint64(child), Type: wire.EdgeTypeToProto(typ)}))
+	if err := nilContext(ctx, "RemoveEdge"); err != nil {
+		return err
+	}
+	if typ == mmsb.AllEdgeTypes {
+		// As Bus.RemoveEdge takes it: every type (it removed the Data
+		// edge alone until 2026-12-06, TestEdgeTypeChecked).
+		return c.RemoveEdges(ctx, parent, child)
+	}
+	pt, err := edgeType("RemoveEdge", typ)
+	if err != nil {
+		return err
+	}
+	_, err = c.rpc.RemoveEdge(ctx, connect.NewRequest(&mmsbv1.RemoveEdgeRequest{Parent: uint64(parent), Child: uint64(child), Type: pt}))
 	return err
 }
 
 // RemoveEdges removes every edge parent -> child.
 func (c *Client) RemoveEdges(ctx context.Context, parent, child mmsb.PageID) error {
+	if err := nilContext(ctx, "RemoveEdges"); err != nil {
+		return err
+	}
 	_, err := c.rpc.RemoveEdge(ctx, connect.NewRequest(&mmsbv1.RemoveEdgeRequest{Parent: uint64(parent), Child: uint64(child), AllTypes: true}))
 	return err
 }
 
-// Bind makes child a derived page of fn over parents.
+// Bind makes child a derived page of fn over parents: mmsb.ErrUnknownFunc
+// (code InvalidArgument) for a function the server's bus has not
+// registered, mmsb.ErrPageNotFound (NotFound) for an unknown page.
 func (c *Client) Bind(ctx context.Context, child mmsb.PageID, fn string, params []byte, parents []mmsb.PageID) error {
+	if err := nilContext(ctx, "Bind"); err != nil {
+		return err
+	}
 	req := &mmsbv1.BindRequest{Child: uint64(child), Func: fn, Params: params}
 	for _, p := range parents {
 		req.Parents = append(req.Parents, uint64(p))
@@ -918,14 +1144,23 @@ func (c *Client) Bind(ctx context.Context, child mmsb.PageID, fn string, params 
 	return err
 }
 
-// Unbind removes child's binding.
+// Unbind removes child's binding: mmsb.ErrNotDerived (code NotFound) for a
+// page that has none.
 func (c *Client) Unbind(ctx context.Context, child mmsb.PageID) error {
+	if err := nilContext(ctx, "Unbind"); err != nil {
+		return err
+	}
 	_, err := c.rpc.Unbind(ctx, connect.NewRequest(&mmsbv1.UnbindRequest{Child: uint64(child)}))
 	return err
 }
 
-// Checkpoint asks the server to write a checkpoint (role admin).
+// Checkpoint asks the server to write a checkpoint (role admin; code
+// PermissionDenied for a weaker token). It can be long: give ctx a
+// deadline that fits the bus's size.
 func (c *Client) Checkpoint(ctx context.Context) (mmsb.CheckpointInfo, error) {
+	if err := nilContext(ctx, "Checkpoint"); err != nil {
+		return mmsb.CheckpointInfo{}, err
+	}
 	resp, err := c.rpc.Checkpoint(ctx, connect.NewRequest(&mmsbv1.CheckpointRequest{}))
 	if err != nil {
 		return mmsb.CheckpointInfo{}, err
@@ -938,6 +1173,9 @@ func (c *Client) Checkpoint(ctx context.Context) (mmsb.CheckpointInfo, error) {
 // server computes one only when asked (StateHash), since it hashes every
 // page under the bus's read lock.
 func (c *Client) Stats(ctx context.Context) (*mmsbv1.StatsResponse, error) {
+	if err := nilContext(ctx, "Stats"); err != nil {
+		return nil, err
+	}
 	return c.stats(ctx, false)
 }
 
@@ -947,6 +1185,9 @@ func (c *Client) Stats(ctx context.Context) (*mmsbv1.StatsResponse, error) {
 // so it can be compared with a replay to that LSN, which StateHash alone
 // cannot say. As slow on a large bus as StateHash.
 func (c *Client) StatsWithHash(ctx context.Context) (*mmsbv1.StatsResponse, error) {
+	if err := nilContext(ctx, "StatsWithHash"); err != nil {
+		return nil, err
+	}
 	return c.stats(ctx, true)
 }
 
@@ -964,6 +1205,9 @@ func (c *Client) stats(ctx context.Context, stateHash bool) (*mmsbv1.StatsRespon
 // hashes every page under the bus's read lock: on a large bus this is
 // slow and holds its writers back while it runs.
 func (c *Client) StateHash(ctx context.Context) (uint64, error) {
+	if err := nilContext(ctx, "StateHash"); err != nil {
+		return 0, err
+	}
 	st, err := c.stats(ctx, true)
 	if err != nil {
 		return 0, err
@@ -973,6 +1217,9 @@ func (c *Client) StateHash(ctx context.Context) (uint64, error) {
 
 // LastLSN returns the LSN of the last operation applied by the server.
 func (c *Client) LastLSN(ctx context.Context) (mmsb.LSN, error) {
+	if err := nilContext(ctx, "LastLSN"); err != nil {
+		return 0, err
+	}
 	st, err := c.Stats(ctx)
 	if err != nil {
 		return 0, err
@@ -980,8 +1227,13 @@ func (c *Client) LastLSN(ctx context.Context) (mmsb.LSN, error) {
 	return mmsb.LSN(st.GetLastLsn()), nil
 }
 
-// VerifyReplay asks the server to replay its log and compare (role admin).
+// VerifyReplay asks the server to replay its log and compare (role admin;
+// code PermissionDenied for a weaker token). A difference is no error:
+// the report says it (mmsb.ReplayReport). Like Checkpoint it can be long.
 func (c *Client) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (mmsb.ReplayReport, error) {
+	if err := nilContext(ctx, "VerifyReplay"); err != nil {
+		return mmsb.ReplayReport{}, err
+	}
 	resp, err := c.rpc.VerifyReplay(ctx, connect.NewRequest(&mmsbv1.VerifyReplayRequest{FromNewestCheckpoint: fromNewestCheckpoint}))
 	if err != nil {
 		return mmsb.ReplayReport{}, err

@@ -59,16 +59,21 @@ func (c *Client) silent(what string, err error) error {
 		ErrConnectionSilent, what, c.pingAfter, c.pingTimeout, err)
 }
 
-// sentinelInterceptor applies withSentinels to the errors of unary
-// calls, and Client.silent (streams apply them where they read their
-// error).
+// sentinelInterceptor applies withSentinels, readLimitError and
+// Client.silent to the errors of unary calls (streams apply them where
+// they read their error).
 type sentinelInterceptor struct{ c *Client }
 
 func (i sentinelInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		resp, err := next(ctx, req)
 		if err != nil {
-			return resp, i.c.silent(req.Spec().Procedure, withSentinels(err))
+			// An answer over the read limit names the call and the
+			// option to raise, as Watch and QueryLog do: until
+			// 2026-12-06 only Provenance's did (TestUnaryOverReadLimitNamed).
+			proc := req.Spec().Procedure
+			err = readLimitError(proc[strings.LastIndexByte(proc, '/')+1:], withSentinels(err))
+			return resp, i.c.silent(proc, err)
 		}
 		return resp, nil
 	}

@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/client"
+	"github.com/mmsb-go/mmsb/internal/server"
 )
 
 // zeros reads as an endless run of zero bytes.
@@ -45,6 +48,49 @@ func TestClientReadLimit(t *testing.T) {
 		srv.Close()
 		if connect.CodeOf(err) != tc.code {
 			t.Fatalf("an answer of %d bytes: %v (%v), want %v", tc.size, err, connect.CodeOf(err), tc.code)
+		}
+	}
+}
+
+// TestUnaryOverReadLimitNamed: a unary answer over the client's read
+// limit fails with ResourceExhausted and an error that names the call and
+// the option that sets the limit, as Provenance's, Watch's and QueryLog's
+// do; until 2026-12-06 a Read, ListPages or Stats answer said only
+// connect's "message size N is larger than configured max M". The
+// control: the same read under the limit succeeds.
+func TestUnaryOverReadLimitNamed(t *testing.T) {
+	ctx := context.Background()
+	bus, err := mmsb.Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	srv, err := server.New(server.Config{Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Mux(server.HTTPOptions{}))
+	defer hs.Close()
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	c, err := client.New(hs.URL, client.WithRetries(0, 0), client.WithConnectOptions(connect.WithReadMaxBytes(1024)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id, err := c.CreatePage(ctx, mmsb.PageSpec{Size: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.ReadRange(ctx, id, 0, 512); err != nil {
+		t.Fatalf("control: %v", err)
+	}
+	_, _, _, err = c.ReadPage(ctx, id)
+	if connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("ReadPage of 4 KiB with a 1 KiB limit: %v, want resource_exhausted", err)
+	}
+	for _, want := range []string{"Read:", "WithReadMaxBytes", "configured max 1024"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("ReadPage: %q does not name %q", err, want)
 		}
 	}
 }

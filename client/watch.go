@@ -1,10 +1,12 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -23,11 +25,12 @@ var ErrCompacted = errors.New("client: watch start was compacted away")
 // CompactedError says where the server's log now starts. The recipe:
 // read the pages (their Read LSN is L), then watch from L+1.
 type CompactedError struct {
-	RequestedLSN mmsb.LSN
-	OldestLSN    mmsb.LSN
-	Err          error // the server's error
+	RequestedLSN mmsb.LSN // the first LSN the watch asked for
+	OldestLSN    mmsb.LSN // the oldest LSN the log holds (0: the server did not say)
+	Err          error    // the server's error
 }
 
+// Error names both LSNs.
 func (e *CompactedError) Error() string {
 	return fmt.Sprintf("client: watch from LSN %d: compacted, the log starts at LSN %d", e.RequestedLSN, e.OldestLSN)
 }
@@ -84,17 +87,20 @@ var ErrWatchSilent = errors.New("client: watch stream silent")
 // Watch stream's progress interval in milliseconds (server.ProgressMsKey).
 const progressMsHeader = "Mmsb-Progress-Ms"
 
-// Change is one committed operation on a watched page.
+// Change is one committed operation on a watched page. Kind mmsb.OpWave,
+// the end of a propagation wave's record, comes at Page 0 with no Delta
+// (the wire does not carry its page sets), to a watch of every page or of
+// a selection that holds page 0 (TestWatchAndQueryLogDeliverWave).
 type Change struct {
-	LSN  mmsb.LSN
-	Page mmsb.PageID
+	LSN  mmsb.LSN    // the operation's LSN
+	Page mmsb.PageID // the page it changed (an edge's child; 0 for OpWave)
 	Kind mmsb.OpKind
 	// Delta is set for OpDelta and OpDerived, and only for them, with
 	// Delta.Page equal to Page (a server answer otherwise is refused with
 	// ErrBadResponse); its Epoch is the page's epoch after it (0 only when
 	// the server could not know it: docs/server.md, "Epochs").
 	Delta *mmsb.Delta
-	Time  int64
+	Time  int64 // commit time, ns since the Unix epoch
 }
 
 // WatchEvent is what a watch delivers: changes in LSN order (possibly
@@ -110,15 +116,21 @@ type WatchEvent struct {
 // error wrapping mmsb.ErrClosed), the server says the start
 // was compacted (a *CompactedError), or it sends a change the client
 // cannot decode (an error wrapping mmsb.ErrInvalidDelta, or ErrBadResponse
-// for an unknown kind or changes out of LSN order, naming the LSN; nothing
+// for an unknown kind, changes out of LSN order or of a page the watch
+// does not select, naming the LSN; nothing
 // of that message is delivered). A dropped stream, or a server
 // shutting down, is resumed from the LSN after the last change delivered:
 // fn sees no gap and no duplicate; so is a stream silent for longer than
 // WatchOptions.SilenceTimeout (a hung server or a half-open connection),
 // and when reconnections run out the error wraps ErrWatchSilent. A nil
 // fn, a negative Progress or MaxReconnects are refused with
-// mmsb.ErrInvalidOption.
+// mmsb.ErrInvalidOption; a selection the server cannot serve (a range
+// whose first page is above its last) with its InvalidArgument error.
+// fn runs on the caller's goroutine, one event at a time.
 func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEvent) error) error {
+	if err := nilContext(ctx, "Watch"); err != nil {
+		return err
+	}
 	ms, err := progressMs(opts.Progress)
 	if err != nil {
 		return err
@@ -150,9 +162,10 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 	if silence == 0 {
 		silence = DefaultSilenceTimeout
 	}
+	sel := newSelection(opts.Pages, opts.Ranges)
 	for {
 		req.FromLsn = uint64(next)
-		progressed, err := c.watchOnce(ctx, req, &next, silence, fn)
+		progressed, err := c.watchOnce(ctx, req, &next, silence, sel, fn)
 		// fn's error (or a change the client cannot decode) first: a
 		// function that cancels ctx and returns its own error got the
 		// internal wrapper, which unwraps to nothing, until 2026-12-06
@@ -245,7 +258,7 @@ func (u *stopError) Error() string { return u.err.Error() }
 // silent for longer than silence (when positive; see
 // WatchOptions.SilenceTimeout) is cut and reported as an Unavailable
 // error wrapping ErrWatchSilent, which the caller resumes.
-func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *mmsb.LSN, silence time.Duration, fn func(WatchEvent) error) (bool, error) {
+func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *mmsb.LSN, silence time.Duration, sel selection, fn func(WatchEvent) error) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.closed, cancel)() // Close ends the stream
@@ -303,6 +316,9 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 			silence = streamSilence(stream.ResponseHeader().Get(progressMsHeader), silence)
 		}
 		ev, nx, err := watchEvent(stream.Msg(), *next)
+		if err == nil {
+			err = sel.check(ev.Changes)
+		}
 		if err != nil {
 			return progressed(), &stopError{err}
 		}
@@ -334,6 +350,58 @@ func streamSilence(hdr string, silence time.Duration) time.Duration {
 		return 0
 	}
 	return max(silence, 3*time.Duration(ms)*time.Millisecond)
+}
+
+// selection is a watch's page selection (WatchOptions.Pages and Ranges),
+// sorted for lookups; empty: every page.
+type selection struct {
+	all    bool             // neither pages nor ranges given
+	pages  []mmsb.PageID    // sorted
+	ranges [][2]mmsb.PageID // sorted by first page, merged where they overlap or touch
+}
+
+func newSelection(pages []mmsb.PageID, ranges [][2]mmsb.PageID) selection {
+	s := selection{all: len(pages) == 0 && len(ranges) == 0, pages: slices.Clone(pages)}
+	slices.Sort(s.pages)
+	rs := slices.Clone(ranges)
+	slices.SortFunc(rs, func(a, b [2]mmsb.PageID) int { return cmp.Compare(a[0], b[0]) })
+	for _, r := range rs {
+		if r[0] > r[1] {
+			continue // selects nothing (the server refuses it)
+		}
+		if n := len(s.ranges); n > 0 && (r[0] <= s.ranges[n-1][1] || r[0]-1 == s.ranges[n-1][1]) {
+			s.ranges[n-1][1] = max(s.ranges[n-1][1], r[1])
+			continue
+		}
+		s.ranges = append(s.ranges, r)
+	}
+	return s
+}
+
+// wants says whether the selection holds page p.
+func (s selection) wants(p mmsb.PageID) bool {
+	if s.all {
+		return true
+	}
+	if _, ok := slices.BinarySearch(s.pages, p); ok {
+		return true
+	}
+	i, _ := slices.BinarySearchFunc(s.ranges, p, func(r [2]mmsb.PageID, p mmsb.PageID) int { return cmp.Compare(r[1], p) })
+	return i < len(s.ranges) && s.ranges[i][0] <= p
+}
+
+// check refuses, with ErrBadResponse, changes of a page the watch does
+// not select: the server sends none. Until 2026-12-06 they were
+// delivered, and an application watching one page, applying each
+// change's delta to its copy of that page, applied another page's bytes
+// (TestWatchRefusesUnselectedPage).
+func (s selection) check(cs []Change) error {
+	for _, c := range cs {
+		if !s.wants(c.Page) {
+			return fmt.Errorf("%w: watch: change at LSN %d is of page %d, which the watch does not select", ErrBadResponse, c.LSN, c.Page)
+		}
+	}
+	return nil
 }
 
 // watchEvent decodes one Watch message for a watch whose first LSN not yet
