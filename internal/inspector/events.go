@@ -110,6 +110,14 @@ func eventText(s string) string { return cutText(s, maxEventText) }
 // cutText returns s valid UTF-8 (wire.ValidText) and, when longer than most
 // bytes, cut there on a rune boundary and marked "…".
 func cutText(s string, most int) string {
+	if len(s) > most+utf8.UTFMax {
+		// Only the first most bytes are shown: escaping more is work
+		// for nothing (a 64 KiB mmsb.type of invalid bytes was escaped
+		// whole for each row listing it, 2 s for 100 rows). Escaping
+		// only lengthens, so these bytes still escape to more than
+		// most, and a rune this cut splits escapes past the cut.
+		s = s[:most+utf8.UTFMax]
+	}
 	s = wire.ValidText(s)
 	if len(s) <= most {
 		return s

@@ -10,3 +10,16 @@ func SetStreamHooks(in *Inspector, opened, closed func()) {
 
 // EventText is eventText.
 var EventText = eventText
+
+// HoldTableScans takes every token of the ListPages calls that read every
+// page, as that many such listings running would, until release.
+func HoldTableScans(in *Inspector) (release func()) {
+	for range cap(in.tableScans) {
+		in.tableScans <- struct{}{}
+	}
+	return func() {
+		for range cap(in.tableScans) {
+			<-in.tableScans
+		}
+	}
+}

@@ -123,6 +123,10 @@ type Inspector struct {
 	// streamOpened and streamClosed, when set (by tests), are called
 	// when a stream has taken its token and after it gave it back.
 	streamOpened, streamClosed func()
+	// tableScans holds a token for each ListPages reading every page
+	// (sorted by a column other than the ID, or the "flagged" search);
+	// its capacity is maxTableScans.
+	tableScans chan struct{}
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.
@@ -172,6 +176,7 @@ func New(o Options) (*Inspector, error) {
 		maxStreams = DefaultMaxStreams
 	}
 	in.streams = make(chan struct{}, maxStreams)
+	in.tableScans = make(chan struct{}, maxTableScans)
 	in.events.init(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	in.stop, in.done = cancel, ctx.Done()

@@ -2,6 +2,7 @@ package inspector_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
@@ -44,4 +45,28 @@ func TestInspectorLargePageIDs(t *testing.T) {
 	edge := `[...document.querySelectorAll('[data-testid="graph-edge"]')].map((e) => e.dataset.parent + ">" + e.dataset.child).join(" ")`
 	tb.waitFor("the graph by exact IDs", nodes+` === "9007199254740992 9007199254740993" && `+edge+` === "9007199254740992>9007199254740993"`)
 	tb.checkConsole(t, "large page IDs")
+}
+
+// TestInspectorAddressWithNoPageID: in Chromium, a page or graph address
+// whose ID is no page ID (text, negative, 0, 2^64) says so. Before, the
+// page view read it as page 0 ("page 0 does not exist (freed, or never
+// created)"), and the graph view drew the first derived page's graph
+// under it, as if it had been asked for.
+func TestInspectorAddressWithNoPageID(t *testing.T) {
+	_, _, _, url := serviceFixture(t)
+	tb := newBrowser(t).newTab(t)
+	tb.open(url + "/ui/#/pages")
+	tb.waitFor("the pages", jsCount(testid("page-row"))+" > 0")
+	for _, bad := range []string{"abc", "-1", "0", "18446744073709551616"} {
+		tb.route("#/page/" + bad)
+		tb.waitFor("the page view saying "+bad+" is no page ID", fmt.Sprintf(`%s.textContent === %q`, jsQuery("page-gone"),
+			fmt.Sprintf("%q is not a page ID (a decimal number from 1 to 18446744073709551615)", bad)))
+		tb.route("#/graph/" + bad)
+		tb.waitFor("the graph view saying "+bad+" is no page ID", fmt.Sprintf(`%s.textContent.startsWith(%q) && %s === 0`, jsQuery("graph-info"),
+			fmt.Sprintf("%q is not a page ID", bad), jsCount(testid("graph-node"))))
+	}
+	// The largest ID is one (no such page here): the page view asks the server.
+	tb.route("#/page/18446744073709551615")
+	tb.waitFor("the largest ID asked for", jsQuery("page-gone")+`.textContent.startsWith("page 18446744073709551615 does not exist")`)
+	tb.checkConsole(t, "page", "404")
 }

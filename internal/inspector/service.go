@@ -153,7 +153,7 @@ func phaseName(p tick.Phase) string {
 	return "phase" + strconv.Itoa(int(p))
 }
 
-func (s *service) ListPages(_ context.Context, req *connect.Request[inspectorv1.ListPagesRequest]) (*connect.Response[inspectorv1.ListPagesResponse], error) {
+func (s *service) ListPages(ctx context.Context, req *connect.Request[inspectorv1.ListPagesRequest]) (*connect.Response[inspectorv1.ListPagesResponse], error) {
 	m := req.Msg
 	// The request's numbers are compared before they become ints: on a
 	// 32-bit platform int of a uint32 of 2^31 or more is negative, passed
@@ -171,12 +171,21 @@ func (s *service) ListPages(_ context.Context, req *connect.Request[inspectorv1.
 	}
 	bus := s.bus()
 	committed := bus.LastLSN()
-	ids, infos, err := s.searchPages(m.Search, m.Sort != inspectorv1.PageSort_PAGE_SORT_ID)
+	if m.Sort != inspectorv1.PageSort_PAGE_SORT_ID || strings.TrimSpace(m.Search) == "flagged" {
+		release, err := s.tableScan(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	ids, err := s.searchPages(m.Search)
 	if err != nil {
 		return nil, err
 	}
-	if infos != nil {
-		ids = sortedIDs(infos, m.Sort)
+	if m.Sort != inspectorv1.PageSort_PAGE_SORT_ID {
+		if ids, err = s.sortedIDs(ids, m.Sort); err != nil {
+			return nil, err
+		}
 	}
 	if m.Descending {
 		slices.Reverse(ids)
@@ -199,78 +208,89 @@ func (s *service) ListPages(_ context.Context, req *connect.Request[inspectorv1.
 	return connect.NewResponse(out), nil
 }
 
-// searchPages returns the IDs matching search in ascending order or, when
-// withInfo or when the search needs them, their descriptions instead (for
-// sorting by a column other than the ID).
-func (s *service) searchPages(search string, withInfo bool) ([]mmsb.PageID, []mmsb.PageInfo, error) {
+// maxTableScans bounds the ListPages calls reading every page at once
+// (sorted by a column other than the ID, or searching "flagged"); the
+// next waits for one to end, or for its context (the server's unary
+// timeout). Each costs about half a second of CPU and 40 MB at 1M pages,
+// and a tab sorted by epoch sends one every 2 s: without a bound, a
+// read-role client sending them in a loop, or a hundred such tabs, ran
+// that many at once (TestTableScansAreBounded).
+const maxTableScans = 2
+
+// tableScan takes a token of Inspector.tableScans, waiting for one while
+// maxTableScans are taken, or returns ctx's error (deadline_exceeded,
+// canceled). It waits rather than refuses: the pages view re-sends its
+// listing every 2 s, and a refusal would blink in every tab's banner.
+func (s *service) tableScan(ctx context.Context) (release func(), err error) {
+	select {
+	case s.in.tableScans <- struct{}{}:
+		return func() { <-s.in.tableScans }, nil
+	case <-ctx.Done():
+		return nil, connectErr(fmt.Errorf("ListPages waited for one of the %d listings that read every page (a sort by a column other than the ID, or the flagged search): %w", maxTableScans, ctx.Err()))
+	}
+}
+
+// searchPages returns the IDs matching search, in ascending order.
+//
+// It never reads every page's description under one lock (Bus.Pages):
+// a "flagged" search asks each page for its flags, one call (one short
+// read lock) a page, so that commits go on between them. Bus.Pages held
+// the bus's read lock for the whole table, 1.7 s at 1M pages, and every
+// commit waited that long, at each refresh of every tab sorted by a
+// column or searching "flagged" (TestSortedListingHoldsNoDescriptions).
+func (s *service) searchPages(search string) ([]mmsb.PageID, error) {
 	bus := s.bus()
 	search = strings.TrimSpace(search)
-	var ids []mmsb.PageID
-	var keep func(*mmsb.PageInfo) bool
-	switch {
-	case search == "" && withInfo: // read below with the descriptions
-	case search == "":
+	switch search {
+	case "", "flagged":
+		ids, err := bus.PageIDs()
+		if err != nil {
+			return nil, connectErr(err)
+		}
+		if search == "" {
+			return ids, nil
+		}
+		flagged := ids[:0]
+		for _, id := range ids {
+			f, err := bus.Flags(id)
+			switch {
+			case errors.Is(err, mmsb.ErrPageNotFound):
+				// freed since the ID list was read
+			case err != nil:
+				return nil, connectErr(err)
+			case f != 0:
+				flagged = append(flagged, id)
+			}
+		}
+		return flagged, nil
+	case "derived":
+		return bus.Bindings(), nil
+	}
+	if lo, hi, ok := parseIDRange(search); ok {
 		all, err := bus.PageIDs()
 		if err != nil {
-			return nil, nil, connectErr(err)
+			return nil, connectErr(err)
 		}
-		ids = all
-	case search == "derived":
-		ids = bus.Bindings()
-	case search == "flagged":
-		keep = func(p *mmsb.PageInfo) bool { return p.Flags != 0 }
-	default:
-		if lo, hi, ok := parseIDRange(search); ok {
-			all, err := bus.PageIDs()
-			if err != nil {
-				return nil, nil, connectErr(err)
-			}
-			from, _ := slices.BinarySearch(all, lo)
-			to, found := slices.BinarySearch(all, hi)
-			if found {
-				to++
-			}
-			ids = all[from:to]
-			break
+		from, _ := slices.BinarySearch(all, lo)
+		to, found := slices.BinarySearch(all, hi)
+		if found {
+			to++
 		}
-		if _, ok := bus.Func(search); !ok {
-			// Quoted, a search of control characters is 4 times as
-			// long: the error names its first 64 characters and its
-			// length, not all of it (TestSearchErrorIsBounded).
-			return nil, nil, invalid("search %.64q (%d bytes) is not a page ID, an ID range (10-20), \"derived\", \"flagged\" or a function name", search, len(search))
-		}
-		for _, id := range bus.Bindings() {
-			if b, ok := bus.Binding(id); ok && b.Func == search {
-				ids = append(ids, id)
-			}
+		return all[from:to], nil
+	}
+	if _, ok := bus.Func(search); !ok {
+		// Quoted, a search of control characters is 4 times as
+		// long: the error names its first 64 characters and its
+		// length, not all of it (TestSearchErrorIsBounded).
+		return nil, invalid("search %.64q (%d bytes) is not a page ID, an ID range (10-20), \"derived\", \"flagged\" or a function name", search, len(search))
+	}
+	var ids []mmsb.PageID
+	for _, id := range bus.Bindings() {
+		if b, ok := bus.Binding(id); ok && b.Func == search {
+			ids = append(ids, id)
 		}
 	}
-	if keep == nil && !withInfo {
-		return ids, nil, nil
-	}
-	var infos []mmsb.PageInfo
-	if search == "" || keep != nil {
-		// Every page is a candidate: one pass under one lock.
-		all, err := bus.Pages()
-		if err != nil {
-			return nil, nil, connectErr(err)
-		}
-		infos = all[:0]
-		for i := range all {
-			if keep == nil || keep(&all[i]) {
-				infos = append(infos, all[i])
-			}
-		}
-	} else {
-		infos = make([]mmsb.PageInfo, 0, len(ids))
-		for _, id := range ids {
-			info, err := bus.Page(id)
-			if err == nil {
-				infos = append(infos, info)
-			}
-		}
-	}
-	return nil, infos, nil
+	return ids, nil
 }
 
 // parseIDRange parses "42" or "10-20" (inclusive).
@@ -290,14 +310,26 @@ func parseIDRange(s string) (lo, hi mmsb.PageID, ok bool) {
 	return mmsb.PageID(x), mmsb.PageID(y), true
 }
 
-// sortedIDs returns the IDs of infos sorted by the column, ties broken by
-// ID so that paging is stable. It sorts 16-byte (key, ID) pairs rather than
-// the descriptions themselves: at 1M pages that is the cost of the request.
-func sortedIDs(infos []mmsb.PageInfo, by inspectorv1.PageSort) []mmsb.PageID {
+// sortedIDs returns ids sorted by the column, ties broken by ID so that
+// paging is stable; pages freed meanwhile are left out. Each page is
+// described by its own call (Bus.Page: one short read lock), and only its
+// key is kept: 16-byte (key, ID) pairs are sorted, not the descriptions
+// (at 1M pages that is the cost of the request). Reading them all at once
+// (Bus.Pages) held the bus's read lock for the whole table and every
+// description (with a copy of its metadata) until the sort was done
+// (TestSortedListingHoldsNoDescriptions).
+func (s *service) sortedIDs(ids []mmsb.PageID, by inspectorv1.PageSort) ([]mmsb.PageID, error) {
+	bus := s.bus()
 	type keyed struct{ key, id uint64 }
-	ks := make([]keyed, len(infos))
-	for i := range infos {
-		p := &infos[i]
+	ks := make([]keyed, 0, len(ids))
+	for _, id := range ids {
+		p, err := bus.Page(id)
+		if errors.Is(err, mmsb.ErrPageNotFound) {
+			continue // freed since the ID list was read
+		}
+		if err != nil {
+			return nil, connectErr(err)
+		}
 		k := uint64(p.ID)
 		switch by {
 		case inspectorv1.PageSort_PAGE_SORT_SIZE:
@@ -307,7 +339,7 @@ func sortedIDs(infos []mmsb.PageInfo, by inspectorv1.PageSort) []mmsb.PageID {
 		case inspectorv1.PageSort_PAGE_SORT_LAST_LSN:
 			k = uint64(p.LastLSN)
 		}
-		ks[i] = keyed{k, uint64(p.ID)}
+		ks = append(ks, keyed{k, uint64(p.ID)})
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
 		if c := compareU64(a.key, b.key); c != 0 {
@@ -315,11 +347,11 @@ func sortedIDs(infos []mmsb.PageInfo, by inspectorv1.PageSort) []mmsb.PageID {
 		}
 		return compareU64(a.id, b.id)
 	})
-	ids := make([]mmsb.PageID, len(ks))
-	for i, k := range ks {
-		ids[i] = mmsb.PageID(k.id)
+	out := ids[:0] // ids is this request's own (PageIDs, Bindings: copies)
+	for _, k := range ks {
+		out = append(out, mmsb.PageID(k.id))
 	}
-	return ids
+	return out, nil
 }
 
 func compareU64(a, b uint64) int {
@@ -335,7 +367,7 @@ func compareU64(a, b uint64) int {
 func (s *service) row(p *mmsb.PageInfo) *inspectorv1.PageRow {
 	r := &inspectorv1.PageRow{
 		Id: uint64(p.ID), Size: uint32(p.Size), Epoch: uint64(p.Epoch), LastLsn: uint64(p.LastLSN),
-		Flags: uint32(p.Flags), FlagNames: mmsb.FlagNames(p.Flags), Type: wire.ValidText(pageType(p.Meta)),
+		Flags: uint32(p.Flags), FlagNames: mmsb.FlagNames(p.Flags), Type: shownType(p.Meta),
 	}
 	if p.Derived {
 		if b, ok := s.bus().Binding(p.ID); ok {
@@ -344,6 +376,13 @@ func (s *service) row(p *mmsb.PageInfo) *inspectorv1.PageRow {
 	}
 	return r
 }
+
+// shownType returns a page's mmsb.type metadata as rows show it: valid
+// UTF-8, cut at maxShownBytes (marked "…"). A writer may make it as long
+// as a page's metadata (64 KiB), which \xNN made 256 KiB of text: in every
+// row of a ListPages of up to 1,000 rows, 256 MB for one answer
+// (TestListedTextIsCut). The UI compares it with "f64" and "i64".
+func shownType(meta []mmsb.MetaEntry) string { return cutText(pageType(meta), maxShownBytes) }
 
 func pageType(meta []mmsb.MetaEntry) string {
 	for _, m := range meta {
@@ -434,7 +473,13 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	}
 	defer release()
 	ws, err := s.recentWrites(ctx, id, upTo, oldest, recent, shown)
-	if err != nil {
+	switch {
+	case errors.Is(err, mmsb.ErrFailed):
+		// A failed bus still reads its pages but not its log: the page
+		// is shown without its recent writes (the Changes stream has
+		// ended with the failure, which the UI's banner keeps shown),
+		// rather than not at all (TestChangesEndWhenTheBusFails).
+	case err != nil:
 		return nil, err
 	}
 	out.Recent = ws
@@ -654,8 +699,11 @@ func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.L
 		out, applyErr = shownWrite(&op.Op.Delta, lo, min(hi, lo+maxShownBytes))
 		return false
 	})
-	if errors.Is(err, mmsb.ErrLogTruncated) {
-		return nil, nil // the write is known (from the bus's history) but no longer logged: no bytes to show
+	if errors.Is(err, mmsb.ErrLogTruncated) || errors.Is(err, mmsb.ErrFailed) {
+		// The write is known (from the bus's history) but no longer
+		// logged, or the bus failed and its log cannot be read: no
+		// bytes to show.
+		return nil, nil
 	}
 	if err != nil {
 		return nil, connectErr(err)
@@ -878,17 +926,32 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 		}
 		e.Detail = fmt.Sprintf("%d -> %d (%s)", o.Parent, o.Child, typ)
 	case mmsb.OpBind:
-		ps := make([]string, len(o.Parents))
-		for i, p := range o.Parents {
-			ps[i] = strconv.FormatUint(uint64(p), 10)
-		}
-		e.Detail = fmt.Sprintf("%s(%s)", wire.ValidText(o.Func), strings.Join(ps, ", "))
+		e.Detail = bindDetail(o.Func, o.Parents)
 	case mmsb.OpSetFlags:
 		e.Detail = mmsb.FlagNames(o.Flags)
 	case mmsb.OpWave:
 		e.Detail = fmt.Sprintf("end of wave: %d pages left dirty, %d held back", len(o.Dirty), len(o.Held))
 	}
 	return e
+}
+
+// bindDetail returns a Bind's line in the log view, "fn(p1, p2, ...)", cut
+// at maxShownBytes (marked "…") and built no further: a binding may have
+// as many parents as a writer likes, and the line listed every one, 59 KB
+// for 10,000 parents, for each such Bind of an answer (queryLogNewest
+// keeps up to 10,000 entries until it sends them; TestListedTextIsCut).
+func bindDetail(fn string, parents []mmsb.PageID) string {
+	b := append([]byte(cutText(fn, maxShownBytes)), '(')
+	for i, p := range parents {
+		if len(b) > maxShownBytes {
+			return cutText(string(b), maxShownBytes)
+		}
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendUint(b, uint64(p), 10)
+	}
+	return cutText(string(append(b, ')')), maxShownBytes)
 }
 
 // writtenData returns the bytes a delta writes, in offset order, at most
@@ -927,15 +990,21 @@ func (s *service) logSlot() (release func(), err error) {
 	return s.in.logQuery()
 }
 
-// closedErr returns Unavailable (mmsb.ErrClosed) once the bus is closed,
-// else nil. Bus.Err is the cheap test (nil while the bus is usable); Stats
-// then tells a closed bus from a failed one, which still serves reads.
-func (s *service) closedErr() error {
-	bus := s.bus()
-	if bus.Err() == nil || !bus.Stats().Closed {
-		return nil
+// unusableErr returns Unavailable once the bus is closed (mmsb.ErrClosed)
+// or failed (mmsb.ErrFailed, naming the write that failed), else nil.
+//
+// A failed bus still serves reads, so the views go on showing its pages,
+// but nothing will commit again: a Changes stream that went on reporting
+// the same LSN made the header's LSN look live, and nothing outside the
+// Overview's "state" card said the bus had failed. Ending the stream puts
+// the failure in the UI's error banner and strikes the LSN through, as a
+// closed bus does, and the server's Watch ends the same way
+// (TestChangesEndWhenTheBusFails).
+func (s *service) unusableErr() error {
+	if err := s.bus().Err(); err != nil {
+		return connectErr(err)
 	}
-	return connectErr(mmsb.ErrClosed)
+	return nil
 }
 
 // inspectorClosed is the error the streams end with when Close is called.
@@ -965,9 +1034,9 @@ func (s *service) openStream(method string) (release func(), err error) {
 
 func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.ChangesRequest], stream *connect.ServerStream[inspectorv1.ChangesResponse]) error {
 	bus := s.bus()
-	// A closed bus's LSN never moves: the stream would report it for ever
-	// and the browser would never learn the bus is gone.
-	if err := s.closedErr(); err != nil {
+	// A closed or failed bus's LSN never moves: the stream would report it
+	// for ever and the browser would never learn the bus is gone.
+	if err := s.unusableErr(); err != nil {
 		return err
 	}
 	release, err := s.openStream("Changes")
@@ -994,7 +1063,7 @@ func (s *service) Changes(ctx context.Context, req *connect.Request[inspectorv1.
 		}
 		cur := bus.LastLSN()
 		if cur <= last {
-			if err := s.closedErr(); err != nil {
+			if err := s.unusableErr(); err != nil {
 				return err
 			}
 			continue

@@ -22,6 +22,13 @@ let current = null; // { view, dispose, onChanges }
 let generation = 0; // bumps on every route change, so late answers are dropped
 let changes = null; // AbortController of the Changes stream
 let authFailed = false;
+// liveError is the banner's text while the Changes stream is down (the bus
+// closed or failed, the server gone): the views refresh only on that
+// stream, so the banner keeps saying so until it is back. A view's read
+// that succeeds meanwhile (a failed bus still serves reads; the Overview
+// samples every second) cleared it, and the banner blinked out between
+// the stream's retries.
+let liveError = null;
 
 function showError(err) {
   let msg = err && err.message ? err.message : String(err);
@@ -40,6 +47,11 @@ function showError(err) {
 }
 
 function clearError() {
+  if (liveError) {
+    errorEl.textContent = liveError;
+    errorEl.hidden = false;
+    return;
+  }
   errorEl.hidden = true;
   errorEl.textContent = "";
 }
@@ -116,6 +128,7 @@ function route() {
 function stopChanges() {
   if (changes) changes.abort();
   changes = null;
+  liveError = null;
 }
 
 // The Changes stream drives live updates; it reconnects after a dropped
@@ -135,6 +148,7 @@ function startChanges() {
         // Back: what the view shows may be stale (or was never loaded),
         // so it re-reads everything, and restarts its own streams.
         failed = false;
+        liveError = null;
         clearError();
         lsnEl.classList.remove("stale");
         if (current && current.onReconnect) current.onReconnect();
@@ -152,7 +166,8 @@ function startChanges() {
         showError(err);
         return;
       }
-      showError(new Error(`${err.message} — live updates stopped; retrying every 2 s`));
+      liveError = `${err.message} — live updates stopped; retrying every 2 s`;
+      showError(new Error(liveError));
       lsnEl.classList.add("stale");
       failed = true;
       setTimeout(run, 2000);

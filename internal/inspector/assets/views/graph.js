@@ -83,6 +83,11 @@ export function render({ el, params, api, navigate }) {
 
   (async () => {
     let id = parsePageID(params.id);
+    if (!id && params.id !== undefined && params.id !== "") {
+      // An ID that is none: said, rather than the graph of another page.
+      info.textContent = `${JSON.stringify(String(params.id).slice(0, 64))} is not a page ID (a decimal number from 1 to 18446744073709551615)`;
+      return;
+    }
     if (!id) {
       // No page chosen: start from the first derived page, else the first page.
       const d = await api.call("ListPages", { limit: 1, search: "derived" });

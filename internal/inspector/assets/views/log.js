@@ -19,8 +19,15 @@ export function render({ el, params, api, navigate }) {
     info, table);
 
   let ac = null;
+  // runs numbers the queries: a query sent while an earlier one still
+  // waited for its Overview (Query clicked twice, Enter pressed twice)
+  // makes that one drop its answer instead of streaming its rows into the
+  // same table (the last rows shown twice, under "200 operations").
+  let runs = 0;
   function run() {
+    const me = ++runs;
     if (ac) ac.abort();
+    ac = null;
     body.replaceChildren();
     let n = 0;
     const req = { fromLsn: from.value || "0", toLsn: to.value || "0", page: page.value || "0", source: source.value, limit: Number(limit.value) };
@@ -39,7 +46,7 @@ export function render({ el, params, api, navigate }) {
     const start = async () => {
       if (tail && !filtered) {
         const o = await api.call("Overview", {});
-        if (!o) return;
+        if (!o || me !== runs) return;
         // No earlier than the log's oldest LSN: asking for a trimmed
         // LSN is an error (the log no longer holds it).
         const oldest = num(o.oldestLsn) || num(o.committedLsn) + 1; // 0: the log holds none
@@ -56,7 +63,10 @@ export function render({ el, params, api, navigate }) {
           h("td", {}, str(e.kind)), h("td", {}, p !== "0" ? h("a", { onclick: () => navigate("#/page/" + p) }, p) : ""),
           h("td", {}, str(e.source)),
           h("td", { class: "mono" }, list(e.ranges).slice(0, 3).map((r) => `[${num(r.lo)},${num(r.hi)})`).join(" ") + (list(e.ranges).length > 3 ? " …" : "")),
-          h("td", { class: "mono", testid: "log-data" }, data.length ? hexString(data, 24) + (e.dataTruncated ? " …" : "") : ""),
+          // hexString marks what it leaves out of the 24 bytes shown,
+          // which covers a cut answer too (it has 256): marked again, a
+          // long write read "… …".
+          h("td", { class: "mono", testid: "log-data" }, data.length ? hexString(data, 24) + (e.dataTruncated && data.length <= 24 ? " …" : "") : ""),
           h("td", { class: "muted" }, str(e.detail))));
       }, (err) => { info.textContent = err ? "" : `${fmtNum(n)} operations`; });
     };

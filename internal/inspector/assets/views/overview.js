@@ -44,7 +44,7 @@ export function render({ el, api }) {
       card("sync mode", o.sync + (o.inMemory ? " (in memory)" : ""), "ov-sync"),
       card("ticks", o.ticking ? `${fmtNum(o.ticks)} (${fmtNum(o.overruns)} over ${fmtSeconds(o.budget)})` : "not ticking", "ov-ticks"),
       card("state", o.failed ? "FAILED" : "ok", "ov-state"),
-      card("fsync p99 (last second)", o.metricsPath ? (o.fsyncP99 === null ? "no fsync" : fmtSeconds(o.fsyncP99)) : "no /metrics", "ov-fsync"),
+      card("fsync p99 (last second)", !o.metricsPath ? "no /metrics" : o.fsyncMeasuring ? "measuring…" : o.fsyncP99 === null ? "no fsync" : fmtSeconds(o.fsyncP99), "ov-fsync"),
     );
     const phases = o.phases.filter((p) => p.phase !== "total");
     charts.replaceChildren(
@@ -76,7 +76,23 @@ export function render({ el, api }) {
           h("td", { class: "num" }, fmtSeconds(p.maxSeconds || 0))))));
   }
 
+  // One sample at a time: a server slow to answer (a bus whose lock a
+  // long operation holds, a loaded machine) got a new Overview (and
+  // /metrics scrape) every second on top of those waiting, each holding
+  // one of the browser's 6 connections over HTTP/1.1, until the other
+  // views' calls waited behind them, and then drew them all at once.
+  let busy = false;
   async function sample() {
+    if (busy) return;
+    busy = true;
+    try {
+      await takeSample();
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function takeSample() {
     const r = await api.call("Overview", {});
     if (!r) return;
     const phaseP99 = {};
@@ -97,7 +113,14 @@ export function render({ el, api }) {
       const m = await scrape(cur.metricsPath);
       if (!api.live()) return;
       const h = m && m.get(FSYNC);
-      if (h) {
+      if (h && !lastFsync) {
+        // The first scrape holds every fsync since the server started:
+        // its quantiles are not the last second's, which the card and
+        // the chart say they show (a server that fsynced slowly an hour
+        // ago showed that as its latest p99). Rates start at the next.
+        cur.fsyncMeasuring = true;
+        lastFsync = h;
+      } else if (h) {
         cur.fsyncP50 = quantile(lastFsync, h, 0.5);
         cur.fsyncP99 = quantile(lastFsync, h, 0.99);
         const n = h.count - (lastFsync ? lastFsync.count : 0);

@@ -14,7 +14,13 @@ const SHOWN_BYTES = 256;
 const intentText = (b) => new TextDecoder().decode(b) + (b.length >= SHOWN_BYTES ? " …" : "");
 
 export function render({ el, params, api, navigate }) {
-  const id = parsePageID(params.id) || "0";
+  const id = parsePageID(params.id);
+  if (!id) {
+    // Not "page 0 does not exist": what the address holds is no page ID.
+    el.append(h("h2", { testid: "page-title" }, "Page"),
+      h("div", { class: "muted", testid: "page-gone" }, `${JSON.stringify(String(params.id ?? "").slice(0, 64))} is not a page ID (a decimal number from 1 to 18446744073709551615)`));
+    return {};
+  }
   let asOf = Number(params.lsn || 0);
   let offset = Math.floor(Number(params.off || 0) / WINDOW) * WINDOW;
   let sel = params.lo !== undefined ? { lo: Number(params.lo), hi: Number(params.hi) } : null;
@@ -49,6 +55,10 @@ export function render({ el, params, api, navigate }) {
 
   asofInput.addEventListener("change", () => { asOf = Number(asofInput.value) || 0; load(); });
   slider.addEventListener("change", () => { asOf = Number(slider.value); load(); });
+  let sliding = false; // the slider's thumb is held
+  slider.addEventListener("pointerdown", () => { sliding = true; });
+  const endSlide = () => { sliding = false; };
+  window.addEventListener("pointerup", endSlide);
   gotoInput.addEventListener("change", () => {
     const at = Math.floor(Number(gotoInput.value));
     if (!Number.isFinite(at) || at < 0) return;
@@ -87,12 +97,7 @@ export function render({ el, params, api, navigate }) {
       ` · last LSN ${fmtNum(num(p.lastLsn))}` +
       (p.flags ? ` · flags ${str(p.flagNames)}` : "") + (type ? ` · type ${type}` : ""),
       fn ? h("span", {}, ` · derived: ${fn}(`, parents.map((pp, i) => [i ? ", " : "", h("a", { onclick: () => navigate("#/page/" + pp) }, String(pp))]), ")") : "");
-    const committed = num(data.committedLsn), oldest = Math.max(1, num(data.oldestLsn));
-    slider.min = oldest;
-    slider.max = committed;
-    slider.value = asOf || committed;
-    asofInput.value = asOf || "";
-    asofBanner.textContent = asOf ? `showing the page as of LSN ${fmtNum(asOf)} (epoch ${fmtNum(num(data.epoch))})` : `current (log holds LSN ${fmtNum(oldest)}–${fmtNum(committed)})`;
+    drawRange();
     const win = bytes(data.data);
     winInfo.textContent = `bytes ${fmtNum(offset)}–${fmtNum(offset + win.length - 1)} of ${fmtNum(size)}`;
 
@@ -117,8 +122,30 @@ export function render({ el, params, api, navigate }) {
     if (sel) loadProvenance();
   }
 
+  // drawRange sets the slider's range and the banner: from the oldest LSN
+  // the log holds to the committed LSN, which moves with the Changes
+  // stream even when this page is not written (it stayed at the LSN of
+  // the last load: the slider could not reach the newer LSNs, and the
+  // banner said the log ended there).
+  //
+  // It leaves alone what the user is changing: an LSN being typed (the
+  // field was emptied at every refresh, every 100 ms on a page each tick
+  // writes, so no LSN could be typed there) and the slider being dragged.
+  function drawRange() {
+    const committed = num(data.committedLsn), oldest = Math.max(1, num(data.oldestLsn));
+    slider.min = oldest;
+    slider.max = committed;
+    if (!sliding) slider.value = asOf || committed;
+    if (document.activeElement !== asofInput) asofInput.value = asOf || "";
+    asofBanner.textContent = asOf ? `showing the page as of LSN ${fmtNum(asOf)} (epoch ${fmtNum(num(data.epoch))})` : `current (log holds LSN ${fmtNum(oldest)}–${fmtNum(committed)})`;
+  }
+
   function gone(err) {
     data = null;
+    // The LSN asked for stays in its field (it was empty, the slider at
+    // its start: nothing but the message said which LSN this was).
+    if (document.activeElement !== asofInput) asofInput.value = asOf || "";
+    asofBanner.textContent = asOf ? `as of LSN ${fmtNum(asOf)}` : "";
     meta.replaceChildren(h("span", { testid: "page-gone" }, asOf ? `page ${id} did not exist at LSN ${fmtNum(asOf)} (${err.rawMessage})` : `page ${id} does not exist (freed, or never created): ${err.rawMessage}`));
     hex.replaceChildren();
     typed.replaceChildren();
@@ -189,11 +216,17 @@ export function render({ el, params, api, navigate }) {
   async function loadProvenance() {
     if (!sel) return;
     const { lo, hi } = sel;
+    const at = asOf;
     const r = await api.call("Provenance", { page: String(id), offset: lo, length: hi - lo });
-    if (!r || !sel || sel.lo !== lo || sel.hi !== hi) return;
+    if (!r || !sel || sel.lo !== lo || sel.hi !== hi || at !== asOf) return;
     const steps = list(r.steps);
+    // The bus traces the bytes a page holds now (Bus.Provenance has no
+    // as-of LSN): under a view of the past the chain is not of the bytes
+    // shown, and the panel says so (it read as theirs).
+    const title = `provenance of bytes [${lo}, ${hi}) of page ${id}` +
+      (at ? ` as they are now, not as of LSN ${fmtNum(at)}: the bytes shown may have other writers` : "");
     prov.replaceChildren(
-      h("h3", {}, `provenance of bytes [${lo}, ${hi}) of page ${id}`),
+      h("h3", { testid: "provenance-title" }, title),
       h("div", { class: "muted" }, `chain depth ${num(r.chainDepth)}${r.truncated ? " (truncated)" : ""}; click a step to open it`),
       ...steps.map((st) => {
         const depth = num(st.depth);
@@ -212,11 +245,19 @@ export function render({ el, params, api, navigate }) {
   let pending = null;
   return {
     onChanges(msg) {
+      if (data && num(msg.committedLsn) > num(data.committedLsn)) {
+        data.committedLsn = msg.committedLsn;
+        drawRange();
+      }
       if (asOf) return; // a view of the past does not move
       if (!msg.pagesTruncated && !list(msg.pages).map(pageID).includes(id)) return;
       if (pending) return;
       pending = setTimeout(() => { pending = null; load(); }, 200);
     },
-    dispose() { window.removeEventListener("mouseup", endDrag); if (pending) clearTimeout(pending); },
+    dispose() {
+      window.removeEventListener("mouseup", endDrag);
+      window.removeEventListener("pointerup", endSlide);
+      if (pending) clearTimeout(pending);
+    },
   };
 }

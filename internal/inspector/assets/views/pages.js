@@ -59,10 +59,21 @@ export function render({ el, api, navigate }) {
     loading = true;
     const r = await api.call("ListPages", {
       offset: String(state.offset), limit: state.limit, sort: state.sort, descending: state.descending, search: state.search,
-    });
+    }, failed);
     loading = false;
     if (r) draw(r);
     if (again) { again = false; load(); }
+  }
+
+  // failed empties the table: its rows answered another request (a
+  // search that is none of the known forms kept the previous search's
+  // rows and "1–50 of 310 pages" under the error, as if they matched).
+  function failed() {
+    total = 0;
+    shown = new Map();
+    table.replaceChildren(header());
+    const q = state.search.length > 64 ? state.search.slice(0, 64) + "…" : state.search;
+    info.textContent = q ? `no rows: the search "${q}" failed (the error above says why)` : "no rows: the listing failed (the error above says why)";
   }
 
   function draw(r) {
@@ -86,17 +97,27 @@ export function render({ el, api, navigate }) {
   }
 
   load();
-  let pending = null;
+  let pending = null, pendingWait = 0;
   return {
     onChanges(msg) {
       const ids = list(msg.pages).map(pageID);
-      if (!msg.pagesTruncated && !ids.some((id) => shown.has(id)) && state.sort === "PAGE_SORT_ID") return;
-      if (pending) return;
+      const onScreen = msg.pagesTruncated || ids.some((id) => shown.has(id)) || state.sort !== "PAGE_SORT_ID";
+      // Pages changed off screen may have been created or freed: the
+      // total and the rows of this page of the table may be different
+      // (they stayed as they were, "of 310 pages" after pages were
+      // added, until a row on screen changed), so they are re-read too,
+      // but only every second.
+      if (!onScreen && !ids.length) return;
       // At most one refresh every 300 ms; every 2 s when the server must
       // read every page's description for the answer (a sort other than by
-      // ID, or the flagged search), which costs it about a second at 1M pages.
+      // ID, or the flagged search), which costs it about a second at 1M
+      // pages; every second when no row on screen changed.
       const costly = state.sort !== "PAGE_SORT_ID" || state.search === "flagged";
-      pending = setTimeout(() => { pending = null; load(); }, costly ? 2000 : 300);
+      const wait = costly ? 2000 : onScreen ? 300 : 1000;
+      if (pending && (pendingWait <= wait)) return;
+      if (pending) clearTimeout(pending); // a row on screen changed: sooner
+      pendingWait = wait;
+      pending = setTimeout(() => { pending = null; load(); }, wait);
     },
     dispose() { if (pending) clearTimeout(pending); },
   };
