@@ -70,7 +70,8 @@ auth (the read role suffices). --demo serves an in-memory demo bus with a
 few hundred pages, derived pages and a ticking writer.`,
 		Example: `  mmsb serve --demo      # an in-memory demo bus; open http://127.0.0.1:7070/ui/
   mmsb serve --dir ./data
-  mmsb serve --dir ./data --addr 0.0.0.0:7070 --token-file /etc/mmsb/tokens
+  mmsb serve --dir ./data --addr 0.0.0.0:7070 --token-file /etc/mmsb/tokens \
+      --tls-cert /etc/mmsb/cert.pem --tls-key /etc/mmsb/key.pem
   mmsb serve --ticks 16ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -262,6 +263,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 			return err
 		}
 	}
+	if o.tokenFile != "" && tlsCfg == nil && !loopbackAddr(o.addr) {
+		// The documented way to serve beyond loopback (--token-file)
+		// sent every token in the clear, and serve said nothing of it.
+		log.Warn("bearer tokens travel in cleartext: --addr is not a loopback address and the server has no TLS, so anyone on the network path can read a token and use it; give --tls-cert and --tls-key, or serve behind a TLS proxy",
+			"addr", o.addr)
+	}
 
 	if o.replica.enabled {
 		if o.demo || o.shared {
@@ -423,6 +430,13 @@ func checkListenAddr(addr string) error {
 		return usageErr("--addr %q: want HOST:PORT (port 0 picks one): %v", addr, err)
 	}
 	return nil
+}
+
+// loopbackAddr says whether the listen address addr (HOST:PORT) is
+// reachable from this machine only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && server.IsLoopback(host)
 }
 
 // hostGuard puts server.HostGuard in front of everything serve mounts

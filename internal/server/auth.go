@@ -296,9 +296,13 @@ func (a *Auth) Gate(next http.Handler) http.Handler {
 // withEmptyMessage returns r with its body replaced by an empty,
 // uncompressed message: an empty envelope for the enveloped protocols
 // (gRPC, gRPC-Web, Connect streaming), else an empty Connect unary
-// message ("{}" in JSON).
+// message ("{}" in JSON). A media type's name is case-insensitive, and
+// Connect takes "Application/JSON" as JSON: matched as sent, such a call
+// got an empty body its protocol refused before the interceptor ran
+// (invalid_argument, unimplemented), not unauthenticated
+// (TestAuthBeforeDecodingContentTypeCase).
 func withEmptyMessage(r *http.Request) *http.Request {
-	ct := r.Header.Get("Content-Type")
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
 	var body string
 	switch {
 	case strings.HasPrefix(ct, "application/grpc"), strings.HasPrefix(ct, "application/connect+"):

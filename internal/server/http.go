@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	stdlog "log"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -218,10 +222,37 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// BodyReadTimeout bounds the time a request's body takes to arrive,
+// from the start of the request to the end of its body (at the default
+// --max-request-bytes of 64 MiB, about 0.5 MB/s). The server cannot have
+// a ReadTimeout, which would cut watch streams, and without this bound a
+// client that sent a request's headers and then its body a byte now and
+// then, or not at all, held a connection and its goroutine for as long as
+// it liked: even a request refused without its body being read, since
+// net/http reads up to 256 KiB of an unread body before it answers, to
+// keep the connection (TestSlowRequestBodyCut).
+const BodyReadTimeout = 2 * time.Minute
+
+// MaxHeaderBytes bounds a request's header (64 KiB; net/http's default
+// is 1 MiB): the server holds it, with no credential checked yet, for up
+// to the 10 s header timeout, and 200 connections each sending a header
+// of 1 MiB held 340 MB of the server's memory, about 3.5 GB at the
+// default --max-conns (TestRequestHeaderBound). Connect and gRPC headers
+// take a few hundred bytes, a browser's rarely more than a few KiB.
+const MaxHeaderBytes = 64 << 10
+
 // NewHTTPServer returns an http.Server for handler speaking HTTP/1.1 and
 // HTTP/2 (over TLS, and in cleartext for gRPC clients), with at most
-// maxStreams concurrent streams per HTTP/2 connection (0: 250).
+// maxStreams concurrent streams per HTTP/2 connection (0: 250). A
+// request's header is at most MaxHeaderBytes, and its body must arrive
+// within BodyReadTimeout.
 func NewHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger) *http.Server {
+	return newHTTPServer(handler, maxStreams, log, BodyReadTimeout)
+}
+
+// newHTTPServer is NewHTTPServer with the body's time bound as a
+// parameter (tests shorten it).
+func newHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger, bodyTimeout time.Duration) *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetHTTP2(true)
@@ -230,14 +261,104 @@ func NewHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger) *http
 		maxStreams = 250
 	}
 	return &http.Server{
-		Handler:           handler,
+		Handler:           bodyDeadline(handler, bodyTimeout),
 		Protocols:         &p,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxStreams},
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		// Idle keep-alive connections (no request, no stream) are closed:
 		// without it, and with no ReadTimeout (streams cannot have one),
 		// a quiet client kept a descriptor and a goroutine forever.
 		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:    stdlog.New(&limitedLog{log: log, burst: errorLogBurst, window: errorLogWindow}, "", 0),
 	}
+}
+
+// The HTTP server's own log (a failed TLS handshake, a client's HTTP/2
+// protocol error, a handler's panic) is written at Warn, at most
+// errorLogBurst lines per errorLogWindow; the lines past them are
+// counted, and the count logged with the next line let through. Each such
+// line is one connection of any client, with no credential: a client
+// opening connections and sending junk wrote a line (about 200 bytes) per
+// connection, as fast as it could connect (TestHTTPServerLogBounded).
+const (
+	errorLogBurst  = 10
+	errorLogWindow = time.Minute
+)
+
+// limitedLog writes the lines of the HTTP server's log to log, at most
+// burst per window.
+type limitedLog struct {
+	log    *slog.Logger
+	burst  int
+	window time.Duration
+
+	mu         sync.Mutex
+	start      time.Time // of the current window
+	written    int       // lines written in it
+	suppressed int       // lines dropped since the last one written
+}
+
+func (l *limitedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	now := time.Now()
+	if now.Sub(l.start) >= l.window {
+		l.start, l.written = now, 0
+	}
+	if l.written >= l.burst {
+		l.suppressed++
+		l.mu.Unlock()
+		return len(p), nil
+	}
+	l.written++
+	dropped := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+	msg := strings.TrimSuffix(string(p), "\n")
+	if dropped > 0 {
+		l.log.Warn(msg, "suppressed", dropped, "note", fmt.Sprintf("%d earlier lines of the HTTP server's log were not written (at most %d a %v)", dropped, l.burst, l.window))
+	} else {
+		l.log.Warn(msg)
+	}
+	return len(p), nil
+}
+
+// bodyDeadline gives each request with a body a read deadline of d from
+// its start, lifted once the body has been read to its end, so that the
+// rest of the call (a watch stream's hours) runs without one. A body the
+// handler leaves unread (a call refused before its message is read, or
+// a method that takes none) keeps the deadline: net/http's reading of
+// its rest before the answer, or the stream's, ends there, and the
+// connection is closed.
+func bodyDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				// On a copy: net/http decides from its own request's
+				// body whether the connection can take another request
+				// after this one (not when a read of the body failed).
+				body := &deadlineBody{ReadCloser: r.Body, rc: rc}
+				r = r.WithContext(r.Context())
+				r.Body = body
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody lifts its request's read deadline at the end of the body.
+type deadlineBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.lifted {
+		b.lifted = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }

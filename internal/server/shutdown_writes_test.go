@@ -114,6 +114,12 @@ func setupWrites(t *testing.T, f *fixture) []mmsb.PageID {
 	if err := f.bus.Bind(ctx, ids[5], "copy", nil, []mmsb.PageID{ids[0]}); err != nil {
 		t.Fatal(err)
 	}
+	// Compute the new binding now: the wave that does logs a wave op
+	// (its retry set changes), and with ticks on it would otherwise come
+	// from the fixture's ticker at any time, after Shutdown too.
+	if _, err := f.bus.Propagate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return ids
 }
 
