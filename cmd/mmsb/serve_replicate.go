@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +88,13 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if err := checkReplicas(r.replicas); err != nil {
 		return err
 	}
-	if err := checkBusName("--replicate-bus", r.bus, r.bus); err != nil {
+	// A leading MMSB_LOG_ is dropped, as 'replicate --bus' and 'follow
+	// --stream' drop it: kept, --replicate-bus MMSB_LOG_demo named the
+	// stream MMSB_LOG_MMSB_LOG_demo, another bus than the one those
+	// commands name with the same words, and a follow-only node waited
+	// for it for ever beside the running leader of MMSB_LOG_demo.
+	r.bus = strings.TrimPrefix(r.bus, "MMSB_LOG_")
+	if err := checkBusName("--replicate-bus", o.replica.bus, r.bus); err != nil {
 		return err
 	}
 	if err := checkNodeDir(o.dir, replicate.Config{Bus: r.bus}.StreamName()); err != nil {
@@ -172,6 +179,14 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	root := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if rs := current.Load(); rs != nil {
 			rs.handler.ServeHTTP(w, req)
+			return
+		}
+		if req.URL.Path == "/healthz" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+			// /healthz says only that the process serves (server.Mux),
+			// with a role or without one. A follow-only node waits for
+			// its leader as long as none runs: answered 503 meanwhile, a
+			// liveness probe restarted it over and over.
+			_, _ = fmt.Fprintln(w, "ok")
 			return
 		}
 		if m := nodeMetrics.Load(); m != nil && m.WaitingForStream.Load() {

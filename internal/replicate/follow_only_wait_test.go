@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // logLines collects a node's log lines (NodeConfig.Logf) for a test.
@@ -190,4 +195,113 @@ func TestFollowOnlyNodeRefusesLeaseBucketMadeWhileWaiting(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run still running 30 s after a lease bucket without TTL appeared")
 	}
+}
+
+// TestFollowOnlyNodeAfterLeadingWaitsForDeletedStream: a node that led,
+// restarted follow-only after an operator deleted its bus's stream and
+// buckets, still makes nothing on the server and leaves its directory as
+// it was while it waits (its bus not opened, nothing set aside, its term
+// file unchanged); when a leader makes the bus again, the node sets its
+// old state aside (not a prefix of the new history) and follows the new
+// leader, state hashes equal. A follow-only node that made the missing
+// stream (as NewNode did until 2026-12-06) set the directory aside at
+// once and followed an empty bus at LSN 0.
+func TestFollowOnlyNodeAfterLeadingWaitsForDeletedStream(t *testing.T) {
+	c := startTestCluster(t, 1)
+	js, err := jetstream.New(connect(t, c.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(1)
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "a")
+	a := startNode(t, c, NodeConfig{Config: cfg, ID: "a", Dir: dir, CheckpointEvery: -1})
+	_, bus := waitLeader(t, a)
+	if _, err := load(context.Background(), bus, createPages(t, bus, 4), 2, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := errors.Join(js.DeleteStream(ctx, cfg.StreamName()), js.DeleteKeyValue(ctx, cfg.LeaseBucket()),
+		js.DeleteObjectStore(ctx, cfg.CheckpointBucket())); err != nil {
+		t.Fatal(err)
+	}
+	term, err := os.ReadFile(filepath.Join(dir, termFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f := startNode(t, c, NodeConfig{Config: cfg, ID: "a", Dir: dir, FollowOnly: true})
+	waitFor(t, "waiting for the stream", f.Metrics.WaitingForStream.Load)
+	time.Sleep(2*awaitPoll + 500*time.Millisecond) // two lookups
+	if names := jetStreamNames(t, js); len(names) != 0 {
+		t.Fatalf("the restarted follow-only node made %v, want nothing", names)
+	}
+	if b := f.Bus(); b != nil {
+		t.Errorf("the waiting node opened its bus (at LSN %d)", b.LastLSN())
+	}
+	if n := divergedDirs(t, parent); n != 0 || !hasState(dir) {
+		t.Errorf("while waiting: %d directories set aside, bus state in %s %v; want 0, true", n, dir, hasState(dir))
+	}
+	if now, err := os.ReadFile(filepath.Join(dir, termFile)); err != nil || string(now) != string(term) {
+		t.Errorf("term file while waiting: %q (%v), want %q as it was", now, err, term)
+	}
+
+	l := startNode(t, c, NodeConfig{Config: cfg, ID: "l", Dir: filepath.Join(parent, "l"), CheckpointEvery: -1})
+	_, lbus := waitLeader(t, l)
+	if _, err := load(context.Background(), lbus, createPages(t, lbus, 4), 2, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	fb := waitApplied(t, f, lbus.LastLSN())
+	if got, want := stateHash(t, fb), stateHash(t, lbus); got != want {
+		t.Errorf("follower state hash %x, new leader's %x", got, want)
+	}
+	if n := divergedDirs(t, parent); n != 1 {
+		t.Errorf("%d directories set aside, want 1 (the old history's state, kept)", n)
+	}
+}
+
+// TestFollowOnlyNodeHoldsItsDirectoryWhileWaiting: a follow-only node
+// waiting for its stream holds its directory as its bus will: another
+// writer's open of it is mmsb.ErrLocked, and a second node given the same
+// directory gets mmsb.ErrLocked from Run at once, as a node whose first
+// open finds the lock held does (TestNodeOnALockedDirectoryStops). When
+// the waiting node stops, the directory is free. Before, the directory
+// was free while the node waited: a second node waited beside it, and
+// when the stream appeared both began to bootstrap into the directory.
+func TestFollowOnlyNodeHoldsItsDirectoryWhileWaiting(t *testing.T) {
+	c := startTestCluster(t, 1)
+	dir := t.TempDir()
+	a := startNode(t, c, NodeConfig{Config: testConfig(1), ID: "a", Dir: dir, FollowOnly: true})
+	waitFor(t, "waiting for the stream", a.Metrics.WaitingForStream.Load)
+	if b, err := mmsb.Open(dir, nil); !errors.Is(err, mmsb.ErrLocked) {
+		if err == nil {
+			_ = b.Close()
+		}
+		t.Fatalf("open of the waiting node's directory = %v, want mmsb.ErrLocked", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := NewNode(ctx, NodeConfig{Config: testConfig(1), ID: "b", Dir: dir, Conn: connect(t, c.URL()), FollowOnly: true, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Run(ctx); !errors.Is(err, mmsb.ErrLocked) {
+		t.Fatalf("Run of a second node on the directory = %v (context: %v), want mmsb.ErrLocked", err, ctx.Err())
+	} else if !strings.Contains(err.Error(), dir) {
+		t.Errorf("the refusal does not name the directory %s: %v", dir, err)
+	}
+	if b.Metrics.WaitingForStream.Load() {
+		t.Error("the refused node still says it waits")
+	}
+
+	a.stop()
+	lk, err := vfs.Default.Lock(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		t.Fatalf("the directory is still held after the waiting node stopped: %v", err)
+	}
+	_ = lk.Close()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // NodeConfig configures a replicated node.
@@ -483,9 +484,10 @@ const (
 // that stream. It creates nothing: a follower that made them turned a
 // mistyped --stream or --bus into a new, empty bus, and followed it at LSN
 // 0 for ever, looking healthy. Metrics.WaitingForStream is set meanwhile.
-// It returns nil when ctx ends, and ErrConfig for a resource that appears
+// It returns nil when ctx ends, ErrConfig for a resource that appears
 // with a configuration no node can follow (a lease bucket's TTL out of
-// bounds).
+// bounds), and mmsb.ErrLocked when another writer holds the directory
+// (it holds the directory's lock while it waits).
 func (n *Node) awaitResources(ctx context.Context) error {
 	// Nothing else reads n.res or n.cfg before this returns: Run starts
 	// the follower after it.
@@ -493,6 +495,21 @@ func (n *Node) awaitResources(ctx context.Context) error {
 	if missing == "" {
 		return nil
 	}
+	// The directory is held while the node waits, as its bus holds it
+	// once open (the same lock): a second node or a command on it is
+	// refused now (mmsb.ErrLocked), as at a first open, not whenever the
+	// stream appears; two follow-only nodes given one directory both
+	// waited, then both began to bootstrap into it. Released before the
+	// bus opens.
+	fs := vfs.Default
+	if o := n.cfg.BusOptions; o != nil && o.FS != nil {
+		fs = o.FS
+	}
+	lk, err := fs.Lock(fs.Join(n.cfg.Dir, "LOCK"))
+	if err != nil {
+		return fmt.Errorf("replicate: directory %s: %w", n.cfg.Dir, err)
+	}
+	defer func() { _ = lk.Close() }() // a lock: nothing written to lose
 	n.Metrics.WaitingForStream.Store(true)
 	n.Metrics.LagUnknown.Store(true)
 	defer n.Metrics.WaitingForStream.Store(false)
