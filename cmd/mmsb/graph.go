@@ -85,7 +85,11 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
-	st, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, nil)
+	// Beside a running writer whose checkpoints remove old checkpoints and
+	// segments, a replay that listed them before the removal failed
+	// ("tlog: open .../wal/...log: no such file or directory"): it runs
+	// again when the files changed, as check's and replay's do.
+	st, err := replayBesideWriter(ctx, filesFS, dir, mmsb.ReplayTarget{}, nil)
 	if err != nil {
 		return interrupted(ctx, "graph of "+dir, fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err))
 	}

@@ -80,12 +80,26 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
-	fs := vfs.Default
+	fs := filesFS
 	rep := &inspectReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}}
 	wal := filepath.Join(dir, "wal")
-	segs, err := tlog.Check(fs, wal, nil, func(tlog.Problem) { rep.LogProblems++ })
+	var segs []tlog.SegmentInfo
+	var err error
+	// A writer running beside inspect removes segments its checkpoints
+	// cover: one listed and then removed failed the scan ("no such file
+	// or directory"), which read as a missing wal/ (refused once a
+	// checkpoint exists). The scan runs again when the names in wal/ and
+	// checkpoints/ changed meanwhile, as replayBesideWriter does.
+	for attempt := 1; ; attempt++ {
+		before := dirFileNames(fs, dir)
+		rep.LogProblems = 0
+		segs, err = tlog.Check(fs, wal, nil, func(tlog.Problem) { rep.LogProblems++ })
+		if (err == nil && rep.LogProblems == 0) || attempt == replayAttempts || dirFileNames(fs, dir) == before {
+			break
+		}
+	}
 	switch {
-	case vfs.IsNotExist(err):
+	case vfs.IsNotExist(err) && !fs.Exists(wal):
 		// Said, not shown as an empty log: "(none)" and exit 0 read as a
 		// bus with nothing logged.
 		rep.LogMissing = true
@@ -113,7 +127,16 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 		// would otherwise look as good as the one the state came from.
 		// Whole frames are not enough: the loader must take the content
 		// too (loadCheckpoint, as check does).
-		ok := checkpoint.Verify(fs, c.Path) == nil && loadCheckpoint(ctx, fs, dir, c, false) == nil
+		err := checkpoint.Verify(fs, c.Path)
+		if err == nil {
+			err = loadCheckpoint(ctx, fs, dir, c, false)
+		}
+		if err != nil && removedSinceListed(fs, filepath.Join(dir, "checkpoints"), c.Path, err) {
+			// The writer's next checkpoint removed it after the listing:
+			// no longer part of the directory (check passes over it too).
+			continue
+		}
+		ok := err == nil
 		if !ok {
 			rep.CheckpointProblems++
 		}
@@ -124,7 +147,7 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 		rep.Checkpoints[i], rep.Checkpoints[j] = rep.Checkpoints[j], rep.Checkpoints[i]
 	}
 
-	st, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{}, &mmsb.Options{FS: fs})
+	st, err := replayBesideWriter(ctx, fs, dir, mmsb.ReplayTarget{}, nil)
 	if err != nil {
 		return interrupted(ctx, "inspect of "+dir, fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err))
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,7 +31,9 @@ When a writer serves the bus with Options.Shared, the page is read from its
 shared memory (a consistent copy of the latest committed state, without
 touching the writer). Otherwise, or with --at-lsn, the state is rebuilt from
 the files (newest checkpoint plus the log, up to --at-lsn), without taking
-the write lock.`,
+the write lock. A writer that goes away between finding its region and the
+read sends read to the files too; a region superseded by a newer writer is
+opened again (the newer writer's, up to 5 times).`,
 		Example: `  mmsb read ./data --page 3
   mmsb read ./data --page 3 --f64
   mmsb read ./data --page 3 --at-lsn 5000`,
@@ -72,6 +75,65 @@ the write lock.`,
 	return cmd
 }
 
+// filesFS is the filesystem inspect, graph and read (from the files) read
+// DIR through: the operating system's (a variable so that tests can change
+// the files under a replay, as a writer running beside them does).
+var filesFS vfs.FS = vfs.Default
+
+// openReader is mmsb.OpenReader (a variable so that tests can replace or
+// stop the writer between the open and the read).
+var openReader = mmsb.OpenReader
+
+// sharedAttempts bounds how often read and watch open the writer's region
+// while it is superseded (ErrStale): a newer writer took the bus over
+// between finding the region and mapping it, and publishes its own region
+// once it has recovered.
+const sharedAttempts = 5
+
+// sharedRetryPause separates those opens.
+const sharedRetryPause = 10 * time.Millisecond
+
+// sharedPage is one page read from the writer's shared memory.
+type sharedPage struct {
+	data   []byte
+	epoch  mmsb.Epoch
+	lsn    mmsb.LSN
+	source string
+}
+
+// readShared reads page id from the shared memory of the writer of dir.
+// ok is false where the files must be read instead: no writer runs in
+// shared mode, or the one found went away (closed, killed or replaced)
+// between the open and the read, or its region stayed superseded for
+// sharedAttempts opens. Before, such a writer failed the read
+// ("shared-memory writer gone", "shared region superseded by a newer
+// writer"), though the files held the page.
+func readShared(dir, shmDir string, id mmsb.PageID) (p sharedPage, ok bool, err error) {
+	for attempt := 1; ; attempt++ {
+		var rd *mmsb.Reader
+		rd, err = openReader(dir, &mmsb.ReaderOptions{SharedDir: shmDir})
+		if err == nil {
+			p.data, p.epoch, p.lsn, err = rd.ReadPage(id, nil)
+			if err == nil {
+				p.source = fmt.Sprintf("shared memory (writer pid %d, committed LSN %d)", rd.Stats().WriterPID, rd.LastLSN())
+			}
+			_ = rd.Close() // read-only mappings: nothing to lose
+			if err == nil {
+				return p, true, nil
+			}
+		}
+		switch {
+		case errors.Is(err, mmsb.ErrStale) && attempt < sharedAttempts:
+			// The newer writer's region: open it.
+			time.Sleep(sharedRetryPause)
+		case errors.Is(err, mmsb.ErrWriterGone), errors.Is(err, mmsb.ErrStale):
+			return sharedPage{}, false, nil
+		default:
+			return sharedPage{}, false, err
+		}
+	}
+}
+
 func (a *app) runRead(ctx context.Context, dir string, id mmsb.PageID, atLSN mmsb.LSN, asF64 bool, shmDir string) error {
 	if err := requireDataDir(dir); err != nil {
 		return err
@@ -81,22 +143,20 @@ func (a *app) runRead(ctx context.Context, dir string, id mmsb.PageID, atLSN mms
 	var lsn mmsb.LSN
 	var source string
 	if atLSN == 0 {
-		rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shmDir})
-		switch {
-		case err == nil:
-			defer rd.Close() //nolint:errcheck // read-only mappings: nothing to lose
-			if data, epoch, lsn, err = rd.ReadPage(id, nil); err != nil {
-				return err
-			}
-			source = fmt.Sprintf("shared memory (writer pid %d, committed LSN %d)", rd.Stats().WriterPID, rd.LastLSN())
-		case errors.Is(err, mmsb.ErrWriterGone):
-			// No writer in shared mode: read the files.
-		default:
+		p, ok, err := readShared(dir, shmDir, id)
+		if err != nil {
 			return err
+		}
+		if ok {
+			data, epoch, lsn, source = p.data, p.epoch, p.lsn, p.source
 		}
 	}
 	if source == "" {
-		st, err := mmsb.Replay(ctx, dir, mmsb.ReplayTarget{ToLSN: atLSN}, &mmsb.Options{FS: vfs.Default})
+		// Beside a running writer whose checkpoints remove old
+		// checkpoints and segments, a replay that listed them before the
+		// removal failed ("no such file or directory"): it runs again
+		// when the files changed, as check's and replay's do.
+		st, err := replayBesideWriter(ctx, filesFS, dir, mmsb.ReplayTarget{ToLSN: atLSN}, nil)
 		if err != nil {
 			return interrupted(ctx, "read of "+dir, fmt.Errorf("replay %s: %w", dir, err))
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -70,7 +71,20 @@ func (a *app) runWatch(ctx context.Context, dir string, ids []mmsb.PageID, count
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
-	rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shmDir})
+	rd, err := openReader(dir, &mmsb.ReaderOptions{SharedDir: shmDir})
+	// A superseded region (ErrStale): a newer writer took the bus over
+	// between finding the region and mapping it. Watch failed there
+	// ("shared region superseded by a newer writer") though the newer
+	// writer was about to publish its own region: it opens again, up to
+	// sharedAttempts times in all. After ErrStale, ErrWriterGone is that
+	// writer between removing the old region and publishing its own.
+	for attempt := 1; attempt < sharedAttempts; attempt++ {
+		if !errors.Is(err, mmsb.ErrStale) && (attempt == 1 || !errors.Is(err, mmsb.ErrWriterGone)) {
+			break
+		}
+		time.Sleep(sharedRetryPause)
+		rd, err = openReader(dir, &mmsb.ReaderOptions{SharedDir: shmDir})
+	}
 	if errors.Is(err, mmsb.ErrWriterGone) {
 		// Say how to get what watch needs: a writer in plain mode (or
 		// none) publishes no region, and a user who started "mmsb serve
