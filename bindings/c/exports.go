@@ -22,6 +22,28 @@ import (
 // abiVersion is MMSB_ABI_VERSION of the mmsb.h this library implements.
 const abiVersion = C.MMSB_ABI_VERSION
 
+// Sizes of the structs with struct_size (see structLayout): as this
+// library knows them, and as the first ABI that had them published them.
+// Both are unchanged since ABI 1.0.
+const (
+	optionsSize   = unsafe.Sizeof(C.mmsb_options{})
+	optionsAlign  = unsafe.Alignof(C.mmsb_options{})
+	optionsSizeV1 = optionsSize // ABI 1.0
+	statsSize     = unsafe.Sizeof(C.mmsb_stats{})
+	statsAlign    = unsafe.Alignof(C.mmsb_stats{})
+	statsSizeV1   = statsSize // ABI 1.0
+)
+
+// The structs with struct_size. Both are unchanged since ABI 1.0, so their
+// first size is today's. When a field is added at the end, known grows with
+// the header and first stays: set it to the old sizeof (the offset of the
+// old last field plus its size, rounded up to the old alignment) so that a
+// program built against the older header keeps working.
+var (
+	optionsLayout = structLayout{"mmsb_options", optionsSizeV1, optionsSize, optionsAlign}
+	statsLayout   = structLayout{"mmsb_stats", statsSizeV1, statsSize, statsAlign}
+)
+
 // Bounds on counts passed in from C, so that a garbage count is an error
 // instead of an allocation that kills the process. A batch or a page
 // creation larger than these is better split anyway.
@@ -61,10 +83,13 @@ func mmsb_open(dir *C.char, opts *C.mmsb_options, out *C.mmsb_bus) (st C.int) {
 		return nullArg("out")
 	}
 	o := &mmsb.Options{}
-	if opts != nil {
-		if opts.struct_size != C.uint32_t(unsafe.Sizeof(*opts)) {
-			return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: mmsb_options.struct_size is %d, want %d (sizeof(mmsb_options) of this ABI)",
-				uint32(opts.struct_size), unsafe.Sizeof(*opts))
+	if p := opts; p != nil {
+		// Read only the bytes the caller declared (an older program's
+		// struct may be smaller) into a zeroed copy: fields past them take
+		// their defaults. See structLayout.
+		opts = new(C.mmsb_options)
+		if err := optionsLayout.copyIn(unsafe.Pointer(opts), unsafe.Pointer(p), uint32(p.struct_size)); err != nil {
+			return failf(C.MMSB_ERR_INVALID_ARGUMENT, "%v", err)
 		}
 		if opts.reserved != 0 {
 			return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: mmsb_options.reserved is %d, want 0", int32(opts.reserved))
@@ -554,9 +579,9 @@ func mmsb_stats_get(h C.mmsb_bus, out *C.mmsb_stats) (st C.int) {
 	if out == nil {
 		return nullArg("out")
 	}
-	if out.struct_size != C.uint32_t(unsafe.Sizeof(*out)) {
-		return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: mmsb_stats.struct_size is %d, want %d (sizeof(mmsb_stats) of this ABI)",
-			uint32(out.struct_size), unsafe.Sizeof(*out))
+	declared := uint32(out.struct_size)
+	if err := statsLayout.checkSize(declared); err != nil {
+		return failf(C.MMSB_ERR_INVALID_ARGUMENT, "%v", err)
 	}
 	s := b.Stats()
 	var sync C.int32_t
@@ -568,8 +593,8 @@ func mmsb_stats_get(h C.mmsb_bus, out *C.mmsb_stats) (st C.int) {
 	default:
 		sync = C.MMSB_SYNC_GROUP
 	}
-	*out = C.mmsb_stats{
-		struct_size:         out.struct_size,
+	filled := C.mmsb_stats{
+		struct_size:         C.uint32_t(declared),
 		sync:                sync,
 		pages:               C.uint64_t(s.Pages),
 		logical_bytes:       C.int64_t(s.LogicalBytes),
@@ -589,6 +614,11 @@ func mmsb_stats_get(h C.mmsb_bus, out *C.mmsb_stats) (st C.int) {
 		arena_bytes:         C.int64_t(s.Store.ArenaBytes),
 		in_memory:           cbool(s.InMemory),
 		failed:              cbool(s.Failed),
+	}
+	// Write only the bytes the caller declared; a newer program's larger
+	// struct gets zeros past the fields this library knows.
+	if err := statsLayout.copyOut(unsafe.Pointer(out), unsafe.Pointer(&filled), declared); err != nil {
+		return failf(C.MMSB_ERR_INVALID_ARGUMENT, "%v", err)
 	}
 	return C.MMSB_OK
 }

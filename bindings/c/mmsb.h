@@ -60,7 +60,21 @@
  * version of the library actually loaded. A program should refuse to run
  * when the major parts differ (see MMSB_ABI_MAJOR). Within one major
  * version functions and enum values are only ever added, and structs
- * carrying a struct_size field only grow at their end.
+ * carrying a struct_size field only grow at their end. struct_size (the
+ * struct's first field) is what the caller's struct holds, and the library
+ * takes any size a program built against an older or a newer header sets:
+ *   - at least the struct's size in the first ABI that had it (both
+ *     mmsb_options and mmsb_stats: ABI 1.0's, today's sizeof), and smaller
+ *     than the library's: only the declared bytes are read or written;
+ *     fields past them take their defaults;
+ *   - larger than the library's: an input struct (mmsb_options) is taken
+ *     only when every byte past the library's struct is zero (fields of a
+ *     newer ABI left at their defaults), else MMSB_ERR_INVALID_ARGUMENT
+ *     naming the first non-zero byte; an output struct (mmsb_stats) gets
+ *     zeros in the bytes past the library's struct;
+ *   - under the first size, not a multiple of the struct's alignment, or
+ *     over 4096: MMSB_ERR_INVALID_ARGUMENT naming struct_size, and nothing
+ *     read past struct_size or written.
  */
 #ifndef MMSB_H
 #define MMSB_H
@@ -136,7 +150,8 @@ enum {
 
 /* Options for mmsb_open. Zero everything, set struct_size to
  * sizeof(mmsb_options), then the fields wanted; a zero field means the
- * default. */
+ * default. A newer library reads only struct_size bytes; an older one
+ * refuses a non-zero field it does not know (see the top of this file). */
 typedef struct mmsb_options {
     uint32_t struct_size;     /* sizeof(mmsb_options) */
     int32_t sync;             /* MMSB_SYNC_* (default group) */
@@ -212,7 +227,9 @@ typedef struct mmsb_replay_report {
 } mmsb_replay_report;
 
 /* Statistics of a bus. Set struct_size to sizeof(mmsb_stats) before the
- * call: a different value is MMSB_ERR_INVALID_ARGUMENT. */
+ * call: the library writes struct_size bytes, zeros past the fields it
+ * knows; a size no mmsb_stats has is MMSB_ERR_INVALID_ARGUMENT (see the
+ * top of this file). */
 typedef struct mmsb_stats {
     uint32_t struct_size;
     int32_t sync;                 /* MMSB_SYNC_* */
