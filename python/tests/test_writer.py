@@ -787,3 +787,14 @@ def test_read_of_sizes_without_end_is_refused():
         b.read(1)
     assert lib.reads == 1 + writer._READ_RETRIES
 
+
+
+@pytest.mark.skipif(ctypes.sizeof(ctypes.c_void_p) != 8, reason="the sizes below are LP64's")
+def test_ctypes_structs_match_the_c_abi():
+    """The ctypes mirrors of mmsb_options and mmsb_stats are exactly the C
+    structs' sizes (48 and 144 bytes on LP64, docs/bindings.md). The library
+    accepts a larger struct whose tail is zero (a newer program), so a
+    field added here and not in mmsb.h would no longer be refused by it:
+    this is the guard against such drift."""
+    assert ctypes.sizeof(writer._Options) == 48
+    assert ctypes.sizeof(writer._Stats) == 144
