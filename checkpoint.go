@@ -55,7 +55,10 @@ type CheckpointInfo struct {
 // A ctx that ends before the checkpoint is committed stops it between two
 // ranges of pages: it returns ctx's error and leaves no file, and is not
 // counted as a failed checkpoint (Stats). One checkpoint runs at a time: a
-// call made while another runs waits for it, until ctx ends.
+// call made while another runs waits for it, until ctx ends. Close stops a
+// running checkpoint the same way, automatic or not, and the call returns
+// ErrClosed (the log holds everything it would have); on a bus without a
+// log (Options.DisableLog) Close waits for it instead.
 //
 // Errors: ErrClosed; ErrFailed when the bus has failed, or when the log's
 // fsync that must precede the checkpoint fails (which fails the bus). A
@@ -81,6 +84,12 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	defer e.ckptMu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return CheckpointInfo{}, err // ended as the lock came free
+	}
+	// Close stops the checkpoint (through ctx) unless the bus has no log.
+	ctx, stop := e.cancelOnClose(ctx)
+	defer stop()
+	if context.Cause(ctx) == ErrClosed {
+		return CheckpointInfo{}, ErrClosed // Close began before the lock came free
 	}
 	e.ckptWriting.Store(true)
 	defer e.ckptWriting.Store(false)
@@ -139,8 +148,11 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		// A checkpoint its caller cancelled did not fail: counted, it
 		// would delay the next automatic one and bring the log's growth
 		// bound (logBoundErr) closer.
-		if cerr := ctx.Err(); cerr == nil || !errors.Is(err, cerr) {
+		cerr := ctx.Err()
+		if cerr == nil || !errors.Is(err, cerr) {
 			e.noteCheckpointFailure(err, logBytes)
+		} else if context.Cause(ctx) == ErrClosed {
+			return info, ErrClosed // stopped by Close, not by its caller
 		}
 		return info, err
 	}
@@ -161,6 +173,34 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	e.met.ckptNanos.Observe(int64(info.Duration))
 	e.met.ckptBytes.Store(info.Bytes)
 	return info, nil
+}
+
+// cancelOnClose returns ctx, ended with cause ErrClosed once Close begins,
+// and the function that releases it; the caller holds ckptMu, so one
+// checkpoint at a time registers. A checkpoint Close would otherwise wait
+// for (paced at CheckpointWriteRate: 16 s a gigabyte at the default) adds
+// nothing the log does not hold, and a service manager kills a process that
+// takes longer than its stop timeout to close (90 s for systemd). A bus
+// without a log (DisableLog) keeps its state only in checkpoints: its
+// checkpoint is left to finish (Close waits for it).
+func (e *Bus) cancelOnClose(ctx context.Context) (context.Context, func()) {
+	if e.log == nil {
+		return ctx, func() {}
+	}
+	c, cancel := context.WithCancelCause(ctx)
+	e.ckptStartMu.Lock()
+	if e.closing {
+		cancel(ErrClosed)
+	} else {
+		e.ckptCancel = cancel
+	}
+	e.ckptStartMu.Unlock()
+	return c, func() {
+		e.ckptStartMu.Lock()
+		e.ckptCancel = nil
+		e.ckptStartMu.Unlock()
+		cancel(nil)
+	}
 }
 
 // ctxMutex is a mutex whose Lock can give up when a context ends

@@ -838,7 +838,8 @@ func (e *Bus) maybeCheckpoint() {
 
 // startCheckpoint starts an automatic checkpoint in the background unless
 // one is running or the bus is closing. Commits (and this committer) go on
-// while it is written (copy on write, see Checkpoint); Close waits for it.
+// while it is written (copy on write, see Checkpoint); Close stops it and
+// waits for it to end (cancelOnClose).
 // A failure is counted (Stats) and retried later (noteCheckpointFailure); a
 // failed fsync has already made the bus fail.
 func (e *Bus) startCheckpoint() {

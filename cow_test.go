@@ -126,7 +126,8 @@ func testCheckpointWhileCommitting(t *testing.T, workers int) {
 	}
 }
 
-// Automatic checkpoints run in the background; Close waits for them.
+// Automatic checkpoints run in the background. Close stops a running one
+// (TestCloseStopsRunningCheckpoint): the test waits for it to end first.
 func TestAutomaticCheckpointInBackground(t *testing.T) {
 	fs := vfs.NewMem()
 	e := openT(t, "/db", &Options{FS: fs, CheckpointBytes: 8 << 10})
@@ -137,6 +138,11 @@ func TestAutomaticCheckpointInBackground(t *testing.T) {
 		}
 	}
 	hash := hashOf(t, e)
+	for deadline := time.Now().Add(livenessBound); e.CheckpointRunning(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the automatic checkpoint never ended")
+		}
+	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}

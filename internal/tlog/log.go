@@ -525,6 +525,15 @@ func (l *Log) Sync() error {
 	return l.flushLocked(context.Background(), l.lastLSN, true)
 }
 
+// SyncContext is Sync whose wait for a flush another goroutine runs ends
+// with ctx (it returns ctx.Err()); a write and fsync it runs itself are
+// not interrupted.
+func (l *Log) SyncContext(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flushLocked(ctx, l.lastLSN, true)
+}
+
 // WriteThrough writes every record holding an LSN <= lsn to its segment
 // file, without an fsync: a Reader opened after it returns sees them. A
 // replay that follows a live log (the bus's VerifyReplay) needs no more, and
