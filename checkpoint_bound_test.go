@@ -99,6 +99,14 @@ func TestCheckpointLoadBoundsAllocation(t *testing.T) {
 			fs := vfs.NewMem()
 			path := writeRecords(t, fs, lsn, tc.recs...)
 			_, heap, mapped, err := loadMeasured(t, fs, path)
+			// TotalAlloc counts the whole process: a goroutine another
+			// test left winding down can allocate during the load. A load
+			// that allocates too much does so every time; the least of
+			// three tries is the load's own.
+			for try := 1; try < 3 && (heap > budget || mapped > budget); try++ {
+				_, h, m, _ := loadMeasured(t, fs, path)
+				heap, mapped = min(heap, h), min(mapped, m)
+			}
 			if err == nil || !errors.Is(err, ErrCorruption) {
 				t.Errorf("load: %v, want ErrCorruption", err)
 			} else if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
