@@ -103,6 +103,11 @@ type Client struct {
 	// pingAfter and pingTimeout are the HTTP/2 health check of the
 	// transport New made (WithPings); pingAfter 0: none.
 	pingAfter, pingTimeout time.Duration
+	// readMax is the read limit in force when the client knows it
+	// (DefaultReadMaxBytes, no WithConnectOptions); 0 when connect
+	// options were given, one of which may have set another
+	// (connect.WithReadMaxBytes cannot be read back). readLimitError.
+	readMax int64
 }
 
 // Option configures a Client.
@@ -252,6 +257,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	closed, closeFn := context.WithCancel(context.Background())
 	c := &Client{retries: o.retries, backoff: o.backoff, closed: closed, closeFn: closeFn, idle: idle}
+	if len(o.conn) == 0 {
+		c.readMax = DefaultReadMaxBytes
+	}
 	if o.hc == nil {
 		c.pingAfter, c.pingTimeout = o.pingAfter, o.pingTimeout
 	}
@@ -926,7 +934,7 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 				}
 			}
 		}
-		err = c.silent("QueryLog", readLimitError("QueryLog", withSentinels(stream.Err())))
+		err = c.silent("QueryLog", c.readLimitError("QueryLog", withSentinels(stream.Err())))
 		if err != nil && delivered > 0 {
 			// Retrying would deliver those operations again.
 			return struct{}{}, &noRetry{fmt.Errorf("client: QueryLog: the stream broke after %d operations: %w", delivered, err)}
@@ -1033,14 +1041,21 @@ func (c *Client) Provenance(ctx context.Context, id mmsb.PageID, off, n, depth i
 // larger than configured max M", names neither): a Provenance answer's
 // first write is sent whole, and so is a QueryLog or Watch message's
 // last operation, with an intent of up to a log record
-// (TestProvenanceAnswerOverReadLimit, TestStreamOverReadLimit). Other
-// errors are returned as they are.
-func readLimitError(call string, err error) error {
+// (TestProvenanceAnswerOverReadLimit, TestStreamOverReadLimit). It
+// quotes the limit only when the client knows it (Client.readMax): it
+// quoted DefaultReadMaxBytes' value beside connect's own number also when
+// WithConnectOptions had set another (TestReadLimitErrorQuotesLimitInForce).
+// Other errors are returned as they are.
+func (c *Client) readLimitError(call string, err error) error {
 	if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "larger than configured max") {
 		return err
 	}
-	return fmt.Errorf("client: %s: the answer is larger than this client reads (DefaultReadMaxBytes, %d, unless WithConnectOptions(connect.WithReadMaxBytes(n)) set another): %w",
-		call, DefaultReadMaxBytes, err)
+	if c.readMax > 0 {
+		return fmt.Errorf("client: %s: the answer is larger than this client reads (%d bytes, DefaultReadMaxBytes; raise it with WithConnectOptions(connect.WithReadMaxBytes(n))): %w",
+			call, c.readMax, err)
+	}
+	return fmt.Errorf("client: %s: the answer is larger than this client reads (the limit its WithConnectOptions set, else DefaultReadMaxBytes; raise it with connect.WithReadMaxBytes(n)): %w",
+		call, err)
 }
 
 // provenanceFromProto decodes a Provenance answer, refusing with

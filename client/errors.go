@@ -72,7 +72,7 @@ func (i sentinelInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 			// option to raise, as Watch and QueryLog do: until
 			// 2026-12-06 only Provenance's did (TestUnaryOverReadLimitNamed).
 			proc := req.Spec().Procedure
-			err = readLimitError(proc[strings.LastIndexByte(proc, '/')+1:], withSentinels(err))
+			err = i.c.readLimitError(proc[strings.LastIndexByte(proc, '/')+1:], withSentinels(err))
 			return resp, i.c.silent(proc, err)
 		}
 		return resp, nil

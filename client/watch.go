@@ -334,7 +334,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		return progressed(), silentErr()
 	}
 	if err := stream.Err(); err != nil {
-		return progressed(), readLimitError("Watch", withSentinels(err))
+		return progressed(), c.readLimitError("Watch", withSentinels(err))
 	}
 	return progressed(), connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -233,10 +236,24 @@ func (a *app) printInspect(r *inspectReport) {
 		for _, p := range r.Pages {
 			derived := "-"
 			if p.Derived {
-				derived = p.Func
+				derived = termText(p.Func)
 			}
 			fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%d\t%s\t%s\n", p.ID, p.Size, p.Location, p.Epoch, p.LastLSN, flagNames(p.Flags), derived)
 		}
 		tw.Flush()
 	}
+}
+
+// termText is s as a table cell on a terminal: as it is when every
+// character prints, else Go-quoted ("a\tb", "\x1b[2J"). A function name is
+// any string a writer registered (or a crafted directory holds): a tab or
+// newline in it misaligned the table, and an escape sequence reached the
+// terminal (TestInspectPagesQuotesFunctionNames). A name holding a quote is
+// quoted too, so that a quoted cell is never ambiguous. --json prints the
+// name exactly.
+func termText(s string) string {
+	if s != "" && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r == '"' || !unicode.IsPrint(r) }) {
+		return s
+	}
+	return strconv.Quote(s)
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -898,6 +899,28 @@ func (s *service) queryLogNewest(ctx context.Context, q mmsb.LogQuery, limit int
 	return nil
 }
 
+// maxLogIntent bounds the bytes of a write's intent its log line quotes.
+const maxLogIntent = 120
+
+// intentDetail is a log line's detail for a write's intent: its first
+// maxLogIntent bytes (cut on a rune boundary when it is UTF-8 there),
+// Go-quoted, then "…" when the intent is longer, as other cut texts are
+// marked (cutText). The cut was unmarked: a 300-byte intent read as one
+// of 120 (TestLogIntentCutIsMarked).
+func intentDetail(intent []byte) string {
+	if len(intent) <= maxLogIntent {
+		return "intent " + strconv.Quote(string(intent))
+	}
+	n := maxLogIntent
+	for back := 0; back < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(intent[n]); back++ {
+		n--
+	}
+	if !utf8.RuneStart(intent[n]) {
+		n = maxLogIntent // not UTF-8 here: cut at the bound
+	}
+	return "intent " + strconv.Quote(string(intent[:n])) + "…"
+}
+
 func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 	o := op.Op
 	e := &inspectorv1.LogEntry{Lsn: uint64(op.LSN), TimeUnixNano: op.Time, Kind: o.Kind.String(), Page: uint64(o.Page)}
@@ -912,7 +935,7 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 		})
 		e.Data, e.DataTruncated = writtenData(d)
 		if len(d.Intent) > 0 {
-			e.Detail = "intent " + strconv.Quote(string(d.Intent[:min(len(d.Intent), 120)]))
+			e.Detail = intentDetail(d.Intent)
 		}
 	case mmsb.OpCreatePage:
 		e.Detail = fmt.Sprintf("size %d", o.Size)

@@ -32,7 +32,8 @@ var ErrHostNotAllowed = errors.New("server: Host not allowed")
 // an empty Host (an HTTP/1.0 client, not a browser) passes too. Others
 // get 403 with a message naming the host and the way to allow it
 // (--allowed-hosts); an RPC gets it as a permission_denied error in its
-// protocol (Connect, gRPC, gRPC-Web). allowed holding "*" turns the guard off.
+// protocol (Connect, gRPC, gRPC-Web), any other path (the UI, /metrics,
+// the probes) as plain text. allowed holding "*" turns the guard off.
 //
 // Servers with bearer tokens or client certificates need no guard: a
 // rebinding page cannot present either (browsers send no Authorization
@@ -52,18 +53,31 @@ func HostGuard(h http.Handler, listenAddr string, allowed []string) http.Handler
 	ew := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkHost(r.Host, names); err != nil {
-			if ew.IsSupported(r) {
+			if rpcPath(r.URL.Path) && ew.IsSupported(r) {
 				// An RPC gets the reason in its protocol's error (a
 				// client showed only "permission_denied: HTTP status
 				// 403 Forbidden").
 				_ = ew.Write(w, r, connect.NewError(connect.CodePermissionDenied, err))
 				return
 			}
+			// The UI, /metrics and the probes get plain text: the error
+			// writer takes every GET for a Connect one, and a browser
+			// opening /ui/ was shown a Connect JSON error
+			// (TestHostGuardPlainTextOutsideRPCs).
 			http.Error(w, "mmsb: "+err.Error(), http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// rpcPath says whether path is an RPC's, /package.Service/Method
+// (/mmsb.v1.BusService/Commit): its first element names a service, with a
+// dot, which none of the other paths served (/ui/, /metrics, /healthz,
+// /readyz) has.
+func rpcPath(path string) bool {
+	service, method, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return ok && method != "" && strings.Contains(service, ".")
 }
 
 // CheckAllowedHost refuses an --allowed-hosts entry HostGuard could never
