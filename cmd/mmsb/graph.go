@@ -340,7 +340,7 @@ func writeDOT(w io.Writer, edges []mmsb.Edge, bindings map[mmsb.PageID]string) e
 	b.WriteString("digraph mmsb {\n  rankdir=LR;\n  node [shape=ellipse];\n")
 	for _, id := range nodes {
 		if fn, ok := bindings[id]; ok {
-			fmt.Fprintf(&b, "  \"%d\" [shape=box, label=\"%d\\n%s\"];\n", id, id, dotEscape(fn))
+			fmt.Fprintf(&b, "  \"%d\" [shape=box, label=\"%d\\n%s\"];\n", id, id, dotEscape(termText(fn)))
 		} else {
 			fmt.Fprintf(&b, "  \"%d\";\n", id)
 		}
@@ -398,7 +398,7 @@ func (a *app) printGraph(s *graphSummary) {
 	}
 	sort.Strings(fns)
 	for _, fn := range fns {
-		fmt.Fprintf(w, "  %-16s%d\n", fn, s.BindingsByFunction[fn])
+		fmt.Fprintf(w, "  %-16s%d\n", termText(fn), s.BindingsByFunction[fn])
 	}
 	chain := make([]string, len(s.LongestChainPages))
 	for i, id := range s.LongestChainPages {

@@ -14,7 +14,8 @@ import (
 // any string a writer registered. inspect --pages printed it raw, so a
 // tab or newline in it misaligned the table and an escape sequence
 // reached the terminal; it now prints such a name Go-quoted, a plain name
-// as it is, and --json keeps the exact name.
+// as it is, and --json keeps the exact name. mmsb graph (its function
+// list and --dot labels) likewise.
 func TestInspectPagesQuotesFunctionNames(t *testing.T) {
 	ctx := context.Background()
 	const odd = "evil\tname\n\x1b[2J\u202e"
@@ -52,6 +53,15 @@ func TestInspectPagesQuotesFunctionNames(t *testing.T) {
 	_, table, _ := strings.Cut(r.stdout, "PAGE ")
 	if n := strings.Count(strings.TrimSpace(table), "\n"); n != 3 {
 		t.Errorf("the pages table has %d line breaks, want 3 (one line a page):\n%s", n, table)
+	}
+
+	// mmsb graph lists bindings by function, and --dot labels pages with
+	// theirs: raw, the name's escape code reached the terminal there too.
+	for _, args := range [][]string{{"graph", dir}, {"graph", "--dot", dir}} {
+		r := runCLI(t, args...).mustCode(t, exitOK)
+		if strings.ContainsAny(r.stdout, "\x1b\u202e") || !strings.Contains(r.stdout, "plain.fn") {
+			t.Errorf("%v printed a control character raw, or not the plain name:\n%q", args, r.stdout)
+		}
 	}
 
 	r = runCLI(t, "inspect", "--pages", "--json", dir).mustCode(t, exitOK)
