@@ -88,7 +88,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	// Close stops the checkpoint (through ctx) unless the bus has no log.
 	ctx, stop := e.cancelOnClose(ctx)
 	defer stop()
-	if context.Cause(ctx) == ErrClosed {
+	if errors.Is(context.Cause(ctx), ErrClosed) {
 		return CheckpointInfo{}, ErrClosed // Close began before the lock came free
 	}
 	e.ckptWriting.Store(true)
@@ -151,7 +151,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		cerr := ctx.Err()
 		if cerr == nil || !errors.Is(err, cerr) {
 			e.noteCheckpointFailure(err, logBytes)
-		} else if context.Cause(ctx) == ErrClosed {
+		} else if errors.Is(context.Cause(ctx), ErrClosed) {
 			return info, ErrClosed // stopped by Close, not by its caller
 		}
 		return info, err

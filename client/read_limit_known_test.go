@@ -34,7 +34,7 @@ func TestReadLimitErrorKnownLimit(t *testing.T) {
 	if s := msg.Error(); strings.Contains(s, def) || !strings.Contains(s, "client: Read: the answer is larger") {
 		t.Errorf("with connect options: %q, want the call named and no number of its own", s)
 	}
-	if other := errors.New("other"); plain.readLimitError("Read", other) != other {
+	if other := errors.New("other"); plain.readLimitError("Read", other) != other { //nolint:errorlint // the very error, not one wrapping it
 		t.Error("an error that is no read-limit one is not returned as it is")
 	}
 }
