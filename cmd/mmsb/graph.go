@@ -7,7 +7,9 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -340,7 +342,7 @@ func writeDOT(w io.Writer, edges []mmsb.Edge, bindings map[mmsb.PageID]string) e
 	b.WriteString("digraph mmsb {\n  rankdir=LR;\n  node [shape=ellipse];\n")
 	for _, id := range nodes {
 		if fn, ok := bindings[id]; ok {
-			fmt.Fprintf(&b, "  \"%d\" [shape=box, label=\"%d\\n%s\"];\n", id, id, dotEscape(termText(fn)))
+			fmt.Fprintf(&b, "  \"%d\" [shape=box, label=\"%d\\n%s\"];\n", id, id, dotEscape(fn))
 		} else {
 			fmt.Fprintf(&b, "  \"%d\";\n", id)
 		}
@@ -379,9 +381,28 @@ func cmpOrder(less bool) int {
 	return 1
 }
 
-// dotEscape escapes a string for a double-quoted DOT label.
+// dotEscape escapes a string for a double-quoted DOT label. A character
+// that does not print (a control or format character a function name may
+// hold) is written as its Go escape (\x1b, \u202e), so that it reaches
+// neither the terminal nor the drawing.
 func dotEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case !unicode.IsPrint(r):
+			q := strconv.QuoteRune(r) // '\x1b': the escape, its backslash escaped for DOT
+			b.WriteString(`\` + q[1:len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func (a *app) printGraph(s *graphSummary) {
