@@ -198,6 +198,8 @@ func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Con
 	n, err := replicate.NewNode(ctx, replicate.NodeConfig{
 		Config: cfg, Dir: f.dir, Conn: nc, FollowOnly: followOnly, VerifyEvery: f.verifyEvery,
 		Logf: func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) },
+		// Named in the line a follow-only node logs while it waits.
+		BusFlag: "--" + f.busFlag,
 	})
 	if err != nil {
 		return err

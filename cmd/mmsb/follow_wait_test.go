@@ -53,7 +53,7 @@ func TestFollowWaitsForStream(t *testing.T) {
 	if code := <-done; code != exitOK {
 		t.Fatalf("follow exited %d: %s", code, errb.String())
 	}
-	if want := "waiting for stream MMSB_LOG_typo (no leader has created it; is --stream/--bus right?)"; !strings.Contains(errb.String(), want) {
+	if want := "waiting for stream MMSB_LOG_typo (no leader has created it; is --stream right?)"; !strings.Contains(errb.String(), want) {
 		t.Errorf("follow's stderr lacks %q:\n%s", want, errb.String())
 	}
 	if !strings.Contains(out.String(), " lag_lsn=unknown ") || !strings.Contains(out.String(), " waiting_for_stream=1") {
@@ -79,6 +79,11 @@ func TestFollowWaitsForStream(t *testing.T) {
 		}
 	}
 	stop()
+	// serve's log names serve's flag, as its 503 does: it asked "is
+	// --stream/--bus right?", flags serve does not have.
+	if want := "waiting for stream MMSB_LOG_typo2 (no leader has created it; is --replicate-bus right?)"; !strings.Contains(log.String(), want) {
+		t.Errorf("serve's log lacks %q:\n%s", want, log.String())
+	}
 
 	nc, stopNC, _, err := replicate.Connect(c.URL(), "")
 	if err != nil {

@@ -125,6 +125,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 
 	var current atomic.Pointer[roleServer]
 	var nodeMetrics atomic.Pointer[replicate.Metrics] // set once the node exists
+	var nodeRef atomic.Pointer[replicate.Node]        // set once the node exists
 	var roleMu sync.Mutex                             // one role change at a time
 	onRole := func(bus *mmsb.Bus, leader bool) {
 		roleMu.Lock()
@@ -191,9 +192,11 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		}
 		if m := nodeMetrics.Load(); m != nil && m.WaitingForStream.Load() {
 			// A follow-only node has no bus until a leader makes the
-			// stream: say so, not "changing roles", which reads as a
-			// moment's wait.
-			http.Error(w, "mmsb: the follow-only node is waiting for the stream "+replicate.Config{Bus: r.bus}.StreamName()+" (no leader has created it; is --replicate-bus right?); retry", http.StatusServiceUnavailable)
+			// stream and its buckets: say which are missing, not
+			// "changing roles", which reads as a moment's wait. With
+			// the stream there, "no leader has created it" sent the
+			// operator after the wrong name.
+			http.Error(w, waitingMessage(r.bus, nodeRef.Load()), http.StatusServiceUnavailable)
 			return
 		}
 		http.Error(w, "mmsb: the replication node is changing roles; retry", http.StatusServiceUnavailable)
@@ -208,10 +211,12 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		FollowOnly: r.followOnly,
 		OnRole:     onRole,
 		Logf:       func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
+		BusFlag:    "--replicate-bus",
 	})
 	if err != nil {
 		return err
 	}
+	nodeRef.Store(node)
 	nodeMetrics.Store(&node.Metrics)
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- node.Run(nodeCtx) }()
@@ -248,4 +253,20 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		_ = hs.Close()
 	}
 	return runErr
+}
+
+// waitingMessage is the 503 body of a follow-only node waiting for what
+// node.WaitingFor names (bus: --replicate-bus): the stream, which no
+// leader has created (a wrong --replicate-bus, or no leader yet), or only
+// the buckets a leader creates beside it.
+func waitingMessage(bus string, node *replicate.Node) string {
+	stream := replicate.Config{Bus: bus}.StreamName()
+	what := ""
+	if node != nil {
+		what = node.WaitingFor()
+	}
+	if what == "" || strings.HasPrefix(what, "stream ") {
+		return "mmsb: the follow-only node is waiting for the stream " + stream + " (no leader has created it; is --replicate-bus right?); retry"
+	}
+	return "mmsb: the follow-only node is waiting for " + what + " (the stream " + stream + " exists; a leader creates them beside it); retry"
 }

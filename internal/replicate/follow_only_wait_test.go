@@ -97,7 +97,7 @@ func TestFollowOnlyNodeWaitsForStream(t *testing.T) {
 		t.Fatalf("a follow-only node on an empty server made %v, want nothing", names)
 	}
 	waitFor(t, "waiting for the stream", func() bool {
-		return f.Metrics.WaitingForStream.Load() && logs.count("waiting for stream MMSB_LOG_t (no leader has created it; is --stream/--bus right?)") > 0
+		return f.Metrics.WaitingForStream.Load() && logs.count("waiting for stream MMSB_LOG_t (no leader has created it; is the stream's name right?)") > 0
 	})
 	if n := logs.count("waiting for stream"); n != 1 {
 		t.Errorf("%d lines say the node waits within %v, want 1 (then one every %v)", n, 2*awaitPoll, awaitLogEvery)

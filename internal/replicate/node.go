@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -54,8 +55,14 @@ type NodeConfig struct {
 	// so that only the stream's fence can stop it.
 	noLeaseCheck bool
 	// Logf, when set, receives one line per role change and per error that
-	// ends a role.
+	// ends a role (an error that ends role after role with the same text is
+	// logged once, then at most once a minute with the count of the others).
 	Logf func(format string, args ...any)
+	// BusFlag names the setting that chose the bus, for the line a
+	// follow-only node logs while its stream does not exist ("is BusFlag
+	// right?"): a command sets its flag ("--stream", "--replicate-bus").
+	// Empty: the line asks whether the stream's name is right.
+	BusFlag string
 }
 
 // Node runs one replica of a bus: a follower that takes the lease when it is
@@ -85,6 +92,31 @@ type Node struct {
 	// restarted after the purge still leads above T.
 	termMu   sync.Mutex
 	termSeen uint64
+
+	// waiting is what a follow-only node waits for (awaitResources;
+	// WaitingFor), "" otherwise.
+	waitMu  sync.Mutex
+	waiting string
+
+	// roleEnds counts the roles Run saw end (tests count attempts).
+	roleEnds atomic.Int64
+}
+
+// WaitingFor returns what a follow-only node waits for before it can
+// follow, comma-separated, the stream first when it is missing ("stream
+// MMSB_LOG_x, lease bucket NAME, checkpoint bucket NAME": no leader has
+// created it; "lease bucket NAME": only buckets are missing); "" when it
+// waits for nothing.
+func (n *Node) WaitingFor() string {
+	n.waitMu.Lock()
+	defer n.waitMu.Unlock()
+	return n.waiting
+}
+
+func (n *Node) setWaiting(what string) {
+	n.waitMu.Lock()
+	n.waiting = what
+	n.waitMu.Unlock()
 }
 
 // NewNode connects a node to its stream, creating the JetStream resources
@@ -450,12 +482,19 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.awaitResources(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
+	ended := repeatLog{every: roleEndedLogEvery}
 	for first := true; ctx.Err() == nil; first = false {
 		err := n.followThenLead(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		n.logf("node %s: role ended: %v", n.cfg.ID, err)
+		n.roleEnds.Add(1)
+		// An error no cycle fixes (the stream deleted under a
+		// leader-capable node) ended a role every LeaseTTL/4 for ever,
+		// with a line each time: 23 in 17 s with a 3 s lease.
+		if log, note := ended.next(fmt.Sprint(err), time.Now()); log {
+			n.logf("node %s: role ended: %v%s", n.cfg.ID, err, note)
+		}
 		// Nothing refreshes the lag until a follower runs again.
 		n.Metrics.LagUnknown.Store(true)
 		if stopsNode(err) || first && errors.Is(err, mmsb.ErrLocked) {
@@ -467,6 +506,39 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// roleEndedLogEvery is how often Run repeats a "role ended" line whose
+// error text is the one it logged last (repeatLog).
+const roleEndedLogEvery = time.Minute
+
+// repeatLog rate-limits a line that repeats with the same text: the first
+// is logged, and a different text at once; the same text again only every
+// `every`, saying how many were not logged since. Its zero time is "never
+// logged".
+type repeatLog struct {
+	every      time.Duration
+	last       string    // the text of the last line logged
+	at         time.Time // when it was logged
+	suppressed int       // lines with the text last, not logged since at
+}
+
+// next reports whether a line with text, at now, is logged, and a note to
+// append to it: the count of the lines it stands for that were not logged.
+func (r *repeatLog) next(text string, now time.Time) (log bool, note string) {
+	if !r.at.IsZero() && text == r.last && now.Sub(r.at) < r.every {
+		r.suppressed++
+		return false, ""
+	}
+	switch {
+	case r.suppressed == 0:
+	case text == r.last:
+		note = fmt.Sprintf(" (%d more like it in the last %v, not logged)", r.suppressed, now.Sub(r.at).Round(time.Second))
+	default:
+		note = fmt.Sprintf(" (the previous error ended %d more roles, not logged)", r.suppressed)
+	}
+	r.last, r.at, r.suppressed = text, now, 0
+	return true, note
 }
 
 // How a follow-only node waits for resources it did not find: it looks
@@ -510,9 +582,17 @@ func (n *Node) awaitResources(ctx context.Context) error {
 		return fmt.Errorf("replicate: directory %s: %w", n.cfg.Dir, err)
 	}
 	defer func() { _ = lk.Close() }() // a lock: nothing written to lose
+	// Set before WaitingForStream and cleared after it (defers run last
+	// first): serve reads WaitingFor while WaitingForStream is set.
+	n.setWaiting(missing)
+	defer n.setWaiting("")
 	n.Metrics.WaitingForStream.Store(true)
 	n.Metrics.LagUnknown.Store(true)
 	defer n.Metrics.WaitingForStream.Store(false)
+	hint := "the stream's name"
+	if n.cfg.BusFlag != "" {
+		hint = n.cfg.BusFlag
+	}
 	var logged time.Time
 	var lookupErr error // the last lookup's failure (a server unreachable)
 	for {
@@ -522,7 +602,7 @@ func (n *Node) awaitResources(ctx context.Context) error {
 				why = fmt.Sprintf("; last lookup: %v", lookupErr)
 			}
 			if n.res.stream == nil {
-				n.logf("node %s: follow-only: waiting for stream %s (no leader has created it; is --stream/--bus right?)%s", n.cfg.ID, n.res.cfg.StreamName(), why)
+				n.logf("node %s: follow-only: waiting for stream %s (no leader has created it; is %s right?)%s", n.cfg.ID, n.res.cfg.StreamName(), hint, why)
 			} else {
 				n.logf("node %s: follow-only: waiting for %s (a leader creates them beside the stream)%s", n.cfg.ID, missing, why)
 			}
@@ -551,6 +631,7 @@ func (n *Node) awaitResources(ctx context.Context) error {
 				logged = time.Time{} // say what it waits for now
 			}
 			n.res = res
+			n.setWaiting(missing)
 			continue
 		}
 		n.res, n.cfg.LeaseTTL = res, res.cfg.LeaseTTL

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,28 +121,36 @@ func TestRebuildStreamCannotContinueLeavesNoCopies(t *testing.T) {
 	if _, err := res.js.PublishMsg(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
-	ended := make(chan string, 64)
+	var mu sync.Mutex
+	var ended []string // the "role ended" lines logged
 	logf := func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
 		t.Log(line)
 		if strings.Contains(line, "role ended") {
-			select {
-			case ended <- line:
-			default:
-			}
+			mu.Lock()
+			ended = append(ended, line)
+			mu.Unlock()
 		}
 	}
-	startNode(t, c, NodeConfig{Config: testConfig(1), ID: "b", Dir: filepath.Join(parent, "b"), FollowOnly: true, Logf: logf})
-	for i := 0; i < 3; i++ {
-		select {
-		case line := <-ended:
-			if !strings.Contains(line, ErrNeedBootstrap.Error()) {
-				t.Fatalf("cycle %d ended with %q, want %v", i, line, ErrNeedBootstrap)
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatalf("%d cycles of node b ended within 60 s, want 3", i)
+	b := startNode(t, c, NodeConfig{Config: testConfig(1), ID: "b", Dir: filepath.Join(parent, "b"), FollowOnly: true, Logf: logf})
+	// The cycles are counted by the node (roleEnds): Run logs a repeated
+	// error once, not once per cycle, so every cycle that ended without
+	// a line of its own ended with the text of the last line logged.
+	for deadline := time.Now().Add(60 * time.Second); b.roleEnds.Load() < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d cycles of node b ended within 60 s, want 3", b.roleEnds.Load())
 		}
 	}
+	mu.Lock()
+	for i, line := range ended {
+		if !strings.Contains(line, ErrNeedBootstrap.Error()) {
+			t.Fatalf("role-ended line %d is %q, want %v", i, line, ErrNeedBootstrap)
+		}
+	}
+	if len(ended) == 0 {
+		t.Fatal("no cycle's end was logged")
+	}
+	mu.Unlock()
 	if n := divergedDirs(t, parent); n != 0 {
 		t.Fatalf("%d directories set aside after 3 rebuilds the stream does not continue, want 0", n)
 	}
