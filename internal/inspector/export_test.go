@@ -1,5 +1,13 @@
 package inspector
 
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
+)
+
 // SetStreamHooks sets the functions called when a Changes or Events stream
 // has taken its token (opened) and after it gave it back (closed), so that
 // a test knows how many streams are open without waiting on a clock. Set
@@ -22,4 +30,27 @@ func HoldTableScans(in *Inspector) (release func()) {
 			<-in.tableScans
 		}
 	}
+}
+
+// SetScanHook sets the function called each time a ListPages that reads
+// every page looks at its context (every ScanCheckEvery pages), so that a
+// test cancels one mid-scan and counts how far it went without a clock.
+// Set it before any such listing starts.
+func SetScanHook(in *Inspector, f func()) { in.scanChecked = f }
+
+// ScanCheckEvery is scanCheckEvery.
+const ScanCheckEvery = scanCheckEvery
+
+// TableScansTaken is how many table-scan tokens are taken now.
+func TableScansTaken(in *Inspector) int { return len(in.tableScans) }
+
+// ListPagesWith calls ListPages on in's service directly, with ctx as the
+// handler's own context: through a client, a cancelled call returns at
+// once on the client side, before the handler has seen it.
+func ListPagesWith(ctx context.Context, in *Inspector, req *inspectorv1.ListPagesRequest) (*inspectorv1.ListPagesResponse, error) {
+	res, err := (&service{in: in}).ListPages(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
 }

@@ -127,6 +127,9 @@ type Inspector struct {
 	// (sorted by a column other than the ID, or the "flagged" search);
 	// its capacity is maxTableScans.
 	tableScans chan struct{}
+	// scanChecked, when set (by tests), is called each time a whole-table
+	// scan looks at its context (every scanCheckEvery pages).
+	scanChecked func()
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.

@@ -179,12 +179,12 @@ func (s *service) ListPages(ctx context.Context, req *connect.Request[inspectorv
 		}
 		defer release()
 	}
-	ids, err := s.searchPages(m.Search)
+	ids, err := s.searchPages(ctx, m.Search)
 	if err != nil {
 		return nil, err
 	}
 	if m.Sort != inspectorv1.PageSort_PAGE_SORT_ID {
-		if ids, err = s.sortedIDs(ids, m.Sort); err != nil {
+		if ids, err = s.sortedIDs(ctx, ids, m.Sort); err != nil {
 			return nil, err
 		}
 	}
@@ -231,6 +231,30 @@ func (s *service) tableScan(ctx context.Context) (release func(), err error) {
 	}
 }
 
+// scanCheckEvery is how many pages a listing that reads every page (the
+// flagged search, a sort by a column other than the ID) reads between
+// looks at its context. Checking it only before the scan, a listing whose
+// client went away (a tab closed, the unary timeout) read the whole
+// table, about half a second of CPU at 1M pages, holding one of the
+// maxTableScans tokens meanwhile (TestTableScanStopsWithItsContext).
+// Every 4096 pages costs nothing next to the 4096 read-locked calls.
+const scanCheckEvery = 4096
+
+// scanCheck returns ctx's error (canceled, deadline_exceeded) when page i
+// of a whole-table scan is a multiple of scanCheckEvery and ctx is done.
+func (s *service) scanCheck(ctx context.Context, what string, i, n int) error {
+	if i%scanCheckEvery != 0 {
+		return nil
+	}
+	if s.in.scanChecked != nil {
+		s.in.scanChecked()
+	}
+	if err := ctx.Err(); err != nil {
+		return connectErr(fmt.Errorf("ListPages stopped %s after %d of %d pages: %w", what, i, n, err))
+	}
+	return nil
+}
+
 // searchPages returns the IDs matching search, in ascending order.
 //
 // It never reads every page's description under one lock (Bus.Pages):
@@ -239,7 +263,7 @@ func (s *service) tableScan(ctx context.Context) (release func(), err error) {
 // the bus's read lock for the whole table, 1.7 s at 1M pages, and every
 // commit waited that long, at each refresh of every tab sorted by a
 // column or searching "flagged" (TestSortedListingHoldsNoDescriptions).
-func (s *service) searchPages(search string) ([]mmsb.PageID, error) {
+func (s *service) searchPages(ctx context.Context, search string) ([]mmsb.PageID, error) {
 	bus := s.bus()
 	search = strings.TrimSpace(search)
 	switch search {
@@ -252,7 +276,10 @@ func (s *service) searchPages(search string) ([]mmsb.PageID, error) {
 			return ids, nil
 		}
 		flagged := ids[:0]
-		for _, id := range ids {
+		for i, id := range ids {
+			if err := s.scanCheck(ctx, "the flagged search", i, len(ids)); err != nil {
+				return nil, err
+			}
 			f, err := bus.Flags(id)
 			switch {
 			case errors.Is(err, mmsb.ErrPageNotFound):
@@ -285,8 +312,14 @@ func (s *service) searchPages(search string) ([]mmsb.PageID, error) {
 		// length, not all of it (TestSearchErrorIsBounded).
 		return nil, invalid("search %.64q (%d bytes) is not a page ID, an ID range (10-20), \"derived\", \"flagged\" or a function name", search, len(search))
 	}
+	// Each derived page's binding is read (with a copy of its parents):
+	// the scan looks at its context as the whole-table ones do.
 	var ids []mmsb.PageID
-	for _, id := range bus.Bindings() {
+	derived := bus.Bindings()
+	for i, id := range derived {
+		if err := s.scanCheck(ctx, "the search by function", i, len(derived)); err != nil {
+			return nil, err
+		}
 		if b, ok := bus.Binding(id); ok && b.Func == search {
 			ids = append(ids, id)
 		}
@@ -319,11 +352,14 @@ func parseIDRange(s string) (lo, hi mmsb.PageID, ok bool) {
 // (Bus.Pages) held the bus's read lock for the whole table and every
 // description (with a copy of its metadata) until the sort was done
 // (TestSortedListingHoldsNoDescriptions).
-func (s *service) sortedIDs(ids []mmsb.PageID, by inspectorv1.PageSort) ([]mmsb.PageID, error) {
+func (s *service) sortedIDs(ctx context.Context, ids []mmsb.PageID, by inspectorv1.PageSort) ([]mmsb.PageID, error) {
 	bus := s.bus()
 	type keyed struct{ key, id uint64 }
 	ks := make([]keyed, 0, len(ids))
-	for _, id := range ids {
+	for i, id := range ids {
+		if err := s.scanCheck(ctx, "reading the sort keys", i, len(ids)); err != nil {
+			return nil, err
+		}
 		p, err := bus.Page(id)
 		if errors.Is(err, mmsb.ErrPageNotFound) {
 			continue // freed since the ID list was read
@@ -781,11 +817,24 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 	}
 	walk(parents, -1)
 	walk(children, 1)
-	bindings := map[mmsb.PageID]mmsb.Binding{}
+	// bound holds each (parent, child) pair of shown pages where parent
+	// is one of child's binding's parents: a data edge between them is
+	// the binding's. Each binding's parents are read once, here; asking
+	// slices.Contains(binding.Parents, parent) for each edge cost shown
+	// edges × parents (200 parents shown of a binding of 1M parents: 200M
+	// comparisons) (TestGraphOfALargeFanIn). Only shown parents are kept,
+	// so the set is bounded by maxGraphSize pairs a node, however many
+	// parents a binding has.
+	type pair struct{ parent, child mmsb.PageID }
+	bound := map[pair]struct{}{}
 	for _, id := range order {
 		node := &inspectorv1.GraphNode{Id: uint64(id), Layer: int32(layer[id])}
 		if b, ok := bus.Binding(id); ok {
-			bindings[id] = b
+			for _, p := range b.Parents {
+				if _, shown := layer[p]; shown {
+					bound[pair{p, id}] = struct{}{}
+				}
+			}
 			node.Func = wire.ValidText(b.Func)
 		}
 		if f, err := bus.Flags(id); err == nil {
@@ -798,9 +847,10 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 			if _, in := layer[e.Parent]; !in {
 				continue
 			}
-			bound := e.Type == mmsb.EdgeData && slices.Contains(bindings[id].Parents, e.Parent)
+			_, ofBinding := bound[pair{e.Parent, id}]
 			out.Edges = append(out.Edges, &inspectorv1.GraphEdge{
-				Parent: uint64(e.Parent), Child: uint64(e.Child), Type: e.Type.String(), Bound: bound,
+				Parent: uint64(e.Parent), Child: uint64(e.Child), Type: e.Type.String(),
+				Bound: e.Type == mmsb.EdgeData && ofBinding,
 			})
 		}
 	}
