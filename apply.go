@@ -520,10 +520,25 @@ func (e *Bus) checkDataEdgeOwner(parent, child PageID, typ uint8) error {
 	// time linear in the parents, quadratic over an edge per parent
 	// (TestDataEdgeChecksOfManyParentsLinear).
 	if b, ok := e.bindings[child]; ok && !e.graph.HasEdge(parent, child, base.EdgeData) {
-		return fmt.Errorf("%w: data edges into derived page %d come from its binding (parents %v); page %d is not one of them",
-			ErrPageInUse, child, b.Parents, parent)
+		return fmt.Errorf("%w: data edges into derived page %d come from its binding (parents %s); page %d is not one of them",
+			ErrPageInUse, child, shownIDs(b.Parents), parent)
 	}
 	return nil
+}
+
+// maxShownIDs is how many page IDs an error message lists.
+const maxShownIDs = 16
+
+// shownIDs formats ids for an error message: all of them up to
+// maxShownIDs, else the first maxShownIDs and how many there are. A
+// binding may have as many parents as a writer likes, and a refusal that
+// listed them all was 600 KB for 100,000 parents
+// (TestRefusalListsBoundedParents).
+func shownIDs(ids []PageID) string {
+	if len(ids) <= maxShownIDs {
+		return fmt.Sprint(ids)
+	}
+	return fmt.Sprintf("%v… (%d in all)", ids[:maxShownIDs], len(ids))
 }
 
 func (e *Bus) checkEdgeEnds(parent, child PageID, typ uint8) error {
@@ -563,8 +578,8 @@ func (e *Bus) checkBind(child PageID, parents []PageID, tryEdges bool) error {
 	sorted := slices.Sorted(slices.Values(parents))
 	for _, ed := range e.graph.AppendParents(nil, child) {
 		if _, found := slices.BinarySearch(sorted, ed.Parent); ed.Type == base.EdgeData && !found {
-			return fmt.Errorf("%w: page %d already has a data edge from page %d, which is not among the binding's parents %v (remove it or list it)",
-				ErrPageInUse, child, ed.Parent, parents)
+			return fmt.Errorf("%w: page %d already has a data edge from page %d, which is not among the binding's parents %s (remove it or list it)",
+				ErrPageInUse, child, ed.Parent, shownIDs(parents))
 		}
 	}
 	if !tryEdges {
