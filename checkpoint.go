@@ -1316,6 +1316,22 @@ func (e *Bus) retainedCheckpoints() int {
 	return keepCheckpoints
 }
 
+// closeBegun reports whether Close has begun. The removal of old
+// checkpoints is paced (2 MiB steps, 1 ms apart) to spare the fsyncs of
+// commits running beside it. Close waits for the checkpoint and its
+// cleanup; once it has begun, a commit still running beside the cleanup
+// races Close (its caller closed the bus under it, and the next ones get
+// ErrClosed), so the removal stops pacing and frees the rest at once.
+// Measured before: a sparse 10 GiB old checkpoint held Close 5.7 s, an
+// allocated 1 GiB one 0.9 s (about 9 s for 10 GiB, extrapolated)
+// (TestCloseHurriesOldCheckpointRemoval). The log segments the checkpoint
+// covers are removed the same way.
+func (e *Bus) closeBegun() bool {
+	e.ckptStartMu.Lock()
+	defer e.ckptStartMu.Unlock()
+	return e.closing
+}
+
 func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 	keep := e.retainedCheckpoints()
 	list, err := checkpoint.List(e.fs, e.ckptDir())
@@ -1335,7 +1351,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 			// checkpoint and let the log be trimmed up to its own LSN,
 			// leaving one loadable checkpoint. The new checkpoint covers
 			// everything it held.
-			if err := checkpoint.Remove(e.fs, c.Path); err != nil {
+			if err := checkpoint.Remove(e.fs, c.Path, e.closeBegun); err != nil {
 				return fmt.Errorf("mmsb: checkpoint: remove unloadable %s: %w", c.Path, err)
 			}
 			delete(e.unloadable, c.Path)
@@ -1348,7 +1364,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 	if len(list) > keep {
 		removed += len(list) - keep
 		for _, c := range list[keep:] {
-			if err := checkpoint.Remove(e.fs, c.Path); err != nil {
+			if err := checkpoint.Remove(e.fs, c.Path, e.closeBegun); err != nil {
 				return fmt.Errorf("mmsb: checkpoint: remove old %s: %w", c.Path, err)
 			}
 		}
@@ -1366,7 +1382,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		}
 	}
 	if e.log != nil && len(list) >= keep {
-		n, err := e.log.RemoveThrough(list[len(list)-1].LSN)
+		n, err := e.log.RemoveThroughUntil(list[len(list)-1].LSN, e.closeBegun)
 		if err != nil {
 			return fmt.Errorf("mmsb: remove covered log segments: %w", err)
 		}

@@ -3,7 +3,9 @@ package mmsb
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,5 +116,121 @@ func TestCloseStopsRunningCheckpoint(t *testing.T) {
 				t.Fatalf("reopened at LSN %d (want %d), hash equal %v", e2.LastLSN(), lsn, hashOf(t, e2) == hash)
 			}
 		})
+	}
+}
+
+// hidingFS counts the shrink steps (Truncate) of old checkpoints being
+// removed (opened under their hidden .ckpt.tmp name) and holds the first
+// one until Close has begun. Its files keep the OS file's StartWriteback,
+// so vfs.RemoveGradually paces them as it does on storage.
+type hidingFS struct {
+	vfs.FS
+	e      atomic.Pointer[Bus]
+	steps  atomic.Int64
+	closed atomic.Bool // Close had begun by the first step's end
+}
+
+type hidingFile struct {
+	vfs.File
+	fs *hidingFS
+}
+
+func (f *hidingFile) StartWriteback(off, n int64) error {
+	return f.File.(vfs.RangeSyncer).StartWriteback(off, n)
+}
+
+func (f *hidingFile) Truncate(size int64) error {
+	err := f.File.Truncate(size)
+	if f.fs.steps.Add(1) == 1 {
+		e := f.fs.e.Load()
+		for deadline := time.Now().Add(livenessBound); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if e.closeBegun() {
+				f.fs.closed.Store(true)
+				break
+			}
+		}
+	}
+	return err
+}
+
+func (h *hidingFS) OpenAppend(name string) (vfs.File, error) {
+	f, err := h.FS.OpenAppend(name)
+	if err != nil || !strings.HasSuffix(name, ".ckpt.tmp") {
+		return f, err
+	}
+	return &hidingFile{File: f, fs: h}, nil
+}
+
+// TestCloseHurriesOldCheckpointRemoval: a checkpoint removes the old
+// checkpoint it supersedes 2 MiB at a time with a 1 ms pause, and Close
+// waits for that: a 10 GiB old checkpoint held Close 5.7 s (sparse; about
+// 9 s allocated) for pacing that protects no commit once Close has begun.
+// Here the old checkpoint is grown (sparse) to 32 MiB and its first shrink
+// step is held until Close has begun: Close must then take no further
+// step (the rest is unlinked at once). Without the fix it took all 15
+// steps, paced. The directory keeps no hidden file, the two newest
+// checkpoints stay, and a reopen has the whole state.
+func TestCloseHurriesOldCheckpointRemoval(t *testing.T) {
+	hfs := &hidingFS{FS: vfs.Default}
+	dir := t.TempDir()
+	opts := &Options{FS: hfs, CheckpointBytes: -1}
+	e := openT(t, dir, opts)
+	defer e.Close()
+	hfs.e.Store(e)
+	ids := mustCreate(t, e, 2, 64)
+	oldest, err := e.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []string{"a", "b"} {
+		if _, err := e.Commit(ctx, []Delta{w(ids[i], 0, s)}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if _, err := e.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	hash, lsn := hashOf(t, e), e.LastLSN()
+	if err := os.Truncate(oldest.Path, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := e.Checkpoint(context.Background()); done <- err }()
+	for deadline := time.Now().Add(livenessBound); hfs.steps.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the old checkpoint's removal never started")
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Checkpoint whose cleanup Close hurried: %v", err)
+	}
+	if !hfs.closed.Load() {
+		t.Fatal("Close had not begun when the first shrink step ended")
+	}
+	if n := hfs.steps.Load(); n != 1 {
+		t.Fatalf("%d shrink steps of the 32 MiB old checkpoint, want 1: once Close has begun the rest must be removed at once, not paced 2 MiB at a time", n)
+	}
+	names, err := vfs.Default.List(e.CheckpointDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ckpts []string
+	for _, n := range names {
+		if n != tlog.ModeFileName {
+			ckpts = append(ckpts, n)
+		}
+	}
+	if len(ckpts) != 2 || strings.HasSuffix(ckpts[0], ".tmp") || strings.HasSuffix(ckpts[1], ".tmp") {
+		t.Fatalf("checkpoint directory after Close: %v, want the two newest checkpoints", ckpts)
+	}
+	e2 := openT(t, dir, &Options{CheckpointBytes: -1})
+	defer e2.Close()
+	if e2.LastLSN() != lsn || hashOf(t, e2) != hash {
+		t.Fatalf("reopened at LSN %d (want %d), hash equal %v", e2.LastLSN(), lsn, hashOf(t, e2) == hash)
 	}
 }

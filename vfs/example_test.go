@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"time"
 
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -47,6 +49,23 @@ func ExampleRemoveGradually() {
 	_, _ = f.Write(make([]byte, 1000))
 	_ = f.Close()
 	err := vfs.RemoveGradually(mem, "/wal/old.log", "/wal/old.log.del", 256, 0)
+	fmt.Println(err, mem.Exists("/wal/old.log"), mem.Exists("/wal/old.log.del"))
+	// Output:
+	// <nil> false false
+}
+
+// RemoveGraduallyUntil stops stepping once hurry reports true (a program
+// shutting down, whose writers the pacing no longer protects) and unlinks
+// the rest at once.
+func ExampleRemoveGraduallyUntil() {
+	mem := vfs.NewMem()
+	_ = mem.MkdirAll("/wal")
+	f, _ := mem.Create("/wal/old.log")
+	_, _ = f.Write(make([]byte, 1000))
+	_ = f.Close()
+	var closing atomic.Bool
+	closing.Store(true) // set by the shutdown path, from any goroutine
+	err := vfs.RemoveGraduallyUntil(mem, "/wal/old.log", "/wal/old.log.del", 256, time.Millisecond, closing.Load)
 	fmt.Println(err, mem.Exists("/wal/old.log"), mem.Exists("/wal/old.log.del"))
 	// Output:
 	// <nil> false false

@@ -49,3 +49,34 @@ func TestRemoveGraduallyPausesOnStorageOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveGraduallyUntilHurry: once hurry reports true the rest of the
+// file is unlinked at once, with no further steps or pauses (a bus being
+// closed waited about 0.6 s per GiB of old checkpoint for pacing that
+// protected no commit). Here hurry turns true after two pauses: without
+// the check the removal took all five.
+func TestRemoveGraduallyUntilHurry(t *testing.T) {
+	var pauses int
+	sleep = func(time.Duration) { pauses++ }
+	t.Cleanup(func() { sleep = time.Sleep })
+	name := filepath.Join(t.TempDir(), "f")
+	f, err := Default.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 5*100+3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveGraduallyUntil(Default, name, name+".del", 100, time.Hour, func() bool { return pauses >= 2 }); err != nil {
+		t.Fatal(err)
+	}
+	if Default.Exists(name) || Default.Exists(name+".del") {
+		t.Fatal("file not removed")
+	}
+	if pauses != 2 {
+		t.Fatalf("%d pauses, want 2 (none once hurry reports true)", pauses)
+	}
+}

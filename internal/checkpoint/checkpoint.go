@@ -367,7 +367,11 @@ func (w *Writer) Commit() (string, error) {
 // blocks to free and cannot be opened to shrink: it is removed at once.
 // Before, the rename succeeded and the open failed, so the checkpoint
 // that pruned it failed, leaving it under a temporary name.
-func Remove(fs vfs.FS, path string) error {
+//
+// Once hurry (nil: never) reports true, the rest of the file is removed at
+// once (vfs.RemoveGraduallyUntil): the bus passes "Close has begun", when
+// no commit is left for the pacing to protect.
+func Remove(fs vfs.FS, path string, hurry func() bool) error {
 	if fs == vfs.Default {
 		if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
 			if err := fs.Remove(path); err != nil {
@@ -377,7 +381,7 @@ func Remove(fs vfs.FS, path string) error {
 		}
 	}
 	tmp := strings.TrimSuffix(path, nameSuffix) + tmpSuffix
-	return vfs.RemoveGradually(fs, path, tmp, vfs.RemoveStep, vfs.RemovePause)
+	return vfs.RemoveGraduallyUntil(fs, path, tmp, vfs.RemoveStep, vfs.RemovePause, hurry)
 }
 
 // Abort removes the temporary file. It is a no-op on a finished writer.

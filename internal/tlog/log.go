@@ -565,7 +565,13 @@ func (l *Log) Err() error {
 // segment's records end just before its successor's first LSN, so only the
 // file names are needed. A failed removal is returned but does not fail the
 // log: the file is merely kept.
-func (l *Log) RemoveThrough(lsn base.LSN) (int, error) {
+func (l *Log) RemoveThrough(lsn base.LSN) (int, error) { return l.RemoveThroughUntil(lsn, nil) }
+
+// RemoveThroughUntil is RemoveThrough, whose paced removals
+// (vfs.RemoveGraduallyUntil) free the rest of each file at once once hurry
+// (nil: never) reports true: the bus passes "Close has begun", when no
+// commit is left for the pacing to protect.
+func (l *Log) RemoveThroughUntil(lsn base.LSN, hurry func() bool) (int, error) {
 	l.removeMu.Lock()
 	defer l.removeMu.Unlock()
 	l.mu.Lock()
@@ -581,7 +587,7 @@ func (l *Log) RemoveThrough(lsn base.LSN) (int, error) {
 	removed := 0
 	var err error
 	for _, s := range victims {
-		if rerr := removeSegment(l.fs, s.path); rerr != nil && !vfs.IsNotExist(rerr) {
+		if rerr := removeSegment(l.fs, s.path, hurry); rerr != nil && !vfs.IsNotExist(rerr) {
 			err = fmt.Errorf("tlog: remove %s: %w", s.path, rerr)
 			break
 		}
@@ -615,8 +621,8 @@ const delSuffix = ".del"
 // (vfs.RemoveGradually), so that the fsyncs of the active segment do not
 // wait for 64 MiB of blocks to be freed (and trimmed) in one journal
 // commit.
-func removeSegment(fs vfs.FS, path string) error {
-	return vfs.RemoveGradually(fs, path, path+delSuffix, vfs.RemoveStep, vfs.RemovePause)
+func removeSegment(fs vfs.FS, path string, hurry func() bool) error {
+	return vfs.RemoveGraduallyUntil(fs, path, path+delSuffix, vfs.RemoveStep, vfs.RemovePause, hurry)
 }
 
 // removeLeftovers removes the segments a crash left half removed.
