@@ -47,6 +47,21 @@ func (e *Bus) checkLogDir() error {
 	return checkLogRemoved(e.fs, e.dir)
 }
 
+// repairsRemovedLog reports whether this Open accepts a removed log
+// (checkLogDir refuses it without Repair): the bus opens at the newest
+// checkpoint, and what was committed after it is lost, how much (possibly
+// nothing) not known (Recovery().Log.LostLastLSN is LostLSNUnknown).
+func (e *Bus) repairsRemovedLog() bool {
+	if e.memory || !e.opts.Repair || e.opts.DisableLog {
+		return false
+	}
+	if ckpts, err := checkpoint.List(e.fs, e.ckptDir()); err != nil || len(ckpts) == 0 {
+		return false
+	}
+	removed, _, err := tlog.CheckRemoved(e.fs, e.walDir(), e.ckptDir())
+	return err == nil && removed != tlog.NotRemoved
+}
+
 // checkLogRemoved is ErrCorruption when dir on fs holds a checkpoint and
 // its log was removed (see Bus.checkLogDir), naming wal/: no wal/ at all,
 // or a wal/ without a segment where the log-mode file says a log

@@ -55,6 +55,15 @@ func TestOpenRefusesMissingLogDir(t *testing.T) {
 			if got := e.LastLSN(); got != LSN(tc.wantLSN) {
 				t.Fatalf("LastLSN after Open = %d, want %d", got, tc.wantLSN)
 			}
+			// Repair says what it accepted: the commits after the
+			// checkpoint, how many not known (TestRepairReportsLostLSNs).
+			wantFirst, wantLast := LSN(0), LSN(0)
+			if tc.repair {
+				wantFirst, wantLast = LSN(tc.wantLSN)+1, LostLSNUnknown
+			}
+			if rep := e.Recovery().Log; rep.LostFirstLSN != wantFirst || rep.LostLastLSN != wantLast {
+				t.Fatalf("lost LSNs %d..%d, want %d..%d", rep.LostFirstLSN, rep.LostLastLSN, wantFirst, wantLast)
+			}
 		})
 	}
 }

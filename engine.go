@@ -640,6 +640,7 @@ func (e *Bus) recover() error {
 	if err := e.checkLogDir(); err != nil {
 		return err
 	}
+	logRemoved := e.repairsRemovedLog()
 	if err := e.makeDirs(); err != nil {
 		return err
 	}
@@ -741,6 +742,15 @@ func (e *Bus) recover() error {
 		if err := e.restartLog(); err != nil {
 			return err
 		}
+		if rep.TornFile == "" && rep.RepairedFile == "" && e.recovery.Log.LostLastLSN == 0 {
+			// Repair accepted a log that ends before the checkpoint with
+			// nothing cut: what a missing segment held past the
+			// checkpoint, if anything, is gone.
+			e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = e.lastLSN+1, LostLSNUnknown
+		}
+	}
+	if logRemoved && e.recovery.Log.LostLastLSN == 0 {
+		e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = e.lastLSN+1, LostLSNUnknown
 	}
 	// The log holds a segment now (KeepSegment): from here on a wal/
 	// without one is a removed log (checkLogRemoved).
@@ -781,6 +791,12 @@ func (e *Bus) checkSkippedCheckpoints(ckpts []checkpoint.Info) error {
 		}
 		if err := e.fs.Remove(c.Path); err != nil {
 			return fmt.Errorf("mmsb: repair: remove checkpoint %s: %w", c.Path, err)
+		}
+		// Commits through c.LSN at least are gone; unless the log's cut
+		// reached that far (and says where it ended), how many more is
+		// not known.
+		if l := &e.recovery.Log; l.LostLastLSN == 0 || l.LostLastLSN < c.LSN {
+			l.LostFirstLSN, l.LostLastLSN = e.lastLSN+1, LostLSNUnknown
 		}
 		delete(e.unloadable, c.Path)
 		if err := e.fs.SyncDir(e.ckptDir()); err != nil {

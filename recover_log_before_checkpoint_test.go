@@ -161,6 +161,11 @@ func TestRecoverLogEndingBeforeCheckpointUncut(t *testing.T) {
 			if got := hashOf(t, e); got != want {
 				t.Fatalf("Repair opened with hash %x, want the checkpoint's %x", got, want)
 			}
+			// What the missing part of the log held past the checkpoint is
+			// not known (TestRepairReportsLostLSNs).
+			if rep := e.Recovery().Log; rep.LostFirstLSN != e.LastLSN()+1 || rep.LostLastLSN != LostLSNUnknown {
+				t.Fatalf("lost LSNs %d..%d, want %d..LostLSNUnknown", rep.LostFirstLSN, rep.LostLastLSN, e.LastLSN()+1)
+			}
 		})
 	}
 }

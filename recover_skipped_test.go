@@ -47,4 +47,10 @@ func TestRecoverBeforeSkippedCheckpointFails(t *testing.T) {
 	if fs.Exists(newest.Path) {
 		t.Fatalf("checkpoint %s ahead of the repaired state kept", newest.Path)
 	}
+	// The report says that the commits from the state's next LSN are
+	// lost, through the checkpoint's LSN at least: how far past it the
+	// log does not say (TestRepairReportsLostLSNs).
+	if rep := e.Recovery().Log; rep.LostFirstLSN != e.LastLSN()+1 || rep.LostLastLSN != LostLSNUnknown {
+		t.Fatalf("lost LSNs %d..%d, want %d..LostLSNUnknown", rep.LostFirstLSN, rep.LostLastLSN, e.LastLSN()+1)
+	}
 }

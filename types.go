@@ -301,6 +301,11 @@ type LogStats struct {
 	WriteBytes   uint64
 }
 
+// LostLSNUnknown is LogRecovery.LostLastLSN when Options.Repair lost
+// commits from LogRecovery.LostFirstLSN on but cannot tell the last LSN
+// lost (math.MaxUint64).
+const LostLSNUnknown = ^LSN(0)
+
 // LogRecovery says what recovery found in the log.
 type LogRecovery struct {
 	Segments       int    // segment files present after recovery
@@ -313,6 +318,30 @@ type LogRecovery struct {
 	RepairedOffset int64
 	DroppedRecords int // Repair: records dropped (including later segments)
 	DroppedFiles   []string
+	// LostFirstLSN and LostLastLSN are the LSNs whose commits the bus lost
+	// to Options.Repair: "commits from LSN LostFirstLSN to LostLastLSN are
+	// gone". Both are 0 when Repair dropped nothing committed (always
+	// without Repair; also when the checkpoint recovery started from
+	// holds every dropped LSN: then only their history is gone).
+	//
+	// LostFirstLSN is the LSN after the last one the recovered state
+	// holds: the next commit takes it, so new commits reuse the lost LSNs.
+	//
+	// LostLastLSN is the last LSN the dropped records reached: read from
+	// the last intact record dropped, or from the name of the segment
+	// after a damaged one. It is LostLSNUnknown when the end cannot be
+	// known: a dropped record that could not be read to its end (a
+	// damaged length) with no intact record or segment after it; a
+	// newer checkpoint that did not load and that Repair removed when
+	// the log did not reach its LSN (commits through at least that LSN,
+	// named in Recovery.SkippedCheckpoint, are gone, and the log does
+	// not say how many more); a removed log (wal/ or its segments gone)
+	// or one that ends before the checkpoint with nothing cut (a segment
+	// missing): the commits after the checkpoint, if there were any. Then
+	// commits from LostFirstLSN on may be gone, possibly none of them.
+	// DroppedRecords and DroppedFiles say what the cut removed.
+	LostFirstLSN LSN
+	LostLastLSN  LSN
 	// CoveredDamage counts damaged log records (a bad checksum, invalid
 	// fields) that recovery skipped because the checkpoint it started from
 	// covers every LSN they can hold: the state is whole, the history

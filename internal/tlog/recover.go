@@ -254,18 +254,49 @@ func (rc *recovery) corrupt(i int, off int64, reason string, expected base.LSN) 
 	}
 	fs := rc.opts.FS
 	// Count what is dropped: the frames still parseable from the bad one on
-	// in this segment, then every later segment's.
+	// in this segment, then every later segment's. The LSNs dropped start at the one due here (by the segment's name
+	// when nothing before it said: the first segment, or one after a
+	// segment recovery passed over) and reach as far as the dropped
+	// frames and the later segments' names show.
+	first := expected
+	if first == 0 {
+		first = seg.first
+	}
+	lr := lostRange{known: true}
+	if first > 0 {
+		lr.last = first - 1
+	}
 	var dropped int
 	if off == 0 {
-		dropped = countSegment(fs, seg.path, &rc.sc) // bad header: every frame in it
+		dropped = countSegment(fs, seg.path, &rc.sc, &lr) // bad header: every frame in it
 	} else {
-		dropped = 1 + countFrames(&rc.sc) // the scanner is just past the bad frame
+		// The scanner is just past the bad frame (or on it, when it could
+		// not be delimited). An intact one (an LSN gap) says where it
+		// ends; a damaged one does not.
+		if rc.sc.reason == "" {
+			lr.intact(rc.sc.last())
+		} else {
+			lr.known = false
+		}
+		dropped = 1 + countFrames(&rc.sc, &lr)
 	}
 	for _, later := range rc.segs[i+1:] {
-		dropped += countSegment(fs, later.path, &rc.sc)
+		// A segment's name is its first LSN: whatever was unreadable
+		// before it ended just below.
+		lr.intact(later.first - 1)
+		dropped += countSegment(fs, later.path, &rc.sc, &lr)
 	}
 	rc.report.RepairedFile, rc.report.RepairedOffset = seg.path, off
 	rc.report.DroppedRecords = dropped
+	// Only LSNs past replayFrom are lost: the state recovery started from
+	// holds the others.
+	first = max(first, rc.replayFrom+1)
+	switch {
+	case !lr.known:
+		rc.report.LostFirstLSN, rc.report.LostLastLSN = first, LostUnknown
+	case lr.last >= first:
+		rc.report.LostFirstLSN, rc.report.LostLastLSN = first, lr.last
+	}
 	for j := len(rc.segs) - 1; j > i; j-- {
 		if err := fs.Remove(rc.segs[j].path); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("tlog: repair: remove %s: %w", rc.segs[j].path, err)
@@ -292,35 +323,64 @@ func (rc *recovery) corrupt(i int, off int64, reason string, expected base.LSN) 
 	return errStop
 }
 
+// lostRange follows the LSNs that Repair drops, in log order: last is the
+// highest LSN read so far, and known says that nothing after it was
+// unreadable (a damaged frame holds LSNs that cannot be trusted; an
+// intact frame after it, or the next segment's name, bounds them again,
+// the log's LSNs rising).
+type lostRange struct {
+	last  base.LSN
+	known bool
+}
+
+// intact takes LSNs up to last as read.
+func (l *lostRange) intact(last base.LSN) {
+	l.last, l.known = max(l.last, last), true
+}
+
 // countFrames counts the records the scanner can still frame, skipping bad
-// checksums, up to the first frame that cannot be delimited.
-func countFrames(sc *scanner) int {
+// checksums, up to the first frame that cannot be delimited, and follows
+// their LSNs in lr.
+func countFrames(sc *scanner, lr *lostRange) int {
 	n := 0
 	for {
 		st, err := sc.next()
-		if err != nil || st == frameEOF || st == frameIncomplete {
+		switch {
+		case err != nil || st == frameIncomplete:
+			lr.known = false // bytes left unread
 			return n
+		case st == frameEOF:
+			return n
+		case st == frameOK:
+			lr.intact(sc.last())
+		default:
+			lr.known = false
 		}
 		n++
 	}
 }
 
-// countSegment counts the frames of a whole segment, best effort.
-func countSegment(fs vfs.FS, path string, sc *scanner) int {
+// countSegment counts the frames of a whole segment, best effort, and
+// follows their LSNs in lr (a segment that cannot be read leaves them
+// unknown).
+func countSegment(fs vfs.FS, path string, sc *scanner, lr *lostRange) int {
 	f, err := openSegmentFile(fs, path)
 	if err != nil {
+		lr.known = false
 		return 0
 	}
 	defer f.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	size, err := f.Size()
 	if err != nil {
+		lr.known = false
 		return 0
 	}
 	sc.init(f, path, size)
 	if _, _, err := sc.readHeader(); err != nil {
+		lr.known = false
 		return 0
 	}
-	return countFrames(sc)
+	return countFrames(sc, lr)
 }
 
 // truncateFile cuts path to size and fsyncs it.

@@ -110,6 +110,10 @@ type Record struct {
 // LastLSN is the LSN of the record's last operation.
 func (r *Record) LastLSN() base.LSN { return r.FirstLSN + base.LSN(r.Count) - 1 }
 
+// LostUnknown is RecoveryReport.LostLastLSN when Repair dropped a frame
+// whose LSNs could not be read (mmsb.LostLSNUnknown).
+const LostUnknown = ^base.LSN(0)
+
 // RecoveryReport says what Open found.
 type RecoveryReport struct {
 	Segments       int      // segment files present after recovery
@@ -122,6 +126,15 @@ type RecoveryReport struct {
 	RepairedOffset int64
 	DroppedRecords int // Repair: records dropped (including later segments)
 	DroppedFiles   []string
+	// LostFirstLSN and LostLastLSN are the LSNs past the replay start
+	// (Open's replayFrom) that Repair's cut dropped: LostFirstLSN is the
+	// one after the LSN recovery ended at (the next append reuses it),
+	// LostLastLSN the last LSN the dropped records reached, or LostUnknown
+	// when a dropped frame could not be read to its end (its LSNs
+	// unreadable: possibly none past the intact ones). Both are 0 when
+	// nothing past replayFrom was dropped.
+	LostFirstLSN base.LSN
+	LostLastLSN  base.LSN
 	// CoveredDamage counts damaged records that were skipped because the
 	// checkpoint recovery started from covers every LSN they can hold;
 	// the first one's file, offset and reason are kept.
