@@ -34,7 +34,7 @@ func NewTickCollector(o *tick.Orchestrator) prometheus.Collector {
 		duration:          d("tick_duration_seconds", "Time per tick, all phases."),
 		phaseDuration:     d("tick_phase_duration_seconds", "Time per tick spent in one phase.", "phase"),
 		committed:         d("tick_deltas_committed_total", "Submitted deltas committed by ticks."),
-		rejected:          d("tick_deltas_rejected_total", "Submitted deltas rejected by ticks (invalid, or their batch failed)."),
+		rejected:          d("tick_deltas_rejected_total", "Submitted deltas rejected by ticks: invalid, too large for a log record alone, or in a logged batch that failed to become durable (a batch not committed for another reason is kept for the next tick)."),
 		recomputeFailures: d("tick_recompute_failures_total", "Propagation waves that failed in a recompute function."),
 		invFailed:         d("tick_invariant_failures_total", "Invariant hook runs that failed."),
 		queue:             d("tick_queue_deltas", "Deltas submitted and waiting for a tick."),

@@ -242,3 +242,45 @@ func TestDumpRefusesInput(t *testing.T) {
 		})
 	}
 }
+
+// TestPlotRefusedBeforeRun: a --plot the charts cannot be written to (here
+// a regular file) is refused before the run with ErrBadFlag naming
+// --plot, exit status 1 and nothing on stdout. Before, the whole run went
+// first (about 10 s by default), printed its table, and then failed with
+// "mkdir FILE: not a directory", naming no flag. A --plot directory not
+// there yet is made (the control: that run writes its chart).
+func TestPlotRefusedBeforeRun(t *testing.T) {
+	small := []string{"--funcs", "20", "--edits", "1", "--repeats", "1"}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, plot string
+		ok         bool
+	}{
+		{"a file", file, false},
+		{"below a file", filepath.Join(file, "charts"), false},
+		{"a new directory", filepath.Join(t.TempDir(), "a", "charts"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, append(small, "--plot", tc.plot)...)...)
+			cmd.Env = append(os.Environ(), runMainEnv+"=1", "TMPDIR="+t.TempDir())
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if tc.ok {
+				if _, statErr := os.Stat(filepath.Join(tc.plot, "latency_vs_fraction.png")); err != nil || statErr != nil {
+					t.Fatalf("--plot %s: %v (chart: %v); stderr:\n%s", tc.plot, err, statErr, stderr.String())
+				}
+				return
+			}
+			var exit *exec.ExitError
+			want := "compiler-ir: bad flag value: --plot " + tc.plot + ": "
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(stderr.String(), want) || stdout.Len() > 0 {
+				t.Fatalf("--plot %s: %v; stderr:\n%s\nstdout:\n%s\nwant exit status 1, stderr starting %q and no run (nothing on stdout)",
+					tc.plot, err, stderr.String(), stdout.String(), want)
+			}
+		})
+	}
+}

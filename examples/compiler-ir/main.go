@@ -142,6 +142,13 @@ func runMain(ctx context.Context, cfg config, dump, plotDir string, asJSON bool)
 		}
 		return 0
 	}
+	if plotDir != "" {
+		// Checked before the run, which the charts come at the end of.
+		if err := cliflags.OutputDir("plot", plotDir); err != nil {
+			fmt.Fprintln(os.Stderr, errorLine(fmt.Errorf("%w: %w", ErrBadFlag, err)))
+			return 1
+		}
+	}
 	rep, err := run(ctx, cfg)
 	if interrupted() {
 		return 130

@@ -131,3 +131,46 @@ func TestCommandRefusesArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestPlotRefusedBeforeRun: a --plot the charts cannot be written to (here
+// a regular file) is refused before the run with ErrBadFlag naming
+// --plot, exit status 1 and nothing on stdout. Before, the whole run went
+// first (5 s of ticks and a sweep by default), printed its table, and then
+// failed with "mkdir FILE: not a directory", naming no flag. A --plot
+// directory not there yet is made (the control: that run writes its
+// charts).
+func TestPlotRefusedBeforeRun(t *testing.T) {
+	small := []string{"--grid", "16", "--ticks", "1", "--agents", "0", "--realtime=false"}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, plot string
+		ok         bool
+	}{
+		{"a file", file, false},
+		{"below a file", filepath.Join(file, "charts"), false},
+		{"a new directory", filepath.Join(t.TempDir(), "a", "charts"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, append(small, "--plot", tc.plot)...)...)
+			cmd.Env = append(os.Environ(), runMainEnv+"=1")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if tc.ok {
+				if _, statErr := os.Stat(filepath.Join(tc.plot, "grid.png")); err != nil || statErr != nil {
+					t.Fatalf("--plot %s: %v (picture: %v); stderr:\n%s", tc.plot, err, statErr, stderr.String())
+				}
+				return
+			}
+			var exit *exec.ExitError
+			want := "game-ai: bad flag value: --plot " + tc.plot + ": "
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(stderr.String(), want) || stdout.Len() > 0 {
+				t.Fatalf("--plot %s: %v; stderr:\n%s\nstdout:\n%s\nwant exit status 1, stderr starting %q and no run (nothing on stdout)",
+					tc.plot, err, stderr.String(), stdout.String(), want)
+			}
+		})
+	}
+}

@@ -158,6 +158,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+	if *plotDir != "" {
+		// Checked before the run, which the charts come at the end of.
+		if err := cliflags.OutputDir("plot", *plotDir); err != nil {
+			fmt.Fprintln(os.Stderr, errorLine(fmt.Errorf("%w: %w", ErrBadFlag, err)))
+			os.Exit(1)
+		}
+	}
 	setGridSide(*grid)
 	// Ctrl-C (or SIGTERM) cancels the run, which then closes the bus and
 	// removes --shared's temporary directory and shared region: killed

@@ -16,8 +16,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import mmsb  # noqa: E402
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with exit status 1 for a bad argument (argparse's
+    own is 2, which the examples keep for a failed check; the Go writer
+    beside this reader exits 1 for its bad flags)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(1, "%s: error: %s\n" % (self.prog, message))
+
+
 def main():
-    ap = argparse.ArgumentParser()
+    ap = ArgumentParser()
     ap.add_argument("bus", nargs="?", default="/tmp/mmsb-python-demo")
     ap.add_argument("--count", type=int, default=20, help="commits to follow (0: until the writer stops)")
     a = ap.parse_args()

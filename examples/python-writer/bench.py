@@ -26,14 +26,29 @@ import mmsb  # noqa: E402
 PAGES, PAGE_SIZE, WIDTH = 65536, 1024, 16
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with exit status 1 for a bad argument (argparse's
+    own is 2), as the examples' other commands."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(1, "%s: error: %s\n" % (self.prog, message))
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", default="", help='bus directory ("": in memory, the Go benchmark\'s setting)')
+    ap = ArgumentParser()
+    ap.add_argument("--dir", default="", help='bus directory ("": in memory, the Go benchmark\'s setting; "disk": a temporary one); a new bus')
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--batches", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--single", type=int, default=20000, help="one-write calls timed")
     a = ap.parse_args()
+    # Counts below 1 ended in a ZeroDivisionError traceback (--batches 0,
+    # --single 0, --batch 0) or timed nothing and printed nothing (negative
+    # ones).
+    for name in ("batch", "batches", "rounds", "single"):
+        if getattr(a, name) < 1:
+            ap.error("--%s %d: want 1 or more" % (name, getattr(a, name)))
     d = a.dir
     tmp = None
     if d == "disk":
@@ -44,7 +59,19 @@ def main():
              rng.integers(0, PAGE_SIZE - WIDTH, a.batch, dtype=np.uint32),
              rng.integers(0, 256, (a.batch, WIDTH), dtype=np.uint8)) for _ in range(64)]
     tuples = [list(zip(p.tolist(), o.tolist(), [bytes(r) for r in data])) for p, o, data in pool[:8]]
-    with mmsb.open(d, sync="none", checkpoint_bytes=-1) as bus:
+    try:
+        bus = mmsb.open(d, sync="none", checkpoint_bytes=-1)
+    except mmsb.MMSBError as e:  # e.g. Locked: another writer holds it
+        print("bench.py: bus %s: %s" % (d, e), file=sys.stderr)
+        return 1
+    with bus:
+        if bus.last_lsn != 0:
+            # The benchmark writes random bytes to pages 1..PAGES, which it
+            # creates: on an existing bus (python-writer's heat grid, say) it
+            # overwrote that bus's pages with them.
+            print("bench.py: bus %s is not new (last LSN %d): the benchmark writes random bytes to pages 1..%d; give a new directory"
+                  % (d, bus.last_lsn, PAGES), file=sys.stderr)
+            return 1
         bus.create_pages(PAGES, PAGE_SIZE)
         for r in range(a.rounds):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -74,7 +101,8 @@ def main():
             print("py_commit_array_one us/call=%.2f cpu-us/call=%.2f" % (dt / a.single * 1e6, dc / a.single * 1e6))
     if tmp:
         tmp.cleanup()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,6 +12,7 @@ which `mmsb inspect DIR` prints too.
 """
 
 import os
+import signal
 import sys
 
 import numpy as np
@@ -54,8 +55,18 @@ def main():
         print("usage: writer.py [DIR]", file=sys.stderr)
         return 1
     d = sys.argv[1] if len(sys.argv) > 1 else "heat-data"
+    # Ctrl-C raises KeyboardInterrupt even where the writer was started with
+    # SIGINT ignored (a background job of a script): it ran on to the end.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run(d)
+    except KeyboardInterrupt:
+        # Raised between two calls into the library (a commit in flight
+        # completes first); leaving the with block closed the bus, and the
+        # next run continues from what was committed. One line and status
+        # 130, as the Go examples and reader.py: it printed a traceback.
+        print("writer.py: interrupted", file=sys.stderr)
+        return 130
     except ShapeError as e:
         print("writer.py: bus %s %s: not this example's grid" % (d, e), file=sys.stderr)
     except mmsb.MMSBError as e:  # e.g. Locked, or a directory that is not a bus
@@ -73,12 +84,19 @@ def run(d):
             check_shape(bus)
             rows = np.arange(1, ROWS + 1, dtype=np.uint64)  # reopened: continue from the stored state
             grid = np.stack([np.frombuffer(bus.read(int(p)), dtype=np.float64) for p in rows])
+            if not grid.any():
+                # A first run stopped between creating the rows and its first
+                # commit left them all zero: a grid at rest, which no step
+                # changes, so every later run committed nothing. Start it as
+                # a first run does, from the hot spot: this run stores what
+                # that first run would have.
+                grid[ROWS // 2, COLS // 2] = 1000.0
         for _ in range(STEPS):
             new = grid.copy()
             new[1:-1, 1:-1] += 0.2 * (grid[:-2, 1:-1] + grid[2:, 1:-1] + grid[1:-1, :-2] + grid[1:-1, 2:]
                                       - 4 * grid[1:-1, 1:-1])
             r, c = np.nonzero(new != grid)  # only the cells that changed
-            if len(r):  # none on a grid at rest (all zeros after a first run stopped before its first commit)
+            if len(r):  # none once the grid is at rest
                 bus.commit_array(rows[r], (c * 8).astype(np.uint32), new[r, c])
             grid = new
         report = bus.verify_replay()

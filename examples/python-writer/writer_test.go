@@ -8,10 +8,13 @@ package pythonwriter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,8 +22,26 @@ import (
 	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
-// library builds libmmsb.so into a temporary directory, or reports what is
-// missing (testutil.Missing: a skip, or a failure in CI).
+// built is libmmsb.so, built once for the package's tests (each built its
+// own: a c-shared link of several seconds per test), in a directory
+// TestMain removes.
+var built struct {
+	sync.Once
+	dir, lib string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// library returns Debian's python3 and libmmsb.so, built on the first call,
+// or reports what is missing (testutil.Missing: a skip, or a failure in
+// CI).
 func library(t *testing.T) (py, lib string) {
 	t.Helper()
 	py = "/usr/bin/python3"
@@ -29,20 +50,32 @@ func library(t *testing.T) (py, lib string) {
 	}
 	testutil.LookPath(t, "gcc") // to build libmmsb.so
 	goTool := testutil.LookPath(t, "go")
-	lib = filepath.Join(t.TempDir(), "libmmsb.so")
-	cmd := exec.Command(goTool, "build", "-buildmode=c-shared", "-o", lib, "./bindings/c")
-	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build -buildmode=c-shared: %v\n%s", err, out)
+	built.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "pythonwriter-lib-"); built.err != nil {
+			return
+		}
+		built.lib = filepath.Join(built.dir, "libmmsb.so")
+		cmd := exec.Command(goTool, "build", "-buildmode=c-shared", "-o", built.lib, "./bindings/c")
+		cmd.Dir = filepath.Join("..", "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build -buildmode=c-shared: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return py, lib
+	return py, built.lib
 }
 
 // TestWriterAfterInterruptedFirstRun: a first run stopped between creating
 // the 64 row pages and its first commit leaves a bus whose grid is all
-// zeros; run again, writer.py has no cell to change and must still report
-// (it used to fail with UnboundLocalError on the batch it never committed).
+// zeros. Run again, writer.py must start the simulation the first run never
+// stored (the hot spot) and end with the grid an uninterrupted first run
+// stores: the same centre cell and state hash. It used to fail with
+// UnboundLocalError on the batch it never committed, and then to commit
+// nothing, on that run and every later one (a grid at rest: "0 writes in
+// the last step", centre cell 0).
 func TestWriterAfterInterruptedFirstRun(t *testing.T) {
 	py, lib := library(t)
 	dir := filepath.Join(t.TempDir(), "heat")
@@ -60,15 +93,117 @@ func TestWriterAfterInterruptedFirstRun(t *testing.T) {
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}
+	resumed := runWriter(t, py, lib, dir)
+	plain := runWriter(t, py, lib, filepath.Join(t.TempDir(), "plain"))
+	if resumed.writes == 0 || resumed.centre != plain.centre || resumed.hash != plain.hash {
+		t.Fatalf("writer.py after a first run stopped before its first commit: %d writes in the last step, centre cell %s, state hash %s; "+
+			"want what a first run on a new bus ends with: %d writes, centre cell %s, state hash %s",
+			resumed.writes, resumed.centre, resumed.hash, plain.writes, plain.centre, plain.hash)
+	}
+}
+
+// TestWriterInterrupted: Ctrl-C (SIGINT) during the steps stops writer.py
+// with one line, "writer.py: interrupted", and exit status 130, its bus
+// closed: the next run opens it, continues and replays equal. It printed a
+// KeyboardInterrupt traceback, and, started with SIGINT ignored (a
+// script's background job; the wrapper here starts it so), ran on to the
+// end. The wrapper also makes the steps endless, so that the signal always
+// lands in them.
+func TestWriterInterrupted(t *testing.T) {
+	py, lib := library(t)
+	dir := filepath.Join(t.TempDir(), "heat")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	const wrapper = "import signal, sys\n" +
+		"signal.signal(signal.SIGINT, signal.SIG_IGN)\n" +
+		"import writer\n" +
+		"writer.STEPS = 1 << 62\n" +
+		"sys.argv = ['writer.py', sys.argv[1]]\n" +
+		"sys.exit(writer.main())\n"
+	cmd := exec.CommandContext(ctx, py, "-c", wrapper, dir)
+	cmd.Env = append(os.Environ(), "MMSB_LIB="+lib, "PYTHONDONTWRITEBYTECODE=1")
+	var out testutil.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Steps are being committed once the log holds 256 KiB (the pages'
+	// creation takes a few KiB).
+	for deadline := time.Now().Add(30 * time.Second); logBytes(dir) < 256<<10; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("writer.py ended before it was interrupted: %v; output:\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("writer.py committed no steps in 30 s; output:\n%s", out.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("writer.py still ran 20 s after SIGINT; output:\n%s", out.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 || strings.TrimSpace(out.String()) != "writer.py: interrupted" {
+		t.Fatalf("writer.py after SIGINT: %v, want exit status 130 and the one line \"writer.py: interrupted\"; output:\n%s", err, out.String())
+	}
+	if r := runWriter(t, py, lib, dir); r.writes == 0 {
+		t.Fatalf("the run after the interrupted one committed nothing in its last step")
+	}
+}
+
+// logBytes is the size of the log segments in the bus directory dir.
+func logBytes(dir string) int64 {
+	entries, _ := os.ReadDir(filepath.Join(dir, "wal"))
+	var n int64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".log") {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+// writerReport is what writer.py prints at the end of a run.
+type writerReport struct {
+	writes       int
+	centre, hash string
+}
+
+// runWriter runs writer.py on dir, requires exit status 0 and a replay
+// equal to the live state, and returns its report.
+func runWriter(t *testing.T, py, lib, dir string) writerReport {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, py, "writer.py", dir)
 	cmd.Env = append(os.Environ(), "MMSB_LIB="+lib, "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "0 writes in the last step, replay equal: True") ||
-		!strings.Contains(string(out), "state hash") {
-		t.Fatalf("writer.py on a bus of zero rows: %v, want a report of 0 writes and replay equal; output:\n%s", err, out)
+	var r writerReport
+	var lsn uint64
+	var equal string
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || len(lines) != 3 {
+		t.Fatalf("writer.py %s: %v, want exit status 0 and a report of three lines; output:\n%s", dir, err, out)
 	}
+	_, err1 := fmt.Sscanf(lines[0], "last LSN %d, %d writes in the last step, replay equal: %s", &lsn, &r.writes, &equal)
+	_, err2 := fmt.Sscanf(lines[1], "state hash %s", &r.hash)
+	_, err3 := fmt.Sscanf(lines[2], "centre cell %s", &r.centre)
+	if err := errors.Join(err1, err2, err3); err != nil || equal != "True" {
+		t.Fatalf("writer.py %s: report not read (%v) or replay not equal; output:\n%s", dir, err, out)
+	}
+	return r
 }
 
 // TestWriterRefusesOtherShape: writer.py pointed at a bus whose pages are
@@ -163,5 +298,66 @@ func TestWriterRefusesBadArguments(t *testing.T) {
 		if entries, _ := os.ReadDir(work); len(entries) != 0 {
 			t.Errorf("writer.py %q left %d entries in its working directory (%s...), want none", args, len(entries), entries[0].Name())
 		}
+	}
+}
+
+// TestBenchRefusesBadArgumentsAndOldBuses: bench.py refuses a count below
+// 1 with a line naming the flag and exit status 1 (--batches 0 and
+// --single 0 ended in a ZeroDivisionError traceback, negative counts timed
+// nothing), and refuses a --dir holding a bus that is not new, leaving it
+// as it was: it wrote its random bytes to pages 1..65536 of whatever bus
+// it was given (python-writer's heat grid here: its rows overwritten). A
+// new directory (the control) is benchmarked.
+func TestBenchRefusesBadArgumentsAndOldBuses(t *testing.T) {
+	py, lib := library(t)
+	small := []string{"--batch", "10", "--batches", "2", "--rounds", "1", "--single", "2"}
+	bench := func(args ...string) (string, int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, py, append([]string{"bench.py"}, args...)...)
+		cmd.Env = append(os.Environ(), "MMSB_LIB="+lib, "PYTHONDONTWRITEBYTECODE=1")
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return string(out), exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	for _, fv := range [][2]string{{"--batch", "0"}, {"--batches", "0"}, {"--rounds", "-1"}, {"--single", "0"}} {
+		flag, v := fv[0], fv[1]
+		args := append(small[:len(small):len(small)], flag, v)
+		if out, code := bench(args...); code != 1 || !strings.Contains(out, flag+" "+v+": want 1 or more") || strings.Contains(out, "Traceback") {
+			t.Errorf("bench.py %s %s: exit status %d, output:\n%s\nwant status 1 naming %s", flag, v, code, out, flag)
+		}
+	}
+
+	old := filepath.Join(t.TempDir(), "heat")
+	if r := runWriter(t, py, lib, old); r.writes == 0 {
+		t.Fatal("writer.py wrote nothing")
+	}
+	hash := func() uint64 {
+		t.Helper()
+		bus, err := mmsb.Open(old, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bus.Close()
+		h, err := bus.StateHash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	before := hash()
+	out, code := bench(append(small, "--dir", old)...)
+	if after := hash(); code != 1 || !strings.Contains(out, "is not new") || after != before {
+		t.Errorf("bench.py --dir on writer.py's bus: exit status %d, state hash %016x before, %016x after; output:\n%s\nwant status 1, \"is not new\" and the bus untouched",
+			code, before, after, out)
+	}
+	if out, code := bench(append(small, "--dir", filepath.Join(t.TempDir(), "new"))...); code != 0 || !strings.Contains(out, "py_commit_array batch=10") {
+		t.Errorf("bench.py --dir on a new directory: exit status %d, output:\n%s", code, out)
 	}
 }

@@ -5,6 +5,7 @@ package cliflags
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 )
 
@@ -23,4 +24,26 @@ func Parse() {
 	default:
 		os.Exit(1)
 	}
+}
+
+// OutputDir makes dir, the directory an output flag (--plot) names, with
+// its parents, and checks that a file can be created in it. The commands
+// call it before their run, so that a directory they could not write is
+// refused at once, naming the flag: the charts are written at the end, and
+// `--plot FILE` failed there, after the whole run, with an error that named
+// no flag ("mkdir FILE: not a directory").
+func OutputDir(flagName, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--%s %s: %w", flagName, dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("--%s %s: %w", flagName, dir, err)
+	}
+	name := f.Name()
+	err = errors.Join(f.Close(), os.Remove(name))
+	if err != nil {
+		return fmt.Errorf("--%s %s: %w", flagName, dir, err)
+	}
+	return nil
 }
