@@ -42,6 +42,14 @@ var sleep = time.Sleep
 // A step of zero or less is refused, before anything is renamed, with an
 // error wrapping os.ErrInvalid (fs.ErrInvalid): it used to loop forever
 // (zero) or grow the file without end (negative).
+//
+// A name that holds no regular file is removed at once, without the
+// rename: on the operating system's filesystem (through errorfs and Mount
+// too) a symbolic link is unlinked, never followed (its target was
+// truncated), as are a named pipe and an empty directory. A name that
+// cannot be opened for writing after the rename (a directory in MemFS) is
+// unlinked at once under the hidden name instead of left there, or, if it
+// cannot be (a directory that holds files), renamed back.
 func RemoveGradually(fs FS, name, hidden string, step int64, pause time.Duration) error {
 	return RemoveGraduallyUntil(fs, name, hidden, step, pause, nil)
 }
@@ -59,13 +67,35 @@ func RemoveGraduallyUntil(fs FS, name, hidden string, step int64, pause time.Dur
 	if step <= 0 {
 		return fmt.Errorf("vfs: remove %s gradually: step of %d bytes: %w", name, step, os.ErrInvalid)
 	}
+	if osName, ok := onOS(fs, name); ok {
+		// Only a regular file has blocks of its own to free. Opening a
+		// symbolic link follows it: the steps truncated the file it
+		// points to (an archived log segment linked into the log
+		// directory was cut from 4,202,721 bytes to 8,417 when the bus
+		// pruned the link).
+		// Such a name (a link, a named pipe, a directory) is removed at
+		// once, as os.Remove does: the link itself, never its target.
+		if st, err := os.Lstat(osName); err == nil && !st.Mode().IsRegular() {
+			return fs.Remove(name)
+		}
+	}
 	if err := fs.Rename(name, hidden); err != nil {
 		return err
 	}
+	orig := name
 	name = hidden
 	f, err := fs.OpenAppend(name)
 	if err != nil {
-		return fmt.Errorf("vfs: open %s to remove it: %w", name, err)
+		// What cannot be opened for writing (a directory in MemFS) has
+		// nothing to shrink: unlink it at once rather than leave it
+		// under the hidden name. What cannot be unlinked either (a
+		// directory that holds files) goes back to its name, as the
+		// operating system's filesystem leaves it.
+		if rerr := fs.Remove(name); rerr != nil {
+			_ = fs.Rename(name, orig) // best effort: the error below names both
+			return fmt.Errorf("vfs: open %s to remove it: %w (remove: %v)", name, err, rerr)
+		}
+		return nil
 	}
 	if _, onStorage := f.(RangeSyncer); !onStorage {
 		pause = 0

@@ -235,6 +235,13 @@ func (w *Writer) flush() error {
 			n, err = w.f.Write(b)
 		}
 	}
+	if err == nil && n < len(b) {
+		// io.Writer's contract says this cannot happen; a vfs.FS of the
+		// caller's that breaks it would otherwise lose the rest of the
+		// buffer unnoticed and commit a file that does not verify (as
+		// bufio.Writer does, take it for a failed write).
+		err = fmt.Errorf("%w: %d of %d bytes written", io.ErrShortWrite, n, len(b))
+	}
 	if err != nil {
 		return w.failf("checkpoint: write %s: %w", w.tmp, err)
 	}
