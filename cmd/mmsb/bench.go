@@ -70,6 +70,9 @@ type benchOptions struct {
 	fanin         int
 }
 
+// maxBenchReaders bounds --readers: each is a process of its own.
+const maxBenchReaders = 256
+
 // createChunk is how many pages one CreatePages call creates: large enough
 // to amortise the log record, small enough to keep each record modest.
 const createChunk = 4096
@@ -264,6 +267,16 @@ func (o *benchOptions) validate() error {
 			mmsb.MinCheckpointWriteRate, o.checkpointRate)
 	case o.workload == "growth" && o.growthBatchPages < 1:
 		return usageErr("--growth-batch-pages must be at least 1, got %d", o.growthBatchPages)
+	case o.workload == "growth" && o.count < 1:
+		// Every point commits min(--count, 20,000 batches) deltas: 0
+		// measured nothing and printed rates of 0 and a ratio of 0.
+		return usageErr("--count must be at least 1 with --workload growth (each point commits that many deltas), got %d", o.count)
+	case o.createOnly && o.workload != "commit":
+		// Ignored there: the tick workload ran its ticks anyway.
+		return usageErr("--create-only times the commit workload's page creation; --workload %s does not read it", o.workload)
+	case o.plotDir != "" && o.workload != "growth":
+		// Ignored there: no chart was drawn and nothing said so.
+		return usageErr("--plot draws the growth workload's charts; --workload %s does not read it", o.workload)
 	case o.workload == "tick" && o.derived > 0 && o.fanin > o.pages:
 		// Each derived page takes --fanin distinct source pages: more
 		// than there are could never be drawn.
@@ -294,6 +307,11 @@ func (o *benchOptions) validate() error {
 	}
 	if o.readers < 0 || (o.readers > 0 && (!o.shared || o.workload != "commit")) {
 		return usageErr("--readers %d: needs --shared and the commit workload, and cannot be negative", o.readers)
+	}
+	if o.readers > maxBenchReaders {
+		// Each reader is a process running this binary: --readers 100000
+		// started them one at a time, and was still at it ten minutes on.
+		return usageErr("--readers %d: at most %d reader processes", o.readers, maxBenchReaders)
 	}
 	if o.stallCauses && !threadUsageSupported {
 		return usageErr("--stall-causes needs Linux (/proc/stat, per-thread CPU time and faults)")

@@ -136,6 +136,15 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--sync-floor", "10"}, "--sync-floor"},
 		{[]string{"--sync-floor", "-1", "--dir", full}, "--sync-floor"},
 		{[]string{"extra-arg"}, "unknown command"},
+		// Flags a workload does not read, and a growth run of nothing:
+		// each ran and exited 0 (the growth one printing rates of 0).
+		{[]string{"--workload", "growth", "--count", "0"}, "--count must be at least 1 with --workload growth"},
+		{[]string{"--workload", "tick", "--create-only"}, "--create-only"},
+		{[]string{"--plot", full}, "--plot"},
+		// A non-empty --dir, refused after --readers is checked: were the
+		// bound gone, the bench fails at once on --dir instead of forking
+		// 100,000 readers (a control run without the bound did).
+		{[]string{"--shared", "--dir", full, "--readers", "100000"}, "at most 256 reader processes"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -64,6 +65,43 @@ func TestMemoryNegativeNoPauseHistogram(t *testing.T) {
 	}
 	if c := checkNamed(t, &r, "gc_pause_max"); c.Pass { // a timing check: it gates full runs only
 		t.Fatalf("gc_pause_max passed without a pause histogram: %+v", c)
+	}
+}
+
+// fakePauses returns a pause histogram reader whose bucket i (upper edges
+// 1 ms, 10 ms, 100 ms, +Inf) counts one more pause at every read: a GC
+// whose pauses, in every measured phase, fall in that bucket.
+func fakePauses(i int) func() GCPauses {
+	var n uint64
+	return func() GCPauses {
+		n++
+		counts := make([]uint64, 4)
+		counts[i] = n
+		return GCPauses{counts: counts, buckets: []float64{0, 0.001, 0.01, 0.1, math.Inf(1)}}
+	}
+}
+
+// TestMemoryNegativeLongPause: the measured system made worse, not the
+// threshold: the runtime's histogram shows a pause of up to 10 ms in every
+// measured phase, over the 3 ms budget, and gc_pause_max fails with 10 ms;
+// the control, pauses under 1 ms, passes with 1 ms. (TestTimingGatesCanFail
+// feeds the gate an unmeetable threshold instead.)
+func TestMemoryNegativeLongPause(t *testing.T) {
+	for _, tc := range []struct {
+		bucket int
+		pass   bool
+		ms     float64
+	}{{1, false, 10}, {0, true, 1}} {
+		env := testEnv(t, "memory", nil)
+		cfg := tinyMemory(env)
+		cfg.readPauses = fakePauses(tc.bucket)
+		var r Result
+		if err := memoryBench(bg, env, &r, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if c := checkNamed(t, &r, "gc_pause_max"); c.Pass != tc.pass || c.Value != tc.ms {
+			t.Errorf("pauses in bucket %d: gc_pause_max pass %v, value %g ms; want pass %v, %g ms", tc.bucket, c.Pass, c.Value, tc.pass, tc.ms)
+		}
 	}
 }
 

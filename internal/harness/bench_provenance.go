@@ -23,7 +23,8 @@ func init() {
 // instead of the default (a query that does not stop at the limit);
 // validatorAnswers, when set, gives the answers the provenance validator
 // checks against the log instead of the bus's own (answers that disagree
-// with the log).
+// with the log); slowBy makes every timed query that long slower (a slower
+// system, for the resolve_ms gate's control).
 type provenanceConfig struct {
 	depth            int // derivation hops: depth+1 pages
 	limit            int // the depth limit a default query must stop at (mmsb.DefaultProvenanceDepth)
@@ -31,6 +32,7 @@ type provenanceConfig struct {
 	overwriteMiddle  bool
 	deepQueryDepth   int
 	validatorAnswers func(e *mmsb.Bus) func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error)
+	slowBy           time.Duration
 }
 
 // provenanceOutcome is what #10 measured.
@@ -105,10 +107,17 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 			return out, err
 		}
 	}
+	// resolve is the timed query.
+	resolve := func(id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+		if cfg.slowBy > 0 {
+			time.Sleep(cfg.slowBy)
+		}
+		return e.Provenance(ctx, id, off, n, 0)
+	}
 	last := ids[len(ids)-1]
 	for k, r := range ranges {
 		t0 := time.Now()
-		res, err := e.Provenance(ctx, last, r.off, r.n, 0)
+		res, err := resolve(last, r.off, r.n)
 		if k == 0 {
 			out.cold = time.Since(t0)
 		}
@@ -149,7 +158,7 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 	}
 	// Warm queries: the median of cfg.queries.
 	out.warmMedian = medianDuration(max(1, cfg.queries), func() {
-		_, _ = e.Provenance(ctx, last, 0, 16, 0)
+		_, _ = resolve(last, 0, 16)
 	})
 	// The provenance validator cross-checks sampled answers with the log.
 	var rep validate.Report

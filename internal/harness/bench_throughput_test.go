@@ -110,3 +110,25 @@ func TestThroughputNegativeLyingLog(t *testing.T) {
 	})
 	requireOnlyFail(t, &r, err, "single_replay_equal")
 }
+
+// TestThroughputNegativeUnloggedDeltas: a commit path that acknowledges
+// every batch but logs and applies all of it except its last delta, at
+// every worker count (so every run reaches the same state, and its log
+// replays to it). The rate counted the deltas the loop handed over, and the
+// run passed every check with a rate for work not done; now it is computed
+// from the LSNs the log took, and only "committed" fails.
+func TestThroughputNegativeUnloggedDeltas(t *testing.T) {
+	env := testEnv(t, "throughput", tinyThroughput)
+	env.Workers = 2
+	var r Result
+	err := throughputBenchWith(bg, env, &r, nil, func(int) func(context.Context, *mmsb.Bus, []delta.Delta) error {
+		return func(ctx context.Context, e *mmsb.Bus, ds []delta.Delta) error {
+			_, err := e.Commit(ctx, ds[:len(ds)-1])
+			return err
+		}
+	})
+	requireOnlyFail(t, &r, err, "committed")
+	if c := checkNamed(t, &r, "committed"); c.Value != 2 {
+		t.Fatalf("%v worker counts short, want 2 (1 and 2): %+v", c.Value, c)
+	}
+}

@@ -42,7 +42,9 @@ func init() {
 // float64 page, bound to nothing, and the first measured tick writes a NaN
 // into it in place of one random write (no derived page sees it);
 // invariantEvery registers the sampled invariant to run every that many
-// ticks instead of every tick (0: every tick).
+// ticks instead of every tick (0: every tick); slowBy makes every tick
+// that long slower (its invariant sleeps first: a slower system, for the
+// p99 gate's control).
 type tickConfig struct {
 	ticks, deltasPerTick, pages, derived, pageSize int
 	seed                                           uint64
@@ -51,6 +53,7 @@ type tickConfig struct {
 	invalidDelta                                   bool
 	strayNaN                                       bool
 	invariantEvery                                 int
+	slowBy                                         time.Duration
 }
 
 // tickOutcome is what #6 measured.
@@ -166,7 +169,15 @@ func measureTick(ctx context.Context, cfg tickConfig) (tickOutcome, error) {
 		return out, err
 	}
 	defer o.Close() //nolint:errcheck // nothing written through it is lost by a failed close
-	if err := o.RegisterInvariant("harness.sampled-derived", max(1, cfg.invariantEvery), sampledInvariant(e, derived, cfg.seed, 8)); err != nil {
+	inv := sampledInvariant(e, derived, cfg.seed, 8)
+	if cfg.slowBy > 0 {
+		check := inv
+		inv = func() error {
+			time.Sleep(cfg.slowBy)
+			return check()
+		}
+	}
+	if err := o.RegisterInvariant("harness.sampled-derived", max(1, cfg.invariantEvery), inv); err != nil {
 		return out, err
 	}
 	// The first tick recomputes every derived page (startup resync); it is
