@@ -21,6 +21,7 @@ type ReplicationStats struct {
 	RecordsPublished uint64 // records published and acknowledged by the stream
 	RecordsApplied   uint64 // records applied by this follower
 	StreamRetries    uint64 // spells of following that lost the stream and started over
+	WaitingForStream bool   // a follow-only node waits for its stream or buckets, which a leader makes: it has no bus meanwhile
 	PublishLatency   mmsb.Histogram
 }
 
@@ -28,7 +29,7 @@ type ReplicationStats struct {
 type replicationCollector struct {
 	stats func() ReplicationStats
 	applied, lag, mismatches, leader, changes,
-	fenced, published, appliedRecords, retries, publish *prometheus.Desc
+	fenced, published, appliedRecords, retries, waiting, publish *prometheus.Desc
 }
 
 // NewReplicationCollector returns a collector that calls stats at every
@@ -37,7 +38,8 @@ type replicationCollector struct {
 // mmsb_leader_changes_total, mmsb_replication_fenced_total,
 // mmsb_replication_published_records_total,
 // mmsb_replication_applied_records_total,
-// mmsb_replication_stream_retries_total and the histogram
+// mmsb_replication_stream_retries_total,
+// mmsb_replication_waiting_for_stream and the histogram
 // mmsb_replication_publish_duration_seconds. Like NewWatchCollector, it
 // lets the replication node export itself without this package knowing it;
 // stats must be cheap and safe from the scraping goroutine. A nil stats
@@ -59,13 +61,14 @@ func NewReplicationCollector(stats func() ReplicationStats) prometheus.Collector
 		published:      d("replication_published_records_total", "Records published and acknowledged by the stream."),
 		appliedRecords: d("replication_applied_records_total", "Records applied by this follower."),
 		retries:        d("replication_stream_retries_total", "Times this follower lost the stream (server unreachable, stream or consumer gone) and started over."),
+		waiting:        d("replication_waiting_for_stream", "1 while this follow-only node waits for its stream or the buckets a leader makes beside it (it has no bus meanwhile), else 0."),
 		publish:        d("replication_publish_duration_seconds", "Time from publishing a record to the stream's acknowledgement."),
 	}
 }
 
 // Describe sends every metric's description.
 func (c *replicationCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.applied, c.lag, c.mismatches, c.leader, c.changes, c.fenced, c.published, c.appliedRecords, c.retries, c.publish} {
+	for _, d := range []*prometheus.Desc{c.applied, c.lag, c.mismatches, c.leader, c.changes, c.fenced, c.published, c.appliedRecords, c.retries, c.waiting, c.publish} {
 		ch <- d
 	}
 }
@@ -90,5 +93,10 @@ func (c *replicationCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.published, prometheus.CounterValue, float64(s.RecordsPublished))
 	ch <- prometheus.MustNewConstMetric(c.appliedRecords, prometheus.CounterValue, float64(s.RecordsApplied))
 	ch <- prometheus.MustNewConstMetric(c.retries, prometheus.CounterValue, float64(s.StreamRetries))
+	waiting := 0.0
+	if s.WaitingForStream {
+		waiting = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, waiting)
 	ch <- constHistogram(c.publish, s.PublishLatency)
 }

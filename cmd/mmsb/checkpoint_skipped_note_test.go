@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
-	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // TestCheckpointNotesSkippedCheckpoint: `mmsb checkpoint` of a directory
@@ -20,21 +17,7 @@ import (
 // had been damaged. It says so now on stderr, naming the file and the
 // reason, and still exits 0 (nothing committed is lost).
 func TestCheckpointNotesSkippedCheckpoint(t *testing.T) {
-	dir, bus, commit := openWriter(t)
-	if _, err := bus.Checkpoint(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	commit(2)
-	if err := bus.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ckpts, err := checkpoint.List(vfs.Default, filepath.Join(dir, "checkpoints"))
-	if err != nil || len(ckpts) != 2 {
-		t.Fatalf("want two checkpoints, got %v (%v)", ckpts, err)
-	}
-	newest := ckpts[0].Path // List: newest first
-	flipByte(t, newest, ckpts[0].Size/2)
-
+	dir, newest := damagedNewestCheckpoint(t)
 	r := runCLI(t, "checkpoint", dir).mustCode(t, exitOK)
 	if !strings.Contains(r.stderr, "passed over a checkpoint that does not load") || !strings.Contains(r.stderr, newest) {
 		t.Fatalf("checkpoint over a damaged newest checkpoint says nothing of it on stderr:\n%s", r.stderr)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -23,61 +22,30 @@ import (
 // stream and buckets and followed the new, empty bus at LSN 0, looking
 // healthy.
 func TestFollowWaitsForStream(t *testing.T) {
-	c, err := replicate.StartCluster("clitest", []string{t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Shutdown()
+	c := startNATS(t, "clitest")
 
 	// follow runs until both what it prints on stderr and a status line
 	// saying it waits have come (a fixed window was a race with a loaded
 	// machine), or 30 s at most; the checks below say what was missing.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out, errb syncText
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"follow", "--nats", c.URL(), "--stream", "typo", "--dir", filepath.Join(t.TempDir(), "f"), "--status-every", "100ms"}, &out, &errb)
-	}()
-	for !strings.Contains(errb.String(), "waiting for stream") || !strings.Contains(out.String(), " waiting_for_stream=1") {
-		select {
-		case code := <-done:
-			t.Fatalf("follow exited %d before it said it waits: %s", code, errb.String())
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
-			continue
-		}
-		break
+	f := startCmd(t, "follow", "--nats", c.URL(), "--stream", "typo", "--dir", filepath.Join(t.TempDir(), "f"), "--status-every", "100ms")
+	f.waitOutput(t, func() bool {
+		return strings.Contains(f.stderr.String(), "waiting for stream") && strings.Contains(f.stdout.String(), " waiting_for_stream=1")
+	})
+	if code := f.stop(); code != exitOK {
+		t.Fatalf("follow exited %d: %s", code, f.stderr.String())
 	}
-	cancel()
-	if code := <-done; code != exitOK {
-		t.Fatalf("follow exited %d: %s", code, errb.String())
+	if want := "waiting for stream MMSB_LOG_typo (no leader has created it; is --stream right?)"; !strings.Contains(f.stderr.String(), want) {
+		t.Errorf("follow's stderr lacks %q:\n%s", want, f.stderr.String())
 	}
-	if want := "waiting for stream MMSB_LOG_typo (no leader has created it; is --stream right?)"; !strings.Contains(errb.String(), want) {
-		t.Errorf("follow's stderr lacks %q:\n%s", want, errb.String())
-	}
-	if !strings.Contains(out.String(), " lag_lsn=unknown ") || !strings.Contains(out.String(), " waiting_for_stream=1") {
-		t.Errorf("follow's status lines do not say it waits (lag_lsn=unknown, waiting_for_stream=1):\n%s", out.String())
+	if out := f.stdout.String(); !strings.Contains(out, " lag_lsn=unknown ") || !strings.Contains(out, " waiting_for_stream=1") {
+		t.Errorf("follow's status lines do not say it waits (lag_lsn=unknown, waiting_for_stream=1):\n%s", out)
 	}
 
-	addr, log, stop := startServe(t, "--replicate", "--follow-only", "--nats", c.URL(), "--replicate-bus", "typo2",
-		"--dir", filepath.Join(t.TempDir(), "s"), "--addr", "127.0.0.1:0")
+	addr, log, stop := startFollowOnlyServe(t, c, "typo2")
 	want := "waiting for the stream MMSB_LOG_typo2"
-	var body string
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			body = string(b)
-			if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, want) {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve never answered 503 %q (last: %v %.300q)\n%s", want, err, body, log.String())
-		}
-	}
+	waitAnswer(t, addr, "/readyz", "503 "+want, log, func(code int, body string) bool {
+		return code == http.StatusServiceUnavailable && strings.Contains(body, want)
+	})
 	stop()
 	// serve's log names serve's flag, as its 503 does: it asked "is
 	// --stream/--bus right?", flags serve does not have.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
@@ -177,9 +178,25 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		}
 		log.Info("serving", "role", role, "last_lsn", uint64(bus.LastLSN()))
 	}
+	// /metrics without a role (a follow-only node waiting for its
+	// stream, or a role change): the node's replication metrics, so that
+	// mmsb_replication_waiting_for_stream can be scraped and alerted on.
+	// A 503 failed the scrape: the gauge was never seen set.
+	noRole := prometheus.NewRegistry()
+	noRole.MustRegister(metrics.NewBuildInfoCollector(), metrics.NewReplicationCollector(func() metrics.ReplicationStats {
+		if m := nodeMetrics.Load(); m != nil {
+			return m.Stats()
+		}
+		return metrics.ReplicationStats{LagUnknown: true}
+	}))
+	noRoleMetrics := promhttp.HandlerFor(noRole, promhttp.HandlerOpts{})
 	root := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if rs := current.Load(); rs != nil {
 			rs.handler.ServeHTTP(w, req)
+			return
+		}
+		if req.URL.Path == "/metrics" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+			noRoleMetrics.ServeHTTP(w, req)
 			return
 		}
 		if req.URL.Path == "/healthz" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +19,7 @@ import (
 // --replicate-bus is right. Before, the 503 said "no leader has created
 // it; is --replicate-bus right?" whatever was missing.
 func TestServeWaitingForBucketsSaysSo(t *testing.T) {
-	c, err := replicate.StartCluster("bucketstest", []string{t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Shutdown()
+	c := startNATS(t, "bucketstest")
 	nc, stopNC, _, err := replicate.Connect(c.URL(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -50,26 +44,11 @@ func TestServeWaitingForBucketsSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	addr, log, stop := startServe(t, "--replicate", "--follow-only", "--nats", c.URL(), "--replicate-bus", "nobuckets",
-		"--dir", filepath.Join(t.TempDir(), "f"), "--addr", "127.0.0.1:0")
-	defer stop()
+	addr, log, _ := startFollowOnlyServe(t, c, "nobuckets")
 	want := "waiting for lease bucket MMSB_LEASE_nobuckets, checkpoint bucket MMSB_CKPT_nobuckets (the stream MMSB_LOG_nobuckets exists"
-	var code int
-	var body string
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			code, body = resp.StatusCode, string(b)
-			if code == http.StatusServiceUnavailable && strings.Contains(body, "waiting") {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve never answered 503 saying it waits (last: %v %d %.300q)\n%s", err, code, body, log.String())
-		}
-	}
+	_, body := waitAnswer(t, addr, "/readyz", "503 saying it waits", log, func(code int, body string) bool {
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "waiting")
+	})
 	if !strings.Contains(body, want) || strings.Contains(body, "no leader has created") {
 		t.Errorf("503 body %q: want it to say %q, not that no leader has created the stream", body, want)
 	}

@@ -180,6 +180,83 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 	return lsn, syncFile(ckDir)
 }
 
+// reachesStream returns the newest stored checkpoint's LSN (0: none
+// stored) once it has checked that the stream continues it: the stream is
+// empty, or its first record starts at or before the LSN after the
+// checkpoint. Otherwise it returns ErrNeedBootstrap naming the LSNs that
+// are in neither and why they may be gone: the stream's limits when it
+// has any (MaxAge, MaxMsgs, MaxBytes: an operator's, MMSB sets none), else
+// a deleted checkpoint or a purge. A follower cannot start from the stored
+// state until the leader stores a checkpoint that reaches the stream: the
+// node retries meanwhile.
+//
+// Node.openFollower calls it before a bootstrap, which then writes
+// nothing. Without it, such a directory was built, found "behind the
+// stream" by the position check, emptied and built again every
+// LeaseTTL/4, downloading the whole checkpoint each time, with a line
+// that said only where the stream starts.
+//
+// The leader may store a newer checkpoint and trim the stream below it
+// between the listing and the read of the stream's first record: a gap
+// found is looked at again, with a new listing, before it is reported.
+func (r *resources) reachesStream(ctx context.Context) (mmsb.LSN, error) {
+	f := &Follower{res: r, metrics: &Metrics{}}
+	var lsn mmsb.LSN
+	for attempt := 1; ; attempt++ {
+		lsns, err := r.checkpointObjects(ctx)
+		if err != nil {
+			return 0, err
+		}
+		lsn = 0
+		if len(lsns) > 0 {
+			lsn = lsns[len(lsns)-1]
+		}
+		ictx, cancel := r.call(ctx)
+		info, err := r.stream.Info(ictx)
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("%w: stream info: %w", ErrStreamUnavailable, err)
+		}
+		if info.State.Msgs == 0 {
+			return lsn, nil
+		}
+		head, err := f.getMsg(ctx, info.State.FirstSeq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) && attempt < 8 {
+			continue // trimmed between the stream's info and the read
+		}
+		if err != nil {
+			return 0, err
+		}
+		if head.First <= lsn+1 {
+			return lsn, nil
+		}
+		if attempt < 3 {
+			continue
+		}
+		stored := fmt.Sprintf("the newest stored checkpoint is at LSN %d", lsn)
+		if lsn == 0 {
+			stored = "no checkpoint is stored"
+		}
+		why := "a stored checkpoint deleted, or the stream purged, outside MMSB"
+		c := info.Config
+		var limits []string
+		if c.MaxAge > 0 {
+			limits = append(limits, fmt.Sprintf("MaxAge %v", c.MaxAge))
+		}
+		if c.MaxMsgs > 0 {
+			limits = append(limits, fmt.Sprintf("MaxMsgs %d", c.MaxMsgs))
+		}
+		if c.MaxBytes > 0 {
+			limits = append(limits, fmt.Sprintf("MaxBytes %d", c.MaxBytes))
+		}
+		if len(limits) > 0 {
+			why = fmt.Sprintf("the stream %s drops records by its limits, %s (MMSB sets none)", r.cfg.StreamName(), strings.Join(limits, ", "))
+		}
+		return 0, fmt.Errorf("%w: %s and the stream's first record starts at LSN %d: LSN %d..%d are in neither (%s); a follower can start from the stored state only once the leader stores a checkpoint at LSN %d or later",
+			ErrNeedBootstrap, stored, head.First, lsn+1, head.First-1, why, head.First-1)
+	}
+}
+
 func syncFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {

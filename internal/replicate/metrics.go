@@ -24,7 +24,7 @@ type Metrics struct {
 	RecordsPublished atomic.Uint64 // mmsb_replication_published_records_total
 	RecordsApplied   atomic.Uint64 // mmsb_replication_applied_records_total
 	StreamRetries    atomic.Uint64 // mmsb_replication_stream_retries_total: spells of following that ended with ErrStreamUnavailable and were retried
-	WaitingForStream atomic.Bool   // a follow-only node waits for its stream or buckets to be made by a leader (Node.Run creates none): waiting_for_stream=1 in the status line
+	WaitingForStream atomic.Bool   // a follow-only node waits for its stream or buckets to be made by a leader (Node.Run creates none): waiting_for_stream=1 in the status line, mmsb_replication_waiting_for_stream
 
 	publishOnce sync.Once
 	publish     *metric.Histogram // mmsb_replication_publish_duration_seconds: publish to stream acknowledgement
@@ -54,6 +54,7 @@ func (m *Metrics) Stats() metrics.ReplicationStats {
 		RecordsPublished: m.RecordsPublished.Load(),
 		RecordsApplied:   m.RecordsApplied.Load(),
 		StreamRetries:    m.StreamRetries.Load(),
+		WaitingForStream: m.WaitingForStream.Load(),
 		PublishLatency:   mmsb.Histogram{Bounds: h.Bounds, Counts: h.Counts, Count: h.Count, Sum: h.Sum},
 	}
 }

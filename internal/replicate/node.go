@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,6 +55,11 @@ type NodeConfig struct {
 	// taking it: a leader that was paused right after its last lease check,
 	// so that only the stream's fence can stop it.
 	noLeaseCheck bool
+	// beforeBootstrap (tests only), when set, is called by openFollower
+	// with the directory's lock held, after it found the directory
+	// empty and before it bootstraps into it: a node paused there holds
+	// what a second node on the same directory must not pass.
+	beforeBootstrap func()
 	// Logf, when set, receives one line per role change and per error that
 	// ends a role (an error that ends role after role with the same text is
 	// logged once, then at most once a minute with the count of the others).
@@ -380,22 +386,61 @@ func (n *Node) busOptions() mmsb.Options {
 // openFollower opens the bus as a follower positioned in the stream,
 // rebuilding the directory from the stored checkpoint when it is empty,
 // behind the stream's trimmed start, or diverged.
+//
+// The directory's lock (the bus's DIR/LOCK) is held while it is looked at
+// and changed: from the check for state through the bootstrap, and while
+// a directory is emptied or set aside. Taken only by mmsb.Open, two nodes
+// started at once on one empty directory both found it empty and both
+// downloaded the checkpoint into the same temporary file (each removing
+// the other's part first), and the one that lost the race to Open stopped
+// only after that. Now the second is refused (mmsb.ErrLocked) before it
+// changes anything. The lock is let go just before Open takes it again
+// (a flock: a second one in this process would be refused too); a node
+// that takes it in between finds the bootstrap done, and whichever of the
+// two then opens second is refused.
 func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 	for attempt := 0; ; attempt++ {
 		rebuilt, from := false, mmsb.LSN(0)
+		lk, err := n.lockDir()
+		if err != nil {
+			return nil, nil, err
+		}
 		if !hasState(n.cfg.Dir) {
+			if n.cfg.beforeBootstrap != nil {
+				n.cfg.beforeBootstrap()
+			}
 			bctx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
-			lsn, err := bootstrap(bctx, n.res, n.cfg.Dir)
+			_, err := n.res.reachesStream(bctx)
+			lsn := mmsb.LSN(0)
+			if err == nil {
+				lsn, err = bootstrap(bctx, n.res, n.cfg.Dir)
+			}
 			cancel()
 			if err != nil {
+				_ = lk.Close() // a lock: nothing written to lose
 				return nil, nil, err
 			}
 			rebuilt, from = true, lsn
 		}
+		_ = lk.Close() // a lock: nothing written to lose
 		o := n.busOptions()
 		o.Follower = true
 		bus, err := mmsb.Open(n.cfg.Dir, &o)
 		if err != nil {
+			if rebuilt && from > 0 && errors.Is(err, mmsb.ErrCorruption) {
+				// The directory holds only the stored checkpoint just
+				// downloaded (whole: its digest matched), which does
+				// not load: the object is damaged, or not a
+				// checkpoint. Kept, the directory counted as a bus and
+				// every later cycle failed to open it, for ever, even
+				// once the leader had stored a sound newer checkpoint.
+				// Emptied, the next cycle bootstraps again.
+				if rerr := n.changeDir(func() error { return removeBusFiles(n.cfg.Dir) }); rerr != nil {
+					return nil, nil, rerr
+				}
+				return nil, nil, fmt.Errorf("replicate: the stored checkpoint at LSN %d (object %s in %s) does not load; emptied %s to bootstrap again: %w",
+					from, ckptObjectName(from), n.res.cfg.CheckpointBucket(), n.cfg.Dir, err)
+			}
 			return nil, nil, err
 		}
 		f := newFollower(bus, n.res, &n.Metrics)
@@ -410,25 +455,60 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			return bus, f, nil
 		}
 		_ = bus.Close()
-		if rebuilt && (errors.Is(err, ErrDiverged) || errors.Is(err, ErrNeedBootstrap)) {
-			// A directory just rebuilt from the stored checkpoint holds
-			// nothing of its own: it is emptied, not set aside, so that
-			// the next cycle bootstraps again. Set aside, every cycle
-			// left one more copy of the checkpoint beside the directory
-			// (16 in 15 s with a 3 s lease) while the stream's head was
-			// beyond the newest checkpoint.
-			if rerr := removeBusFiles(n.cfg.Dir); rerr != nil {
-				return nil, nil, rerr
+		rebuild := errors.Is(err, ErrDiverged) || errors.Is(err, ErrNeedBootstrap)
+		if !rebuild || !rebuilt && attempt > 0 {
+			return nil, nil, err
+		}
+		// The directory is emptied or set aside under its lock again: a
+		// writer that opened it since the Close above keeps its files.
+		if err := n.changeDir(func() error {
+			if rebuilt {
+				// A directory just rebuilt from the stored checkpoint
+				// holds nothing of its own: it is emptied, not set
+				// aside, so that the next cycle bootstraps again. Set
+				// aside, every cycle left one more copy of the
+				// checkpoint beside the directory (16 in 15 s with a
+				// 3 s lease) while the stream's head was beyond the
+				// newest checkpoint.
+				return removeBusFiles(n.cfg.Dir)
 			}
+			return n.setAside(err)
+		}); err != nil {
 			return nil, nil, err
 		}
-		if attempt > 0 || !errors.Is(err, ErrDiverged) && !errors.Is(err, ErrNeedBootstrap) {
-			return nil, nil, err
-		}
-		if err := n.setAside(err); err != nil {
+		if rebuilt {
 			return nil, nil, err
 		}
 	}
+}
+
+// lockDir takes the directory's lock, the one its bus takes (DIR/LOCK):
+// mmsb.ErrLocked, naming the directory, while another writer holds it.
+func (n *Node) lockDir() (io.Closer, error) {
+	fs := vfs.Default
+	if o := n.cfg.BusOptions; o != nil && o.FS != nil {
+		fs = o.FS
+	}
+	// Made as Open makes it: a directory removed under a running node
+	// is made again, not refused for a missing LOCK's parent.
+	if err := vfs.MkdirAllAndSync(fs, n.cfg.Dir); err != nil {
+		return nil, fmt.Errorf("replicate: directory %s: %w", n.cfg.Dir, err)
+	}
+	lk, err := fs.Lock(fs.Join(n.cfg.Dir, "LOCK"))
+	if err != nil {
+		return nil, fmt.Errorf("replicate: directory %s: %w", n.cfg.Dir, err)
+	}
+	return lk, nil
+}
+
+// changeDir runs change with the directory's lock held (lockDir).
+func (n *Node) changeDir(change func() error) error {
+	lk, err := n.lockDir()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lk.Close() }() // a lock: nothing written to lose
+	return change()
 }
 
 // busDirs are the subdirectories of a bus directory that hold its state.
@@ -573,13 +653,9 @@ func (n *Node) awaitResources(ctx context.Context) error {
 	// stream appears; two follow-only nodes given one directory both
 	// waited, then both began to bootstrap into it. Released before the
 	// bus opens.
-	fs := vfs.Default
-	if o := n.cfg.BusOptions; o != nil && o.FS != nil {
-		fs = o.FS
-	}
-	lk, err := fs.Lock(fs.Join(n.cfg.Dir, "LOCK"))
+	lk, err := n.lockDir()
 	if err != nil {
-		return fmt.Errorf("replicate: directory %s: %w", n.cfg.Dir, err)
+		return err
 	}
 	defer func() { _ = lk.Close() }() // a lock: nothing written to lose
 	// Set before WaitingForStream and cleared after it (defers run last
@@ -837,9 +913,27 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 		if n.cfg.CheckpointEvery > 0 {
 			if p := n.Metrics.RecordsPublished.Load(); p-archived >= uint64(n.cfg.CheckpointEvery) {
 				archived = p
+				// A lease lost meanwhile ends the upload: the role
+				// ends at once, not when the upload does (up to
+				// 10 × AckTimeout later), Leader() returning a bus
+				// whose commits all failed until then.
 				actx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
+				uploaded := make(chan struct{})
+				go func() {
+					select {
+					case <-lost: // nil (never) without a lease check
+						cancel()
+					case <-uploaded:
+					}
+				}()
 				_, err := archiveCheckpoint(actx, n.res, bus, pub)
+				close(uploaded)
 				cancel()
+				select {
+				case <-lost:
+					return ErrLeaseLost
+				default:
+				}
 				if err != nil && ctx.Err() == nil {
 					return err
 				}
