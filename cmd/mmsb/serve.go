@@ -27,23 +27,24 @@ import (
 func init() { registerCommand(func(a *app) *cobra.Command { return a.serveCmd() }) }
 
 type serveOptions struct {
-	dir, addr, sync                 string
-	ticks, timeout, shutdownTimeout time.Duration
-	tokenFile                       string
-	tlsCert, tlsKey, clientCA       string
-	insecure, demo                  bool
-	maxRequestBytes                 int
-	maxStreams, watchQueue          int
-	maxWatchers                     int
-	maxAsOfReads                    int
-	maxLogQueries                   int
-	maxConns                        int
-	allowedHosts                    []string
-	gzipMinBytes                    int
-	logLevel, logFormat             string
-	shared, sharedGroup             bool
-	shmDir                          string
-	replica                         replicaOptions // --replicate and its flags (serve_replicate.go)
+	dir, addr, sync                   string
+	ticks, timeout, shutdownTimeout   time.Duration
+	tokenFile                         string
+	tlsCert, tlsKey, clientCA         string
+	insecure, demo                    bool
+	maxRequestBytes                   int
+	maxStreams, watchQueue            int
+	maxWatchers                       int
+	maxAsOfReads                      int
+	maxLogQueries                     int
+	maxConns, maxConnsPerClient       int
+	maxRequests, maxRequestsPerClient int
+	allowedHosts                      []string
+	gzipMinBytes                      int
+	logLevel, logFormat               string
+	shared, sharedGroup               bool
+	shmDir                            string
+	replica                           replicaOptions // --replicate and its flags (serve_replicate.go)
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -93,6 +94,9 @@ few hundred pages, derived pages and a ticking writer.`,
 	intVar(f, &o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest request message accepted")
 	intVar(f, &o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
 	intVar(f, &o.maxConns, "max-conns", server.DefaultMaxConns, "open connections; one more is closed at once, unanswered")
+	intVar(f, &o.maxConnsPerClient, "max-conns-per-client", server.DefaultMaxConnsPerClient, "open connections from one client (an IPv4 address, an IPv6 /64); one more is closed at once, unanswered (0: no per-client bound, behind a proxy)")
+	intVar(f, &o.maxRequests, "max-requests", server.DefaultMaxRequests, "requests in flight over all connections, streams included, until their answer is read; the next is refused (503, resource_exhausted)")
+	intVar(f, &o.maxRequestsPerClient, "max-requests-per-client", server.DefaultMaxRequestsPerClient, "requests in flight from one client (as --max-conns-per-client), streams included; the next is refused (503, resource_exhausted; 0: no per-client bound, behind a proxy)")
 	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "without authentication: host names, besides localhost, IP addresses and --addr's host, that requests may address (comma-separated; * allows any); others get 403 (DNS rebinding guard)")
 	intVar(f, &o.gzipMinBytes, "gzip-min-bytes", 0, "gzip response messages of at least this many bytes for clients that accept it (0: never)")
 	intVar(f, &o.watchQueue, "watch-queue", 256, "per-watcher queue, in batches of changes, before a slow watcher is demoted")
@@ -118,6 +122,7 @@ const (
 	maxServeRequestBytes = 1 << 30
 	maxServeStreams      = 1 << 16
 	maxServeConns        = 1 << 20
+	maxServeRequests     = 1 << 20
 	maxServeWatchQueue   = server.MaxWatchQueue
 	maxServeWatchers     = 1 << 20
 	maxServeAsOfReads    = 1 << 10
@@ -134,6 +139,7 @@ func (o *serveOptions) checkLimits() error {
 		{"--max-request-bytes", o.maxRequestBytes, maxServeRequestBytes},
 		{"--max-streams", o.maxStreams, maxServeStreams},
 		{"--max-conns", o.maxConns, maxServeConns},
+		{"--max-requests", o.maxRequests, maxServeRequests},
 		{"--watch-queue", o.watchQueue, maxServeWatchQueue},
 		{"--max-watchers", o.maxWatchers, maxServeWatchers},
 		{"--max-asof-reads", o.maxAsOfReads, maxServeAsOfReads},
@@ -141,6 +147,19 @@ func (o *serveOptions) checkLimits() error {
 	} {
 		if l.v < 1 || l.v > l.max {
 			return usageErr("%s must be in 1..%d, got %d", l.flag, l.max, l.v)
+		}
+	}
+	// The per-client bounds may be 0: none (behind a proxy every client
+	// has the proxy's address).
+	for _, l := range []struct {
+		flag   string
+		v, max int
+	}{
+		{"--max-conns-per-client", o.maxConnsPerClient, maxServeConns},
+		{"--max-requests-per-client", o.maxRequestsPerClient, maxServeRequests},
+	} {
+		if l.v < 0 || l.v > l.max {
+			return usageErr("%s must be in 0..%d (0: no per-client bound), got %d", l.flag, l.max, l.v)
 		}
 	}
 	for _, d := range []struct {
@@ -363,7 +382,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if o.clientCA != "" {
 		root = server.ClientCertMiddleware(mux)
 	}
-	hs := server.NewHTTPServer(o.hostGuard(root, auth != nil), o.maxStreams, log)
+	hs := server.NewHTTPServer(o.frontDoor(root, auth != nil, log), o.maxStreams, log)
 	hs.TLSConfig = tlsCfg
 
 	ticks := o.ticks
@@ -452,15 +471,23 @@ func (o *serveOptions) hostGuard(h http.Handler, authenticated bool) http.Handle
 	return server.HostGuard(h, o.addr, o.allowedHosts)
 }
 
+// frontDoor is what serve puts before every handler it mounts: the
+// request bounds (--max-requests, --max-requests-per-client), outermost
+// so that every request counts, refused ones included, and hostGuard.
+func (o *serveOptions) frontDoor(h http.Handler, authenticated bool, log *slog.Logger) http.Handler {
+	return server.LimitRequests(o.hostGuard(h, authenticated), o.maxRequests, o.maxRequestsPerClient, log)
+}
+
 // listen opens the --addr listener, holding at most --max-conns
-// connections open (counted before TLS: one refused costs no handshake),
-// wrapped in TLS when tlsCfg is set.
+// connections open, and --max-conns-per-client from one client (counted
+// before TLS: one refused costs no handshake), wrapped in TLS when tlsCfg
+// is set.
 func (o *serveOptions) listen(tlsCfg *tls.Config, log *slog.Logger) (net.Listener, error) {
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return nil, fmt.Errorf("--addr %s: %w", o.addr, err)
 	}
-	ln = server.LimitConns(ln, o.maxConns, log)
+	ln = server.LimitConns(ln, o.maxConns, o.maxConnsPerClient, log)
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}

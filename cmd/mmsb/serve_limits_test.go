@@ -29,6 +29,9 @@ func TestServeLimitsNamed(t *testing.T) {
 		{[]string{"--shutdown-timeout", "-2s"}, "--shutdown-timeout must not be negative, got -2s"},
 		{[]string{"--gzip-min-bytes", "-1"}, "--gzip-min-bytes must not be negative, got -1"},
 		{[]string{"--max-conns", "0"}, "--max-conns must be in 1..1048576, got 0"},
+		{[]string{"--max-conns-per-client", "-1"}, "--max-conns-per-client must be in 0..1048576 (0: no per-client bound), got -1"},
+		{[]string{"--max-requests", "0"}, "--max-requests must be in 1..1048576, got 0"},
+		{[]string{"--max-requests-per-client", "2000000"}, "--max-requests-per-client must be in 0..1048576 (0: no per-client bound), got 2000000"},
 		{[]string{"--allowed-hosts", "dev.example:7070"}, `--allowed-hosts entry "dev.example:7070" is no host name`},
 	}
 	for _, tc := range tests {

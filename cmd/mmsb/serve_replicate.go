@@ -238,7 +238,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- node.Run(nodeCtx) }()
 
-	hs := server.NewHTTPServer(o.hostGuard(root, auth != nil), o.maxStreams, log)
+	hs := server.NewHTTPServer(o.frontDoor(root, auth != nil, log), o.maxStreams, log)
 	hs.TLSConfig = tlsCfg
 	log.Info("listening", "addr", ln.Addr().String(), "dir", o.dir, "replicate", true, "bus", r.bus,
 		"replicas", r.replicas, "follow_only", r.followOnly, "tls", tlsCfg != nil, "auth", auth != nil)

@@ -14,7 +14,7 @@ import (
 // orchestrator back to back, a core busy on an idle bus. 0 (off) and
 // 1ms stay accepted.
 func TestServeTicksBelowMinimum(t *testing.T) {
-	ok := serveOptions{maxRequestBytes: 1, maxStreams: 1, maxConns: 1, watchQueue: 1, maxWatchers: 1, maxAsOfReads: 1, maxLogQueries: 1}
+	ok := serveOptions{maxRequestBytes: 1, maxStreams: 1, maxConns: 1, maxRequests: 1, watchQueue: 1, maxWatchers: 1, maxAsOfReads: 1, maxLogQueries: 1}
 	for _, v := range []time.Duration{0, time.Millisecond, 16 * time.Millisecond} {
 		o := ok
 		o.ticks = v

@@ -39,6 +39,21 @@ func SetStatsHook(s *Server, hashing func()) { s.hooks.statsHashing = hashing }
 // it closed a connection beyond its bound.
 func SetConnRefusedHook(ln any, refused func()) { ln.(*limitListener).refused = refused }
 
+// CountLoopbackClients makes a LimitConns listener or a LimitRequests
+// handler bound loopback clients per client too (they are exempt), so
+// that tests can use 127.0.0.1 and 127.0.0.2 as two clients. Set before
+// it serves.
+func CountLoopbackClients(limited any) {
+	switch l := limited.(type) {
+	case *limitListener:
+		l.countLoopback = true
+	case *requestLimit:
+		l.countLoopback = true
+	default:
+		panic("CountLoopbackClients: not a LimitConns listener or a LimitRequests handler")
+	}
+}
+
 // SetStatsWaitingHook sets the function a Stats call asking for the
 // state hash calls when another one holds the hash slot.
 func SetStatsWaitingHook(s *Server, waiting func()) { s.hooks.statsWaiting = waiting }

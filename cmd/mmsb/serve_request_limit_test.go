@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeRequestLimit: serve puts --max-requests in front of every
+// handler: with --max-requests 1 and one request held (its body not yet
+// sent), /healthz is answered 503 naming the flag and the bound; once the
+// held request's connection closes, /healthz answers ok again (the
+// control). Until 2026-12-06 serve had no bound on requests in flight
+// but --max-conns x --max-streams.
+func TestServeRequestLimit(t *testing.T) {
+	addr, _, _ := startServe(t, "--addr", "127.0.0.1:0", "--max-requests", "1")
+	held, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	fmt.Fprintf(held, "POST /mmsb.v1.BusService/Stats HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr)
+	healthz := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(30 * time.Second) // failure bounds, not timing assertions
+	for {
+		code, body := healthz()
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "--max-requests 1") && strings.Contains(body, "resource_exhausted") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz with one request held and --max-requests 1: %d %q; want 503 naming --max-requests 1", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = held.Close()
+	for {
+		code, body := healthz()
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("/healthz once the held request's connection closed: %d %q; want 200", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,187 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultMaxRequests is the default of LimitRequests's server-wide
+// bound (mmsb serve --max-requests): above the default --max-watchers
+// (4,096) and the other streams' bounds together, so that it refuses
+// nothing they admit, while bounding what answers nobody reads can hold
+// to about 1 GB at /metrics's 120 KB each (it was --max-conns x
+// --max-streams, 512,000 answers, tens of gigabytes).
+const DefaultMaxRequests = 8192
+
+// DefaultMaxRequestsPerClient is the default of LimitRequests's
+// per-client bound (mmsb serve --max-requests-per-client): a client's
+// calls and streams in flight, hundreds of watches from one process
+// included, fit; one address alone holds at most 1/32 of
+// DefaultMaxRequests, as with connections (DefaultMaxConnsPerClient).
+const DefaultMaxRequestsPerClient = 256
+
+// RefusalWriteGrace is how long a refusal of LimitRequests may take to
+// be written: a client that reads no answers must not hold the refusal's
+// goroutine and its stream either (its stream is reset then).
+const RefusalWriteGrace = StreamEndGrace
+
+// LimitRequests returns h serving at most maxRequests requests at once
+// (0: DefaultMaxRequests), and at most maxPerClient from one client
+// (ClientKey of the request's remote address; 0: no per-client bound,
+// for a server behind a proxy; loopback addresses are not bounded per
+// client, as in LimitConns). Every request counts, from its start to
+// the end of its answer, streams (watches, log queries, the inspector's)
+// included. One beyond either bound is answered at once, without calling
+// h: 503 with a Connect error (JSON, code resource_exhausted) naming the
+// bound and its flag, written within RefusalWriteGrace (else its stream
+// is reset); an HTTP/1.1 connection is closed after it. Refusals are
+// logged at Warn at most once a minute, with the count of those not
+// logged.
+//
+// Each request in flight holds a goroutine and whatever its answer holds
+// until the client reads it: a client with no credential at all that
+// opened --max-conns HTTP/2 connections with --max-streams requests on
+// each and read none of the answers held about 120 KB per /metrics
+// request (docs/security.md), tens of gigabytes at the defaults; the
+// bounds make that maxRequests answers, and one client's share
+// maxPerClient (TestLimitRequests, TestUnreadAnswersBounded).
+func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logger) http.Handler {
+	if maxRequests <= 0 {
+		maxRequests = DefaultMaxRequests
+	}
+	if maxPerClient < 0 {
+		maxPerClient = 0
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	l := &requestLimit{h: h, max: maxRequests, perClient: maxPerClient, clients: map[string]int{},
+		log: refusalLog{log: log, every: refusalLogEvery}}
+	return l
+}
+
+// refusalLogEvery is how often at most a request refusal is logged.
+const refusalLogEvery = time.Minute
+
+type requestLimit struct {
+	h             http.Handler
+	max           int
+	perClient     int  // 0: none
+	countLoopback bool // tests: bound loopback clients too
+
+	mu      sync.Mutex
+	n       int            // requests in flight
+	clients map[string]int // in flight per ClientKey (with perClient only)
+
+	log refusalLog
+}
+
+func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key, bounded := "", false
+	if l.perClient > 0 {
+		key, bounded = boundedClient(r.RemoteAddr, l.countLoopback)
+	}
+	if flag, bound := l.take(key, bounded); flag != "" {
+		l.refuse(w, r, key, flag, bound)
+		return
+	}
+	defer l.release(key, bounded)
+	l.h.ServeHTTP(w, r)
+}
+
+// take counts one more request of client key, or names the flag and
+// the value of the bound it would pass.
+func (l *requestLimit) take(key string, bounded bool) (flag string, bound int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n >= l.max {
+		return "--max-requests", l.max
+	}
+	if bounded {
+		if l.clients[key] >= l.perClient {
+			return "--max-requests-per-client", l.perClient
+		}
+		l.clients[key]++
+	}
+	l.n++
+	return "", 0
+}
+
+func (l *requestLimit) release(key string, bounded bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n--
+	if bounded {
+		if l.clients[key]--; l.clients[key] <= 0 {
+			delete(l.clients, key) // the clients with requests in flight, no more
+		}
+	}
+}
+
+func (l *requestLimit) refuse(w http.ResponseWriter, r *http.Request, key, flag string, bound int) {
+	var msg string
+	if flag == "--max-requests" {
+		msg = fmt.Sprintf("server busy: %d requests are in flight, the most this server answers at once (%s %d); retry later", bound, flag, bound)
+	} else {
+		msg = fmt.Sprintf("too many requests in flight from your address (%s): at most %d at once (%s %d); read or cancel the answers you asked for, then retry", key, bound, flag, bound)
+	}
+	l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute",
+		"bound", flag, "max", bound, "client", ClientKey(r.RemoteAddr), "path", loggedPath(r.URL.Path))
+	// A refusal nobody reads (a stream whose window the client keeps
+	// shut) is reset after the grace instead of holding this goroutine.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(RefusalWriteGrace))
+	if r.ProtoMajor < 2 {
+		// The write deadline stays on an HTTP/1.1 connection for its
+		// next requests (the server sets none of its own), where it would
+		// cut a watch: the connection ends with this answer.
+		w.Header().Set("Connection", "close")
+	}
+	body, _ := json.Marshal(struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{"resource_exhausted", msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(body)
+}
+
+// loggedPath is a request's path for the log, cut to 256 bytes: it is
+// the client's, up to the header's 64 KiB.
+func loggedPath(p string) string {
+	if len(p) <= 256 {
+		return p
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", strings.ToValidUTF8(p[:256], ""), len(p))
+}
+
+// refusalLog logs refusals at Warn, at most one line per every, with
+// the count of those not logged since the last one.
+type refusalLog struct {
+	log   *slog.Logger
+	every time.Duration
+
+	mu       sync.Mutex
+	loggedAt time.Time
+	unlogged int
+}
+
+func (l *refusalLog) warn(msg string, attrs ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if !l.loggedAt.IsZero() && now.Sub(l.loggedAt) < l.every {
+		l.unlogged++
+		l.mu.Unlock()
+		return
+	}
+	l.loggedAt = now
+	unlogged := l.unlogged
+	l.unlogged = 0
+	l.mu.Unlock()
+	l.log.Warn(msg, append(attrs, "refused_unlogged", unlogged)...)
+}
