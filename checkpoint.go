@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
@@ -1339,37 +1340,49 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		return checkpointErr(err)
 	}
 	removed := 0
-	usable := list[:0]
+	kept := list[:0] // the readable checkpoints retained, newest first
 	for _, c := range list {
-		if c.Path == info.Path {
+		mine := c.Path == info.Path
+		if mine {
 			info.Bytes = c.Size
 			delete(e.unloadable, c.Path) // replaced by the one just written
 		}
-		if e.unloadable[c.Path] {
-			// A checkpoint recovery could not load is no fallback: counted
+		var why string
+		switch {
+		case mine:
+			// Retained even should it fail to open now: it was just
+			// written, so its Info.Err can only be a passing failure.
+		case e.unloadable[c.Path] || notCheckpointFile(c.Err):
+			// A checkpoint recovery could not load, or a name that holds
+			// no file (a dangling link, a directory or pipe put under a
+			// checkpoint's name after Open), is no fallback: counted
 			// among the retained ones, it would displace the good older
 			// checkpoint and let the log be trimmed up to its own LSN,
-			// leaving one loadable checkpoint. The new checkpoint covers
-			// everything it held.
+			// leaving one loadable checkpoint
+			// (TestSkippedCheckpointNotRetained,
+			// TestPruneSkipsUnreadableCheckpoint). The new checkpoint
+			// covers everything it held.
+			why = "unloadable"
+		case len(kept) >= keep:
+			why = "old"
+		case c.Err != nil:
+			// A file that cannot be opened now for a reason that may
+			// pass (no permission, too many open files, an I/O error):
+			// not counted among the retained ones, for the same reason,
+			// but not removed either while it is newer than they are.
+			continue
+		}
+		if why != "" {
 			if err := checkpoint.Remove(e.fs, c.Path, e.closeBegun); err != nil {
-				return fmt.Errorf("mmsb: checkpoint: remove unloadable %s: %w", c.Path, err)
+				return fmt.Errorf("mmsb: checkpoint: remove %s %s: %w", why, c.Path, err)
 			}
 			delete(e.unloadable, c.Path)
 			removed++
 			continue
 		}
-		usable = append(usable, c)
+		kept = append(kept, c)
 	}
-	list = usable
-	if len(list) > keep {
-		removed += len(list) - keep
-		for _, c := range list[keep:] {
-			if err := checkpoint.Remove(e.fs, c.Path, e.closeBegun); err != nil {
-				return fmt.Errorf("mmsb: checkpoint: remove old %s: %w", c.Path, err)
-			}
-		}
-		list = list[:keep]
-	}
+	list = kept
 	if removed > 0 {
 		// The log may be trimmed only once the removals are durable: a
 		// power failure would otherwise bring a removed checkpoint back
@@ -1397,6 +1410,14 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		debug.FreeOSMemory()
 	}
 	return nil
+}
+
+// notCheckpointFile reports whether err, a listed checkpoint's Info.Err,
+// says that its name holds no file at all: a dangling link, a directory, a
+// named pipe (vfs.ErrNotRegular on the OS filesystem, EISDIR from
+// vfs.MemFS), or nothing any more.
+func notCheckpointFile(err error) bool {
+	return err != nil && (errors.Is(err, vfs.ErrNotRegular) || errors.Is(err, syscall.EISDIR) || vfs.IsNotExist(err))
 }
 
 // loadCheckpoint loads a checkpoint into the (empty) state.

@@ -3,6 +3,7 @@ package tlog
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -243,6 +244,19 @@ func (l *Log) fail(op, path string, err error) error {
 	return l.err
 }
 
+// writeFull writes b to f and takes a write that returns n < len(b) with
+// no error for a failed one. io.Writer's contract forbids that, but a
+// caller's own vfs.FS could break it, and then the rest of b would be
+// lost unnoticed: records counted as written (and commits acknowledged)
+// that no recovery finds, or a header missing its end.
+func writeFull(f vfs.File, b []byte) (int, error) {
+	n, err := f.Write(b)
+	if err == nil && n < len(b) {
+		err = fmt.Errorf("%w: %d of %d bytes written", io.ErrShortWrite, n, len(b))
+	}
+	return n, err
+}
+
 func (l *Log) activePath() string {
 	if len(l.segs) == 0 {
 		return l.dir
@@ -362,7 +376,7 @@ func (l *Log) flushLocked(ctx context.Context, target base.LSN, needSync bool) e
 		writes, syncs, wrote := 0, 0, 0
 		if len(buf) > 0 {
 			writes++
-			wrote, err = f.Write(buf)
+			wrote, err = writeFull(f, buf)
 			l.observeGroup(recs)
 		}
 		if err == nil && needSync {
@@ -452,7 +466,7 @@ func (l *Log) createSegment(first base.LSN) error {
 	}
 	var hdr [SegmentHeaderSize]byte
 	l.stats.Writes++
-	n, err := f.Write(appendSegmentHeader(hdr[:0], first))
+	n, err := writeFull(f, appendSegmentHeader(hdr[:0], first))
 	l.stats.WriteBytes += uint64(n)
 	if err != nil {
 		_ = f.Close() // already failing or read-only: the error above is the one to report
@@ -485,7 +499,7 @@ func (l *Log) rotate(first base.LSN) error {
 	path := l.activePath()
 	if len(l.buf) > 0 {
 		l.stats.Writes++
-		n, err := l.f.Write(l.buf)
+		n, err := writeFull(l.f, l.buf)
 		l.stats.WriteBytes += uint64(n)
 		l.observeGroup(l.bufRecs)
 		if err != nil {

@@ -157,7 +157,7 @@ func WriteMode(fs vfs.FS, ckDir string, m Mode) error {
 	if err != nil {
 		return fmt.Errorf("tlog: create %s: %w", tmp, err)
 	}
-	if _, err := f.Write(encodeMode(m)); err != nil {
+	if _, err := writeFull(f, encodeMode(m)); err != nil {
 		_ = f.Close() // the write error is the one to report
 		return fmt.Errorf("tlog: write %s: %w", tmp, err)
 	}
@@ -283,7 +283,7 @@ func rewriteHeader(fs vfs.FS, seg segment) error {
 		_ = f.Close() // the truncate error is the one to report
 		return fmt.Errorf("tlog: truncate %s: %w", seg.path, err)
 	}
-	if _, err := f.Write(appendSegmentHeader(hdr[:0], seg.first)); err != nil {
+	if _, err := writeFull(f, appendSegmentHeader(hdr[:0], seg.first)); err != nil {
 		_ = f.Close() // the write error is the one to report
 		return fmt.Errorf("tlog: write header of %s: %w", seg.path, err)
 	}
