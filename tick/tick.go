@@ -236,7 +236,13 @@ type Orchestrator struct {
 	opts  Options
 	queue *intakeQueue
 
-	tickMu sync.Mutex // serialises ticks and flushes; guards the fields below
+	// tickMu serialises ticks and flushes and guards the fields below: a
+	// mutex made of a channel of one slot (send locks, receive unlocks),
+	// so that a Tick or FlushPropagation waiting for the one running waits
+	// only until its context ends (lockTick). With a sync.Mutex, a flush
+	// with a deadline waited for ever behind a tick held by a blocking
+	// subscriber nobody read (TestTickWaitEndsWithItsContext).
+	tickMu chan struct{}
 	tick   uint64
 	batch  intakeBatch
 	kept   int // batch.ds[keptAt:keptAt+kept] are deltas an earlier tick could not commit
@@ -303,7 +309,7 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 	if o.MetricsWindow == 0 {
 		o.MetricsWindow = DefaultMetricsWindow
 	}
-	or := &Orchestrator{bus: e, opts: o, queue: newIntakeQueue(o.QueueSize), done: make(chan struct{})}
+	or := &Orchestrator{bus: e, opts: o, queue: newIntakeQueue(o.QueueSize), done: make(chan struct{}), tickMu: make(chan struct{}, 1)}
 	for i := range or.phases {
 		or.phases[i].ring = make([]time.Duration, o.MetricsWindow)
 		or.phases[i].hist = metric.New(phaseBounds)
@@ -486,7 +492,10 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // done, bus closed or failed, writes refused) keeps the drained deltas, in
 // order, ahead of the queue for the next tick (Result.Kept) and returns the
 // error. A ctx already done when Tick is called returns ctx.Err() without
-// draining. A ctx that ends while the tick's events wait for the reader of
+// draining. Ticks and flushes run one at a time: a Tick called while
+// another one (or FlushPropagation) runs waits for it only until ctx is
+// done (ctx.Err(), nothing drained) or the orchestrator closes (ErrClosed).
+// A ctx that ends while the tick's events wait for the reader of
 // a blocking subscription drops those events (counted in its Dropped)
 // instead of holding the tick: what the tick committed stays committed.
 //
@@ -497,7 +506,9 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // the pages it held back are retried next tick). The result is filled in whenever the tick ran and is
 // valid until the next tick.
 func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
-	o.tickMu.Lock()
+	if err := o.lockTick(ctx); err != nil {
+		return nil, err
+	}
 	defer o.unlockTick()
 	if o.closed.Load() {
 		return nil, errClosed
@@ -904,12 +915,15 @@ func (o *Orchestrator) Metrics() Metrics {
 
 // FlushPropagation runs a propagation wave now (the explicit flush of
 // deferred mode; harmless in immediate mode) and publishes its events under
-// the current tick number. The result is the caller's: the next tick or
+// the current tick number. Behind a running tick it waits as Tick does,
+// until ctx is done or the orchestrator closes. The result is the caller's: the next tick or
 // flush does not touch it (it returned the orchestrator's own, which the
 // next wave overwrote, under Run while the caller read it:
 // TestFlushResultOwnedByCaller).
 func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateResult, error) {
-	o.tickMu.Lock()
+	if err := o.lockTick(ctx); err != nil {
+		return nil, err
+	}
 	defer o.unlockTick()
 	if o.closed.Load() {
 		return nil, errClosed
@@ -1033,7 +1047,9 @@ func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
 // dropped: those a tick had kept, and those still in the intake queue
 // (which nothing drains once closed).
 func (o *Orchestrator) droppedByClose() int {
-	o.tickMu.Lock()
+	// Called once closed: a tick still running is held by no subscriber
+	// (Close released them), so this wait ends with it.
+	o.tickMu <- struct{}{}
 	n := o.kept + o.droppedKept // whichever side of the drop at the last unlock
 	o.unlockTick()
 	return n + o.queue.Len()
@@ -1059,7 +1075,7 @@ func (o *Orchestrator) Close() error {
 	close(o.done)
 	o.queue.close()
 	o.closeSubscriptions()
-	if o.tickMu.TryLock() {
+	if o.tryLockTick() {
 		o.unlockTick()
 	}
 	return nil
@@ -1071,12 +1087,42 @@ func (o *Orchestrator) Close() error {
 // holds the lock. The check comes after the unlock, so that a Close that
 // found the lock held while this tick had already checked is still seen.
 func (o *Orchestrator) unlockTick() {
-	o.tickMu.Unlock()
-	if o.closed.Load() && o.tickMu.TryLock() {
+	<-o.tickMu
+	if o.closed.Load() && o.tryLockTick() {
 		o.batch.reset()
 		o.droppedKept += o.kept
 		o.setKept(0)
 		o.keptAt = 0
-		o.tickMu.Unlock()
+		<-o.tickMu
+	}
+}
+
+// lockTick takes tickMu for a tick or a flush. It waits for the tick or
+// flush running only until ctx is done (returning ctx's error) or the
+// orchestrator is closed (ErrClosed): a tick can be held for long by the
+// reader of a blocking subscription, or by a slow recompute function, and
+// a caller's deadline must bound its wait. A free lock is taken whatever
+// ctx says: the caller then reports closed and done contexts as before.
+func (o *Orchestrator) lockTick(ctx context.Context) error {
+	if o.tryLockTick() {
+		return nil
+	}
+	select {
+	case o.tickMu <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-o.done:
+		return errClosed
+	}
+}
+
+// tryLockTick takes tickMu if it is free.
+func (o *Orchestrator) tryLockTick() bool {
+	select {
+	case o.tickMu <- struct{}{}:
+		return true
+	default:
+		return false
 	}
 }

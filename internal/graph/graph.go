@@ -110,6 +110,9 @@ type scratch struct {
 	list  []uint32
 	back  []uint32 // reorder: the backward set
 	pool  []uint32 // reorder: the ord values being redistributed
+	// reorder's four search stacks: forward and backward, inside the
+	// window and outside it.
+	fIn, fOut, bIn, bOut []uint32
 }
 
 // New returns an empty graph.
@@ -422,12 +425,19 @@ func (g *Graph) prepare() *scratch {
 		s.stamp = append(s.stamp, make([]uint32, n-len(s.stamp))...)
 		s.aux = append(s.aux, make([]uint32, n-len(s.aux))...)
 	}
+	s.nextGen()
+	return s
+}
+
+// nextGen starts a new traversal generation and returns it: a second one
+// lets a traversal mark nodes two ways (reorder). Caller holds smu.
+func (s *scratch) nextGen() uint32 {
 	s.gen++
 	if s.gen == 0 { // wrapped: old stamps could collide with new ones
 		clear(s.stamp)
 		s.gen = 1
 	}
-	return s
+	return s.gen
 }
 
 // RemoveEdge removes parent -> child of type t; it reports whether it existed.
@@ -589,6 +599,7 @@ func (g *Graph) MemoryBytes() int64 {
 	}
 	g.smu.Lock()
 	b += int64(cap(g.s.stamp)+cap(g.s.aux)+cap(g.s.stack)+cap(g.s.list)+cap(g.s.back)+cap(g.s.pool)) * 4
+	b += int64(cap(g.s.fIn)+cap(g.s.fOut)+cap(g.s.bIn)+cap(g.s.bOut)) * 4
 	g.smu.Unlock()
 	return b
 }

@@ -123,117 +123,185 @@ func (g *Graph) checkInsert(x, y uint32) []base.PageID {
 
 // reorder is the Pearce–Kelly step for an edge x -> y with ord[x] > ord[y].
 // Only nodes with ord in [ord[y], ord[x]] can lie on a path y ->* x or need
-// to move, so the forward search from y stops above ord[x] and the backward
-// search from x stops below ord[y]. If x is not reached, the nodes found
-// backwards (x and those that must precede it) take the smallest of the
-// found ord values and the nodes found forwards (y and those that must
-// follow it) the rest, each side keeping its internal order.
+// to move (the window): the descendants of y inside it (F) and the
+// ancestors of x inside it (B). If there is no such path, the edge is
+// accepted with whichever of three repairs is found first, the searches
+// advancing one node expansion each in turn, so that the cost is about
+// twice the cheapest:
+//   - PK: once F and B are both complete, B and F share their old
+//     values, B first, each keeping its internal order.
+//   - All descendants of y (D, F extended beyond the window) move to fresh
+//     values after every other node. This wins while a graph is being
+//     built with new-ish children under old parents whose window is
+//     crowded with ancestors of x.
+//   - All ancestors of x (A, B extended below the window) move to fresh
+//     values before every other node: the mirror image, which wins when y
+//     has many descendants inside the window and x few ancestors, as when
+//     a chain is linked up from its end (TestOrderLinearOnLargeGraphs:
+//     with only the first two, every link searched the whole chain built
+//     so far, quadratic time).
+//
+// Each search expands the nodes inside the window first, so F (B) is
+// complete as soon as no node inside the window is left to expand: the
+// descendants of a node after the window are all after it, the ancestors
+// of one before it all before it. A node found by both searches lies on a
+// path y ->* x, as does x found forwards or y backwards: the edge would
+// close a cycle, and the forward search, finished inside the window,
+// names it.
 func (g *Graph) reorder(x, y uint32) []base.PageID {
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
-	gen := s.gen
+	gf := s.gen       // stamp of the forward search (descendants of y)
+	gb := s.nextGen() // stamp of the backward search (ancestors of x)
 	lb, ub := g.ord[y], g.ord[x]
+	roomHi := uint64(math.MaxUint32 - g.ordHi) // fresh values after ordHi
+	roomLo := uint64(g.ordLo)                  // fresh values before ordLo
 
-	fwd := append(s.list[:0], y)
-	st := append(s.stack[:0], y)
-	s.stamp[y] = gen
-	for len(st) > 0 {
-		n := st[len(st)-1]
-		st = st[:len(st)-1]
-		for _, e := range g.outs(n) {
-			m := entNode(e)
-			if m == x {
-				s.aux[x] = n
-				s.list, s.stack = fwd, st
-				return g.tracePath(s, y, x)
-			}
-			if s.stamp[m] == gen || g.ord[m] > ub {
-				continue
-			}
-			s.stamp[m] = gen
-			s.aux[m] = n
-			fwd = append(fwd, m)
-			st = append(st, m)
-		}
+	fwd := append(s.list[:0], y) // descendants of y found, y first
+	bwd := append(s.back[:0], x) // ancestors of x found, x first
+	nF, nB := 1, 1               // how many of them lie in the window
+	fIn := append(s.fIn[:0], y)  // to expand, inside the window
+	fOut := s.fOut[:0]           // to expand, after it
+	bIn := append(s.bIn[:0], x)  // to expand, inside the window
+	bOut := s.bOut[:0]           // to expand, before it
+	s.stamp[y], s.stamp[x] = gf, gb
+	save := func() {
+		s.list, s.back, s.fIn, s.fOut, s.bIn, s.bOut = fwd, bwd, fIn[:0], fOut[:0], bIn[:0], bOut[:0]
 	}
-
-	// No cycle. Two ways to restore the order remain, and they race one
-	// node expansion at a time, so the cost is about twice the cheaper:
-	//  - PK: the backward search from x inside the window (ord > ord[y]);
-	//    then the backward set and fwd share their old values.
-	//  - Move all descendants of y (fwd extended beyond the window) to
-	//    fresh values after every other node. This wins when the window
-	//    is crowded with ancestors of x but y has few descendants, the
-	//    usual case while a graph is being built (y is new-ish, x old).
-	// Both searches share one stamp: the backward set holds ancestors of
-	// x, the extension descendants of y, and a node in both would lie on
-	// a path y ->* x, which the window search just ruled out.
-	nWin := len(fwd)
-	fst := append(s.pool[:0], fwd...) // extension frontier
-	bwd := append(s.back[:0], x)
-	st = append(st[:0], x)
-	s.stamp[x] = gen
-	room := uint64(math.MaxUint32 - g.ordHi)
-	for len(st) > 0 {
-		n := st[len(st)-1]
-		st = st[:len(st)-1]
-		for _, e := range g.ins(n) {
-			m := entNode(e)
-			if s.stamp[m] == gen || g.ord[m] < lb {
-				continue
-			}
-			s.stamp[m] = gen
-			bwd = append(bwd, m)
-			st = append(st, m)
+	cycle := false
+	for {
+		// One forward expansion: inside the window first; after it only
+		// while moving D is still possible, and not once a cycle is known
+		// (then only the window search goes on, to reach x).
+		n, ok := uint32(0), false
+		switch {
+		case len(fIn) > 0:
+			n, fIn, ok = fIn[len(fIn)-1], fIn[:len(fIn)-1], true
+		case cycle:
+			// Unreachable: with a path y ->* x, the window search
+			// reaches x before it runs out of nodes.
+			panic("graph: cycle found but not its path")
+		case len(fOut) > 0 && uint64(len(fwd)) <= roomHi:
+			n, fOut, ok = fOut[len(fOut)-1], fOut[:len(fOut)-1], true
 		}
-		if len(fst) == 0 || uint64(len(fwd)) > room {
-			continue // extension done (handled below) or no room at the end
-		}
-		n = fst[len(fst)-1]
-		fst = fst[:len(fst)-1]
-		for _, e := range g.outs(n) {
-			if m := entNode(e); s.stamp[m] != gen {
-				s.stamp[m] = gen
+		if ok {
+			for _, e := range g.outs(n) {
+				m := entNode(e)
+				if m == x {
+					s.aux[x] = n
+					save()
+					return g.tracePath(s, y, x)
+				}
+				switch s.stamp[m] {
+				case gf:
+					continue
+				case gb:
+					cycle = true // an ancestor of x: the window search will reach x
+				}
+				s.stamp[m] = gf
+				s.aux[m] = n
 				fwd = append(fwd, m)
-				fst = append(fst, m)
+				if g.ord[m] <= ub {
+					nF++
+					fIn = append(fIn, m)
+				} else if !cycle {
+					fOut = append(fOut, m)
+				}
 			}
 		}
-		if len(fst) == 0 && uint64(len(fwd)) <= room {
-			break
+		if cycle {
+			continue
 		}
-	}
-
-	byOrd := func(a, b uint32) int { return cmp.Compare(g.ord[a], g.ord[b]) }
-	if len(st) > 0 || (len(fst) == 0 && uint64(len(fwd)) <= room && len(fwd) <= len(bwd)) {
-		// The descendants of y are complete: append them, in order.
-		slices.SortFunc(fwd, byOrd)
-		for _, n := range fwd {
-			g.ord[n] = g.ordHi
-			g.ordHi++
+		// One backward expansion, inside the window first.
+		ok = false
+		switch {
+		case len(bIn) > 0:
+			n, bIn, ok = bIn[len(bIn)-1], bIn[:len(bIn)-1], true
+		case len(bOut) > 0 && uint64(len(bwd)) <= roomLo:
+			n, bOut, ok = bOut[len(bOut)-1], bOut[:len(bOut)-1], true
 		}
-		s.list, s.back, s.stack, s.pool = fwd, bwd, st[:0], fst
+		if ok {
+			for _, e := range g.ins(n) {
+				m := entNode(e)
+				if s.stamp[m] == gb {
+					continue
+				}
+				if s.stamp[m] == gf { // y, or a descendant of y: a cycle
+					cycle = true
+					break
+				}
+				s.stamp[m] = gb
+				bwd = append(bwd, m)
+				if g.ord[m] >= lb {
+					nB++
+					bIn = append(bIn, m)
+				} else {
+					bOut = append(bOut, m)
+				}
+			}
+		}
+		if cycle {
+			continue
+		}
+		fDone, bDone := len(fIn) == 0, len(bIn) == 0
+		dDone := fDone && len(fOut) == 0 && uint64(len(fwd)) <= roomHi
+		aDone := bDone && len(bOut) == 0 && uint64(len(bwd)) <= roomLo
+		byOrd := func(a, b uint32) int { return cmp.Compare(g.ord[a], g.ord[b]) }
+		switch {
+		case dDone && (!bDone || len(fwd) <= nB):
+			// D complete: append it, in order.
+			slices.SortFunc(fwd, byOrd)
+			for _, n := range fwd {
+				g.ord[n] = g.ordHi
+				g.ordHi++
+			}
+		case fDone && bDone:
+			// PK over the window sets (the searches may have gone past
+			// the window: leave those nodes out).
+			win := fIn[:0]
+			for _, n := range fwd {
+				if g.ord[n] <= ub {
+					win = append(win, n)
+				}
+			}
+			back := bIn[:0]
+			for _, n := range bwd {
+				if g.ord[n] >= lb {
+					back = append(back, n)
+				}
+			}
+			slices.SortFunc(back, byOrd)
+			slices.SortFunc(win, byOrd)
+			pool := s.pool[:0]
+			for _, n := range back {
+				pool = append(pool, g.ord[n])
+			}
+			for _, n := range win {
+				pool = append(pool, g.ord[n])
+			}
+			slices.Sort(pool)
+			for i, n := range back {
+				g.ord[n] = pool[i]
+			}
+			for i, n := range win {
+				g.ord[n] = pool[len(back)+i]
+			}
+			s.pool = pool
+			fIn, bIn = win, back // keep the grown capacity
+		case aDone:
+			// A complete: prepend it, in order.
+			slices.SortFunc(bwd, byOrd)
+			g.ordLo -= uint32(len(bwd))
+			for i, n := range bwd {
+				g.ord[n] = g.ordLo + uint32(i)
+			}
+		default:
+			continue
+		}
+		save()
 		return nil
 	}
-	win := fwd[:nWin]
-	slices.SortFunc(bwd, byOrd)
-	slices.SortFunc(win, byOrd)
-	pool := fst[:0]
-	for _, n := range bwd {
-		pool = append(pool, g.ord[n])
-	}
-	for _, n := range win {
-		pool = append(pool, g.ord[n])
-	}
-	slices.Sort(pool)
-	for i, n := range bwd {
-		g.ord[n] = pool[i]
-	}
-	for i, n := range win {
-		g.ord[n] = pool[len(bwd)+i]
-	}
-	s.list, s.back, s.stack, s.pool = fwd, bwd, st, pool
-	return nil
 }
 
 // verifyOrder checks the maintained order against the edges: distinct ord
