@@ -123,9 +123,32 @@ func (e *Bus) openShared() error {
 		if !errors.Is(err, page.ErrNoSpace) && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
 			return fmt.Errorf("%w: SharedDir %s is not writable: %w", ErrInvalidOption, parent, err)
 		}
+		// A SharedDir whose filesystem cannot hold the region's files
+		// (hugetlbfs refuses a 4 KiB file with EINVAL; a filesystem
+		// that cannot map files gives ENODEV; procfs refuses the mkdir
+		// with ENOENT), or whose path leaves no room for their names
+		// (ENAMETOOLONG), is the option's fault too: it was a bare
+		// errno, no sentinel of the package (TestSharedDirCannotHoldRegion).
+		if errors.Is(err, syscall.ENAMETOOLONG) {
+			return fmt.Errorf("%w: SharedDir %s: its path is too long for the region's files: %w", ErrInvalidOption, parent, err)
+		}
+		if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EOPNOTSUPP) ||
+			errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("%w: SharedDir %s cannot hold a shared region (its filesystem refused the region's files; use a tmpfs such as %s): %w",
+				ErrInvalidOption, parent, DefaultSharedDir, err)
+		}
 		return fmt.Errorf("mmsb: shared mode: %w", err)
 	}
+	// The private store's settings, which this store replaces: its memory
+	// policy and, when page memory is pre-faulted, the bound on it (the
+	// machine's memory). Without the bound a shared bus pre-faulted a
+	// create batch chunk by chunk into a tmpfs larger than the machine's
+	// memory, where a private bus refuses it before mapping anything
+	// (TestSharedCreateBeyondPhysicalMemory).
 	st.SetMemoryPolicy(e.opts.memoryPolicy())
+	if !e.opts.LazyPageMemory {
+		st.SetArenaLimit(physicalMemory())
+	}
 	e.store = st
 	e.shared = true
 	e.sharedDir = final

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -19,6 +20,14 @@ func ProcessesMapping(path string, exceptPID int) (int, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, fmt.Errorf("count processes mapping %s: %w", path, err)
+	}
+	// The kernel names a mapped file by its path with symbolic links
+	// resolved: a region under a SharedDir reached through a link (a
+	// /dev/shm that links to /run/shm, as on some distributions) was
+	// never matched, and every reader went uncounted
+	// (TestProcessesMappingThroughLink).
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
 	}
 	suffix := []byte(" " + path)
 	n := 0

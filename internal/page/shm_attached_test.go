@@ -58,3 +58,36 @@ func BenchmarkProcessesMapping(b *testing.B) {
 		b.ReportMetric(float64(len(ents)), "proc-entries")
 	}
 }
+
+// TestProcessesMappingThroughLink: a file mapped through its real path is
+// counted when named through a directory link, as a SharedDir that is (or
+// lies under) a symbolic link names it: /proc/PID/maps shows the path
+// with links resolved. Before, it was not counted (control:
+// "ProcessesMapping(.../link/mapped, -1) = 0, <nil>; want 1"), and
+// Bus.SharedReaders said 0 with readers attached.
+func TestProcessesMappingThroughLink(t *testing.T) {
+	dir := t.TempDir()
+	realDir := filepath.Join(dir, "real")
+	if err := os.Mkdir(realDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(realDir, "mapped")
+	if err := os.WriteFile(path, make([]byte, 8192), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(realDir, link); err != nil {
+		t.Fatal(err)
+	}
+	m, err := mapRO(path, -1, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unmap(m) })
+	// One scan (each reads every process's maps): the exclusion and the
+	// unmapped file are TestProcessesMapping's.
+	named := filepath.Join(link, "mapped")
+	if got, err := ProcessesMapping(named, -1); err != nil || got != 1 {
+		t.Errorf("ProcessesMapping(%s, -1) = %d, %v; want 1", named, got, err)
+	}
+}

@@ -619,12 +619,13 @@ func (s *Store) Reset() {
 	// Unmapping a whole mapping we created cannot fail short of a corrupted
 	// mapping table; there is nothing useful to do with such an error here,
 	// and the store is emptied regardless.
-	_ = s.releaseAllMemory()
+	_ = s.releaseAllMemory(false)
 }
 
 // releaseAllMemory unmaps everything and empties the store, returning the
-// first error met.
-func (s *Store) releaseAllMemory() error {
+// first error met. closing says the store is being closed rather than
+// reset (see below).
+func (s *Store) releaseAllMemory(closing bool) error {
 	var first error
 	keep := func(err error) {
 		if err != nil && first == nil {
@@ -642,8 +643,15 @@ func (s *Store) releaseAllMemory() error {
 		keep(shm.seqR.release())
 		shm.slotsReserved = 0 // the slot files are gone
 		// hdr is nil when NewShared failed to map it (Close of the
-		// half-built store).
-		if shm.hdr != nil {
+		// half-built store). Close leaves the published counts and the
+		// table as they are: readers may still be attached, and one that
+		// passed its state check just before Close and then rebuilt its
+		// index from a high-water mark of 0 reported every page missing
+		// (no such page, an empty page list) instead of the writer gone.
+		// Close has marked the region closed and releases every chunk
+		// (generation 0) anyway; only a Reset, before the region is
+		// published, needs them emptied.
+		if shm.hdr != nil && !closing {
 			// Only the entries in use: clearing the whole 16 MiB sparse
 			// table made the tmpfs allocate all of it (and, when it was
 			// full, raised SIGBUS in Close).
@@ -672,11 +680,11 @@ func (s *Store) Close() error {
 	shm := s.shm
 	if shm != nil && shm.hdr != nil {
 		// First, so that readers report the writer gone rather than
-		// seeing the table emptied below.
+		// finding the chunks released below.
 		atomic.StoreUint64(shmWord(shm.hdr, hState), ShmClosed)
 		futexWakeAll((*uint32)(unsafe.Pointer(&shm.hdr[hFutex])))
 	}
-	err := s.releaseAllMemory()
+	err := s.releaseAllMemory(true)
 	if shm != nil {
 		if e := s.closeShared(); e != nil && err == nil {
 			err = e
