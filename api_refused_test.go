@@ -159,6 +159,10 @@ func TestOptionsRefusedNamed(t *testing.T) {
 		{"Workers huge", false, Options{Workers: math.MaxInt}, []string{"Workers"}},
 		{"HistoryEntries huge", false, Options{HistoryEntries: math.MaxInt}, []string{"HistoryEntries"}},
 		{"CheckpointWriteRate tiny", true, Options{CheckpointWriteRate: 1}, []string{"CheckpointWriteRate"}},
+		// Before: accepted; every record went into a segment file of its
+		// own (a create and a directory fsync per commit).
+		{"SegmentBytes 1", true, Options{SegmentBytes: 1}, []string{"SegmentBytes 1", "at least 64"}},
+		{"SegmentBytes below the bound", false, Options{SegmentBytes: 63}, []string{"SegmentBytes 63", "at least 64"}},
 		{"Shared without dir", false, Options{Shared: true}, []string{"Shared"}},
 		{"Shared in a missing SharedDir", true, Options{Shared: true, SharedDir: "/nonexistent/mmsb"}, []string{"SharedDir"}},
 		{"Follower without log", false, Options{Follower: true, DisableLog: true}, []string{"DisableLog"}},
@@ -200,7 +204,7 @@ func TestOptionsRefusedNamed(t *testing.T) {
 		o    Options
 	}{
 		{"SegmentBytes negative", true, Options{SegmentBytes: -1}},
-		{"SegmentBytes 1", true, Options{SegmentBytes: 1}},
+		{"SegmentBytes smallest", true, Options{SegmentBytes: 64}},
 		{"SegmentBytes huge", false, Options{SegmentBytes: math.MaxInt64}},
 		{"CheckpointBytes most negative", false, Options{CheckpointBytes: math.MinInt64}},
 		{"CheckpointBytes 1", false, Options{CheckpointBytes: 1}},

@@ -129,6 +129,7 @@ func readEverything(e *Bus, id PageID, wantHash uint64, buf *[]byte) (closed boo
 	_ = e.Edges()
 	_ = e.Descendants(id)
 	_, _ = e.Binding(id)
+	_, _ = e.BindingFunc(id)
 	_ = e.Bindings()
 	_, _ = e.LastDerivation(id)
 	_ = e.Pending()
@@ -222,6 +223,7 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"Parents":        func() error { return want(len(e.Parents(derived)) == 1, "Parents changed") },
 		"Descendants":    func() error { return want(len(e.Descendants(a)) == 2, "Descendants changed") },
 		"Binding":        func() error { _, ok := e.Binding(derived); return want(ok, "Binding lost") },
+		"BindingFunc":    func() error { fn, ok := e.BindingFunc(derived); return want(ok && fn != "", "BindingFunc lost") },
 		"Bindings":       func() error { return want(len(e.Bindings()) == 1, "Bindings changed") },
 		"LastDerivation": func() error { _, ok := e.LastDerivation(derived); return want(ok, "LastDerivation lost") },
 		"Pending":        func() error { return want(e.Pending() == 0, "Pending changed") },

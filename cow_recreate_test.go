@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/delta"
-	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // TestCheckpointPagesRecreatedBetweenSteps: between a range's first step
@@ -19,15 +18,11 @@ import (
 // writes pages of the range. The checkpoint still holds exactly the state
 // at its LSN, with one worker and with two.
 func TestCheckpointPagesRecreatedBetweenSteps(t *testing.T) {
-	for _, workers := range []int{1, 2} {
-		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testCheckpointPagesRecreated(t, workers) })
-	}
+	withCheckpointWorkers(t, testCheckpointPagesRecreated)
 }
 
-func testCheckpointPagesRecreated(t *testing.T, workers int) {
-	fs := vfs.NewMem()
-	e := openT(t, "/db", &Options{FS: fs, Clock: testClock(), CheckpointBytes: -1, Workers: workers})
-	defer e.Close()
+func testCheckpointPagesRecreated(t *testing.T, e *Bus, opts *Options) {
+	fs := opts.FS
 	const small = 400
 	specs := make([]PageSpec, 0, small+2)
 	for i := 0; i < small; i++ {

@@ -20,15 +20,24 @@ import (
 // holds exactly the state at its LSN (copy on write), and recovery from it
 // reaches the live state.
 func TestCheckpointWhileCommitting(t *testing.T) {
+	withCheckpointWorkers(t, testCheckpointWhileCommitting)
+}
+
+// withCheckpointWorkers runs test as a subtest with one apply worker and
+// with two, each with a bus at /db in its own in-memory filesystem (the
+// test clock, no automatic checkpoint) and the options it was opened
+// with, to open it again.
+func withCheckpointWorkers(t *testing.T, test func(t *testing.T, e *Bus, opts *Options)) {
 	for _, workers := range []int{1, 2} {
-		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) { testCheckpointWhileCommitting(t, workers) })
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			opts := &Options{FS: vfs.NewMem(), Clock: testClock(), CheckpointBytes: -1, Workers: workers}
+			test(t, openT(t, "/db", opts), opts)
+		})
 	}
 }
 
-func testCheckpointWhileCommitting(t *testing.T, workers int) {
-	fs := vfs.NewMem()
-	opts := &Options{FS: fs, Clock: testClock(), CheckpointBytes: -1, Workers: workers}
-	e := openT(t, "/db", opts)
+func testCheckpointWhileCommitting(t *testing.T, e *Bus, opts *Options) {
+	fs := opts.FS
 	const pages = 20000
 	ids := mustCreate(t, e, pages, 1024)
 	for i := 0; i < 40; i++ { // give every page some content

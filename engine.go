@@ -62,8 +62,11 @@ func FlagNames(f uint8) string {
 	return s
 }
 
-// TypeMetaKey is the metadata key declaring a page's element type for the
-// built-in functions and the NaN/Inf invariant: "f64", "i64" or "bool".
+// TypeMetaKey is the metadata key declaring a page's element type: "f64",
+// "i64" or "bool". The validators read it (the NaN/Inf invariant and the
+// L2 distance of a replay comparison look at "f64" pages only) and the
+// inspector shows it; Bind and the built-in functions do not (a binding is
+// checked against the pages' sizes).
 const TypeMetaKey = "mmsb.type"
 
 // defaultCheckpointBytes is Options.CheckpointBytes's default.
@@ -81,7 +84,8 @@ type Options struct {
 	// ErrInvalidOption.
 	Sync SyncMode
 	// SegmentBytes is the log segment size (0 or negative: 64 MiB; 4 MiB
-	// for an in-memory bus).
+	// for an in-memory bus). A positive size below 64 bytes, too small for
+	// a segment's header and one record, is ErrInvalidOption.
 	SegmentBytes int64
 	// CheckpointBytes: take a checkpoint automatically once the log has
 	// grown this much since the last one (0: 256 MiB; negative: never).
@@ -239,13 +243,13 @@ type Options struct {
 // (""/0: from LSN 1), and SkippedCheckpoint which checkpoints it passed
 // over because they did not load.
 type Recovery struct {
-	Checkpoint        string   // checkpoint loaded ("" if none)
-	CheckpointLSN     LSN      // LSN it covered
-	SkippedCheckpoint []string // newer checkpoints that failed to load, with reasons
-	ReplayedOps       uint64   // log operations applied after the checkpoint
-	Log               LogRecovery
-	MissingFunctions  []string // "page N: fn" for bindings without a registered function
-	Duration          time.Duration
+	Checkpoint        string        // checkpoint loaded ("" if none)
+	CheckpointLSN     LSN           // LSN it covered
+	SkippedCheckpoint []string      // newer checkpoints that failed to load, with reasons
+	ReplayedOps       uint64        // log operations applied after the checkpoint
+	Log               LogRecovery   // the log's recovery: torn tail truncated, covered damage skipped, what Options.Repair dropped
+	MissingFunctions  []string      // "page N: fn" for bindings without a registered function
+	Duration          time.Duration // wall time Open spent recovering (checkpoint load and log replay)
 }
 
 // Binding ties a derived page to a recompute function and ordered parents.
@@ -440,6 +444,15 @@ const MaxHistoryEntries = 1 << 24
 // which waits for it, with it.
 const MinCheckpointWriteRate = 1 << 20
 
+// minSegmentBytes bounds a positive Options.SegmentBytes from below: a
+// segment's header (tlog.SegmentHeaderSize, 24 bytes) and the frame of one
+// small record (tlog.FrameHeaderSize, 20 bytes, and its payload), rounded
+// up. The log rotates at record boundaries once a segment has reached the
+// size, so anything smaller put every record in a file of its own (a file
+// created and the directory fsynced per commit) whatever the value: a size
+// of 1 is a mistake, most likely of units, and was accepted silently.
+const minSegmentBytes = 64
+
 // Open opens the bus in dir, recovering its state (newest valid checkpoint
 // plus the log tail), or an in-memory bus when dir is "" (its log lives in
 // memory). A failed Open leaves nothing open (no lock, file or goroutine).
@@ -447,9 +460,10 @@ const MinCheckpointWriteRate = 1 << 20
 //
 //   - ErrLocked: another Bus (in this process or another) has dir open.
 //   - ErrInvalidOption: an option out of its range or inconsistent (the
-//     Sync mode, Workers, CheckpointWriteRate, HistoryEntries, a nil entry
-//     in Functions, the replication options, Shared without an on-disk
-//     dir or with a SharedDir that is missing or not writable), a dir
+//     Sync mode, Workers, SegmentBytes, CheckpointWriteRate,
+//     HistoryEntries, a nil entry in Functions, the replication options,
+//     Shared without an on-disk dir or with a SharedDir that is missing,
+//     not writable or cannot hold a region), a dir
 //     whose absolute path cannot be found, or a DisableLog Open of a
 //     directory whose log holds operations no checkpoint covers.
 //   - ErrCorruption: the directory's files do not recover its state: a
@@ -497,6 +511,10 @@ func Open(dir string, o *Options) (*Bus, error) {
 	}
 	if opts.HistoryEntries > MaxHistoryEntries {
 		return nil, fmt.Errorf("%w: HistoryEntries %d, at most %d", ErrInvalidOption, opts.HistoryEntries, MaxHistoryEntries)
+	}
+	if opts.SegmentBytes < minSegmentBytes {
+		// withDefaults made 0 and negative sizes the default.
+		return nil, fmt.Errorf("%w: SegmentBytes %d, at least %d (or 0 for the default)", ErrInvalidOption, opts.SegmentBytes, minSegmentBytes)
 	}
 	e := &Bus{
 		opts:         opts,

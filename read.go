@@ -152,6 +152,20 @@ func (e *Bus) Binding(id PageID) (Binding, bool) {
 	return Binding{Func: b.Func, Params: append([]byte(nil), b.Params...), Parents: append([]PageID(nil), b.Parents...)}, true
 }
 
+// BindingFunc returns the name of the recompute function a derived page is
+// bound to, without Binding's copies of its parameters and parents: a scan
+// of many bindings by function (the inspector's search by function name)
+// allocated a copy of every binding's parents per scan.
+func (e *Bus) BindingFunc(id PageID) (string, bool) {
+	e.rlockSettled()
+	defer e.mu.RUnlock()
+	b, ok := e.bindings[id]
+	if !ok {
+		return "", false
+	}
+	return b.Func, true
+}
+
 // Bindings returns the IDs of every derived page, ascending.
 func (e *Bus) Bindings() []PageID {
 	e.rlockSettled()

@@ -74,6 +74,15 @@ func newBrowser(t *testing.T) *browser {
 	return &browser{ctx: ctx}
 }
 
+// openTab starts a browser, opens a tab in it and loads url there: the
+// start of most browser tests.
+func openTab(t *testing.T, url string) *tab {
+	t.Helper()
+	tb := newBrowser(t).newTab(t)
+	tb.open(url)
+	return tb
+}
+
 // tab is one browser tab with its console collector.
 type tab struct {
 	t       *testing.T

@@ -43,13 +43,7 @@ func TestCloseCutsStalledStream(t *testing.T) {
 			if _, err := bus.Commit(ctx, batch); err != nil {
 				t.Fatal(err)
 			}
-			ins, err := inspector.New(inspector.Options{Bus: bus})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = ins.Close() })
-			mux := http.NewServeMux()
-			ins.Mount(mux)
+			ins, mux := mountInspector(t, inspector.Options{Bus: bus})
 			hs := httptest.NewUnstartedServer(mux)
 			var p http.Protocols
 			p.SetHTTP1(true)

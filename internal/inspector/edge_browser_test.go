@@ -27,13 +27,7 @@ type restartableServer struct {
 
 func newRestartableServer(t *testing.T, o inspector.Options) *restartableServer {
 	t.Helper()
-	ins, err := inspector.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ins.Close() })
-	mux := http.NewServeMux()
-	ins.Mount(mux)
+	_, mux := mountInspector(t, o)
 	r := &restartableServer{t: t, mux: mux}
 	r.start("127.0.0.1:0")
 	t.Cleanup(r.stop)
@@ -87,8 +81,7 @@ func TestInspectorServerGoneAndBack(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = orch.Close() })
 	rs := newRestartableServer(t, inspector.Options{Bus: bus, Ticks: orch, PollInterval: 50 * time.Millisecond})
-	tb := newBrowser(t).newTab(t)
-	tb.open(rs.url() + "/ui/#/pages")
+	tb := openTab(t, rs.url()+"/ui/#/pages")
 	tb.waitFor("rows", jsCount(testid("page-row"))+" > 0")
 
 	addr := rs.addr

@@ -5,6 +5,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/mmsb-go/mmsb"
 	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
 )
 
@@ -53,4 +54,10 @@ func ListPagesWith(ctx context.Context, in *Inspector, req *inspectorv1.ListPage
 		return nil, err
 	}
 	return res.Msg, nil
+}
+
+// SearchPages calls the service's searchPages on in: the IDs a ListPages
+// search matches, before sorting and paging.
+func SearchPages(ctx context.Context, in *Inspector, search string) ([]mmsb.PageID, error) {
+	return (&service{in: in}).searchPages(ctx, search)
 }

@@ -21,8 +21,7 @@ import (
 func TestInspectorFailedBus(t *testing.T) {
 	bus, tog, id := failingBus(t)
 	_, _, url := serveInspector(t, inspector.Options{Bus: bus})
-	tb := newBrowser(t).newTab(t)
-	tb.open(url + "/ui/#/overview")
+	tb := openTab(t, url+"/ui/#/overview")
 	tb.waitFor("the overview of a bus that works", jsQuery("ov-state")+`.textContent.includes("ok")`)
 	// Record whether the banner, once it named the failure, was ever
 	// hidden again, and count the Overview's redraws after that.

@@ -390,8 +390,7 @@ func TestConsoleCheckCatchesErrors(t *testing.T) {
 		setTimeout(() => { throw new Error("deliberate uncaught exception"); }, 0);
 		document.body.dataset.ready = "1";
 	</script></body>`)
-	tb := newBrowser(t).newTab(t)
-	tb.open(url)
+	tb := openTab(t, url)
 	tb.waitFor("the page's script", `document.body.dataset.ready === "1"`)
 	// Both reports arrive as events; wait until both are in.
 	deadline := time.Now().Add(pollTimeout)

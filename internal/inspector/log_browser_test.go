@@ -32,8 +32,7 @@ func TestInspectorLogMarksACutWriteOnce(t *testing.T) {
 	if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(page, 0, []byte{1, 2, 3, 4})}); err != nil {
 		t.Fatal(err)
 	}
-	tb := newBrowser(t).newTab(t)
-	tb.open(fmt.Sprintf("%s/ui/#/log?page=%d", url, page))
+	tb := openTab(t, fmt.Sprintf("%s/ui/#/log?page=%d", url, page))
 	cells := `[...document.querySelectorAll('[data-testid="log-data"]')].map((c) => c.textContent).filter((s) => s)`
 	tb.waitFor("the page's two writes", cells+`.length === 2`)
 	long := "ab" + string(bytes.Repeat([]byte(" ab"), 23)) + " …"
@@ -51,13 +50,7 @@ func TestInspectorLogMarksACutWriteOnce(t *testing.T) {
 // the same table: two QueryLog calls, the rows twice.
 func TestInspectorLogQueryOnceWhenSentTwice(t *testing.T) {
 	bus, _, _, _ := serviceFixture(t)
-	ins, err := inspector.New(inspector.Options{Bus: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ins.Close() })
-	mux := http.NewServeMux()
-	ins.Mount(mux)
+	_, mux := mountInspector(t, inspector.Options{Bus: bus})
 	var mu sync.Mutex
 	var holding bool
 	var overviews, queries int
@@ -83,8 +76,7 @@ func TestInspectorLogQueryOnceWhenSentTwice(t *testing.T) {
 		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
-	tb := newBrowser(t).newTab(t)
-	tb.open(ts.URL + "/ui/#/log")
+	tb := openTab(t, ts.URL+"/ui/#/log")
 	rows := jsCount(testid("log-row"))
 	tb.waitFor("the first query's 200 rows", rows+` === 200 && `+jsQuery("log-info")+`.textContent === "200 operations"`)
 	mu.Lock()

@@ -26,13 +26,7 @@ import (
 // HTTP/1.1, until the other views' calls waited behind them.
 func TestInspectorOverviewWaitsForItsSample(t *testing.T) {
 	bus, _, _, _ := serviceFixture(t)
-	ins, err := inspector.New(inspector.Options{Bus: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ins.Close() })
-	mux := http.NewServeMux()
-	ins.Mount(mux)
+	_, mux := mountInspector(t, inspector.Options{Bus: bus})
 	var mu sync.Mutex
 	calls := 0
 	held := make(chan struct{})
@@ -61,8 +55,7 @@ func TestInspectorOverviewWaitsForItsSample(t *testing.T) {
 			close(held)
 		}
 	}()
-	tb := newBrowser(t).newTab(t)
-	tb.open(ts.URL + "/ui/#/overview")
+	tb := openTab(t, ts.URL+"/ui/#/overview")
 	select {
 	case <-first:
 	case <-time.After(30 * time.Second):
@@ -111,18 +104,11 @@ mmsb_log_fsync_duration_seconds_count %d
 // fsyncs: 990.00 ms) as the last second's.
 func TestInspectorFsyncStartsAtTheSecondScrape(t *testing.T) {
 	bus, _, _, _ := serviceFixture(t)
-	ins, err := inspector.New(inspector.Options{Bus: bus})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ins.Close() })
-	mux := http.NewServeMux()
+	_, mux := mountInspector(t, inspector.Options{Bus: bus})
 	mux.Handle("GET "+inspector.MetricsPath, &slowHistoryMetrics{})
-	ins.Mount(mux)
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
-	tb := newBrowser(t).newTab(t)
-	tb.open(ts.URL + "/ui/#/overview")
+	tb := openTab(t, ts.URL+"/ui/#/overview")
 	tb.waitFor("the overview", jsQuery("overview")+` !== null`)
 	// Every text the card shows, from the first on.
 	tb.eval(`(() => {

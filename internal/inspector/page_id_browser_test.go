@@ -30,9 +30,7 @@ func TestInspectorLargePageIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, url := serveInspector(t, inspector.Options{Bus: bus})
-	tb := newBrowser(t).newTab(t)
-
-	tb.open(url + "/ui/#/pages")
+	tb := openTab(t, url+"/ui/#/pages")
 	rowIDs := `[...document.querySelectorAll('[data-testid="page-row"]')].map((r) => r.dataset.id).join(" ")`
 	tb.waitFor("both rows by their exact IDs", rowIDs+` === "9007199254740992 9007199254740993"`)
 	tb.eval(`document.querySelectorAll('[data-testid="page-link"]')[1].click(); true`)
@@ -54,8 +52,7 @@ func TestInspectorLargePageIDs(t *testing.T) {
 // under it, as if it had been asked for.
 func TestInspectorAddressWithNoPageID(t *testing.T) {
 	_, _, _, url := serviceFixture(t)
-	tb := newBrowser(t).newTab(t)
-	tb.open(url + "/ui/#/pages")
+	tb := openTab(t, url+"/ui/#/pages")
 	tb.waitFor("the pages", jsCount(testid("page-row"))+" > 0")
 	for _, bad := range []string{"abc", "-1", "0", "18446744073709551616"} {
 		tb.route("#/page/" + bad)

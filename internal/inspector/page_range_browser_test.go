@@ -20,8 +20,7 @@ func TestInspectorPageViewFollowsTheBus(t *testing.T) {
 	bus, l, _, url := serviceFixture(t)
 	ctx := context.Background()
 	page, other := l.Sensors[0], l.Sensors[1]
-	tb := newBrowser(t).newTab(t)
-	tb.open(fmt.Sprintf("%s/ui/#/page/%d", url, page))
+	tb := openTab(t, fmt.Sprintf("%s/ui/#/page/%d", url, page))
 	tb.waitFor("the page's bytes", jsCount(testid("byte"))+` === 64`)
 	for i := range 3 {
 		if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(other, 0, f64(float64(i)))}); err != nil {
@@ -54,8 +53,7 @@ func TestInspectorAsOfProvenanceSaysNow(t *testing.T) {
 	bus, l, _, url := serviceFixture(t)
 	zone := l.Zones[0]
 	at := uint64(bus.LastLSN())
-	tb := newBrowser(t).newTab(t)
-	tb.open(fmt.Sprintf("%s/ui/#/page/%d?lsn=%d&lo=0&hi=8", url, zone, at))
+	tb := openTab(t, fmt.Sprintf("%s/ui/#/page/%d?lsn=%d&lo=0&hi=8", url, zone, at))
 	title := jsQuery("provenance-title") + ".textContent"
 	tb.waitFor("the provenance of the selection, marked as of now", fmt.Sprintf(`%s.includes("as they are now, not as of LSN " + (%d).toLocaleString("en-US")) && %s > 0`,
 		title, at, jsCount(testid("prov-step"))))
@@ -75,8 +73,7 @@ func TestInspectorAsOfBeforeThePageKeepsTheLSN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := newBrowser(t).newTab(t)
-	tb.open(fmt.Sprintf("%s/ui/#/page/%d?lsn=5", url, ids[0]))
+	tb := openTab(t, fmt.Sprintf("%s/ui/#/page/%d?lsn=5", url, ids[0]))
 	tb.waitFor("the page not there at LSN 5, with the LSN kept", fmt.Sprintf(`%s.textContent.startsWith("page %d did not exist at LSN 5") && %s.value === "5" && %s.textContent === "as of LSN 5"`,
 		jsQuery("page-gone"), ids[0], jsQuery("asof-lsn"), jsQuery("asof-banner")))
 	tb.eval(jsQuery("asof-now") + ".click(); true")

@@ -16,8 +16,7 @@ import (
 // matched the new search (which the view kept for its next visits too).
 func TestInspectorFailedSearchShowsNoRows(t *testing.T) {
 	_, l, _, url := serviceFixture(t)
-	tb := newBrowser(t).newTab(t)
-	tb.open(url + "/ui/#/pages")
+	tb := openTab(t, url+"/ui/#/pages")
 	rows := jsCount(testid("page-row"))
 	tb.waitFor("the first 50 rows", fmt.Sprintf(`%s === 50 && %s.textContent.includes("of %d pages")`, rows, jsQuery("page-info"), l.Pages()))
 	search := func(q string) {
@@ -41,8 +40,7 @@ func TestInspectorFailedSearchShowsNoRows(t *testing.T) {
 func TestInspectorPagesTotalFollowsTheBus(t *testing.T) {
 	bus, l, _, url := serviceFixture(t)
 	ctx := context.Background()
-	tb := newBrowser(t).newTab(t)
-	tb.open(url + "/ui/#/pages")
+	tb := openTab(t, url+"/ui/#/pages")
 	info := jsQuery("page-info") + ".textContent"
 	tb.waitFor("the first rows", fmt.Sprintf(`%s === "1–50 of %d pages"`, info, l.Pages()))
 	ids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}})

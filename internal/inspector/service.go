@@ -312,15 +312,19 @@ func (s *service) searchPages(ctx context.Context, search string) ([]mmsb.PageID
 		// length, not all of it (TestSearchErrorIsBounded).
 		return nil, invalid("search %.64q (%d bytes) is not a page ID, an ID range (10-20), \"derived\", \"flagged\" or a function name", search, len(search))
 	}
-	// Each derived page's binding is read (with a copy of its parents):
-	// the scan looks at its context as the whole-table ones do.
-	var ids []mmsb.PageID
+	// Each derived page's function name is read, one short read lock a
+	// page and no copy (Bus.BindingFunc), and the matches are kept in the
+	// ID list's own array: the search allocates that list and nothing per
+	// binding. It read each Binding, a copy of its parents and parameters,
+	// and grew a second list (TestFunctionSearchAllocations). The scan
+	// looks at its context as the whole-table ones do.
 	derived := bus.Bindings()
+	ids := derived[:0]
 	for i, id := range derived {
 		if err := s.scanCheck(ctx, "the search by function", i, len(derived)); err != nil {
 			return nil, err
 		}
-		if b, ok := bus.Binding(id); ok && b.Func == search {
+		if fn, ok := bus.BindingFunc(id); ok && fn == search {
 			ids = append(ids, id)
 		}
 	}
@@ -407,8 +411,12 @@ func (s *service) row(p *mmsb.PageInfo) *inspectorv1.PageRow {
 		Flags: uint32(p.Flags), FlagNames: mmsb.FlagNames(p.Flags), Type: shownType(p.Meta),
 	}
 	if p.Derived {
-		if b, ok := s.bus().Binding(p.ID); ok {
-			r.Func = wire.ValidText(b.Func)
+		// The name alone (no copy): Bus.Binding copied the binding's
+		// parents and parameters for each row, 8 bytes a parent, MBs a
+		// listing of bindings with many parents, at each 2 s refresh
+		// (TestListingCopiesNoParents).
+		if fn, ok := s.bus().BindingFunc(p.ID); ok {
+			r.Func = wire.ValidText(fn)
 		}
 	}
 	return r

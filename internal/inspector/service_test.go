@@ -42,10 +42,11 @@ func serviceFixture(t testing.TB) (*mmsb.Bus, demo.Layout, inspectorv1connect.In
 	return bus, l, c, url
 }
 
-// serveInspector starts an inspector with o on a test HTTP server (no
-// auth) and returns it, a Connect client speaking JSON, and its URL. The
-// test's cleanup closes the server and the inspector.
-func serveInspector(t testing.TB, o inspector.Options) (*inspector.Inspector, inspectorv1connect.InspectorServiceClient, string) {
+// mountInspector makes an inspector with o, closed when the test ends,
+// mounted on a new mux: for a test that serves it its own way (behind a
+// handler that holds or counts calls, beside routes of its own, on a
+// server it stops and starts).
+func mountInspector(t testing.TB, o inspector.Options) (*inspector.Inspector, *http.ServeMux) {
 	t.Helper()
 	ins, err := inspector.New(o)
 	if err != nil {
@@ -54,6 +55,15 @@ func serveInspector(t testing.TB, o inspector.Options) (*inspector.Inspector, in
 	t.Cleanup(func() { _ = ins.Close() })
 	mux := http.NewServeMux()
 	ins.Mount(mux)
+	return ins, mux
+}
+
+// serveInspector starts an inspector with o on a test HTTP server (no
+// auth) and returns it, a Connect client speaking JSON, and its URL. The
+// test's cleanup closes the server and the inspector.
+func serveInspector(t testing.TB, o inspector.Options) (*inspector.Inspector, inspectorv1connect.InspectorServiceClient, string) {
+	t.Helper()
+	ins, mux := mountInspector(t, o)
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 	return ins, inspectorv1connect.NewInspectorServiceClient(ts.Client(), ts.URL, connect.WithProtoJSON()), ts.URL

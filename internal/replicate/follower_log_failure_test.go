@@ -48,8 +48,14 @@ func TestFollowerLogFailureIsNotBadMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer leader.Close()
-	if _, err := leader.CreatePages(ctx, []mmsb.PageSpec{{Size: 16}}); err != nil {
+	ids, err := leader.CreatePages(ctx, []mmsb.PageSpec{{Size: 16}})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, b := range []byte("xy") {
+		if _, err := leader.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], 0, []byte{b})}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var broken atomic.Bool
 	fail := errors.New("injected: no space left on device")
@@ -59,19 +65,25 @@ func TestFollowerLogFailureIsNotBadMessage(t *testing.T) {
 		}
 		return nil
 	}))
-	// Segments of one byte: the record goes to a new segment, whose
-	// file cannot be made (the log keeps a segment from Open, so a
-	// default-sized one would take the record in memory and meet the
-	// disk only at its sync).
-	bus, err := mmsb.Open("/f", &mmsb.Options{Follower: true, FS: fs, SegmentBytes: 1})
+	// The smallest segments (64 bytes): two records (with their frame
+	// headers, 20 bytes each) fill the segment the log keeps from Open
+	// past its 24-byte header, and the third goes to a new segment, whose
+	// file cannot be made (a default-sized segment would take the record
+	// in memory and meet the disk only at its sync).
+	bus, err := mmsb.Open("/f", &mmsb.Options{Follower: true, FS: fs, SegmentBytes: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	broken.Store(true)
-	rec := rep.recs[0]
 	f := &Follower{bus: bus, metrics: &Metrics{}}
-	err = f.apply(ctx, 1, rec.Payload, recordMeta{First: rec.FirstLSN, Last: rec.LastLSN, Term: 1, Hash: rec.StateHash})
+	for i, rec := range rep.recs[:2] {
+		if err := f.apply(ctx, uint64(i+1), rec.Payload, recordMeta{First: rec.FirstLSN, Last: rec.LastLSN, Term: 1, Hash: rec.StateHash}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	broken.Store(true)
+	rec := rep.recs[2]
+	err = f.apply(ctx, 3, rec.Payload, recordMeta{First: rec.FirstLSN, Last: rec.LastLSN, Term: 1, Hash: rec.StateHash})
 	if !errors.Is(err, fail) || !errors.Is(err, mmsb.ErrFailed) {
 		t.Fatalf("apply with a log that cannot be written: %v, want the injected error (bus failed)", err)
 	}

@@ -12,30 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h" /* failures, EXPECT, TRUE */
 #include "mmsb.h"
-
-static int failures;
-
-#define EXPECT(call, want)                                                            \
-    do {                                                                              \
-        int got_ = (call);                                                            \
-        if (got_ != (want)) {                                                         \
-            char msg_[512];                                                           \
-            mmsb_last_error(msg_, sizeof msg_);                                       \
-            fprintf(stderr, "%s:%d: %s = %s, want %s (last error: %s)\n", __FILE__,   \
-                    __LINE__, #call, mmsb_status_name(got_), mmsb_status_name(want),  \
-                    msg_);                                                            \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
-
-#define TRUE(cond)                                                                    \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);       \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
 
 /* Every handle-taking function with handle h must answer want. */
 static void all_calls_answer(mmsb_bus h, int want) {

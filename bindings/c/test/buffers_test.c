@@ -28,23 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h" /* failures, EXPECT, TRUE */
 #include "mmsb.h"
 #include "mmsb_reader.h"
-
-static int failures;
-
-#define EXPECT(call, want)                                                            \
-    do {                                                                              \
-        int got_ = (call);                                                            \
-        if (got_ != (want)) {                                                         \
-            char msg_[512];                                                           \
-            mmsb_last_error(msg_, sizeof msg_);                                       \
-            fprintf(stderr, "%s:%d: %s = %s, want %s (last error: %s)\n", __FILE__,   \
-                    __LINE__, #call, mmsb_status_name(got_), mmsb_status_name(want),  \
-                    msg_);                                                            \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
 
 #define RC(call, want)                                                                \
     do {                                                                              \
@@ -53,14 +39,6 @@ static int failures;
             fprintf(stderr, "%s:%d: %s = %d (%s), want %d (reader: %s)\n", __FILE__,  \
                     __LINE__, #call, got_, mmsb_reader_strerror(got_), (want),        \
                     mmsb_reader_errmsg());                                            \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
-
-#define TRUE(cond)                                                                    \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);       \
             failures++;                                                               \
         }                                                                             \
     } while (0)

@@ -18,30 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h" /* failures, EXPECT, TRUE */
 #include "mmsb.h"
-
-static int failures;
-
-#define EXPECT(call, want)                                                            \
-    do {                                                                              \
-        int got_ = (call);                                                            \
-        if (got_ != (want)) {                                                         \
-            char msg_[512];                                                           \
-            mmsb_last_error(msg_, sizeof msg_);                                       \
-            fprintf(stderr, "%s:%d: %s = %s, want %s (last error: %s)\n", __FILE__,   \
-                    __LINE__, #call, mmsb_status_name(got_), mmsb_status_name(want),  \
-                    msg_);                                                            \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
-
-#define TRUE(cond)                                                                    \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);       \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
 
 enum { PAGE = 16 << 20 }; /* the largest page (mmsb.MaxPageSize) */
 
