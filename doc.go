@@ -66,7 +66,12 @@
 // durable; WaitDurable(ctx, lsn) waits for it. A failed write or fsync
 // fails the bus: later writes return ErrFailed (it is never retried
 // silently). Corruption found anywhere but the torn tail is a
-// *CorruptionError naming the file and offset. Checkpoints are written to a
+// *CorruptionError naming the file and offset. Checkpoints are taken in the
+// background once the log has grown by Options.CheckpointBytes (256 MiB by
+// default), or at the first commit once Options.CheckpointInterval has
+// passed since the last one, and on demand by Bus.Checkpoint; Bus.Close
+// syncs the log and takes none (the next Open replays the log after the
+// newest checkpoint). Checkpoints are written to a
 // temporary file, synced and renamed; log segments are removed only once a
 // checkpoint covers them. One process at a time may open a directory
 // (ErrLocked); Open("", nil) gives an in-memory bus whose log lives in

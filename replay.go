@@ -74,8 +74,9 @@ func newDetached(funcs map[string]RecomputeFunc, lazy bool) *Bus {
 }
 
 // Replay rebuilds the state of the bus stored in dir, up to target, into a
-// new detached bus: in memory, with no log, so it refuses writes and has no
-// history of its own (Close it when done). It reads while a live bus may be
+// new detached bus: in memory, with no log (Options.DisableLog), so it has
+// no history of its own, and what is committed to it applies to it alone,
+// durable nowhere (Close it when done). It reads while a live bus may be
 // writing the directory. Of opts (which may be nil) only FS (default: the OS
 // filesystem), Functions (for bindings' recompute functions),
 // LazyPageMemory, Repair and DisableLog (below) are used; bindings naming
