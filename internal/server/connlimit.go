@@ -60,16 +60,23 @@ func ClientKey(addr string) string {
 // per address would only be a lower --max-conns (`mmsb loadtest
 // --watchers 100` opens 100 connections from 127.0.0.1); this host's
 // users can do worse than fill the server anyway.
+//
+// The address itself is tested, not its key: ::1's key is its /64,
+// "::/64", whose first address :: is no loopback address, so ::1 was
+// bounded as any client until 2026-12-06 (`mmsb loadtest` against a
+// server on [::1] or on localhost resolving to it refused past 64
+// connections: TestLoopbackIPv6NotPerClient).
 func boundedClient(addr string, countLoopback bool) (key string, bounded bool) {
 	key = ClientKey(addr)
 	if countLoopback {
 		return key, true
 	}
-	if p, err := netip.ParsePrefix(key); err == nil {
-		return key, !p.Addr().IsLoopback()
+	a, err := netip.ParseAddr(addr)
+	if ap, err2 := netip.ParseAddrPort(addr); err2 == nil {
+		a, err = ap.Addr(), nil
 	}
-	if a, err := netip.ParseAddr(key); err == nil {
-		return key, !a.IsLoopback()
+	if err == nil {
+		return key, !a.Unmap().IsLoopback()
 	}
 	return key, true
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -37,8 +38,10 @@ const RefusalWriteGrace = StreamEndGrace
 // client, as in LimitConns). Every request counts, from its start to
 // the end of its answer, streams (watches, log queries, the inspector's)
 // included. One beyond either bound is answered at once, without calling
-// h: 503 with a Connect error (JSON, code resource_exhausted) naming the
-// bound and its flag, written within RefusalWriteGrace (else its stream
+// h: a resource_exhausted error naming the bound and its flag, in the
+// request's protocol (writeResourceExhausted: 503 with a Connect JSON
+// error, but HTTP 200 with a Connect stream's end message or a gRPC
+// status for those), written within RefusalWriteGrace (else its stream
 // is reset); an HTTP/1.1 connection is closed after it. Refusals are
 // logged at Warn at most once a minute, with the count of those not
 // logged.
@@ -141,14 +144,70 @@ func (l *requestLimit) refuse(w http.ResponseWriter, r *http.Request, key, flag 
 		// cut a watch: the connection ends with this answer.
 		w.Header().Set("Connection", "close")
 	}
-	body, _ := json.Marshal(struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}{"resource_exhausted", msg})
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", "1")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write(body)
+	writeResourceExhausted(w, r, msg)
+}
+
+// writeResourceExhausted answers r with a resource_exhausted error
+// carrying msg in r's protocol. Connect's streaming and gRPC clients take
+// the code from the answer's HTTP status only when it is not 200: a 503
+// with a JSON body reached a watch or log query of the Go client as
+// unavailable "HTTP status 503 Service Unavailable", without the bound
+// or its flag, and Watch retried it as a broken stream until its
+// reconnections ran out (TestLimitRequestsStreamRefusal). So a Connect
+// stream gets its end-of-stream message and a gRPC (or gRPC-Web) call a
+// trailers-only answer, both with status 200 as those protocols require;
+// anything else (Connect unary calls, /metrics, /healthz, the inspector)
+// gets 503 with the Connect JSON error, which Connect's unary clients
+// decode as resource_exhausted.
+func writeResourceExhausted(w http.ResponseWriter, r *http.Request, msg string) {
+	ct := r.Header.Get("Content-Type")
+	lct := strings.ToLower(ct)
+	switch {
+	case strings.HasPrefix(lct, "application/connect+"):
+		end, _ := json.Marshal(struct {
+			Error wireError `json:"error"`
+		}{wireError{"resource_exhausted", msg}})
+		frame := make([]byte, 5, 5+len(end))
+		frame[0] = 0x02 // end of stream, uncompressed
+		binary.BigEndian.PutUint32(frame[1:], uint32(len(end)))
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(append(frame, end...))
+	case strings.HasPrefix(lct, "application/grpc"):
+		// Trailers-only: the status goes in the answer's only header
+		// block, for gRPC and gRPC-Web alike.
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Grpc-Status", "8") // RESOURCE_EXHAUSTED
+		w.Header().Set("Grpc-Message", grpcPercentEncode(msg))
+		w.WriteHeader(http.StatusOK)
+	default:
+		body, _ := json.Marshal(wireError{"resource_exhausted", msg})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write(body)
+	}
+}
+
+// wireError is a Connect error as JSON.
+type wireError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// grpcPercentEncode encodes msg for a grpc-message header: bytes outside
+// printable ASCII, and '%', as %XX.
+func grpcPercentEncode(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c < 0x20 || c > 0x7e || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // loggedPath is a request's path for the log, cut to 256 bytes: it is
