@@ -46,7 +46,9 @@ var sleep = time.Sleep
 // A name that holds no regular file is removed at once, without the
 // rename: on the operating system's filesystem (through errorfs and Mount
 // too) a symbolic link is unlinked, never followed (its target was
-// truncated), as are a named pipe and an empty directory. A name that
+// truncated), as are a named pipe, an empty directory and a file with
+// other hard links (shrinking it would cut the copies under the other
+// names, and free nothing). A name that
 // cannot be opened for writing after the rename (a directory in MemFS) is
 // unlinked at once under the hidden name instead of left there, or, if it
 // cannot be (a directory that holds files), renamed back.
@@ -75,7 +77,11 @@ func RemoveGraduallyUntil(fs FS, name, hidden string, step int64, pause time.Dur
 		// pruned the link).
 		// Such a name (a link, a named pipe, a directory) is removed at
 		// once, as os.Remove does: the link itself, never its target.
-		if st, err := os.Lstat(osName); err == nil && !st.Mode().IsRegular() {
+		// So is a regular file with other hard links (a backup made with
+		// `cp -al` or rsync --link-dest): its blocks stay with the other
+		// names, and the steps cut the copy under them (a backup kept 100
+		// of its 1000 bytes: TestRemoveGraduallyKeepsHardLinkedCopy).
+		if st, err := os.Lstat(osName); err == nil && (!st.Mode().IsRegular() || otherLinks(st)) {
 			return fs.Remove(name)
 		}
 	}
@@ -93,7 +99,7 @@ func RemoveGraduallyUntil(fs FS, name, hidden string, step int64, pause time.Dur
 		// operating system's filesystem leaves it.
 		if rerr := fs.Remove(name); rerr != nil {
 			_ = fs.Rename(name, orig) // best effort: the error below names both
-			return fmt.Errorf("vfs: open %s to remove it: %w (remove: %v)", name, err, rerr)
+			return fmt.Errorf("vfs: open %s to remove it: %w (remove: %w)", name, err, rerr)
 		}
 		return nil
 	}
