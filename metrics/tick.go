@@ -12,7 +12,7 @@ type tickCollector struct {
 
 	ticks, overruns, duration, phaseDuration          *prometheus.Desc
 	committed, rejected, recomputeFailures, invFailed *prometheus.Desc
-	queue, pending                                    *prometheus.Desc
+	queue, queueBytes, pending                        *prometheus.Desc
 }
 
 // NewTickCollector returns a collector of o's tick metrics
@@ -38,6 +38,7 @@ func NewTickCollector(o *tick.Orchestrator) prometheus.Collector {
 		recomputeFailures: d("tick_recompute_failures_total", "Propagation waves that failed in a recompute function."),
 		invFailed:         d("tick_invariant_failures_total", "Invariant hook runs that failed."),
 		queue:             d("tick_queue_deltas", "Deltas submitted and waiting for a tick."),
+		queueBytes:        d("tick_queue_bytes", "Bytes the intake queue holds in copies of submitted deltas (bounded by tick.Options.MaxQueueBytes)."),
 		pending:           d("tick_pending_pages", "Dirty pages awaiting propagation."),
 	}
 }
@@ -45,7 +46,7 @@ func NewTickCollector(o *tick.Orchestrator) prometheus.Collector {
 // Describe sends every metric's description.
 func (c *tickCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.ticks, c.overruns, c.duration, c.phaseDuration, c.committed,
-		c.rejected, c.recomputeFailures, c.invFailed, c.queue, c.pending} {
+		c.rejected, c.recomputeFailures, c.invFailed, c.queue, c.queueBytes, c.pending} {
 		ch <- d
 	}
 }
@@ -69,5 +70,6 @@ func (c *tickCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.recomputeFailures, m.RecomputeFailures)
 	counter(c.invFailed, m.InvariantFailures)
 	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(m.QueueLen))
+	ch <- prometheus.MustNewConstMetric(c.queueBytes, prometheus.GaugeValue, float64(m.QueueBytes))
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(m.Pending))
 }

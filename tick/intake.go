@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/mmsb-go/mmsb"
 
@@ -31,7 +32,8 @@ type intakeSlot struct {
 type intakeCell struct {
 	seq atomic.Uint64
 	intakeSlot
-	_ [16]byte // keeps most cells' seq words on distinct cache lines
+	cost uint64 // bytes this delta holds against the queue's byte bound (see deltaCost)
+	idle uint64 // capacity of the buffers drain left here for reuse (see intakeQueue.idle)
 }
 
 // intakeQueue is a bounded lock-free multi-producer single-consumer queue
@@ -47,19 +49,72 @@ type intakeQueue struct {
 	mask  uint64
 	cells []intakeCell
 
+	// bytes is the cost (deltaCost) of the queued deltas, at most
+	// maxBytes: producers reserve their cost before they claim cells and
+	// the consumer gives it back as it drains them.
+	bytes    atomic.Uint64
+	maxBytes uint64
+	// idle is the capacity of the copy buffers that drain left in cells
+	// for producers to reuse (consumer only), at most maxBytes: each cell
+	// could otherwise keep a buffer of up to maxKeptDeltaBytes, 4 GiB over
+	// the default 65,536 cells, long after the deltas were committed.
+	idle uint64
+
 	waiters atomic.Int32
 	wakeMu  sync.Mutex
 	wake    chan struct{}
 	closed  atomic.Bool
 }
 
-func newIntakeQueue(size int) *intakeQueue {
+func newIntakeQueue(size, maxBytes int) *intakeQueue {
 	n := 2
 	for n < size {
 		n <<= 1
 	}
-	return &intakeQueue{mask: uint64(n - 1), cells: make([]intakeCell, n), wake: make(chan struct{})}
+	return &intakeQueue{mask: uint64(n - 1), cells: make([]intakeCell, n), maxBytes: uint64(maxBytes), wake: make(chan struct{})}
 }
+
+// runHeaderBytes is the size of one copied run header.
+const runHeaderBytes = uint64(unsafe.Sizeof(delta.Run{}))
+
+// deltaCost is what queuing a copy of d holds in memory: its byte slices
+// (run data, mask, payload, intent) and its run headers. Sums are uint64,
+// so they do not wrap on 32-bit platforms.
+func deltaCost(d *delta.Delta) uint64 {
+	n := uint64(len(d.Mask)) + uint64(len(d.Payload)) + uint64(len(d.Intent)) + uint64(len(d.Runs))*runHeaderBytes
+	for _, r := range d.Runs {
+		n += uint64(len(r.Data))
+	}
+	return n
+}
+
+// reserveBytes takes n bytes of the byte bound, or reports false, taking
+// nothing, when they do not fit.
+func (q *intakeQueue) reserveBytes(n uint64) bool {
+	if n == 0 {
+		return true
+	}
+	for {
+		cur := q.bytes.Load()
+		if n > q.maxBytes-cur { // cur <= maxBytes always
+			return false
+		}
+		if q.bytes.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// releaseBytes gives back n reserved bytes.
+func (q *intakeQueue) releaseBytes(n uint64) {
+	if n > 0 {
+		q.bytes.Add(-n)
+	}
+}
+
+// Bytes returns the cost of the queued deltas (an estimate while
+// producers run).
+func (q *intakeQueue) Bytes() uint64 { return q.bytes.Load() }
 
 // Len returns an estimate of the queued deltas.
 func (q *intakeQueue) Len() int {
@@ -74,14 +129,20 @@ func (q *intakeQueue) Len() int {
 // tryPush claims len(ds) consecutive cells (len(ds) >= 1, at most the
 // capacity) and fills them with ds in order (copying their bytes when
 // copyBytes). It reports false, claiming nothing, when the queue lacks room
-// for all of them.
+// for all of them: cells, or room under the byte bound for total, the sum
+// of their costs (deltaCost) when copyBytes, else 0 (SubmitNoCopy's deltas
+// hold the caller's memory, not the queue's).
 //
 // One CAS on the tail claims the whole range, so no other producer's delta
 // lands inside it. The last cell of the range decides: the consumer frees
 // cells in position order, so when the last one is free for this lap every
 // cell before it is too, and a tail still at pos (the CAS) means none of
 // them was claimed meanwhile.
-func (q *intakeQueue) tryPush(ds []delta.Delta, copyBytes bool) bool {
+func (q *intakeQueue) tryPush(ds []delta.Delta, copyBytes bool, total uint64) bool {
+	// The bytes are reserved only once the cells look free: a producer
+	// that finds the ring full reserves nothing, so it cannot make another
+	// one find the byte bound reached.
+	reserved := total == 0
 	k := uint64(len(ds))
 	for {
 		pos := q.tail.Load()
@@ -89,14 +150,25 @@ func (q *intakeQueue) tryPush(ds []delta.Delta, copyBytes bool) bool {
 		seq := q.cells[last&q.mask].seq.Load()
 		switch dif := int64(seq) - int64(last&^q.mask); {
 		case dif == 0:
+			if !reserved {
+				if !q.reserveBytes(total) {
+					return false // the byte bound is reached
+				}
+				reserved = true
+				continue // the cells may have been taken meanwhile: look again
+			}
 			if !q.tail.CompareAndSwap(pos, pos+k) {
 				continue
 			}
 			for i := range ds {
 				p := pos + uint64(i)
 				c := &q.cells[p&q.mask]
+				c.cost = 0
 				if copyBytes {
 					c.fillCopy(&ds[i])
+					if total > 0 {
+						c.cost = deltaCost(&ds[i])
+					}
 				} else {
 					c.d = ds[i]
 				}
@@ -104,7 +176,16 @@ func (q *intakeQueue) tryPush(ds []delta.Delta, copyBytes bool) bool {
 			}
 			return true
 		case dif < 0:
-			return false // the cell still holds an unconsumed delta: full
+			// The cell still holds an unconsumed delta: full. Give back
+			// bytes reserved while the cells looked free (another producer
+			// took them meanwhile), and wake the producers that may have
+			// found the bound reached only because of this reservation:
+			// nothing else would wake them while the queue stays as it is.
+			if total > 0 && reserved {
+				q.releaseBytes(total)
+				q.wakeWaiters()
+			}
+			return false
 		}
 		// Another producer claimed pos meanwhile; reload.
 	}
@@ -151,14 +232,14 @@ func (s *intakeSlot) fillCopy(d *delta.Delta) {
 // full and is about to wait for room.
 var testHookBeforeWait func()
 
-// push enqueues ds (1 to cap(q) deltas, all or none), waiting for room
-// for all of them unless failWhenFull.
-func (q *intakeQueue) push(ctx context.Context, ds []delta.Delta, copyBytes, failWhenFull bool) error {
+// push enqueues ds (1 to cap(q) deltas, all or none, costing total as
+// tryPush), waiting for room for all of them unless failWhenFull.
+func (q *intakeQueue) push(ctx context.Context, ds []delta.Delta, copyBytes bool, total uint64, failWhenFull bool) error {
 	for {
 		if q.closed.Load() {
 			return errClosed
 		}
-		if q.tryPush(ds, copyBytes) {
+		if q.tryPush(ds, copyBytes, total) {
 			return nil
 		}
 		if failWhenFull {
@@ -179,7 +260,7 @@ func (q *intakeQueue) push(ctx context.Context, ds []delta.Delta, copyBytes, fai
 			q.waiters.Add(-1)
 			return errClosed
 		}
-		if q.tryPush(ds, copyBytes) {
+		if q.tryPush(ds, copyBytes, total) {
 			q.waiters.Add(-1)
 			return nil
 		}
@@ -220,6 +301,7 @@ func (q *intakeQueue) close() {
 // cells) and returns how many it moved. Single consumer only.
 func (q *intakeQueue) drain(b *intakeBatch, limit int) int {
 	n := 0
+	var freed uint64
 	for n < limit {
 		pos := q.head
 		c := &q.cells[pos&q.mask]
@@ -228,14 +310,24 @@ func (q *intakeQueue) drain(b *intakeBatch, limit int) int {
 		}
 		b.grow() // the new entry's delta is zero (reset cleared it), so the cell keeps no stale references
 		i := len(b.ds) - 1
+		// The cell gets the entry's buffers for reuse, or none when they
+		// would pass the idle bound (its producer then allocates).
+		q.idle -= c.idle
+		c.idle = uint64(cap(b.bufs[i])) + uint64(cap(b.runs[i]))*runHeaderBytes
+		if c.idle > q.maxBytes-q.idle {
+			b.bufs[i], b.runs[i], c.idle = nil, nil, 0
+		}
+		q.idle += c.idle
 		b.ds[i], c.d = c.d, b.ds[i]
 		b.bufs[i], c.buf = c.buf, b.bufs[i]
 		b.runs[i], c.runs = c.runs, b.runs[i]
+		freed += c.cost
 		c.seq.Store(pos&^q.mask + q.mask + 1) // free for the producer one lap later
 		atomic.StoreUint64(&q.head, pos+1)
 		n++
 	}
 	if n > 0 {
+		q.releaseBytes(freed)
 		q.wakeWaiters()
 	}
 	return n

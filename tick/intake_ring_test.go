@@ -3,6 +3,7 @@ package tick
 import (
 	"context"
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ func ringAfter(d *delta.Delta) int { return int(binary.LittleEndian.Uint64(d.Run
 // lap base would show.
 func TestIntakeRingMatchesAFIFO(t *testing.T) {
 	const capacity = 8
-	q := newIntakeQueue(capacity)
+	q := newIntakeQueue(capacity, math.MaxInt)
 	rng := rand.New(rand.NewPCG(3, 4))
 	var model []int
 	next, pushed := 0, 0
@@ -43,7 +44,7 @@ func TestIntakeRingMatchesAFIFO(t *testing.T) {
 			for i := range ds {
 				ds[i] = ringDelta(0, next+i, k-1-i)
 			}
-			ok := q.tryPush(ds, rng.IntN(2) == 0)
+			ok := q.tryPush(ds, rng.IntN(2) == 0, 0)
 			if want := len(model)+k <= capacity; ok != want {
 				t.Fatalf("step %d: push of %d with %d queued of %d accepted %v, want %v", step, k, len(model), capacity, ok, want)
 			}
@@ -83,7 +84,7 @@ func TestIntakeRingMatchesAFIFO(t *testing.T) {
 // a batch's deltas contiguous.
 func TestIntakeRingConcurrentProducers(t *testing.T) {
 	const producers, each = 4, 3000
-	q := newIntakeQueue(8)
+	q := newIntakeQueue(8, math.MaxInt)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -98,7 +99,7 @@ func TestIntakeRingConcurrentProducers(t *testing.T) {
 				for i := range ds {
 					ds[i] = ringDelta(p, k+i, n-1-i)
 				}
-				if err := q.push(ctx, ds, true, false); err != nil {
+				if err := q.push(ctx, ds, true, 0, false); err != nil {
 					t.Errorf("producer %d at %d: %v", p, k, err)
 					return
 				}

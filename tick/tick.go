@@ -32,6 +32,10 @@ const (
 	DefaultMetricsWindow = 1024
 	// MaxRejectionReports bounds Result.Rejections; the count is exact.
 	MaxRejectionReports = 64
+	// DefaultMaxQueueBytes bounds the bytes Submit and SubmitBatch copy
+	// into the intake queue (Options.MaxQueueBytes): 256 MiB, as much as
+	// one log record holds.
+	DefaultMaxQueueBytes = 256 << 20
 )
 
 // Upper bounds of the options that size memory up front. A larger value is
@@ -52,6 +56,16 @@ type Options struct {
 	// FailWhenFull makes Submit return mmsb.ErrBusy when the queue is full
 	// instead of waiting for the next tick to make room.
 	FailWhenFull bool
+	// MaxQueueBytes bounds the bytes the intake queue holds in copies of
+	// submitted deltas (run data, mask, payload, intent and the run
+	// headers; default DefaultMaxQueueBytes). A Submit or
+	// SubmitBatch that would pass it waits for a tick to drain the queue,
+	// or returns mmsb.ErrBusy with FailWhenFull, as when the queue is full
+	// of deltas; one that could never fit is refused with ErrDeltaTooLarge
+	// or ErrBatchTooLarge. SubmitNoCopy's deltas, which hold the caller's
+	// memory, do not count. The copy buffers the queue keeps for reuse
+	// are bounded by it too.
+	MaxQueueBytes int
 	// MaxBatch bounds the deltas one tick drains (default: QueueSize).
 	MaxBatch int
 	// Deferred selects deferred propagation: dirty pages accumulate across
@@ -174,8 +188,9 @@ type Metrics struct {
 	InvariantRuns     uint64
 	InvariantFailures uint64
 	Budget            time.Duration
-	QueueLen          int // as QueueLen: queued deltas and those a tick kept
-	Pending           int // pages awaiting propagation: dirty, bound and not yet computed, or held back by a failed recompute
+	QueueLen          int    // as QueueLen: queued deltas and those a tick kept
+	QueueBytes        uint64 // as QueueBytes: bytes of the queued copies
+	Pending           int    // pages awaiting propagation: dirty, bound and not yet computed, or held back by a failed recompute
 	Phases            [NumPhases]PhaseStats
 }
 
@@ -291,7 +306,7 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.QueueSize < 0 || o.MaxBatch < 0 || o.Budget < 0 || o.MetricsWindow < 0 {
+	if o.QueueSize < 0 || o.MaxBatch < 0 || o.Budget < 0 || o.MetricsWindow < 0 || o.MaxQueueBytes < 0 {
 		return nil, fmt.Errorf("%w: negative tick option in %+v", mmsb.ErrInvalidOption, o)
 	}
 	if o.QueueSize > maxQueueSize || o.MetricsWindow > maxMetricsWindow {
@@ -303,13 +318,16 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 	if o.MaxBatch == 0 {
 		o.MaxBatch = o.QueueSize
 	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = DefaultMaxQueueBytes
+	}
 	if o.Budget == 0 {
 		o.Budget = DefaultBudget
 	}
 	if o.MetricsWindow == 0 {
 		o.MetricsWindow = DefaultMetricsWindow
 	}
-	or := &Orchestrator{bus: e, opts: o, queue: newIntakeQueue(o.QueueSize), done: make(chan struct{}), tickMu: make(chan struct{}, 1)}
+	or := &Orchestrator{bus: e, opts: o, queue: newIntakeQueue(o.QueueSize, o.MaxQueueBytes), done: make(chan struct{}), tickMu: make(chan struct{}, 1)}
 	for i := range or.phases {
 		or.phases[i].ring = make([]time.Duration, o.MetricsWindow)
 		or.phases[i].hist = metric.New(phaseBounds)
@@ -328,14 +346,22 @@ func (o *Orchestrator) Bus() *mmsb.Bus { return o.bus }
 // Submit queues a copy of d for the next tick: d's byte slices (run data,
 // mask, payload, intent) are copied into the queue's reused buffers, so the
 // caller may reuse d as soon as Submit returns. LSN, Epoch and Time are
-// ignored. When the queue is full Submit waits for a tick to drain it
-// (until ctx is done), or returns mmsb.ErrBusy with FailWhenFull. Validation
-// happens at the tick: an invalid delta is rejected there, alone.
+// ignored. When the queue is full (of deltas, or of bytes: MaxQueueBytes)
+// Submit waits for a tick to drain it (until ctx is done), or returns
+// mmsb.ErrBusy with FailWhenFull. Validation happens at the tick: an
+// invalid delta is rejected there, alone. Only a delta that could never be
+// queued or committed is refused at once, with ErrDeltaTooLarge: one with
+// a run or payload larger than the largest page (mmsb.MaxPageSize), or
+// whose copy is larger than MaxQueueBytes.
 func (o *Orchestrator) Submit(ctx context.Context, d *delta.Delta) error {
 	if d == nil {
 		return errNilDelta
 	}
-	return o.queue.push(ctx, unsafe.Slice(d, 1), true, o.opts.FailWhenFull)
+	cost, err := o.checkSize(d, -1)
+	if err != nil {
+		return err
+	}
+	return o.queue.push(ctx, unsafe.Slice(d, 1), true, cost, o.opts.FailWhenFull)
 }
 
 // SubmitNoCopy is Submit without the copy: the queue keeps d's byte slices,
@@ -345,16 +371,64 @@ func (o *Orchestrator) SubmitNoCopy(ctx context.Context, d *delta.Delta) error {
 	if d == nil {
 		return errNilDelta
 	}
-	return o.queue.push(ctx, unsafe.Slice(d, 1), false, o.opts.FailWhenFull)
+	if err := checkPageSize(d); err != nil {
+		return err
+	}
+	return o.queue.push(ctx, unsafe.Slice(d, 1), false, 0, o.opts.FailWhenFull)
 }
 
 // errNilDelta refuses a nil delta at Submit: the tick could only report it
 // without a page, and copying it would dereference nil.
 var errNilDelta = fmt.Errorf("%w: nil delta submitted", mmsb.ErrInvalidDelta)
 
+// ErrDeltaTooLarge is returned (wrapped, naming the size and the bound) by
+// Submit, SubmitNoCopy and SubmitBatch for a delta that could never be
+// committed or queued: a run or a masked payload larger than the largest
+// page (mmsb.MaxPageSize), or a copy larger than Options.MaxQueueBytes
+// (Submit and SubmitBatch). Nothing is queued. It is also
+// mmsb.ErrInvalidDelta for errors.Is.
+var ErrDeltaTooLarge error = deltaTooLargeError{}
+
+type deltaTooLargeError struct{}
+
+func (deltaTooLargeError) Error() string { return "tick: delta too large" }
+func (deltaTooLargeError) Unwrap() error { return mmsb.ErrInvalidDelta }
+
+// checkPageSize refuses a delta that writes more bytes in one run, or
+// carries a larger masked payload, than any page holds: no page could take
+// it, so the tick would only reject it, and until then the queue would
+// hold its bytes.
+func checkPageSize(d *delta.Delta) error {
+	for i := range d.Runs {
+		if n := len(d.Runs[i].Data); n > mmsb.MaxPageSize {
+			return fmt.Errorf("%w: page %d: run %d has %d bytes, the largest page holds %d", ErrDeltaTooLarge, d.Page, i, n, mmsb.MaxPageSize)
+		}
+	}
+	if d.Form != delta.FormRuns && len(d.Payload) > mmsb.MaxPageSize {
+		return fmt.Errorf("%w: page %d: masked payload has %d bytes, the largest page holds %d", ErrDeltaTooLarge, d.Page, len(d.Payload), mmsb.MaxPageSize)
+	}
+	return nil
+}
+
+// checkSize checks d as checkPageSize and returns the cost of queuing a
+// copy of it (deltaCost), refused when it is over MaxQueueBytes: the delta
+// would wait for room for ever. i is d's index in a batch, -1 for none.
+func (o *Orchestrator) checkSize(d *delta.Delta, i int) (uint64, error) {
+	err := checkPageSize(d)
+	cost := deltaCost(d)
+	if err == nil && cost > uint64(o.opts.MaxQueueBytes) {
+		err = fmt.Errorf("%w: page %d: a copy of %d bytes, the intake queue holds at most %d (Options.MaxQueueBytes)", ErrDeltaTooLarge, d.Page, cost, o.opts.MaxQueueBytes)
+	}
+	if err != nil && i >= 0 {
+		err = fmt.Errorf("tick: batch delta %d refused: %w", i, err)
+	}
+	return cost, err
+}
+
 // ErrBatchTooLarge is returned (wrapped, with both sizes) by SubmitBatch for
-// a batch of more deltas than the intake queue can ever hold at once: it
-// would wait for room for ever. Split the batch or raise Options.QueueSize.
+// a batch of more deltas (or bytes) than the intake queue can ever hold at
+// once: it would wait for room for ever. Split the batch or raise
+// Options.QueueSize (Options.MaxQueueBytes).
 // It is also mmsb.ErrInvalidOption for errors.Is (a request the options
 // refuse for good), so that the server answers InvalidArgument.
 var ErrBatchTooLarge error = batchTooLargeError{}
@@ -397,10 +471,21 @@ func (o *Orchestrator) SubmitBatch(ctx context.Context, ds []delta.Delta) error 
 	if n := o.queue.capacity(); len(ds) > n {
 		return fmt.Errorf("%w: %d deltas, the queue holds at most %d", ErrBatchTooLarge, len(ds), n)
 	}
+	var total uint64
+	for i := range ds {
+		cost, err := o.checkSize(&ds[i], i)
+		if err != nil {
+			return err
+		}
+		total += cost
+	}
+	if total > uint64(o.opts.MaxQueueBytes) {
+		return fmt.Errorf("%w: a copy of %d deltas is %d bytes, the queue holds at most %d (Options.MaxQueueBytes)", ErrBatchTooLarge, len(ds), total, o.opts.MaxQueueBytes)
+	}
 	if err := o.checkBatch(ds); err != nil {
 		return err
 	}
-	err := o.queue.push(ctx, ds, true, o.opts.FailWhenFull)
+	err := o.queue.push(ctx, ds, true, total, o.opts.FailWhenFull)
 	if errors.Is(err, mmsb.ErrBusy) {
 		return fmt.Errorf("%w: no room for a batch of %d deltas (%d of %d queued)", err, len(ds), o.queue.Len(), o.queue.capacity())
 	}
@@ -434,6 +519,16 @@ func (o *Orchestrator) QueueLen() int {
 		return 0
 	}
 	return o.queue.Len() + int(o.keptLen.Load())
+}
+
+// QueueBytes returns about how many bytes the copies in the intake queue
+// hold, as Options.MaxQueueBytes counts them (deltas a tick kept are out of
+// the queue and not counted). 0 once the orchestrator is closed.
+func (o *Orchestrator) QueueBytes() uint64 {
+	if o.closed.Load() {
+		return 0
+	}
+	return o.queue.Bytes()
 }
 
 // RegisterInvariant adds a named check run every `every` ticks (on ticks
@@ -909,6 +1004,7 @@ func (o *Orchestrator) Metrics() Metrics {
 	}
 	o.metricsMu.Unlock()
 	m.QueueLen = o.QueueLen() // kept deltas wait for a tick too
+	m.QueueBytes = o.QueueBytes()
 	m.Pending = o.bus.Pending()
 	return m
 }

@@ -737,12 +737,12 @@ func TestMissingFunctionFailsPropagation(t *testing.T) {
 // TestSubmitSteadyStateAllocs: submitting through the copying path and
 // draining allocate nothing once the ring's buffers have grown.
 func TestSubmitSteadyStateAllocs(t *testing.T) {
-	q := newIntakeQueue(64)
+	q := newIntakeQueue(64, math.MaxInt)
 	var b intakeBatch
 	d := []delta.Delta{{Page: 1, Runs: []delta.Run{{Data: []byte("0123456789abcdef")}}, Intent: []byte("why")}}
 	for lap := 0; lap < 4; lap++ {
 		for i := 0; i < 64; i++ {
-			if err := q.push(ctx, d, true, true); err != nil {
+			if err := q.push(ctx, d, true, 0, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -751,7 +751,7 @@ func TestSubmitSteadyStateAllocs(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(50, func() {
 		for i := 0; i < 64; i++ {
-			if err := q.push(ctx, d, true, true); err != nil {
+			if err := q.push(ctx, d, true, 0, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -874,7 +874,7 @@ func benchTick(b *testing.B, dir string, sync mmsb.SyncMode) {
 // BenchmarkSubmit: parallel submitters through the copying path, with the
 // consumer draining (and discarding) as fast as it can.
 func BenchmarkSubmit(b *testing.B) {
-	q := newIntakeQueue(1 << 16)
+	q := newIntakeQueue(1<<16, math.MaxInt)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -895,7 +895,7 @@ func BenchmarkSubmit(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		d := []delta.Delta{{Page: 1, Runs: []delta.Run{{Data: make([]byte, 16)}}}}
 		for pb.Next() {
-			if err := q.push(ctx, d, true, false); err != nil {
+			if err := q.push(ctx, d, true, 0, false); err != nil {
 				b.Error(err)
 				return
 			}
