@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -64,12 +65,30 @@ func (r *resources) checkpointObjects(ctx context.Context) ([]mmsb.LSN, error) {
 // and trims the stream below the oldest kept one: the record at that
 // checkpoint's LSN stays, so a follower bootstrapped from it can check its
 // rolling hash against the stream.
-func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Publisher) (mmsb.LSN, error) {
-	info, err := bus.Checkpoint(ctx)
+//
+// stop (nil: never), once closed, ends it with ErrLeaseLost: at once
+// before the upload, and during it at the upload's next read, so that
+// the object store's Put removes the chunks it sent. A Put whose context
+// ends instead leaves them (its clean-up runs with that same, ended
+// context): bytes no object names and nothing ever removes, up to a whole
+// checkpoint per lease lost mid-upload.
+func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Publisher, stop <-chan struct{}) (mmsb.LSN, error) {
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	if stop != nil {
+		go func() {
+			select {
+			case <-stop:
+				pcancel()
+			case <-pctx.Done():
+			}
+		}()
+	}
+	info, err := bus.Checkpoint(pctx)
 	if err != nil {
 		return 0, fmt.Errorf("replicate: checkpoint: %w", err)
 	}
-	if err := pub.WaitStored(ctx, info.LSN); err != nil {
+	if err := pub.WaitStored(pctx, info.LSN); err != nil {
 		return 0, err
 	}
 	f, err := os.Open(info.Path)
@@ -80,13 +99,29 @@ func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Pu
 	if _, err := r.ckpts.Put(ctx, jetstream.ObjectMeta{
 		Name:     ckptObjectName(info.LSN),
 		Metadata: map[string]string{"lsn": strconv.FormatUint(uint64(info.LSN), 10)},
-	}, f); err != nil {
+	}, &stopReader{r: f, stop: stop}); err != nil {
 		return 0, fmt.Errorf("replicate: upload checkpoint at LSN %d: %w", info.LSN, err)
 	}
 	if err := trim(ctx, r); err != nil {
 		return info.LSN, err
 	}
 	return info.LSN, nil
+}
+
+// stopReader reads r until stop (nil: never) is closed, then fails with
+// ErrLeaseLost.
+type stopReader struct {
+	r    io.Reader
+	stop <-chan struct{}
+}
+
+func (s *stopReader) Read(p []byte) (int, error) {
+	select {
+	case <-s.stop:
+		return 0, fmt.Errorf("%w: checkpoint upload stopped", ErrLeaseLost)
+	default:
+	}
+	return s.r.Read(p)
 }
 
 // trim deletes checkpoints beyond the kept count and purges the stream
@@ -155,7 +190,7 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 	if err := syncFile(dir); err != nil {
 		return 0, err
 	}
-	final := filepath.Join(ckDir, fmt.Sprintf("checkpoint-%020d.ckpt", lsn))
+	final := filepath.Join(ckDir, ckptFileName(lsn))
 	tmp := final + ".tmp"
 	// A download cut short (the server gone, a timeout, a digest
 	// mismatch) left its part behind: the directory then looked like a
@@ -284,7 +319,16 @@ func syncFile(path string) error {
 // LSN 0, and on a trimmed one it was set aside before bootstrapping. A
 // bootstrap writes its checkpoint beside them, and Open drops such a
 // segment that does not continue the checkpoint.
-func hasState(dir string) bool {
+func hasState(dir string) bool { return hasStateBesides(dir, "") }
+
+// ckptFileName is the name in checkpoints/ of the checkpoint at lsn, as
+// bootstrap writes it.
+func ckptFileName(lsn mmsb.LSN) string { return fmt.Sprintf("checkpoint-%020d.ckpt", lsn) }
+
+// hasStateBesides is hasState ignoring also the file named keep in
+// checkpoints/ ("": none): whether a directory rebuilt from that stored
+// checkpoint holds anything else.
+func hasStateBesides(dir, keep string) bool {
 	for _, sub := range []string{"wal", "checkpoints"} {
 		ents, err := os.ReadDir(filepath.Join(dir, sub))
 		if err != nil {
@@ -294,7 +338,7 @@ func hasState(dir string) bool {
 			name := e.Name()
 			switch {
 			case strings.HasSuffix(name, ".tmp"):
-			case sub == "checkpoints" && name == tlog.ModeFileName:
+			case sub == "checkpoints" && (name == tlog.ModeFileName || keep != "" && name == keep):
 			case sub == "wal" && emptySegment(e):
 			default:
 				return true

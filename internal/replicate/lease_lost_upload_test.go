@@ -28,8 +28,9 @@ func (s *stalledStore) Put(ctx context.Context, _ jetstream.ObjectMeta, _ io.Rea
 }
 
 // TestLeaseLostDuringUploadEndsRole: a leader whose lease another node
-// takes while it uploads a checkpoint steps down at once: Leader() returns
-// nil and LastLead says ErrLeaseLost, without waiting for the upload. The
+// takes while it uploads a checkpoint steps down: Leader() returns nil and
+// LastLead says ErrLeaseLost, without waiting for the upload (this store
+// reads nothing: its context ends AckTimeout after the loss). The
 // upload held the role until it ended (up to 10 × AckTimeout, 50 s here),
 // Leader() returning a bus whose commits all failed meanwhile.
 func TestLeaseLostDuringUploadEndsRole(t *testing.T) {

@@ -60,6 +60,10 @@ type NodeConfig struct {
 	// empty and before it bootstraps into it: a node paused there holds
 	// what a second node on the same directory must not pass.
 	beforeBootstrap func()
+	// beforeChangeDir (tests only), when set, is called by changeDir
+	// before it takes the directory's lock: another writer may use the
+	// directory then.
+	beforeChangeDir func()
 	// Logf, when set, receives one line per role change and per error that
 	// ends a role (an error that ends role after role with the same text is
 	// logged once, then at most once a minute with the count of the others).
@@ -435,8 +439,14 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 				// every later cycle failed to open it, for ever, even
 				// once the leader had stored a sound newer checkpoint.
 				// Emptied, the next cycle bootstraps again.
-				if rerr := n.changeDir(func() error { return removeBusFiles(n.cfg.Dir) }); rerr != nil {
+				what := fmt.Errorf("replicate: the stored checkpoint at LSN %d (object %s in %s) does not load: %w",
+					from, ckptObjectName(from), n.res.cfg.CheckpointBucket(), err)
+				emptied, rerr := n.clearRebuilt(from, what)
+				if rerr != nil {
 					return nil, nil, rerr
+				}
+				if !emptied {
+					return nil, nil, fmt.Errorf("%w; %s held more than that checkpoint: set aside to bootstrap again", what, n.cfg.Dir)
 				}
 				return nil, nil, fmt.Errorf("replicate: the stored checkpoint at LSN %d (object %s in %s) does not load; emptied %s to bootstrap again: %w",
 					from, ckptObjectName(from), n.res.cfg.CheckpointBucket(), n.cfg.Dir, err)
@@ -461,25 +471,47 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		}
 		// The directory is emptied or set aside under its lock again: a
 		// writer that opened it since the Close above keeps its files.
-		if err := n.changeDir(func() error {
-			if rebuilt {
-				// A directory just rebuilt from the stored checkpoint
-				// holds nothing of its own: it is emptied, not set
-				// aside, so that the next cycle bootstraps again. Set
-				// aside, every cycle left one more copy of the
-				// checkpoint beside the directory (16 in 15 s with a
-				// 3 s lease) while the stream's head was beyond the
-				// newest checkpoint.
-				return removeBusFiles(n.cfg.Dir)
+		if rebuilt {
+			// A directory just rebuilt from the stored checkpoint
+			// holds nothing of its own: it is emptied, not set
+			// aside, so that the next cycle bootstraps again. Set
+			// aside, every cycle left one more copy of the
+			// checkpoint beside the directory (16 in 15 s with a
+			// 3 s lease) while the stream's head was beyond the
+			// newest checkpoint.
+			if _, rerr := n.clearRebuilt(from, err); rerr != nil {
+				return nil, nil, rerr
 			}
-			return n.setAside(err)
-		}); err != nil {
 			return nil, nil, err
 		}
-		if rebuilt {
+		if err := n.changeDir(func() error { return n.setAside("local state is not a prefix of the stream", err) }); err != nil {
 			return nil, nil, err
 		}
 	}
+}
+
+// clearRebuilt empties the directory that this cycle rebuilt from the
+// stored checkpoint at LSN from (0: none stored) so that the next cycle
+// bootstraps again, or sets it aside (setAside, logging why) when it now
+// holds state besides that checkpoint, reporting which it did. It looks
+// under the directory's lock: that lock was let go before Open and after
+// Close, and "rebuilt" was decided before either, so a writer that took
+// the directory in between (another node, a command) may have committed
+// records there. Emptied on the strength of the earlier look, those were
+// lost.
+func (n *Node) clearRebuilt(from mmsb.LSN, why error) (emptied bool, err error) {
+	err = n.changeDir(func() error {
+		keep := ""
+		if from > 0 {
+			keep = ckptFileName(from)
+		}
+		if !hasStateBesides(n.cfg.Dir, keep) {
+			emptied = true
+			return removeBusFiles(n.cfg.Dir)
+		}
+		return n.setAside("it holds more than the stored checkpoint it was rebuilt from (another writer used it meanwhile)", why)
+	})
+	return emptied, err
 }
 
 // lockDir takes the directory's lock, the one its bus takes (DIR/LOCK):
@@ -503,6 +535,9 @@ func (n *Node) lockDir() (io.Closer, error) {
 
 // changeDir runs change with the directory's lock held (lockDir).
 func (n *Node) changeDir(change func() error) error {
+	if n.cfg.beforeChangeDir != nil {
+		n.cfg.beforeChangeDir()
+	}
 	lk, err := n.lockDir()
 	if err != nil {
 		return err
@@ -530,9 +565,9 @@ func removeBusFiles(dir string) error {
 // cannot continue (wal/, checkpoints/, shared/) into a sibling directory
 // DIR.diverged-<unix ns>, never deleting them: they may hold the only copy
 // of records that were logged but not replicated. Other files (an embedded
-// nats-server's storage) stay. why is the position check's error, logged
-// with the move.
-func (n *Node) setAside(why error) error {
+// nats-server's storage) stay. what says why it is set aside and why is
+// the error that found it (the position check's), logged with the move.
+func (n *Node) setAside(what string, why error) error {
 	aside := fmt.Sprintf("%s.diverged-%d", n.cfg.Dir, time.Now().UnixNano())
 	if err := os.MkdirAll(aside, 0o755); err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
@@ -543,7 +578,7 @@ func (n *Node) setAside(why error) error {
 			return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 		}
 	}
-	n.logf("node %s: local state is not a prefix of the stream (%v); moved it to %s and rebuilding", n.cfg.ID, why, aside)
+	n.logf("node %s: %s (%v); moved it to %s and rebuilding", n.cfg.ID, what, why, aside)
 	return syncFile(filepath.Dir(n.cfg.Dir))
 }
 
@@ -914,19 +949,30 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 			if p := n.Metrics.RecordsPublished.Load(); p-archived >= uint64(n.cfg.CheckpointEvery) {
 				archived = p
 				// A lease lost meanwhile ends the upload: the role
-				// ends at once, not when the upload does (up to
+				// ends then, not when the upload does (up to
 				// 10 × AckTimeout later), Leader() returning a bus
-				// whose commits all failed until then.
+				// whose commits all failed until then. It is stopped
+				// at its next read (archiveCheckpoint), so that the
+				// object store removes the chunks sent; its context
+				// ends only if the store reads on no more within
+				// AckTimeout.
 				actx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
-				uploaded := make(chan struct{})
+				uploaded, stop := make(chan struct{}), make(chan struct{})
 				go func() {
 					select {
 					case <-lost: // nil (never) without a lease check
-						cancel()
+						close(stop)
+						t := time.NewTimer(n.res.cfg.AckTimeout)
+						defer t.Stop()
+						select {
+						case <-t.C:
+							cancel()
+						case <-uploaded:
+						}
 					case <-uploaded:
 					}
 				}()
-				_, err := archiveCheckpoint(actx, n.res, bus, pub)
+				_, err := archiveCheckpoint(actx, n.res, bus, pub, stop)
 				close(uploaded)
 				cancel()
 				select {
