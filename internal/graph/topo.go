@@ -118,6 +118,15 @@ func (g *Graph) checkInsert(x, y uint32) []base.PageID {
 	if g.ord[x] < g.ord[y] {
 		return nil // already in order: no path y ->* x can exist
 	}
+	// Two of reorder's repairs move up to every live node to fresh values
+	// before ordLo or after ordHi. With less room than that at an end,
+	// renumber first: otherwise those repairs stay ruled out (reorder
+	// falls back to PK, which can cost the whole graph per edge) until a
+	// creation happens to hit the end (TestOrderRenumbersForMoves). The
+	// range holds ~2^32 values, so this runs once per ~2^31 moved nodes.
+	if n := uint64(g.index.count); uint64(g.ordLo) < n || uint64(math.MaxUint32-g.ordHi) < n {
+		g.renumber()
+	}
 	return g.reorder(x, y)
 }
 
@@ -154,6 +163,13 @@ func (g *Graph) reorder(x, y uint32) []base.PageID {
 	s := g.prepare()
 	gf := s.gen       // stamp of the forward search (descendants of y)
 	gb := s.nextGen() // stamp of the backward search (ancestors of x)
+	if gb < gf {
+		// The counter wrapped between the two and cleared the stamps:
+		// gf = MaxUint32 written now would outlive that clear and read as
+		// a mark of some search 2^32 generations later
+		// (TestReorderStampsSurviveGenWrap). Take both after the clear.
+		gf, gb = gb, s.nextGen()
+	}
 	lb, ub := g.ord[y], g.ord[x]
 	roomHi := uint64(math.MaxUint32 - g.ordHi) // fresh values after ordHi
 	roomLo := uint64(g.ordLo)                  // fresh values before ordLo
