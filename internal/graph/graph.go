@@ -113,6 +113,9 @@ type scratch struct {
 	// reorder's four search stacks: forward and backward, inside the
 	// window and outside it.
 	fIn, fOut, bIn, bOut []uint32
+	// backEdges counts the in-edges reorder's backward search has looked
+	// at, for TestRefusedEdgeReadsFewParents (one add per turn).
+	backEdges uint64
 }
 
 // New returns an empty graph.
