@@ -251,7 +251,10 @@ func (rd *Reader) check() error {
 	if aerr != nil {
 		return err // no new writer yet: report the old one's failure
 	}
-	if a.r.Gen() == rd.a.r.Gen() {
+	// The same region when generation, writer process and its start time
+	// agree: a generation alone repeats when two writer processes read
+	// the same clock value (a clock that stood still).
+	if a.r.Gen() == rd.a.r.Gen() && a.r.PID() == rd.a.r.PID() && a.r.Start() == rd.a.r.Start() {
 		_ = a.discard()
 		return err
 	}

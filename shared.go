@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,32 @@ func SharedRegionPath(dir, sharedDir string) (string, error) {
 	return filepath.Join(sharedAbs, "mmsb-"+hex.EncodeToString(sum[:16])), nil
 }
 
+// sharedClock is the clock generations are taken from (a test seam).
+var sharedClock = func() int64 { return time.Now().UnixNano() }
+
+// lastSharedGen is the last generation this process gave a region.
+var lastSharedGen atomic.Uint64
+
+// nextSharedGen returns a region generation: the wall clock in
+// nanoseconds, but above every generation this process gave before. A
+// generation only has to differ between opens (it is not bus state, so
+// wall time is fine), and a Reader with Reattach takes a region of the
+// generation it holds for the one it already read: with a clock that
+// stood still or stepped back (a VM restored from a snapshot, a clock
+// frozen in tests), a reopen in the same process made a region of the
+// same generation and such a Reader never followed it
+// (TestSharedGenerationMovesWithFrozenClock). Another process's writer
+// differs by its process ID and start time, which Reattach compares too.
+func nextSharedGen() uint64 {
+	for {
+		last, now := lastSharedGen.Load(), uint64(sharedClock())
+		gen := max(now, last+1)
+		if lastSharedGen.CompareAndSwap(last, gen) {
+			return gen
+		}
+	}
+}
+
 // openShared replaces the empty private store by a shared one built in a
 // fresh directory. Caller holds the bus LOCK, so no other writer of this
 // bus builds or publishes concurrently.
@@ -100,9 +127,7 @@ func (e *Bus) openShared() error {
 	if e.opts.SharedGroup {
 		perm = 0o640
 	}
-	// The generation only has to differ between opens; it is not bus
-	// state, so wall time is fine here.
-	gen := uint64(time.Now().UnixNano())
+	gen := nextSharedGen()
 	build := final + ".building-" + strconv.Itoa(pid)
 	st, err := page.NewShared(build, perm, gen, uint64(pid), start)
 	if err != nil {

@@ -507,6 +507,10 @@ func (r *ShmReader) Gen() uint64 { return r.gen }
 // PID returns the writer's process ID.
 func (r *ShmReader) PID() int { return r.pid }
 
+// Start returns the writer process's start time (clock ticks since boot),
+// which tells a writer from a later process given the same ID.
+func (r *ShmReader) Start() uint64 { return r.start }
+
 // LSN returns the committed LSN the writer published last (0 if the
 // header cannot be read: State then says StateUnreadable).
 func (r *ShmReader) LSN() uint64 {
