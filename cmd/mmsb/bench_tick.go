@@ -38,6 +38,7 @@ type tickBenchResult struct {
 	Overruns         uint64  `json:"overruns"`
 	RSSBytes         int64   `json:"rss_bytes"`
 	GCPauseMaxNS     int64   `json:"gc_pause_max_ns"`
+	GCCycles         uint32  `json:"gc_cycles"` // collections in the ticks: 0 means gc_pause_max_ns measured nothing
 	StateHash        string  `json:"state_hash"`
 	ReplayChecked    bool    `json:"replay_checked"`
 	ReplayEqual      bool    `json:"replay_equal"`
@@ -161,7 +162,7 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 		Overruns: m.Overruns}
 	res.RecomputedPerSec = float64(m.Recomputed) / max(time.Duration(m.Phases[tick.PhasePropagate].Mean*time.Duration(m.Phases[tick.PhasePropagate].Count)).Seconds(), 1e-9)
 	gc1 := readGCState()
-	res.GCPauseMaxNS, _ = gcPauseMax(gc0, gc1)
+	res.GCPauseMaxNS, res.GCCycles = gcPauseMax(gc0, gc1)
 	res.RSSBytes, _ = readRSS()
 	if res.StateHash, err = stateHash(bus); err != nil {
 		return err

@@ -248,6 +248,10 @@ func graphBench(ctx context.Context, env *Env, r *Result, cfg graphConfig) error
 	r.Metric("large_pages", float64(out.largePages))
 	r.Metric("large_edges", float64(out.largeEdges))
 	r.Metric("large_cycle_detect_ms", largeMs)
+	// Per 10k pages of the large graph as built (NumNodes, not the
+	// configured size; 0 pages gives +Inf, which fails).
+	largePer10k := largeMs * 10000 / float64(out.largePages)
+	r.Metric("large_cycle_detect_ms_per_10k", largePer10k)
 	r.Metric("validated_pages", float64(out.validatedPages))
 	r.Semantic("validated_whole_graph", out.validatedPages == out.busPages && out.validatedItems == int64(out.busItems) && out.busPages > 0,
 		float64(out.validatedPages), fmt.Sprintf("the validator checked every page (%d) and every edge and binding (%d) of the bus", out.busPages, out.busItems))
@@ -262,6 +266,12 @@ func graphBench(ctx context.Context, env *Env, r *Result, cfg graphConfig) error
 	maxPer, maxDetect := env.Threshold("max_validation_ms_per_page"), env.Threshold("max_cycle_detect_ms")
 	r.Timing("validation_ms_per_page", perPage < maxPer, perPage, "ms/page", fmt.Sprintf("< %g ms/page", maxPer))
 	r.Timing("cycle_detect_ms_per_10k", detectPer10k < maxDetect, detectPer10k, "ms", fmt.Sprintf("< %g ms per 10k pages", maxDetect))
+	// The target's "cycle-detect < 10 ms per 10k pages" holds at scale
+	// too: the large graph's detection, timed and printed, was not gated.
+	if cfg.large > 0 {
+		r.Timing("large_cycle_detect_ms_per_10k", largePer10k < maxDetect, largePer10k, "ms",
+			fmt.Sprintf("< %g ms per 10k pages, on the %d-page graph", maxDetect, out.largePages))
+	}
 	r.Summary = fmt.Sprintf("%d pages, %d edges: validation %.4f ms/page, cycle-detect %.2f ms/10k; %d pages (%d edges) acyclic in %.0f ms; injected cycle caught",
 		out.pages, out.edges, perPage, detectPer10k, out.largePages, out.largeEdges, largeMs)
 	if !out.injectedFound || !out.validatorFound || !out.engineRefused {

@@ -105,6 +105,34 @@ func TestMemoryNegativeLongPause(t *testing.T) {
 	}
 }
 
+// TestMemoryNegativeNoCollection: a histogram that gains no pause in any
+// measured phase (no collection ran, as with GOGC=off) gives a 0 ms
+// maximum that measures nothing; gc_pause_max must fail on it (it passed
+// with 0 ms). The control is a real run, which collects while it creates
+// its pages: it passes with pauses counted.
+func TestMemoryNegativeNoCollection(t *testing.T) {
+	env := testEnv(t, "memory", nil)
+	cfg := tinyMemory(env)
+	still := GCPauses{counts: []uint64{5, 2, 0, 0}, buckets: []float64{0, 0.001, 0.01, 0.1, math.Inf(1)}}
+	cfg.readPauses = func() GCPauses { return still }
+	var r Result
+	if err := memoryBench(bg, env, &r, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, &r, "gc_pause_max"); c.Pass || r.Metrics["gc_pauses"] != 0 {
+		t.Fatalf("no pause in any measured phase: gc_pause_max %+v, gc_pauses %v; want a failure over 0 pauses", c, r.Metrics["gc_pauses"])
+	}
+	env = testEnv(t, "memory", nil)
+	r = Result{}
+	if err := memoryBench(bg, env, &r, tinyMemory(env)); err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, &r, "gc_pause_max"); !c.Pass || r.Metrics["gc_pauses"] == 0 {
+		t.Fatalf("control, a real run: gc_pause_max %+v, gc_pauses %v; want a pass over some pauses", c, r.Metrics["gc_pauses"])
+	}
+	t.Logf("control: %v pauses, longest <= %v ms", r.Metrics["gc_pauses"], r.Metrics["gc_pause_max_ms"])
+}
+
 // TestMemoryNegativeOverBudget: the process holds 4 KiB more per page (what
 // a bus leaking per-page memory would hold); RSS shows it, so the average
 // page cost and the 1M-page projection exceed their budgets.

@@ -24,7 +24,13 @@ func init() {
 // validatorAnswers, when set, gives the answers the provenance validator
 // checks against the log instead of the bus's own (answers that disagree
 // with the log); slowBy makes every timed query that long slower (a slower
-// system, for the resolve_ms gate's control).
+// system, for the resolve_ms gate's control); wrongWalker, when set,
+// rewrites each answer of the timed query before the benchmark checks it
+// (a provenance walk that goes one hop short, one long or stops early, for
+// chain_depth's controls); extraHops builds the chain that many hops longer
+// than depth (a run whose chain is not the configured one: chain_depth
+// must compare the walk with the chain built, counted on the bus, never
+// with the configured depth).
 type provenanceConfig struct {
 	depth            int // derivation hops: depth+1 pages
 	limit            int // the depth limit a default query must stop at (mmsb.DefaultProvenanceDepth)
@@ -33,13 +39,17 @@ type provenanceConfig struct {
 	deepQueryDepth   int
 	validatorAnswers func(e *mmsb.Bus) func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error)
 	slowBy           time.Duration
+	wrongWalker      func(res *mmsb.ProvenanceResult, rangeIdx int)
+	extraHops        int
 }
 
 // provenanceOutcome is what #10 measured.
 type provenanceOutcome struct {
 	cold, warmMedian time.Duration
-	chainDepth       int // found by walking the answer's Parent links
-	deepDepth        int // the same, on the chain deeper than the limit
+	chainDepth       int   // found by walking the answer's Parent links (range 0)
+	walked           []int // the same for every range asked (-1: the walk refused the answer)
+	builtDepth       int   // the chain built, counted from the bus's bindings
+	deepDepth        int   // found by walking, on the chain deeper than the limit
 	deepTruncated    bool
 	deepErr          string
 	writes           int
@@ -63,8 +73,14 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 		return out, err
 	}
 	defer e.Close() //nolint:errcheck // nothing written through it is lost by a failed close
-	ids, err := buildChain(ctx, e, cfg.depth)
+	ids, err := buildChain(ctx, e, cfg.depth+cfg.extraHops)
 	if err != nil {
+		return out, err
+	}
+	// The chain's depth as the bus holds it, counted from its bindings:
+	// what chain_depth compares the walked answer with (not cfg.depth,
+	// the figure the chain was built from).
+	if out.builtDepth, err = boundChainDepth(e, ids[len(ids)-1]); err != nil {
 		return out, err
 	}
 	// Two writes to different ranges of the root, each propagated: the
@@ -87,8 +103,8 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 		if err != nil {
 			return out, err
 		}
-		if pr.Recomputed != cfg.depth {
-			out.wrong = append(out.wrong, fmt.Sprintf("wave %d recomputed %d pages, want %d", k, pr.Recomputed, cfg.depth))
+		if pr.Recomputed != out.builtDepth {
+			out.wrong = append(out.wrong, fmt.Sprintf("wave %d recomputed %d pages, want %d", k, pr.Recomputed, out.builtDepth))
 		}
 		for _, id := range ids[1:] {
 			d, ok := e.LastDerivation(id)
@@ -124,11 +140,16 @@ func measureProvenance(ctx context.Context, cfg provenanceConfig) (provenanceOut
 		if err != nil {
 			return out, err
 		}
+		if cfg.wrongWalker != nil {
+			cfg.wrongWalker(res, k)
+		}
 		out.rangesChecked++
 		walked, werr := walkDepth(res)
 		if werr != nil {
 			out.wrong = append(out.wrong, fmt.Sprintf("range %d: %v", k, werr))
+			walked = -1
 		}
+		out.walked = append(out.walked, walked)
 		if k == 0 {
 			out.chainDepth = walked
 			out.writes = len(res.Writes)
@@ -194,6 +215,25 @@ func buildChain(ctx context.Context, e *mmsb.Bus, depth int) ([]mmsb.PageID, err
 		return nil, err
 	}
 	return ids, nil
+}
+
+// boundChainDepth counts the derivation hops above last on the bus: it
+// follows each page's binding to its one parent until a page that is not
+// derived. A page with more than one parent, or a walk longer than the
+// bus has bindings (a loop), is an error: the benchmark built neither.
+func boundChainDepth(e *mmsb.Bus, last mmsb.PageID) (int, error) {
+	bound := len(e.Bindings())
+	hops := 0
+	for id := last; ; hops++ {
+		b, ok := e.Binding(id)
+		if !ok {
+			return hops, nil
+		}
+		if len(b.Parents) != 1 || hops > bound {
+			return 0, fmt.Errorf("provenance chain: page %d has %d parents after %d hops (%d bindings): not a chain", id, len(b.Parents), hops, bound)
+		}
+		id = b.Parents[0]
+	}
 }
 
 // errBadAnswer: a provenance answer whose Parent links do not form a tree
@@ -302,9 +342,18 @@ func provenanceBench(ctx context.Context, env *Env, r *Result, cfg provenanceCon
 	r.Metric("validator_samples", float64(out.validatorChecked))
 	maxDepth, maxMs := env.Threshold("max_depth"), env.Threshold("max_resolve_ms")
 	r.Semantic("chain_correct", len(out.wrong) == 0 && out.rangesChecked == 2, float64(len(out.wrong)),
-		fmt.Sprintf("both byte ranges resolve through all %d pages to the right LSNs", cfg.depth+1))
-	r.Semantic("chain_depth", out.chainDepth == cfg.depth && float64(out.chainDepth) < maxDepth, float64(out.chainDepth),
-		fmt.Sprintf("found by walking the answer: == %d (< %g)", cfg.depth, maxDepth))
+		fmt.Sprintf("both byte ranges resolve through all %d pages to the right LSNs", out.builtDepth+1))
+	// Every range's walked depth must equal the chain built, as the bus's
+	// bindings count it, and stay under the published bound. Comparing
+	// with cfg.depth instead let a walk that stops where the configuration
+	// says pass on a longer chain, and only range 0 was compared.
+	depthOK := out.builtDepth > 0 && len(out.walked) == 2 && float64(out.builtDepth) < maxDepth
+	for _, w := range out.walked {
+		depthOK = depthOK && w == out.builtDepth
+	}
+	r.Metric("built_depth", float64(out.builtDepth))
+	r.Semantic("chain_depth", depthOK, float64(out.chainDepth),
+		fmt.Sprintf("found by walking each answer %v: == %d, the chain built (counted from its bindings), < %g", out.walked, out.builtDepth, maxDepth))
 	r.Metric("deep_chain_depth", float64(out.deepDepth))
 	r.Semantic("depth_limit_enforced", out.deepErr == "" && out.deepTruncated && out.deepDepth == cfg.limit, float64(out.deepDepth),
 		fmt.Sprintf("a %d-hop chain is walked to the limit, %d hops, and marked truncated%s", cfg.limit+8, cfg.limit, errSuffix(out.deepErr)))
@@ -312,7 +361,7 @@ func provenanceBench(ctx context.Context, env *Env, r *Result, cfg provenanceCon
 	worst := max(out.cold, out.warmMedian)
 	r.Timing("resolve_ms", ms(worst) < maxMs, ms(worst), "ms", fmt.Sprintf("< %g ms", maxMs))
 	r.Summary = fmt.Sprintf("byte-range provenance through a %d-deep passthrough chain: depth %d (walked), %d writes, resolve %.3f ms cold, %.3f ms warm; a %d-deep chain stops at %d (truncated %v)",
-		cfg.depth, out.chainDepth, out.writes, ms(out.cold), ms(out.warmMedian), cfg.limit+8, out.deepDepth, out.deepTruncated)
+		out.builtDepth, out.chainDepth, out.writes, ms(out.cold), ms(out.warmMedian), cfg.limit+8, out.deepDepth, out.deepTruncated)
 	if len(out.wrong) > 0 {
 		r.Summary += "; wrong: " + out.wrong[0]
 	}

@@ -107,3 +107,71 @@ func TestProvenanceNegativeValidatorAnswers(t *testing.T) {
 	err := provenanceBench(bg, env, &r, cfg)
 	requireOnlyFail(t, &r, err, "validator")
 }
+
+// cutAnswer makes a chain answer end k hops below the page asked: the
+// writes past depth k are dropped and ChainDepth says k, so the answer is
+// consistent with itself (walkDepth accepts it) but shorter than the chain.
+func cutAnswer(res *mmsb.ProvenanceResult, k int) {
+	if k < 0 || k >= len(res.Writes) {
+		return
+	}
+	res.Writes = res.Writes[:k+1]
+	res.ChainDepth = k
+}
+
+// TestProvenanceNegativeWrongWalker: a provenance walk that goes one hop
+// short, one hop long or stops early, with answers consistent with
+// themselves, must fail chain_depth. Before, chain_depth compared range 0's
+// walk with the configured depth: a walk wrong only on range 1 passed it,
+// and so did a walk that stopped at the configured depth on a chain built
+// one hop longer ("stops at the configured depth").
+func TestProvenanceNegativeWrongWalker(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		extraHops int
+		walker    func(res *mmsb.ProvenanceResult, k int)
+	}{
+		{"one short", 0, func(res *mmsb.ProvenanceResult, _ int) { cutAnswer(res, res.ChainDepth-1) }},
+		{"one long", 0, func(res *mmsb.ProvenanceResult, _ int) {
+			last := len(res.Writes) - 1
+			w := res.Writes[last]
+			w.Parent, w.Depth = last, w.Depth+1
+			res.Writes = append(res.Writes, w)
+			res.ChainDepth++
+		}},
+		{"stops early", 0, func(res *mmsb.ProvenanceResult, _ int) { cutAnswer(res, 8) }},
+		{"one short on range 1 only", 0, func(res *mmsb.ProvenanceResult, k int) {
+			if k == 1 {
+				cutAnswer(res, res.ChainDepth-1)
+			}
+		}},
+		{"stops at the configured depth", 1, func(res *mmsb.ProvenanceResult, _ int) {
+			cutAnswer(res, tinyProvenance().depth)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testEnv(t, "provenance", nil)
+			cfg := tinyProvenance()
+			cfg.extraHops, cfg.wrongWalker = tc.extraHops, tc.walker
+			var r Result
+			err := provenanceBench(bg, env, &r, cfg)
+			requireFail(t, &r, err, "chain_depth")
+		})
+	}
+}
+
+// TestProvenanceBuiltLongerThanConfigured: the chain built one hop longer
+// than the configured depth, walked right, passes chain_depth (it compares
+// with the chain built, counted from the bus's bindings); the control of
+// the "stops at the configured depth" row above.
+func TestProvenanceBuiltLongerThanConfigured(t *testing.T) {
+	env := testEnv(t, "provenance", nil)
+	cfg := tinyProvenance()
+	cfg.depth, cfg.extraHops = 30, 1
+	var r Result
+	err := provenanceBench(bg, env, &r, cfg)
+	requirePass(t, &r, err)
+	if r.Metrics["chain_depth"] != 31 || r.Metrics["built_depth"] != 31 {
+		t.Fatalf("chain depth %v, built %v, want 31 and 31", r.Metrics["chain_depth"], r.Metrics["built_depth"])
+	}
+}

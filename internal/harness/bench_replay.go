@@ -25,7 +25,10 @@ func init() {
 // the replays; l3Func (with funcs) replaces the third layer's affine
 // passthrough with another function; invalidDelta submits one extra delta
 // to a page that does not exist on the first tick (the tick rejects it);
-// noBindings builds no derivation graph, so nothing propagates.
+// noBindings builds no derivation graph, so nothing propagates;
+// indepFromCkpt, when set, replaces the target of the independent replay
+// that must start from the newest checkpoint (a replay that starts
+// elsewhere, e.g. from LSN 1, for replay_from_checkpoint's control).
 type replayConfig struct {
 	ticks            int
 	sources          int // source pages (float64)
@@ -38,6 +41,7 @@ type replayConfig struct {
 	funcs            map[string]mmsb.RecomputeFunc
 	invalidDelta     bool
 	noBindings       bool
+	indepFromCkpt    *mmsb.ReplayTarget
 }
 
 // replayOutcome is what #1 measured.
@@ -51,6 +55,7 @@ type replayOutcome struct {
 	indepBytes          int64
 	indepL2             float64
 	indepPages          int
+	indepCkpt           mmsb.Recovery // where the independent replay from the newest checkpoint started
 	recompute           recomputeOutcome
 	bindings            int // bindings built
 	runSec, replaySec   float64
@@ -185,10 +190,11 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 			return out, err
 		}
 	}
-	// The independent replay from the newest checkpoint (below) cannot
-	// tell which checkpoint mmsb.Replay started from; that it can start
-	// from the midway one is checked here, and VerifyReplay reports the
-	// one it used.
+	// That the midway checkpoint verifies is checked here; VerifyReplay
+	// reports the checkpoint it started from, and the independent replay
+	// from the newest checkpoint (below) its Recovery: each must be the
+	// midway one, or the "replay from the checkpoint" compared a replay
+	// from LSN 1 once more.
 	out.checkpointErr = errors.New("the midway checkpoint is missing")
 	if ckPath != "" {
 		out.checkpointErr = checkpoint.Verify(e.FS(), ckPath)
@@ -203,11 +209,18 @@ func measureReplay(ctx context.Context, cfg replayConfig) (replayOutcome, error)
 	// into detached buses from LSN 1 and from the newest checkpoint. On the
 	// one from LSN 1, every binding's function is re-run on the replayed
 	// parents and compared with the logged derived bytes.
-	for k, target := range []mmsb.ReplayTarget{{FromEmpty: true}, {}} {
+	fromCkpt := mmsb.ReplayTarget{}
+	if cfg.indepFromCkpt != nil {
+		fromCkpt = *cfg.indepFromCkpt
+	}
+	for k, target := range []mmsb.ReplayTarget{{FromEmpty: true}, fromCkpt} {
 		rep, err := mmsb.Replay(ctx, e.FS().Join(e.WALDir(), ".."), target, &mmsb.Options{FS: e.FS(), Functions: cfg.funcs})
 		if err != nil {
 			out.indepErr = err
 			continue
+		}
+		if k == 1 {
+			out.indepCkpt = rep.Recovery()
 		}
 		b, l2, n, err := comparePages(e, rep)
 		if err == nil && k == 0 {
@@ -264,9 +277,11 @@ func replayBench(ctx context.Context, env *Env, r *Result, cfg replayConfig) err
 	}
 	r.Semantic("replay_ran", replayOK, 0, "replay from LSN 1 and from the checkpoint succeed"+errText(out.replayErr)+errText(out.indepErr))
 	fromCkptOK := out.replayErr == nil && out.checkpointErr == nil && out.fromCkpt.FromCheckpoint != "" &&
-		out.fromCkpt.CheckpointLSN == out.checkpointLSN && out.checkpointLSN != 0
+		out.fromCkpt.CheckpointLSN == out.checkpointLSN && out.checkpointLSN != 0 &&
+		out.indepErr == nil && out.indepCkpt.Checkpoint != "" && out.indepCkpt.CheckpointLSN == out.checkpointLSN
 	r.Semantic("replay_from_checkpoint", fromCkptOK, float64(out.fromCkpt.CheckpointLSN),
-		fmt.Sprintf("VerifyReplay(from the newest checkpoint) reports starting from the midway checkpoint (LSN %d), which verifies", out.checkpointLSN)+errText(out.checkpointErr))
+		fmt.Sprintf("VerifyReplay(from the newest checkpoint) and the independent replay (mmsb.Replay) report starting from the midway checkpoint (LSN %d), which verifies; they started from LSN %d and %d",
+			out.checkpointLSN, out.fromCkpt.CheckpointLSN, out.indepCkpt.CheckpointLSN)+errText(out.checkpointErr))
 	r.Semantic("bytes_differing", replayOK && float64(bytesDiff) <= maxBytes && pagesDiff == 0 &&
 		out.full.Equal() && out.fromCkpt.Equal(), float64(bytesDiff), fmt.Sprintf("<= %g bytes, state hashes and graph equal", maxBytes))
 	r.Semantic("l2_divergence", replayOK && l2 < maxDiv, l2, fmt.Sprintf("< %g over every float64 cell", maxDiv))

@@ -65,6 +65,21 @@ func TestReplayNegativeCorruptCheckpoint(t *testing.T) {
 	requireFail(t, &r, err, "replay_ran")
 }
 
+// TestReplayNegativeIndependentReplayFromStart: the independent replay that
+// must start from the newest checkpoint starts from LSN 1 instead (as
+// mmsb.Replay would, passing over a checkpoint it cannot load). Its state
+// equals the live one, so no byte check sees it; replay_from_checkpoint
+// must fail, and only it (it passed: where mmsb.Replay started was not
+// read). The clean run is TestReplayQuick.
+func TestReplayNegativeIndependentReplayFromStart(t *testing.T) {
+	env := testEnv(t, "replay", nil)
+	cfg := tinyReplay(env)
+	cfg.indepFromCkpt = &mmsb.ReplayTarget{FromEmpty: true}
+	var r Result
+	err := replayBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "replay_from_checkpoint")
+}
+
 // TestReplayNegativeImpureFunction: the third layer is bound to a function
 // with hidden state (its output drifts with every call). Propagation logs
 // what it computed and replay re-applies those logged bytes, so the replays

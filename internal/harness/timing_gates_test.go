@@ -84,6 +84,8 @@ func TestTimingGatesCanFail(t *testing.T) {
 		{"gc_pause_max", memory, "max_gc_pause_ms", 0, inf},
 		// A semantic check: the chain of 31 hops is not under a bound of 31.
 		{"chain_depth", provenance, "max_depth", 31, 32},
+		// The large graph's detection was timed and printed, not gated.
+		{"large_cycle_detect_ms_per_10k", graph, "max_cycle_detect_ms", 0, inf},
 	} {
 		t.Run(tc.check, func(t *testing.T) {
 			if c := checkNamed(t, tc.bench(t, map[string]float64{tc.threshold: tc.never}), tc.check); c.Pass {
@@ -130,6 +132,26 @@ func TestTimingGatesFailOnSlowSystem(t *testing.T) {
 			t.Fatal(err)
 		}
 		requireFailed(t, &r, "validation_ms_per_page", "cycle_detect_ms_per_10k")
+	})
+	// A detector slow only on graphs over 1,000 pages: 30 ms a detection
+	// of the 2,000-page large graph is 150 ms per 10k pages, over 10, so
+	// the large graph's gate fails whatever the small graph's figure.
+	t.Run("large graph", func(t *testing.T) {
+		cfg := graphConfig{pages: 500, large: 2000, degree: 4, seed: 5}
+		cfg.acyclic = func(g *graph.Graph) error {
+			if g.NumNodes() > 1000 {
+				time.Sleep(30 * time.Millisecond)
+			}
+			return g.CheckAcyclic()
+		}
+		var r Result
+		if err := graphBench(bg, testEnv(t, "graph", nil), &r, cfg); err != nil {
+			t.Fatal(err)
+		}
+		requireFailed(t, &r, "large_cycle_detect_ms_per_10k")
+		if f := semanticFailures(&r); len(f) > 0 {
+			t.Fatalf("a slow but right detector failed semantic checks %v", f)
+		}
 	})
 	t.Run("throughput", func(t *testing.T) {
 		env := testEnv(t, "throughput", tinyThroughput)
