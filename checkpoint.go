@@ -1341,6 +1341,10 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 	}
 	removed := 0
 	kept := list[:0] // the readable checkpoints retained, newest first
+	// The names that hold no checkpoint file and could not be removed,
+	// and the error that reports those not met before.
+	stuck := map[string]bool{}
+	var stuckErr error
 	for _, c := range list {
 		mine := c.Path == info.Path
 		if mine {
@@ -1374,6 +1378,23 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		}
 		if why != "" {
 			if err := checkpoint.Remove(e.fs, c.Path, e.closeBegun); err != nil {
+				if notCheckpointFile(c.Err) && !vfs.IsNotExist(err) {
+					// A name that holds no checkpoint file and cannot
+					// be removed (a directory with files in it: an
+					// operator's, a restored backup tree) is left as it
+					// is, never emptied, and pruning goes on around it:
+					// it holds nothing recovery could load, so the log
+					// may be trimmed past it. Reported by the first
+					// prune that meets it only. Before, its failed
+					// removal stopped every later prune, and with it
+					// the log's trimming, until commits were refused
+					// (TestPruneSkipsUndeletableName).
+					stuck[c.Path] = true
+					if !e.pruneStuck[c.Path] {
+						stuckErr = errors.Join(stuckErr, fmt.Errorf("mmsb: checkpoint: %s holds no checkpoint file and cannot be removed: left as it is, and passed over by retention from now on (remove or rename it by hand): %w", c.Path, err))
+					}
+					continue
+				}
 				return fmt.Errorf("mmsb: checkpoint: remove %s %s: %w", why, c.Path, err)
 			}
 			delete(e.unloadable, c.Path)
@@ -1383,6 +1404,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		kept = append(kept, c)
 	}
 	list = kept
+	e.pruneStuck = stuck // those removed since are reported again should they come back
 	if removed > 0 {
 		// The log may be trimmed only once the removals are durable: a
 		// power failure would otherwise bring a removed checkpoint back
@@ -1409,7 +1431,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		// goroutine; commits go on meanwhile.
 		debug.FreeOSMemory()
 	}
-	return nil
+	return stuckErr
 }
 
 // notCheckpointFile reports whether err, a listed checkpoint's Info.Err,

@@ -316,6 +316,10 @@ type Bus struct {
 	// did not load; guarded by ckptMu. Pruning must not count them among
 	// the retained ones (pruneAfterCheckpoint).
 	unloadable map[string]bool
+	// pruneStuck holds the names under which the last prune found no
+	// checkpoint file and could not remove them (reported once, then
+	// passed over); guarded by ckptMu.
+	pruneStuck map[string]bool
 	// ckptAfterStep1, set by tests before a checkpoint, runs on the
 	// checkpoint's goroutine after each range's first step, without the
 	// lock (to change pages between the steps).

@@ -48,7 +48,14 @@ var sleep = time.Sleep
 // too) a symbolic link is unlinked, never followed (its target was
 // truncated), as are a named pipe, an empty directory and a file with
 // other hard links (shrinking it would cut the copies under the other
-// names, and free nothing). A name that
+// names, and free nothing); the link count of the opened file is checked
+// again before each step, so a hard link made while the file is being
+// removed stops the steps, and the other name keeps what the file held
+// then. What the hidden name holds once opened is checked to be the file
+// opened: a symbolic link put under the name after the check (the open
+// followed it) is unlinked at once, its target left whole. A step that
+// fails ends the pacing: the file is unlinked at once, and only a failed
+// unlink is returned (the error names both). A name that
 // cannot be opened for writing after the rename (a directory in MemFS) is
 // unlinked at once under the hidden name instead of left there, or, if it
 // cannot be (a directory that holds files), renamed back.
@@ -85,6 +92,7 @@ func RemoveGraduallyUntil(fs FS, name, hidden string, step int64, pause time.Dur
 			return fs.Remove(name)
 		}
 	}
+	afterLinkCheck(name)
 	if err := fs.Rename(name, hidden); err != nil {
 		return err
 	}
@@ -103,21 +111,96 @@ func RemoveGraduallyUntil(fs FS, name, hidden string, step int64, pause time.Dur
 		}
 		return nil
 	}
+	if osName, ok := onOS(fs, name); ok && !isOpenFile(f, osName) {
+		// The name was checked before the rename: what was put under it
+		// since (a symbolic link: the open followed it) is not the file
+		// opened. Unlinked at once, as a link found by the check is; the
+		// file opened is left whole (TestRemoveGraduallyNameSwapped).
+		_ = f.Close() // opened for nothing: nothing written through it
+		return fs.Remove(name)
+	}
 	if _, onStorage := f.(RangeSyncer); !onStorage {
 		pause = 0
 	}
 	size, err := f.Size()
-	for err == nil && size > step && !hurry() {
+	// The check by name above is made before the rename and the open: a
+	// hard link made meanwhile (a backup running beside the bus) shares
+	// the file just opened, and the steps would cut it. The open file's
+	// own link count is checked before each step (an fstat, cheap beside
+	// a step of 2 MiB): once it has other links, the rest is unlinked at
+	// once and the other names keep what the file held then
+	// (TestRemoveGraduallyLinkMadeMidway).
+	for err == nil && size > step && !hurry() && !linkedElsewhere(f) {
 		size -= step
 		if err = f.Truncate(size); err == nil && pause > 0 && !hurry() {
 			sleep(pause)
 		}
+		stepDone(name)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("vfs: shrink %s: %w", name, err)
+		// A failed step (an I/O error, a quota) only ends the pacing:
+		// the file is unlinked at once. Returned, it was left under the
+		// hidden name, which the bus's later prunes do not list, holding
+		// what the steps had not freed until the next Open
+		// (TestRemoveGraduallyShrinkFails).
+		if rerr := fs.Remove(name); rerr != nil {
+			return fmt.Errorf("vfs: shrink %s: %w (remove: %w)", name, err, rerr)
+		}
+		return nil
 	}
 	return fs.Remove(name)
+}
+
+// Test seams: afterLinkCheck runs once the name has been checked for
+// other links, stepDone after each shrink step; tests make a hard link
+// there, as a backup running beside the bus would.
+var (
+	afterLinkCheck = func(name string) {}
+	stepDone       = func(name string) {}
+)
+
+// isOpenFile reports whether the open file f is the regular file osName
+// names now (not followed: a symbolic link there is not). Where f's own
+// description cannot be read (a wrapper that does not say what it wraps),
+// it reports true, as before the check.
+func isOpenFile(f File, osName string) bool {
+	for range 64 { // wrappers nest a few deep; the bound only stops a cycle
+		switch g := f.(type) {
+		case osFile:
+			fst, err := g.Stat()
+			if err != nil {
+				return true
+			}
+			lst, err := os.Lstat(osName)
+			return err == nil && lst.Mode().IsRegular() && os.SameFile(fst, lst)
+		case interface{ Unwrap() File }:
+			f = g.Unwrap()
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+// linkedElsewhere reports whether the open file f is a file of the
+// operating system's filesystem (reached through the wrappers that say
+// what they wrap: errorfs) with more than one hard link, by fstat of its
+// descriptor. A file whose count cannot be read is taken as having none,
+// as the check by name takes it.
+func linkedElsewhere(f File) bool {
+	for range 64 { // wrappers nest a few deep; the bound only stops a cycle
+		switch g := f.(type) {
+		case osFile:
+			st, err := g.Stat()
+			return err == nil && otherLinks(st)
+		case interface{ Unwrap() File }:
+			f = g.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }

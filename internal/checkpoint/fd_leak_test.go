@@ -83,13 +83,17 @@ func TestFailuresCloseTheirFiles(t *testing.T) {
 			}
 			if k == errorfs.OpTruncate {
 				// Commit succeeded; removing it gradually fails at
-				// its first step (a file over one step).
+				// its first step (a file over one step), and the file
+				// is then unlinked at once
+				// (TestRemoveGraduallyShrinkFails).
 				path := filepath.Join(dir, FileName(100))
-				if err := vfs.RemoveGradually(fs, path, path+".del", 4096, 0); err == nil {
-					t.Fatal("RemoveGradually succeeded with every truncate failing")
+				if err := vfs.RemoveGradually(fs, path, path+".del", 4096, 0); err != nil {
+					t.Fatalf("RemoveGradually with every truncate failing: %v", err)
 				}
-				if err := os.Remove(path + ".del"); err != nil {
-					t.Fatal(err)
+				for _, n := range []string{path, path + ".del"} {
+					if _, err := os.Lstat(n); !os.IsNotExist(err) {
+						t.Fatalf("%s left after a failed step (%v)", n, err)
+					}
 				}
 			}
 		}

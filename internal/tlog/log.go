@@ -199,6 +199,11 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 	}
 	if rc.activeSize > 0 {
 		active := rc.segs[len(rc.segs)-1].path
+		// Appended to from now on: a hard-linked backup of it keeps what
+		// it held at Open, not the records written after.
+		if err := unshareSegment(opts.FS, active); err != nil {
+			return nil, rc.report, err
+		}
 		f, err := opts.FS.OpenAppend(active)
 		if err != nil {
 			return nil, rc.report, fmt.Errorf("tlog: open %s for append: %w", active, err)

@@ -274,6 +274,9 @@ func CreateEmptySegment(fs vfs.FS, dir string, first base.LSN) error {
 
 // rewriteHeader makes seg a segment holding its header only, durably.
 func rewriteHeader(fs vfs.FS, seg segment) error {
+	if err := unshareSegment(fs, seg.path); err != nil {
+		return err
+	}
 	f, err := fs.OpenAppend(seg.path)
 	if err != nil {
 		return fmt.Errorf("tlog: open %s: %w", seg.path, err)

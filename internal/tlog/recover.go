@@ -383,8 +383,12 @@ func countSegment(fs vfs.FS, path string, sc *scanner, lr *lostRange) int {
 	return countFrames(sc, lr)
 }
 
-// truncateFile cuts path to size and fsyncs it.
+// truncateFile cuts path to size and fsyncs it. A segment with other hard
+// links gets a file of its own first (unshareSegment).
 func truncateFile(fs vfs.FS, path string, size int64) error {
+	if err := unshareSegment(fs, path); err != nil {
+		return err
+	}
 	f, err := fs.OpenAppend(path)
 	if err != nil {
 		return fmt.Errorf("tlog: open %s to truncate: %w", path, err)
@@ -410,6 +414,21 @@ func removeSynced(fs vfs.FS, dir, path string) error {
 	}
 	if err := fs.SyncDir(dir); err != nil {
 		return fmt.Errorf("tlog: fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// unshareSegment gives the segment at path a file of its own (vfs.Unshare)
+// when it has other hard links, before Open changes it in place: a torn
+// tail cut, a Repair truncation, a header rewritten, records appended. A
+// backup of the log directory made with `cp -al` or rsync --link-dest
+// shares the segments' files; cutting the torn tail of one cut the
+// backup's copy too (TestOpenKeepsHardLinkedBackup). The copy goes
+// through the name removeSegment uses, which recovery ignores and Open
+// removes should a crash leave it.
+func unshareSegment(fs vfs.FS, path string) error {
+	if _, err := vfs.Unshare(fs, path, path+delSuffix); err != nil {
+		return fmt.Errorf("tlog: %w", err)
 	}
 	return nil
 }

@@ -217,6 +217,10 @@ func (e *errFile) Size() (int64, error) {
 	return e.f.Size()
 }
 
+// Unwrap returns the wrapped file, so that vfs can tell an operating
+// system file behind it (vfs.RemoveGradually reads its link count).
+func (e *errFile) Unwrap() vfs.File { return e.f }
+
 // Close always closes the wrapped file (close(2) releases the descriptor even
 // when it reports an error), then reports an injected error if there is one.
 func (e *errFile) Close() error {

@@ -1,0 +1,75 @@
+package vfs
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Unshare gives name a file of its own before its caller changes it in
+// place (truncates it, rewrites it, appends to it), when the file under
+// name has other hard links on the operating system's filesystem (through
+// errorfs and Mount too): a backup made with `cp -al` or rsync
+// --link-dest shares the file, and a change made through name would be
+// made to the backup too. Its bytes are copied to tmp, which is fsynced
+// and renamed over name, and the directory fsynced; the other names keep
+// the old file, untouched. It reports whether it copied. A file with one
+// link, and every file of a filesystem that has no hard links (MemFS), is
+// left as it is.
+//
+// Whatever tmp holds is unlinked first (a symbolic link there is not
+// followed); a crash before the rename leaves tmp holding a copy, for the
+// caller to remove at its next start. The link count is read from the
+// opened file, so a link made after the call is not seen: the caller is
+// expected to change the file right away.
+func Unshare(fs FS, name, tmp string) (bool, error) {
+	if _, ok := onOS(fs, name); !ok {
+		return false, nil
+	}
+	src, err := OpenRegular(fs, name) // a named pipe would block the open
+	if err != nil {
+		return false, fmt.Errorf("vfs: unshare %s: %w", name, err)
+	}
+	defer src.Close() //nolint:errcheck // read-only: nothing to lose
+	if !linkedElsewhere(src) {
+		return false, nil
+	}
+	// Whatever a crash or someone else left under tmp is unlinked first:
+	// Create would follow a symbolic link there and truncate its target.
+	if err := fs.Remove(tmp); err != nil && !IsNotExist(err) {
+		return false, fmt.Errorf("vfs: unshare %s: %w", name, err)
+	}
+	dst, err := fs.Create(tmp)
+	if err != nil {
+		return false, fmt.Errorf("vfs: unshare %s: %w", name, err)
+	}
+	// The copy keeps the file's permission bits (Create makes it owner
+	// only): an operator may have granted a reader group more.
+	if osName, ok := onOS(fs, name); ok {
+		if osTmp, ok := onOS(fs, tmp); ok {
+			if st, err := os.Stat(osName); err == nil {
+				_ = os.Chmod(osTmp, st.Mode().Perm()) // best effort: the copy is whole either way
+			}
+		}
+	}
+	_, err = io.Copy(dst, io.NewSectionReader(src, 0, 1<<62))
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.Rename(tmp, name)
+	}
+	if err != nil {
+		_ = fs.Remove(tmp) // best effort: the error below is the one to report
+		return false, fmt.Errorf("vfs: unshare %s: copy to %s: %w", name, tmp, err)
+	}
+	dir := filepath.Dir(name)
+	if err := fs.SyncDir(dir); err != nil {
+		return true, fmt.Errorf("vfs: unshare %s: fsync %s: %w", name, dir, err)
+	}
+	return true, nil
+}
