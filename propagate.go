@@ -308,7 +308,9 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // ErrRecompute), saying how many pages were held back; r reports what was
 // committed, r.HeldBack and r.Failed what was not. A wave interrupted by
 // ctx, or refused by the log (ErrRecordTooLarge), applies nothing and keeps
-// the dirty set. It returns once the record is durable per the sync mode.
+// the dirty set; interrupted by ctx, r counts in Recomputed the pages it
+// computed before (the functions it called) and lists in Failed those
+// whose function failed, holding nothing back: every page stays pending. It returns once the record is durable per the sync mode.
 //
 // Recompute functions run without the engine's lock: commits, reads and
 // queries go on while a wave computes (one slow function does not stop
@@ -981,16 +983,17 @@ func (e *Bus) recomputePage(ctx context.Context, p *propagator, child PageID, b 
 		// (the delta is their difference).
 		p.checks = append(p.checks, waveCheck{sl, own})
 	}
-	r.Recomputed++
 	off := len(p.arena)
 	var ferr error
 	k, kept := p.keptResult(child, own, p.reads[readsLo:])
 	switch {
 	case kept && k < 0: // the stale try's cutoff
 		p.reads = p.reads[:readsLo]
+		r.Recomputed++
 		r.Cutoffs++
 		return nil, nil
 	case kept:
+		r.Recomputed++
 		ko := &p.keptOuts[k]
 		p.arena = append(p.arena, p.keptArena[ko.off:ko.off+ko.n]...)
 	default:
@@ -1001,6 +1004,10 @@ func (e *Bus) recomputePage(ctx context.Context, p *propagator, child PageID, b 
 			p.leave(e)
 			return nil, err
 		}
+		// Counted once the call is sure to happen: a wave its context
+		// ended counted the page it stopped before as recomputed
+		// (TestCancelledWaveResult).
+		r.Recomputed++
 		p.copyInputs()
 		out := p.copyOut(e.store.Bytes(sl))
 		p.calls++

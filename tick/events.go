@@ -315,7 +315,19 @@ func (o *Orchestrator) publish(ctx context.Context) {
 	clear(o.pubTo)
 	clear(o.events) // drop error references
 	o.events = o.events[:0]
+	if cap(o.events) > maxKeptEvents {
+		o.events = nil
+	}
 }
+
+// maxKeptEvents bounds the events a tick's event buffer keeps for reuse
+// (about 90 bytes each, ~5.6 MiB). One tick that committed or recomputed
+// a million pages for a subscriber left a buffer of a million events, ~90
+// MB, held for the orchestrator's life (TestEventBufferBounded). Up to the
+// bound the buffer is reused, so steady ticks allocate nothing; past it a
+// tick allocates afresh, far less than it costs to build and send that
+// many events.
+const maxKeptEvents = 1 << 16
 
 // closeSubscriptions closes every subscription (orchestrator Close).
 func (o *Orchestrator) closeSubscriptions() {

@@ -49,9 +49,11 @@ type intakeQueue struct {
 	mask  uint64
 	cells []intakeCell
 
-	// bytes is the cost (deltaCost) of the queued deltas, at most
-	// maxBytes: producers reserve their cost before they claim cells and
-	// the consumer gives it back as it drains them.
+	// bytes is the cost (deltaCost) of the queued deltas and of those a
+	// tick drained and has not committed or rejected yet (kept ones
+	// included), at most maxBytes: producers reserve their cost before
+	// they claim cells, drain hands it to the batch with the deltas, and
+	// the tick gives it back once it is done with them (releaseBatch).
 	bytes    atomic.Uint64
 	maxBytes uint64
 	// idle is the capacity of the copy buffers that drain left in cells
@@ -112,8 +114,8 @@ func (q *intakeQueue) releaseBytes(n uint64) {
 	}
 }
 
-// Bytes returns the cost of the queued deltas (an estimate while
-// producers run).
+// Bytes returns the cost of the queued deltas and of those drained but not
+// yet committed or rejected (an estimate while producers run).
 func (q *intakeQueue) Bytes() uint64 { return q.bytes.Load() }
 
 // Len returns an estimate of the queued deltas.
@@ -298,10 +300,12 @@ func (q *intakeQueue) close() {
 }
 
 // drain moves up to max queued deltas into b (swapping storage with the
-// cells) and returns how many it moved. Single consumer only.
+// cells) and returns how many it moved. Single consumer only. The deltas'
+// bytes stay reserved: each entry's cost goes with it (b.costs), and the
+// tick releases it once the delta is committed or rejected, not kept
+// (Orchestrator.releaseBatch).
 func (q *intakeQueue) drain(b *intakeBatch, limit int) int {
 	n := 0
-	var freed uint64
 	for n < limit {
 		pos := q.head
 		c := &q.cells[pos&q.mask]
@@ -321,14 +325,13 @@ func (q *intakeQueue) drain(b *intakeBatch, limit int) int {
 		b.ds[i], c.d = c.d, b.ds[i]
 		b.bufs[i], c.buf = c.buf, b.bufs[i]
 		b.runs[i], c.runs = c.runs, b.runs[i]
-		freed += c.cost
+		b.costs[i] = c.cost
 		c.seq.Store(pos&^q.mask + q.mask + 1) // free for the producer one lap later
 		atomic.StoreUint64(&q.head, pos+1)
 		n++
 	}
 	if n > 0 {
-		q.releaseBytes(freed)
-		q.wakeWaiters()
+		q.wakeWaiters() // cells were freed
 	}
 	return n
 }
@@ -339,6 +342,18 @@ type intakeBatch struct {
 	ds   []delta.Delta
 	bufs [][]byte
 	runs [][]delta.Run
+	// costs are the bytes each entry holds reserved against the queue's
+	// byte bound (its deltaCost for a copy, 0 for SubmitNoCopy).
+	costs []uint64
+}
+
+// cost returns the bytes entries [from, to) hold reserved.
+func (b *intakeBatch) cost(from, to int) uint64 {
+	var n uint64
+	for _, c := range b.costs[from:to] {
+		n += c
+	}
+	return n
 }
 
 // maxKeptDeltaBytes is the largest copy buffer an intake entry keeps for
@@ -357,6 +372,7 @@ func (b *intakeBatch) reset() {
 	b.ds = b.ds[:0]
 	b.bufs = b.bufs[:0]
 	b.runs = b.runs[:0]
+	b.costs = b.costs[:0]
 }
 
 // grow appends one entry, reusing the storage left there by earlier ticks.
@@ -377,6 +393,7 @@ func (b *intakeBatch) grow() {
 	} else {
 		b.runs = append(b.runs, nil)
 	}
+	b.costs = append(b.costs[:n], 0)
 }
 
 // keepRange moves entries [from, from+n) to the front, in order and with
@@ -387,7 +404,7 @@ func (b *intakeBatch) keepRange(from, n int) {
 		b.swap(i, from+i)
 	}
 	clear(b.ds[n:]) // release references to caller memory
-	b.ds, b.bufs, b.runs = b.ds[:n], b.bufs[:n], b.runs[:n]
+	b.ds, b.bufs, b.runs, b.costs = b.ds[:n], b.bufs[:n], b.runs[:n], b.costs[:n]
 }
 
 // swap exchanges entries i and j with their storage.
@@ -395,4 +412,5 @@ func (b *intakeBatch) swap(i, j int) {
 	b.ds[i], b.ds[j] = b.ds[j], b.ds[i]
 	b.bufs[i], b.bufs[j] = b.bufs[j], b.bufs[i]
 	b.runs[i], b.runs[j] = b.runs[j], b.runs[i]
+	b.costs[i], b.costs[j] = b.costs[j], b.costs[i]
 }

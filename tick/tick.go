@@ -62,9 +62,11 @@ type Options struct {
 	// SubmitBatch that would pass it waits for a tick to drain the queue,
 	// or returns mmsb.ErrBusy with FailWhenFull, as when the queue is full
 	// of deltas; one that could never fit is refused with ErrDeltaTooLarge
-	// or ErrBatchTooLarge. SubmitNoCopy's deltas, which hold the caller's
-	// memory, do not count. The copy buffers the queue keeps for reuse
-	// are bounded by it too.
+	// or ErrBatchTooLarge. A copy counts until a tick commits or rejects
+	// it, also while a tick keeps it because the commit did not happen.
+	// SubmitNoCopy's deltas, which hold the caller's memory, do not
+	// count. The copy buffers the queue keeps for reuse are bounded by it
+	// too.
 	MaxQueueBytes int
 	// MaxBatch bounds the deltas one tick drains (default: QueueSize).
 	MaxBatch int
@@ -189,7 +191,7 @@ type Metrics struct {
 	InvariantFailures uint64
 	Budget            time.Duration
 	QueueLen          int    // as QueueLen: queued deltas and those a tick kept
-	QueueBytes        uint64 // as QueueBytes: bytes of the queued copies
+	QueueBytes        uint64 // as QueueBytes: bytes of the queued and kept copies
 	Pending           int    // pages awaiting propagation: dirty, bound and not yet computed, or held back by a failed recompute
 	Phases            [NumPhases]PhaseStats
 }
@@ -521,9 +523,10 @@ func (o *Orchestrator) QueueLen() int {
 	return o.queue.Len() + int(o.keptLen.Load())
 }
 
-// QueueBytes returns about how many bytes the copies in the intake queue
-// hold, as Options.MaxQueueBytes counts them (deltas a tick kept are out of
-// the queue and not counted). 0 once the orchestrator is closed.
+// QueueBytes returns about how many bytes the copies of submitted deltas
+// not yet committed or rejected hold, as Options.MaxQueueBytes counts them:
+// those in the intake queue and those a tick kept because it could not
+// commit them. 0 once the orchestrator is closed.
 func (o *Orchestrator) QueueBytes() uint64 {
 	if o.closed.Load() {
 		return 0
@@ -636,9 +639,11 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	// validation pass. Only when it refuses the batch are the deltas
 	// validated one by one and the valid ones committed.
 	var tickErr error
+	held := o.batch.cost(0, len(o.batch.ds))
 	if len(o.batch.ds) > 0 {
 		tickErr = o.commit(ctx, r)
 	}
+	o.releaseBatch(held)
 	t2 := time.Now()
 	r.Durations[PhaseCommit] = t2.Sub(t) - r.Durations[PhaseValidate]
 	t = t2
@@ -688,6 +693,9 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	o.publish(ctx)
 	clear(o.rejEvents) // drop error references
 	o.rejEvents, o.commitErr = o.rejEvents[:0], nil
+	if cap(o.rejEvents) > maxKeptEvents {
+		o.rejEvents = nil
+	}
 	end := time.Now()
 	r.Durations[PhasePublish] = end.Sub(t)
 	r.Durations[PhaseTotal] = end.Sub(start)
@@ -824,7 +832,7 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 // that it holds no caller memory.
 func (o *Orchestrator) truncateBatch(n int) {
 	clear(o.batch.ds[n:])
-	o.batch.ds, o.batch.bufs, o.batch.runs = o.batch.ds[:n], o.batch.bufs[:n], o.batch.runs[:n]
+	o.batch.ds, o.batch.bufs, o.batch.runs, o.batch.costs = o.batch.ds[:n], o.batch.bufs[:n], o.batch.runs[:n], o.batch.costs[:n]
 }
 
 // keepBatch keeps the batch's first n deltas, in order, for the next tick.
@@ -839,6 +847,19 @@ func (o *Orchestrator) keepTail(r *Result, from, n int) {
 	o.keptAt = from
 	o.setKept(n - from)
 	r.Kept = n - from
+}
+
+// releaseBatch gives back to the intake queue's byte bound the bytes of
+// the deltas this tick is done with: held is what the whole batch held
+// before the commit, less what the deltas it keeps still hold. Kept
+// deltas stay counted until a tick commits or rejects them: released at
+// drain, they let a bus that refuses writes hold a whole MaxBatch of
+// copies, MaxQueueBytes more at every tick (TestKeptDeltasWithinByteBound).
+func (o *Orchestrator) releaseBatch(held uint64) {
+	if n := held - o.batch.cost(o.keptAt, o.keptAt+o.kept); n > 0 {
+		o.queue.releaseBytes(n)
+		o.queue.wakeWaiters()
+	}
 }
 
 // setKept records how many deltas the batch keeps for the next tick.
@@ -906,6 +927,29 @@ func (o *Orchestrator) propagationEvents(p *mmsb.PropagateResult, err error, add
 			}
 		}
 	}
+	if err == nil {
+		return
+	}
+	err = o.recomputeFailureEvents(p, err, add)
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// The caller ended the tick: it knows.
+	default:
+		if o.wantsType(EventPropagationFailed) {
+			add(Event{Type: EventPropagationFailed, Err: err})
+		}
+	}
+}
+
+// recomputeFailureEvents adds the EventRecomputeFailed of a wave whose
+// error err (not nil) holds a recompute failure, and returns err less that
+// failure (err itself when it holds none). It is apart from
+// propagationEvents, and called only with an error, because errors.As
+// takes the address of its target: declared there, the target escaped to
+// the heap at every tick, an allocation per idle tick with a subscriber
+// (TestIdleTickAllocatesNothing).
+func (o *Orchestrator) recomputeFailureEvents(p *mmsb.PropagateResult, err error, add func(Event)) error {
 	var re *mmsb.RecomputeError
 	if errors.As(err, &re) {
 		if o.wantsType(EventRecomputeFailed) {
@@ -932,15 +976,7 @@ func (o *Orchestrator) propagationEvents(p *mmsb.PropagateResult, err error, add
 		// closed bus applied nothing (TestRefusedWaveWithRecomputeFailureReportsBoth).
 		err = withoutRecomputeError(err, re)
 	}
-	switch {
-	case err == nil:
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		// The caller ended the tick: it knows.
-	default:
-		if o.wantsType(EventPropagationFailed) {
-			add(Event{Type: EventPropagationFailed, Err: err})
-		}
-	}
+	return err
 }
 
 // withoutRecomputeError returns err less the recompute failure re, which

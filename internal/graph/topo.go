@@ -138,6 +138,26 @@ func (g *Graph) checkInsert(x, y uint32) []base.PageID {
 // cycle (TestRefusedEdgeReadsFewParents).
 const backwardTurnEdges = 32
 
+// scratchKeep is the largest capacity (in entries, 4 bytes each) a repair
+// search slice keeps for the next repair. One repair that visits a million
+// nodes grew each of its seven slices to a million entries, ~28 MB held by
+// the graph for its life (TestRepairScratchBounded). Up to the bound the
+// slices are reused, so the common repair allocates nothing (the repairs of
+// BenchmarkAddEdge, 100,000 pages, visit up to ~50,000 nodes); above it a
+// repair allocates afresh, which costs far less than visiting that many
+// nodes.
+const scratchKeep = 1 << 17
+
+// shedRepair drops the repair slices that grew past scratchKeep. Caller
+// holds smu.
+func (s *scratch) shedRepair() {
+	for _, b := range [...]*[]uint32{&s.list, &s.back, &s.pool, &s.fIn, &s.fOut, &s.bIn, &s.bOut} {
+		if cap(*b) > scratchKeep {
+			*b = nil
+		}
+	}
+}
+
 // reorder is the Pearce–Kelly step for an edge x -> y with ord[x] > ord[y].
 // Only nodes with ord in [ord[y], ord[x]] can lie on a path y ->* x or need
 // to move (the window): the descendants of y inside it (F) and the
@@ -192,6 +212,7 @@ func (g *Graph) reorder(x, y uint32) []base.PageID {
 	s.stamp[y], s.stamp[x] = gf, gb
 	save := func() {
 		s.list, s.back, s.fIn, s.fOut, s.bIn, s.bOut = fwd, bwd, fIn[:0], fOut[:0], bIn[:0], bOut[:0]
+		s.shedRepair()
 	}
 	cycle := false
 	// The backward search expands its node a part at a time (bCur from
