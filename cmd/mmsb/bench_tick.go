@@ -154,7 +154,7 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 	slices.Sort(ticks)
 	res := &tickBenchResult{Workload: "tick", Pages: o.pages, PageSize: o.pageSize, Derived: o.derived, Fanin: o.fanin,
 		Ticks: o.ticks, DeltasPerTick: o.deltasPerTick, Sync: mode.String(), Workers: o.workers, Seed: o.seed,
-		DeltasPerSec: float64(o.ticks*o.deltasPerTick) / elapsed.Seconds(),
+		DeltasPerSec: float64(o.ticks) * float64(o.deltasPerTick) / max(elapsed.Seconds(), 1e-9), // no int product: it overflows 32 bits
 		Recomputed:   m.Recomputed, DerivedWrites: m.DerivedWrites,
 		TickP50NS: int64(ticks[(len(ticks)-1)*50/100]), TickP99NS: int64(ticks[(len(ticks)-1)*99/100]),
 		TickMaxNS:   int64(ticks[len(ticks)-1]),

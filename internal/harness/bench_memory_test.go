@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/memmon"
@@ -106,7 +107,7 @@ func TestMemoryNegativeLongPause(t *testing.T) {
 }
 
 // TestMemoryNegativeNoCollection: a histogram that gains no pause in any
-// measured phase (no collection ran, as with GOGC=off) gives a 0 ms
+// measured phase (no collection ran in them) gives a 0 ms
 // maximum that measures nothing; gc_pause_max must fail on it (it passed
 // with 0 ms). The control is a real run, which collects while it creates
 // its pages: it passes with pauses counted.
@@ -131,6 +132,31 @@ func TestMemoryNegativeNoCollection(t *testing.T) {
 		t.Fatalf("control, a real run: gc_pause_max %+v, gc_pauses %v; want a pass over some pauses", c, r.Metrics["gc_pauses"])
 	}
 	t.Logf("control: %v pauses, longest <= %v ms", r.Metrics["gc_pauses"], r.Metrics["gc_pause_max_ms"])
+}
+
+// TestMemoryPausesWhateverGOGC: a real run under a process GC percent of
+// 400 or off still records pauses in its measured phases and passes
+// gc_pause_max (the benchmark runs them with the default collector); the
+// percent is the caller's again afterwards. Before, the tiny run
+// collected nothing under either, and the quick run nothing under
+// GOGC=200: the gate failed as not measured.
+func TestMemoryPausesWhateverGOGC(t *testing.T) {
+	for _, percent := range []int{400, -1} {
+		old := debug.SetGCPercent(percent)
+		env := testEnv(t, "memory", nil)
+		var r Result
+		err := memoryBench(bg, env, &r, tinyMemory(env))
+		after := debug.SetGCPercent(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := checkNamed(t, &r, "gc_pause_max"); !c.Pass || r.Metrics["gc_pauses"] == 0 {
+			t.Errorf("GC percent %d: gc_pause_max %+v, gc_pauses %v; want a pass over some pauses", percent, c, r.Metrics["gc_pauses"])
+		}
+		if after != percent {
+			t.Errorf("GC percent %d before the run, %d after it", percent, after)
+		}
+	}
 }
 
 // TestMemoryNegativeOverBudget: the process holds 4 KiB more per page (what

@@ -96,8 +96,10 @@ func TestTargetsRefuseHugeSizes(t *testing.T) {
 // impossible or too large together are refused naming them, in the full
 // and in the quick sizes. Before, #5 with delta_size over page_size and #6
 // with pages under 3 × derived failed with "panic: invalid argument to
-// IntN", #7 with a page_size under 8 with "integer divide by zero", and
-// the products sized gigabytes of in-memory log.
+// IntN", #7 with a page_size under 8 with "integer divide by zero", #3
+// with 1 page failed cycle_refused (no edge can close a cycle) and with 1
+// large page gated +Inf ms over an empty graph, and the products sized
+// gigabytes of in-memory log.
 func TestTargetsRefuseSizesThatDoNotFit(t *testing.T) {
 	for _, tc := range []struct {
 		key  string
@@ -114,6 +116,8 @@ func TestTargetsRefuseSizesThatDoNotFit(t *testing.T) {
 		{"tick", map[string]any{"ticks": 100_000, "deltas_per_tick": 1, "derived": 1_000_000, "pages": 4_000_000}, "ticks 100000 × derived 1e+06"},
 		{"memory", map[string]any{"page_size": 7}, "page_size 7 is under the 8-byte stamp"},
 		{"memory", map[string]any{"quick_pages": 10_000_000, "page_size": 4096}, "memory (quick sizes): pages 1e+07 × page_size 4096"},
+		{"graph", map[string]any{"pages": 1}, "graph (full sizes): pages 1 is under the 2 pages a cycle needs"},
+		{"graph", map[string]any{"quick_large_pages": 1}, "graph (quick sizes): large_pages 1 is under the 2 pages a cycle needs"},
 	} {
 		_, err := ParseTargets(targetsWith(t, tc.key, tc.set))
 		if !errors.Is(err, ErrTargets) || !strings.Contains(fmt.Sprint(err), tc.want) {
