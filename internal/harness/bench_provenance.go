@@ -13,7 +13,15 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance, Sizes: []Size{{"depth", 1024}}})
+	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance, Sizes: []Size{{"depth", 1024}},
+		Limits: func(size func(string) float64) error {
+			// chain_depth passes only below max_depth: a chain built as
+			// deep or deeper could never pass, whatever the bus did.
+			if d, m := size("depth"), size("max_depth"); d >= m {
+				return fmt.Errorf("depth %g is not under max_depth %g, which the chain must stay under", d, m)
+			}
+			return nil
+		}})
 }
 
 // provenanceConfig sizes benchmark #10. Negative controls:

@@ -118,6 +118,7 @@ func TestTargetsRefuseSizesThatDoNotFit(t *testing.T) {
 		{"memory", map[string]any{"quick_pages": 10_000_000, "page_size": 4096}, "memory (quick sizes): pages 1e+07 × page_size 4096"},
 		{"graph", map[string]any{"pages": 1}, "graph (full sizes): pages 1 is under the 2 pages a cycle needs"},
 		{"graph", map[string]any{"quick_large_pages": 1}, "graph (quick sizes): large_pages 1 is under the 2 pages a cycle needs"},
+		{"provenance", map[string]any{"depth": 32}, "provenance (full sizes): depth 32 is not under max_depth 32"},
 	} {
 		_, err := ParseTargets(targetsWith(t, tc.key, tc.set))
 		if !errors.Is(err, ErrTargets) || !strings.Contains(fmt.Sprint(err), tc.want) {
