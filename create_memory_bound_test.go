@@ -1,10 +1,6 @@
 package mmsb
 
-import (
-	"errors"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // Pre-faulted page memory is bounded by the machine's memory: a create
 // batch whose pages, with the live ones, add up to more is ErrNoSpace
@@ -13,30 +9,10 @@ import (
 // until the OOM killer.) Here the machine is made 64 MiB; a lazy bus is
 // not bounded.
 func TestCreateBeyondPhysicalMemory(t *testing.T) {
-	saved := physicalMemory
-	physicalMemory = func() int64 { return 64 << 20 }
-	defer func() { physicalMemory = saved }()
-
-	specs := make([]PageSpec, 80) // 80 MiB
-	for i := range specs {
-		specs[i] = PageSpec{Size: 1 << 20}
-	}
+	specs := machineOf64MiB(t, 80) // 80 MiB
 	e := openT(t, "", nil)
 	defer e.Close()
-	small := mustCreate(t, e, 8, 1<<20) // 8 MiB live
-	_, err := e.CreatePages(ctx, specs[:60])
-	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "exceed the limit of 67108864 bytes of page memory") {
-		t.Fatalf("create of 60 MiB with 8 MiB live under a 64 MiB machine: %v; want ErrNoSpace naming the limit", err)
-	}
-	if st := e.Stats(); st.Store.ArenaBytes > 16<<20 {
-		t.Fatalf("the refused batch left %d bytes of page memory mapped", st.Store.ArenaBytes)
-	}
-	// The bus goes on: what fits is created, and written.
-	ids, err := e.CreatePages(ctx, specs[:40])
-	if err != nil {
-		t.Fatalf("create of 40 MiB after the refusal: %v", err)
-	}
-	commitT(t, e, w(ids[39], 0, "x"), w(small[0], 0, "y"))
+	refusesBeyondTheMachine(t, e, specs, 40)
 
 	lazy := openT(t, "", &Options{LazyPageMemory: true})
 	defer lazy.Close()

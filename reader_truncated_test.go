@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/page"
-	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestReaderTruncatedChunk: a chunk file truncated under a Reader (by the
@@ -20,26 +18,7 @@ import (
 // internal/page's TestShmReaderTruncatedFile shows, in a child process,
 // that the truncated mapping does fault.
 func TestReaderTruncatedChunk(t *testing.T) {
-	dir, shm := t.TempDir(), shmTestDir(t)
-	path, err := mmsb.SharedRegionPath(dir, shm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, err := page.ProcStartTime(os.Getpid())
-	if err != nil {
-		testutil.Missing(t, "no process start time: %v", err)
-	}
-	st, err := page.NewShared(path+".building-test", 0o600, 1, uint64(os.Getpid()), start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Create(1, 100, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Publish(path, 1); err != nil {
-		t.Fatal(err)
-	}
+	dir, shm, path := handMadeRegion(t, 0)
 	rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm})
 	if err != nil {
 		t.Fatal(err)

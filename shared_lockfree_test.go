@@ -200,14 +200,7 @@ func TestReaderConcurrentReadsAndClose(t *testing.T) {
 // by hand), which exceeds it.
 func TestReaderChunkReuseKeepsAddressSpace(t *testing.T) {
 	ctx := context.Background()
-	dir, shm := t.TempDir(), shmTestDir(t)
-	bus := openShared(t, dir, shm)
-	defer bus.Close()
-	rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	bus, rd := sharedBusAndReader(t)
 	const rounds, size = 64, 3 << 20
 	var before int64
 	for i := range rounds {

@@ -18,18 +18,41 @@ import (
 // not bounded (its chunks are allocated on the tmpfs, which refuses what
 // does not fit).
 func TestSharedCreateBeyondPhysicalMemory(t *testing.T) {
+	specs := machineOf64MiB(t, 60) // 60 MiB
+	shm := scratchShmDir(t)
+	e := openT(t, t.TempDir(), &Options{Shared: true, SharedDir: shm})
+	refusesBeyondTheMachine(t, e, specs, 8)
+
+	lazy := openT(t, t.TempDir(), &Options{Shared: true, SharedDir: shm, LazyPageMemory: true})
+	mustCreate(t, lazy, 8, 1<<20)
+	if _, err := lazy.CreatePages(ctx, specs); err != nil {
+		t.Fatalf("lazy shared bus, 60 MiB of pages with 8 MiB live: %v", err)
+	}
+}
+
+// machineOf64MiB makes the machine's memory 64 MiB for the test (restored
+// after it) and returns specs of n pages of 1 MiB.
+func machineOf64MiB(t *testing.T, n int) []PageSpec {
+	t.Helper()
 	saved := physicalMemory
 	physicalMemory = func() int64 { return 64 << 20 }
-	defer func() { physicalMemory = saved }()
-
-	shm := scratchShmDir(t)
-	specs := make([]PageSpec, 60) // 60 MiB
+	t.Cleanup(func() { physicalMemory = saved })
+	specs := make([]PageSpec, n)
 	for i := range specs {
 		specs[i] = PageSpec{Size: 1 << 20}
 	}
-	e := openT(t, t.TempDir(), &Options{Shared: true, SharedDir: shm})
+	return specs
+}
+
+// refusesBeyondTheMachine checks, on a bus of a 64 MiB machine
+// (machineOf64MiB), that a create of 60 MiB (specs[:60]) with 8 MiB of
+// pages live is ErrNoSpace naming the limit and leaves nothing mapped,
+// and that the bus goes on: a create of the first fit pages of specs
+// after it is made and written.
+func refusesBeyondTheMachine(t *testing.T, e *Bus, specs []PageSpec, fit int) {
+	t.Helper()
 	small := mustCreate(t, e, 8, 1<<20) // 8 MiB live
-	_, err := e.CreatePages(ctx, specs)
+	_, err := e.CreatePages(ctx, specs[:60])
 	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "exceed the limit of 67108864 bytes of page memory") {
 		t.Fatalf("create of 60 MiB with 8 MiB live under a 64 MiB machine: %v; want ErrNoSpace naming the limit", err)
 	}
@@ -37,15 +60,9 @@ func TestSharedCreateBeyondPhysicalMemory(t *testing.T) {
 		t.Fatalf("the refused batch left %d bytes of page memory mapped", st.Store.ArenaBytes)
 	}
 	// The bus goes on: what fits is created, and written.
-	ids, err := e.CreatePages(ctx, specs[:8])
+	ids, err := e.CreatePages(ctx, specs[:fit])
 	if err != nil {
-		t.Fatalf("create of 8 MiB after the refusal: %v", err)
+		t.Fatalf("create of %d MiB after the refusal: %v", fit, err)
 	}
-	commitT(t, e, w(ids[7], 0, "x"), w(small[0], 0, "y"))
-
-	lazy := openT(t, t.TempDir(), &Options{Shared: true, SharedDir: shm, LazyPageMemory: true})
-	mustCreate(t, lazy, 8, 1<<20)
-	if _, err := lazy.CreatePages(ctx, specs); err != nil {
-		t.Fatalf("lazy shared bus, 60 MiB of pages with 8 MiB live: %v", err)
-	}
+	commitT(t, e, w(ids[fit-1], 0, "x"), w(small[0], 0, "y"))
 }

@@ -121,11 +121,7 @@ func TestSharedDirMustBeADirectory(t *testing.T) {
 func TestSharedLinkAtRegionName(t *testing.T) {
 	shm := scratchShmDir(t)
 	a, id, rd := liveSharedBus(t, shm)
-	dirB := t.TempDir()
-	regionB, err := SharedRegionPath(dirB, shm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dirB, regionB := newRegionName(t, shm)
 	if err := os.Symlink(a.SharedPath(), regionB); err != nil {
 		testutil.Missing(t, "no symlinks: %v", err)
 	}
@@ -152,11 +148,7 @@ func TestSharedLinkAtRegionName(t *testing.T) {
 func TestSharedLinkedHeaderAtRegionName(t *testing.T) {
 	shm := scratchShmDir(t)
 	a, id, rd := liveSharedBus(t, shm)
-	dirB := t.TempDir()
-	regionB, err := SharedRegionPath(dirB, shm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dirB, regionB := newRegionName(t, shm)
 	for _, link := range []struct {
 		name string
 		make func(target, name string) error
@@ -193,11 +185,7 @@ func TestSharedStaleBuildDirsOddSharedDir(t *testing.T) {
 	if err := os.Mkdir(shm, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	region, err := SharedRegionPath(dir, shm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, region := newRegionName(t, shm)
 	stale := region + ".building-999999999"
 	if err := os.Mkdir(stale, 0o700); err != nil {
 		t.Fatal(err)
@@ -228,11 +216,8 @@ func TestSharedStaleBuildDirsOddSharedDir(t *testing.T) {
 // left as it was (its readers keep seeing that writer gone); the next
 // Open that recovers publishes its own.
 func TestSharedFailedOpenLeavesNothing(t *testing.T) {
-	shm, dir := scratchShmDir(t), t.TempDir()
-	region, err := SharedRegionPath(dir, shm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shm := scratchShmDir(t)
+	dir, region := newRegionName(t, shm)
 	stale := filepath.Join(region, "header")
 	if err := os.Mkdir(region, 0o700); err != nil {
 		t.Fatal(err)
@@ -321,6 +306,18 @@ func TestSharedLongSharedDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// newRegionName returns a new bus directory (no bus in it yet) and the
+// path its shared region will have in shm.
+func newRegionName(t *testing.T, shm string) (dir, region string) {
+	t.Helper()
+	dir = t.TempDir()
+	region, err := SharedRegionPath(dir, shm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, region
 }
 
 // liveSharedBus opens a shared bus in a new directory with one 64-byte

@@ -24,28 +24,9 @@ import (
 // goroutines may be reading: 100 attempts a second reserved 1.7 GB/s of
 // address space until mmap failed. A mapping nobody was given is unmapped.
 func TestReaderFailedOpensKeepAddressSpace(t *testing.T) {
-	dir, shm := t.TempDir(), shmTestDir(t)
-	path, err := mmsb.SharedRegionPath(dir, shm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, err := page.ProcStartTime(os.Getpid())
-	if err != nil {
-		testutil.Missing(t, "no process start time: %v", err)
-	}
 	// A region whose writer "died": this PID with another start time, as
 	// after the writer's PID was recycled.
-	st, err := page.NewShared(path+".building-test", 0o600, 1, uint64(os.Getpid()), start+1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Create(1, 100, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Publish(path, 1); err != nil {
-		t.Fatal(err)
-	}
+	dir, shm, _ := handMadeRegion(t, 1)
 	const attempts = 32
 	before := zeroPageBytes(t)
 	for range attempts {
@@ -64,6 +45,37 @@ func TestReaderFailedOpensKeepAddressSpace(t *testing.T) {
 	}
 }
 
+// handMadeRegion publishes, for a bus directory of its own, a shared
+// region this process made with internal/page, holding one page (ID 1,
+// 100 bytes), whose writer is this PID with the start time
+// ProcStartTime+skew: skew 0 is this process, alive; 1 a writer whose PID
+// was recycled, gone. It returns the bus directory, the SharedDir and the
+// region's path; the store is closed when the test ends.
+func handMadeRegion(t *testing.T, skew uint64) (dir, shm, path string) {
+	t.Helper()
+	dir, shm = t.TempDir(), shmTestDir(t)
+	path, err := mmsb.SharedRegionPath(dir, shm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := page.ProcStartTime(os.Getpid())
+	if err != nil {
+		testutil.Missing(t, "no process start time: %v", err)
+	}
+	st, err := page.NewShared(path+".building-test", 0o600, 1, uint64(os.Getpid()), start+skew)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Create(1, 100, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Publish(path, 1); err != nil {
+		t.Fatal(err)
+	}
+	return dir, shm, path
+}
+
 // TestReaderWaitDoesNotBlockOtherCalls: Wait used to hold the Reader's
 // mutex for as long as it waited, so that LastLSN, Pages, Stats, a
 // ReadPage's locked path and Close called from other goroutines blocked
@@ -72,14 +84,7 @@ func TestReaderFailedOpensKeepAddressSpace(t *testing.T) {
 // fails, rather than hanging.
 func TestReaderWaitDoesNotBlockOtherCalls(t *testing.T) {
 	ctx := context.Background()
-	dir, shm := t.TempDir(), shmTestDir(t)
-	bus := openShared(t, dir, shm)
-	defer bus.Close()
-	rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	bus, rd := sharedBusAndReader(t)
 	waited := make(chan error, 1)
 	go func() {
 		_, err := rd.Wait(ctx, rd.LastLSN())

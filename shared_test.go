@@ -44,6 +44,21 @@ func openShared(t testing.TB, dir, shm string) *mmsb.Bus {
 	return b
 }
 
+// sharedBusAndReader opens a shared bus in a directory of its own and a
+// Reader of it; both are closed when the test ends, the Reader first.
+func sharedBusAndReader(t testing.TB) (*mmsb.Bus, *mmsb.Reader) {
+	t.Helper()
+	dir, shm := t.TempDir(), shmTestDir(t)
+	bus := openShared(t, dir, shm)
+	t.Cleanup(func() { _ = bus.Close() })
+	rd, err := mmsb.OpenReader(dir, &mmsb.ReaderOptions{SharedDir: shm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rd.Close() })
+	return bus, rd
+}
+
 // uniformPage returns size bytes whose every 8-byte word holds v.
 func uniformPage(size int, v uint64) []byte {
 	b := make([]byte, size)

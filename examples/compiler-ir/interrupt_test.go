@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mmsb-go/mmsb/examples/internal/exampletest"
 )
 
 // runMainEnv makes the test binary run the command's main with the
@@ -27,13 +29,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(runMainEnv) == "1" {
-		for i, a := range os.Args {
-			if a == "--" {
-				os.Args = append([]string{os.Args[0]}, os.Args[i+1:]...)
-				break
-			}
-		}
+	if exampletest.Child(runMainEnv) {
 		var once sync.Once
 		editChecked = func() { once.Do(func() { fmt.Println(editCheckedLine) }) }
 		main()
@@ -50,9 +46,8 @@ func TestMain(m *testing.M) {
 func TestInterruptCleansUp(t *testing.T) {
 	plots := filepath.Join(t.TempDir(), "plots")
 	tmp := t.TempDir() // the child's TMPDIR (the in-memory bus's checkpoint scratch files)
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "--",
-		"--funcs", "2000", "--edits", "100000000", "--repeats", "1", "--plot", plots)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "TMPDIR="+tmp)
+	cmd := exampletest.Command(runMainEnv, "--funcs", "2000", "--edits", "100000000", "--repeats", "1", "--plot", plots)
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -195,16 +190,7 @@ func TestCommandRefusesArguments(t *testing.T) {
 		{"a value the flag package refuses", append(small[:len(small):len(small)], "--seed=x"), `invalid value "x" for flag -seed`},
 		{"an unknown flag", append(small[:len(small):len(small)], "--no-such-flag"), "flag provided but not defined: -no-such-flag"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, tc.args...)...)
-			cmd.Env = append(os.Environ(), runMainEnv+"=1", "TMPDIR="+t.TempDir())
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 1 ||
-				!strings.Contains(string(out), tc.want) {
-				t.Fatalf("compiler-ir %s: %v, output:\n%s\nwant exit status 1 and %q", strings.Join(tc.args, " "), err, out, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { compilerIR.CheckExitsOne(t, tc.args, tc.want) })
 	}
 }
 
@@ -251,36 +237,9 @@ func TestDumpRefusesInput(t *testing.T) {
 // there yet is made (the control: that run writes its chart).
 func TestPlotRefusedBeforeRun(t *testing.T) {
 	small := []string{"--funcs", "20", "--edits", "1", "--repeats", "1"}
-	file := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name, plot string
-		ok         bool
-	}{
-		{"a file", file, false},
-		{"below a file", filepath.Join(file, "charts"), false},
-		{"a new directory", filepath.Join(t.TempDir(), "a", "charts"), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, append(small, "--plot", tc.plot)...)...)
-			cmd.Env = append(os.Environ(), runMainEnv+"=1", "TMPDIR="+t.TempDir())
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			if tc.ok {
-				if _, statErr := os.Stat(filepath.Join(tc.plot, "latency_vs_fraction.png")); err != nil || statErr != nil {
-					t.Fatalf("--plot %s: %v (chart: %v); stderr:\n%s", tc.plot, err, statErr, stderr.String())
-				}
-				return
-			}
-			var exit *exec.ExitError
-			want := "compiler-ir: bad flag value: --plot " + tc.plot + ": "
-			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(stderr.String(), want) || stdout.Len() > 0 {
-				t.Fatalf("--plot %s: %v; stderr:\n%s\nstdout:\n%s\nwant exit status 1, stderr starting %q and no run (nothing on stdout)",
-					tc.plot, err, stderr.String(), stdout.String(), want)
-			}
-		})
-	}
+	compilerIR.CheckPlotRefusedBeforeRun(t, small, "latency_vs_fraction.png")
 }
+
+// compilerIR is this command for exampletest's checks: each run gets a
+// TMPDIR of its own (the in-memory bus's checkpoint scratch files).
+var compilerIR = exampletest.Example{Name: "compiler-ir", Env: runMainEnv, OwnTMPDIR: true}

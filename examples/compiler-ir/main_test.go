@@ -336,16 +336,11 @@ func TestParseRefusesTooLarge(t *testing.T) {
 // surface inside mmsb's errors), and main used to add another:
 // "compiler-ir: compiler-ir: bad flag value: --funcs 0: ...".
 func TestErrorLineOnePrefix(t *testing.T) {
-	for _, err := range []error{
+	compilerIR.CheckErrorLines(t, errorLine,
 		fmt.Errorf("%w: --funcs 0: want 1 to %d", ErrBadFlag, MaxFuncs),
 		fmt.Errorf("prog.ir: %w", ErrRecursion),
 		errors.New("open prog.ir: no such file or directory"),
-	} {
-		line := errorLine(err)
-		if strings.Count(line, "compiler-ir:") != 1 || !strings.HasPrefix(line, "compiler-ir: ") {
-			t.Errorf("error line %q: want the command named once, at the start", line)
-		}
-	}
+	)
 }
 
 // TestParseReadErrors: a reader that fails is reported as its own error,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/examples/internal/exampletest"
 	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
@@ -21,13 +22,7 @@ import (
 const runMainEnv = "GAME_AI_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(runMainEnv) == "1" {
-		for i, a := range os.Args {
-			if a == "--" {
-				os.Args = append([]string{os.Args[0]}, os.Args[i+1:]...)
-				break
-			}
-		}
+	if exampletest.Child(runMainEnv) {
 		main()
 		os.Exit(0)
 	}
@@ -43,8 +38,8 @@ func TestInterruptCleansUp(t *testing.T) {
 		testutil.Missing(t, "shared mode needs /dev/shm: %v", err)
 	}
 	tmp := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "--shared", "--grid", "32", "--agents", "16", "--ticks", "1000000")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1", "TMPDIR="+tmp)
+	cmd := exampletest.Command(runMainEnv, "--shared", "--grid", "32", "--agents", "16", "--ticks", "1000000")
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -119,16 +114,7 @@ func TestCommandRefusesArguments(t *testing.T) {
 		{"a value the flag package refuses", append(small[:len(small):len(small)], "--seed=-1"), `invalid value "-1" for flag -seed`},
 		{"an unknown flag", append(small[:len(small):len(small)], "--no-such-flag"), "flag provided but not defined: -no-such-flag"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, tc.args...)...)
-			cmd.Env = append(os.Environ(), runMainEnv+"=1")
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 1 ||
-				!strings.Contains(string(out), tc.want) {
-				t.Fatalf("game-ai %s: %v, output:\n%s\nwant exit status 1 and %q", strings.Join(tc.args, " "), err, out, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { gameAI.CheckExitsOne(t, tc.args, tc.want) })
 	}
 }
 
@@ -141,36 +127,8 @@ func TestCommandRefusesArguments(t *testing.T) {
 // charts).
 func TestPlotRefusedBeforeRun(t *testing.T) {
 	small := []string{"--grid", "16", "--ticks", "1", "--agents", "0", "--realtime=false"}
-	file := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name, plot string
-		ok         bool
-	}{
-		{"a file", file, false},
-		{"below a file", filepath.Join(file, "charts"), false},
-		{"a new directory", filepath.Join(t.TempDir(), "a", "charts"), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, append(small, "--plot", tc.plot)...)...)
-			cmd.Env = append(os.Environ(), runMainEnv+"=1")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			if tc.ok {
-				if _, statErr := os.Stat(filepath.Join(tc.plot, "grid.png")); err != nil || statErr != nil {
-					t.Fatalf("--plot %s: %v (picture: %v); stderr:\n%s", tc.plot, err, statErr, stderr.String())
-				}
-				return
-			}
-			var exit *exec.ExitError
-			want := "game-ai: bad flag value: --plot " + tc.plot + ": "
-			if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(stderr.String(), want) || stdout.Len() > 0 {
-				t.Fatalf("--plot %s: %v; stderr:\n%s\nstdout:\n%s\nwant exit status 1, stderr starting %q and no run (nothing on stdout)",
-					tc.plot, err, stderr.String(), stdout.String(), want)
-			}
-		})
-	}
+	gameAI.CheckPlotRefusedBeforeRun(t, small, "grid.png")
 }
+
+// gameAI is this command for exampletest's checks.
+var gameAI = exampletest.Example{Name: "game-ai", Env: runMainEnv}

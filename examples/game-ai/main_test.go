@@ -329,15 +329,10 @@ func TestAgentsFollowTheField(t *testing.T) {
 // TestErrorLineOnePrefix: the command's error line names the command
 // once; main used to print "game-ai: game-ai: bad flag value: ...".
 func TestErrorLineOnePrefix(t *testing.T) {
-	for _, err := range []error{
+	gameAI.CheckErrorLines(t, errorLine,
 		fmt.Errorf("%w: --ticks 0: want 1 or more", ErrBadFlag),
 		errors.New("open /tmp/x: permission denied"),
-	} {
-		line := errorLine(err)
-		if strings.Count(line, "game-ai:") != 1 || !strings.HasPrefix(line, "game-ai: ") {
-			t.Errorf("error line %q: want the command named once, at the start", line)
-		}
-	}
+	)
 }
 
 // TestGridFlagRefused: --grid out of range is refused with ErrBadFlag

@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/internal/demo"
 	"github.com/mmsb-go/mmsb/internal/inspector"
-	"github.com/mmsb-go/mmsb/tick"
 )
 
 // restartableServer serves an inspector (no auth) on a fixed loopback
@@ -70,16 +68,7 @@ func (r *restartableServer) url() string { return "http://" + r.addr }
 // history and live events again.
 func TestInspectorServerGoneAndBack(t *testing.T) {
 	ctx := context.Background()
-	bus := memBus(t)
-	layout, err := demo.Build(ctx, bus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	orch, err := tick.New(bus, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = orch.Close() })
+	bus, layout, orch := demoBusWithTicks(t)
 	rs := newRestartableServer(t, inspector.Options{Bus: bus, Ticks: orch, PollInterval: 50 * time.Millisecond})
 	tb := openTab(t, rs.url()+"/ui/#/pages")
 	tb.waitFor("rows", jsCount(testid("page-row"))+" > 0")

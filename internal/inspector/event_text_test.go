@@ -24,14 +24,7 @@ import (
 func TestEventTextIsBounded(t *testing.T) {
 	ctx := context.Background()
 	bus := memBus(t)
-	specs := make([]mmsb.PageSpec, 3000)
-	for i := range specs {
-		specs[i].Size = 8
-	}
-	ids, err := bus.CreatePages(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := createSmallPages(t, bus, 3000)
 	for i := 1; i < len(ids); i++ {
 		if err := bus.AddEdge(ctx, ids[i-1], ids[i], mmsb.EdgeData); err != nil {
 			t.Fatal(err)

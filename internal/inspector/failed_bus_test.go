@@ -59,13 +59,7 @@ func TestChangesEndWhenTheBusFails(t *testing.T) {
 	_, c, _ := serveInspector(t, inspector.Options{Bus: bus, PollInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	changes, err := c.Changes(ctx, connect.NewRequest(&inspectorv1.ChangesRequest{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !changes.Receive() {
-		t.Fatalf("Changes sent no first message: %v", changes.Err())
-	}
+	changes := changesStarted(ctx, t, c)
 	failBus(t, bus, tog, id)
 	if err := streamEnd(changes); connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), mmsb.ErrFailed.Error()) {
 		t.Errorf("Changes after the bus failed: %v, want unavailable naming %q", err, mmsb.ErrFailed)

@@ -22,14 +22,7 @@ func TestFunctionSearchAllocations(t *testing.T) {
 	ctx := context.Background()
 	bus := memBus(t)
 	const n = 2048
-	specs := make([]mmsb.PageSpec, n+2)
-	for i := range specs {
-		specs[i] = mmsb.PageSpec{Size: 8}
-	}
-	ids, err := bus.CreatePages(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := createSmallPages(t, bus, n+2)
 	parents := ids[:2]
 	var want []mmsb.PageID
 	for i, id := range ids[2:] {
@@ -78,14 +71,7 @@ func TestListingCopiesNoParents(t *testing.T) {
 	ctx := context.Background()
 	bus := memBus(t)
 	const rows, parents = 50, 4096
-	specs := make([]mmsb.PageSpec, parents+rows)
-	for i := range specs {
-		specs[i] = mmsb.PageSpec{Size: 8}
-	}
-	ids, err := bus.CreatePages(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := createSmallPages(t, bus, parents+rows)
 	for _, id := range ids[parents:] {
 		if err := bus.Bind(ctx, id, "f64.sum", nil, ids[:parents]); err != nil {
 			t.Fatal(err)

@@ -26,14 +26,7 @@ func TestGraphOfALargeFanIn(t *testing.T) {
 	ctx := context.Background()
 	bus := memBus(t)
 	const n = 100_000
-	specs := make([]mmsb.PageSpec, n+2)
-	for i := range specs {
-		specs[i] = mmsb.PageSpec{Size: 8}
-	}
-	ids, err := bus.CreatePages(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := createSmallPages(t, bus, n+2)
 	// X has the lowest ID, so that it is among the parents shown.
 	x, child, parents := ids[0], ids[n+1], ids[1:n+1]
 	if err := bus.Bind(ctx, child, "f64.sum", nil, parents); err != nil {

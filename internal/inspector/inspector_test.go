@@ -40,11 +40,12 @@ type fixture struct {
 	client *client.Client // write role
 }
 
-func newFixture(t *testing.T) *fixture {
+// demoBusWithTicks is memBus holding the demo layout, with a tick
+// orchestrator closed when the test ends.
+func demoBusWithTicks(t *testing.T) (*mmsb.Bus, demo.Layout, *tick.Orchestrator) {
 	t.Helper()
-	ctx := context.Background()
 	bus := memBus(t)
-	layout, err := demo.Build(ctx, bus)
+	layout, err := demo.Build(context.Background(), bus)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +54,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = orch.Close() })
+	return bus, layout, orch
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	bus, layout, orch := demoBusWithTicks(t)
 	srv, err := server.New(server.Config{Bus: bus, Orchestrator: orch})
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,19 @@ func lifecycleFixture(t *testing.T) (*mmsb.Bus, *inspector.Inspector, inspectorv
 	return bus, ins, c, url
 }
 
+// changesStarted opens a Changes stream on c and reads its first message.
+func changesStarted(ctx context.Context, t *testing.T, c inspectorv1connect.InspectorServiceClient) *connect.ServerStreamForClient[inspectorv1.ChangesResponse] {
+	t.Helper()
+	changes, err := c.Changes(ctx, connect.NewRequest(&inspectorv1.ChangesRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !changes.Receive() {
+		t.Fatalf("Changes sent no first message: %v", changes.Err())
+	}
+	return changes
+}
+
 // streamEnd waits (at most 10 s, a bound for a hang, not a timing
 // assertion) for a stream to end and returns its error.
 type receiver interface {
@@ -59,13 +72,7 @@ func TestStreamsEndWhenInspectorCloses(t *testing.T) {
 	_, ins, c, _ := lifecycleFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	changes, err := c.Changes(ctx, connect.NewRequest(&inspectorv1.ChangesRequest{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !changes.Receive() {
-		t.Fatalf("Changes sent no first message: %v", changes.Err())
-	}
+	changes := changesStarted(ctx, t, c)
 	// The Events call returns once the server sends headers, which an
 	// Events stream with no events yet does only when it ends: it runs in
 	// a goroutine. Whether its handler is already waiting when Close comes
@@ -98,20 +105,14 @@ func TestClosedBusIsUnavailable(t *testing.T) {
 	bus, _, c, _ := lifecycleFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	changes, err := c.Changes(ctx, connect.NewRequest(&inspectorv1.ChangesRequest{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !changes.Receive() {
-		t.Fatalf("Changes sent no first message: %v", changes.Err())
-	}
+	changes := changesStarted(ctx, t, c)
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := streamEnd(changes); connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), mmsb.ErrClosed.Error()) {
 		t.Errorf("Changes after the bus closed: %v, want unavailable (%v)", err, mmsb.ErrClosed)
 	}
-	_, err = c.Overview(ctx, connect.NewRequest(&inspectorv1.OverviewRequest{}))
+	_, err := c.Overview(ctx, connect.NewRequest(&inspectorv1.OverviewRequest{}))
 	if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), mmsb.ErrClosed.Error()) {
 		t.Errorf("Overview of a closed bus: %v, want unavailable (%v)", err, mmsb.ErrClosed)
 	}

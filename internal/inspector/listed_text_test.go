@@ -35,14 +35,7 @@ func TestListedTextIsCut(t *testing.T) {
 	if _, err := bus.CreatePages(ctx, specs); err != nil {
 		t.Fatal(err)
 	}
-	parents := make([]mmsb.PageSpec, 10_000)
-	for i := range parents {
-		parents[i] = mmsb.PageSpec{Size: 8}
-	}
-	pids, err := bus.CreatePages(ctx, parents)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pids := createSmallPages(t, bus, 10_000)
 	kids, err := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 8}})
 	if err != nil {
 		t.Fatal(err)

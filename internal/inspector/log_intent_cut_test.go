@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"connectrpc.com/connect"
-
 	"github.com/mmsb-go/mmsb"
 	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
 )
@@ -35,16 +33,12 @@ func TestLogIntentCutIsMarked(t *testing.T) {
 		if _, err := bus.Commit(ctx, []mmsb.Delta{d}); err != nil {
 			t.Fatal(err)
 		}
-		st, err := c.QueryLog(ctx, connect.NewRequest(&inspectorv1.QueryLogRequest{Page: uint64(id), Limit: 1, Newest: true}))
-		if err != nil {
-			t.Fatal(err)
+		entries, err := drainLog(t, c, &inspectorv1.QueryLogRequest{Page: uint64(id), Limit: 1, Newest: true})
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("no entry: %v", err)
 		}
-		if !st.Receive() {
-			t.Fatalf("no entry: %v", st.Err())
-		}
-		if got := st.Msg().Detail; got != tc.want {
+		if got := entries[0].Detail; got != tc.want {
 			t.Errorf("intent of %d bytes: detail %q, want %q", len(tc.intent), got, tc.want)
 		}
-		st.Close()
 	}
 }

@@ -32,14 +32,7 @@ func TestProvenanceIntentIsCut(t *testing.T) {
 		{"control: 256 bytes", long[:256], long[:256]},
 		{"control: short intent", []byte(`{"why":"calibration"}`), []byte(`{"why":"calibration"}`)},
 	}
-	specs := make([]mmsb.PageSpec, len(cases))
-	for i := range specs {
-		specs[i].Size = 8
-	}
-	ids, err := bus.CreatePages(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := createSmallPages(t, bus, len(cases))
 	for i, c := range cases {
 		d := mmsb.Write(ids[i], 0, []byte{byte(i + 1)})
 		d.Intent = c.intent

@@ -35,19 +35,16 @@ func TestQueryLogNewestFindsOldWrites(t *testing.T) {
 	}
 	lsns := func(req *inspectorv1.QueryLogRequest) []uint64 {
 		t.Helper()
-		st, err := c.QueryLog(ctx, connect.NewRequest(req))
+		entries, err := drainLog(t, c, req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out []uint64
-		for st.Receive() {
-			if st.Msg().Page != uint64(target) {
-				t.Fatalf("entry of page %d in a query for page %d", st.Msg().Page, target)
+		for _, e := range entries {
+			if e.Page != uint64(target) {
+				t.Fatalf("entry of page %d in a query for page %d", e.Page, target)
 			}
-			out = append(out, st.Msg().Lsn)
-		}
-		if err := st.Err(); err != nil {
-			t.Fatal(err)
+			out = append(out, e.Lsn)
 		}
 		return out
 	}

@@ -6,7 +6,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/mmsb-go/mmsb"
 	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
 	"github.com/mmsb-go/mmsb/internal/inspector"
 )
@@ -23,14 +22,7 @@ import (
 func TestTableScanStopsWithItsContext(t *testing.T) {
 	bus := memBus(t)
 	const n = 3*inspector.ScanCheckEvery + 10 // 4 looks for a whole scan
-	specs := make([]mmsb.PageSpec, n)
-	for i := range specs {
-		specs[i] = mmsb.PageSpec{Size: 8}
-	}
-	ids, err := bus.CreatePages(context.Background(), specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := createSmallPages(t, bus, n)
 	for i := range 2 {
 		if err := bus.Bind(context.Background(), ids[n-1-i], "f64.sum", nil, ids[i:i+1]); err != nil {
 			t.Fatal(err)

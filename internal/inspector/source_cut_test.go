@@ -23,14 +23,7 @@ import (
 func TestSourcesAreCut(t *testing.T) {
 	ctx := context.Background()
 	bus := memBus(t)
-	specs := make([]mmsb.PageSpec, 66)
-	for i := range specs {
-		specs[i].Size = 8
-	}
-	ids, err := bus.CreatePages(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := createSmallPages(t, bus, 66)
 	src, short, mids, sum := ids[0], ids[1], ids[2:65], ids[65]
 	for _, m := range mids {
 		if err := bus.Bind(ctx, m, "f64.sum", nil, []mmsb.PageID{src}); err != nil {

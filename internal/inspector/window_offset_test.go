@@ -140,6 +140,21 @@ func memBus(t testing.TB) *mmsb.Bus {
 	return bus
 }
 
+// createSmallPages creates n pages of 8 bytes on bus in one call and
+// returns their IDs.
+func createSmallPages(t testing.TB, bus *mmsb.Bus, n int) []mmsb.PageID {
+	t.Helper()
+	specs := make([]mmsb.PageSpec, n)
+	for i := range specs {
+		specs[i] = mmsb.PageSpec{Size: 8}
+	}
+	ids, err := bus.CreatePages(context.Background(), specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
 // busWithOneWrite is memBus with one page of 64 bytes whose byte 0 one
 // commit wrote; it returns the bus and the page's ID in a slice.
 func busWithOneWrite(t *testing.T) (*mmsb.Bus, []mmsb.PageID) {

@@ -135,6 +135,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// exitStatus runs cmd to its end and returns its exit status and its
+// output (stdout and stderr together); a command that could not be run
+// fails the test (one killed by a signal has status -1).
+func exitStatus(t *testing.T, cmd *exec.Cmd) (int, []byte) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), out
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out
+}
+
 // TestBadFlagsExitOne: the writer exits with status 1 for any flag it
 // cannot use, as the other examples do (examples/*/README.md), and 0 for
 // -h. Before, an unknown flag or a value the flag package could not parse
@@ -156,14 +172,7 @@ func TestBadFlagsExitOne(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], tc.args...)
 			cmd.Env = append(os.Environ(), mainEnv+"=1")
-			out, err := cmd.CombinedOutput()
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code, out := exitStatus(t, cmd)
 			if code != tc.code || !strings.Contains(string(out), tc.mention) {
 				t.Fatalf("writer %s: exit status %d, output:\n%s\nwant status %d mentioning %q", strings.Join(tc.args, " "), code, out, tc.code, tc.mention)
 			}

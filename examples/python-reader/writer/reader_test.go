@@ -276,15 +276,7 @@ func TestReaderBadArgumentsExitOne(t *testing.T) {
 		{[]string{"dir", "extra"}, 1, "unrecognized arguments: extra"},
 		{[]string{"-h"}, 0, "--count COUNT"},
 	} {
-		cmd := reader(t, py, tc.args[0], tc.args[1:]...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code, out := exitStatus(t, reader(t, py, tc.args[0], tc.args[1:]...))
 		if code != tc.code || !strings.Contains(string(out), tc.mention) {
 			t.Errorf("reader.py %s: exit status %d, output:\n%s\nwant status %d mentioning %q", strings.Join(tc.args, " "), code, out, tc.code, tc.mention)
 		}
