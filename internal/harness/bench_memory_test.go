@@ -128,15 +128,18 @@ func TestMemoryNegativeNoCollection(t *testing.T) {
 	if err := memoryBench(bg, env, &r, tinyMemory(env)); err != nil {
 		t.Fatal(err)
 	}
-	if c := checkNamed(t, &r, "gc_pause_max"); !c.Pass || r.Metrics["gc_pauses"] == 0 {
-		t.Fatalf("control, a real run: gc_pause_max %+v, gc_pauses %v; want a pass over some pauses", c, r.Metrics["gc_pauses"])
+	// Pauses counted, not the gate passed: how long a pause is depends on
+	// the machine's load (5 ms under -race on a busy 2-core host), and
+	// tests assert behaviour, not timing.
+	if c := checkNamed(t, &r, "gc_pause_max"); r.Metrics["gc_pauses"] == 0 {
+		t.Fatalf("control, a real run: gc_pause_max %+v, gc_pauses %v; want some pauses counted", c, r.Metrics["gc_pauses"])
 	}
 	t.Logf("control: %v pauses, longest <= %v ms", r.Metrics["gc_pauses"], r.Metrics["gc_pause_max_ms"])
 }
 
 // TestMemoryPausesWhateverGOGC: a real run under a process GC percent of
-// 400 or off still records pauses in its measured phases and passes
-// gc_pause_max (the benchmark runs them with the default collector); the
+// 400 or off still records pauses in its measured phases, which
+// gc_pause_max needs (the benchmark runs them with the default collector); the
 // percent is the caller's again afterwards. Before, the tiny run
 // collected nothing under either, and the quick run nothing under
 // GOGC=200: the gate failed as not measured.
@@ -150,8 +153,9 @@ func TestMemoryPausesWhateverGOGC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c := checkNamed(t, &r, "gc_pause_max"); !c.Pass || r.Metrics["gc_pauses"] == 0 {
-			t.Errorf("GC percent %d: gc_pause_max %+v, gc_pauses %v; want a pass over some pauses", percent, c, r.Metrics["gc_pauses"])
+		// Pauses counted, not the gate passed (a pause's length is timing).
+		if c := checkNamed(t, &r, "gc_pause_max"); r.Metrics["gc_pauses"] == 0 {
+			t.Errorf("GC percent %d: gc_pause_max %+v, gc_pauses %v; want some pauses counted", percent, c, r.Metrics["gc_pauses"])
 		}
 		if after != percent {
 			t.Errorf("GC percent %d before the run, %d after it", percent, after)
