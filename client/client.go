@@ -35,6 +35,9 @@
 //     without a valid token with Unauthenticated;
 //   - an answer that does not match the request: an error wrapping
 //     ErrBadResponse, naming what was wrong;
+//   - a refusal at one of the server's bounds on work in flight
+//     (--max-requests, --max-watchers, ...): code ResourceExhausted,
+//     wrapping ErrServerBusy (retry later; Watch does);
 //   - an answer larger than the client reads (DefaultReadMaxBytes): code
 //     ResourceExhausted;
 //   - a lost or silent connection: code Unavailable (wrapping

@@ -11,6 +11,23 @@ import (
 	"github.com/mmsb-go/mmsb/internal/wire"
 )
 
+// ErrServerBusy means the server refused a call at one of its bounds on
+// work in flight (code ResourceExhausted): its requests in flight
+// (mmsb serve --max-requests), those of this client's address
+// (--max-requests-per-client), its open watches (--max-watchers) or log
+// queries (--max-log-queries). The refusal passes once other calls end:
+// retry later. The error names the bound and its flag. Watch retries such
+// a refusal itself, with backoff, as a reconnection. A ResourceExhausted
+// error that does not wrap it (a message or batch over a size bound) will
+// fail again however often it is retried. A connection refused at
+// --max-conns or --max-conns-per-client is closed unanswered: that call
+// fails with code Unavailable instead.
+var ErrServerBusy = errors.New("client: the server is busy")
+
+// busyHeader is the error metadata naming the server's bound on a busy
+// refusal (server.BusyKey).
+const busyHeader = "Mmsb-Busy"
+
 // serverError is an error the server answered, with the sentinels it
 // named: errors.Is(err, mmsb.ErrPageNotFound) holds as with an embedded
 // bus, and errors.As and connect.CodeOf still find the *connect.Error.
@@ -36,6 +53,9 @@ func withSentinels(err error) error {
 		if s, ok := wire.SentinelNamed(name); ok {
 			found = append(found, s)
 		}
+	}
+	if ce.Code() == connect.CodeResourceExhausted && ce.Meta().Get(busyHeader) != "" {
+		found = append(found, ErrServerBusy)
 	}
 	if len(found) == 0 {
 		return err

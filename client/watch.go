@@ -126,6 +126,10 @@ type WatchEvent struct {
 // fn, a negative Progress or MaxReconnects are refused with
 // mmsb.ErrInvalidOption; a selection the server cannot serve (a range
 // whose first page is above its last) with its InvalidArgument error.
+// A refusal at one of the server's bounds on work in flight (an error
+// wrapping ErrServerBusy: --max-requests, --max-watchers, ...) is retried
+// with backoff like a dropped stream, counting against MaxReconnects;
+// when they run out the error wraps ErrServerBusy.
 // fn runs on the caller's goroutine, one event at a time.
 func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEvent) error) error {
 	if err := nilContext(ctx, "Watch"); err != nil {
@@ -194,7 +198,11 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 			}
 			return ce
 		}
-		if !resumable(err) {
+		// A refusal at one of the server's bounds on work in flight
+		// (ErrServerBusy) passes once other calls end: retried with
+		// backoff, as a failed reconnection. It ended the watch at once
+		// until 2026-12-06 (TestWatchRetriesBusyServer).
+		if !resumable(err) && !errors.Is(err, ErrServerBusy) {
 			return err
 		}
 		if progressed {
@@ -297,7 +305,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		if silent.Load() {
 			return false, silentErr()
 		}
-		return false, err
+		return false, withSentinels(err)
 	}
 	defer func() { _ = stream.Close() }()
 	// The server opens every watch with a progress message, and a server

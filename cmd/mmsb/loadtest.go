@@ -32,6 +32,41 @@ type loadtestOptions struct {
 	// reports delivery latency; stalledWatchers compares commit rates
 	// with and without that many watches that never read.
 	watchers, stalledWatchers int
+
+	// limitHint, set for a server not on loopback when the run needs
+	// more connections or requests than serve allows one client by
+	// default, names the server's flags in a failed run's message.
+	limitHint string
+}
+
+// loadtestLocalHost says whether host (of --server) is this machine:
+// mmsb serve does not bound loopback clients per client. A variable so
+// that tests, whose servers are all on loopback, can take a host for
+// another machine.
+var loadtestLocalHost = func(host string) bool {
+	if server.IsLoopback(host) {
+		return true
+	}
+	ips, err := net.LookupIP(host)
+	return err == nil && len(ips) > 0 && ips[0].IsLoopback()
+}
+
+// perClientLimitHint is, for a run against a server on another host, what
+// the server's per-client bounds at their defaults will refuse: every
+// client and watcher of a load test has its own connection and a request
+// in flight, all from this host's address, and mmsb serve closes the
+// connections past --max-conns-per-client (64) unanswered and refuses the
+// requests past --max-requests-per-client (256). The failures that follow
+// (connections reset, resource_exhausted) looked like a server defect.
+// Empty when the run fits.
+func (o loadtestOptions) perClientLimitHint() string {
+	conns := 1 + o.clients + o.watchers + o.stalledWatchers // the setup client's too
+	reqs := o.clients + o.watchers + o.stalledWatchers
+	if conns <= server.DefaultMaxConnsPerClient && reqs <= server.DefaultMaxRequestsPerClient {
+		return ""
+	}
+	return fmt.Sprintf("this run opens %d connections with up to %d requests in flight, all from one address: a server not on loopback refuses those past its --max-conns-per-client (default %d: connections closed unanswered) and --max-requests-per-client (default %d: resource_exhausted); start it with --max-conns-per-client and --max-requests-per-client of at least %d and %d (or 0), or run fewer --clients and --watchers",
+		conns, reqs, server.DefaultMaxConnsPerClient, server.DefaultMaxRequestsPerClient, conns, reqs)
 }
 
 // loadtestResult is what `mmsb loadtest --json` prints.
@@ -185,9 +220,13 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 		return usageErr("--server %q: want no query or fragment", o.server)
 	}
 	host := u.Hostname()
-	if !o.allowRemote && !server.IsLoopback(host) {
-		if ips, err := net.LookupIP(host); err != nil || len(ips) == 0 || !ips[0].IsLoopback() {
-			return usageErr("--server %s is not on loopback: a load test writes to the bus; give --allow-remote to mean it", o.server)
+	local := loadtestLocalHost(host)
+	if !o.allowRemote && !local {
+		return usageErr("--server %s is not on loopback: a load test writes to the bus; give --allow-remote to mean it", o.server)
+	}
+	if !local {
+		if o.limitHint = o.perClientLimitHint(); o.limitHint != "" {
+			fmt.Fprintf(a.stderr, "warning: %s\n", o.limitHint)
 		}
 	}
 	opts := []client.Option{client.WithRetries(2, 50*time.Millisecond)}
@@ -238,7 +277,7 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 		res.Watchers = o.watchers
 		res.Watch = fan.latencies()
 	}
-	if err := loadtestFailure(ctx, &res); err != nil {
+	if err := loadtestFailure(ctx, &res, o.limitHint); err != nil {
 		return err
 	}
 	if o.asJSON {
@@ -260,8 +299,9 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 // retries: throughput and latency then describe a server that was
 // refusing work), none succeeded, or an interrupt cut the run short. The
 // command then prints no result, in text and --json alike (a failed
-// command writes nothing to stdout), and exits 1 with this message.
-func loadtestFailure(ctx context.Context, res *loadtestResult) error {
+// command writes nothing to stdout), and exits 1 with this message,
+// followed by hint (perClientLimitHint) when there is one.
+func loadtestFailure(ctx context.Context, res *loadtestResult, hint string) error {
 	var msg string
 	switch {
 	case ctx.Err() != nil:
@@ -273,6 +313,9 @@ func loadtestFailure(ctx context.Context, res *loadtestResult) error {
 			res.Errors, res.Errors+res.Commits, res.FirstError)
 	default:
 		return nil
+	}
+	if hint != "" && ctx.Err() == nil {
+		msg += "; note: " + hint
 	}
 	return &exitError{code: exitFailure, msg: msg}
 }

@@ -356,7 +356,7 @@ func (a *app) runStalledComparison(ctx context.Context, o loadtestOptions, opts 
 	}
 	res.CommitsPerS = float64(res.Commits) / res.Seconds
 	res.DeltasPerS = float64(res.Deltas) / res.Seconds
-	if err := loadtestFailure(ctx, &res); err != nil {
+	if err := loadtestFailure(ctx, &res, o.limitHint); err != nil {
 		return err
 	}
 	if o.asJSON {

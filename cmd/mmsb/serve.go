@@ -95,7 +95,7 @@ few hundred pages, derived pages and a ticking writer.`,
 	intVar(f, &o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
 	intVar(f, &o.maxConns, "max-conns", server.DefaultMaxConns, "open connections; one more is closed at once, unanswered")
 	intVar(f, &o.maxConnsPerClient, "max-conns-per-client", server.DefaultMaxConnsPerClient, "open connections from one client (an IPv4 address, an IPv6 /64); one more is closed at once, unanswered (0: no per-client bound, behind a proxy)")
-	intVar(f, &o.maxRequests, "max-requests", server.DefaultMaxRequests, "requests in flight over all connections, streams included, until their answer is read; the next is refused (503, resource_exhausted)")
+	intVar(f, &o.maxRequests, "max-requests", server.DefaultMaxRequests, "requests in flight over all connections, streams included, until their answer is read; the next is refused (503, resource_exhausted); /healthz and /readyz are answered from a reserve of their own")
 	intVar(f, &o.maxRequestsPerClient, "max-requests-per-client", server.DefaultMaxRequestsPerClient, "requests in flight from one client (as --max-conns-per-client), streams included; the next is refused (503, resource_exhausted; 0: no per-client bound, behind a proxy)")
 	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "without authentication: host names, besides localhost, IP addresses and --addr's host, that requests may address (comma-separated; * allows any); others get 403 (DNS rebinding guard)")
 	intVar(f, &o.gzipMinBytes, "gzip-min-bytes", 0, "gzip response messages of at least this many bytes for clients that accept it (0: never)")

@@ -12,10 +12,12 @@ import (
 
 // TestServeRequestLimit: serve puts --max-requests in front of every
 // handler: with --max-requests 1 and one request held (its body not yet
-// sent), /healthz is answered 503 naming the flag and the bound; once the
-// held request's connection closes, /healthz answers ok again (the
-// control). Until 2026-12-06 serve had no bound on requests in flight
-// but --max-conns x --max-streams.
+// sent), /metrics is answered 503 naming the flag and the bound, while
+// /healthz and /readyz still answer ok (from the probe reserve: a busy
+// server is not restarted by its liveness probe; they were refused 503
+// too before 2026-12-06); once the held request's connection closes,
+// /metrics answers again (the control). Until 2026-12-06 serve had no
+// bound on requests in flight but --max-conns x --max-streams.
 func TestServeRequestLimit(t *testing.T) {
 	addr, _, _ := startServe(t, "--addr", "127.0.0.1:0", "--max-requests", "1")
 	held, err := net.Dial("tcp", addr)
@@ -24,9 +26,9 @@ func TestServeRequestLimit(t *testing.T) {
 	}
 	defer held.Close()
 	fmt.Fprintf(held, "POST /mmsb.v1.BusService/Stats HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr)
-	healthz := func() (int, string) {
+	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := http.Get("http://" + addr + "/healthz")
+		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,23 +38,28 @@ func TestServeRequestLimit(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second) // failure bounds, not timing assertions
 	for {
-		code, body := healthz()
+		code, body := get("/metrics")
 		if code == http.StatusServiceUnavailable && strings.Contains(body, "--max-requests 1") && strings.Contains(body, "resource_exhausted") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/healthz with one request held and --max-requests 1: %d %q; want 503 naming --max-requests 1", code, body)
+			t.Fatalf("/metrics with one request held and --max-requests 1: %d %q; want 503 naming --max-requests 1", code, body[:min(len(body), 300)])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := get(p); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("%s with one request held and --max-requests 1: %d %q; want 200 \"ok\\n\" (probes are answered from their reserve)", p, code, body)
+		}
+	}
 	_ = held.Close()
 	for {
-		code, body := healthz()
+		code, body := get("/metrics")
 		if code == http.StatusOK {
 			break
 		}
 		if time.Now().After(deadline.Add(30 * time.Second)) {
-			t.Fatalf("/healthz once the held request's connection closed: %d %q; want 200", code, body)
+			t.Fatalf("/metrics once the held request's connection closed: %d %q; want 200", code, body[:min(len(body), 300)])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

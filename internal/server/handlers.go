@@ -290,7 +290,7 @@ func (s *Server) AsOfSlot(ctx context.Context) (release func(), err error) {
 func (s *Server) LogQuerySlot() (release func(), err error) {
 	if n := s.logQueries.Add(1); n > s.maxLogQueries {
 		s.logQueries.Add(-1)
-		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("log query: %d are running, the most this server allows (Config.MaxLogQueries, --max-log-queries); retry when one ends", s.maxLogQueries))
+		return nil, busy(connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("log query: %d are running, the most this server allows (Config.MaxLogQueries, --max-log-queries); retry when one ends", s.maxLogQueries)), "--max-log-queries")
 	}
 	var once sync.Once
 	return func() { once.Do(func() { s.logQueries.Add(-1) }) }, nil

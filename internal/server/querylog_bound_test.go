@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/client"
 	"github.com/mmsb-go/mmsb/internal/server"
 )
 
@@ -65,6 +67,9 @@ func TestLogQueryBound(t *testing.T) {
 	_, err = count(ctx)
 	if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "1 are running") || !strings.Contains(err.Error(), "--max-log-queries") {
 		t.Fatalf("a second log query with Config.MaxLogQueries 1 while one runs: %v (code %v), want resource_exhausted naming 1 and --max-log-queries", err, connect.CodeOf(err))
+	}
+	if !errors.Is(err, client.ErrServerBusy) {
+		t.Fatalf("a second log query with Config.MaxLogQueries 1 while one runs: %v, want it to wrap client.ErrServerBusy (the refusal passes)", err)
 	}
 	close(hold)
 	if err := <-held; err != nil {

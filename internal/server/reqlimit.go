@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"connectrpc.com/connect"
 )
 
 // DefaultMaxRequests is the default of LimitRequests's server-wide
@@ -25,6 +27,21 @@ const DefaultMaxRequests = 8192
 // included, fit; one address alone holds at most 1/32 of
 // DefaultMaxRequests, as with connections (DefaultMaxConnsPerClient).
 const DefaultMaxRequestsPerClient = 256
+
+// ProbeReserve is how many health probes (GET or HEAD /healthz or
+// /readyz without a body) LimitRequests answers at once beside its
+// bounds, and ProbeReservePerClient how many of them one bounded client
+// (as for the per-client bound) may hold. Probes do not count against
+// --max-requests or --max-requests-per-client: a server whose requests
+// are all taken is busy, not dead, and a liveness probe answered 503
+// then restarted it, ending every open watch (TestProbesAnsweredWhenFull).
+// Their own bound keeps a flood of probes from holding more than this
+// many goroutines: /readyz waits for the bus's lock, which an as-of
+// replay holds for its whole replay.
+const (
+	ProbeReserve          = 64
+	ProbeReservePerClient = 8
+)
 
 // RefusalWriteGrace is how long a refusal of LimitRequests may take to
 // be written: a client that reads no answers must not hold the refusal's
@@ -46,6 +63,10 @@ const RefusalWriteGrace = StreamEndGrace
 // logged at Warn at most once a minute, with the count of those not
 // logged.
 //
+// Health probes (isProbe) are counted apart, against ProbeReserve and
+// ProbeReservePerClient, and refused the same way past those, naming
+// them: they are answered while the request bounds are reached.
+//
 // Each request in flight holds a goroutine and whatever its answer holds
 // until the client reads it: a client with no credential at all that
 // opened --max-conns HTTP/2 connections with --max-streams requests on
@@ -64,6 +85,7 @@ func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logg
 		log = slog.Default()
 	}
 	l := &requestLimit{h: h, max: maxRequests, perClient: maxPerClient, clients: map[string]int{},
+		probeMax: ProbeReserve, probePerClient: ProbeReservePerClient, probeClients: map[string]int{},
 		log: refusalLog{log: log, every: refusalLogEvery}}
 	return l
 }
@@ -81,6 +103,12 @@ type requestLimit struct {
 	n       int            // requests in flight
 	clients map[string]int // in flight per ClientKey (with perClient only)
 
+	// Health probes, counted apart (ProbeReserve).
+	probeMax       int
+	probePerClient int
+	probes         int            // probes in flight
+	probeClients   map[string]int // in flight per ClientKey (with perClient only)
+
 	log refusalLog
 }
 
@@ -89,13 +117,87 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if l.perClient > 0 {
 		key, bounded = boundedClient(r.RemoteAddr, l.countLoopback)
 	}
+	if isProbe(r) {
+		if flag, bound := l.takeProbe(key, bounded); flag != "" {
+			l.refuse(w, r, key, flag, bound)
+			return
+		}
+		defer l.releaseProbe(key, bounded)
+		l.h.ServeHTTP(w, r)
+		sent(w, r)
+		return
+	}
 	if flag, bound := l.take(key, bounded); flag != "" {
 		l.refuse(w, r, key, flag, bound)
 		return
 	}
 	defer l.release(key, bounded)
 	l.h.ServeHTTP(w, r)
+	sent(w, r)
 }
+
+// sent returns once what the handler left in the HTTP/2 server's write
+// buffer (4 KiB) is sent, so that the request counts until its answer
+// reaches the client's window: a handler whose answer fits the buffer
+// returns at once, and the server sends it afterwards, holding its
+// goroutine and stream until the client reads it. Unread small answers
+// were not counted at all until 2026-12-06 (TestUnreadSmallAnswersBounded).
+// HTTP/1.1 is left alone: it serves one request per connection at a
+// time, and a flush there would drop the answer's Content-Length.
+func sent(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor >= 2 {
+		_ = http.NewResponseController(w).Flush()
+	}
+}
+
+// isProbe says whether r is a health probe that LimitRequests answers
+// from its reserve: GET or HEAD of /healthz or /readyz with no body (a
+// body could take BodyReadTimeout to arrive, holding its slot; such a
+// request counts as any other).
+func isProbe(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if r.URL == nil || (r.URL.Path != "/healthz" && r.URL.Path != "/readyz") {
+		return false
+	}
+	return r.ContentLength == 0 && len(r.TransferEncoding) == 0
+}
+
+// takeProbe counts one more probe of client key, or names the bound it
+// would pass.
+func (l *requestLimit) takeProbe(key string, bounded bool) (flag string, bound int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.probes >= l.probeMax {
+		return probeFlag, l.probeMax
+	}
+	if bounded {
+		if l.probeClients[key] >= l.probePerClient {
+			return probePerClientFlag, l.probePerClient
+		}
+		l.probeClients[key]++
+	}
+	l.probes++
+	return "", 0
+}
+
+func (l *requestLimit) releaseProbe(key string, bounded bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.probes--
+	if bounded {
+		if l.probeClients[key]--; l.probeClients[key] <= 0 {
+			delete(l.probeClients, key)
+		}
+	}
+}
+
+// The names refusals give the probes' bounds, which have no flag.
+const (
+	probeFlag          = "probe reserve"
+	probePerClientFlag = "probe reserve per client"
+)
 
 // take counts one more request of client key, or names the flag and
 // the value of the bound it would pass.
@@ -128,9 +230,14 @@ func (l *requestLimit) release(key string, bounded bool) {
 
 func (l *requestLimit) refuse(w http.ResponseWriter, r *http.Request, key, flag string, bound int) {
 	var msg string
-	if flag == "--max-requests" {
+	switch flag {
+	case "--max-requests":
 		msg = fmt.Sprintf("server busy: %d requests are in flight, the most this server answers at once (%s %d); retry later", bound, flag, bound)
-	} else {
+	case probeFlag:
+		msg = fmt.Sprintf("server busy: %d health probes are in flight, the most this server answers at once (%s %d); retry later", bound, flag, bound)
+	case probePerClientFlag:
+		msg = fmt.Sprintf("too many health probes in flight from your address (%s): at most %d at once (%s %d); retry later", key, bound, flag, bound)
+	default:
 		msg = fmt.Sprintf("too many requests in flight from your address (%s): at most %d at once (%s %d); read or cancel the answers you asked for, then retry", key, bound, flag, bound)
 	}
 	l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute",
@@ -145,7 +252,14 @@ func (l *requestLimit) refuse(w http.ResponseWriter, r *http.Request, key, flag 
 		w.Header().Set("Connection", "close")
 	}
 	w.Header().Set("Retry-After", "1")
+	w.Header().Set(BusyKey, flag)
 	writeResourceExhausted(w, r, msg)
+}
+
+// busy marks err, a refusal by the bound named flag, with BusyKey.
+func busy(err *connect.Error, flag string) *connect.Error {
+	err.Meta().Set(BusyKey, flag)
+	return err
 }
 
 // writeResourceExhausted answers r with a resource_exhausted error

@@ -143,9 +143,22 @@ func TestLimitRequests(t *testing.T) {
 // bound (until 2026-12-06) all 6 were held, and --max-conns x
 // --max-streams such answers could be (measured: 800 /metrics requests
 // held 115 KB of the server's heap each).
-func TestUnreadAnswersBounded(t *testing.T) {
+func TestUnreadAnswersBounded(t *testing.T) { unreadAnswersBounded(t, 64<<10) }
+
+// TestUnreadSmallAnswersBounded is TestUnreadAnswersBounded with answers
+// of 100 bytes, which fit the HTTP/2 server's 4 KiB write buffer: their
+// handlers return before a byte is sent, and the request bound counted
+// them only that long. Until 2026-12-06 a client announcing a window of
+// 0 held every such answer (a goroutine and its stream's buffers) until
+// its connection closed, which an open stream keeps from idling: --max-conns
+// x --max-streams of them, whatever --max-requests said (control: the
+// handler ran 6 times with 4 allowed, no stream reset). LimitRequests now
+// counts a request until its answer is sent.
+func TestUnreadSmallAnswersBounded(t *testing.T) { unreadAnswersBounded(t, 100) }
+
+func unreadAnswersBounded(t *testing.T, size int) {
 	var entered atomic.Int64
-	answer := bytes.Repeat([]byte("x"), 64<<10)
+	answer := bytes.Repeat([]byte("x"), size)
 	h := server.LimitRequests(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		entered.Add(1)
 		_, _ = w.Write(answer)

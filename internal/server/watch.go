@@ -45,6 +45,14 @@ const (
 	// (client.WatchOptions.SilenceTimeout). A server without it (before
 	// 2026-12-06) sent nothing while a filtered watch caught up.
 	ProgressMsKey = "Mmsb-Progress-Ms"
+	// BusyKey, on a resource_exhausted refusal by one of the server's
+	// bounds on work in flight (--max-requests, --max-requests-per-client,
+	// the probe reserve, --max-watchers, --max-log-queries), names the
+	// bound: the refusal passes once other calls end, so a client may
+	// retry it later (the Go client's errors wrap client.ErrServerBusy,
+	// and its Watch retries them). A message or batch too large, refused
+	// with the same code, carries none: retrying it cannot succeed.
+	BusyKey = "Mmsb-Busy"
 )
 
 // hubStep bounds the operations the hub (or a catching-up watcher) reads
@@ -496,7 +504,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 	// Counted first, then checked: concurrent watches cannot all pass.
 	if n := s.watchers.Add(1); n > s.maxWatchers {
 		s.watchers.Add(-1)
-		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch: %d watches are open, the most this server allows (Config.MaxWatchers); close one, or watch more pages in one", s.maxWatchers))
+		return busy(connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("watch: %d watches are open, the most this server allows (Config.MaxWatchers); close one, or watch more pages in one", s.maxWatchers)), "--max-watchers")
 	}
 	defer s.watchers.Add(-1)
 	s.hub.activate()

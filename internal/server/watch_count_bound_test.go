@@ -66,6 +66,9 @@ func TestWatchCountBound(t *testing.T) {
 	if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "2 watches") {
 		t.Fatalf("a third watch with Config.MaxWatchers 2: %v (code %v), want resource_exhausted naming 2", err, connect.CodeOf(err))
 	}
+	if !errors.Is(err, client.ErrServerBusy) {
+		t.Fatalf("a third watch with Config.MaxWatchers 2: %v, want it to wrap client.ErrServerBusy (the refusal passes)", err)
+	}
 	close(holds[0])
 	if err := <-dones[0]; !errors.Is(err, errOpened) {
 		t.Fatalf("closing the first watch: %v", err)
