@@ -3,6 +3,10 @@ package tick
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +92,9 @@ func TestKeptDeltasBytesGivenBackOnCommit(t *testing.T) {
 	defer stop()
 	res := make(chan error, 1)
 	go func() { res <- o.Submit(waitCtx, &d) }()
+	// The tick must find the Submit asleep: one that had not looked yet
+	// got through whether or not the tick woke it.
+	waitSubmitParked(t, res)
 	r, err := o.Tick(ctx)
 	if err != nil || r.Committed != fit {
 		t.Fatalf("tick after the cancelled one: %v, committed %d, want %d", err, r.Committed, fit)
@@ -97,5 +104,115 @@ func TestKeptDeltasBytesGivenBackOnCommit(t *testing.T) {
 	}
 	if got := o.QueueBytes(); got != cost {
 		t.Fatalf("QueueBytes %d with one delta queued, want %d", got, cost)
+	}
+}
+
+// waitSubmitParked waits (up to 20 s) until a goroutine sleeps in the
+// intake queue's push, waiting for room; res is where that Submit reports,
+// should it return first.
+func waitSubmitParked(t *testing.T, res <-chan error) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "(*intakeQueue).push") {
+				return
+			}
+		}
+		select {
+		case err := <-res:
+			t.Fatalf("Submit returned %v before the tick that gives the bytes back", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Submit never waited for room")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSubmitBatchBusyNamesBytes: a SubmitBatch refused with ErrBusy
+// (FailWhenFull) names the byte bound and what holds it. With the bound
+// held by deltas a tick kept, the ring is empty, and the message said only
+// "(0 of 64 queued)": no room, for no reason it named.
+func TestSubmitBatchBusyNamesBytes(t *testing.T) {
+	e := openMem(t, &mmsb.Options{DisableLog: true})
+	id := mustCreate(t, e, 1, 4096)[0]
+	d := delta.Delta{Page: id, Source: "t", Runs: []delta.Run{{Data: make([]byte, 1000)}}}
+	cost := deltaCost(&d)
+	const fit = 4
+	o := newOrch(t, e, &Options{SkipStartupResync: true, QueueSize: 64, MaxQueueBytes: int(fit * cost), FailWhenFull: true})
+	for range fit {
+		submitAll(t, o, d)
+	}
+	// A tick whose context ends before its commit keeps the deltas.
+	kept := false
+	for calls := 0; calls < 8 && !kept; calls++ {
+		r, _ := o.Tick(newCountdownCtx(calls))
+		kept = r != nil && r.Kept == fit
+	}
+	if !kept || o.queue.Len() != 0 {
+		t.Fatalf("no cancelled tick kept the %d deltas (%d still in the ring)", fit, o.queue.Len())
+	}
+	err := o.SubmitBatch(ctx, []delta.Delta{d})
+	if !errors.Is(err, mmsb.ErrBusy) {
+		t.Fatalf("SubmitBatch with the byte bound held by kept deltas: %v, want ErrBusy", err)
+	}
+	for _, want := range []string{fmt.Sprintf("%d bytes)", cost), fmt.Sprintf("%d kept", fit), fmt.Sprintf("%d of %d bytes held", fit*cost, fit*cost), "MaxQueueBytes"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("SubmitBatch refused with %q: it does not say %q (what holds the byte bound)", err, want)
+		}
+	}
+}
+
+// panickyReplicator's WaitStored panics while panics is above zero (a bug
+// in the caller's Replicator); it stores everything otherwise.
+type panickyReplicator struct{ panics atomic.Int32 }
+
+func (*panickyReplicator) MaxRecordBytes() int                    { return 0 }
+func (*panickyReplicator) Replicate(*mmsb.ReplicatedRecord) error { return nil }
+func (r *panickyReplicator) WaitStored(context.Context, mmsb.LSN) error {
+	if r.panics.Add(-1) >= 0 {
+		panic("replicator bug")
+	}
+	return nil
+}
+
+// TestCommitPanicGivesBytesBack: a panic out of the tick's commit (here a
+// Replicator's WaitStored, after the batch was logged) that the caller
+// recovers gives back the bytes of the deltas the tick drained. They were
+// given back only after a commit that returned, so each such panic kept
+// them reserved for ever: here the first one left the whole bound held,
+// and every later Submit was refused (or waited for ever).
+func TestCommitPanicGivesBytesBack(t *testing.T) {
+	rep := &panickyReplicator{}
+	e := openMem(t, &mmsb.Options{Replicator: rep, Sync: mmsb.SyncReplicated})
+	id := mustCreate(t, e, 1, 4096)[0]
+	d := delta.Delta{Page: id, Source: "t", Runs: []delta.Run{{Data: make([]byte, 1000)}}}
+	cost := deltaCost(&d)
+	const fit = 4
+	o := newOrch(t, e, &Options{SkipStartupResync: true, MaxQueueBytes: int(fit * cost), FailWhenFull: true})
+	for range fit {
+		submitAll(t, o, d)
+	}
+	rep.panics.Store(1)
+	func() {
+		defer func() {
+			if v := recover(); v == nil {
+				t.Fatal("the tick did not panic with the Replicator")
+			}
+		}()
+		o.Tick(ctx)
+	}()
+	if got := o.QueueBytes(); got != 0 {
+		t.Fatalf("QueueBytes %d after a tick whose commit panicked, want 0: the drained deltas' bytes stay reserved", got)
+	}
+	for i := range fit {
+		if err := o.Submit(ctx, &d); err != nil {
+			t.Fatalf("Submit %d of %d after the panic: %v, want room for %d deltas", i+1, fit, err, fit)
+		}
+	}
+	if r, err := o.Tick(ctx); err != nil || r.Committed != fit || o.QueueBytes() != 0 {
+		t.Fatalf("tick after the panic: %v, committed %d, QueueBytes %d; want nil, %d, 0", err, r.Committed, o.QueueBytes(), fit)
 	}
 }

@@ -184,7 +184,7 @@ type Metrics struct {
 	Drained           uint64
 	Committed         uint64
 	Rejected          uint64
-	Recomputed        uint64 // recompute function calls
+	Recomputed        uint64 // derived pages recomputed, summed over PropagateResult.Recomputed (failed calls included; a wave computed again counts each page once: mmsb.Metrics.PagesRecomputed counts every call)
 	DerivedWrites     uint64 // derived deltas logged
 	RecomputeFailures uint64
 	InvariantRuns     uint64
@@ -489,7 +489,10 @@ func (o *Orchestrator) SubmitBatch(ctx context.Context, ds []delta.Delta) error 
 	}
 	err := o.queue.push(ctx, ds, true, total, o.opts.FailWhenFull)
 	if errors.Is(err, mmsb.ErrBusy) {
-		return fmt.Errorf("%w: no room for a batch of %d deltas (%d of %d queued)", err, len(ds), o.queue.Len(), o.queue.capacity())
+		// Name both bounds: the bytes may be held by deltas a tick kept,
+		// out of the ring, with no cell taken.
+		return fmt.Errorf("%w: no room for a batch of %d deltas (%d bytes): %d of %d cells queued, %d kept by a tick; %d of %d bytes held by queued and kept copies (MaxQueueBytes)",
+			err, len(ds), total, o.queue.Len(), o.queue.capacity(), o.keptLen.Load(), o.queue.Bytes(), o.opts.MaxQueueBytes)
 	}
 	return err
 }
@@ -638,12 +641,7 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	// or nothing, so in the common case (every delta valid) there is one
 	// validation pass. Only when it refuses the batch are the deltas
 	// validated one by one and the valid ones committed.
-	var tickErr error
-	held := o.batch.cost(0, len(o.batch.ds))
-	if len(o.batch.ds) > 0 {
-		tickErr = o.commit(ctx, r)
-	}
-	o.releaseBatch(held)
+	tickErr := o.commitReleasing(ctx, r)
 	t2 := time.Now()
 	r.Durations[PhaseCommit] = t2.Sub(t) - r.Durations[PhaseValidate]
 	t = t2
@@ -847,6 +845,20 @@ func (o *Orchestrator) keepTail(r *Result, from, n int) {
 	o.keptAt = from
 	o.setKept(n - from)
 	r.Kept = n - from
+}
+
+// commitReleasing commits the batch (commit) and then gives back the bytes
+// of the deltas it committed or rejected (releaseBatch). The release is
+// deferred: a panic out of Bus.Commit (a Replicator's WaitStored, say)
+// that the caller recovers leaves the drained deltas to the next tick's
+// reset, and their bytes, never given back, made Submit wait for ever once
+// such panics added up to MaxQueueBytes (TestCommitPanicGivesBytesBack).
+func (o *Orchestrator) commitReleasing(ctx context.Context, r *Result) (err error) {
+	defer o.releaseBatch(o.batch.cost(0, len(o.batch.ds)))
+	if len(o.batch.ds) > 0 {
+		err = o.commit(ctx, r)
+	}
+	return err
 }
 
 // releaseBatch gives back to the intake queue's byte bound the bytes of
