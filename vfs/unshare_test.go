@@ -1,9 +1,12 @@
 package vfs_test
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/testutil"
@@ -81,5 +84,98 @@ func TestUnshare(t *testing.T) {
 	}
 	if mem.Exists("/d/f.tmp") {
 		t.Fatal("MemFS: the temporary name was created")
+	}
+}
+
+// TestUnshareSymlink: a symbolic link at the name (an archived file linked
+// back in) is replaced by a copy of its own, and the file it points to,
+// with one hard link, is left untouched by a truncation through the name.
+// Before, the link was followed, its target's single link seen, and
+// nothing copied: the truncation cut the target.
+func TestUnshareSymlink(t *testing.T) {
+	dir := t.TempDir()
+	want := strings.Repeat("s", 3000)
+	target := filepath.Join(t.TempDir(), "archive")
+	if err := os.WriteFile(target, []byte(want), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "seg")
+	if err := os.Symlink(target, name); err != nil {
+		testutil.Missing(t, "symbolic link: %v", err)
+	}
+	if copied, err := vfs.Unshare(vfs.Default, name, name+".tmp"); err != nil || !copied {
+		t.Fatalf("copied %v, %v; want a copy", copied, err)
+	}
+	if st, err := os.Lstat(name); err != nil || !st.Mode().IsRegular() {
+		t.Fatalf("the name does not hold a regular file (%v)", err)
+	}
+	if err := os.Truncate(name, 10); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(target); err != nil || string(got) != want {
+		t.Errorf("the link's target is %d bytes (%v), want its 3000 untouched", len(got), err)
+	}
+}
+
+// TestUnshareFailureKeepsFile: a copy larger than io.Copy's buffer keeps
+// every byte; and a copy that fails (the disk full mid-copy, a failed
+// fsync or rename) leaves the name holding the shared file, whole, and
+// nothing under the temporary name, with an error that names the file,
+// says why it was being copied and wraps the cause. Before, the error did
+// not say why: an operator whose disk was full saw Open fail writing a
+// copy of a log segment, with no hint of the hard link behind it.
+func TestUnshareFailureKeepsFile(t *testing.T) {
+	want := make([]byte, 200<<10)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	for _, tc := range []struct {
+		name string
+		fail func(op errorfs.Op) bool // on the temporary file
+	}{
+		{"none", func(errorfs.Op) bool { return false }},
+		{"write", func(op errorfs.Op) bool { return op.Kind == errorfs.OpWrite && op.Offset >= 64<<10 }},
+		{"sync", func(op errorfs.Op) bool { return op.Kind == errorfs.OpSync }},
+		{"rename", func(op errorfs.Op) bool { return op.Kind == errorfs.OpRename }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			name, backup := filepath.Join(dir, "seg"), filepath.Join(dir, "backup")
+			tmp := name + ".tmp"
+			if err := os.WriteFile(name, want, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Link(name, backup); err != nil {
+				testutil.Missing(t, "hard link: %v", err)
+			}
+			fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+				if op.Path == tmp && tc.fail(op) {
+					return syscall.ENOSPC
+				}
+				return nil
+			}))
+			copied, err := vfs.Unshare(fs, name, tmp)
+			if _, lerr := os.Lstat(tmp); !os.IsNotExist(lerr) {
+				t.Errorf("the temporary name is left (%v)", lerr)
+			}
+			got, rerr := os.ReadFile(name)
+			if rerr != nil || !bytes.Equal(got, want) {
+				t.Errorf("the name holds %d bytes (%v), want its %d whole", len(got), rerr, len(want))
+			}
+			nst, _ := os.Stat(name)
+			bst, _ := os.Stat(backup)
+			if tc.name == "none" {
+				if err != nil || !copied || os.SameFile(nst, bst) {
+					t.Fatalf("copied %v, %v; want a copy of its own", copied, err)
+				}
+				return
+			}
+			if err == nil || copied || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "other hard links") {
+				t.Fatalf("copied %v, error %v; want an error naming %s, saying why it is copied and wrapping ENOSPC", copied, err, name)
+			}
+			if !os.SameFile(nst, bst) {
+				t.Errorf("the name no longer holds the shared file")
+			}
+		})
 	}
 }

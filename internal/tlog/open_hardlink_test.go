@@ -19,6 +19,12 @@ import (
 // Repair's truncation cut the backup's file too, and the records
 // appended after Open went into it. The log itself recovers as before,
 // and the temporary copy's name is not left behind.
+//
+// The same holds for a last segment that is a symbolic link to a file
+// elsewhere (an archived segment linked back into the log directory):
+// the file it points to is another name's, and keeps every byte; the
+// name gets a copy of its own. Before, Unshare followed the link and saw
+// one hard link, and the cuts and appends went into the archive.
 func TestOpenKeepsHardLinkedBackup(t *testing.T) {
 	src := t.TempDir()
 	recs := genRecords(1, 3, 50)
@@ -40,41 +46,59 @@ func TestOpenKeepsHardLinkedBackup(t *testing.T) {
 		{"repair", func(t *testing.T, path string) { flipByte(t, path, lastOff+20) }, Options{Repair: true}, 2},
 		{"clean", func(*testing.T, string) {}, Options{}, 3},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := copyDir(t, src)
-			path := filepath.Join(dir, seg)
-			backup := filepath.Join(t.TempDir(), seg)
-			if err := os.Link(path, backup); err != nil {
-				testutil.Missing(t, "hard link: %v", err)
+		for _, symbolic := range []bool{false, true} {
+			name, what := "hard/"+tc.name, "hard-linked backup"
+			if symbolic {
+				name, what = "symbolic/"+tc.name, "symbolic link's target"
 			}
-			tc.damage(t, path)
-			want, err := os.ReadFile(backup)
-			if err != nil {
-				t.Fatal(err)
-			}
-			opts := tc.opts
-			opts.FS, opts.Dir = vfs.Default, dir
-			got, _, l, err := replay(t, opts, 0)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			equalRecs(t, got, recs[:tc.want])
-			more := genRecords(l.LastLSN()+1, 2, 40)
-			appendAll(t, l, more)
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if b, err := os.ReadFile(backup); err != nil || !bytes.Equal(b, want) {
-				t.Errorf("the hard-linked backup is %d bytes (%v), want its %d untouched", len(b), err, len(want))
-			}
-			if all, err := readAll(t, dir, 0); err != nil {
-				t.Fatalf("read back: %v", err)
-			} else {
-				equalRecs(t, all, append(append([]rec(nil), recs[:tc.want]...), more...))
-			}
-			if _, err := os.Lstat(path + delSuffix); !os.IsNotExist(err) {
-				t.Errorf("the copy's temporary name is left: %v", err)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				dir := copyDir(t, src)
+				path := filepath.Join(dir, seg)
+				backup := filepath.Join(t.TempDir(), seg)
+				if !symbolic {
+					if err := os.Link(path, backup); err != nil {
+						testutil.Missing(t, "hard link: %v", err)
+					}
+				} else {
+					if err := os.Rename(path, backup); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Symlink(backup, path); err != nil {
+						testutil.Missing(t, "symbolic link: %v", err)
+					}
+				}
+				tc.damage(t, path)
+				want, err := os.ReadFile(backup)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts := tc.opts
+				opts.FS, opts.Dir = vfs.Default, dir
+				got, _, l, err := replay(t, opts, 0)
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				equalRecs(t, got, recs[:tc.want])
+				more := genRecords(l.LastLSN()+1, 2, 40)
+				appendAll(t, l, more)
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if b, err := os.ReadFile(backup); err != nil || !bytes.Equal(b, want) {
+					t.Errorf("the %s is %d bytes (%v), want its %d untouched", what, len(b), err, len(want))
+				}
+				if all, err := readAll(t, dir, 0); err != nil {
+					t.Fatalf("read back: %v", err)
+				} else {
+					equalRecs(t, all, append(append([]rec(nil), recs[:tc.want]...), more...))
+				}
+				if _, err := os.Lstat(path + delSuffix); !os.IsNotExist(err) {
+					t.Errorf("the copy's temporary name is left: %v", err)
+				}
+				if st, err := os.Lstat(path); err != nil || !st.Mode().IsRegular() {
+					t.Errorf("the segment's name does not hold a file of its own: %v", err)
+				}
+			})
+		}
 	}
 }
