@@ -14,6 +14,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/replicate"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/internal/validate"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -65,6 +66,10 @@ type checkReport struct {
 	Checkpoints []checkCheckpoint `json:"checkpoints"`
 	Replay      *checkReplay      `json:"replay,omitempty"`
 	Problems    []checkProblem    `json:"problems"`
+	// SetAside lists the directories a replication node set aside beside
+	// DIR (DIR.diverged-<unix ns>), oldest first: not a problem of DIR,
+	// but nothing removes them (docs/replication.md).
+	SetAside []string `json:"set_aside,omitempty"`
 }
 
 func (a *app) checkCmd() *cobra.Command {
@@ -277,6 +282,8 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		return checkInterrupted(dir, len(rep.Problems), err)
 	}
 	rep.OK = len(rep.Problems) == 0
+	// Best effort: a parent that cannot be listed is no problem of DIR.
+	rep.SetAside, _ = replicate.SetAsideDirs(dir)
 	if jsonOut {
 		if err := a.printJSON(rep); err != nil {
 			return err
@@ -581,6 +588,10 @@ func (a *app) printCheckSummary(r *checkReport) {
 	}
 	if r.Replay != nil && r.Replay.RecoveryHash != "" && r.Replay.RecoveryHash != r.Replay.StateHash {
 		fmt.Fprintf(a.stdout, "recovery:    newest checkpoint + log reach LSN %d, hash %s\n", r.Replay.RecoveryLSN, r.Replay.RecoveryHash)
+	}
+	if n := len(r.SetAside); n > 0 {
+		fmt.Fprintf(a.stdout, "set aside:   %d director(ies) beside %s, oldest %s, newest %s: state a replication node moved out of it; nothing removes them (docs/replication.md)\n",
+			n, r.Dir, r.SetAside[0], r.SetAside[n-1])
 	}
 	if r.OK {
 		fmt.Fprintf(a.stdout, "OK: %s\n", r.Dir)

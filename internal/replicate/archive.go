@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -68,10 +70,14 @@ func (r *resources) checkpointObjects(ctx context.Context) ([]mmsb.LSN, error) {
 //
 // stop (nil: never), once closed, ends it with ErrLeaseLost: at once
 // before the upload, and during it at the upload's next read, so that
-// the object store's Put removes the chunks it sent. A Put whose context
-// ends instead leaves them (its clean-up runs with that same, ended
-// context): bytes no object names and nothing ever removes, up to a whole
-// checkpoint per lease lost mid-upload.
+// the object store's Put removes the chunks it sent. The end of ctx (the
+// node stopped, or the caller's deadline) ends the upload the same way,
+// with ctx's error. A Put whose context ends instead leaves them (its
+// clean-up runs with that same, ended context): bytes no object names and
+// nothing ever removes, up to a whole checkpoint per upload cut short.
+// So the Put runs with a context of its own, ended only if the store
+// reads on no more within AckTimeout after stop or ctx (a stalled store:
+// its chunks, if any, stay then).
 func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Publisher, stop <-chan struct{}) (mmsb.LSN, error) {
 	pctx, pcancel := context.WithCancel(ctx)
 	defer pcancel()
@@ -96,10 +102,28 @@ func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Pu
 		return 0, fmt.Errorf("replicate: checkpoint: %w", err)
 	}
 	defer func() { _ = f.Close() }() // read only: nothing to lose
-	if _, err := r.ckpts.Put(ctx, jetstream.ObjectMeta{
+	uctx, ucancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer ucancel()
+	uploaded := make(chan struct{})
+	defer close(uploaded) // runs before ucancel: the watcher returns
+	go func() {
+		select {
+		case <-pctx.Done(): // stop closed, or ctx ended
+		case <-uploaded:
+			return
+		}
+		t := time.NewTimer(r.cfg.AckTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			ucancel()
+		case <-uploaded:
+		}
+	}()
+	if _, err := r.ckpts.Put(uctx, jetstream.ObjectMeta{
 		Name:     ckptObjectName(info.LSN),
 		Metadata: map[string]string{"lsn": strconv.FormatUint(uint64(info.LSN), 10)},
-	}, &stopReader{r: f, stop: stop}); err != nil {
+	}, &stopReader{r: f, stop: stop, ctx: ctx}); err != nil {
 		return 0, fmt.Errorf("replicate: upload checkpoint at LSN %d: %w", info.LSN, err)
 	}
 	if err := trim(ctx, r); err != nil {
@@ -109,16 +133,19 @@ func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Pu
 }
 
 // stopReader reads r until stop (nil: never) is closed, then fails with
-// ErrLeaseLost.
+// ErrLeaseLost, or until ctx ends, then fails with ctx's error.
 type stopReader struct {
 	r    io.Reader
 	stop <-chan struct{}
+	ctx  context.Context
 }
 
 func (s *stopReader) Read(p []byte) (int, error) {
 	select {
 	case <-s.stop:
 		return 0, fmt.Errorf("%w: checkpoint upload stopped", ErrLeaseLost)
+	case <-s.ctx.Done():
+		return 0, fmt.Errorf("replicate: checkpoint upload stopped: %w", context.Cause(s.ctx))
 	default:
 	}
 	return s.r.Read(p)
@@ -164,14 +191,36 @@ func trim(ctx context.Context, r *resources) error {
 }
 
 // bootstrap prepares an empty bus directory from the newest stored
-// checkpoint (if any): it is written to dir/checkpoints, where Open loads
-// it. It reports the checkpoint's LSN (0: none stored).
+// checkpoint that is whole, trying every stored one newest first
+// (bootstrapFrom). It reports the checkpoint's LSN (0: none stored).
 func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) {
 	lsns, err := r.checkpointObjects(ctx)
 	if err != nil || len(lsns) == 0 {
 		return 0, err
 	}
-	lsn := lsns[len(lsns)-1]
+	slices.Reverse(lsns)
+	return bootstrapFrom(ctx, r, dir, lsns, nil)
+}
+
+// bootstrapFrom prepares an empty bus directory from the first of the
+// stored checkpoints at lsns (newest first: those reachesStream found the
+// stream continues) that downloads whole and reads as a checkpoint at its
+// LSN: it is written to dir/checkpoints, where Open loads it. It reports
+// that checkpoint's LSN (0: lsns is empty).
+//
+// A damaged one (it does not read as a checkpoint, the object store's
+// digest does not match its bytes, or it was deleted since the listing)
+// is skipped, with a line to logf (nil: none) naming it and why, for the
+// next older one: the stream continues that one too, so the follower
+// reaches the same state. Before, the newest was the only one tried: a
+// damaged newest checkpoint was downloaded, failed to load and was
+// removed at every cycle, the follower stuck until the leader stored a
+// newer one, though an older kept checkpoint was whole. When every one
+// is damaged the error, ErrNeedBootstrap, names each and why.
+func bootstrapFrom(ctx context.Context, r *resources, dir string, lsns []mmsb.LSN, logf func(format string, args ...any)) (mmsb.LSN, error) {
+	if len(lsns) == 0 {
+		return 0, nil
+	}
 	// An empty log first: a checkpoint without wal/ is a directory whose
 	// log was removed, which Open refuses (an empty wal/ is not state, to
 	// hasState, should the download not finish).
@@ -190,6 +239,42 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 	if err := syncFile(dir); err != nil {
 		return 0, err
 	}
+	var skipped []string
+	for i, lsn := range lsns {
+		err := downloadCheckpoint(ctx, r, ckDir, lsn)
+		if err == nil {
+			return lsn, syncFile(ckDir)
+		}
+		if !errors.As(err, new(damagedCheckpoint)) {
+			return 0, err
+		}
+		skipped = append(skipped, err.Error())
+		if logf != nil {
+			next := "no older stored checkpoint that the stream continues is left"
+			if i+1 < len(lsns) {
+				next = fmt.Sprintf("trying the one at LSN %d", lsns[i+1])
+			}
+			logf("bootstrap: skipped %v; %s", err, next)
+		}
+	}
+	return 0, fmt.Errorf("%w: no stored checkpoint that the stream continues is whole (%s): the leader must store a new one",
+		ErrNeedBootstrap, strings.Join(skipped, "; "))
+}
+
+// damagedCheckpoint is downloadCheckpoint's error for a stored
+// checkpoint that bootstrapFrom skips: its bytes are not a whole
+// checkpoint at its LSN, or it is gone.
+type damagedCheckpoint struct{ err error }
+
+func (d damagedCheckpoint) Error() string { return d.err.Error() }
+func (d damagedCheckpoint) Unwrap() error { return d.err }
+
+// downloadCheckpoint downloads the stored checkpoint at lsn into ckDir,
+// checks that it is a whole checkpoint at that LSN (every frame and the
+// trailer) and renames it into place. An object that is damaged or gone
+// is a damagedCheckpoint, naming it and why; nothing is left in ckDir
+// then, nor after any other failure.
+func downloadCheckpoint(ctx context.Context, r *resources, ckDir string, lsn mmsb.LSN) error {
 	final := filepath.Join(ckDir, ckptFileName(lsn))
 	tmp := final + ".tmp"
 	// A download cut short (the server gone, a timeout, a digest
@@ -202,28 +287,62 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 			_ = os.Remove(tmp)
 		}
 	}()
+	object := fmt.Sprintf("the stored checkpoint at LSN %d (object %s in %s)", lsn, ckptObjectName(lsn), r.cfg.CheckpointBucket())
 	if err := r.ckpts.GetFile(ctx, ckptObjectName(lsn), tmp); err != nil {
-		return 0, fmt.Errorf("replicate: download checkpoint at LSN %d: %w", lsn, err)
+		if errors.Is(err, jetstream.ErrDigestMismatch) || errors.Is(err, jetstream.ErrObjectNotFound) {
+			return damagedCheckpoint{fmt.Errorf("%s: %w", object, err)}
+		}
+		return fmt.Errorf("replicate: download checkpoint at LSN %d: %w", lsn, err)
+	}
+	if err := verifyCheckpoint(tmp, lsn); errors.Is(err, mmsb.ErrCorruption) {
+		return damagedCheckpoint{fmt.Errorf("%s does not load: %w", object, err)}
+	} else if err != nil {
+		// Not the object's fault (the local file could not be read):
+		// the next cycle tries it again.
+		return fmt.Errorf("replicate: check the downloaded checkpoint at LSN %d: %w", lsn, err)
 	}
 	if err := syncFile(tmp); err != nil {
-		return 0, err
+		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
+		return fmt.Errorf("replicate: bootstrap: %w", err)
 	}
 	renamed = true
-	return lsn, syncFile(ckDir)
+	return nil
 }
 
-// reachesStream returns the newest stored checkpoint's LSN (0: none
-// stored) once it has checked that the stream continues it: the stream is
-// empty, or its first record starts at or before the LSN after the
-// checkpoint. Otherwise it returns ErrNeedBootstrap naming the LSNs that
-// are in neither and why they may be gone: the stream's limits when it
-// has any (MaxAge, MaxMsgs, MaxBytes: an operator's, MMSB sets none), else
-// a deleted checkpoint or a purge. A follower cannot start from the stored
-// state until the leader stores a checkpoint that reaches the stream: the
-// node retries meanwhile.
+// verifyCheckpoint checks that the file at path is a whole checkpoint at
+// lsn: its header, every frame's and the trailer's checksums. What it
+// finds wrong is mmsb.ErrCorruption; other errors are the reads'.
+func verifyCheckpoint(path string, lsn mmsb.LSN) error {
+	cr, err := checkpoint.Open(nil, path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cr.Close() }() // read only: nothing to lose
+	if got := mmsb.LSN(cr.LSN()); got != lsn {
+		return fmt.Errorf("%w: its header says LSN %d", mmsb.ErrCorruption, got)
+	}
+	for {
+		if _, _, err := cr.Next(); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// reachesStream returns the stored checkpoints that the stream continues,
+// newest first (none stored: nil), the ones bootstrapFrom may start from:
+// when the stream is empty only the newest (an older one is behind the
+// stored state, and nothing holds the records after it), otherwise each
+// at or after the LSN before the stream's first record. When none does
+// it returns ErrNeedBootstrap naming the LSNs that are in neither and why
+// they may be gone: the stream's limits when it has any (MaxAge, MaxMsgs,
+// MaxBytes: an operator's, MMSB sets none), else a deleted checkpoint or
+// a purge. A follower cannot start from the stored state until the leader
+// stores a checkpoint that reaches the stream: the node retries
+// meanwhile.
 //
 // Node.openFollower calls it before a bootstrap, which then writes
 // nothing. Without it, such a directory was built, found "behind the
@@ -233,37 +352,49 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 //
 // The leader may store a newer checkpoint and trim the stream below it
 // between the listing and the read of the stream's first record: a gap
-// found is looked at again, with a new listing, before it is reported.
-func (r *resources) reachesStream(ctx context.Context) (mmsb.LSN, error) {
+// found is looked at again, with a new listing, before it is reported,
+// and so is a first record gone when it is read (ErrStreamUnavailable,
+// naming its sequence, once it is gone 8 times in a row).
+func (r *resources) reachesStream(ctx context.Context) ([]mmsb.LSN, error) {
 	f := &Follower{res: r, metrics: &Metrics{}}
-	var lsn mmsb.LSN
 	for attempt := 1; ; attempt++ {
 		lsns, err := r.checkpointObjects(ctx)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		lsn = 0
+		slices.Reverse(lsns) // newest first
+		lsn := mmsb.LSN(0)
 		if len(lsns) > 0 {
-			lsn = lsns[len(lsns)-1]
+			lsn = lsns[0]
 		}
 		ictx, cancel := r.call(ctx)
 		info, err := r.stream.Info(ictx)
 		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("%w: stream info: %w", ErrStreamUnavailable, err)
+			return nil, fmt.Errorf("%w: stream info: %w", ErrStreamUnavailable, err)
 		}
 		if info.State.Msgs == 0 {
-			return lsn, nil
+			return lsns[:min(len(lsns), 1)], nil
 		}
 		head, err := f.getMsg(ctx, info.State.FirstSeq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) && attempt < 8 {
 			continue // trimmed between the stream's info and the read
 		}
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, fmt.Errorf("%w: the stream's first record, sequence %d by its info, was gone at each of %d reads (trimmed each time between the info and the read): %w",
+				ErrStreamUnavailable, info.State.FirstSeq, attempt, jetstream.ErrMsgNotFound)
+		}
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		if head.First <= lsn+1 {
-			return lsn, nil
+			var reach []mmsb.LSN
+			for _, l := range lsns {
+				if head.First <= l+1 {
+					reach = append(reach, l)
+				}
+			}
+			return reach, nil
 		}
 		if attempt < 3 {
 			continue
@@ -273,21 +404,10 @@ func (r *resources) reachesStream(ctx context.Context) (mmsb.LSN, error) {
 			stored = "no checkpoint is stored"
 		}
 		why := "a stored checkpoint deleted, or the stream purged, outside MMSB"
-		c := info.Config
-		var limits []string
-		if c.MaxAge > 0 {
-			limits = append(limits, fmt.Sprintf("MaxAge %v", c.MaxAge))
+		if limits := streamLimits(info.Config); limits != "" {
+			why = fmt.Sprintf("the stream %s drops records by its limits, %s (MMSB sets none)", r.cfg.StreamName(), limits)
 		}
-		if c.MaxMsgs > 0 {
-			limits = append(limits, fmt.Sprintf("MaxMsgs %d", c.MaxMsgs))
-		}
-		if c.MaxBytes > 0 {
-			limits = append(limits, fmt.Sprintf("MaxBytes %d", c.MaxBytes))
-		}
-		if len(limits) > 0 {
-			why = fmt.Sprintf("the stream %s drops records by its limits, %s (MMSB sets none)", r.cfg.StreamName(), strings.Join(limits, ", "))
-		}
-		return 0, fmt.Errorf("%w: %s and the stream's first record starts at LSN %d: LSN %d..%d are in neither (%s); a follower can start from the stored state only once the leader stores a checkpoint at LSN %d or later",
+		return nil, fmt.Errorf("%w: %s and the stream's first record starts at LSN %d: LSN %d..%d are in neither (%s); a follower can start from the stored state only once the leader stores a checkpoint at LSN %d or later",
 			ErrNeedBootstrap, stored, head.First, lsn+1, head.First-1, why, head.First-1)
 	}
 }

@@ -9,14 +9,36 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
 )
 
 // partialStore is an object store holding one checkpoint whose download
 // fails after writing part of the file, as jetstream's GetFile does when
 // the copy is cut short (a server gone, a timeout, a digest mismatch).
+// Downloads that do not fail write whole, a checkpoint at LSN 7.
 type partialStore struct {
 	jetstream.ObjectStore // the methods bootstrap does not call: nil
 	failAt                string
+}
+
+// wholeCheckpoint returns the bytes of an empty checkpoint at lsn.
+func wholeCheckpoint(lsn mmsb.LSN) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "ckpt")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	w, err := checkpoint.Create(nil, dir, lsn)
+	if err != nil {
+		return nil, err
+	}
+	path, err := w.Commit()
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
 }
 
 func (s *partialStore) List(context.Context, ...jetstream.ListObjectsOpt) ([]*jetstream.ObjectInfo, error) {
@@ -30,7 +52,11 @@ func (s *partialStore) GetFile(_ context.Context, _, file string, _ ...jetstream
 	if s.failAt == "download" {
 		return errors.New("digest mismatch")
 	}
-	return nil
+	whole, err := wholeCheckpoint(7)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, whole, 0o600)
 }
 
 // TestBootstrapLeavesNoPartialCheckpoint: a bootstrap whose download or

@@ -205,6 +205,32 @@ type resources struct {
 	stream jetstream.Stream
 	lease  jetstream.KeyValue
 	ckpts  jetstream.ObjectStore
+	// limitsRemoved names the limits set outside MMSB (streamLimits)
+	// that ensure removed from the stream it found ("": none).
+	limitsRemoved string
+}
+
+// streamLimits names the limits of c by which a stream drops records
+// (MaxAge, MaxMsgs, MaxBytes, MaxMsgsPerSubject), "" when it has none:
+// MMSB sets none. Each may drop records that no stored checkpoint holds
+// yet, and a follower behind them cannot start (ErrNeedBootstrap): the
+// leader bounds the stream itself, trimming it below the oldest kept
+// checkpoint.
+func streamLimits(c jetstream.StreamConfig) string {
+	var limits []string
+	if c.MaxAge > 0 {
+		limits = append(limits, fmt.Sprintf("MaxAge %v", c.MaxAge))
+	}
+	if c.MaxMsgs > 0 {
+		limits = append(limits, fmt.Sprintf("MaxMsgs %d", c.MaxMsgs))
+	}
+	if c.MaxBytes > 0 {
+		limits = append(limits, fmt.Sprintf("MaxBytes %d", c.MaxBytes))
+	}
+	if c.MaxMsgsPerSubject > 0 {
+		limits = append(limits, fmt.Sprintf("MaxMsgsPerSubject %d", c.MaxMsgsPerSubject))
+	}
+	return strings.Join(limits, ", ")
 }
 
 // missing names the resources a follow-only node's ensure did not find
@@ -253,8 +279,10 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	// is ErrConfig, as for the lease TTL below. Raising it is allowed.
 	maxMsgSize := int32(cfg.MaxRecordBytes + 4<<10)
 	var st jetstream.Stream // the stream a followOnly node found
+	removed := ""           // the limits the update below removes
 	if old, err := js.Stream(ctx, cfg.StreamName()); err == nil {
 		oc := old.CachedInfo().Config
+		removed = streamLimits(oc)
 		if cur := oc.MaxMsgSize; cur <= 0 || cur > maxMsgSize {
 			maxMsgSize = cur // unlimited, or larger than this node's
 		}
@@ -271,6 +299,9 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 		return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
 	}
 	if !followOnly {
+		// A leader-capable node sets the stream's configuration whole:
+		// limits an operator set (nats stream edit) are removed, and
+		// NewNode logs which (resources.limitsRemoved).
 		var err error
 		st, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name:        cfg.StreamName(),
@@ -342,5 +373,5 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	if err != nil {
 		return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", cfg.CheckpointBucket(), err)
 	}
-	return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs}, nil
+	return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs, limitsRemoved: removed}, nil
 }

@@ -1,12 +1,14 @@
 package replicate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,6 +112,9 @@ type Node struct {
 
 	// roleEnds counts the roles Run saw end (tests count attempts).
 	roleEnds atomic.Int64
+
+	// skipLog rate-limits skipLogf's lines (Run's goroutine only).
+	skipLog repeatLog
 }
 
 // WaitingFor returns what a follow-only node waits for before it can
@@ -185,7 +190,7 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	cfg.LeaseTTL = res.cfg.LeaseTTL // a follow-only node takes the bus's
-	n := &Node{cfg: cfg, res: res, changed: make(chan struct{})}
+	n := &Node{cfg: cfg, res: res, changed: make(chan struct{}), skipLog: repeatLog{every: roleEndedLogEvery}}
 	if res.stream == nil {
 		// A follow-only node whose stream does not exist yet: the term
 		// file is checked now (a damaged one is refused here, as for
@@ -206,6 +211,11 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err := checkBusFS(cfg.BusOptions, cfg.Dir); err != nil {
 		return nil, err
 	}
+	if res.limitsRemoved != "" {
+		n.logf("node %s: removed the limits set outside MMSB on stream %s (%s): they drop records that no stored checkpoint may hold yet, and a follower behind them cannot start; the leader bounds the stream itself (CheckpointEvery, CheckpointsKept; docs/replication.md)",
+			cfg.ID, res.cfg.StreamName(), res.limitsRemoved)
+	}
+	n.logSetAside()
 	return n, nil
 }
 
@@ -344,6 +354,22 @@ func (n *Node) logf(format string, args ...any) {
 	}
 }
 
+// prefixLogf is logf with the line starting "node ID: ".
+func (n *Node) prefixLogf(format string, args ...any) {
+	n.logf("node %s: "+format, append([]any{n.cfg.ID}, args...)...)
+}
+
+// skipLogf is prefixLogf for the lines of a bootstrap that skips a
+// damaged stored checkpoint: the same line again (the same checkpoint
+// skipped at every cycle, until the leader stores another) is logged at
+// most every roleEndedLogEvery, as Run's "role ended" lines are.
+func (n *Node) skipLogf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	if log, note := n.skipLog.next(line, time.Now()); log {
+		n.prefixLogf("%s%s", line, note)
+	}
+}
+
 func (n *Node) setRole(bus *mmsb.Bus, leader bool) {
 	if bus != nil {
 		role := "follower"
@@ -414,10 +440,10 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 				n.cfg.beforeBootstrap()
 			}
 			bctx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
-			_, err := n.res.reachesStream(bctx)
+			reach, err := n.res.reachesStream(bctx)
 			lsn := mmsb.LSN(0)
 			if err == nil {
-				lsn, err = bootstrap(bctx, n.res, n.cfg.Dir)
+				lsn, err = bootstrapFrom(bctx, n.res, n.cfg.Dir, reach, n.skipLogf)
 			}
 			cancel()
 			if err != nil {
@@ -455,7 +481,7 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		}
 		f := newFollower(bus, n.res, &n.Metrics)
 		f.VerifyEvery, f.onApplied, f.onTerm = n.cfg.VerifyEvery, n.cfg.OnApplied, n.sawTerm
-		f.logf = func(format string, args ...any) { n.logf("node %s: "+format, append([]any{n.cfg.ID}, args...)...) }
+		f.logf = n.prefixLogf
 		if rebuilt && from > 0 && bus.LastLSN() == from {
 			f.bootstrapped = from
 		}
@@ -568,18 +594,90 @@ func removeBusFiles(dir string) error {
 // nats-server's storage) stay. what says why it is set aside and why is
 // the error that found it (the position check's), logged with the move.
 func (n *Node) setAside(what string, why error) error {
-	aside := fmt.Sprintf("%s.diverged-%d", n.cfg.Dir, time.Now().UnixNano())
+	// Cleaned: with "DIR/" the files were set aside inside DIR itself
+	// (DIR/.diverged-<ns>), and the sync below was DIR's, not its
+	// parent's.
+	dir := filepath.Clean(n.cfg.Dir)
+	aside := fmt.Sprintf("%s%s%d", dir, setAsidePrefix, time.Now().UnixNano())
 	if err := os.MkdirAll(aside, 0o755); err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 	}
 	for _, sub := range busDirs {
-		err := os.Rename(filepath.Join(n.cfg.Dir, sub), filepath.Join(aside, sub))
+		err := os.Rename(filepath.Join(dir, sub), filepath.Join(aside, sub))
 		if err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 		}
 	}
 	n.logf("node %s: %s (%v); moved it to %s and rebuilding", n.cfg.ID, what, why, aside)
-	return syncFile(filepath.Dir(n.cfg.Dir))
+	if err := syncFile(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	n.logSetAside()
+	return nil
+}
+
+// logSetAside logs the set-aside directories beside the node's directory
+// (SetAsideDirs), if any: nothing removes them (they may hold the only
+// copy of acknowledged commits: NATS storage lost), so an operator
+// inspects them and removes those not needed, and this line, at every
+// start and after each set-aside, says they are there and take space.
+func (n *Node) logSetAside() {
+	dirs, err := SetAsideDirs(n.cfg.Dir)
+	switch {
+	case err != nil:
+		n.logf("node %s: %v", n.cfg.ID, err)
+	case len(dirs) > 0:
+		n.logf("node %s: set-aside directories beside %s: %d, oldest %s, newest %s; nothing removes them: inspect them (mmsb check, mmsb inspect) and remove those not needed (docs/replication.md)",
+			n.cfg.ID, n.cfg.Dir, len(dirs), dirs[0], dirs[len(dirs)-1])
+	}
+}
+
+// setAsidePrefix is what follows a bus directory's path in the name of a
+// directory its node set aside: DIR.diverged-<unix ns>.
+const setAsidePrefix = ".diverged-"
+
+// SetAsideDirs lists the directories a node set aside beside dir
+// (dir.diverged-<unix ns>, Node's setAside), oldest first: the paths, as
+// dir is given. A missing parent directory lists none.
+func SetAsideDirs(dir string) ([]string, error) {
+	dir = filepath.Clean(dir)
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	ents, err := os.ReadDir(parent)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
+	}
+	type aside struct {
+		path string
+		ns   int64
+	}
+	var found []aside
+	for _, e := range ents {
+		suffix, ok := strings.CutPrefix(e.Name(), base+setAsidePrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		ns, err := strconv.ParseInt(suffix, 10, 64)
+		if err != nil {
+			continue
+		}
+		found = append(found, aside{filepath.Join(parent, e.Name()), ns})
+	}
+	// By the time in the name, then the name: the order never depends
+	// on the directory's listing.
+	slices.SortFunc(found, func(a, b aside) int {
+		if a.ns != b.ns {
+			return cmp.Compare(a.ns, b.ns)
+		}
+		return strings.Compare(a.path, b.path)
+	})
+	paths := make([]string, len(found))
+	for i, a := range found {
+		paths[i] = a.path
+	}
+	return paths, nil
 }
 
 // Run follows and leads until ctx ends or an error that retrying cannot
@@ -953,22 +1051,16 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 				// 10 × AckTimeout later), Leader() returning a bus
 				// whose commits all failed until then. It is stopped
 				// at its next read (archiveCheckpoint), so that the
-				// object store removes the chunks sent; its context
-				// ends only if the store reads on no more within
-				// AckTimeout.
+				// object store removes the chunks sent, as it is when
+				// ctx ends (the node stopped) or the deadline passes;
+				// the upload's own context ends only if the store
+				// reads on no more within AckTimeout.
 				actx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
 				uploaded, stop := make(chan struct{}), make(chan struct{})
 				go func() {
 					select {
 					case <-lost: // nil (never) without a lease check
 						close(stop)
-						t := time.NewTimer(n.res.cfg.AckTimeout)
-						defer t.Stop()
-						select {
-						case <-t.C:
-							cancel()
-						case <-uploaded:
-						}
 					case <-uploaded:
 					}
 				}()

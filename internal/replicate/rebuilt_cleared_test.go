@@ -26,7 +26,9 @@ func TestRebuiltDirectoryWrittenMeanwhileIsSetAside(t *testing.T) {
 	c := startTestCluster(t, 1)
 	parent := t.TempDir()
 	a, ckpt := leadWithStoredCheckpoint(t, c, parent, t.Logf)
-	if _, err := a.res.ckpts.Put(ctx, jetstream.ObjectMeta{Name: ckptObjectName(ckpt)}, bytes.NewReader(bytes.Repeat([]byte("not a checkpoint"), 64))); err != nil {
+	// Whole, so that the bootstrap keeps it, and refused by the bus's
+	// open.
+	if _, err := a.res.ckpts.Put(ctx, jetstream.ObjectMeta{Name: ckptObjectName(ckpt)}, bytes.NewReader(unloadableCheckpoint(t, ckpt))); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(parent, "f")
