@@ -365,6 +365,9 @@ func (e *Bus) markDirty(id PageID) {
 	if !e.graph.HasEdges(id) {
 		return
 	}
+	if e.pendingExtra > 0 && e.waitsBeyondDirty(id) {
+		e.pendingExtra-- // Pending counts it once, as dirty now
+	}
 	e.dirtySet[id] = struct{}{}
 	e.dirty = append(e.dirty, id)
 }
@@ -380,6 +383,7 @@ func (e *Bus) forgetDirty(id PageID) {
 	if i := slices.Index(e.dirty, id); i >= 0 {
 		e.dirty = slices.Delete(e.dirty, i, i+1)
 	}
+	e.adjustPending(id, false) // it was dirty: not counted beyond the dirty set
 }
 
 // applyOp validates and applies one logged operation at lsn. It is the one
@@ -605,7 +609,9 @@ func (e *Bus) checkBind(child PageID, parents []PageID, tryEdges bool) error {
 
 func (e *Bus) bind(child PageID, fn string, params []byte, parents []PageID) {
 	b := &Binding{Func: fn, Params: append([]byte(nil), params...), Parents: append([]PageID(nil), parents...)}
+	waited := e.waitsBeyondDirty(child)
 	e.bindings[child] = b
+	e.adjustPending(child, waited)
 	for _, p := range parents {
 		// checkBind proved every edge can be added (no cycle) before the
 		// binding was logged; an edge already present is not an error.
@@ -618,13 +624,18 @@ func (e *Bus) bind(child PageID, fn string, params []byte, parents []PageID) {
 // a parent changed, raising no flag (see Bus.recompute). Caller holds e.mu.
 func (e *Bus) markRecompute(id PageID) {
 	if _, ok := e.recomputeSet[id]; !ok {
+		waited := e.waitsBeyondDirty(id)
 		e.recomputeSet[id] = len(e.recompute)
 		e.recompute = append(e.recompute, id)
+		e.adjustPending(id, waited)
 	}
 }
 
 func (e *Bus) unbind(child PageID) {
 	b := e.bindings[child]
+	if e.waitsBeyondDirty(child) {
+		e.pendingExtra-- // an unbound page waits for no wave
+	}
 	delete(e.bindings, child)
 	delete(e.derivedReads, child)
 	if i, ok := e.recomputeSet[child]; ok {

@@ -296,6 +296,13 @@ type Bus struct {
 	// index in it (Unbind removes a page in constant time).
 	recompute    []PageID
 	recomputeSet map[PageID]int
+	// pendingExtra counts the pages Pending adds to len(dirty): bound,
+	// not dirty, and listed in recomputeSet or the propagator's retrySet
+	// (waitsBeyondDirty). It is kept where those sets change, so that
+	// Pending, which a metrics scrape calls, reads a count under the read
+	// lock instead of walking the sets (19 ms at 200,000 bound pages,
+	// while commits waited for the write lock). Guarded by mu.
+	pendingExtra int
 
 	log      *tlog.Log
 	lock     io.Closer
@@ -320,6 +327,10 @@ type Bus struct {
 	// checkpoint file and could not remove them (reported once, then
 	// passed over); guarded by ckptMu.
 	pruneStuck map[string]bool
+	// listSortHook, set by tests, runs where the list accessors (Bindings,
+	// Edges, Children, Parents) and a checkpoint's writer sort their copy
+	// (sortUnlocked).
+	listSortHook func()
 	// ckptAfterStep1, set by tests before a checkpoint, runs on the
 	// checkpoint's goroutine after each range's first step, without the
 	// lock (to change pages between the steps).
@@ -919,6 +930,7 @@ func (e *Bus) resetState() {
 		clear(e.prop.retrySet)
 		e.prop.retry = e.prop.retry[:0]
 	}
+	e.pendingExtra = 0
 	for i := range e.hist {
 		e.hist[i] = histEntry{}
 	}

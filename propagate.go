@@ -221,29 +221,67 @@ func edgeFlag(t base.EdgeType) uint8 {
 // Pending returns how many pages wait for propagation: dirty pages (written
 // since the last wave and having dependency edges), derived pages bound and
 // not yet computed, and derived pages the last wave held back because a
-// recompute function failed.
+// recompute function failed. It reads counts kept as those sets change
+// (it does not walk them): a metrics scrape calls it, and commits wait
+// for it.
 func (e *Bus) Pending() int {
 	e.rlockSettled()
 	defer e.mu.RUnlock()
-	n := len(e.dirty)
-	count := func(id PageID) {
-		_, bound := e.bindings[id]
-		_, dirty := e.dirtySet[id]
-		if bound && !dirty {
+	return len(e.dirty) + e.pendingExtra
+}
+
+// waitsBeyondDirty reports whether Pending counts page id beyond the dirty
+// set: a derived page, not dirty, that the next wave computes whatever its
+// parents do (listed in e.recompute or in the retry set). Caller holds
+// e.mu.
+func (e *Bus) waitsBeyondDirty(id PageID) bool {
+	if _, bound := e.bindings[id]; !bound {
+		return false
+	}
+	if _, dirty := e.dirtySet[id]; dirty {
+		return false
+	}
+	if _, listed := e.recomputeSet[id]; listed {
+		return true
+	}
+	if e.prop != nil {
+		_, retry := e.prop.retrySet[id]
+		return retry
+	}
+	return false
+}
+
+// adjustPending updates e.pendingExtra after a change that concerned page
+// id alone; waited is waitsBeyondDirty(id) before the change. Caller holds
+// e.mu exclusively.
+func (e *Bus) adjustPending(id PageID, waited bool) {
+	switch waits := e.waitsBeyondDirty(id); {
+	case waits && !waited:
+		e.pendingExtra++
+	case waited && !waits:
+		e.pendingExtra--
+	}
+}
+
+// recountPending sets e.pendingExtra from the sets, after a change to many
+// pages at once (the end of a wave, a logged wave op, a checkpoint load):
+// those already walk the sets. A count over a map's keys does not depend
+// on their order. Caller holds e.mu exclusively.
+func (e *Bus) recountPending() {
+	n := 0
+	for _, id := range e.recompute {
+		if e.waitsBeyondDirty(id) {
 			n++
 		}
 	}
-	for _, id := range e.recompute {
-		count(id)
-	}
 	if e.prop != nil {
-		for _, id := range e.prop.retry {
-			if _, listed := e.recomputeSet[id]; !listed {
-				count(id)
+		for id := range e.prop.retrySet {
+			if _, listed := e.recomputeSet[id]; !listed && e.waitsBeyondDirty(id) {
+				n++
 			}
 		}
 	}
-	return n
+	e.pendingExtra = n
 }
 
 // ScheduleResync makes the next propagation wave recompute every derived
@@ -479,6 +517,7 @@ func (e *Bus) endWave(p *propagator, covered int) {
 	p.retry, p.held = p.held, p.retry[:0]
 	p.retrySet, p.heldSet = p.heldSet, p.retrySet
 	p.trim()
+	e.recountPending()
 }
 
 // logsSets reports whether the wave's record ends with a wave op (OpWave),
@@ -560,6 +599,7 @@ func (e *Bus) applyWave(op *record.Op) {
 	for _, id := range op.Held {
 		e.markRecompute(id)
 	}
+	e.recountPending() // the dirty set was replaced, not changed a page at a time
 }
 
 // withFailure adds a wave's recompute failure (nil: none) to err, the

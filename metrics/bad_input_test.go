@@ -48,6 +48,7 @@ func TestMetricsBadInput(t *testing.T) {
 		{"NewBusCollector of a nil bus", func() error { return register(NewBusCollector(nil)) }, mmsb.ErrInvalidOption, "NewBusCollector of a nil bus"},
 		// Before: the scrape panicked (nil bus).
 		{"NewBusCollector of a nil bus, collected unregistered", func() error { return collect(NewBusCollector(nil)) }, mmsb.ErrInvalidOption, "nil bus"},
+		{"NewBusMetricsCollector of a nil function", func() error { return register(NewBusMetricsCollector(nil)) }, mmsb.ErrInvalidOption, "NewBusMetricsCollector of a nil metrics function"},
 		// Before: Register accepted it and every scrape panicked (nil orchestrator).
 		{"NewTickCollector of a nil orchestrator", func() error { return register(NewTickCollector(nil)) }, mmsb.ErrInvalidOption, "NewTickCollector of a nil orchestrator"},
 		// Before: Register accepted it and every scrape panicked (nil function).

@@ -10,9 +10,10 @@ import (
 	"github.com/mmsb-go/mmsb"
 )
 
-// busCollector exports one bus's Metrics snapshot.
+// busCollector exports a Metrics snapshot: one bus's, or what a function
+// returns (NewBusMetricsCollector).
 type busCollector struct {
-	bus *mmsb.Bus
+	read func() (mmsb.Metrics, bool)
 
 	commits, deltas                                   *prometheus.Desc
 	commitDuration                                    *prometheus.Desc
@@ -35,11 +36,33 @@ func NewBusCollector(bus *mmsb.Bus) prometheus.Collector {
 	if bus == nil {
 		return noSource("NewBusCollector of a nil bus")
 	}
+	return newBusCollector(func() (mmsb.Metrics, bool) { return bus.Metrics(), true })
+}
+
+// NewBusMetricsCollector returns a collector that exports what metrics
+// returns at every scrape, under the names, types and help that
+// NewBusCollector gives a bus's metrics; when it returns false, the scrape
+// has none of them. It is for a program that serves one bus after another
+// under one registry, as 'mmsb serve --replicate' reopens its bus at each
+// role change: metrics adds the counters and histograms of the buses
+// before to the current bus's, so that they never go down while the
+// process runs (Prometheus reads a counter that goes down as a restart).
+// metrics must be safe to call from the scraping goroutine. A nil metrics
+// makes a collector that Register refuses (an error wrapping
+// mmsb.ErrInvalidOption).
+func NewBusMetricsCollector(metrics func() (mmsb.Metrics, bool)) prometheus.Collector {
+	if metrics == nil {
+		return noSource("NewBusMetricsCollector of a nil metrics function")
+	}
+	return newBusCollector(metrics)
+}
+
+func newBusCollector(read func() (mmsb.Metrics, bool)) *busCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("mmsb_"+name, help, labels, nil)
 	}
 	return &busCollector{
-		bus:            bus,
+		read:           read,
 		commits:        d("commits_total", "Delta batches committed (Commit and CommitAsync)."),
 		deltas:         d("deltas_total", "Deltas committed, in all batches."),
 		commitDuration: d("commit_duration_seconds", "Time per successful synchronous Commit, from the call until durable per the sync mode.", "sync"),
@@ -75,9 +98,12 @@ func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads the bus's metrics once and sends them.
+// Collect reads the metrics once and sends them (none without a source).
 func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
-	m := c.bus.Metrics()
+	m, ok := c.read()
+	if !ok {
+		return
+	}
 	counter := func(d *prometheus.Desc, v uint64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
 	}

@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/metric"
 	"github.com/mmsb-go/mmsb/tick"
 )
 
@@ -150,6 +151,48 @@ func TestMetricsPageTypesLabelsAndBuckets(t *testing.T) {
 	for _, p := range checkDocRows(rows, exportedFamilies(t)) {
 		t.Error(p)
 	}
+}
+
+// TestMetricsPageHasARowPerMetric: every metric a scrape of every collector
+// exports has its row in a table of docs/metrics.md (name, type, labels,
+// meaning), which TestMetricsPageTypesLabelsAndBuckets then checks; the
+// replication metrics were named in prose only, their types in
+// parentheses that no test read.
+func TestMetricsPageHasARowPerMetric(t *testing.T) {
+	page, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if missing := rowlessFamilies(docRows(string(page)), exportedFamilies(t)); len(missing) > 0 {
+		t.Errorf("metrics with no table row on docs/metrics.md: %q", missing)
+	}
+}
+
+// TestMetricsPageRowlessCheckCatchesProse is the negative control of
+// TestMetricsPageHasARowPerMetric: a metric named in prose only is
+// reported, one with a row is not.
+func TestMetricsPageRowlessCheckCatchesProse(t *testing.T) {
+	page := "| Metric | Type | Meaning |\n|---|---|---|\n| `mmsb_leader` | gauge | x |\n\n" +
+		"`mmsb_leader_changes_total` (counter) counts the changes.\n"
+	fams := exportedFamilies(t)
+	got := rowlessFamilies(docRows(page), map[string]*dto.MetricFamily{
+		"mmsb_leader": fams["mmsb_leader"], "mmsb_leader_changes_total": fams["mmsb_leader_changes_total"]})
+	if want := []string{"mmsb_leader_changes_total"}; !slices.Equal(got, want) {
+		t.Errorf("rowless = %q, want %q", got, want)
+	}
+}
+
+// rowlessFamilies returns the names of the families no row describes,
+// sorted.
+func rowlessFamilies(rows []docRow, fams map[string]*dto.MetricFamily) []string {
+	var missing []string
+	for name := range fams {
+		if !slices.ContainsFunc(rows, func(r docRow) bool { return r.name == name }) {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	return missing
 }
 
 // TestMetricsPageRowCheckCatchesDrift is the negative control of
@@ -323,10 +366,16 @@ func exportedFamilies(t *testing.T) map[string]*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = o.Close() })
+	// The publish histogram in the layout of internal/replicate's
+	// publishBounds (which imports this package: a test here cannot
+	// import it), so that its row's buckets are checked too.
+	publish := metric.New(metric.Exponential(int64(20*time.Microsecond), 2, 20))
+	publish.Observe(int64(time.Millisecond))
+	rs := ReplicationStats{PublishLatency: mmsb.Histogram(publish.Snapshot(1e9))}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewBusCollector(bus), NewTickCollector(o), NewBuildInfoCollector(),
 		NewWatchCollector(func() WatchStats { return WatchStats{} }),
-		NewReplicationCollector(func() ReplicationStats { return ReplicationStats{} }))
+		NewReplicationCollector(func() ReplicationStats { return rs }))
 	ic, err := NewRPCMetrics(reg)
 	if err != nil {
 		t.Fatal(err)

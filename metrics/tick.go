@@ -39,7 +39,7 @@ func NewTickCollector(o *tick.Orchestrator) prometheus.Collector {
 		invFailed:         d("tick_invariant_failures_total", "Invariant hook runs that failed."),
 		queue:             d("tick_queue_deltas", "Deltas submitted and waiting for a tick."),
 		queueBytes:        d("tick_queue_bytes", "Bytes the intake queue holds in copies of submitted deltas (bounded by tick.Options.MaxQueueBytes)."),
-		pending:           d("tick_pending_pages", "Dirty pages awaiting propagation."),
+		pending:           d("tick_pending_pages", "Pages awaiting propagation: dirty, derived and not yet computed, or held back by a failed recompute."),
 	}
 }
 

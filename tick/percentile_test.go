@@ -25,7 +25,8 @@ func TestPhasePercentileNearestRank(t *testing.T) {
 		for i := tc.n; i >= 1; i-- { // added out of order
 			r.add(time.Duration(i))
 		}
-		s := r.stats()
+		s, w := r.stats()
+		percentiles(&s, w)
 		if s.P50 != tc.p50 || s.P99 != tc.p99 || s.Max != tc.max {
 			t.Errorf("n=%d: P50 %d, P99 %d, Max %d; want %d, %d, %d", tc.n, s.P50, s.P99, s.Max, tc.p50, tc.p99, tc.max)
 		}

@@ -223,17 +223,27 @@ func (r *reservoir) add(d time.Duration) {
 	r.hist.Observe(int64(d))
 }
 
-func (r *reservoir) stats() PhaseStats {
+// stats returns the phase's statistics but its percentiles, and a copy of
+// its window of samples, from which the caller fills them (percentiles)
+// once it has released metricsMu. Caller holds metricsMu.
+func (r *reservoir) stats() (PhaseStats, []time.Duration) {
 	s := PhaseStats{Count: r.n, Max: r.max, Histogram: mmsb.Histogram(r.hist.Snapshot(1e9))}
 	if r.n == 0 {
-		return s
+		return s, nil
 	}
 	s.Mean = r.total / time.Duration(r.n)
 	k := min(r.n, uint64(len(r.ring)))
-	w := slices.Clone(r.ring[:k])
+	return s, slices.Clone(r.ring[:k])
+}
+
+// percentiles sets s.P50 and s.P99 from w, the window stats returned
+// (sorted here).
+func percentiles(s *PhaseStats, w []time.Duration) {
+	if len(w) == 0 {
+		return
+	}
 	slices.Sort(w)
 	s.P50, s.P99 = nearestRank(w, 50), nearestRank(w, 99)
-	return s
 }
 
 // nearestRank returns the p-th percentile of sorted (not empty) by nearest
@@ -285,6 +295,8 @@ type Orchestrator struct {
 	metricsMu sync.Mutex
 	metrics   Metrics
 	phases    [NumPhases]reservoir
+	// percentileHook, set by tests, runs where Metrics sorts the windows.
+	percentileHook func()
 
 	subMu     sync.RWMutex
 	subs      []*Subscription
@@ -1043,14 +1055,25 @@ func (o *Orchestrator) record(r *Result, err error) {
 	}
 }
 
-// Metrics returns the counters and per-phase latency statistics.
+// Metrics returns the counters and per-phase latency statistics. The
+// windows of samples are copied under metricsMu and sorted for the
+// percentiles after it is released: every tick records its durations
+// under it, and the sorts of the seven windows (MetricsWindow samples
+// each, up to 2^20) held the next tick back for as long as a scrape took.
 func (o *Orchestrator) Metrics() Metrics {
+	var windows [NumPhases][]time.Duration
 	o.metricsMu.Lock()
 	m := o.metrics
 	for i := range o.phases {
-		m.Phases[i] = o.phases[i].stats()
+		m.Phases[i], windows[i] = o.phases[i].stats()
 	}
 	o.metricsMu.Unlock()
+	if o.percentileHook != nil {
+		o.percentileHook()
+	}
+	for i := range windows {
+		percentiles(&m.Phases[i], windows[i])
+	}
 	m.QueueLen = o.QueueLen() // kept deltas wait for a tick too
 	m.QueueBytes = o.QueueBytes()
 	m.Pending = o.bus.Pending()

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
@@ -128,6 +127,21 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	var nodeMetrics atomic.Pointer[replicate.Metrics] // set once the node exists
 	var nodeRef atomic.Pointer[replicate.Node]        // set once the node exists
 	var roleMu sync.Mutex                             // one role change at a time
+	// One registry for the process: /metrics answers from it with a role
+	// and without one (a follow-only node waiting for its stream, a role
+	// change: the replication metrics can be scraped and alerted on; a
+	// 503 failed the scrape), and its counters never go down at a role
+	// change (roleMetrics).
+	met, err := newRoleMetrics(func() metrics.ReplicationStats {
+		if m := nodeMetrics.Load(); m != nil {
+			return m.Stats()
+		}
+		return metrics.ReplicationStats{LagUnknown: true}
+	})
+	if err != nil {
+		return err
+	}
+	metricsHandler := promhttp.HandlerFor(met.reg, promhttp.HandlerOpts{})
 	onRole := func(bus *mmsb.Bus, leader bool) {
 		roleMu.Lock()
 		defer roleMu.Unlock()
@@ -138,6 +152,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			}
 			cancel()
 			_ = old.ins.Close()
+			met.end()
 		}
 		if bus == nil {
 			return
@@ -147,30 +162,21 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			log.Error("role change: no server", "err", err)
 			return
 		}
-		reg, rpcMetrics, err := srv.NewMetrics()
-		if err == nil {
-			if m := nodeMetrics.Load(); m != nil {
-				err = reg.Register(metrics.NewReplicationCollector(m.Stats))
-			}
-		}
-		if err != nil {
-			log.Error("role change: no metrics", "err", err)
-			return
-		}
 		ins, err := inspector.New(inspectorOptions(bus, srv, nil, auth, o.maxRequestBytes, o.timeout))
 		if err != nil {
 			log.Error("role change: no inspector", "err", err)
 			return
 		}
 		mux := srv.Mux(server.HTTPOptions{Auth: auth, MaxRequestBytes: o.maxRequestBytes, Timeout: o.timeout,
-			OuterInterceptors: []connect.Interceptor{rpcMetrics},
+			OuterInterceptors: []connect.Interceptor{met.rpc},
 			Interceptors:      []connect.Interceptor{ins.Interceptor()}})
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", metricsHandler)
 		ins.Mount(mux)
 		var h http.Handler = mux
 		if o.clientCA != "" {
 			h = server.ClientCertMiddleware(h)
 		}
+		met.begin(bus, srv)
 		current.Store(&roleServer{srv: srv, ins: ins, handler: h})
 		role := "follower"
 		if leader {
@@ -178,25 +184,13 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		}
 		log.Info("serving", "role", role, "last_lsn", uint64(bus.LastLSN()))
 	}
-	// /metrics without a role (a follow-only node waiting for its
-	// stream, or a role change): the node's replication metrics, so that
-	// mmsb_replication_waiting_for_stream can be scraped and alerted on.
-	// A 503 failed the scrape: the gauge was never seen set.
-	noRole := prometheus.NewRegistry()
-	noRole.MustRegister(metrics.NewBuildInfoCollector(), metrics.NewReplicationCollector(func() metrics.ReplicationStats {
-		if m := nodeMetrics.Load(); m != nil {
-			return m.Stats()
-		}
-		return metrics.ReplicationStats{LagUnknown: true}
-	}))
-	noRoleMetrics := promhttp.HandlerFor(noRole, promhttp.HandlerOpts{})
 	root := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if rs := current.Load(); rs != nil {
 			rs.handler.ServeHTTP(w, req)
 			return
 		}
 		if req.URL.Path == "/metrics" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-			noRoleMetrics.ServeHTTP(w, req)
+			metricsHandler.ServeHTTP(w, req)
 			return
 		}
 		if req.URL.Path == "/healthz" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {

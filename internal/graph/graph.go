@@ -530,31 +530,63 @@ func (g *Graph) HasEdges(id base.PageID) bool {
 
 // AppendChildren appends id's outgoing edges, sorted by (child, type).
 func (g *Graph) AppendChildren(dst []Edge, id base.PageID) []Edge {
+	start := len(dst)
+	dst = g.AppendChildrenUnsorted(dst, id)
+	slices.SortFunc(dst[start:], compareEdges)
+	return dst
+}
+
+// AppendChildrenUnsorted appends id's outgoing edges in no particular
+// order, for a caller that sorts them (CompareEdges) after releasing the
+// lock that guards the graph.
+func (g *Graph) AppendChildrenUnsorted(dst []Edge, id base.PageID) []Edge {
 	n, ok := g.lookup(id)
 	if !ok {
 		return dst
 	}
-	start := len(dst)
 	for _, e := range g.outs(n) {
 		dst = append(dst, Edge{Parent: id, Child: g.ids[entNode(e)], Type: entType(e)})
 	}
-	slices.SortFunc(dst[start:], compareEdges)
 	return dst
 }
 
 // AppendParents appends id's incoming edges, sorted by (parent, type).
 func (g *Graph) AppendParents(dst []Edge, id base.PageID) []Edge {
+	start := len(dst)
+	dst = g.AppendParentsUnsorted(dst, id)
+	slices.SortFunc(dst[start:], compareEdges)
+	return dst
+}
+
+// AppendParentsUnsorted appends id's incoming edges in no particular
+// order (see AppendChildrenUnsorted).
+func (g *Graph) AppendParentsUnsorted(dst []Edge, id base.PageID) []Edge {
 	n, ok := g.lookup(id)
 	if !ok {
 		return dst
 	}
-	start := len(dst)
 	for _, e := range g.ins(n) {
 		dst = append(dst, Edge{Parent: g.ids[entNode(e)], Child: id, Type: entType(e)})
 	}
-	slices.SortFunc(dst[start:], compareEdges)
 	return dst
 }
+
+// AppendEdgesUnsorted appends every edge in no particular order (see
+// AppendChildrenUnsorted); sorted by CompareEdges, they are Edges' order.
+func (g *Graph) AppendEdgesUnsorted(dst []Edge) []Edge {
+	for n, id := range g.ids {
+		if id == 0 {
+			continue
+		}
+		for _, e := range g.outs(uint32(n)) {
+			dst = append(dst, Edge{Parent: id, Child: g.ids[entNode(e)], Type: entType(e)})
+		}
+	}
+	return dst
+}
+
+// CompareEdges orders edges by (parent, child, type), as Edges lists them.
+func CompareEdges(a, b Edge) int { return compareEdges(a, b) }
 
 // Edges calls fn for every edge in (parent, child, type) order; it stops
 // early if fn returns false. fn must not modify the graph.
