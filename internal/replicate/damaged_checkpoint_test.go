@@ -95,42 +95,61 @@ func TestFollowerRebuildsAfterDamagedStoredCheckpoint(t *testing.T) {
 // without the leader storing anything new. Before, the newest was the
 // only one tried: it was downloaded, did not load and was removed at
 // every cycle, the follower stuck at LSN 0 until the leader stored a
-// newer checkpoint.
+// newer checkpoint. A newest that is whole (every frame and the trailer)
+// but that the bus's open refuses is skipped too, at the open: until the
+// second review of 2026-12-06 only damage the download's check found was
+// skipped, and such a checkpoint kept the follower at LSN 0 as before.
 func TestFollowerBootstrapsFromOlderCheckpointWhenNewestDamaged(t *testing.T) {
-	ctx := context.Background()
-	c := startTestCluster(t, 1)
-	parent := t.TempDir()
-	a, first := leadWithStoredCheckpoint(t, c, parent, t.Logf)
-	bus := a.Leader()
-	if _, err := load(ctx, bus, createPages(t, bus, 1), 1, 2, 1); err != nil {
-		t.Fatal(err)
-	}
-	var lsns []mmsb.LSN
-	waitFor(t, "two checkpoints stored, the newest at the leader's LSN", func() bool {
-		var err error
-		if lsns, err = a.res.checkpointObjects(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return len(lsns) == 2 && lsns[1] == bus.LastLSN()
-	})
-	older, newest := lsns[0], lsns[1]
-	if older < first {
-		t.Fatalf("stored checkpoints %v, want the older at or after LSN %d", lsns, first)
-	}
-	if _, err := a.res.ckpts.Put(ctx, jetstream.ObjectMeta{Name: ckptObjectName(newest)}, bytes.NewReader(bytes.Repeat([]byte("not a checkpoint"), 64))); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logLines{t: t}
-	f := startNode(t, c, NodeConfig{Config: testConfig(1), ID: "f", Dir: filepath.Join(parent, "f"), FollowOnly: true, Logf: logs.logf})
-	fb := waitApplied(t, f, bus.LastLSN())
-	if stateHash(t, fb) != stateHash(t, bus) {
-		t.Fatal("the follower differs from the leader")
-	}
-	want := fmt.Sprintf("skipped the stored checkpoint at LSN %d (object %s in MMSB_CKPT_t) does not load", newest, ckptObjectName(newest))
-	if logs.count(want) == 0 || logs.count(fmt.Sprintf("trying the one at LSN %d", older)) == 0 {
-		t.Fatalf("no line says the checkpoint at LSN %d was skipped for the one at LSN %d", newest, older)
-	}
-	if got, err := a.res.checkpointObjects(ctx); err != nil || len(got) != 2 || got[1] != newest {
-		t.Fatalf("stored checkpoints %v (%v), want the leader to have stored none since", got, err)
+	for _, tc := range []struct {
+		name  string
+		bytes func(t *testing.T, lsn mmsb.LSN) []byte
+		// the lines naming the skipped newest, after its name, and
+		// what is tried next ("": no line)
+		want, next string
+	}{
+		{"not a checkpoint", func(*testing.T, mmsb.LSN) []byte { return bytes.Repeat([]byte("not a checkpoint"), 64) }, " does not load", "trying the one at LSN %d"},
+		{"whole but unloadable", unloadableCheckpoint, " does not load; emptied ", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := startTestCluster(t, 1)
+			parent := t.TempDir()
+			a, first := leadWithStoredCheckpoint(t, c, parent, t.Logf)
+			bus := a.Leader()
+			if _, err := load(ctx, bus, createPages(t, bus, 1), 1, 2, 1); err != nil {
+				t.Fatal(err)
+			}
+			var lsns []mmsb.LSN
+			waitFor(t, "two checkpoints stored, the newest at the leader's LSN", func() bool {
+				var err error
+				if lsns, err = a.res.checkpointObjects(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return len(lsns) == 2 && lsns[1] == bus.LastLSN()
+			})
+			older, newest := lsns[0], lsns[1]
+			if older < first {
+				t.Fatalf("stored checkpoints %v, want the older at or after LSN %d", lsns, first)
+			}
+			if _, err := a.res.ckpts.Put(ctx, jetstream.ObjectMeta{Name: ckptObjectName(newest)}, bytes.NewReader(tc.bytes(t, newest))); err != nil {
+				t.Fatal(err)
+			}
+			logs := &logLines{t: t}
+			f := startNode(t, c, NodeConfig{Config: testConfig(1), ID: "f", Dir: filepath.Join(parent, "f"), FollowOnly: true, Logf: logs.logf})
+			fb := waitApplied(t, f, bus.LastLSN())
+			if stateHash(t, fb) != stateHash(t, bus) {
+				t.Fatal("the follower differs from the leader")
+			}
+			want := fmt.Sprintf("the stored checkpoint at LSN %d (object %s in MMSB_CKPT_t)%s", newest, ckptObjectName(newest), tc.want)
+			if logs.count(want) == 0 {
+				t.Fatalf("no line says %q", want)
+			}
+			if tc.next != "" && logs.count(fmt.Sprintf(tc.next, older)) == 0 {
+				t.Fatalf("no line says the checkpoint at LSN %d was skipped for the one at LSN %d", newest, older)
+			}
+			if got, err := a.res.checkpointObjects(ctx); err != nil || len(got) != 2 || got[1] != newest {
+				t.Fatalf("stored checkpoints %v (%v), want the leader to have stored none since", got, err)
+			}
+		})
 	}
 }

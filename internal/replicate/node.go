@@ -429,6 +429,13 @@ func (n *Node) busOptions() mmsb.Options {
 // that takes it in between finds the bootstrap done, and whichever of the
 // two then opens second is refused.
 func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
+	// The stored checkpoints this call downloaded whole (bootstrapFrom's
+	// frame and trailer checks passed) that the bus's open then refused:
+	// the next attempt bootstraps from an older one the stream continues.
+	// The loader, not a second verifier, has the last word on a
+	// checkpoint. Kept for this call only: the leader may store a sound
+	// checkpoint under the same name later.
+	var unloadable []mmsb.LSN
 	for attempt := 0; ; attempt++ {
 		rebuilt, from := false, mmsb.LSN(0)
 		lk, err := n.lockDir()
@@ -441,6 +448,9 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			}
 			bctx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
 			reach, err := n.res.reachesStream(bctx)
+			if err == nil && len(unloadable) > 0 {
+				reach, err = withoutUnloadable(reach, unloadable)
+			}
 			lsn := mmsb.LSN(0)
 			if err == nil {
 				lsn, err = bootstrapFrom(bctx, n.res, n.cfg.Dir, reach, n.skipLogf)
@@ -474,8 +484,14 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 				if !emptied {
 					return nil, nil, fmt.Errorf("%w; %s held more than that checkpoint: set aside to bootstrap again", what, n.cfg.Dir)
 				}
-				return nil, nil, fmt.Errorf("replicate: the stored checkpoint at LSN %d (object %s in %s) does not load; emptied %s to bootstrap again: %w",
+				// Before, the role ended here and the next cycle
+				// downloaded the same checkpoint again: a follower
+				// stuck at LSN 0 until the leader stored a newer one,
+				// though an older kept checkpoint loaded.
+				unloadable = append(unloadable, from)
+				n.skipLogf("bootstrap: the stored checkpoint at LSN %d (object %s in %s) does not load; emptied %s to bootstrap from an older one the stream continues: %v",
 					from, ckptObjectName(from), n.res.cfg.CheckpointBucket(), n.cfg.Dir, err)
+				continue
 			}
 			return nil, nil, err
 		}
@@ -514,6 +530,29 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			return nil, nil, err
 		}
 	}
+}
+
+// withoutUnloadable returns reach (stored checkpoints the stream
+// continues, newest first) without those at the LSNs in unloadable (each
+// downloaded whole, then refused by the bus's open). When that leaves
+// none the error, ErrNeedBootstrap, names them: the leader must store a
+// new checkpoint.
+func withoutUnloadable(reach, unloadable []mmsb.LSN) ([]mmsb.LSN, error) {
+	var left []mmsb.LSN
+	for _, l := range reach {
+		if !slices.Contains(unloadable, l) {
+			left = append(left, l)
+		}
+	}
+	if len(left) == 0 && len(reach) > 0 {
+		names := make([]string, len(unloadable))
+		for i, l := range unloadable {
+			names[i] = strconv.FormatUint(uint64(l), 10)
+		}
+		return nil, fmt.Errorf("%w: no stored checkpoint that the stream continues loads (the bus's open refused the one at LSN %s): the leader must store a new one",
+			ErrNeedBootstrap, strings.Join(names, ", "))
+	}
+	return left, nil
 }
 
 // clearRebuilt empties the directory that this cycle rebuilt from the
@@ -597,7 +636,10 @@ func (n *Node) setAside(what string, why error) error {
 	// Cleaned: with "DIR/" the files were set aside inside DIR itself
 	// (DIR/.diverged-<ns>), and the sync below was DIR's, not its
 	// parent's.
-	dir := filepath.Clean(n.cfg.Dir)
+	dir, err := asideBase(n.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+	}
 	aside := fmt.Sprintf("%s%s%d", dir, setAsidePrefix, time.Now().UnixNano())
 	if err := os.MkdirAll(aside, 0o755); err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
@@ -632,15 +674,33 @@ func (n *Node) logSetAside() {
 	}
 }
 
+// asideBase returns the path that a set-aside directory's name extends:
+// dir cleaned, and made absolute when it is "." or ends in "..": ".",
+// the working directory, was set aside inside itself as
+// "..diverged-<ns>", and "..", as "...diverged-<ns>" in the working
+// directory, inside it too.
+func asideBase(dir string) (string, error) {
+	dir = filepath.Clean(dir)
+	if b := filepath.Base(dir); b == "." || b == ".." {
+		return filepath.Abs(dir)
+	}
+	return dir, nil
+}
+
 // setAsidePrefix is what follows a bus directory's path in the name of a
 // directory its node set aside: DIR.diverged-<unix ns>.
 const setAsidePrefix = ".diverged-"
 
 // SetAsideDirs lists the directories a node set aside beside dir
 // (dir.diverged-<unix ns>, Node's setAside), oldest first: the paths, as
-// dir is given. A missing parent directory lists none.
+// dir is given (made absolute when it ends in "." or ".."). A missing
+// parent directory lists none.
 func SetAsideDirs(dir string) ([]string, error) {
-	dir = filepath.Clean(dir)
+	given := dir
+	dir, err := asideBase(dir)
+	if err != nil {
+		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", given, err)
+	}
 	parent, base := filepath.Dir(dir), filepath.Base(dir)
 	ents, err := os.ReadDir(parent)
 	if errors.Is(err, os.ErrNotExist) {

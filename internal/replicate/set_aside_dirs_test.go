@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +86,45 @@ func TestSetAsideBesideDirGivenWithSlash(t *testing.T) {
 	}
 	if logs.count("set-aside directories beside "+dir+"/: 1,") != 1 {
 		t.Fatal("no line counting the set-aside directory")
+	}
+}
+
+// TestSetAsideBesideDirGivenAsDot: a node whose directory is given as
+// "." (mmsb serve --dir . in the bus directory) sets its bus files aside
+// beside that directory, and SetAsideDirs lists them there. Before, they
+// went inside it, as "..diverged-<ns>" in the working directory, where
+// the rebuilt bus's directory kept them.
+func TestSetAsideBesideDirGivenAsDot(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "a")
+	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "wal", "x"), []byte("record"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	n := &Node{cfg: NodeConfig{ID: "a", Dir: ".", Logf: t.Logf}}
+	if err := n.setAside("test", nil); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.Contains(e.Name(), setAsidePrefix) {
+			t.Fatalf("set aside inside the directory itself: %s", filepath.Join(dir, e.Name()))
+		}
+	}
+	got, err := SetAsideDirs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || filepath.Dir(got[0]) != parent {
+		t.Fatalf("SetAsideDirs(\".\") = %v, want one beside %s", got, dir)
+	}
+	if _, err := os.Stat(filepath.Join(got[0], "wal", "x")); err != nil {
+		t.Fatalf("the set-aside directory does not hold the log: %v", err)
 	}
 }
