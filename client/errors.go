@@ -17,9 +17,13 @@ import (
 // (--max-requests-per-client), its open watches (--max-watchers) or log
 // queries (--max-log-queries). The refusal passes once other calls end:
 // retry later. The error names the bound and its flag. Watch retries such
-// a refusal itself, with backoff, as a reconnection. A ResourceExhausted
-// error that does not wrap it (a message or batch over a size bound) will
-// fail again however often it is retried. A connection refused at
+// a refusal itself, with backoff, as a reconnection. The bus's own
+// ResourceExhausted errors wrap their sentinels instead: mmsb.ErrBusy
+// (Submit's intake queue is full until the next tick drains it) and
+// mmsb.ErrNoSpace (no memory or space for new pages), which may pass
+// too. A ResourceExhausted error that wraps none of these (a message,
+// batch or answer over a size bound) will fail again however often it is
+// retried. A connection refused at
 // --max-conns or --max-conns-per-client is closed unanswered: that call
 // fails with code Unavailable instead.
 var ErrServerBusy = errors.New("client: the server is busy")

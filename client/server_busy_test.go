@@ -232,3 +232,112 @@ func TestWatchRetriesBusyServer(t *testing.T) {
 		t.Fatalf("%d watch attempts came while the slot was held, want %d", n, refusals)
 	}
 }
+
+// TestWatchBusyRefusalsExactlyOnce: a watch whose stream drops twice,
+// after different changes, with each reconnection refused twice at the
+// server's request bound before one is admitted, delivers every change
+// once, in order, over Connect and gRPC: the resumption after busy
+// refusals starts after the last change delivered, wherever the stream
+// was when it dropped, and the refusals of one outage do not use up the
+// reconnections of the next (MaxReconnects 3: a drop and two refusals).
+func TestWatchBusyRefusalsExactlyOnce(t *testing.T) {
+	for _, grpc := range []bool{false, true} {
+		var refuse, refused atomic.Int64
+		f := newBusyFixture(t, 0, func(f *busyFixture, next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "/Watch") || refuse.Load() == 0 {
+					next.ServeHTTP(w, r)
+					return
+				}
+				if refuse.Load() == 2 {
+					f.hold(t) // the dropped stream's slot freed, the next attempts are refused
+				}
+				refused.Add(1)
+				next.ServeHTTP(w, r)
+				if refuse.Add(-1) == 0 {
+					f.unhold()
+				}
+			})
+		})
+		f.commit(t, 'a') // LSN 2
+		opts := []client.Option{client.WithRetries(0, 5*time.Millisecond)}
+		if grpc {
+			opts = append(opts, client.WithGRPC())
+		}
+		c, err := client.New(f.url, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a failure bound
+		errDone := errors.New("all delivered")
+		var got []mmsb.LSN
+		dropped := map[mmsb.LSN]bool{}
+		err = c.Watch(ctx, client.WatchOptions{MaxReconnects: 3}, func(ev client.WatchEvent) error {
+			for _, ch := range ev.Changes {
+				got = append(got, ch.LSN)
+				if ch.LSN == 4 {
+					return errDone
+				}
+			}
+			if n := len(got); n > 0 && got[n-1] >= 2 && !dropped[got[n-1]] {
+				// The stream drops after LSN 2, then after LSN 3; the
+				// next change is committed meanwhile.
+				dropped[got[n-1]] = true
+				refuse.Store(2)
+				f.hs.CloseClientConnections()
+				f.commit(t, 'b')
+			}
+			return nil
+		})
+		cancel()
+		_ = c.Close()
+		if !errors.Is(err, errDone) {
+			t.Fatalf("grpc %v: Watch through two outages of 2 busy refusals each: %v (delivered %v, %d refused); want LSN 4 delivered", grpc, err, got, refused.Load())
+		}
+		if want := []mmsb.LSN{1, 2, 3, 4}; !slices.Equal(got, want) {
+			t.Fatalf("grpc %v: delivered LSNs %v, want %v (each once, none missed)", grpc, got, want)
+		}
+		if n := refused.Load(); n != 4 {
+			t.Fatalf("grpc %v: %d watch attempts were refused, want 4", grpc, n)
+		}
+	}
+}
+
+// TestWatchResourceExhaustedRetriedOnlyWhenBusy: a server that ends
+// every watch at once with resource_exhausted is tried once when the
+// refusal carries no Mmsb-Busy (a bound on size: retrying cannot help),
+// and MaxReconnects+1 times when it does, whoever sends it (a hostile
+// server can make the client retry, not retry without end), the error
+// then wrapping ErrServerBusy.
+func TestWatchResourceExhaustedRetriedOnlyWhenBusy(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		var attempts atomic.Int64
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			attempts.Add(1)
+			end := []byte(`{"error":{"code":"resource_exhausted","message":"no"}}`)
+			frame := []byte{0x02, 0, 0, 0, byte(len(end))}
+			w.Header().Set("Content-Type", r.Header.Get("Content-Type"))
+			if busy {
+				w.Header().Set(server.BusyKey, "--max-watchers")
+			}
+			_, _ = w.Write(append(frame, end...))
+		}))
+		c, err := client.New(hs.URL, client.WithRetries(0, time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a failure bound
+		err = c.Watch(ctx, client.WatchOptions{MaxReconnects: 3}, func(client.WatchEvent) error { return errors.New("delivered") })
+		cancel()
+		_ = c.Close()
+		hs.Close()
+		want := int64(1)
+		if busy {
+			want = 4
+		}
+		if n := attempts.Load(); n != want || connect.CodeOf(err) != connect.CodeResourceExhausted || errors.Is(err, client.ErrServerBusy) != busy {
+			t.Fatalf("Mmsb-Busy %v: Watch against a server refusing every watch: %v (code %v, wraps ErrServerBusy %v) after %d attempts; want resource_exhausted, wrapping it %v, after %d",
+				busy, err, connect.CodeOf(err), errors.Is(err, client.ErrServerBusy), n, busy, want)
+		}
+	}
+}

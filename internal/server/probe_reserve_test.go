@@ -1,14 +1,17 @@
 package server_test
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,9 +24,12 @@ import (
 // probe with a body counts as any request. Until 2026-12-06 the probes
 // were refused 503 while the bound was reached, and a liveness probe
 // restarted a server that was merely busy, ending every open watch. The
-// reserve is bounded too: ProbeReservePerClient probes held from one
-// address, the next of that address is refused naming the reserve, and
-// ProbeReserve over all addresses, the next of any address is.
+// reserve is bounded too, for each path on its own: ProbeReservePerClient
+// probes of a path held from one address, the next of that path and
+// address is refused naming the reserve, and ProbeReserve over all
+// addresses, the next of that path from any address is; the other path
+// is still answered (control for the shared reserve before 2026-12-06:
+// '/healthz from 192.0.2.3 ...: 503 ... probe reserve per client 8').
 func TestProbesAnsweredWhenFull(t *testing.T) {
 	release := make(chan struct{})
 	inside := make(chan struct{}, server.ProbeReserve+8)
@@ -88,13 +94,237 @@ func TestProbesAnsweredWhenFull(t *testing.T) {
 	refused("GET", "/healthz", "192.0.2.2:1002", "x", "--max-requests 1") // a body: not a probe
 	refused("POST", "/healthz", "192.0.2.2:1003", "", "--max-requests 1")
 
-	// The reserve: per client, then over all clients.
+	// The reserve of each path: per client, then over all clients.
+	// Readiness probes held (waiting for the bus) leave the liveness
+	// probes' reserve alone: until 2026-12-06 the two paths shared one,
+	// and 8 readiness probes of the prober's address waiting for the
+	// bus's lock got its liveness probes refused.
+	answered := func(target, addr string) {
+		t.Helper()
+		if rec := serve("GET", target, addr, ""); rec.Code != http.StatusOK {
+			t.Fatalf("GET %s from %s while the other probe path's reserve is taken: %d %q; want 200 (each path has its own reserve)",
+				target, addr, rec.Code, strings.TrimSpace(rec.Body.String()))
+		}
+	}
 	for i := 0; i < server.ProbeReservePerClient; i++ {
 		hold("GET", "/readyz?hold=1", "192.0.2.3:1000")
 	}
-	refused("GET", "/healthz", "192.0.2.3:2000", "", "probe reserve per client 8")
+	refused("GET", "/readyz", "192.0.2.3:2000", "", "probe reserve per client 8")
+	answered("/healthz", "192.0.2.3:2001")
 	for n := server.ProbeReservePerClient; n < server.ProbeReserve; n++ {
 		hold("GET", "/readyz?hold=1", "198.51.100."+strconv.Itoa(n/server.ProbeReservePerClient)+":1000")
 	}
-	refused("GET", "/healthz", "203.0.113.1:1000", "", "probe reserve 64")
+	refused("GET", "/readyz", "203.0.113.1:1000", "", "probe reserve 64")
+	answered("/healthz", "203.0.113.1:1001")
+	for n := 0; n < server.ProbeReserve; n++ {
+		hold("GET", "/healthz?hold=1", "198.18.0."+strconv.Itoa(n/server.ProbeReservePerClient)+":1000")
+		if n == server.ProbeReservePerClient-1 {
+			refused("GET", "/healthz", "198.18.0.0:2000", "", "probe reserve per client 8")
+		}
+	}
+	refused("GET", "/healthz", "203.0.113.2:1000", "", "probe reserve 64")
+}
+
+// TestUnreadProbesReleased: a client announcing an HTTP/2 window of 0
+// that asks ProbeReserve health probes and never reads their answers
+// has each stream reset within RefusalWriteGrace, which frees the
+// reserve: a probe from elsewhere is answered 200 again. Until
+// 2026-12-06 the unsent "ok" held each probe's slot until the
+// connection closed (an open stream keeps it from idling), and a few
+// addresses (ProbeReserve / ProbeReservePerClient) refused every
+// liveness probe for as long as they liked (control: 'probe reserve
+// 64' for 30 s, no stream reset).
+func TestUnreadProbesReleased(t *testing.T) {
+	var entered atomic.Int64
+	h := server.LimitRequests(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		entered.Add(1)
+		_, _ = io.WriteString(w, "ok\n")
+	}), 1, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs := server.NewHTTPServer(h, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // loopback: the reserve's server-wide bound only
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	reset := map[uint32]bool{}
+	go readH2(c, func(typ byte, stream uint32, _ []byte) {
+		if typ == 0x3 { // RST_STREAM
+			mu.Lock()
+			reset[stream] = true
+			mu.Unlock()
+		}
+	})
+	settings := make([]byte, 6)
+	binary.BigEndian.PutUint16(settings, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
+	binary.BigEndian.PutUint32(settings[2:], 0)
+	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	out = append(out, h2Frame(0x4, 0, 0, settings)...)
+	for i := range server.ProbeReserve {
+		var hb []byte
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/healthz"}, {":authority", "127.0.0.1"}} {
+			hb = append(hb, 0, byte(len(f[0])))
+			hb = append(hb, f[0]...)
+			hb = append(hb, byte(len(f[1])))
+			hb = append(hb, f[1]...)
+		}
+		out = append(out, h2Frame(0x1, 0x5, uint32(2*i+1), hb)...) // END_STREAM|END_HEADERS
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	probe := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/healthz", nil)
+		r.RemoteAddr = "192.0.2.1:1000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	deadline := time.Now().Add(30 * time.Second) // a failure bound, not a timing assertion
+	for entered.Load() < server.ProbeReserve {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d probes reached the handler", entered.Load(), server.ProbeReserve)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		mu.Lock()
+		nreset := len(reset)
+		mu.Unlock()
+		rec := probe()
+		if rec.Code == http.StatusOK && nreset == server.ProbeReserve {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d unread probes over HTTP/2: %d of their streams reset; a probe from another address: %d %q; want every stream reset and 200",
+				server.ProbeReserve, nreset, rec.Code, strings.TrimSpace(rec.Body.String()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestProbeLookalikesCounted: requests that only look like health probes
+// are counted against --max-requests, not answered from the probe
+// reserve: a GET or HEAD of /healthz whose body comes chunked (no
+// length), a path that names /healthz on the way elsewhere, another
+// method, a path under /readyz. With --max-requests 1 taken each is
+// refused naming --max-requests.
+func TestProbeLookalikesCounted(t *testing.T) {
+	release := make(chan struct{})
+	inside := make(chan struct{}, 1)
+	h := server.LimitRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			inside <- struct{}{}
+			<-release
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	}), 1, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/hold", nil))
+	}()
+	defer func() { close(release); <-done }()
+	<-inside
+	for _, tc := range []struct {
+		method, target string
+		chunked        bool
+	}{
+		{"GET", "/healthz", true},
+		{"HEAD", "/readyz", true},
+		{"GET", "/healthz/../metrics", false},
+		{"GET", "/healthz/", false},
+		{"GET", "/readyz/x", false},
+		{"OPTIONS", "/healthz", false},
+	} {
+		var body io.Reader
+		if tc.chunked {
+			body = strings.NewReader("x")
+		}
+		r := httptest.NewRequest(tc.method, tc.target, body)
+		if tc.chunked {
+			r.ContentLength, r.TransferEncoding = -1, []string{"chunked"}
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "--max-requests 1") {
+			t.Errorf("%s %s (chunked body %v) while --max-requests 1 is taken: %d %q; want 503 naming --max-requests 1 (not a probe)",
+				tc.method, tc.target, tc.chunked, rec.Code, strings.TrimSpace(rec.Body.String()))
+		}
+	}
+}
+
+// TestUnreadAnswersReleasedOnClose: requests whose small answers a
+// client with an HTTP/2 window of 0 never reads hold their places in
+// --max-requests (LimitRequests waits for the answer to be sent), and
+// give them back when that client's connection closes: a request from
+// elsewhere is refused while they are held, and answered 200 after.
+func TestUnreadAnswersReleasedOnClose(t *testing.T) {
+	var entered atomic.Int64
+	h := server.LimitRequests(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		entered.Add(1)
+		_, _ = io.WriteString(w, "small answer\n")
+	}), 2, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs := server.NewHTTPServer(h, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go readH2(c, func(byte, uint32, []byte) {})
+	settings := make([]byte, 6)
+	binary.BigEndian.PutUint16(settings, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
+	binary.BigEndian.PutUint32(settings[2:], 0)
+	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	out = append(out, h2Frame(0x4, 0, 0, settings)...)
+	for i := range 2 {
+		var hb []byte
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/a"}, {":authority", "127.0.0.1"}} {
+			hb = append(hb, 0, byte(len(f[0])))
+			hb = append(hb, f[0]...)
+			hb = append(hb, byte(len(f[1])))
+			hb = append(hb, f[1]...)
+		}
+		out = append(out, h2Frame(0x1, 0x5, uint32(2*i+1), hb)...) // END_STREAM|END_HEADERS
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	get := func() int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/b", nil))
+		return rec.Code
+	}
+	deadline := time.Now().Add(30 * time.Second) // a failure bound, not a timing assertion
+	for entered.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 2 unread requests reached the handler", entered.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code := get(); code != http.StatusServiceUnavailable {
+		t.Fatalf("a request while 2 unread answers hold --max-requests 2: %d, want 503", code)
+	}
+	_ = c.Close()
+	for {
+		code := get()
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a request after the connection holding --max-requests 2 closed: %d, want 200 (its places given back)", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -29,9 +29,11 @@ const DefaultMaxRequests = 8192
 const DefaultMaxRequestsPerClient = 256
 
 // ProbeReserve is how many health probes (GET or HEAD /healthz or
-// /readyz without a body) LimitRequests answers at once beside its
-// bounds, and ProbeReservePerClient how many of them one bounded client
-// (as for the per-client bound) may hold. Probes do not count against
+// /readyz without a body) of each of the two paths LimitRequests
+// answers at once beside its bounds, and ProbeReservePerClient how many
+// of them one bounded client (as for the per-client bound) may hold.
+// Each path has its own (probeKey): readiness probes waiting for the bus
+// cannot take the liveness probes' places. Probes do not count against
 // --max-requests or --max-requests-per-client: a server whose requests
 // are all taken is busy, not dead, and a liveness probe answered 503
 // then restarted it, ending every open watch (TestProbesAnsweredWhenFull).
@@ -63,9 +65,10 @@ const RefusalWriteGrace = StreamEndGrace
 // logged at Warn at most once a minute, with the count of those not
 // logged.
 //
-// Health probes (isProbe) are counted apart, against ProbeReserve and
-// ProbeReservePerClient, and refused the same way past those, naming
-// them: they are answered while the request bounds are reached.
+// Health probes (probeOf) are counted apart, each path against its own
+// ProbeReserve and ProbeReservePerClient, and refused the same way past
+// those, naming them: they are answered while the request bounds are
+// reached.
 //
 // Each request in flight holds a goroutine and whatever its answer holds
 // until the client reads it: a client with no credential at all that
@@ -85,7 +88,7 @@ func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logg
 		log = slog.Default()
 	}
 	l := &requestLimit{h: h, max: maxRequests, perClient: maxPerClient, clients: map[string]int{},
-		probeMax: ProbeReserve, probePerClient: ProbeReservePerClient, probeClients: map[string]int{},
+		probeMax: ProbeReserve, probePerClient: ProbeReservePerClient, probeClients: map[probeKey]int{},
 		log: refusalLog{log: log, every: refusalLogEvery}}
 	return l
 }
@@ -103,11 +106,11 @@ type requestLimit struct {
 	n       int            // requests in flight
 	clients map[string]int // in flight per ClientKey (with perClient only)
 
-	// Health probes, counted apart (ProbeReserve).
+	// Health probes, counted apart (ProbeReserve), each path on its own.
 	probeMax       int
 	probePerClient int
-	probes         int            // probes in flight
-	probeClients   map[string]int // in flight per ClientKey (with perClient only)
+	probes         [2]int           // in flight, by probeOf's index
+	probeClients   map[probeKey]int // in flight per path and ClientKey (with perClient only)
 
 	log refusalLog
 }
@@ -117,13 +120,26 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if l.perClient > 0 {
 		key, bounded = boundedClient(r.RemoteAddr, l.countLoopback)
 	}
-	if isProbe(r) {
-		if flag, bound := l.takeProbe(key, bounded); flag != "" {
+	if i, ok := probeOf(r); ok {
+		pk := probeKey{i, key}
+		if flag, bound := l.takeProbe(pk, bounded); flag != "" {
 			l.refuse(w, r, key, flag, bound)
 			return
 		}
-		defer l.releaseProbe(key, bounded)
+		defer l.releaseProbe(pk, bounded)
 		l.h.ServeHTTP(w, r)
+		if r.ProtoMajor >= 2 {
+			// A probe's answer ("ok") is written within
+			// RefusalWriteGrace, else its stream is reset, as a
+			// refusal's: a client announcing a window of 0 held its
+			// reserve slot until its connection closed, and one with
+			// ProbeReserve/ProbeReservePerClient addresses held them
+			// all, so that every liveness probe was refused
+			// (TestUnreadProbesReleased). Set once the handler has
+			// returned: /readyz may wait for the bus's lock. Not on
+			// HTTP/1.1, where it would stay on the connection.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(RefusalWriteGrace))
+		}
 		sent(w, r)
 		return
 	}
@@ -143,52 +159,73 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // goroutine and stream until the client reads it. Unread small answers
 // were not counted at all until 2026-12-06 (TestUnreadSmallAnswersBounded).
 // HTTP/1.1 is left alone: it serves one request per connection at a
-// time, and a flush there would drop the answer's Content-Length.
+// time, and a flush there would drop the answer's Content-Length. Over
+// HTTP/2 it drops it too (the server adds one only to an answer whole at
+// the handler's end), which HTTP/2 does not need: its end of stream ends
+// the answer. An answer whose handler set one keeps it, and trailers,
+// HEAD, 204 and 304 answers are as without the flush.
 func sent(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor >= 2 {
 		_ = http.NewResponseController(w).Flush()
 	}
 }
 
-// isProbe says whether r is a health probe that LimitRequests answers
-// from its reserve: GET or HEAD of /healthz or /readyz with no body (a
-// body could take BodyReadTimeout to arrive, holding its slot; such a
-// request counts as any other).
-func isProbe(r *http.Request) bool {
+// probeOf says whether r is a health probe that LimitRequests answers
+// from its reserve, and which: GET or HEAD of /healthz (0) or /readyz (1)
+// with no body (a body could take BodyReadTimeout to arrive, holding its
+// slot; such a request counts as any other).
+func probeOf(r *http.Request) (int, bool) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
+		return 0, false
 	}
-	if r.URL == nil || (r.URL.Path != "/healthz" && r.URL.Path != "/readyz") {
-		return false
+	if r.ContentLength != 0 || len(r.TransferEncoding) != 0 || r.URL == nil {
+		return 0, false
 	}
-	return r.ContentLength == 0 && len(r.TransferEncoding) == 0
+	switch r.URL.Path {
+	case "/healthz":
+		return 0, true
+	case "/readyz":
+		return 1, true
+	}
+	return 0, false
 }
 
-// takeProbe counts one more probe of client key, or names the bound it
-// would pass.
-func (l *requestLimit) takeProbe(key string, bounded bool) (flag string, bound int) {
+// probeKey is what a probe counts against: its path (probeOf's index)
+// and its client. Each path has a reserve of its own: /readyz waits for
+// the bus's lock, which an as-of replay holds for its whole replay, and
+// readiness probes waiting there took the places of liveness probes,
+// which then were refused, restarting a server that was merely busy
+// (TestProbesAnsweredWhenFull).
+type probeKey struct {
+	path int
+	key  string
+}
+
+// takeProbe counts one more probe of pk, or names the bound it would
+// pass.
+func (l *requestLimit) takeProbe(pk probeKey, bounded bool) (flag string, bound int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.probes >= l.probeMax {
+	if l.probes[pk.path] >= l.probeMax {
 		return probeFlag, l.probeMax
 	}
 	if bounded {
-		if l.probeClients[key] >= l.probePerClient {
+		if l.probeClients[pk] >= l.probePerClient {
 			return probePerClientFlag, l.probePerClient
 		}
-		l.probeClients[key]++
+		l.probeClients[pk]++
 	}
-	l.probes++
+	l.probes[pk.path]++
 	return "", 0
 }
 
-func (l *requestLimit) releaseProbe(key string, bounded bool) {
+func (l *requestLimit) releaseProbe(pk probeKey, bounded bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.probes--
+	l.probes[pk.path]--
 	if bounded {
-		if l.probeClients[key]--; l.probeClients[key] <= 0 {
-			delete(l.probeClients, key)
+		if l.probeClients[pk]--; l.probeClients[pk] <= 0 {
+			delete(l.probeClients, pk)
 		}
 	}
 }
