@@ -212,7 +212,11 @@ func (e *Bus) checkRecordBytes(payloadBytes int) error {
 	if r == nil {
 		return nil
 	}
-	if m := r.MaxRecordBytes(); m > 0 && payloadBytes > m {
+	var m int
+	if err := guardReplicator("MaxRecordBytes", func() error { m = r.MaxRecordBytes(); return nil }); err != nil {
+		return err
+	}
+	if m > 0 && payloadBytes > m {
 		return fmt.Errorf("%w: %d bytes, the replication stream carries at most %d per message (commit smaller batches)", ErrRecordTooLarge, payloadBytes, m)
 	}
 	return nil
@@ -232,10 +236,28 @@ func (e *Bus) replicateLocked(first, last LSN, payload []byte) error {
 	}
 	e.rollOps(ops)
 	rec := ReplicatedRecord{FirstLSN: first, LastLSN: last, Payload: payload, StateHash: e.rh.sum}
-	if err := e.opts.Replicator.Replicate(&rec); err != nil {
+	if err := guardReplicator("Replicate", func() error { return e.opts.Replicator.Replicate(&rec) }); err != nil {
 		return e.fail(fmt.Errorf("%w: LSN %d..%d: %w", ErrReplication, first, last, err))
 	}
 	return nil
+}
+
+// guardReplicator calls fn, a call of the Replicator's method named
+// method, turning a panic into an error wrapping ErrReplication, as the
+// clock's and the recompute functions' panics are: Replicate and
+// MaxRecordBytes run under e.mu, and a panic there left it locked, so
+// every later call of the bus, Close too, hung
+// (TestReplicatorPanicFailsTheBus). As for an error the method returns, a
+// panic in Replicate or WaitStored fails the bus (the record is logged and
+// may never reach the stream); one in MaxRecordBytes refuses the batch
+// before anything is logged.
+func guardReplicator(method string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: Replicator.%s panicked: %v", ErrReplication, method, v)
+		}
+	}()
+	return fn()
 }
 
 // waitReplicated waits until the Replicator has stored every record up to
@@ -244,7 +266,7 @@ func (e *Bus) waitReplicated(ctx context.Context, lsn LSN) error {
 	if e.opts.Sync != SyncReplicated {
 		return nil
 	}
-	if err := e.opts.Replicator.WaitStored(ctx, lsn); err != nil {
+	if err := guardReplicator("WaitStored", func() error { return e.opts.Replicator.WaitStored(ctx, lsn) }); err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return err
 		}
