@@ -15,14 +15,11 @@ func (s *Server) WatchStats() metrics.WatchStats {
 		Compacted: s.compacted.Load(), PendingBatches: pending}
 }
 
-// load counts the synced watchers and the batches queued to them.
+// load returns the synced watchers and the batches queued to them, from
+// the hub's kept counts: without its lock, which the fan-out, joins and
+// progress messages need (see hub.pending).
 func (h *hub) load() (synced, pending int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for w := range h.synced {
-		pending += len(w.queue)
-	}
-	return len(h.synced), pending
+	return int(h.nsynced.Load()), int(h.pending.Load())
 }
 
 // NewMetrics returns the registry `mmsb serve` exposes at /metrics: the

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -147,9 +148,19 @@ type hub struct {
 	s    *Server
 	qcap int
 
-	mu      sync.Mutex
-	cursor  mmsb.LSN // every durable operation up to cursor has been fanned out
-	synced  map[*watcher]struct{}
+	mu     sync.Mutex
+	cursor mmsb.LSN // every durable operation up to cursor has been fanned out
+	synced map[*watcher]struct{}
+	// nsynced and pending are kept as the watchers join, leave and are
+	// demoted, and as steps are queued and received: len(synced), and
+	// the steps in the synced watchers' queues. A /metrics scrape reads
+	// them without the lock; it once walked every synced watcher under
+	// it, stalling the fan-out, joins and progress messages for the walk
+	// (0.6 ms at 10,000 watchers, 0.3 s at the 2^20 that --max-watchers
+	// allows): TestWatchStatsWithoutHubLock. pending may run ahead of
+	// the queues by the steps being sent or just received, never behind.
+	nsynced atomic.Int64
+	pending atomic.Int64
 	stopped bool
 	// failErr is the bus error that stopped the hub (nil after stop): the
 	// watches it ends name it rather than a shutdown that never happened.
@@ -264,22 +275,33 @@ func (h *hub) run() {
 				read = true
 				continue
 			}
-			for w := range h.synced {
-				sel := w.filter(changes, cursor)
-				if len(sel) == 0 {
-					continue
-				}
-				select {
-				case w.queue <- queued{w.seq, sel}:
-					w.seq++
-				default:
-					h.demoteLocked(w)
-					h.s.slow.Add(1)
-				}
-			}
+			h.fanOutLocked(changes, cursor)
 			h.cursor = last
 			h.mu.Unlock()
 			break
+		}
+	}
+}
+
+// fanOutLocked queues the step read after cursor to each synced watcher
+// that wants some of it, demoting those whose queue is full. It counts
+// each step queued in pending before sending it (the watcher counts it
+// out once it has received it), so that pending never falls below the
+// steps actually queued.
+func (h *hub) fanOutLocked(changes []*mmsbv1.Change, cursor mmsb.LSN) {
+	for w := range h.synced {
+		sel := w.filter(changes, cursor)
+		if len(sel) == 0 {
+			continue
+		}
+		h.pending.Add(1)
+		select {
+		case w.queue <- queued{w.seq, sel}:
+			w.seq++
+		default:
+			h.pending.Add(-1)
+			h.demoteLocked(w)
+			h.s.slow.Add(1)
 		}
 	}
 }
@@ -362,11 +384,18 @@ func (h *hub) deactivate() {
 // steps by the gap in their numbers.
 func (h *hub) demoteLocked(w *watcher) {
 	delete(h.synced, w)
+	h.nsynced.Add(-1)
 	close(w.queue)
+	var dropped int64
 	for range w.queue {
+		dropped++
 	}
+	h.pending.Add(-dropped)
 	w.queue = nil
 }
+
+// received counts out a step a watcher took from its queue (see pending).
+func (h *hub) received() { h.pending.Add(-1) }
 
 // join makes w synced if it has read everything up to the hub's cursor;
 // it returns w's queue, or nil when the cursor moved on (read more first).
@@ -378,12 +407,18 @@ func (h *hub) join(w *watcher, pos mmsb.LSN) (chan queued, mmsb.LSN) {
 	}
 	w.queue, w.seq = make(chan queued, h.qcap), 0
 	h.synced[w] = struct{}{}
+	h.nsynced.Add(1)
 	return w.queue, h.cursor
 }
 
+// leave drops w, whose watch is ending, from the synced watchers. Its
+// queue is emptied as at demotion: the steps left in it are counted out
+// of pending, and nothing receives from it any more.
 func (h *hub) leave(w *watcher) {
 	h.mu.Lock()
-	delete(h.synced, w)
+	if _, ok := h.synced[w]; ok {
+		h.demoteLocked(w)
+	}
 	h.mu.Unlock()
 }
 
@@ -620,6 +655,9 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 		case <-s.hub.stopCh:
 			return s.hub.endError(pos)
 		case step, ok := <-q:
+			if ok {
+				s.hub.received()
+			}
 			if !ok || step.seq != want {
 				// Demoted, and the hub dropped the rest of the queue
 				// (steps before this one too): catch up from the log.

@@ -705,8 +705,11 @@ type GetPageRequest struct {
 	// The bytes returned: [window_offset, window_offset+window_length) of the
 	// page (length 0: 4096; at most 65536), so a 16 MiB page is browsed a
 	// window at a time.
-	WindowOffset  uint32 `protobuf:"varint,4,opt,name=window_offset,json=windowOffset,proto3" json:"window_offset,omitempty"`
-	WindowLength  uint32 `protobuf:"varint,5,opt,name=window_length,json=windowLength,proto3" json:"window_length,omitempty"`
+	WindowOffset uint32 `protobuf:"varint,4,opt,name=window_offset,json=windowOffset,proto3" json:"window_offset,omitempty"`
+	WindowLength uint32 `protobuf:"varint,5,opt,name=window_length,json=windowLength,proto3" json:"window_length,omitempty"`
+	// The index of the first binding parent listed (0: the first): a
+	// binding may have millions, and an answer lists at most 1000 of them.
+	ParentsOffset uint32 `protobuf:"varint,6,opt,name=parents_offset,json=parentsOffset,proto3" json:"parents_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -772,6 +775,13 @@ func (x *GetPageRequest) GetWindowOffset() uint32 {
 func (x *GetPageRequest) GetWindowLength() uint32 {
 	if x != nil {
 		return x.WindowLength
+	}
+	return 0
+}
+
+func (x *GetPageRequest) GetParentsOffset() uint32 {
+	if x != nil {
+		return x.ParentsOffset
 	}
 	return 0
 }
@@ -965,17 +975,19 @@ func (x *MetaEntry) GetValue() []byte {
 }
 
 type GetPageResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Page          *PageRow               `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
-	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"` // the requested window of the page
-	WindowOffset  uint32                 `protobuf:"varint,10,opt,name=window_offset,json=windowOffset,proto3" json:"window_offset,omitempty"`
-	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`                          // of data (as of as_of_lsn when set)
-	AsOfLsn       uint64                 `protobuf:"varint,4,opt,name=as_of_lsn,json=asOfLsn,proto3" json:"as_of_lsn,omitempty"`     // 0: current
-	OldestLsn     uint64                 `protobuf:"varint,5,opt,name=oldest_lsn,json=oldestLsn,proto3" json:"oldest_lsn,omitempty"` // oldest LSN the log still holds (as-of lower bound)
-	CommittedLsn  uint64                 `protobuf:"varint,6,opt,name=committed_lsn,json=committedLsn,proto3" json:"committed_lsn,omitempty"`
-	Recent        []*RecentWrite         `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"` // newest first, at or before as_of_lsn
-	Meta          []*MetaEntry           `protobuf:"bytes,8,rep,name=meta,proto3" json:"meta,omitempty"`
-	Parents       []uint64               `protobuf:"varint,9,rep,packed,name=parents,proto3" json:"parents,omitempty"` // binding parents, in order
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Page         *PageRow               `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	Data         []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"` // the requested window of the page
+	WindowOffset uint32                 `protobuf:"varint,10,opt,name=window_offset,json=windowOffset,proto3" json:"window_offset,omitempty"`
+	Epoch        uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`                          // of data (as of as_of_lsn when set)
+	AsOfLsn      uint64                 `protobuf:"varint,4,opt,name=as_of_lsn,json=asOfLsn,proto3" json:"as_of_lsn,omitempty"`     // 0: current
+	OldestLsn    uint64                 `protobuf:"varint,5,opt,name=oldest_lsn,json=oldestLsn,proto3" json:"oldest_lsn,omitempty"` // oldest LSN the log still holds (as-of lower bound)
+	CommittedLsn uint64                 `protobuf:"varint,6,opt,name=committed_lsn,json=committedLsn,proto3" json:"committed_lsn,omitempty"`
+	Recent       []*RecentWrite         `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"` // newest first, at or before as_of_lsn
+	Meta         []*MetaEntry           `protobuf:"bytes,8,rep,name=meta,proto3" json:"meta,omitempty"`
+	// Binding parents, in order: at most 1000 of them, from parents_offset.
+	Parents       []uint64 `protobuf:"varint,9,rep,packed,name=parents,proto3" json:"parents,omitempty"`
+	ParentsTotal  uint64   `protobuf:"varint,11,opt,name=parents_total,json=parentsTotal,proto3" json:"parents_total,omitempty"` // the binding's parents in all (0: not bound)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1078,6 +1090,13 @@ func (x *GetPageResponse) GetParents() []uint64 {
 		return x.Parents
 	}
 	return nil
+}
+
+func (x *GetPageResponse) GetParentsTotal() uint64 {
+	if x != nil {
+		return x.ParentsTotal
+	}
+	return 0
 }
 
 type ProvenanceRequest struct {
@@ -2197,13 +2216,14 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\x11ListPagesResponse\x12.\n" +
 	"\x04rows\x18\x01 \x03(\v2\x1a.mmsb.inspector.v1.PageRowR\x04rows\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x04R\x05total\x12#\n" +
-	"\rcommitted_lsn\x18\x03 \x01(\x04R\fcommittedLsn\"\x9e\x01\n" +
+	"\rcommitted_lsn\x18\x03 \x01(\x04R\fcommittedLsn\"\xc5\x01\n" +
 	"\x0eGetPageRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
 	"\tas_of_lsn\x18\x02 \x01(\x04R\aasOfLsn\x12\x16\n" +
 	"\x06recent\x18\x03 \x01(\rR\x06recent\x12#\n" +
 	"\rwindow_offset\x18\x04 \x01(\rR\fwindowOffset\x12#\n" +
-	"\rwindow_length\x18\x05 \x01(\rR\fwindowLength\"+\n" +
+	"\rwindow_length\x18\x05 \x01(\rR\fwindowLength\x12%\n" +
+	"\x0eparents_offset\x18\x06 \x01(\rR\rparentsOffset\"+\n" +
 	"\tByteRange\x12\x0e\n" +
 	"\x02lo\x18\x01 \x01(\rR\x02lo\x12\x0e\n" +
 	"\x02hi\x18\x02 \x01(\rR\x02hi\"\xc3\x01\n" +
@@ -2216,7 +2236,7 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\x06ranges\x18\x06 \x03(\v2\x1c.mmsb.inspector.v1.ByteRangeR\x06ranges\"3\n" +
 	"\tMetaEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\xf4\x02\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\x99\x03\n" +
 	"\x0fGetPageResponse\x12.\n" +
 	"\x04page\x18\x01 \x01(\v2\x1a.mmsb.inspector.v1.PageRowR\x04page\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12#\n" +
@@ -2229,7 +2249,8 @@ const file_mmsb_inspector_v1_inspector_proto_rawDesc = "" +
 	"\rcommitted_lsn\x18\x06 \x01(\x04R\fcommittedLsn\x126\n" +
 	"\x06recent\x18\a \x03(\v2\x1e.mmsb.inspector.v1.RecentWriteR\x06recent\x120\n" +
 	"\x04meta\x18\b \x03(\v2\x1c.mmsb.inspector.v1.MetaEntryR\x04meta\x12\x18\n" +
-	"\aparents\x18\t \x03(\x04R\aparents\"m\n" +
+	"\aparents\x18\t \x03(\x04R\aparents\x12#\n" +
+	"\rparents_total\x18\v \x01(\x04R\fparentsTotal\"m\n" +
 	"\x11ProvenanceRequest\x12\x12\n" +
 	"\x04page\x18\x01 \x01(\x04R\x04page\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\rR\x06offset\x12\x16\n" +

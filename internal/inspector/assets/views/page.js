@@ -92,11 +92,14 @@ export function render({ el, params, api, navigate }) {
     const type = str(p.type);
     const fn = str(p.func);
     const parents = list(data.parents).map(pageID);
+    // The server lists at most 1000 parents of a binding (parents_total
+    // counts them all): say how many were left out.
+    const more = num(data.parentsTotal) - parents.length;
     meta.replaceChildren(
       `size ${fmtNum(size)} B · epoch ${fmtNum(num(data.epoch))}` + (asOf ? ` as of LSN ${fmtNum(asOf)} (now ${fmtNum(num(p.epoch))})` : "") +
       ` · last LSN ${fmtNum(num(p.lastLsn))}` +
       (p.flags ? ` · flags ${str(p.flagNames)}` : "") + (type ? ` · type ${type}` : ""),
-      fn ? h("span", {}, ` · derived: ${fn}(`, parents.map((pp, i) => [i ? ", " : "", h("a", { onclick: () => navigate("#/page/" + pp) }, String(pp))]), ")") : "");
+      fn ? h("span", {}, ` · derived: ${fn}(`, parents.map((pp, i) => [i ? ", " : "", h("a", { onclick: () => navigate("#/page/" + pp) }, String(pp))]), more > 0 ? `, … ${fmtNum(more)} more` : "", ")") : "");
     drawRange();
     const win = bytes(data.data);
     winInfo.textContent = `bytes ${fmtNum(offset)}–${fmtNum(offset + win.length - 1)} of ${fmtNum(size)}`;
