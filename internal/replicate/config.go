@@ -208,6 +208,10 @@ type resources struct {
 	// limitsRemoved names the limits set outside MMSB (streamLimits)
 	// that ensure removed from the stream it found ("": none).
 	limitsRemoved string
+	// streamMade: ensure made the stream, which did not exist (a
+	// leader-capable node's NewNode; NewNode says what the checkpoint
+	// bucket holds from before it).
+	streamMade bool
 }
 
 // streamLimits names the limits of c by which a stream drops records
@@ -280,6 +284,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	maxMsgSize := int32(cfg.MaxRecordBytes + 4<<10)
 	var st jetstream.Stream // the stream a followOnly node found
 	removed := ""           // the limits the update below removes
+	made := false           // the stream did not exist
 	if old, err := js.Stream(ctx, cfg.StreamName()); err == nil {
 		oc := old.CachedInfo().Config
 		removed = streamLimits(oc)
@@ -297,6 +302,8 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 		}
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
+	} else {
+		made = !followOnly
 	}
 	if !followOnly {
 		// A leader-capable node sets the stream's configuration whole:
@@ -373,5 +380,5 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	if err != nil {
 		return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", cfg.CheckpointBucket(), err)
 	}
-	return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs, limitsRemoved: removed}, nil
+	return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs, limitsRemoved: removed, streamMade: made}, nil
 }

@@ -78,8 +78,10 @@ type Follower struct {
 	// bootstrapped is the LSN of the stored checkpoint the bus was just
 	// rebuilt from (0: it was not): position accepts that state at the
 	// checkpoint's LSN against a stream that holds no records (an
-	// operator purged it). The checkpoint is the leader's state, stored
-	// only once the stream held every record it covers.
+	// operator purged it), unless a newer checkpoint is stored (the
+	// bootstrap fell back to an older one). The checkpoint is the
+	// leader's state, stored only once the stream held every record it
+	// covers.
 	bootstrapped mmsb.LSN
 
 	seq     uint64 // stream sequence of the last applied record
@@ -178,6 +180,22 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 			}
 			if n := len(lsns); n > 0 && lsns[n-1] > 0 {
 				return 0, fmt.Errorf("%w: the stream holds no records, the local bus is at LSN 0, the newest stored checkpoint at LSN %d", ErrNeedBootstrap, lsns[n-1])
+			}
+		}
+		if lsn > 0 && lsn == f.bootstrapped {
+			// Rebuilt from a stored checkpoint, possibly an older one
+			// than the newest (bootstrapFrom falls back when the newest
+			// is damaged): the stream continued it when the bootstrap
+			// looked, but an operator may have purged it since. Taken
+			// on the empty stream, the node led from the older state,
+			// the history restarting below the newest stored one (the
+			// acknowledged commits between them gone from it).
+			lsns, err := f.res.checkpointObjects(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("%w: %w", ErrStreamUnavailable, err)
+			}
+			if n := len(lsns); n > 0 && lsns[n-1] > lsn {
+				return 0, fmt.Errorf("%w: the stream holds no records, the local bus is at LSN %d (rebuilt from the stored checkpoint there), the newest stored checkpoint at LSN %d", ErrNeedBootstrap, lsn, lsns[n-1])
 			}
 		}
 		if lsn > 0 && lsn != f.bootstrapped {

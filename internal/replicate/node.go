@@ -62,6 +62,11 @@ type NodeConfig struct {
 	// empty and before it bootstraps into it: a node paused there holds
 	// what a second node on the same directory must not pass.
 	beforeBootstrap func()
+	// beforePosition (tests only), when set, is called by openFollower
+	// after it opened a directory it has just rebuilt from the stored
+	// checkpoint at LSN from, before the position check: the window
+	// in which an operator may purge the stream under the bootstrap.
+	beforePosition func(from mmsb.LSN)
 	// beforeChangeDir (tests only), when set, is called by changeDir
 	// before it takes the directory's lock: another writer may use the
 	// directory then.
@@ -215,8 +220,27 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		n.logf("node %s: removed the limits set outside MMSB on stream %s (%s): they drop records that no stored checkpoint may hold yet, and a follower behind them cannot start; the leader bounds the stream itself (CheckpointEvery, CheckpointsKept; docs/replication.md)",
 			cfg.ID, res.cfg.StreamName(), res.limitsRemoved)
 	}
+	if res.streamMade {
+		n.logBucketBeforeStream(ctx)
+	}
 	n.logSetAside()
 	return n, nil
+}
+
+// logBucketBeforeStream says, when NewNode made the stream and the
+// checkpoint bucket already holds checkpoints, that the new stream
+// continues the newest of them: the bucket, not the stream, carries the
+// history across a stream deleted and made again, and nothing in either
+// tells an operator's fresh start from a lost stream (docs/replication.md,
+// "Checkpoints of another history"). A listing that fails says nothing:
+// the line is advice, and Run lists them again.
+func (n *Node) logBucketBeforeStream(ctx context.Context) {
+	lsns, err := n.res.checkpointObjects(ctx)
+	if err != nil || len(lsns) == 0 {
+		return
+	}
+	n.logf("node %s: made stream %s, which did not exist, beside checkpoint bucket %s, which holds %d checkpoint(s) from before it, the newest at LSN %d: the new stream continues from that one (a node's state is set aside unless it is that checkpoint); to start a fresh history instead, stop every node and delete the bucket with the stream (docs/replication.md)",
+		n.cfg.ID, n.res.cfg.StreamName(), n.res.cfg.CheckpointBucket(), len(lsns), lsns[len(lsns)-1])
 }
 
 // checkBusFS refuses bus options whose FS does not show dir as the
@@ -436,6 +460,16 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 	// checkpoint. Kept for this call only: the leader may store a sound
 	// checkpoint under the same name later.
 	var unloadable []mmsb.LSN
+	// The stored checkpoints this call bootstrapped from that the stream
+	// does not continue (position: ErrDiverged): the stream's records do
+	// not end at the checkpoint's LSN, or their state hash there is not
+	// the checkpoint's. Such a checkpoint belongs to another history
+	// than the stream's (see "Checkpoints of another history" in
+	// docs/replication.md); the next attempt tries an older one, or,
+	// with none left, an empty bus (the stream may hold its history
+	// from LSN 1). Before, the node emptied the directory, ended the
+	// role and downloaded the same checkpoint at every cycle, for ever.
+	var foreign []mmsb.LSN
 	for attempt := 0; ; attempt++ {
 		rebuilt, from := false, mmsb.LSN(0)
 		lk, err := n.lockDir()
@@ -448,8 +482,8 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			}
 			bctx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
 			reach, err := n.res.reachesStream(bctx)
-			if err == nil && len(unloadable) > 0 {
-				reach, err = withoutUnloadable(reach, unloadable)
+			if err == nil && len(unloadable)+len(foreign) > 0 {
+				reach, err = withoutUnloadable(reach, unloadable, foreign)
 			}
 			lsn := mmsb.LSN(0)
 			if err == nil {
@@ -499,7 +533,13 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		f.VerifyEvery, f.onApplied, f.onTerm = n.cfg.VerifyEvery, n.cfg.OnApplied, n.sawTerm
 		f.logf = n.prefixLogf
 		if rebuilt && from > 0 && bus.LastLSN() == from {
+			// Possibly an older stored checkpoint than the newest (the
+			// newest damaged): position takes it on an empty stream only
+			// while no stored checkpoint is newer.
 			f.bootstrapped = from
+		}
+		if rebuilt && n.cfg.beforePosition != nil {
+			n.cfg.beforePosition(from)
 		}
 		seq, err := f.position(ctx)
 		if err == nil {
@@ -507,6 +547,23 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 			return bus, f, nil
 		}
 		_ = bus.Close()
+		if rebuilt && from > 0 && errors.Is(err, ErrDiverged) {
+			what := fmt.Errorf("replicate: the stream does not continue the stored checkpoint at LSN %d (object %s in %s): it belongs to another history: %w",
+				from, ckptObjectName(from), n.res.cfg.CheckpointBucket(), err)
+			emptied, rerr := n.clearRebuilt(from, what)
+			if rerr != nil {
+				return nil, nil, rerr
+			}
+			if !emptied {
+				return nil, nil, fmt.Errorf("%w; %s held more than that checkpoint: set aside to bootstrap again", what, n.cfg.Dir)
+			}
+			foreign = append(foreign, from)
+			n.skipLogf("bootstrap: skipped %v; emptied %s to bootstrap from an older stored checkpoint, or from the stream's first record", what, n.cfg.Dir)
+			continue
+		}
+		if rebuilt && from == 0 && len(foreign) > 0 {
+			err = fmt.Errorf("%w (after skipping the stored checkpoints at LSN %s: the stream does not continue them)", err, joinLSNs(foreign))
+		}
 		rebuild := errors.Is(err, ErrDiverged) || errors.Is(err, ErrNeedBootstrap)
 		if !rebuild || !rebuilt && attempt > 0 {
 			return nil, nil, err
@@ -534,25 +591,33 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 
 // withoutUnloadable returns reach (stored checkpoints the stream
 // continues, newest first) without those at the LSNs in unloadable (each
-// downloaded whole, then refused by the bus's open). When that leaves
-// none the error, ErrNeedBootstrap, names them: the leader must store a
-// new checkpoint.
-func withoutUnloadable(reach, unloadable []mmsb.LSN) ([]mmsb.LSN, error) {
+// downloaded whole, then refused by the bus's open) and in foreign (each
+// one the stream turned out not to continue). When that leaves none and
+// one was foreign, it returns none: the bus starts empty, and the
+// position check says whether the stream holds its history from LSN 1.
+// When it leaves none otherwise the error, ErrNeedBootstrap, names them:
+// the leader must store a new checkpoint.
+func withoutUnloadable(reach, unloadable, foreign []mmsb.LSN) ([]mmsb.LSN, error) {
 	var left []mmsb.LSN
 	for _, l := range reach {
-		if !slices.Contains(unloadable, l) {
+		if !slices.Contains(unloadable, l) && !slices.Contains(foreign, l) {
 			left = append(left, l)
 		}
 	}
-	if len(left) == 0 && len(reach) > 0 {
-		names := make([]string, len(unloadable))
-		for i, l := range unloadable {
-			names[i] = strconv.FormatUint(uint64(l), 10)
-		}
+	if len(left) == 0 && len(reach) > 0 && len(foreign) == 0 {
 		return nil, fmt.Errorf("%w: no stored checkpoint that the stream continues loads (the bus's open refused the one at LSN %s): the leader must store a new one",
-			ErrNeedBootstrap, strings.Join(names, ", "))
+			ErrNeedBootstrap, joinLSNs(unloadable))
 	}
 	return left, nil
+}
+
+// joinLSNs returns lsns in decimal, comma-separated.
+func joinLSNs(lsns []mmsb.LSN) string {
+	names := make([]string, len(lsns))
+	for i, l := range lsns {
+		names[i] = strconv.FormatUint(uint64(l), 10)
+	}
+	return strings.Join(names, ", ")
 }
 
 // clearRebuilt empties the directory that this cycle rebuilt from the
