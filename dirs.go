@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
@@ -55,7 +54,7 @@ func (e *Bus) repairsRemovedLog() bool {
 	if e.memory || !e.opts.Repair || e.opts.DisableLog {
 		return false
 	}
-	if ckpts, err := checkpoint.List(e.fs, e.ckptDir()); err != nil || len(ckpts) == 0 {
+	if ckpts, err := checkpointFiles(e.fs, e.ckptDir()); err != nil || len(ckpts) == 0 {
 		return false
 	}
 	removed, _, err := tlog.CheckRemoved(e.fs, e.walDir(), e.ckptDir())
@@ -73,7 +72,9 @@ func (e *Bus) repairsRemovedLog() bool {
 // Replay accept the loss with Options.Repair or Options.DisableLog.
 func checkLogRemoved(fs vfs.FS, dir string) error {
 	walDir, ckDir := fs.Join(dir, "wal"), fs.Join(dir, "checkpoints")
-	if ckpts, err := checkpoint.List(fs, ckDir); err != nil || len(ckpts) == 0 {
+	// A name that holds no checkpoint file (an operator's directory) is
+	// no checkpoint that a log continued (passOverNonFiles).
+	if ckpts, err := checkpointFiles(fs, ckDir); err != nil || len(ckpts) == 0 {
 		return nil // nothing that a log continued; a listing error is recovery's to report
 	}
 	removed, mode, err := tlog.CheckRemoved(fs, walDir, ckDir)

@@ -245,7 +245,7 @@ type Options struct {
 type Recovery struct {
 	Checkpoint        string        // checkpoint loaded ("" if none)
 	CheckpointLSN     LSN           // LSN it covered
-	SkippedCheckpoint []string      // newer checkpoints that failed to load, with reasons
+	SkippedCheckpoint []string      // newer checkpoints that failed to load, and names under a checkpoint's pattern that hold no checkpoint file (a directory, a named pipe), with reasons
 	ReplayedOps       uint64        // log operations applied after the checkpoint
 	Log               LogRecovery   // the log's recovery: torn tail truncated, covered damage skipped, what Options.Repair dropped
 	MissingFunctions  []string      // "page N: fn" for bindings without a registered function
@@ -682,6 +682,7 @@ func (e *Bus) recover() error {
 	if err != nil {
 		return fmt.Errorf("mmsb: list checkpoints: %w", err)
 	}
+	ckpts = e.passOverNonFiles(ckpts)
 	for _, c := range ckpts {
 		err := e.loadCheckpoint(c.Path)
 		if err == nil {
@@ -804,6 +805,61 @@ func (e *Bus) recover() error {
 	return nil
 }
 
+// passOverNonFiles returns ckpts without the names that hold no
+// checkpoint file (holdsNoCheckpoint: a directory, a named pipe), each
+// reported in Recovery().SkippedCheckpoint
+// and left as it is. Such a name is not a checkpoint that was lost: a
+// checkpoint is only ever written as a file and renamed into place, so an
+// operator's directory (a restored backup tree, a mistaken mkdir) is not
+// evidence of commits the log no longer holds. Before, recovery tried to
+// load it like a damaged checkpoint: past the log's end Open failed with
+// ErrCorruption ("committed operations are missing"), and Repair's
+// removal of a non-empty directory failed, so no Open succeeded
+// (TestRecoverPassesOverNonFileCheckpointName). A regular file that does
+// not load stays a damaged checkpoint and is refused as before. Retention
+// removes such a name if it can, and passes over one it cannot
+// (pruneAfterCheckpoint).
+func (e *Bus) passOverNonFiles(ckpts []checkpoint.Info) []checkpoint.Info {
+	files := ckpts[:0:0]
+	for _, c := range ckpts {
+		if !holdsNoCheckpoint(c.Err) {
+			files = append(files, c)
+			continue
+		}
+		// c.Err names the path and what it holds.
+		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint,
+			fmt.Sprintf("%v: it holds no checkpoint file, so it is not a checkpoint: passed over and left as it is (remove or rename it)", c.Err))
+	}
+	return files
+}
+
+// checkpointFiles is checkpoint.List without the names that hold no
+// checkpoint file (see passOverNonFiles).
+func checkpointFiles(fs vfs.FS, dir string) ([]checkpoint.Info, error) {
+	list, err := checkpoint.List(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	files := list[:0]
+	for _, c := range list {
+		if !holdsNoCheckpoint(c.Err) {
+			files = append(files, c)
+		}
+	}
+	return files, nil
+}
+
+// holdsNoCheckpoint reports whether err, a listed checkpoint's Info.Err,
+// says its name holds something that is no file (a directory, a named
+// pipe). A name that leads nowhere (a dangling symbolic link) is not
+// among them: a checkpoint moved to another disk and linked back is a
+// checkpoint whose file is missing, evidence of commits the log may not
+// hold, and stays refused past the log's end
+// (TestRecoverRefusesDanglingCheckpointLink).
+func holdsNoCheckpoint(err error) bool {
+	return notCheckpointFile(err) && !vfs.IsNotExist(err) && !errors.Is(err, vfs.ErrDanglingLink)
+}
+
 // checkSkippedCheckpoints refuses a recovered state that ends before the
 // LSN of a checkpoint that did not load. A checkpoint is committed only
 // once the log durably holds its LSN, so the log should lead past it; when
@@ -871,7 +927,10 @@ func (e *Bus) restartLog() error {
 	if err := e.fs.SyncDir(e.walDir()); err != nil {
 		return fmt.Errorf("mmsb: restart log: %w", err)
 	}
-	ckpts, err := checkpoint.List(e.fs, e.ckptDir())
+	// A name that holds no checkpoint file is left as it is: an
+	// operator's directory is not emptied, and one that cannot be removed
+	// failed the Open.
+	ckpts, err := checkpointFiles(e.fs, e.ckptDir())
 	if err != nil {
 		return fmt.Errorf("mmsb: restart log: %w", err)
 	}

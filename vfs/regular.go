@@ -13,6 +13,13 @@ import (
 // socket, a device).
 var ErrNotRegular = errors.New("not a regular file")
 
+// ErrDanglingLink is wrapped, beside ErrNotRegular, by OpenRegular's error
+// for a symbolic link whose target does not exist: unlike a directory or
+// a named pipe under a file's name, it may stand for a file that is
+// missing (moved to a disk that is not mounted), which recovery must not
+// pass over as if nothing were there.
+var ErrDanglingLink = errors.New("dangling symbolic link")
+
 // OpenRegular opens path for reading, refusing anything but a regular file
 // (or a link to one) where fsys is the operating system's filesystem.
 // Opening a named pipe planted under a log segment's or a checkpoint's
@@ -35,7 +42,7 @@ func OpenRegular(fsys FS, path string) (File, error) {
 		st, err := os.Stat(osName)
 		if errors.Is(err, fs.ErrNotExist) {
 			if lst, lerr := os.Lstat(osName); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
-				return nil, fmt.Errorf("%w but a dangling symbolic link", ErrNotRegular)
+				return nil, fmt.Errorf("%w but a %w", ErrNotRegular, ErrDanglingLink)
 			}
 		}
 		if err != nil {

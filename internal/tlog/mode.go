@@ -256,15 +256,40 @@ func CheckRemoved(fs vfs.FS, walDir, ckDir string) (Removal, Mode, error) {
 // its header only, durably (file and directory fsynced). A log that
 // restarts at first (the bus's restartLog) makes it before removing the
 // old segments, so that no crash leaves the directory without one.
+//
+// The segment is written under a temporary name (the one Open removes as
+// a leftover) and renamed into place: whatever was under its name already
+// is replaced, never changed. Before, the name was opened with truncation
+// before rewriteHeader unshared it, so a file there that a backup shared
+// (a hard link from `cp -al`, or a symbolic link to an archived segment)
+// was cut to nothing (TestCreateEmptySegmentKeepsSharedFile). A crash
+// before the rename leaves no half-written segment either.
 func CreateEmptySegment(fs vfs.FS, dir string, first base.LSN) error {
 	path := fs.Join(dir, SegmentName(first))
-	f, err := fs.Create(path)
+	tmp := path + delSuffix
+	// Whatever a crash left under tmp goes first: Create would follow a
+	// symbolic link there and truncate its target.
+	if err := fs.Remove(tmp); err != nil && !vfs.IsNotExist(err) {
+		return fmt.Errorf("tlog: create %s: remove %s: %w", path, tmp, err)
+	}
+	f, err := fs.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("tlog: create %s: %w", path, err)
 	}
-	_ = f.Close() // empty: rewriteHeader writes and syncs it
-	if err := rewriteHeader(fs, segment{first: first, path: path}); err != nil {
-		return err
+	var hdr [SegmentHeaderSize]byte
+	_, err = writeFull(f, appendSegmentHeader(hdr[:0], first))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = fs.Remove(tmp) // best effort: Open removes it as a leftover too
+		return fmt.Errorf("tlog: create %s: %w", path, err)
 	}
 	if err := fs.SyncDir(dir); err != nil {
 		return fmt.Errorf("tlog: fsync directory %s: %w", dir, err)
