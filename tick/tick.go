@@ -297,6 +297,10 @@ type Orchestrator struct {
 	phases    [NumPhases]reservoir
 	// percentileHook, set by tests, runs where Metrics sorts the windows.
 	percentileHook func()
+	// commitHook, set by tests, runs where a tick commits its batch (to
+	// make the commit panic: the bus recovers the panics of the code it is
+	// given, its clock, recompute functions and Replicator).
+	commitHook func()
 
 	subMu     sync.RWMutex
 	subs      []*Subscription
@@ -861,13 +865,18 @@ func (o *Orchestrator) keepTail(r *Result, from, n int) {
 
 // commitReleasing commits the batch (commit) and then gives back the bytes
 // of the deltas it committed or rejected (releaseBatch). The release is
-// deferred: a panic out of Bus.Commit (a Replicator's WaitStored, say)
-// that the caller recovers leaves the drained deltas to the next tick's
-// reset, and their bytes, never given back, made Submit wait for ever once
-// such panics added up to MaxQueueBytes (TestCommitPanicGivesBytesBack).
+// deferred: a panic out of the commit that the caller recovers leaves the
+// drained deltas to the next tick's reset, and their bytes, never given
+// back, made Submit wait for ever once such panics added up to
+// MaxQueueBytes (TestCommitPanicGivesBytesBack). The bus turns the panics
+// of the code it is given (a Replicator's too) into errors; this guards
+// the queue against any other.
 func (o *Orchestrator) commitReleasing(ctx context.Context, r *Result) (err error) {
 	defer o.releaseBatch(o.batch.cost(0, len(o.batch.ds)))
 	if len(o.batch.ds) > 0 {
+		if o.commitHook != nil {
+			o.commitHook()
+		}
 		err = o.commit(ctx, r)
 	}
 	return err
