@@ -34,7 +34,8 @@ const EventCheckpointFailed EventType = 8
 // EventCommitFailed means the tick's commit did not happen and its deltas
 // were kept for the next tick (Result.Kept): Err says why (the bus refuses
 // writes: a follower, the log's growth bound; ctx done; the bus closed or
-// failed). Run goes on after the refusals it can outlive, so this event is
+// failed; a panic out of the commit, ErrCommitPanicked, which rejects the
+// deltas inside the bus's Commit instead). Run goes on after the refusals it can outlive, so this event is
 // how its caller learns of them. A batch that was logged but failed to
 // become durable is not one: its deltas are rejected (EventDeltaRejected).
 const EventCommitFailed EventType = 9

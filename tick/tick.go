@@ -152,8 +152,8 @@ type Result struct {
 	Carried           int             // deltas kept by an earlier tick, first in line for this one
 	Drained           int             // deltas taken from the queue
 	Committed         int             // deltas committed
-	Rejected          int             // deltas refused for a reason of their own (validation), or whose logged batch failed to become durable
-	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus, writes refused) or did not fit in one log record (mmsb.ErrRecordTooLarge): kept, in order, for the next tick
+	Rejected          int             // deltas refused for a reason of their own (validation), or whose logged batch failed to become durable, or inside a bus Commit that panicked (ErrCommitPanicked)
+	Kept              int             // deltas not committed because the commit did not happen (cancelled context, closed or failed bus, writes refused, a panic outside the bus's Commit) or did not fit in one log record (mmsb.ErrRecordTooLarge): kept, in order, for the next tick
 	Rejections        []Rejection     // the first MaxRejectionReports rejections
 	Commit            mmsb.CommitInfo // the committed batch (zero if none)
 	Propagated        bool            // a propagation wave ran
@@ -285,6 +285,7 @@ type Orchestrator struct {
 	commitErr error
 	due       []invariantHook // the hooks due this tick (scratch)
 	keep      []int           // indexes of rejected deltas (validate scratch)
+	keepErrs  []error         // their errors (validate scratch)
 	pubTo     []*Subscription // the subscriptions a publish delivers to (scratch)
 
 	// hooksMu guards hooks. It is never held while a hook runs, so a hook
@@ -301,6 +302,14 @@ type Orchestrator struct {
 	// make the commit panic: the bus recovers the panics of the code it is
 	// given, its clock, recompute functions and Replicator).
 	commitHook func()
+	// commitFunc, set by tests, replaces the bus's Commit in the tick's
+	// commit (to make a panic come out of it after the batch was logged).
+	commitFunc func(context.Context, []delta.Delta) (mmsb.CommitInfo, error)
+	// cands and inCommit say, while a tick commits, which deltas a panic
+	// out of the commit leaves undecided (commitPanicked): the candidates
+	// batch.ds[:cands], of which the first inCommit are inside the bus's
+	// Commit (0 outside it).
+	cands, inCommit int
 
 	subMu     sync.RWMutex
 	subs      []*Subscription
@@ -564,8 +573,9 @@ func (o *Orchestrator) QueueBytes() uint64 {
 // waits for room waits for a tick, and this tick is running the hook),
 // Subscribe, close subscriptions, register or unregister hooks (from the
 // next tick on), read Metrics and QueueLen, and Close the orchestrator. It
-// must not call Tick or FlushPropagation: they wait for the running tick,
-// which waits for the hook (TestHooksMayCallOrchestrator).
+// must not call Tick, FlushPropagation or Drain: they wait for the running
+// tick, which waits for the hook, until their ctx is done
+// (TestHooksMayCallOrchestrator).
 func (o *Orchestrator) RegisterInvariant(name string, every int, fn func() error) error {
 	if name == "" || every < 1 || fn == nil {
 		return fmt.Errorf("%w: invariant %q every %d ticks (need a name, every >= 1 and a function)", mmsb.ErrInvalidOption, name, every)
@@ -620,8 +630,10 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // failed to become durable (its deltas are counted as rejected; the bus is
 // failed then), or when a recompute function failed (a *RecomputeError: the
 // tick's client deltas stay committed, the rest of the wave is applied, and
-// the pages it held back are retried next tick). The result is filled in whenever the tick ran and is
-// valid until the next tick.
+// the pages it held back are retried next tick), or wraps ErrCommitPanicked
+// when the commit panicked (a defect: the tick recovers it and keeps or
+// rejects the deltas as ErrCommitPanicked says). The result is filled in
+// whenever the tick ran and is valid until the next tick.
 func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	if err := o.lockTick(ctx); err != nil {
 		return nil, err
@@ -672,12 +684,15 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	r.Durations[PhasePropagate] = t2.Sub(t)
 
 	// Invariants, from a snapshot of the hooks taken without holding
-	// hooksMu while they run (a hook may change the set).
+	// hooksMu while they run (a hook may change the set). None after a
+	// commit that panicked: a panic out of the bus's Commit may have left
+	// the bus's lock held, and a hook reading the bus would then hold
+	// this tick, and its report of the panic, for ever.
 	var invErrs []hookFailure
 	o.hooksMu.Lock()
 	o.due = o.due[:0]
 	for _, h := range o.hooks {
-		if o.tick%h.every == 0 {
+		if o.tick%h.every == 0 && !errors.Is(tickErr, ErrCommitPanicked) {
 			o.due = append(o.due, h)
 		}
 	}
@@ -742,16 +757,22 @@ func (o *Orchestrator) validate(r *Result) (int, error) {
 	if len(b.ds) == 0 {
 		return 0, nil
 	}
-	o.keep = o.keep[:0]
-	// ValidateBatch fails only before it calls reject (closed bus), so a
-	// failure leaves nothing rejected.
+	o.keep, o.keepErrs = o.keep[:0], o.keepErrs[:0]
+	// ValidateBatch fails only before it calls back (closed bus), so a
+	// failure leaves nothing rejected. The rejections are recorded once it
+	// has returned: a panic out of it (commitPanicked keeps every
+	// candidate) must leave none counted both rejected and kept.
 	_, err := o.bus.ValidateBatch(b.ds, func(i int, err error) {
-		o.reject(r, &b.ds[i], err)
 		o.keep = append(o.keep, i)
+		o.keepErrs = append(o.keepErrs, err)
 	})
 	if err != nil {
 		return 0, err
 	}
+	for k, i := range o.keep {
+		o.reject(r, &b.ds[i], o.keepErrs[k])
+	}
+	clear(o.keepErrs) // drop error references
 	// Move the accepted deltas, in submission order, to the front.
 	valid, next := 0, 0
 	for i := range b.ds {
@@ -795,7 +816,9 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 	n := len(o.batch.ds) // the candidates: batch.ds[:n]
 	m := n               // how many of them the next Commit takes
 	for validations := 0; ; {
-		ci, err := o.bus.Commit(ctx, o.batch.ds[:m])
+		o.cands, o.inCommit = n, m
+		ci, err := o.busCommit(ctx, o.batch.ds[:m])
+		o.inCommit = 0
 		if err == nil {
 			r.Commit, r.Committed = ci, m
 			o.keepTail(r, m, n)
@@ -838,8 +861,17 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 		if n = valid; n == 0 {
 			return nil
 		}
+		o.cands = n
 		m = min(m, n)
 	}
+}
+
+// busCommit commits ds through the bus (or the test's commitFunc).
+func (o *Orchestrator) busCommit(ctx context.Context, ds []delta.Delta) (mmsb.CommitInfo, error) {
+	if o.commitFunc != nil {
+		return o.commitFunc(ctx, ds)
+	}
+	return o.bus.Commit(ctx, ds)
 }
 
 // truncateBatch cuts the batch to its first n entries, clearing the rest so
@@ -864,22 +896,56 @@ func (o *Orchestrator) keepTail(r *Result, from, n int) {
 }
 
 // commitReleasing commits the batch (commit) and then gives back the bytes
-// of the deltas it committed or rejected (releaseBatch). The release is
-// deferred: a panic out of the commit that the caller recovers leaves the
-// drained deltas to the next tick's reset, and their bytes, never given
-// back, made Submit wait for ever once such panics added up to
-// MaxQueueBytes (TestCommitPanicGivesBytesBack). The bus turns the panics
-// of the code it is given (a Replicator's too) into errors; this guards
-// the queue against any other.
+// of the deltas it committed or rejected (releaseBatch). The bus turns the
+// panics of the code it is given (a Replicator's too) into errors; a panic
+// out of the commit all the same (a defect) is recovered here, after the
+// release is deferred, so that the release sees the deltas it keeps. The
+// panic escaped the tick before: the drained deltas, accepted, were left
+// to the next tick's reset, neither committed nor reported
+// (TestCommitPanicKeepsDeltas); and before the release was deferred, their
+// bytes were never given back either, so that Submit waited for ever once
+// such panics added up to MaxQueueBytes. See commitPanicked.
 func (o *Orchestrator) commitReleasing(ctx context.Context, r *Result) (err error) {
 	defer o.releaseBatch(o.batch.cost(0, len(o.batch.ds)))
-	if len(o.batch.ds) > 0 {
-		if o.commitHook != nil {
-			o.commitHook()
-		}
-		err = o.commit(ctx, r)
+	if len(o.batch.ds) == 0 {
+		return nil
 	}
-	return err
+	o.cands, o.inCommit = len(o.batch.ds), 0
+	defer func() {
+		if v := recover(); v != nil {
+			err = o.commitPanicked(r, v)
+		}
+	}()
+	if o.commitHook != nil {
+		o.commitHook()
+	}
+	return o.commit(ctx, r)
+}
+
+// ErrCommitPanicked is wrapped by the error of a tick whose commit
+// panicked (a defect of the bus or of this package: the bus turns the
+// panics of the code it is given into errors). The tick recovers the
+// panic and returns that error, naming the panic's value: the deltas that
+// were not inside the bus's Commit when it panicked are kept, in order,
+// for the next tick (Result.Kept, as when the commit does not happen);
+// those that were are rejected, each with this error (Result.Rejections,
+// EventDeltaRejected), because whether the bus logged them is not known
+// and a retry could commit them twice. Such a tick neither propagates nor
+// runs invariant hooks (the bus's lock may still be held), and Run
+// returns its error.
+var ErrCommitPanicked = errors.New("tick: commit panicked")
+
+// commitPanicked settles the candidates of a commit that panicked with v
+// (see ErrCommitPanicked) and returns the tick's error.
+func (o *Orchestrator) commitPanicked(r *Result, v any) error {
+	perr := fmt.Errorf("%w: tick %d: %v", ErrCommitPanicked, o.tick, v)
+	n, m := o.cands, o.inCommit
+	for i := range o.batch.ds[:m] {
+		o.reject(r, &o.batch.ds[i], perr)
+	}
+	o.keepTail(r, m, n)
+	o.commitErr = fmt.Errorf("%w (%d deltas inside the bus's Commit rejected, %d kept for the next tick)", perr, m, n-m)
+	return o.commitErr
 }
 
 // releaseBatch gives back to the intake queue's byte bound the bytes of
@@ -1125,11 +1191,14 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 }
 
 // Run ticks every interval until ctx is done (returning nil) or the engine
-// fails or closes (returning that error). Tick errors that leave the engine
+// fails or closes, or a tick's commit panics (returning that error). Tick errors that leave the engine
 // usable (recompute failures) are reported through events and metrics and
 // do not stop the loop. Deltas submitted but not committed when Run returns
 // (still queued, or kept by a tick that ctx interrupted) stay in line: a
-// later Tick or Run commits them. An interval below MinInterval (1 ms)
+// later Tick or Run commits them. A tick whose commit panicked stops Run
+// too, returning its error (ErrCommitPanicked): a defect that may have
+// left the bus unusable, which a loop going on would hide
+// (TestRunStopsOnCommitPanic). An interval below MinInterval (1 ms)
 // is refused with mmsb.ErrInvalidOption naming it and the bound
 // (TestRunIntervalBelowMinimum): it ran ticks back to back.
 //
@@ -1173,7 +1242,7 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 				}
 				return nil
 			}
-			if errors.Is(err, mmsb.ErrClosed) || errors.Is(err, mmsb.ErrFailed) {
+			if errors.Is(err, mmsb.ErrClosed) || errors.Is(err, mmsb.ErrFailed) || errors.Is(err, ErrCommitPanicked) {
 				return err
 			}
 		}
@@ -1190,12 +1259,19 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 // or while it drains, where Close dropped submitted deltas uncommitted, it
 // returns their number and mmsb.ErrClosed (it returned 0, nil, as if all
 // were committed: TestDrainReportsWhatCloseDropped); 0, nil where Close
-// dropped none.
+// dropped none. A tick still running then (Close does not wait for it) is
+// waited for only until ctx is done: Drain then returns ErrClosed and
+// ctx's error, with the deltas known to wait, not those that tick took
+// (TestDrainClosedWaitEndsWithCtx).
 func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
 	for {
 		n := o.QueueLen()
 		if o.closed.Load() {
-			if left := o.droppedByClose(); left > 0 {
+			left, err := o.droppedByClose(ctx)
+			if err != nil {
+				return left, fmt.Errorf("%w: %d submitted deltas dropped uncommitted, not counting those the tick still running took: %w", errClosed, left, err)
+			}
+			if left > 0 {
 				return left, fmt.Errorf("%w: %d submitted deltas dropped uncommitted", errClosed, left)
 			}
 			return 0, nil
@@ -1221,14 +1297,22 @@ func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
 
 // droppedByClose returns how many submitted deltas a closed orchestrator
 // dropped: those a tick had kept, and those still in the intake queue
-// (which nothing drains once closed).
-func (o *Orchestrator) droppedByClose() int {
-	// Called once closed: a tick still running is held by no subscriber
-	// (Close released them), so this wait ends with it.
-	o.tickMu <- struct{}{}
+// (which nothing drains once closed). It waits for a tick still running
+// (held by no subscriber once closed, but maybe by a slow recompute
+// function, or the caller is its own invariant hook) only until ctx is
+// done: it waited for ever whatever ctx said
+// (TestDrainClosedWaitEndsWithCtx). Then it returns ctx's error with the
+// deltas known to wait: queued, or kept if that tick has not taken them
+// yet; those it took, which it will commit, reject or keep, are left out.
+func (o *Orchestrator) droppedByClose(ctx context.Context) (int, error) {
+	select {
+	case o.tickMu <- struct{}{}:
+	case <-ctx.Done():
+		return int(o.keptLen.Load()) + o.queue.Len(), ctx.Err()
+	}
 	n := o.kept + o.droppedKept // whichever side of the drop at the last unlock
 	o.unlockTick()
-	return n + o.queue.Len()
+	return n + o.queue.Len(), nil
 }
 
 // Close stops the orchestrator: later Submits and ticks fail with

@@ -274,6 +274,7 @@ func (g *Graph) delOut(n uint32, k uint32) {
 	if movedIn >= 0 {
 		h.slots[movedIn] = o // position o-1, plus one
 	}
+	g.shrinkBlock(n)
 	g.unindexIfSmall(n)
 }
 
@@ -298,7 +299,40 @@ func (g *Graph) delIn(n uint32, e uint32) {
 	if moved >= 0 {
 		h.slots[moved] = uint32(k) + 1
 	}
+	g.shrinkBlock(n)
 	g.unindexIfSmall(n)
+}
+
+// shrinkMinCap is the block capacity (in entries) up to which a block is
+// never moved to a smaller one: 256 bytes, nothing to win.
+const shrinkMinCap = 64
+
+// shrinkBlock moves n's block, once its edge ends fill less than a
+// quarter of it, to one of about twice their number (a class block where
+// that fits, else a smaller one of its own). Blocks only grew, so a page
+// that had a million parents and kept a thousand held a block sized for
+// the million, 8 MB, until its last edge went
+// (TestHubShrinksAfterRemovals). Entries keep their positions, so a hub
+// index stays valid. Moving at a quarter, to half full, costs one copy per
+// halving of the count, and a block grown again is full before it moves.
+func (g *Graph) shrinkBlock(n uint32) {
+	b := g.adj(n)
+	used := g.nOut[n] + g.nIn[n]
+	if used == 0 || len(b) <= shrinkMinCap || uint64(used)*4 >= uint64(len(b)) {
+		return // dropIfBare frees a bare node's block
+	}
+	c := classFor(2 * used)
+	if c == bigClass { // so n's block is its own already: a class block is smaller
+		nb := make([]uint32, 2*used)
+		copy(nb, b[:used])
+		g.arena.live += int64(len(nb)) - int64(cap(b))
+		g.arena.big[n] = nb
+		return
+	}
+	off := g.arena.alloc(c)
+	copy(g.arena.block(c, off), b[:used])
+	g.freeBlock(n)
+	g.cls[n], g.off[n] = c, off
 }
 
 func findEntry(s []uint32, e uint32) int {
@@ -375,6 +409,7 @@ func (g *Graph) pathTo(from, to uint32) []base.PageID {
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
+	defer s.shed()
 	gen := s.gen
 	s.stamp[from] = gen
 	s.stack = append(s.stack[:0], from)

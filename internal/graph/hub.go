@@ -144,10 +144,27 @@ func (g *Graph) indexIfHub(n uint32) {
 	g.hubs[n] = h
 }
 
-// unindexIfSmall drops n's index once n has fewer than hubMin/4 edge ends.
+// unindexIfSmall drops n's index once n has fewer than hubMin/4 edge ends,
+// and rebuilds it smaller once it is less than an eighth full (at most
+// 3/8 full afterwards): the table only grew, so a hub that had a million
+// edge ends and kept a thousand kept a table sized for the million, 8 MB
+// (TestHubShrinksAfterRemovals). Shrinking at an eighth, to at least
+// twice that load, costs one rebuild per halving of the count.
 func (g *Graph) unindexIfSmall(n uint32) {
-	if len(g.hubs) > 0 && g.nOut[n]+g.nIn[n] < hubMin/4 {
+	h := g.hub(n)
+	if h == nil {
+		return
+	}
+	if g.nOut[n]+g.nIn[n] < hubMin/4 {
 		delete(g.hubs, n)
+		return
+	}
+	if len(h.slots) > 16 && h.count*8 < len(h.slots) {
+		size := 16
+		for size*3 < h.count*8 {
+			size *= 2
+		}
+		g.hubGrow(n, h, size)
 	}
 }
 

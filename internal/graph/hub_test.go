@@ -127,3 +127,52 @@ func TestHubIndexFollowsEdges(t *testing.T) {
 		t.Fatalf("%d hub indexes left", len(g.hubs))
 	}
 }
+
+// TestHubShrinksAfterRemovals: a page that had many edge ends and keeps
+// few holds a block and a hub index sized for what it keeps, not for what
+// it had: each only grew, so a page with a million parents that kept a
+// thousand held ~16 MB for them until its last edge went. The edges kept
+// are still found, through the index too, and the page can grow again.
+func TestHubShrinksAfterRemovals(t *testing.T) {
+	const had, kept = 40000, 600
+	const hub = base.PageID(1)
+	parent := func(i int) base.PageID { return base.PageID(i + 2) }
+	g := New()
+	for i := range had {
+		if _, err := g.AddEdge(parent(i), hub, base.EdgeData); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := kept; i < had; i++ {
+		if !g.RemoveEdge(parent(i), hub, base.EdgeData) {
+			t.Fatalf("edge %d -> %d not found", parent(i), hub)
+		}
+	}
+	n, _ := g.lookup(hub)
+	blockCap, slots := len(g.adj(n)), 0
+	if h := g.hub(n); h != nil {
+		slots = len(h.slots)
+	}
+	if blockCap > 4*kept || slots > 8*kept {
+		t.Fatalf("page with %d of its %d parents left: block of %d entries, hub index of %d slots; want at most %d and %d", kept, had, blockCap, slots, 4*kept, 8*kept)
+	}
+	if err := g.checkHubIndex(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range kept {
+		if !g.HasEdge(parent(i), hub, base.EdgeData) {
+			t.Fatalf("edge %d -> %d lost by the shrink", parent(i), hub)
+		}
+	}
+	for i := kept; i < had; i++ { // and back
+		if _, err := g.AddEdge(parent(i), hub, base.EdgeData); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.checkHubIndex(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(g.AppendParents(nil, hub)); got != had {
+		t.Fatalf("%d parents after adding them back, want %d", got, had)
+	}
+}

@@ -10,7 +10,7 @@ import (
 func repairCaps(g *Graph) map[string]int {
 	s := &g.s
 	return map[string]int{
-		"list": cap(s.list), "back": cap(s.back), "pool": cap(s.pool),
+		"list": cap(s.list), "stack": cap(s.stack), "back": cap(s.back), "pool": cap(s.pool),
 		"fIn": cap(s.fIn), "fOut": cap(s.fOut), "bIn": cap(s.bIn), "bOut": cap(s.bOut),
 	}
 }
@@ -65,5 +65,57 @@ func TestRepairScratchBounded(t *testing.T) {
 	g := starRepair(t, small)
 	if c := repairCaps(g); c["list"] < small || c["fIn"] < small {
 		t.Fatalf("after a repair over %d nodes the scratch keeps list %d, fIn %d: want the slices kept for reuse", small, c["list"], c["fIn"])
+	}
+}
+
+// TestTraversalScratchBounded: a traversal that visits more than
+// scratchKeep nodes (a wave's AppendDescendants, TopoOrder, CheckAcyclic)
+// leaves list and stack at most scratchKeep entries, as a repair leaves
+// its slices. Only a repair shed them: after a wave over k nodes they kept
+// k entries each until the next edge that needed a repair. A small
+// traversal keeps them for reuse.
+func TestTraversalScratchBounded(t *testing.T) {
+	star := func(k int) *Graph {
+		g := New()
+		for c := base.PageID(2); c <= base.PageID(k+1); c++ {
+			if _, err := g.AddEdge(1, c, base.EdgeData); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return g
+	}
+	const big = scratchKeep + 1000
+	g := star(big)
+	for _, tr := range []struct {
+		name string
+		run  func()
+	}{
+		{"AppendDescendants", func() {
+			if got := len(g.AppendDescendants(nil, []base.PageID{1}, nil)); got != big {
+				t.Fatalf("AppendDescendants found %d pages, want %d", got, big)
+			}
+		}},
+		{"TopoOrder", func() {
+			if got := len(g.TopoOrder()); got != big+1 {
+				t.Fatalf("TopoOrder has %d pages, want %d", got, big+1)
+			}
+		}},
+		{"CheckAcyclic", func() {
+			if err := g.CheckAcyclic(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		tr.run()
+		if c := repairCaps(g); c["list"] > scratchKeep || c["stack"] > scratchKeep {
+			t.Errorf("after %s over %d nodes the scratch keeps list %d, stack %d entries, want at most %d", tr.name, big, c["list"], c["stack"], scratchKeep)
+		}
+	}
+
+	const small = 5000
+	s := star(small)
+	s.AppendDescendants(nil, []base.PageID{1}, nil)
+	if c := repairCaps(s); c["list"] < small {
+		t.Fatalf("after a wave over %d nodes the scratch keeps list %d: want it kept for reuse", small, c["list"])
 	}
 }

@@ -69,6 +69,7 @@ func (g *Graph) renumber() {
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
+	defer s.shed()
 	l := s.list[:0]
 	for n, id := range g.ids {
 		if id != 0 {
@@ -89,7 +90,9 @@ func (g *Graph) renumber() {
 func (g *Graph) rebuildOrder() bool {
 	g.smu.Lock()
 	defer g.smu.Unlock()
-	q := g.kahnLocked(g.prepare())
+	s := g.prepare()
+	defer s.shed()
+	q := g.kahnLocked(s)
 	if len(q) != g.index.count {
 		return false
 	}
@@ -148,10 +151,16 @@ const backwardTurnEdges = 32
 // nodes.
 const scratchKeep = 1 << 17
 
-// shedRepair drops the repair slices that grew past scratchKeep. Caller
-// holds smu.
-func (s *scratch) shedRepair() {
-	for _, b := range [...]*[]uint32{&s.list, &s.back, &s.pool, &s.fIn, &s.fOut, &s.bIn, &s.bOut} {
+// shed drops the search slices that grew past scratchKeep: the repair's,
+// and list and stack, which the other traversals (AppendDescendants of a
+// wave, TopoOrder, CheckAcyclic, the order's rebuild and renumbering, the
+// cycle path search) grow to as many entries as they visit. Those two were
+// shed only by a repair, so after a wave or a check over a million nodes
+// they held ~8 MB until the next edge that needed one
+// (TestTraversalScratchBounded). Every traversal calls it when done.
+// Caller holds smu.
+func (s *scratch) shed() {
+	for _, b := range [...]*[]uint32{&s.list, &s.stack, &s.back, &s.pool, &s.fIn, &s.fOut, &s.bIn, &s.bOut} {
 		if cap(*b) > scratchKeep {
 			*b = nil
 		}
@@ -212,7 +221,7 @@ func (g *Graph) reorder(x, y uint32) []base.PageID {
 	s.stamp[y], s.stamp[x] = gf, gb
 	save := func() {
 		s.list, s.back, s.fIn, s.fOut, s.bIn, s.bOut = fwd, bwd, fIn[:0], fOut[:0], bIn[:0], bOut[:0]
-		s.shedRepair()
+		s.shed()
 	}
 	cycle := false
 	// The backward search expands its node a part at a time (bCur from

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"testing"
+	"time"
 
 	"github.com/mmsb-go/mmsb/internal/memmon"
 )
@@ -103,6 +104,43 @@ func TestMemoryNegativeLongPause(t *testing.T) {
 		if c := checkNamed(t, &r, "gc_pause_max"); c.Pass != tc.pass || c.Value != tc.ms {
 			t.Errorf("pauses in bucket %d: gc_pause_max pass %v, value %g ms; want pass %v, %g ms", tc.bucket, c.Pass, c.Value, tc.pass, tc.ms)
 		}
+	}
+}
+
+// TestMemoryPauseOfUnfinishedCycleCharged: a GC cycle that a measured
+// phase started and that was still marking when the phase ended has its
+// mark termination pause in the collection forced after the phase; the
+// phase is charged with it. The fake runtime shows, in every phase, pauses
+// under 1 ms in the histogram, and a cycle that completes in the forced
+// GC with 10 ms of stop-the-world time, then the forced cycle itself with
+// 50 ms: gc_pause_max fails with 10 ms (the forced cycle is not the
+// phase's). It passed with 1 ms, the histogram read when the phase ended.
+// Reads come in threes per phase: its begin, its end, after the force.
+func TestMemoryPauseOfUnfinishedCycleCharged(t *testing.T) {
+	env := testEnv(t, "memory", nil)
+	cfg := tinyMemory(env)
+	var reads uint64
+	cfg.readPauses = func() GCPauses {
+		phase, step := reads/3, reads%3
+		reads++
+		g := GCPauses{counts: []uint64{reads, 0, 0, 0}, buckets: []float64{0, 0.001, 0.01, 0.1, math.Inf(1)}}
+		g.numGC = uint32(2 * phase)
+		if step == 2 { // after the forced GC: the pending cycle, then the forced one
+			g.numGC += 2
+			g.pauseNs[(g.numGC-2)%256] = uint64(10 * time.Millisecond)
+			g.pauseNs[(g.numGC-1)%256] = uint64(50 * time.Millisecond)
+		}
+		return g
+	}
+	var r Result
+	if err := memoryBench(bg, env, &r, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if c := checkNamed(t, &r, "gc_pause_max"); c.Pass || c.Value != 10 {
+		t.Fatalf("a 10 ms cycle finished in the forced GC: gc_pause_max pass %v, value %g ms; want a failure with 10 ms (not 1: the pause missed; not 50: the forced cycle's)", c.Pass, c.Value)
+	}
+	if reads%3 != 0 || reads < 12 {
+		t.Fatalf("%d pause reads, want three per measured phase (4 phases)", reads)
 	}
 }
 
