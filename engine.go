@@ -806,9 +806,9 @@ func (e *Bus) recover() error {
 }
 
 // passOverNonFiles returns ckpts without the names that hold no
-// checkpoint file (holdsNoCheckpoint: a directory, a named pipe), each
-// reported in Recovery().SkippedCheckpoint
-// and left as it is. Such a name is not a checkpoint that was lost: a
+// checkpoint file (checkpoint.Info.HoldsNoFile: a directory, a named
+// pipe), each reported in Recovery().SkippedCheckpoint and left as it
+// is. Such a name is not a checkpoint that was lost: a
 // checkpoint is only ever written as a file and renamed into place, so an
 // operator's directory (a restored backup tree, a mistaken mkdir) is not
 // evidence of commits the log no longer holds. Before, recovery tried to
@@ -822,42 +822,21 @@ func (e *Bus) recover() error {
 func (e *Bus) passOverNonFiles(ckpts []checkpoint.Info) []checkpoint.Info {
 	files := ckpts[:0:0]
 	for _, c := range ckpts {
-		if !holdsNoCheckpoint(c.Err) {
+		if !c.HoldsNoFile() {
 			files = append(files, c)
 			continue
 		}
-		// c.Err names the path and what it holds.
-		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint,
-			fmt.Sprintf("%v: it holds no checkpoint file, so it is not a checkpoint: passed over and left as it is (remove or rename it)", c.Err))
+		// The text `mmsb check` and the integrity validator say too.
+		e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, c.PassedOver())
 	}
 	return files
 }
 
 // checkpointFiles is checkpoint.List without the names that hold no
-// checkpoint file (see passOverNonFiles).
+// checkpoint file (checkpoint.ListFiles; see passOverNonFiles).
 func checkpointFiles(fs vfs.FS, dir string) ([]checkpoint.Info, error) {
-	list, err := checkpoint.List(fs, dir)
-	if err != nil {
-		return nil, err
-	}
-	files := list[:0]
-	for _, c := range list {
-		if !holdsNoCheckpoint(c.Err) {
-			files = append(files, c)
-		}
-	}
-	return files, nil
-}
-
-// holdsNoCheckpoint reports whether err, a listed checkpoint's Info.Err,
-// says its name holds something that is no file (a directory, a named
-// pipe). A name that leads nowhere (a dangling symbolic link) is not
-// among them: a checkpoint moved to another disk and linked back is a
-// checkpoint whose file is missing, evidence of commits the log may not
-// hold, and stays refused past the log's end
-// (TestRecoverRefusesDanglingCheckpointLink).
-func holdsNoCheckpoint(err error) bool {
-	return notCheckpointFile(err) && !vfs.IsNotExist(err) && !errors.Is(err, vfs.ErrDanglingLink)
+	files, _, err := checkpoint.ListFiles(fs, dir)
+	return files, err
 }
 
 // checkSkippedCheckpoints refuses a recovered state that ends before the

@@ -1,8 +1,10 @@
 package vfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -94,6 +96,17 @@ func RemoveGraduallyUntil(fs FS, name, hidden string, step int64, pause time.Dur
 	}
 	afterLinkCheck(name)
 	if err := fs.Rename(name, hidden); err != nil {
+		if holdsDir(fs, hidden) {
+			// The hidden name holds a directory (an operator's, a
+			// restored backup tree; its caller's cleanup passes over
+			// it): no file is renamed over a directory, and it is not
+			// the caller's to remove. The file is unlinked at once
+			// instead, without the pacing. Before, the rename's "file
+			// exists" failed every removal of that name: a log segment
+			// whose .del name held a directory was never trimmed, nor a
+			// checkpoint pruned (TestRemoveGraduallyHiddenIsDirectory).
+			return fs.Remove(name)
+		}
 		return err
 	}
 	orig := name
@@ -203,4 +216,20 @@ func linkedElsewhere(f File) bool {
 		}
 	}
 	return false
+}
+
+// holdsDir reports whether name holds a directory: by Lstat on the
+// operating system's filesystem (a symbolic link to one is a link, which
+// a rename replaces), by Open's EISDIR on MemFS.
+func holdsDir(fs FS, name string) bool {
+	if osName, ok := onOS(fs, name); ok {
+		st, err := os.Lstat(osName)
+		return err == nil && st.IsDir()
+	}
+	f, err := fs.Open(name)
+	if err == nil {
+		_ = f.Close() // opened only to look: nothing written
+		return false
+	}
+	return errors.Is(err, syscall.EISDIR)
 }

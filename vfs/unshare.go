@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // Unshare gives name a file of its own before its caller changes it in
@@ -52,39 +51,26 @@ func Unshare(fs FS, name, tmp string) (bool, error) {
 	if symbolic {
 		why = "it is a symbolic link"
 	}
-	// Whatever a crash or someone else left under tmp is unlinked first:
-	// Create would follow a symbolic link there and truncate its target.
-	if err := fs.Remove(tmp); err != nil && !IsNotExist(err) {
-		return false, fmt.Errorf("vfs: unshare %s: %w", name, err)
-	}
-	dst, err := fs.Create(tmp)
-	if err != nil {
-		return false, fmt.Errorf("vfs: unshare %s: %w", name, err)
-	}
-	// The copy keeps the file's permission bits (Create makes it owner
-	// only): an operator may have granted a reader group more.
-	if osTmp, ok := onOS(fs, tmp); ok {
-		if st, err := os.Stat(osName); err == nil {
-			_ = os.Chmod(osTmp, st.Mode().Perm()) // best effort: the copy is whole either way
+	// Copied through the one write–sync–close–rename sequence
+	// (ReplaceFile), which first unlinks whatever a crash or someone else
+	// left under tmp (Create would follow a symbolic link there and
+	// truncate its target).
+	replaced, err := ReplaceFile(fs, name, tmp, func(dst File) error {
+		// The copy keeps the file's permission bits (Create makes it
+		// owner only): an operator may have granted a reader group more.
+		if osTmp, ok := onOS(fs, tmp); ok {
+			if st, err := os.Stat(osName); err == nil {
+				_ = os.Chmod(osTmp, st.Mode().Perm()) // best effort: the copy is whole either way
+			}
 		}
-	}
-	_, err = io.Copy(dst, io.NewSectionReader(src, 0, 1<<62))
-	if err == nil {
-		err = dst.Sync()
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fs.Rename(tmp, name)
+		_, err := io.Copy(dst, io.NewSectionReader(src, 0, 1<<62))
+		return err
+	})
+	if err != nil && !replaced {
+		return false, fmt.Errorf("vfs: unshare %s (%s: it is copied to a file of its own before it is changed; it is left as it was): %w", name, why, err)
 	}
 	if err != nil {
-		_ = fs.Remove(tmp) // best effort: the error below is the one to report
-		return false, fmt.Errorf("vfs: unshare %s (%s: it is copied to a file of its own before it is changed; it is left as it was): copy to %s: %w", name, why, tmp, err)
-	}
-	dir := filepath.Dir(name)
-	if err := fs.SyncDir(dir); err != nil {
-		return true, fmt.Errorf("vfs: unshare %s: fsync %s: %w", name, dir, err)
+		return true, fmt.Errorf("vfs: unshare %s: %w", name, err)
 	}
 	return true, nil
 }

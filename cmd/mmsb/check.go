@@ -66,6 +66,10 @@ type checkReport struct {
 	Checkpoints []checkCheckpoint `json:"checkpoints"`
 	Replay      *checkReplay      `json:"replay,omitempty"`
 	Problems    []checkProblem    `json:"problems"`
+	// Warnings are what check passes over as Open does, naming the
+	// path: a name under a checkpoint's pattern that holds no checkpoint
+	// file (a directory, a named pipe). Not problems: the check passes.
+	Warnings []checkProblem `json:"warnings,omitempty"`
 	// SetAside lists the directories a replication node set aside beside
 	// DIR (DIR.diverged-<unix ns>), oldest first: not a problem of DIR,
 	// but nothing removes them (docs/replication.md).
@@ -185,9 +189,22 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 
 	// 2. Checkpoints.
 	ckDir := filepath.Join(dir, "checkpoints")
-	ckpts, err := checkpoint.List(fs, ckDir)
+	// The listing recovery uses: a name that holds no checkpoint file (a
+	// directory, a named pipe) is passed over with a warning, as Open
+	// passes over it (Recovery().SkippedCheckpoint), in the same words.
+	// Before, check reported it as a checkpoint that does not load, so a
+	// directory Open recovered from failed its check
+	// (TestCheckPassesOverNonFileCheckpointName). A damaged checkpoint
+	// file, an unreadable one and a dangling link stay problems.
+	ckpts, notFiles, err := checkpoint.ListFiles(fs, ckDir)
 	if err != nil {
 		report(problemFromError(ckDir, err))
+	}
+	for _, c := range notFiles {
+		rep.Warnings = append(rep.Warnings, checkProblem{File: c.Path, Offset: -1, Reason: c.PassedOver()})
+		if !jsonOut {
+			fmt.Fprintf(a.stdout, "WARNING %s: %s\n", c.Path, c.PassedOver())
+		}
 	}
 	reportStrayCheckpoints(fs, ckDir, report)
 	for _, c := range ckpts {

@@ -432,6 +432,64 @@ func List(fs vfs.FS, dir string) ([]Info, error) {
 	return infos, nil
 }
 
+// HoldsNoFile reports whether the name i lists holds something that is no
+// file at all: a directory or a named pipe (vfs.ErrNotRegular on the
+// operating system's filesystem, EISDIR from vfs.MemFS). Such a name is
+// not a checkpoint: a checkpoint is only ever written as a file and
+// renamed into place, so an operator's directory (a restored backup tree,
+// a mistaken mkdir) is no evidence of commits the log no longer holds.
+// Recovery, Replay, `mmsb check` and the integrity validator pass over it
+// with a warning (PassedOver). A name that leads nowhere is not among
+// them: a dangling symbolic link may stand for a checkpoint on a disk that
+// is not mounted, and a name removed since the listing is a checkpoint
+// removed; both stay checkpoints that do not load, as does a regular file
+// that cannot be read or is damaged (TestRecoverPassesOverNonFileCheckpointName,
+// TestRecoverRefusesDanglingCheckpointLink, TestListFilesSplitsNonFiles).
+func (i Info) HoldsNoFile() bool {
+	return i.Err != nil && (errors.Is(i.Err, ErrNotRegular) || errors.Is(i.Err, syscall.EISDIR)) &&
+		!vfs.IsNotExist(i.Err) && !errors.Is(i.Err, vfs.ErrDanglingLink)
+}
+
+// PassedOver is what recovery (Recovery().SkippedCheckpoint), `mmsb
+// check` and the integrity validator say of a name that HoldsNoFile: one
+// text, so that they say the same thing. Info.Err names the path and what
+// it holds.
+func (i Info) PassedOver() string {
+	return fmt.Sprintf("%v: it holds no checkpoint file, so it is not a checkpoint: passed over and left as it is (remove or rename it)", i.Err)
+}
+
+// ListFiles is List split in two: the checkpoints, newest first (those
+// that load and those that do not: damaged, unreadable, a dangling link),
+// and the names under a checkpoint's pattern that hold no file
+// (Info.HoldsNoFile), newest first, which every reader passes over. It is
+// the one listing recovery, Replay, `mmsb check` and the validators use,
+// so that they agree on what is a checkpoint.
+func ListFiles(fs vfs.FS, dir string) (ckpts, notFiles []Info, err error) {
+	list, err := List(fs, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range list {
+		if c.HoldsNoFile() {
+			notFiles = append(notFiles, c)
+		} else {
+			ckpts = append(ckpts, c)
+		}
+	}
+	return ckpts, notFiles, nil
+}
+
+// Restat describes the name c lists as it is now: c again, with Size and
+// Err from a fresh look. A verdict taken from a listing (a name that held
+// no file) may be stale by the time it is acted on; a caller about to
+// remove a name on the strength of it looks again first.
+func Restat(fs vfs.FS, c Info) Info {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	return stat(fs, c.Path, c.LSN)
+}
+
 // stat describes the checkpoint at path; a file that cannot be opened or
 // sized is described with Err set (before, List failed as a whole on it:
 // `mmsb check` verified no other checkpoint and Open refused to recover

@@ -153,26 +153,14 @@ func WriteMode(fs vfs.FS, ckDir string, m Mode) error {
 		}
 		return nil
 	}
-	f, err := fs.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("tlog: create %s: %w", tmp, err)
-	}
-	if _, err := writeFull(f, encodeMode(m)); err != nil {
-		_ = f.Close() // the write error is the one to report
-		return fmt.Errorf("tlog: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close() // the fsync error is the one to report
-		return fmt.Errorf("tlog: fsync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("tlog: close %s: %w", tmp, err)
-	}
-	if err := fs.Rename(tmp, path); err != nil {
-		return fmt.Errorf("tlog: rename %s: %w", tmp, err)
-	}
-	if err := fs.SyncDir(ckDir); err != nil {
-		return fmt.Errorf("tlog: fsync directory %s: %w", ckDir, err)
+	// Through vfs.ReplaceFile, which also removes what a crash left
+	// under tmp first (before, Create followed a symbolic link there and
+	// truncated its target) and tmp after a failed step.
+	if _, err := vfs.ReplaceFile(fs, path, tmp, func(f vfs.File) error {
+		_, err := writeFull(f, encodeMode(m))
+		return err
+	}); err != nil {
+		return fmt.Errorf("tlog: write log mode %s: %w", path, err)
 	}
 	return nil
 }
@@ -266,35 +254,43 @@ func CheckRemoved(fs vfs.FS, walDir, ckDir string) (Removal, Mode, error) {
 // before the rename leaves no half-written segment either.
 func CreateEmptySegment(fs vfs.FS, dir string, first base.LSN) error {
 	path := fs.Join(dir, SegmentName(first))
-	tmp := path + delSuffix
-	// Whatever a crash left under tmp goes first: Create would follow a
-	// symbolic link there and truncate its target.
-	if err := fs.Remove(tmp); err != nil && !vfs.IsNotExist(err) {
-		return fmt.Errorf("tlog: create %s: remove %s: %w", path, tmp, err)
-	}
-	f, err := fs.Create(tmp)
-	if err != nil {
+	tmp := segmentTemp(fs, path)
+	// vfs.ReplaceFile removes whatever a crash left under tmp first
+	// (Create would follow a symbolic link there and truncate its
+	// target), and tmp after a failed step (Open removes it as a
+	// leftover too).
+	if _, err := vfs.ReplaceFile(fs, path, tmp, func(f vfs.File) error {
+		var hdr [SegmentHeaderSize]byte
+		_, err := writeFull(f, appendSegmentHeader(hdr[:0], first))
+		return err
+	}); err != nil {
 		return fmt.Errorf("tlog: create %s: %w", path, err)
-	}
-	var hdr [SegmentHeaderSize]byte
-	_, err = writeFull(f, appendSegmentHeader(hdr[:0], first))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fs.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = fs.Remove(tmp) // best effort: Open removes it as a leftover too
-		return fmt.Errorf("tlog: create %s: %w", path, err)
-	}
-	if err := fs.SyncDir(dir); err != nil {
-		return fmt.Errorf("tlog: fsync directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// altTempSuffix is added to a segment's name for its temporary copy
+// when the usual name (delSuffix) holds a directory (segmentTemp). It
+// ends in ".log" + delSuffix: recovery does not read it, and Open removes
+// what a crash left under it (removeLeftovers).
+const altTempSuffix = ".copy.log" + delSuffix
+
+// segmentTemp returns the temporary name a new file for the segment at
+// path is written under before it is renamed into place (vfs.Unshare's
+// copy, CreateEmptySegment): path+delSuffix, the name removeSegment
+// uses, unless something that is no file sits there (a directory holding
+// files: an operator's, a restored backup tree, which removeLeftovers
+// passes over and no one may empty): then path+altTempSuffix. Before,
+// the copy's removal of what sat there failed ("directory not empty"),
+// and Open failed on every segment it had to unshare, restart or cut
+// (TestUnshareSegmentBesideDirectoryAtTemp). A name held by a directory
+// under both names still fails, naming the second.
+func segmentTemp(fs vfs.FS, path string) string {
+	tmp := path + delSuffix
+	if fs.Exists(tmp) && notFile(fs, tmp) {
+		return path + altTempSuffix
+	}
+	return tmp
 }
 
 // rewriteHeader makes seg a segment holding its header only, durably.

@@ -424,10 +424,11 @@ func removeSynced(fs vfs.FS, dir, path string) error {
 // backup of the log directory made with `cp -al` or rsync --link-dest
 // shares the segments' files; cutting the torn tail of one cut the
 // backup's copy too (TestOpenKeepsHardLinkedBackup). The copy goes
-// through the name removeSegment uses, which recovery ignores and Open
-// removes should a crash leave it.
+// through the name removeSegment uses (or another when a directory sits
+// there: segmentTemp), which recovery ignores and Open removes should a
+// crash leave it.
 func unshareSegment(fs vfs.FS, path string) error {
-	if _, err := vfs.Unshare(fs, path, path+delSuffix); err != nil {
+	if _, err := vfs.Unshare(fs, path, segmentTemp(fs, path)); err != nil {
 		return fmt.Errorf("tlog: %w", err)
 	}
 	return nil

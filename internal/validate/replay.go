@@ -75,7 +75,10 @@ type replayTotals struct {
 }
 
 func replayLive(ctx context.Context, e *mmsb.Bus, r *reporter, tot *replayTotals) error {
-	ckpts, err := checkpoint.List(e.FS(), e.CheckpointDir())
+	// A name that holds no checkpoint file is none (checkpoint.ListFiles):
+	// with only such a name, the replay from the newest checkpoint has
+	// none to start from.
+	ckpts, _, err := checkpoint.ListFiles(e.FS(), e.CheckpointDir())
 	if err != nil && !vfs.IsNotExist(err) {
 		return err
 	}
@@ -136,9 +139,14 @@ func replayOffline(ctx context.Context, t Target, r *reporter, tot *replayTotals
 		r.note("not compared: %s", r.rep.NotCompared)
 		return nil
 	}
-	ckpts, err := checkpoint.List(fs, fs.Join(dir, "checkpoints"))
+	// The listing recovery uses: a name that holds no checkpoint file is
+	// passed over, as the replays below pass over it.
+	ckpts, notFiles, err := checkpoint.ListFiles(fs, fs.Join(dir, "checkpoints"))
 	if err != nil && !vfs.IsNotExist(err) {
 		return err
+	}
+	for _, c := range notFiles {
+		r.note("%s", c.PassedOver())
 	}
 	// Checkpoints that fail their checksums are named here; one that
 	// verifies may still not load, and the replays pass over it: where

@@ -1,0 +1,60 @@
+package vfs
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+)
+
+// ReplaceFile makes name hold what write writes, crash safely: whatever a
+// crash or someone else left under tmp is removed first (Create would
+// follow a symbolic link there and truncate its target), tmp is created,
+// written by write, fsynced and closed, renamed over name, and the
+// directory fsynced. A crash leaves name holding its old file or the new
+// one, never a part of it (and perhaps tmp, which the next call removes).
+// It is the one write–sync–close–rename sequence of the package and its
+// callers (Unshare, the log's mode file and its empty segments).
+//
+// On an error before the rename, tmp is removed (best effort) and name is
+// left as it was; replaced is false. Once the rename is made, replaced is
+// true: an error then is the directory's fsync's, and name holds the new
+// file, which a power failure may still undo. Each error names the step
+// and the path it failed on.
+func ReplaceFile(fs FS, name, tmp string, write func(File) error) (replaced bool, err error) {
+	if err := fs.Remove(tmp); err != nil && !IsNotExist(err) {
+		return false, fmt.Errorf("remove %s: %w", tmp, err)
+	}
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return false, fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if err := write(f); err != nil {
+		return false, failReplace(fs, f, tmp, fmt.Errorf("write %s: %w", tmp, err))
+	}
+	if err := f.Sync(); err != nil {
+		return false, failReplace(fs, f, tmp, fmt.Errorf("fsync %s: %w", tmp, err))
+	}
+	if err := f.Close(); err != nil {
+		return false, failReplace(fs, nil, tmp, fmt.Errorf("close %s: %w", tmp, err))
+	}
+	if err := fs.Rename(tmp, name); err != nil {
+		return false, failReplace(fs, nil, tmp, fmt.Errorf("rename %s to %s: %w", tmp, name, err))
+	}
+	dir := filepath.Dir(name) // as MkdirAllAndSync: names are slash-separated paths
+	if err := fs.SyncDir(dir); err != nil {
+		return true, fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return true, nil
+}
+
+// failReplace closes f (when still open) and removes tmp, both best
+// effort: err, the step that failed, is the one to report.
+func failReplace(fs FS, f File, tmp string, err error) error {
+	if f != nil {
+		_ = f.Close()
+	}
+	if rerr := fs.Remove(tmp); rerr != nil && !IsNotExist(rerr) {
+		return errors.Join(err, fmt.Errorf("remove %s after the failure: %w", tmp, rerr))
+	}
+	return err
+}
