@@ -23,8 +23,9 @@ import (
 // mmsb.ErrNoSpace (no memory or space for new pages), which may pass
 // too. A ResourceExhausted error that wraps none of these (a message,
 // batch or answer over a size bound) will fail again however often it is
-// retried. A connection refused at
-// --max-conns or --max-conns-per-client is closed unanswered: that call
+// retried. A connection past --max-conns or --max-conns-per-client is
+// refused the same way (naming that flag) while the server's reserve of
+// probe connections has room, and else closed unanswered: that call
 // fails with code Unavailable instead.
 var ErrServerBusy = errors.New("client: the server is busy")
 

@@ -93,8 +93,8 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.BoolVar(&o.demo, "demo", false, "serve an in-memory demo bus with derived pages and a ticking writer (see /ui/)")
 	intVar(f, &o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest request message accepted")
 	intVar(f, &o.maxStreams, "max-streams", 250, "concurrent streams per HTTP/2 connection")
-	intVar(f, &o.maxConns, "max-conns", server.DefaultMaxConns, "open connections; one more is closed at once, unanswered")
-	intVar(f, &o.maxConnsPerClient, "max-conns-per-client", server.DefaultMaxConnsPerClient, "open connections from one client (an IPv4 address, an IPv6 /64); one more is closed at once, unanswered (0: no per-client bound, behind a proxy)")
+	intVar(f, &o.maxConns, "max-conns", server.DefaultMaxConns, "open connections; one more serves health probes only while a small reserve has room, else it is closed at once, unanswered")
+	intVar(f, &o.maxConnsPerClient, "max-conns-per-client", server.DefaultMaxConnsPerClient, "open connections from one client (an IPv4 address, an IPv6 /64); one more is handled as past --max-conns (0: no per-client bound, behind a proxy)")
 	intVar(f, &o.maxRequests, "max-requests", server.DefaultMaxRequests, "requests in flight over all connections, streams included, until their answer is read; the next is refused (503, resource_exhausted); /healthz and /readyz are answered from a reserve of their own")
 	intVar(f, &o.maxRequestsPerClient, "max-requests-per-client", server.DefaultMaxRequestsPerClient, "requests in flight from one client (as --max-conns-per-client), streams included; the next is refused (503, resource_exhausted; 0: no per-client bound, behind a proxy)")
 	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "without authentication: host names, besides localhost, IP addresses and --addr's host, that requests may address (comma-separated; * allows any); others get 403 (DNS rebinding guard)")
@@ -488,6 +488,12 @@ func (o *serveOptions) listen(tlsCfg *tls.Config, log *slog.Logger) (net.Listene
 		return nil, fmt.Errorf("--addr %s: %w", o.addr, err)
 	}
 	ln = server.LimitConns(ln, o.maxConns, o.maxConnsPerClient, log)
+	// Health probes are answered past those bounds, from a small reserve
+	// of connections that serve nothing else (docs/server.md).
+	if err := server.ReserveProbeConns(ln, server.ProbeConnReserve, server.ProbeConnReservePerClient, server.ProbeConnLife); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -138,6 +140,72 @@ type limitListener struct {
 	// refused, when set (tests), is called after each refused connection
 	// is closed.
 	refused func()
+
+	// The probe connections' reserve (ReserveProbeConns): probeMax 0
+	// means none. Guarded by mu.
+	probeMax       int
+	probePerClient int
+	probeLife      time.Duration
+	probeOpen      int
+	probeClients   map[string]int // per ClientKey, for bounded clients only
+}
+
+// ProbeConnReserve is how many connections ReserveProbeConns holds at
+// once beyond --max-conns (and a client's --max-conns-per-client) for
+// health probes, ProbeConnReservePerClient how many of them one bounded
+// client (as for --max-conns-per-client) may hold, and ProbeConnLife how
+// long one may stay open, from its accept to its close, whatever it
+// carries (a probe's answer is cut there too). A prober opens one
+// connection per probe (the kubelet does), and answers it within a
+// second or so; a client flooding the reserve from
+// ProbeConnReserve/ProbeConnReservePerClient addresses keeps each of its
+// connections at most ProbeConnLife.
+const (
+	ProbeConnReserve          = 16
+	ProbeConnReservePerClient = 2
+	ProbeConnLife             = 5 * time.Second
+)
+
+// ErrNotLimited: ReserveProbeConns was given a listener LimitConns did
+// not return.
+var ErrNotLimited = errors.New("server: not a LimitConns listener")
+
+// ReserveProbeConns gives ln, a listener of LimitConns, a reserve of
+// probe connections (mmsb serve sets ProbeConnReserve,
+// ProbeConnReservePerClient and ProbeConnLife): a connection beyond
+// ln's bounds is accepted while fewer than total such connections are
+// open (and fewer than perClient of its client, for a client bounded as
+// for maxPerClient; perClient 0: no per-client bound of the reserve),
+// instead of being closed unanswered. An HTTP server of NewHTTPServer
+// serves on such a connection only health probes (GET or HEAD /healthz
+// or /readyz without a body, LimitRequests's probeOf), one on each
+// stream, and closes it after its first answer (HTTP/1.1: the answer
+// says Connection: close; HTTP/2: its reads and writes end
+// RefusalWriteGrace later); any other request on it is answered with a
+// resource_exhausted refusal naming the connection bound it passed and
+// its flag, as LimitRequests's refusals are, rather than the reset it
+// got before. Whatever it carries, such a connection is closed life
+// after it was accepted (its read and write deadlines never lie past
+// that; 0: ProbeConnLife).
+//
+// Without it, at --max-conns (or at --max-conns-per-client of the
+// prober's address) a probe's new connection was closed unanswered like
+// any other, and a liveness probe restarted a server that was merely
+// busy, ending every watch (TestProbeAnsweredAtMaxConns). Call it before
+// ln serves; total <= 0 takes the reserve away.
+func ReserveProbeConns(ln net.Listener, total, perClient int, life time.Duration) error {
+	l, ok := ln.(*limitListener)
+	if !ok {
+		return fmt.Errorf("%w: %T", ErrNotLimited, ln)
+	}
+	if life <= 0 {
+		life = ProbeConnLife
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.probeMax, l.probePerClient, l.probeLife = max(total, 0), max(perClient, 0), life
+	l.probeClients = map[string]int{}
+	return nil
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -146,31 +214,81 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) > l.max {
-			l.open.Add(-1)
-			_ = c.Close()
-			if !l.warned.Swap(true) {
-				l.log.Warn("refusing connections: the server holds the most it allows open (--max-conns); this is logged once until one is accepted again",
-					"max_conns", l.max, "peer", c.RemoteAddr().String())
-			}
-			l.refusedOne()
-			continue
-		}
 		key, bounded := "", false
 		if l.perClient > 0 {
 			key, bounded = boundedClient(c.RemoteAddr().String(), l.countLoopback)
 		}
+		if l.open.Add(1) > l.max {
+			l.open.Add(-1)
+			if !l.warned.Swap(true) {
+				l.log.Warn("refusing connections: the server holds the most it allows open (--max-conns); connections past it serve health probes only while its reserve has room, others are closed unanswered; this is logged once until one is accepted again",
+					"max_conns", l.max, "probe_conn_reserve", l.probeReserve(), "peer", c.RemoteAddr().String())
+			}
+			if pc := l.takeProbeConn(c, key, bounded, "--max-conns", int(l.max)); pc != nil {
+				return pc, nil
+			}
+			_ = c.Close()
+			l.refusedOne()
+			continue
+		}
 		if bounded {
 			if !l.takeClient(key) {
 				l.open.Add(-1)
-				_ = c.Close()
 				l.refuseClient(key, c.RemoteAddr().String())
+				if pc := l.takeProbeConn(c, key, bounded, "--max-conns-per-client", l.perClient); pc != nil {
+					return pc, nil
+				}
+				_ = c.Close()
 				l.refusedOne()
 				continue
 			}
 		}
 		l.warned.Store(false)
 		return &limitConn{Conn: c, l: l, key: key, bounded: bounded}, nil
+	}
+}
+
+// probeReserve is the size of the probe connections' reserve.
+func (l *limitListener) probeReserve() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.probeMax
+}
+
+// takeProbeConn returns c as a probe connection of the reserve, refused
+// by the bound named flag, or nil when the reserve (or client key's
+// share of it, when bounded) is full.
+func (l *limitListener) takeProbeConn(c net.Conn, key string, bounded bool, flag string, bound int) *limitConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.probeOpen >= l.probeMax {
+		return nil
+	}
+	bounded = bounded && l.probePerClient > 0
+	if bounded {
+		if l.probeClients[key] >= l.probePerClient {
+			return nil
+		}
+		l.probeClients[key]++
+	}
+	l.probeOpen++
+	pc := &limitConn{Conn: c, l: l, key: key, bounded: bounded,
+		probe: &probeConn{flag: flag, bound: bound, end: time.Now().Add(l.probeLife)}}
+	// Its deadlines until the HTTP server sets its own (SetDeadline
+	// keeps those at end or before).
+	_ = c.SetDeadline(pc.probe.end)
+	return pc
+}
+
+// releaseProbeConn gives back a probe connection's place in the reserve.
+func (l *limitListener) releaseProbeConn(key string, bounded bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.probeOpen--
+	if bounded {
+		if l.probeClients[key]--; l.probeClients[key] <= 0 {
+			delete(l.probeClients, key)
+		}
 	}
 }
 
@@ -204,7 +322,7 @@ func (l *limitListener) releaseClient(key string) {
 // refuseClient logs a refusal for a client's bound, at most once per
 // perClientLogEvery.
 func (l *limitListener) refuseClient(key, peer string) {
-	l.clientLog.warn("refusing a connection: its client holds the most connections one client may (--max-conns-per-client; an IPv6 client is its /64); this is logged at most once a minute",
+	l.clientLog.warn("refusing a connection: its client holds the most connections one client may (--max-conns-per-client; an IPv6 client is its /64); it serves health probes only while the probe reserve has room, else it is closed unanswered; this is logged at most once a minute",
 		"max_conns_per_client", l.perClient, "client", key, "peer", peer)
 }
 
@@ -216,6 +334,77 @@ type limitConn struct {
 	// bounded: it counts for its client (it gives back its slot there).
 	bounded bool
 	once    sync.Once
+	// probe is set on a connection of the probe reserve
+	// (ReserveProbeConns), which counts there instead.
+	probe *probeConn
+}
+
+// probeConn is what a connection of the probe reserve knows beyond a
+// limitConn: the bound it passed, for the refusal of a request that is
+// no probe, and when it ends.
+type probeConn struct {
+	flag  string // "--max-conns" or "--max-conns-per-client"
+	bound int
+
+	mu     sync.Mutex
+	end    time.Time // no deadline lies past it
+	rd, wd time.Time // the deadlines last asked for (zero: none)
+}
+
+// clamp is t, or end when t is zero or after end.
+func (p *probeConn) clamp(t time.Time) time.Time {
+	if t.IsZero() || t.After(p.end) {
+		return p.end
+	}
+	return t
+}
+
+// SetDeadline, SetReadDeadline and SetWriteDeadline keep a probe
+// connection's deadlines at its end or before: the HTTP server sets its
+// own (the header timeout, none while a request is served, the idle
+// timeout), which would otherwise let it live on.
+func (c *limitConn) SetDeadline(t time.Time) error {
+	if c.probe == nil {
+		return c.Conn.SetDeadline(t)
+	}
+	c.probe.mu.Lock()
+	defer c.probe.mu.Unlock()
+	c.probe.rd, c.probe.wd = t, t
+	return c.Conn.SetDeadline(c.probe.clamp(t))
+}
+
+func (c *limitConn) SetReadDeadline(t time.Time) error {
+	if c.probe == nil {
+		return c.Conn.SetReadDeadline(t)
+	}
+	c.probe.mu.Lock()
+	defer c.probe.mu.Unlock()
+	c.probe.rd = t
+	return c.Conn.SetReadDeadline(c.probe.clamp(t))
+}
+
+func (c *limitConn) SetWriteDeadline(t time.Time) error {
+	if c.probe == nil {
+		return c.Conn.SetWriteDeadline(t)
+	}
+	c.probe.mu.Lock()
+	defer c.probe.mu.Unlock()
+	c.probe.wd = t
+	return c.Conn.SetWriteDeadline(c.probe.clamp(t))
+}
+
+// endBy brings a probe connection's end to t at the latest, its
+// deadlines with it.
+func (c *limitConn) endBy(t time.Time) {
+	p := c.probe
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !t.Before(p.end) {
+		return
+	}
+	p.end = t
+	_ = c.Conn.SetReadDeadline(p.clamp(p.rd))
+	_ = c.Conn.SetWriteDeadline(p.clamp(p.wd))
 }
 
 // CloseWrite passes through to a TCP connection: the HTTP server
@@ -231,6 +420,10 @@ func (c *limitConn) CloseWrite() error {
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
+		if c.probe != nil {
+			c.l.releaseProbeConn(c.key, c.bounded)
+			return
+		}
 		if c.bounded {
 			c.l.releaseClient(c.key)
 		}

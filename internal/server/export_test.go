@@ -67,3 +67,12 @@ func SetQueryLogHook(s *Server, op func(context.Context)) { s.hooks.queryLogOp =
 // calls after each step it read and sent, with its position. Set before
 // the server serves.
 func SetWatchCatchUpHook(s *Server, step func(pos mmsb.LSN)) { s.hooks.watchCatchUpStep = step }
+
+// ProbeConnsOpen returns how many connections of a LimitConns listener's
+// probe reserve are open.
+func ProbeConnsOpen(ln any) int {
+	l := ln.(*limitListener)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.probeOpen
+}

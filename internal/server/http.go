@@ -46,7 +46,24 @@ type HTTPOptions struct {
 	// Interceptors run after auth on calls it admits (the web
 	// inspector's recorder of refused cycles).
 	Interceptors []connect.Interceptor
+	// AnswerTimeout bounds the time a unary call's answer may take to be
+	// written, from its first byte (0: DefaultAnswerTimeout; see there).
+	// Streams (Watch, QueryLog) have none.
+	AnswerTimeout time.Duration
 }
+
+// DefaultAnswerTimeout is how long a unary call's answer may take to be
+// written, from its first byte to its end (about 0.5 MB/s for the
+// largest, a Read of 64 MiB, as BodyReadTimeout for a request's body).
+// Past it the answer's HTTP/2 stream is reset (an HTTP/1.1 connection
+// closed) and the call's handler, its place among the requests in flight
+// (--max-requests) and its answer's memory are given back. Without it
+// (until 2026-12-07) a client announcing a window of 0, or one that
+// stopped reading, held each answer, a goroutine and its place until
+// its connection closed, which an open stream keeps from idling: a Read
+// of 64 MiB per place, --max-requests-per-client (256) of them
+// (TestUnreadUnaryAnswerReset).
+const DefaultAnswerTimeout = 2 * time.Minute
 
 // Mux returns the HTTP handler: the service under its path, /healthz
 // (the process answers) and /readyz (the bus accepts writes). Other
@@ -71,11 +88,17 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	mux := http.NewServeMux()
 	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin),
 		BoundedGzip(maxBytes))
+	answerTimeout := o.AnswerTimeout
+	if answerTimeout <= 0 {
+		answerTimeout = DefaultAnswerTimeout
+	}
 	h = s.watchCut.Track(h, mmsbv1connect.BusServiceWatchProcedure)
 	h = s.queryCut.Track(h, mmsbv1connect.BusServiceQueryLogProcedure)
 	if o.Auth != nil {
 		h = o.Auth.Gate(h)
 	}
+	// Outermost, so that the Gate's refusals are bounded too.
+	h = answerDeadline(h, answerTimeout, mmsbv1connect.BusServiceWatchProcedure, mmsbv1connect.BusServiceQueryLogProcedure)
 	mux.Handle(path, h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")
@@ -261,7 +284,15 @@ func newHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger, bodyT
 		maxStreams = 250
 	}
 	return &http.Server{
-		Handler:           bodyDeadline(handler, bodyTimeout),
+		Handler: probeConnGate(bodyDeadline(handler, bodyTimeout)),
+		// A connection of the probe reserve (ReserveProbeConns) is
+		// marked in its requests' contexts, for probeConnGate.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if pc := probeConnOf(c); pc != nil {
+				return context.WithValue(ctx, probeConnKey{}, pc)
+			}
+			return ctx
+		},
 		Protocols:         &p,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxStreams},
 		ReadHeaderTimeout: 10 * time.Second,
@@ -362,3 +393,118 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// probeConnKey is the context key of a request's probe connection.
+type probeConnKey struct{}
+
+// probeConnOf returns c's limitConn when c (or the connection under c's
+// TLS) is a connection of the probe reserve, else nil.
+func probeConnOf(c net.Conn) *limitConn {
+	if t, ok := c.(interface{ NetConn() net.Conn }); ok {
+		c = t.NetConn()
+	}
+	if lc, ok := c.(*limitConn); ok && lc.probe != nil {
+		return lc
+	}
+	return nil
+}
+
+// probeConnGate serves on a connection of the probe reserve
+// (ReserveProbeConns) only health probes (probeOf), and ends the
+// connection after its first answer; any other request there is refused
+// as LimitRequests refuses one (resource_exhausted, Mmsb-Busy naming the
+// connection bound), without calling h. Requests on other connections
+// pass through.
+func probeConnGate(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pc, _ := r.Context().Value(probeConnKey{}).(*limitConn)
+		if pc == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if r.ProtoMajor < 2 {
+			w.Header().Set("Connection", "close")
+		}
+		if _, ok := probeOf(r); ok {
+			h.ServeHTTP(w, r)
+		} else {
+			refuseOnProbeConn(w, r, pc)
+		}
+		// Sent (over HTTP/2, once in the client's window), then the
+		// connection ends: its reads and writes fail a grace later.
+		sent(w, r)
+		pc.endBy(time.Now().Add(RefusalWriteGrace))
+	})
+}
+
+// refuseOnProbeConn answers r, a request that is no health probe on a
+// connection of the probe reserve, with a resource_exhausted refusal
+// naming the connection bound that connection passed.
+func refuseOnProbeConn(w http.ResponseWriter, r *http.Request, pc *limitConn) {
+	p := pc.probe
+	var msg string
+	if p.flag == "--max-conns-per-client" {
+		msg = fmt.Sprintf("too many connections open from your address (%s): at most %d at once (%s %d); this connection serves health probes only (GET or HEAD /healthz, /readyz); close connections you do not use, then retry", pc.key, p.bound, p.flag, p.bound)
+	} else {
+		msg = fmt.Sprintf("server busy: %d connections are open, the most this server holds (%s %d); this connection serves health probes only (GET or HEAD /healthz, /readyz); retry later", p.bound, p.flag, p.bound)
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(RefusalWriteGrace))
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set(BusyKey, p.flag)
+	writeResourceExhausted(w, r, msg)
+}
+
+// answerDeadline gives the answer of each request to h, but those to the
+// stream paths, a write deadline of d from its first byte (or its
+// header), so that a client that does not read it cannot hold the
+// handler, and the answer, for longer. On HTTP/1.1 the deadline does
+// not stay on the connection for its next requests (a watch among them):
+// net/http lifts it once the answer is written
+// (TestAnswerTimeoutLiftedHTTP1).
+func answerDeadline(h http.Handler, d time.Duration, streams ...string) http.Handler {
+	stream := make(map[string]bool, len(streams))
+	for _, p := range streams {
+		stream[p] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stream[r.URL.Path] {
+			h.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}, r)
+	})
+}
+
+// deadlineWriter sets its answer's write deadline at the first byte or
+// header written.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc  *http.ResponseController
+	d   time.Duration
+	set bool
+}
+
+func (w *deadlineWriter) start() {
+	if !w.set {
+		w.set = true
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	}
+}
+
+func (w *deadlineWriter) WriteHeader(code int) {
+	w.start()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	w.start()
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush lets Connect flush through it (it asserts http.Flusher).
+func (w *deadlineWriter) Flush() {
+	_ = w.rc.Flush()
+}
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,169 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/server"
+)
+
+// TestUnreadUnaryAnswerReset: a client announcing an HTTP/2 window of 0
+// that asks for a Read of 256 KiB never gets it, and its stream is reset
+// once the answer timeout (here 1 s) has passed since the answer began,
+// giving back the handler, the answer's memory and its place among the
+// requests in flight; a Watch on the same connection, a stream, is not
+// reset by it. Until 2026-12-07 such an answer was held until the
+// client's connection closed.
+func TestUnreadUnaryAnswerReset(t *testing.T) {
+	f := newFixture(t, fixOpts{http: server.HTTPOptions{AnswerTimeout: time.Second}})
+	ctx := context.Background()
+	const size = 256 << 10
+	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", f.http.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	reset := map[uint32]bool{}
+	headers := map[uint32]bool{}
+	go readH2(c, func(typ byte, stream uint32, _ []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch typ {
+		case 0x1:
+			headers[stream] = true
+		case 0x3: // RST_STREAM
+			reset[stream] = true
+		}
+	})
+	settings := make([]byte, 6)
+	binary.BigEndian.PutUint16(settings, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
+	binary.BigEndian.PutUint32(settings[2:], 0)
+	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	out = append(out, h2Frame(0x4, 0, 0, settings)...)
+	call := func(stream uint32, proc, body string) {
+		var hb []byte
+		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/mmsb.v1.BusService/" + proc},
+			{":authority", "127.0.0.1"}, {"content-type", "application/json"}} {
+			if strings.HasPrefix(proc, "Watch") && f[0] == "content-type" {
+				f[1] = "application/connect+json"
+			}
+			hb = append(hb, 0, byte(len(f[0])))
+			hb = append(hb, f[0]...)
+			hb = append(hb, byte(len(f[1])))
+			hb = append(hb, f[1]...)
+		}
+		out = append(out, h2Frame(0x1, 0x4, stream, hb)...) // END_HEADERS
+		out = append(out, h2Frame(0x0, 0x1, stream, []byte(body))...)
+	}
+	call(1, "Read", fmt.Sprintf(`{"items":[{"page":"%d","off":0,"length":%d}]}`, id, size))
+	// A Watch's first message, enveloped (flags 0, length).
+	msg := []byte(`{}`)
+	env := append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...)
+	call(3, "Watch", string(env))
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second) // a failure bound, not a timing assertion
+	for {
+		mu.Lock()
+		readReset, watchUp := reset[1], headers[3]
+		mu.Unlock()
+		if readReset && watchUp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an unread Read answer over HTTP/2 (window 0): stream reset %v (want true), the Watch's headers %v (want true)", readReset, watchUp)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Past the answer timeout again, the Watch is still open.
+	time.Sleep(1500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if reset[3] {
+		t.Fatal("the Watch stream was reset: the answer timeout is for unary calls only")
+	}
+}
+
+// TestAnswerTimeoutLiftedHTTP1: over HTTP/1.1 the answer timeout of a
+// unary call does not stay on its connection: a Watch asked next on the
+// same connection still delivers a change committed after that timeout
+// has passed (the write deadline would have cut it). net/http lifts it
+// after each answer; this guards that the answer timeout relies on it.
+func TestAnswerTimeoutLiftedHTTP1(t *testing.T) {
+	f := newFixture(t, fixOpts{http: server.HTTPOptions{AnswerTimeout: 500 * time.Millisecond}})
+	ctx := context.Background()
+	id, err := f.c.CreatePage(ctx, mmsb.PageSpec{Size: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", f.http.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a failure bound, not a timing assertion
+	br := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "POST /mmsb.v1.BusService/Stats HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("Stats over HTTP/1.1: %s (closes %v); want 200 on a connection kept open", resp.Status, resp.Close)
+	}
+	msg := []byte(`{}`)
+	env := append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...)
+	if _, err := fmt.Fprintf(c, "POST /mmsb.v1.BusService/Watch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/connect+json\r\nContent-Length: %d\r\n\r\n%s", len(env), env); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Its body is not closed: that would read the stream to its end;
+	// closing c ends it.)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Watch over HTTP/1.1: %s", resp.Status)
+	}
+	// Past the Stats answer's timeout, then a change.
+	time.Sleep(time.Second)
+	if _, err := f.c.Commit(ctx, []mmsb.Delta{mmsb.Write(id, 0, []byte("x"))}); err != nil {
+		t.Fatal(err)
+	}
+	hdr := make([]byte, 5)
+	for {
+		if _, err := io.ReadFull(resp.Body, hdr); err != nil {
+			t.Fatalf("the Watch after a unary call on the same HTTP/1.1 connection ended before the change: %v", err)
+		}
+		m := make([]byte, binary.BigEndian.Uint32(hdr[1:]))
+		if _, err := io.ReadFull(resp.Body, m); err != nil {
+			t.Fatalf("the Watch after a unary call on the same HTTP/1.1 connection ended before the change: %v", err)
+		}
+		if hdr[0]&0x2 != 0 {
+			t.Fatalf("the Watch ended before the change: %s", m)
+		}
+		if strings.Contains(string(m), `"changes"`) {
+			return
+		}
+	}
+}
