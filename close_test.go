@@ -130,6 +130,7 @@ func readEverything(e *Bus, id PageID, wantHash uint64, buf *[]byte) (closed boo
 	_ = e.Descendants(id)
 	_, _ = e.Binding(id)
 	_, _ = e.BindingFunc(id)
+	_, _, _ = e.BindingParents(id, 0, 1)
 	_ = e.Bindings()
 	_, _ = e.LastDerivation(id)
 	_ = e.Pending()
@@ -224,6 +225,7 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"Descendants":    func() error { return want(len(e.Descendants(a)) == 2, "Descendants changed") },
 		"Binding":        func() error { _, ok := e.Binding(derived); return want(ok, "Binding lost") },
 		"BindingFunc":    func() error { fn, ok := e.BindingFunc(derived); return want(ok && fn != "", "BindingFunc lost") },
+		"BindingParents": func() error { _, n, _ := e.BindingParents(derived, 0, 0); return want(n == 1, "BindingParents lost") },
 		"Bindings":       func() error { return want(len(e.Bindings()) == 1, "Bindings changed") },
 		"LastDerivation": func() error { _, ok := e.LastDerivation(derived); return want(ok, "LastDerivation lost") },
 		"Pending":        func() error { return want(e.Pending() == 0, "Pending changed") },

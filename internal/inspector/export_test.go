@@ -61,3 +61,14 @@ func ListPagesWith(ctx context.Context, in *Inspector, req *inspectorv1.ListPage
 func SearchPages(ctx context.Context, in *Inspector, search string) ([]mmsb.PageID, error) {
 	return (&service{in: in}).searchPages(ctx, search)
 }
+
+// GetPageWith calls GetPage on in's service directly: the allocations a
+// test measures are then the handler's, without a client's and a
+// server's.
+func GetPageWith(ctx context.Context, in *Inspector, req *inspectorv1.GetPageRequest) (*inspectorv1.GetPageResponse, error) {
+	res, err := (&service{in: in}).GetPage(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}

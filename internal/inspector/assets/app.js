@@ -122,6 +122,10 @@ function route() {
   viewEl.replaceChildren();
   viewEl.dataset.view = name;
   if (authFailed) return;
+  // The last view's error is not this one's: it stayed in the banner over
+  // a view that calls nothing (an address with no page ID) or until this
+  // view's first answer. The live stream's error stays (clearError).
+  clearError();
   current = views[name].render({ el: viewEl, params, api: makeApi(generation), navigate, showError }) || {};
 }
 

@@ -32,7 +32,11 @@ export function render({ el, api, navigate }) {
     n++;
     info.textContent = `${fmtNum(n)} events`;
     const p = pageID(e.page);
-    const what = [str(e.name), str(e.error), e.durationSeconds ? "took " + fmtSeconds(e.durationSeconds) : ""].filter(Boolean).join(" · ") || str(e.text);
+    // Each part in a <bdi>: a rejected delta's name is its source, a
+    // writer's string, and a right-to-left override (U+202E) in it drew
+    // the error after it backwards (TestInspectorWritersBidiStaysInItsField).
+    const parts = [str(e.name), str(e.error), e.durationSeconds ? "took " + fmtSeconds(e.durationSeconds) : ""].filter(Boolean);
+    const what = parts.length ? parts.map((t, i) => [i ? " · " : "", h("bdi", {}, t)]) : h("bdi", {}, str(e.text));
     body.prepend(h("tr", { testid: "event-row", class: "ev-" + str(e.type) },
       h("td", { class: "muted" }, fmtTime(e.timeUnixNano)), h("td", { class: "num" }, num(e.tick) ? fmtNum(num(e.tick)) : ""), h("td", {}, str(e.type)),
       h("td", {}, p !== "0" ? h("a", { onclick: () => navigate("#/page/" + p) }, String(p)) : ""),

@@ -30,7 +30,21 @@ export function render({ el, params, api, navigate }) {
     ac = null;
     body.replaceChildren();
     let n = 0;
-    const req = { fromLsn: from.value || "0", toLsn: to.value || "0", page: page.value || "0", source: source.value, limit: Number(limit.value) };
+    // LSNs and the page checked here, as the times are: sent as typed,
+    // "abc" or 2^64 came back as the server's "unmarshal message: … invalid
+    // value for uint64 field" in the banner (TestInspectorLogSaysWhatIsNoNumber).
+    const number = (input, what, ok) => {
+      const v = input.value.trim();
+      if (!v) return "0";
+      if (/^[0-9]+$/.test(v) && ok(BigInt(v))) return BigInt(v).toString();
+      info.textContent = `${JSON.stringify(v.slice(0, 64))} is not ${what}`;
+      return null;
+    };
+    const fromLsn = number(from, "an LSN (a decimal number below 2^64)", (n) => n < 1n << 64n);
+    const toLsn = fromLsn && number(to, "an LSN (a decimal number below 2^64)", (n) => n < 1n << 64n);
+    const pageId = toLsn && number(page, "a page ID (a decimal number from 1 to 18446744073709551615)", (n) => n > 0n && n < 1n << 64n);
+    if (!pageId) return;
+    const req = { fromLsn, toLsn, page: pageId, source: source.value, limit: Number(limit.value) };
     for (const [input, key] of [[since, "fromTimeUnixNano"], [until, "toTimeUnixNano"]]) {
       if (!input.value) continue;
       const t = Date.parse(input.value);

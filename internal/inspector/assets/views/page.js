@@ -11,6 +11,14 @@ const RECENT = 4; // deltas whose bytes are highlighted, newest darkest
 // bytes): an intent that long is marked cut.
 const SHOWN_BYTES = 256;
 
+// A binding's parents: the page line names the first INLINE_PARENTS and
+// says how many more there are; asked, the list below it shows them, a
+// page of the server's answer (at most PARENTS_PAGE, GetPage's cut) at a
+// time. The line listed every parent of the answer, 1,000 links above
+// the bytes: a derived page's hex view started two screens down.
+const INLINE_PARENTS = 20;
+const PARENTS_PAGE = 1000;
+
 const intentText = (b) => new TextDecoder().decode(b) + (b.length >= SHOWN_BYTES ? " …" : "");
 
 export function render({ el, params, api, navigate }) {
@@ -21,13 +29,34 @@ export function render({ el, params, api, navigate }) {
       h("div", { class: "muted", testid: "page-gone" }, `${JSON.stringify(String(params.id ?? "").slice(0, 64))} is not a page ID (a decimal number from 1 to 18446744073709551615)`));
     return {};
   }
-  let asOf = Number(params.lsn || 0);
-  let offset = Math.floor(Number(params.off || 0) / WINDOW) * WINDOW;
-  let sel = params.lo !== undefined ? { lo: Number(params.lo), hi: Number(params.hi) } : null;
+  // The address's numbers (links the views make, or typed by hand): one
+  // that is no whole number in range is named on the page and left out.
+  // They were used as they came: off=abc drew "bytes NaN–NaN" at offset
+  // "000NaN", and lsn=-5 or off=1e30 showed no bytes, only the server's
+  // "unmarshal message … invalid value" (TestInspectorPageAddressNumbers).
+  const bad = [];
+  const whole = (name, max) => {
+    const v = params[name];
+    if (v === undefined || v === "") return undefined;
+    if (/^[0-9]+$/.test(v) && Number(v) <= max) return Number(v);
+    bad.push(`${name}=${JSON.stringify(String(v).slice(0, 32))}`);
+    return undefined;
+  };
+  const U32 = 0xffffffff;
+  let asOf = whole("lsn", Number.MAX_SAFE_INTEGER) ?? 0;
+  let offset = Math.floor((whole("off", U32) ?? 0) / WINDOW) * WINDOW;
+  const named = bad.length;
+  const lo = whole("lo", U32), hi = whole("hi", U32);
+  let sel = lo !== undefined && hi !== undefined && lo < hi ? { lo, hi } : null;
+  if (!sel && bad.length === named && (lo !== undefined || hi !== undefined)) bad.push(`lo=${lo ?? "–"}, hi=${hi ?? "–"} (no byte range: lo below hi)`);
   let data = null; // last answer
+  let parentsOpen = false; // the list of parents below the page line is shown
+  let parentsOffset = 0; // the first parent the list shows (0 while closed)
+  let parentsShown = ""; // what the list holds (offset, total, IDs), "" when closed
 
   const title = h("h2", { testid: "page-title" }, `Page ${id}`);
   const meta = h("div", { class: "muted", testid: "page-meta" });
+  const parentsBox = h("div", { testid: "page-parents" });
   const asofInput = h("input", { type: "number", min: 1, testid: "asof-lsn", style: "width:110px", placeholder: "LSN" });
   const slider = h("input", { type: "range", min: 1, max: 1, testid: "asof-slider", style: "width:260px" });
   const asofBanner = h("span", { testid: "asof-banner", class: "muted" });
@@ -40,7 +69,7 @@ export function render({ el, params, api, navigate }) {
   // clicking through them.
   const gotoInput = h("input", { type: "number", min: 0, testid: "window-goto", style: "width:110px", placeholder: "go to byte" });
 
-  el.append(title, meta,
+  el.append(title, bad.length ? h("div", { class: "muted", testid: "page-address-note" }, `left out of the address, not understood: ${bad.join(", ")}`) : "", meta, parentsBox,
     h("div", { class: "toolbar" },
       h("label", {}, "as of LSN ", asofInput), slider,
       h("button", { testid: "asof-now", onclick: () => { asOf = 0; load(); } }, "now"),
@@ -73,10 +102,13 @@ export function render({ el, params, api, navigate }) {
   async function load() {
     if (loading) { again = true; return; }
     loading = true;
-    const r = await api.call("GetPage", { id: String(id), asOfLsn: String(asOf), recent: RECENT, windowOffset: offset, windowLength: WINDOW }, (err) => {
+    const r = await api.call("GetPage", { id: String(id), asOfLsn: String(asOf), recent: RECENT, windowOffset: offset, windowLength: WINDOW, parentsOffset }, (err) => {
       // Freed (or never created, or not yet at that LSN): show no bytes
       // rather than the last ones read as if they were still there.
       if (err.code === "not_found") gone(err);
+      // Rebound with fewer parents than the list had paged past: from
+      // the first again.
+      else if (err.code === "invalid_argument" && parentsOffset > 0) { parentsOffset = 0; again = true; }
     });
     loading = false;
     // Asked for another window or LSN meanwhile: this answer is for the
@@ -91,15 +123,13 @@ export function render({ el, params, api, navigate }) {
     const size = num(p.size);
     const type = str(p.type);
     const fn = str(p.func);
-    const parents = list(data.parents).map(pageID);
-    // The server lists at most 1000 parents of a binding (parents_total
-    // counts them all): say how many were left out.
-    const more = num(data.parentsTotal) - parents.length;
     meta.replaceChildren(
       `size ${fmtNum(size)} B · epoch ${fmtNum(num(data.epoch))}` + (asOf ? ` as of LSN ${fmtNum(asOf)} (now ${fmtNum(num(p.epoch))})` : "") +
       ` · last LSN ${fmtNum(num(p.lastLsn))}` +
-      (p.flags ? ` · flags ${str(p.flagNames)}` : "") + (type ? ` · type ${type}` : ""),
-      fn ? h("span", {}, ` · derived: ${fn}(`, parents.map((pp, i) => [i ? ", " : "", h("a", { onclick: () => navigate("#/page/" + pp) }, String(pp))]), more > 0 ? `, … ${fmtNum(more)} more` : "", ")") : "");
+      (p.flags ? ` · flags ${str(p.flagNames)}` : ""),
+      type ? h("span", {}, " · type ", h("bdi", { testid: "page-type" }, type)) : "",
+      fn ? h("span", {}, ` · derived: ${fn}(`, drawParents(), ")") : "");
+    if (!fn) { parentsBox.replaceChildren(); parentsShown = ""; }
     drawRange();
     const win = bytes(data.data);
     winInfo.textContent = `bytes ${fmtNum(offset)}–${fmtNum(offset + win.length - 1)} of ${fmtNum(size)}`;
@@ -119,10 +149,48 @@ export function render({ el, params, api, navigate }) {
         h("tr", {}, h("th", {}, "LSN"), h("th", {}, "source"), h("th", {}, "bytes"), h("th", {}, "time")),
         writes.map((w, k) => h("tr", {},
           h("td", {}, h("span", { class: "swatch changed-" + k }), fmtNum(num(w.lsn))),
-          h("td", {}, str(w.source) + (w.derived ? " (derived)" : "")),
+          h("td", {}, h("bdi", {}, str(w.source)), w.derived ? " (derived)" : ""),
           h("td", { class: "mono" }, list(w.ranges).slice(0, 4).map((r) => `[${num(r.lo)},${num(r.hi)})`).join(" ") + (list(w.ranges).length > 4 ? " …" : "")),
           h("td", { class: "muted" }, fmtTime(w.timeUnixNano))))));
     if (sel) loadProvenance();
+  }
+
+  // drawParents returns what the page line says of the binding's parents
+  // and fills the list below it when that is open. The server lists at
+  // most PARENTS_PAGE parents from parentsOffset; parents_total counts
+  // them all.
+  function drawParents() {
+    const parents = list(data.parents).map(pageID);
+    const total = num(data.parentsTotal);
+    const link = (pp) => h("a", { onclick: () => navigate("#/page/" + pp) }, String(pp));
+    const links = (ps) => ps.map((pp, i) => [i ? ", " : "", link(pp)]);
+    if (!parentsOpen || total <= INLINE_PARENTS) {
+      parentsBox.replaceChildren();
+      parentsShown = "";
+      const shown = parents.slice(0, INLINE_PARENTS);
+      const more = total - shown.length;
+      return [links(shown), more > 0 ? [", ", h("a", { testid: "parents-more", onclick: () => { parentsOpen = true; draw(); } }, `… and ${fmtNum(more)} more`)] : ""];
+    }
+    const from = parentsOffset, to = parentsOffset + parents.length;
+    const page = (at) => { parentsOffset = at; load(); };
+    // Redrawn only when the parents changed: a derived page is reloaded
+    // each time it is recomputed (each tick), and the list drawn anew
+    // each time scrolled back to its top under the reader.
+    const shown = `${from} ${total} ${parents.join(",")}`;
+    if (shown !== parentsShown) parentsBox.replaceChildren(
+      h("div", { class: "toolbar" },
+        h("span", { class: "muted", testid: "parents-range" }, `parents ${fmtNum(Math.min(from + 1, to))}–${fmtNum(to)} of ${fmtNum(total)}`),
+        h("button", { testid: "parents-prev", disabled: from === 0, onclick: () => page(Math.max(0, from - PARENTS_PAGE)) }, "◀ parents"),
+        h("button", { testid: "parents-next", disabled: to >= total, onclick: () => page(to) }, "parents ▶")),
+      h("div", { class: "parents-list", testid: "parents-list" }, links(parents)));
+    parentsShown = shown;
+    return [`${fmtNum(total)} parents, listed below · `, h("a", {
+      testid: "parents-fewer",
+      onclick: () => {
+        parentsOpen = false;
+        if (parentsOffset) page(0); else draw();
+      },
+    }, "fewer")];
   }
 
   // drawRange sets the slider's range and the banner: from the oldest LSN
@@ -149,6 +217,8 @@ export function render({ el, params, api, navigate }) {
     // its start: nothing but the message said which LSN this was).
     if (document.activeElement !== asofInput) asofInput.value = asOf || "";
     asofBanner.textContent = asOf ? `as of LSN ${fmtNum(asOf)}` : "";
+    parentsBox.replaceChildren();
+    parentsShown = "";
     meta.replaceChildren(h("span", { testid: "page-gone" }, asOf ? `page ${id} did not exist at LSN ${fmtNum(asOf)} (${err.rawMessage})` : `page ${id} does not exist (freed, or never created): ${err.rawMessage}`));
     hex.replaceChildren();
     typed.replaceChildren();
@@ -234,9 +304,13 @@ export function render({ el, params, api, navigate }) {
       ...steps.map((st) => {
         const depth = num(st.depth);
         const page = pageID(st.page);
+        // The source and intent, a writer's strings, each in a <bdi>: a
+        // right-to-left override in one (U+202E) ran on to the end of the
+        // line, the intent drawn before the source's end, backwards
+        // (TestInspectorWritersBidiStaysInItsField).
         const text = st.lost ? `page ${page}: history no longer in the log` :
-          `${str(st.kind)} LSN ${fmtNum(num(st.lsn))} · page ${page} bytes [${num(st.lo)},${num(st.hi)}) · source ${str(st.source) || "–"}` +
-          (st.intent ? ` · intent ${intentText(bytes(st.intent))}` : "") + (st.repeat ? " · (listed above)" : "");
+          [`${str(st.kind)} LSN ${fmtNum(num(st.lsn))} · page ${page} bytes [${num(st.lo)},${num(st.hi)}) · source `, h("bdi", { class: "source" }, str(st.source) || "–"),
+            st.intent ? [" · intent ", h("bdi", { class: "intent" }, intentText(bytes(st.intent)))] : "", st.repeat ? " · (listed above)" : ""];
         return h("div", {
           class: "step", testid: "prov-step", "data-page": page, "data-lsn": num(st.lsn), style: `margin-left:${depth * 18}px`,
           onclick: () => navigate(`#/page/${page}?lo=${num(st.lo)}&hi=${Math.min(num(st.hi), num(st.lo) + 64)}&off=${num(st.lo)}`),

@@ -1,0 +1,34 @@
+package mmsb_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// BindingParents reads a derived page's binding parents a few at a time,
+// copying only those: here, a page summing five pages, two parents at a
+// time.
+func ExampleBus_BindingParents() {
+	ctx := context.Background()
+	bus, _ := mmsb.Open("", nil)
+	defer bus.Close()
+	ids, _ := bus.CreatePages(ctx, []mmsb.PageSpec{{Size: 8}, {Size: 8}, {Size: 8}, {Size: 8}, {Size: 8}, {Size: 8}})
+	sum := ids[5]
+	_ = bus.Bind(ctx, sum, "f64.sum", nil, ids[:5])
+	for offset := 0; ; offset += 2 {
+		parents, total, _ := bus.BindingParents(sum, offset, 2)
+		if offset >= total {
+			break
+		}
+		fmt.Println("parents", offset, "of", total, ":", parents)
+	}
+	_, _, derived := bus.BindingParents(ids[0], 0, 2)
+	fmt.Println("page", ids[0], "derived:", derived)
+	// Output:
+	// parents 0 of 5 : [1 2]
+	// parents 2 of 5 : [3 4]
+	// parents 4 of 5 : [5]
+	// page 1 derived: false
+}
