@@ -35,29 +35,16 @@ func parseCkptObjectName(name string) (mmsb.LSN, bool) {
 	return mmsb.LSN(n), err == nil
 }
 
-// checkpointObjects lists the stored checkpoints, oldest first.
+// checkpointObjects lists the stored checkpoints' LSNs, oldest first.
 func (r *resources) checkpointObjects(ctx context.Context) ([]mmsb.LSN, error) {
-	// One call's timeout, not the caller's: a listing that hangs (a fresh
-	// cluster still electing the object store's leader) fails in
-	// AckTimeout and the node retries, instead of sitting out a
-	// bootstrap's whole deadline (10 × AckTimeout) silent (seen in CI: a
-	// follower stuck at LSN 0 for 30 s).
-	lctx, cancel := r.call(ctx)
-	defer cancel()
-	infos, err := r.ckpts.List(lctx)
+	stored, err := r.storedCheckpoints(ctx)
 	if err != nil {
-		if errors.Is(err, jetstream.ErrNoObjectsFound) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("replicate: list checkpoints: %w", err)
+		return nil, err
 	}
 	var lsns []mmsb.LSN
-	for _, in := range infos {
-		if lsn, ok := parseCkptObjectName(in.Name); ok && !in.Deleted {
-			lsns = append(lsns, lsn)
-		}
+	for _, c := range stored {
+		lsns = append(lsns, c.lsn)
 	}
-	sort.Slice(lsns, func(i, j int) bool { return lsns[i] < lsns[j] })
 	return lsns, nil
 }
 
@@ -78,7 +65,10 @@ func (r *resources) checkpointObjects(ctx context.Context) ([]mmsb.LSN, error) {
 // So the Put runs with a context of its own, ended only if the store
 // reads on no more within AckTimeout after stop or ctx (a stalled store:
 // its chunks, if any, stay then).
-func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Publisher, stop <-chan struct{}) (mmsb.LSN, error) {
+//
+// logf (nil: none) is told which stored checkpoints trim leaves, those
+// the stream does not continue.
+func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Publisher, stop <-chan struct{}, logf func(format string, args ...any)) (mmsb.LSN, error) {
 	pctx, pcancel := context.WithCancel(ctx)
 	defer pcancel()
 	if stop != nil {
@@ -120,16 +110,100 @@ func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Pu
 		case <-uploaded:
 		}
 	}()
+	meta := map[string]string{"lsn": strconv.FormatUint(uint64(info.LSN), 10)}
+	// The state hash at the checkpoint's LSN, as the stream's record
+	// ending there carries it (the leader's own, just stored): trim tells
+	// by it the checkpoints the stream continues from those of another
+	// history. Not found (an operator purged the stream meanwhile) or
+	// not read (the stream out of reach: the upload fails then, or
+	// succeeds once it is back), the key is left out and trim goes by
+	// the LSN alone.
+	if rec, ok, err := r.recordEndingAt(ctx, info.LSN); err == nil && ok {
+		meta[ckptHashKey] = fmt.Sprintf("%016x", rec.Hash)
+	}
 	if _, err := r.ckpts.Put(uctx, jetstream.ObjectMeta{
 		Name:     ckptObjectName(info.LSN),
-		Metadata: map[string]string{"lsn": strconv.FormatUint(uint64(info.LSN), 10)},
+		Metadata: meta,
 	}, &stopReader{r: f, stop: stop, ctx: ctx}); err != nil {
 		return 0, fmt.Errorf("replicate: upload checkpoint at LSN %d: %w", info.LSN, err)
 	}
-	if err := trim(ctx, r); err != nil {
+	if err := trim(ctx, r, logf); err != nil {
 		return info.LSN, err
 	}
 	return info.LSN, nil
+}
+
+// ckptHashKey is the checkpoint object's metadata key that holds the
+// rolling state hash at its LSN, 16 hexadecimal digits (objects stored
+// before 2026-12-07 lack it).
+const ckptHashKey = "hash"
+
+// storedCheckpoint is a checkpoint object: its LSN and the state hash its
+// metadata names (hasHash false: none, or not 16 hexadecimal digits).
+type storedCheckpoint struct {
+	lsn     mmsb.LSN
+	hash    uint64
+	hasHash bool
+	badHash string // a hash key that does not parse, as found
+}
+
+// storedCheckpoints lists the stored checkpoints with their metadata,
+// oldest first.
+func (r *resources) storedCheckpoints(ctx context.Context) ([]storedCheckpoint, error) {
+	// One call's timeout, not the caller's: a listing that hangs (a fresh
+	// cluster still electing the object store's leader) fails in
+	// AckTimeout and the node retries, instead of sitting out a
+	// bootstrap's whole deadline (10 × AckTimeout) silent (seen in CI: a
+	// follower stuck at LSN 0 for 30 s).
+	lctx, cancel := r.call(ctx)
+	defer cancel()
+	infos, err := r.ckpts.List(lctx)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoObjectsFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("replicate: list checkpoints: %w", err)
+	}
+	var out []storedCheckpoint
+	for _, in := range infos {
+		lsn, ok := parseCkptObjectName(in.Name)
+		if !ok || in.Deleted {
+			continue
+		}
+		c := storedCheckpoint{lsn: lsn}
+		if v, ok := in.Metadata[ckptHashKey]; ok {
+			h, err := strconv.ParseUint(v, 16, 64)
+			if err == nil && len(v) == 16 {
+				c.hash, c.hasHash = h, true
+			} else {
+				c.badHash = v
+			}
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].lsn < out[j].lsn })
+	return out, nil
+}
+
+// recordEndingAt returns the stream's record whose last LSN is lsn and
+// its sequence (ok false: the stream holds none, e.g. lsn falls inside a
+// record, before the stream's first or after its last).
+func (r *resources) recordEndingAt(ctx context.Context, lsn mmsb.LSN) (recordMeta, bool, error) {
+	ictx, cancel := r.call(ctx)
+	info, err := r.stream.Info(ictx)
+	cancel()
+	if err != nil {
+		return recordMeta{}, false, fmt.Errorf("replicate: stream info: %w", err)
+	}
+	if info.State.Msgs == 0 {
+		return recordMeta{}, false, nil
+	}
+	f := &Follower{res: r, metrics: &Metrics{}}
+	_, meta, err := f.locate(ctx, lsn, info.State.FirstSeq, info.State.LastSeq)
+	if err != nil {
+		return recordMeta{}, false, err
+	}
+	return meta, meta.Last == lsn, nil
 }
 
 // stopReader reads r until stop (nil: never) is closed, then fails with
@@ -151,21 +225,32 @@ func (s *stopReader) Read(p []byte) (int, error) {
 	return s.r.Read(p)
 }
 
-// trim deletes checkpoints beyond the kept count and purges the stream
-// below the record that ends at the oldest kept checkpoint's LSN.
-func trim(ctx context.Context, r *resources) error {
-	lsns, err := r.checkpointObjects(ctx)
-	if err != nil {
+// trim keeps the newest CheckpointsKept stored checkpoints that the
+// stream continues, deletes the older ones it continues, and purges the
+// stream below the record that ends at the oldest kept one's LSN.
+//
+// The stream continues a stored checkpoint when it holds a record ending
+// at its LSN whose state hash is the one the object's metadata names (an
+// object stored before that key, by the LSN alone), or when its first
+// record starts right after it (a stream made again beside the bucket
+// continues the newest checkpoint). Any other one is of another history
+// (an old leader's late upload, a restored bucket: docs/replication.md,
+// "Checkpoints of another history") or behind the stream's first record:
+// no follower can start from it. Before, those counted among the kept
+// ones: one at a higher LSN than the leader's took the place of the
+// leader's own, fewer usable fallbacks were kept than configured, and
+// with CheckpointsKept 1 the leader deleted the checkpoint it had just
+// stored. They are not deleted either: nothing shows that their commits
+// are in this history, and one may be the only copy of another history's
+// acknowledged commits. logf (nil: none) is told which are left; an
+// operator deletes them by hand.
+//
+// Over an empty stream (an operator purged it after the upload) nothing
+// tells them apart: nothing is deleted.
+func trim(ctx context.Context, r *resources, logf func(format string, args ...any)) error {
+	stored, err := r.storedCheckpoints(ctx)
+	if err != nil || len(stored) == 0 {
 		return err
-	}
-	for len(lsns) > r.cfg.CheckpointsKept {
-		if err := r.ckpts.Delete(ctx, ckptObjectName(lsns[0])); err != nil {
-			return fmt.Errorf("replicate: delete checkpoint at LSN %d: %w", lsns[0], err)
-		}
-		lsns = lsns[1:]
-	}
-	if len(lsns) == 0 {
-		return nil
 	}
 	ictx, cancel := r.call(ctx)
 	info, err := r.stream.Info(ictx)
@@ -177,15 +262,48 @@ func trim(ctx context.Context, r *resources) error {
 		return nil
 	}
 	f := &Follower{res: r, metrics: &Metrics{}}
-	seq, meta, err := f.locate(ctx, lsns[0], info.State.FirstSeq, info.State.LastSeq)
+	head, err := f.getMsg(ctx, info.State.FirstSeq)
 	if err != nil {
 		return err
 	}
-	if meta.Last != lsns[0] || seq <= info.State.FirstSeq {
-		return nil // nothing below it, or the checkpoint's LSN is not a record boundary here
+	var kept []mmsb.LSN // newest first
+	var purgeAt uint64  // the sequence of the record ending at the oldest kept one (0: none)
+	var left []string   // those of another history, or behind the stream
+	for i := len(stored) - 1; i >= 0; i-- {
+		c := stored[i]
+		continued, seq := false, uint64(0)
+		switch {
+		case c.lsn == head.First-1:
+			continued = true // the stream starts right after it
+		case c.lsn >= head.First && c.badHash == "":
+			s, meta, err := f.locate(ctx, c.lsn, info.State.FirstSeq, info.State.LastSeq)
+			if err != nil {
+				return err
+			}
+			continued = meta.Last == c.lsn && (!c.hasHash || meta.Hash == c.hash)
+			seq = s
+		}
+		switch {
+		case !continued:
+			left = append(left, strconv.FormatUint(uint64(c.lsn), 10))
+		case len(kept) < r.cfg.CheckpointsKept:
+			kept, purgeAt = append(kept, c.lsn), seq
+		default:
+			if err := r.ckpts.Delete(ctx, ckptObjectName(c.lsn)); err != nil {
+				return fmt.Errorf("replicate: delete checkpoint at LSN %d: %w", c.lsn, err)
+			}
+		}
 	}
-	if err := r.stream.Purge(ctx, jetstream.WithPurgeSequence(seq)); err != nil {
-		return fmt.Errorf("replicate: trim stream below sequence %d: %w", seq, err)
+	if len(left) > 0 && logf != nil {
+		slices.Reverse(left)
+		logf("checkpoint bucket %s holds %d stored checkpoint(s) that the stream %s does not continue (LSN %s: another history's, or behind the stream's first record): not counted among the %d kept, and not deleted, as they may hold another history's commits; delete them by hand once they are not needed (docs/replication.md)",
+			r.cfg.CheckpointBucket(), len(left), r.cfg.StreamName(), strings.Join(left, ", "), r.cfg.CheckpointsKept)
+	}
+	if purgeAt <= info.State.FirstSeq {
+		return nil // none kept, nothing below it, or it is the stream's first record's predecessor
+	}
+	if err := r.stream.Purge(ctx, jetstream.WithPurgeSequence(purgeAt)); err != nil {
+		return fmt.Errorf("replicate: trim stream below sequence %d: %w", purgeAt, err)
 	}
 	return nil
 }
@@ -344,6 +462,10 @@ func verifyCheckpoint(path string, lsn mmsb.LSN) error {
 // stores a checkpoint that reaches the stream: the node retries
 // meanwhile.
 //
+// fromStart reports that the stream holds its records from LSN 1: an
+// empty bus reaches it too, so a follower needs no stored checkpoint
+// (Node.openFollower follows it from there when every one is damaged).
+//
 // Node.openFollower calls it before a bootstrap, which then writes
 // nothing. Without it, such a directory was built, found "behind the
 // stream" by the position check, emptied and built again every
@@ -355,12 +477,12 @@ func verifyCheckpoint(path string, lsn mmsb.LSN) error {
 // found is looked at again, with a new listing, before it is reported,
 // and so is a first record gone when it is read (ErrStreamUnavailable,
 // naming its sequence, once it is gone 8 times in a row).
-func (r *resources) reachesStream(ctx context.Context) ([]mmsb.LSN, error) {
+func (r *resources) reachesStream(ctx context.Context) (reach []mmsb.LSN, fromStart bool, err error) {
 	f := &Follower{res: r, metrics: &Metrics{}}
 	for attempt := 1; ; attempt++ {
 		lsns, err := r.checkpointObjects(ctx)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		slices.Reverse(lsns) // newest first
 		lsn := mmsb.LSN(0)
@@ -371,30 +493,34 @@ func (r *resources) reachesStream(ctx context.Context) ([]mmsb.LSN, error) {
 		info, err := r.stream.Info(ictx)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("%w: stream info: %w", ErrStreamUnavailable, err)
+			return nil, false, fmt.Errorf("%w: stream info: %w", ErrStreamUnavailable, err)
 		}
 		if info.State.Msgs == 0 {
-			return lsns[:min(len(lsns), 1)], nil
+			return lsns[:min(len(lsns), 1)], false, nil
 		}
 		head, err := f.getMsg(ctx, info.State.FirstSeq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) && attempt < 8 {
 			continue // trimmed between the stream's info and the read
 		}
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil, fmt.Errorf("%w: the stream's first record, sequence %d by its info, was gone at each of %d reads (trimmed each time between the info and the read): %w",
+			return nil, false, fmt.Errorf("%w: the stream's first record, sequence %d by its info, was gone at each of %d reads (trimmed each time between the info and the read): %w",
 				ErrStreamUnavailable, info.State.FirstSeq, attempt, jetstream.ErrMsgNotFound)
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		if head.First <= lsn+1 {
-			var reach []mmsb.LSN
+		// head.First-1, not lsn+1: a stored checkpoint's LSN may be
+		// 2^64−1 (a junk object's name), and lsn+1 wrapped to 0 then,
+		// so that every new follower was told ErrNeedBootstrap ("LSN
+		// 0..0 are in neither") by that one object. head.First is 1 or
+		// more (parseHeaders).
+		if head.First-1 <= lsn {
 			for _, l := range lsns {
-				if head.First <= l+1 {
+				if head.First-1 <= l {
 					reach = append(reach, l)
 				}
 			}
-			return reach, nil
+			return reach, head.First == 1, nil
 		}
 		if attempt < 3 {
 			continue
@@ -407,7 +533,7 @@ func (r *resources) reachesStream(ctx context.Context) ([]mmsb.LSN, error) {
 		if limits := streamLimits(info.Config); limits != "" {
 			why = fmt.Sprintf("the stream %s drops records by its limits, %s (MMSB sets none)", r.cfg.StreamName(), limits)
 		}
-		return nil, fmt.Errorf("%w: %s and the stream's first record starts at LSN %d: LSN %d..%d are in neither (%s); a follower can start from the stored state only once the leader stores a checkpoint at LSN %d or later",
+		return nil, false, fmt.Errorf("%w: %s and the stream's first record starts at LSN %d: LSN %d..%d are in neither (%s); a follower can start from the stored state only once the leader stores a checkpoint at LSN %d or later",
 			ErrNeedBootstrap, stored, head.First, lsn+1, head.First-1, why, head.First-1)
 	}
 }

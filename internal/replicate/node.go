@@ -481,7 +481,7 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 				n.cfg.beforeBootstrap()
 			}
 			bctx, cancel := context.WithTimeout(ctx, 10*n.res.cfg.AckTimeout)
-			reach, err := n.res.reachesStream(bctx)
+			reach, fromStart, err := n.res.reachesStream(bctx)
 			if err == nil && len(unloadable)+len(foreign) > 0 {
 				reach, err = withoutUnloadable(reach, unloadable, foreign)
 			}
@@ -490,6 +490,18 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 				lsn, err = bootstrapFrom(bctx, n.res, n.cfg.Dir, reach, n.skipLogf)
 			}
 			cancel()
+			if fromStart && errors.Is(err, ErrNeedBootstrap) {
+				// Every stored checkpoint the stream continues is
+				// damaged, or the bus refused it, but the stream holds
+				// its records from LSN 1: an empty bus follows it
+				// from there, checking each record's hash. Before, the
+				// role ended here at every cycle until the leader
+				// stored a new checkpoint: one junk object under a
+				// checkpoint's name kept a new follower of an idle
+				// leader (or of one storing none) at LSN 0 for ever.
+				n.skipLogf("bootstrap: %v; the stream holds its records from LSN 1: following it from there, as an empty bus", err)
+				lsn, err = 0, nil
+			}
 			if err != nil {
 				_ = lk.Close() // a lock: nothing written to lose
 				return nil, nil, err
@@ -511,12 +523,8 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 				// Emptied, the next cycle bootstraps again.
 				what := fmt.Errorf("replicate: the stored checkpoint at LSN %d (object %s in %s) does not load: %w",
 					from, ckptObjectName(from), n.res.cfg.CheckpointBucket(), err)
-				emptied, rerr := n.clearRebuilt(from, what)
-				if rerr != nil {
-					return nil, nil, rerr
-				}
-				if !emptied {
-					return nil, nil, fmt.Errorf("%w; %s held more than that checkpoint: set aside to bootstrap again", what, n.cfg.Dir)
+				if err := n.emptyRebuilt(from, what); err != nil {
+					return nil, nil, err
 				}
 				// Before, the role ended here and the next cycle
 				// downloaded the same checkpoint again: a follower
@@ -550,12 +558,8 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		if rebuilt && from > 0 && errors.Is(err, ErrDiverged) {
 			what := fmt.Errorf("replicate: the stream does not continue the stored checkpoint at LSN %d (object %s in %s): it belongs to another history: %w",
 				from, ckptObjectName(from), n.res.cfg.CheckpointBucket(), err)
-			emptied, rerr := n.clearRebuilt(from, what)
-			if rerr != nil {
-				return nil, nil, rerr
-			}
-			if !emptied {
-				return nil, nil, fmt.Errorf("%w; %s held more than that checkpoint: set aside to bootstrap again", what, n.cfg.Dir)
+			if err := n.emptyRebuilt(from, what); err != nil {
+				return nil, nil, err
 			}
 			foreign = append(foreign, from)
 			n.skipLogf("bootstrap: skipped %v; emptied %s to bootstrap from an older stored checkpoint, or from the stream's first record", what, n.cfg.Dir)
@@ -642,6 +646,22 @@ func (n *Node) clearRebuilt(from mmsb.LSN, why error) (emptied bool, err error) 
 		return n.setAside("it holds more than the stored checkpoint it was rebuilt from (another writer used it meanwhile)", why)
 	})
 	return emptied, err
+}
+
+// emptyRebuilt is clearRebuilt for a directory rebuilt from the stored
+// checkpoint at LSN from that cannot be used (what says why): nil once it
+// is emptied, for the same cycle to bootstrap again; otherwise the error
+// that ends the role (what, and that the directory was set aside, or why
+// it could not be).
+func (n *Node) emptyRebuilt(from mmsb.LSN, what error) error {
+	emptied, err := n.clearRebuilt(from, what)
+	if err != nil {
+		return err
+	}
+	if !emptied {
+		return fmt.Errorf("%w; %s held more than that checkpoint: set aside to bootstrap again", what, n.cfg.Dir)
+	}
+	return nil
 }
 
 // lockDir takes the directory's lock, the one its bus takes (DIR/LOCK):
@@ -1126,7 +1146,7 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease, bootstrapp
 	n.lease, n.term, n.leadErr = lease, term, nil
 	n.mu.Unlock()
 	n.setRole(lb, true)
-	err = n.serve(ctx, lb, pub, lease)
+	err = n.serve(ctx, lb, pub, lease, info.Created)
 	if errors.Is(err, ErrLeaseLost) {
 		err = fmt.Errorf("node %s, term %d, lease %s key %q: %w", n.cfg.ID, term, n.res.cfg.LeaseBucket(), leaseKey, err)
 	}
@@ -1139,14 +1159,52 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease, bootstrapp
 	return err
 }
 
+// streamCheckTicks is how many of serve's ticks (LeaseTTL/8 each) pass
+// between two looks at the leader's stream: one a LeaseTTL, as cheap as a
+// lease renewal.
+const streamCheckTicks = 8
+
+// checkStream looks the leader's stream up: ErrStreamUnavailable when it
+// is gone, or was made again since the role began (its creation time is
+// not created), naming it. A lookup that fails otherwise (a server out
+// of reach) says nothing: the publisher and the lease report an outage.
+// It waits at most LeaseTTL/4 (or AckTimeout, if shorter): serve, which
+// also watches the lease, is held up no longer by a server that does
+// not answer.
+func (n *Node) checkStream(ctx context.Context, created time.Time) error {
+	ictx, cancel := context.WithTimeout(ctx, min(n.res.cfg.AckTimeout, n.cfg.LeaseTTL/4))
+	info, err := n.res.stream.Info(ictx)
+	cancel()
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("%w: node %s leads stream %s, which was deleted (an operator, or another program): the role ends; the node follows again once the stream exists: %w",
+			ErrStreamUnavailable, n.cfg.ID, n.res.cfg.StreamName(), err)
+	case err != nil:
+		return nil
+	case !created.IsZero() && !info.Created.Equal(created):
+		return fmt.Errorf("%w: node %s leads stream %s made at %s, which was deleted and made again (now made at %s): the role ends, to follow the new stream",
+			ErrStreamUnavailable, n.cfg.ID, n.res.cfg.StreamName(), created.UTC().Format(time.RFC3339Nano), info.Created.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
 // serve waits while leading, archiving checkpoints as records accumulate.
-func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *Lease) error {
+// created is the creation time of the stream the role leads: every
+// streamCheckTicks ticks (one LeaseTTL) it looks the stream up, and a
+// stream deleted, or deleted and made again, ends the role
+// (ErrStreamUnavailable). Before, a leader that committed nothing learnt
+// it only at its next commit: Leader() returned a bus, and LastLead no
+// error, for as long as it stayed idle, while every follower already
+// said the stream was gone.
+func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *Lease, created time.Time) error {
 	t := time.NewTicker(n.cfg.LeaseTTL / 8)
 	defer t.Stop()
+	ticks := 0
 	// RecordsPublished counts over the node's life: a node that leads again
 	// counts its CheckpointEvery records from where this term starts, not
 	// from zero (which would archive at once for its earlier terms).
 	archived := n.Metrics.RecordsPublished.Load()
+	leftLog := repeatLog{every: roleEndedLogEvery}
 	lost := lease.Lost()
 	if n.cfg.noLeaseCheck {
 		lost = nil
@@ -1167,6 +1225,11 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 		}
 		if !lease.Valid() && !n.cfg.noLeaseCheck {
 			return ErrLeaseLost
+		}
+		if ticks++; ticks%streamCheckTicks == 0 {
+			if err := n.checkStream(ctx, created); err != nil {
+				return err
+			}
 		}
 		if n.cfg.CheckpointEvery > 0 {
 			if p := n.Metrics.RecordsPublished.Load(); p-archived >= uint64(n.cfg.CheckpointEvery) {
@@ -1189,7 +1252,15 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 					case <-uploaded:
 					}
 				}()
-				_, err := archiveCheckpoint(actx, n.res, bus, pub, stop)
+				_, err := archiveCheckpoint(actx, n.res, bus, pub, stop, func(format string, args ...any) {
+					// The same checkpoints are left at every trim
+					// until an operator deletes them: one line a
+					// minute says so.
+					line := fmt.Sprintf(format, args...)
+					if log, note := leftLog.next(line, time.Now()); log {
+						n.prefixLogf("%s%s", line, note)
+					}
+				})
 				close(uploaded)
 				cancel()
 				select {

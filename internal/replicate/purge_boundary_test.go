@@ -74,7 +74,7 @@ func TestPurgeKeepsWhatCheckpointFollowersNeed(t *testing.T) {
 	if _, err := load(ctx, leader, pages, 1, 4, 3); err != nil {
 		t.Fatal(err)
 	}
-	ckpt, err := archiveCheckpoint(ctx, res, leader, pub, nil)
+	ckpt, err := archiveCheckpoint(ctx, res, leader, pub, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func (s *goneHeadStream) GetMsg(context.Context, uint64, ...jetstream.GetMsgOpt)
 func TestReachesStreamFirstRecordGoneError(t *testing.T) {
 	s := &goneHeadStream{}
 	r := &resources{cfg: Config{Bus: "b", AckTimeout: 5 * time.Second}, ckpts: &partialStore{}, stream: s}
-	lsns, err := r.reachesStream(context.Background())
+	lsns, _, err := r.reachesStream(context.Background())
 	if err == nil {
 		t.Fatalf("reachesStream = %v, nil; want an error", lsns)
 	}

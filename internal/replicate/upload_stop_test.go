@@ -76,7 +76,7 @@ func TestStoppedUploadLeavesNoChunks(t *testing.T) {
 	}
 	store := &stopAfterFirstRead{ObjectStore: res.ckpts, stop: make(chan struct{})}
 	res.ckpts = store
-	_, err = archiveCheckpoint(ctx, res, leader, pub, store.stop)
+	_, err = archiveCheckpoint(ctx, res, leader, pub, store.stop, nil)
 	if !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("archiveCheckpoint = %v, want ErrLeaseLost", err)
 	}
@@ -155,7 +155,7 @@ func TestUploadEndedByContextLeavesNoChunks(t *testing.T) {
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
 	res.ckpts = &cancelAfterFirstRead{ObjectStore: res.ckpts, cancel: acancel}
-	if _, err = archiveCheckpoint(actx, res, leader, pub, nil); !errors.Is(err, context.Canceled) {
+	if _, err = archiveCheckpoint(actx, res, leader, pub, nil, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("archiveCheckpoint = %v, want context.Canceled", err)
 	}
 	if lsns, err := res.checkpointObjects(ctx); err != nil || len(lsns) != 0 {
