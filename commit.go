@@ -643,9 +643,10 @@ func (e *Bus) FreePage(ctx context.Context, id PageID) error {
 	return err
 }
 
-// SetMetadata replaces a page's key/value metadata (logged). Errors:
-// ErrPageNotFound, ErrInvalidPage (more than 64 KiB of encoded metadata),
-// ErrClosed, ErrFailed.
+// SetMetadata replaces a page's key/value metadata (logged). Entries keep
+// the order given; a key given twice keeps its first place and its last
+// value (so does PageSpec.Meta). Errors: ErrPageNotFound, ErrInvalidPage
+// (more than 64 KiB of encoded metadata), ErrClosed, ErrFailed.
 func (e *Bus) SetMetadata(ctx context.Context, id PageID, entries []MetaEntry) error {
 	meta := page.AppendMeta(nil, metaIn(entries))
 	check := func() error {
@@ -664,6 +665,11 @@ func (e *Bus) SetMetadata(ctx context.Context, id PageID, entries []MetaEntry) e
 // AddEdge adds a dependency edge parent -> child. An edge that would close
 // a cycle is refused with an error wrapping ErrCycle that names the
 // cycle; nothing is logged.
+//
+// Errors: ErrPageNotFound (parent or child), ErrInvalidOption (typ is not
+// an edge type), ErrCycle (a page to itself too), ErrPageInUse (a Data
+// edge into a derived page from a page that is not one of its binding's
+// parents: Bind owns those edges), ErrClosed, ErrFailed.
 func (e *Bus) AddEdge(ctx context.Context, parent, child PageID, typ EdgeType) error {
 	check := func() error {
 		if err := e.checkEdgeEnds(parent, child, uint8(typ)); err != nil {
@@ -684,7 +690,10 @@ func (e *Bus) AddEdge(ctx context.Context, parent, child PageID, typ EdgeType) e
 	return err
 }
 
-// RemoveEdge removes parent -> child of type typ (no error if absent).
+// RemoveEdge removes parent -> child of type typ (logged); no such edge,
+// even between pages that do not exist, is no error. Errors: ErrPageInUse
+// (the Data edge of a binding: Unbind instead), ErrInvalidOption (typ is
+// not an edge type), ErrClosed, ErrFailed.
 func (e *Bus) RemoveEdge(ctx context.Context, parent, child PageID, typ EdgeType) error {
 	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, uint8(typ)) },
 		func(b []byte) []byte { return record.AppendEdge(b, record.OpRemoveEdge, parent, child, uint8(typ)) })
@@ -723,8 +732,11 @@ func (e *Bus) checkRemoveEdge(parent, child PageID, typ uint8) error {
 // computed, computes it at its first wave too.
 //
 // Errors: ErrUnknownFunc (fn not registered: Options.Functions),
-// ErrPageNotFound (child or a parent), ErrInvalidOption (no parents),
-// ErrPageInUse (child already bound), ErrCycle, ErrClosed, ErrFailed.
+// ErrPageNotFound (child or a parent), ErrInvalidOption (no parents, or
+// a built-in function that cannot compute child's size from these
+// parents' sizes and params), ErrPageInUse (child already bound),
+// ErrCycle, ErrRecordTooLarge (params too large for one log record or
+// the Replicator's message), ErrClosed, ErrFailed.
 func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, parents []PageID) error {
 	check := func() error {
 		if _, ok := e.funcs[fn]; !ok {

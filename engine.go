@@ -39,7 +39,7 @@ const (
 )
 
 // FlagNames renders flag bits as "stale|sync-pending|ir-invalid" ("none"
-// for 0).
+// for 0); bits without a name follow in hex ("stale|0x80").
 func FlagNames(f uint8) string {
 	if f == 0 {
 		return "none"
@@ -178,7 +178,9 @@ type Options struct {
 	HugePages bool
 	// DisableLog runs with no log at all (detached replay targets only):
 	// nothing is durable and replay, provenance from the log and
-	// VerifyReplay are unavailable. An in-memory bus (dir "") keeps its log
+	// VerifyReplay are unavailable (QueryLog, and Bus.Replay and ReadPageAt
+	// of any state but one a checkpoint holds, are ErrLogTruncated;
+	// VerifyReplay is ErrInvalidOption). An in-memory bus (dir "") keeps its log
 	// in memory unless this is set. A directory whose log holds an
 	// operation past the checkpoint Open loads is refused
 	// (ErrInvalidOption): the bus would ignore it and commit over its LSN.
@@ -1053,8 +1055,10 @@ func (e *Bus) Dir() string {
 	return e.dir
 }
 
-// FS returns the filesystem the bus uses (a private in-memory FS for an
-// in-memory bus).
+// FS returns the filesystem the bus uses: Options.FS, or for an in-memory
+// bus a private one (Options.FS is not used) that keeps the log in memory
+// and, unless Options.MemoryCheckpoints, the checkpoints in unnamed
+// temporary files (see MemoryCheckpoints).
 func (e *Bus) FS() vfs.FS { return e.fs }
 
 // WALDir and CheckpointDir return where the log and checkpoints live on FS.
@@ -1079,9 +1083,11 @@ func (e *Bus) Func(name string) (RecomputeFunc, bool) {
 	return f, ok
 }
 
-// Err returns why the bus refuses writes: nil while it is usable, the
-// sticky failure (ErrFailed) once a write or fsync failed, or ErrClosed
-// after Close.
+// Err returns why the bus refuses writes for good: nil while it is usable,
+// the sticky failure (ErrFailed) once a write or fsync failed, or ErrClosed
+// after Close. Refusals that do not end the bus leave it nil: a follower's
+// ErrFollower, and ErrCheckpointFailing, which the next successful
+// checkpoint lifts (Stats.CheckpointFailStreak says it may come).
 func (e *Bus) Err() error {
 	e.rlockSettled()
 	defer e.mu.RUnlock()

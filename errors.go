@@ -21,7 +21,8 @@ var (
 	ErrInvalidPage = errors.New("mmsb: invalid page")
 	// ErrInvalidDelta: a delta that fails validation (wraps the delta package's reason).
 	ErrInvalidDelta = errors.New("mmsb: invalid delta")
-	// ErrOutOfRange: a write past the end of its page.
+	// ErrOutOfRange: a write past the end of its page, a ReadPageRange
+	// offset past it, or a provenance range that does not fit in it.
 	ErrOutOfRange = delta.ErrOutOfRange
 	// ErrConflict: an expected base epoch did not match; nothing applied.
 	ErrConflict = errors.New("mmsb: epoch conflict")

@@ -16,8 +16,8 @@ import (
 // A bus opened with Options.DisableLog has no log: its Log* fields stay
 // zero.
 type Metrics struct {
-	// SyncMode is the bus's sync mode ("group", "always" or "none"): what
-	// CommitDuration measured.
+	// SyncMode is the bus's sync mode ("group", "always", "none" or
+	// "replicated", as Stats.SyncMode): what CommitDuration measured.
 	SyncMode string
 
 	Commits uint64 // delta batches committed (Commit and CommitAsync)

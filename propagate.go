@@ -39,6 +39,8 @@ type RecomputeError struct {
 	Failures int
 }
 
+// Error names the page, the function and its error, and for a partial
+// wave how many functions failed and how many pages were held back.
 func (e *RecomputeError) Error() string {
 	msg := fmt.Sprintf("%v: page %d, function %q: %v", ErrRecompute, e.Page, e.Func, e.Err)
 	switch {

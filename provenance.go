@@ -121,11 +121,12 @@ func (e *Bus) Provenance(ctx context.Context, id PageID, off, n int, depth int) 
 // forward instead. Source and intent come from the log record; decoded
 // records are kept in a small per-engine LRU, so a warm query reads no log.
 //
-// Errors: ErrPageNotFound, ErrOutOfRange (range outside the page),
-// ErrInvalidOption (n <= 0), ErrClosed, context errors, and log read errors.
+// Errors: ErrPageNotFound, ErrOutOfRange (range past the page's end),
+// ErrInvalidOption (n <= 0 or off < 0), ErrClosed, context errors, and log
+// read errors.
 func (e *Bus) ProvenanceWith(ctx context.Context, id PageID, off, n int, o ProvenanceOptions) (*ProvenanceResult, error) {
 	if n <= 0 || off < 0 {
-		return nil, fmt.Errorf("%w: provenance range [%d, %d+%d) of page %d", ErrInvalidOption, off, off, n, id)
+		return nil, fmt.Errorf("%w: provenance range [%d, %d+%d) of page %d: the offset must be 0 or more and the length 1 or more", ErrInvalidOption, off, off, n, id)
 	}
 	if off > MaxPageSize || n > MaxPageSize-off {
 		// Checked before the bounds become 32-bit: a range past 4 GiB

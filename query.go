@@ -17,7 +17,11 @@ import (
 // before FromTime, or a kind that is not one, is ErrInvalidOption; an
 // empty LSN range (ToLSN before FromLSN) selects nothing.
 type LogQuery struct {
-	Page     PageID // operations on this page (deltas, create, free, meta, flags, bind; edges by either end)
+	// Page: operations on this page: deltas (derived ones too), create,
+	// free, meta, flags, and the bind and unbind of a derived page (by
+	// the derived page, not its parents); edges by either end. No wave op
+	// (OpWave) matches a page.
+	Page     PageID
 	FromLSN  LSN    // first LSN (inclusive)
 	ToLSN    LSN    // last LSN (inclusive)
 	FromTime int64  // commit time >= FromTime (ns)
@@ -259,8 +263,9 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 // QueryLog streams this bus's logged operations matching q (see QueryLogDir).
 // Everything committed before the call is visible: the query writes the
 // log's buffered records out to its files first, without an fsync. A
-// q.FromLSN the log no longer holds, or a bus without a log, is
-// ErrLogTruncated; a nil fn is ErrInvalidOption.
+// q.FromLSN the log no longer holds, or a bus without a log
+// (Options.DisableLog, and every bus Replay returns), is ErrLogTruncated,
+// whatever q asks; a nil fn is ErrInvalidOption.
 func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := q.check(); err != nil {
 		return err
@@ -270,6 +275,12 @@ func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool)
 	}
 	if err := e.pushLog(ctx, false); err != nil {
 		return err
+	}
+	if e.opts.DisableLog {
+		// No log holds any of its operations. Reading the directory's
+		// (empty) wal/ instead answered nothing and nil, as if nothing
+		// had been committed.
+		return fmt.Errorf("%w: the bus keeps no log (Options.DisableLog), last LSN %d", ErrLogTruncated, e.LastLSN())
 	}
 	if q.FromLSN > e.LastLSN() {
 		// Nothing committed holds it: answered without reading the log

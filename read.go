@@ -20,7 +20,7 @@ type PageInfo struct {
 	Size     int
 	Location Location
 	Epoch    Epoch
-	LastLSN  LSN // LSN of the last operation that wrote the page
+	LastLSN  LSN // LSN of the last operation that wrote the page's bytes: its creation or a delta (metadata, flags and bindings do not move it)
 	Flags    uint8
 	Meta     []MetaEntry
 	Derived  bool // bound to a recompute function
@@ -223,7 +223,9 @@ func sortedEdges(e *Bus, es []graph.Edge) []Edge {
 	return edgesOut(es)
 }
 
-// Descendants returns every page reachable from id, in topological order.
+// Descendants returns every page reachable from id through edges of any
+// type, id excluded, in topological order (a page after every page with an
+// edge into it; ties by the smaller ID).
 func (e *Bus) Descendants(id PageID) []PageID {
 	e.rlockSettled()
 	defer e.mu.RUnlock()

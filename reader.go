@@ -372,7 +372,7 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 //
 // ReadPage and View first make one seqlock attempt on the current
 // attachment without the Reader's mutex, changing nothing in the reader
-// (page.ShmReader.TryRead); when it declines (ok false) the locked path,
+// (page.ShmReader.TryRead); when it declines (done false) the locked path,
 // read, handles everything else and calls fn again. Why no mutex: its two
 // locked instructions per call each wait for every earlier load, so
 // random reads could not overlap. Why TryRead is called right here rather
@@ -442,8 +442,9 @@ func (rd *Reader) LastLSN() LSN {
 // Wait blocks until the committed LSN exceeds afterLSN and returns it. It
 // polls the header word for WaitSpin (yielding the processor), then sleeps
 // on a futex on that word, which the writer wakes at every commit (Linux;
-// elsewhere it polls every millisecond). Sleeps last at most waitSlice, so
-// ctx, the writer's liveness and a new generation are noticed within that.
+// elsewhere it polls every millisecond). Sleeps last at most 5 ms
+// (waitSlice), so ctx, the writer's liveness and a new generation are
+// noticed within that.
 // It fails with ctx's error (checked before every sleep), ErrWriterGone,
 // ErrStale, ErrClosed once the Reader is closed, or ErrSharedCorrupt when
 // the header became unreadable (a file truncated under the Reader).

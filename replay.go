@@ -451,7 +451,11 @@ func firstLogLSN(fs vfs.FS, walDir string) (LSN, error) {
 // Replay rebuilds this bus's state up to target into a new detached bus
 // (see the package-level Replay), with this bus's LazyPageMemory (so do
 // VerifyReplay and ReadPageAt). A target.ToLSN past the last committed
-// LSN is ErrInvalidOption: that state does not exist yet.
+// LSN is ErrInvalidOption: that state does not exist yet. A bus without a
+// log (Options.DisableLog, and every bus Replay returns) rebuilds only the
+// states its checkpoints hold, each at its LSN: a target at another LSN
+// (ToLSN 0: its last), by time or page epoch, or FromEmpty is
+// ErrLogTruncated.
 func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
 	return e.replayPage(ctx, target, 0)
 }
@@ -465,7 +469,47 @@ func (e *Bus) replayPage(ctx context.Context, target ReplayTarget, only PageID) 
 	if target.ToLSN > last {
 		return nil, fmt.Errorf("%w: replay to LSN %d, past the last committed LSN %d", ErrInvalidOption, target.ToLSN, last)
 	}
+	if e.opts.DisableLog {
+		return e.replayNoLog(ctx, target, only, last)
+	}
 	return replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions, LazyPageMemory: e.opts.LazyPageMemory}, only)
+}
+
+// replayNoLog is replayPage on a bus without a log (Options.DisableLog):
+// only the states its checkpoints hold can be rebuilt, each at its LSN.
+// A target that asks for another state is ErrLogTruncated. Before, the
+// replay of its directory answered a target of the last LSN (ToLSN 0)
+// with its newest checkpoint's state, or with no page at all when it had
+// none, as if that were the bus's state.
+func (e *Bus) replayNoLog(ctx context.Context, target ReplayTarget, only PageID, last LSN) (*Bus, error) {
+	if target.ToTime != 0 || target.Page != 0 || target.FromEmpty {
+		return nil, fmt.Errorf("%w: the bus keeps no log (Options.DisableLog): a replay by time, by page epoch or from empty needs one", ErrLogTruncated)
+	}
+	want := target.ToLSN
+	if want == 0 {
+		want = last
+	}
+	if want == 0 {
+		// Nothing committed: the empty state is the one asked for.
+		return replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions, LazyPageMemory: e.opts.LazyPageMemory, DisableLog: true}, only)
+	}
+	// The newest checkpoint at or before want, with no log after it: the
+	// state at want only when that checkpoint is at want.
+	target.ToLSN, target.FromOldestCheckpoint = want, false
+	r, err := replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions, LazyPageMemory: e.opts.LazyPageMemory, DisableLog: true}, only)
+	if err != nil {
+		if !errors.Is(err, ErrInvalidOption) && !errors.Is(err, ErrCorruption) {
+			return nil, err // ctx, I/O, memory: not about the missing log
+		}
+		// The replay found the checkpoints end before want, or a newer
+		// one past the (empty) log's end: said in its own terms.
+		return nil, fmt.Errorf("%w: the bus keeps no log (Options.DisableLog) and no checkpoint of it holds LSN %d (%v)", ErrLogTruncated, want, err)
+	}
+	if got := r.LastLSN(); got != want {
+		r.discard()
+		return nil, fmt.Errorf("%w: the bus keeps no log (Options.DisableLog) and no checkpoint of it holds LSN %d (the newest at or before it holds LSN %d)", ErrLogTruncated, want, got)
+	}
+	return r, nil
 }
 
 // ReadPageAt returns page id's bytes and epoch as of LSN lsn (replaying
@@ -477,7 +521,7 @@ func (e *Bus) replayPage(ctx context.Context, target ReplayTarget, only PageID) 
 // it precedes every operation, and a replay target of 0 means "no limit",
 // so it used to answer with the current page instead (ReadPage reads that);
 // so is an LSN past LastLSN. ErrLogTruncated when the log and checkpoints
-// no longer reach back to lsn.
+// no longer reach back to lsn, and on a bus without a log.
 func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch, error) {
 	if lsn == 0 {
 		return nil, 0, fmt.Errorf("%w: ReadPageAt needs an LSN >= 1 (ReadPage reads the current page)", ErrInvalidOption)
@@ -510,7 +554,7 @@ type ReplayReport struct {
 	LiveHash       uint64
 	ReplayHash     uint64
 	Pages          int      // pages compared on both sides (a page compared in its range and again counts twice)
-	PagesDiffering int      // pages whose bytes, size or epoch differ, or that exist on one side only
+	PagesDiffering int      // pages whose bytes, size, epoch, metadata, flags, location or last-write LSN differ, or that exist on one side only
 	BytesDiffering int64    // differing bytes over pages present on both sides
 	L2Divergence   float64  // sqrt(sum of squared differences) over float64 pages ("mmsb.type"="f64")
 	GraphEqual     bool     // same edges and bindings

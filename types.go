@@ -96,7 +96,9 @@ func edgesOut(es []graph.Edge) []Edge {
 }
 
 // MetaEntry is one key/value metadata pair of a page. Keys starting with
-// "mmsb." are reserved (see TypeMetaKey).
+// "mmsb." are reserved for meanings the bus and its tools give them
+// (TypeMetaKey is the one defined): SetMetadata and CreatePages accept them
+// as any other key, so use another prefix for your own.
 type MetaEntry struct {
 	Key   string
 	Value []byte
@@ -162,7 +164,7 @@ func (m SyncMode) String() string {
 }
 
 // ParseSyncMode parses "group", "always", "none" or "replicated" ("" is
-// group).
+// group); any other string is ErrInvalidOption, naming it.
 func ParseSyncMode(s string) (SyncMode, error) {
 	if s == "replicated" {
 		return SyncReplicated, nil
@@ -238,9 +240,11 @@ func Merge(a, b *Delta) (Delta, error) {
 	return m, nil
 }
 
-// Diff returns the minimal delta turning old into cur. Images of different
-// lengths are refused with an error wrapping ErrInvalidOption and
-// delta.ErrLengthMismatch.
+// Diff returns the minimal delta turning old into cur: exactly the
+// differing bytes, as runs in ascending order (see delta.Diff). Equal
+// images give an empty delta (no runs), which Commit refuses
+// (ErrInvalidDelta): skip it. Images of different lengths are refused with
+// an error wrapping ErrInvalidOption and delta.ErrLengthMismatch.
 func Diff(id PageID, old, cur []byte) (Delta, error) {
 	d, err := delta.Diff(id, old, cur)
 	if err != nil {
