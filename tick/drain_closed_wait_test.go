@@ -75,3 +75,32 @@ func TestDrainClosedWaitEndsWithCtx(t *testing.T) {
 		t.Fatalf("Drain once the tick ended = %d, %v; want 1 dropped, ErrClosed", left, err)
 	}
 }
+
+// TestDrainClosedDoneCtxTakesFreeLock: Drain on a closed orchestrator with
+// no tick running counts what Close dropped, whatever its ctx says, as
+// lockTick takes a free lock: one kept by a tick over a closed bus and two
+// queued, three dropped, ErrClosed alone. It chose at random between the
+// free lock and a ctx already done, and half the time answered the ctx's
+// error with the kept delta left out (1 dropped).
+func TestDrainClosedDoneCtxTakesFreeLock(t *testing.T) {
+	e := openMem(t, nil)
+	id := mustCreate(t, e, 1, 8)[0]
+	o := newOrch(t, e, &Options{SkipStartupResync: true})
+	submitAll(t, o, mmsb.Write(id, 0, []byte{1}))
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := o.Tick(ctx); !errors.Is(err, mmsb.ErrClosed) || r.Kept != 1 {
+		t.Fatalf("tick over a closed bus: %v, want ErrClosed and 1 kept", err)
+	}
+	submitAll(t, o, mmsb.Write(id, 0, []byte{2}), mmsb.Write(id, 0, []byte{3}))
+	_ = o.Close()
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for i := range 32 {
+		left, err := o.Drain(done)
+		if left != 3 || !errors.Is(err, mmsb.ErrClosed) || errors.Is(err, context.Canceled) {
+			t.Fatalf("Drain %d with a done ctx and no tick running = %d, %v; want 3 dropped, ErrClosed alone", i, left, err)
+		}
+	}
+}

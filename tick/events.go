@@ -19,7 +19,7 @@ const (
 	EventDeltaCommitted  EventType = 1 // a submitted delta was committed: Page, LSN, Epoch
 	EventPageRecomputed  EventType = 2 // propagation wrote a derived page: Page, LSN, Epoch
 	EventFlagRaised      EventType = 3 // an edge raised flags on a page: Page, LSN, Flags (new bits), Epoch unused
-	EventDeltaRejected   EventType = 4 // a submitted delta was rejected (its validation, a logged batch that failed to become durable, a size no log record carries): Page, Name (the delta's Source), Err; one per rejected delta (Result.Rejections keeps only the first MaxRejectionReports)
+	EventDeltaRejected   EventType = 4 // a submitted delta was rejected (its validation, a logged batch that failed to become durable, a size no log record carries, a bus Commit that panicked with it inside: ErrCommitPanicked): Page, Name (the delta's Source), Err; one per rejected delta (Result.Rejections keeps only the first MaxRejectionReports)
 	EventRecomputeFailed EventType = 5 // a recompute function failed; its page and descendants were held back, the rest of the wave applied: Page, Name (function), Err; one per failed page, the wave's first failure first with its function's error (the others' errors are not kept)
 	EventInvariantFailed EventType = 6 // an invariant hook failed: Name (hook), Err
 	EventTickOverrun     EventType = 7 // the tick took longer than its budget: Duration

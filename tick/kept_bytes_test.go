@@ -174,7 +174,8 @@ func TestSubmitBatchBusyNamesBytes(t *testing.T) {
 // escaped the tick, and the deltas, accepted by Submit, vanished: never
 // committed, never reported (the next tick's reset dropped them). Their
 // bytes stay counted while kept, and are given back once committed (they
-// were once never given back: TestCommitPanicGivesBytesBack's defect).
+// were once never given back: the defect of d8ce5d4's test, which this
+// one replaced).
 func TestCommitPanicKeepsDeltas(t *testing.T) {
 	e := openMem(t, nil)
 	id := mustCreate(t, e, 1, 4096)[0]

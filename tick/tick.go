@@ -305,6 +305,13 @@ type Orchestrator struct {
 	// commitFunc, set by tests, replaces the bus's Commit in the tick's
 	// commit (to make a panic come out of it after the batch was logged).
 	commitFunc func(context.Context, []delta.Delta) (mmsb.CommitInfo, error)
+	// validateFunc, set by tests, replaces the bus's ValidateBatch in the
+	// tick's validation (to make a panic come out of it).
+	validateFunc func([]delta.Delta, func(int, error)) (int, error)
+	// propagateHook, set by tests, runs where a tick propagates (to make
+	// a panic come out of the wave: the bus turns the panics of recompute
+	// functions into errors).
+	propagateHook func()
 	// cands and inCommit say, while a tick commits, which deltas a panic
 	// out of the commit leaves undecided (commitPanicked): the candidates
 	// batch.ds[:cands], of which the first inCommit are inside the bus's
@@ -633,7 +640,11 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // the pages it held back are retried next tick), or wraps ErrCommitPanicked
 // when the commit panicked (a defect: the tick recovers it and keeps or
 // rejects the deltas as ErrCommitPanicked says). The result is filled in
-// whenever the tick ran and is valid until the next tick.
+// whenever the tick ran and is valid until the next tick. A panic out of
+// the propagation wave (a defect of the bus, which turns the panics of
+// recompute functions into errors) is not recovered: it escapes Tick,
+// and the rejections of that tick are published by the next one, under
+// their own tick's number.
 func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	if err := o.lockTick(ctx); err != nil {
 		return nil, err
@@ -677,6 +688,9 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	// Propagate.
 	if !o.opts.Deferred && tickErr == nil {
 		r.Propagated = true
+		if o.propagateHook != nil {
+			o.propagateHook()
+		}
 		tickErr = o.bus.PropagateInto(ctx, &o.prop)
 		r.Propagation = o.prop
 	}
@@ -762,7 +776,7 @@ func (o *Orchestrator) validate(r *Result) (int, error) {
 	// failure leaves nothing rejected. The rejections are recorded once it
 	// has returned: a panic out of it (commitPanicked keeps every
 	// candidate) must leave none counted both rejected and kept.
-	_, err := o.bus.ValidateBatch(b.ds, func(i int, err error) {
+	_, err := o.busValidate(b.ds, func(i int, err error) {
 		o.keep = append(o.keep, i)
 		o.keepErrs = append(o.keepErrs, err)
 	})
@@ -792,7 +806,11 @@ func (o *Orchestrator) reject(r *Result, d *delta.Delta, err error) {
 		r.Rejections = append(r.Rejections, Rejection{Page: d.Page, Source: d.Source, Err: err})
 	}
 	if o.wantsType(EventDeltaRejected) {
-		o.rejEvents = append(o.rejEvents, Event{Type: EventDeltaRejected, Page: d.Page, Err: err, Name: d.Source})
+		// Numbered now, not when published: a panic out of the wave (a
+		// defect of the bus; it escapes Tick) leaves them to the next
+		// tick's publish, which numbered them as its own
+		// (TestRejectionsOfPanickedTickKeepTheirTick).
+		o.rejEvents = append(o.rejEvents, Event{Type: EventDeltaRejected, Tick: o.tick, Page: d.Page, Err: err, Name: d.Source})
 	}
 }
 
@@ -864,6 +882,14 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 		o.cands = n
 		m = min(m, n)
 	}
+}
+
+// busValidate validates ds through the bus (or the test's validateFunc).
+func (o *Orchestrator) busValidate(ds []delta.Delta, reject func(int, error)) (int, error) {
+	if o.validateFunc != nil {
+		return o.validateFunc(ds, reject)
+	}
+	return o.bus.ValidateBatch(ds, reject)
 }
 
 // busCommit commits ds through the bus (or the test's commitFunc).
@@ -977,9 +1003,8 @@ func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, 
 		o.events = append(o.events, ev)
 	}
 	if o.wantsType(EventDeltaRejected) {
-		for _, ev := range o.rejEvents {
-			add(ev)
-		}
+		// Each keeps the number of the tick that rejected it (see reject).
+		o.events = append(o.events, o.rejEvents...)
 	}
 	if o.wantsType(EventDeltaCommitted) {
 		for i := range o.batch.ds[:r.Committed] {
@@ -1259,7 +1284,9 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 // or while it drains, where Close dropped submitted deltas uncommitted, it
 // returns their number and mmsb.ErrClosed (it returned 0, nil, as if all
 // were committed: TestDrainReportsWhatCloseDropped); 0, nil where Close
-// dropped none. A tick still running then (Close does not wait for it) is
+// dropped none. A tick whose commit panicked stops it, as it stops Run: it
+// returns the deltas still waiting and that tick's error
+// (ErrCommitPanicked). A tick still running then (Close does not wait for it) is
 // waited for only until ctx is done: Drain then returns ErrClosed and
 // ctx's error, with the deltas known to wait, not those that tick took
 // (TestDrainClosedWaitEndsWithCtx).
@@ -1286,6 +1313,13 @@ func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
 		if o.closed.Load() {
 			continue // closed during the tick: report what Close dropped
 		}
+		if errors.Is(err, ErrCommitPanicked) {
+			// A defect, as for Run: ticking on would hide it, and Drain
+			// returned 0, nil once the next tick committed what the
+			// panic kept, its rejections seen by nobody
+			// (TestDrainStopsOnCommitPanic).
+			return o.QueueLen(), err
+		}
 		if left := o.QueueLen(); left >= n {
 			if err == nil {
 				err = fmt.Errorf("tick: a tick left %d of %d submitted deltas waiting", left, n)
@@ -1304,11 +1338,17 @@ func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
 // (TestDrainClosedWaitEndsWithCtx). Then it returns ctx's error with the
 // deltas known to wait: queued, or kept if that tick has not taken them
 // yet; those it took, which it will commit, reject or keep, are left out.
+// A free lock is taken whatever ctx says, as lockTick does: a select on
+// both picked one at random when ctx was done already, and answered half
+// the time with ctx's error and a count without the kept deltas Close
+// dropped (TestDrainClosedDoneCtxTakesFreeLock).
 func (o *Orchestrator) droppedByClose(ctx context.Context) (int, error) {
-	select {
-	case o.tickMu <- struct{}{}:
-	case <-ctx.Done():
-		return int(o.keptLen.Load()) + o.queue.Len(), ctx.Err()
+	if !o.tryLockTick() {
+		select {
+		case o.tickMu <- struct{}{}:
+		case <-ctx.Done():
+			return int(o.keptLen.Load()) + o.queue.Len(), ctx.Err()
+		}
 	}
 	n := o.kept + o.droppedKept // whichever side of the drop at the last unlock
 	o.unlockTick()

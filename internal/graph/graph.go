@@ -304,8 +304,9 @@ func (g *Graph) delIn(n uint32, e uint32) {
 }
 
 // shrinkMinCap is the block capacity (in entries) up to which a block is
-// never moved to a smaller one: 256 bytes, nothing to win.
-const shrinkMinCap = 64
+// never moved to a smaller one: 256 bytes, nothing to win. A variable
+// only so that the property tests can move small graphs' blocks too.
+var shrinkMinCap = 64
 
 // shrinkBlock moves n's block, once its edge ends fill less than a
 // quarter of it, to one of about twice their number (a class block where

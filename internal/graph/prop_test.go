@@ -240,6 +240,7 @@ func TestPropertyOrderUnchecked(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		g := newAt(rapid.SampledFrom(ordStarts).Draw(t, "ordStart"))
 		useHubMin(t, rapid.SampledFrom(hubMins).Draw(t, "hubMin"))
+		useShrinkMin(t, rapid.SampledFrom([]int{64, 0}).Draw(t, "shrinkMin"))
 		m := model{}
 		page := rapid.Uint64Range(1, 12)
 		steps := rapid.IntRange(1, 150).Draw(t, "steps")
@@ -299,6 +300,9 @@ func TestPropertyOrderUnchecked(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := g.checkHubIndex(); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.checkArena(); err != nil {
 				t.Fatal(err)
 			}
 			if g.ordState == ordCyclic && m.acyclic() {

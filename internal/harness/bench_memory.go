@@ -99,6 +99,31 @@ func (g GCPauses) pendingCycles(at GCPauses) (time.Duration, uint32) {
 	return time.Duration(longest), n
 }
 
+// phasePauses returns what a measured phase that began at the snapshot
+// begin is charged with, read (ReadGCPauses but in tests) once it ends:
+// the longest GC pause since begin, and the stop-the-world time of the
+// cycles the phase started that were still marking at its end, whose
+// mark termination would come in the next collection, after the phase.
+// A GC is forced to finish them (runtime.GC finishes a cycle under way
+// first); the forced cycle itself is not the phase's
+// (TestMemoryPauseOfUnfinishedCycleCharged). count is the number of
+// pauses, one mark termination for each such cycle; known is false when
+// the runtime reports no pause histogram.
+func phasePauses(begin GCPauses, read func() GCPauses) (longest time.Duration, count uint64, known bool) {
+	now := read()
+	runtime.GC()
+	after := read()
+	pending, cycles := after.pendingCycles(now)
+	return max(now.MaxSince(begin), pending), now.CountSince(begin) + uint64(cycles), !now.missing
+}
+
+// PhasePauses is phasePauses with the runtime's figures, for measurements
+// outside the harness (tests/stress): call it when the phase ends, before
+// any collection forced to read RSS, which is no phase's.
+func PhasePauses(begin GCPauses) (longest time.Duration, count uint64, known bool) {
+	return phasePauses(begin, ReadGCPauses)
+}
+
 // MaxSince returns the longest pause recorded after the earlier snapshot
 // (an upper bound: the edge of the highest histogram bucket that gained a
 // pause), so that one benchmark is not charged for another's pauses.
@@ -224,17 +249,12 @@ func measureMemory(ctx context.Context, cfg memoryConfig) (memoryOutcome, error)
 	// mark termination of a cycle that the phase started and that was
 	// still marking at its end: that pause came in the next forced
 	// collection (settled's), after the window closed, and was charged
-	// to nothing. A GC forced here finishes that cycle first; its cycle
-	// (and the pauses of its own) are not the phase's
-	// (TestMemoryPauseOfUnfinishedCycleCharged).
+	// to nothing (phasePauses).
 	end := func() {
-		now := readPauses()
-		runtime.GC()
-		after := readPauses()
-		out.pauseUnknown = out.pauseUnknown || now.missing
-		pending, cycles := after.pendingCycles(now)
-		out.pause = max(out.pause, now.MaxSince(window), pending)
-		out.pauses += now.CountSince(window) + uint64(cycles) // one mark termination each
+		pause, n, known := phasePauses(window, readPauses)
+		out.pauseUnknown = out.pauseUnknown || !known
+		out.pause = max(out.pause, pause)
+		out.pauses += n
 	}
 	e, err := mmsb.Open(dir, &mmsb.Options{Sync: mmsb.SyncNone, CheckpointBytes: -1})
 	if err != nil {

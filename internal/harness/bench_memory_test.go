@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -242,5 +243,38 @@ func TestMarginalIgnoresOneStep(t *testing.T) {
 	}
 	if got := marginalPerPage(perPage(1045+4096), pages); got != 1045+4096 {
 		t.Fatalf("4 KiB more per page in every third: marginal %v, want %d", got, 1045+4096)
+	}
+}
+
+// TestPhasePausesLeaveOutTheForcedGC: PhasePauses, with the runtime's own
+// figures, charges a phase in which no collection ran with nothing: not
+// the pauses of the GC it forces to finish a cycle still marking, nor of
+// one run after the phase (to read RSS: tests/stress read its figure
+// after its forced collections, and charged them), and it is charged
+// with a collection that ran in the phase. It allocates nothing between
+// the settling GC and its end that could start a cycle; a goroutine left
+// by another test might, so an empty phase is tried up to five times, and
+// one charged with nothing passes.
+func TestPhasePausesLeaveOutTheForcedGC(t *testing.T) {
+	var longest time.Duration
+	var n uint64
+	for range 5 {
+		runtime.GC()
+		begin := ReadGCPauses()
+		var known bool
+		if longest, n, known = PhasePauses(begin); !known {
+			t.Skip("the runtime reports no GC pause histogram")
+		}
+		if n == 0 && longest == 0 {
+			break
+		}
+	}
+	if n != 0 || longest != 0 {
+		t.Fatalf("a phase without a collection charged with %d pauses, the longest %v: the forced GC's", n, longest)
+	}
+	begin := ReadGCPauses()
+	runtime.GC() // in the phase
+	if longest, n, _ := PhasePauses(begin); n < 2 || longest <= 0 {
+		t.Fatalf("a phase with a collection charged with %d pauses, the longest %v; want its two (sweep and mark termination)", n, longest)
 	}
 }
