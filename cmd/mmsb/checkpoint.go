@@ -74,6 +74,9 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
+	if err := requireBusFiles(dir); err != nil {
+		return err
+	}
 	// Open refuses checkpoints without wal/ too; this also catches a
 	// directory whose log went before its first checkpoint (Open takes
 	// checkpoints/ alone for an Open that failed before making wal/).
@@ -122,7 +125,9 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 		err = fmt.Errorf("close: %w", cerr)
 	}
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", dir, err)
+		// An interrupt said "checkpoint DIR: mmsb: checkpoint: context
+		// canceled"; the partial file is removed either way.
+		return interrupted(ctx, "checkpoint of "+dir, fmt.Errorf("checkpoint %s: %w", dir, err))
 	}
 	res := checkpointResult{Dir: dir, Path: info.Path, LSN: uint64(info.LSN), Pages: info.Pages, Bytes: info.Bytes,
 		DurationSec: info.Duration.Seconds(), SegmentsRemoved: info.SegmentsRemoved, RecoverySec: rec.Duration.Seconds(),
@@ -141,6 +146,39 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 		fmt.Fprintf(a.stdout, "paced             %s (--rate %d)\n", paced.Round(1000), rate)
 	}
 	return nil
+}
+
+// requireBusFiles refuses a directory in which no bus ever ran: one whose
+// wal/ holds no log segment and whose checkpoints/ holds no checkpoint and
+// no log-mode file, as another program's directory that has a wal/ (a
+// Prometheus data directory has one) or an empty checkpoints/. checkpoint
+// is the one command that writes into an existing DIR, and Open makes a
+// bus anywhere: it wrote LOCK, checkpoints/ and a log segment into such a
+// directory beside the other program's files and exited 0. Every bus has
+// a segment from its first Open with a log, and a log-mode file (or, from
+// before that file, a checkpoint) when opened without one. A directory
+// that cannot be listed is left to Open, which reports it.
+func requireBusFiles(dir string) error {
+	for _, sub := range []struct {
+		name string
+		ours func(string) bool
+	}{
+		{"wal", func(n string) bool { _, ok := tlog.ParseSegmentName(n); return ok }},
+		{"checkpoints", func(n string) bool { _, ok := checkpoint.ParseName(n); return ok || n == tlog.ModeFileName }},
+	} {
+		entries, err := os.ReadDir(filepath.Join(dir, sub.name))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		for _, e := range entries {
+			if sub.ours(e.Name()) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file: "+
+		"no bus ran there (another program's directory?), and checkpoint makes none: nothing was changed",
+		errNotDataDir, dir, tlog.ModeFileName)
 }
 
 // checkpointLSNs lists the LSNs of the final checkpoint files in dir,

@@ -59,6 +59,9 @@ func (f *replicationFlags) config() (replicate.Config, error) {
 	if err := checkReplicas(f.replicas); err != nil {
 		return cfg, err
 	}
+	if err := checkEmbeddedReplicas(f.natsURL, f.replicas); err != nil {
+		return cfg, err
+	}
 	if f.verifyEvery < 0 || f.statusEvery < 0 {
 		return cfg, usageErr("--verify-every and --status-every must not be negative (0: never)")
 	}
@@ -90,6 +93,19 @@ func checkBusName(flag, value, name string) error {
 func checkReplicas(n int) error {
 	if n < 1 || n > 5 {
 		return usageErr("--replicas %d: want 1..5", n)
+	}
+	return nil
+}
+
+// checkEmbeddedReplicas refuses --replicas above 1 without --nats (natsURL
+// ""): the embedded nats-server is one server, and a stream or bucket of
+// N replicas needs N. The node printed the embedded server's URL, said
+// nothing for 30 s, then failed (exit 1) with nats-server's "replicas > 1
+// not supported in non-clustered mode", leaving DIR.nats made.
+func checkEmbeddedReplicas(natsURL string, n int) error {
+	if natsURL == "" && n > 1 {
+		return usageErr("--replicas %d needs --nats: without it the node starts one embedded nats-server, "+
+			"which holds 1 replica (name a cluster of at least %d servers with --nats)", n, n)
 	}
 	return nil
 }

@@ -120,6 +120,11 @@ func TestHostileFlagValues(t *testing.T) {
 		{"follow --status-every 1ns", []string{"follow", "--nats", "nats://127.0.0.1:1", "--dir", missing, "--status-every", "1ns"}, "--status-every 1ns: want 0 (never) or at least 100ms"},
 		{"replicate --status-every 99ms", []string{"replicate", "--nats", "nats://127.0.0.1:1", "--dir", missing, "--status-every", "99ms"}, "--status-every 99ms: want 0 (never) or at least 100ms"},
 		{"graph --json with --dot", []string{"graph", data, "--json", "--dot"}, "--json and --dot exclude each other"},
+		// One embedded nats-server (no --nats) holds one replica: the node
+		// said nothing for 30 s, then failed (exit 1) with nats-server's
+		// "replicas > 1 not supported in non-clustered mode", DIR.nats made.
+		{"replicate --replicas 3 without --nats", []string{"replicate", "--dir", missing, "--replicas", "3"}, "--replicas 3 needs --nats"},
+		{"serve --replicate --replicas 2 without --nats", append(append([]string{}, serve...), "--replicate", "--dir", missing, "--replicas", "2"), "--replicas 2 needs --nats"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, tc.args...).mustCode(t, exitUsage)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -186,6 +187,30 @@ func (o *serveOptions) checkLimits() error {
 	return nil
 }
 
+// replicaFiles are the files a replication node keeps in its --dir
+// (docs/replication.md: the replica marker and the term file).
+var replicaFiles = []string{"replicate-stream", "replicate-term"}
+
+// checkNotReplica refuses, as a usage error, serving without --replicate
+// a dir that a replication node (replicate, follow, serve --replicate)
+// keeps: served alone it took commits that are in no stream, and the next
+// node there found its log beyond the stream and set the bus files aside
+// as diverged (DIR.diverged-*), so that the commits acknowledged
+// meanwhile were no longer in the bus it served.
+func checkNotReplica(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for _, name := range replicaFiles {
+		path := filepath.Join(dir, name)
+		if _, err := os.Lstat(path); err == nil {
+			return usageErr("--dir %s is a replication node's directory (%s): serve it with --replicate and that node's --nats "+
+				"and --replicate-bus; served without, its commits are in no stream, and the next node there sets its bus aside as diverged (DIR.diverged-*)", dir, path)
+		}
+	}
+	return nil
+}
+
 // checkPaths refuses, as usage errors naming the flag, paths that can
 // never work: they failed with exit 1 and messages that named no flag
 // ("mmsb: create X: mkdir X: not a directory" for a --dir that is a file,
@@ -297,6 +322,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	if o.demo && (o.dir != "" || o.ticks > 0) {
 		return usageErr("--demo runs its own in-memory bus and ticks: drop --dir and --ticks")
+	}
+	if err := checkNotReplica(o.dir); err != nil {
+		return err
 	}
 	// Listen before opening the bus: an address that is taken must not
 	// leave a new, empty data directory behind.

@@ -88,6 +88,9 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if err := checkReplicas(r.replicas); err != nil {
 		return err
 	}
+	if err := checkEmbeddedReplicas(r.natsURL, r.replicas); err != nil {
+		return err
+	}
 	// A leading MMSB_LOG_ is dropped, as 'replicate --bus' and 'follow
 	// --stream' drop it: kept, --replicate-bus MMSB_LOG_demo named the
 	// stream MMSB_LOG_MMSB_LOG_demo, another bus than the one those

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mmsb-go/mmsb"
+)
+
+// TestCheckpointRefusesDirectoryWithoutBus: `mmsb checkpoint` pointed at
+// another program's directory that happens to have a wal/ (a Prometheus
+// data directory: wal/00000001, a lock file, chunks_head/) wrote LOCK,
+// checkpoints/ and a log segment into it beside that program's files and
+// exited 0. It now refuses a directory in which no bus ran (exit 1,
+// naming it) and changes nothing there; a bus that never committed, or
+// that was opened without a log, is still a bus.
+func TestCheckpointRefusesDirectoryWithoutBus(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string // path under DIR: content ("/" at the end: a directory)
+	}{
+		{"another program's wal/", map[string]string{"wal/00000001": "not ours", "lock": "", "chunks_head/": ""}},
+		{"wal/ holding no segment", map[string]string{"wal/notes.txt": "x"}},
+		{"empty wal/", map[string]string{"wal/": ""}},
+		{"checkpoints/ holding no checkpoint", map[string]string{"checkpoints/list.txt": "x", "README": "x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "other")
+			for name, content := range tc.files {
+				path := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(name, "/")))
+				if strings.HasSuffix(name, "/") {
+					if err := os.MkdirAll(path, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := listTree(t, dir)
+			r := runCLI(t, "checkpoint", dir).mustCode(t, exitFailure)
+			if !strings.Contains(r.stderr, "not an MMSB data directory: "+dir) || !strings.Contains(r.stderr, "nothing was changed") || r.stdout != "" {
+				t.Errorf("stderr %q (stdout %q), want it to name %s as no data directory", r.stderr, r.stdout, dir)
+			}
+			if after := listTree(t, dir); !slices.Equal(after, before) {
+				t.Errorf("the refused checkpoint changed %s:\nbefore %q\nafter  %q", dir, before, after)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		opts *mmsb.Options
+	}{
+		{"bus that never committed", nil},
+		{"bus opened without a log", &mmsb.Options{DisableLog: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			bus, err := mmsb.Open(dir, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bus.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r := runCLI(t, "checkpoint", dir)
+			if strings.Contains(r.stderr, "no bus ran there") {
+				t.Fatalf("a bus made by mmsb.Open refused as no bus (exit %d):\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
+
+// listTree lists every path under dir with its size, sorted.
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			out = append(out, rel+"/")
+		} else {
+			out = append(out, fmt.Sprintf("%s %d", rel, info.Size()))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
