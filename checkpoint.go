@@ -1352,17 +1352,11 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 	// and the error that reports those not met before.
 	stuck := map[string]bool{}
 	var stuckErr error
-	for _, c := range list {
-		mine := c.Path == info.Path
-		if mine {
-			info.Bytes = c.Size
-			delete(e.unloadable, c.Path) // replaced by the one just written
-		}
-		var why string
+	// judge is retention's verdict on c, a name met after the retained
+	// checkpoints in kept: "unloadable" or "old" to remove it, "" to
+	// keep it, or skip: neither counted nor removed.
+	judge := func(c checkpoint.Info) (why string, skip bool) {
 		switch {
-		case mine:
-			// Retained even should it fail to open now: it was just
-			// written, so its Info.Err can only be a passing failure.
 		case e.unloadable[c.Path] || notCheckpointFile(c.Err):
 			// A checkpoint recovery could not load, or a name that holds
 			// no file (a dangling link, a directory or pipe put under a
@@ -1373,32 +1367,49 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 			// (TestSkippedCheckpointNotRetained,
 			// TestPruneSkipsUnreadableCheckpoint). The new checkpoint
 			// covers everything it held.
-			why = "unloadable"
+			return "unloadable", false
 		case len(kept) >= keep:
-			why = "old"
+			return "old", false
 		case c.Err != nil:
 			// A file that cannot be opened now for a reason that may
 			// pass (no permission, too many open files, an I/O error):
 			// not counted among the retained ones, for the same reason,
 			// but not removed either while it is newer than they are.
-			continue
+			return "", true
+		}
+		return "", false
+	}
+	for _, c := range list {
+		mine := c.Path == info.Path
+		if mine {
+			info.Bytes = c.Size
+			delete(e.unloadable, c.Path) // replaced by the one just written
+		}
+		// The one just written is retained even should it fail to open
+		// now: its Info.Err can only be a passing failure.
+		var why string
+		if !mine {
+			var skip bool
+			if why, skip = judge(c); skip {
+				continue
+			}
 		}
 		if why == "unloadable" && !e.unloadable[c.Path] {
 			// The verdict is the listing's (a name that held no file),
 			// and the removals before this one may have taken seconds
 			// (paced): the name is looked at again. A checkpoint file
 			// put there since (the disk a dangling link led to
-			// mounted, a file restored over it) is judged as a fresh
-			// listing would judge it. Before, it was removed as the
-			// name that held nothing (TestPruneLooksAgainBeforeRemoving).
+			// mounted, a file restored over it) is judged by the same
+			// judge as a fresh listing would judge it. Before, it was
+			// removed as the name that held nothing
+			// (TestPruneLooksAgainBeforeRemoving), and then one that
+			// could not be opened past the retained ones was kept,
+			// where a fresh listing removes it as old
+			// (TestPruneLooksAgainJudgesAsListing).
 			now := checkpoint.Restat(e.fs, c)
-			switch {
-			case now.Err == nil && len(kept) < keep:
-				why = ""
-			case now.Err == nil:
-				why = "old"
-			case !notCheckpointFile(now.Err):
-				continue // a passing failure, as above
+			var skip bool
+			if why, skip = judge(now); skip {
+				continue
 			}
 			c = now
 		}

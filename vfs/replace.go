@@ -3,6 +3,7 @@ package vfs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 )
 
@@ -20,7 +21,16 @@ import (
 // true: an error then is the directory's fsync's, and name holds the new
 // file, which a power failure may still undo. Each error names the step
 // and the path it failed on.
+//
+// A tmp that names name itself (after filepath.Clean) is refused with an
+// error wrapping os.ErrInvalid, before anything is touched: the first
+// step would remove the file it is to replace, a failed write would
+// leave nothing under name, and a crash before the rename would lose it
+// (TestReplaceFileRefusesTempNamingName).
 func ReplaceFile(fs FS, name, tmp string, write func(File) error) (replaced bool, err error) {
+	if filepath.Clean(tmp) == filepath.Clean(name) {
+		return false, fmt.Errorf("replace %s: temporary name %s names the file itself: %w", name, tmp, os.ErrInvalid)
+	}
 	if err := fs.Remove(tmp); err != nil && !IsNotExist(err) {
 		return false, fmt.Errorf("remove %s: %w", tmp, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,4 +145,72 @@ func TestReplaceFileUnlinksTempLink(t *testing.T) {
 	if got, err := os.ReadFile(name); err != nil || string(got) != "new" {
 		t.Fatalf("%s holds %q, %v", name, got, err)
 	}
+}
+
+// TestReplaceFileRefusesTempNamingName: a temporary name that is the
+// file's own name (spelt the same or not) is refused with an error
+// wrapping os.ErrInvalid that names both, and the file keeps its bytes,
+// even when the write fails. Before, ReplaceFile removed the file as a
+// stale temporary first, and a failed write then left nothing under the
+// name.
+func TestReplaceFileRefusesTempNamingName(t *testing.T) {
+	boom := errors.New("injected")
+	for _, tmp := range []string{"/d/f", "/d/./f", "/d//f"} {
+		mem := vfs.NewMem()
+		if err := vfs.MkdirAllAndSync(mem, "/d"); err != nil {
+			t.Fatal(err)
+		}
+		memFile(t, mem, "/d/f", "old")
+		replaced, err := vfs.ReplaceFile(mem, "/d/f", tmp, func(vfs.File) error { return boom })
+		if replaced || !errors.Is(err, os.ErrInvalid) || !strings.Contains(err.Error(), tmp) {
+			t.Errorf("tmp %q: replaced %v, %v; want an error wrapping os.ErrInvalid naming it", tmp, replaced, err)
+		}
+		if !mem.Exists("/d/f") {
+			t.Fatalf("tmp %q: /d/f removed", tmp)
+		}
+		if got := string(testutil.ReadFile(t, mem, "/d/f")); got != "old" {
+			t.Errorf("tmp %q: /d/f holds %q, want %q", tmp, got, "old")
+		}
+	}
+}
+
+// TestReplaceFileCrashAtEachStep: a power failure before each step of
+// ReplaceFile (every call it makes on the filesystem), and after it
+// returns, leaves the name holding its old bytes or the new ones, whole,
+// whether the unsynced entry changes are lost or kept; once it has
+// returned without an error, the new ones.
+func TestReplaceFileCrashAtEachStep(t *testing.T) {
+	const name, tmp = "/d/f", "/d/f.tmp"
+	mem := vfs.NewMem()
+	if err := vfs.MkdirAllAndSync(mem, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	memFile(t, mem, name, "old")
+	memFile(t, mem, tmp, "stale")
+	if err := mem.SyncDir("/d"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, want ...string) {
+		t.Helper()
+		for _, mode := range []vfs.EntryMode{vfs.DropUnsyncedEntries, vfs.KeepUnsyncedEntries} {
+			crashed := mem.CrashCloneWith(vfs.CrashOptions{Entries: mode})
+			got := string(testutil.ReadFile(t, crashed, name))
+			if !slices.Contains(want, got) {
+				t.Errorf("crash %s (entries mode %d): %s holds %q, want one of %q", when, mode, name, got, want)
+			}
+		}
+	}
+	steps := 0
+	fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		steps++
+		check("before "+op.String(), "old", "new")
+		return nil
+	}))
+	if _, err := vfs.ReplaceFile(fs, name, tmp, writeString("new")); err != nil {
+		t.Fatal(err)
+	}
+	if steps < 6 {
+		t.Fatalf("%d steps seen; want at least remove, create, write, fsync, close, rename, fsync directory", steps)
+	}
+	check("after it returned", "new")
 }

@@ -80,6 +80,17 @@ func FileName(lsn base.LSN) string { return fmt.Sprintf("%s%020d%s", namePrefix,
 // tempName returns the temporary file name used while writing.
 func tempName(lsn base.LSN) string { return fmt.Sprintf("%s%020d%s", namePrefix, lsn, tmpSuffix) }
 
+// altTempInfix makes the temporary name Create writes under when
+// tempName(lsn) holds a directory it cannot remove (createTemp):
+// checkpoint-<20-digit LSN>.alt.ckpt.tmp. It ends in tmpSuffix, so
+// RemoveTemp removes what a crash left under it, and IsTempName knows it.
+const altTempInfix = ".alt"
+
+// altTempName returns the second temporary name of the checkpoint of lsn.
+func altTempName(lsn base.LSN) string {
+	return fmt.Sprintf("%s%020d%s%s", namePrefix, lsn, altTempInfix, tmpSuffix)
+}
+
 // parseName parses a final checkpoint file name.
 func parseName(name string) (base.LSN, bool) {
 	digits, ok := strings.CutPrefix(name, namePrefix)
@@ -117,14 +128,23 @@ type Info struct {
 func ParseName(name string) (base.LSN, bool) { return parseName(name) }
 
 // IsTempName reports whether name is a temporary checkpoint file name
-// (checkpoint-<20-digit LSN>.ckpt.tmp): a checkpoint being written, or
-// one a crash interrupted, which recovery removes.
+// (checkpoint-<20-digit LSN>.ckpt.tmp, or checkpoint-<20-digit
+// LSN>.alt.ckpt.tmp, the one Create writes under when the first holds a
+// directory): a checkpoint being written, or one a crash interrupted,
+// which recovery removes.
 func IsTempName(name string) bool {
 	stem, ok := strings.CutSuffix(name, ".tmp")
 	if !ok {
 		return false
 	}
-	_, ok = parseName(stem)
+	if _, ok = parseName(stem); ok {
+		return true
+	}
+	digits, ok := strings.CutSuffix(stem, altTempInfix+nameSuffix)
+	if !ok {
+		return false
+	}
+	_, ok = parseName(digits + nameSuffix)
 	return ok
 }
 
@@ -166,7 +186,11 @@ func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
 	if err := vfs.MkdirAllAndSync(fs, dir); err != nil {
 		return nil, fmt.Errorf("checkpoint: create directory %s: %w", dir, err)
 	}
-	w := &Writer{fs: fs, dir: dir, lsn: lsn, tmp: fs.Join(dir, tempName(lsn))}
+	tmp, err := createTemp(fs, dir, lsn)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{fs: fs, dir: dir, lsn: lsn, tmp: tmp}
 	f, err := fs.Create(w.tmp)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: create %s: %w", w.tmp, err)
@@ -185,6 +209,66 @@ func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// createTemp returns the temporary name the checkpoint of lsn is written
+// under, with nothing left under it: whatever a crash or someone else
+// left there is unlinked first (a symbolic link is removed, not followed:
+// Create truncated the file it pointed to and wrote the checkpoint into
+// it, TestCreateUnlinksTempLink; a stale file with other hard links is
+// not truncated under them). A directory holding files there (an
+// operator's, a restored backup tree; RemoveTemp passes over it) is left
+// as it is, and the checkpoint written under the second temporary name
+// (altTempName). Before, Create failed on it ("is a directory"), and so
+// did every checkpoint taken at that LSN (TestCreateBesideDirectoryAtTemp).
+// A directory under both names fails, naming the second.
+func createTemp(fs vfs.FS, dir string, lsn base.LSN) (string, error) {
+	var tmp string
+	for _, name := range []string{tempName(lsn), altTempName(lsn)} {
+		tmp = fs.Join(dir, name)
+		if !present(fs, tmp) {
+			return tmp, nil
+		}
+		err := fs.Remove(tmp)
+		if err == nil || vfs.IsNotExist(err) {
+			return tmp, nil
+		}
+		if !holdsDir(fs, tmp) {
+			return "", fmt.Errorf("checkpoint: create %s: remove what is there: %w", tmp, err)
+		}
+	}
+	return "", fmt.Errorf("checkpoint: create %s: it holds a directory, as does %s: %w", tmp, fs.Join(dir, tempName(lsn)), syscall.EISDIR)
+}
+
+// present reports whether anything is under path, a dangling symbolic
+// link included (fs.Exists follows a link, and sees none there). Nothing
+// is removed where nothing is.
+func present(fs vfs.FS, path string) bool {
+	if fs.Exists(path) {
+		return true
+	}
+	f, err := vfs.OpenRegular(fs, path)
+	if err == nil {
+		_ = f.Close() // put there since Exists: opened only to look
+		return true
+	}
+	return errors.Is(err, vfs.ErrDanglingLink)
+}
+
+// holdsDir reports whether path holds a directory (not through a symbolic
+// link, which Remove unlinks): by OpenRegular's ErrNotRegular on the
+// operating system's filesystem, by EISDIR on vfs.MemFS.
+func holdsDir(fs vfs.FS, path string) bool {
+	if fs == vfs.Default {
+		st, err := os.Lstat(path)
+		return err == nil && st.IsDir()
+	}
+	f, err := vfs.OpenRegular(fs, path)
+	if err == nil {
+		_ = f.Close() // opened only to look: nothing written
+		return false
+	}
+	return errors.Is(err, syscall.EISDIR) || errors.Is(err, vfs.ErrNotRegular)
 }
 
 // SizeHint says the checkpoint will be about n bytes, so that a file that
@@ -507,7 +591,8 @@ func stat(fs vfs.FS, path string, lsn base.LSN) Info {
 	return Info{Path: path, LSN: lsn, Size: size}
 }
 
-// RemoveTemp removes leftover temporary checkpoint files in dir.
+// RemoveTemp removes leftover temporary checkpoint files in dir (both
+// temporary names: IsTempName).
 func RemoveTemp(fs vfs.FS, dir string) error {
 	if fs == nil {
 		fs = vfs.Default

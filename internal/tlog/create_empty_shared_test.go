@@ -2,11 +2,14 @@ package tlog
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/vfs"
+	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
 
 // TestCreateEmptySegmentKeepsSharedFile: CreateEmptySegment over a name
@@ -74,5 +77,77 @@ func TestCreateEmptySegmentKeepsSharedFile(t *testing.T) {
 				t.Errorf("%s holds %v, want the segment alone", dir, all)
 			}
 		})
+	}
+}
+
+// TestCreateEmptySegmentCrashSafe: a crash before each step of
+// CreateEmptySegment (through vfs.ReplaceFile), under every model of what
+// unsynced directory entries do, leaves the segment's name holding its
+// old file or the whole new header, never a part; once it returns, the
+// new header is durable. The segment's .del name holds a directory in one
+// case, so the copy goes through the second temporary name.
+func TestCreateEmptySegmentCrashSafe(t *testing.T) {
+	old := []byte("the old segment's bytes")
+	var hdr [SegmentHeaderSize]byte
+	want := appendSegmentHeader(hdr[:0], 11)
+	for _, dirAtTemp := range []bool{false, true} {
+		for _, entries := range []vfs.EntryMode{vfs.DropUnsyncedEntries, vfs.KeepUnsyncedEntries, vfs.RandomUnsyncedEntries} {
+			t.Run(fmt.Sprintf("directory at temp %v, entries %d", dirAtTemp, entries), func(t *testing.T) {
+				mem := vfs.NewMem()
+				if err := vfs.MkdirAllAndSync(mem, "/wal"); err != nil {
+					t.Fatal(err)
+				}
+				path := mem.Join("/wal", SegmentName(11))
+				f, err := mem.Create(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.Write(old); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if dirAtTemp {
+					if err := vfs.MkdirAllAndSync(mem, path+delSuffix+"/kept"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := mem.SyncDir("/wal"); err != nil {
+					t.Fatal(err)
+				}
+				check := func(when string, seed int64, accept ...[]byte) {
+					clone := mem.CrashCloneWith(vfs.CrashOptions{Seed: seed, Entries: entries, TornTail: true})
+					got := testutil.ReadFile(t, clone, path)
+					for _, a := range accept {
+						if bytes.Equal(got, a) {
+							return
+						}
+					}
+					t.Fatalf("crash %s: %s holds %q", when, path, got)
+				}
+				ops := 0
+				fs := errorfs.Wrap(mem, errorfs.InjectorFunc(func(op errorfs.Op) error {
+					ops++
+					for seed := range int64(4) {
+						check(fmt.Sprintf("before op %d (%v)", ops, op), seed, old, want)
+					}
+					return nil
+				}))
+				if err := CreateEmptySegment(fs, "/wal", 11); err != nil {
+					t.Fatal(err)
+				}
+				if ops < 6 {
+					t.Fatalf("CreateEmptySegment made %d operations: the crash points were not visited", ops)
+				}
+				check("after it returned", 0, want)
+				if dirAtTemp && !mem.Exists(path+delSuffix+"/kept") {
+					t.Errorf("the directory at %s was emptied", path+delSuffix)
+				}
+			})
+		}
 	}
 }

@@ -136,7 +136,7 @@ func WriteMode(fs vfs.FS, ckDir string, m Mode) error {
 		return fmt.Errorf("tlog: write log mode %d: want %d or %d", m, ModeLog, ModeNoLog)
 	}
 	path := fs.Join(ckDir, ModeFileName)
-	tmp := path + ".tmp"
+	tmp, alt := path+".tmp", path+modeAltTempSuffix
 	cur, err := ReadMode(fs, ckDir)
 	if errors.Is(err, vfs.ErrNotRegular) {
 		// The rename below cannot replace it: say so before writing.
@@ -145,13 +145,27 @@ func WriteMode(fs vfs.FS, ckDir string, m Mode) error {
 	if err == nil && cur == m {
 		// A crash during an earlier write may have left its temporary:
 		// nothing reads it, but a directory's *.tmp files are taken for
-		// unfinished work (the crash suite's check).
-		if fs.Exists(tmp) {
-			if err := fs.Remove(tmp); err != nil && !vfs.IsNotExist(err) {
-				return fmt.Errorf("tlog: remove %s: %w", tmp, err)
+		// unfinished work (the crash suite's check). What holds no file
+		// under either name (a directory holding files: an operator's,
+		// a restored backup tree) is none of ours, and passed over as
+		// the log's leftover cleanup passes over one: before, its failed
+		// removal failed every Open ("directory not empty"), though no
+		// mode was to be written (TestWriteModeBesideDirectoryAtTemp).
+		for _, t := range []string{tmp, alt} {
+			if !fs.Exists(t) {
+				continue
+			}
+			if err := fs.Remove(t); err != nil && !vfs.IsNotExist(err) && !notFile(fs, t) {
+				return fmt.Errorf("tlog: remove %s: %w", t, err)
 			}
 		}
 		return nil
+	}
+	if fs.Exists(tmp) && notFile(fs, tmp) {
+		// Something that is no file sits under the temporary name (a
+		// directory: not ours to empty): the mode is written through the
+		// second one. Before, WriteMode failed on it, and with it Open.
+		tmp = alt
 	}
 	// Through vfs.ReplaceFile, which also removes what a crash left
 	// under tmp first (before, Create followed a symbolic link there and
@@ -268,6 +282,10 @@ func CreateEmptySegment(fs vfs.FS, dir string, first base.LSN) error {
 	}
 	return nil
 }
+
+// modeAltTempSuffix is added to the log-mode file's name for its
+// temporary when the usual one (".tmp") holds a directory (WriteMode).
+const modeAltTempSuffix = ".alt.tmp"
 
 // altTempSuffix is added to a segment's name for its temporary copy
 // when the usual name (delSuffix) holds a directory (segmentTemp). It

@@ -63,3 +63,48 @@ func TestWriteModeFailureLeavesNoTemp(t *testing.T) {
 		t.Fatal("the temporary file was left behind")
 	}
 }
+
+// TestWriteModeBesideDirectoryAtTemp: a directory holding files under the
+// log-mode's temporary name (checkpoints/log-mode.tmp: an operator's, a
+// restored backup tree) is left as it is: WriteMode with the mode the
+// file already says succeeds (the bus calls it at every Open), and a
+// change of mode is written through the second temporary name
+// (log-mode.alt.tmp), which the next WriteMode removes should a crash
+// leave it. Before, both failed, "directory not empty" and "is a
+// directory", and so did Open.
+func TestWriteModeBesideDirectoryAtTemp(t *testing.T) {
+	mem := vfs.NewMem()
+	if err := vfs.MkdirAllAndSync(mem, "/ck/"+ModeFileName+".tmp/inside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMode(mem, "/ck", ModeLog); err != nil {
+		t.Fatalf("first WriteMode beside a directory at %s.tmp: %v", ModeFileName, err)
+	}
+	if err := WriteMode(mem, "/ck", ModeLog); err != nil {
+		t.Fatalf("WriteMode of the same mode beside a directory at %s.tmp: %v", ModeFileName, err)
+	}
+	if err := WriteMode(mem, "/ck", ModeNoLog); err != nil {
+		t.Fatalf("WriteMode of a new mode beside a directory at %s.tmp: %v", ModeFileName, err)
+	}
+	if m, err := ReadMode(mem, "/ck"); err != nil || m != ModeNoLog {
+		t.Fatalf("mode %v, %v; want %v", m, err, ModeNoLog)
+	}
+	// What a crash left under the second name goes at the next call.
+	alt := "/ck/" + ModeFileName + modeAltTempSuffix
+	f, err := mem.Create(alt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMode(mem, "/ck", ModeNoLog); err != nil {
+		t.Fatal(err)
+	}
+	if mem.Exists(alt) {
+		t.Errorf("%s left behind", alt)
+	}
+	if !mem.Exists("/ck/" + ModeFileName + ".tmp/inside") {
+		t.Errorf("the directory at %s.tmp was emptied", ModeFileName)
+	}
+}
