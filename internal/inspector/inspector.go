@@ -103,6 +103,13 @@ type Options struct {
 	// Changes message reports pages_truncated instead of the pages. Nil:
 	// unbounded (an inspector served on its own).
 	LogQuerySlot func() (release func(), err error)
+	// AnswerTimeout bounds the time the answer of a unary call or of a
+	// UI file may take to be written, from its first byte, as the
+	// server's (server.HTTPOptions.AnswerTimeout; 0:
+	// server.DefaultAnswerTimeout): Mount serves them behind
+	// server.AnswerDeadline. The streams (QueryLog, Changes, Events) have
+	// none.
+	AnswerTimeout time.Duration
 }
 
 // Inspector serves the inspector UI and its RPC service for one bus.
@@ -117,6 +124,8 @@ type Inspector struct {
 	logQuery func() (func(), error)
 	// maxRequest is Options.MaxRequestBytes.
 	maxRequest int
+	// answerTimeout is Options.AnswerTimeout.
+	answerTimeout time.Duration
 	// streams holds a token for each open Changes or Events stream; its
 	// capacity is Options.MaxStreams.
 	streams chan struct{}
@@ -167,7 +176,7 @@ func New(o Options) (*Inspector, error) {
 		return nil, fmt.Errorf("%w: inspector: Options.MaxRequestBytes is %d: want 0 (the default, %d) or more", mmsb.ErrInvalidOption, o.MaxRequestBytes, DefaultMaxRequestBytes)
 	}
 	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate, asOf: o.AsOfSlot, logQuery: o.LogQuerySlot,
-		maxRequest: o.MaxRequestBytes}
+		maxRequest: o.MaxRequestBytes, answerTimeout: o.AnswerTimeout}
 	if in.poll <= 0 {
 		in.poll = 100 * time.Millisecond
 	}
@@ -286,13 +295,24 @@ func UIHandler() http.Handler {
 
 // Mount registers the UI at UIPath (and a redirect to it at /) and the RPC
 // service on mux.
+//
+// The answers of the UI's files, of the redirect and of the unary calls
+// must be written within Options.AnswerTimeout of their first byte, as
+// the server's own (server.AnswerDeadline), which does not cover these
+// paths: until 2026-12-07 a client announcing an HTTP/2 window of 0, or
+// one that stopped reading, held each such answer, its handler and its
+// place among the server's requests in flight until its connection
+// closed (TestInspectorUnreadAnswerReset).
 func (in *Inspector) Mount(mux *http.ServeMux) {
 	in.mux.Store(mux)
-	mux.Handle(UIPath, UIHandler())
-	mux.Handle("GET /{$}", http.RedirectHandler(UIPath, http.StatusFound))
+	mux.Handle(UIPath, server.AnswerDeadline(UIHandler(), in.answerTimeout))
+	mux.Handle("GET /{$}", server.AnswerDeadline(http.RedirectHandler(UIPath, http.StatusFound), in.answerTimeout))
 	path, h := in.ServiceHandler()
 	if in.gate != nil {
 		h = in.gate(h)
 	}
+	// Outermost, so that the gate's refusals are bounded too.
+	h = server.AnswerDeadline(h, in.answerTimeout, inspectorv1connect.InspectorServiceQueryLogProcedure,
+		inspectorv1connect.InspectorServiceChangesProcedure, inspectorv1connect.InspectorServiceEventsProcedure)
 	mux.Handle(path, h)
 }

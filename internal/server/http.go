@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -52,7 +53,8 @@ type HTTPOptions struct {
 	AnswerTimeout time.Duration
 }
 
-// DefaultAnswerTimeout is how long a unary call's answer may take to be
+// DefaultAnswerTimeout is how long a unary call's answer, or any other
+// but a stream's (NewHTTPServer), may take to be
 // written, from its first byte to its end (about 0.5 MB/s for the
 // largest, a Read of 64 MiB, as BodyReadTimeout for a request's body).
 // Past it the answer's HTTP/2 stream is reset (an HTTP/1.1 connection
@@ -98,7 +100,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 		h = o.Auth.Gate(h)
 	}
 	// Outermost, so that the Gate's refusals are bounded too.
-	h = answerDeadline(h, answerTimeout, mmsbv1connect.BusServiceWatchProcedure, mmsbv1connect.BusServiceQueryLogProcedure)
+	h = AnswerDeadline(h, answerTimeout, mmsbv1connect.BusServiceWatchProcedure, mmsbv1connect.BusServiceQueryLogProcedure)
 	mux.Handle(path, h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")
@@ -269,13 +271,22 @@ const MaxHeaderBytes = 64 << 10
 // maxStreams concurrent streams per HTTP/2 connection (0: 250). A
 // request's header is at most MaxHeaderBytes, and its body must arrive
 // within BodyReadTimeout.
+//
+// Every answer but a stream's (a request StreamCut.Track or
+// AnswerDeadline names as one) must be written within
+// DefaultAnswerTimeout of its first byte, whatever handler writes it:
+// Mux's service and the inspector's bound theirs themselves, and until
+// 2026-12-07 the other handlers mmsb serve mounts (/metrics) had no
+// bound, so that a client announcing an HTTP/2 window of 0 held each
+// such answer, its handler and its place among the requests in flight
+// until its connection closed (TestEveryAnswerTimed).
 func NewHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger) *http.Server {
-	return newHTTPServer(handler, maxStreams, log, BodyReadTimeout)
+	return newHTTPServer(handler, maxStreams, log, BodyReadTimeout, DefaultAnswerTimeout)
 }
 
-// newHTTPServer is NewHTTPServer with the body's time bound as a
-// parameter (tests shorten it).
-func newHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger, bodyTimeout time.Duration) *http.Server {
+// newHTTPServer is NewHTTPServer with the body's and the answer's time
+// bounds as parameters (tests shorten them).
+func newHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger, bodyTimeout, answerTimeout time.Duration) *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetHTTP2(true)
@@ -284,7 +295,7 @@ func newHTTPServer(handler http.Handler, maxStreams int, log *slog.Logger, bodyT
 		maxStreams = 250
 	}
 	return &http.Server{
-		Handler: probeConnGate(bodyDeadline(handler, bodyTimeout)),
+		Handler: probeConnGate(bodyDeadline(answerDeadlineAll(handler, answerTimeout), bodyTimeout)),
 		// A connection of the probe reserve (ReserveProbeConns) is
 		// marked in its requests' contexts, for probeConnGate.
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
@@ -454,20 +465,27 @@ func refuseOnProbeConn(w http.ResponseWriter, r *http.Request, pc *limitConn) {
 	writeResourceExhausted(w, r, msg)
 }
 
-// answerDeadline gives the answer of each request to h, but those to the
-// stream paths, a write deadline of d from its first byte (or its
-// header), so that a client that does not read it cannot hold the
-// handler, and the answer, for longer. On HTTP/1.1 the deadline does
-// not stay on the connection for its next requests (a watch among them):
-// net/http lifts it once the answer is written
-// (TestAnswerTimeoutLiftedHTTP1).
-func answerDeadline(h http.Handler, d time.Duration, streams ...string) http.Handler {
+// AnswerDeadline gives the answer of each request to h, but those to
+// the stream paths (exact URL paths: the procedures of streaming
+// methods), a write deadline of d from its first byte (or its header;
+// d <= 0: DefaultAnswerTimeout), so that a client that does not read it
+// cannot hold the handler, and the answer, for longer. Mux puts it
+// around the service; the web inspector puts it around its own service
+// and UI, which Mux does not serve (TestInspectorUnreadAnswerReset). On
+// HTTP/1.1 the deadline does not stay on the connection for its next
+// requests (a watch among them): net/http lifts it once the answer is
+// written (TestAnswerTimeoutLiftedHTTP1).
+func AnswerDeadline(h http.Handler, d time.Duration, streams ...string) http.Handler {
+	if d <= 0 {
+		d = DefaultAnswerTimeout
+	}
 	stream := make(map[string]bool, len(streams))
 	for _, p := range streams {
 		stream[p] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if stream[r.URL.Path] {
+			exemptAnswer(r.Context())
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -475,20 +493,57 @@ func answerDeadline(h http.Handler, d time.Duration, streams ...string) http.Han
 	})
 }
 
+// answerExemptKey is the context key of the flag that exempts a request
+// of the HTTP server from answerDeadlineAll (a stream).
+type answerExemptKey struct{}
+
+// exemptAnswer exempts the request of ctx, a stream, from the answer
+// deadline of NewHTTPServer, when it is served there.
+func exemptAnswer(ctx context.Context) {
+	if f, ok := ctx.Value(answerExemptKey{}).(*atomic.Bool); ok {
+		f.Store(true)
+	}
+}
+
+// answerDeadlineAll gives the answer of every request to h a write
+// deadline of d from its first byte, as AnswerDeadline does, but those
+// of streams, which the handlers mark as such (exemptAnswer, through
+// StreamCut.Track and AnswerDeadline) before they write.
+func answerDeadlineAll(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		exempt := new(atomic.Bool)
+		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d, exempt: exempt}
+		h.ServeHTTP(dw, r.WithContext(context.WithValue(r.Context(), answerExemptKey{}, exempt)))
+	})
+}
+
 // deadlineWriter sets its answer's write deadline at the first byte or
-// header written.
+// header written, unless one was set through it before (a refusal's
+// shorter one) or its request is exempt (a stream).
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc  *http.ResponseController
-	d   time.Duration
-	set bool
+	rc     *http.ResponseController
+	d      time.Duration
+	set    atomic.Bool  // a deadline was set (StreamCut sets one from another goroutine)
+	exempt *atomic.Bool // nil: none
 }
 
 func (w *deadlineWriter) start() {
-	if !w.set {
-		w.set = true
+	if w.exempt != nil && w.exempt.Load() {
+		return
+	}
+	if w.set.CompareAndSwap(false, true) {
 		_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
 	}
+}
+
+// SetWriteDeadline passes a deadline set by the handlers (through
+// http.ResponseController) on, after which start sets none of its own:
+// a refusal's RefusalWriteGrace, a cut stream's StreamEndGrace are not
+// made longer by it.
+func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
+	w.set.Store(true)
+	return w.rc.SetWriteDeadline(t)
 }
 
 func (w *deadlineWriter) WriteHeader(code int) {
@@ -503,8 +558,11 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 
 // Flush lets Connect flush through it (it asserts http.Flusher).
 func (w *deadlineWriter) Flush() {
-	_ = w.rc.Flush()
+	_ = w.FlushError()
 }
+
+// FlushError gives http.ResponseController the flush's error.
+func (w *deadlineWriter) FlushError() error { return w.rc.Flush() }
 
 // Unwrap gives http.ResponseController the writer underneath.
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

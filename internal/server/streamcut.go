@@ -43,6 +43,8 @@ func (c *StreamCut) Track(h http.Handler, paths ...string) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		// A stream: NewHTTPServer's answer deadline is not for it.
+		exemptAnswer(r.Context())
 		rc := http.NewResponseController(w)
 		ctx, cancel := context.WithCancelCause(r.Context())
 		defer cancel(nil)
