@@ -18,6 +18,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // ckptPrefix names checkpoint objects: "checkpoint-<LSN, 20 digits>", so
@@ -117,8 +118,11 @@ func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Pu
 	// history. Not found (an operator purged the stream meanwhile) or
 	// not read (the stream out of reach: the upload fails then, or
 	// succeeds once it is back), the key is left out and trim goes by
-	// the LSN alone.
-	if rec, ok, err := r.recordEndingAt(ctx, info.LSN); err == nil && ok {
+	// the LSN alone. It looks with pctx, which stop ends: with ctx, a
+	// lease lost while the stream did not answer (up to a getMsg's
+	// AckTimeout for each step of locate's search) held the role that
+	// long, the upload stopped only after (TestArchiveStopsLookupsOnLeaseLost).
+	if rec, ok, err := r.recordEndingAt(pctx, info.LSN); err == nil && ok {
 		meta[ckptHashKey] = fmt.Sprintf("%016x", rec.Hash)
 	}
 	if _, err := r.ckpts.Put(uctx, jetstream.ObjectMeta{
@@ -127,10 +131,26 @@ func archiveCheckpoint(ctx context.Context, r *resources, bus *mmsb.Bus, pub *Pu
 	}, &stopReader{r: f, stop: stop, ctx: ctx}); err != nil {
 		return 0, fmt.Errorf("replicate: upload checkpoint at LSN %d: %w", info.LSN, err)
 	}
-	if err := trim(ctx, r, logf); err != nil {
+	// Trimmed with pctx too: a lease lost meanwhile ends the trim (the
+	// next leader's trims), not the role only once the trim's reads of a
+	// stream that does not answer time out.
+	if err := trim(pctx, r, logf); err != nil {
+		if stopped(stop) {
+			return info.LSN, fmt.Errorf("replicate: trim after the upload at LSN %d: %w (%w)", info.LSN, ErrLeaseLost, err)
+		}
 		return info.LSN, err
 	}
 	return info.LSN, nil
+}
+
+// stopped reports whether stop (nil: never) is closed.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // ckptHashKey is the checkpoint object's metadata key that holds the
@@ -389,43 +409,55 @@ func (d damagedCheckpoint) Unwrap() error { return d.err }
 
 // downloadCheckpoint downloads the stored checkpoint at lsn into ckDir,
 // checks that it is a whole checkpoint at that LSN (every frame and the
-// trailer) and renames it into place. An object that is damaged or gone
-// is a damagedCheckpoint, naming it and why; nothing is left in ckDir
-// then, nor after any other failure.
+// trailer) and renames it into place, through vfs.ReplaceFile: the
+// temporary file is synced before the rename and the directory after it,
+// and whatever is at the temporary name is removed first (jetstream's
+// GetFile then writes the new file ReplaceFile made there). Before,
+// GetFile opened the temporary name as it found it: a symbolic link
+// there was written through, and then renamed into place as the
+// checkpoint, a link to a file outside the bus
+// (TestDownloadCheckpointReplacesSafely). An object that is damaged or
+// gone is a damagedCheckpoint, naming it and why; nothing is left in
+// ckDir then, nor after any other failure.
 func downloadCheckpoint(ctx context.Context, r *resources, ckDir string, lsn mmsb.LSN) error {
 	final := filepath.Join(ckDir, ckptFileName(lsn))
 	tmp := final + ".tmp"
-	// A download cut short (the server gone, a timeout, a digest
-	// mismatch) left its part behind: the directory then looked like a
-	// bus (hasState), so the next attempt opened an empty one instead of
-	// bootstrapping, and set it aside as diverged.
-	renamed := false
-	defer func() {
-		if !renamed {
-			_ = os.Remove(tmp)
-		}
-	}()
 	object := fmt.Sprintf("the stored checkpoint at LSN %d (object %s in %s)", lsn, ckptObjectName(lsn), r.cfg.CheckpointBucket())
-	if err := r.ckpts.GetFile(ctx, ckptObjectName(lsn), tmp); err != nil {
-		if errors.Is(err, jetstream.ErrDigestMismatch) || errors.Is(err, jetstream.ErrObjectNotFound) {
-			return damagedCheckpoint{fmt.Errorf("%s: %w", object, err)}
+	// failed is the error write reports as it is (ReplaceFile would
+	// prefix the temporary file's name to it); ReplaceFile removes the
+	// temporary file after it. A download cut short (the server gone, a
+	// timeout, a digest mismatch) left its part behind before: the
+	// directory then looked like a bus (hasState), so the next attempt
+	// opened an empty one instead of bootstrapping, and set it aside as
+	// diverged.
+	var failed error
+	_, err := vfs.ReplaceFile(vfs.Default, final, tmp, func(vfs.File) error {
+		// GetFile writes by name the file ReplaceFile just made there
+		// (a new, regular one): its fsync, through ReplaceFile's handle
+		// of the same file, covers what GetFile wrote.
+		if err := r.ckpts.GetFile(ctx, ckptObjectName(lsn), tmp); err != nil {
+			if errors.Is(err, jetstream.ErrDigestMismatch) || errors.Is(err, jetstream.ErrObjectNotFound) {
+				failed = damagedCheckpoint{fmt.Errorf("%s: %w", object, err)}
+			} else {
+				failed = fmt.Errorf("replicate: download checkpoint at LSN %d: %w", lsn, err)
+			}
+			return failed
 		}
-		return fmt.Errorf("replicate: download checkpoint at LSN %d: %w", lsn, err)
+		if err := verifyCheckpoint(tmp, lsn); errors.Is(err, mmsb.ErrCorruption) {
+			failed = damagedCheckpoint{fmt.Errorf("%s does not load: %w", object, err)}
+		} else if err != nil {
+			// Not the object's fault (the local file could not be
+			// read): the next cycle tries it again.
+			failed = fmt.Errorf("replicate: check the downloaded checkpoint at LSN %d: %w", lsn, err)
+		}
+		return failed
+	})
+	if failed != nil {
+		return failed
 	}
-	if err := verifyCheckpoint(tmp, lsn); errors.Is(err, mmsb.ErrCorruption) {
-		return damagedCheckpoint{fmt.Errorf("%s does not load: %w", object, err)}
-	} else if err != nil {
-		// Not the object's fault (the local file could not be read):
-		// the next cycle tries it again.
-		return fmt.Errorf("replicate: check the downloaded checkpoint at LSN %d: %w", lsn, err)
-	}
-	if err := syncFile(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err != nil {
 		return fmt.Errorf("replicate: bootstrap: %w", err)
 	}
-	renamed = true
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // markerFile is the file that makes a bus directory a replica: it names
@@ -69,25 +71,25 @@ func readMarker(dir string) (string, error) {
 	return s, nil
 }
 
-// saveMarker writes dir's marker for stream: a temporary file, synced,
-// renamed into place, and the directory synced, so that a crash leaves
-// either no marker or a whole one.
+// saveMarker writes dir's marker for stream through vfs.ReplaceFile: a
+// temporary file, synced, renamed into place, and the directory synced,
+// so that a crash leaves either no marker or a whole one. Whatever is at
+// the temporary name is removed first: os.WriteFile, used before,
+// followed a symbolic link there and wrote the marker into its target,
+// and left the temporary file behind when a later step failed
+// (TestSaveMarkerReplacesSafely).
 func saveMarker(dir, stream string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("replicate: mark %s as a replica: %w", dir, err)
 	}
 	path := filepath.Join(dir, markerFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, markerLine(stream), 0o644); err != nil {
-		return fmt.Errorf("replicate: mark %s as a replica: %w", dir, err)
-	}
-	if err := syncFile(tmp); err != nil {
+	if _, err := vfs.ReplaceFile(vfs.Default, path, path+".tmp", func(f vfs.File) error {
+		_, err := f.Write(markerLine(stream))
 		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	}); err != nil {
 		return fmt.Errorf("replicate: mark %s as a replica: %w", dir, err)
 	}
-	return syncFile(dir)
+	return nil
 }
 
 // claimDir checks that dir may be a replica of stream and marks it so

@@ -120,6 +120,11 @@ type Node struct {
 
 	// skipLog rate-limits skipLogf's lines (Run's goroutine only).
 	skipLog repeatLog
+	// leftLog rate-limits trim's line naming the stored checkpoints it
+	// leaves (serve's, on Run's goroutine only). The node's, not a
+	// role's: one made at each role logged the same line again at once
+	// whenever the node led again (TestLeftCheckpointsLoggedOncePerNode).
+	leftLog repeatLog
 }
 
 // WaitingFor returns what a follow-only node waits for before it can
@@ -195,7 +200,7 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	cfg.LeaseTTL = res.cfg.LeaseTTL // a follow-only node takes the bus's
-	n := &Node{cfg: cfg, res: res, changed: make(chan struct{}), skipLog: repeatLog{every: roleEndedLogEvery}}
+	n := &Node{cfg: cfg, res: res, changed: make(chan struct{}), skipLog: repeatLog{every: roleEndedLogEvery}, leftLog: repeatLog{every: roleEndedLogEvery}}
 	if res.stream == nil {
 		// A follow-only node whose stream does not exist yet: the term
 		// file is checked now (a damaged one is refused here, as for
@@ -1204,7 +1209,6 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 	// counts its CheckpointEvery records from where this term starts, not
 	// from zero (which would archive at once for its earlier terms).
 	archived := n.Metrics.RecordsPublished.Load()
-	leftLog := repeatLog{every: roleEndedLogEvery}
 	lost := lease.Lost()
 	if n.cfg.noLeaseCheck {
 		lost = nil
@@ -1257,7 +1261,7 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 					// until an operator deletes them: one line a
 					// minute says so.
 					line := fmt.Sprintf(format, args...)
-					if log, note := leftLog.next(line, time.Now()); log {
+					if log, note := n.leftLog.next(line, time.Now()); log {
 						n.prefixLogf("%s%s", line, note)
 					}
 				})

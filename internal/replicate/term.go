@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // termFile is the file in a node's bus directory that keeps the highest
@@ -77,22 +79,22 @@ func parseTerm(b []byte, path, stream string) (uint64, error) {
 	return term, nil
 }
 
-// saveTerm writes term for stream to dir's term file: a temporary file,
-// synced, renamed over the old one, and the directory synced.
+// saveTerm writes term for stream to dir's term file through
+// vfs.ReplaceFile: a temporary file, synced, renamed over the old one, and
+// the directory synced. Whatever is at the temporary name is removed
+// first: os.WriteFile, used before, followed a symbolic link there and
+// wrote the term into its target, and left the temporary file behind
+// when a later step failed (TestSaveTermReplacesSafely).
 func saveTerm(dir, stream string, term uint64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("replicate: save term %d: %w", term, err)
 	}
 	path := filepath.Join(dir, termFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, termLine(stream, term), 0o644); err != nil {
-		return fmt.Errorf("replicate: save term %d: %w", term, err)
-	}
-	if err := syncFile(tmp); err != nil {
+	if _, err := vfs.ReplaceFile(vfs.Default, path, path+".tmp", func(f vfs.File) error {
+		_, err := f.Write(termLine(stream, term))
 		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	}); err != nil {
 		return fmt.Errorf("replicate: save term %d: %w", term, err)
 	}
-	return syncFile(dir)
+	return nil
 }
