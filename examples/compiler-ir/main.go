@@ -131,6 +131,16 @@ func runMain(ctx context.Context, cfg config, dump, plotDir string, asJSON bool)
 		fmt.Fprintln(os.Stderr, "compiler-ir: interrupted")
 		return true
 	}
+	if dump != "" && (plotDir != "" || asJSON) {
+		// --dump writes the program and exits: --plot and --json were
+		// silently ignored (no chart, no JSON, exit status 0).
+		name := "--plot " + plotDir
+		if asJSON {
+			name = "--json"
+		}
+		fmt.Fprintln(os.Stderr, errorLine(fmt.Errorf("%w: --dump writes the generated program and exits, with no run for %s", ErrBadFlag, name)))
+		return 1
+	}
 	if dump != "" {
 		err := dumpProgram(ctx, dump, cfg)
 		if interrupted() {
@@ -142,18 +152,22 @@ func runMain(ctx context.Context, cfg config, dump, plotDir string, asJSON bool)
 		}
 		return 0
 	}
+	undoPlot := func() {}
 	if plotDir != "" {
 		// Checked before the run, which the charts come at the end of.
-		if err := cliflags.OutputDir("plot", plotDir); err != nil {
+		var err error
+		if undoPlot, err = cliflags.OutputDir("plot", plotDir); err != nil {
 			fmt.Fprintln(os.Stderr, errorLine(fmt.Errorf("%w: %w", ErrBadFlag, err)))
 			return 1
 		}
 	}
 	rep, err := run(ctx, cfg)
 	if interrupted() {
+		undoPlot() // no charts: no empty directory made for them either
 		return 130
 	}
 	if err != nil {
+		undoPlot()
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		return 1
 	}
@@ -206,8 +220,9 @@ func (c config) validate() error {
 }
 
 // dumpProgram writes the generated program to path. An interrupt (ctx
-// cancelled) before the file is complete removes it: a truncated program
-// would fail to parse later, far from the cause.
+// cancelled) or an error before the file is complete leaves path as it
+// was: a truncated program would fail to parse later, far from the cause,
+// and a file it replaces is kept until the new one is whole.
 func dumpProgram(ctx context.Context, path string, cfg config) (err error) {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -218,27 +233,57 @@ func dumpProgram(ctx context.Context, path string, cfg config) (err error) {
 	if cfg.Input != "" {
 		return fmt.Errorf("%w: --dump writes the generated program (--funcs, --seed), not --input %s", ErrBadFlag, cfg.Input)
 	}
-	f, err := os.Create(path)
+	prog := Generate(cfg.Seed, cfg.Funcs)
+	// A path that exists and is no regular file (--dump /dev/stdout, a
+	// FIFO, a symbolic link) is written in place, through the link, and
+	// never removed: its name is not the dump's to delete or replace.
+	mode := os.FileMode(0o644)
+	st, statErr := os.Lstat(path)
+	if statErr == nil && !st.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644) // O_CREATE: a dangling link
+		if err != nil {
+			return err
+		}
+		if err := Format(f, prog); err != nil {
+			_ = f.Close() // the write error is the one to report
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	// Otherwise the program goes to a temporary file beside path, renamed
+	// over it once complete: an interrupted or failed dump leaves path as
+	// it was. It was truncated first and then removed, so a dump over an
+	// existing program (--dump prog.ir) interrupted by Ctrl-C lost both.
+	if statErr == nil {
+		mode = st.Mode().Perm() // a replaced file keeps its permissions
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
-	// Only a regular file is removed: --dump /dev/stdout must not delete
-	// the device's name.
-	st, statErr := f.Stat()
-	regular := statErr == nil && st.Mode().IsRegular()
 	defer func() {
-		if err == nil {
-			err = ctx.Err()
-		}
-		if err != nil && regular {
-			_ = os.Remove(path) // incomplete: the error says why
+		if err != nil {
+			_ = os.Remove(f.Name()) // incomplete: the error says why
 		}
 	}()
-	if err := Format(f, Generate(cfg.Seed, cfg.Funcs)); err != nil {
+	if err := Format(f, prog); err != nil {
 		_ = f.Close() // the write error is the one to report
 		return err
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// CreateTemp makes the file 0600; a dump is an ordinary text file.
+	if err := os.Chmod(f.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 func loadProgram(cfg config) (*Program, error) {

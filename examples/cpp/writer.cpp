@@ -6,7 +6,10 @@
 // replay check. With --shared it publishes the pages in shared memory, so
 // that a reader process (reader.cpp, over mmsb_reader.h, without Go) can
 // follow them. Build and run: see README.md.
+#include <signal.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +19,28 @@
 #include <vector>
 
 #include "mmsb.hpp"
+
+namespace {
+// Set by SIGINT or SIGTERM; the batch loop stops at the next batch.
+volatile std::sig_atomic_t interrupted = 0;
+
+extern "C" void on_interrupt(int) { interrupted = 1; }
+
+// catch_interrupts makes Ctrl-C (SIGINT) and SIGTERM stop the run between
+// two commits, so that the bus is closed: killed outright by the signal,
+// the writer left its shared-memory region behind in /dev/shm. Installed
+// even where the program was started with SIGINT ignored (a script's
+// background job), as python-writer's writer.py does. SA_ONSTACK: the
+// signal may arrive on a thread of libmmsb's Go runtime, which needs it.
+void catch_interrupts() {
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_ONSTACK | SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+}  // namespace
 
 int main(int argc, char **argv) {
     // Arguments: [DIR] [--shared]. Anything else is refused: a mistyped
@@ -30,6 +55,7 @@ int main(int argc, char **argv) {
     bool shared = argc > 2;
     constexpr std::uint32_t page_size = 1024, slots_per_page = page_size / 8, counters = 1000;
     constexpr std::uint64_t npages = (counters + slots_per_page - 1) / slots_per_page;
+    catch_interrupts();
     try {
         mmsb::bus bus(dir, {.sync = mmsb::sync_mode::group, .shared = shared});
         std::vector<std::uint64_t> pages;
@@ -77,6 +103,15 @@ int main(int argc, char **argv) {
         mmsb::commit_info first{}, last{};
         for (int step = 0; step < steps; step++) {
             if (step >= 100) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (interrupted) {
+                // The batches committed so far stay (close makes them
+                // durable): the next run continues from them.
+                auto lsn = bus.last_lsn();
+                bus.close();
+                std::fprintf(stderr, "cpp-writer: interrupted after %d batches (LSN %llu); the next run continues from them\n",
+                             step, (unsigned long long)lsn);
+                return 130;
+            }
             for (std::size_t i = 0; i < batch_pages.size(); i++) {
                 std::uint32_t c = rng() % counters;
                 values[c]++;

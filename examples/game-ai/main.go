@@ -158,9 +158,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+	undoPlot := func() {}
 	if *plotDir != "" {
 		// Checked before the run, which the charts come at the end of.
-		if err := cliflags.OutputDir("plot", *plotDir); err != nil {
+		var err error
+		if undoPlot, err = cliflags.OutputDir("plot", *plotDir); err != nil {
 			fmt.Fprintln(os.Stderr, errorLine(fmt.Errorf("%w: %w", ErrBadFlag, err)))
 			os.Exit(1)
 		}
@@ -174,10 +176,12 @@ func main() {
 	interrupted := ctx.Err() != nil
 	stop()
 	if interrupted {
+		undoPlot() // no charts: no empty directory made for them either
 		fmt.Fprintln(os.Stderr, "game-ai: interrupted")
 		os.Exit(130)
 	}
 	if err != nil {
+		undoPlot()
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}

@@ -361,3 +361,64 @@ func TestBenchRefusesBadArgumentsAndOldBuses(t *testing.T) {
 		t.Errorf("bench.py --dir on a new directory: exit status %d, output:\n%s", code, out)
 	}
 }
+
+// TestBenchInterrupted: Ctrl-C (SIGINT) during bench.py --dir disk stops it
+// with the one line "bench.py: interrupted" and status 130, and its
+// temporary bus directory is gone. Before, it printed a KeyboardInterrupt
+// traceback and died of the signal. The signal is sent once the bus's log
+// holds 256 KiB (its 65,536 pages being created or written), so the test
+// waits on the program, not a clock.
+func TestBenchInterrupted(t *testing.T) {
+	py, lib := library(t)
+	tmp := t.TempDir() // bench.py's temporary directories go here
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "bench.py", "--dir", "disk", "--batches", "1000000")
+	cmd.Env = append(os.Environ(), "MMSB_LIB="+lib, "PYTHONDONTWRITEBYTECODE=1", "TMPDIR="+tmp)
+	var out testutil.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	busLog := func() int64 {
+		dirs, _ := filepath.Glob(filepath.Join(tmp, "*", "bus"))
+		var n int64
+		for _, d := range dirs {
+			n += logBytes(d)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); busLog() < 256<<10; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("bench.py ended before it was interrupted: %v; output:\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("bench.py committed nothing in 30 s; output:\n%s", out.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("bench.py still ran 20 s after SIGINT; output:\n%s", out.String())
+	}
+	var exit *exec.ExitError
+	text := out.String()
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 || !strings.HasSuffix(strings.TrimSpace(text), "bench.py: interrupted") || strings.Contains(text, "Traceback") {
+		t.Fatalf("bench.py after SIGINT: %v, want exit status 130 ending in \"bench.py: interrupted\", no traceback; output:\n%s", err, text)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("bench.py --dir disk left %d entries in its temporary directory's parent (%s)", len(left), left[0].Name())
+	}
+}

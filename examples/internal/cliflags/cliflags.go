@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // Parse parses os.Args[1:] into flag.CommandLine. A flag the flag package
@@ -32,18 +33,48 @@ func Parse() {
 // refused at once, naming the flag: the charts are written at the end, and
 // `--plot FILE` failed there, after the whole run, with an error that named
 // no flag ("mkdir FILE: not a directory").
-func OutputDir(flagName, dir string) error {
+//
+// The returned undo removes the directories OutputDir made, if they are
+// still empty: a run interrupted or failed before its charts calls it, so
+// that it leaves no empty --plot directory behind (it did). It never
+// removes a directory that existed before, nor one that holds anything.
+func OutputDir(flagName, dir string) (undo func(), err error) {
+	// The topmost directory that does not exist yet: the one to remove.
+	made := ""
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		made = d
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	undo = func() {
+		if made == "" {
+			return
+		}
+		// From dir up to made, each removed only if empty (os.Remove
+		// refuses a directory that is not).
+		for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+			if os.Remove(d) != nil || d == made {
+				return
+			}
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--%s %s: %w", flagName, dir, err)
+		undo()
+		return func() {}, fmt.Errorf("--%s %s: %w", flagName, dir, err)
 	}
 	f, err := os.CreateTemp(dir, ".write-check-*")
 	if err != nil {
-		return fmt.Errorf("--%s %s: %w", flagName, dir, err)
+		undo()
+		return func() {}, fmt.Errorf("--%s %s: %w", flagName, dir, err)
 	}
 	name := f.Name()
 	err = errors.Join(f.Close(), os.Remove(name))
 	if err != nil {
-		return fmt.Errorf("--%s %s: %w", flagName, dir, err)
+		return func() {}, fmt.Errorf("--%s %s: %w", flagName, dir, err)
 	}
-	return nil
+	return undo, nil
 }

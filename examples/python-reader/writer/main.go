@@ -79,6 +79,33 @@ var errOtherBus = errors.New("not this example's bus")
 // pageBytes is the size of a signal's page: 128 float64 samples.
 const pageBytes = 128 * 8
 
+// signalMeta marks the pages this writer creates: "example" (a key of
+// its own, as MetaEntry asks) says whose they are, and mmsb.type says
+// they hold float64 samples (the validators' NaN/Inf check and the
+// inspector read it). An existing bus is reused only if every page
+// carries the "example" mark: a bus of 1 KiB pages of another program
+// (cpp-writer's counters: pages 1..8 of 1 KiB) had its data overwritten
+// with signals.
+var signalMeta = []mmsb.MetaEntry{
+	{Key: exampleMetaKey, Value: []byte(exampleMetaValue)},
+	{Key: mmsb.TypeMetaKey, Value: []byte("f64")},
+}
+
+const (
+	exampleMetaKey   = "example"
+	exampleMetaValue = "python-reader signal"
+)
+
+// isSignal reports whether p carries the mark of a page this writer made.
+func isSignal(p mmsb.PageInfo) bool {
+	for _, m := range p.Meta {
+		if m.Key == exampleMetaKey {
+			return string(m.Value) == exampleMetaValue
+		}
+	}
+	return false
+}
+
 // maxPages bounds -pages: the demo's signals are 1 KiB pages, and a
 // thousand of them is more than a terminal can follow.
 const maxPages = 1024
@@ -111,12 +138,15 @@ func run(ctx context.Context, out io.Writer, dir string, n int, every time.Durat
 		if p.Size != pageBytes {
 			return fmt.Errorf("%w: bus %s page %d is %d bytes, want %d (128 float64 samples): not this example's signals", errOtherBus, dir, p.ID, p.Size, pageBytes)
 		}
+		if !isSignal(p) {
+			return fmt.Errorf("%w: bus %s page %d has no metadata %s=%q (pages this writer creates have it): not this example's signals; give a new -dir", errOtherBus, dir, p.ID, exampleMetaKey, exampleMetaValue)
+		}
 		ids = append(ids, p.ID)
 	}
 	if len(ids) == 0 {
 		specs := make([]mmsb.PageSpec, n)
 		for i := range specs {
-			specs[i].Size = pageBytes
+			specs[i] = mmsb.PageSpec{Size: pageBytes, Meta: signalMeta}
 		}
 		if ids, err = bus.CreatePages(ctx, specs); err != nil {
 			return err

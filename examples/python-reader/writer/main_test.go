@@ -83,17 +83,22 @@ func TestFlagsRefuseArguments(t *testing.T) {
 // signals is refused with errOtherBus naming the page, before any commit.
 // Before, larger pages (python-writer's heat grid of 2 KiB rows) had their
 // first 1 KiB overwritten with signals, and smaller ones failed mid-run.
-// The bus of 1 KiB pages is the control: it is reused.
+// 1 KiB pages without the writer's mark are refused too (cpp-writer's
+// counters: TestRunLeavesOtherProgramsPagesAlone). The bus of 1 KiB pages
+// marked as the writer marks its own is the control: it is reused.
 func TestRunRefusesOtherBus(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		size    int
+		meta    []mmsb.MetaEntry
 		wantErr error
 		mention string
 	}{
-		{"heat grid rows", 2048, errOtherBus, "page 1 is 2048 bytes, want 1024"},
-		{"small pages", 16, errOtherBus, "page 1 is 16 bytes"},
-		{"signals", 1024, nil, ""},
+		{"heat grid rows", 2048, nil, errOtherBus, "page 1 is 2048 bytes, want 1024"},
+		{"small pages", 16, nil, errOtherBus, "page 1 is 16 bytes"},
+		{"unmarked 1 KiB pages", 1024, nil, errOtherBus, `page 1 has no metadata example="python-reader signal"`},
+		{"marked by another program", 1024, []mmsb.MetaEntry{{Key: exampleMetaKey, Value: []byte("counters")}}, errOtherBus, "page 1 has no metadata"},
+		{"signals", 1024, signalMeta, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -101,7 +106,7 @@ func TestRunRefusesOtherBus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := bus.CreatePages(context.Background(), []mmsb.PageSpec{{Size: tc.size}, {Size: tc.size}}); err != nil {
+			if _, err := bus.CreatePages(context.Background(), []mmsb.PageSpec{{Size: tc.size, Meta: tc.meta}, {Size: tc.size, Meta: tc.meta}}); err != nil {
 				t.Fatal(err)
 			}
 			if err := bus.Close(); err != nil {
@@ -120,6 +125,73 @@ func TestRunRefusesOtherBus(t *testing.T) {
 				t.Fatalf("run on a bus of %d-byte pages: %v, want %v mentioning %q", tc.size, err, tc.wantErr, tc.mention)
 			}
 		})
+	}
+}
+
+// TestRunLeavesOtherProgramsPagesAlone: a bus of another program with
+// exactly the writer's page size (cpp-writer's counters: pages 1..8 of
+// 1 KiB) is refused before any commit and keeps its bytes, while a bus
+// the writer made itself is reused by the next run (the control). Before,
+// the writer took any 1 KiB pages for its signals and wrote float64
+// samples over the counters; cpp-writer then summed them as integers.
+func TestRunLeavesOtherProgramsPagesAlone(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bus, err := mmsb.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := make([]mmsb.PageSpec, 8)
+	for i := range specs {
+		specs[i].Size = pageBytes
+	}
+	ids, err := bus.CreatePages(ctx, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counters := make([]byte, pageBytes)
+	for i := range counters {
+		counters[i] = byte(i % 7)
+	}
+	if _, err := bus.Commit(ctx, []mmsb.Delta{mmsb.Write(ids[0], 0, counters)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A live run (not a cancelled context): it would commit every
+	// millisecond until the deadline if it took the bus.
+	runCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = run(runCtx, io.Discard, dir, 4, time.Millisecond)
+	cancel()
+	if !errors.Is(err, errOtherBus) {
+		t.Errorf("run on a bus of 8 unmarked 1 KiB pages: %v, want %v", err, errOtherBus)
+	}
+	bus, err = mmsb.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := bus.ReadPage(ids[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(counters) {
+		t.Fatalf("page %d after the refused run: bytes % x..., want the other program's % x... (overwritten)", ids[0], got[:8], counters[:8])
+	}
+
+	// Control: the writer's own bus, made by a first run, is taken again.
+	own := t.TempDir()
+	for i := range 2 {
+		runCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		err := run(runCtx, io.Discard, own, 2, time.Millisecond)
+		cancel()
+		if err != nil {
+			t.Fatalf("run %d on the writer's own bus: %v, want it reused", i+1, err)
+		}
 	}
 }
 
