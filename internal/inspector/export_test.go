@@ -72,3 +72,13 @@ func GetPageWith(ctx context.Context, in *Inspector, req *inspectorv1.GetPageReq
 	}
 	return res.Msg, nil
 }
+
+// GraphWith calls Graph on in's service directly: the allocations a test
+// measures are then the handler's.
+func GraphWith(ctx context.Context, in *Inspector, req *inspectorv1.GraphRequest) (*inspectorv1.GraphResponse, error) {
+	res, err := (&service{in: in}).Graph(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}

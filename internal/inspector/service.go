@@ -827,10 +827,22 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 			frontier = grown
 		}
 	}
+	// The centre's incoming edges are read once, for the walk and for
+	// the edges: Bus.Parents copies every one (a page with a large fan-in
+	// is what a graph is opened on), and reading them twice made two
+	// copies a view (TestGraphReadsNoBindingParents).
+	rootIn := bus.Parents(root)
+	inEdges := func(id mmsb.PageID) []mmsb.Edge {
+		if id == root {
+			return rootIn
+		}
+		return bus.Parents(id)
+	}
 	parents := func(id mmsb.PageID) []mmsb.PageID {
-		var ps []mmsb.PageID
-		for _, e := range bus.Parents(id) {
-			ps = append(ps, e.Parent)
+		es := inEdges(id)
+		ps := make([]mmsb.PageID, len(es))
+		for i, e := range es {
+			ps[i] = e.Parent
 		}
 		return ps
 	}
@@ -843,25 +855,21 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 	}
 	walk(parents, -1)
 	walk(children, 1)
-	// bound holds each (parent, child) pair of shown pages where parent
-	// is one of child's binding's parents: a data edge between them is
-	// the binding's. Each binding's parents are read once, here; asking
-	// slices.Contains(binding.Parents, parent) for each edge cost shown
-	// edges × parents (200 parents shown of a binding of 1M parents: 200M
-	// comparisons) (TestGraphOfALargeFanIn). Only shown parents are kept,
-	// so the set is bounded by maxGraphSize pairs a node, however many
-	// parents a binding has.
-	type pair struct{ parent, child mmsb.PageID }
-	bound := map[pair]struct{}{}
+	// derived holds the shown pages that are bound. A derived page's Data
+	// edges are exactly its binding's (Bind refuses a foreign one, and
+	// nothing but Bind and Unbind adds or removes one), so a Data edge
+	// into a derived page is a binding's edge: no parent list is read.
+	// Bus.Binding copied each shown binding's parents (and params) to
+	// look its shown parents up, 800 KB a view for a binding of 100,000
+	// parents (TestGraphReadsNoBindingParents); searching each binding's
+	// list per shown edge cost 200 edges × 1M parents before 2026-12-06
+	// (TestGraphOfALargeFanIn).
+	derived := map[mmsb.PageID]bool{}
 	for _, id := range order {
 		node := &inspectorv1.GraphNode{Id: uint64(id), Layer: int32(layer[id])}
-		if b, ok := bus.Binding(id); ok {
-			for _, p := range b.Parents {
-				if _, shown := layer[p]; shown {
-					bound[pair{p, id}] = struct{}{}
-				}
-			}
-			node.Func = wire.ValidText(b.Func)
+		if fn, ok := bus.BindingFunc(id); ok {
+			derived[id] = true
+			node.Func = wire.ValidText(fn)
 		}
 		if f, err := bus.Flags(id); err == nil {
 			node.Flags = uint32(f)
@@ -869,14 +877,13 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 		out.Nodes = append(out.Nodes, node)
 	}
 	for _, id := range order {
-		for _, e := range bus.Parents(id) {
+		for _, e := range inEdges(id) {
 			if _, in := layer[e.Parent]; !in {
 				continue
 			}
-			_, ofBinding := bound[pair{e.Parent, id}]
 			out.Edges = append(out.Edges, &inspectorv1.GraphEdge{
 				Parent: uint64(e.Parent), Child: uint64(e.Child), Type: e.Type.String(),
-				Bound: e.Type == mmsb.EdgeData && ofBinding,
+				Bound: e.Type == mmsb.EdgeData && derived[id],
 			})
 		}
 	}

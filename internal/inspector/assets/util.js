@@ -21,7 +21,19 @@ function build(el, attrs, children) {
 }
 
 // h builds an HTML element: h("td", { class: "num", testid: "x" }, "text").
-export const h = (tag, attrs, ...children) => build(document.createElement(tag), attrs, children);
+export const h = (tag, attrs, ...children) => {
+  const el = build(document.createElement(tag), attrs, children);
+  // A link made with an onclick and no address is no tab stop: the
+  // views' links (a page's graph and log, the log's and events' page
+  // links) could not be reached from the keyboard. It is made one, and
+  // Enter follows it as a click does (TestInspectorPageParentsByKeyboardAndAsOf).
+  if (tag === "a" && attrs && attrs.onclick && !el.hasAttribute("href")) {
+    el.tabIndex = 0;
+    el.setAttribute("role", "link");
+    el.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); el.click(); } });
+  }
+  return el;
+};
 
 // s builds an SVG element.
 export const s = (tag, attrs, ...children) => build(document.createElementNS(SVG_NS, tag), attrs, children);

@@ -54,8 +54,12 @@ export function render({ el, params, api, navigate }) {
     // No range given: the most recent operations. Filtered by page or
     // source, the newest matches anywhere in the log (the server scans it);
     // unfiltered, every LSN is an operation, so the last LSNs are enough.
-    const tail = !from.value && !to.value && !since.value && !until.value;
-    const filtered = !!(page.value || source.value);
+    // Judged on the fields as read above (trimmed): an LSN field holding
+    // only spaces counts as empty there, and here it made no tail, the
+    // oldest operations shown instead of the newest
+    // (TestInspectorLogBlankFieldsAreEmpty).
+    const tail = !from.value.trim() && !to.value.trim() && !since.value && !until.value;
+    const filtered = !!(page.value.trim() || source.value);
     if (tail && filtered) req.newest = true;
     const start = async () => {
       if (tail && !filtered) {

@@ -53,6 +53,7 @@ export function render({ el, params, api, navigate }) {
   let parentsOpen = false; // the list of parents below the page line is shown
   let parentsOffset = 0; // the first parent the list shows (0 while closed)
   let parentsShown = ""; // what the list holds (offset, total, IDs), "" when closed
+  let refocus = null; // the testid of the toggle to focus at the next draw
 
   const title = h("h2", { testid: "page-title" }, `Page ${id}`);
   const meta = h("div", { class: "muted", testid: "page-meta" });
@@ -123,13 +124,28 @@ export function render({ el, params, api, navigate }) {
     const size = num(p.size);
     const type = str(p.type);
     const fn = str(p.func);
+    // The page line is drawn anew at each reload (each tick for a derived
+    // page): the link or toggle focused in it keeps the focus, else the
+    // keyboard lost its place there at every tick. A toggle just used
+    // hands the focus to the one drawn in its place.
+    const had = meta.contains(document.activeElement) ? document.activeElement : null;
+    const want = refocus || (had && (had.dataset.testid || had.getAttribute("href")));
+    refocus = null;
     meta.replaceChildren(
       `size ${fmtNum(size)} B · epoch ${fmtNum(num(data.epoch))}` + (asOf ? ` as of LSN ${fmtNum(asOf)} (now ${fmtNum(num(p.epoch))})` : "") +
       ` · last LSN ${fmtNum(num(p.lastLsn))}` +
       (p.flags ? ` · flags ${str(p.flagNames)}` : ""),
       type ? h("span", {}, " · type ", h("bdi", { testid: "page-type" }, type)) : "",
-      fn ? h("span", {}, ` · derived: ${fn}(`, drawParents(), ")") : "");
+      // The binding is the page's now: GetPage answers with the binding
+      // as it is, not as the log had it at the as-of LSN, and as of an LSN
+      // the line named today's function and parents as that LSN's
+      // (TestInspectorPageParentsByKeyboardAndAsOf).
+      fn ? h("span", { testid: "page-binding" }, asOf ? ` · derived now (the binding is not read as of the LSN): ${fn}(` : ` · derived: ${fn}(`, drawParents(), ")") : "");
     if (!fn) { parentsBox.replaceChildren(); parentsShown = ""; }
+    if (want) {
+      const back = [...meta.querySelectorAll("a")].find((a) => a.dataset.testid === want || a.getAttribute("href") === want);
+      if (back) back.focus();
+    }
     drawRange();
     const win = bytes(data.data);
     winInfo.textContent = `bytes ${fmtNum(offset)}–${fmtNum(offset + win.length - 1)} of ${fmtNum(size)}`;
@@ -162,14 +178,18 @@ export function render({ el, params, api, navigate }) {
   function drawParents() {
     const parents = list(data.parents).map(pageID);
     const total = num(data.parentsTotal);
-    const link = (pp) => h("a", { onclick: () => navigate("#/page/" + pp) }, String(pp));
+    // Links with an address, and the toggles with an href and the role
+    // of a button: an <a> with only an onclick is no tab stop, so neither
+    // a parent nor "… and N more" could be reached from the keyboard.
+    const link = (pp) => h("a", { href: "#/page/" + pp }, String(pp));
+    const toggle = (testid, text, act) => h("a", { testid, href: "#", role: "button", onclick: (e) => { e.preventDefault(); act(); } }, text);
     const links = (ps) => ps.map((pp, i) => [i ? ", " : "", link(pp)]);
     if (!parentsOpen || total <= INLINE_PARENTS) {
       parentsBox.replaceChildren();
       parentsShown = "";
       const shown = parents.slice(0, INLINE_PARENTS);
       const more = total - shown.length;
-      return [links(shown), more > 0 ? [", ", h("a", { testid: "parents-more", onclick: () => { parentsOpen = true; draw(); } }, `… and ${fmtNum(more)} more`)] : ""];
+      return [links(shown), more > 0 ? [", ", toggle("parents-more", `… and ${fmtNum(more)} more`, () => { parentsOpen = true; refocus = "parents-fewer"; draw(); })] : ""];
     }
     const from = parentsOffset, to = parentsOffset + parents.length;
     const page = (at) => { parentsOffset = at; load(); };
@@ -184,13 +204,11 @@ export function render({ el, params, api, navigate }) {
         h("button", { testid: "parents-next", disabled: to >= total, onclick: () => page(to) }, "parents ▶")),
       h("div", { class: "parents-list", testid: "parents-list" }, links(parents)));
     parentsShown = shown;
-    return [`${fmtNum(total)} parents, listed below · `, h("a", {
-      testid: "parents-fewer",
-      onclick: () => {
-        parentsOpen = false;
-        if (parentsOffset) page(0); else draw();
-      },
-    }, "fewer")];
+    return [`${fmtNum(total)} parents, listed below · `, toggle("parents-fewer", "fewer", () => {
+      parentsOpen = false;
+      refocus = "parents-more";
+      if (parentsOffset) page(0); else draw();
+    })];
   }
 
   // drawRange sets the slider's range and the banner: from the oldest LSN
