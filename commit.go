@@ -39,7 +39,8 @@ type PageSpec struct {
 // logged; once logged, Commit waits for its durability regardless.
 //
 // Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
-// reason, e.g. ErrOutOfRange; an empty batch too), ErrConflict,
+// reason, e.g. ErrOutOfRange; an empty batch too: no LSN would name it,
+// see CreatePages), ErrConflict,
 // ErrRecordTooLarge (the batch's record would pass the log's 256 MiB:
 // commit smaller batches), ErrCheckpointFailing, ErrClosed, ErrFailed. A batch
 // that was logged and applied but then failed to become durable or to
@@ -525,6 +526,12 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 // created, but the record may have reached the file, so they may exist
 // after a restart.
 //
+// No specs (nil or empty) is no batch: nothing is checked or logged, and
+// the answer is no IDs and no error, even on a closed bus. Commit refuses
+// an empty batch instead (ErrInvalidDelta) because its CommitInfo would
+// have to name LSNs that no operation holds; CreatePages' answer, one ID
+// per spec, is complete when empty. The server refuses both empty requests.
+//
 // Errors: ErrPageExists, ErrInvalidPage, ErrNoSpace, ErrClosed, ErrFailed.
 func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, error) {
 	if len(specs) == 0 {
@@ -645,7 +652,8 @@ func (e *Bus) FreePage(ctx context.Context, id PageID) error {
 
 // SetMetadata replaces a page's key/value metadata (logged). Entries keep
 // the order given; a key given twice keeps its first place and its last
-// value (so does PageSpec.Meta). Errors: ErrPageNotFound, ErrInvalidPage
+// value (so does PageSpec.Meta); no entries (nil or empty) clears it, a
+// logged operation as any other. Errors: ErrPageNotFound, ErrInvalidPage
 // (more than 64 KiB of encoded metadata), ErrClosed, ErrFailed.
 func (e *Bus) SetMetadata(ctx context.Context, id PageID, entries []MetaEntry) error {
 	meta := page.AppendMeta(nil, metaIn(entries))

@@ -148,7 +148,9 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // ErrLogTruncated, before fn is called. A nil fs or fn, or a dir that does
 // not exist, is ErrInvalidOption. A dir holding a checkpoint and no wal/
 // is ErrCorruption naming wal/, as Open and Replay refuse it: its log was
-// removed (it was answered as a log holding no operation).
+// removed (it was answered as a log holding no operation). A dir written
+// by a bus without a log (Options.DisableLog) is ErrLogTruncated, whatever
+// q asks, as Bus.QueryLog answers such a bus.
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := q.check(); err != nil {
 		return err
@@ -165,7 +167,30 @@ func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func
 	if err := checkLogRemoved(fs, dir); err != nil {
 		return fmt.Errorf("log query: %w", err)
 	}
+	if err := checkWrittenWithoutLog(fs, dir); err != nil {
+		return fmt.Errorf("log query: %w", err)
+	}
 	return queryLog(ctx, fs, dir, q, nil, fn)
+}
+
+// checkWrittenWithoutLog refuses a directory written by a bus without a
+// log (its checkpoints/log-mode says so, and wal/ holds no segment) with
+// ErrLogTruncated, as Bus.QueryLog refuses such a bus: its empty wal/ was
+// answered as a log holding no operation, as if nothing had been
+// committed. A mode that does not read is left to the query (the log is
+// what it reads); segments beside "no log" (a crash in an Open without a
+// log, before it removed them) are a log and are read.
+func checkWrittenWithoutLog(fs vfs.FS, dir string) error {
+	ckDir := fs.Join(dir, "checkpoints")
+	m, err := tlog.ReadMode(fs, ckDir)
+	if err != nil || m != tlog.ModeNoLog {
+		return nil
+	}
+	walDir := fs.Join(dir, "wal")
+	if has, err := tlog.HasSegment(fs, walDir); err != nil || has {
+		return nil
+	}
+	return fmt.Errorf("%w: %s was written by a bus without a log (Options.DisableLog, %s says so): %s holds no operation of it", ErrLogTruncated, dir, fs.Join(ckDir, tlog.ModeFileName), walDir)
 }
 
 // checkQueryFunc refuses a nil callback before anything is read: it

@@ -455,7 +455,8 @@ func firstLogLSN(fs vfs.FS, walDir string) (LSN, error) {
 // log (Options.DisableLog, and every bus Replay returns) rebuilds only the
 // states its checkpoints hold, each at its LSN: a target at another LSN
 // (ToLSN 0: its last), by time or page epoch, or FromEmpty is
-// ErrLogTruncated.
+// ErrLogTruncated, and a checkpoint at the target's LSN that does not
+// load is ErrCorruption naming it.
 func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
 	return e.replayPage(ctx, target, 0)
 }
@@ -476,11 +477,14 @@ func (e *Bus) replayPage(ctx context.Context, target ReplayTarget, only PageID) 
 }
 
 // replayNoLog is replayPage on a bus without a log (Options.DisableLog):
-// only the states its checkpoints hold can be rebuilt, each at its LSN.
-// A target that asks for another state is ErrLogTruncated. Before, the
-// replay of its directory answered a target of the last LSN (ToLSN 0)
-// with its newest checkpoint's state, or with no page at all when it had
-// none, as if that were the bus's state.
+// only the states its checkpoints hold can be rebuilt, each at its LSN,
+// by loading the checkpoint at the target's LSN. A target that asks for
+// another state is ErrLogTruncated; a checkpoint at the target's LSN that
+// does not load is ErrCorruption naming it (it was reported as no
+// checkpoint holding the LSN, and the older one loaded instead named as
+// the newest). Before, the replay of its directory answered a target of
+// the last LSN (ToLSN 0) with its newest checkpoint's state, or with no
+// page at all when it had none, as if that were the bus's state.
 func (e *Bus) replayNoLog(ctx context.Context, target ReplayTarget, only PageID, last LSN) (*Bus, error) {
 	if target.ToTime != 0 || target.Page != 0 || target.FromEmpty {
 		return nil, fmt.Errorf("%w: the bus keeps no log (Options.DisableLog): a replay by time, by page epoch or from empty needs one", ErrLogTruncated)
@@ -493,23 +497,40 @@ func (e *Bus) replayNoLog(ctx context.Context, target ReplayTarget, only PageID,
 		// Nothing committed: the empty state is the one asked for.
 		return replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions, LazyPageMemory: e.opts.LazyPageMemory, DisableLog: true}, only)
 	}
-	// The newest checkpoint at or before want, with no log after it: the
-	// state at want only when that checkpoint is at want.
-	target.ToLSN, target.FromOldestCheckpoint = want, false
-	r, err := replay(ctx, e.dir, target, &Options{FS: e.fs, Functions: e.opts.Functions, LazyPageMemory: e.opts.LazyPageMemory, DisableLog: true}, only)
-	if err != nil {
-		if !errors.Is(err, ErrInvalidOption) && !errors.Is(err, ErrCorruption) {
-			return nil, err // ctx, I/O, memory: not about the missing log
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ckpts, err := checkpointFiles(e.fs, e.ckptDir())
+	if err != nil && !vfs.IsNotExist(err) {
+		return nil, fmt.Errorf("mmsb: replay: %w", err)
+	}
+	var path string
+	held := make([]LSN, 0, len(ckpts))
+	for _, c := range ckpts {
+		held = append(held, c.LSN)
+		if c.LSN == want {
+			path = c.Path
 		}
-		// The replay found the checkpoints end before want, or a newer
-		// one past the (empty) log's end: said in its own terms.
-		return nil, fmt.Errorf("%w: the bus keeps no log (Options.DisableLog) and no checkpoint of it holds LSN %d (%v)", ErrLogTruncated, want, err)
 	}
-	if got := r.LastLSN(); got != want {
-		r.discard()
-		return nil, fmt.Errorf("%w: the bus keeps no log (Options.DisableLog) and no checkpoint of it holds LSN %d (the newest at or before it holds LSN %d)", ErrLogTruncated, want, got)
+	if path == "" {
+		return nil, fmt.Errorf("%w: the bus keeps no log (Options.DisableLog) and no checkpoint of it holds LSN %d (its checkpoints hold LSNs %v)", ErrLogTruncated, want, held)
 	}
-	return r, nil
+	out := newDetached(e.opts.Functions, e.opts.LazyPageMemory)
+	out.replayOnly = only
+	err = out.loadCheckpointFrom(e.fs, path)
+	if err == nil && out.lastLSN != want {
+		err = fmt.Errorf("%w: checkpoint %s is named for LSN %d but holds the state at LSN %d", ErrCorruption, path, want, out.lastLSN)
+	}
+	if err != nil {
+		out.discard()
+		if vfs.IsNotExist(err) {
+			// Removed since the listing (a newer checkpoint pruned it).
+			return nil, fmt.Errorf("%w: the bus keeps no log (Options.DisableLog) and its checkpoint at LSN %d was removed: %w", ErrLogTruncated, want, err)
+		}
+		return nil, fmt.Errorf("mmsb: replay of a bus without a log (Options.DisableLog) to LSN %d: its checkpoint %s holds that state and does not load: %w", want, path, err)
+	}
+	out.recovery.Checkpoint, out.recovery.CheckpointLSN = path, want
+	return out, nil
 }
 
 // ReadPageAt returns page id's bytes and epoch as of LSN lsn (replaying
@@ -521,7 +542,8 @@ func (e *Bus) replayNoLog(ctx context.Context, target ReplayTarget, only PageID,
 // it precedes every operation, and a replay target of 0 means "no limit",
 // so it used to answer with the current page instead (ReadPage reads that);
 // so is an LSN past LastLSN. ErrLogTruncated when the log and checkpoints
-// no longer reach back to lsn, and on a bus without a log.
+// no longer reach back to lsn, and on a bus without a log at an LSN no
+// checkpoint of it holds (see Bus.Replay).
 func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch, error) {
 	if lsn == 0 {
 		return nil, 0, fmt.Errorf("%w: ReadPageAt needs an LSN >= 1 (ReadPage reads the current page)", ErrInvalidOption)
@@ -594,6 +616,14 @@ func (r *ReplayReport) Equal() bool {
 // older checkpoint or LSN 1, which would leave the recovery path unchecked.
 // With no checkpoint at all it replays from LSN 1, as recovery would; the
 // report's FromCheckpoint and CheckpointLSN always say where it started.
+//
+// A bus without a log (Options.DisableLog, and every bus Replay returns)
+// is ErrInvalidOption: there is nothing to verify, as opposed to a
+// history asked for and no longer held, which is what ErrLogTruncated
+// says (Replay, ReadPageAt and QueryLog of such a bus, which are asked
+// for a state or a range of operations). Callers count ErrLogTruncated
+// from VerifyReplay as a failed verification (internal/validate does);
+// Stats().NoLog tells such a bus beforehand.
 func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (ReplayReport, error) {
 	// The checkpoints and the log must not change under the replay (a
 	// checkpoint finishing, pruning, trimming the log), and the newest
@@ -608,7 +638,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 		return ReplayReport{}, err
 	}
 	if !hasLog {
-		return ReplayReport{}, fmt.Errorf("%w: bus runs without a log", ErrInvalidOption)
+		return ReplayReport{}, fmt.Errorf("%w: VerifyReplay needs the bus's log, and this bus keeps none (Options.DisableLog, or a bus Replay returned): there is no history to replay", ErrInvalidOption)
 	}
 	// Written out, not fsynced: the replay reads through the OS, and an
 	// fsync of a log under SyncNone (up to a segment of dirty pages) keeps

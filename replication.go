@@ -335,17 +335,18 @@ func (e *Bus) VerifyRollingHash() error {
 // ApplyReplicated applies a leader's record on a follower
 // (Options.Follower): rec must continue the follower's log exactly
 // (FirstLSN = LastLSN()+1; a gap or a duplicate is refused with
-// ErrReplicaOrder and nothing changes). The record is applied through the
-// code recovery uses (decodeRecord, applyOps) and then appended to the
-// follower's own log. Every op is checked before any is applied: a record
-// that does not apply (or that no leader writes: a control op among
-// others, a delta to a page the same record creates) fails the bus with
-// ErrReplicaDiverged and changes nothing, in memory or in the log, so the
-// failed bus's reads show the state before it. Then the rolling hash is
-// compared with rec.StateHash: a mismatch fails the bus with
-// ErrReplicaDiverged. It
-// returns once the record is logged and applied; the local log syncs in
-// the background (the stream is the durable copy), and Flush waits for it.
+// ErrReplicaOrder and nothing changes). Its operations are applied
+// exactly as recovery applies the same record read from a log, so the
+// follower reaches the state the leader had after it, and the record is
+// then appended to the follower's own log. Every operation is checked
+// before any is applied: a record that does not apply (or that no leader
+// writes: a control op among others, a delta to a page the same record
+// creates) fails the bus with ErrReplicaDiverged and changes nothing, in
+// memory or in the log, so the failed bus's reads show the state before
+// it. Then the rolling hash is compared with rec.StateHash: a mismatch
+// fails the bus with ErrReplicaDiverged. It returns once the record is
+// logged and applied; the local log syncs in the background (the stream
+// is the durable copy), and Flush waits for it.
 // A nil rec is ErrInvalidOption.
 func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error {
 	if err := ctx.Err(); err != nil {
