@@ -99,7 +99,12 @@ func (a *app) runGrowthBench(ctx context.Context, o *benchOptions) error {
 	}
 	if o.plotDir != "" {
 		// Made before the run, not with the charts after it: a --plot
-		// that cannot be a directory lost every point measured.
+		// that cannot be a directory lost every point measured. One
+		// that names a file, or lies below one, can never work: a usage
+		// error naming the flag (exit 2), as serve --dir and replay --out.
+		if err := checkOutputDir(o.plotDir); err != nil {
+			return usageErr("--plot %s: %v", o.plotDir, err)
+		}
 		if err := os.MkdirAll(o.plotDir, 0o755); err != nil {
 			return fmt.Errorf("--plot: %w", err)
 		}

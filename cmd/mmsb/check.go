@@ -129,6 +129,9 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
+	if err := requireBusFiles(dir, ""); err != nil {
+		return err
+	}
 	fs := checkFS
 	if m, err := tlog.ReadMode(fs, filepath.Join(dir, "checkpoints")); err == nil && m == tlog.ModeNoLog {
 		// Written by a bus without a log since checkpoints/log-mode

@@ -74,7 +74,7 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
-	if err := requireBusFiles(dir); err != nil {
+	if err := requireBusFiles(dir, ", and checkpoint makes none: nothing was changed"); err != nil {
 		return err
 	}
 	// Open refuses checkpoints without wal/ too; this also catches a
@@ -157,8 +157,10 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 // directory beside the other program's files and exited 0. Every bus has
 // a segment from its first Open with a log, and a log-mode file (or, from
 // before that file, a checkpoint) when opened without one. A directory
-// that cannot be listed is left to Open, which reports it.
-func requireBusFiles(dir string) error {
+// that cannot be listed is left to Open, which reports it. check, inspect
+// and graph refuse it too: they said "OK" or showed an empty bus there.
+// tail ends the message (what the command did not do).
+func requireBusFiles(dir, tail string) error {
 	for _, sub := range []struct {
 		name string
 		ours func(string) bool
@@ -177,8 +179,8 @@ func requireBusFiles(dir string) error {
 		}
 	}
 	return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file: "+
-		"no bus ran there (another program's directory?), and checkpoint makes none: nothing was changed",
-		errNotDataDir, dir, tlog.ModeFileName)
+		"no bus ran there (another program's directory?)%s",
+		errNotDataDir, termText(dir), tlog.ModeFileName, tail)
 }
 
 // checkpointLSNs lists the LSNs of the final checkpoint files in dir,

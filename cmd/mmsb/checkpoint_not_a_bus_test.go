@@ -107,3 +107,36 @@ func listTree(t *testing.T, dir string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestReadOnlyCommandsRefuseDirectoryWithoutBus: check, inspect and graph
+// on another program's directory that has a wal/ said "OK: DIR" (check)
+// or showed an empty bus, exit 0, as if an MMSB bus with nothing in it
+// were there. They now say it is not an MMSB data directory (exit 1), as
+// checkpoint does; a bus mmsb.Open made that never committed still reads
+// as an empty bus.
+func TestReadOnlyCommandsRefuseDirectoryWithoutBus(t *testing.T) {
+	other := filepath.Join(t.TempDir(), "other")
+	for _, d := range []string{"wal", "chunks_head"} {
+		if err := os.MkdirAll(filepath.Join(other, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(other, "wal", "00000001"), []byte("not ours"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	bus, err := mmsb.Open(empty, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"check", "inspect", "graph"} {
+		r := runCLI(t, cmd, other).mustCode(t, exitFailure)
+		if !strings.Contains(r.stderr, "not an MMSB data directory: "+other) || !strings.Contains(r.stderr, "no bus ran there") || r.stdout != "" {
+			t.Errorf("%s: stderr %q (stdout %q), want %s named as no data directory", cmd, r.stderr, r.stdout, other)
+		}
+		runCLI(t, cmd, empty).mustCode(t, exitOK)
+	}
+}

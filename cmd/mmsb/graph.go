@@ -87,6 +87,9 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
+	if err := requireBusFiles(dir, ""); err != nil {
+		return err
+	}
 	// Beside a running writer whose checkpoints remove old checkpoints and
 	// segments, a replay that listed them before the removal failed
 	// ("tlog: open .../wal/...log: no such file or directory"): it runs

@@ -83,6 +83,9 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
+	if err := requireBusFiles(dir, ""); err != nil {
+		return err
+	}
 	fs := filesFS
 	rep := &inspectReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}}
 	wal := filepath.Join(dir, "wal")
@@ -113,9 +116,15 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 		rep.Segments = append(rep.Segments, checkSegment{File: s.File, Bytes: s.Bytes, Records: s.Records,
 			FirstLSN: uint64(s.FirstLSN), LastLSN: uint64(s.LastLSN)})
 	}
-	ckpts, err := checkpoint.List(fs, filepath.Join(dir, "checkpoints"))
+	// ListFiles, as Open, replay and check list them: a name under a
+	// checkpoint's pattern that holds no file (a directory, a FIFO) is
+	// no checkpoint, and the raw listing showed it as a damaged one.
+	ckpts, notFiles, err := checkpoint.ListFiles(fs, filepath.Join(dir, "checkpoints"))
 	if err != nil {
 		return fmt.Errorf("list checkpoints: %w", err)
+	}
+	for _, c := range notFiles {
+		fmt.Fprintf(a.stderr, "note: %s\n", c.PassedOver())
 	}
 	// A bus without a log (log-mode "no log") leaves wal/ empty, and
 	// copies drop empty directories: nothing was lost (tlog.CheckRemoved).

@@ -2,9 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mmsb-go/mmsb"
 )
 
 // TestInspectPagesJSONOnEmptyBus: with --pages, inspect --json always has
@@ -12,8 +13,14 @@ import (
 // .pages[] must not meet a missing key); without --pages the key is
 // absent.
 func TestInspectPagesJSONOnEmptyBus(t *testing.T) {
+	// A bus that never committed, as mmsb.Open leaves it (a bare wal/ is
+	// no bus: inspect refuses it, TestReadOnlyCommandsRefuseDirectoryWithoutBus).
 	empty := filepath.Join(t.TempDir(), "empty")
-	if err := os.MkdirAll(filepath.Join(empty, "wal"), 0o700); err != nil {
+	bus, err := mmsb.Open(empty, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}
 	tb := newTestBus(t)

@@ -384,17 +384,22 @@ func dirArg(cmd *cobra.Command, args []string) error {
 func requireDataDir(dir string) error {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", errNotDataDir, dir, err)
+		// err names dir again, raw: said once, quoted where it needs it.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%w: %s: %w", errNotDataDir, termText(dir), err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("%w: %s is not a directory", errNotDataDir, dir)
+		return fmt.Errorf("%w: %s is not a directory", errNotDataDir, termText(dir))
 	}
 	for _, sub := range []string{"wal", "checkpoints"} {
 		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s has neither wal/ nor checkpoints/", errNotDataDir, dir)
+	return fmt.Errorf("%w: %s has neither wal/ nor checkpoints/", errNotDataDir, termText(dir))
 }
 
 // noteMissingLog tells stderr when dir has no wal/: a state read from it

@@ -21,6 +21,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/demo"
 	"github.com/mmsb-go/mmsb/internal/inspector"
+	"github.com/mmsb-go/mmsb/internal/replicate"
 	"github.com/mmsb-go/mmsb/internal/server"
 	"github.com/mmsb-go/mmsb/tick"
 )
@@ -187,10 +188,6 @@ func (o *serveOptions) checkLimits() error {
 	return nil
 }
 
-// replicaFiles are the files a replication node keeps in its --dir
-// (docs/replication.md: the replica marker and the term file).
-var replicaFiles = []string{"replicate-stream", "replicate-term"}
-
 // checkNotReplica refuses, as a usage error, serving without --replicate
 // a dir that a replication node (replicate, follow, serve --replicate)
 // keeps: served alone it took commits that are in no stream, and the next
@@ -201,11 +198,17 @@ func checkNotReplica(dir string) error {
 	if dir == "" {
 		return nil
 	}
-	for _, name := range replicaFiles {
+	for _, name := range replicate.NodeFiles {
 		path := filepath.Join(dir, name)
 		if _, err := os.Lstat(path); err == nil {
+			// The way out is named too: a replica kept when replication
+			// ends (its NATS servers gone) could not be served at all, and
+			// only removing both files makes a node refuse the directory
+			// (a standalone bus) instead of setting its bus aside.
 			return usageErr("--dir %s is a replication node's directory (%s): serve it with --replicate and that node's --nats "+
-				"and --replicate-bus; served without, its commits are in no stream, and the next node there sets its bus aside as diverged (DIR.diverged-*)", dir, path)
+				"and --replicate-bus (and --follow-only for a follow node); served without, its commits are in no stream, and the next node there sets its bus aside as diverged (DIR.diverged-*). "+
+				"To take it out of replication for good and serve it alone, remove both %s and %s first: a node then refuses the directory as a standalone bus",
+				termText(dir), termText(path), termText(filepath.Join(dir, replicate.NodeFiles[0])), termText(filepath.Join(dir, replicate.NodeFiles[1])))
 		}
 	}
 	return nil
@@ -340,8 +343,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 			return err
 		}
 		bus = dm.Bus
-	} else if bus, err = mmsb.Open(o.dir, &mmsb.Options{Sync: mode, Shared: o.shared, SharedDir: o.shmDir, SharedGroup: o.sharedGroup}); err != nil {
-		return err
+	} else {
+		opts := &mmsb.Options{Sync: mode, Shared: o.shared, SharedDir: o.shmDir, SharedGroup: o.sharedGroup}
+		serveOpenHook(opts)
+		if bus, err = mmsb.Open(o.dir, opts); err != nil {
+			return err
+		}
 	}
 	// What recovery changed or passed over, which a restart after a
 	// crash or a damaged disk must show: serve said nothing of a torn
@@ -370,6 +377,13 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}()
 	var orch *tick.Orchestrator
 	tickDone := make(chan struct{})
+	// tickFailed carries the error that stopped the orchestrator (a failed
+	// bus, a commit that panicked): the server then stops as on SIGTERM and
+	// exits 1 with that error. It was only logged, and the server went on
+	// serving a bus that no tick committed to: Submit acknowledged deltas
+	// that were never committed (and after a commit panic, the bus whole,
+	// /readyz said ready).
+	tickFailed := make(chan error, 1)
 	tickCtx, stopTicks := context.WithCancel(context.Background())
 	defer stopTicks()
 	if dm != nil {
@@ -382,7 +396,8 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		go func() {
 			defer close(tickDone)
 			if err := orch.Run(tickCtx, o.ticks); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("tick orchestrator stopped", "err", err)
+				log.Error("tick orchestrator stopped: shutting down", "err", err)
+				tickFailed <- err
 			}
 		}()
 	} else {
@@ -424,10 +439,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	// where a second one exits at once, cutting this shutdown short).
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
+	var tickErr error
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	case tickErr = <-tickFailed:
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
@@ -460,11 +477,26 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		_ = orch.Close()
 	}
 	if err := bus.Flush(context.Background()); err != nil {
-		return fmt.Errorf("flush at shutdown: %w", err)
+		if tickErr != nil {
+			// A failed bus fails its flush with the same error: said once.
+			log.Error("flush at shutdown", "err", err)
+		} else {
+			return fmt.Errorf("flush at shutdown: %w", err)
+		}
+	}
+	if tickErr != nil {
+		// The error goes to stderr and the exit status is 1, for a
+		// supervisor to restart the server (a commit panic left the bus
+		// whole: flushed above).
+		return fmt.Errorf("tick orchestrator stopped, server shut down: %w", tickErr)
 	}
 	log.Info("stopped", "last_lsn", uint64(bus.LastLSN()))
 	return nil
 }
+
+// serveOpenHook, set by tests, may change the options serve opens its
+// --dir bus with (a filesystem that fails on demand).
+var serveOpenHook = func(*mmsb.Options) {}
 
 // checkListenAddr refuses an --addr that is no HOST:PORT (or whose port
 // is out of range or an unknown service name) before anything is opened.

@@ -162,3 +162,10 @@ func checkDir(dir, stream string) (marked bool, err error) {
 	}
 	return false, nil
 }
+
+// NodeFiles are the files a replication node keeps in its bus directory
+// (the replica marker and the term file): a directory holding either is
+// a node's, which a program serving the bus without replication must
+// not take (mmsb serve refuses it), and a node takes such a directory
+// until both are gone.
+var NodeFiles = [...]string{markerFile, termFile}
