@@ -30,8 +30,8 @@ const xOf = `((el, needle) => {
 // nothing after them on the page view's lines: the derived page's parents
 // after its mmsb.type still read left to right, and a provenance step's
 // intent is still drawn after the word "intent", not backwards. Each such
-// string ran on to the end of its line: "type f64‮ · derived: f64.sum(1,
-// 2)" showed its parent links in reverse order, and "source feed‮ ·
+// string ran on to the end of its line: "type f64<U+202E> · derived: f64.sum(1,
+// 2)" showed its parent links in reverse order, and "source feed<U+202E> ·
 // intent hello" the intent as "olleh" before "tnetni".
 func TestInspectorWritersBidiStaysInItsField(t *testing.T) {
 	ctx := context.Background()
@@ -80,7 +80,7 @@ func TestInspectorEventsBidiStaysInItsField(t *testing.T) {
 	tb := openTab(t, url+"/ui/#/events")
 	tb.waitFor("the events view", jsQuery("events-info")+` !== null`)
 	bad := mmsb.Write(999999, 0, []byte{1}) // no such page: rejected at the tick
-	bad.Source = "feed‮"
+	bad.Source = "feed\u202e"
 	if err := orch.Submit(ctx, &bad); err != nil {
 		t.Fatal(err)
 	}

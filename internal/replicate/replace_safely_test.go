@@ -3,6 +3,7 @@ package replicate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -169,7 +170,7 @@ func TestDownloadCheckpointReplacesSafely(t *testing.T) {
 	// An object that is not there: a damagedCheckpoint, and nothing left.
 	if err := downloadCheckpoint(ctx, res, ckDir, lsn+1000); err == nil {
 		t.Fatal("a download of a checkpoint not stored: no error")
-	} else if _, ok := err.(damagedCheckpoint); !ok {
+	} else if !errors.As(err, new(damagedCheckpoint)) {
 		t.Errorf("a download of a checkpoint not stored: %T %v, want a damagedCheckpoint", err, err)
 	}
 	checkNoFile(t, filepath.Join(ckDir, ckptFileName(lsn+1000))+".tmp")

@@ -166,8 +166,8 @@ const (
 	ProbeConnLife             = 5 * time.Second
 )
 
-// ErrNotLimited: ReserveProbeConns was given a listener LimitConns did
-// not return.
+// ErrNotLimited is ReserveProbeConns' error for a listener LimitConns
+// did not return.
 var ErrNotLimited = errors.New("server: not a LimitConns listener")
 
 // ReserveProbeConns gives ln, a listener of LimitConns, a reserve of
