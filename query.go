@@ -144,9 +144,11 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // q, in LSN order, calling fn for each until it returns false. It never
 // loads the whole log: one record is in memory at a time, and segments that
 // end before q.FromLSN are skipped. A q.FromLSN older than the log's first
-// record (its segments were removed once a checkpoint covered them) is
-// ErrLogTruncated, before fn is called. A nil fs or fn, or a dir that does
-// not exist, is ErrInvalidOption. A dir holding a checkpoint and no wal/
+// record (its segments were removed once a checkpoint covered them), or
+// than its oldest segment's first LSN when it holds no record (a log
+// restarted empty after a checkpoint), is ErrLogTruncated, before fn is
+// called. A nil fs or fn, or a dir that does not exist, is
+// ErrInvalidOption. A dir holding a checkpoint and no wal/
 // is ErrCorruption naming wal/, as Open and Replay refuse it: its log was
 // removed (it was answered as a log holding no operation). A dir written
 // by a bus without a log (Options.DisableLog) is ErrLogTruncated, whatever
@@ -191,6 +193,27 @@ func checkWrittenWithoutLog(fs vfs.FS, dir string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s was written by a bus without a log (Options.DisableLog, %s says so): %s holds no operation of it", ErrLogTruncated, dir, fs.Join(ckDir, tlog.ModeFileName), walDir)
+}
+
+// emptyLogTruncated is ErrLogTruncated when the log in walDir, which
+// holds no record from from on, starts past from: its oldest segment is
+// named for a later LSN, the LSNs before it being held by a checkpoint
+// only (Bus.QueryLog refuses the same query on the open bus).
+func emptyLogTruncated(fs vfs.FS, walDir string, from LSN) error {
+	names, err := fs.List(walDir)
+	if err != nil {
+		return nil // the reader listed it: gone since, nothing to answer
+	}
+	var oldest LSN
+	for _, name := range names {
+		if first, ok := tlog.ParseSegmentName(name); ok && (oldest == 0 || first < oldest) {
+			oldest = first
+		}
+	}
+	if oldest > from {
+		return fmt.Errorf("%w: wanted LSN %d, the log holds none before LSN %d", ErrLogTruncated, from, oldest)
+	}
+	return nil
 }
 
 // checkQueryFunc refuses a nil callback before anything is read: it
@@ -247,6 +270,16 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 		}
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
+			if first && pos == nil && q.FromLSN != 0 {
+				// No record to compare q.FromLSN with: the oldest
+				// segment's name says where the log starts (a log
+				// restarted empty after its checkpoint, as Open with a
+				// log leaves the directory of a bus without a log).
+				// Before, such a log was answered as holding no
+				// operation from q.FromLSN on, the LSNs before the
+				// checkpoint included (TestQueryLogDirEmptyLogAfterCheckpoint).
+				return emptyLogTruncated(fs, fs.Join(dir, "wal"), q.FromLSN)
+			}
 			return nil
 		}
 		if err != nil {
@@ -318,8 +351,9 @@ func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool)
 			oldest = e.log.Stats().OldestLSN
 		}
 		if oldest == 0 || q.FromLSN < oldest {
-			// No record holds q.FromLSN (QueryLogDir sees that only
-			// when a later record is left).
+			// No record holds q.FromLSN (QueryLogDir sees that from
+			// the first record left, or from the oldest segment's name
+			// when none is).
 			first := oldest // the oldest LSN held, or past the last one when it holds none
 			if first == 0 {
 				first = e.LastLSN() + 1

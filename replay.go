@@ -507,6 +507,15 @@ func (e *Bus) replayNoLog(ctx context.Context, target ReplayTarget, only PageID,
 	var path string
 	held := make([]LSN, 0, len(ckpts))
 	for _, c := range ckpts {
+		if notCheckpointFile(c.Err) {
+			// A name that holds no file (a dangling link): no state, as
+			// a directory under such a name, which the listing passes
+			// over. Before, it was "the checkpoint that holds that
+			// state and does not load", an error neither
+			// ErrLogTruncated nor ErrCorruption
+			// (TestReplayWithoutLogNameHoldingNoFile).
+			continue
+		}
 		held = append(held, c.LSN)
 		if c.LSN == want {
 			path = c.Path

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ReplaceFile makes name hold what write writes, crash safely: whatever a
@@ -22,13 +23,18 @@ import (
 // file, which a power failure may still undo. Each error names the step
 // and the path it failed on.
 //
-// A tmp that names name itself (after filepath.Clean) is refused with an
-// error wrapping os.ErrInvalid, before anything is touched: the first
-// step would remove the file it is to replace, a failed write would
-// leave nothing under name, and a crash before the rename would lose it
-// (TestReplaceFileRefusesTempNamingName).
+// A tmp that names name itself (after filepath.Clean, or, on the
+// operating system's filesystem, through another spelling of its
+// directory: a symbolic link to it, a relative path, another case of the
+// name where names ignore case) is refused with an error wrapping
+// os.ErrInvalid, before anything is touched: the first step would remove
+// the file it is to replace, a failed write would leave nothing under
+// name, and a crash before the rename would lose it
+// (TestReplaceFileRefusesTempNamingName,
+// TestReplaceFileRefusesTempThroughLinkedDir). A tmp that is another hard
+// link to name's file is not refused: removing it leaves name as it is.
 func ReplaceFile(fs FS, name, tmp string, write func(File) error) (replaced bool, err error) {
-	if filepath.Clean(tmp) == filepath.Clean(name) {
+	if filepath.Clean(tmp) == filepath.Clean(name) || sameEntry(fs, name, tmp) {
 		return false, fmt.Errorf("replace %s: temporary name %s names the file itself: %w", name, tmp, os.ErrInvalid)
 	}
 	if err := fs.Remove(tmp); err != nil && !IsNotExist(err) {
@@ -55,6 +61,46 @@ func ReplaceFile(fs FS, name, tmp string, write func(File) error) (replaced bool
 		return true, fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return true, nil
+}
+
+// sameEntry reports whether tmp, spelt otherwise than name, names the
+// same directory entry of the operating system's filesystem: their
+// directories are one (os.SameFile: a symbolic link to it, a relative
+// spelling, a bind mount) and their last elements equal, or equal but for
+// case and the same file (a filesystem that ignores case; on one that
+// does not, two such hard links are refused too, which loses nothing).
+// Elsewhere (vfs.MemFS, a name that does not stat) it reports false and
+// filepath.Clean's comparison alone decides.
+func sameEntry(fs FS, name, tmp string) bool {
+	osName, ok := onOS(fs, name)
+	if !ok {
+		return false
+	}
+	osTmp, ok := onOS(fs, tmp)
+	if !ok {
+		return false
+	}
+	dn, err := os.Stat(filepath.Dir(osName))
+	if err != nil {
+		return false
+	}
+	dt, err := os.Stat(filepath.Dir(osTmp))
+	if err != nil || !os.SameFile(dn, dt) {
+		return false
+	}
+	bn, bt := filepath.Base(osName), filepath.Base(osTmp)
+	if bn == bt {
+		return true
+	}
+	if !strings.EqualFold(bn, bt) {
+		return false
+	}
+	ln, err := os.Lstat(osName)
+	if err != nil {
+		return false
+	}
+	lt, err := os.Lstat(osTmp)
+	return err == nil && os.SameFile(ln, lt)
 }
 
 // failReplace closes f (when still open) and removes tmp, both best
