@@ -489,6 +489,17 @@ func (s *Server) compactedError(from mmsb.LSN) error {
 	return err
 }
 
+// noLogWatchError refuses a watch on a bus opened without a log
+// (Options.DisableLog): a watch reads its changes from the log, so it
+// can follow none, from any LSN. Until 2026-12-07 such a watch answered
+// "compacted", from an old LSN at once and from the next LSN at the
+// first commit, and the recipe it names (read, then watch from the
+// read's LSN + 1) failed the same way each time (TestWatchNoLog).
+func noLogWatchError(last mmsb.LSN) error {
+	return busError(connect.CodeFailedPrecondition, fmt.Errorf("watch: the bus keeps no log (Options.DisableLog; last LSN %d) and a watch reads its changes from the log: "+
+		"serve a bus opened with its log to watch it, or poll its pages", last), mmsb.ErrLogTruncated)
+}
+
 // resumeError is the Unavailable error that closes a watch when the hub
 // stops (at shutdown, or on a bus error: cause), pos the last LSN delivered.
 func resumeError(pos mmsb.LSN, cause error) error {
@@ -547,6 +558,9 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 	defer s.hub.leave(w)
 
 	st := s.bus.Stats()
+	if st.NoLog {
+		return noLogWatchError(st.LastLSN)
+	}
 	if from <= st.LastLSN && (st.Log.OldestLSN == 0 || from < st.Log.OldestLSN) {
 		return s.compactedError(from)
 	}
