@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -178,9 +179,58 @@ func requireBusFiles(dir, tail string) error {
 			}
 		}
 	}
+	if traces := busTraces(dir); len(traces) > 0 {
+		// A bus ran here and lost its files (a bad disk, a wrong mv, a
+		// directory written before log-mode existed whose log was
+		// emptied): damage, which check must report as such, not as
+		// another program's directory.
+		return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file, "+
+			"but %s remain: a bus ran there and its files were lost or renamed (restore them from a backup)%s",
+			errBusFilesLost, termText(dir), tlog.ModeFileName, strings.Join(traces, ", "), tail)
+	}
 	return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file: "+
 		"no bus ran there (another program's directory?)%s",
 		errNotDataDir, termText(dir), tlog.ModeFileName, tail)
+}
+
+// errBusFilesLost: DIR holds what only a bus leaves (its LOCK file, a
+// segment or checkpoint under a changed name) but none of the files a bus
+// reads: a damaged bus, not another program's directory.
+var errBusFilesLost = errors.New("the bus's files are lost")
+
+// busTraces lists (at most a few) files in dir that only a bus leaves
+// although requireBusFiles found none it reads: DIR/LOCK (exactly so
+// named: a Prometheus directory has a "lock"), a name in wal/ that starts
+// with a segment's name (a removal's .log.del leftover, a renamed
+// 00000000000000000001.log.bak) and one in checkpoints/ that starts with
+// a checkpoint's name (a .tmp a crash left, a renamed one).
+func busTraces(dir string) []string {
+	const most = 3
+	var traces []string
+	segLen := len(tlog.SegmentName(1))
+	ckLen := len(checkpoint.FileName(1))
+	for _, sub := range []struct {
+		name string
+		ours func(string) bool
+	}{
+		{".", func(n string) bool { return n == "LOCK" }},
+		{"wal", func(n string) bool {
+			_, ok := tlog.ParseSegmentName(n[:min(len(n), segLen)])
+			return ok
+		}},
+		{"checkpoints", func(n string) bool {
+			_, ok := checkpoint.ParseName(n[:min(len(n), ckLen)])
+			return ok
+		}},
+	} {
+		entries, _ := os.ReadDir(filepath.Join(dir, sub.name))
+		for _, e := range entries {
+			if len(traces) < most && sub.ours(e.Name()) {
+				traces = append(traces, termText(filepath.Join(dir, sub.name, e.Name())))
+			}
+		}
+	}
+	return traces
 }
 
 // checkpointLSNs lists the LSNs of the final checkpoint files in dir,

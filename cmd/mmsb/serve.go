@@ -366,10 +366,14 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		log.Warn("recovery skipped damaged log records that a checkpoint covers (the state is whole; run mmsb check for the history)",
 			"records", r.CoveredDamage, "file", r.CoveredDamageFile, "offset", r.CoveredDamageOffset, "reason", r.CoveredDamageReason)
 	}
+	closeBus := bus.Close
+	if dm != nil {
+		closeBus = dm.Close // stops the writer and ticks first
+	}
+	busClosed := false // closed (or given up on) by the shutdown below
 	defer func() {
-		closeBus := bus.Close
-		if dm != nil {
-			closeBus = dm.Close // stops the writer and ticks first
+		if busClosed {
+			return
 		}
 		if err := closeBus(); err != nil {
 			log.Error("closing the bus", "err", err)
@@ -465,30 +469,57 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	stopTicks()
 	<-tickDone
-	if orch != nil && dm == nil {
-		// Deltas Submit accepted and no tick committed yet are committed
-		// now (the server refuses new ones since its Shutdown): Close
-		// dropped them, acknowledged to their clients, at every stop.
-		dctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
-		if left, err := orch.Drain(dctx); err != nil {
-			log.Error("submitted deltas not committed at shutdown", "deltas", left, "err", err)
+	settle := func() error {
+		if orch != nil && dm == nil {
+			// Deltas Submit accepted and no tick committed yet are committed
+			// now (the server refuses new ones since its Shutdown): Close
+			// dropped them, acknowledged to their clients, at every stop.
+			dctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+			if left, err := orch.Drain(dctx); err != nil {
+				log.Error("submitted deltas not committed at shutdown", "deltas", left, "err", err)
+			}
+			cancel()
+			_ = orch.Close()
 		}
-		cancel()
-		_ = orch.Close()
-	}
-	if err := bus.Flush(context.Background()); err != nil {
-		if tickErr != nil {
-			// A failed bus fails its flush with the same error: said once.
-			log.Error("flush at shutdown", "err", err)
-		} else {
-			return fmt.Errorf("flush at shutdown: %w", err)
-		}
+		return bus.Flush(context.Background())
 	}
 	if tickErr != nil {
+		// The server stops itself: no signal came, and none will cut a
+		// hang short (a first SIGTERM now only cancels a context nothing
+		// waits on). A bus whose Commit panicked may still hold its lock,
+		// and a failed disk may hang a close: Drain, Flush and Close then
+		// blocked for ever and the process, serving nothing, never
+		// exited for a supervisor to restart it. They get
+		// --shutdown-timeout; past it serve exits without them (the log
+		// and checkpoints are as a crash leaves them: recovery reads them).
+		busClosed = true
+		settled := make(chan error, 1)
+		go func() {
+			err := settle()
+			if cerr := closeBus(); cerr != nil && err == nil {
+				err = cerr
+			}
+			settled <- err
+		}()
+		timer := time.NewTimer(o.shutdownTimeout)
+		defer timer.Stop()
+		select {
+		case err := <-settled:
+			if err != nil {
+				// A failed bus fails its flush with the same error: said once.
+				log.Error("flush and close at shutdown", "err", err)
+			}
+		case <-timer.C:
+			log.Error("the bus did not flush and close within --shutdown-timeout: exiting without it (recovery reads what is on disk)",
+				"timeout", o.shutdownTimeout)
+		}
 		// The error goes to stderr and the exit status is 1, for a
 		// supervisor to restart the server (a commit panic left the bus
 		// whole: flushed above).
 		return fmt.Errorf("tick orchestrator stopped, server shut down: %w", tickErr)
+	}
+	if err := settle(); err != nil {
+		return fmt.Errorf("flush at shutdown: %w", err)
 	}
 	log.Info("stopped", "last_lsn", uint64(bus.LastLSN()))
 	return nil
