@@ -133,7 +133,7 @@ func TestStreamsOutliveAnswerTimeout(t *testing.T) {
 				return nil
 			}
 		}
-		return fmt.Errorf("%s: ended %v after its first message (%d message(s)): %v; want it to outlive the answer timeout (%v)", name, time.Since(first).Round(time.Millisecond), n, s.Err(), timeout)
+		return fmt.Errorf("%s: ended %v after its first message (%d message(s)): %w; want it to outlive the answer timeout (%v)", name, time.Since(first).Round(time.Millisecond), n, s.Err(), timeout)
 	}
 	type proto struct {
 		name string
