@@ -22,7 +22,6 @@ func (g *Graph) AppendDescendants(dst []base.PageID, roots []base.PageID, types 
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
-	defer s.shed()
 	gen := s.gen
 	// 1. Collect the reachable set (stamped gen) into s.list.
 	s.list = s.list[:0]
@@ -130,7 +129,6 @@ func (g *Graph) TopoOrder() []base.PageID {
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
-	defer s.shed()
 	out := make([]base.PageID, 0, g.index.count)
 	h := s.stack[:0]
 	for n, id := range g.ids {
@@ -166,7 +164,6 @@ func (g *Graph) CheckAcyclic() error {
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
-	defer s.shed()
 	if len(g.kahnLocked(s)) == g.index.count {
 		return nil
 	}

@@ -68,13 +68,15 @@ func TestRepairScratchBounded(t *testing.T) {
 	}
 }
 
-// TestTraversalScratchBounded: a traversal that visits more than
-// scratchKeep nodes (a wave's AppendDescendants, TopoOrder, CheckAcyclic)
-// leaves list and stack at most scratchKeep entries, as a repair leaves
-// its slices. Only a repair shed them: after a wave over k nodes they kept
-// k entries each until the next edge that needed a repair. A small
-// traversal keeps them for reuse.
-func TestTraversalScratchBounded(t *testing.T) {
+// TestTraversalScratchKeptForTheGraph: a whole-graph traversal (a wave's
+// AppendDescendants, TopoOrder, CheckAcyclic) keeps its list and stack
+// for the next one, however large: they are bounded by the graph's size,
+// as its per-node stamp and aux are, and a graph that large is traversed
+// that far again. Dropping them past scratchKeep after every traversal
+// made each wave over more than scratchKeep pages allocate and fault in
+// ~8 MB afresh (#3's acyclicity check of 1M pages: 67 ms before, 80 ms
+// with them dropped). A repair still sheds them (TestRepairScratchBounded).
+func TestTraversalScratchKeptForTheGraph(t *testing.T) {
 	star := func(k int) *Graph {
 		g := New()
 		for c := base.PageID(2); c <= base.PageID(k+1); c++ {
@@ -107,8 +109,10 @@ func TestTraversalScratchBounded(t *testing.T) {
 		}},
 	} {
 		tr.run()
-		if c := repairCaps(g); c["list"] > scratchKeep || c["stack"] > scratchKeep {
-			t.Errorf("after %s over %d nodes the scratch keeps list %d, stack %d entries, want at most %d", tr.name, big, c["list"], c["stack"], scratchKeep)
+		// Kept for the next traversal, and bounded by the graph: twice
+		// its nodes (append's growth).
+		if c := repairCaps(g); c["list"] < big || c["list"] > 2*(big+1) || c["stack"] > 2*(big+1) {
+			t.Errorf("after %s over %d nodes the scratch keeps list %d, stack %d entries: want the list kept (at least %d) and both at most %d", tr.name, big, c["list"], c["stack"], big, 2*(big+1))
 		}
 	}
 

@@ -69,7 +69,6 @@ func (g *Graph) renumber() {
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
-	defer s.shed()
 	l := s.list[:0]
 	for n, id := range g.ids {
 		if id != 0 {
@@ -91,7 +90,6 @@ func (g *Graph) rebuildOrder() bool {
 	g.smu.Lock()
 	defer g.smu.Unlock()
 	s := g.prepare()
-	defer s.shed()
 	q := g.kahnLocked(s)
 	if len(q) != g.index.count {
 		return false
@@ -152,13 +150,16 @@ const backwardTurnEdges = 32
 const scratchKeep = 1 << 17
 
 // shed drops the search slices that grew past scratchKeep: the repair's,
-// and list and stack, which the other traversals (AppendDescendants of a
-// wave, TopoOrder, CheckAcyclic, the order's rebuild and renumbering, the
-// cycle path search) grow to as many entries as they visit. Those two were
-// shed only by a repair, so after a wave or a check over a million nodes
-// they held ~8 MB until the next edge that needed one
-// (TestTraversalScratchBounded). Every traversal calls it when done.
-// Caller holds smu.
+// and list and stack. A repair and the cycle path search of a refused
+// edge call it: they are local searches, and one that visits a million
+// nodes is the exception. The whole-graph traversals (AppendDescendants
+// of a wave, TopoOrder, CheckAcyclic, the order's rebuild and
+// renumbering) do not: they visit about as many nodes every time, their
+// list and stack are bounded by the graph's size as the per-node stamp
+// and aux are, and dropping them after each one made every wave over more
+// than scratchKeep pages allocate and fault in its ~8 MB afresh (tried on
+// 2026-12-07: #3's acyclicity check of 1M pages went from 67 to 80 ms;
+// TestTraversalScratchKeptForTheGraph). Caller holds smu.
 func (s *scratch) shed() {
 	for _, b := range [...]*[]uint32{&s.list, &s.stack, &s.back, &s.pool, &s.fIn, &s.fOut, &s.bIn, &s.bOut} {
 		if cap(*b) > scratchKeep {
