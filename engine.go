@@ -645,6 +645,8 @@ func (e *Bus) open() error {
 			_ = lk.Close()
 			return err
 		}
+	} else {
+		e.reclaimSharedRegion() // a dead shared writer's region (shared.go)
 	}
 	e.initRollingHash()
 	e.recovery.Duration = time.Since(start)

@@ -173,7 +173,7 @@ func attach(dir, path string, owner int, every time.Duration) (*attachment, erro
 		return nil, fmt.Errorf("mmsb: open reader for %s: %w", dir, err)
 	}
 	if err := sr.Alive(); err != nil {
-		_ = sr.Discard() // not handed out: unmap, see page.ShmReader.Discard
+		_ = sr.Discard() // not handed out: see page.ShmReader.Discard
 		return nil, err
 	}
 	a := &attachment{r: sr, stop: make(chan struct{}), done: make(chan struct{})}
@@ -221,8 +221,9 @@ func (a *attachment) close() error {
 }
 
 // discard is close for an attachment never published in Reader.cur (no
-// lock-free read can be inside it): its mappings are unmapped instead of
-// kept reserved.
+// lock-free read can be inside it). Its ranges go to the pool of spare
+// ranges as a closed one's do (page.ShmReader.Discard), for the next
+// attempt to reuse.
 func (a *attachment) discard() error {
 	close(a.stop)
 	<-a.done
@@ -482,8 +483,10 @@ func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
 			d = min(d, max(time.Until(dl), time.Microsecond))
 		}
 		// Outside the mutex: a Close or reattach meanwhile turns a's
-		// mappings into zero pages (never unmaps them), where WaitLSN
-		// reads state 0 and returns at once; the next check reports it.
+		// mappings into zero pages (never unmaps them), which a later
+		// Reader may map its files over; WaitLSN returns at once for a
+		// closed attachment, or after at most d if the Close came just
+		// after its check; the next check reports it.
 		a.r.WaitLSN(uint64(afterLSN), d)
 	}
 }

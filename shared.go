@@ -107,17 +107,7 @@ func (e *Bus) openShared() error {
 	} else if !st.IsDir() {
 		return fmt.Errorf("%w: SharedDir %s is not a directory", ErrInvalidOption, parent)
 	}
-	// Building directories left by writers that died mid-recovery. Listed
-	// by name prefix, not with filepath.Glob: a SharedDir holding a glob
-	// metacharacter ("[") made the pattern invalid and left them all.
-	prefix := filepath.Base(final) + ".building-"
-	if ents, err := os.ReadDir(parent); err == nil {
-		for _, ent := range ents {
-			if strings.HasPrefix(ent.Name(), prefix) {
-				_ = os.RemoveAll(filepath.Join(parent, ent.Name()))
-			}
-		}
-	}
+	removeBuildDirs(final)
 	pid := os.Getpid()
 	start, err := page.ProcStartTime(pid)
 	if err != nil {
@@ -178,6 +168,81 @@ func (e *Bus) openShared() error {
 	e.shared = true
 	e.sharedDir = final
 	return nil
+}
+
+// removeBuildDirs removes the build directories of region final left by
+// writers that died mid-recovery. Caller holds the bus LOCK, so no writer
+// of this bus is building one now; one that a writer process holds
+// (page.RegionHeld) is another bus's of the same region name (another
+// PID and mount namespace), building now, and is left. Listed by name
+// prefix, not with filepath.Glob: a SharedDir holding a glob
+// metacharacter ("[") made the pattern invalid and left them all.
+func removeBuildDirs(final string) {
+	parent, prefix := filepath.Dir(final), filepath.Base(final)+".building-"
+	if ents, err := os.ReadDir(parent); err == nil {
+		for _, ent := range ents {
+			if p := filepath.Join(parent, ent.Name()); strings.HasPrefix(ent.Name(), prefix) && !page.RegionHeld(p) {
+				_ = os.RemoveAll(p)
+			}
+		}
+	}
+}
+
+// reclaimSharedRegion is called by an Open without Options.Shared once
+// recovery succeeded: it removes the region (and build directories) that
+// an earlier shared writer of this bus left under SharedDir (the default
+// when Options.SharedDir is ""), a writer that was killed or whose bus
+// failed before its Close removed it. Before, only a shared Open removed
+// it, so a bus reopened without Shared kept a dead region's page bytes in
+// tmpfs memory until reboot (TestSharedRegionReclaimedByPrivateOpen).
+//
+// The caller holds the bus LOCK: no writer of this bus runs, in any
+// process or PID namespace (flock works across them). But the region's
+// name is only a hash of the bus's path, which another bus can share: one
+// in another container that shares /dev/shm (and the default SharedDir)
+// but not its mounts or PIDs, whose live writer's process this one cannot
+// see. So a region is removed only when it is positively dead: it must be
+// a directory owned by this user (never another user's, even as root)
+// that no writer process holds (page.RegionHeld: a writer keeps a flock
+// on its header, in any namespace; TestSharedRegionOfInvisibleWriterKept),
+// and its header must say closed or superseded, or name a writer process
+// that no longer exists (the readers' own check, ErrWriterGone or
+// ErrStale: all there is for a region of a writer from before the flock).
+// A region whose writer looks alive from here, or that cannot be read
+// (damaged, another owner), is left as it was. Best effort: nothing here
+// can fail the Open.
+func (e *Bus) reclaimSharedRegion() {
+	if e.memory || e.fs != vfs.Default {
+		return
+	}
+	final, err := SharedRegionPath(e.dir, e.opts.SharedDir)
+	if err != nil {
+		return
+	}
+	removeBuildDirs(final)
+	fi, err := os.Lstat(final)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	uid := os.Geteuid()
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != uid {
+		return
+	}
+	if page.RegionHeld(final) {
+		return // a live writer, of another bus under the same name
+	}
+	r, err := page.OpenShmReaderOwned(final, uid)
+	if err == nil {
+		err = r.Alive()
+		_ = r.Discard() // our own short-lived mapping: nothing else reads it
+	}
+	if !errors.Is(err, page.ErrWriterGone) && !errors.Is(err, page.ErrStale) {
+		return // alive (nil), damaged or unreadable: not ours to judge
+	}
+	// Marked first, as a shared Open does, so that a reader attached to
+	// it (liveness checks off) is told to reopen: ErrStale.
+	_ = page.MarkSuperseded(final)
+	_ = os.RemoveAll(final)
 }
 
 // publishShared retires the previous writer's region (its readers get

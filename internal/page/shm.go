@@ -149,6 +149,9 @@ type shmBacking struct {
 	// there, so a full tmpfs is an error and never a SIGBUS.
 	tabReserved   int
 	slotsReserved int
+	// lock holds the header's flock while the writer runs (shm_lock.go);
+	// nil where it could not be taken.
+	lock *os.File
 }
 
 // NewShared returns an empty store whose page bytes and slot arrays live in
@@ -179,6 +182,7 @@ func NewShared(dir string, perm os.FileMode, gen, pid, start uint64) (*Store, er
 	if b.hdr, err = b.mapFile(ShmHeaderFile, shmHdrSize, shmHdrSize); err != nil {
 		return fail(err)
 	}
+	b.lock = lockShmHeader(dir)
 	// The chunk table stays sparse: newSharedChunk reserves the part its
 	// entries use.
 	if b.chunkTab, err = b.mapFile(shmChunkTab, maxChunks*chunkEntryBytes, 0); err != nil {
@@ -559,6 +563,10 @@ func (s *Store) closeShared() error {
 	}
 	if e := b.seqR.release(); e != nil && err == nil {
 		err = e
+	}
+	if b.lock != nil {
+		_ = b.lock.Close() // drops the flock, last: the region is gone
+		b.lock = nil
 	}
 	return err
 }

@@ -196,6 +196,13 @@ func mapAt(dirFD int, dir, name string, owner, minLen int, over []byte) ([]byte,
 	if n > 1<<40 {
 		return nil, fmt.Errorf("%w: %s is %d bytes", ErrBadShared, path, n)
 	}
+	// A new mapping takes a range a closed reader left, when one of the
+	// length is spare, rather than new address space (shm_ranges.go).
+	spare := false
+	if over == nil && int64(int(n)) == n { // n fits an int (32-bit)
+		over = takeRange(int(n))
+		spare = over != nil
+	}
 	if int64(len(over)) < n {
 		b, err := unix.Mmap(int(f.Fd()), 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
 		if err != nil {
@@ -206,8 +213,13 @@ func mapAt(dirFD int, dir, name string, owner, minLen int, over []byte) ([]byte,
 	p, err := unix.MmapPtr(int(f.Fd()), 0, unsafe.Pointer(unsafe.SliceData(over)), uintptr(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED)
 	if err != nil {
 		// A failed MAP_FIXED may have unmapped part of the range: make it
-		// readable again before anyone can read it.
-		_ = zeroMapping(over)
+		// readable again before anyone can read it (a spare range goes
+		// back to the pool that way).
+		if spare {
+			_ = releaseRange(over)
+		} else {
+			_ = zeroMapping(over)
+		}
 		return nil, fmt.Errorf("mmap %s over its old range: %w", path, err)
 	}
 	if tail := roundUp(int(n), osPageSize); tail < len(over) {
@@ -336,7 +348,9 @@ type faultAddr interface {
 // returned) and, if the call panicked with a fault inside one of the
 // reader's mappings (v's, or the reader's own when v is nil; see
 // mappingAt), sets *err to ErrBadShared naming op, page id (0: none) and
-// the file, and *done (if not nil) to true. Any other panic goes on.
+// the file, and *done (if not nil) to true; for TryRead (v not nil) only
+// while v is still the published view, else it leaves both (the attempt
+// is declined). Any other panic goes on.
 func (r *ShmReader) recoverFault(old bool, v *fastView, op string, id uint64, done *bool, err *error) {
 	debug.SetPanicOnFault(old)
 	p := recover()
@@ -350,6 +364,15 @@ func (r *ShmReader) recoverFault(old bool, v *fastView, op string, id uint64, do
 	name, off, ok := r.mappingAt(f.Addr(), v)
 	if !ok {
 		panic(p)
+	}
+	if v != nil && r.fast.Load() != v {
+		// TryRead's view was withdrawn or replaced while it read (Close, a
+		// reattach, a chunk replaced): the faulting range may already be
+		// mapped by another reader, over a file of another region whose
+		// owner truncated it (shm_ranges.go), which is no damage of this
+		// region. Declined, as any attempt that overlapped such a change:
+		// the caller's locked path reads afresh and reports a real one.
+		return
 	}
 	if id != 0 {
 		op += " " + strconv.FormatUint(id, 10)
@@ -443,23 +466,26 @@ func openRegionDir(dir string, fi os.FileInfo) (int, error) {
 // address), which drops the shared files (their memory returns to the
 // system once the writer removed them) and keeps the addresses readable:
 // a racing TryRead reads zeros, which fail its ID or sequence check or
-// its final check that the fast view is still published. The price is
-// address space, never memory: a closed ShmReader keeps its ranges
-// reserved for the life of the process.
-func (r *ShmReader) Close() error { return r.release(zeroMapping) }
+// its final check that the fast view is still published. The ranges stay
+// reserved (address space, never memory) until a later ShmReader of the
+// process maps a file of the same length over one (shm_ranges.go): they
+// were reserved for the life of the process, ~17 MiB per Close.
+func (r *ShmReader) Close() error { return r.release() }
 
 // Discard is Close for a ShmReader that no other goroutine can be reading
-// (its open failed, or the caller drops it before handing it out): it
-// unmaps instead of reserving the ranges, so that a caller that keeps
-// trying to attach (ReaderOptions.Reattach while a dead writer's region
-// is still in place, or a loop around OpenReader) does not reserve
-// another 16 MiB of address space (the chunk table) per failed attempt.
-func (r *ShmReader) Discard() error { return r.release(unmap) }
+// (its open failed, or the caller drops it before handing it out). It
+// used to unmap instead, so that a caller that keeps trying to attach
+// (ReaderOptions.Reattach while a dead writer's region is still in place,
+// or a loop around OpenReader) did not reserve another 16 MiB per failed
+// attempt; the pool of spare ranges that Close now feeds does that for
+// both. It no longer unmaps: a range taken from the pool is mapped with
+// unix.MmapPtr, which unix.Munmap refuses, and would stay mapped to its
+// file.
+func (r *ShmReader) Discard() error { return r.release() }
 
-// release ends the reader's mappings with end (zeroMapping or unmap); a
-// chunk is always zeroed, as it may have been mapped over an old range
-// (unix.MmapPtr, which unix.Munmap does not know).
-func (r *ShmReader) release(end func([]byte) error) error {
+// release hands the reader's mappings to the pool of spare ranges
+// (releaseRange: zero pages until a later reader maps over them).
+func (r *ShmReader) release() error {
 	if r.closed {
 		return nil
 	}
@@ -471,12 +497,12 @@ func (r *ShmReader) release(end func([]byte) error) error {
 		r.dirFD = -1
 	}
 	for _, m := range append([][]byte{r.hdr, r.chunkTab, r.ids, r.vers, r.cells, r.seq}, r.retired...) {
-		if err := end(m); err != nil && first == nil {
+		if err := releaseRange(m); err != nil && first == nil {
 			first = err
 		}
 	}
 	for _, c := range r.chunks {
-		if err := zeroMapping(c.mem); err != nil && first == nil {
+		if err := releaseRange(c.mem); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -522,6 +548,12 @@ func (r *ShmReader) LSN() uint64 {
 // the header's LSN word), at most d. Callers re-check: wake-ups may be
 // early or spurious. It returns at once if the header cannot be read.
 func (r *ShmReader) WaitLSN(after uint64, d time.Duration) {
+	// Closed (or the writer gone): nothing to wait for. A closed reader's
+	// header range may already map another reader's header (shm_ranges.go),
+	// whose live state and LSN would have it sleep the whole d.
+	if r.fast.Load() == nil {
+		return
+	}
 	var err error
 	f, v := r.futexWord(&err)
 	if err != nil || r.LSN() > after || r.State() != ShmLive {
@@ -605,7 +637,7 @@ func (r *ShmReader) remapSlots(capacity uint64) error {
 	var maps [4][]byte
 	drop := func() {
 		for _, m := range maps {
-			_ = unmap(m)
+			_ = releaseRange(m) // possibly a spare range: not unix.Munmap's
 		}
 	}
 	for i, name := range []string{shmIDs, shmVers, shmCells, shmSeq} {
@@ -699,12 +731,16 @@ func (r *ShmReader) chunk(idx uint32) ([]byte, int, bool) {
 	if err != nil {
 		return nil, 0, false
 	}
-	if len(old) > 0 && unsafe.SliceData(mem) != unsafe.SliceData(old) {
-		_ = zeroMapping(old) // did not fit: keep the range readable, drop the file
-	}
 	adviseHuge(mem)
 	r.chunks[idx] = readerChunk{gen: gen, cellSize: cs, mem: mem}
 	r.publish()
+	// The old range (when the file did not fit) goes to the pool only once
+	// no published view holds it: another reader may take it at once, and
+	// a TryRead still in the old view must find its view replaced
+	// (recoverFault, TryRead's last check), never still current.
+	if len(old) > 0 && unsafe.SliceData(mem) != unsafe.SliceData(old) {
+		_ = releaseRange(old) // did not fit: keep the range readable, drop the file
+	}
 	return mem, cs, true
 }
 
