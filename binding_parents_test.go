@@ -43,23 +43,24 @@ func TestBindingParentsRange(t *testing.T) {
 		{599, math.MaxInt, 599, n},
 		{math.MinInt, math.MaxInt, 0, n},
 	} {
-		got, total, ok := e.BindingParents(child, tc.offset, tc.limit)
-		if !ok || total != n || !slices.Equal(got, parents[tc.from:tc.to]) {
-			t.Errorf("BindingParents(offset %d, limit %d) = %d parents, total %d, ok %v; want parents[%d:%d], total %d, ok",
-				tc.offset, tc.limit, len(got), total, ok, tc.from, tc.to, n)
+		b, total, ok := e.BindingParents(child, tc.offset, tc.limit)
+		got := b.Parents
+		if !ok || total != n || b.Func != "f64.sum" || !slices.Equal(got, parents[tc.from:tc.to]) {
+			t.Errorf("BindingParents(offset %d, limit %d) = %q, %d parents, total %d, ok %v; want f64.sum, parents[%d:%d], total %d, ok",
+				tc.offset, tc.limit, b.Func, len(got), total, ok, tc.from, tc.to, n)
 		}
 	}
-	if got, total, ok := e.BindingParents(unbound, 0, 10); ok || total != 0 || got != nil {
-		t.Errorf("BindingParents of an unbound page = %v, %d, %v; want none, 0, false", got, total, ok)
+	if got, total, ok := e.BindingParents(unbound, 0, 10); ok || total != 0 || got.Func != "" || got.Parents != nil {
+		t.Errorf("BindingParents of an unbound page = %+v, %d, %v; want none, 0, false", got, total, ok)
 	}
 	// The parents returned are a copy: writing them leaves the binding.
 	got, _, _ := e.BindingParents(child, 0, 1)
-	got[0] = unbound
+	got.Parents[0] = unbound
 	if b, _ := e.Binding(child); b.Parents[0] != parents[0] {
 		t.Fatalf("writing the parents BindingParents returned changed the binding: parent 0 is %d", b.Parents[0])
 	}
 	var buf []PageID
-	allocs := testing.AllocsPerRun(20, func() { buf, _, _ = e.BindingParents(child, 100, 4) })
+	allocs := testing.AllocsPerRun(20, func() { b, _, _ := e.BindingParents(child, 100, 4); buf = b.Parents })
 	if allocs > 1 || cap(buf) > 8 {
 		t.Errorf("BindingParents of 4 of %d parents: %.0f allocations, capacity %d; want 1 of about 4", n, allocs, cap(buf))
 	}

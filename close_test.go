@@ -131,6 +131,9 @@ func readEverything(e *Bus, id PageID, wantHash uint64, buf *[]byte) (closed boo
 	_, _ = e.Binding(id)
 	_, _ = e.BindingFunc(id)
 	_, _, _ = e.BindingParents(id, 0, 1)
+	_, _ = e.ParentsRange(id, 0, 1)
+	_, _ = e.ChildrenRange(id, 0, 1)
+	_ = e.EdgesAmong([]PageID{id})
 	_ = e.Bindings()
 	_, _ = e.LastDerivation(id)
 	_ = e.Pending()
@@ -222,6 +225,9 @@ func TestEveryMethodAfterClose(t *testing.T) {
 		"Edges":          func() error { return want(len(e.Edges()) == edges, "Edges changed") },
 		"Children":       func() error { return want(len(e.Children(a)) == 2, "Children changed") },
 		"Parents":        func() error { return want(len(e.Parents(derived)) == 1, "Parents changed") },
+		"ParentsRange":   func() error { _, n := e.ParentsRange(derived, 0, 0); return want(n == 1, "ParentsRange lost") },
+		"ChildrenRange":  func() error { _, n := e.ChildrenRange(a, 0, 0); return want(n == 2, "ChildrenRange changed") },
+		"EdgesAmong":     func() error { return want(len(e.EdgesAmong([]PageID{a, derived})) == 1, "EdgesAmong changed") },
 		"Descendants":    func() error { return want(len(e.Descendants(a)) == 2, "Descendants changed") },
 		"Binding":        func() error { _, ok := e.Binding(derived); return want(ok, "Binding lost") },
 		"BindingFunc":    func() error { fn, ok := e.BindingFunc(derived); return want(ok && fn != "", "BindingFunc lost") },

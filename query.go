@@ -40,14 +40,14 @@ type LoggedOp struct {
 	File string // segment holding the record
 }
 
-// Op is one logged operation. Which fields are meaningful depends on Kind,
-// as noted beside each field.
+// Op is one logged operation. Which fields are set depends on Kind, as
+// noted beside each field; those of other kinds are zero.
 type Op struct {
 	Kind OpKind
 
 	Delta Delta // OpDelta, OpDerived
 
-	Page     PageID      // create, free, meta, unbind, flags; bind: the child
+	Page     PageID      // create, free, meta, unbind, flags; bind: the child; deltas: Delta.Page
 	Size     uint32      // create
 	Location Location    // create
 	Meta     []MetaEntry // create, meta
@@ -74,24 +74,40 @@ const AllEdgeTypes = EdgeType(record.AllEdgeTypes)
 
 // setFrom fills o from a decoded record op, reusing o's slices. Metadata is
 // decoded (it is stored encoded in the log).
+//
+// Only the fields of op's kind are set, the others left zero: the record
+// decoder reuses op and leaves the fields of other kinds as they were (a
+// skimmed one's lists too), and a plain delta came with the parent reads
+// of the last derived write decoded before it, the parents of the last
+// Bind and the page of the last creation (TestQueryLogOpHoldsItsKindOnly).
+// A delta's Page is its delta's page, as a client's QueryLog answers it.
 func (o *Op) setFrom(op *record.Op) error {
 	reads, meta := o.Reads[:0], o.Meta[:0]
-	*o = Op{Kind: OpKind(op.Kind), Delta: op.Delta, Page: op.Page, Size: op.Size, Location: Location(op.Location),
-		Flags: op.Flags, Parent: op.Parent, Child: op.Child, EdgeType: EdgeType(op.EdgeType),
-		Func: op.Func, Params: op.Params, Parents: op.Parents}
-	if op.Kind == record.OpWave {
+	*o = Op{Kind: OpKind(op.Kind)}
+	switch op.Kind {
+	case record.OpDelta, record.OpDerived:
+		o.Delta, o.Page = op.Delta, op.Delta.Page
+		if op.Kind == record.OpDerived {
+			for _, r := range op.Reads {
+				reads = append(reads, ParentRead(r))
+			}
+		}
+	case record.OpCreatePage:
+		o.Page, o.Size, o.Location = op.Page, op.Size, Location(op.Location)
+	case record.OpFreePage, record.OpUnbind, record.OpSetMeta:
+		o.Page = op.Page
+	case record.OpSetFlags:
+		o.Page, o.Flags = op.Page, op.Flags
+	case record.OpAddEdge, record.OpRemoveEdge:
+		o.Parent, o.Child, o.EdgeType = op.Parent, op.Child, EdgeType(op.EdgeType)
+	case record.OpBind:
+		o.Page, o.Func, o.Params, o.Parents = op.Page, op.Func, op.Params, op.Parents
+	case record.OpWave:
 		o.Dirty, o.Held = op.Dirty, op.Held
 	}
-	for _, r := range op.Reads {
-		reads = append(reads, ParentRead(r))
-	}
-	o.Reads = reads
-	// The record decoder reuses op and leaves the fields of other kinds as
-	// they were: only creations and metadata changes carry metadata.
+	o.Reads = reads // empty but for a derived write: kept for the next one
+	// Only creations and metadata changes carry metadata.
 	hasMeta := op.Kind == record.OpCreatePage || op.Kind == record.OpSetMeta
-	if !hasMeta {
-		o.Meta = nil
-	}
 	if hasMeta && len(op.Meta) > 0 {
 		entries, err := page.DecodeMeta(op.Meta)
 		if err != nil {
@@ -107,11 +123,19 @@ func (o *Op) setFrom(op *record.Op) error {
 	return nil
 }
 
+// queryRedecodeHook, when set (by tests), is called each time queryLog
+// decodes again an operation it skimmed.
+var queryRedecodeHook func()
+
+// inRanges reports whether an operation at lsn, committed at t, lies in
+// q's LSN and time ranges.
+func (q *LogQuery) inRanges(lsn LSN, t int64) bool {
+	return (q.FromLSN == 0 || lsn >= q.FromLSN) && (q.ToLSN == 0 || lsn <= q.ToLSN) &&
+		(q.FromTime == 0 || t >= q.FromTime) && (q.ToTime == 0 || t <= q.ToTime)
+}
+
 func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
-	if q.FromLSN != 0 && lsn < q.FromLSN || q.ToLSN != 0 && lsn > q.ToLSN {
-		return false
-	}
-	if q.FromTime != 0 && t < q.FromTime || q.ToTime != 0 && t > q.ToTime {
+	if !q.inRanges(lsn, t) {
 		return false
 	}
 	if len(q.Kinds) > 0 {
@@ -264,6 +288,11 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 	var dec record.Decoder
 	var op record.Op
 	lo := LoggedOp{Op: &Op{}}
+	// byOp: whether anything in q but its LSN and time ranges can refuse
+	// an operation, which only the operation decoded tells. When nothing
+	// can, every operation in the ranges is decoded whole at once: skimmed
+	// first, each Bind, derived write and wave would be decoded twice.
+	byOp := len(q.Kinds) > 0 || q.Source != "" || q.Page != 0
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -301,11 +330,33 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 		}
 		lsn := rec.FirstLSN
 		for i := uint32(0); i < rec.Count; i, lsn = i+1, lsn+1 {
-			if err := dec.Next(&op); err != nil {
-				return corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
-			}
-			if !q.match(lsn, dec.Time, &op) {
-				continue
+			// Skimmed first, decoded whole only if it matches: the
+			// lists of an operation passed by (a Bind's parents, a
+			// derived write's parent reads, a wave's page sets) are not
+			// copied, which cost a query for one page's writes MBs for
+			// each Bind or derived write of 2^16 parents in its range
+			// (TestRecentWritesSkipBigRecords in internal/inspector).
+			if !byOp && q.inRanges(lsn, dec.Time) {
+				if err := dec.Next(&op); err != nil {
+					return corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
+				}
+			} else {
+				start := dec.Offset()
+				if err := dec.Skim(&op); err != nil {
+					return corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
+				}
+				if !q.match(lsn, dec.Time, &op) {
+					continue
+				}
+				if op.Kind == record.OpBind || op.Kind == record.OpDerived || op.Kind == record.OpWave {
+					if queryRedecodeHook != nil {
+						queryRedecodeHook()
+					}
+					dec.Rewind(start)
+					if err := dec.Next(&op); err != nil {
+						return corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
+					}
+				}
 			}
 			if err := lo.Op.setFrom(&op); err != nil {
 				return corruption.Wrap(rec.File, rec.Offset, err, "metadata of LSN %d", lsn)

@@ -84,6 +84,8 @@ type Graph struct {
 
 	arena  arena
 	nEdges int
+	// changes counts the edge set's changes (Changes).
+	changes uint64
 
 	// hubs holds the position index of every node with at least hubMin
 	// edge ends (see hub.go): without it, finding one edge of a hub
@@ -377,6 +379,7 @@ func (g *Graph) AddEdge(parent, child base.PageID, t base.EdgeType) (added bool,
 	g.pushOut(p, pack(c, t))
 	g.pushIn(c, pack(p, t))
 	g.nEdges++
+	g.changes++
 	return true, nil
 }
 
@@ -398,6 +401,7 @@ func (g *Graph) AddEdgeUnchecked(parent, child base.PageID, t base.EdgeType) boo
 	g.pushOut(p, pack(c, t))
 	g.pushIn(c, pack(p, t))
 	g.nEdges++
+	g.changes++
 	if g.ordState == ordValid && g.ord[p] >= g.ord[c] {
 		g.ordState = ordStale
 	}
@@ -496,6 +500,7 @@ func (g *Graph) RemoveEdge(parent, child base.PageID, t base.EdgeType) bool {
 	g.delOut(p, uint32(k))
 	g.delIn(c, pack(p, t))
 	g.nEdges--
+	g.changes++
 	g.dropIfBare(p)
 	g.dropIfBare(c)
 	g.edgeRemoved()
@@ -533,6 +538,7 @@ func (g *Graph) RemovePage(id base.PageID) []Edge {
 		g.dropIfBare(m)
 	}
 	g.nEdges -= len(edges)
+	g.changes += uint64(len(edges))
 	g.nOut[n], g.nIn[n] = 0, 0
 	g.dropIfBare(n)
 	if len(edges) > 0 {
@@ -644,6 +650,12 @@ func (g *Graph) Edges(fn func(Edge) bool) {
 		}
 	}
 }
+
+// Changes returns a count of the changes to the edge set so far (edges
+// added and removed): a reader that reads the graph in parts, releasing
+// the lock that guards it in between, compares it before and after to
+// know whether what it read is still one picture (EdgesAmong's).
+func (g *Graph) Changes() uint64 { return g.changes }
 
 // NumEdges returns the number of edges.
 func (g *Graph) NumEdges() int { return g.nEdges }

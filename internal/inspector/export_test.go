@@ -39,6 +39,11 @@ func HoldTableScans(in *Inspector) (release func()) {
 // Set it before any such listing starts.
 func SetScanHook(in *Inspector, f func()) { in.scanChecked = f }
 
+// SetPageReadHook sets the function GetPage calls after it read the page
+// and before it reads the page's binding, so that a test rebinds the page
+// between the two. Set it before any GetPage.
+func SetPageReadHook(in *Inspector, f func()) { in.pageRead = f }
+
 // ScanCheckEvery is scanCheckEvery.
 const ScanCheckEvery = scanCheckEvery
 

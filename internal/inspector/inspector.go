@@ -139,6 +139,9 @@ type Inspector struct {
 	// scanChecked, when set (by tests), is called each time a whole-table
 	// scan looks at its context (every scanCheckEvery pages).
 	scanChecked func()
+	// pageRead, when set (by tests), is called in GetPage after the page
+	// is read and before its binding is.
+	pageRead func()
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.

@@ -472,6 +472,9 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	for _, e := range info.Meta {
 		out.Meta = append(out.Meta, &inspectorv1.MetaEntry{Key: wire.ValidText(e.Key), Value: e.Value})
 	}
+	if s.in.pageRead != nil {
+		s.in.pageRead()
+	}
 	// Only the parents shown are copied: Bus.Binding copied every one, 8
 	// MiB a page view of a binding of 2^20 parents (TestGetPageCopiesOnlyShownParents).
 	// As an int, on a 32-bit platform, an offset of 2^31 or more is
@@ -481,13 +484,21 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	if offset < 0 {
 		offset = math.MaxInt
 	}
-	parents, total, _ := bus.BindingParents(id, offset, maxShownParents)
+	b, total, bound := bus.BindingParents(id, offset, maxShownParents)
 	if uint64(m.ParentsOffset) > uint64(total) {
 		return nil, invalid("parents_offset %d is past the %d binding parents of page %d", m.ParentsOffset, total, id)
 	}
+	// The function shown is the one of the parents shown, read with them:
+	// the row's (Bus.BindingFunc, read before) could be the binding's
+	// that a rebind replaced in between, f64.sum over the parents of an
+	// f64.max (TestGetPageShowsOneBinding).
+	out.Page.Func = ""
+	if bound {
+		out.Page.Func = wire.ValidText(b.Func)
+	}
 	out.ParentsTotal = uint64(total)
-	out.Parents = make([]uint64, len(parents))
-	for i, p := range parents {
+	out.Parents = make([]uint64, len(b.Parents))
+	for i, p := range b.Parents {
 		out.Parents[i] = uint64(p)
 	}
 	oldest := s.oldestLSN()
@@ -805,56 +816,43 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 	order := []mmsb.PageID{root}
 	out := &inspectorv1.GraphResponse{}
 	// Breadth-first, up through parents then down through children, each
-	// in the bus's deterministic edge order.
-	walk := func(next func(mmsb.PageID) []mmsb.PageID, step int) {
+	// in the bus's deterministic edge order. Only the edges the walk may
+	// use are copied (Bus.ParentsRange): Bus.Parents copied every incoming
+	// edge of each page walked, 24 MiB a view of a page with 2^20
+	// (TestGraphCopiesOnlyShownEdges). chunk edges hold limit distinct
+	// neighbours (a pair of pages has at most one edge of each of the 4
+	// types), enough to fill the view: one read a page, in practice.
+	chunk := limit * 4
+	walk := func(next func(mmsb.PageID, int, int) ([]mmsb.Edge, int), far func(mmsb.Edge) mmsb.PageID, step int) {
 		frontier := []mmsb.PageID{root}
 		for d := 1; d <= depth && len(frontier) > 0; d++ {
 			var grown []mmsb.PageID
 			for _, id := range frontier {
-				for _, nb := range next(id) {
-					if _, seen := layer[nb]; seen {
-						continue
+				for off := 0; ; off += chunk {
+					es, _ := next(id, off, chunk)
+					for _, e := range es {
+						nb := far(e)
+						if _, seen := layer[nb]; seen {
+							continue
+						}
+						if len(order) >= limit {
+							out.Truncated = true
+							return
+						}
+						layer[nb] = d * step
+						order = append(order, nb)
+						grown = append(grown, nb)
 					}
-					if len(order) >= limit {
-						out.Truncated = true
-						return
+					if len(es) < chunk {
+						break
 					}
-					layer[nb] = d * step
-					order = append(order, nb)
-					grown = append(grown, nb)
 				}
 			}
 			frontier = grown
 		}
 	}
-	// The centre's incoming edges are read once, for the walk and for
-	// the edges: Bus.Parents copies every one (a page with a large fan-in
-	// is what a graph is opened on), and reading them twice made two
-	// copies a view (TestGraphReadsNoBindingParents).
-	rootIn := bus.Parents(root)
-	inEdges := func(id mmsb.PageID) []mmsb.Edge {
-		if id == root {
-			return rootIn
-		}
-		return bus.Parents(id)
-	}
-	parents := func(id mmsb.PageID) []mmsb.PageID {
-		es := inEdges(id)
-		ps := make([]mmsb.PageID, len(es))
-		for i, e := range es {
-			ps[i] = e.Parent
-		}
-		return ps
-	}
-	children := func(id mmsb.PageID) []mmsb.PageID {
-		var cs []mmsb.PageID
-		for _, e := range bus.Children(id) {
-			cs = append(cs, e.Child)
-		}
-		return cs
-	}
-	walk(parents, -1)
-	walk(children, 1)
+	walk(bus.ParentsRange, func(e mmsb.Edge) mmsb.PageID { return e.Parent }, -1)
+	walk(bus.ChildrenRange, func(e mmsb.Edge) mmsb.PageID { return e.Child }, 1)
 	// derived holds the shown pages that are bound. A derived page's Data
 	// edges are exactly its binding's (Bind refuses a foreign one, and
 	// nothing but Bind and Unbind adds or removes one), so a Data edge
@@ -876,16 +874,20 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 		}
 		out.Nodes = append(out.Nodes, node)
 	}
-	for _, id := range order {
-		for _, e := range inEdges(id) {
-			if _, in := layer[e.Parent]; !in {
-				continue
-			}
-			out.Edges = append(out.Edges, &inspectorv1.GraphEdge{
-				Parent: uint64(e.Parent), Child: uint64(e.Child), Type: e.Type.String(),
-				Bound: e.Type == mmsb.EdgeData && derived[id],
-			})
-		}
+	// The edges between shown pages, read at once (Bus.EdgesAmong: a page
+	// with a large fan-in costs a lookup per shown page, not a copy of its
+	// edges), grouped by child in the walk's order, each child's by parent.
+	pos := make(map[mmsb.PageID]int, len(order))
+	for i, id := range order {
+		pos[id] = i
+	}
+	edges := bus.EdgesAmong(order)
+	slices.SortStableFunc(edges, func(a, b mmsb.Edge) int { return pos[a.Child] - pos[b.Child] })
+	for _, e := range edges {
+		out.Edges = append(out.Edges, &inspectorv1.GraphEdge{
+			Parent: uint64(e.Parent), Child: uint64(e.Child), Type: e.Type.String(),
+			Bound: e.Type == mmsb.EdgeData && derived[e.Child],
+		})
 	}
 	return connect.NewResponse(out), nil
 }

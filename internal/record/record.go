@@ -280,7 +280,23 @@ func (d *Decoder) Offset() int { return d.off }
 
 // Next decodes the next operation into op (reusing op's slices). It never
 // panics; bad input returns ErrMalformed (wrapped) naming the offset.
-func (d *Decoder) Next(op *Op) error {
+func (d *Decoder) Next(op *Op) error { return d.next(op, true) }
+
+// Skim decodes the next operation into op as Next does, checking it the
+// same way, but leaves its lists empty (a Bind's parents, a derived
+// write's parent reads, a wave's page sets): it reads past them without
+// copying them. A reader that picks operations by kind or page skims
+// each, and decodes only those it keeps with Rewind and Next: a log query
+// for one page's writes copied the 2^16 parents of every Bind, and the
+// 2^16 reads of every derived write of another page, it passed by.
+func (d *Decoder) Skim(op *Op) error { return d.next(op, false) }
+
+// Rewind moves back to off, an operation boundary of the payload
+// (Offset before a Skim or Next), so that the operation there is
+// decoded again.
+func (d *Decoder) Rewind(off int) { d.off = min(max(off, 0), len(d.src)) }
+
+func (d *Decoder) next(op *Op, lists bool) error {
 	start := d.off
 	if d.off >= len(d.src) {
 		return fmt.Errorf("%w: no operation at offset %d", ErrMalformed, start)
@@ -303,7 +319,9 @@ func (d *Decoder) Next(op *Op) error {
 			if p, err = d.uvarint(); err == nil {
 				l, err = d.uvarint()
 			}
-			op.Reads = append(op.Reads, ParentRead{Page: base.PageID(p), LSN: base.LSN(l)})
+			if lists {
+				op.Reads = append(op.Reads, ParentRead{Page: base.PageID(p), LSN: base.LSN(l)})
+			}
 		}
 		if err == nil {
 			err = d.delta(&op.Delta)
@@ -372,7 +390,9 @@ func (d *Decoder) Next(op *Op) error {
 		for i := uint64(0); err == nil && i < n; i++ {
 			var p uint64
 			p, err = d.uvarint()
-			op.Parents = append(op.Parents, base.PageID(p))
+			if lists {
+				op.Parents = append(op.Parents, base.PageID(p))
+			}
 		}
 	case OpSetFlags:
 		var id uint64
@@ -386,8 +406,8 @@ func (d *Decoder) Next(op *Op) error {
 			break
 		}
 		op.Page = 0 // about no one page (Next leaves other kinds' fields as they were)
-		if op.Dirty, err = d.set(op.Dirty[:0], "dirty"); err == nil {
-			op.Held, err = d.set(op.Held[:0], "held-back")
+		if op.Dirty, err = d.set(op.Dirty[:0], "dirty", lists); err == nil {
+			op.Held, err = d.set(op.Held[:0], "held-back", lists)
 		}
 	default:
 		err = fmt.Errorf("%w: unknown op kind %d", ErrMalformed, op.Kind)
@@ -417,9 +437,10 @@ func (d *Decoder) NextRun() (page base.PageID, off uint32, data []byte, ok bool)
 	return page, off, data, ok
 }
 
-// set decodes appendSet's encoding into dst: a count the payload cannot
-// hold, a gap of 0 and an ID past 2^64-1 are ErrMalformed.
-func (d *Decoder) set(dst []base.PageID, what string) ([]base.PageID, error) {
+// set decodes appendSet's encoding into dst (only checks it, when keep is
+// false): a count the payload cannot hold, a gap of 0 and an ID past
+// 2^64-1 are ErrMalformed.
+func (d *Decoder) set(dst []base.PageID, what string, keep bool) ([]base.PageID, error) {
 	n, err := d.uvarint()
 	if err != nil {
 		return dst, err
@@ -440,7 +461,9 @@ func (d *Decoder) set(dst []base.PageID, what string) ([]base.PageID, error) {
 			v += id
 		}
 		id = v
-		dst = append(dst, base.PageID(id))
+		if keep {
+			dst = append(dst, base.PageID(id))
+		}
 	}
 	return dst, nil
 }

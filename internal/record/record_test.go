@@ -164,7 +164,8 @@ func TestNextAllocatesNothing(t *testing.T) {
 // it byte for byte). The input bytes themselves are not reproduced in
 // general: decoders accept non-minimal varints and literal spellings of the
 // well-known delta sources, which the encoders write in their short form.
-// The same laws hold for the checkpoint state and page records.
+// The same laws hold for the checkpoint state and page records. And Skim
+// accepts and refuses what Next does (checkSkimAgrees).
 func FuzzDecode(f *testing.F) {
 	f.Add(sampleBatch())
 	f.Add(sampleWaveBatch())
@@ -184,6 +185,9 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal(err)
 		}
 		if err := checkPendingRoundTrip(payload); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkSkimAgrees(payload); err != nil {
 			t.Fatal(err)
 		}
 		var op Op

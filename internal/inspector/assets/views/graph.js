@@ -1,10 +1,17 @@
 // Graph: the neighbourhood of a page as a layered SVG diagram, ancestors to
 // the left, descendants to the right. Click a node to centre on it;
-// double-click to open the page.
+// double-click to open the page. From the keyboard, each node is a tab
+// stop: Enter centres on it, Shift+Enter opens the page.
 import { h, s } from "../util.js";
 import { num, str, list, pageID, parsePageID } from "../connect.js";
 
 const NODE_W = 150, COL = 210, PAD = 24;
+
+// centredByKey is the page a node's Enter centred the graph on: the new
+// graph puts the focus on that page's node, so that the keyboard goes on
+// from where it was (the view is drawn anew, and the focus fell to the
+// page's body).
+let centredByKey = null;
 
 export function render({ el, params, api, navigate }) {
   const idInput = h("input", { type: "number", min: 1, testid: "graph-page", style: "width:110px", value: params.id || "" });
@@ -32,6 +39,7 @@ export function render({ el, params, api, navigate }) {
   }
 
   function draw(root, r) {
+    let focusAfterDraw = null;
     const nodes = list(r.nodes), edges = list(r.edges);
     info.textContent = `${nodes.length} nodes, ${edges.length} edges${r.truncated ? " (truncated)" : ""}`;
     const byLayer = new Map();
@@ -70,15 +78,31 @@ export function render({ el, params, api, navigate }) {
     for (const n of nodes) {
       const id = pageID(n.id), p = pos.get(id), fn = str(n.func);
       const cls = "node" + (id === root ? " root" : "") + (fn ? " derived" : "") + (num(n.flags) ? " flagged" : "");
-      svg.append(s("g", {
+      // A tab stop, like the views' links (the nodes were mouse-only:
+      // TestInspectorGraphByKeyboard): Enter centres, Shift+Enter opens.
+      const node = s("g", {
         class: cls, testid: "graph-node", "data-id": id, transform: `translate(${p.x},${p.y})`,
+        tabindex: 0, role: "link", "aria-label": `page ${id}${fn ? " = " + fn : ""}; Enter: centre here, Shift+Enter: open`,
         onclick: () => navigate(`#/graph/${id}?depth=${depthSel.value}`),
         ondblclick: () => navigate("#/page/" + id),
+        onkeydown: (e) => {
+          if (e.key !== "Enter") return;
+          e.preventDefault();
+          if (e.shiftKey) { navigate("#/page/" + id); return; }
+          centredByKey = id;
+          navigate(`#/graph/${id}?depth=${depthSel.value}`);
+        },
       }, s("rect", { width: NODE_W, height: NODE_H, rx: 5 }),
       s("text", { x: 8, y: NODE_H / 2 + 4 }, fn ? `${id} = ${fn}` : `page ${id}`),
-      s("title", {}, `page ${id}${fn ? " = " + fn + "(…)" : ""}; click: centre here, double-click: open`)));
+      s("title", {}, `page ${id}${fn ? " = " + fn + "(…)" : ""}; click or Enter: centre here, double-click or Shift+Enter: open`));
+      svg.append(node);
+      if (id === root && centredByKey === root) focusAfterDraw = node;
     }
     box.replaceChildren(svg, h("div", {}, h("a", { onclick: () => navigate("#/page/" + root), testid: "graph-open-page" }, `open page ${root}`)));
+    if (focusAfterDraw) {
+      centredByKey = null;
+      focusAfterDraw.focus();
+    }
   }
 
   (async () => {
