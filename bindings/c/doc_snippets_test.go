@@ -138,6 +138,20 @@ func TestDocSnippets(t *testing.T) {
 		}
 	})
 
+	t.Run("C metadata", func(t *testing.T) {
+		exe := compile("gcc", "meta_snippet.c", docSnippet(t, "#### Page metadata (ABI 1.2)", "c"),
+			[]string{"-std=c99"}, []string{"-L" + lib, "-lmmsb", "-Wl,-rpath," + lib, "-pthread"})
+		cmd := exec.Command(exe)
+		cmd.Dir = t.TempDir() // the snippet opens ./data
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("C metadata snippet: %v\n%s", err, out)
+		}
+		if want := "example=my counters\nmmsb.type=i64\n"; string(out) != want {
+			t.Fatalf("C metadata snippet printed %q, want %q", out, want)
+		}
+	})
+
 	t.Run("C++ writer", func(t *testing.T) {
 		exe := compile("g++", "writer_snippet.cpp", docSnippet(t, "### C++", "cpp"),
 			[]string{"-std=c++20"}, []string{"-L" + lib, "-lmmsb", "-Wl,-rpath," + lib, "-pthread"})

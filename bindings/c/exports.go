@@ -147,6 +147,12 @@ func mmsb_create_pages(h C.mmsb_bus, ids *C.uint64_t, sizes *C.uint32_t, n C.siz
 	if st != C.MMSB_OK {
 		return st
 	}
+	return createPages(b, ids, sizes, n, nil, outIDs)
+}
+
+// createPages is mmsb_create_pages, every page with metadata meta (nil:
+// none; mmsb_create_pages_meta).
+func createPages(b *mmsb.Bus, ids *C.uint64_t, sizes *C.uint32_t, n C.size_t, meta []mmsb.MetaEntry, outIDs *C.uint64_t) C.int {
 	if n == 0 || n > maxCreatePages {
 		return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: page count %d is outside 1..%d", uint64(n), maxCreatePages)
 	}
@@ -161,6 +167,7 @@ func mmsb_create_pages(h C.mmsb_bus, ids *C.uint64_t, sizes *C.uint32_t, n C.siz
 	specs := make([]mmsb.PageSpec, n)
 	for i := range specs {
 		specs[i].Size = int(sz[i])
+		specs[i].Meta = meta
 		if idv != nil {
 			specs[i].ID = mmsb.PageID(idv[i])
 		}

@@ -86,8 +86,9 @@
 extern "C" {
 #endif
 
-/* The ABI version: major * 10000 + minor (1.1: status codes 26..30). */
-#define MMSB_ABI_VERSION 10001
+/* The ABI version: major * 10000 + minor (1.1: status codes 26..30; 1.2:
+ * page metadata, mmsb_meta_entry and the four functions using it). */
+#define MMSB_ABI_VERSION 10002
 #define MMSB_ABI_MAJOR(v) ((v) / 10000)
 
 /* An open bus. 0 is never a valid handle. */
@@ -203,6 +204,22 @@ typedef struct mmsb_page_info {
     uint32_t derived;  /* 1: bound to a recompute function */
 } mmsb_page_info;
 
+/* Since ABI 1.2 (10002). One key/value metadata entry of a page: key_len
+ * bytes at key and value_len bytes at value, neither NUL-terminated. An
+ * entry passed in (mmsb_set_metadata, mmsb_create_pages_meta) must have a
+ * key without NUL bytes; key and value may be NULL when their length is 0.
+ * Keys starting with "mmsb." are reserved for the bus's own meanings
+ * ("mmsb.type": a page's element type, e.g. "f64"); use a prefix of your
+ * own. An entry from mmsb_meta_decode points into the buffer decoded (a key
+ * set through the Go API may hold any byte, NUL included). The struct is an
+ * array element: it never grows within ABI major version 1. */
+typedef struct mmsb_meta_entry {
+    const char *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+} mmsb_meta_entry;
+
 /* What a checkpoint wrote. */
 typedef struct mmsb_checkpoint_info {
     uint64_t lsn;              /* LSN the checkpoint covers */
@@ -287,6 +304,16 @@ int mmsb_close(mmsb_bus bus);
 int mmsb_create_pages(mmsb_bus bus, const uint64_t *ids, const uint32_t *sizes, size_t n,
                       uint64_t *out_ids);
 
+/* Since ABI 1.2. mmsb_create_pages with every page created carrying the
+ * meta_n metadata entries of meta (meta may be NULL when meta_n is 0), in
+ * the same logged batch: a page never exists without them. Bad metadata
+ * (see mmsb_set_metadata) creates nothing; so does a batch whose copies
+ * of the metadata alone (n times its encoded size) pass what one log
+ * record holds (256 MiB): MMSB_ERR_RECORD_TOO_LARGE, refused before they
+ * are made. */
+int mmsb_create_pages_meta(mmsb_bus bus, const uint64_t *ids, const uint32_t *sizes, size_t n,
+                           const mmsb_meta_entry *meta, size_t meta_n, uint64_t *out_ids);
+
 /* Frees a page (MMSB_ERR_PAGE_IN_USE while edges or a binding use it). */
 int mmsb_free_page(mmsb_bus bus, uint64_t page);
 
@@ -333,6 +360,36 @@ int mmsb_read_at(mmsb_bus bus, uint64_t page, uint64_t lsn, uint8_t *buf, size_t
 
 /* Describes a page. */
 int mmsb_page_info_get(mmsb_bus bus, uint64_t page, mmsb_page_info *out);
+
+/* Since ABI 1.2. Copies page's metadata into buf (capacity cap) in its
+ * encoded form, the one of the log and checkpoints (docs/page.md,
+ * "Metadata encoding"): a u32 entry count, then per entry a u32 key
+ * length, the key, a u32 value length and the value, integers
+ * little-endian; a page without metadata is 0 bytes.
+ * *len receives the size; the buffer rule is mmsb_read's (bytes, no NUL):
+ * too small is MMSB_ERR_BUFFER_TOO_SMALL with the size in *len and nothing
+ * written, buf may be NULL when cap is 0. Split it with mmsb_meta_decode. */
+int mmsb_page_meta(mmsb_bus bus, uint64_t page, uint8_t *buf, size_t cap, size_t *len);
+
+/* Since ABI 1.2. Splits len bytes of encoded metadata (mmsb_page_meta's)
+ * into entries (capacity cap entries) that point into meta, in order, and
+ * stores their count in *n. Too small an array is
+ * MMSB_ERR_BUFFER_TOO_SMALL with the count in *n and nothing written;
+ * entries may be NULL when cap is 0. Bytes that are no encoding (cut short,
+ * trailing bytes, a zero count, over 64 KiB) are MMSB_ERR_INVALID_ARGUMENT
+ * naming the fault. Needs no bus; the entries are valid while meta is. */
+int mmsb_meta_decode(const uint8_t *meta, size_t len, mmsb_meta_entry *entries, size_t cap,
+                     size_t *n);
+
+/* Since ABI 1.2. Replaces page's metadata with the meta_n entries of meta
+ * (logged; meta_n 0 clears it, meta may then be NULL). Entries keep their
+ * order; a key given twice keeps its first place and its last value. A
+ * NULL key or value with a non-zero length, or a NUL byte in a key, is
+ * MMSB_ERR_INVALID_ARGUMENT; more than 8191 entries, or an encoding over
+ * 64 KiB (4 bytes, then 8 per entry plus its key and value), is
+ * MMSB_ERR_INVALID_PAGE, refused before the entries' bytes are read.
+ * Nothing is changed on an error. */
+int mmsb_set_metadata(mmsb_bus bus, uint64_t page, const mmsb_meta_entry *meta, size_t meta_n);
 
 /* The LSN of the last applied operation. */
 int mmsb_last_lsn(mmsb_bus bus, uint64_t *out);

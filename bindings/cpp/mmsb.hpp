@@ -18,8 +18,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -264,6 +266,28 @@ struct write {
 // any_epoch in expect_epochs: that write applies whatever the page's epoch.
 inline constexpr std::uint64_t any_epoch = MMSB_ANY_EPOCH;
 
+// meta_entry is one key/value metadata pair of a page (ABI 1.2). The value
+// is bytes (std::string holds any); a key must hold no NUL byte
+// (invalid_argument). Keys starting with "mmsb." are the bus's own
+// ("mmsb.type": the element type, e.g. "f64"): use a prefix of your own.
+struct meta_entry {
+    std::string key;
+    std::string value;
+    bool operator==(const meta_entry &) const = default;
+};
+
+// metadata is a page's entries, in order (bus::meta, bus::set_metadata).
+using metadata = std::vector<meta_entry>;
+
+// meta_value returns (a copy of) the value of key in m, or nullopt when m
+// has none. A copy: bus::meta returns a temporary, which a pointer into it
+// would outlive.
+inline std::optional<std::string> meta_value(const metadata &m, std::string_view key) {
+    for (const auto &e : m)
+        if (e.key == key) return e.value;
+    return std::nullopt;
+}
+
 using commit_info = mmsb_commit_info;
 using page_info = mmsb_page_info;
 using checkpoint_info = mmsb_checkpoint_info;
@@ -332,24 +356,57 @@ public:
         std::vector<std::uint32_t> sizes(n, static_cast<std::uint32_t>(size));
         return create_pages(sizes);
     }
+    // Creates n pages of size bytes, each carrying meta from its creation
+    // (one logged batch: no page exists without it).
+    std::vector<std::uint64_t> create_pages(std::size_t n, std::uint64_t size, const metadata &meta) {
+        if (n == 0 || n > max_create_pages)
+            throw invalid_argument("mmsb: page count " + std::to_string(n) + " is outside 1.." +
+                                   std::to_string(max_create_pages));
+        if (size > UINT32_MAX)
+            throw invalid_argument("mmsb: page size " + std::to_string(size) + " does not fit in 32 bits");
+        std::vector<std::uint32_t> sizes(n, static_cast<std::uint32_t>(size));
+        return create_pages(sizes, meta);
+    }
     // Creates one page per size (ids empty: assign; else one ID per size, 0: assign).
     std::vector<std::uint64_t> create_pages(std::span<const std::uint32_t> sizes,
                                             std::span<const std::uint64_t> ids = {}) {
-        if (!ids.empty() && ids.size() != sizes.size())
-            throw invalid_argument("mmsb: " + std::to_string(ids.size()) + " ids for " +
-                                   std::to_string(sizes.size()) + " sizes");
-        std::vector<std::uint64_t> out(sizes.size());  // zeros: no page ID is 0
-        int st = mmsb_create_pages(live(), ids.empty() ? nullptr : ids.data(), sizes.data(), sizes.size(),
-                                   out.data());
-        // The library fills out also when the batch was logged and created
-        // before the bus failed: the pages exist, and the exception says so.
-        if (st == MMSB_ERR_FAILED && !out.empty() && std::find(out.begin(), out.end(), 0) == out.end()) {
-            failed e(last_error());
-            e.ids_ = std::make_shared<const std::vector<std::uint64_t>>(std::move(out));
-            throw e;
-        }
-        check(st);
+        return create(sizes, ids, nullptr);
+    }
+    // create_pages(sizes, {}) and create_pages(sizes, {id, ...}): IDs as a
+    // braced list. Without this overload create_pages(sizes, {}), valid
+    // code before the metadata overload below, was ambiguous between the
+    // two (a compile error); an initializer_list is the better match.
+    std::vector<std::uint64_t> create_pages(std::span<const std::uint32_t> sizes,
+                                            std::initializer_list<std::uint64_t> ids) {
+        return create(sizes, std::span<const std::uint64_t>(ids.begin(), ids.size()), nullptr);
+    }
+    // create_pages with every page carrying meta from its creation.
+    std::vector<std::uint64_t> create_pages(std::span<const std::uint32_t> sizes, const metadata &meta,
+                                            std::span<const std::uint64_t> ids = {}) {
+        return create(sizes, ids, &meta);
+    }
+    // Returns page's metadata entries, in order (empty: none).
+    metadata meta(std::uint64_t page) {
+        std::vector<std::uint8_t> enc = read_sized([&](std::uint8_t *b, std::size_t c, std::size_t *n) {
+            return mmsb_page_meta(live(), page, b, c, n);
+        });
+        std::size_t n = 0;
+        int st = mmsb_meta_decode(enc.data(), enc.size(), nullptr, 0, &n);
+        if (st != MMSB_ERR_BUFFER_TOO_SMALL) check(st);
+        std::vector<mmsb_meta_entry> es(n);
+        check(mmsb_meta_decode(enc.data(), enc.size(), es.data(), es.size(), &n));
+        metadata out;
+        out.reserve(n);
+        for (std::size_t i = 0; i < n; i++)
+            out.push_back({std::string(es[i].key, es[i].key_len),
+                           std::string(reinterpret_cast<const char *>(es[i].value), es[i].value_len)});
         return out;
+    }
+    // Replaces page's metadata (logged); an empty meta clears it. A key
+    // given twice keeps its first place and its last value.
+    void set_metadata(std::uint64_t page, const metadata &meta) {
+        auto es = c_meta(meta);
+        check(mmsb_set_metadata(live(), page, es.data(), es.size()));
     }
     void free_page(std::uint64_t page) { check(mmsb_free_page(live(), page)); }
 
@@ -468,6 +525,40 @@ public:
 
 private:
     explicit bus(mmsb_bus h) noexcept : h_(h) {}
+    // create is create_pages, with metadata when meta is not null.
+    std::vector<std::uint64_t> create(std::span<const std::uint32_t> sizes, std::span<const std::uint64_t> ids,
+                                      const metadata *meta) {
+        if (!ids.empty() && ids.size() != sizes.size())
+            throw invalid_argument("mmsb: " + std::to_string(ids.size()) + " ids for " +
+                                   std::to_string(sizes.size()) + " sizes");
+        std::vector<std::uint64_t> out(sizes.size());  // zeros: no page ID is 0
+        const std::uint64_t *idp = ids.empty() ? nullptr : ids.data();
+        int st;
+        if (meta == nullptr) {
+            st = mmsb_create_pages(live(), idp, sizes.data(), sizes.size(), out.data());
+        } else {
+            auto es = c_meta(*meta);
+            st = mmsb_create_pages_meta(live(), idp, sizes.data(), sizes.size(), es.data(), es.size(), out.data());
+        }
+        // The library fills out also when the batch was logged and created
+        // before the bus failed: the pages exist, and the exception says so.
+        if (st == MMSB_ERR_FAILED && !out.empty() && std::find(out.begin(), out.end(), 0) == out.end()) {
+            failed e(last_error());
+            e.ids_ = std::make_shared<const std::vector<std::uint64_t>>(std::move(out));
+            throw e;
+        }
+        check(st);
+        return out;
+    }
+    // c_meta views meta as the C ABI's entries (valid while meta is).
+    static std::vector<mmsb_meta_entry> c_meta(const metadata &meta) {
+        std::vector<mmsb_meta_entry> es;
+        es.reserve(meta.size());
+        for (const auto &e : meta)
+            es.push_back({e.key.data(), e.key.size(), reinterpret_cast<const std::uint8_t *>(e.value.data()),
+                          e.value.size()});
+        return es;
+    }
     static void no_nul(const std::string &s, const char *what) {
         if (s.find('\0') != std::string::npos)
             throw invalid_argument(std::string("mmsb: ") + what + " contains a NUL byte");

@@ -26,6 +26,15 @@ volatile std::sig_atomic_t interrupted = 0;
 
 extern "C" void on_interrupt(int) { interrupted = 1; }
 
+// The mark on the pages this writer creates (in the batch that creates
+// them): "example" (a key of its own, as mmsb.type's reserved prefix
+// asks) says whose they are, as python-reader's writer marks its signals
+// "python-reader signal"; mmsb.type says they hold 64-bit integers (the
+// counters stay far below 2^63, so unsigned and signed read the same).
+constexpr const char *mark_key = "example";
+constexpr const char *mark_value = "cpp counters";
+const mmsb::metadata counters_mark{{mark_key, mark_value}, {"mmsb.type", "i64"}};
+
 // catch_interrupts makes Ctrl-C (SIGINT) and SIGTERM stop the run between
 // two commits, so that the bus is closed: killed outright by the signal,
 // the writer left its shared-memory region behind in /dev/shm. Installed
@@ -60,7 +69,7 @@ int main(int argc, char **argv) {
         mmsb::bus bus(dir, {.sync = mmsb::sync_mode::group, .shared = shared});
         std::vector<std::uint64_t> pages;
         if (auto n = bus.get_stats().pages; n == 0) {
-            pages = bus.create_pages(npages, page_size);
+            pages = bus.create_pages(npages, page_size, counters_mark);
         } else {
             // A bus of another shape is refused in one line. It was taken
             // for this table: pages of another size were read past their
@@ -84,6 +93,16 @@ int main(int argc, char **argv) {
                 if (pi.size != page_size) {
                     std::fprintf(stderr, "cpp-writer: bus %s page %llu is %llu bytes, want %u: not this example's counters\n",
                                  dir.c_str(), (unsigned long long)p, (unsigned long long)pi.size, page_size);
+                    return 1;
+                }
+                // The right shape is not enough: python-reader's writer
+                // run with -pages 8 makes pages 1..8 of 1 KiB too, and
+                // its float64 signals were summed as counters and
+                // overwritten. Only pages carrying this writer's mark
+                // are taken.
+                if (mmsb::meta_value(bus.meta(p), mark_key) != mark_value) {
+                    std::fprintf(stderr, "cpp-writer: bus %s page %llu has no metadata %s=\"%s\" (pages this writer creates have it): not this example's counters; give a new directory\n",
+                                 dir.c_str(), (unsigned long long)p, mark_key, mark_value);
                     return 1;
                 }
                 pages.push_back(p);

@@ -82,6 +82,72 @@ def _no_buffer(what, v, e):
     return errors.InvalidType("mmsb: %s (%s) must be bytes-like, and it exports no buffer: %s" % (what, type(v).__name__, e))
 
 
+def _meta_key(k, i):
+    """Metadata key i as bytes: a str is encoded as UTF-8 (surrogateescape,
+    so that a key read back as str round-trips), bytes taken as given."""
+    if isinstance(k, str):
+        try:
+            return k.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as e:  # a lone surrogate surrogateescape did not make
+            raise _not_utf8("key", i, k, e) from None
+    if isinstance(k, (bytes, bytearray)):
+        return bytes(k)
+    raise _wrong_type("key of metadata entry %d" % i, k, "str or bytes")
+
+
+def _not_utf8(what, i, s, e):
+    """InvalidArgument for a str key or value of metadata entry i that has
+    no UTF-8 form (a lone surrogate), which escaped as a bare
+    UnicodeEncodeError naming no entry."""
+    return errors.InvalidArgument("mmsb: %s of metadata entry %d (%.60r) is not encodable as UTF-8: %s at offset %d"
+                                  % (what, i, s, e.reason, e.start))
+
+
+def _meta_value(v, i):
+    """Metadata value i as bytes: a str as UTF-8, else a bytes-like's bytes."""
+    if isinstance(v, str):
+        try:
+            return v.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise _not_utf8("value", i, v, e) from None
+    try:
+        mv = memoryview(v)
+    except TypeError:
+        raise _wrong_type("value of metadata entry %d" % i, v, "bytes-like or str") from None
+    except ValueError as e:  # numpy datetime64: "cannot include dtype 'M' in a buffer"
+        raise _no_buffer("value of metadata entry %d" % i, v, e) from None
+    if "O" in mv.format:
+        raise errors.InvalidArgument("mmsb: value of metadata entry %d holds Python objects, not bytes" % i)
+    return mv.tobytes()
+
+
+def _meta_entries(meta):
+    """meta (a mapping, or a sequence of (key, value) pairs) as a ctypes
+    array of _MetaEntry and the bytes objects it points into (keep them
+    alive for the call). Values are bytes-like, or str (UTF-8). The library
+    refuses a NUL in a key, too many entries and too much (64 KiB)."""
+    if meta is None:
+        return None, 0, ()
+    if hasattr(meta, "items"):
+        pairs = list(meta.items())
+    else:
+        pairs = _sequence(meta, "meta")
+    keep = []
+    arr = (_MetaEntry * len(pairs))()
+    for i, pair in enumerate(pairs):
+        try:
+            k, v = pair
+        except (TypeError, ValueError):
+            raise _wrong_type("metadata entry %d" % i, pair, "a (key, value) pair") from None
+        kb = _meta_key(k, i)
+        vb = _meta_value(v, i)
+        keep.append(kb)
+        keep.append(vb)
+        arr[i].key, arr[i].key_len = ctypes.cast(ctypes.c_char_p(kb), c_void_p), len(kb)
+        arr[i].value, arr[i].value_len = ctypes.cast(ctypes.c_char_p(vb), c_void_p), len(vb)
+    return arr, len(pairs), keep
+
+
 def _sequence(v, what):
     """v as a list; a str or bytes-like is refused (iterating b"\x01" gave 1)."""
     if isinstance(v, (str, bytes, bytearray, memoryview)):
@@ -193,6 +259,10 @@ class _PageInfo(Structure):
                 ("last_lsn", c_uint64), ("flags", c_uint32), ("derived", c_uint32)]
 
 
+class _MetaEntry(Structure):
+    _fields_ = [("key", c_void_p), ("key_len", c_size_t), ("value", c_void_p), ("value_len", c_size_t)]
+
+
 class _CheckpointInfo(Structure):
     _fields_ = [("lsn", c_uint64), ("pages", c_uint64), ("bytes", c_uint64),
                 ("segments_removed", c_uint64), ("duration_ns", c_int64)]
@@ -286,6 +356,12 @@ def _declare(lib):
         "mmsb_verify_replay": (c_int, [h, c_int, POINTER(_ReplayReport)]),
         "mmsb_stats_get": (c_int, [h, POINTER(_Stats)]),
         "mmsb_shared_path": (c_int, [h, c_void_p, c_size_t, POINTER(c_size_t)]),
+        # ABI 1.2: page metadata.
+        "mmsb_create_pages_meta": (c_int, [h, c_void_p, c_void_p, c_size_t, POINTER(_MetaEntry), c_size_t,
+                                           c_void_p]),
+        "mmsb_page_meta": (c_int, [h, c_uint64, c_void_p, c_size_t, POINTER(c_size_t)]),
+        "mmsb_meta_decode": (c_int, [c_void_p, c_size_t, POINTER(_MetaEntry), c_size_t, POINTER(c_size_t)]),
+        "mmsb_set_metadata": (c_int, [h, c_uint64, POINTER(_MetaEntry), c_size_t]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -416,12 +492,13 @@ class Bus:
 
     # -- pages -----------------------------------------------------------
 
-    def create_pages(self, count=None, size=None, *, sizes=None, ids=None):
+    def create_pages(self, count=None, size=None, *, sizes=None, ids=None, meta=None):
         """Creates pages in one logged batch (all or none) and returns their IDs (numpy uint64).
 
         ``create_pages(n, size)`` makes n pages of size bytes with the next free
         IDs; ``create_pages(sizes=[...], ids=[...])`` gives each its size and
-        ID (0: assign). Raises PageExists, InvalidPage; Failed when the bus
+        ID (0: assign). ``meta`` (as for set_metadata) is set on every page
+        in the same batch. Raises PageExists, InvalidPage; Failed when the bus
         failed, with the IDs in its page_ids if the batch was logged and
         created first (the pages exist), else page_ids None.
         """
@@ -442,7 +519,11 @@ class Bus:
                 raise errors.InvalidArgument("mmsb: %d ids for %d sizes" % (ids.shape[0], n))
             idp = _ptr(ids)
         out = np.zeros(n, dtype=np.uint64)
-        st = self._lib.mmsb_create_pages(self._handle(), idp, _ptr(sizes), n, _ptr(out))
+        if meta is None:
+            st = self._lib.mmsb_create_pages(self._handle(), idp, _ptr(sizes), n, _ptr(out))
+        else:
+            arr, m, _keep = _meta_entries(meta)
+            st = self._lib.mmsb_create_pages_meta(self._handle(), idp, _ptr(sizes), n, arr, m, _ptr(out))
         if st:
             try:
                 _raise(self._lib, st)
@@ -643,6 +724,33 @@ class Bus:
         pi = _PageInfo()
         self._check(self._lib.mmsb_page_info_get(self._handle(), _uint(page, _U64_MAX, "page"), ctypes.byref(pi)))
         return PageInfo(pi.id, pi.size, pi.epoch, pi.last_lsn, pi.flags, bool(pi.derived))
+
+    def metadata(self, page):
+        """Returns page's metadata as a list of (key, value) pairs in order:
+        key a str (UTF-8, surrogateescape), value bytes; [] when it has none."""
+        lib = self._lib
+        page = _uint(page, _U64_MAX, "page")
+        enc = self._read(lambda h, b, c, n, e: lib.mmsb_page_meta(h, page, b, c, ctypes.byref(n)), page)[0]
+        count = c_size_t()
+        st = lib.mmsb_meta_decode(enc, len(enc), None, 0, ctypes.byref(count))
+        if st != _STATUS_BUFFER_TOO_SMALL:
+            self._check(st)
+        arr = (_MetaEntry * count.value)()
+        self._check(lib.mmsb_meta_decode(enc, len(enc), arr, count.value, ctypes.byref(count)))
+        return [(ctypes.string_at(e.key, e.key_len).decode("utf-8", "surrogateescape"),
+                 ctypes.string_at(e.value, e.value_len)) for e in arr]
+
+    def set_metadata(self, page, meta):
+        """Replaces page's metadata (logged) with meta: a mapping or a
+        sequence of (key, value) pairs, keys str or bytes (no NUL), values
+        bytes-like or str (UTF-8). Empty clears it. A key given twice keeps
+        its first place and its last value. Raises InvalidArgument (a NUL
+        in a key, a str with no UTF-8 form), InvalidType (a key, value or
+        entry of another type), InvalidPage (more than 8191 entries or
+        64 KiB encoded), PageNotFound; nothing changes on an error."""
+        page = _uint(page, _U64_MAX, "page")
+        arr, n, _keep = _meta_entries(meta)
+        self._check(self._lib.mmsb_set_metadata(self._handle(), page, arr, n))
 
     @property
     def last_lsn(self):

@@ -47,6 +47,14 @@ static void all_calls_answer(mmsb_bus h, int want) {
     EXPECT(mmsb_verify_replay(h, 0, &rr), want);
     EXPECT(mmsb_stats_get(h, &st), want);
     EXPECT(mmsb_shared_path(h, path, sizeof path, &n), want);
+    /* ABI 1.2: page metadata (meta_test.c tests them in depth; the
+     * decoder takes no handle). */
+    mmsb_meta_entry me = {"k", 1, buf, 1};
+    EXPECT(mmsb_create_pages_meta(h, NULL, &size, 1, &me, 1, NULL), want);
+    EXPECT(mmsb_set_metadata(h, 1, &me, 1), want);
+    EXPECT(mmsb_page_meta(h, 1, buf, sizeof buf, &n), want);
+    EXPECT(mmsb_meta_decode(NULL, 0, NULL, 0, &n), MMSB_OK);
+    TRUE(n == 0);
     EXPECT(mmsb_close(h), want);
 }
 

@@ -70,8 +70,16 @@ func exitStatus(t *testing.T, cmd *exec.Cmd) (string, int) {
 	return string(out), 0
 }
 
-// makeBus creates a bus in dir with n pages of size bytes (none: no bus).
-func makeBus(t *testing.T, dir string, n, size int) {
+// countersMark is the metadata writer.cpp puts on the pages it creates.
+var countersMark = []mmsb.MetaEntry{{Key: "example", Value: []byte("cpp counters")}, {Key: mmsb.TypeMetaKey, Value: []byte("i64")}}
+
+// signalMark is what python-reader's writer puts on its signals (pages of
+// 1 KiB, as the counters').
+var signalMark = []mmsb.MetaEntry{{Key: "example", Value: []byte("python-reader signal")}, {Key: mmsb.TypeMetaKey, Value: []byte("f64")}}
+
+// makeBus creates a bus in dir with n pages of size bytes (none: no bus),
+// each with metadata meta.
+func makeBus(t *testing.T, dir string, n, size int, meta []mmsb.MetaEntry) {
 	t.Helper()
 	if n == 0 {
 		return
@@ -83,6 +91,7 @@ func makeBus(t *testing.T, dir string, n, size int) {
 	specs := make([]mmsb.PageSpec, n)
 	for i := range specs {
 		specs[i].Size = size
+		specs[i].Meta = meta
 	}
 	if _, err := bus.CreatePages(context.Background(), specs); err != nil {
 		t.Fatal(err)
@@ -99,29 +108,34 @@ func makeBus(t *testing.T, dir string, n, size int) {
 // pages was read past the pages' end and then failed mid-batch with
 // MMSB_ERR_OUT_OF_RANGE; python-writer's heat grid (64 pages of 2,048
 // bytes) got 100,000 increments written into its first 8 rows, exit 0.
-// The cases that must run (a new bus, a bus of the right shape, as a
-// second run finds it) are the controls.
+// The cases that must run (a new bus, a bus of the right shape with the
+// writer's mark, as a second run finds it) are the controls. Pages of the
+// right shape without the mark (another program's, python-reader's
+// signals) are refused too: TestWriterLeavesOtherProgramsPagesAlone.
 func TestWriterRefusesBadArgumentsAndOtherShapes(t *testing.T) {
 	writer := buildWriter(t)
 	for _, tc := range []struct {
 		name        string
-		pages, size int      // the bus made before the run (0 pages: none)
-		args        []string // after the bus directory ("-" first: instead of it)
+		pages, size int              // the bus made before the run (0 pages: none)
+		meta        []mmsb.MetaEntry // on each of its pages
+		args        []string         // after the bus directory ("-" first: instead of it)
 		wantStatus  int
 		want        string // in the output
 	}{
-		{"new bus", 0, 0, nil, 0, "sum of counters 100000"},
-		{"right shape", 8, 1024, nil, 0, "sum of counters 100000"},
-		{"mistyped --shared", 0, 0, []string{"--shraed"}, 1, "usage:"},
-		{"extra argument", 0, 0, []string{"--shared", "x"}, 1, "usage:"},
-		{"flag for a directory", 0, 0, []string{"-", "--shared"}, 1, "usage:"},
-		{"small pages", 8, 16, nil, 1, "page 1 is 16 bytes, want 1024: not this example's counters"},
-		{"heat grid", 64, 2048, nil, 1, "has 64 pages, want 8"},
-		{"fewer pages", 4, 1024, nil, 1, "has 4 pages, want 8"},
+		{"new bus", 0, 0, nil, nil, 0, "sum of counters 100000"},
+		{"right shape", 8, 1024, countersMark, nil, 0, "sum of counters 100000"},
+		{"mistyped --shared", 0, 0, nil, []string{"--shraed"}, 1, "usage:"},
+		{"extra argument", 0, 0, nil, []string{"--shared", "x"}, 1, "usage:"},
+		{"flag for a directory", 0, 0, nil, []string{"-", "--shared"}, 1, "usage:"},
+		{"small pages", 8, 16, countersMark, nil, 1, "page 1 is 16 bytes, want 1024: not this example's counters"},
+		{"heat grid", 64, 2048, nil, nil, 1, "has 64 pages, want 8"},
+		{"fewer pages", 4, 1024, countersMark, nil, 1, "has 4 pages, want 8"},
+		{"unmarked pages", 8, 1024, nil, nil, 1, `page 1 has no metadata example="cpp counters"`},
+		{"python-reader signals", 8, 1024, signalMark, nil, 1, `page 1 has no metadata example="cpp counters"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "counters")
-			makeBus(t, dir, tc.pages, tc.size)
+			makeBus(t, dir, tc.pages, tc.size, tc.meta)
 			args := append([]string{dir}, tc.args...)
 			if len(tc.args) > 0 && tc.args[0] == "-" {
 				args = tc.args[1:]
