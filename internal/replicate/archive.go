@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -245,6 +246,10 @@ func (s *stopReader) Read(p []byte) (int, error) {
 	return s.r.Read(p)
 }
 
+// leftLogLSNs is how many LSNs trim's line about the stored checkpoints
+// it leaves names, oldest first; the rest it counts.
+const leftLogLSNs = 10
+
 // trim keeps the newest CheckpointsKept stored checkpoints that the
 // stream continues, deletes the older ones it continues, and purges the
 // stream below the record that ends at the oldest kept one's LSN.
@@ -316,8 +321,15 @@ func trim(ctx context.Context, r *resources, logf func(format string, args ...an
 	}
 	if len(left) > 0 && logf != nil {
 		slices.Reverse(left)
+		// The first leftLogLSNs only, and how many more: a bucket
+		// holding thousands (a restored bucket) made a line of every
+		// LSN, once a minute per node.
+		names := strings.Join(left[:min(len(left), leftLogLSNs)], ", ")
+		if len(left) > leftLogLSNs {
+			names += fmt.Sprintf(" and %d more", len(left)-leftLogLSNs)
+		}
 		logf("checkpoint bucket %s holds %d stored checkpoint(s) that the stream %s does not continue (LSN %s: another history's, or behind the stream's first record): not counted among the %d kept, and not deleted, as they may hold another history's commits; delete them by hand once they are not needed (docs/replication.md)",
-			r.cfg.CheckpointBucket(), len(left), r.cfg.StreamName(), strings.Join(left, ", "), r.cfg.CheckpointsKept)
+			r.cfg.CheckpointBucket(), len(left), r.cfg.StreamName(), names, r.cfg.CheckpointsKept)
 	}
 	if purgeAt <= info.State.FirstSeq {
 		return nil // none kept, nothing below it, or it is the stream's first record's predecessor
@@ -353,8 +365,10 @@ func bootstrap(ctx context.Context, r *resources, dir string) (mmsb.LSN, error) 
 // reaches the same state. Before, the newest was the only one tried: a
 // damaged newest checkpoint was downloaded, failed to load and was
 // removed at every cycle, the follower stuck until the leader stored a
-// newer one, though an older kept checkpoint was whole. When every one
-// is damaged the error, ErrNeedBootstrap, names each and why.
+// newer one, though an older kept checkpoint was whole. One whose
+// metadata shows it of another history (foreignByHash) is skipped the
+// same way, before its download. When every one is skipped the error,
+// ErrNeedBootstrap, names each and why.
 func bootstrapFrom(ctx context.Context, r *resources, dir string, lsns []mmsb.LSN, logf func(format string, args ...any)) (mmsb.LSN, error) {
 	if len(lsns) == 0 {
 		return 0, nil
@@ -371,15 +385,25 @@ func bootstrapFrom(ctx context.Context, r *resources, dir string, lsns []mmsb.LS
 	}
 	// A bootstrap killed mid-download (no deferred removal then) left
 	// its part: hasState ignores it, and it goes here, before the next.
-	if err := checkpoint.RemoveTemp(nil, ckDir); err != nil {
-		return 0, fmt.Errorf("replicate: bootstrap: %w", err)
+	// One that cannot be removed (a directory holding files under such
+	// a name) is said and passed over: the download writes under
+	// another name then (downloadTemp). Before, it failed every
+	// bootstrap, for ever, the follower stuck at LSN 0.
+	if err := checkpoint.RemoveTemp(nil, ckDir); err != nil && logf != nil {
+		logf("bootstrap: %v (passed over: remove it by hand)", err)
 	}
 	if err := syncFile(dir); err != nil {
 		return 0, err
 	}
+	// The listing for foreignByHash's metadata; one that fails leaves
+	// every checkpoint to the full checks.
+	stored, _ := r.storedCheckpoints(ctx)
 	var skipped []string
 	for i, lsn := range lsns {
-		err := downloadCheckpoint(ctx, r, ckDir, lsn)
+		err := r.foreignByHash(ctx, lsn, stored)
+		if err == nil {
+			err = downloadCheckpoint(ctx, r, ckDir, lsn)
+		}
 		if err == nil {
 			return lsn, syncFile(ckDir)
 		}
@@ -401,7 +425,8 @@ func bootstrapFrom(ctx context.Context, r *resources, dir string, lsns []mmsb.LS
 
 // damagedCheckpoint is downloadCheckpoint's error for a stored
 // checkpoint that bootstrapFrom skips: its bytes are not a whole
-// checkpoint at its LSN, or it is gone.
+// checkpoint at its LSN, or it is gone; and foreignByHash's, for one
+// whose metadata shows it of another history.
 type damagedCheckpoint struct{ err error }
 
 func (d damagedCheckpoint) Error() string { return d.err.Error() }
@@ -421,7 +446,10 @@ func (d damagedCheckpoint) Unwrap() error { return d.err }
 // ckDir then, nor after any other failure.
 func downloadCheckpoint(ctx context.Context, r *resources, ckDir string, lsn mmsb.LSN) error {
 	final := filepath.Join(ckDir, ckptFileName(lsn))
-	tmp := final + ".tmp"
+	tmp, err := downloadTemp(ckDir, lsn)
+	if err != nil {
+		return err
+	}
 	object := fmt.Sprintf("the stored checkpoint at LSN %d (object %s in %s)", lsn, ckptObjectName(lsn), r.cfg.CheckpointBucket())
 	// failed is the error write reports as it is (ReplaceFile would
 	// prefix the temporary file's name to it); ReplaceFile removes the
@@ -431,7 +459,7 @@ func downloadCheckpoint(ctx context.Context, r *resources, ckDir string, lsn mms
 	// opened an empty one instead of bootstrapping, and set it aside as
 	// diverged.
 	var failed error
-	_, err := vfs.ReplaceFile(vfs.Default, final, tmp, func(vfs.File) error {
+	_, err = vfs.ReplaceFile(vfs.Default, final, tmp, func(vfs.File) error {
 		// GetFile writes by name the file ReplaceFile just made there
 		// (a new, regular one): its fsync, through ReplaceFile's handle
 		// of the same file, covers what GetFile wrote.
@@ -459,6 +487,31 @@ func downloadCheckpoint(ctx context.Context, r *resources, ckDir string, lsn mms
 		return fmt.Errorf("replicate: bootstrap: %w", err)
 	}
 	return nil
+}
+
+// downloadTemp returns the temporary name in ckDir that the download of
+// the checkpoint at lsn writes under: <final name>.tmp, or, when that
+// holds a directory that cannot be removed (one holding files: ReplaceFile
+// removes an empty one), checkpoint-<LSN, 20 digits>.alt.ckpt.tmp, the
+// second name checkpoint.Create takes in that case. Both end in .tmp:
+// hasState ignores them and bootstrapFrom removes what a crash left
+// there. When both hold such a directory the error names them. Before,
+// one directory under the first name failed every download of that
+// checkpoint ("remove …: directory not empty"), for ever.
+func downloadTemp(ckDir string, lsn mmsb.LSN) (string, error) {
+	first := filepath.Join(ckDir, ckptFileName(lsn)+".tmp")
+	alt := filepath.Join(ckDir, strings.TrimSuffix(ckptFileName(lsn), ".ckpt")+".alt.ckpt.tmp")
+	for _, tmp := range []string{first, alt} {
+		st, err := os.Lstat(tmp)
+		if err != nil || !st.IsDir() {
+			return tmp, nil // nothing there, or what ReplaceFile removes
+		}
+		if err := os.Remove(tmp); err == nil || os.IsNotExist(err) {
+			return tmp, nil
+		}
+	}
+	return "", fmt.Errorf("replicate: download checkpoint at LSN %d: %s and %s each hold a directory that is not empty: %w (remove them by hand)",
+		lsn, first, alt, syscall.EISDIR)
 }
 
 // verifyCheckpoint checks that the file at path is a whole checkpoint at
@@ -599,6 +652,66 @@ func syncFile(path string) error {
 // segment that does not continue the checkpoint.
 func hasState(dir string) bool { return hasStateBesides(dir, "") }
 
+// lostBusFiles returns, for a directory whose bus's files were lost in
+// part, an error wrapping mmsb.ErrCorruption that says what was lost
+// (lost); nil when nothing known was. err is a failure to look. Open
+// refuses such a directory (unless Options.Repair accepts the loss):
+//   - its checkpoints/ holds a checkpoint, and wal/ is missing, or holds
+//     no segment where checkpoints/log-mode says a log continues the
+//     checkpoints (tlog.CheckRemoved): the log was removed, and with it
+//     every operation committed after the newest checkpoint;
+//   - with no checkpoint, and no other state (hasState, which does not
+//     count what is left), the log-mode file says a log holds the bus's
+//     history and wal/ holds no segment: every operation the bus
+//     committed was lost;
+//   - the log-mode file does not decode (tlog.ErrBadMode).
+//
+// Every Open with a log keeps a segment, so these were removed: by hand,
+// by a bad disk, or by a crash while setAside moved the directory's
+// parts (wal/ first). openFollower sets such a directory aside before it
+// bootstraps. A failure to list or reach what is there is left to Open
+// to report.
+func lostBusFiles(dir string) (lost, err error) {
+	walDir, ckDir := filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints")
+	ckpts, _, err := checkpoint.ListFiles(vfs.Default, ckDir)
+	if err != nil {
+		return nil, nil // Open reports it
+	}
+	if len(ckpts) > 0 {
+		removed, _, err := tlog.CheckRemoved(vfs.Default, walDir, ckDir)
+		switch {
+		case errors.Is(err, tlog.ErrBadMode):
+			return fmt.Errorf("%w: %w", mmsb.ErrCorruption, err), nil
+		case err != nil || removed == tlog.NotRemoved:
+			return nil, nil // there, or out of reach: Open reports it
+		case removed == tlog.DirRemoved:
+			return fmt.Errorf("%w: %s holds checkpoints but %s is missing: the log was removed, and with it every operation committed after the newest checkpoint that the stream lacks",
+				mmsb.ErrCorruption, ckDir, walDir), nil
+		}
+		return fmt.Errorf("%w: %s says a log continues the checkpoints in %s, but %s holds no log segment: the log was removed, and with it every operation committed after the newest checkpoint that the stream lacks",
+			mmsb.ErrCorruption, filepath.Join(ckDir, tlog.ModeFileName), ckDir, walDir), nil
+	}
+	if hasState(dir) {
+		return nil, nil // a log: its Open checks it
+	}
+	mode, err := tlog.ReadMode(vfs.Default, ckDir)
+	if errors.Is(err, tlog.ErrBadMode) {
+		return fmt.Errorf("%w: %w", mmsb.ErrCorruption, err), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replicate: %w", err)
+	}
+	if mode != tlog.ModeLog {
+		return nil, nil // none (a directory no bus ran in), or no log
+	}
+	has, err := tlog.HasSegment(vfs.Default, walDir)
+	if err != nil || has {
+		return nil, err
+	}
+	return fmt.Errorf("%w: %s says a log holds the bus's history, but %s holds no log segment and %s no checkpoint: the bus's files were lost, and with them every operation committed there that the stream and its stored checkpoints lack",
+		mmsb.ErrCorruption, filepath.Join(ckDir, tlog.ModeFileName), walDir, ckDir), nil
+}
+
 // ckptFileName is the name in checkpoints/ of the checkpoint at lsn, as
 // bootstrap writes it.
 func ckptFileName(lsn mmsb.LSN) string { return fmt.Sprintf("checkpoint-%020d.ckpt", lsn) }
@@ -634,4 +747,31 @@ func emptySegment(e os.DirEntry) bool {
 	}
 	info, err := e.Info()
 	return err == nil && info.Size() <= tlog.SegmentHeaderSize
+}
+
+// foreignByHash returns, for the stored checkpoint at lsn, a
+// damagedCheckpoint saying why it is of another history when its
+// metadata's state hash (ckptHashKey, in stored: storedCheckpoints'
+// listing) is not the one the stream's record ending at lsn carries; nil
+// otherwise. bootstrapFrom skips such a checkpoint without downloading
+// it. Before, a follower downloaded it in full (possibly GiB) only for
+// the position check to find it foreign, at every bootstrap.
+//
+// The metadata is a hint, not proof: a checkpoint without the key (one
+// stored before it), with one that does not parse, or whose record the
+// stream does not hold (trimmed, or the checkpoint is right before the
+// stream's first record), or when the stream cannot be read, is not
+// judged here (nil); the download's checks and the position check after
+// it decide, for those and for every one not skipped.
+func (r *resources) foreignByHash(ctx context.Context, lsn mmsb.LSN, stored []storedCheckpoint) error {
+	i := slices.IndexFunc(stored, func(c storedCheckpoint) bool { return c.lsn == lsn })
+	if i < 0 || !stored[i].hasHash {
+		return nil
+	}
+	rec, ok, err := r.recordEndingAt(ctx, lsn)
+	if err != nil || !ok || rec.Hash == stored[i].hash {
+		return nil
+	}
+	return damagedCheckpoint{fmt.Errorf("the stored checkpoint at LSN %d (object %s in %s) without downloading it: its metadata names state hash %016x, the stream %s's record ending at LSN %d carries %016x: it belongs to another history",
+		lsn, ckptObjectName(lsn), r.cfg.CheckpointBucket(), stored[i].hash, r.cfg.StreamName(), lsn, rec.Hash)}
 }

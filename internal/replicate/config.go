@@ -253,6 +253,13 @@ func (r *resources) missing() string {
 	return strings.Join(m, ", ")
 }
 
+// leaseBucketConfig is the lease bucket's configuration for cfg.
+func leaseBucketConfig(cfg Config) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket: cfg.LeaseBucket(), TTL: cfg.LeaseTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, History: 1,
+	}
+}
+
 // ensure creates (or opens) the stream, the lease bucket and the checkpoint
 // bucket. The stream uses file storage and the replica count of cfg; the
 // embedded servers sync every write (StartServer), and docs/replication.md
@@ -282,35 +289,11 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	// never leads takes the stream's count; one that may lead with fewer
 	// is ErrConfig, as for the lease TTL below. Raising it is allowed.
 	maxMsgSize := int32(cfg.MaxRecordBytes + 4<<10)
-	var st jetstream.Stream // the stream a followOnly node found
+	var st jetstream.Stream // the stream a followOnly node found, or the one made
 	removed := ""           // the limits the update below removes
 	made := false           // the stream did not exist
-	if old, err := js.Stream(ctx, cfg.StreamName()); err == nil {
-		oc := old.CachedInfo().Config
-		removed = streamLimits(oc)
-		if cur := oc.MaxMsgSize; cur <= 0 || cur > maxMsgSize {
-			maxMsgSize = cur // unlimited, or larger than this node's
-		}
-		if cur := max(oc.Replicas, 1); cur > cfg.Replicas {
-			if !followOnly {
-				return nil, fmt.Errorf("%w: replicas %d, but the stream %s has %d: a node would make its copies fewer (every node of a bus needs the same Replicas)", ErrConfig, cfg.Replicas, cfg.StreamName(), cur)
-			}
-			cfg.Replicas = cur
-		}
-		if followOnly {
-			st = old
-		}
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
-	} else {
-		made = !followOnly
-	}
-	if !followOnly {
-		// A leader-capable node sets the stream's configuration whole:
-		// limits an operator set (nats stream edit) are removed, and
-		// NewNode logs which (resources.limitsRemoved).
-		var err error
-		st, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	streamConfig := func() jetstream.StreamConfig {
+		return jetstream.StreamConfig{
 			Name:        cfg.StreamName(),
 			Subjects:    []string{cfg.Subject()},
 			Storage:     jetstream.FileStorage,
@@ -320,7 +303,65 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 			Retention:   jetstream.LimitsPolicy,
 			Discard:     jetstream.DiscardOld,
 			Description: "MMSB batch records of bus " + cfg.Bus + " (docs/replication.md)",
-		})
+		}
+	}
+	for look := 1; ; look++ {
+		old, err := js.Stream(ctx, cfg.StreamName())
+		if err == nil {
+			oc := old.CachedInfo().Config
+			removed = streamLimits(oc)
+			if cur := oc.MaxMsgSize; cur <= 0 || cur > maxMsgSize {
+				maxMsgSize = cur // unlimited, or larger than this node's
+			}
+			if cur := max(oc.Replicas, 1); cur > cfg.Replicas {
+				if !followOnly {
+					return nil, fmt.Errorf("%w: replicas %d, but the stream %s has %d: a node would make its copies fewer (every node of a bus needs the same Replicas)", ErrConfig, cfg.Replicas, cfg.StreamName(), cur)
+				}
+				cfg.Replicas = cur
+			}
+			if followOnly {
+				st = old
+			}
+			break
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
+		}
+		if followOnly {
+			break
+		}
+		// Not found: made with CreateStream, which refuses a stream
+		// that exists with another configuration. Then the answer was
+		// spurious (a server restarting, a cluster electing a leader),
+		// or another node made it since: it is looked up again, and
+		// its limits and replica count kept as above. Before, the
+		// whole configuration was set over it (CreateOrUpdateStream):
+		// one such answer lowered an existing stream's replica count
+		// and message limit, which the checks above refuse, and said
+		// the stream had been made.
+		st, err = js.CreateStream(ctx, streamConfig())
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && look < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
+		}
+		// The server answers a create of a stream that exists with the
+		// same configuration (every node's, as a rule) as it answers
+		// one that made it: a stream that ever held a record was
+		// there. Taken as made, one spurious "not found" had NewNode
+		// say it made the stream, holding the bus's history, and
+		// advise deleting the checkpoint bucket for a fresh history
+		// (logBucketBeforeStream).
+		made = st.CachedInfo().State.LastSeq == 0
+		break
+	}
+	if !followOnly && !made {
+		// A leader-capable node sets the stream's configuration whole:
+		// limits an operator set (nats stream edit) are removed, and
+		// NewNode logs which (resources.limitsRemoved).
+		var err error
+		st, err = js.CreateOrUpdateStream(ctx, streamConfig())
 		if err != nil {
 			return nil, fmt.Errorf("replicate: stream %s: %w", cfg.StreamName(), err)
 		}
@@ -331,32 +372,54 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	// (as CreateOrUpdateKeyValue would) would shorten the key's life under
 	// a leader that started with a longer TTL, which would then be fenced
 	// over and over by nodes that see the key expire.
-	var kv jetstream.KeyValue // the bucket a followOnly node found
-	if found, err := js.KeyValue(ctx, cfg.LeaseBucket()); err == nil {
-		if followOnly {
-			kv = found
+	var kv jetstream.KeyValue // the bucket a followOnly node found, or the one made
+	kvMade := false           // the lease bucket did not exist
+	for look := 1; ; look++ {
+		found, err := js.KeyValue(ctx, cfg.LeaseBucket())
+		if err == nil {
+			if followOnly {
+				kv = found
+			}
+			st, err := found.Status(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
+			}
+			switch {
+			case st.TTL() == cfg.LeaseTTL:
+			case followOnly:
+				// Unless it is one no node could lead with: a bucket
+				// made outside MMSB with no TTL (0) stopped the node
+				// with a panic (a ticker of LeaseTTL/4).
+				if err := checkLeaseTTL("the TTL of the lease bucket "+cfg.LeaseBucket()+":", st.TTL()); err != nil {
+					return nil, err
+				}
+				// A node that never leads takes the bus's TTL: its own
+				// would only pace its retries.
+				cfg.LeaseTTL = st.TTL()
+			default:
+				return nil, fmt.Errorf("%w: lease TTL %v, but the lease bucket %s has %v: every node of a bus needs the same LeaseTTL (to change it, stop every node and delete the bucket)", ErrConfig, cfg.LeaseTTL, cfg.LeaseBucket(), st.TTL())
+			}
+			break
 		}
-		st, err := found.Status(ctx)
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
+		}
+		if followOnly {
+			break
+		}
+		// Not found: made with a create that refuses a bucket that
+		// exists with another configuration, as the stream above.
+		// Before, one spurious "bucket not found" set this node's TTL
+		// over the bucket's, which the check above refuses.
+		kv, err = js.CreateKeyValue(ctx, leaseBucketConfig(cfg))
+		if errors.Is(err, jetstream.ErrBucketExists) && look < 3 {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
 		}
-		switch {
-		case st.TTL() == cfg.LeaseTTL:
-		case followOnly:
-			// Unless it is one no node could lead with: a bucket made
-			// outside MMSB with no TTL (0) stopped the node with a
-			// panic (a ticker of LeaseTTL/4).
-			if err := checkLeaseTTL("the TTL of the lease bucket "+cfg.LeaseBucket()+":", st.TTL()); err != nil {
-				return nil, err
-			}
-			// A node that never leads takes the bus's TTL: its own
-			// would only pace its retries.
-			cfg.LeaseTTL = st.TTL()
-		default:
-			return nil, fmt.Errorf("%w: lease TTL %v, but the lease bucket %s has %v: every node of a bus needs the same LeaseTTL (to change it, stop every node and delete the bucket)", ErrConfig, cfg.LeaseTTL, cfg.LeaseBucket(), st.TTL())
-		}
-	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
+		kvMade = true
+		break
 	}
 	if followOnly {
 		obs, err := js.ObjectStore(ctx, cfg.CheckpointBucket())
@@ -368,11 +431,12 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 		}
 		return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs}, nil
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: cfg.LeaseBucket(), TTL: cfg.LeaseTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, History: 1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
+	if !kvMade {
+		var err error
+		kv, err = js.CreateOrUpdateKeyValue(ctx, leaseBucketConfig(cfg))
+		if err != nil {
+			return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
+		}
 	}
 	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: cfg.CheckpointBucket(), Storage: jetstream.FileStorage, Replicas: cfg.Replicas,

@@ -481,6 +481,31 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		// What is left of a bus whose files were lost in part
+		// (lostBusFiles: a log-mode file without the log it names,
+		// checkpoints without their log) is set aside, as a directory
+		// the stream does not continue is, never deleted, and the node
+		// rebuilds from the stream and its stored checkpoints, which
+		// hold what a follower applied. A leader's commits that the
+		// stream lacks went with the lost files; the set-aside
+		// directory and the log line say where and when, for an
+		// operator who restores them from a backup. Open refuses such
+		// a directory (mmsb.ErrCorruption) unless BusOptions.Repair
+		// accepts the loss: then it is opened, as asked. Until
+		// 2026-12-07, with no checkpoint in it, it was taken as empty:
+		// with no stored checkpoint every cycle failed, for ever, and
+		// with one the download beside the stale log-mode file was
+		// refused as a removed log and the checkpoint blamed; with a
+		// checkpoint, every cycle failed, for ever.
+		if lost, err := lostBusFiles(n.cfg.Dir); !n.busOptions().Repair && (err != nil || lost != nil) {
+			if err == nil {
+				err = n.setAside("its bus's files were lost", lost)
+			}
+			if err != nil {
+				_ = lk.Close() // a lock: nothing written to lose
+				return nil, nil, err
+			}
+		}
 		if !hasState(n.cfg.Dir) {
 			if n.cfg.beforeBootstrap != nil {
 				n.cfg.beforeBootstrap()
@@ -704,16 +729,31 @@ func (n *Node) changeDir(change func() error) error {
 // busDirs are the subdirectories of a bus directory that hold its state.
 var busDirs = []string{"wal", "checkpoints", "shared"}
 
+// clearOrder is the order in which removeBusFiles removes busDirs:
+// checkpoints/ before wal/, each removal synced before the next.
+var clearOrder = []string{"checkpoints", "shared", "wal"}
+
 // removeBusFiles removes the bus files of a directory rebuilt from the
 // stored checkpoint that the stream does not continue (nothing in it is
 // not in the object store).
+//
+// checkpoints/ goes first: clearRebuilt removes only a directory whose
+// wal/ holds no record, so a crash after it leaves segments without
+// records, which are no bus state (hasState), and the next cycle
+// bootstraps over them. wal/ first (until 2026-12-07) left the
+// downloaded checkpoint and the log-mode file without wal/, which Open
+// refuses as a removed log: the node failed at every cycle, for ever
+// (TestInterruptedClearBootstrapsAgain).
 func removeBusFiles(dir string) error {
-	for _, sub := range busDirs {
+	for _, sub := range clearOrder {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 			return fmt.Errorf("replicate: clear rebuilt %s: %w", dir, err)
 		}
+		if err := syncFile(dir); err != nil {
+			return err
+		}
 	}
-	return syncFile(dir)
+	return nil
 }
 
 // setAside moves the bus files of a directory whose state the stream
@@ -1169,28 +1209,38 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease, bootstrapp
 // lease renewal.
 const streamCheckTicks = 8
 
+// streamGoneLooks is how many looks in a row (one a serve tick, LeaseTTL/8,
+// once the first found none) must find the leader's stream gone before
+// the role ends. One "stream not found" answer is not proof: a server
+// restarting, or a JetStream cluster electing a leader, may give it
+// while the stream is there.
+const streamGoneLooks = 3
+
 // checkStream looks the leader's stream up: ErrStreamUnavailable when it
 // is gone, or was made again since the role began (its creation time is
-// not created), naming it. A lookup that fails otherwise (a server out
-// of reach) says nothing: the publisher and the lease report an outage.
+// not created), naming it. gone reports that the answer was "stream not
+// found" (the error then): serve ends the role only once streamGoneLooks
+// looks in a row say so; found, that the stream was there. A lookup that
+// fails otherwise (a server out of reach) says nothing, neither found nor
+// gone: the publisher and the lease report an outage.
 // It waits at most LeaseTTL/4 (or AckTimeout, if shorter): serve, which
 // also watches the lease, is held up no longer by a server that does
 // not answer.
-func (n *Node) checkStream(ctx context.Context, created time.Time) error {
+func (n *Node) checkStream(ctx context.Context, created time.Time) (gone, found bool, err error) {
 	ictx, cancel := context.WithTimeout(ctx, min(n.res.cfg.AckTimeout, n.cfg.LeaseTTL/4))
 	info, err := n.res.stream.Info(ictx)
 	cancel()
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return fmt.Errorf("%w: node %s leads stream %s, which was deleted (an operator, or another program): the role ends; the node follows again once the stream exists: %w",
-			ErrStreamUnavailable, n.cfg.ID, n.res.cfg.StreamName(), err)
+		return true, false, fmt.Errorf("%w: node %s leads stream %s, which was deleted (an operator, or another program): not found at %d looks in a row; the role ends; the node follows again once the stream exists: %w",
+			ErrStreamUnavailable, n.cfg.ID, n.res.cfg.StreamName(), streamGoneLooks, err)
 	case err != nil:
-		return nil
+		return false, false, nil
 	case !created.IsZero() && !info.Created.Equal(created):
-		return fmt.Errorf("%w: node %s leads stream %s made at %s, which was deleted and made again (now made at %s): the role ends, to follow the new stream",
+		return false, true, fmt.Errorf("%w: node %s leads stream %s made at %s, which was deleted and made again (now made at %s): the role ends, to follow the new stream",
 			ErrStreamUnavailable, n.cfg.ID, n.res.cfg.StreamName(), created.UTC().Format(time.RFC3339Nano), info.Created.UTC().Format(time.RFC3339Nano))
 	}
-	return nil
+	return false, true, nil
 }
 
 // serve waits while leading, archiving checkpoints as records accumulate.
@@ -1205,6 +1255,7 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 	t := time.NewTicker(n.cfg.LeaseTTL / 8)
 	defer t.Stop()
 	ticks := 0
+	goneLooks := 0 // looks in a row that found the stream gone
 	// RecordsPublished counts over the node's life: a node that leads again
 	// counts its CheckpointEvery records from where this term starts, not
 	// from zero (which would archive at once for its earlier terms).
@@ -1230,9 +1281,23 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 		if !lease.Valid() && !n.cfg.noLeaseCheck {
 			return ErrLeaseLost
 		}
-		if ticks++; ticks%streamCheckTicks == 0 {
-			if err := n.checkStream(ctx, created); err != nil {
+		// Once a look found the stream gone, the next looks come at
+		// every tick: a stream really deleted ends the role
+		// streamGoneLooks-1 ticks later, a spurious answer (a server
+		// restarting, a leader election) ends nothing once a look finds
+		// the stream again (a look that fails otherwise counts for
+		// neither). Before, one such answer ended the role.
+		if ticks++; goneLooks > 0 || ticks%streamCheckTicks == 0 {
+			gone, found, err := n.checkStream(ctx, created)
+			switch {
+			case gone:
+				if goneLooks++; goneLooks >= streamGoneLooks {
+					return err
+				}
+			case err != nil:
 				return err
+			case found:
+				goneLooks = 0
 			}
 		}
 		if n.cfg.CheckpointEvery > 0 {
