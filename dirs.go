@@ -7,13 +7,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
 // checkLogDir refuses a data directory that holds checkpoints but no wal/,
 // or a wal/ without a segment where checkpoints/log-mode says a log
-// continues them (checkLogRemoved). Every Open with a log makes wal/ and a
+// continues them, or (with no checkpoint) says a log holds the bus's
+// history (checkLogRemoved). Every Open with a log makes wal/ and a
 // segment in it before it can take a checkpoint, and keeps one, so the
 // log was removed, and with it every operation committed after the newest
 // checkpoint. Open made an empty log there and went on: the loss went
@@ -40,22 +42,50 @@ import (
 // with a log leaves a segment (tlog.Options.KeepSegment), empty when
 // nothing was committed since its checkpoint.
 func (e *Bus) checkLogDir() error {
-	if e.memory || e.opts.Repair || e.opts.DisableLog {
+	if e.memory {
+		return nil
+	}
+	// With Repair or DisableLog too: makeDirs fails on such a wal/ with
+	// a bare "mkdir …: file exists".
+	if err := logDirUnreachable(e.fs, e.walDir()); err != nil {
+		return err
+	}
+	if e.opts.Repair || e.opts.DisableLog {
 		return nil
 	}
 	return checkLogRemoved(e.fs, e.dir)
 }
 
+// logDirUnreachable refuses a log directory walDir that is a symbolic link
+// whose target does not exist (tlog.LogDirUnreachable): the log is out of
+// reach, not known to be lost. It read as no wal/ at all, so the refusal
+// said the log was removed (with a checkpoint) or the bus's files lost
+// (without one), and named Options.Repair, whose Open then failed at
+// making wal/ ("mkdir …: file exists"), as every Open did
+// (TestLogDirDanglingLink). The error wraps vfs.ErrDanglingLink.
+func logDirUnreachable(fs vfs.FS, walDir string) error {
+	if err := tlog.LogDirUnreachable(fs, walDir); err != nil {
+		return fmt.Errorf("mmsb: %w (make the link's target reachable: mount its disk, or restore it; no option opens the bus as it is)", err)
+	}
+	return nil
+}
+
 // repairsRemovedLog reports whether this Open accepts a removed log
 // (checkLogDir refuses it without Repair): the bus opens at the newest
-// checkpoint, and what was committed after it is lost, how much (possibly
-// nothing) not known (Recovery().Log.LostLastLSN is LostLSNUnknown).
+// checkpoint (empty when there is none: tlog.FilesLost), and what was
+// committed after it is lost, how much (possibly nothing) not known
+// (Recovery().Log.LostLastLSN is LostLSNUnknown).
 func (e *Bus) repairsRemovedLog() bool {
 	if e.memory || !e.opts.Repair || e.opts.DisableLog {
 		return false
 	}
-	if ckpts, err := checkpointFiles(e.fs, e.ckptDir()); err != nil || len(ckpts) == 0 {
+	ckpts, err := checkpointFiles(e.fs, e.ckptDir())
+	if err != nil {
 		return false
+	}
+	if len(ckpts) == 0 {
+		lost, err := tlog.FilesLost(e.fs, e.walDir(), e.ckptDir())
+		return err == nil && lost
 	}
 	removed, _, err := tlog.CheckRemoved(e.fs, e.walDir(), e.ckptDir())
 	return err == nil && removed != tlog.NotRemoved
@@ -68,14 +98,46 @@ func (e *Bus) repairsRemovedLog() bool {
 // the first Open with a log, see tlog.Options.KeepSegment). It is the one
 // check: Open, the package-level Replay (and so `mmsb replay`, `mmsb
 // check`, the offline validators' rebuild) and QueryLogDir call it, and
-// the integrity validator calls tlog.CheckRemoved as it does. Open and
-// Replay accept the loss with Options.Repair or Options.DisableLog.
+// the integrity validator calls tlog.CheckRemoved and tlog.FilesLost as
+// it does. Open and Replay accept the loss with Options.Repair or
+// Options.DisableLog.
+//
+// Without a checkpoint it is ErrCorruption when the log-mode file says
+// "log" and wal/ holds no segment (or is missing): the bus's files were
+// lost, and with them every operation it committed (tlog.FilesLost, which
+// says why no crash leaves that; the integrity validator calls it too).
+// Until 2026-12-07 Open, Replay and `mmsb check` read such a directory as
+// a new, empty bus (TestLogModeWithoutSegmentOrCheckpoint). A log-mode
+// file that does not decode is refused there too: rewritten by the next
+// Open, as it was, it hid an emptied wal/ as well.
 func checkLogRemoved(fs vfs.FS, dir string) error {
 	walDir, ckDir := fs.Join(dir, "wal"), fs.Join(dir, "checkpoints")
+	if err := logDirUnreachable(fs, walDir); err != nil {
+		return err
+	}
 	// A name that holds no checkpoint file (an operator's directory) is
 	// no checkpoint that a log continued (passOverNonFiles).
-	if ckpts, err := checkpointFiles(fs, ckDir); err != nil || len(ckpts) == 0 {
-		return nil // nothing that a log continued; a listing error is recovery's to report
+	ckpts, err := checkpointFiles(fs, ckDir)
+	if err != nil {
+		return nil // a listing error is recovery's to report
+	}
+	if len(ckpts) == 0 {
+		// Nothing that a log continued; but a log-mode "log" says a bus
+		// with a log ran here, and it keeps a segment.
+		lost, err := tlog.FilesLost(fs, walDir, ckDir)
+		if errors.Is(err, tlog.ErrBadMode) {
+			return fmt.Errorf("%w: %w (written whole by a rename, it was damaged or replaced: remove it, and the directory opens as one written before the file existed)", ErrCorruption, err)
+		}
+		if err != nil {
+			return fmt.Errorf("mmsb: %w", err)
+		}
+		if lost {
+			return fmt.Errorf("%w: %s says a log holds the history of %s, but %s holds no log segment and %s no checkpoint: the bus's files are lost, and with them every operation it committed "+
+				"(%srestore them from a backup; Options.Repair accepts the loss: the bus then opens empty, and the next commits take the lost LSNs from 1; "+
+				"Options.DisableLog opens it without a log; where no option can be set (mmsb serve), removing %s accepts the loss too, and the directory opens as a new, empty bus)",
+				ErrCorruption, fs.Join(ckDir, tlog.ModeFileName), dir, walDir, ckDir, renamedFiles(fs, walDir, ckDir), fs.Join(ckDir, tlog.ModeFileName))
+		}
+		return nil
 	}
 	removed, mode, err := tlog.CheckRemoved(fs, walDir, ckDir)
 	if errors.Is(err, tlog.ErrBadMode) {
@@ -110,6 +172,43 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 	return nil
 }
 
+// renamedFiles names, as advice that begins the refusal's way out, the
+// files of a directory refused as lost files (no checkpoint) that may
+// hold what was lost, or "" when there is none: in walDir a segment's
+// name with ".del" added (the name the log gives a segment while it
+// removes it, which it does only to segments a checkpoint covers, so
+// here a segment renamed by hand, possibly holding every commit), and in
+// ckDir a checkpoint's temporary name (a checkpoint being written when
+// the bus stopped, or renamed by hand). The refusal said only that wal/
+// holds no segment and checkpoints/ no checkpoint, and an Open with
+// Options.Repair removes both as leftovers
+// (TestLogModeWithoutSegmentOrCheckpoint).
+func renamedFiles(fs vfs.FS, walDir, ckDir string) string {
+	var found []string
+	for _, d := range []struct {
+		dir  string
+		kept func(name string) bool
+	}{
+		{walDir, func(name string) bool { seg, ok := strings.CutSuffix(name, ".del"); return ok && isSegmentName(seg) }},
+		{ckDir, checkpoint.IsTempName},
+	} {
+		names, err := fs.List(d.dir)
+		if err != nil {
+			continue
+		}
+		for _, name := range names {
+			if d.kept(name) {
+				found = append(found, fs.Join(d.dir, name))
+			}
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s remain under the names a segment being removed (only ever beside a checkpoint) or a checkpoint being written takes: if one is this bus's file, whole, rename it back "+
+		"without \".del\" or \".tmp\" (an Open with Options.Repair removes them); otherwise ", strings.Join(found, ", "))
+}
+
 // lastLogged reads the log in walDir to its end and returns the first
 // record holding an operation past LSN after (its first LSN and its
 // segment's path; "": none does). It only reads. A log that cannot be
@@ -118,10 +217,18 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 // before after: damage in a segment the checkpoint wholly covers is
 // history the checkpoint replaces, and read from LSN 1 it refused a
 // directory that Open with the log opened
-// (TestDisableLogOverDamagedCoveredLog).
+// (TestDisableLogOverDamagedCoveredLog). A last segment holding only a
+// torn header (a crash while an Open with the log made it) ends the log
+// too, holding no record, as recovery reads it: it was refused as a log
+// that cannot be read to its end, so a bus opened without a log, then
+// with one that crashed making its segment, was refused without one
+// (TestDisableLogAfterLogOpenCrashAtEveryStep).
 func lastLogged(fs vfs.FS, walDir string, after LSN) (LSN, string, error) {
 	r, err := tlog.NewReader(fs, walDir, after+1)
 	if err != nil {
+		if tornLast(fs, walDir, err) {
+			return 0, "", nil
+		}
 		return 0, "", err
 	}
 	defer r.Close() //nolint:errcheck // read only
@@ -129,7 +236,7 @@ func lastLogged(fs vfs.FS, walDir string, after LSN) (LSN, string, error) {
 	var file string
 	for {
 		rec, err := r.Next()
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || err != nil && tornLast(fs, walDir, err) {
 			return first, file, nil
 		}
 		if err != nil {
@@ -139,6 +246,31 @@ func lastLogged(fs vfs.FS, walDir string, after LSN) (LSN, string, error) {
 			first, file = max(rec.FirstLSN, after+1), rec.File
 		}
 	}
+}
+
+// tornLast reports whether err, met reading the log in walDir, is the
+// damaged header of the log's last segment, which holds only what a crash
+// leaves while a header is written (tlog.HoldsTornHeader): no record.
+func tornLast(fs vfs.FS, walDir string, err error) bool {
+	var cerr *CorruptionError
+	if !errors.As(err, &cerr) || cerr.Offset != 0 {
+		return false
+	}
+	names, lerr := fs.List(walDir)
+	if lerr != nil {
+		return false
+	}
+	last := ""
+	for _, name := range names {
+		if isSegmentName(name) && name > last {
+			last = name // zero-padded: the greatest is the last
+		}
+	}
+	if last == "" || cerr.File != fs.Join(walDir, last) {
+		return false
+	}
+	torn, terr := tlog.HoldsTornHeader(fs, cerr.File)
+	return terr == nil && torn
 }
 
 // writeLogMode records how the bus's history continues its checkpoints

@@ -649,6 +649,14 @@ func missingLogAdvice(dir string) string {
 	return fmt.Sprintf("restore %s, or create it empty to accept the loss", wal)
 }
 
+// holdsCheckpoint reports whether dir's checkpoints/ holds a checkpoint
+// file (checkpoint.ListFiles, the listing recovery uses); one that cannot
+// be listed counts as holding one, so that nothing is passed over.
+func holdsCheckpoint(dir string) bool {
+	files, _, err := checkpoint.ListFiles(vfs.Default, filepath.Join(dir, "checkpoints"))
+	return err != nil || len(files) > 0
+}
+
 // requireLogDir refuses a data directory that has checkpoints/ but no
 // wal/: every bus with a log makes both at its first Open, so wal/ was
 // removed, and with it every commit after the newest checkpoint. Open
@@ -661,9 +669,21 @@ func requireLogDir(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "checkpoints")); err != nil {
 		return nil // requireDataDir found wal/, or reports the directory
 	}
+	// A wal/ linked to a disk that is not mounted read as a missing one:
+	// "removed", or "lost" without a checkpoint.
+	if err := tlog.LogDirUnreachable(vfs.Default, filepath.Join(dir, "wal")); err != nil {
+		return fmt.Errorf("%w (make the link's target reachable: mount its disk, or restore it)", err)
+	}
 	switch st, err := os.Stat(filepath.Join(dir, "wal")); {
 	case errors.Is(err, os.ErrNotExist) && writtenWithoutLog(dir):
 		return nil // a bus without a log leaves wal/ empty, and copies drop empty directories
+	case errors.Is(err, os.ErrNotExist) && writtenWithLog(dir) && !holdsCheckpoint(dir):
+		// No checkpoint that the log continued: the log held every commit
+		// (Open refuses it in the same words, mmsb.checkLogRemoved).
+		// Before, this said "every commit after the newest checkpoint".
+		return fmt.Errorf("%s has checkpoints/ but no wal/ (%s) and no checkpoint, and %s says a log holds its history: the bus's files are lost, and with them every commit "+
+			"(restore them from a backup; to accept the loss, open it once with Options.Repair, or remove %s: the directory then opens as a new, empty bus; docs/operations.md, \"Recovery\")",
+			dir, filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints", tlog.ModeFileName), filepath.Join(dir, "checkpoints", tlog.ModeFileName))
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%s has checkpoints/ but no wal/: its log was removed, and with it every commit after the newest checkpoint; "+
 			"a checkpoint now would record the loss as the bus's state (%s)",

@@ -27,8 +27,11 @@ func TestInspectMissingLogDir(t *testing.T) {
 		want         string // in stdout (exit 0) or stderr (exit 1)
 		wantMissing  bool   // JSON log_missing
 	}{
-		{"no checkpoint, text", false, true, false, exitOK, "log directory %WAL% is missing", true},
-		{"no checkpoint, json", false, true, true, exitOK, `"log_missing": true`, true},
+		// No checkpoint: checkpoints/log-mode says a log held every
+		// commit, and a bus with a log keeps a segment, so the files were
+		// lost (until 2026-12-07 inspect showed an empty bus, with a note).
+		{"no checkpoint, text", false, true, false, exitFailure, "the bus's files are lost", false},
+		{"no checkpoint, json", false, true, true, exitFailure, "the bus's files are lost", false},
 		{"checkpoint", true, true, false, exitFailure, "has checkpoints/ but no wal/ (%WAL% is missing)", false},
 		{"checkpoint, json", true, true, true, exitFailure, "Open refuses this directory", false},
 		{"intact (control)", true, false, false, exitOK, "SEGMENT", false},
@@ -75,9 +78,11 @@ func TestInspectMissingLogDir(t *testing.T) {
 }
 
 // TestGraphReadMissingLogDir: graph and read of a directory whose wal/ was
-// removed (no checkpoint, so the replay accepts it) showed an empty graph
-// and "page not found" with nothing said; now a note on stderr names the
-// missing wal/. The intact directory (control) gets no note.
+// removed (no checkpoint, so the replay accepted it) showed an empty graph
+// and "page not found" with nothing said; then a note on stderr named the
+// missing wal/. Since 2026-12-07 the replay refuses it: its
+// checkpoints/log-mode says a log held every commit, so the bus's files
+// were lost. The intact directory (control) gets neither.
 func TestGraphReadMissingLogDir(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -86,8 +91,8 @@ func TestGraphReadMissingLogDir(t *testing.T) {
 		args      []string
 		code      int
 	}{
-		{"graph", true, []string{"graph"}, exitOK},
-		{"graph --json", true, []string{"graph", "--json"}, exitOK},
+		{"graph", true, []string{"graph"}, exitFailure},
+		{"graph --json", true, []string{"graph", "--json"}, exitFailure},
 		{"read", true, []string{"read", "--page", "1"}, exitFailure},
 		{"graph (control)", false, []string{"graph"}, exitOK},
 		{"read (control)", false, []string{"read", "--page", "1"}, exitOK},
@@ -111,9 +116,9 @@ func TestGraphReadMissingLogDir(t *testing.T) {
 				}
 			}
 			r := runCLI(t, append(tc.args, dir)...).mustCode(t, tc.code)
-			note := "note: log directory " + wal + " is missing"
-			if got := strings.Contains(r.stderr, note); got != tc.removeLog {
-				t.Fatalf("note on stderr %v, want %v:\n%s", got, tc.removeLog, r.stderr)
+			lost := "the bus's files are lost"
+			if got := strings.Contains(r.stderr, lost) && strings.Contains(r.stderr, wal); got != tc.removeLog {
+				t.Fatalf("stderr says the files are lost, naming %s: %v, want %v:\n%s", wal, got, tc.removeLog, r.stderr)
 			}
 		})
 	}

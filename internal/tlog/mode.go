@@ -221,7 +221,8 @@ const (
 // was removed, for a directory whose checkpoint directory ckDir holds a
 // checkpoint (the caller knows; without one nothing continues and nothing
 // is due). It returns the directory's log mode too. A log-mode file that
-// does not decode is an error wrapping ErrBadMode.
+// does not decode is an error wrapping ErrBadMode, and a walDir that is a
+// dangling symbolic link is LogDirUnreachable's error.
 //
 //   - wal/ missing: DirRemoved (every bus makes wal/, a bus without a
 //     log too), unless the mode is ModeNoLog: that bus's wal/ is always
@@ -241,6 +242,9 @@ func CheckRemoved(fs vfs.FS, walDir, ckDir string) (Removal, Mode, error) {
 		return NotRemoved, 0, err
 	}
 	if !fs.Exists(walDir) {
+		if err := LogDirUnreachable(fs, walDir); err != nil {
+			return NotRemoved, mode, err // out of reach, not removed
+		}
 		if mode == ModeNoLog {
 			// A bus without a log leaves wal/ empty, and copies drop
 			// empty directories (object stores, archives, git): nothing

@@ -228,6 +228,27 @@ func (rc *recovery) dropEmptyLast(i int, expected base.LSN) error {
 		rc.hasLast, rc.lastLSN = true, seg.first-1
 		return errStop
 	}
+	if rc.opts.KeepSegment && i == 0 {
+		// The only segment, empty, starting elsewhere (a checkpoint put
+		// beside the empty segment of a bus that held nothing: a
+		// replica's bootstrap): the segment where the log continues is
+		// made first (durably, header and directory), then this one goes.
+		// The other order, removed here and made by Open after, left a
+		// crash in between a directory without a segment, refused for
+		// ever as a removed log beside the checkpoint
+		// (TestCheckpointBesideEmptySegmentCrashAtEveryStep).
+		next := rc.replayFrom + 1
+		if err := CreateEmptySegment(rc.opts.FS, rc.opts.Dir, next); err != nil {
+			return err
+		}
+		if err := removeSynced(rc.opts.FS, rc.opts.Dir, seg.path); err != nil {
+			return err
+		}
+		rc.segs = []segment{{first: next, path: rc.opts.FS.Join(rc.opts.Dir, SegmentName(next))}}
+		rc.activeSize = SegmentHeaderSize
+		rc.hasLast, rc.lastLSN = true, next-1
+		return errStop
+	}
 	if err := removeSynced(rc.opts.FS, rc.opts.Dir, seg.path); err != nil {
 		return err
 	}

@@ -38,7 +38,9 @@ import (
 //     (online) and the epoch recorded in every checkpoint the scan passes;
 //   - a directory holding checkpoints and no wal/, or a wal/ without a
 //     segment where checkpoints/log-mode says a log continues them (its
-//     log or its segments were removed: tlog.CheckRemoved).
+//     log or its segments were removed: tlog.CheckRemoved); without a
+//     checkpoint, a log-mode "log" beside no segment (the bus's files were
+//     lost: tlog.FilesLost), as Open refuses both.
 //
 // A live bus that keeps no log (Options.DisableLog), and a directory one
 // wrote (Target.NoLog), are not compared (Report.NotCompared): they have
@@ -103,6 +105,19 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 		case removed == tlog.SegmentsRemoved:
 			r.addf(KindLSN, ckpts[0].LSN, 0, walDir, "%s holds no log segment, but %s says a log continues the checkpoints: its segments were removed, and with them every operation committed after checkpoint %s (LSN %d)",
 				walDir, fs.Join(ckDir, tlog.ModeFileName), ckpts[0].Path, ckpts[0].LSN)
+		}
+	} else {
+		// No checkpoint: the log held every operation, and a log-mode
+		// "log" beside no segment says it was removed (tlog.FilesLost,
+		// the function Open, mmsb.Replay and QueryLogDir refuse it by).
+		// Scanned as an empty log, the directory passed as an empty bus
+		// though Open refuses it.
+		switch lost, err := tlog.FilesLost(fs, walDir, ckDir); {
+		case err != nil:
+			r.addf(KindFailed, 0, 0, ckDir, "%v", err)
+		case lost:
+			r.addf(KindLSN, 1, 0, walDir, "%s holds no log segment and %s no checkpoint, but %s says a log holds the history of %s: its files were lost, and with them every operation it committed (from LSN 1)",
+				walDir, ckDir, fs.Join(ckDir, tlog.ModeFileName), dir)
 		}
 	}
 	s := &intState{r: r, fs: fs, pages: map[mmsb.PageID]*intPage{}, bound: map[mmsb.PageID]bool{}}
