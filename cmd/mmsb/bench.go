@@ -263,8 +263,14 @@ func (o *benchOptions) validate() error {
 	case o.checkpointRate > 0 && o.checkpointRate < mmsb.MinCheckpointWriteRate:
 		// The bus refuses it too, but only once opened: a flag value
 		// is a usage error, found before any work (docs/cli.md).
-		return usageErr("--checkpoint-rate must be 0 (bus default), negative (unlimited) or at least %d (1 MiB/s), got %d",
+		return usageErr("--checkpoint-rate must be 0 (bus default), -1 (unlimited) or at least %d (1 MiB/s), got %d",
 			mmsb.MinCheckpointWriteRate, o.checkpointRate)
+	case o.checkpointRate < -1:
+		// Every negative rate is "unlimited" to the bus, so -2 (a slip
+		// for 2, or for a limit) ran unpaced without a word; -1 is the
+		// one documented (as mmsb checkpoint --rate).
+		return usageErr("--checkpoint-rate %d: -1 means unlimited and 0 the bus default; a limit must be at least %d (1 MiB/s)",
+			o.checkpointRate, mmsb.MinCheckpointWriteRate)
 	case o.workload == "growth" && o.growthBatchPages < 1:
 		return usageErr("--growth-batch-pages must be at least 1, got %d", o.growthBatchPages)
 	case o.workload == "growth" && o.count < 1:
@@ -323,6 +329,11 @@ func (o *benchOptions) validate() error {
 		// The trace is written at a stall, during the run: a bad path
 		// failed the bench after it ran ("--stall-trace: open ...").
 		if err := checkOutputFile(o.stallTrace); err != nil {
+			return usageErr("--stall-trace %s: %v", o.stallTrace, err)
+		}
+		// The trace is written with os.Create, which truncates: a
+		// bus's log segment there was lost.
+		if err := checkReplaceable(o.stallTrace, traceMagic, "Go execution trace header"); err != nil {
 			return usageErr("--stall-trace %s: %v", o.stallTrace, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/replicate"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
@@ -193,6 +194,110 @@ func requireBusFiles(dir, tail string) error {
 		errNotDataDir, termText(dir), tlog.ModeFileName, tail)
 }
 
+// requireBusDirToWrite refuses a DIR that a command opening a bus for
+// writing (replicate, follow, serve --replicate: checkNodeDir; serve
+// --dir: its checkPaths) was given when it exists and holds
+// files, but no bus: Open makes a bus anywhere, so `mmsb replicate --dir
+// ~` wrote LOCK, wal/ and checkpoints/ among the home directory's files,
+// and a node bootstrapped a replica into another program's directory. Accepted are a DIR that does not exist yet (the
+// bus makes it), one that cannot be listed (Open says why), an empty one
+// (a lost+found, as a fresh filesystem's root has, counts as empty), a
+// bus (requireBusFiles, as mmsb checkpoint decides), a replication
+// node's directory (its marker or term file: the node decides, and serve
+// without --replicate refuses it), and one holding only names a bus
+// makes (a first Open that crashed before it finished: Open goes on from
+// there). The error names DIR and (a few of) the files no bus made.
+func requireBusDirToWrite(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	foreign, node, err := filesNoBusMakes(dir)
+	if err != nil || node || len(foreign) == 0 {
+		return nil
+	}
+	if requireBusFiles(dir, "") == nil {
+		return nil
+	}
+	const most = 3
+	named := make([]string, 0, most)
+	for _, f := range foreign[:min(len(foreign), most)] {
+		named = append(named, termText(f))
+	}
+	list := strings.Join(named, ", ")
+	if more := len(foreign) - len(named); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Errorf("%w: %s %s: %w: it holds %s, and no bus: a bus is made only in a new or empty directory "+
+		"(give one, e.g. a subdirectory); nothing was changed", errUsage, "--dir", termText(dir), errNotDataDir, list)
+}
+
+// filesNoBusMakes lists the entries of dir, and of its wal/ and
+// checkpoints/ (as wal/NAME), whose names no bus and no crash of one
+// leaves there (lost+found, as a fresh filesystem's root has, is none of
+// them); node reports a replication node's marker or term file, after
+// which nothing is listed. err: dir cannot be listed.
+func filesNoBusMakes(dir string) (foreign []string, node bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == "lost+found" && e.IsDir():
+		case slices.Contains(replicate.NodeFiles[:], name):
+			return nil, true, nil
+		case slices.Contains(replicate.NodeFiles[:], strings.TrimSuffix(name, ".tmp")):
+			// A node's marker or term file being written when it
+			// crashed: the node's, though not yet there.
+		case name == "LOCK" && e.Type().IsRegular():
+		case (name == "wal" || name == "checkpoints") && (e.IsDir() || e.Type()&os.ModeSymlink != 0 && linksToDir(filepath.Join(dir, name))):
+			// A symbolic link too: an operator puts the log on a disk
+			// of its own so (docs/operations.md), before the first Open
+			// as well; it was "another program's file".
+			foreign = append(foreign, foreignBusFiles(dir, name)...)
+		default:
+			foreign = append(foreign, name)
+		}
+	}
+	return foreign, false, nil
+}
+
+// linksToDir reports whether the symbolic link path leads to a directory,
+// or to nothing (a disk not mounted: Open says the log is out of reach).
+func linksToDir(path string) bool {
+	st, err := os.Stat(path)
+	return errors.Is(err, os.ErrNotExist) || err == nil && st.IsDir()
+}
+
+// foreignBusFiles lists the entries of DIR/sub (wal or checkpoints) that
+// no bus makes there, as sub/NAME: names that begin with a segment's
+// (in wal/) or a checkpoint's (in checkpoints/) name, and log-mode, are
+// a bus's, whole or left by a crash.
+func foreignBusFiles(dir, sub string) []string {
+	entries, err := os.ReadDir(filepath.Join(dir, sub))
+	if err != nil {
+		return nil
+	}
+	segLen := len(tlog.SegmentName(1))
+	ckLen := len(checkpoint.FileName(1))
+	var foreign []string
+	for _, e := range entries {
+		n := e.Name()
+		ours := false
+		if sub == "wal" {
+			_, ours = tlog.ParseSegmentName(n[:min(len(n), segLen)])
+		} else {
+			_, ours = checkpoint.ParseName(n[:min(len(n), ckLen)])
+			ours = ours || strings.HasPrefix(n, tlog.ModeFileName)
+		}
+		if !ours {
+			foreign = append(foreign, sub+"/"+n)
+		}
+	}
+	return foreign
+}
+
 // errBusFilesLost: DIR holds what only a bus leaves (its LOCK file, a
 // segment or checkpoint under a changed name) but none of the files a bus
 // reads: a damaged bus, not another program's directory.
@@ -200,7 +305,8 @@ var errBusFilesLost = errors.New("the bus's files are lost")
 
 // busTraces lists (at most a few) files in dir that only a bus leaves
 // although requireBusFiles found none it reads: DIR/LOCK (exactly so
-// named: a Prometheus directory has a "lock"), a name in wal/ that starts
+// named: a Prometheus directory has a "lock"; and only in a DIR holding
+// nothing else that no bus makes, onlyBusFiles), a name in wal/ that starts
 // with a segment's name (a removal's .log.del leftover, a renamed
 // 00000000000000000001.log.bak) and one in checkpoints/ that starts with
 // a checkpoint's name (a .tmp a crash left, a renamed one).
@@ -213,7 +319,12 @@ func busTraces(dir string) []string {
 		name string
 		ours func(string) bool
 	}{
-		{".", func(n string) bool { return n == "LOCK" }},
+		// LOCK is a name many programs lock their directory with
+		// (LevelDB, Badger): it was taken alone for a bus's, and a
+		// LevelDB directory with a wal/ of its own was "a bus whose
+		// files are lost (restore them from a backup)". It is one only
+		// where DIR holds nothing else that no bus makes.
+		{".", func(n string) bool { return n == "LOCK" && onlyBusFiles(dir) }},
 		{"wal", func(n string) bool {
 			_, ok := tlog.ParseSegmentName(n[:min(len(n), segLen)])
 			return ok
@@ -231,6 +342,13 @@ func busTraces(dir string) []string {
 		}
 	}
 	return traces
+}
+
+// onlyBusFiles reports whether dir (with its wal/ and checkpoints/)
+// holds only names a bus, a crash of one or a replication node leaves.
+func onlyBusFiles(dir string) bool {
+	foreign, node, err := filesNoBusMakes(dir)
+	return err == nil && (node || len(foreign) == 0)
 }
 
 // checkpointLSNs lists the LSNs of the final checkpoint files in dir,

@@ -12,6 +12,7 @@ import (
 // nor, when it exists (the profile of an earlier run), be truncated; and
 // nothing else is left in its directory.
 func TestCPUProfileUntouchedOnUsageError(t *testing.T) {
+	const earlierProfile = "\x1f\x8b an earlier profile"
 	tb := newTestBus(t)
 	for _, tc := range []struct {
 		name     string
@@ -27,14 +28,16 @@ func TestCPUProfileUntouchedOnUsageError(t *testing.T) {
 			dir := t.TempDir()
 			prof := filepath.Join(dir, "cpu.prof")
 			if tc.existing {
-				if err := os.WriteFile(prof, []byte("an earlier profile"), 0o644); err != nil {
+				// gzip's magic first, as pprof writes: --cpuprofile
+				// replaces nothing else (TestCPUProfileNeverReplacesOtherFiles).
+				if err := os.WriteFile(prof, []byte(earlierProfile), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
 			runCLI(t, append([]string{"--cpuprofile", prof}, tc.args...)...).mustCode(t, exitUsage)
 			b, err := os.ReadFile(prof)
 			switch {
-			case tc.existing && string(b) != "an earlier profile":
+			case tc.existing && string(b) != earlierProfile:
 				t.Errorf("a usage error rewrote the existing %s (now %d bytes, %v)", prof, len(b), err)
 			case !tc.existing && !os.IsNotExist(err):
 				t.Errorf("a usage error created %s (%d bytes, %v)", prof, len(b), err)

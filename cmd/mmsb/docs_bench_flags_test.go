@@ -30,6 +30,9 @@ func TestBenchBadFlagValuesAreUsageErrors(t *testing.T) {
 		{"growth batch pages negative", append(growth, "--growth-batch-pages", "-5"), append(growth, "--growth-batch-pages", "1"), "--growth-batch-pages"},
 		{"tick fanin above pages", append(tick, "--fanin", "9"), append(tick, "--fanin", "8"), "--fanin"},
 		{"checkpoint rate below the minimum", []string{"--checkpoint-rate", "1000"}, []string{"--checkpoint-rate", "1048576"}, "--checkpoint-rate"},
+		// Every negative rate was "unlimited" to the bus: -2 ran unpaced
+		// and exited 0.
+		{"checkpoint rate negative, not -1", []string{"--checkpoint-rate", "-2"}, []string{"--checkpoint-rate", "-1"}, "--checkpoint-rate -2"},
 		// Options.Workers above mmsb.MaxWorkers: the bus refused it once
 		// opened, "open bus: mmsb: invalid option: Workers 1025", exit 1.
 		{"workers above the maximum", []string{"--workers", "1025"}, []string{"--workers", "1024"}, "--workers"},

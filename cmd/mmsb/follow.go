@@ -46,6 +46,7 @@ func (f *replicationFlags) config() (replicate.Config, error) {
 	if f.dir == "" {
 		return replicate.Config{}, usageErr("--dir is required")
 	}
+	f.dir = nodeDirPath(f.dir)
 	cfg := replicate.Config{Bus: strings.TrimPrefix(f.bus, "MMSB_LOG_"), Replicas: f.replicas, LeaseTTL: f.leaseTTL}
 	if err := checkBusName("--"+f.busFlag, f.bus, cfg.Bus); err != nil {
 		return cfg, err
@@ -163,6 +164,11 @@ func checkNodeDir(dir, stream string) error {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil // the node makes it
 	}
+	// Another program's directory (a home directory): the node claimed it
+	// and bootstrapped a bus among its files.
+	if err := requireBusDirToWrite(dir); err != nil {
+		return err
+	}
 	return replicate.CheckDir(dir, stream)
 }
 
@@ -188,6 +194,45 @@ func lockEmbeddedStore(storeDir string) (io.Closer, error) {
 		return nil, fmt.Errorf("embedded nats-server store: %w", err)
 	}
 	return l, nil
+}
+
+// nodeDirPath is a node's --dir as the node uses it. DIR.nats (the
+// embedded server's store) and DIR.diverged-* lie beside DIR: `--dir DIR/`
+// (a shell's completion adds the slash) put the store inside the bus
+// directory as DIR/.nats, and a later run without the slash started from
+// an empty store in DIR.nats; so it is cleaned. `--dir .` put it inside
+// too, as ./..nats ("." + ".nats"), and `--dir ..` as ../...nats: such a
+// DIR is made absolute, so that the store lies beside it, named after it.
+func nodeDirPath(dir string) string {
+	dir = filepath.Clean(dir)
+	if base := filepath.Base(dir); base == "." || base == ".." {
+		if abs, err := filepath.Abs(dir); err == nil {
+			return abs
+		}
+	}
+	return dir
+}
+
+// nodeStartErr is the error of replicate.NewNode (err) for a node on dir
+// started under ctx: an interrupt while the node started (connected,
+// made or found its stream, bootstrapped) said only "replicate: stream
+// MMSB_LOG_x: context canceled", and replicate's --duration shorter than
+// the start "... context deadline exceeded".
+func nodeStartErr(ctx context.Context, dir string, err error) error {
+	// Only a failure that the context's end caused: another failure
+	// (a refused --dir) is said as it is.
+	cerr := ctx.Err()
+	if cerr == nil || !errors.Is(err, cerr) {
+		return err
+	}
+	switch {
+	case errors.Is(cerr, context.Canceled):
+		return fmt.Errorf("replication node on %s interrupted before it started: %w", termText(dir), cerr)
+	case errors.Is(cerr, context.DeadlineExceeded):
+		// Only replicate's --duration ends ctx so.
+		return fmt.Errorf("replication node on %s: --duration ended before the node started: %w", termText(dir), cerr)
+	}
+	return err
 }
 
 // runNode runs a replication node until ctx ends; onLeader, when set, runs
@@ -218,7 +263,7 @@ func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Con
 		BusFlag: "--" + f.busFlag,
 	})
 	if err != nil {
-		return err
+		return nodeStartErr(ctx, f.dir, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()

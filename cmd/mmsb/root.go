@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/mmsb-go/mmsb"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses. Scripts rely on them: 0 only when the command did what it
@@ -53,6 +57,9 @@ type app struct {
 	// (stopped and closed by stopProfile when the command ends).
 	cpuProfile string
 	profiling  *os.File
+	// args is the command line as given: its words are quoted in an
+	// error too (quoteUserText), also where flag parsing failed.
+	args []string
 }
 
 // exitError carries a non-default exit status and a message for stderr.
@@ -90,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Several subcommands print from more than one goroutine (status
 	// tickers beside a load or a leader); whole writes stay whole.
 	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
-	a := &app{stdout: stdout, stderr: stderr, terminal: terminal}
+	a := &app{stdout: stdout, stderr: stderr, terminal: terminal, args: args}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -117,6 +124,9 @@ func (a *app) startProfile() error {
 	if err := checkOutputFile(a.cpuProfile); err != nil {
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
 	}
+	if err := checkProfileReplaceable(a.cpuProfile); err != nil {
+		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
+	}
 	f, err := os.CreateTemp(filepath.Dir(a.cpuProfile), "."+filepath.Base(a.cpuProfile)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
@@ -128,6 +138,53 @@ func (a *app) startProfile() error {
 	}
 	a.profiling = f
 	return nil
+}
+
+// errNotAProfile: --cpuprofile (or bench --stall-trace) names an existing
+// file that is not an earlier profile (trace), which the new one would
+// replace.
+var errNotAProfile = errors.New("exists and is not an earlier output of this flag")
+
+// Magic numbers of what --cpuprofile and --stall-trace write: gzip's (a
+// pprof profile is compressed) and a Go execution trace's header.
+var (
+	profileMagic = []byte{0x1f, 0x8b}
+	traceMagic   = []byte("go 1.")
+)
+
+// checkProfileReplaceable refuses a --cpuprofile path that holds something
+// other than an earlier profile (gzip data, as pprof writes), which the
+// rename at the end would replace: a bus's log segment (`mmsb check DIR
+// --cpuprofile DIR/wal/<segment>`, a tab completion's slip, replaced the
+// whole log with a profile and exited 0), its LOCK (a second writer could
+// then take the lock), or a device such as /dev/null (a regular file
+// replaced it). A path that does not exist, or cannot be read, is left
+// to the rename.
+func checkProfileReplaceable(path string) error {
+	return checkReplaceable(path, profileMagic, "gzip data, as pprof writes")
+}
+
+// checkReplaceable is checkProfileReplaceable for a file that begins with
+// magic (what names it).
+func checkReplaceable(path string, magic []byte, what string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%w: it is no regular file (a device, a pipe), which the output would replace: name a new file; nothing was run", errNotAProfile)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = f.Close() }()
+	head := make([]byte, len(magic))
+	if n, _ := io.ReadFull(f, head); n == len(magic) && bytes.Equal(head, magic) {
+		return nil
+	}
+	return fmt.Errorf("%w (no %s at its start), and the output would replace it: "+
+		"name a new file, or remove this one if it is not needed; nothing was run", errNotAProfile, what)
 }
 
 // checkOutputFile says why a file that a command writes at its end (a
@@ -211,6 +268,14 @@ func (a *app) stopProfile(keep bool) error {
 	err := a.profiling.Close()
 	a.profiling = nil
 	if err == nil && keep {
+		// Checked again: the command may have made the file since it
+		// started (`--cpuprofile NEW/wal/<first segment>` with a bus
+		// made in NEW), and the rename replaced it all the same. The
+		// profile is kept under its temporary name then.
+		if checkProfileReplaceable(a.cpuProfile) != nil {
+			return fmt.Errorf("--cpuprofile %s: %w: the command made it while it ran, and the profile would replace it: "+
+				"left as it is; the profile is in %s", a.cpuProfile, errNotAProfile, tmp)
+		}
 		err = os.Rename(tmp, a.cpuProfile)
 	}
 	if err != nil || !keep {
@@ -243,20 +308,124 @@ func (a *app) exitStatus(cmd *cobra.Command, err error) int {
 	if cmd != nil {
 		name = cmd.CommandPath()
 	}
+	// Every path the user gave is quoted where it needs it, whichever
+	// code (this command's, the library's, the OS's) named it.
+	values := append(userValues(cmd), argWords(a.args)...)
 	var ee *exitError
 	switch {
 	case errors.As(err, &ee):
 		if ee.msg != "" {
-			fmt.Fprintf(a.stderr, "%s: %s\n", name, ee.msg)
+			fmt.Fprintf(a.stderr, "%s: %s\n", name, quoteUserText(ee.msg, values))
 		}
 		return ee.code
 	case !a.started || errors.Is(err, errUsage):
-		fmt.Fprintf(a.stderr, "%s: %v\nRun '%s --help' for usage.\n", name, err, name)
+		fmt.Fprintf(a.stderr, "%s: %s\nRun '%s --help' for usage.\n", name, quoteUserText(err.Error(), values), name)
 		return exitUsage
 	default:
-		fmt.Fprintf(a.stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(a.stderr, "%s: %s\n", name, quoteUserText(err.Error(), values))
 		return exitFailure
 	}
+}
+
+// userValues lists what the user gave cmd: its arguments and the values
+// of the flags set (each element of a list flag's).
+func userValues(cmd *cobra.Command) []string {
+	if cmd == nil {
+		return nil
+	}
+	values := slices.Clone(cmd.Flags().Args())
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			values = append(values, sv.GetSlice()...)
+			return
+		}
+		values = append(values, f.Value.String())
+	})
+	return values
+}
+
+// argWords lists the words of the command line args, and the value of
+// each --flag=VALUE in it: userValues has only what parsed, and a flag
+// that did not ("unknown flag: --a<newline>b", "unknown shorthand flag:
+// ... in -<ESC>q") was printed raw, the message broken in two or the
+// byte sent to the terminal.
+func argWords(args []string) []string {
+	words := slices.Clone(args)
+	for _, arg := range args {
+		if name, value, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(name, "-") {
+			words = append(words, name, value)
+		}
+	}
+	return words
+}
+
+// quoteUserText is msg, an error's one-line message, with every raw
+// occurrence of a value the user gave (a path above all) that termText
+// would quote (a newline, a control character, a quote, bytes that are
+// not UTF-8 in it) replaced by its termText form: a path holding a
+// newline broke the message in two (a log reader took the second line for
+// a message of its own), and its bytes reached the terminal. The data
+// directory errors quote such a path themselves
+// (TestDataDirErrorsQuoteOddPaths); the other errors that name a
+// user-given path (a flag's check, an OS error naming PATH/wal, the
+// library's) printed it raw (TestErrorsQuoteOddUserPaths). A value in
+// its cleaned form (filepath.Clean: ./a/ is a), and each directory above
+// it that is odd too, are found as well. Occurrences that overlap (two
+// values, one ending where the other begins) are quoted as one span:
+// replacing the first left the second's newline raw. A value of quotes
+// only ("", a script's quoting slip) is left, as an empty one: it is no
+// path, and matched the message's own quotes (`got ""` became
+// `got "\"\""`). Values that are not odd (--dir a, a flag's name) never
+// change the message (TestQuoteUserTextHostileValues).
+func quoteUserText(msg string, values []string) string {
+	// spans are the [start, end) byte ranges of msg where a value occurs.
+	var spans [][2]int
+	seen := make(map[string]bool)
+	add := func(form string) {
+		if strings.Trim(form, `"`) == "" || termText(form) == form || seen[form] {
+			return
+		}
+		seen[form] = true
+		for off := 0; off < len(msg); {
+			i := strings.Index(msg[off:], form)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, [2]int{off + i, off + i + len(form)})
+			off += i + 1
+		}
+	}
+	for _, v := range values {
+		add(v)
+		// Its cleaned form and the directories above it that are odd
+		// too ("stat DIR" for a file in a missing DIR).
+		for p := filepath.Clean(v); termText(p) != p; {
+			add(p)
+			parent := filepath.Dir(p)
+			if parent == p {
+				break
+			}
+			p = parent
+		}
+	}
+	if len(spans) == 0 {
+		return msg
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(spans); {
+		start, end := spans[i][0], spans[i][1]
+		// Merge every span that begins inside this one.
+		for i++; i < len(spans) && spans[i][0] < end; i++ {
+			end = max(end, spans[i][1])
+		}
+		b.WriteString(msg[last:start])
+		b.WriteString(termText(msg[start:end]))
+		last = end
+	}
+	b.WriteString(msg[last:])
+	return b.String()
 }
 
 func (a *app) rootCmd() *cobra.Command {

@@ -224,6 +224,11 @@ func (o *serveOptions) checkPaths() error {
 		if err := checkOutputDir(o.dir); err != nil {
 			return usageErr("--dir %s: %v", o.dir, err)
 		}
+		// A directory that holds files but no bus is another program's
+		// (or a home directory): Open would make a bus among its files.
+		if err := requireBusDirToWrite(o.dir); err != nil {
+			return err
+		}
 	}
 	if o.shmDir != "" {
 		if err := existingDirFlag("--shm-dir", o.shmDir); err != nil {

@@ -63,7 +63,7 @@ func TestServeSecondSignalForceQuits(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	addr := waitFor(regexp.MustCompile(`msg=serving addr=(127\.0\.0\.1:\d+)`), "the serving state")[1]
+	addr := waitFor(servingRe, "the serving state")[1]
 	// A slow client: a request whose body never comes keeps its
 	// connection active, so the graceful shutdown waits for it. With
 	// "Expect: 100-continue" the server answers "100 Continue" only once

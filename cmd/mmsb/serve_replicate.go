@@ -79,6 +79,9 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	if o.dir == "" {
 		return usageErr("--replicate needs --dir (a replicated bus lives on disk)")
 	}
+	// DIR.nats and DIR.diverged-* lie beside DIR: with a trailing slash
+	// (a shell's completion adds one), or as ".", they were made inside it.
+	o.dir = nodeDirPath(o.dir)
 	if o.ticks > 0 {
 		return usageErr("--ticks and --replicate together are not supported yet")
 	}
@@ -228,7 +231,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		BusFlag:    "--replicate-bus",
 	})
 	if err != nil {
-		return err
+		return nodeStartErr(ctx, o.dir, err)
 	}
 	nodeRef.Store(node)
 	nodeMetrics.Store(&node.Metrics)

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/client"
 	"github.com/mmsb-go/mmsb/vfs"
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
@@ -46,16 +44,7 @@ func TestServeTickFailureShutdownEnds(t *testing.T) {
 	// Registered after startCmd's stop, so run before it: the hung close
 	// ends and the command's goroutines with it.
 	t.Cleanup(func() { tog.Off(); once.Do(func() { close(release) }) })
-	addrRe := regexp.MustCompile(`msg=serving addr=(127\.0\.0\.1:\d+)`)
-	c.waitOutput(t, func() bool { return addrRe.MatchString(c.stderr.String()) })
-	m := addrRe.FindStringSubmatch(c.stderr.String())
-	if m == nil {
-		t.Fatalf("serve did not start:\n%s", c.stderr.String())
-	}
-	cl, err := client.New("http://"+m[1], client.WithRetries(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := c.servingClient(t)
 	ctx := context.Background()
 	id, err := cl.CreatePage(ctx, mmsb.PageSpec{Size: 16})
 	if err != nil {

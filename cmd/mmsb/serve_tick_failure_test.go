@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/client"
 	"github.com/mmsb-go/mmsb/vfs"
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
@@ -37,16 +35,7 @@ func TestServeStopsWhenTicksStop(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "bus")
 	c := startCmd(t, "serve", "--addr", "127.0.0.1:0", "--dir", dir, "--ticks", "5ms")
-	addrRe := regexp.MustCompile(`msg=serving addr=(127\.0\.0\.1:\d+)`)
-	c.waitOutput(t, func() bool { return addrRe.MatchString(c.stderr.String()) })
-	m := addrRe.FindStringSubmatch(c.stderr.String())
-	if m == nil {
-		t.Fatalf("serve did not start:\n%s", c.stderr.String())
-	}
-	cl, err := client.New("http://"+m[1], client.WithRetries(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := c.servingClient(t)
 	ctx := context.Background()
 	id, err := cl.CreatePage(ctx, mmsb.PageSpec{Size: 16})
 	if err != nil {

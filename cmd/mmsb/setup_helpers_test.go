@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mmsb-go/mmsb/client"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/replicate"
 	"github.com/mmsb-go/mmsb/vfs"
@@ -75,6 +77,27 @@ func (c *bgCmd) waitOutput(t *testing.T, done func() bool) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// servingRe matches the line serve logs once it serves (msg=serving),
+// capturing the address it listens on.
+var servingRe = regexp.MustCompile(`msg=serving addr=(127\.0\.0\.1:\d+)`)
+
+// servingClient waits (as waitOutput) until the serve command c logs that
+// it serves, and returns a client of it that never retries (a test sees
+// each answer as it came).
+func (c *bgCmd) servingClient(t *testing.T) *client.Client {
+	t.Helper()
+	c.waitOutput(t, func() bool { return servingRe.MatchString(c.stderr.String()) })
+	m := servingRe.FindStringSubmatch(c.stderr.String())
+	if m == nil {
+		t.Fatalf("serve did not start:\n%s", c.stderr.String())
+	}
+	cl, err := client.New("http://"+m[1], client.WithRetries(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }
 
 // getAnswer is the status and body a GET of url answers (err: none came).
