@@ -15,7 +15,9 @@ import (
 // work in flight (code ResourceExhausted): its requests in flight
 // (mmsb serve --max-requests), those of this client's address
 // (--max-requests-per-client), its open watches (--max-watchers) or log
-// queries (--max-log-queries). The refusal passes once other calls end:
+// queries (--max-log-queries), or the bytes that the answers in flight
+// (Read, ListPages, Provenance), all or this address's, hold (Mmsb-Busy:
+// "answer bytes", "answer bytes per client"). The refusal passes once other calls end:
 // retry later. The error names the bound and its flag. Watch retries such
 // a refusal itself, with backoff, as a reconnection. The bus's own
 // ResourceExhausted errors wrap their sentinels instead: mmsb.ErrBusy

@@ -386,13 +386,19 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}()
 	var orch *tick.Orchestrator
 	tickDone := make(chan struct{})
-	// tickFailed carries the error that stopped the orchestrator (a failed
-	// bus, a commit that panicked): the server then stops as on SIGTERM and
-	// exits 1 with that error. It was only logged, and the server went on
-	// serving a bus that no tick committed to: Submit acknowledged deltas
-	// that were never committed (and after a commit panic, the bus whole,
-	// /readyz said ready).
-	tickFailed := make(chan error, 1)
+	// selfStopped carries why the server stops on its own, with no signal:
+	// the orchestrator of --ticks stopped with an error (a failed bus, a
+	// commit that panicked), or, without one, the bus failed (a write or
+	// fsync failed under a commit of a client). Either is for good: the
+	// server stops as on SIGTERM and exits 1 with that error, for a
+	// supervisor to restart it. The orchestrator's error was only logged,
+	// and the server went on serving a bus that no tick committed to:
+	// Submit acknowledged deltas that were never committed (and after a
+	// commit panic, the bus whole, /readyz said ready); without --ticks a
+	// failed bus refused every write and /readyz said 503, but the process
+	// lived on. Both senders send at most once, and the first one read
+	// stops the server.
+	selfStopped := make(chan selfStop, 2)
 	tickCtx, stopTicks := context.WithCancel(context.Background())
 	defer stopTicks()
 	if dm != nil {
@@ -405,12 +411,17 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		go func() {
 			defer close(tickDone)
 			if err := orch.Run(tickCtx, o.ticks); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("tick orchestrator stopped: shutting down", "err", err)
-				tickFailed <- err
+				selfStopped <- selfStop{"tick orchestrator stopped", err}
 			}
 		}()
 	} else {
 		close(tickDone)
+	}
+	if dm != nil || o.ticks == 0 {
+		// The orchestrator of --ticks checks the bus at every tick and
+		// stops on its failure (above); without it nothing else would
+		// notice (the demo's orchestrator stops without telling serve).
+		go watchBusFailure(tickCtx, bus, busFailurePoll, selfStopped)
 	}
 	srv, err := server.New(o.serverConfig(bus, orch, log))
 	if err != nil {
@@ -448,12 +459,14 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	// where a second one exits at once, cutting this shutdown short).
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	var tickErr error
+	var stopped *selfStop
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
-	case tickErr = <-tickFailed:
+	case why := <-selfStopped:
+		stopped = &why
+		log.Error(why.what+": shutting down", "err", why.err)
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
@@ -488,7 +501,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		}
 		return bus.Flush(context.Background())
 	}
-	if tickErr != nil {
+	if stopped != nil {
 		// The server stops itself: no signal came, and none will cut a
 		// hang short (a first SIGTERM now only cancels a context nothing
 		// waits on). A bus whose Commit panicked may still hold its lock,
@@ -521,13 +534,47 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		// The error goes to stderr and the exit status is 1, for a
 		// supervisor to restart the server (a commit panic left the bus
 		// whole: flushed above).
-		return fmt.Errorf("tick orchestrator stopped, server shut down: %w", tickErr)
+		return fmt.Errorf("%s, server shut down: %w", stopped.what, stopped.err)
 	}
 	if err := settle(); err != nil {
 		return fmt.Errorf("flush at shutdown: %w", err)
 	}
 	log.Info("stopped", "last_lsn", uint64(bus.LastLSN()))
 	return nil
+}
+
+// selfStop is why serve stops on its own (runServe's selfStopped): what
+// stopped, for the log and the error, and its error.
+type selfStop struct {
+	what string
+	err  error
+}
+
+// busFailurePoll is how often serve without --ticks asks its bus whether
+// it failed (Bus.Err: a read lock, no I/O). A failed bus stays failed, so
+// a poll misses nothing; it only delays the shutdown by up to this long.
+const busFailurePoll = 500 * time.Millisecond
+
+// watchBusFailure sends on stop, once, the error of a bus that refuses
+// writes for good (Bus.Err: it failed, or was closed under the server),
+// polling every interval until ctx ends (the server's shutdown, which
+// closes the bus itself afterwards).
+func watchBusFailure(ctx context.Context, bus *mmsb.Bus, every time.Duration, stop chan<- selfStop) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := bus.Err(); err != nil {
+			if ctx.Err() == nil {
+				stop <- selfStop{"the bus refuses writes for good", err}
+			}
+			return
+		}
+	}
 }
 
 // serveOpenHook, set by tests, may change the options serve opens its

@@ -1,13 +1,12 @@
 package server_test
 
 import (
-	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,62 +58,21 @@ func TestEveryAnswerTimed(t *testing.T) {
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
 
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var mu sync.Mutex
-	reset := map[uint32]bool{}
-	headers := map[uint32]bool{}
-	go readH2(c, func(typ byte, stream uint32, _ []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch typ {
-		case 0x1:
-			headers[stream] = true
-		case 0x3: // RST_STREAM
-			reset[stream] = true
-		}
+	z := dialZeroWindowH2(t, ln.Addr().String())
+	z.get(1, "/metrics")
+	z.get(3, "/stream")
+	z.send(t)
+	var metricsReset, streamUp bool
+	waitUntil(t, func() bool {
+		_, _, metricsReset = z.state(1)
+		streamUp, _, _ = z.state(3)
+		return metricsReset && streamUp
+	}, func() string {
+		return fmt.Sprintf("an unread /metrics answer over HTTP/2 (window 0): stream reset %v (want true), the tracked stream's headers %v (want true)", metricsReset, streamUp)
 	})
-	settings := make([]byte, 6)
-	binary.BigEndian.PutUint16(settings, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
-	binary.BigEndian.PutUint32(settings[2:], 0)
-	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	out = append(out, h2Frame(0x4, 0, 0, settings)...)
-	get := func(stream uint32, path string) {
-		var hb []byte
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", path}, {":authority", "127.0.0.1"}} {
-			hb = append(hb, 0, byte(len(f[0])))
-			hb = append(hb, f[0]...)
-			hb = append(hb, byte(len(f[1])))
-			hb = append(hb, f[1]...)
-		}
-		out = append(out, h2Frame(0x1, 0x4|0x1, stream, hb)...) // END_HEADERS, END_STREAM
-	}
-	get(1, "/metrics")
-	get(3, "/stream")
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second) // a failure bound, not a timing assertion
-	for {
-		mu.Lock()
-		metricsReset, streamUp := reset[1], headers[3]
-		mu.Unlock()
-		if metricsReset && streamUp {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("an unread /metrics answer over HTTP/2 (window 0): stream reset %v (want true), the tracked stream's headers %v (want true)", metricsReset, streamUp)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	// Past the answer timeout again, the tracked stream is still open.
 	time.Sleep(1500 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if reset[3] {
+	if _, _, reset := z.state(3); reset {
 		t.Fatal("the tracked stream was reset: the answer timeout is not for streams")
 	}
 }

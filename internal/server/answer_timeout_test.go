@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,70 +31,23 @@ func TestUnreadUnaryAnswerReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := net.Dial("tcp", f.http.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var mu sync.Mutex
-	reset := map[uint32]bool{}
-	headers := map[uint32]bool{}
-	go readH2(c, func(typ byte, stream uint32, _ []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch typ {
-		case 0x1:
-			headers[stream] = true
-		case 0x3: // RST_STREAM
-			reset[stream] = true
-		}
-	})
-	settings := make([]byte, 6)
-	binary.BigEndian.PutUint16(settings, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
-	binary.BigEndian.PutUint32(settings[2:], 0)
-	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	out = append(out, h2Frame(0x4, 0, 0, settings)...)
-	call := func(stream uint32, proc, body string) {
-		var hb []byte
-		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/mmsb.v1.BusService/" + proc},
-			{":authority", "127.0.0.1"}, {"content-type", "application/json"}} {
-			if strings.HasPrefix(proc, "Watch") && f[0] == "content-type" {
-				f[1] = "application/connect+json"
-			}
-			hb = append(hb, 0, byte(len(f[0])))
-			hb = append(hb, f[0]...)
-			hb = append(hb, byte(len(f[1])))
-			hb = append(hb, f[1]...)
-		}
-		out = append(out, h2Frame(0x1, 0x4, stream, hb)...) // END_HEADERS
-		out = append(out, h2Frame(0x0, 0x1, stream, []byte(body))...)
-	}
-	call(1, "Read", fmt.Sprintf(`{"items":[{"page":"%d","off":0,"length":%d}]}`, id, size))
+	z := dialZeroWindowH2(t, f.http.Listener.Addr().String())
+	z.post(1, "/mmsb.v1.BusService/Read", "application/json", []byte(fmt.Sprintf(`{"items":[{"page":"%d","off":0,"length":%d}]}`, id, size)))
 	// A Watch's first message, enveloped (flags 0, length).
 	msg := []byte(`{}`)
-	env := append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...)
-	call(3, "Watch", string(env))
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second) // a failure bound, not a timing assertion
-	for {
-		mu.Lock()
-		readReset, watchUp := reset[1], headers[3]
-		mu.Unlock()
-		if readReset && watchUp {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("an unread Read answer over HTTP/2 (window 0): stream reset %v (want true), the Watch's headers %v (want true)", readReset, watchUp)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	z.post(3, "/mmsb.v1.BusService/Watch", "application/connect+json", append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...))
+	z.send(t)
+	var readReset, watchUp bool
+	waitUntil(t, func() bool {
+		_, _, readReset = z.state(1)
+		watchUp, _, _ = z.state(3)
+		return readReset && watchUp
+	}, func() string {
+		return fmt.Sprintf("an unread Read answer over HTTP/2 (window 0): stream reset %v (want true), the Watch's headers %v (want true)", readReset, watchUp)
+	})
 	// Past the answer timeout again, the Watch is still open.
 	time.Sleep(1500 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if reset[3] {
+	if _, _, reset := z.state(3); reset {
 		t.Fatal("the Watch stream was reset: the answer timeout is for unary calls only")
 	}
 }

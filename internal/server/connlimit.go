@@ -152,8 +152,8 @@ type limitListener struct {
 
 // ProbeConnReserve is how many connections ReserveProbeConns holds at
 // once beyond --max-conns (and a client's --max-conns-per-client) for
-// health probes, ProbeConnReservePerClient how many of them one bounded
-// client (as for --max-conns-per-client) may hold, and ProbeConnLife how
+// health probes, ProbeConnReservePerClient how many of them one client
+// (bounded as for --max-conns-per-client, also where that is 0) may hold, and ProbeConnLife how
 // long one may stay open, from its accept to its close, whatever it
 // carries (a probe's answer is cut there too). A prober opens one
 // connection per probe (the kubelet does), and answers it within a
@@ -175,7 +175,8 @@ var ErrNotLimited = errors.New("server: not a LimitConns listener")
 // ProbeConnReservePerClient and ProbeConnLife): a connection beyond
 // ln's bounds is accepted while fewer than total such connections are
 // open (and fewer than perClient of its client, for a client bounded as
-// for maxPerClient; perClient 0: no per-client bound of the reserve),
+// for maxPerClient, even where maxPerClient is 0; perClient 0: no
+// per-client bound of the reserve),
 // instead of being closed unanswered. An HTTP server of NewHTTPServer
 // serves on such a connection only health probes (GET or HEAD /healthz
 // or /readyz without a body, LimitRequests's probeOf), one on each
@@ -263,6 +264,14 @@ func (l *limitListener) takeProbeConn(c net.Conn, key string, bounded bool, flag
 	defer l.mu.Unlock()
 	if l.probeOpen >= l.probeMax {
 		return nil
+	}
+	if l.perClient == 0 {
+		// The reserve is bounded per client without a per-client bound
+		// of connections too (--max-conns-per-client 0, behind a proxy):
+		// one client took all of it until 2026-12-07, and every other
+		// prober's connection was closed unanswered
+		// (TestProbeConnReservePerClient).
+		key, bounded = boundedClient(c.RemoteAddr().String(), l.countLoopback)
 	}
 	bounded = bounded && l.probePerClient > 0
 	if bounded {

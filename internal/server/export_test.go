@@ -76,3 +76,21 @@ func ProbeConnsOpen(ln any) int {
 	defer l.mu.Unlock()
 	return l.probeOpen
 }
+
+// SetAnswerByteBounds sets a LimitRequests handler's bounds on the bytes
+// its answers in flight hold (MaxAnswerBytes, MaxAnswerBytesPerClient),
+// so that tests need not hold a gigabyte. Set before it serves.
+func SetAnswerByteBounds(limited any, total, perClient int64) {
+	l := limited.(*requestLimit)
+	l.answerMax, l.answerPerClient = total, perClient
+}
+
+// AnswerBytesHeld returns what a LimitRequests handler counts as held by
+// the answers in flight: the bytes over all clients, and the clients
+// holding some (with a per-client bound).
+func AnswerBytesHeld(limited any) (total int64, clients int) {
+	l := limited.(*requestLimit)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.answerBytes, len(l.answerClients)
+}

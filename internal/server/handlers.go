@@ -333,6 +333,13 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			return nil, busError(connect.CodeInvalidArgument, err, err)
 		}
 	}
+	// Each item counts ReadItemCost against the bounds on answer bytes
+	// before anything is read (or replayed), besides the bytes it reads
+	// (below): an item costs that much memory whatever its length.
+	itemsCost := len(items) * ReadItemCost
+	if err := holdAnswer(ctx, "Read", itemsCost); err != nil {
+		return nil, err
+	}
 	// Every item of a read as of an LSN comes from one replay to it (a
 	// replay per item made a request of 2^20 items as dear as 2^20
 	// replays): of that page alone when the items name one page (the
@@ -374,6 +381,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	// commit moved the LSN meanwhile: the pages are then the state at it.
 	for attempt := 0; ; attempt++ {
 		out.Pages = out.Pages[:0]
+		dropAnswer(ctx, itemsCost) // the pages of the last attempt are dropped
 		total := uint64(0)
 		lsn := asOf
 		if asOf == 0 {
@@ -393,6 +401,14 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			if total+want > maxReadBytes+1 {
 				return nil, connect.NewError(connect.CodeResourceExhausted,
 					errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
+			}
+			// The bytes the answer holds until it is sent (holdAnswer):
+			// a range's before they are copied; a whole page's, whose
+			// size is known only then, after.
+			if n != 0 {
+				if err := holdAnswer(ctx, "Read", int(n)); err != nil {
+					return nil, err
+				}
 			}
 			data, epoch, err := readRange(mmsb.PageID(it.GetPage()), int(off), int(want), nil)
 			// Out of range is the bus's ErrOutOfRange, named in the
@@ -415,6 +431,11 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 				return nil, connect.NewError(connect.CodeResourceExhausted,
 					errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
 			}
+			if n == 0 {
+				if err := holdAnswer(ctx, "Read", len(data)); err != nil {
+					return nil, err
+				}
+			}
 			out.Pages = append(out.Pages, &mmsbv1.PageData{Page: it.GetPage(), Off: uint32(off), Data: data, Epoch: uint64(epoch)})
 		}
 		if asOf != 0 || s.bus.LastLSN() == lsn || attempt >= 8 {
@@ -431,7 +452,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 }
 
 // ListPages implements mmsbv1connect.BusServiceHandler.
-func (s *Server) ListPages(_ context.Context, req *connect.Request[mmsbv1.ListPagesRequest]) (*connect.Response[mmsbv1.ListPagesResponse], error) {
+func (s *Server) ListPages(ctx context.Context, req *connect.Request[mmsbv1.ListPagesRequest]) (*connect.Response[mmsbv1.ListPagesResponse], error) {
 	// Capped as a uint32 first: on a 32-bit platform int(limit) of 2^31
 	// or more was negative, and the answer listed no page
 	// (TestLimitsAtUint32Max).
@@ -471,6 +492,9 @@ func (s *Server) ListPages(_ context.Context, req *connect.Request[mmsbv1.ListPa
 	}
 	if i < len(ids) && len(out.Pages) > 0 {
 		out.NextAfterId = out.Pages[len(out.Pages)-1].Id
+	}
+	if err := holdAnswer(ctx, "ListPages", size+len(out.Pages)*ListPageCost); err != nil {
+		return nil, err
 	}
 	return connect.NewResponse(out), nil
 }
@@ -673,6 +697,9 @@ func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.Pro
 		}
 		size += n
 		out.Writes = append(out.Writes, pw)
+	}
+	if err := holdAnswer(ctx, "Provenance", size); err != nil {
+		return nil, err
 	}
 	return connect.NewResponse(out), nil
 }

@@ -206,14 +206,21 @@ func testProbeReserveLifeEnds(t *testing.T) {
 }
 
 // TestProbeConnReservePerClient: one client holds at most perClient
-// connections of the probe reserve; another client still gets one.
+// connections of the probe reserve; another client still gets one. So
+// too without a per-client bound of connections (--max-conns-per-client
+// 0): until 2026-12-07 one client could then take the whole reserve.
 func TestProbeConnReservePerClient(t *testing.T) {
+	t.Run("conns per client 1", func(t *testing.T) { testProbeConnReservePerClient(t, 1) })
+	t.Run("no conns per client bound", func(t *testing.T) { testProbeConnReservePerClient(t, 0) })
+}
+
+func testProbeConnReservePerClient(t *testing.T, connsPerClient int) {
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ln := server.LimitConns(raw, 1, 1, quiet)
+	ln := server.LimitConns(raw, 1, connsPerClient, quiet)
 	defer ln.Close()
 	server.CountLoopbackClients(ln)
 	if err := server.ReserveProbeConns(ln, 4, 1, time.Minute); err != nil {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -147,38 +146,11 @@ func TestUnreadProbesReleased(t *testing.T) {
 	}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var mu sync.Mutex
-	reset := map[uint32]bool{}
-	go readH2(c, func(typ byte, stream uint32, _ []byte) {
-		if typ == 0x3 { // RST_STREAM
-			mu.Lock()
-			reset[stream] = true
-			mu.Unlock()
-		}
-	})
-	settings := make([]byte, 6)
-	binary.BigEndian.PutUint16(settings, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
-	binary.BigEndian.PutUint32(settings[2:], 0)
-	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	out = append(out, h2Frame(0x4, 0, 0, settings)...)
+	z := dialZeroWindowH2(t, ln.Addr().String())
 	for i := range server.ProbeReserve {
-		var hb []byte
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/healthz"}, {":authority", "127.0.0.1"}} {
-			hb = append(hb, 0, byte(len(f[0])))
-			hb = append(hb, f[0]...)
-			hb = append(hb, byte(len(f[1])))
-			hb = append(hb, f[1]...)
-		}
-		out = append(out, h2Frame(0x1, 0x5, uint32(2*i+1), hb)...) // END_STREAM|END_HEADERS
+		z.get(uint32(2*i+1), "/healthz")
 	}
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
+	z.send(t)
 	probe := func() *httptest.ResponseRecorder {
 		r := httptest.NewRequest("GET", "/healthz", nil)
 		r.RemoteAddr = "192.0.2.1:1000"
@@ -194,9 +166,12 @@ func TestUnreadProbesReleased(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for {
-		mu.Lock()
-		nreset := len(reset)
-		mu.Unlock()
+		nreset := 0
+		for i := range server.ProbeReserve {
+			if _, _, reset := z.state(uint32(2*i + 1)); reset {
+				nreset++
+			}
+		}
 		rec := probe()
 		if rec.Code == http.StatusOK && nreset == server.ProbeReserve {
 			break
@@ -278,29 +253,10 @@ func TestUnreadAnswersReleasedOnClose(t *testing.T) {
 	}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	go readH2(c, func(byte, uint32, []byte) {})
-	settings := make([]byte, 6)
-	binary.BigEndian.PutUint16(settings, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
-	binary.BigEndian.PutUint32(settings[2:], 0)
-	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	out = append(out, h2Frame(0x4, 0, 0, settings)...)
-	for i := range 2 {
-		var hb []byte
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/a"}, {":authority", "127.0.0.1"}} {
-			hb = append(hb, 0, byte(len(f[0])))
-			hb = append(hb, f[0]...)
-			hb = append(hb, byte(len(f[1])))
-			hb = append(hb, f[1]...)
-		}
-		out = append(out, h2Frame(0x1, 0x5, uint32(2*i+1), hb)...) // END_STREAM|END_HEADERS
-	}
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
+	z := dialZeroWindowH2(t, ln.Addr().String())
+	z.get(1, "/a")
+	z.get(3, "/a")
+	z.send(t)
 	get := func() int {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/b", nil))
@@ -316,7 +272,7 @@ func TestUnreadAnswersReleasedOnClose(t *testing.T) {
 	if code := get(); code != http.StatusServiceUnavailable {
 		t.Fatalf("a request while 2 unread answers hold --max-requests 2: %d, want 503", code)
 	}
-	_ = c.Close()
+	_ = z.c.Close()
 	for {
 		code := get()
 		if code == http.StatusOK {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -31,7 +32,8 @@ const DefaultMaxRequestsPerClient = 256
 // ProbeReserve is how many health probes (GET or HEAD /healthz or
 // /readyz without a body) of each of the two paths LimitRequests
 // answers at once beside its bounds, and ProbeReservePerClient how many
-// of them one bounded client (as for the per-client bound) may hold.
+// of them one client (bounded as for the per-client bound, also where
+// that is 0) may hold.
 // Each path has its own (probeKey): readiness probes waiting for the bus
 // cannot take the liveness probes' places. Probes do not count against
 // --max-requests or --max-requests-per-client: a server whose requests
@@ -43,6 +45,55 @@ const DefaultMaxRequestsPerClient = 256
 const (
 	ProbeReserve          = 64
 	ProbeReservePerClient = 8
+)
+
+// MaxAnswerBytes and MaxAnswerBytesPerClient bound the bytes that the
+// answers of the requests in flight through LimitRequests hold, over all
+// clients and from one client (bounded as for --max-requests-per-client:
+// not behind --max-requests-per-client 0, not on loopback). The answers
+// that can be large count: a Read's its pages' bytes from when they are
+// copied and ReadItemCost per item from its start, a ListPages or
+// Provenance answer (up to 16 MiB) its size once built, until the
+// answer is sent (its place among the requests in
+// flight is given back then too). A call that would pass either bound
+// beside other answers is refused with resource_exhausted naming it
+// (Mmsb-Busy: AnswerBytesFlag or AnswerBytesPerClientFlag), so that it
+// may be retried once answers were read; an answer alone passes whatever
+// its size. The request bounds count answers, not bytes: until 2026-12-07 a
+// client that read none of its answers held --max-requests-per-client
+// (256) Reads of up to 64 MiB each for the answer timeout (2 minutes),
+// 16 GiB of page data and as much again encoded, and --max-requests
+// (8,192) such Reads 512 GiB (TestUnreadAnswerBytesBounded). A Read's
+// answer holds its data about twice while it is written (the message
+// and its encoding), so these are about 2 GiB and 512 MiB of memory.
+const (
+	MaxAnswerBytes          = 1 << 30
+	MaxAnswerBytesPerClient = 256 << 20
+)
+
+// ReadItemCost is what each item of a Read counts against the bounds on
+// answer bytes besides the bytes it reads, from the Read's start: its
+// request item, its answer's message and the encoding of both take about
+// 250 bytes of memory whatever its length. Until 2026-12-07 an item
+// counted only its bytes, so that a Read of 2^20 one-byte ranges counted
+// 1 MiB and held about 250 MiB, and a client reading none of its answers
+// held 256 such Reads, 64 GiB, within the per-client bound
+// (TestAnswerBytesCountReadItems).
+const ReadItemCost = 256
+
+// ListPageCost is what each page a ListPages answer lists counts against
+// the bounds on answer bytes besides its encoded size: its message takes
+// about 100 bytes of memory more than its encoding (a page with little
+// metadata encodes in about 20). Until 2026-12-07 an answer of 10,000
+// such pages counted 180 KB of the 1 MB or so it held
+// (TestAnswerBytesCountListedPages).
+const ListPageCost = 128
+
+// The names refusals by the answer byte bounds give them (Mmsb-Busy):
+// they have no flag.
+const (
+	AnswerBytesFlag          = "answer bytes"
+	AnswerBytesPerClientFlag = "answer bytes per client"
 )
 
 // RefusalWriteGrace is how long a refusal of LimitRequests may take to
@@ -76,7 +127,9 @@ const RefusalWriteGrace = StreamEndGrace
 // each and read none of the answers held about 120 KB per /metrics
 // request (docs/security.md), tens of gigabytes at the defaults; the
 // bounds make that maxRequests answers, and one client's share
-// maxPerClient (TestLimitRequests, TestUnreadAnswersBounded).
+// maxPerClient (TestLimitRequests, TestUnreadAnswersBounded), and the
+// bytes of the answers that can be large MaxAnswerBytes, and one
+// client's MaxAnswerBytesPerClient.
 func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logger) http.Handler {
 	if maxRequests <= 0 {
 		maxRequests = DefaultMaxRequests
@@ -89,6 +142,7 @@ func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logg
 	}
 	l := &requestLimit{h: h, max: maxRequests, perClient: maxPerClient, clients: map[string]int{},
 		probeMax: ProbeReserve, probePerClient: ProbeReservePerClient, probeClients: map[probeKey]int{},
+		answerMax: MaxAnswerBytes, answerPerClient: MaxAnswerBytesPerClient, answerClients: map[string]int64{},
 		log: refusalLog{log: log, every: refusalLogEvery}}
 	return l
 }
@@ -112,6 +166,12 @@ type requestLimit struct {
 	probes         [2]int           // in flight, by probeOf's index
 	probeClients   map[probeKey]int // in flight per path and ClientKey (with perClient only)
 
+	// Bytes held by the answers of requests in flight (MaxAnswerBytes).
+	answerMax       int64
+	answerPerClient int64
+	answerBytes     int64
+	answerClients   map[string]int64 // per ClientKey (with perClient only)
+
 	log refusalLog
 }
 
@@ -121,6 +181,13 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key, bounded = boundedClient(r.RemoteAddr, l.countLoopback)
 	}
 	if i, ok := probeOf(r); ok {
+		if l.perClient == 0 {
+			// The probe reserve is bounded per client without a
+			// per-client bound of requests too (behind a proxy): one
+			// client took all of it until 2026-12-07, and every other
+			// prober was refused (TestProbeReservePerClientWithoutClientBound).
+			key, bounded = boundedClient(r.RemoteAddr, l.countLoopback)
+		}
 		pk := probeKey{i, key}
 		if flag, bound := l.takeProbe(pk, bounded); flag != "" {
 			l.refuse(w, r, key, flag, bound)
@@ -148,8 +215,106 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer l.release(key, bounded)
-	l.h.ServeHTTP(w, r)
+	// The handler counts the bytes its answer holds on hold (holdAnswer),
+	// given back once the answer is sent.
+	hold := &answerHold{l: l, key: key, bounded: bounded}
+	defer hold.drop()
+	l.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), answerHoldKey{}, hold)))
 	sent(w, r)
+}
+
+// answerHoldKey is the context key of a request's answerHold.
+type answerHoldKey struct{}
+
+// answerHold is what the answer of one request in flight through
+// LimitRequests holds of its bounds on answer bytes. Its handler's
+// goroutine alone uses it, and LimitRequests once the handler returned.
+type answerHold struct {
+	l       *requestLimit
+	key     string
+	bounded bool
+	n       int64 // bytes counted for this answer
+}
+
+// take counts n more bytes of the answer, or names the bound they would
+// pass, its value and what the answers hold now (with this one's). An
+// answer is refused only beside others: alone it passes whatever its
+// size (a Provenance answer's first write may be as large as a log
+// record), else a client could never get it.
+func (h *answerHold) take(n int64) (flag string, bound, held int64) {
+	l := h.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.answerBytes > h.n && l.answerBytes+n > l.answerMax {
+		return AnswerBytesFlag, l.answerMax, l.answerBytes
+	}
+	if h.bounded {
+		if c := l.answerClients[h.key]; c > h.n && c+n > l.answerPerClient {
+			return AnswerBytesPerClientFlag, l.answerPerClient, c
+		}
+		l.answerClients[h.key] += n
+	}
+	l.answerBytes += n
+	h.n += n
+	return "", 0, 0
+}
+
+// drop gives back every byte the answer counted.
+func (h *answerHold) drop() { h.dropTo(0) }
+
+// dropTo gives back what the answer counted beyond its first keep bytes.
+func (h *answerHold) dropTo(keep int64) {
+	if h.n <= keep {
+		return
+	}
+	give := h.n - keep
+	l := h.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.answerBytes -= give
+	if h.bounded {
+		if l.answerClients[h.key] -= give; l.answerClients[h.key] <= 0 {
+			delete(l.answerClients, h.key)
+		}
+	}
+	h.n = keep
+}
+
+// holdAnswer counts n more bytes in the answer of ctx's
+// request against LimitRequests's bounds on answer bytes (MaxAnswerBytes),
+// until the answer is sent, or returns a resource_exhausted error, marked
+// busy, naming the bound that n more would pass (what names the call in
+// it). Outside LimitRequests (a server mounted without it) nothing is
+// counted.
+func holdAnswer(ctx context.Context, what string, n int) error {
+	h, ok := ctx.Value(answerHoldKey{}).(*answerHold)
+	if !ok || n <= 0 {
+		return nil
+	}
+	flag, bound, held := h.take(int64(n))
+	switch flag {
+	case "":
+		return nil
+	case AnswerBytesPerClientFlag:
+		h.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute", "bound", flag, "max", bound, "client", h.key)
+		return busy(connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+			"%s: the answers in flight to your address (%s) hold %d bytes, and %d more would pass the most one client's answers may hold (%s %d); read or cancel the answers you asked for, or ask for less per call, then retry",
+			what, h.key, held, n, flag, bound)), flag)
+	default:
+		h.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute", "bound", flag, "max", bound)
+		return busy(connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+			"%s: server busy: the answers in flight hold %d bytes, and %d more would pass the most this server holds (%s %d); retry later",
+			what, held, n, flag, bound)), flag)
+	}
+}
+
+// dropAnswer gives back what the answer of ctx's request counted so far
+// (holdAnswer) beyond its first keep bytes: the handler starts its answer
+// over, keeping what it counted before it began.
+func dropAnswer(ctx context.Context, keep int) {
+	if h, ok := ctx.Value(answerHoldKey{}).(*answerHold); ok {
+		h.dropTo(int64(keep))
+	}
 }
 
 // sent returns once what the handler left in the HTTP/2 server's write
@@ -283,9 +448,13 @@ func (l *requestLimit) refuse(w http.ResponseWriter, r *http.Request, key, flag 
 	// shut) is reset after the grace instead of holding this goroutine.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(RefusalWriteGrace))
 	if r.ProtoMajor < 2 {
-		// The write deadline stays on an HTTP/1.1 connection for its
-		// next requests (the server sets none of its own), where it would
-		// cut a watch: the connection ends with this answer.
+		// An HTTP/1.1 connection ends with this answer: the handler never
+		// ran, so the request's body is unread, and to take the
+		// connection's next request net/http would first read up to 256
+		// KiB of it, as slowly as the client sends it (up to
+		// BodyReadTimeout). (The write deadline above does not stay on
+		// the connection for its next requests, a watch among them:
+		// net/http lifts it after each answer, TestAnswerTimeoutLiftedHTTP1.)
 		w.Header().Set("Connection", "close")
 	}
 	w.Header().Set("Retry-After", "1")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -171,66 +172,27 @@ func unreadAnswersBounded(t *testing.T, size int) {
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
 
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var mu sync.Mutex
-	statusNot200 := map[uint32]bool{}
-	reset := map[uint32]bool{}
-	go readH2(c, func(typ byte, stream uint32, p []byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch typ {
-		case 0x1: // HEADERS
-			// HPACK: net/http sends :status first, and 200 as the
-			// static table's entry 8 (0x88); any other status is a
-			// literal or a dynamic table entry.
-			if len(p) > 0 && p[0] != 0x88 {
-				statusNot200[stream] = true
-			}
-		case 0x3: // RST_STREAM
-			reset[stream] = true
-		}
-	})
-	settings := make([]byte, 6)
-	binary.BigEndian.PutUint16(settings, 0x4) // SETTINGS_INITIAL_WINDOW_SIZE
-	binary.BigEndian.PutUint32(settings[2:], 0)
-	out := []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	out = append(out, h2Frame(0x4, 0, 0, settings)...)
+	z := dialZeroWindowH2(t, ln.Addr().String())
 	for i := range 6 {
-		var hb []byte
-		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/a"}, {":authority", "127.0.0.1"}} {
-			hb = append(hb, 0, byte(len(f[0])))
-			hb = append(hb, f[0]...)
-			hb = append(hb, byte(len(f[1])))
-			hb = append(hb, f[1]...)
-		}
-		out = append(out, h2Frame(0x1, 0x5, uint32(2*i+1), hb)...) // END_STREAM|END_HEADERS
+		z.get(uint32(2*i+1), "/a")
 	}
-	if _, err := c.Write(out); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second) // a failure bound, not a timing assertion
-	for {
-		mu.Lock()
-		nNot200, nreset := len(statusNot200), 0
-		for s := range statusNot200 {
-			if reset[s] {
-				nreset++
+	z.send(t)
+	var nNot200, nreset int
+	waitUntil(t, func() bool {
+		nNot200, nreset = 0, 0
+		for i := range 6 {
+			if headers, ok200, reset := z.state(uint32(2*i + 1)); headers && !ok200 {
+				nNot200++
+				if reset {
+					nreset++
+				}
 			}
 		}
-		mu.Unlock()
-		if nNot200 == 2 && nreset == 2 && entered.Load() == 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("6 unread answers asked of a server bounded to 4: handler ran %d times, %d answered with a status other than 200, %d of them reset; want 4, 2, 2",
-				entered.Load(), nNot200, nreset)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nNot200 == 2 && nreset == 2 && entered.Load() == 4
+	}, func() string {
+		return fmt.Sprintf("6 unread answers asked of a server bounded to 4: handler ran %d times, %d answered with a status other than 200, %d of them reset; want 4, 2, 2",
+			entered.Load(), nNot200, nreset)
+	})
 	if n := entered.Load(); n != 4 {
 		t.Fatalf("handler ran %d times, want 4", n)
 	}

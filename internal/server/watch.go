@@ -48,7 +48,8 @@ const (
 	ProgressMsKey = "Mmsb-Progress-Ms"
 	// BusyKey, on a resource_exhausted refusal by one of the server's
 	// bounds on work in flight (--max-requests, --max-requests-per-client,
-	// the probe reserve, --max-watchers, --max-log-queries), names the
+	// the probe reserve, the answer bytes, --max-watchers,
+	// --max-log-queries), names the
 	// bound: the refusal passes once other calls end, so a client may
 	// retry it later (the Go client's errors wrap client.ErrServerBusy,
 	// and its Watch retries them). A message or batch too large, refused
