@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -51,6 +52,16 @@ type PageSpec struct {
 // own log write or fsync (sync always and none write the record in the
 // call), whose record may have reached the file: such a batch may be
 // present after a restart, though this bus never applied it.
+//
+// The panics of the code the bus is given that a commit calls
+// (Options.Clock, the Replicator, the log's vfs.FS and its segment files)
+// are errors (a checkpoint's files are not: their panics go on to the
+// caller of Checkpoint, or end an automatic checkpoint's goroutine). A
+// panic out of the bus's own code while it commits (a defect) fails the
+// bus, as a failed write does (ErrFailed naming the panic: the batch may
+// be partly applied, and present after a restart), releases its lock,
+// and goes on to the caller; later calls return ErrFailed, and Close
+// works.
 func (e *Bus) Commit(ctx context.Context, ds []Delta) (CommitInfo, error) {
 	start := time.Now()
 	info, t, err := e.commitDeltas(ctx, ds)
@@ -124,20 +135,42 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	if err := ctx.Err(); err != nil {
 		return CommitInfo{}, tlog.Ticket{}, err
 	}
+	info, t, ckpt, err := e.commitDeltasLocked(ds)
+	if ckpt {
+		e.startCheckpoint()
+	}
+	if err != nil {
+		return info, t, err
+	}
+	e.met.commits.Add(1)
+	e.met.deltas.Add(uint64(len(ds)))
+	return info, t, nil
+}
+
+// commitDeltasLocked is commitDeltas under e.mu, which it takes and
+// releases, a panic included (see failPanicked). ckpt asks the caller to
+// start a checkpoint (the log's growth bound refused the batch).
+func (e *Bus) commitDeltasLocked(ds []delta.Delta) (info CommitInfo, t tlog.Ticket, ckpt bool, err error) {
 	e.mu.Lock()
-	if err := e.writable(); err != nil {
+	// The one deferred call of a commit: on the normal path it only
+	// unlocks (recover returns nil at once).
+	defer func() {
+		if v := recover(); v != nil {
+			e.failPanicked("Commit", v)
+			e.mu.Unlock()
+			panic(v)
+		}
 		e.mu.Unlock()
-		return CommitInfo{}, tlog.Ticket{}, err
+	}()
+	if err := e.writable(); err != nil {
+		return CommitInfo{}, tlog.Ticket{}, false, err
 	}
 	if err := e.logBoundErr(); err != nil {
-		e.mu.Unlock()
-		e.startCheckpoint()
-		return CommitInfo{}, tlog.Ticket{}, err
+		return CommitInfo{}, tlog.Ticket{}, true, err
 	}
 	now, err := e.commitClock()
 	if err != nil {
-		e.mu.Unlock()
-		return CommitInfo{}, tlog.Ticket{}, err
+		return CommitInfo{}, tlog.Ticket{}, false, err
 	}
 	// A pipelined batch (canPipeline) is checked by the committer alone
 	// while a helper applies the previous one, and a helper copies its
@@ -150,13 +183,11 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	buf, slots, err := e.checkAndEncode(buf, ds, pipelined)
 	e.keepBuf(buf)
 	if err != nil {
-		e.mu.Unlock()
-		return CommitInfo{}, tlog.Ticket{}, err
+		return CommitInfo{}, tlog.Ticket{}, false, err
 	}
 	t, first, err := e.appendLocked(uint32(len(ds)), buf)
 	if err != nil {
-		e.mu.Unlock()
-		return CommitInfo{}, tlog.Ticket{}, err
+		return CommitInfo{}, tlog.Ticket{}, false, err
 	}
 	// A pipelined batch: the committer stamps pages and deltas now; a
 	// helper copies the bytes of the batch's head while the committer
@@ -171,15 +202,13 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 	}
 	if !pipelined || !e.applier.canQueue(e, len(buf), first+LSN(max(tail, e.historyFrom(len(ds)))), first+LSN(len(ds))) {
 		if err := e.settle(); err != nil {
-			e.mu.Unlock()
-			return CommitInfo{}, tlog.Ticket{}, err
+			return CommitInfo{}, tlog.Ticket{}, false, err
 		}
 	}
 	if pipelined {
 		if err := e.applier.applyPipelined(e, buf, first, e.historyFrom(len(ds)), tail); err != nil {
 			err = e.fail(fmt.Errorf("pipelined apply of a logged batch: %w", err))
-			e.mu.Unlock()
-			return CommitInfo{}, tlog.Ticket{}, err
+			return CommitInfo{}, tlog.Ticket{}, false, err
 		}
 		e.applier.applyTail(e, ds, slots, first, tail)
 		if e.graphHasEdges {
@@ -197,16 +226,33 @@ func (e *Bus) commitDeltas(ctx context.Context, ds []delta.Delta) (CommitInfo, t
 		e.assertBatchApplied(ds, slots, first)
 	}
 	e.stampCommit(first, last, now)
-	info := CommitInfo{FirstLSN: first, LastLSN: last, Time: now}
+	info = CommitInfo{FirstLSN: first, LastLSN: last, Time: now}
 	if err := e.replicateLocked(first, last, buf); err != nil {
 		// Logged and applied: the info says so, as for a failed fsync.
-		e.mu.Unlock()
-		return info, tlog.Ticket{}, err
+		return info, tlog.Ticket{}, false, err
 	}
-	e.mu.Unlock()
-	e.met.commits.Add(1)
-	e.met.deltas.Add(uint64(len(ds)))
-	return info, t, nil
+	return info, t, false, nil
+}
+
+// failPanicked fails the bus for a panic with value v out of op's
+// critical section: the bus's own code, a defect (the code a caller gives
+// the bus, its Clock, Replicator, recompute functions and vfs.FS, has its
+// panics turned into errors where it is called). The operations may be
+// half applied (pages written and the log not, or the reverse), so the
+// bus fails as for a failed write: sticky ErrFailed naming the panic. The
+// caller, a deferred function that recovered the panic, then releases
+// e.mu and panics again with v: the panic reaches the caller of the bus
+// (with its stack: the frames that panicked are still below), and every
+// later call returns the failure instead of waiting for ever for a lock
+// that nothing would release (TestCommitPanicFailsBus). Caller holds e.mu
+// exclusively.
+func (e *Bus) failPanicked(op string, v any) {
+	const what = "%s panicked under the bus's lock (what it was doing may be partly applied): "
+	if err, ok := v.(error); ok {
+		_ = e.fail(fmt.Errorf(what+"%w", op, err))
+		return
+	}
+	_ = e.fail(fmt.Errorf(what+"%v", op, v))
 }
 
 // checkAndEncode validates every delta of a batch and appends its encoding
@@ -439,37 +485,52 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 	if err := ctx.Err(); err != nil {
 		return CommitInfo{}, err
 	}
+	info, t, ckpt, err := e.commitOpsLocked(n, check, encode)
+	if ckpt {
+		e.startCheckpoint()
+	}
+	if err != nil {
+		return info, err
+	}
+	return e.finishCommit(ctx, t, info)
+}
+
+// commitOpsLocked is commitOps under e.mu, which it takes (settled) and
+// releases, a panic included (see failPanicked). ckpt asks the caller to
+// start a checkpoint (the log's growth bound refused the operations).
+func (e *Bus) commitOpsLocked(n int, check func() error, encode func([]byte) []byte) (info CommitInfo, t tlog.Ticket, ckpt bool, err error) {
 	e.lockSettled()
-	if err := e.writable(); err != nil {
+	defer func() {
+		if v := recover(); v != nil {
+			e.failPanicked("a control operation", v)
+			e.mu.Unlock()
+			panic(v)
+		}
 		e.mu.Unlock()
-		return CommitInfo{}, err
+	}()
+	if err := e.writable(); err != nil {
+		return CommitInfo{}, tlog.Ticket{}, false, err
 	}
 	if err := e.logBoundErr(); err != nil {
-		e.mu.Unlock()
-		e.startCheckpoint()
-		return CommitInfo{}, err
+		return CommitInfo{}, tlog.Ticket{}, true, err
 	}
 	if err := check(); err != nil {
-		e.mu.Unlock()
-		return CommitInfo{}, err
+		return CommitInfo{}, tlog.Ticket{}, false, err
 	}
 	now, err := e.commitClock()
 	if err != nil {
-		e.mu.Unlock()
-		return CommitInfo{}, err
+		return CommitInfo{}, tlog.Ticket{}, false, err
 	}
 	buf := encode(record.AppendHeader(e.buf[:0], now))
 	e.keepBuf(buf)
 	t, first, err := e.appendLocked(uint32(n), buf)
 	if err != nil {
-		e.mu.Unlock()
-		return CommitInfo{}, err
+		return CommitInfo{}, tlog.Ticket{}, false, err
 	}
 	var dec record.Decoder
 	var op record.Op
 	if err := dec.Reset(buf); err != nil {
-		e.mu.Unlock()
-		return CommitInfo{}, e.fail(err)
+		return CommitInfo{}, tlog.Ticket{}, false, e.fail(err)
 	}
 	for i := 0; i < n; i++ {
 		if err == nil {
@@ -482,20 +543,17 @@ func (e *Bus) commitOps(ctx context.Context, n int, check func() error, encode f
 			// The record is logged but does not apply: the checks above
 			// missed something. Refuse further writes rather than diverge.
 			err = e.fail(fmt.Errorf("logged op %d does not apply: %w", i, err))
-			e.mu.Unlock()
-			return CommitInfo{}, err
+			return CommitInfo{}, tlog.Ticket{}, false, err
 		}
 	}
 	last := first + LSN(n) - 1
 	e.store.PublishLSN(uint64(last))
 	e.stampCommit(first, last, now)
-	info := CommitInfo{FirstLSN: first, LastLSN: last, Time: now}
+	info = CommitInfo{FirstLSN: first, LastLSN: last, Time: now}
 	if err := e.replicateLocked(first, last, buf); err != nil {
-		e.mu.Unlock()
-		return info, err
+		return info, tlog.Ticket{}, false, err
 	}
-	e.mu.Unlock()
-	return e.finishCommit(ctx, t, info)
+	return info, t, false, nil
 }
 
 // CreatePage creates one page and returns its ID (with the error too
@@ -532,7 +590,12 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 // have to name LSNs that no operation holds; CreatePages' answer, one ID
 // per spec, is complete when empty. The server refuses both empty requests.
 //
-// Errors: ErrPageExists, ErrInvalidPage, ErrNoSpace, ErrClosed, ErrFailed.
+// A batch whose record would pass the log's limit (256 MiB: metadata
+// adds up) is refused with ErrRecordTooLarge, measured from the specs
+// before their metadata is encoded; nothing is logged.
+//
+// Errors: ErrPageExists, ErrInvalidPage, ErrNoSpace, ErrRecordTooLarge,
+// ErrClosed, ErrFailed.
 func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, error) {
 	if len(specs) == 0 {
 		return nil, nil
@@ -557,6 +620,9 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 		// Explicit IDs may collide with each other or with auto IDs; the
 		// set is only built when there are explicit IDs.
 		var seen map[PageID]struct{}
+		// A lower bound on the batch's record: its operations, and the
+		// smallest header (the log's exact check follows the encoding).
+		recBytes := int64(minHeaderBytes)
 		for _, s := range specs {
 			if s.ID != 0 {
 				seen = make(map[PageID]struct{}, len(specs))
@@ -591,13 +657,29 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 			if s.Size < 0 || s.Size > base.MaxPageSize {
 				return fmt.Errorf("%w: page %d size %d (want 1..%d)", ErrInvalidPage, id, s.Size, base.MaxPageSize)
 			}
-			if metas != nil {
-				metas[i] = page.AppendMeta(metas[i][:0], metaIn(s.Meta))
-			}
-			if err := e.checkCreate(id, uint32(s.Size), base.Location(s.Location), metaOf(i)); err != nil {
+			// The metadata is measured here and encoded below, once the
+			// batch's record is known to fit: encoded first, a batch of
+			// 2^24 specs of 64 KiB each made a terabyte of copies before
+			// the log refused it (an out-of-memory crash, not an error).
+			if err := e.checkCreate(id, uint32(s.Size), base.Location(s.Location), nil); err != nil {
 				return err
 			}
+			ml := metaBytes(s.Meta)
+			if ml > page.MaxMetaBytes {
+				return fmt.Errorf("%w: page %d metadata %d bytes exceeds %d", ErrInvalidPage, id, ml, page.MaxMetaBytes)
+			}
+			if recBytes += createOpBytes(id, s.Size, ml); recBytes > tlog.MaxRecordBytes {
+				return fmt.Errorf("%w: more than %d bytes by spec %d, a log record holds at most %d (create fewer pages per call)", ErrRecordTooLarge, recBytes, i, tlog.MaxRecordBytes)
+			}
 			ids[i] = id
+		}
+		for i, m := range metas {
+			if m = page.AppendMeta(m[:0], metaIn(specs[i].Meta)); len(m) > 0 {
+				if _, err := page.DecodeMeta(m); err != nil {
+					return fmt.Errorf("%w: page %d metadata: %w", ErrInvalidPage, ids[i], err)
+				}
+			}
+			metas[i] = m
 		}
 		// Last, once the batch is valid: the room its apply needs
 		// (slots, page memory, tmpfs space), so that a create logged
@@ -639,6 +721,33 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 	}
 	e.reserveCheckpointScratch()
 	return ids, nil
+}
+
+// minHeaderBytes is the smallest record header (record.AppendHeader: the
+// format version and a one-byte time varint).
+const minHeaderBytes = 2
+
+// metaBytes is the length of page.AppendMeta's encoding of ms, measured
+// without encoding it (in int64: a list that repeats one large value can
+// pass 2 GiB where int has 32 bits).
+func metaBytes(ms []MetaEntry) int64 {
+	if len(ms) == 0 {
+		return 0
+	}
+	n := int64(4) // the count
+	for _, m := range ms {
+		n += 8 + int64(len(m.Key)) + int64(len(m.Value))
+	}
+	return n
+}
+
+// createOpBytes is the length of record.AppendCreate's encoding of the
+// creation of page id of the given size with metaLen bytes of encoded
+// metadata.
+func createOpBytes(id PageID, size int, metaLen int64) int64 {
+	var b [binary.MaxVarintLen64]byte
+	return 1 + int64(binary.PutUvarint(b[:], uint64(id))) + int64(binary.PutUvarint(b[:], uint64(size))) +
+		1 + int64(binary.PutUvarint(b[:], uint64(metaLen))) + metaLen
 }
 
 // FreePage frees a page. A page with dependency edges or a binding is

@@ -11,6 +11,7 @@ import (
 	"github.com/mmsb-go/mmsb/internal/graph"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // PropagationSource is the Source label of every delta written by
@@ -178,6 +179,10 @@ type propagator struct {
 	// PropagateInto returns, the function ended the goroutine
 	// (releaseAfterGoexit).
 	inCall bool
+	// outside is set while a wave computed without the lock does not
+	// hold e.mu exclusively, and shared while it holds it shared (enter):
+	// what a panic out of the bus's own code releases (releaseAfterPanic).
+	outside, shared bool
 
 	// A failed recompute holds back its page and the page's Data-edge
 	// descendants (heldSet, bound and unbound; held lists the bound ones
@@ -363,6 +368,11 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // way the wave logged is the one a wave over a state of the bus computes.
 // Functions must be pure and must not call the engine (the second
 // computation holds its lock). One wave runs at a time.
+//
+// A panic out of the bus's own code in a wave (a defect) releases the
+// bus's lock and goes on to the caller; where the wave held the lock
+// exclusively (applying it, or computing it under the lock) the bus
+// fails first (ErrFailed naming the panic), as for one in Commit.
 func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	if r == nil {
 		// Refused before the wave: a nil result panicked in its reset.
@@ -371,32 +381,69 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	e.waveMu.Lock()
 	defer e.waveMu.Unlock()
 	r.reset()
-	e.lockSettled()
-	if err := e.writable(); err != nil {
-		e.mu.Unlock()
-		return err
-	}
-	if err := e.logBoundErr(); err != nil {
-		e.mu.Unlock()
+	t, info, logged, ckpt, waveErr, err := e.propagateLocked(ctx, r)
+	if ckpt {
 		e.startCheckpoint()
+	}
+	if err != nil {
 		return err
 	}
+	if !logged {
+		return waveErr
+	}
+	if _, err := e.finishCommit(ctx, t, info); err != nil {
+		return withFailure(err, waveErr)
+	}
+	return waveErr
+}
+
+// propagateLocked is PropagateInto's wave under e.mu, which it takes and
+// releases, a panic included: it computes the wave, logs and applies it.
+// logged says a record was logged (info, t name it; the caller waits for
+// its durability), ckpt asks the caller to start a checkpoint (the log's
+// growth bound refused the wave), waveErr is the wave's recompute failure
+// and err the error to return (waveErr included). A panic out of the
+// bus's own code while the wave holds e.mu exclusively fails the bus
+// (failPanicked) and releases the lock; one while it holds it shared, or
+// not at all (a wave computed without the lock), releases what it holds:
+// nothing of the wave is applied then. The panic then goes on to the
+// caller. A recompute function's own panic is its failure (callRecompute),
+// and its runtime.Goexit releases the bus too (releaseAfterGoexit).
+func (e *Bus) propagateLocked(ctx context.Context, r *PropagateResult) (t tlog.Ticket, info CommitInfo, logged, ckpt bool, waveErr, err error) {
+	e.mu.Lock()
 	if e.prop == nil {
 		e.prop = newPropagator()
 	}
 	p := e.prop
-	defer p.releaseAfterGoexit(e)
+	p.outside, p.shared = false, false
+	defer func() {
+		v := recover()
+		switch {
+		case v != nil:
+			p.releaseAfterPanic(e, v)
+			panic(v)
+		case p.inCall:
+			p.releaseAfterGoexit(e)
+		default:
+			e.mu.Unlock()
+		}
+	}()
+	_ = e.settle() // lockSettled: a failed apply fails the bus, seen below
+	if err := e.writable(); err != nil {
+		return t, info, false, false, nil, err
+	}
+	if err := e.logBoundErr(); err != nil {
+		return t, info, false, true, nil, err
+	}
 	if len(e.dirty) == 0 && !p.resync && len(p.retry) == 0 && len(e.recompute) == 0 {
-		e.mu.Unlock()
-		return nil
+		return t, info, false, false, nil, nil
 	}
 	failure, covered, err := e.computeWave(ctx, p, r)
 	if err != nil {
 		p.trim()
-		e.mu.Unlock()
-		return err
+		return t, info, false, false, nil, err
 	}
-	var waveErr error // the failure, if any, as an error (never a nil *RecomputeError)
+	// waveErr: the failure, if any, as an error (never a nil *RecomputeError)
 	if failure != nil {
 		waveErr = failure
 	}
@@ -408,14 +455,12 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	}
 	if n == 0 {
 		e.endWave(p, covered)
-		e.mu.Unlock()
-		return waveErr
+		return t, info, false, false, waveErr, waveErr
 	}
 	now, err := e.commitClock()
 	if err != nil {
 		p.trim()
-		e.mu.Unlock()
-		return withFailure(fmt.Errorf("propagation wave: %w", err), waveErr)
+		return t, info, false, false, waveErr, withFailure(fmt.Errorf("propagation wave: %w", err), waveErr)
 	}
 	var buf []byte
 	if sets {
@@ -443,8 +488,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 			buf, sets = buf[:at], false
 			if n--; n == 0 {
 				e.endWave(p, covered)
-				e.mu.Unlock()
-				return waveErr
+				return t, info, false, false, waveErr, waveErr
 			}
 		}
 	}
@@ -454,8 +498,7 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	t, first, err := e.appendLocked(uint32(n), buf)
 	if err != nil {
 		p.trim()
-		e.mu.Unlock()
-		return withFailure(fmt.Errorf("propagation wave of %d ops: %w", n, err), waveErr)
+		return t, info, false, false, waveErr, withFailure(fmt.Errorf("propagation wave of %d ops: %w", n, err), waveErr)
 	}
 	// Apply through the functions applyOp uses for OpDerived and OpSetFlags,
 	// so that replay reaches the same state.
@@ -490,14 +533,9 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	r.FirstLSN, r.LastLSN = first, last
 	e.endWave(p, covered)
 	if err := e.replicateLocked(first, last, buf); err != nil {
-		e.mu.Unlock()
-		return withFailure(err, waveErr)
+		return t, info, false, false, waveErr, withFailure(err, waveErr)
 	}
-	e.mu.Unlock()
-	if _, err := e.finishCommit(ctx, t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now}); err != nil {
-		return withFailure(err, waveErr)
-	}
-	return waveErr
+	return t, CommitInfo{FirstLSN: first, LastLSN: last, Time: now}, true, false, waveErr, nil
 }
 
 // endWave ends a wave that was applied (or had nothing to log). The wave
@@ -690,10 +728,13 @@ func (e *Bus) computeWave(ctx context.Context, p *propagator, r *PropagateResult
 			}
 			return failure, covered, err
 		}
+		p.outside = true // e.mu released: see propagateLocked's panic path
 		e.mu.Unlock()
 		failure, err := e.runWave(ctx, p, first, r)
 		e.met.recomputed.Add(uint64(p.calls))
-		e.lockSettled()
+		e.mu.Lock() // lockSettled, with outside cleared as soon as it holds
+		p.outside = false
+		_ = e.settle()
 		if werr := e.writable(); werr != nil { // closed or failed meanwhile
 			return nil, 0, werr
 		}
@@ -899,8 +940,13 @@ func (p *propagator) enter(e *Bus) error {
 	if !p.unlocked {
 		return nil
 	}
-	e.rlockSettled()
+	e.mu.RLock() // rlockSettled, with shared set as soon as it holds
+	p.shared = true
+	if e.applier.current {
+		e.applier.help()
+	}
 	if e.usable() != nil || e.ctrlGen != p.gen {
+		p.shared = false
 		e.mu.RUnlock()
 		return errWaveStale
 	}
@@ -910,6 +956,7 @@ func (p *propagator) enter(e *Bus) error {
 // leave releases what enter took.
 func (p *propagator) leave(e *Bus) {
 	if p.unlocked {
+		p.shared = false
 		e.mu.RUnlock()
 	}
 }
@@ -1210,6 +1257,32 @@ func (p *propagator) releaseAfterGoexit(e *Bus) {
 	if !p.unlocked {
 		e.mu.Unlock() // computed under the lock: held exclusively through the call
 	}
+}
+
+// releaseAfterPanic runs as propagateLocked's wave ends with a panic with
+// value v out of the bus's own code (a defect; a recompute function's
+// panic is its failure, see callRecompute), before the panic goes on.
+// Under e.mu held exclusively, the wave may have applied part of its
+// record (or changed the dirty set): the bus fails as for a panic in
+// Commit (failPanicked) and e.mu is released. A wave computed without
+// the lock applies nothing: the read lock it held, if any, is released,
+// and the bus goes on. Either way the next wave replans from the bus's
+// state, without a stale try's results. Before, e.mu stayed held and
+// every later call, Close too, waited for ever
+// (TestPropagatePanicReleasesTheBus).
+func (p *propagator) releaseAfterPanic(e *Bus, v any) {
+	p.keep = false
+	clear(p.kept)
+	p.inCall = false
+	switch {
+	case !p.outside:
+		e.failPanicked("a propagation wave", v)
+		e.mu.Unlock()
+	case p.shared:
+		p.shared = false
+		e.mu.RUnlock()
+	}
+	p.outside = false
 }
 
 // callRecompute calls fn, turning a panic into an error so that a faulty

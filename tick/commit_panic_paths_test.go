@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
@@ -277,5 +278,88 @@ func TestRejectionsOfPanickedTickKeepTheirTick(t *testing.T) {
 	}
 	if n := len(sub.C); n != 0 {
 		t.Fatalf("%d more rejection events", n)
+	}
+}
+
+// rejectionTicks runs two ticks, each with a valid delta and one to a
+// page that does not exist (rejected: id+10, then id+20), the first
+// ending in the panic that arm makes.
+func rejectionTicks(t *testing.T, o *Orchestrator, id mmsb.PageID, arm, disarm func()) {
+	t.Helper()
+	submitAll(t, o, mmsb.Write(id, 0, []byte{1}), mmsb.Write(id+10, 0, []byte{1}))
+	arm()
+	func() {
+		defer func() {
+			if v := recover(); v == nil {
+				t.Fatal("the tick did not panic")
+			}
+		}()
+		_, _ = o.Tick(ctx)
+	}()
+	disarm()
+	submitAll(t, o, mmsb.Write(id, 0, []byte{2}), mmsb.Write(id+20, 0, []byte{1}))
+	if r, err := o.Tick(ctx); err != nil || r.Tick != 2 || r.Rejected != 1 {
+		t.Fatalf("next tick: %v, tick %d, rejected %d; want nil, 2, 1", err, r.Tick, r.Rejected)
+	}
+}
+
+// rejectedPages reads the rejection events sub holds.
+func rejectedPages(sub *Subscription) []mmsb.PageID {
+	var got []mmsb.PageID
+	for len(sub.C) > 0 {
+		ev := <-sub.C
+		got = append(got, ev.Page)
+	}
+	return got
+}
+
+// TestPanickedBuildDeliversOnce: a panic out of a tick's event building
+// (a defect) leaves its rejections to the next tick, which publishes each
+// once, under its own tick's number. The events built before the panic
+// stayed in the list and the next tick published them and then the
+// rejections again: the first tick's rejection twice.
+func TestPanickedBuildDeliversOnce(t *testing.T) {
+	e := openMem(t, nil)
+	id := mustCreate(t, e, 1, 64)[0]
+	o := newOrch(t, e, &Options{SkipStartupResync: true})
+	sub, err := o.Subscribe(EventFilter{Types: []EventType{EventDeltaRejected}}, 8, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejectionTicks(t, o, id, func() { o.buildHook = func() { panic("event bug") } }, func() { o.buildHook = nil })
+	if got := rejectedPages(sub); !slices.Equal(got, []mmsb.PageID{id + 10, id + 20}) {
+		t.Fatalf("rejection events for pages %v; want [%d %d], once each", got, id+10, id+20)
+	}
+}
+
+// TestPanickedPublishDeliversOnce: a panic out of a tick's publish (a
+// defect), after one subscription had received the tick's events, does
+// not make the next tick publish them again: the first subscription hears
+// of each rejection once, the second misses the panicked tick's. The next
+// tick published the whole list again, and the rejections a third time.
+func TestPanickedPublishDeliversOnce(t *testing.T) {
+	e := openMem(t, nil)
+	id := mustCreate(t, e, 1, 64)[0]
+	o := newOrch(t, e, &Options{SkipStartupResync: true})
+	var subs [2]*Subscription
+	for i := range subs {
+		s, err := o.Subscribe(EventFilter{Types: []EventType{EventDeltaRejected}}, 8, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs[i] = s
+	}
+	rejectionTicks(t, o, id, func() {
+		o.deliverHook = func(i int) {
+			if i == 1 {
+				panic("delivery bug")
+			}
+		}
+	}, func() { o.deliverHook = nil })
+	if got := rejectedPages(subs[0]); !slices.Equal(got, []mmsb.PageID{id + 10, id + 20}) {
+		t.Fatalf("first subscription: rejection events for pages %v; want [%d %d], once each", got, id+10, id+20)
+	}
+	if got := rejectedPages(subs[1]); !slices.Equal(got, []mmsb.PageID{id + 20}) {
+		t.Fatalf("second subscription: rejection events for pages %v; want [%d]", got, id+20)
 	}
 }

@@ -310,10 +310,19 @@ func (o *Orchestrator) publish(ctx context.Context) {
 	o.subMu.RLock()
 	o.pubTo = append(o.pubTo[:0], o.subs...)
 	o.subMu.RUnlock()
-	for _, s := range o.pubTo {
+	for i, s := range o.pubTo {
+		if o.deliverHook != nil {
+			o.deliverHook(i)
+		}
 		s.deliverAll(ctx, o.events)
 	}
 	clear(o.pubTo)
+	o.dropEvents()
+}
+
+// dropEvents empties the event list, keeping its buffer up to
+// maxKeptEvents. Caller holds tickMu.
+func (o *Orchestrator) dropEvents() {
 	clear(o.events) // drop error references
 	o.events = o.events[:0]
 	if cap(o.events) > maxKeptEvents {

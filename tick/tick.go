@@ -312,6 +312,11 @@ type Orchestrator struct {
 	// a panic come out of the wave: the bus turns the panics of recompute
 	// functions into errors).
 	propagateHook func()
+	// buildHook, set by tests, runs in buildEvents once the rejections
+	// are in the tick's events, and deliverHook before publish delivers
+	// to each subscription (to make a panic come out of either).
+	buildHook   func()
+	deliverHook func(i int)
 	// cands and inCommit say, while a tick commits, which deltas a panic
 	// out of the commit leaves undecided (commitPanicked): the candidates
 	// batch.ds[:cands], of which the first inCommit are inside the bus's
@@ -644,7 +649,10 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // the propagation wave (a defect of the bus, which turns the panics of
 // recompute functions into errors) is not recovered: it escapes Tick,
 // and the rejections of that tick are published by the next one, under
-// their own tick's number.
+// their own tick's number; so are they, once, after a panic out of the
+// tick's event building (its other events are lost). After a panic out
+// of its publish, the subscriptions not yet served miss the tick's
+// events, and none is published again.
 func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 	if err := o.lockTick(ctx); err != nil {
 		return nil, err
@@ -731,14 +739,20 @@ func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
 		o.ckptFailSeen, ckptErr = n, err
 	}
 
-	// Events, in deterministic order.
+	// Events, in deterministic order. The rejections and the commit's
+	// failure are forgotten once they are in the tick's events, before
+	// the publish: a panic out of the publish (a defect) then leaves
+	// nothing that the next tick would publish again. Events that a
+	// subscription had received before such a panic were published twice
+	// (TestPanickedPublishDeliversOnce): the next tick published the
+	// rejections once more, and its events after the whole of this one's.
 	o.buildEvents(r, tickErr, invErrs, ckptErr, total)
-	o.publish(ctx)
 	clear(o.rejEvents) // drop error references
 	o.rejEvents, o.commitErr = o.rejEvents[:0], nil
 	if cap(o.rejEvents) > maxKeptEvents {
 		o.rejEvents = nil
 	}
+	o.publish(ctx)
 	end := time.Now()
 	r.Durations[PhasePublish] = end.Sub(t)
 	r.Durations[PhaseTotal] = end.Sub(start)
@@ -957,7 +971,8 @@ func (o *Orchestrator) commitReleasing(ctx context.Context, r *Result) (err erro
 // those that were are rejected, each with this error (Result.Rejections,
 // EventDeltaRejected), because whether the bus logged them is not known
 // and a retry could commit them twice. Such a tick neither propagates nor
-// runs invariant hooks (the bus's lock may still be held), and Run
+// runs invariant hooks (a panic out of the bus's own Commit fails the bus,
+// and one from elsewhere may leave it in any state), and Run
 // returns its error.
 var ErrCommitPanicked = errors.New("tick: commit panicked")
 
@@ -994,7 +1009,15 @@ func (o *Orchestrator) setKept(n int) {
 }
 
 // buildEvents fills o.events for the tick, skipping types nobody wants.
+//
+// It starts from an empty list: the events left by a build or publish that
+// a panic ended (a defect) are dropped. The rejections and the commit's
+// failure of such a build are still held (o.rejEvents, o.commitErr) and
+// are built again here, once; the rest of that tick's events are lost.
+// The next tick published the whole of them again before
+// (TestPanickedBuildDeliversOnce): those built before the panic twice.
 func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, ckptErr error, total time.Duration) {
+	o.dropEvents()
 	if o.subMask.Load() == 0 {
 		return
 	}
@@ -1005,6 +1028,9 @@ func (o *Orchestrator) buildEvents(r *Result, tickErr error, inv []hookFailure, 
 	if o.wantsType(EventDeltaRejected) {
 		// Each keeps the number of the tick that rejected it (see reject).
 		o.events = append(o.events, o.rejEvents...)
+	}
+	if o.buildHook != nil {
+		o.buildHook()
 	}
 	if o.wantsType(EventDeltaCommitted) {
 		for i := range o.batch.ds[:r.Committed] {
@@ -1204,6 +1230,7 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 	}
 	o.metricsMu.Unlock()
 	if o.subMask.Load() != 0 {
+		o.dropEvents() // a panicked tick's (see buildEvents)
 		o.propagationEvents(&o.prop, err, func(ev Event) {
 			ev.Tick = o.tick
 			o.events = append(o.events, ev)

@@ -256,12 +256,51 @@ func (l *Log) fail(op, path string, err error) error {
 // caller's own vfs.FS could break it, and then the rest of b would be
 // lost unnoticed: records counted as written (and commits acknowledged)
 // that no recovery finds, or a header missing its end.
-func writeFull(f vfs.File, b []byte) (int, error) {
-	n, err := f.Write(b)
+//
+// A Write that panics (a caller's own vfs.FS, again) is a failed write:
+// its panic is returned as an error (see panicError). The flush leader
+// writes outside mu, and a panic there skipped the relock: the deferred
+// Unlock of Wait or Append then unlocked an unlocked mutex, a fatal error
+// no one can recover, and a flusher goroutine's panic ended the process
+// (TestFilePanicFailsLog). One deferred call per write of a group, not
+// per record.
+func writeFull(f vfs.File, b []byte) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError("Write", v)
+		}
+	}()
+	n, err = f.Write(b)
 	if err == nil && n < len(b) {
 		err = fmt.Errorf("%w: %d of %d bytes written", io.ErrShortWrite, n, len(b))
 	}
 	return n, err
+}
+
+// ErrFilePanicked is wrapped by the sticky error of a log whose segment
+// file's method panicked (see panicError).
+var ErrFilePanicked = errors.New("tlog: segment file panicked")
+
+// panicError is the error that stands for a panic with value v out of the
+// segment file's method: the log fails with it (sticky) as with an error
+// the method returned, and every waiter is woken with it. A value that is
+// an error is wrapped (errors.Is and As see it).
+func panicError(method string, v any) error {
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("%w: File.%s panicked: %w", ErrFilePanicked, method, err)
+	}
+	return fmt.Errorf("%w: File.%s panicked: %v", ErrFilePanicked, method, v)
+}
+
+// guardFile calls fn, a call of the segment file's method named method,
+// turning a panic into an error (panicError), as writeFull does for Write.
+func guardFile(method string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(method, v)
+		}
+	}()
+	return fn()
 }
 
 func (l *Log) activePath() string {
@@ -279,9 +318,19 @@ func (l *Log) activePath() string {
 // this and every later call returns the sticky error. A record whose own
 // write or fsync failed may still have reached the file, whole, and be
 // found by a later Open.
-func (l *Log) Append(first base.LSN, count uint32, payload []byte) (Ticket, error) {
+//
+// A panic out of the FS under Append (creating or rotating a segment: the
+// file's own methods are guarded where they are called) fails the log as
+// an error of that call would, and is returned: it left the log failed in
+// no way, half through a rotation, before.
+func (l *Log) Append(first base.LSN, count uint32, payload []byte) (t Ticket, err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer func() {
+		if v := recover(); v != nil {
+			t, err = Ticket{}, l.fail("append to", l.activePath(), fmt.Errorf("%w: the FS panicked: %v", ErrFilePanicked, v))
+		}
+		l.mu.Unlock()
+	}()
 	if l.err != nil {
 		return Ticket{}, l.err
 	}
@@ -322,7 +371,6 @@ func (l *Log) Append(first base.LSN, count uint32, payload []byte) (Ticket, erro
 	l.lastLSN, l.hasLast = last, true
 	l.stats.Records++
 	l.stats.Bytes += uint64(frame)
-	var err error
 	switch l.mode {
 	case SyncAlways:
 		err = l.flushLocked(context.Background(), last, true)
@@ -435,7 +483,9 @@ func (l *Log) startWriteback(f vfs.File, end int64) {
 	if !ok || end-l.wbFrom < logWritebackBytes {
 		return
 	}
-	_ = rs.StartWriteback(l.wbFrom, end-l.wbFrom)
+	// A hint: its panic, like its error, is dropped (the next fsync
+	// reports a device that fails).
+	_ = guardFile("StartWriteback", func() error { return rs.StartWriteback(l.wbFrom, end-l.wbFrom) })
 	l.wbFrom = end
 }
 
@@ -469,7 +519,13 @@ func (l *Log) createSegment(first base.LSN) error {
 		// reuses freed memory (once checkpoints have freed older
 		// segments), which took 8 ms of the commit that rotated. The first
 		// records meanwhile grow the file by doubling, from a few bytes.
-		go h.SizeHint(l.segBytes + l.segBytes/4)
+		// A hint: its panic (a caller's own vfs.FS) is dropped; on its
+		// own goroutine it ended the process
+		// (TestFilePanicInSizeHintAndTornWrite).
+		go func(n int64) {
+			defer func() { _ = recover() }()
+			h.SizeHint(n)
+		}(l.segBytes + l.segBytes/4)
 	}
 	var hdr [SegmentHeaderSize]byte
 	l.stats.Writes++
@@ -519,7 +575,7 @@ func (l *Log) rotate(first base.LSN) error {
 		return l.fail("fsync", path, err)
 	}
 	l.written, l.synced = l.lastLSN, l.lastLSN
-	if err := l.f.Close(); err != nil {
+	if err := guardFile("Close", l.f.Close); err != nil {
 		return l.fail("close", path, err)
 	}
 	l.f = nil
@@ -709,12 +765,18 @@ func (l *Log) Stats() Stats {
 
 // syncFile fsyncs a segment, timing it when asked to (Options.FsyncNanos).
 // Failed fsyncs are timed too: a slow failure is worth seeing.
-func (l *Log) syncFile(f vfs.File) error {
+// A Sync that panics is a failed fsync (panicError), as in writeFull.
+func (l *Log) syncFile(f vfs.File) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError("Sync", v)
+		}
+	}()
 	if l.fsyncNanos == nil {
 		return f.Sync()
 	}
 	start := time.Now()
-	err := f.Sync()
+	err = f.Sync()
 	l.fsyncNanos.Observe(int64(time.Since(start)))
 	return err
 }
@@ -739,7 +801,9 @@ func (l *Log) Close() error {
 	if l.f != nil {
 		err = l.flushLocked(context.Background(), l.lastLSN, true)
 		l.waitIdle()
-		if cerr := l.f.Close(); cerr != nil && err == nil {
+		// Guarded: a panic here left mu locked, and the bus's Close, which
+		// holds its own lock around this one, hung every later call.
+		if cerr := guardFile("Close", l.f.Close); cerr != nil && err == nil {
 			err = fmt.Errorf("tlog: close %s: %w", l.activePath(), cerr)
 		}
 		l.f = nil
