@@ -92,7 +92,7 @@ func checkSkimAgrees(payload []byte) error {
 	var sd, nd Decoder
 	errS, errN := sd.Reset(payload), nd.Reset(payload)
 	if (errS == nil) != (errN == nil) {
-		return fmt.Errorf("Reset differs between two decoders: %v, %v", errS, errN)
+		return fmt.Errorf("Reset differs between two decoders: %w, %w", errS, errN)
 	}
 	if errN != nil {
 		return nil
@@ -106,7 +106,7 @@ func checkSkimAgrees(payload []byte) error {
 		start := sd.Offset()
 		errS, errN := sd.Skim(&skim), nd.Next(&whole)
 		if (errS == nil) != (errN == nil) || errS != nil && errS.Error() != errN.Error() {
-			return fmt.Errorf("op %d at offset %d: Skim says %v, Next %v\npayload %x", i, start, errS, errN, payload)
+			return fmt.Errorf("op %d at offset %d: Skim says %w, Next %w\npayload %x", i, start, errS, errN, payload)
 		}
 		if errN != nil {
 			return nil
@@ -132,7 +132,7 @@ func checkSkimAgrees(payload []byte) error {
 		end := sd.Offset()
 		sd.Rewind(start)
 		if err := sd.Next(&skim); err != nil || sd.Offset() != end {
-			return fmt.Errorf("op %d (%v): Next after Rewind: %v, ends at %d, want %d\npayload %x", i, whole.Kind, err, sd.Offset(), end, payload)
+			return fmt.Errorf("op %d (%v): Next after Rewind: %w, ends at %d, want %d\npayload %x", i, whole.Kind, err, sd.Offset(), end, payload)
 		}
 		if err := sameOp(&skim, &whole); err != nil {
 			return fmt.Errorf("op %d (%v): Next after Rewind differs from Next: %w\npayload %x", i, whole.Kind, err, payload)

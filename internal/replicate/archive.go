@@ -694,19 +694,16 @@ func lostBusFiles(dir string) (lost, err error) {
 	if hasState(dir) {
 		return nil, nil // a log: its Open checks it
 	}
-	mode, err := tlog.ReadMode(vfs.Default, ckDir)
+	// The bus's Open judges this case with the same function.
+	filesLost, err := tlog.FilesLost(vfs.Default, walDir, ckDir)
 	if errors.Is(err, tlog.ErrBadMode) {
 		return fmt.Errorf("%w: %w", mmsb.ErrCorruption, err), nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("replicate: %w", err)
+		return nil, fmt.Errorf("replicate: %w", err) // a dangling wal/ link: out of reach, not lost
 	}
-	if mode != tlog.ModeLog {
-		return nil, nil // none (a directory no bus ran in), or no log
-	}
-	has, err := tlog.HasSegment(vfs.Default, walDir)
-	if err != nil || has {
-		return nil, err
+	if !filesLost {
+		return nil, nil // no mode file (a directory no bus ran in), no log, or a segment
 	}
 	return fmt.Errorf("%w: %s says a log holds the bus's history, but %s holds no log segment and %s no checkpoint: the bus's files were lost, and with them every operation committed there that the stream and its stored checkpoints lack",
 		mmsb.ErrCorruption, filepath.Join(ckDir, tlog.ModeFileName), walDir, ckDir), nil

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,7 +30,7 @@ func TestAnswerHoldDroppedOnPanic(t *testing.T) {
 		for range 3 {
 			func() {
 				defer func() {
-					if e := recover(); e != http.ErrAbortHandler {
+					if e, _ := recover().(error); !errors.Is(e, http.ErrAbortHandler) {
 						t.Fatalf("handler panic: recovered %v, want http.ErrAbortHandler", e)
 					}
 				}()
