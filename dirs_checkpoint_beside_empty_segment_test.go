@@ -24,7 +24,7 @@ import (
 func TestCheckpointBesideEmptySegmentCrashAtEveryStep(t *testing.T) {
 	// The checkpoint: another bus's, at LSN 4.
 	src := vfs.NewMem()
-	a, err := Open("/src", &Options{FS: src, CheckpointBytes: -1, Clock: testClock()})
+	a, err := Open("/src", &Options{FS: src, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestCheckpointBesideEmptySegmentCrashAtEveryStep(t *testing.T) {
 			// (log-mode "log", segment 1 holding its header only), then
 			// the stored checkpoint written beside them.
 			mem := vfs.NewMem()
-			b, err := Open("/db", &Options{FS: mem, CheckpointBytes: -1, Clock: testClock()})
+			b, err := Open("/db", &Options{FS: mem, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestCheckpointBesideEmptySegmentCrashAtEveryStep(t *testing.T) {
 				images = append(images, image{fmt.Sprintf("before change %d (%v)", ops, op), mem.CrashCloneWith(vfs.CrashOptions{Entries: entries, TornTail: true})})
 				return nil
 			}))
-			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
+			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestCheckpointBesideEmptySegmentCrashAtEveryStep(t *testing.T) {
 			}
 			images = append(images, image{"after Open and Close", mem.CrashCloneWith(vfs.CrashOptions{Entries: entries, TornTail: true})})
 			for _, img := range images {
-				r, err := Open("/db", &Options{FS: img.fs, CheckpointBytes: -1, Clock: testClock()})
+				r, err := Open("/db", &Options{FS: img.fs, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 				if err != nil {
 					t.Fatalf("crash %s: the next Open: %v", img.when, err)
 				}

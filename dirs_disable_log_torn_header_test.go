@@ -23,7 +23,7 @@ func TestDisableLogAfterLogOpenCrashAtEveryStep(t *testing.T) {
 	for _, entries := range []vfs.EntryMode{vfs.DropUnsyncedEntries, vfs.KeepUnsyncedEntries, vfs.RandomUnsyncedEntries} {
 		t.Run(fmt.Sprintf("entries %d", entries), func(t *testing.T) {
 			mem := vfs.NewMem()
-			a, err := Open("/db", &Options{FS: mem, DisableLog: true, CheckpointBytes: -1, Clock: testClock()})
+			a, err := Open("/db", &Options{FS: mem, DisableLog: true, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +52,7 @@ func TestDisableLogAfterLogOpenCrashAtEveryStep(t *testing.T) {
 				take(fmt.Sprintf("before change %d (%v)", ops, op))
 				return nil
 			}))
-			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
+			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +64,7 @@ func TestDisableLogAfterLogOpenCrashAtEveryStep(t *testing.T) {
 				for _, noLog := range []bool{true, false} {
 					// Each way on its own copy of the image.
 					c := img.fs.CrashCloneWith(vfs.CrashOptions{Entries: vfs.KeepUnsyncedEntries})
-					r, err := Open("/db", &Options{FS: c, DisableLog: noLog, CheckpointBytes: -1, Clock: testClock()})
+					r, err := Open("/db", &Options{FS: c, DisableLog: noLog, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 					if err != nil {
 						t.Fatalf("crash %s: the next Open (DisableLog %v): %v", img.when, noLog, err)
 					}

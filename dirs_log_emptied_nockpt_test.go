@@ -11,6 +11,13 @@ import (
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
 
+// testSegmentBytes is the segment size of the crash tests that keep many
+// in-memory images of one bus: an image's Open hints its segment's size to
+// the MemFS, which makes room for it (80 MiB at the 64 MiB default), and
+// the root tests run under qemu-arm with 32-bit addresses in CI, where
+// dozens of kept images ran out of memory.
+const testSegmentBytes = 1 << 20
+
 // TestLogModeWithoutSegmentOrCheckpoint: a bus with a log that never took
 // a checkpoint, whose wal/ was then emptied (or removed), lost every
 // operation it committed; Open, Replay and QueryLogDir read it as a new,
@@ -30,7 +37,7 @@ func TestLogModeWithoutSegmentOrCheckpoint(t *testing.T) {
 	written := func(t *testing.T) vfs.FS {
 		t.Helper()
 		fs := vfs.NewMem()
-		e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
+		e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +230,7 @@ func TestFirstOpenCrashAtEveryStep(t *testing.T) {
 				take(fmt.Sprintf("before change %d (%v)", ops, op))
 				return nil
 			}))
-			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, Clock: testClock()})
+			e, err := Open("/db", &Options{FS: fs, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +251,7 @@ func TestFirstOpenCrashAtEveryStep(t *testing.T) {
 				if has && mode == tlog.ModeUnknown {
 					segmentOnly++
 				}
-				r, err := Open("/db", &Options{FS: img.fs, CheckpointBytes: -1, Clock: testClock()})
+				r, err := Open("/db", &Options{FS: img.fs, CheckpointBytes: -1, SegmentBytes: testSegmentBytes, Clock: testClock()})
 				if err != nil {
 					t.Fatalf("crash %s: the next Open: %v", img.when, err)
 				}
