@@ -65,7 +65,9 @@ type CheckpointInfo struct {
 // fsync that must precede the checkpoint fails (which fails the bus). A
 // checkpoint file that cannot be written returns an error wrapping the
 // filesystem's, counted in Stats.CheckpointFailures; the bus goes on, and
-// its earlier checkpoints and log still recover it. A checkpoint written
+// its earlier checkpoints and log still recover it. A file or Options.FS
+// that panics while the checkpoint is written or pruned fails it the same
+// way, the panic returned as an error naming its value. A checkpoint written
 // whose cleanup then failed returns its CheckpointInfo with the error.
 func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	// The context was ignored: a caller who gave up (a server request
@@ -1460,7 +1462,7 @@ func (e *Bus) pruneAfterCheckpoint(info *CheckpointInfo) error {
 		// The stuck names met for the first time are reported with these
 		// errors too: e.pruneStuck already holds them, so the next prune
 		// would not (TestPruneReportsStuckNameBesideFailure).
-		if err := e.fs.SyncDir(e.ckptDir()); err != nil {
+		if err := checkpoint.SyncDir(e.fs, e.ckptDir()); err != nil {
 			return errors.Join(fmt.Errorf("mmsb: checkpoint: fsync %s after removing old checkpoints (the log is not trimmed): %w", e.ckptDir(), err), stuckErr)
 		}
 	}

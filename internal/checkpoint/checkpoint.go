@@ -38,7 +38,38 @@ var (
 	// The text has no "checkpoint: " prefix: it is only ever wrapped in
 	// "checkpoint: open FILE: ".
 	ErrNotRegular = vfs.ErrNotRegular
+	// ErrFilePanicked: the checkpoint's file or filesystem (a caller's own
+	// vfs.FS) panicked in one of its methods. The checkpoint fails as it
+	// does when the method returns an error (see guard).
+	ErrFilePanicked = errors.New("checkpoint: file panicked")
 )
+
+// panicError is the error that stands for a panic with value v out of the
+// file's or filesystem's method named method. A value that is an error is
+// wrapped (errors.Is and As see it).
+func panicError(method string, v any) error {
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("%w: %s panicked: %w", ErrFilePanicked, method, err)
+	}
+	return fmt.Errorf("%w: %s panicked: %v", ErrFilePanicked, method, v)
+}
+
+// guard calls fn, a call of the file's or filesystem's method named
+// method, and returns a panic out of it as an error (panicError). A
+// checkpoint is written on the bus's checkpointing goroutine (an automatic
+// one on a goroutine of its own): a panic of a caller's vfs.FS there ended
+// the process, or, out of an explicit Bus.Checkpoint, left copy on write
+// on for every later commit (TestCheckpointFilePanicIsFailure). One
+// deferred call per file call (a buffer of bufferSize bytes), none per
+// record.
+func guard(method string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(method, v)
+		}
+	}()
+	return fn()
+}
 
 // Format constants; the layout is documented in docs/checkpoint.md.
 const (
@@ -179,10 +210,24 @@ type Writer struct {
 
 // Create starts a checkpoint covering every operation with LSN <= lsn, in
 // a temporary file in dir.
-func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
+//
+// A panic out of fs (a caller's own vfs.FS) is returned as an error
+// wrapping ErrFilePanicked, and the temporary file, if made, is removed.
+func Create(fs vfs.FS, dir string, lsn base.LSN) (_ *Writer, err error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
+	w := &Writer{fs: fs, dir: dir, lsn: lsn}
+	defer func() {
+		// Everything below calls fs; the header's write is guarded
+		// where the file is written (flush).
+		if v := recover(); v != nil {
+			err = fmt.Errorf("checkpoint: create in %s: %w", dir, panicError("FS", v))
+			if w.tmp != "" {
+				w.Abort()
+			}
+		}
+	}()
 	if err := vfs.MkdirAllAndSync(fs, dir); err != nil {
 		return nil, fmt.Errorf("checkpoint: create directory %s: %w", dir, err)
 	}
@@ -190,7 +235,7 @@ func Create(fs vfs.FS, dir string, lsn base.LSN) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{fs: fs, dir: dir, lsn: lsn, tmp: tmp}
+	w.tmp = tmp
 	f, err := fs.Create(w.tmp)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: create %s: %w", w.tmp, err)
@@ -276,7 +321,9 @@ func holdsDir(fs vfs.FS, path string) bool {
 // instead of growing by copies.
 func (w *Writer) SizeHint(n int64) {
 	if h, ok := w.f.(vfs.SizeHinter); ok && w.err == nil {
-		h.SizeHint(n)
+		// A hint: its panic is dropped (the writes that follow meet a
+		// file that is broken).
+		_ = guard("SizeHint", func() error { h.SizeHint(n); return nil })
 	}
 }
 
@@ -305,18 +352,18 @@ func (w *Writer) flush() error {
 	if w.direct && len(b) < len(w.buf) {
 		// A partial buffer is not a multiple of the block size: write it
 		// through the page cache (the file's last bytes; Commit fsyncs).
-		if err := w.f.(vfs.DirectWriter).SetDirect(false); err != nil {
+		if err := w.setDirect(false); err != nil {
 			return w.failf("checkpoint: write %s: %w", w.tmp, err)
 		}
 		w.direct = false
 	}
-	n, err := w.f.Write(b)
+	n, err := w.fileWrite(b)
 	if err != nil && w.direct && n == 0 && errors.Is(err, syscall.EINVAL) {
 		// The filesystem took O_DIRECT but refuses this write (alignment
 		// rules of its own): write through the page cache from now on.
-		if w.f.(vfs.DirectWriter).SetDirect(false) == nil {
+		if w.setDirect(false) == nil {
 			w.direct = false
-			n, err = w.f.Write(b)
+			n, err = w.fileWrite(b)
 		}
 	}
 	if err == nil && n < len(b) {
@@ -344,17 +391,33 @@ func (w *Writer) flush() error {
 		// Unbounded, the checkpoint's dirty pages queued ahead of the
 		// log's fdatasync (ext4's ordered mode flushes newly allocated
 		// data with the journal commit), and group-sync commits waited.
-		if err := rs.StartWriteback(w.synced, w.flushed-w.synced); err != nil {
+		if err := guard("StartWriteback", func() error { return rs.StartWriteback(w.synced, w.flushed-w.synced) }); err != nil {
 			return w.failf("checkpoint: write back %s: %w", w.tmp, err)
 		}
 		if rw, ok := w.f.(vfs.RangeWaiter); ok {
-			if err := rw.WaitWriteback(w.waited, w.synced-w.waited); err != nil {
+			if err := guard("WaitWriteback", func() error { return rw.WaitWriteback(w.waited, w.synced-w.waited) }); err != nil {
 				return w.failf("checkpoint: write back %s: %w", w.tmp, err)
 			}
 		}
 		w.waited, w.synced = w.synced, w.flushed
 	}
 	return nil
+}
+
+// fileWrite writes b to the file, a panic out of its Write returned as an
+// error (see guard).
+func (w *Writer) fileWrite(b []byte) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, panicError("Write", v)
+		}
+	}()
+	return w.f.Write(b)
+}
+
+// setDirect switches the file's direct writes on or off (see guard).
+func (w *Writer) setDirect(on bool) error {
+	return guard("SetDirect", func() error { return w.f.(vfs.DirectWriter).SetDirect(on) })
 }
 
 // writebackBytes is how much a checkpoint written through the page cache
@@ -417,30 +480,36 @@ func (w *Writer) Commit() (string, error) {
 	if err := w.flush(); err != nil {
 		return "", err
 	}
-	if err := w.f.Sync(); err != nil {
+	if err := guard("Sync", w.f.Sync); err != nil {
 		return "", w.failf("checkpoint: fsync %s: %w", w.tmp, err)
 	}
 	f := w.f
 	w.f = nil
-	if err := f.Close(); err != nil {
+	if err := guard("Close", f.Close); err != nil {
 		return "", w.failf("checkpoint: close %s: %w", w.tmp, err)
 	}
 	final := w.fs.Join(w.dir, FileName(w.lsn))
 	// A checkpoint taken again at the same LSN replaces the earlier one,
 	// which was whole and durable: a crash leaves one of the two, either
 	// a checkpoint of this LSN.
-	replaces := w.fs.Exists(final)
-	if err := w.fs.Rename(w.tmp, final); err != nil {
+	var replaces bool
+	if err := guard("Exists", func() error { replaces = w.fs.Exists(final); return nil }); err != nil {
+		return "", w.failf("checkpoint: look for %s: %w", final, err)
+	}
+	if err := guard("Rename", func() error { return w.fs.Rename(w.tmp, final) }); err != nil {
+		// A Rename that panicked may have renamed: the file is whole
+		// then, and covered by the log as far as it goes, as after a
+		// Rename that returned an error late.
 		return "", w.failf("checkpoint: rename %s to %s: %w", w.tmp, final, err)
 	}
-	if err := w.fs.SyncDir(w.dir); err != nil {
+	if err := guard("SyncDir", func() error { return w.fs.SyncDir(w.dir) }); err != nil {
 		// The rename may or may not be durable; take a new name back so
 		// that no caller relies on a checkpoint a crash could lose. A
 		// replaced one stays: removing it deleted the earlier durable
 		// checkpoint of this LSN too.
 		if !replaces {
-			_ = w.fs.Remove(final)
-			_ = w.fs.SyncDir(w.dir)
+			_ = guard("Remove", func() error { return w.fs.Remove(final) })
+			_ = guard("SyncDir", func() error { return w.fs.SyncDir(w.dir) })
 		}
 		return "", w.failf("checkpoint: fsync directory %s: %w", w.dir, err)
 	}
@@ -462,7 +531,16 @@ func (w *Writer) Commit() (string, error) {
 // Once hurry (nil: never) reports true, the rest of the file is removed at
 // once (vfs.RemoveGraduallyUntil): the bus passes "Close has begun", when
 // no commit is left for the pacing to protect.
-func Remove(fs vfs.FS, path string, hurry func() bool) error {
+//
+// A panic out of fs (a caller's own vfs.FS) is returned as an error
+// wrapping ErrFilePanicked: the bus's prune, on the checkpointing
+// goroutine, fails as for an error.
+func Remove(fs vfs.FS, path string, hurry func() bool) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("checkpoint: remove %s: %w", path, panicError("FS", v))
+		}
+	}()
 	if fs == vfs.Default {
 		if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
 			if err := fs.Remove(path); err != nil {
@@ -475,16 +553,23 @@ func Remove(fs vfs.FS, path string, hurry func() bool) error {
 	return vfs.RemoveGraduallyUntil(fs, path, tmp, vfs.RemoveStep, vfs.RemovePause, hurry)
 }
 
+// SyncDir fsyncs dir (fs.SyncDir), a panic out of fs returned as an error
+// wrapping ErrFilePanicked: the bus's prune calls it on the checkpointing
+// goroutine.
+func SyncDir(fs vfs.FS, dir string) error {
+	return guard("SyncDir", func() error { return fs.SyncDir(dir) })
+}
+
 // Abort removes the temporary file. It is a no-op on a finished writer.
 func (w *Writer) Abort() {
 	if w.err != nil {
 		return
 	}
 	if w.f != nil {
-		_ = w.f.Close()
+		_ = guard("Close", w.f.Close) // a panic too: the file is given up
 		w.f = nil
 	}
-	_ = w.fs.Remove(w.tmp)
+	_ = guard("Remove", func() error { return w.fs.Remove(w.tmp) })
 	w.err = ErrFinished
 }
 
@@ -496,7 +581,8 @@ func List(fs vfs.FS, dir string) ([]Info, error) {
 	if fs == nil {
 		fs = vfs.Default
 	}
-	names, err := fs.List(dir)
+	var names []string
+	err := guard("List", func() (err error) { names, err = fs.List(dir); return err })
 	if err != nil {
 		if vfs.IsNotExist(err) {
 			return nil, nil
@@ -578,7 +664,13 @@ func Restat(fs vfs.FS, c Info) Info {
 // sized is described with Err set (before, List failed as a whole on it:
 // `mmsb check` verified no other checkpoint and Open refused to recover
 // from the older, whole one).
-func stat(fs vfs.FS, path string, lsn base.LSN) Info {
+// A panic out of fs is the file's Err (panicError), as an error would be.
+func stat(fs vfs.FS, path string, lsn base.LSN) (info Info) {
+	defer func() {
+		if v := recover(); v != nil {
+			info = Info{Path: path, LSN: lsn, Size: -1, Err: fmt.Errorf("checkpoint: open %s: %w", path, panicError("FS", v))}
+		}
+	}()
 	f, err := vfs.OpenRegular(fs, path)
 	if err != nil {
 		return Info{Path: path, LSN: lsn, Size: -1, Err: fmt.Errorf("checkpoint: open %s: %w", path, err)}

@@ -671,7 +671,7 @@ func (l *Log) RemoveThroughUntil(lsn base.LSN, hurry func() bool) (int, error) {
 		removed++
 	}
 	if removed > 0 {
-		if serr := l.fs.SyncDir(l.dir); serr != nil && err == nil {
+		if serr := guardFile("SyncDir", func() error { return l.fs.SyncDir(l.dir) }); serr != nil && err == nil {
 			err = fmt.Errorf("tlog: fsync directory %s: %w", l.dir, serr)
 		}
 	}
@@ -698,8 +698,16 @@ const delSuffix = ".del"
 // (vfs.RemoveGradually), so that the fsyncs of the active segment do not
 // wait for 64 MiB of blocks to be freed (and trimmed) in one journal
 // commit.
+//
+// A panic out of fs (a caller's own vfs.FS) is returned as an error
+// wrapping ErrFilePanicked: RemoveThroughUntil runs on the bus's
+// checkpointing goroutine, an automatic checkpoint's own, where the panic
+// ended the process; as an error, the segment stays and the next
+// checkpoint's prune tries again (TestRemoveThroughFSPanic).
 func removeSegment(fs vfs.FS, path string, hurry func() bool) error {
-	return vfs.RemoveGraduallyUntil(fs, path, path+delSuffix, vfs.RemoveStep, vfs.RemovePause, hurry)
+	return guardFile("Remove", func() error {
+		return vfs.RemoveGraduallyUntil(fs, path, path+delSuffix, vfs.RemoveStep, vfs.RemovePause, hurry)
+	})
 }
 
 // removeLeftovers removes the segments a crash left half removed (and the
