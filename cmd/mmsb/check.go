@@ -145,6 +145,14 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 			noLog = true
 		}
 	}
+	// A bus whose files were lost (no checkpoint, log-mode "log", no
+	// segment) is refused by step 1 (requireLogDir) in one problem. The
+	// replays and the validators can only repeat it (each replay and
+	// the validators' rebuild refuse the directory in Open's words, and
+	// integrity reports it again): five more PROBLEM lines for one loss.
+	// They are skipped; steps 1 and 2 still run, for what else is wrong
+	// with the files (TestCheckLostFilesReportedOnce).
+	lost := !noLog && filesLost(dir)
 	rep := &checkReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}, Problems: []checkProblem{}}
 	// Problems stream out as they are found, so that a long check of a
 	// damaged directory shows its findings at once.
@@ -184,10 +192,27 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 			reason += " (written by a bus without a log, it has none: check it with --no-log)"
 		}
 		report(checkProblem{File: walDir, Offset: -1, Reason: reason})
+	} else {
+		// Not refused here after all (a writer made a segment since):
+		// nothing was reported, so nothing below is skipped.
+		lost = false
 	}
 	for _, s := range segs {
 		rep.Segments = append(rep.Segments, checkSegment{File: s.File, Bytes: s.Bytes, Records: s.Records,
 			FirstLSN: uint64(s.FirstLSN), LastLSN: uint64(s.LastLSN)})
+	}
+
+	if onlyHeldNothing(dir) {
+		// Accepted as Open accepts it (a new, empty bus), with what it
+		// cannot tell apart said once: a bus written before log-mode
+		// existed whose wal/ was emptied leaves the same files.
+		w := checkProblem{File: dir, Offset: -1, Reason: fmt.Sprintf("no log segment, no checkpoint and no %s file beside its LOCK: "+
+			"a bus that held nothing (a first Open that stopped before its first segment, or one whose %s file was removed to accept the loss of its files); "+
+			"Open makes it a new, empty bus (if it held commits, restore its files from a backup)", tlog.ModeFileName, tlog.ModeFileName)}
+		rep.Warnings = append(rep.Warnings, w)
+		if !jsonOut {
+			fmt.Fprintf(a.stdout, "WARNING %s: %s\n", w.File, w.Reason)
+		}
 	}
 
 	// 2. Checkpoints.
@@ -238,7 +263,9 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		return checkInterrupted(dir, len(rep.Problems), err)
 	}
 	var recovered *mmsb.Bus
-	rep.Replay, recovered = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, noLog, report)
+	if !lost {
+		rep.Replay, recovered = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, noLog, report)
+	}
 	if recovered != nil {
 		defer recovered.Close() //nolint:errcheck // a detached replay: nothing to lose
 	}
@@ -247,7 +274,11 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	// 4. The offline validators that add to the above: integrity (every
 	// operation against the state at its LSN: orphans, epochs, LSNs),
 	// graph (acyclic, everything resolves) and invariants (sizes, NaN/Inf).
-	for _, name := range []string{"integrity", "graph", "invariants"} {
+	validators := []string{"integrity", "graph", "invariants"}
+	if lost {
+		validators = nil
+	}
+	for _, name := range validators {
 		fn, _ := validate.Lookup(name)
 		target := validate.Offline(fs, dir, nil)
 		target.NoLog = noLog
@@ -657,6 +688,40 @@ func holdsCheckpoint(dir string) bool {
 	return err != nil || len(files) > 0
 }
 
+// filesLost reports whether dir is a bus whose files were lost: its
+// checkpoints/ holds no checkpoint, its log-mode file says "log", and its
+// wal/ holds no segment or is missing (tlog.FilesLost, the judgement by
+// which Open, Replay and the integrity validator refuse it). A directory
+// that cannot be read so far is not judged here.
+func filesLost(dir string) bool {
+	if holdsCheckpoint(dir) {
+		return false
+	}
+	lost, err := tlog.FilesLost(vfs.Default, filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints"))
+	return err == nil && lost
+}
+
+// lostFilesError is the refusal of a directory filesLost judges lost: it
+// says what went, and the ways out, each of which every command that
+// reads the directory accepts (TestLostFilesWayOut).
+func lostFilesError(dir string) error {
+	wal := filepath.Join(dir, "wal")
+	what := fmt.Sprintf("%s holds no log segment and %s no checkpoint", wal, filepath.Join(dir, "checkpoints"))
+	if _, err := os.Lstat(wal); errors.Is(err, os.ErrNotExist) {
+		what = fmt.Sprintf("%s has checkpoints/ but no wal/ (%s is missing) and no checkpoint", dir, wal)
+	}
+	mode := filepath.Join(dir, "checkpoints", tlog.ModeFileName)
+	return fmt.Errorf("%s, and %s says a log holds its history: the bus's files are lost, and with them every commit "+
+		"(restore them from a backup; to accept the loss, open it once with Options.Repair, or remove %s: the directory then opens as a new, empty bus; docs/operations.md, \"Recovery\")",
+		what, mode, mode)
+}
+
+// noModeFile reports whether dir's checkpoints/ holds no log-mode file.
+func noModeFile(dir string) bool {
+	m, err := tlog.ReadMode(vfs.Default, filepath.Join(dir, "checkpoints"))
+	return err == nil && m == tlog.ModeUnknown
+}
+
 // requireLogDir refuses a data directory that has checkpoints/ but no
 // wal/: every bus with a log makes both at its first Open, so wal/ was
 // removed, and with it every commit after the newest checkpoint. Open
@@ -674,16 +739,21 @@ func requireLogDir(dir string) error {
 	if err := tlog.LogDirUnreachable(vfs.Default, filepath.Join(dir, "wal")); err != nil {
 		return fmt.Errorf("%w (make the link's target reachable: mount its disk, or restore it)", err)
 	}
+	if filesLost(dir) {
+		return lostFilesError(dir)
+	}
 	switch st, err := os.Stat(filepath.Join(dir, "wal")); {
 	case errors.Is(err, os.ErrNotExist) && writtenWithoutLog(dir):
 		return nil // a bus without a log leaves wal/ empty, and copies drop empty directories
-	case errors.Is(err, os.ErrNotExist) && writtenWithLog(dir) && !holdsCheckpoint(dir):
-		// No checkpoint that the log continued: the log held every commit
-		// (Open refuses it in the same words, mmsb.checkLogRemoved).
-		// Before, this said "every commit after the newest checkpoint".
-		return fmt.Errorf("%s has checkpoints/ but no wal/ (%s) and no checkpoint, and %s says a log holds its history: the bus's files are lost, and with them every commit "+
-			"(restore them from a backup; to accept the loss, open it once with Options.Repair, or remove %s: the directory then opens as a new, empty bus; docs/operations.md, \"Recovery\")",
-			dir, filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints", tlog.ModeFileName), filepath.Join(dir, "checkpoints", tlog.ModeFileName))
+	case errors.Is(err, os.ErrNotExist) && !holdsCheckpoint(dir) && noModeFile(dir):
+		// Nothing a log continued and nothing saying a log ran: a bus
+		// that held nothing (a first Open that stopped between making
+		// checkpoints/ and wal/), or one whose log-mode file the
+		// operator removed to accept the loss of its files, as
+		// lostFilesError names. Open makes it a new, empty bus; this
+		// refused it as a removed log until 2026-12-07
+		// (TestLostFilesWayOut).
+		return nil
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%s has checkpoints/ but no wal/: its log was removed, and with it every commit after the newest checkpoint; "+
 			"a checkpoint now would record the loss as the bus's state (%s)",

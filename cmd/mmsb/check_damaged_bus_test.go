@@ -80,11 +80,13 @@ func TestCheckReportsDamagedBusAsDamage(t *testing.T) {
 			"the bus's files are lost"},
 		{"wal/ removed, no checkpoint", false, func(t *testing.T, dir string) { must(t, os.RemoveAll(filepath.Join(dir, "wal"))) },
 			"the bus's files are lost"},
-		// No log-mode file: written before it existed, or lost.
-		{"wal/ emptied, no log-mode", false, func(t *testing.T, dir string) {
-			removeAll(t, dir, "wal")
-			noLogMode(t, dir)
-		}, "files were lost or renamed"},
+		// No log-mode file: written before it existed, or lost. (wal/
+		// emptied, no log-mode and no checkpoint leaves LOCK beside an
+		// empty wal/ and checkpoints/: a bus that held nothing too, as
+		// a first Open that stopped early or the way out of lost files
+		// leaves it, which Open opens as a new bus: check accepts it
+		// with a warning, TestLockAloneIsNoBusTrace and
+		// TestLostFilesWayOut.)
 		{"segments renamed, checkpoints/ lost", false, func(t *testing.T, dir string) {
 			renameAll(t, dir, "wal", ".bak")
 			must(t, os.RemoveAll(filepath.Join(dir, "checkpoints")))

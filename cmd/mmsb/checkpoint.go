@@ -161,8 +161,35 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 // before that file, a checkpoint) when opened without one. A directory
 // that cannot be listed is left to Open, which reports it. check, inspect
 // and graph refuse it too: they said "OK" or showed an empty bus there.
-// tail ends the message (what the command did not do).
+// A LOCK beside nothing else that no bus makes is a bus that held nothing
+// (heldNothing), accepted. tail ends the message (what the command did
+// not do).
 func requireBusFiles(dir, tail string) error {
+	if busFilesRead(dir) {
+		return nil
+	}
+	traces := busTraces(dir)
+	if len(traces) == 0 && heldNothing(dir) {
+		return nil
+	}
+	if len(traces) > 0 {
+		// A bus ran here and lost its files (a bad disk, a wrong mv):
+		// damage, which check must report as such, not as another
+		// program's directory.
+		return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file, "+
+			"but %s remain: a bus ran there and its files were lost or renamed (restore them from a backup)%s",
+			errBusFilesLost, termText(dir), tlog.ModeFileName, strings.Join(traces, ", "), tail)
+	}
+	return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file: "+
+		"no bus ran there (another program's directory?)%s",
+		errNotDataDir, termText(dir), tlog.ModeFileName, tail)
+}
+
+// busFilesRead reports whether dir holds a file a bus reads: a log
+// segment in wal/, a checkpoint or the log-mode file in checkpoints/. A
+// wal/ or checkpoints/ that cannot be listed counts as holding one (Open
+// reports it).
+func busFilesRead(dir string) bool {
 	for _, sub := range []struct {
 		name string
 		ours func(string) bool
@@ -172,26 +199,22 @@ func requireBusFiles(dir, tail string) error {
 	} {
 		entries, err := os.ReadDir(filepath.Join(dir, sub.name))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil
+			return true
 		}
 		for _, e := range entries {
 			if sub.ours(e.Name()) {
-				return nil
+				return true
 			}
 		}
 	}
-	if traces := busTraces(dir); len(traces) > 0 {
-		// A bus ran here and lost its files (a bad disk, a wrong mv, a
-		// directory written before log-mode existed whose log was
-		// emptied): damage, which check must report as such, not as
-		// another program's directory.
-		return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file, "+
-			"but %s remain: a bus ran there and its files were lost or renamed (restore them from a backup)%s",
-			errBusFilesLost, termText(dir), tlog.ModeFileName, strings.Join(traces, ", "), tail)
-	}
-	return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file: "+
-		"no bus ran there (another program's directory?)%s",
-		errNotDataDir, termText(dir), tlog.ModeFileName, tail)
+	return false
+}
+
+// onlyHeldNothing reports whether requireBusFiles accepts dir only as a
+// bus that held nothing (heldNothing): no file a bus reads, no trace of
+// one lost, a LOCK beside only what a bus makes.
+func onlyHeldNothing(dir string) bool {
+	return !busFilesRead(dir) && len(busTraces(dir)) == 0 && heldNothing(dir)
 }
 
 // requireBusDirToWrite refuses a DIR that a command opening a bus for
@@ -303,13 +326,31 @@ func foreignBusFiles(dir, sub string) []string {
 // reads: a damaged bus, not another program's directory.
 var errBusFilesLost = errors.New("the bus's files are lost")
 
+// heldNothing reports whether dir, in which requireBusFiles found no file
+// a bus reads and busTraces none that one leaves, holds a LOCK file
+// (exactly so named: a Prometheus directory has a "lock") beside nothing
+// else that no bus makes (onlyBusFiles): a bus that held nothing. A first
+// Open that stopped between taking its lock and writing its first segment
+// leaves that, and so does the way out of a bus whose files were lost
+// that the refusal names (remove checkpoints/log-mode: the directory then
+// opens as a new, empty bus). Open makes it a new bus, and check,
+// inspect, graph and checkpoint accept it as one; they refused it as "a
+// bus ran there and its files were lost or renamed (restore them from a
+// backup)" until 2026-12-07, so that the way out worked for Open alone
+// (TestLostFilesWayOut). A bus written before log-mode existed whose
+// wal/ was emptied before its first checkpoint leaves the same files:
+// nothing tells it apart, and Open opens it empty too.
+func heldNothing(dir string) bool {
+	st, err := os.Lstat(filepath.Join(dir, "LOCK"))
+	return err == nil && st.Mode().IsRegular() && onlyBusFiles(dir)
+}
+
 // busTraces lists (at most a few) files in dir that only a bus leaves
-// although requireBusFiles found none it reads: DIR/LOCK (exactly so
-// named: a Prometheus directory has a "lock"; and only in a DIR holding
-// nothing else that no bus makes, onlyBusFiles), a name in wal/ that starts
-// with a segment's name (a removal's .log.del leftover, a renamed
+// although requireBusFiles found none it reads: a name in wal/ that
+// starts with a segment's name (a removal's .log.del leftover, a renamed
 // 00000000000000000001.log.bak) and one in checkpoints/ that starts with
-// a checkpoint's name (a .tmp a crash left, a renamed one).
+// a checkpoint's name (a .tmp a crash left, a renamed one). A LOCK alone
+// is none (heldNothing).
 func busTraces(dir string) []string {
 	const most = 3
 	var traces []string
@@ -319,12 +360,6 @@ func busTraces(dir string) []string {
 		name string
 		ours func(string) bool
 	}{
-		// LOCK is a name many programs lock their directory with
-		// (LevelDB, Badger): it was taken alone for a bus's, and a
-		// LevelDB directory with a wal/ of its own was "a bus whose
-		// files are lost (restore them from a backup)". It is one only
-		// where DIR holds nothing else that no bus makes.
-		{".", func(n string) bool { return n == "LOCK" && onlyBusFiles(dir) }},
 		{"wal", func(n string) bool {
 			_, ok := tlog.ParseSegmentName(n[:min(len(n), segLen)])
 			return ok
