@@ -187,6 +187,6 @@ func TestInspectorEdgeCases(t *testing.T) {
 		tb.checkConsole(t, "freed page", "status of 404")
 		// The pages view no longer lists it.
 		tb.route("#/pages")
-		tb.waitFor("one page left", jsQuery("page-info")+`.textContent === "1–1 of 1 pages"`)
+		tb.waitFor("one page left", jsQuery("page-info")+`.textContent === "1–1 of 1 page"`)
 	})
 }

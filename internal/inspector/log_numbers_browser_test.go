@@ -30,7 +30,7 @@ func TestInspectorLogSaysWhatIsNoNumber(t *testing.T) {
 		tb.fail("an LSN abc: the banner reads %q", evalTo[string](tb, banner+`.textContent`))
 	}
 	tb.eval(fmt.Sprintf(`{ %s.value = ""; %s.value = "%d"; %s.click(); true }`, jsQuery("log-from"), jsQuery("log-page"), ids[1], jsQuery("log-run")))
-	tb.waitFor("the page's one operation", info+`.textContent === "1 operations" && `+jsCount(testid("log-row"))+` === 1`)
+	tb.waitFor("the page's one operation", info+`.textContent === "1 operation" && `+jsCount(testid("log-row"))+` === 1`)
 	tb.screenshot("log-numbers")
 	tb.checkConsole(t, "log numbers")
 }

@@ -52,6 +52,12 @@ export function fmtNum(n) {
   return Number(n).toLocaleString("en-US");
 }
 
+// count writes a number and its noun, singular for one: "1 edge", "2
+// edges", "0 operations" (the views wrote "1 edges", "1 pages").
+export function count(n, noun, nouns = noun + "s") {
+  return `${fmtNum(n)} ${Number(n) === 1 ? noun : nouns}`;
+}
+
 export function fmtSeconds(x) {
   if (!x) return "0";
   if (x < 1e-3) return (x * 1e6).toFixed(0) + " µs";

@@ -1,6 +1,6 @@
 // Events: the orchestrator's tick events, live (overruns, rejected deltas,
 // recompute, invariant and checkpoint failures, raised flags).
-import { h, fmtNum, fmtTime, fmtSeconds } from "../util.js";
+import { h, fmtNum, fmtTime, fmtSeconds, count } from "../util.js";
 import { num, str, pageID } from "../connect.js";
 
 const KEEP = 500;
@@ -30,7 +30,7 @@ export function render({ el, api, navigate }) {
   };
   const onEvent = (e) => {
     n++;
-    info.textContent = `${fmtNum(n)} events`;
+    info.textContent = count(n, "event");
     const p = pageID(e.page);
     // Each part in a <bdi>: a rejected delta's name is its source, a
     // writer's string, and a right-to-left override (U+202E) in it drew

@@ -1,8 +1,9 @@
 // Graph: the neighbourhood of a page as a layered SVG diagram, ancestors to
 // the left, descendants to the right. Click a node to centre on it;
 // double-click to open the page. From the keyboard, each node is a tab
-// stop: Enter centres on it, Shift+Enter opens the page.
-import { h, s } from "../util.js";
+// stop with a button's role: Enter centres on it, Shift+Enter opens the
+// page.
+import { h, s, count } from "../util.js";
 import { num, str, list, pageID, parsePageID } from "../connect.js";
 
 const NODE_W = 150, COL = 210, PAD = 24;
@@ -10,10 +11,16 @@ const NODE_W = 150, COL = 210, PAD = 24;
 // centredByKey is the page a node's Enter centred the graph on: the new
 // graph puts the focus on that page's node, so that the keyboard goes on
 // from where it was (the view is drawn anew, and the focus fell to the
-// page's body).
+// page's body). The view that Enter opens takes it at once, answered or
+// not: kept until a graph was drawn, it outlived a failed Graph call or a
+// view left before the answer, and the next graph of that page, even one
+// opened with the mouse, put the focus on its node
+// (TestInspectorGraphFocusOnlyAfterEnter).
 let centredByKey = null;
 
 export function render({ el, params, api, navigate }) {
+  const focusPage = centredByKey;
+  centredByKey = null;
   const idInput = h("input", { type: "number", min: 1, testid: "graph-page", style: "width:110px", value: params.id || "" });
   const depthSel = h("select", { testid: "graph-depth" }, [1, 2, 3, 4].map((d) => h("option", { value: d, selected: d === Number(params.depth || 2) }, `depth ${d}`)));
   const info = h("span", { class: "muted", testid: "graph-info" });
@@ -41,7 +48,7 @@ export function render({ el, params, api, navigate }) {
   function draw(root, r) {
     let focusAfterDraw = null;
     const nodes = list(r.nodes), edges = list(r.edges);
-    info.textContent = `${nodes.length} nodes, ${edges.length} edges${r.truncated ? " (truncated)" : ""}`;
+    info.textContent = `${count(nodes.length, "node")}, ${count(edges.length, "edge")}${r.truncated ? " (truncated)" : ""}`;
     const byLayer = new Map();
     for (const n of nodes) {
       const l = num(n.layer);
@@ -80,9 +87,15 @@ export function render({ el, params, api, navigate }) {
       const cls = "node" + (id === root ? " root" : "") + (fn ? " derived" : "") + (num(n.flags) ? " flagged" : "");
       // A tab stop, like the views' links (the nodes were mouse-only:
       // TestInspectorGraphByKeyboard): Enter centres, Shift+Enter opens.
+      // Its role is a button's, as what Enter does is no link's (it
+      // changes the view in place), its name the page and its function
+      // (aria-label), and the <title> (the mouse's tooltip) only says
+      // what the keys and clicks do: a screen reader reads it as the
+      // description. The name and the hints were in both, read twice
+      // (TestInspectorGraphNodesReadOnce).
       const node = s("g", {
         class: cls, testid: "graph-node", "data-id": id, transform: `translate(${p.x},${p.y})`,
-        tabindex: 0, role: "link", "aria-label": `page ${id}${fn ? " = " + fn : ""}; Enter: centre here, Shift+Enter: open`,
+        tabindex: 0, role: "button", "aria-label": `page ${id}${fn ? " = " + fn : ""}`,
         onclick: () => navigate(`#/graph/${id}?depth=${depthSel.value}`),
         ondblclick: () => navigate("#/page/" + id),
         onkeydown: (e) => {
@@ -93,16 +106,18 @@ export function render({ el, params, api, navigate }) {
           navigate(`#/graph/${id}?depth=${depthSel.value}`);
         },
       }, s("rect", { width: NODE_W, height: NODE_H, rx: 5 }),
+      // The function's name, a writer's string, ends the label and the
+      // name, so that a bidirectional control in it (U+202E) reorders
+      // nothing of ours: the <title> held it before the hints, drawn
+      // backwards in the tooltip (TestInspectorGraphLabelBidi checks the
+      // label, TestInspectorGraphNodesReadOnce the name and <title>).
       s("text", { x: 8, y: NODE_H / 2 + 4 }, fn ? `${id} = ${fn}` : `page ${id}`),
-      s("title", {}, `page ${id}${fn ? " = " + fn + "(…)" : ""}; click or Enter: centre here, double-click or Shift+Enter: open`));
+      s("title", {}, "click or Enter: centre the graph here; double-click or Shift+Enter: open the page"));
       svg.append(node);
-      if (id === root && centredByKey === root) focusAfterDraw = node;
+      if (id === root && focusPage === root) focusAfterDraw = node;
     }
     box.replaceChildren(svg, h("div", {}, h("a", { onclick: () => navigate("#/page/" + root), testid: "graph-open-page" }, `open page ${root}`)));
-    if (focusAfterDraw) {
-      centredByKey = null;
-      focusAfterDraw.focus();
-    }
+    if (focusAfterDraw) focusAfterDraw.focus();
   }
 
   (async () => {

@@ -1,6 +1,6 @@
 // Log browser: committed operations by LSN range, page, source or time,
 // streamed from the server (QueryLog) with the bytes each delta wrote.
-import { h, fmtNum, fmtTime, hexString } from "../util.js";
+import { h, fmtNum, fmtTime, hexString, count } from "../util.js";
 import { num, str, list, bytes, pageID } from "../connect.js";
 
 export function render({ el, params, api, navigate }) {
@@ -86,7 +86,7 @@ export function render({ el, params, api, navigate }) {
           // long write read "… …".
           h("td", { class: "mono", testid: "log-data" }, data.length ? hexString(data, 24) + (e.dataTruncated && data.length <= 24 ? " …" : "") : ""),
           h("td", { class: "muted" }, str(e.detail))));
-      }, (err) => { info.textContent = err ? "" : `${fmtNum(n)} operations`; });
+      }, (err) => { info.textContent = err ? "" : count(n, "operation"); });
     };
     start();
   }

@@ -1,6 +1,6 @@
 // Overview: the bus's counters as cards and their rates as live charts,
 // sampled once a second (rates are differences between samples).
-import { h, fmtBytes, fmtNum, fmtSeconds, lineChart } from "../util.js";
+import { h, fmtBytes, fmtNum, fmtSeconds, lineChart, count } from "../util.js";
 import { num, list } from "../connect.js";
 import { scrape, quantile } from "../metrics.js";
 
@@ -37,7 +37,7 @@ export function render({ el, api }) {
       card("pages", fmtNum(o.pages), "ov-pages"),
       card("page bytes", fmtBytes(o.bytes), "ov-bytes"),
       card("edges / bindings", `${fmtNum(o.edges)} / ${fmtNum(o.bindings)}`, "ov-graph"),
-      card("log", `${fmtNum(o.records)} records, ${fmtBytes(o.logBytes)}`, "ov-log"),
+      card("log", `${count(o.records, "record")}, ${fmtBytes(o.logBytes)}`, "ov-log"),
       card("log segments", fmtNum(o.segments), "ov-segments"),
       card("checkpoints", `${fmtNum(o.checkpoints)} (last LSN ${fmtNum(o.lastCkpt)})`, "ov-checkpoints"),
       card("checkpoint failures", fmtNum(o.ckptFailures), "ov-ckpt-failures"),

@@ -140,7 +140,10 @@ export function render({ el, params, api, navigate }) {
       // as it is, not as the log had it at the as-of LSN, and as of an LSN
       // the line named today's function and parents as that LSN's
       // (TestInspectorPageParentsByKeyboardAndAsOf).
-      fn ? h("span", { testid: "page-binding" }, asOf ? ` · derived now (the binding is not read as of the LSN): ${fn}(` : ` · derived: ${fn}(`, drawParents(), ")") : "");
+      // The function's name in a <bdi>, as the type is: a right-to-left
+      // override (U+202E) in it drew the parent links after it right to
+      // left (TestInspectorPageFunctionBidi).
+      fn ? h("span", { testid: "page-binding" }, asOf ? " · derived now (the binding is not read as of the LSN): " : " · derived: ", h("bdi", {}, fn), "(", drawParents(), ")") : "");
     if (!fn) { parentsBox.replaceChildren(); parentsShown = ""; }
     if (want) {
       const back = [...meta.querySelectorAll("a")].find((a) => a.dataset.testid === want || a.getAttribute("href") === want);

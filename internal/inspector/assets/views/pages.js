@@ -1,7 +1,7 @@
 // Pages: one server-side page of the page table at a time (search, sort and
 // paging happen on the server), refreshed when the Changes stream names a
 // page on screen.
-import { h, fmtNum } from "../util.js";
+import { h, fmtNum, count } from "../util.js";
 import { num, str, list, pageID } from "../connect.js";
 
 // Kept across visits to the view.
@@ -93,7 +93,7 @@ export function render({ el, api, navigate }) {
     shown = next;
     table.replaceChildren(header(), ...trs);
     const from = rows.length ? state.offset + 1 : 0;
-    info.textContent = `${fmtNum(from)}–${fmtNum(state.offset + rows.length)} of ${fmtNum(total)} pages`;
+    info.textContent = `${fmtNum(from)}–${fmtNum(state.offset + rows.length)} of ${count(total, "page")}`;
   }
 
   load();
