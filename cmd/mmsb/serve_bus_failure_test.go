@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mmsb-go/mmsb"
-	"github.com/mmsb-go/mmsb/vfs"
-	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
 
 // TestServeStopsWhenBusFails: `mmsb serve` without --ticks whose bus
@@ -20,16 +17,7 @@ import (
 // as with --ticks (TestServeStopsWhenTicksStop) and exits 1 with the
 // error on stderr.
 func TestServeStopsWhenBusFails(t *testing.T) {
-	failing := errors.New("injected write failure")
-	tog := errorfs.NewToggle(errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if op.Kind == errorfs.OpWrite || op.Kind == errorfs.OpSync {
-			return failing
-		}
-		return nil
-	}))
-	prev := serveOpenHook
-	serveOpenHook = func(o *mmsb.Options) { o.FS = errorfs.Wrap(vfs.Default, tog) }
-	t.Cleanup(func() { serveOpenHook = prev })
+	tog := failingServeWrites(t)
 
 	dir := filepath.Join(t.TempDir(), "bus")
 	c := startCmd(t, "serve", "--addr", "127.0.0.1:0", "--dir", dir, "--sync", "always")

@@ -22,16 +22,7 @@ import (
 // server now shuts down as on SIGTERM and exits 1 with the error on
 // stderr.
 func TestServeStopsWhenTicksStop(t *testing.T) {
-	failing := errors.New("injected write failure")
-	tog := errorfs.NewToggle(errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if op.Kind == errorfs.OpWrite || op.Kind == errorfs.OpSync {
-			return failing
-		}
-		return nil
-	}))
-	prev := serveOpenHook
-	serveOpenHook = func(o *mmsb.Options) { o.FS = errorfs.Wrap(vfs.Default, tog) }
-	t.Cleanup(func() { serveOpenHook = prev })
+	tog := failingServeWrites(t)
 
 	dir := filepath.Join(t.TempDir(), "bus")
 	c := startCmd(t, "serve", "--addr", "127.0.0.1:0", "--dir", dir, "--ticks", "5ms")
@@ -76,4 +67,22 @@ func TestServeStopsWhenTicksStop(t *testing.T) {
 	if _, _, err := bus.ReadPage(id, nil); err != nil {
 		t.Errorf("page %d created before the failure: %v", id, err)
 	}
+}
+
+// failingServeWrites makes the bus the next `mmsb serve` of this test
+// opens write through a filesystem whose writes and fsyncs all fail once
+// the returned toggle is on (the serve tests that fail a bus under it).
+func failingServeWrites(t *testing.T) *errorfs.Toggle {
+	t.Helper()
+	failing := errors.New("injected write failure")
+	tog := errorfs.NewToggle(errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpWrite || op.Kind == errorfs.OpSync {
+			return failing
+		}
+		return nil
+	}))
+	prev := serveOpenHook
+	serveOpenHook = func(o *mmsb.Options) { o.FS = errorfs.Wrap(vfs.Default, tog) }
+	t.Cleanup(func() { serveOpenHook = prev })
+	return tog
 }
