@@ -248,6 +248,15 @@ func (e *Bus) commitDeltasLocked(ds []delta.Delta) (info CommitInfo, t tlog.Tick
 // exclusively.
 func (e *Bus) failPanicked(op string, v any) {
 	const what = "%s panicked under the bus's lock (what it was doing may be partly applied): "
+	// A panic between a shared page's BeginWrite and EndWrite leaves its
+	// sequence word odd for good, its bytes possibly torn: the region's
+	// readers are then told at once, as Close tells them (ErrWriterGone),
+	// instead of waiting WriterTimeout on that page
+	// (TestSharedPanicMidWriteTellsReaders). Otherwise they read on, as
+	// the failed bus's own ReadPage does (TestCommitPanicThenEveryCall).
+	if e.shared && e.store.MidWrite() {
+		e.store.MarkClosed()
+	}
 	if err, ok := v.(error); ok {
 		_ = e.fail(fmt.Errorf(what+"%w", op, err))
 		return

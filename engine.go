@@ -333,10 +333,18 @@ type Bus struct {
 	// Edges, Children, Parents) and a checkpoint's writer sort their copy
 	// (sortUnlocked).
 	listSortHook func()
+	// sharedApplyHook, set by tests, runs under the lock in
+	// applyToPageShared between the page's BeginWrite and its bytes
+	// changing (to panic there).
+	sharedApplyHook func()
 	// ckptAfterStep1, set by tests before a checkpoint, runs on the
 	// checkpoint's goroutine after each range's first step, without the
 	// lock (to change pages between the steps).
 	ckptAfterStep1 func()
+	// ckptLockedHook, set by tests before a checkpoint, runs where the
+	// checkpoint holds e.mu: "snapshot" exclusively (copy on write on),
+	// "step1" and "step3" shared, once a range (to panic there).
+	ckptLockedHook func(step string)
 	// verifyReplayed, set by tests, runs in VerifyReplay once the replay
 	// reached the LSN it started at, before it catches up, without a lock.
 	verifyReplayed func()

@@ -108,6 +108,9 @@ func (e *Bus) openShared() error {
 		return fmt.Errorf("%w: SharedDir %s is not a directory", ErrInvalidOption, parent)
 	}
 	removeBuildDirs(final)
+	if err := regionHeldErr(final); err != nil {
+		return err
+	}
 	pid := os.Getpid()
 	start, err := page.ProcStartTime(pid)
 	if err != nil {
@@ -121,6 +124,12 @@ func (e *Bus) openShared() error {
 	build := final + ".building-" + strconv.Itoa(pid)
 	st, err := page.NewShared(build, perm, gen, uint64(pid), start)
 	if err != nil {
+		// The new header's flock held by another process past a probe's
+		// instant (page.ErrHeaderLocked): the region cannot be kept from
+		// being taken for a dead writer's, so it is not made at all.
+		if errors.Is(err, page.ErrHeaderLocked) {
+			return fmt.Errorf("%w: shared mode: %w", ErrLocked, err)
+		}
 		// No room in SharedDir (or no memory for the mappings): the
 		// sentinel a create refused for space gives, so that a caller can
 		// tell it from other failures. Only for those causes: the page
@@ -245,6 +254,26 @@ func (e *Bus) reclaimSharedRegion() {
 	_ = os.RemoveAll(final)
 }
 
+// regionHeldErr refuses the region in dir when a writer process holds
+// it (page.RegionHeldAlone: the flock every writer keeps on its header,
+// which must have no other link: TestSharedLinkedHeaderAtRegionName). The
+// caller holds the bus LOCK, so that writer is not one of this bus: it
+// is another bus whose path gives the same region name, one in another
+// container or mount namespace that shares SharedDir. Superseding its
+// region failed all of that bus's readers (ErrStale) while its writer
+// went on committing to a region nobody could open any more
+// (TestSharedOpenRefusesRegionOfLiveWriter). A region no writer holds (a
+// dead writer's, or one from before the flock) is superseded as before;
+// so is one whose hold ends within RegionHeldAlone's retries (a probe's,
+// or this bus's killed writer's, whose header lock the kernel may drop
+// just after its LOCK).
+func regionHeldErr(dir string) error {
+	if !page.RegionHeldAlone(dir) {
+		return nil
+	}
+	return fmt.Errorf("%w: shared region %s is held by a live writer of another bus (another mount namespace or container whose bus path gives the same region name); give one of the buses another SharedDir", ErrLocked, dir)
+}
+
 // publishShared retires the previous writer's region (its readers get
 // ErrStale) and publishes ours under the bus's region name.
 func (e *Bus) publishShared() error {
@@ -253,6 +282,11 @@ func (e *Bus) publishShared() error {
 	// its target, another bus's live region, superseded.
 	if st, err := os.Lstat(e.sharedDir); err == nil {
 		if st.IsDir() {
+			// Checked again: that bus's writer may have published while
+			// this one recovered.
+			if err := regionHeldErr(e.sharedDir); err != nil {
+				return err
+			}
 			// Best effort: a region we cannot mark (corrupt header) is
 			// removed anyway; its readers then see its writer gone.
 			_ = page.MarkSuperseded(e.sharedDir)
@@ -274,6 +308,9 @@ func (e *Bus) publishShared() error {
 // copied the page meanwhile sees the word moved and retries.
 func (e *Bus) applyToPageShared(sl page.Slot, d *delta.Delta, lsn LSN, t int64) {
 	e.store.BeginWrite(sl, uint64(lsn))
+	if e.sharedApplyHook != nil {
+		e.sharedApplyHook()
+	}
 	// As in applyToPage, d was validated against this page's size or is a
 	// Diff of its bytes: Apply cannot refuse it; invariants builds check that.
 	if err := delta.Apply(d, e.store.Bytes(sl)); invariants.Enabled && err != nil {

@@ -3,6 +3,7 @@ package mmsb_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,34 @@ func TestSharedRegionOfInvisibleWriterKept(t *testing.T) {
 	defer r.Close()
 	if st := r.State(); st != page.ShmLive {
 		t.Fatalf("state of the kept region: %d, want live (%d)", st, page.ShmLive)
+	}
+}
+
+// TestSharedOpenRefusesRegionOfLiveWriter: a shared Open whose region
+// name is held by another bus's live writer (its header's flock; played
+// by a region of this process whose header names a process not visible
+// from here, as in TestSharedRegionOfInvisibleWriterKept) refuses with
+// ErrLocked naming the region, and leaves that region live and readable.
+// Before, it marked the region superseded and replaced it: the other
+// bus's readers failed with ErrStale while its writer kept committing.
+func TestSharedOpenRefusesRegionOfLiveWriter(t *testing.T) {
+	dir, shm, region := handMadeRegion(t, 1)
+	bus, err := mmsb.Open(dir, &mmsb.Options{Shared: true, SharedDir: shm})
+	if err == nil {
+		_ = bus.Close()
+	}
+	if !errors.Is(err, mmsb.ErrLocked) || !strings.Contains(err.Error(), region) {
+		t.Fatalf("shared Open over the region of a live writer: %v; want ErrLocked naming %s", err, region)
+	}
+	r, err := page.OpenShmReader(region)
+	if err != nil {
+		t.Fatalf("the live writer's region after the refused Open: %v", err)
+	}
+	defer r.Close()
+	if st := r.State(); st != page.ShmLive {
+		t.Fatalf("state of the live writer's region after the refused Open: %d, want live (%d)", st, page.ShmLive)
+	}
+	if ents, err := os.ReadDir(shm); err != nil || len(ents) != 1 {
+		t.Fatalf("SharedDir after the refused Open holds %d entries (%v), want the live region alone", len(ents), err)
 	}
 }

@@ -2,12 +2,18 @@ package page
 
 import (
 	"bytes"
+	"cmp"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
 	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // TestTryReadInRangeReusedByAnotherReader: a closed reader's ranges are
@@ -147,5 +153,202 @@ func TestTryReadFaultInRangeReusedByAnotherReader(t *testing.T) {
 	}
 	if done || err != nil {
 		t.Fatalf("TryRead of a closed reader faulting in %s, which another reader mapped over its range: done %v, err %v; want the attempt declined", truncated, done, err)
+	}
+}
+
+// TestSpareRangesServeOtherLengths: the pool of spare ranges serves a
+// mapping from a longer range when it holds none of the mapping's length,
+// so ranges of ever new lengths do not each take new address space. 64
+// mappings of 64, 63, ..., 1 pages, each released before the next (a
+// process whose readers come and go while the lengths change) reserve
+// 64 pages once; the pool then holds exactly those 64 pages, each once
+// (one range: the pieces are joined again, TestSpareRangesJoinPieces).
+// Before, only exact lengths were reused: 64 reservations, 2080 pages,
+// all of them kept in the pool for good.
+func TestSpareRangesServeOtherLengths(t *testing.T) {
+	emptyPool(t)
+	const most = 64
+	reserved := 0
+	for pages := most; pages >= 1; pages-- {
+		n := pages * osPageSize
+		r := takeRange(n)
+		if r == nil {
+			m, err := unix.Mmap(-1, 0, n, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = m
+			reserved += pages
+		}
+		if len(r) != n || cap(r) != n {
+			t.Fatalf("takeRange(%d pages) gave len %d cap %d bytes, want %d", pages, len(r), cap(r), n)
+		}
+		if err := releaseRange(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reserved != most {
+		t.Errorf("mappings of %d down to 1 pages, each released before the next, reserved %d pages of new address space; want %d (the first)", most, reserved, most)
+	}
+	// What the pool holds: every page reserved, once.
+	type span struct{ at, n uintptr }
+	var spans []span
+	total := 0
+	spareRanges.mu.Lock()
+	for n, l := range spareRanges.free {
+		for _, p := range l {
+			spans = append(spans, span{uintptr(p), uintptr(n)})
+			total += n
+		}
+	}
+	spareRanges.mu.Unlock()
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.at, b.at) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i-1].at+spans[i-1].n > spans[i].at {
+			t.Fatalf("the pool holds overlapping ranges %#x+%d and %#x+%d", spans[i-1].at, spans[i-1].n, spans[i].at, spans[i].n)
+		}
+	}
+	if total != reserved*osPageSize {
+		t.Errorf("the pool holds %d bytes in %d ranges; want the %d reserved", total, len(spans), reserved*osPageSize)
+	}
+}
+
+// TestReaderChunkReplacementKeepsAddressSpace: pages of two sizes, each
+// with a chunk of its own, freed and created in turn on one chunk index,
+// each read by one reader. The smaller file is mapped over the larger
+// one's range, and the reader keeps the whole range for that index, so
+// the larger one is mapped there again: the zero pages the reader holds
+// stay flat. Before, the rest of the range was left behind (zero pages
+// nobody mapped again) and every larger file took new address space:
+// 4 MiB more at every turn ("8 turns left 33554432 more bytes").
+func TestReaderChunkReplacementKeepsAddressSpace(t *testing.T) {
+	s, dir := sharedStore(t)
+	const small, large = 3 << 20, 4 << 20 // each a chunk of its own
+	lsn := uint64(1)
+	idx := s.cell(createFilled(t, s, 1, large, 0xaa, lsn)).ref >> cellBits
+	r := publishAndOpen(t, s, dir, lsn)
+	turn := func(id base.PageID, size int, fill byte) {
+		t.Helper()
+		if err := s.Free(id - 1); err != nil {
+			t.Fatal(err)
+		}
+		lsn++
+		if got := s.cell(createFilled(t, s, id, size, fill, lsn)).ref >> cellBits; got != idx {
+			t.Skipf("page %d went to chunk %d, not the freed chunk %d", id, got, idx)
+		}
+		s.PublishLSN(lsn)
+		b, found, err := readCopy(r, uint64(id), 100)
+		if err != nil || !found || len(b) != size || b[0] != fill || b[size-1] != fill {
+			t.Fatalf("page %d of %d bytes: found %v, %d bytes, %v", id, size, found, len(b), err)
+		}
+	}
+	if b, found, err := readCopy(r, 1, 100); err != nil || !found || len(b) != large {
+		t.Fatalf("page 1: found %v, %d bytes, %v", found, len(b), err)
+	}
+	id := base.PageID(2)
+	turn(id, small, 0xbb) // the first turn leaves the zero pages the later ones keep
+	id++
+	before := readerZeroPageBytes(t)
+	const turns = 8
+	for range turns {
+		turn(id, large, 0xcc)
+		turn(id+1, small, 0xdd)
+		id += 2
+	}
+	after := readerZeroPageBytes(t)
+	t.Logf("zero-page reservations: %d bytes before, %d after %d turns", before, after, turns)
+	if grew := after - before; grew > large {
+		t.Fatalf("%d turns left %d more bytes of zero pages reserved", turns, grew)
+	}
+}
+
+// readerZeroPageBytes sums this process's private read-only anonymous
+// mappings (the zero pages of released reader ranges, in the pool or
+// not), from /proc/self/maps.
+func readerZeroPageBytes(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		testutil.Missing(t, "no /proc/self/maps: %v", err)
+	}
+	var total int64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 5 || f[1] != "r--p" || f[4] != "0" {
+			continue
+		}
+		var lo, hi int64
+		if _, err := fmt.Sscanf(f[0], "%x-%x", &lo, &hi); err == nil {
+			total += hi - lo
+		}
+	}
+	return total
+}
+
+// emptyPool gives the test an empty pool of spare ranges of its own: no
+// other range is taken or left. At its end the ranges the pool holds are
+// unmapped (the test's own, never a reader's) and the pool restored.
+func emptyPool(t *testing.T) {
+	spareRanges.mu.Lock()
+	free, at, end := spareRanges.free, spareRanges.at, spareRanges.end
+	spareRanges.free, spareRanges.at, spareRanges.end = nil, nil, nil
+	spareRanges.mu.Unlock()
+	t.Cleanup(func() {
+		spareRanges.mu.Lock()
+		defer spareRanges.mu.Unlock()
+		for n, l := range spareRanges.free {
+			for _, p := range l {
+				_ = unix.Munmap(unsafe.Slice((*byte)(p), n)) // refused for a piece: left, reserved
+			}
+		}
+		spareRanges.free, spareRanges.at, spareRanges.end = free, at, end
+	})
+}
+
+// TestSpareRangesJoinPieces: the pieces of a spare range split for
+// shorter mappings are joined again as they come back, in either order,
+// so a mapping of the range's whole length takes it again instead of new
+// address space. Before, a 64-page range split for a 32-page mapping
+// stayed two 32-page ranges, and every later 64-page mapping reserved 64
+// pages more beside them ("takeRange(64 pages) ...: nil").
+func TestSpareRangesJoinPieces(t *testing.T) {
+	emptyPool(t)
+	const pages = 64
+	n := pages * osPageSize
+	m, err := unix.Mmap(-1, 0, n, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := releaseRange(m); err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range []string{"first piece back first", "second piece back first"} {
+		a := takeRange(n / 2)
+		b := takeRange(n / 2) // the rest, exactly
+		if a == nil || b == nil {
+			t.Fatalf("%s: two halves of the spare range: %v, %v", order, a != nil, b != nil)
+		}
+		first, second := a, b
+		if order == "second piece back first" {
+			first, second = b, a
+		}
+		if err := releaseRange(first); err != nil {
+			t.Fatal(err)
+		}
+		if err := releaseRange(second); err != nil {
+			t.Fatal(err)
+		}
+		r := takeRange(n)
+		if r == nil || unsafe.SliceData(r) != unsafe.SliceData(m) {
+			t.Fatalf("%s: takeRange(%d pages) after the halves of the %d-page spare range came back: %p; want the range at %p", order, pages, pages, unsafe.SliceData(r), unsafe.SliceData(m))
+		}
+		if err := releaseRange(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spareRanges.mu.Lock()
+	defer spareRanges.mu.Unlock()
+	if len(spareRanges.free) != 1 || len(spareRanges.free[n]) != 1 || len(spareRanges.at) != 1 || len(spareRanges.end) != 1 {
+		t.Fatalf("the pool after the pieces came back: lengths %d, starts %d, ends %d; want the one %d-page range", len(spareRanges.free), len(spareRanges.at), len(spareRanges.end), pages)
 	}
 }

@@ -135,6 +135,20 @@ type readerChunk struct {
 	gen      uint32
 	cellSize int
 	mem      []byte
+	// res is the address range reserved for the chunk's index, mem its
+	// start: a smaller file mapped over a replaced chunk's range keeps
+	// the whole range (the rest zero pages), so that a larger one can be
+	// mapped there again (see chunk).
+	res []byte
+}
+
+// reserved returns the range reserved for chunk c: res, or mem when the
+// chunk was mapped into a range of its own length.
+func (c *readerChunk) reserved() []byte {
+	if c.res != nil {
+		return c.res
+	}
+	return c.mem
 }
 
 // mapRO maps a whole file read-only, by path: mapAt relative to the
@@ -149,8 +163,8 @@ func mapRO(path string, owner, minLen int, over []byte) ([]byte, error) {
 // < 0 skips that check: tests of the mapping alone). With over, a mapping
 // being replaced, it reuses that range when the file fits in it: the file
 // is mapped over its start (MAP_FIXED) and the tail beyond it becomes zero
-// pages; otherwise, or when over is nil, it maps anywhere and leaves over
-// alone.
+// pages; otherwise, or when over is nil, it maps into a spare range or
+// anywhere, and leaves over alone.
 func mapAt(dirFD int, dir, name string, owner, minLen int, over []byte) ([]byte, error) {
 	path := name
 	if dir != "" {
@@ -196,12 +210,15 @@ func mapAt(dirFD int, dir, name string, owner, minLen int, over []byte) ([]byte,
 	if n > 1<<40 {
 		return nil, fmt.Errorf("%w: %s is %d bytes", ErrBadShared, path, n)
 	}
-	// A new mapping takes a range a closed reader left, when one of the
-	// length is spare, rather than new address space (shm_ranges.go).
+	// A new mapping takes a range a closed reader left, when one long
+	// enough is spare, rather than new address space (shm_ranges.go); so
+	// does one whose old range it does not fit in (the caller releases
+	// that one).
 	spare := false
-	if over == nil && int64(int(n)) == n { // n fits an int (32-bit)
-		over = takeRange(int(n))
-		spare = over != nil
+	if int64(len(over)) < n && int64(int(n)) == n { // n fits an int (32-bit)
+		if r := takeRange(int(n)); r != nil {
+			over, spare = r, true
+		}
 	}
 	if int64(len(over)) < n {
 		b, err := unix.Mmap(int(f.Fd()), 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
@@ -501,8 +518,8 @@ func (r *ShmReader) release() error {
 			first = err
 		}
 	}
-	for _, c := range r.chunks {
-		if err := releaseRange(c.mem); err != nil && first == nil {
+	for i := range r.chunks {
+		if err := releaseRange(r.chunks[i].reserved()); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -725,14 +742,23 @@ func (r *ShmReader) chunk(idx uint32) ([]byte, int, bool) {
 	// slot's sequence word, bumped by the free, makes that read fail). The
 	// new file is mapped over the old range when it fits, so that the
 	// reader's address space stays bounded however often chunks are
-	// replaced; the old file is released either way.
-	old := r.chunks[idx].mem
+	// replaced; the old file is released either way. The whole old range
+	// stays the index's when the new file fits in it: a smaller file
+	// used to leave the rest behind, zero pages nobody would map again,
+	// and the next larger file took new address space, so that pages of
+	// two sizes freed and created in turn on one index reserved more at
+	// every turn (TestReaderChunkReplacementKeepsAddressSpace).
+	old := r.chunks[idx].reserved()
 	mem, err := mapAt(r.dirFD, r.dir, ChunkFileName(idx, gen), r.owner, 0, old)
 	if err != nil {
 		return nil, 0, false
 	}
 	adviseHuge(mem)
-	r.chunks[idx] = readerChunk{gen: gen, cellSize: cs, mem: mem}
+	var res []byte
+	if len(old) > 0 && unsafe.SliceData(mem) == unsafe.SliceData(old) {
+		res = old
+	}
+	r.chunks[idx] = readerChunk{gen: gen, cellSize: cs, mem: mem, res: res}
 	r.publish()
 	// The old range (when the file did not fit) goes to the pool only once
 	// no published view holds it: another reader may take it at once, and

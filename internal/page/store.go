@@ -673,17 +673,34 @@ func (s *Store) releaseAllMemory(closing bool) error {
 	return first
 }
 
+// MarkClosed marks the shared region closed, as Close does first, and
+// wakes the readers waiting for a commit: every reader's next call reports
+// the writer gone (ErrWriterGone) at once, and those attached with a
+// liveness watch reattach when a new writer publishes. The store stays
+// usable by its own process; a later Close removes the region. A bus
+// calls it when it fails on a panic of its own code that stopped between
+// a page's BeginWrite and EndWrite (MidWrite): that page's sequence word
+// stays odd, and its readers waited WriterTimeout for it. A region
+// state of its own would have been clearer, but readers of the current
+// format (the C and Python ones too) take any state past superseded for
+// a damaged header. No-op in private mode.
+func (s *Store) MarkClosed() {
+	shm := s.shm
+	if shm == nil || shm.hdr == nil {
+		return
+	}
+	atomic.StoreUint64(shmWord(shm.hdr, hState), ShmClosed)
+	futexWakeAll((*uint32)(unsafe.Pointer(&shm.hdr[hFutex])))
+}
+
 // Close unmaps all arenas. The store must not be used afterwards; views from
 // Bytes must not be touched (they point at unmapped memory). In shared mode
 // the region is marked closed and its directory removed.
 func (s *Store) Close() error {
 	shm := s.shm
-	if shm != nil && shm.hdr != nil {
-		// First, so that readers report the writer gone rather than
-		// finding the chunks released below.
-		atomic.StoreUint64(shmWord(shm.hdr, hState), ShmClosed)
-		futexWakeAll((*uint32)(unsafe.Pointer(&shm.hdr[hFutex])))
-	}
+	// First, so that readers report the writer gone rather than finding
+	// the chunks released below.
+	s.MarkClosed()
 	err := s.releaseAllMemory(true)
 	if shm != nil {
 		if e := s.closeShared(); e != nil && err == nil {
