@@ -67,8 +67,10 @@ type CheckpointInfo struct {
 // filesystem's, counted in Stats.CheckpointFailures; the bus goes on, and
 // its earlier checkpoints and log still recover it. A file or Options.FS
 // that panics while the checkpoint is written or pruned fails it the same
-// way, the panic returned as an error naming its value. A checkpoint written
-// whose cleanup then failed returns its CheckpointInfo with the error.
+// way, the panic returned as an error naming its value, and so does a
+// panic out of the bus's own checkpoint code (a defect): the bus's lock is
+// released and the bus goes on. A checkpoint written whose cleanup then
+// failed returns its CheckpointInfo with the error.
 func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	// The context was ignored: a caller who gave up (a server request
 	// whose client went away) still had a whole checkpoint written, paced
@@ -113,7 +115,16 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		e.mu.Unlock()
 		return CheckpointInfo{}, err
 	}
-	snap := e.beginSnapshotLocked(pool)
+	snap, err := e.snapshotLocked(pool)
+	if err != nil {
+		var logBytes uint64
+		if e.log != nil {
+			logBytes = e.log.Stats().Bytes
+		}
+		e.mu.Unlock()
+		e.noteCheckpointFailure(err, logBytes)
+		return CheckpointInfo{}, err
+	}
 	e.mu.Unlock()
 	defer func() { e.ckptScratch.ids = snap.ids[:0] }() // AppendIDs may have grown it
 
@@ -132,6 +143,16 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	}
 
 	info, err := e.writeCheckpoint(ctx, snap, pool)
+	if err == nil && invariants.Enabled {
+		// Read back what was just written: every frame and the trailer.
+		// Only damage is a broken invariant; a read that fails (an I/O
+		// error, injected by the fault sweep) says nothing of the bytes.
+		// Here, not in writeCheckpoint, whose panics are the checkpoint's
+		// failure: a broken invariant must end the run.
+		if err := checkpoint.Verify(e.fs, info.Path); errors.Is(err, corruption.ErrCorruption) {
+			panic(fmt.Sprintf("invariants: checkpoint %s does not verify: %v", info.Path, err))
+		}
+	}
 
 	e.lockSettled()
 	done := e.cow
@@ -778,6 +799,9 @@ func (e *Bus) beginSnapshotLocked(pool cowBlockPool) *snapshot {
 	e.cow.blocks.spare, e.ckptScratch.blocks = e.ckptScratch.blocks, nil
 	e.cow.pages.spare, e.ckptScratch.pageChunks = e.ckptScratch.pageChunks, nil
 	e.cow.undos.spare, e.ckptScratch.undoChunks = e.ckptScratch.undoChunks, nil
+	if e.ckptLockedHook != nil {
+		e.ckptLockedHook("snapshot")
+	}
 	return s
 }
 
@@ -1097,7 +1121,16 @@ func checkpointErr(err error) error {
 // writeCheckpoint writes snap to a new checkpoint file. Pages are encoded
 // under the read lock in small batches (so commits interleave) and written
 // to the file outside it.
-func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlockPool) (CheckpointInfo, error) {
+//
+// A panic out of the bus's own code here (a defect) is the checkpoint's
+// failure, as a panic of its file is (checkpoint.ErrFilePanicked): the
+// read lock, if held, is released and the file removed. A panic under the
+// read lock left it held, and every later commit and Close waited for
+// ever; on the automatic checkpoint's goroutine any panic ended the
+// process. Writing a checkpoint changes no page: the bus goes on
+// (TestCheckpointStepPanicIsFailure). One deferred call a checkpoint;
+// rlocked is set and cleared once a range.
+func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlockPool) (info CheckpointInfo, err error) {
 	lsn := snap.state.LastLSN
 	w, err := checkpoint.Create(e.fs, e.ckptDir(), lsn)
 	if err != nil {
@@ -1109,6 +1142,16 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 	// An in-memory file that doubles as it grows copies itself under the
 	// filesystem's lock, which the log's writes (under the bus lock) wait
 	// for: reserve the expected size once instead.
+	rlocked := false // e.mu held shared (steps 1 and 3)
+	defer func() {
+		if v := recover(); v != nil {
+			if rlocked {
+				e.mu.RUnlock()
+			}
+			w.Abort()
+			info, err = CheckpointInfo{}, checkpointErr(checkpointPanicked("writing the checkpoint", v))
+		}
+	}()
 	w.SizeHint(snap.bytesHint)
 	if !e.memory {
 		w.SetRate(e.checkpointWriteRate())
@@ -1137,7 +1180,9 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 		start, size, nlive := i, 0, 0
 		stage, refs, views = stage[:0], refs[:0], views[:0]
 		e.rlockSettled()
+		rlocked = true
 		if e.closed {
+			rlocked = false
 			e.mu.RUnlock()
 			return fail(ErrClosed)
 		}
@@ -1150,6 +1195,7 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 			}
 			sl, ok := e.store.Lookup(id)
 			if !ok {
+				rlocked = false
 				e.mu.RUnlock()
 				return fail(fmt.Errorf("page %d vanished without a saved image", id))
 			}
@@ -1170,6 +1216,10 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 			img.Data = stage[from:len(stage):len(stage)]
 			views = append(views, nil)
 		}
+		if e.ckptLockedHook != nil {
+			e.ckptLockedHook("step1")
+		}
+		rlocked = false
 		e.mu.RUnlock()
 		if e.ckptAfterStep1 != nil {
 			e.ckptAfterStep1()
@@ -1188,7 +1238,9 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 		// Step 3: the range counts as written, and what changed since the
 		// snapshot is rolled back, outside the lock (see ckptRangeBytes).
 		e.rlockSettled()
+		rlocked = true
 		if e.closed {
+			rlocked = false
 			e.mu.RUnlock()
 			return fail(ErrClosed)
 		}
@@ -1198,6 +1250,10 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 			ents = append(ents, e.cow.entry(id))
 		}
 		kept := e.cow.frozen()
+		if e.ckptLockedHook != nil {
+			e.ckptLockedHook("step3")
+		}
+		rlocked = false
 		e.mu.RUnlock()
 		rolls = rolls[:0]
 		for k, ent := range ents {
@@ -1290,15 +1346,35 @@ func (e *Bus) writeCheckpoint(ctx context.Context, snap *snapshot, pool cowBlock
 	if err != nil {
 		return CheckpointInfo{}, checkpointErr(err)
 	}
-	if invariants.Enabled {
-		// Read back what was just written: every frame and the trailer.
-		// Only damage is a broken invariant; a read that fails (an I/O
-		// error, injected by the fault sweep) says nothing of the bytes.
-		if err := checkpoint.Verify(e.fs, path); errors.Is(err, corruption.ErrCorruption) {
-			panic(fmt.Sprintf("invariants: checkpoint %s does not verify: %v", path, err))
-		}
-	}
 	return CheckpointInfo{Path: path, LSN: lsn, Pages: len(snap.ids)}, nil
+}
+
+// snapshotLocked is beginSnapshotLocked, a panic out of it (a defect of
+// the bus's own code) returned as the checkpoint's failure: the panic
+// left e.mu held exclusively, and every later call of the bus, Close too,
+// waited for ever; on the automatic checkpoint's goroutine it ended the
+// process. Taking a snapshot changes no page: the bus goes on, copy on
+// write off (TestCheckpointStepPanicIsFailure). Caller holds e.mu
+// exclusively, and releases it.
+func (e *Bus) snapshotLocked(pool cowBlockPool) (snap *snapshot, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.cow = nil
+			snap, err = nil, checkpointErr(checkpointPanicked("taking the snapshot", v))
+		}
+	}()
+	return e.beginSnapshotLocked(pool), nil
+}
+
+// checkpointPanicked is the failure of a checkpoint for a panic with value
+// v out of the bus's own checkpoint code (a defect) where it did what
+// says; a value that is an error is wrapped (errors.Is and As see it).
+func checkpointPanicked(where string, v any) error {
+	const what = "the bus's own code panicked %s (a defect; the bus's state is not changed): "
+	if err, ok := v.(error); ok {
+		return fmt.Errorf(what+"%w", where, err)
+	}
+	return fmt.Errorf(what+"%v", where, v)
 }
 
 // checkpointWriteRate is the rate a checkpoint writes at (bytes per

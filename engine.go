@@ -689,7 +689,11 @@ func (e *Bus) recover() error {
 	if err := e.makeDirs(); err != nil {
 		return err
 	}
-	_ = checkpoint.RemoveTemp(e.fs, e.ckptDir())
+	// A leftover that cannot be removed is only disk space; a panic out
+	// of the FS (ErrFilePanicked) is refused, as List's below is.
+	if err := checkpoint.RemoveTemp(e.fs, e.ckptDir()); errors.Is(err, checkpoint.ErrFilePanicked) {
+		return fmt.Errorf("mmsb: remove temporary checkpoints: %w", err)
+	}
 	ckpts, err := checkpoint.List(e.fs, e.ckptDir())
 	if err != nil {
 		return fmt.Errorf("mmsb: list checkpoints: %w", err)
@@ -1100,7 +1104,17 @@ func (e *Bus) Func(name string) (RecomputeFunc, bool) {
 // checkpoint lifts (Stats.CheckpointFailStreak says it may come).
 func (e *Bus) Err() error {
 	e.rlockSettled()
-	defer e.mu.RUnlock()
+	if e.failErr == nil && e.applier.failed.Load() {
+		// A pipelined apply failed (a panic in its drain, seen through
+		// by a reader): the bus fails at the next settle, which needs
+		// the lock exclusively. Err said nil until a write came
+		// (TestDrainFailedErrReports).
+		e.mu.RUnlock()
+		e.lockSettled()
+		defer e.mu.Unlock()
+	} else {
+		defer e.mu.RUnlock()
+	}
 	if e.failErr != nil {
 		return e.failErr
 	}

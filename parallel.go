@@ -93,9 +93,9 @@ type parallelApplier struct {
 	// about to: the committer starts a job only when it finds it false
 	// (applyPipelined), so that one drain runs at a time. Records are
 	// copied into ring at ringPos. dec and op are the drain's decoder
-	// state; applyErr is a decode failure, for the committer to fail the
-	// bus with (settle), and failed says so to a committer that has not
-	// settled.
+	// state; applyErr is a decode failure or a panic (unitPanicked), for
+	// the committer to fail the bus with (settle), and failed says so to a
+	// committer that has not settled.
 	// The counters and flags sit on cache lines of their own: the drain
 	// polls pushed while the committer writes its fields, and the helper
 	// writes its decoder's state for every delta.
@@ -132,6 +132,15 @@ type parallelApplier struct {
 	// a pipelined batch's bytes are copied (to hold the helper back), with
 	// the batch's record.
 	holdApplyWrites func(rec []byte)
+	// unitHook, set by tests before the first commit, runs at the start of
+	// every work unit, with the job and whether a helper goroutine runs it
+	// (to make a unit panic there).
+	unitHook func(job jobKind, onHelper bool)
+
+	// helperPanic is the first panic out of a check+encode or apply unit
+	// run on a helper goroutine (helperWork), for the committer to raise
+	// again once the job has ended (run, checkAndEncode).
+	helperPanic atomic.Pointer[workerPanic]
 
 	chunkBufs  [][]byte // check+encode output per chunk
 	chunkErrs  []error
@@ -226,7 +235,7 @@ func (p *parallelApplier) helper(w int) {
 			case jobApply:
 				spin = idleSpin(time.Duration(p.commitGap.Load()))
 			}
-			p.work()
+			p.helperWork(job)
 			if job == jobApplyWrites && p.hurry.Load() {
 				// A reader ended the drain, not a pause of the commits: the
 				// next push may come as soon as it is done. A drain that
@@ -236,6 +245,74 @@ func (p *parallelApplier) helper(w int) {
 		}
 		p.running.Add(-1)
 	}
+}
+
+// workerPanic is a panic out of a work unit that was recovered where it
+// happened (helperWork, helpDrain), to be raised again on the committer's
+// goroutine or to fail the drain. It names the panic; a value that is an
+// error is wrapped (errors.Is and As see it).
+type workerPanic struct{ v any }
+
+func (w *workerPanic) Error() string { return fmt.Sprintf("an apply worker panicked: %v", w.v) }
+
+func (w *workerPanic) Unwrap() error {
+	err, _ := w.v.(error)
+	return err
+}
+
+// helperWork is a helper goroutine's work on the current job. A panic out
+// of one of its units (a defect of the bus's own code: the code a caller
+// gives the bus does not run in these jobs) ended the whole process, as a
+// panic on a goroutine that nobody recovers does, or, recovered without
+// more, would leave the committer waiting for ever for the unit's done
+// count. It is recovered here, once per job (one open-coded deferred
+// call: nothing per unit or delta), and the unit is counted done
+// (unitPanicked): what the user sees is what the same panic on the
+// committing goroutine gives (TestWorkerPanicFailsBus).
+func (p *parallelApplier) helperWork(job jobKind) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.unitPanicked(job, v)
+		}
+	}()
+	p.work(true)
+}
+
+// helpDrain is help's work on a drain job (a reader's or the committer's
+// goroutine running the pipelined apply): a panic there is the drain's
+// failure, as on a helper (unitPanicked), not a panic out of a reader
+// that holds e.mu shared. One deferred call per drain job helped.
+func (p *parallelApplier) helpDrain() {
+	defer func() {
+		if v := recover(); v != nil {
+			p.unitPanicked(jobApplyWrites, v)
+		}
+	}()
+	p.work(false)
+}
+
+// unitPanicked records a panic with value v out of a unit of job and
+// counts the unit done, so that the job ends (help and finish wait for
+// every unit). A drain's panic fails the drain as a record that does not
+// decode does (applyErr, failed; active false, so that a committer that
+// waits for room in the queue settles): the next settle fails the bus
+// with it (ErrFailed naming the panic). A check+encode or apply unit's is
+// kept (helperPanic) for the committer, which raises it again once the
+// job has ended (run, checkAndEncode): the commit then fails the bus and
+// the panic goes on to its caller, as for a panic in the committer's own
+// unit (failPanicked).
+func (p *parallelApplier) unitPanicked(job jobKind, v any) {
+	wp := &workerPanic{v: v}
+	if job == jobApplyWrites {
+		if p.applyErr == nil {
+			p.applyErr = wp
+		}
+		p.failed.Store(true)
+		p.active.Store(false)
+	} else {
+		p.helperPanic.CompareAndSwap(nil, wp)
+	}
+	p.done.Add(1)
 }
 
 // awaitJob returns once seq moves past seen (or the applier closes),
@@ -270,9 +347,53 @@ func (p *parallelApplier) awaitJob(w int, seen uint64, spin time.Duration) uint6
 
 // run publishes a job of units work units, works on it, and returns once
 // every unit is done and no helper is still inside the job.
+// A panic out of a helper's unit is raised again here, once the job has
+// ended (helperWork).
 func (p *parallelApplier) run(job jobKind, units int) {
 	p.publish(job, units, 0)
+	p.finishSync()
+}
+
+// finishSync is finish for a check+encode or apply job, which the commit
+// that published it ends before it returns: a panic out of a helper's
+// unit is raised again here. A panic out of the committer's own unit goes
+// on to the commit's caller (failPanicked), but the job is abandoned
+// first (abandon): left current, the next reader, settle or Close ran its
+// unclaimed units, on the failed batch's deltas that the caller owns
+// again, and a defect that panicked once panicked there again, under a
+// read lock nothing released, or out of Close. One deferred call a job,
+// re-raising inside it: the frames that panicked stay below.
+func (p *parallelApplier) finishSync() {
+	defer func() {
+		if v := recover(); v != nil {
+			p.abandon()
+			panic(v)
+		}
+	}()
 	p.finish()
+	if wp := p.helperPanic.Swap(nil); wp != nil {
+		panic(wp)
+	}
+}
+
+// abandon ends the current job without working on it: no unit is claimed
+// any more, and helpers inside it finish the unit they run (a panic there
+// is recovered, helperWork) and leave. The caller holds e.mu exclusively,
+// and fails the bus (a panic out of the job goes on to failPanicked).
+func (p *parallelApplier) abandon() {
+	if !p.current {
+		return
+	}
+	p.next.Store(int64(p.units))
+	p.seq.Add(1) // even: no job (finish)
+	for i := 0; p.running.Load() != 0; i++ {
+		if i%64 == 63 {
+			runtime.Gosched()
+		}
+	}
+	p.current = false
+	p.e, p.ds, p.slots = nil, nil, nil
+	p.helperPanic.Store(nil)
 }
 
 // publish hands a job of units work units to the helpers (waking parked
@@ -307,7 +428,9 @@ func (p *parallelApplier) publish(job jobKind, units, from int) {
 }
 
 // finish works on the current job until every unit is done and no helper
-// is still inside it, then ends it. The caller holds e.mu exclusively.
+// is still inside it, then ends it. A panic out of a helper's check+encode
+// or apply unit (helperWork) is left in helperPanic, for finishSync to
+// raise; a drain's is its applyErr. The caller holds e.mu exclusively.
 func (p *parallelApplier) finish() {
 	if !p.current {
 		return
@@ -335,7 +458,11 @@ func (p *parallelApplier) finish() {
 // the job current, for finish to end.
 func (p *parallelApplier) help() {
 	p.hurry.Store(true) // a drain stops polling for pushes that cannot come
-	p.work()
+	if p.job == jobApplyWrites {
+		p.helpDrain()
+	} else {
+		p.work(false) // a panic goes on to the committer's caller (failPanicked)
+	}
 	// Units claimed by someone else may still be running; they are short.
 	for i := 0; p.done.Load() != int64(p.units); i++ {
 		if i%64 == 63 {
@@ -344,12 +471,16 @@ func (p *parallelApplier) help() {
 	}
 }
 
-// work claims and runs units of the current job until none is left.
-func (p *parallelApplier) work() {
+// work claims and runs units of the current job until none is left;
+// onHelper says a helper goroutine calls it.
+func (p *parallelApplier) work(onHelper bool) {
 	for {
 		u := int(p.next.Add(1) - 1)
 		if u >= p.units {
 			return
+		}
+		if p.unitHook != nil {
+			p.unitHook(p.job, onHelper)
 		}
 		switch p.job {
 		case jobCheckEncode:
@@ -388,7 +519,7 @@ func (p *parallelApplier) checkAndEncode(e *Bus, buf []byte, ds []delta.Delta, s
 	if c < chunks {
 		p.e, p.ds, p.slots, p.first, p.histFrom = e, ds, slots, first, histFrom
 		p.publish(jobCheckEncode, chunks, c)
-		p.finish()
+		p.finishSync()
 	}
 	for c := 0; c < chunks; c++ {
 		if errors.Is(p.chunkErrs[c], errSerialCheck) {

@@ -213,7 +213,7 @@ func (e *Bus) checkRecordBytes(payloadBytes int) error {
 		return nil
 	}
 	var m int
-	if err := guardReplicator("MaxRecordBytes", func() error { m = r.MaxRecordBytes(); return nil }); err != nil {
+	if err := guardReplicator("MaxRecordBytes", func() error { m = r.MaxRecordBytes(); return nil }, nil); err != nil {
 		return err
 	}
 	if m > 0 && payloadBytes > m {
@@ -236,8 +236,11 @@ func (e *Bus) replicateLocked(first, last LSN, payload []byte) error {
 	}
 	e.rollOps(ops)
 	rec := ReplicatedRecord{FirstLSN: first, LastLSN: last, Payload: payload, StateHash: e.rh.sum}
-	if err := guardReplicator("Replicate", func() error { return e.opts.Replicator.Replicate(&rec) }); err != nil {
+	failed := func(err error) error {
 		return e.fail(fmt.Errorf("%w: LSN %d..%d: %w", ErrReplication, first, last, err))
+	}
+	if err := guardReplicator("Replicate", func() error { return e.opts.Replicator.Replicate(&rec) }, failed); err != nil {
+		return failed(err)
 	}
 	return nil
 }
@@ -251,13 +254,43 @@ func (e *Bus) replicateLocked(first, last LSN, payload []byte) error {
 // panic in Replicate or WaitStored fails the bus (the record is logged and
 // may never reach the stream); one in MaxRecordBytes refuses the batch
 // before anything is logged.
-func guardReplicator(method string, fn func() error) (err error) {
+//
+// A method that ends the goroutine with runtime.Goexit (t.FailNow in a
+// test's Replicator) never returns, and cannot be stopped: the callers'
+// deferred calls release the bus's lock, but a Replicate or WaitStored
+// that ended so did not hand on or store the record any more than one
+// that panicked, and the bus went on as if it had (a replica short of a
+// batch the leader reports committed). goexited, if not nil, is called
+// then, as the goroutine ends, with the error that stands for it, to fail
+// the bus as the panic's error would (TestReplicatorGoexitFailsTheBus).
+// MaxRecordBytes passes nil: nothing is logged yet, and the lock's release
+// is all there is to do.
+//
+// panic(nil) is a panic like any other (recover returns a
+// *runtime.PanicNilError), but under GODEBUG=panicnil=1 recover returns
+// nil for it, and stops it, as for no panic at all: the method neither
+// returned nor ended the goroutine, and guardReplicator returns. The
+// error is then returned as well (that of a Goexit, which it cannot be
+// told from before the return), so that the caller fails the bus or
+// refuses the batch: guardReplicator returned nil, and the commit
+// reported success for a record never handed on, or a MaxRecordBytes
+// that said nothing let any batch through
+// (TestReplicatorNilPanicFailsTheBus).
+func guardReplicator(method string, fn func() error, goexited func(error) error) (err error) {
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%w: Replicator.%s panicked: %v", ErrReplication, method, v)
+		} else if !returned {
+			err = fmt.Errorf("%w: Replicator.%s ended its goroutine (runtime.Goexit) or panicked with nil (GODEBUG=panicnil=1) without returning", ErrReplication, method)
+			if goexited != nil {
+				_ = goexited(err)
+			}
 		}
 	}()
-	return fn()
+	err = fn()
+	returned = true
+	return err
 }
 
 // waitReplicated waits until the Replicator has stored every record up to
@@ -266,14 +299,17 @@ func (e *Bus) waitReplicated(ctx context.Context, lsn LSN) error {
 	if e.opts.Sync != SyncReplicated {
 		return nil
 	}
-	if err := guardReplicator("WaitStored", func() error { return e.opts.Replicator.WaitStored(ctx, lsn) }); err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return err
-		}
+	failed := func(err error) error {
 		e.lockSettled()
 		err = e.fail(fmt.Errorf("%w: LSN %d not stored: %w", ErrReplication, lsn, err))
 		e.mu.Unlock()
 		return err
+	}
+	if err := guardReplicator("WaitStored", func() error { return e.opts.Replicator.WaitStored(ctx, lsn) }, failed); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		return failed(err)
 	}
 	return nil
 }

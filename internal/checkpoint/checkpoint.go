@@ -685,7 +685,18 @@ func stat(fs vfs.FS, path string, lsn base.LSN) (info Info) {
 
 // RemoveTemp removes leftover temporary checkpoint files in dir (both
 // temporary names: IsTempName).
-func RemoveTemp(fs vfs.FS, dir string) error {
+//
+// A panic out of fs (a caller's own vfs.FS) is returned as an error
+// wrapping ErrFilePanicked, as the checkpoint writer's are: the bus calls
+// RemoveTemp as it opens, where the panic went on to Open's caller. What
+// it removed before the panic were leftovers; nothing else is touched
+// (TestRemoveTempAndVerifyFilePanic).
+func RemoveTemp(fs vfs.FS, dir string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("checkpoint: remove temporary files in %s: %w", dir, panicError("FS", v))
+		}
+	}()
 	if fs == nil {
 		fs = vfs.Default
 	}
@@ -891,7 +902,16 @@ func (r *Reader) Close() error {
 }
 
 // Verify reads a whole checkpoint and checks every frame and the trailer.
-func Verify(fs vfs.FS, path string) error {
+// A panic out of fs or the file (a caller's own vfs.FS) is returned as an
+// error wrapping ErrFilePanicked, not corruption: it says nothing of the
+// bytes (the bus verifies each checkpoint it wrote in invariants builds,
+// on the checkpointing goroutine, where the panic ended the process).
+func Verify(fs vfs.FS, path string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("checkpoint: verify %s: %w", path, panicError("file", v))
+		}
+	}()
 	r, err := Open(fs, path)
 	if err != nil {
 		return err
