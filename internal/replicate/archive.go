@@ -1,16 +1,19 @@
 package replicate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -166,6 +169,7 @@ type storedCheckpoint struct {
 	hash    uint64
 	hasHash bool
 	badHash string // a hash key that does not parse, as found
+	nuid    string // the object's NUID: a new one at every Put of the name
 }
 
 // storedCheckpoints lists the stored checkpoints with their metadata,
@@ -191,7 +195,7 @@ func (r *resources) storedCheckpoints(ctx context.Context) ([]storedCheckpoint, 
 		if !ok || in.Deleted {
 			continue
 		}
-		c := storedCheckpoint{lsn: lsn}
+		c := storedCheckpoint{lsn: lsn, nuid: in.NUID}
 		if v, ok := in.Metadata[ckptHashKey]; ok {
 			h, err := strconv.ParseUint(v, 16, 64)
 			if err == nil && len(v) == 16 {
@@ -219,12 +223,14 @@ func (r *resources) recordEndingAt(ctx context.Context, lsn mmsb.LSN) (recordMet
 	if info.State.Msgs == 0 {
 		return recordMeta{}, false, nil
 	}
-	f := &Follower{res: r, metrics: &Metrics{}}
-	_, meta, err := f.locate(ctx, lsn, info.State.FirstSeq, info.State.LastSeq)
+	// Read as trim reads: a message deleted inside the stream (nats
+	// stream rmm) is passed over, where it failed the look.
+	rd := &trimReader{r: r, reads: map[uint64]trimRead{}}
+	_, meta, found, err := rd.find(ctx, lsn, info.State.FirstSeq, info.State.LastSeq)
 	if err != nil {
 		return recordMeta{}, false, err
 	}
-	return meta, meta.Last == lsn, nil
+	return meta, found && meta.Last == lsn, nil
 }
 
 // stopReader reads r until stop (nil: never) is closed, then fails with
@@ -286,11 +292,20 @@ func trim(ctx context.Context, r *resources, logf func(format string, args ...an
 	if info.State.Msgs == 0 {
 		return nil
 	}
-	f := &Follower{res: r, metrics: &Metrics{}}
-	head, err := f.getMsg(ctx, info.State.FirstSeq)
-	if err != nil {
+	rd := &trimReader{r: r, reads: map[uint64]trimRead{}}
+	headSeq, head, ok, err := rd.next(ctx, info.State.FirstSeq)
+	if err != nil || !ok {
+		return err // !ok: emptied since its info
+	}
+	tailSeq, tail, ok, err := rd.last(ctx)
+	if err != nil || !ok {
 		return err
 	}
+	tv := r.trimVerdicts
+	if tv == nil {
+		tv = &trimVerdicts{}
+	}
+	verdicts := tv.forStream(info.Created, stored)
 	var kept []mmsb.LSN // newest first
 	var purgeAt uint64  // the sequence of the record ending at the oldest kept one (0: none)
 	var left []string   // those of another history, or behind the stream
@@ -299,14 +314,42 @@ func trim(ctx context.Context, r *resources, logf func(format string, args ...an
 		continued, seq := false, uint64(0)
 		switch {
 		case c.lsn == head.First-1:
-			continued = true // the stream starts right after it
-		case c.lsn >= head.First && c.badHash == "":
-			s, meta, err := f.locate(ctx, c.lsn, info.State.FirstSeq, info.State.LastSeq)
+			// The stream starts right after it. Asked before the
+			// remembered verdicts: one behind the stream's first
+			// record is there again when the stream, emptied, is led
+			// on from it (TestTrimVerdictYieldsToStreamStart).
+			continued = true
+		case verdicts.left(c):
+			// Judged at an earlier trim of this stream: not continued,
+			// for good (below). Searched again at every trim, a bucket
+			// of thousands of another history's checkpoints cost
+			// thousands of searches of the stream at each archive.
+		case c.lsn < head.First || c.badHash != "":
+			verdicts.remember(c) // behind the stream's first record, which only moves on
+		case c.lsn <= tail.Last:
+			s, meta, found, err := rd.find(ctx, c.lsn, headSeq, tailSeq)
 			if err != nil {
 				return err
 			}
-			continued = meta.Last == c.lsn && (!c.hasHash || meta.Hash == c.hash)
+			continued = found && meta.Last == c.lsn && (!c.hasHash || meta.Hash == c.hash)
 			seq = s
+			if found && !continued && meta.First <= c.lsn {
+				// The record holding its LSN is in the stream for
+				// good (records only leave it, and once purged the
+				// checkpoint lies behind the stream's start), and the
+				// object's name, NUID and hash key are fixed: the
+				// verdict stands until the stream is made again. Not
+				// when that record was deleted (nats stream rmm) and
+				// the first after it was found: once the stream is
+				// purged up to that one, it starts right after the
+				// checkpoint, which it then continues. Remembered
+				// (until 2026-12-07), such a checkpoint was left for
+				// ever, named at every trim for an operator to delete
+				// (TestTrimJudgesAgainCheckpointWhoseRecordWasDeleted).
+				verdicts.remember(c)
+			}
+			// Past the stream's last record: not continued yet (the
+			// stream may reach it), judged again at the next trim.
 		}
 		switch {
 		case !continued:
@@ -317,6 +360,12 @@ func trim(ctx context.Context, r *resources, logf func(format string, args ...an
 			if err := r.ckpts.Delete(ctx, ckptObjectName(c.lsn)); err != nil {
 				return fmt.Errorf("replicate: delete checkpoint at LSN %d: %w", c.lsn, err)
 			}
+		}
+	}
+	if logf != nil {
+		if gaps := tv.newGaps(rd.gaps, info.State.FirstSeq); gaps != "" {
+			logf("stream %s lacks the message(s) at sequence %s, deleted inside it (nats stream rmm, or a server that lost them): trim takes them as gone (a stored checkpoint whose record was one of them is not counted among the kept); a follower that has still to apply one cannot follow across the gap: it stops (ErrStreamGap) until its directory is emptied, to be rebuilt from a stored checkpoint past the gap (docs/replication.md)",
+				r.cfg.StreamName(), gaps)
 		}
 	}
 	if len(left) > 0 && logf != nil {
@@ -331,13 +380,203 @@ func trim(ctx context.Context, r *resources, logf func(format string, args ...an
 		logf("checkpoint bucket %s holds %d stored checkpoint(s) that the stream %s does not continue (LSN %s: another history's, or behind the stream's first record): not counted among the %d kept, and not deleted, as they may hold another history's commits; delete them by hand once they are not needed (docs/replication.md)",
 			r.cfg.CheckpointBucket(), len(left), r.cfg.StreamName(), names, r.cfg.CheckpointsKept)
 	}
-	if purgeAt <= info.State.FirstSeq {
+	if purgeAt <= headSeq {
 		return nil // none kept, nothing below it, or it is the stream's first record's predecessor
 	}
 	if err := r.stream.Purge(ctx, jetstream.WithPurgeSequence(purgeAt)); err != nil {
 		return fmt.Errorf("replicate: trim stream below sequence %d: %w", purgeAt, err)
 	}
 	return nil
+}
+
+// trimRead is one read of trimReader.next: the record at or after a
+// sequence (none: there is none).
+type trimRead struct {
+	seq  uint64
+	meta recordMeta
+	none bool
+}
+
+// trimReader reads the stream's records for one trim: each sequence at
+// most once (the searches of the stored checkpoints share their first
+// steps), and a sequence whose message is gone (deleted inside the
+// stream: `nats stream rmm`) is read as the next record after it, the
+// gap noted in gaps. Before, a deleted message failed the read, and the
+// trim, at every archive, each failure ending the leader's role.
+type trimReader struct {
+	r     *resources
+	reads map[uint64]trimRead
+	gaps  [][2]uint64 // the sequences found missing, first and last of each run
+}
+
+// next returns the stream's first record at or after sequence seq and
+// its sequence (ok false: none).
+func (t *trimReader) next(ctx context.Context, seq uint64) (uint64, recordMeta, bool, error) {
+	if rd, ok := t.reads[seq]; ok {
+		return rd.seq, rd.meta, !rd.none, nil
+	}
+	cctx, cancel := t.r.call(ctx)
+	m, err := t.r.stream.GetMsg(cctx, seq, jetstream.WithGetMsgSubject(t.r.cfg.Subject()))
+	cancel()
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.reads[seq] = trimRead{none: true}
+		return 0, recordMeta{}, false, nil
+	}
+	if err != nil {
+		return 0, recordMeta{}, false, fmt.Errorf("%w: read stream sequence %d: %w", ErrStreamUnavailable, seq, err)
+	}
+	meta, err := parseHeaders(m.Header)
+	if err != nil {
+		return 0, meta, false, fmt.Errorf("stream sequence %d: %w", m.Sequence, err)
+	}
+	if m.Sequence > seq {
+		// Sequences seq..m.Sequence-1 are gone. Runs are told apart
+		// by their last sequence (the one before a record that is
+		// there); a read from further back extends one.
+		i := slices.IndexFunc(t.gaps, func(g [2]uint64) bool { return g[1] == m.Sequence-1 })
+		if i < 0 {
+			t.gaps = append(t.gaps, [2]uint64{seq, m.Sequence - 1})
+		} else {
+			t.gaps[i][0] = min(t.gaps[i][0], seq)
+		}
+	}
+	t.reads[seq] = trimRead{seq: m.Sequence, meta: meta}
+	return m.Sequence, meta, true, nil
+}
+
+// last returns the stream's last record and its sequence (ok false:
+// none).
+func (t *trimReader) last(ctx context.Context) (uint64, recordMeta, bool, error) {
+	cctx, cancel := t.r.call(ctx)
+	m, err := t.r.stream.GetLastMsgForSubject(cctx, t.r.cfg.Subject())
+	cancel()
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, recordMeta{}, false, nil // emptied since
+	}
+	if err != nil {
+		return 0, recordMeta{}, false, fmt.Errorf("%w: read the stream's last record: %w", ErrStreamUnavailable, err)
+	}
+	meta, err := parseHeaders(m.Header)
+	if err != nil {
+		return 0, meta, false, fmt.Errorf("stream sequence %d: %w", m.Sequence, err)
+	}
+	return m.Sequence, meta, true, nil
+}
+
+// find returns the first record in sequences lo..hi whose last LSN is lsn
+// or more, and its sequence (found false: none), passing over the
+// sequences whose messages are gone.
+func (t *trimReader) find(ctx context.Context, lsn mmsb.LSN, lo, hi uint64) (uint64, recordMeta, bool, error) {
+	var bestSeq uint64
+	var best recordMeta
+	found := false
+	for lo <= hi {
+		mid := lo + (hi-lo)/2
+		s, meta, ok, err := t.next(ctx, mid)
+		switch {
+		case err != nil:
+			return 0, meta, false, err
+		case !ok || s > hi:
+			// Nothing in mid..hi.
+		case meta.Last < lsn:
+			lo = s + 1
+			continue
+		default:
+			// A candidate; nothing lies in mid..s-1, so a better
+			// one lies before mid.
+			bestSeq, best, found = s, meta, true
+		}
+		if mid == 0 {
+			break
+		}
+		hi = mid - 1
+	}
+	return bestSeq, best, found, nil
+}
+
+// trimVerdicts remembers, per node, the stored checkpoints that a trim
+// found the stream does not continue for good (behind its first record,
+// or a record holding the checkpoint's LSN that does not end there or has
+// another state hash), so that later trims of the same stream judge each
+// only once, and the deleted messages already said.
+type trimVerdicts struct {
+	mu      sync.Mutex
+	created time.Time
+	left    map[ckptKey]bool
+	said    map[uint64]bool // the last sequence of each run of deleted messages logged
+}
+
+// ckptKey is what identifies a stored checkpoint's verdict: its object
+// (name and NUID: another Put under the name is another object) and the
+// hash key that it was judged by.
+type ckptKey struct {
+	lsn     mmsb.LSN
+	nuid    string
+	hash    uint64
+	hasHash bool
+	badHash string
+}
+
+func (c storedCheckpoint) key() ckptKey {
+	return ckptKey{lsn: c.lsn, nuid: c.nuid, hash: c.hash, hasHash: c.hasHash, badHash: c.badHash}
+}
+
+// verdictSet is the view of trimVerdicts one trim uses.
+type verdictSet struct{ v *trimVerdicts }
+
+// forStream returns the verdicts for the stream made at created, dropping
+// those of another stream (made again: its records are others) and of
+// objects no longer stored.
+func (v *trimVerdicts) forStream(created time.Time, stored []storedCheckpoint) verdictSet {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.created.Equal(created) || v.left == nil {
+		v.created, v.left, v.said = created, map[ckptKey]bool{}, map[uint64]bool{}
+	}
+	keep := make(map[ckptKey]bool, len(stored))
+	for _, c := range stored {
+		keep[c.key()] = true
+	}
+	maps.DeleteFunc(v.left, func(k ckptKey, _ bool) bool { return !keep[k] })
+	return verdictSet{v}
+}
+
+func (s verdictSet) left(c storedCheckpoint) bool {
+	s.v.mu.Lock()
+	defer s.v.mu.Unlock()
+	return s.v.left[c.key()]
+}
+
+func (s verdictSet) remember(c storedCheckpoint) {
+	s.v.mu.Lock()
+	defer s.v.mu.Unlock()
+	s.v.left[c.key()] = true
+}
+
+// newGaps returns the runs of deleted messages in gaps not said before,
+// as "5, 9..11" ("" when none), and remembers them; runs below first (the
+// stream's first sequence: purged since) are forgotten.
+func (v *trimVerdicts) newGaps(gaps [][2]uint64, first uint64) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.said == nil {
+		v.said = map[uint64]bool{}
+	}
+	maps.DeleteFunc(v.said, func(seq uint64, _ bool) bool { return seq < first })
+	slices.SortFunc(gaps, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) })
+	var out []string
+	for _, g := range gaps {
+		if v.said[g[1]] {
+			continue
+		}
+		v.said[g[1]] = true
+		if g[0] == g[1] {
+			out = append(out, strconv.FormatUint(g[0], 10))
+		} else {
+			out = append(out, fmt.Sprintf("%d..%d", g[0], g[1]))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // bootstrap prepares an empty bus directory from the newest stored

@@ -212,6 +212,10 @@ type resources struct {
 	// leader-capable node's NewNode; NewNode says what the checkpoint
 	// bucket holds from before it).
 	streamMade bool
+	// trimVerdicts: the stored checkpoints trim found the stream does
+	// not continue for good, judged once per stream (trim).
+	// (nil: none kept, each trim judges every one; ensure makes it).
+	trimVerdicts *trimVerdicts
 }
 
 // streamLimits names the limits of c by which a stream drops records
@@ -372,14 +376,12 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	// (as CreateOrUpdateKeyValue would) would shorten the key's life under
 	// a leader that started with a longer TTL, which would then be fenced
 	// over and over by nodes that see the key expire.
-	var kv jetstream.KeyValue // the bucket a followOnly node found, or the one made
+	var kv jetstream.KeyValue // the bucket found, or the one made
 	kvMade := false           // the lease bucket did not exist
 	for look := 1; ; look++ {
 		found, err := js.KeyValue(ctx, cfg.LeaseBucket())
 		if err == nil {
-			if followOnly {
-				kv = found
-			}
+			kv = found
 			st, err := found.Status(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
@@ -429,20 +431,94 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 		if err != nil {
 			return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", cfg.CheckpointBucket(), err)
 		}
-		return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs}, nil
+		return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs, trimVerdicts: &trimVerdicts{}}, nil
 	}
 	if !kvMade {
-		var err error
-		kv, err = js.CreateOrUpdateKeyValue(ctx, leaseBucketConfig(cfg))
-		if err != nil {
+		// A lease bucket that exists keeps its configuration (its TTL
+		// is checked above), but for a replica count below cfg's,
+		// which is raised as the stream's is. Until 2026-12-07 every
+		// leader-capable node's start set its own configuration over
+		// it (CreateOrUpdateKeyValue): an operator's settings were
+		// undone, and a replica count set above the node's lowered
+		// (TestEnsureKeepsLeaseBucketConfig).
+		if err := raiseReplicas(ctx, js, "KV_"+cfg.LeaseBucket(), cfg.Replicas); err != nil {
 			return nil, fmt.Errorf("replicate: lease bucket %s: %w", cfg.LeaseBucket(), err)
 		}
 	}
-	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: cfg.CheckpointBucket(), Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
-	})
+	obs, err := ensureCheckpointBucket(ctx, js, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", cfg.CheckpointBucket(), err)
+		return nil, err
 	}
-	return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs, limitsRemoved: removed, streamMade: made}, nil
+	return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs, limitsRemoved: removed, streamMade: made, trimVerdicts: &trimVerdicts{}}, nil
+}
+
+// ensureCheckpointBucket opens the checkpoint bucket, or makes it when it
+// does not exist, as ensure does the stream and the lease bucket: a
+// bucket that exists keeps its configuration (an operator's description,
+// limits, compression or placement), except a replica count below cfg's,
+// which is raised (as the stream's is); a bucket the first look does not
+// find is made with a create that refuses one that exists with another
+// configuration, and when it does exist after all (the "not found" was
+// spurious: a server restarting, a cluster electing a leader; or another
+// node made it meanwhile) it is looked up again, up to 3 looks. Until
+// 2026-12-07 every leader-capable node's start set its own configuration
+// over the bucket (CreateOrUpdateObjectStore): an operator's settings
+// were undone, and a bucket given more replicas than the stream was
+// lowered to the node's count (TestEnsureKeepsCheckpointBucketConfig).
+func ensureCheckpointBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.ObjectStore, error) {
+	name := cfg.CheckpointBucket()
+	for look := 1; ; look++ {
+		obs, err := js.ObjectStore(ctx, name)
+		if err == nil {
+			st, err := obs.Status(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", name, err)
+			}
+			if st.Replicas() >= cfg.Replicas {
+				return obs, nil
+			}
+			// Raised through the bucket's stream, whose configuration
+			// is kept whole but for the replica count.
+			// (An object store is the stream OBJ_<bucket>.) The
+			// handle stays valid: it names the bucket.
+			if err := raiseReplicas(ctx, js, "OBJ_"+name, cfg.Replicas); err != nil {
+				return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", name, err)
+			}
+			return obs, nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", name, err)
+		}
+		obs, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket: name, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) && look < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", name, err)
+		}
+		return obs, nil
+	}
+}
+
+// raiseReplicas raises the replica count of stream (the one behind a
+// bucket: KV_<bucket>, OBJ_<bucket>) to want when it has fewer, keeping
+// the rest of its configuration as it is; with as many or more it
+// changes nothing.
+func raiseReplicas(ctx context.Context, js jetstream.JetStream, stream string, want int) error {
+	bs, err := js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	sc := bs.CachedInfo().Config
+	have := max(sc.Replicas, 1) // 0 is one
+	if have >= want {
+		return nil
+	}
+	sc.Replicas = want
+	if _, err := js.UpdateStream(ctx, sc); err != nil {
+		return fmt.Errorf("raise the replicas of its stream %s from %d to %d: %w", stream, have, want, err)
+	}
+	return nil
 }

@@ -154,3 +154,121 @@ func TestEnsureSpuriousNotFoundOfSameStreamIsNotMade(t *testing.T) {
 		t.Fatal("after a spurious \"stream not found\" for the stream holding a record, made by the node: true (want false)")
 	}
 }
+
+// objectStoreNotFoundOnce answers "bucket not found" to the next notFound
+// object store lookups (ObjectStore) of a bucket that is there.
+type objectStoreNotFoundOnce struct {
+	jetstream.JetStream
+	notFound atomic.Int32
+}
+
+func (j *objectStoreNotFoundOnce) ObjectStore(ctx context.Context, bucket string) (jetstream.ObjectStore, error) {
+	if j.notFound.Add(-1) >= 0 {
+		return nil, jetstream.ErrBucketNotFound
+	}
+	return j.JetStream.ObjectStore(ctx, bucket)
+}
+
+// TestEnsureKeepsCheckpointBucketConfig: an operator gave the checkpoint
+// bucket a size limit and a description of their own; a leader-capable
+// node's start keeps them, both after an ordinary look at the bucket and
+// after a spurious "bucket not found" (the create that follows is
+// refused for the bucket that exists, and the node looks again). Before,
+// every such start set the node's own configuration over the bucket
+// (CreateOrUpdateObjectStore): the limit and the description were gone.
+func TestEnsureKeepsCheckpointBucketConfig(t *testing.T) {
+	c := startTestCluster(t, 1)
+	cfg, err := testConfig(1).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testResources(t, c, cfg) // the bucket, made by a node
+	js, err := jetstream.New(connect(t, c.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const maxBytes, desc = 64 << 20, "checkpoints of bus t (the operator's)"
+	if _, err := js.UpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: cfg.CheckpointBucket(), Storage: jetstream.FileStorage, Replicas: 1, MaxBytes: maxBytes, Description: desc,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, spurious := range []int32{0, 1} {
+		flaky := &objectStoreNotFoundOnce{JetStream: js}
+		flaky.notFound.Store(spurious)
+		if _, err := ensure(ctx, flaky, cfg, false); err != nil {
+			t.Fatalf("ensure after %d spurious \"bucket not found\": %v", spurious, err)
+		}
+		if flaky.notFound.Load() > 0 {
+			t.Fatal("the spurious answer was not given: not the case under test")
+		}
+		obs, err := js.ObjectStore(ctx, cfg.CheckpointBucket())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := obs.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, err := js.Stream(ctx, "OBJ_"+cfg.CheckpointBucket())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bs.CachedInfo().Config.MaxBytes; got != maxBytes || st.Description() != desc {
+			t.Fatalf("after a node's start (%d spurious \"bucket not found\"), the checkpoint bucket's MaxBytes is %d (want %d) and its description %q (want %q)",
+				spurious, got, maxBytes, st.Description(), desc)
+		}
+	}
+}
+
+// TestEnsureKeepsLeaseBucketConfig: an operator gave the lease bucket a
+// size limit and a description of their own; a leader-capable node's
+// start keeps them, both after an ordinary look at the bucket and after a
+// spurious "bucket not found". Before, every such start set the node's
+// own configuration over the bucket (CreateOrUpdateKeyValue): the limit
+// and the description were gone (and a replica count set above the
+// node's was lowered, which needs several servers to show).
+func TestEnsureKeepsLeaseBucketConfig(t *testing.T) {
+	c := startTestCluster(t, 1)
+	cfg, err := testConfig(1).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testResources(t, c, cfg) // the bucket, made by a node
+	js, err := jetstream.New(connect(t, c.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const maxBytes, desc = 1 << 20, "leases of bus t (the operator's)"
+	kc := leaseBucketConfig(cfg)
+	kc.MaxBytes, kc.Description = maxBytes, desc
+	if _, err := js.UpdateKeyValue(ctx, kc); err != nil {
+		t.Fatal(err)
+	}
+	for _, spurious := range []int32{0, 1} {
+		flaky := &bucketNotFoundOnce{JetStream: js}
+		flaky.notFound.Store(spurious)
+		res, err := ensure(ctx, flaky, cfg, false)
+		if err != nil {
+			t.Fatalf("ensure after %d spurious \"bucket not found\": %v", spurious, err)
+		}
+		if flaky.notFound.Load() > 0 {
+			t.Fatal("the spurious answer was not given: not the case under test")
+		}
+		if res.lease == nil {
+			t.Fatal("ensure returned no lease bucket")
+		}
+		bs, err := js.Stream(ctx, "KV_"+cfg.LeaseBucket())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bs.CachedInfo().Config; got.MaxBytes != maxBytes || got.Description != desc {
+			t.Fatalf("after a node's start (%d spurious \"bucket not found\"), the lease bucket's MaxBytes is %d (want %d) and its description %q (want %q)",
+				spurious, got.MaxBytes, maxBytes, got.Description, desc)
+		}
+	}
+}

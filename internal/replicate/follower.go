@@ -39,6 +39,13 @@ var (
 	// unreachable, the stream or the follower's consumer gone). Run
 	// retries after it; CatchUp and Node's start return it.
 	ErrStreamUnavailable = errors.New("replicate: stream unavailable")
+	// ErrStreamGap: the stream lacks records the follower has still to
+	// apply: messages deleted inside it (nats stream rmm, or a server
+	// that lost them) after the follower's last record, not trimmed from
+	// its start. The follower cannot follow across them, and Node.Run
+	// stops: an operator empties the directory once the leader has
+	// stored a checkpoint past the gap, and the node is rebuilt from it.
+	ErrStreamGap = errors.New("replicate: the stream lacks records the follower has still to apply")
 )
 
 // catchUpStall is how long CatchUp waits for the next record before it
@@ -112,22 +119,21 @@ func (f *Follower) getMsg(ctx context.Context, seq uint64) (recordMeta, error) {
 }
 
 // locate returns the stream sequence of the record holding lsn, searching
-// [first, last] (record LSN ranges increase with the sequence).
+// [first, last] (record LSN ranges increase with the sequence): the first
+// record there whose last LSN is lsn or more. A message deleted inside
+// the stream (nats stream rmm) is passed over, read as the next record
+// after it (trimReader); before, its read failed the search, and every
+// position check whose search met it, for ever: a follower whose LSN
+// lies past such a gap could not restart. None there (purged or deleted
+// since the stream's info was read) is jetstream.ErrMsgNotFound, which
+// position retries.
 func (f *Follower) locate(ctx context.Context, lsn mmsb.LSN, first, last uint64) (uint64, recordMeta, error) {
-	for first < last {
-		mid := first + (last-first)/2
-		meta, err := f.getMsg(ctx, mid)
-		if err != nil {
-			return 0, meta, err
-		}
-		if meta.Last < lsn {
-			first = mid + 1
-		} else {
-			last = mid
-		}
+	rd := &trimReader{r: f.res, reads: map[uint64]trimRead{}}
+	seq, meta, found, err := rd.find(ctx, lsn, first, last)
+	if err != nil || found {
+		return seq, meta, err
 	}
-	meta, err := f.getMsg(ctx, first)
-	return first, meta, err
+	return 0, meta, fmt.Errorf("%w: stream sequences %d..%d hold no record at LSN %d or after: %w", ErrStreamUnavailable, first, last, lsn, jetstream.ErrMsgNotFound)
 }
 
 // position checks that the bus's state is a prefix of the stream and
@@ -216,13 +222,27 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 		}
 		return st.LastSeq, nil
 	}
-	head, err := f.getMsg(ctx, st.FirstSeq)
+	// The stream's first and last records, read as trim reads them
+	// (trimReader): the info's last sequence stays that of a last
+	// message deleted inside the stream (nats stream rmm), which an
+	// exact read failed ("message not found") at each try of every
+	// restart until the leader published again
+	// (TestFollowerPositionsWithStreamEndsDeleted).
+	rd := &trimReader{r: f.res, reads: map[uint64]trimRead{}}
+	headSeq, head, ok, err := rd.next(ctx, st.FirstSeq)
 	if err != nil {
 		return 0, err
 	}
-	tail, err := f.getMsg(ctx, st.LastSeq)
-	if err != nil {
-		return 0, err
+	var tailSeq uint64
+	var tail recordMeta
+	if ok {
+		if tailSeq, tail, ok, err = rd.last(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if !ok {
+		// Emptied since its info (purged): position looks again.
+		return 0, fmt.Errorf("%w: the stream holds no record since its info was read: %w", ErrStreamUnavailable, jetstream.ErrMsgNotFound)
 	}
 	switch {
 	case head.First > lsn+1:
@@ -230,13 +250,21 @@ func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
 	case head.First == lsn+1:
 		// The record at lsn was trimmed; the next record's hash checks the
 		// whole state (the rolling hash sums every page).
-		return st.FirstSeq - 1, nil
+		return headSeq - 1, nil
 	case tail.Last < lsn:
 		return 0, fmt.Errorf("%w: the stream ends at LSN %d, the local bus is at LSN %d", ErrDiverged, tail.Last, lsn)
 	}
-	seq, meta, err := f.locate(ctx, lsn, st.FirstSeq, st.LastSeq)
+	seq, meta, err := f.locate(ctx, lsn, headSeq, tailSeq)
 	if err != nil {
 		return 0, err
+	}
+	if meta.First == lsn+1 {
+		// The record ending at lsn was deleted inside the stream (nats
+		// stream rmm) and the next one was found: as when it is trimmed
+		// (above), the next record's hash checks the whole state. Taken
+		// for a record lsn falls inside, the follower was set aside as
+		// diverged and rebuilt (TestFollowerPositionsPastItsDeletedRecord).
+		return seq - 1, nil
 	}
 	if meta.Last != lsn {
 		return 0, fmt.Errorf("%w: local LSN %d falls inside the stream's record %d..%d", ErrDiverged, lsn, meta.First, meta.Last)
@@ -335,6 +363,13 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 		// on it every LeaseTTL/4, for ever; no node could lead).
 		return fmt.Errorf("%w: stream sequence %d holds LSN %d..%d, which the follower already applied (it is at LSN %d): the stream repeats records", ErrBadMessage, seq, meta.First, meta.Last, at)
 	}
+	if at := f.bus.LastLSN(); meta.First > at+1 {
+		if err := f.gapDeleted(ctx, seq, meta, at); err != nil {
+			return err
+		}
+		// Trimmed past the follower: the bus refuses the record, and
+		// the next position check says so (ErrNeedBootstrap).
+	}
 	if err := f.seeTerm(meta.Term); err != nil {
 		return err
 	}
@@ -368,6 +403,31 @@ func (f *Follower) apply(ctx context.Context, seq uint64, data []byte, meta reco
 		}
 	}
 	return nil
+}
+
+// gapDeleted returns ErrStreamGap when the record at stream sequence seq
+// (meta), which does not continue the follower's LSN at, follows
+// messages deleted inside the stream: the stream still starts at or
+// before the first of them (f.seq+1), so they were not trimmed. Until
+// 2026-12-07 the bus's refusal of the record ("gap: record starts at
+// LSN …") ended the role, and the next cycle positioned the follower
+// where it was and met the same record, every LeaseTTL/4, for ever
+// (TestFollowerStopsAtGapInsideStream).
+func (f *Follower) gapDeleted(ctx context.Context, seq uint64, meta recordMeta, at mmsb.LSN) error {
+	if seq <= f.seq+1 {
+		return nil // no message is missing: the bus says what is wrong
+	}
+	ictx, cancel := f.res.call(ctx)
+	info, err := f.res.stream.Info(ictx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w: stream info: %w", ErrStreamUnavailable, err)
+	}
+	if info.State.FirstSeq > f.seq+1 {
+		return nil // trimmed
+	}
+	return fmt.Errorf("%w: stream sequence %d holds LSN %d..%d, the follower is at LSN %d (stream sequence %d): the message(s) at sequence %d..%d holding LSN %d..%d were deleted inside the stream (nats stream rmm, or a server that lost them); this node cannot follow across them: once the leader has stored a checkpoint past LSN %d, empty %s and start the node to rebuild it from that checkpoint",
+		ErrStreamGap, seq, meta.First, meta.Last, at, f.seq, f.seq+1, seq-1, at+1, meta.First-1, meta.First-1, f.bus.Dir())
 }
 
 // Run checks the bus's position in the stream, then applies records until

@@ -71,6 +71,10 @@ type NodeConfig struct {
 	// before it takes the directory's lock: another writer may use the
 	// directory then.
 	beforeChangeDir func()
+	// setAsideStep (tests only), when set, is called before each change
+	// setAside and finishSetAside make to the directories, naming it; an
+	// error stops them there, as a crash would.
+	setAsideStep func(step string) error
 	// Logf, when set, receives one line per role change and per error that
 	// ends a role (an error that ends role after role with the same text is
 	// logged once, then at most once a minute with the count of the others).
@@ -481,6 +485,12 @@ func (n *Node) openFollower(ctx context.Context) (*mmsb.Bus, *Follower, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		// A set-aside that a crash interrupted is finished first
+		// (finishSetAside): the bus is then whole, in DIR or aside.
+		if err := n.finishSetAside(); err != nil {
+			_ = lk.Close() // a lock: nothing written to lose
+			return nil, nil, err
+		}
 		// What is left of a bus whose files were lost in part
 		// (lostBusFiles: a log-mode file without the log it names,
 		// checkpoints without their log) is set aside, as a directory
@@ -762,6 +772,21 @@ func removeBusFiles(dir string) error {
 // of records that were logged but not replicated. Other files (an embedded
 // nats-server's storage) stay. what says why it is set aside and why is
 // the error that found it (the position check's), logged with the move.
+//
+// It is crash-safe: the files are moved one directory at a time into
+// DIR.diverged-<unix ns>.part, and that is renamed to its final name only
+// once it holds them all (the moves synced first), so a final name always
+// holds a whole bus. A crash (or a failed move) midway leaves the .part
+// directory, which finishSetAside, at the directory's next use, removes
+// when nothing was moved into it yet (the bus is whole in DIR) and
+// otherwise fills with what is left in DIR of what it held when the
+// set-aside began (setAsideManifest: never a directory made or changed
+// there since) and renames (the bus is whole aside, and DIR is rebuilt).
+// Until 2026-12-07 the files were moved straight into the final name: a
+// crash between two moves split the bus between DIR.diverged-* (wal/) and
+// DIR (checkpoints/), which was then set aside on its own as lost files,
+// and an operator had to merge the two by hand
+// (TestSetAsideCrashAtEveryStep).
 func (n *Node) setAside(what string, why error) error {
 	// Cleaned: with "DIR/" the files were set aside inside DIR itself
 	// (DIR/.diverged-<ns>), and the sync below was DIR's, not its
@@ -770,22 +795,254 @@ func (n *Node) setAside(what string, why error) error {
 	if err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 	}
+	// An earlier set-aside that was interrupted is finished first: its
+	// part holds files of the same bus as what is left in DIR.
+	if err := n.finishSetAside(); err != nil {
+		return err
+	}
+	if !holdsBusDirs(dir) {
+		return nil // nothing to set aside (an interrupted one took it all)
+	}
 	aside := fmt.Sprintf("%s%s%d", dir, setAsidePrefix, time.Now().UnixNano())
-	if err := os.MkdirAll(aside, 0o755); err != nil {
+	part := aside + setAsidePartSuffix
+	if err := n.setAsideStep("make " + part); err != nil {
+		return err
+	}
+	if err := os.Mkdir(part, 0o755); err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 	}
-	for _, sub := range busDirs {
-		err := os.Rename(filepath.Join(dir, sub), filepath.Join(aside, sub))
-		if err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
-		}
-	}
-	n.logf("node %s: %s (%v); moved it to %s and rebuilding", n.cfg.ID, what, why, aside)
 	if err := syncFile(filepath.Dir(dir)); err != nil {
 		return err
 	}
+	// What is set aside is what DIR holds now (under its lock), named
+	// by identity before anything moves (setAsideManifest).
+	ids, err := busDirIDs(dir)
+	if err != nil {
+		return err
+	}
+	if err := n.setAsideStep("write " + setAsideManifest); err != nil {
+		return err
+	}
+	if err := writeSetAsideManifest(part, ids); err != nil {
+		return err
+	}
+	if _, err := n.fillSetAside(dir, part, ids); err != nil {
+		return err
+	}
+	if err := n.sealSetAside(part, aside); err != nil {
+		return err
+	}
+	n.logf("node %s: %s (%v); moved it to %s and rebuilding", n.cfg.ID, what, why, aside)
 	n.logSetAside()
 	return nil
+}
+
+// holdsBusDirs reports whether dir holds any of the bus directories
+// (busDirs), whatever they hold.
+func holdsBusDirs(dir string) bool {
+	for _, sub := range busDirs {
+		if _, err := os.Lstat(filepath.Join(dir, sub)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// setAsidePartSuffix ends the name of a set-aside directory that is still
+// being filled (DIR.diverged-<unix ns>.part): setAside renames it to
+// DIR.diverged-<unix ns> once it holds every bus file, and SetAsideDirs
+// does not list it.
+const setAsidePartSuffix = ".part"
+
+// setAsideStep calls the test hook (NodeConfig.setAsideStep), if any,
+// before each change setAside and finishSetAside make: an error stops
+// there, as a crash would.
+func (n *Node) setAsideStep(step string) error {
+	if n.cfg.setAsideStep == nil {
+		return nil
+	}
+	return n.cfg.setAsideStep(step)
+}
+
+// fillSetAside moves into part each of DIR's bus directories that part
+// lacks and ids names (the ones DIR held when the set-aside began) while
+// it is still that directory (dirID), then syncs both directories (each
+// rename changes both). It returns those it left in DIR because they are
+// not (made or changed since: another writer used DIR after a crash).
+// Any other bus directory in DIR, one ids does not name or one part
+// already holds, was made there after the set-aside began, and stays:
+// until 2026-12-07 everything part lacked was taken, so a bus made in DIR
+// after a crash (an operator's command) lost its checkpoints/ to the old
+// bus's set-aside (TestFinishSetAsideLeavesNewBusInDir).
+func (n *Node) fillSetAside(dir, part string, ids map[string]dirID) (left []string, err error) {
+	for _, sub := range busDirs {
+		if _, err := os.Lstat(filepath.Join(part, sub)); err == nil {
+			continue
+		}
+		id, listed := ids[sub]
+		if !listed {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(dir, sub))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+		}
+		if idOf(fi) != id {
+			left = append(left, sub)
+			continue
+		}
+		if err := n.setAsideStep("move " + sub); err != nil {
+			return nil, err
+		}
+		err = os.Rename(filepath.Join(dir, sub), filepath.Join(part, sub))
+		if err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+		}
+	}
+	if err := syncFile(part); err != nil {
+		return nil, err
+	}
+	return left, syncFile(dir)
+}
+
+// sealSetAside removes the manifest of part, filled, and renames part to
+// its final name aside, syncing each change.
+func (n *Node) sealSetAside(part, aside string) error {
+	if err := n.setAsideStep("remove " + setAsideManifest); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(part, setAsideManifest)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+	}
+	if err := syncFile(part); err != nil {
+		return err
+	}
+	if err := n.setAsideStep("rename " + part); err != nil {
+		return err
+	}
+	if err := os.Rename(part, aside); err != nil {
+		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+	}
+	return syncFile(filepath.Dir(aside))
+}
+
+// finishSetAside finishes the set-asides of the node's directory that
+// were interrupted (setAside: a crash, or a move that failed), oldest
+// first, each to one of the two states a whole bus is in: a part that
+// holds none of the bus directories is removed (nothing was moved: the bus
+// is whole in DIR, and the next look decides again), and one that holds
+// some is given the rest from DIR, those its manifest names that are
+// still the same directories (fillSetAside), and renamed to its final
+// name (the bus is whole aside, and DIR is rebuilt; or, when another
+// writer made or changed one since, not whole, and the line says so). Every step can itself be
+// interrupted: the next call takes up what is left. It runs with the
+// directory's lock held (openFollower, setAside).
+func (n *Node) finishSetAside() error {
+	dir, err := asideBase(n.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+	}
+	parts, err := setAsideParts(dir)
+	if err != nil {
+		return err
+	}
+	for _, part := range parts {
+		if !holdsBusDirs(part) {
+			// Its manifest first, if it got one.
+			if _, err := os.Lstat(filepath.Join(part, setAsideManifest)); err == nil {
+				if err := n.setAsideStep("remove " + setAsideManifest); err != nil {
+					return err
+				}
+				if err := os.Remove(filepath.Join(part, setAsideManifest)); err != nil {
+					return fmt.Errorf("replicate: finish an interrupted set-aside of %s: %w", n.cfg.Dir, err)
+				}
+			}
+			if err := n.setAsideStep("remove " + part); err != nil {
+				return err
+			}
+			// os.Remove, not RemoveAll: a part holding anything else
+			// (put there by hand) is not removed, and fails here.
+			if err := os.Remove(part); err != nil {
+				return fmt.Errorf("replicate: finish an interrupted set-aside of %s: %w", n.cfg.Dir, err)
+			}
+			if err := syncFile(filepath.Dir(dir)); err != nil {
+				return err
+			}
+			n.logf("node %s: a set-aside of %s was interrupted before it moved anything: removed the empty %s; the bus stays in %s", n.cfg.ID, n.cfg.Dir, part, n.cfg.Dir)
+			continue
+		}
+		// With no manifest, every move was done (it is removed only
+		// then): nothing more is taken from DIR.
+		ids, listed, err := readSetAsideManifest(part)
+		if err != nil {
+			return err
+		}
+		var left []string
+		if listed {
+			if left, err = n.fillSetAside(dir, part, ids); err != nil {
+				return err
+			}
+		}
+		aside := strings.TrimSuffix(part, setAsidePartSuffix)
+		if err := n.sealSetAside(part, aside); err != nil {
+			return err
+		}
+		if len(left) > 0 {
+			n.logf("node %s: a set-aside of %s was interrupted: finished it in %s, but not whole: %s/ in %s was made or changed since the set-aside began (another writer used the directory after the interruption) and stays there: the old bus's files are split between the two",
+				n.cfg.ID, n.cfg.Dir, aside, strings.Join(left, "/, "), n.cfg.Dir)
+			continue
+		}
+		n.logf("node %s: a set-aside of %s was interrupted: finished it, the whole bus is in %s, and rebuilding", n.cfg.ID, n.cfg.Dir, aside)
+	}
+	return nil
+}
+
+// setAsideParts lists the set-aside directories of dir (cleaned, as
+// asideBase returns it) still being filled (DIR.diverged-<unix ns>.part),
+// oldest first.
+func setAsideParts(dir string) ([]string, error) {
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	ents, err := os.ReadDir(parent)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
+	}
+	type part struct {
+		path string
+		ns   int64
+	}
+	var found []part
+	for _, e := range ents {
+		suffix, ok := strings.CutPrefix(e.Name(), base+setAsidePrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		digits, ok := strings.CutSuffix(suffix, setAsidePartSuffix)
+		if !ok {
+			continue
+		}
+		ns, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil {
+			continue
+		}
+		found = append(found, part{filepath.Join(parent, e.Name()), ns})
+	}
+	slices.SortFunc(found, func(a, b part) int {
+		if a.ns != b.ns {
+			return cmp.Compare(a.ns, b.ns)
+		}
+		return strings.Compare(a.path, b.path)
+	})
+	paths := make([]string, len(found))
+	for i, p := range found {
+		paths[i] = p.path
+	}
+	return paths, nil
 }
 
 // logSetAside logs the set-aside directories beside the node's directory
@@ -1054,12 +1311,13 @@ func (n *Node) awaitResources(ctx context.Context) error {
 // record larger than its log holds): following again would reopen the
 // bus and refuse the same record, for ever; restarted where there is
 // room, it takes it. A node with no term left to lead (ErrTermsExhausted)
-// would meet the same term at every cycle.
+// would meet the same term at every cycle, and one whose next records
+// were deleted inside the stream (ErrStreamGap) the same gap.
 func stopsNode(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, fatal := range []error{mmsb.ErrReplicaDiverged, ErrStaleTerm, ErrBadMessage, mmsb.ErrNoSpace, mmsb.ErrRecordTooLarge, ErrTermsExhausted} {
+	for _, fatal := range []error{mmsb.ErrReplicaDiverged, ErrStaleTerm, ErrBadMessage, mmsb.ErrNoSpace, mmsb.ErrRecordTooLarge, ErrTermsExhausted, ErrStreamGap} {
 		if errors.Is(err, fatal) {
 			return true
 		}
@@ -1144,22 +1402,40 @@ func (n *Node) lead(ctx context.Context, bus *mmsb.Bus, lease *Lease, bootstrapp
 		return fmt.Errorf("replicate: stream info: %w", err)
 	}
 	last := info.State.LastSeq
-	f := newFollower(bus, n.res, &n.Metrics)
-	f.onTerm, f.bootstrapped = n.sawTerm, bootstrapped
-	if err := f.CatchUp(ctx, last); err != nil {
-		n.setRole(nil, false)
-		_ = bus.Close()
-		return fmt.Errorf("replicate: catch up to sequence %d before leading: %w", last, err)
-	}
-	term := max(n.seenTerm(), f.maxTerm)
+	// The catch-up's target is the stream's last record: the info's
+	// last sequence stays that of a last message deleted inside the
+	// stream (nats stream rmm), which no consumer delivers. Caught up to
+	// it, every node's catch-up stalled (ErrCatchUpStalled) and gave the
+	// lease up, for ever: no node led, so none published a record that
+	// would move the last sequence on
+	// (TestNodeLeadsWithStreamLastMessageDeleted). The publisher still
+	// expects the info's last sequence, which the server's check of a
+	// publish compares with.
+	target := last
+	var lastMeta recordMeta
+	haveLast := false
 	if info.State.Msgs > 0 {
-		meta, err := f.getMsg(ctx, last)
+		rd := &trimReader{r: n.res, reads: map[uint64]trimRead{}}
+		seq, meta, ok, err := rd.last(ctx)
 		if err != nil {
 			n.setRole(nil, false)
 			_ = bus.Close()
 			return err
 		}
-		term = max(term, meta.Term)
+		if ok && seq <= last {
+			target, lastMeta, haveLast = seq, meta, true
+		}
+	}
+	f := newFollower(bus, n.res, &n.Metrics)
+	f.onTerm, f.bootstrapped = n.sawTerm, bootstrapped
+	if err := f.CatchUp(ctx, target); err != nil {
+		n.setRole(nil, false)
+		_ = bus.Close()
+		return fmt.Errorf("replicate: catch up to sequence %d before leading: %w", target, err)
+	}
+	term := max(n.seenTerm(), f.maxTerm)
+	if haveLast {
+		term = max(term, lastMeta.Term)
 	}
 	term, err = nextTerm(term)
 	if err == nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestNodeDoesNotLowerReplicas: on a bus whose stream has three replicas,
@@ -61,5 +63,50 @@ func TestNodeDoesNotLowerReplicas(t *testing.T) {
 				t.Fatalf("the checkpoint bucket has %d replicas, want 3", obs.Replicas())
 			}
 		})
+	}
+}
+
+// TestEnsureRaisesBucketReplicas: on three servers, an operator made the
+// lease and checkpoint buckets with one replica each and a description
+// of their own. A leader-capable node with Replicas 3 raises both to
+// three replicas through their streams (KV_<bucket>, OBJ_<bucket>) and
+// keeps the rest of their configuration.
+func TestEnsureRaisesBucketReplicas(t *testing.T) {
+	c := startTestCluster(t, 3)
+	cfg, err := testConfig(3).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(connect(t, c.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kc := leaseBucketConfig(cfg)
+	kc.Replicas, kc.Description = 1, "leases (the operator's)"
+	if _, err := js.CreateKeyValue(ctx, kc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: cfg.CheckpointBucket(), Storage: jetstream.FileStorage, Replicas: 1, Description: "checkpoints (the operator's)",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ensure(ctx, js, cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	for stream, desc := range map[string]string{
+		"KV_" + cfg.LeaseBucket():       kc.Description,
+		"OBJ_" + cfg.CheckpointBucket(): "checkpoints (the operator's)",
+	} {
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config; got.Replicas != 3 || got.Description != desc {
+			t.Errorf("after a node's start with Replicas 3, the bucket stream %s has %d replicas (want 3) and description %q (want %q)",
+				stream, got.Replicas, got.Description, desc)
+		}
 	}
 }
