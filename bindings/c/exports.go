@@ -17,6 +17,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/page"
 )
 
 // abiVersion is MMSB_ABI_VERSION of the mmsb.h this library implements.
@@ -49,8 +50,8 @@ var (
 // creation larger than these is better split anyway.
 const (
 	maxBatchWrites = 1 << 24 // writes in one commit
-	maxCreatePages = 1 << 24 // pages in one mmsb_create_pages
 	maxBufferBytes = 1 << 40 // a caller buffer's capacity is clamped to this
+	// maxCreatePages (createcheck.go) bounds the pages of one creation.
 )
 
 //export mmsb_abi_version
@@ -71,6 +72,19 @@ func bus(h C.mmsb_bus) (*mmsb.Bus, C.int) {
 
 func nullArg(name string) C.int {
 	return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: %s is NULL", name)
+}
+
+// checkSpan refuses an argument what of n elements of size bytes at p
+// that would pass the end of the address space (see spanFits): checked
+// before unsafe.Slice, which panics on it. NULL passes (the caller checks
+// it); a pointer that fits but names no memory still faults, as it would
+// in any C function.
+func checkSpan(what string, p unsafe.Pointer, n uint64, size uintptr) C.int {
+	if p == nil || spanFits(uintptr(p), n, size) {
+		return C.MMSB_OK
+	}
+	return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: %s: %d elements of %d bytes at %#x would pass the end of the address space",
+		what, n, size, uintptr(p))
 }
 
 //export mmsb_open
@@ -159,10 +173,35 @@ func createPages(b *mmsb.Bus, ids *C.uint64_t, sizes *C.uint32_t, n C.size_t, me
 	if sizes == nil {
 		return nullArg("sizes")
 	}
+	for _, a := range []struct {
+		what string
+		p    unsafe.Pointer
+		size uintptr
+	}{{"sizes", unsafe.Pointer(sizes), 4}, {"ids", unsafe.Pointer(ids), 8}, {"out_ids", unsafe.Pointer(outIDs), 8}} {
+		if st := checkSpan(a.what, a.p, uint64(n), a.size); st != C.MMSB_OK {
+			return st
+		}
+	}
 	sz := unsafe.Slice((*uint32)(unsafe.Pointer(sizes)), int(n))
 	var idv []uint64
 	if ids != nil {
 		idv = unsafe.Slice((*uint64)(unsafe.Pointer(ids)), int(n))
+	}
+	// Checked from the caller's arrays before the specs are made (up to
+	// 2^24 of them): a batch the bus must refuse for its sizes or its
+	// record costs no allocation.
+	var metaBytes uint64
+	if len(meta) > 0 {
+		metaBytes = uint64(len(page.AppendMeta(nil, metaIn(meta))))
+	}
+	err := checkCreateArgs(int(n), func(i int) (uint64, uint32) {
+		if idv == nil {
+			return 0, sz[i]
+		}
+		return idv[i], sz[i]
+	}, metaBytes)
+	if err != nil {
+		return fail(err)
 	}
 	specs := make([]mmsb.PageSpec, n)
 	for i := range specs {
@@ -261,7 +300,8 @@ func checkCommitArgs(n C.size_t, flags C.uint32_t) C.int {
 	return C.MMSB_OK
 }
 
-// setExpectations applies expect_epochs (when not NULL) to ds.
+// setExpectations applies expect_epochs (when not NULL) to ds; the caller
+// checked its span (checkSpan).
 func setExpectations(ds []delta.Delta, expect *C.uint64_t) {
 	if expect == nil {
 		return
@@ -287,6 +327,12 @@ func mmsb_commit(h C.mmsb_bus, writes *C.mmsb_write, n C.size_t, expect *C.uint6
 	if writes == nil {
 		return nullArg("writes")
 	}
+	if st := checkSpan("writes", unsafe.Pointer(writes), uint64(n), unsafe.Sizeof(*writes)); st != C.MMSB_OK {
+		return st
+	}
+	if st := checkSpan("expect_epochs", unsafe.Pointer(expect), uint64(n), 8); st != C.MMSB_OK {
+		return st
+	}
 	ws := unsafe.Slice(writes, int(n))
 	s := getScratch(int(n))
 	defer putScratch(s)
@@ -302,6 +348,12 @@ func mmsb_commit(h C.mmsb_bus, writes *C.mmsb_write, n C.size_t, expect *C.uint6
 		if w.len > mmsb.MaxPageSize {
 			return failf(C.MMSB_ERR_OUT_OF_RANGE, "mmsb: write %d (page %d) has len %d, over the largest page size (%d bytes); nothing was committed",
 				i, uint64(w.page), uint32(w.len), mmsb.MaxPageSize)
+		}
+		// Checked, and its message formatted only when it fails: this
+		// loop runs per write of every commit.
+		if w.data != nil && !spanFits(uintptr(unsafe.Pointer(w.data)), uint64(w.len), 1) {
+			return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: data of write %d (page %d): %d elements of 1 bytes at %#x would pass the end of the address space",
+				i, uint64(w.page), uint32(w.len), uintptr(unsafe.Pointer(w.data)))
 		}
 		var data []byte
 		if w.len > 0 {
@@ -338,6 +390,19 @@ func mmsb_commit_array(h C.mmsb_bus, pages *C.uint64_t, offsets *C.uint32_t, dat
 	hi, total := bits.Mul64(uint64(n), uint64(width))
 	if hi != 0 || total > maxBufferBytes || total > math.MaxInt {
 		return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: %d writes of %d bytes is too much data for one batch", uint64(n), uint64(width))
+	}
+	for _, a := range []struct {
+		what string
+		p    unsafe.Pointer
+		n    uint64
+		size uintptr
+	}{
+		{"pages", unsafe.Pointer(pages), uint64(n), 8}, {"offsets", unsafe.Pointer(offsets), uint64(n), 4},
+		{"data", unsafe.Pointer(data), total, 1}, {"expect_epochs", unsafe.Pointer(expect), uint64(n), 8},
+	} {
+		if st := checkSpan(a.what, a.p, a.n, a.size); st != C.MMSB_OK {
+			return st
+		}
 	}
 	pv := unsafe.Slice((*uint64)(unsafe.Pointer(pages)), int(n))
 	ov := unsafe.Slice((*uint32)(unsafe.Pointer(offsets)), int(n))

@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -196,11 +197,16 @@ func TestPythonErrorsMatchHeader(t *testing.T) {
 
 // TestWrapperBoundsMatchLibrary: the C++ and Python wrappers refuse a page
 // count above the library's maxCreatePages before allocating a vector of
-// that many sizes; their copies of the bound must equal it.
+// that many sizes; their copies of the bound must equal it, on 64 and on
+// 32 bits (2^24 and 2^20: min(2^24, (the largest int >> 11) + 1)).
 func TestWrapperBoundsMatchLibrary(t *testing.T) {
+	wide, narrow := min(1<<24, uint64(math.MaxInt64)>>11+1), min(1<<24, uint64(math.MaxInt32)>>11+1)
+	if here := map[int]uint64{64: wide, 32: narrow}[strconv.IntSize]; here != maxCreatePages {
+		t.Fatalf("maxCreatePages is %d, want %d on %d bits", maxCreatePages, here, strconv.IntSize)
+	}
 	for _, c := range []struct{ file, pattern string }{
-		{filepath.Join("..", "cpp", "mmsb.hpp"), `max_create_pages = std::size_t\(1\) << (\d+);`},
-		{filepath.Join("..", "..", "python", "mmsb", "writer.py"), `_MAX_CREATE_PAGES = 1 << (\d+)`},
+		{filepath.Join("..", "cpp", "mmsb.hpp"), `max_create_pages =\s*sizeof\(std::size_t\) >= 8 \? std::size_t\(1\) << (\d+) : std::size_t\(1\) << (\d+);`},
+		{filepath.Join("..", "..", "python", "mmsb", "writer.py"), `_MAX_CREATE_PAGES = 1 << (\d+) if sys.maxsize > 1 << 32 else 1 << (\d+)`},
 	} {
 		src, err := os.ReadFile(c.file)
 		if err != nil {
@@ -211,8 +217,10 @@ func TestWrapperBoundsMatchLibrary(t *testing.T) {
 			t.Errorf("%s: no %q", c.file, c.pattern)
 			continue
 		}
-		if shift, _ := strconv.Atoi(string(m[1])); 1<<shift != maxCreatePages {
-			t.Errorf("%s: bound 1<<%d, the library's maxCreatePages is %d", c.file, shift, maxCreatePages)
+		w, _ := strconv.Atoi(string(m[1]))
+		n, _ := strconv.Atoi(string(m[2]))
+		if 1<<w != wide || 1<<n != narrow {
+			t.Errorf("%s: bounds 1<<%d (64 bits) and 1<<%d (32 bits), the library's are %d and %d", c.file, w, n, wide, narrow)
 		}
 	}
 }

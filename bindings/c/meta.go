@@ -11,6 +11,7 @@ import "C"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"unsafe"
 
 	"github.com/mmsb-go/mmsb"
@@ -45,6 +46,9 @@ func metaFromC(meta *C.mmsb_meta_entry, n C.size_t) ([]mmsb.MetaEntry, error) {
 	}
 	if n == 0 {
 		return nil, nil
+	}
+	if !spanFits(uintptr(unsafe.Pointer(meta)), uint64(n), unsafe.Sizeof(*meta)) {
+		return nil, fmt.Errorf("%w: %d metadata entries at %#x would pass the end of the address space", errMetaArgument, uint64(n), uintptr(unsafe.Pointer(meta)))
 	}
 	var m metaBuilder
 	for i, e := range unsafe.Slice(meta, int(n)) {
@@ -104,6 +108,9 @@ func mmsb_meta_decode(meta *C.uint8_t, length C.size_t, entries *C.mmsb_meta_ent
 		// Refused before a slice is made of it: no page holds more.
 		return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: metadata of %d bytes is not an encoding: a page holds at most %d", uint64(length), maxMetaBytes)
 	}
+	if st := checkSpan("meta", unsafe.Pointer(meta), uint64(length), 1); st != C.MMSB_OK {
+		return st
+	}
 	var src []byte
 	if length > 0 {
 		src = unsafe.Slice((*byte)(unsafe.Pointer(meta)), int(length))
@@ -118,6 +125,9 @@ func mmsb_meta_decode(meta *C.uint8_t, length C.size_t, entries *C.mmsb_meta_ent
 	}
 	if len(spans) == 0 {
 		return C.MMSB_OK
+	}
+	if st := checkSpan("entries", unsafe.Pointer(entries), uint64(len(spans)), unsafe.Sizeof(*entries)); st != C.MMSB_OK {
+		return st
 	}
 	out := unsafe.Slice(entries, len(spans))
 	base := unsafe.Pointer(meta)

@@ -108,6 +108,12 @@ func (m *metaBuilder) add(i int, key unsafe.Pointer, keyLen uint64, val unsafe.P
 			mmsb.ErrInvalidPage, i, keyLen, valLen, maxMetaBytes)
 	}
 	m.size += 8 + keyLen + valLen
+	switch {
+	case !spanFits(uintptr(key), keyLen, 1):
+		return fmt.Errorf("%w: entry %d: key_len %d at %#x would pass the end of the address space", errMetaArgument, i, keyLen, uintptr(key))
+	case !spanFits(uintptr(val), valLen, 1):
+		return fmt.Errorf("%w: entry %d: value_len %d at %#x would pass the end of the address space", errMetaArgument, i, valLen, uintptr(val))
+	}
 	var k, v []byte
 	if keyLen > 0 {
 		k = unsafe.Slice((*byte)(key), int(keyLen))

@@ -298,9 +298,12 @@ int mmsb_close(mmsb_bus bus);
 
 /* Creates n pages in one logged batch (all or none). ids may be NULL (every
  * page gets the next free ID) or hold n IDs (0: assign). sizes holds n page
- * sizes (1 B .. 16 MiB). out_ids may be NULL or receive the n IDs: also
- * with MMSB_ERR_FAILED when the batch was logged and created before the bus
- * failed (its fsync or replication), as the pages then exist. */
+ * sizes (1 B .. 16 MiB). n is 1 .. 2^24 (2^20 on 32-bit platforms); the
+ * sizes, and the batch's log record (at most 256 MiB), are checked before
+ * anything is allocated for the n pages. out_ids may be NULL or receive the
+ * n IDs: also with MMSB_ERR_FAILED when the batch was logged and created
+ * before the bus failed (its fsync or replication), as the pages then
+ * exist. */
 int mmsb_create_pages(mmsb_bus bus, const uint64_t *ids, const uint32_t *sizes, size_t n,
                       uint64_t *out_ids);
 

@@ -520,8 +520,10 @@ public:
         return s;
     }
 
-    // The most pages one create_pages call makes (the library's bound).
-    static constexpr std::size_t max_create_pages = std::size_t(1) << 24;
+    // The most pages one create_pages call makes (the library's bound:
+    // 2^24, 2^20 where size_t has 32 bits).
+    static constexpr std::size_t max_create_pages =
+        sizeof(std::size_t) >= 8 ? std::size_t(1) << 24 : std::size_t(1) << 20;
 
 private:
     explicit bus(mmsb_bus h) noexcept : h_(h) {}

@@ -5,7 +5,9 @@
 // writer leaves. Every delta writer.cpp commits is one increment with one
 // LSN, so between two snapshots the sum grows by exactly the LSNs between
 // them; the reader checks it and exits with status 2 if a snapshot
-// disagrees. Build and run: see README.md.
+// disagrees. A snapshot that finds the pages busy (snapshot_busy, read_busy:
+// a writer committing faster than the reader copies) is tried again at the
+// next commit. Build and run: see README.md.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +29,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     std::string dir = argc > 1 ? argv[1] : "counters-data";
+    // One line at a time, also into a pipe or a file: a reader follows a
+    // writer, and its lines are worth seeing as they happen.
+    std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
     try {
         return follow(dir);
     } catch (const mmsb::error &e) {
@@ -68,7 +73,26 @@ static int follow(const std::string &dir) {
                 first = true;
             }
             std::uint64_t at = 0;
-            auto snap = rd.snapshot(pages, &at);
+            std::vector<mmsb::page_copy> snap;
+            std::string busy;  // why no snapshot was taken this time
+            try {
+                snap = rd.snapshot(pages, &at);
+            } catch (const mmsb::snapshot_busy &e) {
+                // Every attempt met a page written after the LSN it started
+                // from (a writer committing faster than this reader copies)
+                // or a free the writer had not published yet.
+                busy = e.what();
+            } catch (const mmsb::read_busy &e) {
+                busy = e.what();  // a page changed under every copy
+            }
+            if (!busy.empty()) {
+                // Nothing is wrong with the bus: try again at the next
+                // commit. (It ended the reader with status 1.)
+                std::printf("snapshot busy after LSN %llu (%s): retrying at the next commit\n", (unsigned long long)lsn,
+                            busy.c_str());
+                seen = lsn;
+                continue;
+            }
             std::uint64_t sum = 0;
             for (const auto &p : snap)
                 for (std::size_t off = 0; off + 8 <= p.data.size(); off += 8) {

@@ -81,6 +81,12 @@ def follow(r, count):
             # instead, depending on where the reader was when it left.
             print("reader: writer gone:", e)
             return
+        except (mmsb.SnapshotBusy, mmsb.ReadBusy) as e:
+            # The writer rewrote the pages faster than this reader copies
+            # them: nothing is wrong with the bus. Try again at the next
+            # commit (it ended the reader with status 1).
+            print("reader: busy after lsn %d (%s): retrying at the next commit" % (lsn, e), flush=True)
+            continue
         first = np.frombuffer(snap.pages[ids[0]].data, dtype=np.float64)
         print("lsn %6d  means %s  page %d[:3] at lsn %d = %s"
               % (lsn, " ".join("%+.3f" % m for m in means), ids[0], snap.lsn, np.round(first[:3], 3)), flush=True)

@@ -136,6 +136,14 @@ def _no_nul(p, what):
         raise _wrong_type(what, p, "a path (str, bytes or os.PathLike)") from None
     if "\0" in s:
         raise InvalidArgument("mmsb: %s %r contains a NUL byte" % (what, p))
+    try:
+        os.fsencode(s)
+    except UnicodeEncodeError as e:
+        # A str with a lone surrogate that surrogateescape did not make
+        # ("\ud800") names no file: os functions and the region's hash
+        # raised a bare UnicodeEncodeError.
+        raise InvalidArgument("mmsb: %s %r cannot be a file name: %s at offset %d"
+                              % (what, p, e.reason, e.start)) from None
 
 
 def _page_id(v):

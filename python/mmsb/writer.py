@@ -22,6 +22,7 @@ Processes that only read should use the Go-free reader.
 import ctypes
 import operator
 import os
+import sys
 import threading
 from collections import namedtuple
 from ctypes import (POINTER, Structure, c_char_p, c_double, c_int, c_int32,
@@ -43,7 +44,9 @@ _STATUS_BUFFER_TOO_SMALL = 102
 _READ_RETRIES = 8
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
-_MAX_CREATE_PAGES = 1 << 24  # the C ABI's bound on one mmsb_create_pages (maxCreatePages)
+# The C ABI's bound on one mmsb_create_pages (maxCreatePages): 2^24, 2^20
+# in a 32-bit process.
+_MAX_CREATE_PAGES = 1 << 24 if sys.maxsize > 1 << 32 else 1 << 20
 
 
 # ctypes stores a Python int into a c_uint64/c_uint32 argument or field
@@ -221,12 +224,26 @@ def _exact_uint(v, limit, what):
     return i
 
 
+def _flag(v, what):
+    """v's truth value; an object without one (a numpy array of several
+    elements) is InvalidType naming what, not numpy's bare ValueError."""
+    try:
+        return bool(v)
+    except (TypeError, ValueError) as e:
+        raise errors.InvalidType("mmsb: %s must be a bool, not %s (%s)" % (what, type(v).__name__, e)) from None
+
+
 def _path_bytes(p, what):
     """p as bytes for a C string; an embedded NUL would silently cut the path there."""
     try:
         b = os.fsencode(p)
     except TypeError:
         raise _wrong_type(what, p, "a path (str, bytes or os.PathLike)") from None
+    except UnicodeEncodeError as e:
+        # A lone surrogate that surrogateescape did not make ("\ud800"):
+        # no file has that name; it escaped as a bare UnicodeEncodeError.
+        raise errors.InvalidArgument("mmsb: %s %r cannot be a file name: %s at offset %d"
+                                     % (what, p, e.reason, e.start)) from None
     if b"\0" in b:
         raise errors.InvalidArgument("mmsb: %s %r contains a NUL byte" % (what, p))
     return b
@@ -594,7 +611,7 @@ class Bus:
         info = _CommitInfo()
         ex = self._expect(expect, n)
         self._check(self._lib.mmsb_commit(self._handle(), arr, n, None if ex is None else _ptr(ex),
-                                          0 if wait else _COMMIT_ASYNC, ctypes.byref(info)))
+                                          0 if _flag(wait, "wait") else _COMMIT_ASYNC, ctypes.byref(info)))
         return CommitInfo(info.first_lsn, info.last_lsn, info.time)
 
     def commit_array(self, pages, offsets, data, *, wait=True, expect=None):
@@ -636,7 +653,7 @@ class Bus:
         info = _CommitInfo()
         self._check(self._lib.mmsb_commit_array(
             self._handle(), _ptr(pages), _ptr(offsets), _ptr(data), n, nbytes // n,
-            None if ex is None else _ptr(ex), 0 if wait else _COMMIT_ASYNC, ctypes.byref(info)))
+            None if ex is None else _ptr(ex), 0 if _flag(wait, "wait") else _COMMIT_ASYNC, ctypes.byref(info)))
         return CommitInfo(info.first_lsn, info.last_lsn, info.time)
 
     def wait_durable(self, lsn):
@@ -776,7 +793,7 @@ class Bus:
     def verify_replay(self, from_newest_checkpoint=False):
         """Replays the log and compares it with the live state; returns a ReplayReport (see .equal)."""
         r = _ReplayReport()
-        self._check(self._lib.mmsb_verify_replay(self._handle(), 1 if from_newest_checkpoint else 0,
+        self._check(self._lib.mmsb_verify_replay(self._handle(), 1 if _flag(from_newest_checkpoint, "from_newest_checkpoint") else 0,
                                                  ctypes.byref(r)))
         return ReplayReport(bool(r.equal), r.lsn, r.checkpoint_lsn, r.live_hash, r.replay_hash, r.pages,
                             r.pages_differing, r.bytes_differing, r.l2_divergence, bool(r.graph_equal))
@@ -845,8 +862,8 @@ def open(dir, sync="group", *, shared=False, shared_dir=None, shared_group=False
     o = _Options()
     o.struct_size = ctypes.sizeof(_Options)
     o.sync = SYNC_MODES[sync]
-    o.shared = 1 if shared else 0
-    o.shared_group = 1 if shared_group else 0
+    o.shared = 1 if _flag(shared, "shared") else 0
+    o.shared_group = 1 if _flag(shared_group, "shared_group") else 0
     o.shared_dir = _path_bytes(shared_dir, "shared_dir") if shared_dir else None
     # The fields are int64/int32: ctypes would keep only the low bits.
     o.checkpoint_bytes = _int(checkpoint_bytes, 64, "checkpoint_bytes")

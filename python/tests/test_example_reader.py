@@ -2,6 +2,7 @@
 reader, for what a live writer only does by chance (leaving between two
 calls of one loop turn)."""
 
+import collections
 import importlib.util
 import os
 
@@ -56,3 +57,44 @@ def test_example_reader_reports_writer_gone_wherever_it_left(gone_in, capsys):
     ex.follow(GoneAfterWait(gone_in), 0)
     out = capsys.readouterr().out
     assert "reader: writer gone: writer 4242 closed the bus" in out
+
+
+class BusyOnce:
+    """A reader whose first snapshot (or apply) finds the pages busy, as a
+    writer committing faster than the reader copies makes it."""
+
+    generation, writer_pid, last_lsn = 7, 4242, 10
+
+    def __init__(self, busy_in):
+        self.busy_in, self.calls = busy_in, 0
+
+    def pages(self):
+        return [1, 2]
+
+    def wait(self, lsn, timeout=None):
+        return lsn + 1
+
+    def apply(self, pid, fn, dtype=None):
+        if self.busy_in == "apply" and self.calls == 0:
+            self.calls += 1
+            raise mmsb.ReadBusy("page 1 changed under every read for 1s")
+        return 0.0
+
+    def snapshot(self, ids):
+        if self.busy_in == "snapshot" and self.calls == 0:
+            self.calls += 1
+            raise mmsb.SnapshotBusy("100 attempts over 2 pages")
+        page = collections.namedtuple("Page", "data")(bytes(24))
+        return collections.namedtuple("Snapshot", "lsn pages")(12, {1: page, 2: page})
+
+
+@pytest.mark.parametrize("busy_in", ["snapshot", "apply"])
+def test_example_reader_retries_a_busy_snapshot(busy_in, capsys):
+    """SnapshotBusy or ReadBusy (pages rewritten faster than the reader
+    copies them) is a line saying so and a retry at the next commit; it
+    escaped follow, and main ended the reader with status 1."""
+    ex = load_example()
+    ex.follow(BusyOnce(busy_in), 1)
+    out = capsys.readouterr().out
+    assert "reader: busy after lsn 11" in out and "retrying at the next commit" in out
+    assert "lsn     12" in out

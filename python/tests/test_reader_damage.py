@@ -4,7 +4,9 @@ in tests/bindings/reader_damage_test.go). The regions are written by the
 test (fakeregion.py), which is also their writer process."""
 
 import os
+import random
 import shutil
+import struct
 
 import pytest
 
@@ -209,3 +211,102 @@ def test_slots_removed_under_an_open_reader_of_a_closing_writer(tmp_path):
         with pytest.raises(mmsb.WriterGone, match="closed the bus"):
             r.pages()
     fr.close()
+
+
+# Header words and slot and chunk-table entries a damaged (or hostile)
+# region may hold anything in: (file attribute of FakeRegion, offset, struct
+# format). The reader must answer each with the package's own exception, or
+# with bytes read from inside its mappings: never IndexError, struct.error,
+# ValueError or OverflowError from a length or an offset it trusted.
+_FUZZ_FIELDS = [
+    ("hdr", L.H_VERSION, "<I"), ("hdr", L.H_HDR_SIZE, "<I"), ("hdr", L.H_GEN, "<Q"),
+    ("hdr", L.H_PID, "<Q"), ("hdr", L.H_START, "<Q"), ("hdr", L.H_LSN, "<Q"),
+    ("hdr", L.H_STATE, "<Q"), ("hdr", L.H_HW, "<Q"), ("hdr", L.H_SLOT_CAP, "<Q"),
+    ("hdr", L.H_TABLE_VER, "<Q"), ("hdr", L.H_CHUNKS, "<Q"), ("hdr", L.H_MAX_CHUNKS, "<Q"),
+    ("hdr", L.H_CELL_BITS, "<I"), ("hdr", L.H_SIZE_BITS, "<I"), ("hdr", L.H_LIVE, "<Q"),
+    ("hdr", L.H_STRIDES, "<B"), ("hdr", L.H_STRIDES + 3, "<B"), ("hdr", L.H_FUTEX, "<I"),
+    ("hdr", L.H_FREE_LSN, "<Q"),
+    # chunk 0's table entry: generation | cell size << 32, then its length
+    ("ct", 0, "<I"), ("ct", 4, "<I"), ("ct", 8, "<I"), ("ct", 12, "<I"),
+    # page 1..4's slots: cell reference and size, ID, epoch and LSN, sequence
+    ("cells", 0, "<I"), ("cells", 4, "<I"), ("cells", 24, "<I"), ("cells", 28, "<I"),
+    ("ids", 0, "<Q"), ("ids", 16, "<Q"), ("vers", 0, "<Q"), ("vers", 8, "<Q"),
+    ("seq", 0, "<Q"), ("seq", 8, "<Q"),
+]
+
+
+def _fuzz_value(rng, fmt, old):
+    bits = 8 * struct.calcsize(fmt)
+    top = (1 << bits) - 1
+    return rng.choice([0, 1, 2, 3, old + 1, old - 1 if old else top, top, top - 1, top >> 1,
+                       (top >> 1) + 1, 1 << min(bits - 1, 31), 1 << min(bits - 1, 20),
+                       rng.randrange(64), rng.randrange(1 << 16), rng.getrandbits(bits)]) & top
+
+
+def _slot_holds(reg, call, n):
+    """Whether one of the region's four slots holds the page of call
+    ("read(ID)") with size n: a read gives the bytes of its page's slot,
+    never a slice cut short at a mapping's end."""
+    page_id = int(call[len("read("):-1])
+    for i in range(4):
+        pid = struct.unpack_from("<Q", reg.ids, 8 * i)[0]
+        size = struct.unpack_from("<I", reg.cells, 8 * i + 4)[0] & L.SIZE_MASK
+        if pid == page_id and size == n:
+            return True
+    return False
+
+
+def test_damaged_header_and_slots_fuzz(tmp_path):
+    """200 regions (a fixed seed) each with one to three header words,
+    chunk-table or slot entries set to edge or random values: opening a
+    Reader on it and every call (header, pages, read, read_into, view,
+    snapshot, last_lsn) either succeed, a read with its slot's size, or
+    raise mmsb.MMSBError; no other exception comes out, so nothing was
+    read from outside a mapping or sliced from a length the region made
+    up."""
+    reg = FakeRegion(str(tmp_path / "r"), pages=4)
+    files = {name: getattr(reg, name) for name in ("hdr", "cells", "ids", "vers", "seq")}
+    files["ct"] = reg.maps[L.CHUNK_TABLE_FILE]
+    # The first bytes of each (the chunk table is 16 MiB), restored after
+    # every iteration.
+    orig = {name: bytes(m[:4096]) for name, m in files.items()}
+    rng = random.Random(20261207)
+    try:
+        for it in range(200):
+            for name, m in files.items():
+                m[:len(orig[name])] = orig[name]
+            done = []
+            for _ in range(rng.randint(1, 3)):
+                name, off, fmt = rng.choice(_FUZZ_FIELDS)
+                old = struct.unpack_from(fmt, files[name], off)[0]
+                v = _fuzz_value(rng, fmt, old)
+                struct.pack_into(fmt, files[name], off, v)
+                done.append("%s@%d=%#x" % (name, off, v))
+            what = "iteration %d (%s)" % (it, ", ".join(done))
+            try:
+                r = mmsb.Reader(region=reg.path, writer_timeout=0.02, busy_timeout=0.02, snapshot_retries=2)
+            except mmsb.MMSBError:
+                continue
+            except Exception as e:  # pragma: no cover - the failure this test looks for
+                pytest.fail("%s: Reader() raised %s: %s" % (what, type(e).__name__, e))
+            with r:
+                calls = [
+                    ("header", lambda: r.header),
+                    ("pages", r.pages),
+                    ("last_lsn", lambda: r.last_lsn),
+                    ("read_into", lambda: r.read_into(2, bytearray(4 * CELL))),
+                    ("view", lambda: r.view(3).release()),
+                    ("snapshot", lambda: r.snapshot([1, 2])),
+                ] + [("read(%d)" % p, lambda p=p: r.read(p)) for p in (1, 2, 3, 4, rng.getrandbits(64))]
+                for cname, call in calls:
+                    try:
+                        got = call()
+                    except mmsb.MMSBError:
+                        continue
+                    except Exception as e:
+                        pytest.fail("%s: %s raised %s: %s" % (what, cname, type(e).__name__, e))
+                    if cname.startswith("read(") and not _slot_holds(reg, cname, len(got)):
+                        pytest.fail("%s: %s gave %d bytes, not the size of a slot of that page"
+                                    % (what, cname, len(got)))
+    finally:
+        reg.close()

@@ -49,6 +49,20 @@ def test_view_dtype_must_have_sized_plain_items(region, dtype):
             assert (v.array == 1).all() and v.valid()
 
 
+def test_path_that_names_no_file_is_invalid_argument(region, tmp_path):
+    """A str path with a lone surrogate ("\ud800": no byte surrogateescape
+    stands for) names no file: it raised a bare UnicodeEncodeError (from
+    os, or hashing the bus directory); InvalidArgument naming it."""
+    bus = str(tmp_path / "bus")
+    os.mkdir(bus)
+    for call, what in ((lambda: mmsb.Reader(bus + "\ud800"), "bus directory"),
+                       (lambda: mmsb.Reader(bus, shared_dir="/dev/shm/\ud800"), "shared_dir"),
+                       (lambda: mmsb.Reader(region=region.path + "\ud800"), "region"),
+                       (lambda: mmsb.region_path("\ud800"), "bus directory")):
+        with pytest.raises(mmsb.InvalidArgument, match="%s .* cannot be a file name" % what):
+            call()
+
+
 def test_nul_in_a_path_is_invalid_argument(region, tmp_path):
     """A NUL in a path raised a bare ValueError from os (C would cut the
     path there, another bus's region); InvalidArgument, as the writer."""

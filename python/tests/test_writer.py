@@ -798,3 +798,33 @@ def test_ctypes_structs_match_the_c_abi():
     this is the guard against such drift."""
     assert ctypes.sizeof(writer._Options) == 48
     assert ctypes.sizeof(writer._Stats) == 144
+
+
+def test_path_that_names_no_file_is_invalid_argument(tmp_path):
+    """A str path with a lone surrogate (no surrogateescape byte: "\\ud800")
+    has no bytes a file could be named by: it escaped as a bare
+    UnicodeEncodeError; InvalidArgument naming the argument, nothing
+    opened."""
+    for kw, what in (({"dir": "\ud800"}, "dir"), ({"dir": str(tmp_path / "b\ud800")}, "dir"),
+                     ({"dir": "", "shared": True, "shared_dir": "/dev/shm/\ud800"}, "shared_dir")):
+        with pytest.raises(mmsb.InvalidArgument, match="%s .* cannot be a file name" % what):
+            mmsb.open(**kw)
+    assert os.listdir(tmp_path) == []
+
+
+def test_flags_without_a_truth_value_are_invalid_type(bus):
+    """wait, from_newest_checkpoint, shared and shared_group of an object
+    with no truth value (a numpy array of two elements) raised numpy's
+    bare ValueError; InvalidType naming the flag, nothing committed."""
+    page = bus.create_page(8)
+    lsn = bus.last_lsn
+    two = np.array([1, 0])
+    for call, what in ((lambda: bus.commit([(page, 0, b"x")], wait=two), "wait"),
+                       (lambda: bus.commit_array([page], [0], b"x", wait=two), "wait"),
+                       (lambda: bus.verify_replay(two), "from_newest_checkpoint"),
+                       (lambda: mmsb.open("", shared=two), "shared"),
+                       (lambda: mmsb.open("", shared_group=two), "shared_group")):
+        with pytest.raises(mmsb.InvalidType, match="%s must be a bool" % what):
+            call()
+    assert bus.last_lsn == lsn
+    assert bus.read(page) == bytes(8)
