@@ -71,7 +71,10 @@ type CheckpointInfo struct {
 // panic out of the bus's own checkpoint code (a defect): the bus's lock is
 // released and the bus goes on. A checkpoint written whose cleanup then
 // failed returns its CheckpointInfo with the error.
-func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
+func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) { return e.checkpoint(ctx) }
+
+// checkpoint is Checkpoint, with named results for its deferred recover.
+func (e *Bus) checkpoint(ctx context.Context) (info CheckpointInfo, err error) {
 	// The context was ignored: a caller who gave up (a server request
 	// whose client went away) still had a whole checkpoint written, paced
 	// at CheckpointWriteRate (16 s a gigabyte at the default).
@@ -87,6 +90,29 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		return CheckpointInfo{}, err
 	}
 	defer e.ckptMu.Unlock()
+	// A panic out of the bus's own code where this holds no lock of the
+	// bus's (readying the scratch and the pool, handing copy on write's
+	// memory back, pruning) is the checkpoint's failure, as one under the
+	// lock is (snapshotLocked, writeCheckpoint): on the automatic
+	// checkpoint's goroutine it ended the process, and an explicit caller
+	// got a panic where the same failure elsewhere is an error
+	// (TestCheckpointUnlockedPanicIsFailure). cowOn says copy on write is
+	// on for this checkpoint, to turn off; pruning that the checkpoint is
+	// written, and returned with the error as a failed prune's is. The one
+	// panic let through is a broken invariant's (invariants builds): it
+	// must end the run.
+	cowOn, pruning, broken := false, false, false
+	defer func() {
+		if v := recover(); v != nil {
+			if broken {
+				panic(v)
+			}
+			if !pruning {
+				info = CheckpointInfo{}
+			}
+			err = e.checkpointRecovered(v, cowOn)
+		}
+	}()
 	if err := ctx.Err(); err != nil {
 		return CheckpointInfo{}, err // ended as the lock came free
 	}
@@ -110,6 +136,9 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	}
 	pool := e.ckptPool
 	pool.fill(cap(pool))
+	if e.ckptUnlockedHook != nil {
+		e.ckptUnlockedHook("prepare")
+	}
 	e.lockSettled()
 	if err := e.usable(); err != nil {
 		e.mu.Unlock()
@@ -125,6 +154,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		e.noteCheckpointFailure(err, logBytes)
 		return CheckpointInfo{}, err
 	}
+	cowOn = true
 	e.mu.Unlock()
 	defer func() { e.ckptScratch.ids = snap.ids[:0] }() // AppendIDs may have grown it
 
@@ -142,7 +172,7 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		}
 	}
 
-	info, err := e.writeCheckpoint(ctx, snap, pool)
+	info, err = e.writeCheckpoint(ctx, snap, pool)
 	if err == nil && invariants.Enabled {
 		// Read back what was just written: every frame and the trailer.
 		// Only damage is a broken invariant; a read that fails (an I/O
@@ -150,13 +180,14 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		// Here, not in writeCheckpoint, whose panics are the checkpoint's
 		// failure: a broken invariant must end the run.
 		if err := checkpoint.Verify(e.fs, info.Path); errors.Is(err, corruption.ErrCorruption) {
+			broken = true
 			panic(fmt.Sprintf("invariants: checkpoint %s does not verify: %v", info.Path, err))
 		}
 	}
 
 	e.lockSettled()
 	done := e.cow
-	e.cow = nil
+	e.cow, cowOn = nil, false
 	var logBytes uint64
 	if e.log != nil {
 		logBytes = e.log.Stats().Bytes
@@ -167,6 +198,9 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		e.ckptScratch.blocks = done.blocks.recycle()
 		e.ckptScratch.pageChunks = done.pages.release()
 		e.ckptScratch.undoChunks = done.undos.release()
+	}
+	if e.ckptUnlockedHook != nil {
+		e.ckptUnlockedHook("recycle")
 	}
 	if err != nil {
 		// A checkpoint its caller cancelled did not fail: counted, it
@@ -186,6 +220,10 @@ func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	e.ckptStatMu.Unlock()
 	e.lastCkptBytes.Store(logBytes)
 	e.lastCkptTime.Store(time.Now().UnixNano())
+	pruning = true
+	if e.ckptUnlockedHook != nil {
+		e.ckptUnlockedHook("prune")
+	}
 	if err := e.pruneAfterCheckpoint(&info); err != nil {
 		// The checkpoint is good but the log it covers stays: count it, so
 		// that a log that is never trimmed shows.
@@ -1364,6 +1402,29 @@ func (e *Bus) snapshotLocked(pool cowBlockPool) (snap *snapshot, err error) {
 		}
 	}()
 	return e.beginSnapshotLocked(pool), nil
+}
+
+// checkpointRecovered is the failure of a checkpoint for a panic with
+// value v out of the bus's own code where Checkpoint held no lock of the
+// bus's (see checkpoint): counted as any failed checkpoint is, copy on
+// write turned off when cowOn says it is on, and the scratch dropped,
+// since the panic may have left it half readied (the next checkpoint
+// allocates it afresh). The temporary file, if any, is writeCheckpoint's,
+// which removes it on its own failures. Caller holds ckptMu.
+func (e *Bus) checkpointRecovered(v any, cowOn bool) error {
+	err := checkpointErr(checkpointPanicked("checkpointing", v))
+	if cowOn {
+		e.lockSettled()
+		e.cow = nil
+		e.mu.Unlock()
+	}
+	e.ckptScratch = ckptScratch{}
+	var logBytes uint64
+	if e.log != nil {
+		logBytes = e.log.Stats().Bytes
+	}
+	e.noteCheckpointFailure(err, logBytes)
+	return err
 }
 
 // checkpointPanicked is the failure of a checkpoint for a panic with value

@@ -345,6 +345,11 @@ type Bus struct {
 	// checkpoint holds e.mu: "snapshot" exclusively (copy on write on),
 	// "step1" and "step3" shared, once a range (to panic there).
 	ckptLockedHook func(step string)
+	// ckptUnlockedHook, set by tests before a checkpoint, runs where the
+	// checkpoint holds no lock of the bus's: "prepare" (scratch and pool
+	// readied), "recycle" (copy on write's memory handed back) and
+	// "prune" (before old files are removed), to panic there.
+	ckptUnlockedHook func(step string)
 	// verifyReplayed, set by tests, runs in VerifyReplay once the replay
 	// reached the LSN it started at, before it catches up, without a lock.
 	verifyReplayed func()

@@ -183,8 +183,19 @@ func attach(dir, path string, owner int, every time.Duration) (*attachment, erro
 
 // watch checks the writer's liveness every interval until the writer is
 // gone or the attachment is closed.
+//
+// A panic out of the check (a defect of the bus's own code) ended the
+// reader's whole process from this goroutine. It is recorded as a failed
+// check is (SetGone): the reader can no longer tell whether the writer
+// lives, so its reads answer ErrWriterGone naming the panic, and a
+// Reattach reader tries a fresh attachment (TestReaderWatchPanicIsGone).
 func (a *attachment) watch(every time.Duration) {
 	defer close(a.done)
+	defer func() {
+		if v := recover(); v != nil {
+			a.r.SetGone(fmt.Errorf("%w: cannot tell whether the writer lives: the reader's liveness check panicked (a defect): %v", ErrWriterGone, v))
+		}
+	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -192,6 +203,9 @@ func (a *attachment) watch(every time.Duration) {
 		case <-a.stop:
 			return
 		case <-t.C:
+			if h := watchHook.Load(); h != nil {
+				(*h)()
+			}
 			if err := a.r.Alive(); err != nil {
 				a.r.SetGone(err)
 				return
@@ -199,6 +213,10 @@ func (a *attachment) watch(every time.Duration) {
 		}
 	}
 }
+
+// watchHook, set by tests, runs in watch before each liveness check (to
+// panic there).
+var watchHook atomic.Pointer[func()]
 
 // err returns the writer's failure, if known. The state word is read on
 // every call (a clean close or a new generation is seen at once); the

@@ -76,6 +76,10 @@ type Log struct {
 	stop        chan struct{}
 	flusherDone chan struct{} // closed when the flusher has returned
 
+	// flushHook, set by tests under mu, runs where a flush leader works
+	// outside mu (leaderIO), to panic there.
+	flushHook func()
+
 	// index is a sparse map from LSN to record position: one entry per
 	// indexEvery bytes of log, plus the first record of each segment, so
 	// that a reader can start near any LSN instead of at its segment's
@@ -281,6 +285,11 @@ func writeFull(f vfs.File, b []byte) (n int, err error) {
 // file's method panicked (see panicError).
 var ErrFilePanicked = errors.New("tlog: segment file panicked")
 
+// ErrPanicked is wrapped by the sticky error of a log whose own code
+// panicked (a defect) where a flush leader works outside the log's lock
+// (see leaderIO).
+var ErrPanicked = errors.New("tlog: the log's own code panicked (a defect)")
+
 // panicError is the error that stands for a panic with value v out of the
 // segment file's method: the log fails with it (sticky) as with an error
 // the method returned, and every waiter is woken with it. A value that is
@@ -426,21 +435,7 @@ func (l *Log) flushLocked(ctx context.Context, target base.LSN, needSync bool) e
 		l.buf, l.spare, l.bufRecs = l.spare[:0], nil, 0
 		l.mu.Unlock()
 
-		var err error
-		op := "write"
-		writes, syncs, wrote := 0, 0, 0
-		if len(buf) > 0 {
-			writes++
-			wrote, err = writeFull(f, buf)
-			l.observeGroup(recs)
-		}
-		if err == nil && needSync {
-			op = "fsync"
-			syncs++
-			err = l.syncFile(f)
-		} else if err == nil && l.mode == SyncNone {
-			l.startWriteback(f, end)
-		}
+		op, writes, syncs, wrote, err := l.leaderIO(f, buf, recs, end, needSync)
 
 		l.mu.Lock()
 		if cap(buf) <= maxSpareBytes {
@@ -463,6 +458,48 @@ func (l *Log) flushLocked(ctx context.Context, target base.LSN, needSync bool) e
 			l.flushDone = nil
 		}
 	}
+}
+
+// leaderIO is a flush leader's work outside mu: write buf (recs records)
+// to f, the active segment, then fsync it (needSync) or, under SyncNone,
+// start its writeback up to end. It returns what failed ("write" or
+// "fsync") with the error, and what it did, for the stats.
+//
+// A panic out of the log's own code here (a defect; the file's methods
+// are guarded where they are called) is returned as the flush's error,
+// wrapping ErrPanicked, and becomes the log's sticky failure as a failed
+// write does. It skipped the relock: in a caller's Wait or Sync the
+// deferred Unlock then met an unlocked mutex (fatal error: sync: unlock
+// of unlocked mutex, which no one can recover), and on the background
+// flusher's goroutine the panic ended the process (TestFlushPanicFailsLog).
+// One deferred call per flush.
+func (l *Log) leaderIO(f vfs.File, buf []byte, recs int, end int64, needSync bool) (op string, writes, syncs, wrote int, err error) {
+	op = "write"
+	defer func() {
+		if v := recover(); v != nil {
+			if perr, ok := v.(error); ok {
+				err = fmt.Errorf("%w: flushing: %w", ErrPanicked, perr)
+			} else {
+				err = fmt.Errorf("%w: flushing: %v", ErrPanicked, v)
+			}
+		}
+	}()
+	if l.flushHook != nil {
+		l.flushHook()
+	}
+	if len(buf) > 0 {
+		writes++
+		wrote, err = writeFull(f, buf)
+		l.observeGroup(recs)
+	}
+	if err == nil && needSync {
+		op = "fsync"
+		syncs++
+		err = l.syncFile(f)
+	} else if err == nil && l.mode == SyncNone {
+		l.startWriteback(f, end)
+	}
+	return op, writes, syncs, wrote, err
 }
 
 // logWritebackBytes is how much a SyncNone segment takes in before the log
