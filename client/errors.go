@@ -17,7 +17,9 @@ import (
 // (--max-requests-per-client), its open watches (--max-watchers) or log
 // queries (--max-log-queries), or the bytes that the answers in flight
 // (Read, ListPages, Provenance), all or this address's, hold (Mmsb-Busy:
-// "answer bytes", "answer bytes per client"). The refusal passes once other calls end:
+// "answer bytes", "answer bytes per client"), or the bytes that the write
+// requests in flight hold ("write bytes", "write bytes per client"; such a
+// write was not applied). The refusal passes once other calls end:
 // retry later. The error names the bound and its flag. Watch retries such
 // a refusal itself, with backoff, as a reconnection. The bus's own
 // ResourceExhausted errors wrap their sentinels instead: mmsb.ErrBusy

@@ -347,6 +347,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		if dm, err = demo.Start(demo.Options{Sync: mode}); err != nil {
 			return err
 		}
+		serveDemoHook(dm)
 		bus = dm.Bus
 	} else {
 		opts := &mmsb.Options{Sync: mode, Shared: o.shared, SharedDir: o.shmDir, SharedGroup: o.sharedGroup}
@@ -420,8 +421,21 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if dm != nil || o.ticks == 0 {
 		// The orchestrator of --ticks checks the bus at every tick and
 		// stops on its failure (above); without it nothing else would
-		// notice (the demo's orchestrator stops without telling serve).
-		go watchBusFailure(tickCtx, bus, busFailurePoll, selfStopped)
+		// notice. The demo's orchestrator and writer stop without
+		// telling serve either (Demo.Err): until 2026-12-07 serve --demo
+		// went on serving when they had stopped with an error (a tick
+		// whose commit panicked, the bus whole), acknowledging Submits
+		// that no tick would commit (TestServeDemoStopsWhenTicksStop).
+		failed := func() (string, error) { return "the bus refuses writes for good", bus.Err() }
+		if dm != nil {
+			failed = func() (string, error) {
+				if err := dm.Err(); err != nil {
+					return "the demo's tick orchestrator or writer stopped", err
+				}
+				return "the bus refuses writes for good", bus.Err()
+			}
+		}
+		go watchFailure(tickCtx, failed, busFailurePoll, selfStopped)
 	}
 	srv, err := server.New(o.serverConfig(bus, orch, log))
 	if err != nil {
@@ -555,11 +569,12 @@ type selfStop struct {
 // a poll misses nothing; it only delays the shutdown by up to this long.
 const busFailurePoll = 500 * time.Millisecond
 
-// watchBusFailure sends on stop, once, the error of a bus that refuses
-// writes for good (Bus.Err: it failed, or was closed under the server),
-// polling every interval until ctx ends (the server's shutdown, which
-// closes the bus itself afterwards).
-func watchBusFailure(ctx context.Context, bus *mmsb.Bus, every time.Duration, stop chan<- selfStop) {
+// watchFailure sends on stop, once, what failed and its error when
+// failed names one: a bus that refuses writes for good (Bus.Err: it
+// failed, or was closed under the server), or the demo's orchestrator or
+// writer stopped (demo.Demo.Err); polling every interval until ctx ends
+// (the server's shutdown, which closes the bus itself afterwards).
+func watchFailure(ctx context.Context, failed func() (string, error), every time.Duration, stop chan<- selfStop) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -568,9 +583,9 @@ func watchBusFailure(ctx context.Context, bus *mmsb.Bus, every time.Duration, st
 			return
 		case <-t.C:
 		}
-		if err := bus.Err(); err != nil {
+		if what, err := failed(); err != nil {
 			if ctx.Err() == nil {
-				stop <- selfStop{"the bus refuses writes for good", err}
+				stop <- selfStop{what, err}
 			}
 			return
 		}
@@ -580,6 +595,10 @@ func watchBusFailure(ctx context.Context, bus *mmsb.Bus, every time.Duration, st
 // serveOpenHook, set by tests, may change the options serve opens its
 // --dir bus with (a filesystem that fails on demand).
 var serveOpenHook = func(*mmsb.Options) {}
+
+// serveDemoHook, set by tests, sees the demo serve --demo started (to
+// stop its orchestrator under serve).
+var serveDemoHook = func(*demo.Demo) {}
 
 // checkListenAddr refuses an --addr that is no HOST:PORT (or whose port
 // is out of range or an unknown service name) before anything is opened.

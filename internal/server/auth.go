@@ -312,6 +312,9 @@ func withEmptyMessage(r *http.Request) *http.Request {
 	}
 	r = r.Clone(r.Context())
 	r.Header.Del("Content-Encoding")
+	// Nor are its messages (the enveloped protocols' headers).
+	r.Header.Del("Grpc-Encoding")
+	r.Header.Del("Connect-Content-Encoding")
 	r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
 	return r
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"weak"
 
 	"github.com/mmsb-go/mmsb"
 )
@@ -93,4 +94,37 @@ func AnswerBytesHeld(limited any) (total int64, clients int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.answerBytes, len(l.answerClients)
+}
+
+// SetWriteByteBounds sets a LimitRequests handler's bounds on the bytes
+// its write requests in flight hold (MaxWriteBytes, MaxWriteBytesPerClient).
+func SetWriteByteBounds(limited any, total, perClient int64) {
+	l := limited.(*requestLimit)
+	l.writeMax, l.writePerClient = total, perClient
+}
+
+// WriteBytesHeld returns what a LimitRequests handler counts as held by
+// the write requests in flight: the bytes over all clients, and the
+// clients holding some.
+func WriteBytesHeld(limited any) (total int64, clients int) {
+	l := limited.(*requestLimit)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.writeBytes, len(l.writeClients)
+}
+
+// EpochBaseAlive returns the generation of the server's current shared
+// epoch base (epochs.go; EpochBaseBuilds when it was built, 0: none yet)
+// and whether it is still reachable, as a function that asks again each
+// time (through a weak pointer: after a garbage collection, false once
+// nothing holds it, the server included).
+func EpochBaseAlive(s *Server) (gen uint64, alive func() bool) {
+	s.epochBaseMu.Lock()
+	b, gen := s.epochBase, s.epochBaseGen
+	s.epochBaseMu.Unlock()
+	if b == nil {
+		return 0, func() bool { return false }
+	}
+	w := weak.Make(b)
+	return gen, func() bool { return w.Value() != nil }
 }

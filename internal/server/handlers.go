@@ -48,6 +48,9 @@ func checkCount(what string, n int) error {
 
 // CreatePages implements mmsbv1connect.BusServiceHandler.
 func (s *Server) CreatePages(ctx context.Context, req *connect.Request[mmsbv1.CreatePagesRequest]) (*connect.Response[mmsbv1.CreatePagesResponse], error) {
+	if err := holdWrite(ctx, "CreatePages", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	if err := checkCount("CreatePages", len(req.Msg.GetPages())); err != nil {
 		return nil, err
 	}
@@ -78,6 +81,9 @@ func (s *Server) CreatePages(ctx context.Context, req *connect.Request[mmsbv1.Cr
 
 // FreePage implements mmsbv1connect.BusServiceHandler.
 func (s *Server) FreePage(ctx context.Context, req *connect.Request[mmsbv1.FreePageRequest]) (*connect.Response[mmsbv1.FreePageResponse], error) {
+	if err := holdWrite(ctx, "FreePage", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	if err := s.beginWrite("FreePage"); err != nil {
 		return nil, err
 	}
@@ -90,6 +96,9 @@ func (s *Server) FreePage(ctx context.Context, req *connect.Request[mmsbv1.FreeP
 
 // SetMetadata implements mmsbv1connect.BusServiceHandler.
 func (s *Server) SetMetadata(ctx context.Context, req *connect.Request[mmsbv1.SetMetadataRequest]) (*connect.Response[mmsbv1.SetMetadataResponse], error) {
+	if err := holdWrite(ctx, "SetMetadata", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	if err := s.beginWrite("SetMetadata"); err != nil {
 		return nil, err
 	}
@@ -194,6 +203,9 @@ func reservedSource(s string) bool {
 // Commit implements mmsbv1connect.BusServiceHandler. The bus commits the
 // batch atomically: a refused batch changes nothing.
 func (s *Server) Commit(ctx context.Context, req *connect.Request[mmsbv1.CommitRequest]) (*connect.Response[mmsbv1.CommitResponse], error) {
+	if err := holdWrite(ctx, "Commit", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	ds, err := s.deltas("Commit", req.Msg.GetDeltas(), req.Msg.GetSource(), req.Msg.GetIntent())
 	if err != nil {
 		return nil, err
@@ -349,6 +361,15 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	// return; before, each was cut from a copy of its whole page, and a
 	// bound on those copies refused ranges that alternated between pages).
 	readRange := s.bus.ReadPageRange
+	// pageSize is a page's size, for a whole-page item past its first
+	// part (readWhole).
+	pageSize := func(b *mmsb.Bus) func(mmsb.PageID) (int, error) {
+		return func(id mmsb.PageID) (int, error) {
+			p, err := b.Page(id)
+			return p.Size, err
+		}
+	}
+	size := pageSize(s.bus)
 	if asOf != 0 {
 		release, err := s.AsOfSlot(ctx)
 		if err != nil {
@@ -366,6 +387,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 				}
 				return append(dst, data[off:off+min(n, len(data)-off)]...), epoch, nil
 			}
+			size = func(mmsb.PageID) (int, error) { return len(data), err }
 		} else {
 			r, err := s.bus.Replay(ctx, mmsb.ReplayTarget{ToLSN: asOf})
 			if err != nil {
@@ -373,6 +395,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			}
 			defer func() { _ = r.Close() }() // detached, in memory: nothing to lose
 			readRange = r.ReadPageRange
+			size = pageSize(r)
 		}
 	}
 	out := &mmsbv1.ReadResponse{Pages: make([]*mmsbv1.PageData, 0, len(items))}
@@ -382,6 +405,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	for attempt := 0; ; attempt++ {
 		out.Pages = out.Pages[:0]
 		dropAnswer(ctx, itemsCost) // the pages of the last attempt are dropped
+		held := itemsCost          // what the answer counts (holdAnswer) so far
 		total := uint64(0)
 		lsn := asOf
 		if asOf == 0 {
@@ -392,25 +416,23 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 				return nil, toConnect(err)
 			}
 			off, n := uint64(it.GetOff()), uint64(it.GetLength())
-			// The answer's bound first: a range (or a whole page: n 0,
-			// to its end) is copied only if it can still fit.
-			want := n
-			if n == 0 {
-				want = maxReadBytes - total + 1 // to the end, but no further than the bound allows
-			}
-			if total+want > maxReadBytes+1 {
-				return nil, connect.NewError(connect.CodeResourceExhausted,
-					errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
-			}
-			// The bytes the answer holds until it is sent (holdAnswer):
-			// a range's before they are copied; a whole page's, whose
-			// size is known only then, after.
+			var data []byte
+			var epoch mmsb.Epoch
+			var err error
 			if n != 0 {
+				// The answer's bound first: a range is copied only if it
+				// can still fit, and counted (holdAnswer) before it is.
+				if total+n > maxReadBytes {
+					return nil, errReadTooLarge()
+				}
 				if err := holdAnswer(ctx, "Read", int(n)); err != nil {
 					return nil, err
 				}
+				held += int(n)
+				data, epoch, err = readRange(mmsb.PageID(it.GetPage()), int(off), int(n), nil)
+			} else {
+				data, epoch, held, err = readWhole(ctx, readRange, size, mmsb.PageID(it.GetPage()), int(off), maxReadBytes-int(total), held)
 			}
-			data, epoch, err := readRange(mmsb.PageID(it.GetPage()), int(off), int(want), nil)
 			// Out of range is the bus's ErrOutOfRange, named in the
 			// error's metadata as every bus error is (until 2026-12-06
 			// only in the text: errors.Is(err, mmsb.ErrOutOfRange) was
@@ -427,15 +449,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 					i, it.GetPage(), off, off+n, off+uint64(len(data)), mmsb.ErrOutOfRange)
 				return nil, busError(connect.CodeInvalidArgument, err, err)
 			}
-			if total += uint64(len(data)); total > maxReadBytes {
-				return nil, connect.NewError(connect.CodeResourceExhausted,
-					errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
-			}
-			if n == 0 {
-				if err := holdAnswer(ctx, "Read", len(data)); err != nil {
-					return nil, err
-				}
-			}
+			total += uint64(len(data))
 			out.Pages = append(out.Pages, &mmsbv1.PageData{Page: it.GetPage(), Off: uint32(off), Data: data, Epoch: uint64(epoch)})
 		}
 		if asOf != 0 || s.bus.LastLSN() == lsn || attempt >= 8 {
@@ -449,6 +463,87 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			return nil, toConnect(err)
 		}
 	}
+}
+
+// wholeReadChunk is the most a whole-page Read item reads (and counts)
+// of its page before it asks for the page's size: a page of less is read
+// at once, and the description of a larger one (Bus.Page, which copies
+// its metadata of up to 64 KiB) costs no more than its first part.
+const wholeReadChunk = 64 << 10
+
+// errReadTooLarge is the error of a Read whose items add up to more than
+// maxReadBytes.
+func errReadTooLarge() error {
+	return connect.NewError(connect.CodeResourceExhausted,
+		errorf("Read: the items add up to more than %d bytes; read fewer pages or ranges per call", maxReadBytes))
+}
+
+// readWhole reads page id from off to its end with readRange, at most
+// room bytes (more is errReadTooLarge's error), each part counted against
+// the bounds on answer bytes (holdAnswer) before it is copied: a first
+// part of wholeReadChunk, then, if the page goes on, the rest as its size
+// (size) says. held is what the answer counted before; the result's is
+// what it counts with the page, the unused rest of the first part given
+// back. Until 2026-12-07 a whole page was copied, up to 16 MiB, before it
+// was counted, so that a Read refused at the bound had made that copy
+// (TestReadWholePageCountedFirst). A commit between the two parts of a
+// live read moves the last LSN, and Read reads its items again.
+func readWhole(ctx context.Context, readRange func(mmsb.PageID, int, int, []byte) ([]byte, mmsb.Epoch, error),
+	size func(mmsb.PageID) (int, error), id mmsb.PageID, off, room, held int) (data []byte, epoch mmsb.Epoch, _ int, err error) {
+	// One byte past the room tells a page that does not fit.
+	c := min(wholeReadChunk, room+1)
+	if err := holdAnswer(ctx, "Read", c); err != nil {
+		return nil, 0, held, err
+	}
+	held += c
+	if data, epoch, err = readRange(id, off, c, nil); err != nil {
+		return nil, 0, held, err
+	}
+	if len(data) < c {
+		// The page's end: what the part did not use is given back.
+		held -= c - len(data)
+		dropAnswer(ctx, held)
+		return data, epoch, held, nil
+	}
+	if len(data) > room {
+		return nil, 0, held, errReadTooLarge()
+	}
+	// A page freed, or recreated smaller, since a part was read is no
+	// error of the item's: the first part is the answer, and the last
+	// LSN moved (a live read; a read as of an LSN sees no change), so
+	// Read reads its items again, not invalid_argument (its range
+	// "outside its bytes") or not_found, which a page read in one part
+	// never was (TestReadWholeChangedBetweenParts).
+	changed := func(err error) bool {
+		return errors.Is(err, mmsb.ErrPageNotFound) || errors.Is(err, mmsb.ErrOutOfRange)
+	}
+	n, err := size(id)
+	if changed(err) {
+		return data, epoch, held, nil
+	}
+	if err != nil {
+		return nil, 0, held, err
+	}
+	rest := n - off - len(data)
+	if rest <= 0 {
+		// The page ends with the first part (or is smaller now).
+		return data, epoch, held, nil
+	}
+	if len(data)+rest > room {
+		return nil, 0, held, errReadTooLarge()
+	}
+	if err := holdAnswer(ctx, "Read", rest); err != nil {
+		return nil, 0, held, err
+	}
+	held += rest
+	whole, last, err := readRange(id, off+len(data), rest, data)
+	if changed(err) {
+		return data, epoch, held, nil
+	}
+	if err != nil {
+		return nil, 0, held, err
+	}
+	return whole, last, held, nil
 }
 
 // ListPages implements mmsbv1connect.BusServiceHandler.
@@ -706,6 +801,9 @@ func (s *Server) Provenance(ctx context.Context, req *connect.Request[mmsbv1.Pro
 
 // AddEdge implements mmsbv1connect.BusServiceHandler.
 func (s *Server) AddEdge(ctx context.Context, req *connect.Request[mmsbv1.AddEdgeRequest]) (*connect.Response[mmsbv1.AddEdgeResponse], error) {
+	if err := holdWrite(ctx, "AddEdge", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	if err := s.beginWrite("AddEdge"); err != nil {
 		return nil, err
 	}
@@ -722,6 +820,9 @@ func (s *Server) AddEdge(ctx context.Context, req *connect.Request[mmsbv1.AddEdg
 
 // RemoveEdge implements mmsbv1connect.BusServiceHandler.
 func (s *Server) RemoveEdge(ctx context.Context, req *connect.Request[mmsbv1.RemoveEdgeRequest]) (*connect.Response[mmsbv1.RemoveEdgeResponse], error) {
+	if err := holdWrite(ctx, "RemoveEdge", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	if err := s.beginWrite("RemoveEdge"); err != nil {
 		return nil, err
 	}
@@ -744,6 +845,9 @@ func (s *Server) RemoveEdge(ctx context.Context, req *connect.Request[mmsbv1.Rem
 
 // Bind implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Bind(ctx context.Context, req *connect.Request[mmsbv1.BindRequest]) (*connect.Response[mmsbv1.BindResponse], error) {
+	if err := holdWrite(ctx, "Bind", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	m := req.Msg
 	parents := make([]mmsb.PageID, len(m.GetParents()))
 	for i, p := range m.GetParents() {
@@ -761,6 +865,9 @@ func (s *Server) Bind(ctx context.Context, req *connect.Request[mmsbv1.BindReque
 
 // Unbind implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Unbind(ctx context.Context, req *connect.Request[mmsbv1.UnbindRequest]) (*connect.Response[mmsbv1.UnbindResponse], error) {
+	if err := holdWrite(ctx, "Unbind", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	if err := s.beginWrite("Unbind"); err != nil {
 		return nil, err
 	}
@@ -773,6 +880,9 @@ func (s *Server) Unbind(ctx context.Context, req *connect.Request[mmsbv1.UnbindR
 
 // Submit implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Submit(ctx context.Context, req *connect.Request[mmsbv1.SubmitRequest]) (*connect.Response[mmsbv1.SubmitResponse], error) {
+	if err := holdWrite(ctx, "Submit", proto.Size(req.Msg)); err != nil {
+		return nil, err
+	}
 	if s.orch == nil {
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("Submit: the server runs no ticks (start it with --ticks)"))
 	}

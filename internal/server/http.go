@@ -79,6 +79,9 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if o.Auth != nil {
 		ics = append(ics, o.Auth)
 	}
+	// A write refused at the bounds on write bytes (countWrites), after
+	// auth, so that a call without a credential is refused as such.
+	ics = append(ics, writeRefusalInterceptor{})
 	if o.Timeout > 0 {
 		ics = append(ics, UnaryTimeout(o.Timeout))
 	}
@@ -94,6 +97,9 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	if answerTimeout <= 0 {
 		answerTimeout = DefaultAnswerTimeout
 	}
+	// Behind the Gate below: a call without a credential counts only the
+	// empty message the Gate gives it.
+	h = countWrites(h, maxBytes)
 	h = s.watchCut.Track(h, mmsbv1connect.BusServiceWatchProcedure)
 	h = s.queryCut.Track(h, mmsbv1connect.BusServiceQueryLogProcedure)
 	if o.Auth != nil {

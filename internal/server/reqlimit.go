@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
 )
 
 // DefaultMaxRequests is the default of LimitRequests's server-wide
@@ -71,6 +75,38 @@ const (
 	MaxAnswerBytesPerClient = 256 << 20
 )
 
+// MaxWriteBytes and MaxWriteBytesPerClient bound the bytes that the
+// write requests in flight through LimitRequests hold (their bodies, as
+// they arrive: CreatePages, FreePage, SetMetadata, Commit, AddEdge,
+// RemoveEdge, Bind, Unbind and Submit), over all clients and from one
+// client (bounded as MaxAnswerBytesPerClient is), as those bound the
+// answers. Mux counts them (countWrites) once the request's credential is
+// checked: a request of known length (Content-Length) counts it before
+// any of it is read, but no more than the largest message Mux reads
+// (--max-request-bytes and an envelope's 5-byte prefix) whatever it
+// announces, and one without counts its bytes as they are read (no more
+// than Connect can hold of them, twice that); one whose messages are
+// compressed counts the most one may inflate to (the same largest
+// message) from its start until it is decoded, then what its message
+// holds (holdWrite: a few compressed bytes inflate to a thousand times
+// as many); each until its answer is sent.
+// One that would pass either bound beside other writes is refused with
+// resource_exhausted naming it (Mmsb-Busy: WriteBytesFlag or
+// WriteBytesPerClientFlag) before its handler does anything, so that it
+// is not applied and may be retried: one of known length without its
+// body being read, through the interceptors (the RPC metrics count it);
+// one without as its body is read. A write alone passes whatever its size
+// (the largest, --max-request-bytes, included). The request bounds count
+// requests, not bytes: until 2026-12-07 a client held
+// --max-requests-per-client (256) decoded Commits of up to 64 MiB in
+// flight, 16 GiB (TestWriteBytesBounded, TestWriteBytesAnnouncedCapped,
+// TestWriteBytesEveryWriteCounted, TestWriteBytesGivenBack,
+// TestWriteBytesCompressedCountedUntilDecoded).
+const (
+	MaxWriteBytes          = 1 << 30
+	MaxWriteBytesPerClient = 256 << 20
+)
+
 // ReadItemCost is what each item of a Read counts against the bounds on
 // answer bytes besides the bytes it reads, from the Read's start: its
 // request item, its answer's message and the encoding of both take about
@@ -94,6 +130,8 @@ const ListPageCost = 128
 const (
 	AnswerBytesFlag          = "answer bytes"
 	AnswerBytesPerClientFlag = "answer bytes per client"
+	WriteBytesFlag           = "write bytes"
+	WriteBytesPerClientFlag  = "write bytes per client"
 )
 
 // RefusalWriteGrace is how long a refusal of LimitRequests may take to
@@ -129,7 +167,9 @@ const RefusalWriteGrace = StreamEndGrace
 // bounds make that maxRequests answers, and one client's share
 // maxPerClient (TestLimitRequests, TestUnreadAnswersBounded), and the
 // bytes of the answers that can be large MaxAnswerBytes, and one
-// client's MaxAnswerBytesPerClient.
+// client's MaxAnswerBytesPerClient; those of the write requests
+// MaxWriteBytes and MaxWriteBytesPerClient, counted by the Mux behind it
+// (countWrites) and given back here once the answer is sent.
 func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logger) http.Handler {
 	if maxRequests <= 0 {
 		maxRequests = DefaultMaxRequests
@@ -143,6 +183,7 @@ func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logg
 	l := &requestLimit{h: h, max: maxRequests, perClient: maxPerClient, clients: map[string]int{},
 		probeMax: ProbeReserve, probePerClient: ProbeReservePerClient, probeClients: map[probeKey]int{},
 		answerMax: MaxAnswerBytes, answerPerClient: MaxAnswerBytesPerClient, answerClients: map[string]int64{},
+		writeMax: MaxWriteBytes, writePerClient: MaxWriteBytesPerClient, writeClients: map[string]int64{},
 		log: refusalLog{log: log, every: refusalLogEvery}}
 	return l
 }
@@ -171,6 +212,12 @@ type requestLimit struct {
 	answerPerClient int64
 	answerBytes     int64
 	answerClients   map[string]int64 // per ClientKey (with perClient only)
+
+	// Bytes held by the write requests in flight (MaxWriteBytes).
+	writeMax       int64
+	writePerClient int64
+	writeBytes     int64
+	writeClients   map[string]int64 // per ClientKey (with perClient only)
 
 	log refusalLog
 }
@@ -219,8 +266,295 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// given back once the answer is sent.
 	hold := &answerHold{l: l, key: key, bounded: bounded}
 	defer hold.drop()
-	l.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), answerHoldKey{}, hold)))
+	// A write request's body counts on wh once its credential is checked
+	// (countWrites, in Mux behind Auth.Gate), given back here too.
+	wh := &writeHold{l: l, key: key, bounded: bounded}
+	defer wh.drop()
+	ctx := context.WithValue(context.WithValue(r.Context(), answerHoldKey{}, hold), writeHoldKey{}, wh)
+	l.h.ServeHTTP(w, r.WithContext(ctx))
 	sent(w, r)
+}
+
+// writeHoldKey is the context key of a request's writeHold.
+type writeHoldKey struct{}
+
+// holdWrite counts the write request of ctx, size bytes decoded, against
+// LimitRequests's bounds on write bytes beyond what its body counted
+// (a compressed body counts its compressed bytes before it is decoded),
+// or returns a resource_exhausted error, marked busy, naming the bound
+// the rest would pass (what names the call in it), or the refusal
+// countWrites decided for it (which writeRefusalInterceptor answers
+// before the handler runs). Every write handler calls it before it does
+// anything: a refused write is not applied. Outside LimitRequests nothing
+// is counted.
+func holdWrite(ctx context.Context, what string, size int) error {
+	h, ok := ctx.Value(writeHoldKey{}).(*writeHold)
+	if !ok {
+		return nil
+	}
+	if h.refused != nil {
+		return h.refusal(what)
+	}
+	if h.inflating {
+		// Decoded: a compressed message counts what it holds now (or
+		// what its body brought, if more), no longer the most it could
+		// have inflated to.
+		h.inflating = false
+		if keep := max(int64(size), min(h.read, h.most)); keep < h.n {
+			h.giveBack(h.n - keep)
+		}
+	}
+	more := int64(size) - h.n
+	if more <= 0 {
+		return nil
+	}
+	flag, bound, held := h.take(more)
+	if flag == "" {
+		return nil
+	}
+	h.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute", "bound", flag, "max", bound, "client", h.key)
+	return busy(connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("%s: %s", what, h.busy(flag, bound, held, more))), flag)
+}
+
+// writeProcedures are the paths of the calls whose requests count
+// against the bounds on write bytes (MaxWriteBytes).
+var writeProcedures = map[string]bool{
+	mmsbv1connect.BusServiceCreatePagesProcedure: true,
+	mmsbv1connect.BusServiceFreePageProcedure:    true,
+	mmsbv1connect.BusServiceSetMetadataProcedure: true,
+	mmsbv1connect.BusServiceCommitProcedure:      true,
+	mmsbv1connect.BusServiceAddEdgeProcedure:     true,
+	mmsbv1connect.BusServiceRemoveEdgeProcedure:  true,
+	mmsbv1connect.BusServiceBindProcedure:        true,
+	mmsbv1connect.BusServiceUnbindProcedure:      true,
+	mmsbv1connect.BusServiceSubmitProcedure:      true,
+}
+
+// writeHold is what the request of one write in flight through
+// LimitRequests holds of its bounds on write bytes. Its request's body
+// (countedBody) and LimitRequests use it, one at a time.
+type writeHold struct {
+	l       *requestLimit
+	key     string
+	bounded bool
+	n       int64 // bytes counted for this request
+
+	// Set by countWrites: the most of the body that counts, and the
+	// bytes of it read so far (countedBody).
+	most, read int64
+	// refused, set by countWrites, refuses the request (refusal) before
+	// its handler runs.
+	refused *writeRefusal
+	// inflating: its messages are compressed, and it counts the most
+	// one may inflate to until it is decoded (countWrites, holdWrite).
+	inflating bool
+}
+
+// giveBack gives back n of the bytes the request counted.
+func (h *writeHold) giveBack(n int64) {
+	l := h.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writeBytes -= n
+	if h.bounded {
+		if l.writeClients[h.key] -= n; l.writeClients[h.key] <= 0 {
+			delete(l.writeClients, h.key)
+		}
+	}
+	h.n -= n
+}
+
+// writeRefusal is why countWrites refused a write request of known
+// length: the bound it would pass, the bound's value, what the writes
+// held and what the request would have added.
+type writeRefusal struct {
+	flag           string
+	bound, held, n int64
+}
+
+// refusal is the error refusing h's request (what names the call).
+func (h *writeHold) refusal(what string) *connect.Error {
+	f := h.refused
+	return busy(connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("%s: %s", what, h.busy(f.flag, f.bound, f.held, f.n))), f.flag)
+}
+
+// take counts n more bytes of the request, or names the bound they
+// would pass, its value and what the writes hold now (with this one's).
+// A write is refused only beside others: alone it passes whatever its
+// size, else a client could never send it.
+func (h *writeHold) take(n int64) (flag string, bound, held int64) {
+	l := h.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.writeBytes > h.n && l.writeBytes+n > l.writeMax {
+		return WriteBytesFlag, l.writeMax, l.writeBytes
+	}
+	if h.bounded {
+		if c := l.writeClients[h.key]; c > h.n && c+n > l.writePerClient {
+			return WriteBytesPerClientFlag, l.writePerClient, c
+		}
+		l.writeClients[h.key] += n
+	}
+	l.writeBytes += n
+	h.n += n
+	return "", 0, 0
+}
+
+// drop gives back every byte the request counted.
+func (h *writeHold) drop() {
+	if h.n == 0 {
+		return
+	}
+	l := h.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.writeBytes -= h.n
+	if h.bounded {
+		if l.writeClients[h.key] -= h.n; l.writeClients[h.key] <= 0 {
+			delete(l.writeClients, h.key)
+		}
+	}
+	h.n = 0
+}
+
+// busy is the message refusing a write whose n more bytes would pass the
+// bound flag (bound), with held bytes held.
+func (h *writeHold) busy(flag string, bound, held, n int64) string {
+	if flag == WriteBytesPerClientFlag {
+		return fmt.Sprintf("the write requests in flight from your address (%s) hold %d bytes, and %d more would pass the most one client's writes may hold (%s %d); wait for your writes in flight to be answered, or send smaller batches, then retry",
+			h.key, held, n, flag, bound)
+	}
+	return fmt.Sprintf("server busy: the write requests in flight hold %d bytes, and %d more would pass the most this server holds (%s %d); retry later",
+		held, n, flag, bound)
+}
+
+// countWrites counts the body of each write request (writeProcedures)
+// that comes through LimitRequests against its bounds on write bytes
+// (writeHold) before h, Connect's handler, reads it: all of it at once
+// when its length is known (Content-Length), else as it is read
+// (countedBody). Mux puts it behind Auth.Gate, so that a request without
+// a credential counts the empty message the Gate gives it, not the body
+// it announced. maxBytes is the largest message the handler reads
+// (--max-request-bytes): no request counts more than Connect can hold of
+// its body, two messages of maxBytes and their envelopes' prefixes (a
+// unary call over gRPC whose body brings a second message is refused
+// once that one is read), whatever length it announces or sends. Counted
+// whole, or before the credential is checked, one client announcing 4
+// GiB, alone and so let through, would hold every write of every client
+// refused for as long as its body may take to arrive, up to
+// BodyReadTimeout (TestWriteBytesAnnouncedCapped).
+//
+// A request of known length that would pass a bound is refused without
+// its body being read: its handler is given an empty message instead,
+// and the refusal comes from writeRefusalInterceptor, before the handler,
+// so that the RPC metrics and the log count it as any other refused call
+// (code resource_exhausted; answered before Connect saw the call,
+// mmsb_rpc_requests_total would miss it). A chunked one refused as it is
+// read fails the read of its message, which Connect answers before any
+// interceptor runs: only the log's warning names it.
+func countWrites(h http.Handler, maxBytes int) http.Handler {
+	// A message of maxBytes and its envelope's 5-byte prefix, twice.
+	most := 2 * (int64(maxBytes) + 5)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wh, ok := r.Context().Value(writeHoldKey{}).(*writeHold)
+		if !ok || !writeProcedures[r.URL.Path] || r.Body == nil || r.Body == http.NoBody {
+			h.ServeHTTP(w, r)
+			return
+		}
+		wh.most = most
+		// What one message can be, at most, counts at once: a body of
+		// known length, up to that; a compressed one, all of it, until
+		// it is decoded (holdWrite), since its few bytes may inflate to
+		// that much whatever its length.
+		var n int64
+		if r.ContentLength > 0 {
+			n = min(r.ContentLength, int64(maxBytes)+5)
+		}
+		if compressed(r.Header) {
+			n, wh.inflating = int64(maxBytes)+5, true
+		}
+		if n > 0 {
+			if flag, bound, held := wh.take(n); flag != "" {
+				wh.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute",
+					"bound", flag, "max", bound, "client", wh.key, "path", loggedPath(r.URL.Path))
+				wh.refused = &writeRefusal{flag: flag, bound: bound, held: held, n: n}
+				if r.ProtoMajor < 2 {
+					// Its body stays unread (see refuse).
+					w.Header().Set("Connection", "close")
+				}
+				w.Header().Set("Retry-After", "1")
+				h.ServeHTTP(w, withEmptyMessage(r))
+				return
+			}
+		}
+		r = r.WithContext(r.Context()) // a copy, its body counted
+		r.Body = &countedBody{ReadCloser: r.Body, h: wh}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// compressed says whether a request's header announces compressed
+// messages: its body (Connect's unary protocol) or each message
+// (gRPC, gRPC-Web, Connect's streaming protocol).
+func compressed(h http.Header) bool {
+	for _, k := range []string{"Content-Encoding", "Grpc-Encoding", "Connect-Content-Encoding"} {
+		if v := strings.TrimSpace(h.Get(k)); v != "" && !strings.EqualFold(v, "identity") {
+			return true
+		}
+	}
+	return false
+}
+
+// writeRefusalInterceptor refuses, before its handler runs, a write
+// request countWrites refused (writeHold.refused), with its error.
+type writeRefusalInterceptor struct{}
+
+func (writeRefusalInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if h, ok := ctx.Value(writeHoldKey{}).(*writeHold); ok && h.refused != nil && !req.Spec().IsClient {
+			p := req.Spec().Procedure
+			return nil, h.refusal(p[strings.LastIndex(p, "/")+1:])
+		}
+		return next(ctx, req)
+	}
+}
+
+func (writeRefusalInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (writeRefusalInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// countedBody is the body of a write request of unknown length: each
+// read counts its bytes (writeHold) before the handler decodes them, and
+// one that would pass a bound fails the read with the refusal, which
+// Connect answers as the call's error.
+type countedBody struct {
+	io.ReadCloser
+	h   *writeHold
+	err error
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		// Bytes past what was counted already (a known length counts
+		// at once) and before the most that counts.
+		b.h.read += int64(n)
+		if more := min(b.h.read, b.h.most) - b.h.n; more > 0 {
+			if flag, bound, held := b.h.take(more); flag != "" {
+				b.h.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute", "bound", flag, "max", bound, "client", b.h.key)
+				b.err = busy(connect.NewError(connect.CodeResourceExhausted, errors.New(b.h.busy(flag, bound, held, more))), flag)
+				return 0, b.err
+			}
+		}
+	}
+	return n, err
 }
 
 // answerHoldKey is the context key of a request's answerHold.
@@ -307,6 +641,12 @@ func holdAnswer(ctx context.Context, what string, n int) error {
 			what, held, n, flag, bound)), flag)
 	}
 }
+
+// HoldAnswer is holdAnswer for a service mounted beside the server's,
+// behind the same LimitRequests (the inspector's): its large answers count
+// against the same bounds on answer bytes. Outside LimitRequests it
+// counts nothing.
+func HoldAnswer(ctx context.Context, what string, n int) error { return holdAnswer(ctx, what, n) }
 
 // dropAnswer gives back what the answer of ctx's request counted so far
 // (holdAnswer) beyond its first keep bytes: the handler starts its answer
