@@ -71,12 +71,21 @@ func logDirUnreachable(fs vfs.FS, walDir string) error {
 }
 
 // repairsRemovedLog reports whether this Open accepts a removed log
-// (checkLogDir refuses it without Repair): the bus opens at the newest
-// checkpoint (empty when there is none: tlog.FilesLost), and what was
-// committed after it is lost, how much (possibly nothing) not known
-// (Recovery().Log.LostLastLSN is LostLSNUnknown).
+// (checkLogDir refuses it without Repair or DisableLog): the bus opens at
+// the newest checkpoint (empty when there is none: tlog.FilesLost), and
+// what was committed after it is lost, how much (possibly nothing) not
+// known (Recovery().Log.LostLastLSN is LostLSNUnknown).
+//
+// With DisableLog only where checkpoints/log-mode says a log held the
+// history (tlog.ModeLog): checkpoints without wal/ and without the file
+// may be a bus without a log from before it existed, which lost nothing
+// (checkLogRemoved's refusal names DisableLog for that). Until
+// 2026-12-07 a DisableLog Open accepted a removed log, and a bus's lost
+// files, without a word in Recovery(): the refusals name DisableLog as a
+// way to accept the loss, and the loss went unreported, as Repair reports
+// it (TestDisableLogReportsRemovedLog).
 func (e *Bus) repairsRemovedLog() bool {
-	if e.memory || !e.opts.Repair || e.opts.DisableLog {
+	if e.memory || !e.opts.Repair && !e.opts.DisableLog {
 		return false
 	}
 	ckpts, err := checkpointFiles(e.fs, e.ckptDir())
@@ -87,8 +96,11 @@ func (e *Bus) repairsRemovedLog() bool {
 		lost, err := tlog.FilesLost(e.fs, e.walDir(), e.ckptDir())
 		return err == nil && lost
 	}
-	removed, _, err := tlog.CheckRemoved(e.fs, e.walDir(), e.ckptDir())
-	return err == nil && removed != tlog.NotRemoved
+	removed, mode, err := tlog.CheckRemoved(e.fs, e.walDir(), e.ckptDir())
+	if err != nil || removed == tlog.NotRemoved {
+		return false
+	}
+	return !e.opts.DisableLog || mode == tlog.ModeLog
 }
 
 // checkLogRemoved is ErrCorruption when dir on fs holds a checkpoint and
@@ -206,7 +218,7 @@ func renamedFiles(fs vfs.FS, walDir, ckDir string) string {
 		return ""
 	}
 	return fmt.Sprintf("%s remain under the names a segment being removed (only ever beside a checkpoint) or a checkpoint being written takes: if one is this bus's file, whole, rename it back "+
-		"without \".del\" or \".tmp\" (an Open with Options.Repair removes them); otherwise ", strings.Join(found, ", "))
+		"without \".del\" or \".tmp\" before anything else (an Open with Options.Repair removes them, and so does every Open once the log-mode file is removed); otherwise ", strings.Join(found, ", "))
 }
 
 // lastLogged reads the log in walDir to its end and returns the first
@@ -226,7 +238,7 @@ func renamedFiles(fs vfs.FS, walDir, ckDir string) string {
 func lastLogged(fs vfs.FS, walDir string, after LSN) (LSN, string, error) {
 	r, err := tlog.NewReader(fs, walDir, after+1)
 	if err != nil {
-		if tornLast(fs, walDir, err) {
+		if tornLast(fs, walDir, err, after+1) {
 			return 0, "", nil
 		}
 		return 0, "", err
@@ -234,14 +246,16 @@ func lastLogged(fs vfs.FS, walDir string, after LSN) (LSN, string, error) {
 	defer r.Close() //nolint:errcheck // read only
 	var first LSN
 	var file string
+	due := after + 1 // where the log read so far continues
 	for {
 		rec, err := r.Next()
-		if errors.Is(err, io.EOF) || err != nil && tornLast(fs, walDir, err) {
+		if errors.Is(err, io.EOF) || err != nil && tornLast(fs, walDir, err, due) {
 			return first, file, nil
 		}
 		if err != nil {
 			return 0, "", err
 		}
+		due = max(due, rec.LastLSN()+1)
 		if file == "" && rec.LastLSN() > after {
 			first, file = max(rec.FirstLSN, after+1), rec.File
 		}
@@ -251,7 +265,13 @@ func lastLogged(fs vfs.FS, walDir string, after LSN) (LSN, string, error) {
 // tornLast reports whether err, met reading the log in walDir, is the
 // damaged header of the log's last segment, which holds only what a crash
 // leaves while a header is written (tlog.HoldsTornHeader): no record.
-func tornLast(fs vfs.FS, walDir string, err error) bool {
+// due is the LSN the log continues at where it was read (the one after
+// the last record read, or the first asked for), or 0 when any will do
+// (firstLogLSN: the replay after it checks again). A segment named past
+// due follows a gap, which no crash leaves (tlog.ContinuesLog): read as
+// the end, it hid the loss of the segments between, as recovery did
+// (TestTornHeaderAfterGapIsCorruption).
+func tornLast(fs vfs.FS, walDir string, err error, due LSN) bool {
 	var cerr *CorruptionError
 	if !errors.As(err, &cerr) || cerr.Offset != 0 {
 		return false
@@ -267,6 +287,9 @@ func tornLast(fs vfs.FS, walDir string, err error) bool {
 		}
 	}
 	if last == "" || cerr.File != fs.Join(walDir, last) {
+		return false
+	}
+	if first, _ := tlog.ParseSegmentName(last); due != 0 && !tlog.ContinuesLog(first, due, due) {
 		return false
 	}
 	torn, terr := tlog.HoldsTornHeader(fs, cerr.File)

@@ -26,7 +26,7 @@ const testSegmentBytes = 1 << 20
 // says "log" only once the first Open's segment is durable
 // (TestFirstOpenCrashAtEveryStep), and the log keeps a segment, so the
 // directory is refused as lost files now, and changed by nothing. Repair
-// and DisableLog accept the loss (Repair reports it); a directory without
+// and DisableLog accept the loss (and report it); a directory without
 // the mode file, or whose mode is "no log", lost nothing known and opens.
 // A segment renamed with ".del" (the name the log gives a segment it
 // removes, only ever beside a checkpoint) is named in the refusal, with
@@ -74,7 +74,7 @@ func TestLogModeWithoutSegmentOrCheckpoint(t *testing.T) {
 		{name: "wal/ removed", prepare: removeWAL, refused: true},
 		{name: "wal/ emptied, Repair", prepare: emptyWAL, opts: Options{Repair: true}, lost: true},
 		{name: "wal/ removed, Repair", prepare: removeWAL, opts: Options{Repair: true}, lost: true},
-		{name: "wal/ emptied, DisableLog", prepare: emptyWAL, opts: Options{DisableLog: true}},
+		{name: "wal/ emptied, DisableLog", prepare: emptyWAL, opts: Options{DisableLog: true}, lost: true}, // reported since TestDisableLogReportsRemovedLog
 		{name: "wal/ emptied, no log-mode file", prepare: func(t *testing.T, fs vfs.FS) {
 			emptyWAL(t, fs)
 			if err := fs.Remove("/db/checkpoints/" + tlog.ModeFileName); err != nil {

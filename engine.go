@@ -751,6 +751,12 @@ func (e *Bus) recover() error {
 		if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
 			return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
 		}
+		if logRemoved {
+			// A removed log accepted, as Repair reports it
+			// (repairsRemovedLog): what was committed after the
+			// checkpoint (every commit, without one) is gone.
+			e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = e.lastLSN+1, LostLSNUnknown
+		}
 		return e.dropLog(segs)
 	}
 	from := e.lastLSN

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/internal/logquery"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/record"
 	"github.com/mmsb-go/mmsb/internal/tlog"
@@ -31,8 +33,9 @@ type LogQuery struct {
 }
 
 // LoggedOp is one operation found by a query. Op and its slices are valid
-// only during the callback (they alias the log reader's buffer and are
-// reused for the next operation).
+// only during the callback (they alias the log reader's buffer, which is
+// reused for the next operation, and by later queries once this one
+// returns): copy what is kept.
 type LoggedOp struct {
 	LSN  LSN
 	Time int64 // commit time, ns since the Unix epoch
@@ -176,7 +179,9 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // is ErrCorruption naming wal/, as Open and Replay refuse it: its log was
 // removed (it was answered as a log holding no operation). A dir written
 // by a bus without a log (Options.DisableLog) is ErrLogTruncated, whatever
-// q asks, as Bus.QueryLog answers such a bus.
+// q asks, as Bus.QueryLog answers such a bus. A last segment holding only
+// a torn header (a crash while an Open made it) ends the log, as Open and
+// Replay read it; one named past where the log continues is ErrCorruption.
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := q.check(); err != nil {
 		return err
@@ -266,25 +271,75 @@ func (q *LogQuery) check() error {
 	return nil
 }
 
+// Idle log readers, kept for the next queries. Each query made a reader of
+// its own: a 256 KiB read buffer, and a payload buffer as large as the
+// largest record it read; the inspector's view of one page asks up to 16
+// queries (its recent writes, searched in doubling LSN windows), each
+// reading again a creation record of 2^17 pages that every window met,
+// about 4 MiB per query (TestQueryLogReusesReaders). At most
+// maxIdleQueryReaders readers are kept, each with at most
+// maxKeptQueryPayload bytes of payload buffer: a record larger than that
+// costs its own buffer each time it is read.
+const (
+	maxIdleQueryReaders = 4
+	maxKeptQueryPayload = 4 << 20
+)
+
+var queryReaders struct {
+	sync.Mutex
+	idle []*tlog.Reader
+}
+
+// takeQueryReader returns a reader of the log in walDir from from,
+// starting at pos when it is a position (tlog.NewReaderAt): an idle one
+// reset, or a new one.
+func takeQueryReader(fs vfs.FS, walDir string, pos tlog.Position, from LSN) (*tlog.Reader, error) {
+	queryReaders.Lock()
+	var r *tlog.Reader
+	if n := len(queryReaders.idle); n > 0 {
+		r = queryReaders.idle[n-1]
+		queryReaders.idle[n-1] = nil
+		queryReaders.idle = queryReaders.idle[:n-1]
+	}
+	queryReaders.Unlock()
+	if r == nil {
+		return tlog.NewReaderAt(fs, walDir, pos, from)
+	}
+	if err := r.ResetAt(fs, walDir, pos, from); err != nil {
+		putQueryReader(r)
+		return nil, err
+	}
+	return r, nil
+}
+
+// putQueryReader closes r and keeps it for a later query, if fewer than
+// maxIdleQueryReaders are kept (tlog.Reader.Idle: with its buffers only).
+func putQueryReader(r *tlog.Reader) {
+	r.Idle(maxKeptQueryPayload)
+	queryReaders.Lock()
+	if len(queryReaders.idle) < maxIdleQueryReaders {
+		queryReaders.idle = append(queryReaders.idle, r)
+	}
+	queryReaders.Unlock()
+}
+
 // queryLog is QueryLogDir starting at pos (a record boundary at or before
 // q.FromLSN from the live log's index) when pos is not nil, so that a
 // follower reading the tail of a large segment does not scan it from the
 // start each time.
 func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.Position, fn func(*LoggedOp) bool) error {
-	var r *tlog.Reader
-	var err error
+	at := tlog.Position{} // the zero position: from the start of q.FromLSN's segment
 	if pos != nil {
-		r, err = tlog.NewReaderAt(fs, fs.Join(dir, "wal"), *pos, q.FromLSN)
-	} else {
-		r, err = tlog.NewReader(fs, fs.Join(dir, "wal"), q.FromLSN)
+		at = *pos
 	}
+	r, err := takeQueryReader(fs, fs.Join(dir, "wal"), at, q.FromLSN)
 	if err != nil {
 		if vfs.IsNotExist(err) {
 			return nil
 		}
 		return err
 	}
-	defer r.Close()
+	defer putQueryReader(r)
 	var dec record.Decoder
 	var op record.Op
 	lo := LoggedOp{Op: &Op{}}
@@ -293,11 +348,24 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 	// can, every operation in the ranges is decoded whole at once: skimmed
 	// first, each Bind, derived write and wave would be decoded twice.
 	byOp := len(q.Kinds) > 0 || q.Source != "" || q.Page != 0
+	// reads: whether a derived write's parent reads are decoded
+	// (logquery.WithoutParentReads: not). Without them every operation
+	// is skimmed first, and only a Bind or wave decoded again whole.
+	reads := !logquery.ParentReadsOmitted(ctx)
+	var due LSN // the LSN after the last record read (0: none read yet)
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rec, err := r.Next()
+		if err != nil && !errors.Is(err, io.EOF) && queryTornEnd(fs, fs.Join(dir, "wal"), err, due, q.FromLSN) {
+			// A last segment holding only a torn header (a crash while
+			// an Open made it) holds no record, as Open and Replay read
+			// it (tornLast): refused as corruption, the log of a bus
+			// that opened could not be queried
+			// (TestQueryLogDirTornHeaderOfLastSegment).
+			err = io.EOF
+		}
 		if errors.Is(err, io.EOF) {
 			if first && pos == nil && q.FromLSN != 0 {
 				// No record to compare q.FromLSN with: the oldest
@@ -319,6 +387,7 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 			// from later on would pass a gap off as the whole history.
 			return fmt.Errorf("%w: wanted LSN %d, the log starts at LSN %d", ErrLogTruncated, q.FromLSN, rec.FirstLSN)
 		}
+		due = rec.LastLSN() + 1
 		if q.ToLSN != 0 && rec.FirstLSN > q.ToLSN {
 			return nil
 		}
@@ -336,7 +405,7 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 			// copied, which cost a query for one page's writes MBs for
 			// each Bind or derived write of 2^16 parents in its range
 			// (TestRecentWritesSkipBigRecords in internal/inspector).
-			if !byOp && q.inRanges(lsn, dec.Time) {
+			if !byOp && reads && q.inRanges(lsn, dec.Time) {
 				if err := dec.Next(&op); err != nil {
 					return corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
 				}
@@ -348,7 +417,7 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 				if !q.match(lsn, dec.Time, &op) {
 					continue
 				}
-				if op.Kind == record.OpBind || op.Kind == record.OpDerived || op.Kind == record.OpWave {
+				if op.Kind == record.OpBind || op.Kind == record.OpWave || (op.Kind == record.OpDerived && reads) {
 					if queryRedecodeHook != nil {
 						queryRedecodeHook()
 					}
@@ -367,6 +436,33 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 			}
 		}
 	}
+}
+
+// queryTornEnd reports whether err, met by a log query of walDir, is the
+// torn header of the log's last segment, which ends the log (tornLast).
+// due is the LSN after the last record the query read, or 0 when it read
+// none: then the segment must be named for from (or before it) to continue
+// the log, unless it is wal/'s only segment, with which the log starts
+// (a first Open's crash, or one after a checkpoint, whose LSN says where
+// its log is due: a query from before it is ErrLogTruncated, as for such
+// a segment whole and empty). A segment named past where the log read so
+// far continues follows a gap, and stays corruption.
+func queryTornEnd(fs vfs.FS, walDir string, err error, due, from LSN) bool {
+	if due == 0 {
+		due = max(from, 1)
+		if names, lerr := fs.List(walDir); lerr == nil {
+			segs := 0
+			for _, name := range names {
+				if isSegmentName(name) {
+					segs++
+				}
+			}
+			if segs == 1 {
+				due = 0 // any: nothing before it says where it is due
+			}
+		}
+	}
+	return tornLast(fs, walDir, err, due)
 }
 
 // QueryLog streams this bus's logged operations matching q (see QueryLogDir).

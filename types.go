@@ -326,7 +326,10 @@ type LogRecovery struct {
 	// to Options.Repair: "commits from LSN LostFirstLSN to LostLastLSN are
 	// gone". Both are 0 when Repair dropped nothing committed (always
 	// without Repair; also when the checkpoint recovery started from
-	// holds every dropped LSN: then only their history is gone).
+	// holds every dropped LSN: then only their history is gone). An
+	// Options.DisableLog Open that accepts a removed log (the log-mode
+	// file says a log held the history, and wal/ or its segments are
+	// gone) reports the loss too, as Repair does.
 	//
 	// LostFirstLSN is the LSN after the last one the recovered state
 	// holds: the next commit takes it, so new commits reuse the lost LSNs.

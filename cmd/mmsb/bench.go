@@ -331,9 +331,10 @@ func (o *benchOptions) validate() error {
 		if err := checkOutputFile(o.stallTrace); err != nil {
 			return usageErr("--stall-trace %s: %v", o.stallTrace, err)
 		}
-		// The trace is written with os.Create, which truncates: a
-		// bus's log segment there was lost.
-		if err := checkReplaceable(o.stallTrace, traceMagic, "Go execution trace header"); err != nil {
+		// The trace replaces what the path holds (renameOutput, which
+		// checks again at the stall): a bus's log segment there was
+		// lost.
+		if err := checkReplaceable(o.stallTrace, traceMagic, traceWhat); err != nil {
 			return usageErr("--stall-trace %s: %v", o.stallTrace, err)
 		}
 	}
@@ -677,7 +678,7 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	el := time.Since(start)
 	wrote, terr := stalls.stop()
 	if terr != nil {
-		return fmt.Errorf("--stall-trace: %w", terr)
+		return terr // names --stall-trace and its path
 	}
 	if wrote {
 		res.StallTrace = o.stallTrace

@@ -62,18 +62,29 @@ func (s *stallRecorder) observe(ns int64) {
 	})
 }
 
-// write writes the flight recorder's window to the file.
+// write writes the flight recorder's window to the file: to a temporary
+// file beside it, which renameOutput moves there after checking the path
+// again, as --cpuprofile's. It was written with os.Create, which
+// truncated whatever the path held by then, checked only before the run
+// (bench --dir D --stall-trace D/wal/<segment> lost the segment its own
+// bus made there) until 2026-12-07.
 func (s *stallRecorder) write() {
-	{
-		f, err := os.Create(s.path)
-		if err == nil {
-			_, err = s.fr.WriteTo(f)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		s.written, s.err = err == nil, err
+	f, err := createOutputTemp(s.path)
+	if err != nil {
+		s.err = fmt.Errorf("--stall-trace %s: %w", s.path, err)
+		return
 	}
+	_, err = s.fr.WriteTo(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		s.err = fmt.Errorf("--stall-trace %s: %w", s.path, err)
+		return
+	}
+	s.err = renameOutput("--stall-trace", f.Name(), s.path, traceMagic, traceWhat)
+	s.written = s.err == nil
 }
 
 // stop ends recording and reports whether a trace was written (and any

@@ -46,7 +46,7 @@ type checkCheckpoint struct {
 
 // checkReplay is the outcome of replaying the directory.
 type checkReplay struct {
-	From      string `json:"from"` // "empty" (LSN 1), "oldest-checkpoint", or "newest-checkpoint" (--no-log: no log to replay)
+	From      string `json:"from"` // "empty" (LSN 1), "oldest-checkpoint", or "newest-checkpoint" (--no-log: no log to replay; or a log restarted after it: logRestartedAt)
 	LSN       uint64 `json:"lsn"`
 	StateHash string `json:"state_hash"`
 	Pages     int    `json:"pages"`
@@ -151,8 +151,12 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	// the validators' rebuild refuse the directory in Open's words, and
 	// integrity reports it again): five more PROBLEM lines for one loss.
 	// They are skipped; steps 1 and 2 still run, for what else is wrong
-	// with the files (TestCheckLostFilesReportedOnce).
-	lost := !noLog && filesLost(dir)
+	// with the files (TestCheckLostFilesReportedOnce). So is a log
+	// removed beside a checkpoint (wal/ gone, or its segments where the
+	// log-mode file says a log continues the checkpoints): five or six
+	// PROBLEM lines for it until 2026-12-07, and none of them from step 1
+	// when only the segments went (TestCheckRemovedLogReportedOnce).
+	lost := !noLog && (filesLost(dir) || logRemoved(dir) != tlog.NotRemoved)
 	rep := &checkReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}, Problems: []checkProblem{}}
 	// Problems stream out as they are found, so that a long check of a
 	// damaged directory shows its findings at once.
@@ -192,6 +196,8 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 			reason += " (written by a bus without a log, it has none: check it with --no-log)"
 		}
 		report(checkProblem{File: walDir, Offset: -1, Reason: reason})
+	} else if !noLog && logRemoved(dir) == tlog.SegmentsRemoved {
+		report(checkProblem{File: walDir, Offset: -1, Reason: segmentsRemovedReason(dir)})
 	} else {
 		// Not refused here after all (a writer made a segment since):
 		// nothing was reported, so nothing below is skipped.
@@ -206,9 +212,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		// Accepted as Open accepts it (a new, empty bus), with what it
 		// cannot tell apart said once: a bus written before log-mode
 		// existed whose wal/ was emptied leaves the same files.
-		w := checkProblem{File: dir, Offset: -1, Reason: fmt.Sprintf("no log segment, no checkpoint and no %s file beside its LOCK: "+
-			"a bus that held nothing (a first Open that stopped before its first segment, or one whose %s file was removed to accept the loss of its files); "+
-			"Open makes it a new, empty bus (if it held commits, restore its files from a backup)", tlog.ModeFileName, tlog.ModeFileName)}
+		w := checkProblem{File: dir, Offset: -1, Reason: heldNothingWarning(dir)}
 		rep.Warnings = append(rep.Warnings, w)
 		if !jsonOut {
 			fmt.Fprintf(a.stdout, "WARNING %s: %s\n", w.File, w.Reason)
@@ -264,7 +268,16 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	}
 	var recovered *mmsb.Bus
 	if !lost {
-		rep.Replay, recovered = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, noLog, report)
+		warn := func(w checkProblem) {
+			if ctx.Err() != nil {
+				return
+			}
+			rep.Warnings = append(rep.Warnings, w)
+			if !jsonOut {
+				fmt.Fprintf(a.stdout, "WARNING %s: %s\n", w.File, w.Reason)
+			}
+		}
+		rep.Replay, recovered = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, noLog, report, warn)
 	}
 	if recovered != nil {
 		defer recovered.Close() //nolint:errcheck // a detached replay: nothing to lose
@@ -465,7 +478,7 @@ func checkInterrupted(dir string, found int, err error) error {
 // the way recovery does, reporting failures and disagreements as problems.
 // It returns the state the recovery replay reached, for the validators
 // that read it, which the caller closes (nil when that replay failed).
-func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheckpoints, noLog bool, report func(checkProblem)) (*checkReplay, *mmsb.Bus) {
+func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheckpoints, noLog bool, report, warn func(checkProblem)) (*checkReplay, *mmsb.Bus) {
 	if noLog {
 		// No log leads from one checkpoint to the next (replayed from
 		// the oldest, the directory read as operations missing): the
@@ -495,6 +508,22 @@ func (a *app) checkReplays(ctx context.Context, fs vfs.FS, dir string, haveCheck
 			out.From = "oldest-checkpoint"
 		}
 		full, err = replayBesideWriter(ctx, fs, dir, mmsb.ReplayTarget{FromOldestCheckpoint: true}, nil)
+		if at, ok := logRestartedAt(fs, dir); err != nil && haveCheckpoints && ok {
+			// The log starts right after a checkpoint newer than the
+			// oldest: it was restarted there (an Open with a log after
+			// a bus without one, Repair's restart, replay --out), and
+			// nothing continues the older checkpoints, by design. The
+			// replay from the oldest failed on every such bus ("the log
+			// ends at LSN 3, before checkpoint …") until its writer took
+			// two more checkpoints (TestCheckLogRestartedAfterCheckpoint).
+			// The history starts at the restart: replayed from the
+			// newest checkpoint, as recovery does, with a warning.
+			warn(checkProblem{File: filepath.Join(dir, "wal"), Offset: -1, Reason: fmt.Sprintf(
+				"the log starts at LSN %d, right after checkpoint LSN %d: it was restarted there (an Open with a log after one without, or Options.Repair), "+
+					"and no log continues the older checkpoints, which only recovery from them would need; the whole history is replayed from the newest checkpoint", at+1, at)})
+			out.From = "newest-checkpoint"
+			full, err = replayBesideWriter(ctx, fs, dir, mmsb.ReplayTarget{}, nil)
+		}
 	}
 	if err != nil {
 		report(problemFromError(dir, fmt.Errorf("replay from %s: %w", out.From, err)))
@@ -688,6 +717,61 @@ func holdsCheckpoint(dir string) bool {
 	return err != nil || len(files) > 0
 }
 
+// logRestartedAt reports the LSN of the checkpoint of dir after which
+// its log starts (the first segment's name is its LSN + 1) when that
+// checkpoint is not the oldest: a log restarted there, which continues
+// none of the older checkpoints. ok is false otherwise, or when the
+// files cannot be listed.
+func logRestartedAt(fs vfs.FS, dir string) (at mmsb.LSN, ok bool) {
+	names, err := fs.List(filepath.Join(dir, "wal"))
+	if err != nil {
+		return 0, false
+	}
+	var first uint64
+	for _, n := range names {
+		if lsn, isSeg := tlog.ParseSegmentName(n); isSeg && (first == 0 || uint64(lsn) < first) {
+			first = uint64(lsn)
+		}
+	}
+	lsns := checkpointLSNs(filepath.Join(dir, "checkpoints"))
+	if first < 2 || len(lsns) < 2 || lsns[0] >= first-1 || !slices.Contains(lsns, first-1) {
+		return 0, false
+	}
+	return mmsb.LSN(first - 1), true
+}
+
+// heldNothingWarning is check's warning for a directory it accepts as a
+// bus that held nothing (onlyHeldNothing): what it checked, each
+// directory named as it is (missing, or holding none of a bus's files),
+// what leaves such files, and what an operator who knows that a program
+// committed there should look at before an Open makes it a new bus. A bus
+// written before checkpoints/log-mode existed whose wal/ was emptied
+// before its first checkpoint leaves the same files, and nothing in them
+// tells it apart (its LOCK is empty, as every bus's; no other file is
+// left): the warning said only "if it held commits, restore its files
+// from a backup", not what had been checked nor where to look
+// (TestHeldNothingWarningSaysWhatWasChecked).
+func heldNothingWarning(dir string) string {
+	wal, ck := filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints")
+	walSays := wal + " is empty"
+	// When wal/ last changed tells an emptied one (changed later) from a
+	// first Open's (made just after LOCK, never changed since).
+	when := fmt.Sprintf(", and at when %s last changed (a first Open makes it just after %s; one changed later had files made or removed in it since)", wal, filepath.Join(dir, "LOCK"))
+	if _, err := os.Lstat(wal); errors.Is(err, os.ErrNotExist) {
+		walSays, when = wal+" is missing", ""
+	}
+	ckSays := fmt.Sprintf("%s holds no checkpoint (final or being written) and no %s file", ck, tlog.ModeFileName)
+	if _, err := os.Lstat(ck); errors.Is(err, os.ErrNotExist) {
+		ckSays = ck + " is missing"
+	}
+	return fmt.Sprintf("no log segment, no checkpoint and no %s file beside its LOCK: a bus that held nothing, as far as its files tell "+
+		"(checked: %s; %s; %s holds nothing else that no bus makes). "+
+		"A first Open that stopped before its first segment leaves that, and so does removing %s to accept the loss of a bus's files; "+
+		"so does a bus written before the %s file existed (2026-12-06) whose wal/ was emptied before its first checkpoint, which nothing in the files tells apart. "+
+		"Open makes it a new, empty bus, whose commits take the LSNs from 1 again: if a program committed to this bus, first look for its segments in a backup of %s%s",
+		tlog.ModeFileName, walSays, ckSays, dir, filepath.Join(ck, tlog.ModeFileName), tlog.ModeFileName, wal, when)
+}
+
 // filesLost reports whether dir is a bus whose files were lost: its
 // checkpoints/ holds no checkpoint, its log-mode file says "log", and its
 // wal/ holds no segment or is missing (tlog.FilesLost, the judgement by
@@ -701,9 +785,48 @@ func filesLost(dir string) bool {
 	return err == nil && lost
 }
 
+// logRemoved is what tlog.CheckRemoved finds missing of the log of dir
+// when its checkpoints/ holds a checkpoint (tlog.NotRemoved without one,
+// or when the directory cannot be read so far): the judgement by which
+// Open, Replay and the integrity validator refuse it.
+func logRemoved(dir string) tlog.Removal {
+	if !holdsCheckpoint(dir) {
+		return tlog.NotRemoved
+	}
+	removed, _, err := tlog.CheckRemoved(vfs.Default, filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints"))
+	if err != nil {
+		return tlog.NotRemoved
+	}
+	return removed
+}
+
+// segmentsRemovedReason is check's problem for a directory whose log
+// segments were removed beside a checkpoint (logRemoved is
+// tlog.SegmentsRemoved), with the ways out, each of which check then
+// accepts (TestCheckRemovedLogReportedOnce). The replays said it, in
+// Open's words, and the validators repeated it, with no way out an mmsb
+// command takes: removing the log-mode file is one (a checkpoint beside
+// an empty wal/ without it is a log holding nothing past the checkpoint,
+// as a directory written before the file existed reads).
+func segmentsRemovedReason(dir string) string {
+	wal := filepath.Join(dir, "wal")
+	mode := filepath.Join(dir, "checkpoints", tlog.ModeFileName)
+	return fmt.Sprintf("%s holds no log segment, but %s says a log continues the checkpoints: its segments were removed, and with them every commit after the newest checkpoint "+
+		"(restore them into %s; to accept the loss, open it once with Options.Repair or Options.DisableLog, or remove %s: the directory then opens at the newest checkpoint, "+
+		"and the next commits take the lost LSNs; docs/operations.md, \"Recovery\")", wal, mode, wal, mode)
+}
+
 // lostFilesError is the refusal of a directory filesLost judges lost: it
 // says what went, and the ways out, each of which every command that
 // reads the directory accepts (TestLostFilesWayOut).
+//
+// A file that only a bus leaves under a name it does not read (busTraces:
+// a segment renamed with ".del" or ".bak" added, a checkpoint's
+// temporary) may hold every commit: it is named first, with the advice to
+// rename it back. The refusal named only the ways to accept the loss, and
+// once the log-mode file was removed as it said, any Open (an
+// application's, mmsb serve's) removed a segment under its ".del" name as
+// a leftover, with every commit in it (TestLostFilesRenamedSegmentWayOut).
 func lostFilesError(dir string) error {
 	wal := filepath.Join(dir, "wal")
 	what := fmt.Sprintf("%s holds no log segment and %s no checkpoint", wal, filepath.Join(dir, "checkpoints"))
@@ -711,9 +834,15 @@ func lostFilesError(dir string) error {
 		what = fmt.Sprintf("%s has checkpoints/ but no wal/ (%s is missing) and no checkpoint", dir, wal)
 	}
 	mode := filepath.Join(dir, "checkpoints", tlog.ModeFileName)
+	renamed := ""
+	if traces := busTraces(dir); len(traces) > 0 {
+		renamed = fmt.Sprintf("first: %s remain under names a bus does not read (a segment's or a checkpoint's with a part added): if one is this bus's file, whole, "+
+			"rename it back without the added part before anything else, as every Open removes a segment ending in \".log.del\" once %s is gone, and with Options.Repair; otherwise ",
+			strings.Join(traces, ", "), mode)
+	}
 	return fmt.Errorf("%s, and %s says a log holds its history: the bus's files are lost, and with them every commit "+
-		"(restore them from a backup; to accept the loss, open it once with Options.Repair, or remove %s: the directory then opens as a new, empty bus; docs/operations.md, \"Recovery\")",
-		what, mode, mode)
+		"(%srestore them from a backup; to accept the loss, open it once with Options.Repair, or remove %s: the directory then opens as a new, empty bus; docs/operations.md, \"Recovery\")",
+		what, mode, renamed, mode)
 }
 
 // noModeFile reports whether dir's checkpoints/ holds no log-mode file.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,6 +85,14 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	// checkpoints/ alone for an Open that failed before making wal/).
 	if err := requireLogDir(dir); err != nil {
 		return err
+	}
+	if onlyHeldNothing(dir) {
+		// What check warns of (heldNothingWarning): the Open below makes
+		// a new bus of it, whose commits take the LSNs from 1 again. It
+		// said nothing, though a bus from before the log-mode file whose
+		// wal/ was emptied leaves the same files
+		// (TestCheckpointWarnsOfHeldNothing).
+		fmt.Fprintf(a.stderr, "warning: %s: %s\n", dir, heldNothingWarning(dir))
 	}
 	// Bindings to functions this binary does not know must not stop a
 	// checkpoint: it copies their bytes and never recomputes them.
@@ -224,7 +233,8 @@ func onlyHeldNothing(dir string) bool {
 // ~` wrote LOCK, wal/ and checkpoints/ among the home directory's files,
 // and a node bootstrapped a replica into another program's directory. Accepted are a DIR that does not exist yet (the
 // bus makes it), one that cannot be listed (Open says why), an empty one
-// (a lost+found, as a fresh filesystem's root has, counts as empty), a
+// (one holding only what a fresh filesystem or mount holds, lost+found
+// or a .snapshot directory: mountMetadata, counts as empty), a
 // bus (requireBusFiles, as mmsb checkpoint decides), a replication
 // node's directory (its marker or term file: the node decides, and serve
 // without --replicate refuses it), and one holding only names a bus
@@ -256,8 +266,8 @@ func requireBusDirToWrite(dir string) error {
 
 // filesNoBusMakes lists the entries of dir, and of its wal/ and
 // checkpoints/ (as wal/NAME), whose names no bus and no crash of one
-// leaves there (lost+found, as a fresh filesystem's root has, is none of
-// them); node reports a replication node's marker or term file, after
+// leaves there (what a fresh filesystem or mount holds, mountMetadata,
+// is none of them); node reports a replication node's marker or term file, after
 // which nothing is listed. err: dir cannot be listed.
 func filesNoBusMakes(dir string) (foreign []string, node bool, err error) {
 	entries, err := os.ReadDir(dir)
@@ -267,13 +277,18 @@ func filesNoBusMakes(dir string) (foreign []string, node bool, err error) {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case name == "lost+found" && e.IsDir():
+		case mountMetadata(e):
+			// A filesystem's or a mount's own entry (lost+found,
+			// a snapshot or trash directory): nobody's data.
 		case slices.Contains(replicate.NodeFiles[:], name):
 			return nil, true, nil
 		case slices.Contains(replicate.NodeFiles[:], strings.TrimSuffix(name, ".tmp")):
 			// A node's marker or term file being written when it
 			// crashed: the node's, though not yet there.
-		case name == "LOCK" && e.Type().IsRegular():
+		case name == "LOCK" && e.Type().IsRegular() && emptyEntry(e):
+			// A bus's lock file, which it never writes to: one
+			// holding bytes (a pid, another program's lock state) is
+			// another program's (TestLockWithContentIsNoBus).
 		case (name == "wal" || name == "checkpoints") && (e.IsDir() || e.Type()&os.ModeSymlink != 0 && linksToDir(filepath.Join(dir, name))):
 			// A symbolic link too: an operator puts the log on a disk
 			// of its own so (docs/operations.md), before the first Open
@@ -286,6 +301,45 @@ func filesNoBusMakes(dir string) (foreign []string, node bool, err error) {
 	return foreign, false, nil
 }
 
+// emptyEntry reports whether the entry e holds no byte (false when it
+// cannot be told).
+func emptyEntry(e fs.DirEntry) bool {
+	info, err := e.Info()
+	return err == nil && info.Size() == 0
+}
+
+// mountMetadata reports whether e is an entry that a filesystem, a file
+// server or a desktop makes in the root of a fresh filesystem or mount,
+// holding no program's data: ext4's lost+found; the read-only snapshot
+// directories of NetApp and other NFS servers (.snapshot), snapper on
+// btrfs (.snapshots) and ZFS with snapdir=visible (.zfs); the trash a
+// desktop keeps on a removable or mounted disk (.Trash, .Trash-UID,
+// .Trashes); and macOS's indexes and Finder file (.Spotlight-V100,
+// .fseventsd, .TemporaryItems, .DocumentRevisions-V100, .DS_Store). Each
+// must be of its kind (a directory; .DS_Store a regular file): a file
+// named .snapshot is another program's. Any other name, dotfile or not,
+// is someone's data: a directory holding only .bashrc is a home directory.
+// A mount point holding only .snapshot was refused as another program's
+// directory until 2026-12-07.
+func mountMetadata(e fs.DirEntry) bool {
+	name := e.Name()
+	if name == ".DS_Store" {
+		return e.Type().IsRegular()
+	}
+	if !e.IsDir() {
+		return false
+	}
+	switch name {
+	case "lost+found", ".snapshot", ".snapshots", ".zfs", ".Trash", ".Trashes",
+		".Spotlight-V100", ".fseventsd", ".TemporaryItems", ".DocumentRevisions-V100":
+		return true
+	}
+	// .Trash-UID: the freedesktop.org trash of user UID on a disk that
+	// is not the home directory's.
+	uid, ok := strings.CutPrefix(name, ".Trash-")
+	return ok && uid != "" && strings.Trim(uid, "0123456789") == ""
+}
+
 // linksToDir reports whether the symbolic link path leads to a directory,
 // or to nothing (a disk not mounted: Open says the log is out of reach).
 func linksToDir(path string) bool {
@@ -296,7 +350,8 @@ func linksToDir(path string) bool {
 // foreignBusFiles lists the entries of DIR/sub (wal or checkpoints) that
 // no bus makes there, as sub/NAME: names that begin with a segment's
 // (in wal/) or a checkpoint's (in checkpoints/) name, and log-mode, are
-// a bus's, whole or left by a crash.
+// a bus's, whole or left by a crash; a fresh filesystem's own entries
+// (mountMetadata) are nobody's.
 func foreignBusFiles(dir, sub string) []string {
 	entries, err := os.ReadDir(filepath.Join(dir, sub))
 	if err != nil {
@@ -314,7 +369,12 @@ func foreignBusFiles(dir, sub string) []string {
 			_, ours = checkpoint.ParseName(n[:min(len(n), ckLen)])
 			ours = ours || strings.HasPrefix(n, tlog.ModeFileName)
 		}
-		if !ours {
+		// wal/ or checkpoints/ may be the root of a disk of its own
+		// (a symbolic link to it, or a mount): what a fresh
+		// filesystem holds there is nobody's data, as in DIR (a
+		// wal/lost+found was "another program's file" until
+		// 2026-12-07: TestWritingCommandsAcceptLogOnFreshDisk).
+		if !ours && !mountMetadata(e) {
 			foreign = append(foreign, sub+"/"+n)
 		}
 	}
@@ -328,8 +388,10 @@ var errBusFilesLost = errors.New("the bus's files are lost")
 
 // heldNothing reports whether dir, in which requireBusFiles found no file
 // a bus reads and busTraces none that one leaves, holds a LOCK file
-// (exactly so named: a Prometheus directory has a "lock") beside nothing
-// else that no bus makes (onlyBusFiles): a bus that held nothing. A first
+// (exactly so named: a Prometheus directory has a "lock"; regular and
+// empty, as a bus leaves it: one holding a pid is another program's)
+// beside nothing else that no bus makes (onlyBusFiles, which judges the
+// LOCK so too): a bus that held nothing. A first
 // Open that stopped between taking its lock and writing its first segment
 // leaves that, and so does the way out of a bus whose files were lost
 // that the refusal names (remove checkpoints/log-mode: the directory then

@@ -15,8 +15,9 @@ import (
 // (what the flight recorder writes) is accepted, so the header the check
 // looks for is the one the recorder writes; an empty file is refused (a
 // bus's LOCK is empty); a symbolic link to a log segment is refused
-// (os.Create, which writes the stall trace, follows it and truncated the
-// segment); a path that does not exist is left to the command.
+// (os.Create, which wrote the stall trace until 2026-12-07, followed it
+// and truncated the segment); a path that does not exist is left to the
+// command.
 func TestOutputReplaceEdges(t *testing.T) {
 	dir := t.TempDir()
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/mattn/go-isatty"
 	"github.com/mmsb-go/mmsb"
@@ -110,6 +111,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return a.exitStatus(cmd, err)
 }
 
+// refuseEmptyValues refuses, as a usage error naming the first such flag,
+// a text flag given an empty value (`--to-time "$T"` with T unset): every
+// one took "" as not given, so `replay --to-time ""` replayed the whole
+// log, `bench --dir ""` ran in memory, `serve --sync ""` ran with group
+// commit and `validate --only ""` ran every benchmark, each exiting 0.
+// A list flag given only "" (serve --allowed-hosts "$HOSTS") is refused
+// the same way: it held no element, as if not given, until 2026-12-07.
+// Flags are visited in name order, so the error does not depend on the
+// order they were given in.
+func refuseEmptyValues(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		empty := f.Value.Type() == "string" && f.Value.String() == ""
+		if list, ok := f.Value.(pflag.SliceValue); ok {
+			empty = len(list.GetSlice()) == 0
+		}
+		if err == nil && empty {
+			err = usageErr("--%s \"\": an empty value (an unset variable?): give one, or omit the flag for its default", f.Name)
+		}
+	})
+	return err
+}
+
 // startProfile starts the --cpuprofile CPU profile, if asked for. It is
 // written to a temporary file beside --cpuprofile, which stopProfile
 // renames over it, so that a run whose profile is dropped (a usage error)
@@ -127,7 +151,7 @@ func (a *app) startProfile() error {
 	if err := checkProfileReplaceable(a.cpuProfile); err != nil {
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(a.cpuProfile), "."+filepath.Base(a.cpuProfile)+".tmp-*")
+	f, err := createOutputTemp(a.cpuProfile)
 	if err != nil {
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
 	}
@@ -158,11 +182,22 @@ var (
 // --cpuprofile DIR/wal/<segment>`, a tab completion's slip, replaced the
 // whole log with a profile and exited 0), its LOCK (a second writer could
 // then take the lock), or a device such as /dev/null (a regular file
-// replaced it). A path that does not exist, or cannot be read, is left
-// to the rename.
+// replaced it). A path that does not exist is left to the rename; an
+// existing file that cannot be read is refused (it cannot be told to be
+// an earlier profile: it was replaced until 2026-12-07).
 func checkProfileReplaceable(path string) error {
-	return checkReplaceable(path, profileMagic, "gzip data, as pprof writes")
+	return checkReplaceable(path, profileMagic, profileWhat)
 }
+
+// What --cpuprofile and --stall-trace begin with, as their errors name it.
+const (
+	profileWhat = "gzip data, as pprof writes"
+	traceWhat   = "Go execution trace header"
+)
+
+// openToCheck opens an existing output file for checkReplaceable; a test
+// makes it fail (as root, no file is unreadable).
+var openToCheck = os.Open
 
 // checkReplaceable is checkProfileReplaceable for a file that begins with
 // magic (what names it).
@@ -174,9 +209,12 @@ func checkReplaceable(path string, magic []byte, what string) error {
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("%w: it is no regular file (a device, a pipe), which the output would replace: name a new file; nothing was run", errNotAProfile)
 	}
-	f, err := os.Open(path)
+	f, err := openToCheck(path)
 	if err != nil {
-		return nil
+		// Unreadable (mode 000, another user's): whatever it holds,
+		// the rename would replace it.
+		return fmt.Errorf("%w: it cannot be read (%v), so it cannot be told to be one, and the output would replace it: "+
+			"name a new file, or remove this one if it is not needed; nothing was run", errNotAProfile, err)
 	}
 	defer func() { _ = f.Close() }()
 	head := make([]byte, len(magic))
@@ -268,21 +306,49 @@ func (a *app) stopProfile(keep bool) error {
 	err := a.profiling.Close()
 	a.profiling = nil
 	if err == nil && keep {
-		// Checked again: the command may have made the file since it
-		// started (`--cpuprofile NEW/wal/<first segment>` with a bus
-		// made in NEW), and the rename replaced it all the same. The
-		// profile is kept under its temporary name then.
-		if checkProfileReplaceable(a.cpuProfile) != nil {
-			return fmt.Errorf("--cpuprofile %s: %w: the command made it while it ran, and the profile would replace it: "+
-				"left as it is; the profile is in %s", a.cpuProfile, errNotAProfile, tmp)
-		}
-		err = os.Rename(tmp, a.cpuProfile)
+		return renameOutput("--cpuprofile", tmp, a.cpuProfile, profileMagic, profileWhat)
 	}
-	if err != nil || !keep {
-		_ = os.Remove(tmp)
-	}
+	_ = os.Remove(tmp)
 	if err != nil {
 		return fmt.Errorf("--cpuprofile %s: %w", a.cpuProfile, err)
+	}
+	return nil
+}
+
+// createOutputTemp creates the temporary file beside path that an output
+// (--cpuprofile, bench --stall-trace) is written to before renameOutput
+// moves it to path. Its name holds at most the first 64 bytes of path's
+// (cut at a character's start): a name near the 255-byte limit left no
+// room for ".tmp-" and the random part, and the stall trace, written
+// straight to such a path before, failed at the stall after the whole
+// run ("file name too long") until 2026-12-07.
+func createOutputTemp(path string) (*os.File, error) {
+	base := filepath.Base(path)
+	if len(base) > 64 {
+		cut := 64
+		for cut > 0 && !utf8.RuneStart(base[cut]) {
+			cut--
+		}
+		base = base[:cut]
+	}
+	return os.CreateTemp(filepath.Dir(path), "."+base+".tmp-*")
+}
+
+// renameOutput moves tmp, the finished output of flag, to path. path is
+// checked again first (checkReplaceable, as before the command ran): the
+// command may have made the file since it started (`--cpuprofile
+// NEW/wal/<first segment>` with a bus made in NEW; bench --stall-trace
+// into its own bus's directory), and the rename replaced it all the
+// same. The output is kept under its temporary name then, named in the
+// error. A failed rename removes tmp.
+func renameOutput(flag, tmp, path string, magic []byte, what string) error {
+	if err := checkReplaceable(path, magic, what); err != nil {
+		return fmt.Errorf("%s %s: %w: the command made it (or changed it) while it ran, and the output would replace it: "+
+			"left as it is; the output is in %s", flag, path, errNotAProfile, tmp)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	return nil
 }
@@ -458,6 +524,9 @@ usage error.`,
 			if !cmd.HasParent() {
 				return nil
 			}
+			if err := refuseEmptyValues(cmd); err != nil {
+				return err
+			}
 			a.started = true
 			return a.startProfile()
 		},
@@ -548,8 +617,9 @@ func dirArg(cmd *cobra.Command, args []string) error {
 }
 
 // requireDataDir checks that dir exists and holds an MMSB bus (a wal/ or a
-// checkpoints/ subdirectory), so that a typo is reported as such rather
-// than as an empty bus, and so that nothing is ever created by mistake.
+// checkpoints/ subdirectory, or a LOCK file beside nothing no bus makes:
+// heldNothing), so that a typo is reported as such rather than as an
+// empty bus, and so that nothing is ever created by mistake.
 func requireDataDir(dir string) error {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -567,6 +637,16 @@ func requireDataDir(dir string) error {
 		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
 			return nil
 		}
+	}
+	if heldNothing(dir) {
+		// A LOCK file beside nothing else that no bus makes: a first
+		// Open that stopped between taking its lock and making the
+		// directories, which the next Open makes a bus of. It was
+		// refused here, so that every command but Open refused a state
+		// a crash leaves (TestFirstOpenCrashStatesAcceptedByEveryCommand).
+		// Beside another program's files a LOCK is no bus's, and a
+		// directory without one holds nothing of a bus: both refused.
+		return nil
 	}
 	return fmt.Errorf("%w: %s has neither wal/ nor checkpoints/", errNotDataDir, termText(dir))
 }

@@ -23,6 +23,9 @@ import (
 // supervisor restarted it. Its shutdown now ends within
 // --shutdown-timeout with exit 1.
 func TestServeTickFailureShutdownEnds(t *testing.T) {
+	// failingServeWrites' disk, plus a close that hangs until the test
+	// releases it: not folded into that helper, whose toggle only fails
+	// writes and syncs, and whose callers need every close to return.
 	failing := errors.New("injected write failure")
 	release := make(chan struct{})
 	var once sync.Once

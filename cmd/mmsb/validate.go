@@ -117,6 +117,16 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 			return usageErr("%s %s: %v", out.flag, out.dir, err)
 		}
 	}
+	// The report replaces only an earlier report's files, and goes in no
+	// bus's directory: checked before the run too (WriteHTMLReport
+	// checks again before it renames), so a refused DIR costs no run. A
+	// site's index.html in DIR was replaced after the run until
+	// 2026-12-07.
+	if o.report != "" {
+		if err := harness.CheckReportDir(o.report); err != nil {
+			return usageErr("--report %s: %v", o.report, strings.TrimPrefix(err.Error(), harness.ErrNotAReport.Error()+": "))
+		}
+	}
 	targets, err := harness.LoadTargets(o.targets)
 	if err != nil {
 		if o.targets != "" {

@@ -71,6 +71,12 @@ func TestWritingCommandsRefuseAnotherProgramsDirectory(t *testing.T) {
 		{"Prometheus data", map[string]string{"wal/00000001": "not ours", "lock": "", "chunks_head/": ""}, "chunks_head"},
 		{"LevelDB data", map[string]string{"LOCK": "", "CURRENT": "MANIFEST-000001\n", "MANIFEST-000001": "x"}, "CURRENT"},
 		{"only another program's wal/", map[string]string{"wal/00000001": "not ours"}, "wal/00000001"},
+		// What a fresh mount holds does not hide another program's files
+		// beside it, and a dotfile of a mount's name but not its kind
+		// (a regular file .snapshot) is someone's.
+		{"a mount's snapshots beside a program's data", map[string]string{".snapshot/": "", "data.db": "x"}, "data.db"},
+		{"a file named like a mount's directory", map[string]string{".snapshot": "x"}, ".snapshot"},
+		{"only a home directory's dotfile", map[string]string{".profile": "x"}, ".profile"},
 	}
 	for _, c := range commands {
 		for _, d := range dirs {
@@ -118,6 +124,13 @@ func TestWritingCommandsAcceptNewEmptyOrBusDirectory(t *testing.T) {
 	}{
 		{"empty", map[string]string{}},
 		{"a fresh filesystem's root", map[string]string{"lost+found/": ""}},
+		// A mount point holding only what its filesystem, file server or
+		// a desktop made there (TestWritingCommandsAcceptFreshMount).
+		{"an NFS mount's snapshots", map[string]string{".snapshot/": ""}},
+		{"a snapper btrfs root", map[string]string{".snapshots/": "", "lost+found/": ""}},
+		{"a ZFS dataset with a visible snapdir", map[string]string{".zfs/snapshot/": ""}},
+		{"a removable disk's trash", map[string]string{".Trash-1000/files/": "", ".Trash/": ""}},
+		{"a disk a Mac used", map[string]string{".DS_Store": "x", ".Spotlight-V100/": "", ".fseventsd/": "", ".Trashes/": "", ".TemporaryItems/": "", ".DocumentRevisions-V100/": ""}},
 		{"a first Open that crashed", map[string]string{"LOCK": "", "wal/00000000000000000001.log.tmp": "", "checkpoints/log-mode.tmp": ""}},
 		{"a node's first marker that crashed", map[string]string{"replicate-stream.tmp": ""}},
 		{"a node's directory", map[string]string{"replicate-stream": "mmsb-replica MMSB_LOG_mmsb\n", "notes.txt": "x"}},
@@ -168,5 +181,55 @@ func TestWritingCommandsAcceptNewEmptyOrBusDirectory(t *testing.T) {
 	makeTree(t, dir, map[string]string{"notes.txt": "x"})
 	if err := requireBusDirToWrite(dir); !errors.Is(err, errNotDataDir) || !errors.Is(err, errUsage) {
 		t.Errorf("another program's directory: %v, want errNotDataDir and errUsage", err)
+	}
+}
+
+// TestWritingCommandsAcceptFreshMount: a mount point that holds only what
+// a fresh filesystem or mount holds (here an NFS server's .snapshot
+// directory and a desktop's .Trash-1000) is a new place for a bus: serve
+// --dir refused it as another program's directory ("it holds .snapshot,
+// and no bus") until 2026-12-07. serve now gets past the check and makes
+// its bus there (it fails only on its missing --token-file, checked after
+// --dir, so nothing starts and the mount is left as it was).
+func TestWritingCommandsAcceptFreshMount(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mnt")
+	makeTree(t, dir, map[string]string{".snapshot/": "", ".Trash-1000/": ""})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var stdout, stderr strings.Builder
+	code := run(ctx, []string{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--token-file", filepath.Join(t.TempDir(), "no-such-token")}, &stdout, &stderr)
+	if strings.Contains(stderr.String(), "not an MMSB data directory") {
+		t.Fatalf("a fresh mount refused (exit %d): %s", code, stderr.String())
+	}
+	if code != exitUsage || !strings.Contains(stderr.String(), "--token-file") {
+		t.Errorf("exit %d, want the --token-file refusal (exit %d) that follows the --dir check:\n%s", code, exitUsage, stderr.String())
+	}
+}
+
+// TestWritingCommandsAcceptLogOnFreshDisk: wal/ (or checkpoints/) as a
+// symbolic link to the root of a disk of its own, made before the first
+// Open, holds what a fresh filesystem holds (lost+found): the writing
+// commands refused the directory as another program's ("it holds
+// wal/lost+found, and no bus") until 2026-12-07, though the same entry in
+// DIR itself was accepted. A file that is no bus's in the linked wal/ is
+// still refused.
+func TestWritingCommandsAcceptLogOnFreshDisk(t *testing.T) {
+	for _, sub := range []string{"wal", "checkpoints"} {
+		t.Run(sub, func(t *testing.T) {
+			root := t.TempDir()
+			dir, disk := filepath.Join(root, "data"), filepath.Join(root, "disk")
+			makeTree(t, disk, map[string]string{"lost+found/": ""})
+			makeTree(t, dir, nil)
+			if err := os.Symlink(disk, filepath.Join(dir, sub)); err != nil {
+				t.Fatal(err)
+			}
+			if err := requireBusDirToWrite(dir); err != nil {
+				t.Errorf("refused: %v", err)
+			}
+			makeTree(t, disk, map[string]string{"notes.txt": "x"})
+			if err := requireBusDirToWrite(dir); !errors.Is(err, errNotDataDir) || !strings.Contains(err.Error(), sub+"/notes.txt") {
+				t.Errorf("%s/notes.txt: %v, want it refused naming it", sub, err)
+			}
+		})
 	}
 }

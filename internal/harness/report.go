@@ -1,12 +1,18 @@
 package harness
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/mmsb-go/mmsb/internal/checkpoint"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -148,8 +154,7 @@ type reportRow struct {
 	Metrics []string
 }
 
-var reportTmpl = template.Must(template.New("report").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>MMSB validation report</title>
+var reportTmpl = template.Must(template.New("report").Parse(reportHead + `
 <style>
 body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;width:100%;font-size:90%}
@@ -177,13 +182,165 @@ small{color:#666}
 </body></html>
 `))
 
+// reportHead begins every index.html WriteHTMLReport writes: how an
+// earlier report, which a new one may replace, is told from a user's page.
+const reportHead = `<!doctype html>
+<html><head><meta charset="utf-8"><title>MMSB validation report</title>`
+
+// pngMagic begins every PNG file (the charts).
+var pngMagic = []byte("\x89PNG\r\n\x1a\n")
+
+// ErrNotAReport is the refusal of CheckReportDir: a file a report would
+// replace is not one an earlier report wrote, or the directory is a
+// bus's. Nothing was written.
+var ErrNotAReport = errors.New("harness: report")
+
+// CheckReportDir reports whether WriteHTMLReport may write into dir. A
+// report replaces only an earlier report's files: an existing index.html
+// must begin as one (reportHead), and an existing chart file must be a
+// PNG beside such an index.html; anything else there (a web site's
+// index.html or its memory.png, a device, a link, a file that cannot be
+// read) is refused, naming it. So is a bus's directory, or its wal/,
+// checkpoints/ or shared/ (it holds a log segment, a checkpoint, LOCK or
+// log-mode, or lies beside a LOCK): a report there is a stray file among
+// the bus's. A dir that does not exist is fine (WriteHTMLReport makes it).
+// WriteHTMLReport wrote into any directory, replacing whatever index.html
+// and chart files it held, until 2026-12-07.
+func CheckReportDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNotAReport, dir, err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); isBusName(n) {
+			return fmt.Errorf("%w: %s holds %s: it is a bus's directory, and a report there would be a stray file among its files: "+
+				"name a directory of its own; nothing was written", ErrNotAReport, dir, n)
+		}
+	}
+	// Absolute first: --report . run in a bus's wal/.
+	if abs, err := filepath.Abs(dir); err == nil {
+		if base := filepath.Base(abs); base == "wal" || base == "checkpoints" || base == "shared" {
+			if st, err := os.Lstat(filepath.Join(filepath.Dir(abs), "LOCK")); err == nil && st.Mode().IsRegular() {
+				return fmt.Errorf("%w: %s is the %s/ directory of the bus beside its LOCK, and a report there would be a stray file among its files: "+
+					"name a directory of its own; nothing was written", ErrNotAReport, dir, base)
+			}
+		}
+	}
+	index, err := existingOutput(filepath.Join(dir, ReportFile), []byte(reportHead), "an earlier report")
+	if err != nil {
+		return err
+	}
+	for _, cs := range chartSpecs {
+		path := filepath.Join(dir, cs.file)
+		chart, err := existingOutput(path, pngMagic, "a PNG chart")
+		if err != nil {
+			return err
+		}
+		if chart && !index {
+			// A PNG of the same name beside no report: a user's.
+			return fmt.Errorf("%w: %s exists beside no earlier %s, so it is no chart of a report, and the report would replace it: "+
+				"name a new or empty directory, or one holding an earlier report; nothing was written", ErrNotAReport, path, ReportFile)
+		}
+	}
+	return nil
+}
+
+// isBusName reports whether name is one only a bus gives a file in its
+// directory or in its wal/ or checkpoints/.
+func isBusName(name string) bool {
+	if name == "LOCK" || name == tlog.ModeFileName {
+		return true
+	}
+	if _, ok := tlog.ParseSegmentName(name); ok {
+		return true
+	}
+	_, ok := checkpoint.ParseName(name)
+	return ok
+}
+
+// existingOutput reports whether path exists and begins with magic (what
+// names it); an existing path that does not, is no regular file or
+// cannot be read is an ErrNotAReport error.
+func existingOutput(path string, magic []byte, what string) (bool, error) {
+	st, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err == nil && !st.Mode().IsRegular() {
+		err = errors.New("it is no regular file (a directory, a link, a device)")
+	}
+	var head []byte
+	if err == nil {
+		var f *os.File
+		if f, err = os.Open(path); err == nil {
+			head = make([]byte, len(magic))
+			_, err = io.ReadFull(f, head)
+			_ = f.Close() // read-only
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = nil // too short: not magic, said below
+			}
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: %s exists and cannot be told to be %s (%v), and the report would replace it: "+
+			"name a new or empty directory; nothing was written", ErrNotAReport, path, what, err)
+	}
+	if !bytes.Equal(head, magic) {
+		return false, fmt.Errorf("%w: %s exists and is not %s, which the report would replace: "+
+			"name a new or empty directory, or one holding an earlier report; nothing was written", ErrNotAReport, path, what)
+	}
+	return true, nil
+}
+
+// reportBeforeRecheck runs before WriteHTMLReport checks dir again; a
+// test makes a file there.
+var reportBeforeRecheck = func() {}
+
 // WriteHTMLReport writes dir/index.html (the table, every check and metric
 // of every benchmark) and PNG charts of the figures it has: throughput vs
 // workers (#5), tick latency distribution (#6), memory per page (#7) and
 // the stability trajectories (#9). It returns the charts written.
-func WriteHTMLReport(dir string, rep *Report) ([]Chart, error) {
+//
+// It writes only where CheckReportDir allows, checked before anything is
+// written and again before the files are put in place: each is written
+// to a temporary file beside it (.NAME.tmp-*) and renamed over it, the
+// charts first and index.html last. A refusal or a failure leaves dir's
+// files as they were, and no temporary file.
+func WriteHTMLReport(dir string, rep *Report) (_ []Chart, err error) {
+	if err := CheckReportDir(dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("harness: report: %w", err)
+	}
+	type output struct{ tmp, path string }
+	var outs []output
+	defer func() {
+		if err != nil {
+			for _, o := range outs {
+				_ = os.Remove(o.tmp) // not renamed: nothing of the caller's
+			}
+		}
+	}()
+	// write writes one output to a temporary file beside name.
+	write := func(name string, to func(io.Writer) error) error {
+		path := filepath.Join(dir, name)
+		f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+		if err != nil {
+			return fmt.Errorf("harness: report: %w", err)
+		}
+		outs = append(outs, output{f.Name(), path})
+		err = to(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("harness: report: %s: %w", name, err)
+		}
+		return nil
 	}
 	var charts []Chart
 	var omitted []string
@@ -199,8 +356,12 @@ func WriteHTMLReport(dir string, rep *Report) ([]Chart, error) {
 		if p == nil {
 			continue
 		}
-		if err := p.Save(7*vg.Inch, 4*vg.Inch, filepath.Join(dir, cs.file)); err != nil {
-			return charts, fmt.Errorf("harness: report: %s: %w", cs.file, err)
+		wt, err := p.WriterTo(7*vg.Inch, 4*vg.Inch, "png")
+		if err != nil {
+			return nil, fmt.Errorf("harness: report: %s: %w", cs.file, err)
+		}
+		if err := write(cs.file, func(w io.Writer) error { _, err := wt.WriteTo(w); return err }); err != nil {
+			return nil, err
 		}
 		charts = append(charts, Chart{File: cs.file, Title: cs.title, Caption: cs.caption})
 	}
@@ -222,13 +383,20 @@ func WriteHTMLReport(dir string, rep *Report) ([]Chart, error) {
 		}
 		page.Rows = append(page.Rows, row)
 	}
-	f, err := os.Create(filepath.Join(dir, ReportFile))
-	if err != nil {
-		return charts, fmt.Errorf("harness: report: %w", err)
+	if err := write(ReportFile, func(w io.Writer) error { return reportTmpl.Execute(w, page) }); err != nil {
+		return nil, err
 	}
-	if err := reportTmpl.Execute(f, page); err != nil {
-		_ = f.Close() // already failing or read-only: the error above is the one to report
-		return charts, fmt.Errorf("harness: report: %w", err)
+	// Checked again: something may have made one of the files since
+	// the check before the run (which is minutes long) or the one above.
+	reportBeforeRecheck()
+	if err := CheckReportDir(dir); err != nil {
+		return nil, err
 	}
-	return charts, f.Close()
+	for i, o := range outs {
+		if err := os.Rename(o.tmp, o.path); err != nil {
+			outs = outs[i:] // those renamed are in place
+			return nil, fmt.Errorf("harness: report: %w", err)
+		}
+	}
+	return charts, nil
 }

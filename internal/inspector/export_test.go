@@ -87,3 +87,9 @@ func GraphWith(ctx context.Context, in *Inspector, req *inspectorv1.GraphRequest
 	}
 	return res.Msg, nil
 }
+
+// SetAnswerHold sets the function the service counts the bytes of its
+// large answers with, instead of server.HoldAnswer. Set it before any call.
+func SetAnswerHold(in *Inspector, f func(ctx context.Context, what string, n int) error) {
+	in.holdAnswer = f
+}

@@ -142,6 +142,8 @@ type Inspector struct {
 	// pageRead, when set (by tests), is called in GetPage after the page
 	// is read and before its binding is.
 	pageRead func()
+	// holdAnswer, when set (by tests), replaces server.HoldAnswer.
+	holdAnswer func(ctx context.Context, what string, n int) error
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.

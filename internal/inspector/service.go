@@ -12,10 +12,13 @@ import (
 	"unicode/utf8"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/delta"
 	inspectorv1 "github.com/mmsb-go/mmsb/gen/mmsb/inspector/v1"
+	"github.com/mmsb-go/mmsb/internal/logquery"
+	"github.com/mmsb-go/mmsb/internal/server"
 	"github.com/mmsb-go/mmsb/internal/wire"
 	"github.com/mmsb-go/mmsb/tick"
 )
@@ -210,6 +213,11 @@ func (s *service) ListPages(ctx context.Context, req *connect.Request[inspectorv
 			}
 			out.Rows = append(out.Rows, s.row(&info))
 		}
+	}
+	// Each row's message holds about ListPageCost bytes more than it
+	// encodes in, as the server counts its own ListPages.
+	if err := s.holdBytes(ctx, "ListPages", proto.Size(out)+len(out.Rows)*server.ListPageCost); err != nil {
+		return nil, err
 	}
 	return connect.NewResponse(out), nil
 }
@@ -445,6 +453,12 @@ func pageType(meta []mmsb.MetaEntry) string {
 
 var writeKinds = []mmsb.OpKind{mmsb.OpDelta, mmsb.OpDerived}
 
+// noReads is ctx for a log query of the inspector: no answer shows the
+// parent reads of a derived write, and decoded they were 1 MiB or more
+// a write of a derived page of 2^16 parents, 22 MB a view of such a page
+// and its 8 recent writes (TestGetPageSkipsParentReads).
+func noReads(ctx context.Context) context.Context { return logquery.WithoutParentReads(ctx) }
+
 func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.GetPageRequest]) (*connect.Response[inspectorv1.GetPageResponse], error) {
 	m := req.Msg
 	recent := int(m.Recent)
@@ -557,6 +571,16 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 		return nil, err
 	}
 	out.Recent = ws
+	// A byte range encodes in a few bytes and is a message of its own in
+	// memory, about rangeCost bytes: the recent writes of a masked page
+	// list up to 64 + window/2 each (32,832 for a 64 KiB window).
+	ranges := 0
+	for _, w := range ws {
+		ranges += len(w.Ranges)
+	}
+	if err := s.holdBytes(ctx, "GetPage", proto.Size(out)+ranges*rangeCost); err != nil {
+		return nil, err
+	}
 	return connect.NewResponse(out), nil
 }
 
@@ -631,7 +655,7 @@ func (s *service) recentWrites(ctx context.Context, id mmsb.PageID, upTo, oldest
 func (s *service) newestWrites(ctx context.Context, id mmsb.PageID, lo, hi mmsb.LSN, n int, shown [2]uint32) ([]*inspectorv1.RecentWrite, error) {
 	ring := make([]mmsb.LSN, 0, min(n, 64))
 	next := 0 // where the next LSN goes once the ring is full
-	err := s.bus().QueryLog(ctx, mmsb.LogQuery{Page: id, FromLSN: lo, ToLSN: hi, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
+	err := s.bus().QueryLog(noReads(ctx), mmsb.LogQuery{Page: id, FromLSN: lo, ToLSN: hi, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
 		if len(ring) < n {
 			ring = append(ring, op.LSN)
 		} else {
@@ -645,7 +669,7 @@ func (s *service) newestWrites(ctx context.Context, id mmsb.PageID, lo, hi mmsb.
 	}
 	from := ring[next%len(ring)] // the oldest LSN kept
 	batch := make([]*inspectorv1.RecentWrite, 0, len(ring))
-	err = s.bus().QueryLog(ctx, mmsb.LogQuery{Page: id, FromLSN: from, ToLSN: hi, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
+	err = s.bus().QueryLog(noReads(ctx), mmsb.LogQuery{Page: id, FromLSN: from, ToLSN: hi, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
 		w := &inspectorv1.RecentWrite{
 			Lsn: uint64(op.LSN), Source: shownSource(op.Op.Delta.Source), Derived: op.Op.Kind == mmsb.OpDerived,
 			TimeUnixNano: op.Time, Epoch: uint64(op.Op.Delta.Epoch),
@@ -711,6 +735,9 @@ func (s *service) Provenance(ctx context.Context, req *connect.Request[inspector
 		}
 		out.Steps = append(out.Steps, step)
 	}
+	if err := s.holdAnswer(ctx, "Provenance", out); err != nil {
+		return nil, err
+	}
 	return connect.NewResponse(out), nil
 }
 
@@ -769,7 +796,7 @@ func shownWrite(d *mmsb.Delta, lo, hi uint32) ([]byte, error) {
 func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.LSN, lo, hi uint32) ([]byte, error) {
 	var out []byte
 	var applyErr error
-	err := s.bus().QueryLog(ctx, mmsb.LogQuery{Page: page, FromLSN: lsn, ToLSN: lsn, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
+	err := s.bus().QueryLog(noReads(ctx), mmsb.LogQuery{Page: page, FromLSN: lsn, ToLSN: lsn, Kinds: writeKinds}, func(op *mmsb.LoggedOp) bool {
 		out, applyErr = shownWrite(&op.Op.Delta, lo, min(hi, lo+maxShownBytes))
 		return false
 	})
@@ -791,7 +818,7 @@ func (s *service) writtenBytes(ctx context.Context, page mmsb.PageID, lsn mmsb.L
 	return out, nil
 }
 
-func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.GraphRequest]) (*connect.Response[inspectorv1.GraphResponse], error) {
+func (s *service) Graph(ctx context.Context, req *connect.Request[inspectorv1.GraphRequest]) (*connect.Response[inspectorv1.GraphResponse], error) {
 	m := req.Msg
 	depth := int(m.Depth)
 	switch {
@@ -889,6 +916,9 @@ func (s *service) Graph(_ context.Context, req *connect.Request[inspectorv1.Grap
 			Bound: e.Type == mmsb.EdgeData && derived[e.Child],
 		})
 	}
+	if err := s.holdAnswer(ctx, "Graph", out); err != nil {
+		return nil, err
+	}
 	return connect.NewResponse(out), nil
 }
 
@@ -940,7 +970,7 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 	if m.Newest {
 		return s.queryLogNewest(ctx, q, limit, stream)
 	}
-	err = s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
+	err = s.bus().QueryLog(noReads(ctx), q, func(op *mmsb.LoggedOp) bool {
 		batch = append(batch, logEntry(op))
 		sent++
 		if len(batch) == 64 && !flush() {
@@ -962,19 +992,38 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 // even when they are far behind the bus's newest LSN.
 func (s *service) queryLogNewest(ctx context.Context, q mmsb.LogQuery, limit int, stream *connect.ServerStream[inspectorv1.LogEntry]) error {
 	ring := make([]*inspectorv1.LogEntry, 0, min(limit, 1024))
-	next := 0 // where the next entry goes once the ring is full
-	err := s.bus().QueryLog(ctx, q, func(op *mmsb.LoggedOp) bool {
+	sizes := make([]int, 0, cap(ring)) // each entry's encoded size
+	next := 0                          // where the next entry goes once the ring is full
+	// The ring holds up to limit (10,000) entries of up to a few KB
+	// until they are sent: the most it held so far counts against the
+	// server's bounds on answer bytes, as a unary answer does (holdAnswer).
+	ringBytes, held := 0, 0
+	var holdErr error
+	err := s.bus().QueryLog(noReads(ctx), q, func(op *mmsb.LoggedOp) bool {
 		e := logEntry(op)
+		size := proto.Size(e) + len(e.Ranges)*rangeCost
 		if len(ring) < limit {
-			ring = append(ring, e)
+			ring, sizes = append(ring, e), append(sizes, size)
+			ringBytes += size
 		} else {
 			ring[next] = e
+			ringBytes += size - sizes[next]
+			sizes[next] = size
 			next = (next + 1) % limit
+		}
+		if ringBytes > held {
+			if holdErr = s.holdBytes(ctx, "QueryLog", ringBytes-held); holdErr != nil {
+				return false
+			}
+			held = ringBytes
 		}
 		return true
 	})
 	if err != nil {
 		return connectErr(err)
+	}
+	if holdErr != nil {
+		return holdErr
 	}
 	for i := range ring {
 		if err := stream.Send(ring[(next+i)%len(ring)]); err != nil {
@@ -1048,8 +1097,21 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 // as many parents as a writer likes, and the line listed every one, 59 KB
 // for 10,000 parents, for each such Bind of an answer (queryLogNewest
 // keeps up to 10,000 entries until it sends them; TestListedTextIsCut).
+//
+// A function name that is not all ASCII is isolated (U+2068 … U+2069,
+// first-strong isolate): it is a writer's string, and a right-to-left
+// override in it (U+202E) drew the parents after it right to left in the
+// log view, "(2, 1)" for a binding over (1, 2) (TestInspectorLogBindBidi).
+// An ASCII name holds no such control, and is sent as it was.
 func bindDetail(fn string, parents []mmsb.PageID) string {
-	b := append([]byte(cutText(fn, maxShownBytes)), '(')
+	name := cutText(fn, maxShownBytes)
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			name = "\u2068" + name + "\u2069"
+			break
+		}
+	}
+	b := append([]byte(name), '(')
 	for i, p := range parents {
 		if len(b) > maxShownBytes {
 			return cutText(string(b), maxShownBytes)
@@ -1083,6 +1145,33 @@ func writtenData(d *mmsb.Delta) ([]byte, bool) {
 		return append(out, d.Payload[:maxShownBytes]...), true
 	}
 	return append(out, d.Payload...), false
+}
+
+// holdAnswer counts the bytes of out, an answer built, against the
+// server's bounds on the bytes that answers in flight hold
+// (server.MaxAnswerBytes and MaxAnswerBytesPerClient, through
+// server.HoldAnswer) until it is sent, or refuses it beside other answers
+// with the server's resource_exhausted error naming the bound, as the
+// server's own ListPages and Provenance are. The inspector's ListPages,
+// GetPage, Provenance and Graph answers reach about 1 MB each, and were
+// not counted: a client that read none of them held that much per
+// request in flight, past the server's bound (TestAnswersCountAgainstServerBounds).
+// Served on its own (no LimitRequests) it counts nothing.
+func (s *service) holdAnswer(ctx context.Context, what string, out proto.Message) error {
+	return s.holdBytes(ctx, what, proto.Size(out))
+}
+
+// rangeCost is what one listed byte range (inspectorv1.ByteRange) of an
+// answer holds in memory, counted against the server's bounds on answer
+// bytes besides its encoded size.
+const rangeCost = 64
+
+// holdBytes is holdAnswer for n more bytes of an answer.
+func (s *service) holdBytes(ctx context.Context, what string, n int) error {
+	if s.in.holdAnswer != nil {
+		return s.in.holdAnswer(ctx, what, n)
+	}
+	return server.HoldAnswer(ctx, what, n)
 }
 
 // logSlot takes one of the server's log query slots (Options.LogQuerySlot,
@@ -1207,7 +1296,7 @@ func (s *service) changedPages(ctx context.Context, last, cur mmsb.LSN, msg *ins
 	}
 	defer release()
 	seen := map[mmsb.PageID]bool{}
-	err = s.bus().QueryLog(ctx, mmsb.LogQuery{FromLSN: last + 1, ToLSN: cur}, func(op *mmsb.LoggedOp) bool {
+	err = s.bus().QueryLog(noReads(ctx), mmsb.LogQuery{FromLSN: last + 1, ToLSN: cur}, func(op *mmsb.LoggedOp) bool {
 		id := op.Op.Page
 		if op.Op.Kind == mmsb.OpDelta || op.Op.Kind == mmsb.OpDerived {
 			id = op.Op.Delta.Page

@@ -75,7 +75,11 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 		return info, err
 	}
 	if reason != "" {
-		if isLast && size < SegmentHeaderSize {
+		if isLast && size < SegmentHeaderSize && *expected != 0 && !ContinuesLog(seg.first, *expected, 0) {
+			// Named past where the previous segment ended: no crash
+			// leaves that, and recovery refuses it (ContinuesLog).
+			reason += fmt.Sprintf(" in the last segment, named for LSN %d where the log continues at LSN %d: no crash leaves that, so the segments holding the LSNs between are missing", seg.first, *expected)
+		} else if isLast && size < SegmentHeaderSize {
 			if torn, err := tornHeader(f, seg, size); err != nil {
 				return info, err
 			} else if torn {

@@ -194,11 +194,21 @@ func (r *Reader) openSegment() error {
 		return err
 	}
 	if reason != "" && isLast {
-		// A segment being created (or left empty by a crash) holds nothing.
-		if zero, err := zeroRange(f, seg.path, 0, size); err != nil {
+		// A segment being created (or left empty by a crash) holds
+		// nothing; but one is made only where the log continues: named
+		// past that, it follows a gap, which no crash leaves
+		// (ContinuesLog).
+		if ContinuesLog(seg.first, r.expected, r.from) {
+			if zero, err := zeroRange(f, seg.path, 0, size); err != nil {
+				return err
+			} else if zero {
+				return io.EOF
+			}
+		} else if torn, err := tornHeader(f, seg, size); err != nil {
 			return err
-		} else if zero {
-			return io.EOF
+		} else if torn {
+			reason += fmt.Sprintf(" in the last segment, named for LSN %d where the log continues at LSN %d: no crash leaves that (a segment is made where the log continues), so the segments holding the LSNs between are missing",
+				seg.first, dueLSN(r.expected, r.from))
 		}
 	}
 	if reason == "" && hfirst != seg.first {
@@ -240,6 +250,25 @@ func (r *Reader) closeFile() {
 		_ = r.f.Close() // already failing or read-only: the error above is the one to report
 		r.f = nil
 	}
+}
+
+// Idle closes r and makes it forget the log it read (its filesystem,
+// segments and file), keeping its buffers for a later ResetAt: the 256
+// KiB read buffer, and the payload buffer of the largest record it read
+// unless that is over keep bytes. A caller that keeps idle readers for
+// later reads (mmsb's log queries) keeps their buffers, but neither a
+// record's MiBs nor the filesystem of a bus closed since (an in-memory
+// one holds every byte written). Next returns ErrClosed until ResetAt.
+func (r *Reader) Idle(keep int) {
+	r.closeFile()
+	br, buf := r.sc.br, r.sc.buf
+	if cap(buf) > keep {
+		buf = nil
+	}
+	if br != nil {
+		br.Reset(nil) // drops the section reader of the closed file
+	}
+	*r = Reader{err: ErrClosed, sc: scanner{br: br, buf: buf}}
 }
 
 // Close releases the reader's file. Next returns ErrClosed afterwards.

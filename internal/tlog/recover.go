@@ -78,12 +78,20 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 	if reason != "" && isLast {
 		// A crash between creating a segment and making its header durable
 		// leaves a short or zero-filled file, and a failed (short) write of
-		// the header leaves part of it. It holds no records.
-		if torn, err := tornHeader(f, seg, size); err != nil {
+		// the header leaves part of it. It holds no records; but a segment
+		// is made only where the log continues: named past that, it
+		// follows a gap, which no crash leaves (ContinuesLog).
+		torn, err := tornHeader(f, seg, size)
+		if err != nil {
 			return err
-		} else if torn {
+		}
+		if torn && ContinuesLog(seg.first, *expected, rc.replayFrom+1) {
 			rc.report.TornFile, rc.report.TornOffset, rc.report.TornBytes = seg.path, 0, size
 			return rc.dropEmptyLast(i, *expected)
+		}
+		if torn {
+			reason += fmt.Sprintf(" in the last segment, named for LSN %d where the log continues at LSN %d: no crash leaves that (a segment is made where the log continues), so the segments holding the LSNs between are missing",
+				seg.first, dueLSN(*expected, rc.replayFrom+1))
 		}
 	}
 	if reason == "" && hfirst != seg.first {
@@ -165,6 +173,31 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 		}
 		records++
 	}
+}
+
+// ContinuesLog reports whether a last segment named first, whose header
+// is torn, is one that a crash leaves: one made where the log continues.
+// expected is the LSN the log's previous record ended before (0 when
+// unknown: no segment before it was read), from the first LSN the reader
+// was asked for (recovery: the one after the checkpoint's). A segment is
+// only ever made at the LSN after the log's last (a rotation, a first
+// Open, recovery's new segment beside a checkpoint), so one named past
+// that follows a gap: the segments holding the LSNs in between are gone.
+// Read as the log's end, such a torn header hid their loss from Open,
+// Replay and a DisableLog Open alike, and the next commits took their
+// LSNs (TestTornHeaderAfterGapIsCorruption); with its header whole, the
+// same gap is corruption ("LSN gap: segment starts at LSN …").
+func ContinuesLog(first, expected, from base.LSN) bool {
+	return first <= dueLSN(expected, from)
+}
+
+// dueLSN is the LSN at which a log read from from continues, expected
+// being the one its last record ended before (0: none read yet).
+func dueLSN(expected, from base.LSN) base.LSN {
+	if expected != 0 {
+		return expected
+	}
+	return max(from, 1)
 }
 
 // tornHeader reports whether the last segment seg, whose header is bad,
@@ -281,7 +314,11 @@ func (rc *recovery) corrupt(i int, off int64, reason string, expected base.LSN) 
 	// frames and the later segments' names show.
 	first := expected
 	if first == 0 {
-		first = seg.first
+		// Not past the LSN after the checkpoint's: a first segment named
+		// past it follows a gap, whose LSNs are lost too (the next
+		// commit takes the first of them). It was reported lost from
+		// the segment's name (TestTornHeaderAfterGapIsCorruption).
+		first = min(seg.first, rc.replayFrom+1)
 	}
 	lr := lostRange{known: true}
 	if first > 0 {

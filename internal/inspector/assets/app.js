@@ -121,7 +121,12 @@ function route() {
   }
   viewEl.replaceChildren();
   viewEl.dataset.view = name;
-  if (authFailed) return;
+  if (authFailed) {
+    // No view is drawn: the graph's node that an Enter asked to focus is
+    // not either (TestInspectorGraphFocusNotKeptPastRefusal).
+    graph.forgetFocus();
+    return;
+  }
   // The last view's error is not this one's: it stayed in the banner over
   // a view that calls nothing (an address with no page ID) or until this
   // view's first answer. The live stream's error stays (clearError).

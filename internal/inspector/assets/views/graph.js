@@ -15,8 +15,18 @@ const NODE_W = 150, COL = 210, PAD = 24;
 // not: kept until a graph was drawn, it outlived a failed Graph call or a
 // view left before the answer, and the next graph of that page, even one
 // opened with the mouse, put the focus on its node
-// (TestInspectorGraphFocusOnlyAfterEnter).
+// (TestInspectorGraphFocusOnlyAfterEnter). A route that draws no view (a
+// refused token blanks them all) forgets it too (forgetFocus): kept, it
+// waited past the refusal, and the first graph of that page opened after
+// a new token, with the mouse, hours later, took the focus
+// (TestInspectorGraphFocusNotKeptPastRefusal).
 let centredByKey = null;
+
+// forgetFocus drops the page an Enter centred on: the route it asked for
+// drew no view.
+export function forgetFocus() {
+  centredByKey = null;
+}
 
 export function render({ el, params, api, navigate }) {
   const focusPage = centredByKey;

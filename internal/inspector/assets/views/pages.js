@@ -21,7 +21,9 @@ export function render({ el, api, navigate }) {
   const search = h("input", { type: "search", placeholder: "ID, 10-20, derived, flagged, or a function", size: 36, testid: "page-search", value: state.search });
   const info = h("span", { class: "muted", testid: "page-info" });
   const rowsSel = h("select", { testid: "page-rows" }, [25, 50, 100, 500].map((n) => h("option", { value: n, selected: n === state.limit }, n + " rows")));
-  const btn = (label, testid, fn) => h("button", { testid, onclick: fn }, label);
+  // Each button has a name a screen reader reads ("previous rows"), not
+  // only its glyph ("black left-pointing triangle").
+  const btn = (label, testid, fn, name) => h("button", { testid, onclick: fn, "aria-label": name }, label);
   let total = 0;
   const table = h("table", { testid: "pages" });
   el.append(h("h2", {}, "Pages"),
@@ -29,8 +31,8 @@ export function render({ el, api, navigate }) {
       h("form", { onsubmit: (e) => { e.preventDefault(); state.search = search.value.trim(); state.offset = 0; load(); } }, search, h("button", { type: "submit", testid: "page-search-go" }, "Search")),
       rowsSel,
       btn("first", "page-first", () => { state.offset = 0; load(); }),
-      btn("◀", "page-prev", () => { state.offset = Math.max(0, state.offset - state.limit); load(); }),
-      btn("▶", "page-next", () => { if (state.offset + state.limit < total) { state.offset += state.limit; load(); } }),
+      btn("◀", "page-prev", () => { state.offset = Math.max(0, state.offset - state.limit); load(); }, "previous rows"),
+      btn("▶", "page-next", () => { if (state.offset + state.limit < total) { state.offset += state.limit; load(); } }, "next rows"),
       btn("last", "page-last", () => { state.offset = Math.max(0, Math.floor((total - 1) / state.limit) * state.limit); load(); }),
       info),
     table);
@@ -39,19 +41,44 @@ export function render({ el, api, navigate }) {
   let shown = new Map(); // id -> epoch on screen
   let loading = false, again = false;
 
+  // A sortable column's label is a button in its header cell, a tab stop
+  // that Enter or Space sorts by (the cell took clicks only, so the
+  // keyboard could not sort), and the sorted column's cell says which way
+  // (aria-sort) to a screen reader, which does not read the arrow as
+  // one (TestInspectorPagesSortByKeyboard).
   function header() {
     return h("tr", {}, columns.map((c) => {
-      const arrow = c.sort === state.sort ? (state.descending ? " ▼" : " ▲") : "";
+      const sorted = c.sort === state.sort;
+      const arrow = sorted ? (state.descending ? " ▼" : " ▲") : "";
       return h("th", {
         class: (c.num ? "num " : "") + (c.sort ? "sortable" : ""), testid: "col-" + c.key,
+        "aria-sort": sorted ? (state.descending ? "descending" : "ascending") : null,
         onclick: c.sort ? () => {
           if (state.sort === c.sort) state.descending = !state.descending;
           else { state.sort = c.sort; state.descending = false; }
           state.offset = 0;
           load();
         } : null,
-      }, c.label + arrow);
+      }, c.sort ? h("button", { type: "button", class: "sort" }, c.label, h("span", { "aria-hidden": "true" }, arrow)) : c.label);
     }), h("th", {}, ""));
+  }
+
+  // redraw replaces the table's rows, keeping the keyboard's focus on the
+  // header button or row link it was on: the table is redrawn at every
+  // refresh of a live bus (every 300 ms to 2 s), and the focus fell to
+  // the page's body each time, a keyboard user thrown back to the top
+  // (TestInspectorPagesSortByKeyboard).
+  function redraw(...rows) {
+    const had = table.contains(document.activeElement) ? document.activeElement : null;
+    let want = null;
+    if (had) {
+      const th = had.closest("th"), tr = had.closest("tr[data-id]"), td = had.closest("td");
+      if (th) want = `th[data-testid="${th.dataset.testid}"] button`;
+      else if (tr && td) want = `tr[data-id="${tr.dataset.id}"] td[data-col="${td.dataset.col}"] a`;
+    }
+    table.replaceChildren(header(), ...rows);
+    const back = want && table.querySelector(want);
+    if (back) back.focus();
   }
 
   async function load() {
@@ -71,7 +98,7 @@ export function render({ el, api, navigate }) {
   function failed() {
     total = 0;
     shown = new Map();
-    table.replaceChildren(header());
+    redraw();
     const q = state.search.length > 64 ? state.search.slice(0, 64) + "…" : state.search;
     info.textContent = q ? `no rows: the search "${q}" failed (the error above says why)` : "no rows: the listing failed (the error above says why)";
   }
@@ -88,10 +115,10 @@ export function render({ el, api, navigate }) {
       return h("tr", { testid: "page-row", "data-id": id, class: changed ? "flash" : null },
         columns.map((c) => h("td", { class: c.num ? "num" : null, "data-col": c.key },
           c.key === "id" ? h("a", { onclick: () => navigate("#/page/" + id), testid: "page-link" }, String(id)) : c.num ? fmtNum(vals[c.key]) : vals[c.key])),
-        h("td", {}, h("a", { onclick: () => navigate("#/graph/" + id), title: "graph neighbourhood" }, "graph")));
+        h("td", { "data-col": "graph" }, h("a", { onclick: () => navigate("#/graph/" + id), title: "graph neighbourhood" }, "graph")));
     });
     shown = next;
-    table.replaceChildren(header(), ...trs);
+    redraw(...trs);
     const from = rows.length ? state.offset + 1 : 0;
     info.textContent = `${fmtNum(from)}–${fmtNum(state.offset + rows.length)} of ${count(total, "page")}`;
   }
