@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -546,6 +547,10 @@ func (a *app) benchCreate(ctx context.Context, bus *mmsb.Bus, o *benchOptions, r
 	return ids, nil
 }
 
+// benchCommitFault, when a test sets it, runs before each batch is
+// committed; an error it returns is that batch's commit failure.
+var benchCommitFault func(batch int64) error
+
 // benchCommit runs the commit workload from o.concurrency goroutines.
 func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, ids []mmsb.PageID, res *benchResult) error {
 	batches := ceilDiv(o.count, int64(o.batch))
@@ -642,6 +647,12 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 					u0 = counters.read()
 				}
 				t0 := time.Now()
+				if benchCommitFault != nil {
+					if err := benchCommitFault(b); err != nil {
+						fail(b, err)
+						return
+					}
+				}
 				if o.pipeline <= 1 {
 					if _, err := bus.Commit(ctx, ds); err != nil {
 						fail(b, err)
@@ -677,8 +688,10 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 	wg.Wait()
 	el := time.Since(start)
 	wrote, terr := stalls.stop()
-	if terr != nil {
-		return terr // names --stall-trace and its path
+	if terr != nil || firstErr != nil {
+		// Both are reported: the trace's error alone hid the commit
+		// failure that ended the run (until 2026-12-07).
+		return errors.Join(firstErr, terr) // terr names --stall-trace and its path
 	}
 	if wrote {
 		res.StallTrace = o.stallTrace
@@ -687,9 +700,6 @@ func (a *app) benchCommit(ctx context.Context, bus *mmsb.Bus, o *benchOptions, i
 		causes.finish()
 	}
 	res.StallCauses = causes
-	if firstErr != nil {
-		return firstErr
-	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bench interrupted: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/harness"
 	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/mmsb-go/mmsb/internal/tlog"
 )
@@ -104,6 +106,12 @@ func (a *app) runGrowthBench(ctx context.Context, o *benchOptions) error {
 		// error naming the flag (exit 2), as serve --dir and replay --out.
 		if err := checkOutputDir(o.plotDir); err != nil {
 			return usageErr("--plot %s: %v", o.plotDir, err)
+		}
+		// The charts replace only earlier charts, and go in no bus's
+		// directory: refused before the run, so that a refusal costs
+		// none (writeGrowthCharts checks again).
+		if err := harness.CheckChartDir(o.plotDir, growthChartFiles); err != nil {
+			return usageErr("--plot %s: %v", o.plotDir, strings.TrimPrefix(err.Error(), harness.ErrNotAnOutput.Error()+": "))
 		}
 		if err := os.MkdirAll(o.plotDir, 0o755); err != nil {
 			return fmt.Errorf("--plot: %w", err)
@@ -256,6 +264,9 @@ func (a *app) printGrowth(r *growthResult) {
 	}
 }
 
+// growthChartFiles are the files --plot writes in its directory.
+var growthChartFiles = []string{"growth-rate-vs-pages.png", "growth-latency-vs-pages.png", "growth-rate-vs-batch.png", "growth-latency-vs-batch.png"}
+
 // writeGrowthCharts draws throughput and latency against page count and
 // against batch size, as PNG files in dir (made before the run), and
 // returns their paths.
@@ -283,16 +294,17 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 		ss                          []series
 		legendLeft                  bool // where the lines leave room: rising lines, top left
 	}{
-		{"growth-rate-vs-pages.png", fmt.Sprintf("Throughput vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "million deltas/s",
+		{growthChartFiles[0], fmt.Sprintf("Throughput vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "million deltas/s",
 			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, rate, false},
-		{"growth-latency-vs-pages.png", fmt.Sprintf("Commit latency vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "ms per batch (log scale)",
+		{growthChartFiles[1], fmt.Sprintf("Commit latency vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "ms per batch (log scale)",
 			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, lat, true},
-		{"growth-rate-vs-batch.png", fmt.Sprintf("Throughput vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "million deltas/s",
+		{growthChartFiles[2], fmt.Sprintf("Throughput vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "million deltas/s",
 			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, rate, true},
-		{"growth-latency-vs-batch.png", fmt.Sprintf("Commit latency vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "ms per batch (log scale)",
+		{growthChartFiles[3], fmt.Sprintf("Commit latency vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "ms per batch (log scale)",
 			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, lat, true},
 	}
 	var paths []string
+	var files []harness.ChartFile
 	for _, c := range charts {
 		if len(c.pts) == 0 {
 			continue
@@ -336,11 +348,19 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 			p.Y.Min, p.Y.Max = 0, p.Y.Max*1.3
 		}
 		p.X.Min, p.X.Max = p.X.Min/1.3, p.X.Max*1.3
-		path := filepath.Join(dir, c.file)
-		if err := p.Save(7*vg.Inch, 4*vg.Inch, path); err != nil {
-			return nil, fmt.Errorf("--plot: %w", err)
+		wt, err := p.WriterTo(7*vg.Inch, 4*vg.Inch, "png")
+		if err != nil {
+			return nil, fmt.Errorf("--plot: %s: %w", c.file, err)
 		}
-		paths = append(paths, path)
+		files = append(files, harness.ChartFile{Name: c.file, WriteTo: func(w io.Writer) error { _, err := wt.WriteTo(w); return err }})
+		paths = append(paths, filepath.Join(dir, c.file))
+	}
+	// The charts replace only earlier charts, in no bus's directory,
+	// checked again before they are renamed into place (the rule of
+	// validate --report). p.Save wrote over any file of their names, a
+	// bus's included, until 2026-12-07.
+	if err := harness.WriteCharts(dir, files); err != nil {
+		return nil, fmt.Errorf("--plot %s: %w", dir, err)
 	}
 	return paths, nil
 }

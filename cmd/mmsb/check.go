@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -126,10 +127,19 @@ Exit status 1 if any problem was found.`,
 var checkFS vfs.FS = vfs.Default
 
 func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) error {
+	// An interrupted set-aside beside DIR (a replication node's, which
+	// its next start in DIR finishes or undoes) is said first, and also
+	// when DIR is refused below: with the bus moved into it, DIR may hold
+	// none of its files. Read only, as all of check; best effort (a
+	// parent that cannot be listed is no problem of DIR). check said
+	// nothing of it until 2026-12-07.
+	asides := setAsideWarnings(dir)
 	if err := requireDataDir(dir); err != nil {
+		printWarnings(a.stderr, asides)
 		return err
 	}
 	if err := requireBusFiles(dir, ""); err != nil {
+		printWarnings(a.stderr, asides)
 		return err
 	}
 	fs := checkFS
@@ -206,6 +216,11 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	for _, s := range segs {
 		rep.Segments = append(rep.Segments, checkSegment{File: s.File, Bytes: s.Bytes, Records: s.Records,
 			FirstLSN: uint64(s.FirstLSN), LastLSN: uint64(s.LastLSN)})
+	}
+
+	rep.Warnings = append(rep.Warnings, asides...)
+	if !jsonOut {
+		printWarnings(a.stdout, asides)
 	}
 
 	if onlyHeldNothing(dir) {
@@ -626,6 +641,35 @@ func dirFileNames(fs vfs.FS, dir string) string {
 		b.WriteByte(0)
 	}
 	return b.String()
+}
+
+// setAsideWarnings gives one warning for each interrupted set-aside
+// beside dir (replicate.InterruptedSetAsides): what it holds, and what a
+// replication node's next start in dir does with it.
+func setAsideWarnings(dir string) []checkProblem {
+	parts, _ := replicate.InterruptedSetAsides(dir)
+	var ws []checkProblem
+	for _, p := range parts {
+		var reason string
+		if len(p.Holds) == 0 {
+			reason = fmt.Sprintf("a replication node's set-aside of %s was interrupted before it moved anything: the bus is whole in %s; "+
+				"the next start of a replication node in %s removes this directory (docs/replication.md)", dir, dir, dir)
+		} else {
+			reason = fmt.Sprintf("a replication node's set-aside of %s was interrupted: %s/ of its bus were moved here, the rest is in %s, and neither holds the whole bus; "+
+				"the next start of a replication node in %s finishes it: it moves here the rest of the bus directories %s held when the set-aside began, "+
+				"renames this directory to %s and rebuilds %s (docs/replication.md)",
+				dir, strings.Join(p.Holds, "/, "), dir, dir, dir, p.Final, dir)
+		}
+		ws = append(ws, checkProblem{File: p.Path, Offset: -1, Reason: reason})
+	}
+	return ws
+}
+
+// printWarnings prints warnings as check's text output does.
+func printWarnings(w io.Writer, ws []checkProblem) {
+	for _, p := range ws {
+		fmt.Fprintf(w, "WARNING %s: %s\n", p.File, p.Reason)
+	}
 }
 
 // checkHook runs at the named stages of check (tests only): "between

@@ -267,8 +267,10 @@ func requireBusDirToWrite(dir string) error {
 // filesNoBusMakes lists the entries of dir, and of its wal/ and
 // checkpoints/ (as wal/NAME), whose names no bus and no crash of one
 // leaves there (what a fresh filesystem or mount holds, mountMetadata,
-// is none of them); node reports a replication node's marker or term file, after
-// which nothing is listed. err: dir cannot be listed.
+// is none of them, nor a node's marker or term file); node reports a
+// replication node's marker or term file there, which a caller about to
+// hand DIR to the node accepts whatever else DIR holds (the node
+// decides). err: dir cannot be listed.
 func filesNoBusMakes(dir string) (foreign []string, node bool, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -281,7 +283,12 @@ func filesNoBusMakes(dir string) (foreign []string, node bool, err error) {
 			// A filesystem's or a mount's own entry (lost+found,
 			// a snapshot or trash directory): nobody's data.
 		case slices.Contains(replicate.NodeFiles[:], name):
-			return nil, true, nil
+			// Not another program's, but no reason to stop looking
+			// either: beside files no bus makes, a marker does not make
+			// the directory a bus's (it did until 2026-12-07: an empty
+			// LOCK, a marker and a user's files were "a bus that held
+			// nothing").
+			node = true
 		case slices.Contains(replicate.NodeFiles[:], strings.TrimSuffix(name, ".tmp")):
 			// A node's marker or term file being written when it
 			// crashed: the node's, though not yet there.
@@ -298,7 +305,7 @@ func filesNoBusMakes(dir string) (foreign []string, node bool, err error) {
 			foreign = append(foreign, name)
 		}
 	}
-	return foreign, false, nil
+	return foreign, node, nil
 }
 
 // emptyEntry reports whether the entry e holds no byte (false when it
@@ -442,10 +449,12 @@ func busTraces(dir string) []string {
 }
 
 // onlyBusFiles reports whether dir (with its wal/ and checkpoints/)
-// holds only names a bus, a crash of one or a replication node leaves.
+// holds only names a bus, a crash of one or a replication node leaves. A
+// node's marker counts only beside a bus's own files: beside another
+// program's it makes no bus of the directory.
 func onlyBusFiles(dir string) bool {
-	foreign, node, err := filesNoBusMakes(dir)
-	return err == nil && (node || len(foreign) == 0)
+	foreign, _, err := filesNoBusMakes(dir)
+	return err == nil && len(foreign) == 0
 }
 
 // checkpointLSNs lists the LSNs of the final checkpoint files in dir,

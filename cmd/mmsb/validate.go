@@ -127,6 +127,15 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 			return usageErr("--report %s: %v", o.report, strings.TrimPrefix(err.Error(), harness.ErrNotAReport.Error()+": "))
 		}
 	}
+	// The same rule for the history: a line is appended only to an
+	// earlier history, in no bus's directory (AppendHistory checks again
+	// before it appends). It appended to any history.jsonl, a bus's wal/
+	// included, until 2026-12-07.
+	if o.history != "" {
+		if err := harness.CheckHistoryDir(o.history); err != nil {
+			return usageErr("--history %s: %v", o.history, strings.TrimPrefix(err.Error(), harness.ErrNotAnOutput.Error()+": "))
+		}
+	}
 	targets, err := harness.LoadTargets(o.targets)
 	if err != nil {
 		if o.targets != "" {

@@ -60,15 +60,37 @@ func (rep *Report) History() HistoryEntry {
 	return h
 }
 
+// historyMagic begins every line AppendHistory writes (json.Marshal
+// writes HistoryEntry's fields in order): how an earlier history, which
+// a new line may be appended to, is told from another program's file.
+const historyMagic = `{"started":`
+
+// CheckHistoryDir reports whether AppendHistory may append to
+// dir/history.jsonl: dir is no bus's directory (nor its wal/,
+// checkpoints/ or shared/), and an existing history.jsonl is an earlier
+// history (it begins as AppendHistory's lines do, or is empty); anything
+// else is refused with ErrNotAnOutput, naming it. A dir that does not
+// exist is fine (AppendHistory makes it). validate --history appended to
+// any history.jsonl, in any directory, until 2026-12-07.
+func CheckHistoryDir(dir string) error {
+	_, err := checkOutputs(dir, historyKind, []outputFile{{name: HistoryFile, magic: []byte(historyMagic), what: "an earlier history", empty: true}})
+	return err
+}
+
 // AppendHistory appends the report's HistoryEntry as one JSON line to
-// dir/history.jsonl, creating dir if needed. A line is written with a
-// single write call, so concurrent runs do not interleave within a line.
+// dir/history.jsonl, creating dir if needed, where CheckHistoryDir
+// allows (checked again here, right before the append: the run that made
+// rep took minutes). A line is written with a single write call, so
+// concurrent runs do not interleave within a line.
 func AppendHistory(dir string, rep *Report) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("harness: history: %w", err)
-	}
 	b, err := json.Marshal(rep.History())
 	if err != nil {
+		return fmt.Errorf("harness: history: %w", err)
+	}
+	if err := CheckHistoryDir(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("harness: history: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, HistoryFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)

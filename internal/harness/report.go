@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"html/template"
@@ -10,9 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/mmsb-go/mmsb/internal/checkpoint"
-	"github.com/mmsb-go/mmsb/internal/tlog"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -187,9 +183,6 @@ small{color:#666}
 const reportHead = `<!doctype html>
 <html><head><meta charset="utf-8"><title>MMSB validation report</title>`
 
-// pngMagic begins every PNG file (the charts).
-var pngMagic = []byte("\x89PNG\r\n\x1a\n")
-
 // ErrNotAReport is the refusal of CheckReportDir: a file a report would
 // replace is not one an earlier report wrote, or the directory is a
 // bus's. Nothing was written.
@@ -207,92 +200,22 @@ var ErrNotAReport = errors.New("harness: report")
 // WriteHTMLReport wrote into any directory, replacing whatever index.html
 // and chart files it held, until 2026-12-07.
 func CheckReportDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	files := []outputFile{{name: ReportFile, magic: []byte(reportHead), what: "an earlier report"}}
+	for _, cs := range chartSpecs {
+		files = append(files, outputFile{name: cs.file, magic: pngMagic, what: "a PNG chart"})
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrNotAReport, dir, err)
-	}
-	for _, e := range entries {
-		if n := e.Name(); isBusName(n) {
-			return fmt.Errorf("%w: %s holds %s: it is a bus's directory, and a report there would be a stray file among its files: "+
-				"name a directory of its own; nothing was written", ErrNotAReport, dir, n)
-		}
-	}
-	// Absolute first: --report . run in a bus's wal/.
-	if abs, err := filepath.Abs(dir); err == nil {
-		if base := filepath.Base(abs); base == "wal" || base == "checkpoints" || base == "shared" {
-			if st, err := os.Lstat(filepath.Join(filepath.Dir(abs), "LOCK")); err == nil && st.Mode().IsRegular() {
-				return fmt.Errorf("%w: %s is the %s/ directory of the bus beside its LOCK, and a report there would be a stray file among its files: "+
-					"name a directory of its own; nothing was written", ErrNotAReport, dir, base)
-			}
-		}
-	}
-	index, err := existingOutput(filepath.Join(dir, ReportFile), []byte(reportHead), "an earlier report")
+	earlier, err := checkOutputs(dir, reportKind, files)
 	if err != nil {
 		return err
 	}
-	for _, cs := range chartSpecs {
-		path := filepath.Join(dir, cs.file)
-		chart, err := existingOutput(path, pngMagic, "a PNG chart")
-		if err != nil {
-			return err
-		}
-		if chart && !index {
+	for i, f := range files[1:] {
+		if earlier[i+1] && !earlier[0] {
 			// A PNG of the same name beside no report: a user's.
 			return fmt.Errorf("%w: %s exists beside no earlier %s, so it is no chart of a report, and the report would replace it: "+
-				"name a new or empty directory, or one holding an earlier report; nothing was written", ErrNotAReport, path, ReportFile)
+				"name a new or empty directory, or one holding an earlier report; nothing was written", ErrNotAReport, filepath.Join(dir, f.name), ReportFile)
 		}
 	}
 	return nil
-}
-
-// isBusName reports whether name is one only a bus gives a file in its
-// directory or in its wal/ or checkpoints/.
-func isBusName(name string) bool {
-	if name == "LOCK" || name == tlog.ModeFileName {
-		return true
-	}
-	if _, ok := tlog.ParseSegmentName(name); ok {
-		return true
-	}
-	_, ok := checkpoint.ParseName(name)
-	return ok
-}
-
-// existingOutput reports whether path exists and begins with magic (what
-// names it); an existing path that does not, is no regular file or
-// cannot be read is an ErrNotAReport error.
-func existingOutput(path string, magic []byte, what string) (bool, error) {
-	st, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err == nil && !st.Mode().IsRegular() {
-		err = errors.New("it is no regular file (a directory, a link, a device)")
-	}
-	var head []byte
-	if err == nil {
-		var f *os.File
-		if f, err = os.Open(path); err == nil {
-			head = make([]byte, len(magic))
-			_, err = io.ReadFull(f, head)
-			_ = f.Close() // read-only
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				err = nil // too short: not magic, said below
-			}
-		}
-	}
-	if err != nil {
-		return false, fmt.Errorf("%w: %s exists and cannot be told to be %s (%v), and the report would replace it: "+
-			"name a new or empty directory; nothing was written", ErrNotAReport, path, what, err)
-	}
-	if !bytes.Equal(head, magic) {
-		return false, fmt.Errorf("%w: %s exists and is not %s, which the report would replace: "+
-			"name a new or empty directory, or one holding an earlier report; nothing was written", ErrNotAReport, path, what)
-	}
-	return true, nil
 }
 
 // reportBeforeRecheck runs before WriteHTMLReport checks dir again; a
@@ -316,32 +239,7 @@ func WriteHTMLReport(dir string, rep *Report) (_ []Chart, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("harness: report: %w", err)
 	}
-	type output struct{ tmp, path string }
-	var outs []output
-	defer func() {
-		if err != nil {
-			for _, o := range outs {
-				_ = os.Remove(o.tmp) // not renamed: nothing of the caller's
-			}
-		}
-	}()
-	// write writes one output to a temporary file beside name.
-	write := func(name string, to func(io.Writer) error) error {
-		path := filepath.Join(dir, name)
-		f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-		if err != nil {
-			return fmt.Errorf("harness: report: %w", err)
-		}
-		outs = append(outs, output{f.Name(), path})
-		err = to(f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("harness: report: %s: %w", name, err)
-		}
-		return nil
-	}
+	var outs []pendingOutput
 	var charts []Chart
 	var omitted []string
 	for _, cs := range chartSpecs {
@@ -360,9 +258,7 @@ func WriteHTMLReport(dir string, rep *Report) (_ []Chart, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("harness: report: %s: %w", cs.file, err)
 		}
-		if err := write(cs.file, func(w io.Writer) error { _, err := wt.WriteTo(w); return err }); err != nil {
-			return nil, err
-		}
+		outs = append(outs, pendingOutput{cs.file, func(w io.Writer) error { _, err := wt.WriteTo(w); return err }})
 		charts = append(charts, Chart{File: cs.file, Title: cs.title, Caption: cs.caption})
 	}
 	var table strings.Builder
@@ -383,20 +279,13 @@ func WriteHTMLReport(dir string, rep *Report) (_ []Chart, err error) {
 		}
 		page.Rows = append(page.Rows, row)
 	}
-	if err := write(ReportFile, func(w io.Writer) error { return reportTmpl.Execute(w, page) }); err != nil {
+	outs = append(outs, pendingOutput{ReportFile, func(w io.Writer) error { return reportTmpl.Execute(w, page) }})
+	// Checked again before the renames: something may have made one of
+	// the files since the check before the run (which is minutes long)
+	// or the one above.
+	err = writeOutputs(dir, outs, func() error { reportBeforeRecheck(); return CheckReportDir(dir) }, "harness: report")
+	if err != nil {
 		return nil, err
-	}
-	// Checked again: something may have made one of the files since
-	// the check before the run (which is minutes long) or the one above.
-	reportBeforeRecheck()
-	if err := CheckReportDir(dir); err != nil {
-		return nil, err
-	}
-	for i, o := range outs {
-		if err := os.Rename(o.tmp, o.path); err != nil {
-			outs = outs[i:] // those renamed are in place
-			return nil, fmt.Errorf("harness: report: %w", err)
-		}
 	}
 	return charts, nil
 }

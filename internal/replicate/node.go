@@ -1045,6 +1045,43 @@ func setAsideParts(dir string) ([]string, error) {
 	return paths, nil
 }
 
+// InterruptedSetAside is a set-aside of a node's directory that was
+// interrupted (a crash, or a move that failed), as the node's next start
+// finds it (finishSetAside).
+type InterruptedSetAside struct {
+	Path  string   // DIR.diverged-<unix ns>.part
+	Final string   // DIR.diverged-<unix ns>: the name finishing it gives it
+	Holds []string // the bus directories moved into it (of wal, checkpoints, shared); none: nothing was moved
+}
+
+// InterruptedSetAsides lists the interrupted set-asides beside dir,
+// oldest first, reading only (mmsb check names them): a node's next
+// start in dir removes one that holds none of the bus directories (the
+// bus is whole in dir), and finishes one that holds some, moving the
+// rest there from dir and giving it its final name. Paths are as
+// SetAsideDirs gives them; a missing parent directory lists none.
+func InterruptedSetAsides(dir string) ([]InterruptedSetAside, error) {
+	base, err := asideBase(dir)
+	if err != nil {
+		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
+	}
+	parts, err := setAsideParts(base)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]InterruptedSetAside, 0, len(parts))
+	for _, p := range parts {
+		a := InterruptedSetAside{Path: p, Final: strings.TrimSuffix(p, setAsidePartSuffix)}
+		for _, sub := range busDirs {
+			if _, err := os.Lstat(filepath.Join(p, sub)); err == nil {
+				a.Holds = append(a.Holds, sub)
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 // logSetAside logs the set-aside directories beside the node's directory
 // (SetAsideDirs), if any: nothing removes them (they may hold the only
 // copy of acknowledged commits: NATS storage lost), so an operator
