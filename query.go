@@ -352,6 +352,13 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 	// (logquery.WithoutParentReads: not). Without them every operation
 	// is skimmed first, and only a Bind or wave decoded again whole.
 	reads := !logquery.ParentReadsOmitted(ctx)
+	// bp: a cap on the parents of each Bind decoded
+	// (logquery.WithBindParents), with their count set for the caller.
+	// At 0 a Bind is not decoded again after its skim.
+	bp := logquery.BindParentsOf(ctx)
+	if bp != nil {
+		dec.MaxParents = max(bp.Max, 1) // Max 0: not decoded again (below)
+	}
 	var due LSN // the LSN after the last record read (0: none read yet)
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
@@ -405,7 +412,7 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 			// copied, which cost a query for one page's writes MBs for
 			// each Bind or derived write of 2^16 parents in its range
 			// (TestRecentWritesSkipBigRecords in internal/inspector).
-			if !byOp && reads && q.inRanges(lsn, dec.Time) {
+			if !byOp && reads && (bp == nil || bp.Max > 0) && q.inRanges(lsn, dec.Time) {
 				if err := dec.Next(&op); err != nil {
 					return corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
 				}
@@ -417,7 +424,7 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 				if !q.match(lsn, dec.Time, &op) {
 					continue
 				}
-				if op.Kind == record.OpBind || op.Kind == record.OpWave || (op.Kind == record.OpDerived && reads) {
+				if (op.Kind == record.OpBind && (bp == nil || bp.Max > 0)) || op.Kind == record.OpWave || (op.Kind == record.OpDerived && reads) {
 					if queryRedecodeHook != nil {
 						queryRedecodeHook()
 					}
@@ -429,6 +436,9 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 			}
 			if err := lo.Op.setFrom(&op); err != nil {
 				return corruption.Wrap(rec.File, rec.Offset, err, "metadata of LSN %d", lsn)
+			}
+			if bp != nil && op.Kind == record.OpBind {
+				bp.Total = dec.BindParents
 			}
 			lo.LSN, lo.Time, lo.File = lsn, dec.Time, rec.File
 			if !fn(&lo) {

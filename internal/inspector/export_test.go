@@ -93,3 +93,10 @@ func GraphWith(ctx context.Context, in *Inspector, req *inspectorv1.GraphRequest
 func SetAnswerHold(in *Inspector, f func(ctx context.Context, what string, n int) error) {
 	in.holdAnswer = f
 }
+
+// SetAnswerDrop sets the function the service gives back what it counted
+// of an answer with (its first keep bytes kept), instead of
+// server.DropAnswer. Set it before any call.
+func SetAnswerDrop(in *Inspector, f func(ctx context.Context, keep int)) {
+	in.dropAnswer = f
+}

@@ -144,6 +144,8 @@ type Inspector struct {
 	pageRead func()
 	// holdAnswer, when set (by tests), replaces server.HoldAnswer.
 	holdAnswer func(ctx context.Context, what string, n int) error
+	// dropAnswer, when set (by tests), replaces server.DropAnswer.
+	dropAnswer func(ctx context.Context, keep int)
 
 	// events is a short history of tick events, so that the Events view
 	// shows what happened before it was opened.

@@ -3,6 +3,7 @@ package inspector_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +22,8 @@ import (
 // 0xff made a ListPages of 100 rows 24 MB (each type \xNN-escaped to 240
 // KiB; 1,000 rows, the most, 240 MB). A Bind's log line named every
 // parent: 10,000 parents made it 59 KB, for each such entry of a QueryLog
-// (whose newest mode holds up to 10,000 entries). A short type and a
+// (whose newest mode holds up to 10,000 entries); it lists the parents
+// that fill 256 bytes, whole, then counts the rest ("… and 9,9xx more"). A short type and a
 // Bind of 8 parents are whole (the controls).
 func TestListedTextIsCut(t *testing.T) {
 	ctx := context.Background()
@@ -99,9 +101,22 @@ func TestListedTextIsCut(t *testing.T) {
 			switch {
 			case !tc.cut && detail != want:
 				t.Errorf("Bind of 8 parents: %q, want %q", detail, want)
-			case tc.cut && (len(detail) != 256+len("…") || !strings.HasSuffix(detail, "…") || !strings.HasPrefix(want, strings.TrimSuffix(detail, "…"))):
-				t.Errorf("Bind of %d parents: a line of %d bytes (%.60q…), want the first 256 bytes of %d then …", len(pids), len(detail), detail, len(want))
+			case tc.cut:
+				// The parents that fill 256 bytes, whole, then the
+				// rest counted exactly.
+				head, rest, ok := strings.Cut(detail, ", … and ")
+				shown := len(strings.Split(strings.TrimPrefix(head, "f64.sum("), ", "))
+				if !ok || len(head)-len("f64.sum(") > 256 || len(head)-len("f64.sum(") < 240 || !strings.HasPrefix(want, head+", ") ||
+					rest != grouped(len(pids)-shown)+" more)" {
+					t.Errorf("Bind of %d parents: a line of %d bytes (%q), want its first parents whole in 256 bytes then \", … and N more)\"", len(pids), len(detail), detail)
+				}
 			}
 		}
 	})
+}
+
+// grouped writes n (1,000 to 999,999) with its thousands set off by a
+// comma, as the inspector writes counts.
+func grouped(n int) string {
+	return strconv.Itoa(n/1000) + "," + fmt.Sprintf("%03d", n%1000)
 }

@@ -459,6 +459,15 @@ var writeKinds = []mmsb.OpKind{mmsb.OpDelta, mmsb.OpDerived}
 // and its 8 recent writes (TestGetPageSkipsParentReads).
 func noReads(ctx context.Context) context.Context { return logquery.WithoutParentReads(ctx) }
 
+// logViewReads is noReads for the log view's queries, which show a Bind's
+// first parents only: each Bind answered holds at most maxLogBindParents
+// of them, and the BindParents returned counts them all (its Total, set
+// before each Bind is called back with; bindDetail).
+func logViewReads(ctx context.Context) (context.Context, *logquery.BindParents) {
+	bp := &logquery.BindParents{Max: maxLogBindParents}
+	return logquery.WithBindParents(noReads(ctx), bp), bp
+}
+
 func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.GetPageRequest]) (*connect.Response[inspectorv1.GetPageResponse], error) {
 	m := req.Msg
 	recent := int(m.Recent)
@@ -955,10 +964,27 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 	// buffer) and sent in batches from inside it: a slow browser keeps the
 	// log reader open while a batch is sent (the request's limit bounds
 	// how many batches).
+	//
+	// Each batch counts against the server's bounds on answer bytes
+	// (holdBytes, as queryLogNewest's ring does) while it is sent, and is
+	// given back once sent: a batch of 64 entries of a few KB each, held
+	// by a client that does not read, was not counted at all
+	// (TestQueryLogBatchesCountAgainstServerBounds).
 	var batch []*inspectorv1.LogEntry
 	sent := 0
 	var sendErr error
 	flush := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		size := 0
+		for _, e := range batch {
+			size += proto.Size(e) + len(e.Ranges)*rangeCost
+		}
+		if sendErr = s.holdBytes(ctx, "QueryLog", size); sendErr != nil {
+			return false
+		}
+		defer s.dropBytes(ctx, 0) // nothing else of this answer is counted
 		for _, e := range batch {
 			if sendErr = stream.Send(e); sendErr != nil {
 				return false
@@ -970,8 +996,9 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 	if m.Newest {
 		return s.queryLogNewest(ctx, q, limit, stream)
 	}
-	err = s.bus().QueryLog(noReads(ctx), q, func(op *mmsb.LoggedOp) bool {
-		batch = append(batch, logEntry(op))
+	qctx, bp := logViewReads(ctx)
+	err = s.bus().QueryLog(qctx, q, func(op *mmsb.LoggedOp) bool {
+		batch = append(batch, logEntry(op, bp.Total))
 		sent++
 		if len(batch) == 64 && !flush() {
 			return false
@@ -981,7 +1008,9 @@ func (s *service) QueryLog(ctx context.Context, req *connect.Request[inspectorv1
 	if err != nil {
 		return connectErr(err)
 	}
-	flush()
+	if sendErr == nil {
+		flush() // the last batch; a batch refused or not sent ended the query
+	}
 	return sendErr
 }
 
@@ -999,8 +1028,9 @@ func (s *service) queryLogNewest(ctx context.Context, q mmsb.LogQuery, limit int
 	// server's bounds on answer bytes, as a unary answer does (holdAnswer).
 	ringBytes, held := 0, 0
 	var holdErr error
-	err := s.bus().QueryLog(noReads(ctx), q, func(op *mmsb.LoggedOp) bool {
-		e := logEntry(op)
+	qctx, bp := logViewReads(ctx)
+	err := s.bus().QueryLog(qctx, q, func(op *mmsb.LoggedOp) bool {
+		e := logEntry(op, bp.Total)
 		size := proto.Size(e) + len(e.Ranges)*rangeCost
 		if len(ring) < limit {
 			ring, sizes = append(ring, e), append(sizes, size)
@@ -1055,7 +1085,9 @@ func intentDetail(intent []byte) string {
 	return "intent " + strconv.Quote(string(intent[:n])) + "…"
 }
 
-func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
+// logEntry is op's line in the log view; bindParents is its count of
+// parents when op is a Bind (logViewReads), of which op holds the first.
+func logEntry(op *mmsb.LoggedOp, bindParents int) *inspectorv1.LogEntry {
 	o := op.Op
 	e := &inspectorv1.LogEntry{Lsn: uint64(op.LSN), TimeUnixNano: op.Time, Kind: o.Kind.String(), Page: uint64(o.Page)}
 	switch o.Kind {
@@ -1083,7 +1115,7 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 		}
 		e.Detail = fmt.Sprintf("%d -> %d (%s)", o.Parent, o.Child, typ)
 	case mmsb.OpBind:
-		e.Detail = bindDetail(o.Func, o.Parents)
+		e.Detail = bindDetail(o.Func, o.Parents, max(bindParents, len(o.Parents)))
 	case mmsb.OpSetFlags:
 		e.Detail = mmsb.FlagNames(o.Flags)
 	case mmsb.OpWave:
@@ -1092,18 +1124,28 @@ func logEntry(op *mmsb.LoggedOp) *inspectorv1.LogEntry {
 	return e
 }
 
-// bindDetail returns a Bind's line in the log view, "fn(p1, p2, ...)", cut
-// at maxShownBytes (marked "…") and built no further: a binding may have
-// as many parents as a writer likes, and the line listed every one, 59 KB
-// for 10,000 parents, for each such Bind of an answer (queryLogNewest
-// keeps up to 10,000 entries until it sends them; TestListedTextIsCut).
+// bindDetail returns a Bind's line in the log view, "fn(p1, p2, ...)",
+// total being its count of parents, of which parents holds the first
+// ones (the log query decodes at most maxLogBindParents of them,
+// logquery.WithBindParents: it decoded all, 512 KiB for each Bind of 2^16
+// parents, to show 256 bytes; TestLogBindDecodesShownParentsOnly).
+// Parents are listed whole while their list is under maxShownBytes (the
+// name has a budget of its own, below), and the rest counted exactly, "f64.sum(1, 2, … and 65,520 more)": the line was
+// built no further than that and cut, 59 KB for 10,000 parents before
+// (queryLogNewest keeps up to 10,000 entries until it sends them;
+// TestListedTextIsCut).
 //
 // A function name that is not all ASCII is isolated (U+2068 … U+2069,
 // first-strong isolate): it is a writer's string, and a right-to-left
 // override in it (U+202E) drew the parents after it right to left in the
 // log view, "(2, 1)" for a binding over (1, 2) (TestInspectorLogBindBidi).
-// An ASCII name holds no such control, and is sent as it was.
-func bindDetail(fn string, parents []mmsb.PageID) string {
+// The name is cut on its own (at maxShownBytes, on a rune boundary,
+// marked "…") inside the isolate, so that the isolate is always closed:
+// the line was cut as a whole at maxShownBytes, which dropped the closing
+// U+2069 of a name of 256 bytes or more, and the override ran on over the
+// parents (TestLogBindLongNameKeepsIsolate). An ASCII name holds no such
+// control, and is sent as it was.
+func bindDetail(fn string, parents []mmsb.PageID, total int) string {
 	name := cutText(fn, maxShownBytes)
 	for i := 0; i < len(name); i++ {
 		if name[i] >= utf8.RuneSelf {
@@ -1112,16 +1154,54 @@ func bindDetail(fn string, parents []mmsb.PageID) string {
 		}
 	}
 	b := append([]byte(name), '(')
-	for i, p := range parents {
-		if len(b) > maxShownBytes {
-			return cutText(string(b), maxShownBytes)
+	list := len(b) // where the parents start
+	shown := 0
+	for _, p := range parents {
+		var num [20]byte
+		d := strconv.AppendUint(num[:0], uint64(p), 10)
+		sep := 0
+		if shown > 0 {
+			sep = len(", ")
 		}
-		if i > 0 {
+		if len(b)-list+sep+len(d) > maxShownBytes {
+			break
+		}
+		if sep > 0 {
 			b = append(b, ", "...)
 		}
-		b = strconv.AppendUint(b, uint64(p), 10)
+		b = append(b, d...)
+		shown++
 	}
-	return cutText(string(append(b, ')')), maxShownBytes)
+	if rest := total - shown; rest > 0 {
+		if shown > 0 {
+			b = append(b, ", "...)
+			b = append(b, "… and "...)
+			b = appendGrouped(b, uint64(rest))
+			b = append(b, " more"...)
+		} else {
+			b = appendGrouped(b, uint64(rest))
+			b = append(b, " parents"...)
+		}
+	}
+	return string(append(b, ')'))
+}
+
+// maxLogBindParents is the most parents of a Bind a log view's query
+// decodes: more than a line of maxShownBytes can list (a parent takes at
+// least 3 bytes with its ", ").
+const maxLogBindParents = maxShownBytes/3 + 1
+
+// appendGrouped appends n in decimal with its digits grouped by threes
+// with commas (65,520), as the UI writes counts.
+func appendGrouped(b []byte, n uint64) []byte {
+	d := strconv.FormatUint(n, 10)
+	for i := range len(d) {
+		if i > 0 && (len(d)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d[i])
+	}
+	return b
 }
 
 // writtenData returns the bytes a delta writes, in offset order, at most
@@ -1172,6 +1252,16 @@ func (s *service) holdBytes(ctx context.Context, what string, n int) error {
 		return s.in.holdAnswer(ctx, what, n)
 	}
 	return server.HoldAnswer(ctx, what, n)
+}
+
+// dropBytes gives back what the answer of ctx counted (holdBytes) beyond
+// its first keep bytes: a stream's part once it is sent.
+func (s *service) dropBytes(ctx context.Context, keep int) {
+	if s.in.dropAnswer != nil {
+		s.in.dropAnswer(ctx, keep)
+		return
+	}
+	server.DropAnswer(ctx, keep)
 }
 
 // logSlot takes one of the server's log query slots (Options.LogQuerySlot,

@@ -22,3 +22,33 @@ func ParentReadsOmitted(ctx context.Context) bool {
 	omit, _ := ctx.Value(noReadsKey{}).(bool)
 	return omit
 }
+
+type bindParentsKey struct{}
+
+// BindParents caps the parents of each Bind a log query decodes: a
+// caller that shows a Bind's first parents only (the inspector's log
+// view, whose line holds 256 bytes) decoded and copied all of them, 512
+// KiB for each Bind of 2^16 parents an answer held
+// (TestLogBindDecodesShownParentsOnly in internal/inspector).
+type BindParents struct {
+	// Max is the most parents of a Bind the query answers in
+	// mmsb.Op.Parents, its first ones; 0 answers none.
+	Max int
+	// Total is set by the query before it calls back with a Bind: how
+	// many parents that Bind has, all of them. Read it in the callback.
+	Total int
+}
+
+// WithBindParents returns ctx for a log query whose Binds hold at most
+// bp.Max parents, and that sets bp.Total before each Bind it answers.
+// One query at a time may use bp.
+func WithBindParents(ctx context.Context, bp *BindParents) context.Context {
+	return context.WithValue(ctx, bindParentsKey{}, bp)
+}
+
+// BindParentsOf returns the BindParents ctx came with (WithBindParents),
+// or nil.
+func BindParentsOf(ctx context.Context) *BindParents {
+	bp, _ := ctx.Value(bindParentsKey{}).(*BindParents)
+	return bp
+}

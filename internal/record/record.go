@@ -107,7 +107,7 @@ type Op struct {
 
 	Func    string        // bind: recompute function name
 	Params  []byte        // bind
-	Parents []base.PageID // bind: ordered parents
+	Parents []base.PageID // bind: ordered parents (the first Decoder.MaxParents of them, when set)
 
 	Reads []ParentRead // OpDerived
 
@@ -240,6 +240,16 @@ type Decoder struct {
 	payload []byte // what Reset started: Window may widen src again up to it
 	Time    int64  // commit time from the header
 	version byte   // the payload's version byte
+
+	// MaxParents, when positive, is the most parents of a Bind that Next
+	// keeps in Op.Parents: the rest are read past and checked, as Skim
+	// does, and BindParents counts them all. A reader that shows a
+	// Bind's first parents only (the inspector's log view) decoded all of
+	// them, 512 KiB for a Bind of 2^16.
+	MaxParents int
+	// BindParents is the count of parents of the last Bind that Next or
+	// Skim decoded, all of them, however many Op.Parents holds.
+	BindParents int
 }
 
 // Reset starts decoding payload. It checks the version byte and reads the
@@ -386,11 +396,11 @@ func (d *Decoder) next(op *Op, lists bool) error {
 			err = fmt.Errorf("%w: %d parents exceed payload", ErrMalformed, n)
 			break
 		}
-		op.Parents = op.Parents[:0]
+		op.Parents, d.BindParents = op.Parents[:0], int(n) // n fits an int: at most the payload's length
 		for i := uint64(0); err == nil && i < n; i++ {
 			var p uint64
 			p, err = d.uvarint()
-			if lists {
+			if lists && (d.MaxParents <= 0 || i < uint64(d.MaxParents)) {
 				op.Parents = append(op.Parents, base.PageID(p))
 			}
 		}

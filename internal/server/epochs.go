@@ -9,6 +9,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+	"github.com/mmsb-go/mmsb/internal/logquery"
 )
 
 // The log does not record epochs, but a page's epoch is a count: a page
@@ -138,7 +139,9 @@ func newEpochTrackerOn(ctx context.Context, bus *mmsb.Bus, b *epochBase, s mmsb.
 	}
 	backward := b.at > s
 	next := from
-	err := bus.QueryLog(ctx, mmsb.LogQuery{FromLSN: from, ToLSN: to}, func(lo *mmsb.LoggedOp) bool {
+	// The replay counts writes; a derived write's parent reads are passed
+	// over, not decoded (TestLogReadsSkipParentReads).
+	err := bus.QueryLog(logquery.WithoutParentReads(ctx), mmsb.LogQuery{FromLSN: from, ToLSN: to}, func(lo *mmsb.LoggedOp) bool {
 		if lo.LSN != next {
 			return false
 		}

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"sync"
 	"weak"
 
 	"github.com/mmsb-go/mmsb"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 )
 
 // SetAsOfHooks sets the functions an as-of Read calls when it takes a
@@ -127,4 +129,38 @@ func EpochBaseAlive(s *Server) (gen uint64, alive func() bool) {
 	}
 	w := weak.Make(b)
 	return gen, func() bool { return w.Value() != nil }
+}
+
+// WatchChangesAlive makes the watch hub note each change it fans out from
+// now on, and returns a function that reports the LSNs of the noted
+// changes still reachable, in the order fanned out (through weak
+// pointers: after a garbage collection, only those something still holds,
+// such as a watcher's queue or a send in progress).
+func WatchChangesAlive(s *Server) func() []mmsb.LSN {
+	type note struct {
+		lsn mmsb.LSN
+		c   weak.Pointer[mmsbv1.Change]
+	}
+	var mu sync.Mutex
+	var notes []note
+	s.hub.mu.Lock()
+	s.hub.fannedOut = func(cs []*mmsbv1.Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range cs {
+			notes = append(notes, note{mmsb.LSN(c.GetLsn()), weak.Make(c)})
+		}
+	}
+	s.hub.mu.Unlock()
+	return func() []mmsb.LSN {
+		mu.Lock()
+		defer mu.Unlock()
+		var held []mmsb.LSN
+		for _, n := range notes {
+			if n.c.Value() != nil {
+				held = append(held, n.lsn)
+			}
+		}
+		return held
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -94,14 +95,15 @@ const (
 // resource_exhausted naming it (Mmsb-Busy: WriteBytesFlag or
 // WriteBytesPerClientFlag) before its handler does anything, so that it
 // is not applied and may be retried: one of known length without its
-// body being read, through the interceptors (the RPC metrics count it);
-// one without as its body is read. A write alone passes whatever its size
-// (the largest, --max-request-bytes, included). The request bounds count
-// requests, not bytes: until 2026-12-07 a client held
-// --max-requests-per-client (256) decoded Commits of up to 64 MiB in
-// flight, 16 GiB (TestWriteBytesBounded, TestWriteBytesAnnouncedCapped,
+// body being read, one without as its body is read, both through the
+// interceptors (the RPC metrics count them). A write alone passes
+// whatever its size (the largest, --max-request-bytes, included). The
+// request bounds count requests, not bytes: until 2026-12-07 a client
+// held --max-requests-per-client (256) decoded Commits of up to 64 MiB
+// in flight, 16 GiB (TestWriteBytesBounded, TestWriteBytesAnnouncedCapped,
 // TestWriteBytesEveryWriteCounted, TestWriteBytesGivenBack,
-// TestWriteBytesCompressedCountedUntilDecoded).
+// TestWriteBytesCompressedCountedUntilDecoded,
+// TestWriteBytesChunkedRefusalCounted).
 const (
 	MaxWriteBytes          = 1 << 30
 	MaxWriteBytesPerClient = 256 << 20
@@ -449,9 +451,14 @@ func (h *writeHold) busy(flag string, bound, held, n int64) string {
 // and the refusal comes from writeRefusalInterceptor, before the handler,
 // so that the RPC metrics and the log count it as any other refused call
 // (code resource_exhausted; answered before Connect saw the call,
-// mmsb_rpc_requests_total would miss it). A chunked one refused as it is
-// read fails the read of its message, which Connect answers before any
-// interceptor runs: only the log's warning names it.
+// mmsb_rpc_requests_total would miss it). One without a length (chunked,
+// or an HTTP/2 stream without content-length, as gRPC clients send)
+// refused as it is read fails the read of its message, which Connect
+// answers before any interceptor runs; that answer is held back
+// (heldBackWriter) and the call is served again as one of known length
+// refused: with an empty message, refused by writeRefusalInterceptor.
+// Until 2026-12-07 only the log's warning named it
+// (TestWriteBytesChunkedRefusalCounted).
 func countWrites(h http.Handler, maxBytes int) http.Handler {
 	// A message of maxBytes and its envelope's 5-byte prefix, twice.
 	most := 2 * (int64(maxBytes) + 5)
@@ -488,10 +495,74 @@ func countWrites(h http.Handler, maxBytes int) http.Handler {
 			}
 		}
 		r = r.WithContext(r.Context()) // a copy, its body counted
-		r.Body = &countedBody{ReadCloser: r.Body, h: wh}
-		h.ServeHTTP(w, r)
+		body := &countedBody{ReadCloser: r.Body, h: wh}
+		r.Body = body
+		header := w.Header().Clone()
+		hw := &heldBackWriter{ResponseWriter: w, body: body}
+		h.ServeHTTP(hw, r)
+		if body.refused == nil || hw.passed {
+			return
+		}
+		// Refused as it was read: Connect failed the read and answered
+		// (held back) before any interceptor ran. Nothing was sent: the
+		// call is refused again as one of known length is, with an empty
+		// message, through the interceptors, so that the RPC metrics and
+		// the log count it. The header Connect set for the answer held
+		// back goes with it.
+		clear(w.Header())
+		maps.Copy(w.Header(), header)
+		wh.refused = body.refused
+		if r.ProtoMajor < 2 {
+			w.Header().Set("Connection", "close") // its body stays unread
+		}
+		w.Header().Set("Retry-After", "1")
+		h.ServeHTTP(w, withEmptyMessage(r))
 	})
 }
+
+// heldBackWriter is the answer's writer while a write request's body
+// (countedBody) is read: once the body has been refused, what Connect
+// writes is dropped, not sent, so that countWrites can answer the call
+// again through the interceptors; what it wrote before (passed) was sent.
+type heldBackWriter struct {
+	http.ResponseWriter
+	body   *countedBody
+	passed bool // something was sent before the body was refused
+}
+
+// held says whether what is written now is dropped (it is once the body
+// has been refused, unless something was sent before).
+func (hw *heldBackWriter) held() bool {
+	if hw.body.refused != nil && !hw.passed {
+		return true
+	}
+	hw.passed = true
+	return false
+}
+
+func (hw *heldBackWriter) WriteHeader(code int) {
+	if !hw.held() {
+		hw.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (hw *heldBackWriter) Write(p []byte) (int, error) {
+	if hw.held() {
+		return len(p), nil
+	}
+	return hw.ResponseWriter.Write(p)
+}
+
+func (hw *heldBackWriter) Flush() {
+	if !hw.held() {
+		if f, ok := hw.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+}
+
+// Unwrap gives http.ResponseController the writer beneath.
+func (hw *heldBackWriter) Unwrap() http.ResponseWriter { return hw.ResponseWriter }
 
 // compressed says whether a request's header announces compressed
 // messages: its body (Connect's unary protocol) or each message
@@ -535,6 +606,9 @@ type countedBody struct {
 	io.ReadCloser
 	h   *writeHold
 	err error
+	// refused is why the body was refused (countWrites refuses the
+	// call again with it).
+	refused *writeRefusal
 }
 
 func (b *countedBody) Read(p []byte) (int, error) {
@@ -550,6 +624,7 @@ func (b *countedBody) Read(p []byte) (int, error) {
 			if flag, bound, held := b.h.take(more); flag != "" {
 				b.h.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute", "bound", flag, "max", bound, "client", b.h.key)
 				b.err = busy(connect.NewError(connect.CodeResourceExhausted, errors.New(b.h.busy(flag, bound, held, more))), flag)
+				b.refused = &writeRefusal{flag: flag, bound: bound, held: held, n: more}
 				return 0, b.err
 			}
 		}
@@ -647,6 +722,12 @@ func holdAnswer(ctx context.Context, what string, n int) error {
 // against the same bounds on answer bytes. Outside LimitRequests it
 // counts nothing.
 func HoldAnswer(ctx context.Context, what string, n int) error { return holdAnswer(ctx, what, n) }
+
+// DropAnswer is dropAnswer for a service mounted beside the server's
+// (HoldAnswer): it gives back what ctx's answer counted beyond its first
+// keep bytes, as a stream does for each part it has sent (the
+// inspector's QueryLog).
+func DropAnswer(ctx context.Context, keep int) { dropAnswer(ctx, keep) }
 
 // dropAnswer gives back what the answer of ctx's request counted so far
 // (holdAnswer) beyond its first keep bytes: the handler starts its answer

@@ -43,7 +43,8 @@ export function fmtBytes(n) {
   let i = 0;
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
   // Below 1 KiB: whole bytes, or two decimals of a rate (an idle
-  // chart's axis tops at 1e-12, which String() wrote as "1e-12 B").
+  // chart's axis topped at 1e-12, which String() wrote as "1e-12 B";
+  // a rate that small still may).
   const b = Number.isInteger(n) ? String(n) : n < 0.005 ? "0" : n.toFixed(2);
   return (i ? n.toFixed(1) : b) + " " + u[i];
 }
@@ -84,7 +85,10 @@ export function hexString(bytes, max) {
 // y axis from 0 to the largest value.
 export function lineChart(title, series, opts = {}) {
   const all = series.flatMap((sr) => sr.points);
-  const maxV = Math.max(1e-12, ...all.map((p) => p.v));
+  // An idle chart (no samples, or only zeros) spans 0 to 1: its axis
+  // read "0.00" over "0", or "0 µs" over "0", a range of nothing
+  // (TestInspectorIdleChartAxis).
+  const maxV = Math.max(0, ...all.map((p) => p.v)) || 1;
   const fmt = opts.format || ((v) => v.toFixed(v < 10 ? 2 : 0));
   const top = fmt(maxV);
   // The left margin holds the axis label: a fixed 48 cut the first digit

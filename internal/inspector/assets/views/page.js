@@ -70,6 +70,14 @@ export function render({ el, params, api, navigate }) {
   // clicking through them.
   const gotoInput = h("input", { type: "number", min: 0, testid: "window-goto", style: "width:110px", placeholder: "go to byte" });
 
+  // The byte tools and views, hidden while the page does not exist: an
+  // empty hex box and "Select bytes in the hex view" were shown for a
+  // freed page (TestInspectorPageGoneHidesByteViews).
+  const byteTools = h("div", { class: "toolbar" },
+    h("button", { testid: "window-prev", onclick: () => { if (offset > 0) { offset -= WINDOW; load(); } } }, "◀ bytes"),
+    h("button", { testid: "window-next", onclick: () => { if (data && offset + WINDOW < num(data.page.size)) { offset += WINDOW; load(); } } }, "bytes ▶"),
+    gotoInput, winInfo);
+  const byteView = h("div", { class: "split" }, h("div", {}, hex, typed), h("div", {}, prov, recent));
   el.append(title, bad.length ? h("div", { class: "muted", testid: "page-address-note" }, `left out of the address, not understood: ${bad.join(", ")}`) : "", meta, parentsBox,
     h("div", { class: "toolbar" },
       h("label", {}, "as of LSN ", asofInput), slider,
@@ -77,11 +85,7 @@ export function render({ el, params, api, navigate }) {
       asofBanner,
       h("a", { onclick: () => navigate("#/graph/" + id) }, "graph"),
       h("a", { onclick: () => navigate("#/log?page=" + id) }, "log")),
-    h("div", { class: "toolbar" },
-      h("button", { testid: "window-prev", onclick: () => { if (offset > 0) { offset -= WINDOW; load(); } } }, "◀ bytes"),
-      h("button", { testid: "window-next", onclick: () => { if (data && offset + WINDOW < num(data.page.size)) { offset += WINDOW; load(); } } }, "bytes ▶"),
-      gotoInput, winInfo),
-    h("div", { class: "split" }, h("div", {}, hex, typed), h("div", {}, prov, recent)));
+    byteTools, byteView);
 
   asofInput.addEventListener("change", () => { asOf = Number(asofInput.value) || 0; load(); });
   slider.addEventListener("change", () => { asOf = Number(slider.value); load(); });
@@ -120,6 +124,7 @@ export function render({ el, params, api, navigate }) {
   }
 
   function draw() {
+    byteTools.style.display = byteView.style.display = "";
     const p = data.page;
     const size = num(p.size);
     const type = str(p.type);
@@ -170,7 +175,11 @@ export function render({ el, params, api, navigate }) {
           h("td", {}, h("span", { class: "swatch changed-" + k }), fmtNum(num(w.lsn))),
           h("td", {}, h("bdi", {}, str(w.source)), w.derived ? " (derived)" : ""),
           h("td", { class: "mono" }, list(w.ranges).slice(0, 4).map((r) => `[${num(r.lo)},${num(r.hi)})`).join(" ") + (list(w.ranges).length > 4 ? " …" : "")),
-          h("td", { class: "muted" }, fmtTime(w.timeUnixNano))))));
+          h("td", { class: "muted" }, fmtTime(w.timeUnixNano)))),
+        // A page no write reached (or whose writes the log no longer
+        // holds) showed the header alone, an empty table that read as
+        // not yet loaded (TestInspectorPageSaysNoRecentWrites).
+        writes.length === 0 ? h("tr", { testid: "recent-none" }, h("td", { colspan: "4", class: "muted" }, "no write in the log")) : ""));
     if (sel) loadProvenance();
   }
 
@@ -245,6 +254,7 @@ export function render({ el, params, api, navigate }) {
     typed.replaceChildren();
     recent.replaceChildren();
     winInfo.textContent = "";
+    byteTools.style.display = byteView.style.display = "none";
   }
 
   function drawHex(win, level) {
