@@ -1003,7 +1003,14 @@ func (n *Node) finishSetAside() error {
 // setAsideParts lists the set-aside directories of dir (cleaned, as
 // asideBase returns it) still being filled (DIR.diverged-<unix ns>.part),
 // oldest first.
-func setAsideParts(dir string) ([]string, error) {
+func setAsideParts(dir string) ([]string, error) { return listAsides(dir, setAsidePartSuffix) }
+
+// listAsides lists the directories beside dir (cleaned, as asideBase
+// returns it) named DIR.diverged-<unix ns> followed by suffix, oldest
+// first: by the time in the name, then the name, so that the order never
+// depends on the directory's listing. A missing parent directory lists
+// none.
+func listAsides(dir, suffix string) ([]string, error) {
 	parent, base := filepath.Dir(dir), filepath.Base(dir)
 	ents, err := os.ReadDir(parent)
 	if errors.Is(err, os.ErrNotExist) {
@@ -1012,17 +1019,17 @@ func setAsideParts(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
 	}
-	type part struct {
+	type aside struct {
 		path string
 		ns   int64
 	}
-	var found []part
+	var found []aside
 	for _, e := range ents {
-		suffix, ok := strings.CutPrefix(e.Name(), base+setAsidePrefix)
+		rest, ok := strings.CutPrefix(e.Name(), base+setAsidePrefix)
 		if !ok || !e.IsDir() {
 			continue
 		}
-		digits, ok := strings.CutSuffix(suffix, setAsidePartSuffix)
+		digits, ok := strings.CutSuffix(rest, suffix)
 		if !ok {
 			continue
 		}
@@ -1030,17 +1037,17 @@ func setAsideParts(dir string) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		found = append(found, part{filepath.Join(parent, e.Name()), ns})
+		found = append(found, aside{filepath.Join(parent, e.Name()), ns})
 	}
-	slices.SortFunc(found, func(a, b part) int {
+	slices.SortFunc(found, func(a, b aside) int {
 		if a.ns != b.ns {
 			return cmp.Compare(a.ns, b.ns)
 		}
 		return strings.Compare(a.path, b.path)
 	})
 	paths := make([]string, len(found))
-	for i, p := range found {
-		paths[i] = p.path
+	for i, a := range found {
+		paths[i] = a.path
 	}
 	return paths, nil
 }
@@ -1125,43 +1132,9 @@ func SetAsideDirs(dir string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", given, err)
 	}
-	parent, base := filepath.Dir(dir), filepath.Base(dir)
-	ents, err := os.ReadDir(parent)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
-	}
-	type aside struct {
-		path string
-		ns   int64
-	}
-	var found []aside
-	for _, e := range ents {
-		suffix, ok := strings.CutPrefix(e.Name(), base+setAsidePrefix)
-		if !ok || !e.IsDir() {
-			continue
-		}
-		ns, err := strconv.ParseInt(suffix, 10, 64)
-		if err != nil {
-			continue
-		}
-		found = append(found, aside{filepath.Join(parent, e.Name()), ns})
-	}
-	// By the time in the name, then the name: the order never depends
-	// on the directory's listing.
-	slices.SortFunc(found, func(a, b aside) int {
-		if a.ns != b.ns {
-			return cmp.Compare(a.ns, b.ns)
-		}
-		return strings.Compare(a.path, b.path)
-	})
-	paths := make([]string, len(found))
-	for i, a := range found {
-		paths[i] = a.path
-	}
-	return paths, nil
+	// A ".part" suffix fails the number's parse (strings.CutSuffix of ""
+	// keeps it): those are the interrupted ones (setAsideParts).
+	return listAsides(dir, "")
 }
 
 // Run follows and leads until ctx ends or an error that retrying cannot

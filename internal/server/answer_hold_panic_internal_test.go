@@ -26,7 +26,7 @@ func TestAnswerHoldDroppedOnPanic(t *testing.T) {
 			panic(http.ErrAbortHandler)
 		}), 0, 4, slog.New(slog.NewTextHandler(io.Discard, nil))).(*requestLimit)
 		h.countLoopback = true
-		h.answerMax, h.answerPerClient = 1<<20, 1<<20
+		h.answers.max, h.answers.perClient = 1<<20, 1<<20
 		for range 3 {
 			func() {
 				defer func() {
@@ -40,7 +40,7 @@ func TestAnswerHoldDroppedOnPanic(t *testing.T) {
 			}()
 		}
 		h.mu.Lock()
-		bytes, clients, inFlight := h.answerBytes, len(h.answerClients)+len(h.clients), h.n
+		bytes, clients, inFlight := h.answers.total, len(h.answers.clients)+len(h.clients), h.n
 		h.mu.Unlock()
 		if bytes != 0 || clients != 0 || inFlight != 0 {
 			t.Errorf("%d holds, 3 handlers panicked: %d answer bytes, %d clients and %d requests still held, want none",

@@ -85,7 +85,7 @@ func ProbeConnsOpen(ln any) int {
 // so that tests need not hold a gigabyte. Set before it serves.
 func SetAnswerByteBounds(limited any, total, perClient int64) {
 	l := limited.(*requestLimit)
-	l.answerMax, l.answerPerClient = total, perClient
+	l.answers.max, l.answers.perClient = total, perClient
 }
 
 // AnswerBytesHeld returns what a LimitRequests handler counts as held by
@@ -95,14 +95,14 @@ func AnswerBytesHeld(limited any) (total int64, clients int) {
 	l := limited.(*requestLimit)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.answerBytes, len(l.answerClients)
+	return l.answers.total, len(l.answers.clients)
 }
 
 // SetWriteByteBounds sets a LimitRequests handler's bounds on the bytes
 // its write requests in flight hold (MaxWriteBytes, MaxWriteBytesPerClient).
 func SetWriteByteBounds(limited any, total, perClient int64) {
 	l := limited.(*requestLimit)
-	l.writeMax, l.writePerClient = total, perClient
+	l.writes.max, l.writes.perClient = total, perClient
 }
 
 // WriteBytesHeld returns what a LimitRequests handler counts as held by
@@ -112,7 +112,7 @@ func WriteBytesHeld(limited any) (total int64, clients int) {
 	l := limited.(*requestLimit)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.writeBytes, len(l.writeClients)
+	return l.writes.total, len(l.writes.clients)
 }
 
 // EpochBaseAlive returns the generation of the server's current shared

@@ -51,13 +51,13 @@ func TestReadWholePageCountedFirst(t *testing.T) {
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 
 	l := LimitRequests(nil, 0, 4, quiet).(*requestLimit)
-	l.answerMax, l.answerPerClient = 1<<20, 1<<20
-	other := &answerHold{l: l, key: "10.0.0.1", bounded: true}
+	l.answers.max, l.answers.perClient = 1<<20, 1<<20
+	other := &answerHold{byteHold{l: l, b: &l.answers, key: "10.0.0.1", bounded: true}}
 	if flag, _, _ := other.take(512 << 10); flag != "" {
 		t.Fatalf("another answer of 512 KiB under a bound of 1 MiB: refused (%s)", flag)
 	}
 	read := func(item *mmsbv1.ReadItem) (*mmsbv1.ReadResponse, *answerHold, uint64, error) {
-		hold := &answerHold{l: l, key: "10.0.0.1", bounded: true}
+		hold := &answerHold{byteHold{l: l, b: &l.answers, key: "10.0.0.1", bounded: true}}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		resp, err := s.Read(context.WithValue(ctx, answerHoldKey{}, hold),
@@ -80,7 +80,7 @@ func TestReadWholePageCountedFirst(t *testing.T) {
 	hold.drop()
 	other.drop()
 
-	l.answerMax, l.answerPerClient = 1<<30, 1<<30
+	l.answers.max, l.answers.perClient = 1<<30, 1<<30
 	for _, c := range []struct {
 		id        mmsb.PageID
 		off, size int

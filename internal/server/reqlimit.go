@@ -184,8 +184,10 @@ func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logg
 	}
 	l := &requestLimit{h: h, max: maxRequests, perClient: maxPerClient, clients: map[string]int{},
 		probeMax: ProbeReserve, probePerClient: ProbeReservePerClient, probeClients: map[probeKey]int{},
-		answerMax: MaxAnswerBytes, answerPerClient: MaxAnswerBytesPerClient, answerClients: map[string]int64{},
-		writeMax: MaxWriteBytes, writePerClient: MaxWriteBytesPerClient, writeClients: map[string]int64{},
+		answers: byteBound{max: MaxAnswerBytes, perClient: MaxAnswerBytesPerClient, clients: map[string]int64{},
+			flag: AnswerBytesFlag, perClientFlag: AnswerBytesPerClientFlag},
+		writes: byteBound{max: MaxWriteBytes, perClient: MaxWriteBytesPerClient, clients: map[string]int64{},
+			flag: WriteBytesFlag, perClientFlag: WriteBytesPerClientFlag},
 		log: refusalLog{log: log, every: refusalLogEvery}}
 	return l
 }
@@ -209,17 +211,9 @@ type requestLimit struct {
 	probes         [2]int           // in flight, by probeOf's index
 	probeClients   map[probeKey]int // in flight per path and ClientKey (with perClient only)
 
-	// Bytes held by the answers of requests in flight (MaxAnswerBytes).
-	answerMax       int64
-	answerPerClient int64
-	answerBytes     int64
-	answerClients   map[string]int64 // per ClientKey (with perClient only)
-
-	// Bytes held by the write requests in flight (MaxWriteBytes).
-	writeMax       int64
-	writePerClient int64
-	writeBytes     int64
-	writeClients   map[string]int64 // per ClientKey (with perClient only)
+	// Bytes held by the answers of requests in flight (MaxAnswerBytes)
+	// and by the write requests in flight (MaxWriteBytes).
+	answers, writes byteBound
 
 	log refusalLog
 }
@@ -266,11 +260,11 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer l.release(key, bounded)
 	// The handler counts the bytes its answer holds on hold (holdAnswer),
 	// given back once the answer is sent.
-	hold := &answerHold{l: l, key: key, bounded: bounded}
+	hold := &answerHold{byteHold{l: l, b: &l.answers, key: key, bounded: bounded}}
 	defer hold.drop()
 	// A write request's body counts on wh once its credential is checked
 	// (countWrites, in Mux behind Auth.Gate), given back here too.
-	wh := &writeHold{l: l, key: key, bounded: bounded}
+	wh := &writeHold{byteHold: byteHold{l: l, b: &l.writes, key: key, bounded: bounded}}
 	defer wh.drop()
 	ctx := context.WithValue(context.WithValue(r.Context(), answerHoldKey{}, hold), writeHoldKey{}, wh)
 	l.h.ServeHTTP(w, r.WithContext(ctx))
@@ -336,10 +330,7 @@ var writeProcedures = map[string]bool{
 // LimitRequests holds of its bounds on write bytes. Its request's body
 // (countedBody) and LimitRequests use it, one at a time.
 type writeHold struct {
-	l       *requestLimit
-	key     string
-	bounded bool
-	n       int64 // bytes counted for this request
+	byteHold
 
 	// Set by countWrites: the most of the body that counts, and the
 	// bytes of it read so far (countedBody).
@@ -353,18 +344,7 @@ type writeHold struct {
 }
 
 // giveBack gives back n of the bytes the request counted.
-func (h *writeHold) giveBack(n int64) {
-	l := h.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.writeBytes -= n
-	if h.bounded {
-		if l.writeClients[h.key] -= n; l.writeClients[h.key] <= 0 {
-			delete(l.writeClients, h.key)
-		}
-	}
-	h.n -= n
-}
+func (h *writeHold) giveBack(n int64) { h.dropTo(h.n - n) }
 
 // writeRefusal is why countWrites refused a write request of known
 // length: the bound it would pass, the bound's value, what the writes
@@ -378,45 +358,6 @@ type writeRefusal struct {
 func (h *writeHold) refusal(what string) *connect.Error {
 	f := h.refused
 	return busy(connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("%s: %s", what, h.busy(f.flag, f.bound, f.held, f.n))), f.flag)
-}
-
-// take counts n more bytes of the request, or names the bound they
-// would pass, its value and what the writes hold now (with this one's).
-// A write is refused only beside others: alone it passes whatever its
-// size, else a client could never send it.
-func (h *writeHold) take(n int64) (flag string, bound, held int64) {
-	l := h.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.writeBytes > h.n && l.writeBytes+n > l.writeMax {
-		return WriteBytesFlag, l.writeMax, l.writeBytes
-	}
-	if h.bounded {
-		if c := l.writeClients[h.key]; c > h.n && c+n > l.writePerClient {
-			return WriteBytesPerClientFlag, l.writePerClient, c
-		}
-		l.writeClients[h.key] += n
-	}
-	l.writeBytes += n
-	h.n += n
-	return "", 0, 0
-}
-
-// drop gives back every byte the request counted.
-func (h *writeHold) drop() {
-	if h.n == 0 {
-		return
-	}
-	l := h.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.writeBytes -= h.n
-	if h.bounded {
-		if l.writeClients[h.key] -= h.n; l.writeClients[h.key] <= 0 {
-			delete(l.writeClients, h.key)
-		}
-	}
-	h.n = 0
 }
 
 // busy is the message refusing a write whose n more bytes would pass the
@@ -638,52 +579,68 @@ type answerHoldKey struct{}
 // answerHold is what the answer of one request in flight through
 // LimitRequests holds of its bounds on answer bytes. Its handler's
 // goroutine alone uses it, and LimitRequests once the handler returned.
-type answerHold struct {
-	l       *requestLimit
-	key     string
-	bounded bool
-	n       int64 // bytes counted for this answer
+type answerHold struct{ byteHold }
+
+// byteBound is one bound LimitRequests keeps on the bytes requests in
+// flight hold (their answers, or their write requests): over all
+// clients, and per client where clients are bounded. Its fields are
+// guarded by the requestLimit's mu.
+type byteBound struct {
+	max, perClient      int64
+	total               int64
+	clients             map[string]int64 // per ClientKey (with perClient only)
+	flag, perClientFlag string           // the flags that set max and perClient
 }
 
-// take counts n more bytes of the answer, or names the bound they would
-// pass, its value and what the answers hold now (with this one's). An
-// answer is refused only beside others: alone it passes whatever its
-// size (a Provenance answer's first write may be as large as a log
-// record), else a client could never get it.
-func (h *answerHold) take(n int64) (flag string, bound, held int64) {
-	l := h.l
+// byteHold is what one request in flight holds of a byteBound: answers
+// (answerHold) and writes (writeHold) count the same way.
+type byteHold struct {
+	l       *requestLimit
+	b       *byteBound
+	key     string
+	bounded bool
+	n       int64 // bytes counted for this request
+}
+
+// take counts n more bytes of the request, or names the bound they
+// would pass, its value and what the requests hold now (with this
+// one's). A request is refused only beside others: alone it passes
+// whatever its size (a Provenance answer's first write may be as large
+// as a log record), else a client could never send or get it.
+func (h *byteHold) take(n int64) (flag string, bound, held int64) {
+	l, b := h.l, h.b
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.answerBytes > h.n && l.answerBytes+n > l.answerMax {
-		return AnswerBytesFlag, l.answerMax, l.answerBytes
+	if b.total > h.n && b.total+n > b.max {
+		return b.flag, b.max, b.total
 	}
 	if h.bounded {
-		if c := l.answerClients[h.key]; c > h.n && c+n > l.answerPerClient {
-			return AnswerBytesPerClientFlag, l.answerPerClient, c
+		if c := b.clients[h.key]; c > h.n && c+n > b.perClient {
+			return b.perClientFlag, b.perClient, c
 		}
-		l.answerClients[h.key] += n
+		b.clients[h.key] += n
 	}
-	l.answerBytes += n
+	b.total += n
 	h.n += n
 	return "", 0, 0
 }
 
-// drop gives back every byte the answer counted.
-func (h *answerHold) drop() { h.dropTo(0) }
+// drop gives back every byte the request counted.
+func (h *byteHold) drop() { h.dropTo(0) }
 
-// dropTo gives back what the answer counted beyond its first keep bytes.
-func (h *answerHold) dropTo(keep int64) {
+// dropTo gives back what the request counted beyond its first keep bytes.
+func (h *byteHold) dropTo(keep int64) {
 	if h.n <= keep {
 		return
 	}
 	give := h.n - keep
-	l := h.l
+	l, b := h.l, h.b
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.answerBytes -= give
+	b.total -= give
 	if h.bounded {
-		if l.answerClients[h.key] -= give; l.answerClients[h.key] <= 0 {
-			delete(l.answerClients, h.key)
+		if b.clients[h.key] -= give; b.clients[h.key] <= 0 {
+			delete(b.clients, h.key)
 		}
 	}
 	h.n = keep
