@@ -210,3 +210,34 @@ func TestInspectorPageFunctionBidi(t *testing.T) {
 	tb.screenshot("page-function-bidi")
 	tb.checkConsole(t, "page function bidi")
 }
+
+// TestInspectorGraphFocusForgottenByOtherView: a node's Enter followed at
+// once by another address, before the first hash change was handled (a
+// loaded machine, or a quick user), drew no graph: both hash changes read
+// the second address. The page the Enter centred on was kept, and the
+// next graph of that page, opened with no Enter, put the focus on its
+// node. It failed CI once in TestInspectorGraphFocusOnlyAfterEnter, whose
+// steps are a moment apart; here the two changes are made in one task.
+func TestInspectorGraphFocusForgottenByOtherView(t *testing.T) {
+	ctx := context.Background()
+	bus := memBus(t)
+	ids := createSmallPages(t, bus, 3)
+	a, b, sum := ids[0], ids[1], ids[2]
+	if err := bus.Bind(ctx, sum, "f64.sum", nil, []mmsb.PageID{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, url := serveInspector(t, inspector.Options{Bus: bus})
+	tb := openTab(t, fmt.Sprintf("%s/ui/#/graph/%d", url, sum))
+	tb.waitFor("the graph of the sum", graphNode(sum)+` !== null && `+graphNode(b)+` !== null`)
+	// Enter on b's node, then another address in the same task: the
+	// hashchange for the graph of b runs after both.
+	tb.eval(graphNode(b) + `.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true})); location.hash = "#/page/` + fmt.Sprint(b) + `"; true`)
+	tb.waitFor("the page view", jsQuery("page-meta")+` !== null`)
+	tb.route(fmt.Sprintf("#/graph/%d?depth=2", b))
+	tb.waitFor(fmt.Sprintf("the graph centred on page %d", b), graphNode(b)+` !== null && `+graphNode(b)+`.classList.contains("root")`)
+	focused := `document.activeElement ? (document.activeElement.dataset.testid || document.activeElement.tagName) : ""`
+	if got := evalTo[string](tb, focused); got == "graph-node" {
+		tb.fail("the graph of page %d opened with no Enter put the focus on its node (an Enter followed at once by another address had asked for it)", b)
+	}
+	tb.checkConsole(t, "graph focus forgotten")
+}

@@ -121,6 +121,12 @@ function route() {
   }
   viewEl.replaceChildren();
   viewEl.dataset.view = name;
+  // The graph that a node's Enter asked for takes the focus only if it is
+  // the view drawn next: an Enter followed at once by another address (two
+  // hash changes before the first hashchange ran, both read here as the
+  // second) drew no graph, and the page's next graph, opened by other means,
+  // took the focus (TestInspectorGraphFocusForgottenByOtherView).
+  if (name !== "graph") graph.forgetFocus();
   if (authFailed) {
     // No view is drawn: the graph's node that an Enter asked to focus is
     // not either (TestInspectorGraphFocusNotKeptPastRefusal).
