@@ -265,7 +265,7 @@ func (e *Bus) failPanicked(op string, v any) {
 	// readers are then told at once, as Close tells them (ErrWriterGone),
 	// instead of waiting WriterTimeout on that page
 	// (TestSharedPanicMidWriteTellsReaders). Otherwise they read on, as
-	// the failed bus's own ReadPage does (TestCommitPanicThenEveryCall).
+	// the failed bus's own ReadPage does (TestSharedCommitPanicThenEveryCall).
 	if e.shared && e.store.MidWrite() {
 		e.store.MarkClosed()
 	}
