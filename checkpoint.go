@@ -127,9 +127,7 @@ func (e *Bus) checkpoint(ctx context.Context) (info CheckpointInfo, err error) {
 	start := time.Now()
 	// Memory the snapshot and copy on write will touch is faulted in here,
 	// before the lock and before commits start saving pages.
-	e.rlockSettled()
-	pages, nextID, logical := e.store.Len(), e.nextID, e.store.Stats().LogicalBytes
-	e.mu.RUnlock()
+	pages, nextID, logical := e.scratchSizes()
 	e.ckptScratch.prepare(pages, nextID, logical)
 	if e.ckptPool == nil {
 		e.ckptPool = newCowBlockPool(logical)
@@ -185,14 +183,8 @@ func (e *Bus) checkpoint(ctx context.Context) (info CheckpointInfo, err error) {
 		}
 	}
 
-	e.lockSettled()
-	done := e.cow
-	e.cow, cowOn = nil, false
-	var logBytes uint64
-	if e.log != nil {
-		logBytes = e.log.Stats().Bytes
-	}
-	e.mu.Unlock()
+	done, logBytes := e.endCow()
+	cowOn = false
 	if done != nil {
 		// Nothing reads the kept bytes and records any more.
 		e.ckptScratch.blocks = done.blocks.recycle()
@@ -464,10 +456,39 @@ func (e *Bus) reserveCheckpointScratch() {
 		return
 	}
 	defer e.ckptMu.Unlock()
+	e.ckptScratch.reserve(e.scratchSizes())
+}
+
+// scratchSizes returns what the checkpoint scratch is sized by, read
+// under e.mu held shared. The lock is released by a deferred call: a
+// panic here (a defect, made by a test hook, "sizes") is the checkpoint's
+// failure with the lock free, where it left the read lock held and every
+// later commit and Close waited for ever (TestCheckpointStepPanicIsFailure).
+// Once a checkpoint or a page creation, not a commit.
+func (e *Bus) scratchSizes() (pages int, nextID PageID, logical int64) {
 	e.rlockSettled()
-	pages, nextID, logical := e.store.Len(), e.nextID, e.store.Stats().LogicalBytes
-	e.mu.RUnlock()
-	e.ckptScratch.reserve(pages, nextID, logical)
+	defer e.mu.RUnlock()
+	if e.ckptLockedHook != nil {
+		e.ckptLockedHook("sizes")
+	}
+	return e.store.Len(), e.nextID, e.store.Stats().LogicalBytes
+}
+
+// endCow turns copy on write off once the checkpoint's file is written
+// and returns its state, for the checkpoint to hand its memory back, with
+// the log's size. e.mu is held exclusively and released by a deferred
+// call, as in scratchSizes (test hook step "cow-off").
+func (e *Bus) endCow() (done *cowState, logBytes uint64) {
+	e.lockSettled()
+	defer e.mu.Unlock()
+	done, e.cow = e.cow, nil
+	if e.ckptLockedHook != nil {
+		e.ckptLockedHook("cow-off")
+	}
+	if e.log != nil {
+		logBytes = e.log.Stats().Bytes
+	}
+	return done, logBytes
 }
 
 // prepare readies the scratch for a checkpoint (reserve, then reset).

@@ -14,7 +14,9 @@ import (
 // TestCheckpointStepPanicIsFailure: a panic out of the bus's own
 // checkpoint code (a defect, made here by a test hook) where the
 // checkpoint holds the bus's lock: exclusively as it takes the snapshot,
-// shared in each range's first and third steps. Before, the panic left
+// shared in each range's first and third steps; shared as it reads the
+// sizes of its scratch, exclusively as it turns copy on write off (these
+// two left the lock held until 2026-12-07). Before, the panic left
 // the lock held (every later commit, and Close, waited for ever), copy on
 // write stayed on, and on the automatic checkpoint's goroutine the
 // process ended. Now the checkpoint fails as one whose file panicked
@@ -22,7 +24,7 @@ import (
 // file is left, the bus is not failed (no page changed), and commits and
 // the next checkpoint go on.
 func TestCheckpointStepPanicIsFailure(t *testing.T) {
-	for _, step := range []string{"snapshot", "step1", "step3"} {
+	for _, step := range []string{"sizes", "snapshot", "step1", "step3", "cow-off"} {
 		for _, auto := range []bool{false, true} {
 			name := step
 			if auto {

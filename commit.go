@@ -47,7 +47,10 @@ type PageSpec struct {
 // that was logged and applied but then failed to become durable or to
 // replicate (ErrFailed, with ErrReplication for the latter) is named by
 // the CommitInfo returned with the error; it may be present after a
-// restart. Otherwise the CommitInfo is zero and the batch was not applied:
+// restart. So is a batch logged and then not applied because an earlier
+// batch's pipelined apply failed beside it (ErrFailed, saying the batch
+// was logged): it is in the log, and a retry would apply it twice.
+// Otherwise the CommitInfo is zero and the batch was not applied:
 // absent after a restart, unless the error is ErrFailed from the batch's
 // own log write or fsync (sync always and none write the record in the
 // call), whose record may have reached the file: such a batch may be
@@ -60,8 +63,8 @@ type PageSpec struct {
 // panic out of the bus's own code while it commits (a defect) fails the
 // bus, as a failed write does (ErrFailed naming the panic: the batch may
 // be partly applied, and present after a restart), releases its lock,
-// and goes on to the caller; later calls return ErrFailed, and Close
-// works.
+// and goes on to the caller; later calls return ErrFailed (reads of page
+// bytes too: see ReadPage), and Close works.
 func (e *Bus) Commit(ctx context.Context, ds []Delta) (CommitInfo, error) {
 	start := time.Now()
 	info, t, err := e.commitDeltas(ctx, ds)
@@ -191,8 +194,8 @@ func (e *Bus) commitDeltasLocked(ds []delta.Delta) (info CommitInfo, t tlog.Tick
 		// settle below, after the append, the batch was refused with
 		// ErrFailed and held by the reopened bus
 		// (TestDrainFailedNextCommitNotLogged). A drain that fails from
-		// here on, beside this commit, is found there still: that batch
-		// may be present after a restart, as a panicked one may.
+		// here on, beside this commit, is found there still: the batch is
+		// logged by then, and the commit says so (loggedNotApplied).
 		if err := e.settle(); err != nil {
 			return CommitInfo{}, tlog.Ticket{}, false, err
 		}
@@ -214,13 +217,18 @@ func (e *Bus) commitDeltasLocked(ds []delta.Delta) (info CommitInfo, t tlog.Tick
 	}
 	if !pipelined || !e.applier.canQueue(e, len(buf), first+LSN(max(tail, e.historyFrom(len(ds)))), first+LSN(len(ds))) {
 		if err := e.settle(); err != nil {
-			return CommitInfo{}, tlog.Ticket{}, false, err
+			info, err = e.loggedNotApplied(first, len(ds), now, err)
+			return info, tlog.Ticket{}, false, err
 		}
 	}
 	if pipelined {
+		if pipelinedPushHook != nil {
+			pipelinedPushHook()
+		}
 		if err := e.applier.applyPipelined(e, buf, first, e.historyFrom(len(ds)), tail); err != nil {
-			err = e.fail(fmt.Errorf("pipelined apply of a logged batch: %w", err))
-			return CommitInfo{}, tlog.Ticket{}, false, err
+			err = e.fail(partlyApplied(fmt.Errorf("pipelined apply of a logged batch: %w", err)))
+			info, err = e.loggedNotApplied(first, len(ds), now, err)
+			return info, tlog.Ticket{}, false, err
 		}
 		e.applier.applyTail(e, ds, slots, first, tail)
 		if e.graphHasEdges {
@@ -246,6 +254,13 @@ func (e *Bus) commitDeltasLocked(ds []delta.Delta) (info CommitInfo, t tlog.Tick
 	return info, t, false, nil
 }
 
+// pipelinedPushHook, set by tests, runs in a pipelined commit once the
+// batch is logged and may queue (canQueue), before applyPipelined pushes
+// it: a drain that fails there is found by applyPipelined
+// (TestDrainFailedBeforePushSaysLogged). One load of a global a pipelined
+// batch, which holds at least parallelMin deltas.
+var pipelinedPushHook func()
+
 // failPanicked fails the bus for a panic with value v out of op's
 // critical section: the bus's own code, a defect (the code a caller gives
 // the bus, its Clock, Replicator, recompute functions and vfs.FS, has its
@@ -264,16 +279,57 @@ func (e *Bus) failPanicked(op string, v any) {
 	// sequence word odd for good, its bytes possibly torn: the region's
 	// readers are then told at once, as Close tells them (ErrWriterGone),
 	// instead of waiting WriterTimeout on that page
-	// (TestSharedPanicMidWriteTellsReaders). Otherwise they read on, as
-	// the failed bus's own ReadPage does (TestSharedCommitPanicThenEveryCall).
+	// (TestSharedPanicMidWriteTellsReaders). Otherwise they read on
+	// (TestSharedCommitPanicThenEveryCall), while the failed bus's own
+	// reads of page bytes return its failure (pagesErr).
 	if e.shared && e.store.MidWrite() {
 		e.store.MarkClosed()
 	}
 	if err, ok := v.(error); ok {
-		_ = e.fail(fmt.Errorf(what+"%w", op, err))
+		_ = e.fail(partlyApplied(fmt.Errorf(what+"%w", op, err)))
 		return
 	}
-	_ = e.fail(fmt.Errorf(what+"%v", op, v))
+	_ = e.fail(partlyApplied(fmt.Errorf(what+"%v", op, v)))
+}
+
+// pagesPartial marks a failure after which the pages may hold part of a
+// batch (see partlyApplied). Its message is its cause's.
+type pagesPartial struct{ error }
+
+func (p *pagesPartial) Unwrap() error { return p.error }
+
+// partlyApplied marks err, the cause of the bus's failure, as one that may
+// have left part of a batch in the pages: a panic under the bus's lock
+// (failPanicked), a pipelined apply that failed (settle), logged
+// operations that did not apply. Reads of page bytes then return the
+// failure instead of those bytes (pagesErr). A bus failed otherwise (a
+// log write or fsync, a Replicator) holds whole batches and serves them.
+func partlyApplied(err error) error { return &pagesPartial{err} }
+
+// loggedNotApplied is the answer of a commit whose batch of n operations
+// was logged from LSN first, stamped now, and then not applied in full
+// because the bus failed (err, ErrFailed): a pipelined apply of an earlier
+// batch failed beside it, after the commit's own check, or (a defect)
+// logged control operations did not decode or apply (commitOpsLocked,
+// TestLoggedOpNotApplyingSaysLogged: its zero CommitInfo said the same
+// until 2026-12-07, and CreatePages returned no IDs). The batch is in the log
+// (LastLSN counts it, and WaitDurable makes it durable) and a restart
+// replays it once durable (operations that do not apply fail the replay
+// as they failed here: Open reports the log corrupt): the CommitInfo
+// names it, as it names a batch logged and applied whose fsync failed,
+// and the error says so, that a caller does not commit it again. It was
+// reported ErrFailed with a zero CommitInfo, which means "not applied,
+// absent after a restart" (TestDrainFailedBesideCommitSaysLogged). A bus
+// without a log (DisableLog) gave the batch its LSNs all the same. Caller
+// holds e.mu exclusively.
+func (e *Bus) loggedNotApplied(first LSN, n int, now int64, err error) (CommitInfo, error) {
+	last := first + LSN(n) - 1
+	e.lastLSN, e.lastTime = last, now
+	info := CommitInfo{FirstLSN: first, LastLSN: last, Time: now}
+	if e.log == nil {
+		return info, fmt.Errorf("%w (the batch took LSNs %d-%d before the failure was found, and was not applied in full: do not commit it again)", err, first, last)
+	}
+	return info, fmt.Errorf("%w (the batch was logged as LSNs %d-%d before the failure was found, and not applied in full: the log holds it, do not commit it again)", err, first, last)
 }
 
 // checkAndEncode validates every delta of a batch and appends its encoding
@@ -336,8 +392,13 @@ func (e *Bus) checkAndEncode(buf []byte, ds []delta.Delta, pipelined bool) ([]by
 			return buf, nil, err
 		}
 		if i >= histFrom {
-			// Recorded before the batch is logged and applied: should either
-			// fail, the bus fails (sticky) and the entry is never read.
+			// Recorded before the batch is logged and applied. A batch
+			// refused after this (a later delta's check, the record limit:
+			// the bus goes on) leaves entries for LSNs past LastLSN, which
+			// no reader looks at (provenance starts from a page's last
+			// write) and which the operations that take those LSNs
+			// overwrite, each recording its own; a failed log write or
+			// apply fails the bus (sticky).
 			e.recordHistory(first+LSN(i), d, false)
 		}
 	}
@@ -492,7 +553,7 @@ func (e *Bus) settle() error {
 	p.dropLargeRing()
 	if err := p.applyErr; err != nil {
 		p.applyErr = nil
-		return e.fail(fmt.Errorf("pipelined apply of a logged batch: %w", err))
+		return e.fail(partlyApplied(fmt.Errorf("pipelined apply of a logged batch: %w", err)))
 	}
 	return nil
 }
@@ -551,7 +612,9 @@ func (e *Bus) commitOpsLocked(n int, check func() error, encode func([]byte) []b
 	var dec record.Decoder
 	var op record.Op
 	if err := dec.Reset(buf); err != nil {
-		return CommitInfo{}, tlog.Ticket{}, false, e.fail(err)
+		// Logged, and nothing of it applied: a defect in encode.
+		info, err = e.loggedNotApplied(first, n, now, e.fail(fmt.Errorf("logged control operations do not decode: %w", err)))
+		return info, tlog.Ticket{}, false, err
 	}
 	for i := 0; i < n; i++ {
 		if err == nil {
@@ -563,8 +626,9 @@ func (e *Bus) commitOpsLocked(n int, check func() error, encode func([]byte) []b
 		if err != nil {
 			// The record is logged but does not apply: the checks above
 			// missed something. Refuse further writes rather than diverge.
-			err = e.fail(fmt.Errorf("logged op %d does not apply: %w", i, err))
-			return CommitInfo{}, tlog.Ticket{}, false, err
+			err = e.fail(partlyApplied(fmt.Errorf("logged op %d does not apply: %w", i, err)))
+			info, err = e.loggedNotApplied(first, n, now, err)
+			return info, tlog.Ticket{}, false, err
 		}
 	}
 	last := first + LSN(n) - 1
@@ -599,7 +663,9 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 //
 // A batch logged and applied whose fsync or replication then failed
 // (ErrFailed) returns its IDs with the error, as Commit returns its
-// CommitInfo: the pages exist. On any other error the IDs are nil; after
+// CommitInfo: the pages exist. So does a batch logged and then not applied
+// in full (ErrFailed saying so: a defect), which the log holds. On any
+// other error the IDs are nil; after
 // an ErrFailed whose cause is the batch's own log write or fsync (sync
 // always and none write the record in the call) the pages were not
 // created, but the record may have reached the file, so they may exist
@@ -725,7 +791,9 @@ func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, erro
 		if info.FirstLSN != 0 {
 			// Logged and applied, then the fsync or the replication
 			// failed: the pages exist (readers see them), and a caller
-			// told nothing would create them again.
+			// told nothing would create them again. Or logged and not
+			// applied in full (a defect: loggedNotApplied): the log
+			// holds the creates, and the error says so.
 			return ids, err
 		}
 		if reserved {

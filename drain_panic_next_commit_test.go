@@ -43,9 +43,10 @@ func TestDrainFailedNextCommitNotLogged(t *testing.T) {
 	if !awaitFlag(&panicked) {
 		t.Fatal("no drain ran within 20 s")
 	}
-	// A reader sees the drain through: its failure is recorded.
-	if _, _, err := e.ReadPage(ids[0], nil); err != nil {
-		t.Fatal(err)
+	// A reader sees the drain through: its failure is recorded, and
+	// returned rather than the page's bytes.
+	if _, _, err := e.ReadPage(ids[0], nil); !errors.Is(err, ErrFailed) {
+		t.Fatalf("ReadPage after the drain failed = %v; want ErrFailed", err)
 	}
 	if _, err := e.Commit(ctx, workerPanicBatch(ids, 2)); !errors.Is(err, ErrFailed) {
 		t.Fatalf("Commit after the drain failed = %v; want ErrFailed", err)

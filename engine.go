@@ -342,8 +342,10 @@ type Bus struct {
 	// lock (to change pages between the steps).
 	ckptAfterStep1 func()
 	// ckptLockedHook, set by tests before a checkpoint, runs where the
-	// checkpoint holds e.mu: "snapshot" exclusively (copy on write on),
-	// "step1" and "step3" shared, once a range (to panic there).
+	// checkpoint holds e.mu: "sizes" shared (its scratch's sizes, read
+	// too when CreatePages reserves scratch), "snapshot" exclusively
+	// (copy on write on), "step1" and "step3" shared, once a range, and
+	// "cow-off" exclusively (copy on write ended) (to panic there).
 	ckptLockedHook func(step string)
 	// ckptUnlockedHook, set by tests before a checkpoint, runs where the
 	// checkpoint holds no lock of the bus's: "prepare" (scratch and pool

@@ -2,6 +2,7 @@ package mmsb
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"runtime/metrics"
@@ -29,7 +30,12 @@ type PageInfo struct {
 // ReadPage appends page id's bytes to dst and returns them with its epoch:
 // a copy, taken between two batches (never half of one), which later
 // commits do not change. Pass dst[:0] to reuse a buffer, nil for a new one.
-// Errors: ErrPageNotFound, ErrClosed.
+// Errors: ErrPageNotFound, ErrClosed, and ErrFailed once the bus has failed
+// in a way that may have left part of a batch in the pages (a panic out of
+// its own code, a pipelined apply that failed): it returns that failure
+// rather than such bytes. A bus failed by a log write, an fsync or its
+// Replicator holds whole batches and goes on serving them, unless a
+// pipelined apply running then fails after it.
 func (e *Bus) ReadPage(id PageID, dst []byte) ([]byte, Epoch, error) {
 	return e.ReadPageRange(id, 0, math.MaxInt, dst)
 }
@@ -44,11 +50,10 @@ func (e *Bus) ReadPageRange(id PageID, off, n int, dst []byte) ([]byte, Epoch, e
 	if off < 0 || n < 0 {
 		return dst, 0, fmt.Errorf("%w: ReadPageRange of page %d at offset %d, length %d: both must be >= 0", ErrInvalidOption, id, off, n)
 	}
-	e.rlockSettled()
-	defer e.mu.RUnlock()
-	if e.closed {
-		return dst, 0, ErrClosed
+	if err := e.rlockPages(); err != nil {
+		return dst, 0, err
 	}
+	defer e.mu.RUnlock()
 	sl, ok := e.store.Lookup(id)
 	if !ok {
 		return dst, 0, fmt.Errorf("%w: page %d", ErrPageNotFound, id)
@@ -241,14 +246,70 @@ func (e *Bus) LastLSN() LSN {
 
 // StateHash returns a 64-bit xxhash over every page in ID order (ID, size,
 // epoch, bytes). Two buses with equal hashes hold the same pages. A closed
-// bus has no pages to hash: ErrClosed (not the hash of an empty store).
+// bus has no pages to hash: ErrClosed (not the hash of an empty store). A
+// bus whose pages may hold part of a batch returns its failure, as
+// ReadPage does.
 func (e *Bus) StateHash() (uint64, error) {
-	e.rlockSettled()
-	defer e.mu.RUnlock()
-	if e.closed {
-		return 0, ErrClosed
+	if err := e.rlockPages(); err != nil {
+		return 0, err
 	}
+	defer e.mu.RUnlock()
 	return e.stateHashLocked(), nil
+}
+
+// rlockPages is rlockSettled for a read of page bytes. It returns with
+// e.mu held shared and nil, or released and why the bytes are not served:
+// ErrClosed, or the bus's failure when the pages may hold part of a batch
+// (pagesErr). A drain that failed (seen through here, or by another
+// reader, and found by no settle yet) fails the bus first, as Err does:
+// until 2026-12-07 a reader got the failed batch's bytes, half of them
+// applied, as success (TestDrainFailedReadsRefused). A bus that is well
+// costs a nil check and one atomic load more than rlockSettled.
+func (e *Bus) rlockPages() error {
+	e.rlockSettled()
+	if e.failErr == nil && !e.applier.failed.Load() {
+		if e.closed {
+			e.mu.RUnlock()
+			return ErrClosed
+		}
+		return nil
+	}
+	if e.failErr == nil {
+		e.mu.RUnlock()
+		e.lockSettled() // fails the bus
+		e.mu.Unlock()
+		e.rlockSettled()
+	}
+	if e.closed {
+		e.mu.RUnlock()
+		return ErrClosed
+	}
+	if err := e.pagesErr(); err != nil {
+		e.mu.RUnlock()
+		return err
+	}
+	return nil
+}
+
+// pagesErr returns why the pages may hold part of a batch, nil if they
+// hold whole batches: the bus's failure if that is such a one
+// (partlyApplied), or, when the bus failed otherwise first (a log write,
+// an fsync) and a pipelined apply failed after it, that failure saying so
+// (the drain's own failure is not recorded: the bus keeps its first).
+// Until 2026-12-07 that second case served the half-applied batch's bytes
+// (TestDrainFailedAfterLogFailureReadsRefused). Caller holds e.mu, and has
+// seen any drain through (rlockSettled). Called only on a failed bus.
+func (e *Bus) pagesErr() error {
+	var partial *pagesPartial
+	switch {
+	case e.failErr == nil:
+		return nil
+	case errors.As(e.failErr, &partial):
+		return e.failErr
+	case e.applier.failed.Load():
+		return fmt.Errorf("%w (then a pipelined apply failed: the pages may hold part of a batch)", e.failErr)
+	}
+	return nil
 }
 
 func (e *Bus) stateHashLocked() uint64 {
@@ -334,12 +395,11 @@ func (e *Bus) Stats() Stats {
 // read lock: the hash is the state's at the returned LastLSN, with the
 // returned page count. Two separate calls cannot promise that, as a commit
 // may land between them. Hashing reads every page and holds writers back
-// meanwhile, so it is for checks, not for polling. ErrClosed once closed.
+// meanwhile, so it is for checks, not for polling. ErrClosed once closed;
+// the bus's failure when its pages may hold part of a batch (see ReadPage).
 func (e *Bus) StatsWithHash() (Stats, uint64, error) {
-	e.rlockSettled()
-	if e.closed {
-		e.mu.RUnlock()
-		return Stats{}, 0, ErrClosed
+	if err := e.rlockPages(); err != nil {
+		return Stats{}, 0, err
 	}
 	s := e.statsLocked()
 	h := e.stateHashLocked()
@@ -357,7 +417,7 @@ func (e *Bus) statsLocked() Stats {
 	}
 	s := Stats{Pages: st.Pages, LogicalBytes: st.LogicalBytes, Store: StoreStats(st), Edges: e.graph.NumEdges(),
 		GraphNodes: e.graph.NumNodes(), GraphBytes: e.graph.MemoryBytes(), Bindings: len(e.bindings),
-		LastLSN: e.lastLSN, SyncMode: e.opts.Sync.String(), InMemory: e.memory, Failed: e.failErr != nil,
+		LastLSN: e.lastLSN, SyncMode: e.opts.Sync.String(), InMemory: e.memory, Failed: e.failed(),
 		Closed: e.closed, HistoryCapacity: len(e.hist), NoLog: e.opts.DisableLog}
 	if e.log != nil {
 		s.Log = LogStats(e.log.Stats())
@@ -370,6 +430,16 @@ func (e *Bus) statsLocked() Stats {
 	s.CheckpointFailures, s.LastCheckpointErr = e.ckptFailures, e.ckptLastErr
 	e.ckptStatMu.Unlock()
 	return s
+}
+
+// failed reports whether the bus has failed for good: its sticky failure,
+// or a pipelined apply that failed and that no settle has turned into one
+// yet (the next settle does; Err and the reads of page bytes take the lock
+// to settle it). Stats said Failed false then, with Err reporting
+// ErrFailed (TestDrainFailedStatsReports). Caller holds e.mu, and has seen
+// any drain through (rlockSettled): its failure is recorded by then.
+func (e *Bus) failed() bool {
+	return e.failErr != nil || e.applier.failed.Load()
 }
 
 // statsUnlocked fills the figures that need no lock.
