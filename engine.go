@@ -410,11 +410,16 @@ type Bus struct {
 	provCache *provCache // decoded log operations recently used by provenance queries
 
 	// prop is the propagation scratch, reused across waves (propagate.go).
-	// waveMu makes waves one at a time: a wave computes its pages with mu
-	// released between steps, and prop is its own until it ends. Taken
-	// before mu, never while holding it.
-	prop   *propagator
-	waveMu sync.Mutex
+	// waveMu, a one-slot semaphore, makes waves one at a time: a wave
+	// computes its pages with mu released between steps, and prop is its
+	// own until it ends. Taken before mu, never while holding it, through
+	// lockWave, whose wait ends with the waiter's ctx or when Close closes
+	// waveClosed. (A sync.Mutex until 2026-12-07: a Propagate behind a
+	// wave in a slow function waited past its deadline, and past Close,
+	// TestPropagateWaitEndsWithCtxAndClose.)
+	prop       *propagator
+	waveMu     chan struct{}
+	waveClosed chan struct{}
 	// ctrlGen counts the control operations applied (every logged
 	// operation but a delta: creates, frees, edges, bindings, metadata,
 	// flags). A wave computed without the lock checks it at each step: an
@@ -563,6 +568,8 @@ func Open(dir string, o *Options) (*Bus, error) {
 		funcs:        map[string]RecomputeFunc{},
 		derivedReads: map[PageID]*Derivation{},
 		provCache:    newProvCache(),
+		waveMu:       make(chan struct{}, 1),
+		waveClosed:   make(chan struct{}),
 	}
 	e.met.init()
 	if opts.HistoryEntries > 0 {
@@ -1211,6 +1218,7 @@ func (e *Bus) Close() error {
 	}
 	e.closed = true
 	e.wakeLSNWaiters()
+	close(e.waveClosed) // waiters for a running wave return ErrClosed
 	var err error
 	if e.log != nil {
 		err = e.log.Close()

@@ -301,9 +301,15 @@ func (e *Bus) recountPending() {
 // pages it wrote dirty, those it bound to compute), and functions
 // registered since may compute differently: this brings every derived
 // page up to date whatever the log says.
+//
+// Behind a running wave it waits for it to end, or for Close: on a bus
+// closed meanwhile it does nothing.
 func (e *Bus) ScheduleResync() {
-	e.waveMu.Lock() // a wave running clears resync when it ends
-	defer e.waveMu.Unlock()
+	// A wave running clears resync when it ends.
+	if e.lockWave(context.Background()) != nil {
+		return // closed
+	}
+	defer e.unlockWave()
 	e.lockSettled()
 	defer e.mu.Unlock()
 	if e.prop == nil {
@@ -367,7 +373,9 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // written while the wave computed stay dirty for the next wave. Either
 // way the wave logged is the one a wave over a state of the bus computes.
 // Functions must be pure and must not call the engine (the second
-// computation holds its lock). One wave runs at a time.
+// computation holds its lock). One wave runs at a time: a call that
+// finds another wave running waits for it only until its ctx ends
+// (returning ctx.Err(), r empty) or the bus closes (ErrClosed).
 //
 // A panic out of the bus's own code in a wave (a defect) releases the
 // bus's lock and goes on to the caller; where the wave held the lock
@@ -378,8 +386,11 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 		// Refused before the wave: a nil result panicked in its reset.
 		return fmt.Errorf("%w: PropagateInto: nil *PropagateResult", ErrInvalidOption)
 	}
-	e.waveMu.Lock()
-	defer e.waveMu.Unlock()
+	if err := e.lockWave(ctx); err != nil {
+		r.reset()
+		return err
+	}
+	defer e.unlockWave()
 	r.reset()
 	t, info, logged, ckpt, waveErr, err := e.propagateLocked(ctx, r)
 	if ckpt {
@@ -396,6 +407,33 @@ func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
 	}
 	return waveErr
 }
+
+// lockWave takes e.waveMu, making the caller's wave the one running. Behind
+// another wave it waits only until ctx ends (ctx.Err(), as for a wave its
+// ctx stops) or the bus closes (ErrClosed): a wave can be held for long by
+// a slow function, and a Propagate with a deadline waited for it whatever
+// the deadline, and after Close, while waveMu was a sync.Mutex
+// (TestPropagateWaitEndsWithCtxAndClose). A free semaphore is taken
+// whatever ctx and Close say, so that the answer does not depend on
+// select's random choice: the wave then sees both itself.
+func (e *Bus) lockWave(ctx context.Context) error {
+	select {
+	case e.waveMu <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case e.waveMu <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.waveClosed:
+		return ErrClosed
+	}
+}
+
+// unlockWave releases e.waveMu, taken by lockWave.
+func (e *Bus) unlockWave() { <-e.waveMu }
 
 // propagateLocked is PropagateInto's wave under e.mu, which it takes and
 // releases, a panic included: it computes the wave, logs and applies it.
