@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/logquery"
@@ -280,14 +282,68 @@ func (q *LogQuery) check() error {
 // maxIdleQueryReaders readers are kept, each with at most
 // maxKeptQueryPayload bytes of payload buffer: a record larger than that
 // costs its own buffer each time it is read.
+//
+// A reader left idle for queryReaderIdleTime is dropped (a timer sweeps
+// them, sweepQueryReaders): a process that queried once kept its readers,
+// up to ~17 MiB, for its life (TestQueryLogDropsIdleReaders). Queries
+// that come more often than that (the inspector's views, each second)
+// keep reusing them.
 const (
 	maxIdleQueryReaders = 4
 	maxKeptQueryPayload = 4 << 20
+	queryReaderIdleTime = 30 * time.Second
 )
 
 var queryReaders struct {
 	sync.Mutex
-	idle []*tlog.Reader
+	idle  []*tlog.Reader
+	since []time.Time // when each of idle was put back, ascending
+	sweep *time.Timer // runs sweepQueryReaders; nil until a reader is kept
+	armed bool        // whether sweep is due to run
+	now   func() time.Time
+}
+
+// queryReaderNow is the clock of the idle readers (time.Now, or a test's),
+// read with queryReaders held.
+func queryReaderNow() time.Time {
+	if queryReaders.now != nil {
+		return queryReaders.now()
+	}
+	return time.Now()
+}
+
+// sweepQueryReaders drops the readers idle for queryReaderIdleTime or
+// more, and arms its timer again for the oldest one left.
+func sweepQueryReaders() {
+	queryReaders.Lock()
+	defer queryReaders.Unlock()
+	queryReaders.armed = false
+	now := queryReaderNow()
+	n := 0 // readers to drop: the oldest, first in idle
+	for n < len(queryReaders.idle) && now.Sub(queryReaders.since[n]) >= queryReaderIdleTime {
+		n++
+	}
+	// slices.Delete zeroes the slots past the readers left: a copy of a
+	// reader there would keep it from the collector.
+	queryReaders.idle = slices.Delete(queryReaders.idle, 0, n)
+	queryReaders.since = slices.Delete(queryReaders.since, 0, n)
+	armQueryReaderSweep(now)
+}
+
+// armQueryReaderSweep arms the sweep for when the oldest idle reader
+// will have been idle for queryReaderIdleTime, unless it is armed or no
+// reader is idle. Call it with queryReaders held.
+func armQueryReaderSweep(now time.Time) {
+	if queryReaders.armed || len(queryReaders.idle) == 0 {
+		return
+	}
+	d := queryReaderIdleTime - now.Sub(queryReaders.since[0])
+	if queryReaders.sweep == nil {
+		queryReaders.sweep = time.AfterFunc(d, sweepQueryReaders)
+	} else {
+		queryReaders.sweep.Reset(d)
+	}
+	queryReaders.armed = true
 }
 
 // takeQueryReader returns a reader of the log in walDir from from,
@@ -300,6 +356,7 @@ func takeQueryReader(fs vfs.FS, walDir string, pos tlog.Position, from LSN) (*tl
 		r = queryReaders.idle[n-1]
 		queryReaders.idle[n-1] = nil
 		queryReaders.idle = queryReaders.idle[:n-1]
+		queryReaders.since = queryReaders.since[:n-1]
 	}
 	queryReaders.Unlock()
 	if r == nil {
@@ -313,12 +370,16 @@ func takeQueryReader(fs vfs.FS, walDir string, pos tlog.Position, from LSN) (*tl
 }
 
 // putQueryReader closes r and keeps it for a later query, if fewer than
-// maxIdleQueryReaders are kept (tlog.Reader.Idle: with its buffers only).
+// maxIdleQueryReaders are kept (tlog.Reader.Idle: with its buffers only),
+// until it has been idle for queryReaderIdleTime.
 func putQueryReader(r *tlog.Reader) {
 	r.Idle(maxKeptQueryPayload)
 	queryReaders.Lock()
 	if len(queryReaders.idle) < maxIdleQueryReaders {
+		now := queryReaderNow()
 		queryReaders.idle = append(queryReaders.idle, r)
+		queryReaders.since = append(queryReaders.since, now)
+		armQueryReaderSweep(now)
 	}
 	queryReaders.Unlock()
 }

@@ -100,3 +100,13 @@ func SetAnswerHold(in *Inspector, f func(ctx context.Context, what string, n int
 func SetAnswerDrop(in *Inspector, f func(ctx context.Context, keep int)) {
 	in.dropAnswer = f
 }
+
+// ChangedPagesWith calls the Changes stream's scan of (last, cur] on in's
+// service directly: the allocations a test measures are then the scan's.
+func ChangedPagesWith(ctx context.Context, in *Inspector, last, cur mmsb.LSN) (*inspectorv1.ChangesResponse, error) {
+	msg := &inspectorv1.ChangesResponse{CommittedLsn: uint64(cur)}
+	if err := (&service{in: in}).changedPages(ctx, last, cur, msg); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}

@@ -468,6 +468,28 @@ func logViewReads(ctx context.Context) (context.Context, *logquery.BindParents) 
 	return logquery.WithBindParents(noReads(ctx), bp), bp
 }
 
+// changeReads is noReads for the Changes stream's scans, which name the
+// page of each operation and nothing else: no Bind's parents are decoded
+// (logquery.BindParents of Max 0; a Bind is skimmed for its page). The
+// scan decoded every parent of each Bind it met, 512 KiB and its growth
+// for a Bind of 2^16 parents, at each poll that saw one
+// (TestChangesDecodeNoBindParents).
+func changeReads(ctx context.Context) context.Context {
+	return logquery.WithBindParents(noReads(ctx), &logquery.BindParents{})
+}
+
+// changeKinds are the operations a Changes scan reads: every kind but
+// the wave (mmsb.OpWave), which writes no page. A wave is then skimmed
+// past, its page sets not decoded: it was decoded whole, its dirty and
+// held-back sets (a wave that held back 2^12 pages: 126 KiB) at each poll
+// that met it (TestChangesSkipWaveSets).
+var changeKinds = func() (ks []mmsb.OpKind) {
+	for k := mmsb.OpDelta; k < mmsb.OpWave; k++ {
+		ks = append(ks, k)
+	}
+	return ks
+}()
+
 func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.GetPageRequest]) (*connect.Response[inspectorv1.GetPageResponse], error) {
 	m := req.Msg
 	recent := int(m.Recent)
@@ -1386,7 +1408,7 @@ func (s *service) changedPages(ctx context.Context, last, cur mmsb.LSN, msg *ins
 	}
 	defer release()
 	seen := map[mmsb.PageID]bool{}
-	err = s.bus().QueryLog(noReads(ctx), mmsb.LogQuery{FromLSN: last + 1, ToLSN: cur}, func(op *mmsb.LoggedOp) bool {
+	err = s.bus().QueryLog(changeReads(ctx), mmsb.LogQuery{FromLSN: last + 1, ToLSN: cur, Kinds: changeKinds}, func(op *mmsb.LoggedOp) bool {
 		id := op.Op.Page
 		if op.Op.Kind == mmsb.OpDelta || op.Op.Kind == mmsb.OpDerived {
 			id = op.Op.Delta.Page

@@ -24,19 +24,35 @@ export function render({ el, api, navigate }) {
   // Each button has a name a screen reader reads ("previous rows"), not
   // only its glyph ("black left-pointing triangle").
   const btn = (label, testid, fn, name) => h("button", { testid, onclick: fn, "aria-label": name }, label);
+  const firstBtn = btn("first", "page-first", () => { state.offset = 0; load(); });
+  const prevBtn = btn("◀", "page-prev", () => { state.offset = Math.max(0, state.offset - state.limit); load(); }, "previous rows");
+  const nextBtn = btn("▶", "page-next", () => { if (state.offset + state.limit < total) { state.offset += state.limit; load(); } }, "next rows");
+  // lastOffset is the offset of the last rows of the listing.
+  const lastOffset = () => Math.max(0, Math.floor((total - 1) / state.limit) * state.limit);
+  const lastBtn = btn("last", "page-last", () => { state.offset = lastOffset(); load(); });
   let total = 0;
   const table = h("table", { testid: "pages" });
   el.append(h("h2", {}, "Pages"),
     h("div", { class: "toolbar" },
       h("form", { onsubmit: (e) => { e.preventDefault(); state.search = search.value.trim(); state.offset = 0; load(); } }, search, h("button", { type: "submit", testid: "page-search-go" }, "Search")),
-      rowsSel,
-      btn("first", "page-first", () => { state.offset = 0; load(); }),
-      btn("◀", "page-prev", () => { state.offset = Math.max(0, state.offset - state.limit); load(); }, "previous rows"),
-      btn("▶", "page-next", () => { if (state.offset + state.limit < total) { state.offset += state.limit; load(); } }, "next rows"),
-      btn("last", "page-last", () => { state.offset = Math.max(0, Math.floor((total - 1) / state.limit) * state.limit); load(); }),
-      info),
+      rowsSel, firstBtn, prevBtn, nextBtn, lastBtn, info),
     table);
   rowsSel.addEventListener("change", () => { state.limit = Number(rowsSel.value); state.offset = 0; load(); });
+
+  // paging enables the buttons that lead to other rows only: all four
+  // stayed enabled on the only page of a listing (and "◀" on the first),
+  // doing nothing when pressed (TestInspectorPagingButtonsOnOnePage). A
+  // button that had the keyboard's focus and is disabled hands it to the
+  // other way's button, or to the search box: it fell to the page's body.
+  function paging() {
+    const atStart = state.offset <= 0, atEnd = state.offset + state.limit >= total;
+    const had = document.activeElement;
+    for (const [b, off] of [[firstBtn, atStart], [prevBtn, atStart], [nextBtn, atEnd], [lastBtn, atEnd]]) b.disabled = off;
+    if ([firstBtn, prevBtn, nextBtn, lastBtn].includes(had) && had.disabled) {
+      const to = [prevBtn, nextBtn, firstBtn, lastBtn].find((b) => !b.disabled) || search;
+      to.focus();
+    }
+  }
 
   let shown = new Map(); // id -> epoch on screen
   let loading = false, again = false;
@@ -101,11 +117,21 @@ export function render({ el, api, navigate }) {
     redraw();
     const q = state.search.length > 64 ? state.search.slice(0, 64) + "…" : state.search;
     info.textContent = q ? `no rows: the search "${q}" failed (the error above says why)` : "no rows: the listing failed (the error above says why)";
+    paging();
   }
 
   function draw(r) {
     total = num(r.total);
     const rows = list(r.rows);
+    // Pages freed under the last rows, none left from the offset: the
+    // last rows are read instead (the offset only moves back, so this
+    // ends). The view showed no rows and "0–50 of 40 pages", the focus
+    // on ◀ handed to the search box (TestInspectorPagingAfterPagesFreed).
+    if (!rows.length && total > 0 && lastOffset() < state.offset) {
+      state.offset = lastOffset();
+      load();
+      return;
+    }
     const next = new Map();
     const trs = rows.map((row) => {
       const id = pageID(row.id), epoch = num(row.epoch);
@@ -121,6 +147,7 @@ export function render({ el, api, navigate }) {
     redraw(...trs);
     const from = rows.length ? state.offset + 1 : 0;
     info.textContent = `${fmtNum(from)}–${fmtNum(state.offset + rows.length)} of ${count(total, "page")}`;
+    paging();
   }
 
   load();
