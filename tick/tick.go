@@ -872,7 +872,10 @@ func (o *Orchestrator) commit(ctx context.Context, r *Result) error {
 			o.keepTail(r, 1, n)
 			return nil
 		}
-		invalid := errors.Is(err, mmsb.ErrInvalidDelta) || errors.Is(err, mmsb.ErrPageNotFound) || errors.Is(err, mmsb.ErrConflict)
+		// A failed bus's error wraps its cause, which may be one of these
+		// sentinels: it is no caller's invalid delta.
+		invalid := !errors.Is(err, mmsb.ErrFailed) && !errors.Is(err, mmsb.ErrClosed) &&
+			(errors.Is(err, mmsb.ErrInvalidDelta) || errors.Is(err, mmsb.ErrPageNotFound) || errors.Is(err, mmsb.ErrConflict))
 		if !invalid || validations == 2 {
 			o.keepBatch(r, n)
 			o.commitErr = fmt.Errorf("mmsb: tick %d: commit of %d deltas (kept for the next tick): %w", o.tick, n, err)

@@ -68,18 +68,19 @@ func (s *service) bus() *mmsb.Bus { return s.in.bus }
 // connectErr maps the bus's sentinels to Connect codes.
 func connectErr(err error) error {
 	switch {
+	case errors.Is(err, mmsb.ErrClosed), errors.Is(err, mmsb.ErrFailed):
+		// First: a failed bus's error wraps its cause, which may be
+		// another sentinel (a logged op that does not apply wraps
+		// ErrPageNotFound), and every later call answers the same.
+		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, mmsb.ErrPageNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
-	case errors.Is(err, mmsb.ErrClosed):
-		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, mmsb.ErrOutOfRange), errors.Is(err, mmsb.ErrInvalidOption):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, mmsb.ErrLogTruncated):
 		// History a checkpoint trimmed from the log: the request asks
 		// for what the bus no longer holds (BusService answers the same).
 		return connect.NewError(connect.CodeFailedPrecondition, err)
-	case errors.Is(err, mmsb.ErrFailed):
-		return connect.NewError(connect.CodeUnavailable, err)
 	case errors.Is(err, mmsb.ErrCorruption):
 		return connect.NewError(connect.CodeDataLoss, err)
 	case errors.Is(err, context.Canceled):
@@ -594,8 +595,9 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 	ws, err := s.recentWrites(ctx, id, upTo, oldest, recent, shown)
 	switch {
 	case errors.Is(err, mmsb.ErrFailed):
-		// A failed bus still reads its pages but not its log: the page
-		// is shown without its recent writes (the Changes stream has
+		// A failed bus whose pages hold whole batches still reads them
+		// (one whose pages may hold part of a batch refused the read
+		// above) but not its log: the page is shown without its recent writes (the Changes stream has
 		// ended with the failure, which the UI's banner keeps shown),
 		// rather than not at all (TestChangesEndWhenTheBusFails).
 	case err != nil:
