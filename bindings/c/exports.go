@@ -74,6 +74,33 @@ func nullArg(name string) C.int {
 	return failf(C.MMSB_ERR_INVALID_ARGUMENT, "mmsb: %s is NULL", name)
 }
 
+// busOut resolves h for a function that stores its result in *out: a
+// closed or invalid handle is reported first, then a NULL out.
+func busOut[T any](h C.mmsb_bus, out *T) (*mmsb.Bus, C.int) {
+	b, st := bus(h)
+	if st == C.MMSB_OK && out == nil {
+		return nil, nullArg("out")
+	}
+	return b, st
+}
+
+// busBuffer resolves h for a function that fills a caller's buffer (the
+// convention of mmsb.h: the size needed in *length, buf NULL only with a
+// capacity of 0), checked in that order, and returns the buffer as
+// callerBuffer does.
+func busBuffer(h C.mmsb_bus, buf unsafe.Pointer, capacity C.size_t, length *C.size_t) (*mmsb.Bus, []byte, C.int) {
+	b, st := bus(h)
+	switch {
+	case st != C.MMSB_OK:
+		return nil, nil, st
+	case length == nil:
+		return nil, nil, nullArg("len")
+	case buf == nil && capacity != 0:
+		return nil, nil, nullArg("buf (with a non-zero capacity)")
+	}
+	return b, callerBuffer(buf, capacity), C.MMSB_OK
+}
+
 // checkSpan refuses an argument what of n elements of size bytes at p
 // that would pass the end of the address space (see spanFits): checked
 // before unsafe.Slice, which panics on it. NULL passes (the caller checks
@@ -482,17 +509,10 @@ func copyOut(page C.uint64_t, data []byte, dst []byte, epoch mmsb.Epoch, length 
 //export mmsb_read
 func mmsb_read(h C.mmsb_bus, page C.uint64_t, buf *C.uint8_t, capacity C.size_t, length *C.size_t, epoch *C.uint64_t) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, dst, st := busBuffer(h, unsafe.Pointer(buf), capacity, length)
 	if st != C.MMSB_OK {
 		return st
 	}
-	if length == nil {
-		return nullArg("len")
-	}
-	if buf == nil && capacity != 0 {
-		return nullArg("buf (with a non-zero capacity)")
-	}
-	dst := callerBuffer(unsafe.Pointer(buf), capacity)
 	data, ep, err := b.ReadPage(mmsb.PageID(page), dst)
 	if err != nil {
 		return fail(err)
@@ -503,32 +523,23 @@ func mmsb_read(h C.mmsb_bus, page C.uint64_t, buf *C.uint8_t, capacity C.size_t,
 //export mmsb_read_at
 func mmsb_read_at(h C.mmsb_bus, page C.uint64_t, lsn C.uint64_t, buf *C.uint8_t, capacity C.size_t, length *C.size_t, epoch *C.uint64_t) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, dst, st := busBuffer(h, unsafe.Pointer(buf), capacity, length)
 	if st != C.MMSB_OK {
 		return st
-	}
-	if length == nil {
-		return nullArg("len")
-	}
-	if buf == nil && capacity != 0 {
-		return nullArg("buf (with a non-zero capacity)")
 	}
 	data, ep, err := b.ReadPageAt(context.Background(), mmsb.PageID(page), mmsb.LSN(lsn))
 	if err != nil {
 		return fail(err)
 	}
-	return copyOut(page, data, callerBuffer(unsafe.Pointer(buf), capacity), ep, length, epoch)
+	return copyOut(page, data, dst, ep, length, epoch)
 }
 
 //export mmsb_page_info_get
 func mmsb_page_info_get(h C.mmsb_bus, page C.uint64_t, out *C.mmsb_page_info) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, st := busOut(h, out)
 	if st != C.MMSB_OK {
 		return st
-	}
-	if out == nil {
-		return nullArg("out")
 	}
 	pi, err := b.Page(mmsb.PageID(page))
 	if err != nil {
@@ -550,12 +561,9 @@ func mmsb_page_info_get(h C.mmsb_bus, page C.uint64_t, out *C.mmsb_page_info) (s
 //export mmsb_last_lsn
 func mmsb_last_lsn(h C.mmsb_bus, out *C.uint64_t) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, st := busOut(h, out)
 	if st != C.MMSB_OK {
 		return st
-	}
-	if out == nil {
-		return nullArg("out")
 	}
 	if err := b.Err(); err != nil && statusOf(err) == C.MMSB_ERR_CLOSED {
 		return fail(err)
@@ -567,12 +575,9 @@ func mmsb_last_lsn(h C.mmsb_bus, out *C.uint64_t) (st C.int) {
 //export mmsb_state_hash
 func mmsb_state_hash(h C.mmsb_bus, out *C.uint64_t) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, st := busOut(h, out)
 	if st != C.MMSB_OK {
 		return st
-	}
-	if out == nil {
-		return nullArg("out")
 	}
 	sum, err := b.StateHash()
 	if err != nil {
@@ -644,12 +649,9 @@ func mmsb_verify_replay(h C.mmsb_bus, fromNewestCheckpoint C.int, report *C.mmsb
 //export mmsb_stats_get
 func mmsb_stats_get(h C.mmsb_bus, out *C.mmsb_stats) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, st := busOut(h, out)
 	if st != C.MMSB_OK {
 		return st
-	}
-	if out == nil {
-		return nullArg("out")
 	}
 	declared := uint32(out.struct_size)
 	if err := statsLayout.checkSize(declared); err != nil {
@@ -698,19 +700,12 @@ func mmsb_stats_get(h C.mmsb_bus, out *C.mmsb_stats) (st C.int) {
 //export mmsb_shared_path
 func mmsb_shared_path(h C.mmsb_bus, buf *C.char, capacity C.size_t, length *C.size_t) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, dst, st := busBuffer(h, unsafe.Pointer(buf), capacity, length)
 	if st != C.MMSB_OK {
 		return st
 	}
-	if length == nil {
-		return nullArg("len")
-	}
-	if buf == nil && capacity != 0 {
-		return nullArg("buf (with a non-zero capacity)")
-	}
 	p := b.SharedPath()
 	*length = C.size_t(len(p))
-	dst := callerBuffer(unsafe.Pointer(buf), capacity)
 	if len(p) >= cap(dst) {
 		return failf(C.MMSB_ERR_BUFFER_TOO_SMALL, "mmsb: the shared path needs %d bytes with its NUL; the buffer holds %d", len(p)+1, cap(dst))
 	}

@@ -272,9 +272,43 @@ func TestPytestNegativeControl(t *testing.T) {
 	}
 }
 
+// readmeOutput returns the lines of the first fenced block after the line
+// of the README readme that starts "Output of a run": what the README says
+// a run of its example prints.
+func readmeOutput(t *testing.T, readme string) []string {
+	t.Helper()
+	b, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "\nOutput of a run")
+	if ok {
+		_, after, ok = strings.Cut(after, "\n```\n")
+	}
+	if ok {
+		after, _, ok = strings.Cut(after, "\n```")
+	}
+	if !ok {
+		t.Fatalf("%s has no fenced block after a line \"Output of a run\"", readme)
+	}
+	return strings.Split(after, "\n")
+}
+
+// checkREADMEOutput fails t unless out, what the example printed, is
+// line for line the output its README shows.
+func checkREADMEOutput(t *testing.T, name, readme, out string) {
+	t.Helper()
+	want := readmeOutput(t, readme)
+	if got := strings.Split(strings.TrimRight(out, "\n"), "\n"); !slices.Equal(got, want) {
+		t.Errorf("%s printed\n%s\nits README (%s) says a run prints\n%s", name, out, readme, strings.Join(want, "\n"))
+	}
+}
+
 // TestExamples builds and runs the Python and C++ writer examples (and the
 // C++ reader beside a shared writer, when mmsb_reader.h is present), and
-// checks the state hash each prints against `mmsb inspect`.
+// checks the state hash each prints against `mmsb inspect`, and that each
+// writer prints what its README says a run prints (both are deterministic
+// on a new bus: the grid's steps, the counters' seeded increments).
 func TestExamples(t *testing.T) {
 	lib := buildLibrary(t)
 	inspectHash := func(t *testing.T, dir string) string {
@@ -318,6 +352,7 @@ func TestExamples(t *testing.T) {
 		if got, want := printedHash(t, string(out)), inspectHash(t, dir); got != want {
 			t.Errorf("writer.py printed state hash %s, mmsb inspect %s", got, want)
 		}
+		checkREADMEOutput(t, "writer.py", filepath.Join(examples, "python-writer", "README.md"), string(out))
 	})
 
 	t.Run("cpp", func(t *testing.T) {
@@ -344,6 +379,7 @@ func TestExamples(t *testing.T) {
 		if got, want := printedHash(t, string(out)), inspectHash(t, dir); got != want {
 			t.Errorf("writer.cpp printed state hash %s, mmsb inspect %s", got, want)
 		}
+		checkREADMEOutput(t, "writer.cpp", filepath.Join(examples, "cpp", "README.md"), string(out))
 		if _, err := os.Stat("mmsb_reader.h"); err != nil {
 			t.Log("mmsb_reader.h absent: reader.cpp not built")
 			return

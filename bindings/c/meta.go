@@ -59,18 +59,26 @@ func metaFromC(meta *C.mmsb_meta_entry, n C.size_t) ([]mmsb.MetaEntry, error) {
 	return m.entries, nil
 }
 
+// busMeta resolves h for a function that takes metadata entries, then
+// reads the metaN entries at meta (metaFromC), in that order.
+func busMeta(h C.mmsb_bus, meta *C.mmsb_meta_entry, metaN C.size_t) (*mmsb.Bus, []mmsb.MetaEntry, C.int) {
+	b, st := bus(h)
+	if st != C.MMSB_OK {
+		return nil, nil, st
+	}
+	entries, err := metaFromC(meta, metaN)
+	if err != nil {
+		return nil, nil, metaFail(err)
+	}
+	return b, entries, C.MMSB_OK
+}
+
 //export mmsb_page_meta
 func mmsb_page_meta(h C.mmsb_bus, pg C.uint64_t, buf *C.uint8_t, capacity C.size_t, length *C.size_t) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, dst, st := busBuffer(h, unsafe.Pointer(buf), capacity, length)
 	if st != C.MMSB_OK {
 		return st
-	}
-	if length == nil {
-		return nullArg("len")
-	}
-	if buf == nil && capacity != 0 {
-		return nullArg("buf (with a non-zero capacity)")
 	}
 	pi, err := b.Page(mmsb.PageID(pg))
 	if err != nil {
@@ -84,7 +92,6 @@ func mmsb_page_meta(h C.mmsb_bus, pg C.uint64_t, buf *C.uint8_t, capacity C.size
 			size += 8 + len(m.Key) + len(m.Value)
 		}
 	}
-	dst := callerBuffer(unsafe.Pointer(buf), capacity)
 	*length = C.size_t(size)
 	if size > cap(dst) {
 		return failf(C.MMSB_ERR_BUFFER_TOO_SMALL, "mmsb: page %d's metadata takes %d bytes; the buffer holds %d", uint64(pg), size, cap(dst))
@@ -145,13 +152,9 @@ func mmsb_meta_decode(meta *C.uint8_t, length C.size_t, entries *C.mmsb_meta_ent
 //export mmsb_set_metadata
 func mmsb_set_metadata(h C.mmsb_bus, pg C.uint64_t, meta *C.mmsb_meta_entry, metaN C.size_t) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, entries, st := busMeta(h, meta, metaN)
 	if st != C.MMSB_OK {
 		return st
-	}
-	entries, err := metaFromC(meta, metaN)
-	if err != nil {
-		return metaFail(err)
 	}
 	if err := b.SetMetadata(context.Background(), mmsb.PageID(pg), entries); err != nil {
 		return fail(err)
@@ -162,13 +165,9 @@ func mmsb_set_metadata(h C.mmsb_bus, pg C.uint64_t, meta *C.mmsb_meta_entry, met
 //export mmsb_create_pages_meta
 func mmsb_create_pages_meta(h C.mmsb_bus, ids *C.uint64_t, sizes *C.uint32_t, n C.size_t, meta *C.mmsb_meta_entry, metaN C.size_t, outIDs *C.uint64_t) (st C.int) {
 	defer recoverStatus(&st)
-	b, st := bus(h)
+	b, entries, st := busMeta(h, meta, metaN)
 	if st != C.MMSB_OK {
 		return st
-	}
-	entries, err := metaFromC(meta, metaN)
-	if err != nil {
-		return metaFail(err)
 	}
 	// Only for a count createPages takes (it names a bad one).
 	if n > 0 && n <= maxCreatePages {

@@ -160,7 +160,7 @@ typedef struct mmsb_options {
     int32_t shared_group;     /* non-zero: shared files readable by the owner's group */
     const char *shared_dir;   /* tmpfs directory of shared regions (NULL: /dev/shm) */
     int64_t checkpoint_bytes; /* automatic checkpoint after this much log (0: 256 MiB; < 0: never) */
-    int64_t segment_bytes;    /* log segment size (0: 64 MiB; at least 64 bytes) */
+    int64_t segment_bytes;    /* log segment size (0 or negative: 64 MiB, 4 MiB in memory; a positive one at least 64 bytes) */
     int32_t workers;          /* goroutines applying a large batch (0: 1; at most 1024) */
     int32_t reserved;         /* must be 0 */
 } mmsb_options;

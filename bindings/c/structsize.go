@@ -39,6 +39,17 @@ func (l structLayout) checkSize(declared uint32) error {
 	return nil
 }
 
+// checkSpan refuses a caller's struct at p whose declared bytes would pass
+// the end of the address space (see spanFits), before unsafe.Slice, which
+// panics on it (a recovered panic, MMSB_ERR_INTERNAL "please report").
+func (l structLayout) checkSpan(p unsafe.Pointer, declared uint32) error {
+	if spanFits(uintptr(p), uint64(declared), 1) {
+		return nil
+	}
+	return fmt.Errorf("mmsb: %s.struct_size is %d, and %d bytes at %#x would pass the end of the address space: not an %s",
+		l.name, declared, declared, uintptr(p), l.name)
+}
+
 // copyIn copies the caller's struct at src, of declared bytes, into dst
 // (l.known bytes): only the bytes the caller declared are read, and fields
 // past them keep dst's values (the caller zeroed dst: the defaults). A
@@ -48,6 +59,9 @@ func (l structLayout) checkSize(declared uint32) error {
 // something this library cannot do, and is refused naming the byte.
 func (l structLayout) copyIn(dst, src unsafe.Pointer, declared uint32) error {
 	if err := l.checkSize(declared); err != nil {
+		return err
+	}
+	if err := l.checkSpan(src, declared); err != nil {
 		return err
 	}
 	d := uintptr(declared)
@@ -74,6 +88,9 @@ func (l structLayout) copyIn(dst, src unsafe.Pointer, declared uint32) error {
 // is: the library overwrites it, so what the caller left there is moot.
 func (l structLayout) copyOut(dst, src unsafe.Pointer, declared uint32) error {
 	if err := l.checkSize(declared); err != nil {
+		return err
+	}
+	if err := l.checkSpan(dst, declared); err != nil {
 		return err
 	}
 	d := uintptr(declared)

@@ -101,3 +101,52 @@ func TestStructSizeRule(t *testing.T) {
 		}
 	}
 }
+
+// TestStructSizeSpanAtTopOfAddressSpace: a caller's struct whose declared
+// struct_size would pass the end of the address space is refused by
+// copyIn and copyOut, as spanFits refuses the exports' arrays, instead of
+// the panic of unsafe.Slice (a recovered panic, MMSB_ERR_INTERNAL): at the
+// last byte, 7, 8 and 9 bytes before it and a page before it, for sizes
+// the size rule accepts. Nothing there is read or written: the refusal
+// comes first, and it is exactly unsafe.Slice's condition (the runtime
+// itself is compared, except under -race, where checkptr makes a failing
+// unsafe.Slice fatal).
+func TestStructSizeSpanAtTopOfAddressSpace(t *testing.T) {
+	top := ^uintptr(0)
+	call := func(f func(dst, src unsafe.Pointer, declared uint32) error, dst, src unsafe.Pointer, declared uint32) (panicked any, err error) {
+		defer func() { panicked = recover() }()
+		return nil, f(dst, src, declared)
+	}
+	var buf v2
+	for _, p := range []uintptr{top, top - 6, top - 7, top - 8, top - 15, top - 4095} {
+		at := *(*unsafe.Pointer)(unsafe.Pointer(&p)) // not a Go pointer: no conversion vet would question
+		for _, declared := range []uint32{8, 16, 24, 4088, maxStructBytes} {
+			if spanFits(p, uint64(declared), 1) {
+				if !raceEnabled && sliceFails[byte](p, int(declared)) {
+					t.Errorf("%d bytes at %#x: spanFits accepts them, unsafe.Slice does not", declared, p)
+				}
+				continue // would read or write memory that is not there
+			}
+			if !raceEnabled && !sliceFails[byte](p, int(declared)) {
+				t.Errorf("%d bytes at %#x: spanFits refuses them, unsafe.Slice makes them", declared, p)
+			}
+			for _, tc := range []struct {
+				name     string
+				f        func(dst, src unsafe.Pointer, declared uint32) error
+				dst, src unsafe.Pointer
+			}{
+				{"copyIn", v2Layout.copyIn, unsafe.Pointer(&buf), at},
+				{"copyOut", v2Layout.copyOut, at, unsafe.Pointer(&buf)},
+			} {
+				panicked, err := call(tc.f, tc.dst, tc.src, declared)
+				if panicked != nil {
+					t.Errorf("%s of a struct_size %d struct at %#x panicked: %v", tc.name, declared, p, panicked)
+					continue
+				}
+				if err == nil || !strings.Contains(err.Error(), "would pass the end of the address space") {
+					t.Errorf("%s of a struct_size %d struct at %#x: %v, want a refusal saying it passes the end of the address space", tc.name, declared, p, err)
+				}
+			}
+		}
+	}
+}

@@ -1174,7 +1174,10 @@ class Reader:
             raise InvalidArgument("mmsb: read_into needs a writable buffer, not a read-only %s" % type(buf).__name__)
         if not dst.c_contiguous:
             raise InvalidArgument("mmsb: read_into needs a C-contiguous buffer")
-        dst = dst.cast("B")
+        # cast refuses a view with a 0 in its shape (an array of shape
+        # (0, 4)): a bare TypeError escaped; it holds no bytes, as an empty
+        # bytearray (writable: a page of 0 bytes is copied into it).
+        dst = dst.cast("B") if dst.nbytes else memoryview(bytearray())
 
         def into(c, off, size):
             if size > len(dst):

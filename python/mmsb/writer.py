@@ -721,7 +721,9 @@ class Bus:
             raise errors.InvalidArgument("mmsb: read_into needs a writable buffer")
         if not mv.c_contiguous:
             raise errors.InvalidArgument("mmsb: read_into needs a C-contiguous buffer")
-        mv = mv.cast("B")
+        # cast refuses a view with a 0 in its shape (an array of shape
+        # (0, 4)): a bare TypeError escaped; it holds no bytes, as b"".
+        mv = mv.cast("B") if mv.nbytes else memoryview(b"")
         n = c_size_t()
         epoch = c_uint64()
         cbuf = (ctypes.c_char * len(mv)).from_buffer(mv) if len(mv) else None

@@ -190,6 +190,16 @@ def test_read_into_buffer_problems_are_mmsb_errors(region):
         assert r.read_into(1, out) == 1024 and out.view("<u8").ravel()[0] == 1
 
 
+@pytest.mark.parametrize("shape", [(0,), (0, 4), (4, 0)])
+def test_read_into_empty_buffer_of_any_shape(region, shape):
+    """An empty array with a 0 in a shape of several dimensions made
+    memoryview.cast raise a bare TypeError ("cannot cast view with zeros
+    in shape or strides"); it is BufferTooSmall as an empty 1-D one."""
+    with mmsb.Reader(region=region.path) as r:
+        with pytest.raises(mmsb.BufferTooSmall, match="1024 bytes"):
+            r.read_into(1, np.zeros(shape, dtype=np.float64))
+
+
 def test_read_into_buffer_that_refuses_export(region):
     """A numpy datetime64 array exports no buffer: memoryview() raised a
     bare ValueError ("cannot include dtype 'M' in a buffer") out of

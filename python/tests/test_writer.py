@@ -566,6 +566,16 @@ def test_read_into_buffer_checked_first(bus):
     assert bus.read_into(1, out) == (64, 0)
 
 
+@pytest.mark.parametrize("shape", [(0,), (0, 4), (4, 0)])
+def test_read_into_empty_buffer_of_any_shape(bus, shape):
+    """An empty array with a 0 in a shape of several dimensions made
+    memoryview.cast raise a bare TypeError ("cannot cast view with zeros
+    in shape or strides"); it is BufferTooSmall as an empty 1-D one."""
+    bus.create_pages(1, 64)
+    with pytest.raises(mmsb.BufferTooSmall):
+        bus.read_into(1, np.zeros(shape, dtype=np.float64))
+
+
 def test_buffers_that_refuse_export_are_invalid_type(bus):
     """numpy's datetime64 arrays export no buffer: memoryview() raises a
     ValueError ("cannot include dtype 'M' in a buffer"), which commit's data

@@ -70,6 +70,19 @@ static void all_calls_answer(mmsb_bus h, int want) {
     EXPECT(mmsb_page_meta(h, 1, buf, sizeof buf, &n), want);
     EXPECT(mmsb_meta_decode(NULL, 0, NULL, 0, &n), MMSB_OK);
     TRUE(n == 0);
+    /* The handle is checked before the other arguments (busOut,
+     * busBuffer, busMeta): with a NULL out, len or meta too, the answer
+     * is still the handle's. */
+    EXPECT(mmsb_read(h, 1, NULL, 1, NULL, NULL), want);
+    EXPECT(mmsb_read_at(h, 1, 1, NULL, 1, NULL, NULL), want);
+    EXPECT(mmsb_page_info_get(h, 1, NULL), want);
+    EXPECT(mmsb_last_lsn(h, NULL), want);
+    EXPECT(mmsb_state_hash(h, NULL), want);
+    EXPECT(mmsb_stats_get(h, NULL), want);
+    EXPECT(mmsb_shared_path(h, NULL, 1, NULL), want);
+    EXPECT(mmsb_page_meta(h, 1, NULL, 1, NULL), want);
+    EXPECT(mmsb_set_metadata(h, 1, NULL, 1), want);
+    EXPECT(mmsb_create_pages_meta(h, NULL, &size, 1, NULL, 1, NULL), want);
     EXPECT(mmsb_close(h), want);
 }
 
