@@ -441,9 +441,24 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 	// reach the follower's log. Logged first, it stayed there, and every
 	// later Open of the directory stopped on it as log corruption ("op at
 	// LSN N does not apply"), so the node could not even restart.
+	if replicatedCheckedHook != nil {
+		replicatedCheckedHook(ops)
+	}
 	if i, err := e.applyOps(ops, first, e.rh.dec.Time); err != nil {
-		err = e.fail(fmt.Errorf("%w: replicated record LSN %d..%d: the op at LSN %d does not apply although it was checked (the record is not logged; the ops before it are applied in memory only): %w",
-			ErrReplicaDiverged, rec.FirstLSN, rec.LastLSN, first+LSN(i), err))
+		if plainDeltas(ops) {
+			// Not checked above: applyOps checks a run of plain
+			// deltas whole before it applies any (applyDeltaRun).
+			err = e.fail(fmt.Errorf("%w: replicated record LSN %d..%d: the op at LSN %d does not apply (nothing of the record is applied or logged): %w",
+				ErrReplicaDiverged, rec.FirstLSN, rec.LastLSN, first+LSN(i), err))
+			e.mu.Unlock()
+			return err
+		}
+		// partlyApplied: the failed bus's reads of page bytes return
+		// this failure, not pages holding part of the record. Until
+		// 2026-12-07 they served the ops before the failing one as
+		// the follower's state (TestFollowerPartlyAppliedRecordReadsRefused).
+		err = e.fail(partlyApplied(fmt.Errorf("%w: replicated record LSN %d..%d: the op at LSN %d does not apply although it was checked (the record is not logged; the ops before it are applied in memory only): %w",
+			ErrReplicaDiverged, rec.FirstLSN, rec.LastLSN, first+LSN(i), err)))
 		e.mu.Unlock()
 		return err
 	}
@@ -475,6 +490,11 @@ func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error 
 	e.maybeCheckpoint()
 	return nil
 }
+
+// replicatedCheckedHook, set by tests, runs in ApplyReplicated once every
+// op of the record passed checkReplicatedOps, before any is applied (to
+// make one fail there, as a defect in those checks would).
+var replicatedCheckedHook func(ops []record.Op)
 
 // checkReplicatedOps checks every op of a replicated record against the
 // follower's state before any is applied, with the checks the leader ran

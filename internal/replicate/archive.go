@@ -187,6 +187,15 @@ func (r *resources) storedCheckpoints(ctx context.Context) ([]storedCheckpoint, 
 		if errors.Is(err, jetstream.ErrNoObjectsFound) {
 			return nil, nil
 		}
+		// The listing of a deleted bucket fails with "stream not
+		// found", the bucket's stream: a follower that needed a
+		// checkpoint to bootstrap said only that, read as the log's
+		// stream gone, until 2026-12-07
+		// (TestListCheckpointsOfDeletedBucketSaysSo).
+		if r.checkpointBucketGone(ctx) {
+			return nil, fmt.Errorf("replicate: list checkpoints: the checkpoint bucket %s does not exist (deleted by an operator, or another program; a node started makes it again, and its leader stores a checkpoint at its next upload): %w (%w)",
+				r.cfg.CheckpointBucket(), jetstream.ErrBucketNotFound, err)
+		}
 		return nil, fmt.Errorf("replicate: list checkpoints: %w", err)
 	}
 	var out []storedCheckpoint

@@ -3,6 +3,7 @@ package replicate
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -129,6 +130,9 @@ type Node struct {
 	// role's: one made at each role logged the same line again at once
 	// whenever the node led again (TestLeftCheckpointsLoggedOncePerNode).
 	leftLog repeatLog
+	// bucketLog rate-limits serve's line saying that the checkpoint
+	// bucket is gone (serve's, on Run's goroutine only).
+	bucketLog repeatLog
 }
 
 // WaitingFor returns what a follow-only node waits for before it can
@@ -204,7 +208,7 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	cfg.LeaseTTL = res.cfg.LeaseTTL // a follow-only node takes the bus's
-	n := &Node{cfg: cfg, res: res, changed: make(chan struct{}), skipLog: repeatLog{every: roleEndedLogEvery}, leftLog: repeatLog{every: roleEndedLogEvery}}
+	n := &Node{cfg: cfg, res: res, changed: make(chan struct{}), skipLog: repeatLog{every: roleEndedLogEvery}, leftLog: repeatLog{every: roleEndedLogEvery}, bucketLog: repeatLog{every: roleEndedLogEvery}}
 	if res.stream == nil {
 		// A follow-only node whose stream does not exist yet: the term
 		// file is checked now (a damaged one is refused here, as for
@@ -814,9 +818,10 @@ func (n *Node) setAside(what string, why error) error {
 	if err := syncFile(filepath.Dir(dir)); err != nil {
 		return err
 	}
-	// What is set aside is what DIR holds now (under its lock), named
-	// by identity before anything moves (setAsideManifest).
-	ids, err := busDirIDs(dir)
+	// What is set aside is what DIR holds now (under its lock), each
+	// marked with this set-aside's token and named by identity before
+	// anything moves (setAsideManifest, SetAsideMarkFile).
+	ids, err := n.markBusDirs(dir, rand.Text())
 	if err != nil {
 		return err
 	}
@@ -829,7 +834,7 @@ func (n *Node) setAside(what string, why error) error {
 	if _, err := n.fillSetAside(dir, part, ids); err != nil {
 		return err
 	}
-	if err := n.sealSetAside(part, aside); err != nil {
+	if err := n.sealSetAside(dir, part, aside); err != nil {
 		return err
 	}
 	n.logf("node %s: %s (%v); moved it to %s and rebuilding", n.cfg.ID, what, why, aside)
@@ -890,7 +895,7 @@ func (n *Node) fillSetAside(dir, part string, ids map[string]dirID) (left []stri
 		if err != nil {
 			return nil, fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 		}
-		if idOf(fi) != id {
+		if !id.isDir(filepath.Join(dir, sub), fi) {
 			left = append(left, sub)
 			continue
 		}
@@ -908,9 +913,17 @@ func (n *Node) fillSetAside(dir, part string, ids map[string]dirID) (left []stri
 	return left, syncFile(dir)
 }
 
-// sealSetAside removes the manifest of part, filled, and renames part to
-// its final name aside, syncing each change.
-func (n *Node) sealSetAside(part, aside string) error {
+// sealSetAside removes the set-aside marks from the bus directories of
+// part, filled, and of dir (one left there: made or changed since the
+// set-aside began), then part's manifest, and renames part to its final
+// name aside, syncing each change.
+func (n *Node) sealSetAside(dir, part, aside string) error {
+	if err := n.unmarkBusDirs(part); err != nil {
+		return err
+	}
+	if err := n.unmarkBusDirs(dir); err != nil {
+		return err
+	}
 	if err := n.setAsideStep("remove " + setAsideManifest); err != nil {
 		return err
 	}
@@ -945,13 +958,17 @@ func (n *Node) finishSetAside() error {
 	if err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
 	}
-	parts, err := setAsideParts(dir)
+	parts, err := setAsideParts(n.cfg.Dir)
 	if err != nil {
 		return err
 	}
 	for _, part := range parts {
 		if !holdsBusDirs(part) {
-			// Its manifest first, if it got one.
+			// The marks it wrote into DIR's bus directories first, if
+			// it got so far, then its manifest, if it got one.
+			if err := n.unmarkBusDirs(dir); err != nil {
+				return err
+			}
 			if _, err := os.Lstat(filepath.Join(part, setAsideManifest)); err == nil {
 				if err := n.setAsideStep("remove " + setAsideManifest); err != nil {
 					return err
@@ -968,7 +985,7 @@ func (n *Node) finishSetAside() error {
 			if err := os.Remove(part); err != nil {
 				return fmt.Errorf("replicate: finish an interrupted set-aside of %s: %w", n.cfg.Dir, err)
 			}
-			if err := syncFile(filepath.Dir(dir)); err != nil {
+			if err := syncFile(filepath.Dir(part)); err != nil {
 				return err
 			}
 			n.logf("node %s: a set-aside of %s was interrupted before it moved anything: removed the empty %s; the bus stays in %s", n.cfg.ID, n.cfg.Dir, part, n.cfg.Dir)
@@ -987,7 +1004,7 @@ func (n *Node) finishSetAside() error {
 			}
 		}
 		aside := strings.TrimSuffix(part, setAsidePartSuffix)
-		if err := n.sealSetAside(part, aside); err != nil {
+		if err := n.sealSetAside(dir, part, aside); err != nil {
 			return err
 		}
 		if len(left) > 0 {
@@ -1000,22 +1017,23 @@ func (n *Node) finishSetAside() error {
 	return nil
 }
 
-// setAsideParts lists the set-aside directories of dir (cleaned, as
-// asideBase returns it) still being filled (DIR.diverged-<unix ns>.part),
-// oldest first.
+// setAsideParts lists the set-aside directories of dir (as listAsides
+// finds them) still being filled (DIR.diverged-<unix ns>.part), oldest
+// first.
 func setAsideParts(dir string) ([]string, error) { return listAsides(dir, setAsidePartSuffix) }
 
-// listAsides lists the directories beside dir (cleaned, as asideBase
-// returns it) named DIR.diverged-<unix ns> followed by suffix, oldest
-// first: by the time in the name, then the name, so that the order never
-// depends on the directory's listing. A missing parent directory lists
-// none.
+// listAsides lists the directories beside dir (asideBase's path; and,
+// when dir is a symbolic link, beside the link too, where a node built
+// before 2026-12-07 set aside) named DIR.diverged-<unix ns> followed by
+// suffix, oldest first: by the time in the name, then the name, so that
+// the order never depends on the directory's listing. A missing parent
+// directory lists none.
 func listAsides(dir, suffix string) ([]string, error) {
-	parent, base := filepath.Dir(dir), filepath.Base(dir)
-	ents, err := os.ReadDir(parent)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	spelled, err := spelledAsideBase(dir)
+	if err != nil {
+		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
 	}
+	resolved, err := asideBase(dir)
 	if err != nil {
 		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
 	}
@@ -1024,20 +1042,30 @@ func listAsides(dir, suffix string) ([]string, error) {
 		ns   int64
 	}
 	var found []aside
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), base+setAsidePrefix)
-		if !ok || !e.IsDir() {
+	for _, b := range slices.Compact([]string{resolved, spelled}) {
+		parent, base := filepath.Dir(b), filepath.Base(b)
+		ents, err := os.ReadDir(parent)
+		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		digits, ok := strings.CutSuffix(rest, suffix)
-		if !ok {
-			continue
-		}
-		ns, err := strconv.ParseInt(digits, 10, 64)
 		if err != nil {
-			continue
+			return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
 		}
-		found = append(found, aside{filepath.Join(parent, e.Name()), ns})
+		for _, e := range ents {
+			rest, ok := strings.CutPrefix(e.Name(), base+setAsidePrefix)
+			if !ok || !e.IsDir() {
+				continue
+			}
+			digits, ok := strings.CutSuffix(rest, suffix)
+			if !ok {
+				continue
+			}
+			ns, err := strconv.ParseInt(digits, 10, 64)
+			if err != nil {
+				continue
+			}
+			found = append(found, aside{filepath.Join(parent, e.Name()), ns})
+		}
 	}
 	slices.SortFunc(found, func(a, b aside) int {
 		if a.ns != b.ns {
@@ -1068,11 +1096,7 @@ type InterruptedSetAside struct {
 // rest there from dir and giving it its final name. Paths are as
 // SetAsideDirs gives them; a missing parent directory lists none.
 func InterruptedSetAsides(dir string) ([]InterruptedSetAside, error) {
-	base, err := asideBase(dir)
-	if err != nil {
-		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", dir, err)
-	}
-	parts, err := setAsideParts(base)
+	parts, err := setAsideParts(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -1109,8 +1133,32 @@ func (n *Node) logSetAside() {
 // dir cleaned, and made absolute when it is "." or ends in "..": ".",
 // the working directory, was set aside inside itself as
 // "..diverged-<ns>", and "..", as "...diverged-<ns>" in the working
-// directory, inside it too.
+// directory, inside it too. When dir is a symbolic link it is resolved,
+// so that every spelling of the directory names its set-asides alike,
+// beside the directory itself: until 2026-12-07 a node given the link
+// set aside beside the link, and one given the directory did not see
+// that set-aside's .part, nor list its set-asides
+// (TestSetAsideSameThroughSymlink); and a link to another filesystem
+// made every set-aside fail (a rename cannot cross filesystems). A
+// dangling link is left as it is (there is nothing to set aside).
 func asideBase(dir string) (string, error) {
+	dir, err := spelledAsideBase(dir)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		resolved, err := filepath.EvalSymlinks(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return dir, nil
+		}
+		return resolved, err
+	}
+	return dir, nil
+}
+
+// spelledAsideBase returns dir cleaned, and made absolute when it is "."
+// or ends in "..", as asideBase does, with no symbolic link resolved.
+func spelledAsideBase(dir string) (string, error) {
 	dir = filepath.Clean(dir)
 	if b := filepath.Base(dir); b == "." || b == ".." {
 		return filepath.Abs(dir)
@@ -1124,14 +1172,10 @@ const setAsidePrefix = ".diverged-"
 
 // SetAsideDirs lists the directories a node set aside beside dir
 // (dir.diverged-<unix ns>, Node's setAside), oldest first: the paths, as
-// dir is given (made absolute when it ends in "." or ".."). A missing
-// parent directory lists none.
+// dir is given (made absolute when it ends in "." or "..", resolved when
+// it is a symbolic link: they are beside the directory it names). A
+// missing parent directory lists none.
 func SetAsideDirs(dir string) ([]string, error) {
-	given := dir
-	dir, err := asideBase(dir)
-	if err != nil {
-		return nil, fmt.Errorf("replicate: list set-aside directories of %s: %w", given, err)
-	}
 	// A ".part" suffix fails the number's parse (strings.CutSuffix of ""
 	// keeps it): those are the interrupted ones (setAsideParts).
 	return listAsides(dir, "")
@@ -1624,9 +1668,49 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 				default:
 				}
 				if err != nil && ctx.Err() == nil {
+					if gone := n.checkpointBucketGone(ctx); gone != "" {
+						if log, note := n.bucketLog.next(gone, time.Now()); log {
+							n.logf("%s%s", gone, note)
+						}
+						continue
+					}
 					return err
 				}
 			}
 		}
 	}
+}
+
+// checkpointBucketGone reports whether the checkpoint bucket does not
+// exist (deleted while nodes run: an operator, or another program): the
+// server says so, not a lookup that fails otherwise (a server out of
+// reach, a leader election), which reports false.
+func (r *resources) checkpointBucketGone(ctx context.Context) bool {
+	if r.js == nil {
+		return false // a store given alone (tests): nothing to look up
+	}
+	ictx, cancel := r.call(ctx)
+	defer cancel()
+	_, err := r.js.ObjectStore(ictx, r.cfg.CheckpointBucket())
+	return errors.Is(err, jetstream.ErrBucketNotFound)
+}
+
+// checkpointBucketGone reports, after an archive failed, whether the
+// checkpoint bucket is gone (deleted while the node leads): a line
+// saying so and what the leader does, or "" when the bucket is there or
+// the lookup fails otherwise. The leader then leads on without storing
+// checkpoints: nothing is trimmed from the stream (trim runs only after
+// an upload), so no record is lost, and the node does not make the
+// bucket again (only NewNode makes resources: an operator deleting the
+// bucket and the stream, every node stopped, starts a fresh history).
+// Until 2026-12-07 the failed upload ended the role ("nats: no
+// responders available for request"): the nodes took turns leading, a
+// new term and a failover every CheckpointEvery records, for as long as
+// the bucket stayed gone (TestLeaderLeadsOnWithCheckpointBucketDeleted).
+func (n *Node) checkpointBucketGone(ctx context.Context) string {
+	if !n.res.checkpointBucketGone(ctx) {
+		return ""
+	}
+	return fmt.Sprintf("node %s: checkpoint bucket %s was deleted (an operator, or another program): leading on without storing checkpoints; stream %s is not trimmed, and a follower behind its first record cannot bootstrap, until the bucket exists again (made by a node started, or by hand: docs/replication.md)",
+		n.cfg.ID, n.res.cfg.CheckpointBucket(), n.res.cfg.StreamName())
 }
