@@ -371,6 +371,9 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 		}
 	}
 	size := pageSize(s.bus)
+	// base is what the answer counts before its pages: the items, and a
+	// page read as of an LSN (replayCost).
+	base, replayCost := itemsCost, 0
 	if asOf != 0 {
 		release, err := s.AsOfSlot(ctx)
 		if err != nil {
@@ -378,7 +381,34 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 		}
 		defer release() // after the replayed bus is closed (defers run last first)
 		if id, ok := onePage(items); ok {
+			// The page as of asOf is a copy of its own, counted before
+			// it is made, at the page's size now, then at its own:
+			// until 2026-12-07 it was copied first, and a Read refused
+			// at the bound had made a copy of up to 16 MiB
+			// (TestReadAsOfCountedFirst). A page gone now counts the
+			// largest page size first if that fits, else (its size then
+			// unknown) it is copied first and counted at its size, at
+			// most --max-asof-reads such copies at once: refused for the
+			// largest size, a Read of a freed page of 4 KiB was refused
+			// beside answers holding all but a few MiB of the bound
+			// (TestReadAsOfGonePageServed).
+			if n, err := size(id); err == nil {
+				if err := holdAnswer(ctx, "Read", n); err != nil {
+					return nil, err
+				}
+				replayCost = n
+			} else if tryHoldAnswer(ctx, mmsb.MaxPageSize) {
+				replayCost = mmsb.MaxPageSize
+			}
 			data, epoch, err := s.bus.ReadPageAt(ctx, id, asOf)
+			if more := len(data) - replayCost; more > 0 {
+				if err := holdAnswer(ctx, "Read", more); err != nil {
+					return nil, err
+				}
+			}
+			replayCost = len(data)
+			dropAnswer(ctx, itemsCost+replayCost)
+			base += replayCost
 			readRange = func(_ mmsb.PageID, off, n int, dst []byte) ([]byte, mmsb.Epoch, error) {
 				if err != nil {
 					return dst, 0, err
@@ -405,8 +435,8 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	// commit moved the LSN meanwhile: the pages are then the state at it.
 	for attempt := 0; ; attempt++ {
 		out.Pages = out.Pages[:0]
-		dropAnswer(ctx, itemsCost) // the pages of the last attempt are dropped
-		held := itemsCost          // what the answer counts (holdAnswer) so far
+		dropAnswer(ctx, base) // the pages of the last attempt are dropped
+		held := base          // what the answer counts (holdAnswer) so far
 		total := uint64(0)
 		lsn := asOf
 		if asOf == 0 {
@@ -457,6 +487,11 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			out.Lsn = uint64(lsn)
 			if asOf == 0 && s.bus.LastLSN() != lsn {
 				return nil, connect.NewError(connect.CodeAborted, errors.New("Read: pages kept changing; retry or read as of an LSN"))
+			}
+			// The page as of asOf is dropped with the handler: the
+			// answer holds its own copies of it, counted.
+			if replayCost > 0 {
+				dropAnswer(ctx, held-replayCost)
 			}
 			return connect.NewResponse(out), nil
 		}

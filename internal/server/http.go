@@ -91,8 +91,8 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	}
 	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
-	path, h := s.Handler(connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...), connect.WithCompressMinBytes(compressMin),
-		BoundedGzip(maxBytes))
+	path, h := s.Handler(append([]connect.HandlerOption{connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...),
+		connect.WithCompressMinBytes(compressMin), BoundedGzip(maxBytes)}, JSONCodecs()...)...)
 	answerTimeout := o.AnswerTimeout
 	if answerTimeout <= 0 {
 		answerTimeout = DefaultAnswerTimeout

@@ -37,7 +37,7 @@ func TestHTTPServerLogBounded(t *testing.T) {
 		go func() { errs <- sendJunk(ln.Addr().String()) }()
 	}
 	for i := 0; i < conns; i++ {
-		if err := <-errs; err != nil {
+		if err := recv(t, errs, "connection's end"); err != nil {
 			t.Fatal(err)
 		}
 	}

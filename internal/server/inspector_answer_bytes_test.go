@@ -122,7 +122,7 @@ func TestInspectorAnswersBehindLimitRequests(t *testing.T) {
 		}
 		done <- err
 	}()
-	if err := <-holding; err != nil {
+	if err := recv(t, holding, "hold of the other answer"); err != nil {
 		t.Fatalf("the other answer's hold of %d bytes: %v", other, err)
 	}
 	if n := held(); n != other {
@@ -144,7 +144,7 @@ func TestInspectorAnswersBehindLimitRequests(t *testing.T) {
 	}
 
 	let()
-	if err := <-done; err != nil {
+	if err := recv(t, done, "end of the other answer"); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { return held() == 0 }, func() string {

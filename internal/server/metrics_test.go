@@ -179,7 +179,7 @@ func TestMetricsEndpointMovesWithTheWork(t *testing.T) {
 		}
 	}
 	stopWatch()
-	if err := <-watchDone; err != nil && !errors.Is(err, context.Canceled) {
+	if err := recv(t, watchDone, "end of the stopped watch"); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("watch: %v", err)
 	}
 }

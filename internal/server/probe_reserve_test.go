@@ -206,7 +206,7 @@ func TestProbeLookalikesCounted(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/hold", nil))
 	}()
 	defer func() { close(release); <-done }()
-	<-inside
+	recv(t, inside, "held request in its handler")
 	for _, tc := range []struct {
 		method, target string
 		chunked        bool

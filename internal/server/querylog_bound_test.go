@@ -72,7 +72,7 @@ func TestLogQueryBound(t *testing.T) {
 		t.Fatalf("a second log query with Config.MaxLogQueries 1 while one runs: %v, want it to wrap client.ErrServerBusy (the refusal passes)", err)
 	}
 	close(hold)
-	if err := <-held; err != nil {
+	if err := recv(t, held, "end of the first query"); err != nil {
 		t.Fatalf("the first query, stopped by its callback: %v", err)
 	}
 	// The server notices the stream's end when its Send fails: poll.

@@ -90,12 +90,12 @@ func TestShutdownEndsQueryLog(t *testing.T) {
 	go func() {
 		done <- f.c.QueryLog(ctx, mmsb.LogQuery{}, func(*mmsb.LoggedOp) bool { delivered++; return true })
 	}()
-	<-reached
+	recv(t, reached, "query reaching its hook")
 	if err := f.srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	releaseOnce.Do(func() { close(release) })
-	err = <-done
+	err = recv(t, done, "end of the QueryLog cut by Shutdown")
 	if connect.CodeOf(err) != connect.CodeUnavailable {
 		t.Fatalf("QueryLog cut by Shutdown: %v (code %v), want unavailable", err, connect.CodeOf(err))
 	}
@@ -158,10 +158,10 @@ func TestQueryLogCancelledMidRecordFails(t *testing.T) {
 	qctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- f.c.QueryLog(qctx, mmsb.LogQuery{}, func(*mmsb.LoggedOp) bool { return true }) }()
-	<-reached
+	recv(t, reached, "query reaching its 300th operation")
 	cancel()
-	<-done
-	if err := <-handled.errs; connect.CodeOf(err) != connect.CodeCanceled {
+	recv(t, done, "client's QueryLog end")
+	if err := recv(t, handled.errs, "server's QueryLog end"); connect.CodeOf(err) != connect.CodeCanceled {
 		t.Fatalf("the server's QueryLog, its client gone mid-record: %v (code %v), want canceled", err, connect.CodeOf(err))
 	}
 }

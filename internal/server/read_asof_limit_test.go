@@ -75,7 +75,7 @@ func TestReadAsOfLimit(t *testing.T) {
 	}
 
 	unblock()
-	if err := <-first; err != nil {
+	if err := recv(t, first, "end of the first as-of read"); err != nil {
 		t.Fatalf("the first as-of read: %v", err)
 	}
 	// Its slot is free again: the next one runs at once.

@@ -82,20 +82,23 @@ const (
 // RemoveEdge, Bind, Unbind and Submit), over all clients and from one
 // client (bounded as MaxAnswerBytesPerClient is), as those bound the
 // answers. Mux counts them (countWrites) once the request's credential is
-// checked: a request of known length (Content-Length) counts it before
-// any of it is read, but no more than the largest message Mux reads
-// (--max-request-bytes and an envelope's 5-byte prefix) whatever it
-// announces, and one without counts its bytes as they are read (no more
-// than Connect can hold of them, twice that); one whose messages are
+// checked: a request counts its bytes as they are read (no more than
+// Connect can hold of them, twice the largest message Mux reads,
+// --max-request-bytes and an envelope's 5-byte prefix), whatever length
+// it announces, so that one announcing much and sending little holds
+// little (TestWriteBytesAnnouncedIdleHoldsNothing); one whose messages are
 // compressed counts the most one may inflate to (the same largest
-// message) from its start until it is decoded, then what its message
-// holds (holdWrite: a few compressed bytes inflate to a thousand times
-// as many); each until its answer is sent.
+// message) from the moment its message has arrived whole, before it is
+// inflated, until it is decoded, then what its message holds
+// (holdWrite: a few compressed bytes inflate to a thousand times as
+// many; TestWriteBytesGRPCCompressedCountedWhole); each until its answer
+// is sent.
 // One that would pass either bound beside other writes is refused with
 // resource_exhausted naming it (Mmsb-Busy: WriteBytesFlag or
 // WriteBytesPerClientFlag) before its handler does anything, so that it
-// is not applied and may be retried: one of known length without its
-// body being read, one without as its body is read, both through the
+// is not applied and may be retried: one whose known length (or, if
+// compressed, the most it may inflate to) would not fit now without its
+// body being read, else as its body is read, both through the
 // interceptors (the RPC metrics count them). A write alone passes
 // whatever its size (the largest, --max-request-bytes, included). The
 // request bounds count requests, not bytes: until 2026-12-07 a client
@@ -339,8 +342,11 @@ type writeHold struct {
 	// its handler runs.
 	refused *writeRefusal
 	// inflating: its messages are compressed, and it counts the most
-	// one may inflate to until it is decoded (countWrites, holdWrite).
-	inflating bool
+	// one may inflate to (inflateTo) from the moment its message has
+	// arrived whole, before Connect inflates it, until it is decoded
+	// (countWrites, countedBody, holdWrite); inflateCounted once it has.
+	inflating, inflateCounted bool
+	inflateTo                 int64
 }
 
 // giveBack gives back n of the bytes the request counted.
@@ -373,19 +379,20 @@ func (h *writeHold) busy(flag string, bound, held, n int64) string {
 
 // countWrites counts the body of each write request (writeProcedures)
 // that comes through LimitRequests against its bounds on write bytes
-// (writeHold) before h, Connect's handler, reads it: all of it at once
-// when its length is known (Content-Length), else as it is read
-// (countedBody). Mux puts it behind Auth.Gate, so that a request without
-// a credential counts the empty message the Gate gives it, not the body
+// (writeHold) as h, Connect's handler, reads it (countedBody), a
+// compressed one all of it at once; one of known length (Content-Length)
+// that would not fit is refused before any of it is read. Mux puts it
+// behind Auth.Gate, so that a request without a credential counts the empty message the Gate gives it, not the body
 // it announced. maxBytes is the largest message the handler reads
 // (--max-request-bytes): no request counts more than Connect can hold of
 // its body, two messages of maxBytes and their envelopes' prefixes (a
 // unary call over gRPC whose body brings a second message is refused
 // once that one is read), whatever length it announces or sends. Counted
-// whole, or before the credential is checked, one client announcing 4
-// GiB, alone and so let through, would hold every write of every client
-// refused for as long as its body may take to arrive, up to
-// BodyReadTimeout (TestWriteBytesAnnouncedCapped).
+// as announced, or before the credential is checked, one client
+// announcing 4 GiB, alone and so let through, would hold every write of
+// every client refused for as long as its body may take to arrive, up to
+// BodyReadTimeout (TestWriteBytesAnnouncedCapped,
+// TestWriteBytesAnnouncedIdleHoldsNothing).
 //
 // A request of known length that would pass a bound is refused without
 // its body being read: its handler is given an empty message instead,
@@ -410,19 +417,27 @@ func countWrites(h http.Handler, maxBytes int) http.Handler {
 			return
 		}
 		wh.most = most
-		// What one message can be, at most, counts at once: a body of
-		// known length, up to that; a compressed one, all of it, until
-		// it is decoded (holdWrite), since its few bytes may inflate to
-		// that much whatever its length.
+		// A body of known length, up to what one message can be, is
+		// refused at once if it would not fit now, without being read,
+		// but counts only as it arrives (countedBody): counted whole at
+		// once, a client announcing --max-request-bytes and sending
+		// nothing held that much of the bounds for BodyReadTimeout,
+		// and 16 such requests from 4 addresses held every other
+		// client's writes refused (TestWriteBytesAnnouncedIdleHoldsNothing).
+		// A compressed one counts all of that once its message has
+		// arrived whole, before it is inflated, until it is decoded
+		// (holdWrite), since its few bytes may inflate to that much
+		// whatever its length; counted from its start, one sending a
+		// few bytes and then nothing held it for BodyReadTimeout.
 		var n int64
 		if r.ContentLength > 0 {
 			n = min(r.ContentLength, int64(maxBytes)+5)
 		}
 		if compressed(r.Header) {
-			n, wh.inflating = int64(maxBytes)+5, true
+			n, wh.inflating, wh.inflateTo = int64(maxBytes)+5, true, int64(maxBytes)+5
 		}
 		if n > 0 {
-			if flag, bound, held := wh.take(n); flag != "" {
+			if flag, bound, held := wh.fits(n); flag != "" {
 				wh.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute",
 					"bound", flag, "max", bound, "client", wh.key, "path", loggedPath(r.URL.Path))
 				wh.refused = &writeRefusal{flag: flag, bound: bound, held: held, n: n}
@@ -437,6 +452,9 @@ func countWrites(h http.Handler, maxBytes int) http.Handler {
 		}
 		r = r.WithContext(r.Context()) // a copy, its body counted
 		body := &countedBody{ReadCloser: r.Body, h: wh}
+		if enveloped(r.Header) {
+			body.env = &envelopes{}
+		}
 		r.Body = body
 		header := w.Header().Clone()
 		hw := &heldBackWriter{ResponseWriter: w, body: body}
@@ -539,7 +557,7 @@ func (writeRefusalInterceptor) WrapStreamingHandler(next connect.StreamingHandle
 	return next
 }
 
-// countedBody is the body of a write request of unknown length: each
+// countedBody is the body of a write request: each
 // read counts its bytes (writeHold) before the handler decodes them, and
 // one that would pass a bound fails the read with the refusal, which
 // Connect answers as the call's error.
@@ -547,6 +565,7 @@ type countedBody struct {
 	io.ReadCloser
 	h   *writeHold
 	err error
+	env *envelopes // an enveloped body's (enveloped), else nil
 	// refused is why the body was refused (countWrites refuses the
 	// call again with it).
 	refused *writeRefusal
@@ -558,19 +577,81 @@ func (b *countedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
-		// Bytes past what was counted already (a known length counts
-		// at once) and before the most that counts.
+		// Bytes past what was counted already (a compressed message
+		// counts more once whole, below) and before the most that
+		// counts.
 		b.h.read += int64(n)
-		if more := min(b.h.read, b.h.most) - b.h.n; more > 0 {
-			if flag, bound, held := b.h.take(more); flag != "" {
-				b.h.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute", "bound", flag, "max", bound, "client", b.h.key)
-				b.err = busy(connect.NewError(connect.CodeResourceExhausted, errors.New(b.h.busy(flag, bound, held, more))), flag)
-				b.refused = &writeRefusal{flag: flag, bound: bound, held: held, n: more}
-				return 0, b.err
-			}
+		if err := b.count(min(b.h.read, b.h.most) - b.h.n); err != nil {
+			return 0, err
+		}
+	}
+	// A compressed message counts the most it may inflate to once it
+	// has arrived whole: at the body's end (Connect's unary protocol)
+	// or at the end of an envelope flagged compressed (the others).
+	if h := b.h; h.inflating && !h.inflateCounted &&
+		(b.env == nil && err == io.EOF || b.env != nil && b.env.whole(p[:n])) {
+		h.inflateCounted = true
+		if err := b.count(h.inflateTo - h.n); err != nil {
+			return 0, err
 		}
 	}
 	return n, err
+}
+
+// count counts more bytes of the body (nothing if more <= 0), or
+// returns the refusal, which every later read returns too.
+func (b *countedBody) count(more int64) error {
+	if more <= 0 {
+		return nil
+	}
+	flag, bound, held := b.h.take(more)
+	if flag == "" {
+		return nil
+	}
+	b.h.l.log.warn("refusing a request: "+flag+" reached; this is logged at most once a minute", "bound", flag, "max", bound, "client", b.h.key)
+	b.err = busy(connect.NewError(connect.CodeResourceExhausted, errors.New(b.h.busy(flag, bound, held, more))), flag)
+	b.refused = &writeRefusal{flag: flag, bound: bound, held: held, n: more}
+	return b.err
+}
+
+// enveloped says whether a request's body is a sequence of enveloped
+// messages (gRPC, gRPC-Web, Connect's streaming protocol), each a flag
+// byte, a 4-byte big-endian length and the message, rather than one
+// message (Connect's unary protocol).
+func enveloped(h http.Header) bool {
+	ct := strings.ToLower(h.Get("Content-Type"))
+	return strings.HasPrefix(ct, "application/grpc") || strings.HasPrefix(ct, "application/connect+")
+}
+
+// envelopes follows the envelopes of a request's body as it is read.
+type envelopes struct {
+	prefix [5]byte
+	got    int    // bytes of the current envelope's prefix read
+	left   uint32 // bytes of its message still to come
+}
+
+// whole follows p, the body's next bytes, and says whether a message
+// flagged compressed ended in them.
+func (e *envelopes) whole(p []byte) bool {
+	for len(p) > 0 {
+		if e.got < len(e.prefix) {
+			c := copy(e.prefix[e.got:], p)
+			e.got, p = e.got+c, p[c:]
+			if e.got < len(e.prefix) {
+				return false
+			}
+			e.left = binary.BigEndian.Uint32(e.prefix[1:])
+		}
+		c := min(uint32(len(p)), e.left)
+		e.left, p = e.left-c, p[c:]
+		if e.left == 0 {
+			if e.prefix[0]&1 != 0 {
+				return true
+			}
+			e.got = 0
+		}
+	}
+	return false
 }
 
 // answerHoldKey is the context key of a request's answerHold.
@@ -608,9 +689,32 @@ type byteHold struct {
 // whatever its size (a Provenance answer's first write may be as large
 // as a log record), else a client could never send or get it.
 func (h *byteHold) take(n int64) (flag string, bound, held int64) {
-	l, b := h.l, h.b
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	h.l.mu.Lock()
+	defer h.l.mu.Unlock()
+	if flag, bound, held = h.over(n); flag != "" {
+		return flag, bound, held
+	}
+	if h.bounded {
+		h.b.clients[h.key] += n
+	}
+	h.b.total += n
+	h.n += n
+	return "", 0, 0
+}
+
+// fits is take without counting: it names the bound n more bytes would
+// pass now, if any, and counts nothing.
+func (h *byteHold) fits(n int64) (flag string, bound, held int64) {
+	h.l.mu.Lock()
+	defer h.l.mu.Unlock()
+	return h.over(n)
+}
+
+// over names the bound n more bytes of the request would pass beside
+// the others, its value and what the requests hold (take); the
+// requestLimit's mu is held.
+func (h *byteHold) over(n int64) (flag string, bound, held int64) {
+	b := h.b
 	if b.total > h.n && b.total+n > b.max {
 		return b.flag, b.max, b.total
 	}
@@ -618,10 +722,7 @@ func (h *byteHold) take(n int64) (flag string, bound, held int64) {
 		if c := b.clients[h.key]; c > h.n && c+n > b.perClient {
 			return b.perClientFlag, b.perClient, c
 		}
-		b.clients[h.key] += n
 	}
-	b.total += n
-	h.n += n
 	return "", 0, 0
 }
 
@@ -672,6 +773,19 @@ func holdAnswer(ctx context.Context, what string, n int) error {
 			"%s: server busy: the answers in flight hold %d bytes, and %d more would pass the most this server holds (%s %d); retry later",
 			what, held, n, flag, bound)), flag)
 	}
+}
+
+// tryHoldAnswer is holdAnswer for bytes that may be fewer than n: it
+// counts n if they fit beside the other answers and says whether they
+// did, refusing nothing and logging nothing (outside LimitRequests it
+// counts nothing and says so).
+func tryHoldAnswer(ctx context.Context, n int) bool {
+	h, ok := ctx.Value(answerHoldKey{}).(*answerHold)
+	if !ok || n <= 0 {
+		return false
+	}
+	flag, _, _ := h.take(int64(n))
+	return flag == ""
 }
 
 // HoldAnswer is holdAnswer for a service mounted beside the server's,

@@ -131,18 +131,18 @@ func TestShutdownLongCalls(t *testing.T) {
 			defer g.open()
 			called := make(chan error, 1)
 			go func() { called <- lc.call(context.Background(), f.c) }()
-			<-g.entered // in flight, held on the filesystem
+			recv(t, g.entered, "call held on the filesystem") // in flight
 
 			ctx, cancel := context.WithCancel(context.Background())
 			shutdown := make(chan error, 1)
 			go func() { shutdown <- f.srv.Shutdown(ctx) }()
 			waitFor(t, func() bool { return server.Draining(f.srv) })
 			cancel() // the call is still held: Shutdown must still be waiting
-			if err := <-shutdown; !errors.Is(err, context.Canceled) {
+			if err := recv(t, shutdown, "Shutdown's return once cancelled"); !errors.Is(err, context.Canceled) {
 				t.Errorf("Shutdown returned %v while a %s was in flight: it did not wait for it", err, lc.name)
 			}
 			g.open()
-			err := <-called
+			err := recv(t, called, "end of the call cut by Shutdown")
 			if code := connect.CodeOf(err); err == nil || code != connect.CodeUnavailable || !strings.Contains(err.Error(), "shutting down") {
 				t.Fatalf("%s cut short by Shutdown: %v (code %v), want Unavailable naming the shutdown", lc.name, err, code)
 			}

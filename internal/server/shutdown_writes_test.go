@@ -163,7 +163,7 @@ func TestShutdownWaitsForWrites(t *testing.T) {
 			defer rep.open()
 			wrote := make(chan error, 1)
 			go func() { wrote <- w.call(context.Background(), f.c, ids) }()
-			<-rep.entered // logged and applied, waiting for the replicator
+			recv(t, rep.entered, "write waiting for the replicator") // logged and applied
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -178,11 +178,11 @@ func TestShutdownWaitsForWrites(t *testing.T) {
 				return resp.StatusCode == http.StatusServiceUnavailable
 			})
 			cancel() // the write is still held: Shutdown must still wait for it
-			if err := <-shutdown; !errors.Is(err, context.Canceled) {
+			if err := recv(t, shutdown, "Shutdown's return once cancelled"); !errors.Is(err, context.Canceled) {
 				t.Errorf("Shutdown returned %v while a %s was in flight: it did not wait for it", err, w.name)
 			}
 			rep.open()
-			if err := <-wrote; err != nil {
+			if err := recv(t, wrote, "end of the write in flight at Shutdown"); err != nil {
 				t.Fatalf("%s in flight at Shutdown: %v, want it completed", w.name, err)
 			}
 		})

@@ -72,15 +72,15 @@ func TestStatsHashOneAtATime(t *testing.T) {
 	go func() { third <- stats(short, true) }()
 	wait(waiting, "third Stats waiting for the hash slot")
 	cancel()
-	if err := <-third; connect.CodeOf(err) != connect.CodeCanceled {
+	if err := recv(t, third, "end of the given-up Stats"); connect.CodeOf(err) != connect.CodeCanceled {
 		t.Fatalf("a Stats given up while waiting: %v, want canceled", err)
 	}
 
 	unblock()
-	if err := <-first; err != nil {
+	if err := recv(t, first, "end of the first Stats"); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-second; err != nil {
+	if err := recv(t, second, "end of the second Stats"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -70,20 +69,18 @@ func TestWatchCountBound(t *testing.T) {
 		t.Fatalf("a third watch with Config.MaxWatchers 2: %v, want it to wrap client.ErrServerBusy (the refusal passes)", err)
 	}
 	close(holds[0])
-	if err := <-dones[0]; !errors.Is(err, errOpened) {
+	if err := recv(t, dones[0], "end of the first watch"); !errors.Is(err, errOpened) {
 		t.Fatalf("closing the first watch: %v", err)
 	}
-	for f.srv.Watchers() != 1 {
-		// The handler ends once it notices the client went away.
-		time.Sleep(time.Millisecond)
-	}
+	// The handler ends once it notices the client went away.
+	waitFor(t, func() bool { return f.srv.Watchers() == 1 })
 	done3, err := open(third)
 	if err != nil {
 		t.Fatalf("a watch after one of two closed: %v", err)
 	}
-	<-done3
+	recv(t, done3, "end of the third watch")
 	close(holds[1])
-	<-dones[1]
+	recv(t, dones[1], "end of the second watch")
 }
 
 // TestMaxWatchersNegative: a negative bound is refused, naming the field;

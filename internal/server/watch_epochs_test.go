@@ -122,7 +122,7 @@ func TestWatchEpochs(t *testing.T) {
 	go watch("from LSN 1", 1, nil, results)
 
 	for range 3 {
-		r := <-results
+		r := recv(t, results, "watch's result")
 		if r.err != nil {
 			t.Fatalf("%s watch: %v", r.name, r.err)
 		}

@@ -81,7 +81,7 @@ func TestWatchStalledEpochsResume(t *testing.T) {
 		})
 		out <- result{got, err}
 	}()
-	<-stalled
+	recv(t, stalled, "watch stalling")
 	builds := server.EpochBaseBuilds(f.srv)
 	// The log moves on by more than two hub steps, and a watch from near
 	// its end makes the server build a new base.
@@ -103,7 +103,7 @@ func TestWatchStalledEpochsResume(t *testing.T) {
 	}
 	final = f.bus.LastLSN()
 	close(release)
-	r := <-out
+	r := recv(t, out, "end of the stalled watch")
 	if !errors.Is(r.err, done) {
 		t.Fatalf("stalled watch: %v", r.err)
 	}

@@ -245,7 +245,7 @@ func TestWatchStalled(t *testing.T) {
 		t.Fatal("the stalled watcher was never demoted (its queue never overflowed)")
 	}
 	close(release)
-	if err := <-done; err != nil {
+	if err := recv(t, done, "end of the released watch"); err != nil {
 		t.Fatal(err)
 	}
 	checkSame(t, got, logLSNs(t, f.bus, start, last, func(mmsb.PageID) bool { return true }))
@@ -494,7 +494,7 @@ func TestWatchThroughLogReadErrors(t *testing.T) {
 				phase.Store(1)
 			}
 		})
-	<-drove
+	recv(t, drove, "end of the commits")
 	if fs.Injected() < 3 {
 		t.Fatalf("%d log reads failed, want 3: the faults were not reached", fs.Injected())
 	}

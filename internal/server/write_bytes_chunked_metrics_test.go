@@ -84,10 +84,11 @@ func TestWriteBytesChunkedRefusalCounted(t *testing.T) {
 			map[string]string{"procedure": mmsbv1connect.BusServiceCommitProcedure, "code": "resource_exhausted"})
 	}
 
-	// A Commit announcing 150 KiB holds 64 KiB and 5 of the bound; a
-	// Commit of 60 KiB beside it passes the bound as its body is read.
-	announce(t, addr, writeTok, 150<<10)
-	const held = maxBytes + 5
+	// A Commit announcing 150 KiB, 64 KiB of it sent, holds 64 KiB of
+	// the bound; a Commit of 60 KiB beside it passes the bound as its
+	// body is read.
+	announceSent(t, addr, writeTok, 150<<10, maxBytes)
+	const held = maxBytes
 	heldIs := func(when string) {
 		t.Helper()
 		waitUntil(t, func() bool { n, _ := server.WriteBytesHeld(h); return n == held },

@@ -73,6 +73,18 @@ func announce(t *testing.T, addr, token string, n int64) net.Conn {
 	return c
 }
 
+// announceSent is announce, then sent bytes of the body (zeros): a write
+// request counts the bytes of its body that arrived, not the length it
+// announced (TestWriteBytesAnnouncedIdleHoldsNothing).
+func announceSent(t *testing.T, addr, token string, n int64, sent int) net.Conn {
+	t.Helper()
+	c := announce(t, addr, token, n)
+	if _, err := c.Write(make([]byte, sent)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // answerOf reads the status and headers of the answer on c.
 func answerOf(t *testing.T, c net.Conn) *http.Response {
 	t.Helper()
@@ -84,10 +96,12 @@ func answerOf(t *testing.T, c net.Conn) *http.Response {
 }
 
 // TestWriteBytesAnnouncedCapped: a write request counts against the
-// bounds on write bytes no more than the server could hold of its body
-// (--max-request-bytes, here 64 KiB, and the message's 5-byte envelope
-// prefix), whatever Content-Length it announces, and only once its
-// credential is checked. Were the announced length counted, before auth,
+// bounds on write bytes the bytes of its body that arrived, no more than
+// the server could hold of it (--max-request-bytes, here 64 KiB),
+// whatever Content-Length it announces, and only once its credential is
+// checked; one whose announced length (capped so) would not fit beside
+// them is refused before its body is read. Were the announced length
+// counted, before auth,
 // one client announcing 1 GiB and sending nothing, alone and so let
 // through, would hold 1 GiB of the bound, and every other client's writes
 // would be refused as busy for as long as the body may take to arrive
@@ -124,13 +138,14 @@ func TestWriteBytesAnnouncedCapped(t *testing.T) {
 	h, addr := writeBytesServer(t, bus, server.HTTPOptions{Auth: server.NewAuth(toks), MaxRequestBytes: maxBytes,
 		OuterInterceptors: []connect.Interceptor{record}}, bound, bound)
 
-	// A Commit announcing 1 GiB, with a credential, none of it sent.
-	announce(t, addr, writeTok, 1<<30)
-	const capped = maxBytes + 5
+	// A Commit announcing 1 GiB, with a credential, --max-request-bytes
+	// of it sent: it holds what arrived.
+	announceSent(t, addr, writeTok, 1<<30, maxBytes)
+	const capped = maxBytes
 	waitUntil(t, func() bool { n, _ := server.WriteBytesHeld(h); return n == capped },
 		func() string {
 			n, _ := server.WriteBytesHeld(h)
-			return fmt.Sprintf("a Commit announcing 1 GiB under --max-request-bytes %d: the writes hold %d bytes, want %d", maxBytes, n, capped)
+			return fmt.Sprintf("a Commit announcing 1 GiB under --max-request-bytes %d, %d bytes sent: the writes hold %d bytes, want %d", maxBytes, maxBytes, n, capped)
 		})
 
 	// Another client's Commit of 1 KiB fits beside it.
@@ -201,7 +216,7 @@ func TestWriteBytesEveryWriteCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, addr := writeBytesServer(t, bus, server.HTTPOptions{}, bound, bound)
-	announce(t, addr, "", held)
+	announceSent(t, addr, "", held+1, held)
 	waitUntil(t, func() bool { n, _ := server.WriteBytesHeld(h); return n == held },
 		func() string {
 			n, _ := server.WriteBytesHeld(h)
@@ -387,6 +402,49 @@ func TestWriteBytesGivenBack(t *testing.T) {
 	settled("a gzipped Commit that does not decode")
 	post(io.MultiReader(bytes.NewReader(make([]byte, 2*maxBytes))), -1, false)
 	settled("a chunked Commit over --max-request-bytes")
+	// A gRPC message flagged compressed that does not inflate: counted
+	// the most it may inflate to once whole, then given back.
+	{
+		garbage := "not gzip at all"
+		env := append([]byte{1, 0, 0, 0, byte(len(garbage))}, garbage...)
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/mmsb.v1.BusService/Commit", bytes.NewReader(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/grpc")
+		req.Header.Set("Grpc-Encoding", "gzip")
+		req.Header.Set("Te", "trailers")
+		req.Header.Set("Authorization", "Bearer "+writeTok)
+		resp, err := h2.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if st := resp.Trailer.Get("Grpc-Status") + resp.Header.Get("Grpc-Status"); st == "" || st == "0" {
+			t.Fatalf("a gRPC Commit whose compressed message does not inflate: grpc-status %q, want an error", st)
+		}
+		settled("a gRPC Commit whose compressed message does not inflate")
+	}
+	// A body longer than its Content-Length: the request is what the
+	// length announced (a message cut short), the rest a bad request.
+	{
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := "POST /mmsb.v1.BusService/Commit HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nAuthorization: Bearer " + writeTok + "\r\n"
+		if _, err := io.WriteString(c, head+"Content-Length: 100\r\n\r\n"+strings.Repeat("\x0a", 10<<10)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Minute)) // a bound on a hang, not a timing check
+		answers, _ := io.ReadAll(c)
+		_ = c.Close()
+		if bytes.HasPrefix(answers, []byte("HTTP/1.1 200")) {
+			t.Fatalf("a Commit whose body is longer than its Content-Length answered 200: %.200s", answers)
+		}
+		settled("a Commit whose body is longer than its Content-Length")
+	}
 	for _, chunked := range []bool{false, true} {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -402,10 +460,7 @@ func TestWriteBytesGivenBack(t *testing.T) {
 		if _, err := io.WriteString(c, head); err != nil {
 			t.Fatal(err)
 		}
-		want := int64(40 << 10)
-		if chunked {
-			want = 10 << 10
-		}
+		const want = 10 << 10 // what arrived, of known length or not
 		waitUntil(t, func() bool { n, _ := server.WriteBytesHeld(h); return n == want },
 			func() string {
 				n, _ := server.WriteBytesHeld(h)
@@ -445,9 +500,9 @@ func TestWriteBytesGivenBack(t *testing.T) {
 	settled("an HTTP/2 Commit reset mid-body")
 
 	// Writes refused at the bound beside two held ones announcing 150
-	// KiB each (counted as the most a message can be, 64 KiB and 5).
-	const heldEach = maxBytes + 5
-	hc1, hc2 := announce(t, addr, writeTok, 150<<10), announce(t, addr, writeTok, 150<<10)
+	// KiB each, the most a message can be (64 KiB) of each sent.
+	const heldEach = maxBytes
+	hc1, hc2 := announceSent(t, addr, writeTok, 150<<10, maxBytes), announceSent(t, addr, writeTok, 150<<10, maxBytes)
 	waitUntil(t, func() bool { n, _ := server.WriteBytesHeld(h); return n == 2*heldEach },
 		func() string {
 			n, _ := server.WriteBytesHeld(h)
@@ -486,9 +541,12 @@ func TestWriteBytesGivenBack(t *testing.T) {
 
 // TestWriteBytesCompressedCountedUntilDecoded: a write whose messages are
 // compressed counts the most one may inflate to (--max-request-bytes and
-// the 5-byte envelope prefix) from its start until it is decoded, then
-// what its message holds: its few bytes on the wire say nothing of what
-// decoding it will hold, since gzip inflates about 1000 to 1. Counted at
+// the 5-byte envelope prefix) from the moment its message has arrived
+// whole, before it is inflated, until it is decoded, then what its
+// message holds: its few bytes on the wire say nothing of what decoding
+// it will hold, since gzip inflates about 1000 to 1; before that, the
+// bytes that arrived (counted from its start, one sending 10 bytes and
+// then nothing held the bound's most for server.BodyReadTimeout). Counted at
 // its compressed length until decoded, a client's
 // --max-requests-per-client (256) gzipped Commits of 64 KiB, each
 // inflating to 64 MiB, would pass the bounds on write bytes (16 MiB sent)
@@ -496,7 +554,6 @@ func TestWriteBytesGivenBack(t *testing.T) {
 // much again decoded, before each was refused at the bound once decoded.
 func TestWriteBytesCompressedCountedUntilDecoded(t *testing.T) {
 	const maxBytes, bound = 128 << 10, 200 << 10
-	const most = maxBytes + 5
 	ctx := context.Background()
 	bus, err := mmsb.Open("", nil)
 	if err != nil {
@@ -529,46 +586,51 @@ func TestWriteBytesCompressedCountedUntilDecoded(t *testing.T) {
 	if _, err := fmt.Fprintf(c, "POST /mmsb.v1.BusService/Commit HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", gz.Len(), gz.Bytes()[:10]); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { n, _ := server.WriteBytesHeld(h); return n == most },
-		func() string {
-			n, _ := server.WriteBytesHeld(h)
-			return fmt.Sprintf("a gzipped Commit of %d bytes on the wire, not yet decoded, under --max-request-bytes %d: the writes hold %d bytes, want %d",
-				gz.Len(), maxBytes, n, most)
-		})
-
-	// Beside it, a Commit of 80 KiB would pass the bound: refused.
-	cl := mmsbv1connect.NewBusServiceClient(http.DefaultClient, "http://"+addr)
-	commit := func(n int) error {
-		_, err := cl.Commit(ctx, connect.NewRequest(&mmsbv1.CommitRequest{Deltas: []*mmsbv1.Delta{{Page: uint64(id), Runs: []*mmsbv1.Run{{Data: make([]byte, n)}}}}}))
-		return err
+	heldIs := func(want int64, what string) {
+		t.Helper()
+		waitUntil(t, func() bool { n, _ := server.WriteBytesHeld(h); return n == want },
+			func() string {
+				n, _ := server.WriteBytesHeld(h)
+				return fmt.Sprintf("%s: the writes hold %d bytes, want %d", what, n, want)
+			})
 	}
+	// Its first bytes count as they arrive: it could send nothing more.
+	heldIs(10, fmt.Sprintf("a gzipped Commit of %d bytes on the wire, 10 of them sent, under --max-request-bytes %d", gz.Len(), maxBytes))
+
+	// Beside it, a plain Commit holding 80 KiB of its body: the most the
+	// gzipped one may inflate to no longer fits.
+	plain := announceSent(t, addr, "", 100<<10, 80<<10)
+	heldIs(10+80<<10, "a plain Commit holding 80 KiB beside it")
+
+	// The rest of its body: whole, it counts the most it may inflate to
+	// before it is inflated, which passes the bound: refused, not
+	// applied.
 	lsn := bus.LastLSN()
-	if err := commit(80 << 10); connect.CodeOf(err) != connect.CodeResourceExhausted {
-		t.Fatalf("a Commit of 80 KiB beside a gzipped one not yet decoded (bound %d): %v, want resource_exhausted", bound, err)
-	}
-	if got := bus.LastLSN(); got != lsn {
-		t.Fatalf("the refused Commit was applied: last LSN %d, was %d", got, lsn)
-	}
-
-	// The rest of its body: decoded, it counts its message, and is
-	// applied; once answered, nothing is held.
 	if _, err := c.Write(gz.Bytes()[10:]); err != nil {
 		t.Fatal(err)
 	}
 	resp := answerOf(t, c)
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("the gzipped Commit once sent whole: HTTP %d", resp.StatusCode)
+	if !strings.Contains(string(answer), "resource_exhausted") || !strings.HasPrefix(resp.Header.Get(server.BusyKey), server.WriteBytesFlag) {
+		t.Fatalf("a gzipped Commit arrived whole beside writes holding %d bytes (bound %d, --max-request-bytes %d): HTTP %d, %s %q, %s; want resource_exhausted at the bound on write bytes",
+			10+80<<10, bound, maxBytes, resp.StatusCode, server.BusyKey, resp.Header.Get(server.BusyKey), answer)
+	}
+	if got := bus.LastLSN(); got != lsn {
+		t.Fatalf("the refused gzipped Commit was applied: last LSN %d, was %d", got, lsn)
+	}
+	heldIs(80<<10, "the gzipped Commit refused")
+	_ = plain.Close()
+	heldIs(0, "the plain Commit's connection closed")
+
+	// Alone, sent whole, it is decoded, counts its message, and is
+	// applied; once answered, nothing is held.
+	cl := mmsbv1connect.NewBusServiceClient(http.DefaultClient, "http://"+addr, connect.WithSendGzip())
+	if _, err := cl.Commit(ctx, connect.NewRequest(&mmsbv1.CommitRequest{Deltas: []*mmsbv1.Delta{wire.DeltaToProto(&d)}})); err != nil {
+		t.Fatalf("a gzipped Commit of 1 KiB alone: %v", err)
 	}
 	if got := bus.LastLSN(); got != lsn+1 {
 		t.Fatalf("the gzipped Commit answered: last LSN %d, want %d", got, lsn+1)
 	}
-	waitUntil(t, func() bool { n, cs := server.WriteBytesHeld(h); return n == 0 && cs == 0 },
-		func() string {
-			n, cs := server.WriteBytesHeld(h)
-			return fmt.Sprintf("every write answered: held %d bytes of %d clients", n, cs)
-		})
-	if err := commit(80 << 10); err != nil {
-		t.Fatalf("a Commit of 80 KiB alone: %v", err)
-	}
+	heldIs(0, "the gzipped Commit answered")
 }

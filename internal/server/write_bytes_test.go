@@ -25,8 +25,8 @@ import (
 
 // TestWriteBytesBounded: the bytes the write requests in flight hold are
 // bounded as the answers' are. A client holds a Commit of 150 KiB in
-// flight (its body still arriving: of known length, counted whole before
-// any of it is read, or chunked, counted as it is read); with the bounds
+// flight (its body still arriving, of known length or chunked, counted
+// as it is read); with the bounds
 // on write bytes shrunk to 200 KiB, a Commit of 100 KiB from the same
 // address (per client) or any (all clients) is refused with
 // resource_exhausted naming the bound and what is held (Mmsb-Busy; the
@@ -84,8 +84,8 @@ func TestWriteBytesBounded(t *testing.T) {
 			t.Cleanup(func() { _ = hs.Close() })
 			addr := ln.Addr().String()
 
-			// The held Commit: its headers and, chunked, 150 KiB of its
-			// body; never the rest.
+			// The held Commit: its headers and 150 KiB of its body
+			// (counted as it arrives); never the rest.
 			hc, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -95,15 +95,12 @@ func TestWriteBytesBounded(t *testing.T) {
 			if c.chunked {
 				req += fmt.Sprintf("Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", held, bytes.Repeat([]byte{0}, held))
 			} else {
-				req += fmt.Sprintf("Content-Length: %d\r\n\r\n", held+1)
+				req += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", held+1, bytes.Repeat([]byte{0}, held))
 			}
 			if _, err := io.WriteString(hc, req); err != nil {
 				t.Fatal(err)
 			}
 			want := int64(held)
-			if !c.chunked {
-				want = held + 1
-			}
 			waitUntil(t, func() bool { n, _ := server.WriteBytesHeld(h); return n == want },
 				func() string {
 					n, _ := server.WriteBytesHeld(h)
