@@ -151,8 +151,15 @@ func (e *Bus) ProvenanceWith(ctx context.Context, id PageID, off, n int, o Prove
 	for i := range res.Writes {
 		res.ChainDepth = max(res.ChainDepth, res.Writes[i].Depth)
 	}
+	if provQueryDoneHook != nil {
+		provQueryDoneHook(q.decoded)
+	}
 	return res, nil
 }
+
+// provQueryDoneHook, when set (tests only), gets the count of log ops a
+// provenance query decoded when it answers.
+var provQueryDoneHook func(opsDecoded int)
 
 // LastDerivation returns the most recent propagation write of a derived
 // page that is still in memory: its LSN and the parents (with their
@@ -180,6 +187,32 @@ type provQuery struct {
 	// each (tlog.Reader.ResetAt): its 256 KiB read buffer is allocated
 	// once a query, not once a step (a 64-step chain made 16 MiB).
 	rd *tlog.Reader
+	// rec is the record the last log lookup found, decoded in place in
+	// rd's buffer, so that later lookups of its LSNs decode no op twice.
+	rec provRecord
+	// decoded counts the ops this query decoded from the log (tests).
+	decoded int
+}
+
+// provRecordMarks bounds the op offsets kept for the record a query
+// decodes (provRecord.marks, 8 bytes each): a record of more ops keeps one
+// mark every few ops and decodes at most that few again per lookup.
+const provRecordMarks = 1 << 15
+
+// provRecord is a log record being decoded by a provenance query. Its
+// payload is rd's buffer, valid until rd's next ResetAt; nothing else of
+// it is copied, only op offsets: a parent write of each of N pages logged
+// in one commit was a decode of the record up to each, N²/2 ops.
+type provRecord struct {
+	ok          bool
+	file        string
+	offset      int64
+	first, last LSN
+	dec         record.Decoder
+	op          record.Op
+	next        int   // index (from first) of the op dec stands before
+	stride      int   // ops between two marks
+	marks       []int // marks[j]: payload offset of op j*stride
 }
 
 // opInfo is what provenance needs of one logged operation.
@@ -494,6 +527,11 @@ func (e *Bus) locate(lsn LSN) (tlog.Position, bool) {
 // lsn's segment from its start); nil if the log does not hold it. It
 // reads with the query's reader (q.rd), closed again when it returns.
 func (q *provQuery) readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn LSN) (*opInfo, error) {
+	if q.rec.ok && q.rec.first <= lsn && lsn <= q.rec.last {
+		return q.opInRecord(lsn)
+	}
+	// ResetAt below makes the buffer holding the record's payload reusable.
+	q.rec.ok = false
 	var err error
 	if q.rd == nil {
 		q.rd, err = tlog.NewReaderAt(fs, walDir, pos, lsn)
@@ -507,9 +545,8 @@ func (q *provQuery) readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn LS
 		return nil, err
 	}
 	r := q.rd
+	// Closing leaves the last record's payload in r's buffer (q.rec).
 	defer r.Close()
-	var dec record.Decoder
-	var op record.Op
 	for {
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -524,16 +561,48 @@ func (q *provQuery) readOpAt(fs vfs.FS, walDir string, pos tlog.Position, lsn LS
 		if rec.LastLSN() < lsn {
 			continue
 		}
-		if err := dec.Reset(rec.Payload); err != nil {
+		c := &q.rec
+		if err := c.dec.Reset(rec.Payload); err != nil {
 			return nil, corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
 		}
-		for l := rec.FirstLSN; l <= lsn; l++ {
-			if err := dec.Next(&op); err != nil {
-				return nil, corruption.Wrap(rec.File, rec.Offset, err, "undecodable record")
-			}
-		}
-		return newOpInfo(&op, lsn, dec.Time), nil
+		c.ok, c.file, c.offset, c.first, c.last = true, rec.File, rec.Offset, rec.FirstLSN, rec.LastLSN()
+		c.next, c.marks = 0, c.marks[:0]
+		c.stride = max(1, (int(rec.Count)+provRecordMarks-1)/provRecordMarks)
+		return q.opInRecord(lsn)
 	}
+}
+
+// opInRecord decodes the op at lsn of q.rec, which holds it: from the
+// op the decoder stands before when that is at or before lsn, else from
+// the nearest mark before lsn. Ops passed by are skimmed (their lists
+// are not copied) and their offsets marked, so a query that looks up
+// every op of a record, in any order, decodes each about once.
+func (q *provQuery) opInRecord(lsn LSN) (*opInfo, error) {
+	c := &q.rec
+	k := int(lsn - c.first)
+	if j := min(k/c.stride, len(c.marks)-1); j >= 0 && (c.next > k || j*c.stride > c.next) {
+		c.next = j * c.stride
+		c.dec.Rewind(c.marks[j])
+	}
+	for ; c.next <= k; c.next++ {
+		if c.next%c.stride == 0 && c.next/c.stride == len(c.marks) {
+			c.marks = append(c.marks, c.dec.Offset())
+		}
+		var err error
+		if c.next == k {
+			err = c.dec.Next(&c.op)
+		} else {
+			err = c.dec.Skim(&c.op)
+		}
+		q.decoded++
+		if err != nil {
+			// The decoder stands nowhere known: the next lookup reads
+			// the record again.
+			c.ok = false
+			return nil, corruption.Wrap(c.file, c.offset, err, "undecodable record")
+		}
+	}
+	return newOpInfo(&c.op, lsn, c.dec.Time), nil
 }
 
 // newOpInfo copies what provenance needs out of a decoded op (whose slices

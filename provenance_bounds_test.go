@@ -91,9 +91,8 @@ func TestProvenanceDeepAndAlternatingChainsBounded(t *testing.T) {
 	if err := e.Bind(ctx, wide, "inc", nil, srcs); err != nil {
 		t.Fatal(err)
 	}
-	// Written 64 to a commit: a query decodes the record of each write it
-	// names up to that write, and one record of all 4,106 writes made the
-	// test quadratic (31 s under -race).
+	// Written 64 to a commit, in many records (one record of all the
+	// writes is TestProvenanceWideCommitDecodesEachOpOnce's case).
 	for ps := range slices.Chunk(srcs, 64) {
 		ds := make([]Delta, len(ps))
 		for i, p := range ps {
