@@ -29,6 +29,13 @@ func codeFor(err error) connect.Code {
 		return connect.CodeCanceled
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.CodeDeadlineExceeded
+	case errors.Is(err, mmsb.ErrClosed), errors.Is(err, mmsb.ErrFailed):
+		// Closed, or failed for good after a log write or fsync error
+		// (/readyz answers 503): a restarted server recovers from the log.
+		// Before the other sentinels: a failed bus's error wraps its cause,
+		// which may be one of them (a Replicator's error wrapping
+		// ErrPageNotFound), and every later call answers with it.
+		return connect.CodeUnavailable
 	case errors.Is(err, mmsb.ErrConflict):
 		return connect.CodeAborted
 	case errors.Is(err, mmsb.ErrPageNotFound), errors.Is(err, mmsb.ErrNotDerived):
@@ -55,10 +62,6 @@ func codeFor(err error) connect.Code {
 		// Full for now (an intake queue; memory or tmpfs space for new
 		// pages): nothing was logged, and the bus goes on.
 		return connect.CodeResourceExhausted
-	case errors.Is(err, mmsb.ErrClosed), errors.Is(err, mmsb.ErrFailed):
-		// Closed, or failed for good after a log write or fsync error
-		// (/readyz answers 503): a restarted server recovers from the log.
-		return connect.CodeUnavailable
 	case errors.Is(err, mmsb.ErrCorruption):
 		return connect.CodeDataLoss
 	}
