@@ -107,10 +107,6 @@ func (e *Bus) openShared() error {
 	} else if !st.IsDir() {
 		return fmt.Errorf("%w: SharedDir %s is not a directory", ErrInvalidOption, parent)
 	}
-	removeBuildDirs(final)
-	if err := regionHeldErr(final); err != nil {
-		return err
-	}
 	pid := os.Getpid()
 	start, err := page.ProcStartTime(pid)
 	if err != nil {
@@ -122,46 +118,22 @@ func (e *Bus) openShared() error {
 	}
 	gen := nextSharedGen()
 	build := final + ".building-" + strconv.Itoa(pid)
-	st, err := page.NewShared(build, perm, gen, uint64(pid), start)
+	// Under the region name's lock (publishShared): another bus's writer
+	// of the same name does not make its build directory, unlocked yet,
+	// between the check of one and its removal here.
+	unlock, err := page.LockRegionName(final)
 	if err != nil {
-		// The new header's flock held by another process past a probe's
-		// instant (page.ErrHeaderLocked): the region cannot be kept from
-		// being taken for a dead writer's, so it is not made at all.
-		if errors.Is(err, page.ErrHeaderLocked) {
-			return fmt.Errorf("%w: shared mode: %w", ErrLocked, err)
-		}
-		// No room in SharedDir (or no memory for the mappings): the
-		// sentinel a create refused for space gives, so that a caller can
-		// tell it from other failures. Only for those causes: the page
-		// package files every failed mmap under its ErrNoSpace, and a
-		// filesystem that cannot map files (ENODEV) is not short of room.
-		if errors.Is(err, page.ErrNoSpace) && (errors.Is(err, syscall.ENOSPC) ||
-			errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.ENOMEM)) {
-			return fmt.Errorf("%w: shared mode: %w", ErrNoSpace, err)
-		}
-		// A SharedDir this process may not write (no write or search
-		// permission, a read-only filesystem: the build directory's
-		// mkdir, or a file's creation, refused) can never hold a region:
-		// named by the option, as a missing one is. A refused mmap is
-		// page.ErrNoSpace and stays as it is.
-		if !errors.Is(err, page.ErrNoSpace) && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
-			return fmt.Errorf("%w: SharedDir %s is not writable: %w", ErrInvalidOption, parent, err)
-		}
-		// A SharedDir whose filesystem cannot hold the region's files
-		// (hugetlbfs refuses a 4 KiB file with EINVAL; a filesystem
-		// that cannot map files gives ENODEV; procfs refuses the mkdir
-		// with ENOENT), or whose path leaves no room for their names
-		// (ENAMETOOLONG), is the option's fault too: it was a bare
-		// errno, no sentinel of the package (TestSharedDirCannotHoldRegion).
-		if errors.Is(err, syscall.ENAMETOOLONG) {
-			return fmt.Errorf("%w: SharedDir %s: its path is too long for the region's files: %w", ErrInvalidOption, parent, err)
-		}
-		if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EOPNOTSUPP) ||
-			errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) {
-			return fmt.Errorf("%w: SharedDir %s cannot hold a shared region (its filesystem refused the region's files; use a tmpfs such as %s): %w",
-				ErrInvalidOption, parent, DefaultSharedDir, err)
-		}
-		return fmt.Errorf("mmsb: shared mode: %w", err)
+		return sharedOpenErr(err, parent)
+	}
+	removeBuildDirs(final)
+	if err := regionHeldErr(final); err != nil {
+		unlock()
+		return err
+	}
+	st, err := page.NewShared(build, perm, gen, uint64(pid), start)
+	unlock()
+	if err != nil {
+		return sharedOpenErr(err, parent)
 	}
 	// The private store's settings, which this store replaces: its memory
 	// policy and, when page memory is pre-faulted, the bound on it (the
@@ -179,6 +151,50 @@ func (e *Bus) openShared() error {
 	return nil
 }
 
+// sharedOpenErr names what failed when openShared could not lock the
+// region name or make its build directory in parent (SharedDir).
+func sharedOpenErr(err error, parent string) error {
+	// The new header's flock, or the region name's lock, held by
+	// another process past a probe's instant (page.ErrHeaderLocked,
+	// page.ErrRegionLocked): the region cannot be kept from being
+	// taken for a dead writer's, so it is not made at all.
+	if errors.Is(err, page.ErrHeaderLocked) || errors.Is(err, page.ErrRegionLocked) {
+		return fmt.Errorf("%w: shared mode: %w", ErrLocked, err)
+	}
+	// No room in SharedDir (or no memory for the mappings): the
+	// sentinel a create refused for space gives, so that a caller can
+	// tell it from other failures. Only for those causes: the page
+	// package files every failed mmap under its ErrNoSpace, and a
+	// filesystem that cannot map files (ENODEV) is not short of room.
+	if errors.Is(err, page.ErrNoSpace) && (errors.Is(err, syscall.ENOSPC) ||
+		errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.ENOMEM)) {
+		return fmt.Errorf("%w: shared mode: %w", ErrNoSpace, err)
+	}
+	// A SharedDir this process may not write (no write or search
+	// permission, a read-only filesystem: the build directory's
+	// mkdir, or a file's creation, refused) can never hold a region:
+	// named by the option, as a missing one is. A refused mmap is
+	// page.ErrNoSpace and stays as it is.
+	if !errors.Is(err, page.ErrNoSpace) && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+		return fmt.Errorf("%w: SharedDir %s is not writable: %w", ErrInvalidOption, parent, err)
+	}
+	// A SharedDir whose filesystem cannot hold the region's files
+	// (hugetlbfs refuses a 4 KiB file with EINVAL; a filesystem
+	// that cannot map files gives ENODEV; procfs refuses the mkdir
+	// with ENOENT), or whose path leaves no room for their names
+	// (ENAMETOOLONG), is the option's fault too: it was a bare
+	// errno, no sentinel of the package (TestSharedDirCannotHoldRegion).
+	if errors.Is(err, syscall.ENAMETOOLONG) {
+		return fmt.Errorf("%w: SharedDir %s: its path is too long for the region's files: %w", ErrInvalidOption, parent, err)
+	}
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EOPNOTSUPP) ||
+		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%w: SharedDir %s cannot hold a shared region (its filesystem refused the region's files; use a tmpfs such as %s): %w",
+			ErrInvalidOption, parent, DefaultSharedDir, err)
+	}
+	return fmt.Errorf("mmsb: shared mode: %w", err)
+}
+
 // removeBuildDirs removes the build directories of region final left by
 // writers that died mid-recovery. Caller holds the bus LOCK, so no writer
 // of this bus is building one now; one that a writer process holds
@@ -187,14 +203,27 @@ func (e *Bus) openShared() error {
 // prefix, not with filepath.Glob: a SharedDir holding a glob
 // metacharacter ("[") made the pattern invalid and left them all.
 func removeBuildDirs(final string) {
-	parent, prefix := filepath.Dir(final), filepath.Base(final)+".building-"
-	if ents, err := os.ReadDir(parent); err == nil {
-		for _, ent := range ents {
-			if p := filepath.Join(parent, ent.Name()); strings.HasPrefix(ent.Name(), prefix) && !page.RegionHeld(p) {
-				_ = os.RemoveAll(p)
-			}
+	for _, p := range buildDirs(final) {
+		if !page.RegionHeld(p) {
+			_ = os.RemoveAll(p)
 		}
 	}
+}
+
+// buildDirs lists the build directories of region final (removeBuildDirs).
+func buildDirs(final string) []string {
+	parent, prefix := filepath.Dir(final), filepath.Base(final)+".building-"
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return nil
+	}
+	var dirs []string
+	for _, ent := range ents {
+		if strings.HasPrefix(ent.Name(), prefix) {
+			dirs = append(dirs, filepath.Join(parent, ent.Name()))
+		}
+	}
+	return dirs
 }
 
 // reclaimSharedRegion is called by an Open without Options.Shared once
@@ -228,6 +257,19 @@ func (e *Bus) reclaimSharedRegion() {
 	if err != nil {
 		return
 	}
+	// Nothing to reclaim (the common case): no lock, nothing made in
+	// SharedDir.
+	if _, err := os.Lstat(final); err != nil && len(buildDirs(final)) == 0 {
+		return
+	}
+	// Under the region name's lock (publishRegion): a writer of another
+	// bus of the same name does not publish between the checks below and
+	// the removal.
+	unlock, err := page.LockRegionName(final)
+	if err != nil {
+		return
+	}
+	defer unlock()
 	removeBuildDirs(final)
 	fi, err := os.Lstat(final)
 	if err != nil || !fi.IsDir() {
@@ -239,6 +281,15 @@ func (e *Bus) reclaimSharedRegion() {
 	}
 	if page.RegionHeld(final) {
 		return // a live writer, of another bus under the same name
+	}
+	// No header: a writer killed while its Close removed the region. A
+	// live writer whose header was removed holds the directory's flock
+	// too (page.RegionHeld above), so this one is dead: before that lock,
+	// such a region was left until the next shared Open
+	// (TestSharedRegionWithoutHeaderReclaimed).
+	if _, err := os.Lstat(filepath.Join(final, page.ShmHeaderFile)); errors.Is(err, os.ErrNotExist) {
+		_ = os.RemoveAll(final)
+		return
 	}
 	r, err := page.OpenShmReaderOwned(final, uid)
 	if err == nil {
@@ -277,31 +328,63 @@ func regionHeldErr(dir string) error {
 // publishShared retires the previous writer's region (its readers get
 // ErrStale) and publishes ours under the bus's region name.
 func (e *Bus) publishShared() error {
+	return publishRegion(e.sharedDir, func() error { return e.store.Publish(e.sharedDir, uint64(e.lastLSN)) })
+}
+
+// publishRegion replaces the region at final (a previous writer's) by
+// calling publish, which renames a build directory there. It holds the
+// region name's lock (page.LockRegionName) from the check of what is
+// there until publish returned. Without it, a writer of another bus whose
+// path gives the same region name (another container sharing SharedDir;
+// this bus's LOCK does not cover it) could publish its live region
+// between this writer's check and its removal, which then marked that
+// live region superseded and removed it: that bus's readers failed with
+// ErrStale while its writer went on committing to a region nobody could
+// open (TestSharedPublishRacesOtherBus; before: "region of the other
+// bus, published between this Open's check and its replacement, was
+// removed"). Now that writer waits for the lock and then finds this one's
+// region held: its Open fails with ErrLocked.
+func publishRegion(final string, publish func() error) error {
+	unlock, err := page.LockRegionName(final)
+	if err != nil {
+		if errors.Is(err, page.ErrRegionLocked) {
+			return fmt.Errorf("%w: shared mode: %w", ErrLocked, err)
+		}
+		return fmt.Errorf("mmsb: shared mode: %w", err)
+	}
+	defer unlock()
 	// Lstat: only a directory is a previous writer's region. Anyone may
 	// create names in /dev/shm, and following a link planted here marked
 	// its target, another bus's live region, superseded.
-	if st, err := os.Lstat(e.sharedDir); err == nil {
+	if st, err := os.Lstat(final); err == nil {
 		if st.IsDir() {
 			// Checked again: that bus's writer may have published while
 			// this one recovered.
-			if err := regionHeldErr(e.sharedDir); err != nil {
+			if err := regionHeldErr(final); err != nil {
 				return err
+			}
+			if sharedReplaceHook != nil {
+				sharedReplaceHook()
 			}
 			// Best effort: a region we cannot mark (corrupt header) is
 			// removed anyway; its readers then see its writer gone.
-			_ = page.MarkSuperseded(e.sharedDir)
+			_ = page.MarkSuperseded(final)
 		}
-		if err := os.RemoveAll(e.sharedDir); err != nil {
+		if err := os.RemoveAll(final); err != nil {
 			return fmt.Errorf("mmsb: shared mode: remove old region: %w", err)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("mmsb: shared mode: %w", err)
 	}
-	if err := e.store.Publish(e.sharedDir, uint64(e.lastLSN)); err != nil {
+	if err := publish(); err != nil {
 		return fmt.Errorf("mmsb: shared mode: %w", err)
 	}
 	return nil
 }
+
+// sharedReplaceHook, set by tests, runs in publishRegion between the
+// check of the region found at the name and its replacement.
+var sharedReplaceHook func()
 
 // applyToPageShared is applyToPage under the page's seqlock: the sequence
 // word is odd while the bytes, epoch and LSN change, so a reader that

@@ -149,9 +149,10 @@ type shmBacking struct {
 	// there, so a full tmpfs is an error and never a SIGBUS.
 	tabReserved   int
 	slotsReserved int
-	// lock holds the header's flock while the writer runs (shm_lock.go);
-	// nil where it could not be taken.
-	lock *os.File
+	// lock holds the header's flock while the writer runs (shm_lock.go),
+	// and dirLock the region directory's; nil where the filesystem has
+	// no flock.
+	lock, dirLock *os.File
 }
 
 // NewShared returns an empty store whose page bytes and slot arrays live in
@@ -183,6 +184,9 @@ func NewShared(dir string, perm os.FileMode, gen, pid, start uint64) (*Store, er
 		return fail(err)
 	}
 	if b.lock, err = lockShmHeader(dir); err != nil {
+		return fail(err)
+	}
+	if b.dirLock, err = lockShmFile(dir); err != nil {
 		return fail(err)
 	}
 	// The chunk table stays sparse: newSharedChunk reserves the part its
@@ -582,9 +586,11 @@ func (s *Store) closeShared() error {
 	if e := b.seqR.release(); e != nil && err == nil {
 		err = e
 	}
-	if b.lock != nil {
-		_ = b.lock.Close() // drops the flock, last: the region is gone
-		b.lock = nil
+	for _, l := range []**os.File{&b.lock, &b.dirLock} {
+		if *l != nil {
+			_ = (*l).Close() // drops the flock, last: the region is gone
+			*l = nil
+		}
 	}
 	return err
 }

@@ -22,10 +22,16 @@ import (
 // flock works across PID namespaces (the file is the same).
 
 // lockShmHeader takes the writer's shared flock on the header file of the
-// region being built in dir. Best effort where flock itself is missing:
-// (nil, nil) when the file cannot be opened or the filesystem refuses the
-// lock for any reason but another holder, and the region is then judged
-// by its header alone, as a region of an older writer is.
+// region being built in dir. Best effort only where flock itself is
+// missing: (nil, nil) when the filesystem does not support it (ENOSYS,
+// EOPNOTSUPP), and the region is then judged by its header alone, as a
+// region of an older writer is. A header that cannot be opened (out of
+// descriptors, EMFILE or ENFILE; the file removed) or a lock refused for
+// another reason (ENOLCK) is an error, and the writer's Open fails: the
+// writer would otherwise go on as if it held the lock, and its region
+// could be taken for a dead writer's and removed. Until 2026-12-07 both
+// returned (nil, nil) (TestLockShmHeaderOpenFails; before: "lockShmHeader
+// with the header's open failing: no lock and error <nil>").
 //
 // A lock refused as held (EWOULDBLOCK) is tried again, for up to
 // lockShmHeaderWait: RegionHeld's probe takes the exclusive lock for an
@@ -41,10 +47,18 @@ import (
 // quota, a loaded machine) (TestLockShmHeaderWaitsOutAProbe,
 // TestLockShmHeaderHeldFails).
 func lockShmHeader(dir string) (*os.File, error) {
-	path := filepath.Join(dir, ShmHeaderFile)
-	f, err := os.Open(path)
+	return lockShmFile(filepath.Join(dir, ShmHeaderFile))
+}
+
+// lockShmFile is lockShmHeader for any file of the region, the region
+// directory included: a writer holds the same shared flock on its
+// directory, so that a region whose header was removed (a writer killed
+// while its Close removed the region, or a header removed by hand) can
+// still be told from a live writer's (RegionHeld).
+func lockShmFile(path string) (*os.File, error) {
+	f, err := shmHeaderOpen(path)
 	if err != nil {
-		return nil, nil
+		return nil, fmt.Errorf("page: lock of shared region file: %w", err)
 	}
 	deadline := time.Now().Add(lockShmHeaderWait)
 	pause := 10 * time.Microsecond
@@ -55,7 +69,10 @@ func lockShmHeader(dir string) (*os.File, error) {
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			_ = f.Close()
-			return nil, nil // no flock here: best effort
+			if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
+				return nil, nil // no flock on this filesystem: best effort
+			}
+			return nil, fmt.Errorf("page: lock of shared region file %s: %w", path, err)
 		}
 		if time.Now().After(deadline) {
 			_ = f.Close()
@@ -81,6 +98,119 @@ var lockShmHeaderWait = 5 * time.Second
 // lockShmHeaderRetry, set by tests, runs before each retry of
 // lockShmHeader.
 var lockShmHeaderRetry func()
+
+// shmHeaderOpen opens the header file for lockShmHeader (a test seam: an
+// open that fails for want of descriptors).
+var shmHeaderOpen = os.Open
+
+// LockRegionName takes an exclusive flock on the lock file of the region
+// name path (path + RegionLockSuffix, beside the regions in SharedDir) and
+// returns the function that releases it. Writers of buses that share a
+// region name (another container or mount namespace sharing SharedDir;
+// the bus LOCK keeps out only a bus's own writers) hold it while they
+// check the name (RegionHeldAlone, RegionHeld) and replace or remove
+// what is there, so that no other writer publishes between the check
+// and the replacement: without it, a writer found a dead region there,
+// another bus's writer replaced it with its live one, and the first then
+// marked that live region superseded and removed it
+// (TestSharedPublishRacesOtherBus in the root package).
+//
+// The file exists only while held: the holder removes it before it lets
+// go, so a SharedDir is left as it was. A waiter that then gets the lock
+// of the removed file finds the name free or holding another file, and
+// starts again on the file now there (the lock belongs to the file the
+// name holds). A lock refused as held is tried again for up to
+// regionNameLockWait, then ErrRegionLocked naming the file. Best effort
+// where flock is missing (ENOSYS, EOPNOTSUPP): no lock, as for the
+// header's. The file is opened without following links (O_NOFOLLOW), and
+// must be a regular file: a link or a FIFO planted under the name is
+// refused, like one held for good, as a denial of service.
+func LockRegionName(path string) (unlock func(), err error) {
+	name := path + RegionLockSuffix
+	deadline := time.Now().Add(regionNameLockWait)
+	pause := 10 * time.Microsecond
+	for {
+		fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			// Something other than a regular file planted under the name
+			// (a link: ELOOP, EMLINK on FreeBSD; a directory: EISDIR; a
+			// socket: ENXIO) is refused as one held for good, as the doc
+			// above says: it was a bare errno, no ErrRegionLocked
+			// (TestLockRegionNamePlanted).
+			var lst unix.Stat_t
+			if unix.Lstat(name, &lst) == nil && lst.Mode&unix.S_IFMT != unix.S_IFREG {
+				return nil, fmt.Errorf("%w: %s is not a regular file (mode %#o): %w", ErrRegionLocked, name, lst.Mode, err)
+			}
+			return nil, fmt.Errorf("page: lock of shared region name %s: %w", name, noSpace(err))
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			_ = unix.Close(fd)
+			return nil, fmt.Errorf("page: lock of shared region name %s: %w", name, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			_ = unix.Close(fd)
+			return nil, fmt.Errorf("%w: %s is not a regular file (mode %#o)", ErrRegionLocked, name, st.Mode)
+		}
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			if nameHolds(name, &st) {
+				return func() {
+					// While held (see above), and only the file it locked:
+					// one removed by hand while held and made anew by
+					// another writer, which holds that one, is not this
+					// holder's to remove. It was, and a third writer then
+					// made and locked another while the second still held
+					// its own (TestLockRegionNameRemovedWhileHeld).
+					if nameHolds(name, &st) {
+						_ = unix.Unlink(name)
+					}
+					_ = unix.Close(fd)
+				}, nil
+			}
+			// Its holder removed it before letting go: start again (the
+			// deadline below bounds a name that keeps being replaced).
+			err = unix.EWOULDBLOCK
+		}
+		_ = unix.Close(fd)
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
+			return func() {}, nil // no flock on this filesystem: best effort
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("page: lock of shared region name %s: %w", name, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: %s: another process held it for over %v (a writer holds it while it checks and replaces the region)",
+				ErrRegionLocked, name, regionNameLockWait)
+		}
+		if RegionNameLockRetry != nil {
+			RegionNameLockRetry()
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, time.Millisecond)
+	}
+}
+
+// nameHolds reports whether name is, without following a link, the file
+// that st describes (LockRegionName).
+func nameHolds(name string, st *unix.Stat_t) bool {
+	var now unix.Stat_t
+	return unix.Lstat(name, &now) == nil && now.Dev == st.Dev && now.Ino == st.Ino
+}
+
+// RegionLockSuffix names a region name's lock file (LockRegionName).
+const RegionLockSuffix = ".lock"
+
+// ErrRegionLocked means a region name's lock could not be taken
+// (LockRegionName).
+var ErrRegionLocked = errors.New("page: shared region name locked by another process")
+
+// regionNameLockWait bounds LockRegionName's retries (tests shorten it).
+var regionNameLockWait = 5 * time.Second
+
+// RegionNameLockRetry is set by tests only: it runs before each retry of
+// LockRegionName (the lock held by another writer).
+var RegionNameLockRetry func()
 
 // RegionHeldAlone is RegionHeld for a header that is a regular file with
 // no other link: the region a writer made there, not a directory planted
@@ -112,10 +242,12 @@ var regionHeldWait = time.Second
 var regionHeldRetry func()
 
 // RegionHeld reports whether a writer process holds the region in dir
-// (its header's flock), in any process or PID namespace of this kernel.
-// Links are not followed (the directory or its header), and false means
-// no hold was found: no header, one that cannot be opened, or no writer
-// holding it.
+// (the flock on its directory or on its header), in any process or PID
+// namespace of this kernel. Links are not followed (the directory or its
+// header), and false means no hold was found: no writer holding the
+// directory, and no header, one that cannot be opened, or no writer
+// holding it. The directory's lock (since 2026-12-07) tells a live
+// writer's region whose header was removed from a dead one's.
 func RegionHeld(dir string) bool {
 	return regionHeld(dir, false)
 }
@@ -125,19 +257,38 @@ func regionHeld(dir string, alone bool) bool {
 	if err != nil {
 		return false
 	}
-	defer func() { _ = unix.Close(dfd) }()
+	defer func() { _ = unix.Close(dfd) }() // also drops the lock taken below
+	// The directory's lock first: a writer holds it as it holds the
+	// header's, and it is there when the header is not (removed by a
+	// Close the writer did not finish, or by hand). A directory cannot be
+	// hard-linked, and O_NOFOLLOW refuses a symbolic link, so it is the
+	// region a writer made.
+	if flockHeld(dfd, alone) {
+		return true
+	}
 	// O_NONBLOCK: a FIFO planted as the header would block the open.
 	fd, err := unix.Openat(dfd, ShmHeaderFile, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
 	defer func() { _ = unix.Close(fd) }() // also drops the lock taken below
-	if !alone {
-		return errors.Is(unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB), unix.EWOULDBLOCK)
+	if alone {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
+			return false
+		}
 	}
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
-		return false
+	return flockHeld(fd, alone)
+}
+
+// flockHeld reports whether a writer holds fd's file (its shared flock).
+// Without wait, one exclusive try decides. With it, a refused try is
+// repeated for up to regionHeldWait (RegionHeldAlone); the lock taken once
+// means no writer holds it. The caller closes fd, which drops a lock
+// taken here.
+func flockHeld(fd int, wait bool) bool {
+	if !wait {
+		return errors.Is(unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB), unix.EWOULDBLOCK)
 	}
 	deadline := time.Now().Add(regionHeldWait)
 	pause := 10 * time.Microsecond

@@ -64,6 +64,37 @@ func TestLockShmHeaderHeldFails(t *testing.T) {
 	}
 }
 
+// TestLockShmHeaderOpenFails: a writer whose header cannot be opened for
+// its lock (out of descriptors) gets an error naming the cause, and
+// NewShared fails and leaves no build directory, instead of a writer
+// going on without its lock. Before, lockShmHeader returned no lock and
+// no error, and the region of that live writer could be taken for a dead
+// writer's and removed by another bus's Open of the same region name.
+func TestLockShmHeaderOpenFails(t *testing.T) {
+	shmHeaderOpen = func(string) (*os.File, error) { return nil, unix.EMFILE }
+	defer func() { shmHeaderOpen = os.Open }()
+	dir := t.TempDir()
+	f, err := lockShmHeader(dir)
+	if f != nil || !errors.Is(err, unix.EMFILE) {
+		if f != nil {
+			_ = f.Close()
+		}
+		t.Fatalf("lockShmHeader with the header's open failing: no lock and error %v; want EMFILE (the writer must not go on unlocked)", err)
+	}
+	build := filepath.Join(dir, "build")
+	s, err := NewShared(build, 0o600, 1, uint64(os.Getpid()), 1)
+	if err == nil {
+		_ = s.Close()
+		t.Fatal("NewShared whose header lock could not be taken: nil error")
+	}
+	if !errors.Is(err, unix.EMFILE) {
+		t.Errorf("NewShared whose header lock could not be taken: %v; want EMFILE", err)
+	}
+	if _, err := os.Lstat(build); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("NewShared that failed to lock its header left its directory: %v", err)
+	}
+}
+
 // probedHeader makes a header file in a fresh directory and takes its
 // exclusive flock on a descriptor of its own, as RegionHeld's probe does
 // (held until the test ends or it unlocks).
@@ -133,5 +164,130 @@ func TestRegionHeldAloneProbeHeldForGood(t *testing.T) {
 	defer func() { regionHeldWait = saved }()
 	if RegionHeldAlone(dir) {
 		t.Fatal("RegionHeldAlone while a probe held the header for good: true; want false (no writer holds it)")
+	}
+}
+
+// TestLockRegionName: the region name's lock (LockRegionName) is held by
+// one writer at a time; a waiter gets it once the holder let go (the
+// holder's file removed, the waiter's made anew), a lock held for good is
+// ErrRegionLocked naming the file after the retries, a symbolic link
+// planted under the lock's name is refused without being followed, and
+// nothing is left in the directory once released.
+func TestLockRegionName(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "mmsb-x")
+	unlockA, err := LockRegionName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := regionNameLockWait
+	regionNameLockWait = 20 * time.Millisecond
+	defer func() { regionNameLockWait, RegionNameLockRetry = saved, nil }()
+	if _, err := LockRegionName(name); !errors.Is(err, ErrRegionLocked) || !strings.Contains(err.Error(), name+RegionLockSuffix) {
+		t.Fatalf("LockRegionName while another holds it: %v; want ErrRegionLocked naming the lock file", err)
+	}
+	regionNameLockWait = time.Minute
+	waiting := make(chan struct{})
+	RegionNameLockRetry = func() {
+		if waiting != nil {
+			close(waiting)
+			waiting = nil
+		}
+	}
+	w := waiting
+	got := make(chan error, 1)
+	var unlockB func()
+	go func() {
+		var err error
+		unlockB, err = LockRegionName(name)
+		got <- err
+	}()
+	<-w // B waits for A
+	unlockA()
+	if err := <-got; err != nil {
+		t.Fatalf("LockRegionName after the holder let go: %v", err)
+	}
+	if _, err := os.Lstat(name + RegionLockSuffix); err != nil {
+		t.Fatalf("lock file while held: %v", err)
+	}
+	unlockB()
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Fatalf("directory after the lock was released: %d entries (%v), want none", len(ents), err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "elsewhere"), name+RegionLockSuffix); err != nil {
+		t.Fatal(err)
+	}
+	if unlock, err := LockRegionName(name); err == nil {
+		unlock()
+		t.Fatal("LockRegionName over a planted symbolic link: nil error")
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "elsewhere")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LockRegionName followed a planted link: %v", err)
+	}
+}
+
+// TestLockRegionNameRemovedWhileHeld: a lock file removed while held (by
+// hand, "rm /dev/shm/mmsb-*") lets a second writer make and lock a new
+// one. The first holder's release then removed that second file by name,
+// and a third writer made and locked a third while the second still held
+// its own: two holders of the name. Now a holder removes the name only
+// while it is still the file it locked.
+func TestLockRegionNameRemovedWhileHeld(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "mmsb-x")
+	unlockA, err := LockRegionName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(name + RegionLockSuffix); err != nil {
+		t.Fatal(err)
+	}
+	unlockB, err := LockRegionName(name)
+	if err != nil {
+		unlockA()
+		t.Fatal(err)
+	}
+	defer unlockB()
+	unlockA()
+	if _, err := os.Lstat(name + RegionLockSuffix); err != nil {
+		t.Errorf("the second holder's lock file after the first let go: %v; want it there", err)
+	}
+	saved := regionNameLockWait
+	regionNameLockWait = 20 * time.Millisecond
+	defer func() { regionNameLockWait = saved }()
+	if unlockC, err := LockRegionName(name); !errors.Is(err, ErrRegionLocked) {
+		if err == nil {
+			unlockC()
+		}
+		t.Fatalf("LockRegionName while the second holder holds it: %v; want ErrRegionLocked", err)
+	}
+}
+
+// TestLockRegionNamePlanted: a symbolic link, a directory or a FIFO
+// planted under the lock file's name is refused with ErrRegionLocked
+// naming it, as one held for good, and nothing it points at is made. A
+// link and a directory were a bare errno (ELOOP, EISDIR), which the root
+// package's Open did not report as ErrLocked.
+func TestLockRegionNamePlanted(t *testing.T) {
+	dir := t.TempDir()
+	plant := map[string]func(string) error{
+		"link":      func(p string) error { return os.Symlink(filepath.Join(dir, "elsewhere"), p) },
+		"directory": func(p string) error { return os.Mkdir(p, 0o700) },
+		"fifo":      func(p string) error { return unix.Mkfifo(p, 0o600) },
+	}
+	for _, kind := range []string{"link", "directory", "fifo"} {
+		name := filepath.Join(dir, "mmsb-"+kind)
+		if err := plant[kind](name + RegionLockSuffix); err != nil {
+			t.Fatal(err)
+		}
+		unlock, err := LockRegionName(name)
+		if err == nil {
+			unlock()
+		}
+		if !errors.Is(err, ErrRegionLocked) || !strings.Contains(err.Error(), name+RegionLockSuffix) {
+			t.Errorf("LockRegionName over a planted %s: %v; want ErrRegionLocked naming the lock file", kind, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "elsewhere")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LockRegionName followed a planted link: %v", err)
 	}
 }
