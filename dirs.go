@@ -103,6 +103,70 @@ func (e *Bus) repairsRemovedLog() bool {
 	return !e.opts.DisableLog || mode == tlog.ModeLog
 }
 
+// lossPendingName is the file, in checkpoints/ beside the log-mode file
+// (whose name it starts with, so that the commands take it for a bus's
+// file), that marks a removed log an Open accepted whose report of the
+// loss has not reached a caller yet (lossToReport).
+const lossPendingName = tlog.ModeFileName + ".lost"
+
+// lossToReport reports whether this Open reports a removed log as lost
+// (Recovery().Log.LostFirstLSN): one it accepts (repairsRemovedLog), or
+// one an earlier Open accepted and then failed after (its mark is still
+// there). The evidence of a removed log goes with the first change
+// recovery makes (wal/ made, a segment made in it, "no log" written), and
+// an Open can fail after that (a missing function, its shared region not
+// published): the next Open then saw an ordinary directory and reported
+// nothing (TestRemovedLogReportSurvivesFailedOpen). So the mark is made
+// durable before anything changes, and removed only once the Open has
+// nothing left that can fail (clearLossPending); whichever Open succeeds
+// first reports the loss, with or without Repair or DisableLog.
+func (e *Bus) lossToReport() (bool, error) {
+	if e.memory {
+		return false, nil
+	}
+	mark := e.fs.Join(e.ckptDir(), lossPendingName)
+	if e.fs.Exists(mark) {
+		return true, nil
+	}
+	if !e.repairsRemovedLog() {
+		return false, nil
+	}
+	f, err := e.fs.Create(mark)
+	if err != nil {
+		return false, fmt.Errorf("mmsb: mark the removed log's loss as not yet reported: %w", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = e.fs.SyncDir(e.ckptDir())
+	}
+	if err != nil {
+		return false, fmt.Errorf("mmsb: mark the removed log's loss as not yet reported: %s: %w", mark, err)
+	}
+	return true, nil
+}
+
+// clearLossPending removes lossToReport's mark, once the Open that
+// reports the loss can no longer fail.
+func (e *Bus) clearLossPending() error {
+	if e.memory {
+		return nil
+	}
+	mark := e.fs.Join(e.ckptDir(), lossPendingName)
+	if !e.fs.Exists(mark) {
+		return nil
+	}
+	if err := e.fs.Remove(mark); err != nil && !vfs.IsNotExist(err) {
+		return fmt.Errorf("mmsb: remove %s once the loss it marks is reported: %w", mark, err)
+	}
+	if err := e.fs.SyncDir(e.ckptDir()); err != nil {
+		return fmt.Errorf("mmsb: sync %s: %w", e.ckptDir(), err)
+	}
+	return nil
+}
+
 // checkLogRemoved is ErrCorruption when dir on fs holds a checkpoint and
 // its log was removed (see Bus.checkLogDir), naming wal/: no wal/ at all,
 // or a wal/ without a segment where the log-mode file says a log

@@ -222,6 +222,18 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	if !jsonOut {
 		printWarnings(a.stdout, asides)
 	}
+	if mark := filepath.Join(dir, "checkpoints", lossPendingFile); !lost && fileExists(mark) {
+		// An Open with Repair or DisableLog accepted a removed log and
+		// failed before its caller saw the loss: what it made since (an
+		// empty wal/, a segment, "no log") no longer shows the removal,
+		// and check said nothing of it until 2026-12-07
+		// (TestCheckReportsPendingLoss).
+		w := checkProblem{File: mark, Offset: -1, Reason: lossPendingWarning}
+		rep.Warnings = append(rep.Warnings, w)
+		if !jsonOut {
+			fmt.Fprintf(a.stdout, "WARNING %s: %s\n", w.File, w.Reason)
+		}
+	}
 
 	if onlyHeldNothing(dir) {
 		// Accepted as Open accepts it (a new, empty bus), with what it
@@ -827,6 +839,22 @@ func filesLost(dir string) bool {
 	}
 	lost, err := tlog.FilesLost(vfs.Default, filepath.Join(dir, "wal"), filepath.Join(dir, "checkpoints"))
 	return err == nil && lost
+}
+
+// lossPendingFile is the mark, in checkpoints/, of a removed log that an
+// Open with Repair or DisableLog accepted and whose loss no caller has
+// been told of yet (the root package's lossPendingName: the Open that
+// succeeds next reports it in Recovery().Log and removes the mark).
+const lossPendingFile = tlog.ModeFileName + ".lost"
+
+// lossPendingWarning is check's warning for a lossPendingFile.
+const lossPendingWarning = "an Open with Repair or DisableLog accepted a removed log here and failed before reporting it: the operations committed after the newest checkpoint (every one, without a checkpoint) are lost; " +
+	"the next Open that succeeds reports the loss in Recovery().Log.LostFirstLSN and removes this file"
+
+// fileExists reports whether path names an entry (of any kind).
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // logRemoved is what tlog.CheckRemoved finds missing of the log of dir

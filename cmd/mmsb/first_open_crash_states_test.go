@@ -20,18 +20,24 @@ import (
 // of their changes to the files, and after them (unsynced entries kept and
 // dropped, torn tails), as trees (name → content, "name/" a directory),
 // each once. What a crash leaves without /db, or with /db empty, is
-// omitted: nothing of a bus is there yet.
-func firstOpenCrashImages(t *testing.T) []map[string]string {
+// not among them: bare says which of the two it left ("missing",
+// "empty"), nothing of a bus being there yet.
+func firstOpenCrashImages(t *testing.T) (images []map[string]string, bare map[string]bool) {
 	t.Helper()
 	mem := vfs.NewMem()
 	seen := map[string]bool{}
-	var images []map[string]string
+	bare = map[string]bool{}
 	take := func() {
-		for _, entries := range []vfs.EntryMode{vfs.DropUnsyncedEntries, vfs.KeepUnsyncedEntries} {
+		for _, entries := range []vfs.EntryMode{vfs.DropUnsyncedEntries, vfs.KeepUnsyncedEntries, vfs.RandomUnsyncedEntries} {
 			img := mem.CrashCloneWith(vfs.CrashOptions{Entries: entries, TornTail: true})
 			tree := map[string]string{}
 			memTree(t, img, "/db", "", tree)
 			if len(tree) == 0 {
+				if img.Exists("/db") {
+					bare["empty"] = true
+				} else {
+					bare["missing"] = true
+				}
 				continue
 			}
 			names := make([]string, 0, len(tree))
@@ -61,7 +67,7 @@ func firstOpenCrashImages(t *testing.T) []map[string]string {
 		t.Fatal(err)
 	}
 	take()
-	return images
+	return images, bare
 }
 
 // memTree adds the files and directories under dir on fs to tree, named
@@ -104,15 +110,61 @@ func memTree(t *testing.T, fs vfs.FS, dir, prefix string, tree map[string]string
 // (TestLockAloneIsNoBusTrace), and so is a directory without even the
 // LOCK (TestLockAloneIsABusThatHeldNothing).
 func TestFirstOpenCrashStatesAcceptedByEveryCommand(t *testing.T) {
-	images := firstOpenCrashImages(t)
+	images, bare := firstOpenCrashImages(t)
 	lockAlone := false
 	for _, tree := range images {
 		if len(tree) == 1 && tree["LOCK"] == "" {
 			lockAlone = true
 		}
+		if _, ok := tree["LOCK"]; !ok {
+			t.Errorf("a crash image holds %d files but no LOCK: a state before the lock other than a missing or empty directory", len(tree))
+		}
 	}
 	if !lockAlone {
 		t.Fatalf("no crash image held the LOCK alone: the step between the lock and the directories was not visited (%d images)", len(images))
+	}
+	if !bare["missing"] || !bare["empty"] {
+		t.Fatalf("the crash images before the lock were %v, want a missing /db and an empty one", bare)
+	}
+	// Before the lock: nothing of a bus. The commands that read a
+	// directory say so ("no bus yet", exit 1) and leave it as it is; they
+	// said "has neither wal/ nor checkpoints/", as of a directory holding
+	// something else. Open makes a bus there, which they accept.
+	for _, state := range []string{"missing", "empty"} {
+		t.Run("before the lock, "+state, func(t *testing.T) {
+			base := t.TempDir()
+			dir := filepath.Join(base, "data")
+			if state == "empty" {
+				makeTree(t, dir, map[string]string{})
+			}
+			for _, args := range [][]string{{"check", dir}, {"inspect", dir}, {"graph", dir}, {"replay", dir, "--out", filepath.Join(base, "out")}, {"checkpoint", dir}} {
+				r := runCLI(t, args...)
+				if out := r.stdout + r.stderr; r.code != exitFailure || !strings.Contains(out, "not an MMSB data directory") || !strings.Contains(out, "no bus yet") {
+					t.Errorf("mmsb %s of the %s directory: exit %d, want %d and \"no bus yet\":\n%s", args[0], state, r.code, exitFailure, out)
+				}
+				if _, err := os.Stat(dir); (err == nil) != (state == "empty") {
+					t.Fatalf("mmsb %s changed a %s directory: %v", args[0], state, err)
+				}
+				if state == "empty" {
+					if names := listTree(t, dir); !slices.Equal(names, []string{"./"}) {
+						t.Fatalf("mmsb %s wrote %q into an empty directory", args[0], names)
+					}
+				}
+				if _, err := os.Stat(filepath.Join(base, "out")); err == nil {
+					t.Fatalf("mmsb %s made the replay's --out", args[0])
+				}
+			}
+			bus, err := mmsb.Open(dir, &mmsb.Options{CheckpointBytes: -1})
+			if err != nil {
+				t.Fatalf("Open of a %s directory: %v", state, err)
+			}
+			if err := bus.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if r := runCLI(t, "check", dir); r.code != exitOK {
+				t.Errorf("check of the bus Open made: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+			}
+		})
 	}
 	for i, tree := range images {
 		names := make([]string, 0, len(tree))

@@ -100,6 +100,7 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 	}
 	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	a.noteMissingLog(dir)
+	a.noteSkippedCheckpoints(st.Recovery(), "run `mmsb check "+termText(dir)+"`")
 	edges := st.Edges()
 	bindings := map[mmsb.PageID]string{}
 	for _, id := range st.Bindings() {

@@ -288,6 +288,7 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 		return replayInterrupted(ctx, dir, fmt.Errorf("replay %s: %w", dir, err))
 	}
 	defer state.Close() //nolint:errcheck // nothing written through it is lost by a failed close
+	a.noteSkippedCheckpoints(state.Recovery(), "the copy holds none of it; run `mmsb check "+termText(dir)+"`")
 	if target.Page != 0 {
 		if p, err := state.Page(target.Page); err != nil || p.Epoch < target.Epoch {
 			return fmt.Errorf("page %d never reached epoch %d in %s", target.Page, target.Epoch, dir)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/harness"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -109,6 +110,90 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keep := err == nil || a.started && !errors.Is(err, errUsage)
 	err = errors.Join(err, a.stopProfile(keep))
 	return a.exitStatus(cmd, err)
+}
+
+// outputFlags are the flags naming a file a command writes (files nil),
+// or a directory it writes the files named into.
+var outputFlags = []struct {
+	name  string
+	files []string
+}{
+	{"cpuprofile", nil},
+	{"stall-trace", nil},                       // bench
+	{"plot", growthChartFiles},                 // bench
+	{"report", harness.ReportFiles()},          // validate
+	{"history", []string{harness.HistoryFile}}, // validate
+}
+
+// refuseSharedOutputs refuses, as a usage error naming both flags, two
+// output flags of cmd (outputFlags) that would write the same file, as
+// the same path, through different spellings (./x and x, a/../x), a
+// symbolic link (to the file or to a directory on its way) or a hard
+// link. Each output is written to a temporary name and renamed into place
+// at the end, so one replaced the other's file, or was left under its
+// temporary name with exit 1 (bench --cpuprofile P --stall-trace P),
+// after the whole run.
+func refuseSharedOutputs(cmd *cobra.Command) error {
+	type written struct{ flag, path, file string }
+	var outs []written
+	for _, o := range outputFlags {
+		f := cmd.Flags().Lookup(o.name)
+		if f == nil || !f.Changed || f.Value.String() == "" {
+			continue
+		}
+		if o.files == nil {
+			outs = append(outs, written{"--" + o.name, f.Value.String(), f.Value.String()})
+			continue
+		}
+		for _, name := range o.files {
+			outs = append(outs, written{"--" + o.name, f.Value.String(), filepath.Join(f.Value.String(), name)})
+		}
+	}
+	for i, x := range outs {
+		for _, y := range outs[i+1:] {
+			if x.flag != y.flag && sameOutput(x.file, y.file) {
+				what := "name the same file"
+				if x.file != x.path || y.file != y.path {
+					what = "would both write " + termText(y.file)
+				}
+				return usageErr("%s %s and %s %s %s: give each its own", x.flag, termText(x.path), y.flag, termText(y.path), what)
+			}
+		}
+	}
+	return nil
+}
+
+// sameOutput reports whether the paths a and b name the same file: the
+// same absolute path once the symbolic links of their directories (and
+// of the paths themselves, where they are links to something that
+// exists) are followed, or the same existing file (a hard link).
+func sameOutput(a, b string) bool {
+	if sa, err := os.Stat(a); err == nil {
+		if sb, err := os.Stat(b); err == nil && os.SameFile(sa, sb) {
+			return true
+		}
+	}
+	return resolvedOutput(a) == resolvedOutput(b)
+}
+
+// resolvedOutput is path made absolute and clean, with the symbolic
+// links of the existing part of it followed; the part that does not
+// exist yet is kept as given.
+func resolvedOutput(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
+	}
+	var rest []string
+	for p := abs; ; p = filepath.Dir(p) {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(append([]string{r}, rest...)...)
+		}
+		if filepath.Dir(p) == p {
+			return abs
+		}
+		rest = append([]string{filepath.Base(p)}, rest...)
+	}
 }
 
 // refuseEmptyValues refuses, as a usage error naming the first such flag,
@@ -527,6 +612,9 @@ usage error.`,
 			if err := refuseEmptyValues(cmd); err != nil {
 				return err
 			}
+			if err := refuseSharedOutputs(cmd); err != nil {
+				return err
+			}
 			a.started = true
 			return a.startProfile()
 		},
@@ -628,10 +716,21 @@ func requireDataDir(dir string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: %s: %w: %s", errNotDataDir, termText(dir), err, noBusYet)
+		}
 		return fmt.Errorf("%w: %s: %w", errNotDataDir, termText(dir), err)
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("%w: %s is not a directory", errNotDataDir, termText(dir))
+	}
+	if names, err := os.ReadDir(dir); err == nil && len(names) == 0 {
+		// What a first Open leaves when it stopped before taking its
+		// lock (it makes DIR, then LOCK): nothing of a bus. It was
+		// refused as a directory with "neither wal/ nor checkpoints/",
+		// as if something else were there
+		// (TestFirstOpenCrashStatesAcceptedByEveryCommand).
+		return fmt.Errorf("%w: %s is empty: %s", errNotDataDir, termText(dir), noBusYet)
 	}
 	for _, sub := range []string{"wal", "checkpoints"} {
 		if st, err := os.Stat(filepath.Join(dir, sub)); err == nil && st.IsDir() {
@@ -649,6 +748,24 @@ func requireDataDir(dir string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s has neither wal/ nor checkpoints/", errNotDataDir, termText(dir))
+}
+
+// noBusYet ends the refusal of a data directory that is missing or
+// empty: what a first Open leaves if it stops before taking its lock
+// (vfs.MkdirAllAndSync, then LOCK), and what a mistyped path gives.
+const noBusYet = "no bus yet (a first Open that stopped before taking its lock leaves this, and so does a mistyped path; the next Open, mmsb.Open or mmsb serve, makes a new bus there)"
+
+// noteSkippedCheckpoints tells stderr of each checkpoint that recovery
+// (an Open, or a replay) passed over because it does not load, naming it
+// and why: the state came from an older checkpoint and the log, so
+// nothing committed is lost, but the damage may mean a failing disk.
+// replay and graph said nothing of it and exited 0 until 2026-12-07
+// (TestReadCommandsNameDamagedCheckpoint). next says what happens to the
+// file now.
+func (a *app) noteSkippedCheckpoints(rec mmsb.Recovery, next string) {
+	for _, why := range rec.SkippedCheckpoint {
+		fmt.Fprintf(a.stderr, "note: recovery passed over a checkpoint that does not load and started from an older one and the log (nothing committed is lost; %s; damage can mean a failing disk): %s\n", next, why)
+	}
 }
 
 // noteMissingLog tells stderr when dir has no wal/: a state read from it

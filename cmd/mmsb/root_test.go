@@ -175,7 +175,7 @@ func TestRootBadInput(t *testing.T) {
 		{"two dirs", []string{"inspect", "a", "b"}, exitUsage, "exactly one data directory"},
 		{"bad flag value", []string{"bench", "--pages", "lots"}, exitUsage, "--pages"},
 		{"missing dir", []string{"inspect", missing}, exitFailure, "not an MMSB data directory"},
-		{"not a data dir", []string{"graph", notData}, exitFailure, "neither wal/ nor checkpoints/"},
+		{"not a data dir", []string{"graph", notData}, exitFailure, "is empty: no bus yet"},
 		{"checkpoint creates nothing", []string{"checkpoint", missing}, exitFailure, "not an MMSB data directory"},
 		{"profile in a missing dir", []string{"--cpuprofile", filepath.Join(missing, "cpu.prof"), "graph", notData}, exitFailure, "--cpuprofile"},
 	}

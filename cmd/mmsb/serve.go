@@ -368,6 +368,11 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		log.Warn("recovery passed over a checkpoint that does not load and started from an older one and the log (nothing committed is lost; the next checkpoint removes it; damage can mean a failing disk: run mmsb check)",
 			"reason", why)
 	}
+	if lost := lostCommits(bus.Recovery().Log); lost != "" {
+		// A loss an earlier Open accepted and failed after
+		// (checkpoints/log-mode.lost): this Open's report is the only one.
+		log.Warn(lost)
+	}
 	if r := bus.Recovery().Log; r.CoveredDamage > 0 {
 		log.Warn("recovery skipped damaged log records that a checkpoint covers (the state is whole; run mmsb check for the history)",
 			"records", r.CoveredDamage, "file", r.CoveredDamageFile, "offset", r.CoveredDamageOffset, "reason", r.CoveredDamageReason)

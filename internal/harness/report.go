@@ -188,6 +188,16 @@ const reportHead = `<!doctype html>
 // bus's. Nothing was written.
 var ErrNotAReport = errors.New("harness: report")
 
+// ReportFiles returns the names of the files WriteHTMLReport writes into
+// its directory: ReportFile and every chart's PNG.
+func ReportFiles() []string {
+	names := []string{ReportFile}
+	for _, cs := range chartSpecs {
+		names = append(names, cs.file)
+	}
+	return names
+}
+
 // CheckReportDir reports whether WriteHTMLReport may write into dir. A
 // report replaces only an earlier report's files: an existing index.html
 // must begin as one (reportHead), and an existing chart file must be a
