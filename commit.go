@@ -275,16 +275,13 @@ var pipelinedPushHook func()
 // exclusively.
 func (e *Bus) failPanicked(op string, v any) {
 	const what = "%s panicked under the bus's lock (what it was doing may be partly applied): "
-	// A panic between a shared page's BeginWrite and EndWrite leaves its
-	// sequence word odd for good, its bytes possibly torn: the region's
-	// readers are then told at once, as Close tells them (ErrWriterGone),
-	// instead of waiting WriterTimeout on that page
-	// (TestSharedPanicMidWriteTellsReaders). Otherwise they read on
-	// (TestSharedCommitPanicThenEveryCall), while the failed bus's own
-	// reads of page bytes return its failure (pagesErr).
-	if e.shared && e.store.MidWrite() {
-		e.store.MarkClosed()
-	}
+	// The failure is partlyApplied: the failed bus's own reads of page
+	// bytes return it (pagesErr), and fail marks a shared region closed
+	// (closeRegionIfPartial), so that its readers are told at once
+	// (ErrWriterGone), also of a page whose sequence word a panic between
+	// BeginWrite and EndWrite left odd for good, instead of waiting
+	// WriterTimeout on it (TestSharedPanicMidWriteTellsReaders,
+	// TestSharedCommitPanicThenEveryCall).
 	if err, ok := v.(error); ok {
 		_ = e.fail(partlyApplied(fmt.Errorf(what+"%w", op, err)))
 		return
@@ -302,8 +299,10 @@ func (p *pagesPartial) Unwrap() error { return p.error }
 // have left part of a batch in the pages: a panic under the bus's lock
 // (failPanicked), a pipelined apply that failed (settle), logged
 // operations that did not apply. Reads of page bytes then return the
-// failure instead of those bytes (pagesErr). A bus failed otherwise (a
-// log write or fsync, a Replicator) holds whole batches and serves them.
+// failure instead of those bytes (pagesErr), and a shared region's readers
+// are told the writer is gone (closeRegionIfPartial). A bus failed
+// otherwise (a log write or fsync, a Replicator) holds whole batches and
+// serves them, to its readers too.
 func partlyApplied(err error) error { return &pagesPartial{err} }
 
 // loggedNotApplied is the answer of a commit whose batch of n operations

@@ -68,12 +68,13 @@ func TestSharedCommitPanicThenEveryCall(t *testing.T) {
 		}
 		// The bus's own reads of page bytes answer with the failure (the
 		// page may hold part of the batch); a reader in shared memory
-		// reads the region without the bus's lock, and reads on.
+		// reads the region without the bus's lock, and is told the
+		// writer is gone (the failure closed the region).
 		if b, _, err := e.ReadPage(id, nil); !errors.Is(err, ErrFailed) {
 			t.Errorf("ReadPage after = %q, %v; want ErrFailed", b, err)
 		}
-		if b, _, _, err := rd.ReadPage(id, nil); err != nil || b[0] == 0 {
-			t.Errorf("shared reader's ReadPage after = %q, %v", b, err)
+		if b, _, _, err := rd.ReadPage(id, nil); !errors.Is(err, ErrWriterGone) {
+			t.Errorf("shared reader's ReadPage after = %q, %v; want ErrWriterGone", b, err)
 		}
 		if err := e.Close(); err != nil && !errors.Is(err, ErrFailed) {
 			t.Errorf("Close after = %v", err)

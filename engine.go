@@ -1187,6 +1187,7 @@ func (e *Bus) rlockSettled() {
 
 // fail records a sticky failure. Caller holds e.mu exclusively.
 func (e *Bus) fail(err error) error {
+	e.closeRegionIfPartial(err) // shared.go: its readers are told too
 	if e.failErr == nil {
 		e.failErr = fmt.Errorf("%w: %w", ErrFailed, err)
 		// A failed bus logs nothing more: waiters for a later LSN would

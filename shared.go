@@ -152,7 +152,8 @@ func (e *Bus) openShared() error {
 }
 
 // sharedOpenErr names what failed when openShared could not lock the
-// region name or make its build directory in parent (SharedDir).
+// region name or make its build directory in parent (SharedDir), or
+// publishRegion could not lock the region name.
 func sharedOpenErr(err error, parent string) error {
 	// The new header's flock, or the region name's lock, held by
 	// another process past a probe's instant (page.ErrHeaderLocked,
@@ -347,10 +348,10 @@ func (e *Bus) publishShared() error {
 func publishRegion(final string, publish func() error) error {
 	unlock, err := page.LockRegionName(final)
 	if err != nil {
-		if errors.Is(err, page.ErrRegionLocked) {
-			return fmt.Errorf("%w: shared mode: %w", ErrLocked, err)
-		}
-		return fmt.Errorf("mmsb: shared mode: %w", err)
+		// Mapped as openShared's lock of the same name is: an ENOSPC or
+		// EACCES here reached the caller with no ErrNoSpace or
+		// ErrInvalidOption until 2026-12-07 (TestSharedPublishLockErrMapped).
+		return sharedOpenErr(err, filepath.Dir(final))
 	}
 	defer unlock()
 	// Lstat: only a directory is a previous writer's region. Anyone may
@@ -385,6 +386,25 @@ func publishRegion(final string, publish func() error) error {
 // sharedReplaceHook, set by tests, runs in publishRegion between the
 // check of the region found at the name and its replacement.
 var sharedReplaceHook func()
+
+// closeRegionIfPartial marks the shared region closed, as Close does,
+// when err, a failure the bus records (fail), may have left part of a
+// batch in the pages (partlyApplied): readers in other processes read the
+// region without the bus's lock, and would read on in the half-applied
+// pages that the failed bus's own reads refuse (pagesErr). They get
+// ErrWriterGone at their next call instead. The header has no state for a
+// failed writer (readers of this format refuse a state past superseded
+// as damage), so closed it is. A failure that leaves whole batches (a log
+// write or fsync, a Replicator) leaves the region live: its readers read
+// on, as the bus's own reads do. Until 2026-12-07 only a panic that left a
+// page mid-write closed the region (TestSharedPartialFailureTellsReaders,
+// TestSharedLogFailureReadersReadOn). Caller holds e.mu exclusively.
+func (e *Bus) closeRegionIfPartial(err error) {
+	var partial *pagesPartial
+	if e.shared && errors.As(err, &partial) {
+		e.store.MarkClosed()
+	}
+}
 
 // applyToPageShared is applyToPage under the page's seqlock: the sequence
 // word is odd while the bytes, epoch and LSN change, so a reader that

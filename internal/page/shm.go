@@ -471,22 +471,6 @@ func (s *Store) BeginWrite(sl Slot, lsn uint64) { beginSeq(&s.seq[sl], 2*lsn-1) 
 // EndWrite marks slot sl consistent again (sequence word even).
 func (s *Store) EndWrite(sl Slot, lsn uint64) { storeSeq(&s.seq[sl], 2*lsn) }
 
-// MidWrite reports whether a used slot's sequence word is odd: a write
-// (BeginWrite, a create or a free) began and never ended, so that slot's
-// readers would wait for it. It reads every used slot's word: for a
-// failure path, not per commit. Always false in private mode.
-func (s *Store) MidWrite() bool {
-	if s.shm == nil {
-		return false
-	}
-	for sl := range min(int(s.hw), len(s.seq)) {
-		if atomic.LoadUint64(&s.seq[sl])&1 != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // PublishLSN publishes the committed LSN to readers and wakes those
 // sleeping in a futex wait on it (one syscall per commit, shared mode
 // only). No-op in private mode.
