@@ -92,7 +92,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
 	path, h := s.Handler(append([]connect.HandlerOption{connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...),
-		connect.WithCompressMinBytes(compressMin), BoundedGzip(maxBytes)}, JSONCodecs()...)...)
+		connect.WithCompressMinBytes(compressMin), BoundedGzip(maxBytes), ProtoCodec()}, JSONCodecs()...)...)
 	answerTimeout := o.AnswerTimeout
 	if answerTimeout <= 0 {
 		answerTimeout = DefaultAnswerTimeout

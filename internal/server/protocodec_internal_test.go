@@ -1,0 +1,226 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mmsb-go/mmsb"
+	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
+)
+
+// emptyItems is a ReadRequest of n empty items ("0a 00" each).
+func emptyItems(n int) []byte { return bytes.Repeat([]byte{0x0a, 0x00}, n) }
+
+// emptyRuns is a CommitRequest of one delta to page 1 with n empty runs
+// ("1a 00" each).
+func emptyRuns(n int) []byte {
+	d := append([]byte{0x08, 0x01}, bytes.Repeat([]byte{0x1a, 0x00}, n)...)
+	return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), d)
+}
+
+// oneByteRunDeltas is a CommitRequest of n deltas to page 1, each with
+// n runs of one byte.
+func oneByteRunDeltas(deltas, runs int) []byte {
+	d := []byte{0x08, 0x01}
+	for range runs {
+		d = append(d, 0x1a, 0x03, 0x12, 0x01, 'x')
+	}
+	var b []byte
+	for range deltas {
+		b = protowire.AppendBytes(protowire.AppendTag(b, 1, protowire.BytesType), d)
+	}
+	return b
+}
+
+// allocatedBy returns the fewest bytes the process allocated over three
+// calls of f (the goroutines of other tests may allocate beside one).
+func allocatedBy(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
+}
+
+// TestProtoCodecBudget: the two hostile shapes of the request-decoding
+// review of 2026-12-07, 16 MiB each (a ReadRequest of 8M empty items, a
+// CommitRequest of one delta with 8M empty runs), are refused by the
+// server's binary codec with ErrDecodeBudget naming the field, having
+// allocated less than 4 times their wire bytes (proto.Unmarshal, which
+// Connect's codec called, allocated 875 MB and 1.0 GB for them); a
+// ReadRequest of 2^20 items and a Commit of 2^20 deltas, the most
+// checkCount lets through, pass the walk, and so does one delta of 2^20 + 1
+// one-byte runs (the bus has no bound on runs), while 2^20 + 1 items are
+// refused before decoding.
+func TestProtoCodecBudget(t *testing.T) {
+	for _, c := range []struct {
+		name, field string
+		data        []byte
+		m           proto.Message
+	}{
+		{"read of 8M empty items", "mmsb.v1.ReadRequest.items", emptyItems(8 << 20), &mmsbv1.ReadRequest{}},
+		{"commit of 8M empty runs", "mmsb.v1.Delta.runs", emptyRuns(8 << 20), &mmsbv1.CommitRequest{}},
+		{"read of 2^20+1 items", "mmsb.v1.ReadRequest.items", emptyItems(maxBatch + 1), &mmsbv1.ReadRequest{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			alloc := allocatedBy(func() { err = protoCodec{}.Unmarshal(c.data, c.m) })
+			if !errors.Is(err, ErrDecodeBudget) || !strings.Contains(err.Error(), c.field) {
+				t.Fatalf("Unmarshal of %d bytes: %v; want ErrDecodeBudget naming %s", len(c.data), err, c.field)
+			}
+			if alloc >= 4*uint64(len(c.data)) {
+				t.Fatalf("Unmarshal of %d bytes allocated %d bytes; want less than 4 times the wire bytes", len(c.data), alloc)
+			}
+		})
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		m    proto.Message
+	}{
+		{"read of 2^20 items", emptyItems(maxBatch), &mmsbv1.ReadRequest{}},
+		{"commit of 2^20 deltas", oneByteRunDeltas(maxBatch, 1), &mmsbv1.CommitRequest{}},
+		{"one delta of 2^20 + 1 runs", oneByteRunDeltas(1, maxBatch+1), &mmsbv1.CommitRequest{}},
+	} {
+		if err := checkDecodeBudget(c.data, c.m.ProtoReflect().Descriptor()); err != nil {
+			t.Errorf("%s: %v; want it within the budget", c.name, err)
+		}
+	}
+	// A valid commit decodes through the codec as through proto.Unmarshal.
+	data := oneByteRunDeltas(1000, 3)
+	var got, want mmsbv1.CommitRequest
+	if err := (protoCodec{}).Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := proto.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(&got, &want) || len(got.GetDeltas()) != 1000 {
+		t.Fatalf("the codec decoded %d deltas, unlike proto.Unmarshal", len(got.GetDeltas()))
+	}
+}
+
+// TestProtoCodecInstalled: the server's Mux refuses a Read of 2^20 + 1
+// empty items and a Commit of 2M empty runs as invalid_argument naming
+// the field, before decoding, over Connect (application/proto), gRPC
+// (application/grpc and application/grpc+proto) and gRPC-Web. Control:
+// with Connect's codec (before 2026-12-07) the Read was decoded, then
+// refused as resource_exhausted "Read: 1048577 items, more than
+// 1048576", and the Commit decoded, then refused by the bus (not_found:
+// the page does not exist).
+func TestProtoCodecInstalled(t *testing.T) {
+	bus, err := mmsb.Open("", &mmsb.Options{DisableLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	srv, err := New(Config{Bus: bus, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	hs := httptest.NewUnstartedServer(srv.Mux(HTTPOptions{}))
+	hs.EnableHTTP2 = true
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	hc := hs.Client()
+	for _, r := range []struct {
+		proc, field string
+		body        []byte
+	}{
+		{"Read", "mmsb.v1.ReadRequest.items", emptyItems(maxBatch + 1)},
+		{"Commit", "mmsb.v1.Delta.runs", emptyRuns(2 << 20)},
+	} {
+		for _, ct := range []string{"application/proto", "application/grpc", "application/grpc+proto", "application/grpc-web+proto"} {
+			body := r.body
+			if ct != "application/proto" {
+				body = binary.BigEndian.AppendUint32([]byte{0}, uint32(len(r.body)))
+				body = append(body, r.body...)
+			}
+			req, err := http.NewRequest(http.MethodPost, hs.URL+"/mmsb.v1.BusService/"+r.proc, bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", ct)
+			if ct == "application/grpc" || ct == "application/grpc+proto" {
+				req.Header.Set("TE", "trailers")
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			all := string(answer) + resp.Header.Get("Grpc-Status") + " " + resp.Header.Get("Grpc-Message") + " " +
+				resp.Trailer.Get("Grpc-Status") + " " + resp.Trailer.Get("Grpc-Message")
+			code := strings.Contains(all, `"code":"invalid_argument"`)
+			switch ct {
+			case "application/grpc", "application/grpc+proto":
+				code = resp.Header.Get("Grpc-Status")+resp.Trailer.Get("Grpc-Status") == "3"
+			case "application/grpc-web+proto": // its trailers in its headers or its body
+				code = resp.Header.Get("Grpc-Status") == "3" ||
+					strings.Contains(strings.ReplaceAll(strings.ToLower(string(answer)), " ", ""), "grpc-status:3")
+			}
+			if !code || !strings.Contains(all, r.field) {
+				t.Errorf("%s as %s: %s; want invalid_argument naming %s", r.proc, ct, all, r.field)
+			}
+		}
+	}
+}
+
+// FuzzRequestBudget: for any bytes, the walk never panics, and where it
+// stops at bytes it cannot parse, proto.Unmarshal refuses them too (so
+// that no element past them goes uncounted); the codec and
+// proto.Unmarshal agree on every input within the budget.
+func FuzzRequestBudget(f *testing.F) {
+	f.Add(emptyItems(3))
+	f.Add(emptyRuns(3))
+	f.Add(oneByteRunDeltas(2, 2))
+	f.Add([]byte{0x0a, 0x05, 0x1a, 0x03, 0x12, 0x01})
+	f.Add([]byte{0x0b, 0x0c})
+	f.Add([]byte{0x22, 0x02, 0x01, 0x80})
+	msgs := []func() proto.Message{
+		func() proto.Message { return &mmsbv1.CommitRequest{} },
+		func() proto.Message { return &mmsbv1.ReadRequest{} },
+		func() proto.Message { return &mmsbv1.CreatePagesRequest{} },
+		func() proto.Message { return &mmsbv1.BindRequest{} },
+		func() proto.Message { return &mmsbv1.WatchRequest{} },
+		func() proto.Message { return &mmsbv1.QueryLogRequest{} },
+		func() proto.Message { return &mmsbv1.SetMetadataRequest{} },
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, newMsg := range msgs {
+			m := newMsg()
+			b := decodeBudget{max: maxBatch + len(data)/minElementBytes}
+			walkErr := b.walk(data, m.ProtoReflect().Descriptor(), true)
+			uerr := proto.Unmarshal(data, m)
+			if errors.Is(walkErr, errWireMalformed) && uerr == nil {
+				t.Fatalf("%T: the walk found malformed bytes that proto.Unmarshal decodes: %x", m, data)
+			}
+			if walkErr != nil && !errors.Is(walkErr, errWireMalformed) {
+				t.Fatalf("%T: %v within the budget", m, walkErr)
+			}
+			cerr := protoCodec{}.Unmarshal(data, newMsg())
+			if (cerr == nil) != (uerr == nil) {
+				t.Fatalf("%T: codec %v, proto.Unmarshal %v", m, cerr, uerr)
+			}
+		}
+	})
+}
