@@ -248,8 +248,12 @@ func (in *Inspector) metricsPath() string {
 // handler.
 func (in *Inspector) ServiceHandler() (string, http.Handler) {
 	// The inspector's bounds come first, so that the caller's options
-	// (the server's read limit) replace them.
-	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(in.maxRequest), requestGzip(in.maxRequest)}, in.hopts...)
+	// (the server's read limit) replace them. The server's codecs: JSON
+	// that refuses an unknown enum name (Connect's dropped it, so a
+	// misspelt sort answered sorted by ID: TestUnknownSortNameRefused),
+	// and binary requests counted before they are decoded.
+	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(in.maxRequest), requestGzip(in.maxRequest), server.ProtoCodec()}, server.JSONCodecs()...)
+	opts = append(opts, in.hopts...)
 	path, h := inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, opts...)
 	return path, in.streamCut.Track(h, inspectorv1connect.InspectorServiceQueryLogProcedure,
 		inspectorv1connect.InspectorServiceChangesProcedure, inspectorv1connect.InspectorServiceEventsProcedure)
