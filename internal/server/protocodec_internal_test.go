@@ -224,3 +224,81 @@ func FuzzRequestBudget(f *testing.F) {
 		}
 	})
 }
+
+// TestProtoCodecAcceptsValidForms: requests the server decoded before
+// the budget, built with the generated types (and by hand where a wire
+// form has no Go spelling: unpacked repeated numbers, unknown fields of
+// every wire type, a group, a known field sent with another wire type),
+// pass the codec and decode to what proto.Unmarshal makes of them.
+func TestProtoCodecAcceptsValidForms(t *testing.T) {
+	runs := make([]*mmsbv1.Run, 3000)
+	for i := range runs {
+		runs[i] = &mmsbv1.Run{Off: uint32(i), Data: []byte{byte(i)}}
+	}
+	one := uint64(7)
+	deltas := []*mmsbv1.Delta{
+		{Page: 1, Runs: runs, Source: "s", Intent: []byte("i"), ExpectEpoch: &one},
+		{Page: 2, Form: mmsbv1.DeltaForm_DELTA_FORM_MASKED_DENSE, Mask: []byte{0xff}, MaskLen: 8, Payload: make([]byte, 8)},
+	}
+	parents := make([]uint64, 5000)
+	for i := range parents {
+		parents[i] = uint64(i + 1)
+	}
+	// unpacked is field 4 (Bind's parents) or 2 (Watch's pages) with each
+	// number as its own varint field: proto.Marshal packs, older and other
+	// encoders may not.
+	unpacked := func(num protowire.Number, vs []uint64) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), v)
+		}
+		return b
+	}
+	// unknown holds a field of a newer schema in each wire type, a
+	// group with a nested field, and many empty unknown messages.
+	unknown := protowire.AppendVarint(protowire.AppendTag(nil, 90, protowire.VarintType), 1)
+	unknown = protowire.AppendFixed32(protowire.AppendTag(unknown, 91, protowire.Fixed32Type), 1)
+	unknown = protowire.AppendFixed64(protowire.AppendTag(unknown, 92, protowire.Fixed64Type), 1)
+	unknown = protowire.AppendTag(unknown, 93, protowire.StartGroupType)
+	unknown = protowire.AppendBytes(protowire.AppendTag(unknown, 1, protowire.BytesType), []byte{0x0a, 0x00})
+	unknown = protowire.AppendTag(unknown, 93, protowire.EndGroupType)
+	for range 50000 {
+		unknown = append(unknown, 0xf2, 0x05, 0x00) // field 94, empty
+	}
+	mustMarshal := func(m proto.Message) []byte {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	withUnknown := func(b []byte) []byte { return append(append([]byte(nil), b...), unknown...) }
+	for _, c := range []struct {
+		name string
+		data []byte
+		msg  func() proto.Message
+	}{
+		{"commit of many one-byte runs", mustMarshal(&mmsbv1.CommitRequest{Deltas: deltas, Source: "src"}), func() proto.Message { return &mmsbv1.CommitRequest{} }},
+		{"submit", mustMarshal(&mmsbv1.SubmitRequest{Deltas: deltas}), func() proto.Message { return &mmsbv1.SubmitRequest{} }},
+		{"bind, packed parents", mustMarshal(&mmsbv1.BindRequest{Parents: parents}), func() proto.Message { return &mmsbv1.BindRequest{} }},
+		{"bind, unpacked parents", unpacked(4, parents), func() proto.Message { return &mmsbv1.BindRequest{} }},
+		{"watch, packed pages and ranges", mustMarshal(&mmsbv1.WatchRequest{Pages: parents, Ranges: []*mmsbv1.PageRange{{First: 1, Last: 9}, {}}}), func() proto.Message { return &mmsbv1.WatchRequest{} }},
+		{"watch, unpacked pages", unpacked(2, parents), func() proto.Message { return &mmsbv1.WatchRequest{} }},
+		{"query log kinds", mustMarshal(&mmsbv1.QueryLogRequest{Kinds: []string{"delta", "meta", "bind", "delta"}}), func() proto.Message { return &mmsbv1.QueryLogRequest{} }},
+		{"create pages with metadata", mustMarshal(&mmsbv1.CreatePagesRequest{Pages: []*mmsbv1.PageSpec{{Size: 8, Meta: []*mmsbv1.MetaEntry{{Key: "k", Value: []byte("v")}, {Key: "e"}}}, {Size: 1}}}), func() proto.Message { return &mmsbv1.CreatePagesRequest{} }},
+		{"commit with unknown fields at every depth", withUnknown(mustMarshal(&mmsbv1.CommitRequest{Deltas: []*mmsbv1.Delta{{Page: 1, Runs: []*mmsbv1.Run{{Data: withUnknown(nil)}}}}})), func() proto.Message { return &mmsbv1.CommitRequest{} }},
+		{"read, items field sent as a number", append([]byte{0x08, 0x05}, mustMarshal(&mmsbv1.ReadRequest{Items: []*mmsbv1.ReadItem{{Page: 1, Length: 1}}})...), func() proto.Message { return &mmsbv1.ReadRequest{} }},
+	} {
+		got, want := c.msg(), c.msg()
+		if err := proto.Unmarshal(c.data, want); err != nil {
+			t.Fatalf("%s: proto.Unmarshal: %v", c.name, err)
+		}
+		if err := (protoCodec{}).Unmarshal(c.data, got); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !proto.Equal(got, want) {
+			t.Errorf("%s: the codec decoded %v, proto.Unmarshal %v", c.name, got, want)
+		}
+	}
+}
