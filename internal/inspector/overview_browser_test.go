@@ -70,6 +70,10 @@ func TestInspectorOverviewWaitsForItsSample(t *testing.T) {
 	}
 	close(held)
 	tb.waitFor("the overview's cards", jsQuery("ov-pages")+` !== null`)
+	// The log card counts what this process wrote (LogStats is cumulative
+	// since Open): a bus reopened with a full log read "log 0 records, 0 B"
+	// beside its committed LSN, as if its log were empty.
+	tb.waitFor("the log card saying it counts since the bus was opened", jsQuery("ov-log")+`.textContent.includes("since the bus was opened")`)
 	tb.checkConsole(t, "overview")
 }
 

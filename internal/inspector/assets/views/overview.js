@@ -37,7 +37,7 @@ export function render({ el, api }) {
       card("pages", fmtNum(o.pages), "ov-pages"),
       card("page bytes", fmtBytes(o.bytes), "ov-bytes"),
       card("edges / bindings", `${fmtNum(o.edges)} / ${fmtNum(o.bindings)}`, "ov-graph"),
-      card("log", `${count(o.records, "record")}, ${fmtBytes(o.logBytes)}`, "ov-log"),
+      card("log written since the bus was opened", `${count(o.records, "record")}, ${fmtBytes(o.logBytes)}`, "ov-log"),
       card("log segments", fmtNum(o.segments), "ov-segments"),
       card("checkpoints", `${fmtNum(o.checkpoints)} (last LSN ${fmtNum(o.lastCkpt)})`, "ov-checkpoints"),
       card("checkpoint failures", fmtNum(o.ckptFailures), "ov-ckpt-failures"),
