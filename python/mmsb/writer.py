@@ -9,8 +9,9 @@
         bus.read(ids[0])[:5]                           # b'hello'
 
 The library is found through the environment variable MMSB_LIB, else at
-build/libmmsb.so of the repository this package sits in, else next to the
-package (mmsb/libmmsb.so). Build it with
+build/libmmsb.so of the repository this package sits in (a directory whose
+go.mod names this module; an installed package looks in no build/), else
+next to the package (mmsb/libmmsb.so). Build it with
 
     go build -buildmode=c-shared -o build/libmmsb.so ./bindings/c
 
@@ -19,6 +20,7 @@ and no fork after open (multiprocessing must use the "spawn" start method).
 Processes that only read should use the Go-free reader.
 """
 
+import builtins
 import ctypes
 import operator
 import os
@@ -313,10 +315,33 @@ ReplayReport = namedtuple("ReplayReport", "equal lsn checkpoint_lsn live_hash re
 ReplayReport.__doc__ = "A replay of the log compared with the live state; equal is the verdict."
 
 
+_MODULE_LINE = "module github.com/mmsb-go/mmsb"
+
+
+def _source_tree(here):
+    """The repository this package sits in (python/mmsb of a checkout), or None.
+
+    An installed package (site-packages/mmsb) has no repository above it: its
+    ../../build is a directory near site-packages that any writer of that
+    prefix controls, and a library found there was loaded without a word.
+    The repository is told by its go.mod naming this module."""
+    root = os.path.normpath(os.path.join(here, "..", ".."))
+    try:
+        with builtins.open(os.path.join(root, "go.mod"), encoding="utf-8") as f:  # open is mmsb.open here
+            first = f.readline().strip()
+    except OSError:
+        return None
+    return root if first == _MODULE_LINE else None
+
+
 def _candidates():
     here = os.path.dirname(os.path.abspath(__file__))
-    return [os.path.normpath(os.path.join(here, "..", "..", "build", "libmmsb.so")),
-            os.path.join(here, "libmmsb.so")]
+    cands = []
+    root = _source_tree(here)
+    if root is not None:
+        cands.append(os.path.join(root, "build", "libmmsb.so"))
+    cands.append(os.path.join(here, "libmmsb.so"))
+    return cands
 
 
 def library_path():
@@ -331,10 +356,15 @@ def library_path():
     for p in cands:
         if os.path.exists(p):
             return p
+    if len(cands) == 2:
+        raise errors.IOFailure(
+            "mmsb: libmmsb.so not found: set MMSB_LIB to its path, or build it at %s "
+            "(from the repository root: `go build -buildmode=c-shared -o build/libmmsb.so "
+            "./bindings/c`), or put it at %s" % (cands[0], cands[1]))
     raise errors.IOFailure(
-        "mmsb: libmmsb.so not found: set MMSB_LIB to its path, or build it at %s "
-        "(from the repository root: `go build -buildmode=c-shared -o build/libmmsb.so "
-        "./bindings/c`), or put it at %s" % (cands[0], cands[1]))
+        "mmsb: libmmsb.so not found: set MMSB_LIB to its path (build it from the "
+        "repository root: `go build -buildmode=c-shared -o build/libmmsb.so ./bindings/c`), "
+        "or put it at %s" % cands[0])
 
 
 _lib = None

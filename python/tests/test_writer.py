@@ -235,6 +235,24 @@ def test_library_not_found_names_both_places(monkeypatch):
     assert "MMSB_LIB" in msg and "/no/build/libmmsb.so" in msg and "/no/pkg/libmmsb.so" in msg
 
 
+def test_installed_package_looks_in_no_build_dir(tmp_path):
+    """An installed package (site-packages/mmsb) looked for ../../build/libmmsb.so,
+    a directory near site-packages, and loaded a library found there without a
+    word. Only a repository (its go.mod naming this module) is looked in now."""
+    pkg = tmp_path / "site" / "mmsb"
+    pkg.mkdir(parents=True)
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "libmmsb.so").write_text("planted\n")
+    assert writer._source_tree(str(pkg)) is None
+    (tmp_path / "go.mod").write_text("module example.com/other\n")
+    assert writer._source_tree(str(pkg)) is None
+    (tmp_path / "go.mod").write_text("module github.com/mmsb-go/mmsb\n\ngo 1.26\n")
+    assert writer._source_tree(str(pkg)) == str(tmp_path)
+    # This checkout's package is in the repository: its build/ comes first.
+    repo = os.path.normpath(os.path.join(os.path.dirname(writer.__file__), "..", ".."))
+    assert writer._candidates()[0] == os.path.join(repo, "build", "libmmsb.so")
+
+
 def test_library_that_is_not_libmmsb(monkeypatch, tmp_path):
     """MMSB_LIB naming a file that is no shared library raised ctypes' bare
     OSError ("file too short"), and one naming another library an
