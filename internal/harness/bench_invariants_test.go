@@ -142,3 +142,24 @@ func TestInvariantsNegativeNoPropagation(t *testing.T) {
 		t.Fatalf("want only derived_compared failed, got %v", failed)
 	}
 }
+
+// TestInvariantsNegativeNoCycleAttempted: a run of 3 cycles that happens
+// to attempt no edge closing a cycle (seed 1) has not shown that cycles
+// are refused: only cycles_refused fails, as "0 of 0 refused". With its
+// "> 0 attempts" dropped, every test passed. The control, seed 4, attempts
+// one in the same 3 cycles and passes.
+func TestInvariantsNegativeNoCycleAttempted(t *testing.T) {
+	env := testEnv(t, "invariants", nil)
+	var r Result
+	err := invariantsBench(bg, env, &r, invariantsConfig{cycles: 3, seed: 1})
+	if got := r.Metrics["cycle_attempts"]; err == nil && got != 0 {
+		t.Fatalf("seed 1 attempted %v cycle(s) in 3 cycles, want 0 (the case needs none)", got)
+	}
+	requireOnlyFail(t, &r, err, "cycles_refused")
+	var ctl Result
+	err = invariantsBench(bg, env, &ctl, invariantsConfig{cycles: 3, seed: 4})
+	if got := ctl.Metrics["cycle_attempts"]; err == nil && got == 0 {
+		t.Fatalf("seed 4 attempted no cycle in 3 cycles: the control needs one")
+	}
+	requirePass(t, &ctl, err)
+}

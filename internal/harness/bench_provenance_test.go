@@ -3,9 +3,11 @@ package harness
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/delta"
 )
 
 func tinyProvenance() provenanceConfig {
@@ -108,6 +110,37 @@ func TestProvenanceNegativeValidatorAnswers(t *testing.T) {
 	requireOnlyFail(t, &r, err, "validator")
 }
 
+// TestProvenanceNegativeValidatorComparedNothing: every page is written
+// while the validator asks about it (the answer function commits a byte to
+// the page, then gives the bus's own answer), so each sample is skipped as
+// written while asked and no answer is compared with the log: the report
+// has no problem and nothing checked. Only validator fails (its report
+// says nothing was compared; before that was required, "> 0 samples
+// checked" failed it, and dropped, every test passed).
+func TestProvenanceNegativeValidatorComparedNothing(t *testing.T) {
+	env := testEnv(t, "provenance", nil)
+	cfg := tinyProvenance()
+	cfg.validatorAnswers = func(e *mmsb.Bus) func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+		return func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+			if _, err := e.Commit(ctx, []delta.Delta{{Page: id, Runs: []delta.Run{{Offset: uint32(off), Data: []byte{0x5a}}}}}); err != nil {
+				return nil, err
+			}
+			return e.Provenance(ctx, id, off, n, 0)
+		}
+	}
+	var r Result
+	err := provenanceBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "validator")
+	if got := r.Metrics["validator_samples"]; got != 0 {
+		t.Fatalf("validator_samples = %v, want 0 (every sample written while asked)", got)
+	}
+	for _, c := range r.Checks {
+		if c.Name == "validator" && c.Value != 0 {
+			t.Fatalf("validator found %v problem(s), want none (nothing compared, nothing wrong): %s", c.Value, r.Summary)
+		}
+	}
+}
+
 // cutAnswer makes a chain answer end k hops below the page asked: the
 // writes past depth k are dropped and ChainDepth says k, so the answer is
 // consistent with itself (walkDepth accepts it) but shorter than the chain.
@@ -173,5 +206,41 @@ func TestProvenanceBuiltLongerThanConfigured(t *testing.T) {
 	requirePass(t, &r, err)
 	if r.Metrics["chain_depth"] != 31 || r.Metrics["built_depth"] != 31 {
 		t.Fatalf("chain depth %v, built %v, want 31 and 31", r.Metrics["chain_depth"], r.Metrics["built_depth"])
+	}
+}
+
+// TestProvenanceNegativeValidatorLogLost: the bus's log files are removed
+// before the validator runs, and every answer says its write is lost (as a
+// bus that kept no log answers). Every sample reaches the comparison
+// (Checked counts each) but is skipped there, its last writer not in any
+// log: the report has no problem, Checked > 0, and nothing was compared
+// (NotCompared). Only validator fails: its "> 0 samples checked" passed
+// it, Checked counting skipped samples.
+func TestProvenanceNegativeValidatorLogLost(t *testing.T) {
+	env := testEnv(t, "provenance", nil)
+	cfg := tinyProvenance()
+	cfg.validatorAnswers = func(e *mmsb.Bus) func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+		fs, wal := e.FS(), e.WALDir()
+		names, err := fs.List(wal)
+		if err != nil || len(names) == 0 {
+			t.Fatalf("wal %s: %v %v", wal, names, err)
+		}
+		for _, n := range names {
+			if err := fs.Remove(fs.Join(wal, n)); err != nil {
+				t.Fatalf("remove %s: %v", n, err)
+			}
+		}
+		return func(ctx context.Context, id mmsb.PageID, off, n int) (*mmsb.ProvenanceResult, error) {
+			return &mmsb.ProvenanceResult{Writes: []mmsb.ProvenanceWrite{{Page: id, Lost: true}}}, nil
+		}
+	}
+	var r Result
+	err := provenanceBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "validator")
+	if got := r.Metrics["validator_samples"]; got == 0 {
+		t.Fatalf("validator_samples = 0: the control needs samples checked and skipped, not none checked")
+	}
+	if c := checkNamed(t, &r, "validator"); c.Value != 0 || !strings.Contains(c.Target, "not compared") && !strings.Contains(c.Target, "could be compared") {
+		t.Fatalf("validator: %+v, want no problem and the reason nothing was compared", c)
 	}
 }

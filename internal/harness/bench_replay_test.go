@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"math"
 	"testing"
 
@@ -108,6 +109,37 @@ func TestReplayNegativeImpureFunction(t *testing.T) {
 	}
 	if r.Metrics["recompute_l2"] == 0 {
 		t.Fatalf("recompute L2 is 0 for a drifting function: %v", r.Metrics)
+	}
+}
+
+// TestReplayNegativeBindingNotRecomputed: the third layer is bound to a
+// function that fails when the page it is asked to fill already holds
+// its output (out comes pre-filled with the page's bytes): every tick
+// computes it on changed inputs and succeeds, and the replays apply the
+// logged bytes, so only the re-run of each binding on the replayed
+// parents meets the failure, and those bindings are not compared. Only
+// recompute_equal fails: its "every binding recomputed" had no control.
+func TestReplayNegativeBindingNotRecomputed(t *testing.T) {
+	env := testEnv(t, "replay", nil)
+	cfg := tinyReplay(env)
+	cfg.l3Func = "harness.fresh"
+	cfg.funcs = map[string]mmsb.RecomputeFunc{"harness.fresh": func(in [][]byte, _, out []byte) error {
+		same := true
+		for j := 0; j+8 <= len(out) && j+8 <= len(in[0]); j += 8 {
+			v := semiring.F64At(in[0], j/8)*0.5 + 1
+			same = same && semiring.F64At(out, j/8) == v
+			semiring.PutF64(out, j/8, v)
+		}
+		if same {
+			return errors.New("the page already holds this output")
+		}
+		return nil
+	}}
+	var r Result
+	err := replayBench(bg, env, &r, cfg)
+	requireOnlyFail(t, &r, err, "recompute_equal")
+	if r.Metrics["recompute_bytes_differing"] != 0 || r.Metrics["recompute_bindings"] != 24 {
+		t.Fatalf("want the 24 bindings of layers 1 and 2 recomputed, none differing, layer 3's 8 not: %v", r.Metrics)
 	}
 }
 

@@ -340,7 +340,7 @@ func compareEngines(ctx context.Context, a, b comparedBus, where string, r *repo
 		x, _ := a.Binding(id)
 		y, _ := b.Binding(id)
 		if x.Func != y.Func || !bytes.Equal(x.Params, y.Params) || fmt.Sprint(x.Parents) != fmt.Sprint(y.Parents) {
-			r.addf(KindDivergence, 0, id, where, "binding of page %d differs: %s%v vs %s%v", id, x.Func, x.Parents, y.Func, y.Parents)
+			r.addf(KindDivergence, 0, id, where, "binding of page %d differs: %s%v vs %s%v (params [%x] vs [%x])", id, x.Func, x.Parents, y.Func, y.Parents, x.Params, y.Params)
 		}
 	}
 	return nil

@@ -66,6 +66,11 @@ func TestReplayCompareCatchesEachDifference(t *testing.T) {
 		{"bound pages", same, nil, 0, "bound pages differ: [3] vs []", 0},
 		{"edge", same, bind("passthrough", 1), 0, "edge 0 differs: 1->3", 3},
 		{"binding", same, bind("f64.sum", 0), 0, "binding of page 3 differs: passthrough[1] vs f64.sum[1]", 3},
+		// The same function and parents, other params (a copy transform):
+		// the params comparison had no case, and dropped, passed them all.
+		{"binding params", same, func(e *mmsb.Bus, ids []mmsb.PageID) {
+			mustNil(t, e.Bind(ctx, ids[2], "passthrough", []byte{0}, ids[:1]))
+		}, 0, "binding of page 3 differs: passthrough[1] vs passthrough[1] (params [] vs [00])", 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -282,6 +282,26 @@ func segmentPath(t *testing.T, fs vfs.FS) string {
 	return fs.Join(wal, names[0])
 }
 
+// segmentNames lists the log segments in wal, oldest first: the other
+// files the log keeps there (its newest-segment file) are no segment.
+func segmentNames(t *testing.T, fs vfs.FS, wal string) []string {
+	t.Helper()
+	names, err := fs.List(wal)
+	if err != nil {
+		t.Fatalf("wal: %v", err)
+	}
+	var segs []string
+	for _, n := range names {
+		if _, ok := tlog.ParseSegmentName(n); ok {
+			segs = append(segs, n)
+		}
+	}
+	if len(segs) == 0 {
+		t.Fatalf("no segment in %s among %v", wal, names)
+	}
+	return segs
+}
+
 func writeFile(t *testing.T, fs vfs.FS, path string, b []byte) {
 	t.Helper()
 	f, err := fs.Create(path)
