@@ -188,6 +188,16 @@ func sharedOpenErr(err error, parent string) error {
 	if errors.Is(err, syscall.ENAMETOOLONG) {
 		return fmt.Errorf("%w: SharedDir %s: its path is too long for the region's files: %w", ErrInvalidOption, parent, err)
 	}
+	// A SharedDir removed after openShared checked it (before the build
+	// directory was made, or between recovery and publication, which
+	// removes the build directory with it) is gone, not one that cannot
+	// hold a region: that ENOENT was reported as the latter
+	// (TestSharedDirRemovedBeforePublish).
+	if errors.Is(err, syscall.ENOENT) {
+		if _, serr := os.Stat(parent); errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("%w: SharedDir %s no longer exists (removed while the bus opened): %w", ErrInvalidOption, parent, err)
+		}
+	}
 	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EOPNOTSUPP) ||
 		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) {
 		return fmt.Errorf("%w: SharedDir %s cannot hold a shared region (its filesystem refused the region's files; use a tmpfs such as %s): %w",

@@ -16,7 +16,8 @@
  *
  * Compile with POSIX and Linux declarations visible, e.g.
  *   cc -std=c99 -D_DEFAULT_SOURCE ... (or -std=gnu99, or -D_GNU_SOURCE)
- * because the header uses syscall(SYS_futex), realpath, lstat, openat and kill.
+ * because the header uses syscall(SYS_futex), realpath, lstat, openat, fstatfs
+ * and kill.
  *
  * Every function returns MMSB_READER_OK (0) or a negative mmsb_reader_status;
  * mmsb_reader_errmsg() returns this thread's last error message. A NULL reader,
@@ -55,9 +56,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
+#include <linux/magic.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -174,6 +177,11 @@ struct mmsb_reader {
 	int index_ok;
 	uint64_t retries; /* attempts that failed the sequence check */
 	int faulted;      /* a mapped file shrank under a read (SIGBUS): every call but close refused */
+	int tmpfs;        /* the region is on a tmpfs: mmsb_reader__check_backed applies */
+	/* Bytes of the ids file allocated when mmsb_reader__check_backed (or
+	 * the last slot remap) looked: a high-water mark within them needs no
+	 * new stat. */
+	uint64_t ids_backed;
 };
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -724,6 +732,53 @@ static inline int mmsb_reader__remap_slots(mmsb_reader *r) {
 	mmsb_reader__unmap(&r->ids), mmsb_reader__unmap(&r->vers), mmsb_reader__unmap(&r->cells), mmsb_reader__unmap(&r->seq);
 	r->ids = m[0], r->vers = m[1], r->cells = m[2], r->seq = m[3];
 	r->slots = slots;
+	/* What the writer had reserved when the files were mapped: index
+	 * rebuilds within it need no stat, so a region that its writer then
+	 * removes is found going by the read, as before, not by a stat of a
+	 * file gone (mmsb_reader__check_backed). */
+	if (r->tmpfs) {
+		struct stat st;
+		if (fstatat(r->dirfd, "ids", &st, AT_SYMLINK_NOFOLLOW) == 0 && (uint64_t)st.st_blocks * 512 > r->ids_backed)
+			r->ids_backed = (uint64_t)st.st_blocks * 512;
+	}
+	return MMSB_READER_OK;
+}
+
+/* mmsb_reader__check_backed refuses (FORMAT) a high-water mark of hw slots
+ * that the ids file does not hold in allocated memory, before
+ * mmsb_reader__rebuild scans it, as the Go reader's checkSlotsBacked. The
+ * slot files need only be long enough for the header's slot capacity
+ * (mmsb_reader__remap_slots), and a sparse file is long for free: a
+ * region whose header claimed about 2^31 slots over slot files made long
+ * by truncate (a damaged or hostile one; only its owner can write it)
+ * made the reader allocate an index of 2 entries (12 bytes each) per
+ * slot and scan the holes, each read of which allocates a tmpfs page. A
+ * writer reserves (fallocate) every slot it publishes before it
+ * publishes it, so its ids file holds at least 8 bytes for each. Checked
+ * on a tmpfs only (SharedDir's documented kind), where allocated blocks
+ * are exact; elsewhere (compression, a FUSE filesystem that reports no
+ * blocks) they can be fewer than the data, and file sizes are trusted. */
+static inline int mmsb_reader__check_backed(mmsb_reader *r, uint64_t hw) {
+	struct stat st;
+	uint64_t need = hw * 8, have;
+	int rc;
+	if (!r->tmpfs || need <= r->ids_backed)
+		return MMSB_READER_OK;
+	if (fstatat(r->dirfd, "ids", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		int e = errno;
+		if (e == ENOENT) {
+			if ((rc = mmsb_reader__going(r)) != MMSB_READER_OK)
+				return rc; /* its writer removes the region */
+			return mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "%s/ids: %s", r->region, strerror(e));
+		}
+		return mmsb_reader__fail(MMSB_READER_ERR_SYSTEM, "stat %s/ids: %s", r->region, strerror(e));
+	}
+	have = (uint64_t)st.st_blocks * 512;
+	if (have < need)
+		return mmsb_reader__fail(MMSB_READER_ERR_FORMAT,
+		                         "%s: the header's high-water mark of %llu slots needs %llu bytes of ids, and only %llu are allocated (a sparse slot array, which no writer makes)",
+		                         r->region, (unsigned long long)hw, (unsigned long long)need, (unsigned long long)have);
+	r->ids_backed = have;
 	return MMSB_READER_OK;
 }
 
@@ -791,15 +846,18 @@ static inline int mmsb_reader__rebuild(mmsb_reader *r) {
 	uint64_t ver = mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_TABLE_VER);
 	uint64_t hw = mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_HW), sl;
 	size_t need, i;
+	int rc;
 	if (hw > MMSB_READER__MAX_SLOTS)
 		hw = MMSB_READER__MAX_SLOTS;
 	if (hw > r->slots) {
-		int rc = mmsb_reader__ensure_slot(r, hw - 1);
+		rc = mmsb_reader__ensure_slot(r, hw - 1);
 		if (rc < 0)
 			return rc;
 		if (hw > r->slots)
 			hw = r->slots;
 	}
+	if ((rc = mmsb_reader__check_backed(r, hw)) != MMSB_READER_OK)
+		return rc;
 	need = 16;
 	while (need < 2 * (size_t)hw)
 		need *= 2;
@@ -1015,8 +1073,11 @@ static inline int mmsb_reader__open_unguarded(const char *region_dir, int any_ow
 	if (r->o.busy_timeout_ns <= 0) r->o.busy_timeout_ns = 1000000000;
 	if (r->o.snapshot_retries <= 0) r->o.snapshot_retries = 100;
 	rc = mmsb_reader__open_dir(region_dir, &st, &r->dirfd);
-	if (rc == MMSB_READER_OK)
+	if (rc == MMSB_READER_OK) {
+		struct statfs fs;
+		r->tmpfs = fstatfs(r->dirfd, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
 		rc = mmsb_reader__map_ro(r->dirfd, region_dir, "header", 0, owner, &r->hdr);
+	}
 	if (rc == MMSB_READER_ERR_NOT_FOUND)
 		rc = mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no shared region %s (no writer runs with Options.Shared)", region_dir);
 	if (rc == MMSB_READER_OK)

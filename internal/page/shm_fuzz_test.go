@@ -2,6 +2,7 @@ package page
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"maps"
 	"os"
@@ -104,6 +105,12 @@ func FuzzShmRegion(f *testing.F) {
 		f.Add(uint8(i), uint32(0), []byte(nil), int32(7), uint64(4))
 	}
 	f.Add(uint8(0), uint32(0), []byte(nil), int32(-1), uint64(1<<40+3)) // no change
+	// A header claiming the most slots its format allows (high-water mark
+	// and capacity, about 2^31), which the slot files do not hold: refused
+	// at open, before any index is sized by it (TestShmReaderRefusesSparseSlots
+	// has the files made that long, sparse).
+	huge := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, maxSlots), maxSlots)
+	f.Add(uint8(slices.Index(fr.files, ShmHeaderFile)), uint32(hHW), huge, int32(-1), uint64(1))
 	f.Fuzz(func(t *testing.T, file uint8, off uint32, patch []byte, trunc int32, extra uint64) {
 		name := fr.files[int(file)%len(fr.files)]
 		path := filepath.Join(fr.dir, name)

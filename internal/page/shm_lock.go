@@ -122,15 +122,33 @@ var shmHeaderOpen = os.Open
 // name holds). A lock refused as held is tried again for up to
 // regionNameLockWait, then ErrRegionLocked naming the file. Best effort
 // where flock is missing (ENOSYS, EOPNOTSUPP): no lock, as for the
-// header's. The file is opened without following links (O_NOFOLLOW), and
-// must be a regular file: a link or a FIFO planted under the name is
-// refused, like one held for good, as a denial of service.
+// header's, and the file, if this user's, removed at once. The file is
+// opened without following links (O_NOFOLLOW), and must be a regular
+// file: a link or a FIFO planted under the name is refused, like one held
+// for good, as a denial of service. So is a lock file this process may
+// not open (another user's): ErrRegionLocked naming it and its owner.
+// One it may open but not create (another user's in a sticky SharedDir
+// under fs.protected_regular) is opened without O_CREAT and locked.
 func LockRegionName(path string) (unlock func(), err error) {
 	name := path + RegionLockSuffix
 	deadline := time.Now().Add(regionNameLockWait)
 	pause := 10 * time.Microsecond
+	const flags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	retried := false
 	for {
-		fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+		fd, err := regionLockOpen(name, flags|unix.O_CREAT, 0o644)
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			// Another user's lock file in a sticky, world-writable
+			// SharedDir (/dev/shm) where fs.protected_regular is set (the
+			// default of systemd's distributions): the kernel refuses
+			// O_CREAT on it, even to root, though its mode (0644) lets
+			// this process open it, and lock it, without. Such a file,
+			// left by a killed writer, refused every writer of other
+			// users as held (TestLockRegionNameProtectedRegular).
+			if fd2, err2 := regionLockOpen(name, flags, 0); err2 == nil {
+				fd, err = fd2, nil
+			}
+		}
 		if err != nil {
 			// Something other than a regular file planted under the name
 			// (a link: ELOOP, EMLINK on FreeBSD; a directory: EISDIR; a
@@ -138,8 +156,33 @@ func LockRegionName(path string) (unlock func(), err error) {
 			// above says: it was a bare errno, no ErrRegionLocked
 			// (TestLockRegionNamePlanted).
 			var lst unix.Stat_t
-			if unix.Lstat(name, &lst) == nil && lst.Mode&unix.S_IFMT != unix.S_IFREG {
-				return nil, fmt.Errorf("%w: %s is not a regular file (mode %#o): %w", ErrRegionLocked, name, lst.Mode, err)
+			lerr := unix.Lstat(name, &lst)
+			if lerr == nil {
+				if lst.Mode&unix.S_IFMT != unix.S_IFREG {
+					return nil, fmt.Errorf("%w: %s is not a regular file (mode %#o): %w", ErrRegionLocked, name, lst.Mode, err)
+				}
+				// A lock file this process may not open: another user's
+				// (0600, from a writer of that user, held or left
+				// behind). The name is that user's until it goes, so
+				// this is the name held, not a SharedDir this process
+				// may not write, which the bare EACCES made the root
+				// package report (TestLockRegionNameOtherUsers).
+				if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+					whose := "the lock file of a writer of another user; once no writer of that user runs, that user or root must remove it"
+					if int(lst.Uid) == os.Geteuid() {
+						whose = "this user's own lock file, refused by its mode or a security policy; once no writer of this user runs, remove it"
+					}
+					return nil, fmt.Errorf("%w: %s (owner uid %d, mode %#o) cannot be opened by this process (uid %d): %s: %w",
+						ErrRegionLocked, name, lst.Uid, lst.Mode&0o7777, os.Geteuid(), whose, err)
+				}
+			} else if errors.Is(lerr, unix.ENOENT) && (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) && !retried {
+				// The file refused was removed since (its holder let
+				// go): once more, or this process, which may create the
+				// file, was told that SharedDir is not writable
+				// (TestLockRegionNameOtherUsersRemovedMeanwhile). A
+				// SharedDir it may not write refuses again, with no file.
+				retried = true
+				continue
 			}
 			return nil, fmt.Errorf("page: lock of shared region name %s: %w", name, noSpace(err))
 		}
@@ -152,7 +195,7 @@ func LockRegionName(path string) (unlock func(), err error) {
 			_ = unix.Close(fd)
 			return nil, fmt.Errorf("%w: %s is not a regular file (mode %#o)", ErrRegionLocked, name, st.Mode)
 		}
-		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		err = regionLockFlock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			if nameHolds(name, &st) {
 				return func() {
@@ -172,10 +215,19 @@ func LockRegionName(path string) (unlock func(), err error) {
 			// deadline below bounds a name that keeps being replaced).
 			err = unix.EWOULDBLOCK
 		}
-		_ = unix.Close(fd)
 		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
-			return func() {}, nil // no flock on this filesystem: best effort
+			// No flock on this filesystem: best effort, no lock. Nobody
+			// can hold the file here, so it has no use: one of this
+			// user's is removed (while the name is still the file
+			// opened), or every Open left it in SharedDir for good
+			// (TestLockRegionNameWithoutFlock).
+			if int(st.Uid) == os.Geteuid() && nameHolds(name, &st) {
+				_ = unix.Unlink(name)
+			}
+			_ = unix.Close(fd)
+			return func() {}, nil
 		}
+		_ = unix.Close(fd)
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("page: lock of shared region name %s: %w", name, err)
 		}
@@ -190,6 +242,14 @@ func LockRegionName(path string) (unlock func(), err error) {
 		pause = min(2*pause, time.Millisecond)
 	}
 }
+
+// regionLockOpen and regionLockFlock are LockRegionName's open(2) and
+// flock(2) (test seams: a lock file of another user, which a test running
+// as root cannot meet; a filesystem without flock).
+var (
+	regionLockOpen  = unix.Open
+	regionLockFlock = unix.Flock
+)
 
 // nameHolds reports whether name is, without following a link, the file
 // that st describes (LockRegionName).

@@ -291,3 +291,185 @@ func TestLockRegionNamePlanted(t *testing.T) {
 		t.Errorf("LockRegionName followed a planted link: %v", err)
 	}
 }
+
+// TestLockRegionNameOtherUsers: a lock file left (or held) by a writer of
+// another user, 0600, cannot be opened by this one. That was the bare
+// EACCES, which the root package's Open reported as "SharedDir ... is not
+// writable"; now it is ErrRegionLocked naming the file and its owner. The
+// open is refused through the test seam (tests run as root, which opens
+// anything). Control: the same refusal with no file under the name (a
+// SharedDir this process may not write) stays the permission error.
+func TestLockRegionNameOtherUsers(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "mmsb-x")
+	regionLockOpen = func(string, int, uint32) (int, error) { return -1, unix.EACCES }
+	defer func() { regionLockOpen = unix.Open }()
+	unlock, err := LockRegionName(name)
+	if err == nil {
+		unlock()
+		t.Fatal("LockRegionName with its open refused: nil error")
+	}
+	if errors.Is(err, ErrRegionLocked) || !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("LockRegionName refused its open with no lock file there: %v; want the permission error, no ErrRegionLocked", err)
+	}
+	if err := os.WriteFile(name+RegionLockSuffix, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err = LockRegionName(name)
+	if err == nil {
+		unlock()
+		t.Fatal("LockRegionName over a lock file it may not open: nil error")
+	}
+	if !errors.Is(err, ErrRegionLocked) || !strings.Contains(err.Error(), name+RegionLockSuffix) || !strings.Contains(err.Error(), "owner uid") {
+		t.Fatalf("LockRegionName over a lock file it may not open: %v; want ErrRegionLocked naming the file and its owner", err)
+	}
+	// This user's own file is not called another user's (it was).
+	if strings.Contains(err.Error(), "another user") {
+		t.Errorf("LockRegionName over its own user's lock file it may not open: %v; want no \"another user\"", err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(name+RegionLockSuffix, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LockRegionName(name); !errors.Is(err, ErrRegionLocked) || !strings.Contains(err.Error(), "owner uid 65534") || !strings.Contains(err.Error(), "another user") {
+			t.Errorf("LockRegionName over uid 65534's lock file it may not open: %v; want ErrRegionLocked naming another user, uid 65534", err)
+		}
+	}
+}
+
+// TestLockRegionNameWithoutFlock: on a filesystem without flock (ENOSYS,
+// EOPNOTSUPP, through the test seam) the name's lock is best effort, and
+// the lock file it made is removed at once: it was left in SharedDir by
+// every Open, since only a holder removed it. A lock refused for another
+// reason (ENOLCK) fails, and leaves a file another process may hold.
+func TestLockRegionNameWithoutFlock(t *testing.T) {
+	defer func() { regionLockFlock = unix.Flock }()
+	for _, errno := range []unix.Errno{unix.ENOSYS, unix.EOPNOTSUPP} {
+		dir := t.TempDir()
+		name := filepath.Join(dir, "mmsb-x")
+		regionLockFlock = func(int, int) error { return errno }
+		unlock, err := LockRegionName(name)
+		if err != nil {
+			t.Fatalf("LockRegionName without flock (%v): %v", errno, err)
+		}
+		if _, err := os.Lstat(name + RegionLockSuffix); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("lock file without flock (%v), before unlock: %v; want none", errno, err)
+		}
+		unlock()
+		if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+			t.Errorf("directory after a lock without flock (%v): %d entries (%v), want none", errno, len(ents), err)
+		}
+	}
+	regionLockFlock = func(int, int) error { return unix.ENOLCK }
+	name := filepath.Join(t.TempDir(), "mmsb-x")
+	if unlock, err := LockRegionName(name); !errors.Is(err, unix.ENOLCK) {
+		if err == nil {
+			unlock()
+		}
+		t.Fatalf("LockRegionName with flock refused (ENOLCK): %v; want the error", err)
+	}
+	// The file it made stays (docs/shm.md), and the next lock takes it.
+	if _, err := os.Lstat(name + RegionLockSuffix); err != nil {
+		t.Errorf("lock file after ENOLCK: %v; want it left", err)
+	}
+	regionLockFlock = unix.Flock
+	unlock, err := LockRegionName(name)
+	if err != nil {
+		t.Fatalf("LockRegionName over the file ENOLCK left: %v", err)
+	}
+	unlock()
+}
+
+// TestLockRegionNameProtectedRegular: another user's lock file (0644)
+// left in a sticky, world-writable SharedDir such as /dev/shm, where
+// fs.protected_regular is set (the default of systemd's distributions):
+// the kernel refuses O_CREAT on it, even to root, though its mode lets
+// this process open it without. The seam refuses exactly that (the
+// sysctl is the host's). The writer opens it without O_CREAT and holds
+// its flock: a second locker is refused as held, and the release lets a
+// third take it. Before, every writer of other users was refused as held
+// by that file for good ("... cannot be opened by this process"). A
+// read-only filesystem's EROFS is no lock held (control).
+func TestLockRegionNameProtectedRegular(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "mmsb-x")
+	if err := os.WriteFile(name+RegionLockSuffix, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(name+RegionLockSuffix, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := unix.Errno(unix.EACCES)
+	regionLockOpen = func(path string, flags int, mode uint32) (int, error) {
+		if flags&unix.O_CREAT != 0 {
+			if _, err := os.Lstat(path); err == nil {
+				return -1, refused
+			}
+		}
+		return unix.Open(path, flags, mode)
+	}
+	saved := regionNameLockWait
+	regionNameLockWait = 20 * time.Millisecond
+	defer func() { regionLockOpen, regionNameLockWait = unix.Open, saved }()
+	unlock, err := LockRegionName(name)
+	if err != nil {
+		t.Fatalf("LockRegionName over another user's lock file it may open but not create: %v", err)
+	}
+	if unlock2, err := LockRegionName(name); !errors.Is(err, ErrRegionLocked) {
+		if err == nil {
+			unlock2()
+		}
+		t.Fatalf("second LockRegionName while the first holds the file: %v; want ErrRegionLocked", err)
+	}
+	unlock()
+	unlock, err = LockRegionName(name)
+	if err != nil {
+		t.Fatalf("LockRegionName after the release: %v", err)
+	}
+	unlock()
+	refused = unix.EROFS
+	if err := os.WriteFile(name+RegionLockSuffix, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	regionLockOpen = func(string, int, uint32) (int, error) { return -1, refused }
+	if unlock, err := LockRegionName(name); err == nil || errors.Is(err, ErrRegionLocked) || !errors.Is(err, unix.EROFS) {
+		if err == nil {
+			unlock()
+		}
+		t.Fatalf("LockRegionName on a read-only filesystem: %v; want EROFS, no ErrRegionLocked", err)
+	}
+}
+
+// TestLockRegionNameOtherUsersRemovedMeanwhile: a lock file that this
+// process could not open, removed before its refusal was looked into (its
+// holder, another user's writer, let go meanwhile), is tried again: the
+// name is free. Before, the refusal stood with no file to name, and the
+// root package reported "SharedDir ... is not writable".
+func TestLockRegionNameOtherUsersRemovedMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "mmsb-x")
+	if err := os.WriteFile(name+RegionLockSuffix, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	regionLockOpen = func(path string, flags int, mode uint32) (int, error) {
+		if _, err := os.Lstat(path); err == nil {
+			// Refused, and the holder removes its file at once.
+			if err := os.Remove(path); err != nil {
+				return -1, err
+			}
+			return -1, unix.EACCES
+		}
+		return unix.Open(path, flags, mode)
+	}
+	defer func() { regionLockOpen = unix.Open }()
+	unlock, err := LockRegionName(name)
+	if err != nil {
+		t.Fatalf("LockRegionName over a lock file removed after its open was refused: %v; want the lock", err)
+	}
+	unlock()
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Errorf("directory after the lock's release: %d entries (%v), want none", len(ents), err)
+	}
+}

@@ -43,7 +43,8 @@ type ShmReader struct {
 	// The old region's files are removed with it: a file not mapped yet is
 	// then unavailable, as for a closed writer.
 	dirFD    int
-	owner    int // the uid that owns the region and every file mapped (checkOwner)
+	owner    int  // the uid that owns the region and every file mapped (checkOwner)
+	tmpfs    bool // the region is on a tmpfs: checkSlotsBacked applies
 	hdr      []byte
 	chunkTab []byte
 	gen      uint64
@@ -52,6 +53,9 @@ type ShmReader struct {
 
 	ids, vers, cells, seq []byte // slot-array mappings (PROT_READ)
 	slots                 int    // slots covered by every slot mapping
+	// idsBacked is how many bytes of the ids file checkSlotsBacked last
+	// found allocated: a high-water mark within them needs no new stat.
+	idsBacked int64
 
 	chunks []readerChunk
 
@@ -299,7 +303,7 @@ func OpenShmReaderOwned(dir string, owner int) (*ShmReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &ShmReader{dir: dir, dirFD: fd, owner: owner}
+	r := &ShmReader{dir: dir, dirFD: fd, owner: owner, tmpfs: onTmpfs(fd)}
 	if err := r.init(); err != nil {
 		// Nothing was handed out: Discard, not Close.
 		_ = r.Discard()
@@ -679,6 +683,15 @@ func (r *ShmReader) remapSlots(capacity uint64) error {
 	}
 	r.ids, r.vers, r.cells, r.seq = maps[0], maps[1], maps[2], maps[3]
 	r.slots = slots
+	// What the writer had reserved when the files were mapped: the index
+	// rebuilds within it need no stat, so a region that its writer then
+	// removes (Close, or a new writer's takeover) is found going by the
+	// read, as before, not by a stat of a file gone (checkSlotsBacked).
+	if r.tmpfs {
+		if n, err := allocatedAt(r.dirFD, shmIDs); err == nil {
+			r.idsBacked = max(r.idsBacked, n)
+		}
+	}
 	r.publish()
 	return nil
 }
@@ -897,6 +910,9 @@ func (r *ShmReader) rebuild() error {
 		}
 		hw = min(hw, r.slots)
 	}
+	if err := r.checkSlotsBacked(hw); err != nil {
+		return err
+	}
 	limit := uint64(4*hw + readerDenseSlack)
 	maxID := uint64(0)
 	for sl := range hw {
@@ -931,6 +947,45 @@ func (r *ShmReader) rebuild() error {
 	}
 	r.indexVer, r.indexOK = ver, true
 	r.publish()
+	return nil
+}
+
+// checkSlotsBacked refuses a high-water mark of hw slots that the ids
+// array does not hold in allocated memory, before rebuild scans it. The
+// slot files need only be long enough for the header's slot capacity
+// (remapSlots), and a sparse file is long for free: a region whose header
+// claimed about 2^31 slots over sparse slot files (a damaged or hostile
+// one; only its owner can write it) made every reader scan 16 GiB of
+// holes, each read of which allocates a tmpfs page, and size its dense
+// index by the high-water mark, up to 16 bytes per slot of it (tens of
+// GB for one page ID near 2^33). A writer reserves (fallocate)
+// every slot it publishes before it publishes it (reserveSlots), so its
+// ids file holds at least 8 bytes for each. Checked on a tmpfs only, the
+// documented SharedDir, where allocated blocks are exact; elsewhere
+// (compression, a FUSE filesystem that reports no blocks) they can be
+// fewer than the data, and the reader trusts the file sizes as before
+// (TestShmReaderRefusesSparseSlots). A writer reserves thousands of
+// slots at a time, so most rebuilds find hw within what the last stat
+// saw and make none.
+func (r *ShmReader) checkSlotsBacked(hw int) error {
+	need := int64(hw) * 8
+	if !r.tmpfs || need <= r.idsBacked {
+		return nil
+	}
+	n, err := allocatedAt(r.dirFD, shmIDs)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			if gerr := r.going(); gerr != nil {
+				return gerr // its writer removes the region
+			}
+		}
+		return fmt.Errorf("%w: %s: stat %s: %w", ErrBadShared, r.dir, shmIDs, err)
+	}
+	if n < need {
+		return fmt.Errorf("%w: %s: the header's high-water mark of %d slots needs %d bytes of %s, and only %d are allocated (a sparse slot array, which no writer makes)",
+			ErrBadShared, r.dir, hw, need, shmIDs, n)
+	}
+	r.idsBacked = n
 	return nil
 }
 

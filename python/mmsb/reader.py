@@ -383,6 +383,30 @@ def _after_fork():
 os.register_at_fork(after_in_child=_after_fork)
 
 
+_TMPFS_MAGIC = 0x01021994  # statfs f_type of a tmpfs (linux/magic.h)
+
+
+def _on_tmpfs(fd):
+    """Whether the directory open as fd is on a tmpfs, where a file's
+    allocated blocks are exactly the pages written or reserved
+    (Reader._check_slots_backed). False when fstatfs fails. The reader runs
+    on x86-64 only, where struct statfs is 120 bytes and f_type its first
+    word."""
+    buf = ctypes.create_string_buffer(128)
+    try:
+        if _libc_fn().fstatfs(fd, buf) != 0:
+            return False
+    except (AttributeError, OSError):
+        return False
+    return int.from_bytes(buf.raw[:8], "little") == _TMPFS_MAGIC
+
+
+def _allocated(dir_fd, name):
+    """The bytes the filesystem allocated to file name of the directory
+    open as dir_fd (its blocks, not its size), without following a link."""
+    return os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
+
+
 def _inotify_init():
     """A non-blocking inotify descriptor, or None when there is none."""
     try:
@@ -591,6 +615,11 @@ class Reader:
         self._slot_maps = (None, None, None, None)
         self._ids = self._vers = self._cells = self._seq = None
         self._slots = 0
+        self._tmpfs = False  # the region is on a tmpfs: _check_slots_backed applies
+        # Bytes of the ids file allocated when _check_slots_backed (or the
+        # last slot remap) looked: a high-water mark within them needs no
+        # new stat.
+        self._ids_backed = 0
         self.retries = 0  # read attempts that failed the sequence check
         self.snapshot_retries_used = 0
         try:
@@ -605,6 +634,7 @@ class Reader:
                 _check_owner(region, st, owner)
                 self._owner = owner
                 self._dir_fd = _open_region_dir(region, st)
+                self._tmpfs = _on_tmpfs(self._dir_fd)
                 self._ifd, self._ifd_gen = _inotify_init(), _fork_gen
                 self._fionread = array.array("i", [0])
                 hdr = _map_ro(self._dir_fd, region, L.HEADER_FILE, owner, watch=self._watch)
@@ -927,6 +957,47 @@ class Reader:
         for m in old:
             if m is not None:
                 m.release()
+        # What the writer had reserved when the files were mapped: index
+        # rebuilds within it need no stat, so a region that its writer then
+        # removes is found going by the read, as before, not by a stat of a
+        # file gone (_check_slots_backed).
+        if self._tmpfs:
+            try:
+                self._ids_backed = max(self._ids_backed, _allocated(self._dir_fd, L.IDS_FILE))
+            except OSError:
+                pass
+
+    def _check_slots_backed(self, hw):
+        """Refuse (FormatError) a high-water mark of hw slots that the ids
+        file does not hold in allocated memory, before _rebuild copies it,
+        as the Go reader's checkSlotsBacked. The slot files need only be
+        long enough for the header's slot capacity (_remap_slots), and a
+        sparse file is long for free: a region whose header claimed about
+        2^31 slots over slot files made long by truncate (a damaged or
+        hostile one; only its owner can write it) made the reader copy 16
+        GiB of holes, each read of which allocates a tmpfs page. A writer
+        reserves (fallocate) every slot it publishes before it publishes
+        it, so its ids file holds at least 8 bytes for each. Checked on a
+        tmpfs only (SharedDir's documented kind), where allocated blocks
+        are exact; elsewhere (compression, a FUSE filesystem that reports
+        no blocks) they can be fewer than the data, and file sizes are
+        trusted."""
+        need = hw * 8
+        if not self._tmpfs or need <= self._ids_backed:
+            return
+        path = os.path.join(self.region, L.IDS_FILE)
+        try:
+            have = _allocated(self._dir_fd, L.IDS_FILE)
+        except (FileNotFoundError, NotADirectoryError):
+            self._going()  # its writer removes the region: WriterGone or Stale
+            raise FormatError("%s: no such file" % path) from None
+        except OSError as e:
+            raise _os_error(path, e) from None
+        if have < need:
+            raise FormatError("%s: the header's high-water mark of %d slots needs %d bytes of %s, and only %d are "
+                              "allocated (a sparse slot array, which no writer makes)"
+                              % (self.region, hw, need, L.IDS_FILE, have))
+        self._ids_backed = have
 
     def _ensure_slot(self, sl):
         if sl < self._slots:
@@ -978,6 +1049,7 @@ class Reader:
         if hw > self._slots:
             self._ensure_slot(hw - 1)
             hw = min(hw, self._slots)
+        self._check_slots_backed(hw)
         index = {}
         if hw > 0:
             ids = np.frombuffer(self._ids, dtype=np.uint64, count=hw).copy()

@@ -7,11 +7,13 @@ import os
 import random
 import shutil
 import struct
+import subprocess
 
 import pytest
 
 import mmsb
 from mmsb import _layout as L
+from conftest import _need
 from fakeregion import CELL, FakeRegion
 
 
@@ -170,6 +172,39 @@ def test_chunk_file_shorter_than_a_cell(tmp_path):
 
 
 _SLOT_FILES = [L.IDS_FILE, L.VERS_FILE, L.CELLS_FILE, L.SEQ_FILE]
+
+
+def test_sparse_slot_files_refused(shm_dir):
+    """Slot files long enough for the header's high-water mark but sparse
+    (made long by truncate, which costs nothing; only the region's owner
+    can): FormatError naming the allocated size, before the index rebuild
+    copies the ids, as the Go reader's TestShmReaderRefusesSparseSlots.
+    The reader copied every ID of the mark (16 GiB for a mark near 2^31),
+    reading the holes in, each read of which allocates a tmpfs page.
+    Checked on a tmpfs only. Control: the region before the damage reads."""
+    fs = subprocess.run(["stat", "-f", "-c", "%T", shm_dir], capture_output=True, text=True)
+    if fs.stdout.strip() != "tmpfs":
+        _need("a tmpfs at %s (allocated blocks are checked there only; stat -f: %r)"
+              % (shm_dir, (fs.stdout + fs.stderr).strip()))
+    fr = FakeRegion(os.path.join(shm_dir, "r"), pages=2)
+    slots = 1 << 20
+    with mmsb.Reader(region=fr.path) as r:
+        assert len(r.read(1)) == CELL  # control
+        for name, stride in zip(_SLOT_FILES, L.STRIDES):
+            os.truncate(os.path.join(fr.path, name), slots * stride)
+        fr.put(fr.hdr, "<QQQ", L.H_HW, slots, slots, 2)  # high-water mark, slot capacity, table version
+        # Page 3 is not in the index: its lookup rebuilds it.
+        want = r"high-water mark of %d slots needs %d bytes of ids, and only \d+ are allocated" % (slots, 8 * slots)
+        with pytest.raises(mmsb.FormatError, match=want):
+            r.read(3)
+    with mmsb.Reader(region=fr.path) as r:  # opens: the files are long enough
+        with pytest.raises(mmsb.FormatError, match="allocated"):
+            r.read(1)
+        with pytest.raises(mmsb.FormatError, match="allocated"):
+            r.pages()
+    # The refusal came before the copy: the holes were not read in.
+    assert os.stat(os.path.join(fr.path, L.IDS_FILE)).st_blocks * 512 < slots * 8 // 2
+    fr.close()
 
 
 @pytest.mark.parametrize("removed", [[L.CHUNK_TABLE_FILE], _SLOT_FILES, [L.SEQ_FILE]],
