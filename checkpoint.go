@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"runtime"
 	"runtime/debug"
@@ -1817,6 +1818,33 @@ func (e *Bus) loadCheckpointFrom(fs vfs.FS, path string) error {
 			st.Pages, st.Edges, st.Bindings, pages, edges, bindings)
 	}
 	if e.replayOnly == 0 {
+		// A derived page's Data edges are exactly its binding's: Bind adds
+		// them, Unbind removes them and nothing else adds or removes one
+		// (checkDataEdgeOwner and checkRemoveEdge rely on it). Each record
+		// applied alone, so a binding whose parents had no Data edge into
+		// the page loaded (propagation then never reached it from them;
+		// and only edges are checked for cycles, so a page bound to itself
+		// loaded too), and so did a foreign Data edge recorded after the
+		// binding.
+		var in []graph.Edge
+		var sorted []PageID
+		for _, id := range slices.Sorted(maps.Keys(e.bindings)) {
+			b := e.bindings[id]
+			for _, p := range b.Parents {
+				if !e.graph.HasEdge(p, id, base.EdgeData) {
+					return corruption.New(path, -1, "binding of page %d: no data edge from its parent %d", id, p)
+				}
+			}
+			sorted = append(sorted[:0], b.Parents...)
+			slices.Sort(sorted)
+			in = e.graph.AppendParentsUnsorted(in[:0], id)
+			for _, ed := range in {
+				if _, found := slices.BinarySearch(sorted, ed.Parent); ed.Type == base.EdgeData && !found {
+					return corruption.New(path, -1, "data edge %d -> %d: page %d is bound and %d is not among its parents %s",
+						ed.Parent, id, id, ed.Parent, shownIDs(b.Parents))
+				}
+			}
+		}
 		// Only live pages wait for propagation (a free leaves the set).
 		for _, id := range pending {
 			if _, ok := e.store.Lookup(id); !ok {

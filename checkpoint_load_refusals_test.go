@@ -82,6 +82,13 @@ func TestLoadCheckpointRefusesRecordsThatDoNotApply(t *testing.T) {
 		{"edge closing a cycle", [][]byte{edge(1, 2, 0), edge(2, 1, 0)}, nil, 3, "edge record does not apply"},
 		{"binding of a page it does not hold", nil, [][]byte{bind(9, 1)}, 3, "derived page 9"},
 		{"binding to a parent it does not hold", nil, [][]byte{bind(3, 9)}, 3, "parent 9 of derived page 3"},
+		// A derived page's Data edges are exactly its binding's.
+		{"binding and its edges beside a control edge (control)", [][]byte{edge(1, 3, 0), edge(2, 3, 1)}, [][]byte{bind(3, 1)}, 3, ""},
+		{"binding without a parent's data edge", [][]byte{edge(1, 3, 0)}, [][]byte{bind(3, 1, 2)}, 3, "binding of page 3: no data edge from its parent 2"},
+		{"binding whose parent has only a control edge", [][]byte{edge(1, 3, 1)}, [][]byte{bind(3, 1)}, 3, "binding of page 3: no data edge from its parent 1"},
+		// Without its data edges, nothing proved a binding acyclic.
+		{"binding of a page to itself", nil, [][]byte{bind(3, 3)}, 3, "binding of page 3: no data edge from its parent 3"},
+		{"two bindings in a cycle", nil, [][]byte{bind(2, 3), bind(3, 2)}, 3, "binding of page 2: no data edge from its parent 3"},
 		{"state counts a page more", nil, nil, 4, "the state record counts 4 pages, 0 edges and 0 bindings; the file holds 3, 0 and 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +108,19 @@ func TestLoadCheckpointRefusesRecordsThatDoNotApply(t *testing.T) {
 	}
 	t.Run("no records", func(t *testing.T) {
 		checkFramedLoad(t, nil, lsn, "no state record", 0)
+	})
+	// The order of the records is not checked: a foreign Data edge
+	// recorded after the binding it contradicts is refused too.
+	t.Run("foreign data edge after the binding", func(t *testing.T) {
+		var f framedRecords
+		f.add(record.CkptState, state(3, 2, 1))
+		for id := PageID(1); id <= 3; id++ {
+			f.add(record.CkptPage, smallPage(id))
+		}
+		f.add(record.CkptEdge, edge(1, 3, 0))
+		f.add(record.CkptBinding, bind(3, 1))
+		f.add(record.CkptEdge, edge(2, 3, 0))
+		checkFramedLoad(t, f, lsn, "data edge 2 -> 3: page 3 is bound and 2 is not among its parents [1]", 0)
 	})
 	t.Run("a record of an unknown kind", func(t *testing.T) {
 		var f framedRecords

@@ -72,10 +72,11 @@ const (
 	docKindFlags      = 9
 	docKindDerived    = 10
 
-	docEdgeControl  = 1
-	docEdgeAllTypes = 0xFF
-	docFlagStale    = 1 << 0
-	docFlagIR       = 1 << 2
+	docEdgeControl     = 1
+	docEdgeAllTypes    = 0xFF
+	docFlagStale       = 1 << 0
+	docFlagIR          = 1 << 2
+	docLocationUnified = 2
 
 	docCkptState   = 1
 	docCkptPage    = 2
@@ -113,6 +114,11 @@ func TestLogPayloadMatchesFormatsDoc(t *testing.T) {
 		{"create", []docField{fU8(docKindCreate), fUv(300), fUv(70000), fU8(0), fBytes(meta)},
 			func(b []byte) []byte { return AppendCreate(b, 300, 70000, base.LocationCPU, meta) },
 			Op{Kind: OpCreatePage, Page: 300, Size: 70000, Location: base.LocationCPU, Meta: meta}},
+		// A location other than 0, so that an encoder or decoder that
+		// drops the byte (writes or reads 0) fails here too.
+		{"create, unified location", []docField{fU8(docKindCreate), fUv(301), fUv(64), fU8(docLocationUnified), fBytes(meta)},
+			func(b []byte) []byte { return AppendCreate(b, 301, 64, base.LocationUnified, meta) },
+			Op{Kind: OpCreatePage, Page: 301, Size: 64, Location: base.LocationUnified, Meta: meta}},
 		{"free", []docField{fU8(docKindFree), fUv(300)},
 			func(b []byte) []byte { return AppendFree(b, 300) },
 			Op{Kind: OpFreePage, Page: 300}},
