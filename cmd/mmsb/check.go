@@ -26,6 +26,16 @@ type checkProblem struct {
 	File   string `json:"file"`
 	Offset int64  `json:"offset"` // -1 when the finding is not at one place in a file
 	Reason string `json:"reason"`
+	// corrupt: File and Offset are those of a corruption error in the
+	// chain (problemFromError), the damage a later step met again.
+	corrupt bool
+}
+
+// checkDamage is one damaged place, as check's steps 1 and 2 report it:
+// the file and the offset (-1: the file as a whole).
+type checkDamage struct {
+	file   string
+	offset int64
 }
 
 // checkSegment is one log segment as check saw it.
@@ -170,16 +180,31 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	rep := &checkReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}, Problems: []checkProblem{}}
 	// Problems stream out as they are found, so that a long check of a
 	// damaged directory shows its findings at once.
+	// said holds each damaged place reported so far. A later step that
+	// fails on it (a replay, a validator's rebuild) repeats it in its
+	// own words: one flipped byte in the only checkpoint of a bus gave
+	// six PROBLEM lines, the checkpoint's, both replays', the integrity,
+	// graph and invariants validators', and one in the log five
+	// (TestCheckSaysEachDamageOnce). Such a repeat is dropped by
+	// reportNew; a problem of another place or cause is reported.
+	said := map[checkDamage]bool{}
 	report := func(p checkProblem) {
 		if ctx.Err() != nil {
 			// Interrupted: a replay or validator that stopped says so,
 			// which is no problem of the directory.
 			return
 		}
+		said[checkDamage{p.File, p.Offset}] = true
 		rep.Problems = append(rep.Problems, p)
 		if !jsonOut {
 			fmt.Fprintf(a.stdout, "PROBLEM %s\n", formatProblem(p))
 		}
+	}
+	reportNew := func(p checkProblem) {
+		if p.corrupt && said[checkDamage{p.File, p.Offset}] {
+			return
+		}
+		report(p)
 	}
 
 	// 1. The log.
@@ -266,6 +291,9 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		}
 	}
 	reportStrayCheckpoints(fs, ckDir, report)
+	// The checkpoints reported as not loading: the integrity validator's
+	// "checkpoint does not load" of one says it again.
+	badCheckpoint := map[string]bool{}
 	for _, c := range ckpts {
 		cc := checkCheckpoint{File: c.Path, LSN: uint64(c.LSN), Bytes: c.Size, OK: true}
 		err := checkpoint.Verify(fs, c.Path)
@@ -285,6 +313,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		if err != nil {
 			cc.OK = false
 			report(problemFromError(c.Path, err))
+			badCheckpoint[c.Path] = true
 		}
 		rep.Checkpoints = append(rep.Checkpoints, cc)
 	}
@@ -304,7 +333,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 				fmt.Fprintf(a.stdout, "WARNING %s: %s\n", w.File, w.Reason)
 			}
 		}
-		rep.Replay, recovered = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, noLog, report, warn)
+		rep.Replay, recovered = a.checkReplays(ctx, fs, dir, len(ckpts) > 0, noLog, reportNew, warn)
 	}
 	if recovered != nil {
 		defer recovered.Close() //nolint:errcheck // a detached replay: nothing to lose
@@ -319,6 +348,12 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		validators = nil
 	}
 	for _, name := range validators {
+		if name != "integrity" && recovered == nil {
+			// The recovery replay failed, and said why: graph and
+			// invariants, which check the state it reaches, would
+			// rebuild it offline and fail the same way, twice more.
+			continue
+		}
 		fn, _ := validate.Lookup(name)
 		target := validate.Offline(fs, dir, nil)
 		target.NoLog = noLog
@@ -348,6 +383,10 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 					return // already reported by the log check above
 				case validate.KindUnknownFunc:
 					return // custom functions live in the program that bound them, not in this binary
+				case validate.KindFailed:
+					if badCheckpoint[p.Where] {
+						return // "checkpoint does not load": step 2 said why
+					}
 				}
 				if checkpointGone(fs, ckDir, p.Where) {
 					// A running writer removed it after the validator
@@ -362,7 +401,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 			}
 			if len(found) == 0 || ctx.Err() != nil || attempt == replayAttempts || dirFileNames(fs, dir) == before {
 				for _, p := range found {
-					report(p)
+					reportNew(p)
 				}
 				break
 			}
@@ -693,7 +732,7 @@ var checkHook = func(stage string) {}
 func problemFromError(file string, err error) checkProblem {
 	var ce *corruption.Error
 	if errors.As(err, &ce) {
-		return checkProblem{File: ce.File, Offset: ce.Offset, Reason: err.Error()}
+		return checkProblem{File: ce.File, Offset: ce.Offset, Reason: err.Error(), corrupt: true}
 	}
 	return checkProblem{File: file, Offset: -1, Reason: err.Error()}
 }
@@ -724,6 +763,10 @@ func (a *app) printCheckSummary(r *checkReport) {
 	}
 	if r.Replay != nil && r.Replay.RecoveryHash != "" && r.Replay.RecoveryHash != r.Replay.StateHash {
 		fmt.Fprintf(a.stdout, "recovery:    newest checkpoint + log reach LSN %d, hash %s\n", r.Replay.RecoveryLSN, r.Replay.RecoveryHash)
+	}
+	if r.Replay != nil && r.Replay.RecoveryHash == "" {
+		// Said once, by the damage it met: what that damage stops.
+		fmt.Fprintf(a.stdout, "recovery:    newest checkpoint + log do not replay: see the problem(s) above\n")
 	}
 	if n := len(r.SetAside); n > 0 {
 		fmt.Fprintf(a.stdout, "set aside:   %d director(ies) beside %s, oldest %s, newest %s: state a replication node moved out of it; nothing removes them (docs/replication.md)\n",

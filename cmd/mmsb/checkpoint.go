@@ -98,7 +98,7 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	// checkpoint: it copies their bytes and never recomputes them.
 	bus, err := mmsb.Open(dir, &mmsb.Options{AllowMissingFunctions: true, CheckpointBytes: -1, CheckpointWriteRate: rate})
 	if errors.Is(err, mmsb.ErrLocked) {
-		return fmt.Errorf("%s is in use: another process holds its write lock (a running bus checkpoints by itself; stop it first to checkpoint from here): %w", dir, err)
+		return busInUse(dir, err, "a running bus checkpoints by itself; stop it first to checkpoint from here")
 	}
 	if errors.Is(err, tlog.ErrBadMode) {
 		// The error says what to do: the general advice below sent the

@@ -235,6 +235,10 @@ func nodeStartErr(ctx context.Context, dir string, err error) error {
 	return err
 }
 
+// nodeInUseNext is what busInUse tells a replication node whose --dir
+// another process holds.
+const nodeInUseNext = "a node's --dir is its own bus: stop the other process first, or give this node another --dir"
+
 // runNode runs a replication node until ctx ends; onLeader, when set, runs
 // each time the node leads, until the role ends.
 func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Config, followOnly bool, onLeader func(context.Context, *replicate.Node)) error {
@@ -301,7 +305,7 @@ func (a *app) runNode(ctx context.Context, f replicationFlags, cfg replicate.Con
 		select {
 		case err := <-done:
 			if err != nil && !errors.Is(err, context.Canceled) {
-				return err
+				return busInUse(f.dir, err, nodeInUseNext)
 			}
 			return nil
 		case <-tick:

@@ -164,6 +164,9 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 		return interrupted(ctx, "inspect of "+dir, fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err))
 	}
 	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
+	// The report marks the file damaged; stderr names it as graph,
+	// replay, read and checkpoint do (TestReadCommandsNameDamagedCheckpoint).
+	a.noteSkippedCheckpoints(st.Recovery(), "run `mmsb check "+termText(dir)+"`")
 	stats := st.Stats()
 	rep.LastLSN = uint64(st.LastLSN())
 	if rep.StateHash, err = stateHash(st); err != nil {

@@ -289,6 +289,14 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	}
 	defer state.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	a.noteSkippedCheckpoints(state.Recovery(), "the copy holds none of it; run `mmsb check "+termText(dir)+"`")
+	if target.ToTime != 0 && state.LastLSN() == 0 {
+		// The state at T is the empty bus, and DIR2 is that (a script
+		// stepping --to-time through a day gets every state), but a T
+		// before the first commit is more often a wrong zone or day: it
+		// was written without a word (TestReplayToTimeBeforeFirstCommitSaysSo).
+		fmt.Fprintf(a.stderr, "note: nothing in %s was committed at or before --to-time %s: %s will hold an empty bus (LSN 0); check the time and its zone\n",
+			termText(dir), time.Unix(0, target.ToTime).UTC().Format(time.RFC3339Nano), termText(o.out))
+	}
 	if target.Page != 0 {
 		if p, err := state.Page(target.Page); err != nil || p.Epoch < target.Epoch {
 			return fmt.Errorf("page %d never reached epoch %d in %s", target.Page, target.Epoch, dir)

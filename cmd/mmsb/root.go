@@ -20,6 +20,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/harness"
+	"github.com/mmsb-go/mmsb/internal/page"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -755,6 +756,24 @@ func requireDataDir(dir string) error {
 // (vfs.MkdirAllAndSync, then LOCK), and what a mistyped path gives.
 const noBusYet = "no bus yet (a first Open that stopped before taking its lock leaves this, and so does a mistyped path; the next Open, mmsb.Open or mmsb serve, makes a new bus there)"
 
+// busInUse is the error of every command that opens a bus directory as
+// its writer (checkpoint, serve, replicate, follow, serve --replicate)
+// when another process holds it (mmsb.ErrLocked): one message, where
+// serve and the replication nodes printed the bare "vfs: lock held:
+// DIR/LOCK" (TestBusInUseSaidOneWay). next says what to do instead. Any
+// other error is returned as it is, and so is a shared region whose
+// name or header another process locks (Options.Shared), which Open also
+// gives as mmsb.ErrLocked, wrapping page.ErrRegionLocked or
+// page.ErrHeaderLocked, and says in its own words: the directory is not
+// held. They were told apart by the error's text
+// (TestBusInUseNotSaidOfSharedRegion).
+func busInUse(dir string, err error, next string) error {
+	if !errors.Is(err, mmsb.ErrLocked) || errors.Is(err, page.ErrRegionLocked) || errors.Is(err, page.ErrHeaderLocked) {
+		return err
+	}
+	return fmt.Errorf("%s is in use: another process holds its write lock (%s): %w", dir, next, err)
+}
+
 // noteSkippedCheckpoints tells stderr of each checkpoint that recovery
 // (an Open, or a replay) passed over because it does not load, naming it
 // and why: the state came from an older checkpoint and the log, so
@@ -764,8 +783,19 @@ const noBusYet = "no bus yet (a first Open that stopped before taking its lock l
 // file now.
 func (a *app) noteSkippedCheckpoints(rec mmsb.Recovery, next string) {
 	for _, why := range rec.SkippedCheckpoint {
-		fmt.Fprintf(a.stderr, "note: recovery passed over a checkpoint that does not load and started from an older one and the log (nothing committed is lost; %s; damage can mean a failing disk): %s\n", next, why)
+		fmt.Fprintf(a.stderr, "note: recovery passed over a checkpoint that does not load and %s (nothing committed is lost; %s; damage can mean a failing disk): %s\n", startedFrom(rec), next, why)
 	}
+}
+
+// startedFrom says where a recovery that passed over a checkpoint
+// started: the checkpoint it loaded, or, with none, an empty bus and the
+// whole log. It said "an older one" where there was none
+// (TestSkippedCheckpointSaysWhereRecoveryStarted).
+func startedFrom(rec mmsb.Recovery) string {
+	if rec.Checkpoint == "" {
+		return "started from an empty bus and the log from LSN 1"
+	}
+	return fmt.Sprintf("started from the older checkpoint %s (LSN %d) and the log after it", termText(rec.Checkpoint), rec.CheckpointLSN)
 }
 
 // noteMissingLog tells stderr when dir has no wal/: a state read from it

@@ -304,7 +304,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		auth = server.NewAuth(nil)
 	}
 	if err := server.CheckExposure(o.addr, auth != nil, o.insecure); err != nil {
-		return err
+		// A refused combination of flags, nothing attempted: a usage
+		// error (exit 2), as the others here; it exited 1
+		// (TestServeExposedAddrIsUsageError).
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if auth != nil && len(o.allowedHosts) > 0 {
 		return usageErr("--allowed-hosts is for a server without authentication (with --token-file or --client-ca every host is answered)")
@@ -353,7 +356,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		opts := &mmsb.Options{Sync: mode, Shared: o.shared, SharedDir: o.shmDir, SharedGroup: o.sharedGroup}
 		serveOpenHook(opts)
 		if bus, err = mmsb.Open(o.dir, opts); err != nil {
-			return err
+			return busInUse(o.dir, err, "one bus has one writer: stop the other mmsb serve or program first, or read the bus beside it with mmsb inspect, read or watch")
 		}
 	}
 	// What recovery changed or passed over, which a restart after a
@@ -365,7 +368,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 			"file", r.TornFile, "offset", r.TornOffset, "bytes", r.TornBytes)
 	}
 	for _, why := range bus.Recovery().SkippedCheckpoint {
-		log.Warn("recovery passed over a checkpoint that does not load and started from an older one and the log (nothing committed is lost; the next checkpoint removes it; damage can mean a failing disk: run mmsb check)",
+		log.Warn("recovery passed over a checkpoint that does not load and "+startedFrom(bus.Recovery())+" (nothing committed is lost; the next checkpoint removes it; damage can mean a failing disk: run mmsb check)",
 			"reason", why)
 	}
 	if lost := lostCommits(bus.Recovery().Log); lost != "" {

@@ -253,7 +253,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		runErr = fmt.Errorf("serve: %w", err)
 	case err := <-nodeDone:
 		nodeDone <- err
-		runErr = err
+		runErr = busInUse(o.dir, err, nodeInUseNext)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
@@ -263,7 +263,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	go func() { httpDone <- hs.Shutdown(sctx) }()
 	stopNode() // ends the role: its server shuts down, then the node closes the bus
 	if err := <-nodeDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
-		runErr = err
+		runErr = busInUse(o.dir, err, nodeInUseNext)
 	}
 	if err := <-httpDone; err != nil {
 		log.Warn("connections still open at the shutdown deadline", "err", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,7 +28,9 @@ Options.Shared and prints one line per page change: the page's last-write
 LSN, the page, its epoch and how many bytes changed since the last line for
 that page. Without --page it watches every page (re-listed after each
 commit). Changes are sampled at each committed LSN the reader sees, so
-several writes to one page between two looks print as one line.
+several writes to one page between two looks print as one line. A --page
+that does not exist yet is waited for (stderr says so once) and printed
+when it is created.
 
 It stops after --count lines (0: until interrupted) and fails when the
 writer goes away. Without --count, SIGINT or SIGTERM ends it with exit status
@@ -142,6 +146,30 @@ func (a *app) runWatch(ctx context.Context, dir string, ids []mmsb.PageID, count
 	}
 	if _, err := look(true); err != nil {
 		return err
+	}
+	if !all {
+		// A page asked for that does not exist is waited for (a watch
+		// started before its writer creates the pages is a normal use)
+		// and printed once created, but it waited in silence, as for a
+		// page that does not change (TestSharedWatchSaysPageMissing).
+		// Several are said in one note, each once: one line a page
+		// buried the output of a watch of many
+		// (TestSharedWatchSaysMissingPagesInOneNote).
+		noted := map[mmsb.PageID]bool{}
+		var missing []string
+		for _, id := range ids {
+			if state[id].gone && !noted[id] {
+				noted[id] = true
+				missing = append(missing, strconv.FormatUint(uint64(id), 10))
+			}
+		}
+		switch len(missing) {
+		case 0:
+		case 1:
+			fmt.Fprintf(a.stderr, "note: page %s does not exist (yet): waiting for it to be created\n", missing[0])
+		default:
+			fmt.Fprintf(a.stderr, "note: pages %s do not exist (yet): waiting for them to be created\n", strings.Join(missing, ", "))
+		}
 	}
 	last := rd.LastLSN()
 	for {
