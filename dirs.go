@@ -103,12 +103,6 @@ func (e *Bus) repairsRemovedLog() bool {
 	return !e.opts.DisableLog || mode == tlog.ModeLog
 }
 
-// lossPendingName is the file, in checkpoints/ beside the log-mode file
-// (whose name it starts with, so that the commands take it for a bus's
-// file), that marks a removed log an Open accepted whose report of the
-// loss has not reached a caller yet (lossToReport).
-const lossPendingName = tlog.ModeFileName + ".lost"
-
 // lossToReport reports whether this Open reports a removed log as lost
 // (Recovery().Log.LostFirstLSN): one it accepts (repairsRemovedLog), or
 // one an earlier Open accepted and then failed after (its mark is still
@@ -124,7 +118,7 @@ func (e *Bus) lossToReport() (bool, error) {
 	if e.memory {
 		return false, nil
 	}
-	mark := e.fs.Join(e.ckptDir(), lossPendingName)
+	mark := e.fs.Join(e.ckptDir(), tlog.LossPendingFileName)
 	if e.fs.Exists(mark) {
 		return true, nil
 	}
@@ -154,7 +148,7 @@ func (e *Bus) clearLossPending() error {
 	if e.memory {
 		return nil
 	}
-	mark := e.fs.Join(e.ckptDir(), lossPendingName)
+	mark := e.fs.Join(e.ckptDir(), tlog.LossPendingFileName)
 	if !e.fs.Exists(mark) {
 		return nil
 	}
@@ -165,6 +159,34 @@ func (e *Bus) clearLossPending() error {
 		return fmt.Errorf("mmsb: sync %s: %w", e.ckptDir(), err)
 	}
 	return nil
+}
+
+// pendingLoss reports the loss that checkpoints/ of dir on fs still marks
+// (tlog.LossPendingFileName: an Open with Repair or DisableLog accepted a
+// removed log and failed before reporting it) as the first LSN lost: the
+// newest checkpoint's LSN + 1 (1 without one), as the Open that succeeds
+// next reports it (Recovery().Log.LostFirstLSN). 0: nothing pending, or
+// a stale mark: a log holding a record past the newest checkpoint is no
+// removed one (a bus committed since an Open reported the loss, when a
+// crash brought the mark back: TestStaleLossMarkNotReported), and a log
+// that cannot be read is the reader's to report. mmsb.Replay and
+// QueryLogDir read it: they said nothing of the loss until 2026-12-07
+// (TestReplayReportsPendingLoss, TestQueryLogDirRefusesPendingLoss).
+func pendingLoss(fs vfs.FS, dir string) LSN {
+	ckDir := fs.Join(dir, "checkpoints")
+	if !fs.Exists(fs.Join(ckDir, tlog.LossPendingFileName)) {
+		return 0
+	}
+	var newest LSN
+	if ckpts, err := checkpointFiles(fs, ckDir); err == nil {
+		for _, c := range ckpts {
+			newest = max(newest, c.LSN)
+		}
+	}
+	if _, file, err := lastLogged(fs, fs.Join(dir, "wal"), newest); err != nil || file != "" {
+		return 0
+	}
+	return newest + 1
 }
 
 // checkLogRemoved is ErrCorruption when dir on fs holds a checkpoint and
@@ -190,6 +212,15 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 	walDir, ckDir := fs.Join(dir, "wal"), fs.Join(dir, "checkpoints")
 	if err := logDirUnreachable(fs, walDir); err != nil {
 		return err
+	}
+	// Its newest segments removed: the log reads as one ending at the
+	// end of the segment before (tlog.NewestFileName).
+	if missing, err := tlog.NewestMissing(fs, walDir); missing != "" || errors.Is(err, tlog.ErrBadNewest) {
+		if err == nil {
+			err = fmt.Errorf("%s names segment %s as the newest the log made, which is missing", fs.Join(walDir, tlog.NewestFileName), missing)
+		}
+		return fmt.Errorf("%w: %w: its newest log segments were removed, and with them the operations committed in them "+
+			"(restore them into %s; Options.Repair accepts the loss: the log then ends where the newest segment left ends, and the next commits take the lost LSNs)", ErrCorruption, err, walDir)
 	}
 	// A name that holds no checkpoint file (an operator's directory) is
 	// no checkpoint that a log continued (passOverNonFiles).
@@ -425,6 +456,23 @@ func (e *Bus) coveredLog() ([]string, error) {
 	}
 	if len(segs) == 0 {
 		return nil, nil
+	}
+	// Its newest segment removed, the log read to the end of the one
+	// before, and the operations in the removed ones went with
+	// dropLog's segments, unreported (tlog.NewestFileName).
+	missing, err := tlog.NewestMissing(e.fs, e.walDir())
+	if e.opts.Repair && errors.Is(err, tlog.ErrBadNewest) {
+		missing, err = tlog.NewestFileName, nil // as recovery reads it under Repair
+	}
+	if err != nil || missing != "" && !e.opts.Repair {
+		if err == nil {
+			err = fmt.Errorf("%s names segment %s as the newest it made, which is missing", e.fs.Join(e.walDir(), tlog.NewestFileName), missing)
+		}
+		return nil, fmt.Errorf("%w: Options.DisableLog on %s, whose log %s lost its newest segments (%w): the operations they held are gone, and the bus would commit over their LSNs "+
+			"(restore them; Options.Repair with DisableLog accepts the loss)", ErrCorruption, e.dir, e.walDir(), err)
+	}
+	if missing != "" {
+		e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = e.lastLSN+1, LostLSNUnknown
 	}
 	lsn, file, err := lastLogged(e.fs, e.walDir(), e.lastLSN)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/mmsb-go/mmsb/internal/tlog"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -115,7 +116,7 @@ func TestRemovedLogReportSurvivesFailedOpen(t *testing.T) {
 }
 
 // TestStaleLossMarkNotReported: the mark of a pending loss
-// (lossPendingName) is removed once the Open that reports the loss can no
+// (tlog.LossPendingFileName) is removed once the Open that reports the loss can no
 // longer fail, and a crash before the directory's sync can bring it back.
 // The bus has committed since; the next Open reported the commits from
 // its last LSN + 1 on lost, commits that never were. A log holding a
@@ -154,7 +155,7 @@ func TestStaleLossMarkNotReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The crash undid the mark's removal.
-	mark := fs.Join("/db/checkpoints", lossPendingName)
+	mark := fs.Join("/db/checkpoints", tlog.LossPendingFileName)
 	f, err := fs.Create(mark)
 	if err != nil {
 		t.Fatal(err)

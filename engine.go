@@ -671,6 +671,11 @@ func (e *Bus) open() error {
 	if err == nil && e.shared {
 		err = e.publishShared()
 	}
+	if err == nil && e.log != nil {
+		// A removed newest segment Repair accepted is reported now:
+		// the log's record of its newest segment may follow the log.
+		err = e.log.SettleNewest()
+	}
 	if err == nil {
 		err = e.clearLossPending()
 	}
@@ -824,9 +829,8 @@ func (e *Bus) recover() error {
 		// other state. (A crash between a torn tail's truncation and the
 		// restart also lands here: the refusal names Repair, which
 		// finishes it.)
-		if rep.TornFile == "" && rep.RepairedFile == "" && !e.opts.Repair {
-			return fmt.Errorf("%w: the log in %s ends at LSN %d, before checkpoint %s (LSN %d), and no damaged record was cut: a log segment is missing or the checkpoint belongs to another bus (Options.Repair opens at the checkpoint and deletes the log and the older checkpoints)",
-				ErrCorruption, e.walDir(), rep.LastLSN, e.recovery.Checkpoint, e.lastLSN)
+		if err := logEndsBeforeCheckpoint(e.walDir(), rep.LastLSN, rep.TornFile != "" || rep.RepairedFile != "", e.recovery.Checkpoint, e.lastLSN, e.opts.Repair); err != nil {
+			return err
 		}
 		if err := e.restartLog(); err != nil {
 			return err

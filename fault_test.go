@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -820,6 +821,7 @@ func (env *faultEnv) activeSegmentBytes() int64 {
 	env.t.Helper()
 	wal := env.fs.Join(env.dir, "wal")
 	names, err := env.base.List(wal)
+	names = slices.DeleteFunc(names, func(n string) bool { return !isSegmentName(n) }) // not wal/newest-segment
 	if err != nil || len(names) == 0 {
 		env.t.Fatalf("list %s: %v", wal, err)
 	}

@@ -184,6 +184,12 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // q asks, as Bus.QueryLog answers such a bus. A last segment holding only
 // a torn header (a crash while an Open made it) ends the log, as Open and
 // Replay read it; one named past where the log continues is ErrCorruption.
+// A dir whose removed log an Open with Repair or DisableLog accepted and
+// then failed, before any caller was told (checkpoints/log-mode.lost), is
+// ErrCorruption naming that file: its log holds none of the operations
+// committed after the newest checkpoint, and the answer read as a log
+// holding every one (the next Open that succeeds reports the loss and
+// removes the file).
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
 	if err := q.check(); err != nil {
 		return err
@@ -202,6 +208,10 @@ func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func
 	}
 	if err := checkWrittenWithoutLog(fs, dir); err != nil {
 		return fmt.Errorf("log query: %w", err)
+	}
+	if first := pendingLoss(fs, dir); first != 0 {
+		return fmt.Errorf("log query: %w: %s marks a removed log that an Open with Options.Repair or Options.DisableLog accepted and failed after: the operations committed from LSN %d on (if any) are lost, and the log holds none of them "+
+			"(the next Open that succeeds reports the loss in Recovery().Log and removes the file)", ErrCorruption, fs.Join(dir, "checkpoints", tlog.LossPendingFileName), first)
 	}
 	return queryLog(ctx, fs, dir, q, nil, fn)
 }

@@ -92,6 +92,21 @@ func newDetached(funcs map[string]RecomputeFunc, lazy bool) *Bus {
 // --out` wrote as an intact directory). As with Open, opts.Repair accepts
 // the loss, an empty wal/ made by hand does too, and opts.DisableLog
 // replays a directory written by a bus without a log.
+//
+// A removed log that an Open with Repair or DisableLog accepted and then
+// failed (checkpoints/log-mode.lost, whose loss the next Open that
+// succeeds reports) is reported as that Open will report it: a replay
+// that reads to the end of the log has Recovery().Log.LostFirstLSN the
+// newest checkpoint's LSN + 1 and LostLastLSN LostLSNUnknown (until
+// 2026-12-07 it said nothing of the loss). So is a log whose newest
+// segments were removed, which opts.Repair accepts: the commits from the
+// log's end on are reported lost.
+//
+// A checkpoint past the end of the log, which no damaged record explains
+// (one of another bus copied in), is refused by Open's rule
+// (ErrCorruption naming it; opts.Repair starts from it and reports what
+// the log lacked lost, as Open with Repair does): until 2026-12-07 Replay
+// presented its state as the bus's.
 func Replay(ctx context.Context, dir string, target ReplayTarget, opts *Options) (*Bus, error) {
 	fs := vfs.Default
 	if opts != nil && opts.FS != nil {
@@ -130,14 +145,14 @@ func replay(ctx context.Context, dir string, target ReplayTarget, opts *Options,
 	}
 	out := newDetached(o.Functions, o.LazyPageMemory)
 	out.replayOnly = only
-	if err := out.replayInto(ctx, o.FS, dir, target); err != nil {
+	if err := out.replayInto(ctx, o.FS, dir, target, o.Repair); err != nil {
 		out.discard()
 		return nil, err
 	}
 	return out, nil
 }
 
-func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target ReplayTarget) error {
+func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target ReplayTarget, repair bool) error {
 	walDir, ckDir := fs.Join(dir, "wal"), fs.Join(dir, "checkpoints")
 	ckpts, err := checkpoint.List(fs, ckDir)
 	if err != nil && !vfs.IsNotExist(err) {
@@ -189,6 +204,12 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 				loadErr = errors.Join(loadErr, err) // it names the file (loadCheckpointFrom)
 				e.recovery.SkippedCheckpoint = append(e.recovery.SkippedCheckpoint, err.Error())
 				continue
+			}
+			// Past the log's end, as Open refuses it (a checkpoint of
+			// another bus copied in was presented as this bus's state:
+			// TestReplayRefusesCheckpointPastLogEnd).
+			if err := e.checkLogReaches(fs, walDir, c.Path, repair); err != nil {
+				return err
 			}
 			// Where the replay started, for Recovery: a checkpoint passed
 			// over is otherwise invisible to a caller comparing two
@@ -248,6 +269,21 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 			// As of a target LSN past the end: nothing says the history
 			// held that epoch (ErrLogTruncated said it was lost).
 			return fmt.Errorf("%w: page %d never reached epoch %d: the log ends at LSN %d", ErrInvalidOption, target.Page, target.Epoch, e.lastLSN)
+		}
+		// A loss an Open accepted and failed before reporting: the
+		// state is the end of what the directory holds, not of what
+		// was committed (see Replay).
+		if first := pendingLoss(fs, dir); first != 0 && e.lastLSN < first {
+			e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = first, LostLSNUnknown
+		}
+		// Newest segments removed (Repair or DisableLog passed
+		// checkLogRemoved): the commits from the log's end on are
+		// lost, as Open with Repair reports them
+		// (TestReplayRepairReportsRemovedNewestSegment). The file is
+		// read before the segments are listed: a writer rotating
+		// beside the replay is no loss.
+		if missing, err := tlog.NewestMissing(fs, walDir); (missing != "" || errors.Is(err, tlog.ErrBadNewest)) && e.recovery.Log.LostFirstLSN == 0 {
+			e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = e.lastLSN+1, LostLSNUnknown
 		}
 		return nil
 	}
@@ -433,6 +469,50 @@ func (e *Bus) checkContinuesLog(fs vfs.FS, walDir, path string) error {
 			ErrCorruption, path, at, stamp, at, rec.File, rec.Offset, dec.Time, at)
 	}
 	return nil
+}
+
+// logEndsBeforeCheckpoint is the rule by which Open and Replay refuse
+// the checkpoint they start from (path, at LSN at): the log ends at LSN
+// last (0: it holds nothing to compare), before it, and cut says no
+// damaged record that Open cuts (a torn tail) explains why. A checkpoint
+// is taken only once the log durably holds its LSN, so it is not this
+// log's: a segment is missing, or it was copied in from another bus.
+// Repair accepts it (Open restarts the log there). One rule: Replay
+// presented such a checkpoint as the bus's state while Open refused the
+// directory (TestReplayRefusesCheckpointPastLogEnd).
+func logEndsBeforeCheckpoint(walDir string, last LSN, cut bool, path string, at LSN, repair bool) error {
+	if last == 0 || last >= at || cut || repair {
+		return nil
+	}
+	return fmt.Errorf("%w: the log in %s ends at LSN %d, before checkpoint %s (LSN %d), and no damaged record was cut: a log segment is missing or the checkpoint belongs to another bus (Options.Repair opens at the checkpoint and deletes the log and the older checkpoints)",
+		ErrCorruption, walDir, last, path, at)
+}
+
+// checkLogReaches is logEndsBeforeCheckpoint for Replay, on the
+// checkpoint just loaded from path: the log read from its LSN ends
+// before it. Repair accepts it and reports what the log lacked past the
+// checkpoint lost, as Open with Repair does. A log that cannot be read
+// there is for the replay that follows to report.
+func (e *Bus) checkLogReaches(fs vfs.FS, walDir, path string, repair bool) error {
+	at := e.lastLSN
+	if at == 0 {
+		return nil
+	}
+	r, err := tlog.NewReader(fs, walDir, at)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	if _, err := r.Next(); !errors.Is(err, io.EOF) {
+		return nil
+	}
+	last, cut := r.End()
+	err = logEndsBeforeCheckpoint(walDir, last, cut, path, at, false)
+	if err != nil && repair {
+		e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = at+1, LostLSNUnknown
+		return nil
+	}
+	return err
 }
 
 // firstLogLSN returns the first LSN held by the log in walDir (0 if empty).
@@ -689,7 +769,7 @@ func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (Repl
 	r := newDetached(e.opts.Functions, e.opts.LazyPageMemory)
 	defer r.discard()
 	if start > 0 || fromNewestCheckpoint && newest.Path != "" {
-		if err := r.replayInto(ctx, e.fs, e.dir, target); err != nil {
+		if err := r.replayInto(ctx, e.fs, e.dir, target, false); err != nil {
 			return ReplayReport{}, err
 		}
 	}

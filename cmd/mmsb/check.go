@@ -888,7 +888,7 @@ func filesLost(dir string) bool {
 // Open with Repair or DisableLog accepted and whose loss no caller has
 // been told of yet (the root package's lossPendingName: the Open that
 // succeeds next reports it in Recovery().Log and removes the mark).
-const lossPendingFile = tlog.ModeFileName + ".lost"
+const lossPendingFile = tlog.LossPendingFileName
 
 // lossPendingWarning is check's warning for a lossPendingFile.
 const lossPendingWarning = "an Open with Repair or DisableLog accepted a removed log here and failed before reporting it: the operations committed after the newest checkpoint (every one, without a checkpoint) are lost; " +

@@ -376,6 +376,10 @@ func foreignBusFiles(dir, sub string) []string {
 		ours := false
 		if sub == "wal" {
 			_, ours = tlog.ParseSegmentName(n[:min(len(n), segLen)])
+			// The log's newest-segment file (and its temporary while
+			// it is replaced), which a log emptied by DisableLog keeps
+			// beside no segment (TestNewestSegmentFileIsTheLogs).
+			ours = ours || strings.TrimSuffix(n, ".tmp") == tlog.NewestFileName
 		} else {
 			_, ours = checkpoint.ParseName(n[:min(len(n), ckLen)])
 			ours = ours || strings.HasPrefix(n, tlog.ModeFileName)

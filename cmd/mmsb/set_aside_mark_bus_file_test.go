@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mmsb-go/mmsb/internal/replicate"
+	"github.com/mmsb-go/mmsb/internal/tlog"
 )
 
 // TestSetAsideMarkIsNodesFile: a replication node's set-aside writes
@@ -35,5 +36,25 @@ func TestSetAsideMarkIsNodesFile(t *testing.T) {
 				t.Errorf("%s: files no bus makes %q, want %s/x%s alone", other, foreign, sub, replicate.SetAsideMarkFile)
 			}
 		})
+	}
+}
+
+// TestNewestSegmentFileIsTheLogs: the log writes wal/newest-segment
+// (tlog.NewestFileName) at its first rotation and keeps it when a
+// DisableLog Open empties wal/; a bus that held nothing beside it (or
+// beside its temporary, left by a crash) is a bus, not "another
+// program's file".
+func TestNewestSegmentFileIsTheLogs(t *testing.T) {
+	for _, name := range []string{tlog.NewestFileName, tlog.NewestFileName + ".tmp"} {
+		dir := filepath.Join(t.TempDir(), "data")
+		makeTree(t, dir, map[string]string{"LOCK": "", "wal/": "", "checkpoints/": "", "wal/" + name: "x"})
+		if foreign, _, err := filesNoBusMakes(dir); err != nil || len(foreign) != 0 {
+			t.Errorf("%s with wal/%s: files no bus makes %q (%v), want none", dir, name, foreign, err)
+		}
+	}
+	other := filepath.Join(t.TempDir(), "data")
+	makeTree(t, other, map[string]string{"LOCK": "", "wal/": "", "checkpoints/": "", "wal/x" + tlog.NewestFileName: "x"})
+	if foreign, _, _ := filesNoBusMakes(other); len(foreign) != 1 {
+		t.Errorf("%s: files no bus makes %q, want wal/x%s alone", other, foreign, tlog.NewestFileName)
 	}
 }

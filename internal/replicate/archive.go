@@ -892,7 +892,8 @@ func syncFile(path string) error {
 //
 // Nor is what every Open with a log leaves in a bus that holds nothing: a
 // log segment holding no record (its header only; the bus keeps one,
-// tlog.Options.KeepSegment) and checkpoints/log-mode. A replica that
+// tlog.Options.KeepSegment), wal/newest-segment (tlog.NewestFileName)
+// and checkpoints/log-mode. A replica that
 // opened its bus on an empty stream and applied nothing counted as a bus:
 // restarted on a stream emptied past a stored checkpoint it stayed at
 // LSN 0, and on a trimmed one it was set aside before bootstrapping. A
@@ -975,7 +976,7 @@ func hasStateBesides(dir, keep string) bool {
 			switch {
 			case strings.HasSuffix(name, ".tmp"):
 			case sub == "checkpoints" && (name == tlog.ModeFileName || keep != "" && name == keep):
-			case sub == "wal" && emptySegment(e):
+			case sub == "wal" && (emptySegment(e) || name == tlog.NewestFileName):
 			default:
 				return true
 			}

@@ -582,6 +582,17 @@ func (l *Log) createSegment(first base.LSN) error {
 		_ = f.Close() // already failing or read-only: the error above is the one to report
 		return l.fail("fsync directory", l.dir, err)
 	}
+	// The segment is durable: the newest-segment file names it before a
+	// record goes into it, where an older segment is there to end the log
+	// at should it go (see NewestFileName; an only segment removed leaves
+	// no segment, which the bus finds without the file).
+	if len(l.segs) > 0 {
+		l.stats.Syncs += 2
+		if err := writeNewest(l.fs, l.dir, first); err != nil {
+			_ = f.Close() // already failing: the error above is the one to report
+			return l.fail("record the newest segment in", l.dir, err)
+		}
+	}
 	l.f, l.segSize, l.wbFrom = f, SegmentHeaderSize, SegmentHeaderSize
 	l.idxOff = -1
 	l.segs = append(l.segs, segment{first: first, path: path})

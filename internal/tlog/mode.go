@@ -36,6 +36,16 @@ const (
 	modeMagic         = "MMSBLOGM"
 )
 
+// LossPendingFileName is the file, in the checkpoint directory beside the
+// log-mode file (whose name it starts with, so that the commands take it
+// for a bus's file), that marks a removed log an Open with Repair or
+// DisableLog accepted and whose report of the loss has not reached a
+// caller yet: the bus's Open makes it durable before it changes anything
+// and removes it once it has reported the loss in Recovery().Log; mmsb.Replay,
+// mmsb.QueryLogDir and `mmsb check` report a directory that holds it as one
+// whose log was lost. Empty; only its presence counts.
+const LossPendingFileName = ModeFileName + ".lost"
+
 // Mode says how a data directory's history continues its checkpoints.
 type Mode uint8
 
@@ -293,7 +303,13 @@ func CreateEmptySegment(fs vfs.FS, dir string, first base.LSN) error {
 	}); err != nil {
 		return fmt.Errorf("tlog: create %s: %w", path, err)
 	}
-	return nil
+	// The newest segment from here on, where the file says which (see
+	// NewestFileName): it may name a later one (an only empty segment
+	// replaced).
+	if cur, err := ReadNewest(fs, dir); cur == 0 && err == nil {
+		return nil
+	}
+	return writeNewest(fs, dir, first)
 }
 
 // modeAltTempSuffix is added to the log-mode file's name for its

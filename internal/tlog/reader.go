@@ -27,6 +27,7 @@ type Reader struct {
 	expected base.LSN // next LSN due; 0 while unknown
 	rec      Record
 	err      error // terminal result (io.EOF or corruption), returned again
+	torn     bool  // a torn tail (or a last segment's unwritten header) ended the log
 
 	start Position // NewReaderAt: where to start in the first segment
 }
@@ -140,6 +141,7 @@ func (r *Reader) next() (*Record, error) {
 				return nil, err
 			}
 			if torn {
+				r.torn = true
 				return nil, io.EOF
 			}
 		}
@@ -175,6 +177,19 @@ func (r *Reader) next() (*Record, error) {
 	}
 }
 
+// End says, once Next returned io.EOF, where the log read ended: its
+// last LSN (the one before the next LSN due, so a newest segment holding
+// no record ends it at the LSN before its first; 0 when no segment was
+// read) and whether what a crash leaves ended it (a torn tail, a last
+// segment's header not written), which Open cuts (RecoveryReport.TornFile).
+// Before io.EOF it is (0, false).
+func (r *Reader) End() (base.LSN, bool) {
+	if !errors.Is(r.err, io.EOF) || r.expected == 0 {
+		return 0, false
+	}
+	return r.expected - 1, r.torn
+}
+
 func (r *Reader) openSegment() error {
 	seg := r.segs[r.idx]
 	isLast := r.idx == len(r.segs)-1
@@ -202,6 +217,7 @@ func (r *Reader) openSegment() error {
 			if zero, err := zeroRange(f, seg.path, 0, size); err != nil {
 				return err
 			} else if zero {
+				r.torn = true
 				return io.EOF
 			}
 		} else if torn, err := tornHeader(f, seg, size); err != nil {

@@ -38,6 +38,10 @@ func (rc *recovery) run() error {
 		return err
 	}
 	rc.segs = segs
+	missing, err := rc.checkNewest(segs)
+	if err != nil {
+		return err
+	}
 	var expected base.LSN // next LSN due; 0 while unknown
 	for i := 0; i < len(rc.segs); i++ {
 		err := rc.segment(i, &expected)
@@ -47,6 +51,15 @@ func (rc *recovery) run() error {
 		if err != nil {
 			return err
 		}
+	}
+	if missing && rc.report.LostFirstLSN == 0 {
+		// Repair accepted removed newest segments: the commits from
+		// the log's end on are gone, how many not known.
+		next := rc.replayFrom + 1
+		if rc.hasLast {
+			next = max(next, rc.lastLSN+1)
+		}
+		rc.report.LostFirstLSN, rc.report.LostLastLSN = next, LostUnknown
 	}
 	return nil
 }
@@ -281,6 +294,17 @@ func (rc *recovery) dropEmptyLast(i int, expected base.LSN) error {
 		rc.activeSize = SegmentHeaderSize
 		rc.hasLast, rc.lastLSN = true, next-1
 		return errStop
+	}
+	if i > 0 {
+		// The newest-segment file names this one, or an older one: it
+		// names the one before first, so that no crash leaves it
+		// naming a segment past the newest (a removed one).
+		prev := rc.segs[i-1].first
+		if cur, err := ReadNewest(rc.opts.FS, rc.opts.Dir); err == nil && cur > prev && cur <= seg.first {
+			if err := writeNewest(rc.opts.FS, rc.opts.Dir, prev); err != nil {
+				return err
+			}
+		}
 	}
 	if err := removeSynced(rc.opts.FS, rc.opts.Dir, seg.path); err != nil {
 		return err

@@ -1,0 +1,210 @@
+package tlog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/mmsb-go/mmsb/corruption"
+	"github.com/mmsb-go/mmsb/internal/base"
+	"github.com/mmsb-go/mmsb/vfs"
+)
+
+// The newest-segment file, in the log directory, names the first LSN of
+// the newest segment the log made. Nothing else records where the log
+// ended: with its newest segment deleted (by hand, a bad backup restore),
+// Open recovered to the end of the segment before it and reported
+// nothing, the operations committed in the deleted one gone without a
+// word, the next commits reusing their LSNs. Open now refuses a log whose
+// newest segment is older than the file names (a *corruption.Error naming
+// the file; Repair accepts it and reports the LSNs from the log's end on
+// lost): TestOpenRefusesRemovedNewestSegment.
+//
+// It is written (vfs.ReplaceFile: a temporary fsynced and renamed, the
+// directory fsynced) after a new segment made beside an older one (a
+// rotation) is durable (header and directory fsynced) and before the first
+// record goes into it, so it never names a segment that does not exist: a
+// crash before it leaves it naming an older one, which is no loss (the
+// segments only grow past it). An only segment needs none: removed, it
+// leaves a log directory without a segment, which the log-mode file tells
+// from an empty log. A log directory without the file (written before it
+// existed, or never rotated) opens as before; the next rotation writes it.
+//
+// Format (docs/formats.md, "Newest-segment file"), 24 bytes:
+//
+//	0   8  magic "MMSBTLNS"
+//	8   4  version: 1 (NewestFormatVersion), little endian
+//	12  8  first LSN of the newest segment, little endian
+//	20  4  CRC-32C (Castagnoli) of bytes 0..19, little endian
+const (
+	NewestFileName      = "newest-segment"
+	NewestFormatVersion = 1
+	newestFileSize      = 24
+	newestMagic         = "MMSBTLNS"
+)
+
+// ErrBadNewest is a newest-segment file that does not decode.
+var ErrBadNewest = errors.New("tlog: malformed newest-segment file")
+
+func encodeNewest(first base.LSN) []byte {
+	b := make([]byte, newestFileSize)
+	copy(b, newestMagic)
+	binary.LittleEndian.PutUint32(b[8:], NewestFormatVersion)
+	binary.LittleEndian.PutUint64(b[12:], uint64(first))
+	binary.LittleEndian.PutUint32(b[20:], crc32.Checksum(b[:20], castagnoli))
+	return b
+}
+
+func decodeNewest(b []byte) (base.LSN, error) {
+	if len(b) != newestFileSize {
+		return 0, fmt.Errorf("%w: %d bytes, want %d", ErrBadNewest, len(b), newestFileSize)
+	}
+	if !bytes.Equal(b[:8], []byte(newestMagic)) {
+		return 0, fmt.Errorf("%w: bad magic %q", ErrBadNewest, b[:8])
+	}
+	if got, want := binary.LittleEndian.Uint32(b[20:]), crc32.Checksum(b[:20], castagnoli); got != want {
+		return 0, fmt.Errorf("%w: CRC %08x, want %08x", ErrBadNewest, got, want)
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != NewestFormatVersion {
+		return 0, fmt.Errorf("%w: version %d, want %d", ErrBadNewest, v, NewestFormatVersion)
+	}
+	first := base.LSN(binary.LittleEndian.Uint64(b[12:]))
+	if first == 0 {
+		return 0, fmt.Errorf("%w: first LSN 0", ErrBadNewest)
+	}
+	return first, nil
+}
+
+// ReadNewest reads the newest-segment file of the log directory dir: the
+// first LSN it names, 0 when there is none, an error wrapping
+// ErrBadNewest when it does not decode (or is no regular file).
+func ReadNewest(fs vfs.FS, dir string) (base.LSN, error) {
+	path := fs.Join(dir, NewestFileName)
+	f, err := vfs.OpenRegular(fs, path)
+	if vfs.IsNotExist(err) {
+		return 0, nil
+	}
+	if errors.Is(err, vfs.ErrNotRegular) {
+		return 0, fmt.Errorf("%w: %s: %w", ErrBadNewest, path, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tlog: open %s: %w", path, err)
+	}
+	defer f.Close() //nolint:errcheck // read only
+	b, err := io.ReadAll(io.LimitReader(f, newestFileSize+1))
+	if err != nil {
+		return 0, fmt.Errorf("tlog: read %s: %w", path, err)
+	}
+	first, err := decodeNewest(b)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return first, nil
+}
+
+// writeNewest makes first the newest-segment file's LSN, crash safely.
+func writeNewest(fs vfs.FS, dir string, first base.LSN) error {
+	path := fs.Join(dir, NewestFileName)
+	if _, err := vfs.ReplaceFile(fs, path, path+".tmp", func(f vfs.File) error {
+		_, err := writeFull(f, encodeNewest(first))
+		return err
+	}); err != nil {
+		return fmt.Errorf("tlog: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// NewestMissing compares the newest-segment file of the log directory dir
+// with its segments: the segment name the file gives when it names an LSN
+// past the newest segment's first (the log's newest segment, or more, was
+// removed), "" otherwise. A file that does not decode is an error wrapping
+// ErrBadNewest. A log with no segment is not checked: the bus decides what
+// an emptied log means (CheckRemoved, FilesLost), and its next segment
+// rewrites the file.
+//
+// It reads the file before it lists the segments: a log being written
+// beside it (a replay of a live bus) makes a segment before the file names
+// it, so a rotation in between does not read as a removed segment.
+func NewestMissing(fs vfs.FS, dir string) (string, error) {
+	first, err := ReadNewest(fs, dir)
+	if err != nil || first == 0 {
+		return "", err
+	}
+	segs, err := listSegments(fs, dir)
+	if err != nil {
+		return "", err
+	}
+	return missingPast(first, segs), nil
+}
+
+// missingPast is the segment name of first when it is past the first LSN
+// of the newest of segs, "" otherwise (and when segs is empty).
+func missingPast(first base.LSN, segs []segment) string {
+	if len(segs) == 0 || first <= segs[len(segs)-1].first {
+		return ""
+	}
+	return SegmentName(first)
+}
+
+// checkNewest is NewestMissing for Open, on the segments listed: a removed
+// newest segment, or a file that does not decode, is a *corruption.Error
+// naming the file; under Repair, true (the loss is reported once the walk
+// knows where the log ends, and SettleNewest rewrites the file).
+func (rc *recovery) checkNewest(segs []segment) (bool, error) {
+	fs, dir := rc.opts.FS, rc.opts.Dir
+	path := fs.Join(dir, NewestFileName)
+	if len(segs) == 0 {
+		return false, nil
+	}
+	first, err := ReadNewest(fs, dir)
+	if errors.Is(err, ErrBadNewest) {
+		if rc.opts.Repair {
+			return true, nil
+		}
+		return false, &corruption.Error{File: path, Offset: -1, Reason: err.Error() + " (Repair rewrites it)"}
+	}
+	if err != nil {
+		return false, err
+	}
+	name := missingPast(first, segs)
+	if name == "" {
+		return false, nil
+	}
+	if rc.opts.Repair {
+		return true, nil
+	}
+	newest := segs[len(segs)-1].path
+	return false, &corruption.Error{File: path, Offset: -1, Reason: fmt.Sprintf(
+		"names segment %s as the newest the log made, but the newest in %s is %s: the segments from %s on were removed, and with them the operations committed in them "+
+			"(restore them; Repair accepts the loss: the log then ends where %s does, and the next commits take the lost LSNs)",
+		name, dir, newest, name, newest)}
+}
+
+// SettleNewest rewrites the newest-segment file to name the log's newest
+// segment where it names a later one (a removed segment Repair accepted,
+// segments Repair cut) or does not decode. Open leaves the file as it was,
+// so that an Open that accepted the loss and failed after leaves it to
+// the next Open to find again: the bus calls SettleNewest once its Open
+// can no longer fail, as it removes its loss mark.
+func (l *Log) SettleNewest() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	if len(l.segs) == 0 {
+		return nil
+	}
+	newest := l.segs[len(l.segs)-1].first
+	first, err := ReadNewest(l.fs, l.dir)
+	if err == nil && first <= newest {
+		return nil
+	}
+	if err != nil && !errors.Is(err, ErrBadNewest) {
+		return err
+	}
+	return writeNewest(l.fs, l.dir, newest)
+}
