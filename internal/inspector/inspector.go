@@ -255,6 +255,8 @@ func (in *Inspector) ServiceHandler() (string, http.Handler) {
 	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(in.maxRequest), requestGzip(in.maxRequest), server.ProtoCodec()}, server.JSONCodecs()...)
 	opts = append(opts, in.hopts...)
 	path, h := inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, opts...)
+	// A body cut inside an envelope: invalid_argument, not internal.
+	h = server.CutEnvelopes(h)
 	return path, in.streamCut.Track(h, inspectorv1connect.InspectorServiceQueryLogProcedure,
 		inspectorv1connect.InspectorServiceChangesProcedure, inspectorv1connect.InspectorServiceEventsProcedure)
 }

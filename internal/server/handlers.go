@@ -420,11 +420,29 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			}
 			size = func(mmsb.PageID) (int, error) { return len(data), err }
 		} else {
+			// The bus replayed to asOf holds every page as of asOf: its
+			// pages count as the answer's, as a single page's copy does,
+			// before it is made at the live pages' bytes, then at its own
+			// (more where pages were freed since, made first, at most
+			// --max-asof-reads at once); until 2026-12-07 they were not
+			// counted at all (TestReadAsOfSeveralPagesCounted).
+			live := int(s.bus.Stats().LogicalBytes)
+			if err := holdAnswer(ctx, "Read", live); err != nil {
+				return nil, err
+			}
 			r, err := s.bus.Replay(ctx, mmsb.ReplayTarget{ToLSN: asOf})
 			if err != nil {
 				return nil, toConnect(err)
 			}
 			defer func() { _ = r.Close() }() // detached, in memory: nothing to lose
+			replayCost = int(r.Stats().LogicalBytes)
+			if more := replayCost - live; more > 0 {
+				if err := holdAnswer(ctx, "Read", more); err != nil {
+					return nil, err
+				}
+			}
+			dropAnswer(ctx, itemsCost+replayCost)
+			base += replayCost
 			readRange = r.ReadPageRange
 			size = pageSize(r)
 		}

@@ -99,6 +99,7 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	}
 	// Behind the Gate below: a call without a credential counts only the
 	// empty message the Gate gives it.
+	h = CutEnvelopes(h) // inside countWrites: its refusals pass through
 	h = countWrites(h, maxBytes)
 	h = s.watchCut.Track(h, mmsbv1connect.BusServiceWatchProcedure)
 	h = s.queryCut.Track(h, mmsbv1connect.BusServiceQueryLogProcedure)

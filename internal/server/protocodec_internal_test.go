@@ -208,8 +208,8 @@ func FuzzRequestBudget(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, newMsg := range msgs {
 			m := newMsg()
-			b := decodeBudget{max: maxBatch + len(data)/minElementBytes}
-			walkErr := b.walk(data, m.ProtoReflect().Descriptor(), true)
+			b := newDecodeBudget(len(data))
+			walkErr := b.walk(data, walkTableOf(m.ProtoReflect().Descriptor()), true)
 			uerr := proto.Unmarshal(data, m)
 			if errors.Is(walkErr, errWireMalformed) && uerr == nil {
 				t.Fatalf("%T: the walk found malformed bytes that proto.Unmarshal decodes: %x", m, data)
@@ -301,4 +301,202 @@ func TestProtoCodecAcceptsValidForms(t *testing.T) {
 			t.Errorf("%s: the codec decoded %v, proto.Unmarshal %v", c.name, got, want)
 		}
 	}
+}
+
+// metaPages is a CreatePagesRequest of pages of one byte, each with
+// entries empty metadata entries ("1a 00").
+func metaPages(pages, entries int) []byte { return metaPagesOf(pages, entries, "", "") }
+
+// metaPagesOf is a CreatePagesRequest of pages of one byte, each with
+// entries metadata entries of key and value.
+func metaPagesOf(pages, entries int, key, value string) []byte {
+	e := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), key)
+	e = protowire.AppendString(protowire.AppendTag(e, 2, protowire.BytesType), value)
+	if key == "" && value == "" {
+		e = nil
+	}
+	p := []byte{0x10, 0x01}
+	for range entries {
+		p = protowire.AppendBytes(protowire.AppendTag(p, 3, protowire.BytesType), e)
+	}
+	var b []byte
+	for range pages {
+		b = protowire.AppendBytes(protowire.AppendTag(b, 1, protowire.BytesType), p)
+	}
+	return b
+}
+
+// TestProtoCodecAcceptsMetadata: a CreatePages of 300 pages with 8191
+// empty metadata entries each (4.9 MB; the bus takes up to 8191 entries
+// a page) passes the codec and decodes as proto.Unmarshal decodes it
+// (the floor of the budget holds it), and so do, at the 64 MiB of
+// --max-request-bytes by default, pages of realistic entries
+// ("mmsb.type" = "f64") and a delta of runs of one byte; one of 4095
+// pages of empty entries (67,108,860 bytes, 4 GB decoded) is refused
+// naming mmsb.v1.PageSpec.meta. Control: the flat count of one element
+// per 5 wire bytes (before 2026-12-07) refused the first with
+// invalid_argument, though the server took it from JSON; at 64 bytes a
+// wire byte (a1's bound) the last passed.
+func TestProtoCodecAcceptsMetadata(t *testing.T) {
+	data := metaPages(300, 8191)
+	var got, want mmsbv1.CreatePagesRequest
+	if err := (protoCodec{}).Unmarshal(data, &got); err != nil {
+		t.Fatalf("Unmarshal of %d bytes: %v", len(data), err)
+	}
+	if err := proto.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(&got, &want) || len(got.GetPages()) != 300 || len(got.GetPages()[299].GetMeta()) != 8191 {
+		t.Fatalf("the codec decoded %d pages, unlike proto.Unmarshal", len(got.GetPages()))
+	}
+	const limit = 64 << 20 // --max-request-bytes by default
+	md := want.ProtoReflect().Descriptor()
+	page := len(metaPagesOf(1, 8191, "mmsb.type", "f64"))
+	realistic := metaPagesOf(limit/page, 8191, "mmsb.type", "f64")
+	if err := checkDecodeBudget(realistic, md); err != nil {
+		t.Errorf("%d bytes of metadata entries mmsb.type=f64: %v; want it within the budget", len(realistic), err)
+	}
+	runs := oneByteRunDeltas(1, (limit-8)/5)
+	if err := checkDecodeBudget(runs, (&mmsbv1.CommitRequest{}).ProtoReflect().Descriptor()); err != nil {
+		t.Errorf("a delta of %d bytes of runs of one byte: %v; want it within the budget", len(runs), err)
+	}
+	big := metaPages(4095, 8191)
+	if err := checkDecodeBudget(big, md); !errors.Is(err, ErrDecodeBudget) || !strings.Contains(err.Error(), "mmsb.v1.PageSpec.meta") {
+		t.Fatalf("%d bytes of empty metadata entries: %v; want ErrDecodeBudget naming mmsb.v1.PageSpec.meta", len(big), err)
+	}
+}
+
+// TestDecodeBudgetCoversDecode: for each shape of request with the most
+// decoded bytes a wire byte (empty items, empty and one-byte runs,
+// empty metadata entries, empty strings of a list, unpacked and packed
+// numbers, packed chunks of one number, unknown fields), the walk's
+// estimate is at least what proto.Unmarshal allocates decoding it, so
+// that the budget (allocPerWireByte a wire byte + allocFloor) bounds the
+// decode. Control: with a grown list counted at 5 times its bytes and
+// no rounding for size classes (a1's estimate), it fell short of the
+// decode for empty items, runs, kinds and packed chunks.
+func TestDecodeBudgetCoversDecode(t *testing.T) {
+	unknown := bytes.Repeat([]byte{0xf8, 0x01, 0x01}, 1<<16) // field 31, a varint
+	kinds := bytes.Repeat([]byte{0x3a, 0x00}, 1<<16)
+	var unpacked []byte
+	for i := range 1 << 16 {
+		unpacked = protowire.AppendVarint(protowire.AppendTag(unpacked, 4, protowire.VarintType), uint64(i%100+1))
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		m    func() proto.Message
+	}{
+		{"empty items", emptyItems(1 << 16), func() proto.Message { return &mmsbv1.ReadRequest{} }},
+		{"empty runs", emptyRuns(1 << 16), func() proto.Message { return &mmsbv1.CommitRequest{} }},
+		{"one-byte runs", oneByteRunDeltas(1, 1<<16), func() proto.Message { return &mmsbv1.CommitRequest{} }},
+		{"one-byte runs of many deltas", oneByteRunDeltas(1<<8, 1<<8), func() proto.Message { return &mmsbv1.CommitRequest{} }},
+		{"empty metadata entries", metaPages(8, 8191), func() proto.Message { return &mmsbv1.CreatePagesRequest{} }},
+		{"realistic metadata entries", metaPagesOf(8, 8191, "mmsb.type", "f64"), func() proto.Message { return &mmsbv1.CreatePagesRequest{} }},
+		{"empty kinds", kinds, func() proto.Message { return &mmsbv1.QueryLogRequest{} }},
+		{"unpacked parents", unpacked, func() proto.Message { return &mmsbv1.BindRequest{} }},
+		{"packed chunks", packedChunks(1 << 11), func() proto.Message { return &mmsbv1.BindRequest{} }},
+		{"unknown fields", unknown, func() proto.Message { return &mmsbv1.ReadRequest{} }},
+	} {
+		b := decodeBudget{max: math.MaxInt64}
+		m := c.m()
+		if err := b.walk(c.data, walkTableOf(m.ProtoReflect().Descriptor()), true); err != nil {
+			t.Fatalf("%s: walk: %v", c.name, err)
+		}
+		var err error
+		alloc := allocatedBy(func() { err = proto.Unmarshal(c.data, c.m()) })
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if uint64(b.alloc) < alloc {
+			t.Errorf("%s, %d bytes: the walk estimated %d bytes (%.1f a wire byte), the decode allocated %d (%.1f)",
+				c.name, len(c.data), b.alloc, float64(b.alloc)/float64(len(c.data)), alloc, float64(alloc)/float64(len(c.data)))
+		} else {
+			t.Logf("%s, %d bytes: estimated %.1f a wire byte, allocated %.1f", c.name, len(c.data), float64(b.alloc)/float64(len(c.data)), float64(alloc)/float64(len(c.data)))
+		}
+	}
+}
+
+// packedChunks is a BindRequest whose parents come as n packed chunks
+// of one number each ("22 01 01").
+func packedChunks(n int) []byte { return bytes.Repeat([]byte{0x22, 0x01, 0x01}, n) }
+
+// TestProtoCodecCountsNumbers: lists of numbers count in the budget. A
+// BindRequest whose 2^15 parents come as packed chunks of one number
+// each (96 KiB) made proto.Unmarshal copy the list for every chunk,
+// 4 GiB allocated (the square of the count): the codec refuses it
+// naming the field, having allocated less than 4 times its wire bytes,
+// while one packed chunk of 2^20 parents and 2^20 unpacked ones pass.
+// Control: before 2026-12-07 the walk did not count numbers and the
+// codec decoded it.
+func TestProtoCodecCountsNumbers(t *testing.T) {
+	data := packedChunks(1 << 15)
+	var err error
+	alloc := allocatedBy(func() { err = protoCodec{}.Unmarshal(data, &mmsbv1.BindRequest{}) })
+	if !errors.Is(err, ErrDecodeBudget) || !strings.Contains(err.Error(), "mmsb.v1.BindRequest.parents") {
+		t.Fatalf("Unmarshal of %d packed chunks (%d bytes): %v, %d bytes allocated; want ErrDecodeBudget naming mmsb.v1.BindRequest.parents", 1<<15, len(data), err, alloc)
+	}
+	if alloc >= 4*uint64(len(data)) {
+		t.Fatalf("Unmarshal of %d bytes allocated %d bytes; want less than 4 times the wire bytes", len(data), alloc)
+	}
+	parents := make([]uint64, maxBatch)
+	for i := range parents {
+		parents[i] = uint64(i + 1)
+	}
+	packed, err := proto.Marshal(&mmsbv1.BindRequest{Parents: parents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unpacked []byte
+	for _, p := range parents {
+		unpacked = protowire.AppendVarint(protowire.AppendTag(unpacked, 4, protowire.VarintType), p)
+	}
+	for name, data := range map[string][]byte{"packed": packed, "unpacked": unpacked} {
+		if err := checkDecodeBudget(data, (&mmsbv1.BindRequest{}).ProtoReflect().Descriptor()); err != nil {
+			t.Errorf("%s parents: %v; want them within the budget", name, err)
+		}
+	}
+}
+
+// BenchmarkProtoCodecUnmarshalCommit: the codec's decode of a Commit of
+// 64 deltas of 4 runs of 64 bytes, the walk included.
+func BenchmarkProtoCodecUnmarshalCommit(b *testing.B) {
+	data := benchCommit(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := (protoCodec{}).Unmarshal(data, &mmsbv1.CommitRequest{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeBudgetCommit: the walk alone, over the same Commit.
+func BenchmarkDecodeBudgetCommit(b *testing.B) {
+	data := benchCommit(b)
+	md := (&mmsbv1.CommitRequest{}).ProtoReflect().Descriptor()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkDecodeBudget(data, md); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchCommit is a CommitRequest of 64 deltas of 4 runs of 64 bytes.
+func benchCommit(b *testing.B) []byte {
+	deltas := make([]*mmsbv1.Delta, 64)
+	for i := range deltas {
+		runs := make([]*mmsbv1.Run, 4)
+		for j := range runs {
+			runs[j] = &mmsbv1.Run{Off: uint32(j * 128), Data: bytes.Repeat([]byte{byte(j)}, 64)}
+		}
+		deltas[i] = &mmsbv1.Delta{Page: uint64(i + 1), Runs: runs}
+	}
+	data, err := proto.Marshal(&mmsbv1.CommitRequest{Deltas: deltas})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
 }

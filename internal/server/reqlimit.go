@@ -633,26 +633,29 @@ type envelopes struct {
 // whole follows p, the body's next bytes, and says whether a message
 // flagged compressed ended in them.
 func (e *envelopes) whole(p []byte) bool {
+	compressedEnded := false
 	for len(p) > 0 {
 		if e.got < len(e.prefix) {
 			c := copy(e.prefix[e.got:], p)
 			e.got, p = e.got+c, p[c:]
 			if e.got < len(e.prefix) {
-				return false
+				return compressedEnded
 			}
 			e.left = binary.BigEndian.Uint32(e.prefix[1:])
 		}
 		c := min(uint32(len(p)), e.left)
 		e.left, p = e.left-c, p[c:]
 		if e.left == 0 {
-			if e.prefix[0]&1 != 0 {
-				return true
-			}
+			compressedEnded = compressedEnded || e.prefix[0]&1 != 0
 			e.got = 0
 		}
 	}
-	return false
+	return compressedEnded
 }
+
+// inside says whether the bytes followed so far end inside an envelope:
+// part of its prefix, or of its message, is still to come.
+func (e *envelopes) inside() bool { return e.got > 0 }
 
 // answerHoldKey is the context key of a request's answerHold.
 type answerHoldKey struct{}
