@@ -193,7 +193,7 @@ func (r *resources) storedCheckpoints(ctx context.Context) ([]storedCheckpoint, 
 		// stream gone, until 2026-12-07
 		// (TestListCheckpointsOfDeletedBucketSaysSo).
 		if r.checkpointBucketGone(ctx) {
-			return nil, fmt.Errorf("replicate: list checkpoints: the checkpoint bucket %s does not exist (deleted by an operator, or another program; a node started makes it again, and its leader stores a checkpoint at its next upload): %w (%w)",
+			return nil, fmt.Errorf("replicate: list checkpoints: the checkpoint bucket %s does not exist (deleted by an operator, or another program; the leader makes it again once its next uploads fail, or a node started does, and the leader then stores a checkpoint into it): %w (%w)",
 				r.cfg.CheckpointBucket(), jetstream.ErrBucketNotFound, err)
 		}
 		return nil, fmt.Errorf("replicate: list checkpoints: %w", err)

@@ -431,7 +431,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 		if err != nil {
 			return nil, fmt.Errorf("replicate: checkpoint bucket %s: %w", cfg.CheckpointBucket(), err)
 		}
-		return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs, trimVerdicts: &trimVerdicts{}}, nil
+		return &resources{cfg: cfg, js: js, stream: st, lease: withConn(kv, js.Conn()), ckpts: obs, trimVerdicts: &trimVerdicts{}}, nil
 	}
 	if !kvMade {
 		// A lease bucket that exists keeps its configuration (its TTL
@@ -449,7 +449,7 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg Config, followOnly 
 	if err != nil {
 		return nil, err
 	}
-	return &resources{cfg: cfg, js: js, stream: st, lease: kv, ckpts: obs, limitsRemoved: removed, streamMade: made, trimVerdicts: &trimVerdicts{}}, nil
+	return &resources{cfg: cfg, js: js, stream: st, lease: withConn(kv, js.Conn()), ckpts: obs, limitsRemoved: removed, streamMade: made, trimVerdicts: &trimVerdicts{}}, nil
 }
 
 // ensureCheckpointBucket opens the checkpoint bucket, or makes it when it

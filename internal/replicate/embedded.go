@@ -40,6 +40,33 @@ type ServerConfig struct {
 	Token string
 }
 
+// ErrServerUnreachable says the connection to the NATS server(s) is down
+// (nats.go keeps reconnecting: see Connect). A follower's spell ends with
+// it (wrapped in ErrStreamUnavailable) once the connection has been down
+// 2 × the consumer's 5 s heartbeat (watchConnection), and a take of the
+// lease that fails while it is down says so.
+var ErrServerUnreachable = errors.New("replicate: NATS server cannot be reached")
+
+// natsConn is what unreachable and watchConnection use of a *nats.Conn
+// (a test gives them a connection whose status it sets).
+type natsConn interface {
+	IsConnected() bool
+	Status() nats.Status
+	Servers() []string
+	StatusChanged(statuses ...nats.Status) chan nats.Status
+	RemoveStatusListener(ch chan nats.Status)
+}
+
+// unreachable returns ErrServerUnreachable naming nc's servers (without
+// their tokens) and its connection status while nc is not connected, nil
+// while it is.
+func unreachable(nc natsConn) error {
+	if nc.IsConnected() {
+		return nil
+	}
+	return fmt.Errorf("%w: %s (connection %s)", ErrServerUnreachable, redactURLs(strings.Join(nc.Servers(), ",")), nc.Status())
+}
+
 // routeUser is the user name cluster members authenticate routes with
 // (the password is ServerConfig.Token).
 const routeUser = "mmsb"

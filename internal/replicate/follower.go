@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mmsb-go/mmsb"
@@ -97,10 +98,21 @@ type Follower struct {
 	// (zero before the first position check).
 	created time.Time
 	applied int
+	// disconnectedLimit is the package's, read when the follower is
+	// made: a test that shortens it and restores it at its end raced
+	// with the spells of a follower still stopping.
+	disconnectedLimit time.Duration
 }
 
+// newFollower returns a follower of bus, its applied LSN (m.AppliedLSN)
+// set to the bus's: a node opens a follower on each bus it opens, and a
+// leader-to-be's, caught up, holds what the stream holds. Until 2026-12-07
+// it stayed at 0 until the first record applied or published: a node
+// restarted on a bus at LSN 14001096 showed applied_lsn=0 and
+// lag_lsn=14001096, and as an idle leader applied_lsn=0 for good.
 func newFollower(bus *mmsb.Bus, res *resources, m *Metrics) *Follower {
-	return &Follower{bus: bus, res: res, metrics: m}
+	m.AppliedLSN.Store(uint64(bus.LastLSN()))
+	return &Follower{bus: bus, res: res, metrics: m, disconnectedLimit: disconnectedLimit}
 }
 
 // getMsg returns the record message at stream sequence seq.
@@ -456,6 +468,11 @@ func (f *Follower) Run(ctx context.Context) error {
 		// Nothing refreshes the lag until a spell runs again, and the
 		// stream could not be read: the last value is not current.
 		f.metrics.LagUnknown.Store(true)
+		if u := unreachable(f.res.js.Conn()); u != nil && !errors.Is(err, ErrServerUnreachable) {
+			// A read that timed out says only "context deadline
+			// exceeded": say why.
+			err = fmt.Errorf("%w (%w)", err, u)
+		}
 		if f.logf != nil {
 			f.logf("following at LSN %d: %v; retrying in %v", f.bus.LastLSN(), err, pause)
 		}
@@ -502,6 +519,64 @@ func (f *Follower) dropConsumer(name string) {
 // missed end the spell with ErrStreamUnavailable.
 const consumerHeartbeat = 5 * time.Second
 
+// disconnectedLimit is how long a spell's connection may be down (in
+// all, since it was last up that long in a row: watchConnection; nats.go
+// reconnects for ever) before the spell ends with ErrStreamUnavailable: two heartbeats, the time a spell on a live
+// connection takes to notice a silent server. Not an option: it counts
+// only time the connection is down, when the spell can read nothing (a
+// slow link that stays connected is not counted), and a spell ended
+// early costs a logged retry. A variable so that tests can shorten it
+// (before newFollower).
+var disconnectedLimit = 2 * consumerHeartbeat
+
+// watchConnection calls end with ErrServerUnreachable once nc has been
+// unconnected for limit in all since it was last connected for limit in
+// a row, or returns when ctx ends. nats.go pauses a consumer's heartbeat
+// check while it reconnects, and restarts it (two heartbeats) once
+// connected, so missed heartbeats alone never end a spell whose server
+// is gone, nor one whose connection never stays up that long (a link
+// that flaps, a server that fails as it starts). Counted per outage,
+// a connection down 9 s and up 1 s, over and over, never ended the spell
+// either, however long the follower got nothing
+// (TestWatchConnectionEndsOnFlappingConnection).
+func watchConnection(ctx context.Context, nc natsConn, limit time.Duration, end context.CancelCauseFunc) {
+	ch := nc.StatusChanged(nats.CONNECTED, nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
+	defer nc.RemoveStatusListener(ch)
+	left := limit                 // how much longer the connection may be down
+	up, since := true, time.Now() // as last seen, and since when
+	timer := time.NewTimer(limit)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		// Read after registering and after each event, so that an
+		// event the listener's full buffer dropped changes nothing.
+		switch now, conn := time.Now(), nc.IsConnected(); {
+		case conn && !up:
+			left -= now.Sub(since)
+			up, since = true, now
+			timer.Reset(limit) // up for limit in a row: its down time is forgiven
+		case !conn && up:
+			up, since = false, now
+			timer.Reset(max(left, 0))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			continue
+		case <-timer.C:
+		}
+		if up {
+			left = limit
+			continue
+		}
+		if err := unreachable(nc); err != nil {
+			end(fmt.Errorf("%w for %v", err, limit))
+			return
+		}
+	}
+}
+
 func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	seq, err := f.position(ctx)
 	if err != nil {
@@ -546,21 +621,32 @@ func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 		return fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)
 	}
 	defer it.Stop()
+	// The spell's reads end when the connection stays down: nats.go
+	// reconnects for ever (Connect) and pauses the consumer's heartbeat
+	// check while it does, so a follower whose server was gone waited in
+	// Next for ever, silent, its retries uncounted.
+	sctx, endSpell := context.WithCancelCause(ctx)
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); watchConnection(sctx, f.res.js.Conn(), f.disconnectedLimit, endSpell) }()
+	defer func() { endSpell(nil); <-watchDone }()
 	lagCtx, cancelLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
 	go func() { defer close(lagDone); f.trackLag(lagCtx) }()
 	defer func() { cancelLag(); <-lagDone }()
 	var delivered uint64 // the consumer's delivery sequence
 	for {
-		nctx, ncancel := ctx, context.CancelFunc(func() {})
+		nctx, ncancel := sctx, context.CancelFunc(func() {})
 		if bounded {
-			nctx, ncancel = context.WithTimeout(ctx, catchUpStall)
+			nctx, ncancel = context.WithTimeout(sctx, catchUpStall)
 		}
 		msg, err := it.Next(jetstream.NextContext(nctx))
 		ncancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if sctx.Err() != nil {
+				return fmt.Errorf("%w: consume: %w", ErrStreamUnavailable, context.Cause(sctx))
 			}
 			if bounded && errors.Is(err, context.DeadlineExceeded) {
 				return fmt.Errorf("%w: no record for %v at stream sequence %d of %d", ErrCatchUpStalled, catchUpStall, f.seq, until)

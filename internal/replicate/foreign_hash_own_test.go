@@ -27,7 +27,13 @@ import (
 func TestForeignByHashNeverSkipsOwnCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	c := startTestCluster(t, 1)
-	a := startNode(t, c, NodeConfig{Config: testConfig(1), ID: "a", Dir: filepath.Join(t.TempDir(), "a"), CheckpointEvery: -1})
+	// A lease longer than testConfig's 3 s (renewed every 750 ms, lost
+	// 2 s after a renewal that did not answer): this test leads without
+	// failover, and on a loaded 2-core CI machine it lost the 3 s lease
+	// once ("leader lease lost: not renewed within its TTL").
+	cfg := testConfig(1)
+	cfg.LeaseTTL = 10 * time.Second
+	a := startNode(t, c, NodeConfig{Config: cfg, ID: "a", Dir: filepath.Join(t.TempDir(), "a"), CheckpointEvery: -1})
 	_, bus := waitLeader(t, a)
 	hashAt := map[mmsb.LSN]uint64{} // the rolling hash where each record ends
 	note := func() {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -40,6 +41,36 @@ type Lease struct {
 // safety is the part of the TTL a holder gives up to clock drift and
 // scheduling: it stops acting at renewal start + TTL - safety.
 func safety(ttl time.Duration) time.Duration { return ttl / 3 }
+
+// leaseBucket is the lease bucket's handle with the connection it uses:
+// a take of the lease that fails while the connection is down says that
+// the server cannot be reached, and names it (ErrServerUnreachable),
+// where it said only "context deadline exceeded" (nats.go buffers a
+// request while it reconnects, and the take ends at its deadline).
+type leaseBucket struct {
+	jetstream.KeyValue
+	nc *nats.Conn
+}
+
+// withConn returns kv (nil stays nil: a follow-only node's bucket not
+// made yet) as a leaseBucket on nc.
+func withConn(kv jetstream.KeyValue, nc *nats.Conn) jetstream.KeyValue {
+	if kv == nil {
+		return nil
+	}
+	return leaseBucket{KeyValue: kv, nc: nc}
+}
+
+// Create is jetstream.KeyValue's, its error naming an unreachable server.
+func (b leaseBucket) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	rev, err := b.KeyValue.Create(ctx, key, value, opts...)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		if u := unreachable(b.nc); u != nil {
+			return rev, fmt.Errorf("%w: %w", u, err)
+		}
+	}
+	return rev, err
+}
 
 // acquireLease takes the lease for node if nobody holds it.
 func acquireLease(ctx context.Context, kv jetstream.KeyValue, node string, ttl time.Duration) (*Lease, error) {

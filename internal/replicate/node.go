@@ -76,6 +76,10 @@ type NodeConfig struct {
 	// setAside and finishSetAside make to the directories, naming it; an
 	// error stops them there, as a crash would.
 	setAsideStep func(step string) error
+	// wrapJetStream (tests only), when set, wraps the node's JetStream
+	// handle, through which every stream, bucket and object store call
+	// goes: a test answers some of them as a server might.
+	wrapJetStream func(jetstream.JetStream) jetstream.JetStream
 	// Logf, when set, receives one line per role change and per error that
 	// ends a role (an error that ends role after role with the same text is
 	// logged once, then at most once a minute with the count of the others).
@@ -190,6 +194,9 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		jetstream.WithPublishAsyncTimeout(c.AckTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("replicate: %w", err)
+	}
+	if cfg.wrapJetStream != nil {
+		js = cfg.wrapJetStream(js)
 	}
 	// A cluster that is still forming refuses R3 placement ("no suitable
 	// peers") or has no meta leader yet: retry for a while.
@@ -821,7 +828,7 @@ func (n *Node) setAside(what string, why error) error {
 	// What is set aside is what DIR holds now (under its lock), each
 	// marked with this set-aside's token and named by identity before
 	// anything moves (setAsideManifest, SetAsideMarkFile).
-	ids, err := n.markBusDirs(dir, rand.Text())
+	ids, err := n.markBusDirs(dir, part, rand.Text())
 	if err != nil {
 		return err
 	}
@@ -957,6 +964,9 @@ func (n *Node) finishSetAside() error {
 	dir, err := asideBase(n.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("replicate: set aside %s: %w", n.cfg.Dir, err)
+	}
+	if err := n.adoptMovedParts(dir); err != nil {
+		return err
 	}
 	parts, err := setAsideParts(n.cfg.Dir)
 	if err != nil {
@@ -1586,6 +1596,10 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 	defer t.Stop()
 	ticks := 0
 	goneLooks := 0 // looks in a row that found the stream gone
+	// bucketGoneLooks counts the failed archives in a row after which the
+	// checkpoint bucket was not found; retryArchive, that the next tick
+	// archives again, whatever was published since.
+	bucketGoneLooks, retryArchive := 0, false
 	// RecordsPublished counts over the node's life: a node that leads again
 	// counts its CheckpointEvery records from where this term starts, not
 	// from zero (which would archive at once for its earlier terms).
@@ -1631,8 +1645,8 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 			}
 		}
 		if n.cfg.CheckpointEvery > 0 {
-			if p := n.Metrics.RecordsPublished.Load(); p-archived >= uint64(n.cfg.CheckpointEvery) {
-				archived = p
+			if p := n.Metrics.RecordsPublished.Load(); retryArchive || p-archived >= uint64(n.cfg.CheckpointEvery) {
+				archived, retryArchive = p, false
 				// A lease lost meanwhile ends the upload: the role
 				// ends then, not when the upload does (up to
 				// 10 × AckTimeout later), Leader() returning a bus
@@ -1668,13 +1682,31 @@ func (n *Node) serve(ctx context.Context, bus *mmsb.Bus, pub *Publisher, lease *
 				default:
 				}
 				if err != nil && ctx.Err() == nil {
-					if gone := n.checkpointBucketGone(ctx); gone != "" {
-						if log, note := n.bucketLog.next(gone, time.Now()); log {
-							n.logf("%s%s", gone, note)
-						}
+					if !n.res.checkpointBucketGone(ctx) {
+						return err
+					}
+					// One "bucket not found" is no proof (a server
+					// restarting, a JetStream cluster electing a
+					// leader): the archive is tried again at the next
+					// tick, and the bucket is taken as deleted only
+					// once streamGoneLooks looks in a row after failed
+					// archives found none. Until 2026-12-07 one such
+					// answer skipped the upload until CheckpointEvery
+					// more records were published
+					// (TestLeaderRetriesArchiveAfterSpuriousBucketNotFound).
+					if bucketGoneLooks++; bucketGoneLooks < streamGoneLooks {
+						retryArchive = true
 						continue
 					}
-					return err
+					line, remade := n.remakeCheckpointBucket(ctx, created)
+					if log, note := n.bucketLog.next(line, time.Now()); log {
+						n.logf("%s%s", line, note)
+					}
+					retryArchive = remade
+					continue
+				}
+				if err == nil {
+					bucketGoneLooks = 0
 				}
 			}
 		}
@@ -1695,22 +1727,35 @@ func (r *resources) checkpointBucketGone(ctx context.Context) bool {
 	return errors.Is(err, jetstream.ErrBucketNotFound)
 }
 
-// checkpointBucketGone reports, after an archive failed, whether the
-// checkpoint bucket is gone (deleted while the node leads): a line
-// saying so and what the leader does, or "" when the bucket is there or
-// the lookup fails otherwise. The leader then leads on without storing
-// checkpoints: nothing is trimmed from the stream (trim runs only after
-// an upload), so no record is lost, and the node does not make the
-// bucket again (only NewNode makes resources: an operator deleting the
-// bucket and the stream, every node stopped, starts a fresh history).
-// Until 2026-12-07 the failed upload ended the role ("nats: no
-// responders available for request"): the nodes took turns leading, a
-// new term and a failover every CheckpointEvery records, for as long as
-// the bucket stayed gone (TestLeaderLeadsOnWithCheckpointBucketDeleted).
-func (n *Node) checkpointBucketGone(ctx context.Context) string {
-	if !n.res.checkpointBucketGone(ctx) {
-		return ""
+// remakeCheckpointBucket makes the checkpoint bucket again, as NewNode
+// makes it (ensureCheckpointBucket), once failed archives found it
+// deleted while the node leads (an operator, or another program): a line
+// saying what it did, and whether it made the bucket (the next tick then
+// archives into it, and trims the stream as every archive does). It makes
+// it only while the role's stream is there (created: its creation time):
+// a stream deleted too ends the role at serve's next looks, and its
+// bucket stays deleted. Until 2026-12-07 the leader led on without
+// storing checkpoints until a node was started or an operator made the
+// bucket: nothing trimmed the stream meanwhile, which grew with every
+// record until JetStream's storage refused one, failing the leader's bus
+// and every next leader's (TestLeaderRemakesDeletedCheckpointBucket).
+// When the bucket cannot be made, the leader leads on without storing
+// checkpoints, the stream untrimmed, and tries again at its next archive.
+// (Before that, until 2026-12-07, each failed upload ended the role:
+// the nodes took turns leading, a new term every CheckpointEvery records:
+// TestLeaderLeadsOnWithCheckpointBucketDeleted.)
+func (n *Node) remakeCheckpointBucket(ctx context.Context, created time.Time) (line string, remade bool) {
+	gone := fmt.Sprintf("node %s: checkpoint bucket %s was deleted (an operator, or another program): not found after %d failed archives in a row",
+		n.cfg.ID, n.res.cfg.CheckpointBucket(), streamGoneLooks)
+	leadOn := fmt.Sprintf("leading on without storing checkpoints; stream %s is not trimmed, and a follower behind its first record cannot bootstrap, until the bucket exists again (tried again at the next archive; docs/replication.md)",
+		n.res.cfg.StreamName())
+	if _, found, err := n.checkStream(ctx, created); !found || err != nil {
+		return fmt.Sprintf("%s; not made again while stream %s is not found as the role found it: %s", gone, n.res.cfg.StreamName(), leadOn), false
 	}
-	return fmt.Sprintf("node %s: checkpoint bucket %s was deleted (an operator, or another program): leading on without storing checkpoints; stream %s is not trimmed, and a follower behind its first record cannot bootstrap, until the bucket exists again (made by a node started, or by hand: docs/replication.md)",
-		n.cfg.ID, n.res.cfg.CheckpointBucket(), n.res.cfg.StreamName())
+	ictx, cancel := n.res.call(ctx)
+	defer cancel()
+	if _, err := ensureCheckpointBucket(ictx, n.res.js, n.res.cfg); err != nil {
+		return fmt.Sprintf("%s; making it again failed (%v): %s", gone, err, leadOn), false
+	}
+	return fmt.Sprintf("%s; made it again: the next archive stores a checkpoint into it and trims stream %s", gone, n.res.cfg.StreamName()), true
 }
