@@ -42,7 +42,10 @@
 //     ResourceExhausted;
 //   - a lost or silent connection: code Unavailable (wrapping
 //     ErrConnectionSilent when a ping went unanswered), after the retries
-//     of an idempotent call;
+//     of an idempotent call; also a connection the server closed or reset
+//     as the client wrote, which connect-go codes Canceled;
+//   - an http:// URL of a TLS server: code InvalidArgument, wrapping
+//     mmsb.ErrInvalidOption, saying to use https://;
 //   - ctx's end: the context's error, as a *connect.Error with code
 //     Canceled or DeadlineExceeded (errors.Is(err, context.Canceled)
 //     holds), or wrapping ctx.Err() while the call waited to retry.
@@ -937,7 +940,7 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 				}
 			}
 		}
-		err = c.silent("QueryLog", c.readLimitError("QueryLog", withSentinels(stream.Err())))
+		err = c.silent("QueryLog", c.readLimitError("QueryLog", withSentinels(lostConnection(ctx, stream.Err()))))
 		if err != nil && delivered > 0 {
 			// Retrying would deliver those operations again.
 			return struct{}{}, &noRetry{fmt.Errorf("client: QueryLog: the stream broke after %d operations: %w", delivered, err)}

@@ -88,9 +88,25 @@ func (c *Client) silent(what string, err error) error {
 		ErrConnectionSilent, what, c.pingAfter, c.pingTimeout, err)
 }
 
-// sentinelInterceptor applies withSentinels, readLimitError and
-// Client.silent to the errors of unary calls (streams apply them where
-// they read their error).
+// lostConnection returns err with code Unavailable, naming the lost
+// connection, when connect-go gave it code Canceled while ctx has not
+// ended: connect-go takes a write or read that failed with EPIPE or
+// ECONNRESET for a client that went away (meant for servers), so a server
+// that closed the connection (a restart, --max-conns closing it
+// unanswered, a TLS server refusing a client without a certificate)
+// read as the caller's cancellation, and idempotent calls were not
+// retried (TestLostConnectionUnavailable). Otherwise it returns err.
+func lostConnection(ctx context.Context, err error) error {
+	var ce *connect.Error
+	if ctx.Err() != nil || !errors.As(err, &ce) || ce.Code() != connect.CodeCanceled || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return connect.NewError(connect.CodeUnavailable, fmt.Errorf("the connection to the server was lost: %w", ce.Unwrap()))
+}
+
+// sentinelInterceptor applies withSentinels, readLimitError,
+// lostConnection and Client.silent to the errors of unary calls (streams
+// apply them where they read their error).
 type sentinelInterceptor struct{ c *Client }
 
 func (i sentinelInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
@@ -101,7 +117,7 @@ func (i sentinelInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 			// option to raise, as Watch and QueryLog do: until
 			// 2026-12-06 only Provenance's did (TestUnaryOverReadLimitNamed).
 			proc := req.Spec().Procedure
-			err = i.c.readLimitError(proc[strings.LastIndexByte(proc, '/')+1:], withSentinels(err))
+			err = i.c.readLimitError(proc[strings.LastIndexByte(proc, '/')+1:], withSentinels(lostConnection(ctx, err)))
 			return resp, i.c.silent(proc, err)
 		}
 		return resp, nil

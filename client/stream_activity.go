@@ -1,9 +1,15 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+
+	"connectrpc.com/connect"
+
+	"github.com/mmsb-go/mmsb"
 )
 
 // activityKey is the context key under which a watch stream passes the
@@ -52,6 +58,9 @@ func (t activityTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err != nil || resp == nil || resp.Body == nil {
 		return resp, err
 	}
+	if err := httpToTLS(req, resp); err != nil {
+		return nil, err
+	}
 	if fn, ok := req.Context().Value(activityKey{}).(func()); ok && fn != nil {
 		resp.Body = &activityBody{ReadCloser: resp.Body, fn: fn}
 	}
@@ -70,4 +79,31 @@ func (b *activityBody) Read(p []byte) (int, error) {
 		b.fn()
 	}
 	return n, err
+}
+
+// tlsRefusal is the start of the body a Go HTTPS server (net/http)
+// answers a plain HTTP request with, status 400.
+const tlsRefusal = "Client sent an HTTP request to an HTTPS server."
+
+// httpToTLS returns an error (code InvalidArgument, wrapping
+// mmsb.ErrInvalidOption) saying to use https:// when an http:// request
+// met a TLS server's refusal; otherwise nil, resp's body left to read as
+// it was. Connect reads no body of a 400 answer and gave "internal: 400
+// Bad Request", which reads as a server bug (TestHTTPToTLSServerSaysHTTPS).
+func httpToTLS(req *http.Request, resp *http.Response) error {
+	if req.URL.Scheme != "http" || resp.StatusCode != http.StatusBadRequest {
+		return nil
+	}
+	start, err := io.ReadAll(io.LimitReader(resp.Body, int64(len(tlsRefusal))))
+	if err != nil || string(start) != tlsRefusal {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(start), resp.Body), resp.Body}
+		return nil
+	}
+	_ = resp.Body.Close()
+	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(
+		"%w: the server at %s speaks TLS (it answered: %q): use https://%s",
+		mmsb.ErrInvalidOption, req.URL.Host, tlsRefusal, req.URL.Host))
 }

@@ -305,7 +305,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		if silent.Load() {
 			return false, silentErr()
 		}
-		return false, withSentinels(err)
+		return false, withSentinels(lostConnection(ctx, err))
 	}
 	defer func() { _ = stream.Close() }()
 	// The server opens every watch with a progress message, and a server
@@ -342,7 +342,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		return progressed(), silentErr()
 	}
 	if err := stream.Err(); err != nil {
-		return progressed(), c.readLimitError("Watch", withSentinels(err))
+		return progressed(), c.readLimitError("Watch", withSentinels(lostConnection(ctx, err)))
 	}
 	return progressed(), connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
 }

@@ -90,7 +90,7 @@ few hundred pages, derived pages and a ticking writer.`,
 	f.StringVar(&o.tokenFile, "token-file", "", `bearer tokens, one "ROLE TOKEN" per line (roles read, write, admin; mode 0600)`)
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
-	f.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (requires them)")
+	f.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) that client certificates must chain to (required for everything but /healthz, /readyz and /metrics)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback address without authentication")
 	f.BoolVar(&o.demo, "demo", false, "serve an in-memory demo bus with derived pages and a ticking writer (see /ui/)")
 	intVar(f, &o.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "largest request message accepted")
@@ -708,8 +708,10 @@ func inspectorOptions(bus *mmsb.Bus, srv *server.Server, orch *tick.Orchestrator
 	return o
 }
 
-// serverTLS loads the certificate and, with --client-ca, requires client
-// certificates that chain to it.
+// serverTLS loads the certificate and, with --client-ca, verifies client
+// certificates against it: one of another CA fails the handshake, and
+// ClientCertMiddleware refuses a client without one everything but the
+// probes and /metrics.
 func serverTLS(o serveOptions) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 	if err != nil {
@@ -725,7 +727,7 @@ func serverTLS(o serveOptions) (*tls.Config, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("--client-ca: %s holds no PEM certificate", o.clientCA)
 		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		server.ClientCertTLS(cfg, pool)
 	}
 	return cfg, nil
 }

@@ -163,7 +163,9 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		if bus == nil {
 			return
 		}
-		srv, err := server.New(o.serverConfig(bus, nil, log))
+		cfg := o.serverConfig(bus, nil, log)
+		cfg.Follower = !leader
+		srv, err := server.New(cfg)
 		if err != nil {
 			log.Error("role change: no server", "err", err)
 			return
@@ -178,10 +180,10 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			Interceptors:      []connect.Interceptor{ins.Interceptor()}})
 		mux.Handle("GET /metrics", metricsHandler)
 		ins.Mount(mux)
-		var h http.Handler = mux
-		if o.clientCA != "" {
-			h = server.ClientCertMiddleware(h)
-		}
+		h := roleReadiness(mux, leader, func() bool {
+			m := nodeMetrics.Load()
+			return m == nil || m.LagUnknown.Load()
+		})
 		met.begin(bus, srv)
 		current.Store(&roleServer{srv: srv, ins: ins, handler: h})
 		role := "follower"
@@ -238,7 +240,15 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- node.Run(nodeCtx) }()
 
-	hs := server.NewHTTPServer(o.frontDoor(root, auth != nil, log), o.maxStreams, log)
+	// The client-certificate check wraps root, not each role's handler:
+	// root answers by itself while no role serves (a start, a role
+	// change, a follow-only node waiting for its stream), and a client
+	// without a certificate read the stream's name there.
+	var front http.Handler = root
+	if o.clientCA != "" {
+		front = server.ClientCertMiddleware(root)
+	}
+	hs := server.NewHTTPServer(o.frontDoor(front, auth != nil, log), o.maxStreams, log)
 	hs.TLSConfig = tlsCfg
 	log.Info("listening", "addr", ln.Addr().String(), "dir", o.dir, "replicate", true, "bus", r.bus,
 		"replicas", r.replicas, "follow_only", r.followOnly, "tls", tlsCfg != nil, "auth", auth != nil)
@@ -270,6 +280,36 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 		_ = hs.Close()
 	}
 	return runErr
+}
+
+// roleReadiness answers a role's probes ahead of h (server.Mux, which
+// registers both paths): /readyz says that the node accepts writes,
+// /readyz/reads that it answers reads. A follower refuses every write
+// (FailedPrecondition), so its /readyz is 503; until 2026-12-07 it said
+// ok, and a load balancer sent writes there. Its /readyz/reads is 503
+// while its lag is unknown (lagUnknown: the stream cannot be read, its
+// NATS server gone), and else h's (the bus failed or is shutting down).
+// The leader's are h's: ok on both while it accepts writes
+// (TestServeReplicateReadyz, TestRoleReadiness).
+func roleReadiness(h http.Handler, leader bool, lagUnknown func() bool) http.Handler {
+	if leader {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet || req.Method == http.MethodHead {
+			switch req.URL.Path {
+			case "/readyz":
+				http.Error(w, "not ready: a read-only follower; writes go to the leader", http.StatusServiceUnavailable)
+				return
+			case "/readyz/reads":
+				if lagUnknown() {
+					http.Error(w, "lag unknown: the stream cannot be read", http.StatusServiceUnavailable)
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, req)
+	})
 }
 
 // waitingMessage is the 503 body of a follow-only node waiting for what

@@ -24,11 +24,12 @@ func TestServeReplicateBusDropsStreamPrefix(t *testing.T) {
 	}()
 	waitText(t, &leader.stderr, "leader at LSN")
 
-	// /readyz, not /metrics: a node with no bus answers /metrics too
-	// (its replication metrics), and /readyz only once it serves one.
+	// /readyz/reads, not /metrics: a node with no bus answers /metrics
+	// too (its replication metrics), and /readyz/reads only once it
+	// serves one (a follower's /readyz is 503: it takes no writes).
 	addr, log, stop := startFollowOnlyServe(t, c, "MMSB_LOG_pfx")
 	defer stop()
-	waitAnswer(t, addr, "/readyz", "200 (the leader's bus served)", log, func(code int, _ string) bool {
+	waitAnswer(t, addr, "/readyz/reads", "200 (the leader's bus served)", log, func(code int, _ string) bool {
 		return code == http.StatusOK
 	})
 	if !strings.Contains(log.String(), "bus=pfx") {

@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -190,11 +193,31 @@ var compareTokens = subtle.ConstantTimeCompare
 
 type certRoleKey struct{}
 
+// ClientCertTLS makes cfg ask every client for a certificate chaining to
+// pool and verify the one given (a certificate of another CA fails the
+// handshake), but accept a client that gives none: ClientCertMiddleware
+// then refuses it everything but the health probes and /metrics, which
+// any client may reach. With tls.RequireAndVerifyClientCert (until
+// 2026-12-07) a probe or a scrape without a certificate could not even
+// connect (TestClientCertPaths).
+func ClientCertTLS(cfg *tls.Config, pool *x509.CertPool) {
+	cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+}
+
+// ErrNoClientCert refuses a request without a verified client certificate
+// on a server that requires one (ClientCertMiddleware).
+var ErrNoClientCert = errors.New("server: no client certificate")
+
 // ClientCertMiddleware records the role of a verified TLS client
 // certificate for the auth interceptor: the role named by the leaf
 // certificate's first Subject OrganizationalUnit that is a role name, else
-// RoleRead. Wrap the whole mux with it when serving TLS with client CAs.
+// RoleRead. Wrap the whole mux with it when serving TLS with client CAs
+// (ClientCertTLS): a request without a verified certificate is refused,
+// a bearer token or not, except GET or HEAD /healthz, /readyz and
+// /metrics; an RPC as unauthenticated in its protocol, any other path
+// (the inspector's UI) with 401 in plain text.
 func ClientCertMiddleware(next http.Handler) http.Handler {
+	ew := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 			role := RoleRead
@@ -205,9 +228,32 @@ func ClientCertMiddleware(next http.Handler) http.Handler {
 				}
 			}
 			r = r.WithContext(context.WithValue(r.Context(), certRoleKey{}, role))
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		if openPath(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		err := fmt.Errorf("%w: this server requires a client certificate that chains to its --client-ca for everything but GET or HEAD %s", ErrNoClientCert, strings.Join(openPaths, ", "))
+		if rpcPath(r.URL.Path) && ew.IsSupported(r) {
+			_ = ew.Write(w, r, connect.NewError(connect.CodeUnauthenticated, err))
+			return
+		}
+		http.Error(w, "mmsb: "+err.Error(), http.StatusUnauthorized)
 	})
+}
+
+// openPaths are the paths any client may GET or HEAD without a
+// credential: the health probes (/readyz/reads: the bus answers reads,
+// serve --replicate's follower readiness) and /metrics. Exact: an
+// unclean spelling (//healthz, /healthz/) is refused, not redirected.
+var openPaths = []string{"/healthz", "/readyz", "/readyz/reads", "/metrics"}
+
+// openPath says whether r is one any client may make without a
+// credential: GET or HEAD of one of openPaths.
+func openPath(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && slices.Contains(openPaths, r.URL.Path)
 }
 
 // Auth is a Connect interceptor that authorises every call (unary and

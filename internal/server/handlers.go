@@ -323,6 +323,22 @@ func onePage(items []*mmsbv1.ReadItem) (mmsb.PageID, bool) {
 	return mmsb.PageID(id), true
 }
 
+// readOutOfRange is Read's invalid_argument for a range outside its page:
+// it wraps mmsb.ErrOutOfRange (errors.Is, and the sentinel named in the
+// error's metadata) without the sentinel's text, "write out of page
+// range", which a read is not (TestReadOutOfRangeSaysRead).
+func readOutOfRange(format string, args ...any) *connect.Error {
+	err := outOfRangeRead(fmt.Sprintf(format, args...))
+	return busError(connect.CodeInvalidArgument, err, err)
+}
+
+// outOfRangeRead is a Read's out-of-range error: its text, wrapping
+// mmsb.ErrOutOfRange.
+type outOfRangeRead string
+
+func (e outOfRangeRead) Error() string { return string(e) }
+func (e outOfRangeRead) Unwrap() error { return mmsb.ErrOutOfRange }
+
 // Read implements mmsbv1connect.BusServiceHandler.
 func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadRequest]) (*connect.Response[mmsbv1.ReadResponse], error) {
 	items := req.Msg.GetItems()
@@ -341,9 +357,8 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	// for less per call).
 	for i, it := range items {
 		if end := uint64(it.GetOff()) + uint64(it.GetLength()); end > mmsb.MaxPageSize {
-			err := fmt.Errorf("Read: item %d: page %d: range [%d, %d) outside the largest page size %d: %w",
-				i, it.GetPage(), it.GetOff(), end, mmsb.MaxPageSize, mmsb.ErrOutOfRange)
-			return nil, busError(connect.CodeInvalidArgument, err, err)
+			return nil, readOutOfRange("Read: item %d: page %d: range [%d, %d) outside the largest page size %d: read out of page range",
+				i, it.GetPage(), it.GetOff(), end, mmsb.MaxPageSize)
 		}
 	}
 	// Each item counts ReadItemCost against the bounds on answer bytes
@@ -487,16 +502,16 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 			// only in the text: errors.Is(err, mmsb.ErrOutOfRange) was
 			// false on the client, TestReadErrorsNameSentinels).
 			if errors.Is(err, mmsb.ErrOutOfRange) {
-				err = fmt.Errorf("Read: item %d: page %d: range [%d, %d) outside its bytes: %w", i, it.GetPage(), off, off+n, err)
-				return nil, busError(connect.CodeInvalidArgument, err, err)
+				// The bus's detail without the sentinel's own text.
+				detail := strings.TrimPrefix(err.Error(), mmsb.ErrOutOfRange.Error())
+				return nil, readOutOfRange("Read: item %d: page %d: range [%d, %d) outside its bytes: read out of page range%s", i, it.GetPage(), off, off+n, detail)
 			}
 			if err != nil {
 				return nil, toConnect(err)
 			}
 			if n != 0 && uint64(len(data)) < n {
-				err := fmt.Errorf("Read: item %d: page %d: range [%d, %d) outside its %d bytes: %w",
-					i, it.GetPage(), off, off+n, off+uint64(len(data)), mmsb.ErrOutOfRange)
-				return nil, busError(connect.CodeInvalidArgument, err, err)
+				return nil, readOutOfRange("Read: item %d: page %d: range [%d, %d) outside its %d bytes: read out of page range",
+					i, it.GetPage(), off, off+n, off+uint64(len(data)))
 			}
 			total += uint64(len(data))
 			out.Pages = append(out.Pages, &mmsbv1.PageData{Page: it.GetPage(), Off: uint32(off), Data: data, Epoch: uint64(epoch)})

@@ -112,7 +112,10 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	// /readyz: the bus accepts writes; /readyz/reads: it answers reads,
+	// the same here, where the bus is the only writer of its directory
+	// (serve --replicate answers them apart on a follower).
+	ready := func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.bus.Err(); err != nil {
 			// The bus's error names files, offsets and the system's
 			// errors, and /readyz is served without authentication (a
@@ -134,7 +137,9 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 			return
 		}
 		_, _ = fmt.Fprintln(w, "ok")
-	})
+	}
+	mux.HandleFunc("GET /readyz", ready)
+	mux.HandleFunc("GET /readyz/reads", ready)
 	return mux
 }
 

@@ -844,7 +844,8 @@ func probeOf(r *http.Request) (int, bool) {
 	switch r.URL.Path {
 	case "/healthz":
 		return 0, true
-	case "/readyz":
+	case "/readyz", "/readyz/reads":
+		// A follower's read readiness waits where /readyz does.
 		return 1, true
 	}
 	return 0, false

@@ -67,6 +67,12 @@ type Config struct {
 	// segment: unbounded, a client with the read role could open them
 	// over as many connections as it liked.
 	MaxLogQueries int
+	// Follower says the bus follows a leader (replication): a Watch from
+	// past its last LSN + 1 is Unavailable, to be retried once it has
+	// caught up (a client resuming through a load balancer onto a
+	// follower behind the node it was on), where a bus that leads
+	// refuses it as InvalidArgument (a bus restored from an older backup).
+	Follower bool
 }
 
 // DefaultMaxWatchers is the default of Config.MaxWatchers: far above the
@@ -95,6 +101,7 @@ type Server struct {
 	hub  *hub
 
 	progress time.Duration
+	follower bool // Config.Follower
 
 	// writes counts the writing calls in flight (every state change,
 	// Submit) and the long calls (Checkpoint, VerifyReplay), so that
@@ -165,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Bus == nil {
 		return nil, errors.New("server: Config.Bus is nil")
 	}
-	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval}
+	s := &Server{bus: cfg.Bus, orch: cfg.Orchestrator, log: cfg.Logger, progress: cfg.ProgressInterval, follower: cfg.Follower}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

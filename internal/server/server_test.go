@@ -49,6 +49,7 @@ type fixOpts struct {
 	maxWatch int                  // Config.MaxWatchers
 	maxLogQ  int                  // Config.MaxLogQueries
 	setup    func(*server.Server) // runs before the server serves
+	follower bool                 // Config.Follower
 }
 
 func newFixture(t testing.TB, o fixOpts) *fixture {
@@ -67,7 +68,7 @@ func newFixture(t testing.TB, o fixOpts) *fixture {
 	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := server.Config{Bus: bus, Logger: logger, WatchQueue: o.queue, ProgressInterval: 20 * time.Millisecond,
-		MaxAsOfReads: o.maxAsOf, MaxWatchers: o.maxWatch, MaxLogQueries: o.maxLogQ}
+		MaxAsOfReads: o.maxAsOf, MaxWatchers: o.maxWatch, MaxLogQueries: o.maxLogQ, Follower: o.follower}
 	if o.ticks {
 		orch, err := tick.New(bus, nil)
 		if err != nil {

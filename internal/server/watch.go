@@ -571,6 +571,21 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 	if st.NoLog {
 		return noLogWatchError(st.LastLSN)
 	}
+	if from > st.LastLSN+1 {
+		// A start past the next LSN would report progress (from - 1) the
+		// bus never reached, and a client resuming against a bus restored
+		// from an older backup would wait for ever, told it is up to date.
+		// Refused as Read refuses an as_of_lsn after the last LSN.
+		if s.follower {
+			// A follower behind its leader reaches from in time: the
+			// client retries (the Go client's Watch resumes on
+			// Unavailable) rather than end its watch.
+			err := fmt.Errorf("watch: from_lsn %d is after this follower's last LSN %d: it has not caught up with its leader yet; retry", from, st.LastLSN)
+			return busError(connect.CodeUnavailable, err, err)
+		}
+		err := fmt.Errorf("watch: from_lsn %d is after the bus's last LSN %d (a bus restored from an older backup?): %w", from, st.LastLSN, mmsb.ErrInvalidOption)
+		return busError(connect.CodeInvalidArgument, err, err)
+	}
 	if from <= st.LastLSN && (st.Log.OldestLSN == 0 || from < st.Log.OldestLSN) {
 		return s.compactedError(from)
 	}

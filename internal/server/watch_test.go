@@ -309,9 +309,10 @@ func TestShutdownClosesWatches(t *testing.T) {
 	wantCode(t, err, connect.CodeUnavailable)
 }
 
-// TestWatchFromFutureLSN: a watch from an LSN the bus has not reached yet
-// delivers nothing before it (the contract: every operation with LSN >=
-// from_lsn), and its progress never goes back.
+// TestWatchFromFutureLSN: a watch from the next LSN, which the bus has
+// not reached yet, delivers every operation from it on (the contract:
+// every operation with LSN >= from_lsn), and its progress never goes
+// back. (A start past the next LSN is refused: TestWatchFromAfterLastLSN.)
 func TestWatchFromFutureLSN(t *testing.T) {
 	f := newFixture(t, fixOpts{})
 	ctx := context.Background()
@@ -319,7 +320,7 @@ func TestWatchFromFutureLSN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := f.bus.LastLSN() + 3
+	from := f.bus.LastLSN() + 1
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rpc := mmsbv1connect.NewBusServiceClient(http.DefaultClient, f.http.URL)
