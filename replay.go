@@ -224,7 +224,13 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		// beside checkpoints that do not load is lost history, not an empty
 		// bus.
 		if !loaded && firstLSN != 1 && loadErr != nil {
-			return fmt.Errorf("%w: no checkpoint at or before the target loads and the log starts at LSN %d (0: empty): %w", ErrLogTruncated, firstLSN, loadErr)
+			// An empty log was said "starts at LSN 0 (0: empty)"
+			// (TestReplayOfEmptyLogSaysNoRecord).
+			logSaid := fmt.Sprintf("the log starts at LSN %d", firstLSN)
+			if firstLSN == 0 {
+				logSaid = "the log holds no record"
+			}
+			return fmt.Errorf("%w: no checkpoint at or before the target loads and %s: %w", ErrLogTruncated, logSaid, loadErr)
 		}
 		if !loaded && firstLSN > 1 {
 			return fmt.Errorf("%w: no usable checkpoint at or before the target and the log starts at LSN %d", ErrLogTruncated, firstLSN)

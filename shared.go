@@ -333,7 +333,10 @@ func regionHeldErr(dir string) error {
 	if !page.RegionHeldAlone(dir) {
 		return nil
 	}
-	return fmt.Errorf("%w: shared region %s is held by a live writer of another bus (another mount namespace or container whose bus path gives the same region name); give one of the buses another SharedDir", ErrLocked, dir)
+	// Under page.ErrRegionLocked too, as sharedOpenErr's: callers tell a
+	// held region from a held bus directory by it (cmd/mmsb's busInUse:
+	// TestSharedRegionHeldIsRegionLocked).
+	return fmt.Errorf("%w: %w: shared region %s is held by a live writer of another bus (another mount namespace or container whose bus path gives the same region name); give one of the buses another SharedDir", ErrLocked, page.ErrRegionLocked, dir)
 }
 
 // publishShared retires the previous writer's region (its readers get

@@ -176,7 +176,15 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 	// log-mode file says a log continues the checkpoints): five or six
 	// PROBLEM lines for it until 2026-12-07, and none of them from step 1
 	// when only the segments went (TestCheckRemovedLogReportedOnce).
-	lost := !noLog && (filesLost(dir) || logRemoved(dir) != tlog.NotRemoved)
+	// So is a log whose newest segments were removed (wal/newest-segment
+	// names one past them): both replays said it, in Open's words, and
+	// the validators' rebuilds would again
+	// (TestCheckReportsMissingNewestSegment).
+	newestGone := ""
+	if !noLog {
+		newestGone = newestMissingReason(fs, dir)
+	}
+	lost := !noLog && (filesLost(dir) || logRemoved(dir) != tlog.NotRemoved || newestGone != "")
 	rep := &checkReport{Dir: dir, Segments: []checkSegment{}, Checkpoints: []checkCheckpoint{}, Problems: []checkProblem{}}
 	// Problems stream out as they are found, so that a long check of a
 	// damaged directory shows its findings at once.
@@ -233,6 +241,8 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		report(checkProblem{File: walDir, Offset: -1, Reason: reason})
 	} else if !noLog && logRemoved(dir) == tlog.SegmentsRemoved {
 		report(checkProblem{File: walDir, Offset: -1, Reason: segmentsRemovedReason(dir)})
+	} else if newestGone != "" {
+		report(checkProblem{File: filepath.Join(walDir, tlog.NewestFileName), Offset: -1, Reason: newestGone})
 	} else {
 		// Not refused here after all (a writer made a segment since):
 		// nothing was reported, so nothing below is skipped.
@@ -793,6 +803,24 @@ func writtenWithLog(dir string) bool {
 	return err == nil && m == tlog.ModeLog
 }
 
+// newestMissingReason is check's problem for a log in dir whose newest
+// segments were removed (tlog.NewestMissing: wal/newest-segment names a
+// segment past the newest there, or does not decode), as Open and
+// mmsb.Replay refuse it; "" when the log is whole.
+func newestMissingReason(fs vfs.FS, dir string) string {
+	walDir := filepath.Join(dir, "wal")
+	missing, err := tlog.NewestMissing(fs, walDir)
+	switch {
+	case missing != "":
+		return fmt.Sprintf("it names segment %s as the newest the log made, which is missing: its newest log segments were removed, and with them the operations committed in them "+
+			"(restore them into %s; to accept the loss, open it once with Options.Repair: the log then ends where the newest segment left ends, and the next commits take the lost LSNs; docs/operations.md, \"Recovery\")",
+			missing, walDir)
+	case errors.Is(err, tlog.ErrBadNewest):
+		return fmt.Sprintf("%v: Open refuses the log, as it cannot tell whether its newest segments were removed (Options.Repair accepts it)", err)
+	}
+	return ""
+}
+
 // missingLogAdvice says what to do about dir's removed wal/. Creating it
 // empty accepts the loss only in a directory written before
 // checkpoints/log-mode existed: where log-mode says "log", an empty wal/
@@ -886,7 +914,7 @@ func filesLost(dir string) bool {
 
 // lossPendingFile is the mark, in checkpoints/, of a removed log that an
 // Open with Repair or DisableLog accepted and whose loss no caller has
-// been told of yet (the root package's lossPendingName: the Open that
+// been told of yet (tlog.LossPendingFileName: the Open that
 // succeeds next reports it in Recovery().Log and removes the mark).
 const lossPendingFile = tlog.LossPendingFileName
 

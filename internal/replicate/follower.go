@@ -100,8 +100,11 @@ type Follower struct {
 	applied int
 	// disconnectedLimit is the package's, read when the follower is
 	// made: a test that shortens it and restores it at its end raced
-	// with the spells of a follower still stopping.
-	disconnectedLimit time.Duration
+	// with the spells of a follower still stopping. So are retryFirst
+	// and retryMax, which Run read after every spell (runFollower's
+	// cleanup restored them while Run still ran).
+	disconnectedLimit    time.Duration
+	retryFirst, retryMax time.Duration
 }
 
 // newFollower returns a follower of bus, its applied LSN (m.AppliedLSN)
@@ -112,7 +115,7 @@ type Follower struct {
 // lag_lsn=14001096, and as an idle leader applied_lsn=0 for good.
 func newFollower(bus *mmsb.Bus, res *resources, m *Metrics) *Follower {
 	m.AppliedLSN.Store(uint64(bus.LastLSN()))
-	return &Follower{bus: bus, res: res, metrics: m, disconnectedLimit: disconnectedLimit}
+	return &Follower{bus: bus, res: res, metrics: m, disconnectedLimit: disconnectedLimit, retryFirst: retryFirst, retryMax: retryMax}
 }
 
 // getMsg returns the record message at stream sequence seq.
@@ -451,7 +454,7 @@ func (f *Follower) gapDeleted(ctx context.Context, seq uint64, meta recordMeta, 
 // without reopening its bus. Run returns as soon as ctx ends, and no
 // goroutine it started outlives it.
 func (f *Follower) Run(ctx context.Context) error {
-	pause := retryFirst
+	pause := f.retryFirst
 	for {
 		applied := f.applied
 		err := f.run(ctx, 0, false)
@@ -462,7 +465,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			return err
 		}
 		if f.applied > applied {
-			pause = retryFirst
+			pause = f.retryFirst
 		}
 		f.metrics.StreamRetries.Add(1)
 		// Nothing refreshes the lag until a spell runs again, and the
@@ -481,7 +484,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(pause):
 		}
-		pause = min(2*pause, retryMax)
+		pause = min(2*pause, f.retryMax)
 	}
 }
 

@@ -233,7 +233,11 @@ func (s *scanner) next() (frameStatus, error) {
 	s.first = base.LSN(binary.LittleEndian.Uint64(h[8:]))
 	s.count = binary.LittleEndian.Uint32(h[16:])
 	if length > remaining-FrameHeaderSize {
-		s.reason = fmt.Sprintf("record length %d extends past end of file (%d bytes left)", length, remaining-FrameHeaderSize)
+		// The bytes left counted from the record's start, as
+		// recovery's TornBytes counts what it cuts: `mmsb check` said
+		// 20 fewer than `mmsb checkpoint` of one torn tail
+		// (TestTornTailSaidWithOneFigure).
+		s.reason = fmt.Sprintf("record length %d extends past end of file (%d bytes left from the record's start)", length, remaining)
 		// Re-position the buffered reader: the header was consumed, but an
 		// incomplete frame must not be. Callers stop at this status anyway.
 		return frameIncomplete, nil

@@ -40,7 +40,8 @@ import (
 //     segment where checkpoints/log-mode says a log continues them (its
 //     log or its segments were removed: tlog.CheckRemoved); without a
 //     checkpoint, a log-mode "log" beside no segment (the bus's files were
-//     lost: tlog.FilesLost), as Open refuses both.
+//     lost: tlog.FilesLost), and a log whose newest segments were
+//     removed (tlog.NewestMissing), as Open refuses them.
 //
 // A live bus that keeps no log (Options.DisableLog), and a directory one
 // wrote (Target.NoLog), are not compared (Report.NotCompared): they have
@@ -119,6 +120,17 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 			r.addf(KindLSN, 1, 0, walDir, "%s holds no log segment and %s no checkpoint, but %s says a log holds the history of %s: its files were lost, and with them every operation it committed (from LSN 1)",
 				walDir, ckDir, fs.Join(ckDir, tlog.ModeFileName), dir)
 		}
+	}
+	// Its newest segments removed (tlog.NewestMissing, the check Open,
+	// mmsb.Replay and QueryLogDir refuse it by): the log reads as one
+	// ending at the end of the segment before, and the scan passed
+	// (TestIntegrityReportsMissingNewestSegment).
+	switch missing, err := tlog.NewestMissing(fs, walDir); {
+	case missing != "":
+		r.addf(KindLSN, 0, 0, fs.Join(walDir, tlog.NewestFileName), "%s names segment %s as the newest the log made, which is missing: its newest log segments were removed, and with them the operations committed in them",
+			fs.Join(walDir, tlog.NewestFileName), missing)
+	case errors.Is(err, tlog.ErrBadNewest):
+		r.addf(KindFailed, 0, 0, fs.Join(walDir, tlog.NewestFileName), "%v", err)
 	}
 	s := &intState{r: r, fs: fs, pages: map[mmsb.PageID]*intPage{}, bound: map[mmsb.PageID]bool{}}
 	first, err := firstLSN(fs, walDir)
