@@ -108,32 +108,43 @@ func decodeMode(b []byte) (Mode, error) {
 // does not decode.
 func ReadMode(fs vfs.FS, ckDir string) (Mode, error) {
 	path := fs.Join(ckDir, ModeFileName)
-	f, err := vfs.OpenRegular(fs, path)
-	if vfs.IsNotExist(err) {
-		return ModeUnknown, nil
-	}
-	if errors.Is(err, vfs.ErrNotRegular) {
-		// A directory or a device under the file's name holds no mode:
-		// malformed, as the bus reports a damaged one (Open said only
-		// "open …: not a regular file", and WriteMode failed at its
-		// rename, leaving its temporary).
-		return 0, fmt.Errorf("%w: %s: %w", ErrBadMode, path, err)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("tlog: open %s: %w", path, err)
-	}
-	defer f.Close() //nolint:errcheck // read only
-	// One byte more than the format: a longer file is refused, and a
-	// huge one is not read whole.
-	b, err := io.ReadAll(io.LimitReader(f, modeFileSize+1))
-	if err != nil {
-		return 0, fmt.Errorf("tlog: read %s: %w", path, err)
+	// A directory or a device under the file's name holds no mode:
+	// malformed, as the bus reports a damaged one (Open said only "open
+	// …: not a regular file", and WriteMode failed at its rename, leaving
+	// its temporary).
+	b, ok, err := readSmallFile(fs, path, modeFileSize, ErrBadMode)
+	if err != nil || !ok {
+		return ModeUnknown, err
 	}
 	m, err := decodeMode(b)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// readSmallFile reads the small file path of a fixed format size: ok is
+// false when it does not exist; a file that is not a regular one is an
+// error wrapping errBad. It reads one byte more than size, so that the
+// format's decoder refuses a longer file and a huge one is not read
+// whole.
+func readSmallFile(fs vfs.FS, path string, size int, errBad error) (b []byte, ok bool, err error) {
+	f, err := vfs.OpenRegular(fs, path)
+	if vfs.IsNotExist(err) {
+		return nil, false, nil
+	}
+	if errors.Is(err, vfs.ErrNotRegular) {
+		return nil, false, fmt.Errorf("%w: %s: %w", errBad, path, err)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("tlog: open %s: %w", path, err)
+	}
+	defer f.Close() //nolint:errcheck // read only
+	b, err = io.ReadAll(io.LimitReader(f, int64(size)+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("tlog: read %s: %w", path, err)
+	}
+	return b, true, nil
 }
 
 // WriteMode makes m the log-mode of the checkpoint directory ckDir, crash

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 
 	"github.com/mmsb-go/mmsb/corruption"
 	"github.com/mmsb-go/mmsb/internal/base"
@@ -83,20 +82,9 @@ func decodeNewest(b []byte) (base.LSN, error) {
 // ErrBadNewest when it does not decode (or is no regular file).
 func ReadNewest(fs vfs.FS, dir string) (base.LSN, error) {
 	path := fs.Join(dir, NewestFileName)
-	f, err := vfs.OpenRegular(fs, path)
-	if vfs.IsNotExist(err) {
-		return 0, nil
-	}
-	if errors.Is(err, vfs.ErrNotRegular) {
-		return 0, fmt.Errorf("%w: %s: %w", ErrBadNewest, path, err)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("tlog: open %s: %w", path, err)
-	}
-	defer f.Close() //nolint:errcheck // read only
-	b, err := io.ReadAll(io.LimitReader(f, newestFileSize+1))
-	if err != nil {
-		return 0, fmt.Errorf("tlog: read %s: %w", path, err)
+	b, ok, err := readSmallFile(fs, path, newestFileSize, ErrBadNewest)
+	if err != nil || !ok {
+		return 0, err
 	}
 	first, err := decodeNewest(b)
 	if err != nil {
