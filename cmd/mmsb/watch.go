@@ -144,6 +144,11 @@ func (a *app) runWatch(ctx context.Context, dir string, ids []mmsb.PageID, count
 	if all {
 		slices.Sort(ids)
 	}
+	// The LSN is taken before the first look: a commit between the look
+	// and a later LastLSN was counted as seen and never printed, and a
+	// watch waiting for that one change waited for ever (a page created
+	// just after the missing-page note: TestSharedWatchSeesCommitAfterFirstLook).
+	last := rd.LastLSN()
 	if _, err := look(true); err != nil {
 		return err
 	}
@@ -171,7 +176,6 @@ func (a *app) runWatch(ctx context.Context, dir string, ids []mmsb.PageID, count
 			fmt.Fprintf(a.stderr, "note: pages %s do not exist (yet): waiting for them to be created\n", strings.Join(missing, ", "))
 		}
 	}
-	last := rd.LastLSN()
 	for {
 		l, err := rd.Wait(ctx, last)
 		if err != nil && ctx.Err() != nil {
