@@ -634,6 +634,13 @@ var openRecoveredHook func() error
 func (e *Bus) open() error {
 	opts := e.opts
 	start := time.Now()
+	var sharedPath string
+	if opts.Shared {
+		var err error
+		if sharedPath, err = e.sharedRegionPath(); err != nil {
+			return err
+		}
+	}
 	if err := vfs.MkdirAllAndSync(e.fs, e.dir); err != nil {
 		return fmt.Errorf("mmsb: create %s: %w", e.dir, err)
 	}
@@ -643,7 +650,7 @@ func (e *Bus) open() error {
 	}
 	e.lock = lk
 	if opts.Shared {
-		if err := e.openShared(); err != nil {
+		if err := e.openShared(sharedPath); err != nil {
 			_ = lk.Close()
 			return err
 		}

@@ -86,27 +86,38 @@ func nextSharedGen() uint64 {
 	}
 }
 
-// openShared replaces the empty private store by a shared one built in a
-// fresh directory. Caller holds the bus LOCK, so no other writer of this
-// bus builds or publishes concurrently.
-func (e *Bus) openShared() error {
+// sharedRegionPath checks a shared bus's options and returns where its
+// region will be published. Open calls it before it makes or locks the
+// bus directory: called after, a SharedDir that did not exist left a new
+// directory holding only a LOCK, which the next command took for a bus
+// (TestSharedBadSharedDirLeavesNothing).
+func (e *Bus) sharedRegionPath() (string, error) {
 	if e.memory {
-		return fmt.Errorf("%w: Shared needs an on-disk bus (dir is empty)", ErrInvalidOption)
+		return "", fmt.Errorf("%w: Shared needs an on-disk bus (dir is empty)", ErrInvalidOption)
 	}
 	if e.fs != vfs.Default {
-		return fmt.Errorf("%w: Shared needs the OS filesystem (Options.FS)", ErrInvalidOption)
+		return "", fmt.Errorf("%w: Shared needs the OS filesystem (Options.FS)", ErrInvalidOption)
 	}
 	final, err := SharedRegionPath(e.dir, e.opts.SharedDir)
 	if err != nil {
-		return err
+		return "", err
 	}
 	// Checked here so that the error names the option, not a build path.
 	parent := filepath.Dir(final)
 	if st, err := os.Stat(parent); err != nil {
-		return fmt.Errorf("%w: SharedDir %s: %w", ErrInvalidOption, parent, err)
+		return "", fmt.Errorf("%w: SharedDir %s: %w", ErrInvalidOption, parent, err)
 	} else if !st.IsDir() {
-		return fmt.Errorf("%w: SharedDir %s is not a directory", ErrInvalidOption, parent)
+		return "", fmt.Errorf("%w: SharedDir %s is not a directory", ErrInvalidOption, parent)
 	}
+	return final, nil
+}
+
+// openShared replaces the empty private store by a shared one built in a
+// fresh directory, to be published at final (sharedRegionPath). Caller
+// holds the bus LOCK, so no other writer of this bus builds or publishes
+// concurrently.
+func (e *Bus) openShared(final string) error {
+	parent := filepath.Dir(final)
 	pid := os.Getpid()
 	start, err := page.ProcStartTime(pid)
 	if err != nil {
