@@ -111,7 +111,7 @@ func TestReaderWaitDoesNotBlockOtherCalls(t *testing.T) {
 	}
 	guard("LastLSN", func() { _ = rd.LastLSN() })
 	guard("Close", func() { _ = rd.Close() })
-	if err := <-waited; !unblocked && !errors.Is(err, mmsb.ErrClosed) {
+	if err := testutil.Recv(t, waited, "Reader.Wait did not return after the Reader closed"); !unblocked && !errors.Is(err, mmsb.ErrClosed) {
 		t.Fatalf("Wait ended by Close: %v, want ErrClosed", err)
 	}
 }

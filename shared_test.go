@@ -217,7 +217,7 @@ func TestSharedReaderBasics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := <-done; l < info.LastLSN {
+	if l := testutil.Recv(t, done, "Reader.Wait did not return after a commit past its LSN"); l < info.LastLSN {
 		t.Fatalf("Wait returned %d, commit %d", l, info.LastLSN)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
@@ -236,7 +236,7 @@ func TestSharedReaderBasics(t *testing.T) {
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-waitErr; !errors.Is(err, mmsb.ErrWriterGone) {
+	if err := testutil.Recv(t, waitErr, "Reader.Wait did not return after the writer closed"); !errors.Is(err, mmsb.ErrWriterGone) {
 		t.Fatalf("Wait across the writer's Close: %v", err)
 	}
 	if _, _, _, err := rd.ReadPage(nid, nil); !errors.Is(err, mmsb.ErrWriterGone) {

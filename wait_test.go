@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/vfs"
 	"github.com/mmsb-go/mmsb/vfs/errorfs"
 )
@@ -44,7 +45,7 @@ func TestWaitLSN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l := <-got; l < info.LastLSN {
+		if l := testutil.Recv(t, got, "WaitLSN did not return after a commit past its LSN"); l < info.LastLSN {
 			t.Fatalf("WaitLSN = %d, want >= %d", l, info.LastLSN)
 		}
 		// A cancelled context and a closed bus end the wait.
@@ -58,7 +59,7 @@ func TestWaitLSN(t *testing.T) {
 		if err := bus.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-closed; !errors.Is(err, mmsb.ErrClosed) {
+		if err := testutil.Recv(t, closed, "WaitLSN did not return after the bus closed"); !errors.Is(err, mmsb.ErrClosed) {
 			t.Fatalf("after Close: %v", err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/mmsb-go/mmsb/client"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/internal/server"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // freezingProxy forwards TCP connections to a backend until freeze: from
@@ -207,7 +208,7 @@ func testWatchSilentServer(t *testing.T, silence time.Duration, opts ...client.O
 	}
 	waitFor(len(want), "after the connection went silent")
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := testutil.Recv(t, done, "Watch did not return after its context was cancelled"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Watch = %v, want context.Canceled", err)
 	}
 	if g := seen(); !slices.Equal(g, want) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/replicate"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 func TestFollowAndReplicateUsageErrors(t *testing.T) {
@@ -59,7 +60,10 @@ func TestFollowCommand(t *testing.T) {
 	lctx, stopLeader := context.WithCancel(ctx)
 	ldone := make(chan error, 1)
 	go func() { ldone <- leader.Run(lctx) }()
-	defer func() { stopLeader(); <-ldone }()
+	defer func() {
+		stopLeader()
+		testutil.Recv(t, ldone, "the leader's Run did not return after its context ended")
+	}()
 	bus, err := leader.WaitLeader(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,17 @@ type cliResult struct {
 func runCLI(t testing.TB, args ...string) cliResult {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &out, &errb)
+	// A command that waits for ever (a watch --count that missed the
+	// change it waits for) is interrupted, as Ctrl-C would, and the test
+	// fails: a guard against a hang, not a bound (it is five times the
+	// usual one, for the commands that do real work under -race).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	guard := time.AfterFunc(5*testutil.HangGuard, cancel)
+	code := run(ctx, args, &out, &errb)
+	if !guard.Stop() {
+		t.Errorf("mmsb %v still running after %v (a guard against a hang): interrupted\nstderr:\n%s", args, 5*testutil.HangGuard, errb.String())
+	}
 	return cliResult{stdout: out.String(), stderr: errb.String(), code: code}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb/internal/demo"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestServeDemoStopsWhenTicksStop: the demo's tick orchestrator (which
@@ -23,7 +24,7 @@ func TestServeDemoStopsWhenTicksStop(t *testing.T) {
 
 	c := startCmd(t, "serve", "--addr", "127.0.0.1:0", "--demo")
 	c.servingClient(t)
-	d := <-started
+	d := testutil.Recv(t, started, "serve --demo did not start its demo")
 	_ = d.Ticks.Close() // its Run stops with ErrClosed
 
 	// The deadline bounds a server that never stops; it measures nothing.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestServeDemo runs `mmsb serve --demo`: the inspector is at /ui/ (and /
@@ -24,7 +26,7 @@ func TestServeDemo(t *testing.T) {
 	}()
 	defer func() {
 		cancel()
-		if code := <-exited; code != 0 {
+		if code := testutil.Recv(t, exited, "serve --demo did not exit after its interrupt"); code != 0 {
 			t.Errorf("serve --demo exited %d:\n%s", code, stderr.String())
 		}
 	}()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/client"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // syncText is a buffer the server's log goroutines and the test share.
@@ -111,7 +112,7 @@ func TestServe(t *testing.T) {
 			return nil
 		})
 	}()
-	<-seen
+	testutil.Recv(t, seen, "the watch through serve did not see the commit")
 	cancel() // what SIGTERM does
 	select {
 	case code := <-exited:
@@ -121,7 +122,7 @@ func TestServe(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
 	}
-	if err := <-watchErr; err == nil {
+	if err := testutil.Recv(t, watchErr, "the watch did not end after serve stopped"); err == nil {
 		t.Fatal("watch survived the shutdown")
 	}
 	if !strings.Contains(stderr.String(), "Mmsb-Last-Lsn") && !strings.Contains(stderr.String(), "shutting down") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/mmsb-go/mmsb/client"
 	"github.com/mmsb-go/mmsb/internal/checkpoint"
 	"github.com/mmsb-go/mmsb/internal/replicate"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
@@ -36,6 +38,7 @@ func startNATS(t *testing.T, name string) *replicate.Cluster {
 
 // bgCmd is an mmsb command running in the background (startCmd).
 type bgCmd struct {
+	t              testing.TB
 	args           []string
 	stdout, stderr syncText
 	cancel         context.CancelFunc
@@ -48,7 +51,7 @@ type bgCmd struct {
 func startCmd(t *testing.T, args ...string) *bgCmd {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &bgCmd{args: args, cancel: cancel, exited: make(chan int, 1)}
+	c := &bgCmd{t: t, args: args, cancel: cancel, exited: make(chan int, 1)}
 	go func() { c.exited <- run(ctx, args, &c.stdout, &c.stderr) }()
 	t.Cleanup(func() { c.stop() })
 	return c
@@ -59,7 +62,7 @@ func startCmd(t *testing.T, args ...string) *bgCmd {
 func (c *bgCmd) stop() int {
 	c.once.Do(func() {
 		c.cancel()
-		c.code = <-c.exited
+		c.code = testutil.Recv(c.t, c.exited, fmt.Sprintf("mmsb %v did not exit after its interrupt", c.args))
 	})
 	return c.code
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // startTestCluster starts n embedded JetStream servers on loopback.
@@ -52,6 +53,7 @@ func connect(t testing.TB, url string) *nats.Conn {
 // testNode runs a node until the test ends.
 type testNode struct {
 	*Node
+	t      testing.TB
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -73,7 +75,7 @@ func startNode(t testing.TB, c *Cluster, cfg NodeConfig) *testNode {
 		cancel()
 		t.Fatal(err)
 	}
-	tn := &testNode{Node: n, cancel: cancel, done: make(chan error, 1)}
+	tn := &testNode{Node: n, t: t, cancel: cancel, done: make(chan error, 1)}
 	go func() { tn.done <- n.Run(ctx) }()
 	t.Cleanup(tn.stop)
 	return tn
@@ -81,7 +83,7 @@ func startNode(t testing.TB, c *Cluster, cfg NodeConfig) *testNode {
 
 func (tn *testNode) stop() {
 	tn.cancel()
-	<-tn.done
+	testutil.Recv(tn.t, tn.done, "the node's Run did not return after its context ended")
 	tn.done <- nil // later stops return at once
 }
 

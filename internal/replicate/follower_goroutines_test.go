@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // followerGoroutines returns the stacks of live goroutines running
@@ -80,7 +82,7 @@ func TestFollowerRunLeavesNoGoroutine(t *testing.T) {
 					c.Stop(0)
 				}
 				cancel()
-				if err := <-done; !errors.Is(err, context.Canceled) {
+				if err := testutil.Recv(t, done, "the follower's Run did not return after its context ended"); !errors.Is(err, context.Canceled) {
 					t.Fatalf("round %d: Run after cancel: %v, want context.Canceled", round, err)
 				}
 				if live := followerGoroutines(); len(live) > 0 {

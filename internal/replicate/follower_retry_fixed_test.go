@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestFollowerRetryPausesFixedAtMaking: a follower's retry pauses are
@@ -40,5 +42,5 @@ func TestFollowerRetryPausesFixedAtMaking(t *testing.T) {
 		t.Fatal("no failed spell logged in 60 s after the stream went away")
 	}
 	cancel()
-	<-done
+	testutil.Recv(t, done, "the follower's Run did not return after its context ended")
 }

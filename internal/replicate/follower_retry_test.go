@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // runFollower starts Follower.Run on a new follower bus of res's stream,
@@ -139,7 +140,7 @@ func TestFollowerRunRidesOutServerRestart(t *testing.T) {
 		t.Log(<-logs)
 	}
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := testutil.Recv(t, done, "the follower's Run did not return after its context ended"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run after cancel: %v, want context.Canceled", err)
 	}
 }

@@ -78,7 +78,11 @@ func newFixture(t testing.TB, o fixOpts) *fixture {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = orch.Run(ctx, 2*time.Millisecond) }()
-		t.Cleanup(func() { cancel(); <-done; _ = orch.Close() })
+		t.Cleanup(func() {
+			cancel()
+			testutil.Recv(t, done, "the orchestrator's Run did not return after its context ended")
+			_ = orch.Close()
+		})
 	}
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/client"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestWatchFreedAndRecreated pins what a watch on a page ID sees when the
@@ -97,7 +98,9 @@ func TestWatchFreedAndRecreated(t *testing.T) {
 		}
 	}
 	after := []string{fmt.Sprintf("free %d", a), fmt.Sprintf("create %d", a), fmt.Sprintf("delta %d epoch 1", a)}
-	check("synced", <-liveDone, after, nil)
+	// collect fails the test from its goroutine (runtime.Goexit) without
+	// sending: the guard keeps that from hanging here.
+	check("synced", testutil.Recv(t, liveDone, "the synced watch did not deliver its changes"), after, nil)
 
 	// Catching up from the start of the log, after the fact.
 	caught := collect(t, f.c, client.WatchOptions{FromLSN: 1, Pages: []mmsb.PageID{a}}, last, nil)

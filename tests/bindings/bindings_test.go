@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mmsb-go/mmsb/internal/testutil"
 )
@@ -167,17 +169,36 @@ func cVerdict(exit int, out string, cases int) error {
 // run runs cmd and returns its exit status and combined output.
 func run(t *testing.T, cmd *exec.Cmd) (int, string) {
 	t.Helper()
-	out, err := cmd.CombinedOutput()
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	// A writer process the child started may hold the output pipe open
+	// after the child is killed: Wait returns all the same.
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%v: %v", cmd.Args, err)
+	}
+	// A child blocked for good (a reader waiting for a commit that never
+	// comes) is killed after childGuard, and the test fails with what it
+	// printed: it held the package until go test's -timeout.
+	guard := time.AfterFunc(childGuard, func() { _ = cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !guard.Stop() {
+		t.Fatalf("%v still running after %v (a guard against a hang, not a bound): killed; its output:\n%s", cmd.Args, childGuard, buf.String())
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return 0, string(out)
+		return 0, buf.String()
 	case errors.As(err, &ee):
-		return ee.ExitCode(), string(out)
+		return ee.ExitCode(), buf.String()
 	}
 	t.Fatalf("%v: %v", cmd.Args, err)
 	return -1, ""
 }
+
+// childGuard bounds a test program or test suite run by run: a guard
+// against a hang, not a bound (the Python suite takes minutes under load).
+const childGuard = 10 * time.Minute
 
 // runPytest runs pytest on dir (absolute or relative to the repository root) with the
 // test writer and a private tmpfs directory. --basetemp: pytest's default,
