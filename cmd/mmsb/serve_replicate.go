@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
@@ -184,6 +185,9 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			m := nodeMetrics.Load()
 			return m == nil || m.LagUnknown.Load()
 		})
+		if leader {
+			h = leaderReadiness(h, func() string { return natsDownStatus(nc) })
+		}
 		met.begin(bus, srv)
 		current.Store(&roleServer{srv: srv, ins: ins, handler: h})
 		role := "follower"
@@ -289,8 +293,9 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 // ok, and a load balancer sent writes there. Its /readyz/reads is 503
 // while its lag is unknown (lagUnknown: the stream cannot be read, its
 // NATS server gone), and else h's (the bus failed or is shutting down).
-// The leader's are h's: ok on both while it accepts writes
-// (TestServeReplicateReadyz, TestRoleReadiness).
+// The leader's are h's, behind leaderReadiness: ok on both while it
+// accepts writes and can replicate them (TestServeReplicateReadyz,
+// TestRoleReadiness).
 func roleReadiness(h http.Handler, leader bool, lagUnknown func() bool) http.Handler {
 	if leader {
 		return h
@@ -310,6 +315,43 @@ func roleReadiness(h http.Handler, leader bool, lagUnknown func() bool) http.Han
 		}
 		h.ServeHTTP(w, req)
 	})
+}
+
+// leaderReadiness answers the leader's /readyz ahead of h: 503 while
+// natsDown says its NATS connection is down (its status, "" while
+// connected), for every commit it takes then is logged here and cannot
+// be stored by the stream (the commit fails once its acknowledgement
+// times out, failing the bus; the role ends when the lease lapses
+// unrenewed). Until 2026-12-07 it answered ok meanwhile, and a load
+// balancer kept sending writes there. /readyz/reads stays h's: the
+// leader's reads are of its own state. The body names the connection's
+// status, not its servers' addresses: /readyz is served without
+// authentication (TestServeReplicateLeaderReadyzNATSDown).
+func leaderReadiness(h http.Handler, natsDown func() string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/readyz" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+			if status := natsDown(); status != "" {
+				http.Error(w, "not ready: the leader's NATS connection is "+status+"; writes cannot be replicated until it is back", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+// natsDownStatus is leaderReadiness's natsDown of nc: its status in lower
+// case while it is not connected, "" while it is (draining counts as
+// connected, as in nats.go's IsConnected). The status is read once: read
+// by IsConnected and then by Status, a reconnect between the two
+// answered 503 "the leader's NATS connection is connected"
+// (TestLeaderReadinessReadsNATSStatusOnce).
+func natsDownStatus(nc interface{ Status() nats.Status }) string {
+	switch st := nc.Status(); st {
+	case nats.CONNECTED, nats.DRAINING_SUBS, nats.DRAINING_PUBS:
+		return ""
+	default:
+		return strings.ToLower(st.String())
+	}
 }
 
 // waitingMessage is the 503 body of a follow-only node waiting for what

@@ -105,6 +105,7 @@ type Follower struct {
 	// cleanup restored them while Run still ran).
 	disconnectedLimit    time.Duration
 	retryFirst, retryMax time.Duration
+	heartbeat            time.Duration // consumerHeartbeat, read the same way
 }
 
 // newFollower returns a follower of bus, its applied LSN (m.AppliedLSN)
@@ -115,7 +116,7 @@ type Follower struct {
 // lag_lsn=14001096, and as an idle leader applied_lsn=0 for good.
 func newFollower(bus *mmsb.Bus, res *resources, m *Metrics) *Follower {
 	m.AppliedLSN.Store(uint64(bus.LastLSN()))
-	return &Follower{bus: bus, res: res, metrics: m, disconnectedLimit: disconnectedLimit, retryFirst: retryFirst, retryMax: retryMax}
+	return &Follower{bus: bus, res: res, metrics: m, disconnectedLimit: disconnectedLimit, retryFirst: retryFirst, retryMax: retryMax, heartbeat: consumerHeartbeat}
 }
 
 // getMsg returns the record message at stream sequence seq.
@@ -156,9 +157,25 @@ func (f *Follower) locate(ctx context.Context, lsn mmsb.LSN, first, last uint64)
 // follows it). The leader trims the stream concurrently, so a record the
 // stream's info listed may be gone when it is read: then it looks again
 // (a few times; trims are rare, one per archived checkpoint).
+//
+// Its reads end as soon as the connection is seen down (watchConnection
+// with no allowance), with ErrStreamUnavailable wrapping
+// ErrServerUnreachable: nats.go keeps a request made while it reconnects
+// until its timeout, so each check of a follower whose server was gone
+// waited AckTimeout before Run could log and retry
+// (TestFollowerPositionEndsWhenConnectionDown).
 func (f *Follower) position(ctx context.Context) (uint64, error) {
+	pctx, down := context.WithCancelCause(ctx)
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); watchConnection(pctx, f.res.js.Conn(), 0, down) }()
+	defer func() { down(nil); <-watchDone }()
 	for attempt := 1; ; attempt++ {
-		seq, err := f.positionOnce(ctx)
+		seq, err := f.positionOnce(pctx)
+		if err != nil && ctx.Err() == nil && pctx.Err() != nil {
+			// Whatever the read that the connection's loss ended said
+			// (a cancelled context), it is the loss: Run retries.
+			return 0, fmt.Errorf("%w: position: %w", ErrStreamUnavailable, context.Cause(pctx))
+		}
 		if errors.Is(err, jetstream.ErrMsgNotFound) && attempt < 8 {
 			continue
 		}
@@ -519,8 +536,9 @@ func (f *Follower) dropConsumer(name string) {
 }
 
 // consumerHeartbeat is the idle heartbeat a spell's consumer asks for; two
-// missed end the spell with ErrStreamUnavailable.
-const consumerHeartbeat = 5 * time.Second
+// missed end the spell with ErrStreamUnavailable. A variable so that tests
+// can shorten it (before newFollower; nats.go takes 500 ms at least).
+var consumerHeartbeat = 5 * time.Second
 
 // disconnectedLimit is how long a spell's connection may be down (in
 // all, since it was last up that long in a row: watchConnection; nats.go
@@ -574,7 +592,10 @@ func watchConnection(ctx context.Context, nc natsConn, limit time.Duration, end 
 			continue
 		}
 		if err := unreachable(nc); err != nil {
-			end(fmt.Errorf("%w for %v", err, limit))
+			if limit > 0 {
+				err = fmt.Errorf("%w for %v", err, limit)
+			}
+			end(err)
 			return
 		}
 	}
@@ -619,7 +640,7 @@ func (f *Follower) run(ctx context.Context, until uint64, bounded bool) error {
 	}
 	// Deleted after the iterator stops (defers run last first).
 	defer f.dropConsumer(cons.CachedInfo().Name)
-	it, err := cons.Messages(jetstream.PullHeartbeat(consumerHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	it, err := cons.Messages(jetstream.PullHeartbeat(f.heartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return fmt.Errorf("%w: consumer: %w", ErrStreamUnavailable, err)
 	}

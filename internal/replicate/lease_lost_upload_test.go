@@ -43,7 +43,7 @@ func TestLeaseLostDuringUploadEndsRole(t *testing.T) {
 	}
 	store := &stalledStore{ObjectStore: n.res.ckpts, uploading: make(chan struct{}, 1)}
 	n.res.ckpts = store // before Run: nothing else reads it yet
-	tn := &testNode{Node: n, cancel: cancel, done: make(chan error, 1)}
+	tn := &testNode{Node: n, t: t, cancel: cancel, done: make(chan error, 1)}
 	go func() { tn.done <- n.Run(ctx) }()
 	t.Cleanup(tn.stop)
 	_, bus := waitLeader(t, tn)

@@ -47,7 +47,7 @@ func TestLeaderRidesOutSpuriousStreamNotFound(t *testing.T) {
 	}
 	fs := &flakyStream{Stream: n.res.stream}
 	n.res.stream = fs // before Run: nothing reads it yet
-	a := &testNode{Node: n, cancel: cancel, done: make(chan error, 1)}
+	a := &testNode{Node: n, t: t, cancel: cancel, done: make(chan error, 1)}
 	go func() { a.done <- n.Run(ctx) }()
 	t.Cleanup(a.stop)
 	waitLeader(t, a)
