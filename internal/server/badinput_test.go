@@ -50,7 +50,7 @@ func TestBadInput(t *testing.T) {
 			`{"deltas":[{"page":"1","form":"DELTA_FORM_MASKED_DENSE","runs":[{"off":0,"data":"eQ=="}]}]}`, connect.CodeInvalidArgument, "masked"},
 		{"unknown form", "Commit", "application/json", `{"deltas":[{"page":"1","form":7}]}`, connect.CodeInvalidArgument, "form"},
 		{"oversized", "Commit", "application/json",
-			`{"deltas":[{"page":"1","runs":[{"off":0,"data":"` + strings.Repeat("A", 8192) + `"}]}]}`, connect.CodeResourceExhausted, "larger than configured max"},
+			`{"deltas":[{"page":"1","runs":[{"off":0,"data":"` + strings.Repeat("A", 8192) + `"}]}]}`, connect.CodeResourceExhausted, "larger than the server reads"},
 		{"unknown function", "Bind", "application/json", `{"child":"2","func":"nope","parents":["1"]}`, connect.CodeInvalidArgument, "nope"},
 		{"cycle", "Bind", "application/json", `{"child":"1","func":"copy","parents":["1"]}`, connect.CodeInvalidArgument, "cycle"},
 		{"read unknown page", "Read", "application/json", `{"items":[{"page":"42"}]}`, connect.CodeNotFound, "42"},

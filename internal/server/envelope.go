@@ -34,6 +34,80 @@ func CutEnvelopes(h http.Handler) http.Handler {
 	})
 }
 
+// ErrRequestTooLarge refuses a request message larger than the server
+// reads (mmsb serve --max-request-bytes): the refusal, resource_exhausted
+// in every protocol, names the flag, its value and the message's size.
+var ErrRequestTooLarge = errors.New("server: request message is larger than the server reads")
+
+// maxRequestBytesFlag names the bound boundMessages enforces (and
+// boundedGunzip, in Mux).
+const maxRequestBytesFlag = "--max-request-bytes"
+
+// boundMessages returns h, a Connect handler reading messages of at most
+// maxBytes (connect.WithReadMaxBytes), refusing a request message larger
+// than maxBytes with ErrRequestTooLarge naming --max-request-bytes and
+// its value, before Connect does: Connect's own refusal ("message size N
+// is larger than configured max M") named no flag, so that a client could
+// not tell which server limit it met (TestRequestTooLargeNamesFlag). A
+// body of one message (Connect's unary protocol) is refused when the
+// bytes read of it pass maxBytes, as Connect refused it (one announcing
+// more is read that far, counted against the bounds on write bytes as it
+// arrives: countWrites); an enveloped one
+// (gRPC, gRPC-Web, Connect's streaming protocol) once an envelope's
+// prefix announces more, without its message being read (Connect read
+// and discarded it first). A compressed message inflating past maxBytes
+// is refused by the decompressor (boundedGunzip), naming the flag too.
+func boundMessages(h http.Handler, maxBytes int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r = r.WithContext(r.Context()) // a copy, its body bounded
+			b := &boundedBody{ReadCloser: r.Body, max: int64(maxBytes), length: r.ContentLength}
+			if enveloped(r.Header) {
+				b.env = &envelopes{}
+			}
+			r.Body = b
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// boundedBody is a request's body read through boundMessages.
+type boundedBody struct {
+	io.ReadCloser
+	max, length, read int64
+	env               *envelopes // an enveloped body's, else nil
+	err               error
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.ReadCloser.Read(p)
+	if b.env != nil {
+		if b.env.whole(p[:n]); int64(b.env.announced) > b.max {
+			return 0, b.refuse(int64(b.env.announced))
+		}
+		return n, err
+	}
+	if b.read += int64(n); b.read > b.max {
+		return 0, b.refuse(max(b.read, b.length))
+	}
+	return n, err
+}
+
+// refuse is the refusal of a message of size bytes (or more, where its
+// body is still arriving), which every later read returns too.
+func (b *boundedBody) refuse(size int64) error {
+	more := " or more"
+	if b.env != nil || size == b.length {
+		more = ""
+	}
+	b.err = connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("%w: a message of %d bytes%s, more than %s %d",
+		ErrRequestTooLarge, size, more, maxRequestBytesFlag, b.max))
+	return b.err
+}
+
 // envelopeBody follows the envelopes of a request's body and turns its
 // end inside one into ErrCutEnvelope.
 type envelopeBody struct {

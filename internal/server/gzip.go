@@ -21,9 +21,13 @@ var errInflatedPastLimit = errors.New("server: the compressed message inflates p
 // size: a 2 MiB request inflating to 2 GiB cost the server 7 s of CPU, so
 // one of --max-request-bytes (64 MiB) would have cost it many minutes
 // (TestGzipBombStopsAtLimit).
-func BoundedGzip(maxBytes int) connect.HandlerOption {
+func BoundedGzip(maxBytes int) connect.HandlerOption { return boundedGzip(maxBytes, "") }
+
+// boundedGzip is BoundedGzip whose refusal names flag, the limit maxBytes
+// is (Mux: --max-request-bytes), if not "".
+func boundedGzip(maxBytes int, flag string) connect.HandlerOption {
 	return connect.WithCompression("gzip",
-		func() connect.Decompressor { return &boundedGunzip{most: int64(maxBytes) + 1} },
+		func() connect.Decompressor { return &boundedGunzip{most: int64(maxBytes) + 1, flag: flag} },
 		func() connect.Compressor { return gzip.NewWriter(io.Discard) })
 }
 
@@ -33,6 +37,7 @@ func BoundedGzip(maxBytes int) connect.HandlerOption {
 type boundedGunzip struct {
 	gzip.Reader
 	most, left int64
+	flag       string // the flag setting the limit, if any
 }
 
 // Reset starts a message.
@@ -41,10 +46,26 @@ func (r *boundedGunzip) Reset(src io.Reader) error {
 	return r.Reader.Reset(src)
 }
 
-// Read reads the message, failing once it has yielded most bytes.
+// Read reads the message, failing once it has yielded most bytes, or,
+// where it names a flag, once it would yield more than the limit
+// (most-1): within Connect's read of the limit plus one byte, so that the
+// refusal Connect answers is this one, ErrRequestTooLarge naming the
+// flag. Failing only past it, as Connect measures the message, Connect
+// answered "message is larger than configured max N - unable to
+// determine message size: ...", which the Go client took for an answer
+// over its own read limit, telling its user to raise that
+// (TestGzipRequestOverServerLimitNamed).
 func (r *boundedGunzip) Read(p []byte) (int, error) {
 	if r.left <= 0 {
-		return 0, fmt.Errorf("%w (%d bytes)", errInflatedPastLimit, r.most-1)
+		return 0, r.refusal()
+	}
+	if r.flag != "" && r.left == 1 {
+		var one [1]byte
+		if n, err := io.ReadFull(&r.Reader, one[:]); n == 0 {
+			return 0, err // the message's end (io.EOF), or its failure
+		}
+		r.left = 0
+		return 0, r.refusal()
 	}
 	if int64(len(p)) > r.left {
 		p = p[:r.left]
@@ -52,4 +73,13 @@ func (r *boundedGunzip) Read(p []byte) (int, error) {
 	n, err := r.Reader.Read(p)
 	r.left -= int64(n)
 	return n, err
+}
+
+// refusal is the error refusing a message inflating past the limit.
+func (r *boundedGunzip) refusal() error {
+	if r.flag != "" {
+		return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("%w: a compressed message inflating past %s %d (%w)",
+			ErrRequestTooLarge, r.flag, r.most-1, errInflatedPastLimit))
+	}
+	return fmt.Errorf("%w (%d bytes)", errInflatedPastLimit, r.most-1)
 }

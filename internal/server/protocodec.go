@@ -72,7 +72,13 @@ func (protoCodec) Unmarshal(data []byte, m any) error {
 	if !ok {
 		return fmt.Errorf("%T is not a protobuf message", m)
 	}
-	if err := checkDecodeBudget(data, pm.ProtoReflect().Descriptor()); err != nil {
+	alloc, err := decodeAlloc(data, pm.ProtoReflect().Descriptor())
+	if err != nil {
+		return fmt.Errorf("unmarshal into %T: %w", m, err)
+	}
+	// A write request counts what its decode allocates against the
+	// bounds on write bytes before it is decoded (holdDecode).
+	if err := holdDecode(alloc); err != nil {
 		return fmt.Errorf("unmarshal into %T: %w", m, err)
 	}
 	if err := proto.Unmarshal(data, pm); err != nil {
@@ -153,11 +159,20 @@ func messageBytes(md protoreflect.MessageDescriptor) int64 {
 // allows; nil otherwise, malformed bytes included (proto.Unmarshal
 // refuses them). It allocates nothing once md's walkTable is made.
 func checkDecodeBudget(data []byte, md protoreflect.MessageDescriptor) error {
+	_, err := decodeAlloc(data, md)
+	return err
+}
+
+// decodeAlloc is checkDecodeBudget returning, where it refuses nothing,
+// the bytes the walk counted: what decoding data allocates, at most
+// (TestDecodeBudgetCoversDecode), or, where data is malformed, what the
+// decode may allocate before it refuses it.
+func decodeAlloc(data []byte, md protoreflect.MessageDescriptor) (int64, error) {
 	b := newDecodeBudget(len(data))
 	if err := b.walk(data, walkTableOf(md), true); err != nil && !errors.Is(err, errWireMalformed) {
-		return err
+		return 0, err
 	}
-	return nil
+	return b.alloc, nil
 }
 
 // maxTopFields is how many fields of a message are counted one by one

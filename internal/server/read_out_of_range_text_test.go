@@ -13,8 +13,8 @@ import (
 )
 
 // TestReadOutOfRangeSaysRead: a Read of a range outside its page says
-// "read out of page range", not the sentinel's own text ("delta: write
-// out of page range", which a read is not), and still carries
+// "read out of page range" (the sentinel's text said "write" until
+// 2026-12-07, which a read is not), and still carries
 // mmsb.ErrOutOfRange to the client (errors.Is), for an offset or a range
 // past the page's end, now or as of an LSN, and a range past the largest
 // page size.

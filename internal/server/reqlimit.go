@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -10,8 +11,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -294,10 +297,24 @@ func holdWrite(ctx context.Context, what string, size int) error {
 	if h.refused != nil {
 		return h.refusal(what)
 	}
-	if h.inflating {
-		// Decoded: a compressed message counts what it holds now (or
-		// what its body brought, if more), no longer the most it could
-		// have inflated to.
+	if h.binary && !h.decodeFound && size > 0 {
+		decodeLinkMissed(h.l.log.log, what)
+	}
+	switch {
+	case h.decoded > 0:
+		// Decoded by ProtoCodec, which counted what the decode would
+		// allocate (holdDecode): the request holds that now, its
+		// message, no longer its body's bytes (Connect's buffer pool has
+		// them back) nor the most a compressed message could have
+		// inflated to.
+		h.inflating = false
+		if keep := max(int64(size), h.decoded); keep < h.n {
+			h.giveBack(h.n - keep)
+		}
+	case h.inflating:
+		// Decoded (from JSON): a compressed message counts what it
+		// holds now (or what its body brought, if more), no longer the
+		// most it could have inflated to.
 		h.inflating = false
 		if keep := max(int64(size), min(h.read, h.most)); keep < h.n {
 			h.giveBack(h.n - keep)
@@ -347,6 +364,13 @@ type writeHold struct {
 	// (countWrites, countedBody, holdWrite); inflateCounted once it has.
 	inflating, inflateCounted bool
 	inflateTo                 int64
+	// decoded is what ProtoCodec's decode of its message allocates, at
+	// most, counted before the decode (holdDecode).
+	decoded int64
+	// binary: its message is decoded by ProtoCodec, not a JSON codec
+	// (countWrites); decodeFound once holdDecode has found it, on the
+	// goroutine serving it (decodeLinkMisses).
+	binary, decodeFound bool
 }
 
 // giveBack gives back n of the bytes the request counted.
@@ -458,7 +482,8 @@ func countWrites(h http.Handler, maxBytes int) http.Handler {
 		r.Body = body
 		header := w.Header().Clone()
 		hw := &heldBackWriter{ResponseWriter: w, body: body}
-		h.ServeHTTP(hw, r)
+		wh.binary = !strings.Contains(strings.ToLower(r.Header.Get("Content-Type")), "json")
+		serveDecodingWrite(h, hw, r, body)
 		if body.refused == nil || hw.passed {
 			return
 		}
@@ -477,6 +502,114 @@ func countWrites(h http.Handler, maxBytes int) http.Handler {
 		w.Header().Set("Retry-After", "1")
 		h.ServeHTTP(w, withEmptyMessage(r))
 	})
+}
+
+// decodingWrites holds the countedBody of each write request being
+// served through countWrites, by the goroutine that serves it
+// (goroutineID): Connect gives its codec no context, and decodes a unary
+// request's message on the goroutine serving the request, so that
+// ProtoCodec finds the request's bounds on write bytes there
+// (holdDecode). What this rests on: every write is a unary call, whose
+// message Connect (v1.21) reads and decodes within the handler's
+// ServeHTTP, for Connect, gRPC and gRPC-Web alike, and nothing between
+// countWrites and Connect serves on another goroutine; a goroutine's
+// number is never reused, and an HTTP/1.1 connection serves its
+// requests one after the other; the entry goes when ServeHTTP returns,
+// a panic included. Were a write decoded elsewhere, its lookup would
+// miss, and it would be counted at its message's size only:
+// decodeLinkMisses says so.
+var decodingWrites sync.Map // uint64 → *countedBody
+
+// writesDecoding counts decodingWrites' entries: where there are none,
+// the codec does not look for its goroutine's (goroutineID takes about
+// 4 µs on a loaded 2-core machine).
+var writesDecoding atomic.Int64
+
+// decodeLinkMisses counts the binary write requests decoded without
+// ProtoCodec finding them (holdDecode: the lookup by goroutine missed),
+// so counted at their message's size only, not at what their decode
+// allocated: were Connect ever to decode a unary request's message on
+// another goroutine than the one serving it, the first such write is
+// logged at error, and TestWriteDecodeFoundByGoroutine fails, rather
+// than the bounds on write bytes silently counting wire bytes again.
+var decodeLinkMisses atomic.Int64
+
+// decodeLinkMissed counts a write request (what names its call) whose
+// decode was not counted (decodeLinkMisses), logging the first.
+func decodeLinkMissed(log *slog.Logger, what string) {
+	if decodeLinkMisses.Add(1) == 1 {
+		log.Error("a binary write request was decoded on another goroutine than the one serving it: its decode was not counted against the bounds on write bytes, only its message's size; logged once", "call", what)
+	}
+}
+
+// serveDecodingWrite serves r, a write request whose body is body,
+// through h, Connect's handler, with body in decodingWrites meanwhile.
+func serveDecodingWrite(h http.Handler, w http.ResponseWriter, r *http.Request, body *countedBody) {
+	g := goroutineID()
+	if g == 0 {
+		// Not a number (a runtime printing stacks otherwise): every
+		// write would share one entry, and count another's decode.
+		h.ServeHTTP(w, r)
+		return
+	}
+	decodingWrites.Store(g, body)
+	writesDecoding.Add(1)
+	defer func() {
+		decodingWrites.Delete(g)
+		writesDecoding.Add(-1)
+	}()
+	h.ServeHTTP(w, r)
+}
+
+// goroutineID is the number of the calling goroutine, read from the
+// first line of its stack trace ("goroutine 18 [running]:"): Go has no
+// other way to name it. 0 (no goroutine's) where that line says none.
+// It allocates nothing: its buffer comes from stackBufs (a local array
+// escapes to the heap through runtime.Stack, 64 bytes twice a write:
+// TestGoroutineIDAllocatesNothing).
+func goroutineID() uint64 {
+	buf := stackBufs.Get().(*[64]byte)
+	defer stackBufs.Put(buf)
+	trace := buf[:runtime.Stack(buf[:], false)]
+	trace = bytes.TrimPrefix(trace, []byte("goroutine "))
+	var id uint64
+	for _, c := range trace {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
+}
+
+// stackBufs holds goroutineID's buffers.
+var stackBufs = sync.Pool{New: func() any { return new([64]byte) }}
+
+// holdDecode counts alloc bytes, what decoding the message of the write
+// request served on this goroutine will allocate at most (ProtoCodec's
+// estimate), against LimitRequests's bounds on write bytes before the
+// message is decoded, or returns the refusal, which countWrites answers
+// again through the interceptors as busy (resource_exhausted, Mmsb-Busy)
+// as it does a body refused as it is read. Counted as their wire bytes
+// only (until 2026-12-07), 16 Commits of 64 MiB of one-byte runs, within
+// the bounds, each allocated over 1 GB decoding, 16 to 26 bytes a wire
+// byte (TestWriteBytesDecodeCounted). Nothing is
+// counted for a request that is not a write served through countWrites.
+func holdDecode(alloc int64) error {
+	if writesDecoding.Load() == 0 {
+		return nil
+	}
+	v, ok := decodingWrites.Load(goroutineID())
+	if !ok {
+		return nil
+	}
+	b := v.(*countedBody)
+	b.h.decodeFound = true
+	if err := b.count(alloc); err != nil {
+		return err
+	}
+	b.h.decoded += alloc
+	return nil
 }
 
 // heldBackWriter is the answer's writer while a write request's body
@@ -625,9 +758,10 @@ func enveloped(h http.Header) bool {
 
 // envelopes follows the envelopes of a request's body as it is read.
 type envelopes struct {
-	prefix [5]byte
-	got    int    // bytes of the current envelope's prefix read
-	left   uint32 // bytes of its message still to come
+	prefix    [5]byte
+	got       int    // bytes of the current envelope's prefix read
+	left      uint32 // bytes of its message still to come
+	announced uint32 // the largest message a prefix announced
 }
 
 // whole follows p, the body's next bytes, and says whether a message
@@ -642,6 +776,7 @@ func (e *envelopes) whole(p []byte) bool {
 				return compressedEnded
 			}
 			e.left = binary.BigEndian.Uint32(e.prefix[1:])
+			e.announced = max(e.announced, e.left)
 		}
 		c := min(uint32(len(p)), e.left)
 		e.left, p = e.left-c, p[c:]
