@@ -101,7 +101,8 @@ func (e *Bus) checkDelta(d *delta.Delta, pending Epoch) (page.Slot, error) {
 // page's epoch plus the number of accepted deltas to the same page before it
 // in ds, so the accepted deltas, committed in order as one batch, succeed
 // unless the state changes in between. It returns the number of accepted
-// deltas, or ErrClosed. reject may be nil: only the count is wanted.
+// deltas, or ErrClosed. reject may be nil: only the count is wanted. An
+// empty ds is ErrInvalidDelta, as Commit says of an empty batch.
 //
 // The tick orchestrator uses it to reject bad submissions one by one instead
 // of failing a whole tick.
@@ -110,6 +111,9 @@ func (e *Bus) ValidateBatch(ds []Delta, reject func(i int, err error)) (int, err
 	defer e.mu.RUnlock()
 	if e.closed {
 		return 0, ErrClosed
+	}
+	if len(ds) == 0 {
+		return 0, fmt.Errorf("%w: empty batch", ErrInvalidDelta)
 	}
 	// pending counts accepted deltas per page; built only once a CheckEpoch
 	// delta needs it (most batches have none), from the accepted prefix.

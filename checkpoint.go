@@ -72,7 +72,12 @@ type CheckpointInfo struct {
 // panic out of the bus's own checkpoint code (a defect): the bus's lock is
 // released and the bus goes on. A checkpoint written whose cleanup then
 // failed returns its CheckpointInfo with the error.
-func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) { return e.checkpoint(ctx) }
+func (e *Bus) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
+	if err := checkCtx(ctx, "Bus.Checkpoint"); err != nil {
+		return CheckpointInfo{}, err
+	}
+	return e.checkpoint(ctx)
+}
 
 // checkpoint is Checkpoint, with named results for its deferred recover.
 func (e *Bus) checkpoint(ctx context.Context) (info CheckpointInfo, err error) {

@@ -39,11 +39,19 @@ type PageSpec struct {
 // the batch is durable per the sync mode. ctx is checked before the batch is
 // logged; once logged, Commit waits for its durability regardless.
 //
+// A derived page (Bind) may be written like any other: the write is
+// logged, stands, and its own children are recomputed from it, until a
+// wave recomputes the page from its parents: after a parent changes, or
+// at the first wave of a tick orchestrator, which recomputes every derived
+// page unless SkipStartupResync (ExampleBus_Bind_directWrite). Unbind it
+// to keep what is written.
+//
 // Errors: ErrPageNotFound, ErrInvalidDelta (wrapping the delta package's
 // reason, e.g. ErrOutOfRange; an empty batch too: no LSN would name it,
 // see CreatePages), ErrConflict,
 // ErrRecordTooLarge (the batch's record would pass the log's 256 MiB:
-// commit smaller batches), ErrCheckpointFailing, ErrClosed, ErrFailed. A batch
+// commit smaller batches), ErrCheckpointFailing, ErrFollower (a follower
+// bus: writes go to the leader), ErrClosed, ErrFailed. A batch
 // that was logged and applied but then failed to become durable or to
 // replicate (ErrFailed, with ErrReplication for the latter) is named by
 // the CommitInfo returned with the error; it may be present after a
@@ -66,6 +74,9 @@ type PageSpec struct {
 // and goes on to the caller; later calls return ErrFailed (reads of page
 // bytes too: see ReadPage), and Close works.
 func (e *Bus) Commit(ctx context.Context, ds []Delta) (CommitInfo, error) {
+	if err := checkCtx(ctx, "Bus.Commit"); err != nil {
+		return CommitInfo{}, err
+	}
 	start := time.Now()
 	info, t, err := e.commitDeltas(ctx, ds)
 	if err != nil {
@@ -85,6 +96,9 @@ func (e *Bus) Commit(ctx context.Context, ds []Delta) (CommitInfo, error) {
 // treating it as acknowledged. Keeping a few batches in flight lets one
 // goroutine overlap building the next batch with the fsync of the last.
 func (e *Bus) CommitAsync(ctx context.Context, ds []Delta) (CommitInfo, error) {
+	if err := checkCtx(ctx, "Bus.CommitAsync"); err != nil {
+		return CommitInfo{}, err
+	}
 	info, _, err := e.commitDeltas(ctx, ds)
 	if err != nil {
 		return info, err
@@ -102,6 +116,9 @@ func (e *Bus) CommitAsync(ctx context.Context, ds []Delta) (CommitInfo, error) {
 // after the last committed one is ErrInvalidOption: nothing could make it
 // durable (WaitLSN waits for operations to come).
 func (e *Bus) WaitDurable(ctx context.Context, lsn LSN) error {
+	if err := checkCtx(ctx, "Bus.WaitDurable"); err != nil {
+		return err
+	}
 	// No page bytes are read here: a pipelined apply still running is left
 	// to run beside the wait (rlockSettled would wait for it).
 	e.mu.RLock()
@@ -644,6 +661,9 @@ func (e *Bus) commitOpsLocked(n int, check func() error, encode func([]byte) []b
 // when the create was logged and applied and then failed: see
 // CreatePages).
 func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
+	if err := checkCtx(ctx, "Bus.CreatePage"); err != nil {
+		return 0, err
+	}
 	ids, err := e.CreatePages(ctx, []PageSpec{spec})
 	if len(ids) == 0 {
 		return 0, err
@@ -683,6 +703,9 @@ func (e *Bus) CreatePage(ctx context.Context, spec PageSpec) (PageID, error) {
 // Errors: ErrPageExists, ErrInvalidPage, ErrNoSpace, ErrRecordTooLarge,
 // ErrClosed, ErrFailed.
 func (e *Bus) CreatePages(ctx context.Context, specs []PageSpec) ([]PageID, error) {
+	if err := checkCtx(ctx, "Bus.CreatePages"); err != nil {
+		return nil, err
+	}
 	if len(specs) == 0 {
 		return nil, nil
 	}
@@ -839,12 +862,47 @@ func createOpBytes(id PageID, size int, metaLen int64) int64 {
 }
 
 // FreePage frees a page. A page with dependency edges or a binding is
-// refused with ErrPageInUse: remove its edges first, so that no derived page
-// silently loses a parent.
+// refused with ErrPageInUse, so that no derived page silently loses a
+// parent: a parent of derived pages names their bindings (the first 16 and
+// how many; Unbind them: RemoveEdge refuses a binding's edges), a derived
+// page says to Unbind it, and other edges are removed with RemoveEdge or
+// RemoveEdges.
 func (e *Bus) FreePage(ctx context.Context, id PageID) error {
-	_, err := e.commitOps(ctx, 1, func() error { return e.checkFree(id) },
-		func(b []byte) []byte { return record.AppendFree(b, id) })
+	if err := checkCtx(ctx, "Bus.FreePage"); err != nil {
+		return err
+	}
+	check := func() error {
+		if err := e.checkFreeBindings(id); err != nil {
+			return err
+		}
+		return e.checkFree(id)
+	}
+	_, err := e.commitOps(ctx, 1, check, func(b []byte) []byte { return record.AppendFree(b, id) })
 	return err
+}
+
+// checkFreeBindings refuses freeing a page that bindings hold, naming
+// them: checkFree said "remove its edges first", and RemoveEdge then
+// refused the edge as the binding's (unbind instead). A binding's parents
+// are exactly the Data edges into its page (checkDataEdgeOwner).
+func (e *Bus) checkFreeBindings(id PageID) error {
+	if _, ok := e.bindings[id]; ok {
+		return fmt.Errorf("%w: page %d is derived (Unbind(%d) first)", ErrPageInUse, id, id)
+	}
+	// AppendChildren sorts by child, so a child's edges are adjacent: a
+	// look at the last one found dedups (a scan of held was quadratic in
+	// the page's bindings), and the list comes in page order, bounded by
+	// shownIDs (10,000 bindings made a 60 KB error).
+	var held []PageID
+	for _, ed := range e.graph.AppendChildren(nil, id) {
+		if _, ok := e.bindings[ed.Child]; ok && ed.Type == base.EdgeData && (len(held) == 0 || held[len(held)-1] != ed.Child) {
+			held = append(held, ed.Child)
+		}
+	}
+	if len(held) > 0 {
+		return fmt.Errorf("%w: page %d is a parent in the binding of page(s) %s (Unbind them first)", ErrPageInUse, id, shownIDs(held))
+	}
+	return nil
 }
 
 // SetMetadata replaces a page's key/value metadata (logged). Entries keep
@@ -853,6 +911,9 @@ func (e *Bus) FreePage(ctx context.Context, id PageID) error {
 // logged operation as any other. Errors: ErrPageNotFound, ErrInvalidPage
 // (more than 64 KiB of encoded metadata), ErrClosed, ErrFailed.
 func (e *Bus) SetMetadata(ctx context.Context, id PageID, entries []MetaEntry) error {
+	if err := checkCtx(ctx, "Bus.SetMetadata"); err != nil {
+		return err
+	}
 	meta := page.AppendMeta(nil, metaIn(entries))
 	check := func() error {
 		if _, ok := e.store.Lookup(id); !ok {
@@ -876,6 +937,9 @@ func (e *Bus) SetMetadata(ctx context.Context, id PageID, entries []MetaEntry) e
 // edge into a derived page from a page that is not one of its binding's
 // parents: Bind owns those edges), ErrClosed, ErrFailed.
 func (e *Bus) AddEdge(ctx context.Context, parent, child PageID, typ EdgeType) error {
+	if err := checkCtx(ctx, "Bus.AddEdge"); err != nil {
+		return err
+	}
 	check := func() error {
 		if err := e.checkEdgeEnds(parent, child, uint8(typ)); err != nil {
 			return err
@@ -900,6 +964,9 @@ func (e *Bus) AddEdge(ctx context.Context, parent, child PageID, typ EdgeType) e
 // (the Data edge of a binding: Unbind instead), ErrInvalidOption (typ is
 // not an edge type), ErrClosed, ErrFailed.
 func (e *Bus) RemoveEdge(ctx context.Context, parent, child PageID, typ EdgeType) error {
+	if err := checkCtx(ctx, "Bus.RemoveEdge"); err != nil {
+		return err
+	}
 	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, uint8(typ)) },
 		func(b []byte) []byte { return record.AppendEdge(b, record.OpRemoveEdge, parent, child, uint8(typ)) })
 	return err
@@ -909,6 +976,9 @@ func (e *Bus) RemoveEdge(ctx context.Context, parent, child PageID, typ EdgeType
 // no such edge is no error. Errors: ErrPageInUse (the Data edge of a
 // binding: Unbind instead), ErrClosed, ErrFailed.
 func (e *Bus) RemoveEdges(ctx context.Context, parent, child PageID) error {
+	if err := checkCtx(ctx, "Bus.RemoveEdges"); err != nil {
+		return err
+	}
 	_, err := e.commitOps(ctx, 1, func() error { return e.checkRemoveEdge(parent, child, record.AllEdgeTypes) },
 		func(b []byte) []byte {
 			return record.AppendEdge(b, record.OpRemoveEdge, parent, child, record.AllEdgeTypes)
@@ -934,7 +1004,8 @@ func (e *Bus) checkRemoveEdge(parent, child PageID, typ uint8) error {
 // edges parent -> child (refusing cycles) and is logged. The next wave
 // computes child (Pending counts it) and raises no flag for it; a bus
 // recovered from a checkpoint or log that holds the binding, not yet
-// computed, computes it at its first wave too.
+// computed, computes it at its first wave too. A write to child (Commit)
+// stands until a wave recomputes it: see Commit.
 //
 // Errors: ErrUnknownFunc (fn not registered: Options.Functions),
 // ErrPageNotFound (child or a parent), ErrInvalidOption (no parents, or
@@ -943,6 +1014,9 @@ func (e *Bus) checkRemoveEdge(parent, child PageID, typ uint8) error {
 // ErrCycle, ErrRecordTooLarge (params too large for one log record or
 // the Replicator's message), ErrClosed, ErrFailed.
 func (e *Bus) Bind(ctx context.Context, child PageID, fn string, params []byte, parents []PageID) error {
+	if err := checkCtx(ctx, "Bus.Bind"); err != nil {
+		return err
+	}
 	check := func() error {
 		if _, ok := e.funcs[fn]; !ok {
 			return fmt.Errorf("%w: %q (binding page %d)", ErrUnknownFunc, fn, child)
@@ -1010,6 +1084,9 @@ func (e *Bus) checkBuiltinShape(child PageID, fn string, params []byte, parents 
 // bytes. Errors: ErrNotDerived (child is not bound, or does not exist),
 // ErrClosed, ErrFailed.
 func (e *Bus) Unbind(ctx context.Context, child PageID) error {
+	if err := checkCtx(ctx, "Bus.Unbind"); err != nil {
+		return err
+	}
 	check := func() error {
 		if _, ok := e.bindings[child]; !ok {
 			return fmt.Errorf("%w: page %d", ErrNotDerived, child)
@@ -1023,6 +1100,9 @@ func (e *Bus) Unbind(ctx context.Context, child PageID) error {
 // ClearFlags clears the given flag bits on a page (logged). Errors:
 // ErrPageNotFound, ErrClosed, ErrFailed.
 func (e *Bus) ClearFlags(ctx context.Context, id PageID, mask uint8) error {
+	if err := checkCtx(ctx, "Bus.ClearFlags"); err != nil {
+		return err
+	}
 	var nf uint8
 	check := func() error {
 		if _, ok := e.store.Lookup(id); !ok {

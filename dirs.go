@@ -214,13 +214,10 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 		return err
 	}
 	// Its newest segments removed: the log reads as one ending at the
-	// end of the segment before (tlog.NewestFileName).
-	if missing, err := tlog.NewestMissing(fs, walDir); missing != "" || errors.Is(err, tlog.ErrBadNewest) {
-		if err == nil {
-			err = fmt.Errorf("%s names segment %s as the newest the log made, which is missing", fs.Join(walDir, tlog.NewestFileName), missing)
-		}
-		return fmt.Errorf("%w: %w: its newest log segments were removed, and with them the operations committed in them "+
-			"(restore them into %s; Options.Repair accepts the loss: the log then ends where the newest segment left ends, and the next commits take the lost LSNs)", ErrCorruption, err, walDir)
+	// end of the segment before (tlog.NewestFileName). The refusal is
+	// tlog's, in the words every reader of the directory uses.
+	if err := tlog.CheckNewest(fs, walDir); errors.Is(err, ErrCorruption) {
+		return err
 	}
 	// A name that holds no checkpoint file (an operator's directory) is
 	// no checkpoint that a log continued (passOverNonFiles).
@@ -460,18 +457,14 @@ func (e *Bus) coveredLog() ([]string, error) {
 	// Its newest segment removed, the log read to the end of the one
 	// before, and the operations in the removed ones went with
 	// dropLog's segments, unreported (tlog.NewestFileName).
-	missing, err := tlog.NewestMissing(e.fs, e.walDir())
-	if e.opts.Repair && errors.Is(err, tlog.ErrBadNewest) {
-		missing, err = tlog.NewestFileName, nil // as recovery reads it under Repair
+	// Refused in the words of every other reader (tlog.CheckNewest),
+	// or accepted under Repair (a file that does not decode too, as
+	// recovery reads it).
+	err = tlog.CheckNewest(e.fs, e.walDir())
+	if err != nil && (!e.opts.Repair || !errors.Is(err, ErrCorruption)) {
+		return nil, fmt.Errorf("mmsb: Options.DisableLog on %s: %w", e.dir, err)
 	}
-	if err != nil || missing != "" && !e.opts.Repair {
-		if err == nil {
-			err = fmt.Errorf("%s names segment %s as the newest it made, which is missing", e.fs.Join(e.walDir(), tlog.NewestFileName), missing)
-		}
-		return nil, fmt.Errorf("%w: Options.DisableLog on %s, whose log %s lost its newest segments (%w): the operations they held are gone, and the bus would commit over their LSNs "+
-			"(restore them; Options.Repair with DisableLog accepts the loss)", ErrCorruption, e.dir, e.walDir(), err)
-	}
-	if missing != "" {
+	if err != nil {
 		e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = e.lastLSN+1, LostLSNUnknown
 	}
 	lsn, file, err := lastLogged(e.fs, e.walDir(), e.lastLSN)

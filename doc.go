@@ -98,6 +98,10 @@
 // answering from memory. A page's bytes returned by ReadPage are a
 // copy. GPU and Unified locations are reserved and refused.
 //
+// Every function and method that takes a context.Context refuses a nil one
+// with ErrInvalidOption naming ctx and the function (pass
+// context.Background()).
+//
 // See the examples below and docs/ for the architecture, the file formats
 // byte by byte, and operations.
 package mmsb

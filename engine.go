@@ -99,7 +99,7 @@ type Options struct {
 	// starts a retry). Stats counts the failures and keeps the last error.
 	CheckpointBytes int64
 	// CheckpointInterval: take a checkpoint automatically this often, at
-	// the next commit (0: never).
+	// the next commit (0 or negative: never).
 	CheckpointInterval time.Duration
 	// CheckpointWriteRate limits how fast a checkpoint of a bus in a
 	// directory writes, in bytes per second (0: 64 MiB/s; negative: as
@@ -126,14 +126,15 @@ type Options struct {
 	Repair bool
 	// Functions are recompute functions available to bindings, by name, in
 	// addition to the built-ins of internal/semiring (one of the same name
-	// replaces the built-in). A nil function is ErrInvalidOption.
+	// replaces the built-in; docs/semiring.md lists them: f64.sum,
+	// passthrough, ...). A nil function is ErrInvalidOption.
 	Functions map[string]RecomputeFunc
 	// AllowMissingFunctions lets Open succeed when bindings name
 	// unregistered functions (offline tools); such pages are listed in
 	// Recovery().MissingFunctions and propagation to them fails.
 	AllowMissingFunctions bool
 	// Workers is the number of goroutines that check and apply a large
-	// batch (256 deltas or more; default 1). With more than one, a batch's
+	// batch (256 deltas or more; 0 or negative: 1). With more than one, a batch's
 	// bytes are copied into its pages by a helper after Commit returns,
 	// while the caller builds its next batch: Commit has validated, logged
 	// and stamped the batch (page epochs, the deltas' LSN, Epoch and Time),
@@ -264,7 +265,8 @@ type Binding struct {
 // Bus is an open MMSB bus: the pages, the dependency graph and bindings,
 // and the transaction log that records every change to them. Open or
 // Replay returns one; Close releases it. Its methods are safe for
-// concurrent use.
+// concurrent use. Only Open, Replay and Bus.Replay make a Bus: a zero
+// Bus (var b Bus, new(Bus)) is not one, and its methods panic.
 type Bus struct {
 	opts   Options
 	fs     vfs.FS
@@ -789,7 +791,7 @@ func (e *Bus) recover() error {
 		// (TestDisableLogRefusesMissingFunctions).
 		e.checkMissingFunctions()
 		if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
-			return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
+			return fmt.Errorf("%w: derived pages bound to unregistered functions: %v (register them in Options.Functions, or set Options.AllowMissingFunctions)", ErrUnknownFunc, e.recovery.MissingFunctions)
 		}
 		if logRemoved {
 			// A removed log accepted, as Repair reports it
@@ -824,9 +826,10 @@ func (e *Bus) recover() error {
 	e.log = log
 	if rep.LastLSN != 0 && rep.LastLSN < e.lastLSN {
 		// The log ends before the checkpoint: records the checkpoint covers
-		// were cut (a damaged last record truncated as a torn tail, or a
-		// Repair). The log cannot continue at the checkpoint's next LSN
-		// (it appends contiguously), so start it afresh there.
+		// were cut (by Repair: recovery refuses to cut them as a torn tail
+		// without it, TestOpenRefusesTornTailBeforeCheckpoint). The log
+		// cannot continue at the checkpoint's next LSN (it appends
+		// contiguously), so start it afresh there.
 		//
 		// A checkpoint is taken only once the log durably holds its LSN,
 		// so a log that ends before it with nothing cut by this Open is
@@ -872,7 +875,7 @@ func (e *Bus) recover() error {
 	e.lastCkptBytes.Store(e.log.Stats().Bytes)
 	e.checkMissingFunctions()
 	if len(e.recovery.MissingFunctions) > 0 && !e.opts.AllowMissingFunctions {
-		return fmt.Errorf("%w: derived pages bound to unregistered functions: %v", ErrUnknownFunc, e.recovery.MissingFunctions)
+		return fmt.Errorf("%w: derived pages bound to unregistered functions: %v (register them in Options.Functions, or set Options.AllowMissingFunctions)", ErrUnknownFunc, e.recovery.MissingFunctions)
 	}
 	return nil
 }
@@ -1287,7 +1290,12 @@ func (e *Bus) Close() error {
 // OS gives no way to); nothing is then waited for but the device.
 // (Until 2026-12-06 ctx was ignored: a Flush behind a stalled fsync
 // waited for it whatever its deadline, TestFlushContextEndsWaitForSync.)
-func (e *Bus) Flush(ctx context.Context) error { return e.pushLog(ctx, true) }
+func (e *Bus) Flush(ctx context.Context) error {
+	if err := checkCtx(ctx, "Bus.Flush"); err != nil {
+		return err
+	}
+	return e.pushLog(ctx, true)
+}
 
 // pushLog hands everything committed so far to the log's files, with an
 // fsync when sync is set (Flush) and without one otherwise: a reader of

@@ -851,7 +851,9 @@ func equalStrings(a, b []string) bool {
 
 // TestLogEndsBeforeCheckpoint: recovery can leave the log ending before the
 // newest checkpoint's LSN, when the records it loses are ones the checkpoint
-// already covers: a damaged last record (truncated as a torn tail). The
+// already covers: a damaged last record (cut by Repair: without it Open
+// refuses, the checkpoint proving the record durable, so no crash tore it:
+// TestOpenRefusesTornTailBeforeCheckpoint). The
 // state is whole (the checkpoint holds it), so the bus must open, take new
 // commits, reopen and replay. It once failed its first commit ("append out
 // of LSN order"): the log expected to continue from its own last LSN, the
@@ -889,6 +891,13 @@ func TestLogEndsBeforeCheckpoint(t *testing.T) {
 			o := env.options(env.base)
 			o.Repair = repair
 			e, err := Open(env.dir, o)
+			if !repair {
+				if err == nil || !errors.Is(err, ErrCorruption) {
+					t.Fatalf("open of a log whose last record, covered by the checkpoint, is damaged: %v; want ErrCorruption", err)
+				}
+				o.Repair = true
+				e, err = Open(env.dir, o)
+			}
 			if err != nil {
 				t.Fatalf("open: %v", err)
 			}
@@ -900,7 +909,7 @@ func TestLogEndsBeforeCheckpoint(t *testing.T) {
 				t.Fatalf("recovered batch %d, want %d", seq, want)
 			}
 			rep := e.Recovery().Log
-			if repair && (rep.CoveredDamage != 1 || rep.CoveredDamageFile != file || rep.RepairedFile != "") || !repair && rep.TornFile != file {
+			if repair && (rep.CoveredDamage != 1 || rep.CoveredDamageFile != file || rep.RepairedFile != "") || !repair && rep.RepairedFile != file {
 				t.Fatalf("damage at %s not reported: %+v", file, rep)
 			}
 			e.Close()

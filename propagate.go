@@ -320,6 +320,9 @@ func (e *Bus) ScheduleResync() {
 
 // Propagate runs one propagation wave: see PropagateInto.
 func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
+	if err := checkCtx(ctx, "Bus.Propagate"); err != nil {
+		return PropagateResult{}, err
+	}
 	var r PropagateResult
 	err := e.PropagateInto(ctx, &r)
 	return r, err
@@ -382,6 +385,9 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // exclusively (applying it, or computing it under the lock) the bus
 // fails first (ErrFailed naming the panic), as for one in Commit.
 func (e *Bus) PropagateInto(ctx context.Context, r *PropagateResult) error {
+	if err := checkCtx(ctx, "Bus.PropagateInto"); err != nil {
+		return err
+	}
 	if r == nil {
 		// Refused before the wave: a nil result panicked in its reset.
 		return fmt.Errorf("%w: PropagateInto: nil *PropagateResult", ErrInvalidOption)

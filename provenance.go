@@ -104,9 +104,13 @@ type ProvenanceResult struct {
 // Provenance answers which operation last wrote any byte of [off, off+n) of
 // page id: its LSN, source, commit time, intent and whether propagation
 // wrote it; for a derived write, the parent pages and LSNs it was computed
-// from, recursively up to depth hops (0: DefaultProvenanceDepth). See
+// from, recursively up to depth hops (0: DefaultProvenanceDepth; negative:
+// the direct writer only, as ProvenanceOptions.Depth). See
 // ProvenanceWith and docs/provenance.md.
 func (e *Bus) Provenance(ctx context.Context, id PageID, off, n int, depth int) (*ProvenanceResult, error) {
+	if err := checkCtx(ctx, "Bus.Provenance"); err != nil {
+		return nil, err
+	}
 	return e.ProvenanceWith(ctx, id, off, n, ProvenanceOptions{Depth: depth})
 }
 
@@ -125,6 +129,9 @@ func (e *Bus) Provenance(ctx context.Context, id PageID, off, n int, depth int) 
 // ErrInvalidOption (n <= 0 or off < 0), ErrClosed, context errors, and log
 // read errors.
 func (e *Bus) ProvenanceWith(ctx context.Context, id PageID, off, n int, o ProvenanceOptions) (*ProvenanceResult, error) {
+	if err := checkCtx(ctx, "Bus.ProvenanceWith"); err != nil {
+		return nil, err
+	}
 	if n <= 0 || off < 0 {
 		return nil, fmt.Errorf("%w: provenance range [%d, %d+%d) of page %d: the offset must be 0 or more and the length 1 or more", ErrInvalidOption, off, off, n, id)
 	}

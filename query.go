@@ -189,8 +189,16 @@ func (q *LogQuery) match(lsn LSN, t int64, op *record.Op) bool {
 // ErrCorruption naming that file: its log holds none of the operations
 // committed after the newest checkpoint, and the answer read as a log
 // holding every one (the next Open that succeeds reports the loss and
-// removes the file).
+// removes the file). A segment removed while the query reads the log (a
+// checkpoint of the bus writing it trimmed it, oldest first) is
+// ErrLogTruncated, but for a query from LSN 0 before it answered any
+// operation: that one lists the log again and answers from its new
+// oldest record, as a query a moment later would. One removed while an
+// older segment stays was not trimmed, and is ErrCorruption.
 func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func(*LoggedOp) bool) error {
+	if err := checkCtx(ctx, "QueryLogDir"); err != nil {
+		return err
+	}
 	if err := q.check(); err != nil {
 		return err
 	}
@@ -213,7 +221,31 @@ func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func
 		return fmt.Errorf("log query: %w: %s marks a removed log that an Open with Options.Repair or Options.DisableLog accepted and failed after: the operations committed from LSN %d on (if any) are lost, and the log holds none of them "+
 			"(the next Open that succeeds reports the loss in Recovery().Log and removes the file)", ErrCorruption, fs.Join(dir, "checkpoints", tlog.LossPendingFileName), first)
 	}
+	if err := checkLogReachesNewestCheckpoint(fs, dir); err != nil {
+		return fmt.Errorf("log query: %w", err)
+	}
 	return queryLog(ctx, fs, dir, q, nil, fn)
+}
+
+// checkLogReachesNewestCheckpoint refuses, as Open and Replay do, a log
+// that ends before the newest checkpoint's LSN (logReachesCheckpoint): a
+// log cut in half before it was answered as the whole history, the
+// commits after the checkpoint missing without a word
+// (TestOpenRefusesTornTailBeforeCheckpoint). A live bus writes a
+// checkpoint only once its log durably holds the LSN, so the log read
+// after the listing reaches it.
+func checkLogReachesNewestCheckpoint(fs vfs.FS, dir string) error {
+	ckpts, err := checkpointFiles(fs, fs.Join(dir, "checkpoints"))
+	if err != nil {
+		if vfs.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	if len(ckpts) == 0 {
+		return nil
+	}
+	return logReachesCheckpoint(fs, fs.Join(dir, "wal"), ckpts[0].Path, ckpts[0].LSN)
 }
 
 // checkWrittenWithoutLog refuses a directory written by a bus without a
@@ -394,6 +426,11 @@ func putQueryReader(r *tlog.Reader) {
 	queryReaders.Unlock()
 }
 
+// maxQueryRelists bounds how often a log query lists the log's segments
+// again when one it listed is gone before it read a record (a checkpoint
+// trimming the log beside it): each time a trim ran in between.
+const maxQueryRelists = 8
+
 // queryLog is QueryLogDir starting at pos (a record boundary at or before
 // q.FromLSN from the live log's index) when pos is not nil, so that a
 // follower reading the tail of a large segment does not scan it from the
@@ -431,11 +468,48 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 		dec.MaxParents = max(bp.Max, 1) // Max 0: not decoded again (below)
 	}
 	var due LSN // the LSN after the last record read (0: none read yet)
-	for first := true; ; first = false {
+	relists := 0
+	for {
+		first := due == 0 // no record read yet
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rec, err := r.Next()
+		if err != nil && vfs.IsNotExist(err) {
+			// A segment listed was removed before the reader opened it:
+			// a checkpoint of the bus writing the log trimmed it. The
+			// bare "no such file" of the open was answered, which a
+			// watch's catch-up took for an internal error rather than a
+			// compacted LSN (TestQueryLogDirSegmentRemovedWhileRead).
+			// A trim removes the oldest segments first: the log then
+			// starts past the LSN the query wanted (ErrLogTruncated).
+			// One removed while older ones stay was lost, not trimmed
+			// (by hand, a Repair cutting the log): ErrCorruption, as a
+			// query a moment later meets its gap; "truncated" told the
+			// caller a checkpoint covered the LSNs
+			// (TestQueryLogDirMiddleSegmentRemovedWhileRead). From LSN
+			// 0, before any record, the log is listed again, as a
+			// query a moment later would list it.
+			walDir := fs.Join(dir, "wal")
+			if wanted := max(due, q.FromLSN); wanted != 0 {
+				if terr := emptyLogTruncated(fs, walDir, wanted); terr != nil {
+					return fmt.Errorf("%w (a checkpoint removed its segment while the query read the log: %w)", terr, err)
+				}
+				return fmt.Errorf("%w: wanted LSN %d, which the log still should hold (it starts at or before it), but a segment was removed while the query read the log: %w", ErrCorruption, wanted, err)
+			}
+			if relists < maxQueryRelists {
+				relists++
+				pos = nil // its segment may be the one removed
+				if err := r.ResetAt(fs, walDir, tlog.Position{}, q.FromLSN); err != nil {
+					return err
+				}
+				continue
+			}
+			// Trimmed under each listing: said as Replay says it, not
+			// as the bare "no such file" of the open
+			// (TestQueryLogDirTrimmedAtEachListing).
+			return fmt.Errorf("%w: the log was trimmed while the query listed it, %d times (checkpoints of the bus writing %s; try again): %w", ErrLogTruncated, relists+1, dir, err)
+		}
 		if err != nil && !errors.Is(err, io.EOF) && queryTornEnd(fs, fs.Join(dir, "wal"), err, due, q.FromLSN) {
 			// A last segment holding only a torn header (a crash while
 			// an Open made it) holds no record, as Open and Replay read
@@ -553,6 +627,9 @@ func queryTornEnd(fs vfs.FS, walDir string, err error, due, from LSN) bool {
 // (Options.DisableLog, and every bus Replay returns), is ErrLogTruncated,
 // whatever q asks; a nil fn is ErrInvalidOption.
 func (e *Bus) QueryLog(ctx context.Context, q LogQuery, fn func(*LoggedOp) bool) error {
+	if err := checkCtx(ctx, "Bus.QueryLog"); err != nil {
+		return err
+	}
 	if err := q.check(); err != nil {
 		return err
 	}

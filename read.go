@@ -60,7 +60,7 @@ func (e *Bus) ReadPageRange(id PageID, off, n int, dst []byte) ([]byte, Epoch, e
 	}
 	b := e.store.Bytes(sl)
 	if off > len(b) {
-		return dst, 0, fmt.Errorf("%w: offset %d is past the end of page %d (%d bytes)", ErrOutOfRange, off, id, len(b))
+		return dst, 0, fmt.Errorf("%w: ReadPageRange: offset %d is past the end of page %d (%d bytes)", ErrOutOfRange, off, id, len(b))
 	}
 	return append(dst, b[off:off+min(n, len(b)-off)]...), e.store.Epoch(sl), nil
 }

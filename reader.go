@@ -143,6 +143,17 @@ func OpenReader(dir string, opts *ReaderOptions) (*Reader, error) {
 	return rd, nil
 }
 
+// errReaderClosed is what a closed Reader's calls return: ErrClosed for
+// errors.Is, but saying that the Reader is closed (the bus's "bus closed"
+// would be wrong: the writer may well be running). tick's orchestrator
+// does the same.
+var errReaderClosed error = readerClosedError{}
+
+type readerClosedError struct{}
+
+func (readerClosedError) Error() string { return "mmsb: reader closed" }
+func (readerClosedError) Unwrap() error { return ErrClosed }
+
 // busOwner returns the uid that owns the bus directory dir (symbolic
 // links followed, as SharedRegionPath follows them): the region's name is
 // derived from dir and can be created by anyone, so only a region that
@@ -150,7 +161,7 @@ func OpenReader(dir string, opts *ReaderOptions) (*Reader, error) {
 func busOwner(dir string) (int, error) {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf("%w: no bus directory %s: %w", ErrWriterGone, dir, err)
+		return 0, fmt.Errorf("%w: the bus directory %s does not exist: %w", ErrWriterGone, dir, err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%w: cannot check the owner of the bus directory, which must own its region: %w", ErrSharedCorrupt, err)
@@ -255,7 +266,7 @@ const reattachEvery = 10 * time.Millisecond
 // when ReaderOptions.Reattach asks for it. Caller holds rd.mu.
 func (rd *Reader) check() error {
 	if rd.closed {
-		return ErrClosed
+		return errReaderClosed
 	}
 	err := rd.a.err()
 	if err == nil || !rd.opts.Reattach {
@@ -388,25 +399,25 @@ func (rd *Reader) ReadPage(id PageID, dst []byte) (data []byte, epoch Epoch, lsn
 // ErrSharedCorrupt; b read after View returned (kept against these rules)
 // is not protected: that access is a fatal SIGBUS. A nil fn is
 // ErrInvalidOption.
-//
-// ReadPage and View first make one seqlock attempt on the current
-// attachment without the Reader's mutex, changing nothing in the reader
-// (page.ShmReader.TryRead); when it declines (done false) the locked path,
-// read, handles everything else and calls fn again. Why no mutex: its two
-// locked instructions per call each wait for every earlier load, so
-// random reads could not overlap. Why TryRead is called right here rather
-// than through a helper: each call level also shortens how far the CPU
-// runs ahead into the next read (docs/benchmarks.md). What makes it safe:
-// cur is the attachment in use, swapped atomically by reattach and
-// cleared by Close; a released attachment's mappings are not unmapped but
-// replaced by zero pages, and TryRead discards an attempt that overlapped
-// that (page.ShmReader.Close), so a read racing with Close or reattach
-// never touches an unmapped address and never reports zeros.
 func (rd *Reader) View(id PageID, fn func(b []byte) error) error {
 	if fn == nil {
 		// It panicked inside the seqlock read (one predictable branch).
 		return fmt.Errorf("%w: View: nil function", ErrInvalidOption)
 	}
+	// ReadPage and View first make one seqlock attempt on the current
+	// attachment without the Reader's mutex, changing nothing in the
+	// reader (page.ShmReader.TryRead); when it declines (done false) the
+	// locked path, read, handles everything else and calls fn again. Why
+	// no mutex: its two locked instructions per call each wait for every
+	// earlier load, so random reads could not overlap. Why TryRead is
+	// called right here rather than through a helper: each call level
+	// also shortens how far the CPU runs ahead into the next read
+	// (docs/benchmarks.md). What makes it safe: cur is the attachment in
+	// use, swapped atomically by reattach and cleared by Close; a released
+	// attachment's mappings are not unmapped but replaced by zero pages,
+	// and TryRead discards an attempt that overlapped that
+	// (page.ShmReader.Close), so a read racing with Close or reattach
+	// never touches an unmapped address and never reports zeros.
 	if a := rd.cur.Load(); a != nil {
 		ok, retry, err := a.r.TryRead(uint64(id), fn, nil)
 		if ok {
@@ -468,6 +479,9 @@ func (rd *Reader) LastLSN() LSN {
 // ErrStale, ErrClosed once the Reader is closed, or ErrSharedCorrupt when
 // the header became unreadable (a file truncated under the Reader).
 func (rd *Reader) Wait(ctx context.Context, afterLSN LSN) (LSN, error) {
+	if err := checkCtx(ctx, "Reader.Wait"); err != nil {
+		return 0, err
+	}
 	spinUntil := time.Now().Add(rd.opts.WaitSpin)
 	for i := 0; ; i++ {
 		// The mutex is held for one check at a time, never across a
@@ -516,7 +530,7 @@ func (rd *Reader) waitCheck(afterLSN LSN) (LSN, *attachment, error) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	if rd.closed {
-		return 0, nil, ErrClosed
+		return 0, nil, errReaderClosed
 	}
 	if l := LSN(rd.a.r.LSN()); l > afterLSN {
 		return l, rd.a, nil

@@ -106,8 +106,24 @@ func newDetached(funcs map[string]RecomputeFunc, lazy bool) *Bus {
 // (one of another bus copied in), is refused by Open's rule
 // (ErrCorruption naming it; opts.Repair starts from it and reports what
 // the log lacked lost, as Open with Repair does): until 2026-12-07 Replay
-// presented its state as the bus's.
+// presented its state as the bus's. So is a log that ends in a damaged
+// record before the newest checkpoint's LSN: no crash tears a record a
+// checkpoint proves durable (until 2026-12-07 it read as a torn tail).
+//
+// Replay changes no file and cuts nothing: opts.Repair accepts only the
+// losses above (a removed log or newest segments, a log that ends before
+// the checkpoint it starts from), not a damaged record inside the log,
+// which stays ErrCorruption naming the file and offset; an Open with
+// Repair (of a copy, to keep the original) cuts it. Of Recovery().Log a
+// replay fills only LostFirstLSN and LostLastLSN; the rest (segments,
+// torn tail, what Repair dropped) is what an Open does to the files, and
+// stays zero. Checkpoints that trim the log while the replay reads it
+// (a bus writing dir) make it start again from the newest, at most 8
+// times; after that it is ErrLogTruncated: try again.
 func Replay(ctx context.Context, dir string, target ReplayTarget, opts *Options) (*Bus, error) {
+	if err := checkCtx(ctx, "Replay"); err != nil {
+		return nil, err
+	}
 	fs := vfs.Default
 	if opts != nil && opts.FS != nil {
 		fs = opts.FS
@@ -143,13 +159,49 @@ func replay(ctx context.Context, dir string, target ReplayTarget, opts *Options,
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
-	out := newDetached(o.Functions, o.LazyPageMemory)
-	out.replayOnly = only
-	if err := out.replayInto(ctx, o.FS, dir, target, o.Repair); err != nil {
+	ckDir := o.FS.Join(dir, "checkpoints")
+	newest := newestCheckpointLSN(o.FS, ckDir)
+	var said string // the last try's error
+	for tries := 1; ; tries++ {
+		out := newDetached(o.Functions, o.LazyPageMemory)
+		out.replayOnly = only
+		err := out.replayInto(ctx, o.FS, dir, target, o.Repair)
+		if err == nil {
+			return out, nil
+		}
 		out.discard()
-		return nil, err
+		// A checkpoint of the bus writing dir trimmed the log while the
+		// replay read it: a segment listed was gone when opened (the raw
+		// "no such file" of the open was answered), or gone before the
+		// log was listed (a gap). The replay starts again, from the
+		// checkpoint that trimmed it (TestReplaySegmentRemovedWhileRead).
+		// An error that stays (the same twice, and no new checkpoint) is
+		// said as it is.
+		now := newestCheckpointLSN(o.FS, ckDir)
+		trimmed := now != newest && (vfs.IsNotExist(err) || errors.Is(err, ErrLogTruncated)) ||
+			vfs.IsNotExist(err) && err.Error() != said
+		if !trimmed || ctx.Err() != nil {
+			return nil, err
+		}
+		if tries == maxReplayTries {
+			return nil, fmt.Errorf("%w: the log was trimmed while the replay read it, %d times (checkpoints of the bus writing %s; try again): %w", ErrLogTruncated, tries, dir, err)
+		}
+		newest, said = now, err.Error()
 	}
-	return out, nil
+}
+
+// maxReplayTries bounds how often replay starts again when checkpoints
+// trim the log it reads (a bus writing the directory beside it).
+const maxReplayTries = 8
+
+// newestCheckpointLSN is the LSN of the newest checkpoint file in ckDir
+// (0: none, or it cannot be listed).
+func newestCheckpointLSN(fs vfs.FS, ckDir string) LSN {
+	ckpts, err := checkpointFiles(fs, ckDir)
+	if err != nil || len(ckpts) == 0 {
+		return 0
+	}
+	return ckpts[0].LSN
 }
 
 func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target ReplayTarget, repair bool) error {
@@ -232,8 +284,18 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 			}
 			return fmt.Errorf("%w: no checkpoint at or before the target loads and %s: %w", ErrLogTruncated, logSaid, loadErr)
 		}
-		if !loaded && firstLSN > 1 {
-			return fmt.Errorf("%w: no usable checkpoint at or before the target and the log starts at LSN %d", ErrLogTruncated, firstLSN)
+		// A log holding no record beside checkpoints all past the target
+		// (an Open at a checkpoint leaves its newest segment empty) is
+		// history trimmed too: replayed from empty, it reached the end at
+		// LSN 0 and called the healthy bus corrupt ("the log ends at LSN
+		// 0, before checkpoint ...") where ReadPageAt's doc says
+		// ErrLogTruncated (TestReplayBeforeCheckpointWithEmptyLog).
+		if !loaded && (firstLSN > 1 || firstLSN == 0 && len(ckpts) > 0) {
+			logSaid := fmt.Sprintf("the log starts at LSN %d", firstLSN)
+			if firstLSN == 0 {
+				logSaid = "the log holds no record"
+			}
+			return fmt.Errorf("%w: no usable checkpoint at or before the target and %s", ErrLogTruncated, logSaid)
 		}
 		if target.ToTime != 0 && e.lastTime > target.ToTime || target.Page != 0 && e.pageEpoch(target.Page) > target.Epoch {
 			return fmt.Errorf("%w: the oldest checkpoint is already past the target", ErrLogTruncated)
@@ -479,16 +541,26 @@ func (e *Bus) checkContinuesLog(fs vfs.FS, walDir, path string) error {
 
 // logEndsBeforeCheckpoint is the rule by which Open and Replay refuse
 // the checkpoint they start from (path, at LSN at): the log ends at LSN
-// last (0: it holds nothing to compare), before it, and cut says no
-// damaged record that Open cuts (a torn tail) explains why. A checkpoint
-// is taken only once the log durably holds its LSN, so it is not this
-// log's: a segment is missing, or it was copied in from another bus.
+// last (0: it holds nothing to compare), before it; cut says a damaged
+// record that Open would cut as a torn tail ends it there (only the
+// wording differs). A checkpoint is taken only once the log durably
+// holds its LSN, so it is not this log's: a segment is missing, the log
+// was damaged, or the checkpoint was copied in from another bus.
 // Repair accepts it (Open restarts the log there). One rule: Replay
 // presented such a checkpoint as the bus's state while Open refused the
 // directory (TestReplayRefusesCheckpointPastLogEnd).
 func logEndsBeforeCheckpoint(walDir string, last LSN, cut bool, path string, at LSN, repair bool) error {
-	if last == 0 || last >= at || cut || repair {
+	if last == 0 || last >= at || repair {
 		return nil
+	}
+	if cut {
+		// A torn tail or header that ends the log before the checkpoint
+		// cut what the checkpoint proves durable: damage, not a crash.
+		// It let a log cut in half open at the checkpoint, the commits
+		// after it gone without a word
+		// (TestOpenRefusesTornTailBeforeCheckpoint).
+		return fmt.Errorf("%w: the log in %s ends at LSN %d, before checkpoint %s (LSN %d), at a damaged record read as a torn tail: a checkpoint is taken only once the log durably holds its LSN, so the log was damaged and the commits after LSN %d are lost (Options.Repair opens at the checkpoint and reports them lost)",
+			ErrCorruption, walDir, last, path, at, at)
 	}
 	return fmt.Errorf("%w: the log in %s ends at LSN %d, before checkpoint %s (LSN %d), and no damaged record was cut: a log segment is missing or the checkpoint belongs to another bus (Options.Repair opens at the checkpoint and deletes the log and the older checkpoints)",
 		ErrCorruption, walDir, last, path, at)
@@ -501,6 +573,19 @@ func logEndsBeforeCheckpoint(walDir string, last LSN, cut bool, path string, at 
 // there is for the replay that follows to report.
 func (e *Bus) checkLogReaches(fs vfs.FS, walDir, path string, repair bool) error {
 	at := e.lastLSN
+	err := logReachesCheckpoint(fs, walDir, path, at)
+	if err != nil && repair {
+		e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = at+1, LostLSNUnknown
+		return nil
+	}
+	return err
+}
+
+// logReachesCheckpoint applies logEndsBeforeCheckpoint to the log in
+// walDir read from the LSN at of checkpoint path (0: none): only a read
+// that reaches the log's end before at says anything; a log that cannot
+// be read there is for the read that follows to report.
+func logReachesCheckpoint(fs vfs.FS, walDir, path string, at LSN) error {
 	if at == 0 {
 		return nil
 	}
@@ -513,12 +598,7 @@ func (e *Bus) checkLogReaches(fs vfs.FS, walDir, path string, repair bool) error
 		return nil
 	}
 	last, cut := r.End()
-	err = logEndsBeforeCheckpoint(walDir, last, cut, path, at, false)
-	if err != nil && repair {
-		e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = at+1, LostLSNUnknown
-		return nil
-	}
-	return err
+	return logEndsBeforeCheckpoint(walDir, last, cut, path, at, false)
 }
 
 // firstLogLSN returns the first LSN held by the log in walDir (0 if empty).
@@ -553,6 +633,9 @@ func firstLogLSN(fs vfs.FS, walDir string) (LSN, error) {
 // ErrLogTruncated, and a checkpoint at the target's LSN that does not
 // load is ErrCorruption naming it.
 func (e *Bus) Replay(ctx context.Context, target ReplayTarget) (*Bus, error) {
+	if err := checkCtx(ctx, "Bus.Replay"); err != nil {
+		return nil, err
+	}
 	return e.replayPage(ctx, target, 0)
 }
 
@@ -649,6 +732,9 @@ func (e *Bus) replayNoLog(ctx context.Context, target ReplayTarget, only PageID,
 // no longer reach back to lsn, and on a bus without a log at an LSN no
 // checkpoint of it holds (see Bus.Replay).
 func (e *Bus) ReadPageAt(ctx context.Context, id PageID, lsn LSN) ([]byte, Epoch, error) {
+	if err := checkCtx(ctx, "Bus.ReadPageAt"); err != nil {
+		return nil, 0, err
+	}
 	if lsn == 0 {
 		return nil, 0, fmt.Errorf("%w: ReadPageAt needs an LSN >= 1 (ReadPage reads the current page)", ErrInvalidOption)
 	}
@@ -729,6 +815,9 @@ func (r *ReplayReport) Equal() bool {
 // from VerifyReplay as a failed verification (internal/validate does);
 // Stats().NoLog tells such a bus beforehand.
 func (e *Bus) VerifyReplay(ctx context.Context, fromNewestCheckpoint bool) (ReplayReport, error) {
+	if err := checkCtx(ctx, "Bus.VerifyReplay"); err != nil {
+		return ReplayReport{}, err
+	}
 	// The checkpoints and the log must not change under the replay (a
 	// checkpoint finishing, pruning, trimming the log), and the newest
 	// checkpoint not between choosing it and loading it. Same lock order

@@ -385,6 +385,9 @@ func (e *Bus) VerifyRollingHash() error {
 // is the durable copy), and Flush waits for it.
 // A nil rec is ErrInvalidOption.
 func (e *Bus) ApplyReplicated(ctx context.Context, rec *ReplicatedRecord) error {
+	if err := checkCtx(ctx, "Bus.ApplyReplicated"); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -36,8 +36,12 @@ const DefaultSharedDir = "/dev/shm"
 // absolute path (symbolic links resolved when dir exists, so a writer and
 // a reader that name the bus through different links agree), under
 // sharedDir (DefaultSharedDir when ""). The result is absolute: a relative
-// sharedDir is taken from the working directory now.
+// sharedDir is taken from the working directory now. An empty dir (an
+// in-memory bus, which has no region) is ErrInvalidOption.
 func SharedRegionPath(dir, sharedDir string) (string, error) {
+	if dir == "" {
+		return "", fmt.Errorf("%w: bus directory is empty: an in-memory bus has no shared region", ErrInvalidOption)
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("%w: bus directory %q: %w", ErrInvalidOption, dir, err)

@@ -1,6 +1,17 @@
 package mmsb
 
-import "context"
+import (
+	"context"
+
+	"github.com/mmsb-go/mmsb/internal/ctxarg"
+)
+
+// checkCtx refuses a nil ctx with ErrInvalidOption naming fn ("Bus.Commit"):
+// every exported function of the package that takes a context calls it
+// first (TestNilContextRefused finds them by reflection).
+func checkCtx(ctx context.Context, fn string) error {
+	return ctxarg.Check(ctx, fn, ErrInvalidOption)
+}
 
 // WaitLSN blocks until an operation after LSN after is committed and
 // durable per the sync mode (what WaitDurable waits for), and returns the
@@ -14,6 +25,9 @@ import "context"
 // committer one atomic load while nobody waits: waiters share one channel,
 // created by the first of them and closed by the next logged operation.
 func (e *Bus) WaitLSN(ctx context.Context, after LSN) (LSN, error) {
+	if err := checkCtx(ctx, "Bus.WaitLSN"); err != nil {
+		return 0, err
+	}
 	for {
 		e.rlockSettled()
 		if err := e.usable(); err != nil {

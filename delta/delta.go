@@ -19,8 +19,9 @@ import (
 var (
 	// ErrEmpty: the delta writes no bytes.
 	ErrEmpty = errors.New("delta: empty delta")
-	// ErrOutOfRange: the delta writes past the end of the page.
-	ErrOutOfRange = errors.New("delta: write out of page range")
+	// ErrOutOfRange: the delta writes (or a read reads) past the end of the
+	// page.
+	ErrOutOfRange = errors.New("delta: out of page range")
 	// ErrSizeMismatch: payload length does not match the mask (dense:
 	// len(payload) == MaskLen; sparse: len(payload) == popcount(mask)), or the
 	// mask slice is shorter than MaskLen bits.

@@ -13,4 +13,7 @@
 // The orchestrator uses only the bus's public methods. Events belong here
 // rather than to the bus because they describe a tick: they are built once
 // per tick from its result and numbered by it.
+//
+// As in package mmsb, every method taking a context.Context refuses a nil
+// one with mmsb.ErrInvalidOption naming ctx and the method.
 package tick

@@ -13,6 +13,7 @@ import (
 	"github.com/mmsb-go/mmsb"
 
 	"github.com/mmsb-go/mmsb/delta"
+	"github.com/mmsb-go/mmsb/internal/ctxarg"
 	"github.com/mmsb-go/mmsb/internal/metric"
 )
 
@@ -337,9 +338,14 @@ type Orchestrator struct {
 
 // New returns an orchestrator over e. Unless SkipStartupResync,
 // it schedules a recompute of every derived page at the first propagation.
+// A nil bus is mmsb.ErrInvalidOption, a closed one mmsb.ErrClosed.
 func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: tick orchestrator over a nil bus", mmsb.ErrInvalidOption)
+	}
+	if err := e.Err(); errors.Is(err, mmsb.ErrClosed) {
+		// Refused here: the first Tick said it, far from the mistake.
+		return nil, fmt.Errorf("tick: orchestrator over a closed bus: %w", err)
 	}
 	var o Options
 	if opts != nil {
@@ -393,6 +399,9 @@ func (o *Orchestrator) Bus() *mmsb.Bus { return o.bus }
 // a run or payload larger than the largest page (mmsb.MaxPageSize), or
 // whose copy is larger than MaxQueueBytes.
 func (o *Orchestrator) Submit(ctx context.Context, d *delta.Delta) error {
+	if err := checkCtx(ctx, "tick.Orchestrator.Submit"); err != nil {
+		return err
+	}
 	if d == nil {
 		return errNilDelta
 	}
@@ -407,6 +416,9 @@ func (o *Orchestrator) Submit(ctx context.Context, d *delta.Delta) error {
 // and the caller must not modify them until the tick that commits or
 // rejects d has returned (a tick that cannot commit keeps d for the next).
 func (o *Orchestrator) SubmitNoCopy(ctx context.Context, d *delta.Delta) error {
+	if err := checkCtx(ctx, "tick.Orchestrator.SubmitNoCopy"); err != nil {
+		return err
+	}
 	if d == nil {
 		return errNilDelta
 	}
@@ -414,6 +426,13 @@ func (o *Orchestrator) SubmitNoCopy(ctx context.Context, d *delta.Delta) error {
 		return err
 	}
 	return o.queue.push(ctx, unsafe.Slice(d, 1), false, 0, o.opts.FailWhenFull)
+}
+
+// checkCtx refuses a nil ctx with mmsb.ErrInvalidOption naming fn: every
+// exported method of the package that takes a context calls it first
+// (TestNilContextRefused).
+func checkCtx(ctx context.Context, fn string) error {
+	return ctxarg.Check(ctx, fn, mmsb.ErrInvalidOption)
 }
 
 // errNilDelta refuses a nil delta at Submit: the tick could only report it
@@ -501,6 +520,9 @@ func (batchTooLargeError) Unwrap() error { return mmsb.ErrInvalidOption }
 // delta is validated at its tick on its own. Commit the batch through
 // mmsb.Bus.Commit where it must apply atomically.
 func (o *Orchestrator) SubmitBatch(ctx context.Context, ds []delta.Delta) error {
+	if err := checkCtx(ctx, "tick.Orchestrator.SubmitBatch"); err != nil {
+		return err
+	}
 	if o.closed.Load() {
 		return errClosed
 	}
@@ -654,6 +676,9 @@ func (o *Orchestrator) UnregisterInvariant(name string) {
 // of its publish, the subscriptions not yet served miss the tick's
 // events, and none is published again.
 func (o *Orchestrator) Tick(ctx context.Context) (*Result, error) {
+	if err := checkCtx(ctx, "tick.Orchestrator.Tick"); err != nil {
+		return nil, err
+	}
 	if err := o.lockTick(ctx); err != nil {
 		return nil, err
 	}
@@ -1217,6 +1242,9 @@ func (o *Orchestrator) Metrics() Metrics {
 // next wave overwrote, under Run while the caller read it:
 // TestFlushResultOwnedByCaller).
 func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateResult, error) {
+	if err := checkCtx(ctx, "tick.Orchestrator.FlushPropagation"); err != nil {
+		return nil, err
+	}
 	if err := o.lockTick(ctx); err != nil {
 		return nil, err
 	}
@@ -1263,6 +1291,9 @@ func (o *Orchestrator) FlushPropagation(ctx context.Context) (*mmsb.PropagateRes
 // tick, also in deferred mode, where an idle tick does not touch the bus
 // (TestRunStopsWhenClosed).
 func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
+	if err := checkCtx(ctx, "tick.Orchestrator.Run"); err != nil {
+		return err
+	}
 	if interval <= 0 {
 		return fmt.Errorf("%w: tick interval %v", mmsb.ErrInvalidOption, interval)
 	}
@@ -1321,6 +1352,9 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 // ctx's error, with the deltas known to wait, not those that tick took
 // (TestDrainClosedWaitEndsWithCtx).
 func (o *Orchestrator) Drain(ctx context.Context) (int, error) {
+	if err := checkCtx(ctx, "tick.Orchestrator.Drain"); err != nil {
+		return 0, err
+	}
 	for {
 		n := o.QueueLen()
 		if o.closed.Load() {

@@ -804,19 +804,17 @@ func writtenWithLog(dir string) bool {
 }
 
 // newestMissingReason is check's problem for a log in dir whose newest
-// segments were removed (tlog.NewestMissing: wal/newest-segment names a
-// segment past the newest there, or does not decode), as Open and
-// mmsb.Replay refuse it; "" when the log is whole.
+// segments were removed (wal/newest-segment names a segment past the
+// newest there, or does not decode): the Reason of tlog.CheckNewest's
+// refusal, in the words of Open and mmsb.Replay (its File is
+// wal/newest-segment, where check reports it); "" when the log is whole.
 func newestMissingReason(fs vfs.FS, dir string) string {
-	walDir := filepath.Join(dir, "wal")
-	missing, err := tlog.NewestMissing(fs, walDir)
-	switch {
-	case missing != "":
-		return fmt.Sprintf("it names segment %s as the newest the log made, which is missing: its newest log segments were removed, and with them the operations committed in them "+
-			"(restore them into %s; to accept the loss, open it once with Options.Repair: the log then ends where the newest segment left ends, and the next commits take the lost LSNs; docs/operations.md, \"Recovery\")",
-			missing, walDir)
-	case errors.Is(err, tlog.ErrBadNewest):
-		return fmt.Sprintf("%v: Open refuses the log, as it cannot tell whether its newest segments were removed (Options.Repair accepts it)", err)
+	var cerr *corruption.Error
+	if err := tlog.CheckNewest(fs, filepath.Join(dir, "wal")); errors.As(err, &cerr) {
+		if cerr.Err != nil {
+			return cerr.Reason + ": " + cerr.Err.Error()
+		}
+		return cerr.Reason
 	}
 	return ""
 }

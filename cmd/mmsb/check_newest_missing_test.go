@@ -42,7 +42,7 @@ func TestCheckReportsMissingNewestSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runCLI(t, "check", dir).mustCode(t, exitFailure)
-	if want := "PROBLEM " + filepath.Join(dir, "wal", "newest-segment") + ": it names segment " + filepath.Base(newest) + " as the newest"; !strings.Contains(r.stdout, want) {
+	if want := "PROBLEM " + filepath.Join(dir, "wal", "newest-segment") + ": names segment " + filepath.Base(newest) + " as the newest"; !strings.Contains(r.stdout, want) {
 		t.Errorf("check does not say %q:\n%s", want, r.stdout)
 	}
 	if n := strings.Count(r.stdout+r.stderr, filepath.Base(newest)); n != 1 {

@@ -128,7 +128,7 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 			continue
 		case frameIncomplete:
 			if isLast {
-				report(sc.frameOff, "torn tail: "+sc.reason+" (recovery truncates it)")
+				report(sc.frameOff, "torn tail: "+sc.reason+tornTailFate)
 			} else {
 				report(sc.frameOff, sc.reason)
 			}
@@ -143,7 +143,7 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 					return info, err
 				}
 				if zero {
-					report(sc.frameOff, "torn tail: "+sc.reason+", followed only by zeros (recovery truncates it)")
+					report(sc.frameOff, "torn tail: "+sc.reason+", followed only by zeros"+tornTailFate)
 					return info, nil
 				}
 			}
@@ -154,3 +154,11 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 		*expected = 0
 	}
 }
+
+// tornTailFate says what recovery does with a torn tail, which Check,
+// knowing no checkpoint, cannot decide: cut where the log there still
+// reaches the checkpoint recovery starts from, damage before it (a
+// checkpoint proves its LSNs durable). "(recovery truncates it)" was said
+// of a log cut before the checkpoint that Open refuses
+// (TestOpenRefusesTornTailBeforeCheckpoint).
+const tornTailFate = " (recovery truncates it, unless the log then ends before the checkpoint it starts from: that is damage, which only Repair cuts)"

@@ -128,6 +128,63 @@ func NewestMissing(fs vfs.FS, dir string) (string, error) {
 	return missingPast(first, segs), nil
 }
 
+// CheckNewest is NewestMissing as the refusal every reader of the log
+// directory dir gives (Open, mmsb.Replay, QueryLogDir, an Open without a
+// log, `mmsb check`, the integrity validator), worded here once: a
+// *corruption.Error naming the newest-segment file. Where the file names
+// a segment past the newest in dir, its Reason names that segment (once)
+// and says what to do; where the file does not decode, it wraps the
+// error, and so ErrBadNewest. nil when the log is whole (or holds no
+// segment); another error (a read or listing that failed) as it is.
+func CheckNewest(fs vfs.FS, dir string) error {
+	first, err := ReadNewest(fs, dir)
+	if errors.Is(err, ErrBadNewest) {
+		return badNewest(fs, dir, err)
+	}
+	if err != nil || first == 0 {
+		return err
+	}
+	segs, err := listSegments(fs, dir)
+	if err != nil {
+		return err
+	}
+	return newestMissing(fs, dir, first, segs)
+}
+
+// newestMissing is CheckNewest's refusal of segs, the segments of dir,
+// where the newest-segment file names first, past the newest of them;
+// nil where it does not. Two things leave it: the segments from the one
+// named on deleted (by hand, a bad restore), which a copy restores; and
+// an Open with Repair that cut the log at damage before the newest
+// segment (removing those after it) and failed before it rewrote the
+// file (Log.SettleNewest): nothing restores those, and the advice to
+// restore them was the only one the refusal gave
+// (TestRepairCutThenFailedOpenAdvice). Repair accepts either loss. Nothing
+// in the directory tells the two apart, so the refusal names both, and
+// says that Repair gives up segments a restore would have brought back:
+// the advice to open it with Repair again, read by one who deleted them,
+// lost them without a word.
+func newestMissing(fs vfs.FS, dir string, first base.LSN, segs []segment) error {
+	name := missingPast(first, segs)
+	if name == "" {
+		return nil
+	}
+	newest := SegmentName(segs[len(segs)-1].first)
+	return &corruption.Error{File: fs.Join(dir, NewestFileName), Offset: -1, Reason: fmt.Sprintf(
+		"names segment %s as the newest the log made, which is missing (the newest in %s is %s): the segments from it on were removed, and with them the operations committed in them "+
+			"(deleted or left out of a restore: restore them into %s before any Open with Options.Repair, which gives them up for good; "+
+			"only if an Open with Options.Repair cut the log at damage and then failed are they gone already: open it with Repair again. "+
+			"Repair accepts the loss: the log then ends where %s does, and the next commits take the lost LSNs; docs/operations.md, \"Recovery\")",
+		name, dir, newest, dir, newest)}
+}
+
+// badNewest is CheckNewest's refusal of a newest-segment file of dir
+// that does not decode (err, wrapping ErrBadNewest).
+func badNewest(fs vfs.FS, dir string, err error) error {
+	return &corruption.Error{File: fs.Join(dir, NewestFileName), Offset: -1,
+		Reason: "the log's record of its newest segment does not decode, so whether its newest segments were removed cannot be told (Options.Repair accepts the log as it is, and rewrites the file)", Err: err}
+}
+
 // missingPast is the segment name of first when it is past the first LSN
 // of the newest of segs, "" otherwise (and when segs is empty).
 func missingPast(first base.LSN, segs []segment) string {
@@ -138,12 +195,11 @@ func missingPast(first base.LSN, segs []segment) string {
 }
 
 // checkNewest is NewestMissing for Open, on the segments listed: a removed
-// newest segment, or a file that does not decode, is a *corruption.Error
-// naming the file; under Repair, true (the loss is reported once the walk
-// knows where the log ends, and SettleNewest rewrites the file).
+// newest segment, or a file that does not decode, is CheckNewest's
+// refusal; under Repair, true (the loss is reported once the walk knows
+// where the log ends, and SettleNewest rewrites the file).
 func (rc *recovery) checkNewest(segs []segment) (bool, error) {
 	fs, dir := rc.opts.FS, rc.opts.Dir
-	path := fs.Join(dir, NewestFileName)
 	if len(segs) == 0 {
 		return false, nil
 	}
@@ -152,23 +208,18 @@ func (rc *recovery) checkNewest(segs []segment) (bool, error) {
 		if rc.opts.Repair {
 			return true, nil
 		}
-		return false, &corruption.Error{File: path, Offset: -1, Reason: err.Error() + " (Repair rewrites it)"}
+		return false, badNewest(fs, dir, err)
 	}
 	if err != nil {
 		return false, err
 	}
-	name := missingPast(first, segs)
-	if name == "" {
+	if missingPast(first, segs) == "" {
 		return false, nil
 	}
 	if rc.opts.Repair {
 		return true, nil
 	}
-	newest := segs[len(segs)-1].path
-	return false, &corruption.Error{File: path, Offset: -1, Reason: fmt.Sprintf(
-		"names segment %s as the newest the log made, but the newest in %s is %s: the segments from %s on were removed, and with them the operations committed in them "+
-			"(restore them; Repair accepts the loss: the log then ends where %s does, and the next commits take the lost LSNs)",
-		name, dir, newest, name, newest)}
+	return false, newestMissing(fs, dir, first, segs)
 }
 
 // SettleNewest rewrites the newest-segment file to name the log's newest

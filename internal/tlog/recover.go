@@ -98,6 +98,23 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 		if err != nil {
 			return err
 		}
+		if end := dueLSN(*expected, seg.first) - 1; torn && i > 0 && end < rc.replayFrom && ContinuesLog(seg.first, *expected, rc.replayFrom+1) {
+			// Dropped, the log would end before the checkpoint, which
+			// proves the segment's first LSN durable, header and all:
+			// damage, as a torn record there is. The segment was
+			// removed, then the Open refused, and Repair reported
+			// nothing lost (TestOpenRefusesTornHeaderBeforeCheckpoint).
+			// The only segment (i == 0) is left to the rule below: a
+			// replica's bootstrap puts a checkpoint beside an empty one
+			// whose header a crash may have torn.
+			reason += fmt.Sprintf(" in the last segment, named for LSN %d: the log would end there at LSN %d, before the checkpoint recovery starts from (LSN %d), whose LSNs the log held durably: damage, not a crash", seg.first, end, rc.replayFrom)
+			err := rc.corrupt(i, 0, reason, *expected)
+			if rc.opts.Repair && rc.report.LostFirstLSN == 0 {
+				// What followed the checkpoint is not known.
+				rc.report.LostFirstLSN, rc.report.LostLastLSN = rc.replayFrom+1, LostUnknown
+			}
+			return err
+		}
 		if torn && ContinuesLog(seg.first, *expected, rc.replayFrom+1) {
 			rc.report.TornFile, rc.report.TornOffset, rc.report.TornBytes = seg.path, 0, size
 			return rc.dropEmptyLast(i, *expected)
@@ -151,6 +168,17 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 			torn, err := sc.tornAt(st)
 			if err != nil {
 				return err
+			}
+			if torn && *expected-1 < rc.replayFrom {
+				// Cut there, the log would end before the checkpoint
+				// recovery starts from, which is taken only once the log
+				// durably holds its LSN: no crash tears a record it
+				// proves durable. Cut as a torn tail, the commits after
+				// the checkpoint went without a word
+				// (TestOpenRefusesTornTailBeforeCheckpoint); Repair cuts
+				// it and reports them lost.
+				sc.reason += fmt.Sprintf("; the log would end there at LSN %d, before the checkpoint recovery starts from (LSN %d), whose LSNs the log held durably: damage, not a torn tail", *expected-1, rc.replayFrom)
+				return rc.corrupt(i, sc.frameOff, sc.reason, *expected)
 			}
 			if torn {
 				off := sc.frameOff

@@ -41,7 +41,7 @@ import (
 //     log or its segments were removed: tlog.CheckRemoved); without a
 //     checkpoint, a log-mode "log" beside no segment (the bus's files were
 //     lost: tlog.FilesLost), and a log whose newest segments were
-//     removed (tlog.NewestMissing), as Open refuses them.
+//     removed (tlog.CheckNewest), as Open refuses them.
 //
 // A live bus that keeps no log (Options.DisableLog), and a directory one
 // wrote (Target.NoLog), are not compared (Report.NotCompared): they have
@@ -121,16 +121,16 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 				walDir, ckDir, fs.Join(ckDir, tlog.ModeFileName), dir)
 		}
 	}
-	// Its newest segments removed (tlog.NewestMissing, the check Open,
+	// Its newest segments removed (tlog.CheckNewest, the check Open,
 	// mmsb.Replay and QueryLogDir refuse it by): the log reads as one
 	// ending at the end of the segment before, and the scan passed
-	// (TestIntegrityReportsMissingNewestSegment).
-	switch missing, err := tlog.NewestMissing(fs, walDir); {
-	case missing != "":
-		r.addf(KindLSN, 0, 0, fs.Join(walDir, tlog.NewestFileName), "%s names segment %s as the newest the log made, which is missing: its newest log segments were removed, and with them the operations committed in them",
-			fs.Join(walDir, tlog.NewestFileName), missing)
-	case errors.Is(err, tlog.ErrBadNewest):
-		r.addf(KindFailed, 0, 0, fs.Join(walDir, tlog.NewestFileName), "%v", err)
+	// (TestIntegrityReportsMissingNewestSegment). Said in their words.
+	var newestErr *corruption.Error
+	switch err := tlog.CheckNewest(fs, walDir); {
+	case errors.Is(err, tlog.ErrBadNewest) && errors.As(err, &newestErr):
+		r.addf(KindFailed, 0, 0, newestErr.File, "%s: %v", newestErr.Reason, newestErr.Err)
+	case errors.As(err, &newestErr):
+		r.addf(KindLSN, 0, 0, newestErr.File, "%s", newestErr.Reason)
 	}
 	s := &intState{r: r, fs: fs, pages: map[mmsb.PageID]*intPage{}, bound: map[mmsb.PageID]bool{}}
 	first, err := firstLSN(fs, walDir)

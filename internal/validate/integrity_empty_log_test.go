@@ -1,19 +1,21 @@
 package validate
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/testutil"
 	"github.com/mmsb-go/mmsb/vfs"
 )
 
-// TestIntegrityEmptyLogAfterCheckpoint: when recovery restarts a log that
-// ends before the checkpoint (its last record torn), the log is empty and
-// the checkpoint alone holds the state. The integrity scan must track the
-// state from that checkpoint: tracked from empty, every live page was
-// reported as "live but the log never created it". A damaged checkpoint
-// must still be reported.
+// TestIntegrityEmptyLogAfterCheckpoint: when recovery with Repair restarts
+// a log that ends before the checkpoint (its last record torn), the log is
+// empty and the checkpoint alone holds the state. The integrity scan must
+// track the state from that checkpoint: tracked from empty, every live
+// page was reported as "live but the log never created it". A damaged
+// checkpoint must still be reported.
 func TestIntegrityEmptyLogAfterCheckpoint(t *testing.T) {
 	fs := vfs.NewMem()
 	e := openBus(t, fs, nil)
@@ -28,7 +30,15 @@ func TestIntegrityEmptyLogAfterCheckpoint(t *testing.T) {
 	last := busDir + "/wal/" + segs[len(segs)-1]
 	b := testutil.ReadFile(t, fs, last)
 	writeFile(t, fs, last, b[:len(b)-3])
-	e = openBus(t, fs, nil)
+	// No crash tears a record the checkpoint proves durable: a plain Open
+	// refuses it (TestOpenRefusesTornTailBeforeCheckpoint); Repair cuts it.
+	if _, err := mmsb.Open(busDir, &mmsb.Options{FS: fs, Clock: testClock()}); !errors.Is(err, mmsb.ErrCorruption) {
+		t.Fatalf("Open of a log torn before its checkpoint: %v, want ErrCorruption", err)
+	}
+	e, err = mmsb.Open(busDir, &mmsb.Options{FS: fs, Clock: testClock(), Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer e.Close()
 	if e.LastLSN() != ck.LSN || e.Stats().Log.OldestLSN != 0 {
 		t.Fatalf("recovered at LSN %d with log from %d, want LSN %d and an empty log", e.LastLSN(), e.Stats().Log.OldestLSN, ck.LSN)
