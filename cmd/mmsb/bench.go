@@ -13,13 +13,16 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/internal/page"
@@ -69,6 +72,54 @@ type benchOptions struct {
 	deltasPerTick int
 	derived       int
 	fanin         int
+
+	// The command's flags (benchCmd), for the flags given: validate
+	// refuses those the workload does not read (benchFlagWorkloads).
+	flags *pflag.FlagSet
+}
+
+// benchFlagWorkloads names, for every flag of `mmsb bench`, the workloads
+// that read it (nil: all three). validate refuses a flag given to a
+// workload not listed, as a usage error naming the flag and the workloads
+// that read it: `bench --count 10 --ticks 5` and `bench --workload tick
+// --concurrency 4` ran with the flag ignored and exit 0.
+// TestBenchFlagsOfOtherWorkloadsRefused holds every flag of the command to
+// an entry here, so a new flag is placed before it ships.
+var benchFlagWorkloads = map[string][]string{
+	"pages": {"commit", "tick"}, "page-size": nil, "delta-size": {"commit", "growth"},
+	"batch": {"commit", "growth"}, "count": {"commit", "growth"}, "sync": {"commit", "tick"},
+	"dir": {"commit", "tick"}, "shared": {"commit"}, "shm-dir": {"commit"}, "readers": {"commit"},
+	"workers": nil, "concurrency": {"commit", "growth"}, "pipeline": {"commit", "growth"}, "seed": nil,
+	"create-only": {"commit"}, "no-verify": {"commit", "tick"}, "checkpoint-bytes": nil,
+	"checkpoint-rate": {"commit"}, "json": nil, "lazy-page-memory": {"commit", "growth"},
+	"memory-checkpoints": {"commit"}, "huge-pages": {"commit", "growth"},
+	"stall-trace": {"commit", "growth"}, "stall-threshold": {"commit", "growth"},
+	"stall-causes": {"commit"}, "stall-threads": {"commit"}, "sync-floor": {"commit"},
+	"workload": nil, "growth-pages": {"growth"}, "growth-batches": {"growth"},
+	"growth-batch-pages": {"growth"}, "plot": {"growth"},
+	"ticks": {"tick"}, "deltas-per-tick": {"tick"}, "derived": {"tick"}, "fanin": {"tick"},
+}
+
+// benchWorkloads are the values of --workload.
+var benchWorkloads = []string{"commit", "tick", "growth"}
+
+// otherWorkloadFlag returns a usage error for the first flag given (in
+// name order) that --workload does not read, or nil. A --workload that is
+// none of benchWorkloads is left to runBench.
+func (o *benchOptions) otherWorkloadFlag() error {
+	if o.flags == nil || !slices.Contains(benchWorkloads, o.workload) {
+		return nil
+	}
+	var err error
+	o.flags.Visit(func(f *pflag.Flag) {
+		readers, ok := benchFlagWorkloads[f.Name]
+		if err != nil || !ok || readers == nil || slices.Contains(readers, o.workload) {
+			return
+		}
+		err = usageErr("--%s is read by --workload %s only; --workload %s does not read it",
+			f.Name, strings.Join(readers, " and "), o.workload)
+	})
+	return err
 }
 
 // maxBenchReaders bounds --readers: each is a process of its own.
@@ -189,6 +240,7 @@ hash). --create-only times page creation alone.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBench(cmd.Context(), o) },
 	}
 	f := cmd.Flags()
+	o.flags = f
 	intVar(f, &o.pages, "pages", 65536, "number of pages to create")
 	intVar(f, &o.pageSize, "page-size", 1024, "bytes per page")
 	intVar(f, &o.deltaSize, "delta-size", 16, "bytes written by each delta")
@@ -230,6 +282,12 @@ hash). --create-only times page creation alone.`,
 
 // validate checks flag values before any work starts.
 func (o *benchOptions) validate() error {
+	// Ignored, a flag of another workload said nothing: the tick
+	// workload ran its ticks past --create-only, the commit workload
+	// drew no --plot chart.
+	if err := o.otherWorkloadFlag(); err != nil {
+		return err
+	}
 	switch {
 	case o.pages < 1:
 		return usageErr("--pages must be at least 1, got %d", o.pages)
@@ -278,12 +336,6 @@ func (o *benchOptions) validate() error {
 		// Every point commits min(--count, 20,000 batches) deltas: 0
 		// measured nothing and printed rates of 0 and a ratio of 0.
 		return usageErr("--count must be at least 1 with --workload growth (each point commits that many deltas), got %d", o.count)
-	case o.createOnly && o.workload != "commit":
-		// Ignored there: the tick workload ran its ticks anyway.
-		return usageErr("--create-only times the commit workload's page creation; --workload %s does not read it", o.workload)
-	case o.plotDir != "" && o.workload != "growth":
-		// Ignored there: no chart was drawn and nothing said so.
-		return usageErr("--plot draws the growth workload's charts; --workload %s does not read it", o.workload)
 	case o.workload == "tick" && o.derived > 0 && o.fanin > o.pages:
 		// Each derived page takes --fanin distinct source pages: more
 		// than there are could never be drawn.
@@ -306,8 +358,8 @@ func (o *benchOptions) validate() error {
 			return err
 		}
 	}
-	if _, err := mmsb.ParseSyncMode(o.sync); err != nil {
-		return usageErr("--sync: %v", err)
+	if _, err := syncFlag(o.sync); err != nil {
+		return err
 	}
 	if o.shared && o.dir == "" {
 		return usageErr("--shared needs --dir (shared mode needs an on-disk bus)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -139,4 +140,40 @@ func TestReadOnlyCommandsRefuseDirectoryWithoutBus(t *testing.T) {
 		}
 		runCLI(t, cmd, empty).mustCode(t, exitOK)
 	}
+	// read and replay too (TestReadAndReplayRefuseDirectoryWithoutBus).
+}
+
+// TestReadAndReplayRefuseDirectoryWithoutBus: read and replay refuse
+// another program's directory that has a wal/ (`mkdir -p prom/wal`) as
+// check, inspect and graph do (TestReadOnlyCommandsRefuseDirectoryWithoutBus).
+// read said "page not found: page 1", and replay wrote an empty bus into
+// --out and exited 0. The control: a bus mmsb.Open made that never
+// committed is read (its page 1 is not found) and replayed.
+func TestReadAndReplayRefuseDirectoryWithoutBus(t *testing.T) {
+	other := filepath.Join(t.TempDir(), "prom")
+	if err := os.MkdirAll(filepath.Join(other, "wal"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	bus, err := mmsb.Open(empty, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	for _, args := range [][]string{{"read", "--page", "1"}, {"replay", "--out", out}} {
+		r := runCLI(t, append([]string{args[0], other}, args[1:]...)...).mustCode(t, exitFailure)
+		if !strings.Contains(r.stderr, "not an MMSB data directory: "+other) || !strings.Contains(r.stderr, "no bus ran there") || r.stdout != "" {
+			t.Errorf("%s: stderr %q (stdout %q), want %s named as no data directory", args[0], r.stderr, r.stdout, other)
+		}
+	}
+	if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused replay made %s (%v)", out, err)
+	}
+	if r := runCLI(t, "read", empty, "--page", "1"); strings.Contains(r.stderr, "no bus ran there") || !strings.Contains(r.stderr, "page not found") {
+		t.Errorf("read of a bus that never committed: stderr %q, want page 1 not found", r.stderr)
+	}
+	runCLI(t, "replay", empty, "--out", out).mustCode(t, exitOK)
 }

@@ -40,7 +40,9 @@ func TestHostileFlagValues(t *testing.T) {
 	data := newTestBus(t).dir
 	serve := []string{"serve", "--addr", "127.0.0.1:0"}
 	small := []string{"bench", "--no-progress", "--pages", "16"}
-	growth := append(append([]string{}, small...), "--workload", "growth", "--growth-pages", "16", "--growth-batch-pages", "16")
+	// Not small's --pages: the growth workload does not read it (its
+	// page counts are --growth-pages), and refuses it.
+	growth := []string{"bench", "--no-progress", "--workload", "growth", "--growth-pages", "16", "--growth-batch-pages", "16"}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -95,7 +97,7 @@ func TestHostileFlagValues(t *testing.T) {
 		{"serve --addr bad port", []string{"serve", "--addr", "127.0.0.1:99999"}, `--addr "127.0.0.1:99999"`},
 		{"serve --demo with --dir", append(append([]string{}, serve...), "--demo", "--dir", dir), "--demo runs its own in-memory bus"},
 		{"serve --shared without --dir", append(append([]string{}, serve...), "--shared"), "--shared needs --dir"},
-		{"serve --lease-ttl without --replicate", append(append([]string{}, serve...), "--lease-ttl", "1s"), "need --replicate"},
+		{"serve --lease-ttl without --replicate", append(append([]string{}, serve...), "--lease-ttl", "1s"), "--lease-ttl needs --replicate"},
 		{"loadtest --duration 0", []string{"loadtest", "--duration", "0s"}, "--duration must be positive"},
 		{"loadtest --clients huge", []string{"loadtest", "--clients", maxInt}, "--clients must be in 1..4096"},
 		{"loadtest --watchers with --stalled-watchers", []string{"loadtest", "--watchers", "1", "--stalled-watchers", "1"}, "exclude each other"},

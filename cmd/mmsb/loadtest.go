@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -251,6 +253,15 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 		}
 		got, err := setup.CreatePages(ctx, specs)
 		if err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// No server listens there: the reason alone did not
+				// say that loadtest needs one running.
+				addr := "HOST:PORT"
+				if u, perr := url.Parse(o.server); perr == nil && u.Host != "" {
+					addr = u.Host
+				}
+				return fmt.Errorf("creating pages: %w (loadtest measures a running server: start one, mmsb serve --addr %s, or give its URL with --server)", err, termText(addr))
+			}
 			return fmt.Errorf("creating pages: %w", err)
 		}
 		ids = append(ids, got...)

@@ -11,7 +11,7 @@ import (
 // parser refuses it first (intFlag).
 var pagesPastInt = map[bool]string{
 	true:  "--pages must be in 1..16777216, got 1000000000000",
-	false: `invalid argument "1000000000000" for "--pages" flag`,
+	false: `--pages "1000000000000": out of the range the flag holds`,
 }[strconv.IntSize == 64]
 
 // Each bad loadtest flag is refused before any connection, naming the

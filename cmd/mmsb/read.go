@@ -31,7 +31,10 @@ When a writer serves the bus with Options.Shared, the page is read from its
 shared memory (a consistent copy of the latest committed state, without
 touching the writer). Otherwise, or with --at-lsn, the state is rebuilt from
 the files (newest checkpoint plus the log, up to --at-lsn), without taking
-the write lock. A writer that goes away between finding its region and the
+the write lock. Regions are looked for in --shm-dir (default /dev/shm): a
+writer with another Options.SharedDir is read from its shared memory only
+with --shm-dir naming that directory; without it, read falls back to the
+files, which hold what the writer's log has made durable. A writer that goes away between finding its region and the
 read sends read to the files too; a region superseded by a newer writer is
 opened again (the newer writer's, up to 5 times).`,
 		Example: `  mmsb read ./data --page 3
@@ -136,6 +139,11 @@ func readShared(dir, shmDir string, id mmsb.PageID) (p sharedPage, ok bool, err 
 
 func (a *app) runRead(ctx context.Context, dir string, id mmsb.PageID, atLSN mmsb.LSN, asF64 bool, shmDir string) error {
 	if err := requireDataDir(dir); err != nil {
+		return err
+	}
+	// Another program's directory with a wal/ (a Prometheus one) read
+	// as an empty bus: "page not found: page 1", as if a bus were there.
+	if err := requireBusFiles(dir, ""); err != nil {
 		return err
 	}
 	var data []byte

@@ -189,7 +189,11 @@ func requireFreshDir(dir string) error {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	}
 	if len(names) > 0 {
-		return fmt.Errorf("%w: %s holds %d entries (replay never overwrites data)", errOutNotEmpty, dir, len(names))
+		// A usage error (exit 2), as an --out that is a file or lies
+		// inside DIR: the flag's rule is "absent or empty" (docs/cli.md),
+		// and it exited 1, as if the replay had run and failed.
+		return fmt.Errorf("%w: --out %s: %w: it holds %d entries (replay never overwrites data: give an absent or empty directory)",
+			errUsage, dir, errOutNotEmpty, len(names))
 	}
 	return nil
 }
@@ -261,6 +265,11 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	// a directory whose log went before its first checkpoint, as check
 	// and checkpoint do.
 	if err := requireLogDir(dir); err != nil {
+		return err
+	}
+	// Another program's directory with a wal/ was replayed as an empty
+	// bus: DIR2 made, "replayed ... LSN 0", exit 0.
+	if err := requireBusFiles(dir, "; nothing was written"); err != nil {
 		return err
 	}
 	// DIR2 is written where --out leads: named as given, "." (whose

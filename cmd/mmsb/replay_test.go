@@ -135,7 +135,8 @@ func TestReplayBadInput(t *testing.T) {
 		{"lsn and page", []string{tb.dir, "--to-lsn", "3", "--page", "1", "--epoch", "1", "--out", fresh}, exitUsage, "exclude each other"},
 		{"time and page", []string{tb.dir, "--to-time", "2020-01-01T00:00:00Z", "--page", "1", "--epoch", "1", "--out", fresh}, exitUsage, "exclude each other"},
 		{"lsn past the end", []string{tb.dir, "--to-lsn", "999999999", "--out", fresh}, exitFailure, "past the last LSN"},
-		{"out not empty", []string{tb.dir, "--out", full}, exitFailure, "not empty"},
+		// A usage error, as --out a file or inside DIR: it exited 1.
+		{"out not empty", []string{tb.dir, "--out", full}, exitUsage, "usage: --out " + full + ": output directory is not empty: it holds 1 entries"},
 		{"out is source", []string{tb.dir, "--out", tb.dir}, exitUsage, "must differ from DIR"}, // docs/cli.md: a usage error (it was "not empty", exit 1)
 		{"not a data dir", []string{full, "--out", fresh}, exitFailure, "not an MMSB data directory"},
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -634,7 +635,7 @@ usage error.`,
 	root.PersistentFlags().BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are drawn only when stderr is a terminal)")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof; cmd/mmsb/default.pgo is built from such profiles)")
 	root.Flags().BoolVar(&showVersion, "version", false, "print which build of mmsb this is and exit (as mmsb version)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, numberFlagErr(err)) })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		a.benchCmd(),
@@ -697,10 +698,16 @@ func interrupted(ctx context.Context, what string, err error) error {
 	return err
 }
 
-// dirArg validates a command's single data-directory argument.
+// dirArg validates a command's single data-directory argument. An empty
+// one (`mmsb read "$DIR"` with DIR unset) is a usage error, as an empty
+// flag value is (checkEmptyFlags): it was looked up as a path, "not an
+// MMSB data directory: \"\": no such file or directory", exit 1.
 func dirArg(cmd *cobra.Command, args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("%w: %s takes exactly one data directory, got %d arguments", errUsage, cmd.Name(), len(args))
+	}
+	if args[0] == "" {
+		return fmt.Errorf("%w: %s DIR \"\": an empty value (an unset variable?): give the data directory", errUsage, cmd.Name())
 	}
 	return nil
 }
@@ -875,4 +882,40 @@ func flagNames(f uint8) string {
 		parts = append(parts, fmt.Sprintf("%#x", f))
 	}
 	return strings.Join(parts, ",")
+}
+
+// numberFlagErr rewrites pflag's refusal of a number flag's value, which
+// ended in the parser's own words (`read --page -1`: `invalid argument
+// "-1" for "--page" flag: strconv.ParseUint: parsing "-1": invalid
+// syntax`), as the flag, the value and what it takes: `--page "-1": want
+// a whole number, 0 or more`. Other flag errors are returned as they are.
+func numberFlagErr(err error) error {
+	var bad *pflag.InvalidValueError
+	var num *strconv.NumError
+	if !errors.As(err, &bad) || !errors.As(err, &num) {
+		return err
+	}
+	f := bad.GetFlag()
+	want := "want a whole number"
+	switch typ := f.Value.Type(); {
+	case strings.HasPrefix(typ, "uint"):
+		want += ", 0 or more"
+	case strings.HasPrefix(typ, "float"):
+		want = "want a number"
+	}
+	if errors.Is(num.Err, strconv.ErrRange) {
+		want = "out of the range the flag holds"
+	}
+	return fmt.Errorf("--%s %s: %s", f.Name, strconv.Quote(bad.GetValue()), want)
+}
+
+// syncFlag parses a --sync value (bench, serve). A bad one said "--sync:
+// mmsb: invalid option: tlog: unknown sync mode ..." through three
+// packages' prefixes: it is the flag, the value and the values taken.
+func syncFlag(s string) (mmsb.SyncMode, error) {
+	mode, err := mmsb.ParseSyncMode(s)
+	if err != nil {
+		return 0, usageErr("--sync %s: want group, always or none", strconv.Quote(s))
+	}
+	return mode, nil
 }

@@ -249,9 +249,9 @@ func (o *serveOptions) checkPaths() error {
 }
 
 func (a *app) runServe(ctx context.Context, o serveOptions) error {
-	mode, err := mmsb.ParseSyncMode(o.sync)
+	mode, err := syncFlag(o.sync)
 	if err != nil {
-		return usageErr("--sync: %v", err)
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
@@ -273,7 +273,11 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	// Without --replicate its flags would be dropped, and --follow-only
 	// (a read replica) would serve a writable bus.
 	if !o.replica.enabled && len(o.replica.flagsSet) > 0 {
-		return usageErr("%s need --replicate", strings.Join(o.replica.flagsSet, ", "))
+		verb := "need" // "--replicas needs", "--nats, --replicas need"
+		if len(o.replica.flagsSet) == 1 {
+			verb = "needs"
+		}
+		return usageErr("%s %s --replicate", strings.Join(o.replica.flagsSet, ", "), verb)
 	}
 	if o.shared && o.dir == "" {
 		return usageErr("--shared needs --dir (shared mode needs an on-disk bus)")

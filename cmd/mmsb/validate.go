@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -139,7 +142,7 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 	targets, err := harness.LoadTargets(o.targets)
 	if err != nil {
 		if o.targets != "" {
-			return usageErr("%v", err)
+			return targetsFileErr(o.targets, err)
 		}
 		return err
 	}
@@ -204,4 +207,35 @@ func (a *app) runValidate(cmd *cobra.Command, o *validateOptions) error {
 		return err
 	}
 	return nil
+}
+
+// targetsFileErr is the usage error of a --targets file that
+// harness.LoadTargets refused (err): it names the flag and the file, and
+// where in the file the JSON decoder stopped (line and column, when it
+// says at which byte). It said "usage: harness: targets: invalid
+// character 'r' looking for beginning of value" for --targets /etc/passwd,
+// naming neither.
+func targetsFileErr(path string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), harness.ErrTargets.Error()+": ")
+	var offset int64
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		offset = syntax.Offset
+	case errors.As(err, &typ):
+		offset = typ.Offset
+	}
+	if offset > 0 {
+		where := fmt.Sprintf("byte %d", offset)
+		if b, rerr := os.ReadFile(path); rerr == nil && offset <= int64(len(b)) {
+			// The decoder's offset is just past the byte it refused.
+			before := b[:offset-1]
+			line := bytes.Count(before, []byte("\n")) + 1
+			col := len(before) - (bytes.LastIndexByte(before, '\n') + 1) + 1
+			where = fmt.Sprintf("line %d, column %d", line, col)
+		}
+		msg = where + ": " + msg
+	}
+	return usageErr("--targets %s: %s", termText(path), msg)
 }

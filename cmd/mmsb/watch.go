@@ -93,7 +93,15 @@ func (a *app) runWatch(ctx context.Context, dir string, ids []mmsb.PageID, count
 		// Say how to get what watch needs: a writer in plain mode (or
 		// none) publishes no region, and a user who started "mmsb serve
 		// --dir DIR" cannot tell that from "writer gone" alone.
-		return fmt.Errorf("%w (watch follows a writer running in shared mode: mmsb serve --dir %s --shared, or Options.Shared)", err, dir)
+		//
+		// A writer with another Options.SharedDir publishes its region
+		// where watch does not look without --shm-dir: it was told to
+		// start the shared writer it had started.
+		where := "it looked in " + mmsb.DefaultSharedDir + ": a writer with another Options.SharedDir (serve --shm-dir) needs --shm-dir naming that directory"
+		if shmDir != "" {
+			where = "it looked in --shm-dir " + termText(shmDir) + ": give the writer's Options.SharedDir"
+		}
+		return fmt.Errorf("%w (watch follows a writer running in shared mode: mmsb serve --dir %s --shared, or Options.Shared; %s)", err, dir, where)
 	}
 	if err != nil {
 		return err

@@ -189,6 +189,12 @@ func TestCommandRefusesArguments(t *testing.T) {
 		// status of a failed comparison.
 		{"a value the flag package refuses", append(small[:len(small):len(small)], "--seed=x"), `invalid value "x" for flag -seed`},
 		{"an unknown flag", append(small[:len(small):len(small)], "--no-such-flag"), "flag provided but not defined: -no-such-flag"},
+		// An empty value (an unset variable) was taken as not given:
+		// --input "" analysed the generated program, --dump "" ran the
+		// sweep instead of writing one, exit 0.
+		{"an empty --input", append(small[:len(small):len(small)], "--input", ""), `compiler-ir: bad flag value: --input "": an empty value`},
+		{"an empty --dump", append(small[:len(small):len(small)], "--dump="), `compiler-ir: bad flag value: --dump "": an empty value`},
+		{"an empty --plot", append(small[:len(small):len(small)], "--plot", ""), `compiler-ir: bad flag value: --plot "": an empty value`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { compilerIR.CheckExitsOne(t, tc.args, tc.want) })
 	}

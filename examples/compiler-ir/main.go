@@ -111,6 +111,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+	if err := cliflags.EmptyValue(flag.CommandLine); err != nil {
+		fmt.Fprintln(os.Stderr, errorLine(fmt.Errorf("%w: %w", ErrBadFlag, err)))
+		os.Exit(1)
+	}
 	// Ctrl-C (or SIGTERM) cancels the run, which then closes the bus and
 	// exits with status 130, leaving no half-written --dump file or chart.
 	// Killed outright by the signal, it left a truncated --dump or PNG
@@ -390,8 +394,16 @@ func run(ctx context.Context, cfg config) (_ *report, err error) {
 		rep.MedianRecomputed = recomputed[len(recomputed)/2]
 	}
 	var all []float64
+	measured := map[int]bool{} // functions edited at once, by a point already swept
 	for _, frac := range cfg.Fractions {
 		k := max(1, int(math.Round(frac*float64(n))))
+		if measured[k] {
+			// Two fractions that round to the same number of functions
+			// (0.02% and 0.1% of 500: 1) measured the same edit twice,
+			// two rows with one label ("0.20%  1"): it is swept once.
+			continue
+		}
+		measured[k] = true
 		var pi, pf, pc, pb, pm []float64
 		var prec, pcut, pvis []int
 		for range cfg.Repeats {

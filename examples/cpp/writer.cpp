@@ -8,11 +8,13 @@
 // follow them. Build and run: see README.md.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <thread>
@@ -49,6 +51,114 @@ void catch_interrupts() {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 }
+
+// bus_name reports whether name, in wal/ (sub "wal") or checkpoints/, is
+// one a bus writes there: a log segment (20 digits and .log) or the
+// newest-segment file in wal/; a checkpoint (checkpoint-, 20 digits,
+// .ckpt) or the log-mode file in checkpoints/; each with what may follow
+// while it is written (.tmp). A replication node's set-aside mark too.
+bool bus_name(const std::string &sub, const std::string &name, bool &reads) {
+    auto digits = [&](std::size_t at) {
+        if (name.size() < at + 20) return false;
+        for (std::size_t i = at; i < at + 20; i++)
+            if (name[i] < '0' || name[i] > '9') return false;
+        return true;
+    };
+    if (sub == "wal") {
+        if (digits(0) && name.compare(20, 4, ".log") == 0) {
+            reads = reads || name.size() == 24;
+            return true;
+        }
+        return name == "newest-segment" || name == "newest-segment.tmp" || name == "set-aside-mark.tmp";
+    }
+    if (name.rfind("checkpoint-", 0) == 0 && digits(11) && name.compare(31, 5, ".ckpt") == 0) {
+        reads = reads || name.size() == 36;
+        return true;
+    }
+    if (name.rfind("log-mode", 0) == 0) {
+        reads = reads || name == "log-mode";
+        return true;
+    }
+    return name == "set-aside-mark.tmp";
+}
+
+// mount_metadata reports whether e is what a filesystem, a file server or
+// a desktop makes in the root of a fresh filesystem or mount (lost+found,
+// snapshot and trash directories, macOS's indexes and .DS_Store): nobody's
+// data. The list and the rule are mmsb's (cmd/mmsb, mountMetadata): each
+// of its kind, not through a symbolic link.
+bool mount_metadata(const std::filesystem::directory_entry &e) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    std::string name = e.path().filename().string();
+    fs::file_type type = e.symlink_status(ec).type();
+    if (name == ".DS_Store") return type == fs::file_type::regular;
+    if (type != fs::file_type::directory) return false;
+    for (const char *m : {"lost+found", ".snapshot", ".snapshots", ".zfs", ".Trash", ".Trashes", ".Spotlight-V100",
+                          ".fseventsd", ".TemporaryItems", ".DocumentRevisions-V100"})
+        if (name == m) return true;
+    std::string uid = name.rfind(".Trash-", 0) == 0 ? name.substr(7) : "";
+    return !uid.empty() && uid.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// not_a_bus_dir returns why dir is refused ("" when it is not): a
+// directory that exists and holds files no bus makes, and no bus. libmmsb
+// makes a bus in any directory, so `cpp-writer /tmp/x` wrote LOCK, wal/
+// and checkpoints/ beside another program's files; mmsb serve --dir
+// refuses such a directory, and this is its rule and its words (see
+// docs/cli.md, "Data directories"; cmd/mmsb requireBusDirToWrite):
+// accepted are a directory not there yet, one that cannot be listed
+// (Open says why), an empty one (what a fresh filesystem holds,
+// mount_metadata, counts as empty), a bus (a file a bus reads in wal/ or
+// checkpoints/, or one of them that cannot be listed), a replication
+// node's directory, and one holding only names a bus makes.
+std::string not_a_bus_dir(const std::string &dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return "";  // absent (made by the bus), or Open says why
+    std::vector<std::string> foreign;
+    bool reads = false;  // a log segment or a checkpoint: a bus
+    // DIR's entries (sub "") and those of its wal/ and checkpoints/.
+    for (std::string sub : {std::string(), std::string("wal"), std::string("checkpoints")}) {
+        std::error_code lec;
+        fs::directory_iterator it(fs::path(dir) / sub, lec), end;
+        if (lec) {
+            if (sub.empty()) return "";  // Open says why
+            // Not there: nothing of a bus's; one that cannot be listed
+            // counts as a bus's (Open reports it), as mmsb decides.
+            if (lec != std::errc::no_such_file_or_directory) reads = true;
+            continue;
+        }
+        for (; !lec && it != end; it.increment(lec)) {
+            std::string name = it->path().filename().string();
+            std::error_code sec;
+            fs::file_type type = it->symlink_status(sec).type();
+            if (mount_metadata(*it)) continue;
+            if (sub.empty()) {
+                if (name == "replicate-stream" || name == "replicate-term") return "";  // a node's: the node decides
+                if (name == "replicate-stream.tmp" || name == "replicate-term.tmp") continue;
+                if (name == "LOCK" && type == fs::file_type::regular && it->file_size(sec) == 0) continue;
+                // wal/ or checkpoints/, a directory or a symbolic link to
+                // one (or to nothing: a disk not mounted, Open says so).
+                if ((name == "wal" || name == "checkpoints") &&
+                    (type == fs::file_type::directory ||
+                     (type == fs::file_type::symlink && (fs::is_directory(it->path(), sec) || !fs::exists(it->path(), sec)))))
+                    continue;
+                foreign.push_back(name);
+            } else if (!bus_name(sub, name, reads)) {
+                foreign.push_back(sub + "/" + name);
+            }
+        }
+    }
+    if (foreign.empty() || reads) return "";
+    std::sort(foreign.begin(), foreign.end());
+    std::string named;
+    std::size_t most = 3;
+    for (std::size_t i = 0; i < foreign.size() && i < most; i++) named += (i ? ", " : "") + foreign[i];
+    if (foreign.size() > most) named += " and " + std::to_string(foreign.size() - most) + " more";
+    return "not an MMSB data directory: " + dir + ": it holds " + named +
+           ", and no bus: a bus is made only in a new or empty directory (give one, e.g. a subdirectory); nothing was changed";
+}
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -62,6 +172,10 @@ int main(int argc, char **argv) {
     }
     std::string dir = argc > 1 ? argv[1] : "counters-data";
     bool shared = argc > 2;
+    if (auto why = not_a_bus_dir(dir); !why.empty()) {
+        std::fprintf(stderr, "cpp-writer: %s\n", why.c_str());
+        return 1;
+    }
     constexpr std::uint32_t page_size = 1024, slots_per_page = page_size / 8, counters = 1000;
     constexpr std::uint64_t npages = (counters + slots_per_page - 1) / slots_per_page;
     catch_interrupts();

@@ -113,6 +113,9 @@ func TestCommandRefusesArguments(t *testing.T) {
 		// status of a failed comparison.
 		{"a value the flag package refuses", append(small[:len(small):len(small)], "--seed=-1"), `invalid value "-1" for flag -seed`},
 		{"an unknown flag", append(small[:len(small):len(small)], "--no-such-flag"), "flag provided but not defined: -no-such-flag"},
+		// An empty value (an unset variable) was taken as not given:
+		// --plot "" drew nothing, exit 0.
+		{"an empty --plot", append(small[:len(small):len(small)], "--plot", ""), `game-ai: bad flag value: --plot "": an empty value`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { gameAI.CheckExitsOne(t, tc.args, tc.want) })
 	}

@@ -154,6 +154,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
+	if err := cliflags.EmptyValue(flag.CommandLine); err != nil {
+		fmt.Fprintln(os.Stderr, errorLine(fmt.Errorf("%w: %w", ErrBadFlag, err)))
+		os.Exit(1)
+	}
 	if err := checkGrid(*grid); err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)

@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 import mmsb  # noqa: E402
+from writer import not_a_bus_dir  # noqa: E402
 
 PAGES, PAGE_SIZE, WIDTH = 65536, 1024, 16
 
@@ -51,6 +52,12 @@ def main():
         if getattr(a, name) < 1:
             ap.error("--%s %d: want 1 or more" % (name, getattr(a, name)))
     d = a.dir
+    # A directory holding another program's files and no bus is refused as
+    # writer.py refuses it: the benchmark made its bus there, beside them.
+    why = not_a_bus_dir(d) if d not in ("", "disk") else ""
+    if why:
+        print("bench.py: " + why, file=sys.stderr)
+        return 1
     tmp = None
     if d == "disk":
         tmp = tempfile.TemporaryDirectory()

@@ -46,6 +46,100 @@ def check_shape(bus):
             raise ShapeError("page %d is %d bytes, want %d (%d float64 cells)" % (p, size, COLS * 8, COLS))
 
 
+def bus_name(sub, name):
+    """Returns (ours, reads): whether name in DIR's wal/ (sub "wal") or
+    checkpoints/ is one a bus writes there, and whether it is a file a bus
+    reads (a log segment, a checkpoint, the log-mode file): those make DIR a
+    bus. A name may go on while its file is written (.tmp)."""
+    def digits(s):
+        return len(s) == 20 and s.isascii() and s.isdigit()
+    if sub == "wal":
+        if digits(name[:20]) and name[20:24] == ".log":
+            return True, len(name) == 24
+        return name in ("newest-segment", "newest-segment.tmp", "set-aside-mark.tmp"), False
+    if name.startswith("checkpoint-") and digits(name[11:31]) and name[31:36] == ".ckpt":
+        return True, len(name) == 36
+    if name.startswith("log-mode"):
+        return True, name == "log-mode"
+    return name == "set-aside-mark.tmp", False
+
+
+MOUNT_METADATA_DIRS = ("lost+found", ".snapshot", ".snapshots", ".zfs", ".Trash", ".Trashes", ".Spotlight-V100",
+                       ".fseventsd", ".TemporaryItems", ".DocumentRevisions-V100")
+
+
+def mount_metadata(e):
+    """Whether the entry e is what a filesystem, a file server or a desktop
+    makes in the root of a fresh filesystem or mount (lost+found, snapshot
+    and trash directories, macOS's indexes and .DS_Store): nobody's data.
+    The list and the rule are mmsb's (cmd/mmsb, mountMetadata): each of its
+    kind, not through a symbolic link."""
+    if e.name == ".DS_Store":
+        return e.is_file(follow_symlinks=False)
+    if not e.is_dir(follow_symlinks=False):
+        return False
+    uid = e.name[len(".Trash-"):] if e.name.startswith(".Trash-") else ""
+    return e.name in MOUNT_METADATA_DIRS or (uid.isascii() and uid.isdigit())
+
+
+def not_a_bus_dir(d):
+    """Returns why d is refused ("" when it is not): a directory that exists
+    and holds files no bus makes, and no bus. mmsb.open makes a bus in any
+    directory, so `writer.py /tmp/x` wrote LOCK, wal/ and checkpoints/ beside
+    another program's files; mmsb serve --dir refuses such a directory, and
+    this is its rule and its words (docs/cli.md, "Data directories"; cmd/mmsb
+    requireBusDirToWrite): taken are a directory not there yet, one that
+    cannot be listed (mmsb.open says why), an empty one (what a fresh
+    filesystem holds, mount_metadata, counts as empty), a bus (a file a bus
+    reads in wal/ or checkpoints/, or one of them that cannot be listed), a
+    replication node's directory, and one holding only names a bus makes."""
+    if not os.path.isdir(d):
+        return ""  # absent (the bus makes it), or mmsb.open says why
+    foreign, reads = [], False
+    for sub in ("", "wal", "checkpoints"):
+        try:
+            entries = list(os.scandir(os.path.join(d, sub)))
+        except FileNotFoundError:
+            continue  # not there: nothing of a bus's
+        except OSError:
+            if not sub:
+                return ""  # mmsb.open says why
+            # One that cannot be listed counts as a bus's (mmsb.open
+            # reports it), as mmsb decides.
+            reads = True
+            continue
+        for e in entries:
+            if mount_metadata(e):
+                continue
+            if not sub:
+                if e.name in ("replicate-stream", "replicate-term"):
+                    return ""  # a replication node's: the node decides
+                if e.name in ("replicate-stream.tmp", "replicate-term.tmp"):
+                    continue
+                if e.name == "LOCK" and e.is_file(follow_symlinks=False) and e.stat(follow_symlinks=False).st_size == 0:
+                    continue
+                # wal/ or checkpoints/, a directory or a symbolic link to
+                # one (or to nothing: a disk not mounted, mmsb.open says so).
+                if e.name in ("wal", "checkpoints") and (
+                        e.is_dir(follow_symlinks=False)
+                        or e.is_symlink() and (e.is_dir() or not os.path.exists(e.path))):
+                    continue
+                foreign.append(e.name)
+                continue
+            ours, r = bus_name(sub, e.name)
+            reads = reads or r
+            if not ours:
+                foreign.append(sub + "/" + e.name)
+    if not foreign or reads:
+        return ""
+    foreign.sort()
+    named = ", ".join(foreign[:3])
+    if len(foreign) > 3:
+        named += " and %d more" % (len(foreign) - 3)
+    return ("not an MMSB data directory: %s: it holds %s, and no bus: a bus is made only in a new or empty "
+            "directory (give one, e.g. a subdirectory); nothing was changed" % (d, named))
+
+
 def main():
     # One argument at most, the bus directory: a second one was ignored, and
     # a flag (--help) was taken for the directory and a bus made there. An
@@ -55,6 +149,10 @@ def main():
         print("usage: writer.py [DIR]", file=sys.stderr)
         return 1
     d = sys.argv[1] if len(sys.argv) > 1 else "heat-data"
+    why = not_a_bus_dir(d)
+    if why:
+        print("writer.py: " + why, file=sys.stderr)
+        return 1
     # Ctrl-C raises KeyboardInterrupt even where the writer was started with
     # SIGINT ignored (a background job of a script): it ran on to the end.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -27,6 +27,24 @@ func Parse() {
 	}
 }
 
+// EmptyValue returns an error naming the first flag of fs (in name order)
+// given an empty text value (`--input "$F"` with F unset), or nil. Each
+// such flag took "" as not given: compiler-ir --input "" ran the generated
+// program and --dump "" ran the sweep instead of writing one, and
+// game-ai --plot "" drew nothing, all with status 0. The commands wrap it
+// in their bad-flag error (exit status 1).
+func EmptyValue(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if g, ok := f.Value.(flag.Getter); ok && err == nil {
+			if v, ok := g.Get().(string); ok && v == "" {
+				err = fmt.Errorf("--%s \"\": an empty value (an unset variable?): give one, or omit the flag", f.Name)
+			}
+		}
+	})
+	return err
+}
+
 // OutputDir makes dir, the directory an output flag (--plot) names, with
 // its parents, and checks that a file can be created in it. The commands
 // call it before their run, so that a directory they could not write is
