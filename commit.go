@@ -1001,7 +1001,9 @@ func (e *Bus) checkRemoveEdge(parent, child PageID, typ uint8) error {
 
 // Bind makes child a derived page: child = fn(parents..., params),
 // recomputed by propagation whenever a parent changes. It adds the Data
-// edges parent -> child (refusing cycles) and is logged. The next wave
+// edges parent -> child (refusing cycles) and is logged; a Data edge from
+// a parent that child already had (AddEdge) is adopted: the binding owns
+// it, and Unbind removes it. The next wave
 // computes child (Pending counts it) and raises no flag for it; a bus
 // recovered from a checkpoint or log that holds the binding, not yet
 // computed, computes it at its first wave too. A write to child (Commit)
@@ -1080,8 +1082,9 @@ func (e *Bus) checkBuiltinShape(child PageID, fn string, params []byte, parents 
 	return nil
 }
 
-// Unbind removes child's binding and its Data edges; the page keeps its
-// bytes. Errors: ErrNotDerived (child is not bound, or does not exist),
+// Unbind removes child's binding and its Data edges, those Bind adopted
+// (added with AddEdge before it) included; the page keeps its bytes and
+// its edges of other types. Errors: ErrNotDerived (child is not bound, or does not exist),
 // ErrClosed, ErrFailed.
 func (e *Bus) Unbind(ctx context.Context, child PageID) error {
 	if err := checkCtx(ctx, "Bus.Unbind"); err != nil {

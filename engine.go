@@ -63,10 +63,14 @@ func FlagNames(f uint8) string {
 }
 
 // TypeMetaKey is the metadata key declaring a page's element type: "f64",
-// "i64" or "bool". The validators read it (the NaN/Inf invariant and the
-// L2 distance of a replay comparison look at "f64" pages only) and the
-// inspector shows it; Bind and the built-in functions do not (a binding is
-// checked against the pages' sizes).
+// "i64" or "bool". SetMetadata and CreatePages store any value, as for any
+// key; the invariants validator (so `mmsb check`) reports a page declaring
+// another one ("F64", "float64"), whose values no check reads as a type:
+// a typo turned the NaN/Inf invariant off without a word. The validators
+// read it (the NaN/Inf invariant and the L2 distance of a replay
+// comparison look at "f64" pages only) and the inspector shows it; Bind
+// and the built-in functions do not (a binding is checked against the
+// pages' sizes).
 const TypeMetaKey = "mmsb.type"
 
 // defaultCheckpointBytes is Options.CheckpointBytes's default.

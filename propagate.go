@@ -85,7 +85,7 @@ type FlagRaise struct {
 type PropagateResult struct {
 	Roots      int         // dirty pages the wave started from
 	Visited    int         // Data-edge descendants considered
-	Recomputed int         // derived pages recomputed (failed calls included; a result kept from the wave's stale try counts once)
+	Recomputed int         // derived pages recomputed: functions called, a call that failed or panicked included (a result kept from the wave's stale try counts once); a page whose function is missing or whose parent is gone is not called, and is only in Failed
 	Cutoffs    int         // recomputes whose output was unchanged (the wave stopped there)
 	FirstLSN   LSN         // first LSN of the wave's record (0: nothing logged)
 	LastLSN    LSN         // last LSN of the wave's record (its wave op, record.OpWave, unless too large: see PropagateInto)

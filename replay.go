@@ -21,15 +21,21 @@ import (
 )
 
 // ReplayTarget says where a replay stops. The zero value replays everything.
+//
+// A replay stops only between batches (a Commit, a propagation wave, a
+// CreatePages: one record of the log), as readers see them: a target
+// inside a batch stops at that batch's end, and the replayed bus's
+// LastLSN says where it stopped.
 type ReplayTarget struct {
-	// ToLSN: stop after this LSN (0: no limit). An LSN past the last one
-	// the log holds is ErrInvalidOption, or ErrCorruption where a
-	// checkpoint newer than the log's end shows committed operations
-	// missing.
+	// ToLSN: stop after this LSN (0: no limit), at the end of the batch
+	// holding it. An LSN past the last one the log holds is
+	// ErrInvalidOption, or ErrCorruption where a checkpoint newer than the
+	// log's end shows committed operations missing.
 	ToLSN  LSN
-	ToTime int64 // stop before the first operation committed after this time (0: no limit)
-	// Page/Epoch: stop once Page reaches Epoch, right after the delta
-	// that takes it there (its creation for epoch 0; Page 0: no limit).
+	ToTime int64 // stop before the first batch committed after this time (0: no limit)
+	// Page/Epoch: stop once Page reaches Epoch, at the end of the batch
+	// whose delta takes it there (its creation for epoch 0; Page 0: no
+	// limit); a later delta of that batch may take the page further.
 	// ErrInvalidOption if the log ends before that (without ToTime);
 	// ErrLogTruncated if the page reached it before the oldest checkpoint
 	// the replay can start from and later operations followed.
@@ -418,16 +424,21 @@ func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, at *tlog.
 		if first != e.lastLSN+1 {
 			return fmt.Errorf("%w: log jumps from LSN %d to %d", ErrLogTruncated, e.lastLSN, first)
 		}
+		// A record is one batch (a Commit, a propagation wave): a stop
+		// inside it stops at its end, as ToTime does, never half-way.
+		// The state of half a batch is one no reader ever saw, and
+		// `mmsb replay` wrote it out as an intact bus
+		// (TestReplayTargetInsideBatchStopsAtItsEnd).
 		last := first + LSN(len(ops)) - 1
-		if e.replayOnly == 0 && target.Page == 0 && (target.ToLSN == 0 || last <= target.ToLSN) {
-			// No stop condition inside this record: apply it in bulk.
+		stop := target.ToLSN != 0 && last >= target.ToLSN
+		if e.replayOnly == 0 && target.Page == 0 {
 			if i, err := e.applyOps(ops, first, dec.Time); err != nil {
 				return replayApplyErr(rec.File, rec.Offset, err, first+LSN(i))
 			}
 			if seen != nil {
 				seen(ops)
 			}
-			if target.ToLSN != 0 && last >= target.ToLSN {
+			if stop {
 				return nil
 			}
 			continue
@@ -441,12 +452,12 @@ func (e *Bus) replayLog(ctx context.Context, fs vfs.FS, walDir string, at *tlog.
 			} else if seen != nil {
 				seen(ops[i : i+1])
 			}
-			if target.ToLSN != 0 && lsn >= target.ToLSN {
-				return nil
+			if !stop && target.Page != 0 && opWrites(op, target.Page) && e.pageReached(target.Page, target.Epoch) {
+				stop = true
 			}
-			if target.Page != 0 && opWrites(op, target.Page) && e.pageReached(target.Page, target.Epoch) {
-				return nil
-			}
+		}
+		if stop {
+			return nil
 		}
 	}
 }
@@ -721,7 +732,11 @@ func (e *Bus) replayNoLog(ctx context.Context, target ReplayTarget, only PageID,
 }
 
 // ReadPageAt returns page id's bytes and epoch as of LSN lsn (replaying
-// from the newest checkpoint at or before lsn). The replay is of that page
+// from the newest checkpoint at or before lsn). An lsn inside a batch (a
+// Commit of several deltas, a propagation wave, a CreatePages) reads the
+// state at that batch's end, as ReplayTarget.ToLSN stops: no reader ever
+// saw half a batch, and a later delta of the batch may have written the
+// page again (TestReadPageAtInsideBatchReadsItsEnd). The replay is of that page
 // alone: it reads the checkpoint and the log up to lsn but keeps only the
 // page's image and operations, so it costs the page's memory, not the
 // bus's (TestPropertyReadPageAtEqualsFullReplay compares it with a replay

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mmsb-go/mmsb"
+	"github.com/mmsb-go/mmsb/internal/testutil"
 )
 
 // TestRunIntervalBelowMinimum: Run with a period below MinInterval is
@@ -19,7 +20,8 @@ import (
 func TestRunIntervalBelowMinimum(t *testing.T) {
 	e := openMem(t, nil)
 	o := newOrch(t, e, nil)
-	for _, iv := range []time.Duration{time.Nanosecond, 999 * time.Microsecond} {
+	// 0 and negative said "tick interval 0s", without the bound.
+	for _, iv := range []time.Duration{0, -time.Second, time.Nanosecond, 999 * time.Microsecond} {
 		// A deadline only so that the defect ends the call (nil) rather
 		// than hanging the test.
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -38,7 +40,7 @@ func TestRunIntervalBelowMinimum(t *testing.T) {
 	// Let it tick a few times (no assertion on how many), then stop it.
 	time.Sleep(20 * time.Millisecond)
 	cancel()
-	if err := <-done; err != nil {
+	if err := testutil.Recv(t, done, "Run(MinInterval) returning once ctx ends"); err != nil {
 		t.Fatalf("Run(MinInterval) = %v, want nil once ctx ends", err)
 	}
 }

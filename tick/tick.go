@@ -83,11 +83,45 @@ type Options struct {
 	MetricsWindow int
 	// SkipStartupResync: do not recompute every derived page at the first
 	// propagation. By default the orchestrator schedules a resync of all
-	// derived pages when it starts (Bus.ScheduleResync), because which pages
-	// a failed recompute held back in a wave of the log replayed at Open is
-	// not known (checkpoints keep them, the log does not) and a restart would
-	// otherwise leave them stale until a parent changes.
+	// derived pages when it starts (Bus.ScheduleResync). Checkpoints and the
+	// log's wave records (record.OpWave) keep the pages a failed recompute
+	// held back, so a restart waits for exactly what the bus did; the resync
+	// covers a log written before the wave record existed (replayed
+	// conservatively) and functions registered since that compute
+	// differently, which would otherwise leave derived pages stale until a
+	// parent changes. Skip it when the functions are the ones that wrote
+	// the log and the first wave's cost matters.
 	SkipStartupResync bool
+}
+
+// check refuses an option out of range, naming the field, its value and
+// the bound: it said "negative tick option in {QueueSize:-1 ...}" of
+// every field, and "QueueSize 0 or MetricsWindow 1048577 over its limit"
+// naming both (TestNewOptionErrorsNameTheField).
+func (o *Options) check() error {
+	for _, f := range []struct {
+		name  string
+		value int64
+		max   int64 // 0: none
+	}{
+		{"QueueSize", int64(o.QueueSize), maxQueueSize},
+		{"MaxQueueBytes", int64(o.MaxQueueBytes), 0},
+		{"MaxBatch", int64(o.MaxBatch), 0},
+		{"Budget", int64(o.Budget), 0},
+		{"MetricsWindow", int64(o.MetricsWindow), maxMetricsWindow},
+	} {
+		if f.value < 0 {
+			what := fmt.Sprint(f.value)
+			if f.name == "Budget" {
+				what = o.Budget.String()
+			}
+			return fmt.Errorf("%w: tick: %s %s is negative (0: the default)", mmsb.ErrInvalidOption, f.name, what)
+		}
+		if f.max != 0 && f.value > f.max {
+			return fmt.Errorf("%w: tick: %s %d over its limit %d", mmsb.ErrInvalidOption, f.name, f.value, f.max)
+		}
+	}
+	return nil
 }
 
 // errClosed is what the orchestrator returns once closed. It is
@@ -185,7 +219,7 @@ type Metrics struct {
 	Drained           uint64
 	Committed         uint64
 	Rejected          uint64
-	Recomputed        uint64 // derived pages recomputed, summed over PropagateResult.Recomputed (failed calls included; a wave computed again counts each page once: mmsb.Metrics.PagesRecomputed counts every call)
+	Recomputed        uint64 // derived pages recomputed, summed over PropagateResult.Recomputed (failed calls included, missing functions not: no call is made; a wave computed again counts each page once: mmsb.Metrics.PagesRecomputed counts every call)
 	DerivedWrites     uint64 // derived deltas logged
 	RecomputeFailures uint64
 	InvariantRuns     uint64
@@ -351,11 +385,8 @@ func New(e *mmsb.Bus, opts *Options) (*Orchestrator, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.QueueSize < 0 || o.MaxBatch < 0 || o.Budget < 0 || o.MetricsWindow < 0 || o.MaxQueueBytes < 0 {
-		return nil, fmt.Errorf("%w: negative tick option in %+v", mmsb.ErrInvalidOption, o)
-	}
-	if o.QueueSize > maxQueueSize || o.MetricsWindow > maxMetricsWindow {
-		return nil, fmt.Errorf("%w: tick QueueSize %d or MetricsWindow %d over its limit (%d, %d)", mmsb.ErrInvalidOption, o.QueueSize, o.MetricsWindow, maxQueueSize, maxMetricsWindow)
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if o.QueueSize == 0 {
 		o.QueueSize = DefaultQueueSize
@@ -1294,9 +1325,8 @@ func (o *Orchestrator) Run(ctx context.Context, interval time.Duration) error {
 	if err := checkCtx(ctx, "tick.Orchestrator.Run"); err != nil {
 		return err
 	}
-	if interval <= 0 {
-		return fmt.Errorf("%w: tick interval %v", mmsb.ErrInvalidOption, interval)
-	}
+	// 0 and negative intervals too: "tick interval 0s" did not say the
+	// bound (TestRunIntervalBelowMinimum).
 	if interval < MinInterval {
 		return fmt.Errorf("%w: tick interval %v is below the minimum %v (MinInterval)", mmsb.ErrInvalidOption, interval, MinInterval)
 	}

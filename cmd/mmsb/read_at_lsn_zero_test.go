@@ -11,7 +11,8 @@ import (
 // if the flag were absent), where the state at LSN 0, before every
 // operation, holds no page: Bus.ReadAt and the C API refuse LSN 0. The
 // controls read the latest state without the flag and an early state with
-// --at-lsn 1, the LSN that created the first page.
+// --at-lsn 1, the LSN that created the first page (read at the end of
+// its batch, LSN 2).
 func TestReadAtLSNZero(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "d")
 	runCLI(t, "bench", "--no-progress", "--dir", dir, "--pages", "2", "--page-size", "16", "--delta-size", "8", "--count", "20").mustCode(t, exitOK)
@@ -24,7 +25,9 @@ func TestReadAtLSNZero(t *testing.T) {
 		{"at-lsn 0", []string{"--at-lsn", "0"}, exitUsage, "--at-lsn 0: LSN 0 is before every operation"},
 		{"at-lsn=0 f64", []string{"--at-lsn=0", "--f64"}, exitUsage, "--at-lsn 0: LSN 0 is before every operation"},
 		{"latest", nil, exitOK, "source files (state at LSN 22)"},
-		{"at-lsn 1", []string{"--at-lsn", "1"}, exitOK, "page 1  size 16  epoch 0  last LSN 1  source files (state at LSN 1)"},
+		// LSN 1 is inside the batch that created both pages: the state
+		// read is the batch's end (docs/cli.md).
+		{"at-lsn 1", []string{"--at-lsn", "1"}, exitOK, "page 1  size 16  epoch 0  last LSN 1  source files (state at LSN 2)"},
 		// Past the last LSN: exit 1 naming the last LSN, as replay
 		// --to-lsn (docs/cli.md): the flag is well formed, the
 		// directory does not hold that state (yet: a writer may).

@@ -15,7 +15,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 3, Key: "graph", Name: "Graph", Run: runGraph, Sizes: []Size{{"pages", 1_000_000}, {"large_pages", 10_000_000}},
+	register(Benchmark{ID: 3, Key: "graph", Name: "Graph", Run: runGraph, Sizes: []Size{{"pages", 1_000_000, false}, {"large_pages", 10_000_000, true}},
+		Gates: []string{"max_cycle_detect_ms", "max_validation_ms_per_page"},
 		Limits: func(size func(string) float64) error {
 			// One page has no edge to close into a cycle: with pages 1
 			// cycle_refused failed as if the engine had let a cycle in,

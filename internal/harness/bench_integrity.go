@@ -17,7 +17,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 2, Key: "integrity", Name: "Integrity", Run: runIntegrity, Sizes: []Size{{"deltas", 2_000_000}}})
+	register(Benchmark{ID: 2, Key: "integrity", Name: "Integrity", Run: runIntegrity, Sizes: []Size{{"deltas", 2_000_000, true}},
+		Gates: []string{"max_problems", "max_orphans"}})
 }
 
 // integrityConfig sizes benchmark #2. Negative controls: tamper damages

@@ -16,7 +16,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 8, Key: "invariants", Name: "Invariants", Run: runInvariants, Sizes: []Size{{"cycles", 1_000_000}}})
+	register(Benchmark{ID: 8, Key: "invariants", Name: "Invariants", Run: runInvariants, Sizes: []Size{{"cycles", 1_000_000, true}},
+		Gates: []string{"max_failures"}})
 }
 
 // invariantsConfig sizes benchmark #8. Negative controls: nanAt writes a

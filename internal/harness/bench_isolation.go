@@ -14,7 +14,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 4, Key: "isolation", Name: "Isolation", Run: runIsolation, Sizes: []Size{{"runs", validate.MaxPurityRuns}}})
+	register(Benchmark{ID: 4, Key: "isolation", Name: "Isolation", Run: runIsolation, Sizes: []Size{{"runs", validate.MaxPurityRuns, false}},
+		Gates: []string{"min_purity", "max_side_effects"}})
 }
 
 // UserMeanFunc is the user recompute function registered by benchmark #4

@@ -17,7 +17,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 7, Key: "memory", Name: "Memory", Run: runMemory, Sizes: []Size{{"pages", 10_000_000}, {"page_size", 64 << 10}},
+	register(Benchmark{ID: 7, Key: "memory", Name: "Memory", Run: runMemory, Sizes: []Size{{"pages", 10_000_000, true}, {"page_size", 64 << 10, false}},
+		Gates: []string{"max_rss_bytes", "max_overhead_per_page", "max_gc_pause_ms"},
 		Limits: func(size func(string) float64) error {
 			// touchPages writes an 8-byte stamp into every page.
 			if size("page_size") < 8 {

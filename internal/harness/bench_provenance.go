@@ -13,7 +13,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance, Sizes: []Size{{"depth", 1024}},
+	register(Benchmark{ID: 10, Key: "provenance", Name: "Provenance", Run: runProvenance, Sizes: []Size{{"depth", 1024, false}},
+		Gates: []string{"max_depth", "max_resolve_ms"},
 		Limits: func(size func(string) float64) error {
 			// chain_depth passes only below max_depth: a chain built as
 			// deep or deeper could never pass, whatever the bus did.

@@ -17,7 +17,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 1, Key: "replay", Name: "Replay", Run: runReplay, Sizes: []Size{{"cycles", 100_000}}, OptionalSizes: []Size{{"sources", 4096}}})
+	register(Benchmark{ID: 1, Key: "replay", Name: "Replay", Run: runReplay, Sizes: []Size{{"cycles", 100_000, true}}, OptionalSizes: []Size{{"sources", 4096, false}},
+		Gates: []string{"max_divergence", "max_bytes_differing"}})
 }
 
 // replayConfig sizes benchmark #1. Negative controls: tamper damages the

@@ -14,7 +14,8 @@ import (
 )
 
 func init() {
-	register(Benchmark{ID: 9, Key: "stability", Name: "Stability", Run: runStability, Sizes: []Size{{"steps", 100_000}}})
+	register(Benchmark{ID: 9, Key: "stability", Name: "Stability", Run: runStability, Sizes: []Size{{"steps", 100_000, true}},
+		Gates: []string{"max_divergence", "max_step_jump", "max_reference_error"}})
 }
 
 // stabilityConfig sizes benchmark #9: a diffusion on a ring of cells pages

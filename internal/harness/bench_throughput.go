@@ -12,7 +12,8 @@ import (
 
 func init() {
 	register(Benchmark{ID: 5, Key: "throughput", Name: "Throughput", Run: runThroughput,
-		Sizes: []Size{{"pages", 4 << 20}, {"page_size", 64 << 10}, {"delta_size", 64 << 10}, {"batch", 1_000_000}, {"deltas", 100_000_000}},
+		Sizes: []Size{{"pages", 4 << 20, false}, {"page_size", 64 << 10, false}, {"delta_size", 64 << 10, false}, {"batch", 1_000_000, false}, {"deltas", 100_000_000, true}},
+		Gates: []string{"min_single_per_sec", "min_multi_per_sec"},
 		Limits: func(size func(string) float64) error {
 			if size("delta_size") > size("page_size") {
 				return fmt.Errorf("delta_size %g is over page_size %g", size("delta_size"), size("page_size"))

@@ -18,7 +18,8 @@ import (
 
 func init() {
 	register(Benchmark{ID: 6, Key: "tick", Name: "Tick Latency", Run: runTick,
-		Sizes: []Size{{"ticks", 100_000}, {"deltas_per_tick", 1_000_000}, {"pages", 4_000_000}, {"derived", 1_000_000}},
+		Sizes: []Size{{"ticks", 100_000, true}, {"deltas_per_tick", 1_000_000, false}, {"pages", 4_000_000, false}, {"derived", 1_000_000, false}},
+		Gates: []string{"max_p99_ms"},
 		Limits: func(size func(string) float64) error {
 			// Each derived page has two parents, and the random writes
 			// need at least one plain page besides them.

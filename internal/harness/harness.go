@@ -46,17 +46,31 @@ type Targets struct {
 }
 
 // Changes reports how these targets differ from the published (embedded)
-// ones: one "key.threshold: published → this" a threshold, sorted; none
-// for the embedded file. A run's report carries them, so that a pass
-// against looser targets (say replay's max_bytes_differing raised from 0)
-// never reads as a pass against the published ones.
+// ones: one "key.field: published → this" for a changed name or target
+// (the text the table shows as the benchmark's goal), then one
+// "key.threshold: published → this" a threshold, sorted; none for the
+// embedded file. A run's report carries them, so that a pass against
+// looser targets (say replay's max_bytes_differing raised from 0, or a
+// target text that promises less) never reads as a pass against the
+// published ones.
 func (t *Targets) Changes() []string { return t.changes }
 
-// diffTargets lists what t changes of the published targets pub.
+// diffTargets lists what t changes of the published targets pub. An
+// entry's id is not compared: ParseTargets requires the benchmark's own.
 func diffTargets(pub, t *Targets) []string {
 	var out []string
 	for _, b := range All() {
-		was, now := pub.Entry(b.Key).Thresholds, t.Entry(b.Key).Thresholds
+		p, e := pub.Entry(b.Key), t.Entry(b.Key)
+		// A changed target text passed with "target: NO TARGET AT ALL"
+		// and nothing said the targets were not the published ones
+		// (TestChangedTargetsReported).
+		if p.Name != e.Name {
+			out = append(out, fmt.Sprintf("%s.name: %q → %q", b.Key, p.Name, e.Name))
+		}
+		if p.Target != e.Target {
+			out = append(out, fmt.Sprintf("%s.target: %q → %q", b.Key, p.Target, e.Target))
+		}
+		was, now := p.Thresholds, e.Thresholds
 		names := make([]string, 0, len(was)+len(now))
 		for n := range was {
 			names = append(names, n)
@@ -93,8 +107,9 @@ type TargetEntry struct {
 }
 
 // ErrTargets means a targets file (or Targets built by hand) cannot be run
-// against: unreadable, malformed, missing a benchmark, or sizing one
-// outside its bounds.
+// against: unreadable, malformed, missing a benchmark, with an entry whose
+// id is not its benchmark's, missing a threshold a benchmark reads or
+// holding one no benchmark reads, or sizing one outside its bounds.
 var ErrTargets = errors.New("harness: targets")
 
 // maxTargetsFileBytes bounds the targets file LoadTargets reads: the
@@ -103,7 +118,8 @@ var ErrTargets = errors.New("harness: targets")
 const maxTargetsFileBytes = 1 << 20
 
 // ParseTargets parses a targets file and checks every benchmark is present,
-// once, and that every size it reads is within its bounds.
+// once, under its own id, that its entry holds every threshold it reads
+// and no other, and that every size it reads is within its bounds.
 func ParseTargets(b []byte) (*Targets, error) {
 	var t Targets
 	if err := json.Unmarshal(b, &t); err != nil {
@@ -112,9 +128,9 @@ func ParseTargets(b []byte) (*Targets, error) {
 	if t.Version != 1 {
 		return nil, fmt.Errorf("%w: unsupported version %d", ErrTargets, t.Version)
 	}
-	known := map[string]bool{}
+	known := map[string]int{} // key → ID
 	for _, b := range All() {
-		known[b.Key] = true
+		known[b.Key] = b.ID
 	}
 	seen := map[string]bool{}
 	for _, e := range t.Benchmarks {
@@ -128,8 +144,14 @@ func ParseTargets(b []byte) (*Targets, error) {
 		}
 		// An entry no benchmark reads (a misspelt key beside the right
 		// one) was silently ignored.
-		if !known[e.Key] {
+		if known[e.Key] == 0 {
 			return nil, fmt.Errorf("%w: entry %q names no benchmark", ErrTargets, e.Key)
+		}
+		// The id is the number the table prints: two entries with id 7,
+		// or replay's under #7, were accepted
+		// (TestTargetsRefuseWrongID).
+		if e.ID != known[e.Key] {
+			return nil, fmt.Errorf("%w: entry %q has id %d: benchmark %q is #%d", ErrTargets, e.Key, e.ID, e.Key, known[e.Key])
 		}
 		seen[e.Key] = true
 	}
@@ -137,24 +159,47 @@ func ParseTargets(b []byte) (*Targets, error) {
 		if !seen[b.Key] && !b.injected {
 			return nil, fmt.Errorf("%w: no entry for benchmark %q", ErrTargets, b.Key)
 		}
-		if err := t.checkSizes(b); err != nil {
+		if err := t.checkEntry(b); err != nil {
 			return nil, err
 		}
 	}
 	return &t, nil
 }
 
-// checkSizes checks that every size b reads from its targets entry (and its
-// quick_ variant, where there is one) is a whole number from 1 to its
-// bound, and that the sizes of each mode meet b's Limits. A size of 0 ran
-// no work and let checks like "every step matched the reference" pass over
-// nothing (#9 with 0 steps, #10 with a 0-deep chain); a missing one became
-// int(NaN); a huge one ("sources": 1e12) ran out of memory or for hours.
-func (t *Targets) checkSizes(b Benchmark) error {
+// checkEntry checks b's targets entry: it holds every gate threshold of
+// b and no threshold b does not read (see Benchmark.reads), every size b
+// reads (and its quick_ variant, where there is one) is a whole number
+// from 1 to its bound, and the sizes of each mode meet b's Limits. A size
+// of 0 ran no work and let checks like "every step matched the reference"
+// pass over nothing (#9 with 0 steps, #10 with a 0-deep chain); a missing
+// one became int(NaN); a huge one ("sources": 1e12) ran out of memory or
+// for hours. A missing or misspelt gate failed the benchmark with "target
+// <= NaN", and a misspelt one was otherwise ignored
+// (TestTargetsRefuseMissingOrUnknownThresholds).
+func (t *Targets) checkEntry(b Benchmark) error {
 	e := t.Entry(b.Key)
+	names := make([]string, 0, len(e.Thresholds))
+	for n := range e.Thresholds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !b.reads(n) {
+			return fmt.Errorf("%w: %s: unknown threshold %q (it reads %s)", ErrTargets, b.Key, n, strings.Join(b.thresholdNames(), ", "))
+		}
+	}
+	for _, g := range b.Gates {
+		if _, ok := e.Thresholds[g]; !ok {
+			return fmt.Errorf("%w: %s: threshold %q missing", ErrTargets, b.Key, g)
+		}
+	}
 	for i, s := range append(slices.Clone(b.Sizes), b.OptionalSizes...) {
 		if _, ok := e.Thresholds[s.Name]; !ok && i < len(b.Sizes) {
 			return fmt.Errorf("%w: %s: size %q missing", ErrTargets, b.Key, s.Name)
+		}
+		// Without it, --quick ran the full size without a word.
+		if _, ok := e.Thresholds["quick_"+s.Name]; !ok && s.Quick {
+			return fmt.Errorf("%w: %s: size %q missing", ErrTargets, b.Key, "quick_"+s.Name)
 		}
 		for _, n := range []string{s.Name, "quick_" + s.Name} {
 			v, ok := e.Thresholds[n]
@@ -173,8 +218,12 @@ func (t *Targets) checkSizes(b Benchmark) error {
 		return nil
 	}
 	for _, quick := range []bool{false, true} {
-		env := Env{Config: Config{Quick: quick}, Entry: e}
-		if err := b.Limits(env.Threshold); err != nil {
+		env := Env{Config: Config{Quick: quick}, Entry: e, bench: &b}
+		err := b.Limits(env.Threshold)
+		if err == nil {
+			err = env.undeclaredErr()
+		}
+		if err != nil {
 			mode := "full"
 			if quick {
 				mode = "quick"
@@ -329,10 +378,19 @@ func (c Config) Validate() error {
 type Env struct {
 	Config
 	Entry TargetEntry
+
+	bench      *Benchmark // whose Env, when Run made it: Threshold checks the names it reads
+	undeclared []string   // the names read that bench does not declare
 }
 
-// Threshold returns a threshold, preferring "quick_<name>" in quick mode.
+// Threshold returns a threshold, preferring "quick_<name>" in quick mode,
+// NaN when the entry has none. In a Run, reading a threshold the
+// benchmark does not declare (Benchmark.Sizes, OptionalSizes, Gates)
+// fails it: its entry was not checked to hold that threshold.
 func (e *Env) Threshold(name string) float64 {
+	if e.bench != nil && !e.bench.reads(name) && !slices.Contains(e.undeclared, name) {
+		e.undeclared = append(e.undeclared, name)
+	}
 	if e.Quick {
 		if v, ok := e.Entry.Thresholds["quick_"+name]; ok {
 			return v
@@ -343,6 +401,16 @@ func (e *Env) Threshold(name string) float64 {
 		return math.NaN()
 	}
 	return v
+}
+
+// undeclaredErr says which thresholds the benchmark read without
+// declaring them (nil: none).
+func (e *Env) undeclaredErr() error {
+	if len(e.undeclared) == 0 {
+		return nil
+	}
+	return fmt.Errorf("benchmark %s reads thresholds it does not declare in Sizes, OptionalSizes or Gates: %s (a defect of the benchmark)",
+		e.bench.Key, strings.Join(e.undeclared, ", "))
 }
 
 // Int returns a threshold as an int.
@@ -405,6 +473,12 @@ type Benchmark struct {
 	// (the benchmark has a default otherwise): each, when given, must be
 	// from 1 to its Max too.
 	OptionalSizes []Size
+	// Gates names the thresholds its checks compare with (max_divergence,
+	// min_purity, ...): each must be in the targets entry. A benchmark
+	// reads no threshold but its sizes and gates (Env.Threshold fails one
+	// that reads another), and a targets entry holds no other (with the
+	// quick_ variants: ParseTargets refuses the rest).
+	Gates []string
 	// Limits, when set, checks what the sizes of one mode (size returns
 	// the quick_ variant in quick mode, NaN for a size left out) allow
 	// together: a product that bounds memory, or a size that must fit in
@@ -420,6 +494,29 @@ type Benchmark struct {
 type Size struct {
 	Name string
 	Max  float64
+	// Quick: the targets entry must hold quick_<Name> too, the size of a
+	// --quick run (the published file does); without it --quick ran the
+	// full size.
+	Quick bool
+}
+
+// thresholdNames lists the thresholds b reads: its sizes, then its
+// gates, each followed by its quick_ variant (Env.Threshold prefers it
+// under --quick).
+func (b *Benchmark) thresholdNames() []string {
+	var out []string
+	for _, s := range append(slices.Clone(b.Sizes), b.OptionalSizes...) {
+		out = append(out, s.Name, "quick_"+s.Name)
+	}
+	for _, g := range b.Gates {
+		out = append(out, g, "quick_"+g)
+	}
+	return out
+}
+
+// reads reports whether b reads the threshold name (see thresholdNames).
+func (b *Benchmark) reads(name string) bool {
+	return slices.Contains(b.thresholdNames(), name)
 }
 
 // ErrInject means Inject was given a benchmark without an ID, key or Run
@@ -519,14 +616,17 @@ func Run(ctx context.Context, cfg Config, targets *Targets, only []int) (*Report
 		if cfg.Progress != nil {
 			cfg.Progress(b.ID, b.Name)
 		}
-		env := &Env{Config: cfg, Entry: targets.Entry(b.Key)}
+		env := &Env{Config: cfg, Entry: targets.Entry(b.Key), bench: &b}
 		res := Result{ID: b.ID, Key: b.Key, Name: b.Name, Target: env.Entry.Target}
 		t0 := time.Now()
 		// Targets built without ParseTargets are checked here too: a
 		// benchmark sized to do nothing fails instead of passing.
-		err := targets.checkSizes(b)
+		err := targets.checkEntry(b)
 		if err == nil {
 			err = runOne(ctx, b, env, &res)
+		}
+		if err == nil {
+			err = env.undeclaredErr()
 		}
 		res.Duration = time.Since(t0)
 		if err != nil {
@@ -615,7 +715,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 		mode = "quick: timing checks shown, not gating"
 	}
 	if len(rep.TargetChanges) > 0 {
-		mode += fmt.Sprintf("; NOT the published targets: %d thresholds changed", len(rep.TargetChanges))
+		mode += fmt.Sprintf("; NOT the published targets: %d changed", len(rep.TargetChanges))
 	}
 	fmt.Fprintf(w, "\nResult: %d/%d PASS (%s; %s; %.1fs)\n", rep.Passed, rep.Total, mode, rep.Machine, rep.Duration)
 	for _, c := range rep.TargetChanges {

@@ -204,11 +204,13 @@ func TestQuickRunNeedsAGatingCheck(t *testing.T) {
 }
 
 // A run against targets that differ from the published ones says so, in
-// the table's result line and in the JSON report, threshold by threshold:
-// before, --targets with replay's max_bytes_differing raised from 0 passed
-// as "10/10 PASS" with nothing to tell it from the published gate.
+// the table's result line and in the JSON report, threshold by threshold
+// and for the name and target text the table shows: before, --targets
+// with replay's max_bytes_differing raised from 0 passed as "10/10 PASS"
+// with nothing to tell it from the published gate, and so did a target
+// text changed to "NO TARGET AT ALL".
 func TestChangedTargetsReported(t *testing.T) {
-	write := func(edit func(th map[string]any)) string {
+	write := func(edit func(th map[string]any), entry func(e map[string]any)) string {
 		t.Helper()
 		var d map[string]any
 		if err := json.Unmarshal(DefaultTargets(), &d); err != nil {
@@ -217,6 +219,9 @@ func TestChangedTargetsReported(t *testing.T) {
 		for _, b := range d["benchmarks"].([]any) {
 			if e := b.(map[string]any); e["key"] == "replay" {
 				edit(e["thresholds"].(map[string]any))
+				if entry != nil {
+					entry(e)
+				}
 			}
 		}
 		b, err := json.Marshal(d)
@@ -230,18 +235,22 @@ func TestChangedTargetsReported(t *testing.T) {
 		return path
 	}
 	for _, tc := range []struct {
-		name string
-		edit func(th map[string]any)
-		want []string
+		name  string
+		edit  func(th map[string]any)
+		entry func(e map[string]any)
+		want  []string
 	}{
-		{"the published targets, copied (control)", func(map[string]any) {}, nil},
-		{"a semantic threshold loosened", func(th map[string]any) { th["max_bytes_differing"] = 1000 },
+		{"the published targets, copied (control)", func(map[string]any) {}, nil, nil},
+		{"a semantic threshold loosened", func(th map[string]any) { th["max_bytes_differing"] = 1000 }, nil,
 			[]string{"replay.max_bytes_differing: 0 → 1000"}},
-		{"one removed, one added", func(th map[string]any) { delete(th, "max_divergence"); th["extra"] = 2 },
-			[]string{"replay.extra: (absent) → 2", "replay.max_divergence: 1e-09 → (absent)"}},
+		{"a quick_ gate added", func(th map[string]any) { th["quick_max_divergence"] = 2 }, nil,
+			[]string{"replay.quick_max_divergence: (absent) → 2"}},
+		{"the target text and name changed", func(map[string]any) {},
+			func(e map[string]any) { e["target"], e["name"] = "NO TARGET AT ALL", "Replay?" },
+			[]string{`replay.name: "Replay" → "Replay?"`, `replay.target: "divergence < 1e-9 over 1000 cycles; 0 bytes differing" → "NO TARGET AT ALL"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tg, err := LoadTargets(write(tc.edit))
+			tg, err := LoadTargets(write(tc.edit, tc.entry))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,7 +29,7 @@ const (
 	InvPageSize          = "page-size"          // page bytes match their declared size; totals match Stats
 	InvAcyclic           = "acyclic"            // the dependency graph has no cycle
 	InvDerivedConsistent = "derived-consistent" // an up-to-date derived page equals its function of its parents
-	InvFiniteF64         = "finite-f64"         // pages declared "mmsb.type"="f64" hold no NaN or Inf
+	InvFiniteF64         = "finite-f64"         // pages declared "mmsb.type"="f64" hold no NaN or Inf; no page declares an unknown type
 )
 
 // Invariants runs the built-in invariants and user-registered ones. It
@@ -316,7 +317,13 @@ func readChecked(err error, id mmsb.PageID, inv string, r *reporter) bool {
 	return false
 }
 
-// checkFinite checks that float64 pages hold no NaN or Inf.
+// elementTypes are the values of mmsb.TypeMetaKey (its doc lists them).
+var elementTypes = []string{"f64", "i64", "bool"}
+
+// checkFinite checks that float64 pages hold no NaN or Inf, and that no
+// page declares an element type other than elementTypes: "F64" or
+// "float64" turned this check off for the page without a word
+// (TestInvariantsReportUnknownType).
 func checkFinite(ctx context.Context, e *mmsb.Bus, pages []mmsb.PageInfo, r *reporter) error {
 	var buf []byte
 	for k, p := range pages {
@@ -324,6 +331,12 @@ func checkFinite(ctx context.Context, e *mmsb.Bus, pages []mmsb.PageInfo, r *rep
 			if err := ctxErr(ctx, "invariants"); err != nil {
 				return err
 			}
+		}
+		if typ, ok := declaredType(p); ok && !slices.Contains(elementTypes, typ) {
+			r.rep.Checked++
+			r.addf(KindSchema, p.LastLSN, p.ID, InvFiniteF64, "page %d declares %s %s, not an element type (%q): no check reads its values as a type",
+				p.ID, mmsb.TypeMetaKey, shownType(typ), elementTypes)
+			continue
 		}
 		if !isF64(p) {
 			continue
@@ -352,6 +365,31 @@ func checkFinite(ctx context.Context, e *mmsb.Bus, pages []mmsb.PageInfo, r *rep
 		}
 	}
 	return nil
+}
+
+// maxShownType bounds the bytes of a declared type a problem quotes.
+const maxShownType = 64
+
+// shownType quotes an element type as a problem names it: whole up to
+// maxShownType bytes, else its first maxShownType, marked cut, and its
+// length. A value is up to 64 KiB of metadata, quoted as up to 256 KiB
+// (\xff for each byte of 0xff): a line of that much for every such page
+// in `mmsb check`'s output and each report (TestUnknownTypeShownCut).
+func shownType(typ string) string {
+	if len(typ) <= maxShownType {
+		return fmt.Sprintf("%q", typ)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", typ[:maxShownType], len(typ))
+}
+
+// declaredType returns page p's mmsb.TypeMetaKey value, if it has one.
+func declaredType(p mmsb.PageInfo) (string, bool) {
+	for _, m := range p.Meta {
+		if m.Key == mmsb.TypeMetaKey {
+			return string(m.Value), true
+		}
+	}
+	return "", false
 }
 
 // Attach registers the invariants as an orchestrator hook run every

@@ -361,12 +361,8 @@ func metaEqual(a, b []mmsb.MetaEntry) bool {
 }
 
 func isF64(p mmsb.PageInfo) bool {
-	for _, m := range p.Meta {
-		if m.Key == mmsb.TypeMetaKey {
-			return string(m.Value) == "f64"
-		}
-	}
-	return false
+	typ, _ := declaredType(p)
+	return typ == "f64"
 }
 
 func f64At(b []byte, off int) float64 {

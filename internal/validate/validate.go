@@ -61,7 +61,7 @@ type ProblemKind string
 // Problem kinds.
 const (
 	KindFraming          ProblemKind = "framing"          // bad CRC, torn or malformed frame, LSN gap in the log files
-	KindSchema           ProblemKind = "schema"           // a record or operation that does not decode or fit its page
+	KindSchema           ProblemKind = "schema"           // a record or operation that does not decode or fit its page; a page declaring an unknown element type
 	KindOrphan           ProblemKind = "orphan"           // an operation on a page (or parent) that does not exist at its LSN
 	KindEpoch            ProblemKind = "epoch"            // an epoch that does not advance by exactly one per delta
 	KindLSN              ProblemKind = "lsn"              // LSNs that are not contiguous, or stale parent LSNs
