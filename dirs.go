@@ -100,7 +100,10 @@ func (e *Bus) repairsRemovedLog() bool {
 	if err != nil || removed == tlog.NotRemoved {
 		return false
 	}
-	return !e.opts.DisableLog || mode == tlog.ModeLog
+	// SegmentsRemoved without the log-mode file: wal/newest-segment says
+	// a log held the history (tlog.NewestWithoutSegment), which no bus
+	// without a log leaves.
+	return !e.opts.DisableLog || mode == tlog.ModeLog || removed == tlog.SegmentsRemoved
 }
 
 // lossToReport reports whether this Open reports a removed log as lost
@@ -143,20 +146,32 @@ func (e *Bus) lossToReport() (bool, error) {
 }
 
 // clearLossPending removes lossToReport's mark, once the Open that
-// reports the loss can no longer fail.
+// reports the loss can no longer fail, and, for a bus without a log,
+// wal/repair-lost, whose loss coveredLog reported (with a log,
+// Log.SettleNewest removes it).
 func (e *Bus) clearLossPending() error {
 	if e.memory {
 		return nil
 	}
-	mark := e.fs.Join(e.ckptDir(), tlog.LossPendingFileName)
-	if !e.fs.Exists(mark) {
+	if e.log == nil {
+		if err := removeAndSync(e.fs, e.walDir(), e.fs.Join(e.walDir(), tlog.RepairLostFileName)); err != nil {
+			return err
+		}
+	}
+	return removeAndSync(e.fs, e.ckptDir(), e.fs.Join(e.ckptDir(), tlog.LossPendingFileName))
+}
+
+// removeAndSync removes the mark at path in dir, its loss reported, and
+// syncs dir; nothing where there is none.
+func removeAndSync(fs vfs.FS, dir, path string) error {
+	if !fs.Exists(path) {
 		return nil
 	}
-	if err := e.fs.Remove(mark); err != nil && !vfs.IsNotExist(err) {
-		return fmt.Errorf("mmsb: remove %s once the loss it marks is reported: %w", mark, err)
+	if err := fs.Remove(path); err != nil && !vfs.IsNotExist(err) {
+		return fmt.Errorf("mmsb: remove %s once the loss it marks is reported: %w", path, err)
 	}
-	if err := e.fs.SyncDir(e.ckptDir()); err != nil {
-		return fmt.Errorf("mmsb: sync %s: %w", e.ckptDir(), err)
+	if err := fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("mmsb: sync %s: %w", dir, err)
 	}
 	return nil
 }
@@ -187,6 +202,37 @@ func pendingLoss(fs vfs.FS, dir string) LSN {
 		return 0
 	}
 	return newest + 1
+}
+
+// repairLoss is the range of LSNs wal/repair-lost of dir on fs records
+// lost (tlog.RepairLostFileName: an Open with Repair cut the log and no
+// Open has reported the cut yet), as the next Open reports it: (0, 0)
+// where there is none, where it is stale (a record in the log, or the
+// newest checkpoint, holds one of its LSNs: the bus committed since), or
+// where the log cannot be read (the reader's to report). A file that does not decode records a loss
+// from the newest checkpoint's LSN + 1 on, its end unknown. QueryLogDir
+// refuses a directory that holds one: the log it answers from lacks those
+// operations (TestSecondRepairReportsFirstRepairsLoss).
+func repairLoss(fs vfs.FS, dir string) (LSN, LSN) {
+	walDir := fs.Join(dir, "wal")
+	first, last, err := tlog.ReadRepairLost(fs, walDir)
+	var newest LSN
+	if ckpts, err := checkpointFiles(fs, fs.Join(dir, "checkpoints")); err == nil {
+		for _, c := range ckpts {
+			newest = max(newest, c.LSN)
+		}
+	}
+	if errors.Is(err, tlog.ErrBadRepairLost) {
+		first, last, err = newest+1, LostLSNUnknown, nil
+	}
+	if err != nil || first == 0 || newest >= first {
+		// A checkpoint holding one of its LSNs: stale, as Open reads it.
+		return 0, 0
+	}
+	if _, file, err := lastLogged(fs, walDir, first-1); err != nil || file != "" {
+		return 0, 0
+	}
+	return first, last
 }
 
 // checkLogRemoved is ErrCorruption when dir on fs holds a checkpoint and
@@ -235,6 +281,9 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 		if err != nil {
 			return fmt.Errorf("mmsb: %w", err)
 		}
+		if lost && logModeOf(fs, ckDir) != tlog.ModeLog {
+			return emptiedLog(fs, walDir)
+		}
 		if lost {
 			return fmt.Errorf("%w: %s says a log holds the history of %s, but %s holds no log segment and %s no checkpoint: the bus's files are lost, and with them every operation it committed "+
 				"(%srestore them from a backup; Options.Repair accepts the loss: the bus then opens empty, and the next commits take the lost LSNs from 1; "+
@@ -269,11 +318,36 @@ func checkLogRemoved(fs vfs.FS, dir string) error {
 			"(restore %s; Options.Repair, or creating it empty, accepts the loss: the state is then the newest checkpoint's; "+
 			"if a bus opened with Options.DisableLog wrote it, it never had a log: open or replay it with DisableLog)", ErrCorruption, dir, walDir)
 	case tlog.SegmentsRemoved:
+		if mode != tlog.ModeLog {
+			return emptiedLog(fs, walDir)
+		}
 		return fmt.Errorf("%w: %s holds no log segment, but %s says a log continues the checkpoints of %s: its segments were removed, and with them every operation committed after the newest checkpoint "+
 			"(restore them into %s; Options.Repair accepts the loss: the state is then the newest checkpoint's, and the next commits take the lost LSNs; "+
 			"Options.DisableLog opens it without a log)", ErrCorruption, walDir, fs.Join(ckDir, tlog.ModeFileName), dir, walDir)
 	}
 	return nil
+}
+
+// emptiedLog is checkLogRemoved's refusal of a log directory walDir that
+// holds no segment while its newest-segment file names one, where no
+// log-mode file says a log continues the checkpoints (removed with the
+// segments, or never written): tlog.NewestWithoutSegment's, in the words
+// of tlog.CheckNewest. It opened as a log holding nothing past the newest
+// checkpoint, the loss unreported (TestEmptiedLogWithoutModeFileRefused).
+func emptiedLog(fs vfs.FS, walDir string) error {
+	first, err := tlog.NewestWithoutSegment(fs, walDir)
+	if err != nil {
+		return fmt.Errorf("mmsb: %w", err)
+	}
+	return fmt.Errorf("%w (%s)", tlog.NewestWithoutSegmentError(fs, walDir, first), "checkpoints/log-mode, which says whether a log continues the checkpoints, is missing too")
+}
+
+// logModeOf is the log mode the checkpoint directory ckDir records
+// (tlog.ModeUnknown where it cannot be read: the caller has refused a
+// file that does not decode already).
+func logModeOf(fs vfs.FS, ckDir string) tlog.Mode {
+	m, _ := tlog.ReadMode(fs, ckDir)
+	return m
 }
 
 // renamedFiles names, as advice that begins the refusal's way out, the
@@ -484,6 +558,13 @@ func (e *Bus) coveredLog() ([]string, error) {
 			"and commit over their LSNs (open it with its log; a checkpoint taken then covers them, and DisableLog opens it after that)",
 			ErrInvalidOption, e.dir, e.walDir(), file, lsn, at)
 	}
+	// A Repair that cut the log and failed after (wal/repair-lost): its
+	// loss, as an Open with the log reports it; clearLossPending removes
+	// the file. A DisableLog Open reported nothing and left it, and the
+	// next Open with a log, after this bus committed over the lost LSNs
+	// and checkpointed, reported those past its checkpoint lost
+	// (TestDisableLogReportsRepairLost).
+	e.reportRepairLost(e.fs, e.walDir())
 	slices.Sort(segs) // by first LSN: the names are zero-padded
 	return segs, nil
 }
@@ -508,6 +589,12 @@ func (e *Bus) dropLog(segs []string) error {
 	}
 	if len(segs) == 0 {
 		return nil
+	}
+	// The newest-segment file goes before the segments: beside none, it
+	// says a log was emptied (tlog.NewestWithoutSegment), which a bus
+	// without a log is not.
+	if err := e.fs.Remove(e.fs.Join(e.walDir(), tlog.NewestFileName)); err != nil && !vfs.IsNotExist(err) {
+		return fmt.Errorf("mmsb: remove the log's newest-segment file: %w", err)
 	}
 	for _, name := range segs {
 		if err := e.fs.Remove(e.fs.Join(e.walDir(), name)); err != nil && !vfs.IsNotExist(err) {

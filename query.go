@@ -221,6 +221,14 @@ func QueryLogDir(ctx context.Context, fs vfs.FS, dir string, q LogQuery, fn func
 		return fmt.Errorf("log query: %w: %s marks a removed log that an Open with Options.Repair or Options.DisableLog accepted and failed after: the operations committed from LSN %d on (if any) are lost, and the log holds none of them "+
 			"(the next Open that succeeds reports the loss in Recovery().Log and removes the file)", ErrCorruption, fs.Join(dir, "checkpoints", tlog.LossPendingFileName), first)
 	}
+	if first, last := repairLoss(fs, dir); first != 0 {
+		upTo := "its end unknown"
+		if last != LostLSNUnknown {
+			upTo = fmt.Sprintf("to LSN %d", last)
+		}
+		return fmt.Errorf("log query: %w: %s records the operations from LSN %d on (%s) lost: an Open with Options.Repair cut them from the log and failed after, and the log holds none of them "+
+			"(the next Open that succeeds reports the loss in Recovery().Log and removes the file)", ErrCorruption, fs.Join(dir, "wal", tlog.RepairLostFileName), first, upTo)
+	}
 	if err := checkLogReachesNewestCheckpoint(fs, dir); err != nil {
 		return fmt.Errorf("log query: %w", err)
 	}

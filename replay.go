@@ -350,6 +350,7 @@ func (e *Bus) replayInto(ctx context.Context, fs vfs.FS, dir string, target Repl
 		if first := pendingLoss(fs, dir); first != 0 && e.lastLSN < first {
 			e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = first, LostLSNUnknown
 		}
+		e.reportRepairLost(fs, walDir)
 		// Newest segments removed (Repair or DisableLog passed
 		// checkLogRemoved): the commits from the log's end on are
 		// lost, as Open with Repair reports them
@@ -1299,4 +1300,34 @@ func isF64(meta []page.MetaEntry) bool {
 func le64(b []byte) uint64 {
 	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// reportRepairLost adds to the replay's report the LSNs an Open with
+// Repair gave up and no Open has reported yet (wal/repair-lost), as the
+// next Open reports them: unless the log reached one of them (the bus
+// committed since: a stale file), and only those past the checkpoint
+// the replay started from. A file that does not decode records a loss
+// from the LSN after that checkpoint's on, its end unknown. Replay said
+// nothing of a Repair that cut the log and failed
+// (TestSecondRepairReportsFirstRepairsLoss).
+func (e *Bus) reportRepairLost(fs vfs.FS, walDir string) {
+	first, last, err := tlog.ReadRepairLost(fs, walDir)
+	if errors.Is(err, tlog.ErrBadRepairLost) {
+		first, last = e.recovery.CheckpointLSN+1, LostLSNUnknown
+	} else if err != nil {
+		return // unreadable: the replay read the log beside it, and Open reports what it finds
+	}
+	if first == 0 || e.lastLSN >= first {
+		return
+	}
+	first = max(first, e.recovery.CheckpointLSN+1)
+	if last < first {
+		return
+	}
+	rec := &e.recovery.Log
+	if rec.LostFirstLSN == 0 {
+		rec.LostFirstLSN, rec.LostLastLSN = first, last
+		return
+	}
+	rec.LostFirstLSN, rec.LostLastLSN = min(rec.LostFirstLSN, first), max(rec.LostLastLSN, last)
 }

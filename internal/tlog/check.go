@@ -24,6 +24,9 @@ func Check(fs vfs.FS, dir string, record func(r *Record) error, problem func(Pro
 	if problem == nil {
 		problem = func(Problem) {}
 	}
+	// Read before the listing, as NewestMissing does: a segment made
+	// meanwhile is named only once its header is durable.
+	newest, _ := ReadNewest(fs, dir) // one that does not decode is CheckNewest's to report
 	segs, err := listSegments(fs, dir)
 	if err != nil {
 		return nil, err
@@ -36,7 +39,7 @@ func Check(fs vfs.FS, dir string, record func(r *Record) error, problem func(Pro
 	)
 	for i, seg := range segs {
 		isLast := i == len(segs)-1
-		info, err := checkSegment(fs, seg, isLast, &sc, &rec, &expected, record, problem)
+		info, err := checkSegment(fs, seg, isLast && seg.first != newest, isLast, &sc, &rec, &expected, record, problem)
 		if err != nil {
 			return infos, err
 		}
@@ -45,7 +48,10 @@ func Check(fs vfs.FS, dir string, record func(r *Record) error, problem func(Pro
 	return infos, nil
 }
 
-func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record, expected *base.LSN,
+// checkSegment checks seg, the log's last when isLast; crashTorn says
+// whether a header a crash leaves torn there is a crash's (no
+// newest-segment file names it: NamedHeaderTorn).
+func checkSegment(fs vfs.FS, seg segment, crashTorn, isLast bool, sc *scanner, rec *Record, expected *base.LSN,
 	record func(r *Record) error, problem func(Problem)) (SegmentInfo, error) {
 	info := SegmentInfo{File: seg.path}
 	f, err := openSegmentFile(fs, seg.path)
@@ -82,6 +88,8 @@ func checkSegment(fs vfs.FS, seg segment, isLast bool, sc *scanner, rec *Record,
 		} else if isLast && size < SegmentHeaderSize {
 			if torn, err := tornHeader(f, seg, size); err != nil {
 				return info, err
+			} else if torn && !crashTorn {
+				reason += NamedHeaderTorn(seg.first)
 			} else if torn {
 				reason += " (empty last segment; recovery removes it, or rewrites the header of an only one where the log continues)"
 			}

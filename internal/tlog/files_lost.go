@@ -26,7 +26,8 @@ import (
 // and every operation the bus committed went with its segments. A
 // directory without the mode file (an Open that crashed before writing
 // it, or one written before the file existed), or whose mode is
-// ModeNoLog, lost nothing known. A mode file that does not decode is an
+// ModeNoLog, lost nothing known, unless (no mode file) wal/newest-segment
+// names a segment while wal/ holds none (NewestWithoutSegment). A mode file that does not decode is an
 // error wrapping ErrBadMode, as it is beside a checkpoint; a walDir that
 // is a dangling symbolic link is LogDirUnreachable's error.
 func FilesLost(fs vfs.FS, walDir, ckDir string) (bool, error) {
@@ -36,6 +37,12 @@ func FilesLost(fs vfs.FS, walDir, ckDir string) (bool, error) {
 	mode, err := ReadMode(fs, ckDir)
 	if err != nil {
 		return false, err
+	}
+	if mode == ModeUnknown {
+		// No log-mode file: a newest-segment file beside no segment
+		// still says a log held the history (NewestWithoutSegment).
+		first, err := NewestWithoutSegment(fs, walDir)
+		return first != 0, err
 	}
 	if mode != ModeLog {
 		return false, nil

@@ -229,6 +229,16 @@ func Open(opts Options, replayFrom base.LSN, fn func(r *Record) error) (*Log, Re
 		if l.hasLast {
 			next = l.lastLSN + 1
 		}
+		// A newest-segment file left naming next (or later: a log
+		// emptied, its loss accepted) would name the segment made here
+		// before its header is durable, and a crash then left a torn
+		// header that reads as damage (NamedHeaderTorn). It goes first;
+		// the next rotation writes it again.
+		if cur, err := ReadNewest(opts.FS, opts.Dir); cur >= next || errors.Is(err, ErrBadNewest) {
+			if err := removeSynced(opts.FS, opts.Dir, opts.FS.Join(opts.Dir, NewestFileName)); err != nil {
+				return nil, rc.report, err
+			}
+		}
 		if err := l.createSegment(next); err != nil {
 			return nil, rc.report, err
 		}

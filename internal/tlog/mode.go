@@ -235,7 +235,7 @@ type Removal uint8
 const (
 	NotRemoved      Removal = iota // the log is there, or none is due
 	DirRemoved                     // no wal/ at all
-	SegmentsRemoved                // wal/ without a segment, where the log-mode file says a log continues the checkpoints
+	SegmentsRemoved                // wal/ without a segment, where the log-mode file says a log continues the checkpoints, or (no log-mode file) its newest-segment file names one
 )
 
 // CheckRemoved is the one check of whether the log of a data directory
@@ -251,8 +251,11 @@ const (
 //   - wal/ without a segment and ModeLog: SegmentsRemoved. A bus with a
 //     log keeps one segment (Options.KeepSegment) from the Open that
 //     wrote ModeLog on;
-//   - wal/ without a segment and no mode file (ModeUnknown): not
-//     removed. Directories written before the file existed, a checkpoint
+//   - wal/ without a segment and no mode file (ModeUnknown), where
+//     wal/newest-segment names a segment: SegmentsRemoved
+//     (NewestWithoutSegment: the log rotated, and keeps a segment);
+//   - wal/ without a segment and no mode file (ModeUnknown) otherwise:
+//     not removed. Directories written before the file existed, a checkpoint
 //     put beside an empty wal/ (mmsb replay --out, a replica's bootstrap)
 //     read as a log holding nothing past the newest checkpoint, as they
 //     did before; the first Open with a log gives them a segment and
@@ -275,6 +278,15 @@ func CheckRemoved(fs vfs.FS, walDir, ckDir string) (Removal, Mode, error) {
 		// Every bus makes wal/, with a log or without.
 		return DirRemoved, mode, nil
 	}
+	if mode == ModeUnknown {
+		first, err := NewestWithoutSegment(fs, walDir)
+		if err != nil {
+			return NotRemoved, mode, err
+		}
+		if first != 0 {
+			return SegmentsRemoved, mode, nil
+		}
+	}
 	if mode != ModeLog {
 		return NotRemoved, mode, nil
 	}
@@ -296,7 +308,7 @@ func CheckRemoved(fs vfs.FS, walDir, ckDir string) (Removal, Mode, error) {
 // The segment is written under a temporary name (the one Open removes as
 // a leftover) and renamed into place: whatever was under its name already
 // is replaced, never changed. Before, the name was opened with truncation
-// before rewriteHeader unshared it, so a file there that a backup shared
+// before it was unshared, so a file there that a backup shared
 // (a hard link from `cp -al`, or a symbolic link to an archived segment)
 // was cut to nothing (TestCreateEmptySegmentKeepsSharedFile). A crash
 // before the rename leaves no half-written segment either.
@@ -349,32 +361,4 @@ func segmentTemp(fs vfs.FS, path string) string {
 		return path + altTempSuffix
 	}
 	return tmp
-}
-
-// rewriteHeader makes seg a segment holding its header only, durably.
-func rewriteHeader(fs vfs.FS, seg segment) error {
-	if err := unshareSegment(fs, seg.path); err != nil {
-		return err
-	}
-	f, err := fs.OpenAppend(seg.path)
-	if err != nil {
-		return fmt.Errorf("tlog: open %s: %w", seg.path, err)
-	}
-	var hdr [SegmentHeaderSize]byte
-	if err := f.Truncate(0); err != nil {
-		_ = f.Close() // the truncate error is the one to report
-		return fmt.Errorf("tlog: truncate %s: %w", seg.path, err)
-	}
-	if _, err := writeFull(f, appendSegmentHeader(hdr[:0], seg.first)); err != nil {
-		_ = f.Close() // the write error is the one to report
-		return fmt.Errorf("tlog: write header of %s: %w", seg.path, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close() // the fsync error is the one to report
-		return fmt.Errorf("tlog: fsync %s: %w", seg.path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("tlog: close %s: %w", seg.path, err)
-	}
-	return nil
 }

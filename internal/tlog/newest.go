@@ -213,6 +213,7 @@ func (rc *recovery) checkNewest(segs []segment) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	rc.newest = first
 	if missingPast(first, segs) == "" {
 		return false, nil
 	}
@@ -228,12 +229,22 @@ func (rc *recovery) checkNewest(segs []segment) (bool, error) {
 // so that an Open that accepted the loss and failed after leaves it to
 // the next Open to find again: the bus calls SettleNewest once its Open
 // can no longer fail, as it removes its loss mark.
+//
+// It then removes the repair-lost file (RepairLostFileName): the loss it
+// records is reported by the Open that settles.
 func (l *Log) SettleNewest() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
 		return l.err
 	}
+	if err := l.settleNewest(); err != nil {
+		return err
+	}
+	return l.settleRepairLost()
+}
+
+func (l *Log) settleNewest() error {
 	if len(l.segs) == 0 {
 		return nil
 	}
@@ -246,4 +257,58 @@ func (l *Log) SettleNewest() error {
 		return err
 	}
 	return writeNewest(l.fs, l.dir, newest)
+}
+
+// NamedHeaderTorn is the reason, added to that of a damaged header, why a
+// last segment named first holding only what a crash leaves while a header
+// is written (zeros, nothing, part of its header) is damage where the
+// newest-segment file names it: every writer of the file names a segment
+// only once its header is durable (a rotation fsyncs the header and the
+// directory first, CreateEmptySegment renames a whole segment into place,
+// and recovery replaces an only empty segment the same way), so no crash
+// left it so; it was cut or overwritten, and whatever was committed in it
+// went with it. Read as a crash's, the only segment cut to nothing opened
+// at the checkpoint and reported nothing lost
+// (TestOpenRefusesNewestSegmentCutToNothing). A directory whose file names
+// no segment (one that never rotated, or written before the file existed)
+// cannot tell: there such a segment is still read as a crash's.
+func NamedHeaderTorn(first base.LSN) string {
+	return fmt.Sprintf(" in the last segment, named for LSN %d, which %s names as the newest segment the log made: its header was durable before that file named it, so no crash left it so; it was cut or overwritten, and the operations committed in it are lost "+
+		"(restore it from a backup before any Open with Options.Repair, which accepts the loss: the log then ends before LSN %d, and the next commits take the lost LSNs)",
+		first, NewestFileName, first)
+}
+
+// NewestWithoutSegment is the first LSN the newest-segment file of the
+// log directory dir names where dir holds no segment: 0 where it holds
+// one, or where the file names none (or does not decode: CheckNewest
+// refuses that). Only a rotation writes the file first (and what made a
+// segment beside it after), and the log keeps a segment from then on
+// (a bus without a log removes the file before its segments), so a log
+// directory holding the file and no segment was emptied: its segments
+// were removed, with every operation committed in them. CheckRemoved and
+// FilesLost read it so where no log-mode file says so (removed with
+// them, or written before it existed): such a directory read as a log
+// holding nothing past the newest checkpoint, and Open reported no loss
+// (TestEmptiedLogWithoutModeFileRefused).
+func NewestWithoutSegment(fs vfs.FS, dir string) (base.LSN, error) {
+	has, err := HasSegment(fs, dir)
+	if err != nil || has {
+		return 0, err
+	}
+	first, err := ReadNewest(fs, dir)
+	if errors.Is(err, ErrBadNewest) {
+		return 0, nil
+	}
+	return first, err
+}
+
+// NewestWithoutSegmentError is the refusal of a log directory dir that
+// NewestWithoutSegment finds emptied (its newest-segment file naming
+// first), in CheckNewest's words: a *corruption.Error naming the file.
+func NewestWithoutSegmentError(fs vfs.FS, dir string, first base.LSN) error {
+	return &corruption.Error{File: fs.Join(dir, NewestFileName), Offset: -1, Reason: fmt.Sprintf(
+		"names segment %s as the newest the log made, which is missing (%s holds no segment): the segments were removed, and with them the operations committed in them, those after the newest checkpoint lost "+
+			"(deleted or left out of a restore: restore them into %s before any Open with Options.Repair, which gives them up for good. "+
+			"Repair accepts the loss: the state is then the newest checkpoint's (empty without one), and the next commits take the lost LSNs; docs/operations.md, \"Recovery\")",
+		SegmentName(first), dir, dir)}
 }

@@ -18,6 +18,7 @@ import (
 // at that moment: such a record looks like a torn tail and ends the log.
 type Reader struct {
 	fs   vfs.FS
+	dir  string
 	from base.LSN
 	segs []segment
 	idx  int // index in segs of the open segment (or the next to open)
@@ -100,7 +101,7 @@ func (r *Reader) reset(fs vfs.FS, dir string, from base.LSN) error {
 	for start+1 < len(segs) && segs[start+1].first <= from {
 		start++
 	}
-	*r = Reader{fs: fs, from: from, segs: segs[start:], sc: scanner{br: br, buf: buf}}
+	*r = Reader{fs: fs, dir: dir, from: from, segs: segs[start:], sc: scanner{br: br, buf: buf}}
 	return nil
 }
 
@@ -203,6 +204,13 @@ func (r *Reader) openSegment() error {
 		return fmt.Errorf("tlog: size of %s: %w", seg.path, err)
 	}
 	r.f = f
+	var newest base.LSN
+	if isLast {
+		// Read before the header: a segment being made beside a live
+		// reader is named by the file only once its header is durable,
+		// so one the file names now reads whole below.
+		newest, _ = ReadNewest(r.fs, r.dir) // one that does not decode names none here: CheckNewest refuses it
+	}
 	r.sc.init(f, seg.path, size)
 	hfirst, reason, err := r.sc.readHeader()
 	if err != nil {
@@ -212,8 +220,15 @@ func (r *Reader) openSegment() error {
 		// A segment being created (or left empty by a crash) holds
 		// nothing; but one is made only where the log continues: named
 		// past that, it follows a gap, which no crash leaves
-		// (ContinuesLog).
-		if ContinuesLog(seg.first, r.expected, r.from) {
+		// (ContinuesLog); and one the newest-segment file names had its
+		// header durable (NamedHeaderTorn).
+		if seg.first == newest {
+			if torn, err := tornHeader(f, seg, size); err != nil {
+				return err
+			} else if torn {
+				reason += NamedHeaderTorn(seg.first)
+			}
+		} else if ContinuesLog(seg.first, r.expected, r.from) {
 			if zero, err := zeroRange(f, seg.path, 0, size); err != nil {
 				return err
 			} else if zero {

@@ -21,8 +21,14 @@ type recovery struct {
 	segs       []segment // segments that remain after recovery
 	hasLast    bool
 	lastLSN    base.LSN
-	activeSize int64 // size of the last segment if it holds records, else 0
+	activeSize int64    // size of the last segment if it holds records, else 0
+	newest     base.LSN // the LSN the newest-segment file names (0: none, or it does not decode)
 	report     RecoveryReport
+
+	// markFirst, markLast: the loss the repair-lost file records (0:
+	// none); unknownFrom: where a cut's caller reports the loss from,
+	// its end unknown, when the cut finds none to report itself.
+	markFirst, markLast, unknownFrom base.LSN
 
 	sc  scanner
 	rec Record
@@ -40,6 +46,9 @@ func (rc *recovery) run() error {
 	rc.segs = segs
 	missing, err := rc.checkNewest(segs)
 	if err != nil {
+		return err
+	}
+	if err := rc.readRepairLost(); err != nil {
 		return err
 	}
 	var expected base.LSN // next LSN due; 0 while unknown
@@ -61,6 +70,7 @@ func (rc *recovery) run() error {
 		}
 		rc.report.LostFirstLSN, rc.report.LostLastLSN = next, LostUnknown
 	}
+	rc.reportRepairLost()
 	return nil
 }
 
@@ -108,12 +118,20 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 			// replica's bootstrap puts a checkpoint beside an empty one
 			// whose header a crash may have torn.
 			reason += fmt.Sprintf(" in the last segment, named for LSN %d: the log would end there at LSN %d, before the checkpoint recovery starts from (LSN %d), whose LSNs the log held durably: damage, not a crash", seg.first, end, rc.replayFrom)
-			err := rc.corrupt(i, 0, reason, *expected)
-			if rc.opts.Repair && rc.report.LostFirstLSN == 0 {
-				// What followed the checkpoint is not known.
-				rc.report.LostFirstLSN, rc.report.LostLastLSN = rc.replayFrom+1, LostUnknown
-			}
-			return err
+			// What followed the checkpoint is not known.
+			rc.unknownFrom = rc.replayFrom + 1
+			return rc.corrupt(i, 0, reason, *expected)
+		}
+		if torn && seg.first == rc.newest && ContinuesLog(seg.first, *expected, rc.replayFrom+1) {
+			// The newest-segment file names it: its header was durable
+			// (NamedHeaderTorn). Dropped as a crash's, the newest
+			// segment cut to nothing opened at the checkpoint, or at the
+			// end of the segment before, and the commits it held went
+			// without a word (TestOpenRefusesNewestSegmentCutToNothing).
+			reason += NamedHeaderTorn(seg.first)
+			// What it held is not known.
+			rc.unknownFrom = max(dueLSN(*expected, seg.first), rc.replayFrom+1)
+			return rc.corrupt(i, 0, reason, *expected)
 		}
 		if torn && ContinuesLog(seg.first, *expected, rc.replayFrom+1) {
 			rc.report.TornFile, rc.report.TornOffset, rc.report.TornBytes = seg.path, 0, size
@@ -287,15 +305,14 @@ func (rc *recovery) dropEmptyLast(i int, expected base.LSN) error {
 		// The only segment, empty, starting where the log continues:
 		// removed, a crash before Open made the next one would leave a
 		// directory without a segment, which KeepSegment says is a
-		// removed log. Its header is rewritten in place instead (a crash
-		// meanwhile leaves a torn header that the next Open rewrites).
-		if err := rewriteHeader(rc.opts.FS, seg); err != nil {
+		// removed log. It is replaced by a whole one instead
+		// (CreateEmptySegment: written under a temporary name, fsynced,
+		// renamed, the directory fsynced), so that a crash leaves the
+		// old one or the new one. Rewritten in place, a crash could
+		// leave it cut to nothing while the newest-segment file names
+		// it, which is damage (NamedHeaderTorn).
+		if err := CreateEmptySegment(rc.opts.FS, rc.opts.Dir, seg.first); err != nil {
 			return err
-		}
-		// Its entry too: a crash before the fsync of the directory that
-		// made it may have left it on disk but not durably.
-		if err := rc.opts.FS.SyncDir(rc.opts.Dir); err != nil {
-			return fmt.Errorf("tlog: fsync directory %s: %w", rc.opts.Dir, err)
 		}
 		rc.segs = rc.segs[:1]
 		rc.activeSize = SegmentHeaderSize
@@ -406,6 +423,14 @@ func (rc *recovery) corrupt(i int, off int64, reason string, expected base.LSN) 
 		rc.report.LostFirstLSN, rc.report.LostLastLSN = first, LostUnknown
 	case lr.last >= first:
 		rc.report.LostFirstLSN, rc.report.LostLastLSN = first, lr.last
+	}
+	if rc.report.LostFirstLSN == 0 && rc.unknownFrom != 0 {
+		rc.report.LostFirstLSN, rc.report.LostLastLSN = rc.unknownFrom, LostUnknown
+	}
+	// The loss is recorded before the log changes: an Open that fails
+	// after the cut leaves it for the next to report (repair-lost file).
+	if err := rc.markRepairLost(first); err != nil {
+		return err
 	}
 	for j := len(rc.segs) - 1; j > i; j-- {
 		if err := fs.Remove(rc.segs[j].path); err != nil && !vfs.IsNotExist(err) {

@@ -83,7 +83,7 @@ type Options struct {
 	Repair bool
 	// KeepSegment: the directory always holds a segment once Open
 	// returns. An empty log gets an empty segment starting at the next
-	// LSN (replayFrom+1), and recovery keeps (or rewrites the header of)
+	// LSN (replayFrom+1), and recovery keeps (or replaces with a whole one)
 	// an empty only segment that starts there instead of removing it. A
 	// data directory whose checkpoints a log continues then never shows a
 	// wal/ without a segment unless segments were removed by hand (see
