@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -123,7 +124,9 @@ type ReaderStats struct {
 // with ErrWriterGone when no writer has published one (none runs in shared
 // mode), ErrStale when the region found was just superseded, and
 // ErrSharedCorrupt when it fails its checks, among them that the region
-// belongs to the owner of dir (docs/shm.md#security-what-a-reader-trusts).
+// belongs to the owner of dir (docs/shm.md#security-what-a-reader-trusts),
+// and ErrInvalidOption when dir is empty or not a directory, or
+// ReaderOptions.SharedDir does not exist or is not a directory.
 func OpenReader(dir string, opts *ReaderOptions) (*Reader, error) {
 	o := opts.withDefaults()
 	path, err := SharedRegionPath(dir, o.SharedDir)
@@ -132,6 +135,9 @@ func OpenReader(dir string, opts *ReaderOptions) (*Reader, error) {
 	}
 	owner, err := busOwner(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := readerSharedDir(path); err != nil {
 		return nil, err
 	}
 	a, err := attach(dir, path, owner, o.LivenessInterval)
@@ -166,11 +172,38 @@ func busOwner(dir string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: cannot check the owner of the bus directory, which must own its region: %w", ErrSharedCorrupt, err)
 	}
+	// A file is a mistake of the caller's: it was ErrWriterGone "no
+	// shared region", which callers retry for ever (TestReaderConfigurationMistakes).
+	if !fi.IsDir() {
+		return 0, fmt.Errorf("%w: the bus directory %s is not a directory (mode %v)", ErrInvalidOption, dir, fi.Mode())
+	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, fmt.Errorf("%w: bus directory %s: no owner to check", ErrSharedCorrupt, dir)
 	}
 	return int(st.Uid), nil
+}
+
+// readerSharedDir refuses, with ErrInvalidOption naming it, a
+// ReaderOptions.SharedDir (the directory that holds region) that does not
+// exist or is not a directory, as Open refuses the same Options.SharedDir:
+// a missing one was ErrWriterGone, retried for ever, and a file a bare
+// "lstat ...: not a directory". Other failures (no permission) are left to
+// the region's own open, which reports them.
+func readerSharedDir(region string) error {
+	parent := filepath.Dir(region)
+	fi, err := os.Stat(parent)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: SharedDir %s does not exist", ErrInvalidOption, parent)
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("%w: SharedDir %s is not a directory (a file is on its path)", ErrInvalidOption, parent)
+	case err != nil:
+		return nil
+	case !fi.IsDir():
+		return fmt.Errorf("%w: SharedDir %s is not a directory (mode %v)", ErrInvalidOption, parent, fi.Mode())
+	}
+	return nil
 }
 
 // attach maps the region in path, which owner must own, and starts

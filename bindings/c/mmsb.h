@@ -357,7 +357,9 @@ int mmsb_read(mmsb_bus bus, uint64_t page, uint8_t *buf, size_t cap, size_t *len
 /* mmsb_read as of LSN lsn (replayed from the newest checkpoint at or before
  * it; MMSB_ERR_LOG_TRUNCATED when the log no longer holds it; lsn 0, before
  * every operation, and an lsn after the last committed one are
- * MMSB_ERR_INVALID_OPTION). */
+ * MMSB_ERR_INVALID_OPTION). An lsn inside a batch (a commit of several
+ * deltas, a propagation wave) reads the state at the batch's end, as
+ * Go's Bus.ReadPageAt: no read sees half a batch. */
 int mmsb_read_at(mmsb_bus bus, uint64_t page, uint64_t lsn, uint8_t *buf, size_t cap,
                  size_t *len, uint64_t *epoch);
 

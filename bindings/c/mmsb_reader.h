@@ -19,8 +19,10 @@
  * because the header uses syscall(SYS_futex), realpath, lstat, openat, fstatfs
  * and kill.
  *
- * Every function returns MMSB_READER_OK (0) or a negative mmsb_reader_status;
- * mmsb_reader_errmsg() returns this thread's last error message. A NULL reader,
+ * Every function that can fail returns MMSB_READER_OK (0) or a negative
+ * mmsb_reader_status; mmsb_reader_close and mmsb_reader_sha256 return
+ * nothing, mmsb_reader_errmsg() (this thread's last error message) and
+ * mmsb_reader_strerror(code) a string. A NULL reader,
  * NULL output pointers and buffers that are too small give error codes,
  * never a crash; mmsb_reader_close(&r) sets r to NULL, so a later call
  * with r gets MMSB_READER_ERR_INVALID. An mmsb_reader is not thread-safe: use
@@ -41,6 +43,13 @@
  */
 #ifndef MMSB_READER_H
 #define MMSB_READER_H
+
+/* Strict ISO C (-std=c99, -std=c11) hides the POSIX and Linux declarations
+ * the header needs: without this the compiler's first words were about
+ * PATH_MAX, uid_t or sigjmp_buf, nowhere near the cause. */
+#if defined(__STRICT_ANSI__) && !defined(__cplusplus) && !defined(_DEFAULT_SOURCE) && !defined(_GNU_SOURCE) && !defined(_BSD_SOURCE)
+#error "mmsb_reader.h needs POSIX and Linux declarations: compile with -D_DEFAULT_SOURCE (or -D_GNU_SOURCE, or -std=gnu99 instead of -std=c99)"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -405,8 +414,12 @@ static inline MMSB_READER__UNUSED int mmsb_reader_region_path(const char *bus_di
 	unsigned char sum[32];
 	int i, n, rc;
 	char hex[33];
-	if (bus_dir == NULL || buf == NULL || bus_dir[0] == '\0')
-		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "region path: NULL or empty argument");
+	/* Each named: "NULL or empty argument" reached mmsb_reader_open's
+	 * callers for an empty bus directory, naming no argument. */
+	if (bus_dir == NULL || bus_dir[0] == '\0')
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "region path: the bus directory is %s", bus_dir == NULL ? "NULL" : "empty");
+	if (buf == NULL)
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "region path: NULL buffer");
 	if (shared_dir == NULL || shared_dir[0] == '\0')
 		shared_dir = "/dev/shm";
 	/* As Go: filepath.Abs (absolute, then cleaned), then EvalSymlinks of
@@ -1030,6 +1043,20 @@ static inline int mmsb_reader__open_dir(const char *dir, const struct stat *st, 
 	return MMSB_READER_OK;
 }
 
+/* mmsb_reader__not_bus_dir: INVALID when region_dir, given to
+ * mmsb_reader_open_region and holding no header, is a bus directory (it
+ * holds the bus's LOCK file; a region never does): it was WRITER_GONE "no
+ * shared region", which callers retry for ever. NOT_FOUND otherwise. */
+static inline int mmsb_reader__not_bus_dir(const char *region_dir) {
+	char lock[PATH_MAX];
+	struct stat st;
+	int n = snprintf(lock, sizeof lock, "%s/LOCK", region_dir);
+	if (n > 0 && (size_t)n < sizeof lock && lstat(lock, &st) == 0 && S_ISREG(st.st_mode))
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "%s is a bus directory (it holds LOCK), not a shared region: open it with mmsb_reader_open(\"%s\", shared_dir, ...)",
+		                         region_dir, region_dir);
+	return MMSB_READER_ERR_NOT_FOUND;
+}
+
 /* mmsb_reader__open opens region_dir, which must be owned by uid owner
  * (by its own owner when any_owner), as must every file mapped from it. */
 static inline int mmsb_reader__open_unguarded(const char *region_dir, int any_owner, uid_t owner, const mmsb_reader_options *opts, mmsb_reader **out) {
@@ -1078,6 +1105,8 @@ static inline int mmsb_reader__open_unguarded(const char *region_dir, int any_ow
 		r->tmpfs = fstatfs(r->dirfd, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
 		rc = mmsb_reader__map_ro(r->dirfd, region_dir, "header", 0, owner, &r->hdr);
 	}
+	if (rc == MMSB_READER_ERR_NOT_FOUND && any_owner)
+		rc = mmsb_reader__not_bus_dir(region_dir);
 	if (rc == MMSB_READER_ERR_NOT_FOUND)
 		rc = mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no shared region %s (no writer runs with Options.Shared)", region_dir);
 	if (rc == MMSB_READER_OK)
@@ -1143,7 +1172,25 @@ static inline MMSB_READER__UNUSED int mmsb_reader_open(const char *bus_dir, cons
 		return errno == ENOENT ? mmsb_reader__fail(MMSB_READER_ERR_WRITER_GONE, "no bus directory %s", bus_dir)
 		                       : mmsb_reader__fail(MMSB_READER_ERR_FORMAT, "cannot check the owner of the bus directory %s, which must own its region: %s",
 		                                           bus_dir, strerror(errno));
-	return mmsb_reader__open(region, 0, st.st_uid, opts, out);
+	/* Configuration mistakes, as Go's OpenReader and Python's Reader answer
+	 * them: they were WRITER_GONE ("no shared region"), retried for ever. */
+	if (!S_ISDIR(st.st_mode))
+		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "the bus directory %s is not a directory (mode %o)", bus_dir, (unsigned)st.st_mode);
+	{
+		uid_t owner = st.st_uid;
+		char *slash = strrchr(region, '/');
+		*slash = '\0'; /* the shared directory, as region_path made it */
+		if (stat(region[0] ? region : "/", &st) != 0) {
+			if (errno == ENOENT)
+				return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "shared_dir %s does not exist", region);
+			if (errno == ENOTDIR)
+				return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "shared_dir %s is not a directory (a file is on its path)", region);
+		} else if (!S_ISDIR(st.st_mode)) {
+			return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "shared_dir %s is not a directory (mode %o)", region, (unsigned)st.st_mode);
+		}
+		*slash = '/';
+		return mmsb_reader__open(region, 0, owner, opts, out);
+	}
 }
 
 /* mmsb_reader_close unmaps everything, frees the reader and sets *rp to
@@ -1347,6 +1394,10 @@ static inline int mmsb_reader__last_lsn_unguarded(mmsb_reader *r, uint64_t *lsn)
 	MMSB_READER__CHECK_HANDLE(r, "last_lsn");
 	if (lsn == NULL)
 		return mmsb_reader__fail(MMSB_READER_ERR_INVALID, "last_lsn: NULL output pointer");
+	/* Sticky, as every call: it went on answering OK with the old
+	 * region's LSN after a call found the writer gone. */
+	if (r->gone)
+		return mmsb_reader__check(r);
 	*lsn = mmsb_reader__ld64acq(r->hdr.p + MMSB_READER__H_LSN);
 	return MMSB_READER_OK;
 }

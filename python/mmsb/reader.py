@@ -52,6 +52,7 @@ import time
 import numpy as np
 
 from . import _layout as L
+from ._buffers import buffer_kind, holds_objects
 from .errors import (
     BufferTooSmall,
     Closed,
@@ -94,6 +95,10 @@ def region_path(bus_dir, shared_dir=DEFAULT_SHARED_DIR):
         raise _wrong_type("bus directory", bus_dir, "a path (str, bytes or os.PathLike)")
     _no_nul(bus_dir, "bus directory")
     _no_nul(shared_dir, "shared_dir")
+    if not os.fsdecode(bus_dir):
+        # It named the region of the working directory's bus, as C's and
+        # Go's (mmsb.SharedRegionPath) refuse "".
+        raise InvalidArgument("mmsb: the bus directory is empty")
     p = os.path.abspath(os.fsdecode(bus_dir))
     # realpath(p, strict=True) is Python 3.10's: on 3.9, which
     # pyproject.toml accepts, it raised TypeError for every bus. A path
@@ -149,14 +154,23 @@ def _no_nul(p, what):
 def _page_id(v):
     """A page ID as an int in 0..2**64-1: an integer (numpy's too), else
     InvalidType (a TypeError). int() made read(1.5) and read("1") read page
-    1; a negative ID was PageNotFound as if it could exist."""
-    try:
-        i = operator.index(v)
-    except TypeError:
-        raise _wrong_type("page ID", v, "an integer") from None
+    1; a negative ID was PageNotFound as if it could exist. A bool is
+    refused too: operator.index made read(True) read page 1."""
+    i = _integer(v, "page ID")
     if not 0 <= i <= _U64_MAX:
         raise InvalidArgument("mmsb: page ID %d is outside 0..%d" % (i, _U64_MAX))
     return i
+
+
+def _integer(v, what):
+    """v as a Python int (an integer, numpy's too), else InvalidType naming
+    what. A bool is not one here: True was taken as 1 (page 1, LSN 1)."""
+    if isinstance(v, (bool, np.bool_)):
+        raise _wrong_type(what, v, "an integer")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise _wrong_type(what, v, "an integer") from None
 
 
 def _float_seconds(v):
@@ -312,13 +326,64 @@ def _open_region_dir(region, st):
 
 def _bus_owner(bus_dir):
     """The uid that owns the bus directory (links followed, as region_path
-    follows them): only a region this uid owns is trusted."""
+    follows them): only a region this uid owns is trusted. A bus directory
+    that is not a directory is InvalidArgument (it was WriterGone "no
+    shared region", which a caller retries for ever), as in C and Go."""
     try:
-        return os.stat(bus_dir).st_uid
+        st = os.stat(bus_dir)
     except FileNotFoundError as e:
         raise WriterGone("no bus directory %s: %s" % (bus_dir, e)) from None
     except OSError as e:
         raise FormatError("cannot check the owner of the bus directory, which must own its region: %s" % e) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InvalidArgument("mmsb: the bus directory %s is not a directory (mode %o)" % (os.fsdecode(bus_dir), st.st_mode))
+    return st.st_uid
+
+
+def _is_default_shared_dir(sd):
+    """Whether shared_dir sd names the default: None, empty, or
+    DEFAULT_SHARED_DIR as str, bytes or a path object, cleaned
+    ("/dev/shm/"); anything else, a non-path too, counts as given."""
+    if sd is None:
+        return True
+    try:
+        s = os.fsdecode(sd)
+    except TypeError:
+        return False
+    return s == "" or os.path.normpath(s) == DEFAULT_SHARED_DIR
+
+
+def _check_shared_dir(region):
+    """InvalidArgument when the shared directory that holds region (the
+    shared_dir given, made absolute) is missing or not a directory: a
+    configuration mistake, which was WriterGone, retried for ever. The Go
+    writer refuses the same SharedDir (ErrInvalidOption); C and Go's
+    readers answer as this one."""
+    sd = os.path.dirname(region)
+    try:
+        st = os.stat(sd)
+    except FileNotFoundError:
+        raise InvalidArgument("mmsb: shared_dir %s does not exist" % sd) from None
+    except NotADirectoryError:
+        raise InvalidArgument("mmsb: shared_dir %s is not a directory (a file is on its path)" % sd) from None
+    except OSError:
+        return  # EACCES and the like: the region's own open reports them
+    if not stat.S_ISDIR(st.st_mode):
+        raise InvalidArgument("mmsb: shared_dir %s is not a directory (mode %o)" % (sd, st.st_mode))
+
+
+def _not_a_bus_dir_as_region(region):
+    """InvalidArgument when region=, which has no header, is a bus
+    directory (it holds the bus's LOCK file): it was WriterGone "no shared
+    region", retried for ever. A region never holds a LOCK."""
+    try:
+        st = os.lstat(os.path.join(region, "LOCK"))
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        raise InvalidArgument("mmsb: region=%s is a bus directory (it holds LOCK), not a shared region: "
+                              "open it as Reader(%r) (with shared_dir= if its writer sets one)"
+                              % (region, region))
 
 
 def _proc_stat(pid):
@@ -585,7 +650,16 @@ class Reader:
         if snapshot_retries < 1:
             raise InvalidOption("mmsb: snapshot_retries %d must be at least 1" % snapshot_retries)
         _no_nul(region, "region")
-        if region is not None and (dir is not None or shared_dir != DEFAULT_SHARED_DIR):
+        if region is not None:
+            # As str: a bytes region= failed joining its file names
+            # ("Can't mix strings and bytes in path components").
+            region = os.fsdecode(region)
+        if region == "":
+            raise InvalidArgument("mmsb: region= is empty (give a region directory, or the bus directory alone)")
+        # shared_dir None or "" is the default, as in region_path (it was
+        # refused with region= as if a shared_dir had been given), and so
+        # is the default however spelled (bytes, a path object, a "/").
+        if region is not None and (dir is not None or not _is_default_shared_dir(shared_dir)):
             # region= won silently: the bus directory was ignored, and with
             # it the check that its owner owns the region.
             raise InvalidArgument("mmsb: Reader takes a bus directory (with shared_dir) or region=, not both "
@@ -597,6 +671,7 @@ class Reader:
                 raise InvalidArgument("mmsb: Reader needs a bus directory or region=")
             region = region_path(dir, shared_dir)
             owner = _bus_owner(dir)
+            _check_shared_dir(region)
         self._closed = True
         self._dir_fd = None
         self._ifd = None
@@ -622,6 +697,7 @@ class Reader:
         self._ids_backed = 0
         self.retries = 0  # read attempts that failed the sequence check
         self.snapshot_retries_used = 0
+        owner_given = owner
         try:
             try:
                 # lstat: a link planted under the region's name could name
@@ -639,6 +715,8 @@ class Reader:
                 self._fionread = array.array("i", [0])
                 hdr = _map_ro(self._dir_fd, region, L.HEADER_FILE, owner, watch=self._watch)
             except FileNotFoundError as e:
+                if owner_given is None:
+                    _not_a_bus_dir_as_region(region)
                 raise WriterGone("no shared region %s (no writer runs with Options.Shared): %s"
                                  % (region, e)) from None
             except IOFailure:
@@ -900,8 +978,12 @@ class Reader:
     @property
     def last_lsn(self):
         """The committed LSN the writer published last: every write up to
-        it is visible to reads that start afterwards."""
+        it is visible to reads that start afterwards. WriterGone or Stale
+        once a call found the writer gone (sticky, as every call: it
+        went on returning the old region's LSN)."""
         self._check_mapped()
+        if self._gone is not None:
+            raise self._gone
         return self._hq[L.H_LSN // 8]
 
     @property
@@ -1246,6 +1328,11 @@ class Reader:
             raise InvalidArgument("mmsb: read_into needs a writable buffer, not a read-only %s" % type(buf).__name__)
         if not dst.c_contiguous:
             raise InvalidArgument("mmsb: read_into needs a C-contiguous buffer")
+        if holds_objects(buf, dst):
+            # Page bytes over its PyObject pointers crashed the interpreter
+            # at the next use of an item.
+            raise InvalidArgument("mmsb: read_into's buffer (%s) holds Python objects, not bytes"
+                                  % buffer_kind(buf, dst))
         # cast refuses a view with a 0 in its shape (an array of shape
         # (0, 4)): a bare TypeError escaped; it holds no bytes, as an empty
         # bytearray (writable: a page of 0 bytes is copied into it).
@@ -1410,10 +1497,7 @@ class Reader:
         so the read-only mapping suffices), at most 5 ms at a time so that
         writer death is noticed; wait_mode="poll" sleeps with backoff
         instead."""
-        try:
-            after_lsn = operator.index(after_lsn)
-        except TypeError:
-            raise _wrong_type("after_lsn", after_lsn, "an integer") from None
+        after_lsn = _integer(after_lsn, "after_lsn")
         if not 0 <= after_lsn <= _U64_MAX:
             # A negative one returned at once (every LSN exceeds it), where
             # C's uint64_t after took -1 as 2**64-1 and waited.

@@ -33,6 +33,7 @@ from ctypes import (POINTER, Structure, c_char_p, c_double, c_int, c_int32,
 import numpy as np
 
 from . import errors
+from ._buffers import buffer_kind, holds_objects
 
 ABI_MAJOR = 1  # the MMSB_ABI_MAJOR this module speaks
 ANY_EPOCH = (1 << 64) - 1  # in expect: that write applies whatever the page's epoch (MMSB_ANY_EPOCH)
@@ -60,9 +61,12 @@ def _uint(v, limit, what, write=None):
     """v as a Python int in 0..limit, else InvalidArgument naming what (of write number write, if given).
 
     A non-integer is a TypeError. The message is only formatted on failure
-    (commit calls this per write).
+    (commit calls this per write). A bool is not an integer here: True
+    was taken as 1 (commit([(True, 0, b"x")]) wrote page 1).
     """
     try:
+        if isinstance(v, (bool, np.bool_)):
+            raise TypeError
         i = operator.index(v)
     except TypeError:
         if write is not None:
@@ -121,7 +125,7 @@ def _meta_value(v, i):
         raise _wrong_type("value of metadata entry %d" % i, v, "bytes-like or str") from None
     except ValueError as e:  # numpy datetime64: "cannot include dtype 'M' in a buffer"
         raise _no_buffer("value of metadata entry %d" % i, v, e) from None
-    if "O" in mv.format:
+    if holds_objects(v, mv):
         raise errors.InvalidArgument("mmsb: value of metadata entry %d holds Python objects, not bytes" % i)
     return mv.tobytes()
 
@@ -173,7 +177,7 @@ def _data_bytes(data, i):
         raise _wrong_type("data of write %d" % i, data, "bytes-like (bytes, bytearray, memoryview, an array)") from None
     except ValueError as e:  # an object that refuses to export its buffer: numpy's datetime64 arrays
         raise _no_buffer("data of write %d" % i, data, e) from None
-    if "O" in mv.format:
+    if holds_objects(data, mv):
         raise errors.InvalidArgument("mmsb: data of write %d holds Python objects, not bytes" % i)
     return mv.tobytes()
 
@@ -201,7 +205,7 @@ def _uint_array(a, dtype, what):
             if not np.all((src >= 0) & (src < float(limit + 1)) & (np.trunc(src) == src)):
                 raise errors.InvalidArgument("mmsb: %s must be integers in 0..%d" % (what, limit))
             arr = src.astype(dtype)
-        elif src.dtype.kind in "iub":
+        elif src.dtype.kind in "iu":
             arr = src.astype(dtype)
             if not np.array_equal(arr, src):  # a negative or too large value wrapped
                 raise errors.InvalidArgument("mmsb: %s must be integers in 0..%d" % (what, limit))
@@ -218,7 +222,7 @@ def _exact_uint(v, limit, what):
     """One element of a list as an int in 0..limit: whole floats pass, anything else is InvalidArgument."""
     try:
         i = int(v)
-        ok = i == v and 0 <= i <= limit
+        ok = i == v and 0 <= i <= limit and not isinstance(v, (bool, np.bool_))
     except (TypeError, ValueError, OverflowError):  # None, a string, NaN, inf
         ok = False
     if not ok:
@@ -666,7 +670,7 @@ class Bus:
                 raise _wrong_type("data", data, "bytes-like (bytes, bytearray, memoryview, an array)") from None
             except ValueError as e:
                 raise _no_buffer("data", data, e) from None
-            if "O" in mv.format:
+            if holds_objects(data, mv):
                 raise errors.InvalidArgument("mmsb: data holds Python objects, not bytes")
             # np.frombuffer refused a non-contiguous buffer with a BufferError.
             data = np.frombuffer(mv if mv.c_contiguous else mv.tobytes(), dtype=np.uint8)
@@ -751,6 +755,11 @@ class Bus:
             raise errors.InvalidArgument("mmsb: read_into needs a writable buffer")
         if not mv.c_contiguous:
             raise errors.InvalidArgument("mmsb: read_into needs a C-contiguous buffer")
+        if holds_objects(out, mv):
+            # Page bytes over its PyObject pointers crashed the interpreter
+            # at the next use of an item.
+            raise errors.InvalidArgument("mmsb: read_into's buffer (%s) holds Python objects, not bytes"
+                                         % buffer_kind(out, mv))
         # cast refuses a view with a 0 in its shape (an array of shape
         # (0, 4)): a bare TypeError escaped; it holds no bytes, as b"".
         mv = mv.cast("B") if mv.nbytes else memoryview(b"")
@@ -762,7 +771,7 @@ class Bus:
         return n.value, epoch.value
 
     def read_at(self, page, lsn):
-        """Returns page's bytes as of LSN lsn (replayed from the log; LogTruncated if it no longer holds it, InvalidOption for an LSN not yet committed)."""
+        """Returns page's bytes as of LSN lsn (replayed from the log; LogTruncated if it no longer holds it, InvalidOption for an LSN not yet committed). An LSN inside a batch (a commit of several deltas, a propagation wave) reads the state at the batch's end: no read sees half a batch."""
         lib = self._lib
         page, lsn = _uint(page, _U64_MAX, "page"), _uint(lsn, _U64_MAX, "lsn")
         return self._read(lambda h, b, c, n, e: lib.mmsb_read_at(h, page, lsn, b, c, ctypes.byref(n),

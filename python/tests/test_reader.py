@@ -724,3 +724,24 @@ def test_region_owner_must_own_bus_dir(start_writer, tmp_path):
     os.lchown(link, other, other)
     with mmsb.Reader(link, w.shm) as r:
         assert r.read(w.first)[:8] == struct.pack("<Q", w.first)
+
+
+@pytest.mark.parametrize("state,err", [(L.STATE_SUPERSEDED, mmsb.Stale), (L.STATE_CLOSED, mmsb.WriterGone)])
+def test_last_lsn_is_sticky_after_writer_gone(tmp_path, state, err):
+    """last_lsn went on returning the old region's LSN after a call raised
+    WriterGone or Stale; it raises it too, as every call of the reader
+    (the state word put back to live proves it is the reader's memory)."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=1)
+    with mmsb.Reader(region=fr.path) as r:
+        lsn = r.last_lsn
+        fr.put(fr.hdr, "<Q", L.H_STATE, state)
+        with pytest.raises(err):
+            r.read(1)
+        fr.put(fr.hdr, "<Q", L.H_STATE, L.STATE_LIVE)
+        with pytest.raises(err):
+            r.last_lsn
+        with pytest.raises(err):
+            r.read(1)
+    with mmsb.Reader(region=fr.path) as r:
+        assert r.last_lsn == lsn
+    fr.close()

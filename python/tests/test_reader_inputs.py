@@ -4,6 +4,8 @@ documented exception classes, never a value silently taken for another
 
 import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -77,12 +79,12 @@ def test_nul_in_a_path_is_invalid_argument(region, tmp_path):
 def test_os_errors_at_open_are_iofailure(region, tmp_path):
     """A region path through a regular file raised NotADirectoryError, a
     bare OSError; now IOFailure (still an OSError), as C's
-    MMSB_READER_ERR_SYSTEM. A missing region is still WriterGone."""
-    bus = str(tmp_path / "bus")
-    os.mkdir(bus)
+    MMSB_READER_ERR_SYSTEM. A missing region is still WriterGone. (A
+    shared_dir that is a file is InvalidArgument naming it:
+    test_configuration_mistakes_are_invalid_argument.)"""
     f = tmp_path / "plain-file"
     f.write_bytes(b"x")
-    for call in (lambda: mmsb.Reader(bus, shared_dir=str(f)), lambda: mmsb.Reader(region=str(f / "r"))):
+    for call in (lambda: mmsb.Reader(region=str(f / "r")),):
         with pytest.raises(mmsb.IOFailure, match="Not a directory") as ei:
             call()
         assert isinstance(ei.value, OSError) and isinstance(ei.value, mmsb.MMSBError)
@@ -409,3 +411,135 @@ def test_reader_cannot_be_copied_or_pickled(region, how):
     assert r.read(2) == struct.pack("<Q", 2) * (len(r.read(2)) // 8)
     assert r.read_page(1).id == 1 and r.pages() == [1, 2]
     r.close()  # its own descriptors, still open
+
+
+# Run in a child: before the fix read_into wrote page bytes over the
+# buffer's PyObject pointers and the first use of an item crashed the
+# interpreter (exit -11), which would have taken pytest down with it.
+_OBJECT_BUFFERS_CHILD = r"""
+import ctypes, sys
+import numpy as np
+import mmsb
+
+# ctypes exports a union and a packed structure as plain bytes (format
+# "B"): only their type tells that they hold objects.
+class U(ctypes.Union):
+    _fields_ = [("n", ctypes.c_int64), ("o", ctypes.py_object)]
+
+class P(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("c", ctypes.c_char), ("o", ctypes.py_object)]
+
+def buffers():
+    # (what, buffer, a call that uses an item: the crash, were the
+    # pointers overwritten)
+    a = np.zeros(128, dtype=object)
+    yield "ndarray of objects", a, lambda a=a: repr(a[0])
+    a = np.zeros(64, dtype=[("a", "O"), ("b", "<i8")])
+    yield "structured with an object field", a, lambda a=a: repr(a[0])
+    objs = np.zeros(128, dtype=object)
+    yield "memoryview of objects", memoryview(objs), lambda a=objs: repr(a[0])
+    a = (ctypes.py_object * 128)(*([0] * 128))
+    yield "ctypes py_object array", a, lambda a=a: repr(a[0])
+    for T in (U, P):
+        a = (T * 128)()
+        for item in a:
+            item.o = 0
+        yield "ctypes %s array" % T.__name__, memoryview(a), lambda a=a: repr(a[0].o)
+
+with mmsb.Reader(region=sys.argv[1]) as r:
+    for what, buf, use in buffers():
+        try:
+            r.read_into(1, buf)
+            print(what, "accepted")
+        except mmsb.InvalidArgument as e:
+            print(what, "refused:", e)
+        use()
+    plain = np.zeros(64, dtype=[("Out", "<i8"), ("x", "<f8")])  # a field NAMED O..., no objects
+    print("structured plain", r.read_into(1, plain), int(plain["Out"][0]))
+"""
+
+
+def test_read_into_buffer_of_python_objects_is_refused(region):
+    """read_into into a numpy object array (or any buffer of PyObject
+    pointers: a structured array with an object field, a ctypes py_object
+    array, a ctypes union or packed structure with a py_object field, which
+    ctypes exports as plain bytes) overwrote the pointers with page bytes:
+    a segmentation fault.
+    Each is InvalidArgument before anything is copied; a structured array
+    whose field name holds an "O" is plain data and is read into."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), ".."))
+    out = subprocess.run([sys.executable, "-c", _OBJECT_BUFFERS_CHILD, region.path], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, "child exited %d: %s%s" % (out.returncode, out.stdout, out.stderr)
+    lines = out.stdout.splitlines()
+    assert len(lines) == 7, out.stdout
+    for line in lines[:6]:
+        assert "refused:" in line and "holds Python objects" in line, line
+    assert lines[6] == "structured plain 1024 1", lines[6]
+
+
+def test_configuration_mistakes_are_invalid_argument(region, tmp_path):
+    """A bus directory given as region=, a shared_dir that does not exist
+    or is a file, and a file given as the bus directory were WriterGone
+    ("no shared region ..."), which callers retry for ever; each is
+    InvalidArgument naming the wrong path, as in C and Go. A bus
+    directory with no region yet stays WriterGone."""
+    bus = tmp_path / "bus"
+    bus.mkdir()
+    (bus / "LOCK").write_bytes(b"")
+    a_file = tmp_path / "file"
+    a_file.write_bytes(b"x")
+    cases = ((lambda: mmsb.Reader(region=str(bus)), "region=%s is a bus directory .*Reader\\(" % bus),
+             (lambda: mmsb.Reader(region=os.fsencode(str(bus))), "is a bus directory"),
+             (lambda: mmsb.Reader(str(bus), shared_dir=str(tmp_path / "none")), "shared_dir %s does not exist" % (tmp_path / "none")),
+             (lambda: mmsb.Reader(str(bus), shared_dir=str(a_file)), "shared_dir %s is not a directory" % a_file),
+             (lambda: mmsb.Reader(str(bus), shared_dir=str(a_file / "x")), "shared_dir %s is not a directory" % (a_file / "x")),
+             (lambda: mmsb.Reader(str(a_file), shared_dir=str(tmp_path)), "bus directory %s is not a directory" % a_file))
+    for call, text in cases:
+        with pytest.raises(mmsb.InvalidArgument, match=text):
+            call()
+    with pytest.raises(mmsb.WriterGone, match="no shared region"):
+        mmsb.Reader(str(bus), shared_dir=str(tmp_path))
+    with pytest.raises(mmsb.WriterGone, match="no shared region"):
+        mmsb.Reader(region=str(tmp_path / "no-region"))
+
+
+def test_empty_paths_are_invalid_argument(region):
+    """region_path("") named the region of the working directory's bus, and
+    Reader("") and Reader(region="") were WriterGone; each is
+    InvalidArgument naming the argument, as Go's and C's refuse ""."""
+    for call, text in ((lambda: mmsb.region_path(""), "bus directory is empty"),
+                       (lambda: mmsb.region_path(b""), "bus directory is empty"),
+                       (lambda: mmsb.Reader(""), "bus directory is empty"),
+                       (lambda: mmsb.Reader(region=""), "region= is empty")):
+        with pytest.raises(mmsb.InvalidArgument, match=text):
+            call()
+
+
+def test_bool_is_not_a_page_id_or_lsn(region):
+    """operator.index took True as 1: read(True) read page 1 and
+    wait(True) waited after LSN 1. A bool is InvalidType, as the docs say
+    of anything that is not an integer."""
+    with mmsb.Reader(region=region.path) as r:
+        for call in (lambda: r.read(True), lambda: r.read_page(True), lambda: r.view(np.bool_(True)),
+                     lambda: r.read_into(True, bytearray(2048)), lambda: r.snapshot([1, True]),
+                     lambda: r.wait(False, timeout=0)):
+            with pytest.raises(mmsb.InvalidType, match="an integer, not bool"):
+                call()
+        assert r.read(1)[:8] == (1).to_bytes(8, "little")
+
+
+def test_region_with_shared_dir_none(region):
+    """Reader(region=R, shared_dir=None) was refused "takes a bus directory
+    or region=, not both" though no bus directory was given and None means
+    the default shared directory; so were b"/dev/shm", a path object and
+    "/dev/shm/". Another shared_dir with region= is still refused."""
+    import pathlib
+    dflt = mmsb.DEFAULT_SHARED_DIR
+    for sd in (None, "", b"", dflt, os.fsencode(dflt), pathlib.Path(dflt), dflt + "/"):
+        with mmsb.Reader(region=region.path, shared_dir=sd) as r:
+            assert r.pages() == [1, 2]
+    for sd in ("/tmp", b"/tmp", 5):
+        with pytest.raises(mmsb.InvalidArgument, match="not both"):
+            mmsb.Reader(region=region.path, shared_dir=sd)

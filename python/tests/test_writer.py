@@ -856,3 +856,111 @@ def test_flags_without_a_truth_value_are_invalid_type(bus):
             call()
     assert bus.last_lsn == lsn
     assert bus.read(page) == bytes(8)
+
+
+# Run in a child: before the fix Bus.read_into wrote page bytes over the
+# buffer's PyObject pointers and the first use of an item crashed the
+# interpreter (exit -11), which would have taken pytest down with it.
+_READ_INTO_OBJECTS_CHILD = r"""
+import ctypes, sys
+import numpy as np
+import mmsb
+
+# ctypes exports a union and a packed structure as plain bytes (format
+# "B"): only their type tells that they hold objects.
+class U(ctypes.Union):
+    _fields_ = [("n", ctypes.c_int64), ("o", ctypes.py_object)]
+
+class P(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("c", ctypes.c_char), ("o", ctypes.py_object)]
+
+def buffers():
+    # (what, buffer, a call that uses an item: the crash, were the
+    # pointers overwritten)
+    a = np.zeros(128, dtype=object)
+    yield "ndarray of objects", a, lambda a=a: repr(a[0])
+    a = np.zeros(64, dtype=[("a", "O"), ("b", "<i8")])
+    yield "structured with an object field", a, lambda a=a: repr(a[0])
+    yield "memoryview of objects", memoryview(a), lambda a=a: repr(a[0])
+    a = (ctypes.py_object * 128)(*([0] * 128))
+    yield "ctypes py_object array", a, lambda a=a: repr(a[0])
+    for T in (U, P):
+        a = (T * 128)()
+        for item in a:
+            item.o = 0
+        yield "ctypes %s array" % T.__name__, a, lambda a=a: repr(a[0].o)
+
+with mmsb.open(sys.argv[1]) as bus:
+    bus.create_pages(1, 1024)
+    bus.commit([(1, 0, b"\x07" * 1024)])
+    for what, buf, use in buffers():
+        try:
+            bus.read_into(1, buf)
+            print(what, "accepted")
+        except mmsb.InvalidArgument as e:
+            print(what, "refused:", e)
+        use()
+"""
+
+
+def test_read_into_buffer_of_python_objects_is_refused(tmp_path):
+    """Bus.read_into into a numpy object array (or a structured array with
+    an object field, a ctypes py_object array, or a ctypes union or packed
+    structure with a py_object field, which ctypes exports as plain bytes)
+    overwrote the PyObject pointers with page bytes: a segmentation fault. Each is InvalidArgument
+    before the library copies anything."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), ".."))
+    out = subprocess.run([sys.executable, "-c", _READ_INTO_OBJECTS_CHILD, str(tmp_path / "bus")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, "child exited %d: %s%s" % (out.returncode, out.stdout, out.stderr)
+    lines = out.stdout.splitlines()
+    assert len(lines) == 6, out.stdout
+    for line in lines:
+        assert "refused:" in line and "holds Python objects" in line, line
+
+
+def test_structured_data_with_o_in_a_field_name(bus):
+    """A structured array whose field NAME holds an "O" (format
+    "T{l:Out:d:x:}") was refused by commit and as a metadata value as
+    "holds Python objects", though commit_array took the same bytes; it is
+    plain data everywhere, and an object field is still refused everywhere,
+    as is a ctypes union holding a py_object (its format is plain "B")."""
+    bus.create_pages(2, 64)
+    plain = np.zeros(2, dtype=[("Out", "<i8"), ("x", "<f8")])
+    plain["Out"] = [5, 6]
+    bus.commit([(1, 0, plain)])
+    bus.commit_array([2], [0], plain)
+    assert bus.read(1)[:32] == bus.read(2)[:32] == plain.tobytes()
+    bus.set_metadata(1, {"k": plain})
+    assert bus.metadata(1) == [("k", plain.tobytes())]
+    objs = np.zeros(1, dtype=[("Out", "<i8"), ("o", "O")])
+
+    class U(ctypes.Union):  # exported as plain bytes (format "B")
+        _fields_ = [("n", ctypes.c_int64), ("o", ctypes.py_object)]
+    union = (U * 2)()
+    lsn = bus.last_lsn
+    for call in (lambda: bus.commit([(1, 0, objs)]), lambda: bus.commit_array([1], [0], objs),
+                 lambda: bus.commit_array([1], [0], memoryview(objs)),
+                 lambda: bus.set_metadata(1, {"k": objs}),
+                 lambda: bus.commit([(1, 0, union)]), lambda: bus.commit_array([1], [0], union),
+                 lambda: bus.set_metadata(1, {"k": memoryview(union)})):
+        with pytest.raises(mmsb.InvalidArgument, match="Python objects"):
+            call()
+    assert bus.last_lsn == lsn
+
+
+def test_bool_is_not_a_page_offset_or_lsn(bus):
+    """operator.index took True as 1: commit([(True, 0, b"x")]) wrote page
+    1 and read(True) read it. A bool (Python's or numpy's, alone or as an
+    array) is InvalidType, as the docs say of anything not an integer."""
+    bus.create_pages(2, 64)
+    lsn = bus.last_lsn
+    for call in (lambda: bus.commit([(True, 0, b"x")]), lambda: bus.commit([(1, False, b"x")]),
+                 lambda: bus.commit([(np.bool_(True), 0, b"x")]),
+                 lambda: bus.commit_array([True], [0], b"x"), lambda: bus.commit_array([1], np.array([False]), b"x"),
+                 lambda: bus.read(True), lambda: bus.read_into(True, bytearray(64)),
+                 lambda: bus.read_at(1, True), lambda: bus.wait_durable(True), lambda: bus.free_page(True)):
+        with pytest.raises(mmsb.InvalidType):
+            call()
+    assert bus.last_lsn == lsn and bus.read(1) == bytes(64)
