@@ -509,9 +509,14 @@ func recordTooLargeAt(encoded, i int) error {
 
 // appendLocked appends a record holding n operations. Caller holds e.mu.
 // A record too large for the log or the Replicator is refused first
-// (ErrRecordTooLarge, not sticky: nothing was logged).
+// (ErrRecordTooLarge, not sticky: nothing was logged), then one the
+// Replicator says it cannot replicate now (ErrReplication, not sticky):
+// every record is logged here, so Ready is asked once per record.
 func (e *Bus) appendLocked(n uint32, payload []byte) (tlog.Ticket, LSN, error) {
 	if err := e.checkRecordBytes(len(payload)); err != nil {
+		return tlog.Ticket{}, 0, err
+	}
+	if err := e.checkReplicatorReady(); err != nil {
 		return tlog.Ticket{}, 0, err
 	}
 	first := e.lastLSN + 1

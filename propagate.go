@@ -361,8 +361,9 @@ func (e *Bus) Propagate(ctx context.Context) (PropagateResult, error) {
 // *RecomputeError of the first failure in topological order (errors.Is
 // ErrRecompute), saying how many pages were held back; r reports what was
 // committed, r.HeldBack and r.Failed what was not. A wave interrupted by
-// ctx, or refused by the log (ErrRecordTooLarge), applies nothing and keeps
-// the dirty set; interrupted by ctx, r counts in Recomputed the pages it
+// ctx, or refused by the log (ErrRecordTooLarge) or by the Replicator's
+// Ready (ErrReplication, not sticky), applies nothing and keeps the dirty
+// set (TestReplicatorReadyAskedOncePerWave); interrupted by ctx, r counts in Recomputed the pages it
 // computed before (the functions it called) and lists in Failed those
 // whose function failed, holding nothing back: every page stays pending. It returns once the record is durable per the sync mode.
 //

@@ -22,6 +22,10 @@ var (
 	// the record is in the local log and applied, but the stream may not
 	// hold it, so this node's state may be ahead of every other replica; it
 	// must be rebuilt as a follower of the stream before it serves again.
+	// A record the Replicator refuses before it is logged (its target known
+	// to be out of reach: the leader's NATS connection down) is refused
+	// with ErrReplication too, but not sticky: nothing changed, and the
+	// bus goes on once replication is back.
 	ErrReplication = errors.New("mmsb: replication failed")
 	// ErrFollower: a write to a bus opened as a follower (Options.Follower).
 	// A follower changes only through ApplyReplicated.
@@ -65,7 +69,11 @@ type ReplicatedRecord struct {
 // (Options.Replicator). The bus calls Replicate with its write lock held,
 // so it must not wait for the network: it starts the replication (queues a
 // publish) and returns. WaitStored then waits for the acknowledgements;
-// records are acknowledged in log order.
+// records are acknowledged in log order. A Replicator may also have a
+// method Ready() error, which the bus calls before it logs each record
+// (with its write lock held: it must not wait): an error there refuses
+// the record before it is logged, with ErrReplication wrapping it, and
+// the bus goes on (a leader whose connection to its stream is down).
 type Replicator interface {
 	// MaxRecordBytes is the largest payload one message can carry (0: no
 	// limit). A larger batch is refused with ErrRecordTooLarge before it is
@@ -78,6 +86,18 @@ type Replicator interface {
 	// error that stopped replication. An error fails the bus.
 	WaitStored(ctx context.Context, lsn LSN) error
 }
+
+// replicatorReady is a Replicator that can tell, before a record is
+// logged, that it cannot replicate it now (its target is known to be out
+// of reach): the bus calls Ready, with its write lock held (it must not
+// wait), before it logs each record, and an error refuses the record
+// (ErrReplication, not sticky: nothing was logged, and the bus goes on).
+// Without it, a leader whose NATS connection was down logged and applied
+// each commit, then waited the whole acknowledgement timeout before the
+// commit failed, failing the bus (TestReplicatorNotReadyRefusesBeforeLog).
+// The method is optional, so that a Replicator written before it still
+// is one.
+type replicatorReady interface{ Ready() error }
 
 // rollingHash keeps the rolling state hash: the sum (mod 2^64) over every
 // page of xxhash64(ID, size, epoch, bytes), the same fields StateHash
@@ -203,7 +223,9 @@ func (e *Bus) decodeOps(payload []byte, n int) ([]record.Op, error) {
 // checkRecordBytes refuses a record larger than the log's record limit or
 // than the Replicator carries, before it is logged (nothing changes, and
 // the bus stays usable: the log's own refusal would fail it). Caller holds
-// e.mu.
+// e.mu. It asks nothing that can change between two calls for the same
+// bytes: propagation's choice to leave the wave op out rests on it
+// (checkReplicatorReady is asked once per record, by appendLocked).
 func (e *Bus) checkRecordBytes(payloadBytes int) error {
 	if payloadBytes > tlog.MaxRecordBytes {
 		return fmt.Errorf("%w: %d bytes, a log record holds at most %d (commit smaller batches)", ErrRecordTooLarge, payloadBytes, tlog.MaxRecordBytes)
@@ -218,6 +240,27 @@ func (e *Bus) checkRecordBytes(payloadBytes int) error {
 	}
 	if m > 0 && payloadBytes > m {
 		return fmt.Errorf("%w: %d bytes, the replication stream carries at most %d per message (commit smaller batches)", ErrRecordTooLarge, payloadBytes, m)
+	}
+	return nil
+}
+
+// checkReplicatorReady asks a Replicator that has Ready (replicatorReady)
+// whether it can replicate a record now. appendLocked alone calls it,
+// once per record, just before the record is logged: its answer can
+// change at any moment (a connection drops), so a record's bytes must
+// not rest on it. Asked a second time by propagation too, a refusal there
+// left the wave op out of a record that the next answer let be logged
+// (TestReplicatorReadyAskedOncePerWave). Caller holds e.mu.
+func (e *Bus) checkReplicatorReady() error {
+	rd, ok := e.opts.Replicator.(replicatorReady)
+	if !ok {
+		return nil
+	}
+	if err := guardReplicator("Ready", rd.Ready, nil); err != nil {
+		if errors.Is(err, ErrReplication) {
+			return err // a panic, said so
+		}
+		return fmt.Errorf("%w: refused before it was logged (nothing changed; retry once replication is back): %w", ErrReplication, err)
 	}
 	return nil
 }

@@ -186,7 +186,7 @@ func (a *app) serveReplicated(ctx context.Context, o serveOptions, log *slog.Log
 			return m == nil || m.LagUnknown.Load()
 		})
 		if leader {
-			h = leaderReadiness(h, func() string { return natsDownStatus(nc) })
+			h = leaderReadiness(h, func() string { return leaderUnready(natsDownStatus(nc), nodeRef.Load()) })
 		}
 		met.begin(bus, srv)
 		current.Store(&roleServer{srv: srv, ins: ins, handler: h})
@@ -318,25 +318,47 @@ func roleReadiness(h http.Handler, leader bool, lagUnknown func() bool) http.Han
 }
 
 // leaderReadiness answers the leader's /readyz ahead of h: 503 while
-// natsDown says its NATS connection is down (its status, "" while
-// connected), for every commit it takes then is logged here and cannot
-// be stored by the stream (the commit fails once its acknowledgement
-// times out, failing the bus; the role ends when the lease lapses
-// unrenewed). Until 2026-12-07 it answered ok meanwhile, and a load
+// unready says why its writes cannot be replicated ("" while they can:
+// leaderUnready). Until 2026-12-07 it answered ok meanwhile, and a load
 // balancer kept sending writes there. /readyz/reads stays h's: the
-// leader's reads are of its own state. The body names the connection's
-// status, not its servers' addresses: /readyz is served without
-// authentication (TestServeReplicateLeaderReadyzNATSDown).
-func leaderReadiness(h http.Handler, natsDown func() string) http.Handler {
+// leader's reads are of its own state. The body names no server address:
+// /readyz is served without authentication
+// (TestServeReplicateLeaderReadyzNATSDown).
+func leaderReadiness(h http.Handler, unready func() string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/readyz" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-			if status := natsDown(); status != "" {
-				http.Error(w, "not ready: the leader's NATS connection is "+status+"; writes cannot be replicated until it is back", http.StatusServiceUnavailable)
+			if why := unready(); why != "" {
+				http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 				return
 			}
 		}
 		h.ServeHTTP(w, req)
 	})
+}
+
+// leaderUnready says why a leader cannot replicate writes now, "" when
+// nothing says it cannot, from what it already knows (no request per
+// probe): its NATS connection's status (natsDown, "" while connected),
+// at once, while commits are refused before they are logged only once
+// it has been down 2 s (replicate's Publisher.Ready: within that the
+// connection may be moving to another server); or its lease
+// renewals failing (node.LeaseRenewalsFailing), as they do on a cluster
+// without its quorum (two of three servers down, the connection to the
+// third up), where a commit is logged, waits for an acknowledgement that
+// cannot come, fails the bus and ends the role
+// (TestServeReplicateLeaderReadyzNoQuorum). node is nil before the node
+// exists.
+func leaderUnready(natsDown string, node *replicate.Node) string {
+	if natsDown != "" {
+		return "the leader's NATS connection is " + natsDown + "; writes cannot be replicated until it is back"
+	}
+	if node == nil {
+		return ""
+	}
+	if since := node.LeaseRenewalsFailing(); !since.IsZero() {
+		return fmt.Sprintf("the leader's lease renewals have failed since %s (the NATS cluster may have lost its quorum); writes cannot be replicated until one succeeds", since.UTC().Format(time.RFC3339))
+	}
+	return ""
 }
 
 // natsDownStatus is leaderReadiness's natsDown of nc: its status in lower

@@ -172,15 +172,34 @@ func (f *Follower) position(ctx context.Context) (uint64, error) {
 	for attempt := 1; ; attempt++ {
 		seq, err := f.positionOnce(pctx)
 		if err != nil && ctx.Err() == nil && pctx.Err() != nil {
-			// Whatever the read that the connection's loss ended said
-			// (a cancelled context), it is the loss: Run retries.
-			return 0, fmt.Errorf("%w: position: %w", ErrStreamUnavailable, context.Cause(pctx))
+			return 0, positionDownErr(err, context.Cause(pctx))
 		}
 		if errors.Is(err, jetstream.ErrMsgNotFound) && attempt < 8 {
 			continue
 		}
 		return seq, err
 	}
+}
+
+// positionDownErr is position's error err once the connection was seen
+// down (down: ErrServerUnreachable naming it). A read that the loss
+// ended (a cancelled context) is the loss: ErrStreamUnavailable wrapping
+// down, which Run retries. Any other error stands, as it is: a verdict
+// reached before the loss (ErrDiverged, ErrNeedBootstrap), a record
+// that does not parse (ErrBadMessage), a failure of the bus, or a read
+// that failed otherwise (ErrStreamUnavailable already: down is added). Until
+// 2026-12-07 every error became "unavailable" once the watch fired, and
+// Run retried a diverged follower, or one needing a bootstrap, instead
+// of setting it aside or rebuilding it
+// (TestPositionDownErrKeepsOtherErrors).
+func positionDownErr(err, down error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: position: %w", ErrStreamUnavailable, down)
+	case errors.Is(err, ErrStreamUnavailable) && !errors.Is(err, ErrServerUnreachable):
+		return fmt.Errorf("%w (%w)", err, down)
+	}
+	return err
 }
 
 func (f *Follower) positionOnce(ctx context.Context) (uint64, error) {
@@ -711,9 +730,28 @@ func (f *Follower) trackLag(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if !f.res.js.Conn().IsConnected() {
+			// Asked now, the read waited AckTimeout (nats.go holds a
+			// request while it reconnects), the last lag shown as
+			// current meanwhile: 5 s of "lag_lsn=2000" on the status
+			// line of a follower whose leader was killed
+			// (TestFollowerLagUnknownAtOnceWhenConnectionDown).
+			f.metrics.LagUnknown.Store(true)
+			continue
+		}
 		cctx, cancel := f.res.call(ctx)
 		m, err := f.res.stream.GetLastMsgForSubject(cctx, f.res.cfg.Subject())
 		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			// The stream was read and holds no record (no leader has
+			// committed yet, or it was purged): nothing to apply. Until
+			// 2026-12-07 this was "unknown", and every follower of a bus
+			// with no commit answered /readyz/reads 503 "the stream
+			// cannot be read" (TestFollowerLagKnownOnEmptyStream).
+			f.metrics.LagLSN.Store(0)
+			f.metrics.LagUnknown.Store(false)
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				// The last value is no longer current: say so rather

@@ -52,3 +52,52 @@ func TestFollowerLagUnknownWhileStreamUnreadable(t *testing.T) {
 		t.Errorf("lag_lsn %d after catching up, want 0", lag)
 	}
 }
+
+// TestFollowerLagKnownOnEmptyStream: a follower of a stream that holds no
+// record yet (no leader has committed) reads the stream and knows its lag,
+// 0; it is not "unknown", which made every follower of a bus with no
+// commit answer /readyz/reads 503 "lag unknown: the stream cannot be
+// read" although it could. Control: "not lag known on an empty stream
+// after 60 s: lag_lsn 0, unknown true".
+func TestFollowerLagKnownOnEmptyStream(t *testing.T) {
+	c := startTestCluster(t, 1)
+	res := testResources(t, c, testConfig(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := &Metrics{}
+	m.LagUnknown.Store(true) // as a node's metrics start
+	_, _, _, done := runFollower(t, ctx, res, m)
+	waitLag(t, m, done, false, "lag known on an empty stream")
+	if lag := m.LagLSN.Load(); lag != 0 {
+		t.Errorf("lag_lsn %d on an empty stream, want 0", lag)
+	}
+}
+
+// TestFollowerLagUnknownAtOnceWhenConnectionDown: once the follower's
+// connection is down (its only server stopped), its lag is unknown at
+// the next refresh, however long AckTimeout is (10 min here). Before,
+// the refresh's read waited AckTimeout while nats.go reconnected, and
+// the last lag was shown as current meanwhile. The spell's own end on a
+// connection down (disconnectedLimit, which marks the lag unknown too) is
+// put off here (10 min), so that only the refresh can say it. Control:
+// "not lag unknown with the connection down after 60 s: lag_lsn 0,
+// unknown false".
+func TestFollowerLagUnknownAtOnceWhenConnectionDown(t *testing.T) {
+	limit := disconnectedLimit
+	disconnectedLimit = 10 * time.Minute // read by newFollower (runFollower)
+	t.Cleanup(func() { disconnectedLimit = limit })
+	c, _, leader, _ := catchUpStream(t)
+	cfg := testConfig(1)
+	cfg.AckTimeout = 10 * time.Minute
+	res := testResources(t, c, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := &Metrics{}
+	m.LagUnknown.Store(true)
+	_, applied, _, done := runFollower(t, ctx, res, m)
+	waitRunApplied(t, applied, done, leader.LastLSN())
+	waitLag(t, m, done, false, "lag known while following")
+
+	c.Stop(0)
+	waitLag(t, m, done, true, "lag unknown with the connection down")
+}

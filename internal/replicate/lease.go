@@ -32,10 +32,16 @@ type Lease struct {
 	ttl   time.Duration
 	rev   uint64
 	valid atomic.Int64 // unix ns until which this holder may act as leader
-	lost  chan struct{}
-	once  sync.Once
-	stop  chan struct{}
-	done  chan struct{}
+	// failing is the unix ns at which the first of the renewals that
+	// failed in a row since the last one stored started (0: the last
+	// one was stored): the lease bucket, replicated as the stream is,
+	// could not store a write (the NATS cluster without its quorum, the
+	// connection down), and the leader's records cannot be stored either.
+	failing atomic.Int64
+	lost    chan struct{}
+	once    sync.Once
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // safety is the part of the TTL a holder gives up to clock drift and
@@ -117,6 +123,7 @@ func (l *Lease) keep() {
 			return
 		}
 		if err != nil {
+			l.failing.CompareAndSwap(0, start.UnixNano())
 			if time.Now().UnixNano() >= l.valid.Load() {
 				l.markLost() // expired for us
 				return
@@ -125,7 +132,17 @@ func (l *Lease) keep() {
 		}
 		l.rev = rev
 		l.valid.Store(start.Add(l.ttl - safety(l.ttl)).UnixNano())
+		l.failing.Store(0)
 	}
+}
+
+// renewalsFailing returns when the renewals that have failed in a row
+// began (the zero time while the last renewal was stored).
+func (l *Lease) renewalsFailing() time.Time {
+	if ns := l.failing.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // adoptLostRenewal handles a renewal refused for a revision mismatch: when

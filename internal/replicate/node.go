@@ -361,6 +361,24 @@ func (n *Node) LastLead() (term uint64, ended error) {
 	return n.term, n.leadErr
 }
 
+// LeaseRenewalsFailing returns, while the node leads, when the renewals
+// of its lease that have failed in a row began, and the zero time while
+// the last one was stored or no role has led yet (after a role ended,
+// what its lease last found). It costs no request:
+// the lease's own renewals (every LeaseTTL/4) find it. A renewal fails
+// when the lease bucket, replicated as the stream is, cannot store a
+// write: a cluster without its quorum (two of three servers down), which
+// cannot store the leader's records either, though its connection to
+// the server left stays up. Until 2026-12-07 nothing said so: the
+// leader's /readyz answered ok until the lease lapsed
+// (TestServeReplicateLeaderReadyzNoQuorum).
+func (n *Node) LeaseRenewalsFailing() time.Time {
+	if l := n.currentLease(); l != nil {
+		return l.renewalsFailing()
+	}
+	return time.Time{}
+}
+
 // currentLease returns the lease while leading (tests pause it).
 func (n *Node) currentLease() *Lease {
 	n.mu.Lock()

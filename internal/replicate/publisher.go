@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,6 +45,15 @@ type Publisher struct {
 
 	ackTimeout time.Duration
 
+	// conn is the connection the publishes go through; downSince is the
+	// unix ns since which it has been seen down (0 while connected),
+	// kept by watchDown until close stops it (stopWatch, watchDone).
+	// downGrace is readyGrace, read when the publisher is made.
+	conn                 *nats.Conn
+	downSince            atomic.Int64
+	downGrace            time.Duration
+	stopWatch, watchDone chan struct{}
+
 	lastSeq uint64 // stream sequence of the last published record; guarded by the bus lock (Replicate)
 
 	queue chan inflight
@@ -77,13 +87,76 @@ func newPublisher(res *resources, term, lastSeq uint64, stored mmsb.LSN, lease *
 		queue:      make(chan inflight, cfg.MaxInFlight),
 		done:       make(chan struct{}),
 		changed:    make(chan struct{}),
+		conn:       res.js.Conn(),
+		downGrace:  readyGrace,
+		stopWatch:  make(chan struct{}),
+		watchDone:  make(chan struct{}),
 	}
 	go p.ackLoop()
+	go p.watchDown()
 	return p
+}
+
+// readyGrace is how long the leader's connection must have been down
+// before Ready refuses records: a connection whose server stopped moves
+// to another server of the list within a reconnect (100 ms apart), and a
+// commit taken meanwhile is published once it has (one server of three
+// stopped: commits go on, TestOneServerOfThreeStops); refused, it failed
+// for nothing. A variable so that tests can set it (before the
+// publisher is made).
+var readyGrace = 2 * time.Second
+
+// watchDown keeps downSince: the time the connection was first seen
+// down since it was last seen connected, 0 while it is connected.
+func (p *Publisher) watchDown() {
+	defer close(p.watchDone)
+	ch := p.conn.StatusChanged(nats.CONNECTED, nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
+	defer p.conn.RemoveStatusListener(ch)
+	for {
+		// Read after registering and after each event, so that an
+		// event the listener's full buffer dropped changes nothing.
+		if p.conn.IsConnected() {
+			p.downSince.Store(0)
+		} else {
+			p.downSince.CompareAndSwap(0, time.Now().UnixNano())
+		}
+		select {
+		case <-p.stopWatch:
+			return
+		case <-ch:
+		}
+	}
 }
 
 // MaxRecordBytes implements mmsb.Replicator.
 func (p *Publisher) MaxRecordBytes() int { return p.maxBytes }
+
+// Ready is what the bus asks before it logs a record (an optional method
+// of mmsb.Replicator): ErrStreamUnavailable wrapping ErrServerUnreachable
+// once the leader's NATS connection has been down for readyGrace (2 s),
+// which refuses the record before it is logged, so that the commit fails
+// at once and the bus goes on. Taken, the record waited for its
+// acknowledgement for up to 2 × AckTimeout (nats.go holds a publish while
+// it reconnects), then failed the bus and ended the role
+// (TestLeaderCommitRefusedWhileConnectionDown). Within the grace a record
+// is taken, as before: the connection may be moving to another server
+// (TestPublisherReadyRidesOutReconnect). Records taken still wait for
+// their acknowledgement: none counts as stored without it.
+func (p *Publisher) Ready() error {
+	if p.conn.IsConnected() {
+		return nil
+	}
+	if p.downGrace > 0 {
+		since := p.downSince.Load()
+		if since == 0 || time.Since(time.Unix(0, since)) < p.downGrace {
+			return nil
+		}
+	}
+	if u := unreachable(p.conn); u != nil {
+		return fmt.Errorf("%w: the leader's NATS connection is down: %w", ErrStreamUnavailable, u)
+	}
+	return nil
+}
 
 // Replicate implements mmsb.Replicator: it queues the record's publish and
 // returns (blocking only while MaxInFlight publishes await their acks).
@@ -349,4 +422,6 @@ func (p *Publisher) close() {
 	close(p.queue)
 	<-p.done
 	p.setErr(ErrPublisherClosed)
+	close(p.stopWatch)
+	<-p.watchDone
 }
