@@ -68,12 +68,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"connectrpc.com/connect"
 
 	"github.com/mmsb-go/mmsb"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
+	"github.com/mmsb-go/mmsb/internal/ctxarg"
 	"github.com/mmsb-go/mmsb/internal/wire"
 )
 
@@ -120,24 +122,29 @@ type Client struct {
 type Option func(*options)
 
 type options struct {
-	token   string
-	hc      *http.Client
-	hcSet   bool // WithHTTPClient was given (hc may be nil)
-	tls     *tls.Config
-	grpc    bool
-	retries int
-	backoff time.Duration
-	conn    []connect.ClientOption
+	token    string
+	tokenSet bool // WithToken was given (token may be empty)
+	hc       *http.Client
+	hcSet    bool // WithHTTPClient was given (hc may be nil)
+	tls      *tls.Config
+	grpc     bool
+	retries  int
+	backoff  time.Duration
+	conn     []connect.ClientOption
 	// pingAfter and pingTimeout: WithPings (pingSet: it was given).
 	pingAfter, pingTimeout time.Duration
 	pingSet                bool
 }
 
 // WithToken sends "Authorization: Bearer token" with every call. A token
-// with a control character (no header can carry it) makes New fail; an
-// empty one sends no header (a server with tokens then answers every call
-// with code Unauthenticated).
-func WithToken(token string) Option { return func(o *options) { o.token = token } }
+// that is empty, or has a space or a control character (no token of a
+// server's token file has one: docs/server.md), makes New fail with
+// mmsb.ErrInvalidOption; both were accepted until 2026-12-07, and every
+// call then failed with code Unauthenticated (TestWithTokenRefused).
+// Leave the option out to send no token.
+func WithToken(token string) Option {
+	return func(o *options) { o.token, o.tokenSet = token, true }
+}
 
 // WithHTTPClient uses hc instead of the default (HTTP/1.1 or HTTP/2 over
 // TLS; cleartext HTTP/2 with WithGRPC). hc is used as it is: the client
@@ -317,14 +324,13 @@ func (c *Client) errIfClosed(what string) error {
 	return nil
 }
 
-// nilContext refuses a nil ctx given to call what, naming it: each call
-// panicked on it (in connect, or in context.WithCancel) until 2026-12-06
+// nilContext refuses a nil ctx given to call what ("Commit"), naming it
+// Client.what in the words the bus and tick use (internal/ctxarg): each
+// call panicked on it (in connect, or in context.WithCancel) until
+// 2026-12-06, and said it in words of its own until 2026-12-07
 // (TestClientNilContext).
 func nilContext(ctx context.Context, what string) error {
-	if ctx == nil {
-		return fmt.Errorf("%w: client: %s with a nil context (pass context.Background())", mmsb.ErrInvalidOption, what)
-	}
-	return nil
+	return ctxarg.Check(ctx, "Client."+what, mmsb.ErrInvalidOption)
 }
 
 // closedInterceptor refuses unary calls after Close, and closes the
@@ -384,6 +390,12 @@ func (o *options) check(baseURL string) error {
 		if c < ' ' && c != '\t' || c == 0x7f {
 			return fmt.Errorf("%w: client: token has control character %q at byte %d: no header can carry it", mmsb.ErrInvalidOption, c, i)
 		}
+		if unicode.IsSpace(c) {
+			return fmt.Errorf("%w: client: token has a space (%q) at byte %d: a token has none", mmsb.ErrInvalidOption, c, i)
+		}
+	}
+	if o.tokenSet && o.token == "" {
+		return fmt.Errorf("%w: client: WithToken(\"\"): give the token, or leave the option out to send none (an empty variable?)", mmsb.ErrInvalidOption)
 	}
 	if o.pingAfter < 0 || o.pingTimeout < 0 || o.pingAfter > 0 && o.pingTimeout == 0 {
 		return fmt.Errorf("%w: client: pings after %v, timeout %v: neither may be negative, nor the timeout 0 with pings on", mmsb.ErrInvalidOption, o.pingAfter, o.pingTimeout)
@@ -710,7 +722,9 @@ func (c *Client) ReadPage(ctx context.Context, id mmsb.PageID) ([]byte, mmsb.Epo
 // mmsb.ErrInvalidOption for lsn 0 (before the call) or after the server's
 // last LSN (code InvalidArgument), mmsb.ErrPageNotFound (NotFound) for a
 // page that did not exist then. The server replays the log to lsn: it can
-// wait for a replay slot (docs/server.md).
+// wait for a replay slot (docs/server.md). An lsn inside a batch (a Commit
+// of several deltas, a propagation wave) reads the state at the batch's
+// end, as mmsb.Bus.ReadPageAt does: no read sees half a batch.
 func (c *Client) ReadPageAt(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([]byte, mmsb.Epoch, error) {
 	if err := nilContext(ctx, "ReadPageAt"); err != nil {
 		return nil, 0, err
@@ -783,7 +797,9 @@ func checkRead(items []*mmsbv1.ReadItem, asOf mmsb.LSN, m *mmsbv1.ReadResponse) 
 }
 
 // ListPages returns up to limit pages with IDs above after, in ID order,
-// and the after to pass for the next page of results (0 when done). An
+// and the after to pass for the next page of results (0 when done). A
+// limit of 0 takes the server's default, 1000 pages; the server caps a
+// limit at 10000 (a negative one is mmsb.ErrInvalidOption). An
 // answer that is not such a page of the listing (more pages than limit,
 // IDs out of order or not above after, another next_after_id than the
 // last page's) is refused with ErrBadResponse.

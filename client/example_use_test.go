@@ -115,8 +115,11 @@ func ExampleClient_Commit() {
 
 	data, epoch, lsn, _ := c.ReadRange(ctx, id, 2, 4)
 	fmt.Printf("bytes 2..5: %q at epoch %d, LSN %d\n", data, epoch, lsn)
-	old, _, _ := c.ReadPageAt(ctx, id, info.FirstLSN)
-	fmt.Printf("as of LSN %d: %q\n", info.FirstLSN, old)
+	// A read as of an LSN sees whole batches: LSN 1 is before this one,
+	// LSN 2 inside it, read at its end.
+	before, _, _ := c.ReadPageAt(ctx, id, info.FirstLSN-1)
+	inside, _, _ := c.ReadPageAt(ctx, id, info.FirstLSN)
+	fmt.Printf("as of LSN %d: %q, as of LSN %d: %q\n", info.FirstLSN-1, before, info.FirstLSN, inside)
 
 	// Written as if the page were still at epoch 1: refused, nothing applied.
 	stale := mmsb.Write(id, 0, []byte("zz"))
@@ -126,7 +129,7 @@ func ExampleClient_Commit() {
 	// Output:
 	// LSNs 2..3, epochs 1 and 2
 	// bytes 2..5: "cdef" at epoch 2, LSN 3
-	// as of LSN 2: "abcd\x00\x00\x00\x00"
+	// as of LSN 1: "\x00\x00\x00\x00\x00\x00\x00\x00", as of LSN 2: "abcdefgh"
 	// stale write: true aborted
 }
 
@@ -251,7 +254,9 @@ func ExampleErrWatchSilent() {
 	c, _ := client.New(hs.URL)
 	defer c.Close()
 
-	opts := client.WatchOptions{SilenceTimeout: 50 * time.Millisecond, MaxReconnects: 1}
+	// The bound is never below three progress intervals (asked for
+	// here; the server's default is 1 s).
+	opts := client.WatchOptions{SilenceTimeout: 60 * time.Millisecond, Progress: 20 * time.Millisecond, MaxReconnects: 1}
 	err := c.Watch(context.Background(), opts, func(client.WatchEvent) error { return nil })
 	fmt.Println("silent:", errors.Is(err, client.ErrWatchSilent), connect.CodeOf(err))
 	// Output:

@@ -3,18 +3,18 @@ package client_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/mmsb-go/mmsb"
 	"github.com/mmsb-go/mmsb/client"
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
+	"github.com/mmsb-go/mmsb/internal/ctxarg"
 )
 
 // TestClientNilContext: every call given a nil context returns an error
-// wrapping mmsb.ErrInvalidOption that names the call, and asks the server
-// nothing. Until 2026-12-06 each panicked (a nil pointer in connect, or
+// wrapping mmsb.ErrInvalidOption that names the call in the bus's words,
+// and asks the server nothing. Until 2026-12-06 each panicked (a nil pointer in connect, or
 // "cannot create context from nil parent" in QueryLog and Watch).
 func TestClientNilContext(t *testing.T) {
 	c := fakeClient(t, mmsbv1connect.UnimplementedBusServiceHandler{})
@@ -55,8 +55,13 @@ func TestClientNilContext(t *testing.T) {
 	for _, tc := range calls {
 		t.Run(tc.name, func(t *testing.T) {
 			err := noPanic(tc.call)
-			if !errors.Is(err, mmsb.ErrInvalidOption) || !strings.Contains(err.Error(), tc.name+" with a nil context") {
-				t.Fatalf("want an error wrapping mmsb.ErrInvalidOption naming %s and the nil context, got %v", tc.name, err)
+			// One wording for a nil context, the bus's and tick's
+			// (internal/ctxarg): the client said it its own way until
+			// 2026-12-07.
+			want := "mmsb: invalid option: Client." + tc.name + ": ctx is nil (use context.Background())"
+			if !errors.Is(err, mmsb.ErrInvalidOption) || err.Error() != want ||
+				err.Error() != ctxarg.Check(ctx, "Client."+tc.name, mmsb.ErrInvalidOption).Error() {
+				t.Fatalf("got %v, want an error wrapping mmsb.ErrInvalidOption: %q", err, want)
 			}
 		})
 	}

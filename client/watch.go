@@ -43,7 +43,10 @@ func (e *CompactedError) Unwrap() error { return e.Err }
 
 // WatchOptions select what a watch delivers.
 type WatchOptions struct {
-	// FromLSN is the first LSN delivered (0 or 1: the start of the log).
+	// FromLSN is the first LSN delivered; 0: the oldest LSN the server's
+	// log holds when the watch starts, as mmsb.LogQuery's FromLSN 0 (1 is
+	// LSN 1: a *CompactedError once a checkpoint removed it; a server
+	// before 2026-12-07 takes 0 for 1 too).
 	FromLSN mmsb.LSN
 	// Pages and Ranges (inclusive [first, last] pairs) select pages;
 	// both empty: every page.
@@ -66,7 +69,9 @@ type WatchOptions struct {
 	// returns an error wrapping ErrWatchSilent. The server sends a
 	// progress message at least every progress interval and says so in
 	// a response header; the bound is never below three such intervals,
-	// so that an idle watch is not dropped. A server that does not say
+	// so that an idle watch is not dropped (until that header comes,
+	// three of the intervals asked for in Progress, or of the server's
+	// default, 1 s, when Progress is 0). A server that does not say
 	// so (before 2026-12-06) is watched for its opening message only.
 	// 0: DefaultSilenceTimeout; negative: no watchdog. The time fn
 	// takes does not count.
@@ -112,7 +117,9 @@ type WatchEvent struct {
 }
 
 // Watch streams every durable change from opts.FromLSN on to fn, until
-// fn returns an error (returned), ctx ends, Close ends the client (an
+// fn returns an error (returned), ctx ends (its error; after a failed
+// try, an error wrapping both it and the server's last answer, as the
+// package doc says of retries), Close ends the client (an
 // error wrapping mmsb.ErrClosed), the server says the start
 // was compacted (a *CompactedError), or it sends a change the client
 // cannot decode (an error wrapping mmsb.ErrInvalidDelta, or ErrBadResponse
@@ -159,17 +166,22 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 	if maxFails <= 0 {
 		maxFails = 10
 	}
-	next := max(opts.FromLSN, 1) // the first LSN not yet delivered
+	// The first LSN not yet delivered; 0 until the server's opening
+	// message says where its log starts (its progress LSN + 1). It was
+	// taken for 1 until 2026-12-07: a compacted error on a log a
+	// checkpoint had trimmed (TestWatchFromZeroCompactedLog).
+	next := opts.FromLSN
 	fails := 0
 	wait := c.backoff
 	silence := opts.SilenceTimeout
 	if silence == 0 {
 		silence = DefaultSilenceTimeout
 	}
+	opening := openingSilence(silence, ms)
 	sel := newSelection(opts.Pages, opts.Ranges)
 	for {
 		req.FromLsn = uint64(next)
-		progressed, err := c.watchOnce(ctx, req, &next, silence, sel, fn)
+		progressed, err := c.watchOnce(ctx, req, &next, opening, silence, sel, fn)
 		// fn's error (or a change the client cannot decode) first: a
 		// function that cancels ctx and returns its own error got the
 		// internal wrapper, which unwraps to nothing, until 2026-12-06
@@ -177,6 +189,10 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 		var ue *stopError
 		if errors.As(err, &ue) {
 			return ue.err
+		}
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			// ctx ended just as the server answered: both, as below.
+			return fmt.Errorf("client: watch: %w, after %d tries: %w", ctx.Err(), fails+1, err)
 		}
 		if err == nil || ctx.Err() != nil {
 			return err
@@ -186,12 +202,17 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 		}
 		if connect.CodeOf(err) == connect.CodeOutOfRange {
 			ce := &CompactedError{RequestedLSN: next, Err: err}
+			// next is 0 only when the server refused the opening
+			// message: it says which LSN it took 0 for.
 			var cerr *connect.Error
 			if errors.As(err, &cerr) {
 				for _, d := range cerr.Details() {
 					if m, derr := d.Value(); derr == nil {
 						if wc, ok := m.(*mmsbv1.WatchCompacted); ok {
 							ce.OldestLSN = mmsb.LSN(wc.GetOldestLsn())
+							if ce.RequestedLSN == 0 {
+								ce.RequestedLSN = mmsb.LSN(wc.GetRequestedLsn())
+							}
 						}
 					}
 				}
@@ -215,7 +236,11 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions, fn func(WatchEven
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			// Both: the caller's cancellation (errors.Is) and the
+			// server's last answer (connect.CodeOf), as the unary calls
+			// say it. Until 2026-12-07 only ctx.Err(), the server's
+			// answer lost (TestWatchCanceledWhileWaitingSaysWhy).
+			return fmt.Errorf("client: watch: %w while waiting to reconnect, after %d tries: %w", ctx.Err(), fails, err)
 		case <-c.closed.Done():
 			t.Stop()
 			return fmt.Errorf("client: watch ended by Close: %w (%w)", mmsb.ErrClosed, err)
@@ -263,10 +288,11 @@ func (u *stopError) Error() string { return u.err.Error() }
 // watchOnce runs one stream, advancing *next past every change delivered.
 // A nil error means the server ended the stream cleanly (it never does
 // on its own, so it is treated as a drop by the caller's loop). A stream
-// silent for longer than silence (when positive; see
-// WatchOptions.SilenceTimeout) is cut and reported as an Unavailable
-// error wrapping ErrWatchSilent, which the caller resumes.
-func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *mmsb.LSN, silence time.Duration, sel selection, fn func(WatchEvent) error) (bool, error) {
+// silent for longer than its bound (when positive; see
+// WatchOptions.SilenceTimeout: opening until the server's opening
+// message, then streamSilence of silence) is cut and reported as an
+// Unavailable error wrapping ErrWatchSilent, which the caller resumes.
+func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *mmsb.LSN, opening, silence time.Duration, sel selection, fn func(WatchEvent) error) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.closed, cancel)() // Close ends the stream
@@ -282,11 +308,12 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 	dog := time.AfterFunc(time.Hour, func() { silent.Store(true); cancel() })
 	dog.Stop()
 	defer dog.Stop()
+	cur := opening // the bound now: opening until the first message
 	arm := func() {
-		if silence > 0 {
-			bound.Store(int64(silence))
+		if cur > 0 {
+			bound.Store(int64(cur))
 			waiting.Store(true)
-			dog.Reset(silence)
+			dog.Reset(cur)
 		}
 	}
 	ctx = withActivityFunc(ctx, func() {
@@ -295,7 +322,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		}
 	})
 	silentErr := func() error {
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: nothing from the server for %v: the connection is taken for dead", ErrWatchSilent, silence))
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("%w: nothing from the server for %v: the connection is taken for dead", ErrWatchSilent, cur))
 	}
 	arm() // the server's opening message comes at once
 	stream, err := c.rpc.Watch(ctx, connect.NewRequest(req))
@@ -314,14 +341,16 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 	// counts the reconnection failures afresh. Counting the opening
 	// message made the client reconnect to such a server without end
 	// (TestWatchClientGivesUpOnFailedBus).
-	start, received := *next, 0
-	progressed := func() bool { return received > 1 || *next != start }
+	// (A watch from 0 learns its first LSN from the opening message:
+	// not a change delivered.)
+	received, delivered := 0, false
+	progressed := func() bool { return received > 1 || delivered }
 	for stream.Receive() {
 		waiting.Store(false)
 		dog.Stop()
 		received++
 		if received == 1 {
-			silence = streamSilence(stream.ResponseHeader().Get(progressMsHeader), silence)
+			cur = streamSilence(stream.ResponseHeader().Get(progressMsHeader), silence)
 		}
 		ev, nx, err := watchEvent(stream.Msg(), *next)
 		if err == nil {
@@ -334,6 +363,7 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 			return progressed(), &stopError{err}
 		}
 		*next = nx
+		delivered = delivered || len(ev.Changes) > 0
 		arm()
 	}
 	waiting.Store(false)
@@ -345,6 +375,24 @@ func (c *Client) watchOnce(ctx context.Context, req *mmsbv1.WatchRequest, next *
 		return progressed(), c.readLimitError("Watch", withSentinels(lostConnection(ctx, err)))
 	}
 	return progressed(), connect.NewError(connect.CodeUnavailable, errors.New("watch stream ended"))
+}
+
+// openingSilence is a stream's silence bound until the server's opening
+// message, whose headers give the progress interval (progress_ms ms asked
+// for, which the server raises to at least 10 ms; 0: the server's
+// default, 1 s): at least three of the intervals asked for, as after it.
+// The bare bound was used until 2026-12-07: a SilenceTimeout of 1 ms
+// failed every try of a healthy server with ErrWatchSilent
+// (TestWatchSmallSilenceTimeoutFloored). silence <= 0 stays off.
+func openingSilence(silence time.Duration, progressMs uint32) time.Duration {
+	if silence <= 0 {
+		return silence
+	}
+	interval := time.Second
+	if progressMs > 0 {
+		interval = max(time.Duration(progressMs)*time.Millisecond, 10*time.Millisecond)
+	}
+	return max(silence, 3*interval)
 }
 
 // streamSilence is a stream's silence bound once its headers are in:
@@ -433,6 +481,13 @@ func watchEvent(m *mmsbv1.WatchResponse, next mmsb.LSN) (WatchEvent, mmsb.LSN, e
 				ErrBadResponse, i, lsn, prev)
 		}
 		prev = lsn
+		if lsn == 0 {
+			// No operation has LSN 0. Passed over while a watch started
+			// at LSN 1 at the earliest; delivered to a watch from 0
+			// (next 0 until the opening message) for a while on
+			// 2026-12-07 (TestWatchFromZeroRefusesLSNZero).
+			return WatchEvent{}, next, fmt.Errorf("%w: watch: change %d at LSN 0, which no operation has", ErrBadResponse, i)
+		}
 		if lsn < nx {
 			continue // never deliver twice, whatever the server sends
 		}

@@ -259,7 +259,9 @@ func TestWatchSilentServerGivesUp(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = c.Watch(ctx, client.WatchOptions{MaxReconnects: 2, SilenceTimeout: 100 * time.Millisecond},
+	// Progress: the bound before the server's opening message is at
+	// least three of the intervals asked for (of 1 s when none is).
+	err = c.Watch(ctx, client.WatchOptions{MaxReconnects: 2, SilenceTimeout: 100 * time.Millisecond, Progress: 20 * time.Millisecond},
 		func(client.WatchEvent) error { return nil })
 	if !errors.Is(err, client.ErrWatchSilent) || ctx.Err() != nil {
 		t.Fatalf("Watch = %v, want an error wrapping client.ErrWatchSilent before the context's end", err)

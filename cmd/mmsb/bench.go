@@ -1004,47 +1004,48 @@ func (a *app) printBench(r *benchResult) {
 	if r.Shared {
 		where += ", shared memory"
 	}
-	fmt.Fprintf(tw, "workload\t%d pages x %d B, %d deltas of %d B in batches of %d\n", r.Pages, r.PageSize, r.Count, r.DeltaSize, r.Batch)
+	fmt.Fprintf(tw, "workload\t%s x %d B, %s of %d B in batches of %d\n", counted(r.Pages, "page", "pages"), r.PageSize, counted(r.Count, "delta", "deltas"), r.DeltaSize, r.Batch)
 	fmt.Fprintf(tw, "bus\t%s, sync=%s, workers=%d, concurrency=%d, seed=%d\n", where, r.Sync, r.Workers, r.Concurrency, r.Seed)
-	fmt.Fprintf(tw, "create\t%d pages in %.3f s (%s pages/s)\n", r.Pages, r.CreateSec, humanCount(r.PagesPerSec))
+	fmt.Fprintf(tw, "create\t%s in %.3f s (%s pages/s)\n", counted(r.Pages, "page", "pages"), r.CreateSec, humanCount(r.PagesPerSec))
 	if !r.CreateOnly && r.Deltas > 0 {
-		fmt.Fprintf(tw, "commit\t%d deltas in %d batches, %.3f s\n", r.Deltas, r.Batches, r.DurationSec)
+		fmt.Fprintf(tw, "commit\t%s in %s, %.3f s\n", counted(r.Deltas, "delta", "deltas"), counted(r.Batches, "batch", "batches"), r.DurationSec)
 		fmt.Fprintf(tw, "throughput\t%s deltas/s, %.1f MB/s of payload\n", humanCount(r.DeltasPerSec), r.MBPerSec)
 		fmt.Fprintf(tw, "latency\tp50 %s, p99 %s, max %s per batch commit\n", ms(r.LatencyP50NS), ms(r.LatencyP99NS), ms(r.LatencyMaxNS))
 		if r.CheckpointCommits > 0 {
-			fmt.Fprintf(tw, "during checkpoints\t%d commits: p50 %s, p99 %s, max %s\n", r.CheckpointCommits, ms(r.CheckpointP50NS), ms(r.CheckpointP99NS), ms(r.CheckpointMaxNS))
+			fmt.Fprintf(tw, "during checkpoints\t%s: p50 %s, p99 %s, max %s\n", counted(r.CheckpointCommits, "commit", "commits"), ms(r.CheckpointP50NS), ms(r.CheckpointP99NS), ms(r.CheckpointMaxNS))
 		}
 	}
 	for i, c := range r.ReaderCopiesPerSec {
 		fmt.Fprintf(tw, "reader %d\t%s consistent page copies/s in its own process, %d retried\n", i, humanCount(c), r.ReaderRetries[i])
 	}
 	fmt.Fprintf(tw, "memory\tRSS %s (peak %s)\n", humanBytes(r.RSSBytes), humanBytes(r.RSSPeakBytes))
-	fmt.Fprintf(tw, "gc\tmax pause %s over %d cycles\n", ms(r.GCPauseMaxNS), r.GCCycles)
+	fmt.Fprintf(tw, "gc\tmax pause %s over %s\n", ms(r.GCPauseMaxNS), counted(r.GCCycles, "cycle", "cycles"))
 	fmt.Fprintf(tw, "scheduler\tlongest runnable wait >= %s (%d at least the stall threshold)\n", ms(r.SchedWaitMaxNS), r.SchedWaitsOver)
-	fmt.Fprintf(tw, "host\t%d involuntary switches, %d minor and %d major faults, %.2f s stolen by the hypervisor\n", r.InvolSwitches, r.MinorFaults, r.MajorFaults, r.StealSec)
+	fmt.Fprintf(tw, "host\t%s, %s and %s, %.2f s stolen by the hypervisor\n", counted(r.InvolSwitches, "involuntary switch", "involuntary switches"),
+		counted(r.MinorFaults, "minor fault", "minor faults"), counted(r.MajorFaults, "major fault", "major faults"), r.StealSec)
 	fmt.Fprintf(tw, "cpu\t%.2f s user, %.2f s system\n", r.UserSec, r.SysSec)
 	if c := r.StallCauses; c != nil {
-		fmt.Fprintf(tw, "stall causes\t%d commits over the threshold, %d with at least half their time taken from the VM's CPUs by the host\n",
-			c.Stalls, c.StallsStolen)
+		fmt.Fprintf(tw, "stall causes\t%s over the threshold, %d with at least half their time taken from the VM's CPUs by the host\n",
+			counted(c.Stalls, "commit", "commits"), c.StallsStolen)
 		if c.ThreadCounters {
-			fmt.Fprintf(tw, "\tthe committing thread: %d page faults in commits; CPU per commit p99 %s (%s during checkpoints)\n",
-				c.CommitFaults, ms(c.CommitCPUP99NS), ms(c.CheckpointCommitCPUP99NS))
+			fmt.Fprintf(tw, "\tthe committing thread: %s in commits; CPU per commit p99 %s (%s during checkpoints)\n",
+				counted(c.CommitFaults, "page fault", "page faults"), ms(c.CommitCPUP99NS), ms(c.CheckpointCommitCPUP99NS))
 			fmt.Fprintf(tw, "\tstalls: %d off CPU, %d in the kernel, %d in user mode; %d waiting for a CPU\n",
 				c.StallsOffCPU, c.StallsInKernel, c.StallsInUser, c.StallsWaitingCPU)
 		}
 		for _, s := range c.Worst {
 			if c.ThreadCounters {
-				fmt.Fprintf(tw, "\t%s: %s stolen; %s user, %s system, %s runnable, %d faults (%s)\n",
-					ms(s.LatencyNS), ms(s.StealNS), ms(s.UserNS), ms(s.SysNS), ms(s.RunDelayNS), s.Faults, s.Cause)
+				fmt.Fprintf(tw, "\t%s: %s stolen; %s user, %s system, %s runnable, %s (%s)\n",
+					ms(s.LatencyNS), ms(s.StealNS), ms(s.UserNS), ms(s.SysNS), ms(s.RunDelayNS), counted(s.Faults, "fault", "faults"), s.Cause)
 			} else {
 				fmt.Fprintf(tw, "\t%s: %s stolen\n", ms(s.LatencyNS), ms(s.StealNS))
 			}
 		}
 	}
-	fmt.Fprintf(tw, "log\t%s, %d fsyncs, %d checkpoints (%.2f s paced)\n", humanBytes(int64(r.LogBytes)), r.LogSyncs, r.Checkpoints, r.CheckpointPacedSec)
+	fmt.Fprintf(tw, "log\t%s, %s, %s (%.2f s paced)\n", humanBytes(int64(r.LogBytes)), counted(r.LogSyncs, "fsync", "fsyncs"), counted(r.Checkpoints, "checkpoint", "checkpoints"), r.CheckpointPacedSec)
 	if r.SyncFloorSyncs > 0 {
-		fmt.Fprintf(tw, "device floor\t%d appends of %d B, each synced, no bus running: p50 %s, p99 %s, max %s\n",
-			r.SyncFloorSyncs, r.SyncFloorBytes, ms(r.SyncFloorP50NS), ms(r.SyncFloorP99NS), ms(r.SyncFloorMaxNS))
+		fmt.Fprintf(tw, "device floor\t%s of %d B, each synced, no bus running: p50 %s, p99 %s, max %s\n",
+			counted(r.SyncFloorSyncs, "append", "appends"), r.SyncFloorBytes, ms(r.SyncFloorP50NS), ms(r.SyncFloorP99NS), ms(r.SyncFloorMaxNS))
 	}
 	fmt.Fprintf(tw, "state\tLSN %d, hash %s\n", r.LastLSN, r.StateHash)
 	switch {

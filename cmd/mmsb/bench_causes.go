@@ -89,6 +89,19 @@ type threadUsage struct {
 	runDelay  time.Duration
 }
 
+// cpuSplit returns the thread's user and system CPU time between two
+// readings. Their total is exact (the thread's CPU clock); the system
+// share comes from getrusage's tick-grained split, which can grow by more
+// than the total did between two close readings, so that user time,
+// total less system, came out negative: "-0.001 ms user" in bench's stall
+// list, a negative user_ns in its JSON (TestStallCPUSplitNeverNegative).
+// The system share is held within [0, total].
+func cpuSplit(before, after threadUsage) (user, sys time.Duration) {
+	total := max(after.user+after.sys-before.user-before.sys, 0)
+	sys = min(max(after.sys-before.sys, 0), total)
+	return total - sys, sys
+}
+
 // stallCause names the class of a commit that took lat while its thread
 // used user and sys CPU time: "off-cpu", "kernel" or "user".
 func stallCause(lat, user, sys time.Duration) string {
@@ -106,7 +119,7 @@ func stallCause(lat, user, sys time.Duration) string {
 // after, to the counts; ckpt says whether it overlapped a checkpoint, and
 // done, called only for a stall, how many checkpoints had completed.
 func (c *StallCauses) note(lat, threshold time.Duration, ckpt bool, done func() uint64, before, after threadUsage) {
-	user, sys := after.user-before.user, after.sys-before.sys
+	user, sys := cpuSplit(before, after)
 	if after.thread {
 		c.CommitFaults += after.faults - before.faults
 		c.cpu.record(int64(user + sys))

@@ -122,3 +122,34 @@ func TestStallNote(t *testing.T) {
 		}
 	}
 }
+
+// TestStallCPUSplitNeverNegative: the system share of a commit's CPU time
+// comes from getrusage's tick-grained split, which can grow by more than
+// the exact total did between two readings; the user share (total less
+// system) was then negative, printed "-0.001 ms user". Each share lies in
+// [0, total] now, and the two add up to the total.
+func TestStallCPUSplitNeverNegative(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		name              string
+		before, after     threadUsage
+		wantUser, wantSys time.Duration
+	}{
+		// A tick moved 4 ms of earlier CPU time into sys: total 1 ms.
+		{"sys grew past the total", threadUsage{user: 10 * ms, sys: 4 * ms}, threadUsage{user: 7 * ms, sys: 8 * ms}, 0, 1 * ms},
+		{"plain", threadUsage{user: 10 * ms, sys: 4 * ms}, threadUsage{user: 12 * ms, sys: 5 * ms}, 2 * ms, 1 * ms},
+		// The split moved the other way: sys shrank.
+		{"sys shrank", threadUsage{user: 10 * ms, sys: 4 * ms}, threadUsage{user: 15 * ms, sys: 3 * ms}, 4 * ms, 0},
+	} {
+		user, sys := cpuSplit(tc.before, tc.after)
+		if user != tc.wantUser || sys != tc.wantSys {
+			t.Errorf("%s: user %v sys %v, want %v and %v", tc.name, user, sys, tc.wantUser, tc.wantSys)
+		}
+		var c StallCauses
+		tc.before.thread, tc.after.thread = true, true
+		c.note(20*ms, 2*ms, false, func() uint64 { return 0 }, tc.before, tc.after)
+		if s := c.Worst[0]; s.UserNS < 0 || s.SysNS < 0 {
+			t.Errorf("%s: stall with user_ns %d, sys_ns %d", tc.name, s.UserNS, s.SysNS)
+		}
+	}
+}

@@ -180,13 +180,14 @@ func (a *app) runTickBench(ctx context.Context, o *benchOptions) error {
 		}
 	} else {
 		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "workload\ttick: %d ticks × %d deltas over %d pages of %d B, %d derived pages (f64.sum of %d)\n",
-			o.ticks, o.deltasPerTick, o.pages, o.pageSize, o.derived, o.fanin)
+		fmt.Fprintf(tw, "workload\ttick: %s × %s over %s of %d B, %s (f64.sum of %d)\n",
+			counted(o.ticks, "tick", "ticks"), counted(o.deltasPerTick, "delta", "deltas"), counted(o.pages, "page", "pages"), o.pageSize,
+			counted(o.derived, "derived page", "derived pages"), o.fanin)
 		fmt.Fprintf(tw, "tick latency\tp50 %s  p99 %s  max %s  (budget overruns: %d)\n",
 			shortDuration(res.TickP50NS), shortDuration(res.TickP99NS), shortDuration(res.TickMaxNS), res.Overruns)
 		fmt.Fprintf(tw, "phases (p50)\tcommit %s  propagate %s\n", shortDuration(res.CommitP50NS), shortDuration(res.PropagateP50NS))
 		fmt.Fprintf(tw, "throughput\t%s deltas/s, %s recomputed pages/s (propagate phase)\n", humanCount(res.DeltasPerSec), humanCount(res.RecomputedPerSec))
-		fmt.Fprintf(tw, "recomputed\t%d calls, %d derived writes\n", res.Recomputed, res.DerivedWrites)
+		fmt.Fprintf(tw, "recomputed\t%s, %s\n", counted(res.Recomputed, "call", "calls"), counted(res.DerivedWrites, "derived write", "derived writes"))
 		fmt.Fprintf(tw, "memory\tRSS %.1f MiB, max GC pause %s\n", float64(res.RSSBytes)/(1<<20), shortDuration(res.GCPauseMaxNS))
 		if res.ReplayChecked {
 			fmt.Fprintf(tw, "replay\tequal=%v\n", res.ReplayEqual)

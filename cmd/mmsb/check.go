@@ -688,6 +688,24 @@ func replayBesideWriter(ctx context.Context, fs vfs.FS, dir string, target mmsb.
 	}
 }
 
+// replayFailed is the error of read, replay, inspect and graph when the
+// replay of dir (replayBesideWriter) fails: on the directory's damage it
+// points to `mmsb check DIR` for every problem, as inspect and graph did
+// while read and replay gave the corruption alone
+// (TestReplayFailureSaysWhatNext). A target the directory does not reach
+// is no problem of the directory, and gets no pointer: one past its end
+// or an epoch never reached (ErrInvalidOption), and one before the
+// history it still holds (ErrLogTruncated without ErrCorruption: its
+// checkpoints removed the log before them, as they do; check says OK),
+// which was sent to check "for every problem" too
+// (TestReplayBeforeHeldHistoryNoCheckPointer).
+func replayFailed(dir string, err error) error {
+	if errors.Is(err, mmsb.ErrInvalidOption) || errors.Is(err, mmsb.ErrLogTruncated) && !errors.Is(err, mmsb.ErrCorruption) {
+		return fmt.Errorf("replay %s: %w", dir, err)
+	}
+	return fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err)
+}
+
 // dirFileNames lists the names in dir's wal/ and checkpoints/, which a
 // writer changes when it rotates its log, checkpoints or trims.
 func dirFileNames(fs vfs.FS, dir string) string {
@@ -768,8 +786,9 @@ func (a *app) printCheckSummary(r *checkReport) {
 	}
 	fmt.Fprintf(a.stdout, "checkpoints: %d of %d valid\n", okCk, len(r.Checkpoints))
 	if r.Replay != nil && r.Replay.StateHash != "" {
-		fmt.Fprintf(a.stdout, "replay:      from %s to LSN %d, %d pages, %d edges, %d bindings, hash %s\n",
-			r.Replay.From, r.Replay.LSN, r.Replay.Pages, r.Replay.Edges, r.Replay.Bindings, r.Replay.StateHash)
+		fmt.Fprintf(a.stdout, "replay:      from %s to LSN %d, %s, %s, %s, hash %s\n",
+			r.Replay.From, r.Replay.LSN, counted(r.Replay.Pages, "page", "pages"), counted(r.Replay.Edges, "edge", "edges"),
+			counted(r.Replay.Bindings, "binding", "bindings"), r.Replay.StateHash)
 	}
 	if r.Replay != nil && r.Replay.RecoveryHash != "" && r.Replay.RecoveryHash != r.Replay.StateHash {
 		fmt.Fprintf(a.stdout, "recovery:    newest checkpoint + log reach LSN %d, hash %s\n", r.Replay.RecoveryLSN, r.Replay.RecoveryHash)
@@ -977,9 +996,9 @@ func lostFilesError(dir string) error {
 	mode := filepath.Join(dir, "checkpoints", tlog.ModeFileName)
 	renamed := ""
 	if traces := busTraces(dir); len(traces) > 0 {
-		renamed = fmt.Sprintf("first: %s remain under names a bus does not read (a segment's or a checkpoint's with a part added): if one is this bus's file, whole, "+
+		renamed = fmt.Sprintf("first: %s %s under names a bus does not read (a segment's or a checkpoint's with a part added): if one is this bus's file, whole, "+
 			"rename it back without the added part before anything else, as every Open removes a segment ending in \".log.del\" once %s is gone, and with Options.Repair; otherwise ",
-			strings.Join(traces, ", "), mode)
+			strings.Join(traces, ", "), inNumber(len(traces), "remains", "remain"), mode)
 	}
 	return fmt.Errorf("%s, and %s says a log holds its history: the bus's files are lost, and with them every commit "+
 		"(%srestore them from a backup; to accept the loss, open it once with Options.Repair, or remove %s: the directory then opens as a new, empty bus; docs/operations.md, \"Recovery\")",

@@ -65,7 +65,7 @@ func TestInspectMarksCheckpointTheLoaderRefuses(t *testing.T) {
 	for line := range strings.Lines(r.stdout) {
 		found = found || strings.HasPrefix(line, filepath.Base(path)) && strings.Contains(line, "damaged")
 	}
-	if !found || !strings.Contains(r.stdout, "1 checkpoint(s) do not verify") {
+	if !found || !strings.Contains(r.stdout, "1 checkpoint does not verify") {
 		t.Errorf("inspect does not mark %s damaged:\n%s", filepath.Base(path), r.stdout)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -115,8 +116,8 @@ func (a *app) runCheckpoint(ctx context.Context, dir string, rate int64, jsonOut
 	}
 	rec := bus.Recovery()
 	if rec.Log.TornFile != "" {
-		fmt.Fprintf(a.stderr, "note: recovery truncated a torn tail of %d bytes in %s at offset %d\n",
-			rec.Log.TornBytes, rec.Log.TornFile, rec.Log.TornOffset)
+		fmt.Fprintf(a.stderr, "note: recovery truncated a torn tail of %s in %s at offset %d\n",
+			counted(rec.Log.TornBytes, "byte", "bytes"), rec.Log.TornFile, rec.Log.TornOffset)
 	}
 	// Open succeeded, so nothing committed is lost. The command said
 	// nothing, and its checkpoint removes the damaged file (a skipped
@@ -189,19 +190,42 @@ func requireBusFiles(dir, tail string) error {
 		// A bus ran here and lost its files (a bad disk, a wrong mv):
 		// damage, which check must report as such, not as another
 		// program's directory.
-		return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file, "+
-			"but %s remain: a bus ran there and its files were lost or renamed (restore them from a backup)%s",
-			errBusFilesLost, termText(dir), tlog.ModeFileName, strings.Join(traces, ", "), tail)
+		return fmt.Errorf("%w: %s: %s, but %s %s: a bus ran there and its files were lost or renamed (restore them from a backup)%s",
+			errBusFilesLost, termText(dir), noBusFilesRead(dir), strings.Join(traces, ", "), inNumber(len(traces), "remains", "remain"), tail)
 	}
-	return fmt.Errorf("%w: %s: its wal/ holds no log segment and its checkpoints/ no checkpoint and no %s file: "+
-		"no bus ran there (another program's directory?)%s",
-		errNotDataDir, termText(dir), tlog.ModeFileName, tail)
+	return fmt.Errorf("%w: %s: %s: no bus ran there (another program's directory?)%s",
+		errNotDataDir, termText(dir), noBusFilesRead(dir), tail)
+}
+
+// noBusFilesRead says, for requireBusFiles's refusal, why dir holds no
+// file a bus reads: what its wal/ and checkpoints/ lack, or that one of
+// them is not a directory (a file of another program's under that name).
+// The refusal said "its checkpoints/ no checkpoint" of a file named
+// checkpoints (TestNonDirectoryBusSubdirNamed).
+func noBusFilesRead(dir string) string {
+	var said []string
+	for _, sub := range []struct{ name, lacks string }{
+		{"wal", "its wal/ holds no log segment"},
+		{"checkpoints", "its checkpoints/ holds no checkpoint and no " + tlog.ModeFileName + " file"},
+	} {
+		if st, err := os.Stat(filepath.Join(dir, sub.name)); err == nil && !st.IsDir() {
+			said = append(said, "its "+sub.name+" is not a directory")
+			continue
+		}
+		said = append(said, sub.lacks)
+	}
+	return strings.Join(said, " and ")
 }
 
 // busFilesRead reports whether dir holds a file a bus reads: a log
 // segment in wal/, a checkpoint or the log-mode file in checkpoints/. A
 // wal/ or checkpoints/ that cannot be listed counts as holding one (Open
-// reports it).
+// reports it), but not one that is no directory (ENOTDIR): a file so
+// named holds no bus's files. It counted as one, so that checkpoint of
+// another program's directory holding a wal/ and a file named
+// checkpoints wrote LOCK there and failed on a mkdir, and check, inspect,
+// read and graph blamed the directory's "damage" where they refuse a
+// directory without a bus (TestNonDirectoryBusSubdirNamed).
 func busFilesRead(dir string) bool {
 	for _, sub := range []struct {
 		name string
@@ -211,7 +235,7 @@ func busFilesRead(dir string) bool {
 		{"checkpoints", func(n string) bool { _, ok := checkpoint.ParseName(n); return ok || n == tlog.ModeFileName }},
 	} {
 		entries, err := os.ReadDir(filepath.Join(dir, sub.name))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			return true
 		}
 		for _, e := range entries {
@@ -360,9 +384,10 @@ func linksToDir(path string) bool {
 
 // foreignBusFiles lists the entries of DIR/sub (wal or checkpoints) that
 // no bus makes there, as sub/NAME: names that begin with a segment's
-// (in wal/) or a checkpoint's (in checkpoints/) name, and log-mode, are
-// a bus's, whole or left by a crash; a fresh filesystem's own entries
-// (mountMetadata) are nobody's.
+// (in wal/) or a checkpoint's (in checkpoints/) name, a checkpoint's
+// temporary names (checkpoint.IsTempName, the .alt one included), and
+// log-mode, are a bus's, whole or left by a crash; a fresh filesystem's
+// own entries (mountMetadata) are nobody's.
 func foreignBusFiles(dir, sub string) []string {
 	entries, err := os.ReadDir(filepath.Join(dir, sub))
 	if err != nil {
@@ -380,9 +405,12 @@ func foreignBusFiles(dir, sub string) []string {
 			// it is replaced), which a log emptied by DisableLog keeps
 			// beside no segment (TestNewestSegmentFileIsTheLogs).
 			ours = ours || strings.TrimSuffix(n, ".tmp") == tlog.NewestFileName
+			// The LSNs a failed Repair gave up (and its temporary),
+			// until an Open reports them (TestRepairLostFileIsTheLogs).
+			ours = ours || strings.TrimSuffix(n, ".tmp") == tlog.RepairLostFileName
 		} else {
 			_, ours = checkpoint.ParseName(n[:min(len(n), ckLen)])
-			ours = ours || strings.HasPrefix(n, tlog.ModeFileName)
+			ours = ours || strings.HasPrefix(n, tlog.ModeFileName) || checkpoint.IsTempName(n)
 		}
 		// A node's set-aside mark, in wal/ or checkpoints/ until the
 		// node's next start once a crash left it; it made such a bus
@@ -444,7 +472,8 @@ func heldNothing(dir string) bool {
 // although requireBusFiles found none it reads: a name in wal/ that
 // starts with a segment's name (a removal's .log.del leftover, a renamed
 // 00000000000000000001.log.bak) and one in checkpoints/ that starts with
-// a checkpoint's name (a .tmp a crash left, a renamed one). A LOCK alone
+// a checkpoint's name (a .tmp a crash left, a renamed one) or is its second
+// temporary name (checkpoint-<LSN>.alt.ckpt.tmp). A LOCK alone
 // is none (heldNothing).
 func busTraces(dir string) []string {
 	const most = 3
@@ -460,8 +489,13 @@ func busTraces(dir string) []string {
 			return ok
 		}},
 		{"checkpoints", func(n string) bool {
+			// The second temporary name too (checkpoint-<LSN>.alt.ckpt.tmp,
+			// written when the first holds a directory), which does not
+			// start with a checkpoint's name: a checkpoint interrupted
+			// under it was "another program's" file, where one under the
+			// first name was a trace of a bus (TestAltCheckpointTempIsBusFile).
 			_, ok := checkpoint.ParseName(n[:min(len(n), ckLen)])
-			return ok
+			return ok || checkpoint.IsTempName(n)
 		}},
 	} {
 		entries, _ := os.ReadDir(filepath.Join(dir, sub.name))

@@ -96,7 +96,7 @@ func (a *app) runGraph(ctx context.Context, dir string, jsonOut, dot bool) error
 	// again when the files changed, as check's and replay's do.
 	st, err := replayBesideWriter(ctx, filesFS, dir, mmsb.ReplayTarget{}, nil)
 	if err != nil {
-		return interrupted(ctx, "graph of "+dir, fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err))
+		return interrupted(ctx, "graph of "+dir, replayFailed(dir, err))
 	}
 	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	a.noteMissingLog(dir)

@@ -161,7 +161,7 @@ func (a *app) runInspect(ctx context.Context, dir string, listPages, jsonOut boo
 
 	st, err := replayBesideWriter(ctx, fs, dir, mmsb.ReplayTarget{}, nil)
 	if err != nil {
-		return interrupted(ctx, "inspect of "+dir, fmt.Errorf("replay %s (run `mmsb check %s` for every problem): %w", dir, dir, err))
+		return interrupted(ctx, "inspect of "+dir, replayFailed(dir, err))
 	}
 	defer st.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	// The report marks the file damaged; stderr names it as graph,
@@ -211,7 +211,8 @@ func (a *app) printInspect(r *inspectReport) {
 	}
 	tw.Flush()
 	if r.LogProblems > 0 {
-		fmt.Fprintf(w, "(%d log problem(s): run `mmsb check %s`)\n", r.LogProblems, r.Dir)
+		// "1 log problem(s)" until 2026-12-07 (TestCountsOfOneInReadAndBench).
+		fmt.Fprintf(w, "(%s: run `mmsb check %s`)\n", counted(r.LogProblems, "log problem", "log problems"), r.Dir)
 	}
 	if r.LogMissing {
 		fmt.Fprintf(w, "(log directory %s is missing: whatever it held is not in the state below; Open would make an empty one, "+
@@ -236,7 +237,10 @@ func (a *app) printInspect(r *inspectReport) {
 	}
 	tw.Flush()
 	if r.CheckpointProblems > 0 {
-		fmt.Fprintf(w, "(%d checkpoint(s) do not verify: run `mmsb check %s`)\n", r.CheckpointProblems, r.Dir)
+		// "1 checkpoint(s) do not verify" until 2026-12-07
+		// (TestInspectDamagedCheckpoint).
+		fmt.Fprintf(w, "(%s %s not verify: run `mmsb check %s`)\n", counted(r.CheckpointProblems, "checkpoint", "checkpoints"),
+			inNumber(r.CheckpointProblems, "does", "do"), r.Dir)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "last LSN    %d\nstate hash  %s\npages       %d (%s)\nedges       %d\nbindings    %d\n",

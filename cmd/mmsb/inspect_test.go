@@ -103,7 +103,7 @@ func TestInspectDamagedCheckpoint(t *testing.T) {
 		t.Fatalf("damaged checkpoint reported as %+v, %d problem(s)", rep.Checkpoints, rep.CheckpointProblems)
 	}
 	r = runCLI(t, "inspect", tb.dir).mustCode(t, exitOK)
-	if !strings.Contains(r.stdout, "damaged") || !strings.Contains(r.stdout, "1 checkpoint(s) do not verify") {
+	if !strings.Contains(r.stdout, "damaged") || !strings.Contains(r.stdout, "1 checkpoint does not verify") {
 		t.Fatalf("text output does not flag the damaged checkpoint:\n%s", r.stdout)
 	}
 }

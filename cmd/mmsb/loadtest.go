@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +33,11 @@ type loadtestOptions struct {
 	duration            time.Duration
 	allowRemote, asJSON bool
 	grpc                bool
+	// ca, clientCert and clientKey: an https:// server's CA and a client
+	// certificate (--ca, --client-cert, --client-key); tls is what they
+	// make (nil: Go's default, the system's CAs).
+	ca, clientCert, clientKey string
+	tls                       *tls.Config
 	// watchers opens that many watches on all pages during the run and
 	// reports delivery latency; stalledWatchers compares commit rates
 	// with and without that many watches that never read.
@@ -127,6 +135,9 @@ It refuses a non-loopback server unless --allow-remote: it writes to the bus.`,
 	intVar(f, &o.deltaBytes, "delta-bytes", 16, "bytes per delta")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a server that is not on loopback")
 	f.BoolVar(&o.grpc, "grpc", false, "speak gRPC (cleartext HTTP/2) instead of Connect")
+	f.StringVar(&o.ca, "ca", "", "CA certificates (PEM) to verify an https:// --server's certificate by, instead of the system's")
+	f.StringVar(&o.clientCert, "client-cert", "", "client certificate (PEM) for a server with --client-ca; with --client-key")
+	f.StringVar(&o.clientKey, "client-key", "", "the --client-cert's private key (PEM)")
 	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
 	intVar(f, &o.watchers, "watchers", 0, "watch all pages with this many watchers (each its own connection) and report delivery latency")
 	intVar(f, &o.stalledWatchers, "stalled-watchers", 0, "compare commit rates without and with this many watchers that never read (4 alternating phases)")
@@ -223,6 +234,12 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return usageErr("--server %q: want no query or fragment", o.server)
 	}
+	if err := o.checkTLSFlags(u.Scheme); err != nil {
+		return err
+	}
+	if o.tls, err = o.tlsConfig(); err != nil {
+		return err
+	}
 	host := u.Hostname()
 	local := loadtestLocalHost(host)
 	if !o.allowRemote && !local {
@@ -239,6 +256,9 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 	}
 	if o.grpc {
 		opts = append(opts, client.WithGRPC())
+	}
+	if o.tls != nil {
+		opts = append(opts, client.WithTLS(o.tls))
 	}
 	setup, err := client.New(o.server, opts...)
 	if err != nil {
@@ -261,6 +281,11 @@ func (a *app) runLoadtest(ctx context.Context, o loadtestOptions) error {
 					addr = u.Host
 				}
 				return fmt.Errorf("creating pages: %w (loadtest measures a running server: start one, mmsb serve --addr %s, or give its URL with --server)", err, termText(addr))
+			}
+			if ua := (x509.UnknownAuthorityError{}); errors.As(err, &ua) {
+				// A server with a certificate of a private CA: the
+				// reason alone did not say how to trust it.
+				return fmt.Errorf("creating pages: %w (give the CA that signed the server's certificate with --ca)", err)
 			}
 			return fmt.Errorf("creating pages: %w", err)
 		}
@@ -331,4 +356,53 @@ func loadtestFailure(ctx context.Context, res *loadtestResult, hint string) erro
 		msg += "; note: " + hint
 	}
 	return &exitError{code: exitFailure, msg: msg}
+}
+
+// checkTLSFlags refuses, as usage errors, TLS flags a run would not use
+// (an http:// --server: scheme) or could not (a certificate without its
+// key, a file that is not there).
+func (o loadtestOptions) checkTLSFlags(scheme string) error {
+	if (o.clientCert == "") != (o.clientKey == "") {
+		return usageErr("--client-cert and --client-key go together")
+	}
+	if scheme != "https" && (o.ca != "" || o.clientCert != "") {
+		return usageErr("--ca, --client-cert and --client-key are for an https:// --server, got %s", o.server)
+	}
+	for _, f := range []struct{ flag, path string }{{"--ca", o.ca}, {"--client-cert", o.clientCert}, {"--client-key", o.clientKey}} {
+		if f.path == "" {
+			continue
+		}
+		if err := existingFileFlag(f.flag, f.path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tlsConfig is the TLS configuration of --ca, --client-cert and
+// --client-key; nil when none is given. Their errors name the flags, as
+// serve's do for its own TLS files.
+func (o loadtestOptions) tlsConfig() (*tls.Config, error) {
+	if o.ca == "" && o.clientCert == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.ca != "" {
+		pem, err := os.ReadFile(o.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca: %s holds no PEM certificate", o.ca)
+		}
+	}
+	if o.clientCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.clientCert, o.clientKey)
+		if err != nil {
+			return nil, fmt.Errorf("--client-cert/--client-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }

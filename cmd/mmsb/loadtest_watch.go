@@ -293,13 +293,22 @@ type stalledPhase struct {
 // openStalled opens n watches on all pages from LSN from that never read
 // a message: the server's sends to them block once the connection's
 // buffers are full (the receive buffer is made small). Each has its own
-// HTTP client, so its own connection.
-func openStalled(ctx context.Context, url string, n int, from mmsb.LSN) error {
+// HTTP client, so its own connection, with o's TLS configuration and
+// token (--ca, --client-cert, --token): without them a server with TLS
+// or tokens refused them, and they stalled nothing.
+func openStalled(ctx context.Context, o loadtestOptions, n int, from mmsb.LSN) error {
 	for range n {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, Control: smallReceiveBuffer}).DialContext
-		rpc := mmsbv1connect.NewBusServiceClient(&http.Client{Transport: tr}, url)
-		stream, err := rpc.Watch(ctx, connect.NewRequest(&mmsbv1.WatchRequest{FromLsn: uint64(from)}))
+		if o.tls != nil {
+			tr.TLSClientConfig = o.tls.Clone()
+		}
+		rpc := mmsbv1connect.NewBusServiceClient(&http.Client{Transport: tr}, o.server)
+		req := connect.NewRequest(&mmsbv1.WatchRequest{FromLsn: uint64(from)})
+		if o.token != "" {
+			req.Header().Set("Authorization", "Bearer "+o.token)
+		}
+		stream, err := rpc.Watch(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -331,7 +340,7 @@ func (a *app) runStalledComparison(ctx context.Context, o loadtestOptions, opts 
 				cancel()
 				return err
 			}
-			if err := openStalled(pctx, o.server, n, mmsb.LSN(st.GetLastLsn())+1); err != nil {
+			if err := openStalled(pctx, o, n, mmsb.LSN(st.GetLastLsn())+1); err != nil {
 				cancel()
 				return fmt.Errorf("opening stalled watchers: %w", err)
 			}

@@ -166,7 +166,7 @@ func (a *app) runRead(ctx context.Context, dir string, id mmsb.PageID, atLSN mms
 		// when the files changed, as check's and replay's do.
 		st, err := replayBesideWriter(ctx, filesFS, dir, mmsb.ReplayTarget{ToLSN: atLSN}, nil)
 		if err != nil {
-			return interrupted(ctx, "read of "+dir, fmt.Errorf("replay %s: %w", dir, err))
+			return interrupted(ctx, "read of "+dir, replayFailed(dir, err))
 		}
 		defer st.Close() //nolint:errcheck // a detached replay: nothing written through it
 		a.noteMissingLog(dir)
@@ -191,7 +191,7 @@ func (a *app) runRead(ctx context.Context, dir string, id mmsb.PageID, atLSN mms
 		// A size that is not a multiple of 8 leaves bytes no float64
 		// holds: show them rather than drop them unseen.
 		if tail := len(data) % 8; tail != 0 {
-			fmt.Fprintf(a.stdout, "%6d  %d trailing bytes, not a float64: % x\n", len(data)-tail, tail, data[len(data)-tail:])
+			fmt.Fprintf(a.stdout, "%6d  %s, not a float64: % x\n", len(data)-tail, counted(tail, "trailing byte", "trailing bytes"), data[len(data)-tail:])
 		}
 		return nil
 	}

@@ -192,8 +192,8 @@ func requireFreshDir(dir string) error {
 		// A usage error (exit 2), as an --out that is a file or lies
 		// inside DIR: the flag's rule is "absent or empty" (docs/cli.md),
 		// and it exited 1, as if the replay had run and failed.
-		return fmt.Errorf("%w: --out %s: %w: it holds %d entries (replay never overwrites data: give an absent or empty directory)",
-			errUsage, dir, errOutNotEmpty, len(names))
+		return fmt.Errorf("%w: --out %s: %w: it holds %s (replay never overwrites data: give an absent or empty directory)",
+			errUsage, dir, errOutNotEmpty, counted(len(names), "entry", "entries"))
 	}
 	return nil
 }
@@ -258,6 +258,14 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	if err := requireDataDir(dir); err != nil {
 		return err
 	}
+	// Another program's directory with a wal/ was replayed as an empty
+	// bus: DIR2 made, "replayed ... LSN 0", exit 0. Before requireLogDir,
+	// as check and checkpoint refuse it: one holding a file named wal was
+	// a bus whose "wal is not a directory: the log cannot be read"
+	// (TestNonDirectoryBusSubdirNamed).
+	if err := requireBusFiles(dir, "; nothing was written"); err != nil {
+		return err
+	}
 	// A DIR whose wal/ was removed lost every commit after its newest
 	// checkpoint (or all of them): the replay read the missing log as an
 	// empty one, and DIR2 was that loss written as an intact directory.
@@ -265,11 +273,6 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	// a directory whose log went before its first checkpoint, as check
 	// and checkpoint do.
 	if err := requireLogDir(dir); err != nil {
-		return err
-	}
-	// Another program's directory with a wal/ was replayed as an empty
-	// bus: DIR2 made, "replayed ... LSN 0", exit 0.
-	if err := requireBusFiles(dir, "; nothing was written"); err != nil {
 		return err
 	}
 	// DIR2 is written where --out leads: named as given, "." (whose
@@ -294,7 +297,7 @@ func (a *app) runReplay(ctx context.Context, dir string, o *replayOptions) error
 	start := time.Now()
 	state, err := replayBesideWriter(ctx, vfs.Default, dir, target, nil)
 	if err != nil {
-		return replayInterrupted(ctx, dir, fmt.Errorf("replay %s: %w", dir, err))
+		return replayInterrupted(ctx, dir, replayFailed(dir, err))
 	}
 	defer state.Close() //nolint:errcheck // nothing written through it is lost by a failed close
 	a.noteSkippedCheckpoints(state.Recovery(), "the copy holds none of it; run `mmsb check "+termText(dir)+"`")

@@ -141,7 +141,7 @@ func TestReplayBadInput(t *testing.T) {
 		{"time and page", []string{tb.dir, "--to-time", "2020-01-01T00:00:00Z", "--page", "1", "--epoch", "1", "--out", fresh}, exitUsage, "exclude each other"},
 		{"lsn past the end", []string{tb.dir, "--to-lsn", "999999999", "--out", fresh}, exitFailure, "past the last LSN"},
 		// A usage error, as --out a file or inside DIR: it exited 1.
-		{"out not empty", []string{tb.dir, "--out", full}, exitUsage, "usage: --out " + full + ": output directory is not empty: it holds 1 entries"},
+		{"out not empty", []string{tb.dir, "--out", full}, exitUsage, "usage: --out " + full + ": output directory is not empty: it holds 1 entry"},
 		{"out is source", []string{tb.dir, "--out", tb.dir}, exitUsage, "must differ from DIR"}, // docs/cli.md: a usage error (it was "not empty", exit 1)
 		{"not a data dir", []string{full, "--out", fresh}, exitFailure, "not an MMSB data directory"},
 	}

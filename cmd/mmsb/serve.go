@@ -301,7 +301,11 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if o.tokenFile != "" {
 		toks, err := server.LoadTokenFile(o.tokenFile)
 		if err != nil {
-			return err
+			// Named by its flag, as the TLS files' errors are, and like
+			// them a failure (exit 1): the file is there, what it holds
+			// or its mode is wrong. It named no flag until 2026-12-07
+			// (TestServeTokenFileErrorsNameFlag).
+			return fmt.Errorf("--token-file: %w", err)
 		}
 		auth = server.NewAuth(toks)
 	} else if o.clientCA != "" {
@@ -695,8 +699,19 @@ func (o *serveOptions) serverConfig(bus *mmsb.Bus, orch *tick.Orchestrator, log 
 // (its gate too: a call without a valid credential is refused before its
 // message is read), request limit, unary deadline (--timeout; 0: none)
 // and slots for as-of replays and log queries.
+//
+// The request limit is the inspector's own (its requests are a few
+// numbers and a search string: inspector.DefaultMaxRequestBytes), or
+// --max-request-bytes where that is lower, and its refusals name which
+// (TestServeInspectorRequestLimitNamed): until 2026-12-07 they named
+// neither, the read limit was --max-request-bytes (64 MiB by default)
+// and a gzip request inflated up to the inspector's 1 MiB.
 func inspectorOptions(bus *mmsb.Bus, srv *server.Server, orch *tick.Orchestrator, auth *server.Auth, maxRequestBytes int, timeout time.Duration) inspector.Options {
-	o := inspector.Options{Bus: bus, Ticks: orch, HandlerOptions: []connect.HandlerOption{connect.WithReadMaxBytes(maxRequestBytes)},
+	limit, name := maxRequestBytes, "--max-request-bytes"
+	if limit > inspector.DefaultMaxRequestBytes {
+		limit, name = inspector.DefaultMaxRequestBytes, "the inspector's request bound (--max-request-bytes may only lower it)"
+	}
+	o := inspector.Options{Bus: bus, Ticks: orch, MaxRequestBytes: limit, MaxRequestBytesName: name,
 		AsOfSlot: srv.AsOfSlot, LogQuerySlot: srv.LogQuerySlot}
 	var ics []connect.Interceptor
 	if auth != nil {

@@ -58,3 +58,16 @@ func TestNewestSegmentFileIsTheLogs(t *testing.T) {
 		t.Errorf("%s: files no bus makes %q, want wal/x%s alone", other, foreign, tlog.NewestFileName)
 	}
 }
+
+// TestRepairLostFileIsTheLogs: wal/repair-lost, which a Repair that cut
+// the log and then failed leaves until an Open reports its loss, is the
+// log's file: a bus holding it was "another program's directory".
+func TestRepairLostFileIsTheLogs(t *testing.T) {
+	for _, name := range []string{tlog.RepairLostFileName, tlog.RepairLostFileName + ".tmp"} {
+		dir := filepath.Join(t.TempDir(), "data")
+		makeTree(t, dir, map[string]string{"LOCK": "", "wal/": "", "checkpoints/": "", "wal/" + name: "x"})
+		if foreign, _, err := filesNoBusMakes(dir); err != nil || len(foreign) != 0 {
+			t.Errorf("%s with wal/%s: files no bus makes %q (%v), want none", dir, name, foreign, err)
+		}
+	}
+}

@@ -52,6 +52,10 @@ const DefaultMaxStreams = 256
 // inspector's requests are a few numbers and a search string.
 const DefaultMaxRequestBytes = 1 << 20
 
+// defaultMaxRequestBytesName is the default of
+// Options.MaxRequestBytesName.
+const defaultMaxRequestBytesName = "inspector Options.MaxRequestBytes"
+
 // ErrClosed ends the streams (Changes, Events) still open when the
 // inspector is closed, as a Connect Unavailable error: the browser then
 // reconnects, to the inspector that replaced this one (a role change of
@@ -69,17 +73,23 @@ type Options struct {
 	// (default 100 ms).
 	PollInterval time.Duration
 	// HandlerOptions are passed to the Connect handler (the server's auth
-	// and metrics interceptors, read limits), after the inspector's own
-	// read limit and gzip decompressor (see MaxRequestBytes), which they
-	// may replace.
+	// and metrics interceptors), after the inspector's own read limit and
+	// gzip decompressor (see MaxRequestBytes).
 	HandlerOptions []connect.HandlerOption
 	// MaxRequestBytes bounds one request message, compressed or as it
-	// inflates: a gzip request stops being decompressed past it, instead
-	// of Connect's default inflating all of it to measure it (a gzip
-	// bomb). 0: DefaultMaxRequestBytes. A connect.WithReadMaxBytes in
-	// HandlerOptions (the server's --max-request-bytes) replaces the read
-	// limit; the decompression stops at this bound either way.
+	// inflates: a larger one is refused (resource_exhausted,
+	// server.ErrRequestTooLarge) naming MaxRequestBytesName and the
+	// bound, before it is decoded, and a gzip request stops being
+	// decompressed past it, instead of Connect's default inflating all of
+	// it to measure it (a gzip bomb). 0: DefaultMaxRequestBytes. mmsb
+	// serve passes its --max-request-bytes where that is lower than
+	// DefaultMaxRequestBytes, else DefaultMaxRequestBytes.
 	MaxRequestBytes int
+	// MaxRequestBytesName is what the refusal of a message larger than
+	// MaxRequestBytes calls the bound: the flag or option that set it
+	// (mmsb serve: "--max-request-bytes"). "": "inspector
+	// Options.MaxRequestBytes".
+	MaxRequestBytesName string
 	// MaxStreams bounds the Changes and Events streams open at once; the
 	// next is refused with ResourceExhausted (ErrTooManyStreams). 0:
 	// DefaultMaxStreams.
@@ -122,8 +132,10 @@ type Inspector struct {
 	asOf  func(ctx context.Context) (func(), error)
 	// logQuery is Options.LogQuerySlot.
 	logQuery func() (func(), error)
-	// maxRequest is Options.MaxRequestBytes.
-	maxRequest int
+	// maxRequest is Options.MaxRequestBytes, and maxRequestName
+	// Options.MaxRequestBytesName.
+	maxRequest     int
+	maxRequestName string
 	// answerTimeout is Options.AnswerTimeout.
 	answerTimeout time.Duration
 	// streams holds a token for each open Changes or Events stream; its
@@ -183,12 +195,15 @@ func New(o Options) (*Inspector, error) {
 		return nil, fmt.Errorf("%w: inspector: Options.MaxRequestBytes is %d: want 0 (the default, %d) or more", mmsb.ErrInvalidOption, o.MaxRequestBytes, DefaultMaxRequestBytes)
 	}
 	in := &Inspector{bus: o.Bus, ticks: o.Ticks, poll: o.PollInterval, hopts: o.HandlerOptions, gate: o.Gate, asOf: o.AsOfSlot, logQuery: o.LogQuerySlot,
-		maxRequest: o.MaxRequestBytes, answerTimeout: o.AnswerTimeout}
+		maxRequest: o.MaxRequestBytes, maxRequestName: o.MaxRequestBytesName, answerTimeout: o.AnswerTimeout}
 	if in.poll <= 0 {
 		in.poll = 100 * time.Millisecond
 	}
 	if in.maxRequest == 0 {
 		in.maxRequest = DefaultMaxRequestBytes
+	}
+	if in.maxRequestName == "" {
+		in.maxRequestName = defaultMaxRequestBytesName
 	}
 	maxStreams := o.MaxStreams
 	if maxStreams == 0 {
@@ -247,28 +262,23 @@ func (in *Inspector) metricsPath() string {
 // ServiceHandler returns the path to mount the RPC service on and its
 // handler.
 func (in *Inspector) ServiceHandler() (string, http.Handler) {
-	// The inspector's bounds come first, so that the caller's options
-	// (the server's read limit) replace them. The server's codecs: JSON
-	// that refuses an unknown enum name (Connect's dropped it, so a
-	// misspelt sort answered sorted by ID: TestUnknownSortNameRefused),
-	// and binary requests counted before they are decoded.
-	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(in.maxRequest), requestGzip(in.maxRequest), server.ProtoCodec()}, server.JSONCodecs()...)
+	// The server's read limit and decompressor, whose refusals name the
+	// bound's setting, and its codecs: JSON that refuses an unknown enum
+	// name (Connect's dropped it, so a misspelt sort answered sorted by
+	// ID: TestUnknownSortNameRefused), and binary requests counted before
+	// they are decoded.
+	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(in.maxRequest),
+		server.BoundedGzip(in.maxRequest, in.maxRequestName), server.ProtoCodec()}, server.JSONCodecs()...)
 	opts = append(opts, in.hopts...)
 	path, h := inspectorv1connect.NewInspectorServiceHandler(&service{in: in}, opts...)
+	// A message past the bound is refused naming it, before Connect's
+	// own refusal, which named no setting (TestRequestTooLargeNamesSetting).
+	h = server.BoundMessages(h, in.maxRequest, in.maxRequestName)
 	// A body cut inside an envelope: invalid_argument, not internal.
 	h = server.CutEnvelopes(h)
 	return path, in.streamCut.Track(h, inspectorv1connect.InspectorServiceQueryLogProcedure,
 		inspectorv1connect.InspectorServiceChangesProcedure, inspectorv1connect.InspectorServiceEventsProcedure)
 }
-
-// requestGzip is the handler option that decompresses gzip requests (and
-// compresses answers) for the inspector's service.
-//
-// requestGzip is the server's decompressor that stops at the read limit
-// (server.BoundedGzip): Connect's default inflates a whole message to
-// measure it, so a small gzip request could take gigabytes
-// (TestGzipBombRequestRefused).
-func requestGzip(maxBytes int) connect.HandlerOption { return server.BoundedGzip(maxBytes) }
 
 // uiPolicy is the UI's Content-Security-Policy (see UIHandler). img-src
 // allows data: for the empty favicon.

@@ -83,7 +83,7 @@ func TestGzipBombRequestRefused(t *testing.T) {
 		{"bus service: inflates to 64 MiB", served + stats, gzipPadded(`{}`, 64<<20), true, http.StatusTooManyRequests, "decompression stopped"},
 		{"inspector, own bound: inflates to 64 MiB", own + overview, gzipPadded(`{}`, 64<<20), true, http.StatusTooManyRequests, "decompression stopped"},
 		{"inspector, server's read limit: inflates to 64 MiB", served + overview, gzipPadded(`{}`, 64<<20), true, http.StatusTooManyRequests, "decompression stopped"},
-		{"inspector, own bound: 2 MiB uncompressed", own + overview, plain, false, http.StatusTooManyRequests, "larger than configured max"},
+		{"inspector, own bound: 2 MiB uncompressed", own + overview, plain, false, http.StatusTooManyRequests, "more than inspector Options.MaxRequestBytes 1048576"},
 		{"control: bus service, compressed within the limit", served + stats, gzipPadded(`{}`, 1<<10), true, http.StatusOK, `"syncMode"`},
 		{"control: inspector, compressed within its bound", own + overview, gzipPadded(`{}`, 1<<10), true, http.StatusOK, `"syncMode"`},
 		{"control: inspector, server's read limit, within it", served + overview, gzipPadded(`{}`, 1<<10), true, http.StatusOK, `"syncMode"`},

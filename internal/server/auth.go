@@ -109,7 +109,8 @@ func RequiredRole(procedure string) Role {
 
 // LoadTokenFile reads a token file: one "ROLE TOKEN" pair per line (role
 // read, write or admin; token at least MinTokenLength printable UTF-8
-// characters without spaces), blank lines and lines starting with # ignored. The file
+// characters without spaces), blank lines and lines starting with # ignored
+// (a UTF-8 byte order mark at the start of the file too). The file
 // must not be readable or writable by group or others (mode 0600 or
 // stricter), like an SSH key. A token may appear once. Errors never quote
 // a token.
@@ -136,7 +137,14 @@ func parseTokens(r io.Reader, path string) ([]Token, error) {
 	lineOf := map[string]int{} // token -> its line
 	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if line == 1 {
+			// A byte order mark, which some editors write at the start
+			// of a UTF-8 file, marks the encoding and is not part of the
+			// role: "unknown role" until 2026-12-07 (TestTokenFileBOM).
+			text = strings.TrimPrefix(text, "\uFEFF")
+		}
+		text = strings.TrimSpace(text)
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}

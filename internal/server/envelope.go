@@ -39,16 +39,19 @@ func CutEnvelopes(h http.Handler) http.Handler {
 // in every protocol, names the flag, its value and the message's size.
 var ErrRequestTooLarge = errors.New("server: request message is larger than the server reads")
 
-// maxRequestBytesFlag names the bound boundMessages enforces (and
-// boundedGunzip, in Mux).
+// maxRequestBytesFlag names the bound BoundMessages enforces in Mux (and
+// boundedGunzip there).
 const maxRequestBytesFlag = "--max-request-bytes"
 
-// boundMessages returns h, a Connect handler reading messages of at most
+// BoundMessages returns h, a Connect handler reading messages of at most
 // maxBytes (connect.WithReadMaxBytes), refusing a request message larger
-// than maxBytes with ErrRequestTooLarge naming --max-request-bytes and
-// its value, before Connect does: Connect's own refusal ("message size N
-// is larger than configured max M") named no flag, so that a client could
-// not tell which server limit it met (TestRequestTooLargeNamesFlag). A
+// than maxBytes with ErrRequestTooLarge naming setting, the flag or
+// option that sets maxBytes (Mux: --max-request-bytes), and its value,
+// before Connect does: Connect's own refusal ("message size N is larger
+// than configured max M") named no flag, so that a client could not tell
+// which server limit it met (TestRequestTooLargeNamesFlag; the
+// inspector's service, mounted beside Mux's, is bounded the same way:
+// its TestRequestTooLargeNamesSetting). A
 // body of one message (Connect's unary protocol) is refused when the
 // bytes read of it pass maxBytes, as Connect refused it (one announcing
 // more is read that far, counted against the bounds on write bytes as it
@@ -56,12 +59,12 @@ const maxRequestBytesFlag = "--max-request-bytes"
 // (gRPC, gRPC-Web, Connect's streaming protocol) once an envelope's
 // prefix announces more, without its message being read (Connect read
 // and discarded it first). A compressed message inflating past maxBytes
-// is refused by the decompressor (boundedGunzip), naming the flag too.
-func boundMessages(h http.Handler, maxBytes int) http.Handler {
+// is refused by the decompressor (BoundedGzip), naming setting too.
+func BoundMessages(h http.Handler, maxBytes int, setting string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
 			r = r.WithContext(r.Context()) // a copy, its body bounded
-			b := &boundedBody{ReadCloser: r.Body, max: int64(maxBytes), length: r.ContentLength}
+			b := &boundedBody{ReadCloser: r.Body, max: int64(maxBytes), length: r.ContentLength, setting: setting}
 			if enveloped(r.Header) {
 				b.env = &envelopes{}
 			}
@@ -75,6 +78,7 @@ func boundMessages(h http.Handler, maxBytes int) http.Handler {
 type boundedBody struct {
 	io.ReadCloser
 	max, length, read int64
+	setting           string     // what sets max, named in the refusal
 	env               *envelopes // an enveloped body's, else nil
 	err               error
 }
@@ -104,7 +108,7 @@ func (b *boundedBody) refuse(size int64) error {
 		more = ""
 	}
 	b.err = connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("%w: a message of %d bytes%s, more than %s %d",
-		ErrRequestTooLarge, size, more, maxRequestBytesFlag, b.max))
+		ErrRequestTooLarge, size, more, b.setting, b.max))
 	return b.err
 }
 

@@ -15,19 +15,18 @@ var errInflatedPastLimit = errors.New("server: the compressed message inflates p
 
 // BoundedGzip returns the handler option that decompresses gzip request
 // messages, and compresses responses, as Connect's default does, except
-// that a message inflating past maxBytes stops being decompressed there.
+// that a message inflating past maxBytes stops being decompressed there,
+// refused with ErrRequestTooLarge naming setting, the flag or option
+// that sets maxBytes (Mux: --max-request-bytes; the inspector's service
+// takes it too).
 // Connect's own decompressor refuses such a message too
 // (ResourceExhausted), but only after inflating all of it to name its
 // size: a 2 MiB request inflating to 2 GiB cost the server 7 s of CPU, so
 // one of --max-request-bytes (64 MiB) would have cost it many minutes
 // (TestGzipBombStopsAtLimit).
-func BoundedGzip(maxBytes int) connect.HandlerOption { return boundedGzip(maxBytes, "") }
-
-// boundedGzip is BoundedGzip whose refusal names flag, the limit maxBytes
-// is (Mux: --max-request-bytes), if not "".
-func boundedGzip(maxBytes int, flag string) connect.HandlerOption {
+func BoundedGzip(maxBytes int, setting string) connect.HandlerOption {
 	return connect.WithCompression("gzip",
-		func() connect.Decompressor { return &boundedGunzip{most: int64(maxBytes) + 1, flag: flag} },
+		func() connect.Decompressor { return &boundedGunzip{most: int64(maxBytes) + 1, flag: setting} },
 		func() connect.Compressor { return gzip.NewWriter(io.Discard) })
 }
 

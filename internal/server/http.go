@@ -92,15 +92,15 @@ func (s *Server) Mux(o HTTPOptions) *http.ServeMux {
 	ics = append(ics, o.Interceptors...)
 	mux := http.NewServeMux()
 	path, h := s.Handler(append([]connect.HandlerOption{connect.WithReadMaxBytes(maxBytes), connect.WithInterceptors(ics...),
-		connect.WithCompressMinBytes(compressMin), boundedGzip(maxBytes, maxRequestBytesFlag), ProtoCodec()}, JSONCodecs()...)...)
+		connect.WithCompressMinBytes(compressMin), BoundedGzip(maxBytes, maxRequestBytesFlag), ProtoCodec()}, JSONCodecs()...)...)
 	answerTimeout := o.AnswerTimeout
 	if answerTimeout <= 0 {
 		answerTimeout = DefaultAnswerTimeout
 	}
 	// Behind the Gate below: a call without a credential counts only the
 	// empty message the Gate gives it.
-	h = boundMessages(h, maxBytes) // its refusal names --max-request-bytes
-	h = CutEnvelopes(h)            // inside countWrites: its refusals pass through
+	h = BoundMessages(h, maxBytes, maxRequestBytesFlag) // its refusal names the flag
+	h = CutEnvelopes(h)                                 // inside countWrites: its refusals pass through
 	h = countWrites(h, maxBytes)
 	h = s.watchCut.Track(h, mmsbv1connect.BusServiceWatchProcedure)
 	h = s.queryCut.Track(h, mmsbv1connect.BusServiceQueryLogProcedure)

@@ -197,12 +197,18 @@ const (
 type walkField struct {
 	kind  uint8
 	list  bool
+	enum  bool // an enum (a number), named in JSON by a string
+	num   protowire.Number
 	runs  bool           // deltaRuns
 	index int            // the field's index, or -1 past maxTopFields
 	wire  protowire.Type // a number's wire type
 	size  int64          // a number's Go size, or a message's (messageBytes)
 	fixed int            // a fixed number's wire bytes, 0 for a varint
 	sub   *walkTable     // a message's
+	// enumNames holds an enum's value names, jsonName the field's JSON
+	// name (jsonWalk.enumName).
+	enumNames map[string]bool
+	jsonName  string
 }
 
 // walkTable is the walk's view of a message: its fields by number, made
@@ -210,6 +216,11 @@ type walkField struct {
 type walkTable struct {
 	md       protoreflect.MessageDescriptor
 	byNumber []walkField // kind 0: no such field
+	// byName holds byNumber's fields by their JSON and proto names
+	// (jsonDecodeAlloc); beyond: the message has a field past byNumber
+	// (none in the schema), looked up in its descriptor.
+	byName map[string]*walkField
+	beyond bool
 }
 
 // walkTables holds each message descriptor's *walkTable.
@@ -248,17 +259,58 @@ func makeWalkTable(md protoreflect.MessageDescriptor, made map[protoreflect.Mess
 		}
 	}
 	t.byNumber = make([]walkField, top)
+	t.byName = make(map[string]*walkField, 2*fields.Len())
 	for i := range fields.Len() {
 		if fd := fields.Get(i); int(fd.Number()) < maxTableNumber {
 			t.byNumber[fd.Number()] = makeWalkField(fd, made)
+			t.byName[fd.JSONName()] = &t.byNumber[fd.Number()]
+			t.byName[string(fd.Name())] = &t.byNumber[fd.Number()]
+		} else {
+			t.beyond = true
 		}
 	}
 	return t
 }
 
+// named is the walkField of the field a JSON member named name sets (its
+// JSON name or its proto name, as protojson looks them up), or nil. It
+// allocates nothing for a message of the schema: until 2026-12-07 each
+// unknown member's name was copied twice to look it up in the
+// descriptor, a 1 MB name allocating 2 MB before anything was counted.
+func (t *walkTable) named(name []byte) *walkField {
+	if f, ok := t.byName[string(name)]; ok || !t.beyond {
+		return f
+	}
+	fields := t.md.Fields()
+	fd := fields.ByJSONName(string(name))
+	if fd == nil {
+		fd = fields.ByTextName(string(name))
+	}
+	if fd == nil {
+		return nil
+	}
+	return t.field(fd.Number())
+}
+
+// number is f's field number, 0 for a nil f (an unknown field).
+func (f *walkField) number() protowire.Number {
+	if f == nil {
+		return 0
+	}
+	return f.num
+}
+
 // makeWalkField is fd's walkField.
 func makeWalkField(fd protoreflect.FieldDescriptor, made map[protoreflect.MessageDescriptor]*walkTable) walkField {
-	f := walkField{list: fd.IsList(), runs: fd.FullName() == deltaRuns, index: -1, wire: protowire.VarintType}
+	f := walkField{list: fd.IsList(), runs: fd.FullName() == deltaRuns, index: -1, wire: protowire.VarintType,
+		enum: fd.Kind() == protoreflect.EnumKind, num: fd.Number(), jsonName: fd.JSONName()}
+	if f.enum {
+		values := fd.Enum().Values()
+		f.enumNames = make(map[string]bool, values.Len())
+		for i := range values.Len() {
+			f.enumNames[string(values.Get(i).Name())] = true
+		}
+	}
 	if fd.Index() < maxTopFields {
 		f.index = fd.Index()
 	}
@@ -301,17 +353,27 @@ func (t *walkTable) field(num protowire.Number) *walkField {
 }
 
 // charge adds n bytes to the allocation and refuses past the bound,
-// naming field num of md.
+// naming field num of md, and the bound as the decode budget, which no
+// flag sets: a CreatePages of empty metadata entries past about 7.5 MB
+// (136 bytes decoded for 2 wire bytes) was refused well within
+// --max-request-bytes, naming neither what refused it nor how to pass
+// (TestDecodeBudgetRefusalNamed).
 func (b *decodeBudget) charge(n int64, md protoreflect.MessageDescriptor, num protowire.Number) error {
 	if b.alloc += n; b.alloc <= b.max {
 		return nil
 	}
-	return fmt.Errorf("%w: %s: decoding would allocate %d bytes or more, more than %d (%d a wire byte + %d)",
+	return fmt.Errorf("%w: %s: decoding would allocate %d bytes or more, more than the %d one request's decode may "+
+		"(the server's decode budget, %d a wire byte + %d, which no flag sets: --max-request-bytes bounds the wire bytes only); "+
+		"send fewer elements in each request",
 		ErrDecodeBudget, fieldName(md, num), b.alloc, b.max, allocPerWireByte, allocFloor)
 }
 
-// fieldName names field num of md, known or not.
+// fieldName names field num of md, known or not, or md itself for 0
+// (what no field is charged for: jsonDecodeAlloc's tokens).
 func fieldName(md protoreflect.MessageDescriptor, num protowire.Number) string {
+	if num == 0 {
+		return string(md.FullName())
+	}
 	if fd := md.Fields().ByNumber(num); fd != nil {
 		return string(fd.FullName())
 	}

@@ -297,13 +297,13 @@ func holdWrite(ctx context.Context, what string, size int) error {
 	if h.refused != nil {
 		return h.refusal(what)
 	}
-	if h.binary && !h.decodeFound && size > 0 {
+	if !h.decodeFound && size > 0 {
 		decodeLinkMissed(h.l.log.log, what)
 	}
 	switch {
 	case h.decoded > 0:
-		// Decoded by ProtoCodec, which counted what the decode would
-		// allocate (holdDecode): the request holds that now, its
+		// Decoded by ProtoCodec or a JSON codec, which counted what the
+		// decode would allocate (holdDecode): the request holds that now, its
 		// message, no longer its body's bytes (Connect's buffer pool has
 		// them back) nor the most a compressed message could have
 		// inflated to.
@@ -312,9 +312,10 @@ func holdWrite(ctx context.Context, what string, size int) error {
 			h.giveBack(h.n - keep)
 		}
 	case h.inflating:
-		// Decoded (from JSON): a compressed message counts what it
-		// holds now (or what its body brought, if more), no longer the
-		// most it could have inflated to.
+		// Decoded, its decode allocating nothing counted (an empty
+		// message): a compressed message counts what it holds now (or
+		// what its body brought, if more), no longer the most it could
+		// have inflated to.
 		h.inflating = false
 		if keep := max(int64(size), min(h.read, h.most)); keep < h.n {
 			h.giveBack(h.n - keep)
@@ -364,13 +365,13 @@ type writeHold struct {
 	// (countWrites, countedBody, holdWrite); inflateCounted once it has.
 	inflating, inflateCounted bool
 	inflateTo                 int64
-	// decoded is what ProtoCodec's decode of its message allocates, at
-	// most, counted before the decode (holdDecode).
+	// decoded is what the decode of its message allocates, at most
+	// (ProtoCodec's or a JSON codec's estimate), counted before the
+	// decode (holdDecode).
 	decoded int64
-	// binary: its message is decoded by ProtoCodec, not a JSON codec
-	// (countWrites); decodeFound once holdDecode has found it, on the
-	// goroutine serving it (decodeLinkMisses).
-	binary, decodeFound bool
+	// decodeFound once holdDecode has found it, on the goroutine serving
+	// it (decodeLinkMisses).
+	decodeFound bool
 }
 
 // giveBack gives back n of the bytes the request counted.
@@ -482,7 +483,6 @@ func countWrites(h http.Handler, maxBytes int) http.Handler {
 		r.Body = body
 		header := w.Header().Clone()
 		hw := &heldBackWriter{ResponseWriter: w, body: body}
-		wh.binary = !strings.Contains(strings.ToLower(r.Header.Get("Content-Type")), "json")
 		serveDecodingWrite(h, hw, r, body)
 		if body.refused == nil || hw.passed {
 			return
@@ -508,7 +508,7 @@ func countWrites(h http.Handler, maxBytes int) http.Handler {
 // served through countWrites, by the goroutine that serves it
 // (goroutineID): Connect gives its codec no context, and decodes a unary
 // request's message on the goroutine serving the request, so that
-// ProtoCodec finds the request's bounds on write bytes there
+// the codecs (ProtoCodec, JSON) find the request's bounds on write bytes there
 // (holdDecode). What this rests on: every write is a unary call, whose
 // message Connect (v1.21) reads and decodes within the handler's
 // ServeHTTP, for Connect, gRPC and gRPC-Web alike, and nothing between
@@ -525,8 +525,8 @@ var decodingWrites sync.Map // uint64 → *countedBody
 // 4 µs on a loaded 2-core machine).
 var writesDecoding atomic.Int64
 
-// decodeLinkMisses counts the binary write requests decoded without
-// ProtoCodec finding them (holdDecode: the lookup by goroutine missed),
+// decodeLinkMisses counts the write requests decoded without the codec
+// (ProtoCodec or JSON) finding them (holdDecode: the lookup by goroutine missed),
 // so counted at their message's size only, not at what their decode
 // allocated: were Connect ever to decode a unary request's message on
 // another goroutine than the one serving it, the first such write is
@@ -538,7 +538,7 @@ var decodeLinkMisses atomic.Int64
 // decode was not counted (decodeLinkMisses), logging the first.
 func decodeLinkMissed(log *slog.Logger, what string) {
 	if decodeLinkMisses.Add(1) == 1 {
-		log.Error("a binary write request was decoded on another goroutine than the one serving it: its decode was not counted against the bounds on write bytes, only its message's size; logged once", "call", what)
+		log.Error("a write request was decoded on another goroutine than the one serving it: its decode was not counted against the bounds on write bytes, only its message's size; logged once", "call", what)
 	}
 }
 

@@ -554,8 +554,7 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 	if ms := m.GetProgressMs(); ms > 0 {
 		interval = max(time.Duration(ms)*time.Millisecond, 10*time.Millisecond)
 	}
-	from := max(mmsb.LSN(m.GetFromLsn()), 1)
-	pos := from - 1 // the last LSN delivered (or skipped as not wanted)
+	from := mmsb.LSN(m.GetFromLsn()) // 0: resolved below
 
 	// Counted first, then checked: concurrent watches cannot all pass.
 	if n := s.watchers.Add(1); n > s.maxWatchers {
@@ -571,6 +570,18 @@ func (s *Server) Watch(ctx context.Context, req *connect.Request[mmsbv1.WatchReq
 	if st.NoLog {
 		return noLogWatchError(st.LastLSN)
 	}
+	if from == 0 {
+		// The start of the log as it is now, as QueryLog's from_lsn 0
+		// reads it: on a log a checkpoint had trimmed, 0 was taken for
+		// 1 and refused as compacted until 2026-12-07
+		// (TestWatchFromZeroCompactedLog). An empty log starts at the
+		// next LSN.
+		from = st.Log.OldestLSN
+		if from == 0 {
+			from = st.LastLSN + 1
+		}
+	}
+	pos := from - 1 // the last LSN delivered (or skipped as not wanted)
 	if from > st.LastLSN+1 {
 		// A start past the next LSN would report progress (from - 1) the
 		// bus never reached, and a client resuming against a bus restored

@@ -17,12 +17,13 @@ import (
 	mmsbv1 "github.com/mmsb-go/mmsb/gen/mmsb/v1"
 	"github.com/mmsb-go/mmsb/gen/mmsb/v1/mmsbv1connect"
 	"github.com/mmsb-go/mmsb/internal/server"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
-// TestWriteBytesDecodeCounted: a binary write request counts what its
-// decode allocates (the codec's estimate) against the bounds on write
-// bytes before it is decoded, not only its wire bytes. A Commit of 16384
+// TestWriteBytesDecodeCounted: a write request, binary or JSON, counts
+// what its decode allocates (the codec's estimate) against the bounds on
+// write bytes before it is decoded, not only its wire bytes. A Commit of 16384
 // one-byte runs (139 KB on the wire) held in flight after its decode
 // holds at least what decoding it allocates (the least
 // runtime.MemStats.TotalAlloc delta of three proto.Unmarshal), and
@@ -30,9 +31,11 @@ import (
 // TestWriteAloneOverBoundsDecodeCounted); a second such Commit beside it,
 // whose body fits, is refused as busy before it is decoded
 // (resource_exhausted, Mmsb-Busy) and not applied, and passes once the
-// first is answered; over Connect, gRPC and gRPC-Web. Control: counted
-// as wire bytes, the first held 139 KB of the 2 MB or so its decode
-// allocated, and the second was applied beside it.
+// first is answered; over Connect, gRPC and gRPC-Web, and Connect's JSON
+// (a Commit of 453 KB, under a bound of 5 MiB). Control: counted as wire
+// bytes, the first held 139 KB of the 2 MB or so its decode allocated,
+// and the second was applied beside it; until 2026-12-07 a JSON write
+// was still counted that way (its wire bytes, then proto.Size).
 func TestWriteBytesDecodeCounted(t *testing.T) {
 	// Cleartext HTTP/2, which gRPC needs.
 	var p http.Protocols
@@ -40,19 +43,22 @@ func TestWriteBytesDecodeCounted(t *testing.T) {
 	h2c := &http.Client{Transport: &http.Transport{Protocols: &p}}
 	t.Cleanup(h2c.CloseIdleConnections)
 	for _, c := range []struct {
-		name string
-		hc   *http.Client
-		opts []connect.ClientOption
+		name  string
+		hc    *http.Client
+		json  bool
+		bound int64
+		opts  []connect.ClientOption
 	}{
-		{"Connect", http.DefaultClient, nil},
-		{"gRPC", h2c, []connect.ClientOption{connect.WithGRPC()}},
-		{"gRPC-Web", h2c, []connect.ClientOption{connect.WithGRPCWeb()}},
+		{"Connect", http.DefaultClient, false, 3 << 20, nil},
+		{"gRPC", h2c, false, 3 << 20, []connect.ClientOption{connect.WithGRPC()}},
+		{"gRPC-Web", h2c, false, 3 << 20, []connect.ClientOption{connect.WithGRPCWeb()}},
+		{"Connect JSON", http.DefaultClient, true, 5 << 20, []connect.ClientOption{connect.WithProtoJSON()}},
 	} {
-		t.Run(c.name, func(t *testing.T) { testWriteBytesDecodeCounted(t, c.hc, c.opts...) })
+		t.Run(c.name, func(t *testing.T) { testWriteBytesDecodeCounted(t, c.hc, c.json, c.bound, c.opts...) })
 	}
 }
 
-func testWriteBytesDecodeCounted(t *testing.T, hc *http.Client, opts ...connect.ClientOption) {
+func testWriteBytesDecodeCounted(t *testing.T, hc *http.Client, json bool, bound int64, opts ...connect.ClientOption) {
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bus, err := mmsb.Open("", &mmsb.Options{DisableLog: true})
@@ -86,7 +92,6 @@ func testWriteBytesDecodeCounted(t *testing.T, hc *http.Client, opts ...connect.
 	})
 	// The bound takes the first Commit decoded and the second's body,
 	// not its decode: the second is refused by the codec.
-	const bound = 3 << 20
 	h := server.LimitRequests(srv.Mux(server.HTTPOptions{Interceptors: []connect.Interceptor{hold}}), 0, 0, quiet)
 	server.SetWriteByteBounds(h, bound, 0)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -112,15 +117,22 @@ func testWriteBytesDecodeCounted(t *testing.T, hc *http.Client, opts ...connect.
 
 	// What decoding the request allocates: the least of three decodes
 	// (other tests' goroutines may allocate beside one).
-	data, err := proto.Marshal(request(1))
+	marshal, unmarshal := proto.Marshal, proto.Unmarshal
+	if json {
+		marshal, unmarshal = protojson.Marshal, protojson.Unmarshal
+	}
+	data, err := marshal(request(1))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if json {
+		wire = len(data)
 	}
 	allocated := uint64(math.MaxUint64)
 	for range 3 {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		err := proto.Unmarshal(data, &mmsbv1.CommitRequest{})
+		err := unmarshal(data, &mmsbv1.CommitRequest{})
 		runtime.ReadMemStats(&after)
 		if err != nil {
 			t.Fatal(err)

@@ -1281,7 +1281,8 @@ func (x *PageRange) GetLast() uint64 {
 
 type WatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// from_lsn: first LSN to deliver (0 or 1: from the start of the log).
+	// from_lsn: first LSN to deliver (0: from the oldest LSN the log still
+	// holds, as QueryLog; 1 on a log a checkpoint trimmed: compacted).
 	FromLsn uint64       `protobuf:"varint,1,opt,name=from_lsn,json=fromLsn,proto3" json:"from_lsn,omitempty"`
 	Pages   []uint64     `protobuf:"varint,2,rep,packed,name=pages,proto3" json:"pages,omitempty"` // empty with no ranges: every page
 	Ranges  []*PageRange `protobuf:"bytes,3,rep,name=ranges,proto3" json:"ranges,omitempty"`
