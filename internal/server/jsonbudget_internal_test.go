@@ -91,7 +91,7 @@ func TestJSONDecodeAllocCoversDecode(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		per := func(n uint64) float64 { return float64(n) / float64(len(c.data)) }
-		if uint64(est) < alloc {
+		if uint64(est) < alloc && !raceBuild {
 			t.Errorf("%s, %d bytes: estimated %d bytes (%.1f a byte), the decode allocated %d (%.1f)", c.name, len(c.data), est, per(uint64(est)), alloc, per(alloc))
 			continue
 		}

@@ -146,7 +146,9 @@ func testWriteBytesDecodeCounted(t *testing.T, hc *http.Client, json bool, bound
 	}()
 	<-decoded
 	held, _ := server.WriteBytesHeld(h)
-	if uint64(held) < allocated {
+	// Under the race detector the decode allocates more than a plain
+	// build's (see race_internal_on_test.go): checked without it.
+	if uint64(held) < allocated && !raceEnabled {
 		t.Errorf("a Commit of %d one-byte runs (%d bytes on the wire) decoded: the writes hold %d bytes; decoding it allocates %d, want at least that counted", runs, wire, held, allocated)
 	}
 	t.Logf("a Commit of %d one-byte runs, %d bytes on the wire, decoded: the writes hold %d bytes; decoding it allocates %d", runs, wire, held, allocated)
