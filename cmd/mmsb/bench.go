@@ -588,7 +588,9 @@ func (a *app) benchCreate(ctx context.Context, bus *mmsb.Bus, o *benchOptions, r
 		n := min(createChunk, o.pages-len(ids))
 		got, err := bus.CreatePages(ctx, specs[:n])
 		if err != nil {
-			return nil, fmt.Errorf("create pages %d..%d: %w", len(ids), len(ids)+n-1, err)
+			// Counted from 1, of how many: "create pages 0..7" read as
+			// page IDs, which start at 1 (TestGrowthChartTitlesSayOnePage).
+			return nil, fmt.Errorf("create pages %d to %d of %d: %w", len(ids)+1, len(ids)+n, o.pages, err)
 		}
 		ids = append(ids, got...)
 		bar.add(int64(n))

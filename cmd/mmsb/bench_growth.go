@@ -180,7 +180,7 @@ func (a *app) growthPoint(ctx context.Context, o *benchOptions, pages, batch int
 		err = fmt.Errorf("close bus: %w", cerr)
 	}
 	if err != nil {
-		return pt, fmt.Errorf("%d pages, batch %d: %w", pages, batch, err)
+		return pt, fmt.Errorf("%s, batch %d: %w", counted(pages, "page", "pages"), batch, err)
 	}
 	pt.DeltasPerSec, pt.LatencyP99NS, pt.LatencyMaxNS = r.DeltasPerSec, r.LatencyP99NS, r.LatencyMaxNS
 	debug.FreeOSMemory() // return the bus's memory before the bare loop maps its own
@@ -287,6 +287,7 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 		{"bus commit max", func(p growthPoint) float64 { return float64(p.LatencyMaxNS) / 1e6 }, false, orange},
 		{"bare loop p99", func(p growthPoint) float64 { return float64(p.BareLatencyP99NS) / 1e6 }, true, grey},
 	}
+	titles := growthChartTitles(r)
 	charts := []struct {
 		file, title, xlabel, ylabel string
 		pts                         []growthPoint
@@ -294,13 +295,13 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 		ss                          []series
 		legendLeft                  bool // where the lines leave room: rising lines, top left
 	}{
-		{growthChartFiles[0], fmt.Sprintf("Throughput vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "million deltas/s",
+		{growthChartFiles[0], titles[0], "pages (log scale)", "million deltas/s",
 			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, rate, false},
-		{growthChartFiles[1], fmt.Sprintf("Commit latency vs pages (batch %d)", firstBatch(r.ByPages)), "pages (log scale)", "ms per batch (log scale)",
+		{growthChartFiles[1], titles[1], "pages (log scale)", "ms per batch (log scale)",
 			r.ByPages, func(p growthPoint) float64 { return float64(p.Pages) }, lat, true},
-		{growthChartFiles[2], fmt.Sprintf("Throughput vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "million deltas/s",
+		{growthChartFiles[2], titles[2], "deltas per batch (log scale)", "million deltas/s",
 			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, rate, true},
-		{growthChartFiles[3], fmt.Sprintf("Commit latency vs batch size (%d pages)", firstPages(r.ByBatch)), "deltas per batch (log scale)", "ms per batch (log scale)",
+		{growthChartFiles[3], titles[3], "deltas per batch (log scale)", "ms per batch (log scale)",
 			r.ByBatch, func(p growthPoint) float64 { return float64(p.Batch) }, lat, true},
 	}
 	var paths []string
@@ -363,6 +364,20 @@ func writeGrowthCharts(dir string, r *growthResult) ([]string, error) {
 		return nil, fmt.Errorf("--plot %s: %w", dir, err)
 	}
 	return paths, nil
+}
+
+// growthChartTitles returns the titles of the four growth charts, in
+// the order of growthChartFiles. A count of one is said in the singular
+// ("Throughput vs batch size (1 page)": it said "1 pages",
+// TestGrowthChartTitlesSayOnePage).
+func growthChartTitles(r *growthResult) [4]string {
+	pages := counted(firstPages(r.ByBatch), "page", "pages")
+	return [4]string{
+		fmt.Sprintf("Throughput vs pages (batch %d)", firstBatch(r.ByPages)),
+		fmt.Sprintf("Commit latency vs pages (batch %d)", firstBatch(r.ByPages)),
+		fmt.Sprintf("Throughput vs batch size (%s)", pages),
+		fmt.Sprintf("Commit latency vs batch size (%s)", pages),
+	}
 }
 
 func firstBatch(p []growthPoint) int {

@@ -13,8 +13,8 @@ import (
 // fails at once. It was made with the charts, after every point had been
 // measured (minutes at the default sizes), and its failure lost them all.
 // The run gets a context already cancelled: a run that started measuring
-// stops at its first point ("8 pages, batch 1000: create pages 0..7:
-// context canceled"), so the error it reports says which came first.
+// stops at its first point ("8 pages, batch 1000: create pages 1 to 8 of
+// 8: context canceled"), so the error it reports says which came first.
 func TestBenchGrowthPlotDirFirst(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
