@@ -344,7 +344,9 @@ func (e *Bus) waitReplicated(ctx context.Context, lsn LSN) error {
 	}
 	failed := func(err error) error {
 		e.lockSettled()
-		err = e.fail(fmt.Errorf("%w: LSN %d not stored: %w", ErrReplication, lsn, err))
+		// "not confirmed", not "not stored": the record is logged, and
+		// the replica may hold it (its acknowledgement lost) or not.
+		err = e.fail(fmt.Errorf("%w: LSN %d not confirmed stored: %w", ErrReplication, lsn, err))
 		e.mu.Unlock()
 		return err
 	}

@@ -895,8 +895,19 @@ static inline int mmsb_reader__rebuild(mmsb_reader *r) {
 		i = (size_t)mmsb_reader__hash(id) & (r->icap - 1);
 		while (r->keys[i] != 0 && r->keys[i] != id)
 			i = (i + 1) & (r->icap - 1);
-		if (r->keys[i] == 0)
-			r->live++;
+		if (r->keys[i] == id) {
+			/* One ID in two slots: damage unless a create or free
+			 * raced the scan (the table version moved; keep the
+			 * first, the index is rebuilt at the next lookup), as
+			 * the Go reader's duplicateID. */
+			if (mmsb_reader__ld64(r->hdr.p + MMSB_READER__H_TABLE_VER) != ver)
+				continue;
+			r->index_ok = 0;
+			return mmsb_reader__fail(MMSB_READER_ERR_FORMAT,
+				"%s: page ID %llu is in slots %llu and %llu of ids (a damaged slot array: a writer publishes each ID once)",
+				r->region, (unsigned long long)id, (unsigned long long)r->vals[i], (unsigned long long)sl);
+		}
+		r->live++;
 		r->keys[i] = id, r->vals[i] = (uint32_t)sl;
 	}
 	r->index_ver = ver, r->index_ok = 1;

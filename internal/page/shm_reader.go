@@ -935,6 +935,13 @@ func (r *ShmReader) rebuild() error {
 		if id == 0 || sw&sizeMask == 0 {
 			continue
 		}
+		if prev, dup := r.indexed(id); dup {
+			if err := r.duplicateID(ver, id, prev, sl); err != nil {
+				r.indexOK = false // half built
+				return err
+			}
+			continue // a create or free raced the scan: keep the first
+		}
 		r.live++
 		if id < uint64(len(r.dense)) {
 			r.dense[id] = int32(sl) + 1
@@ -948,6 +955,36 @@ func (r *ShmReader) rebuild() error {
 	r.indexVer, r.indexOK = ver, true
 	r.publish()
 	return nil
+}
+
+// indexed returns the slot rebuild has already indexed id at.
+func (r *ShmReader) indexed(id uint64) (int, bool) {
+	if id < uint64(len(r.dense)) {
+		if v := r.dense[id]; v != 0 {
+			return int(v) - 1, true
+		}
+		return 0, false
+	}
+	sl, ok := r.sparse[id]
+	return int(sl), ok
+}
+
+// duplicateID decides what a live page ID found in two slots (first and
+// then) of one rebuild's scan means. A writer never publishes an ID in
+// two slots: it writes ids only in a create or a free, and bumps tableVer
+// after each, so a scan that saw one ID in two slots while tableVer stayed
+// at ver (read before the scan) saw a damaged ids array, and the region is
+// refused (ErrBadShared, naming the ID): indexing one of the two silently
+// read one page's bytes for another's. When tableVer moved, a free and a
+// create of the same ID raced the scan: nil, and the index, stamped with
+// ver, is rebuilt at the next lookup. The C and Python readers do the
+// same (TestShmReaderRefusesDuplicateIDs).
+func (r *ShmReader) duplicateID(ver, id uint64, first, then int) error {
+	if atomic.LoadUint64(shmWord(r.hdr, hTableVer)) != ver {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: page ID %d is in slots %d and %d of %s (a damaged slot array: a writer publishes each ID once)",
+		ErrBadShared, r.dir, id, first, then, shmIDs)
 }
 
 // checkSlotsBacked refuses a high-water mark of hw slots that the ids

@@ -117,7 +117,13 @@ func (l *Lease) keep() {
 		cancel()
 		if err != nil && errors.Is(err, jetstream.ErrKeyExists) {
 			if l.adoptLostRenewal() {
-				continue // ours: renew from that revision at the next tick
+				// Ours: renew from that revision at the next tick. The
+				// bucket stored a renewal of this failing row, so it can
+				// store writes: the row has ended, and /readyz and Ready
+				// say so now, not at the next renewal, TTL/4 later
+				// (TestLeaseAdoptedRenewalEndsFailing).
+				l.failing.Store(0)
+				continue
 			}
 			l.markLost() // someone else holds it
 			return

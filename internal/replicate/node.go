@@ -199,15 +199,30 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		js = cfg.wrapJetStream(js)
 	}
 	// A cluster that is still forming refuses R3 placement ("no suitable
-	// peers") or has no meta leader yet: retry for a while.
+	// peers") or has no meta leader yet: retry for a while. A server
+	// that cannot hold the bus (ensureConfigError) is not retried: until
+	// 2026-12-08 it was, for 30 s in silence, and the node then failed
+	// with the server's words ("no responders available for request").
+	// Every error retried is logged the first time it comes.
 	var res *resources
-	deadline := time.Now().Add(30 * time.Second)
+	const ensureRetry = 30 * time.Second
+	deadline := time.Now().Add(ensureRetry)
+	retried := map[string]bool{}
 	for {
 		rctx, cancel := context.WithTimeout(ctx, c.AckTimeout)
 		res, err = ensure(rctx, js, c, cfg.FollowOnly)
 		cancel()
+		if err != nil {
+			err = ensureConfigError(err, cfg.Conn, c.Replicas)
+		}
 		if err == nil || errors.Is(err, ErrConfig) || ctx.Err() != nil || time.Now().After(deadline) {
 			break
+		}
+		if msg := err.Error(); !retried[msg] && len(retried) < 16 {
+			retried[msg] = true
+			if cfg.Logf != nil {
+				cfg.Logf("node %s: %v; retrying for up to %v (%s)", cfg.ID, err, ensureRetry, ensureRetryMeaning(err))
+			}
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -245,6 +260,37 @@ func NewNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	}
 	n.logSetAside()
 	return n, nil
+}
+
+// ensureConfigError returns err, from ensure, as ErrConfig when no retry
+// can mend it: the server conn is connected to says it has no JetStream
+// and nothing answered the JetStream API ("no responders"), or the
+// server refuses replicas > 1 because it is not clustered (err_code
+// 10074). A cluster still electing its meta leader is retried: its
+// servers say they have JetStream.
+func ensureConfigError(err error, conn *nats.Conn, replicas int) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeReplicasNotClustered {
+		return fmt.Errorf("%w: replicas %d, but the NATS server at %s is not clustered (%w): use --replicas 1 (NodeConfig Replicas), or a cluster of at least %d servers", ErrConfig, replicas, redactURLs(conn.ConnectedUrl()), err, replicas)
+	}
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
+		if on, _ := conn.ConnectedServerJetStream(); !on && conn.IsConnected() {
+			return fmt.Errorf("%w: JetStream is not enabled on the NATS server at %s (%w): start it with nats-server -js, or give its configuration a jetstream {} block", ErrConfig, redactURLs(conn.ConnectedUrl()), err)
+		}
+	}
+	return err
+}
+
+// jsErrCodeReplicasNotClustered is the JetStream API's err_code for
+// "replicas > 1 not supported in non-clustered mode".
+const jsErrCodeReplicasNotClustered = 10074
+
+// ensureRetryMeaning says what an error NewNode retries may mean.
+func ensureRetryMeaning(err error) string {
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
+		return "nothing answered the JetStream API: a cluster still electing its meta leader, or JetStream not enabled on the servers holding this account"
+	}
+	return "a cluster still forming, or electing a leader, refuses requests for a while"
 }
 
 // logBucketBeforeStream says, when NewNode made the stream and the

@@ -141,7 +141,11 @@ func (p *Publisher) MaxRecordBytes() int { return p.maxBytes }
 // (TestLeaderCommitRefusedWhileConnectionDown). Within the grace a record
 // is taken, as before: the connection may be moving to another server
 // (TestPublisherReadyRidesOutReconnect). Records taken still wait for
-// their acknowledgement: none counts as stored without it.
+// their acknowledgement: none counts as stored without it. Failing lease
+// renewals refuse nothing here: they fail for a cluster without its
+// quorum, but also for the seconds a stream whose leader's server stopped
+// takes to elect another, which commits ride out (TestOneServerOfThreeStops);
+// docs/replication.md, "A commit logged but not acknowledged".
 func (p *Publisher) Ready() error {
 	if p.conn.IsConnected() {
 		return nil
@@ -237,7 +241,7 @@ func (p *Publisher) ackLoop() {
 				p.metrics.FencedPublishes.Add(1)
 				err = fmt.Errorf("%w: %w", ErrFenced, err)
 			}
-			p.setErr(fmt.Errorf("replicate: record ending at LSN %d not stored: %w", in.last, err))
+			p.setErr(notStored(in.last, err))
 			continue
 		}
 		p.metrics.ObservePublish(time.Since(in.started))
@@ -248,6 +252,23 @@ func (p *Publisher) ackLoop() {
 		p.notifyLocked()
 		p.mu.Unlock()
 	}
+}
+
+// notStored is the publisher's error for the record ending at LSN last,
+// which err kept from being acknowledged. Fenced, the stream holds
+// another leader's record at its sequence: it is not stored. Otherwise
+// (no acknowledgement in time, a duplicate that could not be read back)
+// nothing tells: the stream may hold it, or store it still (nats.go
+// resends a publish it buffered once it reconnects), or not. The error
+// says the outcome is unknown, so that the caller does not take it for a
+// refusal and commit the batch again, which would apply it twice once the
+// stream turns out to hold it (TestCommitWithoutAckSaysOutcomeUnknown);
+// it said "not stored" for both.
+func notStored(last mmsb.LSN, err error) error {
+	if errors.Is(err, ErrFenced) {
+		return fmt.Errorf("replicate: record ending at LSN %d not stored: %w", last, err)
+	}
+	return fmt.Errorf("replicate: record ending at LSN %d not acknowledged, its outcome unknown (the stream may hold it or not; a new leader's state tells): %w", last, err)
 }
 
 // checkFence tells a real fence from a stream that is briefly behind

@@ -1138,8 +1138,36 @@ class Reader:
             sizes = np.frombuffer(self._cells, dtype=np.uint32, count=2 * hw)[1::2] & L.SIZE_MASK
             live = (ids != 0) & (sizes != 0)
             slots = np.flatnonzero(live)
-            index = dict(zip(ids[slots].tolist(), slots.tolist()))
+            live_ids = ids[slots]
+            _, first = np.unique(live_ids, return_index=True)
+            if len(first) != len(slots):
+                self._duplicate_id(ver, live_ids, slots, first)
+            # Reversed, so that the first slot of an ID stays (a create
+            # or free raced the copy: _duplicate_id returned).
+            index = dict(zip(live_ids[::-1].tolist(), slots[::-1].tolist()))
         self._index, self._index_ver, self._index_ok = index, ver, True
+
+    def _duplicate_id(self, ver, live_ids, slots, first):
+        """A live page ID in two slots of one copy of the ids array. A
+        writer never publishes an ID twice: it writes ids only in a create
+        or a free and moves the table version after each, so with the
+        version still at ver (read before the copy) the ids array is
+        damaged and the region refused (FormatError naming the ID and the
+        two slots, the first duplicate in slot order), as the Go reader's
+        duplicateID and the C reader; indexing one of the two read one
+        page's bytes for another's. With the version moved, a free and a
+        create of one ID raced the copy: nothing is said, and the index,
+        stamped with ver, is rebuilt at the next lookup."""
+        if self._hq[L.H_TABLE_VER // 8] != ver:
+            return
+        self._index_ok = False  # the old index may be older than the damage
+        later = np.ones(len(slots), dtype=bool)
+        later[first] = False
+        pos = int(np.flatnonzero(later)[0])
+        dup = int(live_ids[pos])
+        was = int(slots[int(np.flatnonzero(live_ids == dup)[0])])
+        raise FormatError("%s: page ID %d is in slots %d and %d of %s (a damaged slot array: a writer publishes each ID once)"
+                          % (self.region, dup, was, int(slots[pos]), L.IDS_FILE))
 
     def _lookup(self, page_id):
         if not self._index_ok:

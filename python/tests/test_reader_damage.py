@@ -115,6 +115,30 @@ def test_page_larger_than_its_cell(tmp_path):
     fr.close()
 
 
+def test_duplicate_ids_refused(tmp_path):
+    """A writer never publishes a page ID in two slots, so an ids array
+    holding one (a damaged region) is refused with FormatError naming the
+    ID and both slots, as the Go reader (TestShmReaderRefusesDuplicateIDs)
+    and the C reader (TestCReaderRefusesDuplicateIDs) refuse it: the index
+    kept the later slot and read page 1's bytes for page 2's, with no
+    error. The damage leaves the table version as it was, so the rebuild
+    that finds it is the one a read makes when its slot no longer holds
+    its page; a reader opened afterwards refuses at its first read.
+    Control: both pages read before the damage."""
+    fr = FakeRegion(str(tmp_path / "r"), pages=3)
+    with mmsb.Reader(region=fr.path) as r:
+        assert r.read(1) == struct.pack("<Q", 1) * (CELL // 8)  # control; builds the index
+        assert r.read(2) == struct.pack("<Q", 2) * (CELL // 8)
+        fr.put(fr.ids, "<Q", 8 * 1, 1)  # page 2's slot (1) now says page 1
+        for call in (lambda: r.read(2), lambda: r.read(1), r.pages):
+            with pytest.raises(mmsb.FormatError, match=r"page ID 1 is in slots 0 and 1 of ids"):
+                call()
+    with mmsb.Reader(region=fr.path) as r2:
+        with pytest.raises(mmsb.FormatError, match=r"page ID 1 is in slots 0 and 1 of ids"):
+            r2.read(3)
+    fr.close()
+
+
 def _size(out):
     """The size of what read (bytes), read_page (a Page), read_into (an
     int) or view (a PageView) returned."""
