@@ -383,8 +383,12 @@ func renamedFiles(fs vfs.FS, walDir, ckDir string) string {
 	if len(found) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s remain under the names a segment being removed (only ever beside a checkpoint) or a checkpoint being written takes: if one is this bus's file, whole, rename it back "+
-		"without \".del\" or \".tmp\" before anything else (an Open with Options.Repair removes them, and so does every Open once the log-mode file is removed); otherwise ", strings.Join(found, ", "))
+	verb := "remain"
+	if len(found) == 1 {
+		verb = "remains" // "X remain" of one file until 2026-12-07 (TestLogModeWithoutSegmentOrCheckpoint)
+	}
+	return fmt.Sprintf("%s %s under the names a segment being removed (only ever beside a checkpoint) or a checkpoint being written takes: if one is this bus's file, whole, rename it back "+
+		"without \".del\" or \".tmp\" before anything else (an Open with Options.Repair removes them, and so does every Open once the log-mode file is removed); otherwise ", strings.Join(found, ", "), verb)
 }
 
 // lastLogged reads the log in walDir to its end and returns the first
@@ -538,7 +542,11 @@ func (e *Bus) coveredLog() ([]string, error) {
 	if err != nil && (!e.opts.Repair || !errors.Is(err, ErrCorruption)) {
 		return nil, fmt.Errorf("mmsb: Options.DisableLog on %s: %w", e.dir, err)
 	}
-	if err != nil {
+	if err != nil && !tlog.RepairLostCovers(e.fs, e.walDir(), e.lastLSN+1) {
+		// Unless wal/repair-lost records the loss of those segments,
+		// with its end (reportRepairLost below): merged with an
+		// unknown end, the report lost it
+		// (TestRepairLostKeepsKnownEndPastRemovedSegments).
 		e.recovery.Log.LostFirstLSN, e.recovery.Log.LostLastLSN = e.lastLSN+1, LostLSNUnknown
 	}
 	lsn, file, err := lastLogged(e.fs, e.walDir(), e.lastLSN)

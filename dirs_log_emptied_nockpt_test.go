@@ -107,7 +107,7 @@ func TestLogModeWithoutSegmentOrCheckpoint(t *testing.T) {
 			if err := fs.Rename(seg, seg+".del"); err != nil {
 				t.Fatal(err)
 			}
-		}, refused: true, says: []string{"the bus's files are lost", "/db/wal/" + tlog.SegmentName(1) + ".del", "rename it back", "Options.Repair removes them", "restore them from a backup"}},
+		}, refused: true, says: []string{"the bus's files are lost", "/db/wal/" + tlog.SegmentName(1) + ".del remains under the names", "rename it back", "Options.Repair removes them", "restore them from a backup"}},
 		{name: "wal/ emptied, a checkpoint's temporary left", prepare: func(t *testing.T, fs vfs.FS) {
 			// A checkpoint written when the bus stopped, or renamed by
 			// hand: Repair removes it as a leftover.
@@ -120,7 +120,20 @@ func TestLogModeWithoutSegmentOrCheckpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 			_ = f.Close()
-		}, refused: true, says: []string{"the bus's files are lost", "/db/checkpoints/checkpoint-00000000000000000004.ckpt.tmp", "rename it back"}},
+		}, refused: true, says: []string{"the bus's files are lost", "/db/checkpoints/checkpoint-00000000000000000004.ckpt.tmp remains under the names", "rename it back"}},
+		{name: "a segment renamed to .log.del, a checkpoint's temporary left", prepare: func(t *testing.T, fs vfs.FS) {
+			// Two files: "remain" (one "remains": "X remain" of one
+			// until 2026-12-07).
+			seg := "/db/wal/" + tlog.SegmentName(1)
+			if err := fs.Rename(seg, seg+".del"); err != nil {
+				t.Fatal(err)
+			}
+			f, err := fs.Create("/db/checkpoints/checkpoint-00000000000000000004.ckpt.tmp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = f.Close()
+		}, refused: true, says: []string{"/db/wal/" + tlog.SegmentName(1) + ".del, /db/checkpoints/checkpoint-00000000000000000004.ckpt.tmp remain under the names"}},
 		{name: "only segment empty (a new bus's)", prepare: func(t *testing.T, fs vfs.FS) {
 			emptyWAL(t, fs)
 			if err := tlog.CreateEmptySegment(fs, "/db/wal", 1); err != nil {

@@ -222,13 +222,25 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		report(checkProblem{File: p.File, Offset: p.Offset, Reason: p.Reason})
 	})
 	bar.finish()
-	if err != nil && !vfs.IsNotExist(err) {
+	// A wal that is a file (not a directory) failed tlog.Check, then
+	// requireLogDir, both replays and integrity twice: six PROBLEM lines
+	// for one cause until 2026-12-07. It is said once, with what to do,
+	// and the steps that can only repeat it are skipped
+	// (TestCheckWalFileReportedOnce).
+	walFile := false
+	if st, serr := os.Stat(walDir); serr == nil && !st.IsDir() && !noLog {
+		walFile = true
+		report(checkProblem{File: walDir, Offset: -1, Reason: walNotDirError(dir).Error()})
+		lost = true
+	} else if err != nil && !vfs.IsNotExist(err) {
 		report(problemFromError(walDir, fmt.Errorf("reading the log: %w", err)))
 	}
-	if noLog && len(segs) > 0 {
+	if walFile {
+		// Said above.
+	} else if noLog && len(segs) > 0 {
 		// A log's problems would go unreported as "not compared".
 		report(checkProblem{File: walDir, Offset: -1, Reason: fmt.Sprintf(
-			"--no-log, but %s holds %d log segment(s): the directory was written with a log (check it without --no-log)", walDir, len(segs))})
+			"--no-log, but %s holds %s: the directory was written with a log (check it without --no-log)", walDir, counted(len(segs), "log segment", "log segments"))})
 	} else if err := requireLogDir(dir); err != nil && !noLog {
 		// Read as an empty log, this said OK: the replays agree with
 		// what the checkpoints hold, and nothing else knows how far the
@@ -248,6 +260,16 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		// nothing was reported, so nothing below is skipped.
 		lost = false
 	}
+	// A LOCK that is not a regular file (a directory, a fifo): every
+	// writer's Open fails on it ("is a directory"), and check said OK
+	// until 2026-12-07 (TestCheckReportsLockNotFile). A LOCK not there
+	// is none of its business: Open makes it.
+	if lock := filepath.Join(dir, "LOCK"); true {
+		if st, err := os.Stat(lock); err == nil && !st.Mode().IsRegular() {
+			report(checkProblem{File: lock, Offset: -1, Reason: fmt.Sprintf(
+				"%s is not a regular file (%s): no writer can open the bus (remove it while no writer runs; the next Open makes it again)", lock, st.Mode().Type())})
+		}
+	}
 	for _, s := range segs {
 		rep.Segments = append(rep.Segments, checkSegment{File: s.File, Bytes: s.Bytes, Records: s.Records,
 			FirstLSN: uint64(s.FirstLSN), LastLSN: uint64(s.LastLSN)})
@@ -264,6 +286,27 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		// and check said nothing of it until 2026-12-07
 		// (TestCheckReportsPendingLoss).
 		w := checkProblem{File: mark, Offset: -1, Reason: lossPendingWarning}
+		rep.Warnings = append(rep.Warnings, w)
+		if !jsonOut {
+			fmt.Fprintf(a.stdout, "WARNING %s: %s\n", w.File, w.Reason)
+		}
+	}
+
+	// A Repair that cut the log and failed before reporting it
+	// (wal/repair-lost): the files are whole, and check passed without a
+	// word of the commits it gave up. A warning, as Open reports the loss
+	// and goes on (TestCheckWarnsOfRepairLost).
+	var newestCkpt, logLast mmsb.LSN
+	for _, s := range segs {
+		logLast = max(logLast, s.LastLSN)
+	}
+	if cks, _, err := checkpoint.ListFiles(fs, filepath.Join(dir, "checkpoints")); err == nil {
+		for _, c := range cks {
+			newestCkpt = max(newestCkpt, c.LSN)
+		}
+	}
+	if first, last, err := tlog.PendingRepairLoss(fs, walDir, newestCkpt, logLast); err == nil && first != 0 {
+		w := checkProblem{File: filepath.Join(walDir, tlog.RepairLostFileName), Offset: -1, Reason: tlog.RepairLostWarning(first, last)}
 		rep.Warnings = append(rep.Warnings, w)
 		if !jsonOut {
 			fmt.Fprintf(a.stdout, "WARNING %s: %s\n", w.File, w.Reason)
@@ -432,7 +475,7 @@ func (a *app) runCheck(ctx context.Context, dir string, jsonOut, noLog bool) err
 		a.printCheckSummary(rep)
 	}
 	if !rep.OK {
-		return &exitError{code: exitFailure, msg: fmt.Sprintf("%d problem(s) found in %s", len(rep.Problems), dir)}
+		return &exitError{code: exitFailure, msg: fmt.Sprintf("%s found in %s", counted(len(rep.Problems), "problem", "problems"), dir)}
 	}
 	return nil
 }
@@ -547,7 +590,7 @@ func reportStrayCheckpoints(fs vfs.FS, ckDir string, report func(checkProblem)) 
 // checkInterrupted is the error of a check stopped by SIGINT/SIGTERM
 // before it finished: no verdict on dir, and no summary or JSON.
 func checkInterrupted(dir string, found int, err error) error {
-	return fmt.Errorf("check of %s interrupted before it finished (%d problem(s) found until then): %w", dir, found, err)
+	return fmt.Errorf("check of %s interrupted before it finished (%s found until then): %w", dir, counted(found, "problem", "problems"), err)
 }
 
 // checkReplays replays dir from as far back as the files allow and again
@@ -777,7 +820,7 @@ func (a *app) printCheckSummary(r *checkReport) {
 	for _, s := range r.Segments {
 		records += s.Records
 	}
-	fmt.Fprintf(a.stdout, "log:         %d segment(s), %d record(s)\n", len(r.Segments), records)
+	fmt.Fprintf(a.stdout, "log:         %s, %s\n", counted(len(r.Segments), "segment", "segments"), counted(records, "record", "records"))
 	okCk := 0
 	for _, c := range r.Checkpoints {
 		if c.OK {
@@ -795,16 +838,16 @@ func (a *app) printCheckSummary(r *checkReport) {
 	}
 	if r.Replay != nil && r.Replay.RecoveryHash == "" {
 		// Said once, by the damage it met: what that damage stops.
-		fmt.Fprintf(a.stdout, "recovery:    newest checkpoint + log do not replay: see the problem(s) above\n")
+		fmt.Fprintf(a.stdout, "recovery:    newest checkpoint + log do not replay: see %s above\n", inNumber(len(r.Problems), "the problem", "the problems"))
 	}
 	if n := len(r.SetAside); n > 0 {
-		fmt.Fprintf(a.stdout, "set aside:   %d director(ies) beside %s, oldest %s, newest %s: state a replication node moved out of it; nothing removes them (docs/replication.md)\n",
-			n, r.Dir, r.SetAside[0], r.SetAside[n-1])
+		fmt.Fprintf(a.stdout, "set aside:   %s beside %s, oldest %s, newest %s: state a replication node moved out of it; nothing removes them (docs/replication.md)\n",
+			counted(n, "directory", "directories"), r.Dir, r.SetAside[0], r.SetAside[n-1])
 	}
 	if r.OK {
 		fmt.Fprintf(a.stdout, "OK: %s\n", r.Dir)
 	} else {
-		fmt.Fprintf(a.stdout, "FAILED: %d problem(s)\n", len(r.Problems))
+		fmt.Fprintf(a.stdout, "FAILED: %s\n", counted(len(r.Problems), "problem", "problems"))
 	}
 }
 
@@ -1011,6 +1054,13 @@ func noModeFile(dir string) bool {
 	return err == nil && m == tlog.ModeUnknown
 }
 
+// walNotDirError says that dir's wal is not a directory, and what to do.
+func walNotDirError(dir string) error {
+	wal := filepath.Join(dir, "wal")
+	return fmt.Errorf("%s is not a directory: the log cannot be read (move the file aside, then put the bus's wal/ directory back, "+
+		"from the copy or disk it came from; a bus opens only with wal/ a directory)", wal)
+}
+
 // requireLogDir refuses a data directory that has checkpoints/ but no
 // wal/: every bus with a log makes both at its first Open, so wal/ was
 // removed, and with it every commit after the newest checkpoint. Open
@@ -1050,7 +1100,7 @@ func requireLogDir(dir string) error {
 	case err != nil:
 		return fmt.Errorf("%s: %w", filepath.Join(dir, "wal"), err)
 	case !st.IsDir():
-		return fmt.Errorf("%s is not a directory: the log cannot be read", filepath.Join(dir, "wal"))
+		return walNotDirError(dir)
 	}
 	return nil
 }

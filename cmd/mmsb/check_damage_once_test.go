@@ -75,7 +75,7 @@ func TestCheckSaysEachDamageOnce(t *testing.T) {
 			t.Errorf("check: %d problem(s), want 1, at an offset of %s: %+v", len(rep.Problems), ckpt, rep.Problems)
 		}
 		r := runCLI(t, "check", dir).mustCode(t, exitFailure)
-		if !strings.Contains(r.stdout, "FAILED: 1 problem(s)") || !strings.Contains(r.stdout, "recovery:    newest checkpoint + log do not replay") {
+		if !strings.Contains(r.stdout, "FAILED: 1 problem\n") || !strings.Contains(r.stdout, "recovery:    newest checkpoint + log do not replay") {
 			t.Errorf("check's text lacks one problem and what it stops:\n%s", r.stdout)
 		}
 	})

@@ -18,7 +18,7 @@ import (
 // checkpoints/log-mode, then removes the segments, oldest first. A crash
 // in between leaves "no log" beside segments (all of them, or the newest
 // ones). `mmsb check` took the mode for --no-log and failed ("--no-log,
-// but … holds 2 log segment(s): the directory was written with a log
+// but … holds 2 log segments: the directory was written with a log
 // (check it without --no-log)", a flag not given and a way out that did
 // not exist), and the offline validators refused the directory
 // (ErrInvalidOption "Target.NoLog, but … holds log segment"). Both check

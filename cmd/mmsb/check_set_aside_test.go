@@ -25,7 +25,7 @@ func TestCheckSaysSetAsideDirs(t *testing.T) {
 		want = append([]string{p}, want...)
 	}
 	r := runCLI(t, "check", "--no-progress", tb.dir).mustCode(t, exitOK)
-	line := "set aside:   2 director(ies) beside " + tb.dir + ", oldest " + want[0] + ", newest " + want[1]
+	line := "set aside:   2 directories beside " + tb.dir + ", oldest " + want[0] + ", newest " + want[1]
 	if !strings.Contains(r.stdout, line) {
 		t.Fatalf("check does not say %q:\n%s", line, r.stdout)
 	}

@@ -69,7 +69,7 @@ func TestCheckCorruptLog(t *testing.T) {
 	if !strings.Contains(r.stdout, "PROBLEM "+seg) {
 		t.Fatalf("problem does not name %s:\n%s", seg, r.stdout)
 	}
-	if !strings.Contains(r.stderr, "problem(s) found") {
+	if !strings.Contains(r.stderr, " found in ") {
 		t.Fatalf("stderr: %q", r.stderr)
 	}
 	r = runCLI(t, "check", "--json", tb.dir).mustCode(t, exitFailure)

@@ -236,7 +236,7 @@ func TestLockAloneIsABusThatHeldNothing(t *testing.T) {
 }
 
 // tornHeaderOnly reports whether check's output holds one PROBLEM line,
-// the torn header of the last segment that recovery rewrites.
+// the torn header of the last segment that recovery replaces.
 func tornHeaderOnly(out string) bool {
 	var problems []string
 	for _, l := range strings.Split(out, "\n") {
@@ -245,5 +245,5 @@ func tornHeaderOnly(out string) bool {
 		}
 	}
 	return len(problems) == 1 && strings.Contains(problems[0], "segment header truncated") &&
-		strings.Contains(problems[0], "recovery removes it, or rewrites the header")
+		strings.Contains(problems[0], "recovery removes it, or replaces an only one with a whole empty segment")
 }

@@ -91,7 +91,9 @@ func checkSegment(fs vfs.FS, seg segment, crashTorn, isLast bool, sc *scanner, r
 			} else if torn && !crashTorn {
 				reason += NamedHeaderTorn(seg.first)
 			} else if torn {
-				reason += " (empty last segment; recovery removes it, or rewrites the header of an only one where the log continues)"
+				// An only one is replaced whole, not rewritten in place
+				// (dropEmptyLast), since 2026-12-07.
+				reason += " (empty last segment; recovery removes it, or replaces an only one with a whole empty segment where the log continues)"
 			}
 		}
 		report(0, reason)

@@ -197,7 +197,11 @@ func (s *scanner) seek(off int64, first base.LSN) {
 // the header is bad; err reports I/O failures only.
 func (s *scanner) readHeader() (first base.LSN, reason string, err error) {
 	if s.size < SegmentHeaderSize {
-		return 0, fmt.Sprintf("segment header truncated (file is %d bytes, header is %d)", s.size, SegmentHeaderSize), nil
+		unit := "bytes"
+		if s.size == 1 {
+			unit = "byte" // "file is 1 bytes" until 2026-12-07 (TestTruncatedHeaderSaysOneByte)
+		}
+		return 0, fmt.Sprintf("segment header truncated (file is %d %s, header is %d)", s.size, unit, SegmentHeaderSize), nil
 	}
 	if _, err := io.ReadFull(s.br, s.hdr[:]); err != nil {
 		return 0, "", fmt.Errorf("tlog: read %s: %w", s.path, err)

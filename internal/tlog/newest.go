@@ -174,6 +174,7 @@ func newestMissing(fs vfs.FS, dir string, first base.LSN, segs []segment) error 
 		"names segment %s as the newest the log made, which is missing (the newest in %s is %s): the segments from it on were removed, and with them the operations committed in them "+
 			"(deleted or left out of a restore: restore them into %s before any Open with Options.Repair, which gives them up for good; "+
 			"only if an Open with Options.Repair cut the log at damage and then failed are they gone already: open it with Repair again. "+
+			"A copy of a running bus's directory (cp -a, tar) made while its log moved to a new segment looks the same: it is no backup; take one with `mmsb replay DIR --out BACKUP` beside the writer, or copy the directory with the writer stopped (docs/operations.md, \"Backups\"). "+
 			"Repair accepts the loss: the log then ends where %s does, and the next commits take the lost LSNs; docs/operations.md, \"Recovery\")",
 		name, dir, newest, dir, newest)}
 }
@@ -274,7 +275,8 @@ func (l *Log) settleNewest() error {
 // cannot tell: there such a segment is still read as a crash's.
 func NamedHeaderTorn(first base.LSN) string {
 	return fmt.Sprintf(" in the last segment, named for LSN %d, which %s names as the newest segment the log made: its header was durable before that file named it, so no crash left it so; it was cut or overwritten, and the operations committed in it are lost "+
-		"(restore it from a backup before any Open with Options.Repair, which accepts the loss: the log then ends before LSN %d, and the next commits take the lost LSNs)",
+		"(restore it from a backup before any Open with Options.Repair, which accepts the loss: the log then ends before LSN %d, and the next commits take the lost LSNs; "+
+		"a copy of a running bus's directory (cp -a, tar) made while its log moved to a new segment looks the same: it is no backup, take one with `mmsb replay DIR --out BACKUP` beside the writer, or copy the directory with the writer stopped, docs/operations.md \"Backups\")",
 		first, NewestFileName, first)
 }
 

@@ -63,12 +63,17 @@ func (rc *recovery) run() error {
 	}
 	if missing && rc.report.LostFirstLSN == 0 {
 		// Repair accepted removed newest segments: the commits from
-		// the log's end on are gone, how many not known.
+		// the log's end on are gone, how many not known, unless the
+		// repair-lost file records their loss (an earlier Repair cut
+		// them away and failed before it rewrote the newest-segment
+		// file): its end is the real one.
 		next := rc.replayFrom + 1
 		if rc.hasLast {
 			next = max(next, rc.lastLSN+1)
 		}
-		rc.report.LostFirstLSN, rc.report.LostLastLSN = next, LostUnknown
+		if !repairLostCovers(rc.markFirst, rc.markLast, rc.newest, next) {
+			rc.report.LostFirstLSN, rc.report.LostLastLSN = next, LostUnknown
+		}
 	}
 	rc.reportRepairLost()
 	return nil
@@ -167,6 +172,29 @@ func (rc *recovery) segment(i int, expected *base.LSN) error {
 		}
 		switch st {
 		case frameEOF:
+			if records == 0 && isLast && i == 0 && rc.opts.KeepSegment && seg.first > rc.replayFrom+1 {
+				// The only segment, its header whole and no record,
+				// named past where the log continues: a segment is made
+				// only where the log continues (a rotation once the log
+				// reached the LSN before its first, a restart beside a
+				// checkpoint at it, a first Open at LSN 1), so it
+				// follows a gap, the segments before it removed, as a
+				// torn header there does (ContinuesLog). Dropped as a
+				// crash's, the bus opened at the checkpoint (empty
+				// without one), the commits gone without a word
+				// (TestOpenRefusesOnlySegmentCutToHeader). Only the bus's
+				// log (KeepSegment): its segments go only where a
+				// checkpoint covers them, and replayFrom is that
+				// checkpoint's LSN; a bare log trimmed by RemoveThrough
+				// and read from 0 is not. One named at or before the
+				// checkpoint's LSN is left to dropEmptyLast: a replica's
+				// bootstrap puts a checkpoint beside a new bus's empty
+				// segment, which the files cannot tell from a cut one
+				// (docs/crash.md).
+				rc.unknownFrom = rc.replayFrom + 1
+				return rc.corrupt(i, 0, fmt.Sprintf("the only segment holds its header and no record, named for LSN %d where the log continues at LSN %d: no crash leaves that (a segment is made where the log continues), so the segments holding the LSNs between are missing",
+					seg.first, rc.replayFrom+1), 0)
+			}
 			if records == 0 && isLast {
 				return rc.dropEmptyLast(i, *expected)
 			}

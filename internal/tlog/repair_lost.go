@@ -171,6 +171,73 @@ func (rc *recovery) reportRepairLost() {
 	rc.report.LostFirstLSN, rc.report.LostLastLSN = mergeLost(rc.report.LostFirstLSN, rc.report.LostLastLSN, first, last)
 }
 
+// repairLostCovers reports whether a loss recorded in the repair-lost
+// file (first..last) accounts for the segments missing past the log's end
+// where the newest-segment file names newest (0: none that decodes) and
+// the log continues at next: the recorded loss starts there (not stale,
+// leaving no gap) and reaches newest, so the cut that recorded it removed
+// the segments the file names, and counted what they held. Read as a loss
+// whose end is unknown, merged with the file's, the report ended with
+// LostUnknown where the file recorded the real end
+// (TestRepairLostKeepsKnownEndPastRemovedSegments).
+func repairLostCovers(first, last, newest, next base.LSN) bool {
+	return first != 0 && newest != 0 && first == next && last >= newest
+}
+
+// RepairLostCovers is repairLostCovers for the log directory dir, read from
+// its files: whether the repair-lost file records the loss of the segments
+// its newest-segment file names past the log's end, the log continuing at
+// next. A file that does not decode covers nothing.
+func RepairLostCovers(fs vfs.FS, dir string, next base.LSN) bool {
+	first, last, err := ReadRepairLost(fs, dir)
+	if err != nil {
+		return false
+	}
+	newest, err := ReadNewest(fs, dir)
+	if err != nil {
+		return false
+	}
+	return repairLostCovers(first, last, newest, next)
+}
+
+// PendingRepairLoss is the loss the repair-lost file of the log directory
+// dir records and the next Open reports, for a reader of the directory's
+// files (`mmsb check`, the integrity validator): the LSNs from first to
+// last (last LostUnknown: its end not known), (0, 0) where there is no
+// file or it is stale. checkpoint is the newest checkpoint's LSN (0:
+// none) and logLast the last LSN a record of the log holds (0: none):
+// one of them at or past the first LSN recorded says the bus committed
+// since (stale, as recovery reads it), and only LSNs past checkpoint are
+// reported. A file that does not decode records a loss from checkpoint+1
+// on, its end unknown. An error only where the file cannot be read.
+func PendingRepairLoss(fs vfs.FS, dir string, checkpoint, logLast base.LSN) (first, last base.LSN, err error) {
+	first, last, err = ReadRepairLost(fs, dir)
+	if errors.Is(err, ErrBadRepairLost) {
+		first, last, err = checkpoint+1, LostUnknown, nil
+	}
+	if err != nil || first == 0 || logLast >= first || checkpoint >= first {
+		return 0, 0, err
+	}
+	return first, last, nil
+}
+
+// RepairLostWarning says, for `mmsb check` and the integrity validator,
+// what a pending loss (PendingRepairLoss) of a log directory means:
+// not damage (the files are whole), but commits an Open with Repair gave
+// up and no caller was told of yet.
+func RepairLostWarning(first, last base.LSN) string {
+	lsns := fmt.Sprintf("the operations committed at LSNs %d to %d", first, last)
+	if first == last {
+		lsns = fmt.Sprintf("the operation committed at LSN %d", first)
+	}
+	if last == LostUnknown {
+		lsns = fmt.Sprintf("the operations committed from LSN %d on (how many is not known)", first)
+	}
+	return fmt.Sprintf("an Open with Options.Repair cut the log at damage and failed before it reported the loss: %s are lost, and the log ends before them "+
+		"(the next Open that succeeds reports them in Recovery().Log and removes %s; the next commits take their LSNs)",
+		lsns, RepairLostFileName)
+}
+
 // settleRepairLost removes the repair-lost file, its loss reported (the
 // bus's Open can no longer fail), and syncs the directory.
 func (l *Log) settleRepairLost() error {

@@ -43,6 +43,10 @@ import (
 //     lost: tlog.FilesLost), and a log whose newest segments were
 //     removed (tlog.CheckNewest), as Open refuses them.
 //
+// A loss an Open with Repair recorded in wal/repair-lost and did not
+// report (it failed after its cut) is a note, not a problem: the files
+// are whole, and the next Open reports it.
+//
 // A live bus that keeps no log (Options.DisableLog), and a directory one
 // wrote (Target.NoLog), are not compared (Report.NotCompared): they have
 // no history to check.
@@ -207,6 +211,18 @@ func Integrity(ctx context.Context, t Target, o Options) (Report, error) {
 					lastScanned, c.Path, c.LSN, lastScanned+1, c.LSN)
 			}
 		}
+	}
+	// A Repair that cut the log and failed before reporting the loss
+	// (wal/repair-lost, unless stale): no problem of the files, which are
+	// whole, but commits are gone that no caller was told of. Said in
+	// the report, as `mmsb check` warns of it, in the same words
+	// (TestIntegrityNotesRepairLost).
+	var newestCkpt mmsb.LSN
+	for _, c := range ckpts {
+		newestCkpt = max(newestCkpt, c.LSN)
+	}
+	if first, last, err := tlog.PendingRepairLoss(fs, walDir, newestCkpt, lastScanned); err == nil && first != 0 {
+		r.note("%s: %s", fs.Join(walDir, tlog.RepairLostFileName), tlog.RepairLostWarning(first, last))
 	}
 	var bytes int64
 	for _, sg := range segs {
