@@ -104,21 +104,41 @@ func (e *Bus) checkDelta(d *delta.Delta, pending Epoch) (page.Slot, error) {
 // deltas, or ErrClosed. reject may be nil: only the count is wanted. An
 // empty ds is ErrInvalidDelta, as Commit says of an empty batch.
 //
+// reject is called after the bus's lock is released, once per refused delta
+// in ascending order of i, so it may call the bus (Commit, ReadPage, ...);
+// what it sees then may differ from the state the deltas were checked
+// against.
+//
 // The tick orchestrator uses it to reject bad submissions one by one instead
 // of failing a whole tick.
 func (e *Bus) ValidateBatch(ds []Delta, reject func(i int, err error)) (int, error) {
+	accepted, rejected, errs, err := e.validateBatch(ds, reject != nil)
+	// reject runs unlocked: a callback that calls the bus under the read
+	// lock deadlocks it (a write lock waits for the read lock, and a second
+	// read lock waits behind a waiting writer).
+	if reject != nil {
+		for k, i := range rejected {
+			reject(i, errs[k])
+		}
+	}
+	return accepted, err
+}
+
+// validateBatch is ValidateBatch under the read lock: it returns the number
+// of accepted deltas, the indexes of the refused ones and, if wantErrs, their
+// errors (errs[k] is the error of ds[rejected[k]]).
+func (e *Bus) validateBatch(ds []Delta, wantErrs bool) (accepted int, rejected []int, errs []error, err error) {
 	e.rlockSettled()
 	defer e.mu.RUnlock()
 	if e.closed {
-		return 0, ErrClosed
+		return 0, nil, nil, ErrClosed
 	}
 	if len(ds) == 0 {
-		return 0, fmt.Errorf("%w: empty batch", ErrInvalidDelta)
+		return 0, nil, nil, fmt.Errorf("%w: empty batch", ErrInvalidDelta)
 	}
 	// pending counts accepted deltas per page; built only once a CheckEpoch
 	// delta needs it (most batches have none), from the accepted prefix.
 	var pending map[PageID]Epoch
-	var rejected []int
 	for i := range ds {
 		d := &ds[i]
 		var p Epoch
@@ -135,9 +155,9 @@ func (e *Bus) ValidateBatch(ds []Delta, reject func(i int, err error)) (int, err
 			}
 			p = pending[d.Page]
 		}
-		if _, err := e.checkDelta(d, p); err != nil {
-			if reject != nil { // it panicked on a nil reject
-				reject(i, err)
+		if _, cerr := e.checkDelta(d, p); cerr != nil {
+			if wantErrs {
+				errs = append(errs, cerr)
 			}
 			rejected = append(rejected, i)
 			continue
@@ -146,7 +166,7 @@ func (e *Bus) ValidateBatch(ds []Delta, reject func(i int, err error)) (int, err
 			pending[d.Page]++
 		}
 	}
-	return len(ds) - len(rejected), nil
+	return len(ds) - len(rejected), rejected, errs, nil
 }
 
 // checkDeltaAt is checkDelta with the page's slot already looked up (noSlot:
@@ -422,7 +442,10 @@ func (e *Bus) applyOp(op *record.Op, lsn LSN, t int64) error {
 				return err
 			}
 		}
-		if op.Page >= e.nextID {
+		// nextID 0 means none is left: page math.MaxUint64 was created,
+		// and op.Page+1 wrapped. It stays 0, or an automatic ID would be
+		// handed out again below a page in use (or a freed one).
+		if e.nextID != 0 && op.Page >= e.nextID {
 			e.nextID = op.Page + 1
 		}
 		e.recordHist(lsn, op.Page, t)

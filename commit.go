@@ -965,9 +965,11 @@ func (e *Bus) AddEdge(ctx context.Context, parent, child PageID, typ EdgeType) e
 }
 
 // RemoveEdge removes parent -> child of type typ (logged); no such edge,
-// even between pages that do not exist, is no error. Errors: ErrPageInUse
-// (the Data edge of a binding: Unbind instead), ErrInvalidOption (typ is
-// not an edge type), ErrClosed, ErrFailed.
+// even between pages that do not exist, is no error. typ AllEdgeTypes
+// removes the edges of every type, as RemoveEdges does (the operation
+// logged is the same). Errors: ErrPageInUse (the Data edge of a binding:
+// Unbind instead), ErrInvalidOption (typ is neither an edge type nor
+// AllEdgeTypes), ErrClosed, ErrFailed.
 func (e *Bus) RemoveEdge(ctx context.Context, parent, child PageID, typ EdgeType) error {
 	if err := checkCtx(ctx, "Bus.RemoveEdge"); err != nil {
 		return err

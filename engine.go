@@ -122,6 +122,10 @@ type Options struct {
 	// epoch (default time.Now). Tests inject a deterministic clock. A
 	// panic in it fails the call that stamps (a commit, a control
 	// operation, a wave) with ErrInvalidOption, which logs nothing.
+	// It is called with the bus's write lock held, so it must not call
+	// the bus (Stats, a read, a commit: each deadlocks it for good), and
+	// should return quickly. A time earlier than the last one stamped is
+	// raised to it: stamped times never decrease along the log.
 	Clock func() int64
 	// Repair: truncate the log at corruption (reporting what was dropped)
 	// instead of failing Open; it also opens a directory whose wal/ was
@@ -650,8 +654,16 @@ func (e *Bus) open() error {
 	if err := vfs.MkdirAllAndSync(e.fs, e.dir); err != nil {
 		return fmt.Errorf("mmsb: create %s: %w", e.dir, err)
 	}
-	lk, err := e.fs.Lock(e.fs.Join(e.dir, "LOCK"))
+	lockPath := e.fs.Join(e.dir, "LOCK")
+	lk, err := e.fs.Lock(lockPath)
 	if err != nil {
+		if f, rerr := vfs.OpenRegular(e.fs, lockPath); errors.Is(rerr, vfs.ErrNotRegular) {
+			// A directory under LOCK's name said only "is a directory"
+			// (TestOpenLockNotRegularFileSaysWhat; mmsb check reports it).
+			return fmt.Errorf("mmsb: open %s: %s must be a regular file (%w): remove it while no writer runs; the next Open makes it again: %w", e.dir, lockPath, rerr, err)
+		} else if rerr == nil {
+			_ = f.Close()
+		}
 		return fmt.Errorf("mmsb: open %s: %w", e.dir, err)
 	}
 	e.lock = lk
@@ -727,6 +739,17 @@ func scratchUsable() bool {
 
 func (e *Bus) walDir() string  { return e.fs.Join(e.dir, "wal") }
 func (e *Bus) ckptDir() string { return e.fs.Join(e.dir, "checkpoints") }
+
+// logRecovery converts the log's report. A log that holds no operation
+// (fresh, or emptied by a checkpoint) reports its segment's base LSN as
+// first and the LSN before it as last; LogRecovery says 0 for both.
+func logRecovery(rep tlog.RecoveryReport) LogRecovery {
+	l := LogRecovery(rep)
+	if l.FirstLSN > l.LastLSN {
+		l.FirstLSN, l.LastLSN = 0, 0
+	}
+	return l
+}
 
 // recover loads the newest loadable checkpoint and replays the log tail.
 func (e *Bus) recover() error {
@@ -814,7 +837,7 @@ func (e *Bus) recover() error {
 	}, from, func(r *tlog.Record) error {
 		return e.replayRecord(r, from, &dec, &op)
 	})
-	e.recovery.Log = LogRecovery(rep)
+	e.recovery.Log = logRecovery(rep)
 	if err != nil {
 		if len(e.recovery.SkippedCheckpoint) > 0 {
 			// Most likely the log needed one of them ("history

@@ -86,7 +86,8 @@ func newDetached(funcs map[string]RecomputeFunc, lazy bool) *Bus {
 // writing the directory. Of opts (which may be nil) only FS (default: the OS
 // filesystem), Functions (for bindings' recompute functions),
 // LazyPageMemory, Repair and DisableLog (below) are used; bindings naming
-// unregistered functions are allowed. Without LazyPageMemory the replay
+// unregistered functions are allowed, and listed in the returned bus's
+// Recovery().MissingFunctions as Open lists them. Without LazyPageMemory the replay
 // pre-faults its page memory and is bounded by the machine's memory
 // (ErrNoSpace), as Open is: replay a directory written by a lazy bus with
 // LazyPageMemory too. A dir that does not exist is ErrInvalidOption.
@@ -173,6 +174,10 @@ func replay(ctx context.Context, dir string, target ReplayTarget, opts *Options,
 		out.replayOnly = only
 		err := out.replayInto(ctx, o.FS, dir, target, o.Repair)
 		if err == nil {
+			// As Open fills it: the detached bus allows missing
+			// functions, and said nothing of them (propagation then
+			// failed with "not registered").
+			out.checkMissingFunctions()
 			return out, nil
 		}
 		out.discard()
@@ -729,6 +734,7 @@ func (e *Bus) replayNoLog(ctx context.Context, target ReplayTarget, only PageID,
 		return nil, fmt.Errorf("mmsb: replay of a bus without a log (Options.DisableLog) to LSN %d: its checkpoint %s holds that state and does not load: %w", want, path, err)
 	}
 	out.recovery.Checkpoint, out.recovery.CheckpointLSN = path, want
+	out.checkMissingFunctions()
 	return out, nil
 }
 

@@ -1,6 +1,7 @@
 package mmsb
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/mmsb-go/mmsb/delta"
@@ -164,14 +165,17 @@ func (m SyncMode) String() string {
 }
 
 // ParseSyncMode parses "group", "always", "none" or "replicated" ("" is
-// group); any other string is ErrInvalidOption, naming it.
+// group); any other string is ErrInvalidOption, naming it (quoted, cut to
+// 64 characters) and the accepted values. Case matters: "GROUP" is refused.
 func ParseSyncMode(s string) (SyncMode, error) {
 	if s == "replicated" {
 		return SyncReplicated, nil
 	}
 	m, err := tlog.ParseSyncMode(s)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		// The log's error names neither "replicated" nor the bus's
+		// package; its cause is only ever the unknown name.
+		return 0, fmt.Errorf("%w: unknown sync mode %.64q (want group, always, none or replicated)", ErrInvalidOption, s)
 	}
 	return SyncMode(m), nil
 }
@@ -228,16 +232,40 @@ func Write(id PageID, off uint32, data []byte) Delta {
 
 // Merge returns a ⊕ b (b wins on overlap). Deltas to different pages are
 // refused with an error wrapping ErrInvalidDelta and delta.ErrPageMismatch,
-// a nil a or b with one wrapping ErrInvalidDelta.
+// a nil a or b with one wrapping ErrInvalidDelta. So is a malformed a or b,
+// one Commit would refuse whatever its page (an unknown Form, a mask
+// shorter than MaskLen needs, a payload of another length than the mask
+// needs, a run or mask past MaxPageSize, an empty run among others: see
+// delta.Validate), with the delta's error
+// (delta.ErrMalformed, delta.ErrSizeMismatch, ...) naming the fault:
+// merged, its writes would be dropped or misread. An empty delta (no runs,
+// delta.ErrEmpty) writes nothing and merges as such.
 func Merge(a, b *Delta) (Delta, error) {
 	if a == nil || b == nil {
 		return Delta{}, fmt.Errorf("%w: Merge: nil delta", ErrInvalidDelta)
+	}
+	if err := checkMergeable(a, "first"); err != nil {
+		return Delta{}, err
+	}
+	if err := checkMergeable(b, "second"); err != nil {
+		return Delta{}, err
 	}
 	m, err := delta.Merge(a, b)
 	if err != nil {
 		return Delta{}, fmt.Errorf("%w: %w", ErrInvalidDelta, err)
 	}
 	return m, nil
+}
+
+// checkMergeable refuses a delta Merge cannot read: Commit's validation
+// (delta.Validate) against the largest page, so that only the faults no
+// page size excuses are refused; an empty delta merges as nothing.
+func checkMergeable(d *Delta, which string) error {
+	err := delta.Validate(d, base.MaxPageSize)
+	if err == nil || errors.Is(err, delta.ErrEmpty) {
+		return nil
+	}
+	return fmt.Errorf("%w: Merge: %s delta: %w", ErrInvalidDelta, which, err)
 }
 
 // Diff returns the minimal delta turning old into cur: exactly the
@@ -313,8 +341,8 @@ const LostLSNUnknown = ^LSN(0)
 // LogRecovery says what recovery found in the log.
 type LogRecovery struct {
 	Segments       int    // segment files present after recovery
-	FirstLSN       LSN    // first LSN still in the log (0 if empty)
-	LastLSN        LSN    // last LSN in the log (0 if empty)
+	FirstLSN       LSN    // first LSN still in the log (0 if it holds none: fresh, or emptied by a checkpoint)
+	LastLSN        LSN    // last LSN in the log (0 if it holds none; the state's is Bus.LastLSN)
 	TornFile       string // segment whose torn tail was truncated ("" if none)
 	TornOffset     int64  // offset the torn segment was truncated to
 	TornBytes      int64  // bytes removed from the torn tail
