@@ -43,6 +43,10 @@ type LoggedOp struct {
 	Time int64 // commit time, ns since the Unix epoch
 	Op   *Op
 	File string // segment holding the record
+	// BatchLast is the last LSN of the record (a Commit's batch, a
+	// propagation wave, a CreatePages) that holds this op: a replay or
+	// as-of read to LSN stops there (Bus.ReadPageAt answers its state).
+	BatchLast LSN
 }
 
 // Op is one logged operation. Which fields are set depends on Kind, as
@@ -593,7 +597,7 @@ func queryLog(ctx context.Context, fs vfs.FS, dir string, q LogQuery, pos *tlog.
 			if bp != nil && op.Kind == record.OpBind {
 				bp.Total = dec.BindParents
 			}
-			lo.LSN, lo.Time, lo.File = lsn, dec.Time, rec.File
+			lo.LSN, lo.Time, lo.File, lo.BatchLast = lsn, dec.Time, rec.File, LSN(rec.LastLSN())
 			if !fn(&lo) {
 				return nil
 			}

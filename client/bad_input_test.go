@@ -262,7 +262,7 @@ func TestClientBadInput(t *testing.T) {
 			call: func(ctx context.Context, c *client.Client) error {
 				_, _, err := c.ReadPageAt(ctx, 1, 3)
 				return err
-			}, want: client.ErrBadResponse, says: "as of LSN 3, answered as of LSN 0"},
+			}, want: client.ErrBadResponse, says: "as of LSN 3, answered as of the earlier LSN 0"},
 		// Control: an answer that matches is delivered.
 		{name: "ReadRange answered as asked", srv: &inputServer{read: func(*mmsbv1.ReadRequest) []*mmsbv1.PageData {
 			return []*mmsbv1.PageData{{Page: 1, Off: 4, Data: []byte("12345678")}}

@@ -69,6 +69,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -127,6 +128,7 @@ type options struct {
 	hc       *http.Client
 	hcSet    bool // WithHTTPClient was given (hc may be nil)
 	tls      *tls.Config
+	tlsSet   bool // WithTLS was given (tls may be nil: Go's default)
 	grpc     bool
 	retries  int
 	backoff  time.Duration
@@ -160,7 +162,7 @@ func WithHTTPClient(hc *http.Client) Option {
 // an https:// base URL, and no WithHTTPClient (configure that client's
 // transport instead): New refuses either, where the configuration would
 // go unused.
-func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls, o.tlsSet = cfg, true } }
 
 // WithGRPC speaks gRPC instead of the Connect protocol.
 func WithGRPC() Option { return func(o *options) { o.grpc = true } }
@@ -408,10 +410,12 @@ func (o *options) check(baseURL string) error {
 	if o.pingSet && o.hc != nil {
 		return fmt.Errorf("%w: client: WithPings with WithHTTPClient: the health check belongs in that client's transport (http.Transport.HTTP2)", mmsb.ErrInvalidOption)
 	}
-	if o.tls != nil && o.hc != nil {
+	// Whether WithTLS was given, not its value: WithTLS(nil) slipped
+	// past both checks until 2026-12-07 (TestClientLocalRefusals).
+	if o.tlsSet && o.hc != nil {
 		return fmt.Errorf("%w: client: WithTLS with WithHTTPClient: the TLS configuration belongs in that client's transport", mmsb.ErrInvalidOption)
 	}
-	if o.tls != nil && u.Scheme != "https" {
+	if o.tlsSet && u.Scheme != "https" {
 		return fmt.Errorf("%w: client: WithTLS with base URL %q: TLS needs https://", mmsb.ErrInvalidOption, shown)
 	}
 	for i, c := range o.conn {
@@ -521,6 +525,21 @@ func (c *Client) CreatePages(ctx context.Context, specs []mmsb.PageSpec) ([]mmsb
 		if s.Size < 0 || s.Size > mmsb.MaxPageSize {
 			return nil, fmt.Errorf("%w: page size %d", mmsb.ErrInvalidPage, s.Size)
 		}
+		if s.Location != mmsb.CPU {
+			// The wire has no location: sent as a CPU page until
+			// 2026-12-07 (TestClientLocalRefusals). The bus's words.
+			// (The bus names the ID it would give; here it is unknown.)
+			name := fmt.Sprintf("page %d", s.ID)
+			if s.ID == 0 {
+				name = fmt.Sprintf("page spec %d", i)
+			}
+			return nil, fmt.Errorf("%w: %s location %v: no device backend exists, only cpu is supported", mmsb.ErrInvalidPage, name, s.Location)
+		}
+		for j := range s.Meta {
+			if err := checkText("CreatePages", fmt.Sprintf("page spec %d metadata key", i), s.Meta[j].Key); err != nil {
+				return nil, err
+			}
+		}
 		req.Pages[i] = &mmsbv1.PageSpec{Id: uint64(s.ID), Size: uint32(s.Size), Meta: wire.MetaToProto(s.Meta)}
 	}
 	resp, err := c.rpc.CreatePages(ctx, connect.NewRequest(req))
@@ -619,6 +638,11 @@ func (c *Client) SetMetadata(ctx context.Context, id mmsb.PageID, entries []mmsb
 	if err := nilContext(ctx, "SetMetadata"); err != nil {
 		return err
 	}
+	for i := range entries {
+		if err := checkText("SetMetadata", fmt.Sprintf("entry %d key", i), entries[i].Key); err != nil {
+			return err
+		}
+	}
 	_, err := c.rpc.SetMetadata(ctx, connect.NewRequest(&mmsbv1.SetMetadataRequest{Page: uint64(id), Meta: wire.MetaToProto(entries)}))
 	return err
 }
@@ -631,6 +655,9 @@ func (c *Client) SetMetadata(ctx context.Context, id mmsb.PageID, entries []mmsb
 // the batch was applied, then the commit failed.
 func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, error) {
 	if err := nilContext(ctx, "Commit"); err != nil {
+		return mmsb.CommitInfo{}, err
+	}
+	if err := checkDeltas("Commit", ds); err != nil {
 		return mmsb.CommitInfo{}, err
 	}
 	// The request is encoded before Commit returns: it may alias ds.
@@ -655,6 +682,43 @@ func (c *Client) Commit(ctx context.Context, ds []mmsb.Delta) (mmsb.CommitInfo, 
 		return mmsb.CommitInfo{}, err
 	}
 	return fillCommit(ds, resp.Msg)
+}
+
+// checkDeltas refuses locally what the wire cannot carry: a form it has
+// no value for (sent as an empty runs delta until 2026-12-07, refused as
+// "no runs"), and a Source that is not UTF-8 text (a protobuf string:
+// Commit failed with code Internal, Submit stored it escaped, until
+// 2026-12-07; TestClientLocalRefusals).
+func checkDeltas(call string, ds []mmsb.Delta) error {
+	for i := range ds {
+		d := &ds[i]
+		switch d.Form {
+		case mmsb.FormRuns, mmsb.FormMaskedDense, mmsb.FormMaskedSparse:
+		default:
+			return fmt.Errorf("%w: %s: delta %d: page %d: unknown form %d", mmsb.ErrInvalidDelta, call, i, d.Page, d.Form)
+		}
+		if err := checkText(call, fmt.Sprintf("delta %d (page %d) source", i, d.Page), d.Source); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkText refuses a string that is not valid UTF-8: the network API
+// carries text as protobuf strings (docs/server.md).
+func checkText(call, what, s string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	return fmt.Errorf("%w: client: %s: %s %q is not valid UTF-8 (the network API carries UTF-8 text only)", mmsb.ErrInvalidOption, call, what, cut(s))
+}
+
+// cut shortens s for an error message.
+func cut(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 // fillCommit sets each delta's LSN, Epoch and Time from the server's
@@ -682,6 +746,9 @@ func fillCommit(ds []mmsb.Delta, m *mmsbv1.CommitResponse) (mmsb.CommitInfo, err
 // validated again there (an expected epoch is checked only then).
 func (c *Client) Submit(ctx context.Context, ds []mmsb.Delta) error {
 	if err := nilContext(ctx, "Submit"); err != nil {
+		return err
+	}
+	if err := checkDeltas("Submit", ds); err != nil {
 		return err
 	}
 	req := &mmsbv1.SubmitRequest{Deltas: make([]*mmsbv1.Delta, len(ds))}
@@ -746,9 +813,13 @@ func (c *Client) read(ctx context.Context, id mmsb.PageID, off, n uint32, at mms
 }
 
 // Read reads several pages or ranges at one LSN (as of asOf when non-zero).
+// The answer's Lsn is the LSN its state is at: as of an asOf inside a
+// batch (a Commit of several deltas, a propagation wave, a CreatePages),
+// the batch's last LSN, whose state the pages hold (no read sees half a
+// batch); asOf itself when asOf ends its batch.
 // A nil item is refused with mmsb.ErrInvalidOption; an answer that is not
-// of the items asked for (count, page, offset, range length, as-of LSN)
-// with ErrBadResponse.
+// of the items asked for (count, page, offset, range length, an LSN
+// before asOf) with ErrBadResponse.
 func (c *Client) Read(ctx context.Context, items []*mmsbv1.ReadItem, asOf mmsb.LSN) (*mmsbv1.ReadResponse, error) {
 	if err := nilContext(ctx, "Read"); err != nil {
 		return nil, err
@@ -776,7 +847,8 @@ func (c *Client) Read(ctx context.Context, items []*mmsbv1.ReadItem, asOf mmsb.L
 
 // checkRead refuses, with ErrBadResponse, a Read answer whose pages are
 // not the items asked for: another page or offset, a range of another
-// length, or another LSN than asOf. Until 2026-12-05 only the count was
+// length, or an LSN before asOf (the answer's LSN is the end of the batch
+// holding asOf: asOf or later). Until 2026-12-05 only the count was
 // checked, and ReadRange handed a caller who asked for n bytes fewer (it
 // indexed out of range) or another page's bytes (TestClientBadInput).
 func checkRead(items []*mmsbv1.ReadItem, asOf mmsb.LSN, m *mmsbv1.ReadResponse) error {
@@ -790,8 +862,11 @@ func checkRead(items []*mmsbv1.ReadItem, asOf mmsb.LSN, m *mmsbv1.ReadResponse) 
 			return fmt.Errorf("%w: Read: item %d (page %d) asked for %d bytes, answered %d", ErrBadResponse, i, it.GetPage(), n, len(p.GetData()))
 		}
 	}
-	if asOf != 0 && mmsb.LSN(m.GetLsn()) != asOf {
-		return fmt.Errorf("%w: Read: asked as of LSN %d, answered as of LSN %d", ErrBadResponse, asOf, m.GetLsn())
+	// An answer as of an LSN inside a batch is at the batch's end, a
+	// later LSN (until 2026-12-07 the server answered the LSN asked for
+	// the batch end's bytes): an earlier one is not the state asked for.
+	if asOf != 0 && mmsb.LSN(m.GetLsn()) < asOf {
+		return fmt.Errorf("%w: Read: asked as of LSN %d, answered as of the earlier LSN %d", ErrBadResponse, asOf, m.GetLsn())
 	}
 	return nil
 }
@@ -908,6 +983,9 @@ func (c *Client) QueryLog(ctx context.Context, q mmsb.LogQuery, fn func(*mmsb.Lo
 	}
 	if fn == nil {
 		return fmt.Errorf("%w: client: QueryLog with a nil function", mmsb.ErrInvalidOption)
+	}
+	if err := checkText("QueryLog", "query source", q.Source); err != nil {
+		return err
 	}
 	req := &mmsbv1.QueryLogRequest{Page: uint64(q.Page), FromLsn: uint64(q.FromLSN), ToLsn: uint64(q.ToLSN),
 		FromTime: q.FromTime, ToTime: q.ToTime, Source: q.Source}
@@ -1030,6 +1108,11 @@ func opFromProto(p *mmsbv1.Op) (mmsb.LoggedOp, error) {
 				ErrBadResponse, p.GetLsn(), p.GetPage(), d.Page)
 		}
 	}
+	if b := p.GetBatchLast(); b != 0 && b < p.GetLsn() {
+		// 0 is a server before 2026-12-07, which does not send it.
+		return mmsb.LoggedOp{}, fmt.Errorf("%w: QueryLog: operation at LSN %d says its batch ends at the earlier LSN %d",
+			ErrBadResponse, p.GetLsn(), b)
+	}
 	return wire.OpFromProto(p), nil
 }
 
@@ -1042,8 +1125,13 @@ func (c *Client) Provenance(ctx context.Context, id mmsb.PageID, off, n, depth i
 	if err := nilContext(ctx, "Provenance"); err != nil {
 		return nil, err
 	}
-	if off < 0 || n <= 0 || uint64(off)+uint64(n) > 1<<32 {
-		return nil, fmt.Errorf("%w: range off %d n %d", mmsb.ErrInvalidOption, off, n)
+	if n <= 0 || off < 0 {
+		return nil, fmt.Errorf("%w: provenance range off %d n %d of page %d: the offset must be 0 or more and the length 1 or more", mmsb.ErrInvalidOption, off, n, id)
+	}
+	if off > mmsb.MaxPageSize || n > mmsb.MaxPageSize-off {
+		// The bus's sentinel and words (ErrInvalidOption until
+		// 2026-12-07: TestClientLocalRefusals).
+		return nil, fmt.Errorf("%w: provenance range [%d, %d+%d) of page %d is past the largest page size %d", mmsb.ErrOutOfRange, off, off, n, id, mmsb.MaxPageSize)
 	}
 	// The depth travels as an int32: clamped, not truncated (1<<31 became
 	// -1<<31, "the direct writer only"; 1<<32 became 0, the default).
@@ -1171,6 +1259,9 @@ func (c *Client) RemoveEdges(ctx context.Context, parent, child mmsb.PageID) err
 // registered, mmsb.ErrPageNotFound (NotFound) for an unknown page.
 func (c *Client) Bind(ctx context.Context, child mmsb.PageID, fn string, params []byte, parents []mmsb.PageID) error {
 	if err := nilContext(ctx, "Bind"); err != nil {
+		return err
+	}
+	if err := checkText("Bind", fmt.Sprintf("child %d function name", child), fn); err != nil {
 		return err
 	}
 	req := &mmsbv1.BindRequest{Child: uint64(child), Func: fn, Params: params}

@@ -23,6 +23,11 @@ import (
 // wrapped to 0), so the second message delivered it again (seed 4); and
 // until 2026-12-04 a change on page 4 carrying a delta of page 3, and a
 // delta change without a delta (nil Delta), were delivered (seeds 6, 7).
+// The watch's next LSN may be 0: a Watch from LSN 0 (the oldest LSN the
+// log holds) has next 0 until its opening message, and no change at LSN
+// 0, which no operation has, is ever delivered (seeds 8, 9; the target
+// clamped next to 1 until 2026-12-07, so it never checked a watch from 0,
+// which delivered a change at LSN 0 for a while that day).
 func FuzzWatchMessages(f *testing.F) {
 	d := mmsb.Write(3, 2, []byte("ab"))
 	enc := func(m *mmsbv1.WatchResponse) []byte {
@@ -48,12 +53,13 @@ func FuzzWatchMessages(f *testing.F) {
 		{&mmsbv1.WatchResponse{ProgressLsn: math.MaxUint64}, &mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{change(7, "meta")}}, 1},
 		{&mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{{Lsn: 5, Page: 4, Kind: "delta", Delta: wire.DeltaToProto(&d), Epoch: 2}}}, &mmsbv1.WatchResponse{}, 1},
 		{&mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{change(5, "derived")}}, &mmsbv1.WatchResponse{}, 1},
+		{&mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{change(0, "meta"), change(4, "meta")}}, &mmsbv1.WatchResponse{}, 0},
+		{&mmsbv1.WatchResponse{ProgressLsn: 3}, &mmsbv1.WatchResponse{Changes: []*mmsbv1.Change{change(4, "meta")}}, 0},
 	}
 	for _, s := range seeds {
 		f.Add(enc(s.a), enc(s.b), s.next)
 	}
 	f.Fuzz(func(t *testing.T, a, b []byte, next uint64) {
-		next = max(next, 1) // Watch starts at LSN 1 at the earliest
 		seen := map[mmsb.LSN]bool{}
 		nx := mmsb.LSN(next)
 		for _, raw := range [][]byte{a, b} {
@@ -62,6 +68,13 @@ func FuzzWatchMessages(f *testing.F) {
 				return
 			}
 			ev, got, err := watchEvent(&m, nx)
+			atZero := false
+			for _, c := range m.GetChanges() {
+				atZero = atZero || c.GetLsn() == 0
+			}
+			if atZero && err == nil {
+				t.Fatalf("a message with a change at LSN 0 (next %d) accepted: %d changes delivered", nx, len(ev.Changes))
+			}
 			if err != nil {
 				if !errors.Is(err, ErrBadResponse) && !errors.Is(err, mmsb.ErrInvalidDelta) {
 					t.Fatalf("refused with %v, want ErrBadResponse or mmsb.ErrInvalidDelta", err)

@@ -12,12 +12,14 @@ import (
 
 // TestServeRequestLimit: serve puts --max-requests in front of every
 // handler: with --max-requests 1 and one request held (its body not yet
-// sent), /metrics is answered 503 naming the flag and the bound, while
-// /healthz and /readyz still answer ok (from the probe reserve: a busy
-// server is not restarted by its liveness probe; they were refused 503
-// too before 2026-12-06); once the held request's connection closes,
-// /metrics answers again (the control). Until 2026-12-06 serve had no
-// bound on requests in flight but --max-conns x --max-streams.
+// sent), a second RPC is answered 503 naming the flag and the bound,
+// while /healthz and /readyz still answer ok (from the probe reserve: a
+// busy server is not restarted by its liveness probe; they were refused
+// 503 too before 2026-12-06) and /metrics answers from its own reserve
+// (refused too until 2026-12-08: an operator needs it most when the
+// server is full); once the held request's connection closes, the RPC is
+// answered again (the control). Until 2026-12-06 serve had no bound on
+// requests in flight but --max-conns x --max-streams.
 func TestServeRequestLimit(t *testing.T) {
 	addr, _, _ := startServe(t, "--addr", "127.0.0.1:0", "--max-requests", "1")
 	held, err := net.Dial("tcp", addr)
@@ -36,14 +38,24 @@ func TestServeRequestLimit(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	stats := func() (int, string) {
+		t.Helper()
+		resp, err := http.Post("http://"+addr+"/mmsb.v1.BusService/Stats", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
 	deadline := time.Now().Add(30 * time.Second) // failure bounds, not timing assertions
 	for {
-		code, body := get("/metrics")
+		code, body := stats()
 		if code == http.StatusServiceUnavailable && strings.Contains(body, "--max-requests 1") && strings.Contains(body, "resource_exhausted") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/metrics with one request held and --max-requests 1: %d %q; want 503 naming --max-requests 1", code, body[:min(len(body), 300)])
+			t.Fatalf("Stats with one request held and --max-requests 1: %d %q; want 503 naming --max-requests 1", code, body[:min(len(body), 300)])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -52,14 +64,17 @@ func TestServeRequestLimit(t *testing.T) {
 			t.Errorf("%s with one request held and --max-requests 1: %d %q; want 200 \"ok\\n\" (probes are answered from their reserve)", p, code, body)
 		}
 	}
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "# HELP") {
+		t.Errorf("/metrics with one request held and --max-requests 1: %d %q; want 200 (answered from the metrics reserve)", code, body[:min(len(body), 300)])
+	}
 	_ = held.Close()
 	for {
-		code, body := get("/metrics")
+		code, body := stats()
 		if code == http.StatusOK {
 			break
 		}
 		if time.Now().After(deadline.Add(30 * time.Second)) {
-			t.Fatalf("/metrics once the held request's connection closed: %d %q; want 200", code, body[:min(len(body), 300)])
+			t.Fatalf("Stats once the held request's connection closed: %d %q; want 200", code, body[:min(len(body), 300)])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

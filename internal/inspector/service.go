@@ -571,12 +571,17 @@ func (s *service) GetPage(ctx context.Context, req *connect.Request[inspectorv1.
 		if asOf < oldest {
 			return nil, connect.NewError(connect.CodeOutOfRange, fmt.Errorf("as-of LSN %d is older than the oldest LSN the log holds (%d)", asOf, oldest))
 		}
-		data, epoch, err := s.pageAsOf(ctx, id, asOf)
+		data, epoch, end, err := s.pageAsOf(ctx, id, asOf)
 		if err != nil {
 			return nil, err
 		}
 		out.Data, out.Epoch, out.AsOfLsn = data, uint64(epoch), uint64(asOf)
-		upTo = min(upTo, asOf)
+		// The bytes are the state at the end of the batch holding asOf
+		// (Bus.ReadPageAt stops there), and so are the recent writes
+		// listed: until 2026-12-07 they stopped at asOf, without a later
+		// write of the batch that the bytes hold
+		// (TestGetPageAsOfInsideBatchListsItsEnd).
+		upTo = min(upTo, end)
 		if uint64(m.WindowOffset) > uint64(len(out.Data)) {
 			return nil, invalid("window_offset %d is past the end of page %d (%d bytes)", m.WindowOffset, id, len(out.Data))
 		}
@@ -624,23 +629,29 @@ func (s *service) oldestLSN() mmsb.LSN {
 }
 
 // pageAsOf returns page id as of lsn: Bus.ReadPageAt replays that page
-// alone (one page of memory), from the newest checkpoint at or before lsn.
-func (s *service) pageAsOf(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([]byte, mmsb.Epoch, error) {
+// alone (one page of memory), from the newest checkpoint at or before lsn,
+// to the end of the batch holding lsn, the LSN it returns
+// (server.AsOfLSN).
+func (s *service) pageAsOf(ctx context.Context, id mmsb.PageID, lsn mmsb.LSN) ([]byte, mmsb.Epoch, mmsb.LSN, error) {
 	if s.in.asOf != nil {
 		// The server's slots for replays (Options.AsOfSlot): without
 		// them a read-role user of the inspector ran as many replays at
 		// once as it sent, past --max-asof-reads.
 		release, err := s.in.asOf(ctx)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		defer release()
 	}
+	end, err := server.AsOfLSN(ctx, s.bus(), lsn)
+	if err != nil {
+		return nil, 0, 0, connectErr(err)
+	}
 	data, ep, err := s.bus().ReadPageAt(ctx, id, lsn)
 	if err != nil {
-		return nil, 0, connectErr(err)
+		return nil, 0, 0, connectErr(err)
 	}
-	return data, ep, nil
+	return data, ep, end, nil
 }
 
 // recentWrites returns the last n writes of page id at or before upTo,

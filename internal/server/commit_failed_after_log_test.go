@@ -54,7 +54,7 @@ func TestCommitFailedAfterLogging(t *testing.T) {
 		t.Fatalf("error %v (code %v): want client.ErrCommitUncertain and unavailable", err, connect.CodeOf(err))
 	}
 	var ce *connect.Error
-	if !errors.As(err, &ce) || ce.Meta().Get(server.CommittedLSNsKey) == "" || !strings.Contains(err.Error(), "logged and applied") {
+	if !errors.As(err, &ce) || ce.Meta().Get(server.CommittedLSNsKey) == "" || !strings.Contains(err.Error(), "applied at LSNs") {
 		t.Fatalf("error %v: want the %s header and a message saying the batch was applied", err, server.CommittedLSNsKey)
 	}
 	found := false

@@ -222,7 +222,7 @@ func (s *Server) Commit(ctx context.Context, req *connect.Request[mmsbv1.CommitR
 		out.Epochs[i] = uint64(ds[i].Epoch)
 	}
 	if err != nil && info.FirstLSN != 0 {
-		return nil, committedError(out, err)
+		return nil, committedError(out, s.bus.Stats().Log.DurableLSN, err)
 	}
 	if err != nil {
 		return nil, toConnect(err)
@@ -240,10 +240,15 @@ const CommittedLSNsKey = "Mmsb-Committed-Lsns"
 // applied, then failed (the bus's CommitInfo came with the error; until
 // 2026-12-04 it was dropped, and a caller told Unavailable committed the
 // batch again: TestCommitFailedAfterLogging). It names the batch in its
-// message, a CommitResponse detail and the CommittedLSNsKey header.
-func committedError(out *mmsbv1.CommitResponse, cause error) error {
-	err := appliedThenFailed(out, fmt.Errorf("Commit: the batch was logged and applied at LSNs %d..%d, then failed: %w",
-		out.GetFirstLsn(), out.GetLastLsn(), cause), cause)
+// message, a CommitResponse detail and the CommittedLSNsKey header. The
+// message says the outcome is uncertain, with durable, the bus's durable
+// LSN: the write of the batch may have failed itself (a full disk), or
+// its fsync, and it may then be absent after a restart. Until 2026-12-07
+// it said the batch "was logged" (TestCommitFailedWriteSaysUncertain).
+func committedError(out *mmsbv1.CommitResponse, durable mmsb.LSN, cause error) error {
+	err := appliedThenFailed(out, fmt.Errorf("Commit: the batch was applied at LSNs %d..%d (readers may see it), then failed, "+
+		"and its outcome is uncertain: it may be absent after a restart (durable up to LSN %d): %w",
+		out.GetFirstLsn(), out.GetLastLsn(), durable, cause), cause)
 	err.Meta().Set(CommittedLSNsKey, fmt.Sprintf("%d-%d", out.GetFirstLsn(), out.GetLastLsn()))
 	return err
 }
@@ -389,6 +394,10 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 	// base is what the answer counts before its pages: the items, and a
 	// page read as of an LSN (replayCost).
 	base, replayCost := itemsCost, 0
+	// at is the LSN the answer's state is at: asOf, or the end of the
+	// batch holding it (a read as of an LSN inside a batch reads the
+	// state at its end, AsOfLSN), answered as the answer's lsn.
+	at := asOf
 	if asOf != 0 {
 		release, err := s.AsOfSlot(ctx)
 		if err != nil {
@@ -396,6 +405,9 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 		}
 		defer release() // after the replayed bus is closed (defers run last first)
 		if id, ok := onePage(items); ok {
+			if at, err = AsOfLSN(ctx, s.bus, asOf); err != nil {
+				return nil, toConnect(err)
+			}
 			// The page as of asOf is a copy of its own, counted before
 			// it is made, at the page's size now, then at its own:
 			// until 2026-12-07 it was copied first, and a Read refused
@@ -450,6 +462,8 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 				return nil, toConnect(err)
 			}
 			defer func() { _ = r.Close() }() // detached, in memory: nothing to lose
+			// Where the replay stopped: the end of asOf's batch.
+			at = r.LastLSN()
 			replayCost = int(r.Stats().LogicalBytes)
 			if more := replayCost - live; more > 0 {
 				if err := holdAnswer(ctx, "Read", more); err != nil {
@@ -471,7 +485,7 @@ func (s *Server) Read(ctx context.Context, req *connect.Request[mmsbv1.ReadReque
 		dropAnswer(ctx, base) // the pages of the last attempt are dropped
 		held := base          // what the answer counts (holdAnswer) so far
 		total := uint64(0)
-		lsn := asOf
+		lsn := at
 		if asOf == 0 {
 			lsn = s.bus.LastLSN()
 		}

@@ -449,7 +449,7 @@ func probeConnGate(h http.Handler) http.Handler {
 		if r.ProtoMajor < 2 {
 			w.Header().Set("Connection", "close")
 		}
-		if _, ok := probeOf(r); ok {
+		if i, ok := probeOf(r); ok && i != metricsPath { // health probes only: /metrics has no connection reserve
 			h.ServeHTTP(w, r)
 		} else {
 			refuseOnProbeConn(w, r, pc)

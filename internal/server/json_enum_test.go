@@ -151,3 +151,30 @@ func TestJSONUnknownEnumBesideUnknownField(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONUnknownEnumQuoteCut: a JSON request naming an enum value of a
+// megabyte the schema does not know, and no unknown field, is refused
+// with invalid_argument naming the field and quoting the value's first
+// bytes and its length, not the whole value: until 2026-12-07 the strict
+// decode's refusal quoted all of it, echoed in the answer (over 1 MB).
+// With an unknown field beside it (the walk's refusal already) and with
+// a short name (quoted whole) it is refused alike.
+func TestJSONUnknownEnumQuoteCut(t *testing.T) {
+	f := newFixture(t, fixOpts{})
+	huge := strings.Repeat("X", 1<<20)
+	for _, c := range []struct{ body, want string }{
+		{`{"parent":"1","child":"2","type":"` + huge + `"}`, `(1048576 bytes)`},
+		{`{"parent":"1","child":"2","type":"` + huge + `","newer":1}`, `(1048576 bytes)`},
+		{`{"parent":"1","child":"2","type":"EDGE_TYPE_CONTRL"}`, `: \"EDGE_TYPE_CONTRL\""`},
+	} {
+		code, answer := postJSON(t, f.http.URL, "RemoveEdge", c.body, nil)
+		if code != http.StatusBadRequest || !strings.Contains(answer, `"code":"invalid_argument"`) || !strings.Contains(answer, "field type") ||
+			!strings.Contains(answer, c.want) || len(answer) > 1024 {
+			if len(answer) > 300 {
+				answer = answer[:300] + "…"
+			}
+			t.Errorf("RemoveEdge with the type %.40q…: HTTP %d, %d bytes: %s; want invalid_argument naming the field and %s, under 1 KiB",
+				c.body[34:], code, len(answer), answer, c.want)
+		}
+	}
+}

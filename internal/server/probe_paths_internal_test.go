@@ -22,7 +22,10 @@ func TestProbeOfPaths(t *testing.T) {
 		{"HEAD", "/readyz/reads", 1, true},
 		{"POST", "/readyz/reads", 0, false},
 		{"GET", "/readyz/other", 0, false},
-		{"GET", "/metrics", 0, false},
+		{"GET", "/metrics", metricsPath, true},
+		{"HEAD", "/metrics", metricsPath, true},
+		{"POST", "/metrics", 0, false},
+		{"GET", "/metrics/x", 0, false},
 	} {
 		i, ok := probeOf(httptest.NewRequest(c.method, c.path, nil))
 		if ok != c.probe || i != c.index {

@@ -33,7 +33,7 @@ func TestProbesAnsweredWhenFull(t *testing.T) {
 	release := make(chan struct{})
 	inside := make(chan struct{}, server.ProbeReserve+8)
 	h := server.LimitRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" || r.URL.Query().Get("hold") != "" {
+		if r.URL.Query().Get("hold") != "" {
 			inside <- struct{}{}
 			<-release
 		}
@@ -78,7 +78,7 @@ func TestProbesAnsweredWhenFull(t *testing.T) {
 		}
 	}
 
-	hold("GET", "/metrics", "192.0.2.1:1000") // --max-requests 1 reached
+	hold("GET", "/rpc?hold=1", "192.0.2.1:1000") // --max-requests 1 reached
 	for _, p := range []struct{ method, target, addr string }{
 		{"GET", "/healthz", "192.0.2.1:1001"}, // the client at its own bound too
 		{"GET", "/readyz", "192.0.2.2:1000"},
@@ -89,7 +89,7 @@ func TestProbesAnsweredWhenFull(t *testing.T) {
 				p.method, p.target, p.addr, rec.Code, rec.Body.String())
 		}
 	}
-	refused("GET", "/metrics", "192.0.2.2:1001", "", "--max-requests 1")
+	refused("GET", "/rpc", "192.0.2.2:1001", "", "--max-requests 1")
 	refused("GET", "/healthz", "192.0.2.2:1002", "x", "--max-requests 1") // a body: not a probe
 	refused("POST", "/healthz", "192.0.2.2:1003", "", "--max-requests 1")
 

@@ -55,6 +55,20 @@ const (
 	ProbeReservePerClient = 8
 )
 
+// MetricsReserve is how many GET or HEAD /metrics requests (without a
+// body) LimitRequests answers at once past its bounds (below them they
+// count as any request), and
+// MetricsReservePerClient how many of them one client may hold, counted
+// as the probes' reserves are (a reserve of its own). An operator needs
+// the metrics most when the server is saturated: until 2026-12-07 they
+// counted against --max-requests and were refused with the rest
+// (TestMetricsAnsweredWhenFull). Smaller than the probes' reserve: an
+// answer is about 120 KB, which the reserve bounds to about 1 MB.
+const (
+	MetricsReserve          = 8
+	MetricsReservePerClient = 2
+)
+
 // MaxAnswerBytes and MaxAnswerBytesPerClient bound the bytes that the
 // answers of the requests in flight through LimitRequests hold, over all
 // clients and from one client (bounded as for --max-requests-per-client:
@@ -189,7 +203,9 @@ func LimitRequests(h http.Handler, maxRequests, maxPerClient int, log *slog.Logg
 		log = slog.Default()
 	}
 	l := &requestLimit{h: h, max: maxRequests, perClient: maxPerClient, clients: map[string]int{},
-		probeMax: ProbeReserve, probePerClient: ProbeReservePerClient, probeClients: map[probeKey]int{},
+		probeMax:       [3]int{ProbeReserve, ProbeReserve, MetricsReserve},
+		probePerClient: [3]int{ProbeReservePerClient, ProbeReservePerClient, MetricsReservePerClient},
+		probeClients:   map[probeKey]int{},
 		answers: byteBound{max: MaxAnswerBytes, perClient: MaxAnswerBytesPerClient, clients: map[string]int64{},
 			flag: AnswerBytesFlag, perClientFlag: AnswerBytesPerClientFlag},
 		writes: byteBound{max: MaxWriteBytes, perClient: MaxWriteBytesPerClient, clients: map[string]int64{},
@@ -211,10 +227,12 @@ type requestLimit struct {
 	n       int            // requests in flight
 	clients map[string]int // in flight per ClientKey (with perClient only)
 
-	// Health probes, counted apart (ProbeReserve), each path on its own.
-	probeMax       int
-	probePerClient int
-	probes         [2]int           // in flight, by probeOf's index
+	// Health probes and /metrics, counted apart (ProbeReserve,
+	// MetricsReserve), each path on its own: the bounds by probeOf's
+	// index (the per-client ones applied where the client is bounded).
+	probeMax       [3]int
+	probePerClient [3]int
+	probes         [3]int           // in flight, by probeOf's index
 	probeClients   map[probeKey]int // in flight per path and ClientKey (with perClient only)
 
 	// Bytes held by the answers of requests in flight (MaxAnswerBytes)
@@ -229,7 +247,19 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if l.perClient > 0 {
 		key, bounded = boundedClient(r.RemoteAddr, l.countLoopback)
 	}
-	if i, ok := probeOf(r); ok {
+	i, probe := probeOf(r)
+	if probe && i == metricsPath {
+		// /metrics counts as any request while the bounds admit it, and
+		// comes from its reserve only past them: with the reserve alone,
+		// clients at MetricsReserve/MetricsReservePerClient addresses
+		// holding unread scrapes kept every operator from the metrics of
+		// a server far from its bounds (TestMetricsCountedBelowBounds).
+		if flag, _ := l.take(key, bounded); flag == "" {
+			l.serveCounted(w, r, key, bounded)
+			return
+		}
+	}
+	if probe {
 		if l.perClient == 0 {
 			// The probe reserve is bounded per client without a
 			// per-client bound of requests too (behind a proxy): one
@@ -263,6 +293,12 @@ func (l *requestLimit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.refuse(w, r, key, flag, bound)
 		return
 	}
+	l.serveCounted(w, r, key, bounded)
+}
+
+// serveCounted serves r, a request take has counted for client key, and
+// gives its place back once its answer is sent.
+func (l *requestLimit) serveCounted(w http.ResponseWriter, r *http.Request, key string, bounded bool) {
 	defer l.release(key, bounded)
 	// The handler counts the bytes its answer holds on hold (holdAnswer),
 	// given back once the answer is sent.
@@ -965,10 +1001,11 @@ func sent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// probeOf says whether r is a health probe that LimitRequests answers
-// from its reserve, and which: GET or HEAD of /healthz (0) or /readyz (1)
-// with no body (a body could take BodyReadTimeout to arrive, holding its
-// slot; such a request counts as any other).
+// probeOf says whether r is a health probe or a metrics scrape that
+// LimitRequests answers from its reserve, and which: GET or HEAD of
+// /healthz (0), /readyz (1) or /metrics (metricsPath, 2) with no body (a
+// body could take BodyReadTimeout to arrive, holding its slot; such a
+// request counts as any other).
 func probeOf(r *http.Request) (int, bool) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return 0, false
@@ -982,6 +1019,8 @@ func probeOf(r *http.Request) (int, bool) {
 	case "/readyz", "/readyz/reads":
 		// A follower's read readiness waits where /readyz does.
 		return 1, true
+	case "/metrics":
+		return metricsPath, true
 	}
 	return 0, false
 }
@@ -1002,12 +1041,18 @@ type probeKey struct {
 func (l *requestLimit) takeProbe(pk probeKey, bounded bool) (flag string, bound int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.probes[pk.path] >= l.probeMax {
-		return probeFlag, l.probeMax
+	if l.probes[pk.path] >= l.probeMax[pk.path] {
+		if pk.path == metricsPath {
+			return metricsFlag, l.probeMax[pk.path]
+		}
+		return probeFlag, l.probeMax[pk.path]
 	}
 	if bounded {
-		if l.probeClients[pk] >= l.probePerClient {
-			return probePerClientFlag, l.probePerClient
+		if l.probeClients[pk] >= l.probePerClient[pk.path] {
+			if pk.path == metricsPath {
+				return metricsPerClientFlag, l.probePerClient[pk.path]
+			}
+			return probePerClientFlag, l.probePerClient[pk.path]
 		}
 		l.probeClients[pk]++
 	}
@@ -1026,11 +1071,17 @@ func (l *requestLimit) releaseProbe(pk probeKey, bounded bool) {
 	}
 }
 
-// The names refusals give the probes' bounds, which have no flag.
+// The names refusals give the probes' and /metrics's bounds, which have
+// no flag.
 const (
-	probeFlag          = "probe reserve"
-	probePerClientFlag = "probe reserve per client"
+	probeFlag            = "probe reserve"
+	probePerClientFlag   = "probe reserve per client"
+	metricsFlag          = "metrics reserve"
+	metricsPerClientFlag = "metrics reserve per client"
 )
+
+// metricsPath is probeOf's index of /metrics.
+const metricsPath = 2
 
 // take counts one more request of client key, or names the flag and
 // the value of the bound it would pass.
@@ -1070,6 +1121,10 @@ func (l *requestLimit) refuse(w http.ResponseWriter, r *http.Request, key, flag 
 		msg = fmt.Sprintf("server busy: %d health probes are in flight, the most this server answers at once (%s %d); retry later", bound, flag, bound)
 	case probePerClientFlag:
 		msg = fmt.Sprintf("too many health probes in flight from your address (%s): at most %d at once (%s %d); retry later", key, bound, flag, bound)
+	case metricsFlag:
+		msg = fmt.Sprintf("server busy: %d /metrics requests are in flight, the most this server answers at once (%s %d); retry later", bound, flag, bound)
+	case metricsPerClientFlag:
+		msg = fmt.Sprintf("too many /metrics requests in flight from your address (%s): at most %d at once (%s %d); retry later", key, bound, flag, bound)
 	default:
 		msg = fmt.Sprintf("too many requests in flight from your address (%s): at most %d at once (%s %d); read or cancel the answers you asked for, then retry", key, bound, flag, bound)
 	}

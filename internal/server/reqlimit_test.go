@@ -69,7 +69,7 @@ func TestLimitRequests(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := httptest.NewRequest("GET", "/metrics", nil)
+			r := httptest.NewRequest("GET", "/rpc", nil)
 			r.RemoteAddr = addr
 			h.ServeHTTP(httptest.NewRecorder(), r)
 		}()
@@ -81,7 +81,7 @@ func TestLimitRequests(t *testing.T) {
 	}
 	refused := func(addr, want string) {
 		t.Helper()
-		r := httptest.NewRequest("GET", "/metrics", nil)
+		r := httptest.NewRequest("GET", "/rpc", nil)
 		r.RemoteAddr = addr
 		rec := httptest.NewRecorder()
 		done := make(chan struct{})
@@ -111,7 +111,7 @@ func TestLimitRequests(t *testing.T) {
 	close(release["192.0.2.1:1000"]) // one of 192.0.2.1's two ends
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r := httptest.NewRequest("GET", "/metrics", nil)
+		r := httptest.NewRequest("GET", "/rpc", nil)
 		r.RemoteAddr = "192.0.2.1:1003"
 		rec := httptest.NewRecorder()
 		done := make(chan struct{})

@@ -202,7 +202,7 @@ func EdgeTypeFromProto(t mmsbv1.EdgeType) (mmsb.EdgeType, error) {
 // OpToProto converts one logged operation (copying what aliases the log).
 func OpToProto(lo *mmsb.LoggedOp) *mmsbv1.Op {
 	op := lo.Op
-	p := &mmsbv1.Op{Lsn: uint64(lo.LSN), Time: lo.Time, Kind: op.Kind.String()}
+	p := &mmsbv1.Op{Lsn: uint64(lo.LSN), Time: lo.Time, Kind: op.Kind.String(), BatchLast: uint64(lo.BatchLast)}
 	switch op.Kind {
 	case mmsb.OpDelta, mmsb.OpDerived:
 		p.Delta = DeltaToProto(&op.Delta)
@@ -285,7 +285,7 @@ func OpFromProto(p *mmsbv1.Op) mmsb.LoggedOp {
 			op.EdgeType = t
 		}
 	}
-	return mmsb.LoggedOp{LSN: mmsb.LSN(p.GetLsn()), Time: p.GetTime(), Op: op}
+	return mmsb.LoggedOp{LSN: mmsb.LSN(p.GetLsn()), Time: p.GetTime(), Op: op, BatchLast: mmsb.LSN(p.GetBatchLast())}
 }
 
 // edgeTypeName names an edge type on the wire ("all" for a removal of

@@ -851,7 +851,8 @@ func (x *ReadItem) GetLength() uint32 {
 type ReadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Items []*ReadItem            `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
-	// as_of_lsn, when non-zero, reads the pages as of that LSN (Bus.ReadPageAt).
+	// as_of_lsn, when non-zero, reads the pages as of that LSN (Bus.ReadPageAt):
+	// inside a batch, as of the batch's end (ReadResponse.lsn says which).
 	AsOfLsn       uint64 `protobuf:"varint,2,opt,name=as_of_lsn,json=asOfLsn,proto3" json:"as_of_lsn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -973,6 +974,9 @@ type ReadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Pages []*PageData            `protobuf:"bytes,1,rep,name=pages,proto3" json:"pages,omitempty"`
 	// lsn: every page was read as of this LSN (the commit point of the read).
+	// As of an as_of_lsn inside a batch (a Commit of several deltas, a
+	// propagation wave, a CreatePages) it is the batch's last LSN, whose
+	// state the pages hold: no read sees half a batch.
 	Lsn           uint64 `protobuf:"varint,2,opt,name=lsn,proto3" json:"lsn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1590,21 +1594,25 @@ func (x *QueryLogRequest) GetLimit() uint32 {
 }
 
 type Op struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Lsn           uint64                 `protobuf:"varint,1,opt,name=lsn,proto3" json:"lsn,omitempty"`
-	Time          int64                  `protobuf:"varint,2,opt,name=time,proto3" json:"time,omitempty"`
-	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	Delta         *Delta                 `protobuf:"bytes,4,opt,name=delta,proto3" json:"delta,omitempty"`
-	Page          uint64                 `protobuf:"varint,5,opt,name=page,proto3" json:"page,omitempty"`
-	Size          uint32                 `protobuf:"varint,6,opt,name=size,proto3" json:"size,omitempty"`
-	Meta          []*MetaEntry           `protobuf:"bytes,7,rep,name=meta,proto3" json:"meta,omitempty"`
-	Flags         uint32                 `protobuf:"varint,8,opt,name=flags,proto3" json:"flags,omitempty"`
-	Parent        uint64                 `protobuf:"varint,9,opt,name=parent,proto3" json:"parent,omitempty"`
-	Child         uint64                 `protobuf:"varint,10,opt,name=child,proto3" json:"child,omitempty"`
-	EdgeType      string                 `protobuf:"bytes,11,opt,name=edge_type,json=edgeType,proto3" json:"edge_type,omitempty"`
-	Func          string                 `protobuf:"bytes,12,opt,name=func,proto3" json:"func,omitempty"`
-	Params        []byte                 `protobuf:"bytes,13,opt,name=params,proto3" json:"params,omitempty"`
-	Parents       []uint64               `protobuf:"varint,14,rep,packed,name=parents,proto3" json:"parents,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Lsn      uint64                 `protobuf:"varint,1,opt,name=lsn,proto3" json:"lsn,omitempty"`
+	Time     int64                  `protobuf:"varint,2,opt,name=time,proto3" json:"time,omitempty"`
+	Kind     string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Delta    *Delta                 `protobuf:"bytes,4,opt,name=delta,proto3" json:"delta,omitempty"`
+	Page     uint64                 `protobuf:"varint,5,opt,name=page,proto3" json:"page,omitempty"`
+	Size     uint32                 `protobuf:"varint,6,opt,name=size,proto3" json:"size,omitempty"`
+	Meta     []*MetaEntry           `protobuf:"bytes,7,rep,name=meta,proto3" json:"meta,omitempty"`
+	Flags    uint32                 `protobuf:"varint,8,opt,name=flags,proto3" json:"flags,omitempty"`
+	Parent   uint64                 `protobuf:"varint,9,opt,name=parent,proto3" json:"parent,omitempty"`
+	Child    uint64                 `protobuf:"varint,10,opt,name=child,proto3" json:"child,omitempty"`
+	EdgeType string                 `protobuf:"bytes,11,opt,name=edge_type,json=edgeType,proto3" json:"edge_type,omitempty"`
+	Func     string                 `protobuf:"bytes,12,opt,name=func,proto3" json:"func,omitempty"`
+	Params   []byte                 `protobuf:"bytes,13,opt,name=params,proto3" json:"params,omitempty"`
+	Parents  []uint64               `protobuf:"varint,14,rep,packed,name=parents,proto3" json:"parents,omitempty"`
+	// The last LSN of the log record (a Commit's batch, a propagation
+	// wave, a CreatePages) that holds this op: a read as of lsn answers
+	// the state at batch_last. 0 from servers before 2026-12-07.
+	BatchLast     uint64 `protobuf:"varint,15,opt,name=batch_last,json=batchLast,proto3" json:"batch_last,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1735,6 +1743,13 @@ func (x *Op) GetParents() []uint64 {
 		return x.Parents
 	}
 	return nil
+}
+
+func (x *Op) GetBatchLast() uint64 {
+	if x != nil {
+		return x.BatchLast
+	}
+	return 0
 }
 
 type QueryLogResponse struct {
@@ -3144,7 +3159,7 @@ const file_mmsb_v1_bus_proto_rawDesc = "" +
 	"\ato_time\x18\x05 \x01(\x03R\x06toTime\x12\x16\n" +
 	"\x06source\x18\x06 \x01(\tR\x06source\x12\x14\n" +
 	"\x05kinds\x18\a \x03(\tR\x05kinds\x12\x14\n" +
-	"\x05limit\x18\b \x01(\rR\x05limit\"\xdb\x02\n" +
+	"\x05limit\x18\b \x01(\rR\x05limit\"\xfa\x02\n" +
 	"\x02Op\x12\x10\n" +
 	"\x03lsn\x18\x01 \x01(\x04R\x03lsn\x12\x12\n" +
 	"\x04time\x18\x02 \x01(\x03R\x04time\x12\x12\n" +
@@ -3160,7 +3175,9 @@ const file_mmsb_v1_bus_proto_rawDesc = "" +
 	"\tedge_type\x18\v \x01(\tR\bedgeType\x12\x12\n" +
 	"\x04func\x18\f \x01(\tR\x04func\x12\x16\n" +
 	"\x06params\x18\r \x01(\fR\x06params\x12\x18\n" +
-	"\aparents\x18\x0e \x03(\x04R\aparents\"1\n" +
+	"\aparents\x18\x0e \x03(\x04R\aparents\x12\x1d\n" +
+	"\n" +
+	"batch_last\x18\x0f \x01(\x04R\tbatchLast\"1\n" +
 	"\x10QueryLogResponse\x12\x1d\n" +
 	"\x03ops\x18\x01 \x03(\v2\v.mmsb.v1.OpR\x03ops\"g\n" +
 	"\x11ProvenanceRequest\x12\x12\n" +

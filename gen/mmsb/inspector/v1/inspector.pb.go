@@ -983,7 +983,7 @@ type GetPageResponse struct {
 	AsOfLsn      uint64                 `protobuf:"varint,4,opt,name=as_of_lsn,json=asOfLsn,proto3" json:"as_of_lsn,omitempty"`     // 0: current
 	OldestLsn    uint64                 `protobuf:"varint,5,opt,name=oldest_lsn,json=oldestLsn,proto3" json:"oldest_lsn,omitempty"` // oldest LSN the log still holds (as-of lower bound)
 	CommittedLsn uint64                 `protobuf:"varint,6,opt,name=committed_lsn,json=committedLsn,proto3" json:"committed_lsn,omitempty"`
-	Recent       []*RecentWrite         `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"` // newest first, at or before as_of_lsn
+	Recent       []*RecentWrite         `protobuf:"bytes,7,rep,name=recent,proto3" json:"recent,omitempty"` // newest first, at or before the end of the batch holding as_of_lsn (the state data holds)
 	Meta         []*MetaEntry           `protobuf:"bytes,8,rep,name=meta,proto3" json:"meta,omitempty"`
 	// Binding parents, in order: at most 1000 of them, from parents_offset.
 	Parents       []uint64 `protobuf:"varint,9,rep,packed,name=parents,proto3" json:"parents,omitempty"`
