@@ -159,6 +159,17 @@ func (e *Bus) checkpoint(ctx context.Context) (info CheckpointInfo, err error) {
 		return CheckpointInfo{}, err
 	}
 	cowOn = true
+	// The log's size at the snapshot: the next automatic checkpoint is due
+	// once the log has grown CheckpointBytes past what this one covers.
+	// The size when it ended was kept instead, so the log written while a
+	// checkpoint ran (all of it, for a slow one) was not counted: the next
+	// one started a whole CheckpointBytes after the end, and the log past
+	// the newest checkpoint reached CheckpointBytes plus a checkpoint's
+	// duration of commits before it began (TestCheckpointDueCountsLogWrittenDuring).
+	var snapLogBytes uint64
+	if e.log != nil {
+		snapLogBytes = e.log.Stats().Bytes
+	}
 	e.mu.Unlock()
 	defer func() { e.ckptScratch.ids = snap.ids[:0] }() // AppendIDs may have grown it
 
@@ -216,7 +227,7 @@ func (e *Bus) checkpoint(ctx context.Context) (info CheckpointInfo, err error) {
 	e.lastCkptLSN = info.LSN
 	e.checkpointCount++
 	e.ckptStatMu.Unlock()
-	e.lastCkptBytes.Store(logBytes)
+	e.lastCkptBytes.Store(snapLogBytes)
 	e.lastCkptTime.Store(time.Now().UnixNano())
 	pruning = true
 	if e.ckptUnlockedHook != nil {

@@ -18,8 +18,8 @@ func TestFlagRefusalsSaidPlainly(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"read", missing, "--page", "-1"}, `usage: --page "-1": want a whole number, 0 or more`},
-		{[]string{"watch", missing, "--page", "x"}, `usage: --page "x": want a whole number, 0 or more`},
+		{[]string{"read", missing, "--page", "-1"}, `usage: --page "-1": want a whole number, 1 or more`},
+		{[]string{"watch", missing, "--page", "x"}, `usage: --page "x": want a whole number, 1 or more`},
 		{[]string{"read", missing, "--page", "1", "--at-lsn", "99999999999999999999"}, `usage: --at-lsn "99999999999999999999": out of the range the flag holds`},
 		{[]string{"bench", "--pages", "x"}, `usage: --pages "x": want a whole number`},
 		{[]string{"bench", "--no-progress", "--sync", "foo"}, `usage: --sync "foo": want group, always or none`},

@@ -74,6 +74,7 @@ opened again (the newer writer's, up to 5 times).`,
 	cmd.Flags().BoolVar(&asHex, "hex", false, "print the bytes as a hex dump (the default)")
 	cmd.Flags().BoolVar(&asF64, "f64", false, "print the bytes as little-endian float64 values")
 	cmd.Flags().Uint64Var(&atLSN, "at-lsn", 0, "read the page as of this LSN, 1 or more (from the files)")
+	atLeastOne(cmd.Flags(), "page", "at-lsn")
 	cmd.Flags().StringVar(&shmDir, "shm-dir", "", "directory of shared regions (default "+mmsb.DefaultSharedDir+")")
 	return cmd
 }

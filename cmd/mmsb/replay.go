@@ -96,6 +96,7 @@ with Options.Repair).`,
 	f.Uint64Var(&o.toLSN, "to-lsn", 0, "stop after this LSN (0: no limit)")
 	f.StringVar(&o.toTime, "to-time", "", "stop before the first batch committed after this time (RFC 3339 or ns since the Unix epoch)")
 	f.Uint64Var(&o.page, "page", 0, "with --epoch: stop once this page reaches the epoch")
+	atLeastOne(f, "page")
 	f.Uint64Var(&o.epoch, "epoch", 0, "with --page: the epoch to stop at")
 	f.BoolVar(&o.fromEmpty, "from-empty", false, "replay from LSN 1, ignoring checkpoints (fails if the log no longer starts at LSN 1)")
 	f.StringVar(&o.out, "out", "", "new data directory to write (absent or empty, outside DIR; required)")

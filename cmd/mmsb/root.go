@@ -535,7 +535,7 @@ func quoteUserText(msg string, values []string) string {
 	var spans [][2]int
 	seen := make(map[string]bool)
 	add := func(form string) {
-		if strings.Trim(form, `"`) == "" || termText(form) == form || seen[form] {
+		if strings.Trim(form, `"`) == "" || !unprintable(form) || seen[form] {
 			return
 		}
 		seen[form] = true
@@ -552,7 +552,7 @@ func quoteUserText(msg string, values []string) string {
 		add(v)
 		// Its cleaned form and the directories above it that are odd
 		// too ("stat DIR" for a file in a missing DIR).
-		for p := filepath.Clean(v); termText(p) != p; {
+		for p := filepath.Clean(v); unprintable(p); {
 			add(p)
 			parent := filepath.Dir(p)
 			if parent == p {
@@ -725,7 +725,7 @@ func requireDataDir(dir string) error {
 			err = pe.Err
 		}
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: %s: %w: %s", errNotDataDir, termText(dir), err, noBusYet)
+			return fmt.Errorf("%w: %s: %w: %s", errNotDataDir, termText(dir), err, noBusMissing)
 		}
 		return fmt.Errorf("%w: %s: %w", errNotDataDir, termText(dir), err)
 	}
@@ -762,6 +762,12 @@ func requireDataDir(dir string) error {
 // empty: what a first Open leaves if it stops before taking its lock
 // (vfs.MkdirAllAndSync, then LOCK), and what a mistyped path gives.
 const noBusYet = "no bus yet (a first Open that stopped before taking its lock leaves this, and so does a mistyped path; the next Open, mmsb.Open or mmsb serve, makes a new bus there)"
+
+// noBusMissing ends the refusal of a data directory that does not exist:
+// a mistyped path first. It ended as noBusYet, whose explanation began
+// with a first Open that stopped before taking its lock, which does not
+// fit a typo (TestMissingDataDirSaysTypoFirst).
+const noBusMissing = "no bus yet (the path does not exist: check it for a typo; a first Open that stopped before making the directory leaves nothing there either, and the next Open, mmsb.Open or mmsb serve, makes a new bus there)"
 
 // busInUse is the error of every command that opens a bus directory as
 // its writer (checkpoint, serve, replicate, follow, serve --replicate)
@@ -898,6 +904,8 @@ func numberFlagErr(err error) error {
 	f := bad.GetFlag()
 	want := "want a whole number"
 	switch typ := f.Value.Type(); {
+	case f.Annotations[atLeastOneKey] != nil:
+		want += ", 1 or more"
 	case strings.HasPrefix(typ, "uint"):
 		want += ", 0 or more"
 	case strings.HasPrefix(typ, "float"):
@@ -907,6 +915,21 @@ func numberFlagErr(err error) error {
 		want = "out of the range the flag holds"
 	}
 	return fmt.Errorf("--%s %s: %s", f.Name, strconv.Quote(bad.GetValue()), want)
+}
+
+// atLeastOneKey marks a number flag whose command refuses 0 (a page ID,
+// an LSN): numberFlagErr says "1 or more" of a value that does not parse.
+// It said "0 or more" of `read --page abc`, then refused --page 0
+// (TestNumberFlagErrSaysOneOrMore).
+const atLeastOneKey = "mmsb_at_least_one"
+
+// atLeastOne marks the named flags of fs with atLeastOneKey.
+func atLeastOne(fs *pflag.FlagSet, names ...string) {
+	for _, name := range names {
+		if err := fs.SetAnnotation(name, atLeastOneKey, []string{"1"}); err != nil {
+			panic(err) // a flag name misspelt here: a defect
+		}
+	}
 }
 
 // syncFlag parses a --sync value (bench, serve). A bad one said "--sync:

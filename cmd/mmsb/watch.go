@@ -60,6 +60,7 @@ writer goes away. Without --count, SIGINT or SIGTERM ends it with exit status
 		},
 	}
 	cmd.Flags().UintSliceVar(&pages, "page", nil, "page ID to watch (repeatable; default every page)")
+	atLeastOne(cmd.Flags(), "page")
 	intVar(cmd.Flags(), &count, "count", 0, "stop after this many change lines (0: never)")
 	cmd.Flags().StringVar(&shmDir, "shm-dir", "", "directory of shared regions (default "+mmsb.DefaultSharedDir+")")
 	return cmd
